@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The one error domain of prdhub. The table below is the single place that
+ * maps a #PrdErrorCode to the protocol's UPPER_SNAKE code; the wire, the REST
+ * API and D-Bus all go through it.
+ */
+#define G_LOG_DOMAIN "prd-base"
+
+#include "config.h"
+
+#include <gio/gio.h>
+
+#include "prd-error.h"
+
+static const char *const protocol_codes[PRD_ERROR_N_CODES] = {
+  [PRD_ERROR_INTERNAL] = "INTERNAL_ERROR",
+  [PRD_ERROR_INVALID_PAYLOAD] = "INVALID_PAYLOAD",
+  [PRD_ERROR_AUTHENTICATION_FAILED] = "AUTHENTICATION_FAILED",
+  [PRD_ERROR_TOKEN_EXPIRED] = "TOKEN_EXPIRED",
+  [PRD_ERROR_FORBIDDEN] = "FORBIDDEN",
+  [PRD_ERROR_RATE_LIMITED] = "RATE_LIMITED",
+  [PRD_ERROR_PAYLOAD_TOO_LARGE] = "PAYLOAD_TOO_LARGE",
+  [PRD_ERROR_NOT_FOUND] = "NOT_FOUND",
+  [PRD_ERROR_PRD_NOT_FOUND] = "PRD_NOT_FOUND",
+  [PRD_ERROR_INVALID_OPERATION] = "INVALID_OPERATION",
+  [PRD_ERROR_SITE_CONFLICT] = "SITE_CONFLICT",
+  [PRD_ERROR_NOT_JOINED] = "NOT_JOINED",
+  [PRD_ERROR_STORAGE] = "STORAGE_ERROR",
+  [PRD_ERROR_CORRUPT_DATA] = "CORRUPT_DATA",
+  [PRD_ERROR_UNSUPPORTED_VERSION] = "UNSUPPORTED_VERSION",
+  [PRD_ERROR_CONFIG] = "CONFIG_ERROR",
+};
+
+/* D-Bus names are the protocol codes in CamelCase:
+ * org.prdtool.Hub1.Error.TokenExpired. */
+static void
+register_dbus_errors (GQuark quark)
+{
+  for (guint i = 0; i < PRD_ERROR_N_CODES; i++)
+    {
+      g_autoptr (GString) name = g_string_new ("org.prdtool.Hub1.Error.");
+      gboolean upper = TRUE;
+
+      for (const char *p = protocol_codes[i]; *p != '\0'; p++)
+        {
+          if (*p == '_')
+            {
+              upper = TRUE;
+              continue;
+            }
+          g_string_append_c (name, upper ? *p : g_ascii_tolower (*p));
+          upper = FALSE;
+        }
+      g_dbus_error_register_error (quark, (int) i, name->str);
+    }
+}
+
+GQuark
+prd_error_quark (void)
+{
+  static gsize quark;
+
+  if (g_once_init_enter (&quark))
+    {
+      GQuark q = g_quark_from_static_string ("prd-error-quark");
+
+      register_dbus_errors (q);
+      g_once_init_leave (&quark, q);
+    }
+
+  return (GQuark) quark;
+}
+
+/**
+ * prd_error_code_to_string:
+ * @code: a #PrdErrorCode
+ *
+ * Returns: (transfer none): the stable protocol code, e.g. `"TOKEN_EXPIRED"`
+ */
+const char *
+prd_error_code_to_string (PrdErrorCode code)
+{
+  if ((guint) code >= PRD_ERROR_N_CODES)
+    return protocol_codes[PRD_ERROR_INTERNAL];
+  return protocol_codes[code];
+}
+
+/**
+ * prd_error_code_from_string:
+ * @str: a protocol code
+ * @code: (out): where to store the #PrdErrorCode
+ *
+ * Returns: %TRUE if @str is one of the protocol codes
+ */
+gboolean
+prd_error_code_from_string (const char *str, PrdErrorCode *code)
+{
+  g_return_val_if_fail (str != NULL, FALSE);
+
+  for (guint i = 0; i < PRD_ERROR_N_CODES; i++)
+    if (g_str_equal (str, protocol_codes[i]))
+      {
+        if (code != NULL)
+          *code = (PrdErrorCode) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/**
+ * prd_error_get_protocol_code:
+ * @error: any #GError
+ *
+ * Errors of other domains are reported as `INTERNAL_ERROR`: a foreign error
+ * should have been translated by the wrapper that met it.
+ *
+ * Returns: (transfer none): the protocol code for @error
+ */
+const char *
+prd_error_get_protocol_code (const GError *error)
+{
+  g_return_val_if_fail (error != NULL, NULL);
+
+  if (error->domain != PRD_ERROR)
+    return protocol_codes[PRD_ERROR_INTERNAL];
+  return prd_error_code_to_string ((PrdErrorCode) error->code);
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define PRD_TYPE_EIO_SOCKET (prd_eio_socket_get_type ())
+G_DECLARE_FINAL_TYPE (PrdEioSocket, prd_eio_socket, PRD, EIO_SOCKET, GObject)
+
+/*
+ * PrdEioSocket: one Engine.IO session, whatever its transport.
+ *
+ * Signals (emitted on the main context, in arrival order):
+ *   "text-message"   (const char *text, gsize len)   a MESSAGE packet's text
+ *   "binary-message" (GBytes *data)                   a binary MESSAGE packet
+ *   "closed"         (const char *reason)             emitted once; reasons as
+ *       engine.io: "transport close", "transport error", "ping timeout",
+ *       "forced close", "parse error", "write buffer overflow",
+ *       "server shutting down"
+ *
+ * Sending after "closed" is a no-op returning FALSE.
+ */
+
+const char *prd_eio_socket_get_id (PrdEioSocket *self);
+const char *prd_eio_socket_get_transport_name (PrdEioSocket *self);
+const char *prd_eio_socket_get_remote_address (PrdEioSocket *self);
+gboolean prd_eio_socket_is_open (PrdEioSocket *self);
+guint64 prd_eio_socket_get_buffered_amount (PrdEioSocket *self);
+gboolean prd_eio_socket_send_text (PrdEioSocket *self, const char *text, gssize len);
+gboolean prd_eio_socket_send_binary (PrdEioSocket *self, GBytes *data);
+void prd_eio_socket_close (PrdEioSocket *self, const char *reason);
+
+G_END_DECLS

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  PRD_SIO_PACKET_CONNECT = 0,
+  PRD_SIO_PACKET_DISCONNECT = 1,
+  PRD_SIO_PACKET_EVENT = 2,
+  PRD_SIO_PACKET_ACK = 3,
+  PRD_SIO_PACKET_CONNECT_ERROR = 4,
+  PRD_SIO_PACKET_BINARY_EVENT = 5,
+  PRD_SIO_PACKET_BINARY_ACK = 6,
+} PrdSioPacketType;
+
+#define PRD_SIO_MAX_ATTACHMENTS 10
+
+/*
+ * PrdSioPacket: one Socket.IO v5 packet. Binary attachments stay out of the
+ * JSON: @data keeps the {"_placeholder":true,"num":i} objects, @attachments
+ * holds the buffers in order.
+ */
+typedef struct
+{
+  PrdSioPacketType type;
+  char *nsp;              /* (owned) "/" when absent on the wire */
+  gint64 id;              /* ack id, -1 when none */
+  JsonNode *data;         /* (owned) (nullable) */
+  GPtrArray *attachments; /* (owned) (element-type GBytes) (nullable) */
+  guint n_attachments;    /* announced in the header */
+} PrdSioPacket;
+
+PrdSioPacket *
+prd_sio_packet_new (PrdSioPacketType type, const char *nsp, gint64 id, JsonNode *data);
+void prd_sio_packet_free (PrdSioPacket *packet);
+char *prd_sio_packet_encode (const PrdSioPacket *packet);
+PrdSioPacket *prd_sio_packet_decode (const char *text, gsize len, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdSioPacket, prd_sio_packet_free)
+
+G_END_DECLS

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "prd-eio-socket.h"
+#include "prd-sio-namespace.h"
+
+G_BEGIN_DECLS
+
+#define PRD_TYPE_SIO_SOCKET (prd_sio_socket_get_type ())
+G_DECLARE_FINAL_TYPE (PrdSioSocket, prd_sio_socket, PRD, SIO_SOCKET, GObject)
+
+/*
+ * PrdSioSocket: one client's connection to one namespace. Holds a weak link
+ * to its engine socket. Application data rides on it with g_object_set_data_full().
+ *
+ * Signals: "disconnected" (const char *reason), once.
+ */
+
+const char *prd_sio_socket_get_id (PrdSioSocket *self);
+PrdSioNamespace *prd_sio_socket_get_namespace (PrdSioSocket *self);
+PrdEioSocket *prd_sio_socket_get_engine (PrdSioSocket *self);
+JsonNode *prd_sio_socket_get_auth (PrdSioSocket *self);
+gboolean prd_sio_socket_is_connected (PrdSioSocket *self);
+
+void prd_sio_socket_emit (PrdSioSocket *self,
+                          const char *event,
+                          JsonArray *args,
+                          GPtrArray *attachments);
+void prd_sio_socket_emit_one (PrdSioSocket *self, const char *event, JsonNode *payload);
+void
+prd_sio_socket_ack (PrdSioSocket *self, gint64 ack_id, JsonArray *args, GPtrArray *attachments);
+void prd_sio_socket_ack_one (PrdSioSocket *self, gint64 ack_id, JsonNode *payload);
+
+void prd_sio_socket_join (PrdSioSocket *self, const char *room);
+void prd_sio_socket_leave (PrdSioSocket *self, const char *room);
+gboolean prd_sio_socket_in_room (PrdSioSocket *self, const char *room);
+/* Server-side disconnect from this namespace: sends DISCONNECT. */
+void prd_sio_socket_disconnect (PrdSioSocket *self);
+
+G_END_DECLS
