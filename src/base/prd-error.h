@@ -31,9 +31,12 @@ typedef enum
   PRD_ERROR_CORRUPT_DATA,
   PRD_ERROR_UNSUPPORTED_VERSION,
   PRD_ERROR_CONFIG,
+  PRD_ERROR_UNKNOWN_EVENT,
+  PRD_ERROR_INVALID_ID,
+  PRD_ERROR_ALREADY_EXISTS,
 } PrdErrorCode;
 
-#define PRD_ERROR_N_CODES (PRD_ERROR_CONFIG + 1)
+#define PRD_ERROR_N_CODES (PRD_ERROR_ALREADY_EXISTS + 1)
 
 GQuark prd_error_quark (void);
 const char *prd_error_code_to_string (PrdErrorCode code);
