@@ -410,8 +410,7 @@ prd_hub_config_set_event_class (PrdHubConfig *self,
  * prd_hub_config_validate:
  *
  * Checks what no single key can: TLS certificate and key come together and
- * exist, every mapped event class has a limit, the write buffer can hold a
- * full payload.
+ * exist, every mapped event class has a limit.
  */
 gboolean
 prd_hub_config_validate (PrdHubConfig *self, GError **error)
@@ -443,12 +442,6 @@ prd_hub_config_validate (PrdHubConfig *self, GError **error)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "jwt-public-key: %s does not exist",
                    self->jwt_public_key);
-      return FALSE;
-    }
-  if (self->max_write_buffer < self->max_payload)
-    {
-      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                           "max-write-buffer must be at least max-payload");
       return FALSE;
     }
   if (prd_hub_config_get_rate_limit (self, "default") == NULL)

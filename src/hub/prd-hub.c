@@ -58,15 +58,18 @@ G_DEFINE_FINAL_TYPE (PrdHub, prd_hub, G_TYPE_OBJECT)
 /**
  * prd_hub_timestamp_now:
  *
- * Returns: (transfer full): the current time as ISO 8601 UTC, e.g.
- *   `2024-01-26T10:30:00Z`, as the protocol's timestamps are written
+ * Returns: (transfer full): the current time as ISO 8601 UTC with
+ *   milliseconds, e.g. `2024-01-26T10:30:00.000Z` (JavaScript's
+ *   `Date.prototype.toISOString()`, which clients parse)
  */
 char *
 prd_hub_timestamp_now (void)
 {
-  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  gint64 now = g_get_real_time ();
+  g_autoptr (GDateTime) dt = g_date_time_new_from_unix_utc (now / G_USEC_PER_SEC);
+  g_autofree char *seconds = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S");
 
-  return g_date_time_format (now, "%Y-%m-%dT%H:%M:%SZ");
+  return g_strdup_printf ("%s.%03dZ", seconds, (int) ((now % G_USEC_PER_SEC) / 1000));
 }
 
 /**
