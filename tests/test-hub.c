@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -742,6 +743,155 @@ test_create_auth (void)
   g_rmdir (dir);
 }
 
+/* ---- the prdhub program ---- */
+
+static GSubprocessLauncher *
+launcher_new (const char *secret)
+{
+  GSubprocessLauncher *launcher =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+
+  if (secret != NULL)
+    g_subprocess_launcher_setenv (launcher, PRD_HUB_SECRET_ENV, secret, TRUE);
+  else
+    g_subprocess_launcher_unsetenv (launcher, PRD_HUB_SECRET_ENV);
+  return launcher;
+}
+
+static const char *
+prdhub_bin (void)
+{
+  const char *bin = g_getenv ("PRDHUB_BIN");
+
+  g_assert_nonnull (bin);
+  return bin;
+}
+
+static void
+test_cli_serve (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GSubprocessLauncher) launcher = launcher_new (SECRET);
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Client) client = NULL;
+  g_autoptr (Packet) shutdown = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *rest = NULL;
+  g_autofree char *token = mint (f->auth, 600);
+
+  proc = g_subprocess_launcher_spawn (launcher, &error, prdhub_bin (), "serve", "--listen",
+                                      "127.0.0.1:0", "--data-dir", f->tmp_dir, NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
+  line = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  g_assert_true (g_regex_match_simple ("^prdhub listening on http://127\\.0\\.0\\.1:[1-9][0-9]*/$",
+                                       line, 0, 0));
+  url = g_strdup (line + strlen ("prdhub listening on "));
+
+  client = client_open (url, NULL, &error);
+  g_assert_no_error (error);
+  assert_connected (client, "/prds", token);
+
+  g_subprocess_send_signal (proc, SIGTERM);
+  shutdown = next_packet (client);
+  g_assert_cmpint (shutdown->type, ==, 2);
+  g_assert_cmpstr (json_array_get_string_element (json_node_get_array (shutdown->data), 0), ==,
+                   "server-shutdown");
+
+  g_subprocess_wait (proc, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (proc));
+  g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 0);
+  /* Exactly one line on stdout */
+  rest = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (rest);
+}
+
+static void
+test_cli_token (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GSubprocessLauncher) launcher = launcher_new (NULL);
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdAuth) auth = NULL;
+  g_autoptr (PrdIdentity) identity = NULL;
+  g_autofree char *stdout_text = NULL;
+  g_autofree char *stderr_text = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  proc = g_subprocess_launcher_spawn (launcher, &error, prdhub_bin (), "token", "--user", "user_9",
+                                      "--name", "Nine", "--org", "org_9", "--role", "admin",
+                                      "--avatar", "https://a.example/9.png", "--ttl", "120",
+                                      "--data-dir", f->tmp_dir, NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &stdout_text, &stderr_text, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 0);
+  g_assert_true (g_str_has_suffix (stdout_text, "\n"));
+  g_strstrip (stdout_text);
+
+  /* The secret it generated is the one the hub of that data folder uses. */
+  auth = prd_hub_create_auth (f->config, &error);
+  g_assert_no_error (error);
+  identity = prd_auth_verify (auth, stdout_text, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (identity->user_id, ==, "user_9");
+  g_assert_cmpstr (identity->name, ==, "Nine");
+  g_assert_cmpstr (identity->org, ==, "org_9");
+  g_assert_cmpstr (identity->avatar, ==, "https://a.example/9.png");
+  g_assert_cmpint (identity->role, ==, PRD_ROLE_ADMIN);
+  g_assert_cmpint (identity->exp, >=, now + 120);
+  g_assert_cmpint (identity->exp, <=, now + 121 + 60);
+}
+
+static void
+test_cli_errors (Fixture *f, gconstpointer data)
+{
+  const char *const cases[][8] = {
+    { "token", "--user", "u", "--name", "n", "--role", "overlord", NULL },
+    { "token", "--user", "u", "--name", "n", "--ttl", "0", NULL },
+    { "token", "--name", "n", NULL },
+    { "serve", "--listen", "nowhere", NULL },
+    { "serve", "--tls-cert", "/nonexistent/cert.pem", NULL },
+    { "serve", "--no-such-option", NULL },
+    { "serve", "extra-argument", NULL },
+    { "frobnicate", NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GSubprocessLauncher) launcher = launcher_new (NULL);
+      g_autoptr (GSubprocess) proc = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+      g_autofree char *stdout_text = NULL;
+      g_autofree char *stderr_text = NULL;
+
+      g_ptr_array_add (argv, (gpointer) prdhub_bin ());
+      for (guint j = 0; cases[i][j] != NULL; j++)
+        g_ptr_array_add (argv, (gpointer) cases[i][j]);
+      g_ptr_array_add (argv, (gpointer) "--data-dir");
+      g_ptr_array_add (argv, f->tmp_dir);
+      g_ptr_array_add (argv, NULL);
+      proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+      g_assert_no_error (error);
+      g_subprocess_communicate_utf8 (proc, NULL, NULL, &stdout_text, &stderr_text, &error);
+      g_assert_no_error (error);
+      g_test_message ("%s → %s", cases[i][0], stderr_text);
+      g_assert_true (g_subprocess_get_if_exited (proc));
+      g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 1);
+      g_assert_cmpstr (stdout_text, ==, "");
+      g_assert_true (g_str_has_prefix (stderr_text, "prdhub: "));
+      /* one line */
+      g_assert_true (strchr (stderr_text, '\n') == stderr_text + strlen (stderr_text) - 1);
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -762,6 +912,12 @@ main (int argc, char *argv[])
   g_test_add ("/prd/hub/listen-errors", Fixture, NULL, fixture_setup, test_listen_errors,
               fixture_teardown);
   g_test_add_func ("/prd/hub/create-auth", test_create_auth);
+  g_test_add ("/prd/hub/cli-serve", Fixture, NULL, fixture_setup_tls, test_cli_serve,
+              fixture_teardown);
+  g_test_add ("/prd/hub/cli-token", Fixture, NULL, fixture_setup_tls, test_cli_token,
+              fixture_teardown);
+  g_test_add ("/prd/hub/cli-errors", Fixture, NULL, fixture_setup_tls, test_cli_errors,
+              fixture_teardown);
 
   return g_test_run ();
 }

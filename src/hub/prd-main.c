@@ -221,6 +221,8 @@ cmd_token (int argc, char **argv)
   g_autofree char *token = NULL;
   PrdRole role = PRD_ROLE_EDITOR;
 
+  /* So that --help reads "prdhub token [OPTION…]". */
+  g_set_prgname ("prdhub token");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!parse_options (context, &argc, &argv, &error))
     return fail (error);
