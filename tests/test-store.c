@@ -678,6 +678,17 @@ test_sites (Fixture *f, gconstpointer data)
   g_assert_cmpint (again->clock, ==, 3);
   g_clear_pointer (&again, prd_store_site_free);
 
+  /* Handing back a site changes nothing and commits nothing. */
+  {
+    guint64 before = commits (f);
+    g_autoptr (PrdStoreSite) same =
+        test_store_acquire_site (f->store, "prd_sites", "alice", busy, 1, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpint (same->site, ==, 2);
+    g_assert_cmpuint (commits (f), ==, before);
+  }
+
   /* Nothing busy: the lowest of hers. */
   again = test_store_acquire_site (f->store, "prd_sites", "alice", NULL, 0, &error);
   g_assert_no_error (error);
@@ -1070,6 +1081,24 @@ test_closed (Fixture *f, gconstpointer data)
   g_clear_object (&res);
 }
 
+static void
+test_cancel_open (void)
+{
+  g_autofree char *path = make_tmp_db ();
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GAsyncResult) res = NULL;
+  g_autoptr (PrdSqliteStore) store = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_sqlite_store_new_async (path, cancellable, test_store_result_cb, &res);
+  g_cancellable_cancel (cancellable);
+  store = prd_sqlite_store_new_finish (test_store_wait (&res), &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (store);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  remove_tmp_db (path);
+}
+
 /* Dropping the last reference without close() still closes cleanly. */
 static void
 test_unref_without_close (void)
@@ -1124,6 +1153,7 @@ main (int argc, char *argv[])
   g_test_add ("/prd/store/cancel", Fixture, NULL, fixture_set_up, test_cancel, fixture_tear_down);
   g_test_add ("/prd/store/closed", Fixture, NULL, fixture_set_up, test_closed, fixture_tear_down);
   g_test_add_func ("/prd/store/unref-without-close", test_unref_without_close);
+  g_test_add_func ("/prd/store/cancel-open", test_cancel_open);
 
   return g_test_run ();
 }

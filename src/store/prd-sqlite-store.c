@@ -139,6 +139,7 @@ typedef struct
   gint64 seq;
 
   /* Outcome, filled by the worker */
+  gboolean changed; /* a write that turned out to change nothing clears it */
   gpointer result;
   GDestroyNotify result_free;
   GError *error;
@@ -919,6 +920,7 @@ op_acquire_site (Worker *w, Request *r, GError **error)
           site->user_id = g_strdup (r->user_id);
           site->clock = sqlite3_column_int64 (stmt, 1);
           site->is_new = FALSE;
+          r->changed = FALSE;
           request_set_result (r, g_steal_pointer (&site), (GDestroyNotify) prd_store_site_free);
           return TRUE;
         }
@@ -1095,7 +1097,7 @@ worker_end_transaction (Worker *w, GPtrArray *done, GError *txn_error)
     {
       Request *r = done->pdata[i];
 
-      if (request_is_write (r) && r->error == NULL)
+      if (request_is_write (r) && r->error == NULL && r->changed)
         wrote = TRUE;
     }
 
@@ -1183,6 +1185,7 @@ worker_run_group (Worker *w, GPtrArray *batch, gboolean *quit)
               in_txn = TRUE;
             }
 
+          r->changed = write;
           if (write && !worker_exec (w, "SAVEPOINT request", &txn_error))
             {
               request_fail (r, txn_error);
