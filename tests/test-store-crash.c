@@ -260,6 +260,48 @@ test_crash (void)
   test_store_rm_rf (dir);
 }
 
+/* Another process holding the write lock past the busy timeout: the
+ * requests fail with a clear error and nothing is acknowledged; once the
+ * lock is gone the store works again. */
+static void
+test_locked (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("prd-store-lock-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "prdhub.db", NULL);
+  g_autoptr (PrdStore) store = NULL;
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (PrdStoreSite) site = NULL;
+  g_autoptr (PrdStoreDocument) doc = NULL;
+  g_autoptr (GBytes) p1 = crash_payload (0, 1);
+  g_autoptr (GBytes) p2 = crash_payload (0, 2);
+  sqlite3 *other = NULL;
+
+  store = test_store_open (path, &error);
+  g_assert_no_error (error);
+  info = test_store_create (store, PRD_ID, "acme", "Locked", "alice", &error);
+  g_assert_no_error (error);
+  site = test_store_acquire_site (store, PRD_ID, "alice", NULL, 0, &error);
+  g_assert_no_error (error);
+
+  g_assert_cmpint (sqlite3_open (path, &other), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (test_store_append (store, PRD_ID, site->site, 1, "alice", p1, &error), ==, -1);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+  g_test_message ("%s", error->message);
+  g_clear_error (&error);
+  g_assert_cmpint (sqlite3_exec (other, "COMMIT", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (other);
+
+  g_assert_cmpint (test_store_append (store, PRD_ID, site->site, 2, "alice", p2, &error), ==, 1);
+  g_assert_no_error (error);
+  doc = test_store_load (store, PRD_ID, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (doc->updates->len, ==, 1);
+  test_store_close (store);
+  test_store_rm_rf (dir);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -268,5 +310,6 @@ main (int argc, char *argv[])
 
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/prd/store/crash/kill-9", test_crash);
+  g_test_add_func ("/prd/store/crash/locked-by-other-process", test_locked);
   return g_test_run ();
 }

@@ -1108,7 +1108,6 @@ worker_end_transaction (Worker *w, GPtrArray *done, GError *txn_error)
     {
       if (!sqlite3_get_autocommit (w->db))
         sqlite3_exec (w->db, "ROLLBACK", NULL, NULL, NULL);
-      g_warning ("%s", error->message);
       for (guint i = 0; i < done->len; i++)
         request_fail (done->pdata[i], error);
     }
@@ -1178,10 +1177,23 @@ worker_run_group (Worker *w, GPtrArray *batch, gboolean *quit)
                                    "The database is not open");
               continue;
             }
+          /* SQLite rolls a whole transaction back by itself on some
+           * errors (I/O, full disk); what follows must not run in autocommit
+           * mode and be reported as failed although it was written. */
+          if (in_txn && sqlite3_get_autocommit (w->db))
+            {
+              g_set_error_literal (&txn_error, PRD_ERROR, PRD_ERROR_STORAGE,
+                                   "The transaction was rolled back by the database");
+              request_fail (r, txn_error);
+              continue;
+            }
           if (!in_txn)
             {
               if (!worker_exec (w, "BEGIN IMMEDIATE", &r->error))
-                continue;
+                {
+                  g_prefix_error (&r->error, "Cannot start a transaction: ");
+                  continue;
+                }
               in_txn = TRUE;
             }
 
