@@ -11,5 +11,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (jwt_t, jwt_free)
 #endif
 
 #ifdef SQLITE3_H
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3, sqlite3_close)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
 #endif

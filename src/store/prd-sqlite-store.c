@@ -1,0 +1,1678 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * PrdSqliteStore: the SQLite (WAL) implementation of PrdStore.
+ *
+ * Threading. One worker thread owns the sqlite3 connection; no other thread
+ * ever touches it, so the connection is opened without SQLite's own mutexes.
+ * The main context never waits for the disk: an operation becomes a Request
+ * (its arguments copied, its GTask attached) and goes to the worker through
+ * a GAsyncQueue. The worker never returns a GTask itself: it posts the
+ * finished requests back to the store's main context in one idle source, and
+ * the tasks are returned (and their last references dropped) there. That
+ * keeps callbacks in submission order and guarantees that the store, which
+ * every task references, is never finalized on the worker thread (which
+ * would have to join itself).
+ *
+ * Group commit. Requests made during one main-loop iteration are collected
+ * in `pending` and handed to the worker as one batch by an idle source at
+ * default priority, i.e. at the start of the next iteration. The worker runs
+ * a batch inside one BEGIN IMMEDIATE … COMMIT, and before committing it also
+ * takes every batch that arrived meanwhile (up to MAX_GROUP requests), so
+ * under load the number of fsyncs follows the number of main-loop
+ * iterations, not the number of updates. Each write runs inside its own
+ * SAVEPOINT: a request that fails (a duplicate id, an unknown site) is rolled
+ * back alone and reports its error, the others still commit. Every request's
+ * callback fires only after the COMMIT of its transaction returned; if the
+ * COMMIT fails, every request of the group fails with it.
+ *
+ * Durability. journal_mode=WAL with synchronous=FULL: the WAL is fsynced at
+ * every commit, so an acknowledged update survives kill -9 and power loss
+ * (NORMAL would only survive a process crash). bench-store prints what that
+ * costs per commit; grouping is what makes it affordable.
+ *
+ * Cancellation is honoured while a request is still queued; once the worker
+ * has run it, the result reports what happened, because a committed update
+ * reported as cancelled would be sent again and stored twice.
+ */
+#define G_LOG_DOMAIN "prd-store"
+
+#include "config.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+
+#include "prd-autocleanups.h"
+#include "prd-error.h"
+#include "prd-sqlite-store.h"
+
+#define MAX_GROUP             4096
+#define BUSY_TIMEOUT_MS       5000
+#define GENERATED_ID_TRIES    4
+#define PRDHUB_APPLICATION_ID 0x50524448 /* "PRDH" */
+
+/*
+ * Schema. migrations[i] takes a database from user_version i to i + 1; they
+ * run in one transaction at open. To change the schema, append a migration;
+ * never edit one that has shipped.
+ *
+ * Version 1:
+ *   prds         one row per PRD. Times are microseconds since the Unix
+ *                epoch. `snapshot` is the encoded CRDT state (opaque) after
+ *                update `snapshot_seq`; `last_seq` is the last update's seq,
+ *                kept here so that seqs stay gap-free after compaction.
+ *   prd_updates  the update log: seq 1, 2, … per PRD without gaps; rows up
+ *                to snapshot_seq may be compacted away. (site, clock) is the
+ *                CRDT id of the update and unique within a PRD.
+ *   prd_sites    the sites handed out per PRD, the user each belongs to and
+ *                the highest clock stored for it, so that a user can continue
+ *                on their site after a restart.
+ */
+static const char *const migrations[] = {
+  /* 0 → 1 */
+  "CREATE TABLE prds ("
+  "  id TEXT PRIMARY KEY NOT NULL,"
+  "  org TEXT NOT NULL,"
+  "  title TEXT NOT NULL,"
+  "  version TEXT NOT NULL DEFAULT '0.1.0',"
+  "  owner TEXT NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  updated_at INTEGER NOT NULL,"
+  "  snapshot BLOB,"
+  "  snapshot_seq INTEGER NOT NULL DEFAULT 0,"
+  "  last_seq INTEGER NOT NULL DEFAULT 0"
+  ");"
+  "CREATE INDEX prds_by_org ON prds (org, created_at, id);"
+  "CREATE TABLE prd_updates ("
+  "  prd_id TEXT NOT NULL REFERENCES prds (id) ON DELETE CASCADE,"
+  "  seq INTEGER NOT NULL,"
+  "  site INTEGER NOT NULL,"
+  "  clock INTEGER NOT NULL,"
+  "  user_id TEXT NOT NULL,"
+  "  payload BLOB NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (prd_id, seq)"
+  ") WITHOUT ROWID;"
+  "CREATE UNIQUE INDEX prd_updates_by_id ON prd_updates (prd_id, site, clock);"
+  "CREATE TABLE prd_sites ("
+  "  prd_id TEXT NOT NULL REFERENCES prds (id) ON DELETE CASCADE,"
+  "  site INTEGER NOT NULL,"
+  "  user_id TEXT NOT NULL,"
+  "  clock INTEGER NOT NULL DEFAULT 0,"
+  "  created_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (prd_id, site)"
+  ") WITHOUT ROWID;"
+  "CREATE INDEX prd_sites_by_user ON prd_sites (prd_id, user_id, site);",
+};
+
+typedef enum
+{
+  REQUEST_OPEN,
+  REQUEST_CLOSE,
+  REQUEST_CREATE,
+  REQUEST_GET,
+  REQUEST_LIST,
+  REQUEST_UPDATE_METADATA,
+  REQUEST_DELETE,
+  REQUEST_APPEND_UPDATE,
+  REQUEST_LOAD,
+  REQUEST_WRITE_SNAPSHOT,
+  REQUEST_ACQUIRE_SITE,
+  REQUEST_LIST_SITES,
+} RequestKind;
+
+typedef struct
+{
+  RequestKind kind;
+  GTask *task; /* (owned) (nullable): NULL for the quit request of dispose */
+
+  /* Arguments, copied so the worker owns them */
+  char *prd_id;
+  char *org;
+  char *title;
+  char *owner;
+  char *user_id;
+  char *version;
+  GBytes *bytes;
+  GArray *busy_sites; /* (element-type int) (nullable) */
+  int site;
+  gint64 clock;
+  gint64 seq;
+
+  /* Outcome, filled by the worker */
+  gboolean changed; /* a write that turned out to change nothing clears it */
+  gpointer result;
+  GDestroyNotify result_free;
+  GError *error;
+} Request;
+
+typedef struct
+{
+  GThread *thread;
+  GAsyncQueue *queue;    /* (element-type GPtrArray<Request>) */
+  GMainContext *context; /* (owned) where requests complete */
+  char *path;
+  gint64 commits; /* atomic */
+
+  /* Only the worker thread touches these */
+  sqlite3 *db;
+  GHashTable *statements; /* static SQL text → sqlite3_stmt */
+} Worker;
+
+struct _PrdSqliteStore
+{
+  GObject parent_instance;
+
+  Worker *worker; /* (owned) */
+
+  GMutex lock;
+  GPtrArray *pending;    /* (owned) (element-type Request): requests of this iteration */
+  GSource *flush_source; /* (owned) (nullable) */
+  gboolean closing;
+};
+
+static void prd_sqlite_store_iface_init (PrdStoreInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (PrdSqliteStore,
+                               prd_sqlite_store,
+                               G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (PRD_TYPE_STORE, prd_sqlite_store_iface_init))
+
+static gboolean
+request_is_write (const Request *r)
+{
+  switch (r->kind)
+    {
+      case REQUEST_CREATE:
+      case REQUEST_UPDATE_METADATA:
+      case REQUEST_DELETE:
+      case REQUEST_APPEND_UPDATE:
+      case REQUEST_WRITE_SNAPSHOT:
+      case REQUEST_ACQUIRE_SITE:
+        return TRUE;
+      case REQUEST_OPEN:
+      case REQUEST_CLOSE:
+      case REQUEST_GET:
+      case REQUEST_LIST:
+      case REQUEST_LOAD:
+      case REQUEST_LIST_SITES:
+      default:
+        return FALSE;
+    }
+}
+
+static void
+request_free (gpointer data)
+{
+  Request *r = data;
+
+  g_clear_object (&r->task);
+  g_free (r->prd_id);
+  g_free (r->org);
+  g_free (r->title);
+  g_free (r->owner);
+  g_free (r->user_id);
+  g_free (r->version);
+  g_clear_pointer (&r->bytes, g_bytes_unref);
+  g_clear_pointer (&r->busy_sites, g_array_unref);
+  if (r->result != NULL && r->result_free != NULL)
+    r->result_free (r->result);
+  g_clear_error (&r->error);
+  g_free (r);
+}
+
+static void
+request_set_result (Request *r, gpointer result, GDestroyNotify result_free)
+{
+  g_assert (r->result == NULL);
+  r->result = result;
+  r->result_free = result_free;
+}
+
+static void
+request_fail (Request *r, const GError *error)
+{
+  if (r->result != NULL && r->result_free != NULL)
+    r->result_free (r->result);
+  r->result = NULL;
+  g_clear_error (&r->error);
+  r->error = g_error_copy (error);
+}
+
+static void
+batch_free (gpointer data)
+{
+  GPtrArray *batch = data;
+
+  for (guint i = 0; i < batch->len; i++)
+    request_free (batch->pdata[i]);
+  g_ptr_array_unref (batch);
+}
+
+static void
+statement_free (gpointer stmt)
+{
+  sqlite3_finalize (stmt);
+}
+
+/* SQLite helpers (worker thread only) */
+
+static gboolean
+set_sqlite_error (GError **error, sqlite3 *db, int rc, const char *what)
+{
+  int primary = rc & 0xff;
+  PrdErrorCode code = PRD_ERROR_STORAGE;
+
+  if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB)
+    code = PRD_ERROR_CORRUPT_DATA;
+
+  g_set_error (error, PRD_ERROR, code, "%s: %s", what,
+               db != NULL ? sqlite3_errmsg (db) : sqlite3_errstr (rc));
+  return FALSE;
+}
+
+static gboolean
+worker_exec (Worker *w, const char *sql, GError **error)
+{
+  int rc = sqlite3_exec (w->db, sql, NULL, NULL, NULL);
+
+  if (rc != SQLITE_OK)
+    return set_sqlite_error (error, w->db, rc, "Database error");
+  return TRUE;
+}
+
+/* Statements are prepared once and reused: appends are the hot path. The
+ * caller resets the statement with stmt_done() when it is finished. */
+static sqlite3_stmt *
+worker_prepare (Worker *w, const char *sql, GError **error)
+{
+  sqlite3_stmt *stmt = g_hash_table_lookup (w->statements, sql);
+  int rc;
+
+  if (stmt != NULL)
+    return stmt;
+
+  rc = sqlite3_prepare_v3 (w->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (error, w->db, rc, "Cannot prepare a statement");
+      return NULL;
+    }
+  g_hash_table_insert (w->statements, (gpointer) sql, stmt);
+  return stmt;
+}
+
+static void
+stmt_done (sqlite3_stmt *stmt)
+{
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+}
+
+/* A borrowed cached statement: g_autoptr resets it instead of finalizing. */
+typedef sqlite3_stmt sqlite3_stmt_reset;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt_reset, stmt_done)
+
+static void
+bind_text (sqlite3_stmt *stmt, int index, const char *text)
+{
+  if (text == NULL)
+    sqlite3_bind_null (stmt, index);
+  else
+    sqlite3_bind_text (stmt, index, text, -1, SQLITE_STATIC);
+}
+
+static void
+bind_bytes (sqlite3_stmt *stmt, int index, GBytes *bytes)
+{
+  gsize size;
+  gconstpointer data = g_bytes_get_data (bytes, &size);
+
+  /* A zero-length blob, not NULL: an empty state is still a state. */
+  if (size == 0)
+    sqlite3_bind_zeroblob (stmt, index, 0);
+  else
+    sqlite3_bind_blob64 (stmt, index, data, size, SQLITE_STATIC);
+}
+
+static char *
+column_text (sqlite3_stmt *stmt, int column)
+{
+  return g_strdup ((const char *) sqlite3_column_text (stmt, column));
+}
+
+static GBytes *
+column_bytes (sqlite3_stmt *stmt, int column)
+{
+  const void *data;
+  int size;
+
+  if (sqlite3_column_type (stmt, column) == SQLITE_NULL)
+    return NULL;
+  data = sqlite3_column_blob (stmt, column);
+  size = sqlite3_column_bytes (stmt, column);
+  return g_bytes_new (data, (gsize) size);
+}
+
+static gboolean
+step_done (Worker *w, sqlite3_stmt *stmt, GError **error)
+{
+  int rc = sqlite3_step (stmt);
+
+  if (rc != SQLITE_DONE)
+    return set_sqlite_error (error, w->db, rc, "Database error");
+  return TRUE;
+}
+
+static void
+set_prd_not_found (GError **error, const char *prd_id)
+{
+  g_set_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "There is no PRD %s", prd_id);
+}
+
+/* Open and migrate */
+
+static gboolean
+worker_migrate (Worker *w, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+  int version;
+  int application_id;
+  int n_objects;
+  int rc;
+
+  /* IMMEDIATE so that two processes opening the same fresh file do not both
+   * run the migrations. */
+  if (!worker_exec (w, "BEGIN IMMEDIATE", error))
+    return FALSE;
+
+  rc = sqlite3_prepare_v2 (w->db,
+                           "SELECT (SELECT user_version FROM pragma_user_version),"
+                           " (SELECT application_id FROM pragma_application_id),"
+                           " (SELECT count(*) FROM sqlite_master)",
+                           -1, &stmt, NULL);
+  if (rc != SQLITE_OK || sqlite3_step (stmt) != SQLITE_ROW)
+    {
+      set_sqlite_error (error, w->db, rc != SQLITE_OK ? rc : sqlite3_errcode (w->db),
+                        "Cannot read the schema version");
+      goto fail;
+    }
+  version = sqlite3_column_int (stmt, 0);
+  application_id = sqlite3_column_int (stmt, 1);
+  n_objects = sqlite3_column_int (stmt, 2);
+  g_clear_pointer (&stmt, sqlite3_finalize);
+
+  if ((application_id != 0 && application_id != PRDHUB_APPLICATION_ID) ||
+      (version == 0 && n_objects > 0))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA,
+                   "%s is an SQLite database of some other program", w->path);
+      goto fail;
+    }
+
+  if (version > (int) G_N_ELEMENTS (migrations) || version < 0)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_UNSUPPORTED_VERSION,
+                   "%s has schema version %d, but this prdhub only knows versions up to %d; "
+                   "use a newer prdhub",
+                   w->path, version, (int) G_N_ELEMENTS (migrations));
+      goto fail;
+    }
+
+  for (int v = version; v < (int) G_N_ELEMENTS (migrations); v++)
+    {
+      g_autofree char *set_version = g_strdup_printf ("PRAGMA user_version = %d", v + 1);
+
+      g_debug ("Migrating %s from schema version %d to %d", w->path, v, v + 1);
+      if (!worker_exec (w, migrations[v], error) || !worker_exec (w, set_version, error))
+        goto fail;
+    }
+
+  if (application_id == 0)
+    {
+      g_autofree char *set_id =
+          g_strdup_printf ("PRAGMA application_id = %d", PRDHUB_APPLICATION_ID);
+
+      if (!worker_exec (w, set_id, error))
+        goto fail;
+    }
+
+  return worker_exec (w, "COMMIT", error);
+
+fail:
+  sqlite3_exec (w->db, "ROLLBACK", NULL, NULL, NULL);
+  return FALSE;
+}
+
+static void
+worker_close_db (Worker *w)
+{
+  if (w->db == NULL)
+    return;
+  /* Finalizing the statements first lets sqlite3_close succeed and
+   * checkpoint the WAL. */
+  g_hash_table_remove_all (w->statements);
+  if (sqlite3_close (w->db) != SQLITE_OK)
+    g_warning ("Closing %s: %s", w->path, sqlite3_errmsg (w->db));
+  w->db = NULL;
+}
+
+static gboolean
+worker_open (Worker *w, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (w->path);
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+  const char *mode;
+  int rc;
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot create the data folder %s: %s", dir,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+
+  rc = sqlite3_open_v2 (w->path, &w->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (error, w->db, rc, "Cannot open the database");
+      goto fail;
+    }
+  sqlite3_extended_result_codes (w->db, 1);
+  sqlite3_busy_timeout (w->db, BUSY_TIMEOUT_MS);
+
+  /* journal_mode answers with the mode it ended up in; anything but WAL
+   * (a file system without shared memory, say) loses the durability and
+   * concurrency the design relies on, so it is an error. */
+  rc = sqlite3_prepare_v2 (w->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      set_sqlite_error (error, w->db, rc, "Cannot open the database");
+      goto fail;
+    }
+  mode = (const char *) sqlite3_column_text (stmt, 0);
+  if (mode == NULL || g_ascii_strcasecmp (mode, "wal") != 0)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE,
+                   "%s cannot use write-ahead logging (journal mode is %s)", w->path,
+                   mode != NULL ? mode : "unknown");
+      goto fail;
+    }
+  g_clear_pointer (&stmt, sqlite3_finalize);
+
+  if (!worker_exec (w, "PRAGMA synchronous = FULL", error) ||
+      !worker_exec (w, "PRAGMA foreign_keys = ON", error) || !worker_migrate (w, error))
+    goto fail;
+
+  return TRUE;
+
+fail:
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  worker_close_db (w);
+  return FALSE;
+}
+
+/* Operations (worker thread, inside a transaction) */
+
+#define INFO_COLUMNS \
+  "id, org, title, version, owner, created_at, updated_at, snapshot_seq, last_seq"
+
+static PrdStoreInfo *
+info_from_row (sqlite3_stmt *stmt)
+{
+  PrdStoreInfo *info = g_new0 (PrdStoreInfo, 1);
+
+  info->id = column_text (stmt, 0);
+  info->org = column_text (stmt, 1);
+  info->title = column_text (stmt, 2);
+  info->version = column_text (stmt, 3);
+  info->owner = column_text (stmt, 4);
+  info->created_at = sqlite3_column_int64 (stmt, 5);
+  info->updated_at = sqlite3_column_int64 (stmt, 6);
+  info->snapshot_seq = sqlite3_column_int64 (stmt, 7);
+  info->last_seq = sqlite3_column_int64 (stmt, 8);
+  return info;
+}
+
+static PrdStoreInfo *
+op_get_info (Worker *w, const char *prd_id, GError **error)
+{
+  g_autoptr (sqlite3_stmt_reset) stmt = NULL;
+  int rc;
+
+  stmt = worker_prepare (w, "SELECT " INFO_COLUMNS " FROM prds WHERE id = ?1", error);
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, prd_id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return info_from_row (stmt);
+  if (rc == SQLITE_DONE)
+    set_prd_not_found (error, prd_id);
+  else
+    set_sqlite_error (error, w->db, rc, "Cannot read a PRD");
+  return NULL;
+}
+
+static gboolean
+op_create (Worker *w, Request *r, GError **error)
+{
+  gint64 now = g_get_real_time ();
+
+  for (int attempt = 0; attempt < GENERATED_ID_TRIES; attempt++)
+    {
+      g_autoptr (sqlite3_stmt_reset) stmt = NULL;
+      g_autofree char *id = r->prd_id != NULL ? g_strdup (r->prd_id) : prd_store_generate_prd_id ();
+      int rc;
+
+      stmt = worker_prepare (w,
+                             "INSERT INTO prds (id, org, title, owner, created_at, updated_at)"
+                             " VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                             error);
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, id);
+      bind_text (stmt, 2, r->org);
+      bind_text (stmt, 3, r->title);
+      bind_text (stmt, 4, r->owner);
+      sqlite3_bind_int64 (stmt, 5, now);
+      rc = sqlite3_step (stmt);
+      if (rc == SQLITE_DONE)
+        {
+          g_clear_pointer (&stmt, stmt_done);
+          request_set_result (r, op_get_info (w, id, error), (GDestroyNotify) prd_store_info_free);
+          return r->result != NULL;
+        }
+      if (rc != SQLITE_CONSTRAINT_PRIMARYKEY)
+        return set_sqlite_error (error, w->db, rc, "Cannot create the PRD");
+      if (r->prd_id != NULL)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS, "A PRD %s already exists",
+                       r->prd_id);
+          return FALSE;
+        }
+      /* 80 random bits colliding means a broken random source; try again a
+       * few times rather than fail a user's request. */
+    }
+
+  g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INTERNAL,
+                       "Could not generate a free PRD id; is the random source broken?");
+  return FALSE;
+}
+
+static gboolean
+op_get (Worker *w, Request *r, GError **error)
+{
+  request_set_result (r, op_get_info (w, r->prd_id, error), (GDestroyNotify) prd_store_info_free);
+  return r->result != NULL;
+}
+
+static gboolean
+op_list (Worker *w, Request *r, GError **error)
+{
+  g_autoptr (sqlite3_stmt_reset) stmt = NULL;
+  g_autoptr (GPtrArray) list =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_store_info_free);
+  int rc;
+
+  stmt = worker_prepare (
+      w, "SELECT " INFO_COLUMNS " FROM prds WHERE org = ?1 ORDER BY created_at, id", error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, r->org);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (list, info_from_row (stmt));
+  if (rc != SQLITE_DONE)
+    return set_sqlite_error (error, w->db, rc, "Cannot list PRDs");
+
+  request_set_result (r, g_steal_pointer (&list), (GDestroyNotify) g_ptr_array_unref);
+  return TRUE;
+}
+
+static gboolean
+op_update_metadata (Worker *w, Request *r, GError **error)
+{
+  g_autoptr (sqlite3_stmt_reset) stmt = NULL;
+
+  stmt = worker_prepare (w,
+                         "UPDATE prds SET title = coalesce(?2, title),"
+                         " version = coalesce(?3, version), updated_at = ?4 WHERE id = ?1",
+                         error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, r->prd_id);
+  bind_text (stmt, 2, r->title);
+  bind_text (stmt, 3, r->version);
+  sqlite3_bind_int64 (stmt, 4, g_get_real_time ());
+  if (!step_done (w, stmt, error))
+    return FALSE;
+  if (sqlite3_changes (w->db) == 0)
+    {
+      set_prd_not_found (error, r->prd_id);
+      return FALSE;
+    }
+
+  request_set_result (r, op_get_info (w, r->prd_id, error), (GDestroyNotify) prd_store_info_free);
+  return r->result != NULL;
+}
+
+static gboolean
+op_delete (Worker *w, Request *r, GError **error)
+{
+  g_autoptr (sqlite3_stmt_reset) stmt = NULL;
+
+  /* prd_updates and prd_sites go with it (ON DELETE CASCADE). */
+  stmt = worker_prepare (w, "DELETE FROM prds WHERE id = ?1", error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, r->prd_id);
+  if (!step_done (w, stmt, error))
+    return FALSE;
+  if (sqlite3_changes (w->db) == 0)
+    {
+      set_prd_not_found (error, r->prd_id);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+op_append_update (Worker *w, Request *r, GError **error)
+{
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (sqlite3_stmt_reset) site_stmt = NULL;
+  g_autoptr (sqlite3_stmt_reset) insert = NULL;
+  g_autoptr (sqlite3_stmt_reset) bump = NULL;
+  gint64 now = g_get_real_time ();
+  gint64 seq;
+  int rc;
+
+  info = op_get_info (w, r->prd_id, error);
+  if (info == NULL)
+    return FALSE;
+
+  /* The site must have been handed out, to this user: an update under
+   * somebody else's site would corrupt both users' clocks. */
+  site_stmt = worker_prepare (
+      w, "SELECT user_id = ?3 FROM prd_sites WHERE prd_id = ?1 AND site = ?2", error);
+  if (site_stmt == NULL)
+    return FALSE;
+  bind_text (site_stmt, 1, r->prd_id);
+  sqlite3_bind_int (site_stmt, 2, r->site);
+  bind_text (site_stmt, 3, r->user_id);
+  rc = sqlite3_step (site_stmt);
+  if (rc == SQLITE_DONE || (rc == SQLITE_ROW && sqlite3_column_int (site_stmt, 0) == 0))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "Site %d of %s is not allocated to user %s", r->site, r->prd_id, r->user_id);
+      return FALSE;
+    }
+  if (rc != SQLITE_ROW)
+    return set_sqlite_error (error, w->db, rc, "Cannot read the sites");
+  g_clear_pointer (&site_stmt, stmt_done);
+
+  seq = info->last_seq + 1;
+  insert = worker_prepare (w,
+                           "INSERT INTO prd_updates"
+                           " (prd_id, seq, site, clock, user_id, payload, created_at)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                           error);
+  if (insert == NULL)
+    return FALSE;
+  bind_text (insert, 1, r->prd_id);
+  sqlite3_bind_int64 (insert, 2, seq);
+  sqlite3_bind_int (insert, 3, r->site);
+  sqlite3_bind_int64 (insert, 4, r->clock);
+  bind_text (insert, 5, r->user_id);
+  bind_bytes (insert, 6, r->bytes);
+  sqlite3_bind_int64 (insert, 7, now);
+  rc = sqlite3_step (insert);
+  if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS,
+                   "Update (%d, %" G_GINT64_FORMAT ") of %s is already stored", r->site, r->clock,
+                   r->prd_id);
+      return FALSE;
+    }
+  if (rc != SQLITE_DONE)
+    return set_sqlite_error (error, w->db, rc, "Cannot store the update");
+
+  bump = worker_prepare (w, "UPDATE prds SET last_seq = ?2, updated_at = ?3 WHERE id = ?1;", error);
+  if (bump == NULL)
+    return FALSE;
+  bind_text (bump, 1, r->prd_id);
+  sqlite3_bind_int64 (bump, 2, seq);
+  sqlite3_bind_int64 (bump, 3, now);
+  if (!step_done (w, bump, error))
+    return FALSE;
+  g_clear_pointer (&bump, stmt_done);
+
+  bump = worker_prepare (w,
+                         "UPDATE prd_sites SET clock = max(clock, ?3)"
+                         " WHERE prd_id = ?1 AND site = ?2",
+                         error);
+  if (bump == NULL)
+    return FALSE;
+  bind_text (bump, 1, r->prd_id);
+  sqlite3_bind_int (bump, 2, r->site);
+  sqlite3_bind_int64 (bump, 3, r->clock);
+  if (!step_done (w, bump, error))
+    return FALSE;
+
+  request_set_result (r, g_memdup2 (&seq, sizeof seq), g_free);
+  return TRUE;
+}
+
+static gboolean
+op_load (Worker *w, Request *r, GError **error)
+{
+  g_autoptr (PrdStoreDocument) document = g_new0 (PrdStoreDocument, 1);
+  g_autoptr (sqlite3_stmt_reset) stmt = NULL;
+  gint64 expected;
+  int rc;
+
+  document->info = op_get_info (w, r->prd_id, error);
+  if (document->info == NULL)
+    return FALSE;
+  document->updates = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_store_update_free);
+
+  stmt = worker_prepare (w, "SELECT snapshot FROM prds WHERE id = ?1", error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, r->prd_id);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    return set_sqlite_error (error, w->db, rc, "Cannot read the snapshot");
+  document->snapshot = column_bytes (stmt, 0);
+  g_clear_pointer (&stmt, stmt_done);
+
+  stmt = worker_prepare (w,
+                         "SELECT seq, site, clock, user_id, payload, created_at FROM prd_updates"
+                         " WHERE prd_id = ?1 AND seq > ?2 ORDER BY seq",
+                         error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, r->prd_id);
+  sqlite3_bind_int64 (stmt, 2, document->info->snapshot_seq);
+
+  /* The log after the snapshot must be exactly snapshot_seq + 1 … last_seq:
+   * restoring from a log with a hole would silently lose edits. */
+  expected = document->info->snapshot_seq + 1;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      PrdStoreUpdate *update = g_new0 (PrdStoreUpdate, 1);
+
+      update->seq = sqlite3_column_int64 (stmt, 0);
+      update->site = sqlite3_column_int (stmt, 1);
+      update->clock = sqlite3_column_int64 (stmt, 2);
+      update->user_id = column_text (stmt, 3);
+      update->payload = column_bytes (stmt, 4);
+      update->created_at = sqlite3_column_int64 (stmt, 5);
+      g_ptr_array_add (document->updates, update);
+
+      if (update->seq != expected || update->payload == NULL)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA,
+                       "The update log of %s is broken at update %" G_GINT64_FORMAT, r->prd_id,
+                       expected);
+          return FALSE;
+        }
+      expected++;
+    }
+  if (rc != SQLITE_DONE)
+    return set_sqlite_error (error, w->db, rc, "Cannot read the update log");
+  if (expected - 1 != document->info->last_seq)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA,
+                   "The update log of %s ends at %" G_GINT64_FORMAT
+                   " but should end at %" G_GINT64_FORMAT,
+                   r->prd_id, expected - 1, document->info->last_seq);
+      return FALSE;
+    }
+
+  request_set_result (r, g_steal_pointer (&document), (GDestroyNotify) prd_store_document_free);
+  return TRUE;
+}
+
+static gboolean
+op_write_snapshot (Worker *w, Request *r, GError **error)
+{
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (sqlite3_stmt_reset) stmt = NULL;
+
+  info = op_get_info (w, r->prd_id, error);
+  if (info == NULL)
+    return FALSE;
+  if (r->seq > info->last_seq || r->seq < info->snapshot_seq)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "A snapshot of %s after update %" G_GINT64_FORMAT
+                   " is outside the log (snapshot at %" G_GINT64_FORMAT
+                   ", last update %" G_GINT64_FORMAT ")",
+                   r->prd_id, r->seq, info->snapshot_seq, info->last_seq);
+      return FALSE;
+    }
+
+  stmt = worker_prepare (w,
+                         "UPDATE prds SET snapshot = ?2, snapshot_seq = ?3, updated_at = ?4"
+                         " WHERE id = ?1",
+                         error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, r->prd_id);
+  bind_bytes (stmt, 2, r->bytes);
+  sqlite3_bind_int64 (stmt, 3, r->seq);
+  sqlite3_bind_int64 (stmt, 4, g_get_real_time ());
+  if (!step_done (w, stmt, error))
+    return FALSE;
+  g_clear_pointer (&stmt, stmt_done);
+
+  stmt = worker_prepare (w, "DELETE FROM prd_updates WHERE prd_id = ?1 AND seq <= ?2", error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, r->prd_id);
+  sqlite3_bind_int64 (stmt, 2, r->seq);
+  return step_done (w, stmt, error);
+}
+
+static gboolean
+site_is_busy (const Request *r, int site)
+{
+  for (guint i = 0; r->busy_sites != NULL && i < r->busy_sites->len; i++)
+    if (g_array_index (r->busy_sites, int, i) == site)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+op_acquire_site (Worker *w, Request *r, GError **error)
+{
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (sqlite3_stmt_reset) stmt = NULL;
+  g_autoptr (PrdStoreSite) site = NULL;
+  gint64 next;
+  int rc;
+
+  info = op_get_info (w, r->prd_id, error);
+  if (info == NULL)
+    return FALSE;
+
+  stmt = worker_prepare (w,
+                         "SELECT site, clock FROM prd_sites WHERE prd_id = ?1 AND user_id = ?2"
+                         " ORDER BY site",
+                         error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, r->prd_id);
+  bind_text (stmt, 2, r->user_id);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      int candidate = sqlite3_column_int (stmt, 0);
+
+      if (!site_is_busy (r, candidate))
+        {
+          site = g_new0 (PrdStoreSite, 1);
+          site->site = candidate;
+          site->user_id = g_strdup (r->user_id);
+          site->clock = sqlite3_column_int64 (stmt, 1);
+          site->is_new = FALSE;
+          r->changed = FALSE;
+          request_set_result (r, g_steal_pointer (&site), (GDestroyNotify) prd_store_site_free);
+          return TRUE;
+        }
+    }
+  if (rc != SQLITE_DONE)
+    return set_sqlite_error (error, w->db, rc, "Cannot read the sites");
+  g_clear_pointer (&stmt, stmt_done);
+
+  stmt = worker_prepare (w, "SELECT coalesce(max(site) + 1, 0) FROM prd_sites WHERE prd_id = ?1",
+                         error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, r->prd_id);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    return set_sqlite_error (error, w->db, rc, "Cannot read the sites");
+  next = sqlite3_column_int64 (stmt, 0);
+  g_clear_pointer (&stmt, stmt_done);
+  if (next > PRD_STORE_MAX_SITE)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION, "%s has run out of sites",
+                   r->prd_id);
+      return FALSE;
+    }
+
+  stmt = worker_prepare (w,
+                         "INSERT INTO prd_sites (prd_id, site, user_id, created_at)"
+                         " VALUES (?1, ?2, ?3, ?4)",
+                         error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, r->prd_id);
+  sqlite3_bind_int64 (stmt, 2, next);
+  bind_text (stmt, 3, r->user_id);
+  sqlite3_bind_int64 (stmt, 4, g_get_real_time ());
+  if (!step_done (w, stmt, error))
+    return FALSE;
+
+  site = g_new0 (PrdStoreSite, 1);
+  site->site = (int) next;
+  site->user_id = g_strdup (r->user_id);
+  site->clock = 0;
+  site->is_new = TRUE;
+  request_set_result (r, g_steal_pointer (&site), (GDestroyNotify) prd_store_site_free);
+  return TRUE;
+}
+
+static gboolean
+op_list_sites (Worker *w, Request *r, GError **error)
+{
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (sqlite3_stmt_reset) stmt = NULL;
+  g_autoptr (GPtrArray) sites =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_store_site_free);
+  int rc;
+
+  info = op_get_info (w, r->prd_id, error);
+  if (info == NULL)
+    return FALSE;
+
+  stmt = worker_prepare (
+      w, "SELECT site, user_id, clock FROM prd_sites WHERE prd_id = ?1 ORDER BY site", error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, r->prd_id);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      PrdStoreSite *site = g_new0 (PrdStoreSite, 1);
+
+      site->site = sqlite3_column_int (stmt, 0);
+      site->user_id = column_text (stmt, 1);
+      site->clock = sqlite3_column_int64 (stmt, 2);
+      g_ptr_array_add (sites, site);
+    }
+  if (rc != SQLITE_DONE)
+    return set_sqlite_error (error, w->db, rc, "Cannot read the sites");
+
+  request_set_result (r, g_steal_pointer (&sites), (GDestroyNotify) g_ptr_array_unref);
+  return TRUE;
+}
+
+static gboolean
+worker_run_operation (Worker *w, Request *r, GError **error)
+{
+  switch (r->kind)
+    {
+      case REQUEST_CREATE:
+        return op_create (w, r, error);
+      case REQUEST_GET:
+        return op_get (w, r, error);
+      case REQUEST_LIST:
+        return op_list (w, r, error);
+      case REQUEST_UPDATE_METADATA:
+        return op_update_metadata (w, r, error);
+      case REQUEST_DELETE:
+        return op_delete (w, r, error);
+      case REQUEST_APPEND_UPDATE:
+        return op_append_update (w, r, error);
+      case REQUEST_LOAD:
+        return op_load (w, r, error);
+      case REQUEST_WRITE_SNAPSHOT:
+        return op_write_snapshot (w, r, error);
+      case REQUEST_ACQUIRE_SITE:
+        return op_acquire_site (w, r, error);
+      case REQUEST_LIST_SITES:
+        return op_list_sites (w, r, error);
+      case REQUEST_OPEN:
+      case REQUEST_CLOSE:
+      default:
+        g_assert_not_reached ();
+    }
+}
+
+/* The worker loop */
+
+static gboolean
+complete_batch_cb (gpointer data)
+{
+  GPtrArray *done = data;
+
+  for (guint i = 0; i < done->len; i++)
+    {
+      Request *r = done->pdata[i];
+      g_autoptr (GTask) task = g_steal_pointer (&r->task);
+
+      if (task == NULL)
+        continue;
+      if (r->error != NULL)
+        g_task_return_error (task, g_steal_pointer (&r->error));
+      else if (r->kind == REQUEST_OPEN)
+        g_task_return_pointer (task, g_object_ref (g_task_get_source_object (task)),
+                               g_object_unref);
+      else if (r->result != NULL)
+        g_task_return_pointer (task, g_steal_pointer (&r->result), r->result_free);
+      else
+        g_task_return_boolean (task, TRUE);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+worker_post (Worker *w, GPtrArray *done)
+{
+  g_autoptr (GSource) source = NULL;
+
+  if (done->len == 0)
+    {
+      g_ptr_array_unref (done);
+      return;
+    }
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_static_name (source, "[prd-sqlite-store] complete");
+  g_source_set_callback (source, complete_batch_cb, done, (GDestroyNotify) g_ptr_array_unref);
+  g_source_attach (source, w->context);
+}
+
+static gboolean
+request_cancelled (Request *r, GError **error)
+{
+  GCancellable *cancellable = r->task != NULL ? g_task_get_cancellable (r->task) : NULL;
+
+  return g_cancellable_set_error_if_cancelled (cancellable, error);
+}
+
+/* Ends the open transaction and completes its requests. */
+static void
+worker_end_transaction (Worker *w, GPtrArray *done, GError *txn_error)
+{
+  g_autoptr (GError) error = txn_error;
+  gboolean wrote = FALSE;
+
+  for (guint i = 0; i < done->len; i++)
+    {
+      Request *r = done->pdata[i];
+
+      if (request_is_write (r) && r->error == NULL && r->changed)
+        wrote = TRUE;
+    }
+
+  if (error == NULL && !worker_exec (w, "COMMIT", &error))
+    g_prefix_error (&error, "The transaction was not committed: ");
+
+  if (error != NULL)
+    {
+      if (!sqlite3_get_autocommit (w->db))
+        sqlite3_exec (w->db, "ROLLBACK", NULL, NULL, NULL);
+      for (guint i = 0; i < done->len; i++)
+        request_fail (done->pdata[i], error);
+    }
+  else if (wrote)
+    {
+      __atomic_add_fetch (&w->commits, 1, __ATOMIC_SEQ_CST);
+    }
+
+  worker_post (w, done);
+}
+
+static void
+worker_run_control (Worker *w, Request *r)
+{
+  if (r->kind == REQUEST_OPEN)
+    {
+      if (!request_cancelled (r, &r->error))
+        worker_open (w, &r->error);
+    }
+  else
+    {
+      worker_close_db (w);
+    }
+}
+
+static void
+worker_run_group (Worker *w, GPtrArray *batch, gboolean *quit)
+{
+  GPtrArray *done = g_ptr_array_new_with_free_func (request_free);
+  GError *txn_error = NULL;
+  gboolean in_txn = FALSE;
+
+  while (batch != NULL)
+    {
+      for (guint i = 0; i < batch->len; i++)
+        {
+          Request *r = batch->pdata[i];
+          gboolean write = request_is_write (r);
+
+          if (r->kind == REQUEST_OPEN || r->kind == REQUEST_CLOSE)
+            {
+              if (in_txn)
+                {
+                  worker_end_transaction (w, done, g_steal_pointer (&txn_error));
+                  done = g_ptr_array_new_with_free_func (request_free);
+                  in_txn = FALSE;
+                }
+              worker_run_control (w, r);
+              g_ptr_array_add (done, r);
+              if (r->kind == REQUEST_CLOSE)
+                *quit = TRUE;
+              continue;
+            }
+
+          g_ptr_array_add (done, r);
+
+          if (txn_error != NULL)
+            {
+              request_fail (r, txn_error);
+              continue;
+            }
+          if (request_cancelled (r, &r->error))
+            continue;
+          if (w->db == NULL)
+            {
+              g_set_error_literal (&r->error, PRD_ERROR, PRD_ERROR_STORAGE,
+                                   "The database is not open");
+              continue;
+            }
+          /* SQLite rolls a whole transaction back by itself on some
+           * errors (I/O, full disk); what follows must not run in autocommit
+           * mode and be reported as failed although it was written. */
+          if (in_txn && sqlite3_get_autocommit (w->db))
+            {
+              g_set_error_literal (&txn_error, PRD_ERROR, PRD_ERROR_STORAGE,
+                                   "The transaction was rolled back by the database");
+              request_fail (r, txn_error);
+              continue;
+            }
+          if (!in_txn)
+            {
+              if (!worker_exec (w, "BEGIN IMMEDIATE", &r->error))
+                {
+                  g_prefix_error (&r->error, "Cannot start a transaction: ");
+                  continue;
+                }
+              in_txn = TRUE;
+            }
+
+          r->changed = write;
+          if (write && !worker_exec (w, "SAVEPOINT request", &txn_error))
+            {
+              request_fail (r, txn_error);
+              continue;
+            }
+          if (!worker_run_operation (w, r, &r->error) && write)
+            {
+              /* Undo this request alone; the rest of the group still commits. */
+              if (!worker_exec (w, "ROLLBACK TO request", &txn_error))
+                continue;
+            }
+          if (write && !worker_exec (w, "RELEASE request", &txn_error))
+            continue;
+        }
+
+      g_ptr_array_unref (batch);
+      batch = NULL;
+      if (!*quit && done->len < MAX_GROUP)
+        batch = g_async_queue_try_pop (w->queue);
+    }
+
+  if (in_txn)
+    worker_end_transaction (w, done, g_steal_pointer (&txn_error));
+  else
+    worker_post (w, done);
+  g_clear_error (&txn_error);
+}
+
+static gpointer
+worker_thread (gpointer data)
+{
+  Worker *w = data;
+  gboolean quit = FALSE;
+
+  while (!quit)
+    worker_run_group (w, g_async_queue_pop (w->queue), &quit);
+
+  return NULL;
+}
+
+static void
+worker_free (Worker *w)
+{
+  g_assert (w->thread == NULL);
+  g_assert (w->db == NULL);
+  g_async_queue_unref (w->queue);
+  g_hash_table_unref (w->statements);
+  g_main_context_unref (w->context);
+  g_free (w->path);
+  g_free (w);
+}
+
+/* GObject */
+
+static void
+prd_sqlite_store_dispose (GObject *object)
+{
+  PrdSqliteStore *self = PRD_SQLITE_STORE (object);
+  Worker *w = self->worker;
+
+  /* Every queued request holds a reference on the store through its task,
+   * so nothing is pending by now; tell the worker to close and wait. */
+  if (w != NULL && w->thread != NULL)
+    {
+      if (!self->closing)
+        {
+          GPtrArray *quit = g_ptr_array_new ();
+          Request *r = g_new0 (Request, 1);
+
+          r->kind = REQUEST_CLOSE;
+          g_ptr_array_add (quit, r);
+          self->closing = TRUE;
+          g_async_queue_push (w->queue, quit);
+        }
+      g_thread_join (g_steal_pointer (&w->thread));
+    }
+
+  G_OBJECT_CLASS (prd_sqlite_store_parent_class)->dispose (object);
+}
+
+static void
+prd_sqlite_store_finalize (GObject *object)
+{
+  PrdSqliteStore *self = PRD_SQLITE_STORE (object);
+
+  g_assert (self->pending->len == 0);
+  g_assert (self->flush_source == NULL);
+  g_clear_pointer (&self->worker, worker_free);
+  g_clear_pointer (&self->pending, g_ptr_array_unref);
+  g_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (prd_sqlite_store_parent_class)->finalize (object);
+}
+
+static void
+prd_sqlite_store_class_init (PrdSqliteStoreClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = prd_sqlite_store_dispose;
+  object_class->finalize = prd_sqlite_store_finalize;
+}
+
+static void
+prd_sqlite_store_init (PrdSqliteStore *self)
+{
+  g_mutex_init (&self->lock);
+  self->pending = g_ptr_array_new ();
+}
+
+/* Queueing (any thread; normally the store's main context) */
+
+static gboolean
+flush_cb (gpointer data)
+{
+  PrdSqliteStore *self = data;
+  GPtrArray *batch;
+
+  g_mutex_lock (&self->lock);
+  batch = g_steal_pointer (&self->pending);
+  self->pending = g_ptr_array_new ();
+  g_clear_pointer (&self->flush_source, g_source_unref);
+  g_mutex_unlock (&self->lock);
+
+  g_async_queue_push (self->worker->queue, batch);
+  return G_SOURCE_REMOVE;
+}
+
+static Request *
+request_new (PrdSqliteStore *self,
+             RequestKind kind,
+             gpointer source_tag,
+             GCancellable *cancellable,
+             GAsyncReadyCallback callback,
+             gpointer user_data)
+{
+  Request *r = g_new0 (Request, 1);
+
+  r->kind = kind;
+  r->task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (r->task, source_tag);
+  /* See the top of the file: once run, a request reports what happened. */
+  g_task_set_check_cancellable (r->task, FALSE);
+  return r;
+}
+
+static void
+enqueue (PrdSqliteStore *self, Request *r)
+{
+  g_mutex_lock (&self->lock);
+  if (self->closing)
+    {
+      g_mutex_unlock (&self->lock);
+      g_task_return_new_error (r->task, PRD_ERROR, PRD_ERROR_STORAGE, "The store is closed");
+      request_free (r);
+      return;
+    }
+  if (r->kind == REQUEST_CLOSE)
+    self->closing = TRUE;
+  g_ptr_array_add (self->pending, r);
+  if (self->flush_source == NULL)
+    {
+      self->flush_source = g_idle_source_new ();
+      g_source_set_priority (self->flush_source, G_PRIORITY_DEFAULT);
+      g_source_set_static_name (self->flush_source, "[prd-sqlite-store] flush");
+      g_source_set_callback (self->flush_source, flush_cb, g_object_ref (self), g_object_unref);
+      g_source_attach (self->flush_source, self->worker->context);
+    }
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * prd_sqlite_store_new_async:
+ * @path: the database file; its folder is created (0700) if needed
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the database is open and migrated
+ * @user_data: data for @callback
+ *
+ * Opens (or creates) the database and brings its schema up to date. A
+ * database written by a newer prdhub fails with
+ * %PRD_ERROR_UNSUPPORTED_VERSION and is left untouched.
+ *
+ * Requests complete on the thread-default main context of the caller of
+ * this function; make them from that context.
+ */
+void
+prd_sqlite_store_new_async (const char *path,
+                            GCancellable *cancellable,
+                            GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+  g_autoptr (PrdSqliteStore) self = NULL;
+  g_autoptr (GError) error = NULL;
+  Worker *w;
+
+  g_return_if_fail (path != NULL);
+
+  self = g_object_new (PRD_TYPE_SQLITE_STORE, NULL);
+  w = self->worker = g_new0 (Worker, 1);
+  w->path = g_strdup (path);
+  w->context = g_main_context_ref_thread_default ();
+  w->queue = g_async_queue_new_full (batch_free);
+  w->statements = g_hash_table_new_full (NULL, NULL, NULL, statement_free);
+  w->thread = g_thread_try_new ("prd-sqlite-store", worker_thread, w, &error);
+  if (w->thread == NULL)
+    {
+      g_task_report_new_error (self, callback, user_data, prd_sqlite_store_new_async, PRD_ERROR,
+                               PRD_ERROR_STORAGE, "Cannot start the storage thread: %s",
+                               error->message);
+      return;
+    }
+
+  enqueue (self, request_new (self, REQUEST_OPEN, prd_sqlite_store_new_async, cancellable, callback,
+                              user_data));
+}
+
+/**
+ * prd_sqlite_store_new_finish:
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the open store, or %NULL on error
+ */
+PrdSqliteStore *
+prd_sqlite_store_new_finish (GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (G_IS_TASK (result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * prd_sqlite_store_get_path:
+ * @self: a #PrdSqliteStore
+ *
+ * Returns: the database file
+ */
+const char *
+prd_sqlite_store_get_path (PrdSqliteStore *self)
+{
+  g_return_val_if_fail (PRD_IS_SQLITE_STORE (self), NULL);
+  return self->worker->path;
+}
+
+/**
+ * prd_sqlite_store_get_transactions_committed:
+ * @self: a #PrdSqliteStore
+ *
+ * How many transactions that changed something have been committed, for
+ * tests and benchmarks of the group commit.
+ *
+ * Returns: the count
+ */
+guint64
+prd_sqlite_store_get_transactions_committed (PrdSqliteStore *self)
+{
+  g_return_val_if_fail (PRD_IS_SQLITE_STORE (self), 0);
+  return (guint64) __atomic_load_n (&self->worker->commits, __ATOMIC_SEQ_CST);
+}
+
+/**
+ * prd_sqlite_store_get_schema_version:
+ *
+ * Returns: the schema version this code creates and migrates to
+ */
+int
+prd_sqlite_store_get_schema_version (void)
+{
+  return (int) G_N_ELEMENTS (migrations);
+}
+
+/* PrdStore */
+
+static void
+prd_sqlite_store_create (PrdStore *store,
+                         const char *prd_id,
+                         const char *org,
+                         const char *title,
+                         const char *owner,
+                         GCancellable *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer user_data)
+{
+  PrdSqliteStore *self = PRD_SQLITE_STORE (store);
+  Request *r =
+      request_new (self, REQUEST_CREATE, prd_store_create_async, cancellable, callback, user_data);
+
+  r->prd_id = g_strdup (prd_id);
+  r->org = g_strdup (org);
+  r->title = g_strdup (title);
+  r->owner = g_strdup (owner);
+  enqueue (self, r);
+}
+
+static void
+prd_sqlite_store_get (PrdStore *store,
+                      const char *prd_id,
+                      GCancellable *cancellable,
+                      GAsyncReadyCallback callback,
+                      gpointer user_data)
+{
+  PrdSqliteStore *self = PRD_SQLITE_STORE (store);
+  Request *r =
+      request_new (self, REQUEST_GET, prd_store_get_async, cancellable, callback, user_data);
+
+  r->prd_id = g_strdup (prd_id);
+  enqueue (self, r);
+}
+
+static void
+prd_sqlite_store_list (PrdStore *store,
+                       const char *org,
+                       GCancellable *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data)
+{
+  PrdSqliteStore *self = PRD_SQLITE_STORE (store);
+  Request *r =
+      request_new (self, REQUEST_LIST, prd_store_list_async, cancellable, callback, user_data);
+
+  r->org = g_strdup (org);
+  enqueue (self, r);
+}
+
+static void
+prd_sqlite_store_update_metadata (PrdStore *store,
+                                  const char *prd_id,
+                                  const char *title,
+                                  const char *version,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+  PrdSqliteStore *self = PRD_SQLITE_STORE (store);
+  Request *r = request_new (self, REQUEST_UPDATE_METADATA, prd_store_update_metadata_async,
+                            cancellable, callback, user_data);
+
+  r->prd_id = g_strdup (prd_id);
+  r->title = g_strdup (title);
+  r->version = g_strdup (version);
+  enqueue (self, r);
+}
+
+static void
+prd_sqlite_store_delete (PrdStore *store,
+                         const char *prd_id,
+                         GCancellable *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer user_data)
+{
+  PrdSqliteStore *self = PRD_SQLITE_STORE (store);
+  Request *r =
+      request_new (self, REQUEST_DELETE, prd_store_delete_async, cancellable, callback, user_data);
+
+  r->prd_id = g_strdup (prd_id);
+  enqueue (self, r);
+}
+
+static void
+prd_sqlite_store_append_update (PrdStore *store,
+                                const char *prd_id,
+                                int site,
+                                gint64 clock,
+                                const char *user_id,
+                                GBytes *payload,
+                                GCancellable *cancellable,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  PrdSqliteStore *self = PRD_SQLITE_STORE (store);
+  Request *r = request_new (self, REQUEST_APPEND_UPDATE, prd_store_append_update_async, cancellable,
+                            callback, user_data);
+
+  r->prd_id = g_strdup (prd_id);
+  r->site = site;
+  r->clock = clock;
+  r->user_id = g_strdup (user_id);
+  r->bytes = g_bytes_ref (payload);
+  enqueue (self, r);
+}
+
+static void
+prd_sqlite_store_load (PrdStore *store,
+                       const char *prd_id,
+                       GCancellable *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data)
+{
+  PrdSqliteStore *self = PRD_SQLITE_STORE (store);
+  Request *r =
+      request_new (self, REQUEST_LOAD, prd_store_load_async, cancellable, callback, user_data);
+
+  r->prd_id = g_strdup (prd_id);
+  enqueue (self, r);
+}
+
+static void
+prd_sqlite_store_write_snapshot (PrdStore *store,
+                                 const char *prd_id,
+                                 GBytes *state,
+                                 gint64 seq,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  PrdSqliteStore *self = PRD_SQLITE_STORE (store);
+  Request *r = request_new (self, REQUEST_WRITE_SNAPSHOT, prd_store_write_snapshot_async,
+                            cancellable, callback, user_data);
+
+  r->prd_id = g_strdup (prd_id);
+  r->bytes = g_bytes_ref (state);
+  r->seq = seq;
+  enqueue (self, r);
+}
+
+static void
+prd_sqlite_store_acquire_site (PrdStore *store,
+                               const char *prd_id,
+                               const char *user_id,
+                               const int *busy_sites,
+                               guint n_busy_sites,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+  PrdSqliteStore *self = PRD_SQLITE_STORE (store);
+  Request *r = request_new (self, REQUEST_ACQUIRE_SITE, prd_store_acquire_site_async, cancellable,
+                            callback, user_data);
+
+  r->prd_id = g_strdup (prd_id);
+  r->user_id = g_strdup (user_id);
+  r->busy_sites = g_array_sized_new (FALSE, FALSE, sizeof (int), n_busy_sites);
+  g_array_append_vals (r->busy_sites, busy_sites, n_busy_sites);
+  enqueue (self, r);
+}
+
+static void
+prd_sqlite_store_list_sites (PrdStore *store,
+                             const char *prd_id,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  PrdSqliteStore *self = PRD_SQLITE_STORE (store);
+  Request *r = request_new (self, REQUEST_LIST_SITES, prd_store_list_sites_async, cancellable,
+                            callback, user_data);
+
+  r->prd_id = g_strdup (prd_id);
+  enqueue (self, r);
+}
+
+static void
+prd_sqlite_store_close (PrdStore *store,
+                        GCancellable *cancellable,
+                        GAsyncReadyCallback callback,
+                        gpointer user_data)
+{
+  PrdSqliteStore *self = PRD_SQLITE_STORE (store);
+
+  /* Not cancellable: closing after whatever is queued is always safe. */
+  enqueue (self,
+           request_new (self, REQUEST_CLOSE, prd_store_close_async, NULL, callback, user_data));
+}
+
+static void
+prd_sqlite_store_iface_init (PrdStoreInterface *iface)
+{
+  iface->create = prd_sqlite_store_create;
+  iface->get = prd_sqlite_store_get;
+  iface->list = prd_sqlite_store_list;
+  iface->update_metadata = prd_sqlite_store_update_metadata;
+  iface->delete = prd_sqlite_store_delete;
+  iface->append_update = prd_sqlite_store_append_update;
+  iface->load = prd_sqlite_store_load;
+  iface->write_snapshot = prd_sqlite_store_write_snapshot;
+  iface->acquire_site = prd_sqlite_store_acquire_site;
+  iface->list_sites = prd_sqlite_store_list_sites;
+  iface->close = prd_sqlite_store_close;
+}

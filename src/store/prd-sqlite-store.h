@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "prd-store.h"
+
+G_BEGIN_DECLS
+
+#define PRD_TYPE_SQLITE_STORE (prd_sqlite_store_get_type ())
+
+G_DECLARE_FINAL_TYPE (PrdSqliteStore, prd_sqlite_store, PRD, SQLITE_STORE, GObject)
+
+void prd_sqlite_store_new_async (const char *path,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data);
+PrdSqliteStore *prd_sqlite_store_new_finish (GAsyncResult *result, GError **error);
+
+const char *prd_sqlite_store_get_path (PrdSqliteStore *self);
+guint64 prd_sqlite_store_get_transactions_committed (PrdSqliteStore *self);
+int prd_sqlite_store_get_schema_version (void);
+
+G_END_DECLS

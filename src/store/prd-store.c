@@ -1,0 +1,919 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * PrdStore: the storage interface core talks to, so that a server database
+ * can be added beside SQLite without touching core. The wrappers here
+ * validate every argument that comes from a client (ids, titles, names,
+ * sizes) before a backend sees it, so each backend gets the same checks and
+ * nothing unvalidated reaches SQL or a file name. Backends complete with a
+ * GTask whose source object is the store, which lets the `_finish` functions
+ * be shared.
+ */
+#define G_LOG_DOMAIN "prd-store"
+
+#include "config.h"
+
+#include <errno.h>
+#include <sys/random.h>
+
+#include "prd-error.h"
+#include "prd-store.h"
+
+G_DEFINE_INTERFACE (PrdStore, prd_store, G_TYPE_OBJECT)
+
+static void
+prd_store_default_init (PrdStoreInterface *iface)
+{
+}
+
+/* Boxed result types */
+
+PrdStoreInfo *
+prd_store_info_copy (const PrdStoreInfo *info)
+{
+  PrdStoreInfo *copy;
+
+  g_return_val_if_fail (info != NULL, NULL);
+
+  copy = g_new0 (PrdStoreInfo, 1);
+  *copy = *info;
+  copy->id = g_strdup (info->id);
+  copy->org = g_strdup (info->org);
+  copy->title = g_strdup (info->title);
+  copy->version = g_strdup (info->version);
+  copy->owner = g_strdup (info->owner);
+  return copy;
+}
+
+void
+prd_store_info_free (PrdStoreInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->id);
+  g_free (info->org);
+  g_free (info->title);
+  g_free (info->version);
+  g_free (info->owner);
+  g_free (info);
+}
+
+G_DEFINE_BOXED_TYPE (PrdStoreInfo, prd_store_info, prd_store_info_copy, prd_store_info_free)
+
+PrdStoreUpdate *
+prd_store_update_copy (const PrdStoreUpdate *update)
+{
+  PrdStoreUpdate *copy;
+
+  g_return_val_if_fail (update != NULL, NULL);
+
+  copy = g_new0 (PrdStoreUpdate, 1);
+  *copy = *update;
+  copy->user_id = g_strdup (update->user_id);
+  copy->payload = update->payload != NULL ? g_bytes_ref (update->payload) : NULL;
+  return copy;
+}
+
+void
+prd_store_update_free (PrdStoreUpdate *update)
+{
+  if (update == NULL)
+    return;
+  g_free (update->user_id);
+  g_clear_pointer (&update->payload, g_bytes_unref);
+  g_free (update);
+}
+
+G_DEFINE_BOXED_TYPE (PrdStoreUpdate, prd_store_update, prd_store_update_copy, prd_store_update_free)
+
+PrdStoreDocument *
+prd_store_document_copy (const PrdStoreDocument *document)
+{
+  PrdStoreDocument *copy;
+
+  g_return_val_if_fail (document != NULL, NULL);
+
+  copy = g_new0 (PrdStoreDocument, 1);
+  copy->info = document->info != NULL ? prd_store_info_copy (document->info) : NULL;
+  copy->snapshot = document->snapshot != NULL ? g_bytes_ref (document->snapshot) : NULL;
+  copy->updates = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_store_update_free);
+  for (guint i = 0; document->updates != NULL && i < document->updates->len; i++)
+    g_ptr_array_add (copy->updates, prd_store_update_copy (document->updates->pdata[i]));
+  return copy;
+}
+
+void
+prd_store_document_free (PrdStoreDocument *document)
+{
+  if (document == NULL)
+    return;
+  g_clear_pointer (&document->info, prd_store_info_free);
+  g_clear_pointer (&document->snapshot, g_bytes_unref);
+  g_clear_pointer (&document->updates, g_ptr_array_unref);
+  g_free (document);
+}
+
+G_DEFINE_BOXED_TYPE (PrdStoreDocument,
+                     prd_store_document,
+                     prd_store_document_copy,
+                     prd_store_document_free)
+
+PrdStoreSite *
+prd_store_site_copy (const PrdStoreSite *site)
+{
+  PrdStoreSite *copy;
+
+  g_return_val_if_fail (site != NULL, NULL);
+
+  copy = g_new0 (PrdStoreSite, 1);
+  *copy = *site;
+  copy->user_id = g_strdup (site->user_id);
+  return copy;
+}
+
+void
+prd_store_site_free (PrdStoreSite *site)
+{
+  if (site == NULL)
+    return;
+  g_free (site->user_id);
+  g_free (site);
+}
+
+G_DEFINE_BOXED_TYPE (PrdStoreSite, prd_store_site, prd_store_site_copy, prd_store_site_free)
+
+/* Validation */
+
+/**
+ * prd_store_validate_prd_id:
+ * @prd_id: (nullable): a PRD id from anywhere
+ * @error: return location for a #GError
+ *
+ * The one gate every PRD id passes before it touches SQL, a file name or a
+ * git ref: `prd_` followed by at least one of `A-Z a-z 0-9 _ -`, at most
+ * %PRD_STORE_ID_MAX_LENGTH bytes in all.
+ *
+ * Returns: %TRUE if @prd_id is valid; otherwise %PRD_ERROR_INVALID_ID
+ */
+gboolean
+prd_store_validate_prd_id (const char *prd_id, GError **error)
+{
+  gsize len;
+
+  if (prd_id == NULL || !g_str_has_prefix (prd_id, "prd_"))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_ID,
+                           "A PRD id must start with \"prd_\"");
+      return FALSE;
+    }
+
+  len = strlen (prd_id);
+  if (len == strlen ("prd_") || len > PRD_STORE_ID_MAX_LENGTH)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_ID,
+                   "A PRD id must be between 5 and %d characters long", PRD_STORE_ID_MAX_LENGTH);
+      return FALSE;
+    }
+
+  for (const char *p = prd_id; *p != '\0'; p++)
+    {
+      if (!g_ascii_isalnum (*p) && *p != '_' && *p != '-')
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_ID,
+                               "A PRD id may only contain letters, digits, \"_\" and \"-\"");
+          return FALSE;
+        }
+    }
+
+  return TRUE;
+}
+
+static gboolean
+has_control_chars (const char *str)
+{
+  for (const char *p = str; *p != '\0'; p = g_utf8_next_char (p))
+    if (g_unichar_iscntrl (g_utf8_get_char (p)))
+      return TRUE;
+  return FALSE;
+}
+
+/**
+ * prd_store_validate_title:
+ * @title: (nullable): a PRD title
+ * @error: return location for a #GError
+ *
+ * A title is valid UTF-8 without control characters, not blank, and at most
+ * %PRD_STORE_TITLE_MAX_CHARS characters long.
+ *
+ * Returns: %TRUE if valid; otherwise %PRD_ERROR_INVALID_PAYLOAD
+ */
+gboolean
+prd_store_validate_title (const char *title, GError **error)
+{
+  gboolean blank = TRUE;
+
+  if (title == NULL || !g_utf8_validate (title, -1, NULL))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "The title must be a UTF-8 string");
+      return FALSE;
+    }
+
+  for (const char *p = title; *p != '\0'; p = g_utf8_next_char (p))
+    if (!g_unichar_isspace (g_utf8_get_char (p)))
+      blank = FALSE;
+  if (blank)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "The title must not be empty");
+      return FALSE;
+    }
+
+  if (g_utf8_strlen (title, -1) > PRD_STORE_TITLE_MAX_CHARS)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                   "The title must be at most %d characters long", PRD_STORE_TITLE_MAX_CHARS);
+      return FALSE;
+    }
+
+  if (has_control_chars (title))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "The title must not contain control characters");
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/**
+ * prd_store_validate_name:
+ * @what: what the name is, for the message ("organization", "user id")
+ * @name: (nullable): an organization or user id
+ * @error: return location for a #GError
+ *
+ * Organization and user ids come from JWT claims; they are stored, never used
+ * as file names, so any non-empty UTF-8 without control characters up to
+ * %PRD_STORE_NAME_MAX_BYTES bytes is accepted.
+ *
+ * Returns: %TRUE if valid; otherwise %PRD_ERROR_INVALID_PAYLOAD
+ */
+gboolean
+prd_store_validate_name (const char *what, const char *name, GError **error)
+{
+  g_return_val_if_fail (what != NULL, FALSE);
+
+  if (name == NULL || *name == '\0' || strlen (name) > PRD_STORE_NAME_MAX_BYTES ||
+      !g_utf8_validate (name, -1, NULL) || has_control_chars (name))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                   "The %s must be non-empty UTF-8 of at most %d bytes without control "
+                   "characters",
+                   what, PRD_STORE_NAME_MAX_BYTES);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+parse_semver_number (const char **p)
+{
+  const char *start = *p;
+
+  while (g_ascii_isdigit (**p))
+    (*p)++;
+  /* No leading zeros, and small enough to stay a plain number. */
+  return *p > start && *p - start <= 9 && !(start[0] == '0' && *p - start > 1);
+}
+
+/**
+ * prd_store_validate_version:
+ * @version: (nullable): a version string
+ * @error: return location for a #GError
+ *
+ * Versions are `MAJOR.MINOR.PATCH` (semantic versioning without pre-release
+ * or build suffixes), because they become parts of git tag names.
+ *
+ * Returns: %TRUE if valid; otherwise %PRD_ERROR_INVALID_PAYLOAD
+ */
+gboolean
+prd_store_validate_version (const char *version, GError **error)
+{
+  const char *p = version;
+
+  if (version != NULL && strlen (version) <= PRD_STORE_VERSION_MAX_BYTES &&
+      parse_semver_number (&p) && *p++ == '.' && parse_semver_number (&p) && *p++ == '.' &&
+      parse_semver_number (&p) && *p == '\0')
+    return TRUE;
+
+  g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                       "A version must look like MAJOR.MINOR.PATCH, e.g. 0.1.0");
+  return FALSE;
+}
+
+static void
+fill_random (guint8 *buf, gsize len)
+{
+  gsize done = 0;
+
+  while (done < len)
+    {
+      ssize_t r = getrandom (buf + done, len - done, 0);
+
+      if (r < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          /* Ids are not secrets (access is checked by organization), so a
+           * kernel without getrandom still gets unique-enough ids. */
+          g_warning ("getrandom failed: %s; using GLib's generator", g_strerror (errno));
+          for (; done < len; done++)
+            buf[done] = (guint8) g_random_int_range (0, 256);
+          return;
+        }
+      done += (gsize) r;
+    }
+}
+
+/**
+ * prd_store_generate_prd_id:
+ *
+ * A new random id: `prd_` and 16 lower-case base32 characters (80 bits).
+ *
+ * Returns: (transfer full): the id
+ */
+char *
+prd_store_generate_prd_id (void)
+{
+  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+  guint8 bytes[10];
+  GString *id = g_string_new ("prd_");
+  guint64 acc = 0;
+  int bits = 0;
+
+  fill_random (bytes, sizeof bytes);
+  for (gsize i = 0; i < sizeof bytes; i++)
+    {
+      acc = (acc << 8) | bytes[i];
+      bits += 8;
+      while (bits >= 5)
+        {
+          bits -= 5;
+          g_string_append_c (id, alphabet[(acc >> bits) & 0x1f]);
+        }
+    }
+  g_assert (id->len == 4 + 16);
+  return g_string_free (id, FALSE);
+}
+
+/* Interface wrappers */
+
+#define REPORT_IF_INVALID(check)                                                                 \
+  G_STMT_START                                                                                   \
+  {                                                                                              \
+    g_autoptr (GError) invalid = NULL;                                                           \
+    if (!(check))                                                                                \
+      {                                                                                          \
+        g_task_report_error (self, callback, user_data, source_tag, g_steal_pointer (&invalid)); \
+        return;                                                                                  \
+      }                                                                                          \
+  }                                                                                              \
+  G_STMT_END
+
+static gboolean
+validate_bytes (const char *what, GBytes *bytes, gsize max, gboolean allow_empty, GError **error)
+{
+  if (bytes == NULL || (!allow_empty && g_bytes_get_size (bytes) == 0))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "The %s must not be empty", what);
+      return FALSE;
+    }
+  if (g_bytes_get_size (bytes) > max)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE,
+                   "The %s is %" G_GSIZE_FORMAT " bytes; at most %" G_GSIZE_FORMAT " are allowed",
+                   what, g_bytes_get_size (bytes), max);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * prd_store_create_async:
+ * @self: a #PrdStore
+ * @prd_id: (nullable): the id for the new PRD, or %NULL to generate one
+ * @org: the organization
+ * @title: the title
+ * @owner: the user id of the creator
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the PRD is committed
+ * @user_data: data for @callback
+ *
+ * Creates a PRD at version `0.1.0` with an empty log. An id that is taken
+ * fails with %PRD_ERROR_ALREADY_EXISTS.
+ */
+void
+prd_store_create_async (PrdStore *self,
+                        const char *prd_id,
+                        const char *org,
+                        const char *title,
+                        const char *owner,
+                        GCancellable *cancellable,
+                        GAsyncReadyCallback callback,
+                        gpointer user_data)
+{
+  gpointer source_tag = prd_store_create_async;
+
+  g_return_if_fail (PRD_IS_STORE (self));
+
+  REPORT_IF_INVALID (prd_id == NULL || prd_store_validate_prd_id (prd_id, &invalid));
+  REPORT_IF_INVALID (prd_store_validate_name ("organization", org, &invalid));
+  REPORT_IF_INVALID (prd_store_validate_title (title, &invalid));
+  REPORT_IF_INVALID (prd_store_validate_name ("owner", owner, &invalid));
+
+  PRD_STORE_GET_IFACE (self)->create (self, prd_id, org, title, owner, cancellable, callback,
+                                      user_data);
+}
+
+/**
+ * prd_store_create_finish:
+ * @self: a #PrdStore
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the new PRD's metadata, or %NULL on error
+ */
+PrdStoreInfo *
+prd_store_create_finish (PrdStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * prd_store_get_async:
+ * @self: a #PrdStore
+ * @prd_id: the PRD id
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the result
+ * @user_data: data for @callback
+ *
+ * Reads a PRD's metadata; a missing PRD fails with %PRD_ERROR_PRD_NOT_FOUND.
+ */
+void
+prd_store_get_async (PrdStore *self,
+                     const char *prd_id,
+                     GCancellable *cancellable,
+                     GAsyncReadyCallback callback,
+                     gpointer user_data)
+{
+  gpointer source_tag = prd_store_get_async;
+
+  g_return_if_fail (PRD_IS_STORE (self));
+
+  REPORT_IF_INVALID (prd_store_validate_prd_id (prd_id, &invalid));
+
+  PRD_STORE_GET_IFACE (self)->get (self, prd_id, cancellable, callback, user_data);
+}
+
+/**
+ * prd_store_get_finish:
+ * @self: a #PrdStore
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the metadata, or %NULL on error
+ */
+PrdStoreInfo *
+prd_store_get_finish (PrdStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * prd_store_list_async:
+ * @self: a #PrdStore
+ * @org: the organization
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the result
+ * @user_data: data for @callback
+ *
+ * Lists the PRDs of @org, oldest first.
+ */
+void
+prd_store_list_async (PrdStore *self,
+                      const char *org,
+                      GCancellable *cancellable,
+                      GAsyncReadyCallback callback,
+                      gpointer user_data)
+{
+  gpointer source_tag = prd_store_list_async;
+
+  g_return_if_fail (PRD_IS_STORE (self));
+
+  REPORT_IF_INVALID (prd_store_validate_name ("organization", org, &invalid));
+
+  PRD_STORE_GET_IFACE (self)->list (self, org, cancellable, callback, user_data);
+}
+
+/**
+ * prd_store_list_finish:
+ * @self: a #PrdStore
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer container) (element-type PrdStoreInfo): the PRDs, or
+ *   %NULL on error
+ */
+GPtrArray *
+prd_store_list_finish (PrdStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * prd_store_update_metadata_async:
+ * @self: a #PrdStore
+ * @prd_id: the PRD id
+ * @title: (nullable): a new title, or %NULL to keep it
+ * @version: (nullable): a new version string, or %NULL to keep it
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the change is committed
+ * @user_data: data for @callback
+ *
+ * Changes title and/or version and bumps `updated_at`.
+ */
+void
+prd_store_update_metadata_async (PrdStore *self,
+                                 const char *prd_id,
+                                 const char *title,
+                                 const char *version,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  gpointer source_tag = prd_store_update_metadata_async;
+
+  g_return_if_fail (PRD_IS_STORE (self));
+
+  REPORT_IF_INVALID (prd_store_validate_prd_id (prd_id, &invalid));
+  REPORT_IF_INVALID (title == NULL || prd_store_validate_title (title, &invalid));
+  REPORT_IF_INVALID (version == NULL || prd_store_validate_version (version, &invalid));
+
+  PRD_STORE_GET_IFACE (self)->update_metadata (self, prd_id, title, version, cancellable, callback,
+                                               user_data);
+}
+
+/**
+ * prd_store_update_metadata_finish:
+ * @self: a #PrdStore
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the metadata after the change, or %NULL on error
+ */
+PrdStoreInfo *
+prd_store_update_metadata_finish (PrdStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * prd_store_delete_async:
+ * @self: a #PrdStore
+ * @prd_id: the PRD id
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the deletion is committed
+ * @user_data: data for @callback
+ *
+ * Deletes a PRD with its log and sites.
+ */
+void
+prd_store_delete_async (PrdStore *self,
+                        const char *prd_id,
+                        GCancellable *cancellable,
+                        GAsyncReadyCallback callback,
+                        gpointer user_data)
+{
+  gpointer source_tag = prd_store_delete_async;
+
+  g_return_if_fail (PRD_IS_STORE (self));
+
+  REPORT_IF_INVALID (prd_store_validate_prd_id (prd_id, &invalid));
+
+  PRD_STORE_GET_IFACE (self)->delete (self, prd_id, cancellable, callback, user_data);
+}
+
+/**
+ * prd_store_delete_finish:
+ * @self: a #PrdStore
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE if the PRD was deleted
+ */
+gboolean
+prd_store_delete_finish (PrdStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * prd_store_append_update_async:
+ * @self: a #PrdStore
+ * @prd_id: the PRD id
+ * @site: a site acquired with prd_store_acquire_site_async()
+ * @clock: the update's clock within @site (from 1)
+ * @user_id: the user whose connection produced the update
+ * @payload: the encoded CRDT update
+ * @cancellable: (nullable): a #GCancellable; it stops the append only while
+ *   it is still queued
+ * @callback: called once the update is committed: only then may it be
+ *   acknowledged
+ * @user_data: data for @callback
+ *
+ * Appends an update to the PRD's log. Appends issued close together are
+ * committed together; the callback never runs before the commit.
+ */
+void
+prd_store_append_update_async (PrdStore *self,
+                               const char *prd_id,
+                               int site,
+                               gint64 clock,
+                               const char *user_id,
+                               GBytes *payload,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+  gpointer source_tag = prd_store_append_update_async;
+
+  g_return_if_fail (PRD_IS_STORE (self));
+
+  REPORT_IF_INVALID (prd_store_validate_prd_id (prd_id, &invalid));
+  REPORT_IF_INVALID (prd_store_validate_name ("user id", user_id, &invalid));
+  REPORT_IF_INVALID (
+      validate_bytes ("update", payload, PRD_STORE_UPDATE_MAX_BYTES, FALSE, &invalid));
+  if (site < 0 || clock < 1)
+    {
+      g_task_report_new_error (self, callback, user_data, source_tag, PRD_ERROR,
+                               PRD_ERROR_INVALID_OPERATION,
+                               "An update needs a site >= 0 and a clock >= 1");
+      return;
+    }
+
+  PRD_STORE_GET_IFACE (self)->append_update (self, prd_id, site, clock, user_id, payload,
+                                             cancellable, callback, user_data);
+}
+
+/**
+ * prd_store_append_update_finish:
+ * @self: a #PrdStore
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: the update's sequence number in the log, or -1 on error
+ */
+gint64
+prd_store_append_update_finish (PrdStore *self, GAsyncResult *result, GError **error)
+{
+  g_autofree gint64 *seq = NULL;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), -1);
+
+  seq = g_task_propagate_pointer (G_TASK (result), error);
+  return seq != NULL ? *seq : -1;
+}
+
+/**
+ * prd_store_load_async:
+ * @self: a #PrdStore
+ * @prd_id: the PRD id
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the result
+ * @user_data: data for @callback
+ *
+ * Reads what is needed to restore a PRD: its snapshot and the updates after
+ * it. A log with gaps fails with %PRD_ERROR_CORRUPT_DATA.
+ */
+void
+prd_store_load_async (PrdStore *self,
+                      const char *prd_id,
+                      GCancellable *cancellable,
+                      GAsyncReadyCallback callback,
+                      gpointer user_data)
+{
+  gpointer source_tag = prd_store_load_async;
+
+  g_return_if_fail (PRD_IS_STORE (self));
+
+  REPORT_IF_INVALID (prd_store_validate_prd_id (prd_id, &invalid));
+
+  PRD_STORE_GET_IFACE (self)->load (self, prd_id, cancellable, callback, user_data);
+}
+
+/**
+ * prd_store_load_finish:
+ * @self: a #PrdStore
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the document, or %NULL on error
+ */
+PrdStoreDocument *
+prd_store_load_finish (PrdStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * prd_store_write_snapshot_async:
+ * @self: a #PrdStore
+ * @prd_id: the PRD id
+ * @state: the encoded CRDT state after update @seq
+ * @seq: the last update @state includes; not beyond the log's end, not
+ *   before the current snapshot
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the snapshot is committed
+ * @user_data: data for @callback
+ *
+ * Stores a snapshot and drops the log up to and including @seq.
+ */
+void
+prd_store_write_snapshot_async (PrdStore *self,
+                                const char *prd_id,
+                                GBytes *state,
+                                gint64 seq,
+                                GCancellable *cancellable,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  gpointer source_tag = prd_store_write_snapshot_async;
+
+  g_return_if_fail (PRD_IS_STORE (self));
+
+  REPORT_IF_INVALID (prd_store_validate_prd_id (prd_id, &invalid));
+  REPORT_IF_INVALID (
+      validate_bytes ("snapshot", state, PRD_STORE_SNAPSHOT_MAX_BYTES, TRUE, &invalid));
+  if (seq < 0)
+    {
+      g_task_report_new_error (self, callback, user_data, source_tag, PRD_ERROR,
+                               PRD_ERROR_INVALID_OPERATION,
+                               "A snapshot's sequence number must not be negative");
+      return;
+    }
+
+  PRD_STORE_GET_IFACE (self)->write_snapshot (self, prd_id, state, seq, cancellable, callback,
+                                              user_data);
+}
+
+/**
+ * prd_store_write_snapshot_finish:
+ * @self: a #PrdStore
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE if the snapshot was stored
+ */
+gboolean
+prd_store_write_snapshot_finish (PrdStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * prd_store_acquire_site_async:
+ * @self: a #PrdStore
+ * @prd_id: the PRD id
+ * @user_id: the user joining in edit mode
+ * @busy_sites: (array length=n_busy_sites) (nullable): sites held by live
+ *   connections, which must not be handed out
+ * @n_busy_sites: the length of @busy_sites
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the site
+ * @user_data: data for @callback
+ *
+ * Gives the user back the lowest of their sites no live connection holds,
+ * with its clock, or allocates (and persists) the next free site.
+ */
+void
+prd_store_acquire_site_async (PrdStore *self,
+                              const char *prd_id,
+                              const char *user_id,
+                              const int *busy_sites,
+                              guint n_busy_sites,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  gpointer source_tag = prd_store_acquire_site_async;
+
+  g_return_if_fail (PRD_IS_STORE (self));
+  g_return_if_fail (busy_sites != NULL || n_busy_sites == 0);
+
+  REPORT_IF_INVALID (prd_store_validate_prd_id (prd_id, &invalid));
+  REPORT_IF_INVALID (prd_store_validate_name ("user id", user_id, &invalid));
+
+  PRD_STORE_GET_IFACE (self)->acquire_site (self, prd_id, user_id, busy_sites, n_busy_sites,
+                                            cancellable, callback, user_data);
+}
+
+/**
+ * prd_store_acquire_site_finish:
+ * @self: a #PrdStore
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the site, or %NULL on error
+ */
+PrdStoreSite *
+prd_store_acquire_site_finish (PrdStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * prd_store_list_sites_async:
+ * @self: a #PrdStore
+ * @prd_id: the PRD id
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the result
+ * @user_data: data for @callback
+ *
+ * Lists a PRD's sites in site order, e.g. to check that a rejoining client's
+ * site belongs to its user.
+ */
+void
+prd_store_list_sites_async (PrdStore *self,
+                            const char *prd_id,
+                            GCancellable *cancellable,
+                            GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+  gpointer source_tag = prd_store_list_sites_async;
+
+  g_return_if_fail (PRD_IS_STORE (self));
+
+  REPORT_IF_INVALID (prd_store_validate_prd_id (prd_id, &invalid));
+
+  PRD_STORE_GET_IFACE (self)->list_sites (self, prd_id, cancellable, callback, user_data);
+}
+
+/**
+ * prd_store_list_sites_finish:
+ * @self: a #PrdStore
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer container) (element-type PrdStoreSite): the sites, or
+ *   %NULL on error
+ */
+GPtrArray *
+prd_store_list_sites_finish (PrdStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * prd_store_close_async:
+ * @self: a #PrdStore
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called once everything queued before is committed and the
+ *   store is closed
+ * @user_data: data for @callback
+ *
+ * Flushes and closes the store; later operations fail with
+ * %PRD_ERROR_STORAGE.
+ */
+void
+prd_store_close_async (PrdStore *self,
+                       GCancellable *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data)
+{
+  g_return_if_fail (PRD_IS_STORE (self));
+
+  PRD_STORE_GET_IFACE (self)->close (self, cancellable, callback, user_data);
+}
+
+/**
+ * prd_store_close_finish:
+ * @self: a #PrdStore
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE if the store was closed cleanly
+ */
+gboolean
+prd_store_close_finish (PrdStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

@@ -1,0 +1,1159 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <gio/gio.h>
+
+#include "test-store-common.h"
+
+typedef struct
+{
+  char *dir;
+  char *path;
+  PrdStore *store;
+} Fixture;
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("prd-store-XXXXXX", &error);
+  g_assert_no_error (error);
+  /* A folder that does not exist yet: the store creates it. */
+  f->path = g_build_filename (f->dir, "data", "prdhub.db", NULL);
+  f->store = test_store_open (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_true (PRD_IS_SQLITE_STORE (f->store));
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  if (f->store != NULL)
+    {
+      test_store_close (f->store);
+      g_clear_object (&f->store);
+    }
+  test_store_rm_rf (f->dir);
+  g_free (f->path);
+  g_free (f->dir);
+}
+
+static void
+fixture_reopen (Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+
+  test_store_close (f->store);
+  g_clear_object (&f->store);
+  f->store = test_store_open (f->path, &error);
+  g_assert_no_error (error);
+}
+
+static guint64
+commits (Fixture *f)
+{
+  return prd_sqlite_store_get_transactions_committed (PRD_SQLITE_STORE (f->store));
+}
+
+static sqlite3 *
+raw_open (const char *path)
+{
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                   ==, SQLITE_OK);
+  return db;
+}
+
+static gint64
+raw_int (sqlite3 *db, const char *sql)
+{
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  return sqlite3_column_int64 (stmt, 0);
+}
+
+static void
+raw_exec (sqlite3 *db, const char *sql)
+{
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+}
+
+static PrdStoreInfo *
+create_ok (Fixture *f, const char *prd_id, const char *org)
+{
+  g_autoptr (GError) error = NULL;
+  PrdStoreInfo *info = test_store_create (f->store, prd_id, org, "A title", "alice", &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (info);
+  return info;
+}
+
+static int
+acquire_ok (Fixture *f, const char *prd_id, const char *user_id)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdStoreSite) site =
+      test_store_acquire_site (f->store, prd_id, user_id, NULL, 0, &error);
+
+  g_assert_no_error (error);
+  return site->site;
+}
+
+static GBytes *
+payload_for (int site, gint64 clock)
+{
+  char *text = g_strdup_printf ("op %d:%" G_GINT64_FORMAT ";", site, clock);
+
+  return g_bytes_new_take (text, strlen (text));
+}
+
+/* Validation */
+
+static void
+test_validate_id (void)
+{
+  const char *valid[] = {
+    "prd_a",     "prd_abc123",
+    "prd_A-b_C", "prd_-",
+    "prd__",     "prd_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX", /* 64 */
+  };
+  const char *invalid[] = {
+    "",
+    "prd_",
+    "prd",
+    "PRD_abc",
+    "Prd_abc",
+    "abc",
+    "_prd_abc",
+    " prd_abc",
+    "prd_abc ",
+    "prd_a b",
+    "prd_a;DROP TABLE prds;--",
+    "prd_a'--",
+    "prd_a\"",
+    "prd_a%",
+    "prd_a%00",
+    "prd_a*",
+    "prd_../../etc/passwd",
+    "prd_a/b",
+    "prd_a\\b",
+    "prd_a.md",
+    "prd_..",
+    "prd_a\n",
+    "prd_a\tb",
+    "prd_a\x7f",
+    "prd_\xc3\xa9",      /* é */
+    "prd_\xef\xbc\xa1",  /* fullwidth A */
+    "prd_a\xe2\x80\xae", /* right-to-left override */
+    "prd_\xff",
+    "prd_\xc0\xaf",                                                      /* overlong / */
+    "prd_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY", /* 65 */
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (valid); i++)
+    {
+      g_autoptr (GError) error = NULL;
+
+      g_assert_true (prd_store_validate_prd_id (valid[i], &error));
+      g_assert_no_error (error);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (invalid); i++)
+    {
+      g_autoptr (GError) error = NULL;
+
+      g_test_message ("invalid id %zu", i);
+      g_assert_false (prd_store_validate_prd_id (invalid[i], &error));
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_ID);
+      g_assert_nonnull (error->message);
+    }
+  {
+    g_autoptr (GError) error = NULL;
+
+    g_assert_false (prd_store_validate_prd_id (NULL, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_ID);
+  }
+}
+
+static void
+test_validate_fields (void)
+{
+  g_autoptr (GString) long_title = g_string_new (NULL);
+  g_autofree char *long_name = NULL;
+  const char *good_titles[] = { "Checkout v2", "Überarbeitung", "a", "日本語のタイトル" };
+  const char *bad_titles[] = { "", "   ", "\t\n", "a\nb", "a\x01", "\xff\xfe" };
+  const char *good_versions[] = { "0.1.0", "1.2.3", "10.0.0", "0.0.0", "999999999.1.1" };
+  const char *bad_versions[] = { "",           "1.2",    "01.2.3",         "1.02.3",
+                                 "1.2.3-beta", "a.b.c",  "1..2",           "1.2.3.4",
+                                 " 1.2.3",     "1.2.3 ", "1234567890.0.0", "v1.2.3",
+                                 "1.2.3\n" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (good_titles); i++)
+    g_assert_true (prd_store_validate_title (good_titles[i], NULL));
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_titles); i++)
+    {
+      g_autoptr (GError) error = NULL;
+
+      g_assert_false (prd_store_validate_title (bad_titles[i], &error));
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+    }
+  g_assert_false (prd_store_validate_title (NULL, NULL));
+
+  /* The limit counts characters, not bytes. */
+  for (int i = 0; i < PRD_STORE_TITLE_MAX_CHARS; i++)
+    g_string_append (long_title, "é");
+  g_assert_true (prd_store_validate_title (long_title->str, NULL));
+  g_string_append_c (long_title, 'x');
+  g_assert_false (prd_store_validate_title (long_title->str, NULL));
+
+  for (gsize i = 0; i < G_N_ELEMENTS (good_versions); i++)
+    g_assert_true (prd_store_validate_version (good_versions[i], NULL));
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_versions); i++)
+    {
+      g_autoptr (GError) error = NULL;
+
+      g_test_message ("bad version %s", bad_versions[i]);
+      g_assert_false (prd_store_validate_version (bad_versions[i], &error));
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+    }
+
+  long_name = g_strnfill (PRD_STORE_NAME_MAX_BYTES, 'u');
+  g_assert_true (prd_store_validate_name ("user id", long_name, NULL));
+  g_assert_true (prd_store_validate_name ("user id", "user@example.com", NULL));
+  g_assert_false (prd_store_validate_name ("user id", "", NULL));
+  g_assert_false (prd_store_validate_name ("user id", NULL, NULL));
+  g_assert_false (prd_store_validate_name ("user id", "a\nb", NULL));
+  g_assert_false (prd_store_validate_name ("user id", "\xff", NULL));
+  g_free (long_name);
+  long_name = g_strnfill (PRD_STORE_NAME_MAX_BYTES + 1, 'u');
+  g_assert_false (prd_store_validate_name ("user id", long_name, NULL));
+}
+
+static void
+test_generate_id (void)
+{
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (int i = 0; i < 1000; i++)
+    {
+      char *id = prd_store_generate_prd_id ();
+
+      g_assert_true (prd_store_validate_prd_id (id, NULL));
+      g_assert_cmpuint (strlen (id), ==, 20);
+      for (const char *p = id + 4; *p; p++)
+        g_assert_true (g_ascii_islower (*p) || (*p >= '2' && *p <= '7'));
+      g_assert_true (g_hash_table_add (seen, id));
+    }
+}
+
+/* Schema */
+
+static void
+test_schema_fresh (Fixture *f, gconstpointer data)
+{
+  g_autoptr (sqlite3) db = NULL;
+  g_autoptr (PrdStoreInfo) created = create_ok (f, "prd_keep", "acme");
+  g_autoptr (PrdStoreInfo) got = NULL;
+  g_autoptr (GAsyncResult) res = NULL;
+  g_autoptr (GError) error = NULL;
+
+  db = raw_open (f->path);
+  g_assert_cmpint (raw_int (db, "PRAGMA user_version"), ==, prd_sqlite_store_get_schema_version ());
+  g_assert_cmpint (prd_sqlite_store_get_schema_version (), >=, 1);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
+                                " name IN ('prds', 'prd_updates', 'prd_sites')"),
+                   ==, 3);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM pragma_journal_mode WHERE"
+                                " journal_mode = 'wal'"),
+                   ==, 1);
+  g_clear_pointer (&db, sqlite3_close);
+
+  /* Data survives a reopen, which runs no migration. */
+  fixture_reopen (f);
+  res = WAIT_FOR (prd_store_get_async, f->store, "prd_keep", NULL);
+  got = prd_store_get_finish (f->store, res, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (got->id, ==, "prd_keep");
+  g_assert_cmpstr (got->org, ==, "acme");
+  g_assert_cmpstr (got->version, ==, "0.1.0");
+  g_assert_cmpint (got->created_at, ==, created->created_at);
+}
+
+static char *
+make_tmp_db (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("prd-store-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return g_build_filename (dir, "prdhub.db", NULL);
+}
+
+static void
+remove_tmp_db (const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+
+  test_store_rm_rf (dir);
+}
+
+static void
+test_schema_migrate_from_zero (void)
+{
+  g_autofree char *path = make_tmp_db ();
+  g_autoptr (sqlite3) db = raw_open (path);
+  g_autoptr (PrdStore) store = NULL;
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* An existing, empty database at version 0 (e.g. touched by a tool). */
+  raw_exec (db, "PRAGMA user_version = 0; VACUUM;");
+  g_clear_pointer (&db, sqlite3_close);
+
+  store = test_store_open (path, &error);
+  g_assert_no_error (error);
+  info = test_store_create (store, "prd_after_migration", "acme", "Title", "alice", &error);
+  g_assert_no_error (error);
+  test_store_close (store);
+
+  db = raw_open (path);
+  g_assert_cmpint (raw_int (db, "PRAGMA user_version"), ==, prd_sqlite_store_get_schema_version ());
+  g_assert_cmpint (raw_int (db, "PRAGMA application_id"), !=, 0);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prds"), ==, 1);
+  g_clear_pointer (&db, sqlite3_close);
+  remove_tmp_db (path);
+}
+
+static void
+test_schema_newer_refused (void)
+{
+  g_autofree char *path = make_tmp_db ();
+  g_autoptr (sqlite3) db = NULL;
+  g_autoptr (PrdStore) store = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* A database from a future prdhub: ours (application id) but newer. */
+  store = test_store_open (path, &error);
+  g_assert_no_error (error);
+  test_store_close (store);
+  g_clear_object (&store);
+  db = raw_open (path);
+  raw_exec (db, "PRAGMA user_version = 999; CREATE TABLE from_the_future (x);");
+  g_clear_pointer (&db, sqlite3_close);
+
+  store = test_store_open (path, &error);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_UNSUPPORTED_VERSION);
+  g_assert_null (store);
+  g_assert_nonnull (strstr (error->message, "999"));
+
+  /* Left untouched. */
+  db = raw_open (path);
+  g_assert_cmpint (raw_int (db, "PRAGMA user_version"), ==, 999);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM sqlite_master WHERE name ="
+                                " 'from_the_future'"),
+                   ==, 1);
+  g_clear_pointer (&db, sqlite3_close);
+  remove_tmp_db (path);
+}
+
+static void
+test_schema_foreign_refused (void)
+{
+  g_autofree char *path = make_tmp_db ();
+  g_autofree char *garbage = NULL;
+  g_autoptr (sqlite3) db = raw_open (path);
+  g_autoptr (PrdStore) store = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* Some other program's database at version 0 must not get our tables. */
+  raw_exec (db, "CREATE TABLE contacts (name TEXT);");
+  g_clear_pointer (&db, sqlite3_close);
+  store = test_store_open (path, &error);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
+  g_assert_null (store);
+  g_clear_error (&error);
+
+  /* Not a database at all. */
+  garbage = g_strdup_printf ("%s.garbage", path);
+  g_assert_true (g_file_set_contents (garbage,
+                                      "This is not an SQLite database, just text that "
+                                      "is long enough to have a header of sorts.\n",
+                                      -1, NULL));
+  store = test_store_open (garbage, &error);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
+  g_assert_null (store);
+  remove_tmp_db (path);
+}
+
+static void
+test_schema_unwritable (void)
+{
+  g_autofree char *path = make_tmp_db ();
+  g_autofree char *below_file = NULL;
+  g_autoptr (PrdStore) store = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* The data folder cannot be created under a regular file, not even by
+   * root. */
+  g_assert_true (g_file_set_contents (path, "", 0, NULL));
+  below_file = g_build_filename (path, "data", "prdhub.db", NULL);
+  store = test_store_open (below_file, &error);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+  g_assert_null (store);
+  remove_tmp_db (path);
+}
+
+/* CRUD */
+
+static void
+test_crud (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_alpha", "acme");
+  g_autoptr (PrdStoreInfo) b = NULL;
+  g_autoptr (PrdStoreInfo) c = create_ok (f, NULL, "other");
+  g_autoptr (PrdStoreInfo) updated = NULL;
+  g_autoptr (PrdStoreInfo) dup = NULL;
+  g_autoptr (GPtrArray) list = NULL;
+  g_autoptr (GError) error = NULL;
+  GAsyncResult *res = NULL;
+
+  g_assert_cmpstr (a->id, ==, "prd_alpha");
+  g_assert_cmpstr (a->title, ==, "A title");
+  g_assert_cmpstr (a->owner, ==, "alice");
+  g_assert_cmpstr (a->version, ==, "0.1.0");
+  g_assert_cmpint (a->created_at, >, 0);
+  g_assert_cmpint (a->created_at, ==, a->updated_at);
+  g_assert_cmpint (a->last_seq, ==, 0);
+  g_assert_true (prd_store_validate_prd_id (c->id, NULL));
+  g_assert_cmpuint (strlen (c->id), ==, 20);
+
+  dup = test_store_create (f->store, "prd_alpha", "acme", "Again", "bob", &error);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS);
+  g_assert_null (dup);
+  g_clear_error (&error);
+
+  b = create_ok (f, "prd_beta", "acme");
+
+  res = WAIT_FOR (prd_store_list_async, f->store, "acme", NULL);
+  list = prd_store_list_finish (f->store, res, &error);
+  g_clear_object (&res);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 2);
+  g_assert_cmpstr (((PrdStoreInfo *) list->pdata[0])->id, ==, "prd_alpha");
+  g_assert_cmpstr (((PrdStoreInfo *) list->pdata[1])->id, ==, "prd_beta");
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  res = WAIT_FOR (prd_store_list_async, f->store, "nobody", NULL);
+  list = prd_store_list_finish (f->store, res, &error);
+  g_clear_object (&res);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 0);
+
+  res =
+      WAIT_FOR (prd_store_update_metadata_async, f->store, "prd_alpha", "New title", "0.2.0", NULL);
+  updated = prd_store_update_metadata_finish (f->store, res, &error);
+  g_clear_object (&res);
+  g_assert_no_error (error);
+  g_assert_cmpstr (updated->title, ==, "New title");
+  g_assert_cmpstr (updated->version, ==, "0.2.0");
+  g_assert_cmpint (updated->updated_at, >=, a->updated_at);
+  g_clear_pointer (&updated, prd_store_info_free);
+
+  /* Only the version; the title stays. */
+  res = WAIT_FOR (prd_store_update_metadata_async, f->store, "prd_alpha", NULL, "1.0.0", NULL);
+  updated = prd_store_update_metadata_finish (f->store, res, &error);
+  g_clear_object (&res);
+  g_assert_no_error (error);
+  g_assert_cmpstr (updated->title, ==, "New title");
+  g_assert_cmpstr (updated->version, ==, "1.0.0");
+  g_clear_pointer (&updated, prd_store_info_free);
+
+  res = WAIT_FOR (prd_store_update_metadata_async, f->store, "prd_missing", "T", NULL, NULL);
+  updated = prd_store_update_metadata_finish (f->store, res, &error);
+  g_clear_object (&res);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+  g_clear_error (&error);
+
+  res = WAIT_FOR (prd_store_delete_async, f->store, "prd_alpha", NULL);
+  g_assert_true (prd_store_delete_finish (f->store, res, &error));
+  g_clear_object (&res);
+  g_assert_no_error (error);
+
+  res = WAIT_FOR (prd_store_get_async, f->store, "prd_alpha", NULL);
+  g_assert_null (prd_store_get_finish (f->store, res, &error));
+  g_clear_object (&res);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+  g_clear_error (&error);
+
+  res = WAIT_FOR (prd_store_delete_async, f->store, "prd_alpha", NULL);
+  g_assert_false (prd_store_delete_finish (f->store, res, &error));
+  g_clear_object (&res);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+}
+
+static void
+test_delete_cascades (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_gone", "acme");
+  g_autoptr (GBytes) payload = payload_for (0, 1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GAsyncResult) res = NULL;
+  g_autoptr (sqlite3) db = NULL;
+  int site = acquire_ok (f, "prd_gone", "alice");
+
+  g_assert_cmpint (test_store_append (f->store, "prd_gone", site, 1, "alice", payload, &error), ==,
+                   1);
+  g_assert_no_error (error);
+  res = WAIT_FOR (prd_store_delete_async, f->store, "prd_gone", NULL);
+  g_assert_true (prd_store_delete_finish (f->store, res, &error));
+  g_assert_no_error (error);
+
+  db = raw_open (f->path);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prd_updates"), ==, 0);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prd_sites"), ==, 0);
+}
+
+static void
+check_rejected (Fixture *f, GAsyncResult *res, int code)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_null (g_task_propagate_pointer (G_TASK (res), &error));
+  g_assert_error (error, PRD_ERROR, code);
+  g_object_unref (res);
+}
+
+static void
+test_invalid_input_changes_nothing (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_ok", "acme");
+  g_autoptr (GBytes) payload = payload_for (0, 1);
+  g_autoptr (GBytes) empty = g_bytes_new (NULL, 0);
+  g_autoptr (GBytes) big =
+      g_bytes_new_take (g_malloc0 (PRD_STORE_UPDATE_MAX_BYTES + 1), PRD_STORE_UPDATE_MAX_BYTES + 1);
+  g_autoptr (GBytes) huge = g_bytes_new_take (g_malloc0 (PRD_STORE_SNAPSHOT_MAX_BYTES + 1),
+                                              PRD_STORE_SNAPSHOT_MAX_BYTES + 1);
+  g_autoptr (GBytes) max =
+      g_bytes_new_take (g_malloc0 (PRD_STORE_UPDATE_MAX_BYTES), PRD_STORE_UPDATE_MAX_BYTES);
+  g_autofree char *long_title = g_strnfill (PRD_STORE_TITLE_MAX_CHARS + 1, 't');
+  g_autofree char *long_user = g_strnfill (PRD_STORE_NAME_MAX_BYTES + 1, 'u');
+  const char *evil = "prd_x'; DROP TABLE prds; --";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (sqlite3) db = NULL;
+  guint64 before;
+  int site = acquire_ok (f, "prd_ok", "alice");
+
+  before = commits (f);
+
+  check_rejected (f, WAIT_FOR (prd_store_create_async, f->store, evil, "acme", "T", "a", NULL),
+                  PRD_ERROR_INVALID_ID);
+  check_rejected (
+      f, WAIT_FOR (prd_store_create_async, f->store, "prd_new", "acme", long_title, "a", NULL),
+      PRD_ERROR_INVALID_PAYLOAD);
+  check_rejected (f, WAIT_FOR (prd_store_create_async, f->store, "prd_new", "", "T", "a", NULL),
+                  PRD_ERROR_INVALID_PAYLOAD);
+  check_rejected (
+      f, WAIT_FOR (prd_store_create_async, f->store, "prd_new", "acme", "T", long_user, NULL),
+      PRD_ERROR_INVALID_PAYLOAD);
+  check_rejected (f, WAIT_FOR (prd_store_get_async, f->store, "../prdhub.db", NULL),
+                  PRD_ERROR_INVALID_ID);
+  check_rejected (f, WAIT_FOR (prd_store_load_async, f->store, evil, NULL), PRD_ERROR_INVALID_ID);
+  check_rejected (f, WAIT_FOR (prd_store_update_metadata_async, f->store, "prd_ok", "", NULL, NULL),
+                  PRD_ERROR_INVALID_PAYLOAD);
+  check_rejected (f,
+                  WAIT_FOR (prd_store_update_metadata_async, f->store, "prd_ok", NULL, "1.0", NULL),
+                  PRD_ERROR_INVALID_PAYLOAD);
+  check_rejected (f, WAIT_FOR (prd_store_list_sites_async, f->store, "prd_\xc3\xa9", NULL),
+                  PRD_ERROR_INVALID_ID);
+  check_rejected (f, WAIT_FOR (prd_store_acquire_site_async, f->store, "prd_ok", "", NULL, 0, NULL),
+                  PRD_ERROR_INVALID_PAYLOAD);
+  check_rejected (
+      f, WAIT_FOR (prd_store_append_update_async, f->store, "prd_ok", site, 1, "alice", big, NULL),
+      PRD_ERROR_PAYLOAD_TOO_LARGE);
+  check_rejected (
+      f,
+      WAIT_FOR (prd_store_append_update_async, f->store, "prd_ok", site, 1, "alice", empty, NULL),
+      PRD_ERROR_INVALID_PAYLOAD);
+  check_rejected (
+      f,
+      WAIT_FOR (prd_store_append_update_async, f->store, "prd_ok", -1, 1, "alice", payload, NULL),
+      PRD_ERROR_INVALID_OPERATION);
+  check_rejected (
+      f,
+      WAIT_FOR (prd_store_append_update_async, f->store, "prd_ok", site, 0, "alice", payload, NULL),
+      PRD_ERROR_INVALID_OPERATION);
+  check_rejected (f, WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_ok", huge, 0, NULL),
+                  PRD_ERROR_PAYLOAD_TOO_LARGE);
+  check_rejected (f,
+                  WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_ok", payload, -1, NULL),
+                  PRD_ERROR_INVALID_OPERATION);
+  check_rejected (f, WAIT_FOR (prd_store_delete_async, f->store, "prd_ok/../x", NULL),
+                  PRD_ERROR_INVALID_ID);
+
+  /* Rejected by the database, after validation: also no trace. */
+  check_rejected (f,
+                  WAIT_FOR (prd_store_append_update_async, f->store, "prd_ok", site + 7, 1, "alice",
+                            payload, NULL),
+                  PRD_ERROR_INVALID_OPERATION);
+  check_rejected (f,
+                  WAIT_FOR (prd_store_append_update_async, f->store, "prd_ok", site, 1, "mallory",
+                            payload, NULL),
+                  PRD_ERROR_INVALID_OPERATION);
+  check_rejected (f,
+                  WAIT_FOR (prd_store_append_update_async, f->store, "prd_nope", site, 1, "alice",
+                            payload, NULL),
+                  PRD_ERROR_PRD_NOT_FOUND);
+  check_rejected (f,
+                  WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_ok", payload, 1, NULL),
+                  PRD_ERROR_INVALID_OPERATION);
+
+  g_assert_cmpuint (commits (f), ==, before);
+  db = raw_open (f->path);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prds"), ==, 1);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prd_updates"), ==, 0);
+  g_assert_cmpint (raw_int (db, "SELECT last_seq FROM prds"), ==, 0);
+  g_assert_cmpint (raw_int (db, "SELECT snapshot IS NULL FROM prds"), ==, 1);
+
+  /* The limit itself is allowed. */
+  g_assert_cmpint (test_store_append (f->store, "prd_ok", site, 1, "alice", max, &error), ==, 1);
+  g_assert_no_error (error);
+}
+
+/* Sites */
+
+static void
+test_sites (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_sites", "acme");
+  g_autoptr (PrdStoreInfo) other = create_ok (f, "prd_other", "acme");
+  g_autoptr (PrdStoreSite) alice = NULL;
+  g_autoptr (PrdStoreSite) bob = NULL;
+  g_autoptr (PrdStoreSite) alice2 = NULL;
+  g_autoptr (PrdStoreSite) again = NULL;
+  g_autoptr (PrdStoreSite) missing = NULL;
+  g_autoptr (GPtrArray) sites = NULL;
+  g_autoptr (GAsyncResult) res = NULL;
+  g_autoptr (GError) error = NULL;
+  int busy[2];
+
+  alice = test_store_acquire_site (f->store, "prd_sites", "alice", NULL, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (alice->site, ==, 0);
+  g_assert_true (alice->is_new);
+  g_assert_cmpint (alice->clock, ==, 0);
+
+  bob = test_store_acquire_site (f->store, "prd_sites", "bob", NULL, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (bob->site, ==, 1);
+  g_assert_true (bob->is_new);
+
+  /* Sites are per PRD. */
+  g_assert_cmpint (acquire_ok (f, "prd_other", "bob"), ==, 0);
+
+  /* Alice's site 0 is held by a live connection: a second tab gets a new one. */
+  busy[0] = 0;
+  alice2 = test_store_acquire_site (f->store, "prd_sites", "alice", busy, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (alice2->site, ==, 2);
+  g_assert_true (alice2->is_new);
+
+  for (gint64 clock = 1; clock <= 3; clock++)
+    {
+      g_autoptr (GBytes) payload = payload_for (2, clock);
+
+      test_store_append (f->store, "prd_sites", 2, clock, "alice", payload, &error);
+      g_assert_no_error (error);
+    }
+
+  /* After a restart, with site 0 busy, alice continues site 2 at its clock. */
+  fixture_reopen (f);
+  again = test_store_acquire_site (f->store, "prd_sites", "alice", busy, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (again->site, ==, 2);
+  g_assert_false (again->is_new);
+  g_assert_cmpint (again->clock, ==, 3);
+  g_clear_pointer (&again, prd_store_site_free);
+
+  /* Handing back a site changes nothing and commits nothing. */
+  {
+    guint64 before = commits (f);
+    g_autoptr (PrdStoreSite) same =
+        test_store_acquire_site (f->store, "prd_sites", "alice", busy, 1, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpint (same->site, ==, 2);
+    g_assert_cmpuint (commits (f), ==, before);
+  }
+
+  /* Nothing busy: the lowest of hers. */
+  again = test_store_acquire_site (f->store, "prd_sites", "alice", NULL, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (again->site, ==, 0);
+  g_assert_false (again->is_new);
+  g_clear_pointer (&again, prd_store_site_free);
+
+  /* Both busy: a new one. */
+  busy[1] = 2;
+  again = test_store_acquire_site (f->store, "prd_sites", "alice", busy, 2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (again->site, ==, 3);
+  g_assert_true (again->is_new);
+
+  res = WAIT_FOR (prd_store_list_sites_async, f->store, "prd_sites", NULL);
+  sites = prd_store_list_sites_finish (f->store, res, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (sites->len, ==, 4);
+  g_assert_cmpstr (((PrdStoreSite *) sites->pdata[0])->user_id, ==, "alice");
+  g_assert_cmpstr (((PrdStoreSite *) sites->pdata[1])->user_id, ==, "bob");
+  g_assert_cmpint (((PrdStoreSite *) sites->pdata[2])->clock, ==, 3);
+  g_assert_cmpint (((PrdStoreSite *) sites->pdata[3])->site, ==, 3);
+
+  missing = test_store_acquire_site (f->store, "prd_none", "alice", NULL, 0, &error);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+  g_assert_null (missing);
+}
+
+static void
+test_duplicate_update (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_dup", "acme");
+  g_autoptr (GBytes) payload = payload_for (0, 1);
+  g_autoptr (GError) error = NULL;
+  int site = acquire_ok (f, "prd_dup", "alice");
+
+  g_assert_cmpint (test_store_append (f->store, "prd_dup", site, 1, "alice", payload, &error), ==,
+                   1);
+  g_assert_no_error (error);
+  g_assert_cmpint (test_store_append (f->store, "prd_dup", site, 1, "alice", payload, &error), ==,
+                   -1);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS);
+  g_clear_error (&error);
+  g_assert_cmpint (test_store_append (f->store, "prd_dup", site, 2, "alice", payload, &error), ==,
+                   2);
+  g_assert_no_error (error);
+}
+
+/* Group commit */
+
+typedef struct
+{
+  Fixture *f;
+  sqlite3 *observer; /* a second connection: sees only committed data */
+  guint64 commits_before;
+  int n_done;
+  int n_failed;
+  gint64 last_seq;
+} GroupState;
+
+typedef struct
+{
+  GroupState *state;
+  int index;
+  gboolean expect_failure;
+} AppendCall;
+
+static void
+group_append_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autofree AppendCall *call = data;
+  GroupState *state = call->state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+  gint64 seq = prd_store_append_update_finish (PRD_STORE (source), result, &error);
+
+  /* Callbacks come in submission order, and only after the commit. */
+  g_assert_cmpint (call->index, ==, state->n_done + state->n_failed);
+  g_assert_cmpuint (commits (state->f), ==, state->commits_before + 1);
+
+  if (call->expect_failure)
+    {
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+      state->n_failed++;
+      return;
+    }
+  g_assert_no_error (error);
+  g_assert_cmpint (seq, ==, state->last_seq + 1);
+  state->last_seq = seq;
+  state->n_done++;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (state->observer,
+                                       "SELECT count(*) FROM prd_updates WHERE seq = ?1", -1, &stmt,
+                                       NULL),
+                   ==, SQLITE_OK);
+  sqlite3_bind_int64 (stmt, 1, seq);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  g_assert_cmpint (sqlite3_column_int (stmt, 0), ==, 1);
+}
+
+static void
+test_group_commit (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_group", "acme");
+  g_autoptr (PrdStoreDocument) doc = NULL;
+  g_autoptr (GError) error = NULL;
+  GroupState state = { f };
+  int site = acquire_ok (f, "prd_group", "alice");
+  const int n = 100;
+
+  state.observer = raw_open (f->path);
+  state.commits_before = commits (f);
+
+  /* 100 appends in one main-loop iteration, one of them bad (unknown site):
+   * it fails alone, the others share one transaction. */
+  for (int i = 0; i < n; i++)
+    {
+      g_autoptr (GBytes) payload = payload_for (site, i + 1);
+      AppendCall *call = g_new0 (AppendCall, 1);
+
+      call->state = &state;
+      call->index = i;
+      call->expect_failure = (i == 50);
+      prd_store_append_update_async (f->store, "prd_group", i == 50 ? 99 : site, i + 1, "alice",
+                                     payload, NULL, group_append_cb, call);
+    }
+  /* Nothing is acknowledged before the loop runs. */
+  g_assert_cmpint (state.n_done, ==, 0);
+
+  while (state.n_done + state.n_failed < n)
+    g_main_context_iteration (NULL, TRUE);
+
+  g_assert_cmpint (state.n_done, ==, n - 1);
+  g_assert_cmpint (state.n_failed, ==, 1);
+  g_assert_cmpuint (commits (f), ==, state.commits_before + 1);
+
+  doc = test_store_load (f->store, "prd_group", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (doc->updates->len, ==, n - 1);
+  for (guint i = 0; i < doc->updates->len; i++)
+    {
+      PrdStoreUpdate *u = doc->updates->pdata[i];
+      gint64 clock = i < 50 ? i + 1 : i + 2;
+      g_autoptr (GBytes) expected = payload_for (site, clock);
+
+      g_assert_cmpint (u->seq, ==, i + 1);
+      g_assert_cmpint (u->clock, ==, clock);
+      g_assert_true (g_bytes_equal (u->payload, expected));
+    }
+  sqlite3_close (state.observer);
+}
+
+/* Appends issued one at a time, each after the previous was acknowledged,
+ * get a transaction each: the count is real, not a constant. */
+static void
+test_commit_count_sequential (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_seq", "acme");
+  int site = acquire_ok (f, "prd_seq", "alice");
+  guint64 before = commits (f);
+
+  for (int i = 1; i <= 5; i++)
+    {
+      g_autoptr (GBytes) payload = payload_for (site, i);
+      g_autoptr (GError) error = NULL;
+
+      g_assert_cmpint (test_store_append (f->store, "prd_seq", site, i, "alice", payload, &error),
+                       ==, i);
+      g_assert_no_error (error);
+    }
+  g_assert_cmpuint (commits (f), ==, before + 5);
+}
+
+/* Snapshots and restore */
+
+static GBytes *
+concat_payloads (GBytes *snapshot, GPtrArray *updates, guint from, guint to)
+{
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+
+  if (snapshot != NULL)
+    g_byte_array_append (out, g_bytes_get_data (snapshot, NULL), g_bytes_get_size (snapshot));
+  for (guint i = from; i < to; i++)
+    {
+      GBytes *p = ((PrdStoreUpdate *) updates->pdata[i])->payload;
+
+      g_byte_array_append (out, g_bytes_get_data (p, NULL), g_bytes_get_size (p));
+    }
+  return g_byte_array_free_to_bytes (g_steal_pointer (&out));
+}
+
+static void
+test_snapshot_restore (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_snap", "acme");
+  g_autoptr (PrdStoreDocument) full = NULL;
+  g_autoptr (PrdStoreDocument) restored = NULL;
+  g_autoptr (GBytes) original = NULL;
+  g_autoptr (GBytes) state = NULL;
+  g_autoptr (GBytes) rebuilt = NULL;
+  g_autoptr (GAsyncResult) res = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (sqlite3) db = NULL;
+  int s0 = acquire_ok (f, "prd_snap", "alice");
+  int s1 = acquire_ok (f, "prd_snap", "bob");
+
+  /* Interleaved updates of two sites, in one batch. */
+  for (int i = 0; i < 10; i++)
+    {
+      g_autoptr (GBytes) payload = payload_for (i % 2 ? s1 : s0, i / 2 + 1);
+
+      prd_store_append_update_async (f->store, "prd_snap", i % 2 ? s1 : s0, i / 2 + 1,
+                                     i % 2 ? "bob" : "alice", payload, NULL, NULL, NULL);
+    }
+  full = test_store_load (f->store, "prd_snap", &error);
+  g_assert_no_error (error);
+  g_assert_null (full->snapshot);
+  g_assert_cmpuint (full->updates->len, ==, 10);
+  g_assert_cmpint (full->info->last_seq, ==, 10);
+  /* In this test a "state" is the concatenation of the updates it covers. */
+  original = concat_payloads (NULL, full->updates, 0, 10);
+
+  state = concat_payloads (NULL, full->updates, 0, 6);
+  res = WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_snap", state, 6, NULL);
+  g_assert_true (prd_store_write_snapshot_finish (f->store, res, &error));
+  g_assert_no_error (error);
+  g_clear_object (&res);
+
+  /* An older snapshot than the stored one is refused. */
+  res = WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_snap", state, 5, NULL);
+  g_assert_false (prd_store_write_snapshot_finish (f->store, res, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+  g_clear_error (&error);
+  g_clear_object (&res);
+
+  db = raw_open (f->path);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prd_updates"), ==, 4);
+  g_assert_cmpint (raw_int (db, "SELECT min(seq) FROM prd_updates"), ==, 7);
+
+  fixture_reopen (f);
+  restored = test_store_load (f->store, "prd_snap", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (restored->info->snapshot_seq, ==, 6);
+  g_assert_cmpint (restored->info->last_seq, ==, 10);
+  g_assert_true (g_bytes_equal (restored->snapshot, state));
+  g_assert_cmpuint (restored->updates->len, ==, 4);
+  for (guint i = 0; i < 4; i++)
+    {
+      PrdStoreUpdate *u = restored->updates->pdata[i];
+      PrdStoreUpdate *o = full->updates->pdata[6 + i];
+
+      g_assert_cmpint (u->seq, ==, o->seq);
+      g_assert_cmpint (u->site, ==, o->site);
+      g_assert_cmpint (u->clock, ==, o->clock);
+      g_assert_cmpstr (u->user_id, ==, o->user_id);
+    }
+  rebuilt = concat_payloads (restored->snapshot, restored->updates, 0, restored->updates->len);
+  g_assert_true (g_bytes_equal (rebuilt, original));
+
+  /* Appends continue the sequence after compaction. */
+  {
+    g_autoptr (GBytes) payload = payload_for (s0, 6);
+
+    g_assert_cmpint (test_store_append (f->store, "prd_snap", s0, 6, "alice", payload, &error), ==,
+                     11);
+    g_assert_no_error (error);
+  }
+
+  /* A snapshot of everything empties the log; an empty state is a state. */
+  {
+    g_autoptr (GBytes) empty = g_bytes_new (NULL, 0);
+    g_autoptr (GAsyncResult) res2 =
+        WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_snap", empty, 11, NULL);
+    g_autoptr (PrdStoreDocument) last = NULL;
+
+    g_assert_true (prd_store_write_snapshot_finish (f->store, res2, &error));
+    g_assert_no_error (error);
+    last = test_store_load (f->store, "prd_snap", &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (last->snapshot);
+    g_assert_cmpuint (g_bytes_get_size (last->snapshot), ==, 0);
+    g_assert_cmpuint (last->updates->len, ==, 0);
+  }
+}
+
+static void
+test_corrupt_log_detected (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_hole", "acme");
+  g_autoptr (PrdStoreDocument) doc = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (sqlite3) db = NULL;
+  int site = acquire_ok (f, "prd_hole", "alice");
+
+  for (int i = 1; i <= 3; i++)
+    {
+      g_autoptr (GBytes) payload = payload_for (site, i);
+
+      test_store_append (f->store, "prd_hole", site, i, "alice", payload, &error);
+      g_assert_no_error (error);
+    }
+  db = raw_open (f->path);
+  raw_exec (db, "DELETE FROM prd_updates WHERE seq = 2");
+  doc = test_store_load (f->store, "prd_hole", &error);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
+  g_assert_null (doc);
+  g_clear_error (&error);
+
+  /* A missing tail is just as broken. */
+  raw_exec (db, "DELETE FROM prd_updates WHERE seq >= 2");
+  doc = test_store_load (f->store, "prd_hole", &error);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
+}
+
+/* Cancellation */
+
+static void
+test_cancel (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_cancel", "acme");
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GBytes) p1 = payload_for (0, 1);
+  g_autoptr (GBytes) p2 = payload_for (0, 2);
+  g_autoptr (GAsyncResult) r1 = NULL;
+  g_autoptr (GAsyncResult) r2 = NULL;
+  g_autoptr (GAsyncResult) r3 = NULL;
+  g_autoptr (PrdStoreDocument) doc = NULL;
+  g_autoptr (GError) error = NULL;
+  int site = acquire_ok (f, "prd_cancel", "alice");
+
+  /* Cancelled while queued: not written; its neighbour is. */
+  prd_store_append_update_async (f->store, "prd_cancel", site, 1, "alice", p1, cancellable,
+                                 test_store_result_cb, &r1);
+  prd_store_append_update_async (f->store, "prd_cancel", site, 2, "alice", p2, NULL,
+                                 test_store_result_cb, &r2);
+  g_cancellable_cancel (cancellable);
+  test_store_wait (&r1);
+  test_store_wait (&r2);
+
+  g_assert_cmpint (prd_store_append_update_finish (f->store, r1, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpint (prd_store_append_update_finish (f->store, r2, &error), ==, 1);
+  g_assert_no_error (error);
+
+  doc = test_store_load (f->store, "prd_cancel", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (doc->updates->len, ==, 1);
+  g_assert_cmpint (((PrdStoreUpdate *) doc->updates->pdata[0])->clock, ==, 2);
+
+  /* A read with a cancelled cancellable. */
+  prd_store_load_async (f->store, "prd_cancel", cancellable, test_store_result_cb, &r3);
+  test_store_wait (&r3);
+  g_assert_null (prd_store_load_finish (f->store, r3, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+static void
+test_closed (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (GAsyncResult) close_res = NULL;
+  GAsyncResult *res = NULL;
+
+  /* Work queued before close is committed; work after it is refused. */
+  prd_store_create_async (f->store, "prd_before_close", "acme", "T", "alice", NULL,
+                          test_store_result_cb, &res);
+  prd_store_close_async (f->store, NULL, test_store_result_cb, &close_res);
+  test_store_wait (&res);
+  info = prd_store_create_finish (f->store, res, &error);
+  g_assert_no_error (error);
+  g_clear_object (&res);
+  test_store_wait (&close_res);
+  g_assert_true (prd_store_close_finish (f->store, close_res, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&info, prd_store_info_free);
+
+  info = test_store_create (f->store, "prd_after_close", "acme", "T", "alice", &error);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+  g_assert_null (info);
+  g_clear_error (&error);
+  g_clear_object (&f->store);
+
+  f->store = test_store_open (f->path, &error);
+  g_assert_no_error (error);
+  res = WAIT_FOR (prd_store_get_async, f->store, "prd_before_close", NULL);
+  info = prd_store_get_finish (f->store, res, &error);
+  g_assert_no_error (error);
+  g_clear_object (&res);
+}
+
+static void
+test_cancel_open (void)
+{
+  g_autofree char *path = make_tmp_db ();
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GAsyncResult) res = NULL;
+  g_autoptr (PrdSqliteStore) store = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_sqlite_store_new_async (path, cancellable, test_store_result_cb, &res);
+  g_cancellable_cancel (cancellable);
+  store = prd_sqlite_store_new_finish (test_store_wait (&res), &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (store);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  remove_tmp_db (path);
+}
+
+/* Dropping the last reference without close() still closes cleanly. */
+static void
+test_unref_without_close (void)
+{
+  g_autofree char *path = make_tmp_db ();
+  g_autoptr (GError) error = NULL;
+  PrdStore *store = test_store_open (path, &error);
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (sqlite3) db = NULL;
+
+  g_assert_no_error (error);
+  info = test_store_create (store, "prd_unref", "acme", "T", "alice", &error);
+  g_assert_no_error (error);
+  g_object_unref (store);
+
+  db = raw_open (path);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prds"), ==, 1);
+  g_clear_pointer (&db, sqlite3_close);
+  remove_tmp_db (path);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/prd/store/validate-id", test_validate_id);
+  g_test_add_func ("/prd/store/validate-fields", test_validate_fields);
+  g_test_add_func ("/prd/store/generate-id", test_generate_id);
+  g_test_add ("/prd/store/schema/fresh-and-reopen", Fixture, NULL, fixture_set_up,
+              test_schema_fresh, fixture_tear_down);
+  g_test_add_func ("/prd/store/schema/migrate-from-0", test_schema_migrate_from_zero);
+  g_test_add_func ("/prd/store/schema/newer-refused", test_schema_newer_refused);
+  g_test_add_func ("/prd/store/schema/foreign-refused", test_schema_foreign_refused);
+  g_test_add_func ("/prd/store/schema/unwritable", test_schema_unwritable);
+  g_test_add ("/prd/store/crud", Fixture, NULL, fixture_set_up, test_crud, fixture_tear_down);
+  g_test_add ("/prd/store/delete-cascades", Fixture, NULL, fixture_set_up, test_delete_cascades,
+              fixture_tear_down);
+  g_test_add ("/prd/store/invalid-input-changes-nothing", Fixture, NULL, fixture_set_up,
+              test_invalid_input_changes_nothing, fixture_tear_down);
+  g_test_add ("/prd/store/sites", Fixture, NULL, fixture_set_up, test_sites, fixture_tear_down);
+  g_test_add ("/prd/store/duplicate-update", Fixture, NULL, fixture_set_up, test_duplicate_update,
+              fixture_tear_down);
+  g_test_add ("/prd/store/group-commit", Fixture, NULL, fixture_set_up, test_group_commit,
+              fixture_tear_down);
+  g_test_add ("/prd/store/commit-count-sequential", Fixture, NULL, fixture_set_up,
+              test_commit_count_sequential, fixture_tear_down);
+  g_test_add ("/prd/store/snapshot-restore", Fixture, NULL, fixture_set_up, test_snapshot_restore,
+              fixture_tear_down);
+  g_test_add ("/prd/store/corrupt-log", Fixture, NULL, fixture_set_up, test_corrupt_log_detected,
+              fixture_tear_down);
+  g_test_add ("/prd/store/cancel", Fixture, NULL, fixture_set_up, test_cancel, fixture_tear_down);
+  g_test_add ("/prd/store/closed", Fixture, NULL, fixture_set_up, test_closed, fixture_tear_down);
+  g_test_add_func ("/prd/store/unref-without-close", test_unref_without_close);
+  g_test_add_func ("/prd/store/cancel-open", test_cancel_open);
+
+  return g_test_run ();
+}
