@@ -1460,6 +1460,8 @@ prd_crdt_doc_apply_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, guint *out_appl
   {
     guint64 *k = g_new (guint64, 1);
     *k = key;
+    /* drain_pending() walks the sites it knows */
+    prd_crdt_doc_ensure_site (doc, op->site);
     g_hash_table_insert (doc->pending, k, prd_crdt_op_copy (op));
   }
   return TRUE;
