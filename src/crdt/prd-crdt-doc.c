@@ -1,0 +1,1627 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "prd-crdt"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "prd-error.h"
+#include "prd-crdt-private.h"
+
+/*
+ * PrdCrdtDoc: a YATA sequence (the integration rule of Yjs) over runs of
+ * characters.
+ *
+ * The document is a list of items (runs) in document order, tombstones
+ * included, cut into chunks of at most PRD_CRDT_CHUNK_MAX items. A Fenwick
+ * tree over the chunks' visible lengths finds the chunk holding a position in
+ * O(log n); every site keeps, per character clock, the chunk that holds the
+ * character, so an id finds its item in O(1) plus a scan of one chunk.
+ *
+ * Positions read at an older version (a client's base vector that lacks some
+ * operations the document has) are resolved the eg-walker way: the
+ * operations the version lacks are retreated (their inserts hidden, their
+ * deletes undone) in place, the position is looked up with the same index,
+ * and the operations are advanced again. The cost is proportional to the
+ * number of operations the client had not seen, not to the document length.
+ */
+
+typedef struct
+{
+  PrdCrdtChunk *chunk;
+  guint idx;
+  guint32 off;
+} Loc;
+
+/* ---- UTF-16 helpers ---------------------------------------------------- */
+
+gboolean
+prd_crdt_utf8_to_utf16 (const char *text, gssize len, GArray *out, GError **error)
+{
+  const guchar *p = (const guchar *) text;
+  const guchar *end;
+  const char *bad = NULL;
+
+  if (len < 0)
+    len = strlen (text);
+  if (!g_utf8_validate_len (text, len, &bad))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "Text is not valid UTF-8 (at byte %d)", (int) (bad - text));
+      return FALSE;
+    }
+  end = p + len;
+  while (p < end)
+    {
+      if (*p < 0x80)
+        {
+          guint16 u = *p++;
+          g_array_append_val (out, u);
+        }
+      else
+        {
+          gunichar c = g_utf8_get_char ((const char *) p);
+          p = (const guchar *) g_utf8_next_char (p);
+          if (c >= 0x10000)
+            {
+              guint16 pair[2];
+              c -= 0x10000;
+              pair[0] = 0xD800 + (c >> 10);
+              pair[1] = 0xDC00 + (c & 0x3FF);
+              g_array_append_vals (out, pair, 2);
+            }
+          else
+            {
+              guint16 u = c;
+              g_array_append_val (out, u);
+            }
+        }
+    }
+  return TRUE;
+}
+
+guint32
+prd_crdt_utf16_length (const char *text, gsize len)
+{
+  guint32 n = 0;
+  const guchar *p = (const guchar *) text;
+  const guchar *end = p + len;
+
+  while (p < end)
+    {
+      guchar b = *p;
+      if (b < 0x80)
+        p += 1, n += 1;
+      else if (b < 0xE0)
+        p += 2, n += 1;
+      else if (b < 0xF0)
+        p += 3, n += 1;
+      else
+        p += 4, n += 2;
+    }
+  return n;
+}
+
+void
+prd_crdt_utf16_append_utf8 (GString *out, const guint16 *u, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    {
+      gunichar c = u[i];
+      if (c < 0x80)
+        {
+          g_string_append_c (out, (char) c);
+          continue;
+        }
+      if (c >= 0xD800 && c < 0xDC00 && i + 1 < n && u[i + 1] >= 0xDC00 && u[i + 1] < 0xE000)
+        {
+          c = 0x10000 + ((c - 0xD800) << 10) + (u[i + 1] - 0xDC00);
+          i++;
+        }
+      else if (c >= 0xD800 && c < 0xE000)
+        c = 0xFFFD; /* a lone half can only come from a lossy snapshot */
+      g_string_append_unichar (out, c);
+    }
+}
+
+static inline gboolean
+is_high_surrogate (guint16 u)
+{
+  return u >= 0xD800 && u < 0xDC00;
+}
+
+static inline gboolean
+is_low_surrogate (guint16 u)
+{
+  return u >= 0xDC00 && u < 0xE000;
+}
+
+/* ---- sites, chunks and the index ---------------------------------------- */
+
+static void
+site_free (gpointer data)
+{
+  PrdCrdtSite *s = data;
+
+  g_array_unref (s->text);
+  g_array_unref (s->loc);
+  g_array_unref (s->runs);
+  g_array_unref (s->dels);
+  g_free (s);
+}
+
+PrdCrdtSite *
+prd_crdt_doc_ensure_site (PrdCrdtDoc *doc, guint32 site)
+{
+  g_assert (site < PRD_CRDT_MAX_SITES);
+  while (doc->sites->len <= site)
+    {
+      PrdCrdtSite *s = g_new0 (PrdCrdtSite, 1);
+      s->text = g_array_new (FALSE, FALSE, sizeof (guint16));
+      s->loc = g_array_new (FALSE, FALSE, sizeof (guint32));
+      s->runs = g_array_new (FALSE, FALSE, sizeof (PrdCrdtOpRun));
+      s->dels = g_array_new (FALSE, FALSE, sizeof (PrdCrdtIdRange));
+      g_ptr_array_add (doc->sites, s);
+    }
+  return g_ptr_array_index (doc->sites, site);
+}
+
+static inline PrdCrdtSite *
+get_site (PrdCrdtDoc *doc, guint32 site)
+{
+  return site < doc->sites->len ? g_ptr_array_index (doc->sites, site) : NULL;
+}
+
+static inline guint32
+site_n_chars (PrdCrdtDoc *doc, guint32 site)
+{
+  PrdCrdtSite *s = get_site (doc, site);
+  return s ? s->text->len : 0;
+}
+
+PrdCrdtChunk *
+prd_crdt_doc_new_chunk (PrdCrdtDoc *doc)
+{
+  PrdCrdtChunk *c = g_new (PrdCrdtChunk, 1);
+
+  c->n = 0;
+  c->vis = 0;
+  c->order = 0;
+  c->id = doc->chunks->len;
+  g_ptr_array_add (doc->chunks, c);
+  return c;
+}
+
+void
+prd_crdt_doc_mark_dirty (PrdCrdtDoc *doc)
+{
+  doc->dirty = TRUE;
+}
+
+static void
+ensure_index (PrdCrdtDoc *doc)
+{
+  guint n = doc->order->len;
+
+  if (!doc->dirty)
+    return;
+  if (doc->fen_cap < n + 1)
+    {
+      doc->fen_cap = MAX (n + 1, doc->fen_cap * 2);
+      doc->fen = g_renew (guint32, doc->fen, doc->fen_cap);
+    }
+  doc->fen[0] = 0;
+  for (guint i = 0; i < n; i++)
+    {
+      PrdCrdtChunk *c = g_ptr_array_index (doc->chunks, g_array_index (doc->order, guint32, i));
+      c->order = i;
+      doc->fen[i + 1] = c->vis;
+    }
+  for (guint i = 1; i <= n; i++)
+    {
+      guint j = i + (i & -i);
+      if (j <= n)
+        doc->fen[j] += doc->fen[i];
+    }
+  doc->dirty = FALSE;
+}
+
+static inline void
+chunk_add_vis (PrdCrdtDoc *doc, PrdCrdtChunk *c, gint64 delta)
+{
+  c->vis += delta;
+  doc->length += delta;
+  if (!doc->dirty)
+    {
+      guint n = doc->order->len;
+      for (guint i = c->order + 1; i <= n; i += i & -i)
+        doc->fen[i] += delta;
+    }
+}
+
+static guint32
+fen_prefix (PrdCrdtDoc *doc, guint idx)
+{
+  guint32 sum = 0;
+
+  for (guint i = idx; i > 0; i -= i & -i)
+    sum += doc->fen[i];
+  return sum;
+}
+
+static inline PrdCrdtChunk *
+chunk_at (PrdCrdtDoc *doc, guint order_idx)
+{
+  return g_ptr_array_index (doc->chunks, g_array_index (doc->order, guint32, order_idx));
+}
+
+/* The visible character at @pos (< doc->length). */
+static Loc
+locate_pos (PrdCrdtDoc *doc, guint32 pos)
+{
+  guint n, at = 0, step = 1;
+  guint32 rem = pos;
+  PrdCrdtChunk *c;
+  Loc l = { NULL, 0, 0 };
+
+  g_assert (pos < doc->length);
+  ensure_index (doc);
+  n = doc->order->len;
+  while (step * 2 <= n)
+    step *= 2;
+  for (; step > 0; step >>= 1)
+    {
+      if (at + step <= n && doc->fen[at + step] <= rem)
+        {
+          at += step;
+          rem -= doc->fen[at];
+        }
+    }
+  g_assert (at < n);
+  c = chunk_at (doc, at);
+  for (guint i = 0; i < c->n; i++)
+    {
+      guint32 v = prd_crdt_item_vis (&c->items[i]);
+      if (rem < v)
+        {
+          l.chunk = c;
+          l.idx = i;
+          l.off = rem;
+          return l;
+        }
+      rem -= v;
+    }
+  g_assert_not_reached ();
+  return l;
+}
+
+static Loc
+locate_id (PrdCrdtDoc *doc, guint32 site, guint32 clock)
+{
+  PrdCrdtSite *s = get_site (doc, site);
+  PrdCrdtChunk *c;
+  Loc l = { NULL, 0, 0 };
+
+  g_assert (s != NULL && clock < s->loc->len);
+  c = g_ptr_array_index (doc->chunks, g_array_index (s->loc, guint32, clock));
+  for (guint i = 0; i < c->n; i++)
+    {
+      PrdCrdtItem *it = &c->items[i];
+      if (it->site == site && clock >= it->clock && clock - it->clock < it->len)
+        {
+          l.chunk = c;
+          l.idx = i;
+          l.off = clock - it->clock;
+          return l;
+        }
+    }
+  g_assert_not_reached ();
+  return l;
+}
+
+/* Visible characters before the item at @l, plus @l.off when it is visible. */
+static guint32
+loc_position (PrdCrdtDoc *doc, Loc l)
+{
+  guint32 pos;
+
+  ensure_index (doc);
+  pos = fen_prefix (doc, l.chunk->order);
+  for (guint i = 0; i < l.idx; i++)
+    pos += prd_crdt_item_vis (&l.chunk->items[i]);
+  if (l.chunk->items[l.idx].del == 0)
+    pos += l.off;
+  return pos;
+}
+
+static void
+set_loc (PrdCrdtDoc *doc, const PrdCrdtItem *it, guint32 chunk_id)
+{
+  PrdCrdtSite *s = get_site (doc, it->site);
+  guint32 *loc = &g_array_index (s->loc, guint32, 0);
+
+  for (guint32 k = 0; k < it->len; k++)
+    loc[it->clock + k] = chunk_id;
+}
+
+/* Insert @item at @idx of @c, splitting the chunk when it is full. Returns
+ * where it landed. The item's characters are pointed at their chunk when
+ * @update_loc or when the chunk split moved them. */
+static Loc
+insert_item (
+    PrdCrdtDoc *doc, PrdCrdtChunk *c, guint idx, const PrdCrdtItem *item, gboolean update_loc)
+{
+  Loc l;
+  guint32 vis;
+
+  if (c->n == PRD_CRDT_CHUNK_MAX)
+    {
+      guint half = PRD_CRDT_CHUNK_MAX / 2;
+      PrdCrdtChunk *d = prd_crdt_doc_new_chunk (doc);
+      guint32 moved_vis = 0;
+
+      ensure_index (doc);
+      memcpy (d->items, c->items + half, (c->n - half) * sizeof (PrdCrdtItem));
+      d->n = c->n - half;
+      c->n = half;
+      for (guint i = 0; i < d->n; i++)
+        {
+          moved_vis += prd_crdt_item_vis (&d->items[i]);
+          set_loc (doc, &d->items[i], d->id);
+        }
+      c->vis -= moved_vis;
+      d->vis = moved_vis;
+      g_array_insert_val (doc->order, c->order + 1, d->id);
+      doc->dirty = TRUE;
+      if (idx > half)
+        {
+          update_loc = TRUE;
+          c = d;
+          idx -= half;
+        }
+    }
+  memmove (c->items + idx + 1, c->items + idx, (c->n - idx) * sizeof (PrdCrdtItem));
+  c->items[idx] = *item;
+  c->n++;
+  vis = prd_crdt_item_vis (item);
+  if (vis)
+    chunk_add_vis (doc, c, vis);
+  if (update_loc)
+    set_loc (doc, item, c->id);
+  l.chunk = c;
+  l.idx = idx;
+  l.off = 0;
+  return l;
+}
+
+/* Split the item at @l so that a new item starts at @l.off (0 < off < len). */
+static void
+split_at (PrdCrdtDoc *doc, Loc l)
+{
+  PrdCrdtItem *a = &l.chunk->items[l.idx];
+  PrdCrdtItem b = *a;
+  guint32 bvis;
+
+  g_assert (l.off > 0 && l.off < a->len);
+  b.clock += l.off;
+  b.len -= l.off;
+  b.o_site = a->site;
+  b.o_clock = a->clock + l.off - 1;
+  a->len = l.off;
+  bvis = prd_crdt_item_vis (&b);
+  if (bvis)
+    chunk_add_vis (doc, l.chunk, -(gint64) bvis);
+  insert_item (doc, l.chunk, l.idx + 1, &b, FALSE);
+}
+
+static gboolean
+next_loc (PrdCrdtDoc *doc, Loc *l)
+{
+  if (l->idx + 1 < l->chunk->n)
+    {
+      l->idx++;
+      return TRUE;
+    }
+  for (guint o = l->chunk->order + 1; o < doc->order->len; o++)
+    {
+      PrdCrdtChunk *c = chunk_at (doc, o);
+      if (c->n > 0)
+        {
+          l->chunk = c;
+          l->idx = 0;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+static gboolean
+first_loc (PrdCrdtDoc *doc, Loc *l)
+{
+  for (guint o = 0; o < doc->order->len; o++)
+    {
+      PrdCrdtChunk *c = chunk_at (doc, o);
+      if (c->n > 0)
+        {
+          l->chunk = c;
+          l->idx = 0;
+          l->off = 0;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+typedef enum
+{
+  RANGE_DELETE,
+  RANGE_UNDELETE,
+  RANGE_HIDE,
+  RANGE_SHOW,
+} RangeMode;
+
+/* Apply @mode to the characters (site, clock .. clock + len - 1), splitting
+ * items at the range's ends. */
+static void
+range_apply (PrdCrdtDoc *doc, guint32 site, guint32 clock, guint32 len, RangeMode mode)
+{
+  while (len > 0)
+    {
+      Loc l = locate_id (doc, site, clock);
+      PrdCrdtItem *it;
+      guint32 before, after;
+
+      if (l.off > 0)
+        {
+          split_at (doc, l);
+          l = locate_id (doc, site, clock);
+        }
+      it = &l.chunk->items[l.idx];
+      if (it->len > len)
+        {
+          Loc e = l;
+          e.off = len;
+          split_at (doc, e);
+          l = locate_id (doc, site, clock);
+          it = &l.chunk->items[l.idx];
+        }
+      before = prd_crdt_item_vis (it);
+      switch (mode)
+        {
+          case RANGE_DELETE:
+            it->del++;
+            break;
+          case RANGE_UNDELETE:
+            g_assert ((it->del & ~PRD_CRDT_NOT_INSERTED) > 0);
+            it->del--;
+            break;
+          case RANGE_HIDE:
+            it->del |= PRD_CRDT_NOT_INSERTED;
+            break;
+          case RANGE_SHOW:
+            it->del &= ~PRD_CRDT_NOT_INSERTED;
+            break;
+          default:
+            g_assert_not_reached ();
+        }
+      after = prd_crdt_item_vis (it);
+      if (after != before)
+        chunk_add_vis (doc, l.chunk, (gint64) after - (gint64) before);
+      clock += it->len;
+      len -= it->len;
+    }
+}
+
+/* ---- the operation log ---------------------------------------------------- */
+
+static void
+log_append (PrdCrdtDoc *doc, guint32 site)
+{
+  PrdCrdtLogRun *last =
+      doc->log->len ? &g_array_index (doc->log, PrdCrdtLogRun, doc->log->len - 1) : NULL;
+
+  if (last && last->site == site)
+    last->count++;
+  else
+    {
+      PrdCrdtLogRun r = { site, 1 };
+      g_array_append_val (doc->log, r);
+    }
+}
+
+static void
+site_append_op (PrdCrdtSite *s, gboolean is_del, guint32 start, guint32 each)
+{
+  PrdCrdtOpRun *last =
+      s->runs->len ? &g_array_index (s->runs, PrdCrdtOpRun, s->runs->len - 1) : NULL;
+
+  s->n_ops++;
+  if (last && last->is_del == (guint32) is_del && last->each == each)
+    last->count++;
+  else
+    {
+      PrdCrdtOpRun r = { s->n_ops, 1, start, each, is_del };
+      g_array_append_val (s->runs, r);
+    }
+}
+
+static const PrdCrdtOpRun *
+site_find_run (PrdCrdtSite *s, guint32 seq)
+{
+  guint lo = 0, hi = s->runs->len;
+
+  while (hi - lo > 1)
+    {
+      guint mid = (lo + hi) / 2;
+      if (g_array_index (s->runs, PrdCrdtOpRun, mid).seq <= seq)
+        lo = mid;
+      else
+        hi = mid;
+    }
+  g_assert (lo < s->runs->len);
+  return &g_array_index (s->runs, PrdCrdtOpRun, lo);
+}
+
+/* Retreat (hide) or advance (show) every operation of @doc that the version
+ * @vector lacks. */
+static void
+move_version (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector, gboolean retreat)
+{
+  for (guint32 site = 0; site < doc->sites->len; site++)
+    {
+      PrdCrdtSite *s = g_ptr_array_index (doc->sites, site);
+      guint32 seq = site < n_vector ? vector[site] + 1 : 1;
+
+      while (seq <= s->n_ops)
+        {
+          const PrdCrdtOpRun *r = site_find_run (s, seq);
+          guint32 last = MIN (s->n_ops, r->seq + r->count - 1);
+          guint32 k = seq - r->seq, n = last - seq + 1;
+
+          if (!r->is_del)
+            range_apply (doc, site, r->start + k * r->each, n * r->each,
+                         retreat ? RANGE_HIDE : RANGE_SHOW);
+          else
+            {
+              for (guint32 t = 0; t < n * r->each; t++)
+                {
+                  PrdCrdtIdRange *g =
+                      &g_array_index (s->dels, PrdCrdtIdRange, r->start + k * r->each + t);
+                  range_apply (doc, g->site, g->clock, g->length,
+                               retreat ? RANGE_UNDELETE : RANGE_DELETE);
+                }
+            }
+          seq = last + 1;
+        }
+    }
+}
+
+/* ---- integration ---------------------------------------------------------- */
+
+typedef struct
+{
+  guint32 site, clock, len;
+} Span;
+
+static gboolean
+spans_have (GArray *spans, guint32 site, guint32 clock)
+{
+  for (guint i = 0; i < spans->len; i++)
+    {
+      Span *s = &g_array_index (spans, Span, i);
+      if (s->site == site && clock >= s->clock && clock - s->clock < s->len)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static inline gboolean
+id_eq (guint32 as, guint32 ac, guint32 bs, guint32 bc)
+{
+  return as == bs && (as == PRD_CRDT_NONE || ac == bc);
+}
+
+/* Integrate the characters (site, clock .. clock + n - 1), whose text is
+ * already appended to the site, between origin @os/@oc and right origin
+ * @rs/@rc (PRD_CRDT_NONE for the document's ends). Returns where the first
+ * character landed. */
+static Loc
+integrate_insert (PrdCrdtDoc *doc,
+                  guint32 site,
+                  guint32 clock,
+                  guint32 n,
+                  guint32 os,
+                  guint32 oc,
+                  guint32 rs,
+                  guint32 rc)
+{
+  PrdCrdtItem item = { site, clock, n, os, oc, rs, rc, 0 };
+  PrdCrdtSite *s = get_site (doc, site);
+  gboolean have_left = FALSE;
+  Loc left = { NULL, 0, 0 }, o;
+  gboolean have_o;
+
+  g_array_set_size (s->loc, clock + n);
+
+  if (rs != PRD_CRDT_NONE)
+    {
+      Loc r = locate_id (doc, rs, rc);
+      if (r.off > 0)
+        split_at (doc, r);
+    }
+  if (os != PRD_CRDT_NONE)
+    {
+      left = locate_id (doc, os, oc);
+      if (left.off + 1 < left.chunk->items[left.idx].len)
+        {
+          Loc e = left;
+          e.off++;
+          split_at (doc, e);
+          left = locate_id (doc, os, oc);
+        }
+      have_left = TRUE;
+    }
+  ensure_index (doc);
+
+  /* YATA: walk the items between the origins (all concurrent with this
+   * insert) and find the left neighbour. */
+  if (have_left)
+    {
+      o = left;
+      have_o = next_loc (doc, &o);
+    }
+  else
+    have_o = first_loc (doc, &o);
+
+  if (have_o && !id_eq (o.chunk->items[o.idx].site, o.chunk->items[o.idx].clock, rs, rc))
+    {
+      g_autoptr (GArray) before = g_array_new (FALSE, FALSE, sizeof (Span));
+      g_autoptr (GArray) conflicting = g_array_new (FALSE, FALSE, sizeof (Span));
+
+      while (have_o)
+        {
+          PrdCrdtItem *x = &o.chunk->items[o.idx];
+          Span sp = { x->site, x->clock, x->len };
+
+          if (rs != PRD_CRDT_NONE && x->site == rs && x->clock == rc)
+            break;
+          g_array_append_val (before, sp);
+          g_array_append_val (conflicting, sp);
+          if (id_eq (x->o_site, x->o_clock, os, oc))
+            {
+              if (x->site < site)
+                {
+                  left = o;
+                  have_left = TRUE;
+                  g_array_set_size (conflicting, 0);
+                }
+              else if (id_eq (x->r_site, x->r_clock, rs, rc))
+                break;
+            }
+          else if (x->o_site != PRD_CRDT_NONE && spans_have (before, x->o_site, x->o_clock))
+            {
+              if (!spans_have (conflicting, x->o_site, x->o_clock))
+                {
+                  left = o;
+                  have_left = TRUE;
+                  g_array_set_size (conflicting, 0);
+                }
+            }
+          else
+            break;
+          have_o = next_loc (doc, &o);
+        }
+    }
+
+  if (have_left)
+    {
+      PrdCrdtItem *l = &left.chunk->items[left.idx];
+
+      /* Typing: extend the run the site just wrote. */
+      if (l->site == site && l->clock + l->len == clock && os == site && oc == clock - 1 &&
+          id_eq (l->r_site, l->r_clock, rs, rc) && l->del == 0)
+        {
+          Loc at = left;
+          at.off = l->len;
+          l->len += n;
+          chunk_add_vis (doc, left.chunk, n);
+          for (guint32 k = 0; k < n; k++)
+            g_array_index (s->loc, guint32, clock + k) = left.chunk->id;
+          return at;
+        }
+      return insert_item (doc, left.chunk, left.idx + 1, &item, TRUE);
+    }
+  if (doc->order->len == 0)
+    {
+      PrdCrdtChunk *c = prd_crdt_doc_new_chunk (doc);
+      g_array_append_val (doc->order, c->id);
+      doc->dirty = TRUE;
+      ensure_index (doc);
+    }
+  return insert_item (doc, chunk_at (doc, 0), 0, &item, TRUE);
+}
+
+/* ---- public API ------------------------------------------------------------ */
+
+PrdCrdtDoc *
+prd_crdt_doc_new (void)
+{
+  PrdCrdtDoc *doc = g_new0 (PrdCrdtDoc, 1);
+
+  doc->chunks = g_ptr_array_new_with_free_func (g_free);
+  doc->order = g_array_new (FALSE, FALSE, sizeof (guint32));
+  doc->sites = g_ptr_array_new_with_free_func (site_free);
+  doc->log = g_array_new (FALSE, FALSE, sizeof (PrdCrdtLogRun));
+  doc->pending = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                        (GDestroyNotify) prd_crdt_op_free);
+  doc->dirty = TRUE;
+  return doc;
+}
+
+void
+prd_crdt_doc_free (PrdCrdtDoc *doc)
+{
+  if (doc == NULL)
+    return;
+  g_ptr_array_unref (doc->chunks);
+  g_array_unref (doc->order);
+  g_ptr_array_unref (doc->sites);
+  g_array_unref (doc->log);
+  g_hash_table_unref (doc->pending);
+  g_free (doc->fen);
+  g_free (doc);
+}
+
+guint32
+prd_crdt_doc_get_length (PrdCrdtDoc *doc)
+{
+  g_return_val_if_fail (doc != NULL, 0);
+  return doc->length;
+}
+
+guint32
+prd_crdt_doc_get_site_ops (PrdCrdtDoc *doc, guint32 site)
+{
+  PrdCrdtSite *s;
+
+  g_return_val_if_fail (doc != NULL, 0);
+  s = get_site (doc, site);
+  return s ? s->n_ops : 0;
+}
+
+GArray *
+prd_crdt_doc_get_state_vector (PrdCrdtDoc *doc)
+{
+  GArray *v = g_array_new (FALSE, TRUE, sizeof (guint32));
+  guint n = doc->sites->len;
+
+  while (n > 0 && ((PrdCrdtSite *) g_ptr_array_index (doc->sites, n - 1))->n_ops == 0)
+    n--;
+  for (guint i = 0; i < n; i++)
+    g_array_append_val (v, ((PrdCrdtSite *) g_ptr_array_index (doc->sites, i))->n_ops);
+  return v;
+}
+
+static void
+append_visible_text (PrdCrdtDoc *doc, GString *out)
+{
+  for (guint o = 0; o < doc->order->len; o++)
+    {
+      PrdCrdtChunk *c = chunk_at (doc, o);
+      for (guint i = 0; i < c->n; i++)
+        {
+          PrdCrdtItem *it = &c->items[i];
+          if (it->del == 0)
+            {
+              PrdCrdtSite *s = get_site (doc, it->site);
+              prd_crdt_utf16_append_utf8 (out, &g_array_index (s->text, guint16, it->clock),
+                                          it->len);
+            }
+        }
+    }
+}
+
+char *
+prd_crdt_doc_get_text (PrdCrdtDoc *doc)
+{
+  GString *out;
+
+  g_return_val_if_fail (doc != NULL, NULL);
+  out = g_string_sized_new (doc->length + 16);
+  append_visible_text (doc, out);
+  return g_string_free (out, FALSE);
+}
+
+/* Checks that @vector names a version this document has. */
+static gboolean
+check_vector (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector, GError **error)
+{
+  if (n_vector > PRD_CRDT_MAX_SITES)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "State vector has %" G_GSIZE_FORMAT " entries (at most %d sites)", n_vector,
+                   PRD_CRDT_MAX_SITES);
+      return FALSE;
+    }
+  for (gsize i = 0; i < n_vector; i++)
+    {
+      guint32 have = prd_crdt_doc_get_site_ops (doc, i);
+      if (vector[i] > have)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                       "State vector names operation %u of site %" G_GSIZE_FORMAT
+                       ", but only %u are known",
+                       vector[i], i, have);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+vector_is_current (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector)
+{
+  guint n = MAX (n_vector, doc->sites->len);
+
+  for (guint i = 0; i < n; i++)
+    {
+      guint32 v = i < n_vector ? vector[i] : 0;
+      if (v != prd_crdt_doc_get_site_ops (doc, i))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+char *
+prd_crdt_doc_get_text_at (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector, GError **error)
+{
+  GString *out;
+
+  g_return_val_if_fail (doc != NULL, NULL);
+  g_return_val_if_fail (vector != NULL || n_vector == 0, NULL);
+
+  if (!check_vector (doc, vector, n_vector, error))
+    return NULL;
+  if (vector_is_current (doc, vector, n_vector))
+    return prd_crdt_doc_get_text (doc);
+  move_version (doc, vector, n_vector, TRUE);
+  out = g_string_sized_new (doc->length + 16);
+  append_visible_text (doc, out);
+  move_version (doc, vector, n_vector, FALSE);
+  if (doc->lossy && strstr (out->str, "\xef\xbf\xbf") != NULL)
+    {
+      g_string_free (out, TRUE);
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "The text of that version was dropped when the document was stored");
+      return NULL;
+    }
+  return g_string_free (out, FALSE);
+}
+
+static gboolean
+check_local (PrdCrdtDoc *doc, guint32 site, const guint32 *base, gsize n_base, GError **error)
+{
+  guint32 own;
+
+  if (site >= PRD_CRDT_MAX_SITES)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "Site %u is out of range (at most %d sites)", site, PRD_CRDT_MAX_SITES);
+      return FALSE;
+    }
+  if (!check_vector (doc, base, n_base, error))
+    return FALSE;
+  own = site < n_base ? base[site] : 0;
+  if (own != prd_crdt_doc_get_site_ops (doc, site))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "Operation %u of site %u is not the next one (the document has %u of that site)",
+                   own + 1, site, prd_crdt_doc_get_site_ops (doc, site));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_boundary (PrdCrdtDoc *doc, guint32 pos, GError **error)
+{
+  Loc l;
+  PrdCrdtSite *s;
+
+  if (pos == 0 || pos >= doc->length)
+    return TRUE;
+  l = locate_pos (doc, pos);
+  s = get_site (doc, l.chunk->items[l.idx].site);
+  if (is_low_surrogate (g_array_index (s->text, guint16, l.chunk->items[l.idx].clock + l.off)))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "Position %u splits a surrogate pair", pos);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static PrdCrdtOp *
+build_insert_op (PrdCrdtDoc *doc, guint32 site, guint32 seq, guint32 clock, guint32 n)
+{
+  PrdCrdtOp *op = g_new0 (PrdCrdtOp, 1);
+  PrdCrdtSite *s = get_site (doc, site);
+  Loc l = locate_id (doc, site, clock);
+  PrdCrdtItem *it = &l.chunk->items[l.idx];
+  GString *str = g_string_sized_new (n + 1);
+
+  op->type = PRD_CRDT_OP_INSERT;
+  op->site = site;
+  op->seq = seq;
+  op->clock = clock;
+  op->length = n;
+  if (l.off > 0)
+    {
+      op->has_origin = TRUE;
+      op->origin.site = site;
+      op->origin.clock = clock - 1;
+    }
+  else if (it->o_site != PRD_CRDT_NONE)
+    {
+      op->has_origin = TRUE;
+      op->origin.site = it->o_site;
+      op->origin.clock = it->o_clock;
+    }
+  if (it->r_site != PRD_CRDT_NONE)
+    {
+      op->has_right_origin = TRUE;
+      op->right_origin.site = it->r_site;
+      op->right_origin.clock = it->r_clock;
+    }
+  op->position = loc_position (doc, l);
+  prd_crdt_utf16_append_utf8 (str, &g_array_index (s->text, guint16, clock), n);
+  op->content = g_string_free (str, FALSE);
+  return op;
+}
+
+gboolean
+prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
+                                 guint32 site,
+                                 const guint32 *base,
+                                 gsize n_base,
+                                 guint32 position,
+                                 const char *text,
+                                 gssize text_len,
+                                 gint64 timestamp,
+                                 PrdCrdtOp **out_op,
+                                 GError **error)
+{
+  PrdCrdtSite *s;
+  gboolean current;
+  guint32 os = PRD_CRDT_NONE, oc = 0, rs = PRD_CRDT_NONE, rc = 0;
+  guint32 clock, n, old_len;
+  Loc at;
+
+  g_return_val_if_fail (doc != NULL, FALSE);
+  g_return_val_if_fail (base != NULL || n_base == 0, FALSE);
+  g_return_val_if_fail (text != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (text_len < 0)
+    text_len = strlen (text);
+  if (text_len == 0)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION, "Insert of empty text");
+      return FALSE;
+    }
+  if (!check_local (doc, site, base, n_base, error))
+    return FALSE;
+  if (!g_utf8_validate_len (text, text_len, NULL))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                           "Inserted text is not valid UTF-8");
+      return FALSE;
+    }
+  n = prd_crdt_utf16_length (text, text_len);
+  if (n > PRD_CRDT_MAX_INSERT_UNITS)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "Inserted text is too long (%u UTF-16 units, at most %d)", n,
+                   PRD_CRDT_MAX_INSERT_UNITS);
+      return FALSE;
+    }
+
+  current = vector_is_current (doc, base, n_base);
+  if (!current)
+    move_version (doc, base, n_base, TRUE);
+  old_len = doc->length;
+  if (position > doc->length || !check_boundary (doc, position, error))
+    {
+      if (position > doc->length)
+        g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                     "Insert position %u is beyond the end of the document (length %u)", position,
+                     doc->length);
+      if (!current)
+        move_version (doc, base, n_base, FALSE);
+      return FALSE;
+    }
+
+  /* Neighbours in the base version: the visible character before the
+   * position, and the first item after it that the base version has
+   * (deleted or not). */
+  {
+    Loc r;
+    gboolean have_r;
+
+    if (position > 0)
+      {
+        Loc l = locate_pos (doc, position - 1);
+        PrdCrdtItem *it = &l.chunk->items[l.idx];
+        os = it->site;
+        oc = it->clock + l.off;
+        if (l.off + 1 < it->len)
+          {
+            rs = it->site;
+            rc = oc + 1;
+            goto found_right;
+          }
+        r = l;
+        ensure_index (doc);
+        have_r = next_loc (doc, &r);
+      }
+    else
+      {
+        ensure_index (doc);
+        have_r = first_loc (doc, &r);
+      }
+    while (have_r && (r.chunk->items[r.idx].del & PRD_CRDT_NOT_INSERTED))
+      have_r = next_loc (doc, &r);
+    if (have_r)
+      {
+        rs = r.chunk->items[r.idx].site;
+        rc = r.chunk->items[r.idx].clock;
+      }
+  found_right:;
+  }
+  if (!current)
+    move_version (doc, base, n_base, FALSE);
+  (void) old_len;
+
+  s = prd_crdt_doc_ensure_site (doc, site);
+  clock = s->text->len;
+  if (!prd_crdt_utf8_to_utf16 (text, text_len, s->text, error))
+    g_assert_not_reached ();
+  at = integrate_insert (doc, site, clock, n, os, oc, rs, rc);
+  site_append_op (s, FALSE, clock, n);
+  log_append (doc, site);
+
+  if (out_op)
+    {
+      PrdCrdtOp *op = g_new0 (PrdCrdtOp, 1);
+      op->type = PRD_CRDT_OP_INSERT;
+      op->site = site;
+      op->seq = s->n_ops;
+      op->clock = clock;
+      op->length = n;
+      op->timestamp = timestamp;
+      op->content = g_strndup (text, text_len);
+      op->has_origin = os != PRD_CRDT_NONE;
+      op->origin.site = op->has_origin ? os : 0;
+      op->origin.clock = op->has_origin ? oc : 0;
+      op->has_right_origin = rs != PRD_CRDT_NONE;
+      op->right_origin.site = op->has_right_origin ? rs : 0;
+      op->right_origin.clock = op->has_right_origin ? rc : 0;
+      op->position = loc_position (doc, at);
+      *out_op = op;
+    }
+  return TRUE;
+}
+
+static void
+add_target (GArray *targets, guint32 site, guint32 clock, guint32 len)
+{
+  if (targets->len > 0)
+    {
+      PrdCrdtIdRange *last = &g_array_index (targets, PrdCrdtIdRange, targets->len - 1);
+      if (last->site == site && last->clock + last->length == clock)
+        {
+          last->length += len;
+          return;
+        }
+    }
+  {
+    PrdCrdtIdRange r = { site, clock, len };
+    g_array_append_val (targets, r);
+  }
+}
+
+static void
+integrate_delete (PrdCrdtDoc *doc, guint32 site, const PrdCrdtIdRange *targets, guint n_targets)
+{
+  PrdCrdtSite *s = prd_crdt_doc_ensure_site (doc, site);
+  guint32 start = s->dels->len;
+
+  for (guint i = 0; i < n_targets; i++)
+    range_apply (doc, targets[i].site, targets[i].clock, targets[i].length, RANGE_DELETE);
+  g_array_append_vals (s->dels, targets, n_targets);
+  site_append_op (s, TRUE, start, n_targets);
+  log_append (doc, site);
+}
+
+gboolean
+prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
+                                 guint32 site,
+                                 const guint32 *base,
+                                 gsize n_base,
+                                 guint32 position,
+                                 guint32 length,
+                                 gint64 timestamp,
+                                 PrdCrdtOp **out_op,
+                                 GError **error)
+{
+  g_autoptr (GArray) targets = NULL;
+  gboolean current;
+  guint32 left;
+  guint32 first_pos;
+  Loc l;
+
+  g_return_val_if_fail (doc != NULL, FALSE);
+  g_return_val_if_fail (base != NULL || n_base == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (length == 0)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION, "Delete of length 0");
+      return FALSE;
+    }
+  if (!check_local (doc, site, base, n_base, error))
+    return FALSE;
+
+  current = vector_is_current (doc, base, n_base);
+  if (!current)
+    move_version (doc, base, n_base, TRUE);
+  if (position > doc->length || length > doc->length - position)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "Delete of %u at %u is beyond the end of the document (length %u)", length,
+                   position, doc->length);
+      if (!current)
+        move_version (doc, base, n_base, FALSE);
+      return FALSE;
+    }
+  if (!check_boundary (doc, position, error) || !check_boundary (doc, position + length, error))
+    {
+      if (!current)
+        move_version (doc, base, n_base, FALSE);
+      return FALSE;
+    }
+
+  targets = g_array_new (FALSE, FALSE, sizeof (PrdCrdtIdRange));
+  l = locate_pos (doc, position);
+  left = length;
+  while (left > 0)
+    {
+      PrdCrdtItem *it = &l.chunk->items[l.idx];
+      if (it->del == 0)
+        {
+          guint32 take = MIN (it->len - l.off, left);
+          add_target (targets, it->site, it->clock + l.off, take);
+          left -= take;
+        }
+      l.off = 0;
+      if (left > 0 && !next_loc (doc, &l))
+        g_assert_not_reached ();
+    }
+  if (!current)
+    move_version (doc, base, n_base, FALSE);
+
+  {
+    PrdCrdtIdRange *t = &g_array_index (targets, PrdCrdtIdRange, 0);
+    first_pos = loc_position (doc, locate_id (doc, t->site, t->clock));
+  }
+  integrate_delete (doc, site, (PrdCrdtIdRange *) (void *) targets->data, targets->len);
+
+  if (out_op)
+    {
+      PrdCrdtOp *op = g_new0 (PrdCrdtOp, 1);
+      op->type = PRD_CRDT_OP_DELETE;
+      op->site = site;
+      op->seq = prd_crdt_doc_get_site_ops (doc, site);
+      op->length = length;
+      op->timestamp = timestamp;
+      op->position = first_pos;
+      op->n_targets = targets->len;
+      op->targets = (PrdCrdtIdRange *) (void *) g_array_free (g_steal_pointer (&targets), FALSE);
+      *out_op = op;
+    }
+  return TRUE;
+}
+
+/* ---- the CRDT path ------------------------------------------------------------ */
+
+static gboolean
+char_exists (PrdCrdtDoc *doc, guint32 site, guint32 clock)
+{
+  return clock < site_n_chars (doc, site);
+}
+
+gboolean
+prd_crdt_op_validate (const PrdCrdtOp *op, GError **error)
+{
+  if (op->site >= PRD_CRDT_MAX_SITES)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "Site %u is out of range (at most %d sites)", op->site, PRD_CRDT_MAX_SITES);
+      return FALSE;
+    }
+  if (op->seq == 0)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                           "Operation numbers start at 1");
+      return FALSE;
+    }
+  if (op->type == PRD_CRDT_OP_INSERT)
+    {
+      gsize blen;
+      if (op->content == NULL || op->content[0] == '\0')
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                               "Insert without content");
+          return FALSE;
+        }
+      blen = strlen (op->content);
+      if (!g_utf8_validate_len (op->content, blen, NULL))
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                               "Inserted text is not valid UTF-8");
+          return FALSE;
+        }
+      if (blen > 4 * (gsize) PRD_CRDT_MAX_INSERT_UNITS ||
+          prd_crdt_utf16_length (op->content, blen) > PRD_CRDT_MAX_INSERT_UNITS)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                       "Inserted text is too long (at most %d UTF-16 units)",
+                       PRD_CRDT_MAX_INSERT_UNITS);
+          return FALSE;
+        }
+      if ((op->has_origin && op->origin.site >= PRD_CRDT_MAX_SITES) ||
+          (op->has_right_origin && op->right_origin.site >= PRD_CRDT_MAX_SITES))
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                               "Origin site out of range");
+          return FALSE;
+        }
+      if (op->has_origin && op->origin.site == op->site && op->origin.clock >= op->clock)
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                               "Origin is not older than the insert");
+          return FALSE;
+        }
+      if (op->has_right_origin && op->right_origin.site == op->site &&
+          op->right_origin.clock >= op->clock)
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                               "Right origin is not older than the insert");
+          return FALSE;
+        }
+    }
+  else if (op->type == PRD_CRDT_OP_DELETE)
+    {
+      if (op->n_targets == 0 || op->targets == NULL)
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                               "Delete without targets");
+          return FALSE;
+        }
+      for (guint i = 0; i < op->n_targets; i++)
+        {
+          const PrdCrdtIdRange *t = &op->targets[i];
+          if (t->length == 0 || t->site >= PRD_CRDT_MAX_SITES || t->clock > G_MAXUINT32 - t->length)
+            {
+              g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                           "Delete target %u is not a valid id range", i);
+              return FALSE;
+            }
+        }
+    }
+  else
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION, "Unknown operation type");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Whether every character @op refers to is here. */
+static gboolean
+deps_ready (PrdCrdtDoc *doc, const PrdCrdtOp *op)
+{
+  if (op->type == PRD_CRDT_OP_INSERT)
+    return (!op->has_origin || char_exists (doc, op->origin.site, op->origin.clock)) &&
+           (!op->has_right_origin ||
+            char_exists (doc, op->right_origin.site, op->right_origin.clock));
+  for (guint i = 0; i < op->n_targets; i++)
+    {
+      const PrdCrdtIdRange *t = &op->targets[i];
+      if (!char_exists (doc, t->site, t->clock + t->length - 1))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* @op is the next operation of its site and its dependencies are here. */
+static gboolean
+integrate_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, GError **error)
+{
+  PrdCrdtSite *s = prd_crdt_doc_ensure_site (doc, op->site);
+
+  if (op->type == PRD_CRDT_OP_INSERT)
+    {
+      guint32 clock = s->text->len;
+      gsize blen = strlen (op->content);
+      guint32 n = prd_crdt_utf16_length (op->content, blen);
+
+      if (op->clock != clock)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                       "Insert (%u, %u) starts at clock %u but site %u is at clock %u", op->site,
+                       op->seq, op->clock, op->site, clock);
+          return FALSE;
+        }
+      if (op->has_origin)
+        {
+          PrdCrdtSite *os = get_site (doc, op->origin.site);
+          if (is_high_surrogate (g_array_index (os->text, guint16, op->origin.clock)))
+            {
+              g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                                   "Insert splits a surrogate pair");
+              return FALSE;
+            }
+        }
+      if (!prd_crdt_utf8_to_utf16 (op->content, blen, s->text, error))
+        return FALSE;
+      integrate_insert (doc, op->site, clock, n, op->has_origin ? op->origin.site : PRD_CRDT_NONE,
+                        op->origin.clock,
+                        op->has_right_origin ? op->right_origin.site : PRD_CRDT_NONE,
+                        op->right_origin.clock);
+      site_append_op (s, FALSE, clock, n);
+      log_append (doc, op->site);
+    }
+  else
+    integrate_delete (doc, op->site, op->targets, op->n_targets);
+  return TRUE;
+}
+
+static guint64
+pending_key (guint32 site, guint32 seq)
+{
+  return ((guint64) site << 32) | seq;
+}
+
+static guint
+drain_pending (PrdCrdtDoc *doc)
+{
+  guint applied = 0;
+  gboolean progress = TRUE;
+
+  while (progress && g_hash_table_size (doc->pending) > 0)
+    {
+      progress = FALSE;
+      for (guint32 site = 0; site < doc->sites->len; site++)
+        {
+          PrdCrdtSite *s = g_ptr_array_index (doc->sites, site);
+          guint64 key = pending_key (site, s->n_ops + 1);
+          PrdCrdtOp *op = g_hash_table_lookup (doc->pending, &key);
+          g_autoptr (GError) error = NULL;
+
+          if (op == NULL || !deps_ready (doc, op))
+            continue;
+          if (integrate_remote (doc, op, &error))
+            applied++;
+          else
+            g_warning ("Dropping held-back operation (%u, %u): %s", op->site, op->seq,
+                       error->message);
+          g_hash_table_remove (doc->pending, &key);
+          progress = TRUE;
+        }
+    }
+  return applied;
+}
+
+gboolean
+prd_crdt_doc_apply_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, guint *out_applied, GError **error)
+{
+  guint64 key;
+
+  g_return_val_if_fail (doc != NULL, FALSE);
+  g_return_val_if_fail (op != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (out_applied)
+    *out_applied = 0;
+  if (!prd_crdt_op_validate (op, error))
+    return FALSE;
+  if (op->seq <= prd_crdt_doc_get_site_ops (doc, op->site))
+    return TRUE;
+  key = pending_key (op->site, op->seq);
+  if (g_hash_table_contains (doc->pending, &key))
+    return TRUE;
+  if (op->seq == prd_crdt_doc_get_site_ops (doc, op->site) + 1 && deps_ready (doc, op))
+    {
+      guint n;
+      if (!integrate_remote (doc, op, error))
+        return FALSE;
+      n = 1 + drain_pending (doc);
+      if (out_applied)
+        *out_applied = n;
+      return TRUE;
+    }
+  if (g_hash_table_size (doc->pending) >= PRD_CRDT_MAX_PENDING)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "Too many operations waiting for their dependencies (%d)", PRD_CRDT_MAX_PENDING);
+      return FALSE;
+    }
+  {
+    guint64 *k = g_new (guint64, 1);
+    *k = key;
+    /* drain_pending() walks the sites it knows */
+    prd_crdt_doc_ensure_site (doc, op->site);
+    g_hash_table_insert (doc->pending, k, prd_crdt_op_copy (op));
+  }
+  return TRUE;
+}
+
+guint
+prd_crdt_doc_get_n_pending (PrdCrdtDoc *doc)
+{
+  g_return_val_if_fail (doc != NULL, 0);
+  return g_hash_table_size (doc->pending);
+}
+
+static PrdCrdtOp *
+build_op (PrdCrdtDoc *doc, guint32 site, guint32 seq)
+{
+  PrdCrdtSite *s = get_site (doc, site);
+  const PrdCrdtOpRun *r = site_find_run (s, seq);
+  guint32 k = seq - r->seq;
+
+  if (!r->is_del)
+    return build_insert_op (doc, site, seq, r->start + k * r->each, r->each);
+  else
+    {
+      PrdCrdtOp *op = g_new0 (PrdCrdtOp, 1);
+      const PrdCrdtIdRange *t = &g_array_index (s->dels, PrdCrdtIdRange, r->start + k * r->each);
+      op->type = PRD_CRDT_OP_DELETE;
+      op->site = site;
+      op->seq = seq;
+      op->n_targets = r->each;
+      op->targets = g_memdup2 (t, r->each * sizeof (PrdCrdtIdRange));
+      for (guint i = 0; i < r->each; i++)
+        op->length += t[i].length;
+      op->position = loc_position (doc, locate_id (doc, t[0].site, t[0].clock));
+      return op;
+    }
+}
+
+GPtrArray *
+prd_crdt_doc_get_missing_ops (PrdCrdtDoc *doc,
+                              const guint32 *vector,
+                              gsize n_vector,
+                              GError **error)
+{
+  g_autoptr (GPtrArray) ops = NULL;
+  g_autofree guint32 *seen = NULL;
+
+  g_return_val_if_fail (doc != NULL, NULL);
+  g_return_val_if_fail (vector != NULL || n_vector == 0, NULL);
+
+  if (n_vector > PRD_CRDT_MAX_SITES)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "State vector has %" G_GSIZE_FORMAT " entries (at most %d sites)", n_vector,
+                   PRD_CRDT_MAX_SITES);
+      return NULL;
+    }
+  ops = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_crdt_op_free);
+  seen = g_new0 (guint32, doc->sites->len + 1);
+  for (guint i = 0; i < doc->log->len; i++)
+    {
+      PrdCrdtLogRun *r = &g_array_index (doc->log, PrdCrdtLogRun, i);
+      guint32 have = r->site < n_vector ? vector[r->site] : 0;
+      guint32 first = seen[r->site] + 1, last = seen[r->site] + r->count;
+
+      seen[r->site] = last;
+      for (guint32 seq = MAX (first, have + 1); seq <= last; seq++)
+        {
+          PrdCrdtOp *op = build_op (doc, r->site, seq);
+          if (doc->lossy && op->type == PRD_CRDT_OP_INSERT && strstr (op->content, "\xef\xbf\xbf"))
+            {
+              prd_crdt_op_free (op);
+              g_set_error (
+                  error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                  "The text of operation (%u, %u) was dropped when the document was stored",
+                  r->site, seq);
+              return NULL;
+            }
+          g_ptr_array_add (ops, op);
+        }
+    }
+  return g_steal_pointer (&ops);
+}
+
+/* ---- anchors ------------------------------------------------------------------ */
+
+gboolean
+prd_crdt_doc_anchor_at (PrdCrdtDoc *doc,
+                        guint32 position,
+                        PrdCrdtAssoc assoc,
+                        PrdCrdtAnchor *out_anchor,
+                        GError **error)
+{
+  g_return_val_if_fail (doc != NULL, FALSE);
+  g_return_val_if_fail (out_anchor != NULL, FALSE);
+
+  if (position > doc->length)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "Position %u is beyond the end of the document (length %u)", position,
+                   doc->length);
+      return FALSE;
+    }
+  if (!check_boundary (doc, position, error))
+    return FALSE;
+  memset (out_anchor, 0, sizeof *out_anchor);
+  out_anchor->assoc = assoc;
+  if (assoc == PRD_CRDT_ASSOC_AFTER ? position < doc->length : position > 0)
+    {
+      Loc l = locate_pos (doc, assoc == PRD_CRDT_ASSOC_AFTER ? position : position - 1);
+      out_anchor->has_id = TRUE;
+      out_anchor->id.site = l.chunk->items[l.idx].site;
+      out_anchor->id.clock = l.chunk->items[l.idx].clock + l.off;
+    }
+  return TRUE;
+}
+
+gboolean
+prd_crdt_doc_anchor_resolve (PrdCrdtDoc *doc,
+                             const PrdCrdtAnchor *anchor,
+                             guint32 *out_position,
+                             GError **error)
+{
+  Loc l;
+  guint32 pos;
+
+  g_return_val_if_fail (doc != NULL, FALSE);
+  g_return_val_if_fail (anchor != NULL, FALSE);
+  g_return_val_if_fail (out_position != NULL, FALSE);
+
+  if (!anchor->has_id)
+    {
+      *out_position = anchor->assoc == PRD_CRDT_ASSOC_AFTER ? doc->length : 0;
+      return TRUE;
+    }
+  if (!char_exists (doc, anchor->id.site, anchor->id.clock))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "Anchor names character (%u, %u), which this document does not have",
+                   anchor->id.site, anchor->id.clock);
+      return FALSE;
+    }
+  l = locate_id (doc, anchor->id.site, anchor->id.clock);
+  pos = loc_position (doc, l);
+  if (anchor->assoc == PRD_CRDT_ASSOC_BEFORE && l.chunk->items[l.idx].del == 0)
+    pos++;
+  *out_position = pos;
+  return TRUE;
+}
+
+/* ---- consistency (used after decoding) ----------------------------------------- */
+
+gboolean
+prd_crdt_doc_check_consistency (PrdCrdtDoc *doc, GError **error)
+{
+  guint32 total = 0;
+
+  doc->dirty = TRUE;
+  ensure_index (doc);
+  for (guint o = 0; o < doc->order->len; o++)
+    total += chunk_at (doc, o)->vis;
+  doc->length = total;
+  return TRUE;
+}

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "prd-crdt.h"
+
+G_BEGIN_DECLS
+
+#define PRD_CRDT_NONE G_MAXUINT32
+/* Items per chunk of the position index. */
+#define PRD_CRDT_CHUNK_MAX 64
+/* Set in Item.del while an item's insert is retreated (not part of the
+ * version being read); the low bits count the delete operations covering it. */
+#define PRD_CRDT_NOT_INSERTED 0x80000000u
+
+/* A run of characters of one site with consecutive clocks, adjacent in the
+ * document. Only the first character's origin is stored: each following
+ * character's origin is its predecessor in the run. All share the right
+ * origin and the deletion state. */
+typedef struct
+{
+  guint32 site;
+  guint32 clock;
+  guint32 len;
+  guint32 o_site;
+  guint32 o_clock;
+  guint32 r_site;
+  guint32 r_clock;
+  guint32 del;
+} PrdCrdtItem;
+
+typedef struct
+{
+  guint32 n;
+  guint32 vis;   /* visible characters in the chunk */
+  guint32 order; /* index in PrdCrdtDoc.order (valid unless the doc is dirty) */
+  guint32 id;
+  PrdCrdtItem items[PRD_CRDT_CHUNK_MAX];
+} PrdCrdtChunk;
+
+/* A run of consecutive operations of one site of the same kind and size:
+ * inserts of @each code units each, or deletes of @each target ranges each. */
+typedef struct
+{
+  guint32 seq;
+  guint32 count;
+  guint32 start; /* clock of the first insert, or index in dels of the first target */
+  guint32 each;
+  guint32 is_del;
+} PrdCrdtOpRun;
+
+typedef struct
+{
+  guint32 n_ops;
+  GArray *text; /* (element-type guint16) code units by clock */
+  GArray *loc;  /* (element-type guint32) chunk id by clock */
+  GArray *runs; /* (element-type PrdCrdtOpRun) */
+  GArray *dels; /* (element-type PrdCrdtIdRange) targets of delete ops */
+} PrdCrdtSite;
+
+/* Integration order, run-length encoded: @count operations of @site. */
+typedef struct
+{
+  guint32 site;
+  guint32 count;
+} PrdCrdtLogRun;
+
+struct _PrdCrdtDoc
+{
+  GPtrArray *chunks; /* (element-type PrdCrdtChunk) (owned) by id */
+  GArray *order;     /* (element-type guint32) chunk ids in document order */
+  guint32 *fen;      /* Fenwick tree of chunk visible lengths, 1-based */
+  guint fen_cap;
+  gboolean dirty; /* order indices and fen need rebuilding */
+  guint32 length;
+  GPtrArray *sites;    /* (element-type PrdCrdtSite) (owned) */
+  GArray *log;         /* (element-type PrdCrdtLogRun) */
+  GHashTable *pending; /* guint64 (site << 32 | seq) -> PrdCrdtOp (owned) */
+  gboolean lossy;      /* decoded without the text of deleted characters */
+};
+
+static inline guint32
+prd_crdt_item_vis (const PrdCrdtItem *it)
+{
+  return it->del == 0 ? it->len : 0;
+}
+
+PrdCrdtSite *prd_crdt_doc_ensure_site (PrdCrdtDoc *doc, guint32 site);
+PrdCrdtChunk *prd_crdt_doc_new_chunk (PrdCrdtDoc *doc);
+void prd_crdt_doc_mark_dirty (PrdCrdtDoc *doc);
+gboolean prd_crdt_doc_check_consistency (PrdCrdtDoc *doc, GError **error);
+
+/* UTF-8 <-> UTF-16 helpers shared by the codecs */
+gboolean prd_crdt_utf8_to_utf16 (const char *text, gssize len, GArray *out, GError **error);
+void prd_crdt_utf16_append_utf8 (GString *out, const guint16 *units, gsize n);
+guint32 prd_crdt_utf16_length (const char *text, gsize len);
+
+G_END_DECLS
+
+G_BEGIN_DECLS
+
+gboolean prd_crdt_op_validate (const PrdCrdtOp *op, GError **error);
+
+/* Varint writer and bounds-checked reader for the binary forms. */
+typedef struct
+{
+  const guint8 *p;
+  const guint8 *end;
+} PrdCrdtReader;
+
+static inline void
+prd_crdt_put_varint (GByteArray *out, guint64 v)
+{
+  guint8 buf[10];
+  guint n = 0;
+
+  do
+    {
+      guint8 b = v & 0x7f;
+      v >>= 7;
+      buf[n++] = b | (v ? 0x80 : 0);
+    }
+  while (v);
+  g_byte_array_append (out, buf, n);
+}
+
+static inline guint64
+prd_crdt_zigzag (gint64 v)
+{
+  return ((guint64) v << 1) ^ (guint64) (v >> 63);
+}
+
+static inline gint64
+prd_crdt_unzigzag (guint64 v)
+{
+  return (gint64) (v >> 1) ^ -(gint64) (v & 1);
+}
+
+gboolean prd_crdt_get_varint (PrdCrdtReader *r, guint64 *out, GError **error);
+gboolean prd_crdt_get_u32 (PrdCrdtReader *r, guint32 *out, GError **error);
+
+G_END_DECLS
