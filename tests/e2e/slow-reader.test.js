@@ -33,13 +33,19 @@ after(async () => {
 
 function wsFrame(text) {
   const payload = Buffer.from(text);
-  assert.ok(payload.length < 126);
+  assert.ok(payload.length < 65536);
+  const ext = payload.length < 126 ? 0 : 2;
   const mask = crypto.randomBytes(4);
-  const frame = Buffer.alloc(6 + payload.length);
+  const frame = Buffer.alloc(6 + ext + payload.length);
   frame[0] = 0x81; // FIN + text
-  frame[1] = 0x80 | payload.length;
-  mask.copy(frame, 2);
-  for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i] ^ mask[i & 3];
+  if (ext) {
+    frame[1] = 0x80 | 126;
+    frame.writeUInt16BE(payload.length, 2);
+  } else {
+    frame[1] = 0x80 | payload.length;
+  }
+  mask.copy(frame, 2 + ext);
+  for (let i = 0; i < payload.length; i++) frame[6 + ext + i] = payload[i] ^ mask[i & 3];
   return frame;
 }
 
