@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// Every way a token can be refused, on every namespace, and RS256 with a
+// configured public key (including the HS256 algorithm-confusion attack).
+
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  startHub, connect, connectError, token, claims, signJwt, rsaKeyPair, now, tmpDir,
+  JWT_SECRET,
+} from './helpers/hub.js';
+
+const NAMESPACES = ['/', '/prds', '/notifications'];
+
+function assertRefused(err, code) {
+  assert.ok(err.data, `connect_error carries data (message: ${err.message})`);
+  assert.equal(err.data.code, code);
+  assert.equal(typeof err.data.message, 'string');
+  assert.ok(err.data.message.length > 0);
+  assert.ok(err.data.timestamp !== undefined, 'error carries a timestamp');
+}
+
+describe('HS256 hub', () => {
+  let hub;
+  before(async () => { hub = await startHub(); });
+  after(async () => { await hub.stop(); });
+
+  const header = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
+
+  const cases = {
+    'missing auth': [{ auth: undefined }, 'AUTHENTICATION_FAILED'],
+    'auth without token': [{ auth: { notToken: 'x' } }, 'AUTHENTICATION_FAILED'],
+    'token of the wrong JSON type': [{ auth: { token: 42 } }, 'AUTHENTICATION_FAILED'],
+    'malformed token': [{ auth: { token: 'not-a-jwt' } }, 'AUTHENTICATION_FAILED'],
+    'garbage segments': [{ auth: { token: '!!!.@@@.###' } }, 'AUTHENTICATION_FAILED'],
+    'bad signature': [{ auth: { token: token({}, { secret: 'some-other-secret' }) } },
+      'AUTHENTICATION_FAILED'],
+    'tampered claims': [{
+      auth: {
+        token: (() => {
+          const [h, , s] = token().split('.');
+          return `${h}.${header(claims({ role: 'admin' }))}.${s}`;
+        })(),
+      },
+    }, 'AUTHENTICATION_FAILED'],
+    'alg none': [{ auth: { token: token({}, { alg: 'none' }) } }, 'AUTHENTICATION_FAILED'],
+    'expired': [{ auth: { token: token({ exp: now() - 120 }) } }, 'TOKEN_EXPIRED'],
+    'not valid yet (nbf in the future)': [{ auth: { token: token({ nbf: now() + 3600 }) } },
+      'AUTHENTICATION_FAILED'],
+  };
+
+  for (const nsp of NAMESPACES) {
+    for (const [name, [opts, code]] of Object.entries(cases)) {
+      test(`${nsp}: ${name} → ${code}`, async () => {
+        const err = await connectError(hub.url, { transports: ['websocket'], ...opts }, nsp);
+        assertRefused(err, code);
+      });
+    }
+  }
+
+  test('a refused namespace does not hurt the connection or other namespaces', async () => {
+    const good = await connect(hub.url, { transports: ['polling'] }, '/prds');
+    const err = await connectError(hub.url, { transports: ['polling'], auth: { token: 'x' } },
+      '/notifications');
+    assertRefused(err, 'AUTHENTICATION_FAILED');
+    const ack = await good.timeout(10000).emitWithAck('ping');
+    assert.deepEqual(ack, { ok: true });
+    good.close();
+  });
+
+  test('a valid token is accepted on every namespace and over polling', async () => {
+    for (const nsp of NAMESPACES) {
+      const s = await connect(hub.url, { transports: ['polling'] }, nsp);
+      assert.ok(s.connected);
+      s.close();
+    }
+  });
+
+  test('prdhub token mints a token the hub accepts', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { PRDHUB_BIN } = await import('./helpers/hub.js');
+    const out = execFileSync(PRDHUB_BIN, [
+      'token', '--user', 'user_cli', '--name', 'Cli User', '--org', 'org_cli',
+      '--role', 'viewer', '--ttl', '600', '--data-dir', hub.dataDir,
+    ], { env: { ...process.env, PRDHUB_JWT_SECRET: JWT_SECRET }, encoding: 'utf8' }).trim();
+    assert.match(out, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    const payload = JSON.parse(Buffer.from(out.split('.')[1], 'base64url').toString());
+    assert.equal(payload.sub, 'user_cli');
+    assert.equal(payload.name, 'Cli User');
+    assert.equal(payload.org, 'org_cli');
+    assert.equal(payload.role, 'viewer');
+    assert.ok(payload.exp > now() && payload.exp <= now() + 601);
+    const s = await connect(hub.url, { transports: ['websocket'], auth: { token: out } }, '/prds');
+    s.close();
+  });
+});
+
+describe('RS256 hub (--jwt-public-key)', () => {
+  let hub;
+  let keys;
+  let dir;
+  before(async () => {
+    keys = rsaKeyPair();
+    dir = tmpDir();
+    const pub = path.join(dir, 'jwt-public.pem');
+    fs.writeFileSync(pub, keys.publicKey);
+    hub = await startHub({ args: ['--jwt-public-key', pub] });
+  });
+  after(async () => {
+    await hub.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a good RS256 token is accepted', async () => {
+    for (const nsp of NAMESPACES) {
+      const s = await connect(hub.url, {
+        transports: ['websocket'],
+        auth: { token: token({}, { alg: 'RS256', privateKey: keys.privateKey }) },
+      }, nsp);
+      assert.ok(s.connected);
+      const ack = await s.timeout(10000).emitWithAck('ping');
+      assert.deepEqual(ack, { ok: true });
+      s.close();
+    }
+  });
+
+  test('HS256 signed with the public key as secret (alg confusion) is refused', async () => {
+    const forged = token({}, { alg: 'HS256', secret: keys.publicKey });
+    const err = await connectError(hub.url, { transports: ['websocket'], auth: { token: forged } });
+    assertRefused(err, 'AUTHENTICATION_FAILED');
+  });
+
+  test('HS256 signed with the hub secret is refused once a public key is configured', async () => {
+    const err = await connectError(hub.url, { transports: ['websocket'], auth: { token: token() } });
+    assertRefused(err, 'AUTHENTICATION_FAILED');
+  });
+
+  test('RS256 signed by another key is refused', async () => {
+    const other = rsaKeyPair();
+    const err = await connectError(hub.url, {
+      transports: ['websocket'],
+      auth: { token: token({}, { alg: 'RS256', privateKey: other.privateKey }) },
+    });
+    assertRefused(err, 'AUTHENTICATION_FAILED');
+  });
+
+  test('expired RS256 token → TOKEN_EXPIRED', async () => {
+    const err = await connectError(hub.url, {
+      transports: ['websocket'],
+      auth: { token: token({ exp: now() - 120 }, { alg: 'RS256', privateKey: keys.privateKey }) },
+    });
+    assertRefused(err, 'TOKEN_EXPIRED');
+  });
+
+  test('alg none is refused', async () => {
+    const err = await connectError(hub.url, {
+      transports: ['websocket'], auth: { token: signJwt(claims(), { alg: 'none' }) },
+    });
+    assertRefused(err, 'AUTHENTICATION_FAILED');
+  });
+});

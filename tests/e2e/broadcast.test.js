@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// 200 clients on a mix of transports and namespaces all receive the
+// `server-shutdown` broadcast when the hub gets SIGTERM, and the hub exits 0.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHub, connect, once, token } from './helpers/hub.js';
+
+const CLIENTS = 200;
+const NAMESPACES = ['/', '/prds', '/notifications'];
+
+test(`${CLIENTS} clients all receive the server-shutdown broadcast`, async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    // Connect in small waves: a fair test of the hub, not of the client host.
+    for (let i = 0; i < CLIENTS; i += 20) {
+      const wave = [];
+      for (let j = i; j < Math.min(i + 20, CLIENTS); j++) {
+        const transports = j % 4 === 0 ? ['polling'] : ['websocket'];
+        wave.push(connect(hub.url, {
+          transports,
+          upgrade: false,
+          auth: { token: token({ sub: `user_${j}`, name: `User ${j}` }) },
+        }, NAMESPACES[j % NAMESPACES.length]));
+      }
+      sockets.push(...(await Promise.all(wave)));
+    }
+    assert.equal(sockets.length, CLIENTS);
+    assert.ok(sockets.every((s) => s.connected));
+
+    const received = sockets.map((s) => once(s, 'server-shutdown'));
+    const before = Date.now();
+    hub.proc.kill('SIGTERM');
+    const payloads = await Promise.all(received);
+    assert.equal(payloads.length, CLIENTS);
+    for (const { args: [data] } of payloads) {
+      assert.equal(typeof data.message, 'string');
+      assert.ok(data.message.length > 0);
+      const ts = typeof data.timestamp === 'number' ? data.timestamp : Date.parse(data.timestamp);
+      assert.ok(Number.isFinite(ts), `timestamp ${data.timestamp} is a time`);
+      assert.ok(ts >= before - 60000, 'timestamp is current');
+    }
+  } finally {
+    for (const s of sockets) s.close();
+    const { code, signal } = await hub.stop();
+    assert.equal(signal, null);
+    assert.equal(code, 0, `prdhub exits 0 after SIGTERM\n${hub.stderr()}`);
+  }
+});
+
+test('SIGINT also broadcasts server-shutdown and exits 0', async () => {
+  const hub = await startHub();
+  const s = await connect(hub.url, { transports: ['websocket'] }, '/notifications');
+  const got = once(s, 'server-shutdown');
+  hub.proc.kill('SIGINT');
+  const { args: [data] } = await got;
+  assert.equal(typeof data.message, 'string');
+  s.close();
+  const { code } = await hub.stop();
+  assert.equal(code, 0);
+});

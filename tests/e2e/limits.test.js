@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// maxPayload over both transports and the per-event rate limit.
+
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHub, connect, once, token, EVENT_TIMEOUT_MS } from './helpers/hub.js';
+
+const MAX_PAYLOAD = 1000000;
+
+async function handshake(url) {
+  const res = await fetch(`${url}/socket.io/?EIO=4&transport=polling`);
+  assert.equal(res.status, 200);
+  const body = await res.text();
+  assert.equal(body[0], '0');
+  return JSON.parse(body.slice(1));
+}
+
+describe('maxPayload', () => {
+  let hub;
+  before(async () => { hub = await startHub(); });
+  after(async () => {
+    const { code } = await hub.stop();
+    assert.equal(code, 0);
+  });
+
+  test('the handshake announces maxPayload 1000000', async () => {
+    const open = await handshake(hub.url);
+    assert.equal(open.maxPayload, MAX_PAYLOAD);
+    assert.deepEqual(open.upgrades, ['websocket']);
+    assert.equal(typeof open.sid, 'string');
+  });
+
+  test('a polling POST larger than maxPayload gets 413', async () => {
+    const { sid } = await handshake(hub.url);
+    const body = '4' + 'x'.repeat(MAX_PAYLOAD + 10);
+    const res = await fetch(`${hub.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain;charset=UTF-8' },
+      body,
+    });
+    assert.equal(res.status, 413);
+    await res.arrayBuffer();
+  });
+
+  test('a polling POST just under maxPayload is accepted', async () => {
+    const { sid } = await handshake(hub.url);
+    const body = '4' + 'x'.repeat(MAX_PAYLOAD - 100);
+    const res = await fetch(`${hub.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain;charset=UTF-8' },
+      body,
+    });
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+  });
+
+  test('an over-size message over websocket disconnects the client', async () => {
+    const socket = await connect(hub.url, { transports: ['websocket'] });
+    const gone = once(socket, 'disconnect');
+    socket.emit('ping', 'x'.repeat(MAX_PAYLOAD + 1000));
+    const { args } = await gone;
+    assert.match(args[0], /transport (close|error)/);
+    socket.close();
+  });
+
+  test('an over-size message over polling disconnects the client', async () => {
+    const socket = await connect(hub.url, { transports: ['polling'], upgrade: false });
+    const gone = once(socket, 'disconnect');
+    socket.emit('ping', 'x'.repeat(MAX_PAYLOAD + 1000));
+    const { args } = await gone;
+    assert.match(args[0], /transport (close|error)/);
+    socket.close();
+  });
+
+  test('the hub still serves new clients after refusing over-size payloads', async () => {
+    const socket = await connect(hub.url, { transports: ['websocket'] });
+    const ack = await socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping');
+    assert.deepEqual(ack, { ok: true });
+    socket.close();
+  });
+});
+
+describe('rate limit', () => {
+  const LIMIT = 3;
+  let hub;
+  before(async () => {
+    hub = await startHub({
+      config: `[rate-limit]\ne2e-tight = ${LIMIT}/3600\n\n[rate-limit.events]\nping = e2e-tight\n`,
+    });
+  });
+  after(async () => { await hub.stop(); });
+
+  test(`the ${LIMIT + 1}th ping within the window is refused with rate-limit`, async () => {
+    const socket = await connect(hub.url, { transports: ['websocket'] });
+    for (let i = 0; i < LIMIT; i++) {
+      const ack = await socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping');
+      assert.deepEqual(ack, { ok: true }, `ping ${i + 1} is within the limit`);
+    }
+    const limited = once(socket, 'rate-limit');
+    let pongs = 0;
+    socket.on('pong', () => pongs++);
+    const ack = await socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping');
+    assert.equal(ack.error?.code, 'RATE_LIMITED');
+    assert.equal(typeof ack.error.message, 'string');
+    assert.equal(ack.ok, undefined);
+
+    const { args: [info] } = await limited;
+    assert.equal(typeof info.message, 'string');
+    assert.equal(info.limit, LIMIT);
+    assert.equal(info.remaining, 0);
+    assert.equal(typeof info.retryAfter, 'number');
+    assert.ok(info.retryAfter > 0 && info.retryAfter <= 3600, `retryAfter ${info.retryAfter}`);
+    assert.ok(info.resetTime !== undefined);
+
+    // A refused ping changed nothing: no pong was sent for it.
+    const ack2 = await socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping');
+    assert.equal(ack2.error?.code, 'RATE_LIMITED');
+    assert.equal(pongs, 0);
+    socket.close();
+  });
+
+  test("another user is not limited by the first user's budget", async () => {
+    const socket = await connect(hub.url, {
+      transports: ['websocket'], auth: { token: token({ sub: 'user_other' }) },
+    });
+    const ack = await socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping');
+    assert.deepEqual(ack, { ok: true });
+    socket.close();
+  });
+});

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// A stock socket.io-client on each transport, the polling→websocket upgrade,
+// namespaces multiplexed on one Manager, ping→pong and acks.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHub, connect, once, token, Manager, EVENT_TIMEOUT_MS } from './helpers/hub.js';
+
+let hub;
+before(async () => { hub = await startHub(); });
+after(async () => {
+  const { code } = await hub.stop();
+  assert.equal(code, 0, 'prdhub exits 0 on SIGTERM');
+});
+
+async function pingPong(socket) {
+  const pong = once(socket, 'pong');
+  const ack = await socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping');
+  assert.deepEqual(ack, { ok: true });
+  const { args } = await pong;
+  assert.equal(typeof args[0].timestamp, 'number');
+  assert.ok(args[0].timestamp > 1.6e12, 'timestamp is in milliseconds since the epoch');
+}
+
+test('polling only: connect, ping→pong, disconnect', async () => {
+  const socket = await connect(hub.url, { transports: ['polling'], upgrade: false });
+  assert.equal(socket.io.engine.transport.name, 'polling');
+  assert.ok(socket.id);
+  await pingPong(socket);
+  assert.equal(socket.io.engine.transport.name, 'polling');
+  socket.close();
+});
+
+test('websocket only: connect, ping→pong, disconnect', async () => {
+  const socket = await connect(hub.url, { transports: ['websocket'] });
+  assert.equal(socket.io.engine.transport.name, 'websocket');
+  await pingPong(socket);
+  socket.close();
+});
+
+test('default transports upgrade from polling to websocket', async () => {
+  const socket = await connect(hub.url);
+  const engine = socket.io.engine;
+  if (engine.transport.name !== 'websocket') {
+    assert.equal(engine.transport.name, 'polling');
+    await once(engine, 'upgrade');
+  }
+  assert.equal(engine.transport.name, 'websocket');
+  // The session survives the upgrade: events still flow on the same socket.
+  await pingPong(socket);
+  socket.close();
+});
+
+test('ping without an ack still gets a pong', async () => {
+  const socket = await connect(hub.url, { transports: ['websocket'] });
+  const pong = once(socket, 'pong');
+  socket.emit('ping');
+  const { args } = await pong;
+  assert.equal(typeof args[0].timestamp, 'number');
+  socket.close();
+});
+
+test('three namespaces multiplexed on one Manager share one engine', async () => {
+  const manager = new Manager(hub.url, { reconnection: false, transports: ['websocket'] });
+  const auth = { token: token() };
+  const sockets = ['/', '/prds', '/notifications'].map((nsp) => manager.socket(nsp, { auth }));
+  const results = await Promise.all(sockets.map((s) => {
+    const p = once(s, ['connect', 'connect_error']);
+    s.connect();
+    return p;
+  }));
+  for (const r of results) assert.equal(r.event, 'connect', JSON.stringify(r.args[0]?.data));
+  const engines = new Set(sockets.map((s) => s.io.engine));
+  assert.equal(engines.size, 1, 'one Engine.IO connection carries all namespaces');
+  const ids = new Set(sockets.map((s) => s.id));
+  assert.equal(ids.size, 3, 'each namespace has its own socket id');
+  for (const s of sockets) await pingPong(s);
+
+  // Leaving one namespace keeps the others alive on the same engine.
+  sockets[1].disconnect();
+  await pingPong(sockets[2]);
+  await pingPong(sockets[0]);
+  manager.engine.close();
+});
+
+test('many sequential acks come back in order with their own ids', async () => {
+  const socket = await connect(hub.url, { transports: ['websocket'] });
+  const acks = await Promise.all(
+    Array.from({ length: 5 }, () => socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping')));
+  for (const a of acks) assert.deepEqual(a, { ok: true });
+  socket.close();
+});
+
+test('an unknown namespace is refused', async () => {
+  await assert.rejects(connect(hub.url, { transports: ['websocket'] }, '/no-such-namespace'),
+    (err) => /Invalid namespace/i.test(err.message));
+});
