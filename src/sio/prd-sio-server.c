@@ -266,7 +266,7 @@ client_handle_packet (PrdSioClient *client, PrdSioPacket *packet)
 }
 
 static void
-on_text_message (PrdEioSocket *engine, const char *text, gsize len, gpointer user_data)
+on_text_message (PrdEioSocket *engine, const char *text, gulong len, gpointer user_data)
 {
   g_autoptr (PrdSioClient) client = prd_sio_client_ref (user_data);
   g_autoptr (PrdSioPacket) packet = NULL;
