@@ -712,6 +712,19 @@ test_sites (Fixture *f, gconstpointer data)
   g_assert_cmpint (((PrdStoreSite *) sites->pdata[2])->clock, ==, 3);
   g_assert_cmpint (((PrdStoreSite *) sites->pdata[3])->site, ==, 3);
 
+  /* The site space is bounded (sites are int32 on the wire and in vectors). */
+  {
+    g_autoptr (sqlite3) db = raw_open (f->path);
+    g_autoptr (PrdStoreSite) none = NULL;
+
+    raw_exec (db, "INSERT INTO prd_sites (prd_id, site, user_id, created_at)"
+                  " VALUES ('prd_other', 2147483647, 'zed', 0)");
+    none = test_store_acquire_site (f->store, "prd_other", "carol", NULL, 0, &error);
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+    g_assert_null (none);
+    g_clear_error (&error);
+  }
+
   missing = test_store_acquire_site (f->store, "prd_none", "alice", NULL, 0, &error);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
   g_assert_null (missing);
