@@ -1,10 +1,18 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Where the hub's HS256 secret comes from. Kept behind one function so the
- * Secret Service can take the file's place later without touching callers.
+ * Where the hub's HS256 secret comes from. Kept behind one function so that
+ * callers do not care whether it lives in the environment, the secret store
+ * or a file.
  *
- * Order: the PRDHUB_JWT_SECRET environment variable; else `<data-dir>/jwt-secret`,
- * which is created on first start with 32 random bytes (hex) and mode 0600.
+ * Order: the PRDHUB_JWT_SECRET environment variable; else, when the program
+ * has installed a secret store (prd_hub_secret_set_store(), as prdhub does),
+ * the secret `jwt-secret` there (`prdhub secret set jwt-secret`); else
+ * `<data-dir>/jwt-secret`. When neither holds one, a secret of 32 random
+ * bytes (hex) is generated: into the Secret Service when the store is one,
+ * otherwise into `<data-dir>/jwt-secret` with mode 0600 — the owner-only
+ * file the hub has always used without a keyring, which scripts and older
+ * hubs of the same folder know. An existing `jwt-secret` file is never
+ * moved, so tokens already handed out stay valid.
  * A secret file that group or others may read is refused rather than used:
  * anyone who can read it can mint tokens for any user.
  */
@@ -23,6 +31,8 @@
 
 #include "prd-auth.h"
 #include "prd-error.h"
+#include "prd-file-secret-store.h"
+#include "prd-secret-store.h"
 
 #include "prd-hub-secret.h"
 
@@ -94,18 +104,29 @@ read_secret_file (const char *path, GError **error)
   return g_bytes_new (contents, strlen (contents));
 }
 
-/* Writes a fresh secret beside @path and links it into place, so that a
- * crash never leaves a half-written secret and two hubs starting at once
- * agree on one secret (the loser of link() reads the winner's). */
-static gboolean
-create_secret_file (const char *data_dir, const char *path, GError **error)
+static PrdSecretStore *installed_store; /* (owned) (nullable) */
+
+/**
+ * prd_hub_secret_set_store:
+ * @store: (nullable): where prd_hub_secret_load_jwt() keeps the secret, or
+ *   %NULL for the `jwt-secret` file of the data folder
+ *
+ * Called once by the program at start-up, before any secret is loaded.
+ */
+void
+prd_hub_secret_set_store (PrdSecretStore *store)
+{
+  g_return_if_fail (store == NULL || PRD_IS_SECRET_STORE (store));
+
+  g_set_object (&installed_store, store);
+}
+
+static char *
+random_hex_secret (GError **error)
 {
   guint8 random[SECRET_RANDOM_BYTES];
   g_autoptr (GString) hex = g_string_new (NULL);
-  g_autofree char *tmp_path = g_build_filename (data_dir, ".jwt-secret.XXXXXX", NULL);
   gsize done = 0;
-  int fd;
-  int saved_errno;
 
   while (done < sizeof random)
     {
@@ -115,17 +136,90 @@ create_secret_file (const char *data_dir, const char *path, GError **error)
         continue;
       if (n < 0)
         {
-          saved_errno = errno;
+          int saved_errno = errno;
+
           g_set_error (error, PRD_ERROR, PRD_ERROR_INTERNAL, "getrandom failed: %s",
                        g_strerror (saved_errno));
-          return FALSE;
+          return NULL;
         }
       done += (gsize) n;
     }
   for (gsize i = 0; i < sizeof random; i++)
     g_string_append_printf (hex, "%02x", random[i]);
-  g_string_append_c (hex, '\n');
   memset (random, 0, sizeof random);
+  return g_string_free (g_steal_pointer (&hex), FALSE);
+}
+
+static GBytes *
+check_stored_secret (char *value, PrdSecretStore *store, GError **error)
+{
+  g_autofree char *owned = value;
+
+  if (strlen (value) < PRD_AUTH_MIN_SECRET_LENGTH)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                   "The secret \"%s\" in %s is shorter than %d characters; replace it with "
+                   "`prdhub secret set %s`",
+                   PRD_HUB_SECRET_NAME, prd_secret_store_get_description (store),
+                   PRD_AUTH_MIN_SECRET_LENGTH, PRD_HUB_SECRET_NAME);
+      return NULL;
+    }
+  return g_bytes_new_take (g_steal_pointer (&owned), strlen (value));
+}
+
+/* The store's secret, or %NULL with @error unset when it holds none. */
+static GBytes *
+load_from_store (PrdSecretStore *store, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *value = NULL;
+
+  value = prd_secret_store_lookup_sync (store, PRD_HUB_SECRET_NAME, NULL, &local_error);
+  if (value != NULL)
+    return check_stored_secret (g_steal_pointer (&value), store, error);
+  if (!g_error_matches (local_error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  return NULL;
+}
+
+static GBytes *
+generate_into_store (PrdSecretStore *store, GError **error)
+{
+  g_autofree char *value = NULL;
+  g_autofree char *stored = NULL;
+
+  value = random_hex_secret (error);
+  if (value == NULL ||
+      !prd_secret_store_store_sync (store, PRD_HUB_SECRET_NAME, value, NULL, error))
+    return NULL;
+  g_message ("Generated a new JWT secret in %s", prd_secret_store_get_description (store));
+
+  /* Read back what is stored: when two hubs start at once, the last write
+   * wins and both must sign with it. */
+  stored = prd_secret_store_lookup_sync (store, PRD_HUB_SECRET_NAME, NULL, error);
+  if (stored == NULL)
+    return NULL;
+  return check_stored_secret (g_steal_pointer (&stored), store, error);
+}
+
+/* Writes a fresh secret beside @path and links it into place, so that a
+ * crash never leaves a half-written secret and two hubs starting at once
+ * agree on one secret (the loser of link() reads the winner's). */
+static gboolean
+create_secret_file (const char *data_dir, const char *path, GError **error)
+{
+  g_autofree char *hex = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *tmp_path = g_build_filename (data_dir, ".jwt-secret.XXXXXX", NULL);
+  gsize line_len;
+  int fd;
+  int saved_errno;
+
+  hex = random_hex_secret (error);
+  if (hex == NULL)
+    return FALSE;
+  line = g_strconcat (hex, "\n", NULL);
+  line_len = strlen (line);
 
   fd = g_mkstemp_full (tmp_path, O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0)
@@ -136,7 +230,7 @@ create_secret_file (const char *data_dir, const char *path, GError **error)
                    g_strerror (saved_errno));
       return FALSE;
     }
-  if (write (fd, hex->str, hex->len) != (ssize_t) hex->len || fsync (fd) != 0)
+  if (write (fd, line, line_len) != (ssize_t) line_len || fsync (fd) != 0)
     {
       saved_errno = errno;
       close (fd);
@@ -195,9 +289,25 @@ prd_hub_secret_load_jwt (const char *data_dir, GError **error)
       return NULL;
     }
 
+  if (installed_store != NULL)
+    {
+      g_autoptr (GError) local_error = NULL;
+      GBytes *stored = load_from_store (installed_store, &local_error);
+
+      if (stored != NULL)
+        return stored;
+      if (local_error != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+    }
+
   path = g_build_filename (data_dir, PRD_HUB_SECRET_FILE, NULL);
   if (!g_file_test (path, G_FILE_TEST_EXISTS) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
     {
+      if (installed_store != NULL && !PRD_IS_FILE_SECRET_STORE (installed_store))
+        return generate_into_store (installed_store, error);
       if (!create_secret_file (data_dir, path, error))
         return NULL;
       created = TRUE;

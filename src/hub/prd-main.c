@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * prdhub: `serve` (the default) runs the hub until SIGINT/SIGTERM; `token`
- * mints a JWT the hub accepts, for handing out to LAN users.
+ * mints a JWT the hub accepts, for handing out to LAN users; `secret`
+ * sets, deletes and lists the hub's credentials in its secret store.
  *
  * Logs go to stderr (or the journal) so that stdout carries only what
  * scripts read: the one "prdhub listening on URL" line, or the token.
@@ -14,12 +15,15 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <glib-unix.h>
 
 #include "prd-error.h"
 #include "prd-hub-secret.h"
 #include "prd-hub.h"
+#include "prd-secret-store.h"
 
 #define DEFAULT_TOKEN_TTL (7 * 24 * 3600)
 #define MAX_TOKEN_TTL     (366 * 24 * 3600)
@@ -66,6 +70,20 @@ load_config (const char *config_file,
   if (!prd_hub_config_validate (config, error))
     return NULL;
   return g_steal_pointer (&config);
+}
+
+/* Opens the hub's secret store (the Secret Service, else the owner-only
+ * file in the data folder) and hands it to the JWT secret loader. */
+static PrdSecretStore *
+open_secret_store (PrdHubConfig *config, GError **error)
+{
+  g_autoptr (PrdSecretStore) store = NULL;
+
+  store = prd_secret_store_open_default_sync (config->data_dir, NULL, error);
+  if (store == NULL)
+    return NULL;
+  prd_hub_secret_set_store (store);
+  return g_steal_pointer (&store);
 }
 
 static gboolean
@@ -144,6 +162,7 @@ cmd_serve (int argc, char **argv)
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- run the prdhub server");
   g_autoptr (PrdHubConfig) config = NULL;
+  g_autoptr (PrdSecretStore) secrets = NULL;
   g_autoptr (PrdAuth) auth = NULL;
   g_autoptr (PrdHub) hub = NULL;
   g_autoptr (GMainLoop) loop = NULL;
@@ -153,8 +172,8 @@ cmd_serve (int argc, char **argv)
   guint sigint_id, sigterm_id;
 
   g_option_context_add_main_entries (context, entries, NULL);
-  g_option_context_set_summary (context, "Commands: serve (default), token. "
-                                         "See `prdhub token --help`.");
+  g_option_context_set_summary (context, "Commands: serve (default), token, secret. "
+                                         "See `prdhub token --help`, `prdhub secret --help`.");
   if (!parse_options (context, &argc, &argv, &error))
     return fail (error);
   if (verbose)
@@ -163,6 +182,9 @@ cmd_serve (int argc, char **argv)
   config = load_config (config_file, listen, data_dir, tls_cert, tls_key, jwt_public_key,
                         cors_origins, &error);
   if (config == NULL)
+    return fail (error);
+  secrets = open_secret_store (config, &error);
+  if (secrets == NULL)
     return fail (error);
   auth = prd_hub_create_auth (config, &error);
   if (auth == NULL)
@@ -215,6 +237,7 @@ cmd_token (int argc, char **argv)
   g_autoptr (GOptionContext) context =
       g_option_context_new ("- print a token the hub accepts (HS256, signed with its secret)");
   g_autoptr (PrdHubConfig) config = NULL;
+  g_autoptr (PrdSecretStore) secrets = NULL;
   g_autoptr (PrdIdentity) identity = NULL;
   g_autoptr (PrdAuth) auth = NULL;
   g_autoptr (GError) error = NULL;
@@ -253,6 +276,9 @@ cmd_token (int argc, char **argv)
                   config->jwt_public_key);
       return 1;
     }
+  secrets = open_secret_store (config, &error);
+  if (secrets == NULL)
+    return fail (error);
   auth = prd_hub_create_auth (config, &error);
   if (auth == NULL)
     return fail (error);
@@ -264,6 +290,174 @@ cmd_token (int argc, char **argv)
     return fail (error);
   printf ("%s\n", token);
   fflush (stdout);
+  return 0;
+}
+
+/* The value comes from standard input, never from the command line where
+ * ps and the shell history would see it. One trailing newline (as `echo`
+ * and a typed line leave) is not part of it. */
+static char *
+read_secret_value (const char *name, GError **error)
+{
+  g_autoptr (GString) value = g_string_new (NULL);
+  gboolean tty = isatty (STDIN_FILENO);
+  struct termios saved, quiet;
+  gboolean echo_off = FALSE;
+  char buf[4096];
+  size_t n;
+
+  if (tty)
+    {
+      g_printerr ("Value of %s (not echoed): ", name);
+      if (tcgetattr (STDIN_FILENO, &saved) == 0)
+        {
+          quiet = saved;
+          quiet.c_lflag &= ~(tcflag_t) ECHO;
+          echo_off = tcsetattr (STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+        }
+      /* A terminal ends the value at the first line. */
+      if (fgets (buf, sizeof buf, stdin) != NULL)
+        g_string_append (value, buf);
+      if (echo_off)
+        tcsetattr (STDIN_FILENO, TCSAFLUSH, &saved);
+      g_printerr ("\n");
+    }
+  else
+    {
+      while ((n = fread (buf, 1, sizeof buf, stdin)) > 0)
+        {
+          g_string_append_len (value, buf, (gssize) n);
+          if (value->len > PRD_SECRET_MAX_VALUE_LENGTH + 2)
+            break;
+        }
+      if (ferror (stdin))
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                               "Cannot read the value from standard input");
+          return NULL;
+        }
+    }
+  memset (buf, 0, sizeof buf);
+
+  if (value->len > 0 && value->str[value->len - 1] == '\n')
+    g_string_truncate (value, value->len - 1);
+  if (value->len > 0 && value->str[value->len - 1] == '\r')
+    g_string_truncate (value, value->len - 1);
+  if (strlen (value->str) != value->len)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "A secret cannot contain NUL bytes");
+      return NULL;
+    }
+  if (!prd_secret_check_value (value->str, error))
+    return NULL;
+  return g_string_free (g_steal_pointer (&value), FALSE);
+}
+
+static int
+cmd_secret (int argc, char **argv)
+{
+  g_autofree char *data_dir = NULL;
+  g_autofree char *config_file = NULL;
+  const GOptionEntry entries[] = { { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir,
+                                     "Data folder of the hub", "DIR" },
+                                   { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
+                                     "Configuration file of the hub", "FILE" },
+                                   { NULL } };
+  g_autoptr (GOptionContext) context =
+      g_option_context_new ("set NAME | delete NAME | list - manage the hub's secrets");
+  g_autoptr (PrdHubConfig) config = NULL;
+  g_autoptr (PrdSecretStore) store = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GError) parse_error = NULL;
+  const char *action;
+  const char *name = NULL;
+
+  g_set_prgname ("prdhub secret");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_summary (
+      context, "set NAME reads the value from standard input (one trailing newline removed);\n"
+               "list prints the names only. Secrets live in the Secret Service, or where none\n"
+               "runs, in the owner-only file DIR/secrets.");
+  if (!g_option_context_parse (context, &argc, &argv, &parse_error))
+    {
+      g_printerr ("prdhub: %s\n", parse_error->message);
+      return 1;
+    }
+  if (argc < 2)
+    {
+      g_printerr ("prdhub: secret needs an action: set NAME, delete NAME or list\n");
+      return 1;
+    }
+  action = argv[1];
+  if (g_str_equal (action, "set") || g_str_equal (action, "delete"))
+    {
+      if (argc != 3)
+        {
+          g_printerr ("prdhub: secret %s needs exactly one NAME%s\n", action,
+                      g_str_equal (action, "set") ? " (the value is read from standard input)"
+                                                  : "");
+          return 1;
+        }
+      name = argv[2];
+      if (!prd_secret_check_name (name, &error))
+        return fail (error);
+    }
+  else if (g_str_equal (action, "list"))
+    {
+      if (argc != 2)
+        {
+          g_printerr ("prdhub: secret list takes no argument\n");
+          return 1;
+        }
+    }
+  else
+    {
+      g_printerr ("prdhub: unknown secret action \"%s\" (set, delete, list)\n", action);
+      return 1;
+    }
+
+  config = load_config (config_file, NULL, data_dir, NULL, NULL, NULL, NULL, &error);
+  if (config == NULL)
+    return fail (error);
+
+  if (g_str_equal (action, "set"))
+    {
+      g_autofree char *value = read_secret_value (name, &error);
+
+      if (value == NULL)
+        return fail (error);
+      if (g_str_equal (name, PRD_HUB_SECRET_NAME) && strlen (value) < PRD_AUTH_MIN_SECRET_LENGTH)
+        {
+          g_printerr ("prdhub: the JWT secret must be at least %d characters long\n",
+                      PRD_AUTH_MIN_SECRET_LENGTH);
+          return 1;
+        }
+      store = prd_secret_store_open_default_sync (config->data_dir, NULL, &error);
+      if (store == NULL || !prd_secret_store_store_sync (store, name, value, NULL, &error))
+        {
+          memset (value, 0, strlen (value));
+          return fail (error);
+        }
+      memset (value, 0, strlen (value));
+      return 0;
+    }
+
+  store = prd_secret_store_open_default_sync (config->data_dir, NULL, &error);
+  if (store == NULL)
+    return fail (error);
+  if (g_str_equal (action, "delete"))
+    return prd_secret_store_delete_sync (store, name, NULL, &error) ? 0 : fail (error);
+
+  {
+    g_auto (GStrv) names = prd_secret_store_list_sync (store, NULL, &error);
+
+    if (names == NULL)
+      return fail (error);
+    for (guint i = 0; names[i] != NULL; i++)
+      printf ("%s\n", names[i]);
+    fflush (stdout);
+  }
   return 0;
 }
 
@@ -284,7 +478,9 @@ main (int argc, char *argv[])
         return cmd_serve (argc - 1, argv + 1);
       if (g_str_equal (command, "token"))
         return cmd_token (argc - 1, argv + 1);
-      g_printerr ("prdhub: unknown command \"%s\" (commands: serve, token)\n", command);
+      if (g_str_equal (command, "secret"))
+        return cmd_secret (argc - 1, argv + 1);
+      g_printerr ("prdhub: unknown command \"%s\" (commands: serve, token, secret)\n", command);
       return 1;
     }
   return cmd_serve (argc, argv);
