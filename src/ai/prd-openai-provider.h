@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "prd-ai-provider.h"
+
+G_BEGIN_DECLS
+
+#define PRD_OPENAI_DEFAULT_TIMEOUT_MS 60000
+#define PRD_OPENAI_DEFAULT_MAX_TOKENS 2048
+#define PRD_OPENAI_MIN_TIMEOUT_MS     100
+#define PRD_OPENAI_MAX_TIMEOUT_MS     3600000
+#define PRD_OPENAI_MAX_MAX_TOKENS     1000000
+/* Longest server-sent event (one JSON chunk) accepted. */
+#define PRD_OPENAI_MAX_EVENT_SIZE (1024 * 1024)
+/* Largest response body read, streamed or not. */
+#define PRD_OPENAI_MAX_BODY_SIZE (16 * 1024 * 1024)
+
+/**
+ * PrdOpenAiSettings:
+ * @base_url: the API root, e.g. `https://api.openai.com/v1` or
+ *   `http://127.0.0.1:11434/v1` (Ollama); requests go to
+ *   `{base_url}/chat/completions`
+ * @model: the model name sent with each request
+ * @api_key: (nullable): sent as `Authorization: Bearer`; %NULL or empty
+ *   for servers without keys
+ * @timeout_ms: how long the provider may stay silent (before the answer
+ *   starts and between pieces) before the request fails
+ * @max_tokens: the `max_tokens` of each request
+ */
+typedef struct
+{
+  const char *base_url;
+  const char *model;
+  const char *api_key;
+  guint timeout_ms;
+  guint max_tokens;
+} PrdOpenAiSettings;
+
+#define PRD_TYPE_OPENAI_PROVIDER (prd_openai_provider_get_type ())
+
+G_DECLARE_FINAL_TYPE (PrdOpenAiProvider, prd_openai_provider, PRD, OPENAI_PROVIDER, GObject)
+
+PrdAiProvider *prd_openai_provider_new (const PrdOpenAiSettings *settings, GError **error);
+const char *prd_openai_provider_get_base_url (PrdOpenAiProvider *self);
+const char *prd_openai_provider_get_model (PrdOpenAiProvider *self);
+
+G_END_DECLS
