@@ -706,6 +706,7 @@ test_cli (Fixture *f, gconstpointer data)
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
 
+  g_clear_pointer (&value, g_free);
   value = prd_secret_store_lookup_sync (f->store, "jwt-secret", NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (value, ==, secret);

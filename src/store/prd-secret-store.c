@@ -385,7 +385,13 @@ prd_secret_store_open_default_finish (GAsyncResult *result, GError **error)
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-/* ---- blocking forms ---- */
+/* ---- blocking forms ----
+ *
+ * They iterate the thread-default main context until the call is done:
+ * D-Bus proxies and signal subscriptions that libsecret creates belong to
+ * that context, so it must outlive the store (a private context, dropped
+ * after the call, would leave them attached to a dead context). For code
+ * that runs before its main loop, or has none. */
 
 typedef struct
 {
@@ -405,9 +411,8 @@ sync_done (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 sync_begin (SyncData *data)
 {
-  data->context = g_main_context_new ();
+  data->context = g_main_context_ref_thread_default ();
   data->result = NULL;
-  g_main_context_push_thread_default (data->context);
 }
 
 static void
@@ -420,11 +425,6 @@ sync_wait (SyncData *data)
 static void
 sync_end (SyncData *data)
 {
-  /* Let sources the operation left behind (timeouts, D-Bus replies) be
-   * dispatched or dropped with the context. */
-  while (g_main_context_pending (data->context))
-    g_main_context_iteration (data->context, FALSE);
-  g_main_context_pop_thread_default (data->context);
   g_clear_object (&data->result);
   g_main_context_unref (data->context);
 }

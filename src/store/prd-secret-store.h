@@ -101,7 +101,8 @@ void prd_secret_store_open_default_async (const char *fallback_dir,
 PrdSecretStore *prd_secret_store_open_default_finish (GAsyncResult *result, GError **error);
 
 /* Blocking forms for command-line tools and start-up code that runs before
- * the main loop: each runs the async call in a private main context. */
+ * the main loop: each iterates the thread-default main context until the
+ * call is done. Never call them from a main-loop callback. */
 PrdSecretStore *prd_secret_store_open_default_sync (const char *fallback_dir,
                                                     GCancellable *cancellable,
                                                     GError **error);
