@@ -10,6 +10,9 @@
  *   [auth]     jwt-public-key (PEM file; switches verification to RS256/ES256 and kin)
  *   [rate-limit]         CLASS = LIMIT/WINDOW_SECONDS
  *   [rate-limit.events]  EVENT = CLASS
+ *   [ai]       base-url (OpenAI-compatible API root), model, timeout (s of
+ *              silence), max-tokens, context-chars; the API key is the
+ *              secret `ai-api-key` (`prdhub secret set ai-api-key`)
  *
  * Relative paths in a file are taken relative to that file's folder.
  */
@@ -33,6 +36,11 @@
 #define MAX_RATE_LIMIT       1000000
 #define MAX_RATE_WINDOW      86400
 #define MAX_NAME_LENGTH      128
+#define MAX_AI_TIMEOUT       3600
+#define MAX_AI_MAX_TOKENS    1000000
+#define MIN_AI_CONTEXT_CHARS 256
+#define MAX_AI_CONTEXT_CHARS 4000000
+#define MAX_AI_MODEL_LENGTH  256
 
 G_DEFINE_BOXED_TYPE (PrdHubConfig, prd_hub_config, prd_hub_config_ref, prd_hub_config_unref)
 
@@ -58,6 +66,8 @@ config_clear (gpointer data)
   g_free (self->jwt_public_key);
   g_clear_pointer (&self->rate_limits, g_ptr_array_unref);
   g_clear_pointer (&self->event_classes, g_hash_table_unref);
+  g_free (self->ai_base_url);
+  g_free (self->ai_model);
 }
 
 /**
@@ -84,6 +94,9 @@ prd_hub_config_new (void)
   self->connect_timeout = 45000;
   self->rate_limits = g_ptr_array_new_with_free_func (rate_limit_free);
   self->event_classes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->ai_timeout = PRD_HUB_CONFIG_DEFAULT_AI_TIMEOUT;
+  self->ai_max_tokens = PRD_HUB_CONFIG_DEFAULT_AI_MAX_TOKENS;
+  self->ai_context_chars = PRD_HUB_CONFIG_DEFAULT_AI_CONTEXT_CHARS;
   g_assert (prd_hub_config_set_rate_limit (self, "default", "100/10", NULL));
   return self;
 }
@@ -406,6 +419,102 @@ prd_hub_config_set_event_class (PrdHubConfig *self,
   return TRUE;
 }
 
+static gboolean parse_uint (const char *group,
+                            const char *key,
+                            const char *value,
+                            guint64 min,
+                            guint64 max,
+                            guint64 *out,
+                            GError **error);
+
+static gboolean
+ai_base_url_is_valid (const char *value)
+{
+  g_autoptr (GUri) uri = g_uri_parse (value, G_URI_FLAGS_NONE, NULL);
+  const char *scheme;
+
+  if (uri == NULL)
+    return FALSE;
+  scheme = g_uri_get_scheme (uri);
+  return (g_str_equal (scheme, "http") || g_str_equal (scheme, "https")) &&
+         g_uri_get_host (uri) != NULL && *g_uri_get_host (uri) != '\0' &&
+         g_uri_get_userinfo (uri) == NULL && g_uri_get_query (uri) == NULL &&
+         g_uri_get_fragment (uri) == NULL;
+}
+
+/**
+ * prd_hub_config_set_ai:
+ * @key: `base-url`, `model`, `timeout`, `max-tokens` or `context-chars`
+ * @value: its value
+ *
+ * Sets one key of the [ai] group.
+ */
+gboolean
+prd_hub_config_set_ai (PrdHubConfig *self, const char *key, const char *value, GError **error)
+{
+  guint64 v;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (key != NULL, FALSE);
+  g_return_val_if_fail (value != NULL, FALSE);
+
+  if (g_str_equal (key, "base-url"))
+    {
+      if (!ai_base_url_is_valid (value))
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                       "[ai] base-url: \"%s\" is not an http:// or https:// URL without "
+                       "credentials, query or fragment",
+                       value);
+          return FALSE;
+        }
+      g_free (self->ai_base_url);
+      self->ai_base_url = g_strdup (value);
+      return TRUE;
+    }
+  if (g_str_equal (key, "model"))
+    {
+      gboolean ok = *value != '\0' && strlen (value) <= MAX_AI_MODEL_LENGTH;
+
+      for (const char *p = value; ok && *p != '\0'; p++)
+        ok = (guchar) *p > 0x20 && (guchar) *p < 0x7f;
+      if (!ok)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                       "[ai] model: \"%s\" must be printable ASCII without spaces, at most %d "
+                       "characters",
+                       value, MAX_AI_MODEL_LENGTH);
+          return FALSE;
+        }
+      g_free (self->ai_model);
+      self->ai_model = g_strdup (value);
+      return TRUE;
+    }
+  if (g_str_equal (key, "timeout"))
+    {
+      if (!parse_uint ("ai", key, value, 1, MAX_AI_TIMEOUT, &v, error))
+        return FALSE;
+      self->ai_timeout = (guint) v;
+      return TRUE;
+    }
+  if (g_str_equal (key, "max-tokens"))
+    {
+      if (!parse_uint ("ai", key, value, 1, MAX_AI_MAX_TOKENS, &v, error))
+        return FALSE;
+      self->ai_max_tokens = (guint) v;
+      return TRUE;
+    }
+  if (g_str_equal (key, "context-chars"))
+    {
+      if (!parse_uint ("ai", key, value, MIN_AI_CONTEXT_CHARS, MAX_AI_CONTEXT_CHARS, &v, error))
+        return FALSE;
+      self->ai_context_chars = (guint) v;
+      return TRUE;
+    }
+  g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Unknown key \"%s\" in [ai]", key);
+  return FALSE;
+}
+
 /**
  * prd_hub_config_validate:
  *
@@ -442,6 +551,13 @@ prd_hub_config_validate (PrdHubConfig *self, GError **error)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "jwt-public-key: %s does not exist",
                    self->jwt_public_key);
+      return FALSE;
+    }
+  if ((self->ai_base_url == NULL) != (self->ai_model == NULL))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                           self->ai_base_url == NULL ? "[ai] model is set but base-url is not"
+                                                     : "[ai] base-url is set but model is not");
       return FALSE;
     }
   if (prd_hub_config_get_rate_limit (self, "default") == NULL)
@@ -580,7 +696,7 @@ load_key_file (PrdHubConfig *self, GKeyFile *file, const char *base_dir, GError 
 
       if (!g_str_equal (group, "server") && !g_str_equal (group, "engine") &&
           !g_str_equal (group, "auth") && !g_str_equal (group, "rate-limit") &&
-          !g_str_equal (group, "rate-limit.events"))
+          !g_str_equal (group, "rate-limit.events") && !g_str_equal (group, "ai"))
         {
           g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Unknown group [%s]", group);
           return FALSE;
@@ -613,6 +729,13 @@ load_key_file (PrdHubConfig *self, GKeyFile *file, const char *base_dir, GError 
                 }
               if (!set_path (&self->jwt_public_key, "[auth] jwt-public-key",
                              path != NULL ? g_strstrip (path) : NULL, base_dir, error))
+                return FALSE;
+            }
+          else if (g_str_equal (group, "ai"))
+            {
+              g_autofree char *text = g_key_file_get_string (file, group, key, NULL);
+
+              if (!prd_hub_config_set_ai (self, key, text != NULL ? g_strstrip (text) : "", error))
                 return FALSE;
             }
           else if (g_str_equal (group, "rate-limit"))

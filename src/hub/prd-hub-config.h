@@ -22,6 +22,11 @@ typedef struct
 #define PRD_HUB_CONFIG_DEFAULT_PORT        3000
 #define PRD_HUB_CONFIG_DEFAULT_RATE_LIMIT  100
 #define PRD_HUB_CONFIG_DEFAULT_RATE_WINDOW 10
+/* [ai] defaults: seconds of provider silence, tokens per answer, characters
+ * of PRD context per request (about 4 characters per token). */
+#define PRD_HUB_CONFIG_DEFAULT_AI_TIMEOUT       60
+#define PRD_HUB_CONFIG_DEFAULT_AI_MAX_TOKENS    2048
+#define PRD_HUB_CONFIG_DEFAULT_AI_CONTEXT_CHARS 24000
 
 #define PRD_TYPE_HUB_CONFIG (prd_hub_config_get_type ())
 
@@ -48,6 +53,11 @@ typedef struct
   guint connect_timeout;     /* ms */
   GPtrArray *rate_limits;    /* (owned) (element-type PrdRateLimit) */
   GHashTable *event_classes; /* (owned) event name → class name */
+  char *ai_base_url;         /* (owned) (nullable) unset: no AI help */
+  char *ai_model;            /* (owned) (nullable) */
+  guint ai_timeout;          /* s */
+  guint ai_max_tokens;
+  guint ai_context_chars;
 } PrdHubConfig;
 
 GType prd_hub_config_get_type (void) G_GNUC_CONST;
@@ -75,6 +85,8 @@ gboolean prd_hub_config_set_event_class (PrdHubConfig *self,
                                          const char *event_class,
                                          GError **error);
 const PrdRateLimit *prd_hub_config_get_rate_limit (PrdHubConfig *self, const char *event_class);
+gboolean
+prd_hub_config_set_ai (PrdHubConfig *self, const char *key, const char *value, GError **error);
 gboolean prd_hub_config_validate (PrdHubConfig *self, GError **error);
 char *prd_hub_config_get_listen_string (PrdHubConfig *self);
 
