@@ -636,6 +636,15 @@ test_cli (Fixture *f, gconstpointer data)
   g_assert_cmpint (run_prdhub (NULL, &out, &err, "secret", "list", "--data-dir", f->dir, NULL), ==,
                    0);
   g_assert_cmpstr (out, ==, "ai.openai-key\njwt-secret\n");
+  /* Without a Secret Service, exactly one line says where the secrets are */
+  {
+    guint lines = 0;
+
+    for (const char *p = strstr (err, "No Secret Service available"); p != NULL;
+         p = strstr (p + 1, "No Secret Service available"))
+      lines++;
+    g_assert_cmpuint (lines, ==, keyring_mode ? 0 : 1);
+  }
   g_assert_null (strstr (err, secret));
   g_assert_null (strstr (err, "sk-test"));
   g_clear_pointer (&out, g_free);
