@@ -410,6 +410,66 @@ test_unauthorized (Fixture *f, gconstpointer data)
   run_clear (&run);
 }
 
+/* An error body is read only as far as needed to explain the error. */
+static void
+test_server_error_huge (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdAiResponse) response = NULL;
+  g_autoptr (GError) error = NULL;
+  Run run = { 0 };
+
+  g_assert_false (stream (f, f->provider, &run, "scenario:server-error-huge", &response, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PROVIDER_ERROR);
+  g_assert_cmpuint (response->http_status, ==, 500);
+  g_assert_nonnull (strstr (error->message, "HTTP 500: eeee"));
+  /* The provider's explanation is cut short in the message */
+  g_assert_cmpuint (g_utf8_strlen (error->message, -1), <, 400);
+  run_clear (&run);
+}
+
+/* A provider that never stops is stopped by the response size limit. */
+static void
+test_response_limit (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  PrdOpenAiSettings settings = { .base_url = f->base_url,
+                                 .model = MODEL,
+                                 .timeout_ms = 10000,
+                                 .max_tokens = 10,
+                                 .max_response_bytes = 600 };
+  g_autoptr (PrdAiProvider) provider = prd_openai_provider_new (&settings, &error);
+  g_autoptr (PrdAiResponse) response = NULL;
+  g_autoptr (GPtrArray) messages = messages_for ("scenario:complete");
+  Run run = { 0 };
+
+  g_assert_no_error (error);
+  g_assert_false (stream (f, provider, &run, "scenario:stream", &response, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR);
+  g_assert_nonnull (strstr (error->message, "exceeds 600 bytes"));
+  g_clear_error (&error);
+  g_clear_pointer (&response, prd_ai_response_unref);
+
+  /* The non-streamed answer is about 300 bytes: within 600, not within 100 */
+  run.f = f;
+  prd_ai_provider_complete_async (provider, messages, NULL, on_done, &run);
+  g_main_loop_run (f->loop);
+  g_assert_true (prd_ai_provider_complete_finish (provider, run.result, &response, &error));
+  g_assert_no_error (error);
+  g_clear_object (&run.result);
+  g_clear_pointer (&response, prd_ai_response_unref);
+  g_clear_object (&provider);
+
+  settings.max_response_bytes = 100;
+  provider = prd_openai_provider_new (&settings, &error);
+  g_assert_no_error (error);
+  prd_ai_provider_complete_async (provider, messages, NULL, on_done, &run);
+  g_main_loop_run (f->loop);
+  g_assert_false (prd_ai_provider_complete_finish (provider, run.result, &response, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR);
+  g_clear_object (&run.result);
+  run_clear (&run);
+}
+
 static void
 test_not_found (Fixture *f, gconstpointer data)
 {
@@ -716,6 +776,8 @@ main (int argc, char *argv[])
   ADD ("/prd/ai/openai/rate-limit-date", test_rate_limit_date);
   ADD ("/prd/ai/openai/server-error", test_server_error);
   ADD ("/prd/ai/openai/unauthorized", test_unauthorized);
+  ADD ("/prd/ai/openai/server-error-huge", test_server_error_huge);
+  ADD ("/prd/ai/openai/response-limit", test_response_limit);
   ADD ("/prd/ai/openai/not-found", test_not_found);
   ADD ("/prd/ai/openai/unreachable", test_unreachable);
   ADD ("/prd/ai/openai/stall", test_stall);

@@ -49,6 +49,7 @@ struct _PrdOpenAiProvider
   char *api_key;        /* (owned) (nullable) */
   guint timeout_ms;
   guint max_tokens;
+  gsize max_response_bytes;
 };
 
 static void ai_provider_iface_init (PrdAiProviderInterface *iface);
@@ -423,13 +424,6 @@ dispatch_event (Request *req, GError **error)
           if (content != NULL && *content != '\0')
             {
               g_string_append (req->text, content);
-              if (req->text->len > PRD_OPENAI_MAX_BODY_SIZE)
-                {
-                  g_set_error (error, PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
-                               "The AI provider's answer exceeds %d bytes",
-                               PRD_OPENAI_MAX_BODY_SIZE);
-                  return FALSE;
-                }
               if (req->delta_func != NULL)
                 req->delta_func (content, req->delta_data);
               if (g_cancellable_is_cancelled (req->cancellable))
@@ -614,20 +608,23 @@ body_read (GObject *source, GAsyncResult *result, gpointer user_data)
 
   arm_idle_timeout (req);
   req->body_size += len;
+  if (!success && req->body_size > MAX_ERROR_BODY)
+    {
+      /* Enough to explain the error. */
+      complete (task, http_error (req));
+      return;
+    }
+  /* Keep-alive comments reset the idle timer, so only a size limit stops a
+   * provider that streams for ever. */
+  if (success && req->body_size > req->self->max_response_bytes)
+    {
+      complete (task, g_error_new (PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
+                                   "The AI provider's answer exceeds %" G_GSIZE_FORMAT " bytes",
+                                   req->self->max_response_bytes));
+      return;
+    }
   if (!success || !req->streaming)
     {
-      gsize limit = success ? PRD_OPENAI_MAX_BODY_SIZE : MAX_ERROR_BODY;
-
-      if (req->body_size > limit)
-        {
-          if (!success)
-            complete (task, http_error (req));
-          else
-            complete (task, g_error_new (PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
-                                         "The AI provider's answer exceeds %d bytes",
-                                         PRD_OPENAI_MAX_BODY_SIZE));
-          return;
-        }
       g_byte_array_append (req->whole, g_bytes_get_data (bytes, NULL), (guint) len);
       read_next (g_steal_pointer (&task));
       return;
@@ -1007,6 +1004,8 @@ prd_openai_provider_new (const PrdOpenAiSettings *settings, GError **error)
       settings->api_key != NULL && *settings->api_key != '\0' ? g_strdup (settings->api_key) : NULL;
   self->timeout_ms = settings->timeout_ms;
   self->max_tokens = settings->max_tokens;
+  self->max_response_bytes = settings->max_response_bytes != 0 ? settings->max_response_bytes
+                                                               : PRD_OPENAI_MAX_RESPONSE_SIZE;
   /* Our own idle timer covers the timeouts; several jobs may stream from
    * one server at once. */
   self->session = soup_session_new_with_options ("user-agent", PACKAGE_NAME "/" PACKAGE_VERSION,

@@ -12,8 +12,9 @@ G_BEGIN_DECLS
 #define PRD_OPENAI_MAX_MAX_TOKENS     1000000
 /* Longest server-sent event (one JSON chunk) accepted. */
 #define PRD_OPENAI_MAX_EVENT_SIZE (1024 * 1024)
-/* Largest response body read, streamed or not. */
-#define PRD_OPENAI_MAX_BODY_SIZE (16 * 1024 * 1024)
+/* Default limit of a response body, streamed or not (the JSON around each
+ * streamed token is a few hundred bytes). */
+#define PRD_OPENAI_MAX_RESPONSE_SIZE (64 * 1024 * 1024)
 
 /**
  * PrdOpenAiSettings:
@@ -26,6 +27,8 @@ G_BEGIN_DECLS
  * @timeout_ms: how long the provider may stay silent (before the answer
  *   starts and between pieces) before the request fails
  * @max_tokens: the `max_tokens` of each request
+ * @max_response_bytes: the most bytes of a response body read before the
+ *   request fails, 0 for %PRD_OPENAI_MAX_RESPONSE_SIZE
  */
 typedef struct
 {
@@ -34,6 +37,7 @@ typedef struct
   const char *api_key;
   guint timeout_ms;
   guint max_tokens;
+  gsize max_response_bytes;
 } PrdOpenAiSettings;
 
 #define PRD_TYPE_OPENAI_PROVIDER (prd_openai_provider_get_type ())

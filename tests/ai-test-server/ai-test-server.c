@@ -16,6 +16,7 @@
  *   rate-limit        429, Retry-After: 7
  *   rate-limit-date   429, Retry-After as an HTTP date two minutes ahead
  *   server-error      500 with an OpenAI error object
+ *   server-error-huge 500 with a 200 KiB plain-text body
  *   unauthorized      401 with a plain-text body
  *   stall             one delta, then silence
  *   stall-headers     silence before any header
@@ -406,6 +407,16 @@ handle_completions (SoupServer *server,
     {
       respond_json (msg, 500,
                     "{\"error\":{\"message\":\"The model exploded\",\"type\":\"server_error\"}}");
+      return;
+    }
+  if (g_str_equal (scenario, "server-error-huge"))
+    {
+      gsize size = 200 * 1024;
+      char *body = g_malloc (size);
+
+      memset (body, 'e', size);
+      soup_server_message_set_status (msg, 500, NULL);
+      soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_TAKE, body, size);
       return;
     }
   if (g_str_equal (scenario, "unauthorized"))
