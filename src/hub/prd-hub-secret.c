@@ -256,8 +256,13 @@ create_secret_file (const char *data_dir, const char *path, GError **error)
  * prd_hub_secret_load_jwt:
  * @data_dir: the hub's data folder (created 0700 if missing)
  *
+ * The environment, else the installed secret store, else the data folder's
+ * `jwt-secret` file; generated on first start (see the top of this file).
+ * With a store installed this blocks on it (see
+ * prd_secret_store_lookup_sync()): call it at start-up, not from the loop.
+ *
  * Returns: (transfer full): the HS256 secret, or %NULL with @error set
- *   (%PRD_ERROR_CONFIG)
+ *   (%PRD_ERROR_CONFIG; %PRD_ERROR_SECRET_STORE when the store fails)
  */
 GBytes *
 prd_hub_secret_load_jwt (const char *data_dir, GError **error)
