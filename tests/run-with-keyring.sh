@@ -12,8 +12,10 @@
 set -eu
 
 if ! command -v dbus-run-session >/dev/null || ! command -v gnome-keyring-daemon >/dev/null; then
+  # A TAP skip, so that meson reports the suite as skipped, not failed.
+  echo "1..0 # SKIP dbus-run-session and gnome-keyring-daemon are required"
   echo "run-with-keyring: dbus-run-session and gnome-keyring-daemon are required" >&2
-  exit 77
+  exit 0
 fi
 
 home=$(mktemp -d "${TMPDIR:-/tmp}/prd-keyring-XXXXXX")
