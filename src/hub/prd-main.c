@@ -276,9 +276,13 @@ cmd_token (int argc, char **argv)
                   config->jwt_public_key);
       return 1;
     }
-  secrets = open_secret_store (config, &error);
-  if (secrets == NULL)
-    return fail (error);
+  /* The environment's secret wins; no need to wait for a keyring then. */
+  if (g_getenv (PRD_HUB_SECRET_ENV) == NULL || *g_getenv (PRD_HUB_SECRET_ENV) == '\0')
+    {
+      secrets = open_secret_store (config, &error);
+      if (secrets == NULL)
+        return fail (error);
+    }
   auth = prd_hub_create_auth (config, &error);
   if (auth == NULL)
     return fail (error);
