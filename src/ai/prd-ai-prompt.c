@@ -380,28 +380,60 @@ excerpt (const char *doc,
     }
 }
 
-/* Headings as an indented list, at most @budget characters. */
+/* Headings as an indented list, at most @budget characters. When they do
+ * not all fit, the ones around the section @focus (an index into
+ * @sections, or -1 for the start) are kept. */
 static char *
-outline (GPtrArray *sections, gsize budget)
+outline (GPtrArray *sections, int focus, gsize budget)
 {
+  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GString) out = g_string_new (NULL);
-  gsize chars = 0;
+  gsize total = 0;
+  guint first, last; /* the window [first, last) */
+  gsize used;
 
   for (guint i = 0; i < sections->len; i++)
     {
       PrdAiSection *section = g_ptr_array_index (sections, i);
-      g_autofree char *line =
-          g_strdup_printf ("%*s- %s\n", (section->level - 1) * 2, "", section->title);
-      gsize line_chars = (gsize) g_utf8_strlen (line, -1);
+      char *line = g_strdup_printf ("%*s- %s\n", (section->level - 1) * 2, "", section->title);
 
-      if (chars + line_chars > budget)
-        {
-          g_string_append (out, OMITTED "\n");
-          break;
-        }
-      g_string_append (out, line);
-      chars += line_chars;
+      total += (gsize) g_utf8_strlen (line, -1);
+      g_ptr_array_add (lines, line);
     }
+  if (total <= budget)
+    {
+      for (guint i = 0; i < lines->len; i++)
+        g_string_append (out, g_ptr_array_index (lines, i));
+      return g_string_free (g_steal_pointer (&out), FALSE);
+    }
+
+  first = last = focus >= 0 ? (guint) focus : 0;
+  used = 0;
+  /* Grow the window one line down, then one up, while it fits. */
+  for (gboolean grew = TRUE; grew;)
+    {
+      grew = FALSE;
+      if (last < lines->len &&
+          used + (gsize) g_utf8_strlen (g_ptr_array_index (lines, last), -1) <= budget)
+        {
+          used += (gsize) g_utf8_strlen (g_ptr_array_index (lines, last), -1);
+          last++;
+          grew = TRUE;
+        }
+      if (first > 0 &&
+          used + (gsize) g_utf8_strlen (g_ptr_array_index (lines, first - 1), -1) <= budget)
+        {
+          first--;
+          used += (gsize) g_utf8_strlen (g_ptr_array_index (lines, first), -1);
+          grew = TRUE;
+        }
+    }
+  if (first > 0)
+    g_string_append (out, OMITTED "\n");
+  for (guint i = first; i < last; i++)
+    g_string_append (out, g_ptr_array_index (lines, i));
+  if (last < lines->len)
+    g_string_append (out, OMITTED "\n");
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
@@ -527,6 +559,7 @@ prd_ai_prompt_build (const PrdAiPromptInput *input, GError **error)
   g_autoptr (GString) message = g_string_new (NULL);
   const char *doc, *doc_end, *selection;
   gsize doc_len, doc_chars;
+  int focus_index = -1;
 
   g_return_val_if_fail (input != NULL, NULL);
 
@@ -547,6 +580,7 @@ prd_ai_prompt_build (const PrdAiPromptInput *input, GError **error)
 
         if (g_str_equal (section->slug, input->section))
           {
+            focus_index = (int) i;
             prompt->section = g_new0 (PrdAiSection, 1);
             *prompt->section = *section;
             prompt->section->title = g_strdup (section->title);
@@ -561,7 +595,7 @@ prd_ai_prompt_build (const PrdAiPromptInput *input, GError **error)
     }
   else
     {
-      g_autofree char *toc = outline (sections, input->context_chars / 5);
+      g_autofree char *toc = outline (sections, focus_index, input->context_chars / 5);
       gsize budget =
           input->context_chars - MIN (input->context_chars / 2, (gsize) g_utf8_strlen (toc, -1));
       const char *sec_start = prompt->section != NULL ? doc + prompt->section->start : doc;
