@@ -1113,6 +1113,8 @@ on_join_prd (PrdSioSocket *socket,
   room = room_get (self, prd_id);
   g_queue_push_tail (&room->joins, request);
   room_pump_joins (room);
+  /* A refused join (another organization's PRD) may leave the room empty. */
+  room_maybe_release (room);
 }
 
 static void
