@@ -20,6 +20,7 @@ typedef struct
 {
   guint ping_interval;
   guint ping_timeout;
+  guint upgrade_timeout; /* 0: the default */
   guint64 max_payload;
   guint64 max_write_buffer;
   gboolean compression;
@@ -102,6 +103,8 @@ fixture_setup (Fixture *f, gconstpointer user_data)
                          "ping-timeout", config->ping_timeout, "max-payload", config->max_payload,
                          "max-write-buffer", config->max_write_buffer, "websocket-compression",
                          config->compression, "cors-origins", config->cors, NULL);
+  if (config->upgrade_timeout != 0)
+    g_object_set (f->eio, "upgrade-timeout", config->upgrade_timeout, NULL);
   g_signal_connect (f->eio, "connection", G_CALLBACK (on_connection), f);
   prd_eio_server_attach (f->eio, f->soup_server, "/engine.io/");
 
@@ -535,6 +538,28 @@ test_polling_too_large (Fixture *f, gconstpointer user_data)
   g_assert_cmpuint (soup_message_get_status (get->msg), ==, SOUP_STATUS_OK);
   g_assert_cmpuint (f->texts->len, ==, 2);
   g_assert_cmpstr (g_ptr_array_index (f->texts, 1), ==, "after");
+
+  /* Without a Content-Length (chunked), the limit holds all the same. */
+  {
+    g_autofree char *url = g_strconcat (f->base, "?", query, NULL);
+    g_autofree char *huge = g_strnfill (100000, 'h');
+    g_autoptr (GInputStream) stream = NULL;
+    g_autoptr (Request) chunked = g_new0 (Request, 1);
+
+    huge[0] = '4';
+    stream = g_memory_input_stream_new_from_data (huge, strlen (huge), NULL);
+    chunked->msg = soup_message_new ("POST", url);
+    soup_message_set_request_body (chunked->msg, "text/plain", stream, -1);
+    soup_session_send_and_read_async (f->session, chunked->msg, G_PRIORITY_DEFAULT, NULL,
+                                      request_done, chunked);
+    request_wait (chunked);
+    g_assert_cmpstr (soup_message_headers_get_one (soup_message_get_request_headers (chunked->msg),
+                                                   "Transfer-Encoding"),
+                     ==, "chunked");
+    assert_response (chunked, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, NULL);
+  }
+  g_assert_cmpuint (f->texts->len, ==, 2);
+  g_assert_true (prd_eio_socket_is_open (last_socket (f)));
   g_assert_cmpuint (f->closed->len, ==, 0);
 }
 
@@ -895,6 +920,56 @@ test_websocket_upgrade (Fixture *f, gconstpointer user_data)
   g_assert_cmpuint (f->sockets->len, ==, 1);
 }
 
+static const ServerConfig upgrade_timeout_config = {
+  .ping_interval = 60000,
+  .ping_timeout = 60000,
+  .upgrade_timeout = 20,
+  .max_payload = 1000,
+  .max_write_buffer = 1 << 20,
+};
+
+/* A probe that never completes the upgrade is dropped; polling goes on. */
+static void
+test_websocket_upgrade_timeout (Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *sid = handshake (f, NULL);
+  g_autofree char *query = sid_query (sid);
+  g_autoptr (WsClient) ws = ws_connect (f, sid);
+  g_autoptr (Request) post = NULL;
+  g_autoptr (Request) get = NULL;
+  g_autofree char *probe = NULL;
+
+  soup_websocket_connection_send_text (ws->conn, "2probe");
+  probe = ws_next (ws);
+  g_assert_cmpstr (probe, ==, "T3probe");
+  ws_wait_closed (ws);
+
+  g_assert_cmpstr (prd_eio_socket_get_transport_name (last_socket (f)), ==, "polling");
+  post = request (f, "POST", query, "4still");
+  assert_response (post, SOUP_STATUS_OK, "ok");
+  get = request (f, "GET", query, NULL);
+  assert_response (get, SOUP_STATUS_OK, "4still");
+  g_assert_cmpuint (f->closed->len, ==, 0);
+}
+
+/* Anything but "2probe" or "5" on the probe aborts the upgrade only. */
+static void
+test_websocket_bad_probe (Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *sid = handshake (f, NULL);
+  g_autofree char *query = sid_query (sid);
+  g_autoptr (WsClient) ws = ws_connect (f, sid);
+  g_autoptr (Request) get = NULL;
+
+  soup_websocket_connection_send_text (ws->conn, "4hello");
+  ws_wait_closed (ws);
+  g_assert_cmpuint (f->texts->len, ==, 0);
+  g_assert_true (prd_eio_socket_send_text (last_socket (f), "polling", -1));
+  get = request (f, "GET", query, NULL);
+  assert_response (get, SOUP_STATUS_OK, "4polling");
+  g_assert_cmpuint (f->closed->len, ==, 0);
+}
+
 static void
 test_websocket_too_big (Fixture *f, gconstpointer user_data)
 {
@@ -1199,6 +1274,8 @@ main (int argc, char *argv[])
   ADD ("websocket/direct", NULL, test_websocket_direct);
   ADD ("websocket/parse-error", NULL, test_websocket_parse_error);
   ADD ("websocket/upgrade", NULL, test_websocket_upgrade);
+  ADD ("websocket/upgrade-timeout", &upgrade_timeout_config, test_websocket_upgrade_timeout);
+  ADD ("websocket/bad-probe", NULL, test_websocket_bad_probe);
   ADD ("websocket/too-big", NULL, test_websocket_too_big);
   ADD ("websocket/too-big-compressed", &compression_config, test_websocket_too_big_compressed);
   ADD ("errors", NULL, test_errors);
