@@ -994,6 +994,115 @@ test_websocket_too_big (Fixture *f, gconstpointer user_data)
   g_assert_cmpuint (f->texts->len, ==, 1);
 }
 
+/* Reads what the server sends until it closes the connection. */
+static GBytes *
+read_until_eof (GSocketConnection *conn)
+{
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (conn));
+  g_autoptr (GByteArray) data = g_byte_array_new ();
+  guint8 buf[4096];
+
+  for (;;)
+    {
+      g_autoptr (GError) error = NULL;
+      gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (in), buf,
+                                                           sizeof buf, NULL, &error);
+
+      if (n > 0)
+        {
+          g_byte_array_append (data, buf, n);
+        }
+      else if (n == 0 || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          break;
+        }
+      else
+        {
+          g_autoptr (GSource) source = NULL;
+          gboolean readable = FALSE;
+
+          source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (in), NULL);
+          g_source_set_callback (source, G_SOURCE_FUNC (set_flag), &readable, NULL);
+          g_source_attach (source, NULL);
+          iterate_until (&readable);
+          g_source_destroy (source);
+        }
+    }
+  return g_byte_array_free_to_bytes (g_steal_pointer (&data));
+}
+
+static GSocketConnection *
+raw_websocket_connect (Fixture *f)
+{
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketConnection) conn = NULL;
+  g_autoptr (GError) error = NULL;
+  static const char handshake_text[] = "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                                       "Host: 127.0.0.1\r\n"
+                                       "Upgrade: websocket\r\n"
+                                       "Connection: Upgrade\r\n"
+                                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                       "Sec-WebSocket-Version: 13\r\n\r\n";
+
+  conn = g_socket_client_connect_to_host (client, "127.0.0.1", f->port, NULL, &error);
+  g_assert_no_error (error);
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), handshake_text,
+                             strlen (handshake_text), NULL, NULL, &error);
+  g_assert_no_error (error);
+  while (f->sockets->len == 0)
+    g_main_context_iteration (NULL, TRUE);
+  return g_steal_pointer (&conn);
+}
+
+/* A message sent as many small fragments is refused once it passes the
+ * limit, long before it is complete. */
+static void
+test_websocket_too_big_fragmented (Fixture *f, gconstpointer user_data)
+{
+  g_autoptr (GSocketConnection) conn = raw_websocket_connect (f);
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (conn));
+  g_autoptr (GBytes) received = NULL;
+  static const guint8 close_too_big[] = { 0x88, 0x02, 0x03, 0xf1 };
+  guint8 frame[6 + 100];
+  gsize len;
+  const guint8 *data;
+  gboolean found = FALSE;
+  guint n_sent = 0;
+
+  /* 100-byte fragments, masked with a zero key; the first is a text frame,
+   * the others continuations, none final. */
+  memset (frame, 'x', sizeof frame);
+  frame[1] = 0x80 | 100;
+  memset (frame + 2, 0, 4);
+  frame[6] = '4';
+  while (f->closed->len == 0)
+    {
+      g_autoptr (GError) error = NULL;
+
+      frame[0] = n_sent == 0 ? 0x01 : 0x00;
+      if (!g_output_stream_write_all (out, frame, sizeof frame, NULL, NULL, &error))
+        break;
+      n_sent++;
+      while (g_main_context_pending (NULL))
+        g_main_context_iteration (NULL, FALSE);
+      /* A complete-message limit that never triggers would loop forever. */
+      g_assert_cmpuint (n_sent, <, 100000);
+    }
+  g_test_message ("server gave up after %u fragments", n_sent);
+  g_assert_cmpuint (n_sent * 100, >, 1000);
+
+  wait_closed (f, 1);
+  g_assert_cmpstr (g_ptr_array_index (f->closed, 0), ==, "transport error");
+  g_assert_cmpuint (f->texts->len, ==, 0);
+
+  received = read_until_eof (conn);
+  data = g_bytes_get_data (received, &len);
+  for (gsize i = 0; i + sizeof close_too_big <= len; i++)
+    if (memcmp (data + i, close_too_big, sizeof close_too_big) == 0)
+      found = TRUE;
+  g_assert_true (found);
+}
+
 static const ServerConfig compression_config = {
   .ping_interval = 60000,
   .ping_timeout = 60000,
@@ -1277,6 +1386,7 @@ main (int argc, char *argv[])
   ADD ("websocket/upgrade-timeout", &upgrade_timeout_config, test_websocket_upgrade_timeout);
   ADD ("websocket/bad-probe", NULL, test_websocket_bad_probe);
   ADD ("websocket/too-big", NULL, test_websocket_too_big);
+  ADD ("websocket/too-big-fragmented", NULL, test_websocket_too_big_fragmented);
   ADD ("websocket/too-big-compressed", &compression_config, test_websocket_too_big_compressed);
   ADD ("errors", NULL, test_errors);
   ADD ("cors", &cors_config, test_cors);

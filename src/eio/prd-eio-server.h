@@ -22,11 +22,11 @@ G_DECLARE_FINAL_TYPE (PrdEioServer, prd_eio_server, PRD, EIO_SERVER, GObject)
  *   "max-payload"       guint64 bytes, 1000000 (announced as maxPayload)
  *   "max-write-buffer"  guint64 bytes queued for one socket before it is
  *                       dropped as a slow consumer, default 16 MiB
-  *   "cors-origins"      GStrv   allowed Origins; NULL = none, {"*"} = any
- *   "websocket-compression" gboolean  (added) offer permessage-deflate,
- *                       default FALSE as engine.io's perMessageDeflate.
- *                       prd_eio_server_attach() adds or removes the
- *                       extension on the whole SoupServer.
+ *   "cors-origins"      GStrv   allowed Origins; NULL = none, {"*"} = any
+ *   "websocket-compression" gboolean  (added) accept permessage-deflate,
+ *                       default FALSE like engine.io's perMessageDeflate
+ *                       (inflating costs CPU and memory before max-payload
+ *                       can be checked)
  *
  * Origins (added detail): a request whose Origin is neither in
  * "cors-origins" nor the hub's own (the Host it was sent to) is refused with
