@@ -15,6 +15,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "prd-error.h"
 #include "prd-sio-private.h"
 #include "prd-sio-server.h"
@@ -277,6 +279,12 @@ on_text_message (PrdEioSocket *engine, const char *text, gulong len, gpointer us
 
   if (client->closed)
     return;
+  /* the signal carries a C string: a NUL inside would hide the rest */
+  if (strnlen (text, len) != len)
+    {
+      violation (client, "parse error", "text message contains a NUL byte");
+      return;
+    }
   if (!prd_sio_decoder_feed_text (client->decoder, text, len, &packet, &error))
     {
       violation (client, "parse error", "%s", error->message);
