@@ -202,8 +202,16 @@ on_ping (PrdSioSocket *socket,
          gint64 ack_id,
          gpointer user_data)
 {
-  g_autoptr (JsonNode) pong = timestamped_object (NULL);
+  g_autoptr (JsonBuilder) pong_builder = json_builder_new ();
+  g_autoptr (JsonNode) pong = NULL;
 
+  /* Milliseconds since the epoch, as Date.now(): clients measure round
+   * trips with it. */
+  json_builder_begin_object (pong_builder);
+  json_builder_set_member_name (pong_builder, "timestamp");
+  json_builder_add_int_value (pong_builder, g_get_real_time () / 1000);
+  json_builder_end_object (pong_builder);
+  pong = json_builder_get_root (pong_builder);
   prd_sio_socket_emit_one (socket, "pong", pong);
   if (ack_id >= 0)
     {
