@@ -15,8 +15,8 @@
  * engine session still delivers what it had queued (a long-polling client
  * collects it with its next GET), and soup_server_disconnect() would cut
  * responses still being written; so the hub keeps listening until every
- * session is gone and every response is written, or PRD_HUB_DRAIN_TIMEOUT_MS
- * has passed, and only then emits "stopped".
+ * session is gone and every response is written, or the drain timeout has
+ * passed, and only then emits "stopped".
  */
 #define G_LOG_DOMAIN "prd-hub"
 
@@ -41,6 +41,7 @@ struct _PrdHub
   SoupServer *server;   /* (owned) (nullable) until listening */
   GHashTable *sessions; /* (owned) engine sockets alive, weakly referenced */
   GHashTable *requests; /* (owned) SoupServerMessages being served, unowned */
+  guint drain_timeout;  /* ms */
   guint flush_id;
   guint drain_id;
   guint finish_id;
@@ -54,6 +55,7 @@ enum
   PROP_0,
   PROP_CONFIG,
   PROP_AUTH,
+  PROP_DRAIN_TIMEOUT,
   N_PROPS
 };
 
@@ -331,11 +333,27 @@ on_session_finalized (gpointer user_data, GObject *where_the_object_was)
 }
 
 static void
+on_request_wrote_informational (SoupServerMessage *msg, gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  /* After a 101 the connection is taken over as a WebSocket (tracked as a
+   * session) and libsoup never reports the request finished. */
+  if (soup_server_message_get_status (msg) == SOUP_STATUS_SWITCHING_PROTOCOLS)
+    {
+      g_hash_table_remove (self->requests, msg);
+      check_drained (self);
+    }
+}
+
+static void
 on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
   PrdHub *self = user_data;
 
   g_hash_table_add (self->requests, msg);
+  g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_request_wrote_informational),
+                           self, 0);
 }
 
 static void
@@ -454,6 +472,9 @@ prd_hub_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec 
       case PROP_AUTH:
         g_value_set_object (value, self->auth);
         break;
+      case PROP_DRAIN_TIMEOUT:
+        g_value_set_uint (value, self->drain_timeout);
+        break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -471,6 +492,13 @@ prd_hub_set_property (GObject *object, guint prop_id, const GValue *value, GPara
         break;
       case PROP_AUTH:
         self->auth = g_value_dup_object (value);
+        break;
+      case PROP_DRAIN_TIMEOUT:
+        if (self->drain_timeout != g_value_get_uint (value))
+          {
+            self->drain_timeout = g_value_get_uint (value);
+            g_object_notify_by_pspec (object, pspec);
+          }
         break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -494,6 +522,15 @@ prd_hub_class_init (PrdHubClass *klass)
   properties[PROP_AUTH] =
       g_param_spec_object ("auth", NULL, NULL, PRD_TYPE_AUTH,
                            G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * PrdHub:drain-timeout:
+   *
+   * How long, in ms, a stopping hub waits for its client sessions to take
+   * their last packets before it stops listening anyway.
+   */
+  properties[PROP_DRAIN_TIMEOUT] =
+      g_param_spec_uint ("drain-timeout", NULL, NULL, 1, G_MAXUINT, PRD_HUB_DRAIN_TIMEOUT_MS,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -509,6 +546,7 @@ prd_hub_class_init (PrdHubClass *klass)
 static void
 prd_hub_init (PrdHub *self)
 {
+  self->drain_timeout = PRD_HUB_DRAIN_TIMEOUT_MS;
   self->sessions = g_hash_table_new (NULL, NULL);
   self->requests = g_hash_table_new (NULL, NULL);
 }
@@ -695,7 +733,7 @@ prd_hub_stop (PrdHub *self)
    * long-polling client given the event and the close packet in one
    * response drops the event (socket.io-client dispatches decoded packets
    * on the next tick, after the close). */
-  self->drain_id = g_timeout_add (PRD_HUB_DRAIN_TIMEOUT_MS, drain_timeout_cb, self);
+  self->drain_id = g_timeout_add (self->drain_timeout, drain_timeout_cb, self);
   if (sessions_flushed (self))
     close_sessions (self);
   else
