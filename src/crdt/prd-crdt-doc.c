@@ -310,16 +310,24 @@ locate_id (PrdCrdtDoc *doc, guint32 site, guint32 clock)
   PrdCrdtChunk *c;
   Loc l = { NULL, 0, 0 };
 
+  guint start = 0;
+
   g_assert (clock < s->loc->len);
   c = g_ptr_array_index (doc->chunks, g_array_index (s->loc, guint32, clock));
-  for (guint i = 0; i < c->n; i++)
+  /* edits cluster: start the scan near the item found last time */
+  if (c == doc->hint_chunk && doc->hint_idx < c->n)
+    start = doc->hint_idx > 1 ? doc->hint_idx - 2 : 0;
+  for (guint k = 0; k < c->n; k++)
     {
+      guint i = start + k < c->n ? start + k : start + k - c->n;
       PrdCrdtItem *it = &c->items[i];
       if (it->site == site && clock >= it->clock && clock - it->clock < it->len)
         {
           l.chunk = c;
           l.idx = i;
           l.off = clock - it->clock;
+          doc->hint_chunk = c;
+          doc->hint_idx = i;
           return l;
         }
     }
@@ -1114,7 +1122,7 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
   PrdCrdtSite *s;
   gboolean current;
   guint32 os = PRD_CRDT_NONE, oc = 0, rs = PRD_CRDT_NONE, rc = 0;
-  guint32 clock, n, old_len;
+  guint32 clock, n;
   Loc at;
 
   g_return_val_if_fail (doc != NULL, FALSE);
@@ -1149,13 +1157,11 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
   current = vector_is_current (doc, base, n_base);
   if (!current)
     move_version (doc, base, n_base, TRUE);
-  old_len = doc->length;
-  if (position > doc->length || !check_boundary (doc, position, error))
+  if (position > doc->length)
     {
-      if (position > doc->length)
-        g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
-                     "Insert position %u is beyond the end of the document (length %u)", position,
-                     doc->length);
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "Insert position %u is beyond the end of the document (length %u)", position,
+                   doc->length);
       if (!current)
         move_version (doc, base, n_base, FALSE);
       return FALSE;
@@ -1174,6 +1180,14 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
         PrdCrdtItem *it = &l.chunk->items[l.idx];
         os = it->site;
         oc = it->clock + l.off;
+        if (is_high_surrogate (g_array_index (site_at (doc, os)->text, guint16, oc)))
+          {
+            g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                         "Position %u splits a surrogate pair", position);
+            if (!current)
+              move_version (doc, base, n_base, FALSE);
+            return FALSE;
+          }
         if (l.off + 1 < it->len)
           {
             rs = it->site;
@@ -1200,7 +1214,6 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
   }
   if (!current)
     move_version (doc, base, n_base, FALSE);
-  (void) old_len;
 
   s = prd_crdt_doc_ensure_site (doc, site);
   clock = s->text->len;
@@ -1212,21 +1225,23 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
 
   if (out_op)
     {
-      PrdCrdtOp *op = g_new0 (PrdCrdtOp, 1);
+      /* one allocation: the hub makes one of these per keystroke */
+      PrdCrdtOp *op = g_malloc0 (sizeof (PrdCrdtOp) + text_len + 1);
       op->type = PRD_CRDT_OP_INSERT;
       op->site = site;
       op->seq = s->n_ops;
       op->clock = clock;
       op->length = n;
       op->timestamp = timestamp;
-      op->content = g_strndup (text, text_len);
+      op->content = (char *) (op + 1);
+      memcpy (op->content, text, text_len);
       op->has_origin = os != PRD_CRDT_NONE;
       op->origin.site = op->has_origin ? os : 0;
       op->origin.clock = op->has_origin ? oc : 0;
       op->has_right_origin = rs != PRD_CRDT_NONE;
       op->right_origin.site = op->has_right_origin ? rs : 0;
       op->right_origin.clock = op->has_right_origin ? rc : 0;
-      op->position = loc_position (doc, at);
+      op->position = current ? position : loc_position (doc, at);
       *out_op = op;
     }
   return TRUE;
@@ -1302,12 +1317,6 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
         move_version (doc, base, n_base, FALSE);
       return FALSE;
     }
-  if (!check_boundary (doc, position, error) || !check_boundary (doc, position + length, error))
-    {
-      if (!current)
-        move_version (doc, base, n_base, FALSE);
-      return FALSE;
-    }
 
   targets = g_array_new (FALSE, FALSE, sizeof (PrdCrdtIdRange));
   l = locate_pos (doc, position);
@@ -1325,13 +1334,31 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
       if (left > 0 && !next_loc (doc, &l))
         g_assert_not_reached ();
     }
+  {
+    PrdCrdtIdRange *first = &g_array_index (targets, PrdCrdtIdRange, 0);
+    PrdCrdtIdRange *last = &g_array_index (targets, PrdCrdtIdRange, targets->len - 1);
+    if (is_low_surrogate (
+            g_array_index (site_at (doc, first->site)->text, guint16, first->clock)) ||
+        is_high_surrogate (g_array_index (site_at (doc, last->site)->text, guint16,
+                                          last->clock + last->length - 1)))
+      {
+        g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                     "Delete of %u at %u splits a surrogate pair", length, position);
+        if (!current)
+          move_version (doc, base, n_base, FALSE);
+        return FALSE;
+      }
+  }
   if (!current)
     move_version (doc, base, n_base, FALSE);
 
-  {
-    PrdCrdtIdRange *t = &g_array_index (targets, PrdCrdtIdRange, 0);
-    first_pos = loc_position (doc, locate_id (doc, t->site, t->clock));
-  }
+  if (current)
+    first_pos = position;
+  else
+    {
+      PrdCrdtIdRange *t = &g_array_index (targets, PrdCrdtIdRange, 0);
+      first_pos = loc_position (doc, locate_id (doc, t->site, t->clock));
+    }
   integrate_delete (doc, site, (PrdCrdtIdRange *) (void *) targets->data, targets->len);
 
   if (out_op)

@@ -85,10 +85,12 @@ struct _PrdCrdtDoc
   guint fen_cap;
   gboolean dirty; /* order indices and fen need rebuilding */
   guint32 length;
-  GPtrArray *sites;    /* (element-type PrdCrdtSite) (owned) */
-  GArray *log;         /* (element-type PrdCrdtLogRun) */
-  GHashTable *pending; /* guint64 (site << 32 | seq) -> PrdCrdtOp (owned) */
-  gboolean lossy;      /* decoded without the text of deleted characters */
+  GPtrArray *sites;         /* (element-type PrdCrdtSite) (owned) */
+  GArray *log;              /* (element-type PrdCrdtLogRun) */
+  GHashTable *pending;      /* guint64 (site << 32 | seq) -> PrdCrdtOp (owned) */
+  gboolean lossy;           /* decoded without the text of deleted characters */
+  PrdCrdtChunk *hint_chunk; /* where locate_id() found the last id */
+  guint hint_idx;
 };
 
 static inline guint32

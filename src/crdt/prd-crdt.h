@@ -140,6 +140,8 @@ typedef enum
 PrdCrdtOp *prd_crdt_op_copy (const PrdCrdtOp *op);
 void prd_crdt_op_free (PrdCrdtOp *op);
 GBytes *prd_crdt_op_encode (const PrdCrdtOp *op);
+/* The same bytes as prd_crdt_op_encode(), appended to @out. */
+void prd_crdt_op_encode_into (const PrdCrdtOp *op, GByteArray *out);
 PrdCrdtOp *prd_crdt_op_decode (const guint8 *data, gsize size, GError **error);
 /* An update: a version byte, then any number of operations. */
 GBytes *prd_crdt_ops_encode (PrdCrdtOp *const *ops, guint n_ops);
