@@ -1559,8 +1559,13 @@ drain_pending (PrdCrdtDoc *doc)
           if (integrate_remote (doc, op, &error))
             applied++;
           else
-            g_warning ("Dropping held-back operation (%u, %u): %s", op->site, op->seq,
+            {
+              /* it was accepted for later; the caller learns through
+               * prd_crdt_doc_get_n_rejected() */
+              g_debug ("Dropping held-back operation (%u, %u): %s", op->site, op->seq,
                        error->message);
+              doc->n_rejected++;
+            }
           g_hash_table_remove (doc->pending, &key);
           progress = TRUE;
         }
@@ -1610,6 +1615,13 @@ prd_crdt_doc_apply_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, guint *out_appl
     g_hash_table_insert (doc->pending, k, prd_crdt_op_copy (op));
   }
   return TRUE;
+}
+
+guint
+prd_crdt_doc_get_n_rejected (PrdCrdtDoc *doc)
+{
+  g_return_val_if_fail (doc != NULL, 0);
+  return doc->n_rejected;
 }
 
 guint

@@ -91,6 +91,7 @@ struct _PrdCrdtDoc
   gboolean lossy;           /* decoded without the text of deleted characters */
   PrdCrdtChunk *hint_chunk; /* where locate_id() found the last id */
   guint hint_idx;
+  guint n_rejected;
 };
 
 static inline guint32

@@ -193,6 +193,9 @@ gboolean prd_crdt_doc_apply_remote (PrdCrdtDoc *doc,
                                     guint *out_applied,
                                     GError **error);
 guint prd_crdt_doc_get_n_pending (PrdCrdtDoc *doc);
+/* Held-back operations discarded when their turn came because they did not
+ * fit (e.g. a character clock that disagrees with the site's history). */
+guint prd_crdt_doc_get_n_rejected (PrdCrdtDoc *doc);
 
 /* (element-type guint32): entry s is the number of integrated ops of site s;
  * no trailing zeros. */
