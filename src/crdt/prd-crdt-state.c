@@ -388,7 +388,8 @@ decode_body (PrdCrdtDoc *doc, PrdCrdtReader *r, gboolean dropped, GError **error
       }
       g_array_set_size (site->text, n_chars);
       g_array_set_size (site->loc, n_chars);
-      memset (site->loc->data, 0xff, (gsize) n_chars * sizeof (guint32));
+      if (n_chars > 0)
+        memset (site->loc->data, 0xff, (gsize) n_chars * sizeof (guint32));
       total_chars += n_chars;
     }
   /* delete targets must name existing characters */
