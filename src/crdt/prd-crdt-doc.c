@@ -36,11 +36,12 @@ typedef struct
 /* ---- UTF-16 helpers ---------------------------------------------------- */
 
 gboolean
-prd_crdt_utf8_to_utf16 (const char *text, gssize len, GArray *out, GError **error)
+prd_crdt_utf8_to_utf16 (const char *text, gssize len, PrdCrdtBuf *out, GError **error)
 {
   const guchar *p = (const guchar *) text;
   const guchar *end;
   const char *bad = NULL;
+  guint16 *dst;
 
   if (len < 0)
     len = strlen (text);
@@ -50,33 +51,29 @@ prd_crdt_utf8_to_utf16 (const char *text, gssize len, GArray *out, GError **erro
                    "Text is not valid UTF-8 (at byte %d)", (int) (bad - text));
       return FALSE;
     }
+  /* never more UTF-16 units than UTF-8 bytes */
+  prd_crdt_buf_reserve (out, out->len + len, sizeof (guint16));
+  dst = (guint16 *) (void *) out->data + out->len;
   end = p + len;
   while (p < end)
     {
       if (*p < 0x80)
-        {
-          guint16 u = *p++;
-          g_array_append_val (out, u);
-        }
+        *dst++ = *p++;
       else
         {
           gunichar c = g_utf8_get_char ((const char *) p);
           p = (const guchar *) g_utf8_next_char (p);
           if (c >= 0x10000)
             {
-              guint16 pair[2];
               c -= 0x10000;
-              pair[0] = 0xD800 + (c >> 10);
-              pair[1] = 0xDC00 + (c & 0x3FF);
-              g_array_append_vals (out, pair, 2);
+              *dst++ = 0xD800 + (c >> 10);
+              *dst++ = 0xDC00 + (c & 0x3FF);
             }
           else
-            {
-              guint16 u = c;
-              g_array_append_val (out, u);
-            }
+            *dst++ = c;
         }
     }
+  out->len = dst - (guint16 *) (void *) out->data;
   return TRUE;
 }
 
@@ -143,8 +140,10 @@ site_free (gpointer data)
 {
   PrdCrdtSite *s = data;
 
-  g_array_unref (s->text);
-  g_array_unref (s->loc);
+  g_free (s->text->data);
+  g_free (s->text);
+  g_free (s->loc->data);
+  g_free (s->loc);
   g_array_unref (s->runs);
   g_array_unref (s->dels);
   g_free (s);
@@ -157,8 +156,8 @@ prd_crdt_doc_ensure_site (PrdCrdtDoc *doc, guint32 site)
   while (doc->sites->len <= site)
     {
       PrdCrdtSite *s = g_new0 (PrdCrdtSite, 1);
-      s->text = g_array_new (FALSE, FALSE, sizeof (guint16));
-      s->loc = g_array_new (FALSE, FALSE, sizeof (guint32));
+      s->text = g_new0 (PrdCrdtBuf, 1);
+      s->loc = g_new0 (PrdCrdtBuf, 1);
       s->runs = g_array_new (FALSE, FALSE, sizeof (PrdCrdtOpRun));
       s->dels = g_array_new (FALSE, FALSE, sizeof (PrdCrdtIdRange));
       g_ptr_array_add (doc->sites, s);
@@ -769,7 +768,7 @@ integrate_insert (PrdCrdtDoc *doc,
   Loc left = { NULL, 0, 0 }, o;
   gboolean have_o;
 
-  g_array_set_size (s->loc, clock + n);
+  prd_crdt_buf_set_size (s->loc, clock + n, sizeof (guint32));
 
   if (rs != PRD_CRDT_NONE)
     {

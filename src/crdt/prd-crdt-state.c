@@ -25,7 +25,7 @@
 
 #define FLAG_DROPPED_TEXT 1
 #define MAX_BODY          (512u * 1024 * 1024)
-#define DECODE_FILL       48
+#define DECODE_FILL       56
 
 enum
 {
@@ -386,8 +386,8 @@ decode_body (PrdCrdtDoc *doc, PrdCrdtReader *r, gboolean dropped, GError **error
             t->clock = pc = (guint32) c;
           }
       }
-      g_array_set_size (site->text, n_chars);
-      g_array_set_size (site->loc, n_chars);
+      prd_crdt_buf_set_exact (site->text, n_chars, sizeof (guint16));
+      prd_crdt_buf_set_exact (site->loc, n_chars, sizeof (guint32));
       if (n_chars > 0)
         memset (site->loc->data, 0xff, (gsize) n_chars * sizeof (guint32));
       total_chars += n_chars;
