@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "prd-eio-packet.h"
+#include "prd-eio-socket.h"
+
+G_BEGIN_DECLS
+
+/* What PrdEioServer hands each socket: a copy of its settings at the time
+ * the session was created. */
+typedef struct
+{
+  guint ping_interval;
+  guint ping_timeout;
+  guint upgrade_timeout;
+  guint64 max_payload;
+  guint64 max_write_buffer;
+} PrdEioConfig;
+
+/* Called once when the session is completely torn down and its id may be
+ * forgotten (after "closed", once the last queued packets were flushed). */
+typedef void (*PrdEioSocketFinishFunc) (PrdEioSocket *socket, gpointer user_data);
+
+PrdEioSocket *prd_eio_socket_new_internal (const char *id,
+                                           const char *remote_address,
+                                           const PrdEioConfig *config);
+void prd_eio_socket_set_finish_func (PrdEioSocket *self,
+                                     PrdEioSocketFinishFunc func,
+                                     gpointer user_data);
+gboolean prd_eio_socket_is_websocket (PrdEioSocket *self);
+gboolean prd_eio_socket_is_finished (PrdEioSocket *self);
+void prd_eio_socket_check_heartbeat (PrdEioSocket *self);
+
+/* Polling transport. */
+void prd_eio_socket_start_polling (PrdEioSocket *self);
+void prd_eio_socket_handle_get (PrdEioSocket *self, SoupServerMessage *msg);
+gboolean prd_eio_socket_begin_post (PrdEioSocket *self, SoupServerMessage *msg);
+void prd_eio_socket_handle_post (PrdEioSocket *self,
+                                 SoupServerMessage *msg,
+                                 const char *body,
+                                 gsize len);
+
+/* WebSocket transport: a direct connection (the open packet is sent first),
+ * or a probe for the polling→websocket upgrade. */
+void prd_eio_socket_start_websocket (PrdEioSocket *self,
+                                     SoupWebsocketConnection *conn,
+                                     const char *open_packet);
+void prd_eio_socket_offer_upgrade (PrdEioSocket *self, SoupWebsocketConnection *conn);
+
+/* Frames larger than this are refused by libsoup itself (connection dropped
+ * without a close frame); anything between max-payload and this is read and
+ * refused by the hub with close code 1009, as engine.io does. */
+guint64 prd_eio_websocket_hard_limit (guint64 max_payload);
+
+G_END_DECLS

@@ -1,0 +1,838 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * PrdEioServer: routes HTTP requests at its path to Engine.IO sessions.
+ *
+ * Three libsoup handlers share the path:
+ * - an early handler (request headers read, body not yet) that detects
+ *   overlapping POSTs and collects POST bodies itself, keeping at most
+ *   max-payload + 1 bytes, so that an oversized body costs no memory;
+ * - the plain handler, which validates every request (including WebSocket
+ *   handshakes, which it rejects with the engine.io error body or leaves
+ *   untouched so libsoup completes the upgrade), answers handshakes and
+ *   hands polling requests to their session;
+ * - the WebSocket handler, which opens a session or offers an upgrade.
+ */
+#define G_LOG_DOMAIN "prd-eio"
+
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <json-glib/json-glib.h>
+
+#include "prd-eio-private.h"
+#include "prd-eio-server.h"
+
+#define BODY_KEY "prd-eio-body"
+
+struct _PrdEioServer
+{
+  GObject parent_instance;
+
+  guint ping_interval;
+  guint ping_timeout;
+  guint upgrade_timeout;
+  guint64 max_payload;
+  guint64 max_write_buffer;
+  char **cors_origins; /* (owned) (nullable) */
+  gboolean websocket_compression;
+
+  SoupServer *soup_server; /* (owned) (nullable) */
+  char *path;              /* (owned) (nullable): without the trailing slash */
+
+  GHashTable *sockets; /* (owned): id → PrdEioSocket (owned) */
+};
+
+G_DEFINE_FINAL_TYPE (PrdEioServer, prd_eio_server, G_TYPE_OBJECT)
+
+enum
+{
+  PROP_0,
+  PROP_PING_INTERVAL,
+  PROP_PING_TIMEOUT,
+  PROP_UPGRADE_TIMEOUT,
+  PROP_MAX_PAYLOAD,
+  PROP_MAX_WRITE_BUFFER,
+  PROP_CORS_ORIGINS,
+  PROP_WEBSOCKET_COMPRESSION,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum
+{
+  SIGNAL_CONNECTION,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+typedef enum
+{
+  EIO_ERROR_UNKNOWN_TRANSPORT = 0,
+  EIO_ERROR_UNKNOWN_SID = 1,
+  EIO_ERROR_BAD_HANDSHAKE_METHOD = 2,
+  EIO_ERROR_BAD_REQUEST = 3,
+  EIO_ERROR_FORBIDDEN = 4,
+  EIO_ERROR_UNSUPPORTED_PROTOCOL_VERSION = 5,
+} EioErrorCode;
+
+static const char *const eio_error_bodies[] = {
+  "{\"code\":0,\"message\":\"Transport unknown\"}",
+  "{\"code\":1,\"message\":\"Session ID unknown\"}",
+  "{\"code\":2,\"message\":\"Bad handshake method\"}",
+  "{\"code\":3,\"message\":\"Bad request\"}",
+  "{\"code\":4,\"message\":\"Forbidden\"}",
+  "{\"code\":5,\"message\":\"Unsupported protocol version\"}",
+};
+
+static void
+respond_error (SoupServerMessage *msg, EioErrorCode code)
+{
+  const char *body = eio_error_bodies[code];
+
+  /* engine.io answers Forbidden with 403, every other error with 400. */
+  soup_server_message_set_status (
+      msg, code == EIO_ERROR_FORBIDDEN ? SOUP_STATUS_FORBIDDEN : SOUP_STATUS_BAD_REQUEST, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC, body,
+                                    strlen (body));
+}
+
+/* ------------------------------------------------------------------ */
+
+static char *
+generate_sid (GError **error)
+{
+  guint8 bytes[18]; /* 144 bits; 24 base64url characters without padding */
+  gsize got = 0;
+  char *sid;
+
+  while (got < sizeof bytes)
+    {
+      ssize_t r = getrandom (bytes + got, sizeof bytes - got, 0);
+
+      if (r < 0)
+        {
+          int saved_errno = errno;
+
+          if (saved_errno == EINTR)
+            continue;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno), "getrandom: %s",
+                       g_strerror (saved_errno));
+          return NULL;
+        }
+      got += r;
+    }
+
+  sid = g_base64_encode (bytes, sizeof bytes);
+  for (char *p = sid; *p != '\0'; p++)
+    {
+      if (*p == '+')
+        *p = '-';
+      else if (*p == '/')
+        *p = '_';
+    }
+  return sid;
+}
+
+static PrdEioConfig
+get_config (PrdEioServer *self)
+{
+  PrdEioConfig config = {
+    .ping_interval = self->ping_interval,
+    .ping_timeout = self->ping_timeout,
+    .upgrade_timeout = self->upgrade_timeout,
+    .max_payload = self->max_payload,
+    .max_write_buffer = self->max_write_buffer,
+  };
+  return config;
+}
+
+static char *
+build_open_packet (PrdEioServer *self, const char *sid, gboolean offer_websocket)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree char *json = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "sid");
+  json_builder_add_string_value (builder, sid);
+  json_builder_set_member_name (builder, "upgrades");
+  json_builder_begin_array (builder);
+  if (offer_websocket)
+    json_builder_add_string_value (builder, "websocket");
+  json_builder_end_array (builder);
+  json_builder_set_member_name (builder, "pingInterval");
+  json_builder_add_int_value (builder, self->ping_interval);
+  json_builder_set_member_name (builder, "pingTimeout");
+  json_builder_add_int_value (builder, self->ping_timeout);
+  json_builder_set_member_name (builder, "maxPayload");
+  json_builder_add_int_value (builder, (gint64) MIN (self->max_payload, (guint64) G_MAXINT64));
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  json = json_to_string (root, FALSE);
+  return g_strconcat ("0", json, NULL);
+}
+
+static void
+on_socket_finished (PrdEioSocket *socket, gpointer user_data)
+{
+  PrdEioServer *self = user_data;
+
+  g_hash_table_remove (self->sockets, prd_eio_socket_get_id (socket));
+}
+
+static PrdEioSocket *
+create_socket (PrdEioServer *self, SoupServerMessage *msg, GError **error)
+{
+  g_autofree char *sid = NULL;
+  PrdEioConfig config = get_config (self);
+  PrdEioSocket *socket;
+
+  do
+    {
+      g_clear_pointer (&sid, g_free);
+      sid = generate_sid (error);
+      if (sid == NULL)
+        return NULL;
+    }
+  while (g_hash_table_contains (self->sockets, sid));
+
+  socket = prd_eio_socket_new_internal (sid, soup_server_message_get_remote_host (msg), &config);
+  prd_eio_socket_set_finish_func (socket, on_socket_finished, self);
+  g_hash_table_insert (self->sockets, g_strdup (sid), socket);
+  return socket;
+}
+
+/* ------------------------------------------------------------------ */
+/* CORS                                                               */
+
+static gboolean
+origin_is_same_host (SoupServerMessage *msg, const char *origin)
+{
+  const char *host =
+      soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Host");
+  const char *p = strstr (origin, "://");
+
+  return host != NULL && p != NULL && g_ascii_strcasecmp (p + 3, host) == 0;
+}
+
+/* NULL when there is no Origin; otherwise whether it may use the hub. */
+static gboolean
+check_origin (PrdEioServer *self, SoupServerMessage *msg, const char **origin_out)
+{
+  const char *origin =
+      soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Origin");
+
+  *origin_out = origin;
+  if (origin == NULL)
+    return TRUE;
+  if (self->cors_origins != NULL)
+    {
+      for (guint i = 0; self->cors_origins[i] != NULL; i++)
+        if (g_str_equal (self->cors_origins[i], "*") ||
+            g_ascii_strcasecmp (self->cors_origins[i], origin) == 0)
+          return TRUE;
+    }
+  /* A page served by the hub itself is not cross-origin. */
+  return origin_is_same_host (msg, origin);
+}
+
+static void
+add_cors_headers (SoupServerMessage *msg, const char *origin)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  soup_message_headers_replace (headers, "Access-Control-Allow-Origin", origin);
+  soup_message_headers_replace (headers, "Access-Control-Allow-Credentials", "true");
+  soup_message_headers_append (headers, "Vary", "Origin");
+}
+
+/* ------------------------------------------------------------------ */
+/* Handlers                                                           */
+
+static gboolean
+is_websocket_request (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+
+  return soup_message_headers_header_contains (headers, "Upgrade", "websocket");
+}
+
+static gboolean
+path_matches (PrdEioServer *self, const char *path)
+{
+  gsize len = strlen (self->path);
+
+  return strncmp (path, self->path, len) == 0 &&
+         (path[len] == '\0' || g_str_equal (path + len, "/"));
+}
+
+/* libsoup closes the connection after answering a request that carried
+ * "Connection: close" but does not say so in the response; Node's HTTP agent
+ * (node-fetch, the Socket.IO client in Node) then reuses the dead socket. */
+static void
+echo_connection_close (SoupServerMessage *msg)
+{
+  if (soup_message_headers_header_contains (soup_server_message_get_request_headers (msg),
+                                            "Connection", "close"))
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
+                                  "close");
+}
+
+static void
+on_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
+{
+  PrdEioServer *self = user_data;
+  GByteArray *body = g_object_get_data (G_OBJECT (msg), BODY_KEY);
+  gsize len;
+  const guint8 *data = g_bytes_get_data (chunk, &len);
+
+  /* Keep one byte more than allowed: enough to know it was too large. */
+  if (body != NULL && body->len <= self->max_payload)
+    g_byte_array_append (body, data, MIN (len, self->max_payload + 1 - body->len));
+}
+
+static void
+early_handler (SoupServer *server,
+               SoupServerMessage *msg,
+               const char *path,
+               GHashTable *query,
+               gpointer user_data)
+{
+  PrdEioServer *self = user_data;
+  const char *sid;
+  PrdEioSocket *socket;
+
+  if (is_websocket_request (msg) || !path_matches (self, path))
+    return;
+  echo_connection_close (msg);
+  if (!g_str_equal (soup_server_message_get_method (msg), SOUP_METHOD_POST))
+    return;
+
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+  g_object_set_data_full (G_OBJECT (msg), BODY_KEY, g_byte_array_new (),
+                          (GDestroyNotify) g_byte_array_unref);
+  g_signal_connect_object (msg, "got-chunk", G_CALLBACK (on_got_chunk), self, 0);
+
+  sid = query != NULL ? g_hash_table_lookup (query, "sid") : NULL;
+  socket = sid != NULL ? g_hash_table_lookup (self->sockets, sid) : NULL;
+  if (socket != NULL && !prd_eio_socket_is_websocket (socket) &&
+      !prd_eio_socket_begin_post (socket, msg))
+    {
+      /* "data request overlap" in engine.io; the session survives. */
+      respond_error (msg, EIO_ERROR_BAD_REQUEST);
+    }
+}
+
+static void
+handle_handshake (PrdEioServer *self, SoupServerMessage *msg)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *open_packet = NULL;
+  PrdEioSocket *socket;
+
+  socket = create_socket (self, msg, &error);
+  if (socket == NULL)
+    {
+      g_warning ("Cannot create an Engine.IO session: %s", error->message);
+      soup_server_message_set_status (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, NULL);
+      return;
+    }
+
+  open_packet = build_open_packet (self, prd_eio_socket_get_id (socket), TRUE);
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control",
+                                "no-store");
+  soup_server_message_set_response (msg, "text/plain; charset=UTF-8", SOUP_MEMORY_COPY, open_packet,
+                                    strlen (open_packet));
+  prd_eio_socket_start_polling (socket);
+  g_signal_emit (self, signals[SIGNAL_CONNECTION], 0, socket);
+}
+
+static void
+handle_post (PrdEioServer *self, PrdEioSocket *socket, SoupServerMessage *msg)
+{
+  GByteArray *body = g_object_get_data (G_OBJECT (msg), BODY_KEY);
+  const char *content_type;
+
+  content_type =
+      soup_message_headers_get_content_type (soup_server_message_get_request_headers (msg), NULL);
+  if (content_type != NULL && g_ascii_strcasecmp (content_type, "application/octet-stream") == 0)
+    {
+      /* Binary POST bodies are an EIO=3 thing. */
+      respond_error (msg, EIO_ERROR_BAD_REQUEST);
+      return;
+    }
+
+  g_assert (body != NULL);
+  if (body->len > self->max_payload)
+    {
+      /* As engine.io 6: the data is dropped, the session lives on. */
+      soup_server_message_set_status (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, NULL);
+      return;
+    }
+
+  prd_eio_socket_handle_post (socket, msg, (const char *) body->data, body->len);
+}
+
+static void
+server_handler (SoupServer *server,
+                SoupServerMessage *msg,
+                const char *path,
+                GHashTable *query,
+                gpointer user_data)
+{
+  PrdEioServer *self = user_data;
+  const char *method = soup_server_message_get_method (msg);
+  const char *transport = NULL;
+  const char *eio = NULL;
+  const char *sid = NULL;
+  const char *origin = NULL;
+  gboolean websocket = is_websocket_request (msg);
+  PrdEioSocket *socket = NULL;
+
+  if (!path_matches (self, path))
+    {
+      soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, NULL);
+      return;
+    }
+
+  if (query != NULL)
+    {
+      transport = g_hash_table_lookup (query, "transport");
+      eio = g_hash_table_lookup (query, "EIO");
+      sid = g_hash_table_lookup (query, "sid");
+    }
+
+  if (!check_origin (self, msg, &origin))
+    {
+      respond_error (msg, EIO_ERROR_FORBIDDEN);
+      return;
+    }
+  if (origin != NULL && !websocket)
+    add_cors_headers (msg, origin);
+
+  if (g_str_equal (method, SOUP_METHOD_OPTIONS))
+    {
+      SoupMessageHeaders *req = soup_server_message_get_request_headers (msg);
+      SoupMessageHeaders *resp = soup_server_message_get_response_headers (msg);
+      const char *req_headers =
+          soup_message_headers_get_one (req, "Access-Control-Request-Headers");
+
+      soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+      soup_message_headers_replace (resp, "Access-Control-Allow-Methods", "GET,POST");
+      soup_message_headers_replace (resp, "Access-Control-Allow-Headers",
+                                    req_headers != NULL ? req_headers : "Content-Type");
+      soup_message_headers_replace (resp, "Access-Control-Max-Age", "86400");
+      return;
+    }
+
+  /* The checks in engine.io's order, so each mistake gets its code. */
+  if (transport == NULL ||
+      (!g_str_equal (transport, "polling") && !g_str_equal (transport, "websocket")))
+    {
+      respond_error (msg, EIO_ERROR_UNKNOWN_TRANSPORT);
+      return;
+    }
+
+  if (sid != NULL)
+    {
+      socket = g_hash_table_lookup (self->sockets, sid);
+      if (socket != NULL)
+        {
+          prd_eio_socket_check_heartbeat (socket);
+          socket = g_hash_table_lookup (self->sockets, sid);
+        }
+      if (socket == NULL || prd_eio_socket_is_finished (socket))
+        {
+          respond_error (msg, EIO_ERROR_UNKNOWN_SID);
+          return;
+        }
+      if (g_str_equal (transport, "polling") && prd_eio_socket_is_websocket (socket))
+        {
+          respond_error (msg, EIO_ERROR_BAD_REQUEST);
+          return;
+        }
+    }
+  else if (!g_str_equal (method, SOUP_METHOD_GET))
+    {
+      respond_error (msg, EIO_ERROR_BAD_HANDSHAKE_METHOD);
+      return;
+    }
+
+  if (g_strcmp0 (eio, "4") != 0)
+    {
+      respond_error (msg, EIO_ERROR_UNSUPPORTED_PROTOCOL_VERSION);
+      return;
+    }
+
+  if (g_str_equal (transport, "websocket"))
+    {
+      if (!websocket || !g_str_equal (method, SOUP_METHOD_GET))
+        respond_error (msg, EIO_ERROR_BAD_REQUEST);
+      /* Otherwise leave the message alone: libsoup completes the
+       * handshake and calls websocket_handler(). */
+      return;
+    }
+
+  if (websocket)
+    {
+      respond_error (msg, EIO_ERROR_BAD_REQUEST);
+      return;
+    }
+
+  if (socket == NULL)
+    {
+      handle_handshake (self, msg);
+      return;
+    }
+
+  g_object_ref (socket);
+  if (g_str_equal (method, SOUP_METHOD_GET))
+    prd_eio_socket_handle_get (socket, msg);
+  else if (g_str_equal (method, SOUP_METHOD_POST))
+    handle_post (self, socket, msg);
+  else
+    respond_error (msg, EIO_ERROR_BAD_REQUEST);
+  g_object_unref (socket);
+}
+
+static void
+websocket_handler (SoupServer *server,
+                   SoupServerMessage *msg,
+                   const char *path,
+                   SoupWebsocketConnection *conn,
+                   gpointer user_data)
+{
+  PrdEioServer *self = user_data;
+  GUri *uri = soup_server_message_get_uri (msg);
+  g_autoptr (GHashTable) query = NULL;
+  const char *sid = NULL;
+
+  soup_websocket_connection_set_max_incoming_payload_size (
+      conn, prd_eio_websocket_hard_limit (self->max_payload));
+
+  if (g_uri_get_query (uri) != NULL)
+    query = g_uri_parse_params (g_uri_get_query (uri), -1, "&", G_URI_PARAMS_NONE, NULL);
+  if (query != NULL)
+    sid = g_hash_table_lookup (query, "sid");
+
+  if (sid != NULL)
+    {
+      PrdEioSocket *socket = g_hash_table_lookup (self->sockets, sid);
+
+      if (socket == NULL)
+        {
+          /* The session ended between the handshake check and now. */
+          soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, NULL);
+          return;
+        }
+      prd_eio_socket_offer_upgrade (socket, conn);
+    }
+  else
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *open_packet = NULL;
+      PrdEioSocket *socket = create_socket (self, msg, &error);
+
+      if (socket == NULL)
+        {
+          g_warning ("Cannot create an Engine.IO session: %s", error->message);
+          soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);
+          return;
+        }
+      open_packet = build_open_packet (self, prd_eio_socket_get_id (socket), FALSE);
+      prd_eio_socket_start_websocket (socket, conn, open_packet);
+      g_signal_emit (self, signals[SIGNAL_CONNECTION], 0, socket);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* GObject                                                            */
+
+static void
+detach (PrdEioServer *self)
+{
+  if (self->soup_server != NULL && self->path != NULL)
+    soup_server_remove_handler (self->soup_server, self->path);
+  g_clear_object (&self->soup_server);
+  g_clear_pointer (&self->path, g_free);
+}
+
+static void
+prd_eio_server_dispose (GObject *object)
+{
+  PrdEioServer *self = PRD_EIO_SERVER (object);
+
+  detach (self);
+  if (self->sockets != NULL)
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      prd_eio_server_close_all (self);
+      g_hash_table_iter_init (&iter, self->sockets);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        prd_eio_socket_set_finish_func (value, NULL, NULL);
+      /* Sockets still flushing are dropped now; nobody will answer them. */
+      g_hash_table_remove_all (self->sockets);
+    }
+
+  G_OBJECT_CLASS (prd_eio_server_parent_class)->dispose (object);
+}
+
+static void
+prd_eio_server_finalize (GObject *object)
+{
+  PrdEioServer *self = PRD_EIO_SERVER (object);
+
+  g_clear_pointer (&self->sockets, g_hash_table_unref);
+  g_strfreev (self->cors_origins);
+
+  G_OBJECT_CLASS (prd_eio_server_parent_class)->finalize (object);
+}
+
+static void
+prd_eio_server_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  PrdEioServer *self = PRD_EIO_SERVER (object);
+
+  switch (prop_id)
+    {
+      case PROP_PING_INTERVAL:
+        g_value_set_uint (value, self->ping_interval);
+        break;
+      case PROP_PING_TIMEOUT:
+        g_value_set_uint (value, self->ping_timeout);
+        break;
+      case PROP_UPGRADE_TIMEOUT:
+        g_value_set_uint (value, self->upgrade_timeout);
+        break;
+      case PROP_MAX_PAYLOAD:
+        g_value_set_uint64 (value, self->max_payload);
+        break;
+      case PROP_MAX_WRITE_BUFFER:
+        g_value_set_uint64 (value, self->max_write_buffer);
+        break;
+      case PROP_CORS_ORIGINS:
+        g_value_set_boxed (value, self->cors_origins);
+        break;
+      case PROP_WEBSOCKET_COMPRESSION:
+        g_value_set_boolean (value, self->websocket_compression);
+        break;
+
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+set_uint_prop (GObject *object, guint *field, const GValue *value, GParamSpec *pspec)
+{
+  if (*field != g_value_get_uint (value))
+    {
+      *field = g_value_get_uint (value);
+      g_object_notify_by_pspec (object, pspec);
+    }
+}
+
+static void
+set_uint64_prop (GObject *object, guint64 *field, const GValue *value, GParamSpec *pspec)
+{
+  if (*field != g_value_get_uint64 (value))
+    {
+      *field = g_value_get_uint64 (value);
+      g_object_notify_by_pspec (object, pspec);
+    }
+}
+
+static void
+prd_eio_server_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  PrdEioServer *self = PRD_EIO_SERVER (object);
+
+  switch (prop_id)
+    {
+      case PROP_PING_INTERVAL:
+        set_uint_prop (object, &self->ping_interval, value, pspec);
+        break;
+      case PROP_PING_TIMEOUT:
+        set_uint_prop (object, &self->ping_timeout, value, pspec);
+        break;
+      case PROP_UPGRADE_TIMEOUT:
+        set_uint_prop (object, &self->upgrade_timeout, value, pspec);
+        break;
+      case PROP_MAX_PAYLOAD:
+        set_uint64_prop (object, &self->max_payload, value, pspec);
+        break;
+      case PROP_MAX_WRITE_BUFFER:
+        set_uint64_prop (object, &self->max_write_buffer, value, pspec);
+        break;
+      case PROP_CORS_ORIGINS:
+        {
+          char **origins = g_value_get_boxed (value);
+
+          if (origins == NULL && self->cors_origins == NULL)
+            break;
+          if (origins != NULL && self->cors_origins != NULL &&
+              g_strv_equal ((const char *const *) origins,
+                            (const char *const *) self->cors_origins))
+            break;
+          g_strfreev (self->cors_origins);
+          self->cors_origins = g_strdupv (origins);
+          g_object_notify_by_pspec (object, pspec);
+        }
+        break;
+      case PROP_WEBSOCKET_COMPRESSION:
+        if (self->websocket_compression != g_value_get_boolean (value))
+          {
+            self->websocket_compression = g_value_get_boolean (value);
+            g_object_notify_by_pspec (object, pspec);
+          }
+        break;
+
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+prd_eio_server_class_init (PrdEioServerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamFlags flags =
+      G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
+
+  object_class->dispose = prd_eio_server_dispose;
+  object_class->finalize = prd_eio_server_finalize;
+  object_class->get_property = prd_eio_server_get_property;
+  object_class->set_property = prd_eio_server_set_property;
+
+  properties[PROP_PING_INTERVAL] =
+      g_param_spec_uint ("ping-interval", NULL, NULL, 1, G_MAXINT, 25000, flags);
+  properties[PROP_PING_TIMEOUT] =
+      g_param_spec_uint ("ping-timeout", NULL, NULL, 1, G_MAXINT, 20000, flags);
+  properties[PROP_UPGRADE_TIMEOUT] =
+      g_param_spec_uint ("upgrade-timeout", NULL, NULL, 1, G_MAXINT, 10000, flags);
+  properties[PROP_MAX_PAYLOAD] =
+      g_param_spec_uint64 ("max-payload", NULL, NULL, 1, G_MAXINT64, 1000000, flags);
+  properties[PROP_MAX_WRITE_BUFFER] =
+      g_param_spec_uint64 ("max-write-buffer", NULL, NULL, 1, G_MAXINT64, 16 * 1024 * 1024, flags);
+  properties[PROP_CORS_ORIGINS] =
+      g_param_spec_boxed ("cors-origins", NULL, NULL, G_TYPE_STRV, flags);
+  properties[PROP_WEBSOCKET_COMPRESSION] =
+      g_param_spec_boolean ("websocket-compression", NULL, NULL, FALSE, flags);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  signals[SIGNAL_CONNECTION] =
+      g_signal_new ("connection", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                    G_TYPE_NONE, 1, PRD_TYPE_EIO_SOCKET);
+}
+
+static void
+prd_eio_server_init (PrdEioServer *self)
+{
+  self->sockets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API                                                         */
+
+PrdEioServer *
+prd_eio_server_new (void)
+{
+  return g_object_new (PRD_TYPE_EIO_SERVER, NULL);
+}
+
+void
+prd_eio_server_attach (PrdEioServer *self, SoupServer *server, const char *path)
+{
+  g_autofree char *normalized = NULL;
+
+  g_return_if_fail (PRD_IS_EIO_SERVER (self));
+  g_return_if_fail (SOUP_IS_SERVER (server));
+  g_return_if_fail (path != NULL && path[0] == '/');
+  g_return_if_fail (self->soup_server == NULL);
+
+  normalized = g_strdup (path);
+  while (strlen (normalized) > 1 && g_str_has_suffix (normalized, "/"))
+    normalized[strlen (normalized) - 1] = '\0';
+
+  /* Like engine.io (perMessageDeflate false by default): inflating costs
+   * CPU and memory before max-payload can be checked, and a compressing
+   * client sends its frames later than its HTTP requests, which reorders a
+   * quick upgrade. The extension is a SoupServer-wide setting. */
+  if (self->websocket_compression)
+    soup_server_add_websocket_extension (server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
+  else
+    soup_server_remove_websocket_extension (server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
+
+  self->soup_server = g_object_ref (server);
+
+  self->path = g_steal_pointer (&normalized);
+  soup_server_add_early_handler (server, self->path, early_handler, self, NULL);
+  soup_server_add_handler (server, self->path, server_handler, self, NULL);
+  soup_server_add_websocket_handler (server, self->path, NULL, NULL, websocket_handler, self, NULL);
+}
+
+guint
+prd_eio_server_get_ping_interval (PrdEioServer *self)
+{
+  g_return_val_if_fail (PRD_IS_EIO_SERVER (self), 0);
+  return self->ping_interval;
+}
+
+guint
+prd_eio_server_get_ping_timeout (PrdEioServer *self)
+{
+  g_return_val_if_fail (PRD_IS_EIO_SERVER (self), 0);
+  return self->ping_timeout;
+}
+
+guint64
+prd_eio_server_get_max_payload (PrdEioServer *self)
+{
+  g_return_val_if_fail (PRD_IS_EIO_SERVER (self), 0);
+  return self->max_payload;
+}
+
+guint
+prd_eio_server_get_n_sockets (PrdEioServer *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint n = 0;
+
+  g_return_val_if_fail (PRD_IS_EIO_SERVER (self), 0);
+
+  g_hash_table_iter_init (&iter, self->sockets);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (prd_eio_socket_is_open (value))
+      n++;
+  return n;
+}
+
+void
+prd_eio_server_close_all (PrdEioServer *self)
+{
+  g_autoptr (GPtrArray) sockets = NULL;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_if_fail (PRD_IS_EIO_SERVER (self));
+
+  /* Closing removes sockets from the table: work on a copy. */
+  sockets = g_ptr_array_new_with_free_func (g_object_unref);
+  g_hash_table_iter_init (&iter, self->sockets);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (sockets, g_object_ref (value));
+
+  for (guint i = 0; i < sockets->len; i++)
+    prd_eio_socket_close (g_ptr_array_index (sockets, i), "server shutting down");
+}

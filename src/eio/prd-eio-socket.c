@@ -1,0 +1,1130 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * PrdEioSocket: one Engine.IO session. It owns the outgoing queue, the
+ * heartbeat, the current transport (a held polling GET, or a WebSocket) and
+ * the polling→websocket upgrade.
+ *
+ * Outgoing bytes are accounted in one place (queued_bytes + inflight_bytes)
+ * so that "max-write-buffer" bounds what a client that stops reading can make
+ * the hub hold:
+ *
+ * - polling: packets wait in our queue until the next GET takes them; the
+ *   response body then counts as in flight until libsoup reports the message
+ *   finished.
+ * - WebSocket: libsoup 3.2 queues every frame it is given and has no API to
+ *   tell how much is still unsent. So frames stay in our queue and are handed
+ *   to libsoup only while the connection's pollable output stream is
+ *   writable. libsoup writes a frame immediately (non-blocking) when it gets
+ *   it, so after a hand-over either the whole frame reached the kernel, or the
+ *   stream stopped being writable and we wait for it (a pollable source)
+ *   before handing over more. libsoup's own queue thus never holds more than
+ *   about the last frame handed over, and everything else is visible here.
+ *
+ * "closed" is emitted once, at the moment the session stops accepting
+ * packets. A server-side close (prd_eio_socket_close) still flushes what was
+ * queued before it (a Socket.IO DISCONNECT, typically) and then ends the
+ * transport; other closes (client close, errors, timeouts, overflow) drop the
+ * queue and end the transport at once.
+ */
+#define G_LOG_DOMAIN "prd-eio"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "prd-eio-private.h"
+#include "prd-eio-socket.h"
+
+typedef enum
+{
+  STATE_OPEN,
+  STATE_CLOSING, /* "closed" emitted; flushing before the transport ends */
+  STATE_CLOSED,
+} SocketState;
+
+typedef enum
+{
+  CLOSE_FLUSH,  /* server close: deliver what is queued, then "1" */
+  CLOSE_CLIENT, /* the client asked: a held GET gets "6" */
+  CLOSE_ERROR,  /* drop everything: a held GET gets "1" */
+} CloseMode;
+
+typedef struct
+{
+  PrdEioPacket *packet;
+  gsize cost;
+} OutItem;
+
+struct _PrdEioSocket
+{
+  GObject parent_instance;
+
+  char *id;             /* (owned) */
+  char *remote_address; /* (owned) (nullable) */
+  PrdEioConfig config;
+  SocketState state;
+  gboolean websocket;
+
+  GQueue queue; /* (element-type OutItem) (owned) */
+  guint64 queued_bytes;
+  guint64 inflight_bytes;
+  guint flush_idle_id;
+
+  /* Polling. */
+  SoupServerMessage *poll_get;     /* (owned) (nullable): held, not answered yet */
+  SoupServerMessage *inflight_get; /* (owned) (nullable): answered, being written */
+  SoupServerMessage *poll_post;    /* (owned) (nullable): body being read */
+
+  /* WebSocket. */
+  SoupWebsocketConnection *ws; /* (owned) (nullable) */
+  GSource *ws_writable;        /* (owned) (nullable) */
+  gushort ws_close_code;
+
+  /* Upgrade. */
+  SoupWebsocketConnection *probe_ws; /* (owned) (nullable) */
+  gboolean probe_seen;
+  guint upgrade_noop_id;
+
+  guint upgrade_timeout_id;
+
+  /* Heartbeat. */
+  guint ping_id;
+  guint pong_timeout_id;
+  gboolean awaiting_pong;
+  gboolean pong_refreshed;
+  gint64 pong_deadline; /* monotonic µs */
+
+  guint close_timeout_id;
+
+  PrdEioSocketFinishFunc finish_func;
+  gpointer finish_data;
+};
+
+G_DEFINE_FINAL_TYPE (PrdEioSocket, prd_eio_socket, G_TYPE_OBJECT)
+
+enum
+{
+  SIGNAL_TEXT_MESSAGE,
+  SIGNAL_BINARY_MESSAGE,
+  SIGNAL_CLOSED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void socket_close (PrdEioSocket *self, const char *reason, CloseMode mode);
+static void socket_flush (PrdEioSocket *self);
+static void schedule_ping (PrdEioSocket *self);
+
+static void
+out_item_free (OutItem *item)
+{
+  prd_eio_packet_free (item->packet);
+  g_free (item);
+}
+
+static gsize
+packet_cost (PrdEioSocket *self, const PrdEioPacket *packet)
+{
+  /* What the packet occupies on the wire of the current transport: a frame
+   * over WebSocket, a record (plus separator) in a polling payload. */
+  if (self->websocket)
+    return g_bytes_get_size (packet->data) + (packet->binary ? 0 : 1);
+  return prd_eio_packet_get_polling_size (packet) + 1;
+}
+
+static void
+queue_clear (PrdEioSocket *self)
+{
+  OutItem *item;
+
+  while ((item = g_queue_pop_head (&self->queue)) != NULL)
+    out_item_free (item);
+  self->queued_bytes = 0;
+}
+
+static void
+recompute_queue_cost (PrdEioSocket *self)
+{
+  self->queued_bytes = 0;
+  for (GList *l = self->queue.head; l != NULL; l = l->next)
+    {
+      OutItem *item = l->data;
+
+      item->cost = packet_cost (self, item->packet);
+      self->queued_bytes += item->cost;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Polling responses                                                  */
+
+static void
+set_no_store (SoupServerMessage *msg)
+{
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control",
+                                "no-store");
+}
+
+static void
+on_get_finished (SoupServerMessage *msg, gpointer user_data)
+{
+  PrdEioSocket *self = user_data;
+
+  g_signal_handlers_disconnect_by_func (msg, on_get_finished, self);
+
+  if (msg == self->inflight_get)
+    {
+      self->inflight_bytes = 0;
+      g_clear_object (&self->inflight_get);
+    }
+  else if (msg == self->poll_get)
+    {
+      /* The client went away while its GET was held. */
+      g_clear_object (&self->poll_get);
+      socket_close (self, "transport close", CLOSE_ERROR);
+    }
+}
+
+/* Answers the held GET with @tail ("1", "6") or, when @tail is NULL, with
+ * everything queued. */
+static void
+answer_get (PrdEioSocket *self, const char *tail)
+{
+  g_autoptr (SoupServerMessage) msg = g_steal_pointer (&self->poll_get);
+  g_autoptr (GString) payload = g_string_new (NULL);
+  OutItem *item;
+  gsize len;
+
+  g_assert (msg != NULL);
+
+  while ((item = g_queue_pop_head (&self->queue)) != NULL)
+    {
+      prd_eio_payload_append (payload, item->packet);
+      out_item_free (item);
+    }
+  self->queued_bytes = 0;
+
+  if (tail != NULL)
+    {
+      if (payload->len > 0)
+        g_string_append_c (payload, PRD_EIO_RECORD_SEPARATOR);
+      g_string_append (payload, tail);
+    }
+
+  len = payload->len;
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  set_no_store (msg);
+  soup_server_message_set_response (msg, "text/plain; charset=UTF-8", SOUP_MEMORY_TAKE,
+                                    g_string_free (g_steal_pointer (&payload), FALSE), len);
+
+  /* Still our memory until libsoup has written it. */
+  g_clear_object (&self->inflight_get);
+  self->inflight_get = g_object_ref (msg);
+  self->inflight_bytes = len;
+
+  soup_server_message_unpause (msg);
+}
+
+static void
+reject_get (PrdEioSocket *self)
+{
+  g_autoptr (SoupServerMessage) msg = g_steal_pointer (&self->poll_get);
+
+  g_signal_handlers_disconnect_by_func (msg, on_get_finished, self);
+  soup_server_message_set_status (msg, SOUP_STATUS_BAD_REQUEST, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC,
+                                    "{\"code\":3,\"message\":\"Bad request\"}", 34);
+  soup_server_message_unpause (msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* WebSocket output                                                    */
+
+static gboolean
+ws_is_open (SoupWebsocketConnection *conn)
+{
+  return conn != NULL && soup_websocket_connection_get_state (conn) == SOUP_WEBSOCKET_STATE_OPEN;
+}
+
+static void
+ws_send_packet (SoupWebsocketConnection *conn, const PrdEioPacket *packet)
+{
+  if (packet->binary)
+    {
+      soup_websocket_connection_send_message (conn, SOUP_WEBSOCKET_DATA_BINARY, packet->data);
+    }
+  else
+    {
+      g_autoptr (GBytes) frame = prd_eio_packet_encode_text (packet);
+
+      soup_websocket_connection_send_message (conn, SOUP_WEBSOCKET_DATA_TEXT, frame);
+    }
+}
+
+static GPollableOutputStream *
+ws_output (SoupWebsocketConnection *conn)
+{
+  GOutputStream *out =
+      g_io_stream_get_output_stream (soup_websocket_connection_get_io_stream (conn));
+
+  if (G_IS_POLLABLE_OUTPUT_STREAM (out) &&
+      g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (out)))
+    return G_POLLABLE_OUTPUT_STREAM (out);
+  return NULL;
+}
+
+static gboolean
+on_ws_writable (GObject *stream, gpointer user_data)
+{
+  PrdEioSocket *self = user_data;
+
+  g_clear_pointer (&self->ws_writable, g_source_unref);
+  socket_flush (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void teardown (PrdEioSocket *self, CloseMode mode);
+
+static void
+flush_websocket (PrdEioSocket *self)
+{
+  GPollableOutputStream *out;
+  OutItem *item;
+
+  if (!ws_is_open (self->ws))
+    return;
+
+  out = ws_output (self->ws);
+  while (!g_queue_is_empty (&self->queue))
+    {
+      if (self->ws_writable != NULL)
+        return;
+
+      if (out != NULL && !g_pollable_output_stream_is_writable (out))
+        {
+          self->ws_writable = g_pollable_output_stream_create_source (out, NULL);
+          g_source_set_callback (self->ws_writable, G_SOURCE_FUNC (on_ws_writable), self, NULL);
+          g_source_attach (self->ws_writable, NULL);
+          return;
+        }
+
+      item = g_queue_pop_head (&self->queue);
+      self->queued_bytes -= item->cost;
+      ws_send_packet (self->ws, item->packet);
+      out_item_free (item);
+
+      if (!ws_is_open (self->ws))
+        return;
+    }
+
+  if (self->state == STATE_CLOSING)
+    teardown (self, CLOSE_FLUSH);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+socket_flush (PrdEioSocket *self)
+{
+  if (self->state == STATE_CLOSED)
+    return;
+
+  if (self->websocket)
+    flush_websocket (self);
+  else if (self->poll_get != NULL && !g_queue_is_empty (&self->queue))
+    answer_get (self, NULL);
+}
+
+static gboolean
+flush_idle_cb (gpointer user_data)
+{
+  PrdEioSocket *self = user_data;
+
+  self->flush_idle_id = 0;
+  socket_flush (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Takes ownership of @packet. Returns FALSE if the socket is not open or the
+ * packet does not fit in the write buffer (the socket is then closed). */
+static gboolean
+enqueue (PrdEioSocket *self, PrdEioPacket *packet)
+{
+  OutItem *item;
+  gsize cost;
+
+  if (self->state != STATE_OPEN)
+    {
+      prd_eio_packet_free (packet);
+      return FALSE;
+    }
+
+  cost = packet_cost (self, packet);
+  if (self->queued_bytes + self->inflight_bytes + cost > self->config.max_write_buffer)
+    {
+      prd_eio_packet_free (packet);
+      g_debug ("socket %s: write buffer overflow (%" G_GUINT64_FORMAT " bytes queued)", self->id,
+               self->queued_bytes + self->inflight_bytes);
+      self->ws_close_code = SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION;
+      socket_close (self, "write buffer overflow", CLOSE_ERROR);
+      return FALSE;
+    }
+
+  item = g_new0 (OutItem, 1);
+  item->packet = packet;
+  item->cost = cost;
+  g_queue_push_tail (&self->queue, item);
+  self->queued_bytes += cost;
+
+  if (self->websocket)
+    {
+      flush_websocket (self);
+    }
+  else if (self->poll_get != NULL && self->flush_idle_id == 0)
+    {
+      /* Batch what is sent in one main-loop iteration into one response. */
+      self->flush_idle_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_idle_cb, self, NULL);
+    }
+
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Heartbeat                                                          */
+
+static gboolean
+on_pong_timeout (gpointer user_data)
+{
+  PrdEioSocket *self = user_data;
+
+  self->pong_timeout_id = 0;
+  socket_close (self, "ping timeout", CLOSE_ERROR);
+  return G_SOURCE_REMOVE;
+}
+
+/* Heartbeat timers run at high priority so that busy I/O cannot delay a
+ * timeout past the moment a client may rely on it having happened. */
+static void
+arm_pong_timeout (PrdEioSocket *self)
+{
+  g_clear_handle_id (&self->pong_timeout_id, g_source_remove);
+  self->pong_deadline = g_get_monotonic_time () + (gint64) self->config.ping_timeout * 1000;
+  self->pong_timeout_id =
+      g_timeout_add_full (G_PRIORITY_HIGH, self->config.ping_timeout, on_pong_timeout, self, NULL);
+}
+
+static gboolean
+on_ping_timer (gpointer user_data)
+{
+  PrdEioSocket *self = user_data;
+
+  self->ping_id = 0;
+  self->awaiting_pong = TRUE;
+  self->pong_refreshed = FALSE;
+  /* In engine.io 6 the timeout runs from the moment the ping is sent. */
+  arm_pong_timeout (self);
+  enqueue (self, prd_eio_packet_new (PRD_EIO_PACKET_PING, NULL, 0));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_ping (PrdEioSocket *self)
+{
+  g_clear_handle_id (&self->ping_id, g_source_remove);
+  self->ping_id =
+      g_timeout_add_full (G_PRIORITY_HIGH, self->config.ping_interval, on_ping_timer, self, NULL);
+}
+
+static void
+stop_timers (PrdEioSocket *self)
+{
+  g_clear_handle_id (&self->ping_id, g_source_remove);
+  g_clear_handle_id (&self->pong_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->flush_idle_id, g_source_remove);
+  self->awaiting_pong = FALSE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Incoming packets                                                   */
+
+static void
+handle_packet (PrdEioSocket *self, const PrdEioPacket *packet)
+{
+  if (self->state != STATE_OPEN)
+    return;
+
+  if (packet->type != PRD_EIO_PACKET_PONG && self->awaiting_pong && !self->pong_refreshed)
+    {
+      /* A client busy sending may see the ping late: any traffic while the
+       * pong is awaited extends the timeout, once (as engine.io 6 does). */
+      self->pong_refreshed = TRUE;
+      g_clear_handle_id (&self->pong_timeout_id, g_source_remove);
+      arm_pong_timeout (self);
+    }
+
+  switch (packet->type)
+    {
+      case PRD_EIO_PACKET_PONG:
+        if (self->awaiting_pong)
+          {
+            self->awaiting_pong = FALSE;
+            g_clear_handle_id (&self->pong_timeout_id, g_source_remove);
+            schedule_ping (self);
+          }
+        break;
+
+      case PRD_EIO_PACKET_MESSAGE:
+        if (packet->binary)
+          {
+            g_signal_emit (self, signals[SIGNAL_BINARY_MESSAGE], 0, packet->data);
+          }
+        else
+          {
+            gsize len;
+            const char *text = g_bytes_get_data (packet->data, &len);
+            g_autofree char *copy = g_strndup (text != NULL ? text : "", len);
+
+            g_signal_emit (self, signals[SIGNAL_TEXT_MESSAGE], 0, copy, len);
+          }
+        break;
+
+      case PRD_EIO_PACKET_CLOSE:
+        socket_close (self, "transport close", CLOSE_CLIENT);
+        break;
+
+      case PRD_EIO_PACKET_NOOP:
+        break;
+
+      case PRD_EIO_PACKET_PING:
+        /* In v4 only the server pings (the probe goes to the probe socket). */
+        g_debug ("socket %s: invalid heartbeat direction", self->id);
+        self->ws_close_code = SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR;
+        socket_close (self, "transport error", CLOSE_ERROR);
+        break;
+
+      case PRD_EIO_PACKET_OPEN:
+      case PRD_EIO_PACKET_UPGRADE:
+      default:
+        g_debug ("socket %s: unexpected packet type %d", self->id, (int) packet->type);
+        self->ws_close_code = SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR;
+        socket_close (self, "parse error", CLOSE_ERROR);
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* WebSocket input                                                    */
+
+static void
+release_ws_when_closed (SoupWebsocketConnection *conn, gpointer user_data)
+{
+  g_signal_handlers_disconnect_by_func (conn, release_ws_when_closed, user_data);
+  g_object_unref (conn);
+}
+
+/* Closes @conn (if still open) and lets it live until libsoup has finished
+ * the closing handshake, or given up after its own timeout. */
+static void
+ws_close_and_release (SoupWebsocketConnection *conn, gushort code)
+{
+  if (soup_websocket_connection_get_state (conn) == SOUP_WEBSOCKET_STATE_CLOSED)
+    {
+      g_object_unref (conn);
+      return;
+    }
+  g_signal_connect (conn, "closed", G_CALLBACK (release_ws_when_closed), NULL);
+  if (soup_websocket_connection_get_state (conn) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (conn, code, NULL);
+}
+
+static gboolean
+check_incoming_size (PrdEioSocket *self, GBytes *message)
+{
+  /* libsoup checks frame sizes before inflating and per fragment; the
+   * message it hands us is what counts. */
+  return g_bytes_get_size (message) <= self->config.max_payload;
+}
+
+static void
+on_ws_message (SoupWebsocketConnection *conn, int type, GBytes *message, gpointer user_data)
+{
+  PrdEioSocket *self = user_data;
+  g_autoptr (PrdEioPacket) packet = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!check_incoming_size (self, message))
+    {
+      self->ws_close_code = SOUP_WEBSOCKET_CLOSE_TOO_BIG;
+      socket_close (self, "transport error", CLOSE_ERROR);
+      return;
+    }
+
+  if (type == SOUP_WEBSOCKET_DATA_BINARY)
+    {
+      packet = prd_eio_packet_new_binary (message);
+    }
+  else
+    {
+      gsize len;
+      const char *data = g_bytes_get_data (message, &len);
+
+      packet = prd_eio_packet_decode_text (data, len, &error);
+      if (packet == NULL)
+        {
+          g_debug ("socket %s: %s", self->id, error->message);
+          self->ws_close_code = SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR;
+          socket_close (self, "parse error", CLOSE_ERROR);
+          return;
+        }
+    }
+
+  g_object_ref (self);
+  handle_packet (self, packet);
+  g_object_unref (self);
+}
+
+static void
+on_ws_closed (SoupWebsocketConnection *conn, gpointer user_data)
+{
+  PrdEioSocket *self = user_data;
+
+  if (self->state == STATE_OPEN)
+    socket_close (self, "transport close", CLOSE_CLIENT);
+  else if (self->state == STATE_CLOSING)
+    teardown (self, CLOSE_ERROR);
+}
+
+static void
+on_ws_error (SoupWebsocketConnection *conn, GError *error, gpointer user_data)
+{
+  PrdEioSocket *self = user_data;
+
+  g_debug ("socket %s: websocket error: %s", self->id, error->message);
+}
+
+static void
+attach_websocket (PrdEioSocket *self, SoupWebsocketConnection *conn)
+{
+  self->ws = conn;
+  self->websocket = TRUE;
+  g_signal_connect (conn, "message", G_CALLBACK (on_ws_message), self);
+  g_signal_connect (conn, "closed", G_CALLBACK (on_ws_closed), self);
+  g_signal_connect (conn, "error", G_CALLBACK (on_ws_error), self);
+}
+
+static void
+detach_websocket (PrdEioSocket *self)
+{
+  g_autoptr (SoupWebsocketConnection) conn = g_steal_pointer (&self->ws);
+
+  if (self->ws_writable != NULL)
+    {
+      g_source_destroy (self->ws_writable);
+      g_clear_pointer (&self->ws_writable, g_source_unref);
+    }
+  if (conn == NULL)
+    return;
+
+  g_signal_handlers_disconnect_by_data (conn, self);
+  ws_close_and_release (g_steal_pointer (&conn), self->ws_close_code);
+}
+
+/* ------------------------------------------------------------------ */
+/* Upgrade                                                            */
+
+static void
+abort_upgrade (PrdEioSocket *self, gushort code)
+{
+  g_autoptr (SoupWebsocketConnection) probe = g_steal_pointer (&self->probe_ws);
+
+  g_clear_handle_id (&self->upgrade_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->upgrade_noop_id, g_source_remove);
+  self->probe_seen = FALSE;
+  if (probe == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (probe, self);
+  ws_close_and_release (g_steal_pointer (&probe), code);
+}
+
+static gboolean
+on_upgrade_timeout (gpointer user_data)
+{
+  PrdEioSocket *self = user_data;
+
+  self->upgrade_timeout_id = 0;
+  g_debug ("socket %s: upgrade timed out", self->id);
+  abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_NORMAL);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_upgrade_noop (gpointer user_data)
+{
+  PrdEioSocket *self = user_data;
+
+  if (self->poll_get != NULL)
+    answer_get (self, g_queue_is_empty (&self->queue) ? "6" : NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+complete_upgrade (PrdEioSocket *self)
+{
+  SoupWebsocketConnection *conn = g_steal_pointer (&self->probe_ws);
+
+  g_clear_handle_id (&self->upgrade_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->upgrade_noop_id, g_source_remove);
+  g_signal_handlers_disconnect_by_data (conn, self);
+  self->probe_seen = FALSE;
+
+  /* The client sent "5" after its last poll returned: a GET held now was
+   * sent on an upgraded session. */
+  if (self->poll_get != NULL)
+    reject_get (self);
+  g_clear_handle_id (&self->flush_idle_id, g_source_remove);
+
+  attach_websocket (self, conn);
+  recompute_queue_cost (self);
+  flush_websocket (self);
+}
+
+static void
+on_probe_message (SoupWebsocketConnection *conn, int type, GBytes *message, gpointer user_data)
+{
+  PrdEioSocket *self = user_data;
+  g_autoptr (PrdEioPacket) packet = NULL;
+  gsize len;
+  const char *data;
+
+  if (!check_incoming_size (self, message))
+    {
+      abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_TOO_BIG);
+      return;
+    }
+  if (type != SOUP_WEBSOCKET_DATA_TEXT)
+    {
+      abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR);
+      return;
+    }
+
+  data = g_bytes_get_data (message, &len);
+  packet = prd_eio_packet_decode_text (data, len, NULL);
+  if (packet != NULL && packet->type == PRD_EIO_PACKET_PING && g_bytes_get_size (packet->data) == 5)
+    {
+      soup_websocket_connection_send_text (conn, "3probe");
+      self->probe_seen = TRUE;
+      /* Make the client's pending poll return so it can send "5"; like
+       * engine.io, on a 100 ms tick, which also lets a "5" already on its
+       * way arrive before a GET sent after it is answered. */
+      if (self->upgrade_noop_id == 0)
+        self->upgrade_noop_id = g_timeout_add (100, on_upgrade_noop, self);
+    }
+  else if (packet != NULL && packet->type == PRD_EIO_PACKET_UPGRADE)
+    {
+      g_object_ref (self);
+      complete_upgrade (self);
+      g_object_unref (self);
+    }
+  else
+    {
+      g_debug ("socket %s: invalid upgrade packet", self->id);
+      abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR);
+    }
+}
+
+static void
+on_probe_closed (SoupWebsocketConnection *conn, gpointer user_data)
+{
+  abort_upgrade (user_data, SOUP_WEBSOCKET_CLOSE_NORMAL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Close                                                              */
+
+static void
+teardown (PrdEioSocket *self, CloseMode mode)
+{
+  if (self->state == STATE_CLOSED)
+    return;
+
+  self->state = STATE_CLOSED;
+  stop_timers (self);
+  g_clear_handle_id (&self->close_timeout_id, g_source_remove);
+  abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
+
+  if (mode != CLOSE_FLUSH)
+    queue_clear (self);
+
+  if (self->poll_get != NULL)
+    answer_get (self, mode == CLOSE_CLIENT ? "6" : "1");
+  queue_clear (self);
+
+  detach_websocket (self);
+
+  if (self->finish_func != NULL)
+    {
+      PrdEioSocketFinishFunc func = self->finish_func;
+
+      self->finish_func = NULL;
+      func (self, self->finish_data);
+    }
+}
+
+static gboolean
+on_close_timeout (gpointer user_data)
+{
+  PrdEioSocket *self = user_data;
+
+  /* The client never came back for the last packets. */
+  self->close_timeout_id = 0;
+  teardown (self, CLOSE_ERROR);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+socket_close (PrdEioSocket *self, const char *reason, CloseMode mode)
+{
+  if (self->state == STATE_CLOSED)
+    return;
+  if (self->state == STATE_CLOSING)
+    {
+      if (mode != CLOSE_FLUSH)
+        teardown (self, mode);
+      return;
+    }
+
+  g_object_ref (self);
+
+  self->state = STATE_CLOSING;
+  stop_timers (self);
+  abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
+
+  g_debug ("socket %s closed: %s", self->id, reason);
+  g_signal_emit (self, signals[SIGNAL_CLOSED], 0, reason);
+
+  if (mode != CLOSE_FLUSH || self->state != STATE_CLOSING)
+    {
+      teardown (self, mode);
+    }
+  else if (self->websocket)
+    {
+      if (g_queue_is_empty (&self->queue))
+        teardown (self, mode);
+      else
+        self->close_timeout_id = g_timeout_add (self->config.ping_timeout, on_close_timeout, self);
+    }
+  else if (self->poll_get != NULL)
+    {
+      teardown (self, mode);
+    }
+  else
+    {
+      /* Keep the session until the next GET collects the last packets and
+       * the close packet, but not for longer than a client may be silent. */
+      self->close_timeout_id = g_timeout_add (
+          self->config.ping_interval + self->config.ping_timeout, on_close_timeout, self);
+    }
+
+  g_object_unref (self);
+}
+
+/* ------------------------------------------------------------------ */
+/* GObject                                                            */
+
+static void
+prd_eio_socket_dispose (GObject *object)
+{
+  PrdEioSocket *self = PRD_EIO_SOCKET (object);
+
+  self->finish_func = NULL;
+  stop_timers (self);
+  g_clear_handle_id (&self->close_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->upgrade_timeout_id, g_source_remove);
+  abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
+  if (self->poll_get != NULL)
+    answer_get (self, "1");
+  if (self->inflight_get != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->inflight_get, self);
+      g_clear_object (&self->inflight_get);
+    }
+  if (self->poll_post != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->poll_post, self);
+      g_clear_object (&self->poll_post);
+    }
+  detach_websocket (self);
+  queue_clear (self);
+  self->state = STATE_CLOSED;
+
+  G_OBJECT_CLASS (prd_eio_socket_parent_class)->dispose (object);
+}
+
+static void
+prd_eio_socket_finalize (GObject *object)
+{
+  PrdEioSocket *self = PRD_EIO_SOCKET (object);
+
+  g_free (self->id);
+  g_free (self->remote_address);
+
+  G_OBJECT_CLASS (prd_eio_socket_parent_class)->finalize (object);
+}
+
+static void
+prd_eio_socket_class_init (PrdEioSocketClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = prd_eio_socket_dispose;
+  object_class->finalize = prd_eio_socket_finalize;
+
+  signals[SIGNAL_TEXT_MESSAGE] =
+      g_signal_new ("text-message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_ULONG);
+  signals[SIGNAL_BINARY_MESSAGE] =
+      g_signal_new ("binary-message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
+  signals[SIGNAL_CLOSED] = g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                         NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+}
+
+static void
+prd_eio_socket_init (PrdEioSocket *self)
+{
+  g_queue_init (&self->queue);
+  self->ws_close_code = SOUP_WEBSOCKET_CLOSE_NORMAL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Internal API (prd-eio-private.h)                                   */
+
+PrdEioSocket *
+prd_eio_socket_new_internal (const char *id, const char *remote_address, const PrdEioConfig *config)
+{
+  PrdEioSocket *self = g_object_new (PRD_TYPE_EIO_SOCKET, NULL);
+
+  self->id = g_strdup (id);
+  self->remote_address = g_strdup (remote_address);
+  self->config = *config;
+  return self;
+}
+
+void
+prd_eio_socket_set_finish_func (PrdEioSocket *self, PrdEioSocketFinishFunc func, gpointer user_data)
+{
+  self->finish_func = func;
+  self->finish_data = user_data;
+}
+
+gboolean
+prd_eio_socket_is_websocket (PrdEioSocket *self)
+{
+  return self->websocket;
+}
+
+gboolean
+prd_eio_socket_is_finished (PrdEioSocket *self)
+{
+  return self->state == STATE_CLOSED;
+}
+
+void
+prd_eio_socket_check_heartbeat (PrdEioSocket *self)
+{
+  /* A request can be dispatched in the same main-loop iteration as the
+   * timeout that should have ended the session before it arrived. */
+  if (self->state == STATE_OPEN && self->awaiting_pong &&
+      g_get_monotonic_time () >= self->pong_deadline)
+    {
+      g_clear_handle_id (&self->pong_timeout_id, g_source_remove);
+      socket_close (self, "ping timeout", CLOSE_ERROR);
+    }
+}
+
+void
+prd_eio_socket_start_polling (PrdEioSocket *self)
+{
+  schedule_ping (self);
+}
+
+void
+prd_eio_socket_handle_get (PrdEioSocket *self, SoupServerMessage *msg)
+{
+  if (self->poll_get != NULL)
+    {
+      /* Two GETs at once: the client is confused or hostile. */
+      soup_server_message_set_status (msg, SOUP_STATUS_BAD_REQUEST, NULL);
+      soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC,
+                                        "{\"code\":3,\"message\":\"Bad request\"}", 34);
+      socket_close (self, "transport error", CLOSE_ERROR);
+      return;
+    }
+
+  /* Answered or not, it is ours now; the status is set before pausing so
+   * that libsoup does not take a held GET for a failed WebSocket handshake. */
+  self->poll_get = g_object_ref (msg);
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_pause (msg);
+  g_signal_connect (msg, "finished", G_CALLBACK (on_get_finished), self);
+
+  if (self->state == STATE_CLOSING)
+    teardown (self, CLOSE_FLUSH);
+  else if (!g_queue_is_empty (&self->queue))
+    answer_get (self, NULL);
+}
+
+static void
+on_post_finished (SoupServerMessage *msg, gpointer user_data)
+{
+  PrdEioSocket *self = user_data;
+
+  g_signal_handlers_disconnect_by_func (msg, on_post_finished, self);
+  if (msg == self->poll_post)
+    g_clear_object (&self->poll_post);
+}
+
+gboolean
+prd_eio_socket_begin_post (PrdEioSocket *self, SoupServerMessage *msg)
+{
+  if (self->poll_post != NULL)
+    return FALSE;
+
+  self->poll_post = g_object_ref (msg);
+  g_signal_connect (msg, "finished", G_CALLBACK (on_post_finished), self);
+  return TRUE;
+}
+
+void
+prd_eio_socket_handle_post (PrdEioSocket *self, SoupServerMessage *msg, const char *body, gsize len)
+{
+  g_autoptr (GPtrArray) packets = NULL;
+  g_autoptr (GError) error = NULL;
+
+  packets = prd_eio_payload_decode (body, len, &error);
+  if (packets == NULL)
+    {
+      g_debug ("socket %s: %s", self->id, error->message);
+      soup_server_message_set_status (msg, SOUP_STATUS_BAD_REQUEST, NULL);
+      soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC,
+                                        "{\"code\":3,\"message\":\"Bad request\"}", 34);
+      socket_close (self, "parse error", CLOSE_ERROR);
+      return;
+    }
+
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  set_no_store (msg);
+  soup_server_message_set_response (msg, "text/html", SOUP_MEMORY_STATIC, "ok", 2);
+
+  g_object_ref (self);
+  for (guint i = 0; i < packets->len && self->state == STATE_OPEN; i++)
+    handle_packet (self, g_ptr_array_index (packets, i));
+  g_object_unref (self);
+}
+
+void
+prd_eio_socket_start_websocket (PrdEioSocket *self,
+                                SoupWebsocketConnection *conn,
+                                const char *open_packet)
+{
+  attach_websocket (self, g_object_ref (conn));
+  soup_websocket_connection_send_text (conn, open_packet);
+  schedule_ping (self);
+}
+
+void
+prd_eio_socket_offer_upgrade (PrdEioSocket *self, SoupWebsocketConnection *conn)
+{
+  if (self->state != STATE_OPEN || self->websocket || self->probe_ws != NULL)
+    {
+      /* engine.io accepts a second WebSocket for the session and closes it. */
+      ws_close_and_release (g_object_ref (conn), SOUP_WEBSOCKET_CLOSE_NORMAL);
+      return;
+    }
+
+  self->probe_ws = g_object_ref (conn);
+  g_signal_connect (conn, "message", G_CALLBACK (on_probe_message), self);
+  g_signal_connect (conn, "closed", G_CALLBACK (on_probe_closed), self);
+  g_signal_connect (conn, "error", G_CALLBACK (on_ws_error), self);
+  self->upgrade_timeout_id = g_timeout_add (self->config.upgrade_timeout, on_upgrade_timeout, self);
+}
+
+guint64
+prd_eio_websocket_hard_limit (guint64 max_payload)
+{
+  if (max_payload > G_MAXUINT64 / 2)
+    return G_MAXUINT64;
+  return max_payload * 2 + 1024;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API                                                         */
+
+const char *
+prd_eio_socket_get_id (PrdEioSocket *self)
+{
+  g_return_val_if_fail (PRD_IS_EIO_SOCKET (self), NULL);
+  return self->id;
+}
+
+const char *
+prd_eio_socket_get_transport_name (PrdEioSocket *self)
+{
+  g_return_val_if_fail (PRD_IS_EIO_SOCKET (self), NULL);
+  return self->websocket ? "websocket" : "polling";
+}
+
+const char *
+prd_eio_socket_get_remote_address (PrdEioSocket *self)
+{
+  g_return_val_if_fail (PRD_IS_EIO_SOCKET (self), NULL);
+  return self->remote_address;
+}
+
+gboolean
+prd_eio_socket_is_open (PrdEioSocket *self)
+{
+  g_return_val_if_fail (PRD_IS_EIO_SOCKET (self), FALSE);
+  return self->state == STATE_OPEN;
+}
+
+guint64
+prd_eio_socket_get_buffered_amount (PrdEioSocket *self)
+{
+  g_return_val_if_fail (PRD_IS_EIO_SOCKET (self), 0);
+  return self->queued_bytes + self->inflight_bytes;
+}
+
+gboolean
+prd_eio_socket_send_text (PrdEioSocket *self, const char *text, gssize len)
+{
+  g_return_val_if_fail (PRD_IS_EIO_SOCKET (self), FALSE);
+  g_return_val_if_fail (text != NULL, FALSE);
+
+  if (len < 0)
+    len = strlen (text);
+  /* Over polling U+001E separates packets; Socket.IO's JSON escapes it, so
+   * a raw one is a caller bug that would corrupt the stream. */
+  g_return_val_if_fail (g_utf8_validate_len (text, len, NULL), FALSE);
+  g_return_val_if_fail (memchr (text, PRD_EIO_RECORD_SEPARATOR, len) == NULL, FALSE);
+
+  return enqueue (self, prd_eio_packet_new (PRD_EIO_PACKET_MESSAGE, text, len));
+}
+
+gboolean
+prd_eio_socket_send_binary (PrdEioSocket *self, GBytes *data)
+{
+  g_return_val_if_fail (PRD_IS_EIO_SOCKET (self), FALSE);
+  g_return_val_if_fail (data != NULL, FALSE);
+
+  return enqueue (self, prd_eio_packet_new_binary (data));
+}
+
+void
+prd_eio_socket_close (PrdEioSocket *self, const char *reason)
+{
+  g_return_if_fail (PRD_IS_EIO_SOCKET (self));
+
+  socket_close (self, reason != NULL ? reason : "forced close", CLOSE_FLUSH);
+}

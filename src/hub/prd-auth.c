@@ -1,0 +1,720 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * PrdAuth verifies the JWT a client passes as Socket.IO `auth.token` and
+ * turns it into a #PrdIdentity.
+ *
+ * libjwt 1.10 checks the signature with whatever algorithm the token's own
+ * header names, and checks no claim at all. So the header is decoded here
+ * first and its `alg` must belong to the one family this verifier was built
+ * for: an HMAC verifier never sees an RSA/EC token and, more importantly, a
+ * public key is never handed to libjwt for an HS* token (where it would be
+ * used as the HMAC secret, the "key confusion" forgery). `none` is refused
+ * outright. Time claims and the identity claims are checked here too.
+ */
+#define G_LOG_DOMAIN "prd-auth"
+
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jwt.h>
+#include <json-glib/json-glib.h>
+
+#include "prd-autocleanups.h"
+#include "prd-error.h"
+
+#include "prd-auth.h"
+
+typedef enum
+{
+  FAMILY_HMAC,
+  FAMILY_RSA,
+  FAMILY_EC,
+} AlgFamily;
+
+struct _PrdAuth
+{
+  GObject parent_instance;
+
+  AlgFamily family;
+  GBytes *key;      /* (owned): HMAC secret or PEM text */
+  jwt_alg_t ec_alg; /* for FAMILY_EC: the one algorithm matching the curve */
+};
+
+G_DEFINE_FINAL_TYPE (PrdAuth, prd_auth, G_TYPE_OBJECT)
+
+G_DEFINE_BOXED_TYPE (PrdIdentity, prd_identity, prd_identity_copy, prd_identity_free)
+
+static const char *const role_names[] = {
+  [PRD_ROLE_VIEWER] = "viewer",
+  [PRD_ROLE_EDITOR] = "editor",
+  [PRD_ROLE_ADMIN] = "admin",
+};
+
+/**
+ * prd_role_to_string:
+ * @role: a #PrdRole
+ *
+ * Returns: (transfer none): the claim value, e.g. `"editor"`
+ */
+const char *
+prd_role_to_string (PrdRole role)
+{
+  g_return_val_if_fail ((guint) role < G_N_ELEMENTS (role_names), NULL);
+
+  return role_names[role];
+}
+
+/**
+ * prd_role_from_string:
+ * @str: a claim value
+ * @role: (out) (optional): the role
+ *
+ * Returns: %TRUE if @str names a role (exact, lower case)
+ */
+gboolean
+prd_role_from_string (const char *str, PrdRole *role)
+{
+  if (str == NULL)
+    return FALSE;
+
+  for (guint i = 0; i < G_N_ELEMENTS (role_names); i++)
+    if (g_str_equal (str, role_names[i]))
+      {
+        if (role != NULL)
+          *role = (PrdRole) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/**
+ * prd_identity_new:
+ *
+ * Returns: (transfer full): a new identity holding copies of the strings
+ */
+PrdIdentity *
+prd_identity_new (const char *user_id,
+                  const char *name,
+                  const char *avatar,
+                  const char *org,
+                  PrdRole role,
+                  gint64 exp)
+{
+  PrdIdentity *identity = g_new0 (PrdIdentity, 1);
+
+  identity->user_id = g_strdup (user_id);
+  identity->name = g_strdup (name);
+  identity->avatar = g_strdup (avatar);
+  identity->org = g_strdup (org);
+  identity->role = role;
+  identity->exp = exp;
+  return identity;
+}
+
+PrdIdentity *
+prd_identity_copy (const PrdIdentity *identity)
+{
+  g_return_val_if_fail (identity != NULL, NULL);
+
+  return prd_identity_new (identity->user_id, identity->name, identity->avatar, identity->org,
+                           identity->role, identity->exp);
+}
+
+void
+prd_identity_free (PrdIdentity *identity)
+{
+  if (identity == NULL)
+    return;
+  g_free (identity->user_id);
+  g_free (identity->name);
+  g_free (identity->avatar);
+  g_free (identity->org);
+  g_free (identity);
+}
+
+static void
+prd_auth_finalize (GObject *object)
+{
+  PrdAuth *self = PRD_AUTH (object);
+
+  g_clear_pointer (&self->key, g_bytes_unref);
+
+  G_OBJECT_CLASS (prd_auth_parent_class)->finalize (object);
+}
+
+static void
+prd_auth_class_init (PrdAuthClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = prd_auth_finalize;
+}
+
+static void
+prd_auth_init (PrdAuth *self)
+{
+  self->ec_alg = JWT_ALG_INVAL;
+}
+
+/**
+ * prd_auth_new_hmac:
+ * @secret: the shared secret, at least %PRD_AUTH_MIN_SECRET_LENGTH bytes
+ *
+ * A verifier for HS256/HS384/HS512 tokens signed with @secret.
+ *
+ * Returns: (transfer full): a new #PrdAuth, or %NULL with @error set
+ */
+PrdAuth *
+prd_auth_new_hmac (GBytes *secret, GError **error)
+{
+  PrdAuth *self;
+
+  g_return_val_if_fail (secret != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (g_bytes_get_size (secret) < PRD_AUTH_MIN_SECRET_LENGTH)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                   "The JWT secret must be at least %d bytes long", PRD_AUTH_MIN_SECRET_LENGTH);
+      return NULL;
+    }
+
+  self = g_object_new (PRD_TYPE_AUTH, NULL);
+  self->family = FAMILY_HMAC;
+  self->key = g_bytes_ref (secret);
+  return self;
+}
+
+/* A minimal DER reader: enough to find the AlgorithmIdentifier of a
+ * SubjectPublicKeyInfo, which says whether the key is RSA or EC and on which
+ * curve. The key itself is parsed by libjwt (OpenSSL) at verification. */
+static gboolean
+der_read (const guint8 **pos, const guint8 *end, guint8 tag, const guint8 **content, gsize *len)
+{
+  const guint8 *p = *pos;
+  gsize n;
+
+  if (end - p < 2 || p[0] != tag)
+    return FALSE;
+  p++;
+  if (*p < 0x80)
+    n = *p++;
+  else
+    {
+      guint n_bytes = *p++ & 0x7f;
+
+      if (n_bytes == 0 || n_bytes > 3 || (gsize) (end - p) < n_bytes)
+        return FALSE;
+      n = 0;
+      for (guint i = 0; i < n_bytes; i++)
+        n = (n << 8) | *p++;
+    }
+  if ((gsize) (end - p) < n)
+    return FALSE;
+  *content = p;
+  *len = n;
+  *pos = p + n;
+  return TRUE;
+}
+
+static gboolean
+oid_equal (const guint8 *oid, gsize len, const guint8 *expected, gsize expected_len)
+{
+  return len == expected_len && memcmp (oid, expected, len) == 0;
+}
+
+static gboolean
+classify_public_key (
+    const char *pem, gsize len, AlgFamily *family, jwt_alg_t *ec_alg, GError **error)
+{
+  static const char begin[] = "-----BEGIN PUBLIC KEY-----";
+  static const char end_marker[] = "-----END PUBLIC KEY-----";
+  static const guint8 oid_rsa[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01 };
+  static const guint8 oid_ec[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01 };
+  static const guint8 oid_p256[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+  static const guint8 oid_p384[] = { 0x2b, 0x81, 0x04, 0x00, 0x22 };
+  static const guint8 oid_p521[] = { 0x2b, 0x81, 0x04, 0x00, 0x23 };
+  g_autofree char *text = g_strndup (pem, len);
+  g_autofree guint8 *der = NULL;
+  const char *start, *stop;
+  const guint8 *pos, *der_end, *spki, *alg_id, *oid;
+  gsize der_len, spki_len, alg_id_len, oid_len;
+  g_autofree char *body = NULL;
+
+  start = strstr (text, begin);
+  stop = start != NULL ? strstr (start, end_marker) : NULL;
+  if (start == NULL || stop == NULL)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                   "The JWT public key must be a PEM \"PUBLIC KEY\" block "
+                   "(SubjectPublicKeyInfo, as `openssl pkey -pubout` writes it)");
+      return FALSE;
+    }
+  start += strlen (begin);
+  body = g_strndup (start, (gsize) (stop - start));
+  for (const char *p = body; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '+' && *p != '/' && *p != '=' && !g_ascii_isspace (*p))
+      {
+        g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                     "The JWT public key is not valid PEM (bad base64)");
+        return FALSE;
+      }
+  der = g_base64_decode (body, &der_len);
+
+  pos = der;
+  der_end = der + der_len;
+  if (!der_read (&pos, der_end, 0x30, &spki, &spki_len))
+    goto bad;
+  pos = spki;
+  der_end = spki + spki_len;
+  if (!der_read (&pos, der_end, 0x30, &alg_id, &alg_id_len))
+    goto bad;
+  pos = alg_id;
+  der_end = alg_id + alg_id_len;
+  if (!der_read (&pos, der_end, 0x06, &oid, &oid_len))
+    goto bad;
+
+  if (oid_equal (oid, oid_len, oid_rsa, sizeof oid_rsa))
+    {
+      *family = FAMILY_RSA;
+      *ec_alg = JWT_ALG_INVAL;
+      return TRUE;
+    }
+  if (oid_equal (oid, oid_len, oid_ec, sizeof oid_ec))
+    {
+      const guint8 *curve;
+      gsize curve_len;
+
+      if (!der_read (&pos, der_end, 0x06, &curve, &curve_len))
+        goto bad;
+      *family = FAMILY_EC;
+      if (oid_equal (curve, curve_len, oid_p256, sizeof oid_p256))
+        *ec_alg = JWT_ALG_ES256;
+      else if (oid_equal (curve, curve_len, oid_p384, sizeof oid_p384))
+        *ec_alg = JWT_ALG_ES384;
+      else if (oid_equal (curve, curve_len, oid_p521, sizeof oid_p521))
+        *ec_alg = JWT_ALG_ES512;
+      else
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                       "The JWT public key is on an unsupported curve "
+                       "(P-256, P-384 and P-521 are supported)");
+          return FALSE;
+        }
+      return TRUE;
+    }
+
+  g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+               "The JWT public key is neither an RSA nor an EC key");
+  return FALSE;
+
+bad:
+  g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+               "The JWT public key is not a valid SubjectPublicKeyInfo");
+  return FALSE;
+}
+
+/**
+ * prd_auth_new_public_key:
+ * @pem: a PEM `PUBLIC KEY` block (RSA, or EC on P-256/P-384/P-521)
+ * @len: length of @pem
+ *
+ * A verifier for tokens from an identity provider: RS256/RS384/RS512 for an
+ * RSA key, ES256/ES384/ES512 (the one matching the curve) for an EC key.
+ * HMAC tokens are never accepted by such a verifier.
+ *
+ * Returns: (transfer full): a new #PrdAuth, or %NULL with @error set
+ */
+PrdAuth *
+prd_auth_new_public_key (const char *pem, gsize len, GError **error)
+{
+  PrdAuth *self;
+  AlgFamily family;
+  jwt_alg_t ec_alg;
+
+  g_return_val_if_fail (pem != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (len > G_MAXINT / 2)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "The JWT public key is too large");
+      return NULL;
+    }
+  if (!classify_public_key (pem, len, &family, &ec_alg, error))
+    return NULL;
+
+  self = g_object_new (PRD_TYPE_AUTH, NULL);
+  self->family = family;
+  self->ec_alg = ec_alg;
+  self->key = g_bytes_new (pem, len);
+  return self;
+}
+
+/**
+ * prd_auth_new_public_key_file:
+ * @path: a PEM file, see prd_auth_new_public_key()
+ *
+ * Returns: (transfer full): a new #PrdAuth, or %NULL with @error set
+ */
+PrdAuth *
+prd_auth_new_public_key_file (const char *path, GError **error)
+{
+  g_autofree char *contents = NULL;
+  g_autoptr (GError) local_error = NULL;
+  gsize len;
+  PrdAuth *self;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  if (!g_file_get_contents (path, &contents, &len, &local_error))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Cannot read the JWT public key: %s",
+                   local_error->message);
+      return NULL;
+    }
+  self = prd_auth_new_public_key (contents, len, &local_error);
+  if (self == NULL)
+    g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s: %s", path, local_error->message);
+  return self;
+}
+
+/**
+ * prd_auth_get_algorithm_family:
+ *
+ * Returns: (transfer none): `"HS"`, `"RS"` or `"ES"`
+ */
+const char *
+prd_auth_get_algorithm_family (PrdAuth *self)
+{
+  g_return_val_if_fail (PRD_IS_AUTH (self), NULL);
+
+  switch (self->family)
+    {
+      case FAMILY_HMAC:
+        return "HS";
+      case FAMILY_RSA:
+        return "RS";
+      case FAMILY_EC:
+        return "ES";
+      default:
+        g_assert_not_reached ();
+    }
+}
+
+static gboolean
+alg_accepted (PrdAuth *self, jwt_alg_t alg)
+{
+  switch (self->family)
+    {
+      case FAMILY_HMAC:
+        return alg == JWT_ALG_HS256 || alg == JWT_ALG_HS384 || alg == JWT_ALG_HS512;
+      case FAMILY_RSA:
+        return alg == JWT_ALG_RS256 || alg == JWT_ALG_RS384 || alg == JWT_ALG_RS512;
+      case FAMILY_EC:
+        return alg == self->ec_alg;
+      default:
+        g_assert_not_reached ();
+    }
+}
+
+static gboolean
+is_base64url (const char *p, gsize len)
+{
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isalnum (p[i]) && p[i] != '-' && p[i] != '_')
+      return FALSE;
+  return TRUE;
+}
+
+/* Decodes one base64url (unpadded) segment as a JSON object. */
+static JsonObject *
+decode_segment (const char *segment, gsize len)
+{
+  g_autoptr (GString) b64 = g_string_new_len (segment, len);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autofree guchar *raw = NULL;
+  gsize raw_len;
+  JsonNode *root;
+
+  if (len % 4 == 1)
+    return NULL;
+  for (gsize i = 0; i < b64->len; i++)
+    if (b64->str[i] == '-')
+      b64->str[i] = '+';
+    else if (b64->str[i] == '_')
+      b64->str[i] = '/';
+  while (b64->len % 4 != 0)
+    g_string_append_c (b64, '=');
+  raw = g_base64_decode (b64->str, &raw_len);
+  if (raw_len == 0 || !g_utf8_validate ((const char *) raw, (gssize) raw_len, NULL))
+    return NULL;
+  if (!json_parser_load_from_data (parser, (const char *) raw, (gssize) raw_len, NULL))
+    return NULL;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return NULL;
+  return json_object_ref (json_node_get_object (root));
+}
+
+static gpointer
+auth_failed (GError **error, const char *message)
+{
+  g_set_error_literal (error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED, message);
+  return NULL;
+}
+
+/* Numeric date claims may be integers or (rarely) fractional numbers. */
+static gboolean
+get_numeric_date (JsonObject *claims, const char *name, gboolean *present, gint64 *value)
+{
+  JsonNode *node = json_object_get_member (claims, name);
+  GType type;
+
+  *present = node != NULL && !JSON_NODE_HOLDS_NULL (node);
+  if (!*present)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node))
+    return FALSE;
+  type = json_node_get_value_type (node);
+  if (type == G_TYPE_INT64)
+    *value = json_node_get_int (node);
+  else if (type == G_TYPE_DOUBLE)
+    {
+      double d = json_node_get_double (node);
+
+      if (!(d > -1e15 && d < 1e15))
+        return FALSE;
+      *value = (gint64) d;
+    }
+  else
+    return FALSE;
+  return TRUE;
+}
+
+/* Returns the claim if it is a string; %NULL if absent or JSON null. Sets
+ * *bad when present with another type. */
+static const char *
+get_string_claim (JsonObject *claims, const char *name, gboolean *bad)
+{
+  JsonNode *node = json_object_get_member (claims, name);
+
+  *bad = FALSE;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return NULL;
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    {
+      *bad = TRUE;
+      return NULL;
+    }
+  return json_node_get_string (node);
+}
+
+static gboolean
+check_required_string (
+    JsonObject *claims, const char *name, gboolean non_empty, const char **value, GError **error)
+{
+  gboolean bad;
+
+  *value = get_string_claim (claims, name, &bad);
+  if (bad || *value == NULL)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED,
+                   bad ? "Token claim \"%s\" must be a string" : "Token has no \"%s\" claim", name);
+      return FALSE;
+    }
+  if (non_empty && **value == '\0')
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED, "Token claim \"%s\" is empty",
+                   name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * prd_auth_verify_at:
+ * @token: (nullable): the compact JWS from the client
+ * @now: the current time, seconds since the Unix epoch
+ *
+ * Verifies @token as of @now. Every failure is %PRD_ERROR_AUTHENTICATION_FAILED
+ * with a message saying why, except an expired token, which is
+ * %PRD_ERROR_TOKEN_EXPIRED "Token expired".
+ *
+ * Returns: (transfer full): the identity, or %NULL with @error set
+ */
+PrdIdentity *
+prd_auth_verify_at (PrdAuth *self, const char *token, gint64 now, GError **error)
+{
+  g_autoptr (JsonObject) header = NULL;
+  g_autoptr (JsonObject) claims = NULL;
+  g_autoptr (jwt_t) jwt = NULL;
+  const char *dot1, *dot2, *alg_name, *sub, *name, *org, *role_name, *avatar;
+  gsize len;
+  gboolean bad, present;
+  gint64 exp = 0, nbf = 0, iat = 0;
+  jwt_alg_t alg;
+  PrdRole role;
+  JsonNode *alg_node;
+
+  g_return_val_if_fail (PRD_IS_AUTH (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (token == NULL || *token == '\0')
+    return auth_failed (error, "Missing token");
+  len = strnlen (token, PRD_AUTH_MAX_TOKEN_LENGTH + 1);
+  if (len > PRD_AUTH_MAX_TOKEN_LENGTH)
+    return auth_failed (error, "Token too long");
+
+  dot1 = strchr (token, '.');
+  dot2 = dot1 != NULL ? strchr (dot1 + 1, '.') : NULL;
+  if (dot1 == NULL || dot2 == NULL || strchr (dot2 + 1, '.') != NULL || dot1 == token ||
+      dot2 == dot1 + 1 || dot2[1] == '\0' || !is_base64url (token, (gsize) (dot1 - token)) ||
+      !is_base64url (dot1 + 1, (gsize) (dot2 - dot1 - 1)) ||
+      !is_base64url (dot2 + 1, strlen (dot2 + 1)))
+    return auth_failed (error, "Malformed token");
+
+  header = decode_segment (token, (gsize) (dot1 - token));
+  if (header == NULL)
+    return auth_failed (error, "Malformed token header");
+  alg_node = json_object_get_member (header, "alg");
+  if (alg_node == NULL || !JSON_NODE_HOLDS_VALUE (alg_node) ||
+      json_node_get_value_type (alg_node) != G_TYPE_STRING)
+    return auth_failed (error, "Token header has no algorithm");
+  alg_name = json_node_get_string (alg_node);
+  if (g_ascii_strcasecmp (alg_name, "none") == 0)
+    return auth_failed (error, "Unsigned tokens are not accepted");
+  alg = jwt_str_alg (alg_name);
+  if (alg == JWT_ALG_INVAL || alg == JWT_ALG_NONE || !alg_accepted (self, alg))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED,
+                   "Token algorithm is not accepted (this hub accepts %s tokens only)",
+                   self->family == FAMILY_EC ? jwt_alg_str (self->ec_alg)
+                                             : prd_auth_get_algorithm_family (self));
+      return NULL;
+    }
+
+  claims = decode_segment (dot1 + 1, (gsize) (dot2 - dot1 - 1));
+  if (claims == NULL)
+    return auth_failed (error, "Malformed token payload");
+
+  if (jwt_decode (&jwt, token, g_bytes_get_data (self->key, NULL),
+                  (int) g_bytes_get_size (self->key)) != 0 ||
+      jwt == NULL)
+    return auth_failed (error, "Invalid token signature");
+  /* libjwt parsed the header on its own: make sure it verified with the
+   * algorithm that was checked above. */
+  if (jwt_get_alg (jwt) != alg)
+    return auth_failed (error, "Invalid token signature");
+
+  if (!get_numeric_date (claims, "exp", &present, &exp))
+    return auth_failed (error, "Token claim \"exp\" must be a number");
+  if (!present)
+    return auth_failed (error, "Token has no \"exp\" claim");
+  if (now >= exp)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED, "Token expired");
+      return NULL;
+    }
+  if (!get_numeric_date (claims, "nbf", &present, &nbf))
+    return auth_failed (error, "Token claim \"nbf\" must be a number");
+  if (present && nbf > now + PRD_AUTH_LEEWAY_SECONDS)
+    return auth_failed (error, "Token is not valid yet");
+  if (!get_numeric_date (claims, "iat", &present, &iat))
+    return auth_failed (error, "Token claim \"iat\" must be a number");
+  if (present && iat > now + PRD_AUTH_LEEWAY_SECONDS)
+    return auth_failed (error, "Token was issued in the future");
+
+  if (!check_required_string (claims, "sub", TRUE, &sub, error) ||
+      !check_required_string (claims, "name", FALSE, &name, error) ||
+      !check_required_string (claims, "org", FALSE, &org, error) ||
+      !check_required_string (claims, "role", FALSE, &role_name, error))
+    return NULL;
+  if (!prd_role_from_string (role_name, &role))
+    return auth_failed (error, "Token claim \"role\" must be viewer, editor or admin");
+  avatar = get_string_claim (claims, "avatar", &bad);
+  if (bad)
+    return auth_failed (error, "Token claim \"avatar\" must be a string");
+
+  return prd_identity_new (sub, name, avatar, org, role, exp);
+}
+
+/**
+ * prd_auth_verify:
+ * @token: (nullable): the compact JWS from the client
+ *
+ * prd_auth_verify_at() with the current time.
+ *
+ * Returns: (transfer full): the identity, or %NULL with @error set
+ */
+PrdIdentity *
+prd_auth_verify (PrdAuth *self, const char *token, GError **error)
+{
+  return prd_auth_verify_at (self, token, g_get_real_time () / G_USEC_PER_SEC, error);
+}
+
+/**
+ * prd_auth_mint:
+ * @identity: who the token is for; @identity->exp is its expiry
+ *
+ * Signs an HS256 token for @identity with the verifier's secret, for
+ * operators handing out tokens (`prdhub token`).
+ *
+ * Returns: (transfer full): the compact token, or %NULL with @error set
+ */
+char *
+prd_auth_mint (PrdAuth *self, const PrdIdentity *identity, GError **error)
+{
+  g_autoptr (jwt_t) jwt = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  char *raw;
+  char *token;
+
+  g_return_val_if_fail (PRD_IS_AUTH (self), NULL);
+  g_return_val_if_fail (identity != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (self->family != FAMILY_HMAC)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                           "Tokens can only be minted with the hub's own secret");
+      return NULL;
+    }
+  if (identity->user_id == NULL || *identity->user_id == '\0' || identity->name == NULL ||
+      identity->org == NULL || !prd_role_from_string (prd_role_to_string (identity->role), NULL))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "A token needs a user id, a name, an organization and a role");
+      return NULL;
+    }
+  if (identity->exp <= now)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "A token's expiry must be in the future");
+      return NULL;
+    }
+
+  if (jwt_new (&jwt) != 0 || jwt_add_grant (jwt, "sub", identity->user_id) != 0 ||
+      jwt_add_grant (jwt, "name", identity->name) != 0 ||
+      jwt_add_grant (jwt, "org", identity->org) != 0 ||
+      jwt_add_grant (jwt, "role", prd_role_to_string (identity->role)) != 0 ||
+      (identity->avatar != NULL && jwt_add_grant (jwt, "avatar", identity->avatar) != 0) ||
+      jwt_add_grant_int (jwt, "iat", (long) now) != 0 ||
+      jwt_add_grant_int (jwt, "exp", (long) identity->exp) != 0 ||
+      jwt_set_alg (jwt, JWT_ALG_HS256, g_bytes_get_data (self->key, NULL),
+                   (int) g_bytes_get_size (self->key)) != 0)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INTERNAL, "Cannot build the token");
+      return NULL;
+    }
+  raw = jwt_encode_str (jwt);
+  if (raw == NULL)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INTERNAL, "Cannot sign the token");
+      return NULL;
+    }
+  token = g_strdup (raw);
+  free (raw);
+  return token;
+}

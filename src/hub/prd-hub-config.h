@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+/**
+ * PrdRateLimit:
+ * @event_class: the class name ("default" for unmapped events)
+ * @limit: events allowed per window
+ * @window_seconds: window length
+ */
+typedef struct
+{
+  char *event_class; /* (owned) */
+  guint limit;
+  guint window_seconds;
+} PrdRateLimit;
+
+#define PRD_HUB_CONFIG_DEFAULT_HOST        "127.0.0.1"
+#define PRD_HUB_CONFIG_DEFAULT_PORT        3000
+#define PRD_HUB_CONFIG_DEFAULT_RATE_LIMIT  100
+#define PRD_HUB_CONFIG_DEFAULT_RATE_WINDOW 10
+
+#define PRD_TYPE_HUB_CONFIG (prd_hub_config_get_type ())
+
+/**
+ * PrdHubConfig:
+ *
+ * The hub's settings: defaults, then a key file, then command-line overrides.
+ * Every setter validates its value and names the offending key on error.
+ * Reference counted; treat a config handed to a #PrdHub as read-only.
+ */
+typedef struct
+{
+  char *listen_host; /* (owned) an IP literal or "localhost" */
+  guint16 listen_port;
+  char *data_dir;       /* (owned) */
+  char *tls_cert;       /* (owned) (nullable) */
+  char *tls_key;        /* (owned) (nullable) */
+  GStrv cors_origins;   /* (owned) (nullable) */
+  char *jwt_public_key; /* (owned) (nullable) */
+  guint ping_interval;  /* ms */
+  guint ping_timeout;   /* ms */
+  guint64 max_payload;
+  guint64 max_write_buffer;
+  guint connect_timeout;     /* ms */
+  GPtrArray *rate_limits;    /* (owned) (element-type PrdRateLimit) */
+  GHashTable *event_classes; /* (owned) event name → class name */
+} PrdHubConfig;
+
+GType prd_hub_config_get_type (void) G_GNUC_CONST;
+PrdHubConfig *prd_hub_config_new (void);
+PrdHubConfig *prd_hub_config_ref (PrdHubConfig *self);
+void prd_hub_config_unref (PrdHubConfig *self);
+
+gboolean prd_hub_config_load_file (PrdHubConfig *self, const char *path, GError **error);
+gboolean
+prd_hub_config_load_data (PrdHubConfig *self, const char *data, gssize len, GError **error);
+
+gboolean prd_hub_config_set_listen (PrdHubConfig *self, const char *value, GError **error);
+gboolean prd_hub_config_set_data_dir (PrdHubConfig *self, const char *value, GError **error);
+gboolean prd_hub_config_set_tls_cert (PrdHubConfig *self, const char *value, GError **error);
+gboolean prd_hub_config_set_tls_key (PrdHubConfig *self, const char *value, GError **error);
+gboolean prd_hub_config_set_jwt_public_key (PrdHubConfig *self, const char *value, GError **error);
+gboolean
+prd_hub_config_set_cors_origins (PrdHubConfig *self, const char *const *origins, GError **error);
+gboolean prd_hub_config_set_rate_limit (PrdHubConfig *self,
+                                        const char *event_class,
+                                        const char *value,
+                                        GError **error);
+gboolean prd_hub_config_set_event_class (PrdHubConfig *self,
+                                         const char *event,
+                                         const char *event_class,
+                                         GError **error);
+const PrdRateLimit *prd_hub_config_get_rate_limit (PrdHubConfig *self, const char *event_class);
+gboolean prd_hub_config_validate (PrdHubConfig *self, GError **error);
+char *prd_hub_config_get_listen_string (PrdHubConfig *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdHubConfig, prd_hub_config_unref)
+
+G_END_DECLS

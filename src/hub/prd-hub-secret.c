@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Where the hub's HS256 secret comes from. Kept behind one function so the
+ * Secret Service can take the file's place later without touching callers.
+ *
+ * Order: the PRDHUB_JWT_SECRET environment variable; else `<data-dir>/jwt-secret`,
+ * which is created on first start with 32 random bytes (hex) and mode 0600.
+ * A secret file that group or others may read is refused rather than used:
+ * anyone who can read it can mint tokens for any user.
+ */
+#define G_LOG_DOMAIN "prd-hub"
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "prd-auth.h"
+#include "prd-error.h"
+
+#include "prd-hub-secret.h"
+
+#define SECRET_RANDOM_BYTES 32
+/* A secret file is one line of hex; anything much bigger is not ours. */
+#define SECRET_FILE_MAX 4096
+
+static GBytes *
+read_secret_file (const char *path, GError **error)
+{
+  g_autofree char *contents = NULL;
+  struct stat st;
+  ssize_t n;
+  int fd;
+
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Cannot open the JWT secret file %s: %s",
+                   path, g_strerror (saved_errno));
+      return NULL;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                   "The JWT secret file %s is not a regular file", path);
+      return NULL;
+    }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+    {
+      close (fd);
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                   "The JWT secret file %s is accessible by group or others (mode %04o); "
+                   "run `chmod 600 %s`",
+                   path, (unsigned) (st.st_mode & 07777), path);
+      return NULL;
+    }
+  if (st.st_uid != geteuid ())
+    {
+      close (fd);
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                   "The JWT secret file %s belongs to another user", path);
+      return NULL;
+    }
+
+  contents = g_malloc (SECRET_FILE_MAX + 1);
+  n = read (fd, contents, SECRET_FILE_MAX + 1);
+  close (fd);
+  if (n < 0 || n > SECRET_FILE_MAX)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                   n < 0 ? "Cannot read the JWT secret file %s"
+                         : "The JWT secret file %s is too large",
+                   path);
+      return NULL;
+    }
+  contents[n] = '\0';
+  g_strstrip (contents);
+  if (strlen (contents) < PRD_AUTH_MIN_SECRET_LENGTH)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                   "The JWT secret in %s is shorter than %d characters", path,
+                   PRD_AUTH_MIN_SECRET_LENGTH);
+      return NULL;
+    }
+  return g_bytes_new (contents, strlen (contents));
+}
+
+/* Writes a fresh secret beside @path and links it into place, so that a
+ * crash never leaves a half-written secret and two hubs starting at once
+ * agree on one secret (the loser of link() reads the winner's). */
+static gboolean
+create_secret_file (const char *data_dir, const char *path, GError **error)
+{
+  guint8 random[SECRET_RANDOM_BYTES];
+  g_autoptr (GString) hex = g_string_new (NULL);
+  g_autofree char *tmp_path = g_build_filename (data_dir, ".jwt-secret.XXXXXX", NULL);
+  gsize done = 0;
+  int fd;
+  int saved_errno;
+
+  while (done < sizeof random)
+    {
+      ssize_t n = getrandom (random + done, sizeof random - done, 0);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          saved_errno = errno;
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INTERNAL, "getrandom failed: %s",
+                       g_strerror (saved_errno));
+          return FALSE;
+        }
+      done += (gsize) n;
+    }
+  for (gsize i = 0; i < sizeof random; i++)
+    g_string_append_printf (hex, "%02x", random[i]);
+  g_string_append_c (hex, '\n');
+  memset (random, 0, sizeof random);
+
+  fd = g_mkstemp_full (tmp_path, O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      saved_errno = errno;
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                   "Cannot create the JWT secret file in %s: %s", data_dir,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (write (fd, hex->str, hex->len) != (ssize_t) hex->len || fsync (fd) != 0)
+    {
+      saved_errno = errno;
+      close (fd);
+      g_unlink (tmp_path);
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Cannot write the JWT secret file: %s",
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  close (fd);
+  if (link (tmp_path, path) != 0 && errno != EEXIST)
+    {
+      saved_errno = errno;
+      g_unlink (tmp_path);
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Cannot create %s: %s", path,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  g_unlink (tmp_path);
+  return TRUE;
+}
+
+/**
+ * prd_hub_secret_load_jwt:
+ * @data_dir: the hub's data folder (created 0700 if missing)
+ *
+ * Returns: (transfer full): the HS256 secret, or %NULL with @error set
+ *   (%PRD_ERROR_CONFIG)
+ */
+GBytes *
+prd_hub_secret_load_jwt (const char *data_dir, GError **error)
+{
+  const char *env = g_getenv (PRD_HUB_SECRET_ENV);
+  g_autofree char *path = NULL;
+  gboolean created = FALSE;
+
+  g_return_val_if_fail (data_dir != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (env != NULL && *env != '\0')
+    {
+      if (strlen (env) < PRD_AUTH_MIN_SECRET_LENGTH)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s must be at least %d characters long",
+                       PRD_HUB_SECRET_ENV, PRD_AUTH_MIN_SECRET_LENGTH);
+          return NULL;
+        }
+      return g_bytes_new (env, strlen (env));
+    }
+
+  if (g_mkdir_with_parents (data_dir, 0700) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Cannot create the data folder %s: %s",
+                   data_dir, g_strerror (saved_errno));
+      return NULL;
+    }
+
+  path = g_build_filename (data_dir, PRD_HUB_SECRET_FILE, NULL);
+  if (!g_file_test (path, G_FILE_TEST_EXISTS) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    {
+      if (!create_secret_file (data_dir, path, error))
+        return NULL;
+      created = TRUE;
+    }
+  if (created)
+    g_message ("Generated a new JWT secret in %s", path);
+  return read_secret_file (path, error);
+}

@@ -1,0 +1,538 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * PrdHub wires the layers into one server: a SoupServer (TLS when the
+ * configuration names a certificate), the Engine.IO server at /socket.io,
+ * Socket.IO on top with the namespaces "/", "/prds" and "/notifications".
+ *
+ * Every namespace admits a connection only with a valid JWT in `auth.token`;
+ * a refusal is a CONNECT_ERROR whose `data` is the protocol's error object
+ * {code, message, timestamp}. The verified #PrdIdentity rides on the
+ * #PrdSioSocket for the handlers of later layers.
+ *
+ * Stopping tells every client why (`server-shutdown`) before the engine
+ * sockets are closed, so that clients reconnect by themselves once the hub
+ * is back instead of treating the close as a deliberate disconnect.
+ */
+#define G_LOG_DOMAIN "prd-hub"
+
+#include "config.h"
+
+#include "prd-error.h"
+#include "prd-hub-secret.h"
+
+#include "prd-hub.h"
+
+#define IDENTITY_KEY "prd-hub-identity"
+#define ENGINE_PATH  "/socket.io"
+
+struct _PrdHub
+{
+  GObject parent_instance;
+
+  PrdHubConfig *config; /* (owned) */
+  PrdAuth *auth;        /* (owned) */
+  PrdEioServer *engine; /* (owned) */
+  PrdSioServer *sio;    /* (owned) */
+  SoupServer *server;   /* (owned) (nullable) until listening */
+  gboolean stopped;
+};
+
+enum
+{
+  PROP_0,
+  PROP_CONFIG,
+  PROP_AUTH,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static const char *const namespaces[] = {
+  PRD_HUB_NAMESPACE_MAIN,
+  PRD_HUB_NAMESPACE_PRDS,
+  PRD_HUB_NAMESPACE_NOTIFICATIONS,
+};
+
+G_DEFINE_FINAL_TYPE (PrdHub, prd_hub, G_TYPE_OBJECT)
+
+/**
+ * prd_hub_timestamp_now:
+ *
+ * Returns: (transfer full): the current time as ISO 8601 UTC with
+ *   milliseconds, e.g. `2024-01-26T10:30:00.000Z` (JavaScript's
+ *   `Date.prototype.toISOString()`, which clients parse)
+ */
+char *
+prd_hub_timestamp_now (void)
+{
+  gint64 now = g_get_real_time ();
+  g_autoptr (GDateTime) dt = g_date_time_new_from_unix_utc (now / G_USEC_PER_SEC);
+  g_autofree char *seconds = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S");
+
+  return g_strdup_printf ("%s.%03dZ", seconds, (int) ((now % G_USEC_PER_SEC) / 1000));
+}
+
+/**
+ * prd_hub_error_to_json:
+ * @error: a #GError, normally of %PRD_ERROR
+ *
+ * Returns: (transfer full): the protocol's error object
+ *   `{code, message, timestamp}`
+ */
+JsonNode *
+prd_hub_error_to_json (const GError *error)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autofree char *timestamp = prd_hub_timestamp_now ();
+
+  g_return_val_if_fail (error != NULL, NULL);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "code");
+  json_builder_add_string_value (builder, prd_error_get_protocol_code (error));
+  json_builder_set_member_name (builder, "message");
+  json_builder_add_string_value (builder, error->message);
+  json_builder_set_member_name (builder, "timestamp");
+  json_builder_add_string_value (builder, timestamp);
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
+}
+
+/**
+ * prd_hub_socket_get_identity:
+ * @socket: a socket admitted by the hub
+ *
+ * Returns: (transfer none) (nullable): who @socket authenticated as
+ */
+const PrdIdentity *
+prd_hub_socket_get_identity (PrdSioSocket *socket)
+{
+  g_return_val_if_fail (PRD_IS_SIO_SOCKET (socket), NULL);
+
+  return g_object_get_data (G_OBJECT (socket), IDENTITY_KEY);
+}
+
+static gboolean
+hub_connect (PrdSioNamespace *nsp,
+             PrdSioSocket *socket,
+             JsonNode *auth,
+             char **error_message,
+             JsonNode **error_data,
+             gpointer user_data)
+{
+  PrdHub *self = user_data;
+  g_autoptr (GError) error = NULL;
+  const char *token = NULL;
+  PrdIdentity *identity = NULL;
+
+  if (auth != NULL && JSON_NODE_HOLDS_OBJECT (auth))
+    {
+      JsonNode *node = json_object_get_member (json_node_get_object (auth), "token");
+
+      if (node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
+          json_node_get_value_type (node) == G_TYPE_STRING)
+        token = json_node_get_string (node);
+      else if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+        g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED,
+                             "auth.token must be a string");
+    }
+
+  if (error == NULL)
+    identity = prd_auth_verify (self->auth, token, &error);
+  if (identity == NULL)
+    {
+      g_debug ("Refused a connection to %s: %s", prd_sio_namespace_get_name (nsp), error->message);
+      *error_message = g_strdup (g_error_matches (error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED)
+                                     ? "Token expired"
+                                     : "Authentication failed");
+      *error_data = prd_hub_error_to_json (error);
+      return FALSE;
+    }
+
+  g_debug ("%s connected to %s as %s (%s, %s)", prd_sio_socket_get_id (socket),
+           prd_sio_namespace_get_name (nsp), identity->user_id, identity->org,
+           prd_role_to_string (identity->role));
+  g_object_set_data_full (G_OBJECT (socket), IDENTITY_KEY, identity,
+                          (GDestroyNotify) prd_identity_free);
+  return TRUE;
+}
+
+static JsonNode *
+timestamped_object (const char *message)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autofree char *timestamp = prd_hub_timestamp_now ();
+
+  json_builder_begin_object (builder);
+  if (message != NULL)
+    {
+      json_builder_set_member_name (builder, "message");
+      json_builder_add_string_value (builder, message);
+    }
+  json_builder_set_member_name (builder, "timestamp");
+  json_builder_add_string_value (builder, timestamp);
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
+}
+
+static void
+on_ping (PrdSioSocket *socket,
+         const char *event,
+         JsonArray *args,
+         GPtrArray *attachments,
+         gint64 ack_id,
+         gpointer user_data)
+{
+  g_autoptr (JsonNode) pong = timestamped_object (NULL);
+
+  prd_sio_socket_emit_one (socket, "pong", pong);
+  if (ack_id >= 0)
+    {
+      g_autoptr (JsonBuilder) builder = json_builder_new ();
+      g_autoptr (JsonNode) ok = NULL;
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "ok");
+      json_builder_add_boolean_value (builder, TRUE);
+      json_builder_end_object (builder);
+      ok = json_builder_get_root (builder);
+      prd_sio_socket_ack_one (socket, ack_id, ok);
+    }
+}
+
+static void
+prd_hub_constructed (GObject *object)
+{
+  PrdHub *self = PRD_HUB (object);
+  PrdHubConfig *config = self->config;
+  GHashTableIter iter;
+  gpointer event, event_class;
+
+  G_OBJECT_CLASS (prd_hub_parent_class)->constructed (object);
+
+  g_assert (self->config != NULL);
+  g_assert (self->auth != NULL);
+
+  self->engine = prd_eio_server_new ();
+  g_object_set (self->engine, "ping-interval", config->ping_interval, "ping-timeout",
+                config->ping_timeout, "max-payload", config->max_payload, "max-write-buffer",
+                config->max_write_buffer, "cors-origins", config->cors_origins, NULL);
+
+  self->sio = prd_sio_server_new (self->engine);
+  g_object_set (self->sio, "connect-timeout", config->connect_timeout, NULL);
+
+  for (guint i = 0; i < config->rate_limits->len; i++)
+    {
+      const PrdRateLimit *limit = g_ptr_array_index (config->rate_limits, i);
+
+      prd_sio_server_set_rate_limit (self->sio, limit->event_class, limit->limit,
+                                     limit->window_seconds);
+    }
+  g_hash_table_iter_init (&iter, config->event_classes);
+  while (g_hash_table_iter_next (&iter, &event, &event_class))
+    prd_sio_server_set_event_class (self->sio, event, event_class);
+
+  for (guint i = 0; i < G_N_ELEMENTS (namespaces); i++)
+    {
+      PrdSioNamespace *nsp = prd_sio_server_of (self->sio, namespaces[i]);
+
+      prd_sio_namespace_set_connect_func (nsp, hub_connect, self, NULL);
+      prd_sio_namespace_on (nsp, "ping", on_ping, self);
+    }
+}
+
+static void
+prd_hub_dispose (GObject *object)
+{
+  PrdHub *self = PRD_HUB (object);
+
+  if (self->server != NULL && !self->stopped)
+    prd_hub_stop (self);
+  g_clear_object (&self->server);
+  g_clear_object (&self->sio);
+  g_clear_object (&self->engine);
+  g_clear_object (&self->auth);
+
+  G_OBJECT_CLASS (prd_hub_parent_class)->dispose (object);
+}
+
+static void
+prd_hub_finalize (GObject *object)
+{
+  PrdHub *self = PRD_HUB (object);
+
+  g_clear_pointer (&self->config, prd_hub_config_unref);
+
+  G_OBJECT_CLASS (prd_hub_parent_class)->finalize (object);
+}
+
+static void
+prd_hub_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  PrdHub *self = PRD_HUB (object);
+
+  switch (prop_id)
+    {
+      case PROP_CONFIG:
+        g_value_set_boxed (value, self->config);
+        break;
+      case PROP_AUTH:
+        g_value_set_object (value, self->auth);
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+prd_hub_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  PrdHub *self = PRD_HUB (object);
+
+  switch (prop_id)
+    {
+      case PROP_CONFIG:
+        self->config = g_value_dup_boxed (value);
+        break;
+      case PROP_AUTH:
+        self->auth = g_value_dup_object (value);
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+prd_hub_class_init (PrdHubClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->constructed = prd_hub_constructed;
+  object_class->dispose = prd_hub_dispose;
+  object_class->finalize = prd_hub_finalize;
+  object_class->get_property = prd_hub_get_property;
+  object_class->set_property = prd_hub_set_property;
+
+  properties[PROP_CONFIG] =
+      g_param_spec_boxed ("config", NULL, NULL, PRD_TYPE_HUB_CONFIG,
+                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_AUTH] =
+      g_param_spec_object ("auth", NULL, NULL, PRD_TYPE_AUTH,
+                           G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+prd_hub_init (PrdHub *self)
+{
+}
+
+/**
+ * prd_hub_new:
+ * @config: a validated configuration (the hub keeps a reference)
+ * @auth: the token verifier
+ *
+ * Returns: (transfer full): a new hub, not yet listening
+ */
+PrdHub *
+prd_hub_new (PrdHubConfig *config, PrdAuth *auth)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (PRD_IS_AUTH (auth), NULL);
+
+  return g_object_new (PRD_TYPE_HUB, "config", config, "auth", auth, NULL);
+}
+
+/**
+ * prd_hub_create_auth:
+ * @config: a validated configuration
+ *
+ * The verifier the configuration asks for: the configured public key, else
+ * HS256 with the hub's secret (see prd_hub_secret_load_jwt()).
+ *
+ * Returns: (transfer full): a #PrdAuth, or %NULL with @error set
+ */
+PrdAuth *
+prd_hub_create_auth (PrdHubConfig *config, GError **error)
+{
+  g_autoptr (GBytes) secret = NULL;
+
+  g_return_val_if_fail (config != NULL, NULL);
+
+  if (config->jwt_public_key != NULL)
+    return prd_auth_new_public_key_file (config->jwt_public_key, error);
+
+  secret = prd_hub_secret_load_jwt (config->data_dir, error);
+  if (secret == NULL)
+    return NULL;
+  return prd_auth_new_hmac (secret, error);
+}
+
+/**
+ * prd_hub_listen:
+ *
+ * Starts serving on the configured address (port 0: any free port; read
+ * the real one back with prd_hub_get_url()).
+ *
+ * Returns: %TRUE on success, %FALSE with @error set (%PRD_ERROR_CONFIG)
+ */
+gboolean
+prd_hub_listen (PrdHub *self, GError **error)
+{
+  g_autoptr (GTlsCertificate) certificate = NULL;
+  g_autoptr (GSocketAddress) address = NULL;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (SoupServer) server = NULL;
+  g_autofree char *listen = NULL;
+  const char *host;
+
+  g_return_val_if_fail (PRD_IS_HUB (self), FALSE);
+  g_return_val_if_fail (self->server == NULL, FALSE);
+  g_return_val_if_fail (!self->stopped, FALSE);
+
+  listen = prd_hub_config_get_listen_string (self->config);
+  if (self->config->tls_cert != NULL)
+    {
+      certificate = g_tls_certificate_new_from_files (self->config->tls_cert, self->config->tls_key,
+                                                      &local_error);
+      if (certificate == NULL)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                       "Cannot load the TLS certificate (tls-cert %s, tls-key %s): %s",
+                       self->config->tls_cert, self->config->tls_key, local_error->message);
+          return FALSE;
+        }
+      server = soup_server_new ("tls-certificate", certificate, "server-header",
+                                PACKAGE_NAME "/" PACKAGE_VERSION " ", NULL);
+    }
+  else
+    server = soup_server_new ("server-header", PACKAGE_NAME "/" PACKAGE_VERSION " ", NULL);
+
+  host = self->config->listen_host;
+  if (g_str_equal (host, "localhost"))
+    host = "127.0.0.1";
+  address = g_inet_socket_address_new_from_string (host, self->config->listen_port);
+  if (address == NULL)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "listen: \"%s\" is not an address", listen);
+      return FALSE;
+    }
+
+  prd_eio_server_attach (self->engine, server, ENGINE_PATH);
+  if (!soup_server_listen (server, address, certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0,
+                           &local_error))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Cannot listen on %s: %s", listen,
+                   local_error->message);
+      return FALSE;
+    }
+
+  self->server = g_steal_pointer (&server);
+  {
+    g_autofree char *url = prd_hub_get_url (self);
+
+    g_message ("Listening on %s (%s tokens)", url, prd_auth_get_algorithm_family (self->auth));
+  }
+  return TRUE;
+}
+
+/**
+ * prd_hub_get_uris:
+ *
+ * Returns: (transfer full) (element-type GUri): the addresses the hub
+ *   listens on; empty before prd_hub_listen()
+ */
+GSList *
+prd_hub_get_uris (PrdHub *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB (self), NULL);
+
+  if (self->server == NULL)
+    return NULL;
+  return soup_server_get_uris (self->server);
+}
+
+/**
+ * prd_hub_get_url:
+ *
+ * Returns: (transfer full) (nullable): the first listening address, e.g.
+ *   `http://127.0.0.1:3000/`
+ */
+char *
+prd_hub_get_url (PrdHub *self)
+{
+  GSList *uris;
+  char *url;
+
+  g_return_val_if_fail (PRD_IS_HUB (self), NULL);
+
+  uris = prd_hub_get_uris (self);
+  if (uris == NULL)
+    return NULL;
+  url = g_uri_to_string (uris->data);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  return url;
+}
+
+/**
+ * prd_hub_stop:
+ *
+ * Broadcasts `server-shutdown` on every namespace, closes every engine
+ * session and stops listening. Idempotent.
+ */
+void
+prd_hub_stop (PrdHub *self)
+{
+  g_autoptr (JsonNode) payload = NULL;
+
+  g_return_if_fail (PRD_IS_HUB (self));
+
+  if (self->stopped)
+    return;
+  self->stopped = TRUE;
+
+  payload = timestamped_object ("Server shutting down");
+  for (guint i = 0; i < G_N_ELEMENTS (namespaces); i++)
+    {
+      PrdSioNamespace *nsp = prd_sio_server_lookup (self->sio, namespaces[i]);
+
+      if (nsp != NULL)
+        prd_sio_namespace_emit_one (nsp, NULL, NULL, "server-shutdown", payload);
+    }
+  prd_eio_server_close_all (self->engine);
+  if (self->server != NULL)
+    soup_server_disconnect (self->server);
+  g_message ("Stopped");
+}
+
+PrdHubConfig *
+prd_hub_get_config (PrdHub *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB (self), NULL);
+
+  return self->config;
+}
+
+PrdAuth *
+prd_hub_get_auth (PrdHub *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB (self), NULL);
+
+  return self->auth;
+}
+
+PrdSioServer *
+prd_hub_get_sio_server (PrdHub *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB (self), NULL);
+
+  return self->sio;
+}
+
+PrdEioServer *
+prd_hub_get_engine (PrdHub *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB (self), NULL);
+
+  return self->engine;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "prd-auth.h"
+#include "prd-hub-config.h"
+#include "prd-sio-server.h"
+
+G_BEGIN_DECLS
+
+/* Namespaces every hub serves. */
+#define PRD_HUB_NAMESPACE_MAIN          "/"
+#define PRD_HUB_NAMESPACE_PRDS          "/prds"
+#define PRD_HUB_NAMESPACE_NOTIFICATIONS "/notifications"
+
+#define PRD_TYPE_HUB (prd_hub_get_type ())
+G_DECLARE_FINAL_TYPE (PrdHub, prd_hub, PRD, HUB, GObject)
+
+PrdHub *prd_hub_new (PrdHubConfig *config, PrdAuth *auth);
+PrdAuth *prd_hub_create_auth (PrdHubConfig *config, GError **error);
+gboolean prd_hub_listen (PrdHub *self, GError **error);
+GSList *prd_hub_get_uris (PrdHub *self);
+char *prd_hub_get_url (PrdHub *self);
+void prd_hub_stop (PrdHub *self);
+PrdHubConfig *prd_hub_get_config (PrdHub *self);
+PrdAuth *prd_hub_get_auth (PrdHub *self);
+PrdSioServer *prd_hub_get_sio_server (PrdHub *self);
+PrdEioServer *prd_hub_get_engine (PrdHub *self);
+
+const PrdIdentity *prd_hub_socket_get_identity (PrdSioSocket *socket);
+char *prd_hub_timestamp_now (void);
+JsonNode *prd_hub_error_to_json (const GError *error);
+
+G_END_DECLS

@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * prdhub: `serve` (the default) runs the hub until SIGINT/SIGTERM; `token`
+ * mints a JWT the hub accepts, for handing out to LAN users.
+ *
+ * Logs go to stderr (or the journal) so that stdout carries only what
+ * scripts read: the one "prdhub listening on URL" line, or the token.
+ */
+#define G_LOG_DOMAIN "prd-hub"
+
+#include "config.h"
+
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib-unix.h>
+
+#include "prd-error.h"
+#include "prd-hub-secret.h"
+#include "prd-hub.h"
+
+#define DEFAULT_TOKEN_TTL (7 * 24 * 3600)
+#define MAX_TOKEN_TTL     (366 * 24 * 3600)
+/* How long a stopping hub waits for its clients' sockets to close. */
+#define DRAIN_TIMEOUT_MS 2000
+
+typedef struct
+{
+  GMainLoop *loop;
+  PrdHub *hub;
+  gint64 drain_deadline;
+} ServeState;
+
+static int
+fail (GError *error)
+{
+  g_printerr ("prdhub: %s\n", error->message);
+  return 1;
+}
+
+static PrdHubConfig *
+load_config (const char *config_file,
+             const char *listen,
+             const char *data_dir,
+             const char *tls_cert,
+             const char *tls_key,
+             const char *jwt_public_key,
+             char **cors_origins,
+             GError **error)
+{
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+
+  if (config_file != NULL && !prd_hub_config_load_file (config, config_file, error))
+    return NULL;
+  if ((listen != NULL && !prd_hub_config_set_listen (config, listen, error)) ||
+      (data_dir != NULL && !prd_hub_config_set_data_dir (config, data_dir, error)) ||
+      (tls_cert != NULL && !prd_hub_config_set_tls_cert (config, tls_cert, error)) ||
+      (tls_key != NULL && !prd_hub_config_set_tls_key (config, tls_key, error)) ||
+      (jwt_public_key != NULL &&
+       !prd_hub_config_set_jwt_public_key (config, jwt_public_key, error)) ||
+      (cors_origins != NULL &&
+       !prd_hub_config_set_cors_origins (config, (const char *const *) cors_origins, error)))
+    return NULL;
+  if (!prd_hub_config_validate (config, error))
+    return NULL;
+  return g_steal_pointer (&config);
+}
+
+static gboolean
+parse_options (GOptionContext *context, int *argc, char ***argv, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+
+  if (!g_option_context_parse (context, argc, argv, &local_error))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_CONFIG, local_error->message);
+      return FALSE;
+    }
+  if (*argc > 1)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "unexpected argument \"%s\"", (*argv)[1]);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+drain_check (gpointer user_data)
+{
+  ServeState *state = user_data;
+
+  if (prd_eio_server_get_n_sockets (prd_hub_get_engine (state->hub)) == 0 ||
+      g_get_monotonic_time () >= state->drain_deadline)
+    {
+      g_main_loop_quit (state->loop);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  ServeState *state = user_data;
+
+  if (state->drain_deadline != 0)
+    return G_SOURCE_CONTINUE;
+  g_message ("Stopping");
+  prd_hub_stop (state->hub);
+  state->drain_deadline = g_get_monotonic_time () + DRAIN_TIMEOUT_MS * 1000;
+  g_timeout_add (20, drain_check, state);
+  return G_SOURCE_CONTINUE;
+}
+
+static int
+cmd_serve (int argc, char **argv)
+{
+  g_autofree char *listen = NULL;
+  g_autofree char *data_dir = NULL;
+  g_autofree char *config_file = NULL;
+  g_autofree char *tls_cert = NULL;
+  g_autofree char *tls_key = NULL;
+  g_autofree char *jwt_public_key = NULL;
+  g_auto (GStrv) cors_origins = NULL;
+  gboolean verbose = FALSE;
+  const GOptionEntry entries[] = {
+    { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
+      "Address to listen on (default 127.0.0.1:3000; port 0: any free port)", "HOST:PORT" },
+    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir,
+      "Data folder (default $XDG_DATA_HOME/prdhub)", "DIR" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file (key file)",
+      "FILE" },
+    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert, "PEM certificate; serve HTTPS/WSS",
+      "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key, "PEM private key of --tls-cert", "FILE" },
+    { "jwt-public-key", 0, 0, G_OPTION_ARG_FILENAME, &jwt_public_key,
+      "Verify RS/ES tokens with this PEM public key instead of the hub secret", "FILE" },
+    { "cors-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cors_origins,
+      "Allow browser requests from ORIGIN (repeatable; * for any)", "ORIGIN" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new ("- run the prdhub server");
+  g_autoptr (PrdHubConfig) config = NULL;
+  g_autoptr (PrdAuth) auth = NULL;
+  g_autoptr (PrdHub) hub = NULL;
+  g_autoptr (GMainLoop) loop = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url = NULL;
+  ServeState state = { 0 };
+  guint sigint_id, sigterm_id;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_summary (context, "Commands: serve (default), token. "
+                                         "See `prdhub token --help`.");
+  if (!parse_options (context, &argc, &argv, &error))
+    return fail (error);
+  if (verbose)
+    g_log_set_debug_enabled (TRUE);
+
+  config = load_config (config_file, listen, data_dir, tls_cert, tls_key, jwt_public_key,
+                        cors_origins, &error);
+  if (config == NULL)
+    return fail (error);
+  auth = prd_hub_create_auth (config, &error);
+  if (auth == NULL)
+    return fail (error);
+
+  hub = prd_hub_new (config, auth);
+  if (!prd_hub_listen (hub, &error))
+    return fail (error);
+
+  url = prd_hub_get_url (hub);
+  printf ("prdhub listening on %s\n", url);
+  fflush (stdout);
+
+  loop = g_main_loop_new (NULL, FALSE);
+  state.loop = loop;
+  state.hub = hub;
+  sigint_id = g_unix_signal_add (SIGINT, on_signal, &state);
+  sigterm_id = g_unix_signal_add (SIGTERM, on_signal, &state);
+  g_main_loop_run (loop);
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+  return 0;
+}
+
+static int
+cmd_token (int argc, char **argv)
+{
+  g_autofree char *user = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *org = NULL;
+  g_autofree char *role_str = NULL;
+  g_autofree char *avatar = NULL;
+  g_autofree char *data_dir = NULL;
+  g_autofree char *config_file = NULL;
+  int ttl = DEFAULT_TOKEN_TTL;
+  const GOptionEntry entries[] = {
+    { "user", 'u', 0, G_OPTION_ARG_STRING, &user, "User id (the sub claim), required", "ID" },
+    { "name", 'n', 0, G_OPTION_ARG_STRING, &name, "Display name, required", "NAME" },
+    { "org", 'o', 0, G_OPTION_ARG_STRING, &org, "Organization id (default \"default\")", "ORG" },
+    { "role", 'r', 0, G_OPTION_ARG_STRING, &role_str, "viewer, editor (default) or admin", "ROLE" },
+    { "avatar", 'a', 0, G_OPTION_ARG_STRING, &avatar, "Avatar URL", "URL" },
+    { "ttl", 't', 0, G_OPTION_ARG_INT, &ttl, "Lifetime in seconds (default 604800, 7 days)",
+      "SECONDS" },
+    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir,
+      "Data folder of the hub (where its secret is)", "DIR" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file of the hub",
+      "FILE" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context =
+      g_option_context_new ("- print a token the hub accepts (HS256, signed with its secret)");
+  g_autoptr (PrdHubConfig) config = NULL;
+  g_autoptr (PrdIdentity) identity = NULL;
+  g_autoptr (PrdAuth) auth = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *token = NULL;
+  PrdRole role = PRD_ROLE_EDITOR;
+
+  /* So that --help reads "prdhub token [OPTION…]". */
+  g_set_prgname ("prdhub token");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!parse_options (context, &argc, &argv, &error))
+    return fail (error);
+
+  if (user == NULL || *user == '\0' || name == NULL)
+    {
+      g_printerr ("prdhub: token needs --user and --name\n");
+      return 1;
+    }
+  if (role_str != NULL && !prd_role_from_string (role_str, &role))
+    {
+      g_printerr ("prdhub: --role must be viewer, editor or admin\n");
+      return 1;
+    }
+  if (ttl <= 0 || ttl > MAX_TOKEN_TTL)
+    {
+      g_printerr ("prdhub: --ttl must be between 1 and %d seconds\n", MAX_TOKEN_TTL);
+      return 1;
+    }
+
+  config = load_config (config_file, NULL, data_dir, NULL, NULL, NULL, NULL, &error);
+  if (config == NULL)
+    return fail (error);
+  if (config->jwt_public_key != NULL)
+    {
+      g_printerr ("prdhub: the hub verifies tokens with %s (jwt-public-key); "
+                  "mint them with that key's identity provider\n",
+                  config->jwt_public_key);
+      return 1;
+    }
+  auth = prd_hub_create_auth (config, &error);
+  if (auth == NULL)
+    return fail (error);
+
+  identity = prd_identity_new (user, name, avatar, org != NULL ? org : "default", role,
+                               g_get_real_time () / G_USEC_PER_SEC + ttl);
+  token = prd_auth_mint (auth, identity, &error);
+  if (token == NULL)
+    return fail (error);
+  printf ("%s\n", token);
+  fflush (stdout);
+  return 0;
+}
+
+int
+main (int argc, char *argv[])
+{
+  setlocale (LC_ALL, "");
+  g_set_prgname ("prdhub");
+  g_log_writer_default_set_use_stderr (TRUE);
+
+  if (argc > 1 && argv[1][0] != '-')
+    {
+      const char *command = argv[1];
+
+      /* Drop the command so GOption sees "prdhub [options]". */
+      argv[1] = argv[0];
+      if (g_str_equal (command, "serve"))
+        return cmd_serve (argc - 1, argv + 1);
+      if (g_str_equal (command, "token"))
+        return cmd_token (argc - 1, argv + 1);
+      g_printerr ("prdhub: unknown command \"%s\" (commands: serve, token)\n", command);
+      return 1;
+    }
+  return cmd_serve (argc, argv);
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "prd-sio"
+
+#include "config.h"
+
+#include "prd-error.h"
+#include "prd-sio-decoder.h"
+
+struct _PrdSioDecoder
+{
+  PrdSioPacket *pending; /* (owned) (nullable): a binary packet awaiting attachments */
+};
+
+PrdSioDecoder *
+prd_sio_decoder_new (void)
+{
+  return g_new0 (PrdSioDecoder, 1);
+}
+
+void
+prd_sio_decoder_free (PrdSioDecoder *self)
+{
+  if (self == NULL)
+    return;
+  g_clear_pointer (&self->pending, prd_sio_packet_free);
+  g_free (self);
+}
+
+gboolean
+prd_sio_decoder_is_awaiting_binary (PrdSioDecoder *self)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+
+  return self->pending != NULL;
+}
+
+gboolean
+prd_sio_decoder_feed_text (
+    PrdSioDecoder *self, const char *text, gsize len, PrdSioPacket **packet, GError **error)
+{
+  g_autoptr (PrdSioPacket) decoded = NULL;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (packet != NULL, FALSE);
+
+  *packet = NULL;
+  if (self->pending != NULL)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                   "Text message received while %u of %u binary attachments were still due",
+                   self->pending->n_attachments - self->pending->attachments->len,
+                   self->pending->n_attachments);
+      g_clear_pointer (&self->pending, prd_sio_packet_free);
+      return FALSE;
+    }
+
+  decoded = prd_sio_packet_decode (text, len, error);
+  if (decoded == NULL)
+    return FALSE;
+
+  if (decoded->n_attachments > 0)
+    {
+      decoded->attachments =
+          g_ptr_array_new_full (decoded->n_attachments, (GDestroyNotify) g_bytes_unref);
+      self->pending = g_steal_pointer (&decoded);
+      return TRUE;
+    }
+
+  *packet = g_steal_pointer (&decoded);
+  return TRUE;
+}
+
+gboolean
+prd_sio_decoder_feed_binary (PrdSioDecoder *self,
+                             GBytes *data,
+                             PrdSioPacket **packet,
+                             GError **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (data != NULL, FALSE);
+  g_return_val_if_fail (packet != NULL, FALSE);
+
+  *packet = NULL;
+  if (self->pending == NULL)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "Binary message received without a BINARY_EVENT or BINARY_ACK header");
+      return FALSE;
+    }
+
+  g_ptr_array_add (self->pending->attachments, g_bytes_ref (data));
+  if (self->pending->attachments->len == self->pending->n_attachments)
+    *packet = g_steal_pointer (&self->pending);
+  return TRUE;
+}

@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Socket.IO v5 packet codec: `<type>[<#attachments>-][<nsp>,][<ackId>][JSON]`.
+ *
+ * The decoder is deliberately stricter than socket.io-parser: every field has
+ * one canonical spelling (no leading zeros, no empty numbers), payloads must
+ * have the shape their type calls for, and placeholders must point at an
+ * announced attachment. Whatever a stock client sends is accepted; anything
+ * else is refused with a message that says which part is wrong, so that the
+ * connection can be closed with a useful log line. Encoding is the exact
+ * inverse for canonical input.
+ */
+#define G_LOG_DOMAIN "prd-sio"
+
+#include "config.h"
+
+#include "prd-error.h"
+#include "prd-sio-json-private.h"
+#include "prd-sio-packet.h"
+
+static const char *const type_names[] = {
+  "CONNECT", "DISCONNECT", "EVENT", "ACK", "CONNECT_ERROR", "BINARY_EVENT", "BINARY_ACK",
+};
+
+static const char *const reserved_events[] = {
+  "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener",
+};
+
+/**
+ * prd_sio_packet_new:
+ * @nsp: (nullable): namespace, "/" when %NULL
+ * @id: ack id or -1
+ * @data: (transfer full) (nullable): the JSON payload
+ */
+PrdSioPacket *
+prd_sio_packet_new (PrdSioPacketType type, const char *nsp, gint64 id, JsonNode *data)
+{
+  PrdSioPacket *packet = g_new0 (PrdSioPacket, 1);
+
+  packet->type = type;
+  packet->nsp = g_strdup (nsp != NULL ? nsp : "/");
+  packet->id = id;
+  packet->data = data;
+  return packet;
+}
+
+void
+prd_sio_packet_free (PrdSioPacket *packet)
+{
+  if (packet == NULL)
+    return;
+  g_free (packet->nsp);
+  g_clear_pointer (&packet->data, json_node_unref);
+  g_clear_pointer (&packet->attachments, g_ptr_array_unref);
+  g_free (packet);
+}
+
+static gboolean
+is_binary_type (PrdSioPacketType type)
+{
+  return type == PRD_SIO_PACKET_BINARY_EVENT || type == PRD_SIO_PACKET_BINARY_ACK;
+}
+
+/**
+ * prd_sio_packet_encode:
+ *
+ * Returns: (transfer full): the text part of @packet; for binary types the
+ *   attachments follow as separate binary messages. The attachment count is
+ *   the length of @attachments when set, else @n_attachments.
+ */
+char *
+prd_sio_packet_encode (const PrdSioPacket *packet)
+{
+  GString *out = g_string_new (NULL);
+
+  g_return_val_if_fail (packet != NULL, NULL);
+
+  g_string_append_c (out, (char) ('0' + packet->type));
+  if (is_binary_type (packet->type))
+    g_string_append_printf (
+        out, "%u-", packet->attachments != NULL ? packet->attachments->len : packet->n_attachments);
+  if (packet->nsp != NULL && g_strcmp0 (packet->nsp, "/") != 0)
+    {
+      g_string_append (out, packet->nsp);
+      g_string_append_c (out, ',');
+    }
+  if (packet->id >= 0)
+    g_string_append_printf (out, "%" G_GINT64_FORMAT, packet->id);
+  if (packet->data != NULL)
+    {
+      g_autofree char *json = json_to_string (packet->data, FALSE);
+
+      g_string_append (out, json);
+    }
+  return g_string_free (out, FALSE);
+}
+
+static void set_invalid (GError **error, const char *format, va_list args) G_GNUC_PRINTF (2, 0);
+
+static void
+set_invalid (GError **error, const char *format, va_list args)
+{
+  g_autofree char *msg = g_strdup_vprintf (format, args);
+
+  g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "Invalid Socket.IO packet: %s", msg);
+}
+
+static gboolean invalid (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+invalid (GError **error, const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  set_invalid (error, format, args);
+  va_end (args);
+  return FALSE;
+}
+
+static gpointer invalid_packet (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static gpointer
+invalid_packet (GError **error, const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  set_invalid (error, format, args);
+  va_end (args);
+  return NULL;
+}
+
+/* Every {"_placeholder":true,...} must name an attachment that exists. */
+static gboolean
+check_placeholders (JsonNode *node, guint n_attachments, GError **error)
+{
+  if (JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        if (!check_placeholders (json_array_get_element (array, i), n_attachments, error))
+          return FALSE;
+    }
+  else if (JSON_NODE_HOLDS_OBJECT (node))
+    {
+      JsonObject *object = json_node_get_object (node);
+      JsonNode *flag = json_object_get_member (object, "_placeholder");
+      JsonObjectIter iter;
+      JsonNode *member;
+
+      if (flag != NULL && JSON_NODE_HOLDS_VALUE (flag) &&
+          json_node_get_value_type (flag) == G_TYPE_BOOLEAN && json_node_get_boolean (flag))
+        {
+          JsonNode *num = json_object_get_member (object, "num");
+
+          if (num == NULL || !JSON_NODE_HOLDS_VALUE (num) ||
+              json_node_get_value_type (num) != G_TYPE_INT64 || json_node_get_int (num) < 0 ||
+              json_node_get_int (num) >= n_attachments)
+            return invalid (error, "placeholder does not name one of the %u attachments",
+                            n_attachments);
+          return TRUE;
+        }
+      json_object_iter_init (&iter, object);
+      while (json_object_iter_next (&iter, NULL, &member))
+        if (!check_placeholders (member, n_attachments, error))
+          return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_payload (PrdSioPacket *packet, GError **error)
+{
+  JsonNode *data = packet->data;
+  const char *type = type_names[packet->type];
+
+  switch (packet->type)
+    {
+      case PRD_SIO_PACKET_CONNECT:
+        if (data != NULL && !JSON_NODE_HOLDS_OBJECT (data))
+          return invalid (error, "CONNECT payload must be an object");
+        return TRUE;
+
+      case PRD_SIO_PACKET_DISCONNECT:
+        if (data != NULL)
+          return invalid (error, "DISCONNECT takes no payload");
+        return TRUE;
+
+      case PRD_SIO_PACKET_CONNECT_ERROR:
+        if (data == NULL ||
+            !(JSON_NODE_HOLDS_OBJECT (data) ||
+              (JSON_NODE_HOLDS_VALUE (data) && json_node_get_value_type (data) == G_TYPE_STRING)))
+          return invalid (error, "CONNECT_ERROR payload must be an object or a string");
+        return TRUE;
+
+      case PRD_SIO_PACKET_EVENT:
+      case PRD_SIO_PACKET_BINARY_EVENT:
+        {
+          JsonArray *array;
+          JsonNode *name;
+
+          if (data == NULL || !JSON_NODE_HOLDS_ARRAY (data))
+            return invalid (error, "%s payload must be an array", type);
+          array = json_node_get_array (data);
+          if (json_array_get_length (array) == 0)
+            return invalid (error, "%s payload must not be empty", type);
+          name = json_array_get_element (array, 0);
+          if (!JSON_NODE_HOLDS_VALUE (name) || (json_node_get_value_type (name) != G_TYPE_STRING &&
+                                                json_node_get_value_type (name) != G_TYPE_INT64 &&
+                                                json_node_get_value_type (name) != G_TYPE_DOUBLE))
+            return invalid (error, "event name must be a string or a number");
+          if (json_node_get_value_type (name) == G_TYPE_STRING)
+            for (guint i = 0; i < G_N_ELEMENTS (reserved_events); i++)
+              if (g_strcmp0 (json_node_get_string (name), reserved_events[i]) == 0)
+                return invalid (error, "event name \"%s\" is reserved", reserved_events[i]);
+          break;
+        }
+
+      case PRD_SIO_PACKET_ACK:
+      case PRD_SIO_PACKET_BINARY_ACK:
+        if (data == NULL || !JSON_NODE_HOLDS_ARRAY (data))
+          return invalid (error, "%s payload must be an array", type);
+        if (packet->id < 0)
+          return invalid (error, "%s needs an ack id", type);
+        break;
+
+      default:
+        g_assert_not_reached ();
+    }
+
+  if (is_binary_type (packet->type))
+    return check_placeholders (data, packet->n_attachments, error);
+  return TRUE;
+}
+
+/**
+ * prd_sio_packet_decode:
+ * @text: the text of one Engine.IO message
+ * @len: its length in bytes
+ *
+ * Decodes the text part of a packet. For BINARY_EVENT/BINARY_ACK the result
+ * announces @n_attachments and has no @attachments yet (see #PrdSioDecoder).
+ *
+ * Returns: (transfer full): the packet, or %NULL with %PRD_ERROR_INVALID_PAYLOAD
+ */
+PrdSioPacket *
+prd_sio_packet_decode (const char *text, gsize len, GError **error)
+{
+  g_autoptr (PrdSioPacket) packet = NULL;
+  const char *p = text;
+  const char *end = text + len;
+
+  g_return_val_if_fail (text != NULL || len == 0, NULL);
+
+  if (len == 0)
+    return invalid_packet (error, "empty message");
+  if (!g_utf8_validate_len (text, len, NULL))
+    return invalid_packet (error, "not valid UTF-8 (or contains NUL)");
+  if (*p < '0' || *p > '6')
+    return invalid_packet (error, "unknown packet type '%c'", g_ascii_isprint (*p) ? *p : '?');
+
+  packet = prd_sio_packet_new ((PrdSioPacketType) (*p - '0'), NULL, -1, NULL);
+  p++;
+
+  if (is_binary_type (packet->type))
+    {
+      const char *digits = p;
+      guint n = 0;
+
+      while (p < end && g_ascii_isdigit (*p) && p - digits < 3)
+        n = n * 10 + (guint) (*p++ - '0');
+      if (p == digits || p >= end || *p != '-')
+        return invalid_packet (error, "%s needs an attachment count followed by '-'",
+                               type_names[packet->type]);
+      if (*digits == '0' && p - digits > 1)
+        return invalid_packet (error, "attachment count has a leading zero");
+      if (n < 1 || n > PRD_SIO_MAX_ATTACHMENTS)
+        return invalid_packet (error, "attachment count %u is outside 1..%d", n,
+                               PRD_SIO_MAX_ATTACHMENTS);
+      packet->n_attachments = n;
+      p++;
+    }
+
+  if (p < end && *p == '/')
+    {
+      const char *nsp = p;
+
+      while (p < end && *p != ',')
+        {
+          if ((unsigned char) *p < 0x20)
+            return invalid_packet (error, "control character in namespace");
+          p++;
+        }
+      g_free (packet->nsp);
+      packet->nsp = g_strndup (nsp, (gsize) (p - nsp));
+      if (p < end)
+        p++; /* the comma; it may be missing at the end of the message */
+    }
+
+  if (p < end && g_ascii_isdigit (*p))
+    {
+      const char *digits = p;
+      guint64 id = 0;
+
+      while (p < end && g_ascii_isdigit (*p))
+        {
+          guint digit = (guint) (*p - '0');
+
+          if (id > ((guint64) G_MAXINT64 - digit) / 10)
+            return invalid_packet (error, "ack id out of range");
+          id = id * 10 + digit;
+          p++;
+        }
+      if (*digits == '0' && p - digits > 1)
+        return invalid_packet (error, "ack id has a leading zero");
+      if (packet->type == PRD_SIO_PACKET_CONNECT || packet->type == PRD_SIO_PACKET_DISCONNECT ||
+          packet->type == PRD_SIO_PACKET_CONNECT_ERROR)
+        return invalid_packet (error, "%s takes no ack id", type_names[packet->type]);
+      packet->id = (gint64) id;
+    }
+
+  if (p < end)
+    {
+      g_autoptr (GError) json_error = NULL;
+
+      packet->data = prd_sio_json_parse_strict (p, (gsize) (end - p), &json_error);
+      if (packet->data == NULL)
+        return invalid_packet (error, "%s payload: %s", type_names[packet->type],
+                               json_error->message);
+    }
+
+  if (!check_payload (packet, error))
+    return NULL;
+  return g_steal_pointer (&packet);
+}

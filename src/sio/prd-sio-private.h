@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "prd-sio-decoder.h"
+#include "prd-sio-packet.h"
+#include "prd-sio-rate-limiter.h"
+#include "prd-sio-server.h"
+
+G_BEGIN_DECLS
+
+/*
+ * PrdSioClient: the Socket.IO side of one Engine.IO session. It owns the
+ * namespace sockets multiplexed on that session, the binary reassembly state
+ * and the rate-limit buckets (shared by all its namespaces, so that opening
+ * more namespaces does not multiply a client's budget).
+ */
+typedef struct _PrdSioClient
+{
+  grefcount ref_count;
+  PrdSioServer *server;       /* (unowned) (nullable): cleared at teardown */
+  PrdEioSocket *engine;       /* (owned) */
+  PrdSioDecoder *decoder;     /* (owned) */
+  PrdSioRateLimiter *limiter; /* (owned) */
+  GHashTable *sockets;        /* (owned) nsp name → (owned) PrdSioSocket */
+  guint connect_timeout_id;
+  gulong text_handler;
+  gulong binary_handler;
+  gulong closed_handler;
+  gboolean closed;
+} PrdSioClient;
+
+PrdSioClient *prd_sio_client_ref (PrdSioClient *client);
+void prd_sio_client_unref (PrdSioClient *client);
+void prd_sio_client_close (PrdSioClient *client, const char *reason);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdSioClient, prd_sio_client_unref)
+
+/* server */
+gboolean prd_sio_server_check_rate (PrdSioServer *self,
+                                    PrdSioClient *client,
+                                    const char *event,
+                                    PrdSioRateInfo *info);
+
+/* namespace */
+PrdSioNamespace *prd_sio_namespace_new (PrdSioServer *server, const char *name);
+PrdSioServer *prd_sio_namespace_get_server (PrdSioNamespace *self);
+void prd_sio_namespace_forget_server (PrdSioNamespace *self);
+gboolean prd_sio_namespace_authorize (PrdSioNamespace *self,
+                                      PrdSioSocket *socket,
+                                      JsonNode *auth,
+                                      char **error_message,
+                                      JsonNode **error_data);
+void prd_sio_namespace_add_socket (PrdSioNamespace *self, PrdSioSocket *socket);
+void
+prd_sio_namespace_remove_socket (PrdSioNamespace *self, PrdSioSocket *socket, const char *reason);
+void prd_sio_namespace_add_to_room (PrdSioNamespace *self, const char *room, PrdSioSocket *socket);
+void
+prd_sio_namespace_remove_from_room (PrdSioNamespace *self, const char *room, PrdSioSocket *socket);
+gboolean prd_sio_namespace_dispatch (PrdSioNamespace *self,
+                                     PrdSioSocket *socket,
+                                     const char *event,
+                                     JsonArray *args,
+                                     GPtrArray *attachments,
+                                     gint64 ack_id);
+
+/* socket */
+PrdSioSocket *prd_sio_socket_new (PrdSioNamespace *nsp, PrdSioClient *client, JsonNode *auth);
+void prd_sio_socket_set_connected (PrdSioSocket *self);
+void prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet);
+/* Ends the socket's membership of its namespace once, from whichever side. */
+void prd_sio_socket_close (PrdSioSocket *self, const char *reason);
+void prd_sio_send_packet (PrdEioSocket *engine, const char *text, GPtrArray *attachments);
+char *prd_sio_encode_with_args (PrdSioPacketType type,
+                                const char *nsp,
+                                gint64 id,
+                                const char *event,
+                                JsonArray *args,
+                                GPtrArray *attachments);
+
+G_END_DECLS

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * PrdSioRateLimiter: the token buckets of one connection, one per event
+ * class. A bucket holds @limit tokens and is refilled completely when its
+ * window (started by the first event that found it full) has passed. Times
+ * are monotonic microseconds so that tests can drive the clock.
+ */
+typedef struct _PrdSioRateLimiter PrdSioRateLimiter;
+
+typedef struct
+{
+  guint limit;
+  guint remaining;      /* tokens left after this event */
+  guint retry_after;    /* whole seconds until the refill, >= 1 when refused */
+  gint64 reset_time_us; /* monotonic time of the refill */
+} PrdSioRateInfo;
+
+PrdSioRateLimiter *prd_sio_rate_limiter_new (void);
+void prd_sio_rate_limiter_free (PrdSioRateLimiter *self);
+/* Takes one token of @event_class's bucket. Returns FALSE (and leaves the
+ * bucket as it was) when none is left. */
+gboolean prd_sio_rate_limiter_consume (PrdSioRateLimiter *self,
+                                       const char *event_class,
+                                       guint limit,
+                                       guint window_seconds,
+                                       gint64 now_us,
+                                       PrdSioRateInfo *info);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdSioRateLimiter, prd_sio_rate_limiter_free)
+
+G_END_DECLS

@@ -1,0 +1,582 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * PrdSioServer: Socket.IO v5 on top of a PrdEioServer.
+ *
+ * Every Engine.IO session gets a PrdSioClient that decodes its messages and
+ * routes packets to the namespace sockets multiplexed on it. The protocol is
+ * enforced the way socket.io enforces it: the first thing a session must do
+ * is CONNECT to a namespace (within "connect-timeout"); any packet for a
+ * namespace that is not connected, a second CONNECT to the same namespace and
+ * any packet that does not decode end the whole session. A refused CONNECT
+ * (unknown namespace, auth hook said no) is answered with CONNECT_ERROR and
+ * leaves the session open, as clients retry with other credentials.
+ */
+#define G_LOG_DOMAIN "prd-sio"
+
+#include "config.h"
+
+#include "prd-error.h"
+#include "prd-sio-private.h"
+#include "prd-sio-server.h"
+
+#define DEFAULT_CONNECT_TIMEOUT_MS 45000
+#define DEFAULT_EVENT_CLASS        "default"
+
+typedef struct
+{
+  guint limit;
+  guint window_seconds;
+} RateLimit;
+
+struct _PrdSioServer
+{
+  GObject parent_instance;
+
+  PrdEioServer *engine; /* (owned) */
+  gulong connection_handler;
+  guint connect_timeout;
+
+  GHashTable *namespaces;    /* (owned) name → (owned) PrdSioNamespace */
+  GHashTable *clients;       /* (owned) PrdEioSocket → (owned) PrdSioClient */
+  GHashTable *rate_limits;   /* (owned) class → (owned) RateLimit */
+  GHashTable *event_classes; /* (owned) event → (owned) class */
+};
+
+G_DEFINE_FINAL_TYPE (PrdSioServer, prd_sio_server, G_TYPE_OBJECT)
+
+enum
+{
+  PROP_0,
+  PROP_ENGINE,
+  PROP_CONNECT_TIMEOUT,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void on_engine_connection (PrdEioServer *engine, PrdEioSocket *socket, gpointer user_data);
+
+/* ---- PrdSioClient ------------------------------------------------------ */
+
+PrdSioClient *
+prd_sio_client_ref (PrdSioClient *client)
+{
+  g_ref_count_inc (&client->ref_count);
+  return client;
+}
+
+void
+prd_sio_client_unref (PrdSioClient *client)
+{
+  if (!g_ref_count_dec (&client->ref_count))
+    return;
+  g_assert (client->closed);
+  g_clear_pointer (&client->sockets, g_hash_table_unref);
+  g_clear_pointer (&client->decoder, prd_sio_decoder_free);
+  g_clear_pointer (&client->limiter, prd_sio_rate_limiter_free);
+  g_clear_object (&client->engine);
+  g_free (client);
+}
+
+/* Ends every namespace socket of @client with @reason and forgets the
+ * session. Safe to call more than once and from within a handler. */
+static void
+client_teardown (PrdSioClient *client, const char *reason)
+{
+  g_autoptr (PrdSioClient) hold = NULL;
+  g_autoptr (GPtrArray) sockets = NULL;
+  GHashTableIter iter;
+  gpointer socket;
+
+  if (client->closed)
+    return;
+  client->closed = TRUE;
+  hold = prd_sio_client_ref (client);
+
+  g_clear_handle_id (&client->connect_timeout_id, g_source_remove);
+  g_clear_signal_handler (&client->text_handler, client->engine);
+  g_clear_signal_handler (&client->binary_handler, client->engine);
+  g_clear_signal_handler (&client->closed_handler, client->engine);
+
+  sockets = g_ptr_array_new_with_free_func (g_object_unref);
+  g_hash_table_iter_init (&iter, client->sockets);
+  while (g_hash_table_iter_next (&iter, NULL, &socket))
+    g_ptr_array_add (sockets, g_object_ref (socket));
+  for (guint i = 0; i < sockets->len; i++)
+    prd_sio_socket_close (g_ptr_array_index (sockets, i), reason);
+  g_hash_table_remove_all (client->sockets);
+
+  if (client->server != NULL)
+    {
+      PrdSioServer *server = client->server;
+
+      client->server = NULL;
+      g_hash_table_remove (server->clients, client->engine);
+    }
+}
+
+/* Ends the whole Engine.IO session: a protocol violation or a timeout. */
+void
+prd_sio_client_close (PrdSioClient *client, const char *reason)
+{
+  g_autoptr (PrdSioClient) hold = prd_sio_client_ref (client);
+
+  if (client->closed)
+    return;
+  prd_eio_socket_close (client->engine, reason);
+  client_teardown (client, reason);
+}
+
+static void violation (PrdSioClient *client, const char *reason, const char *format, ...)
+    G_GNUC_PRINTF (3, 4);
+
+static void
+violation (PrdSioClient *client, const char *reason, const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_debug ("Closing Engine.IO session %s: %s", prd_eio_socket_get_id (client->engine), message);
+  prd_sio_client_close (client, reason);
+}
+
+static void
+send_connect_error (PrdSioClient *client, const char *nsp, const char *message, JsonNode *data)
+{
+  g_autoptr (JsonObject) object = json_object_new ();
+  g_autoptr (PrdSioPacket) packet = NULL;
+  g_autofree char *text = NULL;
+  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+
+  json_object_set_string_member (object, "message", message);
+  if (data != NULL)
+    json_object_set_member (object, "data", json_node_copy (data));
+  json_node_set_object (node, object);
+  packet = prd_sio_packet_new (PRD_SIO_PACKET_CONNECT_ERROR, nsp, -1, node);
+  text = prd_sio_packet_encode (packet);
+  prd_eio_socket_send_text (client->engine, text, -1);
+}
+
+static void
+client_connect (PrdSioClient *client, PrdSioPacket *packet)
+{
+  g_autoptr (PrdSioSocket) socket = NULL;
+  g_autoptr (JsonNode) error_data = NULL;
+  g_autofree char *error_message = NULL;
+  g_autoptr (PrdSioPacket) reply = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr (JsonObject) object = NULL;
+  JsonNode *node;
+  PrdSioNamespace *nsp = NULL;
+
+  if (client->server != NULL)
+    nsp = g_hash_table_lookup (client->server->namespaces, packet->nsp);
+  if (nsp == NULL)
+    {
+      send_connect_error (client, packet->nsp, "Invalid namespace", NULL);
+      return;
+    }
+
+  g_object_ref (nsp);
+  socket = prd_sio_socket_new (nsp, client, packet->data);
+  if (!prd_sio_namespace_authorize (nsp, socket, packet->data, &error_message, &error_data))
+    {
+      g_object_unref (nsp);
+      if (client->closed)
+        return;
+      send_connect_error (client, packet->nsp,
+                          error_message != NULL ? error_message : "not authorized", error_data);
+      prd_sio_socket_close (socket, "connection refused");
+      return;
+    }
+  g_object_unref (nsp);
+  if (client->closed || g_hash_table_contains (client->sockets, packet->nsp))
+    return;
+
+  g_clear_handle_id (&client->connect_timeout_id, g_source_remove);
+  prd_sio_socket_set_connected (socket);
+  g_hash_table_insert (client->sockets, g_strdup (packet->nsp), g_object_ref (socket));
+
+  object = json_object_new ();
+  json_object_set_string_member (object, "sid", prd_sio_socket_get_id (socket));
+  node = json_node_new (JSON_NODE_OBJECT);
+  json_node_set_object (node, object);
+  reply = prd_sio_packet_new (PRD_SIO_PACKET_CONNECT, packet->nsp, -1, node);
+  text = prd_sio_packet_encode (reply);
+  prd_eio_socket_send_text (client->engine, text, -1);
+
+  prd_sio_namespace_add_socket (prd_sio_socket_get_namespace (socket), socket);
+}
+
+static void
+client_handle_packet (PrdSioClient *client, PrdSioPacket *packet)
+{
+  PrdSioSocket *socket = g_hash_table_lookup (client->sockets, packet->nsp);
+
+  switch (packet->type)
+    {
+      case PRD_SIO_PACKET_CONNECT:
+        if (socket != NULL)
+          violation (client, "forced close", "second CONNECT to %s", packet->nsp);
+        else
+          client_connect (client, packet);
+        return;
+
+      case PRD_SIO_PACKET_CONNECT_ERROR:
+        violation (client, "forced close", "CONNECT_ERROR sent by a client");
+        return;
+
+      default:
+        break;
+    }
+
+  if (socket == NULL)
+    {
+      violation (client, "forced close", "packet type %d for namespace %s, which is not connected",
+                 (int) packet->type, packet->nsp);
+      return;
+    }
+
+  switch (packet->type)
+    {
+      case PRD_SIO_PACKET_DISCONNECT:
+        prd_sio_socket_close (socket, "client namespace disconnect");
+        break;
+
+      case PRD_SIO_PACKET_EVENT:
+      case PRD_SIO_PACKET_BINARY_EVENT:
+        prd_sio_socket_handle_event (socket, packet);
+        break;
+
+      case PRD_SIO_PACKET_ACK:
+      case PRD_SIO_PACKET_BINARY_ACK:
+        /* the server never asks for acks */
+        g_debug ("Socket %s: ignoring unsolicited ack %" G_GINT64_FORMAT,
+                 prd_sio_socket_get_id (socket), packet->id);
+        break;
+
+      case PRD_SIO_PACKET_CONNECT:
+      case PRD_SIO_PACKET_CONNECT_ERROR:
+      default:
+        g_assert_not_reached ();
+    }
+}
+
+static void
+on_text_message (PrdEioSocket *engine, const char *text, gsize len, gpointer user_data)
+{
+  g_autoptr (PrdSioClient) client = prd_sio_client_ref (user_data);
+  g_autoptr (PrdSioPacket) packet = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (client->closed)
+    return;
+  if (!prd_sio_decoder_feed_text (client->decoder, text, len, &packet, &error))
+    {
+      violation (client, "parse error", "%s", error->message);
+      return;
+    }
+  if (packet != NULL)
+    client_handle_packet (client, packet);
+}
+
+static void
+on_binary_message (PrdEioSocket *engine, GBytes *data, gpointer user_data)
+{
+  g_autoptr (PrdSioClient) client = prd_sio_client_ref (user_data);
+  g_autoptr (PrdSioPacket) packet = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (client->closed)
+    return;
+  if (!prd_sio_decoder_feed_binary (client->decoder, data, &packet, &error))
+    {
+      violation (client, "parse error", "%s", error->message);
+      return;
+    }
+  if (packet != NULL)
+    client_handle_packet (client, packet);
+}
+
+static void
+on_engine_closed (PrdEioSocket *engine, const char *reason, gpointer user_data)
+{
+  client_teardown (user_data, reason);
+}
+
+static gboolean
+on_connect_timeout (gpointer user_data)
+{
+  PrdSioClient *client = user_data;
+
+  client->connect_timeout_id = 0;
+  if (g_hash_table_size (client->sockets) == 0)
+    violation (client, "forced close", "no namespace CONNECT within the connect timeout");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_engine_connection (PrdEioServer *engine, PrdEioSocket *socket, gpointer user_data)
+{
+  PrdSioServer *self = user_data;
+  PrdSioClient *client = g_new0 (PrdSioClient, 1);
+
+  g_ref_count_init (&client->ref_count);
+  client->server = self;
+  client->engine = g_object_ref (socket);
+  client->decoder = prd_sio_decoder_new ();
+  client->limiter = prd_sio_rate_limiter_new ();
+  client->sockets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  client->text_handler =
+      g_signal_connect (socket, "text-message", G_CALLBACK (on_text_message), client);
+  client->binary_handler =
+      g_signal_connect (socket, "binary-message", G_CALLBACK (on_binary_message), client);
+  client->closed_handler =
+      g_signal_connect (socket, "closed", G_CALLBACK (on_engine_closed), client);
+  client->connect_timeout_id = g_timeout_add (self->connect_timeout, on_connect_timeout, client);
+  g_hash_table_insert (self->clients, socket, client);
+
+  if (!prd_eio_socket_is_open (socket))
+    client_teardown (client, "transport close");
+}
+
+/* ---- PrdSioServer ------------------------------------------------------ */
+
+static void
+prd_sio_server_constructed (GObject *object)
+{
+  PrdSioServer *self = PRD_SIO_SERVER (object);
+
+  G_OBJECT_CLASS (prd_sio_server_parent_class)->constructed (object);
+
+  g_assert (self->engine != NULL);
+  self->connection_handler =
+      g_signal_connect (self->engine, "connection", G_CALLBACK (on_engine_connection), self);
+}
+
+static void
+prd_sio_server_dispose (GObject *object)
+{
+  PrdSioServer *self = PRD_SIO_SERVER (object);
+  GHashTableIter iter;
+  gpointer value;
+
+  if (self->engine != NULL)
+    g_clear_signal_handler (&self->connection_handler, self->engine);
+
+  while (g_hash_table_size (self->clients) > 0)
+    {
+      g_hash_table_iter_init (&iter, self->clients);
+      g_hash_table_iter_next (&iter, NULL, &value);
+      client_teardown (value, "server shutting down");
+    }
+
+  g_hash_table_iter_init (&iter, self->namespaces);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    prd_sio_namespace_forget_server (value);
+  g_hash_table_remove_all (self->namespaces);
+  g_clear_object (&self->engine);
+
+  G_OBJECT_CLASS (prd_sio_server_parent_class)->dispose (object);
+}
+
+static void
+prd_sio_server_finalize (GObject *object)
+{
+  PrdSioServer *self = PRD_SIO_SERVER (object);
+
+  g_hash_table_unref (self->namespaces);
+  g_hash_table_unref (self->clients);
+  g_hash_table_unref (self->rate_limits);
+  g_hash_table_unref (self->event_classes);
+  G_OBJECT_CLASS (prd_sio_server_parent_class)->finalize (object);
+}
+
+static void
+prd_sio_server_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  PrdSioServer *self = PRD_SIO_SERVER (object);
+
+  switch (prop_id)
+    {
+      case PROP_ENGINE:
+        g_value_set_object (value, self->engine);
+        break;
+      case PROP_CONNECT_TIMEOUT:
+        g_value_set_uint (value, self->connect_timeout);
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+prd_sio_server_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  PrdSioServer *self = PRD_SIO_SERVER (object);
+
+  switch (prop_id)
+    {
+      case PROP_ENGINE:
+        self->engine = g_value_dup_object (value);
+        break;
+      case PROP_CONNECT_TIMEOUT:
+        if (self->connect_timeout != g_value_get_uint (value))
+          {
+            self->connect_timeout = g_value_get_uint (value);
+            g_object_notify_by_pspec (object, pspec);
+          }
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+prd_sio_server_class_init (PrdSioServerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->constructed = prd_sio_server_constructed;
+  object_class->dispose = prd_sio_server_dispose;
+  object_class->finalize = prd_sio_server_finalize;
+  object_class->get_property = prd_sio_server_get_property;
+  object_class->set_property = prd_sio_server_set_property;
+
+  properties[PROP_ENGINE] =
+      g_param_spec_object ("engine", NULL, NULL, PRD_TYPE_EIO_SERVER,
+                           G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /* Applies to sessions that start after it is set. */
+  properties[PROP_CONNECT_TIMEOUT] = g_param_spec_uint (
+      "connect-timeout", NULL, NULL, 1, G_MAXUINT, DEFAULT_CONNECT_TIMEOUT_MS,
+      G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+prd_sio_server_init (PrdSioServer *self)
+{
+  self->connect_timeout = DEFAULT_CONNECT_TIMEOUT_MS;
+  self->namespaces = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->clients = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) prd_sio_client_unref);
+  self->rate_limits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->event_classes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+PrdSioServer *
+prd_sio_server_new (PrdEioServer *engine)
+{
+  g_return_val_if_fail (PRD_IS_EIO_SERVER (engine), NULL);
+
+  return g_object_new (PRD_TYPE_SIO_SERVER, "engine", engine, NULL);
+}
+
+PrdEioServer *
+prd_sio_server_get_engine (PrdSioServer *self)
+{
+  g_return_val_if_fail (PRD_IS_SIO_SERVER (self), NULL);
+
+  return self->engine;
+}
+
+/**
+ * prd_sio_server_of:
+ * @name: a namespace name starting with "/"
+ *
+ * Returns: (transfer none): the namespace @name, created on first use
+ */
+PrdSioNamespace *
+prd_sio_server_of (PrdSioServer *self, const char *name)
+{
+  PrdSioNamespace *nsp;
+
+  g_return_val_if_fail (PRD_IS_SIO_SERVER (self), NULL);
+  g_return_val_if_fail (name != NULL && name[0] == '/' && strchr (name, ',') == NULL, NULL);
+
+  nsp = g_hash_table_lookup (self->namespaces, name);
+  if (nsp == NULL)
+    {
+      nsp = prd_sio_namespace_new (self, name);
+      g_hash_table_insert (self->namespaces, g_strdup (name), nsp);
+    }
+  return nsp;
+}
+
+/**
+ * prd_sio_server_lookup:
+ *
+ * Returns: (transfer none) (nullable): the namespace @name if it exists
+ */
+PrdSioNamespace *
+prd_sio_server_lookup (PrdSioServer *self, const char *name)
+{
+  g_return_val_if_fail (PRD_IS_SIO_SERVER (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  return g_hash_table_lookup (self->namespaces, name);
+}
+
+/**
+ * prd_sio_server_set_rate_limit:
+ * @limit: events allowed per window; 0 removes the limit of @event_class
+ * @window_seconds: the window, at least 1 when @limit is set
+ */
+void
+prd_sio_server_set_rate_limit (PrdSioServer *self,
+                               const char *event_class,
+                               guint limit,
+                               guint window_seconds)
+{
+  RateLimit *rate;
+
+  g_return_if_fail (PRD_IS_SIO_SERVER (self));
+  g_return_if_fail (event_class != NULL);
+  g_return_if_fail (limit == 0 || window_seconds > 0);
+
+  if (limit == 0)
+    {
+      g_hash_table_remove (self->rate_limits, event_class);
+      return;
+    }
+  rate = g_new0 (RateLimit, 1);
+  rate->limit = limit;
+  rate->window_seconds = window_seconds;
+  g_hash_table_replace (self->rate_limits, g_strdup (event_class), rate);
+}
+
+/**
+ * prd_sio_server_set_event_class:
+ * @event_class: (nullable): the class, %NULL puts @event back in "default"
+ */
+void
+prd_sio_server_set_event_class (PrdSioServer *self, const char *event, const char *event_class)
+{
+  g_return_if_fail (PRD_IS_SIO_SERVER (self));
+  g_return_if_fail (event != NULL);
+
+  if (event_class == NULL)
+    g_hash_table_remove (self->event_classes, event);
+  else
+    g_hash_table_replace (self->event_classes, g_strdup (event), g_strdup (event_class));
+}
+
+gboolean
+prd_sio_server_check_rate (PrdSioServer *self,
+                           PrdSioClient *client,
+                           const char *event,
+                           PrdSioRateInfo *info)
+{
+  const char *event_class = g_hash_table_lookup (self->event_classes, event);
+  RateLimit *rate;
+
+  if (event_class == NULL)
+    event_class = DEFAULT_EVENT_CLASS;
+  rate = g_hash_table_lookup (self->rate_limits, event_class);
+  if (rate == NULL)
+    return TRUE;
+  return prd_sio_rate_limiter_consume (client->limiter, event_class, rate->limit,
+                                       rate->window_seconds, g_get_monotonic_time (), info);
+}

@@ -1,0 +1,540 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * PrdSioSocket: one client's membership of one namespace.
+ *
+ * The socket keeps only a weak link to its Engine.IO session, so a socket
+ * that an application holds on to after the disconnect never keeps the
+ * transport alive; sending on it is then a no-op. Incoming events pass the
+ * connection's rate limiter before they reach a handler; refusals and
+ * unknown events are always answered (never dropped silently).
+ */
+#define G_LOG_DOMAIN "prd-sio"
+
+#include "config.h"
+
+#include <errno.h>
+#include <sys/random.h>
+
+#include "prd-error.h"
+#include "prd-sio-json-private.h"
+#include "prd-sio-private.h"
+#include "prd-sio-socket.h"
+
+struct _PrdSioSocket
+{
+  GObject parent_instance;
+
+  char *id;                 /* (owned) */
+  PrdSioNamespace *nsp;     /* (owned) */
+  PrdSioClient *client;     /* (unowned) (nullable): cleared when disconnected */
+  GWeakRef engine;          /* PrdEioSocket */
+  JsonNode *auth;           /* (owned) (nullable) */
+  GHashTable *rooms;        /* (owned) set of room names */
+  GHashTable *pending_acks; /* (owned) set of gint64* ack ids asked by the client */
+  gboolean connected;
+  gboolean closed;
+};
+
+G_DEFINE_FINAL_TYPE (PrdSioSocket, prd_sio_socket, G_TYPE_OBJECT)
+
+enum
+{
+  SIGNAL_DISCONNECTED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void
+prd_sio_socket_dispose (GObject *object)
+{
+  PrdSioSocket *self = PRD_SIO_SOCKET (object);
+
+  g_weak_ref_set (&self->engine, NULL);
+  G_OBJECT_CLASS (prd_sio_socket_parent_class)->dispose (object);
+}
+
+static void
+prd_sio_socket_finalize (GObject *object)
+{
+  PrdSioSocket *self = PRD_SIO_SOCKET (object);
+
+  g_weak_ref_clear (&self->engine);
+  g_clear_object (&self->nsp);
+  g_clear_pointer (&self->auth, json_node_unref);
+  g_clear_pointer (&self->rooms, g_hash_table_unref);
+  g_clear_pointer (&self->pending_acks, g_hash_table_unref);
+  g_free (self->id);
+  G_OBJECT_CLASS (prd_sio_socket_parent_class)->finalize (object);
+}
+
+static void
+prd_sio_socket_class_init (PrdSioSocketClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = prd_sio_socket_dispose;
+  object_class->finalize = prd_sio_socket_finalize;
+
+  signals[SIGNAL_DISCONNECTED] =
+      g_signal_new ("disconnected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+}
+
+static void
+prd_sio_socket_init (PrdSioSocket *self)
+{
+  g_weak_ref_init (&self->engine, NULL);
+  self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->pending_acks = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+}
+
+/* Socket ids name rooms and are shown to other clients, so they must not let
+ * anyone guess another connection's id: 128 bits from the kernel's CSPRNG. */
+static char *
+new_socket_id (void)
+{
+  guint8 bytes[16];
+  gsize done = 0;
+  char *id;
+
+  while (done < sizeof bytes)
+    {
+      ssize_t n = getrandom (bytes + done, sizeof bytes - done, 0);
+
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          g_error ("getrandom() failed: %s", g_strerror (errno));
+        }
+      done += (gsize) n;
+    }
+
+  id = g_base64_encode (bytes, sizeof bytes);
+  /* base64url without padding, as engine.io ids look */
+  for (char *p = id; *p != '\0'; p++)
+    {
+      if (*p == '+')
+        *p = '-';
+      else if (*p == '/')
+        *p = '_';
+      else if (*p == '=')
+        {
+          *p = '\0';
+          break;
+        }
+    }
+  return id;
+}
+
+PrdSioSocket *
+prd_sio_socket_new (PrdSioNamespace *nsp, PrdSioClient *client, JsonNode *auth)
+{
+  PrdSioSocket *self = g_object_new (PRD_TYPE_SIO_SOCKET, NULL);
+
+  self->id = new_socket_id ();
+  self->nsp = g_object_ref (nsp);
+  self->client = client;
+  g_weak_ref_set (&self->engine, client->engine);
+  self->auth = auth != NULL ? json_node_copy (auth) : NULL;
+  return self;
+}
+
+void
+prd_sio_socket_set_connected (PrdSioSocket *self)
+{
+  self->connected = TRUE;
+}
+
+const char *
+prd_sio_socket_get_id (PrdSioSocket *self)
+{
+  g_return_val_if_fail (PRD_IS_SIO_SOCKET (self), NULL);
+
+  return self->id;
+}
+
+PrdSioNamespace *
+prd_sio_socket_get_namespace (PrdSioSocket *self)
+{
+  g_return_val_if_fail (PRD_IS_SIO_SOCKET (self), NULL);
+
+  return self->nsp;
+}
+
+/**
+ * prd_sio_socket_get_engine:
+ *
+ * Returns: (transfer none) (nullable): the Engine.IO session while the
+ *   socket is connected, else %NULL
+ */
+PrdEioSocket *
+prd_sio_socket_get_engine (PrdSioSocket *self)
+{
+  g_autoptr (PrdEioSocket) engine = NULL;
+
+  g_return_val_if_fail (PRD_IS_SIO_SOCKET (self), NULL);
+
+  if (!self->connected)
+    return NULL;
+  engine = g_weak_ref_get (&self->engine);
+  /* the client's reference keeps it alive while connected */
+  return engine;
+}
+
+/**
+ * prd_sio_socket_get_auth:
+ *
+ * Returns: (transfer none) (nullable): the CONNECT payload, %NULL when the
+ *   client sent none
+ */
+JsonNode *
+prd_sio_socket_get_auth (PrdSioSocket *self)
+{
+  g_return_val_if_fail (PRD_IS_SIO_SOCKET (self), NULL);
+
+  return self->auth;
+}
+
+gboolean
+prd_sio_socket_is_connected (PrdSioSocket *self)
+{
+  g_return_val_if_fail (PRD_IS_SIO_SOCKET (self), FALSE);
+
+  return self->connected;
+}
+
+void
+prd_sio_send_packet (PrdEioSocket *engine, const char *text, GPtrArray *attachments)
+{
+  if (!prd_eio_socket_send_text (engine, text, -1))
+    return;
+  if (attachments != NULL)
+    for (guint i = 0; i < attachments->len; i++)
+      if (!prd_eio_socket_send_binary (engine, g_ptr_array_index (attachments, i)))
+        return;
+}
+
+/* Encodes an EVENT (when @event is set) or ACK, switching to the binary type
+ * when there are attachments. */
+char *
+prd_sio_encode_with_args (PrdSioPacketType type,
+                          const char *nsp,
+                          gint64 id,
+                          const char *event,
+                          JsonArray *args,
+                          GPtrArray *attachments)
+{
+  g_autoptr (PrdSioPacket) packet = NULL;
+  JsonArray *array = json_array_new ();
+  JsonNode *data = json_node_new (JSON_NODE_ARRAY);
+  gboolean binary = attachments != NULL && attachments->len > 0;
+
+  g_return_val_if_fail (attachments == NULL || attachments->len <= PRD_SIO_MAX_ATTACHMENTS, NULL);
+
+  if (event != NULL)
+    json_array_add_string_element (array, event);
+  if (args != NULL)
+    for (guint i = 0; i < json_array_get_length (args); i++)
+      json_array_add_element (array, json_node_copy (json_array_get_element (args, i)));
+  json_node_take_array (data, array);
+
+  if (binary)
+    type = type == PRD_SIO_PACKET_EVENT ? PRD_SIO_PACKET_BINARY_EVENT : PRD_SIO_PACKET_BINARY_ACK;
+  packet = prd_sio_packet_new (type, nsp, id, data);
+  if (binary)
+    packet->n_attachments = attachments->len;
+  return prd_sio_packet_encode (packet);
+}
+
+/**
+ * prd_sio_socket_emit:
+ * @args: (nullable): the arguments after the event name; not consumed
+ * @attachments: (nullable) (element-type GBytes): binaries the placeholders
+ *   in @args refer to; not consumed
+ */
+void
+prd_sio_socket_emit (PrdSioSocket *self, const char *event, JsonArray *args, GPtrArray *attachments)
+{
+  g_autoptr (PrdEioSocket) engine = NULL;
+  g_autofree char *text = NULL;
+
+  g_return_if_fail (PRD_IS_SIO_SOCKET (self));
+  g_return_if_fail (event != NULL);
+
+  if (!self->connected || (engine = g_weak_ref_get (&self->engine)) == NULL)
+    return;
+  text = prd_sio_encode_with_args (PRD_SIO_PACKET_EVENT, prd_sio_namespace_get_name (self->nsp), -1,
+                                   event, args, attachments);
+  if (text != NULL)
+    prd_sio_send_packet (engine, text, attachments);
+}
+
+/**
+ * prd_sio_socket_emit_one:
+ * @payload: (nullable): the one argument (not consumed); %NULL for none
+ */
+void
+prd_sio_socket_emit_one (PrdSioSocket *self, const char *event, JsonNode *payload)
+{
+  g_autoptr (JsonArray) args = json_array_new ();
+
+  if (payload != NULL)
+    json_array_add_element (args, json_node_copy (payload));
+  prd_sio_socket_emit (self, event, args, NULL);
+}
+
+/**
+ * prd_sio_socket_ack:
+ * @ack_id: the id the client's event carried
+ * @args: (nullable): the ack's arguments; not consumed
+ * @attachments: (nullable) (element-type GBytes): makes it a BINARY_ACK
+ *
+ * Answers an event once. An id the client did not ask for, or one already
+ * answered, is ignored.
+ */
+void
+prd_sio_socket_ack (PrdSioSocket *self, gint64 ack_id, JsonArray *args, GPtrArray *attachments)
+{
+  g_autoptr (PrdEioSocket) engine = NULL;
+  g_autofree char *text = NULL;
+
+  g_return_if_fail (PRD_IS_SIO_SOCKET (self));
+
+  if (ack_id < 0 || !g_hash_table_remove (self->pending_acks, &ack_id))
+    {
+      g_debug ("Socket %s: ignoring ack %" G_GINT64_FORMAT ", not awaited", self->id, ack_id);
+      return;
+    }
+  if (!self->connected || (engine = g_weak_ref_get (&self->engine)) == NULL)
+    return;
+  text = prd_sio_encode_with_args (PRD_SIO_PACKET_ACK, prd_sio_namespace_get_name (self->nsp),
+                                   ack_id, NULL, args, attachments);
+  if (text != NULL)
+    prd_sio_send_packet (engine, text, attachments);
+}
+
+void
+prd_sio_socket_ack_one (PrdSioSocket *self, gint64 ack_id, JsonNode *payload)
+{
+  g_autoptr (JsonArray) args = json_array_new ();
+
+  if (payload != NULL)
+    json_array_add_element (args, json_node_copy (payload));
+  prd_sio_socket_ack (self, ack_id, args, NULL);
+}
+
+void
+prd_sio_socket_join (PrdSioSocket *self, const char *room)
+{
+  g_return_if_fail (PRD_IS_SIO_SOCKET (self));
+  g_return_if_fail (room != NULL);
+
+  if (!self->connected || g_hash_table_contains (self->rooms, room))
+    return;
+  g_hash_table_add (self->rooms, g_strdup (room));
+  prd_sio_namespace_add_to_room (self->nsp, room, self);
+}
+
+void
+prd_sio_socket_leave (PrdSioSocket *self, const char *room)
+{
+  g_return_if_fail (PRD_IS_SIO_SOCKET (self));
+  g_return_if_fail (room != NULL);
+
+  if (!g_hash_table_contains (self->rooms, room))
+    return;
+  prd_sio_namespace_remove_from_room (self->nsp, room, self);
+  g_hash_table_remove (self->rooms, room);
+}
+
+gboolean
+prd_sio_socket_in_room (PrdSioSocket *self, const char *room)
+{
+  g_return_val_if_fail (PRD_IS_SIO_SOCKET (self), FALSE);
+  g_return_val_if_fail (room != NULL, FALSE);
+
+  return g_hash_table_contains (self->rooms, room);
+}
+
+void
+prd_sio_socket_close (PrdSioSocket *self, const char *reason)
+{
+  g_autoptr (PrdSioSocket) hold = NULL;
+  PrdSioClient *client = self->client;
+  GHashTableIter iter;
+  const char *room;
+
+  if (self->closed)
+    return;
+  self->closed = TRUE;
+  hold = g_object_ref (self);
+  self->client = NULL;
+
+  g_hash_table_iter_init (&iter, self->rooms);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &room, NULL))
+    prd_sio_namespace_remove_from_room (self->nsp, room, self);
+  g_hash_table_remove_all (self->rooms);
+  g_hash_table_remove_all (self->pending_acks);
+
+  if (client != NULL &&
+      g_hash_table_lookup (client->sockets, prd_sio_namespace_get_name (self->nsp)) == self)
+    g_hash_table_remove (client->sockets, prd_sio_namespace_get_name (self->nsp));
+
+  if (self->connected)
+    {
+      self->connected = FALSE;
+      g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, reason);
+      prd_sio_namespace_remove_socket (self->nsp, self, reason);
+    }
+  g_weak_ref_set (&self->engine, NULL);
+}
+
+/**
+ * prd_sio_socket_disconnect:
+ *
+ * Ends this namespace's connection from the server side: the client gets a
+ * DISCONNECT packet, the Engine.IO session stays for other namespaces.
+ */
+void
+prd_sio_socket_disconnect (PrdSioSocket *self)
+{
+  g_autoptr (PrdEioSocket) engine = NULL;
+
+  g_return_if_fail (PRD_IS_SIO_SOCKET (self));
+
+  if (!self->connected)
+    return;
+  engine = g_weak_ref_get (&self->engine);
+  if (engine != NULL)
+    {
+      g_autoptr (PrdSioPacket) packet = prd_sio_packet_new (
+          PRD_SIO_PACKET_DISCONNECT, prd_sio_namespace_get_name (self->nsp), -1, NULL);
+      g_autofree char *text = prd_sio_packet_encode (packet);
+
+      prd_eio_socket_send_text (engine, text, -1);
+    }
+  prd_sio_socket_close (self, "server namespace disconnect");
+}
+
+static JsonNode *
+error_object (const char *code, const char *message, gboolean with_timestamp)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new_immutable ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "code");
+  json_builder_add_string_value (builder, code);
+  json_builder_set_member_name (builder, "message");
+  json_builder_add_string_value (builder, message);
+  if (with_timestamp)
+    {
+      g_autofree char *timestamp = prd_sio_json_timestamp_now ();
+
+      json_builder_set_member_name (builder, "timestamp");
+      json_builder_add_string_value (builder, timestamp);
+    }
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
+}
+
+static void
+ack_error (PrdSioSocket *self, gint64 ack_id, const char *code, const char *message)
+{
+  g_autoptr (JsonNode) error = error_object (code, message, FALSE);
+  g_autoptr (JsonObject) wrapper = json_object_new ();
+  g_autoptr (JsonNode) payload = json_node_new (JSON_NODE_OBJECT);
+
+  json_object_set_member (wrapper, "error", g_steal_pointer (&error));
+  json_node_set_object (payload, wrapper);
+  prd_sio_socket_ack_one (self, ack_id, payload);
+}
+
+static void
+refuse_rate_limited (PrdSioSocket *self, const PrdSioRateInfo *info, gint64 ack_id)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr (JsonNode) payload = NULL;
+  g_autofree char *reset = NULL;
+  gint64 reset_real = g_get_real_time () + (info->reset_time_us - g_get_monotonic_time ());
+
+  reset = prd_sio_json_timestamp (reset_real);
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "message");
+  json_builder_add_string_value (builder, "Rate limit exceeded");
+  json_builder_set_member_name (builder, "retryAfter");
+  json_builder_add_int_value (builder, info->retry_after);
+  json_builder_set_member_name (builder, "limit");
+  json_builder_add_int_value (builder, info->limit);
+  json_builder_set_member_name (builder, "remaining");
+  json_builder_add_int_value (builder, info->remaining);
+  json_builder_set_member_name (builder, "resetTime");
+  json_builder_add_string_value (builder, reset);
+  json_builder_end_object (builder);
+  payload = json_builder_get_root (builder);
+
+  prd_sio_socket_emit_one (self, "rate-limit", payload);
+  if (ack_id >= 0)
+    ack_error (self, ack_id, prd_error_code_to_string (PRD_ERROR_RATE_LIMITED),
+               "Rate limit exceeded");
+}
+
+static void
+refuse_unknown_event (PrdSioSocket *self, const char *event, gint64 ack_id)
+{
+  const char *code = prd_error_code_to_string (PRD_ERROR_UNKNOWN_EVENT);
+  g_autofree char *message = g_strdup_printf ("Unknown event '%s'", event);
+  g_autoptr (JsonNode) payload = error_object (code, message, TRUE);
+
+  prd_sio_socket_emit_one (self, "error", payload);
+  if (ack_id >= 0)
+    ack_error (self, ack_id, code, message);
+}
+
+/* Runs one EVENT/BINARY_EVENT packet of this socket's client. */
+void
+prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet)
+{
+  g_autoptr (PrdSioSocket) hold = g_object_ref (self);
+  JsonArray *array = json_node_get_array (packet->data);
+  JsonNode *name_node = json_array_get_element (array, 0);
+  g_autoptr (JsonArray) args = json_array_sized_new (json_array_get_length (array) - 1);
+  g_autofree char *event = NULL;
+  PrdSioServer *server = prd_sio_namespace_get_server (self->nsp);
+  PrdSioRateInfo info;
+
+  if (json_node_get_value_type (name_node) == G_TYPE_STRING)
+    event = g_strdup (json_node_get_string (name_node));
+  else if (json_node_get_value_type (name_node) == G_TYPE_INT64)
+    event = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (name_node));
+  else
+    {
+      char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+      event = g_strdup (g_ascii_dtostr (buf, sizeof buf, json_node_get_double (name_node)));
+    }
+
+  for (guint i = 1; i < json_array_get_length (array); i++)
+    json_array_add_element (args, json_node_copy (json_array_get_element (array, i)));
+
+  if (packet->id >= 0)
+    {
+      gint64 *key = g_new (gint64, 1);
+
+      *key = packet->id;
+      g_hash_table_add (self->pending_acks, key);
+    }
+
+  if (server != NULL && self->client != NULL &&
+      !prd_sio_server_check_rate (server, self->client, event, &info))
+    {
+      g_debug ("Socket %s: event '%s' refused, rate limit of %u reached", self->id, event,
+               info.limit);
+      refuse_rate_limited (self, &info, packet->id);
+      return;
+    }
+
+  if (!prd_sio_namespace_dispatch (self->nsp, self, event, args, packet->attachments, packet->id))
+    refuse_unknown_event (self, event, packet->id);
+}

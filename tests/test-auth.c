@@ -1,0 +1,990 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <glib/gstdio.h>
+#include <jwt.h>
+
+#include "prd-auth.h"
+#include "prd-autocleanups.h"
+#include "prd-error.h"
+#include "prd-hub-config.h"
+#include "prd-hub-secret.h"
+
+#define SECRET     "0123456789abcdef0123456789abcdef-test-secret"
+#define FAR_FUTURE 4102444800 /* 2100-01-01, the exp of the PyJWT tokens */
+
+static gint64
+now_s (void)
+{
+  return g_get_real_time () / G_USEC_PER_SEC;
+}
+
+static char *
+data_path (const char *name)
+{
+  return g_test_build_filename (G_TEST_DIST, "data", "auth", name, NULL);
+}
+
+static char *
+read_data (const char *name, gsize *len)
+{
+  g_autofree char *path = data_path (name);
+  g_autoptr (GError) error = NULL;
+  char *contents = NULL;
+
+  g_file_get_contents (path, &contents, len, &error);
+  g_assert_no_error (error);
+  return contents;
+}
+
+static char *
+read_token (const char *name)
+{
+  return g_strstrip (read_data (name, NULL));
+}
+
+static PrdAuth *
+hmac_auth (void)
+{
+  g_autoptr (GBytes) secret = g_bytes_new_static (SECRET, strlen (SECRET));
+  g_autoptr (GError) error = NULL;
+  PrdAuth *auth = prd_auth_new_hmac (secret, &error);
+
+  g_assert_no_error (error);
+  return auth;
+}
+
+static PrdAuth *
+key_auth (const char *name)
+{
+  g_autofree char *path = data_path (name);
+  g_autoptr (GError) error = NULL;
+  PrdAuth *auth = prd_auth_new_public_key_file (path, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (auth);
+  return auth;
+}
+
+/* Signs @claims_json with libjwt. */
+static char *
+sign (jwt_alg_t alg, const void *key, gsize key_len, const char *claims_json)
+{
+  g_autoptr (jwt_t) jwt = NULL;
+  char *raw;
+  char *token;
+
+  g_assert_cmpint (jwt_new (&jwt), ==, 0);
+  g_assert_cmpint (jwt_add_grants_json (jwt, claims_json), ==, 0);
+  g_assert_cmpint (jwt_set_alg (jwt, alg, key, (int) key_len), ==, 0);
+  raw = jwt_encode_str (jwt);
+  g_assert_nonnull (raw);
+  token = g_strdup (raw);
+  free (raw);
+  return token;
+}
+
+static char *
+sign_hs (const char *claims_json)
+{
+  return sign (JWT_ALG_HS256, SECRET, strlen (SECRET), claims_json);
+}
+
+static char *
+b64url (const char *text)
+{
+  g_autofree char *b64 = g_base64_encode ((const guchar *) text, strlen (text));
+  GString *out = g_string_new (NULL);
+
+  for (const char *p = b64; *p != '\0' && *p != '='; p++)
+    g_string_append_c (out, *p == '+' ? '-' : *p == '/' ? '_' : *p);
+  return g_string_free (out, FALSE);
+}
+
+static char *
+raw_token (const char *header, const char *payload, const char *signature)
+{
+  g_autofree char *h = b64url (header);
+  g_autofree char *p = b64url (payload);
+
+  return g_strdup_printf ("%s.%s.%s", h, p, signature);
+}
+
+static char *
+claims (const char *extra)
+{
+  return g_strdup_printf ("{\"sub\":\"user_1\",\"name\":\"Ann\",\"org\":\"org_1\","
+                          "\"role\":\"editor\",\"exp\":%" G_GINT64_FORMAT "%s%s}",
+                          now_s () + 3600, extra != NULL ? "," : "", extra != NULL ? extra : "");
+}
+
+static void
+assert_refused (PrdAuth *auth, const char *token, int code, const char *message)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdIdentity) identity = prd_auth_verify (auth, token, &error);
+
+  g_assert_null (identity);
+  g_assert_error (error, PRD_ERROR, code);
+  if (message != NULL)
+    g_assert_cmpstr (error->message, ==, message);
+}
+
+static void
+assert_auth_failed (PrdAuth *auth, const char *token, const char *message)
+{
+  assert_refused (auth, token, PRD_ERROR_AUTHENTICATION_FAILED, message);
+}
+
+static void
+test_hs256_valid (void)
+{
+  g_autoptr (PrdAuth) auth = hmac_auth ();
+  g_autoptr (PrdIdentity) in = NULL;
+  g_autoptr (PrdIdentity) out = NULL;
+  g_autoptr (PrdIdentity) out2 = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *token2 = NULL;
+  g_autofree char *c = NULL;
+
+  g_assert_cmpstr (prd_auth_get_algorithm_family (auth), ==, "HS");
+
+  in = prd_identity_new ("user_456", "Sarah Smith", "https://avatar.url", "org_123", PRD_ROLE_ADMIN,
+                         now_s () + 600);
+  token = prd_auth_mint (auth, in, &error);
+  g_assert_no_error (error);
+  out = prd_auth_verify (auth, token, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (out->user_id, ==, "user_456");
+  g_assert_cmpstr (out->name, ==, "Sarah Smith");
+  g_assert_cmpstr (out->avatar, ==, "https://avatar.url");
+  g_assert_cmpstr (out->org, ==, "org_123");
+  g_assert_cmpint (out->role, ==, PRD_ROLE_ADMIN);
+  g_assert_cmpint (out->exp, ==, in->exp);
+
+  /* Signed by libjwt directly, no avatar, viewer, fractional exp. */
+  c = g_strdup_printf ("{\"sub\":\"u\",\"name\":\"\",\"org\":\"o\",\"role\":\"viewer\","
+                       "\"exp\":%" G_GINT64_FORMAT ".5}",
+                       now_s () + 600);
+  token2 = sign_hs (c);
+  out2 = prd_auth_verify (auth, token2, &error);
+  g_assert_no_error (error);
+  g_assert_null (out2->avatar);
+  g_assert_cmpstr (out2->name, ==, "");
+  g_assert_cmpint (out2->role, ==, PRD_ROLE_VIEWER);
+}
+
+static void
+test_public_key_valid (gconstpointer data)
+{
+  const char *const *pair = data;
+  g_autoptr (PrdAuth) auth = key_auth (pair[0]);
+  g_autofree char *token = read_token (pair[1]);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdIdentity) identity = NULL;
+
+  identity = prd_auth_verify (auth, token, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (identity->user_id, ==, "user_456");
+  g_assert_cmpstr (identity->name, ==, "Sarah Smith");
+  g_assert_cmpstr (identity->avatar, ==, "https://avatar.example/sarah.png");
+  g_assert_cmpstr (identity->org, ==, "org_123");
+  g_assert_cmpint (identity->role, ==, PRD_ROLE_EDITOR);
+  g_assert_cmpint (identity->exp, ==, FAR_FUTURE);
+}
+
+static void
+test_es256_libjwt_signed (void)
+{
+  g_autoptr (PrdAuth) auth = key_auth ("ec256-public.pem");
+  g_autoptr (PrdIdentity) identity = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *key = NULL;
+  g_autofree char *c = claims (NULL);
+  g_autofree char *token = NULL;
+  gsize len;
+
+  g_assert_cmpstr (prd_auth_get_algorithm_family (auth), ==, "ES");
+  key = read_data ("ec256-private.pem", &len);
+  token = sign (JWT_ALG_ES256, key, len, c);
+  identity = prd_auth_verify (auth, token, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (identity->user_id, ==, "user_1");
+}
+
+static void
+test_missing (void)
+{
+  g_autoptr (PrdAuth) auth = hmac_auth ();
+
+  assert_auth_failed (auth, NULL, "Missing token");
+  assert_auth_failed (auth, "", "Missing token");
+}
+
+static void
+test_too_long (void)
+{
+  g_autoptr (PrdAuth) auth = hmac_auth ();
+  g_autofree char *pad = g_strnfill (PRD_AUTH_MAX_TOKEN_LENGTH + 1, 'a');
+  g_autofree char *long_claims = NULL;
+  g_autofree char *long_token = NULL;
+
+  assert_auth_failed (auth, pad, "Token too long");
+
+  /* A genuine, correctly signed token over the limit is refused too. */
+  long_claims = g_strdup_printf ("{\"sub\":\"u\",\"name\":\"%s\",\"org\":\"o\","
+                                 "\"role\":\"viewer\",\"exp\":%" G_GINT64_FORMAT "}",
+                                 pad, now_s () + 600);
+  long_token = sign_hs (long_claims);
+  g_assert_cmpuint (strlen (long_token), >, PRD_AUTH_MAX_TOKEN_LENGTH);
+  assert_auth_failed (auth, long_token, "Token too long");
+}
+
+static void
+test_malformed (void)
+{
+  g_autoptr (PrdAuth) auth = hmac_auth ();
+  g_autofree char *c = claims (NULL);
+  g_autofree char *good = sign_hs (c);
+  g_auto (GStrv) parts = g_strsplit (good, ".", -1);
+  g_autofree char *not_json = raw_token ("{\"alg\":\"HS256\"", c, "c2ln");
+  g_autofree char *array_header = raw_token ("[\"HS256\"]", c, "c2ln");
+  g_autofree char *bad_payload = raw_token ("{\"alg\":\"HS256\"}", "[1,2]", "c2ln");
+  g_autofree char *no_alg = raw_token ("{\"typ\":\"JWT\"}", c, "c2ln");
+  g_autofree char *num_alg = raw_token ("{\"alg\":256}", c, "c2ln");
+  g_autofree char *unknown_alg = raw_token ("{\"alg\":\"XS256\"}", c, "c2ln");
+  const char *const shapes[] = {
+    "abc", "a.b", "a.b.c.d", "a..c", ".b.c", "a.b.", "a b.c.d", "a.b.c=", "a.b+.c", "a.b.c\n",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
+    assert_auth_failed (auth, shapes[i], "Malformed token");
+  assert_auth_failed (auth, "YQ.YQ.YQ", "Malformed token header");
+  assert_auth_failed (auth, not_json, "Malformed token header");
+  assert_auth_failed (auth, array_header, "Malformed token header");
+  assert_auth_failed (auth, bad_payload, "Malformed token payload");
+  assert_auth_failed (auth, no_alg, "Token header has no algorithm");
+  assert_auth_failed (auth, num_alg, "Token header has no algorithm");
+  assert_auth_failed (auth, unknown_alg, NULL);
+
+  /* Truncated segments of a real token */
+  {
+    g_autofree char *cut = g_strdup_printf ("%s.%s.%s", parts[0], parts[1], "x");
+
+    assert_auth_failed (auth, cut, "Invalid token signature");
+  }
+}
+
+static void
+test_bad_signature (void)
+{
+  g_autoptr (PrdAuth) auth = hmac_auth ();
+  g_autoptr (PrdAuth) rsa = key_auth ("rsa-public.pem");
+  g_autofree char *c = claims (NULL);
+  const char *other_secret = "another-secret-another-secret-another-secret";
+  g_autofree char *other = sign (JWT_ALG_HS256, other_secret, strlen (other_secret), c);
+  g_autofree char *good = sign_hs (c);
+  g_autofree char *rs = read_token ("rs256-valid.jwt");
+  g_auto (GStrv) parts = g_strsplit (good, ".", -1);
+  g_auto (GStrv) rs_parts = g_strsplit (rs, ".", -1);
+  g_autofree char *admin_claims = NULL;
+  g_autofree char *admin_payload = NULL;
+  g_autofree char *tampered = NULL;
+  g_autofree char *rs_tampered = NULL;
+
+  assert_auth_failed (auth, other, "Invalid token signature");
+
+  /* The viewer promotes itself: same header and signature, new payload. */
+  admin_claims = g_strdup_printf ("{\"sub\":\"user_1\",\"name\":\"Ann\",\"org\":\"org_1\","
+                                  "\"role\":\"admin\",\"exp\":%" G_GINT64_FORMAT "}",
+                                  now_s () + 3600);
+  admin_payload = b64url (admin_claims);
+  tampered = g_strdup_printf ("%s.%s.%s", parts[0], admin_payload, parts[2]);
+  assert_auth_failed (auth, tampered, "Invalid token signature");
+
+  rs_tampered = g_strdup_printf ("%s.%s.%s", rs_parts[0], admin_payload, rs_parts[2]);
+  assert_auth_failed (rsa, rs_tampered, "Invalid token signature");
+}
+
+static void
+test_alg_none (void)
+{
+  g_autoptr (PrdAuth) auth = hmac_auth ();
+  g_autoptr (PrdAuth) rsa = key_auth ("rsa-public.pem");
+  g_autofree char *c = claims (NULL);
+  g_autofree char *none = raw_token ("{\"alg\":\"none\",\"typ\":\"JWT\"}", c, "AA");
+  g_autofree char *none_upper = raw_token ("{\"alg\":\"NONE\"}", c, "AA");
+  g_autofree char *unsigned_token = raw_token ("{\"alg\":\"none\"}", c, "");
+
+  assert_auth_failed (auth, none, "Unsigned tokens are not accepted");
+  assert_auth_failed (auth, none_upper, "Unsigned tokens are not accepted");
+  assert_auth_failed (rsa, none, "Unsigned tokens are not accepted");
+  /* The canonical unsecured form has an empty signature. */
+  assert_auth_failed (auth, unsigned_token, "Malformed token");
+}
+
+static void
+test_key_confusion (void)
+{
+  g_autoptr (PrdAuth) rsa = key_auth ("rsa-public.pem");
+  g_autoptr (PrdAuth) ec = key_auth ("ec256-public.pem");
+  g_autofree char *c = claims (NULL);
+  g_autofree char *rsa_pem = NULL;
+  g_autofree char *ec_pem = NULL;
+  g_autofree char *forged = NULL;
+  g_autofree char *forged_ec = NULL;
+  g_autoptr (jwt_t) jwt = NULL;
+  gsize rsa_len, ec_len;
+
+  /* The forgery: HS256 keyed with the (public) PEM bytes. */
+  rsa_pem = read_data ("rsa-public.pem", &rsa_len);
+  forged = sign (JWT_ALG_HS256, rsa_pem, rsa_len, c);
+  /* libjwt alone would accept it: the header check is what stops it. */
+  g_assert_cmpint (jwt_decode (&jwt, forged, (const unsigned char *) rsa_pem, (int) rsa_len), ==,
+                   0);
+  assert_auth_failed (rsa, forged,
+                      "Token algorithm is not accepted (this hub accepts RS tokens only)");
+
+  ec_pem = read_data ("ec256-public.pem", &ec_len);
+  forged_ec = sign (JWT_ALG_HS256, ec_pem, ec_len, c);
+  assert_auth_failed (ec, forged_ec,
+                      "Token algorithm is not accepted (this hub accepts ES256 tokens only)");
+}
+
+static void
+test_wrong_family (void)
+{
+  g_autoptr (PrdAuth) hmac = hmac_auth ();
+  g_autoptr (PrdAuth) rsa = key_auth ("rsa-public.pem");
+  g_autoptr (PrdAuth) ec384 = key_auth ("ec384-public.pem");
+  g_autofree char *rs = read_token ("rs256-valid.jwt");
+  g_autofree char *es = read_token ("es256-valid.jwt");
+  g_autofree char *c = claims (NULL);
+  g_autofree char *hs = sign_hs (c);
+
+  assert_auth_failed (hmac, rs,
+                      "Token algorithm is not accepted (this hub accepts HS tokens only)");
+  assert_auth_failed (hmac, es,
+                      "Token algorithm is not accepted (this hub accepts HS tokens only)");
+  assert_auth_failed (rsa, hs, "Token algorithm is not accepted (this hub accepts RS tokens only)");
+  assert_auth_failed (rsa, es, "Token algorithm is not accepted (this hub accepts RS tokens only)");
+  /* An EC key fixes the curve, hence the one algorithm. */
+  assert_auth_failed (ec384, es,
+                      "Token algorithm is not accepted (this hub accepts ES384 tokens only)");
+}
+
+static void
+test_expired (void)
+{
+  g_autoptr (PrdAuth) auth = hmac_auth ();
+  g_autoptr (PrdIdentity) identity = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *c = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *rs = read_token ("rs256-valid.jwt");
+  g_autoptr (PrdAuth) rsa = key_auth ("rsa-public.pem");
+  gint64 exp = now_s () - 10;
+
+  c = g_strdup_printf ("{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\","
+                       "\"exp\":%" G_GINT64_FORMAT "}",
+                       exp);
+  token = sign_hs (c);
+  assert_refused (auth, token, PRD_ERROR_TOKEN_EXPIRED, "Token expired");
+
+  /* The boundary: valid up to the second before exp. */
+  identity = prd_auth_verify_at (auth, token, exp - 1, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (identity);
+  g_assert_null (prd_auth_verify_at (auth, token, exp, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED);
+  g_clear_error (&error);
+
+  g_assert_null (prd_auth_verify_at (rsa, rs, FAR_FUTURE + 1, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED);
+}
+
+static void
+test_not_yet_valid (void)
+{
+  g_autoptr (PrdAuth) auth = hmac_auth ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *nbf_future = NULL;
+  g_autofree char *nbf_skew = NULL;
+  g_autofree char *iat_future = NULL;
+  g_autofree char *nbf_past = NULL;
+  g_autofree char *c = NULL;
+  gint64 now = now_s ();
+
+  c = g_strdup_printf ("\"nbf\":%" G_GINT64_FORMAT, now + 3600);
+  {
+    g_autofree char *cl = claims (c);
+    nbf_future = sign_hs (cl);
+  }
+  assert_auth_failed (auth, nbf_future, "Token is not valid yet");
+
+  g_free (c);
+  c = g_strdup_printf ("\"iat\":%" G_GINT64_FORMAT, now + 3600);
+  {
+    g_autofree char *cl = claims (c);
+    iat_future = sign_hs (cl);
+  }
+  assert_auth_failed (auth, iat_future, "Token was issued in the future");
+
+  /* Within the leeway, clock skew is forgiven. */
+  g_free (c);
+  c = g_strdup_printf ("\"nbf\":%" G_GINT64_FORMAT ",\"iat\":%" G_GINT64_FORMAT, now + 10,
+                       now + 10);
+  {
+    g_autofree char *cl = claims (c);
+    g_autoptr (PrdIdentity) identity = NULL;
+
+    nbf_skew = sign_hs (cl);
+    identity = prd_auth_verify_at (auth, nbf_skew, now, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (identity);
+    g_assert_null (prd_auth_verify_at (auth, nbf_skew, now - PRD_AUTH_LEEWAY_SECONDS, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED);
+    g_clear_error (&error);
+  }
+
+  g_free (c);
+  c = g_strdup_printf ("\"nbf\":%" G_GINT64_FORMAT, now - 100);
+  {
+    g_autofree char *cl = claims (c);
+    g_autoptr (PrdIdentity) identity = NULL;
+
+    nbf_past = sign_hs (cl);
+    identity = prd_auth_verify (auth, nbf_past, &error);
+    g_assert_no_error (error);
+  }
+}
+
+static void
+test_claims (void)
+{
+  g_autoptr (PrdAuth) auth = hmac_auth ();
+  gint64 exp = now_s () + 3600;
+  struct
+  {
+    const char *body; /* claims; %s is replaced by a valid exp */
+    const char *message;
+  } cases[] = {
+    { "{\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":%s}",
+      "Token has no \"sub\" claim" },
+    { "{\"sub\":\"\",\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":%s}",
+      "Token claim \"sub\" is empty" },
+    { "{\"sub\":42,\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":%s}",
+      "Token claim \"sub\" must be a string" },
+    { "{\"sub\":null,\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":%s}",
+      "Token has no \"sub\" claim" },
+    { "{\"sub\":\"u\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":%s}",
+      "Token has no \"name\" claim" },
+    { "{\"sub\":\"u\",\"name\":5,\"org\":\"o\",\"role\":\"viewer\",\"exp\":%s}",
+      "Token claim \"name\" must be a string" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"role\":\"viewer\",\"exp\":%s}",
+      "Token has no \"org\" claim" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":true,\"role\":\"viewer\",\"exp\":%s}",
+      "Token claim \"org\" must be a string" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"exp\":%s}", "Token has no \"role\" claim" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"owner\",\"exp\":%s}",
+      "Token claim \"role\" must be viewer, editor or admin" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"Admin\",\"exp\":%s}",
+      "Token claim \"role\" must be viewer, editor or admin" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":[\"admin\"],\"exp\":%s}",
+      "Token claim \"role\" must be a string" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":%s,\"avatar\":7}",
+      "Token claim \"avatar\" must be a string" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":%s,\"nbf\":\"x\"}",
+      "Token claim \"nbf\" must be a number" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":%s,\"iat\":{}}",
+      "Token claim \"iat\" must be a number" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"x\":%s}",
+      "Token has no \"exp\" claim" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":\"%s\"}",
+      "Token claim \"exp\" must be a number" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":[%s]}",
+      "Token claim \"exp\" must be a number" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":true,\"y\":%s}",
+      "Token claim \"exp\" must be a number" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":1e300,\"y\":%s}",
+      "Token claim \"exp\" must be a number" },
+  };
+  g_autofree char *exp_str = g_strdup_printf ("%" G_GINT64_FORMAT, exp);
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GString) body = g_string_new (cases[i].body);
+      g_autofree char *token = NULL;
+      g_autofree char *header = NULL;
+      g_autofree char *payload = NULL;
+      g_autofree char *signing_input = NULL;
+      g_autofree char *mac = NULL;
+      g_autoptr (GHmac) hmac = NULL;
+      guint8 digest[32];
+      gsize digest_len = sizeof digest;
+      g_autofree char *sig64 = NULL;
+      GString *sig = g_string_new (NULL);
+
+      g_test_message ("case %u: %s", i, cases[i].body);
+      g_string_replace (body, "%s", exp_str, 1);
+      /* Signed here rather than by libjwt, which normalizes the claims JSON. */
+      header = b64url ("{\"alg\":\"HS256\",\"typ\":\"JWT\"}");
+      payload = b64url (body->str);
+      signing_input = g_strdup_printf ("%s.%s", header, payload);
+      hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *) SECRET, strlen (SECRET));
+      g_hmac_update (hmac, (const guchar *) signing_input, -1);
+      g_hmac_get_digest (hmac, digest, &digest_len);
+      sig64 = g_base64_encode (digest, digest_len);
+      for (const char *p = sig64; *p != '\0' && *p != '='; p++)
+        g_string_append_c (sig, *p == '+' ? '-' : *p == '/' ? '_' : *p);
+      mac = g_string_free (sig, FALSE);
+      token = g_strdup_printf ("%s.%s", signing_input, mac);
+      assert_auth_failed (auth, token, cases[i].message);
+    }
+}
+
+static void
+test_bad_keys (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *priv = NULL;
+  g_autofree char *ed = NULL;
+  g_autofree char *missing = data_path ("no-such-key.pem");
+  g_autoptr (GBytes) short_secret = g_bytes_new_static ("short", 5);
+  gsize len;
+  const char *not_b64 = "-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----\n";
+  const char *not_der = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
+
+  g_assert_null (prd_auth_new_hmac (short_secret, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_clear_error (&error);
+
+  priv = read_data ("rsa-private.pem", &len);
+  g_assert_null (prd_auth_new_public_key (priv, len, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_assert_true (strstr (error->message, "PUBLIC KEY") != NULL);
+  g_clear_error (&error);
+
+  ed = read_data ("ed25519-public.pem", &len);
+  g_assert_null (prd_auth_new_public_key (ed, len, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_assert_cmpstr (error->message, ==, "The JWT public key is neither an RSA nor an EC key");
+  g_clear_error (&error);
+
+  g_assert_null (prd_auth_new_public_key (not_b64, strlen (not_b64), &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_clear_error (&error);
+
+  g_assert_null (prd_auth_new_public_key (not_der, strlen (not_der), &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_assert_cmpstr (error->message, ==, "The JWT public key is not a valid SubjectPublicKeyInfo");
+  g_clear_error (&error);
+
+  g_assert_null (prd_auth_new_public_key_file (missing, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+}
+
+static void
+test_mint_errors (void)
+{
+  g_autoptr (PrdAuth) hmac = hmac_auth ();
+  g_autoptr (PrdAuth) rsa = key_auth ("rsa-public.pem");
+  g_autoptr (PrdIdentity) ok =
+      prd_identity_new ("u", "n", NULL, "o", PRD_ROLE_VIEWER, now_s () + 60);
+  g_autoptr (PrdIdentity) past = prd_identity_new ("u", "n", NULL, "o", PRD_ROLE_VIEWER, now_s ());
+  g_autoptr (PrdIdentity) no_user =
+      prd_identity_new ("", "n", NULL, "o", PRD_ROLE_VIEWER, now_s () + 60);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_null (prd_auth_mint (rsa, ok, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_clear_error (&error);
+  g_assert_null (prd_auth_mint (hmac, past, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_clear_error (&error);
+  g_assert_null (prd_auth_mint (hmac, no_user, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+}
+
+static void
+test_roles (void)
+{
+  PrdRole role;
+
+  g_assert_true (prd_role_from_string ("viewer", &role));
+  g_assert_cmpint (role, ==, PRD_ROLE_VIEWER);
+  g_assert_true (prd_role_from_string ("editor", &role));
+  g_assert_cmpint (role, ==, PRD_ROLE_EDITOR);
+  g_assert_true (prd_role_from_string ("admin", &role));
+  g_assert_cmpint (role, ==, PRD_ROLE_ADMIN);
+  g_assert_false (prd_role_from_string ("root", &role));
+  g_assert_false (prd_role_from_string (NULL, &role));
+  g_assert_cmpstr (prd_role_to_string (PRD_ROLE_EDITOR), ==, "editor");
+}
+
+/* ---- configuration ---- */
+
+static void
+test_config_defaults (void)
+{
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *data_dir = g_build_filename (g_get_user_data_dir (), "prdhub", NULL);
+  g_autofree char *listen = prd_hub_config_get_listen_string (config);
+  const PrdRateLimit *limit;
+
+  g_assert_cmpstr (listen, ==, "127.0.0.1:3000");
+  g_assert_cmpstr (config->data_dir, ==, data_dir);
+  g_assert_null (config->tls_cert);
+  g_assert_null (config->jwt_public_key);
+  g_assert_null (config->cors_origins);
+  g_assert_cmpuint (config->ping_interval, ==, 25000);
+  g_assert_cmpuint (config->ping_timeout, ==, 20000);
+  g_assert_cmpuint (config->max_payload, ==, 1000000);
+  g_assert_cmpuint (config->connect_timeout, ==, 45000);
+  limit = prd_hub_config_get_rate_limit (config, "default");
+  g_assert_nonnull (limit);
+  g_assert_cmpuint (limit->limit, ==, 100);
+  g_assert_cmpuint (limit->window_seconds, ==, 10);
+  g_assert_true (prd_hub_config_validate (config, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_config_valid_file (void)
+{
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("prd-config-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "hub.conf", NULL);
+  g_autofree char *cert = g_build_filename (dir, "cert.pem", NULL);
+  g_autofree char *key = g_build_filename (dir, "key.pem", NULL);
+  g_autofree char *data = g_build_filename (dir, "data", NULL);
+  g_autofree char *pub = data_path ("rsa-public.pem");
+  g_autofree char *text = NULL;
+  g_autofree char *listen = NULL;
+  const PrdRateLimit *limit;
+
+  g_assert_no_error (error);
+  g_file_set_contents (cert, "x", -1, &error);
+  g_assert_no_error (error);
+  g_file_set_contents (key, "x", -1, &error);
+  g_assert_no_error (error);
+  text = g_strdup_printf ("# a comment\n"
+                          "[server]\n"
+                          "listen = 0.0.0.0:8443\n"
+                          "data-dir = data\n"
+                          "tls-cert = cert.pem\n"
+                          "tls-key = %s\n"
+                          "cors-origins = http://localhost:5173;https://prd.example.com:8443\n"
+                          "[engine]\n"
+                          "ping-interval = 10000\n"
+                          "ping-timeout = 5000\n"
+                          "max-payload = 2000000\n"
+                          "max-write-buffer = 8000000\n"
+                          "connect-timeout = 30000\n"
+                          "[auth]\n"
+                          "jwt-public-key = %s\n"
+                          "[rate-limit]\n"
+                          "default = 50/5\n"
+                          "edits = 600 / 60\n"
+                          "[rate-limit.events]\n"
+                          "content-update = edits\n"
+                          "presence-update = edits\n",
+                          key, pub);
+  g_file_set_contents (path, text, -1, &error);
+  g_assert_no_error (error);
+
+  g_assert_true (prd_hub_config_load_file (config, path, &error));
+  g_assert_no_error (error);
+  g_assert_true (prd_hub_config_validate (config, &error));
+  g_assert_no_error (error);
+
+  listen = prd_hub_config_get_listen_string (config);
+  g_assert_cmpstr (listen, ==, "0.0.0.0:8443");
+  g_assert_cmpstr (config->data_dir, ==, data);
+  g_assert_cmpstr (config->tls_cert, ==, cert);
+  g_assert_cmpstr (config->tls_key, ==, key);
+  g_assert_cmpstr (config->jwt_public_key, ==, pub);
+  g_assert_cmpuint (g_strv_length (config->cors_origins), ==, 2);
+  g_assert_cmpstr (config->cors_origins[1], ==, "https://prd.example.com:8443");
+  g_assert_cmpuint (config->ping_interval, ==, 10000);
+  g_assert_cmpuint (config->ping_timeout, ==, 5000);
+  g_assert_cmpuint (config->max_payload, ==, 2000000);
+  g_assert_cmpuint (config->max_write_buffer, ==, 8000000);
+  g_assert_cmpuint (config->connect_timeout, ==, 30000);
+  limit = prd_hub_config_get_rate_limit (config, "default");
+  g_assert_cmpuint (limit->limit, ==, 50);
+  g_assert_cmpuint (limit->window_seconds, ==, 5);
+  limit = prd_hub_config_get_rate_limit (config, "edits");
+  g_assert_cmpuint (limit->limit, ==, 600);
+  g_assert_cmpuint (limit->window_seconds, ==, 60);
+  g_assert_cmpstr (g_hash_table_lookup (config->event_classes, "content-update"), ==, "edits");
+
+  /* Command-line style overrides after the file */
+  g_assert_true (prd_hub_config_set_listen (config, "[::1]:0", &error));
+  g_assert_no_error (error);
+  g_free (listen);
+  listen = prd_hub_config_get_listen_string (config);
+  g_assert_cmpstr (listen, ==, "[::1]:0");
+  g_assert_true (prd_hub_config_set_listen (config, "localhost:9000", &error));
+  g_assert_cmpstr (config->listen_host, ==, "localhost");
+  g_assert_cmpuint (config->listen_port, ==, 9000);
+
+  g_unlink (cert);
+  g_unlink (key);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+static void
+test_config_invalid (void)
+{
+  struct
+  {
+    const char *text;
+    const char *message; /* the error message must contain this */
+  } cases[] = {
+    { "[server\nlisten=1", "Invalid configuration" },
+    { "[servers]\nlisten = 127.0.0.1:1\n", "Unknown group [servers]" },
+    { "[server]\nport = 3000\n", "Unknown key \"port\" in [server]" },
+    { "[engine]\nping = 3\n", "Unknown key \"ping\" in [engine]" },
+    { "[auth]\nsecret = x\n", "Unknown key \"secret\" in [auth]" },
+    { "[server]\nlisten = 127.0.0.1\n", "listen: \"127.0.0.1\" is not HOST:PORT" },
+    { "[server]\nlisten = 127.0.0.1:65536\n", "listen: \"127.0.0.1:65536\"" },
+    { "[server]\nlisten = 127.0.0.1:-1\n", "listen: " },
+    { "[server]\nlisten = 127.0.0.1:80x\n", "listen: " },
+    { "[server]\nlisten = example.com:80\n", "listen: \"example.com:80\"" },
+    { "[server]\nlisten = ::1:80\n", "listen: " },
+    { "[server]\nlisten = [::1]80\n", "listen: " },
+    { "[server]\nlisten = [127.0.0.1]:80\n", "listen: " },
+    { "[server]\nlisten = :80\n", "listen: " },
+    { "[server]\ndata-dir =\n", "data-dir: a path is required" },
+    { "[server]\ncors-origins = ftp://x\n", "cors-origins: \"ftp://x\"" },
+    { "[server]\ncors-origins = http://x/path\n", "cors-origins: \"http://x/path\"" },
+    { "[server]\ncors-origins = http://x/\n", "cors-origins: \"http://x/\"" },
+    { "[server]\ncors-origins = http://user@x\n", "cors-origins: " },
+    { "[server]\ncors-origins = *;http://a\n", "cannot be combined" },
+    { "[engine]\nping-interval = abc\n", "[engine] ping-interval: \"abc\" is not a whole number" },
+    { "[engine]\nping-interval = 0\n", "[engine] ping-interval" },
+    { "[engine]\nping-timeout = 3600001\n", "[engine] ping-timeout" },
+    { "[engine]\nconnect-timeout = -5\n", "[engine] connect-timeout" },
+    { "[engine]\nmax-payload = 10\n", "[engine] max-payload" },
+    { "[engine]\nmax-payload = 1e6\n", "[engine] max-payload" },
+    { "[engine]\nmax-write-buffer = 99999999999999\n", "[engine] max-write-buffer" },
+    { "[engine]\nmax-write-buffer = 1000\n", "[engine] max-write-buffer" },
+    { "[rate-limit]\ndefault = 100\n", "rate-limit default: \"100\" is not LIMIT/WINDOW_SECONDS" },
+    { "[rate-limit]\ndefault = 0/10\n", "rate-limit default: \"0/10\"" },
+    { "[rate-limit]\ndefault = 10/0\n", "rate-limit default: \"10/0\"" },
+    { "[rate-limit]\ndefault = a/b\n", "rate-limit default" },
+    { "[rate-limit]\ndefault = 1/2/3\n", "rate-limit default" },
+    { "[rate-limit]\ndefault = 1000001/10\n", "rate-limit default" },
+    { "[rate-limit]\nedits = 10/86401\n", "rate-limit edits" },
+    { "[rate-limit]\nbad.class = 10/10\n", "\"bad.class\" is not a valid class name" },
+    { "[rate-limit.events]\ncontent-update = edits\n",
+      "rate-limit.events content-update: class \"edits\" has no limit" },
+    { "[rate-limit.events]\ncontent-update = a b\n", "\"a b\" is not a valid class name" },
+    { "[server]\ntls-cert = /nonexistent/cert.pem\ntls-key = /nonexistent/key.pem\n",
+      "tls-cert: /nonexistent/cert.pem does not exist" },
+    { "[server]\ntls-key = /nonexistent/key.pem\n", "tls-key is set but tls-cert is not" },
+    { "[auth]\njwt-public-key = /nonexistent/key.pem\n",
+      "jwt-public-key: /nonexistent/key.pem does not exist" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+      g_autoptr (GError) error = NULL;
+
+      g_test_message ("case %u: %s", i, cases[i].text);
+      if (prd_hub_config_load_data (config, cases[i].text, -1, &error))
+        prd_hub_config_validate (config, &error);
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+      if (strstr (error->message, cases[i].message) == NULL)
+        g_error ("case %u: \"%s\" does not contain \"%s\"", i, error->message, cases[i].message);
+    }
+}
+
+static void
+test_config_missing_file (void)
+{
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_false (prd_hub_config_load_file (config, "/nonexistent/prdhub.conf", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_assert_true (g_str_has_prefix (error->message, "/nonexistent/prdhub.conf: "));
+}
+
+/* ---- the JWT secret ---- */
+
+static void
+test_secret_created (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("prd-secret-XXXXXX", &error);
+  g_autofree char *dir = g_build_filename (tmp, "a", "b", NULL);
+  g_autofree char *path = g_build_filename (dir, PRD_HUB_SECRET_FILE, NULL);
+  g_autoptr (GBytes) first = NULL;
+  g_autoptr (GBytes) second = NULL;
+  g_autofree char *contents = NULL;
+  g_autoptr (GDir) listing = NULL;
+  struct stat st;
+
+  g_assert_no_error (error);
+  first = prd_hub_secret_load_jwt (dir, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (first);
+
+  g_assert_cmpint (g_stat (dir, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0700);
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+
+  g_file_get_contents (path, &contents, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (strlen (contents), ==, 65);
+  g_assert_cmpint (contents[64], ==, '\n');
+  for (int i = 0; i < 64; i++)
+    g_assert_true (g_ascii_isxdigit (contents[i]));
+  g_assert_cmpmem (g_bytes_get_data (first, NULL), g_bytes_get_size (first), contents, 64);
+
+  second = prd_hub_secret_load_jwt (dir, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (first, second));
+
+  /* No temporary file left behind */
+  listing = g_dir_open (dir, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_dir_read_name (listing), ==, PRD_HUB_SECRET_FILE);
+  g_assert_null (g_dir_read_name (listing));
+
+  g_unlink (path);
+  g_rmdir (dir);
+  g_free (contents);
+  contents = g_path_get_dirname (dir);
+  g_rmdir (contents);
+  g_rmdir (tmp);
+}
+
+static void
+test_secret_permissions (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("prd-secret-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, PRD_HUB_SECRET_FILE, NULL);
+  g_autofree char *link_path = g_build_filename (dir, "elsewhere", NULL);
+  g_autoptr (GBytes) secret = NULL;
+
+  g_assert_no_error (error);
+  g_file_set_contents (path, "0123456789abcdef0123456789abcdef0123\n", -1, &error);
+  g_assert_no_error (error);
+
+  g_chmod (path, 0644);
+  g_assert_null (prd_hub_secret_load_jwt (dir, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_assert_true (strstr (error->message, "accessible by group or others (mode 0644)") != NULL);
+  g_assert_true (strstr (error->message, "chmod 600") != NULL);
+  g_clear_error (&error);
+
+  g_chmod (path, 0620);
+  g_assert_null (prd_hub_secret_load_jwt (dir, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_clear_error (&error);
+
+  g_chmod (path, 0600);
+  secret = prd_hub_secret_load_jwt (dir, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_bytes_get_size (secret), ==, 36);
+
+  /* Too short */
+  g_file_set_contents (path, "abc\n", -1, &error);
+  g_assert_no_error (error);
+  g_chmod (path, 0600);
+  g_assert_null (prd_hub_secret_load_jwt (dir, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_clear_error (&error);
+
+  /* A symlink is not followed */
+  g_rename (path, link_path);
+  g_assert_cmpint (symlink (link_path, path), ==, 0);
+  g_assert_null (prd_hub_secret_load_jwt (dir, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_clear_error (&error);
+
+  g_unlink (path);
+  g_unlink (link_path);
+  g_rmdir (dir);
+}
+
+static void
+test_secret_env (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("prd-secret-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, PRD_HUB_SECRET_FILE, NULL);
+  g_autoptr (GBytes) secret = NULL;
+
+  g_assert_no_error (error);
+  g_setenv (PRD_HUB_SECRET_ENV, SECRET, TRUE);
+  secret = prd_hub_secret_load_jwt (dir, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (secret, NULL), g_bytes_get_size (secret), SECRET,
+                   strlen (SECRET));
+  /* The environment wins and nothing is written */
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+
+  g_setenv (PRD_HUB_SECRET_ENV, "too-short", TRUE);
+  g_assert_null (prd_hub_secret_load_jwt (dir, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_assert_true (strstr (error->message, PRD_HUB_SECRET_ENV) != NULL);
+
+  g_unsetenv (PRD_HUB_SECRET_ENV);
+  g_rmdir (dir);
+}
+
+int
+main (int argc, char *argv[])
+{
+  static const char *const rs256[] = { "rsa-public.pem", "rs256-valid.jwt" };
+  static const char *const rs512[] = { "rsa-public.pem", "rs512-valid.jwt" };
+  static const char *const es256[] = { "ec256-public.pem", "es256-valid.jwt" };
+  static const char *const es384[] = { "ec384-public.pem", "es384-valid.jwt" };
+
+  g_unsetenv (PRD_HUB_SECRET_ENV);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/prd/auth/hs256-valid", test_hs256_valid);
+  g_test_add_data_func ("/prd/auth/rs256-valid", rs256, test_public_key_valid);
+  g_test_add_data_func ("/prd/auth/rs512-valid", rs512, test_public_key_valid);
+  g_test_add_data_func ("/prd/auth/es256-valid", es256, test_public_key_valid);
+  g_test_add_data_func ("/prd/auth/es384-valid", es384, test_public_key_valid);
+  g_test_add_func ("/prd/auth/es256-libjwt-signed", test_es256_libjwt_signed);
+  g_test_add_func ("/prd/auth/missing", test_missing);
+  g_test_add_func ("/prd/auth/too-long", test_too_long);
+  g_test_add_func ("/prd/auth/malformed", test_malformed);
+  g_test_add_func ("/prd/auth/bad-signature", test_bad_signature);
+  g_test_add_func ("/prd/auth/alg-none", test_alg_none);
+  g_test_add_func ("/prd/auth/key-confusion", test_key_confusion);
+  g_test_add_func ("/prd/auth/wrong-family", test_wrong_family);
+  g_test_add_func ("/prd/auth/expired", test_expired);
+  g_test_add_func ("/prd/auth/not-yet-valid", test_not_yet_valid);
+  g_test_add_func ("/prd/auth/claims", test_claims);
+  g_test_add_func ("/prd/auth/bad-keys", test_bad_keys);
+  g_test_add_func ("/prd/auth/mint-errors", test_mint_errors);
+  g_test_add_func ("/prd/auth/roles", test_roles);
+  g_test_add_func ("/prd/config/defaults", test_config_defaults);
+  g_test_add_func ("/prd/config/valid-file", test_config_valid_file);
+  g_test_add_func ("/prd/config/invalid", test_config_invalid);
+  g_test_add_func ("/prd/config/missing-file", test_config_missing_file);
+  g_test_add_func ("/prd/secret/created", test_secret_created);
+  g_test_add_func ("/prd/secret/permissions", test_secret_permissions);
+  g_test_add_func ("/prd/secret/env", test_secret_env);
+
+  return g_test_run ();
+}

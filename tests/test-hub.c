@@ -1,0 +1,923 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * A real PrdHub on 127.0.0.1:0, driven over WebSocket by a minimal
+ * Socket.IO client written on SoupSession.
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+#include <jwt.h>
+#include <libsoup/soup.h>
+
+#include "prd-autocleanups.h"
+
+#include "prd-error.h"
+#include "prd-hub-secret.h"
+#include "prd-hub.h"
+
+#define SECRET "integration-test-secret-0123456789abcdef"
+
+typedef struct
+{
+  SoupSession *session;
+  SoupWebsocketConnection *ws;
+  GTlsCertificate *trusted; /* (nullable) */
+  GQueue messages;          /* (element-type utf8) */
+  gboolean closed;
+  GError *error;
+  gboolean done;
+} Client;
+
+typedef struct
+{
+  char *tmp_dir;
+  PrdHubConfig *config;
+  PrdAuth *auth;
+  PrdHub *hub;
+  char *url;
+} Fixture;
+
+/* ---- a minimal Socket.IO client ---- */
+
+static void
+on_ws_message (SoupWebsocketConnection *ws, int type, GBytes *bytes, gpointer user_data)
+{
+  Client *client = user_data;
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+
+  g_assert_cmpint (type, ==, SOUP_WEBSOCKET_DATA_TEXT);
+  /* Engine.IO heartbeat: answer and keep it out of the tests' way. */
+  if (len == 1 && data[0] == '2')
+    {
+      soup_websocket_connection_send_text (ws, "3");
+      return;
+    }
+  g_queue_push_tail (&client->messages, g_strndup (data, len));
+}
+
+static void
+on_ws_closed (SoupWebsocketConnection *ws, gpointer user_data)
+{
+  Client *client = user_data;
+
+  client->closed = TRUE;
+}
+
+static gboolean
+on_accept_certificate (SoupMessage *msg,
+                       GTlsCertificate *certificate,
+                       GTlsCertificateFlags errors,
+                       gpointer user_data)
+{
+  Client *client = user_data;
+
+  return client->trusted != NULL && g_tls_certificate_is_same (certificate, client->trusted);
+}
+
+static void
+connected_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Client *client = user_data;
+
+  client->ws =
+      soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &client->error);
+  client->done = TRUE;
+}
+
+static void
+client_free (Client *client)
+{
+  if (client->ws != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (client->ws, client);
+      if (soup_websocket_connection_get_state (client->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close (client->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    }
+  g_clear_object (&client->ws);
+  g_clear_object (&client->session);
+  g_clear_object (&client->trusted);
+  g_queue_clear_full (&client->messages, g_free);
+  g_clear_error (&client->error);
+  g_free (client);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Client, client_free)
+
+static char *
+next_message (Client *client)
+{
+  while (g_queue_is_empty (&client->messages) && !client->closed)
+    g_main_context_iteration (NULL, TRUE);
+  return g_queue_pop_head (&client->messages);
+}
+
+/* Opens a WebSocket Engine.IO session; returns NULL with @error set when the
+ * connection itself fails. */
+static Client *
+client_open (const char *hub_url, GTlsCertificate *trusted, GError **error)
+{
+  g_autoptr (Client) client = g_new0 (Client, 1);
+  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (GString) url = g_string_new (hub_url);
+  g_autofree char *open = NULL;
+
+  g_string_replace (url, "http", "ws", 1);
+  g_string_append (url, "socket.io/?EIO=4&transport=websocket");
+  client->session = soup_session_new ();
+  client->trusted = trusted != NULL ? g_object_ref (trusted) : NULL;
+  g_queue_init (&client->messages);
+  msg = soup_message_new ("GET", url->str);
+  g_signal_connect (msg, "accept-certificate", G_CALLBACK (on_accept_certificate), client);
+  soup_session_websocket_connect_async (client->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+                                        connected_cb, client);
+  while (!client->done)
+    g_main_context_iteration (NULL, TRUE);
+  if (client->ws == NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&client->error));
+      return NULL;
+    }
+  g_signal_connect (client->ws, "message", G_CALLBACK (on_ws_message), client);
+  g_signal_connect (client->ws, "closed", G_CALLBACK (on_ws_closed), client);
+
+  open = next_message (client);
+  g_assert_nonnull (open);
+  g_assert_true (g_str_has_prefix (open, "0{\"sid\":"));
+  return g_steal_pointer (&client);
+}
+
+static void
+client_send (Client *client, const char *text)
+{
+  soup_websocket_connection_send_text (client->ws, text);
+}
+
+typedef struct
+{
+  int type;
+  char *nsp;
+  gint64 ack;
+  JsonNode *data;
+} Packet;
+
+static void
+packet_free (Packet *packet)
+{
+  g_free (packet->nsp);
+  g_clear_pointer (&packet->data, json_node_unref);
+  g_free (packet);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Packet, packet_free)
+
+/* Parses an Engine.IO MESSAGE carrying a (non-binary) Socket.IO packet. */
+static Packet *
+parse_packet (const char *text)
+{
+  Packet *packet = g_new0 (Packet, 1);
+  const char *p = text;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (*p++, ==, '4');
+  g_assert_true (g_ascii_isdigit (*p));
+  packet->type = *p++ - '0';
+  if (*p == '/')
+    {
+      const char *comma = strchr (p, ',');
+
+      g_assert_nonnull (comma);
+      packet->nsp = g_strndup (p, (gsize) (comma - p));
+      p = comma + 1;
+    }
+  else
+    packet->nsp = g_strdup ("/");
+  packet->ack = -1;
+  if (g_ascii_isdigit (*p))
+    {
+      char *end;
+
+      packet->ack = g_ascii_strtoll (p, &end, 10);
+      p = end;
+    }
+  if (*p != '\0')
+    {
+      packet->data = json_from_string (p, &error);
+      g_assert_no_error (error);
+    }
+  return packet;
+}
+
+static Packet *
+next_packet (Client *client)
+{
+  g_autofree char *text = next_message (client);
+
+  g_assert_nonnull (text);
+  g_test_message ("<< %s", text);
+  return parse_packet (text);
+}
+
+static char *
+connect_packet (const char *nsp, const char *auth_json)
+{
+  if (g_str_equal (nsp, "/"))
+    return g_strdup_printf ("40%s", auth_json != NULL ? auth_json : "");
+  return g_strdup_printf ("40%s,%s", nsp, auth_json != NULL ? auth_json : "");
+}
+
+static char *
+token_auth (const char *token)
+{
+  return g_strdup_printf ("{\"token\":\"%s\"}", token);
+}
+
+static void
+assert_connected (Client *client, const char *nsp, const char *token)
+{
+  g_autofree char *auth = token_auth (token);
+  g_autofree char *packet_text = connect_packet (nsp, auth);
+  g_autoptr (Packet) packet = NULL;
+  JsonObject *data;
+
+  client_send (client, packet_text);
+  packet = next_packet (client);
+  g_assert_cmpint (packet->type, ==, 0);
+  g_assert_cmpstr (packet->nsp, ==, nsp);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (packet->data));
+  data = json_node_get_object (packet->data);
+  g_assert_true (json_object_has_member (data, "sid"));
+}
+
+static gboolean
+is_iso_timestamp (const char *text)
+{
+  return g_regex_match_simple ("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z$", text, 0, 0);
+}
+
+/* ---- fixture ---- */
+
+/* A token that expired a minute ago (prd_auth_mint() refuses to make one). */
+static char *
+sign_expired (void)
+{
+  g_autoptr (jwt_t) jwt = NULL;
+  g_autofree char *claims = g_strdup_printf (
+      "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":%" G_GINT64_FORMAT
+      "}",
+      g_get_real_time () / G_USEC_PER_SEC - 60);
+  char *raw;
+  char *token;
+
+  g_assert_cmpint (jwt_new (&jwt), ==, 0);
+  g_assert_cmpint (jwt_add_grants_json (jwt, claims), ==, 0);
+  g_assert_cmpint (
+      jwt_set_alg (jwt, JWT_ALG_HS256, (const unsigned char *) SECRET, strlen (SECRET)), ==, 0);
+  raw = jwt_encode_str (jwt);
+  token = g_strdup (raw);
+  free (raw);
+  return token;
+}
+
+static char *
+mint (PrdAuth *auth, gint64 ttl)
+{
+  g_autoptr (PrdIdentity) identity =
+      prd_identity_new ("user_456", "Sarah Smith", "https://avatar.url", "org_123", PRD_ROLE_EDITOR,
+                        g_get_real_time () / G_USEC_PER_SEC + ttl);
+  g_autoptr (GError) error = NULL;
+  char *token = prd_auth_mint (auth, identity, &error);
+
+  g_assert_no_error (error);
+  return token;
+}
+
+static void
+fixture_start (Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+
+  f->hub = prd_hub_new (f->config, f->auth);
+  prd_hub_listen (f->hub, &error);
+  g_assert_no_error (error);
+  f->url = prd_hub_get_url (f->hub);
+  g_assert_nonnull (f->url);
+}
+
+static void
+fixture_setup_config (Fixture *f, const char *extra_config)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) secret = g_bytes_new_static (SECRET, strlen (SECRET));
+
+  f->tmp_dir = g_dir_make_tmp ("prd-hub-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->config = prd_hub_config_new ();
+  g_assert_true (prd_hub_config_set_listen (f->config, "127.0.0.1:0", &error));
+  g_assert_true (prd_hub_config_set_data_dir (f->config, f->tmp_dir, &error));
+  if (extra_config != NULL)
+    g_assert_true (prd_hub_config_load_data (f->config, extra_config, -1, &error));
+  g_assert_no_error (error);
+  g_assert_true (prd_hub_config_validate (f->config, &error));
+  g_assert_no_error (error);
+  f->auth = prd_auth_new_hmac (secret, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  fixture_setup_config (f, data);
+  fixture_start (f);
+}
+
+static void
+fixture_setup_tls (Fixture *f, gconstpointer data)
+{
+  /* The test configures TLS, then starts the hub itself. */
+  fixture_setup_config (f, NULL);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  if (f->hub != NULL)
+    prd_hub_stop (f->hub);
+  g_clear_object (&f->hub);
+  g_clear_object (&f->auth);
+  g_clear_pointer (&f->config, prd_hub_config_unref);
+  /* Let closing connections finish before the next test. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_free (f->url);
+  if (f->tmp_dir != NULL)
+    {
+      g_autoptr (GDir) dir = g_dir_open (f->tmp_dir, 0, NULL);
+      const char *name;
+
+      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *path = g_build_filename (f->tmp_dir, name, NULL);
+
+          g_unlink (path);
+        }
+      g_rmdir (f->tmp_dir);
+      g_free (f->tmp_dir);
+    }
+}
+
+/* ---- tests ---- */
+
+static void
+on_connection (PrdSioNamespace *nsp, PrdSioSocket *socket, gpointer user_data)
+{
+  GPtrArray *seen = user_data;
+  const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
+
+  g_assert_nonnull (identity);
+  g_ptr_array_add (seen, g_strdup_printf ("%s %s %s %s %s", prd_sio_namespace_get_name (nsp),
+                                          identity->user_id, identity->name, identity->org,
+                                          prd_role_to_string (identity->role)));
+}
+
+static void
+test_connect_accepted (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Client) client = client_open (f->url, NULL, &error);
+  g_autofree char *token = mint (f->auth, 600);
+  g_autoptr (GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  const char *const names[] = { "/", "/prds", "/notifications" };
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    g_signal_connect (prd_sio_server_lookup (prd_hub_get_sio_server (f->hub), names[i]),
+                      "connection", G_CALLBACK (on_connection), seen);
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    assert_connected (client, names[i], token);
+
+  g_assert_cmpuint (seen->len, ==, 3);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *expected =
+          g_strdup_printf ("%s user_456 Sarah Smith org_123 editor", names[i]);
+
+      g_assert_cmpstr (g_ptr_array_index (seen, i), ==, expected);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    g_signal_handlers_disconnect_by_data (
+        prd_sio_server_lookup (prd_hub_get_sio_server (f->hub), names[i]), seen);
+}
+
+static void
+assert_refused (Client *client,
+                const char *nsp,
+                const char *auth_json,
+                const char *message,
+                const char *code,
+                const char *reason)
+{
+  g_autofree char *text = connect_packet (nsp, auth_json);
+  g_autoptr (Packet) packet = NULL;
+  JsonObject *object, *data;
+
+  client_send (client, text);
+  packet = next_packet (client);
+  g_assert_cmpint (packet->type, ==, 4);
+  g_assert_cmpstr (packet->nsp, ==, nsp);
+  object = json_node_get_object (packet->data);
+  g_assert_cmpuint (json_object_get_size (object), ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (object, "message"), ==, message);
+  data = json_object_get_object_member (object, "data");
+  g_assert_nonnull (data);
+  g_assert_cmpuint (json_object_get_size (data), ==, 3);
+  g_assert_cmpstr (json_object_get_string_member (data, "code"), ==, code);
+  g_assert_cmpstr (json_object_get_string_member (data, "message"), ==, reason);
+  g_assert_true (is_iso_timestamp (json_object_get_string_member (data, "timestamp")));
+}
+
+static void
+test_connect_refused (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Client) client = client_open (f->url, NULL, &error);
+  g_autofree char *valid = mint (f->auth, 600);
+  g_autofree char *expired_token = NULL;
+  g_autofree char *expired = NULL;
+  g_autofree char *tampered = NULL;
+  g_autoptr (GBytes) other_secret = g_bytes_new_static ("x" SECRET, strlen (SECRET) + 1);
+  g_autoptr (PrdAuth) other = prd_auth_new_hmac (other_secret, NULL);
+  g_autofree char *foreign = NULL;
+  g_autofree char *foreign_token = mint (other, 600);
+  const char *const names[] = { "/", "/prds", "/notifications" };
+
+  g_assert_no_error (error);
+  expired_token = sign_expired ();
+  expired = token_auth (expired_token);
+  tampered = token_auth (valid);
+  tampered[strlen (tampered) - 4] ^= 1; /* flip a bit of the signature */
+  foreign = token_auth (foreign_token);
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      const char *nsp = names[i];
+
+      assert_refused (client, nsp, NULL, "Authentication failed", "AUTHENTICATION_FAILED",
+                      "Missing token");
+      assert_refused (client, nsp, "{}", "Authentication failed", "AUTHENTICATION_FAILED",
+                      "Missing token");
+      assert_refused (client, nsp, "{\"token\":null}", "Authentication failed",
+                      "AUTHENTICATION_FAILED", "Missing token");
+      assert_refused (client, nsp, "{\"token\":42}", "Authentication failed",
+                      "AUTHENTICATION_FAILED", "auth.token must be a string");
+      assert_refused (client, nsp, "{\"token\":\"not-a-jwt\"}", "Authentication failed",
+                      "AUTHENTICATION_FAILED", "Malformed token");
+      assert_refused (client, nsp, tampered, "Authentication failed", "AUTHENTICATION_FAILED",
+                      "Invalid token signature");
+      assert_refused (client, nsp, foreign, "Authentication failed", "AUTHENTICATION_FAILED",
+                      "Invalid token signature");
+      assert_refused (client, nsp, expired, "Token expired", "TOKEN_EXPIRED", "Token expired");
+    }
+
+  /* A refusal leaves the Engine.IO session usable. */
+  assert_connected (client, "/prds", valid);
+}
+
+static void
+test_ping (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Client) client = client_open (f->url, NULL, &error);
+  g_autofree char *token = mint (f->auth, 600);
+  const char *const names[] = { "/", "/prds", "/notifications" };
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      const char *nsp = names[i];
+      g_autofree char *prefix =
+          g_str_equal (nsp, "/") ? g_strdup ("42") : g_strdup_printf ("42%s,", nsp);
+      g_autofree char *plain = g_strdup_printf ("%s[\"ping\"]", prefix);
+      g_autofree char *with_ack = g_strdup_printf ("%s7[\"ping\"]", prefix);
+      g_autoptr (Packet) pong = NULL;
+      g_autoptr (Packet) pong2 = NULL;
+      g_autoptr (Packet) ack = NULL;
+      g_autofree char *ack_json = NULL;
+      JsonArray *args;
+      JsonObject *payload;
+
+      assert_connected (client, nsp, token);
+
+      client_send (client, plain);
+      pong = next_packet (client);
+      g_assert_cmpint (pong->type, ==, 2);
+      g_assert_cmpstr (pong->nsp, ==, nsp);
+      g_assert_cmpint (pong->ack, ==, -1);
+      args = json_node_get_array (pong->data);
+      g_assert_cmpuint (json_array_get_length (args), ==, 2);
+      g_assert_cmpstr (json_array_get_string_element (args, 0), ==, "pong");
+      payload = json_array_get_object_element (args, 1);
+      g_assert_cmpuint (json_object_get_size (payload), ==, 1);
+      g_assert_true (is_iso_timestamp (json_object_get_string_member (payload, "timestamp")));
+
+      client_send (client, with_ack);
+      pong2 = next_packet (client);
+      g_assert_cmpint (pong2->type, ==, 2);
+      ack = next_packet (client);
+      g_assert_cmpint (ack->type, ==, 3);
+      g_assert_cmpstr (ack->nsp, ==, nsp);
+      g_assert_cmpint (ack->ack, ==, 7);
+      ack_json = json_to_string (ack->data, FALSE);
+      g_assert_cmpstr (ack_json, ==, "[{\"ok\":true}]");
+    }
+}
+
+static void
+test_rate_limit (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Client) client = client_open (f->url, NULL, &error);
+  g_autofree char *token = mint (f->auth, 600);
+  g_autoptr (Packet) limited = NULL;
+  g_autoptr (Packet) ack = NULL;
+  JsonArray *args;
+  JsonObject *info;
+  JsonObject *ack_error;
+
+  g_assert_no_error (error);
+  assert_connected (client, "/prds", token);
+
+  /* `ping` is in class "pings", 2 per hour (see the fixture's config). */
+  for (int i = 0; i < 2; i++)
+    {
+      g_autoptr (Packet) pong = NULL;
+      g_autoptr (Packet) ok = NULL;
+
+      client_send (client, "42/prds,1[\"ping\"]");
+      pong = next_packet (client);
+      g_assert_cmpint (pong->type, ==, 2);
+      ok = next_packet (client);
+      g_assert_cmpint (ok->type, ==, 3);
+    }
+
+  client_send (client, "42/prds,9[\"ping\"]");
+  limited = next_packet (client);
+  g_assert_cmpint (limited->type, ==, 2);
+  args = json_node_get_array (limited->data);
+  g_assert_cmpstr (json_array_get_string_element (args, 0), ==, "rate-limit");
+  info = json_array_get_object_element (args, 1);
+  g_assert_cmpstr (json_object_get_string_member (info, "message"), ==, "Rate limit exceeded");
+  g_assert_cmpint (json_object_get_int_member (info, "limit"), ==, 2);
+  g_assert_cmpint (json_object_get_int_member (info, "remaining"), ==, 0);
+  g_assert_cmpint (json_object_get_int_member (info, "retryAfter"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (info, "retryAfter"), <=, 3600);
+  g_assert_true (is_iso_timestamp (json_object_get_string_member (info, "resetTime")));
+
+  ack = next_packet (client);
+  g_assert_cmpint (ack->type, ==, 3);
+  g_assert_cmpint (ack->ack, ==, 9);
+  ack_error = json_object_get_object_member (
+      json_array_get_object_element (json_node_get_array (ack->data), 0), "error");
+  g_assert_cmpstr (json_object_get_string_member (ack_error, "code"), ==, "RATE_LIMITED");
+}
+
+static void
+test_shutdown (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Client) client = client_open (f->url, NULL, &error);
+  g_autoptr (Client) late = NULL;
+  g_autofree char *token = mint (f->auth, 600);
+  const char *const names[] = { "/", "/prds", "/notifications" };
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    assert_connected (client, names[i], token);
+
+  prd_hub_stop (f->hub);
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autoptr (Packet) packet = next_packet (client);
+      JsonArray *args;
+      JsonObject *payload;
+
+      g_assert_cmpint (packet->type, ==, 2);
+      g_assert_cmpstr (packet->nsp, ==, names[i]);
+      args = json_node_get_array (packet->data);
+      g_assert_cmpstr (json_array_get_string_element (args, 0), ==, "server-shutdown");
+      payload = json_array_get_object_element (args, 1);
+      g_assert_cmpuint (json_object_get_size (payload), ==, 2);
+      g_assert_cmpstr (json_object_get_string_member (payload, "message"), ==,
+                       "Server shutting down");
+      g_assert_true (is_iso_timestamp (json_object_get_string_member (payload, "timestamp")));
+    }
+
+  /* Then the engine session ends (an Engine.IO close packet may precede it). */
+  while (!client->closed)
+    {
+      g_autofree char *text = next_message (client);
+
+      g_assert_true (text == NULL || g_str_equal (text, "1"));
+    }
+
+  /* And nothing listens any more. */
+  late = client_open (f->url, NULL, &error);
+  g_assert_null (late);
+  g_assert_nonnull (error);
+}
+
+static char *
+make_certificate (const char *dir)
+{
+  g_autofree char *cert = g_build_filename (dir, "cert.pem", NULL);
+  g_autofree char *key = g_build_filename (dir, "key.pem", NULL);
+  g_autoptr (GSubprocess) openssl = NULL;
+  g_autoptr (GError) error = NULL;
+
+  openssl = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                              &error, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                              "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+                              "-addext", "subjectAltName=IP:127.0.0.1", NULL);
+  g_assert_no_error (error);
+  g_subprocess_wait_check (openssl, NULL, &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&cert);
+}
+
+static void
+test_tls (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *cert_path = make_certificate (f->tmp_dir);
+  g_autofree char *key_path = g_build_filename (f->tmp_dir, "key.pem", NULL);
+  g_autoptr (GTlsCertificate) cert = NULL;
+  g_autoptr (Client) client = NULL;
+  g_autoptr (Client) untrusting = NULL;
+  g_autofree char *token = mint (f->auth, 600);
+
+  g_assert_true (prd_hub_config_set_tls_cert (f->config, cert_path, &error));
+  g_assert_true (prd_hub_config_set_tls_key (f->config, key_path, &error));
+  g_assert_true (prd_hub_config_validate (f->config, &error));
+  g_assert_no_error (error);
+  fixture_start (f);
+  g_assert_true (g_str_has_prefix (f->url, "https://127.0.0.1:"));
+
+  /* A client that does not trust the certificate cannot connect: TLS is real. */
+  untrusting = client_open (f->url, NULL, &error);
+  g_assert_null (untrusting);
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+
+  cert = g_tls_certificate_new_from_file (cert_path, &error);
+  g_assert_no_error (error);
+  client = client_open (f->url, cert, &error);
+  g_assert_no_error (error);
+  assert_connected (client, "/prds", token);
+}
+
+static void
+test_listen_errors (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *bad_cert = g_build_filename (f->tmp_dir, "bad.pem", NULL);
+  g_autoptr (PrdHub) tls_hub = NULL;
+  g_autoptr (PrdHub) busy_hub = NULL;
+  g_autoptr (PrdHubConfig) tls_config = prd_hub_config_new ();
+  g_autoptr (PrdHubConfig) busy_config = prd_hub_config_new ();
+  g_autoptr (GUri) uri = NULL;
+  g_autofree char *busy_listen = NULL;
+
+  /* The port the fixture's hub holds */
+  uri = g_uri_parse (f->url, G_URI_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  busy_listen = g_strdup_printf ("127.0.0.1:%d", g_uri_get_port (uri));
+  g_assert_true (prd_hub_config_set_listen (busy_config, busy_listen, &error));
+  busy_hub = prd_hub_new (busy_config, f->auth);
+  g_assert_false (prd_hub_listen (busy_hub, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_assert_true (g_str_has_prefix (error->message, "Cannot listen on 127.0.0.1:"));
+  g_clear_error (&error);
+
+  g_file_set_contents (bad_cert, "not a certificate", -1, &error);
+  g_assert_no_error (error);
+  g_assert_true (prd_hub_config_set_listen (tls_config, "127.0.0.1:0", &error));
+  g_assert_true (prd_hub_config_set_tls_cert (tls_config, bad_cert, &error));
+  g_assert_true (prd_hub_config_set_tls_key (tls_config, bad_cert, &error));
+  tls_hub = prd_hub_new (tls_config, f->auth);
+  g_assert_false (prd_hub_listen (tls_hub, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_assert_true (g_str_has_prefix (error->message, "Cannot load the TLS certificate"));
+}
+
+static void
+test_create_auth (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("prd-hub-auth-XXXXXX", &error);
+  g_autofree char *secret_path = g_build_filename (dir, PRD_HUB_SECRET_FILE, NULL);
+  g_autofree char *pub =
+      g_test_build_filename (G_TEST_DIST, "data", "auth", "rsa-public.pem", NULL);
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+  g_autoptr (PrdAuth) hmac = NULL;
+  g_autoptr (PrdAuth) rsa = NULL;
+
+  g_assert_no_error (error);
+  g_assert_true (prd_hub_config_set_data_dir (config, dir, &error));
+  hmac = prd_hub_create_auth (config, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (prd_auth_get_algorithm_family (hmac), ==, "HS");
+  g_assert_true (g_file_test (secret_path, G_FILE_TEST_IS_REGULAR));
+
+  g_assert_true (prd_hub_config_set_jwt_public_key (config, pub, &error));
+  rsa = prd_hub_create_auth (config, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (prd_auth_get_algorithm_family (rsa), ==, "RS");
+
+  g_unlink (secret_path);
+  g_rmdir (dir);
+}
+
+/* ---- the prdhub program ---- */
+
+static GSubprocessLauncher *
+launcher_new (const char *secret)
+{
+  GSubprocessLauncher *launcher =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+
+  if (secret != NULL)
+    g_subprocess_launcher_setenv (launcher, PRD_HUB_SECRET_ENV, secret, TRUE);
+  else
+    g_subprocess_launcher_unsetenv (launcher, PRD_HUB_SECRET_ENV);
+  return launcher;
+}
+
+static const char *
+prdhub_bin (void)
+{
+  const char *bin = g_getenv ("PRDHUB_BIN");
+
+  g_assert_nonnull (bin);
+  return bin;
+}
+
+static void
+test_cli_serve (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GSubprocessLauncher) launcher = launcher_new (SECRET);
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Client) client = NULL;
+  g_autoptr (Packet) shutdown = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *rest = NULL;
+  g_autofree char *token = mint (f->auth, 600);
+
+  proc = g_subprocess_launcher_spawn (launcher, &error, prdhub_bin (), "serve", "--listen",
+                                      "127.0.0.1:0", "--data-dir", f->tmp_dir, NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
+  line = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  g_assert_true (g_regex_match_simple ("^prdhub listening on http://127\\.0\\.0\\.1:[1-9][0-9]*/$",
+                                       line, 0, 0));
+  url = g_strdup (line + strlen ("prdhub listening on "));
+
+  client = client_open (url, NULL, &error);
+  g_assert_no_error (error);
+  assert_connected (client, "/prds", token);
+
+  g_subprocess_send_signal (proc, SIGTERM);
+  shutdown = next_packet (client);
+  g_assert_cmpint (shutdown->type, ==, 2);
+  g_assert_cmpstr (json_array_get_string_element (json_node_get_array (shutdown->data), 0), ==,
+                   "server-shutdown");
+
+  g_subprocess_wait (proc, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (proc));
+  g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 0);
+  /* Exactly one line on stdout */
+  rest = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (rest);
+}
+
+static void
+test_cli_token (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GSubprocessLauncher) launcher = launcher_new (NULL);
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdAuth) auth = NULL;
+  g_autoptr (PrdIdentity) identity = NULL;
+  g_autofree char *stdout_text = NULL;
+  g_autofree char *stderr_text = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  proc = g_subprocess_launcher_spawn (launcher, &error, prdhub_bin (), "token", "--user", "user_9",
+                                      "--name", "Nine", "--org", "org_9", "--role", "admin",
+                                      "--avatar", "https://a.example/9.png", "--ttl", "120",
+                                      "--data-dir", f->tmp_dir, NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &stdout_text, &stderr_text, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 0);
+  g_assert_true (g_str_has_suffix (stdout_text, "\n"));
+  g_strstrip (stdout_text);
+
+  /* The secret it generated is the one the hub of that data folder uses. */
+  auth = prd_hub_create_auth (f->config, &error);
+  g_assert_no_error (error);
+  identity = prd_auth_verify (auth, stdout_text, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (identity->user_id, ==, "user_9");
+  g_assert_cmpstr (identity->name, ==, "Nine");
+  g_assert_cmpstr (identity->org, ==, "org_9");
+  g_assert_cmpstr (identity->avatar, ==, "https://a.example/9.png");
+  g_assert_cmpint (identity->role, ==, PRD_ROLE_ADMIN);
+  g_assert_cmpint (identity->exp, >=, now + 120);
+  g_assert_cmpint (identity->exp, <=, now + 121 + 60);
+}
+
+static void
+test_cli_errors (Fixture *f, gconstpointer data)
+{
+  const char *const cases[][8] = {
+    { "token", "--user", "u", "--name", "n", "--role", "overlord", NULL },
+    { "token", "--user", "u", "--name", "n", "--ttl", "0", NULL },
+    { "token", "--name", "n", NULL },
+    { "serve", "--listen", "nowhere", NULL },
+    { "serve", "--tls-cert", "/nonexistent/cert.pem", NULL },
+    { "serve", "--no-such-option", NULL },
+    { "serve", "extra-argument", NULL },
+    { "frobnicate", NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GSubprocessLauncher) launcher = launcher_new (NULL);
+      g_autoptr (GSubprocess) proc = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+      g_autofree char *stdout_text = NULL;
+      g_autofree char *stderr_text = NULL;
+
+      g_ptr_array_add (argv, (gpointer) prdhub_bin ());
+      for (guint j = 0; cases[i][j] != NULL; j++)
+        g_ptr_array_add (argv, (gpointer) cases[i][j]);
+      g_ptr_array_add (argv, (gpointer) "--data-dir");
+      g_ptr_array_add (argv, f->tmp_dir);
+      g_ptr_array_add (argv, NULL);
+      proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+      g_assert_no_error (error);
+      g_subprocess_communicate_utf8 (proc, NULL, NULL, &stdout_text, &stderr_text, &error);
+      g_assert_no_error (error);
+      g_test_message ("%s → %s", cases[i][0], stderr_text);
+      g_assert_true (g_subprocess_get_if_exited (proc));
+      g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 1);
+      g_assert_cmpstr (stdout_text, ==, "");
+      g_assert_true (g_str_has_prefix (stderr_text, "prdhub: "));
+      /* one line */
+      g_assert_true (strchr (stderr_text, '\n') == stderr_text + strlen (stderr_text) - 1);
+    }
+}
+
+int
+main (int argc, char *argv[])
+{
+  const char *rate_config = "[rate-limit]\npings = 2/3600\n[rate-limit.events]\nping = pings\n";
+
+  g_unsetenv (PRD_HUB_SECRET_ENV);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/prd/hub/connect-accepted", Fixture, NULL, fixture_setup, test_connect_accepted,
+              fixture_teardown);
+  g_test_add ("/prd/hub/connect-refused", Fixture, NULL, fixture_setup, test_connect_refused,
+              fixture_teardown);
+  g_test_add ("/prd/hub/ping", Fixture, NULL, fixture_setup, test_ping, fixture_teardown);
+  g_test_add ("/prd/hub/rate-limit", Fixture, rate_config, fixture_setup, test_rate_limit,
+              fixture_teardown);
+  g_test_add ("/prd/hub/shutdown", Fixture, NULL, fixture_setup, test_shutdown, fixture_teardown);
+  g_test_add ("/prd/hub/tls", Fixture, NULL, fixture_setup_tls, test_tls, fixture_teardown);
+  g_test_add ("/prd/hub/listen-errors", Fixture, NULL, fixture_setup, test_listen_errors,
+              fixture_teardown);
+  g_test_add_func ("/prd/hub/create-auth", test_create_auth);
+  g_test_add ("/prd/hub/cli-serve", Fixture, NULL, fixture_setup_tls, test_cli_serve,
+              fixture_teardown);
+  g_test_add ("/prd/hub/cli-token", Fixture, NULL, fixture_setup_tls, test_cli_token,
+              fixture_teardown);
+  g_test_add ("/prd/hub/cli-errors", Fixture, NULL, fixture_setup_tls, test_cli_errors,
+              fixture_teardown);
+
+  return g_test_run ();
+}

@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The Socket.IO codec, the binary reassembly decoder and the rate limiter.
+ * The codec runs against a corpus: every file in data/sio/valid must decode
+ * to its .expected description and re-encode to the same bytes; every file
+ * in data/sio/invalid must be refused with PRD_ERROR_INVALID_PAYLOAD.
+ */
+#define G_LOG_DOMAIN "prd-test"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "prd-error.h"
+#include "prd-sio-decoder.h"
+#include "prd-sio-packet.h"
+#include "prd-sio-rate-limiter.h"
+
+/* "<type> <nsp> <id> <n_attachments> <json or ->" */
+static char *
+packet_describe (const PrdSioPacket *packet)
+{
+  g_autofree char *json = packet->data != NULL ? json_to_string (packet->data, FALSE) : NULL;
+
+  return g_strdup_printf ("%d %s %" G_GINT64_FORMAT " %u %s", (int) packet->type, packet->nsp,
+                          packet->id, packet->n_attachments, json != NULL ? json : "-");
+}
+
+static void
+test_valid_file (gconstpointer user_data)
+{
+  const char *path = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *expected_path = NULL;
+  g_autofree char *stem = NULL;
+  g_autofree char *described = NULL;
+  g_autofree char *encoded = NULL;
+  g_autoptr (PrdSioPacket) packet = NULL;
+  gsize len;
+
+  g_file_get_contents (path, &contents, &len, &error);
+  g_assert_no_error (error);
+
+  packet = prd_sio_packet_decode (contents, len, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (packet);
+
+  stem = g_strndup (path, strlen (path) - strlen (".txt"));
+  expected_path = g_strconcat (stem, ".expected", NULL);
+  g_file_get_contents (expected_path, &expected, NULL, &error);
+  g_assert_no_error (error);
+  g_strchomp (expected);
+  described = packet_describe (packet);
+  g_assert_cmpstr (described, ==, expected);
+
+  encoded = prd_sio_packet_encode (packet);
+  g_assert_cmpuint (strlen (encoded), ==, len);
+  g_assert_cmpmem (encoded, len, contents, len);
+}
+
+static void
+test_invalid_file (gconstpointer user_data)
+{
+  const char *path = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_autoptr (PrdSioPacket) packet = NULL;
+  gsize len;
+
+  g_file_get_contents (path, &contents, &len, &error);
+  g_assert_no_error (error);
+
+  packet = prd_sio_packet_decode (contents, len, &error);
+  g_assert_null (packet);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_assert_true (g_str_has_prefix (error->message, "Invalid Socket.IO packet: "));
+  g_test_message ("%s: %s", path, error->message);
+}
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+static guint
+add_corpus (const char *kind, GTestDataFunc func)
+{
+  g_autofree char *dir_path = g_test_build_filename (G_TEST_DIST, "data", "sio", kind, NULL);
+  g_autoptr (GDir) dir = g_dir_open (dir_path, 0, NULL);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_suffix (name, ".txt"))
+      g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, compare_names);
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *file = g_ptr_array_index (names, i);
+      g_autofree char *stem = g_strndup (file, strlen (file) - strlen (".txt"));
+      g_autofree char *test_path = g_strdup_printf ("/prd/sio-packet/%s/%s", kind, stem);
+
+      g_test_add_data_func_full (test_path, g_build_filename (dir_path, file, NULL), func, g_free);
+    }
+  return names->len;
+}
+
+/* Forms socket.io-client never sends but socket.io accepts: they decode,
+ * and encoding gives the canonical spelling. */
+static void
+test_non_canonical (void)
+{
+  static const struct
+  {
+    const char *in;
+    const char *out;
+  } cases[] = {
+    { "0/random", "0/random," }, /* the comma may be missing at the end */
+    { "1/custom", "1/custom," },
+    { "0/,", "0" },                     /* explicit main namespace */
+    { "2 [\"x\" , 1 ]", "2[\"x\",1]" }, /* insignificant JSON white space */
+    { "2[\"x\",1.5e3]", "2[\"x\",1500.0]" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      const char *in = cases[i].in;
+      g_autoptr (PrdSioPacket) packet = prd_sio_packet_decode (in, strlen (in), &error);
+      g_autofree char *out = NULL;
+
+      g_assert_no_error (error);
+      out = prd_sio_packet_encode (packet);
+      g_assert_cmpstr (out, ==, cases[i].out);
+    }
+}
+
+static void
+test_encode (void)
+{
+  g_autoptr (PrdSioPacket) packet = NULL;
+  g_autoptr (JsonNode) data = json_from_string ("[\"e\",{\"_placeholder\":true,\"num\":0}]", NULL);
+  g_autofree char *text = NULL;
+
+  packet = prd_sio_packet_new (PRD_SIO_PACKET_BINARY_EVENT, "/custom", 12, json_node_copy (data));
+  packet->attachments = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_ptr_array_add (packet->attachments, g_bytes_new_static ("\1\2\3", 3));
+  text = prd_sio_packet_encode (packet);
+  g_assert_cmpstr (text, ==, "51-/custom,12[\"e\",{\"_placeholder\":true,\"num\":0}]");
+
+  g_clear_pointer (&packet, prd_sio_packet_free);
+  g_clear_pointer (&text, g_free);
+  packet = prd_sio_packet_new (PRD_SIO_PACKET_DISCONNECT, NULL, -1, NULL);
+  g_assert_cmpstr (packet->nsp, ==, "/");
+  text = prd_sio_packet_encode (packet);
+  g_assert_cmpstr (text, ==, "1");
+}
+
+static void
+test_long_message (void)
+{
+  g_autoptr (GString) text = g_string_new ("2[\"big\",\"");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdSioPacket) packet = NULL;
+  g_autofree char *encoded = NULL;
+
+  for (guint i = 0; i < 100000; i++)
+    g_string_append_c (text, (char) ('a' + i % 26));
+  g_string_append (text, "\"]");
+  packet = prd_sio_packet_decode (text->str, text->len, &error);
+  g_assert_no_error (error);
+  encoded = prd_sio_packet_encode (packet);
+  g_assert_cmpstr (encoded, ==, text->str);
+}
+
+static void
+test_decoder_binary (void)
+{
+  g_autoptr (PrdSioDecoder) decoder = prd_sio_decoder_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) one = g_bytes_new_static ("\1\2\3", 3);
+  g_autoptr (GBytes) two = g_bytes_new_static ("\4\5\6", 3);
+  g_autoptr (PrdSioPacket) packet = NULL;
+  const char *header = "452-789[\"m\",{\"_placeholder\":true,\"num\":0},"
+                       "{\"_placeholder\":true,\"num\":1}]";
+
+  /* the Engine.IO "4" is not part of the Socket.IO packet */
+  header++;
+  g_assert_true (prd_sio_decoder_feed_text (decoder, header, strlen (header), &packet, &error));
+  g_assert_no_error (error);
+  g_assert_null (packet);
+  g_assert_true (prd_sio_decoder_is_awaiting_binary (decoder));
+
+  g_assert_true (prd_sio_decoder_feed_binary (decoder, one, &packet, &error));
+  g_assert_null (packet);
+  g_assert_true (prd_sio_decoder_feed_binary (decoder, two, &packet, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (packet);
+  g_assert_false (prd_sio_decoder_is_awaiting_binary (decoder));
+  g_assert_cmpint (packet->type, ==, PRD_SIO_PACKET_BINARY_EVENT);
+  g_assert_cmpint (packet->id, ==, 789);
+  g_assert_cmpuint (packet->attachments->len, ==, 2);
+  g_assert_true (g_bytes_equal (g_ptr_array_index (packet->attachments, 0), one));
+  g_assert_true (g_bytes_equal (g_ptr_array_index (packet->attachments, 1), two));
+  g_clear_pointer (&packet, prd_sio_packet_free);
+
+  /* a plain packet goes straight through */
+  g_assert_true (prd_sio_decoder_feed_text (decoder, "2[\"x\"]", 6, &packet, &error));
+  g_assert_nonnull (packet);
+  g_assert_cmpint (packet->type, ==, PRD_SIO_PACKET_EVENT);
+}
+
+static void
+test_decoder_text_while_awaiting (void)
+{
+  g_autoptr (PrdSioDecoder) decoder = prd_sio_decoder_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) one = g_bytes_new_static ("\1", 1);
+  g_autoptr (PrdSioPacket) packet = NULL;
+  const char *header = "52-[\"m\",{\"_placeholder\":true,\"num\":0},"
+                       "{\"_placeholder\":true,\"num\":1}]";
+
+  g_assert_true (prd_sio_decoder_feed_text (decoder, header, strlen (header), &packet, &error));
+  g_assert_true (prd_sio_decoder_feed_binary (decoder, one, &packet, &error));
+  g_assert_null (packet);
+  g_assert_false (prd_sio_decoder_feed_text (decoder, "2[\"x\"]", 6, &packet, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_assert_null (packet);
+  g_assert_false (prd_sio_decoder_is_awaiting_binary (decoder));
+}
+
+static void
+test_decoder_unexpected_binary (void)
+{
+  g_autoptr (PrdSioDecoder) decoder = prd_sio_decoder_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) one = g_bytes_new_static ("\1", 1);
+  PrdSioPacket *packet = NULL;
+
+  g_assert_false (prd_sio_decoder_feed_binary (decoder, one, &packet, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_assert_null (packet);
+  g_clear_error (&error);
+
+  /* a bad header leaves nothing pending */
+  g_assert_false (prd_sio_decoder_feed_text (decoder, "50-[\"x\"]", 8, &packet, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_assert_false (prd_sio_decoder_is_awaiting_binary (decoder));
+}
+
+static void
+test_rate_limiter (void)
+{
+  g_autoptr (PrdSioRateLimiter) limiter = prd_sio_rate_limiter_new ();
+  PrdSioRateInfo info;
+  gint64 t0 = 1000 * G_USEC_PER_SEC;
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_true (prd_sio_rate_limiter_consume (limiter, "edit", 3, 10, t0 + i, &info));
+      g_assert_cmpuint (info.remaining, ==, 2 - i);
+      g_assert_cmpuint (info.limit, ==, 3);
+    }
+  g_assert_false (
+      prd_sio_rate_limiter_consume (limiter, "edit", 3, 10, t0 + 4 * G_USEC_PER_SEC, &info));
+  g_assert_cmpuint (info.remaining, ==, 0);
+  g_assert_cmpuint (info.retry_after, ==, 6);
+  g_assert_cmpint (info.reset_time_us, ==, t0 + 10 * G_USEC_PER_SEC);
+
+  /* other classes have their own bucket */
+  g_assert_true (prd_sio_rate_limiter_consume (limiter, "chat", 1, 10, t0 + 5, &info));
+  g_assert_false (prd_sio_rate_limiter_consume (limiter, "chat", 1, 10, t0 + 6, &info));
+
+  /* never a retryAfter of 0 */
+  g_assert_false (
+      prd_sio_rate_limiter_consume (limiter, "edit", 3, 10, t0 + 10 * G_USEC_PER_SEC - 1, &info));
+  g_assert_cmpuint (info.retry_after, ==, 1);
+
+  /* the window's end refills the bucket fully */
+  g_assert_true (
+      prd_sio_rate_limiter_consume (limiter, "edit", 3, 10, t0 + 10 * G_USEC_PER_SEC, &info));
+  g_assert_cmpuint (info.remaining, ==, 2);
+  g_assert_cmpint (info.reset_time_us, ==, t0 + 20 * G_USEC_PER_SEC);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_assert_cmpuint (add_corpus ("valid", test_valid_file), >=, 30);
+  g_assert_cmpuint (add_corpus ("invalid", test_invalid_file), >=, 60);
+  g_test_add_func ("/prd/sio-packet/non-canonical", test_non_canonical);
+  g_test_add_func ("/prd/sio-packet/encode", test_encode);
+  g_test_add_func ("/prd/sio-packet/long-message", test_long_message);
+  g_test_add_func ("/prd/sio-packet/decoder/binary", test_decoder_binary);
+  g_test_add_func ("/prd/sio-packet/decoder/text-while-awaiting", test_decoder_text_while_awaiting);
+  g_test_add_func ("/prd/sio-packet/decoder/unexpected-binary", test_decoder_unexpected_binary);
+  g_test_add_func ("/prd/sio-packet/rate-limiter", test_rate_limiter);
+
+  return g_test_run ();
+}
