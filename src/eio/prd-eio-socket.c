@@ -95,6 +95,7 @@ struct _PrdEioSocket
   gint64 pong_deadline; /* monotonic µs */
 
   guint close_timeout_id;
+  CloseMode closing_mode;
 
   PrdEioSocketFinishFunc finish_func;
   gpointer finish_data;
@@ -803,9 +804,22 @@ socket_close (PrdEioSocket *self, const char *reason, CloseMode mode)
   g_debug ("socket %s closed: %s", self->id, reason);
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0, reason);
 
-  if (mode != CLOSE_FLUSH || self->state != STATE_CLOSING)
+  self->closing_mode = mode;
+  if (self->state != STATE_CLOSING || mode == CLOSE_ERROR ||
+      (self->websocket && mode == CLOSE_CLIENT))
     {
       teardown (self, mode);
+    }
+  else if (mode == CLOSE_CLIENT)
+    {
+      /* A client that closes over polling may have a GET on its way that
+       * was sent just before its "1"; that GET gets the noop it would have
+       * got had it arrived first. */
+      queue_clear (self);
+      if (self->poll_get != NULL)
+        teardown (self, mode);
+      else
+        self->close_timeout_id = g_timeout_add (self->config.ping_timeout, on_close_timeout, self);
     }
   else if (self->websocket)
     {
@@ -970,7 +984,7 @@ prd_eio_socket_handle_get (PrdEioSocket *self, SoupServerMessage *msg)
   g_signal_connect (msg, "finished", G_CALLBACK (on_get_finished), self);
 
   if (self->state == STATE_CLOSING)
-    teardown (self, CLOSE_FLUSH);
+    teardown (self, self->closing_mode);
   else if (!g_queue_is_empty (&self->queue))
     answer_get (self, NULL);
 }
