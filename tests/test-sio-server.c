@@ -1,0 +1,1108 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The Socket.IO server against raw clients: a real SoupServer with a
+ * PrdEioServer and a PrdSioServer on 127.0.0.1:0, driven with SoupSession
+ * WebSockets (and HTTP long-polling) that speak the wire format by hand, so
+ * every byte the server sends is checked.
+ *
+ * Nothing here waits for a fixed time: "X did not arrive" is shown by a
+ * later reply on the same connection arriving first.
+ */
+#define G_LOG_DOMAIN "prd-test"
+
+#include "config.h"
+
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "prd-error.h"
+#include "prd-sio-server.h"
+
+typedef struct
+{
+  SoupServer *soup;
+  PrdEioServer *eio;
+  PrdSioServer *sio;
+  SoupSession *session;
+  GUri *base;
+  GPtrArray *disconnections; /* (element-type utf8) "nsp:reason" */
+  guint n_connections;
+} Fixture;
+
+typedef struct
+{
+  gboolean binary;
+  GBytes *data;
+} Message;
+
+typedef struct
+{
+  SoupWebsocketConnection *ws;
+  GQueue messages; /* Message* */
+  gboolean closed;
+} Client;
+
+static void
+message_free (Message *message)
+{
+  g_bytes_unref (message->data);
+  g_free (message);
+}
+
+/* ---- server side -------------------------------------------------------- */
+
+static JsonArray *
+args_from_json (const char *json)
+{
+  g_autoptr (JsonNode) node = json_from_string (json, NULL);
+
+  g_assert_nonnull (node);
+  return json_array_ref (json_node_get_array (node));
+}
+
+static void
+on_echo (PrdSioSocket *socket,
+         const char *event,
+         JsonArray *args,
+         GPtrArray *attachments,
+         gint64 ack_id,
+         gpointer user_data)
+{
+  if (ack_id >= 0)
+    prd_sio_socket_ack (socket, ack_id, args, attachments);
+  else
+    prd_sio_socket_emit (socket, "echo-back", args, attachments);
+}
+
+static void
+on_join (PrdSioSocket *socket,
+         const char *event,
+         JsonArray *args,
+         GPtrArray *attachments,
+         gint64 ack_id,
+         gpointer user_data)
+{
+  g_autoptr (JsonNode) yes = json_node_init_boolean (json_node_alloc (), TRUE);
+
+  prd_sio_socket_join (socket, json_array_get_string_element (args, 0));
+  prd_sio_socket_ack_one (socket, ack_id, yes);
+}
+
+/* shout(room, ...rest): everything after the room to the room but the sender */
+static void
+on_shout (PrdSioSocket *socket,
+          const char *event,
+          JsonArray *args,
+          GPtrArray *attachments,
+          gint64 ack_id,
+          gpointer user_data)
+{
+  g_autoptr (JsonArray) rest = json_array_new ();
+
+  for (guint i = 1; i < json_array_get_length (args); i++)
+    json_array_add_element (rest, json_node_copy (json_array_get_element (args, i)));
+  prd_sio_namespace_emit (prd_sio_socket_get_namespace (socket),
+                          json_array_get_string_element (args, 0), socket, "shout", rest, NULL);
+}
+
+static void
+on_limited (PrdSioSocket *socket,
+            const char *event,
+            JsonArray *args,
+            GPtrArray *attachments,
+            gint64 ack_id,
+            gpointer user_data)
+{
+  g_autoptr (JsonArray) reply = args_from_json ("[{\"ok\":true}]");
+
+  prd_sio_socket_ack (socket, ack_id, reply, NULL);
+}
+
+static void
+on_ack_twice (PrdSioSocket *socket,
+              const char *event,
+              JsonArray *args,
+              GPtrArray *attachments,
+              gint64 ack_id,
+              gpointer user_data)
+{
+  g_autoptr (JsonArray) first = args_from_json ("[1]");
+  g_autoptr (JsonArray) second = args_from_json ("[2]");
+
+  prd_sio_socket_ack (socket, ack_id, first, NULL);
+  prd_sio_socket_ack (socket, ack_id, second, NULL);
+  prd_sio_socket_ack (socket, ack_id + 1000, second, NULL);
+}
+
+static void
+on_bye (PrdSioSocket *socket,
+        const char *event,
+        JsonArray *args,
+        GPtrArray *attachments,
+        gint64 ack_id,
+        gpointer user_data)
+{
+  prd_sio_socket_disconnect (socket);
+}
+
+/* hold: keeps the ack for release to answer */
+static void
+on_hold (PrdSioSocket *socket,
+         const char *event,
+         JsonArray *args,
+         GPtrArray *attachments,
+         gint64 ack_id,
+         gpointer user_data)
+{
+  GArray *held = g_object_get_data (G_OBJECT (socket), "held");
+
+  if (held == NULL)
+    {
+      held = g_array_new (FALSE, FALSE, sizeof (gint64));
+      g_object_set_data_full (G_OBJECT (socket), "held", held, (GDestroyNotify) g_array_unref);
+    }
+  g_array_append_val (held, ack_id);
+}
+
+static void
+on_release (PrdSioSocket *socket,
+            const char *event,
+            JsonArray *args,
+            GPtrArray *attachments,
+            gint64 ack_id,
+            gpointer user_data)
+{
+  GArray *held = g_object_get_data (G_OBJECT (socket), "held");
+
+  for (guint i = 0; held != NULL && i < held->len; i++)
+    prd_sio_socket_ack (socket, g_array_index (held, gint64, i), NULL, NULL);
+  g_object_set_data (G_OBJECT (socket), "held", NULL);
+}
+
+/* count(room): ack with how many sockets the room holds */
+static void
+on_count (PrdSioSocket *socket,
+          const char *event,
+          JsonArray *args,
+          GPtrArray *attachments,
+          gint64 ack_id,
+          gpointer user_data)
+{
+  g_autoptr (GPtrArray) sockets = prd_sio_namespace_get_room_sockets (
+      prd_sio_socket_get_namespace (socket), json_array_get_string_element (args, 0));
+  g_autoptr (JsonNode) n = json_node_init_int (json_node_alloc (), sockets->len);
+
+  prd_sio_socket_ack_one (socket, ack_id, n);
+}
+
+static void
+on_catch_all (PrdSioSocket *socket,
+              const char *event,
+              JsonArray *args,
+              GPtrArray *attachments,
+              gint64 ack_id,
+              gpointer user_data)
+{
+  g_autoptr (JsonArray) reply = json_array_new ();
+
+  json_array_add_string_element (reply, "caught");
+  json_array_add_string_element (reply, event);
+  prd_sio_socket_ack (socket, ack_id, reply, NULL);
+}
+
+static gboolean
+admin_connect (PrdSioNamespace *nsp,
+               PrdSioSocket *socket,
+               JsonNode *auth,
+               char **error_message,
+               JsonNode **error_data,
+               gpointer user_data)
+{
+  const char *token = NULL;
+
+  if (auth != NULL)
+    token = json_object_get_string_member_with_default (json_node_get_object (auth), "token", NULL);
+  if (g_strcmp0 (token, "good") == 0)
+    return TRUE;
+  if (g_strcmp0 (token, "nodata") == 0)
+    {
+      *error_message = g_strdup ("no data");
+      return FALSE;
+    }
+  *error_message = g_strdup ("not authorized");
+  *error_data = json_from_string ("{\"code\":\"AUTHENTICATION_FAILED\"}", NULL);
+  return FALSE;
+}
+
+static void
+on_connection (PrdSioNamespace *nsp, PrdSioSocket *socket, Fixture *fixture)
+{
+  g_assert_true (prd_sio_socket_is_connected (socket));
+  g_assert_true (prd_sio_socket_in_room (socket, prd_sio_socket_get_id (socket)));
+  g_assert_nonnull (prd_sio_socket_get_engine (socket));
+  fixture->n_connections++;
+}
+
+static void
+on_disconnection (PrdSioNamespace *nsp, PrdSioSocket *socket, const char *reason, Fixture *fixture)
+{
+  g_assert_false (prd_sio_socket_is_connected (socket));
+  g_ptr_array_add (fixture->disconnections,
+                   g_strdup_printf ("%s:%s", prd_sio_namespace_get_name (nsp), reason));
+}
+
+static void
+setup_namespace (Fixture *fixture, PrdSioNamespace *nsp)
+{
+  prd_sio_namespace_on (nsp, "echo", on_echo, NULL);
+  prd_sio_namespace_on (nsp, "join", on_join, NULL);
+  prd_sio_namespace_on (nsp, "shout", on_shout, NULL);
+  prd_sio_namespace_on (nsp, "limited", on_limited, NULL);
+  prd_sio_namespace_on (nsp, "ack-twice", on_ack_twice, NULL);
+  prd_sio_namespace_on (nsp, "bye", on_bye, NULL);
+  prd_sio_namespace_on (nsp, "count", on_count, NULL);
+  prd_sio_namespace_on (nsp, "hold", on_hold, NULL);
+  prd_sio_namespace_on (nsp, "release", on_release, NULL);
+  g_signal_connect (nsp, "connection", G_CALLBACK (on_connection), fixture);
+  g_signal_connect (nsp, "disconnection", G_CALLBACK (on_disconnection), fixture);
+}
+
+static void
+fixture_setup (Fixture *fixture, gconstpointer user_data)
+{
+  guint connect_timeout = GPOINTER_TO_UINT (user_data);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSList) uris = NULL;
+  PrdSioNamespace *nsp;
+
+  fixture->disconnections = g_ptr_array_new_with_free_func (g_free);
+  fixture->soup = soup_server_new (NULL, NULL);
+  fixture->eio = prd_eio_server_new ();
+  prd_eio_server_attach (fixture->eio, fixture->soup, "/socket.io/");
+  fixture->sio = prd_sio_server_new (fixture->eio);
+  if (connect_timeout != 0)
+    g_object_set (fixture->sio, "connect-timeout", connect_timeout, NULL);
+
+  setup_namespace (fixture, prd_sio_server_of (fixture->sio, "/"));
+  setup_namespace (fixture, prd_sio_server_of (fixture->sio, "/custom"));
+  nsp = prd_sio_server_of (fixture->sio, "/admin");
+  setup_namespace (fixture, nsp);
+  prd_sio_namespace_set_connect_func (nsp, admin_connect, NULL, NULL);
+  nsp = prd_sio_server_of (fixture->sio, "/catch");
+  prd_sio_namespace_set_catch_all (nsp, on_catch_all, NULL);
+  g_assert_true (prd_sio_server_lookup (fixture->sio, "/catch") == nsp);
+  g_assert_null (prd_sio_server_lookup (fixture->sio, "/nope"));
+
+  g_object_set (fixture->sio, "max-pending-acks", 3, NULL);
+  prd_sio_server_set_event_class (fixture->sio, "limited", "chat");
+  prd_sio_server_set_rate_limit (fixture->sio, "chat", 2, 60);
+
+  soup_server_listen_local (fixture->soup, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (fixture->soup);
+  g_assert_nonnull (uris);
+  fixture->base = g_uri_ref (uris->data);
+  g_slist_free_full (g_steal_pointer (&uris), (GDestroyNotify) g_uri_unref);
+
+  fixture->session = soup_session_new ();
+}
+
+static void
+fixture_teardown (Fixture *fixture, gconstpointer user_data)
+{
+  g_clear_object (&fixture->session);
+  prd_eio_server_close_all (fixture->eio);
+  soup_server_disconnect (fixture->soup);
+  g_clear_object (&fixture->sio);
+  g_clear_object (&fixture->eio);
+  g_clear_object (&fixture->soup);
+  g_clear_pointer (&fixture->base, g_uri_unref);
+  g_clear_pointer (&fixture->disconnections, g_ptr_array_unref);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+/* ---- raw WebSocket client ----------------------------------------------- */
+
+static void
+on_ws_message (SoupWebsocketConnection *ws, int type, GBytes *data, Client *client)
+{
+  Message *message = g_new0 (Message, 1);
+
+  message->binary = type == SOUP_WEBSOCKET_DATA_BINARY;
+  message->data = g_bytes_ref (data);
+  g_queue_push_tail (&client->messages, message);
+}
+
+static void
+on_ws_closed (SoupWebsocketConnection *ws, Client *client)
+{
+  client->closed = TRUE;
+}
+
+static void
+on_ws_connected (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SoupWebsocketConnection **ws = user_data;
+  g_autoptr (GError) error = NULL;
+
+  *ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
+  g_assert_no_error (error);
+}
+
+static char *
+endpoint (Fixture *fixture, const char *scheme, const char *query)
+{
+  return g_strdup_printf ("%s://127.0.0.1:%d/socket.io/?EIO=4&%s", scheme,
+                          g_uri_get_port (fixture->base), query);
+}
+
+/* Next message that is not an Engine.IO ping (pings are answered); NULL
+ * once the connection is closed. */
+static Message *
+client_next (Client *client)
+{
+  for (;;)
+    {
+      Message *message;
+
+      while (g_queue_is_empty (&client->messages) && !client->closed)
+        g_main_context_iteration (NULL, TRUE);
+      message = g_queue_pop_head (&client->messages);
+      if (message == NULL)
+        return NULL;
+      if (!message->binary && g_bytes_get_size (message->data) == 1 &&
+          *(const char *) g_bytes_get_data (message->data, NULL) == '2')
+        {
+          soup_websocket_connection_send_text (client->ws, "3");
+          message_free (message);
+          continue;
+        }
+      return message;
+    }
+}
+
+/* The next message's text, without the Engine.IO "4" */
+static char *
+client_next_text (Client *client)
+{
+  Message *message = client_next (client);
+  gsize len;
+  const char *data;
+  char *text;
+
+  g_assert_nonnull (message);
+  g_assert_false (message->binary);
+  data = g_bytes_get_data (message->data, &len);
+  g_assert_cmpuint (len, >, 0);
+  g_assert_cmpint (data[0], ==, '4');
+  text = g_strndup (data + 1, len - 1);
+  message_free (message);
+  return text;
+}
+
+static void
+client_expect (Client *client, const char *expected)
+{
+  g_autofree char *text = client_next_text (client);
+
+  g_assert_cmpstr (text, ==, expected);
+}
+
+static void
+client_expect_binary (Client *client, const char *bytes, gsize len)
+{
+  Message *message = client_next (client);
+
+  g_assert_nonnull (message);
+  g_assert_true (message->binary);
+  g_assert_cmpmem (g_bytes_get_data (message->data, NULL), g_bytes_get_size (message->data), bytes,
+                   len);
+  message_free (message);
+}
+
+/* The server must close the session, sending nothing but pings first. */
+static void
+client_expect_closed (Client *client)
+{
+  Message *message = client_next (client);
+
+  if (message != NULL)
+    g_error ("expected the connection to close, got %.*s", (int) g_bytes_get_size (message->data),
+             (const char *) g_bytes_get_data (message->data, NULL));
+}
+
+static void
+client_send (Client *client, const char *sio_text)
+{
+  g_autofree char *text = g_strconcat ("4", sio_text, NULL);
+
+  /* a closed connection shows in the next expectation */
+  if (soup_websocket_connection_get_state (client->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+  soup_websocket_connection_send_text (client->ws, text);
+}
+
+static void
+client_send_binary (Client *client, const char *bytes, gsize len)
+{
+  if (soup_websocket_connection_get_state (client->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+  soup_websocket_connection_send_binary (client->ws, bytes, len);
+}
+
+static Client *
+client_new (Fixture *fixture)
+{
+  g_autofree char *url = endpoint (fixture, "ws", "transport=websocket");
+  g_autoptr (SoupMessage) msg = soup_message_new (SOUP_METHOD_GET, url);
+  Client *client = g_new0 (Client, 1);
+  Message *open;
+
+  soup_session_websocket_connect_async (fixture->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+                                        on_ws_connected, &client->ws);
+  while (client->ws == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_signal_connect (client->ws, "message", G_CALLBACK (on_ws_message), client);
+  g_signal_connect (client->ws, "closed", G_CALLBACK (on_ws_closed), client);
+
+  open = client_next (client);
+  g_assert_nonnull (open);
+  g_assert_cmpint (*(const char *) g_bytes_get_data (open->data, NULL), ==, '0');
+  message_free (open);
+  return client;
+}
+
+/* CONNECTs to @nsp and returns the socket id the server gave */
+static char *
+client_connect (Client *client, const char *nsp)
+{
+  g_autofree char *request = NULL;
+  g_autofree char *prefix = NULL;
+  g_autofree char *reply = NULL;
+  g_autoptr (JsonNode) node = NULL;
+
+  prefix = g_strcmp0 (nsp, "/") == 0 ? g_strdup ("0") : g_strdup_printf ("0%s,", nsp);
+  request = g_strdup (prefix);
+  client_send (client, request);
+  reply = client_next_text (client);
+  g_assert_true (g_str_has_prefix (reply, prefix));
+  node = json_from_string (reply + strlen (prefix), NULL);
+  g_assert_nonnull (node);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
+  return g_strdup (json_object_get_string_member (json_node_get_object (node), "sid"));
+}
+
+static void
+client_free (Client *client)
+{
+  if (!client->closed)
+    {
+      soup_websocket_connection_close (client->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+      while (!client->closed)
+        g_main_context_iteration (NULL, TRUE);
+    }
+  g_queue_clear_full (&client->messages, (GDestroyNotify) message_free);
+  g_object_unref (client->ws);
+  g_free (client);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Client, client_free)
+
+static void
+wait_for_disconnections (Fixture *fixture, guint n)
+{
+  while (fixture->disconnections->len < n)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void
+test_connect (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = NULL;
+  g_autofree char *reply = NULL;
+
+  client_send (client, "0");
+  reply = client_next_text (client);
+  g_assert_true (g_str_has_prefix (reply, "0{\"sid\":\""));
+  g_assert_true (g_str_has_suffix (reply, "\"}"));
+  sid = g_strndup (reply + 9, strlen (reply) - 11);
+  /* 128 random bits, base64url */
+  g_assert_cmpuint (strlen (sid), ==, 22);
+  g_assert_cmpuint (fixture->n_connections, ==, 1);
+  g_assert_cmpuint (prd_sio_namespace_get_n_sockets (prd_sio_server_of (fixture->sio, "/")), ==, 1);
+
+  client_send (client, "2[\"echo\",1,\"2\",{\"3\":[true]}]");
+  client_expect (client, "2[\"echo-back\",1,\"2\",{\"3\":[true]}]");
+}
+
+static void
+test_socket_ids_differ (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) a = client_new (fixture);
+  g_autoptr (Client) b = client_new (fixture);
+  g_autofree char *sid_a = client_connect (a, "/");
+  g_autofree char *sid_b = client_connect (b, "/");
+  g_autofree char *sid_a2 = client_connect (a, "/custom");
+
+  g_assert_cmpstr (sid_a, !=, sid_b);
+  g_assert_cmpstr (sid_a, !=, sid_a2);
+}
+
+static void
+test_auth (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *reply = NULL;
+
+  client_send (client, "0/admin,{\"token\":\"bad\"}");
+  client_expect (
+      client,
+      "4/admin,{\"message\":\"not authorized\",\"data\":{\"code\":\"AUTHENTICATION_FAILED\"}}");
+  client_send (client, "0/admin,");
+  client_expect (
+      client,
+      "4/admin,{\"message\":\"not authorized\",\"data\":{\"code\":\"AUTHENTICATION_FAILED\"}}");
+  client_send (client, "0/admin,{\"token\":\"nodata\"}");
+  client_expect (client, "4/admin,{\"message\":\"no data\"}");
+  g_assert_cmpuint (fixture->n_connections, ==, 0);
+
+  /* a refusal leaves the session open for another try */
+  client_send (client, "0/admin,{\"token\":\"good\"}");
+  reply = client_next_text (client);
+  g_assert_true (g_str_has_prefix (reply, "0/admin,{\"sid\":"));
+  g_assert_cmpuint (fixture->n_connections, ==, 1);
+  client_send (client, "2/admin,1[\"echo\",\"x\"]");
+  client_expect (client, "3/admin,1[\"x\"]");
+}
+
+static void
+test_invalid_namespace (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = NULL;
+
+  client_send (client, "0/random");
+  client_expect (client, "4/random,{\"message\":\"Invalid namespace\"}");
+  client_send (client, "0/random,{\"token\":\"x\"}");
+  client_expect (client, "4/random,{\"message\":\"Invalid namespace\"}");
+  sid = client_connect (client, "/");
+  g_assert_nonnull (sid);
+}
+
+static void
+test_multiplexing (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/");
+  g_autofree char *sid_custom = client_connect (client, "/custom");
+
+  client_send (client, "2/custom,[\"echo\",\"c\"]");
+  client_expect (client, "2/custom,[\"echo-back\",\"c\"]");
+  client_send (client, "2[\"echo\",\"m\"]");
+  client_expect (client, "2[\"echo-back\",\"m\"]");
+
+  /* leaving one namespace keeps the session and the other namespace */
+  client_send (client, "1/custom,");
+  client_send (client, "27[\"echo\",\"still\"]");
+  client_expect (client, "37[\"still\"]");
+  g_assert_cmpuint (fixture->disconnections->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (fixture->disconnections, 0), ==,
+                   "/custom:client namespace disconnect");
+
+  /* and it can come back */
+  g_clear_pointer (&sid_custom, g_free);
+  sid_custom = client_connect (client, "/custom");
+
+  /* leaving the main namespace keeps the session too */
+  client_send (client, "1");
+  client_send (client, "2/custom,8[\"echo\",\"x\"]");
+  client_expect (client, "3/custom,8[\"x\"]");
+
+  /* a packet for the namespace it left ends the session */
+  client_send (client, "2[\"echo\",\"m\"]");
+  client_expect_closed (client);
+  wait_for_disconnections (fixture, 3);
+  g_assert_cmpstr (g_ptr_array_index (fixture->disconnections, 2), ==, "/custom:forced close");
+}
+
+static int
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+static void
+test_engine_close (Fixture *fixture, gconstpointer user_data)
+{
+  Client *client = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/");
+  g_autofree char *sid_custom = client_connect (client, "/custom");
+
+  /* every namespace socket hears the engine's reason */
+  client_free (client);
+  wait_for_disconnections (fixture, 2);
+  g_ptr_array_sort (fixture->disconnections, compare_strings);
+  g_assert_cmpstr (g_ptr_array_index (fixture->disconnections, 0), ==, "/:transport close");
+  g_assert_cmpstr (g_ptr_array_index (fixture->disconnections, 1), ==, "/custom:transport close");
+  g_assert_cmpuint (prd_sio_namespace_get_n_sockets (prd_sio_server_of (fixture->sio, "/")), ==, 0);
+}
+
+static void
+test_acks (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/");
+
+  client_send (client, "2456[\"echo\",1,\"2\",{\"3\":[false]}]");
+  client_expect (client, "3456[1,\"2\",{\"3\":[false]}]");
+  client_send (client, "20[\"echo\"]");
+  client_expect (client, "30[]");
+
+  /* a second ack, and an ack nobody asked for, are not sent */
+  client_send (client, "25[\"ack-twice\"]");
+  client_expect (client, "35[1]");
+  client_send (client, "26[\"echo\",\"after\"]");
+  client_expect (client, "36[\"after\"]");
+
+  /* acks from the client are ignored */
+  client_send (client, "31[\"unsolicited\"]");
+  client_send (client, "27[\"echo\"]");
+  client_expect (client, "37[]");
+}
+
+static void
+test_binary (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/");
+
+  client_send (client,
+               "52-[\"echo\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":1}]");
+  client_send_binary (client, "\1\2\3", 3);
+  client_send_binary (client, "\4\5\6", 3);
+  client_expect (
+      client,
+      "52-[\"echo-back\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":1}]");
+  client_expect_binary (client, "\1\2\3", 3);
+  client_expect_binary (client, "\4\5\6", 3);
+
+  client_send (client, "51-789[\"echo\",\"x\",{\"_placeholder\":true,\"num\":0}]");
+  client_send_binary (client, "\0\377", 2);
+  client_expect (client, "61-789[\"x\",{\"_placeholder\":true,\"num\":0}]");
+  client_expect_binary (client, "\0\377", 2);
+}
+
+static void
+test_binary_interrupted (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/");
+
+  client_send (client,
+               "52-[\"echo\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":1}]");
+  client_send_binary (client, "\1\2\3", 3);
+  client_send (client, "2[\"echo\"]");
+  client_expect_closed (client);
+}
+
+static void
+test_unexpected_binary (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/");
+
+  client_send_binary (client, "\1\2\3", 3);
+  client_expect_closed (client);
+  wait_for_disconnections (fixture, 1);
+  g_assert_cmpstr (g_ptr_array_index (fixture->disconnections, 0), ==, "/:parse error");
+}
+
+static void
+test_rooms (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) a = client_new (fixture);
+  g_autoptr (Client) b = client_new (fixture);
+  g_autoptr (Client) c = client_new (fixture);
+  g_autofree char *sid_a = client_connect (a, "/");
+  g_autofree char *sid_b = client_connect (b, "/");
+  g_autofree char *sid_c = client_connect (c, "/");
+  g_autofree char *to_a = NULL;
+  g_autofree char *expected = NULL;
+
+  client_send (a, "21[\"join\",\"r1\"]");
+  client_expect (a, "31[true]");
+  client_send (b, "21[\"join\",\"r1\"]");
+  client_expect (b, "31[true]");
+  client_send (c, "21[\"count\",\"r1\"]");
+  client_expect (c, "31[2]");
+
+  /* to the room but the sender */
+  client_send (a, "2[\"shout\",\"r1\",\"hello\",{\"n\":1}]");
+  client_expect (b, "2[\"shout\",\"hello\",{\"n\":1}]");
+  client_send (a, "22[\"echo\"]");
+  client_expect (a, "32[]");
+  client_send (c, "22[\"echo\"]");
+  client_expect (c, "32[]");
+
+  /* every socket is in the room named by its id */
+  to_a = g_strdup_printf ("2[\"shout\",\"%s\",\"direct\"]", sid_a);
+  client_send (c, to_a);
+  client_expect (a, "2[\"shout\",\"direct\"]");
+  client_send (b, "23[\"echo\"]");
+  client_expect (b, "33[]");
+
+  /* a disconnected socket leaves its rooms */
+  client_free (g_steal_pointer (&b));
+  wait_for_disconnections (fixture, 1);
+  client_send (c, "24[\"count\",\"r1\"]");
+  client_expect (c, "34[1]");
+  expected = g_strdup_printf ("25[\"count\",\"%s\"]", sid_b);
+  client_send (c, expected);
+  client_expect (c, "35[0]");
+}
+
+static void
+test_broadcast_namespace (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) a = client_new (fixture);
+  g_autoptr (Client) b = client_new (fixture);
+  g_autofree char *sid_a = client_connect (a, "/");
+  g_autofree char *sid_b = client_connect (b, "/");
+  g_autofree char *sid_a_custom = client_connect (a, "/custom");
+  g_autoptr (JsonNode) payload = json_from_string ("{\"all\":true}", NULL);
+
+  prd_sio_namespace_emit_one (prd_sio_server_of (fixture->sio, "/"), NULL, NULL, "news", payload);
+  client_expect (a, "2[\"news\",{\"all\":true}]");
+  client_expect (b, "2[\"news\",{\"all\":true}]");
+  prd_sio_namespace_emit_one (prd_sio_server_of (fixture->sio, "/custom"), NULL, NULL, "news",
+                              payload);
+  client_expect (a, "2/custom,[\"news\",{\"all\":true}]");
+  client_send (b, "21[\"echo\"]");
+  client_expect (b, "31[]");
+}
+
+static void
+test_unknown_event (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/");
+  g_autofree char *error_event = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (GDateTime) timestamp = NULL;
+  JsonArray *array;
+  JsonObject *error;
+
+  client_send (client, "25[\"nope\",1]");
+  error_event = client_next_text (client);
+  g_assert_true (g_str_has_prefix (error_event, "2[\"error\","));
+  node = json_from_string (error_event + 1, NULL);
+  array = json_node_get_array (node);
+  g_assert_cmpuint (json_array_get_length (array), ==, 2);
+  error = json_array_get_object_element (array, 1);
+  g_assert_cmpuint (json_object_get_size (error), ==, 3);
+  g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, "UNKNOWN_EVENT");
+  g_assert_cmpstr (json_object_get_string_member (error, "message"), ==, "Unknown event 'nope'");
+  g_assert_true (g_str_has_suffix (json_object_get_string_member (error, "timestamp"), "Z"));
+  timestamp =
+      g_date_time_new_from_iso8601 (json_object_get_string_member (error, "timestamp"), NULL);
+  g_assert_nonnull (timestamp);
+  client_expect (
+      client, "35[{\"error\":{\"code\":\"UNKNOWN_EVENT\",\"message\":\"Unknown event 'nope'\"}}]");
+
+  /* without an ack only the error event */
+  client_send (client, "2[42]");
+  g_clear_pointer (&error_event, g_free);
+  error_event = client_next_text (client);
+  g_assert_true (g_str_has_prefix (error_event,
+                                   "2[\"error\",{\"code\":\"UNKNOWN_EVENT\",\"message\":\"Unknown "
+                                   "event '42'\""));
+  client_send (client, "26[\"echo\"]");
+  client_expect (client, "36[]");
+}
+
+static void
+test_catch_all (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/catch");
+
+  client_send (client, "2/catch,3[\"whatever\",1]");
+  client_expect (client, "3/catch,3[\"caught\",\"whatever\"]");
+}
+
+static void
+test_rate_limit (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/");
+  g_autofree char *sid_custom = client_connect (client, "/custom");
+  g_autofree char *text = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (GDateTime) reset = NULL;
+  JsonObject *info;
+
+  client_send (client, "21[\"limited\"]");
+  client_expect (client, "31[{\"ok\":true}]");
+  /* the budget is the connection's, whatever the namespace */
+  client_send (client, "2/custom,2[\"limited\"]");
+  client_expect (client, "3/custom,2[{\"ok\":true}]");
+
+  client_send (client, "23[\"limited\",\"x\"]");
+  text = client_next_text (client);
+  g_assert_true (g_str_has_prefix (text, "2[\"rate-limit\","));
+  node = json_from_string (text + 1, NULL);
+  info = json_array_get_object_element (json_node_get_array (node), 1);
+  g_assert_cmpuint (json_object_get_size (info), ==, 5);
+  g_assert_cmpstr (json_object_get_string_member (info, "message"), ==, "Rate limit exceeded");
+  g_assert_cmpint (json_object_get_int_member (info, "retryAfter"), >=, 1);
+  g_assert_cmpint (json_object_get_int_member (info, "retryAfter"), <=, 60);
+  g_assert_cmpint (json_object_get_int_member (info, "limit"), ==, 2);
+  g_assert_cmpint (json_object_get_int_member (info, "remaining"), ==, 0);
+  reset = g_date_time_new_from_iso8601 (json_object_get_string_member (info, "resetTime"), NULL);
+  g_assert_nonnull (reset);
+  client_expect (client,
+                 "33[{\"error\":{\"code\":\"RATE_LIMITED\",\"message\":\"Rate limit exceeded\"}}]");
+
+  /* without an ack: only the rate-limit event */
+  client_send (client, "2[\"limited\"]");
+  g_clear_pointer (&text, g_free);
+  text = client_next_text (client);
+  g_assert_true (g_str_has_prefix (text, "2[\"rate-limit\",{\"message\":\"Rate limit exceeded\""));
+
+  /* other classes are not limited */
+  client_send (client, "24[\"echo\"]");
+  client_expect (client, "34[]");
+}
+
+static void
+test_pending_acks_limit (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/");
+
+  client_send (client, "21[\"hold\"]");
+  client_send (client, "22[\"hold\"]");
+  client_send (client, "23[\"hold\"]");
+  client_send (client, "24[\"hold\"]");
+  client_expect (client, "34[{\"error\":{\"code\":\"RATE_LIMITED\",\"message\":\"Too many "
+                         "requests awaiting an answer\"}}]");
+  /* events without an ack still go through */
+  client_send (client, "2[\"echo\",1]");
+  client_expect (client, "2[\"echo-back\",1]");
+
+  /* answered requests free their slots */
+  client_send (client, "2[\"release\"]");
+  client_expect (client, "31[]");
+  client_expect (client, "32[]");
+  client_expect (client, "33[]");
+  client_send (client, "25[\"echo\"]");
+  client_expect (client, "35[]");
+}
+
+static void
+test_server_disconnect (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/");
+  g_autofree char *sid_custom = client_connect (client, "/custom");
+
+  client_send (client, "2/custom,[\"bye\"]");
+  client_expect (client, "1/custom,");
+  g_assert_cmpuint (fixture->disconnections->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (fixture->disconnections, 0), ==,
+                   "/custom:server namespace disconnect");
+  client_send (client, "21[\"echo\"]");
+  client_expect (client, "31[]");
+}
+
+/* After an optional CONNECT to "/", @bad must end the session */
+static void
+check_closes (Fixture *fixture, gboolean connect_first, const char *bad)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = connect_first ? client_connect (client, "/") : NULL;
+
+  client_send (client, bad);
+  client_expect_closed (client);
+  while (prd_eio_server_get_n_sockets (fixture->eio) > 0)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static void
+test_protocol_violations (Fixture *fixture, gconstpointer user_data)
+{
+  /* decoding errors */
+  check_closes (fixture, FALSE, "abc");
+  check_closes (fixture, TRUE, "2{}");
+  check_closes (fixture, TRUE, "2abc[\"echo\"]");
+  check_closes (fixture, TRUE, "2[\"echo\"");
+  /* reserved event names */
+  check_closes (fixture, TRUE, "2[\"disconnect\"]");
+  check_closes (fixture, TRUE, "2[\"connect\",{}]");
+  /* not CONNECT first */
+  check_closes (fixture, FALSE, "2[\"echo\"]");
+  check_closes (fixture, FALSE, "1");
+  check_closes (fixture, TRUE, "2/custom,[\"echo\"]");
+  /* duplicate CONNECT */
+  check_closes (fixture, TRUE, "0");
+  /* CONNECT_ERROR from a client */
+  check_closes (fixture, TRUE, "4{\"message\":\"x\"}");
+}
+
+static void
+test_violation_disconnects (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/");
+
+  client_send (client, "2[\"newListener\"]");
+  client_expect_closed (client);
+  wait_for_disconnections (fixture, 1);
+  g_assert_cmpstr (g_ptr_array_index (fixture->disconnections, 0), ==, "/:parse error");
+}
+
+static void
+test_connect_timeout (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) refused = client_new (fixture);
+  g_autoptr (Client) idle = NULL;
+
+  /* a refused CONNECT does not stop the clock */
+  client_send (refused, "0/admin,");
+  client_expect (
+      refused,
+      "4/admin,{\"message\":\"not authorized\",\"data\":{\"code\":\"AUTHENTICATION_FAILED\"}}");
+  client_expect_closed (refused);
+
+  idle = client_new (fixture);
+  client_expect_closed (idle);
+  g_assert_cmpuint (fixture->n_connections, ==, 0);
+}
+
+static void
+test_connect_in_time (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autoptr (Client) idle = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/");
+
+  /* the idle one is closed at the timeout; the connected one stays */
+  client_expect_closed (idle);
+  client_send (client, "21[\"echo\"]");
+  client_expect (client, "31[]");
+}
+
+/* ---- polling ------------------------------------------------------------ */
+
+static void
+on_http_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GBytes **body = user_data;
+  g_autoptr (GError) error = NULL;
+
+  *body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  g_assert_no_error (error);
+}
+
+static char *
+http (Fixture *fixture, const char *method, const char *query, const char *body)
+{
+  g_autofree char *url = endpoint (fixture, "http", query);
+  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
+  g_autoptr (GBytes) response = NULL;
+
+  if (body != NULL)
+    {
+      g_autoptr (GBytes) bytes = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (msg, "text/plain;charset=UTF-8", bytes);
+    }
+  soup_session_send_and_read_async (fixture->session, msg, G_PRIORITY_DEFAULT, NULL, on_http_done,
+                                    &response);
+  while (response == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_OK);
+  return g_strndup (g_bytes_get_data (response, NULL), g_bytes_get_size (response));
+}
+
+static void
+test_polling (Fixture *fixture, gconstpointer user_data)
+{
+  g_autofree char *open = http (fixture, SOUP_METHOD_GET, "transport=polling", NULL);
+  g_autoptr (JsonNode) handshake = json_from_string (open + 1, NULL);
+  const char *sid = json_object_get_string_member (json_node_get_object (handshake), "sid");
+  g_autofree char *query = g_strdup_printf ("transport=polling&sid=%s", sid);
+  g_autofree char *ok = NULL;
+  g_autofree char *reply = NULL;
+  g_autofree char *echo = NULL;
+  g_autofree char *binary = NULL;
+
+  ok = http (fixture, SOUP_METHOD_POST, query, "40{\"token\":\"abc\"}");
+  g_assert_cmpstr (ok, ==, "ok");
+  reply = http (fixture, SOUP_METHOD_GET, query, NULL);
+  g_assert_true (g_str_has_prefix (reply, "40{\"sid\":\""));
+  g_assert_null (strchr (reply, '\x1e'));
+
+  g_clear_pointer (&ok, g_free);
+  ok = http (fixture, SOUP_METHOD_POST, query,
+             "42[\"echo\",\"a\"]\x1e"
+             "421[\"echo\",\"b\"]");
+  g_assert_cmpstr (ok, ==, "ok");
+  echo = http (fixture, SOUP_METHOD_GET, query, NULL);
+  g_assert_cmpstr (echo, ==,
+                   "42[\"echo-back\",\"a\"]\x1e"
+                   "431[\"b\"]");
+
+  /* binary attachments ride as base64 over polling */
+  g_clear_pointer (&ok, g_free);
+  ok = http (fixture, SOUP_METHOD_POST, query,
+             "451-[\"echo\",{\"_placeholder\":true,\"num\":0}]\x1e"
+             "bAQID");
+  g_assert_cmpstr (ok, ==, "ok");
+  binary = http (fixture, SOUP_METHOD_GET, query, NULL);
+  g_assert_cmpstr (binary, ==,
+                   "451-[\"echo-back\",{\"_placeholder\":true,\"num\":0}]\x1e"
+                   "bAQID");
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func, timeout)                                                                 \
+  g_test_add ("/prd/sio-server/" path, Fixture, GUINT_TO_POINTER (timeout), fixture_setup, func, \
+              fixture_teardown)
+
+  ADD ("connect", test_connect, 0);
+  ADD ("socket-ids-differ", test_socket_ids_differ, 0);
+  ADD ("auth", test_auth, 0);
+  ADD ("invalid-namespace", test_invalid_namespace, 0);
+  ADD ("multiplexing", test_multiplexing, 0);
+  ADD ("engine-close", test_engine_close, 0);
+  ADD ("acks", test_acks, 0);
+  ADD ("binary", test_binary, 0);
+  ADD ("binary-interrupted", test_binary_interrupted, 0);
+  ADD ("unexpected-binary", test_unexpected_binary, 0);
+  ADD ("rooms", test_rooms, 0);
+  ADD ("broadcast-namespace", test_broadcast_namespace, 0);
+  ADD ("unknown-event", test_unknown_event, 0);
+  ADD ("catch-all", test_catch_all, 0);
+  ADD ("rate-limit", test_rate_limit, 0);
+  ADD ("pending-acks-limit", test_pending_acks_limit, 0);
+  ADD ("server-disconnect", test_server_disconnect, 0);
+  ADD ("protocol-violations", test_protocol_violations, 0);
+  ADD ("violation-disconnects", test_violation_disconnects, 0);
+  /* long enough for one CONNECT round trip on a loaded machine */
+  ADD ("connect-timeout", test_connect_timeout, 1000);
+  ADD ("connect-in-time", test_connect_in_time, 1000);
+  ADD ("polling", test_polling, 0);
+
+#undef ADD
+
+  return g_test_run ();
+}
