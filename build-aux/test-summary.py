@@ -18,7 +18,7 @@ try:
     with open(f"{build_dir}/meson-logs/testlog.json", encoding="utf-8") as f:
         entries = [json.loads(line) for line in f if line.strip()]
 except (OSError, ValueError) as e:
-    print(f"[{build_dir}] no test log: {e}")
+    print(f"==> {build_dir}: no test log: {e}")
     print("0 1 0")
     sys.exit(0)
 
@@ -58,6 +58,6 @@ for e in entries:
         failed += 1
 
 for line in node_summary:
-    print(f"[{build_dir}] node --test {line}")
-print(f"[{build_dir}] test points: pass {passed} / fail {failed} / skip {skipped}")
+    print(f"==> {build_dir}: node --test {line}")
+print(f"==> {build_dir}: test points: pass {passed} / fail {failed} / skip {skipped}")
 print(f"{passed} {failed} {skipped}")

@@ -7,6 +7,7 @@
 #
 # Exit codes: 0 pass, 1 fail, 77 skip (python3-socketio missing).
 
+import datetime
 import os
 import re
 import shutil
@@ -98,8 +99,14 @@ def main():
             fail(f"ping ack was {ack!r}", hub)
         if not pong.wait(TIMEOUT):
             fail("no pong within the bound", hub)
-        if not isinstance(got["pong"].get("timestamp"), (int, float)):
-            fail(f"pong payload {got['pong']!r} has no numeric timestamp", hub)
+        # docs/protocol.md: timestamps are ISO 8601 in UTC ("…Z").
+        ts = got["pong"].get("timestamp") if isinstance(got["pong"], dict) else None
+        try:
+            if not isinstance(ts, str) or not ts.endswith("Z"):
+                raise ValueError(ts)
+            datetime.datetime.fromisoformat(ts[:-1] + "+00:00")
+        except ValueError:
+            fail(f"pong payload {got['pong']!r} has no ISO 8601 UTC timestamp", hub)
         transport = sio.transport()
         sio.disconnect()
 
