@@ -32,7 +32,9 @@
 
 #include <string.h>
 
+#include "prd-eio-metered-stream.h"
 #include "prd-eio-private.h"
+
 #include "prd-eio-socket.h"
 
 typedef enum
@@ -548,12 +550,43 @@ check_incoming_size (PrdEioSocket *self, GBytes *message)
 }
 
 static void
+meter_set_overflow (SoupWebsocketConnection *conn, PrdEioOverflowFunc func, gpointer user_data)
+{
+  PrdEioMeteredStream *metered = g_object_get_data (G_OBJECT (conn), PRD_EIO_METERED_KEY);
+
+  if (metered != NULL)
+    prd_eio_metered_stream_set_overflow_func (metered, func, user_data);
+}
+
+/* A complete message arrived: what is read from now on belongs to the next. */
+static void
+meter_reset (SoupWebsocketConnection *conn)
+{
+  PrdEioMeteredStream *metered = g_object_get_data (G_OBJECT (conn), PRD_EIO_METERED_KEY);
+
+  if (metered != NULL)
+    prd_eio_metered_stream_reset (metered);
+}
+
+/* Too many bytes without a complete message: a message being assembled
+ * from fragments is already past max-payload. */
+static void
+on_ws_overflow (gpointer user_data)
+{
+  PrdEioSocket *self = user_data;
+
+  self->ws_close_code = SOUP_WEBSOCKET_CLOSE_TOO_BIG;
+  socket_close (self, "transport error", CLOSE_ERROR);
+}
+
+static void
 on_ws_message (SoupWebsocketConnection *conn, int type, GBytes *message, gpointer user_data)
 {
   PrdEioSocket *self = user_data;
   g_autoptr (PrdEioPacket) packet = NULL;
   g_autoptr (GError) error = NULL;
 
+  meter_reset (conn);
   if (!check_incoming_size (self, message))
     {
       self->ws_close_code = SOUP_WEBSOCKET_CLOSE_TOO_BIG;
@@ -612,6 +645,7 @@ attach_websocket (PrdEioSocket *self, SoupWebsocketConnection *conn)
   g_signal_connect (conn, "message", G_CALLBACK (on_ws_message), self);
   g_signal_connect (conn, "closed", G_CALLBACK (on_ws_closed), self);
   g_signal_connect (conn, "error", G_CALLBACK (on_ws_error), self);
+  meter_set_overflow (conn, on_ws_overflow, self);
 }
 
 static void
@@ -628,6 +662,7 @@ detach_websocket (PrdEioSocket *self)
     return;
 
   g_signal_handlers_disconnect_by_data (conn, self);
+  meter_set_overflow (conn, NULL, NULL);
   ws_close_and_release (g_steal_pointer (&conn), self->ws_close_code);
 }
 
@@ -645,6 +680,7 @@ abort_upgrade (PrdEioSocket *self, gushort code)
   if (probe == NULL)
     return;
   g_signal_handlers_disconnect_by_data (probe, self);
+  meter_set_overflow (probe, NULL, NULL);
   ws_close_and_release (g_steal_pointer (&probe), code);
 }
 
@@ -698,6 +734,7 @@ on_probe_message (SoupWebsocketConnection *conn, int type, GBytes *message, gpoi
   gsize len;
   const char *data;
 
+  meter_reset (conn);
   if (!check_incoming_size (self, message))
     {
       abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_TOO_BIG);
@@ -732,6 +769,12 @@ on_probe_message (SoupWebsocketConnection *conn, int type, GBytes *message, gpoi
       g_debug ("socket %s: invalid upgrade packet", self->id);
       abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR);
     }
+}
+
+static void
+on_probe_overflow (gpointer user_data)
+{
+  abort_upgrade (user_data, SOUP_WEBSOCKET_CLOSE_TOO_BIG);
 }
 
 static void
@@ -1061,6 +1104,7 @@ prd_eio_socket_offer_upgrade (PrdEioSocket *self, SoupWebsocketConnection *conn)
   g_signal_connect (conn, "message", G_CALLBACK (on_probe_message), self);
   g_signal_connect (conn, "closed", G_CALLBACK (on_probe_closed), self);
   g_signal_connect (conn, "error", G_CALLBACK (on_ws_error), self);
+  meter_set_overflow (conn, on_probe_overflow, self);
   self->upgrade_timeout_id = g_timeout_add (self->config.upgrade_timeout, on_upgrade_timeout, self);
 }
 
