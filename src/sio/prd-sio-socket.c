@@ -453,7 +453,6 @@ ack_error (PrdSioSocket *self, gint64 ack_id, const char *code, const char *mess
   g_autoptr (JsonNode) error = error_object (code, message, FALSE);
   g_autoptr (JsonObject) wrapper = json_object_new ();
   g_autoptr (JsonNode) payload = json_node_new (JSON_NODE_OBJECT);
-
   g_autoptr (JsonArray) args = json_array_new ();
 
   json_object_set_member (wrapper, "error", g_steal_pointer (&error));
