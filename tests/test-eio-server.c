@@ -338,7 +338,7 @@ ws_connected (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static WsClient *
-ws_connect (Fixture *f, const char *sid)
+ws_connect_full (Fixture *f, const char *sid, const char *origin)
 {
   g_autofree char *url = NULL;
   g_autoptr (SoupMessage) msg = NULL;
@@ -351,11 +351,20 @@ ws_connect (Fixture *f, const char *sid)
   else
     url = g_strdup_printf ("ws://127.0.0.1:%u/engine.io/?EIO=4&transport=websocket", f->port);
   msg = soup_message_new ("GET", url);
-  soup_session_websocket_connect_async (f->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+  soup_session_websocket_connect_async (f->session, msg, origin, NULL, G_PRIORITY_DEFAULT, NULL,
                                         ws_connected, ws);
   iterate_until (&ws->done);
+  if (ws->conn != NULL)
+    soup_websocket_connection_set_max_incoming_payload_size (ws->conn, 0);
+  return ws;
+}
+
+static WsClient *
+ws_connect (Fixture *f, const char *sid)
+{
+  WsClient *ws = ws_connect_full (f, sid, NULL);
+
   g_assert_no_error (ws->error);
-  soup_websocket_connection_set_max_incoming_payload_size (ws->conn, 0);
   return ws;
 }
 
@@ -865,6 +874,35 @@ test_websocket_direct (Fixture *f, gconstpointer user_data)
 }
 
 static void
+test_websocket_server_close (Fixture *f, gconstpointer user_data)
+{
+  g_autoptr (WsClient) ws = ws_connect (f, NULL);
+  g_autoptr (WsClient) ws2 = NULL;
+  g_autofree char *open = ws_next (ws);
+  g_autofree char *open2 = NULL;
+  g_autofree char *bye = NULL;
+
+  /* What was sent before the close arrives, then a clean close. */
+  g_assert_true (prd_eio_socket_send_text (last_socket (f), "bye", -1));
+  prd_eio_socket_close (last_socket (f), "forced close");
+  g_assert_cmpuint (f->closed->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (f->closed, 0), ==, "forced close");
+  g_assert_false (prd_eio_socket_send_text (last_socket (f), "late", -1));
+  bye = ws_next (ws);
+  g_assert_cmpstr (bye, ==, "T4bye");
+  ws_wait_closed (ws);
+  g_assert_cmpuint (soup_websocket_connection_get_close_code (ws->conn), ==,
+                    SOUP_WEBSOCKET_CLOSE_NORMAL);
+
+  ws2 = ws_connect (f, NULL);
+  open2 = ws_next (ws2);
+  prd_eio_server_close_all (f->eio);
+  ws_wait_closed (ws2);
+  g_assert_cmpstr (g_ptr_array_index (f->closed, 1), ==, "server shutting down");
+  g_assert_cmpuint (prd_eio_server_get_n_sockets (f->eio), ==, 0);
+}
+
+static void
 test_websocket_parse_error (Fixture *f, gconstpointer user_data)
 {
   g_autoptr (WsClient) ws = ws_connect (f, NULL);
@@ -1262,6 +1300,19 @@ test_cors (Fixture *f, gconstpointer user_data)
   g_assert_cmpuint (soup_message_get_status (same_origin->msg), ==, SOUP_STATUS_OK);
 
   g_assert_cmpuint (f->sockets->len, ==, 2);
+
+  /* WebSocket handshakes are checked too (cross-site WebSocket hijacking). */
+  {
+    g_autoptr (WsClient) ws_denied = ws_connect_full (f, NULL, "https://evil.example");
+    g_autoptr (WsClient) ws_allowed = ws_connect_full (f, NULL, "https://app.example");
+    g_autofree char *open = NULL;
+
+    g_assert_error (ws_denied->error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_ERROR_NOT_WEBSOCKET);
+    g_assert_no_error (ws_allowed->error);
+    open = ws_next (ws_allowed);
+    g_assert_true (g_str_has_prefix (open, "T0{"));
+    g_assert_cmpuint (f->sockets->len, ==, 3);
+  }
 }
 
 /* ------------------------------------------------------------------ */
@@ -1381,6 +1432,7 @@ main (int argc, char *argv[])
   ADD ("heartbeat/timeout", &timeout_config, test_heartbeat_timeout);
   ADD ("heartbeat/client-ping", NULL, test_heartbeat_client_ping);
   ADD ("websocket/direct", NULL, test_websocket_direct);
+  ADD ("websocket/server-close", NULL, test_websocket_server_close);
   ADD ("websocket/parse-error", NULL, test_websocket_parse_error);
   ADD ("websocket/upgrade", NULL, test_websocket_upgrade);
   ADD ("websocket/upgrade-timeout", &upgrade_timeout_config, test_websocket_upgrade_timeout);

@@ -314,10 +314,13 @@ early_handler (SoupServer *server,
   if (is_websocket_request (msg) || !path_matches (self, path))
     return;
   echo_connection_close (msg);
+
+  /* libsoup would otherwise keep a request body of any size in memory; the
+   * only body the hub reads is a POST's, collected (bounded) below. */
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
   if (!g_str_equal (soup_server_message_get_method (msg), SOUP_METHOD_POST))
     return;
 
-  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
   g_object_set_data_full (G_OBJECT (msg), BODY_KEY, g_byte_array_new (),
                           (GDestroyNotify) g_byte_array_unref);
   g_signal_connect_object (msg, "got-chunk", G_CALLBACK (on_got_chunk), self, 0);

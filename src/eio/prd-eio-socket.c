@@ -222,7 +222,11 @@ answer_get (PrdEioSocket *self, const char *tail)
                                     g_string_free (g_steal_pointer (&payload), FALSE), len);
 
   /* Still our memory until libsoup has written it. */
-  g_clear_object (&self->inflight_get);
+  if (self->inflight_get != NULL)
+    {
+      g_signal_handlers_disconnect_by_func (self->inflight_get, on_get_finished, self);
+      g_clear_object (&self->inflight_get);
+    }
   self->inflight_get = g_object_ref (msg);
   self->inflight_bytes = len;
 
