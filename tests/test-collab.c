@@ -483,11 +483,52 @@ test_refusals (Fixture *f, gconstpointer data)
   g_assert_cmpstr (text, ==, "x");
 }
 
+static void
+test_config (void)
+{
+  const char *bad[] = {
+    "[collab]\nbatch-threshold=-1\n",   "[collab]\nbatch-threshold=1000001\n",
+    "[collab]\nbatch-interval=4\n",     "[collab]\nbatch-interval=5001\n",
+    "[collab]\nmax-operation-size=0\n", "[collab]\nmax-operation-size=4194305\n",
+    "[collab]\nsnapshot-every=0\n",     "[collab]\nsnapshot-every=many\n",
+    "[collab]\nbatch-size=3\n",
+  };
+  g_autoptr (PrdHubConfig) defaults = prd_hub_config_new ();
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpuint (defaults->batch_threshold, ==, 50);
+  g_assert_cmpuint (defaults->batch_interval, ==, 50);
+  g_assert_cmpuint (defaults->max_operation_size, ==, 65536);
+  g_assert_cmpuint (defaults->snapshot_every, ==, 500);
+
+  g_assert_true (prd_hub_config_load_data (config,
+                                           "[collab]\nbatch-threshold=0\nbatch-interval=5000\n"
+                                           "max-operation-size=4194304\nsnapshot-every=1\n",
+                                           -1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (config->batch_threshold, ==, 0);
+  g_assert_cmpuint (config->batch_interval, ==, 5000);
+  g_assert_cmpuint (config->max_operation_size, ==, 4194304);
+  g_assert_cmpuint (config->snapshot_every, ==, 1);
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (PrdHubConfig) c = prd_hub_config_new ();
+      g_autoptr (GError) local_error = NULL;
+
+      g_assert_false (prd_hub_config_load_data (c, bad[i], -1, &local_error));
+      g_assert_error (local_error, PRD_ERROR, PRD_ERROR_CONFIG);
+      g_assert_nonnull (strstr (local_error->message, "collab"));
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 
+  g_test_add_func ("/prd/collab/config", test_config);
   g_test_add ("/prd/collab/acked-is-stored", Fixture, NULL, fixture_setup, test_acked_is_stored,
               fixture_teardown);
   g_test_add ("/prd/collab/release-and-restore", Fixture, NULL, fixture_setup,

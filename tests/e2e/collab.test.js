@@ -414,3 +414,57 @@ test('REST: create, read, export, list, and every error status', async () => {
     await hub.stop();
   }
 });
+
+test('sites: a rejoining client gets its site back; a reused site is a conflict', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Sites', 'abc');
+    const a = await client(hub, user('user_a'));
+    sockets.push(a);
+    const ja = await join(a, prdId);
+    const v = bump(ja.vector, ja.siteId);
+    const ack = await request(a, 'content-update', {
+      prdId, operation: { type: 'insert', position: 3, content: 'd', timestamp: Date.now() },
+      stateVector: v,
+    });
+    assert.equal(ack.ok, true);
+    a.close();
+
+    // Same user, no local state: the free site back, continuing its count.
+    const a2 = await client(hub, user('user_a'));
+    sockets.push(a2);
+    const ja2 = await join(a2, prdId);
+    assert.equal(ja2.siteId, ja.siteId);
+    assert.equal(ja2.vector[ja.siteId], 1);
+    assert.equal(ja2.joined.siteConflict, undefined);
+
+    // Same user asking for its site by number (held by nobody after a2 leaves).
+    a2.close();
+    const a3 = await client(hub, user('user_a'));
+    sockets.push(a3);
+    const ja3 = await join(a3, prdId, { siteId: ja.siteId, stateVector: v });
+    assert.equal(ja3.siteId, ja.siteId);
+    assert.equal(ja3.joined.siteConflict, undefined);
+
+    // Another user claiming that site with operations the hub never saw.
+    const b = await client(hub, user('user_b'));
+    sockets.push(b);
+    const ahead = bump(bump(v, ja.siteId), ja.siteId);
+    const jb = await join(b, prdId, { siteId: ja.siteId, stateVector: ahead });
+    assert.notEqual(jb.siteId, ja.siteId);
+    assert.equal(jb.joined.siteConflict.code, 'SITE_CONFLICT');
+    assert.equal(jb.joined.siteConflict.previousSiteId, ja.siteId);
+    assert.equal(typeof jb.joined.siteConflict.message, 'string');
+
+    // Another user asking for it without local operations: just another site.
+    const c = await client(hub, user('user_c'));
+    sockets.push(c);
+    const jc = await join(c, prdId, { siteId: ja.siteId });
+    assert.notEqual(jc.siteId, ja.siteId);
+    assert.equal(jc.joined.siteConflict, undefined);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
