@@ -501,6 +501,16 @@ test_config (void)
   g_assert_cmpuint (defaults->batch_interval, ==, 50);
   g_assert_cmpuint (defaults->max_operation_size, ==, 65536);
   g_assert_cmpuint (defaults->snapshot_every, ==, 500);
+  {
+    const PrdRateLimit *limit = prd_hub_config_get_rate_limit (defaults, "collab");
+
+    g_assert_nonnull (limit);
+    g_assert_cmpuint (limit->limit, ==, 1200);
+    g_assert_cmpuint (limit->window_seconds, ==, 10);
+    g_assert_cmpstr (g_hash_table_lookup (defaults->event_classes, "content-update"), ==, "collab");
+    g_assert_cmpstr (g_hash_table_lookup (defaults->event_classes, "presence-update"), ==,
+                     "collab");
+  }
 
   g_assert_true (prd_hub_config_load_data (config,
                                            "[collab]\nbatch-threshold=0\nbatch-interval=5000\n"
