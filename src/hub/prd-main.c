@@ -28,7 +28,7 @@
 
 #define DEFAULT_TOKEN_TTL (7 * 24 * 3600)
 #define MAX_TOKEN_TTL     (366 * 24 * 3600)
-#define STORE_FILE       "prdhub.db"
+#define STORE_FILE        "prdhub.db"
 /* Largest Markdown file `prd create --file` / `prd import` accept. */
 #define MAX_IMPORT_BYTES (4 * 1024 * 1024)
 
@@ -104,6 +104,8 @@ on_signal (gpointer user_data)
 {
   ServeState *state = user_data;
 
+  if (state->hub == NULL)
+    return G_SOURCE_CONTINUE;
   g_message ("Stopping");
   prd_hub_stop (state->hub);
   return G_SOURCE_CONTINUE;
@@ -230,10 +232,18 @@ cmd_serve (int argc, char **argv)
   sigint_id = g_unix_signal_add (SIGINT, on_signal, &state);
   sigterm_id = g_unix_signal_add (SIGTERM, on_signal, &state);
   g_main_loop_run (loop);
-  g_source_remove (sigint_id);
-  g_source_remove (sigterm_id);
+  /* Closing the store waits for its last commits; a second SIGTERM meanwhile
+   * must not kill the hub mid-way, so the handlers stay until the end. */
+  state.hub = NULL;
   g_clear_object (&hub);
   close_store (store);
+  /* Removing the sources restores the default action; the hub is exiting
+   * cleanly (sanitizer builds take a while at exit), so a repeated signal
+   * is ignored rather than allowed to turn that into a kill. */
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+  signal (SIGINT, SIG_IGN);
+  signal (SIGTERM, SIG_IGN);
   return 0;
 }
 
