@@ -425,11 +425,14 @@ prd_hub_dispose (GObject *object)
   GHashTableIter iter;
   gpointer socket;
 
+  /* Disposed while running: stop now, without waiting for clients. */
   if (self->server != NULL && !self->stopping)
     prd_hub_stop (self);
   if (self->stopping)
-    close_sessions (self);
-  finish_stop (self);
+    {
+      close_sessions (self);
+      finish_stop (self);
+    }
   g_hash_table_iter_init (&iter, self->sessions);
   while (g_hash_table_iter_next (&iter, &socket, NULL))
     g_object_weak_unref (socket, on_session_finalized, self);
