@@ -28,6 +28,7 @@
 #include "prd-hub.h"
 
 #define IDENTITY_KEY "prd-hub-identity"
+#define EXPIRY_KEY   "prd-hub-token-expiry"
 #define ENGINE_PATH  "/socket.io"
 
 struct _PrdHub
@@ -133,6 +134,45 @@ prd_hub_socket_get_identity (PrdSioSocket *socket)
   return g_object_get_data (G_OBJECT (socket), IDENTITY_KEY);
 }
 
+static void
+destroy_source (gpointer source)
+{
+  g_source_destroy (source);
+  g_source_unref (source);
+}
+
+/* A connection lives no longer than the token that opened it: the client is
+ * told why and disconnected from the namespace, and must come back with a
+ * fresh token. */
+static gboolean
+on_token_expired (gpointer user_data)
+{
+  PrdSioSocket *socket = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) payload = NULL;
+
+  g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED, "Token expired");
+  payload = prd_hub_error_to_json (error);
+  g_debug ("%s: token expired, disconnecting", prd_sio_socket_get_id (socket));
+  prd_sio_socket_emit_one (socket, "error", payload);
+  prd_sio_socket_disconnect (socket);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+watch_expiry (PrdSioSocket *socket, gint64 exp)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  guint delay = (guint) CLAMP (exp - now, 0, (gint64) G_MAXUINT / 1000);
+  GSource *source = g_timeout_source_new (delay * 1000);
+
+  /* The source dies with the socket, so the callback never sees a freed one. */
+  g_source_set_callback (source, on_token_expired, socket, NULL);
+  g_source_set_name (source, "[prdhub] token expiry");
+  g_source_attach (source, NULL);
+  g_object_set_data_full (G_OBJECT (socket), EXPIRY_KEY, source, destroy_source);
+}
+
 static gboolean
 hub_connect (PrdSioNamespace *nsp,
              PrdSioSocket *socket,
@@ -173,6 +213,7 @@ hub_connect (PrdSioNamespace *nsp,
   g_debug ("%s connected to %s as %s (%s, %s)", prd_sio_socket_get_id (socket),
            prd_sio_namespace_get_name (nsp), identity->user_id, identity->org,
            prd_role_to_string (identity->role));
+  watch_expiry (socket, identity->exp);
   g_object_set_data_full (G_OBJECT (socket), IDENTITY_KEY, identity,
                           (GDestroyNotify) prd_identity_free);
   return TRUE;
@@ -425,11 +466,14 @@ prd_hub_dispose (GObject *object)
   GHashTableIter iter;
   gpointer socket;
 
+  /* Disposed while running: stop now, without waiting for clients. */
   if (self->server != NULL && !self->stopping)
     prd_hub_stop (self);
   if (self->stopping)
-    close_sessions (self);
-  finish_stop (self);
+    {
+      close_sessions (self);
+      finish_stop (self);
+    }
   g_hash_table_iter_init (&iter, self->sessions);
   while (g_hash_table_iter_next (&iter, &socket, NULL))
     g_object_weak_unref (socket, on_session_finalized, self);
