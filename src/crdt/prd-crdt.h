@@ -184,6 +184,17 @@ gboolean prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
                                           PrdCrdtOp **out_op,
                                           GError **error);
 
+/* The same, from a `content-update` as it arrives: @operation is the seed's
+ * operation object ({type, position, content | length, timestamp?}) and
+ * @state_vector the client's vector *after* the operation (its own entry
+ * counts it). Every field is validated; on error nothing changes. */
+gboolean prd_crdt_doc_apply_content_update (PrdCrdtDoc *doc,
+                                            guint32 site,
+                                            JsonNode *operation,
+                                            JsonNode *state_vector,
+                                            PrdCrdtOp **out_op,
+                                            GError **error);
+
 /* The CRDT path: idempotent (a known operation is ignored) and order-free (an
  * operation whose dependencies have not arrived is held back and integrated
  * when they do; @out_applied, nullable, receives the number of operations
