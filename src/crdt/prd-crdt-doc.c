@@ -1153,6 +1153,12 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
       return FALSE;
     }
 
+  if ((guint64) site_n_chars (doc, site) + n > PRD_CRDT_MAX_SITE_UNITS)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "Site %u has inserted too much text", site);
+      return FALSE;
+    }
   current = vector_is_current (doc, base, n_base);
   if (!current)
     move_version (doc, base, n_base, TRUE);
@@ -1500,6 +1506,12 @@ integrate_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, GError **error)
       gsize blen = strlen (op->content);
       guint32 n = prd_crdt_utf16_length (op->content, blen);
 
+      if ((guint64) clock + n > PRD_CRDT_MAX_SITE_UNITS)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                       "Site %u has inserted too much text", op->site);
+          return FALSE;
+        }
       if (op->clock != clock)
         {
           g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,

@@ -33,7 +33,9 @@ G_BEGIN_DECLS
 #define PRD_CRDT_MAX_SITES        65536
 #define PRD_CRDT_MAX_PENDING      65536
 #define PRD_CRDT_MAX_INSERT_UNITS (16 * 1024 * 1024)
-#define PRD_CRDT_FORMAT_VERSION   1
+/* Keeps character clocks far from overflowing (2^31 units per site). */
+#define PRD_CRDT_MAX_SITE_UNITS 0x80000000u
+#define PRD_CRDT_FORMAT_VERSION 1
 
 typedef enum
 {
