@@ -919,8 +919,12 @@ prd_crdt_doc_get_site_ops (PrdCrdtDoc *doc, guint32 site)
 GArray *
 prd_crdt_doc_get_state_vector (PrdCrdtDoc *doc)
 {
-  GArray *v = g_array_new (FALSE, TRUE, sizeof (guint32));
-  guint n = doc->sites->len;
+  GArray *v;
+  guint n;
+
+  g_return_val_if_fail (doc != NULL, NULL);
+  v = g_array_new (FALSE, TRUE, sizeof (guint32));
+  n = doc->sites->len;
 
   while (n > 0 && ((PrdCrdtSite *) g_ptr_array_index (doc->sites, n - 1))->n_ops == 0)
     n--;

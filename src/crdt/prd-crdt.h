@@ -28,6 +28,9 @@ G_BEGIN_DECLS
  *
  * Positions and lengths count UTF-16 code units, as JavaScript strings do. A
  * position that falls between the two halves of a surrogate pair is rejected.
+ *
+ * A document is plain data for one thread at a time; every function that can
+ * fail leaves the document unchanged when it does.
  */
 
 #define PRD_CRDT_MAX_SITES        65536
