@@ -536,6 +536,24 @@ run_case (guint32 seed)
 
   hub_text = prd_crdt_doc_get_text (hub);
   hub_vec = vec (hub);
+  /* anchors made on one replica resolve to the same place on every other */
+  for (guint k = 0; k < 4; k++)
+    {
+      PrdCrdtAnchor anchor;
+      guint32 len = prd_crdt_doc_get_length (hub), at, there;
+      guint32 pos = g_rand_int_range (rand, 0, len + 1);
+      PrdCrdtAssoc assoc = k % 2 ? PRD_CRDT_ASSOC_BEFORE : PRD_CRDT_ASSOC_AFTER;
+
+      if (!prd_crdt_doc_anchor_at (hub, pos, assoc, &anchor, NULL))
+        continue; /* inside a surrogate pair */
+      g_assert_true (prd_crdt_doc_anchor_resolve (hub, &anchor, &at, NULL));
+      g_assert_cmpuint (at, ==, pos);
+      for (guint i = 0; i < n_sites; i++)
+        {
+          g_assert_true (prd_crdt_doc_anchor_resolve (clients[i], &anchor, &there, NULL));
+          g_assert_cmpuint (there, ==, pos);
+        }
+    }
   for (guint i = 0; i < n_sites; i++)
     {
       g_autoptr (GArray) v = vec (clients[i]);
