@@ -35,26 +35,17 @@ typedef struct
 
 /* ---- UTF-16 helpers ---------------------------------------------------- */
 
-gboolean
-prd_crdt_utf8_to_utf16 (const char *text, gssize len, PrdCrdtBuf *out, GError **error)
+/* @text is valid UTF-8 */
+void
+prd_crdt_utf8_to_utf16_unchecked (const char *text, gsize len, PrdCrdtBuf *out)
 {
   const guchar *p = (const guchar *) text;
-  const guchar *end;
-  const char *bad = NULL;
+  const guchar *end = p + len;
   guint16 *dst;
 
-  if (len < 0)
-    len = strlen (text);
-  if (!g_utf8_validate_len (text, len, &bad))
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
-                   "Text is not valid UTF-8 (at byte %d)", (int) (bad - text));
-      return FALSE;
-    }
   /* never more UTF-16 units than UTF-8 bytes */
   prd_crdt_buf_reserve (out, out->len + len, sizeof (guint16));
   dst = (guint16 *) (void *) out->data + out->len;
-  end = p + len;
   while (p < end)
     {
       if (*p < 0x80)
@@ -74,6 +65,22 @@ prd_crdt_utf8_to_utf16 (const char *text, gssize len, PrdCrdtBuf *out, GError **
         }
     }
   out->len = dst - (guint16 *) (void *) out->data;
+}
+
+gboolean
+prd_crdt_utf8_to_utf16 (const char *text, gssize len, PrdCrdtBuf *out, GError **error)
+{
+  const char *bad = NULL;
+
+  if (len < 0)
+    len = strlen (text);
+  if (!g_utf8_validate_len (text, len, &bad))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "Text is not valid UTF-8 (at byte %d)", (int) (bad - text));
+      return FALSE;
+    }
+  prd_crdt_utf8_to_utf16_unchecked (text, len, out);
   return TRUE;
 }
 
@@ -286,17 +293,36 @@ locate_pos (PrdCrdtDoc *doc, guint32 pos)
     }
   g_assert (at < n);
   c = chunk_at (doc, at);
-  for (guint i = 0; i < c->n; i++)
+  l.chunk = c;
+  if (rem < c->vis / 2)
     {
-      guint32 v = prd_crdt_item_vis (&c->items[i]);
-      if (rem < v)
+      for (guint i = 0; i < c->n; i++)
         {
-          l.chunk = c;
-          l.idx = i;
-          l.off = rem;
-          return l;
+          guint32 v = prd_crdt_item_vis (&c->items[i]);
+          if (rem < v)
+            {
+              l.idx = i;
+              l.off = rem;
+              return l;
+            }
+          rem -= v;
         }
-      rem -= v;
+    }
+  else
+    {
+      /* from the end: half the walk for positions in the second half */
+      guint32 after = c->vis - rem; /* visible characters from rem on */
+      for (guint i = c->n; i-- > 0;)
+        {
+          guint32 v = prd_crdt_item_vis (&c->items[i]);
+          if (after <= v)
+            {
+              l.idx = i;
+              l.off = v - after;
+              return l;
+            }
+          after -= v;
+        }
     }
   g_assert_not_reached ();
   return l;
@@ -760,7 +786,8 @@ integrate_insert (PrdCrdtDoc *doc,
                   guint32 os,
                   guint32 oc,
                   guint32 rs,
-                  guint32 rc)
+                  guint32 rc,
+                  const Loc *hint)
 {
   PrdCrdtItem item = { site, clock, n, os, oc, rs, rc, 0 };
   PrdCrdtSite *s = site_at (doc, site);
@@ -770,7 +797,9 @@ integrate_insert (PrdCrdtDoc *doc,
 
   prd_crdt_buf_set_size (s->loc, clock + n, sizeof (guint32));
 
-  if (rs != PRD_CRDT_NONE)
+  /* @hint: the origin's place, when the caller has just found it and the
+   * right origin is known to start the next item (or to be its remainder) */
+  if (rs != PRD_CRDT_NONE && hint == NULL)
     {
       Loc r = locate_id (doc, rs, rc);
       if (r.off > 0)
@@ -778,7 +807,7 @@ integrate_insert (PrdCrdtDoc *doc,
     }
   if (os != PRD_CRDT_NONE)
     {
-      left = locate_id (doc, os, oc);
+      left = hint ? *hint : locate_id (doc, os, oc);
       if (left.off + 1 < left.chunk->items[left.idx].len)
         {
           Loc e = left;
@@ -881,6 +910,7 @@ prd_crdt_doc_new (void)
   doc->log = g_array_new (FALSE, FALSE, sizeof (PrdCrdtLogRun));
   doc->pending = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                         (GDestroyNotify) prd_crdt_op_free);
+  doc->scratch = g_array_new (FALSE, FALSE, sizeof (PrdCrdtIdRange));
   doc->dirty = TRUE;
   return doc;
 }
@@ -895,6 +925,7 @@ prd_crdt_doc_free (PrdCrdtDoc *doc)
   g_ptr_array_unref (doc->sites);
   g_array_unref (doc->log);
   g_hash_table_unref (doc->pending);
+  g_array_unref (doc->scratch);
   g_free (doc->fen);
   g_free (doc);
 }
@@ -1126,7 +1157,7 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
   gboolean current;
   guint32 os = PRD_CRDT_NONE, oc = 0, rs = PRD_CRDT_NONE, rc = 0;
   guint32 clock, n;
-  Loc at;
+  Loc at, origin_loc = { NULL, 0, 0 };
 
   g_return_val_if_fail (doc != NULL, FALSE);
   g_return_val_if_fail (base != NULL || n_base == 0, FALSE);
@@ -1189,6 +1220,7 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
         PrdCrdtItem *it = &l.chunk->items[l.idx];
         os = it->site;
         oc = it->clock + l.off;
+        origin_loc = l;
         if (is_high_surrogate (g_array_index (site_at (doc, os)->text, guint16, oc)))
           {
             g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
@@ -1226,9 +1258,9 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
 
   s = prd_crdt_doc_ensure_site (doc, site);
   clock = s->text->len;
-  if (!prd_crdt_utf8_to_utf16 (text, text_len, s->text, error))
-    g_assert_not_reached ();
-  at = integrate_insert (doc, site, clock, n, os, oc, rs, rc);
+  prd_crdt_utf8_to_utf16_unchecked (text, text_len, s->text);
+  at = integrate_insert (doc, site, clock, n, os, oc, rs, rc,
+                         current && os != PRD_CRDT_NONE ? &origin_loc : NULL);
   site_append_insert (s, clock, n);
   log_append (doc, site);
 
@@ -1296,7 +1328,7 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
                                  PrdCrdtOp **out_op,
                                  GError **error)
 {
-  g_autoptr (GArray) targets = NULL;
+  GArray *targets;
   gboolean current;
   guint32 left;
   guint32 first_pos;
@@ -1327,7 +1359,8 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
       return FALSE;
     }
 
-  targets = g_array_new (FALSE, FALSE, sizeof (PrdCrdtIdRange));
+  targets = doc->scratch;
+  g_array_set_size (targets, 0);
   l = locate_pos (doc, position);
   left = length;
   while (left > 0)
@@ -1372,7 +1405,8 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
 
   if (out_op)
     {
-      PrdCrdtOp *op = g_new0 (PrdCrdtOp, 1);
+      /* one allocation, as for inserts */
+      PrdCrdtOp *op = g_malloc0 (sizeof (PrdCrdtOp) + targets->len * sizeof (PrdCrdtIdRange));
       op->type = PRD_CRDT_OP_DELETE;
       op->site = site;
       op->seq = prd_crdt_doc_get_site_ops (doc, site);
@@ -1380,7 +1414,8 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
       op->timestamp = timestamp;
       op->position = first_pos;
       op->n_targets = targets->len;
-      op->targets = (PrdCrdtIdRange *) (void *) g_array_free (g_steal_pointer (&targets), FALSE);
+      op->targets = (PrdCrdtIdRange *) (void *) (op + 1);
+      memcpy (op->targets, targets->data, targets->len * sizeof (PrdCrdtIdRange));
       *out_op = op;
     }
   return TRUE;
@@ -1538,7 +1573,7 @@ integrate_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, GError **error)
       integrate_insert (doc, op->site, clock, n, op->has_origin ? op->origin.site : PRD_CRDT_NONE,
                         op->origin.clock,
                         op->has_right_origin ? op->right_origin.site : PRD_CRDT_NONE,
-                        op->right_origin.clock);
+                        op->right_origin.clock, NULL);
       site_append_insert (s, clock, n);
       log_append (doc, op->site);
     }

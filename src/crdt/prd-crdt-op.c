@@ -33,7 +33,8 @@ prd_crdt_op_free (PrdCrdtOp *op)
     return;
   if (op->content != (char *) (op + 1)) /* else allocated with the op */
     g_free (op->content);
-  g_free (op->targets);
+  if (op->targets != (PrdCrdtIdRange *) (void *) (op + 1))
+    g_free (op->targets);
   g_free (op);
 }
 
