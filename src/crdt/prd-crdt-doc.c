@@ -36,9 +36,10 @@ typedef struct
 /* ---- UTF-16 helpers ---------------------------------------------------- */
 
 /* @text is valid UTF-8 */
-void
+gboolean
 prd_crdt_utf8_to_utf16_unchecked (const char *text, gsize len, PrdCrdtBuf *out)
 {
+  gboolean pairs = FALSE;
   const guchar *p = (const guchar *) text;
   const guchar *end = p + len;
   guint16 *dst;
@@ -57,6 +58,7 @@ prd_crdt_utf8_to_utf16_unchecked (const char *text, gsize len, PrdCrdtBuf *out)
           if (c >= 0x10000)
             {
               c -= 0x10000;
+              pairs = TRUE;
               *dst++ = 0xD800 + (c >> 10);
               *dst++ = 0xDC00 + (c & 0x3FF);
             }
@@ -65,6 +67,7 @@ prd_crdt_utf8_to_utf16_unchecked (const char *text, gsize len, PrdCrdtBuf *out)
         }
     }
   out->len = dst - (guint16 *) (void *) out->data;
+  return pairs;
 }
 
 gboolean
@@ -184,6 +187,12 @@ site_at (PrdCrdtDoc *doc, guint32 site)
 {
   g_assert (site < doc->sites->len);
   return g_ptr_array_index (doc->sites, site);
+}
+
+static inline guint32
+site_ops (PrdCrdtDoc *doc, guint32 site)
+{
+  return site < doc->sites->len ? ((PrdCrdtSite *) g_ptr_array_index (doc->sites, site))->n_ops : 0;
 }
 
 static inline guint32
@@ -1007,7 +1016,7 @@ check_vector (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector, GError **e
     }
   for (gsize i = 0; i < n_vector; i++)
     {
-      guint32 have = prd_crdt_doc_get_site_ops (doc, i);
+      guint32 have = site_ops (doc, i);
       if (vector[i] > have)
         {
           g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
@@ -1028,7 +1037,7 @@ vector_is_current (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector)
   for (guint i = 0; i < n; i++)
     {
       guint32 v = i < n_vector ? vector[i] : 0;
-      if (v != prd_crdt_doc_get_site_ops (doc, i))
+      if (v != site_ops (doc, i))
         return FALSE;
     }
   return TRUE;
@@ -1074,11 +1083,11 @@ check_local (PrdCrdtDoc *doc, guint32 site, const guint32 *base, gsize n_base, G
   if (!check_vector (doc, base, n_base, error))
     return FALSE;
   own = site < n_base ? base[site] : 0;
-  if (own != prd_crdt_doc_get_site_ops (doc, site))
+  if (own != site_ops (doc, site))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
                    "Operation %u of site %u is not the next one (the document has %u of that site)",
-                   own + 1, site, prd_crdt_doc_get_site_ops (doc, site));
+                   own + 1, site, site_ops (doc, site));
       return FALSE;
     }
   return TRUE;
@@ -1221,7 +1230,8 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
         os = it->site;
         oc = it->clock + l.off;
         origin_loc = l;
-        if (is_high_surrogate (g_array_index (site_at (doc, os)->text, guint16, oc)))
+        if (doc->has_surrogates &&
+            is_high_surrogate (g_array_index (site_at (doc, os)->text, guint16, oc)))
           {
             g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
                          "Position %u splits a surrogate pair", position);
@@ -1258,7 +1268,8 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
 
   s = prd_crdt_doc_ensure_site (doc, site);
   clock = s->text->len;
-  prd_crdt_utf8_to_utf16_unchecked (text, text_len, s->text);
+  if (prd_crdt_utf8_to_utf16_unchecked (text, text_len, s->text))
+    doc->has_surrogates = TRUE;
   at = integrate_insert (doc, site, clock, n, os, oc, rs, rc,
                          current && os != PRD_CRDT_NONE ? &origin_loc : NULL);
   site_append_insert (s, clock, n);
@@ -1379,10 +1390,11 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
   {
     PrdCrdtIdRange *first = &g_array_index (targets, PrdCrdtIdRange, 0);
     PrdCrdtIdRange *last = &g_array_index (targets, PrdCrdtIdRange, targets->len - 1);
-    if (is_low_surrogate (
-            g_array_index (site_at (doc, first->site)->text, guint16, first->clock)) ||
-        is_high_surrogate (g_array_index (site_at (doc, last->site)->text, guint16,
-                                          last->clock + last->length - 1)))
+    if (doc->has_surrogates &&
+        (is_low_surrogate (
+             g_array_index (site_at (doc, first->site)->text, guint16, first->clock)) ||
+         is_high_surrogate (g_array_index (site_at (doc, last->site)->text, guint16,
+                                           last->clock + last->length - 1))))
       {
         g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
                      "Delete of %u at %u splits a surrogate pair", length, position);
@@ -1409,7 +1421,7 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
       PrdCrdtOp *op = g_malloc0 (sizeof (PrdCrdtOp) + targets->len * sizeof (PrdCrdtIdRange));
       op->type = PRD_CRDT_OP_DELETE;
       op->site = site;
-      op->seq = prd_crdt_doc_get_site_ops (doc, site);
+      op->seq = site_ops (doc, site);
       op->length = length;
       op->timestamp = timestamp;
       op->position = first_pos;
@@ -1568,8 +1580,9 @@ integrate_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, GError **error)
               return FALSE;
             }
         }
-      if (!prd_crdt_utf8_to_utf16 (op->content, blen, s->text, error))
-        return FALSE;
+      /* validated by prd_crdt_op_validate() */
+      if (prd_crdt_utf8_to_utf16_unchecked (op->content, blen, s->text))
+        doc->has_surrogates = TRUE;
       integrate_insert (doc, op->site, clock, n, op->has_origin ? op->origin.site : PRD_CRDT_NONE,
                         op->origin.clock,
                         op->has_right_origin ? op->right_origin.site : PRD_CRDT_NONE,
@@ -1636,12 +1649,12 @@ prd_crdt_doc_apply_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, guint *out_appl
     *out_applied = 0;
   if (!prd_crdt_op_validate (op, error))
     return FALSE;
-  if (op->seq <= prd_crdt_doc_get_site_ops (doc, op->site))
+  if (op->seq <= site_ops (doc, op->site))
     return TRUE;
   key = pending_key (op->site, op->seq);
   if (g_hash_table_contains (doc->pending, &key))
     return TRUE;
-  if (op->seq == prd_crdt_doc_get_site_ops (doc, op->site) + 1 && deps_ready (doc, op))
+  if (op->seq == site_ops (doc, op->site) + 1 && deps_ready (doc, op))
     {
       guint n;
       if (!integrate_remote (doc, op, error))

@@ -129,7 +129,8 @@ struct _PrdCrdtDoc
   PrdCrdtChunk *hint_chunk; /* where locate_id() found the last id */
   guint hint_idx;
   guint n_rejected;
-  GArray *scratch; /* (element-type PrdCrdtIdRange) targets being collected */
+  gboolean has_surrogates; /* some inserted text is outside the BMP */
+  GArray *scratch;         /* (element-type PrdCrdtIdRange) targets being collected */
 };
 
 static inline guint32
@@ -144,7 +145,8 @@ void prd_crdt_doc_mark_dirty (PrdCrdtDoc *doc);
 gboolean prd_crdt_doc_check_consistency (PrdCrdtDoc *doc, GError **error);
 
 /* UTF-8 <-> UTF-16 helpers shared by the codecs */
-void prd_crdt_utf8_to_utf16_unchecked (const char *text, gsize len, PrdCrdtBuf *out);
+/* Returns whether @text needed surrogate pairs. */
+gboolean prd_crdt_utf8_to_utf16_unchecked (const char *text, gsize len, PrdCrdtBuf *out);
 gboolean prd_crdt_utf8_to_utf16 (const char *text, gssize len, PrdCrdtBuf *out, GError **error);
 void prd_crdt_utf16_append_utf8 (GString *out, const guint16 *units, gsize n);
 guint32 prd_crdt_utf16_length (const char *text, gsize len);

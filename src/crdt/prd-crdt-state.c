@@ -614,6 +614,17 @@ decode_body (PrdCrdtDoc *doc, PrdCrdtReader *r, gboolean dropped, GError **error
   }
   if (r->p != r->end)
     return corrupt (error, "trailing bytes");
+  for (guint32 s = 0; s < n_sites && !doc->has_surrogates; s++)
+    {
+      PrdCrdtSite *site = g_ptr_array_index (doc->sites, s);
+      const guint16 *u = (const guint16 *) (void *) site->text->data;
+      for (guint i = 0; i < site->text->len; i++)
+        if (u[i] >= 0xD800 && u[i] < 0xE000)
+          {
+            doc->has_surrogates = TRUE;
+            break;
+          }
+    }
   doc->lossy = dropped;
   return prd_crdt_doc_check_consistency (doc, error);
 }
