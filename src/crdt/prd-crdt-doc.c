@@ -252,6 +252,7 @@ ensure_index (PrdCrdtDoc *doc)
 static inline void
 chunk_add_vis (PrdCrdtDoc *doc, PrdCrdtChunk *c, gint64 delta)
 {
+  doc->stamp++;
   c->vis += delta;
   doc->length += delta;
   if (!doc->dirty)
@@ -288,6 +289,18 @@ locate_pos (PrdCrdtDoc *doc, guint32 pos)
   Loc l = { NULL, 0, 0 };
 
   g_assert (pos < doc->length);
+  /* typing asks for the character it has just written */
+  if (doc->pc_chunk != NULL && doc->pc_stamp == doc->stamp && pos >= doc->pc_start)
+    {
+      guint32 v = prd_crdt_item_vis (&doc->pc_chunk->items[doc->pc_idx]);
+      if (pos - doc->pc_start < v)
+        {
+          l.chunk = doc->pc_chunk;
+          l.idx = doc->pc_idx;
+          l.off = pos - doc->pc_start;
+          return l;
+        }
+    }
   ensure_index (doc);
   n = doc->order->len;
   while (step * 2 <= n)
@@ -312,7 +325,7 @@ locate_pos (PrdCrdtDoc *doc, guint32 pos)
             {
               l.idx = i;
               l.off = rem;
-              return l;
+              goto found;
             }
           rem -= v;
         }
@@ -328,12 +341,17 @@ locate_pos (PrdCrdtDoc *doc, guint32 pos)
             {
               l.idx = i;
               l.off = v - after;
-              return l;
+              goto found;
             }
           after -= v;
         }
     }
   g_assert_not_reached ();
+found:
+  doc->pc_chunk = l.chunk;
+  doc->pc_idx = l.idx;
+  doc->pc_start = pos - l.off;
+  doc->pc_stamp = doc->stamp;
   return l;
 }
 
@@ -404,6 +422,7 @@ insert_item (
   Loc l;
   guint32 vis;
 
+  doc->stamp++;
   if (c->n == PRD_CRDT_CHUNK_MAX)
     {
       guint half = PRD_CRDT_CHUNK_MAX / 2;
@@ -513,12 +532,13 @@ can_merge (const PrdCrdtItem *a, const PrdCrdtItem *b)
 /* Join items @idx and @idx + 1 of @c when they continue each other, so that
  * a run deleted piece by piece (backspacing) becomes one item again. */
 static void
-try_merge (PrdCrdtChunk *c, guint idx)
+try_merge (PrdCrdtDoc *doc, PrdCrdtChunk *c, guint idx)
 {
   PrdCrdtItem *a = &c->items[idx];
 
   if (idx + 1 >= c->n || !can_merge (a, a + 1))
     return;
+  doc->stamp++;
   a->len += a[1].len;
   memmove (a + 1, a + 2, (c->n - idx - 2) * sizeof (PrdCrdtItem));
   c->n--;
@@ -581,9 +601,9 @@ range_apply (PrdCrdtDoc *doc, guint32 site, guint32 clock, guint32 len, RangeMod
         chunk_add_vis (doc, l.chunk, (gint64) after - (gint64) before);
       clock += it->len;
       len -= it->len;
-      try_merge (l.chunk, l.idx);
+      try_merge (doc, l.chunk, l.idx);
       if (l.idx > 0)
-        try_merge (l.chunk, l.idx - 1);
+        try_merge (doc, l.chunk, l.idx - 1);
     }
 }
 
@@ -887,9 +907,14 @@ integrate_insert (PrdCrdtDoc *doc,
           id_eq (l->r_site, l->r_clock, rs, rc) && l->del == 0)
         {
           Loc at = left;
+          gboolean cached =
+              doc->pc_chunk == left.chunk && doc->pc_idx == left.idx && doc->pc_stamp == doc->stamp;
           at.off = l->len;
           l->len += n;
           chunk_add_vis (doc, left.chunk, n);
+          /* the run grew at its end: where it starts has not moved */
+          if (cached)
+            doc->pc_stamp = doc->stamp;
           for (guint32 k = 0; k < n; k++)
             g_array_index (s->loc, guint32, clock + k) = left.chunk->id;
           return at;

@@ -129,6 +129,12 @@ struct _PrdCrdtDoc
   PrdCrdtChunk *hint_chunk; /* where locate_id() found the last id */
   guint hint_idx;
   guint n_rejected;
+  /* the item locate_pos() found last, valid while stamp is unchanged */
+  guint64 stamp;
+  PrdCrdtChunk *pc_chunk;
+  guint pc_idx;
+  guint32 pc_start;
+  guint64 pc_stamp;
   gboolean has_surrogates; /* some inserted text is outside the BMP */
   GArray *scratch;         /* (element-type PrdCrdtIdRange) targets being collected */
 };
