@@ -1303,7 +1303,8 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
   if (out_op)
     {
       /* one allocation: the hub makes one of these per keystroke */
-      PrdCrdtOp *op = g_malloc0 (sizeof (PrdCrdtOp) + text_len + 1);
+      PrdCrdtOp *op = g_malloc (sizeof (PrdCrdtOp) + text_len + 1);
+      memset (op, 0, sizeof (PrdCrdtOp));
       op->type = PRD_CRDT_OP_INSERT;
       op->site = site;
       op->seq = s->n_ops;
@@ -1312,6 +1313,7 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
       op->timestamp = timestamp;
       op->content = (char *) (op + 1);
       memcpy (op->content, text, text_len);
+      op->content[text_len] = '\0';
       op->has_origin = os != PRD_CRDT_NONE;
       op->origin.site = op->has_origin ? os : 0;
       op->origin.clock = op->has_origin ? oc : 0;

@@ -125,8 +125,16 @@ put_op (GByteArray *out, const PrdCrdtOp *op)
           p = varint (p, op->right_origin.clock);
         }
       p = varint (p, blen);
-      g_byte_array_append (out, buf, p - buf);
-      g_byte_array_append (out, (const guint8 *) op->content, blen);
+      if (blen <= sizeof buf - (gsize) (p - buf))
+        {
+          memcpy (p, op->content, blen);
+          g_byte_array_append (out, buf, (p - buf) + blen);
+        }
+      else
+        {
+          g_byte_array_append (out, buf, p - buf);
+          g_byte_array_append (out, (const guint8 *) op->content, blen);
+        }
     }
   else
     {
