@@ -880,14 +880,19 @@ socket_close (PrdEioSocket *self, const char *reason, CloseMode mode)
       else
         self->close_timeout_id = g_timeout_add (self->config.ping_timeout, on_close_timeout, self);
     }
-  else if (self->poll_get != NULL)
+  else if (self->poll_get != NULL && g_queue_is_empty (&self->queue))
     {
       teardown (self, mode);
     }
   else
     {
-      /* Keep the session until the next GET collects the last packets and
-       * the close packet, but not for longer than a client may be silent. */
+      /* The last packets and the close packet go out in separate responses
+       * (as engine.io does): socket.io-client handles a close packet before
+       * the packets decoded from the same payload, so it would drop them.
+       * Keep the session until the next GET collects the close packet, but
+       * not for longer than a client may be silent. */
+      if (self->poll_get != NULL)
+        answer_get (self, NULL);
       self->close_timeout_id = g_timeout_add (
           self->config.ping_interval + self->config.ping_timeout, on_close_timeout, self);
     }
@@ -1035,7 +1040,7 @@ prd_eio_socket_handle_get (PrdEioSocket *self, SoupServerMessage *msg)
   soup_server_message_pause (msg);
   g_signal_connect (msg, "finished", G_CALLBACK (on_get_finished), self);
 
-  if (self->state == STATE_CLOSING)
+  if (self->state == STATE_CLOSING && g_queue_is_empty (&self->queue))
     teardown (self, self->closing_mode);
   else if (!g_queue_is_empty (&self->queue))
     answer_get (self, NULL);

@@ -43,7 +43,6 @@ struct _PrdHub
   GHashTable *sessions; /* (owned) engine sockets alive, weakly referenced */
   GHashTable *requests; /* (owned) SoupServerMessages being served, unowned */
   guint drain_timeout;  /* ms */
-  guint flush_id;
   guint drain_id;
   guint finish_id;
   gboolean stopping;
@@ -276,7 +275,6 @@ finish_stop (PrdHub *self)
   if (self->stopped)
     return;
   self->stopped = TRUE;
-  g_clear_handle_id (&self->flush_id, g_source_remove);
   g_clear_handle_id (&self->drain_id, g_source_remove);
   g_clear_handle_id (&self->finish_id, g_source_remove);
   if (self->server != NULL)
@@ -288,42 +286,14 @@ finish_stop (PrdHub *self)
 static gboolean drained (PrdHub *self);
 static void check_drained (PrdHub *self);
 
-/* TRUE when every open session has handed its queued packets to its
- * transport. */
-static gboolean
-sessions_flushed (PrdHub *self)
-{
-  GHashTableIter iter;
-  gpointer socket;
-
-  g_hash_table_iter_init (&iter, self->sessions);
-  while (g_hash_table_iter_next (&iter, &socket, NULL))
-    if (prd_eio_socket_is_open (socket) && prd_eio_socket_get_buffered_amount (socket) > 0)
-      return FALSE;
-  return TRUE;
-}
-
 static void
 close_sessions (PrdHub *self)
 {
   if (self->closing)
     return;
   self->closing = TRUE;
-  g_clear_handle_id (&self->flush_id, g_source_remove);
   prd_eio_server_close_all (self->engine);
   check_drained (self);
-}
-
-static gboolean
-flush_check_cb (gpointer user_data)
-{
-  PrdHub *self = user_data;
-
-  if (!sessions_flushed (self))
-    return G_SOURCE_CONTINUE;
-  self->flush_id = 0;
-  close_sessions (self);
-  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -773,15 +743,10 @@ prd_hub_stop (PrdHub *self)
         prd_sio_namespace_emit_one (nsp, NULL, NULL, "server-shutdown", payload);
     }
 
-  /* Close only once the broadcast has left the session queues: a
-   * long-polling client given the event and the close packet in one
-   * response drops the event (socket.io-client dispatches decoded packets
-   * on the next tick, after the close). */
+  /* A server-side engine close delivers what was queued (the broadcast)
+   * before the close packet, on every transport. */
   self->drain_id = g_timeout_add (self->drain_timeout, drain_timeout_cb, self);
-  if (sessions_flushed (self))
-    close_sessions (self);
-  else
-    self->flush_id = g_timeout_add (10, flush_check_cb, self);
+  close_sessions (self);
   if (self->closing && drained (self))
     finish_stop (self);
 }

@@ -88,13 +88,18 @@ on_stopped (PrdHub *hub, gpointer user_data)
 {
   ServeState *state = user_data;
 
-  g_main_loop_quit (state->loop);
+  if (state->loop != NULL)
+    g_main_loop_quit (state->loop);
 }
 
 static gboolean
 on_signal (gpointer user_data)
 {
   ServeState *state = user_data;
+
+  /* The hub is being torn down already. */
+  if (state->loop == NULL)
+    return G_SOURCE_CONTINUE;
 
   /* A second signal does not wait for clients any longer. */
   if (state->stopping)
@@ -145,7 +150,6 @@ cmd_serve (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autofree char *url = NULL;
   ServeState state = { 0 };
-  guint sigint_id, sigterm_id;
 
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_summary (context, "Commands: serve (default), token. "
@@ -175,11 +179,17 @@ cmd_serve (int argc, char **argv)
   state.loop = loop;
   state.hub = hub;
   g_signal_connect (hub, "stopped", G_CALLBACK (on_stopped), &state);
-  sigint_id = g_unix_signal_add (SIGINT, on_signal, &state);
-  sigterm_id = g_unix_signal_add (SIGTERM, on_signal, &state);
+  g_unix_signal_add (SIGINT, on_signal, &state);
+  g_unix_signal_add (SIGTERM, on_signal, &state);
   g_main_loop_run (loop);
-  g_source_remove (sigint_id);
-  g_source_remove (sigterm_id);
+
+  /* The handlers stay installed until the process exits: removing them
+   * restores the default action, and a repeated SIGTERM from a supervisor
+   * would then kill a clean shutdown half-way. Signals that arrive from now
+   * on find no loop and are ignored. */
+  state.loop = NULL;
+  state.hub = NULL;
+  g_clear_object (&hub);
   return 0;
 }
 
