@@ -33,7 +33,8 @@ prd_crdt_op_free (PrdCrdtOp *op)
     return;
   if (op->content != (char *) (op + 1)) /* else allocated with the op */
     g_free (op->content);
-  g_free (op->targets);
+  if (op->targets != (PrdCrdtIdRange *) (void *) (op + 1))
+    g_free (op->targets);
   g_free (op);
 }
 
@@ -96,13 +97,20 @@ varint (guint8 *p, guint64 v)
   return p;
 }
 
-/* The fixed part is assembled on the stack: this runs once per keystroke. */
+/* Written straight into @out, which grows once: this runs once per
+ * keystroke. */
 static void
-put_op (GByteArray *out, const PrdCrdtOp *op)
+put_op (GByteArray *out, const PrdCrdtOp *op, gboolean version)
 {
-  guint8 buf[128];
-  guint8 *p = buf;
+  guint old = out->len;
+  gsize blen = op->type == PRD_CRDT_OP_INSERT && op->content ? strlen (op->content) : 0;
+  gsize bound = 64 + blen + (gsize) op->n_targets * 15;
+  guint8 *start, *p;
 
+  g_byte_array_set_size (out, old + bound);
+  start = p = out->data + old;
+  if (version)
+    *p++ = PRD_CRDT_FORMAT_VERSION;
   *p++ = op->type == PRD_CRDT_OP_INSERT ? 0 : 1;
   p = varint (p, op->site);
   p = varint (p, op->seq);
@@ -110,9 +118,8 @@ put_op (GByteArray *out, const PrdCrdtOp *op)
   p = varint (p, prd_crdt_zigzag (op->timestamp));
   if (op->type == PRD_CRDT_OP_INSERT)
     {
-      gsize blen = op->content ? strlen (op->content) : 0;
       p = varint (p, op->clock);
-      p = varint (p, (op->has_origin ? 1 : 0) | (op->has_right_origin ? 2 : 0));
+      *p++ = (op->has_origin ? 1 : 0) | (op->has_right_origin ? 2 : 0);
       if (op->has_origin)
         {
           p = varint (p, op->origin.site);
@@ -124,22 +131,21 @@ put_op (GByteArray *out, const PrdCrdtOp *op)
           p = varint (p, op->right_origin.clock);
         }
       p = varint (p, blen);
-      g_byte_array_append (out, buf, p - buf);
-      g_byte_array_append (out, (const guint8 *) op->content, blen);
+      memcpy (p, op->content, blen);
+      p += blen;
     }
   else
     {
       p = varint (p, op->n_targets);
-      g_byte_array_append (out, buf, p - buf);
       for (guint i = 0; i < op->n_targets; i++)
         {
-          p = buf;
           p = varint (p, op->targets[i].site);
           p = varint (p, op->targets[i].clock);
           p = varint (p, op->targets[i].length);
-          g_byte_array_append (out, buf, p - buf);
         }
     }
+  g_assert ((gsize) (p - start) <= bound);
+  g_byte_array_set_size (out, old + (p - start));
 }
 
 static PrdCrdtOp *
@@ -243,24 +249,19 @@ get_op (PrdCrdtReader *r, GError **error)
 void
 prd_crdt_op_encode_into (const PrdCrdtOp *op, GByteArray *out)
 {
-  guint8 version = PRD_CRDT_FORMAT_VERSION;
-
   g_return_if_fail (op != NULL);
   g_return_if_fail (out != NULL);
-  g_byte_array_append (out, &version, 1);
-  put_op (out, op);
+  put_op (out, op, TRUE);
 }
 
 GBytes *
 prd_crdt_op_encode (const PrdCrdtOp *op)
 {
   GByteArray *out;
-  guint8 version = PRD_CRDT_FORMAT_VERSION;
 
   g_return_val_if_fail (op != NULL, NULL);
   out = g_byte_array_sized_new (32 + (op->content ? strlen (op->content) : 0));
-  g_byte_array_append (out, &version, 1);
-  put_op (out, op);
+  put_op (out, op, TRUE);
   return g_byte_array_free_to_bytes (out);
 }
 
@@ -313,7 +314,7 @@ prd_crdt_ops_encode (PrdCrdtOp *const *ops, guint n_ops)
   g_byte_array_append (out, &version, 1);
   prd_crdt_put_varint (out, n_ops);
   for (guint i = 0; i < n_ops; i++)
-    put_op (out, ops[i]);
+    put_op (out, ops[i], FALSE);
   return g_byte_array_free_to_bytes (out);
 }
 
@@ -631,4 +632,95 @@ prd_crdt_vector_from_json (JsonNode *node, GError **error)
       g_array_append_val (v, x);
     }
   return g_steal_pointer (&v);
+}
+
+gboolean
+prd_crdt_doc_apply_content_update (PrdCrdtDoc *doc,
+                                   guint32 site,
+                                   JsonNode *operation,
+                                   JsonNode *state_vector,
+                                   PrdCrdtOp **out_op,
+                                   GError **error)
+{
+  g_autoptr (GArray) vector = NULL;
+  JsonObject *obj;
+  JsonNode *m;
+  const char *type;
+  guint32 position;
+  gint64 timestamp = 0;
+
+  g_return_val_if_fail (doc != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (operation == NULL || !JSON_NODE_HOLDS_OBJECT (operation))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                           "operation must be an object");
+      return FALSE;
+    }
+  if (state_vector == NULL)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION, "stateVector is missing");
+      return FALSE;
+    }
+  vector = prd_crdt_vector_from_json (state_vector, error);
+  if (vector == NULL)
+    return FALSE;
+  if (site >= vector->len || g_array_index (vector, guint32, site) == 0)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "stateVector must count this operation in its own entry (site %u)", site);
+      return FALSE;
+    }
+  /* the client sends the vector after its operation; it was made at the
+   * vector before it */
+  g_array_index (vector, guint32, site)--;
+
+  obj = json_node_get_object (operation);
+  m = json_object_get_member (obj, "type");
+  if (m == NULL || !JSON_NODE_HOLDS_VALUE (m) || json_node_get_value_type (m) != G_TYPE_STRING)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                           "Operation type must be a string");
+      return FALSE;
+    }
+  type = json_node_get_string (m);
+  if (!json_u32 (json_object_get_member (obj, "position"), "position", 0, &position, error))
+    return FALSE;
+  m = json_object_get_member (obj, "timestamp");
+  if (m != NULL && !JSON_NODE_HOLDS_NULL (m))
+    {
+      if (!JSON_NODE_HOLDS_VALUE (m) || json_node_get_value_type (m) != G_TYPE_INT64)
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                               "timestamp must be an integer");
+          return FALSE;
+        }
+      timestamp = json_node_get_int (m);
+    }
+  if (g_str_equal (type, "insert"))
+    {
+      m = json_object_get_member (obj, "content");
+      if (m == NULL || !JSON_NODE_HOLDS_VALUE (m) || json_node_get_value_type (m) != G_TYPE_STRING)
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                               "content must be a string");
+          return FALSE;
+        }
+      return prd_crdt_doc_apply_local_insert (doc, site, (guint32 *) (void *) vector->data,
+                                              vector->len, position, json_node_get_string (m), -1,
+                                              timestamp, out_op, error);
+    }
+  if (g_str_equal (type, "delete"))
+    {
+      guint32 length;
+      if (!json_u32 (json_object_get_member (obj, "length"), "length", 1, &length, error))
+        return FALSE;
+      return prd_crdt_doc_apply_local_delete (doc, site, (guint32 *) (void *) vector->data,
+                                              vector->len, position, length, timestamp, out_op,
+                                              error);
+    }
+  g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION, "Unknown operation type \"%s\"",
+               type);
+  return FALSE;
 }

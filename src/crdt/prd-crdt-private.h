@@ -116,9 +116,13 @@ typedef struct
 
 struct _PrdCrdtDoc
 {
-  GPtrArray *chunks; /* (element-type PrdCrdtChunk) (owned) by id */
-  GArray *order;     /* (element-type guint32) chunk ids in document order */
-  guint32 *fen;      /* Fenwick tree of chunk visible lengths, 1-based */
+  GPtrArray *chunks; /* (element-type PrdCrdtChunk) by id, in slabs */
+  GPtrArray *slabs;  /* (element-type PrdCrdtChunk) (owned) arrays of chunks */
+  PrdCrdtChunk *slab;
+  guint slab_used;
+  guint slab_cap;
+  GArray *order; /* (element-type guint32) chunk ids in document order */
+  guint32 *fen;  /* Fenwick tree of chunk visible lengths, 1-based */
   guint fen_cap;
   gboolean dirty; /* order indices and fen need rebuilding */
   guint32 length;
@@ -129,6 +133,14 @@ struct _PrdCrdtDoc
   PrdCrdtChunk *hint_chunk; /* where locate_id() found the last id */
   guint hint_idx;
   guint n_rejected;
+  /* the item locate_pos() found last, valid while stamp is unchanged */
+  guint64 stamp;
+  PrdCrdtChunk *pc_chunk;
+  guint pc_idx;
+  guint32 pc_start;
+  guint64 pc_stamp;
+  gboolean has_surrogates; /* some inserted text is outside the BMP */
+  GArray *scratch;         /* (element-type PrdCrdtIdRange) targets being collected */
 };
 
 static inline guint32
@@ -139,10 +151,14 @@ prd_crdt_item_vis (const PrdCrdtItem *it)
 
 PrdCrdtSite *prd_crdt_doc_ensure_site (PrdCrdtDoc *doc, guint32 site);
 PrdCrdtChunk *prd_crdt_doc_new_chunk (PrdCrdtDoc *doc);
+/* Room for @n more chunks without further allocation. */
+void prd_crdt_doc_reserve_chunks (PrdCrdtDoc *doc, guint n);
 void prd_crdt_doc_mark_dirty (PrdCrdtDoc *doc);
 gboolean prd_crdt_doc_check_consistency (PrdCrdtDoc *doc, GError **error);
 
 /* UTF-8 <-> UTF-16 helpers shared by the codecs */
+/* Returns whether @text needed surrogate pairs. */
+gboolean prd_crdt_utf8_to_utf16_unchecked (const char *text, gsize len, PrdCrdtBuf *out);
 gboolean prd_crdt_utf8_to_utf16 (const char *text, gssize len, PrdCrdtBuf *out, GError **error);
 void prd_crdt_utf16_append_utf8 (GString *out, const guint16 *units, gsize n);
 guint32 prd_crdt_utf16_length (const char *text, gsize len);
