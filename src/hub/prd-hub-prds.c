@@ -873,16 +873,8 @@ settle_one (Room *room, Pending *pending)
   g_autoptr (JsonNode) payload = NULL;
   JsonObject *ack;
 
-  if (pending->kind == PENDING_DUPLICATE)
-    {
-      g_autoptr (GArray) vector = prd_document_get_committed_vector (room->document);
-
-      ack = json_object_new ();
-      json_object_set_member (ack, "stateVector", prd_hub_vector_to_json (vector));
-      json_object_set_boolean_member (ack, "duplicate", TRUE);
-      reply_ok (pending->socket, pending->ack_id, ack);
-      return;
-    }
+  /* After a failed append, nothing behind it is confirmed: a repeat of an
+   * operation that was never stored is no success either. */
   if (pending->error != NULL || room->failed)
     {
       if (pending->error == NULL)
@@ -898,6 +890,16 @@ settle_one (Room *room, Pending *pending)
       room->failed = TRUE;
       reply_error (pending->socket, pending->ack_id, "content-update", room->prd_id,
                    pending->error);
+      return;
+    }
+  if (pending->kind == PENDING_DUPLICATE)
+    {
+      g_autoptr (GArray) vector = prd_document_get_committed_vector (room->document);
+
+      ack = json_object_new ();
+      json_object_set_member (ack, "stateVector", prd_hub_vector_to_json (vector));
+      json_object_set_boolean_member (ack, "duplicate", TRUE);
+      reply_ok (pending->socket, pending->ack_id, ack);
       return;
     }
 
