@@ -15,8 +15,8 @@
  * engine session still delivers what it had queued (a long-polling client
  * collects it with its next GET), and soup_server_disconnect() would cut
  * responses still being written; so the hub keeps listening until every
- * session is gone and every response is written, or PRD_HUB_DRAIN_TIMEOUT_MS
- * has passed, and only then emits "stopped".
+ * session is gone and every response is written, or the drain timeout has
+ * passed, and only then emits "stopped".
  */
 #define G_LOG_DOMAIN "prd-hub"
 
@@ -28,6 +28,7 @@
 #include "prd-hub.h"
 
 #define IDENTITY_KEY "prd-hub-identity"
+#define EXPIRY_KEY   "prd-hub-token-expiry"
 #define ENGINE_PATH  "/socket.io"
 
 struct _PrdHub
@@ -41,6 +42,7 @@ struct _PrdHub
   SoupServer *server;   /* (owned) (nullable) until listening */
   GHashTable *sessions; /* (owned) engine sockets alive, weakly referenced */
   GHashTable *requests; /* (owned) SoupServerMessages being served, unowned */
+  guint drain_timeout;  /* ms */
   guint flush_id;
   guint drain_id;
   guint finish_id;
@@ -54,6 +56,7 @@ enum
   PROP_0,
   PROP_CONFIG,
   PROP_AUTH,
+  PROP_DRAIN_TIMEOUT,
   N_PROPS
 };
 
@@ -131,6 +134,45 @@ prd_hub_socket_get_identity (PrdSioSocket *socket)
   return g_object_get_data (G_OBJECT (socket), IDENTITY_KEY);
 }
 
+static void
+destroy_source (gpointer source)
+{
+  g_source_destroy (source);
+  g_source_unref (source);
+}
+
+/* A connection lives no longer than the token that opened it: the client is
+ * told why and disconnected from the namespace, and must come back with a
+ * fresh token. */
+static gboolean
+on_token_expired (gpointer user_data)
+{
+  PrdSioSocket *socket = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) payload = NULL;
+
+  g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED, "Token expired");
+  payload = prd_hub_error_to_json (error);
+  g_debug ("%s: token expired, disconnecting", prd_sio_socket_get_id (socket));
+  prd_sio_socket_emit_one (socket, "error", payload);
+  prd_sio_socket_disconnect (socket);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+watch_expiry (PrdSioSocket *socket, gint64 exp)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  guint delay = (guint) CLAMP (exp - now, 0, (gint64) G_MAXUINT / 1000);
+  GSource *source = g_timeout_source_new (delay * 1000);
+
+  /* The source dies with the socket, so the callback never sees a freed one. */
+  g_source_set_callback (source, on_token_expired, socket, NULL);
+  g_source_set_name (source, "[prdhub] token expiry");
+  g_source_attach (source, NULL);
+  g_object_set_data_full (G_OBJECT (socket), EXPIRY_KEY, source, destroy_source);
+}
+
 static gboolean
 hub_connect (PrdSioNamespace *nsp,
              PrdSioSocket *socket,
@@ -171,6 +213,7 @@ hub_connect (PrdSioNamespace *nsp,
   g_debug ("%s connected to %s as %s (%s, %s)", prd_sio_socket_get_id (socket),
            prd_sio_namespace_get_name (nsp), identity->user_id, identity->org,
            prd_role_to_string (identity->role));
+  watch_expiry (socket, identity->exp);
   g_object_set_data_full (G_OBJECT (socket), IDENTITY_KEY, identity,
                           (GDestroyNotify) prd_identity_free);
   return TRUE;
@@ -331,11 +374,27 @@ on_session_finalized (gpointer user_data, GObject *where_the_object_was)
 }
 
 static void
+on_request_wrote_informational (SoupServerMessage *msg, gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  /* After a 101 the connection is taken over as a WebSocket (tracked as a
+   * session) and libsoup never reports the request finished. */
+  if (soup_server_message_get_status (msg) == SOUP_STATUS_SWITCHING_PROTOCOLS)
+    {
+      g_hash_table_remove (self->requests, msg);
+      check_drained (self);
+    }
+}
+
+static void
 on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
   PrdHub *self = user_data;
 
   g_hash_table_add (self->requests, msg);
+  g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_request_wrote_informational),
+                           self, 0);
 }
 
 static void
@@ -407,11 +466,14 @@ prd_hub_dispose (GObject *object)
   GHashTableIter iter;
   gpointer socket;
 
+  /* Disposed while running: stop now, without waiting for clients. */
   if (self->server != NULL && !self->stopping)
     prd_hub_stop (self);
   if (self->stopping)
-    close_sessions (self);
-  finish_stop (self);
+    {
+      close_sessions (self);
+      finish_stop (self);
+    }
   g_hash_table_iter_init (&iter, self->sessions);
   while (g_hash_table_iter_next (&iter, &socket, NULL))
     g_object_weak_unref (socket, on_session_finalized, self);
@@ -454,6 +516,9 @@ prd_hub_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec 
       case PROP_AUTH:
         g_value_set_object (value, self->auth);
         break;
+      case PROP_DRAIN_TIMEOUT:
+        g_value_set_uint (value, self->drain_timeout);
+        break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -471,6 +536,13 @@ prd_hub_set_property (GObject *object, guint prop_id, const GValue *value, GPara
         break;
       case PROP_AUTH:
         self->auth = g_value_dup_object (value);
+        break;
+      case PROP_DRAIN_TIMEOUT:
+        if (self->drain_timeout != g_value_get_uint (value))
+          {
+            self->drain_timeout = g_value_get_uint (value);
+            g_object_notify_by_pspec (object, pspec);
+          }
         break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -494,6 +566,15 @@ prd_hub_class_init (PrdHubClass *klass)
   properties[PROP_AUTH] =
       g_param_spec_object ("auth", NULL, NULL, PRD_TYPE_AUTH,
                            G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * PrdHub:drain-timeout:
+   *
+   * How long, in ms, a stopping hub waits for its client sessions to take
+   * their last packets before it stops listening anyway.
+   */
+  properties[PROP_DRAIN_TIMEOUT] =
+      g_param_spec_uint ("drain-timeout", NULL, NULL, 1, G_MAXUINT, PRD_HUB_DRAIN_TIMEOUT_MS,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -509,6 +590,7 @@ prd_hub_class_init (PrdHubClass *klass)
 static void
 prd_hub_init (PrdHub *self)
 {
+  self->drain_timeout = PRD_HUB_DRAIN_TIMEOUT_MS;
   self->sessions = g_hash_table_new (NULL, NULL);
   self->requests = g_hash_table_new (NULL, NULL);
 }
@@ -695,7 +777,7 @@ prd_hub_stop (PrdHub *self)
    * long-polling client given the event and the close packet in one
    * response drops the event (socket.io-client dispatches decoded packets
    * on the next tick, after the close). */
-  self->drain_id = g_timeout_add (PRD_HUB_DRAIN_TIMEOUT_MS, drain_timeout_cb, self);
+  self->drain_id = g_timeout_add (self->drain_timeout, drain_timeout_cb, self);
   if (sessions_flushed (self))
     close_sessions (self);
   else

@@ -14,8 +14,8 @@ G_BEGIN_DECLS
 #define PRD_HUB_NAMESPACE_PRDS          "/prds"
 #define PRD_HUB_NAMESPACE_NOTIFICATIONS "/notifications"
 
-/* How long a stopping hub waits for client sessions to deliver their last
- * packets before it stops listening anyway. */
+/* Default of PrdHub:drain-timeout: how long a stopping hub waits for client
+ * sessions to take their last packets before it stops listening anyway. */
 #define PRD_HUB_DRAIN_TIMEOUT_MS 5000
 
 #define PRD_TYPE_HUB (prd_hub_get_type ())
