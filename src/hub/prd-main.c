@@ -18,7 +18,6 @@
 #include <glib-unix.h>
 
 #include "prd-error.h"
-#include "prd-hub-secret.h"
 #include "prd-hub.h"
 
 #define DEFAULT_TOKEN_TTL (7 * 24 * 3600)
@@ -28,6 +27,7 @@ typedef struct
 {
   GMainLoop *loop;
   PrdHub *hub;
+  gboolean stopping;
 } ServeState;
 
 static int
@@ -96,6 +96,14 @@ on_signal (gpointer user_data)
 {
   ServeState *state = user_data;
 
+  /* A second signal does not wait for clients any longer. */
+  if (state->stopping)
+    {
+      g_message ("Stopping now");
+      g_main_loop_quit (state->loop);
+      return G_SOURCE_CONTINUE;
+    }
+  state->stopping = TRUE;
   g_message ("Stopping");
   prd_hub_stop (state->hub);
   return G_SOURCE_CONTINUE;
