@@ -5,11 +5,12 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
   startHub, connect, connectError, token, claims, signJwt, rsaKeyPair, now, tmpDir, isoTime,
-  JWT_SECRET, Manager, once,
+  JWT_SECRET, PRDHUB_BIN, Manager, once,
 } from './helpers/hub.js';
 
 const NAMESPACES = ['/', '/prds', '/notifications'];
@@ -103,8 +104,6 @@ describe('HS256 hub', () => {
   });
 
   test('prdhub token mints a token the hub accepts', async () => {
-    const { execFileSync } = await import('node:child_process');
-    const { PRDHUB_BIN } = await import('./helpers/hub.js');
     const out = execFileSync(PRDHUB_BIN, [
       'token', '--user', 'user_cli', '--name', 'Cli User', '--org', 'org_cli',
       '--role', 'viewer', '--ttl', '600', '--data-dir', hub.dataDir,
