@@ -35,11 +35,44 @@ typedef struct
 
 /* ---- UTF-16 helpers ---------------------------------------------------- */
 
+/* @text is valid UTF-8 */
 gboolean
-prd_crdt_utf8_to_utf16 (const char *text, gssize len, GArray *out, GError **error)
+prd_crdt_utf8_to_utf16_unchecked (const char *text, gsize len, PrdCrdtBuf *out)
 {
+  gboolean pairs = FALSE;
   const guchar *p = (const guchar *) text;
-  const guchar *end;
+  const guchar *end = p + len;
+  guint16 *dst;
+
+  /* never more UTF-16 units than UTF-8 bytes */
+  prd_crdt_buf_reserve (out, out->len + len, sizeof (guint16));
+  dst = (guint16 *) (void *) out->data + out->len;
+  while (p < end)
+    {
+      if (*p < 0x80)
+        *dst++ = *p++;
+      else
+        {
+          gunichar c = g_utf8_get_char ((const char *) p);
+          p = (const guchar *) g_utf8_next_char (p);
+          if (c >= 0x10000)
+            {
+              c -= 0x10000;
+              pairs = TRUE;
+              *dst++ = 0xD800 + (c >> 10);
+              *dst++ = 0xDC00 + (c & 0x3FF);
+            }
+          else
+            *dst++ = c;
+        }
+    }
+  out->len = dst - (guint16 *) (void *) out->data;
+  return pairs;
+}
+
+gboolean
+prd_crdt_utf8_to_utf16 (const char *text, gssize len, PrdCrdtBuf *out, GError **error)
+{
   const char *bad = NULL;
 
   if (len < 0)
@@ -50,33 +83,7 @@ prd_crdt_utf8_to_utf16 (const char *text, gssize len, GArray *out, GError **erro
                    "Text is not valid UTF-8 (at byte %d)", (int) (bad - text));
       return FALSE;
     }
-  end = p + len;
-  while (p < end)
-    {
-      if (*p < 0x80)
-        {
-          guint16 u = *p++;
-          g_array_append_val (out, u);
-        }
-      else
-        {
-          gunichar c = g_utf8_get_char ((const char *) p);
-          p = (const guchar *) g_utf8_next_char (p);
-          if (c >= 0x10000)
-            {
-              guint16 pair[2];
-              c -= 0x10000;
-              pair[0] = 0xD800 + (c >> 10);
-              pair[1] = 0xDC00 + (c & 0x3FF);
-              g_array_append_vals (out, pair, 2);
-            }
-          else
-            {
-              guint16 u = c;
-              g_array_append_val (out, u);
-            }
-        }
-    }
+  prd_crdt_utf8_to_utf16_unchecked (text, len, out);
   return TRUE;
 }
 
@@ -143,8 +150,10 @@ site_free (gpointer data)
 {
   PrdCrdtSite *s = data;
 
-  g_array_unref (s->text);
-  g_array_unref (s->loc);
+  g_free (s->text->data);
+  g_free (s->text);
+  g_free (s->loc->data);
+  g_free (s->loc);
   g_array_unref (s->runs);
   g_array_unref (s->dels);
   g_free (s);
@@ -157,8 +166,8 @@ prd_crdt_doc_ensure_site (PrdCrdtDoc *doc, guint32 site)
   while (doc->sites->len <= site)
     {
       PrdCrdtSite *s = g_new0 (PrdCrdtSite, 1);
-      s->text = g_array_new (FALSE, FALSE, sizeof (guint16));
-      s->loc = g_array_new (FALSE, FALSE, sizeof (guint32));
+      s->text = g_new0 (PrdCrdtBuf, 1);
+      s->loc = g_new0 (PrdCrdtBuf, 1);
       s->runs = g_array_new (FALSE, FALSE, sizeof (PrdCrdtOpRun));
       s->dels = g_array_new (FALSE, FALSE, sizeof (PrdCrdtIdRange));
       g_ptr_array_add (doc->sites, s);
@@ -172,6 +181,20 @@ get_site (PrdCrdtDoc *doc, guint32 site)
   return site < doc->sites->len ? g_ptr_array_index (doc->sites, site) : NULL;
 }
 
+/* A site the caller knows exists. */
+static inline PrdCrdtSite *
+site_at (PrdCrdtDoc *doc, guint32 site)
+{
+  g_assert (site < doc->sites->len);
+  return g_ptr_array_index (doc->sites, site);
+}
+
+static inline guint32
+site_ops (PrdCrdtDoc *doc, guint32 site)
+{
+  return site < doc->sites->len ? ((PrdCrdtSite *) g_ptr_array_index (doc->sites, site))->n_ops : 0;
+}
+
 static inline guint32
 site_n_chars (PrdCrdtDoc *doc, guint32 site)
 {
@@ -182,7 +205,13 @@ site_n_chars (PrdCrdtDoc *doc, guint32 site)
 PrdCrdtChunk *
 prd_crdt_doc_new_chunk (PrdCrdtDoc *doc)
 {
-  PrdCrdtChunk *c = g_new (PrdCrdtChunk, 1);
+  PrdCrdtChunk *c;
+
+  /* Chunks come in slabs: one large malloc() per chunk would make glibc
+   * consolidate its fast bins every time (12 % of the hub path). */
+  if (doc->slab_used == doc->slab_cap)
+    prd_crdt_doc_reserve_chunks (doc, 32);
+  c = &doc->slab[doc->slab_used++];
 
   c->n = 0;
   c->vis = 0;
@@ -190,6 +219,17 @@ prd_crdt_doc_new_chunk (PrdCrdtDoc *doc)
   c->id = doc->chunks->len;
   g_ptr_array_add (doc->chunks, c);
   return c;
+}
+
+void
+prd_crdt_doc_reserve_chunks (PrdCrdtDoc *doc, guint n)
+{
+  if (doc->slab_cap - doc->slab_used >= n)
+    return;
+  doc->slab = g_new (PrdCrdtChunk, n);
+  doc->slab_used = 0;
+  doc->slab_cap = n;
+  g_ptr_array_add (doc->slabs, doc->slab);
 }
 
 void
@@ -229,6 +269,7 @@ ensure_index (PrdCrdtDoc *doc)
 static inline void
 chunk_add_vis (PrdCrdtDoc *doc, PrdCrdtChunk *c, gint64 delta)
 {
+  doc->stamp++;
   c->vis += delta;
   doc->length += delta;
   if (!doc->dirty)
@@ -265,6 +306,18 @@ locate_pos (PrdCrdtDoc *doc, guint32 pos)
   Loc l = { NULL, 0, 0 };
 
   g_assert (pos < doc->length);
+  /* typing asks for the character it has just written */
+  if (doc->pc_chunk != NULL && doc->pc_stamp == doc->stamp && pos >= doc->pc_start)
+    {
+      guint32 v = prd_crdt_item_vis (&doc->pc_chunk->items[doc->pc_idx]);
+      if (pos - doc->pc_start < v)
+        {
+          l.chunk = doc->pc_chunk;
+          l.idx = doc->pc_idx;
+          l.off = pos - doc->pc_start;
+          return l;
+        }
+    }
   ensure_index (doc);
   n = doc->order->len;
   while (step * 2 <= n)
@@ -279,39 +332,71 @@ locate_pos (PrdCrdtDoc *doc, guint32 pos)
     }
   g_assert (at < n);
   c = chunk_at (doc, at);
-  for (guint i = 0; i < c->n; i++)
+  l.chunk = c;
+  if (rem < c->vis / 2)
     {
-      guint32 v = prd_crdt_item_vis (&c->items[i]);
-      if (rem < v)
+      for (guint i = 0; i < c->n; i++)
         {
-          l.chunk = c;
-          l.idx = i;
-          l.off = rem;
-          return l;
+          guint32 v = prd_crdt_item_vis (&c->items[i]);
+          if (rem < v)
+            {
+              l.idx = i;
+              l.off = rem;
+              goto found;
+            }
+          rem -= v;
         }
-      rem -= v;
+    }
+  else
+    {
+      /* from the end: half the walk for positions in the second half */
+      guint32 after = c->vis - rem; /* visible characters from rem on */
+      for (guint i = c->n; i-- > 0;)
+        {
+          guint32 v = prd_crdt_item_vis (&c->items[i]);
+          if (after <= v)
+            {
+              l.idx = i;
+              l.off = v - after;
+              goto found;
+            }
+          after -= v;
+        }
     }
   g_assert_not_reached ();
+found:
+  doc->pc_chunk = l.chunk;
+  doc->pc_idx = l.idx;
+  doc->pc_start = pos - l.off;
+  doc->pc_stamp = doc->stamp;
   return l;
 }
 
 static Loc
 locate_id (PrdCrdtDoc *doc, guint32 site, guint32 clock)
 {
-  PrdCrdtSite *s = get_site (doc, site);
+  PrdCrdtSite *s = site_at (doc, site);
   PrdCrdtChunk *c;
   Loc l = { NULL, 0, 0 };
 
-  g_assert (s != NULL && clock < s->loc->len);
+  guint start = 0;
+
+  g_assert (clock < s->loc->len);
   c = g_ptr_array_index (doc->chunks, g_array_index (s->loc, guint32, clock));
-  for (guint i = 0; i < c->n; i++)
+  /* edits cluster: start the scan near the item found last time */
+  if (c == doc->hint_chunk && doc->hint_idx < c->n)
+    start = doc->hint_idx > 1 ? doc->hint_idx - 2 : 0;
+  for (guint k = 0; k < c->n; k++)
     {
+      guint i = start + k < c->n ? start + k : start + k - c->n;
       PrdCrdtItem *it = &c->items[i];
       if (it->site == site && clock >= it->clock && clock - it->clock < it->len)
         {
           l.chunk = c;
           l.idx = i;
           l.off = clock - it->clock;
+          doc->hint_chunk = c;
+          doc->hint_idx = i;
           return l;
         }
     }
@@ -337,7 +422,7 @@ loc_position (PrdCrdtDoc *doc, Loc l)
 static void
 set_loc (PrdCrdtDoc *doc, const PrdCrdtItem *it, guint32 chunk_id)
 {
-  PrdCrdtSite *s = get_site (doc, it->site);
+  PrdCrdtSite *s = site_at (doc, it->site);
   guint32 *loc = &g_array_index (s->loc, guint32, 0);
 
   for (guint32 k = 0; k < it->len; k++)
@@ -354,6 +439,7 @@ insert_item (
   Loc l;
   guint32 vis;
 
+  doc->stamp++;
   if (c->n == PRD_CRDT_CHUNK_MAX)
     {
       guint half = PRD_CRDT_CHUNK_MAX / 2;
@@ -452,6 +538,29 @@ first_loc (PrdCrdtDoc *doc, Loc *l)
   return FALSE;
 }
 
+static inline gboolean
+can_merge (const PrdCrdtItem *a, const PrdCrdtItem *b)
+{
+  return a->site == b->site && a->clock + a->len == b->clock && b->o_site == a->site &&
+         b->o_clock == b->clock - 1 && a->r_site == b->r_site &&
+         (a->r_site == PRD_CRDT_NONE || a->r_clock == b->r_clock) && a->del == b->del;
+}
+
+/* Join items @idx and @idx + 1 of @c when they continue each other, so that
+ * a run deleted piece by piece (backspacing) becomes one item again. */
+static void
+try_merge (PrdCrdtDoc *doc, PrdCrdtChunk *c, guint idx)
+{
+  PrdCrdtItem *a = &c->items[idx];
+
+  if (idx + 1 >= c->n || !can_merge (a, a + 1))
+    return;
+  doc->stamp++;
+  a->len += a[1].len;
+  memmove (a + 1, a + 2, (c->n - idx - 2) * sizeof (PrdCrdtItem));
+  c->n--;
+}
+
 typedef enum
 {
   RANGE_DELETE,
@@ -509,6 +618,9 @@ range_apply (PrdCrdtDoc *doc, guint32 site, guint32 clock, guint32 len, RangeMod
         chunk_add_vis (doc, l.chunk, (gint64) after - (gint64) before);
       clock += it->len;
       len -= it->len;
+      try_merge (doc, l.chunk, l.idx);
+      if (l.idx > 0)
+        try_merge (doc, l.chunk, l.idx - 1);
     }
 }
 
@@ -530,18 +642,104 @@ log_append (PrdCrdtDoc *doc, guint32 site)
 }
 
 static void
-site_append_op (PrdCrdtSite *s, gboolean is_del, guint32 start, guint32 each)
+site_append_insert (PrdCrdtSite *s, guint32 clock, guint32 n)
 {
   PrdCrdtOpRun *last =
       s->runs->len ? &g_array_index (s->runs, PrdCrdtOpRun, s->runs->len - 1) : NULL;
 
   s->n_ops++;
-  if (last && last->is_del == (guint32) is_del && last->each == each)
+  if (last && last->kind == PRD_CRDT_RUN_INSERT && last->each == n)
     last->count++;
   else
     {
-      PrdCrdtOpRun r = { s->n_ops, 1, start, each, is_del };
+      PrdCrdtOpRun r = { s->n_ops, 1, clock, n, PRD_CRDT_RUN_INSERT, 0 };
       g_array_append_val (s->runs, r);
+    }
+}
+
+static void
+site_append_delete (PrdCrdtSite *s, const PrdCrdtIdRange *targets, guint n)
+{
+  PrdCrdtOpRun *last =
+      s->runs->len ? &g_array_index (s->runs, PrdCrdtOpRun, s->runs->len - 1) : NULL;
+
+  s->n_ops++;
+  if (n == 1 && targets[0].length == 1 && last)
+    {
+      guint32 site = targets[0].site, clock = targets[0].clock;
+
+      if (last->kind == PRD_CRDT_RUN_BACKSPACE && last->psite == site &&
+          last->start >= last->count && last->start - last->count == clock)
+        {
+          last->count++;
+          return;
+        }
+      if (last->kind == PRD_CRDT_RUN_FORWARD && last->psite == site &&
+          (guint64) last->start + last->count == clock)
+        {
+          last->count++;
+          return;
+        }
+      if (last->kind == PRD_CRDT_RUN_DELETE && last->each == 1 &&
+          last->start + last->count == s->dels->len)
+        {
+          /* the previous delete and this one start a pattern: move the
+           * previous one out of its explicit run */
+          PrdCrdtIdRange t = g_array_index (s->dels, PrdCrdtIdRange, s->dels->len - 1);
+          if (t.length == 1 && t.site == site && (t.clock == clock + 1 || clock == t.clock + 1))
+            {
+              PrdCrdtOpRun r = {
+                s->n_ops - 1,
+                2,
+                t.clock,
+                1,
+                t.clock == clock + 1 ? PRD_CRDT_RUN_BACKSPACE : PRD_CRDT_RUN_FORWARD,
+                site
+              };
+              g_array_set_size (s->dels, s->dels->len - 1);
+              if (last->count == 1)
+                *last = r;
+              else
+                {
+                  last->count--;
+                  g_array_append_val (s->runs, r);
+                }
+              return;
+            }
+        }
+    }
+  if (last && last->kind == PRD_CRDT_RUN_DELETE && last->each == n &&
+      last->start + last->count * last->each == s->dels->len)
+    last->count++;
+  else
+    {
+      PrdCrdtOpRun r = { s->n_ops, 1, s->dels->len, n, PRD_CRDT_RUN_DELETE, 0 };
+      g_array_append_val (s->runs, r);
+    }
+  g_array_append_vals (s->dels, targets, n);
+}
+
+/* The targets of delete operation @k of run @r (in @buf for pattern runs). */
+static const PrdCrdtIdRange *
+run_targets (PrdCrdtSite *s, const PrdCrdtOpRun *r, guint32 k, PrdCrdtIdRange *buf)
+{
+  switch (r->kind)
+    {
+      case PRD_CRDT_RUN_DELETE:
+        return &g_array_index (s->dels, PrdCrdtIdRange, r->start + k * r->each);
+      case PRD_CRDT_RUN_BACKSPACE:
+        buf->site = r->psite;
+        buf->clock = r->start - k;
+        buf->length = 1;
+        return buf;
+      case PRD_CRDT_RUN_FORWARD:
+        buf->site = r->psite;
+        buf->clock = r->start + k;
+        buf->length = 1;
+        return buf;
+      default:
+        g_assert_not_reached ();
+        return NULL;
     }
 }
 
@@ -578,17 +776,18 @@ move_version (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector, gboolean r
           guint32 last = MIN (s->n_ops, r->seq + r->count - 1);
           guint32 k = seq - r->seq, n = last - seq + 1;
 
-          if (!r->is_del)
+          if (r->kind == PRD_CRDT_RUN_INSERT)
             range_apply (doc, site, r->start + k * r->each, n * r->each,
                          retreat ? RANGE_HIDE : RANGE_SHOW);
           else
             {
-              for (guint32 t = 0; t < n * r->each; t++)
+              for (guint32 j = k; j < k + n; j++)
                 {
-                  PrdCrdtIdRange *g =
-                      &g_array_index (s->dels, PrdCrdtIdRange, r->start + k * r->each + t);
-                  range_apply (doc, g->site, g->clock, g->length,
-                               retreat ? RANGE_UNDELETE : RANGE_DELETE);
+                  PrdCrdtIdRange buf;
+                  const PrdCrdtIdRange *g = run_targets (s, r, j, &buf);
+                  for (guint32 t = 0; t < r->each; t++)
+                    range_apply (doc, g[t].site, g[t].clock, g[t].length,
+                                 retreat ? RANGE_UNDELETE : RANGE_DELETE);
                 }
             }
           seq = last + 1;
@@ -633,17 +832,20 @@ integrate_insert (PrdCrdtDoc *doc,
                   guint32 os,
                   guint32 oc,
                   guint32 rs,
-                  guint32 rc)
+                  guint32 rc,
+                  const Loc *hint)
 {
   PrdCrdtItem item = { site, clock, n, os, oc, rs, rc, 0 };
-  PrdCrdtSite *s = get_site (doc, site);
+  PrdCrdtSite *s = site_at (doc, site);
   gboolean have_left = FALSE;
   Loc left = { NULL, 0, 0 }, o;
   gboolean have_o;
 
-  g_array_set_size (s->loc, clock + n);
+  prd_crdt_buf_set_size (s->loc, clock + n, sizeof (guint32));
 
-  if (rs != PRD_CRDT_NONE)
+  /* @hint: the origin's place, when the caller has just found it and the
+   * right origin is known to start the next item (or to be its remainder) */
+  if (rs != PRD_CRDT_NONE && hint == NULL)
     {
       Loc r = locate_id (doc, rs, rc);
       if (r.off > 0)
@@ -651,7 +853,7 @@ integrate_insert (PrdCrdtDoc *doc,
     }
   if (os != PRD_CRDT_NONE)
     {
-      left = locate_id (doc, os, oc);
+      left = hint ? *hint : locate_id (doc, os, oc);
       if (left.off + 1 < left.chunk->items[left.idx].len)
         {
           Loc e = left;
@@ -722,9 +924,14 @@ integrate_insert (PrdCrdtDoc *doc,
           id_eq (l->r_site, l->r_clock, rs, rc) && l->del == 0)
         {
           Loc at = left;
+          gboolean cached =
+              doc->pc_chunk == left.chunk && doc->pc_idx == left.idx && doc->pc_stamp == doc->stamp;
           at.off = l->len;
           l->len += n;
           chunk_add_vis (doc, left.chunk, n);
+          /* the run grew at its end: where it starts has not moved */
+          if (cached)
+            doc->pc_stamp = doc->stamp;
           for (guint32 k = 0; k < n; k++)
             g_array_index (s->loc, guint32, clock + k) = left.chunk->id;
           return at;
@@ -748,12 +955,14 @@ prd_crdt_doc_new (void)
 {
   PrdCrdtDoc *doc = g_new0 (PrdCrdtDoc, 1);
 
-  doc->chunks = g_ptr_array_new_with_free_func (g_free);
+  doc->chunks = g_ptr_array_new ();
+  doc->slabs = g_ptr_array_new_with_free_func (g_free);
   doc->order = g_array_new (FALSE, FALSE, sizeof (guint32));
   doc->sites = g_ptr_array_new_with_free_func (site_free);
   doc->log = g_array_new (FALSE, FALSE, sizeof (PrdCrdtLogRun));
   doc->pending = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                         (GDestroyNotify) prd_crdt_op_free);
+  doc->scratch = g_array_new (FALSE, FALSE, sizeof (PrdCrdtIdRange));
   doc->dirty = TRUE;
   return doc;
 }
@@ -764,10 +973,12 @@ prd_crdt_doc_free (PrdCrdtDoc *doc)
   if (doc == NULL)
     return;
   g_ptr_array_unref (doc->chunks);
+  g_ptr_array_unref (doc->slabs);
   g_array_unref (doc->order);
   g_ptr_array_unref (doc->sites);
   g_array_unref (doc->log);
   g_hash_table_unref (doc->pending);
+  g_array_unref (doc->scratch);
   g_free (doc->fen);
   g_free (doc);
 }
@@ -792,8 +1003,12 @@ prd_crdt_doc_get_site_ops (PrdCrdtDoc *doc, guint32 site)
 GArray *
 prd_crdt_doc_get_state_vector (PrdCrdtDoc *doc)
 {
-  GArray *v = g_array_new (FALSE, TRUE, sizeof (guint32));
-  guint n = doc->sites->len;
+  GArray *v;
+  guint n;
+
+  g_return_val_if_fail (doc != NULL, NULL);
+  v = g_array_new (FALSE, TRUE, sizeof (guint32));
+  n = doc->sites->len;
 
   while (n > 0 && ((PrdCrdtSite *) g_ptr_array_index (doc->sites, n - 1))->n_ops == 0)
     n--;
@@ -813,7 +1028,7 @@ append_visible_text (PrdCrdtDoc *doc, GString *out)
           PrdCrdtItem *it = &c->items[i];
           if (it->del == 0)
             {
-              PrdCrdtSite *s = get_site (doc, it->site);
+              PrdCrdtSite *s = site_at (doc, it->site);
               prd_crdt_utf16_append_utf8 (out, &g_array_index (s->text, guint16, it->clock),
                                           it->len);
             }
@@ -845,7 +1060,7 @@ check_vector (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector, GError **e
     }
   for (gsize i = 0; i < n_vector; i++)
     {
-      guint32 have = prd_crdt_doc_get_site_ops (doc, i);
+      guint32 have = site_ops (doc, i);
       if (vector[i] > have)
         {
           g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
@@ -866,7 +1081,7 @@ vector_is_current (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector)
   for (guint i = 0; i < n; i++)
     {
       guint32 v = i < n_vector ? vector[i] : 0;
-      if (v != prd_crdt_doc_get_site_ops (doc, i))
+      if (v != site_ops (doc, i))
         return FALSE;
     }
   return TRUE;
@@ -912,11 +1127,11 @@ check_local (PrdCrdtDoc *doc, guint32 site, const guint32 *base, gsize n_base, G
   if (!check_vector (doc, base, n_base, error))
     return FALSE;
   own = site < n_base ? base[site] : 0;
-  if (own != prd_crdt_doc_get_site_ops (doc, site))
+  if (own != site_ops (doc, site))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
                    "Operation %u of site %u is not the next one (the document has %u of that site)",
-                   own + 1, site, prd_crdt_doc_get_site_ops (doc, site));
+                   own + 1, site, site_ops (doc, site));
       return FALSE;
     }
   return TRUE;
@@ -931,7 +1146,7 @@ check_boundary (PrdCrdtDoc *doc, guint32 pos, GError **error)
   if (pos == 0 || pos >= doc->length)
     return TRUE;
   l = locate_pos (doc, pos);
-  s = get_site (doc, l.chunk->items[l.idx].site);
+  s = site_at (doc, l.chunk->items[l.idx].site);
   if (is_low_surrogate (g_array_index (s->text, guint16, l.chunk->items[l.idx].clock + l.off)))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
@@ -945,7 +1160,7 @@ static PrdCrdtOp *
 build_insert_op (PrdCrdtDoc *doc, guint32 site, guint32 seq, guint32 clock, guint32 n)
 {
   PrdCrdtOp *op = g_new0 (PrdCrdtOp, 1);
-  PrdCrdtSite *s = get_site (doc, site);
+  PrdCrdtSite *s = site_at (doc, site);
   Loc l = locate_id (doc, site, clock);
   PrdCrdtItem *it = &l.chunk->items[l.idx];
   GString *str = g_string_sized_new (n + 1);
@@ -994,8 +1209,8 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
   PrdCrdtSite *s;
   gboolean current;
   guint32 os = PRD_CRDT_NONE, oc = 0, rs = PRD_CRDT_NONE, rc = 0;
-  guint32 clock, n, old_len;
-  Loc at;
+  guint32 clock, n;
+  Loc at, origin_loc = { NULL, 0, 0 };
 
   g_return_val_if_fail (doc != NULL, FALSE);
   g_return_val_if_fail (base != NULL || n_base == 0, FALSE);
@@ -1026,16 +1241,20 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
       return FALSE;
     }
 
+  if ((guint64) site_n_chars (doc, site) + n > PRD_CRDT_MAX_SITE_UNITS)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "Site %u has inserted too much text", site);
+      return FALSE;
+    }
   current = vector_is_current (doc, base, n_base);
   if (!current)
     move_version (doc, base, n_base, TRUE);
-  old_len = doc->length;
-  if (position > doc->length || !check_boundary (doc, position, error))
+  if (position > doc->length)
     {
-      if (position > doc->length)
-        g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
-                     "Insert position %u is beyond the end of the document (length %u)", position,
-                     doc->length);
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "Insert position %u is beyond the end of the document (length %u)", position,
+                   doc->length);
       if (!current)
         move_version (doc, base, n_base, FALSE);
       return FALSE;
@@ -1054,6 +1273,16 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
         PrdCrdtItem *it = &l.chunk->items[l.idx];
         os = it->site;
         oc = it->clock + l.off;
+        origin_loc = l;
+        if (doc->has_surrogates &&
+            is_high_surrogate (g_array_index (site_at (doc, os)->text, guint16, oc)))
+          {
+            g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                         "Position %u splits a surrogate pair", position);
+            if (!current)
+              move_version (doc, base, n_base, FALSE);
+            return FALSE;
+          }
         if (l.off + 1 < it->len)
           {
             rs = it->site;
@@ -1080,33 +1309,37 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
   }
   if (!current)
     move_version (doc, base, n_base, FALSE);
-  (void) old_len;
 
   s = prd_crdt_doc_ensure_site (doc, site);
   clock = s->text->len;
-  if (!prd_crdt_utf8_to_utf16 (text, text_len, s->text, error))
-    g_assert_not_reached ();
-  at = integrate_insert (doc, site, clock, n, os, oc, rs, rc);
-  site_append_op (s, FALSE, clock, n);
+  if (prd_crdt_utf8_to_utf16_unchecked (text, text_len, s->text))
+    doc->has_surrogates = TRUE;
+  at = integrate_insert (doc, site, clock, n, os, oc, rs, rc,
+                         current && os != PRD_CRDT_NONE ? &origin_loc : NULL);
+  site_append_insert (s, clock, n);
   log_append (doc, site);
 
   if (out_op)
     {
-      PrdCrdtOp *op = g_new0 (PrdCrdtOp, 1);
+      /* one allocation: the hub makes one of these per keystroke */
+      PrdCrdtOp *op = g_malloc (sizeof (PrdCrdtOp) + text_len + 1);
+      memset (op, 0, sizeof (PrdCrdtOp));
       op->type = PRD_CRDT_OP_INSERT;
       op->site = site;
       op->seq = s->n_ops;
       op->clock = clock;
       op->length = n;
       op->timestamp = timestamp;
-      op->content = g_strndup (text, text_len);
+      op->content = (char *) (op + 1);
+      memcpy (op->content, text, text_len);
+      op->content[text_len] = '\0';
       op->has_origin = os != PRD_CRDT_NONE;
       op->origin.site = op->has_origin ? os : 0;
       op->origin.clock = op->has_origin ? oc : 0;
       op->has_right_origin = rs != PRD_CRDT_NONE;
       op->right_origin.site = op->has_right_origin ? rs : 0;
       op->right_origin.clock = op->has_right_origin ? rc : 0;
-      op->position = loc_position (doc, at);
+      op->position = current ? position : loc_position (doc, at);
       *out_op = op;
     }
   return TRUE;
@@ -1134,12 +1367,10 @@ static void
 integrate_delete (PrdCrdtDoc *doc, guint32 site, const PrdCrdtIdRange *targets, guint n_targets)
 {
   PrdCrdtSite *s = prd_crdt_doc_ensure_site (doc, site);
-  guint32 start = s->dels->len;
 
   for (guint i = 0; i < n_targets; i++)
     range_apply (doc, targets[i].site, targets[i].clock, targets[i].length, RANGE_DELETE);
-  g_array_append_vals (s->dels, targets, n_targets);
-  site_append_op (s, TRUE, start, n_targets);
+  site_append_delete (s, targets, n_targets);
   log_append (doc, site);
 }
 
@@ -1154,7 +1385,7 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
                                  PrdCrdtOp **out_op,
                                  GError **error)
 {
-  g_autoptr (GArray) targets = NULL;
+  GArray *targets;
   gboolean current;
   guint32 left;
   guint32 first_pos;
@@ -1184,14 +1415,9 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
         move_version (doc, base, n_base, FALSE);
       return FALSE;
     }
-  if (!check_boundary (doc, position, error) || !check_boundary (doc, position + length, error))
-    {
-      if (!current)
-        move_version (doc, base, n_base, FALSE);
-      return FALSE;
-    }
 
-  targets = g_array_new (FALSE, FALSE, sizeof (PrdCrdtIdRange));
+  targets = doc->scratch;
+  g_array_set_size (targets, 0);
   l = locate_pos (doc, position);
   left = length;
   while (left > 0)
@@ -1207,26 +1433,47 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
       if (left > 0 && !next_loc (doc, &l))
         g_assert_not_reached ();
     }
+  {
+    PrdCrdtIdRange *first = &g_array_index (targets, PrdCrdtIdRange, 0);
+    PrdCrdtIdRange *last = &g_array_index (targets, PrdCrdtIdRange, targets->len - 1);
+    if (doc->has_surrogates &&
+        (is_low_surrogate (
+             g_array_index (site_at (doc, first->site)->text, guint16, first->clock)) ||
+         is_high_surrogate (g_array_index (site_at (doc, last->site)->text, guint16,
+                                           last->clock + last->length - 1))))
+      {
+        g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                     "Delete of %u at %u splits a surrogate pair", length, position);
+        if (!current)
+          move_version (doc, base, n_base, FALSE);
+        return FALSE;
+      }
+  }
   if (!current)
     move_version (doc, base, n_base, FALSE);
 
-  {
-    PrdCrdtIdRange *t = &g_array_index (targets, PrdCrdtIdRange, 0);
-    first_pos = loc_position (doc, locate_id (doc, t->site, t->clock));
-  }
+  if (current)
+    first_pos = position;
+  else
+    {
+      PrdCrdtIdRange *t = &g_array_index (targets, PrdCrdtIdRange, 0);
+      first_pos = loc_position (doc, locate_id (doc, t->site, t->clock));
+    }
   integrate_delete (doc, site, (PrdCrdtIdRange *) (void *) targets->data, targets->len);
 
   if (out_op)
     {
-      PrdCrdtOp *op = g_new0 (PrdCrdtOp, 1);
+      /* one allocation, as for inserts */
+      PrdCrdtOp *op = g_malloc0 (sizeof (PrdCrdtOp) + targets->len * sizeof (PrdCrdtIdRange));
       op->type = PRD_CRDT_OP_DELETE;
       op->site = site;
-      op->seq = prd_crdt_doc_get_site_ops (doc, site);
+      op->seq = site_ops (doc, site);
       op->length = length;
       op->timestamp = timestamp;
       op->position = first_pos;
       op->n_targets = targets->len;
-      op->targets = (PrdCrdtIdRange *) (void *) g_array_free (g_steal_pointer (&targets), FALSE);
+      op->targets = (PrdCrdtIdRange *) (void *) (op + 1);
+      memcpy (op->targets, targets->data, targets->len * sizeof (PrdCrdtIdRange));
       *out_op = op;
     }
   return TRUE;
@@ -1356,6 +1603,12 @@ integrate_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, GError **error)
       gsize blen = strlen (op->content);
       guint32 n = prd_crdt_utf16_length (op->content, blen);
 
+      if ((guint64) clock + n > PRD_CRDT_MAX_SITE_UNITS)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                       "Site %u has inserted too much text", op->site);
+          return FALSE;
+        }
       if (op->clock != clock)
         {
           g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
@@ -1365,7 +1618,7 @@ integrate_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, GError **error)
         }
       if (op->has_origin)
         {
-          PrdCrdtSite *os = get_site (doc, op->origin.site);
+          PrdCrdtSite *os = site_at (doc, op->origin.site);
           if (is_high_surrogate (g_array_index (os->text, guint16, op->origin.clock)))
             {
               g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
@@ -1373,13 +1626,14 @@ integrate_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, GError **error)
               return FALSE;
             }
         }
-      if (!prd_crdt_utf8_to_utf16 (op->content, blen, s->text, error))
-        return FALSE;
+      /* validated by prd_crdt_op_validate() */
+      if (prd_crdt_utf8_to_utf16_unchecked (op->content, blen, s->text))
+        doc->has_surrogates = TRUE;
       integrate_insert (doc, op->site, clock, n, op->has_origin ? op->origin.site : PRD_CRDT_NONE,
                         op->origin.clock,
                         op->has_right_origin ? op->right_origin.site : PRD_CRDT_NONE,
-                        op->right_origin.clock);
-      site_append_op (s, FALSE, clock, n);
+                        op->right_origin.clock, NULL);
+      site_append_insert (s, clock, n);
       log_append (doc, op->site);
     }
   else
@@ -1414,8 +1668,13 @@ drain_pending (PrdCrdtDoc *doc)
           if (integrate_remote (doc, op, &error))
             applied++;
           else
-            g_warning ("Dropping held-back operation (%u, %u): %s", op->site, op->seq,
+            {
+              /* it was accepted for later; the caller learns through
+               * prd_crdt_doc_get_n_rejected() */
+              g_debug ("Dropping held-back operation (%u, %u): %s", op->site, op->seq,
                        error->message);
+              doc->n_rejected++;
+            }
           g_hash_table_remove (doc->pending, &key);
           progress = TRUE;
         }
@@ -1436,12 +1695,12 @@ prd_crdt_doc_apply_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, guint *out_appl
     *out_applied = 0;
   if (!prd_crdt_op_validate (op, error))
     return FALSE;
-  if (op->seq <= prd_crdt_doc_get_site_ops (doc, op->site))
+  if (op->seq <= site_ops (doc, op->site))
     return TRUE;
   key = pending_key (op->site, op->seq);
   if (g_hash_table_contains (doc->pending, &key))
     return TRUE;
-  if (op->seq == prd_crdt_doc_get_site_ops (doc, op->site) + 1 && deps_ready (doc, op))
+  if (op->seq == site_ops (doc, op->site) + 1 && deps_ready (doc, op))
     {
       guint n;
       if (!integrate_remote (doc, op, error))
@@ -1468,6 +1727,13 @@ prd_crdt_doc_apply_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, guint *out_appl
 }
 
 guint
+prd_crdt_doc_get_n_rejected (PrdCrdtDoc *doc)
+{
+  g_return_val_if_fail (doc != NULL, 0);
+  return doc->n_rejected;
+}
+
+guint
 prd_crdt_doc_get_n_pending (PrdCrdtDoc *doc)
 {
   g_return_val_if_fail (doc != NULL, 0);
@@ -1477,16 +1743,17 @@ prd_crdt_doc_get_n_pending (PrdCrdtDoc *doc)
 static PrdCrdtOp *
 build_op (PrdCrdtDoc *doc, guint32 site, guint32 seq)
 {
-  PrdCrdtSite *s = get_site (doc, site);
+  PrdCrdtSite *s = site_at (doc, site);
   const PrdCrdtOpRun *r = site_find_run (s, seq);
   guint32 k = seq - r->seq;
 
-  if (!r->is_del)
+  if (r->kind == PRD_CRDT_RUN_INSERT)
     return build_insert_op (doc, site, seq, r->start + k * r->each, r->each);
   else
     {
       PrdCrdtOp *op = g_new0 (PrdCrdtOp, 1);
-      const PrdCrdtIdRange *t = &g_array_index (s->dels, PrdCrdtIdRange, r->start + k * r->each);
+      PrdCrdtIdRange buf;
+      const PrdCrdtIdRange *t = run_targets (s, r, k, &buf);
       op->type = PRD_CRDT_OP_DELETE;
       op->site = site;
       op->seq = seq;

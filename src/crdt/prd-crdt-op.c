@@ -31,8 +31,10 @@ prd_crdt_op_free (PrdCrdtOp *op)
 {
   if (op == NULL)
     return;
-  g_free (op->content);
-  g_free (op->targets);
+  if (op->content != (char *) (op + 1)) /* else allocated with the op */
+    g_free (op->content);
+  if (op->targets != (PrdCrdtIdRange *) (void *) (op + 1))
+    g_free (op->targets);
   g_free (op);
 }
 
@@ -82,44 +84,68 @@ prd_crdt_get_u32 (PrdCrdtReader *r, guint32 *out, GError **error)
   return TRUE;
 }
 
-static void
-put_op (GByteArray *out, const PrdCrdtOp *op)
+static inline guint8 *
+varint (guint8 *p, guint64 v)
 {
-  guint8 type = op->type == PRD_CRDT_OP_INSERT ? 0 : 1;
+  do
+    {
+      guint8 b = v & 0x7f;
+      v >>= 7;
+      *p++ = b | (v ? 0x80 : 0);
+    }
+  while (v);
+  return p;
+}
 
-  g_byte_array_append (out, &type, 1);
-  prd_crdt_put_varint (out, op->site);
-  prd_crdt_put_varint (out, op->seq);
-  prd_crdt_put_varint (out, op->position);
-  prd_crdt_put_varint (out, prd_crdt_zigzag (op->timestamp));
+/* Written straight into @out, which grows once: this runs once per
+ * keystroke. */
+static void
+put_op (GByteArray *out, const PrdCrdtOp *op, gboolean version)
+{
+  guint old = out->len;
+  gsize blen = op->type == PRD_CRDT_OP_INSERT && op->content ? strlen (op->content) : 0;
+  gsize bound = 64 + blen + (gsize) op->n_targets * 15;
+  guint8 *start, *p;
+
+  g_byte_array_set_size (out, old + bound);
+  start = p = out->data + old;
+  if (version)
+    *p++ = PRD_CRDT_FORMAT_VERSION;
+  *p++ = op->type == PRD_CRDT_OP_INSERT ? 0 : 1;
+  p = varint (p, op->site);
+  p = varint (p, op->seq);
+  p = varint (p, op->position);
+  p = varint (p, prd_crdt_zigzag (op->timestamp));
   if (op->type == PRD_CRDT_OP_INSERT)
     {
-      gsize blen = op->content ? strlen (op->content) : 0;
-      prd_crdt_put_varint (out, op->clock);
-      prd_crdt_put_varint (out, (op->has_origin ? 1 : 0) | (op->has_right_origin ? 2 : 0));
+      p = varint (p, op->clock);
+      *p++ = (op->has_origin ? 1 : 0) | (op->has_right_origin ? 2 : 0);
       if (op->has_origin)
         {
-          prd_crdt_put_varint (out, op->origin.site);
-          prd_crdt_put_varint (out, op->origin.clock);
+          p = varint (p, op->origin.site);
+          p = varint (p, op->origin.clock);
         }
       if (op->has_right_origin)
         {
-          prd_crdt_put_varint (out, op->right_origin.site);
-          prd_crdt_put_varint (out, op->right_origin.clock);
+          p = varint (p, op->right_origin.site);
+          p = varint (p, op->right_origin.clock);
         }
-      prd_crdt_put_varint (out, blen);
-      g_byte_array_append (out, (const guint8 *) op->content, blen);
+      p = varint (p, blen);
+      memcpy (p, op->content, blen);
+      p += blen;
     }
   else
     {
-      prd_crdt_put_varint (out, op->n_targets);
+      p = varint (p, op->n_targets);
       for (guint i = 0; i < op->n_targets; i++)
         {
-          prd_crdt_put_varint (out, op->targets[i].site);
-          prd_crdt_put_varint (out, op->targets[i].clock);
-          prd_crdt_put_varint (out, op->targets[i].length);
+          p = varint (p, op->targets[i].site);
+          p = varint (p, op->targets[i].clock);
+          p = varint (p, op->targets[i].length);
         }
     }
+  g_assert ((gsize) (p - start) <= bound);
+  g_byte_array_set_size (out, old + (p - start));
 }
 
 static PrdCrdtOp *
@@ -220,16 +246,22 @@ get_op (PrdCrdtReader *r, GError **error)
   return g_steal_pointer (&op);
 }
 
+void
+prd_crdt_op_encode_into (const PrdCrdtOp *op, GByteArray *out)
+{
+  g_return_if_fail (op != NULL);
+  g_return_if_fail (out != NULL);
+  put_op (out, op, TRUE);
+}
+
 GBytes *
 prd_crdt_op_encode (const PrdCrdtOp *op)
 {
   GByteArray *out;
-  guint8 version = PRD_CRDT_FORMAT_VERSION;
 
   g_return_val_if_fail (op != NULL, NULL);
   out = g_byte_array_sized_new (32 + (op->content ? strlen (op->content) : 0));
-  g_byte_array_append (out, &version, 1);
-  put_op (out, op);
+  put_op (out, op, TRUE);
   return g_byte_array_free_to_bytes (out);
 }
 
@@ -282,7 +314,7 @@ prd_crdt_ops_encode (PrdCrdtOp *const *ops, guint n_ops)
   g_byte_array_append (out, &version, 1);
   prd_crdt_put_varint (out, n_ops);
   for (guint i = 0; i < n_ops; i++)
-    put_op (out, ops[i]);
+    put_op (out, ops[i], FALSE);
   return g_byte_array_free_to_bytes (out);
 }
 
@@ -600,4 +632,95 @@ prd_crdt_vector_from_json (JsonNode *node, GError **error)
       g_array_append_val (v, x);
     }
   return g_steal_pointer (&v);
+}
+
+gboolean
+prd_crdt_doc_apply_content_update (PrdCrdtDoc *doc,
+                                   guint32 site,
+                                   JsonNode *operation,
+                                   JsonNode *state_vector,
+                                   PrdCrdtOp **out_op,
+                                   GError **error)
+{
+  g_autoptr (GArray) vector = NULL;
+  JsonObject *obj;
+  JsonNode *m;
+  const char *type;
+  guint32 position;
+  gint64 timestamp = 0;
+
+  g_return_val_if_fail (doc != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (operation == NULL || !JSON_NODE_HOLDS_OBJECT (operation))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                           "operation must be an object");
+      return FALSE;
+    }
+  if (state_vector == NULL)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION, "stateVector is missing");
+      return FALSE;
+    }
+  vector = prd_crdt_vector_from_json (state_vector, error);
+  if (vector == NULL)
+    return FALSE;
+  if (site >= vector->len || g_array_index (vector, guint32, site) == 0)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "stateVector must count this operation in its own entry (site %u)", site);
+      return FALSE;
+    }
+  /* the client sends the vector after its operation; it was made at the
+   * vector before it */
+  g_array_index (vector, guint32, site)--;
+
+  obj = json_node_get_object (operation);
+  m = json_object_get_member (obj, "type");
+  if (m == NULL || !JSON_NODE_HOLDS_VALUE (m) || json_node_get_value_type (m) != G_TYPE_STRING)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                           "Operation type must be a string");
+      return FALSE;
+    }
+  type = json_node_get_string (m);
+  if (!json_u32 (json_object_get_member (obj, "position"), "position", 0, &position, error))
+    return FALSE;
+  m = json_object_get_member (obj, "timestamp");
+  if (m != NULL && !JSON_NODE_HOLDS_NULL (m))
+    {
+      if (!JSON_NODE_HOLDS_VALUE (m) || json_node_get_value_type (m) != G_TYPE_INT64)
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                               "timestamp must be an integer");
+          return FALSE;
+        }
+      timestamp = json_node_get_int (m);
+    }
+  if (g_str_equal (type, "insert"))
+    {
+      m = json_object_get_member (obj, "content");
+      if (m == NULL || !JSON_NODE_HOLDS_VALUE (m) || json_node_get_value_type (m) != G_TYPE_STRING)
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                               "content must be a string");
+          return FALSE;
+        }
+      return prd_crdt_doc_apply_local_insert (doc, site, (guint32 *) (void *) vector->data,
+                                              vector->len, position, json_node_get_string (m), -1,
+                                              timestamp, out_op, error);
+    }
+  if (g_str_equal (type, "delete"))
+    {
+      guint32 length;
+      if (!json_u32 (json_object_get_member (obj, "length"), "length", 1, &length, error))
+        return FALSE;
+      return prd_crdt_doc_apply_local_delete (doc, site, (guint32 *) (void *) vector->data,
+                                              vector->len, position, length, timestamp, out_op,
+                                              error);
+    }
+  g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION, "Unknown operation type \"%s\"",
+               type);
+  return FALSE;
 }

@@ -37,24 +37,74 @@ typedef struct
   PrdCrdtItem items[PRD_CRDT_CHUNK_MAX];
 } PrdCrdtChunk;
 
-/* A run of consecutive operations of one site of the same kind and size:
- * inserts of @each code units each, or deletes of @each target ranges each. */
+/* A run of consecutive operations of one site:
+ *  - RUN_INSERT: inserts of @each code units each, from clock @start on;
+ *  - RUN_DELETE: deletes of @each target ranges each, from dels[@start] on;
+ *  - RUN_BACKSPACE / RUN_FORWARD: deletes of one character each, operation k
+ *    of the run deleting (@psite, @start - k) or (@psite, @start + k): the
+ *    shape of holding backspace or delete, kept without a target list. */
+enum
+{
+  PRD_CRDT_RUN_INSERT = 0,
+  PRD_CRDT_RUN_DELETE = 1,
+  PRD_CRDT_RUN_BACKSPACE = 2,
+  PRD_CRDT_RUN_FORWARD = 3,
+};
+
 typedef struct
 {
   guint32 seq;
   guint32 count;
-  guint32 start; /* clock of the first insert, or index in dels of the first target */
+  guint32 start;
   guint32 each;
-  guint32 is_del;
+  guint32 kind;
+  guint32 psite;
 } PrdCrdtOpRun;
+
+/* A growable array like GArray (g_array_index() works on it), whose
+ * capacity the document controls: GArray rounds every allocation up to a
+ * power of two, which costs a loaded document up to half its memory. */
+typedef struct
+{
+  char *data;
+  guint len;
+  guint cap;
+} PrdCrdtBuf;
+
+static inline void
+prd_crdt_buf_reserve (PrdCrdtBuf *b, guint n, gsize elt)
+{
+  if (n > b->cap)
+    {
+      guint cap = MAX (n, b->cap + b->cap / 2 + 64);
+      b->data = g_realloc_n (b->data, cap, elt);
+      b->cap = cap;
+    }
+}
+
+static inline void
+prd_crdt_buf_set_size (PrdCrdtBuf *b, guint n, gsize elt)
+{
+  prd_crdt_buf_reserve (b, n, elt);
+  b->len = n;
+}
+
+/* Exactly @n elements, for arrays whose final size is known (decoding). */
+static inline void
+prd_crdt_buf_set_exact (PrdCrdtBuf *b, guint n, gsize elt)
+{
+  b->data = g_realloc_n (b->data, MAX (n, 1), elt);
+  b->cap = MAX (n, 1);
+  b->len = n;
+}
 
 typedef struct
 {
   guint32 n_ops;
-  GArray *text; /* (element-type guint16) code units by clock */
-  GArray *loc;  /* (element-type guint32) chunk id by clock */
-  GArray *runs; /* (element-type PrdCrdtOpRun) */
-  GArray *dels; /* (element-type PrdCrdtIdRange) targets of delete ops */
+  PrdCrdtBuf *text; /* (element-type guint16) code units by clock */
+  PrdCrdtBuf *loc;  /* (element-type guint32) chunk id by clock */
+  GArray *runs;     /* (element-type PrdCrdtOpRun) */
+  GArray *dels;     /* (element-type PrdCrdtIdRange) targets of delete ops */
 } PrdCrdtSite;
 
 /* Integration order, run-length encoded: @count operations of @site. */
@@ -66,16 +116,31 @@ typedef struct
 
 struct _PrdCrdtDoc
 {
-  GPtrArray *chunks; /* (element-type PrdCrdtChunk) (owned) by id */
-  GArray *order;     /* (element-type guint32) chunk ids in document order */
-  guint32 *fen;      /* Fenwick tree of chunk visible lengths, 1-based */
+  GPtrArray *chunks; /* (element-type PrdCrdtChunk) by id, in slabs */
+  GPtrArray *slabs;  /* (element-type PrdCrdtChunk) (owned) arrays of chunks */
+  PrdCrdtChunk *slab;
+  guint slab_used;
+  guint slab_cap;
+  GArray *order; /* (element-type guint32) chunk ids in document order */
+  guint32 *fen;  /* Fenwick tree of chunk visible lengths, 1-based */
   guint fen_cap;
   gboolean dirty; /* order indices and fen need rebuilding */
   guint32 length;
-  GPtrArray *sites;    /* (element-type PrdCrdtSite) (owned) */
-  GArray *log;         /* (element-type PrdCrdtLogRun) */
-  GHashTable *pending; /* guint64 (site << 32 | seq) -> PrdCrdtOp (owned) */
-  gboolean lossy;      /* decoded without the text of deleted characters */
+  GPtrArray *sites;         /* (element-type PrdCrdtSite) (owned) */
+  GArray *log;              /* (element-type PrdCrdtLogRun) */
+  GHashTable *pending;      /* guint64 (site << 32 | seq) -> PrdCrdtOp (owned) */
+  gboolean lossy;           /* decoded without the text of deleted characters */
+  PrdCrdtChunk *hint_chunk; /* where locate_id() found the last id */
+  guint hint_idx;
+  guint n_rejected;
+  /* the item locate_pos() found last, valid while stamp is unchanged */
+  guint64 stamp;
+  PrdCrdtChunk *pc_chunk;
+  guint pc_idx;
+  guint32 pc_start;
+  guint64 pc_stamp;
+  gboolean has_surrogates; /* some inserted text is outside the BMP */
+  GArray *scratch;         /* (element-type PrdCrdtIdRange) targets being collected */
 };
 
 static inline guint32
@@ -86,11 +151,15 @@ prd_crdt_item_vis (const PrdCrdtItem *it)
 
 PrdCrdtSite *prd_crdt_doc_ensure_site (PrdCrdtDoc *doc, guint32 site);
 PrdCrdtChunk *prd_crdt_doc_new_chunk (PrdCrdtDoc *doc);
+/* Room for @n more chunks without further allocation. */
+void prd_crdt_doc_reserve_chunks (PrdCrdtDoc *doc, guint n);
 void prd_crdt_doc_mark_dirty (PrdCrdtDoc *doc);
 gboolean prd_crdt_doc_check_consistency (PrdCrdtDoc *doc, GError **error);
 
 /* UTF-8 <-> UTF-16 helpers shared by the codecs */
-gboolean prd_crdt_utf8_to_utf16 (const char *text, gssize len, GArray *out, GError **error);
+/* Returns whether @text needed surrogate pairs. */
+gboolean prd_crdt_utf8_to_utf16_unchecked (const char *text, gsize len, PrdCrdtBuf *out);
+gboolean prd_crdt_utf8_to_utf16 (const char *text, gssize len, PrdCrdtBuf *out, GError **error);
 void prd_crdt_utf16_append_utf8 (GString *out, const guint16 *units, gsize n);
 guint32 prd_crdt_utf16_length (const char *text, gsize len);
 

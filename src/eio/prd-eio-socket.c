@@ -32,7 +32,9 @@
 
 #include <string.h>
 
+#include "prd-eio-metered-stream.h"
 #include "prd-eio-private.h"
+
 #include "prd-eio-socket.h"
 
 typedef enum
@@ -92,9 +94,11 @@ struct _PrdEioSocket
   guint pong_timeout_id;
   gboolean awaiting_pong;
   gboolean pong_refreshed;
+  gint64 ping_due;      /* monotonic µs */
   gint64 pong_deadline; /* monotonic µs */
 
   guint close_timeout_id;
+  CloseMode closing_mode;
 
   PrdEioSocketFinishFunc finish_func;
   gpointer finish_data;
@@ -219,7 +223,11 @@ answer_get (PrdEioSocket *self, const char *tail)
                                     g_string_free (g_steal_pointer (&payload), FALSE), len);
 
   /* Still our memory until libsoup has written it. */
-  g_clear_object (&self->inflight_get);
+  if (self->inflight_get != NULL)
+    {
+      g_signal_handlers_disconnect_by_func (self->inflight_get, on_get_finished, self);
+      g_clear_object (&self->inflight_get);
+    }
   self->inflight_get = g_object_ref (msg);
   self->inflight_bytes = len;
 
@@ -406,12 +414,15 @@ on_pong_timeout (gpointer user_data)
 /* Heartbeat timers run at high priority so that busy I/O cannot delay a
  * timeout past the moment a client may rely on it having happened. */
 static void
-arm_pong_timeout (PrdEioSocket *self)
+arm_pong_timeout (PrdEioSocket *self, gint64 from)
 {
+  gint64 now = g_get_monotonic_time ();
+
   g_clear_handle_id (&self->pong_timeout_id, g_source_remove);
-  self->pong_deadline = g_get_monotonic_time () + (gint64) self->config.ping_timeout * 1000;
+  self->pong_deadline = from + (gint64) self->config.ping_timeout * 1000;
   self->pong_timeout_id =
-      g_timeout_add_full (G_PRIORITY_HIGH, self->config.ping_timeout, on_pong_timeout, self, NULL);
+      g_timeout_add_full (G_PRIORITY_HIGH, (guint) (MAX (self->pong_deadline - now, 0) / 1000),
+                          on_pong_timeout, self, NULL);
 }
 
 static gboolean
@@ -422,8 +433,9 @@ on_ping_timer (gpointer user_data)
   self->ping_id = 0;
   self->awaiting_pong = TRUE;
   self->pong_refreshed = FALSE;
-  /* In engine.io 6 the timeout runs from the moment the ping is sent. */
-  arm_pong_timeout (self);
+  /* In engine.io 6 the timeout runs from the moment the ping is sent; count
+   * from when it was due, so that a late main loop does not add up. */
+  arm_pong_timeout (self, self->ping_due);
   enqueue (self, prd_eio_packet_new (PRD_EIO_PACKET_PING, NULL, 0));
   return G_SOURCE_REMOVE;
 }
@@ -432,6 +444,7 @@ static void
 schedule_ping (PrdEioSocket *self)
 {
   g_clear_handle_id (&self->ping_id, g_source_remove);
+  self->ping_due = g_get_monotonic_time () + (gint64) self->config.ping_interval * 1000;
   self->ping_id =
       g_timeout_add_full (G_PRIORITY_HIGH, self->config.ping_interval, on_ping_timer, self, NULL);
 }
@@ -459,8 +472,7 @@ handle_packet (PrdEioSocket *self, const PrdEioPacket *packet)
       /* A client busy sending may see the ping late: any traffic while the
        * pong is awaited extends the timeout, once (as engine.io 6 does). */
       self->pong_refreshed = TRUE;
-      g_clear_handle_id (&self->pong_timeout_id, g_source_remove);
-      arm_pong_timeout (self);
+      arm_pong_timeout (self, g_get_monotonic_time ());
     }
 
   switch (packet->type)
@@ -547,12 +559,43 @@ check_incoming_size (PrdEioSocket *self, GBytes *message)
 }
 
 static void
+meter_set_overflow (SoupWebsocketConnection *conn, PrdEioOverflowFunc func, gpointer user_data)
+{
+  PrdEioMeteredStream *metered = g_object_get_data (G_OBJECT (conn), PRD_EIO_METERED_KEY);
+
+  if (metered != NULL)
+    prd_eio_metered_stream_set_overflow_func (metered, func, user_data);
+}
+
+/* A complete message arrived: what is read from now on belongs to the next. */
+static void
+meter_reset (SoupWebsocketConnection *conn)
+{
+  PrdEioMeteredStream *metered = g_object_get_data (G_OBJECT (conn), PRD_EIO_METERED_KEY);
+
+  if (metered != NULL)
+    prd_eio_metered_stream_reset (metered);
+}
+
+/* Too many bytes without a complete message: a message being assembled
+ * from fragments is already past max-payload. */
+static void
+on_ws_overflow (gpointer user_data)
+{
+  PrdEioSocket *self = user_data;
+
+  self->ws_close_code = SOUP_WEBSOCKET_CLOSE_TOO_BIG;
+  socket_close (self, "transport error", CLOSE_ERROR);
+}
+
+static void
 on_ws_message (SoupWebsocketConnection *conn, int type, GBytes *message, gpointer user_data)
 {
   PrdEioSocket *self = user_data;
   g_autoptr (PrdEioPacket) packet = NULL;
   g_autoptr (GError) error = NULL;
 
+  meter_reset (conn);
   if (!check_incoming_size (self, message))
     {
       self->ws_close_code = SOUP_WEBSOCKET_CLOSE_TOO_BIG;
@@ -611,6 +654,7 @@ attach_websocket (PrdEioSocket *self, SoupWebsocketConnection *conn)
   g_signal_connect (conn, "message", G_CALLBACK (on_ws_message), self);
   g_signal_connect (conn, "closed", G_CALLBACK (on_ws_closed), self);
   g_signal_connect (conn, "error", G_CALLBACK (on_ws_error), self);
+  meter_set_overflow (conn, on_ws_overflow, self);
 }
 
 static void
@@ -627,6 +671,7 @@ detach_websocket (PrdEioSocket *self)
     return;
 
   g_signal_handlers_disconnect_by_data (conn, self);
+  meter_set_overflow (conn, NULL, NULL);
   ws_close_and_release (g_steal_pointer (&conn), self->ws_close_code);
 }
 
@@ -644,6 +689,7 @@ abort_upgrade (PrdEioSocket *self, gushort code)
   if (probe == NULL)
     return;
   g_signal_handlers_disconnect_by_data (probe, self);
+  meter_set_overflow (probe, NULL, NULL);
   ws_close_and_release (g_steal_pointer (&probe), code);
 }
 
@@ -697,6 +743,7 @@ on_probe_message (SoupWebsocketConnection *conn, int type, GBytes *message, gpoi
   gsize len;
   const char *data;
 
+  meter_reset (conn);
   if (!check_incoming_size (self, message))
     {
       abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_TOO_BIG);
@@ -731,6 +778,12 @@ on_probe_message (SoupWebsocketConnection *conn, int type, GBytes *message, gpoi
       g_debug ("socket %s: invalid upgrade packet", self->id);
       abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR);
     }
+}
+
+static void
+on_probe_overflow (gpointer user_data)
+{
+  abort_upgrade (user_data, SOUP_WEBSOCKET_CLOSE_TOO_BIG);
 }
 
 static void
@@ -803,9 +856,22 @@ socket_close (PrdEioSocket *self, const char *reason, CloseMode mode)
   g_debug ("socket %s closed: %s", self->id, reason);
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0, reason);
 
-  if (mode != CLOSE_FLUSH || self->state != STATE_CLOSING)
+  self->closing_mode = mode;
+  if (self->state != STATE_CLOSING || mode == CLOSE_ERROR ||
+      (self->websocket && mode == CLOSE_CLIENT))
     {
       teardown (self, mode);
+    }
+  else if (mode == CLOSE_CLIENT)
+    {
+      /* A client that closes over polling may have a GET on its way that
+       * was sent just before its "1"; that GET gets the noop it would have
+       * got had it arrived first. */
+      queue_clear (self);
+      if (self->poll_get != NULL)
+        teardown (self, mode);
+      else
+        self->close_timeout_id = g_timeout_add (self->config.ping_timeout, on_close_timeout, self);
     }
   else if (self->websocket)
     {
@@ -814,14 +880,19 @@ socket_close (PrdEioSocket *self, const char *reason, CloseMode mode)
       else
         self->close_timeout_id = g_timeout_add (self->config.ping_timeout, on_close_timeout, self);
     }
-  else if (self->poll_get != NULL)
+  else if (self->poll_get != NULL && g_queue_is_empty (&self->queue))
     {
       teardown (self, mode);
     }
   else
     {
-      /* Keep the session until the next GET collects the last packets and
-       * the close packet, but not for longer than a client may be silent. */
+      /* The last packets and the close packet go out in separate responses
+       * (as engine.io does): socket.io-client handles a close packet before
+       * the packets decoded from the same payload, so it would drop them.
+       * Keep the session until the next GET collects the close packet, but
+       * not for longer than a client may be silent. */
+      if (self->poll_get != NULL)
+        answer_get (self, NULL);
       self->close_timeout_id = g_timeout_add (
           self->config.ping_interval + self->config.ping_timeout, on_close_timeout, self);
     }
@@ -969,8 +1040,8 @@ prd_eio_socket_handle_get (PrdEioSocket *self, SoupServerMessage *msg)
   soup_server_message_pause (msg);
   g_signal_connect (msg, "finished", G_CALLBACK (on_get_finished), self);
 
-  if (self->state == STATE_CLOSING)
-    teardown (self, CLOSE_FLUSH);
+  if (self->state == STATE_CLOSING && g_queue_is_empty (&self->queue))
+    teardown (self, self->closing_mode);
   else if (!g_queue_is_empty (&self->queue))
     answer_get (self, NULL);
 }
@@ -1047,6 +1118,7 @@ prd_eio_socket_offer_upgrade (PrdEioSocket *self, SoupWebsocketConnection *conn)
   g_signal_connect (conn, "message", G_CALLBACK (on_probe_message), self);
   g_signal_connect (conn, "closed", G_CALLBACK (on_probe_closed), self);
   g_signal_connect (conn, "error", G_CALLBACK (on_ws_error), self);
+  meter_set_overflow (conn, on_probe_overflow, self);
   self->upgrade_timeout_id = g_timeout_add (self->config.upgrade_timeout, on_upgrade_timeout, self);
 }
 

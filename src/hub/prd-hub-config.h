@@ -28,6 +28,15 @@ typedef struct
 #define PRD_HUB_CONFIG_DEFAULT_AI_MAX_TOKENS    2048
 #define PRD_HUB_CONFIG_DEFAULT_AI_CONTEXT_CHARS 24000
 
+/* Rate-limit class of content-update, presence-update and sync-request. */
+#define PRD_HUB_CONFIG_COLLAB_CLASS        "collab"
+#define PRD_HUB_CONFIG_DEFAULT_COLLAB_RATE "1200/10"
+
+#define PRD_HUB_CONFIG_DEFAULT_BATCH_THRESHOLD    50
+#define PRD_HUB_CONFIG_DEFAULT_BATCH_INTERVAL     50
+#define PRD_HUB_CONFIG_DEFAULT_MAX_OPERATION_SIZE (64 * 1024)
+#define PRD_HUB_CONFIG_DEFAULT_SNAPSHOT_EVERY     500
+
 #define PRD_TYPE_HUB_CONFIG (prd_hub_config_get_type ())
 
 /**
@@ -58,6 +67,11 @@ typedef struct
   guint ai_timeout;          /* s */
   guint ai_max_tokens;
   guint ai_context_chars;
+  /* [collab] */
+  guint batch_threshold;    /* events/s per room above which the room batches; 0: never */
+  guint batch_interval;     /* ms between batch-update flushes */
+  guint max_operation_size; /* UTF-16 code units of one content-update */
+  guint snapshot_every;     /* appended operations between two snapshots */
 } PrdHubConfig;
 
 GType prd_hub_config_get_type (void) G_GNUC_CONST;

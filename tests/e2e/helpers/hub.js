@@ -168,9 +168,10 @@ export async function startHub({ config, args = [], env = {} } = {}) {
     stderr,
     exited,
     rssKiB: () => rssKiB(proc.pid),
-    // SIGTERM, then SIGKILL if it does not go within the bound.
+    // SIGTERM (unless a test already signalled it: a second SIGTERM while
+    // the hub drains would be a forced stop), then SIGKILL past the bound.
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      if (!proc.killed && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       const timer = setTimeout(() => proc.kill('SIGKILL'), START_TIMEOUT_MS);
       const res = await exited;
       clearTimeout(timer);
@@ -244,6 +245,16 @@ export async function startConformance() {
 }
 
 // ---- socket helpers ---------------------------------------------------------
+
+// The hub's timestamps are ISO 8601 strings in UTC (docs/protocol.md);
+// returns the time in ms.
+export function isoTime(value) {
+  if (typeof value !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(value))
+    throw new Error(`not an ISO 8601 UTC timestamp: ${JSON.stringify(value)}`);
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms)) throw new Error(`not a valid time: ${value}`);
+  return ms;
+}
 
 // Resolves with the first of `events` the emitter fires, as { event, args };
 // rejects after the bound.
