@@ -573,6 +573,7 @@ run_prdhub (const char *stdin_text, char **out, char **err, ...)
   g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GSubprocess) proc = NULL;
   g_autoptr (GError) error = NULL;
+  g_autofree char *stdin_path = NULL;
   const char *arg;
   va_list args;
 
@@ -583,14 +584,30 @@ run_prdhub (const char *stdin_text, char **out, char **err, ...)
   va_end (args);
   g_ptr_array_add (argv, NULL);
 
-  launcher =
-      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                 G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  /* Standard input is a file, not a pipe: a prdhub that refuses its
+   * arguments exits without reading it, and writing into a pipe nobody
+   * reads would fail with EPIPE depending on who runs first. */
+  if (stdin_text != NULL)
+    {
+      int fd = g_file_open_tmp ("prd-secret-stdin-XXXXXX", &stdin_path, &error);
+
+      g_assert_no_error (error);
+      close (fd);
+      g_file_set_contents (stdin_path, stdin_text, -1, &error);
+      g_assert_no_error (error);
+    }
+  launcher = g_subprocess_launcher_new (
+      (stdin_text != NULL ? G_SUBPROCESS_FLAGS_NONE : G_SUBPROCESS_FLAGS_STDIN_PIPE) |
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  if (stdin_path != NULL)
+    g_subprocess_launcher_set_stdin_file_path (launcher, stdin_path);
   g_subprocess_launcher_unsetenv (launcher, PRD_HUB_SECRET_ENV);
   proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (proc, stdin_text, NULL, out, err, &error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, out, err, &error);
   g_assert_no_error (error);
+  if (stdin_path != NULL)
+    g_unlink (stdin_path);
   g_assert_true (g_subprocess_get_if_exited (proc));
   return g_subprocess_get_exit_status (proc);
 }
