@@ -3,12 +3,507 @@
 
 #include "config.h"
 
+#include <string.h>
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
 #include "prd-error.h"
 #include "prd-crdt.h"
+
+/* A document with some history from several sites. */
+static PrdCrdtDoc *
+make_doc (guint32 seed, guint n_ops)
+{
+  PrdCrdtDoc *doc = prd_crdt_doc_new ();
+  GRand *rand = g_rand_new_with_seed (seed);
+  static const char *const words[] = { "alpha ", "b", "\xf0\x9f\x98\x80", "\xc3\xa9t\xc3\xa9 ",
+                                       "x" };
+
+  for (guint i = 0; i < n_ops; i++)
+    {
+      g_autoptr (GArray) v = prd_crdt_doc_get_state_vector (doc);
+      guint32 site = g_rand_int_range (rand, 0, 4);
+      guint32 len = prd_crdt_doc_get_length (doc);
+      guint32 pos = g_rand_int_range (rand, 0, len + 1);
+      g_autoptr (GError) error = NULL;
+
+      if (len > 0 && pos < len && g_rand_int_range (rand, 0, 3) == 0)
+        prd_crdt_doc_apply_local_delete (doc, site, (guint32 *) (void *) v->data, v->len, pos,
+                                         MIN (len - pos, (guint32) g_rand_int_range (rand, 1, 5)),
+                                         0, NULL, &error);
+      else
+        prd_crdt_doc_apply_local_insert (doc, site, (guint32 *) (void *) v->data, v->len, pos,
+                                         words[g_rand_int_range (rand, 0, G_N_ELEMENTS (words))],
+                                         -1, 0, NULL, &error);
+      /* a position inside a surrogate pair is refused, nothing else */
+      if (error)
+        g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+    }
+  g_rand_free (rand);
+  return doc;
+}
+
+static void
+assert_same_op (const PrdCrdtOp *a, const PrdCrdtOp *b)
+{
+  g_assert_cmpint (a->type, ==, b->type);
+  g_assert_cmpuint (a->site, ==, b->site);
+  g_assert_cmpuint (a->seq, ==, b->seq);
+  g_assert_cmpuint (a->position, ==, b->position);
+  g_assert_cmpuint (a->length, ==, b->length);
+  g_assert_cmpint (a->timestamp, ==, b->timestamp);
+  if (a->type == PRD_CRDT_OP_INSERT)
+    {
+      g_assert_cmpstr (a->content, ==, b->content);
+      g_assert_cmpuint (a->clock, ==, b->clock);
+      g_assert_cmpint (a->has_origin, ==, b->has_origin);
+      g_assert_cmpint (a->has_right_origin, ==, b->has_right_origin);
+      g_assert_cmpmem (&a->origin, sizeof a->origin, &b->origin, sizeof b->origin);
+      g_assert_cmpmem (&a->right_origin, sizeof a->right_origin, &b->right_origin,
+                       sizeof b->right_origin);
+    }
+  else
+    g_assert_cmpmem (a->targets, a->n_targets * sizeof (PrdCrdtIdRange), b->targets,
+                     b->n_targets * sizeof (PrdCrdtIdRange));
+}
+
+static void
+test_op_round_trip (void)
+{
+  g_autoptr (PrdCrdtDoc) doc = make_doc (7, 200);
+  g_autoptr (GPtrArray) ops = NULL;
+  g_autoptr (GBytes) all = NULL;
+  g_autoptr (GPtrArray) back = NULL;
+  g_autoptr (GError) error = NULL;
+
+  ops = prd_crdt_doc_get_missing_ops (doc, NULL, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ops->len, >, 100);
+  for (guint i = 0; i < ops->len; i++)
+    {
+      PrdCrdtOp *op = ops->pdata[i];
+      g_autoptr (GBytes) b = NULL;
+      g_autoptr (PrdCrdtOp) dec = NULL;
+      g_autoptr (JsonNode) json = NULL;
+      g_autoptr (PrdCrdtOp) from_json = NULL;
+      g_autofree char *str = NULL;
+
+      op->timestamp = 1706265030000 + i;
+      b = prd_crdt_op_encode (op);
+      dec = prd_crdt_op_decode (g_bytes_get_data (b, NULL), g_bytes_get_size (b), &error);
+      g_assert_no_error (error);
+      assert_same_op (op, dec);
+
+      json = prd_crdt_op_to_json (op);
+      str = json_to_string (json, FALSE);
+      from_json = prd_crdt_op_from_json (json, &error);
+      g_assert_no_error (error);
+      assert_same_op (op, from_json);
+    }
+  all = prd_crdt_ops_encode ((PrdCrdtOp **) ops->pdata, ops->len);
+  back = prd_crdt_ops_decode (g_bytes_get_data (all, NULL), g_bytes_get_size (all), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (back->len, ==, ops->len);
+  for (guint i = 0; i < ops->len; i++)
+    assert_same_op (ops->pdata[i], back->pdata[i]);
+
+  /* and a fresh replica built from them has the same text */
+  {
+    g_autoptr (PrdCrdtDoc) copy = prd_crdt_doc_new ();
+    g_autofree char *a = prd_crdt_doc_get_text (doc);
+    g_autofree char *b = NULL;
+    for (guint i = 0; i < back->len; i++)
+      g_assert_true (prd_crdt_doc_apply_remote (copy, back->pdata[i], NULL, &error));
+    b = prd_crdt_doc_get_text (copy);
+    g_assert_cmpstr (a, ==, b);
+  }
+}
+
+static void
+test_json_shape (void)
+{
+  g_autoptr (PrdCrdtDoc) doc = prd_crdt_doc_new ();
+  g_autoptr (PrdCrdtOp) ins = NULL;
+  g_autoptr (PrdCrdtOp) del = NULL;
+  g_autoptr (JsonNode) a = NULL;
+  g_autoptr (JsonNode) b = NULL;
+  g_autofree char *sa = NULL;
+  g_autofree char *sb = NULL;
+  guint32 v0[] = { 0, 0 }, v1[] = { 0, 1 };
+
+  g_assert_true (
+      prd_crdt_doc_apply_local_insert (doc, 1, v0, 2, 0, "hey", -1, 1706265030000, &ins, NULL));
+  g_assert_true (prd_crdt_doc_apply_local_delete (doc, 1, v1, 2, 1, 2, 5, &del, NULL));
+  a = prd_crdt_op_to_json (ins);
+  b = prd_crdt_op_to_json (del);
+  sa = json_to_string (a, FALSE);
+  sb = json_to_string (b, FALSE);
+  g_assert_cmpstr (
+      sa, ==,
+      "{\"type\":\"insert\",\"position\":0,\"content\":\"hey\",\"timestamp\":1706265030000,"
+      "\"id\":[1,1],\"clock\":0,\"origin\":null,\"rightOrigin\":null}");
+  g_assert_cmpstr (sb, ==,
+                   "{\"type\":\"delete\",\"position\":1,\"length\":2,\"timestamp\":5,\"id\":[1,2],"
+                   "\"targets\":[[1,1,2]]}");
+}
+
+static void
+test_json_invalid (void)
+{
+  static const char *const bad[] = {
+    "[]",
+    "{}",
+    "{\"type\":\"move\",\"position\":0,\"id\":[0,1]}",
+    "{\"type\":7,\"position\":0,\"id\":[0,1]}",
+    "{\"type\":\"insert\",\"position\":-1,\"content\":\"a\",\"id\":[0,1],\"clock\":0}",
+    "{\"type\":\"insert\",\"position\":1.5,\"content\":\"a\",\"id\":[0,1],\"clock\":0}",
+    "{\"type\":\"insert\",\"position\":0,\"content\":\"a\",\"id\":[0],\"clock\":0}",
+    "{\"type\":\"insert\",\"position\":0,\"content\":\"a\",\"id\":[0,0],\"clock\":0}",
+    "{\"type\":\"insert\",\"position\":0,\"content\":\"a\",\"id\":[70000,1],\"clock\":0}",
+    "{\"type\":\"insert\",\"position\":0,\"content\":\"a\",\"id\":[0,1]}",
+    "{\"type\":\"insert\",\"position\":0,\"content\":\"\",\"id\":[0,1],\"clock\":0}",
+    "{\"type\":\"insert\",\"position\":0,\"content\":5,\"id\":[0,1],\"clock\":0}",
+    "{\"type\":\"insert\",\"position\":0,\"content\":\"a\",\"id\":[0,1],\"clock\":0,\"origin\":[0]"
+    "}",
+    "{\"type\":\"insert\",\"position\":0,\"content\":\"a\",\"id\":[0,1],\"clock\":0,\"origin\":[0,"
+    "0]}",
+    "{\"type\":\"insert\",\"position\":0,\"content\":\"a\",\"id\":[0,1],\"clock\":0,"
+    "\"rightOrigin\":\"x\"}",
+    "{\"type\":\"insert\",\"position\":0,\"content\":\"a\",\"id\":[0,1],\"clock\":4294967296}",
+    "{\"type\":\"insert\",\"position\":0,\"content\":\"a\",\"id\":[0,1],\"clock\":0,\"timestamp\":"
+    "\"now\"}",
+    "{\"type\":\"delete\",\"position\":0,\"length\":1,\"id\":[0,1]}",
+    "{\"type\":\"delete\",\"position\":0,\"length\":1,\"id\":[0,1],\"targets\":[]}",
+    "{\"type\":\"delete\",\"position\":0,\"length\":2,\"id\":[0,1],\"targets\":[[0,0,1]]}",
+    "{\"type\":\"delete\",\"position\":0,\"length\":0,\"id\":[0,1],\"targets\":[[0,0,0]]}",
+    "{\"type\":\"delete\",\"position\":0,\"length\":1,\"id\":[0,1],\"targets\":[[0,0]]}",
+    "{\"type\":\"delete\",\"position\":0,\"length\":1,\"id\":[0,1],\"targets\":[[0,4294967295,1]]}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (JsonNode) node = json_from_string (bad[i], NULL);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PrdCrdtOp) op = NULL;
+
+      g_assert_nonnull (node);
+      op = prd_crdt_op_from_json (node, &error);
+      if (op != NULL)
+        g_error ("accepted %s", bad[i]);
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+      g_assert_nonnull (error->message);
+    }
+}
+
+static void
+test_vector_json (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) good = json_from_string ("[1,2,3,5]", NULL);
+  g_autoptr (GArray) v = prd_crdt_vector_from_json (good, &error);
+  static const char *const bad[] = { "{}", "[1,-2]", "[\"1\"]", "[1.5]", "[4294967296]" };
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (v->len, ==, 4);
+  g_assert_cmpuint (g_array_index (v, guint32, 3), ==, 5);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (JsonNode) node = json_from_string (bad[i], NULL);
+      g_autoptr (GArray) r = prd_crdt_vector_from_json (node, &error);
+      g_assert_null (r);
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+      g_clear_error (&error);
+    }
+}
+
+static void
+test_state_round_trip (void)
+{
+  for (guint32 seed = 1; seed <= 20; seed++)
+    {
+      g_autoptr (PrdCrdtDoc) doc = make_doc (seed, 300);
+      g_autoptr (GBytes) state = prd_crdt_doc_encode_state (doc, PRD_CRDT_ENCODE_DEFAULT);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PrdCrdtDoc) copy = prd_crdt_doc_decode_state (g_bytes_get_data (state, NULL),
+                                                               g_bytes_get_size (state), &error);
+      g_autofree char *a = prd_crdt_doc_get_text (doc);
+      g_autofree char *b = NULL;
+      g_autoptr (GBytes) again = NULL;
+      g_autoptr (GPtrArray) ops1 = NULL;
+      g_autoptr (GPtrArray) ops2 = NULL;
+      guint32 half[] = { 20, 20, 20, 20 };
+
+      g_assert_no_error (error);
+      b = prd_crdt_doc_get_text (copy);
+      g_assert_cmpstr (a, ==, b);
+      again = prd_crdt_doc_encode_state (copy, PRD_CRDT_ENCODE_DEFAULT);
+      g_assert_true (g_bytes_equal (state, again));
+      /* history survives: old versions and missing operations */
+      g_clear_pointer (&a, g_free);
+      g_clear_pointer (&b, g_free);
+      a = prd_crdt_doc_get_text_at (doc, half, 4, &error);
+      g_assert_no_error (error);
+      b = prd_crdt_doc_get_text_at (copy, half, 4, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (a, ==, b);
+      ops1 = prd_crdt_doc_get_missing_ops (doc, half, 4, &error);
+      ops2 = prd_crdt_doc_get_missing_ops (copy, half, 4, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (ops1->len, ==, ops2->len);
+      for (guint i = 0; i < ops1->len; i++)
+        assert_same_op (ops1->pdata[i], ops2->pdata[i]);
+    }
+}
+
+static void
+test_state_lossy (void)
+{
+  g_autoptr (PrdCrdtDoc) doc = prd_crdt_doc_new ();
+  g_autoptr (GBytes) full = NULL;
+  g_autoptr (GBytes) lossy = NULL;
+  g_autoptr (PrdCrdtDoc) copy = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *old = NULL;
+  g_autoptr (GPtrArray) ops = NULL;
+  guint32 v1[] = { 1 }, v2[] = { 2 };
+
+  g_assert_true (
+      prd_crdt_doc_apply_local_insert (doc, 0, NULL, 0, 0, "a secret here", -1, 0, NULL, NULL));
+  g_assert_true (prd_crdt_doc_apply_local_delete (doc, 0, v1, 1, 2, 7, 0, NULL, NULL));
+  g_assert_true (prd_crdt_doc_apply_local_insert (doc, 0, v2, 1, 2, "nothing ", -1, 0, NULL, NULL));
+  full = prd_crdt_doc_encode_state (doc, PRD_CRDT_ENCODE_DEFAULT);
+  lossy = prd_crdt_doc_encode_state (doc, PRD_CRDT_ENCODE_DROP_DELETED_TEXT);
+  copy =
+      prd_crdt_doc_decode_state (g_bytes_get_data (lossy, NULL), g_bytes_get_size (lossy), &error);
+  g_assert_no_error (error);
+  text = prd_crdt_doc_get_text (copy);
+  g_assert_cmpstr (text, ==, "a nothing here");
+  old = prd_crdt_doc_get_text_at (copy, v1, 1, &error);
+  g_assert_null (old);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+  g_clear_error (&error);
+  ops = prd_crdt_doc_get_missing_ops (copy, NULL, 0, &error);
+  g_assert_null (ops);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+  g_clear_error (&error);
+  /* what remains visible is still there */
+  ops = prd_crdt_doc_get_missing_ops (copy, v2, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ops->len, ==, 1);
+}
+
+static void
+test_state_version (void)
+{
+  g_autoptr (PrdCrdtDoc) doc = make_doc (3, 20);
+  g_autoptr (GBytes) state = prd_crdt_doc_encode_state (doc, PRD_CRDT_ENCODE_DEFAULT);
+  g_autofree guint8 *data = g_memdup2 (g_bytes_get_data (state, NULL), g_bytes_get_size (state));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdCrdtDoc) copy = NULL;
+  g_autoptr (PrdCrdtOp) op = NULL;
+  guint8 op_bytes[] = { 9, 0, 0, 1 };
+
+  data[0] = 2;
+  copy = prd_crdt_doc_decode_state (data, g_bytes_get_size (state), &error);
+  g_assert_null (copy);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_UNSUPPORTED_VERSION);
+  g_clear_error (&error);
+  op = prd_crdt_op_decode (op_bytes, sizeof op_bytes, &error);
+  g_assert_null (op);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_UNSUPPORTED_VERSION);
+}
+
+/* Recompress a modified body, so that the structural checks (not the zlib
+ * checksum) are what has to catch the damage. */
+static GBytes *
+repack (const guint8 *head, GBytes *body)
+{
+  g_autoptr (GZlibCompressor) zc = g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_ZLIB, 1);
+  g_autoptr (GOutputStream) mem = g_memory_output_stream_new_resizable ();
+  g_autoptr (GOutputStream) out = g_converter_output_stream_new (mem, G_CONVERTER (zc));
+  GByteArray *res = g_byte_array_new ();
+  gsize written;
+
+  g_byte_array_append (res, head, 2);
+  g_assert_true (g_output_stream_write_all (out, g_bytes_get_data (body, NULL),
+                                            g_bytes_get_size (body), &written, NULL, NULL));
+  g_assert_true (g_output_stream_close (out, NULL, NULL));
+  g_byte_array_append (res, g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (mem)),
+                       g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (mem)));
+  return g_byte_array_free_to_bytes (res);
+}
+
+static GBytes *
+unpack (GBytes *state)
+{
+  g_autoptr (GZlibDecompressor) zd = g_zlib_decompressor_new (G_ZLIB_COMPRESSOR_FORMAT_ZLIB);
+  g_autoptr (GInputStream) mem = g_memory_input_stream_new_from_data (
+      (const guint8 *) g_bytes_get_data (state, NULL) + 2, g_bytes_get_size (state) - 2, NULL);
+  g_autoptr (GInputStream) in = g_converter_input_stream_new (mem, G_CONVERTER (zd));
+  g_autoptr (GOutputStream) out = g_memory_output_stream_new_resizable ();
+
+  g_assert_cmpint (
+      g_output_stream_splice (out, in, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, NULL, NULL), >=, 0);
+  return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
+}
+
+static void
+check_decode (const guint8 *data, gsize size)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdCrdtDoc) doc = prd_crdt_doc_decode_state (data, size, &error);
+
+  if (doc == NULL)
+    {
+      g_assert_nonnull (error);
+      g_assert_true (error->domain == PRD_ERROR);
+      g_assert_true (error->code == PRD_ERROR_CORRUPT_DATA ||
+                     error->code == PRD_ERROR_UNSUPPORTED_VERSION);
+    }
+  else
+    {
+      /* a damaged but well-formed document is still a document */
+      g_autofree char *text = prd_crdt_doc_get_text (doc);
+      g_autoptr (GBytes) again = prd_crdt_doc_encode_state (doc, PRD_CRDT_ENCODE_DEFAULT);
+      g_assert_no_error (error);
+      g_assert_nonnull (text);
+      g_assert_nonnull (again);
+    }
+}
+
+static void
+test_state_fuzz (void)
+{
+  g_autoptr (PrdCrdtDoc) doc = make_doc (11, 120);
+  GRand *rand = g_rand_new_with_seed (99);
+
+  for (guint flags = 0; flags < 2; flags++)
+    {
+      g_autoptr (GBytes) state = prd_crdt_doc_encode_state (doc, flags);
+      g_autoptr (GBytes) body = unpack (state);
+      const guint8 *data = g_bytes_get_data (state, NULL);
+      gsize size = g_bytes_get_size (state), bsize = g_bytes_get_size (body);
+
+      /* every truncation of the encoded state */
+      for (gsize cut = 0; cut < size; cut++)
+        {
+          g_autofree guint8 *copy = g_memdup2 (data, cut + 1);
+          g_autoptr (GError) error = NULL;
+          g_autoptr (PrdCrdtDoc) d = prd_crdt_doc_decode_state (copy, cut, &error);
+          g_assert_null (d);
+          g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
+        }
+      /* every truncation of the body, recompressed */
+      for (gsize cut = 0; cut < bsize; cut += 1 + cut / 64)
+        {
+          g_autoptr (GBytes) part = g_bytes_new_from_bytes (body, 0, cut);
+          g_autoptr (GBytes) packed = repack (data, part);
+          g_autoptr (GError) error = NULL;
+          g_autoptr (PrdCrdtDoc) d = prd_crdt_doc_decode_state (g_bytes_get_data (packed, NULL),
+                                                                g_bytes_get_size (packed), &error);
+          g_assert_null (d);
+          g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
+        }
+      /* bit flips, in the encoded state and in the body */
+      for (guint i = 0; i < 1500; i++)
+        {
+          g_autofree guint8 *copy = g_memdup2 (data, size);
+          gsize at = g_rand_int_range (rand, 0, size);
+          copy[at] ^= 1 << g_rand_int_range (rand, 0, 8);
+          check_decode (copy, size);
+        }
+      for (guint i = 0; i < 1500; i++)
+        {
+          g_autofree guint8 *copy = g_memdup2 (g_bytes_get_data (body, NULL), bsize);
+          g_autoptr (GBytes) changed = NULL;
+          g_autoptr (GBytes) packed = NULL;
+          for (guint k = 0, n = g_rand_int_range (rand, 1, 4); k < n; k++)
+            {
+              gsize at = g_rand_int_range (rand, 0, bsize);
+              if (g_rand_boolean (rand))
+                copy[at] ^= 1 << g_rand_int_range (rand, 0, 8);
+              else
+                copy[at] = g_rand_int_range (rand, 0, 256);
+            }
+          changed = g_bytes_new_take (g_steal_pointer (&copy), bsize);
+          packed = repack (data, changed);
+          check_decode (g_bytes_get_data (packed, NULL), g_bytes_get_size (packed));
+        }
+    }
+  g_rand_free (rand);
+}
+
+static void
+test_op_fuzz (void)
+{
+  g_autoptr (PrdCrdtDoc) doc = make_doc (5, 60);
+  g_autoptr (GPtrArray) ops = prd_crdt_doc_get_missing_ops (doc, NULL, 0, NULL);
+  g_autoptr (GBytes) all = prd_crdt_ops_encode ((PrdCrdtOp **) ops->pdata, ops->len);
+  GRand *rand = g_rand_new_with_seed (5);
+  const guint8 *data = g_bytes_get_data (all, NULL);
+  gsize size = g_bytes_get_size (all);
+
+  for (gsize cut = 0; cut < size; cut++)
+    {
+      g_autofree guint8 *copy = g_memdup2 (data, cut + 1);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GPtrArray) r = prd_crdt_ops_decode (copy, cut, &error);
+      g_assert_null (r);
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
+    }
+  for (guint i = 0; i < ops->len; i++)
+    {
+      g_autoptr (GBytes) one = prd_crdt_op_encode (ops->pdata[i]);
+      gsize n = g_bytes_get_size (one);
+      for (gsize cut = 0; cut < n; cut++)
+        {
+          g_autofree guint8 *copy = g_memdup2 (g_bytes_get_data (one, NULL), cut + 1);
+          g_autoptr (GError) error = NULL;
+          g_autoptr (PrdCrdtOp) op = prd_crdt_op_decode (copy, cut, &error);
+          g_assert_null (op);
+          g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
+        }
+    }
+  for (guint i = 0; i < 5000; i++)
+    {
+      g_autofree guint8 *copy = g_memdup2 (data, size);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GPtrArray) r = NULL;
+      g_autoptr (PrdCrdtDoc) target = prd_crdt_doc_new ();
+
+      copy[g_rand_int_range (rand, 0, size)] ^= 1 << g_rand_int_range (rand, 0, 8);
+      r = prd_crdt_ops_decode (copy, size, &error);
+      if (r == NULL)
+        {
+          g_assert_true (error->domain == PRD_ERROR);
+          continue;
+        }
+      /* whatever decodes is safe to apply: it is taken or refused */
+      for (guint k = 0; k < r->len; k++)
+        {
+          g_autoptr (GError) e2 = NULL;
+          if (!prd_crdt_doc_apply_remote (target, r->pdata[k], NULL, &e2))
+            g_assert_error (e2, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+        }
+      g_free (prd_crdt_doc_get_text (target));
+    }
+  g_rand_free (rand);
+}
 
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/prd/crdt-codec/op-round-trip", test_op_round_trip);
+  g_test_add_func ("/prd/crdt-codec/json-shape", test_json_shape);
+  g_test_add_func ("/prd/crdt-codec/json-invalid", test_json_invalid);
+  g_test_add_func ("/prd/crdt-codec/vector-json", test_vector_json);
+  g_test_add_func ("/prd/crdt-codec/state-round-trip", test_state_round_trip);
+  g_test_add_func ("/prd/crdt-codec/state-lossy", test_state_lossy);
+  g_test_add_func ("/prd/crdt-codec/state-version", test_state_version);
+  g_test_add_func ("/prd/crdt-codec/state-fuzz", test_state_fuzz);
+  g_test_add_func ("/prd/crdt-codec/op-fuzz", test_op_fuzz);
   return g_test_run ();
 }

@@ -139,6 +139,7 @@ prd_trace_replay (PrdCrdtDoc *doc,
   g_autofree guint32 *base = g_new0 (guint32, n);
   guint64 bytes = 0;
   guint ops = 0;
+  g_autoptr (GByteArray) wire = g_byte_array_sized_new (256);
 
   if (trace->concurrent)
     versions = g_new0 (guint32, (gsize) n * trace->n_txns);
@@ -189,8 +190,9 @@ prd_trace_replay (PrdCrdtDoc *doc,
               ops++;
               if (op)
                 {
-                  g_autoptr (GBytes) b = prd_crdt_op_encode (op);
-                  bytes += g_bytes_get_size (b);
+                  g_byte_array_set_size (wire, 0);
+                  prd_crdt_op_encode_into (op, wire);
+                  bytes += wire->len;
                 }
             }
         }

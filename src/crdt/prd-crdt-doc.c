@@ -172,6 +172,14 @@ get_site (PrdCrdtDoc *doc, guint32 site)
   return site < doc->sites->len ? g_ptr_array_index (doc->sites, site) : NULL;
 }
 
+/* A site the caller knows exists. */
+static inline PrdCrdtSite *
+site_at (PrdCrdtDoc *doc, guint32 site)
+{
+  g_assert (site < doc->sites->len);
+  return g_ptr_array_index (doc->sites, site);
+}
+
 static inline guint32
 site_n_chars (PrdCrdtDoc *doc, guint32 site)
 {
@@ -298,20 +306,28 @@ locate_pos (PrdCrdtDoc *doc, guint32 pos)
 static Loc
 locate_id (PrdCrdtDoc *doc, guint32 site, guint32 clock)
 {
-  PrdCrdtSite *s = get_site (doc, site);
+  PrdCrdtSite *s = site_at (doc, site);
   PrdCrdtChunk *c;
   Loc l = { NULL, 0, 0 };
 
-  g_assert (s != NULL && clock < s->loc->len);
+  guint start = 0;
+
+  g_assert (clock < s->loc->len);
   c = g_ptr_array_index (doc->chunks, g_array_index (s->loc, guint32, clock));
-  for (guint i = 0; i < c->n; i++)
+  /* edits cluster: start the scan near the item found last time */
+  if (c == doc->hint_chunk && doc->hint_idx < c->n)
+    start = doc->hint_idx > 1 ? doc->hint_idx - 2 : 0;
+  for (guint k = 0; k < c->n; k++)
     {
+      guint i = start + k < c->n ? start + k : start + k - c->n;
       PrdCrdtItem *it = &c->items[i];
       if (it->site == site && clock >= it->clock && clock - it->clock < it->len)
         {
           l.chunk = c;
           l.idx = i;
           l.off = clock - it->clock;
+          doc->hint_chunk = c;
+          doc->hint_idx = i;
           return l;
         }
     }
@@ -337,7 +353,7 @@ loc_position (PrdCrdtDoc *doc, Loc l)
 static void
 set_loc (PrdCrdtDoc *doc, const PrdCrdtItem *it, guint32 chunk_id)
 {
-  PrdCrdtSite *s = get_site (doc, it->site);
+  PrdCrdtSite *s = site_at (doc, it->site);
   guint32 *loc = &g_array_index (s->loc, guint32, 0);
 
   for (guint32 k = 0; k < it->len; k++)
@@ -452,6 +468,28 @@ first_loc (PrdCrdtDoc *doc, Loc *l)
   return FALSE;
 }
 
+static inline gboolean
+can_merge (const PrdCrdtItem *a, const PrdCrdtItem *b)
+{
+  return a->site == b->site && a->clock + a->len == b->clock && b->o_site == a->site &&
+         b->o_clock == b->clock - 1 && a->r_site == b->r_site &&
+         (a->r_site == PRD_CRDT_NONE || a->r_clock == b->r_clock) && a->del == b->del;
+}
+
+/* Join items @idx and @idx + 1 of @c when they continue each other, so that
+ * a run deleted piece by piece (backspacing) becomes one item again. */
+static void
+try_merge (PrdCrdtChunk *c, guint idx)
+{
+  PrdCrdtItem *a = &c->items[idx];
+
+  if (idx + 1 >= c->n || !can_merge (a, a + 1))
+    return;
+  a->len += a[1].len;
+  memmove (a + 1, a + 2, (c->n - idx - 2) * sizeof (PrdCrdtItem));
+  c->n--;
+}
+
 typedef enum
 {
   RANGE_DELETE,
@@ -509,6 +547,9 @@ range_apply (PrdCrdtDoc *doc, guint32 site, guint32 clock, guint32 len, RangeMod
         chunk_add_vis (doc, l.chunk, (gint64) after - (gint64) before);
       clock += it->len;
       len -= it->len;
+      try_merge (l.chunk, l.idx);
+      if (l.idx > 0)
+        try_merge (l.chunk, l.idx - 1);
     }
 }
 
@@ -530,18 +571,104 @@ log_append (PrdCrdtDoc *doc, guint32 site)
 }
 
 static void
-site_append_op (PrdCrdtSite *s, gboolean is_del, guint32 start, guint32 each)
+site_append_insert (PrdCrdtSite *s, guint32 clock, guint32 n)
 {
   PrdCrdtOpRun *last =
       s->runs->len ? &g_array_index (s->runs, PrdCrdtOpRun, s->runs->len - 1) : NULL;
 
   s->n_ops++;
-  if (last && last->is_del == (guint32) is_del && last->each == each)
+  if (last && last->kind == PRD_CRDT_RUN_INSERT && last->each == n)
     last->count++;
   else
     {
-      PrdCrdtOpRun r = { s->n_ops, 1, start, each, is_del };
+      PrdCrdtOpRun r = { s->n_ops, 1, clock, n, PRD_CRDT_RUN_INSERT, 0 };
       g_array_append_val (s->runs, r);
+    }
+}
+
+static void
+site_append_delete (PrdCrdtSite *s, const PrdCrdtIdRange *targets, guint n)
+{
+  PrdCrdtOpRun *last =
+      s->runs->len ? &g_array_index (s->runs, PrdCrdtOpRun, s->runs->len - 1) : NULL;
+
+  s->n_ops++;
+  if (n == 1 && targets[0].length == 1 && last)
+    {
+      guint32 site = targets[0].site, clock = targets[0].clock;
+
+      if (last->kind == PRD_CRDT_RUN_BACKSPACE && last->psite == site &&
+          last->start >= last->count && last->start - last->count == clock)
+        {
+          last->count++;
+          return;
+        }
+      if (last->kind == PRD_CRDT_RUN_FORWARD && last->psite == site &&
+          (guint64) last->start + last->count == clock)
+        {
+          last->count++;
+          return;
+        }
+      if (last->kind == PRD_CRDT_RUN_DELETE && last->each == 1 &&
+          last->start + last->count == s->dels->len)
+        {
+          /* the previous delete and this one start a pattern: move the
+           * previous one out of its explicit run */
+          PrdCrdtIdRange t = g_array_index (s->dels, PrdCrdtIdRange, s->dels->len - 1);
+          if (t.length == 1 && t.site == site && (t.clock == clock + 1 || clock == t.clock + 1))
+            {
+              PrdCrdtOpRun r = {
+                s->n_ops - 1,
+                2,
+                t.clock,
+                1,
+                t.clock == clock + 1 ? PRD_CRDT_RUN_BACKSPACE : PRD_CRDT_RUN_FORWARD,
+                site
+              };
+              g_array_set_size (s->dels, s->dels->len - 1);
+              if (last->count == 1)
+                *last = r;
+              else
+                {
+                  last->count--;
+                  g_array_append_val (s->runs, r);
+                }
+              return;
+            }
+        }
+    }
+  if (last && last->kind == PRD_CRDT_RUN_DELETE && last->each == n &&
+      last->start + last->count * last->each == s->dels->len)
+    last->count++;
+  else
+    {
+      PrdCrdtOpRun r = { s->n_ops, 1, s->dels->len, n, PRD_CRDT_RUN_DELETE, 0 };
+      g_array_append_val (s->runs, r);
+    }
+  g_array_append_vals (s->dels, targets, n);
+}
+
+/* The targets of delete operation @k of run @r (in @buf for pattern runs). */
+static const PrdCrdtIdRange *
+run_targets (PrdCrdtSite *s, const PrdCrdtOpRun *r, guint32 k, PrdCrdtIdRange *buf)
+{
+  switch (r->kind)
+    {
+      case PRD_CRDT_RUN_DELETE:
+        return &g_array_index (s->dels, PrdCrdtIdRange, r->start + k * r->each);
+      case PRD_CRDT_RUN_BACKSPACE:
+        buf->site = r->psite;
+        buf->clock = r->start - k;
+        buf->length = 1;
+        return buf;
+      case PRD_CRDT_RUN_FORWARD:
+        buf->site = r->psite;
+        buf->clock = r->start + k;
+        buf->length = 1;
+        return buf;
+      default:
+        g_assert_not_reached ();
+        return NULL;
     }
 }
 
@@ -578,17 +705,18 @@ move_version (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector, gboolean r
           guint32 last = MIN (s->n_ops, r->seq + r->count - 1);
           guint32 k = seq - r->seq, n = last - seq + 1;
 
-          if (!r->is_del)
+          if (r->kind == PRD_CRDT_RUN_INSERT)
             range_apply (doc, site, r->start + k * r->each, n * r->each,
                          retreat ? RANGE_HIDE : RANGE_SHOW);
           else
             {
-              for (guint32 t = 0; t < n * r->each; t++)
+              for (guint32 j = k; j < k + n; j++)
                 {
-                  PrdCrdtIdRange *g =
-                      &g_array_index (s->dels, PrdCrdtIdRange, r->start + k * r->each + t);
-                  range_apply (doc, g->site, g->clock, g->length,
-                               retreat ? RANGE_UNDELETE : RANGE_DELETE);
+                  PrdCrdtIdRange buf;
+                  const PrdCrdtIdRange *g = run_targets (s, r, j, &buf);
+                  for (guint32 t = 0; t < r->each; t++)
+                    range_apply (doc, g[t].site, g[t].clock, g[t].length,
+                                 retreat ? RANGE_UNDELETE : RANGE_DELETE);
                 }
             }
           seq = last + 1;
@@ -636,7 +764,7 @@ integrate_insert (PrdCrdtDoc *doc,
                   guint32 rc)
 {
   PrdCrdtItem item = { site, clock, n, os, oc, rs, rc, 0 };
-  PrdCrdtSite *s = get_site (doc, site);
+  PrdCrdtSite *s = site_at (doc, site);
   gboolean have_left = FALSE;
   Loc left = { NULL, 0, 0 }, o;
   gboolean have_o;
@@ -813,7 +941,7 @@ append_visible_text (PrdCrdtDoc *doc, GString *out)
           PrdCrdtItem *it = &c->items[i];
           if (it->del == 0)
             {
-              PrdCrdtSite *s = get_site (doc, it->site);
+              PrdCrdtSite *s = site_at (doc, it->site);
               prd_crdt_utf16_append_utf8 (out, &g_array_index (s->text, guint16, it->clock),
                                           it->len);
             }
@@ -931,7 +1059,7 @@ check_boundary (PrdCrdtDoc *doc, guint32 pos, GError **error)
   if (pos == 0 || pos >= doc->length)
     return TRUE;
   l = locate_pos (doc, pos);
-  s = get_site (doc, l.chunk->items[l.idx].site);
+  s = site_at (doc, l.chunk->items[l.idx].site);
   if (is_low_surrogate (g_array_index (s->text, guint16, l.chunk->items[l.idx].clock + l.off)))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
@@ -945,7 +1073,7 @@ static PrdCrdtOp *
 build_insert_op (PrdCrdtDoc *doc, guint32 site, guint32 seq, guint32 clock, guint32 n)
 {
   PrdCrdtOp *op = g_new0 (PrdCrdtOp, 1);
-  PrdCrdtSite *s = get_site (doc, site);
+  PrdCrdtSite *s = site_at (doc, site);
   Loc l = locate_id (doc, site, clock);
   PrdCrdtItem *it = &l.chunk->items[l.idx];
   GString *str = g_string_sized_new (n + 1);
@@ -994,7 +1122,7 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
   PrdCrdtSite *s;
   gboolean current;
   guint32 os = PRD_CRDT_NONE, oc = 0, rs = PRD_CRDT_NONE, rc = 0;
-  guint32 clock, n, old_len;
+  guint32 clock, n;
   Loc at;
 
   g_return_val_if_fail (doc != NULL, FALSE);
@@ -1029,13 +1157,11 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
   current = vector_is_current (doc, base, n_base);
   if (!current)
     move_version (doc, base, n_base, TRUE);
-  old_len = doc->length;
-  if (position > doc->length || !check_boundary (doc, position, error))
+  if (position > doc->length)
     {
-      if (position > doc->length)
-        g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
-                     "Insert position %u is beyond the end of the document (length %u)", position,
-                     doc->length);
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "Insert position %u is beyond the end of the document (length %u)", position,
+                   doc->length);
       if (!current)
         move_version (doc, base, n_base, FALSE);
       return FALSE;
@@ -1054,6 +1180,14 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
         PrdCrdtItem *it = &l.chunk->items[l.idx];
         os = it->site;
         oc = it->clock + l.off;
+        if (is_high_surrogate (g_array_index (site_at (doc, os)->text, guint16, oc)))
+          {
+            g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                         "Position %u splits a surrogate pair", position);
+            if (!current)
+              move_version (doc, base, n_base, FALSE);
+            return FALSE;
+          }
         if (l.off + 1 < it->len)
           {
             rs = it->site;
@@ -1080,33 +1214,34 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
   }
   if (!current)
     move_version (doc, base, n_base, FALSE);
-  (void) old_len;
 
   s = prd_crdt_doc_ensure_site (doc, site);
   clock = s->text->len;
   if (!prd_crdt_utf8_to_utf16 (text, text_len, s->text, error))
     g_assert_not_reached ();
   at = integrate_insert (doc, site, clock, n, os, oc, rs, rc);
-  site_append_op (s, FALSE, clock, n);
+  site_append_insert (s, clock, n);
   log_append (doc, site);
 
   if (out_op)
     {
-      PrdCrdtOp *op = g_new0 (PrdCrdtOp, 1);
+      /* one allocation: the hub makes one of these per keystroke */
+      PrdCrdtOp *op = g_malloc0 (sizeof (PrdCrdtOp) + text_len + 1);
       op->type = PRD_CRDT_OP_INSERT;
       op->site = site;
       op->seq = s->n_ops;
       op->clock = clock;
       op->length = n;
       op->timestamp = timestamp;
-      op->content = g_strndup (text, text_len);
+      op->content = (char *) (op + 1);
+      memcpy (op->content, text, text_len);
       op->has_origin = os != PRD_CRDT_NONE;
       op->origin.site = op->has_origin ? os : 0;
       op->origin.clock = op->has_origin ? oc : 0;
       op->has_right_origin = rs != PRD_CRDT_NONE;
       op->right_origin.site = op->has_right_origin ? rs : 0;
       op->right_origin.clock = op->has_right_origin ? rc : 0;
-      op->position = loc_position (doc, at);
+      op->position = current ? position : loc_position (doc, at);
       *out_op = op;
     }
   return TRUE;
@@ -1134,12 +1269,10 @@ static void
 integrate_delete (PrdCrdtDoc *doc, guint32 site, const PrdCrdtIdRange *targets, guint n_targets)
 {
   PrdCrdtSite *s = prd_crdt_doc_ensure_site (doc, site);
-  guint32 start = s->dels->len;
 
   for (guint i = 0; i < n_targets; i++)
     range_apply (doc, targets[i].site, targets[i].clock, targets[i].length, RANGE_DELETE);
-  g_array_append_vals (s->dels, targets, n_targets);
-  site_append_op (s, TRUE, start, n_targets);
+  site_append_delete (s, targets, n_targets);
   log_append (doc, site);
 }
 
@@ -1184,12 +1317,6 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
         move_version (doc, base, n_base, FALSE);
       return FALSE;
     }
-  if (!check_boundary (doc, position, error) || !check_boundary (doc, position + length, error))
-    {
-      if (!current)
-        move_version (doc, base, n_base, FALSE);
-      return FALSE;
-    }
 
   targets = g_array_new (FALSE, FALSE, sizeof (PrdCrdtIdRange));
   l = locate_pos (doc, position);
@@ -1207,13 +1334,31 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
       if (left > 0 && !next_loc (doc, &l))
         g_assert_not_reached ();
     }
+  {
+    PrdCrdtIdRange *first = &g_array_index (targets, PrdCrdtIdRange, 0);
+    PrdCrdtIdRange *last = &g_array_index (targets, PrdCrdtIdRange, targets->len - 1);
+    if (is_low_surrogate (
+            g_array_index (site_at (doc, first->site)->text, guint16, first->clock)) ||
+        is_high_surrogate (g_array_index (site_at (doc, last->site)->text, guint16,
+                                          last->clock + last->length - 1)))
+      {
+        g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                     "Delete of %u at %u splits a surrogate pair", length, position);
+        if (!current)
+          move_version (doc, base, n_base, FALSE);
+        return FALSE;
+      }
+  }
   if (!current)
     move_version (doc, base, n_base, FALSE);
 
-  {
-    PrdCrdtIdRange *t = &g_array_index (targets, PrdCrdtIdRange, 0);
-    first_pos = loc_position (doc, locate_id (doc, t->site, t->clock));
-  }
+  if (current)
+    first_pos = position;
+  else
+    {
+      PrdCrdtIdRange *t = &g_array_index (targets, PrdCrdtIdRange, 0);
+      first_pos = loc_position (doc, locate_id (doc, t->site, t->clock));
+    }
   integrate_delete (doc, site, (PrdCrdtIdRange *) (void *) targets->data, targets->len);
 
   if (out_op)
@@ -1365,7 +1510,7 @@ integrate_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, GError **error)
         }
       if (op->has_origin)
         {
-          PrdCrdtSite *os = get_site (doc, op->origin.site);
+          PrdCrdtSite *os = site_at (doc, op->origin.site);
           if (is_high_surrogate (g_array_index (os->text, guint16, op->origin.clock)))
             {
               g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
@@ -1379,7 +1524,7 @@ integrate_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, GError **error)
                         op->origin.clock,
                         op->has_right_origin ? op->right_origin.site : PRD_CRDT_NONE,
                         op->right_origin.clock);
-      site_append_op (s, FALSE, clock, n);
+      site_append_insert (s, clock, n);
       log_append (doc, op->site);
     }
   else
@@ -1414,8 +1559,13 @@ drain_pending (PrdCrdtDoc *doc)
           if (integrate_remote (doc, op, &error))
             applied++;
           else
-            g_warning ("Dropping held-back operation (%u, %u): %s", op->site, op->seq,
+            {
+              /* it was accepted for later; the caller learns through
+               * prd_crdt_doc_get_n_rejected() */
+              g_debug ("Dropping held-back operation (%u, %u): %s", op->site, op->seq,
                        error->message);
+              doc->n_rejected++;
+            }
           g_hash_table_remove (doc->pending, &key);
           progress = TRUE;
         }
@@ -1468,6 +1618,13 @@ prd_crdt_doc_apply_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, guint *out_appl
 }
 
 guint
+prd_crdt_doc_get_n_rejected (PrdCrdtDoc *doc)
+{
+  g_return_val_if_fail (doc != NULL, 0);
+  return doc->n_rejected;
+}
+
+guint
 prd_crdt_doc_get_n_pending (PrdCrdtDoc *doc)
 {
   g_return_val_if_fail (doc != NULL, 0);
@@ -1477,16 +1634,17 @@ prd_crdt_doc_get_n_pending (PrdCrdtDoc *doc)
 static PrdCrdtOp *
 build_op (PrdCrdtDoc *doc, guint32 site, guint32 seq)
 {
-  PrdCrdtSite *s = get_site (doc, site);
+  PrdCrdtSite *s = site_at (doc, site);
   const PrdCrdtOpRun *r = site_find_run (s, seq);
   guint32 k = seq - r->seq;
 
-  if (!r->is_del)
+  if (r->kind == PRD_CRDT_RUN_INSERT)
     return build_insert_op (doc, site, seq, r->start + k * r->each, r->each);
   else
     {
       PrdCrdtOp *op = g_new0 (PrdCrdtOp, 1);
-      const PrdCrdtIdRange *t = &g_array_index (s->dels, PrdCrdtIdRange, r->start + k * r->each);
+      PrdCrdtIdRange buf;
+      const PrdCrdtIdRange *t = run_targets (s, r, k, &buf);
       op->type = PRD_CRDT_OP_DELETE;
       op->site = site;
       op->seq = seq;

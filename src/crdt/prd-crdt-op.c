@@ -31,7 +31,8 @@ prd_crdt_op_free (PrdCrdtOp *op)
 {
   if (op == NULL)
     return;
-  g_free (op->content);
+  if (op->content != (char *) (op + 1)) /* else allocated with the op */
+    g_free (op->content);
   g_free (op->targets);
   g_free (op);
 }
@@ -82,42 +83,61 @@ prd_crdt_get_u32 (PrdCrdtReader *r, guint32 *out, GError **error)
   return TRUE;
 }
 
+static inline guint8 *
+varint (guint8 *p, guint64 v)
+{
+  do
+    {
+      guint8 b = v & 0x7f;
+      v >>= 7;
+      *p++ = b | (v ? 0x80 : 0);
+    }
+  while (v);
+  return p;
+}
+
+/* The fixed part is assembled on the stack: this runs once per keystroke. */
 static void
 put_op (GByteArray *out, const PrdCrdtOp *op)
 {
-  guint8 type = op->type == PRD_CRDT_OP_INSERT ? 0 : 1;
+  guint8 buf[128];
+  guint8 *p = buf;
 
-  g_byte_array_append (out, &type, 1);
-  prd_crdt_put_varint (out, op->site);
-  prd_crdt_put_varint (out, op->seq);
-  prd_crdt_put_varint (out, op->position);
-  prd_crdt_put_varint (out, prd_crdt_zigzag (op->timestamp));
+  *p++ = op->type == PRD_CRDT_OP_INSERT ? 0 : 1;
+  p = varint (p, op->site);
+  p = varint (p, op->seq);
+  p = varint (p, op->position);
+  p = varint (p, prd_crdt_zigzag (op->timestamp));
   if (op->type == PRD_CRDT_OP_INSERT)
     {
       gsize blen = op->content ? strlen (op->content) : 0;
-      prd_crdt_put_varint (out, op->clock);
-      prd_crdt_put_varint (out, (op->has_origin ? 1 : 0) | (op->has_right_origin ? 2 : 0));
+      p = varint (p, op->clock);
+      p = varint (p, (op->has_origin ? 1 : 0) | (op->has_right_origin ? 2 : 0));
       if (op->has_origin)
         {
-          prd_crdt_put_varint (out, op->origin.site);
-          prd_crdt_put_varint (out, op->origin.clock);
+          p = varint (p, op->origin.site);
+          p = varint (p, op->origin.clock);
         }
       if (op->has_right_origin)
         {
-          prd_crdt_put_varint (out, op->right_origin.site);
-          prd_crdt_put_varint (out, op->right_origin.clock);
+          p = varint (p, op->right_origin.site);
+          p = varint (p, op->right_origin.clock);
         }
-      prd_crdt_put_varint (out, blen);
+      p = varint (p, blen);
+      g_byte_array_append (out, buf, p - buf);
       g_byte_array_append (out, (const guint8 *) op->content, blen);
     }
   else
     {
-      prd_crdt_put_varint (out, op->n_targets);
+      p = varint (p, op->n_targets);
+      g_byte_array_append (out, buf, p - buf);
       for (guint i = 0; i < op->n_targets; i++)
         {
-          prd_crdt_put_varint (out, op->targets[i].site);
-          prd_crdt_put_varint (out, op->targets[i].clock);
-          prd_crdt_put_varint (out, op->targets[i].length);
+          p = buf;
+          p = varint (p, op->targets[i].site);
+          p = varint (p, op->targets[i].clock);
+          p = varint (p, op->targets[i].length);
+          g_byte_array_append (out, buf, p - buf);
         }
     }
 }
@@ -218,6 +238,17 @@ get_op (PrdCrdtReader *r, GError **error)
       }
   }
   return g_steal_pointer (&op);
+}
+
+void
+prd_crdt_op_encode_into (const PrdCrdtOp *op, GByteArray *out)
+{
+  guint8 version = PRD_CRDT_FORMAT_VERSION;
+
+  g_return_if_fail (op != NULL);
+  g_return_if_fail (out != NULL);
+  g_byte_array_append (out, &version, 1);
+  put_op (out, op);
 }
 
 GBytes *

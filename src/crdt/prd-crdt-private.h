@@ -37,15 +37,28 @@ typedef struct
   PrdCrdtItem items[PRD_CRDT_CHUNK_MAX];
 } PrdCrdtChunk;
 
-/* A run of consecutive operations of one site of the same kind and size:
- * inserts of @each code units each, or deletes of @each target ranges each. */
+/* A run of consecutive operations of one site:
+ *  - RUN_INSERT: inserts of @each code units each, from clock @start on;
+ *  - RUN_DELETE: deletes of @each target ranges each, from dels[@start] on;
+ *  - RUN_BACKSPACE / RUN_FORWARD: deletes of one character each, operation k
+ *    of the run deleting (@psite, @start - k) or (@psite, @start + k): the
+ *    shape of holding backspace or delete, kept without a target list. */
+enum
+{
+  PRD_CRDT_RUN_INSERT = 0,
+  PRD_CRDT_RUN_DELETE = 1,
+  PRD_CRDT_RUN_BACKSPACE = 2,
+  PRD_CRDT_RUN_FORWARD = 3,
+};
+
 typedef struct
 {
   guint32 seq;
   guint32 count;
-  guint32 start; /* clock of the first insert, or index in dels of the first target */
+  guint32 start;
   guint32 each;
-  guint32 is_del;
+  guint32 kind;
+  guint32 psite;
 } PrdCrdtOpRun;
 
 typedef struct
@@ -72,10 +85,13 @@ struct _PrdCrdtDoc
   guint fen_cap;
   gboolean dirty; /* order indices and fen need rebuilding */
   guint32 length;
-  GPtrArray *sites;    /* (element-type PrdCrdtSite) (owned) */
-  GArray *log;         /* (element-type PrdCrdtLogRun) */
-  GHashTable *pending; /* guint64 (site << 32 | seq) -> PrdCrdtOp (owned) */
-  gboolean lossy;      /* decoded without the text of deleted characters */
+  GPtrArray *sites;         /* (element-type PrdCrdtSite) (owned) */
+  GArray *log;              /* (element-type PrdCrdtLogRun) */
+  GHashTable *pending;      /* guint64 (site << 32 | seq) -> PrdCrdtOp (owned) */
+  gboolean lossy;           /* decoded without the text of deleted characters */
+  PrdCrdtChunk *hint_chunk; /* where locate_id() found the last id */
+  guint hint_idx;
+  guint n_rejected;
 };
 
 static inline guint32

@@ -193,8 +193,13 @@ prd_crdt_doc_encode_state (PrdCrdtDoc *doc, PrdCrdtEncodeFlags flags)
       for (guint i = 0; i < site->runs->len; i++)
         {
           PrdCrdtOpRun *r = &g_array_index (site->runs, PrdCrdtOpRun, i);
-          prd_crdt_put_varint (body, ((guint64) r->each << 1) | r->is_del);
+          prd_crdt_put_varint (body, ((guint64) r->each << 2) | r->kind);
           prd_crdt_put_varint (body, r->count);
+          if (r->kind >= PRD_CRDT_RUN_BACKSPACE)
+            {
+              prd_crdt_put_varint (body, r->psite);
+              prd_crdt_put_varint (body, r->start);
+            }
         }
       prd_crdt_put_varint (body, site->dels->len);
       {
@@ -333,16 +338,27 @@ decode_body (PrdCrdtDoc *doc, PrdCrdtReader *r, gboolean dropped, GError **error
           guint64 ek;
           if (!prd_crdt_get_varint (r, &ek, error) || !prd_crdt_get_u32 (r, &run->count, error))
             return FALSE;
-          if ((ek >> 1) == 0 || (ek >> 1) > G_MAXUINT32 || run->count == 0)
+          if ((ek >> 2) == 0 || (ek >> 2) > G_MAXUINT32 || run->count == 0)
             return corrupt (error, "bad operation run");
-          run->each = ek >> 1;
-          run->is_del = ek & 1;
+          run->each = ek >> 2;
+          run->kind = ek & 3;
           run->seq = ops + 1;
-          run->start = run->is_del ? dels : chars;
+          run->start = run->kind == PRD_CRDT_RUN_DELETE ? dels : chars;
+          if (run->kind >= PRD_CRDT_RUN_BACKSPACE)
+            {
+              if (!prd_crdt_get_u32 (r, &run->psite, error) ||
+                  !prd_crdt_get_u32 (r, &run->start, error))
+                return FALSE;
+              if (run->each != 1 || run->psite >= n_sites ||
+                  (run->kind == PRD_CRDT_RUN_BACKSPACE
+                       ? run->start < run->count - 1
+                       : (guint64) run->start + run->count > G_MAXUINT32))
+                return corrupt (error, "bad delete run");
+            }
           ops += run->count;
-          if (run->is_del)
+          if (run->kind == PRD_CRDT_RUN_DELETE)
             dels += (guint64) run->count * run->each;
-          else
+          else if (run->kind == PRD_CRDT_RUN_INSERT)
             chars += (guint64) run->count * run->each;
           if (ops > G_MAXUINT32 || chars > G_MAXUINT32 || dels > G_MAXUINT32)
             return corrupt (error, "operation run overflow");
@@ -379,6 +395,15 @@ decode_body (PrdCrdtDoc *doc, PrdCrdtReader *r, gboolean dropped, GError **error
   for (guint32 s = 0; s < n_sites; s++)
     {
       PrdCrdtSite *site = g_ptr_array_index (doc->sites, s);
+      for (guint i = 0; i < site->runs->len; i++)
+        {
+          PrdCrdtOpRun *run = &g_array_index (site->runs, PrdCrdtOpRun, i);
+          guint32 hi =
+              run->kind == PRD_CRDT_RUN_BACKSPACE ? run->start : run->start + run->count - 1;
+          if (run->kind >= PRD_CRDT_RUN_BACKSPACE &&
+              hi >= ((PrdCrdtSite *) g_ptr_array_index (doc->sites, run->psite))->text->len)
+            return corrupt (error, "delete run out of range");
+        }
       for (guint i = 0; i < site->dels->len; i++)
         {
           PrdCrdtIdRange *t = &g_array_index (site->dels, PrdCrdtIdRange, i);

@@ -140,6 +140,8 @@ typedef enum
 PrdCrdtOp *prd_crdt_op_copy (const PrdCrdtOp *op);
 void prd_crdt_op_free (PrdCrdtOp *op);
 GBytes *prd_crdt_op_encode (const PrdCrdtOp *op);
+/* The same bytes as prd_crdt_op_encode(), appended to @out. */
+void prd_crdt_op_encode_into (const PrdCrdtOp *op, GByteArray *out);
 PrdCrdtOp *prd_crdt_op_decode (const guint8 *data, gsize size, GError **error);
 /* An update: a version byte, then any number of operations. */
 GBytes *prd_crdt_ops_encode (PrdCrdtOp *const *ops, guint n_ops);
@@ -191,6 +193,9 @@ gboolean prd_crdt_doc_apply_remote (PrdCrdtDoc *doc,
                                     guint *out_applied,
                                     GError **error);
 guint prd_crdt_doc_get_n_pending (PrdCrdtDoc *doc);
+/* Held-back operations discarded when their turn came because they did not
+ * fit (e.g. a character clock that disagrees with the site's history). */
+guint prd_crdt_doc_get_n_rejected (PrdCrdtDoc *doc);
 
 /* (element-type guint32): entry s is the number of integrated ops of site s;
  * no trailing zeros. */

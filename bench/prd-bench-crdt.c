@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "prd-bench"
+
+#include "config.h"
+
+#include <malloc.h>
+#include <stdio.h>
+#include <sys/resource.h>
+
+#include "prd-crdt.h"
+#include "test-crdt-trace.h"
+
+/*
+ * prdhub-bench-crdt TRACE.json.gz [RUNS]
+ *
+ * Replays an editing trace through the hub's path for a content-update
+ * (positional operation at its base vector -> integrated operation -> binary
+ * wire encoding), then encodes the whole document, decodes it and
+ * materialises the text. Prints one JSON line with the medians of RUNS runs
+ * (default 3). Reading the trace is not timed.
+ */
+
+static double
+now_ms (void)
+{
+  return g_get_monotonic_time () / 1000.0;
+}
+
+static int
+cmp_double (gconstpointer a, gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static double
+median (double *v, guint n)
+{
+  qsort (v, n, sizeof (double), cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdTrace) trace = NULL;
+  guint runs = 3;
+  g_autofree double *apply = NULL;
+  g_autofree double *encode = NULL;
+  g_autofree double *decode = NULL;
+  gsize encoded_bytes = 0, encoded_full_bytes = 0;
+  guint64 wire_bytes = 0;
+  guint ops = 0;
+  gboolean final_ok = TRUE;
+  gsize doc_bytes = 0;
+  struct rusage ru;
+
+  if (argc < 2)
+    {
+      g_printerr ("usage: %s TRACE.json[.gz] [RUNS]\n", argv[0]);
+      return 2;
+    }
+  if (argc > 2)
+    runs = MAX (1, atoi (argv[2]));
+  trace = prd_trace_load (argv[1], &error);
+  if (trace == NULL)
+    {
+      g_printerr ("%s: %s\n", argv[1], error->message);
+      return 1;
+    }
+  apply = g_new0 (double, runs);
+  encode = g_new0 (double, runs);
+  decode = g_new0 (double, runs);
+
+  for (guint r = 0; r < runs; r++)
+    {
+      g_autoptr (PrdCrdtDoc) doc = prd_crdt_doc_new ();
+      g_autoptr (GBytes) state = NULL;
+      g_autoptr (GBytes) full = NULL;
+      g_autofree char *text = NULL;
+      double t0;
+
+      t0 = now_ms ();
+      if (!prd_trace_replay (doc, trace, TRUE, &wire_bytes, &ops, &error))
+        {
+          g_printerr ("%s\n", error->message);
+          return 1;
+        }
+      apply[r] = now_ms () - t0;
+      text = prd_crdt_doc_get_text (doc);
+      final_ok = final_ok && g_str_equal (text, trace->end_content);
+
+      t0 = now_ms ();
+      state = prd_crdt_doc_encode_state (doc, PRD_CRDT_ENCODE_DROP_DELETED_TEXT);
+      encode[r] = now_ms () - t0;
+      encoded_bytes = g_bytes_get_size (state);
+      full = prd_crdt_doc_encode_state (doc, PRD_CRDT_ENCODE_DEFAULT);
+      encoded_full_bytes = g_bytes_get_size (full);
+      g_clear_pointer (&doc, prd_crdt_doc_free);
+      g_clear_pointer (&text, g_free);
+
+      {
+        struct mallinfo2 before = mallinfo2 (), after;
+        g_autoptr (PrdCrdtDoc) copy = NULL;
+        g_autofree char *copy_text = NULL;
+
+        t0 = now_ms ();
+        copy = prd_crdt_doc_decode_state (g_bytes_get_data (state, NULL), g_bytes_get_size (state),
+                                          &error);
+        copy_text = copy ? prd_crdt_doc_get_text (copy) : NULL;
+        decode[r] = now_ms () - t0;
+        if (copy == NULL)
+          {
+            g_printerr ("decode: %s\n", error->message);
+            return 1;
+          }
+        final_ok = final_ok && g_str_equal (copy_text, trace->end_content);
+        g_clear_pointer (&copy_text, g_free);
+        after = mallinfo2 ();
+        doc_bytes = after.uordblks - before.uordblks;
+      }
+    }
+  getrusage (RUSAGE_SELF, &ru);
+  printf ("{\"trace\":\"%s\",\"ops\":%u,\"apply_ms\":%.2f,\"ops_per_s\":%.0f,\"encode_ms\":%.2f,"
+          "\"encoded_bytes\":%" G_GSIZE_FORMAT
+          ",\"encoded_bytes_with_deleted_text\":%" G_GSIZE_FORMAT
+          ",\"wire_update_bytes\":%" G_GUINT64_FORMAT
+          ",\"decode_ms\":%.2f,\"doc_memory_kb\":%" G_GSIZE_FORMAT
+          ",\"peak_rss_kb\":%ld,\"runs\":%u,\"final_ok\":%s}\n",
+          trace->name, ops, median (apply, runs), ops / (median (apply, runs) / 1000.0),
+          median (encode, runs), encoded_bytes, encoded_full_bytes, wire_bytes,
+          median (decode, runs), doc_bytes / 1024, ru.ru_maxrss, runs, final_ok ? "true" : "false");
+  return final_ok ? 0 : 1;
+}
