@@ -625,12 +625,20 @@ export class CrdtDoc {
       throw invalid(`Operation ${own + 1} of site ${site} is not the next one (the document has ${this.siteOps(site)} of that site)`);
   }
 
-  _checkBoundary(pos) {
-    if (pos === 0 || pos >= this.length) return;
-    const l = this._locatePos(pos);
-    const it = l.chunk.items[l.idx];
-    if (isLow(this.sites[it.site].text.buf[it.clock + l.off]))
-      throw invalid(`Position ${pos} splits a surrogate pair`);
+  /**
+   * Whether this replica integrated the very operation @op (same id and
+   * same content): tells an edit the hub took (its ack lost) from another
+   * edit that reused the id.
+   */
+  hasSameOp(op) {
+    const s = this.sites[op.site];
+    if (!s || op.seq > s.nOps) return false;
+    const h = s.ops[op.seq - 1];
+    if (op.type === 'insert')
+      return h.ins && h.clock === op.clock && h.n === op.content.length &&
+        s.text.slice(h.clock, h.clock + h.n) === op.content;
+    return !h.ins && h.targets.length === op.targets.length &&
+      h.targets.every((t, i) => t[0] === op.targets[i][0] && t[1] === op.targets[i][1] && t[2] === op.targets[i][2]);
   }
 
   // ---- local operations (the positional path) ----------------------------------------
@@ -660,7 +668,6 @@ export class CrdtDoc {
     try {
       if (position > this.length)
         throw invalid(`Insert position ${position} is beyond the end of the document (length ${this.length})`);
-      this._checkBoundary(position);
       // Neighbours in the base version: the visible character before the
       // position, and the first item after it that the base version has
       // (deleted or not).
@@ -672,6 +679,7 @@ export class CrdtDoc {
         const it = l.chunk.items[l.idx];
         os = it.site;
         oc = it.clock + l.off;
+        if (isHigh(this.sites[os].text.buf[oc])) throw invalid(`Position ${position} splits a surrogate pair`);
         if (l.off + 1 < it.len) {
           rs = it.site;
           rc = oc + 1;
@@ -726,8 +734,6 @@ export class CrdtDoc {
     try {
       if (position > this.length || length > this.length - position)
         throw invalid(`Delete of ${length} at ${position} is beyond the end of the document (length ${this.length})`);
-      this._checkBoundary(position);
-      this._checkBoundary(position + length);
       const l = this._locatePos(position);
       let left = length;
       while (left > 0) {
@@ -740,6 +746,11 @@ export class CrdtDoc {
         l.off = 0;
         if (left > 0 && !this._nextLoc(l)) throw new Error('crdt: ran off the end');
       }
+      const first = targets[0];
+      const last = targets[targets.length - 1];
+      if (isLow(this.sites[first[0]].text.buf[first[1]]) ||
+          isHigh(this.sites[last[0]].text.buf[last[1] + last[2] - 1]))
+        throw invalid(`Delete of ${length} at ${position} splits a surrogate pair`);
     } finally {
       if (!current) this._moveVersion(base, false);
     }
@@ -868,6 +879,7 @@ export class CrdtDoc {
    */
   static decodeState(data) {
     if (typeof data === 'string') data = base64ToBytes(data);
+    if (!(data instanceof Uint8Array)) throw corrupt('not a byte string');
     if (data.length < 1) throw corrupt('empty');
     if (data[0] !== FORMAT_VERSION)
       throw new CrdtError('UNSUPPORTED_VERSION',
