@@ -82,6 +82,10 @@ prd_hub_config_new (void)
   self->max_payload = 1000000;
   self->max_write_buffer = 16 * 1024 * 1024;
   self->connect_timeout = 45000;
+  self->batch_threshold = PRD_HUB_CONFIG_DEFAULT_BATCH_THRESHOLD;
+  self->batch_interval = PRD_HUB_CONFIG_DEFAULT_BATCH_INTERVAL;
+  self->max_operation_size = PRD_HUB_CONFIG_DEFAULT_MAX_OPERATION_SIZE;
+  self->snapshot_every = PRD_HUB_CONFIG_DEFAULT_SNAPSHOT_EVERY;
   self->rate_limits = g_ptr_array_new_with_free_func (rate_limit_free);
   self->event_classes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_assert (prd_hub_config_set_rate_limit (self, "default", "100/10", NULL));
@@ -568,6 +572,56 @@ load_engine_key (PrdHubConfig *self, GKeyFile *file, const char *key, GError **e
   return FALSE;
 }
 
+/*
+ * [collab]
+ *   batch-threshold     events per second in one PRD room above which the hub
+ *                       sends batch-update instead of single events
+ *                       (0 = never batch; default 50, at most 1000000)
+ *   batch-interval      ms between two batch-update flushes (5–5000, default 50)
+ *   max-operation-size  largest content-update, in UTF-16 code units of
+ *                       inserted text or deleted characters (1–4194304,
+ *                       default 65536)
+ *   snapshot-every      operations appended between two snapshots of a PRD
+ *                       (1–1000000, default 500)
+ */
+static gboolean
+load_collab_key (PrdHubConfig *self, GKeyFile *file, const char *key, GError **error)
+{
+  g_autofree char *value = g_key_file_get_value (file, "collab", key, NULL);
+  guint64 v;
+
+  if (g_str_equal (key, "batch-threshold"))
+    {
+      if (!parse_uint ("collab", key, value, 0, 1000000, &v, error))
+        return FALSE;
+      self->batch_threshold = (guint) v;
+      return TRUE;
+    }
+  if (g_str_equal (key, "batch-interval"))
+    {
+      if (!parse_uint ("collab", key, value, 5, 5000, &v, error))
+        return FALSE;
+      self->batch_interval = (guint) v;
+      return TRUE;
+    }
+  if (g_str_equal (key, "max-operation-size"))
+    {
+      if (!parse_uint ("collab", key, value, 1, 4 * 1024 * 1024, &v, error))
+        return FALSE;
+      self->max_operation_size = (guint) v;
+      return TRUE;
+    }
+  if (g_str_equal (key, "snapshot-every"))
+    {
+      if (!parse_uint ("collab", key, value, 1, 1000000, &v, error))
+        return FALSE;
+      self->snapshot_every = (guint) v;
+      return TRUE;
+    }
+  g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Unknown key \"%s\" in [collab]", key);
+  return FALSE;
+}
+
 static gboolean
 load_key_file (PrdHubConfig *self, GKeyFile *file, const char *base_dir, GError **error)
 {
@@ -580,7 +634,7 @@ load_key_file (PrdHubConfig *self, GKeyFile *file, const char *base_dir, GError 
 
       if (!g_str_equal (group, "server") && !g_str_equal (group, "engine") &&
           !g_str_equal (group, "auth") && !g_str_equal (group, "rate-limit") &&
-          !g_str_equal (group, "rate-limit.events"))
+          !g_str_equal (group, "rate-limit.events") && !g_str_equal (group, "collab"))
         {
           g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Unknown group [%s]", group);
           return FALSE;
@@ -599,6 +653,11 @@ load_key_file (PrdHubConfig *self, GKeyFile *file, const char *base_dir, GError 
           else if (g_str_equal (group, "engine"))
             {
               if (!load_engine_key (self, file, key, error))
+                return FALSE;
+            }
+          else if (g_str_equal (group, "collab"))
+            {
+              if (!load_collab_key (self, file, key, error))
                 return FALSE;
             }
           else if (g_str_equal (group, "auth"))

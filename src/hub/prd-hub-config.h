@@ -23,6 +23,11 @@ typedef struct
 #define PRD_HUB_CONFIG_DEFAULT_RATE_LIMIT  100
 #define PRD_HUB_CONFIG_DEFAULT_RATE_WINDOW 10
 
+#define PRD_HUB_CONFIG_DEFAULT_BATCH_THRESHOLD    50
+#define PRD_HUB_CONFIG_DEFAULT_BATCH_INTERVAL     50
+#define PRD_HUB_CONFIG_DEFAULT_MAX_OPERATION_SIZE (64 * 1024)
+#define PRD_HUB_CONFIG_DEFAULT_SNAPSHOT_EVERY     500
+
 #define PRD_TYPE_HUB_CONFIG (prd_hub_config_get_type ())
 
 /**
@@ -48,6 +53,11 @@ typedef struct
   guint connect_timeout;     /* ms */
   GPtrArray *rate_limits;    /* (owned) (element-type PrdRateLimit) */
   GHashTable *event_classes; /* (owned) event name → class name */
+  /* [collab] */
+  guint batch_threshold;    /* events/s per room above which the room batches; 0: never */
+  guint batch_interval;     /* ms between batch-update flushes */
+  guint max_operation_size; /* UTF-16 code units of one content-update */
+  guint snapshot_every;     /* appended operations between two snapshots */
 } PrdHubConfig;
 
 GType prd_hub_config_get_type (void) G_GNUC_CONST;

@@ -18,6 +18,8 @@
 #include "config.h"
 
 #include "prd-error.h"
+#include "prd-hub-prds.h"
+#include "prd-hub-rest.h"
 #include "prd-hub-secret.h"
 
 #include "prd-hub.h"
@@ -34,6 +36,8 @@ struct _PrdHub
   PrdEioServer *engine; /* (owned) */
   PrdSioServer *sio;    /* (owned) */
   SoupServer *server;   /* (owned) (nullable) until listening */
+  PrdStore *store;      /* (owned) (nullable) */
+  PrdHubPrds *prds;     /* (owned) (nullable): the /prds handlers, with a store */
   gboolean stopped;
 };
 
@@ -249,6 +253,8 @@ prd_hub_dispose (GObject *object)
   if (self->server != NULL && !self->stopped)
     prd_hub_stop (self);
   g_clear_object (&self->server);
+  g_clear_object (&self->prds);
+  g_clear_object (&self->store);
   g_clear_object (&self->sio);
   g_clear_object (&self->engine);
   g_clear_object (&self->auth);
@@ -419,6 +425,8 @@ prd_hub_listen (PrdHub *self, GError **error)
     }
 
   prd_eio_server_attach (self->engine, server, ENGINE_PATH);
+  if (self->store != NULL)
+    prd_hub_rest_attach (server, self->auth, self->store);
   if (!soup_server_listen (server, address, certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0,
                            &local_error))
     {
@@ -503,6 +511,41 @@ prd_hub_stop (PrdHub *self)
   if (self->server != NULL)
     soup_server_disconnect (self->server);
   g_message ("Stopped");
+}
+
+/**
+ * prd_hub_set_store:
+ * @store: where PRDs live (normally `<data-dir>/prdhub.db`)
+ *
+ * Enables PRD collaboration on /prds and the REST routes. Call before
+ * prd_hub_listen(), once.
+ */
+void
+prd_hub_set_store (PrdHub *self, PrdStore *store)
+{
+  g_return_if_fail (PRD_IS_HUB (self));
+  g_return_if_fail (PRD_IS_STORE (store));
+  g_return_if_fail (self->store == NULL && self->server == NULL);
+
+  self->store = g_object_ref (store);
+  self->prds =
+      prd_hub_prds_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), store, self->config);
+}
+
+PrdStore *
+prd_hub_get_store (PrdHub *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB (self), NULL);
+
+  return self->store;
+}
+
+PrdHubPrds *
+prd_hub_get_prds (PrdHub *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB (self), NULL);
+
+  return self->prds;
 }
 
 PrdHubConfig *

@@ -5,7 +5,9 @@
 
 #include "prd-auth.h"
 #include "prd-hub-config.h"
+#include "prd-hub-prds.h"
 #include "prd-sio-server.h"
+#include "prd-store.h"
 
 G_BEGIN_DECLS
 
@@ -27,6 +29,9 @@ PrdHubConfig *prd_hub_get_config (PrdHub *self);
 PrdAuth *prd_hub_get_auth (PrdHub *self);
 PrdSioServer *prd_hub_get_sio_server (PrdHub *self);
 PrdEioServer *prd_hub_get_engine (PrdHub *self);
+void prd_hub_set_store (PrdHub *self, PrdStore *store);
+PrdStore *prd_hub_get_store (PrdHub *self);
+PrdHubPrds *prd_hub_get_prds (PrdHub *self);
 
 const PrdIdentity *prd_hub_socket_get_identity (PrdSioSocket *socket);
 char *prd_hub_timestamp_now (void);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * prdhub: `serve` (the default) runs the hub until SIGINT/SIGTERM; `token`
- * mints a JWT the hub accepts, for handing out to LAN users.
+ * mints a JWT the hub accepts, for handing out to LAN users; `prd` creates,
+ * imports, exports and lists PRDs in the hub's data folder (the same SQLite
+ * database a running hub uses: WAL lets both work at once).
  *
  * Logs go to stderr (or the journal) so that stdout carries only what
  * scripts read: the one "prdhub listening on URL" line, or the token.
@@ -10,6 +12,7 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,11 +23,16 @@
 #include "prd-error.h"
 #include "prd-hub-secret.h"
 #include "prd-hub.h"
+#include "prd-hub-rest.h"
+#include "prd-sqlite-store.h"
 
 #define DEFAULT_TOKEN_TTL (7 * 24 * 3600)
 #define MAX_TOKEN_TTL     (366 * 24 * 3600)
 /* How long a stopping hub waits for its clients' sockets to close. */
 #define DRAIN_TIMEOUT_MS 2000
+#define STORE_FILE       "prdhub.db"
+/* Largest Markdown file `prd create --file` / `prd import` accept. */
+#define MAX_IMPORT_BYTES (4 * 1024 * 1024)
 
 typedef struct
 {
@@ -114,6 +122,53 @@ on_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Runs the default main context until *@done. */
+static void
+wait_for (GAsyncResult **result)
+{
+  while (*result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static void
+store_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GAsyncResult **out = user_data;
+
+  *out = g_object_ref (result);
+}
+
+static PrdStore *
+open_store (PrdHubConfig *config, GError **error)
+{
+  g_autofree char *path = g_build_filename (config->data_dir, STORE_FILE, NULL);
+  g_autoptr (GAsyncResult) result = NULL;
+
+  if (g_mkdir_with_parents (config->data_dir, 0700) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot create the data folder %s: %s",
+                   config->data_dir, g_strerror (saved_errno));
+      return NULL;
+    }
+  prd_sqlite_store_new_async (path, NULL, store_result, &result);
+  wait_for (&result);
+  return (PrdStore *) prd_sqlite_store_new_finish (result, error);
+}
+
+static void
+close_store (PrdStore *store)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_store_close_async (store, NULL, store_result, &result);
+  wait_for (&result);
+  if (!prd_store_close_finish (store, result, &error))
+    g_warning ("Cannot close the store: %s", error->message);
+}
+
 static int
 cmd_serve (int argc, char **argv)
 {
@@ -145,6 +200,7 @@ cmd_serve (int argc, char **argv)
   g_autoptr (GOptionContext) context = g_option_context_new ("- run the prdhub server");
   g_autoptr (PrdHubConfig) config = NULL;
   g_autoptr (PrdAuth) auth = NULL;
+  g_autoptr (PrdStore) store = NULL;
   g_autoptr (PrdHub) hub = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   g_autoptr (GError) error = NULL;
@@ -153,8 +209,8 @@ cmd_serve (int argc, char **argv)
   guint sigint_id, sigterm_id;
 
   g_option_context_add_main_entries (context, entries, NULL);
-  g_option_context_set_summary (context, "Commands: serve (default), token. "
-                                         "See `prdhub token --help`.");
+  g_option_context_set_summary (context, "Commands: serve (default), token, prd. "
+                                         "See `prdhub token --help`, `prdhub prd --help`.");
   if (!parse_options (context, &argc, &argv, &error))
     return fail (error);
   if (verbose)
@@ -168,7 +224,11 @@ cmd_serve (int argc, char **argv)
   if (auth == NULL)
     return fail (error);
 
+  store = open_store (config, &error);
+  if (store == NULL)
+    return fail (error);
   hub = prd_hub_new (config, auth);
+  prd_hub_set_store (hub, store);
   if (!prd_hub_listen (hub, &error))
     return fail (error);
 
@@ -184,6 +244,8 @@ cmd_serve (int argc, char **argv)
   g_main_loop_run (loop);
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
+  g_clear_object (&hub);
+  close_store (store);
   return 0;
 }
 
@@ -267,6 +329,199 @@ cmd_token (int argc, char **argv)
   return 0;
 }
 
+static gboolean
+read_markdown (const char *path, char **out, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *text = NULL;
+  gsize len;
+
+  if (!g_file_get_contents (path, &text, &len, &local_error))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "%s", local_error->message);
+      return FALSE;
+    }
+  if (len > MAX_IMPORT_BYTES)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE, "%s is larger than %d bytes",
+                   path, MAX_IMPORT_BYTES);
+      return FALSE;
+    }
+  if (memchr (text, '\0', len) != NULL || !g_utf8_validate (text, len, NULL))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "%s is not UTF-8 text", path);
+      return FALSE;
+    }
+  *out = g_steal_pointer (&text);
+  return TRUE;
+}
+
+static int
+prd_create (
+    PrdStore *store, const char *org, const char *title, const char *owner, const char *file)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *content = NULL;
+
+  if (title == NULL)
+    {
+      g_printerr ("prdhub: prd create/import needs --title\n");
+      return 2;
+    }
+  if (file != NULL && !read_markdown (file, &content, &error))
+    return fail (error);
+  prd_hub_create_prd_async (store, org, title, owner, content, NULL, store_result, &result);
+  wait_for (&result);
+  info = prd_hub_create_prd_finish (result, &error);
+  if (info == NULL)
+    return fail (error);
+  printf ("%s\n", info->id);
+  return 0;
+}
+
+static int
+prd_export (PrdStore *store, const char *id, const char *output)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (PrdStoreDocument) stored = NULL;
+  g_autoptr (PrdDocument) document = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  if (!prd_store_validate_prd_id (id, &error))
+    return fail (error);
+  prd_store_load_async (store, id, NULL, store_result, &result);
+  wait_for (&result);
+  stored = prd_store_load_finish (store, result, &error);
+  if (stored == NULL)
+    return fail (error);
+  document = prd_hub_document_from_store (stored, &error);
+  if (document == NULL)
+    return fail (error);
+  text = prd_crdt_doc_get_text (prd_document_get_crdt (document));
+  if (output != NULL)
+    {
+      if (!g_file_set_contents (output, text, -1, &error))
+        return fail (error);
+      return 0;
+    }
+  fputs (text, stdout);
+  return 0;
+}
+
+static int
+prd_list (PrdStore *store, const char *org)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GPtrArray) infos = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_store_list_async (store, org, NULL, store_result, &result);
+  wait_for (&result);
+  infos = prd_store_list_finish (store, result, &error);
+  if (infos == NULL)
+    return fail (error);
+  for (guint i = 0; i < infos->len; i++)
+    {
+      PrdStoreInfo *info = g_ptr_array_index (infos, i);
+      g_autofree char *updated = prd_hub_format_time (info->updated_at);
+
+      printf ("%s\t%s\t%s\t%s\n", info->id, info->version, updated, info->title);
+    }
+  return 0;
+}
+
+static int
+cmd_prd (int argc, char **argv)
+{
+  g_autofree char *title = NULL;
+  g_autofree char *org = NULL;
+  g_autofree char *owner = NULL;
+  g_autofree char *file = NULL;
+  g_autofree char *output = NULL;
+  g_autofree char *data_dir = NULL;
+  g_autofree char *config_file = NULL;
+  const GOptionEntry entries[] = {
+    { "title", 't', 0, G_OPTION_ARG_STRING, &title, "Title (create, import)", "TITLE" },
+    { "org", 'o', 0, G_OPTION_ARG_STRING, &org, "Organization (default \"default\")", "ORG" },
+    { "owner", 'u', 0, G_OPTION_ARG_STRING, &owner, "Owner user id (default \"hub\")", "USER" },
+    { "file", 'f', 0, G_OPTION_ARG_FILENAME, &file, "Initial Markdown content (create)", "FILE" },
+    { "output", 'O', 0, G_OPTION_ARG_FILENAME, &output, "Write here instead of stdout (export)",
+      "FILE" },
+    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Data folder of the hub", "DIR" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file of the hub",
+      "FILE" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context =
+      g_option_context_new ("create|import FILE|export ID|list - manage PRDs");
+  g_autoptr (PrdHubConfig) config = NULL;
+  g_autoptr (PrdStore) store = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GError) local_error = NULL;
+  const char *action;
+  int status;
+
+  g_set_prgname ("prdhub prd");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &local_error))
+    {
+      g_printerr ("prdhub: %s\n", local_error->message);
+      return 2;
+    }
+  if (argc < 2)
+    {
+      g_printerr ("prdhub: prd needs an action: create, import, export or list\n");
+      return 2;
+    }
+  action = argv[1];
+  if (g_str_equal (action, "create") || g_str_equal (action, "list"))
+    {
+      if (argc != 2)
+        {
+          g_printerr ("prdhub: unexpected argument \"%s\"\n", argv[2]);
+          return 2;
+        }
+    }
+  else if (g_str_equal (action, "import") || g_str_equal (action, "export"))
+    {
+      if (argc != 3)
+        {
+          g_printerr ("prdhub: prd %s needs exactly one %s\n", action,
+                      g_str_equal (action, "import") ? "FILE" : "ID");
+          return 2;
+        }
+    }
+  else
+    {
+      g_printerr ("prdhub: unknown prd action \"%s\" (create, import, export, list)\n", action);
+      return 2;
+    }
+
+  config = load_config (config_file, NULL, data_dir, NULL, NULL, NULL, NULL, &error);
+  if (config == NULL)
+    return fail (error);
+  store = open_store (config, &error);
+  if (store == NULL)
+    return fail (error);
+
+  if (g_str_equal (action, "create"))
+    status = prd_create (store, org != NULL ? org : "default", title,
+                         owner != NULL ? owner : PRD_HUB_SITE_USER, file);
+  else if (g_str_equal (action, "import"))
+    status = prd_create (store, org != NULL ? org : "default", title,
+                         owner != NULL ? owner : PRD_HUB_SITE_USER, argv[2]);
+  else if (g_str_equal (action, "export"))
+    status = prd_export (store, argv[2], output);
+  else
+    status = prd_list (store, org != NULL ? org : "default");
+  fflush (stdout);
+  close_store (store);
+  return status;
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -284,7 +539,9 @@ main (int argc, char *argv[])
         return cmd_serve (argc - 1, argv + 1);
       if (g_str_equal (command, "token"))
         return cmd_token (argc - 1, argv + 1);
-      g_printerr ("prdhub: unknown command \"%s\" (commands: serve, token)\n", command);
+      if (g_str_equal (command, "prd"))
+        return cmd_prd (argc - 1, argv + 1);
+      g_printerr ("prdhub: unknown command \"%s\" (commands: serve, token, prd)\n", command);
       return 1;
     }
   return cmd_serve (argc, argv);

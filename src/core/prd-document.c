@@ -1,0 +1,596 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * PrdDocument keeps one PRD in memory. The hub integrates a client's
+ * operation at once (the next operation of the same site is validated
+ * against it) but makes it visible to joins and sync only once the store
+ * has committed it: prd_document_commit() moves the committed vector, and
+ * every reader that hands state to a client reads that vector. An operation
+ * that has not been committed can therefore never reach a client that
+ * would keep it if the hub then crashed.
+ */
+#define G_LOG_DOMAIN "prd-core"
+
+#include "config.h"
+
+#include "prd-error.h"
+
+#include "prd-document.h"
+
+struct _PrdDocument
+{
+  GObject parent_instance;
+
+  char *id;
+  char *org;
+  char *title;
+  char *version;
+  PrdCrdtDoc *crdt;        /* (owned) */
+  GHashTable *site_owners; /* GUINT_TO_POINTER (site) → (owned) user id */
+  GHashTable *timestamps;  /* (site << 32 | seq) as gint64* → gint64* */
+  GArray *committed;       /* (element-type guint32) */
+  guint n_uncommitted;
+};
+
+enum
+{
+  SIGNAL_OPERATION_APPLIED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (PrdDocument, prd_document, G_TYPE_OBJECT)
+
+void
+prd_document_update_free (PrdDocumentUpdate *update)
+{
+  if (update == NULL)
+    return;
+  g_clear_pointer (&update->op, prd_crdt_op_free);
+  g_free (update->user_id);
+  g_free (update);
+}
+
+static void
+prd_document_finalize (GObject *object)
+{
+  PrdDocument *self = PRD_DOCUMENT (object);
+
+  g_free (self->id);
+  g_free (self->org);
+  g_free (self->title);
+  g_free (self->version);
+  g_clear_pointer (&self->crdt, prd_crdt_doc_free);
+  g_clear_pointer (&self->site_owners, g_hash_table_unref);
+  g_clear_pointer (&self->timestamps, g_hash_table_unref);
+  g_clear_pointer (&self->committed, g_array_unref);
+
+  G_OBJECT_CLASS (prd_document_parent_class)->finalize (object);
+}
+
+static void
+prd_document_class_init (PrdDocumentClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = prd_document_finalize;
+
+  signals[SIGNAL_OPERATION_APPLIED] =
+      g_signal_new ("operation-applied", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                    NULL, NULL, G_TYPE_NONE, 2, G_TYPE_POINTER, G_TYPE_STRING);
+}
+
+static void
+prd_document_init (PrdDocument *self)
+{
+  self->crdt = prd_crdt_doc_new ();
+  self->site_owners = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
+  self->timestamps = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  self->committed = g_array_new (FALSE, TRUE, sizeof (guint32));
+}
+
+PrdDocument *
+prd_document_new (const char *id, const char *org, const char *title, const char *version)
+{
+  PrdDocument *self;
+
+  g_return_val_if_fail (id != NULL && org != NULL, NULL);
+
+  self = g_object_new (PRD_TYPE_DOCUMENT, NULL);
+  self->id = g_strdup (id);
+  self->org = g_strdup (org);
+  self->title = g_strdup (title != NULL ? title : "");
+  self->version = g_strdup (version != NULL ? version : "0.1.0");
+  return self;
+}
+
+const char *
+prd_document_get_id (PrdDocument *self)
+{
+  g_return_val_if_fail (PRD_IS_DOCUMENT (self), NULL);
+  return self->id;
+}
+
+const char *
+prd_document_get_org (PrdDocument *self)
+{
+  g_return_val_if_fail (PRD_IS_DOCUMENT (self), NULL);
+  return self->org;
+}
+
+const char *
+prd_document_get_title (PrdDocument *self)
+{
+  g_return_val_if_fail (PRD_IS_DOCUMENT (self), NULL);
+  return self->title;
+}
+
+const char *
+prd_document_get_version (PrdDocument *self)
+{
+  g_return_val_if_fail (PRD_IS_DOCUMENT (self), NULL);
+  return self->version;
+}
+
+PrdCrdtDoc *
+prd_document_get_crdt (PrdDocument *self)
+{
+  g_return_val_if_fail (PRD_IS_DOCUMENT (self), NULL);
+  return self->crdt;
+}
+
+static void
+sync_committed_to_crdt (PrdDocument *self)
+{
+  g_autoptr (GArray) vector = prd_crdt_doc_get_state_vector (self->crdt);
+
+  g_array_set_size (self->committed, 0);
+  g_array_append_vals (self->committed, vector->data, vector->len);
+}
+
+static void
+remember_timestamp (PrdDocument *self, guint32 site, guint32 seq, gint64 timestamp)
+{
+  gint64 key = ((gint64) site << 32) | seq;
+
+  g_hash_table_replace (self->timestamps, g_memdup2 (&key, sizeof key),
+                        g_memdup2 (&timestamp, sizeof timestamp));
+}
+
+/**
+ * prd_document_load_state:
+ * @state: an encoded CRDT state (prd_crdt_doc_encode_state())
+ *
+ * Replaces the content by @state (a stored snapshot); committed.
+ */
+gboolean
+prd_document_load_state (PrdDocument *self, GBytes *state, GError **error)
+{
+  gsize size;
+  const guint8 *data;
+  PrdCrdtDoc *crdt;
+
+  g_return_val_if_fail (PRD_IS_DOCUMENT (self), FALSE);
+  g_return_val_if_fail (state != NULL, FALSE);
+
+  data = g_bytes_get_data (state, &size);
+  crdt = prd_crdt_doc_decode_state (data, size, error);
+  if (crdt == NULL)
+    return FALSE;
+  prd_crdt_doc_free (self->crdt);
+  self->crdt = crdt;
+  sync_committed_to_crdt (self);
+  return TRUE;
+}
+
+/**
+ * prd_document_replay:
+ * @payload: an encoded update (prd_crdt_ops_encode() or prd_crdt_op_encode())
+ * @user_id: the user whose site produced it
+ *
+ * Integrates a stored update (idempotent); committed.
+ */
+gboolean
+prd_document_replay (PrdDocument *self, GBytes *payload, const char *user_id, GError **error)
+{
+  g_autoptr (GPtrArray) ops = NULL;
+  gsize size;
+  const guint8 *data;
+
+  g_return_val_if_fail (PRD_IS_DOCUMENT (self), FALSE);
+  g_return_val_if_fail (payload != NULL, FALSE);
+
+  data = g_bytes_get_data (payload, &size);
+  ops = prd_crdt_ops_decode (data, size, error);
+  if (ops == NULL)
+    return FALSE;
+  for (guint i = 0; i < ops->len; i++)
+    {
+      PrdCrdtOp *op = g_ptr_array_index (ops, i);
+
+      if (!prd_crdt_doc_apply_remote (self->crdt, op, NULL, error))
+        return FALSE;
+      remember_timestamp (self, op->site, op->seq, op->timestamp);
+      if (user_id != NULL && prd_document_get_site_owner (self, op->site) == NULL)
+        prd_document_set_site_owner (self, op->site, user_id);
+      g_signal_emit (self, signals[SIGNAL_OPERATION_APPLIED], 0, op, user_id);
+    }
+  sync_committed_to_crdt (self);
+  return TRUE;
+}
+
+void
+prd_document_set_site_owner (PrdDocument *self, guint32 site, const char *user_id)
+{
+  g_return_if_fail (PRD_IS_DOCUMENT (self));
+  g_return_if_fail (user_id != NULL);
+
+  g_hash_table_replace (self->site_owners, GUINT_TO_POINTER (site), g_strdup (user_id));
+}
+
+const char *
+prd_document_get_site_owner (PrdDocument *self, guint32 site)
+{
+  g_return_val_if_fail (PRD_IS_DOCUMENT (self), NULL);
+
+  return g_hash_table_lookup (self->site_owners, GUINT_TO_POINTER (site));
+}
+
+/**
+ * prd_utf16_length:
+ * @text: UTF-8 text
+ * @out_units: (out): its length in UTF-16 code units
+ *
+ * Returns: %FALSE when @text is not valid UTF-8 (lone surrogates included)
+ */
+gboolean
+prd_utf16_length (const char *text, guint32 *out_units)
+{
+  guint64 units = 0;
+
+  if (!g_utf8_validate (text, -1, NULL))
+    return FALSE;
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    units += g_utf8_get_char (p) >= 0x10000 ? 2 : 1;
+  if (units > G_MAXUINT32)
+    return FALSE;
+  *out_units = (guint32) units;
+  return TRUE;
+}
+
+static gboolean
+get_uint_member (JsonObject *object,
+                 const char *name,
+                 gboolean required,
+                 gint64 min,
+                 gint64 max,
+                 gint64 *out,
+                 GError **error)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    {
+      if (required)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "operation.%s is required",
+                       name);
+          return FALSE;
+        }
+      return TRUE;
+    }
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "operation.%s must be an integer",
+                   name);
+      return FALSE;
+    }
+  *out = json_node_get_int (node);
+  if (*out < min || *out > max)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                   "operation.%s must be between %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT, name,
+                   min, max);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static GArray *
+parse_vector (JsonNode *node, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  GArray *vector;
+
+  if (node == NULL)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "stateVector is required");
+      return NULL;
+    }
+  vector = prd_crdt_vector_from_json (node, &local_error);
+  if (vector == NULL)
+    g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, local_error->message);
+  return vector;
+}
+
+/**
+ * prd_document_apply_client_operation:
+ * @operation: the seed's `operation` object
+ * @state_vector: the client's vector after the operation
+ * @site: the sender's site
+ * @max_operation_size: the largest insert/delete, in UTF-16 code units
+ * @out_duplicate: (out): set when the operation is already known
+ *
+ * Validates and integrates a client's `content-update`. A refused operation
+ * changes nothing. The result is not committed until prd_document_commit().
+ *
+ * Returns: (transfer full) (nullable): the integrated operation; %NULL with
+ *   @out_duplicate set for a repeated operation, %NULL with @error otherwise
+ */
+PrdCrdtOp *
+prd_document_apply_client_operation (PrdDocument *self,
+                                     JsonNode *operation,
+                                     JsonNode *state_vector,
+                                     guint32 site,
+                                     const char *user_id,
+                                     guint max_operation_size,
+                                     gboolean *out_duplicate,
+                                     GError **error)
+{
+  g_autoptr (GArray) vector = NULL;
+  g_autoptr (PrdCrdtOp) op = NULL;
+  JsonObject *object;
+  JsonNode *type_node;
+  const char *type;
+  gint64 position = 0, length = 0, timestamp = 0;
+  guint32 seq, known;
+  gboolean ok;
+
+  g_return_val_if_fail (PRD_IS_DOCUMENT (self), NULL);
+
+  *out_duplicate = FALSE;
+  if (operation == NULL || !JSON_NODE_HOLDS_OBJECT (operation))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "operation must be an object");
+      return NULL;
+    }
+  object = json_node_get_object (operation);
+  type_node = json_object_get_member (object, "type");
+  if (type_node == NULL || !JSON_NODE_HOLDS_VALUE (type_node) ||
+      json_node_get_value_type (type_node) != G_TYPE_STRING)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "operation.type must be \"insert\" or \"delete\"");
+      return NULL;
+    }
+  type = json_node_get_string (type_node);
+  if (!g_str_equal (type, "insert") && !g_str_equal (type, "delete"))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "operation.type must be \"insert\" or \"delete\"");
+      return NULL;
+    }
+  if (!get_uint_member (object, "position", TRUE, 0, G_MAXUINT32, &position, error) ||
+      !get_uint_member (object, "timestamp", FALSE, 0, G_MAXINT64, &timestamp, error))
+    return NULL;
+
+  vector = parse_vector (state_vector, error);
+  if (vector == NULL)
+    return NULL;
+  if (site >= vector->len || g_array_index (vector, guint32, site) == 0)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "stateVector[%u] (your site) must be the operation's number, from 1", site);
+      return NULL;
+    }
+  seq = g_array_index (vector, guint32, site);
+  known = prd_crdt_doc_get_site_ops (self->crdt, site);
+  if (seq <= known)
+    {
+      *out_duplicate = TRUE;
+      return NULL;
+    }
+  if (seq > known + 1)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "missing operations; sync first (operation %u of site %u, the hub has %u)", seq,
+                   site, known);
+      return NULL;
+    }
+  for (guint s = 0; s < vector->len; s++)
+    if (s != site && g_array_index (vector, guint32, s) > prd_crdt_doc_get_site_ops (self->crdt, s))
+      {
+        g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                     "missing operations; sync first (stateVector[%u] is ahead of the hub)", s);
+        return NULL;
+      }
+  g_array_index (vector, guint32, site) = seq - 1;
+
+  if (g_str_equal (type, "insert"))
+    {
+      JsonNode *content = json_object_get_member (object, "content");
+      guint32 units;
+
+      if (content == NULL || !JSON_NODE_HOLDS_VALUE (content) ||
+          json_node_get_value_type (content) != G_TYPE_STRING)
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                               "operation.content must be a string");
+          return NULL;
+        }
+      if (!prd_utf16_length (json_node_get_string (content), &units))
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                               "operation.content is not valid Unicode text");
+          return NULL;
+        }
+      if (units == 0)
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                               "operation.content must not be empty");
+          return NULL;
+        }
+      if (units > max_operation_size)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE,
+                       "operation.content has %u UTF-16 code units (at most %u)", units,
+                       max_operation_size);
+          return NULL;
+        }
+      ok = prd_crdt_doc_apply_local_insert (
+          self->crdt, site, (const guint32 *) vector->data, vector->len, (guint32) position,
+          json_node_get_string (content), -1, timestamp, &op, error);
+    }
+  else
+    {
+      if (!get_uint_member (object, "length", TRUE, 1, G_MAXUINT32, &length, error))
+        return NULL;
+      if (length > max_operation_size)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE,
+                       "operation.length is %" G_GINT64_FORMAT " (at most %u)", length,
+                       max_operation_size);
+          return NULL;
+        }
+      ok = prd_crdt_doc_apply_local_delete (self->crdt, site, (const guint32 *) vector->data,
+                                            vector->len, (guint32) position, (guint32) length,
+                                            timestamp, &op, error);
+    }
+  if (!ok)
+    return NULL;
+
+  self->n_uncommitted++;
+  remember_timestamp (self, op->site, op->seq, timestamp);
+  g_signal_emit (self, signals[SIGNAL_OPERATION_APPLIED], 0, op, user_id);
+  return g_steal_pointer (&op);
+}
+
+/**
+ * prd_document_commit:
+ *
+ * Records that operation (@site, @seq) is durable. Operations commit in the
+ * order they were integrated.
+ */
+void
+prd_document_commit (PrdDocument *self, guint32 site, guint32 seq)
+{
+  g_return_if_fail (PRD_IS_DOCUMENT (self));
+
+  if (self->committed->len <= site)
+    g_array_set_size (self->committed, site + 1);
+  if (g_array_index (self->committed, guint32, site) < seq)
+    g_array_index (self->committed, guint32, site) = seq;
+  if (self->n_uncommitted > 0)
+    self->n_uncommitted--;
+}
+
+gboolean
+prd_document_has_uncommitted (PrdDocument *self)
+{
+  g_return_val_if_fail (PRD_IS_DOCUMENT (self), FALSE);
+  return self->n_uncommitted > 0;
+}
+
+/**
+ * prd_document_get_committed_vector:
+ *
+ * Returns: (transfer full) (element-type guint32): the durable state
+ *   vector, without trailing zeros
+ */
+GArray *
+prd_document_get_committed_vector (PrdDocument *self)
+{
+  GArray *vector;
+  guint len;
+
+  g_return_val_if_fail (PRD_IS_DOCUMENT (self), NULL);
+
+  len = self->committed->len;
+  while (len > 0 && g_array_index (self->committed, guint32, len - 1) == 0)
+    len--;
+  vector = g_array_sized_new (FALSE, TRUE, sizeof (guint32), len);
+  g_array_append_vals (vector, self->committed->data, len);
+  return vector;
+}
+
+char *
+prd_document_get_committed_text (PrdDocument *self)
+{
+  g_autoptr (GArray) vector = NULL;
+
+  g_return_val_if_fail (PRD_IS_DOCUMENT (self), NULL);
+
+  if (self->n_uncommitted == 0)
+    return prd_crdt_doc_get_text (self->crdt);
+  vector = prd_document_get_committed_vector (self);
+  return prd_crdt_doc_get_text_at (self->crdt, (const guint32 *) vector->data, vector->len, NULL);
+}
+
+static gboolean
+is_committed (PrdDocument *self, const PrdCrdtOp *op)
+{
+  return op->site < self->committed->len &&
+         op->seq <= g_array_index (self->committed, guint32, op->site);
+}
+
+/**
+ * prd_document_get_missing:
+ * @state_vector: the client's vector (JSON)
+ * @out_full: (out): set when the client must take the full state instead
+ *
+ * Returns: (transfer full) (element-type PrdDocumentUpdate): the committed
+ *   operations the client lacks, in causal order; %NULL with @error for an
+ *   invalid vector
+ */
+GPtrArray *
+prd_document_get_missing (PrdDocument *self,
+                          JsonNode *state_vector,
+                          gboolean *out_full,
+                          GError **error)
+{
+  g_autoptr (GArray) vector = NULL;
+  g_autoptr (GPtrArray) ops = NULL;
+  g_autoptr (GError) local_error = NULL;
+  GPtrArray *updates;
+
+  g_return_val_if_fail (PRD_IS_DOCUMENT (self), NULL);
+
+  *out_full = FALSE;
+  vector = parse_vector (state_vector, error);
+  if (vector == NULL)
+    return NULL;
+  updates = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_document_update_free);
+  for (guint s = 0; s < vector->len; s++)
+    if (g_array_index (vector, guint32, s) > prd_crdt_doc_get_site_ops (self->crdt, s))
+      {
+        *out_full = TRUE;
+        return updates;
+      }
+  ops = prd_crdt_doc_get_missing_ops (self->crdt, (const guint32 *) vector->data, vector->len,
+                                      &local_error);
+  if (ops == NULL)
+    {
+      g_debug ("%s: serving the full state: %s", self->id, local_error->message);
+      *out_full = TRUE;
+      return updates;
+    }
+  for (guint i = 0; i < ops->len; i++)
+    {
+      PrdCrdtOp *op = g_ptr_array_index (ops, i);
+      PrdDocumentUpdate *update;
+      gint64 key = ((gint64) op->site << 32) | op->seq;
+      gint64 *timestamp;
+
+      if (!is_committed (self, op))
+        continue;
+      update = g_new0 (PrdDocumentUpdate, 1);
+      update->op = prd_crdt_op_copy (op);
+      timestamp = g_hash_table_lookup (self->timestamps, &key);
+      update->timestamp = timestamp != NULL ? *timestamp : 0;
+      update->op->timestamp = update->timestamp;
+      update->user_id = g_strdup (prd_document_get_site_owner (self, op->site));
+      g_ptr_array_add (updates, update);
+    }
+  return updates;
+}

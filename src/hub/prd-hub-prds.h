@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "prd-document.h"
+#include "prd-hub-config.h"
+#include "prd-sio-namespace.h"
+#include "prd-store.h"
+
+G_BEGIN_DECLS
+
+/* The user id of the hub's own site (initial content of a created PRD). */
+#define PRD_HUB_SITE_USER "hub"
+
+#define PRD_TYPE_HUB_PRDS (prd_hub_prds_get_type ())
+G_DECLARE_FINAL_TYPE (PrdHubPrds, prd_hub_prds, PRD, HUB_PRDS, GObject)
+
+PrdHubPrds *prd_hub_prds_new (PrdSioNamespace *nsp, PrdStore *store, PrdHubConfig *config);
+guint prd_hub_prds_get_n_rooms (PrdHubPrds *self);
+
+/* Shared with the REST routes and the command line. */
+PrdDocument *prd_hub_document_from_store (PrdStoreDocument *stored, GError **error);
+void prd_hub_create_prd_async (PrdStore *store,
+                               const char *org,
+                               const char *title,
+                               const char *owner,
+                               const char *content,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data);
+PrdStoreInfo *prd_hub_create_prd_finish (GAsyncResult *result, GError **error);
+JsonNode *prd_hub_vector_to_json (GArray *vector);
+
+G_END_DECLS

@@ -1,0 +1,520 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The REST routes, on the hub's SoupServer:
+ *
+ *   GET  /healthz                   {status: "ok"} (no token)
+ *   POST /api/prds                  {title, content?} → 201 + Location
+ *   GET  /api/prds                  the caller's organization's PRDs
+ *   GET  /api/prds/{id}             content, version, stateVector, updatedAt …
+ *   GET  /api/prds/{id}/export.md   the Markdown text
+ *
+ * Every /api route needs `Authorization: Bearer <JWT>` (the token the
+ * Socket.IO clients use). Errors are JSON {code, message} with the HTTP
+ * status of the code. Store work is asynchronous: the message is paused
+ * meanwhile so the main loop never blocks on SQLite.
+ */
+#define G_LOG_DOMAIN "prd-hub"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "prd-error.h"
+#include "prd-hub-prds.h"
+
+#include "prd-hub-rest.h"
+
+typedef struct
+{
+  PrdAuth *auth;   /* (owned) */
+  PrdStore *store; /* (owned) */
+} Rest;
+
+typedef struct
+{
+  Rest *rest;
+  SoupServerMessage *msg; /* (owned) */
+  PrdIdentity *identity;  /* (owned) */
+  char *prd_id;
+  gboolean export;
+} Call;
+
+static void
+rest_free (Rest *rest)
+{
+  g_clear_object (&rest->auth);
+  g_clear_object (&rest->store);
+  g_free (rest);
+}
+
+static void
+call_free (Call *call)
+{
+  g_clear_object (&call->msg);
+  g_clear_pointer (&call->identity, prd_identity_free);
+  g_free (call->prd_id);
+  g_free (call);
+}
+
+char *
+prd_hub_format_time (gint64 usec)
+{
+  g_autoptr (GDateTime) dt = g_date_time_new_from_unix_utc (usec / G_USEC_PER_SEC);
+  g_autofree char *seconds = NULL;
+
+  if (dt == NULL)
+    return g_strdup ("1970-01-01T00:00:00.000Z");
+  seconds = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S");
+  return g_strdup_printf ("%s.%03dZ", seconds, (int) ((usec % G_USEC_PER_SEC) / 1000));
+}
+
+static void
+respond_json (SoupServerMessage *msg, guint status, JsonNode *node)
+{
+  g_autofree char *text = json_to_string (node, FALSE);
+  gsize len = strlen (text);
+
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
+                                    g_steal_pointer (&text), len);
+}
+
+static guint
+status_for (const GError *error)
+{
+  if (error->domain != PRD_ERROR)
+    return SOUP_STATUS_INTERNAL_SERVER_ERROR;
+  switch (error->code)
+    {
+      case PRD_ERROR_INVALID_PAYLOAD:
+      case PRD_ERROR_INVALID_ID:
+      case PRD_ERROR_INVALID_OPERATION:
+        return SOUP_STATUS_BAD_REQUEST;
+      case PRD_ERROR_AUTHENTICATION_FAILED:
+      case PRD_ERROR_TOKEN_EXPIRED:
+        return SOUP_STATUS_UNAUTHORIZED;
+      case PRD_ERROR_FORBIDDEN:
+        return SOUP_STATUS_FORBIDDEN;
+      case PRD_ERROR_NOT_FOUND:
+      case PRD_ERROR_PRD_NOT_FOUND:
+        return SOUP_STATUS_NOT_FOUND;
+      case PRD_ERROR_PAYLOAD_TOO_LARGE:
+        return SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE;
+      case PRD_ERROR_ALREADY_EXISTS:
+        return SOUP_STATUS_CONFLICT;
+      default:
+        return SOUP_STATUS_INTERNAL_SERVER_ERROR;
+    }
+}
+
+static void
+respond_error (SoupServerMessage *msg, const GError *error)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) node = NULL;
+  guint status = status_for (error);
+
+  if (status == SOUP_STATUS_INTERNAL_SERVER_ERROR)
+    g_warning ("REST %s %s: %s", soup_server_message_get_method (msg),
+               g_uri_get_path (soup_server_message_get_uri (msg)), error->message);
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "code");
+  json_builder_add_string_value (builder, prd_error_get_protocol_code (error));
+  json_builder_set_member_name (builder, "message");
+  json_builder_add_string_value (builder, error->message);
+  json_builder_end_object (builder);
+  node = json_builder_get_root (builder);
+  if (status == SOUP_STATUS_UNAUTHORIZED)
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                  "WWW-Authenticate", "Bearer");
+  respond_json (msg, status, node);
+}
+
+static void
+respond_error_literal (SoupServerMessage *msg, PrdErrorCode code, const char *message)
+{
+  g_autoptr (GError) error = g_error_new_literal (PRD_ERROR, code, message);
+
+  respond_error (msg, error);
+}
+
+static void
+call_finish (Call *call)
+{
+  soup_server_message_unpause (call->msg);
+  call_free (call);
+}
+
+static void
+add_info (JsonBuilder *builder, const PrdStoreInfo *info)
+{
+  g_autofree char *created = prd_hub_format_time (info->created_at);
+  g_autofree char *updated = prd_hub_format_time (info->updated_at);
+
+  json_builder_set_member_name (builder, "id");
+  json_builder_add_string_value (builder, info->id);
+  json_builder_set_member_name (builder, "title");
+  json_builder_add_string_value (builder, info->title);
+  json_builder_set_member_name (builder, "organizationId");
+  json_builder_add_string_value (builder, info->org);
+  json_builder_set_member_name (builder, "owner");
+  json_builder_add_string_value (builder, info->owner);
+  json_builder_set_member_name (builder, "version");
+  json_builder_add_string_value (builder, info->version);
+  json_builder_set_member_name (builder, "createdAt");
+  json_builder_add_string_value (builder, created);
+  json_builder_set_member_name (builder, "updatedAt");
+  json_builder_add_string_value (builder, updated);
+}
+
+static void
+on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Call *call = user_data;
+  g_autoptr (PrdStoreDocument) stored = NULL;
+  g_autoptr (PrdDocument) document = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  stored = prd_store_load_finish (PRD_STORE (source), result, &error);
+  if (stored != NULL && !g_str_equal (stored->info->org, call->identity->org))
+    {
+      g_clear_pointer (&stored, prd_store_document_free);
+      g_set_error (&error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", call->prd_id);
+    }
+  if (stored != NULL)
+    document = prd_hub_document_from_store (stored, &error);
+  if (document == NULL)
+    {
+      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+        error->code = PRD_ERROR_PRD_NOT_FOUND;
+      respond_error (call->msg, error);
+      call_finish (call);
+      return;
+    }
+
+  text = prd_crdt_doc_get_text (prd_document_get_crdt (document));
+  if (call->export)
+    {
+      gsize len = strlen (text);
+
+      soup_server_message_set_status (call->msg, SOUP_STATUS_OK, NULL);
+      soup_server_message_set_response (call->msg, "text/markdown; charset=utf-8", SOUP_MEMORY_TAKE,
+                                        g_steal_pointer (&text), len);
+    }
+  else
+    {
+      g_autoptr (JsonBuilder) builder = json_builder_new ();
+      g_autoptr (JsonNode) node = NULL;
+      g_autoptr (GArray) vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (document));
+
+      json_builder_begin_object (builder);
+      add_info (builder, stored->info);
+      json_builder_set_member_name (builder, "content");
+      json_builder_add_string_value (builder, text);
+      json_builder_set_member_name (builder, "stateVector");
+      json_builder_add_value (builder, prd_hub_vector_to_json (vector));
+      json_builder_end_object (builder);
+      node = json_builder_get_root (builder);
+      respond_json (call->msg, SOUP_STATUS_OK, node);
+    }
+  call_finish (call);
+}
+
+static void
+on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Call *call = user_data;
+  g_autoptr (GPtrArray) infos = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) node = NULL;
+
+  infos = prd_store_list_finish (PRD_STORE (source), result, &error);
+  if (infos == NULL)
+    {
+      respond_error (call->msg, error);
+      call_finish (call);
+      return;
+    }
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "prds");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < infos->len; i++)
+    {
+      json_builder_begin_object (builder);
+      add_info (builder, g_ptr_array_index (infos, i));
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  node = json_builder_get_root (builder);
+  respond_json (call->msg, SOUP_STATUS_OK, node);
+  call_finish (call);
+}
+
+static void
+on_created (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Call *call = user_data;
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) node = NULL;
+  g_autofree char *location = NULL;
+
+  info = prd_hub_create_prd_finish (result, &error);
+  if (info == NULL)
+    {
+      respond_error (call->msg, error);
+      call_finish (call);
+      return;
+    }
+  location = g_strconcat ("/api/prds/", info->id, NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers (call->msg), "Location",
+                                location);
+  json_builder_begin_object (builder);
+  add_info (builder, info);
+  json_builder_end_object (builder);
+  node = json_builder_get_root (builder);
+  respond_json (call->msg, SOUP_STATUS_CREATED, node);
+  call_finish (call);
+}
+
+static void
+create (Rest *rest, Call *call)
+{
+  SoupMessageBody *body = soup_server_message_get_request_body (call->msg);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
+  JsonNode *root, *title, *content;
+  JsonObject *object;
+
+  if (call->identity->role == PRD_ROLE_VIEWER)
+    {
+      respond_error_literal (call->msg, PRD_ERROR_FORBIDDEN, "Viewers cannot create PRDs");
+      call_free (call);
+      return;
+    }
+  if (g_bytes_get_size (bytes) > PRD_HUB_REST_MAX_BODY)
+    {
+      respond_error_literal (call->msg, PRD_ERROR_PAYLOAD_TOO_LARGE, "The body is too large");
+      call_free (call);
+      return;
+    }
+  if (!json_parser_load_from_data (parser, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                                   &error))
+    {
+      g_autofree char *message = g_strdup_printf ("The body is not JSON: %s", error->message);
+
+      respond_error_literal (call->msg, PRD_ERROR_INVALID_PAYLOAD, message);
+      call_free (call);
+      return;
+    }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      respond_error_literal (call->msg, PRD_ERROR_INVALID_PAYLOAD,
+                             "The body must be a JSON object");
+      call_free (call);
+      return;
+    }
+  object = json_node_get_object (root);
+  title = json_object_get_member (object, "title");
+  content = json_object_get_member (object, "content");
+  if (title == NULL || !JSON_NODE_HOLDS_VALUE (title) ||
+      json_node_get_value_type (title) != G_TYPE_STRING ||
+      !prd_store_validate_title (json_node_get_string (title), &error))
+    {
+      if (error == NULL)
+        g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                             "title must be a string");
+      respond_error (call->msg, error);
+      call_free (call);
+      return;
+    }
+  if (content != NULL && !JSON_NODE_HOLDS_NULL (content) &&
+      (!JSON_NODE_HOLDS_VALUE (content) || json_node_get_value_type (content) != G_TYPE_STRING))
+    {
+      respond_error_literal (call->msg, PRD_ERROR_INVALID_PAYLOAD, "content must be a string");
+      call_free (call);
+      return;
+    }
+  soup_server_message_pause (call->msg);
+  prd_hub_create_prd_async (
+      rest->store, call->identity->org, json_node_get_string (title), call->identity->user_id,
+      content != NULL && JSON_NODE_HOLDS_VALUE (content) ? json_node_get_string (content) : NULL,
+      NULL, on_created, call);
+}
+
+static PrdIdentity *
+authenticate (Rest *rest, SoupServerMessage *msg)
+{
+  const char *header =
+      soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Authorization");
+  g_autoptr (GError) error = NULL;
+  PrdIdentity *identity;
+
+  if (header == NULL || g_ascii_strncasecmp (header, "Bearer ", 7) != 0)
+    {
+      respond_error_literal (msg, PRD_ERROR_AUTHENTICATION_FAILED,
+                             "Authorization: Bearer <token> is required");
+      return NULL;
+    }
+  identity = prd_auth_verify (rest->auth, header + 7, &error);
+  if (identity == NULL)
+    respond_error (msg, error);
+  return identity;
+}
+
+static void
+handle_prds (SoupServer *server,
+             SoupServerMessage *msg,
+             const char *path,
+             GHashTable *query,
+             gpointer user_data)
+{
+  Rest *rest = user_data;
+  const char *method = soup_server_message_get_method (msg);
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) parts = NULL;
+  const char *rest_path;
+  guint n_parts;
+  Call *call;
+
+  if (g_str_has_prefix (path, "/api/prds") == FALSE)
+    {
+      respond_error_literal (msg, PRD_ERROR_NOT_FOUND, "No such route");
+      return;
+    }
+  rest_path = path + strlen ("/api/prds");
+  if (*rest_path != '\0' && *rest_path != '/')
+    {
+      respond_error_literal (msg, PRD_ERROR_NOT_FOUND, "No such route");
+      return;
+    }
+  parts = g_strsplit (*rest_path == '/' ? rest_path + 1 : rest_path, "/", -1);
+  n_parts = g_strv_length (parts);
+  if (n_parts > 0 && *parts[n_parts - 1] == '\0')
+    {
+      g_free (parts[n_parts - 1]);
+      parts[--n_parts] = NULL;
+    }
+  if (n_parts > 2 || (n_parts == 2 && !g_str_equal (parts[1], "export.md")))
+    {
+      respond_error_literal (msg, PRD_ERROR_NOT_FOUND, "No such route");
+      return;
+    }
+
+  call = g_new0 (Call, 1);
+  call->rest = rest;
+  call->msg = g_object_ref (msg);
+  call->identity = authenticate (rest, msg);
+  if (call->identity == NULL)
+    {
+      call_free (call);
+      return;
+    }
+
+  if (n_parts == 0)
+    {
+      if (g_str_equal (method, "POST"))
+        create (rest, call);
+      else if (g_str_equal (method, "GET"))
+        {
+          soup_server_message_pause (msg);
+          prd_store_list_async (rest->store, call->identity->org, NULL, on_listed, call);
+        }
+      else
+        {
+          soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
+                                        "GET, POST");
+          soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
+          call_free (call);
+        }
+      return;
+    }
+
+  if (!g_str_equal (method, "GET"))
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow", "GET");
+      soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
+      call_free (call);
+      return;
+    }
+  if (!prd_store_validate_prd_id (parts[0], &error))
+    {
+      respond_error (msg, error);
+      call_free (call);
+      return;
+    }
+  call->prd_id = g_strdup (parts[0]);
+  call->export = n_parts == 2;
+  soup_server_message_pause (msg);
+  prd_store_load_async (rest->store, call->prd_id, NULL, on_loaded, call);
+}
+
+static void
+handle_healthz (SoupServer *server,
+                SoupServerMessage *msg,
+                const char *path,
+                GHashTable *query,
+                gpointer user_data)
+{
+  g_autoptr (JsonNode) node = json_from_string ("{\"status\":\"ok\"}", NULL);
+
+  if (!g_str_equal (soup_server_message_get_method (msg), "GET") &&
+      !g_str_equal (soup_server_message_get_method (msg), "HEAD"))
+    {
+      soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
+      return;
+    }
+  respond_json (msg, SOUP_STATUS_OK, node);
+}
+
+/* Refuses an oversized body before libsoup reads it. */
+static void
+on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  GUri *uri = soup_server_message_get_uri (msg);
+
+  if (uri == NULL || !g_str_has_prefix (g_uri_get_path (uri), "/api/"))
+    return;
+  if (soup_message_headers_get_content_length (headers) > PRD_HUB_REST_MAX_BODY)
+    {
+      respond_error_literal (msg, PRD_ERROR_PAYLOAD_TOO_LARGE, "The body is larger than 2 MiB");
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
+                                    "close");
+    }
+}
+
+static void
+on_got_headers (SoupServerMessage *msg, gpointer user_data)
+{
+  on_request_started (NULL, msg, user_data);
+}
+
+static void
+on_request_started_signal (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
+{
+  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
+}
+
+/**
+ * prd_hub_rest_attach:
+ *
+ * Adds the REST routes to @server.
+ */
+void
+prd_hub_rest_attach (SoupServer *server, PrdAuth *auth, PrdStore *store)
+{
+  Rest *rest = g_new0 (Rest, 1);
+
+  rest->auth = g_object_ref (auth);
+  rest->store = g_object_ref (store);
+  soup_server_add_handler (server, "/healthz", handle_healthz, NULL, NULL);
+  soup_server_add_handler (server, "/api/prds", handle_prds, rest, (GDestroyNotify) rest_free);
+  g_signal_connect (server, "request-started", G_CALLBACK (on_request_started_signal), NULL);
+}

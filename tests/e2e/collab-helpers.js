@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// Helpers of the /prds end-to-end tests: plain socket.io-client sockets,
+// acks as promises, REST calls with the same JWT.
+
+import { connect, once, token, EVENT_TIMEOUT_MS } from './helpers/hub.js';
+
+export { once };
+
+export const PRDS = '/prds';
+
+export function user(sub, extra = {}) {
+  return { sub, name: `Name ${sub}`, avatar: `https://avatar.invalid/${sub}.png`, ...extra };
+}
+
+export async function client(hub, claims, transports = ['websocket']) {
+  return connect(hub.url, { transports, auth: { token: token(claims) } }, PRDS);
+}
+
+// Emits with an ack; resolves with the ack's single object.
+export function request(socket, event, payload) {
+  return socket.timeout(EVENT_TIMEOUT_MS).emitWithAck(event, payload);
+}
+
+// Collects every event of the given names a socket receives.
+export function recorder(socket, names) {
+  const events = [];
+  for (const n of names) socket.on(n, (data) => events.push({ event: n, data }));
+  return events;
+}
+
+// Resolves once predicate(events) holds, polling on each new event.
+export async function until(socket, predicate, timeoutMs = EVENT_TIMEOUT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for a condition');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export async function rest(hub, method, path, { body, tok, headers = {}, raw } = {}) {
+  const h = { ...headers };
+  if (tok !== null) h.authorization = `Bearer ${tok ?? token()}`;
+  let data;
+  if (raw !== undefined) data = raw;
+  else if (body !== undefined) {
+    data = JSON.stringify(body);
+    h['content-type'] = 'application/json';
+  }
+  const res = await fetch(hub.url + path, { method, headers: h, body: data });
+  const text = await res.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+export async function createPrd(hub, title, content, claims) {
+  const res = await rest(hub, 'POST', '/api/prds', {
+    body: content === undefined ? { title } : { title, content },
+    tok: claims ? token(claims) : undefined,
+  });
+  if (res.status !== 201) throw new Error(`create failed: ${res.status} ${res.text}`);
+  return res.json.id;
+}
+
+// Joins in edit mode; returns { joined, ack, siteId, vector }.
+export async function join(socket, prdId, extra = {}) {
+  const joined = once(socket, ['joined-prd', 'error']);
+  const ack = await request(socket, 'join-prd', { prdId, mode: 'edit', ...extra });
+  const { event, args } = await joined;
+  if (event !== 'joined-prd') throw new Error(`join refused: ${JSON.stringify(args[0])}`);
+  return { joined: args[0], ack, siteId: ack.siteId, vector: ack.stateVector };
+}
+
+// The vector after one more operation of `site` on top of `vector`.
+export function bump(vector, site) {
+  const v = vector.slice();
+  while (v.length <= site) v.push(0);
+  v[site] += 1;
+  return v;
+}
+
+export function utf16(s) {
+  return s.length;
+}
