@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// The JavaScript SDK (clients/js) against a real prdhub: joining from the
+// hub's encoded state, edits both ways, presence, offline editing and
+// resending after a reconnect, durable acks.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  SDK_HUB_CONFIG, converged, createPrd, hubContent, sdkClient, startHub, until, user,
+} from './sdk-helpers.js';
+
+let hub;
+const alice = user('sdk_alice');
+const bob = user('sdk_bob');
+
+before(async () => {
+  hub = await startHub({ config: SDK_HUB_CONFIG });
+});
+
+after(async () => {
+  await hub?.stop();
+});
+
+test('join starts from the hub\'s state; edits reach the other client and the hub', async () => {
+  const prdId = await createPrd(hub, 'SDK basics', 'Hello 🌍 world', alice);
+  const a = sdkClient(hub, prdId, alice);
+  const b = sdkClient(hub, prdId, bob);
+  try {
+    const ja = await a.connect();
+    await b.connect();
+    assert.equal(a.text, 'Hello 🌍 world');
+    assert.equal(b.text, 'Hello 🌍 world');
+    assert.equal(typeof ja.siteId, 'number');
+    assert.notEqual(a.siteId, b.siteId);
+
+    const remote = [];
+    b.on('remote-change', (e) => remote.push(e));
+    a.insert(6, 'big ');
+    a.delete(0, 1);
+    a.insert(0, 'h');
+    assert.equal(a.text, 'hello big 🌍 world');
+    await until(() => b.text === a.text, 'b to see a\'s edits');
+    assert.ok(remote.length >= 1);
+    assert.equal(remote[0].userId, 'sdk_alice');
+    assert.deepEqual(remote[0].deltas, [{ type: 'insert', position: 6, text: 'big ' }]);
+    // a surrogate pair cannot be split
+    assert.throws(() => b.insert(11, 'x'), /surrogate/);
+    b.insert(b.text.length, '!');
+    const doc = await converged(hub, prdId, [a, b], alice);
+    assert.equal(doc.content, 'hello big 🌍 world!');
+    assert.equal(a.text, doc.content);
+    assert.equal(b.text, doc.content);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test('presence: cursors, selections and statuses of the others', async () => {
+  const prdId = await createPrd(hub, 'SDK presence', 'abcdef', alice);
+  const a = sdkClient(hub, prdId, alice);
+  const b = sdkClient(hub, prdId, bob);
+  try {
+    await a.connect();
+    await b.connect();
+    await until(() => a.getOthers().some((u) => u.userId === 'sdk_bob'), 'a to see bob');
+    b.setSelection(1, 3);
+    await until(() => a.users.get('sdk_bob')?.selection?.end === 3, 'bob\'s selection');
+    const seen = a.users.get('sdk_bob');
+    assert.deepEqual(seen.selection, { start: 1, end: 3 });
+    assert.equal(typeof seen.color, 'string');
+    b.setStatus('ai-prompting');
+    await until(() => a.users.get('sdk_bob')?.status === 'ai-prompting', 'bob\'s status');
+    // a's own insert before bob's cursor moves it locally
+    a.insert(0, 'XY');
+    assert.deepEqual(a.users.get('sdk_bob').selection, { start: 3, end: 5 });
+    assert.throws(() => b.setStatus('sleeping'), TypeError);
+    b.close();
+    await until(() => !a.users.has('sdk_bob'), 'bob to leave');
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test('edits made offline are sent after reconnecting, with the same ids', async () => {
+  const prdId = await createPrd(hub, 'SDK offline', 'one two three', alice);
+  const a = sdkClient(hub, prdId, alice);
+  const b = sdkClient(hub, prdId, bob);
+  try {
+    await a.connect();
+    await b.connect();
+    const site = a.siteId;
+    a.disconnect();
+    a.insert(3, ' and a half');
+    a.delete(0, 1);
+    b.insert(b.text.length, ' four');
+    await b.whenSynced();
+    assert.equal(a.pendingCount, 2);
+    await a.reconnect();
+    assert.equal(a.siteId, site);
+    const doc = await converged(hub, prdId, [a, b], alice);
+    assert.equal(doc.content, 'ne and a half two three four');
+    assert.equal(a.text, doc.content);
+    assert.equal(b.text, doc.content);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test('a viewer cannot edit; an unknown PRD is refused', async () => {
+  const prdId = await createPrd(hub, 'SDK viewer', 'read me', alice);
+  const v = sdkClient(hub, prdId, user('sdk_viewer', { role: 'viewer' }), { mode: 'view' });
+  const x = sdkClient(hub, 'prd_doesnotexist', alice);
+  try {
+    await v.connect();
+    assert.equal(v.text, 'read me');
+    assert.equal(v.siteId, null);
+    assert.throws(() => v.insert(0, 'x'), (e) => e.code === 'FORBIDDEN');
+    await assert.rejects(x.connect(), (e) => e.code === 'PRD_NOT_FOUND');
+  } finally {
+    v.close();
+    x.close();
+  }
+});
+
+test('the content seen through REST is the clients\' text', async () => {
+  const prdId = await createPrd(hub, 'SDK rest', '', alice);
+  const a = sdkClient(hub, prdId, alice);
+  try {
+    await a.connect();
+    for (let i = 0; i < 50; i++) a.insert(a.text.length, `${i},`);
+    await a.whenSynced();
+    const doc = await hubContent(hub, prdId, alice);
+    assert.equal(doc.content, a.text);
+  } finally {
+    a.close();
+  }
+});
