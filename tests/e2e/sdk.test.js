@@ -139,3 +139,48 @@ test('the content seen through REST is the clients\' text', async () => {
     a.close();
   }
 });
+
+// A's site is given to another tab of the same user while A is offline with
+// unsent edits: A gets a fresh site and re-applies its edits there.
+for (const bEdits of [1, 5]) {
+  test(`site reused while offline (${bEdits} edits by the other tab): edits re-applied under a fresh site`, async () => {
+    const carol = user(`sdk_carol_${bEdits}`);
+    const prdId = await createPrd(hub, 'SDK site conflict', 'alpha beta', alice);
+    const a = sdkClient(hub, prdId, carol);
+    let b;
+    try {
+      await a.connect();
+      const site = a.siteId;
+      a.insert(0, '[');
+      await a.whenSynced();
+      a.disconnect();
+      a.insert(a.text.length, ']');
+      a.insert(1, 'A1 ');
+      a.delete(4, 6); // "alpha " of "[A1 alpha beta]"
+      assert.equal(a.text, '[A1 beta]');
+      assert.equal(a.pendingCount, 3);
+
+      b = sdkClient(hub, prdId, carol);
+      await b.connect();
+      assert.equal(b.siteId, site, 'the other tab gets the user\'s free site back');
+      for (let i = 0; i < bEdits; i++) b.insert(b.text.length, `<${i}>`);
+      await b.whenSynced();
+
+      const conflicts = [];
+      a.on('site-conflict', (c) => conflicts.push(c));
+      await a.reconnect();
+      assert.notEqual(a.siteId, site);
+      if (bEdits < 3) assert.equal(conflicts[0]?.code, 'SITE_CONFLICT');
+      const doc = await converged(hub, prdId, [a, b], alice);
+      let tail = '';
+      for (let i = 0; i < bEdits; i++) tail += `<${i}>`;
+      // both inserted at the end: the re-applied "]" goes right after "beta"
+      assert.equal(doc.content, `[A1 beta]${tail}`);
+      assert.equal(a.text, doc.content);
+      assert.equal(b.text, doc.content);
+    } finally {
+      a.close();
+      b?.close();
+    }
+  });
+}
