@@ -184,3 +184,27 @@ for (const bEdits of [1, 5]) {
     }
   });
 }
+
+test('batch-update: batched content and presence are applied like single events', async () => {
+  const bhub = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nbatch-threshold = 1\nbatch-interval = 20\n` });
+  const prdId = await createPrd(bhub, 'SDK batching', 'batch', alice);
+  const a = sdkClient(bhub, prdId, alice);
+  const b = sdkClient(bhub, prdId, bob);
+  try {
+    await a.connect();
+    await b.connect();
+    let batches = 0;
+    b.socket.on('batch-update', () => batches++);
+    for (let i = 0; i < 40; i++) a.insert(a.text.length, String(i % 10));
+    a.setCursor(3);
+    const doc = await converged(bhub, prdId, [a, b], alice);
+    assert.equal(doc.content, a.text);
+    assert.equal(b.text, a.text);
+    assert.ok(batches > 0, 'the hub batched');
+    await until(() => b.users.get('sdk_alice')?.cursorPosition === 3, 'alice\'s cursor through a batch');
+  } finally {
+    a.close();
+    b.close();
+    await bhub.stop();
+  }
+});
