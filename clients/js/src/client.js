@@ -517,7 +517,10 @@ export class PrdClient extends Emitter {
     this._inFlight--;
     if (res && res.ok) {
       const i = this._queue.indexOf(entry);
-      if (i >= 0) this._queue.splice(0, i + 1);
+      if (i >= 0) {
+        const done = this._queue.splice(0, i + 1);
+        for (const e of done) this.emit('ack', { operation: e.op, stateVector: res.stateVector, duplicate: Boolean(res.duplicate) });
+      }
       this._flush();
       if (this._queue.length === 0) this.emit('synced', { stateVector: this.doc.stateVector() });
       return;
