@@ -24,7 +24,7 @@ if (!file) {
   process.exit(2);
 }
 const opt = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
-const runs = Number(opt('--runs') || 3);
+const runs = Number(opt('--runs') || 5);
 const yjsUpdates = args.includes('--yjs-updates');
 const noYjs = args.includes('--no-yjs');
 const prdhub = opt('--prdhub') ? JSON.parse(opt('--prdhub')) : null;
@@ -66,7 +66,8 @@ function runDt () {
     ok = ok && text === trace.endContent;
     doc.free(); copy.free();
   }
-  return { engine: 'diamond-types-node', apply_ms: median(apply), encoded_bytes: bytes, decode_ms: median(decode), final_ok: ok };
+  // the first run includes WebAssembly compilation and tier-up
+  return { engine: 'diamond-types-node', apply_ms: median(apply), apply_first_ms: apply[0], encoded_bytes: bytes, decode_ms: median(decode), final_ok: ok };
 }
 
 function runYjs () {
@@ -96,7 +97,7 @@ function runYjs () {
     decode.push(performance.now() - t0);
     ok = ok && s === trace.endContent;
   }
-  const res = { engine: 'yjs', apply_ms: median(apply), encoded_bytes: bytes, decode_ms: median(decode), final_ok: ok };
+  const res = { engine: 'yjs', apply_ms: median(apply), apply_first_ms: apply[0], encoded_bytes: bytes, decode_ms: median(decode), final_ok: ok };
   if (yjsUpdates) res.update_bytes = updateBytes;
   return res;
 }
@@ -106,10 +107,18 @@ if (!noYjs) results.push(runYjs());
 for (const r of results) console.log(JSON.stringify({ trace: name, ops, ...r }));
 
 if (prdhub) {
-  const fmt = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(2));
-  console.log(`\n${name}: ${ops} operations`);
-  console.log('engine               apply ms   encoded B   decode ms   prdhub apply speed-up');
-  const row = (e, a, b, d, x) => console.log(`${e.padEnd(20)} ${String(a).padStart(9)} ${String(b).padStart(11)} ${String(d).padStart(11)}   ${x}`);
-  row('prdhub (C)', fmt(prdhub.apply_ms), prdhub.encoded_bytes, fmt(prdhub.decode_ms), '');
-  for (const r of results) row(r.engine, fmt(r.apply_ms), r.encoded_bytes, fmt(r.decode_ms), `${(r.apply_ms / prdhub.apply_ms).toFixed(2)}x`);
+  const fmt = (x) => (x === undefined ? '' : x >= 100 ? x.toFixed(0) : x.toFixed(2));
+  console.log(`\n${name}: ${ops} operations (medians of ${runs} runs; "first" = first run)`);
+  console.log('engine               apply ms  first ms   encoded B   decode ms');
+  const row = (e, a, f, b, d) => console.log(`${e.padEnd(20)} ${String(a).padStart(9)} ${String(f).padStart(9)} ${String(b).padStart(11)} ${String(d).padStart(11)}`);
+  row('prdhub (hub path)', fmt(prdhub.apply_ms), fmt(prdhub.apply_first_ms), prdhub.encoded_bytes, fmt(prdhub.decode_ms));
+  row('prdhub (integrate)', fmt(prdhub.integrate_ms), '', '', '');
+  for (const r of results) row(r.engine, fmt(r.apply_ms), fmt(r.apply_first_ms), r.encoded_bytes, fmt(r.decode_ms));
+  console.log('\nprdhub speed-up (other engine time / prdhub time):');
+  for (const r of results) {
+    console.log(`  vs ${r.engine}: hub path ${(r.apply_ms / prdhub.apply_ms).toFixed(2)}x, ` +
+                `integrate only ${(r.apply_ms / prdhub.integrate_ms).toFixed(2)}x, ` +
+                `first runs ${(r.apply_first_ms / prdhub.apply_first_ms).toFixed(2)}x; ` +
+                `encoded size ${(prdhub.encoded_bytes / r.encoded_bytes).toFixed(2)}x theirs`);
+  }
 }

@@ -492,6 +492,63 @@ test_op_fuzz (void)
   g_rand_free (rand);
 }
 
+static void
+test_content_update (void)
+{
+  g_autoptr (PrdCrdtDoc) doc = prd_crdt_doc_new ();
+  g_autoptr (GError) error = NULL;
+  static const struct
+  {
+    const char *op;
+    const char *vector;
+  } bad[] = {
+    { "[]", "[1]" },
+    { "{\"type\":\"insert\",\"position\":0,\"content\":\"x\"}", "[0]" },
+    { "{\"type\":\"insert\",\"position\":0,\"content\":\"x\"}", "[]" },
+    { "{\"type\":\"insert\",\"position\":0,\"content\":\"x\"}", "[2]" },
+    { "{\"type\":\"insert\",\"position\":0,\"content\":\"x\"}", "{}" },
+    { "{\"type\":\"insert\",\"position\":9,\"content\":\"x\"}", "[1]" },
+    { "{\"type\":\"insert\",\"position\":0}", "[1]" },
+    { "{\"type\":\"insert\",\"position\":\"0\",\"content\":\"x\"}", "[1]" },
+    { "{\"type\":\"insert\",\"position\":0,\"content\":\"x\",\"timestamp\":true}", "[1]" },
+    { "{\"type\":\"delete\",\"position\":0,\"length\":1}", "[1]" },
+    { "{\"type\":\"delete\",\"position\":0}", "[1]" },
+    { "{\"type\":\"replace\",\"position\":0}", "[1]" },
+  };
+  const char *ok_ops[] = {
+    "{\"type\":\"insert\",\"position\":0,\"content\":\"Hello\",\"timestamp\":1706265030000}",
+    "{\"type\":\"insert\",\"position\":5,\"content\":\" world\"}",
+    "{\"type\":\"delete\",\"position\":0,\"length\":1}",
+  };
+  const char *ok_vectors[] = { "[0,1]", "[0,2]", "[0,3]" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (JsonNode) op = json_from_string (bad[i].op, NULL);
+      g_autoptr (JsonNode) v = json_from_string (bad[i].vector, NULL);
+      g_assert_false (prd_crdt_doc_apply_content_update (doc, 0, op, v, NULL, &error));
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+      g_clear_error (&error);
+      g_assert_cmpuint (prd_crdt_doc_get_length (doc), ==, 0);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (ok_ops); i++)
+    {
+      g_autoptr (JsonNode) op = json_from_string (ok_ops[i], NULL);
+      g_autoptr (JsonNode) v = json_from_string (ok_vectors[i], NULL);
+      g_autoptr (PrdCrdtOp) out = NULL;
+      g_assert_true (prd_crdt_doc_apply_content_update (doc, 1, op, v, &out, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (out->site, ==, 1);
+      g_assert_cmpuint (out->seq, ==, i + 1);
+      if (i == 0)
+        g_assert_cmpint (out->timestamp, ==, 1706265030000);
+    }
+  {
+    g_autofree char *text = prd_crdt_doc_get_text (doc);
+    g_assert_cmpstr (text, ==, "ello world");
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -500,6 +557,7 @@ main (int argc, char **argv)
   g_test_add_func ("/prd/crdt-codec/json-shape", test_json_shape);
   g_test_add_func ("/prd/crdt-codec/json-invalid", test_json_invalid);
   g_test_add_func ("/prd/crdt-codec/vector-json", test_vector_json);
+  g_test_add_func ("/prd/crdt-codec/content-update", test_content_update);
   g_test_add_func ("/prd/crdt-codec/state-round-trip", test_state_round_trip);
   g_test_add_func ("/prd/crdt-codec/state-lossy", test_state_lossy);
   g_test_add_func ("/prd/crdt-codec/state-version", test_state_version);

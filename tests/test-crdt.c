@@ -262,6 +262,51 @@ test_remote_invalid (void)
   g_clear_error (&error);
   g_assert_cmpuint (prd_crdt_doc_get_length (doc), ==, 0);
   g_assert_cmpuint (prd_crdt_doc_get_n_pending (doc), ==, 0);
+
+  /* held back, then found not to fit its site's history */
+  op.type = PRD_CRDT_OP_INSERT;
+  op.targets = NULL;
+  op.n_targets = 0;
+  op.content = (char *) "late";
+  op.seq = 2;
+  op.clock = 7; /* operation 1 will have 1 unit: must be 1 */
+  g_assert_true (prd_crdt_doc_apply_remote (doc, &op, NULL, &error));
+  g_assert_cmpuint (prd_crdt_doc_get_n_pending (doc), ==, 1);
+  op.content = (char *) "x";
+  op.seq = 1;
+  op.clock = 0;
+  g_assert_true (prd_crdt_doc_apply_remote (doc, &op, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (prd_crdt_doc_get_n_pending (doc), ==, 0);
+  g_assert_cmpuint (prd_crdt_doc_get_n_rejected (doc), ==, 1);
+  assert_text (doc, "x");
+}
+
+static void
+test_insert_limit (void)
+{
+  g_autoptr (PrdCrdtDoc) doc = prd_crdt_doc_new ();
+  g_autoptr (GError) error = NULL;
+  gsize n = PRD_CRDT_MAX_INSERT_UNITS + 1;
+  g_autofree char *big = g_malloc (n + 1);
+  PrdCrdtOp op = { 0 };
+
+  memset (big, 'a', n);
+  big[n] = '\0';
+  g_assert_false (prd_crdt_doc_apply_local_insert (doc, 0, NULL, 0, 0, big, n, 0, NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+  g_clear_error (&error);
+  op.type = PRD_CRDT_OP_INSERT;
+  op.seq = 1;
+  op.content = big;
+  g_assert_false (prd_crdt_doc_apply_remote (doc, &op, NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+  g_clear_error (&error);
+  /* the largest allowed insert is taken */
+  big[n - 1] = '\0';
+  g_assert_true (prd_crdt_doc_apply_local_insert (doc, 0, NULL, 0, 0, big, n - 1, 0, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (prd_crdt_doc_get_length (doc), ==, PRD_CRDT_MAX_INSERT_UNITS);
 }
 
 static void
@@ -491,6 +536,24 @@ run_case (guint32 seed)
 
   hub_text = prd_crdt_doc_get_text (hub);
   hub_vec = vec (hub);
+  /* anchors made on one replica resolve to the same place on every other */
+  for (guint k = 0; k < 4; k++)
+    {
+      PrdCrdtAnchor anchor;
+      guint32 len = prd_crdt_doc_get_length (hub), at, there;
+      guint32 pos = g_rand_int_range (rand, 0, len + 1);
+      PrdCrdtAssoc assoc = k % 2 ? PRD_CRDT_ASSOC_BEFORE : PRD_CRDT_ASSOC_AFTER;
+
+      if (!prd_crdt_doc_anchor_at (hub, pos, assoc, &anchor, NULL))
+        continue; /* inside a surrogate pair */
+      g_assert_true (prd_crdt_doc_anchor_resolve (hub, &anchor, &at, NULL));
+      g_assert_cmpuint (at, ==, pos);
+      for (guint i = 0; i < n_sites; i++)
+        {
+          g_assert_true (prd_crdt_doc_anchor_resolve (clients[i], &anchor, &there, NULL));
+          g_assert_cmpuint (there, ==, pos);
+        }
+    }
   for (guint i = 0; i < n_sites; i++)
     {
       g_autoptr (GArray) v = vec (clients[i]);
@@ -519,10 +582,38 @@ run_case (guint32 seed)
     v = vec (fresh);
     g_assert_cmpmem (v->data, v->len * 4, hub_vec->data, hub_vec->len * 4);
 
-    /* what a client that knows half of it is missing brings it up to date */
     missing = prd_crdt_doc_get_missing_ops (hub, NULL, 0, &error);
     g_assert_no_error (error);
     g_assert_cmpuint (missing->len, ==, hub_ops->len);
+  }
+  /* a replica that has a random part of the history: what it is missing
+   * comes in causal order (each operation applies at once) and brings it up
+   * to date */
+  {
+    g_autoptr (PrdCrdtDoc) part = prd_crdt_doc_new ();
+    g_autoptr (GPtrArray) all = prd_crdt_doc_get_missing_ops (hub, NULL, 0, NULL);
+    g_autoptr (GPtrArray) missing = NULL;
+    g_autoptr (GArray) v = NULL;
+    g_autoptr (GError) error = NULL;
+    guint n = all->len ? g_rand_int_range (rand, 0, all->len) : 0;
+
+    for (guint i = 0; i < n; i++)
+      g_assert_true (prd_crdt_doc_apply_remote (
+          part, all->pdata[g_rand_int_range (rand, 0, all->len)], NULL, &error));
+    v = vec (part);
+    missing = prd_crdt_doc_get_missing_ops (hub, V (v), &error);
+    g_assert_no_error (error);
+    for (guint i = 0; i < missing->len; i++)
+      {
+        guint applied = 0;
+        PrdCrdtOp *op = missing->pdata[i];
+        g_assert_true (prd_crdt_doc_apply_remote (part, op, &applied, &error));
+        g_assert_no_error (error);
+        /* integrated now, not held back */
+        g_assert_cmpuint (prd_crdt_doc_get_site_ops (part, op->site), >=, op->seq);
+      }
+    assert_text (part, hub_text);
+    g_assert_cmpuint (prd_crdt_doc_get_n_pending (part), ==, 0);
   }
   {
     g_autoptr (GBytes) state = prd_crdt_doc_encode_state (hub, PRD_CRDT_ENCODE_DEFAULT);
@@ -632,6 +723,7 @@ main (int argc, char **argv)
   g_test_add_func ("/prd/crdt/remote-pending", test_remote_pending);
   g_test_add_func ("/prd/crdt/remote-invalid", test_remote_invalid);
   g_test_add_func ("/prd/crdt/pending-limit", test_pending_limit);
+  g_test_add_func ("/prd/crdt/insert-limit", test_insert_limit);
   g_test_add_func ("/prd/crdt/anchors", test_anchors);
   g_test_add_func ("/prd/crdt/random", test_random);
   g_test_add_data_func ("/prd/crdt/trace/automerge-paper", "automerge-paper", test_trace);

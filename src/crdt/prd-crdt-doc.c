@@ -35,11 +35,44 @@ typedef struct
 
 /* ---- UTF-16 helpers ---------------------------------------------------- */
 
+/* @text is valid UTF-8 */
 gboolean
-prd_crdt_utf8_to_utf16 (const char *text, gssize len, GArray *out, GError **error)
+prd_crdt_utf8_to_utf16_unchecked (const char *text, gsize len, PrdCrdtBuf *out)
 {
+  gboolean pairs = FALSE;
   const guchar *p = (const guchar *) text;
-  const guchar *end;
+  const guchar *end = p + len;
+  guint16 *dst;
+
+  /* never more UTF-16 units than UTF-8 bytes */
+  prd_crdt_buf_reserve (out, out->len + len, sizeof (guint16));
+  dst = (guint16 *) (void *) out->data + out->len;
+  while (p < end)
+    {
+      if (*p < 0x80)
+        *dst++ = *p++;
+      else
+        {
+          gunichar c = g_utf8_get_char ((const char *) p);
+          p = (const guchar *) g_utf8_next_char (p);
+          if (c >= 0x10000)
+            {
+              c -= 0x10000;
+              pairs = TRUE;
+              *dst++ = 0xD800 + (c >> 10);
+              *dst++ = 0xDC00 + (c & 0x3FF);
+            }
+          else
+            *dst++ = c;
+        }
+    }
+  out->len = dst - (guint16 *) (void *) out->data;
+  return pairs;
+}
+
+gboolean
+prd_crdt_utf8_to_utf16 (const char *text, gssize len, PrdCrdtBuf *out, GError **error)
+{
   const char *bad = NULL;
 
   if (len < 0)
@@ -50,33 +83,7 @@ prd_crdt_utf8_to_utf16 (const char *text, gssize len, GArray *out, GError **erro
                    "Text is not valid UTF-8 (at byte %d)", (int) (bad - text));
       return FALSE;
     }
-  end = p + len;
-  while (p < end)
-    {
-      if (*p < 0x80)
-        {
-          guint16 u = *p++;
-          g_array_append_val (out, u);
-        }
-      else
-        {
-          gunichar c = g_utf8_get_char ((const char *) p);
-          p = (const guchar *) g_utf8_next_char (p);
-          if (c >= 0x10000)
-            {
-              guint16 pair[2];
-              c -= 0x10000;
-              pair[0] = 0xD800 + (c >> 10);
-              pair[1] = 0xDC00 + (c & 0x3FF);
-              g_array_append_vals (out, pair, 2);
-            }
-          else
-            {
-              guint16 u = c;
-              g_array_append_val (out, u);
-            }
-        }
-    }
+  prd_crdt_utf8_to_utf16_unchecked (text, len, out);
   return TRUE;
 }
 
@@ -143,8 +150,10 @@ site_free (gpointer data)
 {
   PrdCrdtSite *s = data;
 
-  g_array_unref (s->text);
-  g_array_unref (s->loc);
+  g_free (s->text->data);
+  g_free (s->text);
+  g_free (s->loc->data);
+  g_free (s->loc);
   g_array_unref (s->runs);
   g_array_unref (s->dels);
   g_free (s);
@@ -157,8 +166,8 @@ prd_crdt_doc_ensure_site (PrdCrdtDoc *doc, guint32 site)
   while (doc->sites->len <= site)
     {
       PrdCrdtSite *s = g_new0 (PrdCrdtSite, 1);
-      s->text = g_array_new (FALSE, FALSE, sizeof (guint16));
-      s->loc = g_array_new (FALSE, FALSE, sizeof (guint32));
+      s->text = g_new0 (PrdCrdtBuf, 1);
+      s->loc = g_new0 (PrdCrdtBuf, 1);
       s->runs = g_array_new (FALSE, FALSE, sizeof (PrdCrdtOpRun));
       s->dels = g_array_new (FALSE, FALSE, sizeof (PrdCrdtIdRange));
       g_ptr_array_add (doc->sites, s);
@@ -178,6 +187,12 @@ site_at (PrdCrdtDoc *doc, guint32 site)
 {
   g_assert (site < doc->sites->len);
   return g_ptr_array_index (doc->sites, site);
+}
+
+static inline guint32
+site_ops (PrdCrdtDoc *doc, guint32 site)
+{
+  return site < doc->sites->len ? ((PrdCrdtSite *) g_ptr_array_index (doc->sites, site))->n_ops : 0;
 }
 
 static inline guint32
@@ -237,6 +252,7 @@ ensure_index (PrdCrdtDoc *doc)
 static inline void
 chunk_add_vis (PrdCrdtDoc *doc, PrdCrdtChunk *c, gint64 delta)
 {
+  doc->stamp++;
   c->vis += delta;
   doc->length += delta;
   if (!doc->dirty)
@@ -273,6 +289,18 @@ locate_pos (PrdCrdtDoc *doc, guint32 pos)
   Loc l = { NULL, 0, 0 };
 
   g_assert (pos < doc->length);
+  /* typing asks for the character it has just written */
+  if (doc->pc_chunk != NULL && doc->pc_stamp == doc->stamp && pos >= doc->pc_start)
+    {
+      guint32 v = prd_crdt_item_vis (&doc->pc_chunk->items[doc->pc_idx]);
+      if (pos - doc->pc_start < v)
+        {
+          l.chunk = doc->pc_chunk;
+          l.idx = doc->pc_idx;
+          l.off = pos - doc->pc_start;
+          return l;
+        }
+    }
   ensure_index (doc);
   n = doc->order->len;
   while (step * 2 <= n)
@@ -287,19 +315,43 @@ locate_pos (PrdCrdtDoc *doc, guint32 pos)
     }
   g_assert (at < n);
   c = chunk_at (doc, at);
-  for (guint i = 0; i < c->n; i++)
+  l.chunk = c;
+  if (rem < c->vis / 2)
     {
-      guint32 v = prd_crdt_item_vis (&c->items[i]);
-      if (rem < v)
+      for (guint i = 0; i < c->n; i++)
         {
-          l.chunk = c;
-          l.idx = i;
-          l.off = rem;
-          return l;
+          guint32 v = prd_crdt_item_vis (&c->items[i]);
+          if (rem < v)
+            {
+              l.idx = i;
+              l.off = rem;
+              goto found;
+            }
+          rem -= v;
         }
-      rem -= v;
+    }
+  else
+    {
+      /* from the end: half the walk for positions in the second half */
+      guint32 after = c->vis - rem; /* visible characters from rem on */
+      for (guint i = c->n; i-- > 0;)
+        {
+          guint32 v = prd_crdt_item_vis (&c->items[i]);
+          if (after <= v)
+            {
+              l.idx = i;
+              l.off = v - after;
+              goto found;
+            }
+          after -= v;
+        }
     }
   g_assert_not_reached ();
+found:
+  doc->pc_chunk = l.chunk;
+  doc->pc_idx = l.idx;
+  doc->pc_start = pos - l.off;
+  doc->pc_stamp = doc->stamp;
   return l;
 }
 
@@ -370,6 +422,7 @@ insert_item (
   Loc l;
   guint32 vis;
 
+  doc->stamp++;
   if (c->n == PRD_CRDT_CHUNK_MAX)
     {
       guint half = PRD_CRDT_CHUNK_MAX / 2;
@@ -479,12 +532,13 @@ can_merge (const PrdCrdtItem *a, const PrdCrdtItem *b)
 /* Join items @idx and @idx + 1 of @c when they continue each other, so that
  * a run deleted piece by piece (backspacing) becomes one item again. */
 static void
-try_merge (PrdCrdtChunk *c, guint idx)
+try_merge (PrdCrdtDoc *doc, PrdCrdtChunk *c, guint idx)
 {
   PrdCrdtItem *a = &c->items[idx];
 
   if (idx + 1 >= c->n || !can_merge (a, a + 1))
     return;
+  doc->stamp++;
   a->len += a[1].len;
   memmove (a + 1, a + 2, (c->n - idx - 2) * sizeof (PrdCrdtItem));
   c->n--;
@@ -547,9 +601,9 @@ range_apply (PrdCrdtDoc *doc, guint32 site, guint32 clock, guint32 len, RangeMod
         chunk_add_vis (doc, l.chunk, (gint64) after - (gint64) before);
       clock += it->len;
       len -= it->len;
-      try_merge (l.chunk, l.idx);
+      try_merge (doc, l.chunk, l.idx);
       if (l.idx > 0)
-        try_merge (l.chunk, l.idx - 1);
+        try_merge (doc, l.chunk, l.idx - 1);
     }
 }
 
@@ -761,7 +815,8 @@ integrate_insert (PrdCrdtDoc *doc,
                   guint32 os,
                   guint32 oc,
                   guint32 rs,
-                  guint32 rc)
+                  guint32 rc,
+                  const Loc *hint)
 {
   PrdCrdtItem item = { site, clock, n, os, oc, rs, rc, 0 };
   PrdCrdtSite *s = site_at (doc, site);
@@ -769,9 +824,11 @@ integrate_insert (PrdCrdtDoc *doc,
   Loc left = { NULL, 0, 0 }, o;
   gboolean have_o;
 
-  g_array_set_size (s->loc, clock + n);
+  prd_crdt_buf_set_size (s->loc, clock + n, sizeof (guint32));
 
-  if (rs != PRD_CRDT_NONE)
+  /* @hint: the origin's place, when the caller has just found it and the
+   * right origin is known to start the next item (or to be its remainder) */
+  if (rs != PRD_CRDT_NONE && hint == NULL)
     {
       Loc r = locate_id (doc, rs, rc);
       if (r.off > 0)
@@ -779,7 +836,7 @@ integrate_insert (PrdCrdtDoc *doc,
     }
   if (os != PRD_CRDT_NONE)
     {
-      left = locate_id (doc, os, oc);
+      left = hint ? *hint : locate_id (doc, os, oc);
       if (left.off + 1 < left.chunk->items[left.idx].len)
         {
           Loc e = left;
@@ -850,9 +907,14 @@ integrate_insert (PrdCrdtDoc *doc,
           id_eq (l->r_site, l->r_clock, rs, rc) && l->del == 0)
         {
           Loc at = left;
+          gboolean cached =
+              doc->pc_chunk == left.chunk && doc->pc_idx == left.idx && doc->pc_stamp == doc->stamp;
           at.off = l->len;
           l->len += n;
           chunk_add_vis (doc, left.chunk, n);
+          /* the run grew at its end: where it starts has not moved */
+          if (cached)
+            doc->pc_stamp = doc->stamp;
           for (guint32 k = 0; k < n; k++)
             g_array_index (s->loc, guint32, clock + k) = left.chunk->id;
           return at;
@@ -882,6 +944,7 @@ prd_crdt_doc_new (void)
   doc->log = g_array_new (FALSE, FALSE, sizeof (PrdCrdtLogRun));
   doc->pending = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                         (GDestroyNotify) prd_crdt_op_free);
+  doc->scratch = g_array_new (FALSE, FALSE, sizeof (PrdCrdtIdRange));
   doc->dirty = TRUE;
   return doc;
 }
@@ -896,6 +959,7 @@ prd_crdt_doc_free (PrdCrdtDoc *doc)
   g_ptr_array_unref (doc->sites);
   g_array_unref (doc->log);
   g_hash_table_unref (doc->pending);
+  g_array_unref (doc->scratch);
   g_free (doc->fen);
   g_free (doc);
 }
@@ -920,8 +984,12 @@ prd_crdt_doc_get_site_ops (PrdCrdtDoc *doc, guint32 site)
 GArray *
 prd_crdt_doc_get_state_vector (PrdCrdtDoc *doc)
 {
-  GArray *v = g_array_new (FALSE, TRUE, sizeof (guint32));
-  guint n = doc->sites->len;
+  GArray *v;
+  guint n;
+
+  g_return_val_if_fail (doc != NULL, NULL);
+  v = g_array_new (FALSE, TRUE, sizeof (guint32));
+  n = doc->sites->len;
 
   while (n > 0 && ((PrdCrdtSite *) g_ptr_array_index (doc->sites, n - 1))->n_ops == 0)
     n--;
@@ -973,7 +1041,7 @@ check_vector (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector, GError **e
     }
   for (gsize i = 0; i < n_vector; i++)
     {
-      guint32 have = prd_crdt_doc_get_site_ops (doc, i);
+      guint32 have = site_ops (doc, i);
       if (vector[i] > have)
         {
           g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
@@ -994,7 +1062,7 @@ vector_is_current (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector)
   for (guint i = 0; i < n; i++)
     {
       guint32 v = i < n_vector ? vector[i] : 0;
-      if (v != prd_crdt_doc_get_site_ops (doc, i))
+      if (v != site_ops (doc, i))
         return FALSE;
     }
   return TRUE;
@@ -1040,11 +1108,11 @@ check_local (PrdCrdtDoc *doc, guint32 site, const guint32 *base, gsize n_base, G
   if (!check_vector (doc, base, n_base, error))
     return FALSE;
   own = site < n_base ? base[site] : 0;
-  if (own != prd_crdt_doc_get_site_ops (doc, site))
+  if (own != site_ops (doc, site))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
                    "Operation %u of site %u is not the next one (the document has %u of that site)",
-                   own + 1, site, prd_crdt_doc_get_site_ops (doc, site));
+                   own + 1, site, site_ops (doc, site));
       return FALSE;
     }
   return TRUE;
@@ -1123,7 +1191,7 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
   gboolean current;
   guint32 os = PRD_CRDT_NONE, oc = 0, rs = PRD_CRDT_NONE, rc = 0;
   guint32 clock, n;
-  Loc at;
+  Loc at, origin_loc = { NULL, 0, 0 };
 
   g_return_val_if_fail (doc != NULL, FALSE);
   g_return_val_if_fail (base != NULL || n_base == 0, FALSE);
@@ -1154,6 +1222,12 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
       return FALSE;
     }
 
+  if ((guint64) site_n_chars (doc, site) + n > PRD_CRDT_MAX_SITE_UNITS)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "Site %u has inserted too much text", site);
+      return FALSE;
+    }
   current = vector_is_current (doc, base, n_base);
   if (!current)
     move_version (doc, base, n_base, TRUE);
@@ -1180,7 +1254,9 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
         PrdCrdtItem *it = &l.chunk->items[l.idx];
         os = it->site;
         oc = it->clock + l.off;
-        if (is_high_surrogate (g_array_index (site_at (doc, os)->text, guint16, oc)))
+        origin_loc = l;
+        if (doc->has_surrogates &&
+            is_high_surrogate (g_array_index (site_at (doc, os)->text, guint16, oc)))
           {
             g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
                          "Position %u splits a surrogate pair", position);
@@ -1217,16 +1293,18 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
 
   s = prd_crdt_doc_ensure_site (doc, site);
   clock = s->text->len;
-  if (!prd_crdt_utf8_to_utf16 (text, text_len, s->text, error))
-    g_assert_not_reached ();
-  at = integrate_insert (doc, site, clock, n, os, oc, rs, rc);
+  if (prd_crdt_utf8_to_utf16_unchecked (text, text_len, s->text))
+    doc->has_surrogates = TRUE;
+  at = integrate_insert (doc, site, clock, n, os, oc, rs, rc,
+                         current && os != PRD_CRDT_NONE ? &origin_loc : NULL);
   site_append_insert (s, clock, n);
   log_append (doc, site);
 
   if (out_op)
     {
       /* one allocation: the hub makes one of these per keystroke */
-      PrdCrdtOp *op = g_malloc0 (sizeof (PrdCrdtOp) + text_len + 1);
+      PrdCrdtOp *op = g_malloc (sizeof (PrdCrdtOp) + text_len + 1);
+      memset (op, 0, sizeof (PrdCrdtOp));
       op->type = PRD_CRDT_OP_INSERT;
       op->site = site;
       op->seq = s->n_ops;
@@ -1235,6 +1313,7 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
       op->timestamp = timestamp;
       op->content = (char *) (op + 1);
       memcpy (op->content, text, text_len);
+      op->content[text_len] = '\0';
       op->has_origin = os != PRD_CRDT_NONE;
       op->origin.site = op->has_origin ? os : 0;
       op->origin.clock = op->has_origin ? oc : 0;
@@ -1287,7 +1366,7 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
                                  PrdCrdtOp **out_op,
                                  GError **error)
 {
-  g_autoptr (GArray) targets = NULL;
+  GArray *targets;
   gboolean current;
   guint32 left;
   guint32 first_pos;
@@ -1318,7 +1397,8 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
       return FALSE;
     }
 
-  targets = g_array_new (FALSE, FALSE, sizeof (PrdCrdtIdRange));
+  targets = doc->scratch;
+  g_array_set_size (targets, 0);
   l = locate_pos (doc, position);
   left = length;
   while (left > 0)
@@ -1337,10 +1417,11 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
   {
     PrdCrdtIdRange *first = &g_array_index (targets, PrdCrdtIdRange, 0);
     PrdCrdtIdRange *last = &g_array_index (targets, PrdCrdtIdRange, targets->len - 1);
-    if (is_low_surrogate (
-            g_array_index (site_at (doc, first->site)->text, guint16, first->clock)) ||
-        is_high_surrogate (g_array_index (site_at (doc, last->site)->text, guint16,
-                                          last->clock + last->length - 1)))
+    if (doc->has_surrogates &&
+        (is_low_surrogate (
+             g_array_index (site_at (doc, first->site)->text, guint16, first->clock)) ||
+         is_high_surrogate (g_array_index (site_at (doc, last->site)->text, guint16,
+                                           last->clock + last->length - 1))))
       {
         g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
                      "Delete of %u at %u splits a surrogate pair", length, position);
@@ -1363,15 +1444,17 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
 
   if (out_op)
     {
-      PrdCrdtOp *op = g_new0 (PrdCrdtOp, 1);
+      /* one allocation, as for inserts */
+      PrdCrdtOp *op = g_malloc0 (sizeof (PrdCrdtOp) + targets->len * sizeof (PrdCrdtIdRange));
       op->type = PRD_CRDT_OP_DELETE;
       op->site = site;
-      op->seq = prd_crdt_doc_get_site_ops (doc, site);
+      op->seq = site_ops (doc, site);
       op->length = length;
       op->timestamp = timestamp;
       op->position = first_pos;
       op->n_targets = targets->len;
-      op->targets = (PrdCrdtIdRange *) (void *) g_array_free (g_steal_pointer (&targets), FALSE);
+      op->targets = (PrdCrdtIdRange *) (void *) (op + 1);
+      memcpy (op->targets, targets->data, targets->len * sizeof (PrdCrdtIdRange));
       *out_op = op;
     }
   return TRUE;
@@ -1501,6 +1584,12 @@ integrate_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, GError **error)
       gsize blen = strlen (op->content);
       guint32 n = prd_crdt_utf16_length (op->content, blen);
 
+      if ((guint64) clock + n > PRD_CRDT_MAX_SITE_UNITS)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                       "Site %u has inserted too much text", op->site);
+          return FALSE;
+        }
       if (op->clock != clock)
         {
           g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
@@ -1518,12 +1607,13 @@ integrate_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, GError **error)
               return FALSE;
             }
         }
-      if (!prd_crdt_utf8_to_utf16 (op->content, blen, s->text, error))
-        return FALSE;
+      /* validated by prd_crdt_op_validate() */
+      if (prd_crdt_utf8_to_utf16_unchecked (op->content, blen, s->text))
+        doc->has_surrogates = TRUE;
       integrate_insert (doc, op->site, clock, n, op->has_origin ? op->origin.site : PRD_CRDT_NONE,
                         op->origin.clock,
                         op->has_right_origin ? op->right_origin.site : PRD_CRDT_NONE,
-                        op->right_origin.clock);
+                        op->right_origin.clock, NULL);
       site_append_insert (s, clock, n);
       log_append (doc, op->site);
     }
@@ -1586,12 +1676,12 @@ prd_crdt_doc_apply_remote (PrdCrdtDoc *doc, const PrdCrdtOp *op, guint *out_appl
     *out_applied = 0;
   if (!prd_crdt_op_validate (op, error))
     return FALSE;
-  if (op->seq <= prd_crdt_doc_get_site_ops (doc, op->site))
+  if (op->seq <= site_ops (doc, op->site))
     return TRUE;
   key = pending_key (op->site, op->seq);
   if (g_hash_table_contains (doc->pending, &key))
     return TRUE;
-  if (op->seq == prd_crdt_doc_get_site_ops (doc, op->site) + 1 && deps_ready (doc, op))
+  if (op->seq == site_ops (doc, op->site) + 1 && deps_ready (doc, op))
     {
       guint n;
       if (!integrate_remote (doc, op, error))

@@ -33,7 +33,8 @@ prd_crdt_op_free (PrdCrdtOp *op)
     return;
   if (op->content != (char *) (op + 1)) /* else allocated with the op */
     g_free (op->content);
-  g_free (op->targets);
+  if (op->targets != (PrdCrdtIdRange *) (void *) (op + 1))
+    g_free (op->targets);
   g_free (op);
 }
 
@@ -124,8 +125,16 @@ put_op (GByteArray *out, const PrdCrdtOp *op)
           p = varint (p, op->right_origin.clock);
         }
       p = varint (p, blen);
-      g_byte_array_append (out, buf, p - buf);
-      g_byte_array_append (out, (const guint8 *) op->content, blen);
+      if (blen <= sizeof buf - (gsize) (p - buf))
+        {
+          memcpy (p, op->content, blen);
+          g_byte_array_append (out, buf, (p - buf) + blen);
+        }
+      else
+        {
+          g_byte_array_append (out, buf, p - buf);
+          g_byte_array_append (out, (const guint8 *) op->content, blen);
+        }
     }
   else
     {
@@ -631,4 +640,95 @@ prd_crdt_vector_from_json (JsonNode *node, GError **error)
       g_array_append_val (v, x);
     }
   return g_steal_pointer (&v);
+}
+
+gboolean
+prd_crdt_doc_apply_content_update (PrdCrdtDoc *doc,
+                                   guint32 site,
+                                   JsonNode *operation,
+                                   JsonNode *state_vector,
+                                   PrdCrdtOp **out_op,
+                                   GError **error)
+{
+  g_autoptr (GArray) vector = NULL;
+  JsonObject *obj;
+  JsonNode *m;
+  const char *type;
+  guint32 position;
+  gint64 timestamp = 0;
+
+  g_return_val_if_fail (doc != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (operation == NULL || !JSON_NODE_HOLDS_OBJECT (operation))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                           "operation must be an object");
+      return FALSE;
+    }
+  if (state_vector == NULL)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION, "stateVector is missing");
+      return FALSE;
+    }
+  vector = prd_crdt_vector_from_json (state_vector, error);
+  if (vector == NULL)
+    return FALSE;
+  if (site >= vector->len || g_array_index (vector, guint32, site) == 0)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "stateVector must count this operation in its own entry (site %u)", site);
+      return FALSE;
+    }
+  /* the client sends the vector after its operation; it was made at the
+   * vector before it */
+  g_array_index (vector, guint32, site)--;
+
+  obj = json_node_get_object (operation);
+  m = json_object_get_member (obj, "type");
+  if (m == NULL || !JSON_NODE_HOLDS_VALUE (m) || json_node_get_value_type (m) != G_TYPE_STRING)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                           "Operation type must be a string");
+      return FALSE;
+    }
+  type = json_node_get_string (m);
+  if (!json_u32 (json_object_get_member (obj, "position"), "position", 0, &position, error))
+    return FALSE;
+  m = json_object_get_member (obj, "timestamp");
+  if (m != NULL && !JSON_NODE_HOLDS_NULL (m))
+    {
+      if (!JSON_NODE_HOLDS_VALUE (m) || json_node_get_value_type (m) != G_TYPE_INT64)
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                               "timestamp must be an integer");
+          return FALSE;
+        }
+      timestamp = json_node_get_int (m);
+    }
+  if (g_str_equal (type, "insert"))
+    {
+      m = json_object_get_member (obj, "content");
+      if (m == NULL || !JSON_NODE_HOLDS_VALUE (m) || json_node_get_value_type (m) != G_TYPE_STRING)
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                               "content must be a string");
+          return FALSE;
+        }
+      return prd_crdt_doc_apply_local_insert (doc, site, (guint32 *) (void *) vector->data,
+                                              vector->len, position, json_node_get_string (m), -1,
+                                              timestamp, out_op, error);
+    }
+  if (g_str_equal (type, "delete"))
+    {
+      guint32 length;
+      if (!json_u32 (json_object_get_member (obj, "length"), "length", 1, &length, error))
+        return FALSE;
+      return prd_crdt_doc_apply_local_delete (doc, site, (guint32 *) (void *) vector->data,
+                                              vector->len, position, length, timestamp, out_op,
+                                              error);
+    }
+  g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION, "Unknown operation type \"%s\"",
+               type);
+  return FALSE;
 }

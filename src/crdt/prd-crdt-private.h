@@ -61,13 +61,50 @@ typedef struct
   guint32 psite;
 } PrdCrdtOpRun;
 
+/* A growable array like GArray (g_array_index() works on it), whose
+ * capacity the document controls: GArray rounds every allocation up to a
+ * power of two, which costs a loaded document up to half its memory. */
+typedef struct
+{
+  char *data;
+  guint len;
+  guint cap;
+} PrdCrdtBuf;
+
+static inline void
+prd_crdt_buf_reserve (PrdCrdtBuf *b, guint n, gsize elt)
+{
+  if (n > b->cap)
+    {
+      guint cap = MAX (n, b->cap + b->cap / 2 + 64);
+      b->data = g_realloc_n (b->data, cap, elt);
+      b->cap = cap;
+    }
+}
+
+static inline void
+prd_crdt_buf_set_size (PrdCrdtBuf *b, guint n, gsize elt)
+{
+  prd_crdt_buf_reserve (b, n, elt);
+  b->len = n;
+}
+
+/* Exactly @n elements, for arrays whose final size is known (decoding). */
+static inline void
+prd_crdt_buf_set_exact (PrdCrdtBuf *b, guint n, gsize elt)
+{
+  b->data = g_realloc_n (b->data, MAX (n, 1), elt);
+  b->cap = MAX (n, 1);
+  b->len = n;
+}
+
 typedef struct
 {
   guint32 n_ops;
-  GArray *text; /* (element-type guint16) code units by clock */
-  GArray *loc;  /* (element-type guint32) chunk id by clock */
-  GArray *runs; /* (element-type PrdCrdtOpRun) */
-  GArray *dels; /* (element-type PrdCrdtIdRange) targets of delete ops */
+  PrdCrdtBuf *text; /* (element-type guint16) code units by clock */
+  PrdCrdtBuf *loc;  /* (element-type guint32) chunk id by clock */
+  GArray *runs;     /* (element-type PrdCrdtOpRun) */
+  GArray *dels;     /* (element-type PrdCrdtIdRange) targets of delete ops */
 } PrdCrdtSite;
 
 /* Integration order, run-length encoded: @count operations of @site. */
@@ -92,6 +129,14 @@ struct _PrdCrdtDoc
   PrdCrdtChunk *hint_chunk; /* where locate_id() found the last id */
   guint hint_idx;
   guint n_rejected;
+  /* the item locate_pos() found last, valid while stamp is unchanged */
+  guint64 stamp;
+  PrdCrdtChunk *pc_chunk;
+  guint pc_idx;
+  guint32 pc_start;
+  guint64 pc_stamp;
+  gboolean has_surrogates; /* some inserted text is outside the BMP */
+  GArray *scratch;         /* (element-type PrdCrdtIdRange) targets being collected */
 };
 
 static inline guint32
@@ -106,7 +151,9 @@ void prd_crdt_doc_mark_dirty (PrdCrdtDoc *doc);
 gboolean prd_crdt_doc_check_consistency (PrdCrdtDoc *doc, GError **error);
 
 /* UTF-8 <-> UTF-16 helpers shared by the codecs */
-gboolean prd_crdt_utf8_to_utf16 (const char *text, gssize len, GArray *out, GError **error);
+/* Returns whether @text needed surrogate pairs. */
+gboolean prd_crdt_utf8_to_utf16_unchecked (const char *text, gsize len, PrdCrdtBuf *out);
+gboolean prd_crdt_utf8_to_utf16 (const char *text, gssize len, PrdCrdtBuf *out, GError **error);
 void prd_crdt_utf16_append_utf8 (GString *out, const guint16 *units, gsize n);
 guint32 prd_crdt_utf16_length (const char *text, gsize len);
 

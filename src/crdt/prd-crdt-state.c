@@ -25,7 +25,7 @@
 
 #define FLAG_DROPPED_TEXT 1
 #define MAX_BODY          (512u * 1024 * 1024)
-#define DECODE_FILL       48
+#define DECODE_FILL       56
 
 enum
 {
@@ -39,6 +39,19 @@ enum
   R_NONE = 0,
   R_NEXT = 1,
   R_EXPLICIT = 2,
+};
+
+/* Item fields are stored column by column: deflate finds more repeats. */
+enum
+{
+  C_HDR,
+  C_SITE,
+  C_CLOCK,
+  C_LEN,
+  C_ORIG,
+  C_RIGHT,
+  C_DEL,
+  N_COLS
 };
 
 #define H_DELETED 16
@@ -176,6 +189,7 @@ prd_crdt_doc_encode_state (PrdCrdtDoc *doc, PrdCrdtEncodeFlags flags)
   guint8 head[2] = { PRD_CRDT_FORMAT_VERSION, 0 };
   gboolean drop = (flags & PRD_CRDT_ENCODE_DROP_DELETED_TEXT) != 0;
   guint32 n_items = 0;
+  GByteArray *col[N_COLS];
   const PrdCrdtItem *prev = NULL;
   guint32 prev_site = 0;
 
@@ -225,6 +239,8 @@ prd_crdt_doc_encode_state (PrdCrdtDoc *doc, PrdCrdtEncodeFlags flags)
   for (guint o = 0; o < doc->order->len; o++)
     n_items += chunk_at (doc, o)->n;
   prd_crdt_put_varint (body, n_items);
+  for (guint k = 0; k < N_COLS; k++)
+    col[k] = g_byte_array_new ();
   last_end = g_new0 (guint32, doc->sites->len + 1);
   for (guint o = 0; o < doc->order->len; o++)
     {
@@ -260,29 +276,37 @@ prd_crdt_doc_encode_state (PrdCrdtDoc *doc, PrdCrdtEncodeFlags flags)
             h |= del == 1 ? H_DELETED : H_DELETED | H_MANYDEL;
           if (it->site != prev_site)
             h |= H_SITE;
-          prd_crdt_put_varint (body, h);
+          prd_crdt_put_varint (col[C_HDR], h);
           if (h & H_SITE)
-            prd_crdt_put_varint (body, it->site);
-          prd_crdt_put_varint (body, prd_crdt_zigzag ((gint64) it->clock - last_end[it->site]));
-          prd_crdt_put_varint (body, it->len);
+            prd_crdt_put_varint (col[C_SITE], it->site);
+          prd_crdt_put_varint (col[C_CLOCK],
+                               prd_crdt_zigzag ((gint64) it->clock - last_end[it->site]));
+          prd_crdt_put_varint (col[C_LEN], it->len);
           if ((h & 3) == O_EXPLICIT)
             {
-              prd_crdt_put_varint (body, it->o_site);
-              prd_crdt_put_varint (body, it->o_clock);
+              prd_crdt_put_varint (col[C_ORIG], it->o_site);
+              prd_crdt_put_varint (col[C_ORIG], it->o_clock);
             }
           if (((h >> 2) & 3) == R_EXPLICIT)
             {
-              prd_crdt_put_varint (body, it->r_site);
-              prd_crdt_put_varint (body, it->r_clock);
+              prd_crdt_put_varint (col[C_RIGHT], it->r_site);
+              prd_crdt_put_varint (col[C_RIGHT], it->r_clock);
             }
           if (h & H_MANYDEL)
-            prd_crdt_put_varint (body, del);
+            prd_crdt_put_varint (col[C_DEL], del);
           if (!(drop && del > 0))
             put_units (text, &g_array_index (site->text, guint16, it->clock), it->len);
           last_end[it->site] = it->clock + it->len;
           prev_site = it->site;
           prev = it;
         }
+    }
+  for (guint k = 0; k < N_COLS; k++)
+    prd_crdt_put_varint (body, col[k]->len);
+  for (guint k = 0; k < N_COLS; k++)
+    {
+      g_byte_array_append (body, col[k]->data, col[k]->len);
+      g_byte_array_unref (col[k]);
     }
   g_byte_array_append (body, text->data, text->len);
 
@@ -313,6 +337,7 @@ decode_body (PrdCrdtDoc *doc, PrdCrdtReader *r, gboolean dropped, GError **error
   guint64 total_chars = 0, covered = 0;
   guint32 prev_site = 0;
   PrdCrdtItem *prev = NULL;
+  PrdCrdtReader cr[N_COLS];
 
   if (!prd_crdt_get_u32 (r, &n_sites, error))
     return FALSE;
@@ -386,9 +411,10 @@ decode_body (PrdCrdtDoc *doc, PrdCrdtReader *r, gboolean dropped, GError **error
             t->clock = pc = (guint32) c;
           }
       }
-      g_array_set_size (site->text, n_chars);
-      g_array_set_size (site->loc, n_chars);
-      memset (site->loc->data, 0xff, (gsize) n_chars * sizeof (guint32));
+      prd_crdt_buf_set_exact (site->text, n_chars, sizeof (guint16));
+      prd_crdt_buf_set_exact (site->loc, n_chars, sizeof (guint32));
+      if (n_chars > 0)
+        memset (site->loc->data, 0xff, (gsize) n_chars * sizeof (guint32));
       total_chars += n_chars;
     }
   /* delete targets must name existing characters */
@@ -437,6 +463,20 @@ decode_body (PrdCrdtDoc *doc, PrdCrdtReader *r, gboolean dropped, GError **error
     return FALSE;
   if (n_items > (gsize) (r->end - r->p) / 2 || n_items > total_chars)
     return corrupt (error, "bad item count");
+  {
+    guint32 clen[N_COLS];
+    for (guint k = 0; k < N_COLS; k++)
+      if (!prd_crdt_get_u32 (r, &clen[k], error))
+        return FALSE;
+    for (guint k = 0; k < N_COLS; k++)
+      {
+        if (clen[k] > (gsize) (r->end - r->p))
+          return corrupt (error, "bad column length");
+        cr[k].p = r->p;
+        cr[k].end = r->p + clen[k];
+        r->p += clen[k];
+      }
+  }
   last_end = g_new0 (guint32, n_sites + 1);
   deleted_bits = g_new0 (guint8, n_items / 8 + 1);
   for (guint32 k = 0; k < n_items; k++)
@@ -447,16 +487,17 @@ decode_body (PrdCrdtDoc *doc, PrdCrdtReader *r, gboolean dropped, GError **error
       gint64 clock;
       PrdCrdtSite *site;
 
-      if (!prd_crdt_get_u32 (r, &h, error))
+      if (!prd_crdt_get_u32 (&cr[C_HDR], &h, error))
         return FALSE;
       if (h >= 128 || (h & 3) == 3 || ((h >> 2) & 3) == 3 || ((h & H_MANYDEL) && !(h & H_DELETED)))
         return corrupt (error, "bad item header");
       it.site = prev_site;
-      if ((h & H_SITE) && !prd_crdt_get_u32 (r, &it.site, error))
+      if ((h & H_SITE) && !prd_crdt_get_u32 (&cr[C_SITE], &it.site, error))
         return FALSE;
       if (it.site >= n_sites || ((h & H_SITE) && k > 0 && it.site == prev_site))
         return corrupt (error, "bad item site");
-      if (!prd_crdt_get_varint (r, &cz, error) || !prd_crdt_get_u32 (r, &it.len, error))
+      if (!prd_crdt_get_varint (&cr[C_CLOCK], &cz, error) ||
+          !prd_crdt_get_u32 (&cr[C_LEN], &it.len, error))
         return FALSE;
       clock = (gint64) last_end[it.site] + prd_crdt_unzigzag (cz);
       site = g_ptr_array_index (doc->sites, it.site);
@@ -475,8 +516,8 @@ decode_body (PrdCrdtDoc *doc, PrdCrdtReader *r, gboolean dropped, GError **error
             it.o_clock = prev->clock + prev->len - 1;
             break;
           default:
-            if (!prd_crdt_get_u32 (r, &it.o_site, error) ||
-                !prd_crdt_get_u32 (r, &it.o_clock, error))
+            if (!prd_crdt_get_u32 (&cr[C_ORIG], &it.o_site, error) ||
+                !prd_crdt_get_u32 (&cr[C_ORIG], &it.o_clock, error))
               return FALSE;
             if (it.o_site >= n_sites ||
                 it.o_clock >=
@@ -492,8 +533,8 @@ decode_body (PrdCrdtDoc *doc, PrdCrdtReader *r, gboolean dropped, GError **error
             it.r_site = PRD_CRDT_NONE - 1; /* resolved below, once the next item is read */
             break;
           default:
-            if (!prd_crdt_get_u32 (r, &it.r_site, error) ||
-                !prd_crdt_get_u32 (r, &it.r_clock, error))
+            if (!prd_crdt_get_u32 (&cr[C_RIGHT], &it.r_site, error) ||
+                !prd_crdt_get_u32 (&cr[C_RIGHT], &it.r_clock, error))
               return FALSE;
             if (it.r_site >= n_sites ||
                 it.r_clock >=
@@ -502,7 +543,7 @@ decode_body (PrdCrdtDoc *doc, PrdCrdtReader *r, gboolean dropped, GError **error
         }
       if (h & H_MANYDEL)
         {
-          if (!prd_crdt_get_u32 (r, &it.del, error))
+          if (!prd_crdt_get_u32 (&cr[C_DEL], &it.del, error))
             return FALSE;
           if (it.del < 2 || it.del >= PRD_CRDT_NOT_INSERTED)
             return corrupt (error, "bad delete count");
@@ -543,6 +584,9 @@ decode_body (PrdCrdtDoc *doc, PrdCrdtReader *r, gboolean dropped, GError **error
     }
   if (prev && prev->r_site == PRD_CRDT_NONE - 1)
     return corrupt (error, "right origin after the last item");
+  for (guint k = 0; k < N_COLS; k++)
+    if (cr[k].p != cr[k].end)
+      return corrupt (error, "trailing bytes in an item column");
   if (covered != total_chars)
     return corrupt (error, "items do not cover every character");
 
@@ -570,6 +614,17 @@ decode_body (PrdCrdtDoc *doc, PrdCrdtReader *r, gboolean dropped, GError **error
   }
   if (r->p != r->end)
     return corrupt (error, "trailing bytes");
+  for (guint32 s = 0; s < n_sites && !doc->has_surrogates; s++)
+    {
+      PrdCrdtSite *site = g_ptr_array_index (doc->sites, s);
+      const guint16 *u = (const guint16 *) (void *) site->text->data;
+      for (guint i = 0; i < site->text->len; i++)
+        if (u[i] >= 0xD800 && u[i] < 0xE000)
+          {
+            doc->has_surrogates = TRUE;
+            break;
+          }
+    }
   doc->lossy = dropped;
   return prd_crdt_doc_check_consistency (doc, error);
 }

@@ -28,12 +28,17 @@ G_BEGIN_DECLS
  *
  * Positions and lengths count UTF-16 code units, as JavaScript strings do. A
  * position that falls between the two halves of a surrogate pair is rejected.
+ *
+ * A document is plain data for one thread at a time; every function that can
+ * fail leaves the document unchanged when it does.
  */
 
 #define PRD_CRDT_MAX_SITES        65536
 #define PRD_CRDT_MAX_PENDING      65536
 #define PRD_CRDT_MAX_INSERT_UNITS (16 * 1024 * 1024)
-#define PRD_CRDT_FORMAT_VERSION   1
+/* Keeps character clocks far from overflowing (2^31 units per site). */
+#define PRD_CRDT_MAX_SITE_UNITS 0x80000000u
+#define PRD_CRDT_FORMAT_VERSION 1
 
 typedef enum
 {
@@ -183,6 +188,17 @@ gboolean prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
                                           gint64 timestamp,
                                           PrdCrdtOp **out_op,
                                           GError **error);
+
+/* The same, from a `content-update` as it arrives: @operation is the seed's
+ * operation object ({type, position, content | length, timestamp?}) and
+ * @state_vector the client's vector *after* the operation (its own entry
+ * counts it). Every field is validated; on error nothing changes. */
+gboolean prd_crdt_doc_apply_content_update (PrdCrdtDoc *doc,
+                                            guint32 site,
+                                            JsonNode *operation,
+                                            JsonNode *state_vector,
+                                            PrdCrdtOp **out_op,
+                                            GError **error);
 
 /* The CRDT path: idempotent (a known operation is ignored) and order-free (an
  * operation whose dependencies have not arrived is held back and integrated

@@ -26,7 +26,7 @@ export const MAX_INSERT_UNITS = 16 * 1024 * 1024;
 export const FORMAT_VERSION = 1;
 
 const CHUNK_MAX = 64;
-const DECODE_FILL = 48;
+const DECODE_FILL = 56;
 
 const RANGE_DELETE = 0;
 const RANGE_UNDELETE = 1;
@@ -972,6 +972,14 @@ const R_NEXT = 1;
 const H_DELETED = 16;
 const H_SITE = 32;
 const H_MANYDEL = 64;
+const C_HDR = 0;
+const C_SITE = 1;
+const C_CLOCK = 2;
+const C_LEN = 3;
+const C_ORIG = 4;
+const C_RIGHT = 5;
+const C_DEL = 6;
+const N_COLS = 7;
 const RUN_INSERT = 0;
 const RUN_DELETE = 1;
 const RUN_BACKSPACE = 2;
@@ -1070,6 +1078,15 @@ function decodeBody(doc, body, dropped) {
   let totalChars = 0;
   for (const s of doc.sites) totalChars += s.text.len;
   if (nItems > r.left / 2 || nItems > totalChars) throw corrupt('bad item count');
+  // item fields are stored column by column
+  const clen = [];
+  for (let k = 0; k < N_COLS; k++) clen.push(r.u32());
+  const col = [];
+  for (let k = 0; k < N_COLS; k++) {
+    if (clen[k] > r.left) throw corrupt('bad column length');
+    col.push(new Reader(body.subarray(r.p, r.p + clen[k])));
+    r.p += clen[k];
+  }
   const lastEnd = new Array(nSites).fill(0);
   const order = new Array(nItems);
   let chunk = null;
@@ -1078,14 +1095,14 @@ function decodeBody(doc, body, dropped) {
   let prevRNext = false;
   let covered = 0;
   for (let k = 0; k < nItems; k++) {
-    const h = r.u32();
+    const h = col[C_HDR].u32();
     if (h >= 128 || (h & 3) === 3 || ((h >> 2) & 3) === 3 || ((h & H_MANYDEL) && !(h & H_DELETED)))
       throw corrupt('bad item header');
     const it = { site: prevSite, clock: 0, len: 0, os: NONE, oc: 0, rs: NONE, rc: 0, del: 0, hid: false };
-    if (h & H_SITE) it.site = r.u32();
+    if (h & H_SITE) it.site = col[C_SITE].u32();
     if (it.site >= nSites || ((h & H_SITE) && k > 0 && it.site === prevSite)) throw corrupt('bad item site');
-    const clock = lastEnd[it.site] + r.zigzag();
-    it.len = r.u32();
+    const clock = lastEnd[it.site] + col[C_CLOCK].zigzag();
+    it.len = col[C_LEN].u32();
     const site = doc.sites[it.site];
     if (clock < 0 || it.len === 0 || clock + it.len > site.text.len) throw corrupt('item out of range');
     it.clock = clock;
@@ -1098,8 +1115,8 @@ function decodeBody(doc, body, dropped) {
         it.oc = prev.clock + prev.len - 1;
         break;
       default:
-        it.os = r.u32();
-        it.oc = r.u32();
+        it.os = col[C_ORIG].u32();
+        it.oc = col[C_ORIG].u32();
         if (it.os >= nSites || it.oc >= doc.sites[it.os].text.len) throw corrupt('origin out of range');
     }
     let rNext = false;
@@ -1110,12 +1127,12 @@ function decodeBody(doc, body, dropped) {
         rNext = true;
         break;
       default:
-        it.rs = r.u32();
-        it.rc = r.u32();
+        it.rs = col[C_RIGHT].u32();
+        it.rc = col[C_RIGHT].u32();
         if (it.rs >= nSites || it.rc >= doc.sites[it.rs].text.len) throw corrupt('right origin out of range');
     }
     if (h & H_MANYDEL) {
-      it.del = r.u32();
+      it.del = col[C_DEL].u32();
       if (it.del < 2 || it.del >= 0x80000000) throw corrupt('bad delete count');
     } else if (h & H_DELETED) {
       it.del = 1;
@@ -1140,6 +1157,7 @@ function decodeBody(doc, body, dropped) {
     prev = it;
   }
   if (prevRNext) throw corrupt('right origin after the last item');
+  for (const c of col) if (c.left !== 0) throw corrupt('trailing bytes in an item column');
   if (covered !== totalChars) throw corrupt('items do not cover every character');
 
   // text, item by item in document order
