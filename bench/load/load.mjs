@@ -183,7 +183,7 @@ async function drive(spec, waitGo, onConnected) {
   const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
 
   function edit(c) {
-    const len = c.text.length;
+    const len = c.length;
     let op;
     if (len > 200 && rand() < 0.3) {
       const pos = Math.floor(rand() * (len - 4));

@@ -208,3 +208,30 @@ test('batch-update: batched content and presence are applied like single events'
     await bhub.stop();
   }
 });
+
+test('rate limited edits are sent again after retryAfter', async () => {
+  const rhub = await startHub({
+    config: '[rate-limit]\ndefault = 1000000/1\nedits = 10/1\n[rate-limit.events]\ncontent-update = edits\n',
+  });
+  const prdId = await createPrd(rhub, 'SDK rate limit', '', alice);
+  const a = sdkClient(rhub, prdId, alice);
+  const b = sdkClient(rhub, prdId, bob);
+  try {
+    await a.connect();
+    await b.connect();
+    const errors = [];
+    a.on('error', (e) => errors.push(e));
+    let limited = 0;
+    a.socket.on('rate-limit', () => limited++);
+    for (let i = 0; i < 25; i++) a.insert(a.text.length, String.fromCharCode(97 + i));
+    const doc = await converged(rhub, prdId, [a, b], alice);
+    assert.equal(doc.content, 'abcdefghijklmnopqrstuvwxy');
+    assert.equal(b.text, doc.content);
+    assert.ok(limited > 0, 'the hub rate-limited the client');
+    assert.deepEqual(errors, [], 'rate limiting is handled, not reported');
+  } finally {
+    a.close();
+    b.close();
+    await rhub.stop();
+  }
+});

@@ -558,6 +558,11 @@ export class PrdClient extends Emitter {
     return this.doc.getText();
   }
 
+  /** Length of the text in UTF-16 code units (cheap; getText() builds a string). */
+  get length() {
+    return this.doc.length;
+  }
+
   get stateVector() {
     return this.doc.stateVector();
   }
