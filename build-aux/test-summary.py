@@ -18,7 +18,7 @@ try:
     with open(f"{build_dir}/meson-logs/testlog.json", encoding="utf-8") as f:
         entries = [json.loads(line) for line in f if line.strip()]
 except (OSError, ValueError) as e:
-    print(f"[{build_dir}] no test log: {e}")
+    print(f"==> {build_dir}: no test log: {e}")
     print("0 1 0")
     sys.exit(0)
 
@@ -35,9 +35,10 @@ for e in entries:
         p = int(node["pass"])
         f = int(node["fail"]) + int(node.get("cancelled", 0))
         s = int(node.get("skipped", 0)) + int(node.get("todo", 0))
-        node_summary.append(f"{e['name']}: " + ", ".join(
-            f"# {k} {node[k]}" for k in ("tests", "pass", "fail", "cancelled", "skipped")
-            if k in node))
+        node_summary.append(f"==> {build_dir}: node --test summary of {e['name']}:")
+        node_summary.extend(f"# {k} {node[k]}" for k in
+                            ("tests", "suites", "pass", "fail", "cancelled", "skipped", "todo")
+                            if k in node)
         if f == 0 and not ok_result:
             f = 1  # the runner failed after its summary (crash, sanitizer report)
         passed, failed, skipped = passed + p, failed + f, skipped + s
@@ -58,6 +59,6 @@ for e in entries:
         failed += 1
 
 for line in node_summary:
-    print(f"[{build_dir}] node --test {line}")
-print(f"[{build_dir}] test points: pass {passed} / fail {failed} / skip {skipped}")
+    print(line)
+print(f"==> {build_dir}: test points: pass {passed} / fail {failed} / skip {skipped}")
 print(f"{passed} {failed} {skipped}")

@@ -271,6 +271,11 @@ test_malformed (void)
   assert_auth_failed (auth, no_alg, "Token header has no algorithm");
   assert_auth_failed (auth, num_alg, "Token header has no algorithm");
   assert_auth_failed (auth, unknown_alg, NULL);
+  {
+    g_autofree char *crit = raw_token ("{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", c, "c2ln");
+
+    assert_auth_failed (auth, crit, "Token header has unsupported critical extensions");
+  }
 
   /* Truncated segments of a real token */
   {

@@ -259,6 +259,67 @@ is_iso_timestamp (const char *text)
   return g_regex_match_simple ("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z$", text, 0, 0);
 }
 
+/* ---- long-polling ---- */
+
+typedef struct
+{
+  GBytes *body;
+  guint status;
+  gboolean done;
+} PollResult;
+
+static void
+poll_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PollResult *poll = user_data;
+  g_autoptr (GError) error = NULL;
+  SoupMessage *msg = soup_session_get_async_result_message (SOUP_SESSION (source), result);
+
+  poll->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  g_assert_no_error (error);
+  poll->status = soup_message_get_status (msg);
+  poll->done = TRUE;
+}
+
+/* Starts a polling request; the caller iterates until ->done. */
+static PollResult *
+poll_start (SoupSession *session, const char *hub_url, const char *sid, const char *post_body)
+{
+  g_autofree char *url = g_strdup_printf ("%ssocket.io/?EIO=4&transport=polling%s%s", hub_url,
+                                          sid != NULL ? "&sid=" : "", sid != NULL ? sid : "");
+  g_autoptr (SoupMessage) msg = soup_message_new (post_body != NULL ? "POST" : "GET", url);
+  PollResult *poll = g_new0 (PollResult, 1);
+
+  if (post_body != NULL)
+    {
+      g_autoptr (GBytes) body = g_bytes_new (post_body, strlen (post_body));
+
+      soup_message_set_request_body_from_bytes (msg, "text/plain;charset=UTF-8", body);
+    }
+  soup_session_send_and_read_async (session, msg, G_PRIORITY_DEFAULT, NULL, poll_done_cb, poll);
+  return poll;
+}
+
+static char *
+poll_finish (PollResult *poll)
+{
+  char *text;
+
+  while (!poll->done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (poll->status, ==, 200);
+  text = g_strndup (g_bytes_get_data (poll->body, NULL), g_bytes_get_size (poll->body));
+  g_bytes_unref (poll->body);
+  g_free (poll);
+  return text;
+}
+
+static char *
+poll_request (SoupSession *session, const char *hub_url, const char *sid, const char *post_body)
+{
+  return poll_finish (poll_start (session, hub_url, sid, post_body));
+}
+
 /* ---- fixture ---- */
 
 /* A token that expired a minute ago (prd_auth_mint() refuses to make one). */
@@ -302,6 +363,8 @@ fixture_start (Fixture *f)
   g_autoptr (GError) error = NULL;
 
   f->hub = prd_hub_new (f->config, f->auth);
+  /* A shutdown that only ends by its timeout hangs the test instead. */
+  g_object_set (f->hub, "drain-timeout", G_MAXUINT, NULL);
   prd_hub_listen (f->hub, &error);
   g_assert_no_error (error);
   f->url = prd_hub_get_url (f->hub);
@@ -510,6 +573,7 @@ test_ping (Fixture *f, gconstpointer data)
       g_autofree char *ack_json = NULL;
       JsonArray *args;
       JsonObject *payload;
+      gint64 before_ms = g_get_real_time () / 1000;
 
       assert_connected (client, nsp, token);
 
@@ -523,7 +587,11 @@ test_ping (Fixture *f, gconstpointer data)
       g_assert_cmpstr (json_array_get_string_element (args, 0), ==, "pong");
       payload = json_array_get_object_element (args, 1);
       g_assert_cmpuint (json_object_get_size (payload), ==, 1);
-      g_assert_true (is_iso_timestamp (json_object_get_string_member (payload, "timestamp")));
+      g_assert_cmpint (json_node_get_value_type (json_object_get_member (payload, "timestamp")), ==,
+                       G_TYPE_INT64);
+      g_assert_cmpint (json_object_get_int_member (payload, "timestamp"), >=, before_ms);
+      g_assert_cmpint (json_object_get_int_member (payload, "timestamp"), <=,
+                       g_get_real_time () / 1000);
 
       client_send (client, with_ack);
       pong2 = next_packet (client);
@@ -626,10 +694,64 @@ test_shutdown (Fixture *f, gconstpointer data)
       g_assert_true (text == NULL || g_str_equal (text, "1"));
     }
 
-  /* And nothing listens any more. */
+  /* Once every session has finished, nothing listens any more. */
+  while (!prd_hub_is_stopped (f->hub))
+    g_main_context_iteration (NULL, TRUE);
   late = client_open (f->url, NULL, &error);
   g_assert_null (late);
   g_assert_nonnull (error);
+}
+
+static void
+test_shutdown_polling (Fixture *f, gconstpointer data)
+{
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autofree char *token = mint (f->auth, 600);
+  g_autofree char *open = NULL;
+  g_autofree char *connect = NULL;
+  g_autofree char *ok = NULL;
+  g_autofree char *connected = NULL;
+  g_autofree char *shutdown = NULL;
+  g_autofree char *sid = NULL;
+  g_autoptr (JsonNode) handshake = NULL;
+  g_autoptr (Packet) packet = NULL;
+  PollResult *held;
+
+  open = poll_request (session, f->url, NULL, NULL);
+  g_assert_cmpint (open[0], ==, '0');
+  handshake = json_from_string (open + 1, NULL);
+  sid = g_strdup (json_object_get_string_member (json_node_get_object (handshake), "sid"));
+
+  connect = g_strdup_printf ("40/prds,{\"token\":\"%s\"}", token);
+  ok = poll_request (session, f->url, sid, connect);
+  g_assert_cmpstr (ok, ==, "ok");
+  connected = poll_request (session, f->url, sid, NULL);
+  g_assert_true (g_str_has_prefix (connected, "40/prds,{\"sid\":"));
+
+  /* A GET is held when the hub stops: it must carry the event alone, the
+   * close packet coming only in a later response (a client given both in
+   * one payload drops the event). */
+  held = poll_start (session, f->url, sid, NULL);
+  while (!g_main_context_iteration (NULL, FALSE))
+    ;
+  prd_hub_stop (f->hub);
+  shutdown = poll_finish (held);
+  g_test_message ("<< %s", shutdown);
+  g_assert_null (strchr (shutdown, '\x1e'));
+  packet = parse_packet (shutdown);
+  g_assert_cmpint (packet->type, ==, 2);
+  g_assert_cmpstr (packet->nsp, ==, "/prds");
+  g_assert_cmpstr (json_array_get_string_element (json_node_get_array (packet->data), 0), ==,
+                   "server-shutdown");
+
+  /* The next GET ends the session, then the hub stops listening. */
+  {
+    g_autofree char *last = poll_request (session, f->url, sid, NULL);
+
+    g_assert_cmpstr (last, ==, "1");
+  }
+  while (!prd_hub_is_stopped (f->hub))
+    g_main_context_iteration (NULL, TRUE);
 }
 
 static char *
@@ -908,6 +1030,8 @@ main (int argc, char *argv[])
   g_test_add ("/prd/hub/rate-limit", Fixture, rate_config, fixture_setup, test_rate_limit,
               fixture_teardown);
   g_test_add ("/prd/hub/shutdown", Fixture, NULL, fixture_setup, test_shutdown, fixture_teardown);
+  g_test_add ("/prd/hub/shutdown-polling", Fixture, NULL, fixture_setup, test_shutdown_polling,
+              fixture_teardown);
   g_test_add ("/prd/hub/tls", Fixture, NULL, fixture_setup_tls, test_tls, fixture_teardown);
   g_test_add ("/prd/hub/listen-errors", Fixture, NULL, fixture_setup, test_listen_errors,
               fixture_teardown);

@@ -139,6 +139,67 @@ test_non_canonical (void)
     }
 }
 
+/* Every truncation and many byte substitutions of every valid packet:
+ * decoding never crashes, fails only with INVALID_PAYLOAD, and whatever
+ * it accepts encodes to something it accepts again. */
+static void
+check_mutant (const char *text, gsize len)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdSioPacket) packet = prd_sio_packet_decode (text, len, &error);
+  g_autoptr (PrdSioPacket) again = NULL;
+  g_autofree char *encoded = NULL;
+
+  if (packet == NULL)
+    {
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+      return;
+    }
+  encoded = prd_sio_packet_encode (packet);
+  again = prd_sio_packet_decode (encoded, strlen (encoded), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (again);
+}
+
+static void
+test_mutations (void)
+{
+  static const char substitutes[] = { '0', '9', '-',  '/', ',', '[',    ']',    '{',
+                                      '}', '"', '\\', ' ', 'a', '\x80', '\xff', '\0' };
+  g_autofree char *dir_path = g_test_build_filename (G_TEST_DIST, "data", "sio", "valid", NULL);
+  g_autoptr (GDir) dir = g_dir_open (dir_path, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *contents = NULL;
+      gsize len;
+
+      if (!g_str_has_suffix (name, ".txt"))
+        continue;
+      path = g_build_filename (dir_path, name, NULL);
+      g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
+      for (gsize cut = 0; cut < len; cut++)
+        {
+          check_mutant (contents, cut);
+          n++;
+        }
+      for (gsize at = 0; at < len; at++)
+        for (guint k = 0; k < G_N_ELEMENTS (substitutes); k++)
+          {
+            g_autofree char *copy = g_memdup2 (contents, len);
+
+            copy[at] = substitutes[k];
+            check_mutant (copy, len);
+            n++;
+          }
+    }
+  g_test_message ("%u mutants", n);
+}
+
 static void
 test_encode (void)
 {
@@ -296,6 +357,7 @@ main (int argc, char *argv[])
   g_assert_cmpuint (add_corpus ("invalid", test_invalid_file), >=, 60);
   g_test_add_func ("/prd/sio-packet/non-canonical", test_non_canonical);
   g_test_add_func ("/prd/sio-packet/encode", test_encode);
+  g_test_add_func ("/prd/sio-packet/mutations", test_mutations);
   g_test_add_func ("/prd/sio-packet/long-message", test_long_message);
   g_test_add_func ("/prd/sio-packet/decoder/binary", test_decoder_binary);
   g_test_add_func ("/prd/sio-packet/decoder/text-while-awaiting", test_decoder_text_while_awaiting);

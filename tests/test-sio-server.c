@@ -145,6 +145,40 @@ on_bye (PrdSioSocket *socket,
   prd_sio_socket_disconnect (socket);
 }
 
+/* hold: keeps the ack for release to answer */
+static void
+on_hold (PrdSioSocket *socket,
+         const char *event,
+         JsonArray *args,
+         GPtrArray *attachments,
+         gint64 ack_id,
+         gpointer user_data)
+{
+  GArray *held = g_object_get_data (G_OBJECT (socket), "held");
+
+  if (held == NULL)
+    {
+      held = g_array_new (FALSE, FALSE, sizeof (gint64));
+      g_object_set_data_full (G_OBJECT (socket), "held", held, (GDestroyNotify) g_array_unref);
+    }
+  g_array_append_val (held, ack_id);
+}
+
+static void
+on_release (PrdSioSocket *socket,
+            const char *event,
+            JsonArray *args,
+            GPtrArray *attachments,
+            gint64 ack_id,
+            gpointer user_data)
+{
+  GArray *held = g_object_get_data (G_OBJECT (socket), "held");
+
+  for (guint i = 0; held != NULL && i < held->len; i++)
+    prd_sio_socket_ack (socket, g_array_index (held, gint64, i), NULL, NULL);
+  g_object_set_data (G_OBJECT (socket), "held", NULL);
+}
+
 /* count(room): ack with how many sockets the room holds */
 static void
 on_count (PrdSioSocket *socket,
@@ -227,6 +261,8 @@ setup_namespace (Fixture *fixture, PrdSioNamespace *nsp)
   prd_sio_namespace_on (nsp, "ack-twice", on_ack_twice, NULL);
   prd_sio_namespace_on (nsp, "bye", on_bye, NULL);
   prd_sio_namespace_on (nsp, "count", on_count, NULL);
+  prd_sio_namespace_on (nsp, "hold", on_hold, NULL);
+  prd_sio_namespace_on (nsp, "release", on_release, NULL);
   g_signal_connect (nsp, "connection", G_CALLBACK (on_connection), fixture);
   g_signal_connect (nsp, "disconnection", G_CALLBACK (on_disconnection), fixture);
 }
@@ -257,6 +293,7 @@ fixture_setup (Fixture *fixture, gconstpointer user_data)
   g_assert_true (prd_sio_server_lookup (fixture->sio, "/catch") == nsp);
   g_assert_null (prd_sio_server_lookup (fixture->sio, "/nope"));
 
+  g_object_set (fixture->sio, "max-pending-acks", 3, NULL);
   prd_sio_server_set_event_class (fixture->sio, "limited", "chat");
   prd_sio_server_set_rate_limit (fixture->sio, "chat", 2, 60);
 
@@ -592,31 +629,25 @@ test_multiplexing (Fixture *fixture, gconstpointer user_data)
   g_assert_cmpstr (g_ptr_array_index (fixture->disconnections, 2), ==, "/custom:forced close");
 }
 
+static int
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
 static void
 test_engine_close (Fixture *fixture, gconstpointer user_data)
 {
   Client *client = client_new (fixture);
   g_autofree char *sid = client_connect (client, "/");
   g_autofree char *sid_custom = client_connect (client, "/custom");
-  g_autofree char *first = NULL;
-  g_autofree char *second = NULL;
 
+  /* every namespace socket hears the engine's reason */
   client_free (client);
   wait_for_disconnections (fixture, 2);
-  first = g_ptr_array_index (fixture->disconnections, 0);
-  second = g_ptr_array_index (fixture->disconnections, 1);
-  g_ptr_array_set_free_func (fixture->disconnections, NULL);
-  g_ptr_array_set_size (fixture->disconnections, 0);
-  g_ptr_array_set_free_func (fixture->disconnections, g_free);
-  if (g_str_has_prefix (first, "/custom"))
-    {
-      char *tmp = first;
-
-      first = second;
-      second = tmp;
-    }
-  g_assert_cmpstr (first, ==, "/:transport close");
-  g_assert_cmpstr (second, ==, "/custom:transport close");
+  g_ptr_array_sort (fixture->disconnections, compare_strings);
+  g_assert_cmpstr (g_ptr_array_index (fixture->disconnections, 0), ==, "/:transport close");
+  g_assert_cmpstr (g_ptr_array_index (fixture->disconnections, 1), ==, "/custom:transport close");
   g_assert_cmpuint (prd_sio_namespace_get_n_sockets (prd_sio_server_of (fixture->sio, "/")), ==, 0);
 }
 
@@ -848,6 +879,31 @@ test_rate_limit (Fixture *fixture, gconstpointer user_data)
 }
 
 static void
+test_pending_acks_limit (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/");
+
+  client_send (client, "21[\"hold\"]");
+  client_send (client, "22[\"hold\"]");
+  client_send (client, "23[\"hold\"]");
+  client_send (client, "24[\"hold\"]");
+  client_expect (client, "34[{\"error\":{\"code\":\"RATE_LIMITED\",\"message\":\"Too many "
+                         "requests awaiting an answer\"}}]");
+  /* events without an ack still go through */
+  client_send (client, "2[\"echo\",1]");
+  client_expect (client, "2[\"echo-back\",1]");
+
+  /* answered requests free their slots */
+  client_send (client, "2[\"release\"]");
+  client_expect (client, "31[]");
+  client_expect (client, "32[]");
+  client_expect (client, "33[]");
+  client_send (client, "25[\"echo\"]");
+  client_expect (client, "35[]");
+}
+
+static void
 test_server_disconnect (Fixture *fixture, gconstpointer user_data)
 {
   g_autoptr (Client) client = client_new (fixture);
@@ -1037,6 +1093,7 @@ main (int argc, char *argv[])
   ADD ("unknown-event", test_unknown_event, 0);
   ADD ("catch-all", test_catch_all, 0);
   ADD ("rate-limit", test_rate_limit, 0);
+  ADD ("pending-acks-limit", test_pending_acks_limit, 0);
   ADD ("server-disconnect", test_server_disconnect, 0);
   ADD ("protocol-violations", test_protocol_violations, 0);
   ADD ("violation-disconnects", test_violation_disconnects, 0);

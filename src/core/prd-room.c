@@ -399,7 +399,7 @@ anchor_at (PrdCrdtDoc *crdt,
 gboolean
 prd_room_update_presence (PrdRoom *self, const char *conn_id, JsonObject *payload, GError **error)
 {
-  static const char *const statuses[] = { "viewing", "editing", "ai-prompting" };
+  static const char *const statuses[] = { "viewing", "editing", "ai-prompting", NULL };
   PrdCrdtDoc *crdt = prd_document_get_crdt (self->document);
   guint32 length = prd_crdt_doc_get_length (crdt);
   Member *member;

@@ -49,6 +49,9 @@ void prd_eio_socket_start_websocket (PrdEioSocket *self,
                                      const char *open_packet);
 void prd_eio_socket_offer_upgrade (PrdEioSocket *self, SoupWebsocketConnection *conn);
 
+/* Object data on a SoupWebsocketConnection: its PrdEioMeteredStream. */
+#define PRD_EIO_METERED_KEY "prd-eio-metered"
+
 /* Frames larger than this are refused by libsoup itself (connection dropped
  * without a close frame); anything between max-payload and this is read and
  * refused by the hub with close code 1009, as engine.io does. */

@@ -22,7 +22,9 @@
 
 #include <json-glib/json-glib.h>
 
+#include "prd-eio-metered-stream.h"
 #include "prd-eio-private.h"
+
 #include "prd-eio-server.h"
 
 #define BODY_KEY "prd-eio-body"
@@ -312,10 +314,13 @@ early_handler (SoupServer *server,
   if (is_websocket_request (msg) || !path_matches (self, path))
     return;
   echo_connection_close (msg);
+
+  /* libsoup would otherwise keep a request body of any size in memory; the
+   * only body the hub reads is a POST's, collected (bounded) below. */
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
   if (!g_str_equal (soup_server_message_get_method (msg), SOUP_METHOD_POST))
     return;
 
-  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
   g_object_set_data_full (G_OBJECT (msg), BODY_KEY, g_byte_array_new (),
                           (GDestroyNotify) g_byte_array_unref);
   g_signal_connect_object (msg, "got-chunk", G_CALLBACK (on_got_chunk), self, 0);
@@ -379,6 +384,74 @@ handle_post (PrdEioServer *self, PrdEioSocket *socket, SoupServerMessage *msg)
     }
 
   prd_eio_socket_handle_post (socket, msg, (const char *) body->data, body->len);
+}
+
+static void
+websocket_opened (PrdEioServer *self, SoupServerMessage *msg, SoupWebsocketConnection *conn);
+
+#define EXTENSIONS_KEY "prd-eio-ws-extensions"
+
+static void
+free_extension_list (gpointer list)
+{
+  g_list_free_full (list, g_object_unref);
+}
+
+/* The 101 went out: the connection is a WebSocket now. */
+static void
+on_wrote_switching_protocols (SoupServerMessage *msg, gpointer user_data)
+{
+  PrdEioServer *self = user_data;
+  g_autoptr (GIOStream) stream = NULL;
+  g_autoptr (GIOStream) metered_io = NULL;
+  g_autoptr (SoupWebsocketConnection) conn = NULL;
+  PrdEioMeteredStream *metered = NULL;
+  GList *extensions;
+
+  if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
+    return;
+  g_signal_handlers_disconnect_by_func (msg, on_wrote_switching_protocols, self);
+
+  g_object_ref (msg);
+  extensions = g_object_steal_data (G_OBJECT (msg), EXTENSIONS_KEY);
+  stream = soup_server_message_steal_connection (msg);
+  metered_io = prd_eio_metered_io_stream_new (
+      stream, prd_eio_websocket_hard_limit (self->max_payload), &metered);
+  conn = soup_websocket_connection_new (
+      metered_io, soup_server_message_get_uri (msg), SOUP_WEBSOCKET_CONNECTION_SERVER,
+      soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Origin"), NULL,
+      extensions);
+  g_object_set_data (G_OBJECT (conn), PRD_EIO_METERED_KEY, metered);
+  soup_websocket_connection_set_max_incoming_payload_size (
+      conn, prd_eio_websocket_hard_limit (self->max_payload));
+
+  websocket_opened (self, msg, conn);
+  g_object_unref (msg);
+}
+
+/*
+ * The WebSocket handshake is done here rather than by a libsoup WebSocket
+ * handler, for two reasons: the connection must read through a metered
+ * stream (libsoup limits frames, not messages; see
+ * prd-eio-metered-stream.h), and permessage-deflate is decided per
+ * PrdEioServer instead of for the whole SoupServer.
+ */
+static void
+accept_websocket (PrdEioServer *self, SoupServerMessage *msg)
+{
+  g_autoptr (GPtrArray) supported = g_ptr_array_new_with_free_func (g_type_class_unref);
+  GList *accepted = NULL;
+
+  if (self->websocket_compression)
+    g_ptr_array_add (supported, g_type_class_ref (SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE));
+
+  /* On failure this sets a 400 response itself. */
+  if (!soup_websocket_server_process_handshake (msg, NULL, NULL, supported, &accepted))
+    return;
+
+  g_object_set_data_full (G_OBJECT (msg), EXTENSIONS_KEY, accepted, free_extension_list);
+  g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_wrote_switching_protocols),
+                           self, 0);
 }
 
 static void
@@ -476,8 +549,8 @@ server_handler (SoupServer *server,
     {
       if (!websocket || !g_str_equal (method, SOUP_METHOD_GET))
         respond_error (msg, EIO_ERROR_BAD_REQUEST);
-      /* Otherwise leave the message alone: libsoup completes the
-       * handshake and calls websocket_handler(). */
+      else
+        accept_websocket (self, msg);
       return;
     }
 
@@ -504,19 +577,11 @@ server_handler (SoupServer *server,
 }
 
 static void
-websocket_handler (SoupServer *server,
-                   SoupServerMessage *msg,
-                   const char *path,
-                   SoupWebsocketConnection *conn,
-                   gpointer user_data)
+websocket_opened (PrdEioServer *self, SoupServerMessage *msg, SoupWebsocketConnection *conn)
 {
-  PrdEioServer *self = user_data;
   GUri *uri = soup_server_message_get_uri (msg);
   g_autoptr (GHashTable) query = NULL;
   const char *sid = NULL;
-
-  soup_websocket_connection_set_max_incoming_payload_size (
-      conn, prd_eio_websocket_hard_limit (self->max_payload));
 
   if (g_uri_get_query (uri) != NULL)
     query = g_uri_parse_params (g_uri_get_query (uri), -1, "&", G_URI_PARAMS_NONE, NULL);
@@ -764,21 +829,11 @@ prd_eio_server_attach (PrdEioServer *self, SoupServer *server, const char *path)
   while (strlen (normalized) > 1 && g_str_has_suffix (normalized, "/"))
     normalized[strlen (normalized) - 1] = '\0';
 
-  /* Like engine.io (perMessageDeflate false by default): inflating costs
-   * CPU and memory before max-payload can be checked, and a compressing
-   * client sends its frames later than its HTTP requests, which reorders a
-   * quick upgrade. The extension is a SoupServer-wide setting. */
-  if (self->websocket_compression)
-    soup_server_add_websocket_extension (server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
-  else
-    soup_server_remove_websocket_extension (server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
-
   self->soup_server = g_object_ref (server);
 
   self->path = g_steal_pointer (&normalized);
   soup_server_add_early_handler (server, self->path, early_handler, self, NULL);
   soup_server_add_handler (server, self->path, server_handler, self, NULL);
-  soup_server_add_websocket_handler (server, self->path, NULL, NULL, websocket_handler, self, NULL);
 }
 
 guint

@@ -23,6 +23,17 @@ G_DECLARE_FINAL_TYPE (PrdEioServer, prd_eio_server, PRD, EIO_SERVER, GObject)
  *   "max-write-buffer"  guint64 bytes queued for one socket before it is
  *                       dropped as a slow consumer, default 16 MiB
  *   "cors-origins"      GStrv   allowed Origins; NULL = none, {"*"} = any
+ *   "websocket-compression" gboolean  (added) accept permessage-deflate,
+ *                       default FALSE like engine.io's perMessageDeflate
+ *                       (inflating costs CPU and memory before max-payload
+ *                       can be checked)
+ *
+ * Origins (added detail): a request whose Origin is neither in
+ * "cors-origins" nor the hub's own (the Host it was sent to) is refused with
+ * HTTP 403 {"code":4,"message":"Forbidden"} (engine.io's status for code 4;
+ * codes 0-3 and 5 are HTTP 400). This applies to WebSocket handshakes too,
+ * against cross-site WebSocket hijacking; clients that send no Origin
+ * (Node, native apps) are not affected.
  *
  * Signals:
  *   "connection" (PrdEioSocket *socket): a new session completed its

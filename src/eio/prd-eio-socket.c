@@ -32,7 +32,9 @@
 
 #include <string.h>
 
+#include "prd-eio-metered-stream.h"
 #include "prd-eio-private.h"
+
 #include "prd-eio-socket.h"
 
 typedef enum
@@ -95,6 +97,7 @@ struct _PrdEioSocket
   gint64 pong_deadline; /* monotonic µs */
 
   guint close_timeout_id;
+  CloseMode closing_mode;
 
   PrdEioSocketFinishFunc finish_func;
   gpointer finish_data;
@@ -219,7 +222,11 @@ answer_get (PrdEioSocket *self, const char *tail)
                                     g_string_free (g_steal_pointer (&payload), FALSE), len);
 
   /* Still our memory until libsoup has written it. */
-  g_clear_object (&self->inflight_get);
+  if (self->inflight_get != NULL)
+    {
+      g_signal_handlers_disconnect_by_func (self->inflight_get, on_get_finished, self);
+      g_clear_object (&self->inflight_get);
+    }
   self->inflight_get = g_object_ref (msg);
   self->inflight_bytes = len;
 
@@ -547,12 +554,43 @@ check_incoming_size (PrdEioSocket *self, GBytes *message)
 }
 
 static void
+meter_set_overflow (SoupWebsocketConnection *conn, PrdEioOverflowFunc func, gpointer user_data)
+{
+  PrdEioMeteredStream *metered = g_object_get_data (G_OBJECT (conn), PRD_EIO_METERED_KEY);
+
+  if (metered != NULL)
+    prd_eio_metered_stream_set_overflow_func (metered, func, user_data);
+}
+
+/* A complete message arrived: what is read from now on belongs to the next. */
+static void
+meter_reset (SoupWebsocketConnection *conn)
+{
+  PrdEioMeteredStream *metered = g_object_get_data (G_OBJECT (conn), PRD_EIO_METERED_KEY);
+
+  if (metered != NULL)
+    prd_eio_metered_stream_reset (metered);
+}
+
+/* Too many bytes without a complete message: a message being assembled
+ * from fragments is already past max-payload. */
+static void
+on_ws_overflow (gpointer user_data)
+{
+  PrdEioSocket *self = user_data;
+
+  self->ws_close_code = SOUP_WEBSOCKET_CLOSE_TOO_BIG;
+  socket_close (self, "transport error", CLOSE_ERROR);
+}
+
+static void
 on_ws_message (SoupWebsocketConnection *conn, int type, GBytes *message, gpointer user_data)
 {
   PrdEioSocket *self = user_data;
   g_autoptr (PrdEioPacket) packet = NULL;
   g_autoptr (GError) error = NULL;
 
+  meter_reset (conn);
   if (!check_incoming_size (self, message))
     {
       self->ws_close_code = SOUP_WEBSOCKET_CLOSE_TOO_BIG;
@@ -611,6 +649,7 @@ attach_websocket (PrdEioSocket *self, SoupWebsocketConnection *conn)
   g_signal_connect (conn, "message", G_CALLBACK (on_ws_message), self);
   g_signal_connect (conn, "closed", G_CALLBACK (on_ws_closed), self);
   g_signal_connect (conn, "error", G_CALLBACK (on_ws_error), self);
+  meter_set_overflow (conn, on_ws_overflow, self);
 }
 
 static void
@@ -627,6 +666,7 @@ detach_websocket (PrdEioSocket *self)
     return;
 
   g_signal_handlers_disconnect_by_data (conn, self);
+  meter_set_overflow (conn, NULL, NULL);
   ws_close_and_release (g_steal_pointer (&conn), self->ws_close_code);
 }
 
@@ -644,6 +684,7 @@ abort_upgrade (PrdEioSocket *self, gushort code)
   if (probe == NULL)
     return;
   g_signal_handlers_disconnect_by_data (probe, self);
+  meter_set_overflow (probe, NULL, NULL);
   ws_close_and_release (g_steal_pointer (&probe), code);
 }
 
@@ -697,6 +738,7 @@ on_probe_message (SoupWebsocketConnection *conn, int type, GBytes *message, gpoi
   gsize len;
   const char *data;
 
+  meter_reset (conn);
   if (!check_incoming_size (self, message))
     {
       abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_TOO_BIG);
@@ -731,6 +773,12 @@ on_probe_message (SoupWebsocketConnection *conn, int type, GBytes *message, gpoi
       g_debug ("socket %s: invalid upgrade packet", self->id);
       abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR);
     }
+}
+
+static void
+on_probe_overflow (gpointer user_data)
+{
+  abort_upgrade (user_data, SOUP_WEBSOCKET_CLOSE_TOO_BIG);
 }
 
 static void
@@ -803,9 +851,22 @@ socket_close (PrdEioSocket *self, const char *reason, CloseMode mode)
   g_debug ("socket %s closed: %s", self->id, reason);
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0, reason);
 
-  if (mode != CLOSE_FLUSH || self->state != STATE_CLOSING)
+  self->closing_mode = mode;
+  if (self->state != STATE_CLOSING || mode == CLOSE_ERROR ||
+      (self->websocket && mode == CLOSE_CLIENT))
     {
       teardown (self, mode);
+    }
+  else if (mode == CLOSE_CLIENT)
+    {
+      /* A client that closes over polling may have a GET on its way that
+       * was sent just before its "1"; that GET gets the noop it would have
+       * got had it arrived first. */
+      queue_clear (self);
+      if (self->poll_get != NULL)
+        teardown (self, mode);
+      else
+        self->close_timeout_id = g_timeout_add (self->config.ping_timeout, on_close_timeout, self);
     }
   else if (self->websocket)
     {
@@ -970,7 +1031,7 @@ prd_eio_socket_handle_get (PrdEioSocket *self, SoupServerMessage *msg)
   g_signal_connect (msg, "finished", G_CALLBACK (on_get_finished), self);
 
   if (self->state == STATE_CLOSING)
-    teardown (self, CLOSE_FLUSH);
+    teardown (self, self->closing_mode);
   else if (!g_queue_is_empty (&self->queue))
     answer_get (self, NULL);
 }
@@ -1047,6 +1108,7 @@ prd_eio_socket_offer_upgrade (PrdEioSocket *self, SoupWebsocketConnection *conn)
   g_signal_connect (conn, "message", G_CALLBACK (on_probe_message), self);
   g_signal_connect (conn, "closed", G_CALLBACK (on_probe_closed), self);
   g_signal_connect (conn, "error", G_CALLBACK (on_ws_error), self);
+  meter_set_overflow (conn, on_probe_overflow, self);
   self->upgrade_timeout_id = g_timeout_add (self->config.upgrade_timeout, on_upgrade_timeout, self);
 }
 

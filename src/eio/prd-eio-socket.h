@@ -19,7 +19,14 @@ G_DECLARE_FINAL_TYPE (PrdEioSocket, prd_eio_socket, PRD, EIO_SOCKET, GObject)
  *       "forced close", "parse error", "write buffer overflow",
  *       "server shutting down"
  *
- * Sending after "closed" is a no-op returning FALSE.
+ * Sending after "closed" is a no-op returning FALSE. A send that would
+ * take the buffered amount past the server's "max-write-buffer" closes the
+ * socket ("write buffer overflow") and returns FALSE. Text must be valid
+ * UTF-8 without U+001E (the polling packet separator; JSON escapes it).
+ *
+ * prd_eio_socket_close() delivers what was sent before it (over polling,
+ * with the next GET, followed by the close packet) and then ends the
+ * transport; "closed" is emitted at once.
  */
 
 const char *prd_eio_socket_get_id (PrdEioSocket *self);

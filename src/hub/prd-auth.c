@@ -583,6 +583,10 @@ prd_auth_verify_at (PrdAuth *self, const char *token, gint64 now, GError **error
       json_node_get_value_type (alg_node) != G_TYPE_STRING)
     return auth_failed (error, "Token header has no algorithm");
   alg_name = json_node_get_string (alg_node);
+  /* RFC 7515 §4.1.11: extensions marked critical must be understood; this
+   * verifier understands none. */
+  if (json_object_has_member (header, "crit"))
+    return auth_failed (error, "Token header has unsupported critical extensions");
   if (g_ascii_strcasecmp (alg_name, "none") == 0)
     return auth_failed (error, "Unsigned tokens are not accepted");
   alg = jwt_str_alg (alg_name);

@@ -89,6 +89,16 @@ prd_hub_config_new (void)
   self->rate_limits = g_ptr_array_new_with_free_func (rate_limit_free);
   self->event_classes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_assert (prd_hub_config_set_rate_limit (self, "default", "100/10", NULL));
+  /* Typing sends one content-update per edit and presence with it: the
+   * default class (10 events/s) would refuse a fast typist. */
+  g_assert (prd_hub_config_set_rate_limit (self, PRD_HUB_CONFIG_COLLAB_CLASS,
+                                           PRD_HUB_CONFIG_DEFAULT_COLLAB_RATE, NULL));
+  g_assert (
+      prd_hub_config_set_event_class (self, "content-update", PRD_HUB_CONFIG_COLLAB_CLASS, NULL));
+  g_assert (
+      prd_hub_config_set_event_class (self, "presence-update", PRD_HUB_CONFIG_COLLAB_CLASS, NULL));
+  g_assert (
+      prd_hub_config_set_event_class (self, "sync-request", PRD_HUB_CONFIG_COLLAB_CLASS, NULL));
   return self;
 }
 

@@ -23,6 +23,10 @@ typedef struct
 #define PRD_HUB_CONFIG_DEFAULT_RATE_LIMIT  100
 #define PRD_HUB_CONFIG_DEFAULT_RATE_WINDOW 10
 
+/* Rate-limit class of content-update, presence-update and sync-request. */
+#define PRD_HUB_CONFIG_COLLAB_CLASS        "collab"
+#define PRD_HUB_CONFIG_DEFAULT_COLLAB_RATE "1200/10"
+
 #define PRD_HUB_CONFIG_DEFAULT_BATCH_THRESHOLD    50
 #define PRD_HUB_CONFIG_DEFAULT_BATCH_INTERVAL     50
 #define PRD_HUB_CONFIG_DEFAULT_MAX_OPERATION_SIZE (64 * 1024)

@@ -683,6 +683,10 @@ send_joined (Room *room, JoinRequest *request, int site, int previous_site)
 
   if (!prd_room_has_member (room->room, conn_id))
     {
+      /* The joiner's initial state already holds what a pending batch
+       * carries: send the batch to the others before the joiner is in. */
+      if (room->batcher != NULL && prd_batcher_get_n_queued (room->batcher) > 0)
+        prd_batcher_flush (room->batcher, g_get_monotonic_time ());
       prd_sio_socket_join (request->socket, room->sio_room);
       room->joining = request->socket;
       prd_room_add_member (room->room, conn_id, identity->user_id, identity->name, identity->avatar,
@@ -1113,6 +1117,8 @@ on_join_prd (PrdSioSocket *socket,
   room = room_get (self, prd_id);
   g_queue_push_tail (&room->joins, request);
   room_pump_joins (room);
+  /* A refused join (another organization's PRD) may leave the room empty. */
+  room_maybe_release (room);
 }
 
 static void

@@ -473,9 +473,10 @@ handle_healthz (SoupServer *server,
   respond_json (msg, SOUP_STATUS_OK, node);
 }
 
-/* Refuses an oversized body before libsoup reads it. */
+/* Refuses an oversized body before libsoup reads it: a status set when the
+ * headers arrive makes libsoup answer without reading the body. */
 static void
-on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
+on_got_headers (SoupServerMessage *msg, gpointer user_data)
 {
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   GUri *uri = soup_server_message_get_uri (msg);
@@ -491,13 +492,7 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_da
 }
 
 static void
-on_got_headers (SoupServerMessage *msg, gpointer user_data)
-{
-  on_request_started (NULL, msg, user_data);
-}
-
-static void
-on_request_started_signal (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
+on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
   g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
 }
@@ -516,5 +511,5 @@ prd_hub_rest_attach (SoupServer *server, PrdAuth *auth, PrdStore *store)
   rest->store = g_object_ref (store);
   soup_server_add_handler (server, "/healthz", handle_healthz, NULL, NULL);
   soup_server_add_handler (server, "/api/prds", handle_prds, rest, (GDestroyNotify) rest_free);
-  g_signal_connect (server, "request-started", G_CALLBACK (on_request_started_signal), NULL);
+  g_signal_connect (server, "request-started", G_CALLBACK (on_request_started), NULL);
 }

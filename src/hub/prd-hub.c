@@ -11,7 +11,12 @@
  *
  * Stopping tells every client why (`server-shutdown`) before the engine
  * sockets are closed, so that clients reconnect by themselves once the hub
- * is back instead of treating the close as a deliberate disconnect.
+ * is back instead of treating the close as a deliberate disconnect. A closed
+ * engine session still delivers what it had queued (a long-polling client
+ * collects it with its next GET), and soup_server_disconnect() would cut
+ * responses still being written; so the hub keeps listening until every
+ * session is gone and every response is written, or the drain timeout has
+ * passed, and only then emits "stopped".
  */
 #define G_LOG_DOMAIN "prd-hub"
 
@@ -38,6 +43,14 @@ struct _PrdHub
   SoupServer *server;   /* (owned) (nullable) until listening */
   PrdStore *store;      /* (owned) (nullable) */
   PrdHubPrds *prds;     /* (owned) (nullable): the /prds handlers, with a store */
+  GHashTable *sessions; /* (owned) engine sockets alive, weakly referenced */
+  GHashTable *requests; /* (owned) SoupServerMessages being served, unowned */
+  guint drain_timeout;  /* ms */
+  guint flush_id;
+  guint drain_id;
+  guint finish_id;
+  gboolean stopping;
+  gboolean closing;
   gboolean stopped;
 };
 
@@ -46,10 +59,18 @@ enum
   PROP_0,
   PROP_CONFIG,
   PROP_AUTH,
+  PROP_DRAIN_TIMEOUT,
   N_PROPS
 };
 
+enum
+{
+  SIGNAL_STOPPED,
+  N_SIGNALS
+};
+
 static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
 
 static const char *const namespaces[] = {
   PRD_HUB_NAMESPACE_MAIN,
@@ -187,8 +208,16 @@ on_ping (PrdSioSocket *socket,
          gint64 ack_id,
          gpointer user_data)
 {
-  g_autoptr (JsonNode) pong = timestamped_object (NULL);
+  g_autoptr (JsonBuilder) pong_builder = json_builder_new ();
+  g_autoptr (JsonNode) pong = NULL;
 
+  /* Milliseconds since the epoch, as Date.now(): clients measure round
+   * trips with it. */
+  json_builder_begin_object (pong_builder);
+  json_builder_set_member_name (pong_builder, "timestamp");
+  json_builder_add_int_value (pong_builder, g_get_real_time () / 1000);
+  json_builder_end_object (pong_builder);
+  pong = json_builder_get_root (pong_builder);
   prd_sio_socket_emit_one (socket, "pong", pong);
   if (ack_id >= 0)
     {
@@ -205,6 +234,153 @@ on_ping (PrdSioSocket *socket,
 }
 
 static void
+finish_stop (PrdHub *self)
+{
+  if (self->stopped)
+    return;
+  self->stopped = TRUE;
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  g_clear_handle_id (&self->drain_id, g_source_remove);
+  g_clear_handle_id (&self->finish_id, g_source_remove);
+  if (self->server != NULL)
+    soup_server_disconnect (self->server);
+  g_message ("Stopped");
+  g_signal_emit (self, signals[SIGNAL_STOPPED], 0);
+}
+
+static gboolean drained (PrdHub *self);
+static void check_drained (PrdHub *self);
+
+/* TRUE when every open session has handed its queued packets to its
+ * transport. */
+static gboolean
+sessions_flushed (PrdHub *self)
+{
+  GHashTableIter iter;
+  gpointer socket;
+
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, &socket, NULL))
+    if (prd_eio_socket_is_open (socket) && prd_eio_socket_get_buffered_amount (socket) > 0)
+      return FALSE;
+  return TRUE;
+}
+
+static void
+close_sessions (PrdHub *self)
+{
+  if (self->closing)
+    return;
+  self->closing = TRUE;
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  prd_eio_server_close_all (self->engine);
+  check_drained (self);
+}
+
+static gboolean
+flush_check_cb (gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  if (!sessions_flushed (self))
+    return G_SOURCE_CONTINUE;
+  self->flush_id = 0;
+  close_sessions (self);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+finish_stop_cb (gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  self->finish_id = 0;
+  finish_stop (self);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+drain_timeout_cb (gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  self->drain_id = 0;
+  close_sessions (self);
+  g_message ("Stopping without waiting longer for %u session(s) and %u request(s)",
+             g_hash_table_size (self->sessions), g_hash_table_size (self->requests));
+  finish_stop (self);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+drained (PrdHub *self)
+{
+  return g_hash_table_size (self->sessions) == 0 && g_hash_table_size (self->requests) == 0;
+}
+
+static void
+check_drained (PrdHub *self)
+{
+  /* Never from inside the engine's or libsoup's own teardown: finish from
+   * the main loop. */
+  if (self->closing && !self->stopped && self->finish_id == 0 && drained (self))
+    self->finish_id = g_idle_add (finish_stop_cb, self);
+}
+
+static void
+on_session_finalized (gpointer user_data, GObject *where_the_object_was)
+{
+  PrdHub *self = user_data;
+
+  g_hash_table_remove (self->sessions, where_the_object_was);
+  check_drained (self);
+}
+
+static void
+on_request_wrote_informational (SoupServerMessage *msg, gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  /* After a 101 the connection is taken over as a WebSocket (tracked as a
+   * session) and libsoup never reports the request finished. */
+  if (soup_server_message_get_status (msg) == SOUP_STATUS_SWITCHING_PROTOCOLS)
+    {
+      g_hash_table_remove (self->requests, msg);
+      check_drained (self);
+    }
+}
+
+static void
+on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  g_hash_table_add (self->requests, msg);
+  g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_request_wrote_informational),
+                           self, 0);
+}
+
+static void
+on_request_done (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  g_hash_table_remove (self->requests, msg);
+  check_drained (self);
+}
+
+static void
+on_engine_connection (PrdEioServer *engine, PrdEioSocket *socket, gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  g_hash_table_add (self->sessions, socket);
+  g_object_weak_ref (G_OBJECT (socket), on_session_finalized, self);
+  if (self->stopping)
+    prd_eio_socket_close (socket, "server shutting down");
+}
+
+static void
 prd_hub_constructed (GObject *object)
 {
   PrdHub *self = PRD_HUB (object);
@@ -218,6 +394,7 @@ prd_hub_constructed (GObject *object)
   g_assert (self->auth != NULL);
 
   self->engine = prd_eio_server_new ();
+  g_signal_connect (self->engine, "connection", G_CALLBACK (on_engine_connection), self);
   g_object_set (self->engine, "ping-interval", config->ping_interval, "ping-timeout",
                 config->ping_timeout, "max-payload", config->max_payload, "max-write-buffer",
                 config->max_write_buffer, "cors-origins", config->cors_origins, NULL);
@@ -249,9 +426,23 @@ static void
 prd_hub_dispose (GObject *object)
 {
   PrdHub *self = PRD_HUB (object);
+  GHashTableIter iter;
+  gpointer socket;
 
-  if (self->server != NULL && !self->stopped)
+  if (self->server != NULL && !self->stopping)
     prd_hub_stop (self);
+  if (self->stopping)
+    close_sessions (self);
+  finish_stop (self);
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, &socket, NULL))
+    g_object_weak_unref (socket, on_session_finalized, self);
+  g_hash_table_remove_all (self->sessions);
+  if (self->engine != NULL)
+    g_signal_handlers_disconnect_by_data (self->engine, self);
+  if (self->server != NULL)
+    g_signal_handlers_disconnect_by_data (self->server, self);
+  g_hash_table_remove_all (self->requests);
   g_clear_object (&self->server);
   g_clear_object (&self->prds);
   g_clear_object (&self->store);
@@ -268,6 +459,8 @@ prd_hub_finalize (GObject *object)
   PrdHub *self = PRD_HUB (object);
 
   g_clear_pointer (&self->config, prd_hub_config_unref);
+  g_clear_pointer (&self->sessions, g_hash_table_unref);
+  g_clear_pointer (&self->requests, g_hash_table_unref);
 
   G_OBJECT_CLASS (prd_hub_parent_class)->finalize (object);
 }
@@ -284,6 +477,9 @@ prd_hub_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec 
         break;
       case PROP_AUTH:
         g_value_set_object (value, self->auth);
+        break;
+      case PROP_DRAIN_TIMEOUT:
+        g_value_set_uint (value, self->drain_timeout);
         break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -302,6 +498,13 @@ prd_hub_set_property (GObject *object, guint prop_id, const GValue *value, GPara
         break;
       case PROP_AUTH:
         self->auth = g_value_dup_object (value);
+        break;
+      case PROP_DRAIN_TIMEOUT:
+        if (self->drain_timeout != g_value_get_uint (value))
+          {
+            self->drain_timeout = g_value_get_uint (value);
+            g_object_notify_by_pspec (object, pspec);
+          }
         break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -325,12 +528,33 @@ prd_hub_class_init (PrdHubClass *klass)
   properties[PROP_AUTH] =
       g_param_spec_object ("auth", NULL, NULL, PRD_TYPE_AUTH,
                            G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * PrdHub:drain-timeout:
+   *
+   * How long, in ms, a stopping hub waits for its client sessions to take
+   * their last packets before it stops listening anyway.
+   */
+  properties[PROP_DRAIN_TIMEOUT] =
+      g_param_spec_uint ("drain-timeout", NULL, NULL, 1, G_MAXUINT, PRD_HUB_DRAIN_TIMEOUT_MS,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * PrdHub::stopped:
+   *
+   * The hub has stopped listening after prd_hub_stop(): every client session
+   * has finished (or the drain timeout passed).
+   */
+  signals[SIGNAL_STOPPED] = g_signal_new ("stopped", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                          0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
 prd_hub_init (PrdHub *self)
 {
+  self->drain_timeout = PRD_HUB_DRAIN_TIMEOUT_MS;
+  self->sessions = g_hash_table_new (NULL, NULL);
+  self->requests = g_hash_table_new (NULL, NULL);
 }
 
 /**
@@ -394,7 +618,7 @@ prd_hub_listen (PrdHub *self, GError **error)
 
   g_return_val_if_fail (PRD_IS_HUB (self), FALSE);
   g_return_val_if_fail (self->server == NULL, FALSE);
-  g_return_val_if_fail (!self->stopped, FALSE);
+  g_return_val_if_fail (!self->stopping, FALSE);
 
   listen = prd_hub_config_get_listen_string (self->config);
   if (self->config->tls_cert != NULL)
@@ -424,6 +648,9 @@ prd_hub_listen (PrdHub *self, GError **error)
       return FALSE;
     }
 
+  g_signal_connect (server, "request-started", G_CALLBACK (on_request_started), self);
+  g_signal_connect (server, "request-finished", G_CALLBACK (on_request_done), self);
+  g_signal_connect (server, "request-aborted", G_CALLBACK (on_request_done), self);
   prd_eio_server_attach (self->engine, server, ENGINE_PATH);
   if (self->store != NULL)
     prd_hub_rest_attach (server, self->auth, self->store);
@@ -485,8 +712,10 @@ prd_hub_get_url (PrdHub *self)
 /**
  * prd_hub_stop:
  *
- * Broadcasts `server-shutdown` on every namespace, closes every engine
- * session and stops listening. Idempotent.
+ * Broadcasts `server-shutdown` on every namespace, lets every engine session
+ * deliver it, then closes the sessions. The hub keeps listening until they
+ * are gone, then stops listening and emits #PrdHub::stopped (at once when no
+ * session is open). Idempotent.
  */
 void
 prd_hub_stop (PrdHub *self)
@@ -495,9 +724,9 @@ prd_hub_stop (PrdHub *self)
 
   g_return_if_fail (PRD_IS_HUB (self));
 
-  if (self->stopped)
+  if (self->stopping)
     return;
-  self->stopped = TRUE;
+  self->stopping = TRUE;
 
   payload = timestamped_object ("Server shutting down");
   for (guint i = 0; i < G_N_ELEMENTS (namespaces); i++)
@@ -507,10 +736,31 @@ prd_hub_stop (PrdHub *self)
       if (nsp != NULL)
         prd_sio_namespace_emit_one (nsp, NULL, NULL, "server-shutdown", payload);
     }
-  prd_eio_server_close_all (self->engine);
-  if (self->server != NULL)
-    soup_server_disconnect (self->server);
-  g_message ("Stopped");
+
+  /* Close only once the broadcast has left the session queues: a
+   * long-polling client given the event and the close packet in one
+   * response drops the event (socket.io-client dispatches decoded packets
+   * on the next tick, after the close). */
+  self->drain_id = g_timeout_add (self->drain_timeout, drain_timeout_cb, self);
+  if (sessions_flushed (self))
+    close_sessions (self);
+  else
+    self->flush_id = g_timeout_add (10, flush_check_cb, self);
+  if (self->closing && drained (self))
+    finish_stop (self);
+}
+
+/**
+ * prd_hub_is_stopped:
+ *
+ * Returns: %TRUE once the hub has stopped listening
+ */
+gboolean
+prd_hub_is_stopped (PrdHub *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB (self), FALSE);
+
+  return self->stopped;
 }
 
 /**

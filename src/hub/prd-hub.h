@@ -16,6 +16,10 @@ G_BEGIN_DECLS
 #define PRD_HUB_NAMESPACE_PRDS          "/prds"
 #define PRD_HUB_NAMESPACE_NOTIFICATIONS "/notifications"
 
+/* Default of PrdHub:drain-timeout: how long a stopping hub waits for client
+ * sessions to take their last packets before it stops listening anyway. */
+#define PRD_HUB_DRAIN_TIMEOUT_MS 5000
+
 #define PRD_TYPE_HUB (prd_hub_get_type ())
 G_DECLARE_FINAL_TYPE (PrdHub, prd_hub, PRD, HUB, GObject)
 
@@ -25,6 +29,7 @@ gboolean prd_hub_listen (PrdHub *self, GError **error);
 GSList *prd_hub_get_uris (PrdHub *self);
 char *prd_hub_get_url (PrdHub *self);
 void prd_hub_stop (PrdHub *self);
+gboolean prd_hub_is_stopped (PrdHub *self);
 PrdHubConfig *prd_hub_get_config (PrdHub *self);
 PrdAuth *prd_hub_get_auth (PrdHub *self);
 PrdSioServer *prd_hub_get_sio_server (PrdHub *self);

@@ -28,9 +28,7 @@
 
 #define DEFAULT_TOKEN_TTL (7 * 24 * 3600)
 #define MAX_TOKEN_TTL     (366 * 24 * 3600)
-/* How long a stopping hub waits for its clients' sockets to close. */
-#define DRAIN_TIMEOUT_MS 2000
-#define STORE_FILE       "prdhub.db"
+#define STORE_FILE        "prdhub.db"
 /* Largest Markdown file `prd create --file` / `prd import` accept. */
 #define MAX_IMPORT_BYTES (4 * 1024 * 1024)
 
@@ -38,7 +36,6 @@ typedef struct
 {
   GMainLoop *loop;
   PrdHub *hub;
-  gint64 drain_deadline;
 } ServeState;
 
 static int
@@ -94,18 +91,12 @@ parse_options (GOptionContext *context, int *argc, char ***argv, GError **error)
   return TRUE;
 }
 
-static gboolean
-drain_check (gpointer user_data)
+static void
+on_stopped (PrdHub *hub, gpointer user_data)
 {
   ServeState *state = user_data;
 
-  if (prd_eio_server_get_n_sockets (prd_hub_get_engine (state->hub)) == 0 ||
-      g_get_monotonic_time () >= state->drain_deadline)
-    {
-      g_main_loop_quit (state->loop);
-      return G_SOURCE_REMOVE;
-    }
-  return G_SOURCE_CONTINUE;
+  g_main_loop_quit (state->loop);
 }
 
 static gboolean
@@ -113,12 +104,10 @@ on_signal (gpointer user_data)
 {
   ServeState *state = user_data;
 
-  if (state->drain_deadline != 0)
+  if (state->hub == NULL)
     return G_SOURCE_CONTINUE;
   g_message ("Stopping");
   prd_hub_stop (state->hub);
-  state->drain_deadline = g_get_monotonic_time () + DRAIN_TIMEOUT_MS * 1000;
-  g_timeout_add (20, drain_check, state);
   return G_SOURCE_CONTINUE;
 }
 
@@ -239,13 +228,22 @@ cmd_serve (int argc, char **argv)
   loop = g_main_loop_new (NULL, FALSE);
   state.loop = loop;
   state.hub = hub;
+  g_signal_connect (hub, "stopped", G_CALLBACK (on_stopped), &state);
   sigint_id = g_unix_signal_add (SIGINT, on_signal, &state);
   sigterm_id = g_unix_signal_add (SIGTERM, on_signal, &state);
   g_main_loop_run (loop);
-  g_source_remove (sigint_id);
-  g_source_remove (sigterm_id);
+  /* Closing the store waits for its last commits; a second SIGTERM meanwhile
+   * must not kill the hub mid-way, so the handlers stay until the end. */
+  state.hub = NULL;
   g_clear_object (&hub);
   close_store (store);
+  /* Removing the sources restores the default action; the hub is exiting
+   * cleanly (sanitizer builds take a while at exit), so a repeated signal
+   * is ignored rather than allowed to turn that into a kill. */
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+  signal (SIGINT, SIG_IGN);
+  signal (SIGTERM, SIG_IGN);
   return 0;
 }
 

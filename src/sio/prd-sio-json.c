@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "prd-error.h"
 #include "prd-sio-json-private.h"
@@ -91,6 +92,9 @@ scan_string (Scanner *s)
                 for (int i = 0; i < 4; i++, s->p++)
                   if (s->p >= s->end || !g_ascii_isxdigit (*s->p))
                     return fail (s, "bad \\u escape");
+                /* C strings end at NUL: json-glib would cut the string there */
+                if (memcmp (s->p - 4, "0000", 4) == 0)
+                  return fail (s, "\\u0000 in a string is not supported");
                 break;
               default:
                 return fail (s, "bad escape");

@@ -28,7 +28,8 @@ typedef gboolean (*PrdSioConnectFunc) (PrdSioNamespace *nsp,
 
 /**
  * PrdSioEventFunc:
- * @args: the event's arguments after the name (may be empty)
+ * @args: the event's arguments after the name (may be empty); owned by
+ *   the caller for the duration of the call (json_array_ref() to keep)
  * @attachments: (nullable) (element-type GBytes): binary attachments
  * @ack_id: the ack id the client asked for, or -1; answer it with
  *   prd_sio_socket_ack(), now or later
@@ -53,6 +54,8 @@ void prd_sio_namespace_set_connect_func (PrdSioNamespace *self,
                                          PrdSioConnectFunc func,
                                          gpointer user_data,
                                          GDestroyNotify destroy);
+/* One handler per event; a later call replaces it, a NULL @func removes it.
+ * Events with neither a handler nor a catch-all get UNKNOWN_EVENT. */
 void prd_sio_namespace_on (PrdSioNamespace *self,
                            const char *event,
                            PrdSioEventFunc func,
@@ -60,6 +63,7 @@ void prd_sio_namespace_on (PrdSioNamespace *self,
 void
 prd_sio_namespace_set_catch_all (PrdSioNamespace *self, PrdSioEventFunc func, gpointer user_data);
 guint prd_sio_namespace_get_n_sockets (PrdSioNamespace *self);
+/* (transfer full): new array holding references; @room NULL = all sockets */
 GPtrArray *prd_sio_namespace_get_room_sockets (PrdSioNamespace *self, const char *room);
 /* Broadcast @event with @args (and @attachments) to every socket in @room
  * (NULL: the whole namespace) except @except. The packet is encoded once. */

@@ -36,6 +36,7 @@ void prd_sio_client_close (PrdSioClient *client, const char *reason);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdSioClient, prd_sio_client_unref)
 
 /* server */
+guint prd_sio_server_get_max_pending_acks (PrdSioServer *self);
 gboolean prd_sio_server_check_rate (PrdSioServer *self,
                                     PrdSioClient *client,
                                     const char *event,

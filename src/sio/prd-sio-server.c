@@ -15,12 +15,15 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "prd-error.h"
 #include "prd-sio-private.h"
 #include "prd-sio-server.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 45000
 #define DEFAULT_EVENT_CLASS        "default"
+#define DEFAULT_MAX_PENDING_ACKS   1000
 
 typedef struct
 {
@@ -35,6 +38,7 @@ struct _PrdSioServer
   PrdEioServer *engine; /* (owned) */
   gulong connection_handler;
   guint connect_timeout;
+  guint max_pending_acks;
 
   GHashTable *namespaces;    /* (owned) name → (owned) PrdSioNamespace */
   GHashTable *clients;       /* (owned) PrdEioSocket → (owned) PrdSioClient */
@@ -49,6 +53,7 @@ enum
   PROP_0,
   PROP_ENGINE,
   PROP_CONNECT_TIMEOUT,
+  PROP_MAX_PENDING_ACKS,
   N_PROPS
 };
 
@@ -274,6 +279,12 @@ on_text_message (PrdEioSocket *engine, const char *text, gulong len, gpointer us
 
   if (client->closed)
     return;
+  /* the signal carries a C string: a NUL inside would hide the rest */
+  if (strnlen (text, len) != len)
+    {
+      violation (client, "parse error", "text message contains a NUL byte");
+      return;
+    }
   if (!prd_sio_decoder_feed_text (client->decoder, text, len, &packet, &error))
     {
       violation (client, "parse error", "%s", error->message);
@@ -371,7 +382,8 @@ prd_sio_server_dispose (GObject *object)
     {
       g_hash_table_iter_init (&iter, self->clients);
       g_hash_table_iter_next (&iter, NULL, &value);
-      client_teardown (value, "server shutting down");
+      /* without us the sessions could not speak Socket.IO any more */
+      prd_sio_client_close (value, "server shutting down");
     }
 
   g_hash_table_iter_init (&iter, self->namespaces);
@@ -408,6 +420,9 @@ prd_sio_server_get_property (GObject *object, guint prop_id, GValue *value, GPar
       case PROP_CONNECT_TIMEOUT:
         g_value_set_uint (value, self->connect_timeout);
         break;
+      case PROP_MAX_PENDING_ACKS:
+        g_value_set_uint (value, self->max_pending_acks);
+        break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -427,6 +442,13 @@ prd_sio_server_set_property (GObject *object, guint prop_id, const GValue *value
         if (self->connect_timeout != g_value_get_uint (value))
           {
             self->connect_timeout = g_value_get_uint (value);
+            g_object_notify_by_pspec (object, pspec);
+          }
+        break;
+      case PROP_MAX_PENDING_ACKS:
+        if (self->max_pending_acks != g_value_get_uint (value))
+          {
+            self->max_pending_acks = g_value_get_uint (value);
             g_object_notify_by_pspec (object, pspec);
           }
         break;
@@ -453,6 +475,11 @@ prd_sio_server_class_init (PrdSioServerClass *klass)
   properties[PROP_CONNECT_TIMEOUT] = g_param_spec_uint (
       "connect-timeout", NULL, NULL, 1, G_MAXUINT, DEFAULT_CONNECT_TIMEOUT_MS,
       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* Events asking for an ack that one socket may have unanswered at once;
+   * beyond it an event is refused with an ack error (RATE_LIMITED). */
+  properties[PROP_MAX_PENDING_ACKS] = g_param_spec_uint (
+      "max-pending-acks", NULL, NULL, 1, G_MAXUINT, DEFAULT_MAX_PENDING_ACKS,
+      G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -460,6 +487,7 @@ static void
 prd_sio_server_init (PrdSioServer *self)
 {
   self->connect_timeout = DEFAULT_CONNECT_TIMEOUT_MS;
+  self->max_pending_acks = DEFAULT_MAX_PENDING_ACKS;
   self->namespaces = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->clients = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) prd_sio_client_unref);
   self->rate_limits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -561,6 +589,12 @@ prd_sio_server_set_event_class (PrdSioServer *self, const char *event, const cha
     g_hash_table_remove (self->event_classes, event);
   else
     g_hash_table_replace (self->event_classes, g_strdup (event), g_strdup (event_class));
+}
+
+guint
+prd_sio_server_get_max_pending_acks (PrdSioServer *self)
+{
+  return self->max_pending_acks;
 }
 
 gboolean

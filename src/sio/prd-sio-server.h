@@ -16,6 +16,11 @@ G_DECLARE_FINAL_TYPE (PrdSioServer, prd_sio_server, PRD, SIO_SERVER, GObject)
  * CONNECT_ERROR {"message":"Invalid namespace"}.
  *
  * Properties: "connect-timeout" (guint ms, 45000).
+ *   Added: "engine" (PrdEioServer, construct-only) and "max-pending-acks"
+ *   (guint, 1000): how many events asking for an ack one socket may have
+ *   unanswered; beyond it an event is refused with an ack error
+ *   {"error":{"code":"RATE_LIMITED","message":"Too many requests awaiting an
+ *   answer"}} and not dispatched.
  *
  * Rate limiting: every EVENT belongs to an event class ("default" unless
  * mapped with prd_sio_server_set_event_class()); each connection has a token
@@ -24,6 +29,18 @@ G_DECLARE_FINAL_TYPE (PrdSioServer, prd_sio_server, PRD, SIO_SERVER, GObject)
  * dispatched: the socket gets `rate-limit` {message, retryAfter, limit,
  * remaining, resetTime} and, if it asked for an ack, the ack carries
  * {"error":{"code":"RATE_LIMITED","message":…}}.
+ * The buckets belong to the Engine.IO connection and are shared by all
+ * namespaces multiplexed on it. Classes without a configured limit are not
+ * limited; set_rate_limit() with limit 0 removes a class's limit.
+ *
+ * Close reasons handed to "disconnection": the engine's reason when the
+ * Engine.IO session ends; "client namespace disconnect" (client sent
+ * DISCONNECT), "server namespace disconnect" (prd_sio_socket_disconnect()),
+ * "parse error" (a packet did not decode), "forced close" (protocol state
+ * violation or connect timeout), "server shutting down" (server disposed).
+ *
+ * Additions outside these headers: prd-sio-decoder.h (binary reassembly)
+ * and prd-sio-rate-limiter.h (the token buckets), both public.
  */
 
 PrdSioServer *prd_sio_server_new (PrdEioServer *engine);

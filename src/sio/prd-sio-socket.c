@@ -172,14 +172,16 @@ prd_sio_socket_get_namespace (PrdSioSocket *self)
 PrdEioSocket *
 prd_sio_socket_get_engine (PrdSioSocket *self)
 {
-  g_autoptr (PrdEioSocket) engine = NULL;
+  PrdEioSocket *engine;
 
   g_return_val_if_fail (PRD_IS_SIO_SOCKET (self), NULL);
 
   if (!self->connected)
     return NULL;
   engine = g_weak_ref_get (&self->engine);
-  /* the client's reference keeps it alive while connected */
+  /* the client's own reference keeps it alive while we are connected */
+  if (engine != NULL)
+    g_object_unref (engine);
   return engine;
 }
 
@@ -285,6 +287,20 @@ prd_sio_socket_emit_one (PrdSioSocket *self, const char *event, JsonNode *payloa
   prd_sio_socket_emit (self, event, args, NULL);
 }
 
+static void
+send_ack (PrdSioSocket *self, gint64 ack_id, JsonArray *args, GPtrArray *attachments)
+{
+  g_autoptr (PrdEioSocket) engine = NULL;
+  g_autofree char *text = NULL;
+
+  if (!self->connected || (engine = g_weak_ref_get (&self->engine)) == NULL)
+    return;
+  text = prd_sio_encode_with_args (PRD_SIO_PACKET_ACK, prd_sio_namespace_get_name (self->nsp),
+                                   ack_id, NULL, args, attachments);
+  if (text != NULL)
+    prd_sio_send_packet (engine, text, attachments);
+}
+
 /**
  * prd_sio_socket_ack:
  * @ack_id: the id the client's event carried
@@ -297,9 +313,6 @@ prd_sio_socket_emit_one (PrdSioSocket *self, const char *event, JsonNode *payloa
 void
 prd_sio_socket_ack (PrdSioSocket *self, gint64 ack_id, JsonArray *args, GPtrArray *attachments)
 {
-  g_autoptr (PrdEioSocket) engine = NULL;
-  g_autofree char *text = NULL;
-
   g_return_if_fail (PRD_IS_SIO_SOCKET (self));
 
   if (ack_id < 0 || !g_hash_table_remove (self->pending_acks, &ack_id))
@@ -307,12 +320,7 @@ prd_sio_socket_ack (PrdSioSocket *self, gint64 ack_id, JsonArray *args, GPtrArra
       g_debug ("Socket %s: ignoring ack %" G_GINT64_FORMAT ", not awaited", self->id, ack_id);
       return;
     }
-  if (!self->connected || (engine = g_weak_ref_get (&self->engine)) == NULL)
-    return;
-  text = prd_sio_encode_with_args (PRD_SIO_PACKET_ACK, prd_sio_namespace_get_name (self->nsp),
-                                   ack_id, NULL, args, attachments);
-  if (text != NULL)
-    prd_sio_send_packet (engine, text, attachments);
+  send_ack (self, ack_id, args, attachments);
 }
 
 void
@@ -445,10 +453,13 @@ ack_error (PrdSioSocket *self, gint64 ack_id, const char *code, const char *mess
   g_autoptr (JsonNode) error = error_object (code, message, FALSE);
   g_autoptr (JsonObject) wrapper = json_object_new ();
   g_autoptr (JsonNode) payload = json_node_new (JSON_NODE_OBJECT);
+  g_autoptr (JsonArray) args = json_array_new ();
 
   json_object_set_member (wrapper, "error", g_steal_pointer (&error));
   json_node_set_object (payload, wrapper);
-  prd_sio_socket_ack_one (self, ack_id, payload);
+  json_array_add_element (args, g_steal_pointer (&payload));
+  g_hash_table_remove (self->pending_acks, &ack_id);
+  send_ack (self, ack_id, args, NULL);
 }
 
 static void
@@ -520,8 +531,21 @@ prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet)
 
   if (packet->id >= 0)
     {
-      gint64 *key = g_new (gint64, 1);
+      gint64 *key;
 
+      /* Handlers may answer later (after a commit), so ids are kept until
+       * answered; a client that piles up unanswered requests is refused
+       * rather than allowed to grow the set without bound. */
+      if (server != NULL &&
+          g_hash_table_size (self->pending_acks) >= prd_sio_server_get_max_pending_acks (server))
+        {
+          g_debug ("Socket %s: event '%s' refused, %u acks already pending", self->id, event,
+                   g_hash_table_size (self->pending_acks));
+          ack_error (self, packet->id, prd_error_code_to_string (PRD_ERROR_RATE_LIMITED),
+                     "Too many requests awaiting an answer");
+          return;
+        }
+      key = g_new (gint64, 1);
       *key = packet->id;
       g_hash_table_add (self->pending_acks, key);
     }

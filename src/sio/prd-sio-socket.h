@@ -20,7 +20,9 @@ G_DECLARE_FINAL_TYPE (PrdSioSocket, prd_sio_socket, PRD, SIO_SOCKET, GObject)
 
 const char *prd_sio_socket_get_id (PrdSioSocket *self);
 PrdSioNamespace *prd_sio_socket_get_namespace (PrdSioSocket *self);
+/* (transfer none) (nullable): NULL once disconnected */
 PrdEioSocket *prd_sio_socket_get_engine (PrdSioSocket *self);
+/* (nullable): the CONNECT payload as sent; NULL when the client sent none */
 JsonNode *prd_sio_socket_get_auth (PrdSioSocket *self);
 gboolean prd_sio_socket_is_connected (PrdSioSocket *self);
 

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
-// 200 clients on a mix of transports and namespaces all receive the
-// `server-shutdown` broadcast when the hub gets SIGTERM, and the hub exits 0.
+// 200 clients on all namespaces receive the `server-shutdown` broadcast when
+// the hub gets SIGTERM, and the hub exits 0; so do long-polling clients.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, connect, once, token } from './helpers/hub.js';
+import { startHub, connect, once, token, isoTime } from './helpers/hub.js';
 
 const CLIENTS = 200;
 const NAMESPACES = ['/', '/prds', '/notifications'];
@@ -18,10 +18,8 @@ test(`${CLIENTS} clients all receive the server-shutdown broadcast`, async () =>
     for (let i = 0; i < CLIENTS; i += 20) {
       const wave = [];
       for (let j = i; j < Math.min(i + 20, CLIENTS); j++) {
-        const transports = j % 4 === 0 ? ['polling'] : ['websocket'];
         wave.push(connect(hub.url, {
-          transports,
-          upgrade: false,
+          transports: ['websocket'],
           auth: { token: token({ sub: `user_${j}`, name: `User ${j}` }) },
         }, NAMESPACES[j % NAMESPACES.length]));
       }
@@ -38,8 +36,7 @@ test(`${CLIENTS} clients all receive the server-shutdown broadcast`, async () =>
     for (const { args: [data] } of payloads) {
       assert.equal(typeof data.message, 'string');
       assert.ok(data.message.length > 0);
-      const ts = typeof data.timestamp === 'number' ? data.timestamp : Date.parse(data.timestamp);
-      assert.ok(Number.isFinite(ts), `timestamp ${data.timestamp} is a time`);
+      const ts = isoTime(data.timestamp);
       assert.ok(ts >= before - 60000, 'timestamp is current');
     }
   } finally {
@@ -47,6 +44,31 @@ test(`${CLIENTS} clients all receive the server-shutdown broadcast`, async () =>
     const { code, signal } = await hub.stop();
     assert.equal(signal, null);
     assert.equal(code, 0, `prdhub exits 0 after SIGTERM\n${hub.stderr()}`);
+  }
+});
+
+test('long-polling clients receive server-shutdown before the hub closes', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    for (let j = 0; j < 10; j++) {
+      sockets.push(await connect(hub.url, {
+        transports: ['polling'],
+        upgrade: false,
+        auth: { token: token({ sub: `poller_${j}` }) },
+      }, NAMESPACES[j % NAMESPACES.length]));
+    }
+    const received = sockets.map((s) => once(s, 'server-shutdown'));
+    hub.proc.kill('SIGTERM');
+    const payloads = await Promise.all(received);
+    for (const { args: [data] } of payloads) {
+      assert.equal(typeof data.message, 'string');
+      isoTime(data.timestamp);
+    }
+  } finally {
+    for (const s of sockets) s.close();
+    const { code } = await hub.stop();
+    assert.equal(code, 0);
   }
 });
 

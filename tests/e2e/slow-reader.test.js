@@ -12,9 +12,12 @@ import net from 'node:net';
 import { startHub, connect, token, EVENT_TIMEOUT_MS } from './helpers/hub.js';
 
 const MAX_WRITE_BUFFER = 65536;
-// Upper bound on what the flooder sends (~16 bytes a frame); a hub without a
-// working limit never drops the flooder, and the test fails at the bound.
-const MAX_FRAMES = 1500000;
+// Upper bound on what the flooder sends (16 bytes a frame, each answered with
+// 50-150 bytes: far more than the loopback buffers hold).
+const MAX_FRAMES = 400000;
+// The most a dropped reader may still receive: the hub's limit plus what the
+// loopback socket buffers can hold (a few MiB at most).
+const MAX_DELIVERED = MAX_WRITE_BUFFER + 24 * 1024 * 1024;
 const BATCH = 2000;
 
 let hub;
@@ -86,47 +89,98 @@ function openRawWebSocket(port) {
   });
 }
 
+// Reads server frames (unmasked) from a resumed socket until a Close frame
+// or the end of the TCP stream; returns what it saw.
+function drain(sock) {
+  return new Promise((resolve) => {
+    let buf = Buffer.alloc(0);
+    let dataBytes = 0;
+    let frames = 0;
+    let closeCode = null;
+    let finished = false;
+    const finish = (how) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      resolve({ how, dataBytes, frames, closeCode });
+    };
+    const timer = setTimeout(() => finish('timeout'), EVENT_TIMEOUT_MS);
+    sock.on('data', (d) => {
+      buf = buf.length ? Buffer.concat([buf, d]) : d;
+      for (;;) {
+        if (buf.length < 2) return;
+        const opcode = buf[0] & 0x0f;
+        let len = buf[1] & 0x7f;
+        let off = 2;
+        if (len === 126) {
+          if (buf.length < 4) return;
+          len = buf.readUInt16BE(2);
+          off = 4;
+        } else if (len === 127) {
+          if (buf.length < 10) return;
+          len = Number(buf.readBigUInt64BE(2));
+          off = 10;
+        }
+        if (buf.length < off + len) return;
+        frames++;
+        if (opcode === 0x8) {
+          closeCode = len >= 2 ? buf.readUInt16BE(off) : 1005;
+          finish('close-frame');
+          return;
+        }
+        dataBytes += len;
+        buf = buf.subarray(off + len);
+      }
+    });
+    sock.on('end', () => finish('end'));
+    sock.on('close', () => finish('tcp-close'));
+    sock.resume();
+  });
+}
+
 test('a flooding client that never reads is dropped; the hub stays healthy', async () => {
   const rssBefore = hub.rssKiB();
   const sock = await openRawWebSocket(hub.port);
   sock.removeAllListeners('error');
 
-  let closed = false;
-  let closeReason = null;
-  sock.on('error', (e) => { closed = true; closeReason = e.code ?? e.message; });
-  sock.on('close', () => { closed = true; });
+  let writeError = null;
+  sock.on('error', (e) => { writeError = e.code ?? e.message; });
 
   sock.write(wsFrame(`40${JSON.stringify({ token: token() })}`));
+  // Every ping is answered (pong, or rate-limit once over the default
+  // class's budget): the answers pile up on the hub's side.
   const ping = wsFrame('42["ping"]');
   const batch = Buffer.concat(Array.from({ length: BATCH }, () => ping));
 
   let sent = 0;
-  while (!closed && sent < MAX_FRAMES) {
+  while (writeError === null && !sock.destroyed && sent < MAX_FRAMES) {
     const ok = sock.write(batch);
     sent += BATCH;
     if (!ok) {
-      // The hub stops reading once its buffers fill; wait for room or for the drop.
-      await new Promise((resolve) => {
-        const t = setTimeout(resolve, EVENT_TIMEOUT_MS);
-        const done = () => { clearTimeout(t); sock.off('drain', done); sock.off('close', done); sock.off('error', done); resolve(); };
-        sock.once('drain', done);
-        sock.once('close', done);
-        sock.once('error', done);
+      // Wait for room, or for the hub to drop the connection.
+      const drained = await new Promise((resolve) => {
+        const t = setTimeout(() => resolve(false), EVENT_TIMEOUT_MS);
+        const done = (v) => () => { clearTimeout(t); resolve(v); };
+        sock.once('drain', done(true));
+        sock.once('close', done(false));
       });
-      if (!closed && sock.writableNeedDrain) break;
+      if (!drained) break;
     }
   }
-  if (!closed) {
-    // Everything was handed to the kernel; the drop must still come.
-    await new Promise((resolve) => {
-      const t = setTimeout(resolve, EVENT_TIMEOUT_MS);
-      sock.once('close', () => { clearTimeout(t); resolve(); });
-      sock.resume(); // reading now lets us see the FIN the hub sent
-    });
-  }
+
+  // Now read what the hub sent: a hub that dropped the slow reader sent at
+  // most its write-buffer limit plus what the kernel buffers held, then a
+  // Close frame or the end of the stream. One that kept queueing would send
+  // megabytes of answers and never close (the read times out).
+  const seen = writeError !== null || sock.destroyed
+    ? { how: `write error ${writeError}`, dataBytes: 0, frames: 0, closeCode: null }
+    : await drain(sock);
   sock.destroy();
-  console.log(`# flooder: ${sent} frames written, closed=${closed} (${closeReason ?? 'close'})`);
-  assert.ok(closed, `the hub dropped the slow reader (sent ${sent} frames)`);
+  console.log(`# flooder: ${sent} frames written; hub answered ${seen.frames} frames, ` +
+    `${seen.dataBytes} bytes, then ${seen.how}${seen.closeCode ? ` ${seen.closeCode}` : ''}`);
+  assert.notEqual(seen.how, 'timeout', 'the hub dropped the slow reader');
+  assert.ok(seen.dataBytes < MAX_DELIVERED,
+    `the hub sent ${seen.dataBytes} bytes to a client that was not reading`);
 
   // Still healthy: a normal client connects and gets its pong.
   const s = await connect(hub.url, { transports: ['websocket'] });

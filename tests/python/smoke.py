@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 try:
     import socketio
@@ -98,8 +99,11 @@ def main():
             fail(f"ping ack was {ack!r}", hub)
         if not pong.wait(TIMEOUT):
             fail("no pong within the bound", hub)
-        if not isinstance(got["pong"].get("timestamp"), (int, float)):
-            fail(f"pong payload {got['pong']!r} has no numeric timestamp", hub)
+        # docs/protocol.md: pong's timestamp is ms since the epoch (Date.now()).
+        ts = got["pong"].get("timestamp") if isinstance(got["pong"], dict) else None
+        if (not isinstance(ts, int) or isinstance(ts, bool)
+                or abs(ts / 1000 - time.time()) > 3600):
+            fail(f"pong payload {got['pong']!r} has no current ms timestamp", hub)
         transport = sio.transport()
         sio.disconnect()
 

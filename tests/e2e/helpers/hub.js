@@ -245,6 +245,16 @@ export async function startConformance() {
 
 // ---- socket helpers ---------------------------------------------------------
 
+// The hub's timestamps are ISO 8601 strings in UTC (docs/protocol.md);
+// returns the time in ms.
+export function isoTime(value) {
+  if (typeof value !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(value))
+    throw new Error(`not an ISO 8601 UTC timestamp: ${JSON.stringify(value)}`);
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms)) throw new Error(`not a valid time: ${value}`);
+  return ms;
+}
+
 // Resolves with the first of `events` the emitter fires, as { event, args };
 // rejects after the bound.
 export function once(emitter, events, timeoutMs = EVENT_TIMEOUT_MS) {

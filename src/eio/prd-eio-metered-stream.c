@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * A pollable filter input stream that meters what a WebSocket peer sends
+ * between two complete messages; see prd-eio-metered-stream.h for why.
+ */
+#define G_LOG_DOMAIN "prd-eio"
+
+#include "config.h"
+
+#include "prd-eio-metered-stream.h"
+
+struct _PrdEioMeteredStream
+{
+  GFilterInputStream parent_instance;
+
+  GIOStream *base_io; /* (owned): closed with this stream */
+  guint64 limit;
+  guint64 count;
+  gboolean exceeded;
+  PrdEioOverflowFunc overflow_func;
+  gpointer overflow_data;
+};
+
+static void prd_eio_metered_stream_pollable_iface_init (GPollableInputStreamInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (PrdEioMeteredStream,
+                               prd_eio_metered_stream,
+                               G_TYPE_FILTER_INPUT_STREAM,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_INPUT_STREAM,
+                                                      prd_eio_metered_stream_pollable_iface_init))
+
+static GInputStream *
+base_stream (PrdEioMeteredStream *self)
+{
+  return g_filter_input_stream_get_base_stream (G_FILTER_INPUT_STREAM (self));
+}
+
+/* Accounts @n bytes just read; FALSE once the limit is passed. */
+static gboolean
+account (PrdEioMeteredStream *self, gssize n)
+{
+  if (n <= 0)
+    return TRUE;
+  self->count += n;
+  if (self->count > self->limit && !self->exceeded)
+    {
+      self->exceeded = TRUE;
+      if (self->overflow_func != NULL)
+        self->overflow_func (self->overflow_data);
+    }
+  return !self->exceeded;
+}
+
+static gssize
+prd_eio_metered_stream_read (
+    GInputStream *stream, void *buffer, gsize count, GCancellable *cancellable, GError **error)
+{
+  PrdEioMeteredStream *self = PRD_EIO_METERED_STREAM (stream);
+  gssize n;
+
+  if (self->exceeded)
+    return 0;
+  n = g_input_stream_read (base_stream (self), buffer, count, cancellable, error);
+  account (self, n);
+  return n;
+}
+
+static gboolean
+prd_eio_metered_stream_close (GInputStream *stream, GCancellable *cancellable, GError **error)
+{
+  PrdEioMeteredStream *self = PRD_EIO_METERED_STREAM (stream);
+
+  /* Closing the base GIOStream (not only its input) closes the socket. */
+  return g_io_stream_close (self->base_io, cancellable, error);
+}
+
+static void
+on_base_closed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (g_io_stream_close_finish (G_IO_STREAM (source), result, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, g_steal_pointer (&error));
+}
+
+/* GInputStream would run close_fn in a worker thread; close the base
+ * stream asynchronously on this thread instead. */
+static void
+prd_eio_metered_stream_close_async (GInputStream *stream,
+                                    int io_priority,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data)
+{
+  PrdEioMeteredStream *self = PRD_EIO_METERED_STREAM (stream);
+  GTask *task = g_task_new (stream, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, prd_eio_metered_stream_close_async);
+  g_io_stream_close_async (self->base_io, io_priority, cancellable, on_base_closed, task);
+}
+
+static gboolean
+prd_eio_metered_stream_close_finish (GInputStream *stream, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static gboolean
+prd_eio_metered_stream_can_poll (GPollableInputStream *stream)
+{
+  GInputStream *base = base_stream (PRD_EIO_METERED_STREAM (stream));
+
+  return G_IS_POLLABLE_INPUT_STREAM (base) &&
+         g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (base));
+}
+
+static gboolean
+prd_eio_metered_stream_is_readable (GPollableInputStream *stream)
+{
+  PrdEioMeteredStream *self = PRD_EIO_METERED_STREAM (stream);
+
+  /* Past the limit the stream is at its end, which is always readable. */
+  return self->exceeded ||
+         g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_stream (self)));
+}
+
+static GSource *
+prd_eio_metered_stream_create_source (GPollableInputStream *stream, GCancellable *cancellable)
+{
+  PrdEioMeteredStream *self = PRD_EIO_METERED_STREAM (stream);
+  g_autoptr (GSource) base_source = NULL;
+
+  if (self->exceeded)
+    base_source = g_timeout_source_new (0);
+  else
+    base_source = g_pollable_input_stream_create_source (
+        G_POLLABLE_INPUT_STREAM (base_stream (self)), cancellable);
+  return g_pollable_source_new_full (stream, base_source, cancellable);
+}
+
+static gssize
+prd_eio_metered_stream_read_nonblocking (GPollableInputStream *stream,
+                                         void *buffer,
+                                         gsize count,
+                                         GError **error)
+{
+  PrdEioMeteredStream *self = PRD_EIO_METERED_STREAM (stream);
+  gssize n;
+
+  if (self->exceeded)
+    return 0;
+  n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (base_stream (self)),
+                                                buffer, count, NULL, error);
+  account (self, n);
+  return n;
+}
+
+static void
+prd_eio_metered_stream_pollable_iface_init (GPollableInputStreamInterface *iface)
+{
+  iface->can_poll = prd_eio_metered_stream_can_poll;
+  iface->is_readable = prd_eio_metered_stream_is_readable;
+  iface->create_source = prd_eio_metered_stream_create_source;
+  iface->read_nonblocking = prd_eio_metered_stream_read_nonblocking;
+}
+
+static void
+prd_eio_metered_stream_finalize (GObject *object)
+{
+  PrdEioMeteredStream *self = PRD_EIO_METERED_STREAM (object);
+
+  g_clear_object (&self->base_io);
+
+  G_OBJECT_CLASS (prd_eio_metered_stream_parent_class)->finalize (object);
+}
+
+static void
+prd_eio_metered_stream_class_init (PrdEioMeteredStreamClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GInputStreamClass *input_class = G_INPUT_STREAM_CLASS (klass);
+
+  object_class->finalize = prd_eio_metered_stream_finalize;
+  input_class->read_fn = prd_eio_metered_stream_read;
+  input_class->close_fn = prd_eio_metered_stream_close;
+  input_class->close_async = prd_eio_metered_stream_close_async;
+  input_class->close_finish = prd_eio_metered_stream_close_finish;
+}
+
+static void
+prd_eio_metered_stream_init (PrdEioMeteredStream *self)
+{
+}
+
+GIOStream *
+prd_eio_metered_io_stream_new (GIOStream *base, guint64 limit, PrdEioMeteredStream **out_metered)
+{
+  PrdEioMeteredStream *metered;
+  GIOStream *io;
+
+  g_return_val_if_fail (G_IS_IO_STREAM (base), NULL);
+
+  metered = g_object_new (PRD_TYPE_EIO_METERED_STREAM, "base-stream",
+                          g_io_stream_get_input_stream (base), "close-base-stream", FALSE, NULL);
+  metered->base_io = g_object_ref (base);
+  metered->limit = limit;
+
+  io = g_simple_io_stream_new (G_INPUT_STREAM (metered), g_io_stream_get_output_stream (base));
+  if (out_metered != NULL)
+    *out_metered = metered;
+  g_object_unref (metered);
+  return io;
+}
+
+void
+prd_eio_metered_stream_reset (PrdEioMeteredStream *self)
+{
+  g_return_if_fail (PRD_IS_EIO_METERED_STREAM (self));
+  self->count = 0;
+}
+
+void
+prd_eio_metered_stream_set_overflow_func (PrdEioMeteredStream *self,
+                                          PrdEioOverflowFunc func,
+                                          gpointer user_data)
+{
+  g_return_if_fail (PRD_IS_EIO_METERED_STREAM (self));
+  self->overflow_func = func;
+  self->overflow_data = user_data;
+}

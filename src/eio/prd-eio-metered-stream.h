@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/*
+ * PrdEioMeteredStream: the input side of a WebSocket connection, counting
+ * the bytes read since the last complete message (internal to src/eio).
+ *
+ * libsoup 3.2 checks max-incoming-payload-size per frame, not per message:
+ * a message sent as many small fragments grows in libsoup's memory without
+ * bound before the hub ever sees it. Everything libsoup reads passes through
+ * here, so once more than "limit" bytes arrived without a complete message,
+ * the stream calls its overflow function once and then reports end of
+ * stream, which stops libsoup from reading (and accumulating) more.
+ */
+
+#define PRD_TYPE_EIO_METERED_STREAM (prd_eio_metered_stream_get_type ())
+G_DECLARE_FINAL_TYPE (
+    PrdEioMeteredStream, prd_eio_metered_stream, PRD, EIO_METERED_STREAM, GFilterInputStream)
+
+typedef void (*PrdEioOverflowFunc) (gpointer user_data);
+
+/* Returns a GIOStream that reads through a metered stream and writes to
+ * @base's output stream; closing it closes @base. @out_metered is
+ * (transfer none): the returned stream owns it. */
+GIOStream *
+prd_eio_metered_io_stream_new (GIOStream *base, guint64 limit, PrdEioMeteredStream **out_metered);
+void prd_eio_metered_stream_reset (PrdEioMeteredStream *self);
+void prd_eio_metered_stream_set_overflow_func (PrdEioMeteredStream *self,
+                                               PrdEioOverflowFunc func,
+                                               gpointer user_data);
+
+G_END_DECLS

@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// /prds collaboration with plain socket.io-client sockets sending the seed's
+// payloads verbatim (docs/protocol.md, "PRD collaboration"): reply shapes,
+// viewers, organizations, presence and its cleanup, sync, batching, REST.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHub, token } from './helpers/hub.js';
+import {
+  client, request, join, bump, once, user, rest, createPrd, recorder, until,
+} from './collab-helpers.js';
+
+const COLOR_RE = /^#[0-9A-F]{6}$/;
+
+function assertUser(u) {
+  assert.equal(typeof u.userId, 'string');
+  assert.equal(typeof u.name, 'string');
+  assert.ok(u.avatar === null || typeof u.avatar === 'string');
+  assert.ok(['viewing', 'editing', 'ai-prompting'].includes(u.status));
+  assert.match(u.color, COLOR_RE);
+}
+
+function assertErrorShape(err, code, event) {
+  assert.equal(err.code, code, JSON.stringify(err));
+  assert.equal(typeof err.message, 'string');
+  assert.ok(err.message.length > 0);
+  assert.ok(!Number.isNaN(Date.parse(err.timestamp)));
+  assert.equal(err.event, event);
+}
+
+test('join, edit, sync, presence and leave with the seed payloads', async () => {
+  const hub = await startHub({ config: '[collab]\nbatch-threshold=0\n' });
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Seed shapes', '# PRD\n');
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    sockets.push(a, b);
+
+    // §2.1 verbatim
+    const joinedA = once(a, 'joined-prd');
+    const ackA = await request(a, 'join-prd', { prdId, mode: 'edit' });
+    const { args: [ja] } = await joinedA;
+    assert.equal(ackA.ok, true);
+    assert.equal(typeof ackA.siteId, 'number');
+    assert.deepEqual(ackA.stateVector, ja.initialState.stateVector);
+    assert.equal(ja.prdId, prdId);
+    assert.equal(ja.initialState.content, '# PRD\n');
+    assert.equal(ja.initialState.version, '0.1.0');
+    assert.ok(Array.isArray(ja.initialState.stateVector));
+    assert.equal(typeof ja.initialState.encodedState, 'string');
+    assert.ok(Buffer.from(ja.initialState.encodedState, 'base64').length > 0);
+    assert.equal(ja.siteId, ackA.siteId);
+    assert.equal(ja.title, 'Seed shapes');
+    assert.equal(ja.mode, 'edit');
+    assert.equal(ja.activeUsers.length, 1);
+    ja.activeUsers.forEach(assertUser);
+
+    const userJoined = once(a, 'user-joined');
+    const jb = await join(b, prdId);
+    const { args: [uj] } = await userJoined;
+    assert.equal(uj.prdId, prdId);
+    assert.equal(uj.user.userId, 'user_b');
+    assertUser(uj.user);
+    assert.equal(jb.joined.activeUsers.length, 2);
+    const colors = jb.joined.activeUsers.map((u) => u.color);
+    assert.notEqual(colors[0], colors[1], 'colours are distinct among present users');
+    assert.notEqual(jb.siteId, ackA.siteId);
+
+    // §2.3 verbatim: the vector after the operation
+    const received = once(b, 'content-update');
+    const op = { type: 'insert', position: 6, content: 'New text content', timestamp: Date.now() };
+    const after = bump(ackA.stateVector, ackA.siteId);
+    const ack = await request(a, 'content-update', { prdId, operation: op, stateVector: after });
+    assert.equal(ack.ok, true);
+    assert.deepEqual(ack.stateVector, after);
+    const { args: [cu] } = await received;
+    assert.equal(cu.prdId, prdId);
+    assert.equal(cu.userId, 'user_a');
+    assert.equal(cu.userName, 'Name user_a');
+    assert.equal(cu.operation.type, 'insert');
+    assert.equal(cu.operation.position, 6);
+    assert.equal(cu.operation.content, 'New text content');
+    assert.equal(cu.operation.timestamp, op.timestamp);
+    assert.deepEqual(cu.stateVector, after);
+
+    // The same operation again: acknowledged as a duplicate, nothing else.
+    const dup = await request(a, 'content-update', { prdId, operation: op, stateVector: after });
+    assert.deepEqual(dup, { ok: true, stateVector: after, duplicate: true });
+
+    // A gap: refused with INVALID_OPERATION (ack + error event)
+    const gapError = once(a, 'error');
+    const gap = await request(a, 'content-update', {
+      prdId, operation: op, stateVector: bump(bump(after, ackA.siteId), ackA.siteId),
+    });
+    assert.equal(gap.error.code, 'INVALID_OPERATION');
+    assertErrorShape((await gapError).args[0], 'INVALID_OPERATION', 'content-update');
+
+    // Delete from b, at b's vector (which has a's insert through the broadcast)
+    const del = once(a, 'content-update');
+    const bAfter = bump(cu.stateVector, jb.siteId);
+    const delAck = await request(b, 'content-update', {
+      prdId, operation: { type: 'delete', position: 0, length: 2, timestamp: Date.now() },
+      stateVector: bAfter,
+    });
+    assert.equal(delAck.ok, true);
+    const { args: [dcu] } = await del;
+    assert.equal(dcu.operation.type, 'delete');
+    assert.equal(dcu.operation.length, 2);
+
+    // §2.4 sync from nothing: every operation in causal order
+    const syncResp = once(b, 'sync-response');
+    await request(b, 'sync-request', { prdId, stateVector: [0] });
+    const { args: [sr] } = await syncResp;
+    assert.equal(sr.prdId, prdId);
+    assert.equal(sr.full, false);
+    assert.equal(sr.missingUpdates.length, 3);
+    for (const m of sr.missingUpdates) {
+      assert.equal(typeof m.userId, 'string');
+      assert.equal(typeof m.timestamp, 'number');
+      assert.ok(['insert', 'delete'].includes(m.operation.type));
+    }
+    assert.deepEqual(sr.missingUpdates.map((m) => m.userId), ['hub', 'user_a', 'user_b']);
+    assert.deepEqual(sr.stateVector, delAck.stateVector);
+
+    // A vector the hub cannot serve: the full state, flagged.
+    const fullResp = once(b, 'sync-response');
+    await request(b, 'sync-request', { prdId, stateVector: [9, 9, 9, 9] });
+    const { args: [fr] } = await fullResp;
+    assert.equal(fr.full, true);
+    assert.deepEqual(fr.missingUpdates, []);
+    assert.equal(fr.fullState.content, 'PRD\nNew text content');
+    assert.equal(typeof fr.fullState.encodedState, 'string');
+
+    // §3.1 / §3.2
+    const pres = once(b, 'presence-update');
+    const pack = await request(a, 'presence-update', {
+      prdId, status: 'editing', cursorPosition: 5, selection: { start: 2, end: 5 },
+    });
+    assert.equal(pack.ok, true);
+    const { args: [p] } = await pres;
+    assert.equal(p.prdId, prdId);
+    assert.equal(p.userId, 'user_a');
+    assert.equal(p.userName, 'Name user_a');
+    assert.equal(p.avatar, 'https://avatar.invalid/user_a.png');
+    assert.equal(p.status, 'editing');
+    assert.equal(p.cursorPosition, 5);
+    assert.deepEqual(p.selection, { start: 2, end: 5 });
+    assert.match(p.color, COLOR_RE);
+    assert.equal(typeof p.timestamp, 'number');
+
+    // §2.2 leave: others see user-left at once, the leaver gets an ack.
+    const left = once(b, 'user-left');
+    assert.deepEqual(await request(a, 'leave-prd', { prdId }), { ok: true });
+    const { args: [ul] } = await left;
+    assert.deepEqual(ul, { prdId, userId: 'user_a', name: 'Name user_a' });
+    const notJoined = await request(a, 'presence-update', { prdId, status: 'viewing' });
+    assert.equal(notJoined.error.code, 'NOT_JOINED');
+
+    // Presence cleanup on disconnect: no ghost user for the next joiner.
+    const left2 = once(a, 'user-left');
+    await join(a, prdId);
+    b.close();
+    const { args: [ul2] } = await left2;
+    assert.equal(ul2.userId, 'user_b');
+    const c = await client(hub, user('user_c'));
+    sockets.push(c);
+    const jc = await join(c, prdId);
+    assert.deepEqual(jc.joined.activeUsers.map((u) => u.userId).sort(), ['user_a', 'user_c']);
+    assert.equal(jc.joined.initialState.content, 'PRD\nNew text content');
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('a second tab of a user is announced once and leaves once', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Tabs');
+    const watcher = await client(hub, user('user_w'));
+    const tab1 = await client(hub, user('user_t'));
+    const tab2 = await client(hub, user('user_t'));
+    sockets.push(watcher, tab1, tab2);
+    await join(watcher, prdId);
+    const events = recorder(watcher, ['user-joined', 'user-left']);
+    const j1 = await join(tab1, prdId);
+    const j2 = await join(tab2, prdId);
+    assert.notEqual(j1.siteId, j2.siteId, 'two live tabs never share a site');
+    await request(watcher, 'presence-update', { prdId, status: 'viewing' });
+    assert.deepEqual(events.map((e) => e.event), ['user-joined']);
+    tab1.close();
+    await request(watcher, 'presence-update', { prdId, status: 'viewing' });
+    assert.deepEqual(events.map((e) => e.event), ['user-joined']);
+    tab2.close();
+    await until(watcher, () => events.length === 2);
+    assert.equal(events[1].event, 'user-left');
+    assert.equal(events[1].data.userId, 'user_t');
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('viewers join in view mode only and cannot change content', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Viewer', 'text');
+    const viewer = await client(hub, user('user_v', { role: 'viewer' }));
+    sockets.push(viewer);
+    const errEvent = once(viewer, 'error');
+    const refused = await request(viewer, 'join-prd', { prdId, mode: 'edit' });
+    assert.equal(refused.error.code, 'FORBIDDEN');
+    assertErrorShape((await errEvent).args[0], 'FORBIDDEN', 'join-prd');
+
+    const joined = once(viewer, 'joined-prd');
+    const ack = await request(viewer, 'join-prd', { prdId });
+    assert.equal(ack.ok, true);
+    assert.equal(ack.siteId, undefined);
+    const { args: [jv] } = await joined;
+    assert.equal(jv.mode, 'view');
+    assert.equal(jv.siteId, undefined);
+
+    const cuError = once(viewer, 'error');
+    const cu = await request(viewer, 'content-update', {
+      prdId,
+      operation: { type: 'insert', position: 0, content: 'x', timestamp: Date.now() },
+      stateVector: [1, 1],
+    });
+    assert.equal(cu.error.code, 'FORBIDDEN');
+    assertErrorShape((await cuError).args[0], 'FORBIDDEN', 'content-update');
+    const page = await rest(hub, 'GET', `/api/prds/${prdId}`);
+    assert.equal(page.json.content, 'text', 'a refused update changes nothing');
+
+    // An editor who joined in view mode is refused the same way.
+    const editor = await client(hub, user('user_e'));
+    sockets.push(editor);
+    const { ack: eack } = await join(editor, prdId, { mode: 'view' });
+    const r = await request(editor, 'content-update', {
+      prdId,
+      operation: { type: 'insert', position: 0, content: 'x', timestamp: Date.now() },
+      stateVector: [1, 1],
+    });
+    assert.equal(eack.siteId, undefined);
+    assert.equal(r.error.code, 'FORBIDDEN');
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('organizations are isolated over Socket.IO and REST', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Org A', 'secret', user('user_a', { org: 'org_a' }));
+    const outsider = await client(hub, user('user_x', { org: 'org_b' }));
+    sockets.push(outsider);
+    const foreign = await request(outsider, 'join-prd', { prdId, mode: 'edit' });
+    const unknown = await request(outsider, 'join-prd', { prdId: 'prd_doesnotexist', mode: 'edit' });
+    assert.equal(foreign.error.code, 'PRD_NOT_FOUND');
+    assert.equal(unknown.error.code, 'PRD_NOT_FOUND');
+    const tokB = token(user('user_x', { org: 'org_b' }));
+    assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}`, { tok: tokB })).status, 404);
+    assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}/export.md`, { tok: tokB })).status, 404);
+    const list = await rest(hub, 'GET', '/api/prds', { tok: tokB });
+    assert.deepEqual(list.json.prds, []);
+    const own = await rest(hub, 'GET', '/api/prds', { tok: token(user('user_a', { org: 'org_a' })) });
+    assert.deepEqual(own.json.prds.map((p) => p.id), [prdId]);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('presence goes out one by one below the batch threshold', async () => {
+  const hub = await startHub({ config: '[collab]\nbatch-threshold=1000\n' });
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'No batching', 'abcdef');
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    sockets.push(a, b);
+    await join(a, prdId);
+    await join(b, prdId);
+    const events = recorder(b, ['presence-update', 'batch-update']);
+    for (let i = 0; i < 5; i++)
+      await request(a, 'presence-update', { prdId, status: 'editing', cursorPosition: i });
+    await until(b, () => events.length === 5);
+    assert.deepEqual(events.map((e) => e.event), Array(5).fill('presence-update'));
+    assert.deepEqual(events.map((e) => e.data.cursorPosition), [0, 1, 2, 3, 4]);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('above the threshold presence is coalesced and content keeps its order', async () => {
+  const hub = await startHub({ config: '[collab]\nbatch-threshold=2\nbatch-interval=200\n' });
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Batching', 'abcdef');
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    sockets.push(a, b);
+    const { siteId, vector } = await join(a, prdId);
+    await join(b, prdId);
+    const events = recorder(b, ['presence-update', 'batch-update', 'content-update']);
+    // Fire without waiting, so that they land within one batch interval.
+    const acks = [];
+    let v = vector;
+    for (let i = 0; i < 6; i++) {
+      acks.push(request(a, 'presence-update', { prdId, status: 'editing', cursorPosition: i }));
+      v = bump(v, siteId);
+      acks.push(request(a, 'content-update', {
+        prdId, operation: { type: 'insert', position: 0, content: String(i), timestamp: Date.now() },
+        stateVector: v,
+      }));
+    }
+    for (const r of await Promise.all(acks)) assert.equal(r.ok, true);
+    await until(b, () => {
+      const batches = events.filter((e) => e.event === 'batch-update');
+      const contents = events.filter((e) => e.event === 'content-update').length +
+        batches.reduce((n, e) => n + e.data.updates.filter((u) => u.type === 'content-update').length, 0);
+      return contents === 6;
+    });
+    const batches = events.filter((e) => e.event === 'batch-update');
+    assert.ok(batches.length >= 1, 'at least one batch-update');
+    for (const { data } of batches) {
+      assert.equal(data.prdId, prdId);
+      assert.equal(typeof data.batchId, 'string');
+      assert.ok(!Number.isNaN(Date.parse(data.timestamp)));
+      assert.ok(Array.isArray(data.updates) && data.updates.length > 0);
+      const presence = data.updates.filter((u) => u.type === 'presence-update');
+      assert.ok(presence.length <= 1, 'presence coalesced per user within a batch');
+      for (const u of presence) {
+        assert.equal(u.userId, 'user_a');
+        assert.equal(u.prdId, prdId);
+      }
+    }
+    // Content updates, single or batched, arrive in the order they were sent.
+    const order = [];
+    for (const e of events) {
+      if (e.event === 'content-update') order.push(e.data.operation.content);
+      if (e.event === 'batch-update')
+        for (const u of e.data.updates) if (u.type === 'content-update') order.push(u.operation.content);
+    }
+    assert.deepEqual(order, ['0', '1', '2', '3', '4', '5']);
+    const page = await rest(hub, 'GET', `/api/prds/${prdId}`);
+    assert.equal(page.json.content, '543210abcdef');
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('REST: create, read, export, list, and every error status', async () => {
+  const hub = await startHub();
+  try {
+    assert.deepEqual((await rest(hub, 'GET', '/healthz', { tok: null })).json, { status: 'ok' });
+
+    const created = await rest(hub, 'POST', '/api/prds', {
+      body: { title: 'REST PRD', content: '# Goals\n\n- 😀 emoji\n' },
+    });
+    assert.equal(created.status, 201);
+    assert.equal(created.headers.get('location'), `/api/prds/${created.json.id}`);
+    assert.match(created.json.id, /^prd_[A-Za-z0-9_-]+$/);
+    assert.equal(created.json.version, '0.1.0');
+
+    const page = await rest(hub, 'GET', `/api/prds/${created.json.id}`);
+    assert.equal(page.status, 200);
+    assert.equal(page.json.content, '# Goals\n\n- 😀 emoji\n');
+    assert.equal(page.json.version, '0.1.0');
+    assert.ok(Array.isArray(page.json.stateVector));
+    assert.ok(!Number.isNaN(Date.parse(page.json.updatedAt)));
+
+    const md = await rest(hub, 'GET', `/api/prds/${created.json.id}/export.md`);
+    assert.equal(md.status, 200);
+    assert.match(md.headers.get('content-type'), /^text\/markdown/);
+    assert.equal(md.text, '# Goals\n\n- 😀 emoji\n');
+
+    const empty = await rest(hub, 'POST', '/api/prds', { body: { title: 'Empty' } });
+    assert.equal(empty.status, 201);
+    const list = await rest(hub, 'GET', '/api/prds');
+    assert.deepEqual(list.json.prds.map((p) => p.id).sort(),
+      [created.json.id, empty.json.id].sort());
+
+    const check = async (res, status, code) => {
+      const r = await res;
+      assert.equal(r.status, status, r.text);
+      assert.equal(r.json.code, code, r.text);
+      assert.equal(typeof r.json.message, 'string');
+    };
+    await check(rest(hub, 'GET', '/api/prds', { tok: null }), 401, 'AUTHENTICATION_FAILED');
+    await check(rest(hub, 'GET', '/api/prds', { tok: 'not.a.jwt' }), 401, 'AUTHENTICATION_FAILED');
+    await check(rest(hub, 'POST', '/api/prds', {
+      body: { title: 'x' }, tok: token(user('user_v', { role: 'viewer' })),
+    }), 403, 'FORBIDDEN');
+    await check(rest(hub, 'POST', '/api/prds', { raw: '{not json', headers: { 'content-type': 'application/json' } }), 400, 'INVALID_PAYLOAD');
+    await check(rest(hub, 'POST', '/api/prds', { body: [1, 2] }), 400, 'INVALID_PAYLOAD');
+    await check(rest(hub, 'POST', '/api/prds', { body: { title: 42 } }), 400, 'INVALID_PAYLOAD');
+    await check(rest(hub, 'POST', '/api/prds', { body: { title: '' } }), 400, 'INVALID_PAYLOAD');
+    await check(rest(hub, 'POST', '/api/prds', { body: { title: 'x', content: 5 } }), 400, 'INVALID_PAYLOAD');
+    await check(rest(hub, 'POST', '/api/prds', {
+      body: { title: 'big', content: 'x'.repeat(3 * 1024 * 1024) },
+    }), 413, 'PAYLOAD_TOO_LARGE');
+    await check(rest(hub, 'GET', '/api/prds/prd_unknown'), 404, 'PRD_NOT_FOUND');
+    await check(rest(hub, 'GET', '/api/prds/prd_bad%27id'), 400, 'INVALID_ID');
+    await check(rest(hub, 'GET', '/api/prds/notaprd'), 400, 'INVALID_ID');
+  } finally {
+    await hub.stop();
+  }
+});
+
+test('sites: a rejoining client gets its site back; a reused site is a conflict', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Sites', 'abc');
+    const a = await client(hub, user('user_a'));
+    sockets.push(a);
+    const ja = await join(a, prdId);
+    const v = bump(ja.vector, ja.siteId);
+    const ack = await request(a, 'content-update', {
+      prdId, operation: { type: 'insert', position: 3, content: 'd', timestamp: Date.now() },
+      stateVector: v,
+    });
+    assert.equal(ack.ok, true);
+    a.close();
+
+    // Same user, no local state: the free site back, continuing its count.
+    const a2 = await client(hub, user('user_a'));
+    sockets.push(a2);
+    const ja2 = await join(a2, prdId);
+    assert.equal(ja2.siteId, ja.siteId);
+    assert.equal(ja2.vector[ja.siteId], 1);
+    assert.equal(ja2.joined.siteConflict, undefined);
+
+    // Same user asking for its site by number (held by nobody after a2 leaves).
+    a2.close();
+    const a3 = await client(hub, user('user_a'));
+    sockets.push(a3);
+    const ja3 = await join(a3, prdId, { siteId: ja.siteId, stateVector: v });
+    assert.equal(ja3.siteId, ja.siteId);
+    assert.equal(ja3.joined.siteConflict, undefined);
+
+    // Another user claiming that site with operations the hub never saw.
+    const b = await client(hub, user('user_b'));
+    sockets.push(b);
+    const ahead = bump(bump(v, ja.siteId), ja.siteId);
+    const jb = await join(b, prdId, { siteId: ja.siteId, stateVector: ahead });
+    assert.notEqual(jb.siteId, ja.siteId);
+    assert.equal(jb.joined.siteConflict.code, 'SITE_CONFLICT');
+    assert.equal(jb.joined.siteConflict.previousSiteId, ja.siteId);
+    assert.equal(typeof jb.joined.siteConflict.message, 'string');
+
+    // Another user asking for it without local operations: just another site.
+    const c = await client(hub, user('user_c'));
+    sockets.push(c);
+    const jc = await join(c, prdId, { siteId: ja.siteId });
+    assert.notEqual(jc.siteId, ja.siteId);
+    assert.equal(jc.joined.siteConflict, undefined);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});

@@ -1,0 +1,550 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * /prds end to end inside one process: a PrdHub with a PrdSqliteStore on
+ * 127.0.0.1:0, driven by minimal Socket.IO clients over SoupSession
+ * WebSockets. Checks the durable paths from the hub's side: what an ack
+ * promises is in the store, a released room is snapshotted, a restored
+ * document is the same.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gstdio.h>
+#include <libsoup/soup.h>
+
+#include "prd-error.h"
+#include "prd-hub.h"
+#include "prd-sqlite-store.h"
+
+#define SECRET "collab-test-secret-0123456789abcdef0123"
+
+typedef struct
+{
+  SoupSession *session;
+  SoupWebsocketConnection *ws;
+  GQueue messages; /* (element-type utf8) */
+  gboolean closed;
+  gboolean done;
+  GError *error;
+  gint64 next_ack;
+} Client;
+
+typedef struct
+{
+  char *tmp_dir;
+  PrdHubConfig *config;
+  PrdAuth *auth;
+  PrdStore *store;
+  PrdHub *hub;
+  char *url;
+} Fixture;
+
+static void
+on_message (SoupWebsocketConnection *ws, int type, GBytes *bytes, gpointer user_data)
+{
+  Client *client = user_data;
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+
+  if (len == 1 && data[0] == '2')
+    {
+      soup_websocket_connection_send_text (ws, "3");
+      return;
+    }
+  g_queue_push_tail (&client->messages, g_strndup (data, len));
+}
+
+static void
+on_closed (SoupWebsocketConnection *ws, gpointer user_data)
+{
+  ((Client *) user_data)->closed = TRUE;
+}
+
+static void
+on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Client *client = user_data;
+
+  client->ws =
+      soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &client->error);
+  client->done = TRUE;
+}
+
+static char *
+next_message (Client *client)
+{
+  while (g_queue_is_empty (&client->messages) && !client->closed)
+    g_main_context_iteration (NULL, TRUE);
+  return g_queue_pop_head (&client->messages);
+}
+
+/* Takes the first message starting with @prefix, leaving the others queued
+ * (an event may arrive before the ack the test waits for first). */
+static char *
+take_message (Client *client, const char *prefix)
+{
+  for (;;)
+    {
+      for (GList *l = client->messages.head; l != NULL; l = l->next)
+        if (g_str_has_prefix (l->data, prefix))
+          {
+            char *text = l->data;
+
+            g_queue_delete_link (&client->messages, l);
+            return text;
+          }
+      g_assert_false (client->closed);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static void
+client_free (Client *client)
+{
+  if (client->ws != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (client->ws, client);
+      if (soup_websocket_connection_get_state (client->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close (client->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    }
+  g_clear_object (&client->ws);
+  g_clear_object (&client->session);
+  g_queue_clear_full (&client->messages, g_free);
+  g_clear_error (&client->error);
+  g_free (client);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Client, client_free)
+
+static char *
+mint (Fixture *f, const char *user, const char *org, PrdRole role)
+{
+  g_autoptr (PrdIdentity) identity =
+      prd_identity_new (user, user, NULL, org, role, g_get_real_time () / G_USEC_PER_SEC + 3600);
+  g_autoptr (GError) error = NULL;
+  char *token = prd_auth_mint (f->auth, identity, &error);
+
+  g_assert_no_error (error);
+  return token;
+}
+
+/* Opens a WebSocket session and connects to /prds as @user. */
+static Client *
+client_new (Fixture *f, const char *user, const char *org, PrdRole role)
+{
+  g_autoptr (Client) client = g_new0 (Client, 1);
+  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (GString) url = g_string_new (f->url);
+  g_autofree char *open = NULL;
+  g_autofree char *token = mint (f, user, org, role);
+  g_autofree char *connect = NULL;
+  g_autofree char *connected = NULL;
+
+  g_string_replace (url, "http", "ws", 1);
+  g_string_append (url, "socket.io/?EIO=4&transport=websocket");
+  client->session = soup_session_new ();
+  g_queue_init (&client->messages);
+  msg = soup_message_new ("GET", url->str);
+  soup_session_websocket_connect_async (client->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+                                        on_connected, client);
+  while (!client->done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_no_error (client->error);
+  g_signal_connect (client->ws, "message", G_CALLBACK (on_message), client);
+  g_signal_connect (client->ws, "closed", G_CALLBACK (on_closed), client);
+  open = next_message (client);
+  g_assert_true (g_str_has_prefix (open, "0{"));
+
+  connect = g_strdup_printf ("40/prds,{\"token\":\"%s\"}", token);
+  soup_websocket_connection_send_text (client->ws, connect);
+  connected = next_message (client);
+  g_assert_true (g_str_has_prefix (connected, "40/prds,{\"sid\":"));
+  return g_steal_pointer (&client);
+}
+
+/* Sends @event with @payload_json and an ack id; returns the ack id. */
+static gint64
+client_emit (Client *client, const char *event, const char *payload_json)
+{
+  gint64 id = client->next_ack++;
+  g_autofree char *text =
+      g_strdup_printf ("42/prds,%" G_GINT64_FORMAT "[\"%s\",%s]", id, event, payload_json);
+
+  soup_websocket_connection_send_text (client->ws, text);
+  return id;
+}
+
+/* Waits for the event @event; returns its payload. */
+static JsonNode *
+wait_event (Client *client, const char *event)
+{
+  g_autofree char *prefix = g_strdup_printf ("42/prds,[\"%s\",", event);
+
+  g_autofree char *text = take_message (client, prefix);
+  g_autoptr (JsonNode) array = NULL;
+  g_autoptr (GError) error = NULL;
+
+  array = json_from_string (text + strlen ("42/prds,"), &error);
+  g_assert_no_error (error);
+  return json_node_copy (json_array_get_element (json_node_get_array (array), 1));
+}
+
+/* Waits for the ack @id; returns its object. */
+static JsonNode *
+wait_ack (Client *client, gint64 id)
+{
+  g_autofree char *prefix = g_strdup_printf ("43/prds,%" G_GINT64_FORMAT "[", id);
+
+  g_autofree char *text = take_message (client, prefix);
+  g_autoptr (JsonNode) array = NULL;
+  g_autoptr (GError) error = NULL;
+
+  array = json_from_string (text + strlen (prefix) - 1, &error);
+  g_assert_no_error (error);
+  return json_node_copy (json_array_get_element (json_node_get_array (array), 0));
+}
+
+static JsonNode *
+request (Client *client, const char *event, const char *payload_json)
+{
+  return wait_ack (client, client_emit (client, event, payload_json));
+}
+
+static void
+assert_ok (JsonNode *ack)
+{
+  g_autofree char *text = json_to_string (ack, FALSE);
+
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (ack));
+  if (!json_object_get_boolean_member_with_default (json_node_get_object (ack), "ok", FALSE))
+    g_error ("expected an ok ack, got %s", text);
+}
+
+static const char *
+ack_error_code (JsonNode *ack)
+{
+  JsonObject *error = json_object_get_object_member (json_node_get_object (ack), "error");
+
+  g_assert_nonnull (error);
+  return json_object_get_string_member (error, "code");
+}
+
+static void
+result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_result (GAsyncResult **slot)
+{
+  while (*slot == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return *slot;
+}
+
+static char *
+create_prd (Fixture *f, const char *org, const char *content)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_hub_create_prd_async (f->store, org, "Collab", "owner", content, NULL, result_cb, &result);
+  info = prd_hub_create_prd_finish (wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (info->version, ==, "0.1.0");
+  return g_strdup (info->id);
+}
+
+/* What a fresh replica rebuilt from the store holds. */
+static char *
+stored_text (Fixture *f, const char *prd_id, gint64 *out_snapshot_seq)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (PrdStoreDocument) stored = NULL;
+  g_autoptr (PrdDocument) document = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_store_load_async (f->store, prd_id, NULL, result_cb, &result);
+  stored = prd_store_load_finish (f->store, wait_result (&result), &error);
+  g_assert_no_error (error);
+  if (out_snapshot_seq != NULL)
+    *out_snapshot_seq = stored->info->snapshot_seq;
+  document = prd_hub_document_from_store (stored, &error);
+  g_assert_no_error (error);
+  return prd_crdt_doc_get_text (prd_document_get_crdt (document));
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) secret = g_bytes_new_static (SECRET, strlen (SECRET));
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autofree char *db = NULL;
+
+  f->tmp_dir = g_dir_make_tmp ("prd-collab-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->config = prd_hub_config_new ();
+  g_assert_true (prd_hub_config_set_listen (f->config, "127.0.0.1:0", &error));
+  g_assert_true (prd_hub_config_set_data_dir (f->config, f->tmp_dir, &error));
+  g_assert_true (prd_hub_config_load_data (f->config, data != NULL ? data : "", -1, &error));
+  g_assert_true (prd_hub_config_validate (f->config, &error));
+  f->auth = prd_auth_new_hmac (secret, &error);
+  g_assert_no_error (error);
+
+  db = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
+  prd_sqlite_store_new_async (db, NULL, result_cb, &result);
+  f->store = PRD_STORE (prd_sqlite_store_new_finish (wait_result (&result), &error));
+  g_assert_no_error (error);
+
+  f->hub = prd_hub_new (f->config, f->auth);
+  prd_hub_set_store (f->hub, f->store);
+  g_assert_true (prd_hub_listen (f->hub, &error));
+  f->url = prd_hub_get_url (f->hub);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDir) dir = NULL;
+  const char *name;
+
+  g_clear_object (&f->hub);
+  prd_store_close_async (f->store, NULL, result_cb, &result);
+  g_assert_true (prd_store_close_finish (f->store, wait_result (&result), &error));
+  g_clear_object (&f->store);
+  g_clear_object (&f->auth);
+  g_clear_pointer (&f->config, prd_hub_config_unref);
+  dir = g_dir_open (f->tmp_dir, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (f->tmp_dir, name, NULL);
+
+      g_unlink (path);
+    }
+  g_rmdir (f->tmp_dir);
+  g_free (f->tmp_dir);
+  g_free (f->url);
+}
+
+static gint64
+join (Client *client, const char *prd_id, const char *mode, JsonNode **out_joined)
+{
+  g_autofree char *payload = g_strdup_printf ("{\"prdId\":\"%s\",\"mode\":\"%s\"}", prd_id, mode);
+  g_autoptr (JsonNode) ack = request (client, "join-prd", payload);
+  g_autoptr (JsonNode) joined = wait_event (client, "joined-prd");
+
+  assert_ok (ack);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (joined), "prdId"), ==,
+                   prd_id);
+  if (out_joined != NULL)
+    *out_joined = json_node_copy (joined);
+  return json_object_get_int_member_with_default (json_node_get_object (ack), "siteId", -1);
+}
+
+static void
+wait_rooms_released (Fixture *f)
+{
+  while (prd_hub_prds_get_n_rooms (prd_hub_get_prds (f->hub)) > 0)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static void
+test_acked_is_stored (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "base");
+  g_autoptr (Client) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+  g_autoptr (Client) b = client_new (f, "bob", "org", PRD_ROLE_EDITOR);
+  g_autoptr (JsonNode) joined = NULL;
+  g_autofree char *text = NULL;
+  gint64 site_a, site_b;
+
+  site_a = join (a, prd_id, "edit", &joined);
+  site_b = join (b, prd_id, "edit", NULL);
+  g_assert_cmpint (site_a, >=, 0);
+  g_assert_cmpint (site_b, >=, 0);
+  g_assert_cmpint (site_a, !=, site_b);
+  g_assert_cmpstr (
+      json_object_get_string_member (
+          json_object_get_object_member (json_node_get_object (joined), "initialState"), "content"),
+      ==, "base");
+
+  for (int i = 1; i <= 5; i++)
+    {
+      g_autofree char *payload = NULL;
+      g_autoptr (JsonNode) ack = NULL;
+      g_autoptr (JsonNode) relayed = NULL;
+      g_autoptr (GString) vector = g_string_new ("[");
+      g_autofree char *stored = NULL;
+
+      for (int s = 0; s <= site_a; s++)
+        g_string_append_printf (vector, "%s%d", s > 0 ? "," : "",
+                                s == site_a ? i : (s == 0 ? 1 : 0));
+      g_string_append_c (vector, ']');
+      payload = g_strdup_printf ("{\"prdId\":\"%s\",\"operation\":{\"type\":\"insert\","
+                                 "\"position\":4,\"content\":\"%d\",\"timestamp\":1706265030000},"
+                                 "\"stateVector\":%s}",
+                                 prd_id, i, vector->str);
+      ack = request (a, "content-update", payload);
+      assert_ok (ack);
+      /* Acked means committed: a replica rebuilt from the store has it. */
+      stored = stored_text (f, prd_id, NULL);
+      g_assert_nonnull (strchr (stored, '0' + i));
+      relayed = wait_event (b, "content-update");
+      g_assert_cmpstr (json_object_get_string_member (json_node_get_object (relayed), "userId"), ==,
+                       "alice");
+    }
+  text = stored_text (f, prd_id, NULL);
+  g_assert_cmpstr (text, ==, "base54321");
+}
+
+static void
+test_release_and_restore (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr (JsonNode) joined = NULL;
+  gint64 snapshot_seq = 0;
+  gint64 site;
+
+  {
+    g_autoptr (Client) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+    g_autofree char *payload = NULL;
+    g_autoptr (JsonNode) ack = NULL;
+
+    site = join (a, prd_id, "edit", NULL);
+    g_assert_cmpint (site, ==, 0);
+    payload = g_strdup_printf ("{\"prdId\":\"%s\",\"operation\":{\"type\":\"insert\","
+                               "\"position\":0,\"content\":\"kept\"},\"stateVector\":[1]}",
+                               prd_id);
+    ack = request (a, "content-update", payload);
+    assert_ok (ack);
+    g_assert_cmpuint (prd_hub_prds_get_n_rooms (prd_hub_get_prds (f->hub)), ==, 1);
+  }
+  /* The last client left: the room goes, after a snapshot. */
+  wait_rooms_released (f);
+  text = stored_text (f, prd_id, &snapshot_seq);
+  g_assert_cmpstr (text, ==, "kept");
+  g_assert_cmpint (snapshot_seq, ==, 1);
+
+  {
+    g_autoptr (Client) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+    JsonObject *state;
+
+    /* The user's own free site comes back, continuing its count. */
+    site = join (a, prd_id, "edit", &joined);
+    g_assert_cmpint (site, ==, 0);
+    state = json_object_get_object_member (json_node_get_object (joined), "initialState");
+    g_assert_cmpstr (json_object_get_string_member (state, "content"), ==, "kept");
+    g_assert_cmpint (
+        json_array_get_int_element (json_object_get_array_member (state, "stateVector"), 0), ==, 1);
+  }
+}
+
+static void
+test_refusals (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "x");
+  g_autoptr (Client) viewer = client_new (f, "vic", "org", PRD_ROLE_VIEWER);
+  g_autoptr (Client) outsider = client_new (f, "eve", "other-org", PRD_ROLE_ADMIN);
+  g_autofree char *edit = g_strdup_printf ("{\"prdId\":\"%s\",\"mode\":\"edit\"}", prd_id);
+  g_autofree char *update =
+      g_strdup_printf ("{\"prdId\":\"%s\",\"operation\":{\"type\":\"insert\",\"position\":0,"
+                       "\"content\":\"y\"},\"stateVector\":[1,1]}",
+                       prd_id);
+  g_autoptr (JsonNode) ack1 = request (viewer, "join-prd", edit);
+  g_autoptr (JsonNode) ack2 = NULL;
+  g_autoptr (JsonNode) ack3 = NULL;
+  g_autoptr (JsonNode) error_event = NULL;
+  g_autoptr (JsonNode) join_error = NULL;
+  g_autofree char *text = NULL;
+
+  g_assert_cmpstr (ack_error_code (ack1), ==, "FORBIDDEN");
+  join_error = wait_event (viewer, "error");
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (join_error), "event"), ==,
+                   "join-prd");
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (join_error), "code"), ==,
+                   "FORBIDDEN");
+  join (viewer, prd_id, "view", NULL);
+  ack2 = request (viewer, "content-update", update);
+  g_assert_cmpstr (ack_error_code (ack2), ==, "FORBIDDEN");
+  error_event = wait_event (viewer, "error");
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (error_event), "event"), ==,
+                   "content-update");
+
+  ack3 = request (outsider, "join-prd", edit);
+  g_assert_cmpstr (ack_error_code (ack3), ==, "PRD_NOT_FOUND");
+  text = stored_text (f, prd_id, NULL);
+  g_assert_cmpstr (text, ==, "x");
+}
+
+static void
+test_config (void)
+{
+  const char *bad[] = {
+    "[collab]\nbatch-threshold=-1\n",   "[collab]\nbatch-threshold=1000001\n",
+    "[collab]\nbatch-interval=4\n",     "[collab]\nbatch-interval=5001\n",
+    "[collab]\nmax-operation-size=0\n", "[collab]\nmax-operation-size=4194305\n",
+    "[collab]\nsnapshot-every=0\n",     "[collab]\nsnapshot-every=many\n",
+    "[collab]\nbatch-size=3\n",
+  };
+  g_autoptr (PrdHubConfig) defaults = prd_hub_config_new ();
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpuint (defaults->batch_threshold, ==, 50);
+  g_assert_cmpuint (defaults->batch_interval, ==, 50);
+  g_assert_cmpuint (defaults->max_operation_size, ==, 65536);
+  g_assert_cmpuint (defaults->snapshot_every, ==, 500);
+  {
+    const PrdRateLimit *limit = prd_hub_config_get_rate_limit (defaults, "collab");
+
+    g_assert_nonnull (limit);
+    g_assert_cmpuint (limit->limit, ==, 1200);
+    g_assert_cmpuint (limit->window_seconds, ==, 10);
+    g_assert_cmpstr (g_hash_table_lookup (defaults->event_classes, "content-update"), ==, "collab");
+    g_assert_cmpstr (g_hash_table_lookup (defaults->event_classes, "presence-update"), ==,
+                     "collab");
+  }
+
+  g_assert_true (prd_hub_config_load_data (config,
+                                           "[collab]\nbatch-threshold=0\nbatch-interval=5000\n"
+                                           "max-operation-size=4194304\nsnapshot-every=1\n",
+                                           -1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (config->batch_threshold, ==, 0);
+  g_assert_cmpuint (config->batch_interval, ==, 5000);
+  g_assert_cmpuint (config->max_operation_size, ==, 4194304);
+  g_assert_cmpuint (config->snapshot_every, ==, 1);
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (PrdHubConfig) c = prd_hub_config_new ();
+      g_autoptr (GError) local_error = NULL;
+
+      g_assert_false (prd_hub_config_load_data (c, bad[i], -1, &local_error));
+      g_assert_error (local_error, PRD_ERROR, PRD_ERROR_CONFIG);
+      g_assert_nonnull (strstr (local_error->message, "collab"));
+    }
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/prd/collab/config", test_config);
+  g_test_add ("/prd/collab/acked-is-stored", Fixture, NULL, fixture_setup, test_acked_is_stored,
+              fixture_teardown);
+  g_test_add ("/prd/collab/release-and-restore", Fixture, NULL, fixture_setup,
+              test_release_and_restore, fixture_teardown);
+  g_test_add ("/prd/collab/refusals", Fixture, NULL, fixture_setup, test_refusals,
+              fixture_teardown);
+
+  return g_test_run ();
+}
