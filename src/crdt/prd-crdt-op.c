@@ -97,13 +97,20 @@ varint (guint8 *p, guint64 v)
   return p;
 }
 
-/* The fixed part is assembled on the stack: this runs once per keystroke. */
+/* Written straight into @out, which grows once: this runs once per
+ * keystroke. */
 static void
-put_op (GByteArray *out, const PrdCrdtOp *op)
+put_op (GByteArray *out, const PrdCrdtOp *op, gboolean version)
 {
-  guint8 buf[128];
-  guint8 *p = buf;
+  guint old = out->len;
+  gsize blen = op->type == PRD_CRDT_OP_INSERT && op->content ? strlen (op->content) : 0;
+  gsize bound = 64 + blen + (gsize) op->n_targets * 15;
+  guint8 *start, *p;
 
+  g_byte_array_set_size (out, old + bound);
+  start = p = out->data + old;
+  if (version)
+    *p++ = PRD_CRDT_FORMAT_VERSION;
   *p++ = op->type == PRD_CRDT_OP_INSERT ? 0 : 1;
   p = varint (p, op->site);
   p = varint (p, op->seq);
@@ -111,9 +118,8 @@ put_op (GByteArray *out, const PrdCrdtOp *op)
   p = varint (p, prd_crdt_zigzag (op->timestamp));
   if (op->type == PRD_CRDT_OP_INSERT)
     {
-      gsize blen = op->content ? strlen (op->content) : 0;
       p = varint (p, op->clock);
-      p = varint (p, (op->has_origin ? 1 : 0) | (op->has_right_origin ? 2 : 0));
+      *p++ = (op->has_origin ? 1 : 0) | (op->has_right_origin ? 2 : 0);
       if (op->has_origin)
         {
           p = varint (p, op->origin.site);
@@ -125,30 +131,21 @@ put_op (GByteArray *out, const PrdCrdtOp *op)
           p = varint (p, op->right_origin.clock);
         }
       p = varint (p, blen);
-      if (blen <= sizeof buf - (gsize) (p - buf))
-        {
-          memcpy (p, op->content, blen);
-          g_byte_array_append (out, buf, (p - buf) + blen);
-        }
-      else
-        {
-          g_byte_array_append (out, buf, p - buf);
-          g_byte_array_append (out, (const guint8 *) op->content, blen);
-        }
+      memcpy (p, op->content, blen);
+      p += blen;
     }
   else
     {
       p = varint (p, op->n_targets);
-      g_byte_array_append (out, buf, p - buf);
       for (guint i = 0; i < op->n_targets; i++)
         {
-          p = buf;
           p = varint (p, op->targets[i].site);
           p = varint (p, op->targets[i].clock);
           p = varint (p, op->targets[i].length);
-          g_byte_array_append (out, buf, p - buf);
         }
     }
+  g_assert ((gsize) (p - start) <= bound);
+  g_byte_array_set_size (out, old + (p - start));
 }
 
 static PrdCrdtOp *
@@ -252,24 +249,19 @@ get_op (PrdCrdtReader *r, GError **error)
 void
 prd_crdt_op_encode_into (const PrdCrdtOp *op, GByteArray *out)
 {
-  guint8 version = PRD_CRDT_FORMAT_VERSION;
-
   g_return_if_fail (op != NULL);
   g_return_if_fail (out != NULL);
-  g_byte_array_append (out, &version, 1);
-  put_op (out, op);
+  put_op (out, op, TRUE);
 }
 
 GBytes *
 prd_crdt_op_encode (const PrdCrdtOp *op)
 {
   GByteArray *out;
-  guint8 version = PRD_CRDT_FORMAT_VERSION;
 
   g_return_val_if_fail (op != NULL, NULL);
   out = g_byte_array_sized_new (32 + (op->content ? strlen (op->content) : 0));
-  g_byte_array_append (out, &version, 1);
-  put_op (out, op);
+  put_op (out, op, TRUE);
   return g_byte_array_free_to_bytes (out);
 }
 
@@ -322,7 +314,7 @@ prd_crdt_ops_encode (PrdCrdtOp *const *ops, guint n_ops)
   g_byte_array_append (out, &version, 1);
   prd_crdt_put_varint (out, n_ops);
   for (guint i = 0; i < n_ops; i++)
-    put_op (out, ops[i]);
+    put_op (out, ops[i], FALSE);
   return g_byte_array_free_to_bytes (out);
 }
 

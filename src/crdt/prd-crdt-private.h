@@ -116,9 +116,13 @@ typedef struct
 
 struct _PrdCrdtDoc
 {
-  GPtrArray *chunks; /* (element-type PrdCrdtChunk) (owned) by id */
-  GArray *order;     /* (element-type guint32) chunk ids in document order */
-  guint32 *fen;      /* Fenwick tree of chunk visible lengths, 1-based */
+  GPtrArray *chunks; /* (element-type PrdCrdtChunk) by id, in slabs */
+  GPtrArray *slabs;  /* (element-type PrdCrdtChunk) (owned) arrays of chunks */
+  PrdCrdtChunk *slab;
+  guint slab_used;
+  guint slab_cap;
+  GArray *order; /* (element-type guint32) chunk ids in document order */
+  guint32 *fen;  /* Fenwick tree of chunk visible lengths, 1-based */
   guint fen_cap;
   gboolean dirty; /* order indices and fen need rebuilding */
   guint32 length;
@@ -147,6 +151,8 @@ prd_crdt_item_vis (const PrdCrdtItem *it)
 
 PrdCrdtSite *prd_crdt_doc_ensure_site (PrdCrdtDoc *doc, guint32 site);
 PrdCrdtChunk *prd_crdt_doc_new_chunk (PrdCrdtDoc *doc);
+/* Room for @n more chunks without further allocation. */
+void prd_crdt_doc_reserve_chunks (PrdCrdtDoc *doc, guint n);
 void prd_crdt_doc_mark_dirty (PrdCrdtDoc *doc);
 gboolean prd_crdt_doc_check_consistency (PrdCrdtDoc *doc, GError **error);
 

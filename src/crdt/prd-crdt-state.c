@@ -477,6 +477,7 @@ decode_body (PrdCrdtDoc *doc, PrdCrdtReader *r, gboolean dropped, GError **error
         r->p += clen[k];
       }
   }
+  prd_crdt_doc_reserve_chunks (doc, (n_items + DECODE_FILL - 1) / DECODE_FILL);
   last_end = g_new0 (guint32, n_sites + 1);
   deleted_bits = g_new0 (guint8, n_items / 8 + 1);
   for (guint32 k = 0; k < n_items; k++)
