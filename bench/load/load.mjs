@@ -104,7 +104,7 @@ async function startHub(bin) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'prdhub-load-'));
   const conf = path.join(dataDir, 'load.conf');
   // No rate limit in the way; connections are many, all from 127.0.0.1.
-  fs.writeFileSync(conf, '[rate-limit]\ndefault = 1000000/1\n');
+  fs.writeFileSync(conf, '[rate-limit]\ndefault = 1000000/1\ncollab = 1000000/1\n');
   const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--config', conf], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PRDHUB_JWT_SECRET: secret },

@@ -11,7 +11,7 @@ export { PrdClient, createPrd, rest, user, startHub, token };
 
 // Rate limits out of the way: these tests send thousands of operations per
 // connection on purpose.
-export const SDK_HUB_CONFIG = '[rate-limit]\ndefault = 1000000/1\n';
+export const SDK_HUB_CONFIG = '[rate-limit]\ndefault = 1000000/1\ncollab = 1000000/1\n';
 
 export function sdkClient(hub, prdId, claims, options = {}) {
   return new PrdClient({
