@@ -235,3 +235,33 @@ test('rate limited edits are sent again after retryAfter', async () => {
     await rhub.stop();
   }
 });
+
+test('an edit the hub refuses is reported, undone, and editing goes on', async () => {
+  const shub = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-operation-size = 16\n` });
+  const prdId = await createPrd(shub, 'SDK refused', 'small', alice);
+  const a = sdkClient(shub, prdId, alice);
+  const b = sdkClient(shub, prdId, bob);
+  try {
+    await a.connect();
+    await b.connect();
+    const errors = [];
+    a.on('error', (e) => errors.push(e));
+    const remote = [];
+    a.on('remote-change', (e) => remote.push(e));
+    a.insert(5, ' but this insert is longer than sixteen characters');
+    await until(() => errors.length > 0, 'the refusal');
+    assert.equal(errors[0].event, 'content-update');
+    assert.ok(['PAYLOAD_TOO_LARGE', 'INVALID_OPERATION'].includes(errors[0].code), errors[0].code);
+    // the replica resynchronises from the hub: the refused text goes away
+    await until(() => a.text === 'small', 'the refused edit to be undone');
+    assert.ok(remote.some((r) => r.deltas.some((d) => d.type === 'delete')));
+    a.insert(5, '!');
+    const doc = await converged(shub, prdId, [a, b], alice);
+    assert.equal(doc.content, 'small!');
+    assert.equal(b.text, 'small!');
+  } finally {
+    a.close();
+    b.close();
+    await shub.stop();
+  }
+});
