@@ -234,6 +234,7 @@ export class CrdtDoc {
     this.sites = [];
     this.log = []; // integration order, as [site, count] runs
     this.pending = new Map(); // "site:seq" -> held-back op
+    this.nRejected = 0; // held-back operations dropped when their turn came
     this._text = '';
     this._textValid = true;
   }
@@ -806,7 +807,9 @@ export class CrdtDoc {
           applied++;
         } catch (err) {
           if (!(err instanceof CrdtError)) throw err;
-          // The C engine drops a held-back operation it cannot integrate.
+          // Like the C engine: a held-back operation that does not fit when
+          // its turn comes is dropped and counted.
+          this.nRejected++;
         }
         this.pending.delete(key);
         progress = true;

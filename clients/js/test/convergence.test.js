@@ -186,4 +186,15 @@ test('held-back operations wait for their dependencies', () => {
   assert.equal(b.getText(), 'af');
   assert.equal(b.getText(), a.getText());
   assert.equal(b.applyRemote(ops[1]).applied, 0, 'a duplicate changes nothing');
+
+  // a held-back operation that does not fit when its turn comes is dropped
+  const c = new CrdtDoc();
+  const wrongClock = { ...ops[1], clock: 7 };
+  c.applyRemote(wrongClock);
+  assert.equal(c.nPending, 1);
+  assert.equal(c.applyRemote(ops[0]).applied, 1);
+  assert.equal(c.nPending, 0);
+  assert.equal(c.nRejected, 1);
+  assert.equal(c.getText(), 'abc');
+  assert.deepEqual(c.stateVector(), [1]);
 });
