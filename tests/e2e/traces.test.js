@@ -46,8 +46,12 @@ function whenHas(client, need) {
   };
   if (ok()) return Promise.resolve();
   return new Promise((resolve) => {
+    // an operation that changes no visible text (a delete of characters
+    // someone else deleted already) fires no remote-change: poll as well
+    const timer = setInterval(() => check(), 20);
     const check = () => {
       if (ok()) {
+        clearInterval(timer);
         client.off('remote-change', check);
         resolve();
       }
