@@ -265,3 +265,22 @@ test('an edit the hub refuses is reported, undone, and editing goes on', async (
     await shub.stop();
   }
 });
+
+test('over HTTP long-polling too', async () => {
+  const prdId = await createPrd(hub, 'SDK polling', 'poll', alice);
+  const opts = { socketOptions: { transports: ['polling'], reconnectionDelay: 50 } };
+  const a = sdkClient(hub, prdId, alice, opts);
+  const b = sdkClient(hub, prdId, bob, opts);
+  try {
+    await a.connect();
+    await b.connect();
+    for (let i = 0; i < 20; i++) (i % 2 ? a : b).insert(0, String(i % 10));
+    const doc = await converged(hub, prdId, [a, b], alice);
+    assert.equal(a.text, doc.content);
+    assert.equal(b.text, doc.content);
+    assert.equal(doc.content.length, 24);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
