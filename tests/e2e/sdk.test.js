@@ -223,9 +223,12 @@ test('rate limited edits are sent again after retryAfter', async () => {
     a.on('error', (e) => errors.push(e));
     let limited = 0;
     a.socket.on('rate-limit', () => limited++);
-    for (let i = 0; i < 25; i++) a.insert(a.text.length, String.fromCharCode(97 + i));
+    // at the front each time: 25 operations (typing at the end would be
+    // coalesced into one while unsent)
+    for (let i = 0; i < 25; i++) a.insert(0, String.fromCharCode(97 + i));
+    assert.equal(a.pendingCount, 25);
     const doc = await converged(rhub, prdId, [a, b], alice);
-    assert.equal(doc.content, 'abcdefghijklmnopqrstuvwxy');
+    assert.equal(doc.content, 'yxwvutsrqponmlkjihgfedcba');
     assert.equal(b.text, doc.content);
     assert.ok(limited > 0, 'the hub rate-limited the client');
     assert.deepEqual(errors, [], 'rate limiting is handled, not reported');
@@ -279,6 +282,33 @@ test('over HTTP long-polling too', async () => {
     assert.equal(a.text, doc.content);
     assert.equal(b.text, doc.content);
     assert.equal(doc.content.length, 24);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test('typing offline is sent as a few operations', async () => {
+  const prdId = await createPrd(hub, 'SDK offline typing', 'Title\n', alice);
+  const a = sdkClient(hub, prdId, alice);
+  const b = sdkClient(hub, prdId, bob);
+  try {
+    await a.connect();
+    await b.connect();
+    const vector = a.stateVector;
+    a.disconnect();
+    const words = 'typed while the network was down';
+    for (const ch of words) a.insert(a.length, ch);
+    a.delete(a.length - 4, 4); // "down" goes: a second operation
+    for (const ch of 'away') a.insert(a.length, ch);
+    assert.equal(a.text, 'Title\ntyped while the network was away');
+    assert.equal(a.pendingCount, 3);
+    b.insert(0, '# ');
+    await a.reconnect();
+    const doc = await converged(hub, prdId, [a, b], alice);
+    assert.equal(doc.content, '# Title\ntyped while the network was away');
+    assert.equal(a.text, doc.content);
+    assert.equal(doc.stateVector[a.siteId], (vector[a.siteId] ?? 0) + 3);
   } finally {
     a.close();
     b.close();

@@ -89,6 +89,7 @@ export class PrdClient extends Emitter {
     this.userId = decodeJwtSub(token);
     this.maxInFlight = options.maxInFlight ?? 64;
     this.presenceInterval = options.presenceInterval ?? 50;
+    this.maxCoalesce = options.maxCoalesce ?? 4096;
     this._io = io;
     this._socketOptions = { auth: { token }, ...socketOptions };
 
@@ -466,12 +467,37 @@ export class PrdClient extends Emitter {
    */
   insert(position, text, { base } = {}) {
     this._checkEditable();
+    if (!base) {
+      const merged = this._coalesce(position, text);
+      if (merged) return merged;
+    }
     const b = base ? [...base] : this.doc.stateVector();
     const { op, deltas } = this.doc.localInsert(this.siteId, position, text, { base: b, timestamp: Date.now() });
     while (b.length <= this.siteId) b.push(0);
     b[this.siteId] = op.seq;
     this._baseAfter = b;
     return this._local(op, deltas, position);
+  }
+
+  // Typing that continues an insert never sent (offline, or behind a full
+  // send window) extends that insert instead of making a new operation.
+  _coalesce(position, text) {
+    const e = this._queue[this._queue.length - 1];
+    if (!e || e.everSent || e.op.type !== 'insert' || e.op.seq !== this.doc.siteOps(this.siteId)) return null;
+    if (position !== e.wire.position + e.op.content.length) return null;
+    const v = this.doc.stateVector();
+    if (v.length !== e.vector.length || v.some((x, i) => x !== e.vector[i])) return null;
+    if (typeof text !== 'string' || e.op.content.length + text.length > this.maxCoalesce) return null;
+    const deltas = this.doc.extendLastInsert(this.siteId, text);
+    if (!deltas) return null;
+    e.op.content += text;
+    e.op.length = e.op.content.length;
+    e.wire.content = e.op.content;
+    for (const d of deltas) this._shiftPresence(d, this.userId);
+    if (this._presence.cursorPosition !== null) this._presence.cursorPosition = position + text.length;
+    this.emit('change', { local: true, deltas, userId: this.userId, userName: null });
+    this._scheduleFlush();
+    return e.op;
   }
 
   /** Deletes @length characters at @position (see insert() for `base`). */
@@ -506,6 +532,7 @@ export class PrdClient extends Emitter {
       if (this._inFlight >= this.maxInFlight) break;
       if (e.sent) continue;
       e.sent = true;
+      e.everSent = true;
       this._inFlight++;
       this.socket.emit('content-update', { prdId: this.prdId, operation: e.wire, stateVector: e.vector },
         (res) => this._onAck(gen, e, res));

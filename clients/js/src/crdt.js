@@ -721,6 +721,36 @@ export class CrdtDoc {
   }
 
   /**
+   * Appends @text to @site's last operation when it is an insert whose last
+   * character is the end of its run and nothing was integrated after it:
+   * the document is then exactly what one insert of the whole text would
+   * have made. For an SDK coalescing typing it has not sent yet. Returns the
+   * extended operation's deltas, or null when the conditions do not hold
+   * (nothing changes then).
+   */
+  extendLastInsert(site, text) {
+    const s = this.sites[site];
+    if (!s || s.nOps === 0 || typeof text !== 'string' || text.length === 0 || !isWellFormed(text)) return null;
+    const last = this.log[this.log.length - 1];
+    if (!last || last[0] !== site) return null;
+    const h = s.ops[s.nOps - 1];
+    if (!h.ins || h.clock + h.n !== s.text.len) return null;
+    const l = this._locateId(site, h.clock + h.n - 1);
+    const it = l.chunk.items[l.idx];
+    if (l.off !== it.len - 1 || it.del !== 0 || it.hid) return null;
+    if (isHigh(s.text.buf[h.clock + h.n - 1])) return null;
+    if (h.n + text.length > MAX_INSERT_UNITS) return null;
+    const position = this._locPosition(l) + 1;
+    const clock = s.text.len;
+    s.text.push(text);
+    it.len += text.length;
+    this._addVis(l.chunk, text.length);
+    for (let k = 0; k < text.length; k++) s.loc[clock + k] = l.chunk;
+    h.n += text.length;
+    return [{ type: 'insert', position, text }];
+  }
+
+  /**
    * Deletes @length characters at @position of the version @base (current
    * when omitted) as the next operation of @site. Returns { op, deltas }.
    */

@@ -198,3 +198,44 @@ test('held-back operations wait for their dependencies', () => {
   assert.equal(c.getText(), 'abc');
   assert.deepEqual(c.stateVector(), [1]);
 });
+
+test('extending the last insert gives the document one insert would have made', () => {
+  const other = new CrdtDoc();
+  const history = [
+    opToJson(other.localInsert(1, 0, 'hello world').op),
+    opToJson(other.localInsert(1, 5, ',').op),
+  ];
+  const fresh = () => {
+    const d = new CrdtDoc();
+    for (const op of history) d.applyRemote(op);
+    return d;
+  };
+  const a = fresh();
+  const b = fresh();
+  // a types "big" as "b" + "i" + "g" (extended); b inserts "big" at once
+  const op = a.localInsert(0, 7, 'b').op;
+  assert.deepEqual(a.extendLastInsert(0, 'i'), [{ type: 'insert', position: 8, text: 'i' }]);
+  assert.deepEqual(a.extendLastInsert(0, 'g'), [{ type: 'insert', position: 9, text: 'g' }]);
+  op.content = 'big';
+  op.length = 3;
+  const op2 = b.localInsert(0, 7, 'big').op;
+  assert.deepEqual(opToJson(op), opToJson(op2));
+  assert.equal(a.getText(), 'hello, bigworld');
+  assert.equal(a.getText(), b.getText());
+  assert.deepEqual(a.stateVector(), b.stateVector());
+  // a replica receiving the extended operation agrees, character by character
+  const c = fresh();
+  c.applyRemote(opToJson(op));
+  assert.equal(c.getText(), a.getText());
+  const chars = (d) => d.chunks.flatMap((ch) => ch.items.flatMap((it) => Array.from({ length: it.len },
+    (_, k) => `${it.site}.${it.clock + k}<${k ? `${it.site}.${it.clock + k - 1}` : `${it.os}.${it.oc}`}|${it.rs}.${it.rc}`)));
+  assert.deepEqual(chars(a), chars(b));
+  assert.deepEqual(chars(a), chars(c));
+
+  // not once something else was integrated after it
+  c.localInsert(2, 0, 'x');
+  assert.equal(c.extendLastInsert(0, 'y'), null);
+  assert.notEqual(c.extendLastInsert(2, 'y'), null);
+  a.localDelete(0, 0, 1);
+  assert.equal(a.extendLastInsert(0, 'z'), null, 'the last operation is a delete');
+});
