@@ -483,6 +483,101 @@ test_refusals (Fixture *f, gconstpointer data)
   g_assert_cmpstr (text, ==, "x");
 }
 
+static char *
+insert_payload (const char *prd_id, int site, int seq, const char *text)
+{
+  g_autoptr (GString) vector = g_string_new ("[");
+
+  for (int s = 0; s <= site; s++)
+    g_string_append_printf (vector, "%s%d", s > 0 ? "," : "", s == site ? seq : 0);
+  g_string_append_c (vector, ']');
+  return g_strdup_printf ("{\"prdId\":\"%s\",\"operation\":{\"type\":\"insert\","
+                          "\"position\":0,\"content\":\"%s\"},\"stateVector\":%s}",
+                          prd_id, text, vector->str);
+}
+
+/* With snapshot-every=2 the log is compacted behind snapshots while the room
+ * lives; sync from an empty vector is still served from the history. */
+static void
+test_snapshots_and_sync (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", NULL);
+  g_autoptr (Client) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+  g_autofree char *sync = g_strdup_printf ("{\"prdId\":\"%s\",\"stateVector\":[]}", prd_id);
+  g_autoptr (JsonNode) ack = NULL;
+  g_autoptr (JsonNode) response = NULL;
+  g_autofree char *text = NULL;
+  gint64 snapshot_seq = 0;
+  gint64 site = join (a, prd_id, "edit", NULL);
+
+  for (int i = 1; i <= 5; i++)
+    {
+      g_autofree char *payload = insert_payload (prd_id, (int) site, i, "ab");
+      g_autoptr (JsonNode) op_ack = request (a, "content-update", payload);
+
+      assert_ok (op_ack);
+    }
+  /* Snapshots are written after commits, asynchronously: wait for one. */
+  while (snapshot_seq < 4)
+    {
+      g_clear_pointer (&text, g_free);
+      text = stored_text (f, prd_id, &snapshot_seq);
+    }
+  g_assert_cmpstr (text, ==, "ababababab");
+
+  ack = request (a, "sync-request", sync);
+  assert_ok (ack);
+  response = wait_event (a, "sync-response");
+  g_assert_false (json_object_get_boolean_member (json_node_get_object (response), "full"));
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                        json_node_get_object (response), "missingUpdates")),
+                    ==, 5);
+}
+
+/* A store that refuses an append: the sender learns why, the room is closed
+ * for everyone (its memory would be ahead of the store), and nothing of it
+ * reaches anyone. */
+static void
+test_storage_failure (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "x");
+  g_autoptr (Client) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+  g_autoptr (Client) b = client_new (f, "bob", "org", PRD_ROLE_EDITOR);
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) ack = NULL;
+  g_autoptr (JsonNode) closed = NULL;
+  g_autoptr (JsonNode) again = NULL;
+  g_autofree char *payload = NULL;
+  gint64 site = join (a, prd_id, "edit", NULL);
+
+  join (b, prd_id, "edit", NULL);
+  prd_store_delete_async (f->store, prd_id, NULL, result_cb, &result);
+  g_assert_true (prd_store_delete_finish (f->store, wait_result (&result), &error));
+  g_assert_no_error (error);
+
+  payload = insert_payload (prd_id, (int) site, 1, "lost");
+  g_test_expect_message ("prd-hub", G_LOG_LEVEL_WARNING, "Closing prd_*");
+  ack = request (a, "content-update", payload);
+  g_assert_nonnull (json_object_get_object_member (json_node_get_object (ack), "error"));
+  closed = wait_event (b, "error");
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (closed), "code"), ==,
+                   "STORAGE_ERROR");
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (closed), "prdId"), ==,
+                   prd_id);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (prd_hub_prds_get_n_rooms (prd_hub_get_prds (f->hub)), ==, 0);
+
+  again = request (a, "content-update", payload);
+  g_assert_cmpstr (ack_error_code (again), ==, "NOT_JOINED");
+  while (!g_queue_is_empty (&b->messages))
+    {
+      g_autofree char *text = g_queue_pop_head (&b->messages);
+
+      g_assert_null (strstr (text, "content-update"));
+    }
+}
+
 static void
 test_config (void)
 {
@@ -543,6 +638,10 @@ main (int argc, char *argv[])
               fixture_teardown);
   g_test_add ("/prd/collab/release-and-restore", Fixture, NULL, fixture_setup,
               test_release_and_restore, fixture_teardown);
+  g_test_add ("/prd/collab/snapshots-and-sync", Fixture, "[collab]\nsnapshot-every=2\n",
+              fixture_setup, test_snapshots_and_sync, fixture_teardown);
+  g_test_add ("/prd/collab/storage-failure", Fixture, NULL, fixture_setup, test_storage_failure,
+              fixture_teardown);
   g_test_add ("/prd/collab/refusals", Fixture, NULL, fixture_setup, test_refusals,
               fixture_teardown);
 

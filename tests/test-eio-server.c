@@ -738,7 +738,8 @@ test_polling_server_close (Fixture *f, gconstpointer user_data)
   g_autoptr (Request) held = NULL;
   g_autoptr (Request) after = NULL;
 
-  /* Queued packets are still delivered, then the close packet. */
+  /* Queued packets are still delivered, then the close packet in a response
+   * of its own (a client handles a close before the packets decoded with it). */
   g_assert_true (prd_eio_socket_send_text (last_socket (f), "bye", -1));
   prd_eio_socket_close (last_socket (f), NULL);
   g_assert_cmpuint (f->closed->len, ==, 1);
@@ -746,9 +747,10 @@ test_polling_server_close (Fixture *f, gconstpointer user_data)
   g_assert_false (prd_eio_socket_is_open (last_socket (f)));
   g_assert_false (prd_eio_socket_send_text (last_socket (f), "late", -1));
   get = request (f, "GET", query, NULL);
-  assert_response (get, SOUP_STATUS_OK,
-                   "4bye\x1e"
-                   "1");
+  assert_response (get, SOUP_STATUS_OK, "4bye");
+  g_clear_pointer (&get, request_free);
+  get = request (f, "GET", query, NULL);
+  assert_response (get, SOUP_STATUS_OK, "1");
   after = request (f, "GET", query, NULL);
   assert_eio_error (after, 1, "Session ID unknown");
 

@@ -523,7 +523,12 @@ test_connect_refused (Fixture *f, gconstpointer data)
   expired_token = sign_expired ();
   expired = token_auth (expired_token);
   tampered = token_auth (valid);
-  tampered[strlen (tampered) - 4] ^= 1; /* flip a bit of the signature */
+  /* Change one signature character (to another base64url one). */
+  {
+    char *c = &tampered[strlen (tampered) - 4];
+
+    *c = *c == 'A' ? 'B' : 'A';
+  }
   foreign = token_auth (foreign_token);
 
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
@@ -700,6 +705,48 @@ test_shutdown (Fixture *f, gconstpointer data)
   late = client_open (f->url, NULL, &error);
   g_assert_null (late);
   g_assert_nonnull (error);
+}
+
+static void
+test_token_expiry (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Client) client = client_open (f->url, NULL, &error);
+  g_autoptr (Packet) expired = NULL;
+  g_autoptr (Packet) disconnect = NULL;
+  g_autofree char *short_lived = mint (f->auth, 2);
+  g_autofree char *long_lived = mint (f->auth, 600);
+  JsonArray *args;
+  JsonObject *payload;
+
+  g_assert_no_error (error);
+  assert_connected (client, "/", long_lived);
+  assert_connected (client, "/prds", short_lived);
+
+  /* When the token's exp passes, the namespace connection it opened ends. */
+  expired = next_packet (client);
+  g_assert_cmpint (expired->type, ==, 2);
+  g_assert_cmpstr (expired->nsp, ==, "/prds");
+  args = json_node_get_array (expired->data);
+  g_assert_cmpstr (json_array_get_string_element (args, 0), ==, "error");
+  payload = json_array_get_object_element (args, 1);
+  g_assert_cmpstr (json_object_get_string_member (payload, "code"), ==, "TOKEN_EXPIRED");
+  g_assert_cmpstr (json_object_get_string_member (payload, "message"), ==, "Token expired");
+  g_assert_true (is_iso_timestamp (json_object_get_string_member (payload, "timestamp")));
+  disconnect = next_packet (client);
+  g_assert_cmpint (disconnect->type, ==, 1);
+  g_assert_cmpstr (disconnect->nsp, ==, "/prds");
+
+  /* The other namespace, opened with a longer-lived token, stays. */
+  client_send (client, "421[\"ping\"]");
+  {
+    g_autoptr (Packet) pong = next_packet (client);
+    g_autoptr (Packet) ack = next_packet (client);
+
+    g_assert_cmpint (pong->type, ==, 2);
+    g_assert_cmpstr (pong->nsp, ==, "/");
+    g_assert_cmpint (ack->type, ==, 3);
+  }
 }
 
 static void
@@ -1030,6 +1077,8 @@ main (int argc, char *argv[])
   g_test_add ("/prd/hub/rate-limit", Fixture, rate_config, fixture_setup, test_rate_limit,
               fixture_teardown);
   g_test_add ("/prd/hub/shutdown", Fixture, NULL, fixture_setup, test_shutdown, fixture_teardown);
+  g_test_add ("/prd/hub/token-expiry", Fixture, NULL, fixture_setup, test_token_expiry,
+              fixture_teardown);
   g_test_add ("/prd/hub/shutdown-polling", Fixture, NULL, fixture_setup, test_shutdown_polling,
               fixture_teardown);
   g_test_add ("/prd/hub/tls", Fixture, NULL, fixture_setup_tls, test_tls, fixture_teardown);

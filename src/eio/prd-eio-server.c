@@ -2,15 +2,15 @@
 /*
  * PrdEioServer: routes HTTP requests at its path to Engine.IO sessions.
  *
- * Three libsoup handlers share the path:
+ * Two libsoup handlers share the path:
  * - an early handler (request headers read, body not yet) that detects
  *   overlapping POSTs and collects POST bodies itself, keeping at most
  *   max-payload + 1 bytes, so that an oversized body costs no memory;
- * - the plain handler, which validates every request (including WebSocket
- *   handshakes, which it rejects with the engine.io error body or leaves
- *   untouched so libsoup completes the upgrade), answers handshakes and
- *   hands polling requests to their session;
- * - the WebSocket handler, which opens a session or offers an upgrade.
+ * - the plain handler, which validates every request in engine.io's order
+ *   (so each mistake gets its error code), answers polling handshakes,
+ *   hands polling requests to their session, and completes WebSocket
+ *   handshakes itself (accept_websocket()): no libsoup WebSocket handler is
+ *   registered, see there for why.
  */
 #define G_LOG_DOMAIN "prd-eio"
 

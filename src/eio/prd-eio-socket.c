@@ -94,6 +94,7 @@ struct _PrdEioSocket
   guint pong_timeout_id;
   gboolean awaiting_pong;
   gboolean pong_refreshed;
+  gint64 ping_due;      /* monotonic µs */
   gint64 pong_deadline; /* monotonic µs */
 
   guint close_timeout_id;
@@ -413,12 +414,15 @@ on_pong_timeout (gpointer user_data)
 /* Heartbeat timers run at high priority so that busy I/O cannot delay a
  * timeout past the moment a client may rely on it having happened. */
 static void
-arm_pong_timeout (PrdEioSocket *self)
+arm_pong_timeout (PrdEioSocket *self, gint64 from)
 {
+  gint64 now = g_get_monotonic_time ();
+
   g_clear_handle_id (&self->pong_timeout_id, g_source_remove);
-  self->pong_deadline = g_get_monotonic_time () + (gint64) self->config.ping_timeout * 1000;
+  self->pong_deadline = from + (gint64) self->config.ping_timeout * 1000;
   self->pong_timeout_id =
-      g_timeout_add_full (G_PRIORITY_HIGH, self->config.ping_timeout, on_pong_timeout, self, NULL);
+      g_timeout_add_full (G_PRIORITY_HIGH, (guint) (MAX (self->pong_deadline - now, 0) / 1000),
+                          on_pong_timeout, self, NULL);
 }
 
 static gboolean
@@ -429,8 +433,9 @@ on_ping_timer (gpointer user_data)
   self->ping_id = 0;
   self->awaiting_pong = TRUE;
   self->pong_refreshed = FALSE;
-  /* In engine.io 6 the timeout runs from the moment the ping is sent. */
-  arm_pong_timeout (self);
+  /* In engine.io 6 the timeout runs from the moment the ping is sent; count
+   * from when it was due, so that a late main loop does not add up. */
+  arm_pong_timeout (self, self->ping_due);
   enqueue (self, prd_eio_packet_new (PRD_EIO_PACKET_PING, NULL, 0));
   return G_SOURCE_REMOVE;
 }
@@ -439,6 +444,7 @@ static void
 schedule_ping (PrdEioSocket *self)
 {
   g_clear_handle_id (&self->ping_id, g_source_remove);
+  self->ping_due = g_get_monotonic_time () + (gint64) self->config.ping_interval * 1000;
   self->ping_id =
       g_timeout_add_full (G_PRIORITY_HIGH, self->config.ping_interval, on_ping_timer, self, NULL);
 }
@@ -466,8 +472,7 @@ handle_packet (PrdEioSocket *self, const PrdEioPacket *packet)
       /* A client busy sending may see the ping late: any traffic while the
        * pong is awaited extends the timeout, once (as engine.io 6 does). */
       self->pong_refreshed = TRUE;
-      g_clear_handle_id (&self->pong_timeout_id, g_source_remove);
-      arm_pong_timeout (self);
+      arm_pong_timeout (self, g_get_monotonic_time ());
     }
 
   switch (packet->type)
@@ -875,14 +880,19 @@ socket_close (PrdEioSocket *self, const char *reason, CloseMode mode)
       else
         self->close_timeout_id = g_timeout_add (self->config.ping_timeout, on_close_timeout, self);
     }
-  else if (self->poll_get != NULL)
+  else if (self->poll_get != NULL && g_queue_is_empty (&self->queue))
     {
       teardown (self, mode);
     }
   else
     {
-      /* Keep the session until the next GET collects the last packets and
-       * the close packet, but not for longer than a client may be silent. */
+      /* The last packets and the close packet go out in separate responses
+       * (as engine.io does): socket.io-client handles a close packet before
+       * the packets decoded from the same payload, so it would drop them.
+       * Keep the session until the next GET collects the close packet, but
+       * not for longer than a client may be silent. */
+      if (self->poll_get != NULL)
+        answer_get (self, NULL);
       self->close_timeout_id = g_timeout_add (
           self->config.ping_interval + self->config.ping_timeout, on_close_timeout, self);
     }
@@ -1030,7 +1040,7 @@ prd_eio_socket_handle_get (PrdEioSocket *self, SoupServerMessage *msg)
   soup_server_message_pause (msg);
   g_signal_connect (msg, "finished", G_CALLBACK (on_get_finished), self);
 
-  if (self->state == STATE_CLOSING)
+  if (self->state == STATE_CLOSING && g_queue_is_empty (&self->queue))
     teardown (self, self->closing_mode);
   else if (!g_queue_is_empty (&self->queue))
     answer_get (self, NULL);

@@ -39,7 +39,7 @@ struct _PrdHubPrds
 {
   GObject parent_instance;
 
-  PrdSioNamespace *nsp; /* (unowned): the namespace outlives the handlers' use */
+  PrdSioNamespace *nsp; /* (unowned) (nullable): weak pointer */
   PrdStore *store;      /* (owned) */
   PrdHubConfig *config; /* (owned) */
   GHashTable *rooms;    /* prd id → (owned) Room */
@@ -300,6 +300,8 @@ on_user_joined (PrdRoom *prd_room, const char *user_id, gpointer user_data)
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (JsonNode) payload = NULL;
 
+  if (room->prds == NULL)
+    return;
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "prdId");
   json_builder_add_string_value (builder, room->prd_id);
@@ -318,6 +320,8 @@ on_user_left (PrdRoom *prd_room, const char *user_id, const char *name, gpointer
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (JsonNode) payload = NULL;
 
+  if (room->prds == NULL)
+    return;
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "prdId");
   json_builder_add_string_value (builder, room->prd_id);
@@ -873,16 +877,8 @@ settle_one (Room *room, Pending *pending)
   g_autoptr (JsonNode) payload = NULL;
   JsonObject *ack;
 
-  if (pending->kind == PENDING_DUPLICATE)
-    {
-      g_autoptr (GArray) vector = prd_document_get_committed_vector (room->document);
-
-      ack = json_object_new ();
-      json_object_set_member (ack, "stateVector", prd_hub_vector_to_json (vector));
-      json_object_set_boolean_member (ack, "duplicate", TRUE);
-      reply_ok (pending->socket, pending->ack_id, ack);
-      return;
-    }
+  /* After a failed append, nothing behind it is confirmed: a repeat of an
+   * operation that was never stored is no success either. */
   if (pending->error != NULL || room->failed)
     {
       if (pending->error == NULL)
@@ -898,6 +894,16 @@ settle_one (Room *room, Pending *pending)
       room->failed = TRUE;
       reply_error (pending->socket, pending->ack_id, "content-update", room->prd_id,
                    pending->error);
+      return;
+    }
+  if (pending->kind == PENDING_DUPLICATE)
+    {
+      g_autoptr (GArray) vector = prd_document_get_committed_vector (room->document);
+
+      ack = json_object_new ();
+      json_object_set_member (ack, "stateVector", prd_hub_vector_to_json (vector));
+      json_object_set_boolean_member (ack, "duplicate", TRUE);
+      reply_ok (pending->socket, pending->ack_id, ack);
       return;
     }
 
@@ -1281,6 +1287,10 @@ on_disconnection (PrdSioNamespace *nsp,
 
 /* ---- object ------------------------------------------------------------------ */
 
+static const char *const events[] = {
+  "join-prd", "leave-prd", "content-update", "sync-request", "presence-update",
+};
+
 static void
 prd_hub_prds_dispose (GObject *object)
 {
@@ -1288,8 +1298,15 @@ prd_hub_prds_dispose (GObject *object)
 
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
-  if (self->nsp != NULL && self->disconnection_id != 0)
-    g_clear_signal_handler (&self->disconnection_id, self->nsp);
+  if (self->nsp != NULL)
+    {
+      /* The namespace may outlive us: no handler may point here any more. */
+      for (guint i = 0; i < G_N_ELEMENTS (events); i++)
+        prd_sio_namespace_on (self->nsp, events[i], NULL, NULL);
+      g_clear_signal_handler (&self->disconnection_id, self->nsp);
+      g_object_remove_weak_pointer (G_OBJECT (self->nsp), (gpointer *) &self->nsp);
+      self->nsp = NULL;
+    }
   if (self->rooms != NULL)
     {
       GHashTableIter iter;
@@ -1355,6 +1372,7 @@ prd_hub_prds_new (PrdSioNamespace *nsp, PrdStore *store, PrdHubConfig *config)
 
   self = g_object_new (PRD_TYPE_HUB_PRDS, NULL);
   self->nsp = nsp;
+  g_object_add_weak_pointer (G_OBJECT (nsp), (gpointer *) &self->nsp);
   self->store = g_object_ref (store);
   self->config = prd_hub_config_ref (config);
   prd_sio_namespace_on (nsp, "join-prd", on_join_prd, self);

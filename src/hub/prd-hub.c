@@ -30,6 +30,7 @@
 #include "prd-hub.h"
 
 #define IDENTITY_KEY "prd-hub-identity"
+#define EXPIRY_KEY   "prd-hub-token-expiry"
 #define ENGINE_PATH  "/socket.io"
 
 struct _PrdHub
@@ -46,7 +47,6 @@ struct _PrdHub
   GHashTable *sessions; /* (owned) engine sockets alive, weakly referenced */
   GHashTable *requests; /* (owned) SoupServerMessages being served, unowned */
   guint drain_timeout;  /* ms */
-  guint flush_id;
   guint drain_id;
   guint finish_id;
   gboolean stopping;
@@ -137,6 +137,45 @@ prd_hub_socket_get_identity (PrdSioSocket *socket)
   return g_object_get_data (G_OBJECT (socket), IDENTITY_KEY);
 }
 
+static void
+destroy_source (gpointer source)
+{
+  g_source_destroy (source);
+  g_source_unref (source);
+}
+
+/* A connection lives no longer than the token that opened it: the client is
+ * told why and disconnected from the namespace, and must come back with a
+ * fresh token. */
+static gboolean
+on_token_expired (gpointer user_data)
+{
+  PrdSioSocket *socket = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) payload = NULL;
+
+  g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED, "Token expired");
+  payload = prd_hub_error_to_json (error);
+  g_debug ("%s: token expired, disconnecting", prd_sio_socket_get_id (socket));
+  prd_sio_socket_emit_one (socket, "error", payload);
+  prd_sio_socket_disconnect (socket);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+watch_expiry (PrdSioSocket *socket, gint64 exp)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  guint delay = (guint) CLAMP (exp - now, 0, (gint64) G_MAXUINT / 1000);
+  GSource *source = g_timeout_source_new (delay * 1000);
+
+  /* The source dies with the socket, so the callback never sees a freed one. */
+  g_source_set_callback (source, on_token_expired, socket, NULL);
+  g_source_set_name (source, "[prdhub] token expiry");
+  g_source_attach (source, NULL);
+  g_object_set_data_full (G_OBJECT (socket), EXPIRY_KEY, source, destroy_source);
+}
+
 static gboolean
 hub_connect (PrdSioNamespace *nsp,
              PrdSioSocket *socket,
@@ -177,6 +216,7 @@ hub_connect (PrdSioNamespace *nsp,
   g_debug ("%s connected to %s as %s (%s, %s)", prd_sio_socket_get_id (socket),
            prd_sio_namespace_get_name (nsp), identity->user_id, identity->org,
            prd_role_to_string (identity->role));
+  watch_expiry (socket, identity->exp);
   g_object_set_data_full (G_OBJECT (socket), IDENTITY_KEY, identity,
                           (GDestroyNotify) prd_identity_free);
   return TRUE;
@@ -239,7 +279,6 @@ finish_stop (PrdHub *self)
   if (self->stopped)
     return;
   self->stopped = TRUE;
-  g_clear_handle_id (&self->flush_id, g_source_remove);
   g_clear_handle_id (&self->drain_id, g_source_remove);
   g_clear_handle_id (&self->finish_id, g_source_remove);
   if (self->server != NULL)
@@ -251,42 +290,14 @@ finish_stop (PrdHub *self)
 static gboolean drained (PrdHub *self);
 static void check_drained (PrdHub *self);
 
-/* TRUE when every open session has handed its queued packets to its
- * transport. */
-static gboolean
-sessions_flushed (PrdHub *self)
-{
-  GHashTableIter iter;
-  gpointer socket;
-
-  g_hash_table_iter_init (&iter, self->sessions);
-  while (g_hash_table_iter_next (&iter, &socket, NULL))
-    if (prd_eio_socket_is_open (socket) && prd_eio_socket_get_buffered_amount (socket) > 0)
-      return FALSE;
-  return TRUE;
-}
-
 static void
 close_sessions (PrdHub *self)
 {
   if (self->closing)
     return;
   self->closing = TRUE;
-  g_clear_handle_id (&self->flush_id, g_source_remove);
   prd_eio_server_close_all (self->engine);
   check_drained (self);
-}
-
-static gboolean
-flush_check_cb (gpointer user_data)
-{
-  PrdHub *self = user_data;
-
-  if (!sessions_flushed (self))
-    return G_SOURCE_CONTINUE;
-  self->flush_id = 0;
-  close_sessions (self);
-  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -429,11 +440,14 @@ prd_hub_dispose (GObject *object)
   GHashTableIter iter;
   gpointer socket;
 
+  /* Disposed while running: stop now, without waiting for clients. */
   if (self->server != NULL && !self->stopping)
     prd_hub_stop (self);
   if (self->stopping)
-    close_sessions (self);
-  finish_stop (self);
+    {
+      close_sessions (self);
+      finish_stop (self);
+    }
   g_hash_table_iter_init (&iter, self->sessions);
   while (g_hash_table_iter_next (&iter, &socket, NULL))
     g_object_weak_unref (socket, on_session_finalized, self);
@@ -737,15 +751,10 @@ prd_hub_stop (PrdHub *self)
         prd_sio_namespace_emit_one (nsp, NULL, NULL, "server-shutdown", payload);
     }
 
-  /* Close only once the broadcast has left the session queues: a
-   * long-polling client given the event and the close packet in one
-   * response drops the event (socket.io-client dispatches decoded packets
-   * on the next tick, after the close). */
+  /* A server-side engine close delivers what was queued (the broadcast)
+   * before the close packet, on every transport. */
   self->drain_id = g_timeout_add (self->drain_timeout, drain_timeout_cb, self);
-  if (sessions_flushed (self))
-    close_sessions (self);
-  else
-    self->flush_id = g_timeout_add (10, flush_check_cb, self);
+  close_sessions (self);
   if (self->closing && drained (self))
     finish_stop (self);
 }

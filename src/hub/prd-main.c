@@ -21,7 +21,6 @@
 #include <glib-unix.h>
 
 #include "prd-error.h"
-#include "prd-hub-secret.h"
 #include "prd-hub.h"
 #include "prd-hub-rest.h"
 #include "prd-sqlite-store.h"
@@ -36,6 +35,7 @@ typedef struct
 {
   GMainLoop *loop;
   PrdHub *hub;
+  gboolean stopping;
 } ServeState;
 
 static int
@@ -96,7 +96,8 @@ on_stopped (PrdHub *hub, gpointer user_data)
 {
   ServeState *state = user_data;
 
-  g_main_loop_quit (state->loop);
+  if (state->loop != NULL)
+    g_main_loop_quit (state->loop);
 }
 
 static gboolean
@@ -104,8 +105,18 @@ on_signal (gpointer user_data)
 {
   ServeState *state = user_data;
 
-  if (state->hub == NULL)
+  /* The hub is being torn down already. */
+  if (state->loop == NULL)
     return G_SOURCE_CONTINUE;
+
+  /* A second signal does not wait for clients any longer. */
+  if (state->stopping)
+    {
+      g_message ("Stopping now");
+      g_main_loop_quit (state->loop);
+      return G_SOURCE_CONTINUE;
+    }
+  state->stopping = TRUE;
   g_message ("Stopping");
   prd_hub_stop (state->hub);
   return G_SOURCE_CONTINUE;
@@ -195,7 +206,6 @@ cmd_serve (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autofree char *url = NULL;
   ServeState state = { 0 };
-  guint sigint_id, sigterm_id;
 
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_summary (context, "Commands: serve (default), token, prd. "
@@ -229,21 +239,19 @@ cmd_serve (int argc, char **argv)
   state.loop = loop;
   state.hub = hub;
   g_signal_connect (hub, "stopped", G_CALLBACK (on_stopped), &state);
-  sigint_id = g_unix_signal_add (SIGINT, on_signal, &state);
-  sigterm_id = g_unix_signal_add (SIGTERM, on_signal, &state);
+  g_unix_signal_add (SIGINT, on_signal, &state);
+  g_unix_signal_add (SIGTERM, on_signal, &state);
   g_main_loop_run (loop);
-  /* Closing the store waits for its last commits; a second SIGTERM meanwhile
-   * must not kill the hub mid-way, so the handlers stay until the end. */
+
+  /* The handlers stay installed until the process exits: removing them
+   * restores the default action, and a repeated SIGTERM from a supervisor
+   * would then kill a clean shutdown half-way. Signals that arrive from now
+   * on find no loop and are ignored. */
+  state.loop = NULL;
   state.hub = NULL;
   g_clear_object (&hub);
+  /* Waits for the store's last commits (signals are ignored meanwhile). */
   close_store (store);
-  /* Removing the sources restores the default action; the hub is exiting
-   * cleanly (sanitizer builds take a while at exit), so a repeated signal
-   * is ignored rather than allowed to turn that into a kill. */
-  g_source_remove (sigint_id);
-  g_source_remove (sigterm_id);
-  signal (SIGINT, SIG_IGN);
-  signal (SIGTERM, SIG_IGN);
   return 0;
 }
 

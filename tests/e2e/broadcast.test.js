@@ -80,6 +80,6 @@ test('SIGINT also broadcasts server-shutdown and exits 0', async () => {
   const { args: [data] } = await got;
   assert.equal(typeof data.message, 'string');
   s.close();
-  const { code } = await hub.stop();
-  assert.equal(code, 0);
+  const res = await hub.stop();
+  assert.equal(res.code, 0, JSON.stringify(res) + hub.stderr());
 });

@@ -79,7 +79,3 @@ export function bump(vector, site) {
   v[site] += 1;
   return v;
 }
-
-export function utf16(s) {
-  return s.length;
-}

@@ -6,6 +6,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { startHub, token } from './helpers/hub.js';
 import {
   client, request, join, bump, once, user, rest, createPrd, recorder, until,
@@ -464,6 +466,45 @@ test('sites: a rejoining client gets its site back; a reused site is a conflict'
     assert.notEqual(jc.siteId, ja.siteId);
     assert.equal(jc.joined.siteConflict, undefined);
   } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('a client that stops answering pings leaves: user-left, no ghost in activeUsers', async () => {
+  const hub = await startHub({ config: '[engine]\nping-interval=300\nping-timeout=300\n' });
+  const sockets = [];
+  // A separate process we can freeze: its socket.io-client stops answering pings.
+  const prdId = await createPrd(hub, 'Timeouts');
+  const script = `
+    import { io } from 'socket.io-client';
+    const s = io(${JSON.stringify(hub.url + '/prds')}, {
+      transports: ['websocket'], reconnection: false, auth: { token: ${JSON.stringify(token(user('user_frozen')))} } });
+    s.on('joined-prd', () => console.log('joined'));
+    s.on('connect', () => s.emit('join-prd', { prdId: ${JSON.stringify(prdId)}, mode: 'edit' }));
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: fileURLToPath(new URL('.', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const watcher = await client(hub, user('user_watch'));
+    sockets.push(watcher);
+    await join(watcher, prdId);
+    const joined = once(watcher, 'user-joined');
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    assert.equal((await joined).args[0].user.userId, 'user_frozen');
+
+    const left = once(watcher, 'user-left');
+    child.kill('SIGSTOP');
+    const { args: [ul] } = await left;
+    assert.equal(ul.userId, 'user_frozen');
+
+    const late = await client(hub, user('user_late'));
+    sockets.push(late);
+    const jl = await join(late, prdId);
+    assert.deepEqual(jl.joined.activeUsers.map((u) => u.userId).sort(), ['user_late', 'user_watch']);
+  } finally {
+    child.kill('SIGKILL');
     for (const s of sockets) s.close();
     await hub.stop();
   }

@@ -61,6 +61,8 @@ test('SIGKILL loses no acknowledged update; rejoining clients converge', async (
     for (const s of sockets) s.close();
     sockets = [];
 
+    assert.ok(acked.size >= CLIENTS * ACKED_BEFORE_KILL, `${acked.size} acknowledged`);
+
     hub = await startHub({ config, args: ['--data-dir', dataDir] });
     const page = await rest(hub, 'GET', `/api/prds/${prdId}`);
     assert.equal(page.status, 200);
