@@ -269,14 +269,13 @@ export class PrdClient extends Emitter {
     if (this._queue.length === 0) this.emit('synced', { stateVector: this.doc.stateVector() });
   }
 
-  // Replace the replica by the hub's state @hub, keeping the local edits the
+  // Replace the replica by the hub's state @hubState, keeping the local edits the
   // hub has not integrated: under the same site they are integrated as they
   // are (and sent again with the same ids); under a fresh site they are
   // re-applied as new edits at the places they were made.
   _adopt(hubState, newSite) {
     let hub = CrdtDoc.decodeState(hubState);
-    const old = this.doc;
-    const oldText = this._everJoined ? old.getText() : null;
+    const oldText = this._everJoined ? this.doc.getText() : null;
     const oldSite = this.siteId;
     let pending = this._queue;
     const queue = [];
@@ -298,7 +297,7 @@ export class PrdClient extends Emitter {
           this.emit('error', new PrdClientError(err.code, `${pending.length} local edits dropped: ${err.message}`));
         }
       } else if (newSite !== null && pending.length > 0) {
-        this._rebase(hub, old, oldSite, newSite, pending, queue);
+        this._rebase(hub, oldSite, newSite, pending, queue);
       } else if (pending.length > 0) {
         this.emit('error', new PrdClientError('FORBIDDEN', `${pending.length} local edits dropped: joined without a site`));
       }
@@ -313,7 +312,7 @@ export class PrdClient extends Emitter {
     }
   }
 
-  _rebase(hub, old, oldSite, newSite, pending, queue) {
+  _rebase(hub, oldSite, newSite, pending, queue) {
     let c0 = Infinity;
     for (const e of pending) if (e.op.type === 'insert') { c0 = e.op.clock; break; }
     const c1 = hub.siteClock(newSite);
