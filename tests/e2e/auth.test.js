@@ -5,11 +5,12 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
   startHub, connect, connectError, token, claims, signJwt, rsaKeyPair, now, tmpDir, isoTime,
-  JWT_SECRET,
+  JWT_SECRET, PRDHUB_BIN, Manager, once,
 } from './helpers/hub.js';
 
 const NAMESPACES = ['/', '/prds', '/notifications'];
@@ -78,9 +79,31 @@ describe('HS256 hub', () => {
     }
   });
 
+  test('a connection ends when its token expires; other namespaces stay', async () => {
+    const manager = new Manager(hub.url, { reconnection: false, transports: ['websocket'] });
+    const short = manager.socket('/prds', { auth: { token: token({ exp: now() + 2 }) } });
+    const long = manager.socket('/notifications', { auth: { token: token() } });
+    const joined = [once(short, ['connect', 'connect_error']), once(long, ['connect', 'connect_error'])];
+    short.connect();
+    long.connect();
+    for (const j of await Promise.all(joined)) assert.equal(j.event, 'connect');
+
+    const error = once(short, 'error');
+    const gone = once(short, 'disconnect');
+    const { args: [data] } = await error;
+    assert.equal(data.code, 'TOKEN_EXPIRED');
+    assert.equal(typeof data.message, 'string');
+    isoTime(data.timestamp);
+    const { args: [reason] } = await gone;
+    assert.equal(reason, 'io server disconnect');
+
+    assert.ok(long.connected, 'the other namespace on the same connection stays');
+    const ack = await long.timeout(10000).emitWithAck('ping');
+    assert.deepEqual(ack, { ok: true });
+    manager.engine.close();
+  });
+
   test('prdhub token mints a token the hub accepts', async () => {
-    const { execFileSync } = await import('node:child_process');
-    const { PRDHUB_BIN } = await import('./helpers/hub.js');
     const out = execFileSync(PRDHUB_BIN, [
       'token', '--user', 'user_cli', '--name', 'Cli User', '--org', 'org_cli',
       '--role', 'viewer', '--ttl', '600', '--data-dir', hub.dataDir,

@@ -5,6 +5,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHub, connect, once, token, isoTime, EVENT_TIMEOUT_MS } from './helpers/hub.js';
+import { wsFrame, openRawWebSocket, drain } from './helpers/rawws.js';
 
 const MAX_PAYLOAD = 1000000;
 
@@ -71,6 +72,32 @@ describe('maxPayload', () => {
     const { args } = await gone;
     assert.match(args[0], /transport (close|error)/);
     socket.close();
+  });
+
+  test('a WebSocket frame larger than maxPayload is answered with Close 1009', async () => {
+    const sock = await openRawWebSocket(hub.port);
+    sock.write(wsFrame(`40${JSON.stringify({ token: token() })}`));
+    sock.write(wsFrame(`42["ping","${'x'.repeat(MAX_PAYLOAD)}"]`));
+    const seen = await drain(sock);
+    sock.destroy();
+    assert.equal(seen.how, 'close-frame', `the hub sent a Close frame (saw ${seen.how})`);
+    assert.equal(seen.closeCode, 1009);
+  });
+
+  test('a WebSocket message just under maxPayload is processed', async () => {
+    const sock = await openRawWebSocket(hub.port);
+    sock.write(wsFrame(`40${JSON.stringify({ token: token() })}`));
+    const body = `42["ping","${'x'.repeat(MAX_PAYLOAD - 20)}"]`;
+    assert.ok(Buffer.byteLength(body) <= MAX_PAYLOAD);
+    sock.write(wsFrame(body));
+    sock.write(wsFrame('41'));
+    sock.write(Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8])); // Close 1000
+    const frames = [];
+    const seen = await drain(sock, (text) => frames.push(text));
+    sock.destroy();
+    assert.ok(frames.some((f) => f.startsWith('40{')), `namespace joined: ${frames.join(' | ')}`);
+    assert.ok(frames.some((f) => f.startsWith('42["pong"')), `pong received: ${frames.join(' | ')}`);
+    assert.notEqual(seen.closeCode, 1009);
   });
 
   test('the hub still serves new clients after refusing over-size payloads', async () => {

@@ -168,9 +168,10 @@ export async function startHub({ config, args = [], env = {} } = {}) {
     stderr,
     exited,
     rssKiB: () => rssKiB(proc.pid),
-    // SIGTERM, then SIGKILL if it does not go within the bound.
+    // SIGTERM (unless a test already signalled it: a second SIGTERM while
+    // the hub drains would be a forced stop), then SIGKILL past the bound.
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      if (!proc.killed && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       const timer = setTimeout(() => proc.kill('SIGKILL'), START_TIMEOUT_MS);
       const res = await exited;
       clearTimeout(timer);
