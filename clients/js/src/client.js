@@ -1,0 +1,703 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// PrdClient: one collaborative PRD over the hub's `/prds` Socket.IO
+// namespace. Local edits are applied at once and sent as content-update
+// operations; remote operations are integrated with the hub's CRDT
+// algorithm (crdt.js); unacknowledged edits survive disconnects and are sent
+// again, with the same ids, after the client rejoins.
+//
+// This module does not import socket.io-client itself: pass `io` (index.js
+// does that for you), so that an application can bring its own copy.
+
+import { CrdtDoc, CrdtError } from './crdt.js';
+import { Emitter } from './emitter.js';
+
+const STATUSES = new Set(['viewing', 'editing', 'ai-prompting']);
+
+export class PrdClientError extends Error {
+  constructor(code, message, extra = {}) {
+    super(message);
+    this.name = 'PrdClientError';
+    this.code = code;
+    Object.assign(this, extra);
+  }
+}
+
+function decodeJwtSub(token) {
+  try {
+    const part = String(token).split('.')[1];
+    const b64 = part.replace(/-/g, '+').replace(/_/g, '/');
+    const json = typeof Buffer !== 'undefined'
+      ? Buffer.from(b64, 'base64').toString('utf8')
+      : decodeURIComponent(escape(atob(b64)));
+    return JSON.parse(json).sub ?? null;
+  } catch {
+    return null;
+  }
+}
+
+// One delete and one insert that turn @a into @b (common prefix and suffix kept).
+export function diffDeltas(a, b) {
+  if (a === b) return [];
+  let p = 0;
+  const max = Math.min(a.length, b.length);
+  while (p < max && a.charCodeAt(p) === b.charCodeAt(p)) p++;
+  let s = 0;
+  while (s < max - p && a.charCodeAt(a.length - 1 - s) === b.charCodeAt(b.length - 1 - s)) s++;
+  // keep surrogate pairs whole
+  if (p > 0 && p < a.length && a.charCodeAt(p) >= 0xdc00 && a.charCodeAt(p) < 0xe000) p--;
+  const deltas = [];
+  const delLen = a.length - s - p;
+  if (delLen > 0) deltas.push({ type: 'delete', position: p, length: delLen });
+  const ins = b.slice(p, b.length - s);
+  if (ins.length > 0) deltas.push({ type: 'insert', position: p, text: ins });
+  return deltas;
+}
+
+function shiftPosition(pos, delta, own) {
+  if (typeof pos !== 'number') return pos;
+  if (delta.type === 'insert') {
+    if (pos > delta.position || (own && pos === delta.position)) return pos + delta.text.length;
+    return pos;
+  }
+  if (pos <= delta.position) return pos;
+  return Math.max(delta.position, pos - delta.length);
+}
+
+/**
+ * @typedef {object} PrdClientOptions
+ * @property {string} url        hub base URL, e.g. http://127.0.0.1:8080
+ * @property {string} token      JWT for the Socket.IO handshake (auth.token)
+ * @property {string} prdId      the PRD to join
+ * @property {'edit'|'view'} [mode]
+ * @property {Function} io       socket.io-client's `io`
+ * @property {object} [socketOptions] extra options for io()
+ * @property {number} [maxInFlight] content-updates sent before their acks (64)
+ * @property {number} [presenceInterval] ms between presence-update sends (50)
+ */
+export class PrdClient extends Emitter {
+  /** @param {PrdClientOptions} options */
+  constructor(options) {
+    super();
+    const { url, token, prdId, mode = 'edit', io, socketOptions = {} } = options;
+    if (typeof io !== 'function') throw new TypeError('PrdClient needs socket.io-client\'s io');
+    if (typeof prdId !== 'string' || prdId === '') throw new TypeError('prdId must be a string');
+    if (mode !== 'edit' && mode !== 'view') throw new TypeError('mode must be "edit" or "view"');
+    this.url = url;
+    this.prdId = prdId;
+    this.mode = mode;
+    this.userId = decodeJwtSub(token);
+    this.maxInFlight = options.maxInFlight ?? 64;
+    this.presenceInterval = options.presenceInterval ?? 50;
+    this.maxCoalesce = options.maxCoalesce ?? 4096;
+    this._io = io;
+    this._socketOptions = { auth: { token }, ...socketOptions };
+
+    this.doc = new CrdtDoc();
+    this.siteId = null;
+    this.title = null;
+    this.version = null;
+    this.joined = false;
+    this._everJoined = false;
+    this._queue = []; // unacknowledged local ops: { op, wire, vector, sent }
+    this._gen = 0; // bumped whenever in-flight acks must be ignored
+    this._inFlight = 0;
+    this._retryAfterMs = 1000;
+    this._timers = new Set();
+    this._flushTimer = null;
+    this._syncTimer = null;
+    this._syncing = false;
+    this._presenceTimer = null;
+    this._presenceDirty = false;
+    this._lastPresenceSend = 0;
+    this._presence = { status: mode === 'edit' ? 'editing' : 'viewing', cursorPosition: null, selection: null };
+    this.users = new Map();
+    this.socket = null;
+    this._closed = false;
+    this._joinWaiters = [];
+  }
+
+  // ---- connection ------------------------------------------------------------------
+
+  /** Connects and joins; resolves with the joined-prd payload. */
+  connect() {
+    if (this._closed) return Promise.reject(new PrdClientError('CLOSED', 'client is closed'));
+    const p = this._waitJoined();
+    if (!this.socket) {
+      const base = this.url.replace(/\/+$/, '');
+      const socket = this._io(`${base}/prds`, { forceNew: true, ...this._socketOptions });
+      this.socket = socket;
+      this._wire(socket);
+    } else if (!this.socket.connected) {
+      this.socket.connect();
+    }
+    return p;
+  }
+
+  _waitJoined() {
+    if (this.joined) return Promise.resolve(this._lastJoined);
+    return new Promise((resolve, reject) => this._joinWaiters.push({ resolve, reject }));
+  }
+
+  _settleJoin(err, value) {
+    const waiters = this._joinWaiters;
+    this._joinWaiters = [];
+    for (const w of waiters) (err ? w.reject(err) : w.resolve(value));
+  }
+
+  _wire(socket) {
+    socket.on('connect', () => {
+      this.emit('status', 'connected');
+      this._join();
+    });
+    socket.on('connect_error', (err) => {
+      const data = err && err.data;
+      const code = data?.code ?? 'CONNECT_ERROR';
+      const e = new PrdClientError(code, data?.message ?? err.message, { event: 'connect' });
+      this.emit('error', e);
+      // The hub refused the handshake (bad token): socket.io will not retry.
+      if (!socket.active) this._settleJoin(e);
+    });
+    socket.on('disconnect', (reason) => {
+      this._offline();
+      this.emit('status', 'offline', reason);
+    });
+    socket.on('joined-prd', (data) => this._onJoined(data));
+    socket.on('content-update', (data) => this._onRemoteUpdate(data));
+    socket.on('batch-update', (data) => this._onBatch(data));
+    socket.on('presence-update', (data) => this._onPresence(data));
+    socket.on('user-joined', (data) => this._onUserJoined(data));
+    socket.on('user-left', (data) => this._onUserLeft(data));
+    socket.on('sync-response', (data) => this._onSyncResponse(data));
+    socket.on('rate-limit', (data) => {
+      if (typeof data?.retryAfter === 'number') this._retryAfterMs = Math.max(100, data.retryAfter * 1000);
+    });
+    socket.on('error', (data) => {
+      if (data && data.prdId !== undefined && data.prdId !== this.prdId) return;
+      // Refusals of requests that carried an ack are reported from the ack.
+      if (data && (data.event === 'content-update' || data.event === 'join-prd' || data.event === 'sync-request')) return;
+      this.emit('error', new PrdClientError(data?.code ?? 'ERROR', data?.message ?? 'error', { event: data?.event }));
+    });
+  }
+
+  _join() {
+    const payload = { prdId: this.prdId, mode: this.mode };
+    if (this.siteId !== null) {
+      payload.siteId = this.siteId;
+      payload.stateVector = this.doc.stateVector();
+    }
+    const gen = this._gen;
+    this.socket.emit('join-prd', payload, (res) => {
+      if (res && res.error) {
+        const e = new PrdClientError(res.error.code, res.error.message, { event: 'join-prd' });
+        this.emit('error', e);
+        if (gen === this._gen) this._settleJoin(e);
+      }
+    });
+  }
+
+  _offline() {
+    this.joined = false;
+    this._gen++;
+    this._inFlight = 0;
+    for (const e of this._queue) e.sent = false;
+    this._syncing = false;
+  }
+
+  /** Goes offline (edits continue locally and are sent after reconnect()). */
+  disconnect() {
+    if (this.socket) this.socket.disconnect();
+    this._offline();
+  }
+
+  /** Reconnects after disconnect(); resolves when joined again. */
+  reconnect() {
+    return this.connect();
+  }
+
+  /** Leaves the PRD and closes the connection for good. */
+  close() {
+    this._closed = true;
+    for (const t of this._timers) clearTimeout(t);
+    this._timers.clear();
+    if (this.socket) {
+      if (this.socket.connected && this.joined) this.socket.emit('leave-prd', { prdId: this.prdId });
+      this.socket.disconnect();
+      this.socket.removeAllListeners();
+    }
+    this._offline();
+    this._settleJoin(new PrdClientError('CLOSED', 'client is closed'));
+  }
+
+  _timer(fn, ms) {
+    const t = setTimeout(() => {
+      this._timers.delete(t);
+      fn();
+    }, ms);
+    this._timers.add(t);
+    return t;
+  }
+
+  // ---- joining and resynchronising -------------------------------------------------
+
+  _onJoined(data) {
+    if (!data || data.prdId !== this.prdId) return;
+    const newSite = typeof data.siteId === 'number' ? data.siteId : null;
+    try {
+      this._adopt(data.initialState?.encodedState, newSite);
+    } catch (err) {
+      if (!(err instanceof CrdtError)) throw err;
+      const e = new PrdClientError(err.code, `cannot read the hub's state: ${err.message}`, { event: 'joined-prd' });
+      this.emit('error', e);
+      this._settleJoin(e);
+      return;
+    }
+    this.title = data.title ?? this.title;
+    this.version = data.initialState.version ?? this.version;
+    this.users.clear();
+    for (const u of data.activeUsers ?? []) this.users.set(u.userId, { ...u });
+    this.joined = true;
+    this._everJoined = true;
+    this._lastJoined = data;
+    if (data.siteConflict) this.emit('site-conflict', data.siteConflict);
+    this.emit('status', 'joined');
+    this.emit('presence', { users: this.getUsers() });
+    this._settleJoin(null, data);
+    this._presenceDirty = this._presence.cursorPosition !== null || this._presence.status !== 'viewing';
+    this._schedulePresence();
+    this._flush();
+    if (this._queue.length === 0) this.emit('synced', { stateVector: this.doc.stateVector() });
+  }
+
+  // Replace the replica by the hub's state @hubState, keeping the local edits the
+  // hub has not integrated: under the same site they are integrated as they
+  // are (and sent again with the same ids); under a fresh site they are
+  // re-applied as new edits at the places they were made.
+  _adopt(hubState, newSite) {
+    let hub = CrdtDoc.decodeState(hubState);
+    const oldText = this._everJoined ? this.doc.getText() : null;
+    const oldSite = this.siteId;
+    let pending = this._queue;
+    const queue = [];
+    if (pending.length > 0 && oldSite !== null) {
+      // Operations the hub already has (sent, ack lost) are done; an id the
+      // hub knows with other content was reused by someone else.
+      pending = pending.filter((e) => !hub.hasSameOp(e.op));
+      if (newSite === oldSite) {
+        try {
+          for (const e of pending) {
+            hub._applyRemoteOp(e.op);
+            queue.push({ ...e, sent: false });
+          }
+          if (hub.nPending > 0) throw new CrdtError('INVALID_OPERATION', 'local edits depend on operations the hub lacks');
+        } catch (err) {
+          if (!(err instanceof CrdtError)) throw err;
+          hub = CrdtDoc.decodeState(hubState);
+          queue.length = 0;
+          this.emit('error', new PrdClientError(err.code, `${pending.length} local edits dropped: ${err.message}`));
+        }
+      } else if (newSite !== null && pending.length > 0) {
+        this._rebase(hub, oldSite, newSite, pending, queue);
+      } else if (pending.length > 0) {
+        this.emit('error', new PrdClientError('FORBIDDEN', `${pending.length} local edits dropped: joined without a site`));
+      }
+    }
+    this.doc = hub;
+    this.siteId = newSite;
+    this._queue = queue;
+    this._inFlight = 0;
+    if (oldText !== null) {
+      const deltas = diffDeltas(oldText, hub.getText());
+      if (deltas.length > 0) this._emitRemote(deltas, null, null, null);
+    }
+  }
+
+  _rebase(hub, oldSite, newSite, pending, queue) {
+    let c0 = Infinity;
+    for (const e of pending) if (e.op.type === 'insert') { c0 = e.op.clock; break; }
+    const c1 = hub.siteClock(newSite);
+    const map = (site, clock) => (site === oldSite && clock >= c0 ? [newSite, clock - c0 + c1] : [site, clock]);
+    const charPos = (site, clock) => {
+      const l = hub._locateId(site, clock);
+      const it = l.chunk.items[l.idx];
+      return { pos: hub._locPosition(l), visible: it.del === 0 && !it.hid };
+    };
+    const push = (op) => {
+      const wire = op.type === 'insert'
+        ? { type: 'insert', position: op.position, content: op.content, timestamp: op.timestamp }
+        : { type: 'delete', position: op.position, length: op.length, timestamp: op.timestamp };
+      queue.push({ op, wire, vector: hub.stateVector(), sent: false });
+    };
+    for (const e of pending) {
+      const op = e.op;
+      if (op.type === 'insert') {
+        let pos = 0;
+        if (op.origin) {
+          const [s, c] = map(op.origin[0], op.origin[1]);
+          const at = charPos(s, c);
+          pos = at.pos + (at.visible ? 1 : 0);
+        }
+        const { op: nop } = hub.localInsert(newSite, pos, op.content, { timestamp: op.timestamp });
+        nop.position = pos;
+        push(nop);
+      } else {
+        const positions = [];
+        for (const [ts, tc, tl] of op.targets) {
+          for (let c = tc; c < tc + tl; c++) {
+            const [s, cc] = map(ts, c);
+            if (cc >= hub.siteClock(s)) continue;
+            const at = charPos(s, cc);
+            if (at.visible) positions.push(at.pos);
+          }
+        }
+        positions.sort((a, b) => a - b);
+        const ranges = [];
+        for (const p of positions) {
+          const last = ranges[ranges.length - 1];
+          if (last && last[0] + last[1] === p) last[1]++;
+          else if (!last || last[0] + last[1] < p) ranges.push([p, 1]);
+        }
+        for (let i = ranges.length - 1; i >= 0; i--) {
+          const { op: nop } = hub.localDelete(newSite, ranges[i][0], ranges[i][1], { timestamp: op.timestamp });
+          nop.position = ranges[i][0];
+          push(nop);
+        }
+      }
+    }
+  }
+
+  _requestSync() {
+    if (this._syncTimer !== null || !this.joined) return;
+    this._syncTimer = this._timer(() => {
+      this._syncTimer = null;
+      if (!this.joined || this._syncing) return;
+      this._syncing = true;
+      const vector = this.doc.stateVector();
+      if (this.siteId !== null && this.siteId < vector.length) vector[this.siteId] -= this._queue.length;
+      this.socket.emit('sync-request', { prdId: this.prdId, stateVector: vector }, (res) => {
+        if (res && res.error) {
+          this._syncing = false;
+          this.emit('error', new PrdClientError(res.error.code, res.error.message, { event: 'sync-request' }));
+        }
+      });
+    }, 0);
+  }
+
+  _onSyncResponse(data) {
+    if (!data || data.prdId !== this.prdId) return;
+    this._syncing = false;
+    if (data.full) {
+      try {
+        this._adopt(data.fullState?.encodedState, this.siteId);
+      } catch (err) {
+        if (!(err instanceof CrdtError)) throw err;
+        this.emit('error', new PrdClientError(err.code, `cannot read the hub's state: ${err.message}`, { event: 'sync-response' }));
+      }
+      this._flush();
+      return;
+    }
+    for (const u of data.missingUpdates ?? []) this._applyRemote(u.operation, u.userId ?? null, null);
+  }
+
+  // ---- remote changes ------------------------------------------------------------------
+
+  _emitRemote(deltas, userId, userName, operation) {
+    for (const d of deltas) this._shiftPresence(d, userId);
+    this.emit('change', { local: false, deltas, userId, userName });
+    this.emit('remote-change', { deltas, userId, userName, operation });
+  }
+
+  _applyRemote(operation, userId, userName) {
+    let res;
+    try {
+      res = this.doc.applyRemote(operation);
+    } catch (err) {
+      if (!(err instanceof CrdtError)) throw err;
+      this.emit('error', new PrdClientError(err.code, err.message, { event: 'content-update' }));
+      this._requestSync();
+      return;
+    }
+    if (res.deltas.length > 0) this._emitRemote(res.deltas, userId, userName, operation);
+    if (this.doc.nPending > 0) this._requestSync();
+  }
+
+  _onRemoteUpdate(data) {
+    if (!data || data.prdId !== this.prdId || !this.joined) return;
+    this._applyRemote(data.operation, data.userId ?? null, data.userName ?? null);
+  }
+
+  _onBatch(data) {
+    if (!data || data.prdId !== this.prdId || !Array.isArray(data.updates)) return;
+    for (const u of data.updates) {
+      if (u.type === 'content-update') this._onRemoteUpdate({ prdId: this.prdId, ...u });
+      else if (u.type === 'presence-update') this._onPresence({ prdId: this.prdId, ...u });
+    }
+  }
+
+  // ---- local edits ------------------------------------------------------------------------
+
+  _checkEditable() {
+    if (this._closed) throw new PrdClientError('CLOSED', 'client is closed');
+    if (this.mode !== 'edit') throw new PrdClientError('FORBIDDEN', 'joined in view mode');
+    if (this.siteId === null) throw new PrdClientError('NOT_JOINED', 'join the PRD before editing');
+  }
+
+  _local(op, deltas, wirePosition) {
+    const wire = op.type === 'insert'
+      ? { type: 'insert', position: wirePosition, content: op.content, timestamp: op.timestamp }
+      : { type: 'delete', position: wirePosition, length: op.length, timestamp: op.timestamp };
+    const vector = this._baseAfter;
+    this._queue.push({ op, wire, vector, sent: false });
+    for (const d of deltas) this._shiftPresence(d, this.userId);
+    if (this._presence.cursorPosition !== null) {
+      const last = deltas[deltas.length - 1];
+      this._presence.cursorPosition = last.type === 'insert' ? last.position + last.text.length : last.position;
+      this._presence.selection = null;
+    }
+    this.emit('change', { local: true, deltas, userId: this.userId, userName: null });
+    this._scheduleFlush();
+    return op;
+  }
+
+  /**
+   * Inserts @text at @position. With `base` (a state vector this replica
+   * has, for replaying recorded edits), @position is read in that version.
+   * Returns the operation in CRDT form.
+   */
+  insert(position, text, { base } = {}) {
+    this._checkEditable();
+    if (!base) {
+      const merged = this._coalesce(position, text);
+      if (merged) return merged;
+    }
+    const b = base ? [...base] : this.doc.stateVector();
+    const { op, deltas } = this.doc.localInsert(this.siteId, position, text, { base: b, timestamp: Date.now() });
+    while (b.length <= this.siteId) b.push(0);
+    b[this.siteId] = op.seq;
+    this._baseAfter = b;
+    return this._local(op, deltas, position);
+  }
+
+  // Typing that continues an insert never sent (offline, or behind a full
+  // send window) extends that insert instead of making a new operation.
+  _coalesce(position, text) {
+    const e = this._queue[this._queue.length - 1];
+    if (!e || e.everSent || e.op.type !== 'insert' || e.op.seq !== this.doc.siteOps(this.siteId)) return null;
+    if (position !== e.wire.position + e.op.content.length) return null;
+    const v = this.doc.stateVector();
+    if (v.length !== e.vector.length || v.some((x, i) => x !== e.vector[i])) return null;
+    if (typeof text !== 'string' || e.op.content.length + text.length > this.maxCoalesce) return null;
+    const deltas = this.doc.extendLastInsert(this.siteId, text);
+    if (!deltas) return null;
+    e.op.content += text;
+    e.op.length = e.op.content.length;
+    e.wire.content = e.op.content;
+    for (const d of deltas) this._shiftPresence(d, this.userId);
+    if (this._presence.cursorPosition !== null) this._presence.cursorPosition = position + text.length;
+    this.emit('change', { local: true, deltas, userId: this.userId, userName: null });
+    this._scheduleFlush();
+    return e.op;
+  }
+
+  /** Deletes @length characters at @position (see insert() for `base`). */
+  delete(position, length, { base } = {}) {
+    this._checkEditable();
+    const b = base ? [...base] : this.doc.stateVector();
+    const { op, deltas } = this.doc.localDelete(this.siteId, position, length, { base: b, timestamp: Date.now() });
+    while (b.length <= this.siteId) b.push(0);
+    b[this.siteId] = op.seq;
+    this._baseAfter = b;
+    return this._local(op, deltas, position);
+  }
+
+  /** Replaces @length characters at @position by @text (a delete, then an insert). */
+  replace(position, length, text) {
+    if (length > 0) this.delete(position, length);
+    if (text) this.insert(position, text);
+  }
+
+  _scheduleFlush() {
+    if (this._flushTimer !== null) return;
+    this._flushTimer = this._timer(() => {
+      this._flushTimer = null;
+      this._flush();
+    }, 0);
+  }
+
+  _flush() {
+    if (!this.joined || !this.socket || !this.socket.connected) return;
+    const gen = this._gen;
+    for (const e of this._queue) {
+      if (this._inFlight >= this.maxInFlight) break;
+      if (e.sent) continue;
+      e.sent = true;
+      e.everSent = true;
+      this._inFlight++;
+      this.socket.emit('content-update', { prdId: this.prdId, operation: e.wire, stateVector: e.vector },
+        (res) => this._onAck(gen, e, res));
+    }
+  }
+
+  _onAck(gen, entry, res) {
+    if (gen !== this._gen) return;
+    this._inFlight--;
+    if (res && res.ok) {
+      const i = this._queue.indexOf(entry);
+      if (i >= 0) {
+        const done = this._queue.splice(0, i + 1);
+        for (const e of done) this.emit('ack', { operation: e.op, stateVector: res.stateVector, duplicate: Boolean(res.duplicate) });
+      }
+      this._flush();
+      if (this._queue.length === 0) this.emit('synced', { stateVector: this.doc.stateVector() });
+      return;
+    }
+    const code = res?.error?.code ?? 'ERROR';
+    const message = res?.error?.message ?? 'content-update refused';
+    // Everything sent after a refused operation is refused too (its seq no
+    // longer follows): start again from the refused one.
+    this._gen++;
+    this._inFlight = 0;
+    for (const e of this._queue) e.sent = false;
+    if (code === 'RATE_LIMITED') {
+      this._timer(() => this._flush(), this._retryAfterMs);
+      return;
+    }
+    this.emit('error', new PrdClientError(code, message, { event: 'content-update', operation: entry.wire }));
+    if (code === 'NOT_JOINED') {
+      this._join();
+      return;
+    }
+    // The hub will never take this edit: drop it and what follows, and
+    // resynchronise from the hub's state.
+    const i = this._queue.indexOf(entry);
+    if (i >= 0) this._queue.length = i;
+    this._requestSync();
+  }
+
+  // ---- state ------------------------------------------------------------------------------
+
+  get text() {
+    return this.doc.getText();
+  }
+
+  getText() {
+    return this.doc.getText();
+  }
+
+  /** Length of the text in UTF-16 code units (cheap; getText() builds a string). */
+  get length() {
+    return this.doc.length;
+  }
+
+  get stateVector() {
+    return this.doc.stateVector();
+  }
+
+  /** Number of local operations the hub has not acknowledged yet. */
+  get pendingCount() {
+    return this._queue.length;
+  }
+
+  /** Resolves when every local edit has been acknowledged (durable at the hub). */
+  whenSynced() {
+    if (this.joined && this._queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.joined && this._queue.length === 0) {
+          this.off('synced', check);
+          resolve();
+        }
+      };
+      this.on('synced', check);
+    });
+  }
+
+  // ---- presence ------------------------------------------------------------------------------
+
+  /** Everyone in the room (this client's user included), with their latest presence. */
+  getUsers() {
+    return [...this.users.values()].map((u) => ({ ...u }));
+  }
+
+  /** The others in the room. */
+  getOthers() {
+    return this.getUsers().filter((u) => u.userId !== this.userId);
+  }
+
+  setCursor(position) {
+    this._presence.cursorPosition = position;
+    this._presence.selection = null;
+    this._presenceDirty = true;
+    this._schedulePresence();
+  }
+
+  setSelection(start, end) {
+    this._presence.selection = { start, end };
+    this._presence.cursorPosition = end;
+    this._presenceDirty = true;
+    this._schedulePresence();
+  }
+
+  setStatus(status) {
+    if (!STATUSES.has(status)) throw new TypeError(`status must be one of ${[...STATUSES].join(', ')}`);
+    this._presence.status = status;
+    this._presenceDirty = true;
+    this._schedulePresence();
+  }
+
+  _schedulePresence() {
+    if (!this._presenceDirty || this._presenceTimer !== null || !this.joined) return;
+    const wait = Math.max(0, this._lastPresenceSend + this.presenceInterval - Date.now());
+    this._presenceTimer = this._timer(() => {
+      this._presenceTimer = null;
+      if (!this.joined || !this._presenceDirty) return;
+      this._presenceDirty = false;
+      this._lastPresenceSend = Date.now();
+      const p = { prdId: this.prdId, status: this._presence.status };
+      if (this._presence.cursorPosition !== null) p.cursorPosition = this._presence.cursorPosition;
+      if (this._presence.selection) p.selection = { ...this._presence.selection };
+      this.socket.emit('presence-update', p);
+    }, wait);
+  }
+
+  _shiftPresence(delta, authorId) {
+    for (const u of this.users.values()) {
+      if (u.userId === this.userId) continue;
+      const own = authorId !== null && u.userId === authorId;
+      u.cursorPosition = shiftPosition(u.cursorPosition, delta, own);
+      if (u.selection && typeof u.selection === 'object')
+        u.selection = { start: shiftPosition(u.selection.start, delta, own), end: shiftPosition(u.selection.end, delta, own) };
+    }
+    if (this._presence.cursorPosition !== null && authorId !== this.userId)
+      this._presence.cursorPosition = shiftPosition(this._presence.cursorPosition, delta, false);
+  }
+
+  _onPresence(data) {
+    if (!data || data.prdId !== this.prdId || typeof data.userId !== 'string') return;
+    const u = this.users.get(data.userId) ?? { userId: data.userId };
+    Object.assign(u, {
+      name: data.userName ?? u.name,
+      avatar: data.avatar ?? u.avatar,
+      status: data.status ?? u.status,
+      color: data.color ?? u.color,
+      cursorPosition: data.cursorPosition ?? null,
+      selection: data.selection ?? null,
+      timestamp: data.timestamp,
+    });
+    this.users.set(data.userId, u);
+    this.emit('presence', { user: { ...u }, users: this.getUsers() });
+  }
+
+  _onUserJoined(data) {
+    if (!data || data.prdId !== this.prdId || !data.user) return;
+    const prev = this.users.get(data.user.userId) ?? {};
+    this.users.set(data.user.userId, { ...prev, ...data.user });
+    this.emit('presence', { joined: { ...data.user }, users: this.getUsers() });
+  }
+
+  _onUserLeft(data) {
+    if (!data || data.prdId !== this.prdId) return;
+    this.users.delete(data.userId);
+    this.emit('presence', { left: { userId: data.userId, name: data.name }, users: this.getUsers() });
+  }
+}

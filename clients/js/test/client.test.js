@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// PrdClient pieces that need no hub (the rest is covered end to end in
+// tests/e2e/sdk*.test.js against a real prdhub).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PrdClient, PrdClientError, diffDeltas } from '../src/client.js';
+import { rng } from './util.js';
+
+function apply(text, deltas) {
+  for (const d of deltas) {
+    if (d.type === 'insert') text = text.slice(0, d.position) + d.text + text.slice(d.position);
+    else text = text.slice(0, d.position) + text.slice(d.position + d.length);
+  }
+  return text;
+}
+
+test('diffDeltas turns one text into the other', () => {
+  const r = rng(5);
+  const alphabet = [...'ab😀 c'];
+  const rand = (n) => {
+    let s = '';
+    for (let i = 0; i < n; i++) s += alphabet[r() % alphabet.length];
+    return s;
+  };
+  for (let i = 0; i < 500; i++) {
+    const a = rand(r() % 12);
+    const b = r() % 2 ? rand(r() % 12) : a.slice(0, r() % (a.length + 1)) + rand(r() % 3) + a.slice(r() % (a.length + 1));
+    const deltas = diffDeltas(a, b);
+    assert.equal(apply(a, deltas), b, JSON.stringify({ a, b, deltas }));
+    assert.ok(deltas.length <= 2);
+  }
+  assert.deepEqual(diffDeltas('same', 'same'), []);
+});
+
+test('options are checked; editing needs a joined edit session', () => {
+  const io = () => { throw new Error('not connecting in this test'); };
+  assert.throws(() => new PrdClient({ url: 'http://127.0.0.1:1', token: 't', prdId: 'p' }), TypeError);
+  assert.throws(() => new PrdClient({ url: 'http://127.0.0.1:1', token: 't', prdId: '', io }), TypeError);
+  assert.throws(() => new PrdClient({ url: 'http://127.0.0.1:1', token: 't', prdId: 'p', io, mode: 'admin' }), TypeError);
+  const c = new PrdClient({ url: 'http://127.0.0.1:1', token: 'a.eyJzdWIiOiJ1c2VyXzEifQ.b', prdId: 'p', io });
+  assert.equal(c.userId, 'user_1');
+  assert.equal(c.text, '');
+  assert.throws(() => c.insert(0, 'x'), (e) => e instanceof PrdClientError && e.code === 'NOT_JOINED');
+  const v = new PrdClient({ url: 'http://127.0.0.1:1', token: 't', prdId: 'p', io, mode: 'view' });
+  assert.throws(() => v.delete(0, 1), (e) => e.code === 'FORBIDDEN');
+  assert.throws(() => c.setStatus('away'), TypeError);
+  c.close();
+  assert.throws(() => c.insert(0, 'x'), (e) => e.code === 'CLOSED');
+});

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// Decoding the hub's encoded CRDT state (tests/data/sdk-states, written by
+// the C engine's prd_crdt_doc_encode_state()), and the zlib decoder.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { CrdtDoc, CrdtError, opToJson } from '../src/crdt.js';
+import { zlibInflate, InflateError } from '../src/inflate.js';
+import { rng } from './util.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..', '..', 'tests', 'data');
+const dir = path.join(root, 'sdk-states');
+const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
+
+test('the encoded states are present', () => {
+  assert.ok(files.length >= 10, `expected encoded states in ${dir}`);
+});
+
+for (const file of files) {
+  const s = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+  test(`${s.name}: the C engine's state decodes to the same document`, () => {
+    const doc = CrdtDoc.decodeState(s.encodedState);
+    assert.equal(doc.getText(), s.expectedText);
+    assert.deepEqual(doc.stateVector(), s.expectedStateVector);
+    const lossy = CrdtDoc.decodeState(s.encodedStateDropped);
+    assert.equal(lossy.getText(), s.expectedText);
+    assert.deepEqual(lossy.stateVector(), s.expectedStateVector);
+  });
+}
+
+// A decoded replica must go on exactly like the original: apply the rest of
+// a vector's operations to the state of a prefix and compare.
+const vdir = path.join(root, 'crdt-vectors');
+test('a decoded state keeps integrating like the engine', () => {
+  const v = JSON.parse(fs.readFileSync(path.join(vdir, 'random-08.json'), 'utf8'));
+  const s = JSON.parse(fs.readFileSync(path.join(dir, 'random-08.json'), 'utf8'));
+  const doc = CrdtDoc.decodeState(s.encodedState);
+  // every operation is known: re-applying them changes nothing
+  for (const op of v.operations) assert.equal(doc.applyRemote(op).applied, 0);
+  // and local edits at older versions resolve like the engine's
+  const fresh = new CrdtDoc();
+  for (const op of v.operations) fresh.applyRemote(op);
+  const base = v.hubInputs[Math.floor(v.hubInputs.length / 2)].baseVector;
+  const site = v.sites; // a new site
+  const a = fresh.localInsert(site, 0, 'xyz', { base }).op;
+  const b = doc.localInsert(site, 0, 'xyz', { base }).op;
+  assert.deepEqual(opToJson(b), opToJson(a));
+  assert.equal(doc.getText(), fresh.getText());
+  assert.equal(doc.getTextAt(base), fresh.getTextAt(base));
+});
+
+test('corrupt states are refused with CORRUPT_DATA', () => {
+  const s = JSON.parse(fs.readFileSync(path.join(dir, 'random-03.json'), 'utf8'));
+  const bytes = new Uint8Array(Buffer.from(s.encodedState, 'base64'));
+  const r = rng(7);
+  for (let i = 0; i < 300; i++) {
+    const b = bytes.slice();
+    b[2 + (r() % (b.length - 2))] ^= 1 << (r() % 8);
+    try {
+      CrdtDoc.decodeState(b);
+      // a flip the checksum cannot see is still a well-formed document
+    } catch (err) {
+      assert.ok(err instanceof CrdtError, String(err));
+      assert.equal(err.code, 'CORRUPT_DATA');
+    }
+  }
+  for (let n = 0; n < bytes.length; n++) {
+    assert.throws(() => CrdtDoc.decodeState(bytes.subarray(0, n)), CrdtError);
+  }
+  assert.throws(() => CrdtDoc.decodeState(Uint8Array.of(2, 0)), (e) => e.code === 'UNSUPPORTED_VERSION');
+  // a body that zlib accepts but that is not a document
+  const junk = zlib.deflateSync(Buffer.from([5, 1, 2, 3]));
+  assert.throws(() => CrdtDoc.decodeState(Uint8Array.of(1, 0, ...junk)), (e) => e.code === 'CORRUPT_DATA');
+  assert.throws(() => CrdtDoc.decodeState(undefined), (e) => e.code === 'CORRUPT_DATA');
+});
+
+test('zlibInflate agrees with node:zlib', () => {
+  const r = rng(1);
+  for (let t = 0; t < 60; t++) {
+    const n = r() % 70000;
+    const alpha = 1 + (r() % 256);
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = r() % alpha;
+    for (const level of [0, 1, 6, 9]) {
+      const out = zlibInflate(new Uint8Array(zlib.deflateSync(b, { level })));
+      assert.ok(Buffer.from(out).equals(b), `case ${t} level ${level}`);
+    }
+  }
+});
+
+test('zlibInflate refuses corrupt streams', () => {
+  const good = new Uint8Array(zlib.deflateSync(Buffer.from('hello hello hello hello')));
+  assert.throws(() => zlibInflate(good.subarray(0, good.length - 1)), InflateError);
+  const bad = good.slice();
+  bad[bad.length - 1] ^= 0xff;
+  assert.throws(() => zlibInflate(bad), /checksum/);
+  assert.throws(() => zlibInflate(Uint8Array.of(0x78, 0x9c, 0xff, 0xff, 0, 0, 0)), InflateError);
+  assert.throws(() => zlibInflate(good, 5), /too large/);
+});
+
+// The same editing trace replayed here and by the C engine must give the
+// same document structure, character by character: ids, origins, right
+// origins, tombstones and delete counts, and the same operation history.
+const TRACES = process.env.PRDHUB_TRACES_DIR ?? path.resolve(here, '..', '..', '..', '..', 'shared', 'traces');
+
+function replayPrefix(trace, nTxns) {
+  const doc = new CrdtDoc();
+  const n = Math.max(trace.numAgents ?? 1, 1);
+  const concurrent = trace.kind === 'concurrent';
+  const versions = [];
+  let base = new Array(n).fill(0);
+  for (let i = 0; i < nTxns; i++) {
+    const t = trace.txns[i];
+    const site = concurrent ? t.agent : 0;
+    if (concurrent) {
+      base = new Array(n).fill(0);
+      for (const p of t.parents) for (let a = 0; a < n; a++) base[a] = Math.max(base[a], versions[p][a]);
+    }
+    for (const [pos, del, ins] of t.patches) {
+      if (del > 0) {
+        doc.localDelete(site, pos, del, { base });
+        base = base.slice();
+        base[site]++;
+      }
+      if (ins.length > 0) {
+        doc.localInsert(site, pos, ins, { base });
+        base = base.slice();
+        base[site]++;
+      }
+    }
+    if (concurrent) versions.push(base.slice());
+  }
+  return doc;
+}
+
+function structure(doc) {
+  const out = [];
+  for (const c of doc.chunks) {
+    for (const it of c.items) {
+      for (let k = 0; k < it.len; k++) {
+        const os = k === 0 ? it.os : it.site;
+        const oc = k === 0 ? (it.os === -1 ? 0 : it.oc) : it.clock + k - 1;
+        out.push(`${it.site},${it.clock + k},${os},${oc},${it.rs},${it.rs === -1 ? 0 : it.rc},${it.del}`);
+      }
+    }
+  }
+  return out;
+}
+
+function history(doc) {
+  return doc.sites.map((s) => JSON.stringify(s.ops));
+}
+
+for (const [file, trace, n] of [['trace-clownschool-4000', 'clownschool', 4000], ['trace-sveltecomponent-5000', 'sveltecomponent', 5000]]) {
+  const tfile = path.join(TRACES, `${trace}.json.gz`);
+  test(`${trace} (first ${n} transactions): same structure as the C engine's`, { skip: fs.existsSync(tfile) ? false : 'no traces' }, () => {
+    const t = JSON.parse(zlib.gunzipSync(fs.readFileSync(tfile)));
+    const mine = replayPrefix(t, n);
+    const s = JSON.parse(fs.readFileSync(path.join(dir, `${file}.json`), 'utf8'));
+    const theirs = CrdtDoc.decodeState(s.encodedState);
+    assert.equal(mine.getText(), s.expectedText);
+    assert.deepEqual(mine.stateVector(), s.expectedStateVector);
+    const a = structure(mine);
+    const b = structure(theirs);
+    assert.equal(a.length, b.length);
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) assert.fail(`character ${i}: ${a[i]} here, ${b[i]} in the C engine`);
+    assert.deepEqual(history(mine), history(theirs));
+  });
+}

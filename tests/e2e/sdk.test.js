@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// The JavaScript SDK (clients/js) against a real prdhub: joining from the
+// hub's encoded state, edits both ways, presence, offline editing and
+// resending after a reconnect, durable acks.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  SDK_HUB_CONFIG, converged, createPrd, hubContent, sdkClient, startHub, until, user,
+} from './sdk-helpers.js';
+
+let hub;
+const alice = user('sdk_alice');
+const bob = user('sdk_bob');
+
+before(async () => {
+  hub = await startHub({ config: SDK_HUB_CONFIG });
+});
+
+after(async () => {
+  await hub?.stop();
+});
+
+test('join starts from the hub\'s state; edits reach the other client and the hub', async () => {
+  const prdId = await createPrd(hub, 'SDK basics', 'Hello 🌍 world', alice);
+  const a = sdkClient(hub, prdId, alice);
+  const b = sdkClient(hub, prdId, bob);
+  try {
+    const ja = await a.connect();
+    await b.connect();
+    assert.equal(a.text, 'Hello 🌍 world');
+    assert.equal(b.text, 'Hello 🌍 world');
+    assert.equal(typeof ja.siteId, 'number');
+    assert.notEqual(a.siteId, b.siteId);
+
+    const remote = [];
+    b.on('remote-change', (e) => remote.push(e));
+    a.insert(6, 'big ');
+    a.delete(0, 1);
+    a.insert(0, 'h');
+    assert.equal(a.text, 'hello big 🌍 world');
+    await until(() => b.text === a.text, 'b to see a\'s edits');
+    assert.ok(remote.length >= 1);
+    assert.equal(remote[0].userId, 'sdk_alice');
+    assert.deepEqual(remote[0].deltas, [{ type: 'insert', position: 6, text: 'big ' }]);
+    // a surrogate pair cannot be split
+    assert.throws(() => b.insert(11, 'x'), /surrogate/);
+    b.insert(b.text.length, '!');
+    const doc = await converged(hub, prdId, [a, b], alice);
+    assert.equal(doc.content, 'hello big 🌍 world!');
+    assert.equal(a.text, doc.content);
+    assert.equal(b.text, doc.content);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test('presence: cursors, selections and statuses of the others', async () => {
+  const prdId = await createPrd(hub, 'SDK presence', 'abcdef', alice);
+  const a = sdkClient(hub, prdId, alice);
+  const b = sdkClient(hub, prdId, bob);
+  try {
+    await a.connect();
+    await b.connect();
+    await until(() => a.getOthers().some((u) => u.userId === 'sdk_bob'), 'a to see bob');
+    b.setSelection(1, 3);
+    await until(() => a.users.get('sdk_bob')?.selection?.end === 3, 'bob\'s selection');
+    const seen = a.users.get('sdk_bob');
+    assert.deepEqual(seen.selection, { start: 1, end: 3 });
+    assert.equal(typeof seen.color, 'string');
+    b.setStatus('ai-prompting');
+    await until(() => a.users.get('sdk_bob')?.status === 'ai-prompting', 'bob\'s status');
+    // a's own insert before bob's cursor moves it locally
+    a.insert(0, 'XY');
+    assert.deepEqual(a.users.get('sdk_bob').selection, { start: 3, end: 5 });
+    assert.throws(() => b.setStatus('sleeping'), TypeError);
+    b.close();
+    await until(() => !a.users.has('sdk_bob'), 'bob to leave');
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test('edits made offline are sent after reconnecting, with the same ids', async () => {
+  const prdId = await createPrd(hub, 'SDK offline', 'one two three', alice);
+  const a = sdkClient(hub, prdId, alice);
+  const b = sdkClient(hub, prdId, bob);
+  try {
+    await a.connect();
+    await b.connect();
+    const site = a.siteId;
+    a.disconnect();
+    a.insert(3, ' and a half');
+    a.delete(0, 1);
+    b.insert(b.text.length, ' four');
+    await b.whenSynced();
+    assert.equal(a.pendingCount, 2);
+    await a.reconnect();
+    assert.equal(a.siteId, site);
+    const doc = await converged(hub, prdId, [a, b], alice);
+    assert.equal(doc.content, 'ne and a half two three four');
+    assert.equal(a.text, doc.content);
+    assert.equal(b.text, doc.content);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test('a viewer cannot edit; an unknown PRD is refused', async () => {
+  const prdId = await createPrd(hub, 'SDK viewer', 'read me', alice);
+  const v = sdkClient(hub, prdId, user('sdk_viewer', { role: 'viewer' }), { mode: 'view' });
+  const x = sdkClient(hub, 'prd_doesnotexist', alice);
+  try {
+    await v.connect();
+    assert.equal(v.text, 'read me');
+    assert.equal(v.siteId, null);
+    assert.throws(() => v.insert(0, 'x'), (e) => e.code === 'FORBIDDEN');
+    await assert.rejects(x.connect(), (e) => e.code === 'PRD_NOT_FOUND');
+  } finally {
+    v.close();
+    x.close();
+  }
+});
+
+test('the content seen through REST is the clients\' text', async () => {
+  const prdId = await createPrd(hub, 'SDK rest', '', alice);
+  const a = sdkClient(hub, prdId, alice);
+  try {
+    await a.connect();
+    for (let i = 0; i < 50; i++) a.insert(a.text.length, `${i},`);
+    await a.whenSynced();
+    const doc = await hubContent(hub, prdId, alice);
+    assert.equal(doc.content, a.text);
+  } finally {
+    a.close();
+  }
+});
+
+// A's site is given to another tab of the same user while A is offline with
+// unsent edits: A gets a fresh site and re-applies its edits there.
+for (const bEdits of [1, 5]) {
+  test(`site reused while offline (${bEdits} edits by the other tab): edits re-applied under a fresh site`, async () => {
+    const carol = user(`sdk_carol_${bEdits}`);
+    const prdId = await createPrd(hub, 'SDK site conflict', 'alpha beta', alice);
+    const a = sdkClient(hub, prdId, carol);
+    let b;
+    try {
+      await a.connect();
+      const site = a.siteId;
+      a.insert(0, '[');
+      await a.whenSynced();
+      a.disconnect();
+      a.insert(a.text.length, ']');
+      a.insert(1, 'A1 ');
+      a.delete(4, 6); // "alpha " of "[A1 alpha beta]"
+      assert.equal(a.text, '[A1 beta]');
+      assert.equal(a.pendingCount, 3);
+
+      b = sdkClient(hub, prdId, carol);
+      await b.connect();
+      assert.equal(b.siteId, site, 'the other tab gets the user\'s free site back');
+      for (let i = 0; i < bEdits; i++) b.insert(b.text.length, `<${i}>`);
+      await b.whenSynced();
+
+      const conflicts = [];
+      a.on('site-conflict', (c) => conflicts.push(c));
+      await a.reconnect();
+      assert.notEqual(a.siteId, site);
+      if (bEdits < 3) assert.equal(conflicts[0]?.code, 'SITE_CONFLICT');
+      const doc = await converged(hub, prdId, [a, b], alice);
+      let tail = '';
+      for (let i = 0; i < bEdits; i++) tail += `<${i}>`;
+      // both inserted at the end: the re-applied "]" goes right after "beta"
+      assert.equal(doc.content, `[A1 beta]${tail}`);
+      assert.equal(a.text, doc.content);
+      assert.equal(b.text, doc.content);
+    } finally {
+      a.close();
+      b?.close();
+    }
+  });
+}
+
+test('batch-update: batched content and presence are applied like single events', async () => {
+  const bhub = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nbatch-threshold = 1\nbatch-interval = 20\n` });
+  const prdId = await createPrd(bhub, 'SDK batching', 'batch', alice);
+  const a = sdkClient(bhub, prdId, alice);
+  const b = sdkClient(bhub, prdId, bob);
+  try {
+    await a.connect();
+    await b.connect();
+    let batches = 0;
+    b.socket.on('batch-update', () => batches++);
+    for (let i = 0; i < 40; i++) a.insert(a.text.length, String(i % 10));
+    a.setCursor(3);
+    const doc = await converged(bhub, prdId, [a, b], alice);
+    assert.equal(doc.content, a.text);
+    assert.equal(b.text, a.text);
+    assert.ok(batches > 0, 'the hub batched');
+    await until(() => b.users.get('sdk_alice')?.cursorPosition === 3, 'alice\'s cursor through a batch');
+  } finally {
+    a.close();
+    b.close();
+    await bhub.stop();
+  }
+});
+
+test('rate limited edits are sent again after retryAfter', async () => {
+  const rhub = await startHub({
+    config: '[rate-limit]\ndefault = 1000000/1\nedits = 10/1\n[rate-limit.events]\ncontent-update = edits\n',
+  });
+  const prdId = await createPrd(rhub, 'SDK rate limit', '', alice);
+  const a = sdkClient(rhub, prdId, alice);
+  const b = sdkClient(rhub, prdId, bob);
+  try {
+    await a.connect();
+    await b.connect();
+    const errors = [];
+    a.on('error', (e) => errors.push(e));
+    let limited = 0;
+    a.socket.on('rate-limit', () => limited++);
+    // at the front each time: 25 operations (typing at the end would be
+    // coalesced into one while unsent)
+    for (let i = 0; i < 25; i++) a.insert(0, String.fromCharCode(97 + i));
+    assert.equal(a.pendingCount, 25);
+    const doc = await converged(rhub, prdId, [a, b], alice);
+    assert.equal(doc.content, 'yxwvutsrqponmlkjihgfedcba');
+    assert.equal(b.text, doc.content);
+    assert.ok(limited > 0, 'the hub rate-limited the client');
+    assert.deepEqual(errors, [], 'rate limiting is handled, not reported');
+  } finally {
+    a.close();
+    b.close();
+    await rhub.stop();
+  }
+});
+
+test('an edit the hub refuses is reported, undone, and editing goes on', async () => {
+  const shub = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-operation-size = 16\n` });
+  const prdId = await createPrd(shub, 'SDK refused', 'small', alice);
+  const a = sdkClient(shub, prdId, alice);
+  const b = sdkClient(shub, prdId, bob);
+  try {
+    await a.connect();
+    await b.connect();
+    const errors = [];
+    a.on('error', (e) => errors.push(e));
+    const remote = [];
+    a.on('remote-change', (e) => remote.push(e));
+    a.insert(5, ' but this insert is longer than sixteen characters');
+    await until(() => errors.length > 0, 'the refusal');
+    assert.equal(errors[0].event, 'content-update');
+    assert.ok(['PAYLOAD_TOO_LARGE', 'INVALID_OPERATION'].includes(errors[0].code), errors[0].code);
+    // the replica resynchronises from the hub: the refused text goes away
+    await until(() => a.text === 'small', 'the refused edit to be undone');
+    assert.ok(remote.some((r) => r.deltas.some((d) => d.type === 'delete')));
+    a.insert(5, '!');
+    const doc = await converged(shub, prdId, [a, b], alice);
+    assert.equal(doc.content, 'small!');
+    assert.equal(b.text, 'small!');
+  } finally {
+    a.close();
+    b.close();
+    await shub.stop();
+  }
+});
+
+test('over HTTP long-polling too', async () => {
+  const prdId = await createPrd(hub, 'SDK polling', 'poll', alice);
+  const opts = { socketOptions: { transports: ['polling'], reconnectionDelay: 50 } };
+  const a = sdkClient(hub, prdId, alice, opts);
+  const b = sdkClient(hub, prdId, bob, opts);
+  try {
+    await a.connect();
+    await b.connect();
+    for (let i = 0; i < 20; i++) (i % 2 ? a : b).insert(0, String(i % 10));
+    const doc = await converged(hub, prdId, [a, b], alice);
+    assert.equal(a.text, doc.content);
+    assert.equal(b.text, doc.content);
+    assert.equal(doc.content.length, 24);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test('typing offline is sent as a few operations', async () => {
+  const prdId = await createPrd(hub, 'SDK offline typing', 'Title\n', alice);
+  const a = sdkClient(hub, prdId, alice);
+  const b = sdkClient(hub, prdId, bob);
+  try {
+    await a.connect();
+    await b.connect();
+    const vector = a.stateVector;
+    a.disconnect();
+    const words = 'typed while the network was down';
+    for (const ch of words) a.insert(a.length, ch);
+    a.delete(a.length - 4, 4); // "down" goes: a second operation
+    for (const ch of 'away') a.insert(a.length, ch);
+    assert.equal(a.text, 'Title\ntyped while the network was away');
+    assert.equal(a.pendingCount, 3);
+    b.insert(0, '# ');
+    await a.reconnect();
+    const doc = await converged(hub, prdId, [a, b], alice);
+    assert.equal(doc.content, '# Title\ntyped while the network was away');
+    assert.equal(a.text, doc.content);
+    assert.equal(doc.stateVector[a.siteId], (vector[a.siteId] ?? 0) + 3);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
