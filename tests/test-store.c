@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "prd-sqlite-store-private.h"
 #include "test-store-common.h"
 
 typedef struct
@@ -1133,6 +1134,99 @@ test_unref_without_close (void)
   remove_tmp_db (path);
 }
 
+/* A feature's own operations (prd-sqlite-store-private.h): a read returns its
+ * result; a failing write is rolled back alone and the others of its group
+ * still commit. */
+static gboolean
+op_count_prds (PrdSqliteWorker *worker,
+               gpointer data,
+               gpointer *result,
+               GDestroyNotify *result_free,
+               GError **error)
+{
+  g_autoptr (PrdSqliteStmt) stmt =
+      prd_sqlite_worker_prepare (worker, "SELECT count(*) FROM prds WHERE org = ?", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, data, -1, SQLITE_STATIC);
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return prd_sqlite_worker_set_error (worker, sqlite3_errcode (prd_sqlite_worker_get_db (worker)),
+                                        "count", error);
+  *result = g_strdup_printf ("%d", sqlite3_column_int (stmt, 0));
+  *result_free = g_free;
+  return TRUE;
+}
+
+static gboolean
+op_retitle (PrdSqliteWorker *worker,
+            gpointer data,
+            gpointer *result,
+            GDestroyNotify *result_free,
+            GError **error)
+{
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+      worker, "UPDATE prds SET title = ? WHERE id = 'prd_custom'", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, data, -1, SQLITE_STATIC);
+  if (!prd_sqlite_worker_step_done (worker, stmt, error))
+    return FALSE;
+  if (g_str_equal (data, "refused"))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "refused after writing");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+test_custom_operations (Fixture *f, gconstpointer data)
+{
+  PrdSqliteStore *store = PRD_SQLITE_STORE (f->store);
+  GAsyncResult *count = NULL, *good = NULL, *bad = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autofree char *n = NULL;
+  guint64 before;
+
+  info = create_ok (f, "prd_custom", "org_a");
+  before = commits (f);
+
+  /* One main-loop iteration: one group, one transaction. */
+  prd_sqlite_store_run_async (store, FALSE, op_count_prds, g_strdup ("org_a"), g_free, NULL, NULL,
+                              test_store_result_cb, &count);
+  prd_sqlite_store_run_async (store, TRUE, op_retitle, g_strdup ("Kept"), g_free, NULL, NULL,
+                              test_store_result_cb, &good);
+  prd_sqlite_store_run_async (store, TRUE, op_retitle, g_strdup ("refused"), g_free, NULL, NULL,
+                              test_store_result_cb, &bad);
+  test_store_wait (&count);
+  test_store_wait (&bad);
+  test_store_wait (&good);
+
+  g_assert_true (prd_sqlite_store_run_finish (store, count, (gpointer *) &n, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (n, ==, "1");
+  g_assert_false (prd_sqlite_store_run_finish (store, bad, NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_clear_error (&error);
+  g_assert_true (prd_sqlite_store_run_finish (store, good, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (commits (f), ==, before + 1);
+
+  {
+    g_autoptr (PrdStoreDocument) doc = test_store_load (f->store, "prd_custom", &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (doc->info->title, ==, "Kept");
+  }
+
+  g_object_unref (count);
+  g_object_unref (bad);
+  g_object_unref (good);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1165,6 +1259,8 @@ main (int argc, char *argv[])
               fixture_tear_down);
   g_test_add ("/prd/store/cancel", Fixture, NULL, fixture_set_up, test_cancel, fixture_tear_down);
   g_test_add ("/prd/store/closed", Fixture, NULL, fixture_set_up, test_closed, fixture_tear_down);
+  g_test_add ("/prd/store/custom-operations", Fixture, NULL, fixture_set_up, test_custom_operations,
+              fixture_tear_down);
   g_test_add_func ("/prd/store/unref-without-close", test_unref_without_close);
   g_test_add_func ("/prd/store/cancel-open", test_cancel_open);
 

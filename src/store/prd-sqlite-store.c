@@ -43,7 +43,7 @@
 
 #include "prd-autocleanups.h"
 #include "prd-error.h"
-#include "prd-sqlite-store.h"
+#include "prd-sqlite-store-private.h"
 
 #define MAX_GROUP             4096
 #define BUSY_TIMEOUT_MS       5000
@@ -118,6 +118,7 @@ typedef enum
   REQUEST_WRITE_SNAPSHOT,
   REQUEST_ACQUIRE_SITE,
   REQUEST_LIST_SITES,
+  REQUEST_CUSTOM,
 } RequestKind;
 
 typedef struct
@@ -138,6 +139,12 @@ typedef struct
   gint64 clock;
   gint64 seq;
 
+  /* REQUEST_CUSTOM: an operation of a feature's own file */
+  PrdSqliteOpFunc custom_func;
+  gpointer custom_data;
+  GDestroyNotify custom_data_free;
+  gboolean custom_write;
+
   /* Outcome, filled by the worker */
   gboolean changed; /* a write that turned out to change nothing clears it */
   gpointer result;
@@ -145,7 +152,7 @@ typedef struct
   GError *error;
 } Request;
 
-typedef struct
+struct _PrdSqliteWorker
 {
   GThread *thread;
   GAsyncQueue *queue;    /* (element-type GPtrArray<Request>) */
@@ -156,7 +163,9 @@ typedef struct
   /* Only the worker thread touches these */
   sqlite3 *db;
   GHashTable *statements; /* static SQL text → sqlite3_stmt */
-} Worker;
+};
+
+typedef PrdSqliteWorker Worker;
 
 struct _PrdSqliteStore
 {
@@ -189,6 +198,8 @@ request_is_write (const Request *r)
       case REQUEST_WRITE_SNAPSHOT:
       case REQUEST_ACQUIRE_SITE:
         return TRUE;
+      case REQUEST_CUSTOM:
+        return r->custom_write;
       case REQUEST_OPEN:
       case REQUEST_CLOSE:
       case REQUEST_GET:
@@ -214,6 +225,8 @@ request_free (gpointer data)
   g_free (r->version);
   g_clear_pointer (&r->bytes, g_bytes_unref);
   g_clear_pointer (&r->busy_sites, g_array_unref);
+  if (r->custom_data != NULL && r->custom_data_free != NULL)
+    r->custom_data_free (r->custom_data);
   if (r->result != NULL && r->result_free != NULL)
     r->result_free (r->result);
   g_clear_error (&r->error);
@@ -1027,6 +1040,20 @@ worker_run_operation (Worker *w, Request *r, GError **error)
         return op_acquire_site (w, r, error);
       case REQUEST_LIST_SITES:
         return op_list_sites (w, r, error);
+      case REQUEST_CUSTOM:
+        {
+          gpointer result = NULL;
+          GDestroyNotify result_free = NULL;
+
+          if (!r->custom_func (w, r->custom_data, &result, &result_free, error))
+            {
+              if (result != NULL && result_free != NULL)
+                result_free (result);
+              return FALSE;
+            }
+          request_set_result (r, result, result_free);
+          return TRUE;
+        }
       case REQUEST_OPEN:
       case REQUEST_CLOSE:
       default:
@@ -1053,7 +1080,7 @@ complete_batch_cb (gpointer data)
       else if (r->kind == REQUEST_OPEN)
         g_task_return_pointer (task, g_object_ref (g_task_get_source_object (task)),
                                g_object_unref);
-      else if (r->result != NULL)
+      else if (r->result != NULL || r->kind == REQUEST_CUSTOM)
         g_task_return_pointer (task, g_steal_pointer (&r->result), r->result_free);
       else
         g_task_return_boolean (task, TRUE);
@@ -1466,6 +1493,100 @@ int
 prd_sqlite_store_get_schema_version (void)
 {
   return (int) G_N_ELEMENTS (migrations);
+}
+
+/* Operations of other files (prd-sqlite-store-private.h) */
+
+/**
+ * prd_sqlite_store_run_async:
+ * @write: whether @func writes (it then runs inside the grouped transaction)
+ * @func: the operation, run on the worker thread
+ * @data: (transfer full): its argument, freed with @data_free on the main
+ *   context once the request has completed
+ *
+ * Queues a feature's own operation; see prd-sqlite-store-private.h.
+ */
+void
+prd_sqlite_store_run_async (PrdSqliteStore *self,
+                            gboolean write,
+                            PrdSqliteOpFunc func,
+                            gpointer data,
+                            GDestroyNotify data_free,
+                            gpointer source_tag,
+                            GCancellable *cancellable,
+                            GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+  Request *r;
+
+  g_return_if_fail (PRD_IS_SQLITE_STORE (self));
+  g_return_if_fail (func != NULL);
+
+  r = request_new (self, REQUEST_CUSTOM, source_tag, cancellable, callback, user_data);
+  r->custom_func = func;
+  r->custom_data = data;
+  r->custom_data_free = data_free;
+  r->custom_write = write;
+  enqueue (self, r);
+}
+
+/**
+ * prd_sqlite_store_run_finish:
+ * @out_result: (out) (transfer full) (optional) (nullable): the operation's result
+ *
+ * Returns: %TRUE if the operation succeeded (and, for a write, committed)
+ */
+gboolean
+prd_sqlite_store_run_finish (PrdSqliteStore *self,
+                             GAsyncResult *result,
+                             gpointer *out_result,
+                             GError **error)
+{
+  gpointer value;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  if (g_task_had_error (G_TASK (result)))
+    {
+      g_task_propagate_pointer (G_TASK (result), error);
+      return FALSE;
+    }
+  value = g_task_propagate_pointer (G_TASK (result), NULL);
+  if (out_result != NULL)
+    *out_result = value;
+  else if (value != NULL)
+    g_warning ("prd_sqlite_store_run_finish: a result was dropped");
+  return TRUE;
+}
+
+sqlite3 *
+prd_sqlite_worker_get_db (PrdSqliteWorker *worker)
+{
+  return worker->db;
+}
+
+sqlite3_stmt *
+prd_sqlite_worker_prepare (PrdSqliteWorker *worker, const char *sql, GError **error)
+{
+  return worker_prepare (worker, sql, error);
+}
+
+gboolean
+prd_sqlite_worker_step_done (PrdSqliteWorker *worker, sqlite3_stmt *stmt, GError **error)
+{
+  return step_done (worker, stmt, error);
+}
+
+gboolean
+prd_sqlite_worker_set_error (PrdSqliteWorker *worker, int rc, const char *what, GError **error)
+{
+  return set_sqlite_error (error, worker->db, rc, what);
+}
+
+void
+prd_sqlite_stmt_reset (sqlite3_stmt *stmt)
+{
+  stmt_done (stmt);
 }
 
 /* PrdStore */
