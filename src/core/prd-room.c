@@ -262,6 +262,29 @@ prd_room_remove_member (PrdRoom *self, const char *conn_id)
   return TRUE;
 }
 
+/**
+ * prd_room_get_latest_member:
+ *
+ * Returns: (nullable): the connection of @user_id whose presence changed
+ *   last, or %NULL when the user has none in the room
+ */
+const char *
+prd_room_get_latest_member (PrdRoom *self, const char *user_id)
+{
+  GHashTableIter iter;
+  Member *member;
+  Member *latest = NULL;
+
+  g_return_val_if_fail (PRD_IS_ROOM (self), NULL);
+
+  g_hash_table_iter_init (&iter, self->members);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &member))
+    if (g_str_equal (member->user->user_id, user_id) &&
+        (latest == NULL || member->timestamp > latest->timestamp))
+      latest = member;
+  return latest != NULL ? latest->conn_id : NULL;
+}
+
 gboolean
 prd_room_has_member (PrdRoom *self, const char *conn_id)
 {

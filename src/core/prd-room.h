@@ -52,5 +52,6 @@ prd_room_update_presence (PrdRoom *self, const char *conn_id, JsonObject *payloa
 JsonNode *prd_room_build_user (PrdRoom *self, const char *user_id, gboolean with_site);
 JsonNode *prd_room_build_active_users (PrdRoom *self);
 JsonNode *prd_room_build_presence (PrdRoom *self, const char *conn_id);
+const char *prd_room_get_latest_member (PrdRoom *self, const char *user_id);
 
 G_END_DECLS

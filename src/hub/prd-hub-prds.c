@@ -849,10 +849,29 @@ room_pump_joins (Room *room)
 static void
 room_leave (Room *room, PrdSioSocket *socket)
 {
+  const char *conn_id = prd_sio_socket_get_id (socket);
+
   prd_sio_socket_leave (socket, room->sio_room);
   g_hash_table_remove (socket_joined (socket), room->prd_id);
   if (room->room != NULL)
-    prd_room_remove_member (room->room, prd_sio_socket_get_id (socket));
+    {
+      g_autofree char *user_id = g_strdup (prd_room_member_get_user_id (room->room, conn_id));
+      const char *remaining;
+
+      prd_room_remove_member (room->room, conn_id);
+      /* The user stays through another tab (no user-left): the others may
+       * still show the cursor of the tab that left, so they are told where
+       * the user is now. */
+      remaining = user_id != NULL ? prd_room_get_latest_member (room->room, user_id) : NULL;
+      if (remaining != NULL)
+        {
+          g_autoptr (JsonNode) relay = prd_room_build_presence (room->room, remaining);
+
+          json_object_set_int_member (json_node_get_object (relay), "timestamp",
+                                      g_get_real_time () / 1000);
+          room_broadcast (room, socket, "presence-update", user_id, relay);
+        }
+    }
   room_maybe_release (room);
 }
 

@@ -206,6 +206,35 @@ test('a second tab of a user is announced once and leaves once', async () => {
   }
 });
 
+test('a tab that leaves takes its cursor with it while the user stays', async () => {
+  const hub = await startHub({ config: '[collab]\nbatch-threshold=0\n' });
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Tab cursors', '# PRD\nhello world\n');
+    const watcher = await client(hub, user('user_w'));
+    const tab1 = await client(hub, user('user_t'));
+    const tab2 = await client(hub, user('user_t'));
+    sockets.push(watcher, tab1, tab2);
+    await join(watcher, prdId);
+    await join(tab1, prdId);
+    await join(tab2, prdId);
+    const events = recorder(watcher, ['presence-update', 'user-left']);
+    await request(tab1, 'presence-update', { prdId, status: 'editing', cursorPosition: 3 });
+    await request(tab2, 'presence-update', { prdId, status: 'editing', cursorPosition: 9 });
+    await until(watcher, () => events.length === 2);
+    assert.equal(events[1].data.cursorPosition, 9);
+    tab2.close();
+    await until(watcher, () => events.length === 3);
+    assert.equal(events[2].event, 'presence-update', 'no user-left: the user is still there');
+    assert.equal(events[2].data.userId, 'user_t');
+    assert.equal(events[2].data.cursorPosition, 3, 'the remaining tab\'s cursor');
+    assert.ok(events[2].data.timestamp >= events[1].data.timestamp);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
 test('viewers join in view mode only and cannot change content', async () => {
   const hub = await startHub();
   const sockets = [];
