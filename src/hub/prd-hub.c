@@ -39,17 +39,20 @@ struct _PrdHub
 {
   GObject parent_instance;
 
-  PrdHubConfig *config;     /* (owned) */
-  PrdAuth *auth;            /* (owned) */
-  PrdEioServer *engine;     /* (owned) */
-  PrdSioServer *sio;        /* (owned) */
-  SoupServer *server;       /* (owned) (nullable) until listening */
-  PrdStore *store;          /* (owned) (nullable) */
-  PrdHubPrds *prds;         /* (owned) (nullable): the /prds handlers, with a store */
-  PrdHubVersions *versions; /* (owned) (nullable): create-version, with a SQLite store */
-  GHashTable *sessions;     /* (owned) engine sockets alive, weakly referenced */
-  GHashTable *requests;     /* (owned) SoupServerMessages being served, unowned */
-  guint drain_timeout;      /* ms */
+  PrdHubConfig *config; /* (owned) */
+  PrdAuth *auth;        /* (owned) */
+  PrdEioServer *engine; /* (owned) */
+  PrdSioServer *sio;    /* (owned) */
+  SoupServer *server;   /* (owned) (nullable) until listening */
+  PrdStore *store;      /* (owned) (nullable) */
+  PrdHubPrds *prds;     /* (owned) (nullable): the /prds handlers, with a store */
+  GHashTable *sessions; /* (owned) engine sockets alive, weakly referenced */
+  GHashTable *requests; /* (owned) SoupServerMessages being served, unowned */
+  guint drain_timeout;  /* ms */
+
+  /* (owned) (nullable): create-version and its REST routes, with a SQLite store */
+  PrdHubVersions *versions;
+
   guint drain_id;
   guint finish_id;
   gboolean stopping;
