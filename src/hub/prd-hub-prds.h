@@ -16,8 +16,7 @@ G_DECLARE_FINAL_TYPE (PrdHubPrds, prd_hub_prds, PRD, HUB_PRDS, GObject)
 
 PrdHubPrds *prd_hub_prds_new (PrdSioNamespace *nsp, PrdStore *store, PrdHubConfig *config);
 guint prd_hub_prds_get_n_rooms (PrdHubPrds *self);
-void
-prd_hub_prds_emit (PrdHubPrds *self, const char *prd_id, const char *event, JsonNode *payload);
+void prd_hub_prds_emit (PrdHubPrds *self, const char *prd_id, const char *event, JsonNode *payload);
 void prd_hub_prds_set_version (PrdHubPrds *self, const char *prd_id, const char *version);
 
 /* Shared with the REST routes and the command line. */
