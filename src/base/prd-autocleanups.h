@@ -19,3 +19,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (cmark_node, cmark_node_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (cmark_iter, cmark_iter_free)
 #endif
+
+#ifdef INCLUDE_git_git_h__
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_repository, git_repository_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_reference, git_reference_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_object, git_object_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_commit, git_commit_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_tree, git_tree_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_tree_entry, git_tree_entry_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_treebuilder, git_treebuilder_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_blob, git_blob_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_signature, git_signature_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_patch, git_patch_free)
+#endif

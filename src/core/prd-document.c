@@ -132,6 +132,15 @@ prd_document_get_version (PrdDocument *self)
   return self->version;
 }
 
+void
+prd_document_set_version (PrdDocument *self, const char *version)
+{
+  g_return_if_fail (PRD_IS_DOCUMENT (self));
+  g_return_if_fail (version != NULL);
+  g_free (self->version);
+  self->version = g_strdup (version);
+}
+
 PrdCrdtDoc *
 prd_document_get_crdt (PrdDocument *self)
 {

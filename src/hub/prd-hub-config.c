@@ -96,6 +96,7 @@ prd_hub_config_new (void)
   self->batch_interval = PRD_HUB_CONFIG_DEFAULT_BATCH_INTERVAL;
   self->max_operation_size = PRD_HUB_CONFIG_DEFAULT_MAX_OPERATION_SIZE;
   self->snapshot_every = PRD_HUB_CONFIG_DEFAULT_SNAPSHOT_EVERY;
+  self->autosave_interval = PRD_HUB_CONFIG_DEFAULT_AUTOSAVE_INTERVAL;
   self->rate_limits = g_ptr_array_new_with_free_func (rate_limit_free);
   self->event_classes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->ai_timeout = PRD_HUB_CONFIG_DEFAULT_AI_TIMEOUT;
@@ -709,6 +710,9 @@ load_engine_key (PrdHubConfig *self, GKeyFile *file, const char *key, GError **e
  *                       default 65536)
  *   snapshot-every      operations appended between two snapshots of a PRD
  *                       (1–1000000, default 500)
+ *   autosave-interval   seconds between two auto-saves (snapshot, auto-save-start,
+ *                       auto-save-complete) of a PRD with unsaved changes
+ *                       (1–86400, default 300)
  */
 static gboolean
 load_collab_key (PrdHubConfig *self, GKeyFile *file, const char *key, GError **error)
@@ -744,6 +748,8 @@ load_collab_key (PrdHubConfig *self, GKeyFile *file, const char *key, GError **e
       self->snapshot_every = (guint) v;
       return TRUE;
     }
+  if (g_str_equal (key, "autosave-interval"))
+    return prd_hub_config_set_autosave_interval (self, value, error);
   g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Unknown key \"%s\" in [collab]", key);
   return FALSE;
 }
@@ -875,5 +881,21 @@ prd_hub_config_load_file (PrdHubConfig *self, const char *path, GError **error)
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s: %s", path, local_error->message);
       return FALSE;
     }
+  return TRUE;
+}
+
+/**
+ * prd_hub_config_set_autosave_interval:
+ * @value: seconds, 1–86400 (`--autosave-interval`, `[collab] autosave-interval`)
+ */
+gboolean
+prd_hub_config_set_autosave_interval (PrdHubConfig *self, const char *value, GError **error)
+{
+  guint64 v;
+
+  if (!parse_uint ("collab", "autosave-interval", value, 1, PRD_HUB_CONFIG_MAX_AUTOSAVE_INTERVAL,
+                   &v, error))
+    return FALSE;
+  self->autosave_interval = (guint) v;
   return TRUE;
 }

@@ -36,6 +36,8 @@ typedef struct
 #define PRD_HUB_CONFIG_DEFAULT_BATCH_INTERVAL     50
 #define PRD_HUB_CONFIG_DEFAULT_MAX_OPERATION_SIZE (64 * 1024)
 #define PRD_HUB_CONFIG_DEFAULT_SNAPSHOT_EVERY     500
+#define PRD_HUB_CONFIG_DEFAULT_AUTOSAVE_INTERVAL  300
+#define PRD_HUB_CONFIG_MAX_AUTOSAVE_INTERVAL      86400
 
 #define PRD_TYPE_HUB_CONFIG (prd_hub_config_get_type ())
 
@@ -72,6 +74,7 @@ typedef struct
   guint batch_interval;     /* ms between batch-update flushes */
   guint max_operation_size; /* UTF-16 code units of one content-update */
   guint snapshot_every;     /* appended operations between two snapshots */
+  guint autosave_interval;  /* s between two auto-saves of a PRD with unsaved changes */
 } PrdHubConfig;
 
 GType prd_hub_config_get_type (void) G_GNUC_CONST;
@@ -85,6 +88,8 @@ prd_hub_config_load_data (PrdHubConfig *self, const char *data, gssize len, GErr
 
 gboolean prd_hub_config_set_listen (PrdHubConfig *self, const char *value, GError **error);
 gboolean prd_hub_config_set_data_dir (PrdHubConfig *self, const char *value, GError **error);
+gboolean
+prd_hub_config_set_autosave_interval (PrdHubConfig *self, const char *value, GError **error);
 gboolean prd_hub_config_set_tls_cert (PrdHubConfig *self, const char *value, GError **error);
 gboolean prd_hub_config_set_tls_key (PrdHubConfig *self, const char *value, GError **error);
 gboolean prd_hub_config_set_jwt_public_key (PrdHubConfig *self, const char *value, GError **error);

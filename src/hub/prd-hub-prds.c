@@ -27,6 +27,7 @@
 #include "prd-batcher.h"
 #include "prd-error.h"
 #include "prd-hub.h"
+#include "prd-hub-rest.h"
 #include "prd-room.h"
 
 #include "prd-hub-prds.h"
@@ -45,6 +46,7 @@ struct _PrdHubPrds
   GHashTable *rooms;    /* prd id → (owned) Room */
   GCancellable *cancellable;
   gulong disconnection_id;
+  guint autosave_id;
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubPrds, prd_hub_prds, G_TYPE_OBJECT)
@@ -98,11 +100,14 @@ struct _Room
   guint since_snapshot;
   gboolean snapshotting;
   guint snapshot_covered;
+  gint64 unsaved_since;  /* real time of the first change no snapshot covers; 0: none */
+  gboolean autosaving;   /* the running snapshot is an auto-save */
   PrdSioSocket *joining; /* (unowned) during prd_room_add_member() */
 };
 
 static void room_pump_joins (Room *room);
 static void room_maybe_release (Room *room);
+static void autosave_complete (Room *room);
 
 static void
 join_request_free (JoinRequest *request)
@@ -189,6 +194,14 @@ reply_error (
       ack = json_builder_get_root (builder);
       prd_sio_socket_ack_one (socket, ack_id, ack);
     }
+}
+
+/* For the other /prds handlers (prd-hub-versions.c): the same error reply. */
+void
+prd_hub_reply_error (
+    PrdSioSocket *socket, gint64 ack_id, const char *event, const char *prd_id, const GError *error)
+{
+  reply_error (socket, ack_id, event, prd_id, error);
 }
 
 static void
@@ -576,6 +589,20 @@ room_get (PrdHubPrds *self, const char *prd_id)
 }
 
 static void
+autosave_complete (Room *room)
+{
+  g_autoptr (JsonNode) payload = json_node_new (JSON_NODE_OBJECT);
+  g_autofree char *saved_at = prd_hub_timestamp_now ();
+  JsonObject *object = json_object_new ();
+
+  json_node_take_object (payload, object);
+  json_object_set_string_member (object, "prdId", room->prd_id);
+  json_object_set_string_member (object, "savedAt", saved_at);
+  json_object_set_int_member (object, "nextSaveIn", room->prds->config->autosave_interval);
+  prd_sio_namespace_emit_one (room->prds->nsp, room->sio_room, NULL, "auto-save-complete", payload);
+}
+
+static void
 on_snapshot_written (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
@@ -586,6 +613,11 @@ on_snapshot_written (GObject *source, GAsyncResult *result, gpointer user_data)
   room->snapshotting = FALSE;
   if (error == NULL)
     room->since_snapshot -= MIN (room->snapshot_covered, room->since_snapshot);
+  if (error == NULL && room->since_snapshot == 0)
+    room->unsaved_since = 0;
+  if (room->autosaving && room->prds != NULL && error == NULL)
+    autosave_complete (room);
+  room->autosaving = FALSE;
   if (room->prds != NULL)
     room_maybe_release (room);
   room_unref (room);
@@ -929,6 +961,8 @@ settle_one (Room *room, Pending *pending)
   prd_document_commit (room->document, pending->op->site, pending->op->seq);
   room->last_seq = pending->seq;
   room->since_snapshot++;
+  if (room->unsaved_since == 0)
+    room->unsaved_since = g_get_real_time ();
 
   payload = json_node_new (JSON_NODE_OBJECT);
   {
@@ -1304,6 +1338,75 @@ on_disconnection (PrdSioNamespace *nsp,
     }
 }
 
+/* ---- auto-save ---------------------------------------------------------------- */
+
+/* Snapshots every loaded room with unsaved changes. A room whose appends
+ * are still in flight waits for the next tick (a snapshot needs a settled
+ * room); a room nobody is in is snapshotted on release anyway. */
+static gboolean
+on_autosave_tick (gpointer user_data)
+{
+  PrdHubPrds *self = user_data;
+  GHashTableIter iter;
+  Room *room;
+
+  g_hash_table_iter_init (&iter, self->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &room))
+    {
+      g_autoptr (JsonNode) payload = NULL;
+      g_autofree char *since = NULL;
+      JsonObject *object;
+
+      if (!room->loaded || room->failed || room->since_snapshot == 0 || room->snapshotting ||
+          !g_queue_is_empty (&room->inflight) || self->nsp == NULL)
+        continue;
+      since = prd_hub_format_time (room->unsaved_since);
+      payload = json_node_new (JSON_NODE_OBJECT);
+      object = json_object_new ();
+      json_node_take_object (payload, object);
+      json_object_set_string_member (object, "prdId", room->prd_id);
+      json_object_set_string_member (object, "changesSince", since);
+      prd_sio_namespace_emit_one (self->nsp, room->sio_room, NULL, "auto-save-start", payload);
+      room->autosaving = TRUE;
+      room_snapshot (room);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/**
+ * prd_hub_prds_emit:
+ *
+ * Sends @event to everyone who joined @prd_id.
+ */
+void
+prd_hub_prds_emit (PrdHubPrds *self, const char *prd_id, const char *event, JsonNode *payload)
+{
+  g_autofree char *sio_room = NULL;
+
+  g_return_if_fail (PRD_IS_HUB_PRDS (self));
+  if (self->nsp == NULL)
+    return;
+  sio_room = g_strconcat ("prd:", prd_id, NULL);
+  prd_sio_namespace_emit_one (self->nsp, sio_room, NULL, event, payload);
+}
+
+/**
+ * prd_hub_prds_set_version:
+ *
+ * Tells a loaded room that the stored version of @prd_id changed, so that
+ * later joins report it.
+ */
+void
+prd_hub_prds_set_version (PrdHubPrds *self, const char *prd_id, const char *version)
+{
+  Room *room;
+
+  g_return_if_fail (PRD_IS_HUB_PRDS (self));
+  room = g_hash_table_lookup (self->rooms, prd_id);
+  if (room != NULL && room->document != NULL)
+    prd_document_set_version (room->document, version);
+}
+
 /* ---- object ------------------------------------------------------------------ */
 
 static const char *const events[] = {
@@ -1317,6 +1420,7 @@ prd_hub_prds_dispose (GObject *object)
 
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->autosave_id, g_source_remove);
   if (self->nsp != NULL)
     {
       /* The namespace may outlive us: no handler may point here any more. */
@@ -1401,6 +1505,8 @@ prd_hub_prds_new (PrdSioNamespace *nsp, PrdStore *store, PrdHubConfig *config)
   prd_sio_namespace_on (nsp, "presence-update", on_presence_update, self);
   self->disconnection_id =
       g_signal_connect (nsp, "disconnection", G_CALLBACK (on_disconnection), self);
+  if (config->autosave_interval > 0)
+    self->autosave_id = g_timeout_add_seconds (config->autosave_interval, on_autosave_tick, self);
   return self;
 }
 

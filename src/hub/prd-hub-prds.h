@@ -16,6 +16,8 @@ G_DECLARE_FINAL_TYPE (PrdHubPrds, prd_hub_prds, PRD, HUB_PRDS, GObject)
 
 PrdHubPrds *prd_hub_prds_new (PrdSioNamespace *nsp, PrdStore *store, PrdHubConfig *config);
 guint prd_hub_prds_get_n_rooms (PrdHubPrds *self);
+void prd_hub_prds_emit (PrdHubPrds *self, const char *prd_id, const char *event, JsonNode *payload);
+void prd_hub_prds_set_version (PrdHubPrds *self, const char *prd_id, const char *version);
 
 /* Shared with the REST routes and the command line. */
 PrdDocument *prd_hub_document_from_store (PrdStoreDocument *stored, GError **error);
@@ -29,5 +31,10 @@ void prd_hub_create_prd_async (PrdStore *store,
                                gpointer user_data);
 PrdStoreInfo *prd_hub_create_prd_finish (GAsyncResult *result, GError **error);
 JsonNode *prd_hub_vector_to_json (GArray *vector);
+void prd_hub_reply_error (PrdSioSocket *socket,
+                          gint64 ack_id,
+                          const char *event,
+                          const char *prd_id,
+                          const GError *error);
 
 G_END_DECLS

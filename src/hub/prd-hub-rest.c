@@ -7,6 +7,8 @@
  *   GET  /api/prds                  the caller's organization's PRDs
  *   GET  /api/prds/{id}             content, version, stateVector, updatedAt …
  *   GET  /api/prds/{id}/export.md   the Markdown text
+ *   GET  /api/prds/{id}/versions, /versions/{version}, /diff?from=&to=
+ *                                   prd-hub-versions.c
  *
  * Every /api route needs `Authorization: Bearer <JWT>` (the token the
  * Socket.IO clients use). Errors are JSON {code, message} with the HTTP
@@ -21,13 +23,15 @@
 
 #include "prd-error.h"
 #include "prd-hub-prds.h"
+#include "prd-hub-versions.h"
 
 #include "prd-hub-rest.h"
 
 typedef struct
 {
-  PrdAuth *auth;   /* (owned) */
-  PrdStore *store; /* (owned) */
+  PrdAuth *auth;            /* (owned) */
+  PrdStore *store;          /* (owned) */
+  PrdHubVersions *versions; /* (owned) (nullable) */
 } Rest;
 
 typedef struct
@@ -44,6 +48,7 @@ rest_free (Rest *rest)
 {
   g_clear_object (&rest->auth);
   g_clear_object (&rest->store);
+  g_clear_object (&rest->versions);
   g_free (rest);
 }
 
@@ -127,6 +132,18 @@ respond_error (SoupServerMessage *msg, const GError *error)
   if (status == SOUP_STATUS_UNAUTHORIZED)
     soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                   "WWW-Authenticate", "Bearer");
+  respond_json (msg, status, node);
+}
+
+void
+prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error)
+{
+  respond_error (msg, error);
+}
+
+void
+prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node)
+{
   respond_json (msg, status, node);
 }
 
@@ -401,7 +418,9 @@ handle_prds (SoupServer *server,
       g_free (parts[n_parts - 1]);
       parts[--n_parts] = NULL;
     }
-  if (n_parts > 2 || (n_parts == 2 && !g_str_equal (parts[1], "export.md")))
+  if ((n_parts > 2 || (n_parts == 2 && !g_str_equal (parts[1], "export.md"))) &&
+      (rest->versions == NULL ||
+       !prd_hub_versions_handles_route ((const char *const *) parts, n_parts)))
     {
       respond_error_literal (msg, PRD_ERROR_NOT_FOUND, "No such route");
       return;
@@ -446,6 +465,13 @@ handle_prds (SoupServer *server,
   if (!prd_store_validate_prd_id (parts[0], &error))
     {
       respond_error (msg, error);
+      call_free (call);
+      return;
+    }
+  if (n_parts >= 2 && !g_str_equal (parts[1], "export.md"))
+    {
+      prd_hub_versions_handle_rest (rest->versions, msg, call->identity,
+                                    (const char *const *) parts, n_parts, query);
       call_free (call);
       return;
     }
@@ -503,10 +529,11 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_da
  * Adds the REST routes to @server.
  */
 void
-prd_hub_rest_attach (SoupServer *server, PrdAuth *auth, PrdStore *store)
+prd_hub_rest_attach (SoupServer *server, PrdAuth *auth, PrdStore *store, PrdHubVersions *versions)
 {
   Rest *rest = g_new0 (Rest, 1);
 
+  rest->versions = versions != NULL ? g_object_ref (versions) : NULL;
   rest->auth = g_object_ref (auth);
   rest->store = g_object_ref (store);
   soup_server_add_handler (server, "/healthz", handle_healthz, NULL, NULL);

@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
 #include "prd-auth.h"
 #include "prd-store.h"
+
+typedef struct _PrdHubVersions PrdHubVersions;
 
 G_BEGIN_DECLS
 
 /* Largest REST request body (a PRD created with its initial content). */
 #define PRD_HUB_REST_MAX_BODY (2 * 1024 * 1024)
 
-void prd_hub_rest_attach (SoupServer *server, PrdAuth *auth, PrdStore *store);
+void
+prd_hub_rest_attach (SoupServer *server, PrdAuth *auth, PrdStore *store, PrdHubVersions *versions);
+void prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error);
+void prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node);
 char *prd_hub_format_time (gint64 usec);
 
 G_END_DECLS

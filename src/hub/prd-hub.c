@@ -25,6 +25,8 @@
 #include "prd-error.h"
 #include "prd-hub-prds.h"
 #include "prd-hub-rest.h"
+#include "prd-hub-versions.h"
+#include "prd-sqlite-store.h"
 #include "prd-hub-secret.h"
 
 #include "prd-hub.h"
@@ -47,6 +49,10 @@ struct _PrdHub
   GHashTable *sessions; /* (owned) engine sockets alive, weakly referenced */
   GHashTable *requests; /* (owned) SoupServerMessages being served, unowned */
   guint drain_timeout;  /* ms */
+
+  /* (owned) (nullable): create-version and its REST routes, with a SQLite store */
+  PrdHubVersions *versions;
+
   guint drain_id;
   guint finish_id;
   gboolean stopping;
@@ -458,6 +464,7 @@ prd_hub_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->server, self);
   g_hash_table_remove_all (self->requests);
   g_clear_object (&self->server);
+  g_clear_object (&self->versions);
   g_clear_object (&self->prds);
   g_clear_object (&self->store);
   g_clear_object (&self->sio);
@@ -667,7 +674,7 @@ prd_hub_listen (PrdHub *self, GError **error)
   g_signal_connect (server, "request-aborted", G_CALLBACK (on_request_done), self);
   prd_eio_server_attach (self->engine, server, ENGINE_PATH);
   if (self->store != NULL)
-    prd_hub_rest_attach (server, self->auth, self->store);
+    prd_hub_rest_attach (server, self->auth, self->store, self->versions);
   if (!soup_server_listen (server, address, certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0,
                            &local_error))
     {
@@ -789,6 +796,9 @@ prd_hub_set_store (PrdHub *self, PrdStore *store)
   self->store = g_object_ref (store);
   self->prds =
       prd_hub_prds_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), store, self->config);
+  if (PRD_IS_SQLITE_STORE (store) && self->config->data_dir != NULL)
+    self->versions = prd_hub_versions_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS),
+                                           self->prds, PRD_SQLITE_STORE (store), self->config);
 }
 
 PrdStore *

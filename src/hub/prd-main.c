@@ -58,6 +58,7 @@ load_config (const char *config_file,
              const char *tls_key,
              const char *jwt_public_key,
              char **cors_origins,
+             const char *autosave_interval,
              GError **error)
 {
   g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
@@ -71,7 +72,9 @@ load_config (const char *config_file,
       (jwt_public_key != NULL &&
        !prd_hub_config_set_jwt_public_key (config, jwt_public_key, error)) ||
       (cors_origins != NULL &&
-       !prd_hub_config_set_cors_origins (config, (const char *const *) cors_origins, error)))
+       !prd_hub_config_set_cors_origins (config, (const char *const *) cors_origins, error)) ||
+      (autosave_interval != NULL &&
+       !prd_hub_config_set_autosave_interval (config, autosave_interval, error)))
     return NULL;
   if (!prd_hub_config_validate (config, error))
     return NULL;
@@ -198,6 +201,7 @@ cmd_serve (int argc, char **argv)
   g_autofree char *tls_key = NULL;
   g_autofree char *jwt_public_key = NULL;
   g_auto (GStrv) cors_origins = NULL;
+  g_autofree char *autosave_interval = NULL;
   gboolean verbose = FALSE;
   const GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
@@ -213,6 +217,8 @@ cmd_serve (int argc, char **argv)
       "Verify RS/ES tokens with this PEM public key instead of the hub secret", "FILE" },
     { "cors-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cors_origins,
       "Allow browser requests from ORIGIN (repeatable; * for any)", "ORIGIN" },
+    { "autosave-interval", 0, 0, G_OPTION_ARG_STRING, &autosave_interval,
+      "Auto-save PRDs with unsaved changes every SECONDS (default 300)", "SECONDS" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
     { NULL }
   };
@@ -237,7 +243,7 @@ cmd_serve (int argc, char **argv)
     g_log_set_debug_enabled (TRUE);
 
   config = load_config (config_file, listen, data_dir, tls_cert, tls_key, jwt_public_key,
-                        cors_origins, &error);
+                        cors_origins, autosave_interval, &error);
   if (config == NULL)
     return fail (error);
   secrets = open_secret_store (config, &error);
@@ -336,7 +342,7 @@ cmd_token (int argc, char **argv)
       return 1;
     }
 
-  config = load_config (config_file, NULL, data_dir, NULL, NULL, NULL, NULL, &error);
+  config = load_config (config_file, NULL, data_dir, NULL, NULL, NULL, NULL, NULL, &error);
   if (config == NULL)
     return fail (error);
   if (config->jwt_public_key != NULL)
@@ -538,7 +544,7 @@ cmd_prd (int argc, char **argv)
       return 2;
     }
 
-  config = load_config (config_file, NULL, data_dir, NULL, NULL, NULL, NULL, &error);
+  config = load_config (config_file, NULL, data_dir, NULL, NULL, NULL, NULL, NULL, &error);
   if (config == NULL)
     return fail (error);
   store = open_store (config, &error);
@@ -684,7 +690,7 @@ cmd_secret (int argc, char **argv)
       return 1;
     }
 
-  config = load_config (config_file, NULL, data_dir, NULL, NULL, NULL, NULL, &error);
+  config = load_config (config_file, NULL, data_dir, NULL, NULL, NULL, NULL, NULL, &error);
   if (config == NULL)
     return fail (error);
 

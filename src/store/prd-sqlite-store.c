@@ -102,6 +102,19 @@ static const char *const migrations[] = {
   "  PRIMARY KEY (prd_id, site)"
   ") WITHOUT ROWID;"
   "CREATE INDEX prd_sites_by_user ON prd_sites (prd_id, user_id, site);",
+  /* versions (prd-version-store.c): one row per created version, in the
+   * order they were created (rowid); commit_hash names the git commit. */
+  "CREATE TABLE versions ("
+  "  id TEXT PRIMARY KEY NOT NULL,"
+  "  prd_id TEXT NOT NULL REFERENCES prds (id) ON DELETE CASCADE,"
+  "  version TEXT NOT NULL,"
+  "  commit_hash TEXT NOT NULL,"
+  "  changelog TEXT NOT NULL,"
+  "  created_by_id TEXT NOT NULL,"
+  "  created_by_name TEXT NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  UNIQUE (prd_id, version)"
+  ");",
 };
 
 typedef enum

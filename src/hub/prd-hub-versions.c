@@ -1,0 +1,665 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Versions: `create-version` on /prds and the REST routes that read them.
+ *
+ * create-version commits the PRD's committed text (what the store holds:
+ * every operation is acked only after its append committed) to the
+ * versions repository, records the version in SQLite (which also sets the
+ * PRD's version field), then tells the room (`version-created`,
+ * `git-commit`) and acks. Requests for one PRD run one after another, so
+ * concurrent calls get distinct versions in the order they arrived; a
+ * failure anywhere answers that request with an error and the next one
+ * starts from what is stored.
+ *
+ *   GET /api/prds/{id}/versions            {prdId, versions: [...]}, oldest first
+ *   GET /api/prds/{id}/versions/{version}  the Markdown at that version (from git)
+ *   GET /api/prds/{id}/diff?from=&to=      unified diff from libgit2 (text/x-diff)
+ */
+#define G_LOG_DOMAIN "prd-hub"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "prd-error.h"
+#include "prd-hub-rest.h"
+#include "prd-hub.h"
+#include "prd-version-store.h"
+
+#include "prd-hub-versions.h"
+
+#define EVENT "create-version"
+
+struct _PrdHubVersions
+{
+  GObject parent_instance;
+
+  PrdSioNamespace *nsp;  /* (unowned) (nullable): weak pointer */
+  PrdHubPrds *prds;      /* (owned) */
+  PrdSqliteStore *store; /* (owned) */
+  PrdGitRepo *repo;      /* (owned) */
+  GHashTable *queues;    /* prd id → (owned) GQueue of Create; head is running */
+};
+
+G_DEFINE_FINAL_TYPE (PrdHubVersions, prd_hub_versions, G_TYPE_OBJECT)
+
+typedef struct
+{
+  PrdHubVersions *self; /* (owned) */
+  PrdSioSocket *socket; /* (owned) */
+  gint64 ack_id;
+  PrdIdentity *identity; /* (owned) */
+  char *prd_id;
+  char *changelog;
+  char *type;
+  PrdVersionRecord *record; /* (owned) (nullable) */
+} Create;
+
+static void create_start (Create *create);
+
+static void
+create_free (Create *create)
+{
+  g_clear_object (&create->self);
+  g_clear_object (&create->socket);
+  g_clear_pointer (&create->identity, prd_identity_free);
+  g_free (create->prd_id);
+  g_free (create->changelog);
+  g_free (create->type);
+  g_clear_pointer (&create->record, prd_version_record_free);
+  g_free (create);
+}
+
+static JsonNode *
+version_to_json (const PrdVersionRecord *record)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autofree char *created = prd_hub_format_time (record->created_at);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "id");
+  json_builder_add_string_value (builder, record->id);
+  json_builder_set_member_name (builder, "version");
+  json_builder_add_string_value (builder, record->version);
+  json_builder_set_member_name (builder, "changelog");
+  json_builder_add_string_value (builder, record->changelog);
+  json_builder_set_member_name (builder, "commitHash");
+  json_builder_add_string_value (builder, record->commit_hash);
+  json_builder_set_member_name (builder, "createdBy");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "id");
+  json_builder_add_string_value (builder, record->created_by_id);
+  json_builder_set_member_name (builder, "name");
+  json_builder_add_string_value (builder, record->created_by_name);
+  json_builder_end_object (builder);
+  json_builder_set_member_name (builder, "createdAt");
+  json_builder_add_string_value (builder, created);
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
+}
+
+/* Removes the finished head of its PRD's queue and starts the next. */
+static void
+create_done (Create *create)
+{
+  PrdHubVersions *self = g_object_ref (create->self);
+  g_autofree char *prd_id = g_strdup (create->prd_id);
+  GQueue *queue = g_hash_table_lookup (self->queues, prd_id);
+  Create *next;
+
+  g_assert (queue != NULL && g_queue_peek_head (queue) == create);
+  g_queue_pop_head (queue);
+  create_free (create);
+  next = g_queue_peek_head (queue);
+  if (next != NULL)
+    create_start (next);
+  else
+    g_hash_table_remove (self->queues, prd_id);
+  g_object_unref (self);
+}
+
+static void
+create_fail (Create *create, GError *error)
+{
+  if (error->domain != PRD_ERROR)
+    {
+      g_autofree char *message = g_strdup (error->message);
+
+      g_clear_error (&error);
+      error = g_error_new (PRD_ERROR, PRD_ERROR_STORAGE, "Cannot create the version: %s", message);
+    }
+  if (error->code == PRD_ERROR_STORAGE || error->code == PRD_ERROR_INTERNAL)
+    g_warning ("create-version %s: %s", create->prd_id, error->message);
+  prd_hub_reply_error (create->socket, create->ack_id, EVENT, create->prd_id, error);
+  g_error_free (error);
+  create_done (create);
+}
+
+static void
+on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Create *create = user_data;
+  PrdHubVersions *self = create->self;
+  const PrdVersionRecord *record = create->record;
+  GError *error = NULL;
+  g_autoptr (JsonNode) created = NULL;
+  g_autoptr (JsonNode) commit = NULL;
+  g_autofree char *timestamp = NULL;
+  g_autofree char *file = NULL;
+  JsonObject *object, *inner, *ack;
+  JsonArray *files;
+
+  if (!prd_version_store_add_finish (PRD_SQLITE_STORE (source), result, &error))
+    {
+      create_fail (create, error);
+      return;
+    }
+  if (self->prds == NULL)
+    {
+      create_done (create);
+      return;
+    }
+  prd_hub_prds_set_version (self->prds, record->prd_id, record->version);
+
+  created = json_node_new (JSON_NODE_OBJECT);
+  object = json_object_new ();
+  json_node_take_object (created, object);
+  json_object_set_string_member (object, "prdId", record->prd_id);
+  json_object_set_member (object, "version", version_to_json (record));
+  prd_hub_prds_emit (self->prds, record->prd_id, "version-created", created);
+
+  timestamp = prd_hub_format_time (record->created_at);
+  file = g_strconcat (record->prd_id, ".md", NULL);
+  commit = json_node_new (JSON_NODE_OBJECT);
+  object = json_object_new ();
+  json_node_take_object (commit, object);
+  json_object_set_string_member (object, "prdId", record->prd_id);
+  inner = json_object_new ();
+  json_object_set_string_member (inner, "hash", record->commit_hash);
+  json_object_set_string_member (inner, "message", record->changelog);
+  json_object_set_string_member (inner, "author", record->created_by_name);
+  json_object_set_string_member (inner, "timestamp", timestamp);
+  files = json_array_new ();
+  json_array_add_string_element (files, file);
+  json_object_set_array_member (inner, "files", files);
+  json_object_set_object_member (object, "commit", inner);
+  prd_hub_prds_emit (self->prds, record->prd_id, "git-commit", commit);
+
+  if (create->ack_id >= 0)
+    {
+      g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+
+      ack = json_object_new ();
+      json_object_set_boolean_member (ack, "ok", TRUE);
+      json_object_set_member (ack, "version", version_to_json (record));
+      json_node_take_object (node, ack);
+      prd_sio_socket_ack_one (create->socket, create->ack_id, node);
+    }
+  create_done (create);
+}
+
+static void
+on_committed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Create *create = user_data;
+  GError *error = NULL;
+
+  create->record->commit_hash = prd_git_repo_commit_finish (PRD_GIT_REPO (source), result, &error);
+  if (create->record->commit_hash == NULL)
+    {
+      create_fail (create, error);
+      return;
+    }
+  prd_version_store_add_async (create->self->store, create->record, NULL, on_recorded, create);
+}
+
+static void
+on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Create *create = user_data;
+  g_autoptr (PrdStoreDocument) stored = NULL;
+  g_autoptr (PrdDocument) document = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *email = NULL;
+  PrdVersionRecord *record;
+  GError *error = NULL;
+
+  stored = prd_store_load_finish (PRD_STORE (source), result, &error);
+  if (stored != NULL && !g_str_equal (stored->info->org, create->identity->org))
+    {
+      /* Indistinguishable from an unknown id, on purpose. */
+      g_clear_pointer (&stored, prd_store_document_free);
+      error = g_error_new (PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", create->prd_id);
+    }
+  if (stored != NULL)
+    document = prd_hub_document_from_store (stored, &error);
+  if (document == NULL)
+    {
+      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+        error->code = PRD_ERROR_PRD_NOT_FOUND;
+      create_fail (create, error);
+      return;
+    }
+
+  record = create->record = g_new0 (PrdVersionRecord, 1);
+  record->version = prd_version_bump (stored->info->version, create->type, &error);
+  if (record->version == NULL)
+    {
+      create_fail (create, error);
+      return;
+    }
+  record->id = prd_version_generate_id ();
+  record->prd_id = g_strdup (create->prd_id);
+  record->changelog = g_strdup (create->changelog);
+  record->created_by_id = g_strdup (create->identity->user_id);
+  record->created_by_name = g_strdup (create->identity->name);
+  record->created_at = g_get_real_time ();
+  text = prd_crdt_doc_get_text (prd_document_get_crdt (document));
+  email = g_strdup_printf ("%s@%s", create->identity->user_id, create->identity->org);
+  prd_git_repo_commit_async (create->self->repo, record->prd_id, record->version, text,
+                             record->changelog, record->created_by_name, email, record->created_at,
+                             NULL, on_committed, create);
+}
+
+static void
+create_start (Create *create)
+{
+  prd_store_load_async (PRD_STORE (create->self->store), create->prd_id, NULL, on_loaded, create);
+}
+
+static gboolean
+get_string (JsonObject *payload, const char *name, const char **out, GError **error)
+{
+  JsonNode *node = json_object_get_member (payload, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "%s must be a string", name);
+      return FALSE;
+    }
+  *out = json_node_get_string (node);
+  return TRUE;
+}
+
+static gboolean
+parse_create (JsonArray *args, Create *create, GError **error)
+{
+  JsonNode *payload = json_array_get_length (args) > 0 ? json_array_get_element (args, 0) : NULL;
+  const char *prd_id, *changelog, *type;
+  g_autofree char *stripped = NULL;
+  JsonObject *object;
+
+  if (payload == NULL || !JSON_NODE_HOLDS_OBJECT (payload))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "The payload must be an object");
+      return FALSE;
+    }
+  object = json_node_get_object (payload);
+  if (!get_string (object, "prdId", &prd_id, error) || !prd_store_validate_prd_id (prd_id, error))
+    return FALSE;
+  create->prd_id = g_strdup (prd_id);
+  if (!get_string (object, "changelog", &changelog, error) ||
+      !get_string (object, "versionType", &type, error))
+    return FALSE;
+  stripped = g_strstrip (g_strdup (changelog));
+  if (*stripped == '\0' || !g_utf8_validate (changelog, -1, NULL) ||
+      g_utf8_strlen (changelog, -1) > PRD_VERSION_CHANGELOG_MAX_CHARS)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                   "changelog must be 1 to %d characters of text", PRD_VERSION_CHANGELOG_MAX_CHARS);
+      return FALSE;
+    }
+  if (!g_str_equal (type, "major") && !g_str_equal (type, "minor") && !g_str_equal (type, "patch"))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "versionType must be \"major\", \"minor\" or \"patch\"");
+      return FALSE;
+    }
+  create->changelog = g_strdup (changelog);
+  create->type = g_strdup (type);
+  return TRUE;
+}
+
+static void
+on_create_version (PrdSioSocket *socket,
+                   const char *event,
+                   JsonArray *args,
+                   GPtrArray *attachments,
+                   gint64 ack_id,
+                   gpointer user_data)
+{
+  PrdHubVersions *self = user_data;
+  const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
+  g_autoptr (GError) error = NULL;
+  Create *create = g_new0 (Create, 1);
+  GQueue *queue;
+
+  create->self = g_object_ref (self);
+  create->socket = g_object_ref (socket);
+  create->ack_id = ack_id;
+  create->identity = prd_identity_copy (identity);
+  if (!parse_create (args, create, &error))
+    {
+      prd_hub_reply_error (socket, ack_id, event, create->prd_id, error);
+      create_free (create);
+      return;
+    }
+  if (identity->role == PRD_ROLE_VIEWER)
+    {
+      g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_FORBIDDEN,
+                           "Viewers cannot create versions");
+      prd_hub_reply_error (socket, ack_id, event, create->prd_id, error);
+      create_free (create);
+      return;
+    }
+  queue = g_hash_table_lookup (self->queues, create->prd_id);
+  if (queue == NULL)
+    {
+      queue = g_queue_new ();
+      g_hash_table_insert (self->queues, g_strdup (create->prd_id), queue);
+    }
+  g_queue_push_tail (queue, create);
+  if (g_queue_get_length (queue) == 1)
+    create_start (create);
+}
+
+/* ---- REST ------------------------------------------------------------------ */
+
+typedef enum
+{
+  ROUTE_LIST,
+  ROUTE_READ,
+  ROUTE_DIFF,
+} Route;
+
+typedef struct
+{
+  PrdHubVersions *self;   /* (owned) */
+  SoupServerMessage *msg; /* (owned) */
+  char *org;
+  char *prd_id;
+  Route route;
+  char *version;
+  char *to_version;
+} Call;
+
+static void
+call_free (Call *call)
+{
+  g_clear_object (&call->self);
+  g_clear_object (&call->msg);
+  g_free (call->org);
+  g_free (call->prd_id);
+  g_free (call->version);
+  g_free (call->to_version);
+  g_free (call);
+}
+
+static void
+call_fail (Call *call, const GError *error)
+{
+  prd_hub_rest_respond_error (call->msg, error);
+  soup_server_message_unpause (call->msg);
+  call_free (call);
+}
+
+static void
+respond_text (Call *call, const char *content_type, char *text)
+{
+  gsize len = strlen (text);
+
+  soup_server_message_set_status (call->msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (call->msg, content_type, SOUP_MEMORY_TAKE, text, len);
+  soup_server_message_unpause (call->msg);
+  call_free (call);
+}
+
+static void
+on_rest_listed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Call *call = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) records = NULL;
+  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+  JsonObject *object;
+  JsonArray *array;
+
+  records = prd_version_store_list_finish (PRD_SQLITE_STORE (source), result, &error);
+  if (records == NULL)
+    {
+      call_fail (call, error);
+      return;
+    }
+  object = json_object_new ();
+  json_node_take_object (node, object);
+  json_object_set_string_member (object, "prdId", call->prd_id);
+  array = json_array_new ();
+  for (guint i = 0; i < records->len; i++)
+    json_array_add_element (array, version_to_json (g_ptr_array_index (records, i)));
+  json_object_set_array_member (object, "versions", array);
+  prd_hub_rest_respond_json (call->msg, SOUP_STATUS_OK, node);
+  soup_server_message_unpause (call->msg);
+  call_free (call);
+}
+
+static void
+on_rest_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Call *call = user_data;
+  g_autoptr (GError) error = NULL;
+  char *text = prd_git_repo_read_finish (PRD_GIT_REPO (source), result, &error);
+
+  if (text == NULL)
+    call_fail (call, error);
+  else
+    respond_text (call, "text/markdown; charset=utf-8", text);
+}
+
+static void
+on_rest_diff (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Call *call = user_data;
+  g_autoptr (GError) error = NULL;
+  char *text = prd_git_repo_diff_finish (PRD_GIT_REPO (source), result, &error);
+
+  if (text == NULL)
+    call_fail (call, error);
+  else
+    respond_text (call, "text/x-diff; charset=utf-8", text);
+}
+
+static void
+on_rest_info (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Call *call = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdStoreInfo) info = prd_store_get_finish (PRD_STORE (source), result, &error);
+
+  if (info != NULL && !g_str_equal (info->org, call->org))
+    {
+      g_clear_pointer (&info, prd_store_info_free);
+      g_set_error (&error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", call->prd_id);
+    }
+  if (info == NULL)
+    {
+      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+        error->code = PRD_ERROR_PRD_NOT_FOUND;
+      call_fail (call, error);
+      return;
+    }
+  switch (call->route)
+    {
+      case ROUTE_LIST:
+        prd_version_store_list_async (call->self->store, call->prd_id, NULL, on_rest_listed, call);
+        break;
+      case ROUTE_READ:
+        prd_git_repo_read_async (call->self->repo, call->prd_id, call->version, NULL, on_rest_read,
+                                 call);
+        break;
+      case ROUTE_DIFF:
+        prd_git_repo_diff_async (call->self->repo, call->prd_id, call->version, call->to_version,
+                                 NULL, on_rest_diff, call);
+        break;
+      default:
+        g_assert_not_reached ();
+    }
+}
+
+/**
+ * prd_hub_versions_handles_route:
+ * @parts: the path below /api/prds, split at '/'
+ *
+ * Whether @parts is one of this file's routes: `{id}/versions`,
+ * `{id}/versions/{version}` or `{id}/diff`.
+ */
+gboolean
+prd_hub_versions_handles_route (const char *const *parts, guint n_parts)
+{
+  if (n_parts == 2)
+    return g_str_equal (parts[1], "versions") || g_str_equal (parts[1], "diff");
+  return n_parts == 3 && g_str_equal (parts[1], "versions");
+}
+
+/**
+ * prd_hub_versions_handle_rest:
+ *
+ * Serves one of the routes prd_hub_versions_handles_route() accepts, for an
+ * authenticated GET whose PRD id was validated.
+ */
+void
+prd_hub_versions_handle_rest (PrdHubVersions *self,
+                              SoupServerMessage *msg,
+                              const PrdIdentity *identity,
+                              const char *const *parts,
+                              guint n_parts,
+                              GHashTable *query)
+{
+  g_autoptr (GError) error = NULL;
+  Call *call;
+
+  g_return_if_fail (PRD_IS_HUB_VERSIONS (self));
+  g_return_if_fail (prd_hub_versions_handles_route (parts, n_parts));
+
+  call = g_new0 (Call, 1);
+  call->self = g_object_ref (self);
+  call->msg = g_object_ref (msg);
+  call->org = g_strdup (identity->org);
+  call->prd_id = g_strdup (parts[0]);
+  if (g_str_equal (parts[1], "diff"))
+    {
+      const char *from = query != NULL ? g_hash_table_lookup (query, "from") : NULL;
+      const char *to = query != NULL ? g_hash_table_lookup (query, "to") : NULL;
+
+      call->route = ROUTE_DIFF;
+      if (from == NULL || to == NULL)
+        g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                             "The query parameters from and to (versions) are required");
+      else if (prd_git_validate_version (from, &error) && prd_git_validate_version (to, &error))
+        {
+          call->version = g_strdup (from);
+          call->to_version = g_strdup (to);
+        }
+    }
+  else if (n_parts == 3)
+    {
+      call->route = ROUTE_READ;
+      if (prd_git_validate_version (parts[2], &error))
+        call->version = g_strdup (parts[2]);
+    }
+  else
+    call->route = ROUTE_LIST;
+  if (error != NULL)
+    {
+      prd_hub_rest_respond_error (msg, error);
+      call_free (call);
+      return;
+    }
+  soup_server_message_pause (msg);
+  prd_store_get_async (PRD_STORE (self->store), call->prd_id, NULL, on_rest_info, call);
+}
+
+/* ---- object ------------------------------------------------------------------ */
+
+static void
+prd_hub_versions_dispose (GObject *object)
+{
+  PrdHubVersions *self = PRD_HUB_VERSIONS (object);
+
+  if (self->nsp != NULL)
+    {
+      prd_sio_namespace_on (self->nsp, EVENT, NULL, NULL);
+      g_object_remove_weak_pointer (G_OBJECT (self->nsp), (gpointer *) &self->nsp);
+      self->nsp = NULL;
+    }
+  g_clear_object (&self->prds);
+  g_clear_object (&self->store);
+  g_clear_object (&self->repo);
+
+  G_OBJECT_CLASS (prd_hub_versions_parent_class)->dispose (object);
+}
+
+static void
+prd_hub_versions_finalize (GObject *object)
+{
+  PrdHubVersions *self = PRD_HUB_VERSIONS (object);
+
+  g_clear_pointer (&self->queues, g_hash_table_unref);
+
+  G_OBJECT_CLASS (prd_hub_versions_parent_class)->finalize (object);
+}
+
+static void
+prd_hub_versions_class_init (PrdHubVersionsClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = prd_hub_versions_dispose;
+  object_class->finalize = prd_hub_versions_finalize;
+}
+
+static void
+prd_hub_versions_init (PrdHubVersions *self)
+{
+  /* Every queued request holds a reference on us: a queue is empty here. */
+  self->queues =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_queue_free);
+}
+
+/**
+ * prd_hub_versions_new:
+ * @config: the repository is `<config->data_dir>/versions.git`
+ *
+ * Installs the create-version handler on @nsp.
+ */
+PrdHubVersions *
+prd_hub_versions_new (PrdSioNamespace *nsp,
+                      PrdHubPrds *prds,
+                      PrdSqliteStore *store,
+                      PrdHubConfig *config)
+{
+  PrdHubVersions *self;
+  g_autofree char *path = NULL;
+
+  g_return_val_if_fail (PRD_IS_SIO_NAMESPACE (nsp), NULL);
+  g_return_val_if_fail (PRD_IS_HUB_PRDS (prds), NULL);
+  g_return_val_if_fail (PRD_IS_SQLITE_STORE (store), NULL);
+
+  self = g_object_new (PRD_TYPE_HUB_VERSIONS, NULL);
+  self->nsp = nsp;
+  g_object_add_weak_pointer (G_OBJECT (nsp), (gpointer *) &self->nsp);
+  self->prds = g_object_ref (prds);
+  self->store = g_object_ref (store);
+  path = g_build_filename (config->data_dir, PRD_HUB_VERSIONS_REPO, NULL);
+  self->repo = prd_git_repo_new (path);
+  prd_sio_namespace_on (nsp, EVENT, on_create_version, self);
+  return self;
+}
+
+PrdGitRepo *
+prd_hub_versions_get_repo (PrdHubVersions *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB_VERSIONS (self), NULL);
+  return self->repo;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "prd-auth.h"
+#include "prd-git-repo.h"
+#include "prd-hub-prds.h"
+#include "prd-sqlite-store.h"
+
+G_BEGIN_DECLS
+
+/* The versions repository inside the data folder. */
+#define PRD_HUB_VERSIONS_REPO "versions.git"
+
+#define PRD_TYPE_HUB_VERSIONS (prd_hub_versions_get_type ())
+G_DECLARE_FINAL_TYPE (PrdHubVersions, prd_hub_versions, PRD, HUB_VERSIONS, GObject)
+
+PrdHubVersions *prd_hub_versions_new (PrdSioNamespace *nsp,
+                                      PrdHubPrds *prds,
+                                      PrdSqliteStore *store,
+                                      PrdHubConfig *config);
+PrdGitRepo *prd_hub_versions_get_repo (PrdHubVersions *self);
+gboolean prd_hub_versions_handles_route (const char *const *parts, guint n_parts);
+void prd_hub_versions_handle_rest (PrdHubVersions *self,
+                                   SoupServerMessage *msg,
+                                   const PrdIdentity *identity,
+                                   const char *const *parts,
+                                   guint n_parts,
+                                   GHashTable *query);
+
+G_END_DECLS

@@ -1,0 +1,506 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The versions repository: one bare git repository written through libgit2
+ * only. Every version is a commit on PRD_GIT_BRANCH whose tree holds the
+ * latest committed version of every PRD as `<prdId>.md` (so a clone checks
+ * out all PRDs), and an annotated tag `<prdId>/v<version>` on that commit.
+ *
+ * libgit2 blocks on disk, so every call runs in a GTask thread; a mutex
+ * keeps one operation at a time on the repository, which also keeps the
+ * branch linear. libgit2's errors are turned into PRD_ERROR_STORAGE here.
+ */
+#define G_LOG_DOMAIN "prd-git"
+
+#include "config.h"
+
+#include <string.h>
+
+#include <git2.h>
+
+#include "prd-autocleanups.h"
+#include "prd-error.h"
+#include "prd-store.h"
+
+#include "prd-git-repo.h"
+
+struct _PrdGitRepo
+{
+  GObject parent_instance;
+
+  char *path;
+  GMutex lock;          /* guards repo; held for a whole operation */
+  git_repository *repo; /* (nullable) opened on first use */
+};
+
+G_DEFINE_FINAL_TYPE (PrdGitRepo, prd_git_repo, G_TYPE_OBJECT)
+
+typedef struct
+{
+  char *prd_id;
+  char *version;
+  char *to_version;
+  char *content;
+  char *message;
+  char *author_name;
+  char *author_email;
+  gint64 time_usec;
+} Op;
+
+static void
+op_free (Op *op)
+{
+  g_free (op->prd_id);
+  g_free (op->version);
+  g_free (op->to_version);
+  g_free (op->content);
+  g_free (op->message);
+  g_free (op->author_name);
+  g_free (op->author_email);
+  g_free (op);
+}
+
+static gboolean
+set_git_error (int rc, const char *what, GError **error)
+{
+  const git_error *last = git_error_last ();
+
+  g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "%s: %s (libgit2 error %d)", what,
+               last != NULL && last->message != NULL ? last->message : "unknown error", rc);
+  return FALSE;
+}
+
+/**
+ * prd_git_validate_version:
+ *
+ * Accepts MAJOR.MINOR.PATCH with decimal parts without leading zeros, the
+ * only shape that ever reaches a ref name.
+ */
+gboolean
+prd_git_validate_version (const char *version, GError **error)
+{
+  guint parts = 0;
+  const char *p = version;
+
+  if (version == NULL || strlen (version) > PRD_STORE_VERSION_MAX_BYTES)
+    goto bad;
+  while (TRUE)
+    {
+      const char *start = p;
+
+      while (g_ascii_isdigit (*p))
+        p++;
+      if (p == start || p - start > 9 || (*start == '0' && p - start > 1))
+        goto bad;
+      parts++;
+      if (*p == '\0')
+        break;
+      if (*p != '.')
+        goto bad;
+      p++;
+    }
+  if (parts == 3)
+    return TRUE;
+bad:
+  g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+               "\"%s\" is not a version (MAJOR.MINOR.PATCH)", version != NULL ? version : "");
+  return FALSE;
+}
+
+char *
+prd_git_tag_name (const char *prd_id, const char *version)
+{
+  return g_strdup_printf ("%s/v%s", prd_id, version);
+}
+
+/* Angle brackets and line breaks would corrupt the commit header. */
+static char *
+signature_part (const char *value)
+{
+  char *copy = g_strdup (value != NULL && *value != '\0' ? value : "unknown");
+
+  for (char *p = copy; *p != '\0'; p++)
+    if (*p == '<' || *p == '>' || *p == '\n' || *p == '\r')
+      *p = '-';
+  return g_strstrip (copy);
+}
+
+static gpointer
+init_libgit2 (gpointer data)
+{
+  git_libgit2_init ();
+  return NULL;
+}
+
+/* Called with the lock held, on a worker thread. */
+static gboolean
+ensure_open (PrdGitRepo *self, gboolean create, GError **error)
+{
+  git_repository_init_options options = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+  int rc;
+
+  if (self->repo != NULL)
+    return TRUE;
+  rc = git_repository_open_bare (&self->repo, self->path);
+  if (rc == 0)
+    return TRUE;
+  if (rc != GIT_ENOTFOUND)
+    return set_git_error (rc, "Cannot open the versions repository", error);
+  if (!create)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_NOT_FOUND, "No version has been created");
+      return FALSE;
+    }
+  options.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
+  options.initial_head = "main";
+  options.description = "prdhub: versions of the PRDs";
+  rc = git_repository_init_ext (&self->repo, self->path, &options);
+  if (rc != 0)
+    return set_git_error (rc, "Cannot create the versions repository", error);
+  return TRUE;
+}
+
+static void
+do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  PrdGitRepo *self = source;
+  Op *op = task_data;
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (git_commit) parent = NULL;
+  g_autoptr (git_tree) parent_tree = NULL;
+  g_autoptr (git_treebuilder) builder = NULL;
+  g_autoptr (git_tree) tree = NULL;
+  g_autoptr (git_signature) signature = NULL;
+  g_autoptr (git_object) commit = NULL;
+  g_autofree char *file = g_strconcat (op->prd_id, ".md", NULL);
+  g_autofree char *tag = prd_git_tag_name (op->prd_id, op->version);
+  g_autofree char *name = signature_part (op->author_name);
+  g_autofree char *email = signature_part (op->author_email);
+  g_autofree char *message = g_str_has_suffix (op->message, "\n")
+                                 ? g_strdup (op->message)
+                                 : g_strconcat (op->message, "\n", NULL);
+  const git_commit *parents[1];
+  git_oid blob_oid, parent_oid, tree_oid, commit_oid, tag_oid;
+  char hex[GIT_OID_HEXSZ + 1];
+  int rc;
+
+  if (!ensure_open (self, TRUE, &error))
+    goto fail;
+  rc = git_blob_create_from_buffer (&blob_oid, self->repo, op->content, strlen (op->content));
+  if (rc != 0)
+    {
+      set_git_error (rc, "Cannot write the blob", &error);
+      goto fail;
+    }
+  rc = git_reference_name_to_id (&parent_oid, self->repo, PRD_GIT_BRANCH);
+  if (rc == 0)
+    {
+      if ((rc = git_commit_lookup (&parent, self->repo, &parent_oid)) != 0 ||
+          (rc = git_commit_tree (&parent_tree, parent)) != 0)
+        {
+          set_git_error (rc, "Cannot read the last commit", &error);
+          goto fail;
+        }
+    }
+  else if (rc != GIT_ENOTFOUND)
+    {
+      set_git_error (rc, "Cannot read " PRD_GIT_BRANCH, &error);
+      goto fail;
+    }
+  if ((rc = git_treebuilder_new (&builder, self->repo, parent_tree)) != 0 ||
+      (rc = git_treebuilder_insert (NULL, builder, file, &blob_oid, GIT_FILEMODE_BLOB)) != 0 ||
+      (rc = git_treebuilder_write (&tree_oid, builder)) != 0 ||
+      (rc = git_tree_lookup (&tree, self->repo, &tree_oid)) != 0)
+    {
+      set_git_error (rc, "Cannot write the tree", &error);
+      goto fail;
+    }
+  rc = git_signature_new (&signature, name, email, op->time_usec / G_USEC_PER_SEC, 0);
+  if (rc != 0)
+    {
+      set_git_error (rc, "Cannot build the author", &error);
+      goto fail;
+    }
+  parents[0] = parent;
+  rc = git_commit_create (&commit_oid, self->repo, PRD_GIT_BRANCH, signature, signature, NULL,
+                          message, tree, parent != NULL ? 1 : 0, parents);
+  if (rc != 0)
+    {
+      set_git_error (rc, "Cannot commit", &error);
+      goto fail;
+    }
+  /* force: a tag whose version the database never recorded (the database
+   * write failed after the commit) is taken over by the retry. */
+  if ((rc = git_object_lookup (&commit, self->repo, &commit_oid, GIT_OBJECT_COMMIT)) != 0 ||
+      (rc = git_tag_create (&tag_oid, self->repo, tag, commit, signature, message, 1)) != 0)
+    {
+      set_git_error (rc, "Cannot tag the commit", &error);
+      goto fail;
+    }
+  git_oid_tostr (hex, sizeof hex, &commit_oid);
+  g_task_return_pointer (task, g_strdup (hex), g_free);
+  return;
+
+fail:
+  g_task_return_error (task, g_steal_pointer (&error));
+}
+
+/* The blob of `<prdId>.md` at tag `<prdId>/v<version>`; lock held. */
+static git_blob *
+lookup_blob (PrdGitRepo *self, const char *prd_id, const char *version, GError **error)
+{
+  g_autofree char *ref = g_strdup_printf ("refs/tags/%s/v%s", prd_id, version);
+  g_autofree char *file = g_strconcat (prd_id, ".md", NULL);
+  g_autoptr (git_reference) reference = NULL;
+  g_autoptr (git_object) commit = NULL;
+  g_autoptr (git_tree) tree = NULL;
+  g_autoptr (git_tree_entry) entry = NULL;
+  git_blob *blob = NULL;
+  int rc;
+
+  rc = git_reference_lookup (&reference, self->repo, ref);
+  if (rc == GIT_ENOTFOUND)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND, "%s has no version %s", prd_id, version);
+      return NULL;
+    }
+  if (rc != 0 || (rc = git_reference_peel (&commit, reference, GIT_OBJECT_COMMIT)) != 0 ||
+      (rc = git_commit_tree (&tree, (git_commit *) commit)) != 0 ||
+      (rc = git_tree_entry_bypath (&entry, tree, file)) != 0 ||
+      (rc = git_blob_lookup (&blob, self->repo, git_tree_entry_id (entry))) != 0)
+    {
+      set_git_error (rc, "Cannot read the version", error);
+      return NULL;
+    }
+  return blob;
+}
+
+static void
+do_read (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  PrdGitRepo *self = source;
+  Op *op = task_data;
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (git_blob) blob = NULL;
+
+  if (!ensure_open (self, FALSE, &error) ||
+      (blob = lookup_blob (self, op->prd_id, op->version, &error)) == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_task_return_pointer (
+      task, g_strndup (git_blob_rawcontent (blob), (gsize) git_blob_rawsize (blob)), g_free);
+}
+
+static void
+do_diff (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  PrdGitRepo *self = source;
+  Op *op = task_data;
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (git_blob) from = NULL;
+  g_autoptr (git_blob) to = NULL;
+  g_autoptr (git_patch) patch = NULL;
+  g_autofree char *file = g_strconcat (op->prd_id, ".md", NULL);
+  git_diff_options options = GIT_DIFF_OPTIONS_INIT;
+  git_buf buf = { 0 };
+  char *text;
+  int rc;
+
+  if (!ensure_open (self, FALSE, &error) ||
+      (from = lookup_blob (self, op->prd_id, op->version, &error)) == NULL ||
+      (to = lookup_blob (self, op->prd_id, op->to_version, &error)) == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if ((rc = git_patch_from_blobs (&patch, from, file, to, file, &options)) != 0 ||
+      (rc = git_patch_to_buf (&buf, patch)) != 0)
+    {
+      set_git_error (rc, "Cannot diff", &error);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  text = g_strndup (buf.ptr != NULL ? buf.ptr : "", buf.size);
+  git_buf_dispose (&buf);
+  g_task_return_pointer (task, text, g_free);
+}
+
+static void
+prd_git_repo_finalize (GObject *object)
+{
+  PrdGitRepo *self = PRD_GIT_REPO (object);
+
+  g_clear_pointer (&self->repo, git_repository_free);
+  g_mutex_clear (&self->lock);
+  g_free (self->path);
+
+  G_OBJECT_CLASS (prd_git_repo_parent_class)->finalize (object);
+}
+
+static void
+prd_git_repo_class_init (PrdGitRepoClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = prd_git_repo_finalize;
+}
+
+static void
+prd_git_repo_init (PrdGitRepo *self)
+{
+  g_mutex_init (&self->lock);
+}
+
+/**
+ * prd_git_repo_new:
+ * @path: the bare repository's folder; created on the first commit
+ */
+PrdGitRepo *
+prd_git_repo_new (const char *path)
+{
+  static GOnce once = G_ONCE_INIT;
+  PrdGitRepo *self;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_once (&once, init_libgit2, NULL);
+  self = g_object_new (PRD_TYPE_GIT_REPO, NULL);
+  self->path = g_strdup (path);
+  return self;
+}
+
+const char *
+prd_git_repo_get_path (PrdGitRepo *self)
+{
+  g_return_val_if_fail (PRD_IS_GIT_REPO (self), NULL);
+  return self->path;
+}
+
+static gboolean
+check_ids (GTask *task, const char *prd_id, const char *version, const char *to_version)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!prd_store_validate_prd_id (prd_id, &error) || !prd_git_validate_version (version, &error) ||
+      (to_version != NULL && !prd_git_validate_version (to_version, &error)))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * prd_git_repo_commit_async:
+ * @author_email: the author's address (`<userId>@<org>` in the hub)
+ * @time_usec: the author time, microseconds since the Unix epoch (UTC)
+ *
+ * Commits @content as `<prd_id>.md` on %PRD_GIT_BRANCH with @message and
+ * tags it `<prd_id>/v<version>`. Finishes with the commit id (40 hex digits).
+ */
+void
+prd_git_repo_commit_async (PrdGitRepo *self,
+                           const char *prd_id,
+                           const char *version,
+                           const char *content,
+                           const char *message,
+                           const char *author_name,
+                           const char *author_email,
+                           gint64 time_usec,
+                           GCancellable *cancellable,
+                           GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  Op *op = g_new0 (Op, 1);
+
+  g_task_set_source_tag (task, prd_git_repo_commit_async);
+  op->prd_id = g_strdup (prd_id);
+  op->version = g_strdup (version);
+  op->content = g_strdup (content != NULL ? content : "");
+  op->message = g_strdup (message != NULL ? message : "");
+  op->author_name = g_strdup (author_name);
+  op->author_email = g_strdup (author_email);
+  op->time_usec = time_usec;
+  g_task_set_task_data (task, op, (GDestroyNotify) op_free);
+  if (!check_ids (task, prd_id, version, NULL))
+    return;
+  g_task_run_in_thread (task, do_commit);
+}
+
+char *
+prd_git_repo_commit_finish (PrdGitRepo *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * prd_git_repo_read_async:
+ *
+ * Reads `<prd_id>.md` at tag `<prd_id>/v<version>`; NOT_FOUND if there is
+ * no such version.
+ */
+void
+prd_git_repo_read_async (PrdGitRepo *self,
+                         const char *prd_id,
+                         const char *version,
+                         GCancellable *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  Op *op = g_new0 (Op, 1);
+
+  g_task_set_source_tag (task, prd_git_repo_read_async);
+  op->prd_id = g_strdup (prd_id);
+  op->version = g_strdup (version);
+  g_task_set_task_data (task, op, (GDestroyNotify) op_free);
+  if (!check_ids (task, prd_id, version, NULL))
+    return;
+  g_task_run_in_thread (task, do_read);
+}
+
+char *
+prd_git_repo_read_finish (PrdGitRepo *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * prd_git_repo_diff_async:
+ *
+ * The unified diff of `<prd_id>.md` from one version to another, as
+ * libgit2 formats it (`diff --git a/<id>.md b/<id>.md` …); empty when the
+ * two texts are equal.
+ */
+void
+prd_git_repo_diff_async (PrdGitRepo *self,
+                         const char *prd_id,
+                         const char *from_version,
+                         const char *to_version,
+                         GCancellable *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  Op *op = g_new0 (Op, 1);
+
+  g_task_set_source_tag (task, prd_git_repo_diff_async);
+  op->prd_id = g_strdup (prd_id);
+  op->version = g_strdup (from_version);
+  op->to_version = g_strdup (to_version);
+  g_task_set_task_data (task, op, (GDestroyNotify) op_free);
+  if (!check_ids (task, prd_id, from_version, to_version))
+    return;
+  g_task_run_in_thread (task, do_diff);
+}
+
+char *
+prd_git_repo_diff_finish (PrdGitRepo *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* The branch every version commit goes to: one linear history for all PRDs. */
+#define PRD_GIT_BRANCH "refs/heads/main"
+
+#define PRD_TYPE_GIT_REPO (prd_git_repo_get_type ())
+G_DECLARE_FINAL_TYPE (PrdGitRepo, prd_git_repo, PRD, GIT_REPO, GObject)
+
+gboolean prd_git_validate_version (const char *version, GError **error);
+char *prd_git_tag_name (const char *prd_id, const char *version);
+
+PrdGitRepo *prd_git_repo_new (const char *path);
+const char *prd_git_repo_get_path (PrdGitRepo *self);
+
+void prd_git_repo_commit_async (PrdGitRepo *self,
+                                const char *prd_id,
+                                const char *version,
+                                const char *content,
+                                const char *message,
+                                const char *author_name,
+                                const char *author_email,
+                                gint64 time_usec,
+                                GCancellable *cancellable,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data);
+char *prd_git_repo_commit_finish (PrdGitRepo *self, GAsyncResult *result, GError **error);
+
+void prd_git_repo_read_async (PrdGitRepo *self,
+                              const char *prd_id,
+                              const char *version,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data);
+char *prd_git_repo_read_finish (PrdGitRepo *self, GAsyncResult *result, GError **error);
+
+void prd_git_repo_diff_async (PrdGitRepo *self,
+                              const char *prd_id,
+                              const char *from_version,
+                              const char *to_version,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data);
+char *prd_git_repo_diff_finish (PrdGitRepo *self, GAsyncResult *result, GError **error);
+
+G_END_DECLS

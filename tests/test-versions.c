@@ -1,0 +1,937 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Versions end to end inside one process: create-version through a PrdHub
+ * with a PrdSqliteStore on 127.0.0.1:0 (minimal Socket.IO clients over
+ * SoupSession WebSockets, as in test-collab.c), then the versions
+ * repository read back with libgit2 and with the stock git command line.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <git2.h>
+#include <glib/gstdio.h>
+#include <libsoup/soup.h>
+
+#include "prd-autocleanups.h"
+#include "prd-error.h"
+#include "prd-hub.h"
+#include "prd-hub-versions.h"
+#include "prd-version-store.h"
+#include "prd-sqlite-store.h"
+
+#define SECRET "versions-test-secret-0123456789abcdef0123"
+
+typedef struct
+{
+  SoupSession *session;
+  SoupWebsocketConnection *ws;
+  GQueue messages; /* (element-type utf8) */
+  gboolean closed;
+  gboolean done;
+  GError *error;
+  gint64 next_ack;
+  gint64 site;
+} Client;
+
+typedef struct
+{
+  char *tmp_dir;
+  PrdHubConfig *config;
+  PrdAuth *auth;
+  PrdStore *store;
+  PrdHub *hub;
+  char *url;
+} Fixture;
+
+static void
+on_message (SoupWebsocketConnection *ws, int type, GBytes *bytes, gpointer user_data)
+{
+  Client *client = user_data;
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+
+  if (len == 1 && data[0] == '2')
+    {
+      soup_websocket_connection_send_text (ws, "3");
+      return;
+    }
+  g_queue_push_tail (&client->messages, g_strndup (data, len));
+}
+
+static void
+on_closed (SoupWebsocketConnection *ws, gpointer user_data)
+{
+  ((Client *) user_data)->closed = TRUE;
+}
+
+static void
+on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Client *client = user_data;
+
+  client->ws =
+      soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &client->error);
+  client->done = TRUE;
+}
+
+static char *
+next_message (Client *client)
+{
+  while (g_queue_is_empty (&client->messages) && !client->closed)
+    g_main_context_iteration (NULL, TRUE);
+  return g_queue_pop_head (&client->messages);
+}
+
+/* Takes the first message starting with @prefix, leaving the others queued
+ * (an event may arrive before the ack the test waits for first). */
+static char *
+take_message (Client *client, const char *prefix)
+{
+  for (;;)
+    {
+      for (GList *l = client->messages.head; l != NULL; l = l->next)
+        if (g_str_has_prefix (l->data, prefix))
+          {
+            char *text = l->data;
+
+            g_queue_delete_link (&client->messages, l);
+            return text;
+          }
+      g_assert_false (client->closed);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static void
+client_free (Client *client)
+{
+  if (client->ws != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (client->ws, client);
+      if (soup_websocket_connection_get_state (client->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close (client->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    }
+  g_clear_object (&client->ws);
+  g_clear_object (&client->session);
+  g_queue_clear_full (&client->messages, g_free);
+  g_clear_error (&client->error);
+  g_free (client);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Client, client_free)
+
+static char *
+mint (Fixture *f, const char *user, const char *org, PrdRole role)
+{
+  g_autoptr (PrdIdentity) identity =
+      prd_identity_new (user, user, NULL, org, role, g_get_real_time () / G_USEC_PER_SEC + 3600);
+  g_autoptr (GError) error = NULL;
+  char *token = prd_auth_mint (f->auth, identity, &error);
+
+  g_assert_no_error (error);
+  return token;
+}
+
+/* Opens a WebSocket session and connects to /prds as @user. */
+static Client *
+client_new (Fixture *f, const char *user, const char *org, PrdRole role)
+{
+  g_autoptr (Client) client = g_new0 (Client, 1);
+  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (GString) url = g_string_new (f->url);
+  g_autofree char *open = NULL;
+  g_autofree char *token = mint (f, user, org, role);
+  g_autofree char *connect = NULL;
+  g_autofree char *connected = NULL;
+
+  g_string_replace (url, "http", "ws", 1);
+  g_string_append (url, "socket.io/?EIO=4&transport=websocket");
+  client->session = soup_session_new ();
+  g_queue_init (&client->messages);
+  msg = soup_message_new ("GET", url->str);
+  soup_session_websocket_connect_async (client->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+                                        on_connected, client);
+  while (!client->done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_no_error (client->error);
+  g_signal_connect (client->ws, "message", G_CALLBACK (on_message), client);
+  g_signal_connect (client->ws, "closed", G_CALLBACK (on_closed), client);
+  open = next_message (client);
+  g_assert_true (g_str_has_prefix (open, "0{"));
+
+  connect = g_strdup_printf ("40/prds,{\"token\":\"%s\"}", token);
+  soup_websocket_connection_send_text (client->ws, connect);
+  connected = next_message (client);
+  g_assert_true (g_str_has_prefix (connected, "40/prds,{\"sid\":"));
+  return g_steal_pointer (&client);
+}
+
+/* Sends @event with @payload_json and an ack id; returns the ack id. */
+static gint64
+client_emit (Client *client, const char *event, const char *payload_json)
+{
+  gint64 id = client->next_ack++;
+  g_autofree char *text =
+      g_strdup_printf ("42/prds,%" G_GINT64_FORMAT "[\"%s\",%s]", id, event, payload_json);
+
+  soup_websocket_connection_send_text (client->ws, text);
+  return id;
+}
+
+/* Waits for the event @event; returns its payload. */
+static JsonNode *
+wait_event (Client *client, const char *event)
+{
+  g_autofree char *prefix = g_strdup_printf ("42/prds,[\"%s\",", event);
+
+  g_autofree char *text = take_message (client, prefix);
+  g_autoptr (JsonNode) array = NULL;
+  g_autoptr (GError) error = NULL;
+
+  array = json_from_string (text + strlen ("42/prds,"), &error);
+  g_assert_no_error (error);
+  return json_node_copy (json_array_get_element (json_node_get_array (array), 1));
+}
+
+/* Waits for the ack @id; returns its object. */
+static JsonNode *
+wait_ack (Client *client, gint64 id)
+{
+  g_autofree char *prefix = g_strdup_printf ("43/prds,%" G_GINT64_FORMAT "[", id);
+
+  g_autofree char *text = take_message (client, prefix);
+  g_autoptr (JsonNode) array = NULL;
+  g_autoptr (GError) error = NULL;
+
+  array = json_from_string (text + strlen (prefix) - 1, &error);
+  g_assert_no_error (error);
+  return json_node_copy (json_array_get_element (json_node_get_array (array), 0));
+}
+
+static JsonNode *
+request (Client *client, const char *event, const char *payload_json)
+{
+  return wait_ack (client, client_emit (client, event, payload_json));
+}
+
+static void
+assert_ok (JsonNode *ack)
+{
+  g_autofree char *text = json_to_string (ack, FALSE);
+
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (ack));
+  if (!json_object_get_boolean_member_with_default (json_node_get_object (ack), "ok", FALSE))
+    g_error ("expected an ok ack, got %s", text);
+}
+
+static const char *
+ack_error_code (JsonNode *ack)
+{
+  JsonObject *error = json_object_get_object_member (json_node_get_object (ack), "error");
+
+  g_assert_nonnull (error);
+  return json_object_get_string_member (error, "code");
+}
+
+static void
+result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_result (GAsyncResult **slot)
+{
+  while (*slot == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return *slot;
+}
+
+static char *
+create_prd (Fixture *f, const char *org, const char *content)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_hub_create_prd_async (f->store, org, "Collab", "owner", content, NULL, result_cb, &result);
+  info = prd_hub_create_prd_finish (wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (info->version, ==, "0.1.0");
+  return g_strdup (info->id);
+}
+
+/* What a fresh replica rebuilt from the store holds. */
+static char *
+stored_text (Fixture *f, const char *prd_id, gint64 *out_snapshot_seq)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (PrdStoreDocument) stored = NULL;
+  g_autoptr (PrdDocument) document = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_store_load_async (f->store, prd_id, NULL, result_cb, &result);
+  stored = prd_store_load_finish (f->store, wait_result (&result), &error);
+  g_assert_no_error (error);
+  if (out_snapshot_seq != NULL)
+    *out_snapshot_seq = stored->info->snapshot_seq;
+  document = prd_hub_document_from_store (stored, &error);
+  g_assert_no_error (error);
+  return prd_crdt_doc_get_text (prd_document_get_crdt (document));
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) secret = g_bytes_new_static (SECRET, strlen (SECRET));
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autofree char *db = NULL;
+
+  f->tmp_dir = g_dir_make_tmp ("prd-versions-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->config = prd_hub_config_new ();
+  g_assert_true (prd_hub_config_set_listen (f->config, "127.0.0.1:0", &error));
+  g_assert_true (prd_hub_config_set_data_dir (f->config, f->tmp_dir, &error));
+  g_assert_true (prd_hub_config_load_data (f->config, data != NULL ? data : "", -1, &error));
+  g_assert_true (prd_hub_config_validate (f->config, &error));
+  f->auth = prd_auth_new_hmac (secret, &error);
+  g_assert_no_error (error);
+
+  db = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
+  prd_sqlite_store_new_async (db, NULL, result_cb, &result);
+  f->store = PRD_STORE (prd_sqlite_store_new_finish (wait_result (&result), &error));
+  g_assert_no_error (error);
+
+  f->hub = prd_hub_new (f->config, f->auth);
+  prd_hub_set_store (f->hub, f->store);
+  g_assert_true (prd_hub_listen (f->hub, &error));
+  f->url = prd_hub_get_url (f->hub);
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_clear_object (&f->hub);
+  prd_store_close_async (f->store, NULL, result_cb, &result);
+  g_assert_true (prd_store_close_finish (f->store, wait_result (&result), &error));
+  g_clear_object (&f->store);
+  g_clear_object (&f->auth);
+  g_clear_pointer (&f->config, prd_hub_config_unref);
+  remove_tree (f->tmp_dir);
+  g_free (f->tmp_dir);
+  g_free (f->url);
+}
+
+static gint64
+join (Client *client, const char *prd_id, const char *mode, JsonNode **out_joined)
+{
+  g_autofree char *payload = g_strdup_printf ("{\"prdId\":\"%s\",\"mode\":\"%s\"}", prd_id, mode);
+  g_autoptr (JsonNode) ack = request (client, "join-prd", payload);
+  g_autoptr (JsonNode) joined = wait_event (client, "joined-prd");
+
+  assert_ok (ack);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (joined), "prdId"), ==,
+                   prd_id);
+  if (out_joined != NULL)
+    *out_joined = json_node_copy (joined);
+  return json_object_get_int_member_with_default (json_node_get_object (ack), "siteId", -1);
+}
+
+/* Joins in edit mode; returns the ack's state vector as JSON text. */
+static char *
+join_edit (Client *client, const char *prd_id)
+{
+  g_autofree char *payload = g_strdup_printf ("{\"prdId\":\"%s\",\"mode\":\"edit\"}", prd_id);
+  g_autoptr (JsonNode) ack = request (client, "join-prd", payload);
+  g_autoptr (JsonNode) joined = wait_event (client, "joined-prd");
+
+  assert_ok (ack);
+  client->site = json_object_get_int_member (json_node_get_object (ack), "siteId");
+  return json_to_string (json_object_get_member (json_node_get_object (ack), "stateVector"), FALSE);
+}
+
+/* Inserts @text at @position on top of @vector (the client's own entry
+ * counts the new operation); returns the new vector. */
+static char *
+insert (Client *client, const char *prd_id, const char *vector, int position, const char *text)
+{
+  g_autoptr (JsonNode) parsed = json_from_string (vector, NULL);
+  JsonArray *array = json_node_get_array (parsed);
+  g_autoptr (GString) next = g_string_new ("[");
+  g_autofree char *payload = NULL;
+  g_autoptr (JsonNode) ack = NULL;
+  guint n = MAX (json_array_get_length (array), (guint) client->site + 1);
+
+  for (guint i = 0; i < n; i++)
+    {
+      gint64 v = i < json_array_get_length (array) ? json_array_get_int_element (array, i) : 0;
+
+      g_string_append_printf (next, "%s%" G_GINT64_FORMAT, i > 0 ? "," : "",
+                              i == (guint) client->site ? v + 1 : v);
+    }
+  g_string_append_c (next, ']');
+  payload = g_strdup_printf ("{\"prdId\":\"%s\",\"operation\":{\"type\":\"insert\",\"position\":%d,"
+                             "\"content\":\"%s\"},\"stateVector\":%s}",
+                             prd_id, position, text, next->str);
+  ack = request (client, "content-update", payload);
+  assert_ok (ack);
+  return json_to_string (json_object_get_member (json_node_get_object (ack), "stateVector"), FALSE);
+}
+
+static JsonNode *
+create_version (Client *client, const char *prd_id, const char *changelog, const char *type)
+{
+  g_autofree char *payload = g_strdup_printf (
+      "{\"prdId\":\"%s\",\"changelog\":\"%s\",\"versionType\":\"%s\"}", prd_id, changelog, type);
+
+  return request (client, "create-version", payload);
+}
+
+static const char *
+ack_version (JsonNode *ack, const char *member)
+{
+  assert_ok (ack);
+  return json_object_get_string_member (
+      json_object_get_object_member (json_node_get_object (ack), "version"), member);
+}
+
+static char *
+repo_path (Fixture *f)
+{
+  return g_build_filename (f->tmp_dir, PRD_HUB_VERSIONS_REPO, NULL);
+}
+
+/* Runs git with @args (NULL-terminated) on the repository; returns stdout. */
+static char *
+run_git (Fixture *f, ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *repo = repo_path (f);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *err = NULL;
+  char *out = NULL;
+  int status = 0;
+  const char *arg;
+  va_list ap;
+
+  g_ptr_array_add (argv, g_strdup ("git"));
+  g_ptr_array_add (argv, g_strdup_printf ("--git-dir=%s", repo));
+  va_start (ap, f);
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (argv, g_strdup (arg));
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
+                &status, &error);
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("git %s failed: %s", (char *) argv->pdata[2], err);
+  return out;
+}
+
+static char *
+store_version (Fixture *f, const char *prd_id)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_store_get_async (f->store, prd_id, NULL, result_cb, &result);
+  info = prd_store_get_finish (f->store, wait_result (&result), &error);
+  g_assert_no_error (error);
+  return g_strdup (info->version);
+}
+
+typedef struct
+{
+  const char *version;
+  const char *changelog;
+  const char *user;
+  const char *content;
+  char *hash;
+} Expected;
+
+static void
+check_with_libgit2 (Fixture *f, const char *prd_id, Expected *expected, guint n)
+{
+  g_autofree char *path = repo_path (f);
+  g_autofree char *file = g_strconcat (prd_id, ".md", NULL);
+  g_autoptr (git_repository) repo = NULL;
+  git_oid oid;
+  guint i;
+
+  git_libgit2_init ();
+  g_assert_cmpint (git_repository_open_bare (&repo, path), ==, 0);
+  g_assert_true (git_repository_is_bare (repo));
+  for (i = 0; i < n; i++)
+    {
+      g_autofree char *ref = g_strdup_printf ("refs/tags/%s/v%s", prd_id, expected[i].version);
+      g_autofree char *email = g_strdup_printf ("%s@org", expected[i].user);
+      g_autofree char *message = g_strconcat (expected[i].changelog, "\n", NULL);
+      g_autoptr (git_reference) reference = NULL;
+      g_autoptr (git_object) commit = NULL;
+      g_autoptr (git_tree) tree = NULL;
+      g_autoptr (git_tree_entry) entry = NULL;
+      g_autoptr (git_blob) blob = NULL;
+      const git_signature *author;
+      char hex[GIT_OID_HEXSZ + 1];
+
+      g_assert_cmpint (git_reference_lookup (&reference, repo, ref), ==, 0);
+      g_assert_cmpint (git_reference_peel (&commit, reference, GIT_OBJECT_COMMIT), ==, 0);
+      git_oid_tostr (hex, sizeof hex, git_object_id (commit));
+      g_assert_cmpstr (hex, ==, expected[i].hash);
+      author = git_commit_author ((git_commit *) commit);
+      g_assert_cmpstr (author->name, ==, expected[i].user);
+      g_assert_cmpstr (author->email, ==, email);
+      g_assert_cmpstr (git_commit_message ((git_commit *) commit), ==, message);
+      g_assert_cmpuint (git_commit_parentcount ((git_commit *) commit), ==, i == 0 ? 0 : 1);
+      if (i > 0)
+        {
+          git_oid_tostr (hex, sizeof hex, git_commit_parent_id ((git_commit *) commit, 0));
+          g_assert_cmpstr (hex, ==, expected[i - 1].hash);
+        }
+      g_assert_cmpint (git_commit_tree (&tree, (git_commit *) commit), ==, 0);
+      g_assert_cmpint (git_tree_entry_bypath (&entry, tree, file), ==, 0);
+      g_assert_cmpint (git_blob_lookup (&blob, repo, git_tree_entry_id (entry)), ==, 0);
+      g_assert_cmpmem (git_blob_rawcontent (blob), git_blob_rawsize (blob), expected[i].content,
+                       strlen (expected[i].content));
+    }
+  g_assert_cmpint (git_reference_name_to_id (&oid, repo, "refs/heads/main"), ==, 0);
+  {
+    char hex[GIT_OID_HEXSZ + 1];
+
+    git_oid_tostr (hex, sizeof hex, &oid);
+    g_assert_cmpstr (hex, ==, expected[n - 1].hash);
+  }
+  git_libgit2_shutdown ();
+}
+
+static void
+check_with_git_cli (Fixture *f, const char *prd_id, Expected *expected, guint n)
+{
+  g_autofree char *log = run_git (f, "log", "--format=%H%x09%an%x09%ae%x09%s", "main", NULL);
+  g_autofree char *tags = run_git (f, "tag", "-l", NULL);
+  g_auto (GStrv) lines = g_strsplit (log, "\n", -1);
+  g_auto (GStrv) tag_lines = g_strsplit (tags, "\n", -1);
+  g_autofree char *repo = repo_path (f);
+  g_autofree char *clone = g_build_filename (f->tmp_dir, "clone", NULL);
+  g_autofree char *cloned = g_build_filename (clone, prd_id, NULL);
+  g_autofree char *cloned_md = g_strconcat (cloned, ".md", NULL);
+  g_autofree char *clone_text = NULL;
+  g_autoptr (GError) error = NULL;
+  int status = 0;
+
+  /* git log: newest first, one line per version. */
+  g_assert_cmpuint (g_strv_length (lines), ==, n + 1);
+  for (guint i = 0; i < n; i++)
+    {
+      Expected *e = &expected[n - 1 - i];
+      g_autofree char *line =
+          g_strdup_printf ("%s\t%s\t%s@org\t%s", e->hash, e->user, e->user, e->changelog);
+      g_autofree char *spec = g_strdup_printf ("%s/v%s:%s.md", prd_id, e->version, prd_id);
+      g_autofree char *shown = run_git (f, "show", spec, NULL);
+
+      g_assert_cmpstr (lines[i], ==, line);
+      g_assert_cmpstr (shown, ==, e->content);
+    }
+
+  /* A stock clone checks out the newest version. */
+  {
+    const char *argv[] = { "git", "clone", "-q", repo, clone, NULL };
+
+    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status,
+                  &error);
+    g_assert_no_error (error);
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+  }
+  g_assert_true (g_file_get_contents (cloned_md, &clone_text, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (clone_text, ==, expected[n - 1].content);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *tag = g_strdup_printf ("%s/v%s\n", prd_id, expected[i].version);
+
+      g_assert_nonnull (strstr (tags, tag));
+    }
+  g_assert_cmpuint (g_strv_length (tag_lines), ==, n + 1);
+}
+
+/* Stops the hub and the store and starts both again on the same folder. */
+static void
+restart (Fixture *f)
+{
+  g_autoptr (GAsyncResult) closed = NULL;
+  g_autoptr (GAsyncResult) opened = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *db = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
+
+  g_clear_object (&f->hub);
+  prd_store_close_async (f->store, NULL, result_cb, &closed);
+  g_assert_true (prd_store_close_finish (f->store, wait_result (&closed), &error));
+  g_clear_object (&f->store);
+  g_clear_pointer (&f->url, g_free);
+  prd_sqlite_store_new_async (db, NULL, result_cb, &opened);
+  f->store = PRD_STORE (prd_sqlite_store_new_finish (wait_result (&opened), &error));
+  g_assert_no_error (error);
+  f->hub = prd_hub_new (f->config, f->auth);
+  prd_hub_set_store (f->hub, f->store);
+  g_assert_true (prd_hub_listen (f->hub, &error));
+  f->url = prd_hub_get_url (f->hub);
+}
+
+static void
+test_git (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "# Spec\n");
+  Expected expected[] = {
+    { "0.2.0", "First cut", "alice", "# Spec\n", NULL },
+    { "0.2.1", "Second line", "bob", "# Spec\nTwo\n", NULL },
+    { "1.0.0", "Release", "carol", "# Spec\nTwo\n", NULL },
+    { "1.0.1", "After restart", "alice", "# Spec\nTwo\n", NULL },
+  };
+  g_autofree char *version = NULL;
+
+  {
+    g_autoptr (Client) alice = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+    g_autoptr (Client) bob = client_new (f, "bob", "org", PRD_ROLE_EDITOR);
+    g_autoptr (Client) carol = client_new (f, "carol", "org", PRD_ROLE_ADMIN);
+    g_autofree char *vector = join_edit (alice, prd_id);
+    g_autofree char *vector2 = NULL;
+    g_autoptr (JsonNode) ack1 = NULL;
+    g_autoptr (JsonNode) ack2 = NULL;
+    g_autoptr (JsonNode) ack3 = NULL;
+    g_autoptr (JsonNode) created = NULL;
+    g_autoptr (JsonNode) commit = NULL;
+    JsonObject *object, *inner, *by;
+    JsonArray *files;
+    g_autofree char *file = g_strconcat (prd_id, ".md", NULL);
+
+    ack1 = create_version (alice, prd_id, "First cut", "minor");
+    g_assert_cmpstr (ack_version (ack1, "version"), ==, "0.2.0");
+    expected[0].hash = g_strdup (ack_version (ack1, "commitHash"));
+    g_assert_cmpuint (strlen (expected[0].hash), ==, 40);
+
+    /* version-created and git-commit in the seed's shapes. */
+    created = wait_event (alice, "version-created");
+    object = json_node_get_object (created);
+    g_assert_cmpstr (json_object_get_string_member (object, "prdId"), ==, prd_id);
+    inner = json_object_get_object_member (object, "version");
+    g_assert_true (g_str_has_prefix (json_object_get_string_member (inner, "id"), "ver_"));
+    g_assert_cmpstr (json_object_get_string_member (inner, "version"), ==, "0.2.0");
+    g_assert_cmpstr (json_object_get_string_member (inner, "changelog"), ==, "First cut");
+    g_assert_cmpstr (json_object_get_string_member (inner, "commitHash"), ==, expected[0].hash);
+    by = json_object_get_object_member (inner, "createdBy");
+    g_assert_cmpstr (json_object_get_string_member (by, "id"), ==, "alice");
+    g_assert_cmpstr (json_object_get_string_member (by, "name"), ==, "alice");
+    g_assert_true (g_str_has_suffix (json_object_get_string_member (inner, "createdAt"), "Z"));
+    g_assert_cmpuint (json_object_get_size (inner), ==, 6);
+    commit = wait_event (alice, "git-commit");
+    object = json_node_get_object (commit);
+    g_assert_cmpstr (json_object_get_string_member (object, "prdId"), ==, prd_id);
+    inner = json_object_get_object_member (object, "commit");
+    g_assert_cmpstr (json_object_get_string_member (inner, "hash"), ==, expected[0].hash);
+    g_assert_cmpstr (json_object_get_string_member (inner, "message"), ==, "First cut");
+    g_assert_cmpstr (json_object_get_string_member (inner, "author"), ==, "alice");
+    g_assert_true (g_str_has_suffix (json_object_get_string_member (inner, "timestamp"), "Z"));
+    files = json_object_get_array_member (inner, "files");
+    g_assert_cmpuint (json_array_get_length (files), ==, 1);
+    g_assert_cmpstr (json_array_get_string_element (files, 0), ==, file);
+
+    vector2 = insert (alice, prd_id, vector, 7, "Two\\n");
+    /* bob has not joined: creating a version needs no join. */
+    ack2 = create_version (bob, prd_id, "Second line", "patch");
+    g_assert_cmpstr (ack_version (ack2, "version"), ==, "0.2.1");
+    expected[1].hash = g_strdup (ack_version (ack2, "commitHash"));
+    ack3 = create_version (carol, prd_id, "Release", "major");
+    g_assert_cmpstr (ack_version (ack3, "version"), ==, "1.0.0");
+    expected[2].hash = g_strdup (ack_version (ack3, "commitHash"));
+    /* Identical text, still a commit of its own. */
+    g_assert_cmpstr (expected[2].hash, !=, expected[1].hash);
+  }
+  version = store_version (f, prd_id);
+  g_assert_cmpstr (version, ==, "1.0.0");
+  check_with_libgit2 (f, prd_id, expected, 3);
+  check_with_git_cli (f, prd_id, expected, 3);
+
+  /* Versions survive a restart and the history goes on. */
+  restart (f);
+  {
+    g_autoptr (Client) alice = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+    g_autoptr (JsonNode) ack = create_version (alice, prd_id, "After restart", "patch");
+    g_autoptr (JsonNode) joined = NULL;
+
+    g_assert_cmpstr (ack_version (ack, "version"), ==, "1.0.1");
+    expected[3].hash = g_strdup (ack_version (ack, "commitHash"));
+    join (alice, prd_id, "view", &joined);
+    g_assert_cmpstr (
+        json_object_get_string_member (
+            json_object_get_object_member (json_node_get_object (joined), "initialState"),
+            "version"),
+        ==, "1.0.1");
+  }
+  check_with_libgit2 (f, prd_id, expected, 4);
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    g_free (expected[i].hash);
+}
+
+static void
+test_refusals (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "text");
+  g_autoptr (Client) viewer = client_new (f, "vera", "org", PRD_ROLE_VIEWER);
+  g_autoptr (Client) editor = client_new (f, "ed", "org", PRD_ROLE_EDITOR);
+  g_autoptr (Client) other = client_new (f, "olga", "other", PRD_ROLE_ADMIN);
+  g_autoptr (GString) long_log = g_string_new (NULL);
+  g_autofree char *repo = repo_path (f);
+  g_autofree char *version = NULL;
+  struct
+  {
+    Client *client;
+    const char *payload;
+    const char *code;
+  } cases[] = {
+    { viewer, "{\"prdId\":\"%s\",\"changelog\":\"x\",\"versionType\":\"minor\"}", "FORBIDDEN" },
+    { editor, "{\"prdId\":\"%s\",\"changelog\":\"x\",\"versionType\":\"huge\"}",
+      "INVALID_PAYLOAD" },
+    { editor, "{\"prdId\":\"%s\",\"changelog\":\"x\",\"versionType\":1}", "INVALID_PAYLOAD" },
+    { editor, "{\"prdId\":\"%s\",\"changelog\":7,\"versionType\":\"minor\"}", "INVALID_PAYLOAD" },
+    { editor, "{\"prdId\":\"%s\",\"changelog\":\"  \",\"versionType\":\"minor\"}",
+      "INVALID_PAYLOAD" },
+    { editor, "{\"prdId\":\"%s\",\"versionType\":\"minor\"}", "INVALID_PAYLOAD" },
+    { editor, "{\"prdId\":\"%s\",\"changelog\":\"%s\",\"versionType\":\"minor\"}",
+      "INVALID_PAYLOAD" },
+    { editor, "{\"prdId\":\"prd_%snope\",\"changelog\":\"x\",\"versionType\":\"minor\"}",
+      "PRD_NOT_FOUND" },
+    { editor, "{\"prdId\":\"../%s\",\"changelog\":\"x\",\"versionType\":\"minor\"}", "INVALID_ID" },
+    { editor, "[\"%s\"]", "INVALID_PAYLOAD" },
+    { other, "{\"prdId\":\"%s\",\"changelog\":\"x\",\"versionType\":\"minor\"}", "PRD_NOT_FOUND" },
+  };
+
+  for (int i = 0; i < PRD_VERSION_CHANGELOG_MAX_CHARS + 1; i++)
+    g_string_append_c (long_log, 'a');
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GString) payload = g_string_new (cases[i].payload);
+      g_autoptr (JsonNode) ack = NULL;
+
+      g_string_replace (payload, "%s", i == 7 ? "" : prd_id, 1);
+      g_string_replace (payload, "%s", long_log->str, 1);
+      ack = request (cases[i].client, "create-version", payload->str);
+      g_test_message ("case %u: %s", i, payload->str);
+      g_assert_cmpstr (ack_error_code (ack), ==, cases[i].code);
+    }
+  /* Nothing changed: no version, no repository. */
+  version = store_version (f, prd_id);
+  g_assert_cmpstr (version, ==, "0.1.0");
+  g_assert_false (g_file_test (repo, G_FILE_TEST_EXISTS));
+
+  /* Exactly at the limit is fine. */
+  g_string_truncate (long_log, PRD_VERSION_CHANGELOG_MAX_CHARS);
+  {
+    g_autofree char *payload = g_strdup_printf (
+        "{\"prdId\":\"%s\",\"changelog\":\"%s\",\"versionType\":\"minor\"}", prd_id, long_log->str);
+    g_autoptr (JsonNode) ack = request (editor, "create-version", payload);
+
+    g_assert_cmpstr (ack_version (ack, "version"), ==, "0.2.0");
+  }
+}
+
+static void
+test_concurrent (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "text");
+  g_autoptr (Client) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+  g_autoptr (Client) b = client_new (f, "bob", "org", PRD_ROLE_EDITOR);
+  g_autofree char *payload = g_strdup_printf (
+      "{\"prdId\":\"%s\",\"changelog\":\"step\",\"versionType\":\"patch\"}", prd_id);
+  gint64 ids_a[4], ids_b[4];
+  GHashTable *seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  guint patch_a = 0, patch_b = 0;
+
+  /* Interleaved and without waiting: every one gets its own version, and
+   * one client's requests are served in the order it sent them. */
+  for (int i = 0; i < 4; i++)
+    {
+      ids_a[i] = client_emit (a, "create-version", payload);
+      ids_b[i] = client_emit (b, "create-version", payload);
+    }
+  for (int i = 0; i < 4; i++)
+    {
+      g_autoptr (JsonNode) ack_a = wait_ack (a, ids_a[i]);
+      g_autoptr (JsonNode) ack_b = wait_ack (b, ids_b[i]);
+      const char *va = ack_version (ack_a, "version");
+      const char *vb = ack_version (ack_b, "version");
+      guint pa = (guint) g_ascii_strtoull (strrchr (va, '.') + 1, NULL, 10);
+      guint pb = (guint) g_ascii_strtoull (strrchr (vb, '.') + 1, NULL, 10);
+
+      g_assert_true (g_str_has_prefix (va, "0.1."));
+      g_assert_true (g_str_has_prefix (vb, "0.1."));
+      g_assert_cmpuint (pa, >, patch_a);
+      g_assert_cmpuint (pb, >, patch_b);
+      patch_a = pa;
+      patch_b = pb;
+      g_assert_true (g_hash_table_add (seen, g_strdup (va)));
+      g_assert_true (g_hash_table_add (seen, g_strdup (vb)));
+    }
+  g_assert_cmpuint (g_hash_table_size (seen), ==, 8);
+  for (int p = 1; p <= 8; p++)
+    {
+      g_autofree char *v = g_strdup_printf ("0.1.%d", p);
+
+      g_assert_true (g_hash_table_contains (seen, v));
+    }
+  g_hash_table_unref (seen);
+  {
+    g_autofree char *version = store_version (f, prd_id);
+
+    g_assert_cmpstr (version, ==, "0.1.8");
+  }
+}
+
+static gboolean
+on_quiet (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_autosave (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "text");
+  g_autoptr (Client) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+  g_autofree char *vector = join_edit (a, prd_id);
+  g_autofree char *vector2 = NULL;
+  g_autoptr (JsonNode) start = NULL;
+  g_autoptr (JsonNode) complete = NULL;
+  g_autofree char *text = NULL;
+  gint64 snapshot_seq = 0;
+  gboolean quiet = FALSE;
+  JsonObject *object;
+
+  /* Nothing unsaved yet: a few ticks pass without an auto-save. */
+  g_timeout_add (2500, on_quiet, &quiet);
+  while (!quiet)
+    g_main_context_iteration (NULL, TRUE);
+  for (GList *l = a->messages.head; l != NULL; l = l->next)
+    g_assert_null (strstr (l->data, "auto-save"));
+
+  vector2 = insert (a, prd_id, vector, 4, "!");
+  start = wait_event (a, "auto-save-start");
+  object = json_node_get_object (start);
+  g_assert_cmpstr (json_object_get_string_member (object, "prdId"), ==, prd_id);
+  g_assert_true (g_str_has_suffix (json_object_get_string_member (object, "changesSince"), "Z"));
+  g_assert_cmpuint (json_object_get_size (object), ==, 2);
+  complete = wait_event (a, "auto-save-complete");
+  object = json_node_get_object (complete);
+  g_assert_cmpstr (json_object_get_string_member (object, "prdId"), ==, prd_id);
+  g_assert_true (g_str_has_suffix (json_object_get_string_member (object, "savedAt"), "Z"));
+  g_assert_cmpint (json_object_get_int_member (object, "nextSaveIn"), ==, 1);
+  g_assert_cmpuint (json_object_get_size (object), ==, 3);
+  /* The snapshot covers the edit. */
+  text = stored_text (f, prd_id, &snapshot_seq);
+  g_assert_cmpstr (text, ==, "text!");
+  g_assert_cmpint (snapshot_seq, ==, 2);
+
+  /* Saved: no more auto-saves until the next change. */
+  quiet = FALSE;
+  g_timeout_add (2500, on_quiet, &quiet);
+  while (!quiet)
+    g_main_context_iteration (NULL, TRUE);
+  for (GList *l = a->messages.head; l != NULL; l = l->next)
+    g_assert_null (strstr (l->data, "auto-save"));
+}
+
+static void
+test_config (void)
+{
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpuint (config->autosave_interval, ==, 300);
+  g_assert_true (prd_hub_config_load_data (config, "[collab]\nautosave-interval=7\n", -1, &error));
+  g_assert_cmpuint (config->autosave_interval, ==, 7);
+  g_assert_false (prd_hub_config_load_data (config, "[collab]\nautosave-interval=0\n", -1, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_clear_error (&error);
+  g_assert_false (prd_hub_config_set_autosave_interval (config, "86401", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_clear_error (&error);
+  g_assert_false (prd_hub_config_set_autosave_interval (config, "x", &error));
+  g_clear_error (&error);
+  g_assert_true (prd_hub_config_set_autosave_interval (config, "86400", &error));
+  g_assert_cmpuint (config->autosave_interval, ==, 86400);
+}
+
+static void
+test_bump (void)
+{
+  g_autoptr (GError) error = NULL;
+  struct
+  {
+    const char *from, *type, *to;
+  } cases[] = {
+    { "0.1.0", "patch", "0.1.1" }, { "0.1.0", "minor", "0.2.0" },  { "0.1.9", "major", "1.0.0" },
+    { "1.2.3", "minor", "1.3.0" }, { "9.9.9", "patch", "9.9.10" },
+  };
+  const char *bad_versions[] = { "1.2", "1.2.3.4",   "01.2.3",     "a.b.c",         "1..2",
+                                 "",    "1.2.3-rc1", "1.2.3/../x", "1234567890.0.0" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *next = prd_version_bump (cases[i].from, cases[i].type, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpstr (next, ==, cases[i].to);
+    }
+  g_assert_null (prd_version_bump ("0.1.0", "mega", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_clear_error (&error);
+  for (guint i = 0; i < G_N_ELEMENTS (bad_versions); i++)
+    {
+      g_assert_false (prd_git_validate_version (bad_versions[i], &error));
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+      g_clear_error (&error);
+    }
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/prd/versions/config", test_config);
+  g_test_add_func ("/prd/versions/bump", test_bump);
+  g_test_add ("/prd/versions/git", Fixture, "[collab]\nautosave-interval=3600\n", fixture_setup,
+              test_git, fixture_teardown);
+  g_test_add ("/prd/versions/refusals", Fixture, NULL, fixture_setup, test_refusals,
+              fixture_teardown);
+  g_test_add ("/prd/versions/concurrent", Fixture, NULL, fixture_setup, test_concurrent,
+              fixture_teardown);
+  g_test_add ("/prd/versions/autosave", Fixture, "[collab]\nautosave-interval=1\n", fixture_setup,
+              test_autosave, fixture_teardown);
+  return g_test_run ();
+}
