@@ -569,6 +569,59 @@ typedef enum
   RANGE_SHOW,
 } RangeMode;
 
+/* Deleting the end of an item whose deleted continuation follows it
+ * (backspacing), or the start of one whose deleted beginning precedes it
+ * (forward delete): move the boundary between the two items instead of
+ * splitting one and merging the halves again. Leaves exactly the items the
+ * split and merge would, so it only applies when the split would not split
+ * the chunk. Returns FALSE, changing nothing, when it does not apply. */
+static gboolean
+range_delete_shift (PrdCrdtDoc *doc, Loc l, guint32 len)
+{
+  PrdCrdtChunk *c = l.chunk;
+  PrdCrdtItem *it = &c->items[l.idx];
+  PrdCrdtItem part = *it;
+
+  if (c->n >= PRD_CRDT_CHUNK_MAX)
+    return FALSE;
+  part.del++;
+  if (l.off > 0 && l.off + len == it->len && l.idx + 1 < c->n)
+    {
+      PrdCrdtItem *next = it + 1;
+
+      part.clock += l.off;
+      part.len = len;
+      part.o_site = it->site;
+      part.o_clock = it->clock + l.off - 1;
+      if (!can_merge (&part, next))
+        return FALSE;
+      it->len = l.off;
+      next->clock = part.clock;
+      next->len += len;
+      next->o_site = part.o_site;
+      next->o_clock = part.o_clock;
+    }
+  else if (l.off == 0 && len < it->len && l.idx > 0)
+    {
+      PrdCrdtItem *prev = it - 1;
+
+      part.len = len;
+      if (!can_merge (prev, &part))
+        return FALSE;
+      prev->len += len;
+      it->o_site = it->site;
+      it->o_clock = it->clock + len - 1;
+      it->clock += len;
+      it->len -= len;
+    }
+  else
+    return FALSE;
+  doc->stamp++;
+  if (part.del == 1)
+    chunk_add_vis (doc, c, -(gint64) len);
+  return TRUE;
+}
+
 /* Apply @mode to the characters (site, clock .. clock + len - 1), splitting
  * items at the range's ends. */
 static void
@@ -580,6 +633,8 @@ range_apply (PrdCrdtDoc *doc, guint32 site, guint32 clock, guint32 len, RangeMod
       PrdCrdtItem *it;
       guint32 before, after;
 
+      if (mode == RANGE_DELETE && range_delete_shift (doc, l, len))
+        return;
       if (l.off > 0)
         {
           split_at (doc, l);
@@ -962,7 +1017,6 @@ prd_crdt_doc_new (void)
   doc->log = g_array_new (FALSE, FALSE, sizeof (PrdCrdtLogRun));
   doc->pending = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                         (GDestroyNotify) prd_crdt_op_free);
-  doc->scratch = g_array_new (FALSE, FALSE, sizeof (PrdCrdtIdRange));
   doc->dirty = TRUE;
   return doc;
 }
@@ -978,7 +1032,7 @@ prd_crdt_doc_free (PrdCrdtDoc *doc)
   g_ptr_array_unref (doc->sites);
   g_array_unref (doc->log);
   g_hash_table_unref (doc->pending);
-  g_array_unref (doc->scratch);
+  g_free (doc->scratch.data);
   g_free (doc->fen);
   g_free (doc);
 }
@@ -1346,8 +1400,10 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
 }
 
 static void
-add_target (GArray *targets, guint32 site, guint32 clock, guint32 len)
+add_target (PrdCrdtBuf *targets, guint32 site, guint32 clock, guint32 len)
 {
+  PrdCrdtIdRange *r;
+
   if (targets->len > 0)
     {
       PrdCrdtIdRange *last = &g_array_index (targets, PrdCrdtIdRange, targets->len - 1);
@@ -1357,10 +1413,11 @@ add_target (GArray *targets, guint32 site, guint32 clock, guint32 len)
           return;
         }
     }
-  {
-    PrdCrdtIdRange r = { site, clock, len };
-    g_array_append_val (targets, r);
-  }
+  prd_crdt_buf_set_size (targets, targets->len + 1, sizeof (PrdCrdtIdRange));
+  r = &g_array_index (targets, PrdCrdtIdRange, targets->len - 1);
+  r->site = site;
+  r->clock = clock;
+  r->length = len;
 }
 
 static void
@@ -1385,7 +1442,7 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
                                  PrdCrdtOp **out_op,
                                  GError **error)
 {
-  GArray *targets;
+  PrdCrdtBuf *targets;
   gboolean current;
   guint32 left;
   guint32 first_pos;
@@ -1416,8 +1473,10 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
       return FALSE;
     }
 
-  targets = doc->scratch;
-  g_array_set_size (targets, 0);
+  /* the buffer is the document's: resetting a GArray would go through
+   * g_array_remove_range() once per delete */
+  targets = &doc->scratch;
+  targets->len = 0;
   l = locate_pos (doc, position);
   left = length;
   while (left > 0)
