@@ -1106,28 +1106,32 @@ prd_crdt_doc_get_text (PrdCrdtDoc *doc)
   return g_string_free (out, FALSE);
 }
 
-/* Checks that @vector names a version this document has. */
-static gboolean
-check_vector (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector, GError **error)
+/* Out of line: the checks run once per keystroke and rarely fail. */
+static G_GNUC_NO_INLINE gboolean
+vector_error (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector, gsize i, GError **error)
 {
   if (n_vector > PRD_CRDT_MAX_SITES)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
-                   "State vector has %" G_GSIZE_FORMAT " entries (at most %d sites)", n_vector,
-                   PRD_CRDT_MAX_SITES);
-      return FALSE;
-    }
+    g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                 "State vector has %" G_GSIZE_FORMAT " entries (at most %d sites)", n_vector,
+                 PRD_CRDT_MAX_SITES);
+  else
+    g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                 "State vector names operation %u of site %" G_GSIZE_FORMAT
+                 ", but only %u are known",
+                 vector[i], i, site_ops (doc, i));
+  return FALSE;
+}
+
+/* Checks that @vector names a version this document has. */
+static inline gboolean
+check_vector (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector, GError **error)
+{
+  if (G_UNLIKELY (n_vector > PRD_CRDT_MAX_SITES))
+    return vector_error (doc, vector, n_vector, 0, error);
   for (gsize i = 0; i < n_vector; i++)
     {
-      guint32 have = site_ops (doc, i);
-      if (vector[i] > have)
-        {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
-                       "State vector names operation %u of site %" G_GSIZE_FORMAT
-                       ", but only %u are known",
-                       vector[i], i, have);
-          return FALSE;
-        }
+      if (G_UNLIKELY (vector[i] > site_ops (doc, i)))
+        return vector_error (doc, vector, n_vector, i, error);
     }
   return TRUE;
 }
@@ -1172,27 +1176,31 @@ prd_crdt_doc_get_text_at (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector
   return g_string_free (out, FALSE);
 }
 
-static gboolean
+static G_GNUC_NO_INLINE gboolean
+local_error (PrdCrdtDoc *doc, guint32 site, guint32 own, GError **error)
+{
+  if (site >= PRD_CRDT_MAX_SITES)
+    g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                 "Site %u is out of range (at most %d sites)", site, PRD_CRDT_MAX_SITES);
+  else
+    g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                 "Operation %u of site %u is not the next one (the document has %u of that site)",
+                 own + 1, site, site_ops (doc, site));
+  return FALSE;
+}
+
+static inline gboolean
 check_local (PrdCrdtDoc *doc, guint32 site, const guint32 *base, gsize n_base, GError **error)
 {
   guint32 own;
 
-  if (site >= PRD_CRDT_MAX_SITES)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
-                   "Site %u is out of range (at most %d sites)", site, PRD_CRDT_MAX_SITES);
-      return FALSE;
-    }
+  if (G_UNLIKELY (site >= PRD_CRDT_MAX_SITES))
+    return local_error (doc, site, 0, error);
   if (!check_vector (doc, base, n_base, error))
     return FALSE;
   own = site < n_base ? base[site] : 0;
-  if (own != site_ops (doc, site))
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
-                   "Operation %u of site %u is not the next one (the document has %u of that site)",
-                   own + 1, site, site_ops (doc, site));
-      return FALSE;
-    }
+  if (G_UNLIKELY (own != site_ops (doc, site)))
+    return local_error (doc, site, own, error);
   return TRUE;
 }
 
@@ -1269,6 +1277,7 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
   gboolean current;
   guint32 os = PRD_CRDT_NONE, oc = 0, rs = PRD_CRDT_NONE, rc = 0;
   guint32 clock, n;
+  gsize ascii = 0;
   Loc at, origin_loc = { NULL, 0, 0 };
 
   g_return_val_if_fail (doc != NULL, FALSE);
@@ -1285,13 +1294,20 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
     }
   if (!check_local (doc, site, base, n_base, error))
     return FALSE;
-  if (!g_utf8_validate_len (text, text_len, NULL))
+  /* typed text is mostly ASCII, which is valid UTF-8 of one unit a byte */
+  while (ascii < (gsize) text_len && (guchar) text[ascii] < 0x80)
+    ascii++;
+  n = (guint32) MIN (ascii, G_MAXUINT32);
+  if (ascii < (gsize) text_len)
     {
-      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
-                           "Inserted text is not valid UTF-8");
-      return FALSE;
+      if (!g_utf8_validate_len (text, text_len, NULL))
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                               "Inserted text is not valid UTF-8");
+          return FALSE;
+        }
+      n = prd_crdt_utf16_length (text, text_len);
     }
-  n = prd_crdt_utf16_length (text, text_len);
   if (n > PRD_CRDT_MAX_INSERT_UNITS)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,

@@ -87,13 +87,12 @@ prd_crdt_get_u32 (PrdCrdtReader *r, guint32 *out, GError **error)
 static inline guint8 *
 varint (guint8 *p, guint64 v)
 {
-  do
+  while (v >= 0x80)
     {
-      guint8 b = v & 0x7f;
+      *p++ = (guint8) (v | 0x80);
       v >>= 7;
-      *p++ = b | (v ? 0x80 : 0);
     }
-  while (v);
+  *p++ = (guint8) v;
   return p;
 }
 
