@@ -175,6 +175,14 @@ prd_crdt_doc_ensure_site (PrdCrdtDoc *doc, guint32 site)
   return g_ptr_array_index (doc->sites, site);
 }
 
+/* prd_crdt_doc_ensure_site(), without a call for a site the document has. */
+static inline PrdCrdtSite *
+site_for_write (PrdCrdtDoc *doc, guint32 site)
+{
+  return G_LIKELY (site < doc->sites->len) ? g_ptr_array_index (doc->sites, site)
+                                           : prd_crdt_doc_ensure_site (doc, site);
+}
+
 static inline PrdCrdtSite *
 get_site (PrdCrdtDoc *doc, guint32 site)
 {
@@ -1385,9 +1393,19 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
   if (!current)
     move_version (doc, base, n_base, FALSE);
 
-  s = prd_crdt_doc_ensure_site (doc, site);
+  s = site_for_write (doc, site);
   clock = s->text->len;
-  if (prd_crdt_utf8_to_utf16_unchecked (text, text_len, s->text))
+  if (ascii == (gsize) text_len)
+    {
+      guint16 *dst;
+
+      prd_crdt_buf_reserve (s->text, clock + n, sizeof (guint16));
+      dst = (guint16 *) (void *) s->text->data + clock;
+      for (guint32 k = 0; k < n; k++)
+        dst[k] = (guchar) text[k];
+      s->text->len = clock + n;
+    }
+  else if (prd_crdt_utf8_to_utf16_unchecked (text, text_len, s->text))
     doc->has_surrogates = TRUE;
   at = integrate_insert (doc, site, clock, n, os, oc, rs, rc,
                          current && os != PRD_CRDT_NONE ? &origin_loc : NULL);
@@ -1450,7 +1468,7 @@ add_target (PrdCrdtBuf *targets, guint32 site, guint32 clock, guint32 len)
 static void
 integrate_delete (PrdCrdtDoc *doc, guint32 site, const PrdCrdtIdRange *targets, guint n_targets)
 {
-  PrdCrdtSite *s = prd_crdt_doc_ensure_site (doc, site);
+  PrdCrdtSite *s = site_for_write (doc, site);
 
   for (guint i = 0; i < n_targets; i++)
     range_apply (doc, targets[i].site, targets[i].clock, targets[i].length, RANGE_DELETE);
