@@ -888,6 +888,30 @@ id_eq (guint32 as, guint32 ac, guint32 bs, guint32 bc)
   return as == bs && (as == PRD_CRDT_NONE || ac == bc);
 }
 
+/* Append the characters (site, clock .. clock + n - 1) to the visible item
+ * at @left, the run that ends with (site, clock - 1). */
+static Loc
+extend_run (PrdCrdtDoc *doc, PrdCrdtSite *s, Loc left, guint32 clock, guint32 n)
+{
+  PrdCrdtItem *l = &left.chunk->items[left.idx];
+  Loc at = left;
+  gboolean cached =
+      doc->pc_chunk == left.chunk && doc->pc_idx == left.idx && doc->pc_stamp == doc->stamp;
+  guint32 *loc;
+
+  prd_crdt_buf_set_size (s->loc, clock + n, sizeof (guint32));
+  at.off = l->len;
+  l->len += n;
+  chunk_add_vis (doc, left.chunk, n);
+  /* the run grew at its end: where it starts has not moved */
+  if (cached)
+    doc->pc_stamp = doc->stamp;
+  loc = &g_array_index (s->loc, guint32, clock);
+  for (guint32 k = 0; k < n; k++)
+    loc[k] = left.chunk->id;
+  return at;
+}
+
 /* Integrate the characters (site, clock .. clock + n - 1), whose text is
  * already appended to the site, between origin @os/@oc and right origin
  * @rs/@rc (PRD_CRDT_NONE for the document's ends). Returns where the first
@@ -990,20 +1014,7 @@ integrate_insert (PrdCrdtDoc *doc,
       /* Typing: extend the run the site just wrote. */
       if (l->site == site && l->clock + l->len == clock && os == site && oc == clock - 1 &&
           id_eq (l->r_site, l->r_clock, rs, rc) && l->del == 0)
-        {
-          Loc at = left;
-          gboolean cached =
-              doc->pc_chunk == left.chunk && doc->pc_idx == left.idx && doc->pc_stamp == doc->stamp;
-          at.off = l->len;
-          l->len += n;
-          chunk_add_vis (doc, left.chunk, n);
-          /* the run grew at its end: where it starts has not moved */
-          if (cached)
-            doc->pc_stamp = doc->stamp;
-          for (guint32 k = 0; k < n; k++)
-            g_array_index (s->loc, guint32, clock + k) = left.chunk->id;
-          return at;
-        }
+        return extend_run (doc, s, left, clock, n);
       return insert_item (doc, left.chunk, left.idx + 1, &item, TRUE);
     }
   if (doc->order->len == 0)
@@ -1407,8 +1418,18 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
     }
   else if (prd_crdt_utf8_to_utf16_unchecked (text, text_len, s->text))
     doc->has_surrogates = TRUE;
-  at = integrate_insert (doc, site, clock, n, os, oc, rs, rc,
-                         current && os != PRD_CRDT_NONE ? &origin_loc : NULL);
+  /* Typing at the end of the site's last run, in the current version: the
+   * right neighbour found above is the item after the run, so there is
+   * nothing concurrent to order and integrate_insert() would extend it. */
+  if (current && os == site && oc + 1 == clock &&
+      origin_loc.off + 1 == origin_loc.chunk->items[origin_loc.idx].len &&
+      origin_loc.chunk->items[origin_loc.idx].del == 0 &&
+      id_eq (origin_loc.chunk->items[origin_loc.idx].r_site,
+             origin_loc.chunk->items[origin_loc.idx].r_clock, rs, rc))
+    at = extend_run (doc, s, origin_loc, clock, n);
+  else
+    at = integrate_insert (doc, site, clock, n, os, oc, rs, rc,
+                           current && os != PRD_CRDT_NONE ? &origin_loc : NULL);
   site_append_insert (s, clock, n);
   log_append (doc, site);
 
