@@ -175,6 +175,14 @@ prd_crdt_doc_ensure_site (PrdCrdtDoc *doc, guint32 site)
   return g_ptr_array_index (doc->sites, site);
 }
 
+/* prd_crdt_doc_ensure_site(), without a call for a site the document has. */
+static inline PrdCrdtSite *
+site_for_write (PrdCrdtDoc *doc, guint32 site)
+{
+  return G_LIKELY (site < doc->sites->len) ? g_ptr_array_index (doc->sites, site)
+                                           : prd_crdt_doc_ensure_site (doc, site);
+}
+
 static inline PrdCrdtSite *
 get_site (PrdCrdtDoc *doc, guint32 site)
 {
@@ -569,6 +577,64 @@ typedef enum
   RANGE_SHOW,
 } RangeMode;
 
+/* Deleting the end of an item whose deleted continuation follows it
+ * (backspacing), or the start of one whose deleted beginning precedes it
+ * (forward delete): move the boundary between the two items instead of
+ * splitting one and merging the halves again. Leaves exactly the items the
+ * split and merge would, so it only applies when the split would not split
+ * the chunk. Returns FALSE, changing nothing, when it does not apply. */
+static gboolean
+range_delete_shift (PrdCrdtDoc *doc, Loc l, guint32 len)
+{
+  PrdCrdtChunk *c = l.chunk;
+  PrdCrdtItem *it = &c->items[l.idx];
+  PrdCrdtItem part = *it;
+  gboolean cached = doc->pc_chunk == c && doc->pc_idx == l.idx && doc->pc_stamp == doc->stamp;
+
+  if (c->n >= PRD_CRDT_CHUNK_MAX)
+    return FALSE;
+  part.del++;
+  if (l.off > 0 && l.off + len == it->len && l.idx + 1 < c->n)
+    {
+      PrdCrdtItem *next = it + 1;
+
+      part.clock += l.off;
+      part.len = len;
+      part.o_site = it->site;
+      part.o_clock = it->clock + l.off - 1;
+      if (!can_merge (&part, next))
+        return FALSE;
+      it->len = l.off;
+      next->clock = part.clock;
+      next->len += len;
+      next->o_site = part.o_site;
+      next->o_clock = part.o_clock;
+    }
+  else if (l.off == 0 && len < it->len && l.idx > 0)
+    {
+      PrdCrdtItem *prev = it - 1;
+
+      part.len = len;
+      if (!can_merge (prev, &part))
+        return FALSE;
+      prev->len += len;
+      it->o_site = it->site;
+      it->o_clock = it->clock + len - 1;
+      it->clock += len;
+      it->len -= len;
+    }
+  else
+    return FALSE;
+  doc->stamp++;
+  if (part.del == 1)
+    chunk_add_vis (doc, c, -(gint64) len);
+  /* Where the item at @l.idx starts is unchanged either way (what left it
+   * is deleted), so the next backspace can still find it without a search. */
+  if (cached)
+    doc->pc_stamp = doc->stamp;
+  return TRUE;
+}
+
 /* Apply @mode to the characters (site, clock .. clock + len - 1), splitting
  * items at the range's ends. */
 static void
@@ -580,6 +646,8 @@ range_apply (PrdCrdtDoc *doc, guint32 site, guint32 clock, guint32 len, RangeMod
       PrdCrdtItem *it;
       guint32 before, after;
 
+      if (mode == RANGE_DELETE && range_delete_shift (doc, l, len))
+        return;
       if (l.off > 0)
         {
           split_at (doc, l);
@@ -820,6 +888,30 @@ id_eq (guint32 as, guint32 ac, guint32 bs, guint32 bc)
   return as == bs && (as == PRD_CRDT_NONE || ac == bc);
 }
 
+/* Append the characters (site, clock .. clock + n - 1) to the visible item
+ * at @left, the run that ends with (site, clock - 1). */
+static Loc
+extend_run (PrdCrdtDoc *doc, PrdCrdtSite *s, Loc left, guint32 clock, guint32 n)
+{
+  PrdCrdtItem *l = &left.chunk->items[left.idx];
+  Loc at = left;
+  gboolean cached =
+      doc->pc_chunk == left.chunk && doc->pc_idx == left.idx && doc->pc_stamp == doc->stamp;
+  guint32 *loc;
+
+  prd_crdt_buf_set_size (s->loc, clock + n, sizeof (guint32));
+  at.off = l->len;
+  l->len += n;
+  chunk_add_vis (doc, left.chunk, n);
+  /* the run grew at its end: where it starts has not moved */
+  if (cached)
+    doc->pc_stamp = doc->stamp;
+  loc = &g_array_index (s->loc, guint32, clock);
+  for (guint32 k = 0; k < n; k++)
+    loc[k] = left.chunk->id;
+  return at;
+}
+
 /* Integrate the characters (site, clock .. clock + n - 1), whose text is
  * already appended to the site, between origin @os/@oc and right origin
  * @rs/@rc (PRD_CRDT_NONE for the document's ends). Returns where the first
@@ -922,20 +1014,7 @@ integrate_insert (PrdCrdtDoc *doc,
       /* Typing: extend the run the site just wrote. */
       if (l->site == site && l->clock + l->len == clock && os == site && oc == clock - 1 &&
           id_eq (l->r_site, l->r_clock, rs, rc) && l->del == 0)
-        {
-          Loc at = left;
-          gboolean cached =
-              doc->pc_chunk == left.chunk && doc->pc_idx == left.idx && doc->pc_stamp == doc->stamp;
-          at.off = l->len;
-          l->len += n;
-          chunk_add_vis (doc, left.chunk, n);
-          /* the run grew at its end: where it starts has not moved */
-          if (cached)
-            doc->pc_stamp = doc->stamp;
-          for (guint32 k = 0; k < n; k++)
-            g_array_index (s->loc, guint32, clock + k) = left.chunk->id;
-          return at;
-        }
+        return extend_run (doc, s, left, clock, n);
       return insert_item (doc, left.chunk, left.idx + 1, &item, TRUE);
     }
   if (doc->order->len == 0)
@@ -962,7 +1041,6 @@ prd_crdt_doc_new (void)
   doc->log = g_array_new (FALSE, FALSE, sizeof (PrdCrdtLogRun));
   doc->pending = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                         (GDestroyNotify) prd_crdt_op_free);
-  doc->scratch = g_array_new (FALSE, FALSE, sizeof (PrdCrdtIdRange));
   doc->dirty = TRUE;
   return doc;
 }
@@ -978,7 +1056,7 @@ prd_crdt_doc_free (PrdCrdtDoc *doc)
   g_ptr_array_unref (doc->sites);
   g_array_unref (doc->log);
   g_hash_table_unref (doc->pending);
-  g_array_unref (doc->scratch);
+  g_free (doc->scratch.data);
   g_free (doc->fen);
   g_free (doc);
 }
@@ -1047,28 +1125,32 @@ prd_crdt_doc_get_text (PrdCrdtDoc *doc)
   return g_string_free (out, FALSE);
 }
 
-/* Checks that @vector names a version this document has. */
-static gboolean
-check_vector (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector, GError **error)
+/* Out of line: the checks run once per keystroke and rarely fail. */
+static G_GNUC_NO_INLINE gboolean
+vector_error (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector, gsize i, GError **error)
 {
   if (n_vector > PRD_CRDT_MAX_SITES)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
-                   "State vector has %" G_GSIZE_FORMAT " entries (at most %d sites)", n_vector,
-                   PRD_CRDT_MAX_SITES);
-      return FALSE;
-    }
+    g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                 "State vector has %" G_GSIZE_FORMAT " entries (at most %d sites)", n_vector,
+                 PRD_CRDT_MAX_SITES);
+  else
+    g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                 "State vector names operation %u of site %" G_GSIZE_FORMAT
+                 ", but only %u are known",
+                 vector[i], i, site_ops (doc, i));
+  return FALSE;
+}
+
+/* Checks that @vector names a version this document has. */
+static inline gboolean
+check_vector (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector, GError **error)
+{
+  if (G_UNLIKELY (n_vector > PRD_CRDT_MAX_SITES))
+    return vector_error (doc, vector, n_vector, 0, error);
   for (gsize i = 0; i < n_vector; i++)
     {
-      guint32 have = site_ops (doc, i);
-      if (vector[i] > have)
-        {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
-                       "State vector names operation %u of site %" G_GSIZE_FORMAT
-                       ", but only %u are known",
-                       vector[i], i, have);
-          return FALSE;
-        }
+      if (G_UNLIKELY (vector[i] > site_ops (doc, i)))
+        return vector_error (doc, vector, n_vector, i, error);
     }
   return TRUE;
 }
@@ -1113,27 +1195,31 @@ prd_crdt_doc_get_text_at (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector
   return g_string_free (out, FALSE);
 }
 
-static gboolean
+static G_GNUC_NO_INLINE gboolean
+local_error (PrdCrdtDoc *doc, guint32 site, guint32 own, GError **error)
+{
+  if (site >= PRD_CRDT_MAX_SITES)
+    g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                 "Site %u is out of range (at most %d sites)", site, PRD_CRDT_MAX_SITES);
+  else
+    g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                 "Operation %u of site %u is not the next one (the document has %u of that site)",
+                 own + 1, site, site_ops (doc, site));
+  return FALSE;
+}
+
+static inline gboolean
 check_local (PrdCrdtDoc *doc, guint32 site, const guint32 *base, gsize n_base, GError **error)
 {
   guint32 own;
 
-  if (site >= PRD_CRDT_MAX_SITES)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
-                   "Site %u is out of range (at most %d sites)", site, PRD_CRDT_MAX_SITES);
-      return FALSE;
-    }
+  if (G_UNLIKELY (site >= PRD_CRDT_MAX_SITES))
+    return local_error (doc, site, 0, error);
   if (!check_vector (doc, base, n_base, error))
     return FALSE;
   own = site < n_base ? base[site] : 0;
-  if (own != site_ops (doc, site))
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
-                   "Operation %u of site %u is not the next one (the document has %u of that site)",
-                   own + 1, site, site_ops (doc, site));
-      return FALSE;
-    }
+  if (G_UNLIKELY (own != site_ops (doc, site)))
+    return local_error (doc, site, own, error);
   return TRUE;
 }
 
@@ -1210,6 +1296,7 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
   gboolean current;
   guint32 os = PRD_CRDT_NONE, oc = 0, rs = PRD_CRDT_NONE, rc = 0;
   guint32 clock, n;
+  gsize ascii = 0;
   Loc at, origin_loc = { NULL, 0, 0 };
 
   g_return_val_if_fail (doc != NULL, FALSE);
@@ -1226,13 +1313,20 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
     }
   if (!check_local (doc, site, base, n_base, error))
     return FALSE;
-  if (!g_utf8_validate_len (text, text_len, NULL))
+  /* typed text is mostly ASCII, which is valid UTF-8 of one unit a byte */
+  while (ascii < (gsize) text_len && (guchar) text[ascii] < 0x80)
+    ascii++;
+  n = (guint32) MIN (ascii, G_MAXUINT32);
+  if (ascii < (gsize) text_len)
     {
-      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
-                           "Inserted text is not valid UTF-8");
-      return FALSE;
+      if (!g_utf8_validate_len (text, text_len, NULL))
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                               "Inserted text is not valid UTF-8");
+          return FALSE;
+        }
+      n = prd_crdt_utf16_length (text, text_len);
     }
-  n = prd_crdt_utf16_length (text, text_len);
   if (n > PRD_CRDT_MAX_INSERT_UNITS)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
@@ -1310,12 +1404,32 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
   if (!current)
     move_version (doc, base, n_base, FALSE);
 
-  s = prd_crdt_doc_ensure_site (doc, site);
+  s = site_for_write (doc, site);
   clock = s->text->len;
-  if (prd_crdt_utf8_to_utf16_unchecked (text, text_len, s->text))
+  if (ascii == (gsize) text_len)
+    {
+      guint16 *dst;
+
+      prd_crdt_buf_reserve (s->text, clock + n, sizeof (guint16));
+      dst = (guint16 *) (void *) s->text->data + clock;
+      for (guint32 k = 0; k < n; k++)
+        dst[k] = (guchar) text[k];
+      s->text->len = clock + n;
+    }
+  else if (prd_crdt_utf8_to_utf16_unchecked (text, text_len, s->text))
     doc->has_surrogates = TRUE;
-  at = integrate_insert (doc, site, clock, n, os, oc, rs, rc,
-                         current && os != PRD_CRDT_NONE ? &origin_loc : NULL);
+  /* Typing at the end of the site's last run, in the current version: the
+   * right neighbour found above is the item after the run, so there is
+   * nothing concurrent to order and integrate_insert() would extend it. */
+  if (current && os == site && oc + 1 == clock &&
+      origin_loc.off + 1 == origin_loc.chunk->items[origin_loc.idx].len &&
+      origin_loc.chunk->items[origin_loc.idx].del == 0 &&
+      id_eq (origin_loc.chunk->items[origin_loc.idx].r_site,
+             origin_loc.chunk->items[origin_loc.idx].r_clock, rs, rc))
+    at = extend_run (doc, s, origin_loc, clock, n);
+  else
+    at = integrate_insert (doc, site, clock, n, os, oc, rs, rc,
+                           current && os != PRD_CRDT_NONE ? &origin_loc : NULL);
   site_append_insert (s, clock, n);
   log_append (doc, site);
 
@@ -1323,31 +1437,39 @@ prd_crdt_doc_apply_local_insert (PrdCrdtDoc *doc,
     {
       /* one allocation: the hub makes one of these per keystroke */
       PrdCrdtOp *op = g_malloc (sizeof (PrdCrdtOp) + text_len + 1);
-      memset (op, 0, sizeof (PrdCrdtOp));
+      gboolean has_origin = os != PRD_CRDT_NONE, has_right = rs != PRD_CRDT_NONE;
+
+      /* every field set one by one: zero-filling first (memset, or an
+       * initialiser) compiles to "rep stosq", which took a fifth of this
+       * function */
       op->type = PRD_CRDT_OP_INSERT;
       op->site = site;
       op->seq = s->n_ops;
-      op->clock = clock;
+      op->position = current ? position : loc_position (doc, at);
       op->length = n;
       op->timestamp = timestamp;
+      op->clock = clock;
       op->content = (char *) (op + 1);
+      op->has_origin = has_origin;
+      op->origin.site = has_origin ? os : 0;
+      op->origin.clock = has_origin ? oc : 0;
+      op->has_right_origin = has_right;
+      op->right_origin.site = has_right ? rs : 0;
+      op->right_origin.clock = has_right ? rc : 0;
+      op->targets = NULL;
+      op->n_targets = 0;
       memcpy (op->content, text, text_len);
       op->content[text_len] = '\0';
-      op->has_origin = os != PRD_CRDT_NONE;
-      op->origin.site = op->has_origin ? os : 0;
-      op->origin.clock = op->has_origin ? oc : 0;
-      op->has_right_origin = rs != PRD_CRDT_NONE;
-      op->right_origin.site = op->has_right_origin ? rs : 0;
-      op->right_origin.clock = op->has_right_origin ? rc : 0;
-      op->position = current ? position : loc_position (doc, at);
       *out_op = op;
     }
   return TRUE;
 }
 
 static void
-add_target (GArray *targets, guint32 site, guint32 clock, guint32 len)
+add_target (PrdCrdtBuf *targets, guint32 site, guint32 clock, guint32 len)
 {
+  PrdCrdtIdRange *r;
+
   if (targets->len > 0)
     {
       PrdCrdtIdRange *last = &g_array_index (targets, PrdCrdtIdRange, targets->len - 1);
@@ -1357,16 +1479,17 @@ add_target (GArray *targets, guint32 site, guint32 clock, guint32 len)
           return;
         }
     }
-  {
-    PrdCrdtIdRange r = { site, clock, len };
-    g_array_append_val (targets, r);
-  }
+  prd_crdt_buf_set_size (targets, targets->len + 1, sizeof (PrdCrdtIdRange));
+  r = &g_array_index (targets, PrdCrdtIdRange, targets->len - 1);
+  r->site = site;
+  r->clock = clock;
+  r->length = len;
 }
 
 static void
 integrate_delete (PrdCrdtDoc *doc, guint32 site, const PrdCrdtIdRange *targets, guint n_targets)
 {
-  PrdCrdtSite *s = prd_crdt_doc_ensure_site (doc, site);
+  PrdCrdtSite *s = site_for_write (doc, site);
 
   for (guint i = 0; i < n_targets; i++)
     range_apply (doc, targets[i].site, targets[i].clock, targets[i].length, RANGE_DELETE);
@@ -1385,7 +1508,7 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
                                  PrdCrdtOp **out_op,
                                  GError **error)
 {
-  GArray *targets;
+  PrdCrdtBuf *targets;
   gboolean current;
   guint32 left;
   guint32 first_pos;
@@ -1416,8 +1539,10 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
       return FALSE;
     }
 
-  targets = doc->scratch;
-  g_array_set_size (targets, 0);
+  /* the buffer is the document's: resetting a GArray would go through
+   * g_array_remove_range() once per delete */
+  targets = &doc->scratch;
+  targets->len = 0;
   l = locate_pos (doc, position);
   left = length;
   while (left > 0)
@@ -1464,15 +1589,21 @@ prd_crdt_doc_apply_local_delete (PrdCrdtDoc *doc,
   if (out_op)
     {
       /* one allocation, as for inserts */
-      PrdCrdtOp *op = g_malloc0 (sizeof (PrdCrdtOp) + targets->len * sizeof (PrdCrdtIdRange));
+      PrdCrdtOp *op = g_malloc (sizeof (PrdCrdtOp) + targets->len * sizeof (PrdCrdtIdRange));
       op->type = PRD_CRDT_OP_DELETE;
       op->site = site;
       op->seq = site_ops (doc, site);
+      op->position = first_pos;
       op->length = length;
       op->timestamp = timestamp;
-      op->position = first_pos;
-      op->n_targets = targets->len;
+      op->clock = 0;
+      op->content = NULL;
+      op->has_origin = FALSE;
+      op->origin.site = op->origin.clock = 0;
+      op->has_right_origin = FALSE;
+      op->right_origin.site = op->right_origin.clock = 0;
       op->targets = (PrdCrdtIdRange *) (void *) (op + 1);
+      op->n_targets = targets->len;
       memcpy (op->targets, targets->data, targets->len * sizeof (PrdCrdtIdRange));
       *out_op = op;
     }

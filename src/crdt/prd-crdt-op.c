@@ -87,28 +87,28 @@ prd_crdt_get_u32 (PrdCrdtReader *r, guint32 *out, GError **error)
 static inline guint8 *
 varint (guint8 *p, guint64 v)
 {
-  do
+  while (v >= 0x80)
     {
-      guint8 b = v & 0x7f;
+      *p++ = (guint8) (v | 0x80);
       v >>= 7;
-      *p++ = b | (v ? 0x80 : 0);
     }
-  while (v);
+  *p++ = (guint8) v;
   return p;
 }
 
-/* Written straight into @out, which grows once: this runs once per
- * keystroke. */
+/* Fixed fields go through a stack buffer and reach @out in one append, the
+ * text in a second one: this runs once per keystroke, and growing @out to a
+ * bound and shrinking it back makes GLib run g_array_remove_range() each time. */
+#define PUT_OP_BUF 256
+/* room for the largest insert header or one delete target range */
+G_STATIC_ASSERT (PUT_OP_BUF >= 2 + 10 * 10);
+
 static void
 put_op (GByteArray *out, const PrdCrdtOp *op, gboolean version)
 {
-  guint old = out->len;
-  gsize blen = op->type == PRD_CRDT_OP_INSERT && op->content ? strlen (op->content) : 0;
-  gsize bound = 64 + blen + (gsize) op->n_targets * 15;
-  guint8 *start, *p;
+  guint8 buf[PUT_OP_BUF];
+  guint8 *p = buf;
 
-  g_byte_array_set_size (out, old + bound);
-  start = p = out->data + old;
   if (version)
     *p++ = PRD_CRDT_FORMAT_VERSION;
   *p++ = op->type == PRD_CRDT_OP_INSERT ? 0 : 1;
@@ -118,6 +118,8 @@ put_op (GByteArray *out, const PrdCrdtOp *op, gboolean version)
   p = varint (p, prd_crdt_zigzag (op->timestamp));
   if (op->type == PRD_CRDT_OP_INSERT)
     {
+      gsize blen = op->content ? strlen (op->content) : 0;
+
       p = varint (p, op->clock);
       *p++ = (op->has_origin ? 1 : 0) | (op->has_right_origin ? 2 : 0);
       if (op->has_origin)
@@ -131,21 +133,34 @@ put_op (GByteArray *out, const PrdCrdtOp *op, gboolean version)
           p = varint (p, op->right_origin.clock);
         }
       p = varint (p, blen);
-      memcpy (p, op->content, blen);
-      p += blen;
+      if (blen <= (gsize) (buf + sizeof buf - p))
+        {
+          memcpy (p, op->content, blen);
+          p += blen;
+        }
+      else
+        {
+          g_byte_array_append (out, buf, p - buf);
+          g_byte_array_append (out, (const guint8 *) op->content, blen);
+          return;
+        }
     }
   else
     {
       p = varint (p, op->n_targets);
       for (guint i = 0; i < op->n_targets; i++)
         {
+          if (buf + sizeof buf - p < 30)
+            {
+              g_byte_array_append (out, buf, p - buf);
+              p = buf;
+            }
           p = varint (p, op->targets[i].site);
           p = varint (p, op->targets[i].clock);
           p = varint (p, op->targets[i].length);
         }
     }
-  g_assert ((gsize) (p - start) <= bound);
-  g_byte_array_set_size (out, old + (p - start));
+  g_byte_array_append (out, buf, p - buf);
 }
 
 static PrdCrdtOp *

@@ -140,7 +140,7 @@ struct _PrdCrdtDoc
   guint32 pc_start;
   guint64 pc_stamp;
   gboolean has_surrogates; /* some inserted text is outside the BMP */
-  GArray *scratch;         /* (element-type PrdCrdtIdRange) targets being collected */
+  PrdCrdtBuf scratch;      /* (element-type PrdCrdtIdRange) targets being collected */
 };
 
 static inline guint32
