@@ -190,7 +190,9 @@ prd_trace_replay (PrdCrdtDoc *doc,
               ops++;
               if (op)
                 {
-                  g_byte_array_set_size (wire, 0);
+                  /* Reused as the hub reuses its buffer; shrinking with
+                   * g_byte_array_set_size() goes through a remove_range. */
+                  wire->len = 0;
                   prd_crdt_op_encode_into (op, wire);
                   bytes += wire->len;
                 }
