@@ -25,6 +25,8 @@
 #include "prd-error.h"
 #include "prd-hub-prds.h"
 #include "prd-hub-rest.h"
+#include "prd-hub-social.h"
+#include "prd-sqlite-store.h"
 #include "prd-hub-secret.h"
 
 #include "prd-hub.h"
@@ -44,6 +46,7 @@ struct _PrdHub
   SoupServer *server;   /* (owned) (nullable) until listening */
   PrdStore *store;      /* (owned) (nullable) */
   PrdHubPrds *prds;     /* (owned) (nullable): the /prds handlers, with a store */
+  PrdHubSocial *social; /* (owned) (nullable): comments, notifications, activity */
   GHashTable *sessions; /* (owned) engine sockets alive, weakly referenced */
   GHashTable *requests; /* (owned) SoupServerMessages being served, unowned */
   guint drain_timeout;  /* ms */
@@ -458,6 +461,7 @@ prd_hub_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->server, self);
   g_hash_table_remove_all (self->requests);
   g_clear_object (&self->server);
+  g_clear_object (&self->social);
   g_clear_object (&self->prds);
   g_clear_object (&self->store);
   g_clear_object (&self->sio);
@@ -668,6 +672,8 @@ prd_hub_listen (PrdHub *self, GError **error)
   prd_eio_server_attach (self->engine, server, ENGINE_PATH);
   if (self->store != NULL)
     prd_hub_rest_attach (server, self->auth, self->store);
+  if (self->social != NULL)
+    prd_hub_social_attach_rest (self->social, server, self->auth);
   if (!soup_server_listen (server, address, certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0,
                            &local_error))
     {
@@ -789,6 +795,15 @@ prd_hub_set_store (PrdHub *self, PrdStore *store)
   self->store = g_object_ref (store);
   self->prds =
       prd_hub_prds_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), store, self->config);
+  if (PRD_IS_SQLITE_STORE (store))
+    {
+      g_autoptr (GError) error = NULL;
+
+      self->social = prd_hub_social_new (
+          self->prds, prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_NOTIFICATIONS), store, &error);
+      if (self->social == NULL)
+        g_warning ("Comments and notifications are off: %s", error->message);
+    }
 }
 
 PrdStore *
@@ -805,6 +820,20 @@ prd_hub_get_prds (PrdHub *self)
   g_return_val_if_fail (PRD_IS_HUB (self), NULL);
 
   return self->prds;
+}
+
+/**
+ * prd_hub_get_social:
+ *
+ * Returns: (transfer none) (nullable): comments, notifications and the
+ *   activity feed (for prd_hub_notify_version_created())
+ */
+PrdHubSocial *
+prd_hub_get_social (PrdHub *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB (self), NULL);
+
+  return self->social;
 }
 
 PrdHubConfig *
