@@ -584,7 +584,7 @@ resolve_mentions (PrdRoom *room, PrdDocument *document, const char *content, con
       for (guint j = 0; array != NULL && j < json_array_get_length (array) && match == NULL; j++)
         {
           JsonObject *user = json_array_get_object_element (array, j);
-          const char *id = json_object_get_string_member_with_default (user, "id", "");
+          const char *id = json_object_get_string_member_with_default (user, "userId", "");
           const char *display = json_object_get_string_member_with_default (user, "name", "");
           g_autoptr (GString) squeezed = g_string_new (NULL);
           g_autofree char *a = NULL, *b = NULL;
