@@ -47,8 +47,10 @@ typedef void (*PrdHubPrdsJoinedFunc) (const char *prd_id,
                                       gpointer user_data);
 void prd_hub_prds_set_joined_func (PrdHubPrds *self, PrdHubPrdsJoinedFunc func, gpointer user_data);
 PrdSioNamespace *prd_hub_prds_get_namespace (PrdHubPrds *self);
-PrdDocument *
-prd_hub_prds_get_joined (PrdHubPrds *self, PrdSioSocket *socket, const char *prd_id, PrdRoom **room);
+PrdDocument *prd_hub_prds_get_joined (PrdHubPrds *self,
+                                      PrdSioSocket *socket,
+                                      const char *prd_id,
+                                      PrdRoom **room);
 PrdDocument *prd_hub_prds_peek_document (PrdHubPrds *self, const char *prd_id);
 char *prd_hub_prds_room_name (const char *prd_id);
 

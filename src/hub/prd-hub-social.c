@@ -62,10 +62,10 @@ struct _PrdHubSocial
 {
   GObject parent_instance;
 
-  PrdHubPrds *prds;              /* (owned) */
-  PrdSqliteStore *store;         /* (owned) */
+  PrdHubPrds *prds;               /* (owned) */
+  PrdSqliteStore *store;          /* (owned) */
   PrdSioNamespace *notifications; /* (unowned): weak pointer */
-  GHashTable *comments;          /* id → (owned) Comment */
+  GHashTable *comments;           /* id → (owned) Comment */
   GCancellable *cancellable;
 };
 
@@ -292,8 +292,8 @@ get_offset (JsonObject *object, const char *name, const char *what, guint32 *out
       json_node_get_value_type (node) != G_TYPE_INT64 || json_node_get_int (node) < 0 ||
       json_node_get_int (node) > G_MAXINT32)
     {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                   "%s must be a non-negative integer", what);
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "%s must be a non-negative integer",
+                   what);
       return FALSE;
     }
   *out = (guint32) json_node_get_int (node);
@@ -336,11 +336,11 @@ add_notification_stmt (GPtrArray *stmts, const char *org, const char *user_id, J
 {
   g_autofree char *payload = node_to_string (n);
 
-  prd_social_stmts_add (stmts,
-                        "INSERT INTO social_notifications (id, user_id, org, payload) "
-                        "VALUES (?, ?, ?, ?)",
-                        g_variant_new ("(ssss)", json_object_get_string_member (n, "id"), user_id,
-                                       org, payload));
+  prd_social_stmts_add (
+      stmts,
+      "INSERT INTO social_notifications (id, user_id, org, payload) "
+      "VALUES (?, ?, ?, ?)",
+      g_variant_new ("(ssss)", json_object_get_string_member (n, "id"), user_id, org, payload));
 }
 
 /* Returns: (transfer full): the seed's `activity` object */
@@ -375,9 +375,9 @@ add_activity_stmt (GPtrArray *stmts, const char *org, JsonObject *activity)
 {
   g_autofree char *payload = node_to_string (activity);
 
-  prd_social_stmts_add (stmts, "INSERT INTO social_activity (id, org, payload) VALUES (?, ?, ?)",
-                        g_variant_new ("(sss)", json_object_get_string_member (activity, "id"),
-                                       org, payload));
+  prd_social_stmts_add (
+      stmts, "INSERT INTO social_activity (id, org, payload) VALUES (?, ?, ?)",
+      g_variant_new ("(sss)", json_object_get_string_member (activity, "id"), org, payload));
 }
 
 /* What a write announces once it has committed. */
@@ -505,7 +505,8 @@ comment_to_json (Comment *comment, PrdDocument *document, gboolean with_replies)
           JsonObject *r = json_object_new ();
 
           json_object_set_string_member (r, "id", reply->id);
-          json_object_set_object_member (r, "author", person (reply->author_id, reply->author_name));
+          json_object_set_object_member (r, "author",
+                                         person (reply->author_id, reply->author_name));
           json_object_set_string_member (r, "content", reply->content);
           add_time (r, "createdAt", reply->created_at);
           json_array_add_object_element (replies, r);
@@ -601,8 +602,7 @@ resolve_mentions (PrdRoom *room, PrdDocument *document, const char *content, con
         {
           const char *owner = prd_document_get_site_owner (document, site);
 
-          if (owner != NULL && g_str_equal (owner, name) &&
-              !g_str_equal (owner, PRD_HUB_SITE_USER))
+          if (owner != NULL && g_str_equal (owner, name) && !g_str_equal (owner, PRD_HUB_SITE_USER))
             match = owner;
         }
       if (match != NULL && !g_str_equal (match, author))
@@ -655,9 +655,9 @@ typedef struct
   WriteKind kind;
   PrdSioSocket *socket; /* (owned) */
   gint64 ack_id;
-  Comment *comment;  /* (owned) for WRITE_ADD, else (nullable) a copy of the key */
+  Comment *comment; /* (owned) for WRITE_ADD, else (nullable) a copy of the key */
   char *comment_id;
-  Reply *reply;      /* (owned) (nullable) */
+  Reply *reply; /* (owned) (nullable) */
   char *resolved_by_id;
   char *resolved_by_name;
   gint64 resolved_at;
@@ -722,8 +722,8 @@ on_written (GObject *source, GAsyncResult *result, gpointer user_data)
         comment = write->comment;
         write->comment = NULL;
         g_hash_table_replace (self->comments, comment->id, comment);
-        payload = comment_to_json (comment, prd_hub_prds_peek_document (self->prds, comment->prd_id),
-                                   FALSE);
+        payload = comment_to_json (comment,
+                                   prd_hub_prds_peek_document (self->prds, comment->prd_id), FALSE);
         json_object_set_string_member (ack, "commentId", comment->id);
         room_emit (self, comment->prd_id, "comment-added", payload);
         break;
@@ -739,7 +739,8 @@ on_written (GObject *source, GAsyncResult *result, gpointer user_data)
           payload = json_object_new ();
           json_object_set_string_member (payload, "commentId", comment->id);
           json_object_set_string_member (r, "id", reply->id);
-          json_object_set_object_member (r, "author", person (reply->author_id, reply->author_name));
+          json_object_set_object_member (r, "author",
+                                         person (reply->author_id, reply->author_name));
           json_object_set_string_member (r, "content", reply->content);
           add_time (r, "createdAt", reply->created_at);
           json_object_set_object_member (payload, "reply", r);
@@ -867,7 +868,8 @@ on_add_comment (PrdSioSocket *socket,
   document = prd_hub_prds_get_joined (self->prds, socket, prd_id, &room);
   if (document == NULL)
     {
-      g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_NOT_JOINED, "Join the PRD first (join-prd)");
+      g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_NOT_JOINED,
+                           "Join the PRD first (join-prd)");
       goto fail;
     }
 
@@ -897,8 +899,8 @@ on_add_comment (PrdSioSocket *socket,
       "content, anchor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       g_variant_new ("(ssssssssx)", comment->id, prd_id, comment->org, comment->author_id,
                      comment->author_name,
-                     comment->author_avatar != NULL ? comment->author_avatar : "",
-                     comment->content, anchor, comment->created_at));
+                     comment->author_avatar != NULL ? comment->author_avatar : "", comment->content,
+                     anchor, comment->created_at));
   write = g_new0 (Write, 1);
   write->self = g_object_ref (self);
   write->kind = WRITE_ADD;
@@ -1057,11 +1059,11 @@ on_resolve_comment (PrdSioSocket *socket,
   write->announce = announce_new (identity->org);
   comment->resolving = TRUE;
   stmts = prd_social_stmts_new ();
-  prd_social_stmts_add (stmts,
-                        "UPDATE social_comments SET resolved_by_id = ?, resolved_by_name = ?, "
-                        "resolved_at = ? WHERE id = ? AND resolved_by_id IS NULL",
-                        g_variant_new ("(ssxs)", identity->user_id, identity->name,
-                                       write->resolved_at, comment->id));
+  prd_social_stmts_add (
+      stmts,
+      "UPDATE social_comments SET resolved_by_id = ?, resolved_by_name = ?, "
+      "resolved_at = ? WHERE id = ? AND resolved_by_id IS NULL",
+      g_variant_new ("(ssxs)", identity->user_id, identity->name, write->resolved_at, comment->id));
   object = json_object_new ();
   json_object_set_string_member (object, "type", "comment");
   json_object_set_string_member (object, "id", comment->id);
@@ -1207,7 +1209,8 @@ on_approve_prd (PrdSioSocket *socket,
   if (prd_id == NULL || !prd_store_validate_prd_id (prd_id, &error))
     goto fail;
   comment = get_string (payload, "comment", TRUE, &error);
-  if (error != NULL || (comment != NULL && !prd_comment_validate_content ("comment", comment, &error)))
+  if (error != NULL ||
+      (comment != NULL && !prd_comment_validate_content ("comment", comment, &error)))
     goto fail;
   if (identity->role != PRD_ROLE_ADMIN)
     {
@@ -1289,7 +1292,8 @@ on_unread (GObject *source, GAsyncResult *result, gpointer user_data)
    * notifications and the join. */
   for (guint i = 0; i < done->rows->len; i++)
     {
-      g_autoptr (JsonNode) node = parse_json (prd_social_row_str (g_ptr_array_index (done->rows, i), 0));
+      g_autoptr (JsonNode) node =
+          parse_json (prd_social_row_str (g_ptr_array_index (done->rows, i), 0));
 
       if (node != NULL)
         prd_sio_socket_emit_one (request->socket, "notification", node);
@@ -1410,11 +1414,11 @@ on_mark_read (PrdSioSocket *socket,
           reply_error_literal (socket, ack_id, event, PRD_ERROR_INVALID_ID, message);
           return;
         }
-      prd_social_stmts_add (stmts,
-                            "UPDATE social_notifications SET read = 1 WHERE id = ? AND user_id = ? "
-                            "AND org = ? AND read = 0",
-                            g_variant_new ("(sss)", json_node_get_string (id), identity->user_id,
-                                           identity->org));
+      prd_social_stmts_add (
+          stmts,
+          "UPDATE social_notifications SET read = 1 WHERE id = ? AND user_id = ? "
+          "AND org = ? AND read = 0",
+          g_variant_new ("(sss)", json_node_get_string (id), identity->user_id, identity->org));
     }
   prd_social_store_run_async (self->store, TRUE, g_steal_pointer (&stmts), NULL, on_marked,
                               request_new (self, socket, ack_id));
@@ -1580,8 +1584,8 @@ parse_count (const char *text, gint64 min, gint64 max, gint64 *out)
 {
   guint64 value;
 
-  if (text == NULL || !g_ascii_string_to_unsigned (text, 10, (guint64) min, (guint64) max, &value,
-                                                   NULL))
+  if (text == NULL ||
+      !g_ascii_string_to_unsigned (text, 10, (guint64) min, (guint64) max, &value, NULL))
     return FALSE;
   *out = (gint64) value;
   return TRUE;
@@ -1626,10 +1630,10 @@ handle_activity (SoupServer *server,
                              "organizationId must be your own organization");
       return;
     }
-  if (limit_text != NULL &&
-      !parse_count (limit_text, 1, PRD_HUB_ACTIVITY_MAX_LIMIT, &limit))
+  if (limit_text != NULL && !parse_count (limit_text, 1, PRD_HUB_ACTIVITY_MAX_LIMIT, &limit))
     {
-      respond_error_literal (msg, PRD_ERROR_INVALID_PAYLOAD, "limit must be an integer from 1 to 100");
+      respond_error_literal (msg, PRD_ERROR_INVALID_PAYLOAD,
+                             "limit must be an integer from 1 to 100");
       return;
     }
   if (before != NULL && !parse_count (before, 1, G_MAXINT64, &before_seq))
@@ -1787,7 +1791,8 @@ prd_hub_notify_version_created (PrdHubSocial *self,
     }
   object = prd_object (prd_id, title);
   json_object_set_string_member (object, "version", version);
-  announce_activity (announce, stmts, activity_new ("version_created", actor_id, actor_name, object));
+  announce_activity (announce, stmts,
+                     activity_new ("version_created", actor_id, actor_name, object));
   prd_social_store_run_async (self->store, TRUE, stmts, self->cancellable, on_recorded,
                               g_steal_pointer (&task));
 }
@@ -1960,7 +1965,10 @@ prd_hub_social_init (PrdHubSocial *self)
  *   cannot be read
  */
 PrdHubSocial *
-prd_hub_social_new (PrdHubPrds *prds, PrdSioNamespace *notifications, PrdStore *store, GError **error)
+prd_hub_social_new (PrdHubPrds *prds,
+                    PrdSioNamespace *notifications,
+                    PrdStore *store,
+                    GError **error)
 {
   g_autoptr (PrdHubSocial) self = NULL;
   PrdSioNamespace *nsp;

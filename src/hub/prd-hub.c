@@ -800,7 +800,8 @@ prd_hub_set_store (PrdHub *self, PrdStore *store)
       g_autoptr (GError) error = NULL;
 
       self->social = prd_hub_social_new (
-          self->prds, prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_NOTIFICATIONS), store, &error);
+          self->prds, prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_NOTIFICATIONS), store,
+          &error);
       if (self->social == NULL)
         g_warning ("Comments and notifications are off: %s", error->message);
     }
