@@ -6,7 +6,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, tmpDir, token, connect } from './helpers/hub.js';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { startHub, tmpDir, token, connect, PRDHUB_BIN } from './helpers/hub.js';
 import {
   client, request, join, bump, once, user, rest, createPrd, recorder, until,
 } from './collab-helpers.js';
@@ -556,6 +558,16 @@ test('comments, notifications and activity survive a restart', async () => {
     const feed = await rest(hub, 'GET', `/api/activity?organizationId=${ORG}`);
     assert.deepEqual(feed.json.activities.map((x) => x.type), ['comment_added', 'prd_created']);
 
+    // The command line records its creations too (beside the running hub).
+    const cli = spawnSync(PRDHUB_BIN, ['prd', 'create', '--title', 'From CLI', '--org', ORG,
+      '--owner', 'user_cli', '--data-dir', dataDir], { encoding: 'utf8' });
+    assert.equal(cli.status, 0, cli.stderr);
+    const cliId = cli.stdout.trim();
+    const feed2 = await rest(hub, 'GET', `/api/activity?organizationId=${ORG}&limit=1`);
+    assert.deepEqual(feed2.json.activities[0].object, { type: 'prd', id: cliId, title: 'From CLI' });
+    assert.deepEqual(feed2.json.activities[0].actor, { id: 'user_cli', name: 'user_cli' });
+    assert.equal(typeof feed2.json.nextBefore, 'string');
+
     const a = await client(hub, user('user_a'));
     sockets.push(a);
     const { joined } = await join(a, prdId);
@@ -565,5 +577,6 @@ test('comments, notifications and activity survive a restart', async () => {
   } finally {
     for (const s of sockets) s.close();
     await hub.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
