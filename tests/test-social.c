@@ -171,6 +171,48 @@ test_version_created (Fixture *f, gconstpointer data)
 }
 
 static void
+acquire_site (Fixture *f, const char *prd_id, const char *user_id)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (PrdStoreSite) site = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_store_acquire_site_async (f->store, prd_id, user_id, NULL, 0, NULL, result_cb, &result);
+  site = prd_store_acquire_site_finish (f->store, wait_result (&result), &error);
+  g_assert_no_error (error);
+}
+
+/* Without a list, the editors are the users holding a site in the PRD. */
+static void
+test_version_editors (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = NULL;
+  g_autoptr (PrdSocialResult) notes = NULL;
+
+  f->hub = prd_hub_new (f->config, f->auth);
+  prd_hub_set_store (f->hub, f->store);
+  prd_id = create_prd (f, "alice");
+  acquire_site (f, prd_id, "alice");
+  acquire_site (f, prd_id, "bob");
+  acquire_site (f, prd_id, "carol");
+  acquire_site (f, prd_id, "bob");
+  prd_hub_notify_version_created (prd_hub_get_social (f->hub), prd_id, "org_a", "Versions", "0.2.0",
+                                  "alice", "Alice", NULL);
+  /* The sites are listed first, then the notifications written: each read
+   * lets one more step through. */
+  for (int i = 0; i < 10; i++)
+    {
+      g_clear_pointer (&notes, prd_social_result_free);
+      notes = run (f, FALSE, "SELECT user_id FROM social_notifications ORDER BY user_id", NULL);
+      if (notes->rows->len > 0)
+        break;
+    }
+  g_assert_cmpuint (notes->rows->len, ==, 2);
+  g_assert_cmpstr (prd_social_row_str (g_ptr_array_index (notes->rows, 0), 0), ==, "bob");
+  g_assert_cmpstr (prd_social_row_str (g_ptr_array_index (notes->rows, 1), 0), ==, "carol");
+}
+
+static void
 test_damaged_comment (Fixture *f, gconstpointer data)
 {
   g_autofree char *prd_id = create_prd (f, "alice");
@@ -202,6 +244,8 @@ main (int argc, char *argv[])
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/prd/social/version-created", Fixture, NULL, fixture_setup, test_version_created,
+              fixture_teardown);
+  g_test_add ("/prd/social/version-editors", Fixture, NULL, fixture_setup, test_version_editors,
               fixture_teardown);
   g_test_add ("/prd/social/damaged-comment", Fixture, NULL, fixture_setup, test_damaged_comment,
               fixture_teardown);

@@ -1747,11 +1747,93 @@ on_version_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
     g_warning ("Cannot record a version: %s", error->message);
 }
 
+typedef struct
+{
+  PrdHubSocial *self; /* (owned) */
+  char *prd_id;
+  char *org;
+  char *title;
+  char *version;
+  char *actor_id;
+  char *actor_name;
+} Version;
+
+static void
+version_free (Version *v)
+{
+  g_clear_object (&v->self);
+  g_free (v->prd_id);
+  g_free (v->org);
+  g_free (v->title);
+  g_free (v->version);
+  g_free (v->actor_id);
+  g_free (v->actor_name);
+  g_free (v);
+}
+
+static void
+record_version (Version *v, const char *const *editors)
+{
+  PrdHubSocial *self = v->self;
+  g_autoptr (GTask) task = NULL;
+  JsonObject *object;
+  GPtrArray *stmts;
+  Announce *announce;
+
+  task = g_task_new (self->store, self->cancellable, on_version_recorded, NULL);
+  announce = announce_new (v->org);
+  g_task_set_task_data (task, announce, (GDestroyNotify) announce_free);
+  stmts = prd_social_stmts_new ();
+  for (guint i = 0; editors != NULL && editors[i] != NULL; i++)
+    {
+      JsonObject *data;
+      g_autofree char *message = NULL;
+
+      if (g_str_equal (editors[i], v->actor_id) || g_str_equal (editors[i], PRD_HUB_SITE_USER))
+        continue;
+      data = json_object_new ();
+      json_object_set_string_member (data, "prdId", v->prd_id);
+      json_object_set_string_member (data, "version", v->version);
+      json_object_set_string_member (data, "author", v->actor_name);
+      message =
+          g_strdup_printf ("%s created version %s of \"%s\"", v->actor_name, v->version, v->title);
+      announce_notify (announce, stmts, editors[i],
+                       notification_new ("version_created", "New Version", message, data));
+    }
+  object = prd_object (v->prd_id, v->title);
+  json_object_set_string_member (object, "version", v->version);
+  announce_activity (announce, stmts,
+                     activity_new ("version_created", v->actor_id, v->actor_name, object));
+  prd_social_store_run_async (self->store, TRUE, stmts, self->cancellable, on_recorded,
+                              g_steal_pointer (&task));
+}
+
+static void
+on_editors_listed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Version *v = user_data;
+  g_autoptr (GPtrArray) sites = NULL;
+  g_autoptr (GPtrArray) editors = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+
+  sites = prd_store_list_sites_finish (PRD_STORE (source), result, &error);
+  if (sites == NULL)
+    g_warning ("Cannot list the editors of %s: %s", v->prd_id, error->message);
+  for (guint i = 0; sites != NULL && i < sites->len; i++)
+    g_ptr_array_add (editors, ((PrdStoreSite *) g_ptr_array_index (sites, i))->user_id);
+  g_ptr_array_add (editors, NULL);
+  record_version (v, (const char *const *) editors->pdata);
+  version_free (v);
+}
+
 /**
  * prd_hub_notify_version_created:
- * @editors: (nullable) (array zero-terminated=1): users who edit the PRD
+ * @editors: (nullable) (array zero-terminated=1): the users to notify; %NULL
+ *   for every user who ever edited the PRD (holds a CRDT site in it)
  *
- * For the versions feature, once a version is committed.
+ * For the versions feature, once a version is committed: notifies the
+ * editors but the actor (`version_created`, also the hub's own site user is
+ * skipped; each user once) and records a `version_created` activity.
  */
 void
 prd_hub_notify_version_created (PrdHubSocial *self,
@@ -1763,38 +1845,26 @@ prd_hub_notify_version_created (PrdHubSocial *self,
                                 const char *actor_name,
                                 const char *const *editors)
 {
-  g_autoptr (GTask) task = NULL;
-  JsonObject *object;
-  GPtrArray *stmts;
-  Announce *announce;
+  Version *v;
 
   g_return_if_fail (PRD_IS_HUB_SOCIAL (self));
 
-  task = g_task_new (self->store, self->cancellable, on_version_recorded, NULL);
-  announce = announce_new (org);
-  g_task_set_task_data (task, announce, (GDestroyNotify) announce_free);
-  stmts = prd_social_stmts_new ();
-  for (guint i = 0; editors != NULL && editors[i] != NULL; i++)
+  v = g_new0 (Version, 1);
+  v->self = g_object_ref (self);
+  v->prd_id = g_strdup (prd_id);
+  v->org = g_strdup (org);
+  v->title = g_strdup (title);
+  v->version = g_strdup (version);
+  v->actor_id = g_strdup (actor_id);
+  v->actor_name = g_strdup (actor_name);
+  if (editors != NULL)
     {
-      JsonObject *data;
-      g_autofree char *message = NULL;
-
-      if (g_str_equal (editors[i], actor_id) || g_str_equal (editors[i], PRD_HUB_SITE_USER))
-        continue;
-      data = json_object_new ();
-      json_object_set_string_member (data, "prdId", prd_id);
-      json_object_set_string_member (data, "version", version);
-      json_object_set_string_member (data, "author", actor_name);
-      message = g_strdup_printf ("%s created version %s of \"%s\"", actor_name, version, title);
-      announce_notify (announce, stmts, editors[i],
-                       notification_new ("version_created", "New Version", message, data));
+      record_version (v, editors);
+      version_free (v);
+      return;
     }
-  object = prd_object (prd_id, title);
-  json_object_set_string_member (object, "version", version);
-  announce_activity (announce, stmts,
-                     activity_new ("version_created", actor_id, actor_name, object));
-  prd_social_store_run_async (self->store, TRUE, stmts, self->cancellable, on_recorded,
-                              g_steal_pointer (&task));
+  prd_store_list_sites_async (PRD_STORE (self->store), prd_id, self->cancellable, on_editors_listed,
+                              v);
 }
 
 /* ---- loading ----------------------------------------------------------------------- */

@@ -36,9 +36,9 @@ void prd_hub_social_record_prd_created_async (PrdStore *store,
                                               gpointer user_data);
 gboolean prd_hub_social_record_prd_created_finish (GAsyncResult *result, GError **error);
 
-/* For the versions feature: notifies @editors (user ids; the actor is
- * skipped) with a `version_created` notification and records a
- * `version_created` activity for the organization. */
+/* For the versions feature: notifies @editors (user ids; NULL: everyone
+ * who edited the PRD; the actor is skipped) with a `version_created`
+ * notification and records a `version_created` activity. */
 void prd_hub_notify_version_created (PrdHubSocial *self,
                                      const char *prd_id,
                                      const char *org,
