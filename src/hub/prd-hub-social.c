@@ -65,7 +65,8 @@ struct _PrdHubSocial
   PrdHubPrds *prds;               /* (owned) */
   PrdSqliteStore *store;          /* (owned) */
   PrdSioNamespace *notifications; /* (unowned): weak pointer */
-  GHashTable *comments;           /* id → (owned) Comment */
+  GHashTable *comments;           /* id → (owned) Comment; never removed */
+  GHashTable *by_prd;             /* prd id → GPtrArray of (unowned) Comment */
   GCancellable *cancellable;
 };
 
@@ -530,20 +531,37 @@ compare_comments (gconstpointer a, gconstpointer b)
 static JsonArray *
 open_comments (PrdHubSocial *self, const char *prd_id, PrdDocument *document)
 {
+  GPtrArray *all = g_hash_table_lookup (self->by_prd, prd_id);
   g_autoptr (GPtrArray) list = g_ptr_array_new ();
   JsonArray *array = json_array_new ();
-  GHashTableIter iter;
-  Comment *comment;
 
-  g_hash_table_iter_init (&iter, self->comments);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &comment))
-    if (comment->resolved_by_id == NULL && g_str_equal (comment->prd_id, prd_id))
-      g_ptr_array_add (list, comment);
+  for (guint i = 0; all != NULL && i < all->len; i++)
+    {
+      Comment *comment = g_ptr_array_index (all, i);
+
+      if (comment->resolved_by_id == NULL)
+        g_ptr_array_add (list, comment);
+    }
   g_ptr_array_sort (list, compare_comments);
   for (guint i = 0; i < list->len; i++)
     json_array_add_object_element (array,
                                    comment_to_json (g_ptr_array_index (list, i), document, TRUE));
   return array;
+}
+
+/* Takes @comment into the tables. */
+static void
+comment_add (PrdHubSocial *self, Comment *comment)
+{
+  GPtrArray *list = g_hash_table_lookup (self->by_prd, comment->prd_id);
+
+  if (list == NULL)
+    {
+      list = g_ptr_array_new ();
+      g_hash_table_insert (self->by_prd, g_strdup (comment->prd_id), list);
+    }
+  g_ptr_array_add (list, comment);
+  g_hash_table_replace (self->comments, comment->id, comment);
 }
 
 static void
@@ -721,7 +739,7 @@ on_written (GObject *source, GAsyncResult *result, gpointer user_data)
       case WRITE_ADD:
         comment = write->comment;
         write->comment = NULL;
-        g_hash_table_replace (self->comments, comment->id, comment);
+        comment_add (self, comment);
         payload = comment_to_json (comment,
                                    prd_hub_prds_peek_document (self->prds, comment->prd_id), FALSE);
         json_object_set_string_member (ack, "commentId", comment->id);
@@ -1930,8 +1948,7 @@ load_comments (PrdHubSocial *self, GError **error)
                        comment->id != NULL ? comment->id : "?");
           return FALSE;
         }
-      g_hash_table_replace (self->comments, comment->id, comment);
-      comment = NULL;
+      comment_add (self, g_steal_pointer (&comment));
     }
   replies = read_sync (self->store,
                        "SELECT id, comment_id, author_id, author_name, content, created_at "
@@ -2000,6 +2017,7 @@ prd_hub_social_finalize (GObject *object)
 {
   PrdHubSocial *self = PRD_HUB_SOCIAL (object);
 
+  g_clear_pointer (&self->by_prd, g_hash_table_unref);
   g_clear_pointer (&self->comments, g_hash_table_unref);
 
   G_OBJECT_CLASS (prd_hub_social_parent_class)->finalize (object);
@@ -2017,6 +2035,8 @@ prd_hub_social_class_init (PrdHubSocialClass *klass)
 static void
 prd_hub_social_init (PrdHubSocial *self)
 {
+  self->by_prd =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
   self->comments =
       g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) comment_free);
   self->cancellable = g_cancellable_new ();
