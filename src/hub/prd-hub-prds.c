@@ -28,6 +28,7 @@
 #include "prd-error.h"
 #include "prd-hub.h"
 #include "prd-hub-rest.h"
+#include "prd-hub-social.h"
 #include "prd-room.h"
 
 #include "prd-hub-prds.h"
@@ -47,6 +48,8 @@ struct _PrdHubPrds
   GCancellable *cancellable;
   gulong disconnection_id;
   guint autosave_id;
+  PrdHubPrdsJoinedFunc joined_func;
+  gpointer joined_data;
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubPrds, prd_hub_prds, G_TYPE_OBJECT)
@@ -442,7 +445,7 @@ room_new (PrdHubPrds *self, const char *prd_id)
   g_atomic_ref_count_init (&room->ref_count);
   room->prds = self;
   room->prd_id = g_strdup (prd_id);
-  room->sio_room = g_strconcat ("prd:", prd_id, NULL);
+  room->sio_room = prd_hub_prds_room_name (prd_id);
   g_queue_init (&room->joins);
   g_queue_init (&room->inflight);
   room->batcher = prd_batcher_new (self->config->batch_threshold, self->config->batch_interval);
@@ -743,6 +746,8 @@ send_joined (Room *room, JoinRequest *request, int site, int previous_site)
   json_object_set_string_member (object, "title", prd_document_get_title (room->document));
   json_object_set_string_member (object, "mode",
                                  prd_room_member_can_edit (room->room, conn_id) ? "edit" : "view");
+  if (room->prds->joined_func != NULL)
+    room->prds->joined_func (room->prd_id, room->document, object, room->prds->joined_data);
   if (previous_site >= 0)
     {
       JsonObject *conflict = json_object_new ();
@@ -1517,12 +1522,73 @@ prd_hub_prds_get_n_rooms (PrdHubPrds *self)
   return g_hash_table_size (self->rooms);
 }
 
+/**
+ * prd_hub_prds_set_joined_func:
+ *
+ * @func adds members to every `joined-prd` payload before it is sent.
+ */
+void
+prd_hub_prds_set_joined_func (PrdHubPrds *self, PrdHubPrdsJoinedFunc func, gpointer user_data)
+{
+  g_return_if_fail (PRD_IS_HUB_PRDS (self));
+  self->joined_func = func;
+  self->joined_data = user_data;
+}
+
+PrdSioNamespace *
+prd_hub_prds_get_namespace (PrdHubPrds *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB_PRDS (self), NULL);
+  return self->nsp;
+}
+
+/**
+ * prd_hub_prds_get_joined:
+ * @room: (out) (optional) (transfer none): the PRD's room
+ *
+ * Returns: (transfer none) (nullable): the document of @prd_id if @socket
+ *   has joined it, else %NULL
+ */
+PrdDocument *
+prd_hub_prds_get_joined (PrdHubPrds *self, PrdSioSocket *socket, const char *prd_id, PrdRoom **room)
+{
+  Room *r;
+
+  g_return_val_if_fail (PRD_IS_HUB_PRDS (self), NULL);
+  r = g_hash_table_lookup (self->rooms, prd_id);
+  if (r == NULL || r->room == NULL || r->failed ||
+      !prd_room_has_member (r->room, prd_sio_socket_get_id (socket)))
+    return NULL;
+  if (room != NULL)
+    *room = r->room;
+  return r->document;
+}
+
+/* Returns: (transfer none) (nullable): the document of a loaded room */
+PrdDocument *
+prd_hub_prds_peek_document (PrdHubPrds *self, const char *prd_id)
+{
+  Room *r;
+
+  g_return_val_if_fail (PRD_IS_HUB_PRDS (self), NULL);
+  r = g_hash_table_lookup (self->rooms, prd_id);
+  return r != NULL && r->loaded && !r->failed ? r->document : NULL;
+}
+
+/* The Socket.IO room of a PRD on /prds. */
+char *
+prd_hub_prds_room_name (const char *prd_id)
+{
+  return g_strconcat ("prd:", prd_id, NULL);
+}
+
 /* ---- creating a PRD ------------------------------------------------------------ */
 
 typedef struct
 {
   char *content;
   char *owner;
+  char *owner_name;
   PrdStoreInfo *info;
   GBytes *update;
   int site;
@@ -1533,9 +1599,34 @@ create_data_free (CreateData *data)
 {
   g_free (data->content);
   g_free (data->owner);
+  g_free (data->owner_name);
   g_clear_pointer (&data->info, prd_store_info_free);
   g_clear_pointer (&data->update, g_bytes_unref);
   g_free (data);
+}
+
+static void
+create_on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  g_autoptr (GError) error = NULL;
+  CreateData *data = g_task_get_task_data (task);
+
+  /* The PRD exists either way; a lost feed entry is not worth failing it. */
+  if (!prd_hub_social_record_prd_created_finish (result, &error))
+    g_warning ("Cannot record the creation of %s: %s", data->info->id, error->message);
+  g_task_return_pointer (task, prd_store_info_copy (data->info),
+                         (GDestroyNotify) prd_store_info_free);
+}
+
+static void
+create_record (GTask *task)
+{
+  CreateData *data = g_task_get_task_data (task);
+
+  prd_hub_social_record_prd_created_async (g_task_get_source_object (task), data->info,
+                                           data->owner_name, g_task_get_cancellable (task),
+                                           create_on_recorded, task);
 }
 
 static void
@@ -1543,12 +1634,17 @@ create_on_info (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
   g_autoptr (GError) error = NULL;
+  CreateData *data = g_task_get_task_data (task);
   PrdStoreInfo *info = prd_store_get_finish (PRD_STORE (source), result, &error);
 
   if (info == NULL)
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_pointer (task, info, (GDestroyNotify) prd_store_info_free);
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  prd_store_info_free (data->info);
+  data->info = info;
+  create_record (g_steal_pointer (&task));
 }
 
 static void
@@ -1619,8 +1715,7 @@ create_on_created (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (data->content == NULL || *data->content == '\0')
     {
-      g_task_return_pointer (task, prd_store_info_copy (data->info),
-                             (GDestroyNotify) prd_store_info_free);
+      create_record (g_steal_pointer (&task));
       return;
     }
   cancellable = g_task_get_cancellable (task);
@@ -1645,6 +1740,27 @@ prd_hub_create_prd_async (PrdStore *store,
                           GAsyncReadyCallback callback,
                           gpointer user_data)
 {
+  prd_hub_create_prd_as_async (store, org, title, owner, NULL, content, cancellable, callback,
+                               user_data);
+}
+
+/**
+ * prd_hub_create_prd_as_async:
+ * @owner_name: (nullable): the owner's display name, for the activity feed
+ *
+ * prd_hub_create_prd_async() with the creator's name.
+ */
+void
+prd_hub_create_prd_as_async (PrdStore *store,
+                             const char *org,
+                             const char *title,
+                             const char *owner,
+                             const char *owner_name,
+                             const char *content,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
   g_autoptr (GTask) task = g_task_new (store, cancellable, callback, user_data);
   g_autofree char *id = prd_store_generate_prd_id ();
   CreateData *data = g_new0 (CreateData, 1);
@@ -1653,6 +1769,7 @@ prd_hub_create_prd_async (PrdStore *store,
   g_task_set_source_tag (task, prd_hub_create_prd_async);
   data->content = g_strdup (content);
   data->owner = g_strdup (owner);
+  data->owner_name = g_strdup (owner_name);
   g_task_set_task_data (task, data, (GDestroyNotify) create_data_free);
   if (content != NULL && !prd_utf16_length (content, &units))
     {

@@ -3,6 +3,7 @@
 
 #include "prd-document.h"
 #include "prd-hub-config.h"
+#include "prd-room.h"
 #include "prd-sio-namespace.h"
 #include "prd-store.h"
 
@@ -29,6 +30,15 @@ void prd_hub_create_prd_async (PrdStore *store,
                                GCancellable *cancellable,
                                GAsyncReadyCallback callback,
                                gpointer user_data);
+void prd_hub_create_prd_as_async (PrdStore *store,
+                                  const char *org,
+                                  const char *title,
+                                  const char *owner,
+                                  const char *owner_name,
+                                  const char *content,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data);
 PrdStoreInfo *prd_hub_create_prd_finish (GAsyncResult *result, GError **error);
 JsonNode *prd_hub_vector_to_json (GArray *vector);
 void prd_hub_reply_error (PrdSioSocket *socket,
@@ -36,5 +46,19 @@ void prd_hub_reply_error (PrdSioSocket *socket,
                           const char *event,
                           const char *prd_id,
                           const GError *error);
+
+/* For features that live next to the collaboration (comments, approvals). */
+typedef void (*PrdHubPrdsJoinedFunc) (const char *prd_id,
+                                      PrdDocument *document,
+                                      JsonObject *joined,
+                                      gpointer user_data);
+void prd_hub_prds_set_joined_func (PrdHubPrds *self, PrdHubPrdsJoinedFunc func, gpointer user_data);
+PrdSioNamespace *prd_hub_prds_get_namespace (PrdHubPrds *self);
+PrdDocument *prd_hub_prds_get_joined (PrdHubPrds *self,
+                                      PrdSioSocket *socket,
+                                      const char *prd_id,
+                                      PrdRoom **room);
+PrdDocument *prd_hub_prds_peek_document (PrdHubPrds *self, const char *prd_id);
+char *prd_hub_prds_room_name (const char *prd_id);
 
 G_END_DECLS

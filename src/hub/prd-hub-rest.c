@@ -43,6 +43,14 @@ typedef struct
   gboolean export;
 } Call;
 
+#define ROUTE_KEY "prd-hub-rest-route:"
+
+typedef struct
+{
+  PrdHubRestPrdRoute func;
+  gpointer user_data;
+} PrdRoute;
+
 static void
 rest_free (Rest *rest)
 {
@@ -73,8 +81,8 @@ prd_hub_format_time (gint64 usec)
   return g_strdup_printf ("%s.%03dZ", seconds, (int) ((usec % G_USEC_PER_SEC) / 1000));
 }
 
-static void
-respond_json (SoupServerMessage *msg, guint status, JsonNode *node)
+void
+prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node)
 {
   g_autofree char *text = json_to_string (node, FALSE);
   gsize len = strlen (text);
@@ -112,8 +120,8 @@ status_for (const GError *error)
     }
 }
 
-static void
-respond_error (SoupServerMessage *msg, const GError *error)
+void
+prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (JsonNode) node = NULL;
@@ -132,19 +140,7 @@ respond_error (SoupServerMessage *msg, const GError *error)
   if (status == SOUP_STATUS_UNAUTHORIZED)
     soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                   "WWW-Authenticate", "Bearer");
-  respond_json (msg, status, node);
-}
-
-void
-prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error)
-{
-  respond_error (msg, error);
-}
-
-void
-prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node)
-{
-  respond_json (msg, status, node);
+  prd_hub_rest_respond_json (msg, status, node);
 }
 
 static void
@@ -152,7 +148,7 @@ respond_error_literal (SoupServerMessage *msg, PrdErrorCode code, const char *me
 {
   g_autoptr (GError) error = g_error_new_literal (PRD_ERROR, code, message);
 
-  respond_error (msg, error);
+  prd_hub_rest_respond_error (msg, error);
 }
 
 static void
@@ -205,7 +201,7 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
         error->code = PRD_ERROR_PRD_NOT_FOUND;
-      respond_error (call->msg, error);
+      prd_hub_rest_respond_error (call->msg, error);
       call_finish (call);
       return;
     }
@@ -233,7 +229,7 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
       json_builder_add_value (builder, prd_hub_vector_to_json (vector));
       json_builder_end_object (builder);
       node = json_builder_get_root (builder);
-      respond_json (call->msg, SOUP_STATUS_OK, node);
+      prd_hub_rest_respond_json (call->msg, SOUP_STATUS_OK, node);
     }
   call_finish (call);
 }
@@ -250,7 +246,7 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
   infos = prd_store_list_finish (PRD_STORE (source), result, &error);
   if (infos == NULL)
     {
-      respond_error (call->msg, error);
+      prd_hub_rest_respond_error (call->msg, error);
       call_finish (call);
       return;
     }
@@ -266,7 +262,7 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
   json_builder_end_array (builder);
   json_builder_end_object (builder);
   node = json_builder_get_root (builder);
-  respond_json (call->msg, SOUP_STATUS_OK, node);
+  prd_hub_rest_respond_json (call->msg, SOUP_STATUS_OK, node);
   call_finish (call);
 }
 
@@ -283,7 +279,7 @@ on_created (GObject *source, GAsyncResult *result, gpointer user_data)
   info = prd_hub_create_prd_finish (result, &error);
   if (info == NULL)
     {
-      respond_error (call->msg, error);
+      prd_hub_rest_respond_error (call->msg, error);
       call_finish (call);
       return;
     }
@@ -294,7 +290,7 @@ on_created (GObject *source, GAsyncResult *result, gpointer user_data)
   add_info (builder, info);
   json_builder_end_object (builder);
   node = json_builder_get_root (builder);
-  respond_json (call->msg, SOUP_STATUS_CREATED, node);
+  prd_hub_rest_respond_json (call->msg, SOUP_STATUS_CREATED, node);
   call_finish (call);
 }
 
@@ -347,7 +343,7 @@ create (Rest *rest, Call *call)
       if (error == NULL)
         g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
                              "title must be a string");
-      respond_error (call->msg, error);
+      prd_hub_rest_respond_error (call->msg, error);
       call_free (call);
       return;
     }
@@ -359,14 +355,27 @@ create (Rest *rest, Call *call)
       return;
     }
   soup_server_message_pause (call->msg);
-  prd_hub_create_prd_async (
+  prd_hub_create_prd_as_async (
       rest->store, call->identity->org, json_node_get_string (title), call->identity->user_id,
+      call->identity->name,
       content != NULL && JSON_NODE_HOLDS_VALUE (content) ? json_node_get_string (content) : NULL,
       NULL, on_created, call);
 }
 
 static PrdIdentity *
 authenticate (Rest *rest, SoupServerMessage *msg)
+{
+  return prd_hub_rest_authenticate (rest->auth, msg);
+}
+
+/**
+ * prd_hub_rest_authenticate:
+ *
+ * Returns: (transfer full) (nullable): the identity of the request's
+ *   bearer token, or %NULL after answering the request with the error
+ */
+PrdIdentity *
+prd_hub_rest_authenticate (PrdAuth *auth, SoupServerMessage *msg)
 {
   const char *header =
       soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Authorization");
@@ -379,9 +388,9 @@ authenticate (Rest *rest, SoupServerMessage *msg)
                              "Authorization: Bearer <token> is required");
       return NULL;
     }
-  identity = prd_auth_verify (rest->auth, header + 7, &error);
+  identity = prd_auth_verify (auth, header + 7, &error);
   if (identity == NULL)
-    respond_error (msg, error);
+    prd_hub_rest_respond_error (msg, error);
   return identity;
 }
 
@@ -417,6 +426,24 @@ handle_prds (SoupServer *server,
     {
       g_free (parts[n_parts - 1]);
       parts[--n_parts] = NULL;
+    }
+  if (n_parts == 2 && !g_str_equal (parts[1], "export.md"))
+    {
+      g_autofree char *key = g_strconcat (ROUTE_KEY, parts[1], NULL);
+      PrdRoute *route = g_object_get_data (G_OBJECT (server), key);
+      g_autoptr (PrdIdentity) identity = NULL;
+
+      if (route != NULL)
+        {
+          identity = authenticate (rest, msg);
+          if (identity == NULL)
+            return;
+          if (!prd_store_validate_prd_id (parts[0], &error))
+            prd_hub_rest_respond_error (msg, error);
+          else
+            route->func (msg, identity, parts[0], query, route->user_data);
+          return;
+        }
     }
   if ((n_parts > 2 || (n_parts == 2 && !g_str_equal (parts[1], "export.md"))) &&
       (rest->versions == NULL ||
@@ -464,7 +491,7 @@ handle_prds (SoupServer *server,
     }
   if (!prd_store_validate_prd_id (parts[0], &error))
     {
-      respond_error (msg, error);
+      prd_hub_rest_respond_error (msg, error);
       call_free (call);
       return;
     }
@@ -496,7 +523,7 @@ handle_healthz (SoupServer *server,
       soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
       return;
     }
-  respond_json (msg, SOUP_STATUS_OK, node);
+  prd_hub_rest_respond_json (msg, SOUP_STATUS_OK, node);
 }
 
 /* Refuses an oversized body before libsoup reads it: a status set when the
@@ -539,4 +566,25 @@ prd_hub_rest_attach (SoupServer *server, PrdAuth *auth, PrdStore *store, PrdHubV
   soup_server_add_handler (server, "/healthz", handle_healthz, NULL, NULL);
   soup_server_add_handler (server, "/api/prds", handle_prds, rest, (GDestroyNotify) rest_free);
   g_signal_connect (server, "request-started", G_CALLBACK (on_request_started), NULL);
+}
+
+/**
+ * prd_hub_rest_add_prd_route:
+ * @leaf: the last path segment: `/api/prds/{id}/@leaf`
+ *
+ * Serves `/api/prds/{id}/@leaf` with @func, called after the token and the
+ * id's syntax were checked. @func answers every method itself.
+ */
+void
+prd_hub_rest_add_prd_route (SoupServer *server,
+                            const char *leaf,
+                            PrdHubRestPrdRoute func,
+                            gpointer user_data)
+{
+  g_autofree char *key = g_strconcat (ROUTE_KEY, leaf, NULL);
+  PrdRoute *route = g_new0 (PrdRoute, 1);
+
+  route->func = func;
+  route->user_data = user_data;
+  g_object_set_data_full (G_OBJECT (server), key, route, g_free);
 }

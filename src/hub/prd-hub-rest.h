@@ -20,4 +20,18 @@ void prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error);
 void prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node);
 char *prd_hub_format_time (gint64 usec);
 
+/* For features that add routes of their own. */
+typedef void (*PrdHubRestPrdRoute) (SoupServerMessage *msg,
+                                    const PrdIdentity *identity,
+                                    const char *prd_id,
+                                    GHashTable *query,
+                                    gpointer user_data);
+void prd_hub_rest_add_prd_route (SoupServer *server,
+                                 const char *leaf,
+                                 PrdHubRestPrdRoute func,
+                                 gpointer user_data);
+PrdIdentity *prd_hub_rest_authenticate (PrdAuth *auth, SoupServerMessage *msg);
+void prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node);
+void prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error);
+
 G_END_DECLS

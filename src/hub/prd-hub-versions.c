@@ -43,6 +43,14 @@ struct _PrdHubVersions
 
 G_DEFINE_FINAL_TYPE (PrdHubVersions, prd_hub_versions, G_TYPE_OBJECT)
 
+enum
+{
+  SIGNAL_VERSION_CREATED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 typedef struct
 {
   PrdHubVersions *self; /* (owned) */
@@ -52,6 +60,7 @@ typedef struct
   char *prd_id;
   char *changelog;
   char *type;
+  char *title;              /* (owned) (nullable): the PRD's, once loaded */
   PrdVersionRecord *record; /* (owned) (nullable) */
 } Create;
 
@@ -66,6 +75,7 @@ create_free (Create *create)
   g_free (create->prd_id);
   g_free (create->changelog);
   g_free (create->type);
+  g_free (create->title);
   g_clear_pointer (&create->record, prd_version_record_free);
   g_free (create);
 }
@@ -184,6 +194,8 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
   json_object_set_array_member (inner, "files", files);
   json_object_set_object_member (object, "commit", inner);
   prd_hub_prds_emit (self->prds, record->prd_id, "git-commit", commit);
+  g_signal_emit (self, signals[SIGNAL_VERSION_CREATED], 0, record->prd_id, create->identity->org,
+                 create->title, record->version, create->identity->user_id, create->identity->name);
 
   if (create->ack_id >= 0)
     {
@@ -242,6 +254,8 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
     }
 
   record = create->record = g_new0 (PrdVersionRecord, 1);
+  g_free (create->title);
+  create->title = g_strdup (stored->info->title);
   record->version = prd_version_bump (stored->info->version, create->type, &error);
   if (record->version == NULL)
     {
@@ -617,6 +631,23 @@ prd_hub_versions_class_init (PrdHubVersionsClass *klass)
 
   object_class->dispose = prd_hub_versions_dispose;
   object_class->finalize = prd_hub_versions_finalize;
+
+  /**
+   * PrdHubVersions::version-created:
+   * @prd_id: the PRD
+   * @org: its organization
+   * @title: its title
+   * @version: the new version
+   * @actor_id: who created it
+   * @actor_name: their name
+   *
+   * Emitted once a version is committed, recorded and announced to the room
+   * (notifications and the activity feed follow it).
+   */
+  signals[SIGNAL_VERSION_CREATED] =
+      g_signal_new ("version-created", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 6, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
+                    G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void

@@ -26,6 +26,7 @@
 #include "prd-hub-prds.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-versions.h"
+#include "prd-hub-social.h"
 #include "prd-sqlite-store.h"
 #include "prd-hub-secret.h"
 
@@ -46,6 +47,7 @@ struct _PrdHub
   SoupServer *server;   /* (owned) (nullable) until listening */
   PrdStore *store;      /* (owned) (nullable) */
   PrdHubPrds *prds;     /* (owned) (nullable): the /prds handlers, with a store */
+  PrdHubSocial *social; /* (owned) (nullable): comments, notifications, activity */
   GHashTable *sessions; /* (owned) engine sockets alive, weakly referenced */
   GHashTable *requests; /* (owned) SoupServerMessages being served, unowned */
   guint drain_timeout;  /* ms */
@@ -465,6 +467,7 @@ prd_hub_dispose (GObject *object)
   g_hash_table_remove_all (self->requests);
   g_clear_object (&self->server);
   g_clear_object (&self->versions);
+  g_clear_object (&self->social);
   g_clear_object (&self->prds);
   g_clear_object (&self->store);
   g_clear_object (&self->sio);
@@ -675,6 +678,8 @@ prd_hub_listen (PrdHub *self, GError **error)
   prd_eio_server_attach (self->engine, server, ENGINE_PATH);
   if (self->store != NULL)
     prd_hub_rest_attach (server, self->auth, self->store, self->versions);
+  if (self->social != NULL)
+    prd_hub_social_attach_rest (self->social, server, self->auth);
   if (!soup_server_listen (server, address, certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0,
                            &local_error))
     {
@@ -786,6 +791,22 @@ prd_hub_is_stopped (PrdHub *self)
  * Enables PRD collaboration on /prds and the REST routes. Call before
  * prd_hub_listen(), once.
  */
+/* The editors of the PRD hear of its new version, and the organization's
+ * activity feed shows it. */
+static void
+on_version_created (PrdHubVersions *versions,
+                    const char *prd_id,
+                    const char *org,
+                    const char *title,
+                    const char *version,
+                    const char *actor_id,
+                    const char *actor_name,
+                    gpointer user_data)
+{
+  prd_hub_notify_version_created (PRD_HUB_SOCIAL (user_data), prd_id, org, title, version, actor_id,
+                                  actor_name, NULL);
+}
+
 void
 prd_hub_set_store (PrdHub *self, PrdStore *store)
 {
@@ -799,6 +820,19 @@ prd_hub_set_store (PrdHub *self, PrdStore *store)
   if (PRD_IS_SQLITE_STORE (store) && self->config->data_dir != NULL)
     self->versions = prd_hub_versions_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS),
                                            self->prds, PRD_SQLITE_STORE (store), self->config);
+  if (PRD_IS_SQLITE_STORE (store))
+    {
+      g_autoptr (GError) error = NULL;
+
+      self->social = prd_hub_social_new (
+          self->prds, prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_NOTIFICATIONS), store,
+          &error);
+      if (self->social == NULL)
+        g_warning ("Comments and notifications are off: %s", error->message);
+    }
+  if (self->versions != NULL && self->social != NULL)
+    g_signal_connect_object (self->versions, "version-created", G_CALLBACK (on_version_created),
+                             self->social, 0);
 }
 
 PrdStore *
@@ -815,6 +849,20 @@ prd_hub_get_prds (PrdHub *self)
   g_return_val_if_fail (PRD_IS_HUB (self), NULL);
 
   return self->prds;
+}
+
+/**
+ * prd_hub_get_social:
+ *
+ * Returns: (transfer none) (nullable): comments, notifications and the
+ *   activity feed (for prd_hub_notify_version_created())
+ */
+PrdHubSocial *
+prd_hub_get_social (PrdHub *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB (self), NULL);
+
+  return self->social;
 }
 
 PrdHubConfig *

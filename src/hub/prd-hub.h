@@ -6,6 +6,7 @@
 #include "prd-auth.h"
 #include "prd-hub-config.h"
 #include "prd-hub-prds.h"
+#include "prd-hub-social.h"
 #include "prd-sio-server.h"
 #include "prd-store.h"
 
@@ -37,6 +38,7 @@ PrdEioServer *prd_hub_get_engine (PrdHub *self);
 void prd_hub_set_store (PrdHub *self, PrdStore *store);
 PrdStore *prd_hub_get_store (PrdHub *self);
 PrdHubPrds *prd_hub_get_prds (PrdHub *self);
+PrdHubSocial *prd_hub_get_social (PrdHub *self);
 
 const PrdIdentity *prd_hub_socket_get_identity (PrdSioSocket *socket);
 char *prd_hub_timestamp_now (void);

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Comment anchors. A comment is tied to characters, not to offsets: its
+ * position to the character after it, its selection to its first and last
+ * characters. Positions are re-read from the CRDT whenever a comment is
+ * sent, so they follow every later edit. Deleted characters stay in the
+ * CRDT as tombstones, which is how a comment knows its text is gone.
+ */
+#define G_LOG_DOMAIN "prd-core"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "prd-error.h"
+
+#include "prd-comment.h"
+
+void
+prd_comment_place_clear (PrdCommentPlace *place)
+{
+  g_clear_pointer (&place->text, g_free);
+}
+
+static gboolean
+anchor_at (PrdCrdtDoc *doc,
+           guint32 position,
+           PrdCrdtAssoc assoc,
+           const char *what,
+           PrdCrdtAnchor *anchor,
+           GError **error)
+{
+  guint32 length = prd_crdt_doc_get_length (doc);
+
+  if (position > length)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                   "%s (%u) is past the end of the text (%u)", what, position, length);
+      return FALSE;
+    }
+  if (!prd_crdt_doc_anchor_at (doc, position, assoc, anchor, error))
+    return FALSE;
+  return TRUE;
+}
+
+/**
+ * prd_comment_anchor_init:
+ * @position: UTF-16 offset in the current text
+ * @start: (if @has_selection) the selection's start, @start < @end
+ *
+ * Ties a new comment to the characters at these offsets.
+ */
+gboolean
+prd_comment_anchor_init (PrdCommentAnchor *anchor,
+                         PrdCrdtDoc *doc,
+                         guint32 position,
+                         gboolean has_selection,
+                         guint32 start,
+                         guint32 end,
+                         GError **error)
+{
+  memset (anchor, 0, sizeof *anchor);
+  if (!anchor_at (doc, position, PRD_CRDT_ASSOC_AFTER, "position", &anchor->position, error))
+    return FALSE;
+  if (!has_selection)
+    return TRUE;
+  if (start >= end)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                   "selection.start (%u) must be below selection.end (%u)", start, end);
+      return FALSE;
+    }
+  /* The end is tied to the last selected character, so text typed right
+   * after the selection stays out of it. */
+  if (!anchor_at (doc, start, PRD_CRDT_ASSOC_AFTER, "selection.start", &anchor->start, error) ||
+      !anchor_at (doc, end, PRD_CRDT_ASSOC_BEFORE, "selection.end", &anchor->end, error))
+    return FALSE;
+  anchor->has_selection = TRUE;
+  return TRUE;
+}
+
+/* Whether the character @anchor is tied to has been deleted: a deleted
+ * character resolves to the same offset on both sides. */
+static gboolean
+char_deleted (PrdCrdtDoc *doc, const PrdCrdtAnchor *anchor)
+{
+  PrdCrdtAnchor after = *anchor, before = *anchor;
+  guint32 a = 0, b = 0;
+
+  if (!anchor->has_id)
+    return FALSE;
+  after.assoc = PRD_CRDT_ASSOC_AFTER;
+  before.assoc = PRD_CRDT_ASSOC_BEFORE;
+  if (!prd_crdt_doc_anchor_resolve (doc, &after, &a, NULL) ||
+      !prd_crdt_doc_anchor_resolve (doc, &before, &b, NULL))
+    return TRUE;
+  return a == b;
+}
+
+static guint32
+resolve (PrdCrdtDoc *doc, const PrdCrdtAnchor *anchor)
+{
+  guint32 position = 0;
+
+  if (!prd_crdt_doc_anchor_resolve (doc, anchor, &position, NULL))
+    return 0;
+  return position;
+}
+
+/**
+ * prd_comment_anchor_resolve:
+ *
+ * Where the comment is now. A comment with a selection is detached once
+ * every selected character is deleted; one without, once the character at
+ * its position is.
+ */
+void
+prd_comment_anchor_resolve (const PrdCommentAnchor *anchor,
+                            PrdCrdtDoc *doc,
+                            PrdCommentPlace *out_place)
+{
+  memset (out_place, 0, sizeof *out_place);
+  out_place->position = resolve (doc, &anchor->position);
+  if (!anchor->has_selection)
+    {
+      out_place->detached = char_deleted (doc, &anchor->position);
+      return;
+    }
+  out_place->start = resolve (doc, &anchor->start);
+  out_place->end = resolve (doc, &anchor->end);
+  if (out_place->end < out_place->start)
+    out_place->end = out_place->start;
+  out_place->detached = out_place->end == out_place->start;
+  {
+    g_autofree char *text = prd_crdt_doc_get_text (doc);
+
+    out_place->text = prd_comment_utf16_slice (text, out_place->start, out_place->end);
+  }
+}
+
+/* Bytes of @text before UTF-16 offset @offset (clamped to the end). */
+static gsize
+utf16_to_byte (const char *text, guint32 offset)
+{
+  const char *p = text;
+  guint32 units = 0;
+
+  while (*p != '\0' && units < offset)
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      units += c >= 0x10000 ? 2 : 1;
+      p = g_utf8_next_char (p);
+    }
+  return (gsize) (p - text);
+}
+
+/**
+ * prd_comment_utf16_slice:
+ *
+ * Returns: (transfer full): the characters of @text between UTF-16 offsets
+ *   @start and @end
+ */
+char *
+prd_comment_utf16_slice (const char *text, guint32 start, guint32 end)
+{
+  gsize from, to;
+
+  if (text == NULL)
+    return g_strdup ("");
+  from = utf16_to_byte (text, start);
+  to = utf16_to_byte (text, end);
+  return g_strndup (text + from, to > from ? to - from : 0);
+}
+
+gboolean
+prd_comment_validate_content (const char *what, const char *content, GError **error)
+{
+  glong length;
+
+  if (content == NULL || !g_utf8_validate (content, -1, NULL))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "%s must be a string", what);
+      return FALSE;
+    }
+  length = g_utf8_strlen (content, -1);
+  if (length < 1 || length > PRD_COMMENT_MAX_CONTENT)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                   "%s must hold 1 to %d characters (it has %ld)", what, PRD_COMMENT_MAX_CONTENT,
+                   length);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+is_mention_char (gunichar c)
+{
+  return g_unichar_isalnum (c) || c == '_' || c == '-' || c == '.';
+}
+
+/**
+ * prd_comment_parse_mentions:
+ *
+ * `@word` tokens of @content, where a word is letters, digits, `_`, `-`
+ * and `.` (a trailing dot is punctuation, not part of the name). An `@`
+ * inside a word (an e-mail address) is not a mention. Each name once, in
+ * order.
+ *
+ * Returns: (transfer full) (element-type utf8): the names without `@`
+ */
+GPtrArray *
+prd_comment_parse_mentions (const char *content)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  const char *p = content;
+  gunichar previous = 0;
+
+  while (p != NULL && *p != '\0')
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (c == '@' && (previous == 0 || !is_mention_char (previous)))
+        {
+          const char *start = g_utf8_next_char (p), *end = start;
+          g_autofree char *name = NULL;
+
+          while (*end != '\0' && is_mention_char (g_utf8_get_char (end)))
+            end = g_utf8_next_char (end);
+          while (end > start && end[-1] == '.')
+            end--;
+          if (end > start)
+            {
+              gboolean seen = FALSE;
+
+              name = g_strndup (start, end - start);
+              for (guint i = 0; i < names->len && !seen; i++)
+                seen = g_str_equal (g_ptr_array_index (names, i), name);
+              if (!seen)
+                g_ptr_array_add (names, g_steal_pointer (&name));
+            }
+          previous = '@';
+          p = end > start ? end : start;
+          continue;
+        }
+      previous = c;
+      p = g_utf8_next_char (p);
+    }
+  return names;
+}

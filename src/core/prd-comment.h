@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "prd-crdt.h"
+
+G_BEGIN_DECLS
+
+/* The most UTF-8 characters a comment or reply may hold. */
+#define PRD_COMMENT_MAX_CONTENT 10000
+
+/**
+ * PrdCommentAnchor:
+ * @position: where the comment points (tied to the character after it)
+ * @has_selection: whether @start and @end are set
+ * @start: the selection's first character
+ * @end: the selection's end (tied to its last character)
+ *
+ * A comment's place in the text, as CRDT anchors so that it follows edits.
+ */
+typedef struct
+{
+  PrdCrdtAnchor position;
+  gboolean has_selection;
+  PrdCrdtAnchor start;
+  PrdCrdtAnchor end;
+} PrdCommentAnchor;
+
+/**
+ * PrdCommentPlace:
+ * @position: the comment's position now
+ * @start: the selection's start now (if any)
+ * @end: the selection's end now (if any)
+ * @text: (nullable): the selected text now
+ * @detached: the anchored text is gone
+ */
+typedef struct
+{
+  guint32 position;
+  guint32 start;
+  guint32 end;
+  char *text;
+  gboolean detached;
+} PrdCommentPlace;
+
+void prd_comment_place_clear (PrdCommentPlace *place);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PrdCommentPlace, prd_comment_place_clear)
+
+gboolean prd_comment_anchor_init (PrdCommentAnchor *anchor,
+                                  PrdCrdtDoc *doc,
+                                  guint32 position,
+                                  gboolean has_selection,
+                                  guint32 start,
+                                  guint32 end,
+                                  GError **error);
+void prd_comment_anchor_resolve (const PrdCommentAnchor *anchor,
+                                 PrdCrdtDoc *doc,
+                                 PrdCommentPlace *out_place);
+char *prd_comment_utf16_slice (const char *text, guint32 start, guint32 end);
+gboolean prd_comment_validate_content (const char *what, const char *content, GError **error);
+GPtrArray *prd_comment_parse_mentions (const char *content);
+
+G_END_DECLS

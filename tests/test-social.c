@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The social features inside one process: what the versions feature's hook
+ * (prd_hub_notify_version_created) stores, what a PRD's creation records,
+ * and that a damaged comment row stops the hub's comments from loading.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "prd-error.h"
+#include "prd-hub.h"
+#include "prd-social-store.h"
+#include "prd-sqlite-store.h"
+
+#define SECRET "social-test-secret-0123456789abcdef0123"
+
+typedef struct
+{
+  char *tmp_dir;
+  PrdHubConfig *config;
+  PrdAuth *auth;
+  PrdStore *store;
+  PrdHub *hub;
+} Fixture;
+
+static void
+result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_result (GAsyncResult **slot)
+{
+  while (*slot == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return *slot;
+}
+
+static PrdSocialResult *
+run (Fixture *f, gboolean write, const char *sql, GVariant *params)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  GPtrArray *stmts = prd_social_stmts_new ();
+  PrdSocialResult *done;
+
+  prd_social_stmts_add (stmts, sql, params);
+  prd_social_store_run_async (PRD_SQLITE_STORE (f->store), write, stmts, NULL, result_cb, &result);
+  done = prd_social_store_run_finish (PRD_SQLITE_STORE (f->store), wait_result (&result), &error);
+  g_assert_no_error (error);
+  return done;
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) secret = g_bytes_new_static (SECRET, strlen (SECRET));
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autofree char *db = NULL;
+
+  f->tmp_dir = g_dir_make_tmp ("prd-social-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->config = prd_hub_config_new ();
+  g_assert_true (prd_hub_config_set_listen (f->config, "127.0.0.1:0", &error));
+  g_assert_true (prd_hub_config_set_data_dir (f->config, f->tmp_dir, &error));
+  g_assert_true (prd_hub_config_validate (f->config, &error));
+  f->auth = prd_auth_new_hmac (secret, &error);
+  g_assert_no_error (error);
+  db = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
+  prd_sqlite_store_new_async (db, NULL, result_cb, &result);
+  f->store = PRD_STORE (prd_sqlite_store_new_finish (wait_result (&result), &error));
+  g_assert_no_error (error);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDir) dir = NULL;
+  const char *name;
+
+  g_clear_object (&f->hub);
+  prd_store_close_async (f->store, NULL, result_cb, &result);
+  g_assert_true (prd_store_close_finish (f->store, wait_result (&result), &error));
+  g_clear_object (&f->store);
+  g_clear_object (&f->auth);
+  g_clear_pointer (&f->config, prd_hub_config_unref);
+  dir = g_dir_open (f->tmp_dir, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (f->tmp_dir, name, NULL);
+
+      g_unlink (path);
+    }
+  g_rmdir (f->tmp_dir);
+  g_free (f->tmp_dir);
+}
+
+static char *
+create_prd (Fixture *f, const char *owner)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_hub_create_prd_async (f->store, "org_a", "Versions", owner, "text", NULL, result_cb, &result);
+  info = prd_hub_create_prd_finish (wait_result (&result), &error);
+  g_assert_no_error (error);
+  return g_strdup (info->id);
+}
+
+static JsonObject *
+parse (GVariant *row, guint column)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+
+  g_assert_true (json_parser_load_from_data (parser, prd_social_row_str (row, column), -1, NULL));
+  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+static void
+test_version_created (Fixture *f, gconstpointer data)
+{
+  const char *const editors[] = { "alice", "bob", "hub", "bob", NULL };
+  g_autoptr (PrdSocialResult) notes = NULL;
+  g_autoptr (PrdSocialResult) feed = NULL;
+  g_autoptr (JsonObject) note = NULL;
+  g_autoptr (JsonObject) created = NULL;
+  g_autoptr (JsonObject) version = NULL;
+  g_autofree char *prd_id = NULL;
+  JsonObject *object;
+
+  f->hub = prd_hub_new (f->config, f->auth);
+  prd_hub_set_store (f->hub, f->store);
+  g_assert_nonnull (prd_hub_get_social (f->hub));
+  prd_id = create_prd (f, "alice");
+  prd_hub_notify_version_created (prd_hub_get_social (f->hub), prd_id, "org_a", "Versions", "1.0.0",
+                                  "alice", "Alice", editors);
+
+  /* The store serves requests in order: this read follows the write. */
+  notes = run (f, FALSE,
+               "SELECT user_id, org, payload, read FROM social_notifications ORDER BY seq", NULL);
+  g_assert_cmpuint (notes->rows->len, ==, 1);
+  g_assert_cmpstr (prd_social_row_str (g_ptr_array_index (notes->rows, 0), 0), ==, "bob");
+  g_assert_cmpstr (prd_social_row_str (g_ptr_array_index (notes->rows, 0), 1), ==, "org_a");
+  g_assert_cmpint (prd_social_row_int (g_ptr_array_index (notes->rows, 0), 3), ==, 0);
+  note = parse (g_ptr_array_index (notes->rows, 0), 2);
+  g_assert_cmpstr (json_object_get_string_member (note, "type"), ==, "version_created");
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (note, "id"), "notif_"));
+  object = json_object_get_object_member (note, "data");
+  g_assert_cmpstr (json_object_get_string_member (object, "prdId"), ==, prd_id);
+  g_assert_cmpstr (json_object_get_string_member (object, "version"), ==, "1.0.0");
+
+  feed = run (f, FALSE, "SELECT org, payload FROM social_activity ORDER BY seq", NULL);
+  g_assert_cmpuint (feed->rows->len, ==, 2);
+  created = parse (g_ptr_array_index (feed->rows, 0), 1);
+  version = parse (g_ptr_array_index (feed->rows, 1), 1);
+  g_assert_cmpstr (json_object_get_string_member (created, "type"), ==, "prd_created");
+  object = json_object_get_object_member (created, "actor");
+  g_assert_cmpstr (json_object_get_string_member (object, "id"), ==, "alice");
+  g_assert_cmpstr (json_object_get_string_member (version, "type"), ==, "version_created");
+  object = json_object_get_object_member (version, "object");
+  g_assert_cmpstr (json_object_get_string_member (object, "version"), ==, "1.0.0");
+  g_assert_cmpstr (json_object_get_string_member (object, "id"), ==, prd_id);
+}
+
+static void
+acquire_site (Fixture *f, const char *prd_id, const char *user_id)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (PrdStoreSite) site = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_store_acquire_site_async (f->store, prd_id, user_id, NULL, 0, NULL, result_cb, &result);
+  site = prd_store_acquire_site_finish (f->store, wait_result (&result), &error);
+  g_assert_no_error (error);
+}
+
+/* Without a list, the editors are the users holding a site in the PRD. */
+static void
+test_version_editors (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = NULL;
+  g_autoptr (PrdSocialResult) notes = NULL;
+
+  f->hub = prd_hub_new (f->config, f->auth);
+  prd_hub_set_store (f->hub, f->store);
+  prd_id = create_prd (f, "alice");
+  acquire_site (f, prd_id, "alice");
+  acquire_site (f, prd_id, "bob");
+  acquire_site (f, prd_id, "carol");
+  acquire_site (f, prd_id, "bob");
+  prd_hub_notify_version_created (prd_hub_get_social (f->hub), prd_id, "org_a", "Versions", "0.2.0",
+                                  "alice", "Alice", NULL);
+  /* The sites are listed first, then the notifications written: each read
+   * lets one more step through. */
+  for (int i = 0; i < 10; i++)
+    {
+      g_clear_pointer (&notes, prd_social_result_free);
+      notes = run (f, FALSE, "SELECT user_id FROM social_notifications ORDER BY user_id", NULL);
+      if (notes->rows->len > 0)
+        break;
+    }
+  g_assert_cmpuint (notes->rows->len, ==, 2);
+  g_assert_cmpstr (prd_social_row_str (g_ptr_array_index (notes->rows, 0), 0), ==, "bob");
+  g_assert_cmpstr (prd_social_row_str (g_ptr_array_index (notes->rows, 1), 0), ==, "carol");
+}
+
+static void
+test_damaged_comment (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "alice");
+  g_autoptr (PrdSocialResult) inserted = NULL;
+  g_autoptr (PrdHubSocial) social = NULL;
+  g_autoptr (PrdHubPrds) prds = NULL;
+  g_autoptr (PrdHub) hub = NULL;
+  PrdSioServer *sio;
+  g_autoptr (GError) error = NULL;
+
+  inserted = run (f, TRUE,
+                  "INSERT INTO social_comments (id, prd_id, org, author_id, author_name, content, "
+                  "anchor, created_at) VALUES (?, ?, 'org_a', 'alice', 'Alice', 'c', 'garbage', 1)",
+                  g_variant_new ("(ss)", "comment_1", prd_id));
+  g_assert_cmpint (inserted->changes, ==, 1);
+  /* The parts prd_hub_set_store() wires, without its warning. */
+  hub = prd_hub_new (f->config, f->auth);
+  sio = prd_hub_get_sio_server (hub);
+  prds = prd_hub_prds_new (prd_sio_server_of (sio, PRD_HUB_NAMESPACE_PRDS), f->store, f->config);
+  social = prd_hub_social_new (prds, prd_sio_server_of (sio, PRD_HUB_NAMESPACE_NOTIFICATIONS),
+                               f->store, &error);
+  g_assert_null (social);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/prd/social/version-created", Fixture, NULL, fixture_setup, test_version_created,
+              fixture_teardown);
+  g_test_add ("/prd/social/version-editors", Fixture, NULL, fixture_setup, test_version_editors,
+              fixture_teardown);
+  g_test_add ("/prd/social/damaged-comment", Fixture, NULL, fixture_setup, test_damaged_comment,
+              fixture_teardown);
+
+  return g_test_run ();
+}
