@@ -23,6 +23,7 @@
 #include "config.h"
 
 #include "prd-error.h"
+#include "prd-hub-ai.h"
 #include "prd-hub-prds.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-secret.h"
@@ -44,6 +45,7 @@ struct _PrdHub
   SoupServer *server;   /* (owned) (nullable) until listening */
   PrdStore *store;      /* (owned) (nullable) */
   PrdHubPrds *prds;     /* (owned) (nullable): the /prds handlers, with a store */
+  PrdHubAi *ai;         /* (owned) (nullable): the /prds AI events, with a store */
   GHashTable *sessions; /* (owned) engine sockets alive, weakly referenced */
   GHashTable *requests; /* (owned) SoupServerMessages being served, unowned */
   guint drain_timeout;  /* ms */
@@ -458,6 +460,7 @@ prd_hub_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->server, self);
   g_hash_table_remove_all (self->requests);
   g_clear_object (&self->server);
+  g_clear_object (&self->ai);
   g_clear_object (&self->prds);
   g_clear_object (&self->store);
   g_clear_object (&self->sio);
@@ -789,6 +792,23 @@ prd_hub_set_store (PrdHub *self, PrdStore *store)
   self->store = g_object_ref (store);
   self->prds =
       prd_hub_prds_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), store, self->config);
+  self->ai = prd_hub_ai_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->prds,
+                             store, self->config, NULL);
+}
+
+/**
+ * prd_hub_set_ai_provider:
+ * @provider: (nullable): the model ai-prompt uses; %NULL: AI_NOT_CONFIGURED
+ *
+ * Call after prd_hub_set_store().
+ */
+void
+prd_hub_set_ai_provider (PrdHub *self, PrdAiProvider *provider)
+{
+  g_return_if_fail (PRD_IS_HUB (self));
+  g_return_if_fail (self->ai != NULL);
+
+  prd_hub_ai_set_provider (self->ai, provider);
 }
 
 PrdStore *
