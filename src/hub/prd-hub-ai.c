@@ -48,6 +48,7 @@ typedef struct
   gboolean cancel_requested;
   GError *write_error;
   PrdAiResponse *response;
+  GPtrArray *suggest_messages;
 } JobData;
 
 static void
@@ -60,6 +61,7 @@ job_data_free (JobData *data)
     g_string_free (data->text, TRUE);
   g_clear_error (&data->write_error);
   g_clear_pointer (&data->response, prd_ai_response_unref);
+  g_clear_pointer (&data->suggest_messages, g_ptr_array_unref);
   g_free (data);
 }
 
@@ -388,6 +390,17 @@ on_delta (const char *delta, gpointer user_data)
   prd_hub_room_emit (data->room, "ai-stream-chunk", payload);
 }
 
+static gboolean
+ask_suggestions (gpointer user_data)
+{
+  PrdAiJob *job = user_data;
+  JobData *data = job->data;
+
+  prd_ai_provider_complete_async (data->self->provider, data->suggest_messages, job->cancellable,
+                                  on_suggestions, prd_ai_job_ref (job));
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_streamed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -418,7 +431,10 @@ on_streamed (GObject *source, GAsyncResult *result, gpointer user_data)
           return;
         }
       job_end (self, job, PRD_AI_JOB_FAILED, error, response != NULL ? response->retry_after : 0,
-               g_error_matches (error, PRD_ERROR, PRD_ERROR_PROVIDER_ERROR) ? status : 0);
+               (g_error_matches (error, PRD_ERROR, PRD_ERROR_PROVIDER_ERROR) ||
+                g_error_matches (error, PRD_ERROR, PRD_ERROR_RATE_LIMIT_EXCEEDED))
+                   ? status
+                   : 0);
       return;
     }
 
@@ -438,8 +454,10 @@ on_streamed (GObject *source, GAsyncResult *result, gpointer user_data)
   g_ptr_array_add (messages, prd_ai_message_new (PRD_AI_ROLE_USER, data->text->str[0] != '\0'
                                                                        ? data->text->str
                                                                        : "(empty answer)"));
-  prd_ai_provider_complete_async (self->provider, messages, job->cancellable, on_suggestions,
-                                  g_steal_pointer (&job));
+  data->suggest_messages = g_steal_pointer (&messages);
+  /* After the stream's request is gone, so that its connection is free. */
+  g_idle_add_full (G_PRIORITY_DEFAULT, ask_suggestions, g_steal_pointer (&job),
+                   (GDestroyNotify) prd_ai_job_unref);
 }
 
 static void
