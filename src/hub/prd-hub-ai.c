@@ -320,6 +320,8 @@ on_suggestions (GObject *source, GAsyncResult *result, gpointer user_data)
   gint64 tokens;
 
   prd_ai_provider_complete_finish (PRD_AI_PROVIDER (source), result, &response, NULL);
+  if (self == NULL) /* the hub went away */
+    return;
   if (data->cancel_requested)
     {
       g_autoptr (GError) error =
@@ -355,7 +357,8 @@ on_delta (const char *delta, gpointer user_data)
   JsonObject *object;
   guint32 position = 0, units = 0;
 
-  if (prd_ai_job_is_finished (job) || data->write_error != NULL || data->room == NULL)
+  if (data->self == NULL || prd_ai_job_is_finished (job) || data->write_error != NULL ||
+      data->room == NULL)
     return;
   prd_utf16_length (delta, &units);
   if (!prd_crdt_doc_anchor_resolve (prd_document_get_crdt (prd_hub_room_get_document (data->room)),
@@ -396,6 +399,8 @@ ask_suggestions (gpointer user_data)
   PrdAiJob *job = user_data;
   JobData *data = job->data;
 
+  if (data->self == NULL)
+    return G_SOURCE_REMOVE;
   prd_ai_provider_complete_async (data->self->provider, data->suggest_messages, job->cancellable,
                                   on_suggestions, prd_ai_job_ref (job));
   return G_SOURCE_REMOVE;
@@ -414,6 +419,8 @@ on_streamed (GObject *source, GAsyncResult *result, gpointer user_data)
 
   ok = prd_ai_provider_stream_finish (PRD_AI_PROVIDER (source), result, &response, &error);
   data->response = response;
+  if (self == NULL)
+    return;
   if (data->write_error != NULL)
     {
       job_end (self, job, PRD_AI_JOB_FAILED, data->write_error, 0, 0);
@@ -495,7 +502,7 @@ on_site_acquired (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (PrdStoreSite) site = NULL;
 
   site = prd_store_acquire_site_finish (PRD_STORE (source), result, &error);
-  if (prd_ai_job_is_finished (job))
+  if (data->self == NULL || prd_ai_job_is_finished (job))
     return;
   if (data->cancel_requested)
     {
@@ -954,6 +961,10 @@ prd_hub_ai_dispose (GObject *object)
         {
           JobData *data = job->data;
 
+          /* Their callbacks still come; they find no hub and stop. The
+           * rows stay queued or streaming until the next start marks
+           * them INTERRUPTED. */
+          data->self = NULL;
           g_cancellable_cancel (job->cancellable);
           g_clear_pointer (&data->room, prd_hub_prds_ai_release);
         }
