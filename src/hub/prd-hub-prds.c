@@ -1637,13 +1637,9 @@ void
 prd_hub_room_set_status (PrdHubRoom *room, PrdSioSocket *socket, const char *status)
 {
   const char *conn_id = prd_sio_socket_get_id (socket);
-  g_autoptr (JsonObject) payload = json_object_new ();
   g_autoptr (JsonNode) relay = NULL;
 
-  if (room->prds == NULL || !prd_room_has_member (room->room, conn_id))
-    return;
-  json_object_set_string_member (payload, "status", status);
-  if (!prd_room_update_presence (room->room, conn_id, payload, NULL))
+  if (room->prds == NULL || !prd_room_set_status (room->room, conn_id, status))
     return;
   relay = prd_room_build_presence (room->room, conn_id);
   room_broadcast (room, socket, "presence-update",

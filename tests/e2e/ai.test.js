@@ -65,6 +65,9 @@ test('the whole sequence: job, stream into the PRD for everyone, suggestions', a
     const b = await client(hub, user('user_b'));
     await join(a, prdId);
     await join(b, prdId);
+    const seen = once(b, 'presence-update');
+    await request(a, 'presence-update', { prdId, status: 'editing', cursorPosition: 3 });
+    await seen;
     const names = ['ai-job-created', 'ai-stream-start', 'ai-stream-chunk', 'ai-stream-complete',
       'ai-error', 'content-update', 'presence-update'];
     const evA = recorder(a, names);
@@ -118,7 +121,9 @@ test('the whole sequence: job, stream into the PRD for everyone, suggestions', a
       assert.deepEqual(done.suggestions,
         [{ type: 'diagram', description: 'Create sequence diagram for OAuth flow' }]);
     }
-    // The inserts reach everyone as content-updates of the AI Assistant.
+    // The inserts reach everyone as content-updates of the AI Assistant,
+    // each after its commit.
+    await until(a, () => evA.filter((e) => e.event === 'content-update').length === 3);
     const updates = evA.filter((e) => e.event === 'content-update').map((e) => e.data);
     assert.equal(updates.length, 3);
     for (const u of updates) {
@@ -130,6 +135,10 @@ test('the whole sequence: job, stream into the PRD for everyone, suggestions', a
     const statuses = evB.filter((e) => e.event === 'presence-update' && e.data.userId === 'user_a')
       .map((e) => e.data.status);
     assert.deepEqual(statuses, ['ai-prompting', 'editing']);
+    // The hub changes the status only: A's cursor stays where A put it.
+    const cursors = evB.filter((e) => e.event === 'presence-update' && e.data.userId === 'user_a')
+      .map((e) => e.data.cursorPosition);
+    assert.deepEqual(cursors, [3, 3]);
 
     const expected = initial + 'Hello, world \u2713';
     assert.equal(await contentOf(hub, prdId), expected);
@@ -139,7 +148,6 @@ test('the whole sequence: job, stream into the PRD for everyone, suggestions', a
     }
     a.close();
     b.close();
-    // Stored: a restart serves the same text.
   } finally {
     await hub.stop();
     await ai.stop();
@@ -186,6 +194,7 @@ test('a user typing at and around the anchor while the AI streams garbles neithe
     assert.equal(list[0].position, p);
     // "Z" and "Y" went before the anchor: the second piece follows "first".
     assert.equal(list[1].position, p + 2 + 5);
+    await until(b, () => updates.length === 2);
     const expected = 'Z' + initial.slice(0, p) + 'Yfirst secondX' + initial.slice(p);
     assert.equal(await contentOf(hub, prdId), expected);
     a.close();
@@ -305,6 +314,7 @@ test('concurrency limit queues jobs; cancel stops a queued and a running job', a
     await join(b, prdId);
     const ev = recorder(a, ['ai-job-created', 'ai-stream-start', 'ai-stream-chunk',
       'ai-stream-complete', 'ai-error']);
+    const written = recorder(b, ['content-update']);
     const first = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated one' });
     await until(a, () => ev.some((e) => e.event === 'ai-stream-chunk'));
     const second = await request(a, 'ai-prompt', { prdId, prompt: 'two', insert: false });
@@ -328,7 +338,8 @@ test('concurrency limit queues jobs; cancel stops a queued and a running job', a
     assert.deepEqual(starts, [first.jobId, third.jobId]);
     const done = ev.find((e) => e.event === 'ai-stream-complete').data;
     assert.equal(done.jobId, third.jobId);
-    // What the cancelled job wrote stays.
+    // What the cancelled job wrote stays (the third only previewed).
+    await until(b, () => written.length === 1);
     assert.equal(await contentOf(hub, prdId), 'Start.\nfirst');
     a.close();
     b.close();
@@ -357,6 +368,8 @@ test('provider failures end the job with a stable code; streamed text stays', as
       const a = await client(hub, user('user_a'));
       await join(a, prdId);
       const ev = recorder(a, ['ai-stream-complete', 'ai-error']);
+      const chunks = recorder(a, ['ai-stream-chunk']);
+      const updates = recorder(a, ['content-update']);
       const ack = await request(a, 'ai-prompt', { prdId, prompt: `scenario:${scenario} x` });
       assert.equal(ack.ok, true);
       await until(a, () => ev.length > 0);
@@ -365,6 +378,7 @@ test('provider failures end the job with a stable code; streamed text stays', as
       assert.equal(e.jobId, ack.jobId);
       assert.equal(e.error.code, code, `${scenario}: ${JSON.stringify(e)}`);
       if (check) check(e);
+      await until(a, () => updates.length === chunks.length);
       assert.equal(await contentOf(hub, prdId), 'Base.\n' + kept, scenario);
       a.close();
     }
@@ -403,9 +417,10 @@ test('a restart marks the jobs that were running as failed (INTERRUPTED)', async
     const prdId = await createPrd(hub, 'Restart', 'Base.\n');
     const a = await client(hub, user('user_a'));
     await join(a, prdId);
-    const chunk = once(a, 'ai-stream-chunk');
+    // The content-update leaves after the commit of the AI's insert.
+    const stored = once(a, 'content-update');
     const ack = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated x' });
-    await chunk;
+    await stored;
     a.close();
     hub.proc.kill('SIGKILL');
     await hub.stop();
