@@ -41,9 +41,10 @@ typedef enum
   PRD_ERROR_AI_NOT_CONFIGURED,
   PRD_ERROR_RATE_LIMIT_EXCEEDED,
   PRD_ERROR_SECRET_STORE,
+  PRD_ERROR_INTERRUPTED,
 } PrdErrorCode;
 
-#define PRD_ERROR_N_CODES (PRD_ERROR_SECRET_STORE + 1)
+#define PRD_ERROR_N_CODES (PRD_ERROR_INTERRUPTED + 1)
 
 GQuark prd_error_quark (void);
 const char *prd_error_code_to_string (PrdErrorCode code);

@@ -647,3 +647,29 @@ prd_room_build_presence (PrdRoom *self, const char *conn_id)
   json_builder_end_object (builder);
   return json_builder_get_root (builder);
 }
+
+/**
+ * prd_room_set_status:
+ * @status: "viewing", "editing" or "ai-prompting"
+ *
+ * Changes only the status of @conn_id's user (the hub's own changes, e.g.
+ * while an AI job of theirs runs); cursor and selection stay.
+ */
+gboolean
+prd_room_set_status (PrdRoom *self, const char *conn_id, const char *status)
+{
+  Member *member;
+
+  g_return_val_if_fail (PRD_IS_ROOM (self), FALSE);
+  g_return_val_if_fail (g_strcmp0 (status, "viewing") == 0 || g_strcmp0 (status, "editing") == 0 ||
+                            g_strcmp0 (status, "ai-prompting") == 0,
+                        FALSE);
+
+  member = g_hash_table_lookup (self->members, conn_id);
+  if (member == NULL)
+    return FALSE;
+  member->timestamp = g_get_real_time () / 1000;
+  g_free (member->user->status);
+  member->user->status = g_strdup (status);
+  return TRUE;
+}

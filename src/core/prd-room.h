@@ -49,6 +49,7 @@ const char *prd_room_get_user_color (PrdRoom *self, const char *user_id);
 gboolean
 prd_room_update_presence (PrdRoom *self, const char *conn_id, JsonObject *payload, GError **error);
 
+gboolean prd_room_set_status (PrdRoom *self, const char *conn_id, const char *status);
 JsonNode *prd_room_build_user (PrdRoom *self, const char *user_id, gboolean with_site);
 JsonNode *prd_room_build_active_users (PrdRoom *self);
 JsonNode *prd_room_build_presence (PrdRoom *self, const char *conn_id);

@@ -102,6 +102,8 @@ prd_hub_config_new (void)
   self->ai_timeout = PRD_HUB_CONFIG_DEFAULT_AI_TIMEOUT;
   self->ai_max_tokens = PRD_HUB_CONFIG_DEFAULT_AI_MAX_TOKENS;
   self->ai_context_chars = PRD_HUB_CONFIG_DEFAULT_AI_CONTEXT_CHARS;
+  self->ai_concurrency = 2;
+  self->ai_hourly_quota = 30;
   g_assert (prd_hub_config_set_rate_limit (self, "default", "100/10", NULL));
   /* Typing sends one content-update per edit and presence with it: the
    * default class (10 events/s) would refuse a fast typist. */
@@ -524,6 +526,20 @@ prd_hub_config_set_ai (PrdHubConfig *self, const char *key, const char *value, G
       if (!parse_uint ("ai", key, value, MIN_AI_CONTEXT_CHARS, MAX_AI_CONTEXT_CHARS, &v, error))
         return FALSE;
       self->ai_context_chars = (guint) v;
+      return TRUE;
+    }
+  if (g_str_equal (key, "concurrency"))
+    {
+      if (!parse_uint ("ai", key, value, 1, 64, &v, error))
+        return FALSE;
+      self->ai_concurrency = (guint) v;
+      return TRUE;
+    }
+  if (g_str_equal (key, "hourly-quota"))
+    {
+      if (!parse_uint ("ai", key, value, 1, 100000, &v, error))
+        return FALSE;
+      self->ai_hourly_quota = (guint) v;
       return TRUE;
     }
   g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Unknown key \"%s\" in [ai]", key);

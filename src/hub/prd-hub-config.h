@@ -75,6 +75,9 @@ typedef struct
   guint max_operation_size; /* UTF-16 code units of one content-update */
   guint snapshot_every;     /* appended operations between two snapshots */
   guint autosave_interval;  /* s between two auto-saves of a PRD with unsaved changes */
+  /* [ai] jobs */
+  guint ai_concurrency;  /* jobs running at once */
+  guint ai_hourly_quota; /* jobs per user per sliding hour */
 } PrdHubConfig;
 
 GType prd_hub_config_get_type (void) G_GNUC_CONST;

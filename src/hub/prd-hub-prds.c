@@ -106,6 +106,7 @@ struct _Room
   gint64 unsaved_since;  /* real time of the first change no snapshot covers; 0: none */
   gboolean autosaving;   /* the running snapshot is an auto-save */
   PrdSioSocket *joining; /* (unowned) during prd_room_add_member() */
+  guint ai_holds;        /* AI jobs writing here (prd_hub_prds_ai_hold()) */
 };
 
 static void room_pump_joins (Room *room);
@@ -432,7 +433,8 @@ static void
 room_broadcast (
     Room *room, PrdSioSocket *origin, const char *event, const char *key, JsonNode *payload)
 {
-  if (prd_batcher_submit (room->batcher, event, prd_sio_socket_get_id (origin), key, payload,
+  if (prd_batcher_submit (room->batcher, event,
+                          origin != NULL ? prd_sio_socket_get_id (origin) : NULL, key, payload,
                           g_get_monotonic_time ()))
     prd_sio_namespace_emit_one (room->prds->nsp, room->sio_room, origin, event, payload);
 }
@@ -653,7 +655,8 @@ room_maybe_release (Room *room)
   if (room->prds == NULL || !room->loaded)
     return;
   if (prd_room_get_n_members (room->room) > 0 || !g_queue_is_empty (&room->joins) ||
-      room->join_busy || !g_queue_is_empty (&room->inflight) || room->snapshotting)
+      room->join_busy || !g_queue_is_empty (&room->inflight) || room->snapshotting ||
+      room->ai_holds > 0)
     return;
   if (room->since_snapshot > 0 && !room->failed)
     {
@@ -948,8 +951,9 @@ settle_one (Room *room, Pending *pending)
           g_set_error (&pending->error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot store: %s", message);
         }
       room->failed = TRUE;
-      reply_error (pending->socket, pending->ack_id, "content-update", room->prd_id,
-                   pending->error);
+      if (pending->socket != NULL)
+        reply_error (pending->socket, pending->ack_id, "content-update", room->prd_id,
+                     pending->error);
       return;
     }
   if (pending->kind == PENDING_DUPLICATE)
@@ -983,6 +987,8 @@ settle_one (Room *room, Pending *pending)
   if (room->prds != NULL)
     room_broadcast (room, pending->socket, "content-update", NULL, payload);
 
+  if (pending->socket == NULL) /* the hub's AI site: nobody to acknowledge */
+    return;
   ack = json_object_new ();
   json_object_set_member (ack, "stateVector", json_node_ref (pending->vector));
   reply_ok (pending->socket, pending->ack_id, ack);
@@ -1785,4 +1791,165 @@ PrdStoreInfo *
 prd_hub_create_prd_finish (GAsyncResult *result, GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ---- the hub's AI site (prd-hub-ai.c) ------------------------------------------ */
+
+/**
+ * prd_hub_prds_ai_hold:
+ * @socket: the requester, who must have joined @prd_id (in edit mode when
+ *   @edit)
+ *
+ * Keeps the room of @prd_id loaded while an AI job writes into it.
+ *
+ * Returns: (transfer full) (nullable): the room, for the other ai functions
+ *   and prd_hub_prds_ai_release()
+ */
+PrdHubRoom *
+prd_hub_prds_ai_hold (
+    PrdHubPrds *self, const char *prd_id, PrdSioSocket *socket, gboolean edit, GError **error)
+{
+  Room *room;
+
+  g_return_val_if_fail (PRD_IS_HUB_PRDS (self), NULL);
+
+  room = g_hash_table_lookup (self->rooms, prd_id);
+  if (room == NULL || room->room == NULL ||
+      !prd_room_has_member (room->room, prd_sio_socket_get_id (socket)))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_NOT_JOINED, "Join the PRD first (join-prd)");
+      return NULL;
+    }
+  if (edit && !prd_room_member_can_edit (room->room, prd_sio_socket_get_id (socket)))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_FORBIDDEN,
+                           "Only editors may have the AI write into the PRD (insert: false "
+                           "previews without writing)");
+      return NULL;
+    }
+  if (room->failed)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_STORAGE,
+                           "The PRD could not be stored; join it again");
+      return NULL;
+    }
+  room->ai_holds++;
+  return room_ref (room);
+}
+
+void
+prd_hub_prds_ai_release (PrdHubRoom *room)
+{
+  g_return_if_fail (room != NULL && room->ai_holds > 0);
+
+  room->ai_holds--;
+  room_maybe_release (room);
+  room_unref (room);
+}
+
+PrdDocument *
+prd_hub_room_get_document (PrdHubRoom *room)
+{
+  return room->document;
+}
+
+gboolean
+prd_hub_room_is_open (PrdHubRoom *room)
+{
+  return room->prds != NULL && !room->failed;
+}
+
+/* The sites a new AI site must not take: those of members and other AI jobs. */
+GArray *
+prd_hub_room_get_busy_sites (PrdHubRoom *room)
+{
+  return prd_room_get_busy_sites (room->room);
+}
+
+/* Sends @payload to everyone in the room, unbatched. */
+void
+prd_hub_room_emit (PrdHubRoom *room, const char *event, JsonNode *payload)
+{
+  if (room->prds != NULL && room->prds->nsp != NULL)
+    prd_sio_namespace_emit_one (room->prds->nsp, room->sio_room, NULL, event, payload);
+}
+
+/* Sets the presence status of @socket's member and relays it. */
+void
+prd_hub_room_set_status (PrdHubRoom *room, PrdSioSocket *socket, const char *status)
+{
+  const char *conn_id = prd_sio_socket_get_id (socket);
+  g_autoptr (JsonNode) relay = NULL;
+
+  if (room->prds == NULL || !prd_room_set_status (room->room, conn_id, status))
+    return;
+  relay = prd_room_build_presence (room->room, conn_id);
+  room_broadcast (room, socket, "presence-update",
+                  prd_room_member_get_user_id (room->room, conn_id), relay);
+}
+
+/**
+ * prd_hub_room_ai_insert:
+ * @site: a site of user %PRD_HUB_AI_USER in this PRD
+ * @position: where @text goes, in UTF-16 code units of the current text
+ *
+ * Inserts @text as an operation of @site and sends it down the same path as
+ * a client's content-update: appended to the store, then committed and
+ * broadcast (userId `ai`, userName "AI Assistant") in order.
+ */
+gboolean
+prd_hub_room_ai_insert (
+    PrdHubRoom *room, guint32 site, guint32 position, const char *text, GError **error)
+{
+  PrdHubPrds *self = room->prds;
+  g_autoptr (JsonNode) operation = json_node_new (JSON_NODE_OBJECT);
+  g_autoptr (GArray) vector = NULL;
+  g_autoptr (GBytes) encoded = NULL;
+  g_autoptr (JsonNode) vector_node = NULL;
+  g_autoptr (PrdCrdtOp) op = NULL;
+  JsonObject *object = json_object_new ();
+  gboolean duplicate = FALSE;
+  Pending *pending;
+  guint32 zero = 0;
+
+  if (self == NULL || room->failed)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_STORAGE, "The PRD was closed");
+      return FALSE;
+    }
+  json_node_take_object (operation, object);
+  json_object_set_string_member (object, "type", "insert");
+  json_object_set_int_member (object, "position", position);
+  json_object_set_string_member (object, "content", text);
+  json_object_set_int_member (object, "timestamp", g_get_real_time () / 1000);
+  vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (room->document));
+  while (vector->len <= site)
+    g_array_append_val (vector, zero);
+  g_array_index (vector, guint32, site)++;
+  vector_node = prd_hub_vector_to_json (vector);
+  op = prd_document_apply_client_operation (room->document, operation, vector_node, site,
+                                            PRD_HUB_AI_USER, PRD_DOCUMENT_MAX_OPERATION_SIZE,
+                                            &duplicate, error);
+  if (op == NULL)
+    {
+      if (duplicate)
+        g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INTERNAL, "The AI site is out of step");
+      return FALSE;
+    }
+
+  pending = g_new0 (Pending, 1);
+  pending->room = room_ref (room);
+  pending->kind = PENDING_OP;
+  pending->ack_id = -1;
+  pending->user_id = g_strdup (PRD_HUB_AI_USER);
+  pending->user_name = g_strdup (PRD_HUB_AI_USER_NAME);
+  g_clear_pointer (&vector, g_array_unref);
+  vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (room->document));
+  pending->vector = prd_hub_vector_to_json (vector);
+  encoded = prd_crdt_ops_encode (&op, 1);
+  pending->op = g_steal_pointer (&op);
+  g_queue_push_tail (&room->inflight, pending);
+  prd_store_append_update_async (self->store, room->prd_id, site, pending->op->seq, PRD_HUB_AI_USER,
+                                 encoded, NULL, on_appended, pending);
+  return TRUE;
 }

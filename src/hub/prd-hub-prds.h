@@ -61,4 +61,21 @@ PrdDocument *prd_hub_prds_get_joined (PrdHubPrds *self,
 PrdDocument *prd_hub_prds_peek_document (PrdHubPrds *self, const char *prd_id);
 char *prd_hub_prds_room_name (const char *prd_id);
 
+/* The hub's AI site (prd-hub-ai.c) writes into a room as this user. */
+#define PRD_HUB_AI_USER      "ai"
+#define PRD_HUB_AI_USER_NAME "AI Assistant"
+
+typedef struct _Room PrdHubRoom;
+
+PrdHubRoom *prd_hub_prds_ai_hold (
+    PrdHubPrds *self, const char *prd_id, PrdSioSocket *socket, gboolean edit, GError **error);
+void prd_hub_prds_ai_release (PrdHubRoom *room);
+PrdDocument *prd_hub_room_get_document (PrdHubRoom *room);
+gboolean prd_hub_room_is_open (PrdHubRoom *room);
+GArray *prd_hub_room_get_busy_sites (PrdHubRoom *room);
+void prd_hub_room_emit (PrdHubRoom *room, const char *event, JsonNode *payload);
+void prd_hub_room_set_status (PrdHubRoom *room, PrdSioSocket *socket, const char *status);
+gboolean prd_hub_room_ai_insert (
+    PrdHubRoom *room, guint32 site, guint32 position, const char *text, GError **error);
+
 G_END_DECLS

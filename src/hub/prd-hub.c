@@ -23,6 +23,7 @@
 #include "config.h"
 
 #include "prd-error.h"
+#include "prd-hub-ai.h"
 #include "prd-hub-prds.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-versions.h"
@@ -48,6 +49,7 @@ struct _PrdHub
   PrdStore *store;      /* (owned) (nullable) */
   PrdHubPrds *prds;     /* (owned) (nullable): the /prds handlers, with a store */
   PrdHubSocial *social; /* (owned) (nullable): comments, notifications, activity */
+  PrdHubAi *ai;         /* (owned) (nullable): the /prds AI events, with a store */
   GHashTable *sessions; /* (owned) engine sockets alive, weakly referenced */
   GHashTable *requests; /* (owned) SoupServerMessages being served, unowned */
   guint drain_timeout;  /* ms */
@@ -468,6 +470,7 @@ prd_hub_dispose (GObject *object)
   g_clear_object (&self->server);
   g_clear_object (&self->versions);
   g_clear_object (&self->social);
+  g_clear_object (&self->ai);
   g_clear_object (&self->prds);
   g_clear_object (&self->store);
   g_clear_object (&self->sio);
@@ -833,6 +836,23 @@ prd_hub_set_store (PrdHub *self, PrdStore *store)
   if (self->versions != NULL && self->social != NULL)
     g_signal_connect_object (self->versions, "version-created", G_CALLBACK (on_version_created),
                              self->social, 0);
+  self->ai = prd_hub_ai_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->prds,
+                             store, self->config, NULL);
+}
+
+/**
+ * prd_hub_set_ai_provider:
+ * @provider: (nullable): the model ai-prompt uses; %NULL: AI_NOT_CONFIGURED
+ *
+ * Call after prd_hub_set_store().
+ */
+void
+prd_hub_set_ai_provider (PrdHub *self, PrdAiProvider *provider)
+{
+  g_return_if_fail (PRD_IS_HUB (self));
+  g_return_if_fail (self->ai != NULL);
+
+  prd_hub_ai_set_provider (self->ai, provider);
 }
 
 PrdStore *

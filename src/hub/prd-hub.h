@@ -3,6 +3,7 @@
 
 #include <libsoup/soup.h>
 
+#include "prd-ai-provider.h"
 #include "prd-auth.h"
 #include "prd-hub-config.h"
 #include "prd-hub-prds.h"
@@ -39,6 +40,7 @@ void prd_hub_set_store (PrdHub *self, PrdStore *store);
 PrdStore *prd_hub_get_store (PrdHub *self);
 PrdHubPrds *prd_hub_get_prds (PrdHub *self);
 PrdHubSocial *prd_hub_get_social (PrdHub *self);
+void prd_hub_set_ai_provider (PrdHub *self, PrdAiProvider *provider);
 
 const PrdIdentity *prd_hub_socket_get_identity (PrdSioSocket *socket);
 char *prd_hub_timestamp_now (void);

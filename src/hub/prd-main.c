@@ -25,6 +25,7 @@
 
 #include "prd-error.h"
 #include "prd-hub-rest.h"
+#include "prd-hub-ai.h"
 #include "prd-hub-secret.h"
 #include "prd-hub.h"
 #include "prd-secret-store.h"
@@ -152,6 +153,31 @@ wait_for (GAsyncResult **result)
     g_main_context_iteration (NULL, TRUE);
 }
 
+/* The [ai] provider, its key from PRDHUB_AI_API_KEY or the secret
+ * `ai-api-key`; NULL without error when no AI is configured. */
+static PrdAiProvider *
+open_ai_provider (PrdHubConfig *config, PrdSecretStore *secrets, GError **error)
+{
+  g_autofree char *key = NULL;
+  const char *env = g_getenv ("PRDHUB_AI_API_KEY");
+  g_autoptr (GError) local_error = NULL;
+
+  if (config->ai_base_url == NULL)
+    return NULL;
+  if (env != NULL && *env != '\0')
+    key = g_strdup (env);
+  else
+    {
+      key = prd_secret_store_lookup_sync (secrets, "ai-api-key", NULL, &local_error);
+      if (key == NULL && !g_error_matches (local_error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+    }
+  return prd_hub_ai_build_provider (config, key, error);
+}
+
 static void
 store_result (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -202,6 +228,8 @@ cmd_serve (int argc, char **argv)
   g_autofree char *jwt_public_key = NULL;
   g_auto (GStrv) cors_origins = NULL;
   g_autofree char *autosave_interval = NULL;
+  g_autofree char *ai_base_url = NULL;
+  g_autofree char *ai_model = NULL;
   gboolean verbose = FALSE;
   const GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
@@ -219,6 +247,9 @@ cmd_serve (int argc, char **argv)
       "Allow browser requests from ORIGIN (repeatable; * for any)", "ORIGIN" },
     { "autosave-interval", 0, 0, G_OPTION_ARG_STRING, &autosave_interval,
       "Auto-save PRDs with unsaved changes every SECONDS (default 300)", "SECONDS" },
+    { "ai-base-url", 0, 0, G_OPTION_ARG_STRING, &ai_base_url,
+      "OpenAI-compatible API root for AI help, e.g. http://127.0.0.1:11434/v1", "URL" },
+    { "ai-model", 0, 0, G_OPTION_ARG_STRING, &ai_model, "Model name for AI help", "NAME" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
     { NULL }
   };
@@ -227,6 +258,7 @@ cmd_serve (int argc, char **argv)
   g_autoptr (PrdSecretStore) secrets = NULL;
   g_autoptr (PrdAuth) auth = NULL;
   g_autoptr (PrdStore) store = NULL;
+  g_autoptr (PrdAiProvider) provider = NULL;
   g_autoptr (PrdHub) hub = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   g_autoptr (GError) error = NULL;
@@ -246,8 +278,15 @@ cmd_serve (int argc, char **argv)
                         cors_origins, autosave_interval, &error);
   if (config == NULL)
     return fail (error);
+  if ((ai_base_url != NULL && !prd_hub_config_set_ai (config, "base-url", ai_base_url, &error)) ||
+      (ai_model != NULL && !prd_hub_config_set_ai (config, "model", ai_model, &error)) ||
+      !prd_hub_config_validate (config, &error))
+    return fail (error);
   secrets = open_secret_store (config, &error);
   if (secrets == NULL)
+    return fail (error);
+  provider = open_ai_provider (config, secrets, &error);
+  if (provider == NULL && error != NULL)
     return fail (error);
   auth = prd_hub_create_auth (config, &error);
   if (auth == NULL)
@@ -258,6 +297,7 @@ cmd_serve (int argc, char **argv)
     return fail (error);
   hub = prd_hub_new (config, auth);
   prd_hub_set_store (hub, store);
+  prd_hub_set_ai_provider (hub, provider);
   if (!prd_hub_listen (hub, &error))
     return fail (error);
 

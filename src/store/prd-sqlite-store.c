@@ -163,6 +163,22 @@ static const char *const migrations[] = {
   "  payload TEXT NOT NULL"
   ");"
   "CREATE INDEX social_activity_by_org ON social_activity (org, seq);",
+  /* AI jobs (prd-sqlite-store-ai.c) */
+  "CREATE TABLE ai_jobs ("
+  "  id TEXT PRIMARY KEY NOT NULL,"
+  "  prd_id TEXT NOT NULL,"
+  "  user_id TEXT NOT NULL,"
+  "  prompt TEXT NOT NULL,"
+  "  section TEXT,"
+  "  state TEXT NOT NULL,"
+  "  tokens INTEGER NOT NULL DEFAULT 0,"
+  "  duration INTEGER NOT NULL DEFAULT 0,"
+  "  error_code TEXT,"
+  "  error_message TEXT,"
+  "  created_at INTEGER NOT NULL,"
+  "  updated_at INTEGER NOT NULL"
+  ");"
+  "CREATE INDEX ai_jobs_by_state ON ai_jobs (state);",
 };
 
 typedef enum

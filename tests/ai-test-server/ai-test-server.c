@@ -29,6 +29,14 @@
  *   json-instead      a non-streamed JSON answer to a streamed request
  *   complete          a non-streamed answer with usage
  *   complete-garbage  a non-streamed answer that is not JSON
+ *   suggestions       a non-streamed answer: a JSON array of follow-up
+ *                     suggestions, one valid and two not
+ *   review            a non-streamed answer: a JSON array of review
+ *                     suggestions, one valid and one without confidence
+ *
+ * A non-streamed request whose last message names no scenario takes the one
+ * named `then:NAME` in an earlier message, so that a follow-up request can
+ * be scripted from the first one's prompt.
  *
  * Scripted steps run on the server's main context with pauses between
  * them, so the client sees the body arrive piece by piece.
@@ -331,8 +339,25 @@ scenario_of (JsonObject *request)
   last = json_array_get_object_element (messages, json_array_get_length (messages) - 1);
   content = last != NULL ? json_object_get_string_member_with_default (last, "content", "") : "";
   if (!g_str_has_prefix (content, "scenario:"))
-    return "";
-  content += strlen ("scenario:");
+    {
+      if (json_object_get_boolean_member_with_default (request, "stream", FALSE))
+        return "";
+      content = NULL;
+      for (guint i = 0; content == NULL && i + 1 < json_array_get_length (messages); i++)
+        {
+          JsonObject *message = json_array_get_object_element (messages, i);
+          const char *text =
+              message != NULL ? json_object_get_string_member_with_default (message, "content", "")
+                              : "";
+
+          content = strstr (text, "then:");
+        }
+      if (content == NULL)
+        return "";
+      content += strlen ("then:");
+    }
+  else
+    content += strlen ("scenario:");
   end = content;
   while (*end != '\0' && !g_ascii_isspace (*end))
     end++;
@@ -435,6 +460,46 @@ handle_completions (SoupServer *server,
           "\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
           "\"content\":\"Add a sequence diagram\"},\"finish_reason\":\"stop\"}],"
           "\"usage\":{\"prompt_tokens\":20,\"completion_tokens\":5,\"total_tokens\":25}}");
+      return;
+    }
+  if (g_str_equal (scenario, "suggestions") || g_str_equal (scenario, "review"))
+    {
+      const char *content =
+          g_str_equal (scenario, "suggestions")
+              ? "Here you are:\n[{\"type\": \"diagram\", \"description\": \"Create sequence "
+                "diagram for OAuth flow\"}, {\"type\": \"bogus\", \"description\": \"x\"}, "
+                "{\"type\": \"risk\"}]"
+              : "[{\"type\": \"improvement\", \"section\": \"User Stories\", \"title\": "
+                "\"Consider edge cases\", \"description\": \"Add user stories for error "
+                "scenarios\", \"confidence\": 0.85}, {\"type\": \"improvement\", \"title\": "
+                "\"t\", \"description\": \"d\"}]";
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      g_autoptr (JsonNode) root = NULL;
+      g_autofree char *json = NULL;
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "model");
+      json_builder_add_string_value (b, AI_TEST_SERVER_MODEL);
+      json_builder_set_member_name (b, "choices");
+      json_builder_begin_array (b);
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "index");
+      json_builder_add_int_value (b, 0);
+      json_builder_set_member_name (b, "message");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "role");
+      json_builder_add_string_value (b, "assistant");
+      json_builder_set_member_name (b, "content");
+      json_builder_add_string_value (b, content);
+      json_builder_end_object (b);
+      json_builder_set_member_name (b, "finish_reason");
+      json_builder_add_string_value (b, "stop");
+      json_builder_end_object (b);
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      json = json_to_string (root, FALSE);
+      respond_json (msg, 200, json);
       return;
     }
   if (g_str_equal (scenario, "complete-garbage"))

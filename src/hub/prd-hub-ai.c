@@ -1,0 +1,1079 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The /prds AI events: ai-prompt queues a job; when it runs, the answer is
+ * streamed to the room and, unless the prompt asked for a preview, written
+ * into the PRD by the hub's AI site at an anchor that follows the text while
+ * others type. ai-cancel stops a job, ai-review asks for suggestions.
+ */
+#define G_LOG_DOMAIN "prd-hub"
+
+#include "config.h"
+
+#include "prd-ai-prompt.h"
+#include "prd-ai-queue.h"
+#include "prd-error.h"
+#include "prd-hub.h"
+#include "prd-openai-provider.h"
+#include "prd-sqlite-store-ai.h"
+
+#include "prd-hub-ai.h"
+
+struct _PrdHubAi
+{
+  GObject parent_instance;
+
+  PrdSioNamespace *nsp; /* (unowned) weak */
+  PrdHubPrds *prds;     /* (owned) */
+  PrdStore *store;      /* (owned) */
+  PrdHubConfig *config; /* (owned) */
+  PrdAiProvider *provider;
+  PrdAiQueue *queue;
+  GHashTable *jobs; /* job id → PrdAiJob (owned), from submit to the end */
+  GCancellable *cancellable;
+};
+
+G_DEFINE_FINAL_TYPE (PrdHubAi, prd_hub_ai, G_TYPE_OBJECT)
+
+typedef struct
+{
+  PrdHubAi *self;       /* (unowned): the job ends before we go */
+  PrdSioSocket *socket; /* (owned) the requester */
+  PrdHubRoom *room;     /* (owned) held while the job lives */
+  char *selected_text;
+  gboolean insert;
+  PrdCrdtAnchor anchor;
+  int site;
+  GString *text;
+  guint32 streamed_units;
+  gboolean cancel_requested;
+  GError *write_error;
+  PrdAiResponse *response;
+  GPtrArray *suggest_messages;
+} JobData;
+
+static void
+job_data_free (JobData *data)
+{
+  g_clear_object (&data->socket);
+  g_clear_pointer (&data->room, prd_hub_prds_ai_release);
+  g_free (data->selected_text);
+  if (data->text != NULL)
+    g_string_free (data->text, TRUE);
+  g_clear_error (&data->write_error);
+  g_clear_pointer (&data->response, prd_ai_response_unref);
+  g_clear_pointer (&data->suggest_messages, g_ptr_array_unref);
+  g_free (data);
+}
+
+/* ---- persistence ----------------------------------------------------------- */
+
+static void
+on_job_saved (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!prd_sqlite_store_ai_save_job_finish (PRD_SQLITE_STORE (source), result, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_warning ("Cannot record an AI job: %s", error->message);
+}
+
+static void
+save_job (PrdHubAi *self, PrdAiJob *job)
+{
+  PrdStoreAiJob record = {
+    .id = job->id,
+    .prd_id = job->prd_id,
+    .user_id = job->user_id,
+    .prompt = job->prompt,
+    .section = job->section,
+    .state = (char *) prd_ai_job_state_to_string (job->state),
+    .tokens = job->tokens,
+    .duration = job->duration,
+    .error_code = job->error_code,
+    .error_message = job->error_message,
+    .created_at = job->created_at,
+    .updated_at = g_get_real_time () / 1000,
+  };
+
+  if (!PRD_IS_SQLITE_STORE (self->store))
+    return;
+  prd_sqlite_store_ai_save_job_async (PRD_SQLITE_STORE (self->store), &record, NULL, on_job_saved,
+                                      NULL);
+}
+
+/* ---- replies --------------------------------------------------------------- */
+
+static JsonNode *
+error_payload (const char *job_id, const GError *error, guint retry_after, guint http_status)
+{
+  g_autoptr (JsonNode) inner = prd_hub_error_to_json (error);
+  JsonObject *object = json_object_new ();
+  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+  JsonObject *err = json_node_get_object (inner);
+
+  if (retry_after > 0)
+    json_object_set_int_member (err, "retryAfter", retry_after);
+  if (http_status > 0)
+    json_object_set_int_member (err, "status", http_status);
+  if (job_id != NULL)
+    json_object_set_string_member (object, "jobId", job_id);
+  else
+    json_object_set_null_member (object, "jobId");
+  json_object_set_member (object, "error", g_steal_pointer (&inner));
+  json_node_take_object (node, object);
+  return node;
+}
+
+/* ai-error to the requester, and an error ack. */
+static void
+reply_ai_error (
+    PrdSioSocket *socket, gint64 ack_id, const char *job_id, const GError *error, guint retry_after)
+{
+  g_autoptr (JsonNode) payload = error_payload (job_id, error, retry_after, 0);
+
+  if (prd_sio_socket_is_connected (socket))
+    prd_sio_socket_emit_one (socket, "ai-error", payload);
+  if (ack_id >= 0)
+    {
+      g_autoptr (JsonNode) ack = json_node_new (JSON_NODE_OBJECT);
+      JsonObject *object = json_object_new ();
+
+      json_object_set_member (
+          object, "error",
+          json_node_copy (json_object_get_member (json_node_get_object (payload), "error")));
+      json_node_take_object (ack, object);
+      prd_sio_socket_ack_one (socket, ack_id, ack);
+    }
+}
+
+static void
+reply_ai_error_literal (PrdSioSocket *socket, gint64 ack_id, PrdErrorCode code, const char *message)
+{
+  g_autoptr (GError) error = g_error_new_literal (PRD_ERROR, code, message);
+
+  reply_ai_error (socket, ack_id, NULL, error, 0);
+}
+
+static void
+reply_ack (PrdSioSocket *socket, gint64 ack_id, JsonObject *members)
+{
+  g_autoptr (JsonNode) ack = json_node_new (JSON_NODE_OBJECT);
+  JsonObject *object = members != NULL ? members : json_object_new ();
+
+  json_object_set_boolean_member (object, "ok", TRUE);
+  json_node_take_object (ack, object);
+  if (ack_id >= 0)
+    prd_sio_socket_ack_one (socket, ack_id, ack);
+}
+
+/* ---- ending a job ------------------------------------------------------------ */
+
+static void
+job_end (PrdHubAi *self,
+         PrdAiJob *job,
+         PrdAiJobState state,
+         const GError *error,
+         guint retry_after,
+         guint http_status)
+{
+  JobData *data = job->data;
+  g_autoptr (PrdAiJob) held = prd_ai_job_ref (job);
+
+  if (error != NULL)
+    {
+      g_autoptr (JsonNode) payload = error_payload (job->id, error, retry_after, http_status);
+
+      prd_ai_job_set_error (job, prd_error_get_protocol_code (error), error->message);
+      /* Everyone who saw the stream start learns that it stopped. */
+      if (job->state == PRD_AI_JOB_STREAMING && data->room != NULL)
+        prd_hub_room_emit (data->room, "ai-error", payload);
+      else if (prd_sio_socket_is_connected (data->socket))
+        prd_sio_socket_emit_one (data->socket, "ai-error", payload);
+    }
+  if (job->state == PRD_AI_JOB_STREAMING)
+    {
+      if (data->room != NULL)
+        prd_hub_room_set_status (data->room, data->socket, "editing");
+      prd_ai_queue_finish (self->queue, job, state, g_get_monotonic_time ());
+    }
+  else
+    job->state = state;
+  save_job (self, job);
+  g_clear_pointer (&data->room, prd_hub_prds_ai_release);
+  g_hash_table_remove (self->jobs, job->id);
+}
+
+/* ---- suggestions ------------------------------------------------------------- */
+
+static const char *const suggestion_types[] = {
+  "improvement", "diagram", "missing-section", "clarification", "risk", "example", NULL,
+};
+
+/* The model's answer as a JSON array of objects, fences and all; NULL when not. */
+static JsonArray *
+parse_json_array (const char *text)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  const char *start, *end;
+  JsonNode *root;
+
+  if (text == NULL)
+    return NULL;
+  start = strchr (text, '[');
+  end = strrchr (text, ']');
+  if (start == NULL || end == NULL || end < start)
+    return NULL;
+  if (!json_parser_load_from_data (parser, start, end - start + 1, NULL))
+    return NULL;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root))
+    return NULL;
+  return json_array_ref (json_node_get_array (root));
+}
+
+static const char *
+string_member (JsonObject *object, const char *name, gsize max_len)
+{
+  JsonNode *node = json_object_get_member (object, name);
+  const char *value;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  value = json_node_get_string (node);
+  if (*value == '\0' || strlen (value) > max_len || !g_utf8_validate (value, -1, NULL))
+    return NULL;
+  return value;
+}
+
+/* Valid suggestions of @text: {type, description} (and, when @review,
+ * section, title and confidence in [0, 1]); an invalid answer gives none. */
+static JsonArray *
+validated_suggestions (const char *text, gboolean review)
+{
+  g_autoptr (JsonArray) parsed = parse_json_array (text);
+  JsonArray *out = json_array_new ();
+
+  for (guint i = 0; parsed != NULL && i < json_array_get_length (parsed) && i < 10; i++)
+    {
+      JsonNode *node = json_array_get_element (parsed, i);
+      JsonObject *object, *clean;
+      const char *type, *description;
+
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        continue;
+      object = json_node_get_object (node);
+      type = string_member (object, "type", 64);
+      description = string_member (object, "description", 2000);
+      if (type == NULL || description == NULL || !g_strv_contains (suggestion_types, type))
+        continue;
+      clean = json_object_new ();
+      json_object_set_string_member (clean, "type", type);
+      if (review)
+        {
+          const char *section = string_member (object, "section", 200);
+          const char *title = string_member (object, "title", 200);
+          JsonNode *confidence = json_object_get_member (object, "confidence");
+          double value;
+
+          if (title == NULL || confidence == NULL || !JSON_NODE_HOLDS_VALUE (confidence) ||
+              (json_node_get_value_type (confidence) != G_TYPE_DOUBLE &&
+               json_node_get_value_type (confidence) != G_TYPE_INT64))
+            {
+              json_object_unref (clean);
+              continue;
+            }
+          value = json_node_get_double (confidence);
+          if (value < 0 || value > 1)
+            {
+              json_object_unref (clean);
+              continue;
+            }
+          if (section != NULL)
+            {
+              g_autofree char *slug = prd_ai_slugify (section);
+              json_object_set_string_member (clean, "section", slug);
+            }
+          else
+            json_object_set_null_member (clean, "section");
+          json_object_set_string_member (clean, "title", title);
+          json_object_set_string_member (clean, "description", description);
+          json_object_set_double_member (clean, "confidence", value);
+        }
+      else
+        json_object_set_string_member (clean, "description", description);
+      json_array_add_object_element (out, clean);
+    }
+  return out;
+}
+
+static void
+on_suggestions (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PrdAiJob) job = user_data;
+  JobData *data = job->data;
+  PrdHubAi *self = data->self;
+  g_autoptr (PrdAiResponse) response = NULL;
+  g_autoptr (JsonArray) suggestions = NULL;
+  g_autoptr (JsonNode) payload = json_node_new (JSON_NODE_OBJECT);
+  JsonObject *object = json_object_new ();
+  gint64 tokens;
+
+  prd_ai_provider_complete_finish (PRD_AI_PROVIDER (source), result, &response, NULL);
+  if (self == NULL) /* the hub went away */
+    return;
+  if (data->cancel_requested)
+    {
+      g_autoptr (GError) error =
+          g_error_new_literal (PRD_ERROR, PRD_ERROR_CANCELLED, "The AI job was cancelled");
+      job_end (self, job, PRD_AI_JOB_CANCELLED, error, 0, 0);
+      return;
+    }
+  suggestions = validated_suggestions (response != NULL ? response->text : NULL, FALSE);
+  tokens = prd_ai_response_get_tokens_used (data->response);
+  job->tokens = MAX (tokens, 0);
+  json_node_take_object (payload, object);
+  json_object_set_string_member (object, "jobId", job->id);
+  json_object_set_string_member (object, "prdId", job->prd_id);
+  json_object_set_string_member (object, "fullResponse", data->text->str);
+  json_object_set_int_member (object, "tokensUsed", job->tokens);
+  json_object_set_int_member (object, "duration",
+                              (g_get_monotonic_time () - job->started_at) / 1000);
+  json_object_set_array_member (object, "suggestions", g_steal_pointer (&suggestions));
+  if (data->room != NULL)
+    prd_hub_room_emit (data->room, "ai-stream-complete", payload);
+  job_end (self, job, PRD_AI_JOB_COMPLETE, NULL, 0, 0);
+}
+
+/* ---- streaming ------------------------------------------------------------------ */
+
+static void
+on_delta (const char *delta, gpointer user_data)
+{
+  PrdAiJob *job = user_data;
+  JobData *data = job->data;
+  g_autoptr (JsonNode) payload = NULL;
+  g_autoptr (GError) error = NULL;
+  JsonObject *object;
+  guint32 position = 0, units = 0;
+
+  if (data->self == NULL || prd_ai_job_is_finished (job) || data->write_error != NULL ||
+      data->room == NULL)
+    return;
+  prd_utf16_length (delta, &units);
+  if (!prd_crdt_doc_anchor_resolve (prd_document_get_crdt (prd_hub_room_get_document (data->room)),
+                                    &data->anchor, &position, &error))
+    position = 0;
+  if (data->insert)
+    {
+      PrdCrdtDoc *crdt;
+
+      if (!prd_hub_room_ai_insert (data->room, (guint32) data->site, position, delta, &error))
+        {
+          data->write_error = g_steal_pointer (&error);
+          g_cancellable_cancel (job->cancellable);
+          return;
+        }
+      /* The next piece goes right after this one, whatever others typed. */
+      crdt = prd_document_get_crdt (prd_hub_room_get_document (data->room));
+      prd_crdt_doc_anchor_at (crdt, position + units, PRD_CRDT_ASSOC_BEFORE, &data->anchor, NULL);
+    }
+  else
+    position += data->streamed_units;
+  data->streamed_units += units;
+  g_string_append (data->text, delta);
+
+  payload = json_node_new (JSON_NODE_OBJECT);
+  object = json_object_new ();
+  json_node_take_object (payload, object);
+  json_object_set_string_member (object, "jobId", job->id);
+  json_object_set_string_member (object, "chunk", delta);
+  json_object_set_int_member (object, "position", position);
+  json_object_set_boolean_member (object, "isComplete", FALSE);
+  prd_hub_room_emit (data->room, "ai-stream-chunk", payload);
+}
+
+static gboolean
+ask_suggestions (gpointer user_data)
+{
+  PrdAiJob *job = user_data;
+  JobData *data = job->data;
+
+  if (data->self == NULL)
+    return G_SOURCE_REMOVE;
+  prd_ai_provider_complete_async (data->self->provider, data->suggest_messages, job->cancellable,
+                                  on_suggestions, prd_ai_job_ref (job));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_streamed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PrdAiJob) job = user_data;
+  JobData *data = job->data;
+  PrdHubAi *self = data->self;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) messages = NULL;
+  PrdAiResponse *response = NULL;
+  gboolean ok;
+
+  ok = prd_ai_provider_stream_finish (PRD_AI_PROVIDER (source), result, &response, &error);
+  data->response = response;
+  if (self == NULL)
+    return;
+  if (data->write_error != NULL)
+    {
+      job_end (self, job, PRD_AI_JOB_FAILED, data->write_error, 0, 0);
+      return;
+    }
+  if (!ok)
+    {
+      guint status = response != NULL ? response->http_status : 0;
+
+      if (data->cancel_requested || g_error_matches (error, PRD_ERROR, PRD_ERROR_CANCELLED))
+        {
+          g_autoptr (GError) cancelled =
+              g_error_new_literal (PRD_ERROR, PRD_ERROR_CANCELLED, "The AI job was cancelled");
+          job_end (self, job, PRD_AI_JOB_CANCELLED, cancelled, 0, 0);
+          return;
+        }
+      job_end (self, job, PRD_AI_JOB_FAILED, error, response != NULL ? response->retry_after : 0,
+               (g_error_matches (error, PRD_ERROR, PRD_ERROR_PROVIDER_ERROR) ||
+                g_error_matches (error, PRD_ERROR, PRD_ERROR_RATE_LIMIT_EXCEEDED))
+                   ? status
+                   : 0);
+      return;
+    }
+
+  messages = prd_ai_messages_new ();
+  g_ptr_array_add (
+      messages,
+      prd_ai_message_new (
+          PRD_AI_ROLE_SYSTEM,
+          "You suggest follow-up work for a product requirements document. Answer with a JSON "
+          "array only, at most 5 items, each {\"type\": one of \"improvement\", \"diagram\", "
+          "\"missing-section\", \"clarification\", \"risk\", \"example\", \"description\": "
+          "one sentence}."));
+  {
+    g_autofree char *asked = g_strdup_printf ("The user asked: %s", job->prompt);
+    g_ptr_array_add (messages, prd_ai_message_new (PRD_AI_ROLE_USER, asked));
+  }
+  g_ptr_array_add (messages, prd_ai_message_new (PRD_AI_ROLE_USER, data->text->str[0] != '\0'
+                                                                       ? data->text->str
+                                                                       : "(empty answer)"));
+  data->suggest_messages = g_steal_pointer (&messages);
+  /* After the stream's request is gone, so that its connection is free. */
+  g_idle_add_full (G_PRIORITY_DEFAULT, ask_suggestions, g_steal_pointer (&job),
+                   (GDestroyNotify) prd_ai_job_unref);
+}
+
+static void
+job_stream (PrdAiJob *job)
+{
+  JobData *data = job->data;
+  PrdHubAi *self = data->self;
+  g_autofree char *markdown = NULL;
+  g_autoptr (PrdAiPrompt) prompt = NULL;
+  g_autoptr (GError) error = NULL;
+  PrdAiPromptInput input = { 0 };
+
+  markdown = prd_document_get_committed_text (prd_hub_room_get_document (data->room));
+  input.markdown = markdown;
+  input.section = job->section;
+  input.selected_text = data->selected_text;
+  input.prompt = job->prompt;
+  input.context_chars = self->config->ai_context_chars;
+  prompt = prd_ai_prompt_build (&input, &error);
+  if (prompt == NULL)
+    {
+      job_end (self, job, PRD_AI_JOB_FAILED, error, 0, 0);
+      return;
+    }
+  prd_ai_provider_stream_async (self->provider, prompt->messages, on_delta, job, job->cancellable,
+                                on_streamed, prd_ai_job_ref (job));
+}
+
+static void
+on_site_acquired (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PrdAiJob) job = user_data;
+  JobData *data = job->data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdStoreSite) site = NULL;
+
+  site = prd_store_acquire_site_finish (PRD_STORE (source), result, &error);
+  if (data->self == NULL || prd_ai_job_is_finished (job))
+    return;
+  if (data->cancel_requested)
+    {
+      g_autoptr (GError) cancelled =
+          g_error_new_literal (PRD_ERROR, PRD_ERROR_CANCELLED, "The AI job was cancelled");
+      job_end (data->self, job, PRD_AI_JOB_CANCELLED, cancelled, 0, 0);
+      return;
+    }
+  if (site == NULL || !prd_hub_room_is_open (data->room))
+    {
+      if (error == NULL)
+        error = g_error_new_literal (PRD_ERROR, PRD_ERROR_STORAGE, "The PRD was closed");
+      job_end (data->self, job, PRD_AI_JOB_FAILED, error, 0, 0);
+      return;
+    }
+  data->site = site->site;
+  prd_document_set_site_owner (prd_hub_room_get_document (data->room), (guint32) site->site,
+                               PRD_HUB_AI_USER);
+  job_stream (job);
+}
+
+/* Sites the AI jobs of @prd_id write with, and the members'. */
+static GArray *
+busy_sites (PrdHubAi *self, JobData *for_data, const char *prd_id)
+{
+  GArray *sites = prd_hub_room_get_busy_sites (for_data->room);
+  GHashTableIter iter;
+  PrdAiJob *job;
+
+  g_hash_table_iter_init (&iter, self->jobs);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &job))
+    {
+      JobData *data = job->data;
+
+      if (data != for_data && data->site >= 0 && g_str_equal (job->prd_id, prd_id))
+        g_array_append_val (sites, data->site);
+    }
+  return sites;
+}
+
+static void
+on_job_start (PrdAiQueue *queue, PrdAiJob *job, gpointer user_data)
+{
+  PrdHubAi *self = user_data;
+  JobData *data = job->data;
+  g_autoptr (JsonNode) payload = json_node_new (JSON_NODE_OBJECT);
+  JsonObject *object = json_object_new ();
+
+  save_job (self, job);
+  prd_hub_room_set_status (data->room, data->socket, "ai-prompting");
+  json_node_take_object (payload, object);
+  json_object_set_string_member (object, "jobId", job->id);
+  json_object_set_string_member (object, "prdId", job->prd_id);
+  json_object_set_string_member (object, "userId", job->user_id);
+  if (job->section != NULL)
+    json_object_set_string_member (object, "section", job->section);
+  else
+    json_object_set_null_member (object, "section");
+  json_object_set_boolean_member (object, "insert", data->insert);
+  prd_hub_room_emit (data->room, "ai-stream-start", payload);
+
+  if (data->insert)
+    {
+      g_autoptr (GArray) sites = busy_sites (self, data, job->prd_id);
+
+      prd_store_acquire_site_async (self->store, job->prd_id, PRD_HUB_AI_USER,
+                                    (const int *) sites->data, sites->len, NULL, on_site_acquired,
+                                    prd_ai_job_ref (job));
+    }
+  else
+    job_stream (job);
+}
+
+/* ---- events ------------------------------------------------------------------ */
+
+static gboolean
+optional_string (JsonObject *object, const char *name, const char **out, GError **error)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  *out = NULL;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "%s must be a string", name);
+      return FALSE;
+    }
+  *out = json_node_get_string (node);
+  return TRUE;
+}
+
+static JsonObject *
+get_object_payload (JsonArray *args)
+{
+  JsonNode *payload = json_array_get_length (args) > 0 ? json_array_get_element (args, 0) : NULL;
+
+  return payload != NULL && JSON_NODE_HOLDS_OBJECT (payload) ? json_node_get_object (payload)
+                                                             : NULL;
+}
+
+static void
+on_ai_prompt (PrdSioSocket *socket,
+              const char *event,
+              JsonArray *args,
+              GPtrArray *attachments,
+              gint64 ack_id,
+              gpointer user_data)
+{
+  PrdHubAi *self = user_data;
+  const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdAiJob) job = NULL;
+  g_autoptr (JsonNode) created = NULL;
+  const char *prd_id, *prompt, *section, *selected = NULL;
+  JsonObject *payload, *context = NULL, *object, *ack;
+  JsonNode *node;
+  gboolean insert = TRUE, has_cursor = FALSE;
+  gint64 cursor = 0;
+  guint retry_after = 0;
+  guint32 length;
+  PrdHubRoom *room;
+  PrdCrdtDoc *crdt;
+  JobData *data;
+  int position;
+
+  if (self->provider == NULL)
+    {
+      reply_ai_error_literal (socket, ack_id, PRD_ERROR_AI_NOT_CONFIGURED,
+                              "No AI provider is configured on this hub ([ai] base-url and model)");
+      return;
+    }
+  payload = get_object_payload (args);
+  if (payload == NULL)
+    {
+      reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD,
+                              "The payload must be an object");
+      return;
+    }
+  if (!optional_string (payload, "prdId", &prd_id, &error) ||
+      !optional_string (payload, "prompt", &prompt, &error) ||
+      !optional_string (payload, "section", &section, &error))
+    {
+      reply_ai_error (socket, ack_id, NULL, error, 0);
+      return;
+    }
+  if (prd_id == NULL || !prd_store_validate_prd_id (prd_id, &error))
+    {
+      if (error == NULL)
+        error =
+            g_error_new_literal (PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "prdId must be a string");
+      reply_ai_error (socket, ack_id, NULL, error, 0);
+      return;
+    }
+  if (prompt == NULL || *prompt == '\0' || g_utf8_strlen (prompt, -1) > PRD_AI_MAX_PROMPT_CHARS)
+    {
+      g_autofree char *message = g_strdup_printf (
+          "prompt must be a non-empty string of at most %d characters", PRD_AI_MAX_PROMPT_CHARS);
+      reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, message);
+      return;
+    }
+  if (section != NULL && (strlen (section) > PRD_AI_MAX_SLUG_LENGTH || *section == '\0'))
+    {
+      reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD,
+                              "section must be a heading slug such as technical-requirements");
+      return;
+    }
+  node = json_object_get_member (payload, "insert");
+  if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+    {
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+        {
+          reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD,
+                                  "insert must be true or false");
+          return;
+        }
+      insert = json_node_get_boolean (node);
+    }
+  node = json_object_get_member (payload, "context");
+  if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+    {
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        {
+          reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD,
+                                  "context must be an object");
+          return;
+        }
+      context = json_node_get_object (node);
+      if (!optional_string (context, "selectedText", &selected, &error))
+        {
+          reply_ai_error (socket, ack_id, NULL, error, 0);
+          return;
+        }
+      if (selected != NULL && g_utf8_strlen (selected, -1) > PRD_AI_MAX_SELECTION_CHARS)
+        {
+          reply_ai_error_literal (socket, ack_id, PRD_ERROR_PAYLOAD_TOO_LARGE,
+                                  "context.selectedText is too long");
+          return;
+        }
+      node = json_object_get_member (context, "cursorPosition");
+      if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+        {
+          if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64 ||
+              json_node_get_int (node) < 0)
+            {
+              reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD,
+                                      "context.cursorPosition must be a non-negative integer");
+              return;
+            }
+          cursor = json_node_get_int (node);
+          has_cursor = TRUE;
+        }
+    }
+
+  room = prd_hub_prds_ai_hold (self->prds, prd_id, socket, insert, &error);
+  if (room == NULL)
+    {
+      reply_ai_error (socket, ack_id, NULL, error, 0);
+      return;
+    }
+  crdt = prd_document_get_crdt (prd_hub_room_get_document (room));
+  length = prd_crdt_doc_get_length (crdt);
+  if (has_cursor && cursor > length)
+    {
+      g_autofree char *message = g_strdup_printf ("context.cursorPosition %" G_GINT64_FORMAT
+                                                  " is past the end of the PRD (%u)",
+                                                  cursor, length);
+      prd_hub_prds_ai_release (room);
+      reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, message);
+      return;
+    }
+
+  job = prd_ai_job_new (prd_id, identity->user_id, prompt, section);
+  data = g_new0 (JobData, 1);
+  data->self = self;
+  data->socket = g_object_ref (socket);
+  data->room = room;
+  data->selected_text = g_strdup (selected);
+  data->insert = insert;
+  data->site = -1;
+  data->text = g_string_new (NULL);
+  /* Tied to the character before the cursor: text typed at the cursor
+   * later goes after the anchor, so the answer stays where it was asked. */
+  prd_crdt_doc_anchor_at (crdt, has_cursor ? (guint32) cursor : length, PRD_CRDT_ASSOC_BEFORE,
+                          &data->anchor, NULL);
+  job->data = data;
+  job->data_free = (GDestroyNotify) job_data_free;
+
+  if (!prd_ai_queue_submit (self->queue, job, g_get_monotonic_time (), &retry_after, &error))
+    {
+      g_clear_pointer (&data->room, prd_hub_prds_ai_release);
+      reply_ai_error (socket, ack_id, NULL, error, retry_after);
+      return;
+    }
+  g_hash_table_insert (self->jobs, job->id, prd_ai_job_ref (job));
+  save_job (self, job);
+
+  position = prd_ai_queue_get_position (self->queue, job);
+  created = json_node_new (JSON_NODE_OBJECT);
+  object = json_object_new ();
+  json_node_take_object (created, object);
+  json_object_set_string_member (object, "jobId", job->id);
+  json_object_set_string_member (object, "prdId", prd_id);
+  json_object_set_string_member (object, "userId", job->user_id);
+  json_object_set_string_member (object, "status", "queued");
+  json_object_set_int_member (object, "estimatedTime",
+                              prd_ai_queue_estimate (self->queue, position));
+  json_object_set_int_member (object, "position", position);
+  prd_sio_socket_emit_one (socket, "ai-job-created", created);
+  ack = json_object_new ();
+  json_object_set_string_member (ack, "jobId", job->id);
+  reply_ack (socket, ack_id, ack);
+
+  prd_ai_queue_pump (self->queue, g_get_monotonic_time ());
+}
+
+static void
+on_ai_cancel (PrdSioSocket *socket,
+              const char *event,
+              JsonArray *args,
+              GPtrArray *attachments,
+              gint64 ack_id,
+              gpointer user_data)
+{
+  PrdHubAi *self = user_data;
+  const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
+  JsonObject *payload = get_object_payload (args);
+  g_autoptr (GError) error = NULL;
+  const char *job_id = NULL;
+  PrdAiJob *job;
+  JobData *data;
+
+  if (payload == NULL || !optional_string (payload, "jobId", &job_id, &error) || job_id == NULL)
+    {
+      reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, "jobId must be a string");
+      return;
+    }
+  job = g_hash_table_lookup (self->jobs, job_id);
+  if (job == NULL)
+    {
+      reply_ai_error_literal (socket, ack_id, PRD_ERROR_NOT_FOUND,
+                              "No such AI job is queued or running");
+      return;
+    }
+  if (!g_str_equal (job->user_id, identity->user_id) && identity->role != PRD_ROLE_ADMIN)
+    {
+      reply_ai_error_literal (socket, ack_id, PRD_ERROR_FORBIDDEN,
+                              "Only the requester or an admin may cancel an AI job");
+      return;
+    }
+  data = job->data;
+  reply_ack (socket, ack_id, NULL);
+  if (job->state == PRD_AI_JOB_QUEUED)
+    {
+      g_autoptr (GError) cancelled =
+          g_error_new_literal (PRD_ERROR, PRD_ERROR_CANCELLED, "The AI job was cancelled");
+
+      prd_ai_queue_cancel_queued (self->queue, job);
+      job->state = PRD_AI_JOB_QUEUED;
+      job_end (self, job, PRD_AI_JOB_CANCELLED, cancelled, 0, 0);
+      return;
+    }
+  data->cancel_requested = TRUE;
+  g_cancellable_cancel (job->cancellable);
+}
+
+static void
+on_reviewed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PrdSioSocket) socket = user_data;
+  g_autoptr (PrdAiResponse) response = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonArray) suggestions = NULL;
+  const char *prd_id = g_object_get_data (G_OBJECT (socket), "prd-hub-ai-review");
+
+  if (!prd_ai_provider_complete_finish (PRD_AI_PROVIDER (source), result, &response, &error))
+    {
+      reply_ai_error (socket, -1, NULL, error, response != NULL ? response->retry_after : 0);
+      return;
+    }
+  suggestions = validated_suggestions (response->text, TRUE);
+  for (guint i = 0; i < json_array_get_length (suggestions); i++)
+    {
+      g_autoptr (JsonNode) payload = json_node_new (JSON_NODE_OBJECT);
+      JsonObject *object = json_object_new ();
+
+      json_node_take_object (payload, object);
+      json_object_set_string_member (object, "prdId", prd_id);
+      json_object_set_member (object, "suggestion",
+                              json_node_copy (json_array_get_element (suggestions, i)));
+      if (prd_sio_socket_is_connected (socket))
+        prd_sio_socket_emit_one (socket, "ai-suggestion", payload);
+    }
+}
+
+static void
+on_ai_review (PrdSioSocket *socket,
+              const char *event,
+              JsonArray *args,
+              GPtrArray *attachments,
+              gint64 ack_id,
+              gpointer user_data)
+{
+  PrdHubAi *self = user_data;
+  JsonObject *payload = get_object_payload (args);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) messages = NULL;
+  g_autofree char *markdown = NULL;
+  g_autofree char *context = NULL;
+  const char *prd_id = NULL;
+  PrdHubRoom *room;
+  guint retry_after = 0;
+  g_autoptr (PrdAiJob) quota_probe = NULL;
+
+  if (self->provider == NULL)
+    {
+      reply_ai_error_literal (socket, ack_id, PRD_ERROR_AI_NOT_CONFIGURED,
+                              "No AI provider is configured on this hub ([ai] base-url and model)");
+      return;
+    }
+  if (payload == NULL || !optional_string (payload, "prdId", &prd_id, &error) || prd_id == NULL ||
+      !prd_store_validate_prd_id (prd_id, NULL))
+    {
+      reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, "prdId must be a PRD id");
+      return;
+    }
+  room = prd_hub_prds_ai_hold (self->prds, prd_id, socket, FALSE, &error);
+  if (room == NULL)
+    {
+      reply_ai_error (socket, ack_id, NULL, error, 0);
+      return;
+    }
+  markdown = prd_document_get_committed_text (prd_hub_room_get_document (room));
+  prd_hub_prds_ai_release (room);
+  /* A review counts against the hourly quota like a prompt. */
+  quota_probe =
+      prd_ai_job_new (prd_id, prd_hub_socket_get_identity (socket)->user_id, "review", NULL);
+  if (!prd_ai_queue_submit (self->queue, quota_probe, g_get_monotonic_time (), &retry_after,
+                            &error))
+    {
+      reply_ai_error (socket, ack_id, NULL, error, retry_after);
+      return;
+    }
+  prd_ai_queue_cancel_queued (self->queue, quota_probe);
+  if (strlen (markdown) > self->config->ai_context_chars)
+    context = g_utf8_make_valid (markdown, self->config->ai_context_chars);
+  else
+    context = g_steal_pointer (&markdown);
+  messages = prd_ai_messages_new ();
+  g_ptr_array_add (
+      messages,
+      prd_ai_message_new (
+          PRD_AI_ROLE_SYSTEM,
+          "You review product requirements documents. Answer with a JSON array only, at most 10 "
+          "items, each {\"type\": one of \"improvement\", \"diagram\", \"missing-section\", "
+          "\"clarification\", \"risk\", \"example\", \"section\": the heading it concerns, "
+          "\"title\": a few words, \"description\": one or two sentences, \"confidence\": 0 to "
+          "1}."));
+  g_ptr_array_add (messages, prd_ai_message_new (PRD_AI_ROLE_USER, context));
+  g_object_set_data_full (G_OBJECT (socket), "prd-hub-ai-review", g_strdup (prd_id), g_free);
+  reply_ack (socket, ack_id, NULL);
+  prd_ai_provider_complete_async (self->provider, messages, self->cancellable, on_reviewed,
+                                  g_object_ref (socket));
+}
+
+/* ---- object ------------------------------------------------------------------- */
+
+static const char *const events[] = { "ai-prompt", "ai-cancel", "ai-review" };
+
+static void
+on_interrupted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 n = prd_sqlite_store_ai_interrupt_finish (PRD_SQLITE_STORE (source), result, &error);
+
+  if (n < 0)
+    g_warning ("Cannot mark interrupted AI jobs: %s", error->message);
+  else if (n > 0)
+    g_message ("%" G_GINT64_FORMAT " AI job(s) were interrupted by the last shutdown", n);
+}
+
+static void
+prd_hub_ai_dispose (GObject *object)
+{
+  PrdHubAi *self = PRD_HUB_AI (object);
+
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+  if (self->jobs != NULL)
+    {
+      GHashTableIter iter;
+      PrdAiJob *job;
+
+      g_hash_table_iter_init (&iter, self->jobs);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &job))
+        {
+          JobData *data = job->data;
+
+          /* Their callbacks still come; they find no hub and stop. The
+           * rows stay queued or streaming until the next start marks
+           * them INTERRUPTED. */
+          data->self = NULL;
+          g_cancellable_cancel (job->cancellable);
+          g_clear_pointer (&data->room, prd_hub_prds_ai_release);
+        }
+    }
+  if (self->nsp != NULL)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (events); i++)
+        prd_sio_namespace_on (self->nsp, events[i], NULL, NULL);
+      g_object_remove_weak_pointer (G_OBJECT (self->nsp), (gpointer *) &self->nsp);
+      self->nsp = NULL;
+    }
+  if (self->queue != NULL)
+    g_signal_handlers_disconnect_by_data (self->queue, self);
+  g_clear_object (&self->queue);
+  g_clear_object (&self->provider);
+  g_clear_object (&self->prds);
+  g_clear_object (&self->store);
+
+  G_OBJECT_CLASS (prd_hub_ai_parent_class)->dispose (object);
+}
+
+static void
+prd_hub_ai_finalize (GObject *object)
+{
+  PrdHubAi *self = PRD_HUB_AI (object);
+
+  g_clear_pointer (&self->jobs, g_hash_table_unref);
+  g_clear_pointer (&self->config, prd_hub_config_unref);
+  g_clear_object (&self->cancellable);
+
+  G_OBJECT_CLASS (prd_hub_ai_parent_class)->finalize (object);
+}
+
+static void
+prd_hub_ai_class_init (PrdHubAiClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = prd_hub_ai_dispose;
+  object_class->finalize = prd_hub_ai_finalize;
+}
+
+static void
+prd_hub_ai_init (PrdHubAi *self)
+{
+  self->jobs =
+      g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) prd_ai_job_unref);
+  self->cancellable = g_cancellable_new ();
+}
+
+/**
+ * prd_hub_ai_new:
+ * @provider: (nullable): the model; without one every ai-prompt is answered
+ *   with AI_NOT_CONFIGURED
+ *
+ * Installs the AI events on the /prds namespace and marks the jobs a
+ * previous run left unfinished as failed (INTERRUPTED).
+ */
+PrdHubAi *
+prd_hub_ai_new (PrdSioNamespace *nsp,
+                PrdHubPrds *prds,
+                PrdStore *store,
+                PrdHubConfig *config,
+                PrdAiProvider *provider)
+{
+  PrdHubAi *self = g_object_new (PRD_TYPE_HUB_AI, NULL);
+
+  self->nsp = nsp;
+  g_object_add_weak_pointer (G_OBJECT (nsp), (gpointer *) &self->nsp);
+  self->prds = g_object_ref (prds);
+  self->store = g_object_ref (store);
+  self->config = prd_hub_config_ref (config);
+  self->provider = provider != NULL ? g_object_ref (provider) : NULL;
+  self->queue = prd_ai_queue_new (config->ai_concurrency, config->ai_hourly_quota);
+  g_signal_connect (self->queue, "start", G_CALLBACK (on_job_start), self);
+  prd_sio_namespace_on (nsp, "ai-prompt", on_ai_prompt, self);
+  prd_sio_namespace_on (nsp, "ai-cancel", on_ai_cancel, self);
+  prd_sio_namespace_on (nsp, "ai-review", on_ai_review, self);
+  if (PRD_IS_SQLITE_STORE (store))
+    prd_sqlite_store_ai_interrupt_async (PRD_SQLITE_STORE (store), NULL, on_interrupted, NULL);
+  return self;
+}
+
+void
+prd_hub_ai_set_provider (PrdHubAi *self, PrdAiProvider *provider)
+{
+  g_return_if_fail (PRD_IS_HUB_AI (self));
+
+  g_set_object (&self->provider, provider);
+}
+
+/**
+ * prd_hub_ai_build_provider:
+ * @api_key: (nullable)
+ *
+ * Returns: (transfer full) (nullable): the provider of @config's [ai] group,
+ *   %NULL without error when no base URL is configured
+ */
+PrdAiProvider *
+prd_hub_ai_build_provider (PrdHubConfig *config, const char *api_key, GError **error)
+{
+  PrdOpenAiSettings settings = { 0 };
+
+  if (config->ai_base_url == NULL || config->ai_model == NULL)
+    return NULL;
+  settings.base_url = config->ai_base_url;
+  settings.model = config->ai_model;
+  settings.api_key = api_key;
+  settings.timeout_ms = config->ai_timeout * 1000;
+  settings.max_tokens = config->ai_max_tokens;
+  return prd_openai_provider_new (&settings, error);
+}

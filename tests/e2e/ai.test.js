@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// AI jobs on /prds (docs/protocol.md, "AI help") against a real prdhub
+// pointed at the scripted OpenAI-compatible test server: the event sequence
+// and shapes, the text written into the PRD for everyone, typing at the
+// anchor while the AI streams, quota, cancel, concurrency, restart, and the
+// provider's failures.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { startHub, tmpDir, token } from './helpers/hub.js';
+import {
+  client, request, join, bump, once, user, createPrd, recorder, until,
+} from './collab-helpers.js';
+import { startAiServer, startAiHub } from './ai-helpers.js';
+
+const JOB_RE = /^job_[0-9a-f]{24}$/;
+
+async function contentOf(hub, prdId) {
+  const s = await client(hub, user('reader'));
+  try {
+    const { joined } = await join(s, prdId, { mode: 'view' });
+    return joined.initialState.content;
+  } finally {
+    s.close();
+  }
+}
+
+function errorOf(events) {
+  const e = events.find((x) => x.event === 'ai-error');
+  return e && e.data;
+}
+
+test('without a provider every ai-prompt gets AI_NOT_CONFIGURED', async () => {
+  const hub = await startHub({ config: '[collab]\nbatch-threshold=0\n' });
+  try {
+    const prdId = await createPrd(hub, 'No AI', '# PRD\n');
+    const a = await client(hub, user('user_a'));
+    await join(a, prdId);
+    const err = once(a, 'ai-error');
+    const ack = await request(a, 'ai-prompt', { prdId, prompt: 'Write something' });
+    assert.equal(ack.error.code, 'AI_NOT_CONFIGURED');
+    const { args: [e] } = await err;
+    assert.equal(e.jobId, null);
+    assert.equal(e.error.code, 'AI_NOT_CONFIGURED');
+    assert.equal(typeof e.error.message, 'string');
+    const review = await request(a, 'ai-review', { prdId });
+    assert.equal(review.error.code, 'AI_NOT_CONFIGURED');
+    assert.equal(await contentOf(hub, prdId), '# PRD\n');
+    a.close();
+  } finally {
+    await hub.stop();
+  }
+});
+
+test('the whole sequence: job, stream into the PRD for everyone, suggestions', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai);
+  try {
+    const initial = '# PRD\n\n## Technical Requirements\n\nNone yet.\n';
+    const prdId = await createPrd(hub, 'Sequence', initial);
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    await join(a, prdId);
+    await join(b, prdId);
+    const seen = once(b, 'presence-update');
+    await request(a, 'presence-update', { prdId, status: 'editing', cursorPosition: 3 });
+    await seen;
+    const names = ['ai-job-created', 'ai-stream-start', 'ai-stream-chunk', 'ai-stream-complete',
+      'ai-error', 'content-update', 'presence-update'];
+    const evA = recorder(a, names);
+    const evB = recorder(b, names);
+    const cursor = initial.length;
+
+    const ack = await request(a, 'ai-prompt', {
+      prdId,
+      prompt: 'scenario:stream then:suggestions Add technical requirements for OAuth2',
+      section: 'technical-requirements',
+      context: { currentContent: initial, selectedText: 'None', cursorPosition: cursor },
+    });
+    assert.equal(ack.ok, true);
+    assert.match(ack.jobId, JOB_RE);
+    await until(a, () => evA.some((e) => e.event === 'ai-stream-complete'));
+    await until(b, () => evB.some((e) => e.event === 'ai-stream-complete'));
+    assert.equal(errorOf(evA), undefined);
+
+    const created = evA.find((e) => e.event === 'ai-job-created').data;
+    assert.equal(created.jobId, ack.jobId);
+    assert.equal(created.prdId, prdId);
+    assert.equal(created.userId, 'user_a');
+    assert.equal(created.status, 'queued');
+    assert.ok(Number.isInteger(created.estimatedTime) && created.estimatedTime > 0);
+    assert.equal(created.position, 1);
+    assert.equal(evB.filter((e) => e.event === 'ai-job-created').length, 0,
+      'ai-job-created goes to the requester only');
+
+    for (const ev of [evA, evB]) {
+      const kinds = ev.filter((e) => e.event.startsWith('ai-')).map((e) => e.event);
+      assert.deepEqual(kinds.filter((k) => k !== 'ai-job-created'),
+        ['ai-stream-start', 'ai-stream-chunk', 'ai-stream-chunk', 'ai-stream-chunk',
+          'ai-stream-complete']);
+      const start = ev.find((e) => e.event === 'ai-stream-start').data;
+      assert.deepEqual(start, { jobId: ack.jobId, prdId, userId: 'user_a',
+        section: 'technical-requirements', insert: true });
+      const chunks = ev.filter((e) => e.event === 'ai-stream-chunk').map((e) => e.data);
+      assert.deepEqual(chunks.map((c) => c.chunk), ['Hello', ', ', 'world \u2713']);
+      let at = cursor;
+      for (const c of chunks) {
+        assert.equal(c.jobId, ack.jobId);
+        assert.equal(c.isComplete, false);
+        assert.equal(c.position, at);
+        at += c.chunk.length;
+      }
+      const done = ev.find((e) => e.event === 'ai-stream-complete').data;
+      assert.equal(done.jobId, ack.jobId);
+      assert.equal(done.fullResponse, 'Hello, world \u2713');
+      assert.equal(done.tokensUsed, 15);
+      assert.ok(Number.isInteger(done.duration) && done.duration >= 0);
+      assert.deepEqual(done.suggestions,
+        [{ type: 'diagram', description: 'Create sequence diagram for OAuth flow' }]);
+    }
+    // The inserts reach everyone as content-updates of the AI Assistant,
+    // each after its commit.
+    await until(a, () => evA.filter((e) => e.event === 'content-update').length === 3);
+    const updates = evA.filter((e) => e.event === 'content-update').map((e) => e.data);
+    assert.equal(updates.length, 3);
+    for (const u of updates) {
+      assert.equal(u.userId, 'ai');
+      assert.equal(u.userName, 'AI Assistant');
+      assert.equal(u.operation.type, 'insert');
+    }
+    // B saw A's status go to ai-prompting, then back.
+    const statuses = evB.filter((e) => e.event === 'presence-update' && e.data.userId === 'user_a')
+      .map((e) => e.data.status);
+    assert.deepEqual(statuses, ['ai-prompting', 'editing']);
+    // The hub changes the status only: A's cursor stays where A put it.
+    const cursors = evB.filter((e) => e.event === 'presence-update' && e.data.userId === 'user_a')
+      .map((e) => e.data.cursorPosition);
+    assert.deepEqual(cursors, [3, 3]);
+
+    const expected = initial + 'Hello, world \u2713';
+    assert.equal(await contentOf(hub, prdId), expected);
+    for (const s of [a, b]) {
+      const sync = await request(s, 'sync-request', { prdId, stateVector: [] });
+      assert.equal(sync.ok, true);
+    }
+    a.close();
+    b.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
+test('a user typing at and around the anchor while the AI streams garbles neither', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai);
+  try {
+    const initial = '# PRD\n\nIntro.\n\nEnd.\n';
+    const p = '# PRD\n\nIntro.\n'.length;
+    const prdId = await createPrd(hub, 'Anchor', initial);
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    await join(a, prdId);
+    const jb = await join(b, prdId);
+    const updates = [];
+    b.on('content-update', (u) => updates.push(u));
+    const chunks = recorder(a, ['ai-stream-chunk', 'ai-stream-complete', 'ai-error']);
+
+    await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated go',
+      context: { cursorPosition: p } });
+    await until(b, () => updates.length === 1);
+    assert.equal(updates[0].userId, 'ai');
+    // B has the AI's "first" at p..p+5; types right after it, right
+    // before it and at the start, each on top of everything it has seen.
+    let vector = updates[0].stateVector;
+    const send = async (position, content) => {
+      vector = bump(vector, jb.siteId);
+      const ack = await request(b, 'content-update', { prdId, stateVector: vector,
+        operation: { type: 'insert', position, content, timestamp: Date.now() } });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      vector = ack.stateVector;
+    };
+    await send(p + 5, 'X');
+    await send(p, 'Y');
+    await send(0, 'Z');
+    ai.openGate();
+    await until(a, () => chunks.some((e) => e.event !== 'ai-stream-chunk'));
+    assert.equal(errorOf(chunks), undefined);
+    const list = chunks.filter((e) => e.event === 'ai-stream-chunk').map((e) => e.data);
+    assert.deepEqual(list.map((c) => c.chunk), ['first', ' second']);
+    assert.equal(list[0].position, p);
+    // "Z" and "Y" went before the anchor: the second piece follows "first".
+    assert.equal(list[1].position, p + 2 + 5);
+    await until(b, () => updates.length === 2);
+    const expected = 'Z' + initial.slice(0, p) + 'Yfirst secondX' + initial.slice(p);
+    assert.equal(await contentOf(hub, prdId), expected);
+    a.close();
+    b.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
+test('insert: false previews without writing; viewers may preview only', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai);
+  try {
+    const prdId = await createPrd(hub, 'Preview', 'Text.\n');
+    const a = await client(hub, user('user_a'));
+    await join(a, prdId);
+    const ev = recorder(a, ['ai-stream-chunk', 'ai-stream-complete', 'content-update']);
+    await request(a, 'ai-prompt', { prdId, prompt: 'Say hello', insert: false,
+      context: { cursorPosition: 0 } });
+    await until(a, () => ev.some((e) => e.event === 'ai-stream-complete'));
+    assert.deepEqual(ev.filter((e) => e.event === 'ai-stream-chunk').map((e) => e.data.position),
+      [0, 5, 7]);
+    assert.equal(ev.filter((e) => e.event === 'content-update').length, 0);
+    assert.equal(await contentOf(hub, prdId), 'Text.\n');
+
+    const v = await client(hub, user('viewer', { role: 'viewer' }));
+    await join(v, prdId, { mode: 'view' });
+    const refused = await request(v, 'ai-prompt', { prdId, prompt: 'Write' });
+    assert.equal(refused.error.code, 'FORBIDDEN');
+    const allowed = await request(v, 'ai-prompt', { prdId, prompt: 'Write', insert: false });
+    assert.equal(allowed.ok, true);
+    a.close();
+    v.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
+test('bad ai-prompt payloads are refused with INVALID_PAYLOAD and change nothing', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai);
+  try {
+    const prdId = await createPrd(hub, 'Bad', 'Text.\n');
+    const a = await client(hub, user('user_a'));
+    const notJoined = await request(a, 'ai-prompt', { prdId, prompt: 'x' });
+    assert.equal(notJoined.error.code, 'NOT_JOINED');
+    await join(a, prdId);
+    for (const payload of [
+      'text',
+      { prompt: 'x' },
+      { prdId },
+      { prdId, prompt: '' },
+      { prdId, prompt: 42 },
+      { prdId, prompt: 'x'.repeat(4001) },
+      { prdId, prompt: 'x', insert: 'yes' },
+      { prdId, prompt: 'x', context: 'c' },
+      { prdId, prompt: 'x', context: { cursorPosition: -1 } },
+      { prdId, prompt: 'x', context: { cursorPosition: 1.5 } },
+      { prdId, prompt: 'x', context: { cursorPosition: 7 } },
+      { prdId, prompt: 'x', section: '' },
+    ]) {
+      const ack = await request(a, 'ai-prompt', payload);
+      assert.equal(ack.error.code, 'INVALID_PAYLOAD', JSON.stringify(payload));
+    }
+    const cancel = await request(a, 'ai-cancel', { jobId: 'job_000000000000000000000000' });
+    assert.equal(cancel.error.code, 'NOT_FOUND');
+    assert.equal(await contentOf(hub, prdId), 'Text.\n');
+    a.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
+test('hourly quota: RATE_LIMIT_EXCEEDED with a true retryAfter', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { extra: 'hourly-quota=2\n' });
+  try {
+    const prdId = await createPrd(hub, 'Quota', '');
+    const a = await client(hub, user('user_a'));
+    await join(a, prdId);
+    const t0 = Date.now();
+    for (let i = 0; i < 2; i++) {
+      const ack = await request(a, 'ai-prompt', { prdId, prompt: 'hi', insert: false });
+      assert.equal(ack.ok, true);
+    }
+    const err = once(a, 'ai-error');
+    const ack = await request(a, 'ai-prompt', { prdId, prompt: 'hi', insert: false });
+    const elapsed = Math.ceil((Date.now() - t0) / 1000);
+    assert.equal(ack.error.code, 'RATE_LIMIT_EXCEEDED');
+    const { args: [e] } = await err;
+    assert.equal(e.error.code, 'RATE_LIMIT_EXCEEDED');
+    assert.ok(e.error.retryAfter <= 3600 && e.error.retryAfter >= 3600 - elapsed - 1,
+      `retryAfter ${e.error.retryAfter}`);
+    // Another user has a quota of their own.
+    const b = await client(hub, user('user_b'));
+    await join(b, prdId);
+    assert.equal((await request(b, 'ai-prompt', { prdId, prompt: 'hi', insert: false })).ok, true);
+    a.close();
+    b.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
+test('concurrency limit queues jobs; cancel stops a queued and a running job', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { extra: 'concurrency=1\n' });
+  try {
+    const prdId = await createPrd(hub, 'Queue', 'Start.\n');
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    await join(a, prdId);
+    await join(b, prdId);
+    const ev = recorder(a, ['ai-job-created', 'ai-stream-start', 'ai-stream-chunk',
+      'ai-stream-complete', 'ai-error']);
+    const written = recorder(b, ['content-update']);
+    const first = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated one' });
+    await until(a, () => ev.some((e) => e.event === 'ai-stream-chunk'));
+    const second = await request(a, 'ai-prompt', { prdId, prompt: 'two', insert: false });
+    const third = await request(a, 'ai-prompt', { prdId, prompt: 'three', insert: false });
+    const created = ev.filter((e) => e.event === 'ai-job-created').map((e) => e.data);
+    assert.deepEqual(created.map((c) => c.position), [1, 1, 2]);
+    assert.ok(created[2].estimatedTime >= created[1].estimatedTime);
+    // Only the first runs.
+    assert.equal(ev.filter((e) => e.event === 'ai-stream-start').length, 1);
+
+    // Someone else may not cancel; the requester may, queued or running.
+    const foreign = await request(b, 'ai-cancel', { jobId: second.jobId });
+    assert.equal(foreign.error.code, 'FORBIDDEN');
+    assert.equal((await request(a, 'ai-cancel', { jobId: second.jobId })).ok, true);
+    assert.equal((await request(a, 'ai-cancel', { jobId: first.jobId })).ok, true);
+    await until(a, () => ev.some((e) => e.event === 'ai-stream-complete'));
+    const errors = ev.filter((e) => e.event === 'ai-error').map((e) => e.data);
+    assert.deepEqual(errors.map((e) => [e.jobId, e.error.code]),
+      [[second.jobId, 'CANCELLED'], [first.jobId, 'CANCELLED']]);
+    const starts = ev.filter((e) => e.event === 'ai-stream-start').map((e) => e.data.jobId);
+    assert.deepEqual(starts, [first.jobId, third.jobId]);
+    const done = ev.find((e) => e.event === 'ai-stream-complete').data;
+    assert.equal(done.jobId, third.jobId);
+    // What the cancelled job wrote stays (the third only previewed).
+    await until(b, () => written.length === 1);
+    assert.equal(await contentOf(hub, prdId), 'Start.\nfirst');
+    a.close();
+    b.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
+test('provider failures end the job with a stable code; streamed text stays', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { extra: 'timeout=1\n' });
+  try {
+    const cases = [
+      ['rate-limit', 'RATE_LIMIT_EXCEEDED', '', (e) => {
+        assert.equal(e.error.retryAfter, 7);
+        assert.equal(e.error.status, 429);
+      }],
+      ['server-error', 'PROVIDER_ERROR', '', (e) => assert.equal(e.error.status, 500)],
+      ['stall', 'PROVIDER_TIMEOUT', 'Hello'],
+      ['cut', 'PROVIDER_PROTOCOL_ERROR', 'Hello world'],
+      ['malformed', 'PROVIDER_PROTOCOL_ERROR', 'Hello'],
+    ];
+    for (const [scenario, code, kept, check] of cases) {
+      const prdId = await createPrd(hub, scenario, 'Base.\n');
+      const a = await client(hub, user('user_a'));
+      await join(a, prdId);
+      const ev = recorder(a, ['ai-stream-complete', 'ai-error']);
+      const chunks = recorder(a, ['ai-stream-chunk']);
+      const updates = recorder(a, ['content-update']);
+      const ack = await request(a, 'ai-prompt', { prdId, prompt: `scenario:${scenario} x` });
+      assert.equal(ack.ok, true);
+      await until(a, () => ev.length > 0);
+      assert.equal(ev[0].event, 'ai-error', scenario);
+      const e = ev[0].data;
+      assert.equal(e.jobId, ack.jobId);
+      assert.equal(e.error.code, code, `${scenario}: ${JSON.stringify(e)}`);
+      if (check) check(e);
+      await until(a, () => updates.length === chunks.length);
+      assert.equal(await contentOf(hub, prdId), 'Base.\n' + kept, scenario);
+      a.close();
+    }
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
+test('ai-review emits one ai-suggestion per valid suggestion', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai);
+  try {
+    const prdId = await createPrd(hub, 'Review', 'scenario:review\n# PRD\n## User Stories\n');
+    const a = await client(hub, user('user_a'));
+    await join(a, prdId);
+    const got = once(a, 'ai-suggestion');
+    const ack = await request(a, 'ai-review', { prdId });
+    assert.equal(ack.ok, true);
+    const { args: [s] } = await got;
+    assert.deepEqual(s, { prdId, suggestion: { type: 'improvement', section: 'user-stories',
+      title: 'Consider edge cases', description: 'Add user stories for error scenarios',
+      confidence: 0.85 } });
+    a.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
+test('a restart marks the jobs that were running as failed (INTERRUPTED)', async () => {
+  const ai = await startAiServer();
+  const dataDir = tmpDir('prdhub-e2e-ai-restart-');
+  let hub = await startAiHub(ai, { args: ['--data-dir', dataDir] });
+  try {
+    const prdId = await createPrd(hub, 'Restart', 'Base.\n');
+    const a = await client(hub, user('user_a'));
+    await join(a, prdId);
+    // The content-update leaves after the commit of the AI's insert.
+    const stored = once(a, 'content-update');
+    const ack = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated x' });
+    await stored;
+    a.close();
+    hub.proc.kill('SIGKILL');
+    await hub.stop();
+    hub = await startAiHub(ai, { args: ['--data-dir', dataDir] });
+    // The hub marks them at startup; read the row the admin window would.
+    const db = path.join(dataDir, 'prdhub.db');
+    let row;
+    await until(a, () => {
+      row = execFileSync('/usr/bin/python3', ['-c',
+        'import sqlite3,sys;c=sqlite3.connect(sys.argv[1]);' +
+        'r=c.execute("select state, error_code from ai_jobs where id=?",(sys.argv[2],)).fetchone();' +
+        'print(r[0]+" "+str(r[1]))', db, ack.jobId]).toString().trim();
+      return row === 'failed INTERRUPTED';
+    });
+    assert.equal(row, 'failed INTERRUPTED');
+    // The text streamed before the crash stayed.
+    assert.equal(await contentOf(hub, prdId), 'Base.\nfirst');
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});

@@ -1,0 +1,577 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * AI jobs inside one process: the queue and the ai_jobs table on their own,
+ * then a PrdHub with a SQLite store and the scripted AI test server on
+ * 127.0.0.1:0, driven by minimal Socket.IO clients: what the AI streamed is
+ * in the store as operations of the AI site, and a restart marks running
+ * jobs INTERRUPTED.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gstdio.h>
+#include <libsoup/soup.h>
+
+#include "ai-test-server.h"
+#include "prd-ai-queue.h"
+#include "prd-error.h"
+#include "prd-hub-ai.h"
+#include "prd-hub.h"
+#include "prd-sqlite-store-ai.h"
+#include "prd-sqlite-store.h"
+
+#define SECRET "ai-jobs-test-secret-0123456789abcdef0123"
+
+typedef struct
+{
+  SoupSession *session;
+  SoupWebsocketConnection *ws;
+  GQueue messages; /* (element-type utf8) */
+  gboolean closed;
+  gboolean done;
+  GError *error;
+  gint64 next_ack;
+} Client;
+
+typedef struct
+{
+  char *tmp_dir;
+  PrdHubConfig *config;
+  PrdAuth *auth;
+  PrdStore *store;
+  PrdHub *hub;
+  char *url;
+  AiTestServer *ai;
+} Fixture;
+
+static void
+on_message (SoupWebsocketConnection *ws, int type, GBytes *bytes, gpointer user_data)
+{
+  Client *client = user_data;
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+
+  if (len == 1 && data[0] == '2')
+    {
+      soup_websocket_connection_send_text (ws, "3");
+      return;
+    }
+  g_queue_push_tail (&client->messages, g_strndup (data, len));
+}
+
+static void
+on_closed (SoupWebsocketConnection *ws, gpointer user_data)
+{
+  ((Client *) user_data)->closed = TRUE;
+}
+
+static void
+on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Client *client = user_data;
+
+  client->ws =
+      soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &client->error);
+  client->done = TRUE;
+}
+
+static char *
+next_message (Client *client)
+{
+  while (g_queue_is_empty (&client->messages) && !client->closed)
+    g_main_context_iteration (NULL, TRUE);
+  return g_queue_pop_head (&client->messages);
+}
+
+/* Takes the first message starting with @prefix, leaving the others queued
+ * (an event may arrive before the ack the test waits for first). */
+static char *
+take_message (Client *client, const char *prefix)
+{
+  for (;;)
+    {
+      for (GList *l = client->messages.head; l != NULL; l = l->next)
+        if (g_str_has_prefix (l->data, prefix))
+          {
+            char *text = l->data;
+
+            g_queue_delete_link (&client->messages, l);
+            return text;
+          }
+      g_assert_false (client->closed);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static void
+client_free (Client *client)
+{
+  if (client->ws != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (client->ws, client);
+      if (soup_websocket_connection_get_state (client->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close (client->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    }
+  g_clear_object (&client->ws);
+  g_clear_object (&client->session);
+  g_queue_clear_full (&client->messages, g_free);
+  g_clear_error (&client->error);
+  g_free (client);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Client, client_free)
+
+static char *
+mint (Fixture *f, const char *user, const char *org, PrdRole role)
+{
+  g_autoptr (PrdIdentity) identity =
+      prd_identity_new (user, user, NULL, org, role, g_get_real_time () / G_USEC_PER_SEC + 3600);
+  g_autoptr (GError) error = NULL;
+  char *token = prd_auth_mint (f->auth, identity, &error);
+
+  g_assert_no_error (error);
+  return token;
+}
+
+/* Opens a WebSocket session and connects to /prds as @user. */
+static Client *
+client_new (Fixture *f, const char *user, const char *org, PrdRole role)
+{
+  g_autoptr (Client) client = g_new0 (Client, 1);
+  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (GString) url = g_string_new (f->url);
+  g_autofree char *open = NULL;
+  g_autofree char *token = mint (f, user, org, role);
+  g_autofree char *connect = NULL;
+  g_autofree char *connected = NULL;
+
+  g_string_replace (url, "http", "ws", 1);
+  g_string_append (url, "socket.io/?EIO=4&transport=websocket");
+  client->session = soup_session_new ();
+  g_queue_init (&client->messages);
+  msg = soup_message_new ("GET", url->str);
+  soup_session_websocket_connect_async (client->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+                                        on_connected, client);
+  while (!client->done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_no_error (client->error);
+  g_signal_connect (client->ws, "message", G_CALLBACK (on_message), client);
+  g_signal_connect (client->ws, "closed", G_CALLBACK (on_closed), client);
+  open = next_message (client);
+  g_assert_true (g_str_has_prefix (open, "0{"));
+
+  connect = g_strdup_printf ("40/prds,{\"token\":\"%s\"}", token);
+  soup_websocket_connection_send_text (client->ws, connect);
+  connected = next_message (client);
+  g_assert_true (g_str_has_prefix (connected, "40/prds,{\"sid\":"));
+  return g_steal_pointer (&client);
+}
+
+/* Sends @event with @payload_json and an ack id; returns the ack id. */
+static gint64
+client_emit (Client *client, const char *event, const char *payload_json)
+{
+  gint64 id = client->next_ack++;
+  g_autofree char *text =
+      g_strdup_printf ("42/prds,%" G_GINT64_FORMAT "[\"%s\",%s]", id, event, payload_json);
+
+  soup_websocket_connection_send_text (client->ws, text);
+  return id;
+}
+
+/* Waits for the event @event; returns its payload. */
+static JsonNode *
+wait_event (Client *client, const char *event)
+{
+  g_autofree char *prefix = g_strdup_printf ("42/prds,[\"%s\",", event);
+
+  g_autofree char *text = take_message (client, prefix);
+  g_autoptr (JsonNode) array = NULL;
+  g_autoptr (GError) error = NULL;
+
+  array = json_from_string (text + strlen ("42/prds,"), &error);
+  g_assert_no_error (error);
+  return json_node_copy (json_array_get_element (json_node_get_array (array), 1));
+}
+
+/* Waits for the ack @id; returns its object. */
+static JsonNode *
+wait_ack (Client *client, gint64 id)
+{
+  g_autofree char *prefix = g_strdup_printf ("43/prds,%" G_GINT64_FORMAT "[", id);
+
+  g_autofree char *text = take_message (client, prefix);
+  g_autoptr (JsonNode) array = NULL;
+  g_autoptr (GError) error = NULL;
+
+  array = json_from_string (text + strlen (prefix) - 1, &error);
+  g_assert_no_error (error);
+  return json_node_copy (json_array_get_element (json_node_get_array (array), 0));
+}
+
+static JsonNode *
+request (Client *client, const char *event, const char *payload_json)
+{
+  return wait_ack (client, client_emit (client, event, payload_json));
+}
+
+static void
+assert_ok (JsonNode *ack)
+{
+  g_autofree char *text = json_to_string (ack, FALSE);
+
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (ack));
+  if (!json_object_get_boolean_member_with_default (json_node_get_object (ack), "ok", FALSE))
+    g_error ("expected an ok ack, got %s", text);
+}
+
+static void
+result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_result (GAsyncResult **slot)
+{
+  while (*slot == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return *slot;
+}
+
+static char *
+create_prd (Fixture *f, const char *org, const char *content)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_hub_create_prd_async (f->store, org, "Collab", "owner", content, NULL, result_cb, &result);
+  info = prd_hub_create_prd_finish (wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (info->version, ==, "0.1.0");
+  return g_strdup (info->id);
+}
+
+/* What a fresh replica rebuilt from the store holds. */
+static char *
+stored_text (Fixture *f, const char *prd_id, gint64 *out_snapshot_seq)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (PrdStoreDocument) stored = NULL;
+  g_autoptr (PrdDocument) document = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_store_load_async (f->store, prd_id, NULL, result_cb, &result);
+  stored = prd_store_load_finish (f->store, wait_result (&result), &error);
+  g_assert_no_error (error);
+  if (out_snapshot_seq != NULL)
+    *out_snapshot_seq = stored->info->snapshot_seq;
+  document = prd_hub_document_from_store (stored, &error);
+  g_assert_no_error (error);
+  return prd_crdt_doc_get_text (prd_document_get_crdt (document));
+}
+
+static void
+fixture_open (Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (PrdAiProvider) provider = NULL;
+  g_autofree char *db = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
+
+  prd_sqlite_store_new_async (db, NULL, result_cb, &result);
+  f->store = PRD_STORE (prd_sqlite_store_new_finish (wait_result (&result), &error));
+  g_assert_no_error (error);
+  provider = prd_hub_ai_build_provider (f->config, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (provider);
+  f->hub = prd_hub_new (f->config, f->auth);
+  prd_hub_set_store (f->hub, f->store);
+  prd_hub_set_ai_provider (f->hub, provider);
+  g_assert_true (prd_hub_listen (f->hub, &error));
+  g_clear_pointer (&f->url, g_free);
+  f->url = prd_hub_get_url (f->hub);
+}
+
+static void
+fixture_close (Fixture *f)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_clear_object (&f->hub);
+  prd_store_close_async (f->store, NULL, result_cb, &result);
+  g_assert_true (prd_store_close_finish (f->store, wait_result (&result), &error));
+  g_clear_object (&f->store);
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) secret = g_bytes_new_static (SECRET, strlen (SECRET));
+  g_autofree char *base_url = NULL;
+  g_autofree char *ini = NULL;
+
+  f->ai = ai_test_server_new (0, &error);
+  g_assert_no_error (error);
+  base_url = ai_test_server_get_base_url (f->ai);
+  ini = g_strdup_printf ("[collab]\nbatch-threshold=0\n[ai]\nbase-url=%s\nmodel=m\n%s", base_url,
+                         data != NULL ? (const char *) data : "");
+  f->tmp_dir = g_dir_make_tmp ("prd-ai-jobs-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->config = prd_hub_config_new ();
+  g_assert_true (prd_hub_config_set_listen (f->config, "127.0.0.1:0", &error));
+  g_assert_true (prd_hub_config_set_data_dir (f->config, f->tmp_dir, &error));
+  g_assert_true (prd_hub_config_load_data (f->config, ini, -1, &error));
+  g_assert_true (prd_hub_config_validate (f->config, &error));
+  f->auth = prd_auth_new_hmac (secret, &error);
+  g_assert_no_error (error);
+  fixture_open (f);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GDir) dir = NULL;
+  const char *name;
+
+  fixture_close (f);
+  g_clear_object (&f->auth);
+  g_clear_pointer (&f->config, prd_hub_config_unref);
+  g_clear_pointer (&f->ai, ai_test_server_free);
+  dir = g_dir_open (f->tmp_dir, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (f->tmp_dir, name, NULL);
+
+      g_unlink (path);
+    }
+  g_rmdir (f->tmp_dir);
+  g_free (f->tmp_dir);
+  g_free (f->url);
+}
+
+static void
+join (Client *client, const char *prd_id)
+{
+  g_autofree char *payload = g_strdup_printf ("{\"prdId\":\"%s\",\"mode\":\"edit\"}", prd_id);
+  g_autoptr (JsonNode) ack = request (client, "join-prd", payload);
+  g_autoptr (JsonNode) joined = wait_event (client, "joined-prd");
+
+  assert_ok (ack);
+}
+
+static PrdStoreAiJob *
+stored_job (Fixture *f, const char *job_id)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  PrdStoreAiJob *job;
+
+  prd_sqlite_store_ai_get_job_async (PRD_SQLITE_STORE (f->store), job_id, NULL, result_cb, &result);
+  job = prd_sqlite_store_ai_get_job_finish (PRD_SQLITE_STORE (f->store), wait_result (&result),
+                                            &error);
+  g_assert_no_error (error);
+  return job;
+}
+
+/* The streamed answer is stored as operations of the AI site; the row says
+ * complete with the provider's token count. */
+static void
+test_stream_is_stored (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "Base.\n");
+  g_autoptr (Client) a = client_new (f, "user_a", "org", PRD_ROLE_EDITOR);
+  g_autoptr (JsonNode) ack = NULL;
+  g_autoptr (JsonNode) complete = NULL;
+  g_autoptr (JsonNode) update = NULL;
+  g_autoptr (PrdStoreAiJob) job = NULL;
+  g_autofree char *payload = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *job_id = NULL;
+  JsonObject *object;
+
+  join (a, prd_id);
+  payload = g_strdup_printf ("{\"prdId\":\"%s\",\"prompt\":\"Add a greeting\","
+                             "\"context\":{\"cursorPosition\":0}}",
+                             prd_id);
+  ack = request (a, "ai-prompt", payload);
+  assert_ok (ack);
+  job_id = g_strdup (json_object_get_string_member (json_node_get_object (ack), "jobId"));
+  complete = wait_event (a, "ai-stream-complete");
+  object = json_node_get_object (complete);
+  g_assert_cmpstr (json_object_get_string_member (object, "jobId"), ==, job_id);
+  g_assert_cmpstr (json_object_get_string_member (object, "fullResponse"), ==,
+                   "Hello, world \xe2\x9c\x93");
+  g_assert_cmpint (json_object_get_int_member (object, "tokensUsed"), ==, 15);
+  /* The model's "Add a sequence diagram" is no JSON array: no suggestions. */
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (object, "suggestions")),
+                    ==, 0);
+  update = wait_event (a, "content-update");
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (update), "userId"), ==,
+                   "ai");
+
+  /* Every insert was appended before the job completed. */
+  text = stored_text (f, prd_id, NULL);
+  g_assert_cmpstr (text, ==,
+                   "Hello, world \xe2\x9c\x93"
+                   "Base.\n");
+  while ((job = stored_job (f, job_id)) == NULL || !g_str_equal (job->state, "complete"))
+    {
+      g_clear_pointer (&job, prd_store_ai_job_free);
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_assert_cmpstr (job->user_id, ==, "user_a");
+  g_assert_cmpstr (job->prompt, ==, "Add a greeting");
+  g_assert_cmpint (job->tokens, ==, 15);
+  g_assert_null (job->error_code);
+}
+
+/* A hub stopped while a job streams leaves it streaming; the next start
+ * marks it failed with INTERRUPTED. The text already streamed stays. */
+static void
+test_restart_interrupts (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "Base.\n");
+  g_autofree char *payload = NULL;
+  g_autofree char *job_id = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr (JsonNode) ack = NULL;
+  g_autoptr (JsonNode) chunk = NULL;
+  g_autoptr (PrdStoreAiJob) job = NULL;
+
+  {
+    g_autoptr (Client) a = client_new (f, "user_a", "org", PRD_ROLE_EDITOR);
+
+    join (a, prd_id);
+    payload = g_strdup_printf ("{\"prdId\":\"%s\",\"prompt\":\"scenario:gated go\"}", prd_id);
+    ack = request (a, "ai-prompt", payload);
+    assert_ok (ack);
+    job_id = g_strdup (json_object_get_string_member (json_node_get_object (ack), "jobId"));
+    chunk = wait_event (a, "ai-stream-chunk");
+    g_assert_cmpstr (json_object_get_string_member (json_node_get_object (chunk), "chunk"), ==,
+                     "first");
+    /* The content-update comes after the append's commit. */
+    g_clear_pointer (&chunk, json_node_unref);
+    chunk = wait_event (a, "content-update");
+  }
+  fixture_close (f);
+  fixture_open (f);
+  while ((job = stored_job (f, job_id)) == NULL || !g_str_equal (job->state, "failed"))
+    {
+      g_clear_pointer (&job, prd_store_ai_job_free);
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_assert_cmpstr (job->error_code, ==, "INTERRUPTED");
+  text = stored_text (f, prd_id, NULL);
+  g_assert_cmpstr (text, ==, "Base.\nfirst");
+  ai_test_server_open_gate (f->ai);
+}
+
+/* The queue's arithmetic with given times. */
+static void
+test_queue (void)
+{
+  g_autoptr (PrdAiQueue) queue = prd_ai_queue_new (2, 3);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) started = g_ptr_array_new ();
+  PrdAiJob *jobs[4];
+  guint retry_after = 0;
+  gint64 t0 = 1000 * G_USEC_PER_SEC;
+
+  g_signal_connect_swapped (queue, "start", G_CALLBACK (g_ptr_array_add), started);
+  for (guint i = 0; i < 4; i++)
+    jobs[i] = prd_ai_job_new ("prd_a", i < 3 ? "user_a" : "user_b", "p", NULL);
+  for (guint i = 0; i < 4; i++)
+    {
+      g_assert_true (
+          prd_ai_queue_submit (queue, jobs[i], t0 + i * G_USEC_PER_SEC, &retry_after, &error));
+      g_assert_no_error (error);
+    }
+  g_assert_cmpint (prd_ai_queue_get_position (queue, jobs[3]), ==, 4);
+  g_assert_cmpuint (prd_ai_queue_estimate (queue, 0), ==, PRD_AI_QUEUE_DEFAULT_ESTIMATE);
+  prd_ai_queue_pump (queue, t0 + 5 * G_USEC_PER_SEC);
+  g_assert_cmpuint (started->len, ==, 2);
+  g_assert_cmpint (prd_ai_queue_get_position (queue, jobs[0]), ==, 0);
+  g_assert_cmpint (prd_ai_queue_get_position (queue, jobs[2]), ==, 1);
+  g_assert_cmpint (jobs[0]->state, ==, PRD_AI_JOB_STREAMING);
+
+  /* The fourth of user_a within the hour: refused until the first leaves the window. */
+  {
+    g_autoptr (PrdAiJob) extra = prd_ai_job_new ("prd_a", "user_a", "p", NULL);
+
+    g_assert_false (
+        prd_ai_queue_submit (queue, extra, t0 + 10 * G_USEC_PER_SEC, &retry_after, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_RATE_LIMIT_EXCEEDED);
+    g_assert_cmpuint (retry_after, ==, 3600 - 10);
+    g_clear_error (&error);
+    g_assert_true (prd_ai_queue_submit (queue, extra, t0 + (gint64) 3600 * G_USEC_PER_SEC,
+                                        &retry_after, &error));
+    g_assert_cmpint (prd_ai_queue_get_position (queue, extra), ==, 3);
+  }
+
+  /* A complete job's duration is the estimate; a slot frees for the next. */
+  prd_ai_queue_finish (queue, jobs[0], PRD_AI_JOB_COMPLETE, t0 + 15 * G_USEC_PER_SEC);
+  g_assert_cmpint (jobs[0]->duration, ==, 10000);
+  g_assert_cmpuint (started->len, ==, 3);
+  g_assert_cmpuint (prd_ai_queue_estimate (queue, 0), ==, 10);
+  /* Position 2 with both slots taken waits one round. */
+  g_assert_cmpuint (prd_ai_queue_estimate (queue, 2), ==, 20);
+  g_assert_true (prd_ai_queue_cancel_queued (queue, jobs[3]));
+  g_assert_cmpint (jobs[3]->state, ==, PRD_AI_JOB_CANCELLED);
+  g_assert_false (prd_ai_queue_cancel_queued (queue, jobs[3]));
+  prd_ai_queue_finish (queue, jobs[1], PRD_AI_JOB_FAILED, t0 + 20 * G_USEC_PER_SEC);
+  g_assert_cmpuint (started->len, ==, 4);
+  g_assert_cmpuint (prd_ai_queue_estimate (queue, 0), ==, 10);
+  g_assert_cmpuint (prd_ai_queue_get_n_queued (queue), ==, 0);
+  g_assert_cmpuint (prd_ai_queue_get_n_running (queue), ==, 2);
+  for (guint i = 0; i < 4; i++)
+    prd_ai_job_unref (jobs[i]);
+}
+
+static void
+test_config (void)
+{
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpuint (config->ai_concurrency, ==, 2);
+  g_assert_cmpuint (config->ai_hourly_quota, ==, 30);
+  g_assert_true (prd_hub_config_set_ai (config, "concurrency", "4", &error));
+  g_assert_true (prd_hub_config_set_ai (config, "hourly-quota", "100", &error));
+  g_assert_cmpuint (config->ai_concurrency, ==, 4);
+  g_assert_cmpuint (config->ai_hourly_quota, ==, 100);
+  for (guint i = 0; i < 4; i++)
+    {
+      static const char *const bad[][2] = {
+        { "concurrency", "0" },
+        { "concurrency", "65" },
+        { "hourly-quota", "0" },
+        { "hourly-quota", "lots" },
+      };
+
+      g_assert_false (prd_hub_config_set_ai (config, bad[i][0], bad[i][1], &error));
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+      g_clear_error (&error);
+    }
+  g_assert_cmpuint (config->ai_concurrency, ==, 4);
+  g_assert_cmpuint (config->ai_hourly_quota, ==, 100);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/prd/ai-jobs/config", test_config);
+  g_test_add_func ("/prd/ai-jobs/queue", test_queue);
+  g_test_add ("/prd/ai-jobs/stream-is-stored", Fixture, NULL, fixture_setup, test_stream_is_stored,
+              fixture_teardown);
+  g_test_add ("/prd/ai-jobs/restart-interrupts", Fixture, NULL, fixture_setup,
+              test_restart_interrupts, fixture_teardown);
+
+  return g_test_run ();
+}
