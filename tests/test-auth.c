@@ -487,6 +487,10 @@ test_claims (void)
       "Token claim \"sub\" must be a string" },
     { "{\"sub\":null,\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":%s}",
       "Token has no \"sub\" claim" },
+    { "{\"sub\":\"hub\",\"name\":\"n\",\"org\":\"o\",\"role\":\"admin\",\"exp\":%s}",
+      "Token claim \"sub\" names a user id the hub keeps for itself" },
+    { "{\"sub\":\"ai\",\"name\":\"n\",\"org\":\"o\",\"role\":\"editor\",\"exp\":%s}",
+      "Token claim \"sub\" names a user id the hub keeps for itself" },
     { "{\"sub\":\"u\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":%s}",
       "Token has no \"name\" claim" },
     { "{\"sub\":\"u\",\"name\":5,\"org\":\"o\",\"role\":\"viewer\",\"exp\":%s}",
@@ -604,6 +608,8 @@ test_mint_errors (void)
   g_autoptr (PrdIdentity) past = prd_identity_new ("u", "n", NULL, "o", PRD_ROLE_VIEWER, now_s ());
   g_autoptr (PrdIdentity) no_user =
       prd_identity_new ("", "n", NULL, "o", PRD_ROLE_VIEWER, now_s () + 60);
+  g_autoptr (PrdIdentity) reserved =
+      prd_identity_new (PRD_AUTH_AI_USER_ID, "n", NULL, "o", PRD_ROLE_EDITOR, now_s () + 60);
   g_autoptr (GError) error = NULL;
 
   g_assert_null (prd_auth_mint (rsa, ok, &error));
@@ -613,6 +619,9 @@ test_mint_errors (void)
   g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
   g_clear_error (&error);
   g_assert_null (prd_auth_mint (hmac, no_user, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_clear_error (&error);
+  g_assert_null (prd_auth_mint (hmac, reserved, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
 }
 

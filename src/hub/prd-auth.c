@@ -635,6 +635,8 @@ prd_auth_verify_at (PrdAuth *self, const char *token, gint64 now, GError **error
       !check_required_string (claims, "org", FALSE, &org, error) ||
       !check_required_string (claims, "role", FALSE, &role_name, error))
     return NULL;
+  if (g_str_equal (sub, PRD_AUTH_HUB_USER_ID) || g_str_equal (sub, PRD_AUTH_AI_USER_ID))
+    return auth_failed (error, "Token claim \"sub\" names a user id the hub keeps for itself");
   if (!prd_role_from_string (role_name, &role))
     return auth_failed (error, "Token claim \"role\" must be viewer, editor or admin");
   avatar = get_string_claim (claims, "avatar", &bad);
@@ -690,6 +692,13 @@ prd_auth_mint (PrdAuth *self, const PrdIdentity *identity, GError **error)
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
                            "A token needs a user id, a name, an organization and a role");
+      return NULL;
+    }
+  if (g_str_equal (identity->user_id, PRD_AUTH_HUB_USER_ID) ||
+      g_str_equal (identity->user_id, PRD_AUTH_AI_USER_ID))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                   "The user id \"%s\" is kept for the hub itself", identity->user_id);
       return NULL;
     }
   if (identity->exp <= now)

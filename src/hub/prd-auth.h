@@ -59,6 +59,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdIdentity, prd_identity_free)
 #define PRD_AUTH_MAX_TOKEN_LENGTH 8192
 /* Clock skew tolerated for `nbf` and `iat`, in seconds. */
 #define PRD_AUTH_LEEWAY_SECONDS 60
+
+/* User ids the hub writes under itself (a created PRD's initial content, the
+ * AI's text); no token may claim them, or its bearer could write as the hub. */
+#define PRD_AUTH_HUB_USER_ID "hub"
+#define PRD_AUTH_AI_USER_ID  "ai"
 /* Shortest HMAC secret accepted, in bytes (RFC 7518 §3.2: at least the hash size). */
 #define PRD_AUTH_MIN_SECRET_LENGTH 32
 

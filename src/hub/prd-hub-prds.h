@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include "prd-auth.h"
 #include "prd-document.h"
 #include "prd-hub-config.h"
 #include "prd-room.h"
@@ -10,7 +11,7 @@
 G_BEGIN_DECLS
 
 /* The user id of the hub's own site (initial content of a created PRD). */
-#define PRD_HUB_SITE_USER "hub"
+#define PRD_HUB_SITE_USER PRD_AUTH_HUB_USER_ID
 
 #define PRD_TYPE_HUB_PRDS (prd_hub_prds_get_type ())
 G_DECLARE_FINAL_TYPE (PrdHubPrds, prd_hub_prds, PRD, HUB_PRDS, GObject)
@@ -62,7 +63,7 @@ PrdDocument *prd_hub_prds_peek_document (PrdHubPrds *self, const char *prd_id);
 char *prd_hub_prds_room_name (const char *prd_id);
 
 /* The hub's AI site (prd-hub-ai.c) writes into a room as this user. */
-#define PRD_HUB_AI_USER      "ai"
+#define PRD_HUB_AI_USER      PRD_AUTH_AI_USER_ID
 #define PRD_HUB_AI_USER_NAME "AI Assistant"
 
 typedef struct _Room PrdHubRoom;
