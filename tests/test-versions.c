@@ -20,19 +20,9 @@
 #include "prd-version-store.h"
 #include "prd-sqlite-store.h"
 
-#define SECRET "versions-test-secret-0123456789abcdef0123"
+#include "test-prds-client.h"
 
-typedef struct
-{
-  SoupSession *session;
-  SoupWebsocketConnection *ws;
-  GQueue messages; /* (element-type utf8) */
-  gboolean closed;
-  gboolean done;
-  GError *error;
-  gint64 next_ack;
-  gint64 site;
-} Client;
+#define SECRET "versions-test-secret-0123456789abcdef0123"
 
 typedef struct
 {
@@ -44,208 +34,13 @@ typedef struct
   char *url;
 } Fixture;
 
-static void
-on_message (SoupWebsocketConnection *ws, int type, GBytes *bytes, gpointer user_data)
-{
-  Client *client = user_data;
-  gsize len;
-  const char *data = g_bytes_get_data (bytes, &len);
-
-  if (len == 1 && data[0] == '2')
-    {
-      soup_websocket_connection_send_text (ws, "3");
-      return;
-    }
-  g_queue_push_tail (&client->messages, g_strndup (data, len));
-}
-
-static void
-on_closed (SoupWebsocketConnection *ws, gpointer user_data)
-{
-  ((Client *) user_data)->closed = TRUE;
-}
-
-static void
-on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Client *client = user_data;
-
-  client->ws =
-      soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &client->error);
-  client->done = TRUE;
-}
-
-static char *
-next_message (Client *client)
-{
-  while (g_queue_is_empty (&client->messages) && !client->closed)
-    g_main_context_iteration (NULL, TRUE);
-  return g_queue_pop_head (&client->messages);
-}
-
-/* Takes the first message starting with @prefix, leaving the others queued
- * (an event may arrive before the ack the test waits for first). */
-static char *
-take_message (Client *client, const char *prefix)
-{
-  for (;;)
-    {
-      for (GList *l = client->messages.head; l != NULL; l = l->next)
-        if (g_str_has_prefix (l->data, prefix))
-          {
-            char *text = l->data;
-
-            g_queue_delete_link (&client->messages, l);
-            return text;
-          }
-      g_assert_false (client->closed);
-      g_main_context_iteration (NULL, TRUE);
-    }
-}
-
-static void
-client_free (Client *client)
-{
-  if (client->ws != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (client->ws, client);
-      if (soup_websocket_connection_get_state (client->ws) == SOUP_WEBSOCKET_STATE_OPEN)
-        soup_websocket_connection_close (client->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-    }
-  g_clear_object (&client->ws);
-  g_clear_object (&client->session);
-  g_queue_clear_full (&client->messages, g_free);
-  g_clear_error (&client->error);
-  g_free (client);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Client, client_free)
-
-static char *
-mint (Fixture *f, const char *user, const char *org, PrdRole role)
-{
-  g_autoptr (PrdIdentity) identity =
-      prd_identity_new (user, user, NULL, org, role, g_get_real_time () / G_USEC_PER_SEC + 3600);
-  g_autoptr (GError) error = NULL;
-  char *token = prd_auth_mint (f->auth, identity, &error);
-
-  g_assert_no_error (error);
-  return token;
-}
-
 /* Opens a WebSocket session and connects to /prds as @user. */
 static Client *
 client_new (Fixture *f, const char *user, const char *org, PrdRole role)
 {
-  g_autoptr (Client) client = g_new0 (Client, 1);
-  g_autoptr (SoupMessage) msg = NULL;
-  g_autoptr (GString) url = g_string_new (f->url);
-  g_autofree char *open = NULL;
-  g_autofree char *token = mint (f, user, org, role);
-  g_autofree char *connect = NULL;
-  g_autofree char *connected = NULL;
+  g_autofree char *token = mint_token (f->auth, user, org, role);
 
-  g_string_replace (url, "http", "ws", 1);
-  g_string_append (url, "socket.io/?EIO=4&transport=websocket");
-  client->session = soup_session_new ();
-  g_queue_init (&client->messages);
-  msg = soup_message_new ("GET", url->str);
-  soup_session_websocket_connect_async (client->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
-                                        on_connected, client);
-  while (!client->done)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_no_error (client->error);
-  g_signal_connect (client->ws, "message", G_CALLBACK (on_message), client);
-  g_signal_connect (client->ws, "closed", G_CALLBACK (on_closed), client);
-  open = next_message (client);
-  g_assert_true (g_str_has_prefix (open, "0{"));
-
-  connect = g_strdup_printf ("40/prds,{\"token\":\"%s\"}", token);
-  soup_websocket_connection_send_text (client->ws, connect);
-  connected = next_message (client);
-  g_assert_true (g_str_has_prefix (connected, "40/prds,{\"sid\":"));
-  return g_steal_pointer (&client);
-}
-
-/* Sends @event with @payload_json and an ack id; returns the ack id. */
-static gint64
-client_emit (Client *client, const char *event, const char *payload_json)
-{
-  gint64 id = client->next_ack++;
-  g_autofree char *text =
-      g_strdup_printf ("42/prds,%" G_GINT64_FORMAT "[\"%s\",%s]", id, event, payload_json);
-
-  soup_websocket_connection_send_text (client->ws, text);
-  return id;
-}
-
-/* Waits for the event @event; returns its payload. */
-static JsonNode *
-wait_event (Client *client, const char *event)
-{
-  g_autofree char *prefix = g_strdup_printf ("42/prds,[\"%s\",", event);
-
-  g_autofree char *text = take_message (client, prefix);
-  g_autoptr (JsonNode) array = NULL;
-  g_autoptr (GError) error = NULL;
-
-  array = json_from_string (text + strlen ("42/prds,"), &error);
-  g_assert_no_error (error);
-  return json_node_copy (json_array_get_element (json_node_get_array (array), 1));
-}
-
-/* Waits for the ack @id; returns its object. */
-static JsonNode *
-wait_ack (Client *client, gint64 id)
-{
-  g_autofree char *prefix = g_strdup_printf ("43/prds,%" G_GINT64_FORMAT "[", id);
-
-  g_autofree char *text = take_message (client, prefix);
-  g_autoptr (JsonNode) array = NULL;
-  g_autoptr (GError) error = NULL;
-
-  array = json_from_string (text + strlen (prefix) - 1, &error);
-  g_assert_no_error (error);
-  return json_node_copy (json_array_get_element (json_node_get_array (array), 0));
-}
-
-static JsonNode *
-request (Client *client, const char *event, const char *payload_json)
-{
-  return wait_ack (client, client_emit (client, event, payload_json));
-}
-
-static void
-assert_ok (JsonNode *ack)
-{
-  g_autofree char *text = json_to_string (ack, FALSE);
-
-  g_assert_true (JSON_NODE_HOLDS_OBJECT (ack));
-  if (!json_object_get_boolean_member_with_default (json_node_get_object (ack), "ok", FALSE))
-    g_error ("expected an ok ack, got %s", text);
-}
-
-static const char *
-ack_error_code (JsonNode *ack)
-{
-  JsonObject *error = json_object_get_object_member (json_node_get_object (ack), "error");
-
-  g_assert_nonnull (error);
-  return json_object_get_string_member (error, "code");
-}
-
-static void
-result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
-static GAsyncResult *
-wait_result (GAsyncResult **slot)
-{
-  while (*slot == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  return *slot;
+  return client_connect (f->url, token);
 }
 
 static char *
@@ -266,19 +61,7 @@ create_prd (Fixture *f, const char *org, const char *content)
 static char *
 stored_text (Fixture *f, const char *prd_id, gint64 *out_snapshot_seq)
 {
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (PrdStoreDocument) stored = NULL;
-  g_autoptr (PrdDocument) document = NULL;
-  g_autoptr (GError) error = NULL;
-
-  prd_store_load_async (f->store, prd_id, NULL, result_cb, &result);
-  stored = prd_store_load_finish (f->store, wait_result (&result), &error);
-  g_assert_no_error (error);
-  if (out_snapshot_seq != NULL)
-    *out_snapshot_seq = stored->info->snapshot_seq;
-  document = prd_hub_document_from_store (stored, &error);
-  g_assert_no_error (error);
-  return prd_crdt_doc_get_text (prd_document_get_crdt (document));
+  return store_text (f->store, prd_id, out_snapshot_seq);
 }
 
 static void
@@ -308,24 +91,6 @@ fixture_setup (Fixture *f, gconstpointer data)
   prd_hub_set_store (f->hub, f->store);
   g_assert_true (prd_hub_listen (f->hub, &error));
   f->url = prd_hub_get_url (f->hub);
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
 }
 
 static void
