@@ -443,6 +443,7 @@ typedef struct
   char *merged;
   char *user_id;
   char *user_name;
+  gboolean marked; /* this request set the conflict's `resolving` */
 } Resolve;
 
 static void
@@ -450,7 +451,7 @@ resolve_free (Resolve *resolve)
 {
   Conflict *conflict = g_hash_table_lookup (resolve->self->conflicts, resolve->conflict_id);
 
-  if (conflict != NULL)
+  if (conflict != NULL && resolve->marked)
     conflict->resolving = FALSE;
   g_clear_pointer (&resolve->room, prd_hub_prds_ai_release);
   g_object_unref (resolve->self);
@@ -722,9 +723,7 @@ on_resolve_conflict (PrdSioSocket *socket,
                            "The conflict is being resolved");
       return;
     }
-  /* Set only now, so that resolve_free() of a refused request leaves a
-   * resolution in progress alone. */
-  conflict->resolving = TRUE;
+  conflict->resolving = resolve->marked = TRUE;
   busy = prd_hub_room_get_busy_sites (room);
   prd_store_acquire_site_async (PRD_STORE (self->store), prd_id, PRD_HUB_SITE_USER,
                                 (const int *) busy->data, busy->len, self->cancellable, on_site,
