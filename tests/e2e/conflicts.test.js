@@ -288,3 +288,31 @@ test('open conflicts survive a restart, are listed on join and can be resolved',
     await hub.stop();
   }
 });
+
+test('both users resolving at once: one resolution wins, the other is refused', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Race', 'hello world');
+    const c = await collide(hub, prdId, op('insert', 5, { content: 'AAA' }),
+      op('insert', 5, { content: 'BB' }), sockets);
+    const conflictId = c.fromA.conflicts[0].conflictId;
+    const acks = await Promise.all([
+      request(c.a, 'resolve-conflict', { prdId, conflictId, resolution: 'yours' }),
+      request(c.b, 'resolve-conflict', { prdId, conflictId, resolution: 'yours' }),
+    ]);
+    const ok = acks.filter((k) => k.ok === true);
+    const refused = acks.filter((k) => k.error !== undefined);
+    assert.equal(ok.length, 1, JSON.stringify(acks));
+    assert.equal(refused.length, 1, JSON.stringify(acks));
+    assert.ok(['INVALID_OPERATION', 'NOT_FOUND'].includes(refused[0].error.code),
+      JSON.stringify(refused));
+    await until(c.a, () => resolvedIn(c.seenA).length === 1 && resolvedIn(c.seenB).length === 1);
+    const winner = resolvedIn(c.seenA)[0].data.resolvedBy.id;
+    assert.equal(await text(hub, prdId), winner === 'user_a' ? 'helloAAA world' : 'helloBB world');
+    assert.equal(resolvedIn(c.seenA).length, 1);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
