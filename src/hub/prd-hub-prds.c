@@ -50,6 +50,10 @@ struct _PrdHubPrds
   guint autosave_id;
   PrdHubPrdsJoinedFunc joined_func;
   gpointer joined_data;
+  PrdHubPrdsJoinedUserFunc joined_user_func;
+  gpointer joined_user_data;
+  PrdHubPrdsCommittedFunc committed_func;
+  gpointer committed_data;
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubPrds, prd_hub_prds, G_TYPE_OBJECT)
@@ -83,6 +87,8 @@ typedef struct
   gboolean done;
   gint64 seq;
   GError *error;
+  GArray *base; /* (nullable): a client's operation's base vector */
+  guint32 client_position;
 } Pending;
 
 struct _Room
@@ -157,6 +163,7 @@ pending_free (Pending *pending)
   g_free (pending->user_id);
   g_free (pending->user_name);
   g_clear_pointer (&pending->vector, json_node_unref);
+  g_clear_pointer (&pending->base, g_array_unref);
   g_clear_error (&pending->error);
   g_free (pending);
 }
@@ -751,6 +758,9 @@ send_joined (Room *room, JoinRequest *request, int site, int previous_site)
                                  prd_room_member_can_edit (room->room, conn_id) ? "edit" : "view");
   if (room->prds->joined_func != NULL)
     room->prds->joined_func (room->prd_id, room->document, object, room->prds->joined_data);
+  if (room->prds->joined_user_func != NULL)
+    room->prds->joined_user_func (room, request->socket, identity->user_id, object,
+                                  room->prds->joined_user_data);
   if (previous_site >= 0)
     {
       JsonObject *conflict = json_object_new ();
@@ -986,6 +996,10 @@ settle_one (Room *room, Pending *pending)
   }
   if (room->prds != NULL)
     room_broadcast (room, pending->socket, "content-update", NULL, payload);
+  if (room->prds != NULL && pending->base != NULL && room->prds->committed_func != NULL)
+    room->prds->committed_func (room, room->prd_id, pending->op, pending->base,
+                                pending->client_position, pending->user_id, pending->user_name,
+                                room->prds->committed_data);
 
   if (pending->socket == NULL) /* the hub's AI site: nobody to acknowledge */
     return;
@@ -1093,6 +1107,11 @@ on_content_update (PrdSioSocket *socket,
   pending->user_name = g_strdup (identity->name);
   vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (room->document));
   pending->vector = prd_hub_vector_to_json (vector);
+  pending->base = prd_crdt_vector_from_json (json_object_get_member (payload, "stateVector"), NULL);
+  if (pending->base != NULL && pending->base->len > (guint) site)
+    g_array_index (pending->base, guint32, site) = op->seq - 1;
+  pending->client_position = (guint32) json_object_get_int_member (
+      json_object_get_object_member (payload, "operation"), "position");
   encoded = prd_crdt_ops_encode (&op, 1);
   pending->op = g_steal_pointer (&op);
   g_queue_push_tail (&room->inflight, pending);
@@ -1541,6 +1560,36 @@ prd_hub_prds_set_joined_func (PrdHubPrds *self, PrdHubPrdsJoinedFunc func, gpoin
   self->joined_data = user_data;
 }
 
+/**
+ * prd_hub_prds_set_joined_user_func:
+ *
+ * Like prd_hub_prds_set_joined_func(), for members that depend on the
+ * joining user.
+ */
+void
+prd_hub_prds_set_joined_user_func (PrdHubPrds *self,
+                                   PrdHubPrdsJoinedUserFunc func,
+                                   gpointer user_data)
+{
+  g_return_if_fail (PRD_IS_HUB_PRDS (self));
+  self->joined_user_func = func;
+  self->joined_user_data = user_data;
+}
+
+/**
+ * prd_hub_prds_set_committed_func:
+ *
+ * @func hears of every client operation once it is stored, acknowledged
+ * and broadcast, with the base vector it was made at.
+ */
+void
+prd_hub_prds_set_committed_func (PrdHubPrds *self, PrdHubPrdsCommittedFunc func, gpointer user_data)
+{
+  g_return_if_fail (PRD_IS_HUB_PRDS (self));
+  self->committed_func = func;
+  self->committed_data = user_data;
+}
+
 PrdSioNamespace *
 prd_hub_prds_get_namespace (PrdHubPrds *self)
 {
@@ -1901,6 +1950,33 @@ gboolean
 prd_hub_room_ai_insert (
     PrdHubRoom *room, guint32 site, guint32 position, const char *text, GError **error)
 {
+  return prd_hub_room_edit (room, site, PRD_HUB_AI_USER, PRD_HUB_AI_USER, PRD_HUB_AI_USER_NAME,
+                            TRUE, position, text, 0, error);
+}
+
+/**
+ * prd_hub_room_edit:
+ * @site: a site of @site_user in this PRD, which no client writes with
+ * @user_id: (nullable): the user the broadcast names (default: @site_user)
+ * @insert: insert @text, or delete @length units
+ * @position: in UTF-16 code units of the current text
+ *
+ * Makes one operation of the hub and sends it down the same path as a
+ * client's content-update: appended to the store, then committed and
+ * broadcast to the whole room in order.
+ */
+gboolean
+prd_hub_room_edit (PrdHubRoom *room,
+                   guint32 site,
+                   const char *site_user,
+                   const char *user_id,
+                   const char *user_name,
+                   gboolean insert,
+                   guint32 position,
+                   const char *text,
+                   guint32 length,
+                   GError **error)
+{
   PrdHubPrds *self = room->prds;
   g_autoptr (JsonNode) operation = json_node_new (JSON_NODE_OBJECT);
   g_autoptr (GArray) vector = NULL;
@@ -1918,22 +1994,24 @@ prd_hub_room_ai_insert (
       return FALSE;
     }
   json_node_take_object (operation, object);
-  json_object_set_string_member (object, "type", "insert");
+  json_object_set_string_member (object, "type", insert ? "insert" : "delete");
   json_object_set_int_member (object, "position", position);
-  json_object_set_string_member (object, "content", text);
+  if (insert)
+    json_object_set_string_member (object, "content", text);
+  else
+    json_object_set_int_member (object, "length", length);
   json_object_set_int_member (object, "timestamp", g_get_real_time () / 1000);
   vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (room->document));
   while (vector->len <= site)
     g_array_append_val (vector, zero);
   g_array_index (vector, guint32, site)++;
   vector_node = prd_hub_vector_to_json (vector);
-  op = prd_document_apply_client_operation (room->document, operation, vector_node, site,
-                                            PRD_HUB_AI_USER, PRD_DOCUMENT_MAX_OPERATION_SIZE,
-                                            &duplicate, error);
+  op = prd_document_apply_client_operation (room->document, operation, vector_node, site, site_user,
+                                            PRD_DOCUMENT_MAX_OPERATION_SIZE, &duplicate, error);
   if (op == NULL)
     {
       if (duplicate)
-        g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INTERNAL, "The AI site is out of step");
+        g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INTERNAL, "The hub's site is out of step");
       return FALSE;
     }
 
@@ -1941,15 +2019,28 @@ prd_hub_room_ai_insert (
   pending->room = room_ref (room);
   pending->kind = PENDING_OP;
   pending->ack_id = -1;
-  pending->user_id = g_strdup (PRD_HUB_AI_USER);
-  pending->user_name = g_strdup (PRD_HUB_AI_USER_NAME);
+  pending->user_id = g_strdup (user_id != NULL ? user_id : site_user);
+  pending->user_name = g_strdup (user_name != NULL ? user_name : pending->user_id);
   g_clear_pointer (&vector, g_array_unref);
   vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (room->document));
   pending->vector = prd_hub_vector_to_json (vector);
   encoded = prd_crdt_ops_encode (&op, 1);
   pending->op = g_steal_pointer (&op);
   g_queue_push_tail (&room->inflight, pending);
-  prd_store_append_update_async (self->store, room->prd_id, site, pending->op->seq, PRD_HUB_AI_USER,
+  prd_store_append_update_async (self->store, room->prd_id, site, pending->op->seq, site_user,
                                  encoded, NULL, on_appended, pending);
   return TRUE;
+}
+
+const char *
+prd_hub_room_get_prd_id (PrdHubRoom *room)
+{
+  return room->prd_id;
+}
+
+/* (nullable): who is in the room; %NULL before it has loaded */
+PrdRoom *
+prd_hub_room_get_room (PrdHubRoom *room)
+{
+  return room->room;
 }

@@ -78,5 +78,38 @@ void prd_hub_room_emit (PrdHubRoom *room, const char *event, JsonNode *payload);
 void prd_hub_room_set_status (PrdHubRoom *room, PrdSioSocket *socket, const char *status);
 gboolean prd_hub_room_ai_insert (
     PrdHubRoom *room, guint32 site, guint32 position, const char *text, GError **error);
+gboolean prd_hub_room_edit (PrdHubRoom *room,
+                            guint32 site,
+                            const char *site_user,
+                            const char *user_id,
+                            const char *user_name,
+                            gboolean insert,
+                            guint32 position,
+                            const char *text,
+                            guint32 length,
+                            GError **error);
+const char *prd_hub_room_get_prd_id (PrdHubRoom *room);
+PrdRoom *prd_hub_room_get_room (PrdHubRoom *room);
+
+/* Conflict review (prd-hub-conflicts.c). */
+typedef void (*PrdHubPrdsJoinedUserFunc) (PrdHubRoom *room,
+                                          PrdSioSocket *socket,
+                                          const char *user_id,
+                                          JsonObject *joined,
+                                          gpointer user_data);
+void prd_hub_prds_set_joined_user_func (PrdHubPrds *self,
+                                        PrdHubPrdsJoinedUserFunc func,
+                                        gpointer user_data);
+typedef void (*PrdHubPrdsCommittedFunc) (PrdHubRoom *room,
+                                         const char *prd_id,
+                                         const PrdCrdtOp *op,
+                                         GArray *base,
+                                         guint32 client_position,
+                                         const char *user_id,
+                                         const char *user_name,
+                                         gpointer user_data);
+void prd_hub_prds_set_committed_func (PrdHubPrds *self,
+                                      PrdHubPrdsCommittedFunc func,
+                                      gpointer user_data);
 
 G_END_DECLS

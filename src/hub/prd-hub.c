@@ -28,6 +28,7 @@
 #include "prd-hub-rest.h"
 #include "prd-hub-versions.h"
 #include "prd-hub-social.h"
+#include "prd-hub-conflicts.h"
 #include "prd-sqlite-store.h"
 #include "prd-hub-secret.h"
 
@@ -41,18 +42,19 @@ struct _PrdHub
 {
   GObject parent_instance;
 
-  PrdHubConfig *config; /* (owned) */
-  PrdAuth *auth;        /* (owned) */
-  PrdEioServer *engine; /* (owned) */
-  PrdSioServer *sio;    /* (owned) */
-  SoupServer *server;   /* (owned) (nullable) until listening */
-  PrdStore *store;      /* (owned) (nullable) */
-  PrdHubPrds *prds;     /* (owned) (nullable): the /prds handlers, with a store */
-  PrdHubSocial *social; /* (owned) (nullable): comments, notifications, activity */
-  PrdHubAi *ai;         /* (owned) (nullable): the /prds AI events, with a store */
-  GHashTable *sessions; /* (owned) engine sockets alive, weakly referenced */
-  GHashTable *requests; /* (owned) SoupServerMessages being served, unowned */
-  guint drain_timeout;  /* ms */
+  PrdHubConfig *config;       /* (owned) */
+  PrdAuth *auth;              /* (owned) */
+  PrdEioServer *engine;       /* (owned) */
+  PrdSioServer *sio;          /* (owned) */
+  SoupServer *server;         /* (owned) (nullable) until listening */
+  PrdStore *store;            /* (owned) (nullable) */
+  PrdHubPrds *prds;           /* (owned) (nullable): the /prds handlers, with a store */
+  PrdHubSocial *social;       /* (owned) (nullable): comments, notifications, activity */
+  PrdHubConflicts *conflicts; /* (owned) (nullable): conflict review */
+  PrdHubAi *ai;               /* (owned) (nullable): the /prds AI events, with a store */
+  GHashTable *sessions;       /* (owned) engine sockets alive, weakly referenced */
+  GHashTable *requests;       /* (owned) SoupServerMessages being served, unowned */
+  guint drain_timeout;        /* ms */
 
   /* (owned) (nullable): create-version and its REST routes, with a SQLite store */
   PrdHubVersions *versions;
@@ -469,6 +471,7 @@ prd_hub_dispose (GObject *object)
   g_hash_table_remove_all (self->requests);
   g_clear_object (&self->server);
   g_clear_object (&self->versions);
+  g_clear_object (&self->conflicts);
   g_clear_object (&self->social);
   g_clear_object (&self->ai);
   g_clear_object (&self->prds);
@@ -832,6 +835,10 @@ prd_hub_set_store (PrdHub *self, PrdStore *store)
           &error);
       if (self->social == NULL)
         g_warning ("Comments and notifications are off: %s", error->message);
+      g_clear_error (&error);
+      self->conflicts = prd_hub_conflicts_new (self->prds, store, self->config, &error);
+      if (self->conflicts == NULL)
+        g_warning ("Conflict review is off: %s", error->message);
     }
   if (self->versions != NULL && self->social != NULL)
     g_signal_connect_object (self->versions, "version-created", G_CALLBACK (on_version_created),

@@ -179,6 +179,15 @@ static const char *const migrations[] = {
   "  updated_at INTEGER NOT NULL"
   ");"
   "CREATE INDEX ai_jobs_by_state ON ai_jobs (state);",
+  /* Open conflicts (prd-hub-conflicts.c); resolved ones are deleted */
+  "CREATE TABLE conflicts ("
+  "  id TEXT PRIMARY KEY NOT NULL,"
+  "  prd_id TEXT NOT NULL REFERENCES prds (id) ON DELETE CASCADE,"
+  "  position INTEGER NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  parties TEXT NOT NULL"
+  ");"
+  "CREATE INDEX conflicts_by_prd ON conflicts (prd_id);",
 };
 
 typedef enum

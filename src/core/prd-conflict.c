@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "prd-core"
+
+#include "config.h"
+
+#include "prd-conflict.h"
+
+PrdConflictEdit *
+prd_conflict_edit_new (const PrdCrdtOp *op,
+                       const guint32 *base,
+                       gsize n_base,
+                       guint32 client_position,
+                       const char *user_id,
+                       const char *user_name,
+                       gint64 time_us)
+{
+  PrdConflictEdit *edit;
+
+  g_return_val_if_fail (op != NULL, NULL);
+  g_return_val_if_fail (user_id != NULL, NULL);
+
+  edit = g_new0 (PrdConflictEdit, 1);
+  edit->user_id = g_strdup (user_id);
+  edit->user_name = g_strdup (user_name != NULL ? user_name : user_id);
+  edit->site = op->site;
+  edit->seq = op->seq;
+  edit->type = op->type;
+  edit->base = g_array_sized_new (FALSE, TRUE, sizeof (guint32), n_base);
+  g_array_append_vals (edit->base, base, n_base);
+  edit->client_position = client_position;
+  edit->length = op->length;
+  edit->time_us = time_us;
+  edit->start.assoc = PRD_CRDT_ASSOC_AFTER;
+  edit->end.assoc = PRD_CRDT_ASSOC_BEFORE;
+  if (op->type == PRD_CRDT_OP_INSERT)
+    {
+      edit->text = g_strdup (op->content);
+      edit->start.has_id = edit->end.has_id = op->length > 0;
+      edit->start.id = (PrdCrdtId){ op->site, op->clock };
+      edit->end.id = (PrdCrdtId){ op->site, op->clock + (op->length > 0 ? op->length - 1 : 0) };
+    }
+  else if (op->n_targets > 0)
+    {
+      const PrdCrdtIdRange *last = &op->targets[op->n_targets - 1];
+
+      edit->start.has_id = edit->end.has_id = TRUE;
+      edit->start.id = (PrdCrdtId){ op->targets[0].site, op->targets[0].clock };
+      edit->end.id = (PrdCrdtId){ last->site, last->clock + last->length - 1 };
+    }
+  return edit;
+}
+
+void
+prd_conflict_edit_free (PrdConflictEdit *edit)
+{
+  if (edit == NULL)
+    return;
+  g_free (edit->user_id);
+  g_free (edit->user_name);
+  g_clear_pointer (&edit->base, g_array_unref);
+  g_free (edit->text);
+  g_free (edit);
+}
+
+gboolean
+prd_conflict_edit_get_range (const PrdConflictEdit *edit,
+                             PrdCrdtDoc *doc,
+                             guint32 *out_start,
+                             guint32 *out_end)
+{
+  guint32 start, end;
+
+  if (!edit->start.has_id)
+    return FALSE;
+  if (!prd_crdt_doc_anchor_resolve (doc, &edit->start, &start, NULL) ||
+      !prd_crdt_doc_anchor_resolve (doc, &edit->end, &end, NULL))
+    return FALSE;
+  /* A delete's two ends can cross when text was typed where it was. */
+  *out_start = MIN (start, end);
+  *out_end = MAX (start, end);
+  return TRUE;
+}
+
+char *
+prd_utf16_substring (const char *text, guint32 start, guint32 length)
+{
+  const char *p = text, *from = NULL;
+  guint32 units = 0;
+
+  while (*p != '\0')
+    {
+      gunichar c;
+
+      if (units == start && from == NULL)
+        from = p;
+      if (from != NULL && units >= start + length)
+        break;
+      c = g_utf8_get_char (p);
+      units += c > 0xFFFF ? 2 : 1;
+      p = g_utf8_next_char (p);
+    }
+  if (from == NULL)
+    from = units == start ? p : NULL;
+  if (from == NULL)
+    return g_strdup ("");
+  return g_strndup (from, p - from);
+}
+
+const char *
+prd_conflict_edit_get_text (PrdConflictEdit *edit, PrdCrdtDoc *doc)
+{
+  if (edit->text == NULL)
+    {
+      g_autofree char *before = NULL;
+
+      before =
+          prd_crdt_doc_get_text_at (doc, (const guint32 *) edit->base->data, edit->base->len, NULL);
+      edit->text = before != NULL
+                       ? prd_utf16_substring (before, edit->client_position, edit->length)
+                       : g_strdup ("");
+    }
+  return edit->text;
+}
+
+gboolean
+prd_conflict_edits_concurrent (const PrdConflictEdit *earlier, const PrdConflictEdit *later)
+{
+  guint32 seen =
+      earlier->site < later->base->len ? g_array_index (later->base, guint32, earlier->site) : 0;
+
+  return seen < earlier->seq;
+}
+
+gboolean
+prd_conflict_edits_conflict (const PrdConflictEdit *earlier,
+                             const PrdConflictEdit *later,
+                             PrdCrdtDoc *doc,
+                             guint32 *out_position)
+{
+  guint32 a_start, a_end, b_start, b_end;
+
+  if (g_strcmp0 (earlier->user_id, later->user_id) == 0)
+    return FALSE;
+  if (!prd_conflict_edits_concurrent (earlier, later))
+    return FALSE;
+  if (!prd_conflict_edit_get_range (earlier, doc, &a_start, &a_end) ||
+      !prd_conflict_edit_get_range (later, doc, &b_start, &b_end))
+    return FALSE;
+  if (a_start > b_end || b_start > a_end)
+    return FALSE;
+  if (out_position != NULL)
+    *out_position = MIN (a_start, b_start);
+  return TRUE;
+}
+
+struct _PrdConflictWindow
+{
+  GQueue edits; /* PrdConflictEdit, oldest first */
+  guint max_edits;
+  gint64 max_age_us;
+};
+
+PrdConflictWindow *
+prd_conflict_window_new (guint max_edits, gint64 max_age_us)
+{
+  PrdConflictWindow *window = g_new0 (PrdConflictWindow, 1);
+
+  g_queue_init (&window->edits);
+  window->max_edits = MAX (max_edits, 1);
+  window->max_age_us = max_age_us;
+  return window;
+}
+
+void
+prd_conflict_window_free (PrdConflictWindow *window)
+{
+  if (window == NULL)
+    return;
+  g_queue_clear_full (&window->edits, (GDestroyNotify) prd_conflict_edit_free);
+  g_free (window);
+}
+
+guint
+prd_conflict_window_get_n_edits (PrdConflictWindow *window)
+{
+  return g_queue_get_length (&window->edits);
+}
+
+GPtrArray *
+prd_conflict_window_add (PrdConflictWindow *window, PrdCrdtDoc *doc, PrdConflictEdit *edit)
+{
+  GPtrArray *found = g_ptr_array_new ();
+  PrdConflictEdit *oldest;
+
+  while ((oldest = g_queue_peek_head (&window->edits)) != NULL &&
+         (g_queue_get_length (&window->edits) >= window->max_edits ||
+          edit->time_us - oldest->time_us > window->max_age_us))
+    prd_conflict_edit_free (g_queue_pop_head (&window->edits));
+  for (GList *l = window->edits.head; l != NULL; l = l->next)
+    if (prd_conflict_edits_conflict (l->data, edit, doc, NULL))
+      g_ptr_array_add (found, l->data);
+  g_queue_push_tail (&window->edits, edit);
+  return found;
+}

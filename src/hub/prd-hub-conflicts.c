@@ -1,0 +1,869 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Conflict review on /prds: `conflict-detected`, `resolve-conflict`,
+ * `conflict-resolved` (docs/protocol.md, "Conflict review").
+ *
+ * Every client operation, once committed, is compared with a window of the
+ * PRD's recent edits by the rule of prd-conflict.h. A conflict is written
+ * to the store before either party hears of it; open conflicts are held in
+ * memory (loaded when the hub starts) because each `joined-prd` lists the
+ * joiner's. A resolution is made of ordinary operations of the hub's own
+ * site (user `hub`), broadcast as content-updates naming the resolver; the
+ * conflict's row is deleted after them, and `conflict-resolved` and the ack
+ * follow that commit.
+ */
+#define G_LOG_DOMAIN "prd-hub"
+
+#include "config.h"
+
+#include "prd-conflict.h"
+#include "prd-error.h"
+#include "prd-hub.h"
+#include "prd-social-store.h"
+
+#include "prd-hub-conflicts.h"
+
+typedef struct
+{
+  char *user_id;
+  char *user_name;
+  PrdCrdtOpType type;
+  char *text;
+  PrdCrdtAnchor start;
+  PrdCrdtAnchor end;
+} Party;
+
+typedef struct
+{
+  char *id;
+  char *prd_id;
+  guint32 position;
+  gint64 created_at;
+  Party parties[2]; /* the earlier-integrated edit, then the later one */
+  gboolean resolving;
+} Conflict;
+
+struct _PrdHubConflicts
+{
+  GObject parent_instance;
+
+  PrdHubPrds *prds;      /* (owned) */
+  PrdSqliteStore *store; /* (owned) */
+  PrdHubConfig *config;  /* (owned) */
+  GHashTable *windows;   /* prd id → (owned) PrdConflictWindow */
+  GHashTable *conflicts; /* id → (owned) Conflict, open ones */
+  GCancellable *cancellable;
+};
+
+G_DEFINE_FINAL_TYPE (PrdHubConflicts, prd_hub_conflicts, G_TYPE_OBJECT)
+
+static void
+conflict_free (Conflict *conflict)
+{
+  g_free (conflict->id);
+  g_free (conflict->prd_id);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_free (conflict->parties[i].user_id);
+      g_free (conflict->parties[i].user_name);
+      g_free (conflict->parties[i].text);
+    }
+  g_free (conflict);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Conflict, conflict_free)
+
+/* ---- JSON forms ------------------------------------------------------------ */
+
+static JsonNode *
+anchor_to_json (const PrdCrdtAnchor *anchor)
+{
+  JsonObject *object = json_object_new ();
+  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+
+  if (anchor->has_id)
+    {
+      json_object_set_int_member (object, "site", anchor->id.site);
+      json_object_set_int_member (object, "clock", anchor->id.clock);
+    }
+  json_object_set_boolean_member (object, "before", anchor->assoc == PRD_CRDT_ASSOC_BEFORE);
+  json_node_take_object (node, object);
+  return node;
+}
+
+static gboolean
+anchor_from_json (JsonObject *object, PrdCrdtAnchor *anchor)
+{
+  if (object == NULL)
+    return FALSE;
+  anchor->has_id = json_object_has_member (object, "site");
+  anchor->id.site = (guint32) json_object_get_int_member_with_default (object, "site", 0);
+  anchor->id.clock = (guint32) json_object_get_int_member_with_default (object, "clock", 0);
+  anchor->assoc = json_object_get_boolean_member_with_default (object, "before", FALSE)
+                      ? PRD_CRDT_ASSOC_BEFORE
+                      : PRD_CRDT_ASSOC_AFTER;
+  return TRUE;
+}
+
+static char *
+parties_to_string (const Conflict *conflict)
+{
+  g_autoptr (JsonNode) root = json_node_new (JSON_NODE_ARRAY);
+  JsonArray *array = json_array_new ();
+
+  json_node_take_array (root, array);
+  for (guint i = 0; i < 2; i++)
+    {
+      const Party *party = &conflict->parties[i];
+      JsonObject *object = json_object_new ();
+
+      json_object_set_string_member (object, "userId", party->user_id);
+      json_object_set_string_member (object, "userName", party->user_name);
+      json_object_set_string_member (object, "type",
+                                     party->type == PRD_CRDT_OP_INSERT ? "insert" : "delete");
+      json_object_set_string_member (object, "text", party->text);
+      json_object_set_member (object, "start", anchor_to_json (&party->start));
+      json_object_set_member (object, "end", anchor_to_json (&party->end));
+      json_array_add_object_element (array, object);
+    }
+  return json_to_string (root, FALSE);
+}
+
+static gboolean
+parties_from_string (Conflict *conflict, const char *text)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+  JsonArray *array;
+
+  if (text == NULL || !json_parser_load_from_data (parser, text, -1, NULL))
+    return FALSE;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root))
+    return FALSE;
+  array = json_node_get_array (root);
+  if (json_array_get_length (array) != 2)
+    return FALSE;
+  for (guint i = 0; i < 2; i++)
+    {
+      JsonNode *node = json_array_get_element (array, i);
+      JsonObject *object;
+      Party *party = &conflict->parties[i];
+
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        return FALSE;
+      object = json_node_get_object (node);
+      party->user_id =
+          g_strdup (json_object_get_string_member_with_default (object, "userId", NULL));
+      party->user_name =
+          g_strdup (json_object_get_string_member_with_default (object, "userName", NULL));
+      party->text = g_strdup (json_object_get_string_member_with_default (object, "text", NULL));
+      party->type =
+          g_strcmp0 (json_object_get_string_member_with_default (object, "type", ""), "insert") == 0
+              ? PRD_CRDT_OP_INSERT
+              : PRD_CRDT_OP_DELETE;
+      if (party->user_id == NULL || party->user_name == NULL || party->text == NULL ||
+          !json_object_has_member (object, "start") || !json_object_has_member (object, "end") ||
+          !anchor_from_json (json_object_get_object_member (object, "start"), &party->start) ||
+          !anchor_from_json (json_object_get_object_member (object, "end"), &party->end))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static int
+party_of (const Conflict *conflict, const char *user_id)
+{
+  for (int i = 0; i < 2; i++)
+    if (g_strcmp0 (conflict->parties[i].user_id, user_id) == 0)
+      return i;
+  return -1;
+}
+
+static gboolean
+party_range (const Party *party, PrdCrdtDoc *doc, guint32 *out_start, guint32 *out_end)
+{
+  guint32 start, end;
+
+  if (!party->start.has_id || !prd_crdt_doc_anchor_resolve (doc, &party->start, &start, NULL) ||
+      !prd_crdt_doc_anchor_resolve (doc, &party->end, &end, NULL))
+    return FALSE;
+  *out_start = MIN (start, end);
+  *out_end = MAX (start, end);
+  return TRUE;
+}
+
+/* Where the conflict is now: the start of its two ranges. */
+static guint32
+conflict_position (PrdHubConflicts *self, const Conflict *conflict)
+{
+  PrdDocument *document = prd_hub_prds_peek_document (self->prds, conflict->prd_id);
+  guint32 position = G_MAXUINT32, start, end;
+
+  for (guint i = 0; document != NULL && i < 2; i++)
+    if (party_range (&conflict->parties[i], prd_document_get_crdt (document), &start, &end))
+      position = MIN (position, start);
+  return position != G_MAXUINT32 ? position : conflict->position;
+}
+
+/* The seed's entry, as @user_id (a party) sees it. */
+static JsonObject *
+conflict_view (PrdHubConflicts *self, const Conflict *conflict, int party)
+{
+  JsonObject *object = json_object_new ();
+
+  json_object_set_int_member (object, "position", conflict_position (self, conflict));
+  json_object_set_string_member (object, "yourChange", conflict->parties[party].text);
+  json_object_set_string_member (object, "theirChange", conflict->parties[1 - party].text);
+  json_object_set_string_member (object, "conflictId", conflict->id);
+  return object;
+}
+
+/* Sends `conflict-detected` to every connection of the conflict's parties
+ * that has joined its PRD. */
+static void
+send_detected (PrdHubConflicts *self, const Conflict *conflict)
+{
+  PrdSioNamespace *nsp = prd_hub_prds_get_namespace (self->prds);
+  g_autofree char *room_name = prd_hub_prds_room_name (conflict->prd_id);
+  g_autoptr (GPtrArray) sockets = NULL;
+
+  if (nsp == NULL)
+    return;
+  sockets = prd_sio_namespace_get_room_sockets (nsp, room_name);
+  for (guint i = 0; i < sockets->len; i++)
+    {
+      PrdSioSocket *socket = g_ptr_array_index (sockets, i);
+      PrdRoom *room = NULL;
+      const char *user_id;
+      g_autoptr (JsonNode) payload = NULL;
+      JsonObject *object;
+      JsonArray *list;
+      int party;
+
+      if (prd_hub_prds_get_joined (self->prds, socket, conflict->prd_id, &room) == NULL ||
+          room == NULL)
+        continue;
+      user_id = prd_room_member_get_user_id (room, prd_sio_socket_get_id (socket));
+      party = party_of (conflict, user_id);
+      if (party < 0)
+        continue;
+      payload = json_node_new (JSON_NODE_OBJECT);
+      object = json_object_new ();
+      json_node_take_object (payload, object);
+      json_object_set_string_member (object, "prdId", conflict->prd_id);
+      list = json_array_new ();
+      json_array_add_object_element (list, conflict_view (self, conflict, party));
+      json_object_set_array_member (object, "conflicts", list);
+      prd_sio_socket_emit_one (socket, "conflict-detected", payload);
+    }
+}
+
+/* ---- detection ------------------------------------------------------------- */
+
+static guint
+n_open (PrdHubConflicts *self, const char *prd_id)
+{
+  GHashTableIter iter;
+  Conflict *conflict;
+  guint n = 0;
+
+  g_hash_table_iter_init (&iter, self->conflicts);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &conflict))
+    n += g_strcmp0 (conflict->prd_id, prd_id) == 0;
+  return n;
+}
+
+typedef struct
+{
+  PrdHubConflicts *self; /* (owned) */
+  Conflict *conflict;    /* (owned) */
+} Raise;
+
+static void
+on_raised (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Raise *raise = user_data;
+  PrdHubConflicts *self = raise->self;
+  g_autoptr (PrdSocialResult) done = NULL;
+  g_autoptr (GError) error = NULL;
+
+  done = prd_social_store_run_finish (PRD_SQLITE_STORE (source), result, &error);
+  if (done == NULL)
+    g_warning ("Cannot store conflict %s: %s", raise->conflict->id, error->message);
+  else
+    {
+      Conflict *conflict = g_steal_pointer (&raise->conflict);
+
+      g_hash_table_insert (self->conflicts, conflict->id, conflict);
+      send_detected (self, conflict);
+    }
+  g_clear_pointer (&raise->conflict, conflict_free);
+  g_object_unref (raise->self);
+  g_free (raise);
+}
+
+static void
+party_from_edit (Party *party, PrdConflictEdit *edit, PrdCrdtDoc *doc)
+{
+  party->user_id = g_strdup (edit->user_id);
+  party->user_name = g_strdup (edit->user_name);
+  party->type = edit->type;
+  party->text = g_strdup (prd_conflict_edit_get_text (edit, doc));
+  party->start = edit->start;
+  party->end = edit->end;
+}
+
+static void
+on_committed (PrdHubRoom *room,
+              const char *prd_id,
+              const PrdCrdtOp *op,
+              GArray *base,
+              guint32 client_position,
+              const char *user_id,
+              const char *user_name,
+              gpointer user_data)
+{
+  PrdHubConflicts *self = user_data;
+  PrdCrdtDoc *doc = prd_document_get_crdt (prd_hub_room_get_document (room));
+  PrdConflictWindow *window = g_hash_table_lookup (self->windows, prd_id);
+  g_autoptr (GPtrArray) found = NULL;
+  PrdConflictEdit *edit;
+  guint open;
+
+  if (window == NULL)
+    {
+      window = prd_conflict_window_new (PRD_CONFLICT_DEFAULT_WINDOW_EDITS,
+                                        PRD_CONFLICT_DEFAULT_WINDOW_AGE);
+      g_hash_table_insert (self->windows, g_strdup (prd_id), window);
+    }
+  edit = prd_conflict_edit_new (op, (const guint32 *) base->data, base->len, client_position,
+                                user_id, user_name, g_get_monotonic_time ());
+  found = prd_conflict_window_add (window, doc, edit);
+  open = found->len > 0 ? n_open (self, prd_id) : 0;
+  for (guint i = 0; i < found->len; i++)
+    {
+      PrdConflictEdit *earlier = g_ptr_array_index (found, i);
+      g_autoptr (GPtrArray) stmts = NULL;
+      g_autofree char *parties = NULL;
+      g_autofree char *uuid = NULL;
+      Raise *raise;
+      guint32 position = 0;
+
+      if (open >= PRD_HUB_CONFLICTS_MAX_OPEN)
+        {
+          g_debug ("PRD %s has %u open conflicts; not raising more", prd_id, open);
+          break;
+        }
+      open++;
+      raise = g_new0 (Raise, 1);
+      raise->self = g_object_ref (self);
+      raise->conflict = g_new0 (Conflict, 1);
+      uuid = g_uuid_string_random ();
+      raise->conflict->id = g_strdup_printf ("conflict_%s", uuid);
+      raise->conflict->prd_id = g_strdup (prd_id);
+      raise->conflict->created_at = g_get_real_time () / 1000;
+      prd_conflict_edits_conflict (earlier, edit, doc, &position);
+      raise->conflict->position = position;
+      party_from_edit (&raise->conflict->parties[0], earlier, doc);
+      party_from_edit (&raise->conflict->parties[1], edit, doc);
+      parties = parties_to_string (raise->conflict);
+      stmts = prd_social_stmts_new ();
+      prd_social_stmts_add (stmts,
+                            "INSERT INTO conflicts (id, prd_id, position, created_at, parties) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            g_variant_new ("(ssxxs)", raise->conflict->id, prd_id,
+                                           (gint64) position, raise->conflict->created_at,
+                                           parties));
+      prd_social_store_run_async (self->store, TRUE, g_steal_pointer (&stmts), NULL, on_raised,
+                                  raise);
+    }
+}
+
+/* ---- joined-prd ------------------------------------------------------------ */
+
+static int
+compare_created (gconstpointer a, gconstpointer b)
+{
+  const Conflict *x = *(Conflict *const *) a, *y = *(Conflict *const *) b;
+
+  if (x->created_at != y->created_at)
+    return x->created_at < y->created_at ? -1 : 1;
+  return g_strcmp0 (x->id, y->id);
+}
+
+static void
+on_joined (PrdHubRoom *room,
+           PrdSioSocket *socket,
+           const char *user_id,
+           JsonObject *joined,
+           gpointer user_data)
+{
+  PrdHubConflicts *self = user_data;
+  const char *prd_id = prd_hub_room_get_prd_id (room);
+  g_autoptr (GPtrArray) mine = g_ptr_array_new ();
+  JsonArray *array = json_array_new ();
+  GHashTableIter iter;
+  Conflict *conflict;
+
+  g_hash_table_iter_init (&iter, self->conflicts);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &conflict))
+    if (g_strcmp0 (conflict->prd_id, prd_id) == 0 && party_of (conflict, user_id) >= 0)
+      g_ptr_array_add (mine, conflict);
+  g_ptr_array_sort (mine, compare_created);
+  for (guint i = 0; i < mine->len; i++)
+    {
+      conflict = g_ptr_array_index (mine, i);
+      json_array_add_object_element (array,
+                                     conflict_view (self, conflict, party_of (conflict, user_id)));
+    }
+  json_object_set_array_member (joined, "conflicts", array);
+}
+
+/* ---- resolve-conflict ------------------------------------------------------ */
+
+typedef enum
+{
+  RESOLVE_YOURS,
+  RESOLVE_THEIRS,
+  RESOLVE_MERGE,
+} Resolution;
+
+static const char *const resolution_names[] = { "yours", "theirs", "merge" };
+
+typedef struct
+{
+  PrdHubConflicts *self; /* (owned) */
+  PrdHubRoom *room;      /* (owned): held */
+  PrdSioSocket *socket;  /* (owned) */
+  gint64 ack_id;
+  char *prd_id;
+  char *conflict_id;
+  Resolution resolution;
+  char *merged;
+  char *user_id;
+  char *user_name;
+  gboolean marked; /* this request set the conflict's `resolving` */
+} Resolve;
+
+static void
+resolve_free (Resolve *resolve)
+{
+  Conflict *conflict = g_hash_table_lookup (resolve->self->conflicts, resolve->conflict_id);
+
+  if (conflict != NULL && resolve->marked)
+    conflict->resolving = FALSE;
+  g_clear_pointer (&resolve->room, prd_hub_prds_ai_release);
+  g_object_unref (resolve->self);
+  g_object_unref (resolve->socket);
+  g_free (resolve->prd_id);
+  g_free (resolve->conflict_id);
+  g_free (resolve->merged);
+  g_free (resolve->user_id);
+  g_free (resolve->user_name);
+  g_free (resolve);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Resolve, resolve_free)
+
+static void
+reply_error_literal (
+    PrdSioSocket *socket, gint64 ack_id, const char *prd_id, PrdErrorCode code, const char *message)
+{
+  g_autoptr (GError) error = g_error_new_literal (PRD_ERROR, code, message);
+
+  prd_hub_reply_error (socket, ack_id, "resolve-conflict", prd_id, error);
+}
+
+static void
+on_closed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (Resolve) resolve = user_data;
+  PrdHubConflicts *self = resolve->self;
+  g_autoptr (PrdSocialResult) done = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) payload = NULL;
+  g_autoptr (JsonNode) ack = NULL;
+  JsonObject *object, *by;
+
+  done = prd_social_store_run_finish (PRD_SQLITE_STORE (source), result, &error);
+  if (done == NULL)
+    {
+      prd_hub_reply_error (resolve->socket, resolve->ack_id, "resolve-conflict", resolve->prd_id,
+                           error);
+      return;
+    }
+  g_hash_table_remove (self->conflicts, resolve->conflict_id);
+
+  payload = json_node_new (JSON_NODE_OBJECT);
+  object = json_object_new ();
+  json_node_take_object (payload, object);
+  json_object_set_string_member (object, "prdId", resolve->prd_id);
+  json_object_set_string_member (object, "conflictId", resolve->conflict_id);
+  json_object_set_string_member (object, "resolution", resolution_names[resolve->resolution]);
+  by = json_object_new ();
+  json_object_set_string_member (by, "id", resolve->user_id);
+  json_object_set_string_member (by, "name", resolve->user_name);
+  json_object_set_object_member (object, "resolvedBy", by);
+  prd_hub_room_emit (resolve->room, "conflict-resolved", payload);
+
+  if (resolve->ack_id >= 0)
+    {
+      ack = json_node_new (JSON_NODE_OBJECT);
+      object = json_object_new ();
+      json_node_take_object (ack, object);
+      json_object_set_boolean_member (object, "ok", TRUE);
+      json_object_set_string_member (object, "conflictId", resolve->conflict_id);
+      prd_sio_socket_ack_one (resolve->socket, resolve->ack_id, ack);
+    }
+}
+
+/* Makes the document say what @resolve asks, as operations of @site. */
+static gboolean
+apply_resolution (Resolve *resolve, Conflict *conflict, guint32 site, GError **error)
+{
+  PrdCrdtDoc *doc = prd_document_get_crdt (prd_hub_room_get_document (resolve->room));
+  int mine = party_of (conflict, resolve->user_id);
+  const Party *undone = NULL;
+  guint32 start = G_MAXUINT32, end = 0;
+
+#define EDIT(insert, position, text, length)                                                       \
+  prd_hub_room_edit (resolve->room, site, PRD_HUB_SITE_USER, resolve->user_id, resolve->user_name, \
+                     insert, position, text, length, error)
+
+  if (resolve->resolution == RESOLVE_MERGE)
+    {
+      for (guint i = 0; i < 2; i++)
+        {
+          guint32 s, e;
+
+          if (party_range (&conflict->parties[i], doc, &s, &e))
+            {
+              start = MIN (start, s);
+              end = MAX (end, e);
+            }
+        }
+      if (start == G_MAXUINT32)
+        start = end = MIN (conflict->position, prd_crdt_doc_get_length (doc));
+      if (end > start && !EDIT (FALSE, start, NULL, end - start))
+        return FALSE;
+      if (*resolve->merged != '\0' && !EDIT (TRUE, start, resolve->merged, 0))
+        return FALSE;
+      return TRUE;
+    }
+
+  undone = &conflict->parties[resolve->resolution == RESOLVE_YOURS ? 1 - mine : mine];
+  if (!party_range (undone, doc, &start, &end))
+    return TRUE;
+  if (undone->type == PRD_CRDT_OP_INSERT)
+    return end <= start || EDIT (FALSE, start, NULL, end - start);
+  return *undone->text == '\0' || EDIT (TRUE, start, undone->text, 0);
+#undef EDIT
+}
+
+static void
+on_site (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (Resolve) resolve = user_data;
+  PrdHubConflicts *self = resolve->self;
+  g_autoptr (PrdStoreSite) site = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) stmts = NULL;
+  Conflict *conflict;
+
+  site = prd_store_acquire_site_finish (PRD_STORE (source), result, &error);
+  conflict = g_hash_table_lookup (self->conflicts, resolve->conflict_id);
+  if (site == NULL || conflict == NULL || !prd_hub_room_is_open (resolve->room))
+    {
+      if (error == NULL)
+        error = g_error_new_literal (PRD_ERROR, PRD_ERROR_STORAGE, "The PRD was closed");
+      prd_hub_reply_error (resolve->socket, resolve->ack_id, "resolve-conflict", resolve->prd_id,
+                           error);
+      return;
+    }
+  prd_document_set_site_owner (prd_hub_room_get_document (resolve->room), (guint32) site->site,
+                               PRD_HUB_SITE_USER);
+  if (!apply_resolution (resolve, conflict, (guint32) site->site, &error))
+    {
+      prd_hub_reply_error (resolve->socket, resolve->ack_id, "resolve-conflict", resolve->prd_id,
+                           error);
+      return;
+    }
+  stmts = prd_social_stmts_new ();
+  prd_social_stmts_add (stmts, "DELETE FROM conflicts WHERE id = ?",
+                        g_variant_new ("(s)", resolve->conflict_id));
+  prd_social_store_run_async (self->store, TRUE, g_steal_pointer (&stmts), NULL, on_closed,
+                              g_steal_pointer (&resolve));
+}
+
+static void
+on_resolve_conflict (PrdSioSocket *socket,
+                     const char *event,
+                     JsonArray *args,
+                     GPtrArray *attachments,
+                     gint64 ack_id,
+                     gpointer user_data)
+{
+  PrdHubConflicts *self = user_data;
+  const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
+  JsonNode *node = json_array_get_length (args) > 0 ? json_array_get_element (args, 0) : NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Resolve) resolve = NULL;
+  g_autoptr (GArray) busy = NULL;
+  const char *prd_id, *conflict_id, *resolution, *merged = NULL;
+  JsonObject *payload;
+  JsonNode *member;
+  Conflict *conflict;
+  PrdHubRoom *room;
+  int kind = -1;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      reply_error_literal (socket, ack_id, NULL, PRD_ERROR_INVALID_PAYLOAD,
+                           "The payload must be an object");
+      return;
+    }
+  payload = json_node_get_object (node);
+#define STRING_MEMBER(name)                                                                       \
+  ((member = json_object_get_member (payload, name)) != NULL && JSON_NODE_HOLDS_VALUE (member) && \
+           json_node_get_value_type (member) == G_TYPE_STRING                                     \
+       ? json_node_get_string (member)                                                            \
+       : NULL)
+  prd_id = STRING_MEMBER ("prdId");
+  if (prd_id == NULL || !prd_store_validate_prd_id (prd_id, &error))
+    {
+      if (error != NULL)
+        prd_hub_reply_error (socket, ack_id, event, NULL, error);
+      else
+        reply_error_literal (socket, ack_id, NULL, PRD_ERROR_INVALID_PAYLOAD,
+                             "prdId must be a string");
+      return;
+    }
+  conflict_id = STRING_MEMBER ("conflictId");
+  if (conflict_id == NULL)
+    {
+      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_INVALID_PAYLOAD,
+                           "conflictId must be a string");
+      return;
+    }
+  resolution = STRING_MEMBER ("resolution");
+  for (guint i = 0; resolution != NULL && i < G_N_ELEMENTS (resolution_names); i++)
+    if (g_str_equal (resolution, resolution_names[i]))
+      kind = (int) i;
+  if (kind < 0)
+    {
+      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_INVALID_PAYLOAD,
+                           "resolution must be 'yours', 'theirs' or 'merge'");
+      return;
+    }
+  if (kind == RESOLVE_MERGE)
+    {
+      guint32 units = 0;
+
+      merged = STRING_MEMBER ("mergedContent");
+      if (merged == NULL)
+        {
+          reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_INVALID_PAYLOAD,
+                               "mergedContent must be a string for a merge");
+          return;
+        }
+      if (!prd_utf16_length (merged, &units) || units > self->config->max_operation_size)
+        {
+          g_autofree char *message =
+              g_strdup_printf ("mergedContent is longer than %u UTF-16 code units",
+                               self->config->max_operation_size);
+
+          reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_PAYLOAD_TOO_LARGE, message);
+          return;
+        }
+    }
+#undef STRING_MEMBER
+
+  room = prd_hub_prds_ai_hold (self->prds, prd_id, socket, TRUE, &error);
+  if (room == NULL)
+    {
+      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_FORBIDDEN))
+        {
+          g_clear_error (&error);
+          error =
+              g_error_new_literal (PRD_ERROR, PRD_ERROR_FORBIDDEN,
+                                   "Only editors who joined in edit mode may resolve conflicts");
+        }
+      prd_hub_reply_error (socket, ack_id, event, prd_id, error);
+      return;
+    }
+  resolve = g_new0 (Resolve, 1);
+  resolve->self = g_object_ref (self);
+  resolve->room = room;
+  resolve->socket = g_object_ref (socket);
+  resolve->ack_id = ack_id;
+  resolve->prd_id = g_strdup (prd_id);
+  resolve->conflict_id = g_strdup (conflict_id);
+  resolve->resolution = (Resolution) kind;
+  resolve->merged = g_strdup (merged);
+  resolve->user_id = g_strdup (identity->user_id);
+  resolve->user_name = g_strdup (identity->name);
+
+  conflict = g_hash_table_lookup (self->conflicts, conflict_id);
+  if (conflict == NULL || g_strcmp0 (conflict->prd_id, prd_id) != 0)
+    {
+      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_NOT_FOUND,
+                           "No open conflict with this conflictId in this PRD");
+      return;
+    }
+  if (party_of (conflict, identity->user_id) < 0)
+    {
+      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_FORBIDDEN,
+                           "Only the two users of a conflict may resolve it");
+      return;
+    }
+  if (conflict->resolving)
+    {
+      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_INVALID_OPERATION,
+                           "The conflict is being resolved");
+      return;
+    }
+  conflict->resolving = resolve->marked = TRUE;
+  busy = prd_hub_room_get_busy_sites (room);
+  prd_store_acquire_site_async (PRD_STORE (self->store), prd_id, PRD_HUB_SITE_USER,
+                                (const int *) busy->data, busy->len, self->cancellable, on_site,
+                                g_steal_pointer (&resolve));
+}
+
+/* ---- loading and object ----------------------------------------------------- */
+
+static void
+on_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GAsyncResult **out = user_data;
+
+  *out = g_object_ref (result);
+}
+
+static gboolean
+load_conflicts (PrdHubConflicts *self, GError **error)
+{
+  g_autoptr (GMainContext) context = g_main_context_ref_thread_default ();
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (PrdSocialResult) rows = NULL;
+  GPtrArray *stmts = prd_social_stmts_new ();
+
+  prd_social_stmts_add (stmts, "SELECT id, prd_id, position, created_at, parties FROM conflicts",
+                        NULL);
+  prd_social_store_run_async (self->store, FALSE, stmts, NULL, on_read, &result);
+  while (result == NULL)
+    g_main_context_iteration (context, TRUE);
+  rows = prd_social_store_run_finish (self->store, result, error);
+  if (rows == NULL)
+    return FALSE;
+  for (guint i = 0; i < rows->rows->len; i++)
+    {
+      GVariant *row = g_ptr_array_index (rows->rows, i);
+      g_autoptr (Conflict) conflict = g_new0 (Conflict, 1);
+
+      conflict->id = g_strdup (prd_social_row_str (row, 0));
+      conflict->prd_id = g_strdup (prd_social_row_str (row, 1));
+      conflict->position = (guint32) prd_social_row_int (row, 2);
+      conflict->created_at = prd_social_row_int (row, 3);
+      if (conflict->id == NULL || conflict->prd_id == NULL ||
+          !parties_from_string (conflict, prd_social_row_str (row, 4)))
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA, "Conflict %s is damaged",
+                       conflict->id != NULL ? conflict->id : "?");
+          return FALSE;
+        }
+      g_hash_table_insert (self->conflicts, conflict->id, conflict);
+      g_steal_pointer (&conflict);
+    }
+  return TRUE;
+}
+
+static void
+prd_hub_conflicts_dispose (GObject *object)
+{
+  PrdHubConflicts *self = PRD_HUB_CONFLICTS (object);
+
+  g_cancellable_cancel (self->cancellable);
+  if (self->prds != NULL)
+    {
+      PrdSioNamespace *nsp = prd_hub_prds_get_namespace (self->prds);
+
+      if (nsp != NULL)
+        prd_sio_namespace_on (nsp, "resolve-conflict", NULL, NULL);
+      prd_hub_prds_set_joined_user_func (self->prds, NULL, NULL);
+      prd_hub_prds_set_committed_func (self->prds, NULL, NULL);
+    }
+  g_clear_object (&self->prds);
+  g_clear_object (&self->store);
+  g_clear_pointer (&self->config, prd_hub_config_unref);
+  G_OBJECT_CLASS (prd_hub_conflicts_parent_class)->dispose (object);
+}
+
+static void
+prd_hub_conflicts_finalize (GObject *object)
+{
+  PrdHubConflicts *self = PRD_HUB_CONFLICTS (object);
+
+  g_hash_table_unref (self->windows);
+  g_hash_table_unref (self->conflicts);
+  g_object_unref (self->cancellable);
+  G_OBJECT_CLASS (prd_hub_conflicts_parent_class)->finalize (object);
+}
+
+static void
+prd_hub_conflicts_class_init (PrdHubConflictsClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = prd_hub_conflicts_dispose;
+  object_class->finalize = prd_hub_conflicts_finalize;
+}
+
+static void
+prd_hub_conflicts_init (PrdHubConflicts *self)
+{
+  self->windows = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                         (GDestroyNotify) prd_conflict_window_free);
+  self->conflicts =
+      g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) conflict_free);
+  self->cancellable = g_cancellable_new ();
+}
+
+/**
+ * prd_hub_conflicts_new:
+ * @store: the hub's store; conflicts need the SQLite store
+ *
+ * Returns: (transfer full) (nullable): the conflict review of @prds, or
+ *   %NULL when the open conflicts cannot be read
+ */
+PrdHubConflicts *
+prd_hub_conflicts_new (PrdHubPrds *prds, PrdStore *store, PrdHubConfig *config, GError **error)
+{
+  g_autoptr (PrdHubConflicts) self = NULL;
+
+  g_return_val_if_fail (PRD_IS_HUB_PRDS (prds), NULL);
+
+  if (!PRD_IS_SQLITE_STORE (store))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_CONFIG, "Conflicts need the SQLite store");
+      return NULL;
+    }
+  self = g_object_new (PRD_TYPE_HUB_CONFLICTS, NULL);
+  self->prds = g_object_ref (prds);
+  self->store = g_object_ref (PRD_SQLITE_STORE (store));
+  self->config = prd_hub_config_ref (config);
+  if (!load_conflicts (self, error))
+    return NULL;
+  prd_sio_namespace_on (prd_hub_prds_get_namespace (prds), "resolve-conflict", on_resolve_conflict,
+                        self);
+  prd_hub_prds_set_joined_user_func (prds, on_joined, self);
+  prd_hub_prds_set_committed_func (prds, on_committed, self);
+  return g_steal_pointer (&self);
+}
+
+guint
+prd_hub_conflicts_get_n_open (PrdHubConflicts *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB_CONFLICTS (self), 0);
+  return g_hash_table_size (self->conflicts);
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "prd-hub-config.h"
+#include "prd-hub-prds.h"
+#include "prd-store.h"
+
+G_BEGIN_DECLS
+
+/* Open conflicts one PRD may have; later ones are not raised. */
+#define PRD_HUB_CONFLICTS_MAX_OPEN 64
+
+#define PRD_TYPE_HUB_CONFLICTS (prd_hub_conflicts_get_type ())
+G_DECLARE_FINAL_TYPE (PrdHubConflicts, prd_hub_conflicts, PRD, HUB_CONFLICTS, GObject)
+
+PrdHubConflicts *
+prd_hub_conflicts_new (PrdHubPrds *prds, PrdStore *store, PrdHubConfig *config, GError **error);
+guint prd_hub_conflicts_get_n_open (PrdHubConflicts *self);
+
+G_END_DECLS

@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// Conflict review on /prds (docs/protocol.md, "Conflict review"): two plain
+// socket.io-clients edit the same place at stale vectors; both hear
+// conflict-detected; resolve-conflict applies yours / theirs / merge as
+// ordinary edits; open conflicts survive a restart and come with joined-prd.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHub, tmpDir } from './helpers/hub.js';
+import {
+  client, request, join, bump, user, createPrd, recorder, until,
+} from './collab-helpers.js';
+
+const EVENTS = ['conflict-detected', 'conflict-resolved', 'content-update'];
+
+function op(type, position, rest) {
+  return { type, position, ...rest, timestamp: Date.now() };
+}
+
+// Two editors who both start from the same text; each sends one edit at
+// that stale vector. Returns the sockets, their recorders and the ids.
+async function collide(hub, prdId, opA, opB, sockets) {
+  const a = await client(hub, user('user_a'));
+  const b = await client(hub, user('user_b'));
+  sockets.push(a, b);
+  const ja = await join(a, prdId);
+  const jb = await join(b, prdId);
+  const seenA = recorder(a, EVENTS);
+  const seenB = recorder(b, EVENTS);
+  const ackA = await request(a, 'content-update',
+    { prdId, operation: opA, stateVector: bump(ja.vector, ja.siteId) });
+  assert.equal(ackA.ok, true, JSON.stringify(ackA));
+  // b has not seen a's edit: its vector is the one it joined with.
+  const ackB = await request(b, 'content-update',
+    { prdId, operation: opB, stateVector: bump(jb.vector, jb.siteId) });
+  assert.equal(ackB.ok, true, JSON.stringify(ackB));
+  const detected = (seen) => seen.filter((e) => e.event === 'conflict-detected');
+  await until(a, () => detected(seenA).length === 1 && detected(seenB).length === 1);
+  return {
+    a, b, seenA, seenB, ja, jb,
+    fromA: detected(seenA)[0].data, fromB: detected(seenB)[0].data,
+  };
+}
+
+async function text(hub, prdId) {
+  const r = await client(hub, user('user_reader', { role: 'viewer' }));
+  try {
+    const { joined } = await join(r, prdId, { mode: 'view' });
+    return joined.initialState.content;
+  } finally {
+    r.close();
+  }
+}
+
+function resolvedIn(seen) {
+  return seen.filter((e) => e.event === 'conflict-resolved');
+}
+
+test('concurrent inserts at one place: both get conflict-detected (seed shape)', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Collide', 'hello world');
+    const c = await collide(hub, prdId, op('insert', 5, { content: 'AAA' }),
+      op('insert', 5, { content: 'BB' }), sockets);
+    for (const [data, mine, theirs] of [[c.fromA, 'AAA', 'BB'], [c.fromB, 'BB', 'AAA']]) {
+      assert.deepEqual(Object.keys(data).sort(), ['conflicts', 'prdId']);
+      assert.equal(data.prdId, prdId);
+      assert.equal(data.conflicts.length, 1);
+      const [k] = data.conflicts;
+      assert.deepEqual(Object.keys(k).sort(), ['conflictId', 'position', 'theirChange', 'yourChange']);
+      assert.match(k.conflictId, /^conflict_[0-9a-f-]+$/);
+      assert.equal(k.position, 5);
+      assert.equal(k.yourChange, mine);
+      assert.equal(k.theirChange, theirs);
+    }
+    assert.equal(c.fromA.conflicts[0].conflictId, c.fromB.conflicts[0].conflictId);
+    // The CRDT merged both regardless.
+    const merged = await text(hub, prdId);
+    assert.ok(merged === 'helloAAABB world' || merged === 'helloBBAAA world', merged);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('no conflict: same user, sequential edits, far apart', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Calm', 'hello wonderful world');
+    const a = await client(hub, user('user_a'));
+    const a2 = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    sockets.push(a, a2, b);
+    const ja = await join(a, prdId);
+    const ja2 = await join(a2, prdId);
+    const jb = await join(b, prdId);
+    const seen = [a, a2, b].map((s) => recorder(s, ['conflict-detected']));
+    // Same user on two connections, both stale, same place.
+    await request(a, 'content-update',
+      { prdId, operation: op('insert', 0, { content: 'x' }), stateVector: bump(ja.vector, ja.siteId) });
+    await request(a2, 'content-update',
+      { prdId, operation: op('insert', 0, { content: 'y' }), stateVector: bump(ja2.vector, ja2.siteId) });
+    // b, stale too, far away from both.
+    const ackB = await request(b, 'content-update',
+      { prdId, operation: op('insert', 21, { content: '!' }), stateVector: bump(jb.vector, jb.siteId) });
+    // b again, having seen everything, right next to a's text.
+    const ack2 = await request(b, 'content-update',
+      { prdId, operation: op('insert', 1, { content: 'z' }), stateVector: bump(ackB.stateVector, jb.siteId) });
+    assert.equal(ack2.ok, true, JSON.stringify(ack2));
+    // A marker: a real conflict afterwards proves the hub had its chance.
+    const late = await client(hub, user('user_c'));
+    sockets.push(late);
+    const jl = await join(late, prdId);
+    const seenLate = recorder(late, ['conflict-detected']);
+    await request(b, 'content-update',
+      { prdId, operation: op('insert', 10, { content: 'B' }), stateVector: bump(ack2.stateVector, jb.siteId) });
+    await request(late, 'content-update',
+      { prdId, operation: op('insert', 10, { content: 'C' }), stateVector: bump(jl.vector, jl.siteId) });
+    await until(late, () => seenLate.length === 1 && seen[2].length === 1);
+    assert.equal(seen[0].length, 0);
+    assert.equal(seen[1].length, 0);
+    assert.equal(seen[2].length, 1);
+    assert.equal(seen[2][0].data.conflicts[0].yourChange, 'B');
+    assert.equal(seenLate[0].data.conflicts[0].theirChange, 'B');
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+for (const [resolution, resolver, merged, expected] of [
+  ['yours', 'a', undefined, 'helloAAA world'],
+  ['theirs', 'a', undefined, 'helloBB world'],
+  ['merge', 'b', 'XY', 'helloXY world'],
+]) {
+  test(`resolve-conflict '${resolution}' edits the text for everyone and closes it`, async () => {
+    const hub = await startHub();
+    const sockets = [];
+    try {
+      const prdId = await createPrd(hub, 'Resolve', 'hello world');
+      const c = await collide(hub, prdId, op('insert', 5, { content: 'AAA' }),
+        op('insert', 5, { content: 'BB' }), sockets);
+      const conflictId = c.fromA.conflicts[0].conflictId;
+      const who = resolver === 'a' ? c.a : c.b;
+      const payload = { prdId, conflictId, resolution };
+      if (merged !== undefined) payload.mergedContent = merged;
+      const ack = await request(who, 'resolve-conflict', payload);
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      await until(c.a, () => resolvedIn(c.seenA).length === 1 && resolvedIn(c.seenB).length === 1);
+      for (const seen of [c.seenA, c.seenB]) {
+        assert.deepEqual(resolvedIn(seen)[0].data, {
+          prdId, conflictId, resolution,
+          resolvedBy: { id: `user_${resolver}`, name: `Name user_${resolver}` },
+        });
+      }
+      // The resolution came as ordinary content-updates, to both users,
+      // naming the resolver.
+      const ops = c.seenA.filter((e) => e.event === 'content-update'
+        && e.data.userId === `user_${resolver}` && e.data.operation.site !== c.ja.siteId);
+      assert.ok(ops.length >= 1, JSON.stringify(c.seenA));
+      assert.equal(await text(hub, prdId), expected);
+      // Closed: gone from joined-prd, and resolving again finds nothing.
+      const again = await request(c.a, 'resolve-conflict', { prdId, conflictId, resolution: 'yours' });
+      assert.equal(again.error.code, 'NOT_FOUND');
+      const a3 = await client(hub, user('user_a'));
+      sockets.push(a3);
+      const j3 = await join(a3, prdId);
+      assert.deepEqual(j3.joined.conflicts, []);
+    } finally {
+      for (const s of sockets) s.close();
+      await hub.stop();
+    }
+  });
+}
+
+test('delete across the other\'s insert is a conflict; theirs puts the text back', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Across', 'abcdefgh');
+    const c = await collide(hub, prdId, op('insert', 4, { content: 'XY' }),
+      op('delete', 1, { length: 6 }), sockets);
+    assert.equal(c.fromB.conflicts[0].yourChange, 'bcdefg');
+    assert.equal(c.fromB.conflicts[0].theirChange, 'XY');
+    assert.equal(c.fromA.conflicts[0].yourChange, 'XY');
+    assert.equal(await text(hub, prdId), 'aXYh');
+    // b takes a's side: b's delete is undone, a's insert stays.
+    const ack = await request(c.b, 'resolve-conflict',
+      { prdId, conflictId: c.fromB.conflicts[0].conflictId, resolution: 'theirs' });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(c.a, () => resolvedIn(c.seenA).length === 1);
+    const t = await text(hub, prdId);
+    // The deleted text goes back where its first character was.
+    assert.equal(t, 'abcdefgXYh');
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('bad resolve-conflict input is refused with a code and changes nothing', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Bad', 'hello world');
+    const c = await collide(hub, prdId, op('insert', 5, { content: 'AAA' }),
+      op('insert', 5, { content: 'BB' }), sockets);
+    const conflictId = c.fromA.conflicts[0].conflictId;
+    const before = await text(hub, prdId);
+    const other = await client(hub, user('user_c'));
+    const viewer = await client(hub, user('user_v', { role: 'viewer' }));
+    const outsider = await client(hub, user('user_d'));
+    sockets.push(other, viewer, outsider);
+    await join(other, prdId);
+    await join(viewer, prdId, { mode: 'view' });
+    const cases = [
+      [c.a, 'not an object', 'INVALID_PAYLOAD'],
+      [c.a, { conflictId, resolution: 'yours' }, 'INVALID_PAYLOAD'],
+      [c.a, { prdId, resolution: 'yours' }, 'INVALID_PAYLOAD'],
+      [c.a, { prdId, conflictId: 7, resolution: 'yours' }, 'INVALID_PAYLOAD'],
+      [c.a, { prdId, conflictId, resolution: 'mine' }, 'INVALID_PAYLOAD'],
+      [c.a, { prdId, conflictId }, 'INVALID_PAYLOAD'],
+      [c.a, { prdId, conflictId, resolution: 'merge' }, 'INVALID_PAYLOAD'],
+      [c.a, { prdId, conflictId, resolution: 'merge', mergedContent: 5 }, 'INVALID_PAYLOAD'],
+      [c.a, { prdId, conflictId, resolution: 'merge', mergedContent: 'x'.repeat(70000) },
+        'PAYLOAD_TOO_LARGE'],
+      [c.a, { prdId, conflictId: 'conflict_nope', resolution: 'yours' }, 'NOT_FOUND'],
+      [other, { prdId, conflictId, resolution: 'yours' }, 'FORBIDDEN'],
+      [viewer, { prdId, conflictId, resolution: 'yours' }, 'FORBIDDEN'],
+      [outsider, { prdId, conflictId, resolution: 'yours' }, 'NOT_JOINED'],
+    ];
+    for (const [socket, payload, code] of cases) {
+      const ack = await request(socket, 'resolve-conflict', payload);
+      assert.equal(ack.error?.code, code, `${JSON.stringify(payload).slice(0, 80)}: ${JSON.stringify(ack)}`);
+    }
+    assert.equal(await text(hub, prdId), before);
+    assert.equal(resolvedIn(c.seenA).length, 0);
+    const a2 = await client(hub, user('user_a'));
+    sockets.push(a2);
+    const j = await join(a2, prdId);
+    assert.equal(j.joined.conflicts.length, 1);
+    assert.equal(j.joined.conflicts[0].conflictId, conflictId);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('open conflicts survive a restart, are listed on join and can be resolved', async () => {
+  const dataDir = tmpDir('prdhub-e2e-conflicts-');
+  let hub = await startHub({ args: ['--data-dir', dataDir] });
+  const sockets = [];
+  let prdId, conflictId;
+  try {
+    prdId = await createPrd(hub, 'Durable', 'hello world');
+    const c = await collide(hub, prdId, op('insert', 5, { content: 'AAA' }),
+      op('insert', 5, { content: 'BB' }), sockets);
+    conflictId = c.fromA.conflicts[0].conflictId;
+    for (const s of sockets.splice(0)) s.close();
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+  hub = await startHub({ args: ['--data-dir', dataDir] });
+  try {
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    const z = await client(hub, user('user_z'));
+    sockets.push(a, b, z);
+    const ja = await join(a, prdId);
+    const jb = await join(b, prdId);
+    const jz = await join(z, prdId);
+    assert.deepEqual(ja.joined.conflicts,
+      [{ position: 5, yourChange: 'AAA', theirChange: 'BB', conflictId }]);
+    assert.deepEqual(jb.joined.conflicts,
+      [{ position: 5, yourChange: 'BB', theirChange: 'AAA', conflictId }]);
+    assert.deepEqual(jz.joined.conflicts, []);
+    const seenB = recorder(b, ['conflict-resolved']);
+    const ack = await request(a, 'resolve-conflict', { prdId, conflictId, resolution: 'yours' });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(b, () => seenB.length === 1);
+    assert.equal(await text(hub, prdId), 'helloAAA world');
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('both users resolving at once: one resolution wins, the other is refused', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Race', 'hello world');
+    const c = await collide(hub, prdId, op('insert', 5, { content: 'AAA' }),
+      op('insert', 5, { content: 'BB' }), sockets);
+    const conflictId = c.fromA.conflicts[0].conflictId;
+    const acks = await Promise.all([
+      request(c.a, 'resolve-conflict', { prdId, conflictId, resolution: 'yours' }),
+      request(c.b, 'resolve-conflict', { prdId, conflictId, resolution: 'yours' }),
+    ]);
+    const ok = acks.filter((k) => k.ok === true);
+    const refused = acks.filter((k) => k.error !== undefined);
+    assert.equal(ok.length, 1, JSON.stringify(acks));
+    assert.equal(refused.length, 1, JSON.stringify(acks));
+    assert.ok(['INVALID_OPERATION', 'NOT_FOUND'].includes(refused[0].error.code),
+      JSON.stringify(refused));
+    await until(c.a, () => resolvedIn(c.seenA).length === 1 && resolvedIn(c.seenB).length === 1);
+    const winner = resolvedIn(c.seenA)[0].data.resolvedBy.id;
+    assert.equal(await text(hub, prdId), winner === 'user_a' ? 'helloAAA world' : 'helloBB world');
+    assert.equal(resolvedIn(c.seenA).length, 1);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});

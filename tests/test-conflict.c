@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Unit tests of the conflict rule: which pairs of integrated edits must and
+ * must not be flagged, and the window that bounds the comparison.
+ */
+#include "config.h"
+
+#include "prd-conflict.h"
+
+/* A replica: the hub's document plus the window of recent edits. */
+typedef struct
+{
+  PrdCrdtDoc *doc;
+  PrdConflictWindow *window;
+  gint64 now;
+} Hub;
+
+static void
+hub_init (Hub *hub, const char *text)
+{
+  g_autoptr (GArray) base = g_array_new (FALSE, TRUE, sizeof (guint32));
+
+  hub->doc = prd_crdt_doc_new ();
+  hub->window =
+      prd_conflict_window_new (PRD_CONFLICT_DEFAULT_WINDOW_EDITS, PRD_CONFLICT_DEFAULT_WINDOW_AGE);
+  hub->now = 1;
+  g_array_set_size (base, 1);
+  g_assert_true (prd_crdt_doc_apply_local_insert (hub->doc, 0, (const guint32 *) base->data,
+                                                  base->len, 0, text, -1, 0, NULL, NULL));
+}
+
+static void
+hub_clear (Hub *hub)
+{
+  prd_crdt_doc_free (hub->doc);
+  prd_conflict_window_free (hub->window);
+}
+
+/* The hub's vector now, with @site's entry present: a client that has
+ * seen everything. */
+static GArray *
+seen_all (Hub *hub, guint32 site)
+{
+  GArray *vector = prd_crdt_doc_get_state_vector (hub->doc);
+
+  if (vector->len <= site)
+    g_array_set_size (vector, site + 1);
+  return vector;
+}
+
+/* Integrates one client edit made at @base (NULL: having seen everything)
+ * and returns the number of conflicts it raised. */
+static guint
+edit (Hub *hub,
+      const char *user,
+      guint32 site,
+      GArray *base,
+      gboolean insert,
+      guint32 position,
+      const char *text,
+      guint32 length,
+      char **out_other_text)
+{
+  g_autoptr (GArray) own = base != NULL ? g_array_ref (base) : seen_all (hub, site);
+  g_autoptr (GArray) vector = g_array_copy (own);
+  g_autoptr (PrdCrdtOp) op = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) found = NULL;
+  PrdConflictEdit *e;
+  gboolean ok;
+
+  if (vector->len <= site)
+    g_array_set_size (vector, site + 1);
+  g_array_index (vector, guint32, site) = prd_crdt_doc_get_site_ops (hub->doc, site);
+  if (insert)
+    ok = prd_crdt_doc_apply_local_insert (hub->doc, site, (const guint32 *) vector->data,
+                                          vector->len, position, text, -1, 0, &op, &error);
+  else
+    ok = prd_crdt_doc_apply_local_delete (hub->doc, site, (const guint32 *) vector->data,
+                                          vector->len, position, length, 0, &op, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  e = prd_conflict_edit_new (op, (const guint32 *) vector->data, vector->len, position, user, user,
+                             hub->now++);
+  found = prd_conflict_window_add (hub->window, hub->doc, e);
+  if (out_other_text != NULL)
+    *out_other_text =
+        found->len > 0
+            ? g_strdup (prd_conflict_edit_get_text (g_ptr_array_index (found, 0), hub->doc))
+            : NULL;
+  return found->len;
+}
+
+static void
+test_same_user (void)
+{
+  Hub hub;
+  g_autoptr (GArray) stale = NULL;
+
+  hub_init (&hub, "hello world");
+  stale = prd_crdt_doc_get_state_vector (hub.doc);
+  g_assert_cmpuint (edit (&hub, "alice", 1, stale, TRUE, 5, "X", 0, NULL), ==, 0);
+  /* Alice's second connection, which had not seen the first edit. */
+  g_assert_cmpuint (edit (&hub, "alice", 2, stale, TRUE, 5, "Y", 0, NULL), ==, 0);
+  hub_clear (&hub);
+}
+
+static void
+test_sequential (void)
+{
+  Hub hub;
+
+  hub_init (&hub, "hello world");
+  g_assert_cmpuint (edit (&hub, "alice", 1, NULL, TRUE, 5, "X", 0, NULL), ==, 0);
+  /* Bob saw Alice's edit: right next to it, but no conflict. */
+  g_assert_cmpuint (edit (&hub, "bob", 2, NULL, TRUE, 6, "Y", 0, NULL), ==, 0);
+  g_assert_cmpuint (edit (&hub, "bob", 2, NULL, FALSE, 4, NULL, 3, NULL), ==, 0);
+  hub_clear (&hub);
+}
+
+static void
+test_concurrent_far_apart (void)
+{
+  Hub hub;
+  g_autoptr (GArray) stale = NULL;
+
+  hub_init (&hub, "hello wonderful world");
+  stale = prd_crdt_doc_get_state_vector (hub.doc);
+  g_assert_cmpuint (edit (&hub, "alice", 1, stale, TRUE, 0, "A", 0, NULL), ==, 0);
+  g_assert_cmpuint (edit (&hub, "bob", 2, stale, TRUE, 21, "B", 0, NULL), ==, 0);
+  /* One unit apart is not touching: Alice's "A" is [0, 1], this is [2, 3]. */
+  g_assert_cmpuint (edit (&hub, "carol", 3, stale, TRUE, 1, "C", 0, NULL), ==, 0);
+  g_assert_cmpuint (edit (&hub, "dave", 4, stale, FALSE, 10, NULL, 3, NULL), ==, 0);
+  hub_clear (&hub);
+}
+
+static void
+test_concurrent_overlapping (void)
+{
+  Hub hub;
+  g_autoptr (GArray) stale = NULL;
+  g_autofree char *other = NULL;
+
+  hub_init (&hub, "hello world");
+  stale = prd_crdt_doc_get_state_vector (hub.doc);
+  g_assert_cmpuint (edit (&hub, "alice", 1, stale, FALSE, 0, NULL, 5, NULL), ==, 0);
+  /* Bob deletes "lo wo", overlapping Alice's deleted "hello". */
+  g_assert_cmpuint (edit (&hub, "bob", 2, stale, FALSE, 3, NULL, 5, &other), ==, 1);
+  g_assert_cmpstr (other, ==, "hello");
+  hub_clear (&hub);
+}
+
+static void
+test_touching (void)
+{
+  Hub hub;
+  g_autoptr (GArray) stale = NULL;
+  g_autofree char *other = NULL;
+
+  hub_init (&hub, "hello world");
+  stale = prd_crdt_doc_get_state_vector (hub.doc);
+  g_assert_cmpuint (edit (&hub, "alice", 1, stale, TRUE, 5, "AAA", 0, NULL), ==, 0);
+  /* Both typed at the same place. */
+  g_assert_cmpuint (edit (&hub, "bob", 2, stale, TRUE, 5, "BB", 0, &other), ==, 1);
+  g_assert_cmpstr (other, ==, "AAA");
+  hub_clear (&hub);
+
+  hub_init (&hub, "hello world");
+  stale = (g_array_unref (stale), prd_crdt_doc_get_state_vector (hub.doc));
+  g_assert_cmpuint (edit (&hub, "alice", 1, stale, TRUE, 5, "AAA", 0, NULL), ==, 0);
+  /* Bob deleted " world", which starts where Alice's text ends. */
+  g_assert_cmpuint (edit (&hub, "bob", 2, stale, FALSE, 5, NULL, 6, NULL), ==, 1);
+  hub_clear (&hub);
+}
+
+static void
+test_delete_across_insert (void)
+{
+  Hub hub;
+  g_autoptr (GArray) stale = NULL;
+  g_autofree char *other = NULL;
+  g_autofree char *text = NULL;
+
+  hub_init (&hub, "abcdefgh");
+  stale = prd_crdt_doc_get_state_vector (hub.doc);
+  g_assert_cmpuint (edit (&hub, "alice", 1, stale, TRUE, 4, "XY", 0, NULL), ==, 0);
+  /* Bob deletes "bcdefg" around Alice's insert; the CRDT keeps "XY". */
+  g_assert_cmpuint (edit (&hub, "bob", 2, stale, FALSE, 1, NULL, 6, &other), ==, 1);
+  g_assert_cmpstr (other, ==, "XY");
+  text = prd_crdt_doc_get_text (hub.doc);
+  g_assert_cmpstr (text, ==, "aXYh");
+  hub_clear (&hub);
+
+  /* The other way round: the delete first, the insert inside it later. */
+  hub_init (&hub, "abcdefgh");
+  stale = (g_array_unref (stale), prd_crdt_doc_get_state_vector (hub.doc));
+  g_assert_cmpuint (edit (&hub, "bob", 2, stale, FALSE, 1, NULL, 6, NULL), ==, 0);
+  g_clear_pointer (&other, g_free);
+  g_assert_cmpuint (edit (&hub, "alice", 1, stale, TRUE, 4, "XY", 0, &other), ==, 1);
+  g_assert_cmpstr (other, ==, "bcdefg");
+  hub_clear (&hub);
+}
+
+static void
+test_later_edit_moves_range (void)
+{
+  Hub hub;
+  g_autoptr (GArray) stale = NULL;
+  g_autofree char *other = NULL;
+  g_autofree char *other2 = NULL;
+
+  hub_init (&hub, "hello world");
+  stale = prd_crdt_doc_get_state_vector (hub.doc);
+  g_assert_cmpuint (edit (&hub, "alice", 1, stale, TRUE, 6, "big ", 0, NULL), ==, 0);
+  /* Carol, up to date, types at the start: Alice's range moves right. */
+  g_assert_cmpuint (edit (&hub, "carol", 3, NULL, TRUE, 0, ">>>>>>>>", 0, NULL), ==, 0);
+  /* Bob, who saw neither, types at the start: Carol's text, not Alice's
+   * (which moved away from position 0). */
+  g_assert_cmpuint (edit (&hub, "bob", 2, stale, TRUE, 0, "Z", 0, &other), ==, 1);
+  g_assert_cmpstr (other, ==, ">>>>>>>>");
+  /* Dave, who saw neither, types where Alice did in his text: hers only. */
+  g_assert_cmpuint (edit (&hub, "dave", 4, stale, TRUE, 6, "Q", 0, &other2), ==, 1);
+  g_assert_cmpstr (other2, ==, "big ");
+  hub_clear (&hub);
+}
+
+static void
+test_window_bounds (void)
+{
+  g_autoptr (PrdConflictWindow) window = prd_conflict_window_new (2, 100);
+  g_autoptr (PrdCrdtDoc) doc = prd_crdt_doc_new ();
+  g_autoptr (GArray) base = g_array_new (FALSE, TRUE, sizeof (guint32));
+  g_autoptr (GPtrArray) found = NULL;
+
+  g_array_set_size (base, 4);
+  for (guint32 site = 1; site <= 3; site++)
+    {
+      g_autoptr (PrdCrdtOp) op = NULL;
+      g_autoptr (GPtrArray) none = NULL;
+      g_autofree char *user = g_strdup_printf ("user%u", site);
+
+      g_array_index (base, guint32, site) = 0;
+      g_assert_true (prd_crdt_doc_apply_local_insert (doc, site, (const guint32 *) base->data,
+                                                      base->len, 0, "x", -1, 0, &op, NULL));
+      none = prd_conflict_window_add (window, doc,
+                                      prd_conflict_edit_new (op, (const guint32 *) base->data,
+                                                             base->len, 0, user, NULL,
+                                                             site == 3 ? 1000 : site));
+      /* Site 2 conflicts with site 1; site 3 comes too late for both. */
+      g_assert_cmpuint (none->len, ==, site == 2 ? 1 : 0);
+      g_assert_cmpuint (prd_conflict_window_get_n_edits (window), ==, site == 3 ? 1 : site);
+    }
+}
+
+static void
+test_utf16_substring (void)
+{
+  g_autofree char *a = prd_utf16_substring ("a\xF0\x9F\x98\x80"
+                                            "bc",
+                                            1, 3);
+  g_autofree char *b = prd_utf16_substring ("abc", 3, 0);
+  g_autofree char *c = prd_utf16_substring ("abc", 1, 10);
+
+  g_assert_cmpstr (a, ==,
+                   "\xF0\x9F\x98\x80"
+                   "b");
+  g_assert_cmpstr (b, ==, "");
+  g_assert_cmpstr (c, ==, "bc");
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/prd/conflict/same-user", test_same_user);
+  g_test_add_func ("/prd/conflict/sequential", test_sequential);
+  g_test_add_func ("/prd/conflict/concurrent-far-apart", test_concurrent_far_apart);
+  g_test_add_func ("/prd/conflict/concurrent-overlapping", test_concurrent_overlapping);
+  g_test_add_func ("/prd/conflict/touching", test_touching);
+  g_test_add_func ("/prd/conflict/delete-across-insert", test_delete_across_insert);
+  g_test_add_func ("/prd/conflict/later-edit-moves-range", test_later_edit_moves_range);
+  g_test_add_func ("/prd/conflict/window-bounds", test_window_bounds);
+  g_test_add_func ("/prd/conflict/utf16-substring", test_utf16_substring);
+  return g_test_run ();
+}
