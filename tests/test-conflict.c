@@ -250,6 +250,10 @@ test_window_bounds (void)
       g_assert_cmpuint (none->len, ==, site == 2 ? 1 : 0);
       g_assert_cmpuint (prd_conflict_window_get_n_edits (window), ==, site == 3 ? 1 : site);
     }
+  /* Expiry alone (the hub's sweep of windows nobody edits any more). */
+  g_assert_cmpuint (prd_conflict_window_expire (window, 1100), ==, 1);
+  g_assert_cmpuint (prd_conflict_window_expire (window, 1101), ==, 0);
+  g_assert_cmpuint (prd_conflict_window_get_n_edits (window), ==, 0);
 }
 
 static void

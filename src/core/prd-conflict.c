@@ -186,15 +186,32 @@ prd_conflict_window_get_n_edits (PrdConflictWindow *window)
   return g_queue_get_length (&window->edits);
 }
 
+/**
+ * prd_conflict_window_expire:
+ * @now_us: the current monotonic time
+ *
+ * Drops the edits older than the window's age.
+ *
+ * Returns: the number of edits left
+ */
+guint
+prd_conflict_window_expire (PrdConflictWindow *window, gint64 now_us)
+{
+  PrdConflictEdit *oldest;
+
+  while ((oldest = g_queue_peek_head (&window->edits)) != NULL &&
+         now_us - oldest->time_us > window->max_age_us)
+    prd_conflict_edit_free (g_queue_pop_head (&window->edits));
+  return g_queue_get_length (&window->edits);
+}
+
 GPtrArray *
 prd_conflict_window_add (PrdConflictWindow *window, PrdCrdtDoc *doc, PrdConflictEdit *edit)
 {
   GPtrArray *found = g_ptr_array_new ();
-  PrdConflictEdit *oldest;
 
-  while ((oldest = g_queue_peek_head (&window->edits)) != NULL &&
-         (g_queue_get_length (&window->edits) >= window->max_edits ||
-          edit->time_us - oldest->time_us > window->max_age_us))
+  prd_conflict_window_expire (window, edit->time_us);
+  while (g_queue_get_length (&window->edits) >= window->max_edits)
     prd_conflict_edit_free (g_queue_pop_head (&window->edits));
   for (GList *l = window->edits.head; l != NULL; l = l->next)
     if (prd_conflict_edits_conflict (l->data, edit, doc, NULL))

@@ -77,6 +77,7 @@ void prd_conflict_window_free (PrdConflictWindow *window);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdConflictWindow, prd_conflict_window_free)
 
 guint prd_conflict_window_get_n_edits (PrdConflictWindow *window);
+guint prd_conflict_window_expire (PrdConflictWindow *window, gint64 now_us);
 /**
  * prd_conflict_window_add:
  * @edit: (transfer full): the edit just integrated into @doc

@@ -53,6 +53,7 @@ struct _PrdHubConflicts
   GHashTable *windows;   /* prd id → (owned) PrdConflictWindow */
   GHashTable *conflicts; /* id → (owned) Conflict, open ones */
   GCancellable *cancellable;
+  guint sweep_id;
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubConflicts, prd_hub_conflicts, G_TYPE_OBJECT)
@@ -784,6 +785,7 @@ prd_hub_conflicts_dispose (GObject *object)
   PrdHubConflicts *self = PRD_HUB_CONFLICTS (object);
 
   g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
   if (self->prds != NULL)
     {
       PrdSioNamespace *nsp = prd_hub_prds_get_namespace (self->prds);
@@ -797,6 +799,23 @@ prd_hub_conflicts_dispose (GObject *object)
   g_clear_object (&self->store);
   g_clear_pointer (&self->config, prd_hub_config_unref);
   G_OBJECT_CLASS (prd_hub_conflicts_parent_class)->dispose (object);
+}
+
+/* Windows of PRDs nobody edits any more would stay forever: what is older
+ * than the window's age can no longer conflict with anything. */
+static gboolean
+sweep_windows (gpointer user_data)
+{
+  PrdHubConflicts *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  PrdConflictWindow *window;
+
+  g_hash_table_iter_init (&iter, self->windows);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &window))
+    if (prd_conflict_window_expire (window, now) == 0)
+      g_hash_table_iter_remove (&iter);
+  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -827,6 +846,8 @@ prd_hub_conflicts_init (PrdHubConflicts *self)
   self->conflicts =
       g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) conflict_free);
   self->cancellable = g_cancellable_new ();
+  self->sweep_id =
+      g_timeout_add_seconds (PRD_CONFLICT_DEFAULT_WINDOW_AGE / G_USEC_PER_SEC, sweep_windows, self);
 }
 
 /**
