@@ -21,15 +21,7 @@
 
 #define SECRET "collab-test-secret-0123456789abcdef0123"
 
-typedef struct
-{
-  char *tmp_dir;
-  PrdHubConfig *config;
-  PrdAuth *auth;
-  PrdStore *store;
-  PrdHub *hub;
-  char *url;
-} Fixture;
+typedef TestHub Fixture;
 
 /* Opens a WebSocket session and connects to /prds as @user. */
 static Client *
@@ -64,56 +56,13 @@ stored_text (Fixture *f, const char *prd_id, gint64 *out_snapshot_seq)
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) secret = g_bytes_new_static (SECRET, strlen (SECRET));
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autofree char *db = NULL;
-
-  f->tmp_dir = g_dir_make_tmp ("prd-collab-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->config = prd_hub_config_new ();
-  g_assert_true (prd_hub_config_set_listen (f->config, "127.0.0.1:0", &error));
-  g_assert_true (prd_hub_config_set_data_dir (f->config, f->tmp_dir, &error));
-  g_assert_true (prd_hub_config_load_data (f->config, data != NULL ? data : "", -1, &error));
-  g_assert_true (prd_hub_config_validate (f->config, &error));
-  f->auth = prd_auth_new_hmac (secret, &error);
-  g_assert_no_error (error);
-
-  db = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
-  prd_sqlite_store_new_async (db, NULL, result_cb, &result);
-  f->store = PRD_STORE (prd_sqlite_store_new_finish (wait_result (&result), &error));
-  g_assert_no_error (error);
-
-  f->hub = prd_hub_new (f->config, f->auth);
-  prd_hub_set_store (f->hub, f->store);
-  g_assert_true (prd_hub_listen (f->hub, &error));
-  f->url = prd_hub_get_url (f->hub);
+  test_hub_setup (f, "prd-collab-XXXXXX", SECRET, data);
 }
 
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GDir) dir = NULL;
-  const char *name;
-
-  g_clear_object (&f->hub);
-  prd_store_close_async (f->store, NULL, result_cb, &result);
-  g_assert_true (prd_store_close_finish (f->store, wait_result (&result), &error));
-  g_clear_object (&f->store);
-  g_clear_object (&f->auth);
-  g_clear_pointer (&f->config, prd_hub_config_unref);
-  dir = g_dir_open (f->tmp_dir, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (f->tmp_dir, name, NULL);
-
-      g_unlink (path);
-    }
-  g_rmdir (f->tmp_dir);
-  g_free (f->tmp_dir);
-  g_free (f->url);
+  test_hub_teardown (f);
 }
 
 static gint64

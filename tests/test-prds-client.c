@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 
 #include "prd-hub-prds.h"
+#include "prd-sqlite-store.h"
 
 #include "test-prds-client.h"
 
@@ -250,4 +251,52 @@ remove_tree (const char *path)
         g_unlink (child);
     }
   g_rmdir (path);
+}
+
+/* A hub with a SQLite store in a fresh folder named after @prefix, listening
+ * on 127.0.0.1:0; @config_data (nullable) is key-file text for its config. */
+void
+test_hub_setup (TestHub *f, const char *prefix, const char *secret_text, const char *config_data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) secret = g_bytes_new_static (secret_text, strlen (secret_text));
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autofree char *db = NULL;
+
+  f->tmp_dir = g_dir_make_tmp (prefix, &error);
+  g_assert_no_error (error);
+  f->config = prd_hub_config_new ();
+  g_assert_true (prd_hub_config_set_listen (f->config, "127.0.0.1:0", &error));
+  g_assert_true (prd_hub_config_set_data_dir (f->config, f->tmp_dir, &error));
+  g_assert_true (
+      prd_hub_config_load_data (f->config, config_data != NULL ? config_data : "", -1, &error));
+  g_assert_true (prd_hub_config_validate (f->config, &error));
+  f->auth = prd_auth_new_hmac (secret, &error);
+  g_assert_no_error (error);
+
+  db = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
+  prd_sqlite_store_new_async (db, NULL, result_cb, &result);
+  f->store = PRD_STORE (prd_sqlite_store_new_finish (wait_result (&result), &error));
+  g_assert_no_error (error);
+
+  f->hub = prd_hub_new (f->config, f->auth);
+  prd_hub_set_store (f->hub, f->store);
+  g_assert_true (prd_hub_listen (f->hub, &error));
+  f->url = prd_hub_get_url (f->hub);
+}
+
+void
+test_hub_teardown (TestHub *f)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_clear_object (&f->hub);
+  prd_store_close_async (f->store, NULL, result_cb, &result);
+  g_assert_true (prd_store_close_finish (f->store, wait_result (&result), &error));
+  g_clear_object (&f->store);
+  g_clear_object (&f->auth);
+  g_clear_pointer (&f->config, prd_hub_config_unref);
+  remove_tree (f->tmp_dir);
+  g_free (f->tmp_dir);
+  g_free (f->url);
 }

@@ -8,6 +8,7 @@
 #include <libsoup/soup.h>
 
 #include "prd-auth.h"
+#include "prd-hub.h"
 #include "prd-store.h"
 
 G_BEGIN_DECLS
@@ -43,5 +44,20 @@ void result_cb (GObject *source, GAsyncResult *result, gpointer user_data);
 GAsyncResult *wait_result (GAsyncResult **slot);
 char *store_text (PrdStore *store, const char *prd_id, gint64 *out_snapshot_seq);
 void remove_tree (const char *path);
+
+/* An in-process hub with a SQLite store, as most of these tests need it. */
+typedef struct
+{
+  char *tmp_dir;
+  PrdHubConfig *config;
+  PrdAuth *auth;
+  PrdStore *store;
+  PrdHub *hub;
+  char *url;
+} TestHub;
+
+void
+test_hub_setup (TestHub *f, const char *prefix, const char *secret_text, const char *config_data);
+void test_hub_teardown (TestHub *f);
 
 G_END_DECLS
