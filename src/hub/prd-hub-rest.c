@@ -23,15 +23,13 @@
 
 #include "prd-error.h"
 #include "prd-hub-prds.h"
-#include "prd-hub-versions.h"
 
 #include "prd-hub-rest.h"
 
 typedef struct
 {
-  PrdAuth *auth;            /* (owned) */
-  PrdStore *store;          /* (owned) */
-  PrdHubVersions *versions; /* (owned) (nullable) */
+  PrdAuth *auth;   /* (owned) */
+  PrdStore *store; /* (owned) */
 } Rest;
 
 typedef struct
@@ -56,7 +54,6 @@ rest_free (Rest *rest)
 {
   g_clear_object (&rest->auth);
   g_clear_object (&rest->store);
-  g_clear_object (&rest->versions);
   g_free (rest);
 }
 
@@ -427,29 +424,25 @@ handle_prds (SoupServer *server,
       g_free (parts[n_parts - 1]);
       parts[--n_parts] = NULL;
     }
-  if (n_parts == 2 && !g_str_equal (parts[1], "export.md"))
+  /* /api/prds/{id}/{leaf}[/…]: a route of a feature (prd_hub_rest_add_prd_route). */
+  if (n_parts >= 2 && !(n_parts == 2 && g_str_equal (parts[1], "export.md")))
     {
       g_autofree char *key = g_strconcat (ROUTE_KEY, parts[1], NULL);
       PrdRoute *route = g_object_get_data (G_OBJECT (server), key);
       g_autoptr (PrdIdentity) identity = NULL;
 
-      if (route != NULL)
+      if (route == NULL)
         {
-          identity = authenticate (rest, msg);
-          if (identity == NULL)
-            return;
-          if (!prd_store_validate_prd_id (parts[0], &error))
-            prd_hub_rest_respond_error (msg, error);
-          else
-            route->func (msg, identity, parts[0], query, route->user_data);
+          respond_error_literal (msg, PRD_ERROR_NOT_FOUND, "No such route");
           return;
         }
-    }
-  if ((n_parts > 2 || (n_parts == 2 && !g_str_equal (parts[1], "export.md"))) &&
-      (rest->versions == NULL ||
-       !prd_hub_versions_handles_route ((const char *const *) parts, n_parts)))
-    {
-      respond_error_literal (msg, PRD_ERROR_NOT_FOUND, "No such route");
+      identity = authenticate (rest, msg);
+      if (identity == NULL)
+        return;
+      if (!prd_store_validate_prd_id (parts[0], &error))
+        prd_hub_rest_respond_error (msg, error);
+      else
+        route->func (msg, identity, (const char *const *) parts, n_parts, query, route->user_data);
       return;
     }
 
@@ -492,13 +485,6 @@ handle_prds (SoupServer *server,
   if (!prd_store_validate_prd_id (parts[0], &error))
     {
       prd_hub_rest_respond_error (msg, error);
-      call_free (call);
-      return;
-    }
-  if (n_parts >= 2 && !g_str_equal (parts[1], "export.md"))
-    {
-      prd_hub_versions_handle_rest (rest->versions, msg, call->identity,
-                                    (const char *const *) parts, n_parts, query);
       call_free (call);
       return;
     }
@@ -556,11 +542,10 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_da
  * Adds the REST routes to @server.
  */
 void
-prd_hub_rest_attach (SoupServer *server, PrdAuth *auth, PrdStore *store, PrdHubVersions *versions)
+prd_hub_rest_attach (SoupServer *server, PrdAuth *auth, PrdStore *store)
 {
   Rest *rest = g_new0 (Rest, 1);
 
-  rest->versions = versions != NULL ? g_object_ref (versions) : NULL;
   rest->auth = g_object_ref (auth);
   rest->store = g_object_ref (store);
   soup_server_add_handler (server, "/healthz", handle_healthz, NULL, NULL);
@@ -569,11 +554,29 @@ prd_hub_rest_attach (SoupServer *server, PrdAuth *auth, PrdStore *store, PrdHubV
 }
 
 /**
- * prd_hub_rest_add_prd_route:
- * @leaf: the last path segment: `/api/prds/{id}/@leaf`
+ * prd_hub_rest_only_get:
  *
- * Serves `/api/prds/{id}/@leaf` with @func, called after the token and the
- * id's syntax were checked. @func answers every method itself.
+ * For routes that only read: answers anything but GET with 405.
+ *
+ * Returns: %TRUE when @msg is a GET
+ */
+gboolean
+prd_hub_rest_only_get (SoupServerMessage *msg)
+{
+  if (g_str_equal (soup_server_message_get_method (msg), "GET"))
+    return TRUE;
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow", "GET");
+  soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
+  return FALSE;
+}
+
+/**
+ * prd_hub_rest_add_prd_route:
+ * @leaf: the segment after the id: `/api/prds/{id}/@leaf[/…]`
+ *
+ * Serves `/api/prds/{id}/@leaf` and the paths below it with @func, called
+ * after the token and the id's syntax were checked. @func answers every
+ * method and every deeper path itself.
  */
 void
 prd_hub_rest_add_prd_route (SoupServer *server,

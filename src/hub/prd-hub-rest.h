@@ -7,23 +7,23 @@
 #include "prd-auth.h"
 #include "prd-store.h"
 
-typedef struct _PrdHubVersions PrdHubVersions;
-
 G_BEGIN_DECLS
 
 /* Largest REST request body (a PRD created with its initial content). */
 #define PRD_HUB_REST_MAX_BODY (2 * 1024 * 1024)
 
-void
-prd_hub_rest_attach (SoupServer *server, PrdAuth *auth, PrdStore *store, PrdHubVersions *versions);
+void prd_hub_rest_attach (SoupServer *server, PrdAuth *auth, PrdStore *store);
 void prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error);
 void prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node);
 char *prd_hub_format_time (gint64 usec);
 
 /* For features that add routes of their own. */
+/* @parts: the path below /api/prds split at '/': parts[0] is the PRD id
+ * (syntax checked), parts[1] the route's leaf, then whatever follows. */
 typedef void (*PrdHubRestPrdRoute) (SoupServerMessage *msg,
                                     const PrdIdentity *identity,
-                                    const char *prd_id,
+                                    const char *const *parts,
+                                    guint n_parts,
                                     GHashTable *query,
                                     gpointer user_data);
 void prd_hub_rest_add_prd_route (SoupServer *server,
@@ -31,6 +31,7 @@ void prd_hub_rest_add_prd_route (SoupServer *server,
                                  PrdHubRestPrdRoute func,
                                  gpointer user_data);
 PrdIdentity *prd_hub_rest_authenticate (PrdAuth *auth, SoupServerMessage *msg);
+gboolean prd_hub_rest_only_get (SoupServerMessage *msg);
 void prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node);
 void prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error);
 

@@ -1472,16 +1472,6 @@ respond_error_literal (SoupServerMessage *msg, PrdErrorCode code, const char *me
   prd_hub_rest_respond_error (msg, error);
 }
 
-static gboolean
-only_get (SoupServerMessage *msg)
-{
-  if (g_str_equal (soup_server_message_get_method (msg), "GET"))
-    return TRUE;
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow", "GET");
-  soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
-  return FALSE;
-}
-
 static void
 respond_comments (Call *call, PrdDocument *document)
 {
@@ -1525,15 +1515,25 @@ on_comments_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 handle_comments (SoupServerMessage *msg,
                  const PrdIdentity *identity,
-                 const char *prd_id,
+                 const char *const *parts,
+                 guint n_parts,
                  GHashTable *query,
                  gpointer user_data)
 {
   PrdHubSocial *self = user_data;
+  const char *prd_id = parts[0];
   PrdDocument *document;
   Call *call;
 
-  if (!only_get (msg))
+  if (n_parts != 2)
+    {
+      g_autoptr (GError) error =
+          g_error_new_literal (PRD_ERROR, PRD_ERROR_NOT_FOUND, "No such route");
+
+      prd_hub_rest_respond_error (msg, error);
+      return;
+    }
+  if (!prd_hub_rest_only_get (msg))
     return;
   call = g_new0 (Call, 1);
   call->self = g_object_ref (self);
@@ -1629,7 +1629,7 @@ handle_activity (SoupServer *server,
       respond_error_literal (msg, PRD_ERROR_NOT_FOUND, "No such route");
       return;
     }
-  if (self == NULL || !only_get (msg))
+  if (self == NULL || !prd_hub_rest_only_get (msg))
     return;
   identity = prd_hub_rest_authenticate (auth, msg);
   if (identity == NULL)

@@ -521,40 +521,38 @@ on_rest_info (GObject *source, GAsyncResult *result, gpointer user_data)
     }
 }
 
-/**
- * prd_hub_versions_handles_route:
- * @parts: the path below /api/prds, split at '/'
- *
- * Whether @parts is one of this file's routes: `{id}/versions`,
- * `{id}/versions/{version}` or `{id}/diff`.
- */
-gboolean
-prd_hub_versions_handles_route (const char *const *parts, guint n_parts)
+/* Whether @parts (the path below /api/prds) is one of this file's routes:
+ * `{id}/versions`, `{id}/versions/{version}` or `{id}/diff`. */
+static gboolean
+handles_route (const char *const *parts, guint n_parts)
 {
   if (n_parts == 2)
     return g_str_equal (parts[1], "versions") || g_str_equal (parts[1], "diff");
   return n_parts == 3 && g_str_equal (parts[1], "versions");
 }
 
-/**
- * prd_hub_versions_handle_rest:
- *
- * Serves one of the routes prd_hub_versions_handles_route() accepts, for an
- * authenticated GET whose PRD id was validated.
- */
-void
-prd_hub_versions_handle_rest (PrdHubVersions *self,
-                              SoupServerMessage *msg,
-                              const PrdIdentity *identity,
-                              const char *const *parts,
-                              guint n_parts,
-                              GHashTable *query)
+/* The REST routes (prd_hub_rest_add_prd_route), for a request whose token
+ * and PRD id were checked. */
+static void
+handle_rest (SoupServerMessage *msg,
+             const PrdIdentity *identity,
+             const char *const *parts,
+             guint n_parts,
+             GHashTable *query,
+             gpointer user_data)
 {
+  PrdHubVersions *self = user_data;
   g_autoptr (GError) error = NULL;
   Call *call;
 
-  g_return_if_fail (PRD_IS_HUB_VERSIONS (self));
-  g_return_if_fail (prd_hub_versions_handles_route (parts, n_parts));
+  if (!handles_route (parts, n_parts))
+    {
+      error = g_error_new_literal (PRD_ERROR, PRD_ERROR_NOT_FOUND, "No such route");
+      prd_hub_rest_respond_error (msg, error);
+      return;
+    }
+  if (!prd_hub_rest_only_get (msg))
+    return;
 
   call = g_new0 (Call, 1);
   call->self = g_object_ref (self);
@@ -693,4 +691,22 @@ prd_hub_versions_get_repo (PrdHubVersions *self)
 {
   g_return_val_if_fail (PRD_IS_HUB_VERSIONS (self), NULL);
   return self->repo;
+}
+
+/**
+ * prd_hub_versions_attach_rest:
+ *
+ * Adds `GET /api/prds/{id}/versions`, `/versions/{version}` and
+ * `/diff?from=&to=` to @server.
+ */
+void
+prd_hub_versions_attach_rest (PrdHubVersions *self, SoupServer *server)
+{
+  g_return_if_fail (PRD_IS_HUB_VERSIONS (self));
+
+  /* The server keeps us alive as long as it may call the routes. */
+  g_object_set_data_full (G_OBJECT (server), "prd-hub-versions", g_object_ref (self),
+                          g_object_unref);
+  prd_hub_rest_add_prd_route (server, "versions", handle_rest, self);
+  prd_hub_rest_add_prd_route (server, "diff", handle_rest, self);
 }

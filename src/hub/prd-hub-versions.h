@@ -21,12 +21,6 @@ PrdHubVersions *prd_hub_versions_new (PrdSioNamespace *nsp,
                                       PrdSqliteStore *store,
                                       PrdHubConfig *config);
 PrdGitRepo *prd_hub_versions_get_repo (PrdHubVersions *self);
-gboolean prd_hub_versions_handles_route (const char *const *parts, guint n_parts);
-void prd_hub_versions_handle_rest (PrdHubVersions *self,
-                                   SoupServerMessage *msg,
-                                   const PrdIdentity *identity,
-                                   const char *const *parts,
-                                   guint n_parts,
-                                   GHashTable *query);
+void prd_hub_versions_attach_rest (PrdHubVersions *self, SoupServer *server);
 
 G_END_DECLS

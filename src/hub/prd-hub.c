@@ -683,7 +683,9 @@ prd_hub_listen (PrdHub *self, GError **error)
   g_signal_connect (server, "request-aborted", G_CALLBACK (on_request_done), self);
   prd_eio_server_attach (self->engine, server, ENGINE_PATH);
   if (self->store != NULL)
-    prd_hub_rest_attach (server, self->auth, self->store, self->versions);
+    prd_hub_rest_attach (server, self->auth, self->store);
+  if (self->versions != NULL)
+    prd_hub_versions_attach_rest (self->versions, server);
   if (self->social != NULL)
     prd_hub_social_attach_rest (self->social, server, self->auth);
   if (!soup_server_listen (server, address, certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0,
