@@ -264,6 +264,45 @@ test_restart_interrupts (Fixture *f, gconstpointer data)
   ai_test_server_open_gate (f->ai);
 }
 
+/* A user is (organization, user id): the same `sub` in another organization
+ * has a quota of its own and does not use up anyone else's. */
+static void
+test_queue_quota_per_organization (void)
+{
+  g_autoptr (PrdAiQueue) queue = prd_ai_queue_new (1, 2);
+  g_autoptr (GError) error = NULL;
+  gint64 t0 = 1000 * G_USEC_PER_SEC;
+  const char *orgs[] = { "acme", "other", "acme", "other", "2:a", "2" };
+  const char *users[] = { "u", "u", "u", "u", "u", ":au" };
+
+  /* Two each for acme/u and other/u; "2:a" + "u" and "2" + ":au" are two users too. */
+  for (guint i = 0; i < G_N_ELEMENTS (orgs); i++)
+    {
+      g_autoptr (PrdAiJob) job = prd_ai_job_new ("prd_a", orgs[i], users[i], "p", NULL);
+
+      g_assert_true (prd_ai_queue_submit (queue, job, t0 + i, NULL, &error));
+      g_assert_no_error (error);
+    }
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr (PrdAiJob) job = prd_ai_job_new ("prd_a", orgs[i], "u", "p", NULL);
+
+      g_assert_false (prd_ai_queue_submit (queue, job, t0 + 10, NULL, &error));
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_RATE_LIMIT_EXCEEDED);
+      g_clear_error (&error);
+    }
+}
+
+static void
+test_job_owner (void)
+{
+  g_autoptr (PrdAiJob) job = prd_ai_job_new ("prd_a", "acme", "u", "p", NULL);
+
+  g_assert_true (prd_ai_job_is_owned_by (job, "acme", "u"));
+  g_assert_false (prd_ai_job_is_owned_by (job, "other", "u"));
+  g_assert_false (prd_ai_job_is_owned_by (job, "acme", "v"));
+}
+
 /* The queue's arithmetic with given times. */
 static void
 test_queue (void)
@@ -277,7 +316,7 @@ test_queue (void)
 
   g_signal_connect_swapped (queue, "start", G_CALLBACK (g_ptr_array_add), started);
   for (guint i = 0; i < 4; i++)
-    jobs[i] = prd_ai_job_new ("prd_a", i < 3 ? "user_a" : "user_b", "p", NULL);
+    jobs[i] = prd_ai_job_new ("prd_a", "org", i < 3 ? "user_a" : "user_b", "p", NULL);
   for (guint i = 0; i < 4; i++)
     {
       g_assert_true (
@@ -294,7 +333,7 @@ test_queue (void)
 
   /* The fourth of user_a within the hour: refused until the first leaves the window. */
   {
-    g_autoptr (PrdAiJob) extra = prd_ai_job_new ("prd_a", "user_a", "p", NULL);
+    g_autoptr (PrdAiJob) extra = prd_ai_job_new ("prd_a", "org", "user_a", "p", NULL);
 
     g_assert_false (
         prd_ai_queue_submit (queue, extra, t0 + 10 * G_USEC_PER_SEC, &retry_after, &error));
@@ -361,6 +400,8 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/prd/ai-jobs/config", test_config);
   g_test_add_func ("/prd/ai-jobs/queue", test_queue);
+  g_test_add_func ("/prd/ai-jobs/queue-quota-per-organization", test_queue_quota_per_organization);
+  g_test_add_func ("/prd/ai-jobs/job-owner", test_job_owner);
   g_test_add ("/prd/ai-jobs/stream-is-stored", Fixture, NULL, fixture_setup, test_stream_is_stored,
               fixture_teardown);
   g_test_add ("/prd/ai-jobs/restart-interrupts", Fixture, NULL, fixture_setup,

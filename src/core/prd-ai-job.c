@@ -32,13 +32,17 @@ prd_ai_job_state_to_string (PrdAiJobState state)
 }
 
 PrdAiJob *
-prd_ai_job_new (const char *prd_id, const char *user_id, const char *prompt, const char *section)
+prd_ai_job_new (const char *prd_id,
+                const char *org,
+                const char *user_id,
+                const char *prompt,
+                const char *section)
 {
   RealJob *real = g_new0 (RealJob, 1);
   PrdAiJob *job = &real->job;
   guint8 bytes[12];
 
-  g_return_val_if_fail (prd_id != NULL && user_id != NULL && prompt != NULL, NULL);
+  g_return_val_if_fail (prd_id != NULL && org != NULL && user_id != NULL && prompt != NULL, NULL);
 
   g_atomic_ref_count_init (&real->ref_count);
   for (guint i = 0; i < G_N_ELEMENTS (bytes); i++)
@@ -47,6 +51,7 @@ prd_ai_job_new (const char *prd_id, const char *user_id, const char *prompt, con
                              bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
                              bytes[8], bytes[9], bytes[10], bytes[11]);
   job->prd_id = g_strdup (prd_id);
+  job->org = g_strdup (org);
   job->user_id = g_strdup (user_id);
   job->prompt = g_strdup (prompt);
   job->section = g_strdup (section);
@@ -77,6 +82,7 @@ prd_ai_job_unref (PrdAiJob *job)
   g_clear_object (&job->cancellable);
   g_free (job->id);
   g_free (job->prd_id);
+  g_free (job->org);
   g_free (job->user_id);
   g_free (job->prompt);
   g_free (job->section);
@@ -99,4 +105,18 @@ prd_ai_job_set_error (PrdAiJob *job, const char *code, const char *message)
   g_free (job->error_message);
   job->error_code = g_strdup (code);
   job->error_message = g_strdup (message);
+}
+
+/**
+ * prd_ai_job_is_owned_by:
+ *
+ * Returns: %TRUE if the user (@org, @user_id) asked for @job; a user id alone
+ *   never identifies a user
+ */
+gboolean
+prd_ai_job_is_owned_by (const PrdAiJob *job, const char *org, const char *user_id)
+{
+  g_return_val_if_fail (job != NULL && org != NULL && user_id != NULL, FALSE);
+
+  return g_str_equal (job->org, org) && g_str_equal (job->user_id, user_id);
 }

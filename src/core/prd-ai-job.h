@@ -19,7 +19,9 @@ const char *prd_ai_job_state_to_string (PrdAiJobState state);
 /**
  * PrdAiJob:
  * @id: `job_` and 24 hex digits
- * @prd_id, @user_id, @prompt, @section (nullable): what was asked, by whom
+ * @prd_id, @org, @user_id, @prompt, @section (nullable): what was asked, by whom
+ *   (a user is the pair (@org, @user_id): the same `sub` in another
+ *   organization is another user)
  * @state: where the job is
  * @created_at: ms since the epoch
  * @started_at: monotonic µs when it started streaming, 0 before
@@ -35,6 +37,7 @@ typedef struct
 {
   char *id;
   char *prd_id;
+  char *org;
   char *user_id;
   char *prompt;
   char *section;
@@ -50,8 +53,12 @@ typedef struct
   GDestroyNotify data_free;
 } PrdAiJob;
 
-PrdAiJob *
-prd_ai_job_new (const char *prd_id, const char *user_id, const char *prompt, const char *section);
+PrdAiJob *prd_ai_job_new (const char *prd_id,
+                          const char *org,
+                          const char *user_id,
+                          const char *prompt,
+                          const char *section);
+gboolean prd_ai_job_is_owned_by (const PrdAiJob *job, const char *org, const char *user_id);
 PrdAiJob *prd_ai_job_ref (PrdAiJob *job);
 void prd_ai_job_unref (PrdAiJob *job);
 gboolean prd_ai_job_is_finished (const PrdAiJob *job);

@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "prd-error.h"
 
 #include "prd-ai-queue.h"
@@ -18,7 +20,7 @@ struct _PrdAiQueue
   GQueue waiting;        /* (owned) PrdAiJob */
   GHashTable *running;   /* (owned) job id → PrdAiJob (owned) */
   GHashTable *by_id;     /* job id → PrdAiJob (unowned), waiting or running */
-  GHashTable *submitted; /* user id → (owned) GQueue of submission times */
+  GHashTable *submitted; /* user key (see user_key()) → (owned) GQueue of submission times */
   gint64 durations[PRD_AI_QUEUE_N_DURATIONS];
   guint n_durations;
   guint next_duration;
@@ -93,19 +95,30 @@ prd_ai_queue_new (guint concurrency, guint hourly_quota)
   return self;
 }
 
+/* A user is (organization, user id): the same `sub` in two organizations is
+ * two users with a quota each. The organization's length keeps the key
+ * unambiguous whatever either part holds. */
+static char *
+user_key (const PrdAiJob *job)
+{
+  return g_strdup_printf ("%zu:%s%s", strlen (job->org), job->org, job->user_id);
+}
+
 /**
  * prd_ai_queue_submit:
  * @now: monotonic µs
  * @out_retry_after: (out) (optional): on RATE_LIMIT_EXCEEDED, the seconds
  *   until the oldest submission of the hour leaves the window
  *
- * Queues @job unless its user has used up the hour's quota. Nothing starts
+ * Queues @job unless its user (organization and user id) has used up the
+ * hour's quota. Nothing starts
  * until prd_ai_queue_pump().
  */
 gboolean
 prd_ai_queue_submit (
     PrdAiQueue *self, PrdAiJob *job, gint64 now, guint *out_retry_after, GError **error)
 {
+  g_autofree char *key = NULL;
   GQueue *times;
   gint64 *stamp;
 
@@ -114,11 +127,12 @@ prd_ai_queue_submit (
 
   if (out_retry_after != NULL)
     *out_retry_after = 0;
-  times = g_hash_table_lookup (self->submitted, job->user_id);
+  key = user_key (job);
+  times = g_hash_table_lookup (self->submitted, key);
   if (times == NULL)
     {
       times = g_queue_new ();
-      g_hash_table_insert (self->submitted, g_strdup (job->user_id), times);
+      g_hash_table_insert (self->submitted, g_steal_pointer (&key), times);
     }
   while (!g_queue_is_empty (times) && *(gint64 *) g_queue_peek_head (times) + HOUR_US <= now)
     g_free (g_queue_pop_head (times));

@@ -735,7 +735,7 @@ on_ai_prompt (PrdSioSocket *socket,
       return;
     }
 
-  job = prd_ai_job_new (prd_id, identity->user_id, prompt, section);
+  job = prd_ai_job_new (prd_id, identity->org, identity->user_id, prompt, section);
   data = g_new0 (JobData, 1);
   data->self = self;
   data->socket = g_object_ref (socket);
@@ -801,13 +801,16 @@ on_ai_cancel (PrdSioSocket *socket,
       return;
     }
   job = g_hash_table_lookup (self->jobs, job_id);
-  if (job == NULL)
+  /* A job of another organization is not there for the caller: answering
+   * anything else would confirm that it exists. */
+  if (job == NULL || !g_str_equal (job->org, identity->org))
     {
       reply_ai_error_literal (socket, ack_id, PRD_ERROR_NOT_FOUND,
                               "No such AI job is queued or running");
       return;
     }
-  if (!g_str_equal (job->user_id, identity->user_id) && identity->role != PRD_ROLE_ADMIN)
+  if (!prd_ai_job_is_owned_by (job, identity->org, identity->user_id) &&
+      identity->role != PRD_ROLE_ADMIN)
     {
       reply_ai_error_literal (socket, ack_id, PRD_ERROR_FORBIDDEN,
                               "Only the requester or an admin may cancel an AI job");
@@ -867,6 +870,7 @@ on_ai_review (PrdSioSocket *socket,
               gpointer user_data)
 {
   PrdHubAi *self = user_data;
+  const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
   JsonObject *payload = get_object_payload (args);
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) messages = NULL;
@@ -898,8 +902,7 @@ on_ai_review (PrdSioSocket *socket,
   markdown = prd_document_get_committed_text (prd_hub_room_get_document (room));
   prd_hub_prds_ai_release (room);
   /* A review counts against the hourly quota like a prompt. */
-  quota_probe =
-      prd_ai_job_new (prd_id, prd_hub_socket_get_identity (socket)->user_id, "review", NULL);
+  quota_probe = prd_ai_job_new (prd_id, identity->org, identity->user_id, "review", NULL);
   if (!prd_ai_queue_submit (self->queue, quota_probe, g_get_monotonic_time (), &retry_after,
                             &error))
     {

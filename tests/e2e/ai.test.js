@@ -303,6 +303,49 @@ test('hourly quota: RATE_LIMIT_EXCEEDED with a true retryAfter', async () => {
   }
 });
 
+// A user is (organization, user id): the same `sub` elsewhere, or an admin of
+// another organization, neither controls nor sees a job, nor uses its quota.
+test('ai-cancel and the hourly quota never cross organizations', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { extra: 'concurrency=1\nhourly-quota=1\n' });
+  try {
+    const prdId = await createPrd(hub, 'Ours', 'Start.\n');
+    const a = await client(hub, user('user_a'));
+    await join(a, prdId);
+    const ev = recorder(a, ['ai-stream-chunk', 'ai-error']);
+    const job = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated one' });
+    assert.equal(job.ok, true);
+    await until(a, () => ev.some((e) => e.event === 'ai-stream-chunk'));
+
+    const otherPrd = await createPrd(hub, 'Theirs', 'Other.\n',
+      user('user_a', { org: 'org_other' }));
+    const twin = await client(hub, user('user_a', { org: 'org_other' }));
+    const admin = await client(hub, user('boss', { org: 'org_other', role: 'admin' }));
+    const unknown = await request(admin, 'ai-cancel', { jobId: 'job_000000000000000000000000' });
+    for (const s of [twin, admin]) {
+      const ack = await request(s, 'ai-cancel', { jobId: job.jobId });
+      // The same answer as for a job that does not exist: nothing is confirmed.
+      assert.deepEqual({ ...ack.error, timestamp: 0 }, { ...unknown.error, timestamp: 0 });
+      assert.equal(ack.error.code, 'NOT_FOUND');
+    }
+    assert.equal(ev.filter((e) => e.event === 'ai-error').length, 0);
+
+    // user_a's quota (1) is used up in org_e2e; user_a of org_other has its own.
+    await join(twin, otherPrd);
+    const theirs = await request(twin, 'ai-prompt', { prdId: otherPrd, prompt: 'hi', insert: false });
+    assert.equal(theirs.ok, true, JSON.stringify(theirs));
+    const again = await request(a, 'ai-prompt', { prdId, prompt: 'hi', insert: false });
+    assert.equal(again.error.code, 'RATE_LIMIT_EXCEEDED');
+
+    assert.equal((await request(a, 'ai-cancel', { jobId: job.jobId })).ok, true);
+    await until(a, () => ev.some((e) => e.event === 'ai-error'));
+    for (const s of [a, twin, admin]) s.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
 test('concurrency limit queues jobs; cancel stops a queued and a running job', async () => {
   const ai = await startAiServer();
   const hub = await startAiHub(ai, { extra: 'concurrency=1\n' });
