@@ -301,10 +301,12 @@ get_offset (JsonObject *object, const char *name, const char *what, guint32 *out
   return TRUE;
 }
 
+/* A user is (organization, user id). The organization's length keeps the
+ * name unambiguous: "a/b" + "c" and "a" + "b/c" are two rooms. */
 static char *
 user_room (const char *org, const char *user_id)
 {
-  return g_strconcat ("user:", org, "/", user_id, NULL);
+  return g_strdup_printf ("user:%zu:%s/%s", strlen (org), org, user_id);
 }
 
 static char *

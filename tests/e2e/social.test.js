@@ -428,6 +428,38 @@ test('organizations are isolated: comments, subscribe, REST', async () => {
   }
 });
 
+// A user is (org, sub): org "acme/x" with sub "bob" and org "acme" with sub
+// "x/bob" are two users whose notifications never meet.
+test('notifications reach (org, sub), never a user whose ids only join alike', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const slash = { org: 'acme/x' };
+    const prdId = await createPrd(hub, 'Slashes', 'text\n', user('author', slash));
+    const a = await client(hub, user('author', slash));
+    const b = await client(hub, user('bob', slash));
+    sockets.push(a, b);
+    await join(a, prdId);
+    await join(b, prdId, { mode: 'view' });
+    const nVictim = await notifications(hub, user('bob', slash));
+    const nOther = await notifications(hub, user('x/bob', { org: 'acme' }));
+    sockets.push(nVictim, nOther);
+    const sv = await subscribe(nVictim, 'acme/x');
+    const so = await subscribe(nOther, 'acme');
+    assert.equal(sv.ack.ok, true);
+    assert.equal(so.ack.ok, true);
+    const ack = await request(a, 'add-comment', { prdId, position: 0, content: 'cc @bob' });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(nVictim, () => sv.got.some((e) => e.event === 'notification'));
+    // A ping round trip on the other socket: anything sent to it has arrived.
+    assert.deepEqual(await request(nOther, 'ping'), { ok: true });
+    assert.deepEqual(so.got.filter((e) => e.event === 'notification'), []);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
 test('every bad input is answered with a code and changes nothing', async () => {
   const hub = await startHub();
   const sockets = [];
