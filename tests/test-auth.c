@@ -522,6 +522,31 @@ test_claims (void)
       "Token claim \"exp\" must be a number" },
     { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":1e300,\"y\":%s}",
       "Token claim \"exp\" must be a number" },
+    /* One rule for the identity's text, whatever later uses it (git authors,
+     * room names, SQL rows). */
+    { "{\"sub\":\"a>b\",\"name\":\"n\",\"org\":\"o\",\"role\":\"editor\",\"exp\":%s}",
+      "Token claim \"sub\" must not contain '<' or '>'" },
+    { "{\"sub\":\"a<b\",\"name\":\"n\",\"org\":\"o\",\"role\":\"editor\",\"exp\":%s}",
+      "Token claim \"sub\" must not contain '<' or '>'" },
+    { "{\"sub\":\"a\\nb\",\"name\":\"n\",\"org\":\"o\",\"role\":\"editor\",\"exp\":%s}",
+      "Token claim \"sub\" must not contain control characters or line breaks" },
+    { "{\"sub\":\"a\\u2028b\",\"name\":\"n\",\"org\":\"o\",\"role\":\"editor\",\"exp\":%s}",
+      "Token claim \"sub\" must not contain control characters or line breaks" },
+    { "{\"sub\":\" u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"editor\",\"exp\":%s}",
+      "Token claim \"sub\" must not start or end with white space" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"\",\"role\":\"editor\",\"exp\":%s}",
+      "Token claim \"org\" is empty" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\\nx\",\"role\":\"editor\",\"exp\":%s}",
+      "Token claim \"org\" must not contain control characters or line breaks" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o \",\"role\":\"editor\",\"exp\":%s}",
+      "Token claim \"org\" must not start or end with white space" },
+    { "{\"sub\":\"u\",\"name\":\"Ann <x@y>\",\"org\":\"o\",\"role\":\"editor\",\"exp\":%s}",
+      "Token claim \"name\" must not contain '<' or '>'" },
+    { "{\"sub\":\"u\",\"name\":\"a\\u0007\",\"org\":\"o\",\"role\":\"editor\",\"exp\":%s}",
+      "Token claim \"name\" must not contain control characters or line breaks" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"editor\",\"exp\":%s,"
+      "\"avatar\":\"http://x/\\r\\nSet-Cookie: a\"}",
+      "Token claim \"avatar\" must not contain control characters or line breaks" },
   };
   g_autofree char *exp_str = g_strdup_printf ("%" G_GINT64_FORMAT, exp);
 
@@ -610,6 +635,10 @@ test_mint_errors (void)
       prd_identity_new ("", "n", NULL, "o", PRD_ROLE_VIEWER, now_s () + 60);
   g_autoptr (PrdIdentity) reserved =
       prd_identity_new (PRD_AUTH_AI_USER_ID, "n", NULL, "o", PRD_ROLE_EDITOR, now_s () + 60);
+  g_autoptr (PrdIdentity) bracket =
+      prd_identity_new ("u>x", "n", NULL, "o", PRD_ROLE_EDITOR, now_s () + 60);
+  g_autoptr (PrdIdentity) org_newline =
+      prd_identity_new ("u", "n", NULL, "o\nx", PRD_ROLE_EDITOR, now_s () + 60);
   g_autoptr (GError) error = NULL;
 
   g_assert_null (prd_auth_mint (rsa, ok, &error));
@@ -622,6 +651,14 @@ test_mint_errors (void)
   g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
   g_clear_error (&error);
   g_assert_null (prd_auth_mint (hmac, reserved, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_clear_error (&error);
+  /* Minting follows the rule that verification applies. */
+  g_assert_null (prd_auth_mint (hmac, bracket, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_assert_cmpstr (error->message, ==, "claim \"sub\" must not contain '<' or '>'");
+  g_clear_error (&error);
+  g_assert_null (prd_auth_mint (hmac, org_newline, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
 }
 

@@ -533,6 +533,90 @@ check_required_string (
   return TRUE;
 }
 
+/* The one rule for the text of identity claims. */
+static gboolean
+check_claim_text (const char *claim,
+                  const char *value,
+                  gsize max_bytes,
+                  gboolean required,
+                  gboolean forbid_brackets,
+                  GError **error)
+{
+  const char *why = NULL;
+  gsize len = strlen (value);
+
+  if (len == 0)
+    why = required ? "is empty" : NULL;
+  else if (len > max_bytes)
+    why = "is too long";
+  else if (!g_utf8_validate (value, (gssize) len, NULL))
+    why = "is not valid UTF-8";
+  else if (g_unichar_isspace (g_utf8_get_char (value)) ||
+           g_unichar_isspace (g_utf8_get_char (g_utf8_prev_char (value + len))))
+    why = "must not start or end with white space";
+  else
+    for (const char *p = value; *p != '\0' && why == NULL; p = g_utf8_next_char (p))
+      {
+        gunichar c = g_utf8_get_char (p);
+
+        if (g_unichar_iscntrl (c) || c == 0x2028 || c == 0x2029)
+          why = "must not contain control characters or line breaks";
+        else if (forbid_brackets && (c == '<' || c == '>'))
+          why = "must not contain '<' or '>'";
+      }
+  if (why == NULL)
+    return TRUE;
+  if (len > max_bytes)
+    g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "claim \"%s\" %s (at most %zu bytes)",
+                 claim, why, max_bytes);
+  else
+    g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "claim \"%s\" %s", claim, why);
+  return FALSE;
+}
+
+/**
+ * prd_identity_check_claims:
+ * @user_id: the `sub` claim
+ * @name: the `name` claim
+ * @org: the `org` claim
+ * @avatar: (nullable): the `avatar` claim
+ *
+ * The one rule for who a token may say its bearer is, applied when a token
+ * is verified (sockets and REST alike) and when one is minted, so nothing
+ * after authentication has to check an identity again:
+ *
+ * - `sub` and `org`: non-empty UTF-8 of at most %PRD_AUTH_MAX_ID_BYTES bytes;
+ *   `name`: UTF-8 of at most %PRD_AUTH_MAX_NAME_BYTES bytes, may be empty; none of them
+ *   with control characters, line breaks, `<` or `>` (they end up in git
+ *   authors, `Name <sub@org>`), or white space at either end;
+ * - `sub` is not one of the ids the hub writes under itself;
+ * - `avatar`: empty or at most %PRD_AUTH_MAX_AVATAR_BYTES bytes of UTF-8
+ *   without control characters.
+ *
+ * Returns: %TRUE if the claims are acceptable, otherwise %FALSE with
+ *   %PRD_ERROR_INVALID_PAYLOAD whose message names the claim
+ */
+gboolean
+prd_identity_check_claims (
+    const char *user_id, const char *name, const char *org, const char *avatar, GError **error)
+{
+  g_return_val_if_fail (user_id != NULL && name != NULL && org != NULL, FALSE);
+
+  if (!check_claim_text ("sub", user_id, PRD_AUTH_MAX_ID_BYTES, TRUE, TRUE, error) ||
+      !check_claim_text ("org", org, PRD_AUTH_MAX_ID_BYTES, TRUE, TRUE, error) ||
+      !check_claim_text ("name", name, PRD_AUTH_MAX_NAME_BYTES, FALSE, TRUE, error) ||
+      (avatar != NULL &&
+       !check_claim_text ("avatar", avatar, PRD_AUTH_MAX_AVATAR_BYTES, FALSE, FALSE, error)))
+    return FALSE;
+  if (g_str_equal (user_id, PRD_AUTH_HUB_USER_ID) || g_str_equal (user_id, PRD_AUTH_AI_USER_ID))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "claim \"sub\" names a user id the hub keeps for itself");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /**
  * prd_auth_verify_at:
  * @token: (nullable): the compact JWS from the client
@@ -552,6 +636,7 @@ prd_auth_verify_at (PrdAuth *self, const char *token, gint64 now, GError **error
   g_autoptr (jwt_t) jwt = NULL;
   const char *dot1, *dot2, *alg_name, *sub, *name, *org, *role_name, *avatar;
   gsize len;
+  g_autoptr (GError) invalid = NULL;
   gboolean bad, present;
   gint64 exp = 0, nbf = 0, iat = 0;
   jwt_alg_t alg;
@@ -630,18 +715,21 @@ prd_auth_verify_at (PrdAuth *self, const char *token, gint64 now, GError **error
   if (present && iat > now + PRD_AUTH_LEEWAY_SECONDS)
     return auth_failed (error, "Token was issued in the future");
 
-  if (!check_required_string (claims, "sub", TRUE, &sub, error) ||
+  if (!check_required_string (claims, "sub", FALSE, &sub, error) ||
       !check_required_string (claims, "name", FALSE, &name, error) ||
       !check_required_string (claims, "org", FALSE, &org, error) ||
       !check_required_string (claims, "role", FALSE, &role_name, error))
     return NULL;
-  if (g_str_equal (sub, PRD_AUTH_HUB_USER_ID) || g_str_equal (sub, PRD_AUTH_AI_USER_ID))
-    return auth_failed (error, "Token claim \"sub\" names a user id the hub keeps for itself");
   if (!prd_role_from_string (role_name, &role))
     return auth_failed (error, "Token claim \"role\" must be viewer, editor or admin");
   avatar = get_string_claim (claims, "avatar", &bad);
   if (bad)
     return auth_failed (error, "Token claim \"avatar\" must be a string");
+  if (!prd_identity_check_claims (sub, name, org, avatar, &invalid))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED, "Token %s", invalid->message);
+      return NULL;
+    }
 
   return prd_identity_new (sub, name, avatar, org, role, exp);
 }
@@ -687,20 +775,16 @@ prd_auth_mint (PrdAuth *self, const PrdIdentity *identity, GError **error)
                            "Tokens can only be minted with the hub's own secret");
       return NULL;
     }
-  if (identity->user_id == NULL || *identity->user_id == '\0' || identity->name == NULL ||
-      identity->org == NULL || !prd_role_from_string (prd_role_to_string (identity->role), NULL))
+  if (identity->user_id == NULL || identity->name == NULL || identity->org == NULL ||
+      !prd_role_from_string (prd_role_to_string (identity->role), NULL))
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
                            "A token needs a user id, a name, an organization and a role");
       return NULL;
     }
-  if (g_str_equal (identity->user_id, PRD_AUTH_HUB_USER_ID) ||
-      g_str_equal (identity->user_id, PRD_AUTH_AI_USER_ID))
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                   "The user id \"%s\" is kept for the hub itself", identity->user_id);
-      return NULL;
-    }
+  if (!prd_identity_check_claims (identity->user_id, identity->name, identity->org,
+                                  identity->avatar, error))
+    return NULL;
   if (identity->exp <= now)
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,

@@ -51,10 +51,16 @@ PrdIdentity *prd_identity_new (const char *user_id,
                                PrdRole role,
                                gint64 exp);
 PrdIdentity *prd_identity_copy (const PrdIdentity *identity);
+gboolean prd_identity_check_claims (
+    const char *user_id, const char *name, const char *org, const char *avatar, GError **error);
 void prd_identity_free (PrdIdentity *identity);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdIdentity, prd_identity_free)
 
+/* Longest `sub` and `org` claims, `name` and `avatar`, in bytes. */
+#define PRD_AUTH_MAX_ID_BYTES     256
+#define PRD_AUTH_MAX_NAME_BYTES   256
+#define PRD_AUTH_MAX_AVATAR_BYTES 2048
 /* Tokens longer than this are refused before any parsing. */
 #define PRD_AUTH_MAX_TOKEN_LENGTH 8192
 /* Clock skew tolerated for `nbf` and `iat`, in seconds. */

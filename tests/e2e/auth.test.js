@@ -103,6 +103,56 @@ describe('HS256 hub', () => {
     manager.engine.close();
   });
 
+  // Identity claims are checked once, at authentication, with one rule for
+  // sockets and REST: what passes is safe for git authors, rooms and rows.
+  const badIdentities = {
+    'sub with ">"': { sub: 'mallory>' },
+    'sub with "<"': { sub: '<mallory' },
+    'sub with a newline': { sub: 'mallory\nCommitter: x' },
+    'sub of 257 bytes': { sub: 'u'.repeat(257) },
+    'empty org': { org: '' },
+    'org with a newline': { org: 'org\nx' },
+    'org with white space at the end': { org: 'org_e2e ' },
+    'name with a line separator': { name: 'Eve\u2028Adams' },
+    'name with ">"': { name: 'Eve <eve@example.com>' },
+    'avatar with CR LF': { avatar: 'https://a.invalid/x.png\r\nX: y' },
+  };
+  for (const [name, override] of Object.entries(badIdentities)) {
+    test(`identity claims: ${name} → refused alike by sockets and REST`, async () => {
+      const tok = token(override);
+      const err = await connectError(hub.url, { transports: ['websocket'], auth: { token: tok } },
+        '/prds');
+      assertRefused(err, 'AUTHENTICATION_FAILED');
+      assert.match(err.data.message, /^Token claim "(sub|org|name|avatar)" /);
+      const res = await fetch(`${hub.url}/api/prds`, { headers: { authorization: `Bearer ${tok}` } });
+      assert.equal(res.status, 401);
+      const body = await res.json();
+      assert.equal(body.code, 'AUTHENTICATION_FAILED');
+      assert.equal(body.message, err.data.message);
+    });
+  }
+
+  test('identity claims: a NUL in a claim is refused (the token is not read)', async () => {
+    const err = await connectError(hub.url,
+      { transports: ['websocket'], auth: { token: token({ sub: 'mal\u0000lory' }) } }, '/prds');
+    assertRefused(err, 'AUTHENTICATION_FAILED');
+  });
+
+  test('identity claims at the limits are accepted', async () => {
+    const tok = token({ sub: 'u'.repeat(256), org: 'o'.repeat(256), name: '', avatar: '' });
+    const s = await connect(hub.url, { transports: ['websocket'], auth: { token: tok } }, '/prds');
+    s.close();
+    const res = await fetch(`${hub.url}/api/prds`, { headers: { authorization: `Bearer ${tok}` } });
+    assert.equal(res.status, 200);
+  });
+
+  test('prdhub token refuses the identities the hub would refuse', () => {
+    assert.throws(() => execFileSync(PRDHUB_BIN, [
+      'token', '--user', 'a>b', '--name', 'N', '--org', 'org_cli', '--data-dir', hub.dataDir,
+    ], { env: { ...process.env, PRDHUB_JWT_SECRET: JWT_SECRET }, stdio: 'pipe' }),
+    (e) => /claim "sub" must not contain '<' or '>'/.test(e.stderr.toString()));
+  });
+
   test('prdhub token mints a token the hub accepts', async () => {
     const out = execFileSync(PRDHUB_BIN, [
       'token', '--user', 'user_cli', '--name', 'Cli User', '--org', 'org_cli',
