@@ -290,7 +290,7 @@ test_storage_failure (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
 
   payload = insert_payload (prd_id, (int) site, 1, "lost");
-  g_test_expect_message ("prd-hub", G_LOG_LEVEL_WARNING, "Closing prd_*");
+  g_test_expect_message ("prd-hub-prds", G_LOG_LEVEL_WARNING, "Closing prd_*");
   ack = request (a, "content-update", payload);
   g_assert_nonnull (json_object_get_object_member (json_node_get_object (ack), "error"));
   closed = wait_event (b, "error");

@@ -5,7 +5,7 @@
  * into the PRD by the hub's AI site at an anchor that follows the text while
  * others type. ai-cancel stops a job, ai-review asks for suggestions.
  */
-#define G_LOG_DOMAIN "prd-hub"
+#define G_LOG_DOMAIN "prd-hub-ai"
 
 #include "config.h"
 

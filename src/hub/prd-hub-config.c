@@ -16,7 +16,7 @@
  *
  * Relative paths in a file are taken relative to that file's folder.
  */
-#define G_LOG_DOMAIN "prd-hub"
+#define G_LOG_DOMAIN "prd-hub-config"
 
 #include "config.h"
 

@@ -12,7 +12,7 @@
  * conflict's row is deleted after them, and `conflict-resolved` and the ack
  * follow that commit.
  */
-#define G_LOG_DOMAIN "prd-hub"
+#define G_LOG_DOMAIN "prd-hub-conflicts"
 
 #include "config.h"
 

@@ -20,7 +20,7 @@
  * Core objects emit signals; store persistence is wired here, so core needs
  * neither sockets nor the store.
  */
-#define G_LOG_DOMAIN "prd-hub"
+#define G_LOG_DOMAIN "prd-hub-prds"
 
 #include "config.h"
 

@@ -15,7 +15,7 @@
  * status of the code. Store work is asynchronous: the message is paused
  * meanwhile so the main loop never blocks on SQLite.
  */
-#define G_LOG_DOMAIN "prd-hub"
+#define G_LOG_DOMAIN "prd-hub-rest"
 
 #include "config.h"
 

@@ -14,7 +14,7 @@
  * Notifications go to the Socket.IO room `user:<org>/<userId>`, activities
  * to `org:<org>`, both on /notifications; `subscribe` joins them.
  */
-#define G_LOG_DOMAIN "prd-hub"
+#define G_LOG_DOMAIN "prd-hub-social"
 
 #include "config.h"
 

@@ -15,7 +15,7 @@
  *   GET /api/prds/{id}/versions/{version}  the Markdown at that version (from git)
  *   GET /api/prds/{id}/diff?from=&to=      unified diff from libgit2 (text/x-diff)
  */
-#define G_LOG_DOMAIN "prd-hub"
+#define G_LOG_DOMAIN "prd-hub-versions"
 
 #include "config.h"
 
