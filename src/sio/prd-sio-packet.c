@@ -15,7 +15,7 @@
 #include "config.h"
 
 #include "prd-error.h"
-#include "prd-sio-json-private.h"
+#include "prd-json.h"
 #include "prd-sio-packet.h"
 
 static const char *const type_names[] = {
@@ -325,7 +325,9 @@ prd_sio_packet_decode (const char *text, gsize len, GError **error)
     {
       g_autoptr (GError) json_error = NULL;
 
-      packet->data = prd_sio_json_parse_strict (p, (gsize) (end - p), &json_error);
+      /* The Engine.IO maxPayload bounds the message already. */
+      packet->data = prd_json_parse_full (p, (gssize) (end - p), G_MAXSIZE,
+                                          PRD_JSON_PARSE_IMMUTABLE, NULL, &json_error);
       if (packet->data == NULL)
         return invalid_packet (error, "%s payload: %s", type_names[packet->type],
                                json_error->message);
