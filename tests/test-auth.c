@@ -277,6 +277,33 @@ test_malformed (void)
     assert_auth_failed (auth, crit, "Token header has unsupported critical extensions");
   }
 
+  /* What json-glib alone would read: the hub's strict reader refuses it
+   * before libjwt sees the token. */
+  {
+    g_autofree char *quoted_header = raw_token ("{'alg':'HS256'}", c, "c2ln");
+    g_autofree char *nul_claims = claims ("\"team\":\"a\\u0000b\"");
+    g_autofree char *nul_payload = raw_token ("{\"alg\":\"HS256\"}", nul_claims, "c2ln");
+    g_autofree char *surrogate_claims = claims ("\"team\":\"\\ud800\"");
+    g_autofree char *surrogate_payload =
+        raw_token ("{\"alg\":\"HS256\"}", surrogate_claims, "c2ln");
+    g_autoptr (GString) deep = g_string_new (NULL);
+    g_autofree char *deep_claims = NULL;
+    g_autofree char *deep_payload = NULL;
+
+    g_string_append (deep, "\"x\":");
+    for (guint i = 0; i < 64; i++)
+      g_string_append_c (deep, '[');
+    for (guint i = 0; i < 64; i++)
+      g_string_append_c (deep, ']');
+    deep_claims = claims (deep->str);
+    deep_payload = raw_token ("{\"alg\":\"HS256\"}", deep_claims, "c2ln");
+
+    assert_auth_failed (auth, quoted_header, "Malformed token header");
+    assert_auth_failed (auth, nul_payload, "Malformed token payload");
+    assert_auth_failed (auth, surrogate_payload, "Malformed token payload");
+    assert_auth_failed (auth, deep_payload, "Malformed token payload");
+  }
+
   /* Truncated segments of a real token */
   {
     g_autofree char *cut = g_strdup_printf ("%s.%s.%s", parts[0], parts[1], "x");

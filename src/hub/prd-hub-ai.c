@@ -13,6 +13,7 @@
 #include "prd-ai-queue.h"
 #include "prd-error.h"
 #include "prd-hub.h"
+#include "prd-json.h"
 #include "prd-openai-provider.h"
 #include "prd-sqlite-store-ai.h"
 
@@ -213,9 +214,8 @@ static const char *const suggestion_types[] = {
 static JsonArray *
 parse_json_array (const char *text)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonNode) root = NULL;
   const char *start, *end;
-  JsonNode *root;
 
   if (text == NULL)
     return NULL;
@@ -223,9 +223,7 @@ parse_json_array (const char *text)
   end = strrchr (text, ']');
   if (start == NULL || end == NULL || end < start)
     return NULL;
-  if (!json_parser_load_from_data (parser, start, end - start + 1, NULL))
-    return NULL;
-  root = json_parser_get_root (parser);
+  root = prd_json_parse (start, end - start + 1, 0, NULL);
   if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root))
     return NULL;
   return json_array_ref (json_node_get_array (root));

@@ -19,6 +19,7 @@
 #include "prd-conflict.h"
 #include "prd-error.h"
 #include "prd-hub.h"
+#include "prd-json.h"
 #include "prd-social-store.h"
 
 #include "prd-hub-conflicts.h"
@@ -133,13 +134,13 @@ parties_to_string (const Conflict *conflict)
 static gboolean
 parties_from_string (Conflict *conflict, const char *text)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonNode *root;
+  g_autoptr (JsonNode) root = NULL;
   JsonArray *array;
 
-  if (text == NULL || !json_parser_load_from_data (parser, text, -1, NULL))
+  if (text == NULL)
     return FALSE;
-  root = json_parser_get_root (parser);
+  /* the hub wrote the row from edits whose size it had bounded already */
+  root = prd_json_parse (text, -1, G_MAXSIZE, NULL);
   if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root))
     return FALSE;
   array = json_node_get_array (root);

@@ -23,6 +23,7 @@
 
 #include "prd-error.h"
 #include "prd-hub-prds.h"
+#include "prd-json.h"
 
 #include "prd-hub-rest.h"
 
@@ -295,10 +296,10 @@ static void
 create (Rest *rest, Call *call)
 {
   SoupMessageBody *body = soup_server_message_get_request_body (call->msg);
-  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonNode) root = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
-  JsonNode *root, *title, *content;
+  JsonNode *title, *content;
   JsonObject *object;
 
   if (call->identity->role == PRD_ROLE_VIEWER)
@@ -313,17 +314,18 @@ create (Rest *rest, Call *call)
       call_free (call);
       return;
     }
-  if (!json_parser_load_from_data (parser, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
-                                   &error))
+  root = prd_json_parse (g_bytes_get_data (bytes, NULL), (gssize) g_bytes_get_size (bytes),
+                         PRD_HUB_REST_MAX_BODY, &error);
+  if (root == NULL)
     {
-      g_autofree char *message = g_strdup_printf ("The body is not JSON: %s", error->message);
+      g_autofree char *message =
+          g_strdup_printf ("The body is not usable JSON: %s", error->message);
 
       respond_error_literal (call->msg, PRD_ERROR_INVALID_PAYLOAD, message);
       call_free (call);
       return;
     }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       respond_error_literal (call->msg, PRD_ERROR_INVALID_PAYLOAD,
                              "The body must be a JSON object");

@@ -25,6 +25,7 @@
 #include "prd-error.h"
 #include "prd-hub-rest.h"
 #include "prd-hub.h"
+#include "prd-json.h"
 #include "prd-social-store.h"
 
 #include "prd-hub-social.h"
@@ -198,11 +199,9 @@ node_to_string (JsonObject *object)
 static JsonNode *
 parse_json (const char *text)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
-
-  if (text == NULL || !json_parser_load_from_data (parser, text, -1, NULL))
+  if (text == NULL)
     return NULL;
-  return json_node_ref (json_parser_get_root (parser));
+  return prd_json_parse (text, -1, 0, NULL);
 }
 
 /* Replies with an `error` event and, if asked for, an error ack. */
