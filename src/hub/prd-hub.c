@@ -373,6 +373,17 @@ on_request_wrote_informational (SoupServerMessage *msg, gpointer user_data)
     }
 }
 
+/* A request refused from its headers (prd_eio_refuse_now()) has its
+ * connection taken over: libsoup reports it neither finished nor aborted. */
+static void
+on_request_disconnected (SoupServerMessage *msg, gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  if (g_hash_table_remove (self->requests, msg))
+    check_drained (self);
+}
+
 static void
 on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
@@ -381,6 +392,7 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_da
   g_hash_table_add (self->requests, msg);
   g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_request_wrote_informational),
                            self, 0);
+  g_signal_connect_object (msg, "disconnected", G_CALLBACK (on_request_disconnected), self, 0);
 }
 
 static void

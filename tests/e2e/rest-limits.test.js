@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// Request bodies are refused from the headers (security probe, issue 9,
+// item 3): a missing token or a body over the limit is answered at once,
+// before the body is sent, and the connection is closed; a chunked body is
+// cut as soon as it grows past the limit, so the hub never holds more than
+// the limit in memory.
+//
+// Raw sockets (node:net) so that a test can send headers alone, or a body
+// piece by piece, and see exactly when the answer comes.
+
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import {
+  startHub, connect, once, token, tmpDir, selfSignedCert, EVENT_TIMEOUT_MS,
+} from './helpers/hub.js';
+
+const MAX_BODY = 2 * 1024 * 1024; // [server] max-request-body default
+const MAX_PAYLOAD = 1000000; // [engine] max-payload default
+const HUGE = 524288000; // 500 MiB: announced, never sent
+const FLOOD = 64 * 1024 * 1024; // what a chunked upload tries to send at most
+const PIECE = 64 * 1024;
+// The answer to headers alone comes at once; without the fix it never
+// comes (the hub waits for the body). A bound, not a timing assertion.
+const ANSWER_TIMEOUT_MS = 10000;
+
+// A raw HTTP/1.1 connection (over TLS when given a CA certificate):
+// everything it receives, and whether the hub closed it.
+async function rawConnection(port, { ca } = {}) {
+  const sock = ca === undefined
+    ? net.connect({ host: '127.0.0.1', port })
+    : tls.connect({ host: '127.0.0.1', port, ca });
+  const conn = { sock, buf: Buffer.alloc(0), ended: false, closed: false, sent: 0 };
+  sock.on('data', (d) => { conn.buf = Buffer.concat([conn.buf, d]); });
+  sock.on('end', () => { conn.ended = true; });
+  sock.on('close', () => { conn.closed = true; });
+  sock.on('error', () => {}); // a reset after the answer is fine; the test reads conn.buf
+  await once(sock, ca === undefined ? 'connect' : 'secureConnect');
+  return conn;
+}
+
+function head(method, path, headers = {}) {
+  const lines = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1'];
+  for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+  return lines.join('\r\n') + '\r\n\r\n';
+}
+
+// The first complete response in `buf` (a 1xx counts), or null.
+function parseResponse(buf) {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end < 0) return null;
+  const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0])?.[1]);
+  const headers = {};
+  for (const line of lines.slice(1)) {
+    const i = line.indexOf(':');
+    headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  const length = status < 200 ? 0 : Number(headers['content-length'] ?? 0);
+  if (buf.length < end + 4 + length) return null;
+  return { status, headers, body: buf.subarray(end + 4, end + 4 + length) };
+}
+
+async function waitFor(predicate, what, timeoutMs = ANSWER_TIMEOUT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function answer(conn, what = 'the answer') {
+  await waitFor(() => parseResponse(conn.buf) !== null, what);
+  return parseResponse(conn.buf);
+}
+
+// The hub closed the connection (its FIN, or a reset after the answer).
+async function closedByHub(conn) {
+  await waitFor(() => conn.ended || conn.closed, 'the hub to close the connection');
+}
+
+// Writes `body` pieces (chunked framing if asked) until the hub answers or
+// closes, or `limit` bytes were sent; honours back-pressure. Returns the
+// bytes sent.
+async function flood(conn, { chunked, limit = FLOOD }) {
+  const piece = Buffer.alloc(PIECE, 'x');
+  const data = chunked
+    ? Buffer.concat([Buffer.from(`${PIECE.toString(16)}\r\n`), piece, Buffer.from('\r\n')])
+    : piece;
+  while (conn.sent < limit && conn.buf.length === 0 && !conn.closed && !conn.ended) {
+    const ok = conn.sock.write(data);
+    conn.sent += PIECE;
+    if (!ok) {
+      await new Promise((resolve) => {
+        const done = () => { clearInterval(poll); conn.sock.off('drain', done); resolve(); };
+        // An answer may come while the hub is not reading any more.
+        const poll = setInterval(() => { if (conn.buf.length > 0 || conn.closed) done(); }, 20);
+        conn.sock.once('drain', done);
+      });
+    }
+  }
+  return conn.sent;
+}
+
+// Samples the hub's RSS while `fn` runs; resolves with the largest growth in KiB.
+async function rssGrowth(hub, fn) {
+  const before = hub.rssKiB();
+  let peak = before;
+  const timer = setInterval(() => { peak = Math.max(peak, hub.rssKiB()); }, 20);
+  try {
+    await fn();
+  } finally {
+    clearInterval(timer);
+  }
+  peak = Math.max(peak, hub.rssKiB());
+  return peak - before;
+}
+
+function json(res) {
+  return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(res.body));
+}
+
+function assertRefusedJson(res, status, code) {
+  assert.equal(res.status, status);
+  assert.match(res.headers['content-type'], /^application\/json/);
+  assert.equal(res.headers.connection, 'close');
+  const body = json(res);
+  assert.equal(body.code, code);
+  assert.equal(typeof body.message, 'string');
+  if (status === 401) assert.equal(res.headers['www-authenticate'], 'Bearer');
+}
+
+describe('Engine.IO: a polling POST over maxPayload is refused from the headers', () => {
+  let hub;
+  before(async () => { hub = await startHub(); });
+  after(async () => {
+    const { code } = await hub.stop();
+    assert.equal(code, 0);
+  });
+
+  async function handshake() {
+    const res = await fetch(`${hub.url}/socket.io/?EIO=4&transport=polling`);
+    assert.equal(res.status, 200);
+    return JSON.parse((await res.text()).slice(1)).sid;
+  }
+
+  // A POST the session accepts; then it is closed (the last GET collects
+  // what the hub still queued, so that the session ends now).
+  async function postOkAndClose(sid) {
+    const url = `${hub.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+    for (const body of ['3probe', '1']) {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain;charset=UTF-8' },
+        body,
+      });
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), 'ok');
+    }
+    await (await fetch(url)).arrayBuffer();
+  }
+
+  test('Content-Length above maxPayload: 413 before the body, the session lives on', async () => {
+    const sid = await handshake();
+    const conn = await rawConnection(hub.port);
+    conn.sock.write(head('POST', `/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+      'Content-Type': 'text/plain;charset=UTF-8',
+      'Content-Length': HUGE,
+    }));
+    const res = await answer(conn, 'a 413 without the body');
+    assert.equal(res.status, 413);
+    assert.equal(res.headers.connection, 'close');
+    await closedByHub(conn);
+    conn.sock.destroy();
+    await postOkAndClose(sid);
+  });
+
+  test('a WebSocket handshake announcing a body over maxPayload: 413 before the body', async () => {
+    const conn = await rawConnection(hub.port);
+    conn.sock.write(head('GET', '/socket.io/?EIO=4&transport=websocket', {
+      Upgrade: 'websocket',
+      Connection: 'Upgrade',
+      'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      'Sec-WebSocket-Version': 13,
+      'Content-Length': HUGE,
+    }));
+    assert.equal((await answer(conn, 'a 413 without the body')).status, 413);
+    await closedByHub(conn);
+    conn.sock.destroy();
+  });
+
+  test('a chunked POST: 413 once past maxPayload, closed, memory bounded, the session lives on', async () => {
+    const sid = await handshake();
+    const conn = await rawConnection(hub.port);
+    const grew = await rssGrowth(hub, async () => {
+      conn.sock.write(head('POST', `/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+        'Content-Type': 'text/plain;charset=UTF-8',
+        'Transfer-Encoding': 'chunked',
+      }));
+      await flood(conn, { chunked: true });
+      if (conn.buf.length === 0 && !conn.closed) conn.sock.write('0\r\n\r\n');
+      const res = await answer(conn);
+      assert.ok(conn.sent < FLOOD,
+        `answered before the client sent all ${FLOOD} bytes (sent ${conn.sent})`);
+      assert.equal(res.status, 413);
+      await closedByHub(conn);
+    });
+    conn.sock.destroy();
+    assert.ok(grew < 16 * 1024, `the hub's RSS grew by ${grew} KiB for ${MAX_PAYLOAD} maxPayload`);
+    // The refused POST no longer counts as one in progress.
+    await postOkAndClose(sid);
+  });
+});
