@@ -90,6 +90,7 @@ prd_hub_config_new (void)
   self->ping_interval = 25000;
   self->ping_timeout = 20000;
   self->max_payload = 1000000;
+  self->max_request_body = PRD_HUB_CONFIG_DEFAULT_MAX_REQUEST_BODY;
   self->max_write_buffer = 16 * 1024 * 1024;
   self->connect_timeout = 45000;
   self->batch_threshold = PRD_HUB_CONFIG_DEFAULT_BATCH_THRESHOLD;

@@ -384,6 +384,15 @@ on_request_disconnected (SoupServerMessage *msg, gpointer user_data)
     check_drained (self);
 }
 
+/* Token and body size, before the body is read. */
+static void
+on_request_got_headers (SoupServerMessage *msg, gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  prd_hub_rest_check_headers (msg, self->auth, self->config->max_request_body, ENGINE_PATH);
+}
+
 static void
 on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
@@ -393,6 +402,7 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_da
   g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_request_wrote_informational),
                            self, 0);
   g_signal_connect_object (msg, "disconnected", G_CALLBACK (on_request_disconnected), self, 0);
+  g_signal_connect_object (msg, "got-headers", G_CALLBACK (on_request_got_headers), self, 0);
 }
 
 static void

@@ -133,6 +133,190 @@ function assertRefusedJson(res, status, code) {
   if (status === 401) assert.equal(res.headers['www-authenticate'], 'Bearer');
 }
 
+describe('REST: token and body size are decided from the headers', () => {
+  let hub;
+  before(async () => { hub = await startHub(); });
+  after(async () => {
+    const { code } = await hub.stop();
+    assert.equal(code, 0);
+  });
+
+  test('POST /api/prds, empty bearer token, Content-Length 500 MiB: 401 before the body', async () => {
+    const conn = await rawConnection(hub.port);
+    const grew = await rssGrowth(hub, async () => {
+      conn.sock.write(head('POST', '/api/prds', {
+        Authorization: 'Bearer ',
+        'Content-Type': 'application/json',
+        'Content-Length': HUGE,
+      }));
+      assertRefusedJson(await answer(conn, 'a 401 without the body'), 401, 'AUTHENTICATION_FAILED');
+      await closedByHub(conn);
+    });
+    conn.sock.destroy();
+    assert.ok(grew < 8 * 1024, `the hub's RSS grew by ${grew} KiB`);
+  });
+
+  test('an editor token and Content-Length 500 MiB: 413 before the body', async () => {
+    const conn = await rawConnection(hub.port);
+    conn.sock.write(head('POST', '/api/prds', {
+      Authorization: `Bearer ${token()}`,
+      'Content-Type': 'application/json',
+      'Content-Length': HUGE,
+    }));
+    assertRefusedJson(await answer(conn, 'a 413 without the body'), 413, 'PAYLOAD_TOO_LARGE');
+    await closedByHub(conn);
+    conn.sock.destroy();
+  });
+
+  test('a chunked POST without a token: 401 before the body', async () => {
+    const conn = await rawConnection(hub.port);
+    conn.sock.write(head('POST', '/api/prds', {
+      'Content-Type': 'application/json',
+      'Transfer-Encoding': 'chunked',
+    }));
+    assertRefusedJson(await answer(conn, 'a 401 without the body'), 401, 'AUTHENTICATION_FAILED');
+    await closedByHub(conn);
+    conn.sock.destroy();
+  });
+
+  test('a chunked POST with a token: 413 once past the limit, closed, memory bounded', async () => {
+    const conn = await rawConnection(hub.port);
+    const grew = await rssGrowth(hub, async () => {
+      conn.sock.write(head('POST', '/api/prds', {
+        Authorization: `Bearer ${token()}`,
+        'Content-Type': 'application/json',
+        'Transfer-Encoding': 'chunked',
+      }));
+      await flood(conn, { chunked: true });
+      // Without the fix: the whole body is read, then answered.
+      if (conn.buf.length === 0 && !conn.closed) conn.sock.write('0\r\n\r\n');
+      const res = await answer(conn);
+      assert.ok(conn.sent < FLOOD,
+        `answered before the client sent all ${FLOOD} bytes (sent ${conn.sent})`);
+      assertRefusedJson(res, 413, 'PAYLOAD_TOO_LARGE');
+      await closedByHub(conn);
+    });
+    conn.sock.destroy();
+    assert.ok(grew < 16 * 1024, `the hub's RSS grew by ${grew} KiB for a ${MAX_BODY}-byte limit`);
+  });
+
+  test('/healthz, unknown paths and feature routes refuse a huge body from the headers', async () => {
+    const cases = [
+      ['GET', '/healthz', {}],
+      ['POST', '/nowhere', {}],
+      ['POST', '/api/prds/prd_abc/versions', { Authorization: `Bearer ${token()}` }],
+      ['PUT', '/api/activity', { Authorization: `Bearer ${token()}` }],
+    ];
+    for (const [method, path, headers] of cases) {
+      const conn = await rawConnection(hub.port);
+      conn.sock.write(head(method, path, { ...headers, 'Content-Length': HUGE }));
+      const res = await answer(conn, `413 for ${method} ${path}`);
+      assertRefusedJson(res, 413, 'PAYLOAD_TOO_LARGE');
+      await closedByHub(conn);
+      conn.sock.destroy();
+    }
+    const conn = await rawConnection(hub.port);
+    conn.sock.write(head('PUT', '/api/nowhere', { 'Content-Length': HUGE }));
+    assertRefusedJson(await answer(conn, '401 for /api/nowhere'), 401, 'AUTHENTICATION_FAILED');
+    conn.sock.destroy();
+    // Paths libsoup refuses itself (a ".." segment once decoded), Engine.IO's too.
+    for (const path of ['/x/%2e%2e%2fy', '/socket.io/%2e%2e%2fy']) {
+      const c = await rawConnection(hub.port);
+      c.sock.write(head('POST', path, { 'Content-Length': HUGE }));
+      const res = await answer(c, `400 for ${path}`);
+      assert.equal(res.status, 400);
+      assert.equal(res.headers.connection, 'close');
+      await closedByHub(c);
+      c.sock.destroy();
+    }
+  });
+
+  test('Expect: 100-continue without a token gets 401, not 100 Continue', async () => {
+    const conn = await rawConnection(hub.port);
+    conn.sock.write(head('POST', '/api/prds', {
+      'Content-Type': 'application/json',
+      'Content-Length': 20,
+      Expect: '100-continue',
+    }));
+    assertRefusedJson(await answer(conn), 401, 'AUTHENTICATION_FAILED');
+    conn.sock.destroy();
+  });
+
+  // Not a regression test: what must keep working around the refusals.
+  test('requests without a body keep their connection; small bodies are still served', async () => {
+    const conn = await rawConnection(hub.port);
+    conn.sock.write(head('GET', '/api/prds'));
+    const refused = await answer(conn);
+    assert.equal(refused.status, 401);
+    assert.equal(refused.headers['www-authenticate'], 'Bearer');
+    assert.equal(json(refused).code, 'AUTHENTICATION_FAILED');
+    conn.buf = Buffer.alloc(0);
+    // A GET with a small body: the body is read and ignored.
+    conn.sock.write(head('GET', '/api/prds', { Authorization: `Bearer ${token()}`, 'Content-Length': 5 }) + 'hello');
+    const list = await answer(conn);
+    assert.equal(list.status, 200);
+    assert.ok(Array.isArray(json(list).prds));
+    assert.ok(!conn.ended && !conn.closed, 'the connection stayed open');
+    conn.sock.destroy();
+
+    // A chunked create within the limit, with Expect: 100-continue.
+    const body = JSON.stringify({ title: 'Chunked', content: 'y'.repeat(100000) });
+    const c2 = await rawConnection(hub.port);
+    c2.sock.write(head('POST', '/api/prds', {
+      Authorization: `Bearer ${token()}`,
+      'Content-Type': 'application/json',
+      'Transfer-Encoding': 'chunked',
+      Expect: '100-continue',
+    }));
+    assert.equal((await answer(c2)).status, 100);
+    c2.buf = Buffer.alloc(0);
+    c2.sock.write(`${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`);
+    const created = await answer(c2);
+    assert.equal(created.status, 201, created.body.toString());
+    assert.equal(json(created).title, 'Chunked');
+    c2.sock.destroy();
+  });
+});
+
+describe('over TLS too', () => {
+  let hub;
+  let dir;
+  let cert;
+  before(async () => {
+    dir = tmpDir();
+    cert = selfSignedCert(dir);
+    hub = await startHub({ args: ['--tls-cert', cert.cert, '--tls-key', cert.key] });
+  });
+  after(async () => {
+    const { code } = await hub.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    assert.equal(code, 0);
+  });
+
+  test('Content-Length 500 MiB without a token: 401 before the body, closed', async () => {
+    const conn = await rawConnection(hub.port, { ca: cert.certPem });
+    conn.sock.write(head('POST', '/api/prds', { 'Content-Length': HUGE }));
+    assertRefusedJson(await answer(conn, 'a 401 without the body'), 401, 'AUTHENTICATION_FAILED');
+    await closedByHub(conn);
+    conn.sock.destroy();
+  });
+
+  test('a chunked POST with a token: 413 once past the limit, closed', async () => {
+    const conn = await rawConnection(hub.port, { ca: cert.certPem });
+    conn.sock.write(head('POST', '/api/prds', {
+      Authorization: `Bearer ${token()}`,
+      'Transfer-Encoding': 'chunked',
+    }));
+    await flood(conn, { chunked: true });
+    if (conn.buf.length === 0 && !conn.closed) conn.sock.write('0\r\n\r\n');
+    const res = await answer(conn);
+    assert.ok(conn.sent < FLOOD, `answered before all ${FLOOD} bytes were sent (sent ${conn.sent})`);
+    assertRefusedJson(res, 413, 'PAYLOAD_TOO_LARGE');
+    await closedByHub(conn);
+    conn.sock.destroy();
+  });
+});
+
 describe('Engine.IO: a polling POST over maxPayload is refused from the headers', () => {
   let hub;
   before(async () => { hub = await startHub(); });
