@@ -128,11 +128,20 @@ status_for (const GError *error)
     }
 }
 
+/**
+ * prd_hub_rest_respond_error:
+ *
+ * Answers @msg with the JSON error object {code, message} and the HTTP
+ * status of @error's code. The message may quote what the client sent
+ * (a path segment, a query parameter); it goes out as valid UTF-8, any
+ * invalid byte replaced with U+FFFD.
+ */
 void
 prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (JsonNode) node = NULL;
+  g_autofree char *message = g_utf8_make_valid (error->message, -1);
   guint status = status_for (error);
 
   if (status == SOUP_STATUS_INTERNAL_SERVER_ERROR)
@@ -142,7 +151,7 @@ prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error)
   json_builder_set_member_name (builder, "code");
   json_builder_add_string_value (builder, prd_error_get_protocol_code (error));
   json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, error->message);
+  json_builder_add_string_value (builder, message);
   json_builder_end_object (builder);
   node = json_builder_get_root (builder);
   if (status == SOUP_STATUS_UNAUTHORIZED)
@@ -440,6 +449,17 @@ handle_prds (SoupServer *server,
     {
       g_free (parts[n_parts - 1]);
       parts[--n_parts] = NULL;
+    }
+  /* libsoup hands over the path percent-decoded, whatever bytes it holds;
+   * ids, versions and route names are all UTF-8 (ASCII in fact). */
+  for (guint i = 0; i < n_parts; i++)
+    {
+      if (!g_utf8_validate (parts[i], -1, NULL))
+        {
+          respond_error_literal (msg, PRD_ERROR_INVALID_ID,
+                                 "A path segment is not valid UTF-8 (after percent-decoding)");
+          return;
+        }
     }
   /* /api/prds/{id}/{leaf}[/…]: a route of a feature (prd_hub_rest_add_prd_route). */
   if (n_parts >= 2 && !(n_parts == 2 && g_str_equal (parts[1], "export.md")))

@@ -114,21 +114,25 @@ prd_hub_timestamp_now (void)
  * @error: a #GError, normally of %PRD_ERROR
  *
  * Returns: (transfer full): the protocol's error object
- *   `{code, message, timestamp}`
+ *   `{code, message, timestamp}`; the message is valid UTF-8 even when it
+ *   quotes client input that was not (a JSON string may hold a lone
+ *   surrogate escape)
  */
 JsonNode *
 prd_hub_error_to_json (const GError *error)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autofree char *timestamp = prd_hub_timestamp_now ();
+  g_autofree char *message = NULL;
 
   g_return_val_if_fail (error != NULL, NULL);
 
+  message = g_utf8_make_valid (error->message, -1);
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "code");
   json_builder_add_string_value (builder, prd_error_get_protocol_code (error));
   json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, error->message);
+  json_builder_add_string_value (builder, message);
   json_builder_set_member_name (builder, "timestamp");
   json_builder_add_string_value (builder, timestamp);
   json_builder_end_object (builder);

@@ -426,16 +426,20 @@ prd_sio_socket_disconnect (PrdSioSocket *self)
   prd_sio_socket_close (self, "server namespace disconnect");
 }
 
+/* @message may quote the client (an event name): a JSON string from the
+ * client can hold a lone surrogate escape, which json-glib turns into bytes
+ * that are not UTF-8. What goes out is valid UTF-8. */
 static JsonNode *
 error_object (const char *code, const char *message, gboolean with_timestamp)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new_immutable ();
+  g_autofree char *valid = g_utf8_make_valid (message, -1);
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "code");
   json_builder_add_string_value (builder, code);
   json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, message);
+  json_builder_add_string_value (builder, valid);
   if (with_timestamp)
     {
       g_autofree char *timestamp = prd_sio_json_timestamp_now ();

@@ -4,7 +4,7 @@
 // item 3): a missing token or a body over the limit is answered at once,
 // before the body is sent, and the connection is closed; a chunked body is
 // cut as soon as it grows past the limit, so the hub never holds more than
-// the limit in memory.
+// the limit in memory. And error bodies are valid UTF-8 (item 10).
 //
 // Raw sockets (node:net) so that a test can send headers alone, or a body
 // piece by piece, and see exactly when the answer comes.
@@ -396,5 +396,52 @@ describe('Engine.IO: a polling POST over maxPayload is refused from the headers'
     assert.ok(grew < 16 * 1024, `the hub's RSS grew by ${grew} KiB for ${MAX_PAYLOAD} maxPayload`);
     // The refused POST no longer counts as one in progress.
     await postOkAndClose(sid);
+  });
+});
+
+describe('error messages are valid UTF-8', () => {
+  let hub;
+  before(async () => { hub = await startHub(); });
+  after(async () => { await hub.stop(); });
+
+  async function get(path) {
+    const conn = await rawConnection(hub.port);
+    conn.sock.write(head('GET', path, { Authorization: `Bearer ${token()}` }));
+    const res = await answer(conn);
+    conn.sock.destroy();
+    return res;
+  }
+
+  test('GET /api/prds/ID/versions/%FF: 400 INVALID_ID, a UTF-8 JSON body', async () => {
+    const res = await get('/api/prds/prd_abc/versions/%FF');
+    assert.ok(!res.body.includes(0xff), 'no raw 0xFF byte in the body');
+    const body = json(res); // throws on invalid UTF-8
+    assert.equal(res.status, 400);
+    assert.equal(body.code, 'INVALID_ID');
+  });
+
+  test('a query parameter quoted in a message comes back as valid UTF-8', async () => {
+    const res = await get('/api/prds/prd_abc/diff?from=%FF&to=1.0.0');
+    assert.equal(res.status, 400);
+    const body = json(res);
+    assert.equal(body.code, 'INVALID_PAYLOAD');
+    assert.ok(body.message.includes('\ufffd'), body.message);
+  });
+
+  test('Socket.IO: an unknown event named with a lone surrogate gets a UTF-8 error', async () => {
+    const socket = await connect(hub.url, { transports: ['websocket'] });
+    try {
+      const error = once(socket, 'error', EVENT_TIMEOUT_MS);
+      const ack = socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('\udc00x');
+      ack.catch(() => {}); // awaited below, unless the error event never comes
+      const { args: [payload] } = await error;
+      assert.equal(payload.code, 'UNKNOWN_EVENT');
+      assert.ok(payload.message.includes('\ufffd'), payload.message);
+      const reply = await ack;
+      assert.equal(reply.error.code, 'UNKNOWN_EVENT');
+      assert.equal(reply.error.message, payload.message);
+    } finally {
+      socket.close();
+    }
   });
 });
