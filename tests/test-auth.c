@@ -724,6 +724,7 @@ test_config_defaults (void)
   g_assert_cmpuint (config->ping_interval, ==, 25000);
   g_assert_cmpuint (config->ping_timeout, ==, 20000);
   g_assert_cmpuint (config->max_payload, ==, 1000000);
+  g_assert_cmpuint (config->max_request_body, ==, 2 * 1024 * 1024);
   g_assert_cmpuint (config->connect_timeout, ==, 45000);
   limit = prd_hub_config_get_rate_limit (config, "default");
   g_assert_nonnull (limit);
@@ -760,6 +761,7 @@ test_config_valid_file (void)
                           "tls-cert = cert.pem\n"
                           "tls-key = %s\n"
                           "cors-origins = http://localhost:5173;https://prd.example.com:8443\n"
+                          "max-request-body = 65536\n"
                           "[engine]\n"
                           "ping-interval = 10000\n"
                           "ping-timeout = 5000\n"
@@ -791,6 +793,7 @@ test_config_valid_file (void)
   g_assert_cmpstr (config->jwt_public_key, ==, pub);
   g_assert_cmpuint (g_strv_length (config->cors_origins), ==, 2);
   g_assert_cmpstr (config->cors_origins[1], ==, "https://prd.example.com:8443");
+  g_assert_cmpuint (config->max_request_body, ==, 65536);
   g_assert_cmpuint (config->ping_interval, ==, 10000);
   g_assert_cmpuint (config->ping_timeout, ==, 5000);
   g_assert_cmpuint (config->max_payload, ==, 2000000);
@@ -856,6 +859,9 @@ test_config_invalid (void)
     { "[engine]\nmax-payload = 1e6\n", "[engine] max-payload" },
     { "[engine]\nmax-write-buffer = 99999999999999\n", "[engine] max-write-buffer" },
     { "[engine]\nmax-write-buffer = 1000\n", "[engine] max-write-buffer" },
+    { "[server]\nmax-request-body = 1023\n", "[server] max-request-body" },
+    { "[server]\nmax-request-body = 268435457\n", "[server] max-request-body" },
+    { "[server]\nmax-request-body = 2MiB\n", "[server] max-request-body: \"2MiB\"" },
     { "[rate-limit]\ndefault = 100\n", "rate-limit default: \"100\" is not LIMIT/WINDOW_SECONDS" },
     { "[rate-limit]\ndefault = 0/10\n", "rate-limit default: \"0/10\"" },
     { "[rate-limit]\ndefault = 10/0\n", "rate-limit default: \"10/0\"" },

@@ -4,7 +4,8 @@
  * options override after it. Unknown groups and keys are errors rather than
  * being ignored, so that a typo does not silently leave a default in place.
  *
- *   [server]   listen = HOST:PORT, data-dir, tls-cert, tls-key, cors-origins (list)
+ *   [server]   listen = HOST:PORT, data-dir, tls-cert, tls-key, cors-origins (list),
+ *              max-request-body (bytes)
  *   [engine]   ping-interval, ping-timeout, connect-timeout (ms), max-payload,
  *              max-write-buffer (bytes)
  *   [auth]     jwt-public-key (PEM file; switches verification to RS256/ES256 and kin)
@@ -33,6 +34,8 @@
 #define MIN_MAX_PAYLOAD      1024
 #define MAX_MAX_PAYLOAD      (256 * 1024 * 1024)
 #define MAX_MAX_WRITE_BUFFER (G_GUINT64_CONSTANT (4) * 1024 * 1024 * 1024)
+#define MIN_MAX_REQUEST_BODY 1024
+#define MAX_MAX_REQUEST_BODY (256 * 1024 * 1024)
 #define MAX_RATE_LIMIT       1000000
 #define MAX_RATE_WINDOW      86400
 #define MAX_NAME_LENGTH      128
@@ -90,6 +93,7 @@ prd_hub_config_new (void)
   self->ping_interval = 25000;
   self->ping_timeout = 20000;
   self->max_payload = 1000000;
+  self->max_request_body = PRD_HUB_CONFIG_DEFAULT_MAX_REQUEST_BODY;
   self->max_write_buffer = 16 * 1024 * 1024;
   self->connect_timeout = 45000;
   self->batch_threshold = PRD_HUB_CONFIG_DEFAULT_BATCH_THRESHOLD;
@@ -670,6 +674,9 @@ load_server_key (
     ok = set_path (&self->tls_cert, "[server] tls-cert", value, base_dir, error);
   else if (g_str_equal (key, "tls-key"))
     ok = set_path (&self->tls_key, "[server] tls-key", value, base_dir, error);
+  else if (g_str_equal (key, "max-request-body"))
+    ok = parse_uint ("server", key, value, MIN_MAX_REQUEST_BODY, MAX_MAX_REQUEST_BODY,
+                     &self->max_request_body, error);
   else
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Unknown key \"%s\" in [server]", key);

@@ -32,6 +32,10 @@ typedef struct
 #define PRD_HUB_CONFIG_COLLAB_CLASS        "collab"
 #define PRD_HUB_CONFIG_DEFAULT_COLLAB_RATE "1200/10"
 
+/* [server] max-request-body: the largest HTTP request body outside the
+ * Engine.IO path (whose limit is [engine] max-payload), in bytes. */
+#define PRD_HUB_CONFIG_DEFAULT_MAX_REQUEST_BODY (2 * 1024 * 1024)
+
 #define PRD_HUB_CONFIG_DEFAULT_BATCH_THRESHOLD    50
 #define PRD_HUB_CONFIG_DEFAULT_BATCH_INTERVAL     50
 #define PRD_HUB_CONFIG_DEFAULT_MAX_OPERATION_SIZE (64 * 1024)
@@ -61,6 +65,7 @@ typedef struct
   guint ping_timeout;   /* ms */
   guint64 max_payload;
   guint64 max_write_buffer;
+  guint64 max_request_body;
   guint connect_timeout;     /* ms */
   GPtrArray *rate_limits;    /* (owned) (element-type PrdRateLimit) */
   GHashTable *event_classes; /* (owned) event name → class name */

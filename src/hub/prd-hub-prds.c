@@ -184,7 +184,7 @@ reply_error (
   JsonObject *object = json_node_get_object (payload);
 
   json_object_set_string_member (object, "event", event);
-  if (prd_id != NULL)
+  if (prd_id != NULL && g_utf8_validate (prd_id, -1, NULL))
     json_object_set_string_member (object, "prdId", prd_id);
   if (prd_sio_socket_is_connected (socket))
     prd_sio_socket_emit_one (socket, "error", payload);
@@ -199,7 +199,8 @@ reply_error (
       json_builder_set_member_name (builder, "code");
       json_builder_add_string_value (builder, prd_error_get_protocol_code (error));
       json_builder_set_member_name (builder, "message");
-      json_builder_add_string_value (builder, error->message);
+      /* The error object's message: valid UTF-8 (prd_hub_error_to_json()). */
+      json_builder_add_string_value (builder, json_object_get_string_member (object, "message"));
       json_builder_end_object (builder);
       json_builder_end_object (builder);
       ack = json_builder_get_root (builder);

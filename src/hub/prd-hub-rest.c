@@ -14,6 +14,13 @@
  * Socket.IO clients use). Errors are JSON {code, message} with the HTTP
  * status of the code. Store work is asynchronous: the message is paused
  * meanwhile so the main loop never blocks on SQLite.
+ *
+ * The token and the size of the body are checked from the request headers,
+ * before libsoup reads the body (prd_hub_rest_check_headers(), for every
+ * path the Engine.IO server does not serve): an upload without a valid
+ * token, or larger than the limit, is answered at once and its connection
+ * closed (prd-eio-refusal.c), so that it costs neither memory nor the time
+ * to receive it.
  */
 #define G_LOG_DOMAIN "prd-hub-rest"
 
@@ -21,6 +28,7 @@
 
 #include <string.h>
 
+#include "prd-eio-refusal.h"
 #include "prd-error.h"
 #include "prd-hub-prds.h"
 #include "prd-json.h"
@@ -43,6 +51,9 @@ typedef struct
 } Call;
 
 #define ROUTE_KEY "prd-hub-rest-route:"
+/* Object data on a request: the PrdIdentity of its token, verified with
+ * the headers. */
+#define IDENTITY_KEY "prd-hub-rest-identity"
 
 typedef struct
 {
@@ -118,11 +129,20 @@ status_for (const GError *error)
     }
 }
 
+/**
+ * prd_hub_rest_respond_error:
+ *
+ * Answers @msg with the JSON error object {code, message} and the HTTP
+ * status of @error's code. The message may quote what the client sent
+ * (a path segment, a query parameter); it goes out as valid UTF-8, any
+ * invalid byte replaced with U+FFFD.
+ */
 void
 prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (JsonNode) node = NULL;
+  g_autofree char *message = g_utf8_make_valid (error->message, -1);
   guint status = status_for (error);
 
   if (status == SOUP_STATUS_INTERNAL_SERVER_ERROR)
@@ -132,7 +152,7 @@ prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error)
   json_builder_set_member_name (builder, "code");
   json_builder_add_string_value (builder, prd_error_get_protocol_code (error));
   json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, error->message);
+  json_builder_add_string_value (builder, message);
   json_builder_end_object (builder);
   node = json_builder_get_root (builder);
   if (status == SOUP_STATUS_UNAUTHORIZED)
@@ -292,6 +312,7 @@ on_created (GObject *source, GAsyncResult *result, gpointer user_data)
   call_finish (call);
 }
 
+/* The body's size was checked before it was read (prd_hub_rest_check_headers()). */
 static void
 create (Rest *rest, Call *call)
 {
@@ -308,14 +329,8 @@ create (Rest *rest, Call *call)
       call_free (call);
       return;
     }
-  if (g_bytes_get_size (bytes) > PRD_HUB_REST_MAX_BODY)
-    {
-      respond_error_literal (call->msg, PRD_ERROR_PAYLOAD_TOO_LARGE, "The body is too large");
-      call_free (call);
-      return;
-    }
   root = prd_json_parse (g_bytes_get_data (bytes, NULL), (gssize) g_bytes_get_size (bytes),
-                         PRD_HUB_REST_MAX_BODY, &error);
+                         G_MAXSIZE, &error);
   if (root == NULL)
     {
       g_autofree char *message =
@@ -367,6 +382,21 @@ authenticate (Rest *rest, SoupServerMessage *msg)
   return prd_hub_rest_authenticate (rest->auth, msg);
 }
 
+static PrdIdentity *
+verify_bearer (PrdAuth *auth, SoupServerMessage *msg, GError **error)
+{
+  const char *header =
+      soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Authorization");
+
+  if (header == NULL || g_ascii_strncasecmp (header, "Bearer ", 7) != 0)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED,
+                           "Authorization: Bearer <token> is required");
+      return NULL;
+    }
+  return prd_auth_verify (auth, header + 7, error);
+}
+
 /**
  * prd_hub_rest_authenticate:
  *
@@ -376,18 +406,14 @@ authenticate (Rest *rest, SoupServerMessage *msg)
 PrdIdentity *
 prd_hub_rest_authenticate (PrdAuth *auth, SoupServerMessage *msg)
 {
-  const char *header =
-      soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Authorization");
+  const PrdIdentity *checked = g_object_get_data (G_OBJECT (msg), IDENTITY_KEY);
   g_autoptr (GError) error = NULL;
   PrdIdentity *identity;
 
-  if (header == NULL || g_ascii_strncasecmp (header, "Bearer ", 7) != 0)
-    {
-      respond_error_literal (msg, PRD_ERROR_AUTHENTICATION_FAILED,
-                             "Authorization: Bearer <token> is required");
-      return NULL;
-    }
-  identity = prd_auth_verify (auth, header + 7, &error);
+  /* Verified with the headers (prd_hub_rest_check_headers()). */
+  if (checked != NULL)
+    return prd_identity_copy (checked);
+  identity = verify_bearer (auth, msg, &error);
   if (identity == NULL)
     prd_hub_rest_respond_error (msg, error);
   return identity;
@@ -425,6 +451,17 @@ handle_prds (SoupServer *server,
     {
       g_free (parts[n_parts - 1]);
       parts[--n_parts] = NULL;
+    }
+  /* libsoup hands over the path percent-decoded, whatever bytes it holds;
+   * ids, versions and route names are all UTF-8 (ASCII in fact). */
+  for (guint i = 0; i < n_parts; i++)
+    {
+      if (!g_utf8_validate (parts[i], -1, NULL))
+        {
+          respond_error_literal (msg, PRD_ERROR_INVALID_ID,
+                                 "A path segment is not valid UTF-8 (after percent-decoding)");
+          return;
+        }
     }
   /* /api/prds/{id}/{leaf}[/…]: a route of a feature (prd_hub_rest_add_prd_route). */
   if (n_parts >= 2 && !(n_parts == 2 && g_str_equal (parts[1], "export.md")))
@@ -514,28 +551,139 @@ handle_healthz (SoupServer *server,
   prd_hub_rest_respond_json (msg, SOUP_STATUS_OK, node);
 }
 
-/* Refuses an oversized body before libsoup reads it: a status set when the
- * headers arrive makes libsoup answer without reading the body. */
-static void
-on_got_headers (SoupServerMessage *msg, gpointer user_data)
+static gboolean
+is_api_path (const char *path)
 {
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  GUri *uri = soup_server_message_get_uri (msg);
+  return g_str_equal (path, "/api") || g_str_has_prefix (path, "/api/");
+}
 
-  if (uri == NULL || !g_str_has_prefix (g_uri_get_path (uri), "/api/"))
-    return;
-  if (soup_message_headers_get_content_length (headers) > PRD_HUB_REST_MAX_BODY)
-    {
-      respond_error_literal (msg, PRD_ERROR_PAYLOAD_TOO_LARGE, "The body is larger than 2 MiB");
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
-                                    "close");
-    }
+/* The only route that reads a request body: POST /api/prds. */
+static gboolean
+reads_body (SoupServerMessage *msg, const char *path)
+{
+  return g_str_equal (soup_server_message_get_method (msg), SOUP_METHOD_POST) &&
+         (g_str_equal (path, "/api/prds") || g_str_equal (path, "/api/prds/"));
+}
+
+/* Answers @msg with @error from its headers: at once, the connection
+ * closed, when a body follows them; otherwise libsoup answers as usual (the
+ * path's handler is not called for a message with a status). */
+static void
+refuse (SoupServerMessage *msg, const GError *error)
+{
+  prd_hub_rest_respond_error (msg, error);
+  if (prd_eio_request_has_body (msg))
+    prd_eio_refuse_now (msg);
 }
 
 static void
-on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
+refuse_too_large (SoupServerMessage *msg, gsize max_body)
 {
-  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
+  g_autoptr (GError) error = NULL;
+
+  g_set_error (&error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE,
+               "Request bodies are limited to %" G_GSIZE_FORMAT " bytes", max_body);
+  refuse (msg, error);
+}
+
+typedef struct
+{
+  gsize max_body;
+  gsize received;
+} BodyCount;
+
+/* A chunked body: counted as it arrives, refused once past the limit. */
+static void
+on_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
+{
+  BodyCount *count = user_data;
+
+  count->received += g_bytes_get_size (chunk);
+  if (count->received > count->max_body && soup_server_message_get_status (msg) == 0)
+    refuse_too_large (msg, count->max_body);
+}
+
+/**
+ * prd_hub_rest_check_headers:
+ * @msg: any request, its headers just read ("got-headers")
+ * @auth: verifies bearer tokens
+ * @max_body: the largest request body, in bytes
+ * @engine_path: requests to this path and below are the Engine.IO server's,
+ *   which checks them itself (max-payload; no token)
+ *
+ * Decides from the headers alone, before any of the body is read:
+ * below /api, a request without a valid bearer token gets 401 (the JSON
+ * error, `WWW-Authenticate: Bearer`); then a `Content-Length` above
+ * @max_body gets 413. A request with a body is answered at once and its
+ * connection closed; a chunked body is counted as it arrives and refused the
+ * same way once it grows past @max_body. Bodies that no route reads are
+ * dropped as they arrive rather than kept.
+ *
+ * A request that already has a status (libsoup answers a path with ".."
+ * segments 400 before any handler sees it) is answered the same way, at
+ * once if a body follows, whatever its path.
+ */
+void
+prd_hub_rest_check_headers (SoupServerMessage *msg,
+                            PrdAuth *auth,
+                            gsize max_body,
+                            const char *engine_path)
+{
+  SoupMessageHeaders *headers;
+  SoupEncoding encoding;
+  g_autoptr (GError) error = NULL;
+  const char *path;
+  gsize engine_len;
+
+  g_return_if_fail (SOUP_IS_SERVER_MESSAGE (msg));
+  g_return_if_fail (PRD_IS_AUTH (auth));
+  g_return_if_fail (engine_path != NULL);
+
+  headers = soup_server_message_get_request_headers (msg);
+  encoding = soup_message_headers_get_encoding (headers);
+  path = g_uri_get_path (soup_server_message_get_uri (msg));
+  engine_len = strlen (engine_path);
+  if (soup_server_message_get_status (msg) != 0)
+    {
+      /* libsoup (or the Engine.IO server) answered already, but libsoup
+       * would still read the whole body first. */
+      if (prd_eio_request_has_body (msg))
+        prd_eio_refuse_now (msg);
+      return;
+    }
+  if (strncmp (path, engine_path, engine_len) == 0 &&
+      (path[engine_len] == '\0' || path[engine_len] == '/'))
+    return;
+
+  if (is_api_path (path))
+    {
+      PrdIdentity *identity = verify_bearer (auth, msg, &error);
+
+      if (identity == NULL)
+        {
+          refuse (msg, error);
+          return;
+        }
+      g_object_set_data_full (G_OBJECT (msg), IDENTITY_KEY, identity,
+                              (GDestroyNotify) prd_identity_free);
+    }
+
+  if (encoding == SOUP_ENCODING_CONTENT_LENGTH &&
+      (guint64) MAX (soup_message_headers_get_content_length (headers), 0) > max_body)
+    {
+      refuse_too_large (msg, max_body);
+      return;
+    }
+  if (!reads_body (msg, path))
+    soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+  if (encoding != SOUP_ENCODING_CONTENT_LENGTH && prd_eio_request_has_body (msg))
+    {
+      BodyCount *count = g_new0 (BodyCount, 1);
+
+      count->max_body = max_body;
+      g_signal_connect_data (msg, "got-chunk", G_CALLBACK (on_got_chunk), count,
+                             (GClosureNotify) (GCallback) g_free, 0);
+    }
 }
 
 /**
@@ -552,7 +700,6 @@ prd_hub_rest_attach (SoupServer *server, PrdAuth *auth, PrdStore *store)
   rest->store = g_object_ref (store);
   soup_server_add_handler (server, "/healthz", handle_healthz, NULL, NULL);
   soup_server_add_handler (server, "/api/prds", handle_prds, rest, (GDestroyNotify) rest_free);
-  g_signal_connect (server, "request-started", G_CALLBACK (on_request_started), NULL);
 }
 
 /**

@@ -9,10 +9,11 @@
 
 G_BEGIN_DECLS
 
-/* Largest REST request body (a PRD created with its initial content). */
-#define PRD_HUB_REST_MAX_BODY (2 * 1024 * 1024)
-
 void prd_hub_rest_attach (SoupServer *server, PrdAuth *auth, PrdStore *store);
+void prd_hub_rest_check_headers (SoupServerMessage *msg,
+                                 PrdAuth *auth,
+                                 gsize max_body,
+                                 const char *engine_path);
 void prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error);
 void prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node);
 char *prd_hub_format_time (gint64 usec);

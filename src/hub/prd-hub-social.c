@@ -219,7 +219,10 @@ reply_error (PrdSioSocket *socket, gint64 ack_id, const char *event, const GErro
       JsonObject *object = json_object_new (), *inner = json_object_new ();
 
       json_object_set_string_member (inner, "code", prd_error_get_protocol_code (error));
-      json_object_set_string_member (inner, "message", error->message);
+      /* The error object's message: valid UTF-8 (prd_hub_error_to_json()). */
+      json_object_set_string_member (
+          inner, "message",
+          json_object_get_string_member (json_node_get_object (payload), "message"));
       json_object_set_object_member (object, "error", inner);
       json_node_take_object (ack, object);
       prd_sio_socket_ack_one (socket, ack_id, ack);

@@ -114,21 +114,25 @@ prd_hub_timestamp_now (void)
  * @error: a #GError, normally of %PRD_ERROR
  *
  * Returns: (transfer full): the protocol's error object
- *   `{code, message, timestamp}`
+ *   `{code, message, timestamp}`; the message is valid UTF-8 even when it
+ *   quotes client input that was not (a JSON string may hold a lone
+ *   surrogate escape)
  */
 JsonNode *
 prd_hub_error_to_json (const GError *error)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autofree char *timestamp = prd_hub_timestamp_now ();
+  g_autofree char *message = NULL;
 
   g_return_val_if_fail (error != NULL, NULL);
 
+  message = g_utf8_make_valid (error->message, -1);
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "code");
   json_builder_add_string_value (builder, prd_error_get_protocol_code (error));
   json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, error->message);
+  json_builder_add_string_value (builder, message);
   json_builder_set_member_name (builder, "timestamp");
   json_builder_add_string_value (builder, timestamp);
   json_builder_end_object (builder);
@@ -373,6 +377,26 @@ on_request_wrote_informational (SoupServerMessage *msg, gpointer user_data)
     }
 }
 
+/* A request refused from its headers (prd_eio_refuse_now()) has its
+ * connection taken over: libsoup reports it neither finished nor aborted. */
+static void
+on_request_disconnected (SoupServerMessage *msg, gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  if (g_hash_table_remove (self->requests, msg))
+    check_drained (self);
+}
+
+/* Token and body size, before the body is read. */
+static void
+on_request_got_headers (SoupServerMessage *msg, gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  prd_hub_rest_check_headers (msg, self->auth, self->config->max_request_body, ENGINE_PATH);
+}
+
 static void
 on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
@@ -381,6 +405,8 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_da
   g_hash_table_add (self->requests, msg);
   g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_request_wrote_informational),
                            self, 0);
+  g_signal_connect_object (msg, "disconnected", G_CALLBACK (on_request_disconnected), self, 0);
+  g_signal_connect_object (msg, "got-headers", G_CALLBACK (on_request_got_headers), self, 0);
 }
 
 static void

@@ -427,21 +427,26 @@ prd_sio_socket_disconnect (PrdSioSocket *self)
   prd_sio_socket_close (self, "server namespace disconnect");
 }
 
-/* @event: (nullable): the refused event, named in `error` events */
+/* @event: (nullable): the refused event, named in `error` events.
+ * @message and @event may quote the client: what goes out is valid UTF-8
+ * whatever they hold. */
 static JsonNode *
 error_object (const char *code, const char *message, const char *event, gboolean with_timestamp)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new_immutable ();
+  g_autofree char *valid = g_utf8_make_valid (message, -1);
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "code");
   json_builder_add_string_value (builder, code);
   json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, message);
+  json_builder_add_string_value (builder, valid);
   if (event != NULL)
     {
+      g_autofree char *valid_event = g_utf8_make_valid (event, -1);
+
       json_builder_set_member_name (builder, "event");
-      json_builder_add_string_value (builder, event);
+      json_builder_add_string_value (builder, valid_event);
     }
   if (with_timestamp)
     {
