@@ -14,7 +14,6 @@
 #include "prd-error.h"
 #include "prd-hub.h"
 #include "prd-openai-provider.h"
-#include "prd-sqlite-store-ai.h"
 
 #include "prd-hub-ai.h"
 
@@ -22,10 +21,11 @@ struct _PrdHubAi
 {
   GObject parent_instance;
 
-  PrdSioNamespace *nsp; /* (unowned) weak */
-  PrdHubPrds *prds;     /* (owned) */
-  PrdStore *store;      /* (owned) */
-  PrdHubConfig *config; /* (owned) */
+  PrdSioNamespace *nsp;     /* (unowned) weak */
+  PrdHubPrds *prds;         /* (owned) */
+  PrdStore *store;          /* (owned) */
+  PrdAiJobStore *job_store; /* (owned) */
+  PrdHubConfig *config;     /* (owned) */
   PrdAiProvider *provider;
   PrdAiQueue *queue;
   GHashTable *jobs; /* job id → PrdAiJob (owned), from submit to the end */
@@ -72,7 +72,7 @@ on_job_saved (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
 
-  if (!prd_sqlite_store_ai_save_job_finish (PRD_SQLITE_STORE (source), result, &error) &&
+  if (!prd_ai_job_store_save_finish (PRD_AI_JOB_STORE (source), result, &error) &&
       !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_warning ("Cannot record an AI job: %s", error->message);
 }
@@ -80,7 +80,7 @@ on_job_saved (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 save_job (PrdHubAi *self, PrdAiJob *job)
 {
-  PrdStoreAiJob record = {
+  PrdAiJobRecord record = {
     .id = job->id,
     .prd_id = job->prd_id,
     .user_id = job->user_id,
@@ -95,10 +95,7 @@ save_job (PrdHubAi *self, PrdAiJob *job)
     .updated_at = g_get_real_time () / 1000,
   };
 
-  if (!PRD_IS_SQLITE_STORE (self->store))
-    return;
-  prd_sqlite_store_ai_save_job_async (PRD_SQLITE_STORE (self->store), &record, NULL, on_job_saved,
-                                      NULL);
+  prd_ai_job_store_save_async (self->job_store, &record, NULL, on_job_saved, NULL);
 }
 
 /* ---- replies --------------------------------------------------------------- */
@@ -939,7 +936,7 @@ static void
 on_interrupted (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
-  gint64 n = prd_sqlite_store_ai_interrupt_finish (PRD_SQLITE_STORE (source), result, &error);
+  gint64 n = prd_ai_job_store_interrupt_finish (PRD_AI_JOB_STORE (source), result, &error);
 
   if (n < 0)
     g_warning ("Cannot mark interrupted AI jobs: %s", error->message);
@@ -985,6 +982,7 @@ prd_hub_ai_dispose (GObject *object)
   g_clear_object (&self->provider);
   g_clear_object (&self->prds);
   g_clear_object (&self->store);
+  g_clear_object (&self->job_store);
 
   G_OBJECT_CLASS (prd_hub_ai_parent_class)->dispose (object);
 }
@@ -1020,6 +1018,8 @@ prd_hub_ai_init (PrdHubAi *self)
 
 /**
  * prd_hub_ai_new:
+ * @store: where the AI site writes
+ * @jobs: where the jobs are recorded
  * @provider: (nullable): the model; without one every ai-prompt is answered
  *   with AI_NOT_CONFIGURED
  *
@@ -1030,6 +1030,7 @@ PrdHubAi *
 prd_hub_ai_new (PrdSioNamespace *nsp,
                 PrdHubPrds *prds,
                 PrdStore *store,
+                PrdAiJobStore *jobs,
                 PrdHubConfig *config,
                 PrdAiProvider *provider)
 {
@@ -1039,6 +1040,7 @@ prd_hub_ai_new (PrdSioNamespace *nsp,
   g_object_add_weak_pointer (G_OBJECT (nsp), (gpointer *) &self->nsp);
   self->prds = g_object_ref (prds);
   self->store = g_object_ref (store);
+  self->job_store = g_object_ref (jobs);
   self->config = prd_hub_config_ref (config);
   self->provider = provider != NULL ? g_object_ref (provider) : NULL;
   self->queue = prd_ai_queue_new (config->ai_concurrency, config->ai_hourly_quota);
@@ -1046,8 +1048,7 @@ prd_hub_ai_new (PrdSioNamespace *nsp,
   prd_sio_namespace_on (nsp, "ai-prompt", on_ai_prompt, self);
   prd_sio_namespace_on (nsp, "ai-cancel", on_ai_cancel, self);
   prd_sio_namespace_on (nsp, "ai-review", on_ai_review, self);
-  if (PRD_IS_SQLITE_STORE (store))
-    prd_sqlite_store_ai_interrupt_async (PRD_SQLITE_STORE (store), NULL, on_interrupted, NULL);
+  prd_ai_job_store_interrupt_async (jobs, NULL, on_interrupted, NULL);
   return self;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include "prd-ai-job-store.h"
 #include "prd-ai-provider.h"
 #include "prd-hub-prds.h"
 
@@ -12,6 +13,7 @@ G_DECLARE_FINAL_TYPE (PrdHubAi, prd_hub_ai, PRD, HUB_AI, GObject)
 PrdHubAi *prd_hub_ai_new (PrdSioNamespace *nsp,
                           PrdHubPrds *prds,
                           PrdStore *store,
+                          PrdAiJobStore *jobs,
                           PrdHubConfig *config,
                           PrdAiProvider *provider);
 void prd_hub_ai_set_provider (PrdHubAi *self, PrdAiProvider *provider);

@@ -826,8 +826,9 @@ prd_hub_set_store (PrdHub *self, PrdStore *store)
   self->prds =
       prd_hub_prds_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), store, self->config);
   if (PRD_IS_SQLITE_STORE (store) && self->config->data_dir != NULL)
-    self->versions = prd_hub_versions_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS),
-                                           self->prds, PRD_SQLITE_STORE (store), self->config);
+    self->versions =
+        prd_hub_versions_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->prds,
+                              store, PRD_VERSION_STORE (store), self->config);
   if (PRD_IS_SQLITE_STORE (store))
     {
       g_autoptr (GError) error = NULL;
@@ -846,7 +847,7 @@ prd_hub_set_store (PrdHub *self, PrdStore *store)
     g_signal_connect_object (self->versions, "version-created", G_CALLBACK (on_version_created),
                              self->social, 0);
   self->ai = prd_hub_ai_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->prds,
-                             store, self->config, NULL);
+                             store, PRD_AI_JOB_STORE (store), self->config, NULL);
 }
 
 /**
