@@ -81,7 +81,7 @@ fixture_open (Fixture *f)
   g_assert_no_error (error);
   g_assert_nonnull (provider);
   f->hub = prd_hub_new (f->config, f->auth);
-  prd_hub_set_store (f->hub, f->store);
+  start_hub (f->hub, f->store);
   prd_hub_set_ai_provider (f->hub, provider);
   g_assert_true (prd_hub_listen (f->hub, &error));
   g_clear_pointer (&f->url, g_free);

@@ -40,6 +40,16 @@ wait_result (GAsyncResult **slot)
   return *slot;
 }
 
+/* prd_hub_set_store_async() to the end. */
+static gboolean
+start_hub (Fixture *f, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  prd_hub_set_store_async (f->hub, f->store, NULL, result_cb, &result);
+  return prd_hub_set_store_finish (f->hub, wait_result (&result), error);
+}
+
 static PrdSocialResult *
 run (Fixture *f, gboolean write, const char *sql, GVariant *params)
 {
@@ -136,8 +146,11 @@ test_version_created (Fixture *f, gconstpointer data)
   g_autofree char *prd_id = NULL;
   JsonObject *object;
 
+  g_autoptr (GError) error = NULL;
+
   f->hub = prd_hub_new (f->config, f->auth);
-  prd_hub_set_store (f->hub, f->store);
+  g_assert_true (start_hub (f, &error));
+  g_assert_no_error (error);
   g_assert_nonnull (prd_hub_get_social (f->hub));
   prd_id = create_prd (f, "alice");
   prd_hub_notify_version_created (prd_hub_get_social (f->hub), prd_id, "org_a", "Versions", "1.0.0",
@@ -189,8 +202,11 @@ test_version_editors (Fixture *f, gconstpointer data)
   g_autofree char *prd_id = NULL;
   g_autoptr (PrdSocialResult) notes = NULL;
 
+  g_autoptr (GError) error = NULL;
+
   f->hub = prd_hub_new (f->config, f->auth);
-  prd_hub_set_store (f->hub, f->store);
+  g_assert_true (start_hub (f, &error));
+  g_assert_no_error (error);
   prd_id = create_prd (f, "alice");
   acquire_site (f, prd_id, "alice");
   acquire_site (f, prd_id, "bob");
@@ -228,7 +244,7 @@ test_damaged_comment (Fixture *f, gconstpointer data)
                   "anchor, created_at) VALUES (?, ?, 'org_a', 'alice', 'Alice', 'c', 'garbage', 1)",
                   g_variant_new ("(ss)", "comment_1", prd_id));
   g_assert_cmpint (inserted->changes, ==, 1);
-  /* The parts prd_hub_set_store() wires, without its warning. */
+  /* The feature alone, as prd_hub_set_store_async() starts it. */
   hub = prd_hub_new (f->config, f->auth);
   sio = prd_hub_get_sio_server (hub);
   prds = prd_hub_prds_new (prd_sio_server_of (sio, PRD_HUB_NAMESPACE_PRDS), f->store, f->config);
@@ -236,6 +252,39 @@ test_damaged_comment (Fixture *f, gconstpointer data)
                                f->store, &error);
   g_assert_null (social);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
+}
+
+/* A feature that cannot start stops the hub from starting, with an error
+ * that names it; the hub is left without a store. */
+static void
+test_hub_start_fails (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "alice");
+  g_autoptr (PrdSocialResult) inserted = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean comments = GPOINTER_TO_INT (data);
+
+  if (comments)
+    inserted = run (f, TRUE,
+                    "INSERT INTO social_comments (id, prd_id, org, author_id, author_name, "
+                    "content, anchor, created_at) VALUES (?, ?, 'org_a', 'alice', 'Alice', 'c', "
+                    "'garbage', 1)",
+                    g_variant_new ("(ss)", "comment_1", prd_id));
+  else
+    inserted = run (f, TRUE,
+                    "INSERT INTO conflicts (id, prd_id, position, created_at, parties) "
+                    "VALUES (?, ?, 0, 1, 'garbage')",
+                    g_variant_new ("(ss)", "conflict_1", prd_id));
+  g_assert_cmpint (inserted->changes, ==, 1);
+  f->hub = prd_hub_new (f->config, f->auth);
+  g_assert_false (start_hub (f, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
+  g_assert_true (g_str_has_prefix (error->message, comments ? "Comments and notifications cannot "
+                                                              "start: Comment comment_1"
+                                                            : "Conflict review cannot start: "
+                                                              "Conflict conflict_1"));
+  g_assert_null (prd_hub_get_store (f->hub));
+  g_assert_null (prd_hub_get_social (f->hub));
 }
 
 int
@@ -249,6 +298,10 @@ main (int argc, char *argv[])
               fixture_teardown);
   g_test_add ("/prd/social/damaged-comment", Fixture, NULL, fixture_setup, test_damaged_comment,
               fixture_teardown);
+  g_test_add ("/prd/social/hub-start-fails/comments", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_setup, test_hub_start_fails, fixture_teardown);
+  g_test_add ("/prd/social/hub-start-fails/conflicts", Fixture, GINT_TO_POINTER (FALSE),
+              fixture_setup, test_hub_start_fails, fixture_teardown);
 
   return g_test_run ();
 }
