@@ -4,8 +4,8 @@
  *
  * create-version commits the PRD's committed text (what the store holds:
  * every operation is acked only after its append committed) to the
- * versions repository, records the version in SQLite (which also sets the
- * PRD's version field), then tells the room (`version-created`,
+ * versions repository, records the version in the version store (which
+ * also sets the PRD's version field), then tells the room (`version-created`,
  * `git-commit`) and acks. Requests for one PRD run one after another, so
  * concurrent calls get distinct versions in the order they arrived; a
  * failure anywhere answers that request with an error and the next one

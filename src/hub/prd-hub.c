@@ -58,7 +58,7 @@ struct _PrdHub
   GHashTable *requests;       /* (owned) SoupServerMessages being served, unowned */
   guint drain_timeout;        /* ms */
 
-  /* (owned) (nullable): create-version and its REST routes, with a SQLite store */
+  /* (owned) (nullable): create-version and its REST routes, with a data folder */
   PrdHubVersions *versions;
 
   guint drain_id;
@@ -882,6 +882,28 @@ on_conflicts_started (GObject *source, GAsyncResult *result, gpointer user_data)
                         cancellable, on_ai_started, g_steal_pointer (&task));
 }
 
+static void
+on_social_started (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  PrdHub *self = g_task_get_source_object (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  GError *error = NULL;
+
+  self->social = prd_hub_social_new_finish (result, &error);
+  if (self->social == NULL)
+    {
+      start_failed (task, error, "Comments and notifications");
+      return;
+    }
+  if (self->versions != NULL)
+    g_signal_connect_object (self->versions, "version-created", G_CALLBACK (on_version_created),
+                             self->social, 0);
+  prd_hub_conflicts_new_async (self->prds, self->store, PRD_CONFLICT_STORE (self->store),
+                               self->config, cancellable, on_conflicts_started,
+                               g_steal_pointer (&task));
+}
+
 /**
  * prd_hub_set_store_async:
  * @store: where PRDs live (normally `<data-dir>/prdhub.db`); it must also
@@ -903,7 +925,6 @@ prd_hub_set_store_async (PrdHub *self,
                          gpointer user_data)
 {
   g_autoptr (GTask) task = NULL;
-  g_autoptr (GError) error = NULL;
 
   g_return_if_fail (PRD_IS_HUB (self));
   g_return_if_fail (PRD_IS_STORE (store));
@@ -928,19 +949,10 @@ prd_hub_set_store_async (PrdHub *self,
     self->versions =
         prd_hub_versions_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->prds,
                               store, PRD_VERSION_STORE (store), self->config);
-  self->social = prd_hub_social_new (
-      self->prds, prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_NOTIFICATIONS), store, &error);
-  if (self->social == NULL)
-    {
-      start_failed (g_steal_pointer (&task), g_steal_pointer (&error),
-                    "Comments and notifications");
-      return;
-    }
-  if (self->versions != NULL)
-    g_signal_connect_object (self->versions, "version-created", G_CALLBACK (on_version_created),
-                             self->social, 0);
-  prd_hub_conflicts_new_async (self->prds, store, PRD_CONFLICT_STORE (store), self->config,
-                               cancellable, on_conflicts_started, g_steal_pointer (&task));
+  prd_hub_social_new_async (
+      self->prds, prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_NOTIFICATIONS), store,
+      PRD_COMMENT_STORE (store), PRD_APPROVAL_STORE (store), PRD_NOTIFICATION_STORE (store),
+      cancellable, on_social_started, g_steal_pointer (&task));
 }
 
 /**
