@@ -18,7 +18,7 @@
 #include "prd-error.h"
 #include "prd-hub-ai.h"
 #include "prd-hub.h"
-#include "prd-sqlite-store-ai.h"
+#include "prd-ai-job-store.h"
 #include "prd-sqlite-store.h"
 
 #include "test-prds-client.h"
@@ -81,7 +81,7 @@ fixture_open (Fixture *f)
   g_assert_no_error (error);
   g_assert_nonnull (provider);
   f->hub = prd_hub_new (f->config, f->auth);
-  prd_hub_set_store (f->hub, f->store);
+  start_hub (f->hub, f->store);
   prd_hub_set_ai_provider (f->hub, provider);
   g_assert_true (prd_hub_listen (f->hub, &error));
   g_clear_pointer (&f->url, g_free);
@@ -157,16 +157,15 @@ join (Client *client, const char *prd_id)
   assert_ok (ack);
 }
 
-static PrdStoreAiJob *
+static PrdAiJobRecord *
 stored_job (Fixture *f, const char *job_id)
 {
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
-  PrdStoreAiJob *job;
+  PrdAiJobRecord *job;
 
-  prd_sqlite_store_ai_get_job_async (PRD_SQLITE_STORE (f->store), job_id, NULL, result_cb, &result);
-  job = prd_sqlite_store_ai_get_job_finish (PRD_SQLITE_STORE (f->store), wait_result (&result),
-                                            &error);
+  prd_ai_job_store_get_async (PRD_AI_JOB_STORE (f->store), job_id, NULL, result_cb, &result);
+  job = prd_ai_job_store_get_finish (PRD_AI_JOB_STORE (f->store), wait_result (&result), &error);
   g_assert_no_error (error);
   return job;
 }
@@ -181,7 +180,7 @@ test_stream_is_stored (Fixture *f, gconstpointer data)
   g_autoptr (JsonNode) ack = NULL;
   g_autoptr (JsonNode) complete = NULL;
   g_autoptr (JsonNode) update = NULL;
-  g_autoptr (PrdStoreAiJob) job = NULL;
+  g_autoptr (PrdAiJobRecord) job = NULL;
   g_autofree char *payload = NULL;
   g_autofree char *text = NULL;
   g_autofree char *job_id = NULL;
@@ -214,7 +213,7 @@ test_stream_is_stored (Fixture *f, gconstpointer data)
                    "Base.\n");
   while ((job = stored_job (f, job_id)) == NULL || !g_str_equal (job->state, "complete"))
     {
-      g_clear_pointer (&job, prd_store_ai_job_free);
+      g_clear_pointer (&job, prd_ai_job_record_free);
       g_main_context_iteration (NULL, FALSE);
     }
   g_assert_cmpstr (job->user_id, ==, "user_a");
@@ -234,7 +233,7 @@ test_restart_interrupts (Fixture *f, gconstpointer data)
   g_autofree char *text = NULL;
   g_autoptr (JsonNode) ack = NULL;
   g_autoptr (JsonNode) chunk = NULL;
-  g_autoptr (PrdStoreAiJob) job = NULL;
+  g_autoptr (PrdAiJobRecord) job = NULL;
 
   {
     g_autoptr (Client) a = client_new (f, "user_a", "org", PRD_ROLE_EDITOR);
@@ -255,7 +254,7 @@ test_restart_interrupts (Fixture *f, gconstpointer data)
   fixture_open (f);
   while ((job = stored_job (f, job_id)) == NULL || !g_str_equal (job->state, "failed"))
     {
-      g_clear_pointer (&job, prd_store_ai_job_free);
+      g_clear_pointer (&job, prd_ai_job_record_free);
       g_main_context_iteration (NULL, FALSE);
     }
   g_assert_cmpstr (job->error_code, ==, "INTERRUPTED");

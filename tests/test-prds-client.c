@@ -171,6 +171,20 @@ wait_result (GAsyncResult **slot)
   return *slot;
 }
 
+/* prd_hub_set_store_async() to the end: every feature has started. */
+void
+start_hub (PrdHub *hub, PrdStore *store)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean started;
+
+  prd_hub_set_store_async (hub, store, NULL, result_cb, &result);
+  started = prd_hub_set_store_finish (hub, wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_assert_true (started);
+}
+
 /* Opens a WebSocket session to @hub_url and connects to /prds with @token. */
 Client *
 client_connect (const char *hub_url, const char *token)
@@ -280,7 +294,7 @@ test_hub_setup (TestHub *f, const char *prefix, const char *secret_text, const c
   g_assert_no_error (error);
 
   f->hub = prd_hub_new (f->config, f->auth);
-  prd_hub_set_store (f->hub, f->store);
+  start_hub (f->hub, f->store);
   g_assert_true (prd_hub_listen (f->hub, &error));
   f->url = prd_hub_get_url (f->hub);
 }

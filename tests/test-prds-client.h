@@ -42,6 +42,7 @@ char *mint_token (PrdAuth *auth, const char *user, const char *org, PrdRole role
 
 void result_cb (GObject *source, GAsyncResult *result, gpointer user_data);
 GAsyncResult *wait_result (GAsyncResult **slot);
+void start_hub (PrdHub *hub, PrdStore *store);
 char *store_text (PrdStore *store, const char *prd_id, gint64 *out_snapshot_seq);
 void remove_tree (const char *path);
 

@@ -321,7 +321,7 @@ restart (Fixture *f)
   f->store = PRD_STORE (prd_sqlite_store_new_finish (wait_result (&opened), &error));
   g_assert_no_error (error);
   f->hub = prd_hub_new (f->config, f->auth);
-  prd_hub_set_store (f->hub, f->store);
+  start_hub (f->hub, f->store);
   g_assert_true (prd_hub_listen (f->hub, &error));
   f->url = prd_hub_get_url (f->hub);
 }

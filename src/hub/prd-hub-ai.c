@@ -15,7 +15,6 @@
 #include "prd-hub.h"
 #include "prd-json.h"
 #include "prd-openai-provider.h"
-#include "prd-sqlite-store-ai.h"
 
 #include "prd-hub-ai.h"
 
@@ -23,10 +22,11 @@ struct _PrdHubAi
 {
   GObject parent_instance;
 
-  PrdSioNamespace *nsp; /* (unowned) weak */
-  PrdHubPrds *prds;     /* (owned) */
-  PrdStore *store;      /* (owned) */
-  PrdHubConfig *config; /* (owned) */
+  PrdSioNamespace *nsp;     /* (unowned) weak */
+  PrdHubPrds *prds;         /* (owned) */
+  PrdStore *store;          /* (owned) */
+  PrdAiJobStore *job_store; /* (owned) */
+  PrdHubConfig *config;     /* (owned) */
   PrdAiProvider *provider;
   PrdAiQueue *queue;
   GHashTable *jobs; /* job id → PrdAiJob (owned), from submit to the end */
@@ -73,7 +73,7 @@ on_job_saved (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
 
-  if (!prd_sqlite_store_ai_save_job_finish (PRD_SQLITE_STORE (source), result, &error) &&
+  if (!prd_ai_job_store_save_finish (PRD_AI_JOB_STORE (source), result, &error) &&
       !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_warning ("Cannot record an AI job: %s", error->message);
 }
@@ -81,7 +81,7 @@ on_job_saved (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 save_job (PrdHubAi *self, PrdAiJob *job)
 {
-  PrdStoreAiJob record = {
+  PrdAiJobRecord record = {
     .id = job->id,
     .prd_id = job->prd_id,
     .user_id = job->user_id,
@@ -96,10 +96,7 @@ save_job (PrdHubAi *self, PrdAiJob *job)
     .updated_at = g_get_real_time () / 1000,
   };
 
-  if (!PRD_IS_SQLITE_STORE (self->store))
-    return;
-  prd_sqlite_store_ai_save_job_async (PRD_SQLITE_STORE (self->store), &record, NULL, on_job_saved,
-                                      NULL);
+  prd_ai_job_store_save_async (self->job_store, &record, NULL, on_job_saved, NULL);
 }
 
 /* ---- replies --------------------------------------------------------------- */
@@ -934,18 +931,6 @@ on_ai_review (PrdSioSocket *socket,
 static const char *const events[] = { "ai-prompt", "ai-cancel", "ai-review" };
 
 static void
-on_interrupted (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr (GError) error = NULL;
-  gint64 n = prd_sqlite_store_ai_interrupt_finish (PRD_SQLITE_STORE (source), result, &error);
-
-  if (n < 0)
-    g_warning ("Cannot mark interrupted AI jobs: %s", error->message);
-  else if (n > 0)
-    g_message ("%" G_GINT64_FORMAT " AI job(s) were interrupted by the last shutdown", n);
-}
-
-static void
 prd_hub_ai_dispose (GObject *object)
 {
   PrdHubAi *self = PRD_HUB_AI (object);
@@ -983,6 +968,7 @@ prd_hub_ai_dispose (GObject *object)
   g_clear_object (&self->provider);
   g_clear_object (&self->prds);
   g_clear_object (&self->store);
+  g_clear_object (&self->job_store);
 
   G_OBJECT_CLASS (prd_hub_ai_parent_class)->dispose (object);
 }
@@ -1016,37 +1002,97 @@ prd_hub_ai_init (PrdHubAi *self)
   self->cancellable = g_cancellable_new ();
 }
 
+/* The AI starts once the jobs a previous run left unfinished are marked
+ * failed: a client must never see a stale `streaming`. */
+static void
+on_interrupted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  PrdHubAi *self = g_task_get_task_data (task);
+  GError *error = NULL;
+  gint64 n = prd_ai_job_store_interrupt_finish (PRD_AI_JOB_STORE (source), result, &error);
+
+  if (n < 0)
+    {
+      g_prefix_error (&error, "Cannot mark interrupted AI jobs: ");
+      g_task_return_error (task, error);
+      return;
+    }
+  if (n > 0)
+    g_message ("%" G_GINT64_FORMAT " AI job(s) were interrupted by the last shutdown", n);
+  if (self->nsp != NULL)
+    {
+      prd_sio_namespace_on (self->nsp, "ai-prompt", on_ai_prompt, self);
+      prd_sio_namespace_on (self->nsp, "ai-cancel", on_ai_cancel, self);
+      prd_sio_namespace_on (self->nsp, "ai-review", on_ai_review, self);
+    }
+  g_task_return_pointer (task, g_object_ref (self), g_object_unref);
+}
+
 /**
- * prd_hub_ai_new:
+ * prd_hub_ai_new_async:
+ * @nsp: the /prds namespace
+ * @prds: the /prds handlers (the AI writes into their rooms)
+ * @store: where the AI site writes
+ * @jobs: where the jobs are recorded
+ * @config: the hub's configuration
  * @provider: (nullable): the model; without one every ai-prompt is answered
  *   with AI_NOT_CONFIGURED
+ * @cancellable: (nullable): stops the start
+ * @callback: called once the AI can take prompts
+ * @user_data: data for @callback
  *
- * Installs the AI events on the /prds namespace and marks the jobs a
- * previous run left unfinished as failed (INTERRUPTED).
+ * Marks the jobs a previous run left unfinished as failed (INTERRUPTED),
+ * then installs the AI events on @nsp.
  */
-PrdHubAi *
-prd_hub_ai_new (PrdSioNamespace *nsp,
-                PrdHubPrds *prds,
-                PrdStore *store,
-                PrdHubConfig *config,
-                PrdAiProvider *provider)
+void
+prd_hub_ai_new_async (PrdSioNamespace *nsp,
+                      PrdHubPrds *prds,
+                      PrdStore *store,
+                      PrdAiJobStore *jobs,
+                      PrdHubConfig *config,
+                      PrdAiProvider *provider,
+                      GCancellable *cancellable,
+                      GAsyncReadyCallback callback,
+                      gpointer user_data)
 {
-  PrdHubAi *self = g_object_new (PRD_TYPE_HUB_AI, NULL);
+  PrdHubAi *self;
+  g_autoptr (GTask) task = NULL;
 
+  g_return_if_fail (PRD_IS_SIO_NAMESPACE (nsp));
+  g_return_if_fail (PRD_IS_HUB_PRDS (prds));
+  g_return_if_fail (PRD_IS_STORE (store));
+  g_return_if_fail (PRD_IS_AI_JOB_STORE (jobs));
+  g_return_if_fail (config != NULL);
+
+  self = g_object_new (PRD_TYPE_HUB_AI, NULL);
   self->nsp = nsp;
   g_object_add_weak_pointer (G_OBJECT (nsp), (gpointer *) &self->nsp);
   self->prds = g_object_ref (prds);
   self->store = g_object_ref (store);
+  self->job_store = g_object_ref (jobs);
   self->config = prd_hub_config_ref (config);
   self->provider = provider != NULL ? g_object_ref (provider) : NULL;
   self->queue = prd_ai_queue_new (config->ai_concurrency, config->ai_hourly_quota);
   g_signal_connect (self->queue, "start", G_CALLBACK (on_job_start), self);
-  prd_sio_namespace_on (nsp, "ai-prompt", on_ai_prompt, self);
-  prd_sio_namespace_on (nsp, "ai-cancel", on_ai_cancel, self);
-  prd_sio_namespace_on (nsp, "ai-review", on_ai_review, self);
-  if (PRD_IS_SQLITE_STORE (store))
-    prd_sqlite_store_ai_interrupt_async (PRD_SQLITE_STORE (store), NULL, on_interrupted, NULL);
-  return self;
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, prd_hub_ai_new_async);
+  g_task_set_task_data (task, self, g_object_unref);
+  prd_ai_job_store_interrupt_async (jobs, cancellable, on_interrupted, g_steal_pointer (&task));
+}
+
+/**
+ * prd_hub_ai_new_finish:
+ *
+ * Returns: (transfer full) (nullable): the AI feature, or %NULL with @error
+ *   set when the job records cannot be written
+ */
+PrdHubAi *
+prd_hub_ai_new_finish (GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 void

@@ -20,7 +20,6 @@
 #include "prd-error.h"
 #include "prd-hub.h"
 #include "prd-json.h"
-#include "prd-social-store.h"
 
 #include "prd-hub-conflicts.h"
 
@@ -48,11 +47,12 @@ struct _PrdHubConflicts
 {
   GObject parent_instance;
 
-  PrdHubPrds *prds;      /* (owned) */
-  PrdSqliteStore *store; /* (owned) */
-  PrdHubConfig *config;  /* (owned) */
-  GHashTable *windows;   /* prd id → (owned) PrdConflictWindow */
-  GHashTable *conflicts; /* id → (owned) Conflict, open ones */
+  PrdHubPrds *prds;                 /* (owned) */
+  PrdStore *store;                  /* (owned) */
+  PrdConflictStore *conflict_store; /* (owned) */
+  PrdHubConfig *config;             /* (owned) */
+  GHashTable *windows;              /* prd id → (owned) PrdConflictWindow */
+  GHashTable *conflicts;            /* id → (owned) Conflict, open ones */
   GCancellable *cancellable;
   guint sweep_id;
 };
@@ -287,11 +287,9 @@ on_raised (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Raise *raise = user_data;
   PrdHubConflicts *self = raise->self;
-  g_autoptr (PrdSocialResult) done = NULL;
   g_autoptr (GError) error = NULL;
 
-  done = prd_social_store_run_finish (PRD_SQLITE_STORE (source), result, &error);
-  if (done == NULL)
+  if (!prd_conflict_store_add_finish (PRD_CONFLICT_STORE (source), result, &error))
     g_warning ("Cannot store conflict %s: %s", raise->conflict->id, error->message);
   else
     {
@@ -346,7 +344,7 @@ on_committed (PrdHubRoom *room,
   for (guint i = 0; i < found->len; i++)
     {
       PrdConflictEdit *earlier = g_ptr_array_index (found, i);
-      g_autoptr (GPtrArray) stmts = NULL;
+      PrdConflictRecord record = { 0 };
       g_autofree char *parties = NULL;
       g_autofree char *uuid = NULL;
       Raise *raise;
@@ -370,15 +368,12 @@ on_committed (PrdHubRoom *room,
       party_from_edit (&raise->conflict->parties[0], earlier, doc);
       party_from_edit (&raise->conflict->parties[1], edit, doc);
       parties = parties_to_string (raise->conflict);
-      stmts = prd_social_stmts_new ();
-      prd_social_stmts_add (stmts,
-                            "INSERT INTO conflicts (id, prd_id, position, created_at, parties) "
-                            "VALUES (?, ?, ?, ?, ?)",
-                            g_variant_new ("(ssxxs)", raise->conflict->id, prd_id,
-                                           (gint64) position, raise->conflict->created_at,
-                                           parties));
-      prd_social_store_run_async (self->store, TRUE, g_steal_pointer (&stmts), NULL, on_raised,
-                                  raise);
+      record.id = raise->conflict->id;
+      record.prd_id = raise->conflict->prd_id;
+      record.position = position;
+      record.created_at = raise->conflict->created_at;
+      record.parties = parties;
+      prd_conflict_store_add_async (self->conflict_store, &record, NULL, on_raised, raise);
     }
 }
 
@@ -482,14 +477,12 @@ on_closed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (Resolve) resolve = user_data;
   PrdHubConflicts *self = resolve->self;
-  g_autoptr (PrdSocialResult) done = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) payload = NULL;
   g_autoptr (JsonNode) ack = NULL;
   JsonObject *object, *by;
 
-  done = prd_social_store_run_finish (PRD_SQLITE_STORE (source), result, &error);
-  if (done == NULL)
+  if (!prd_conflict_store_remove_finish (PRD_CONFLICT_STORE (source), result, &error))
     {
       prd_hub_reply_error (resolve->socket, resolve->ack_id, "resolve-conflict", resolve->prd_id,
                            error);
@@ -570,7 +563,7 @@ on_site (GObject *source, GAsyncResult *result, gpointer user_data)
   PrdHubConflicts *self = resolve->self;
   g_autoptr (PrdStoreSite) site = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) stmts = NULL;
+  const char *conflict_id;
   Conflict *conflict;
 
   site = prd_store_acquire_site_finish (PRD_STORE (source), result, &error);
@@ -591,11 +584,9 @@ on_site (GObject *source, GAsyncResult *result, gpointer user_data)
                            error);
       return;
     }
-  stmts = prd_social_stmts_new ();
-  prd_social_stmts_add (stmts, "DELETE FROM conflicts WHERE id = ?",
-                        g_variant_new ("(s)", resolve->conflict_id));
-  prd_social_store_run_async (self->store, TRUE, g_steal_pointer (&stmts), NULL, on_closed,
-                              g_steal_pointer (&resolve));
+  conflict_id = resolve->conflict_id;
+  prd_conflict_store_remove_async (self->conflict_store, conflict_id, NULL, on_closed,
+                                   g_steal_pointer (&resolve));
 }
 
 static void
@@ -727,58 +718,11 @@ on_resolve_conflict (PrdSioSocket *socket,
     }
   conflict->resolving = resolve->marked = TRUE;
   busy = prd_hub_room_get_busy_sites (room);
-  prd_store_acquire_site_async (PRD_STORE (self->store), prd_id, PRD_HUB_SITE_USER,
-                                (const int *) busy->data, busy->len, self->cancellable, on_site,
-                                g_steal_pointer (&resolve));
+  prd_store_acquire_site_async (self->store, prd_id, PRD_HUB_SITE_USER, (const int *) busy->data,
+                                busy->len, self->cancellable, on_site, g_steal_pointer (&resolve));
 }
 
-/* ---- loading and object ----------------------------------------------------- */
-
-static void
-on_read (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GAsyncResult **out = user_data;
-
-  *out = g_object_ref (result);
-}
-
-static gboolean
-load_conflicts (PrdHubConflicts *self, GError **error)
-{
-  g_autoptr (GMainContext) context = g_main_context_ref_thread_default ();
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (PrdSocialResult) rows = NULL;
-  GPtrArray *stmts = prd_social_stmts_new ();
-
-  prd_social_stmts_add (stmts, "SELECT id, prd_id, position, created_at, parties FROM conflicts",
-                        NULL);
-  prd_social_store_run_async (self->store, FALSE, stmts, NULL, on_read, &result);
-  while (result == NULL)
-    g_main_context_iteration (context, TRUE);
-  rows = prd_social_store_run_finish (self->store, result, error);
-  if (rows == NULL)
-    return FALSE;
-  for (guint i = 0; i < rows->rows->len; i++)
-    {
-      GVariant *row = g_ptr_array_index (rows->rows, i);
-      g_autoptr (Conflict) conflict = g_new0 (Conflict, 1);
-
-      conflict->id = g_strdup (prd_social_row_str (row, 0));
-      conflict->prd_id = g_strdup (prd_social_row_str (row, 1));
-      conflict->position = (guint32) prd_social_row_int (row, 2);
-      conflict->created_at = prd_social_row_int (row, 3);
-      if (conflict->id == NULL || conflict->prd_id == NULL ||
-          !parties_from_string (conflict, prd_social_row_str (row, 4)))
-        {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA, "Conflict %s is damaged",
-                       conflict->id != NULL ? conflict->id : "?");
-          return FALSE;
-        }
-      g_hash_table_insert (self->conflicts, conflict->id, conflict);
-      g_steal_pointer (&conflict);
-    }
-  return TRUE;
-}
+/* ---- object ---------------------------------------------------------------- */
 
 static void
 prd_hub_conflicts_dispose (GObject *object)
@@ -798,6 +742,7 @@ prd_hub_conflicts_dispose (GObject *object)
     }
   g_clear_object (&self->prds);
   g_clear_object (&self->store);
+  g_clear_object (&self->conflict_store);
   g_clear_pointer (&self->config, prd_hub_config_unref);
   G_OBJECT_CLASS (prd_hub_conflicts_parent_class)->dispose (object);
 }
@@ -851,36 +796,105 @@ prd_hub_conflicts_init (PrdHubConflicts *self)
       g_timeout_add_seconds (PRD_CONFLICT_DEFAULT_WINDOW_AGE / G_USEC_PER_SEC, sweep_windows, self);
 }
 
-/**
- * prd_hub_conflicts_new:
- * @store: the hub's store; conflicts need the SQLite store
- *
- * Returns: (transfer full) (nullable): the conflict review of @prds, or
- *   %NULL when the open conflicts cannot be read
- */
-PrdHubConflicts *
-prd_hub_conflicts_new (PrdHubPrds *prds, PrdStore *store, PrdHubConfig *config, GError **error)
+/* Takes the open conflicts into memory; a damaged one stops the start. */
+static gboolean
+load_conflicts (PrdHubConflicts *self, GPtrArray *records, GError **error)
 {
-  g_autoptr (PrdHubConflicts) self = NULL;
-
-  g_return_val_if_fail (PRD_IS_HUB_PRDS (prds), NULL);
-
-  if (!PRD_IS_SQLITE_STORE (store))
+  for (guint i = 0; i < records->len; i++)
     {
-      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_CONFIG, "Conflicts need the SQLite store");
-      return NULL;
+      const PrdConflictRecord *record = g_ptr_array_index (records, i);
+      g_autoptr (Conflict) conflict = g_new0 (Conflict, 1);
+
+      conflict->id = g_strdup (record->id);
+      conflict->prd_id = g_strdup (record->prd_id);
+      conflict->position = record->position;
+      conflict->created_at = record->created_at;
+      if (conflict->id == NULL || conflict->prd_id == NULL ||
+          !parties_from_string (conflict, record->parties))
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA, "Conflict %s is damaged",
+                       conflict->id != NULL ? conflict->id : "?");
+          return FALSE;
+        }
+      g_hash_table_insert (self->conflicts, conflict->id, conflict);
+      g_steal_pointer (&conflict);
     }
+  return TRUE;
+}
+
+static void
+on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  PrdHubConflicts *self = g_task_get_task_data (task);
+  g_autoptr (GPtrArray) records = NULL;
+  GError *error = NULL;
+
+  records = prd_conflict_store_list_finish (PRD_CONFLICT_STORE (source), result, &error);
+  if (records == NULL || !load_conflicts (self, records, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  prd_sio_namespace_on (prd_hub_prds_get_namespace (self->prds), "resolve-conflict",
+                        on_resolve_conflict, self);
+  prd_hub_prds_set_joined_user_func (self->prds, on_joined, self);
+  prd_hub_prds_set_committed_func (self->prds, on_committed, self);
+  g_task_return_pointer (task, g_object_ref (self), g_object_unref);
+}
+
+/**
+ * prd_hub_conflicts_new_async:
+ * @prds: the /prds handlers whose edits are compared
+ * @store: the PRDs (for the hub's site that writes resolutions)
+ * @conflicts: where open conflicts are kept
+ * @config: the hub's configuration
+ * @cancellable: (nullable): stops the loading
+ * @callback: called once the open conflicts are loaded
+ * @user_data: data for @callback
+ *
+ * Reads the open conflicts, then installs conflict review on @prds.
+ */
+void
+prd_hub_conflicts_new_async (PrdHubPrds *prds,
+                             PrdStore *store,
+                             PrdConflictStore *conflicts,
+                             PrdHubConfig *config,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  PrdHubConflicts *self;
+  g_autoptr (GTask) task = NULL;
+
+  g_return_if_fail (PRD_IS_HUB_PRDS (prds));
+  g_return_if_fail (PRD_IS_STORE (store));
+  g_return_if_fail (PRD_IS_CONFLICT_STORE (conflicts));
+  g_return_if_fail (config != NULL);
+
   self = g_object_new (PRD_TYPE_HUB_CONFLICTS, NULL);
   self->prds = g_object_ref (prds);
-  self->store = g_object_ref (PRD_SQLITE_STORE (store));
+  self->store = g_object_ref (store);
+  self->conflict_store = g_object_ref (conflicts);
   self->config = prd_hub_config_ref (config);
-  if (!load_conflicts (self, error))
-    return NULL;
-  prd_sio_namespace_on (prd_hub_prds_get_namespace (prds), "resolve-conflict", on_resolve_conflict,
-                        self);
-  prd_hub_prds_set_joined_user_func (prds, on_joined, self);
-  prd_hub_prds_set_committed_func (prds, on_committed, self);
-  return g_steal_pointer (&self);
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, prd_hub_conflicts_new_async);
+  g_task_set_task_data (task, self, g_object_unref);
+  prd_conflict_store_list_async (conflicts, cancellable, on_listed, g_steal_pointer (&task));
+}
+
+/**
+ * prd_hub_conflicts_new_finish:
+ *
+ * Returns: (transfer full) (nullable): the conflict review, or %NULL with
+ *   @error set when the open conflicts cannot be read
+ */
+PrdHubConflicts *
+prd_hub_conflicts_new_finish (GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 guint

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include "prd-conflict-store.h"
 #include "prd-hub-config.h"
 #include "prd-hub-prds.h"
 #include "prd-store.h"
@@ -13,8 +14,14 @@ G_BEGIN_DECLS
 #define PRD_TYPE_HUB_CONFLICTS (prd_hub_conflicts_get_type ())
 G_DECLARE_FINAL_TYPE (PrdHubConflicts, prd_hub_conflicts, PRD, HUB_CONFLICTS, GObject)
 
-PrdHubConflicts *
-prd_hub_conflicts_new (PrdHubPrds *prds, PrdStore *store, PrdHubConfig *config, GError **error);
+void prd_hub_conflicts_new_async (PrdHubPrds *prds,
+                                  PrdStore *store,
+                                  PrdConflictStore *conflicts,
+                                  PrdHubConfig *config,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data);
+PrdHubConflicts *prd_hub_conflicts_new_finish (GAsyncResult *result, GError **error);
 guint prd_hub_conflicts_get_n_open (PrdHubConflicts *self);
 
 G_END_DECLS

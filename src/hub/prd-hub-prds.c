@@ -1680,9 +1680,9 @@ create_record (GTask *task)
 {
   CreateData *data = g_task_get_task_data (task);
 
-  prd_hub_social_record_prd_created_async (g_task_get_source_object (task), data->info,
-                                           data->owner_name, g_task_get_cancellable (task),
-                                           create_on_recorded, task);
+  prd_hub_social_record_prd_created_async (PRD_NOTIFICATION_STORE (g_task_get_source_object (task)),
+                                           data->info, data->owner_name,
+                                           g_task_get_cancellable (task), create_on_recorded, task);
 }
 
 static void
@@ -1781,6 +1781,8 @@ create_on_created (GObject *source, GAsyncResult *result, gpointer user_data)
 
 /**
  * prd_hub_create_prd_async:
+ * @store: where PRDs live; also a #PrdNotificationStore, whose activity
+ *   feed records the creation
  * @content: (nullable): initial Markdown, stored as one insert by the hub's
  *   own site (user `hub`) so that it merges like any edit
  *
@@ -1827,6 +1829,13 @@ prd_hub_create_prd_as_async (PrdStore *store,
   data->owner = g_strdup (owner);
   data->owner_name = g_strdup (owner_name);
   g_task_set_task_data (task, data, (GDestroyNotify) create_data_free);
+  if (!PRD_IS_NOTIFICATION_STORE (store))
+    {
+      g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_CONFIG,
+                               "The store (%s) does not keep the activity feed",
+                               G_OBJECT_TYPE_NAME (store));
+      return;
+    }
   if (content != NULL && !prd_utf16_length (content, &units))
     {
       g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,

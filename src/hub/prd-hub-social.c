@@ -10,7 +10,8 @@
  * nobody hears of a comment the hub could lose. Positions are re-resolved
  * from the comment's CRDT anchors each time a comment is sent.
  *
- * Notifications and activities are only written and read (SQL), never held.
+ * Notifications and activities are only written and read (through
+ * PrdNotificationStore, or with the change they announce), never held.
  * Notifications go to the Socket.IO room `user:<org>/<userId>`, activities
  * to `org:<org>`, both on /notifications; `subscribe` joins them.
  */
@@ -26,7 +27,6 @@
 #include "prd-hub-rest.h"
 #include "prd-hub.h"
 #include "prd-json.h"
-#include "prd-social-store.h"
 
 #include "prd-hub-social.h"
 
@@ -63,11 +63,14 @@ struct _PrdHubSocial
 {
   GObject parent_instance;
 
-  PrdHubPrds *prds;               /* (owned) */
-  PrdSqliteStore *store;          /* (owned) */
-  PrdSioNamespace *notifications; /* (unowned): weak pointer */
-  GHashTable *comments;           /* id → (owned) Comment; never removed */
-  GHashTable *by_prd;             /* prd id → GPtrArray of (unowned) Comment */
+  PrdHubPrds *prds;                 /* (owned) */
+  PrdStore *store;                  /* (owned) */
+  PrdCommentStore *comment_store;   /* (owned) */
+  PrdApprovalStore *approval_store; /* (owned) */
+  PrdNotificationStore *feed;       /* (owned) */
+  PrdSioNamespace *notifications;   /* (unowned): weak pointer */
+  GHashTable *comments;             /* id → (owned) Comment; never removed */
+  GHashTable *by_prd;               /* prd id → GPtrArray of (unowned) Comment */
   GCancellable *cancellable;
 };
 
@@ -317,7 +320,7 @@ org_room (const char *org)
   return g_strconcat ("org:", org, NULL);
 }
 
-/* ---- notifications and activities (SQL) ------------------------------------------- */
+/* ---- notifications and activities ------------------------------------------------- */
 
 /* Returns: (transfer full): the seed's notification object */
 static JsonObject *
@@ -334,18 +337,6 @@ notification_new (const char *type, const char *title, const char *message, Json
   json_object_set_object_member (object, "data", data);
   json_object_set_string_member (object, "timestamp", now);
   return object;
-}
-
-static void
-add_notification_stmt (GPtrArray *stmts, const char *org, const char *user_id, JsonObject *n)
-{
-  g_autofree char *payload = node_to_string (n);
-
-  prd_social_stmts_add (
-      stmts,
-      "INSERT INTO social_notifications (id, user_id, org, payload) "
-      "VALUES (?, ?, ?, ?)",
-      g_variant_new ("(ssss)", json_object_get_string_member (n, "id"), user_id, org, payload));
 }
 
 /* Returns: (transfer full): the seed's `activity` object */
@@ -375,23 +366,15 @@ prd_object (const char *prd_id, const char *title)
   return object;
 }
 
-static void
-add_activity_stmt (GPtrArray *stmts, const char *org, JsonObject *activity)
-{
-  g_autofree char *payload = node_to_string (activity);
-
-  prd_social_stmts_add (
-      stmts, "INSERT INTO social_activity (id, org, payload) VALUES (?, ?, ?)",
-      g_variant_new ("(sss)", json_object_get_string_member (activity, "id"), org, payload));
-}
-
-/* What a write announces once it has committed. */
+/* What a write announces: stored with it, sent once it has committed. */
 typedef struct
 {
   char *org;
-  GPtrArray *users;         /* user ids, parallel to notifications */
-  GPtrArray *notifications; /* JsonObject */
-  GPtrArray *activities;    /* JsonObject */
+  GPtrArray *users;                /* user ids, parallel to notifications */
+  GPtrArray *notifications;        /* JsonObject */
+  GPtrArray *activities;           /* JsonObject */
+  GPtrArray *notification_records; /* PrdNotificationRecord, for the store */
+  GPtrArray *activity_records;     /* PrdActivityRecord, for the store */
 } Announce;
 
 static Announce *
@@ -403,6 +386,10 @@ announce_new (const char *org)
   announce->users = g_ptr_array_new_with_free_func (g_free);
   announce->notifications = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
   announce->activities = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  announce->notification_records =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_notification_record_free);
+  announce->activity_records =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_activity_record_free);
   return announce;
 }
 
@@ -413,6 +400,8 @@ announce_free (Announce *announce)
   g_ptr_array_unref (announce->users);
   g_ptr_array_unref (announce->notifications);
   g_ptr_array_unref (announce->activities);
+  g_ptr_array_unref (announce->notification_records);
+  g_ptr_array_unref (announce->activity_records);
   g_free (announce);
 }
 
@@ -420,23 +409,32 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Announce, announce_free)
 
 /* Queues a notification for @user_id (once per user per announce). */
 static void
-announce_notify (Announce *announce, GPtrArray *stmts, const char *user_id, JsonObject *n)
+announce_notify (Announce *announce, const char *user_id, JsonObject *n)
 {
+  g_autofree char *payload = NULL;
+
   for (guint i = 0; i < announce->users->len; i++)
     if (g_str_equal (g_ptr_array_index (announce->users, i), user_id))
       {
         json_object_unref (n);
         return;
       }
-  add_notification_stmt (stmts, announce->org, user_id, n);
+  payload = node_to_string (n);
+  g_ptr_array_add (announce->notification_records,
+                   prd_notification_record_new (json_object_get_string_member (n, "id"), user_id,
+                                                announce->org, payload));
   g_ptr_array_add (announce->users, g_strdup (user_id));
   g_ptr_array_add (announce->notifications, n);
 }
 
 static void
-announce_activity (Announce *announce, GPtrArray *stmts, JsonObject *activity)
+announce_activity (Announce *announce, JsonObject *activity)
 {
-  add_activity_stmt (stmts, announce->org, activity);
+  g_autofree char *payload = node_to_string (activity);
+
+  g_ptr_array_add (announce->activity_records,
+                   prd_activity_record_new (json_object_get_string_member (activity, "id"),
+                                            announce->org, payload));
   g_ptr_array_add (announce->activities, activity);
 }
 
@@ -642,7 +640,6 @@ resolve_mentions (PrdRoom *room, PrdDocument *document, const char *content, con
 
 static void
 notify_mentions (Announce *announce,
-                 GPtrArray *stmts,
                  GPtrArray *mentioned,
                  const PrdIdentity *identity,
                  PrdDocument *document,
@@ -659,7 +656,7 @@ notify_mentions (Announce *announce,
       json_object_set_string_member (data, "commentId", comment_id);
       json_object_set_string_member (data, "author", identity->name);
       json_object_set_string_member (data, "authorId", identity->user_id);
-      announce_notify (announce, stmts, g_ptr_array_index (mentioned, i),
+      announce_notify (announce, g_ptr_array_index (mentioned, i),
                        notification_new ("mention", "You were mentioned", message, data));
     }
 }
@@ -707,20 +704,34 @@ on_written (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Write *write = user_data;
   PrdHubSocial *self = write->self;
-  g_autoptr (PrdSocialResult) done = NULL;
+  PrdCommentStore *store = PRD_COMMENT_STORE (source);
   g_autoptr (GError) error = NULL;
   const char *event = write_events[write->kind];
+  gboolean done = FALSE;
   Comment *comment;
   JsonObject *payload, *ack;
 
-  done = prd_social_store_run_finish (PRD_SQLITE_STORE (source), result, &error);
-  if (done == NULL && write->kind == WRITE_RESOLVE && self->comments != NULL)
+  switch (write->kind)
+    {
+      case WRITE_ADD:
+        done = prd_comment_store_add_finish (store, result, &error);
+        break;
+      case WRITE_REPLY:
+        done = prd_comment_store_add_reply_finish (store, result, &error);
+        break;
+      case WRITE_RESOLVE:
+        done = prd_comment_store_resolve_finish (store, result, &error);
+        break;
+      default:
+        g_assert_not_reached ();
+    }
+  if (!done && write->kind == WRITE_RESOLVE && self->comments != NULL)
     {
       comment = g_hash_table_lookup (self->comments, write->comment_id);
       if (comment != NULL)
         comment->resolving = FALSE;
     }
-  if (done == NULL || self->comments == NULL)
+  if (!done || self->comments == NULL)
     {
       if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
@@ -843,9 +854,9 @@ on_add_comment (PrdSioSocket *socket,
   const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
   g_autoptr (GError) error = NULL;
   g_autoptr (Comment) comment = NULL;
-  g_autoptr (GPtrArray) stmts = NULL;
   g_autoptr (GPtrArray) mentioned = NULL;
   g_autofree char *anchor = NULL;
+  PrdCommentRecord record = { 0 };
   JsonObject *payload, *selection = NULL;
   JsonNode *selection_node;
   const char *prd_id, *content;
@@ -913,16 +924,18 @@ on_add_comment (PrdSioSocket *socket,
   comment->created_at = g_get_real_time ();
   comment->replies = g_ptr_array_new_with_free_func ((GDestroyNotify) reply_free);
 
+  if (comment->author_avatar != NULL && *comment->author_avatar == '\0')
+    g_clear_pointer (&comment->author_avatar, g_free);
   anchor = anchor_to_string (&comment->anchor);
-  stmts = prd_social_stmts_new ();
-  prd_social_stmts_add (
-      stmts,
-      "INSERT INTO social_comments (id, prd_id, org, author_id, author_name, author_avatar, "
-      "content, anchor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      g_variant_new ("(ssssssssx)", comment->id, prd_id, comment->org, comment->author_id,
-                     comment->author_name,
-                     comment->author_avatar != NULL ? comment->author_avatar : "", comment->content,
-                     anchor, comment->created_at));
+  record.id = comment->id;
+  record.prd_id = comment->prd_id;
+  record.org = comment->org;
+  record.author_id = comment->author_id;
+  record.author_name = comment->author_name;
+  record.author_avatar = comment->author_avatar;
+  record.content = comment->content;
+  record.anchor = anchor;
+  record.created_at = comment->created_at;
   write = g_new0 (Write, 1);
   write->self = g_object_ref (self);
   write->kind = WRITE_ADD;
@@ -930,7 +943,7 @@ on_add_comment (PrdSioSocket *socket,
   write->ack_id = ack_id;
   write->announce = announce_new (identity->org);
   mentioned = resolve_mentions (room, document, content, identity->user_id);
-  notify_mentions (write->announce, stmts, mentioned, identity, document, comment->id);
+  notify_mentions (write->announce, mentioned, identity, document, comment->id);
   {
     JsonObject *object = json_object_new ();
 
@@ -938,13 +951,12 @@ on_add_comment (PrdSioSocket *socket,
     json_object_set_string_member (object, "id", comment->id);
     json_object_set_string_member (object, "prdId", prd_id);
     json_object_set_string_member (object, "title", prd_document_get_title (document));
-    announce_activity (write->announce, stmts,
+    announce_activity (write->announce,
                        activity_new ("comment_added", identity->user_id, identity->name, object));
   }
-  if (comment->author_avatar != NULL && *comment->author_avatar == '\0')
-    g_clear_pointer (&comment->author_avatar, g_free);
+  prd_comment_store_add_async (self->comment_store, &record, write->announce->notification_records,
+                               write->announce->activity_records, NULL, on_written, write);
   write->comment = g_steal_pointer (&comment);
-  prd_social_store_run_async (self->store, TRUE, g_steal_pointer (&stmts), NULL, on_written, write);
   return;
 
 fail:
@@ -962,8 +974,8 @@ on_reply_comment (PrdSioSocket *socket,
   PrdHubSocial *self = user_data;
   const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) stmts = NULL;
   g_autoptr (GPtrArray) mentioned = NULL;
+  PrdReplyRecord record = { 0 };
   PrdDocument *document = NULL;
   PrdRoom *room = NULL;
   JsonObject *payload;
@@ -994,12 +1006,12 @@ on_reply_comment (PrdSioSocket *socket,
   reply->author_name = g_strdup (identity->name);
   reply->content = g_strdup (content);
   reply->created_at = g_get_real_time ();
-  stmts = prd_social_stmts_new ();
-  prd_social_stmts_add (stmts,
-                        "INSERT INTO social_replies (id, comment_id, author_id, author_name, "
-                        "content, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                        g_variant_new ("(sssssx)", reply->id, comment->id, reply->author_id,
-                                       reply->author_name, reply->content, reply->created_at));
+  record.id = reply->id;
+  record.comment_id = comment->id;
+  record.author_id = reply->author_id;
+  record.author_name = reply->author_name;
+  record.content = reply->content;
+  record.created_at = reply->created_at;
   write = g_new0 (Write, 1);
   write->self = g_object_ref (self);
   write->kind = WRITE_REPLY;
@@ -1020,12 +1032,14 @@ on_reply_comment (PrdSioSocket *socket,
       json_object_set_string_member (data, "replyId", reply->id);
       json_object_set_string_member (data, "author", identity->name);
       json_object_set_string_member (data, "authorId", identity->user_id);
-      announce_notify (write->announce, stmts, comment->author_id,
+      announce_notify (write->announce, comment->author_id,
                        notification_new ("comment_reply", "New Reply", message, data));
     }
   mentioned = resolve_mentions (room, document, content, identity->user_id);
-  notify_mentions (write->announce, stmts, mentioned, identity, document, comment->id);
-  prd_social_store_run_async (self->store, TRUE, g_steal_pointer (&stmts), NULL, on_written, write);
+  notify_mentions (write->announce, mentioned, identity, document, comment->id);
+  prd_comment_store_add_reply_async (self->comment_store, &record,
+                                     write->announce->notification_records,
+                                     write->announce->activity_records, NULL, on_written, write);
   return;
 
 fail:
@@ -1043,7 +1057,6 @@ on_resolve_comment (PrdSioSocket *socket,
   PrdHubSocial *self = user_data;
   const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) stmts = NULL;
   PrdDocument *document = NULL;
   PrdRoom *room = NULL;
   JsonObject *payload, *object;
@@ -1080,20 +1093,17 @@ on_resolve_comment (PrdSioSocket *socket,
   write->resolved_at = g_get_real_time ();
   write->announce = announce_new (identity->org);
   comment->resolving = TRUE;
-  stmts = prd_social_stmts_new ();
-  prd_social_stmts_add (
-      stmts,
-      "UPDATE social_comments SET resolved_by_id = ?, resolved_by_name = ?, "
-      "resolved_at = ? WHERE id = ? AND resolved_by_id IS NULL",
-      g_variant_new ("(ssxs)", identity->user_id, identity->name, write->resolved_at, comment->id));
   object = json_object_new ();
   json_object_set_string_member (object, "type", "comment");
   json_object_set_string_member (object, "id", comment->id);
   json_object_set_string_member (object, "prdId", comment->prd_id);
   json_object_set_string_member (object, "title", prd_document_get_title (document));
-  announce_activity (write->announce, stmts,
+  announce_activity (write->announce,
                      activity_new ("comment_resolved", identity->user_id, identity->name, object));
-  prd_social_store_run_async (self->store, TRUE, g_steal_pointer (&stmts), NULL, on_written, write);
+  prd_comment_store_resolve_async (self->comment_store, comment->id, identity->user_id,
+                                   identity->name, write->resolved_at,
+                                   write->announce->notification_records,
+                                   write->announce->activity_records, NULL, on_written, write);
   return;
 
 fail:
@@ -1132,12 +1142,10 @@ static void
 on_approval_written (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Approve *approve = user_data;
-  g_autoptr (PrdSocialResult) done = NULL;
   g_autoptr (GError) error = NULL;
   JsonObject *event, *ack;
 
-  done = prd_social_store_run_finish (PRD_SQLITE_STORE (source), result, &error);
-  if (done == NULL)
+  if (!prd_approval_store_add_finish (PRD_APPROVAL_STORE (source), result, &error))
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
@@ -1170,8 +1178,8 @@ on_approve_info (GObject *source, GAsyncResult *result, gpointer user_data)
   PrdHubSocial *self = approve->self;
   g_autoptr (PrdStoreInfo) info = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) stmts = NULL;
   g_autofree char *message = NULL;
+  PrdApprovalRecord record = { 0 };
   JsonObject *data;
 
   info = prd_store_get_finish (PRD_STORE (source), result, &error);
@@ -1189,24 +1197,23 @@ on_approve_info (GObject *source, GAsyncResult *result, gpointer user_data)
   approve->title = g_strdup (info->title);
   approve->approved_at = g_get_real_time ();
   approve->announce = announce_new (info->org);
-  stmts = prd_social_stmts_new ();
-  prd_social_stmts_add (stmts,
-                        "INSERT INTO social_approvals (prd_id, approver_id, approver_name, "
-                        "comment, created_at) VALUES (?, ?, ?, ?, ?)",
-                        g_variant_new ("(sssmsx)", info->id, approve->identity->user_id,
-                                       approve->identity->name, approve->comment,
-                                       approve->approved_at));
+  record.prd_id = info->id;
+  record.approver_id = approve->identity->user_id;
+  record.approver_name = approve->identity->name;
+  record.comment = approve->comment;
+  record.created_at = approve->approved_at;
   data = json_object_new ();
   json_object_set_string_member (data, "prdId", info->id);
   json_object_set_string_member (data, "approver", approve->identity->name);
   message = g_strdup_printf ("Your PRD \"%s\" has been approved", info->title);
-  announce_notify (approve->announce, stmts, info->owner,
+  announce_notify (approve->announce, info->owner,
                    notification_new ("prd_approved", "PRD Approved", message, data));
-  announce_activity (approve->announce, stmts,
+  announce_activity (approve->announce,
                      activity_new ("prd_approved", approve->identity->user_id,
                                    approve->identity->name, prd_object (info->id, info->title)));
-  prd_social_store_run_async (self->store, TRUE, g_steal_pointer (&stmts), NULL,
-                              on_approval_written, approve);
+  prd_approval_store_add_async (
+      self->approval_store, &record, approve->announce->notification_records,
+      approve->announce->activity_records, NULL, on_approval_written, approve);
 }
 
 static void
@@ -1246,7 +1253,7 @@ on_approve_prd (PrdSioSocket *socket,
   approve->identity = prd_identity_copy (identity);
   approve->prd_id = g_strdup (prd_id);
   approve->comment = g_strdup (comment);
-  prd_store_get_async (PRD_STORE (self->store), prd_id, NULL, on_approve_info, approve);
+  prd_store_get_async (self->store, prd_id, NULL, on_approve_info, approve);
   return;
 
 fail:
@@ -1292,13 +1299,14 @@ static void
 on_unread (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Request *request = user_data;
-  g_autoptr (PrdSocialResult) done = NULL;
+  g_autoptr (GPtrArray) unread = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *user = NULL, *org = NULL;
   JsonObject *ack;
 
-  done = prd_social_store_run_finish (PRD_SQLITE_STORE (source), result, &error);
-  if (done == NULL)
+  unread =
+      prd_notification_store_list_unread_finish (PRD_NOTIFICATION_STORE (source), result, &error);
+  if (unread == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         reply_error (request->socket, request->ack_id, "subscribe", error);
@@ -1312,10 +1320,10 @@ on_unread (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   /* One callback: nothing sent to the rooms can come between the unread
    * notifications and the join. */
-  for (guint i = 0; i < done->rows->len; i++)
+  for (guint i = 0; i < unread->len; i++)
     {
       g_autoptr (JsonNode) node =
-          parse_json (prd_social_row_str (g_ptr_array_index (done->rows, i), 0));
+          parse_json (((PrdNotificationRecord *) g_ptr_array_index (unread, i))->payload);
 
       if (node != NULL)
         prd_sio_socket_emit_one (request->socket, "notification", node);
@@ -1326,7 +1334,7 @@ on_unread (GObject *source, GAsyncResult *result, gpointer user_data)
   prd_sio_socket_join (request->socket, org);
   ack = json_object_new ();
   json_object_set_string_member (ack, "organizationId", request->org);
-  json_object_set_int_member (ack, "unread", done->rows->len);
+  json_object_set_int_member (ack, "unread", unread->len);
   reply_ok (request->socket, request->ack_id, ack);
   request_free (request);
 }
@@ -1342,7 +1350,6 @@ on_subscribe (PrdSioSocket *socket,
   PrdHubSocial *self = user_data;
   const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
   g_autoptr (GError) error = NULL;
-  GPtrArray *stmts;
   JsonObject *payload;
   const char *org;
 
@@ -1361,25 +1368,22 @@ on_subscribe (PrdSioSocket *socket,
                            "organizationId must be your own organization");
       return;
     }
-  stmts = prd_social_stmts_new ();
-  prd_social_stmts_add (stmts,
-                        "SELECT payload FROM social_notifications WHERE user_id = ? AND org = ? "
-                        "AND read = 0 ORDER BY seq LIMIT 500",
-                        g_variant_new ("(ss)", identity->user_id, identity->org));
-  prd_social_store_run_async (self->store, FALSE, stmts, NULL, on_unread,
-                              request_new (self, socket, ack_id));
+  prd_notification_store_list_unread_async (self->feed, identity->org, identity->user_id,
+                                            PRD_HUB_SOCIAL_MAX_UNREAD, NULL, on_unread,
+                                            request_new (self, socket, ack_id));
 }
 
 static void
 on_marked (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Request *request = user_data;
-  g_autoptr (PrdSocialResult) done = NULL;
   g_autoptr (GError) error = NULL;
   JsonObject *ack;
+  gint64 marked;
 
-  done = prd_social_store_run_finish (PRD_SQLITE_STORE (source), result, &error);
-  if (done == NULL)
+  marked =
+      prd_notification_store_mark_read_finish (PRD_NOTIFICATION_STORE (source), result, &error);
+  if (marked < 0)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         reply_error (request->socket, request->ack_id, "mark-read", error);
@@ -1387,7 +1391,7 @@ on_marked (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   ack = json_object_new ();
-  json_object_set_int_member (ack, "marked", done->changes);
+  json_object_set_int_member (ack, "marked", marked);
   reply_ok (request->socket, request->ack_id, ack);
   request_free (request);
 }
@@ -1402,7 +1406,7 @@ on_mark_read (PrdSioSocket *socket,
 {
   PrdHubSocial *self = user_data;
   const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
-  g_autoptr (GPtrArray) stmts = NULL;
+  g_autoptr (GPtrArray) marked = NULL;
   JsonObject *payload;
   JsonNode *ids_node;
   JsonArray *ids;
@@ -1422,7 +1426,7 @@ on_mark_read (PrdSioSocket *socket,
       reply_error_literal (socket, ack_id, event, PRD_ERROR_INVALID_PAYLOAD, message);
       return;
     }
-  stmts = prd_social_stmts_new ();
+  marked = g_ptr_array_new ();
   for (guint i = 0; i < n; i++)
     {
       JsonNode *id = json_array_get_element (ids, i);
@@ -1436,14 +1440,12 @@ on_mark_read (PrdSioSocket *socket,
           reply_error_literal (socket, ack_id, event, PRD_ERROR_INVALID_ID, message);
           return;
         }
-      prd_social_stmts_add (
-          stmts,
-          "UPDATE social_notifications SET read = 1 WHERE id = ? AND user_id = ? "
-          "AND org = ? AND read = 0",
-          g_variant_new ("(sss)", json_node_get_string (id), identity->user_id, identity->org));
+      g_ptr_array_add (marked, (gpointer) json_node_get_string (id));
     }
-  prd_social_store_run_async (self->store, TRUE, g_steal_pointer (&stmts), NULL, on_marked,
-                              request_new (self, socket, ack_id));
+  g_ptr_array_add (marked, NULL);
+  prd_notification_store_mark_read_async (self->feed, identity->org, identity->user_id,
+                                          (const char *const *) marked->pdata, NULL, on_marked,
+                                          request_new (self, socket, ack_id));
 }
 
 /* ---- REST ------------------------------------------------------------------------ */
@@ -1553,22 +1555,23 @@ handle_comments (SoupServerMessage *msg,
       return;
     }
   /* Not open (or another organization's): the store decides. */
-  prd_store_load_async (PRD_STORE (self->store), prd_id, NULL, on_comments_loaded, call);
+  prd_store_load_async (self->store, prd_id, NULL, on_comments_loaded, call);
 }
 
 static void
 on_activity_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Call *call = user_data;
-  g_autoptr (PrdSocialResult) done = NULL;
+  g_autoptr (GPtrArray) page = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) node = NULL;
   JsonObject *object;
   JsonArray *activities;
   gint64 last = 0;
 
-  done = prd_social_store_run_finish (PRD_SQLITE_STORE (source), result, &error);
-  if (done == NULL)
+  page =
+      prd_notification_store_list_activity_finish (PRD_NOTIFICATION_STORE (source), result, &error);
+  if (page == NULL)
     {
       prd_hub_rest_respond_error (call->msg, error);
       call_finish (call);
@@ -1577,18 +1580,18 @@ on_activity_read (GObject *source, GAsyncResult *result, gpointer user_data)
   object = json_object_new ();
   activities = json_array_new ();
   /* The query reads one row more than the page to know whether more follow. */
-  for (guint i = 0; i < done->rows->len && i < (guint64) call->limit; i++)
+  for (guint i = 0; i < page->len && i < (guint64) call->limit; i++)
     {
-      GVariant *row = g_ptr_array_index (done->rows, i);
-      JsonNode *activity = parse_json (prd_social_row_str (row, 1));
+      PrdActivityRecord *record = g_ptr_array_index (page, i);
+      JsonNode *activity = parse_json (record->payload);
 
-      last = prd_social_row_int (row, 0);
+      last = record->seq;
       if (activity != NULL)
         json_array_add_element (activities, activity);
     }
   json_object_set_string_member (object, "organizationId", call->org);
   json_object_set_array_member (object, "activities", activities);
-  if (done->rows->len > (guint64) call->limit)
+  if (page->len > (guint64) call->limit)
     {
       g_autofree char *cursor = g_strdup_printf ("%" G_GINT64_FORMAT, last);
 
@@ -1625,7 +1628,6 @@ handle_activity (SoupServer *server,
   g_autoptr (PrdIdentity) identity = NULL;
   const char *org, *before, *limit_text;
   gint64 before_seq = G_MAXINT64, limit = PRD_HUB_ACTIVITY_DEFAULT_LIMIT;
-  GPtrArray *stmts;
   Call *call;
 
   if (!g_str_equal (path, "/api/activity") && !g_str_equal (path, "/api/activity/"))
@@ -1670,12 +1672,9 @@ handle_activity (SoupServer *server,
   call->org = g_strdup (identity->org);
   call->limit = limit;
   soup_server_message_pause (msg);
-  stmts = prd_social_stmts_new ();
-  prd_social_stmts_add (stmts,
-                        "SELECT seq, payload FROM social_activity WHERE org = ? AND seq < ? "
-                        "ORDER BY seq DESC LIMIT ?",
-                        g_variant_new ("(sxx)", identity->org, before_seq, limit + 1));
-  prd_social_store_run_async (self->store, FALSE, stmts, NULL, on_activity_read, call);
+  /* One entry more than the page, to know whether more follow. */
+  prd_notification_store_list_activity_async (self->feed, identity->org, before_seq,
+                                              (guint) limit + 1, NULL, on_activity_read, call);
 }
 
 /**
@@ -1700,13 +1699,11 @@ static void
 on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
-  g_autoptr (PrdSocialResult) done = NULL;
   g_autoptr (GError) error = NULL;
   Announce *announce = g_task_get_task_data (task);
   PrdHubSocial *social;
 
-  done = prd_social_store_run_finish (PRD_SQLITE_STORE (source), result, &error);
-  if (done == NULL)
+  if (!prd_notification_store_record_finish (PRD_NOTIFICATION_STORE (source), result, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -1719,38 +1716,36 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
 
 /**
  * prd_hub_social_record_prd_created_async:
+ * @store: where the activity feed is kept
  * @actor_name: (nullable): the creator's name (default: the owner id)
  *
  * Records a `prd_created` activity and, in a running hub, sends it to the
  * organization's room.
  */
 void
-prd_hub_social_record_prd_created_async (PrdStore *store,
+prd_hub_social_record_prd_created_async (PrdNotificationStore *store,
                                          const PrdStoreInfo *info,
                                          const char *actor_name,
                                          GCancellable *cancellable,
                                          GAsyncReadyCallback callback,
                                          gpointer user_data)
 {
-  g_autoptr (GTask) task = g_task_new (store, cancellable, callback, user_data);
-  GPtrArray *stmts;
+  g_autoptr (GTask) task = NULL;
   Announce *announce;
 
+  g_return_if_fail (PRD_IS_NOTIFICATION_STORE (store));
+  g_return_if_fail (info != NULL);
+
+  task = g_task_new (store, cancellable, callback, user_data);
   g_task_set_source_tag (task, prd_hub_social_record_prd_created_async);
-  if (!PRD_IS_SQLITE_STORE (store))
-    {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
   announce = announce_new (info->org);
   g_task_set_task_data (task, announce, (GDestroyNotify) announce_free);
-  stmts = prd_social_stmts_new ();
-  announce_activity (announce, stmts,
-                     activity_new ("prd_created", info->owner,
-                                   actor_name != NULL ? actor_name : info->owner,
-                                   prd_object (info->id, info->title)));
-  prd_social_store_run_async (PRD_SQLITE_STORE (store), TRUE, stmts, cancellable, on_recorded,
-                              g_steal_pointer (&task));
+  announce_activity (announce, activity_new ("prd_created", info->owner,
+                                             actor_name != NULL ? actor_name : info->owner,
+                                             prd_object (info->id, info->title)));
+  prd_notification_store_record_async (store, announce->notification_records,
+                                       announce->activity_records, cancellable, on_recorded,
+                                       g_steal_pointer (&task));
 }
 
 gboolean
@@ -1799,13 +1794,11 @@ record_version (Version *v, const char *const *editors)
   PrdHubSocial *self = v->self;
   g_autoptr (GTask) task = NULL;
   JsonObject *object;
-  GPtrArray *stmts;
   Announce *announce;
 
-  task = g_task_new (self->store, self->cancellable, on_version_recorded, NULL);
+  task = g_task_new (self->feed, self->cancellable, on_version_recorded, NULL);
   announce = announce_new (v->org);
   g_task_set_task_data (task, announce, (GDestroyNotify) announce_free);
-  stmts = prd_social_stmts_new ();
   for (guint i = 0; editors != NULL && editors[i] != NULL; i++)
     {
       JsonObject *data;
@@ -1819,15 +1812,16 @@ record_version (Version *v, const char *const *editors)
       json_object_set_string_member (data, "author", v->actor_name);
       message =
           g_strdup_printf ("%s created version %s of \"%s\"", v->actor_name, v->version, v->title);
-      announce_notify (announce, stmts, editors[i],
+      announce_notify (announce, editors[i],
                        notification_new ("version_created", "New Version", message, data));
     }
   object = prd_object (v->prd_id, v->title);
   json_object_set_string_member (object, "version", v->version);
-  announce_activity (announce, stmts,
+  announce_activity (announce,
                      activity_new ("version_created", v->actor_id, v->actor_name, object));
-  prd_social_store_run_async (self->store, TRUE, stmts, self->cancellable, on_recorded,
-                              g_steal_pointer (&task));
+  prd_notification_store_record_async (self->feed, announce->notification_records,
+                                       announce->activity_records, self->cancellable, on_recorded,
+                                       g_steal_pointer (&task));
 }
 
 static void
@@ -1885,96 +1879,53 @@ prd_hub_notify_version_created (PrdHubSocial *self,
       version_free (v);
       return;
     }
-  prd_store_list_sites_async (PRD_STORE (self->store), prd_id, self->cancellable, on_editors_listed,
-                              v);
+  prd_store_list_sites_async (self->store, prd_id, self->cancellable, on_editors_listed, v);
 }
 
 /* ---- loading ----------------------------------------------------------------------- */
 
-static void
-on_read (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GAsyncResult **out = user_data;
-
-  *out = g_object_ref (result);
-}
-
-static PrdSocialResult *
-read_sync (PrdSqliteStore *store, const char *sql, GError **error)
-{
-  g_autoptr (GMainContext) context = g_main_context_ref_thread_default ();
-  g_autoptr (GAsyncResult) result = NULL;
-  GPtrArray *stmts = prd_social_stmts_new ();
-
-  prd_social_stmts_add (stmts, sql, NULL);
-  prd_social_store_run_async (store, FALSE, stmts, NULL, on_read, &result);
-  while (result == NULL)
-    g_main_context_iteration (context, TRUE);
-  return prd_social_store_run_finish (store, result, error);
-}
-
+/* Takes every stored comment into memory; a damaged one stops the start. */
 static gboolean
-load_comments (PrdHubSocial *self, GError **error)
+load_comments (PrdHubSocial *self, GPtrArray *records, GError **error)
 {
-  g_autoptr (PrdSocialResult) comments = NULL;
-  g_autoptr (PrdSocialResult) replies = NULL;
-
-  comments = read_sync (self->store,
-                        "SELECT id, prd_id, org, author_id, author_name, author_avatar, content, "
-                        "anchor, created_at, resolved_by_id, resolved_by_name, resolved_at "
-                        "FROM social_comments",
-                        error);
-  if (comments == NULL)
-    return FALSE;
-  for (guint i = 0; i < comments->rows->len; i++)
+  for (guint i = 0; i < records->len; i++)
     {
-      GVariant *row = g_ptr_array_index (comments->rows, i);
+      const PrdCommentRecord *record = g_ptr_array_index (records, i);
       g_autoptr (Comment) comment = g_new0 (Comment, 1);
-      const char *avatar = prd_social_row_str (row, 5);
 
-      comment->id = g_strdup (prd_social_row_str (row, 0));
-      comment->prd_id = g_strdup (prd_social_row_str (row, 1));
-      comment->org = g_strdup (prd_social_row_str (row, 2));
-      comment->author_id = g_strdup (prd_social_row_str (row, 3));
-      comment->author_name = g_strdup (prd_social_row_str (row, 4));
-      comment->author_avatar = avatar != NULL && *avatar != '\0' ? g_strdup (avatar) : NULL;
-      comment->content = g_strdup (prd_social_row_str (row, 6));
-      comment->created_at = prd_social_row_int (row, 8);
-      comment->resolved_by_id = g_strdup (prd_social_row_str (row, 9));
-      comment->resolved_by_name = g_strdup (prd_social_row_str (row, 10));
-      comment->resolved_at = prd_social_row_int (row, 11);
+      comment->id = g_strdup (record->id);
+      comment->prd_id = g_strdup (record->prd_id);
+      comment->org = g_strdup (record->org);
+      comment->author_id = g_strdup (record->author_id);
+      comment->author_name = g_strdup (record->author_name);
+      comment->author_avatar = g_strdup (record->author_avatar);
+      comment->content = g_strdup (record->content);
+      comment->created_at = record->created_at;
+      comment->resolved_by_id = g_strdup (record->resolved_by_id);
+      comment->resolved_by_name = g_strdup (record->resolved_by_name);
+      comment->resolved_at = record->resolved_at;
       comment->replies = g_ptr_array_new_with_free_func ((GDestroyNotify) reply_free);
       if (comment->id == NULL || comment->prd_id == NULL || comment->org == NULL ||
           comment->author_id == NULL || comment->author_name == NULL || comment->content == NULL ||
-          !anchor_from_string (prd_social_row_str (row, 7), &comment->anchor))
+          !anchor_from_string (record->anchor, &comment->anchor))
         {
           g_set_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA, "Comment %s is damaged",
                        comment->id != NULL ? comment->id : "?");
           return FALSE;
         }
-      comment_add (self, g_steal_pointer (&comment));
-    }
-  replies = read_sync (self->store,
-                       "SELECT id, comment_id, author_id, author_name, content, created_at "
-                       "FROM social_replies ORDER BY created_at, rowid",
-                       error);
-  if (replies == NULL)
-    return FALSE;
-  for (guint i = 0; i < replies->rows->len; i++)
-    {
-      GVariant *row = g_ptr_array_index (replies->rows, i);
-      Comment *comment = g_hash_table_lookup (self->comments, prd_social_row_str (row, 1));
-      Reply *reply;
+      for (guint k = 0; record->replies != NULL && k < record->replies->len; k++)
+        {
+          const PrdReplyRecord *r = g_ptr_array_index (record->replies, k);
+          Reply *reply = g_new0 (Reply, 1);
 
-      if (comment == NULL)
-        continue;
-      reply = g_new0 (Reply, 1);
-      reply->id = g_strdup (prd_social_row_str (row, 0));
-      reply->author_id = g_strdup (prd_social_row_str (row, 2));
-      reply->author_name = g_strdup (prd_social_row_str (row, 3));
-      reply->content = g_strdup (prd_social_row_str (row, 4));
-      reply->created_at = prd_social_row_int (row, 5);
-      g_ptr_array_add (comment->replies, reply);
+          reply->id = g_strdup (r->id);
+          reply->author_id = g_strdup (r->author_id);
+          reply->author_name = g_strdup (r->author_name);
+          reply->content = g_strdup (r->content);
+          reply->created_at = r->created_at;
+          g_ptr_array_add (comment->replies, reply);
+        }
+      comment_add (self, g_steal_pointer (&comment));
     }
   g_debug ("Loaded %u comments", g_hash_table_size (self->comments));
   return TRUE;
@@ -2007,10 +1958,13 @@ prd_hub_social_dispose (GObject *object)
                                     (gpointer *) &self->notifications);
       self->notifications = NULL;
     }
-  if (self->store != NULL && g_object_get_data (G_OBJECT (self->store), SOCIAL_KEY) == self)
-    g_object_set_data (G_OBJECT (self->store), SOCIAL_KEY, NULL);
+  if (self->feed != NULL && g_object_get_data (G_OBJECT (self->feed), SOCIAL_KEY) == self)
+    g_object_set_data (G_OBJECT (self->feed), SOCIAL_KEY, NULL);
   g_clear_object (&self->prds);
   g_clear_object (&self->store);
+  g_clear_object (&self->comment_store);
+  g_clear_object (&self->approval_store);
+  g_clear_object (&self->feed);
   g_clear_object (&self->cancellable);
 
   G_OBJECT_CLASS (prd_hub_social_parent_class)->dispose (object);
@@ -2046,51 +2000,100 @@ prd_hub_social_init (PrdHubSocial *self)
   self->cancellable = g_cancellable_new ();
 }
 
-/**
- * prd_hub_social_new:
- * @prds: the /prds handlers (comments ride on its rooms)
- * @notifications: the /notifications namespace
- * @store: the hub's store; only a #PrdSqliteStore holds these features
- *
- * Loads every comment (the calling thread's main context runs until that
- * is done; call before the hub listens) and installs the handlers.
- *
- * Returns: (transfer full) (nullable): %NULL if @store is not SQLite or
- *   cannot be read
- */
-PrdHubSocial *
-prd_hub_social_new (PrdHubPrds *prds,
-                    PrdSioNamespace *notifications,
-                    PrdStore *store,
-                    GError **error)
+static void
+on_comments_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr (PrdHubSocial) self = NULL;
+  g_autoptr (GTask) task = user_data;
+  PrdHubSocial *self = g_task_get_task_data (task);
+  g_autoptr (GPtrArray) records = NULL;
   PrdSioNamespace *nsp;
+  GError *error = NULL;
 
-  g_return_val_if_fail (PRD_IS_HUB_PRDS (prds), NULL);
-  g_return_val_if_fail (PRD_IS_SIO_NAMESPACE (notifications), NULL);
-
-  if (!PRD_IS_SQLITE_STORE (store))
+  records = prd_comment_store_load_finish (PRD_COMMENT_STORE (source), result, &error);
+  if (records == NULL || !load_comments (self, records, &error))
     {
-      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                           "Comments and notifications need the SQLite store");
-      return NULL;
+      g_task_return_error (task, error);
+      return;
     }
-  self = g_object_new (PRD_TYPE_HUB_SOCIAL, NULL);
-  self->prds = g_object_ref (prds);
-  self->store = g_object_ref (PRD_SQLITE_STORE (store));
-  if (!load_comments (self, error))
-    return NULL;
-  self->notifications = notifications;
-  g_object_add_weak_pointer (G_OBJECT (notifications), (gpointer *) &self->notifications);
-  g_object_set_data (G_OBJECT (store), SOCIAL_KEY, self);
-  nsp = prd_hub_prds_get_namespace (prds);
+  if (self->notifications == NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               "The hub went away while the comments were read");
+      return;
+    }
+  g_object_set_data (G_OBJECT (self->feed), SOCIAL_KEY, self);
+  nsp = prd_hub_prds_get_namespace (self->prds);
   prd_sio_namespace_on (nsp, "add-comment", on_add_comment, self);
   prd_sio_namespace_on (nsp, "reply-comment", on_reply_comment, self);
   prd_sio_namespace_on (nsp, "resolve-comment", on_resolve_comment, self);
   prd_sio_namespace_on (nsp, "approve-prd", on_approve_prd, self);
-  prd_sio_namespace_on (notifications, "subscribe", on_subscribe, self);
-  prd_sio_namespace_on (notifications, "mark-read", on_mark_read, self);
-  prd_hub_prds_set_joined_func (prds, on_joined, self);
-  return g_steal_pointer (&self);
+  prd_sio_namespace_on (self->notifications, "subscribe", on_subscribe, self);
+  prd_sio_namespace_on (self->notifications, "mark-read", on_mark_read, self);
+  prd_hub_prds_set_joined_func (self->prds, on_joined, self);
+  g_task_return_pointer (task, g_object_ref (self), g_object_unref);
+}
+
+/**
+ * prd_hub_social_new_async:
+ * @prds: the /prds handlers (comments ride on its rooms)
+ * @notifications: the /notifications namespace
+ * @store: the PRDs (approvals and the comments REST route read them)
+ * @comments: where comments and their replies are kept
+ * @approvals: where approvals are kept
+ * @feed: where notifications and the activity feed are kept
+ * @cancellable: (nullable): stops the loading
+ * @callback: called once the comments are loaded
+ * @user_data: data for @callback
+ *
+ * Loads every comment, then installs the handlers. Call before the hub
+ * listens.
+ */
+void
+prd_hub_social_new_async (PrdHubPrds *prds,
+                          PrdSioNamespace *notifications,
+                          PrdStore *store,
+                          PrdCommentStore *comments,
+                          PrdApprovalStore *approvals,
+                          PrdNotificationStore *feed,
+                          GCancellable *cancellable,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+  PrdHubSocial *self;
+  g_autoptr (GTask) task = NULL;
+
+  g_return_if_fail (PRD_IS_HUB_PRDS (prds));
+  g_return_if_fail (PRD_IS_SIO_NAMESPACE (notifications));
+  g_return_if_fail (PRD_IS_STORE (store));
+  g_return_if_fail (PRD_IS_COMMENT_STORE (comments));
+  g_return_if_fail (PRD_IS_APPROVAL_STORE (approvals));
+  g_return_if_fail (PRD_IS_NOTIFICATION_STORE (feed));
+
+  self = g_object_new (PRD_TYPE_HUB_SOCIAL, NULL);
+  self->prds = g_object_ref (prds);
+  self->store = g_object_ref (store);
+  self->comment_store = g_object_ref (comments);
+  self->approval_store = g_object_ref (approvals);
+  self->feed = g_object_ref (feed);
+  self->notifications = notifications;
+  g_object_add_weak_pointer (G_OBJECT (notifications), (gpointer *) &self->notifications);
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, prd_hub_social_new_async);
+  g_task_set_task_data (task, self, g_object_unref);
+  prd_comment_store_load_async (comments, cancellable, on_comments_read, g_steal_pointer (&task));
+}
+
+/**
+ * prd_hub_social_new_finish:
+ *
+ * Returns: (transfer full) (nullable): comments, approvals, notifications
+ *   and the activity feed, or %NULL with @error set when the comments
+ *   cannot be read
+ */
+PrdHubSocial *
+prd_hub_social_new_finish (GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -3,8 +3,11 @@
 
 #include <libsoup/soup.h>
 
+#include "prd-approval-store.h"
 #include "prd-auth.h"
+#include "prd-comment-store.h"
 #include "prd-hub-prds.h"
+#include "prd-notification-store.h"
 #include "prd-sio-namespace.h"
 #include "prd-store.h"
 
@@ -21,14 +24,20 @@ G_BEGIN_DECLS
 #define PRD_TYPE_HUB_SOCIAL (prd_hub_social_get_type ())
 G_DECLARE_FINAL_TYPE (PrdHubSocial, prd_hub_social, PRD, HUB_SOCIAL, GObject)
 
-PrdHubSocial *prd_hub_social_new (PrdHubPrds *prds,
-                                  PrdSioNamespace *notifications,
-                                  PrdStore *store,
-                                  GError **error);
+void prd_hub_social_new_async (PrdHubPrds *prds,
+                               PrdSioNamespace *notifications,
+                               PrdStore *store,
+                               PrdCommentStore *comments,
+                               PrdApprovalStore *approvals,
+                               PrdNotificationStore *feed,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data);
+PrdHubSocial *prd_hub_social_new_finish (GAsyncResult *result, GError **error);
 void prd_hub_social_attach_rest (PrdHubSocial *self, SoupServer *server, PrdAuth *auth);
 
 /* Recorded by prd_hub_create_prd_async() (REST and command line). */
-void prd_hub_social_record_prd_created_async (PrdStore *store,
+void prd_hub_social_record_prd_created_async (PrdNotificationStore *store,
                                               const PrdStoreInfo *info,
                                               const char *actor_name,
                                               GCancellable *cancellable,

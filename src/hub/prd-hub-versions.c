@@ -4,8 +4,8 @@
  *
  * create-version commits the PRD's committed text (what the store holds:
  * every operation is acked only after its append committed) to the
- * versions repository, records the version in SQLite (which also sets the
- * PRD's version field), then tells the room (`version-created`,
+ * versions repository, records the version in the version store (which
+ * also sets the PRD's version field), then tells the room (`version-created`,
  * `git-commit`) and acks. Requests for one PRD run one after another, so
  * concurrent calls get distinct versions in the order they arrived; a
  * failure anywhere answers that request with an error and the next one
@@ -34,11 +34,12 @@ struct _PrdHubVersions
 {
   GObject parent_instance;
 
-  PrdSioNamespace *nsp;  /* (unowned) (nullable): weak pointer */
-  PrdHubPrds *prds;      /* (owned) */
-  PrdSqliteStore *store; /* (owned) */
-  PrdGitRepo *repo;      /* (owned) */
-  GHashTable *queues;    /* prd id → (owned) GQueue of Create; head is running */
+  PrdSioNamespace *nsp;      /* (unowned) (nullable): weak pointer */
+  PrdHubPrds *prds;          /* (owned) */
+  PrdStore *store;           /* (owned) */
+  PrdVersionStore *versions; /* (owned) */
+  PrdGitRepo *repo;          /* (owned) */
+  GHashTable *queues;        /* prd id → (owned) GQueue of Create; head is running */
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubVersions, prd_hub_versions, G_TYPE_OBJECT)
@@ -159,7 +160,7 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
   JsonObject *object, *inner, *ack;
   JsonArray *files;
 
-  if (!prd_version_store_add_finish (PRD_SQLITE_STORE (source), result, &error))
+  if (!prd_version_store_add_finish (PRD_VERSION_STORE (source), result, &error))
     {
       create_fail (create, error);
       return;
@@ -222,7 +223,7 @@ on_committed (GObject *source, GAsyncResult *result, gpointer user_data)
       create_fail (create, error);
       return;
     }
-  prd_version_store_add_async (create->self->store, create->record, NULL, on_recorded, create);
+  prd_version_store_add_async (create->self->versions, create->record, NULL, on_recorded, create);
 }
 
 static void
@@ -278,7 +279,7 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 create_start (Create *create)
 {
-  prd_store_load_async (PRD_STORE (create->self->store), create->prd_id, NULL, on_loaded, create);
+  prd_store_load_async (create->self->store, create->prd_id, NULL, on_loaded, create);
 }
 
 static gboolean
@@ -440,7 +441,7 @@ on_rest_listed (GObject *source, GAsyncResult *result, gpointer user_data)
   JsonObject *object;
   JsonArray *array;
 
-  records = prd_version_store_list_finish (PRD_SQLITE_STORE (source), result, &error);
+  records = prd_version_store_list_finish (PRD_VERSION_STORE (source), result, &error);
   if (records == NULL)
     {
       call_fail (call, error);
@@ -506,7 +507,8 @@ on_rest_info (GObject *source, GAsyncResult *result, gpointer user_data)
   switch (call->route)
     {
       case ROUTE_LIST:
-        prd_version_store_list_async (call->self->store, call->prd_id, NULL, on_rest_listed, call);
+        prd_version_store_list_async (call->self->versions, call->prd_id, NULL, on_rest_listed,
+                                      call);
         break;
       case ROUTE_READ:
         prd_git_repo_read_async (call->self->repo, call->prd_id, call->version, NULL, on_rest_read,
@@ -589,7 +591,7 @@ handle_rest (SoupServerMessage *msg,
       return;
     }
   soup_server_message_pause (msg);
-  prd_store_get_async (PRD_STORE (self->store), call->prd_id, NULL, on_rest_info, call);
+  prd_store_get_async (self->store, call->prd_id, NULL, on_rest_info, call);
 }
 
 /* ---- object ------------------------------------------------------------------ */
@@ -607,6 +609,7 @@ prd_hub_versions_dispose (GObject *object)
     }
   g_clear_object (&self->prds);
   g_clear_object (&self->store);
+  g_clear_object (&self->versions);
   g_clear_object (&self->repo);
 
   G_OBJECT_CLASS (prd_hub_versions_parent_class)->dispose (object);
@@ -658,6 +661,8 @@ prd_hub_versions_init (PrdHubVersions *self)
 
 /**
  * prd_hub_versions_new:
+ * @store: where the PRDs' text is read from
+ * @versions: where versions are recorded
  * @config: the repository is `<config->data_dir>/versions.git`
  *
  * Installs the create-version handler on @nsp.
@@ -665,7 +670,8 @@ prd_hub_versions_init (PrdHubVersions *self)
 PrdHubVersions *
 prd_hub_versions_new (PrdSioNamespace *nsp,
                       PrdHubPrds *prds,
-                      PrdSqliteStore *store,
+                      PrdStore *store,
+                      PrdVersionStore *versions,
                       PrdHubConfig *config)
 {
   PrdHubVersions *self;
@@ -673,13 +679,15 @@ prd_hub_versions_new (PrdSioNamespace *nsp,
 
   g_return_val_if_fail (PRD_IS_SIO_NAMESPACE (nsp), NULL);
   g_return_val_if_fail (PRD_IS_HUB_PRDS (prds), NULL);
-  g_return_val_if_fail (PRD_IS_SQLITE_STORE (store), NULL);
+  g_return_val_if_fail (PRD_IS_STORE (store), NULL);
+  g_return_val_if_fail (PRD_IS_VERSION_STORE (versions), NULL);
 
   self = g_object_new (PRD_TYPE_HUB_VERSIONS, NULL);
   self->nsp = nsp;
   g_object_add_weak_pointer (G_OBJECT (nsp), (gpointer *) &self->nsp);
   self->prds = g_object_ref (prds);
   self->store = g_object_ref (store);
+  self->versions = g_object_ref (versions);
   path = g_build_filename (config->data_dir, PRD_HUB_VERSIONS_REPO, NULL);
   self->repo = prd_git_repo_new (path);
   prd_sio_namespace_on (nsp, EVENT, on_create_version, self);

@@ -6,7 +6,7 @@
 #include "prd-auth.h"
 #include "prd-git-repo.h"
 #include "prd-hub-prds.h"
-#include "prd-sqlite-store.h"
+#include "prd-version-store.h"
 
 G_BEGIN_DECLS
 
@@ -18,7 +18,8 @@ G_DECLARE_FINAL_TYPE (PrdHubVersions, prd_hub_versions, PRD, HUB_VERSIONS, GObje
 
 PrdHubVersions *prd_hub_versions_new (PrdSioNamespace *nsp,
                                       PrdHubPrds *prds,
-                                      PrdSqliteStore *store,
+                                      PrdStore *store,
+                                      PrdVersionStore *versions,
                                       PrdHubConfig *config);
 PrdGitRepo *prd_hub_versions_get_repo (PrdHubVersions *self);
 void prd_hub_versions_attach_rest (PrdHubVersions *self, SoupServer *server);

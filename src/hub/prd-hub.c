@@ -22,6 +22,8 @@
 
 #include "config.h"
 
+#include "prd-approval-store.h"
+#include "prd-comment-store.h"
 #include "prd-error.h"
 #include "prd-hub-ai.h"
 #include "prd-hub-prds.h"
@@ -29,8 +31,8 @@
 #include "prd-hub-versions.h"
 #include "prd-hub-social.h"
 #include "prd-hub-conflicts.h"
-#include "prd-sqlite-store.h"
 #include "prd-hub-secret.h"
+#include "prd-notification-store.h"
 
 #include "prd-hub.h"
 
@@ -56,11 +58,12 @@ struct _PrdHub
   GHashTable *requests;       /* (owned) SoupServerMessages being served, unowned */
   guint drain_timeout;        /* ms */
 
-  /* (owned) (nullable): create-version and its REST routes, with a SQLite store */
+  /* (owned) (nullable): create-version and its REST routes, with a data folder */
   PrdHubVersions *versions;
 
   guint drain_id;
   guint finish_id;
+  gboolean starting; /* prd_hub_set_store_async() is under way */
   gboolean stopping;
   gboolean closing;
   gboolean stopped;
@@ -674,6 +677,7 @@ prd_hub_listen (PrdHub *self, GError **error)
 
   g_return_val_if_fail (PRD_IS_HUB (self), FALSE);
   g_return_val_if_fail (self->server == NULL, FALSE);
+  g_return_val_if_fail (!self->starting, FALSE);
   g_return_val_if_fail (!self->stopping, FALSE);
 
   listen = prd_hub_config_get_listen_string (self->config);
@@ -818,13 +822,6 @@ prd_hub_is_stopped (PrdHub *self)
   return self->stopped;
 }
 
-/**
- * prd_hub_set_store:
- * @store: where PRDs live (normally `<data-dir>/prdhub.db`)
- *
- * Enables PRD collaboration on /prds and the REST routes. Call before
- * prd_hub_listen(), once.
- */
 /* The editors of the PRD hear of its new version, and the organization's
  * activity feed shows it. */
 static void
@@ -841,45 +838,168 @@ on_version_created (PrdHubVersions *versions,
                                   actor_name, NULL);
 }
 
-void
-prd_hub_set_store (PrdHub *self, PrdStore *store)
+/* What each feature keeps in the store; a store without one of these
+ * cannot run the hub. */
+static const struct
 {
+  GType (*get_type) (void);
+  const char *what;
+} needed_stores[] = {
+  { prd_comment_store_get_type, "comments" },
+  { prd_approval_store_get_type, "approvals" },
+  { prd_notification_store_get_type, "notifications and the activity feed" },
+  { prd_conflict_store_get_type, "conflicts" },
+  { prd_version_store_get_type, "versions" },
+  { prd_ai_job_store_get_type, "AI jobs" },
+};
+
+/* A feature could not start: nothing of the store's half-built features
+ * stays, and the caller hears which one failed and why. */
+static void
+start_failed (GTask *task, GError *error, const char *feature)
+{
+  PrdHub *self = g_task_get_source_object (task);
+
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_prefix_error (&error, "%s cannot start: ", feature);
+  g_clear_object (&self->versions);
+  g_clear_object (&self->social);
+  g_clear_object (&self->conflicts);
+  g_clear_object (&self->ai);
+  g_clear_object (&self->prds);
+  g_clear_object (&self->store);
+  self->starting = FALSE;
+  g_task_return_error (task, error);
+}
+
+static void
+on_ai_started (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  PrdHub *self = g_task_get_source_object (task);
+  GError *error = NULL;
+
+  self->ai = prd_hub_ai_new_finish (result, &error);
+  if (self->ai == NULL)
+    {
+      start_failed (task, error, "AI help");
+      return;
+    }
+  self->starting = FALSE;
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_conflicts_started (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  PrdHub *self = g_task_get_source_object (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  GError *error = NULL;
+
+  self->conflicts = prd_hub_conflicts_new_finish (result, &error);
+  if (self->conflicts == NULL)
+    {
+      start_failed (task, error, "Conflict review");
+      return;
+    }
+  prd_hub_ai_new_async (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->prds,
+                        self->store, PRD_AI_JOB_STORE (self->store), self->config, NULL,
+                        cancellable, on_ai_started, g_steal_pointer (&task));
+}
+
+static void
+on_social_started (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  PrdHub *self = g_task_get_source_object (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  GError *error = NULL;
+
+  self->social = prd_hub_social_new_finish (result, &error);
+  if (self->social == NULL)
+    {
+      start_failed (task, error, "Comments and notifications");
+      return;
+    }
+  if (self->versions != NULL)
+    g_signal_connect_object (self->versions, "version-created", G_CALLBACK (on_version_created),
+                             self->social, 0);
+  prd_hub_conflicts_new_async (self->prds, self->store, PRD_CONFLICT_STORE (self->store),
+                               self->config, cancellable, on_conflicts_started,
+                               g_steal_pointer (&task));
+}
+
+/**
+ * prd_hub_set_store_async:
+ * @store: where PRDs live (normally `<data-dir>/prdhub.db`); it must also
+ *   keep comments, approvals, notifications, conflicts, versions and AI jobs
+ *   (#PrdCommentStore and the other feature stores)
+ * @cancellable: (nullable): stops the start
+ * @callback: called once every feature has started, or one could not
+ * @user_data: data for @callback
+ *
+ * Starts PRD collaboration on /prds, the REST routes and every feature
+ * built on them; the features that hold rows in memory load them first.
+ * Call before prd_hub_listen(), once.
+ */
+void
+prd_hub_set_store_async (PrdHub *self,
+                         PrdStore *store,
+                         GCancellable *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+
   g_return_if_fail (PRD_IS_HUB (self));
   g_return_if_fail (PRD_IS_STORE (store));
-  g_return_if_fail (self->store == NULL && self->server == NULL);
+  g_return_if_fail (self->store == NULL && self->server == NULL && !self->starting);
 
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, prd_hub_set_store_async);
+  for (guint i = 0; i < G_N_ELEMENTS (needed_stores); i++)
+    if (!g_type_is_a (G_OBJECT_TYPE (store), needed_stores[i].get_type ()))
+      {
+        g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_CONFIG,
+                                 "The store (%s) does not keep %s", G_OBJECT_TYPE_NAME (store),
+                                 needed_stores[i].what);
+        return;
+      }
+
+  self->starting = TRUE;
   self->store = g_object_ref (store);
   self->prds =
       prd_hub_prds_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), store, self->config);
-  if (PRD_IS_SQLITE_STORE (store) && self->config->data_dir != NULL)
-    self->versions = prd_hub_versions_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS),
-                                           self->prds, PRD_SQLITE_STORE (store), self->config);
-  if (PRD_IS_SQLITE_STORE (store))
-    {
-      g_autoptr (GError) error = NULL;
+  if (self->config->data_dir != NULL)
+    self->versions =
+        prd_hub_versions_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->prds,
+                              store, PRD_VERSION_STORE (store), self->config);
+  prd_hub_social_new_async (
+      self->prds, prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_NOTIFICATIONS), store,
+      PRD_COMMENT_STORE (store), PRD_APPROVAL_STORE (store), PRD_NOTIFICATION_STORE (store),
+      cancellable, on_social_started, g_steal_pointer (&task));
+}
 
-      self->social = prd_hub_social_new (
-          self->prds, prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_NOTIFICATIONS), store,
-          &error);
-      if (self->social == NULL)
-        g_warning ("Comments and notifications are off: %s", error->message);
-      g_clear_error (&error);
-      self->conflicts = prd_hub_conflicts_new (self->prds, store, self->config, &error);
-      if (self->conflicts == NULL)
-        g_warning ("Conflict review is off: %s", error->message);
-    }
-  if (self->versions != NULL && self->social != NULL)
-    g_signal_connect_object (self->versions, "version-created", G_CALLBACK (on_version_created),
-                             self->social, 0);
-  self->ai = prd_hub_ai_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->prds,
-                             store, self->config, NULL);
+/**
+ * prd_hub_set_store_finish:
+ *
+ * Returns: %TRUE once every feature has started; %FALSE with @error set
+ *   (naming the feature) when one could not, and the hub then has no store
+ */
+gboolean
+prd_hub_set_store_finish (PrdHub *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /**
  * prd_hub_set_ai_provider:
  * @provider: (nullable): the model ai-prompt uses; %NULL: AI_NOT_CONFIGURED
  *
- * Call after prd_hub_set_store().
+ * Call after prd_hub_set_store_finish().
  */
 void
 prd_hub_set_ai_provider (PrdHub *self, PrdAiProvider *provider)

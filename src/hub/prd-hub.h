@@ -36,7 +36,12 @@ PrdHubConfig *prd_hub_get_config (PrdHub *self);
 PrdAuth *prd_hub_get_auth (PrdHub *self);
 PrdSioServer *prd_hub_get_sio_server (PrdHub *self);
 PrdEioServer *prd_hub_get_engine (PrdHub *self);
-void prd_hub_set_store (PrdHub *self, PrdStore *store);
+void prd_hub_set_store_async (PrdHub *self,
+                              PrdStore *store,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data);
+gboolean prd_hub_set_store_finish (PrdHub *self, GAsyncResult *result, GError **error);
 PrdStore *prd_hub_get_store (PrdHub *self);
 PrdHubPrds *prd_hub_get_prds (PrdHub *self);
 PrdHubSocial *prd_hub_get_social (PrdHub *self);

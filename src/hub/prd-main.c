@@ -217,6 +217,17 @@ close_store (PrdStore *store)
     g_warning ("Cannot close the store: %s", error->message);
 }
 
+/* Every feature starts (and loads what it holds) before the hub listens. */
+static gboolean
+start_hub (PrdHub *hub, PrdStore *store, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  prd_hub_set_store_async (hub, store, NULL, store_result, &result);
+  wait_for (&result);
+  return prd_hub_set_store_finish (hub, result, error);
+}
+
 static int
 cmd_serve (int argc, char **argv)
 {
@@ -296,7 +307,11 @@ cmd_serve (int argc, char **argv)
   if (store == NULL)
     return fail (error);
   hub = prd_hub_new (config, auth);
-  prd_hub_set_store (hub, store);
+  if (!start_hub (hub, store, &error))
+    {
+      close_store (store);
+      return fail (error);
+    }
   prd_hub_set_ai_provider (hub, provider);
   if (!prd_hub_listen (hub, &error))
     return fail (error);
