@@ -121,11 +121,13 @@ function gitCommit() {
 }
 
 function fsType(dir) {
-  try {
-    return execFileSync('stat', ['-f', '-c', '%T', dir], { encoding: 'utf8' }).trim();
-  } catch {
-    return 'file system unknown';
+  for (const [cmd, args] of [['findmnt', ['-no', 'FSTYPE', '-T', dir]], ['stat', ['-f', '-c', '%T', dir]]]) {
+    try {
+      const t = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      if (t) return t;
+    } catch { /* try the next */ }
   }
+  return 'file system unknown';
 }
 
 const loadavg = () => os.loadavg().map((v) => v.toFixed(2)).join(' ');
@@ -262,7 +264,7 @@ function table(res, P) {
   rows.push([`server CPU per delivery at ${fmtN(P.cpu.rate)} updates/s`, `${c(h).toFixed(1)} µs`, `${c(n).toFixed(1)} µs`, r2, '≤ 0.33×', r2 <= 0.33]);
   const m = (x) => x.idle.perClientKiB;
   const r3 = ratio(m(h), m(n));
-  rows.push([`memory per idle authenticated client (${fmtN(P.idle.clients)} clients)`, `${m(h).toFixed(1)} KB`, `${m(n).toFixed(1)} KB`, r3, '≤ 0.2×', r3 <= 0.2]);
+  rows.push([`memory per idle authenticated client (${fmtN(P.idle.clients)} clients)`, `${m(h).toFixed(1)} KiB`, `${m(n).toFixed(1)} KiB`, r3, '≤ 0.2×', r3 <= 0.2]);
   const w = (x) => x.big.totalWallMs / 1000;
   const r4 = ratio(w(h), w(n));
   rows.push([`${fmtN(P.big.clients)} clients in ${P.big.rooms} rooms join, then ${P.big.rate} updates/s for ${P.big.seconds} s (wall)`,
@@ -311,6 +313,14 @@ async function main() {
     const ok = await smoke(hub, kinds);
     process.exit(ok ? 0 : 1);
   }
+
+  // The servers inherit this process's descriptor limit; the hub does not
+  // raise its own, so scenario C needs a soft limit above its client count.
+  try {
+    const limit = execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim();
+    if (limit !== 'unlimited' && Number(limit) < P.big.clients + 200)
+      log(`warning: open-file limit ${limit} is below ${P.big.clients + 200}: raise it (ulimit -n) or scenario C will fail`);
+  } catch { /* no sh */ }
 
   const start = performance.now();
   const header = [
