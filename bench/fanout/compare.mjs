@@ -33,6 +33,7 @@ let dataParent = os.tmpdir();
 const PROFILES = {
   full: {
     fanout: { clients: 100, rooms: 10 },
+    warmup: { rate: 500, seconds: 2 },
     cpu: { rate: 2000, seconds: 10 },
     search: { start: 500, factor: 1.5, seconds: 5, maxSteps: 9, resolution: 1.1, maxRate: 12000 },
     idle: { clients: 1000 },
@@ -42,6 +43,7 @@ const PROFILES = {
   },
   quick: {
     fanout: { clients: 20, rooms: 4 },
+    warmup: { rate: 50, seconds: 0.5 },
     cpu: { rate: 200, seconds: 2 },
     search: { start: 100, factor: 2, seconds: 1.5, maxSteps: 3, resolution: 1.1, maxRate: 2000 },
     idle: { clients: 100 },
@@ -160,7 +162,8 @@ async function withSession(kind, hub, sessOpts, fn) {
   }
 }
 
-// Scenario A: 100 clients in 10 rooms. The CPU step at a fixed rate, then
+// Scenario A: 100 clients in 10 rooms. A warm-up step, the CPU step at a
+// fixed rate, then
 // the sustainable rate, stepping up by `factor` until a step fails, then
 // bisecting between the last pass and the first failure.
 async function fanout(kind, hub, P) {
@@ -175,6 +178,9 @@ async function fanout(kind, hub, P) {
   while (n < S.maxSteps) {
     const restart = await withSession(kind, hub, sessOpts, async (session) => {
       if (!cpu) {
+        // Warm-up (JIT, caches, the first snapshot), not measured.
+        await session.step({ rate: P.warmup.rate, seconds: P.warmup.seconds, drainMs: P.drainMs });
+        await session.settle();
         cpu = await session.step({ rate: P.cpu.rate, seconds: P.cpu.seconds, drainMs: P.drainMs });
         log(stepLine(kind, cpu) + '  [CPU step]');
         await session.settle();
