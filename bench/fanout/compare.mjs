@@ -35,7 +35,7 @@ const PROFILES = {
     fanout: { clients: 100, rooms: 10 },
     warmup: { rate: 500, seconds: 2 },
     cpu: { rate: 2000, seconds: 10 },
-    search: { start: 500, factor: 1.5, seconds: 5, maxSteps: 9, resolution: 1.1, maxRate: 12000 },
+    search: { start: 500, factor: 1.5, seconds: 5, maxSteps: 9, resolution: 1.1, maxRate: 12000, retry: true },
     idle: { clients: 1000 },
     big: { clients: 2000, rooms: 20, rate: 200, seconds: 10 },
     drainMs: 5000,
@@ -45,7 +45,7 @@ const PROFILES = {
     fanout: { clients: 20, rooms: 4 },
     warmup: { rate: 50, seconds: 0.5 },
     cpu: { rate: 200, seconds: 2 },
-    search: { start: 100, factor: 2, seconds: 1.5, maxSteps: 3, resolution: 1.1, maxRate: 2000 },
+    search: { start: 100, factor: 2, seconds: 1.5, maxSteps: 3, resolution: 1.1, maxRate: 2000, retry: false },
     idle: { clients: 100 },
     big: { clients: 200, rooms: 4, rate: 50, seconds: 2 },
     drainMs: 2000,
@@ -186,11 +186,22 @@ async function fanout(kind, hub, P) {
         await session.settle();
       }
       while (n < S.maxSteps) {
-        const r = await session.step({ rate, seconds: S.seconds, drainMs: P.drainMs });
+        let r = await session.step({ rate, seconds: S.seconds, drainMs: P.drainMs });
         n++;
         steps.push(r);
-        const ok = passes(r);
+        let ok = passes(r);
         log(stepLine(kind, r) + (ok ? '  pass' : '  FAIL'));
+        // A p99 over a few seconds is at the mercy of one stall of the
+        // machine (other processes, the disk): a failing rate gets a second
+        // try, and passes if either try does.
+        if (!ok && r.disconnects === 0 && S.retry) {
+          await session.settle();
+          const again = await session.step({ rate, seconds: S.seconds, drainMs: P.drainMs });
+          steps.push(again);
+          ok = passes(again);
+          log(stepLine(kind, again) + (ok ? '  pass (second try)' : '  FAIL (second try)'));
+          if (ok) r = again;
+        }
         // pass: the fastest passing step; fail: the slowest failing step
         // above it (a pass above a failure makes that failure noise).
         if (ok) {
