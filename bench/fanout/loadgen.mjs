@@ -58,21 +58,27 @@ async function createPrd(server, title) {
   return (await res.json()).id;
 }
 
-// TcpExt ListenOverflows from /proc/net/netstat: connection attempts the
-// kernel dropped because a listening socket's accept queue was full. The
-// counter is for the whole network namespace (other processes count too).
-export function listenOverflows() {
+// Counters of /proc/net/netstat's TcpExt line: ListenOverflows (connection
+// attempts dropped because a listening socket's accept queue was full) and
+// SyncookiesFailed (connections the kernel reset because the SYN cookie it
+// had answered with no longer validated — it falls back to cookies when a
+// listen queue overflows). They count for the whole network namespace, so
+// other processes' connections count too.
+export function tcpCounters() {
   try {
     const lines = fs.readFileSync('/proc/net/netstat', 'utf8').split('\n');
     for (let i = 0; i + 1 < lines.length; i++) {
       if (!lines[i].startsWith('TcpExt:') || !lines[i + 1].startsWith('TcpExt:')) continue;
       const names = lines[i].split(/\s+/);
       const values = lines[i + 1].split(/\s+/);
-      const k = names.indexOf('ListenOverflows');
-      return k > 0 ? Number(values[k]) : NaN;
+      const get = (name) => {
+        const k = names.indexOf(name);
+        return k > 0 ? Number(values[k]) : NaN;
+      };
+      return { listenOverflows: get('ListenOverflows'), syncookiesFailed: get('SyncookiesFailed') };
     }
   } catch { /* not Linux */ }
-  return NaN;
+  return { listenOverflows: NaN, syncookiesFailed: NaN };
 }
 
 // ---- statistics ---------------------------------------------------------------------------
@@ -262,7 +268,8 @@ export class Session {
   }
 
   // Creates the rooms, then connects (and joins) every client, at most
-  // `concurrency` at a time. Returns { connectMs, failed, firstFailure }.
+  // `concurrency` at a time. Returns { connectMs, failed, firstFailure,
+  // listenOverflows, syncookiesFailed }.
   async setup() {
     const prdIds = [];
     for (let r = 0; r < this.nRooms; r++) prdIds.push(await createPrd(this.server, `Fan-out room ${r}`));
@@ -270,7 +277,7 @@ export class Session {
       const room = this.nRooms ? i % this.nRooms : -1;
       this.clients.push(new Client(this, i, room, room >= 0 ? prdIds[room] : null));
     }
-    const overflows0 = listenOverflows();
+    const tcp0 = tcpCounters();
     const t0 = performance.now();
     this.connectStart = t0;
     let next = 0;
@@ -293,7 +300,7 @@ export class Session {
       for (let k = 0; k < this.concurrency; k++) launch();
     });
     const connectMs = performance.now() - t0;
-    const overflows = listenOverflows() - overflows0;
+    const tcp1 = tcpCounters();
     if (this.join) {
       for (let r = 0; r < this.nRooms; r++) {
         const members = this.clients.filter((c) => c.room === r && c.state === 'ready');
@@ -302,7 +309,11 @@ export class Session {
         this.receivers[r] = members.length - (w ? 1 : 0);
       }
     }
-    return { connectMs, failed, firstFailure, listenOverflows: overflows };
+    return {
+      connectMs, failed, firstFailure,
+      listenOverflows: tcp1.listenOverflows - tcp0.listenOverflows,
+      syncookiesFailed: tcp1.syncookiesFailed - tcp0.syncookiesFailed,
+    };
   }
 
   delivery(d) {
@@ -462,7 +473,7 @@ async function main() {
     const s = new Session(server, { clients: o.clients, rooms: o.rooms, join: !o.idle, concurrency: o.concurrency });
     const setup = await s.setup();
     console.log(`${o.server}: ${o.clients - setup.failed}/${o.clients} clients ${o.idle ? 'authenticated' : `joined ${o.rooms} rooms`} in ${(setup.connectMs / 1000).toFixed(2)} s` +
-      `, ${setup.listenOverflows} listen-queue overflows` +
+      `, ${setup.listenOverflows} listen-queue overflows, ${setup.syncookiesFailed} SYN-cookie resets` +
       (setup.failed ? ` (first failure: ${setup.firstFailure})` : ''));
     if (o.idle) {
       await sleep(2000);
