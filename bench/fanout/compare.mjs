@@ -57,6 +57,13 @@ const PROFILES = {
 const P99_LIMIT_MS = 50;
 const MIN_DELIVERED_PCT = 99;
 
+// The comment block at the top of this file.
+function usage() {
+  const lines = fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(2);
+  const end = lines.findIndex((l) => !l.startsWith('//'));
+  return lines.slice(0, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n');
+}
+
 function parseArgs(argv) {
   const o = { concurrency: 100, profile: 'full', smoke: false, hub: null, buildDir: path.join(ROOT, '_build-release'), build: true, json: false, only: null };
   for (let i = 2; i < argv.length; i++) {
@@ -76,8 +83,7 @@ function parseArgs(argv) {
       case '--data-parent': o.dataParent = path.resolve(next()); break;
       case '--connect-concurrency': o.concurrency = Math.max(1, Number(next()) || 100); break;
       case '-h': case '--help':
-        console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(2, 18)
-          .map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+        console.log(usage());
         process.exit(0);
         break;
       default: throw new Error(`unknown option ${a}`);

@@ -18,10 +18,11 @@
 //
 //   node bench/fanout/loadgen.mjs --server prdhub|node [--hub PATH]
 //        [--clients 100] [--rooms 10] [--rate 1000[,2000,...]] [--seconds 5]
-//        [--idle] [--json]
+//        [--idle] [--concurrency 100] [--json]
 //
 // --idle connects and authenticates the clients without joining and prints
-// the server's RSS growth per client instead. Bounded: at most 5000 clients,
+// the server's RSS growth per client instead; --concurrency is how many
+// clients connect at once. Bounded: at most 5000 clients,
 // 60 s per step, 127.0.0.1 only.
 
 import crypto from 'node:crypto';
@@ -425,6 +426,13 @@ export class Session {
 
 // ---- the program ------------------------------------------------------------------------------
 
+// The comment block at the top of this file.
+function usage() {
+  const lines = fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(2);
+  const end = lines.findIndex((l) => !l.startsWith('//'));
+  return lines.slice(0, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n');
+}
+
 function parseArgs(argv) {
   const o = { server: null, hub: undefined, clients: 100, rooms: 10, rate: [1000], seconds: 5, idle: false, json: false, concurrency: 100 };
   for (let i = 2; i < argv.length; i++) {
@@ -449,8 +457,7 @@ function parseArgs(argv) {
       case '--idle': o.idle = true; break;
       case '--json': o.json = true; break;
       case '-h': case '--help':
-        console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(2, 26)
-          .map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+        console.log(usage());
         process.exit(0);
         break;
       default: throw new Error(`unknown option ${a}`);
