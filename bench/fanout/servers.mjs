@@ -30,6 +30,21 @@ collab = 1000000/1
 `;
 
 const START_TIMEOUT_MS = 30000;
+
+// Servers still running, and data directories still there, when this
+// process ends (an error, Ctrl-C, a closed pipe): killed and removed, so
+// that no server outlives the benchmark.
+const live = new Map(); // ChildProcess -> cleanup function or null
+process.on('exit', () => {
+  for (const [proc, cleanup] of live) {
+    try { proc.kill('SIGKILL'); } catch { /* gone */ }
+    try { cleanup?.(); } catch { /* best effort */ }
+  }
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)));
+}
+process.stdout.on('error', (err) => { if (err.code === 'EPIPE') process.exit(1); });
 const STOP_TIMEOUT_MS = 15000;
 
 let clkTck = null;
@@ -85,6 +100,7 @@ function waitListening(proc, re, stderrText) {
 function wrap(kind, proc, url, lines, stderrText, cleanup) {
   let exited = proc.exitCode !== null || proc.signalCode !== null;
   const exitP = new Promise((r) => proc.once('exit', () => { exited = true; r(); }));
+  live.set(proc, cleanup ?? null);
   return {
     kind,
     url,
@@ -99,6 +115,7 @@ function wrap(kind, proc, url, lines, stderrText, cleanup) {
       await exitP;
       clearTimeout(t);
       lines.close();
+      live.delete(proc);
       cleanup?.();
     },
   };
@@ -128,6 +145,7 @@ export async function startServer(kind, { hub = DEFAULT_HUB, secret, dataParent 
     const proc = spawn(hub, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--config', conf], {
       stdio: ['ignore', 'pipe', 'pipe'], env,
     });
+    live.set(proc, () => fs.rmSync(dataDir, { recursive: true, force: true }));
     const stderr = collect(proc);
     try {
       const { url, lines } = await waitListening(proc, /^prdhub listening on (http:\/\/127\.0\.0\.1:\d+)\/$/, stderr);
@@ -144,6 +162,7 @@ export async function startServer(kind, { hub = DEFAULT_HUB, secret, dataParent 
     const proc = spawn(process.execPath, [REFERENCE_SERVER, '--listen', '127.0.0.1:0'], {
       stdio: ['ignore', 'pipe', 'pipe'], env,
     });
+    live.set(proc, null);
     const stderr = collect(proc);
     const { url, lines } = await waitListening(proc, /^reference listening on (http:\/\/127\.0\.0\.1:\d+)\/$/, stderr);
     const s = wrap('node', proc, url, lines, stderr);
