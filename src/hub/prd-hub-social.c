@@ -1521,26 +1521,15 @@ on_comments_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 handle_comments (SoupServerMessage *msg,
                  const PrdIdentity *identity,
-                 const char *const *parts,
-                 guint n_parts,
+                 const char *const *params,
                  GHashTable *query,
                  gpointer user_data)
 {
   PrdHubSocial *self = user_data;
-  const char *prd_id = parts[0];
+  const char *prd_id = params[0];
   PrdDocument *document;
   Call *call;
 
-  if (n_parts != 2)
-    {
-      g_autoptr (GError) error =
-          g_error_new_literal (PRD_ERROR, PRD_ERROR_NOT_FOUND, "No such route");
-
-      prd_hub_rest_respond_error (msg, error);
-      return;
-    }
-  if (!prd_hub_rest_only_get (msg))
-    return;
   call = g_new0 (Call, 1);
   call->self = g_object_ref (self);
   call->msg = g_object_ref (msg);
@@ -1617,29 +1606,17 @@ parse_count (const char *text, gint64 min, gint64 max, gint64 *out)
 }
 
 static void
-handle_activity (SoupServer *server,
-                 SoupServerMessage *msg,
-                 const char *path,
+handle_activity (SoupServerMessage *msg,
+                 const PrdIdentity *identity,
+                 const char *const *params,
                  GHashTable *query,
                  gpointer user_data)
 {
-  PrdHubSocial *self = g_object_get_data (G_OBJECT (server), SOCIAL_KEY);
-  PrdAuth *auth = user_data;
-  g_autoptr (PrdIdentity) identity = NULL;
+  PrdHubSocial *self = user_data;
   const char *org, *before, *limit_text;
   gint64 before_seq = G_MAXINT64, limit = PRD_HUB_ACTIVITY_DEFAULT_LIMIT;
   Call *call;
 
-  if (!g_str_equal (path, "/api/activity") && !g_str_equal (path, "/api/activity/"))
-    {
-      respond_error_literal (msg, PRD_ERROR_NOT_FOUND, "No such route");
-      return;
-    }
-  if (self == NULL || !prd_hub_rest_only_get (msg))
-    return;
-  identity = prd_hub_rest_authenticate (auth, msg);
-  if (identity == NULL)
-    return;
   org = query != NULL ? g_hash_table_lookup (query, "organizationId") : NULL;
   before = query != NULL ? g_hash_table_lookup (query, "before") : NULL;
   limit_text = query != NULL ? g_hash_table_lookup (query, "limit") : NULL;
@@ -1677,19 +1654,23 @@ handle_activity (SoupServer *server,
                                               (guint) limit + 1, NULL, on_activity_read, call);
 }
 
+static const PrdHubRouteEntry social_routes[] = {
+  { "GET", "/api/prds/{prd}/comments", handle_comments },
+  { "GET", "/api/activity", handle_activity },
+};
+
 /**
- * prd_hub_social_attach_rest:
+ * prd_hub_social_add_routes:
  *
- * Adds `GET /api/prds/{id}/comments` and `GET /api/activity` to @server.
+ * Adds `GET /api/prds/{id}/comments` and `GET /api/activity` to @rest.
  */
 void
-prd_hub_social_attach_rest (PrdHubSocial *self, SoupServer *server, PrdAuth *auth)
+prd_hub_social_add_routes (PrdHubSocial *self, PrdHubRest *rest)
 {
   g_return_if_fail (PRD_IS_HUB_SOCIAL (self));
+  g_return_if_fail (PRD_IS_HUB_REST (rest));
 
-  g_object_set_data_full (G_OBJECT (server), SOCIAL_KEY, g_object_ref (self), g_object_unref);
-  prd_hub_rest_add_prd_route (server, "comments", handle_comments, self);
-  soup_server_add_handler (server, "/api/activity", handle_activity, g_object_ref (auth),
+  prd_hub_rest_add_routes (rest, social_routes, G_N_ELEMENTS (social_routes), g_object_ref (self),
                            g_object_unref);
 }
 

@@ -7,6 +7,7 @@
 #include "prd-auth.h"
 #include "prd-comment-store.h"
 #include "prd-hub-prds.h"
+#include "prd-hub-rest.h"
 #include "prd-notification-store.h"
 #include "prd-sio-namespace.h"
 #include "prd-store.h"
@@ -34,7 +35,7 @@ void prd_hub_social_new_async (PrdHubPrds *prds,
                                GAsyncReadyCallback callback,
                                gpointer user_data);
 PrdHubSocial *prd_hub_social_new_finish (GAsyncResult *result, GError **error);
-void prd_hub_social_attach_rest (PrdHubSocial *self, SoupServer *server, PrdAuth *auth);
+void prd_hub_social_add_routes (PrdHubSocial *self, PrdHubRest *rest);
 
 /* Recorded by prd_hub_create_prd_async() (REST and command line). */
 void prd_hub_social_record_prd_created_async (PrdNotificationStore *store,

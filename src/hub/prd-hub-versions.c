@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Versions: `create-version` on /prds and the REST routes that read them.
+ * Versions: `create-version` on /prds (the REST routes that read them are
+ * prd-hub-rest-versions.c).
  *
  * create-version commits the PRD's committed text (what the store holds:
  * every operation is acked only after its append committed) to the
@@ -10,10 +11,6 @@
  * concurrent calls get distinct versions in the order they arrived; a
  * failure anywhere answers that request with an error and the next one
  * starts from what is stored.
- *
- *   GET /api/prds/{id}/versions            {prdId, versions: [...]}, oldest first
- *   GET /api/prds/{id}/versions/{version}  the Markdown at that version (from git)
- *   GET /api/prds/{id}/diff?from=&to=      unified diff from libgit2 (text/x-diff)
  */
 #define G_LOG_DOMAIN "prd-hub-versions"
 
@@ -81,8 +78,14 @@ create_free (Create *create)
   g_free (create);
 }
 
-static JsonNode *
-version_to_json (const PrdVersionRecord *record)
+/**
+ * prd_hub_version_to_json:
+ *
+ * Returns: (transfer full): @record as the protocol's version object (the
+ *   socket events and the REST routes of versions)
+ */
+JsonNode *
+prd_hub_version_to_json (const PrdVersionRecord *record)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autofree char *created = prd_hub_format_time (record->created_at);
@@ -176,7 +179,7 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
   object = json_object_new ();
   json_node_take_object (created, object);
   json_object_set_string_member (object, "prdId", record->prd_id);
-  json_object_set_member (object, "version", version_to_json (record));
+  json_object_set_member (object, "version", prd_hub_version_to_json (record));
   prd_hub_prds_emit (self->prds, record->prd_id, "version-created", created);
 
   timestamp = prd_hub_format_time (record->created_at);
@@ -204,7 +207,7 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
 
       ack = json_object_new ();
       json_object_set_boolean_member (ack, "ok", TRUE);
-      json_object_set_member (ack, "version", version_to_json (record));
+      json_object_set_member (ack, "version", prd_hub_version_to_json (record));
       json_node_take_object (node, ack);
       prd_sio_socket_ack_one (create->socket, create->ack_id, node);
     }
@@ -380,220 +383,6 @@ on_create_version (PrdSioSocket *socket,
     create_start (create);
 }
 
-/* ---- REST ------------------------------------------------------------------ */
-
-typedef enum
-{
-  ROUTE_LIST,
-  ROUTE_READ,
-  ROUTE_DIFF,
-} Route;
-
-typedef struct
-{
-  PrdHubVersions *self;   /* (owned) */
-  SoupServerMessage *msg; /* (owned) */
-  char *org;
-  char *prd_id;
-  Route route;
-  char *version;
-  char *to_version;
-} Call;
-
-static void
-call_free (Call *call)
-{
-  g_clear_object (&call->self);
-  g_clear_object (&call->msg);
-  g_free (call->org);
-  g_free (call->prd_id);
-  g_free (call->version);
-  g_free (call->to_version);
-  g_free (call);
-}
-
-static void
-call_fail (Call *call, const GError *error)
-{
-  prd_hub_rest_respond_error (call->msg, error);
-  soup_server_message_unpause (call->msg);
-  call_free (call);
-}
-
-static void
-respond_text (Call *call, const char *content_type, char *text)
-{
-  gsize len = strlen (text);
-
-  soup_server_message_set_status (call->msg, SOUP_STATUS_OK, NULL);
-  soup_server_message_set_response (call->msg, content_type, SOUP_MEMORY_TAKE, text, len);
-  soup_server_message_unpause (call->msg);
-  call_free (call);
-}
-
-static void
-on_rest_listed (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Call *call = user_data;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) records = NULL;
-  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
-  JsonObject *object;
-  JsonArray *array;
-
-  records = prd_version_store_list_finish (PRD_VERSION_STORE (source), result, &error);
-  if (records == NULL)
-    {
-      call_fail (call, error);
-      return;
-    }
-  object = json_object_new ();
-  json_node_take_object (node, object);
-  json_object_set_string_member (object, "prdId", call->prd_id);
-  array = json_array_new ();
-  for (guint i = 0; i < records->len; i++)
-    json_array_add_element (array, version_to_json (g_ptr_array_index (records, i)));
-  json_object_set_array_member (object, "versions", array);
-  prd_hub_rest_respond_json (call->msg, SOUP_STATUS_OK, node);
-  soup_server_message_unpause (call->msg);
-  call_free (call);
-}
-
-static void
-on_rest_read (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Call *call = user_data;
-  g_autoptr (GError) error = NULL;
-  char *text = prd_git_repo_read_finish (PRD_GIT_REPO (source), result, &error);
-
-  if (text == NULL)
-    call_fail (call, error);
-  else
-    respond_text (call, "text/markdown; charset=utf-8", text);
-}
-
-static void
-on_rest_diff (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Call *call = user_data;
-  g_autoptr (GError) error = NULL;
-  char *text = prd_git_repo_diff_finish (PRD_GIT_REPO (source), result, &error);
-
-  if (text == NULL)
-    call_fail (call, error);
-  else
-    respond_text (call, "text/x-diff; charset=utf-8", text);
-}
-
-static void
-on_rest_info (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Call *call = user_data;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PrdStoreInfo) info = prd_store_get_finish (PRD_STORE (source), result, &error);
-
-  if (info != NULL && !g_str_equal (info->org, call->org))
-    {
-      g_clear_pointer (&info, prd_store_info_free);
-      g_set_error (&error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", call->prd_id);
-    }
-  if (info == NULL)
-    {
-      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
-        error->code = PRD_ERROR_PRD_NOT_FOUND;
-      call_fail (call, error);
-      return;
-    }
-  switch (call->route)
-    {
-      case ROUTE_LIST:
-        prd_version_store_list_async (call->self->versions, call->prd_id, NULL, on_rest_listed,
-                                      call);
-        break;
-      case ROUTE_READ:
-        prd_git_repo_read_async (call->self->repo, call->prd_id, call->version, NULL, on_rest_read,
-                                 call);
-        break;
-      case ROUTE_DIFF:
-        prd_git_repo_diff_async (call->self->repo, call->prd_id, call->version, call->to_version,
-                                 NULL, on_rest_diff, call);
-        break;
-      default:
-        g_assert_not_reached ();
-    }
-}
-
-/* Whether @parts (the path below /api/prds) is one of this file's routes:
- * `{id}/versions`, `{id}/versions/{version}` or `{id}/diff`. */
-static gboolean
-handles_route (const char *const *parts, guint n_parts)
-{
-  if (n_parts == 2)
-    return g_str_equal (parts[1], "versions") || g_str_equal (parts[1], "diff");
-  return n_parts == 3 && g_str_equal (parts[1], "versions");
-}
-
-/* The REST routes (prd_hub_rest_add_prd_route), for a request whose token
- * and PRD id were checked. */
-static void
-handle_rest (SoupServerMessage *msg,
-             const PrdIdentity *identity,
-             const char *const *parts,
-             guint n_parts,
-             GHashTable *query,
-             gpointer user_data)
-{
-  PrdHubVersions *self = user_data;
-  g_autoptr (GError) error = NULL;
-  Call *call;
-
-  if (!handles_route (parts, n_parts))
-    {
-      error = g_error_new_literal (PRD_ERROR, PRD_ERROR_NOT_FOUND, "No such route");
-      prd_hub_rest_respond_error (msg, error);
-      return;
-    }
-  if (!prd_hub_rest_only_get (msg))
-    return;
-
-  call = g_new0 (Call, 1);
-  call->self = g_object_ref (self);
-  call->msg = g_object_ref (msg);
-  call->org = g_strdup (identity->org);
-  call->prd_id = g_strdup (parts[0]);
-  if (g_str_equal (parts[1], "diff"))
-    {
-      const char *from = query != NULL ? g_hash_table_lookup (query, "from") : NULL;
-      const char *to = query != NULL ? g_hash_table_lookup (query, "to") : NULL;
-
-      call->route = ROUTE_DIFF;
-      if (from == NULL || to == NULL)
-        g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                             "The query parameters from and to (versions) are required");
-      else if (prd_git_validate_version (from, &error) && prd_git_validate_version (to, &error))
-        {
-          call->version = g_strdup (from);
-          call->to_version = g_strdup (to);
-        }
-    }
-  else if (n_parts == 3)
-    {
-      call->route = ROUTE_READ;
-      if (prd_git_validate_version (parts[2], &error))
-        call->version = g_strdup (parts[2]);
-    }
-  else
-    call->route = ROUTE_LIST;
-  if (error != NULL)
-    {
-      prd_hub_rest_respond_error (msg, error);
-      call_free (call);
-      return;
-    }
-  soup_server_message_pause (msg);
-  prd_store_get_async (self->store, call->prd_id, NULL, on_rest_info, call);
-}
-
 /* ---- object ------------------------------------------------------------------ */
 
 static void
@@ -699,22 +488,4 @@ prd_hub_versions_get_repo (PrdHubVersions *self)
 {
   g_return_val_if_fail (PRD_IS_HUB_VERSIONS (self), NULL);
   return self->repo;
-}
-
-/**
- * prd_hub_versions_attach_rest:
- *
- * Adds `GET /api/prds/{id}/versions`, `/versions/{version}` and
- * `/diff?from=&to=` to @server.
- */
-void
-prd_hub_versions_attach_rest (PrdHubVersions *self, SoupServer *server)
-{
-  g_return_if_fail (PRD_IS_HUB_VERSIONS (self));
-
-  /* The server keeps us alive as long as it may call the routes. */
-  g_object_set_data_full (G_OBJECT (server), "prd-hub-versions", g_object_ref (self),
-                          g_object_unref);
-  prd_hub_rest_add_prd_route (server, "versions", handle_rest, self);
-  prd_hub_rest_add_prd_route (server, "diff", handle_rest, self);
 }

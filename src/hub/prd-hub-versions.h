@@ -22,6 +22,6 @@ PrdHubVersions *prd_hub_versions_new (PrdSioNamespace *nsp,
                                       PrdVersionStore *versions,
                                       PrdHubConfig *config);
 PrdGitRepo *prd_hub_versions_get_repo (PrdHubVersions *self);
-void prd_hub_versions_attach_rest (PrdHubVersions *self, SoupServer *server);
+JsonNode *prd_hub_version_to_json (const PrdVersionRecord *record);
 
 G_END_DECLS

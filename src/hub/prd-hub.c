@@ -27,6 +27,8 @@
 #include "prd-error.h"
 #include "prd-hub-ai.h"
 #include "prd-hub-prds.h"
+#include "prd-hub-rest-prds.h"
+#include "prd-hub-rest-versions.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-versions.h"
 #include "prd-hub-social.h"
@@ -49,6 +51,7 @@ struct _PrdHub
   PrdEioServer *engine;       /* (owned) */
   PrdSioServer *sio;          /* (owned) */
   SoupServer *server;         /* (owned) (nullable) until listening */
+  PrdHubRest *rest;           /* (owned) (nullable) until listening: the REST routes */
   PrdStore *store;            /* (owned) (nullable) */
   PrdHubPrds *prds;           /* (owned) (nullable): the /prds handlers, with a store */
   PrdHubSocial *social;       /* (owned) (nullable): comments, notifications, activity */
@@ -397,7 +400,7 @@ on_request_got_headers (SoupServerMessage *msg, gpointer user_data)
 {
   PrdHub *self = user_data;
 
-  prd_hub_rest_check_headers (msg, self->auth, self->config->max_request_body, ENGINE_PATH);
+  prd_hub_rest_check_headers (self->rest, msg);
 }
 
 static void
@@ -499,6 +502,7 @@ prd_hub_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->server, self);
   g_hash_table_remove_all (self->requests);
   g_clear_object (&self->server);
+  g_clear_object (&self->rest);
   g_clear_object (&self->versions);
   g_clear_object (&self->conflicts);
   g_clear_object (&self->social);
@@ -712,12 +716,15 @@ prd_hub_listen (PrdHub *self, GError **error)
   g_signal_connect (server, "request-finished", G_CALLBACK (on_request_done), self);
   g_signal_connect (server, "request-aborted", G_CALLBACK (on_request_done), self);
   prd_eio_server_attach (self->engine, server, ENGINE_PATH);
+  self->rest = prd_hub_rest_new (self->auth, self->config->max_request_body, ENGINE_PATH);
   if (self->store != NULL)
-    prd_hub_rest_attach (server, self->auth, self->store);
+    prd_hub_rest_prds_add (self->rest, self->store);
   if (self->versions != NULL)
-    prd_hub_versions_attach_rest (self->versions, server);
+    prd_hub_rest_versions_add (self->rest, self->store, PRD_VERSION_STORE (self->store),
+                               prd_hub_versions_get_repo (self->versions));
   if (self->social != NULL)
-    prd_hub_social_attach_rest (self->social, server, self->auth);
+    prd_hub_social_add_routes (self->social, self->rest);
+  prd_hub_rest_attach (self->rest, server);
   if (!soup_server_listen (server, address, certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0,
                            &local_error))
     {
