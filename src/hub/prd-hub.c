@@ -22,6 +22,7 @@
 
 #include "config.h"
 
+#include "prd-eio-listener.h"
 #include "prd-error.h"
 #include "prd-hub-ai.h"
 #include "prd-hub-prds.h"
@@ -47,6 +48,7 @@ struct _PrdHub
   PrdEioServer *engine;       /* (owned) */
   PrdSioServer *sio;          /* (owned) */
   SoupServer *server;         /* (owned) (nullable) until listening */
+  PrdEioListener *listener;   /* (owned) (nullable) until listening: accepts for server */
   PrdStore *store;            /* (owned) (nullable) */
   PrdHubPrds *prds;           /* (owned) (nullable): the /prds handlers, with a store */
   PrdHubSocial *social;       /* (owned) (nullable): comments, notifications, activity */
@@ -293,6 +295,8 @@ finish_stop (PrdHub *self)
   self->stopped = TRUE;
   g_clear_handle_id (&self->drain_id, g_source_remove);
   g_clear_handle_id (&self->finish_id, g_source_remove);
+  if (self->listener != NULL)
+    prd_eio_listener_close (self->listener);
   if (self->server != NULL)
     soup_server_disconnect (self->server);
   g_message ("Stopped");
@@ -373,6 +377,18 @@ on_request_wrote_informational (SoupServerMessage *msg, gpointer user_data)
     }
 }
 
+/* A request the client abandoned before libsoup had read it whole (a
+ * connection closed or timed out without a complete request) is never
+ * reported finished or aborted; its connection is closed, though. */
+static void
+on_request_disconnected (SoupServerMessage *msg, gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  if (g_hash_table_remove (self->requests, msg))
+    check_drained (self);
+}
+
 static void
 on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
@@ -381,6 +397,7 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_da
   g_hash_table_add (self->requests, msg);
   g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_request_wrote_informational),
                            self, 0);
+  g_signal_connect_object (msg, "disconnected", G_CALLBACK (on_request_disconnected), self, 0);
 }
 
 static void
@@ -469,6 +486,7 @@ prd_hub_dispose (GObject *object)
   if (self->server != NULL)
     g_signal_handlers_disconnect_by_data (self->server, self);
   g_hash_table_remove_all (self->requests);
+  g_clear_object (&self->listener);
   g_clear_object (&self->server);
   g_clear_object (&self->versions);
   g_clear_object (&self->conflicts);
@@ -643,6 +661,7 @@ prd_hub_listen (PrdHub *self, GError **error)
   g_autoptr (GSocketAddress) address = NULL;
   g_autoptr (GError) local_error = NULL;
   g_autoptr (SoupServer) server = NULL;
+  g_autoptr (PrdEioListener) listener = NULL;
   g_autofree char *listen = NULL;
   const char *host;
 
@@ -688,8 +707,14 @@ prd_hub_listen (PrdHub *self, GError **error)
     prd_hub_versions_attach_rest (self->versions, server);
   if (self->social != NULL)
     prd_hub_social_attach_rest (self->social, server, self->auth);
-  if (!soup_server_listen (server, address, certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0,
-                           &local_error))
+  listener = g_object_new (
+      PRD_TYPE_EIO_LISTENER, "server", server, "listen-backlog", self->config->listen_backlog,
+      "idle-timeout", prd_hub_config_get_idle_timeout_ms (self->config), "request-timeout",
+      self->config->request_timeout * 1000, "max-connections", self->config->max_connections,
+      "max-connections-per-address", self->config->max_connections_per_address,
+      "per-address-exempt", self->config->per_address_exempt, NULL);
+  if (!prd_eio_listener_listen (listener, address,
+                                certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0, &local_error))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Cannot listen on %s: %s", listen,
                    local_error->message);
@@ -697,6 +722,7 @@ prd_hub_listen (PrdHub *self, GError **error)
     }
 
   self->server = g_steal_pointer (&server);
+  self->listener = g_steal_pointer (&listener);
   {
     g_autofree char *url = prd_hub_get_url (self);
 
