@@ -224,7 +224,9 @@ conn_for_message (PrdEioListener *self, SoupServerMessage *msg)
   if (remote == NULL)
     return NULL;
   conn = g_object_get_qdata (G_OBJECT (remote), conn_quark);
-  g_assert (conn == NULL || conn->listener == self);
+  /* Another listener of the same server accepted it. */
+  if (conn != NULL && conn->listener != self)
+    return NULL;
   return conn;
 }
 
@@ -624,7 +626,11 @@ schedule_sweep (PrdEioListener *self)
   guint period = CLAMP (MIN (self->idle_timeout, self->request_timeout) / 4, 25, 1000);
 
   g_clear_handle_id (&self->sweep_id, g_source_remove);
-  self->sweep_id = g_timeout_add (period, sweep, self);
+  /* Whole seconds (the defaults) let GLib batch the wakeups. */
+  if (period == 1000)
+    self->sweep_id = g_timeout_add_seconds (1, sweep, self);
+  else
+    self->sweep_id = g_timeout_add (period, sweep, self);
   g_source_set_name_by_id (self->sweep_id, "[prd-eio] connection timeouts");
 }
 
