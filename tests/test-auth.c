@@ -734,6 +734,60 @@ test_config_defaults (void)
   g_assert_no_error (error);
 }
 
+/* [server] listen-backlog, idle-timeout, request-timeout, max-connections,
+ * max-connections-per-address, per-address-exempt */
+static void
+test_config_connection_limits (void)
+{
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+  g_autoptr (PrdHubConfig) empty = prd_hub_config_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpuint (config->listen_backlog, ==, 4096);
+  g_assert_cmpuint (config->idle_timeout, ==, 60);
+  g_assert_cmpuint (config->request_timeout, ==, 30);
+  g_assert_cmpuint (config->max_connections, ==, 0);
+  g_assert_cmpuint (config->max_connections_per_address, ==, 256);
+  g_assert_cmpuint (g_strv_length (config->per_address_exempt), ==, 2);
+  g_assert_cmpstr (config->per_address_exempt[0], ==, "127.0.0.0/8");
+  g_assert_cmpstr (config->per_address_exempt[1], ==, "::1");
+  g_assert_cmpuint (prd_hub_config_get_idle_timeout_ms (config), ==, 60000);
+
+  g_assert_true (
+      prd_hub_config_load_data (config,
+                                "[server]\n"
+                                "listen-backlog = 123\n"
+                                "idle-timeout = 5\n"
+                                "request-timeout = 2\n"
+                                "max-connections = 1000\n"
+                                "max-connections-per-address = 0\n"
+                                "per-address-exempt = 10.0.0.0/8; 192.168.1.7 ;fd00::/8\n"
+                                "[engine]\n"
+                                "ping-interval = 1000\n"
+                                "ping-timeout = 500\n",
+                                -1, &error));
+  g_assert_no_error (error);
+  g_assert_true (prd_hub_config_validate (config, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (config->listen_backlog, ==, 123);
+  g_assert_cmpuint (config->idle_timeout, ==, 5);
+  g_assert_cmpuint (config->request_timeout, ==, 2);
+  g_assert_cmpuint (config->max_connections, ==, 1000);
+  g_assert_cmpuint (config->max_connections_per_address, ==, 0);
+  g_assert_cmpuint (g_strv_length (config->per_address_exempt), ==, 3);
+  g_assert_cmpstr (config->per_address_exempt[1], ==, "192.168.1.7");
+  g_assert_cmpuint (prd_hub_config_get_idle_timeout_ms (config), ==, 5000);
+
+  /* An idle connection outlives a polling client's quiet time. */
+  g_assert_true (prd_hub_config_load_data (config, "[engine]\nping-interval = 9000\n", -1, &error));
+  g_assert_cmpuint (prd_hub_config_get_idle_timeout_ms (config), ==, 9500);
+
+  /* Nothing exempt */
+  g_assert_true (prd_hub_config_load_data (empty, "[server]\nper-address-exempt =\n", -1, &error));
+  g_assert_no_error (error);
+  g_assert_true (empty->per_address_exempt == NULL || empty->per_address_exempt[0] == NULL);
+}
+
 static void
 test_config_valid_file (void)
 {
@@ -878,6 +932,22 @@ test_config_invalid (void)
     { "[server]\ntls-key = /nonexistent/key.pem\n", "tls-key is set but tls-cert is not" },
     { "[auth]\njwt-public-key = /nonexistent/key.pem\n",
       "jwt-public-key: /nonexistent/key.pem does not exist" },
+    { "[server]\nlisten-backlog = 0\n", "[server] listen-backlog: \"0\" is not a whole number" },
+    { "[server]\nlisten-backlog = 65536\n", "[server] listen-backlog" },
+    { "[server]\nlisten-backlog = lots\n", "[server] listen-backlog" },
+    { "[server]\nidle-timeout = 0\n", "[server] idle-timeout: \"0\"" },
+    { "[server]\nidle-timeout = 86401\n", "[server] idle-timeout" },
+    { "[server]\nidle-timeout = 1.5\n", "[server] idle-timeout" },
+    { "[server]\nrequest-timeout = 0\n", "[server] request-timeout: \"0\"" },
+    { "[server]\nrequest-timeout = 3601\n", "[server] request-timeout" },
+    { "[server]\nmax-connections = -1\n", "[server] max-connections: \"-1\"" },
+    { "[server]\nmax-connections = 1000001\n", "[server] max-connections" },
+    { "[server]\nmax-connections-per-address = x\n",
+      "[server] max-connections-per-address: \"x\"" },
+    { "[server]\nper-address-exempt = 127.0.0.1;localhost\n",
+      "[server] per-address-exempt: \"localhost\" is not an IP address" },
+    { "[server]\nper-address-exempt = 10.0.0.0/33\n",
+      "[server] per-address-exempt: \"10.0.0.0/33\"" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -1064,6 +1134,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/auth/roles", test_roles);
   g_test_add_func ("/prd/config/defaults", test_config_defaults);
   g_test_add_func ("/prd/config/valid-file", test_config_valid_file);
+  g_test_add_func ("/prd/config/connection-limits", test_config_connection_limits);
   g_test_add_func ("/prd/config/invalid", test_config_invalid);
   g_test_add_func ("/prd/config/missing-file", test_config_missing_file);
   g_test_add_func ("/prd/secret/created", test_secret_created);

@@ -5,7 +5,9 @@
  * being ignored, so that a typo does not silently leave a default in place.
  *
  *   [server]   listen = HOST:PORT, data-dir, tls-cert, tls-key, cors-origins (list),
- *              max-request-body (bytes)
+ *              max-request-body (bytes),
+ *              listen-backlog, idle-timeout, request-timeout (s), max-connections,
+ *              max-connections-per-address, per-address-exempt (list of masks)
  *   [engine]   ping-interval, ping-timeout, connect-timeout (ms), max-payload,
  *              max-write-buffer (bytes)
  *   [auth]     jwt-public-key (PEM file; switches verification to RS256/ES256 and kin)
@@ -44,6 +46,9 @@
 #define MIN_AI_CONTEXT_CHARS 256
 #define MAX_AI_CONTEXT_CHARS 4000000
 #define MAX_AI_MODEL_LENGTH  256
+#define MAX_IDLE_TIMEOUT     86400
+#define MAX_REQUEST_TIMEOUT  3600
+#define MAX_CONNECTIONS      1000000
 
 G_DEFINE_BOXED_TYPE (PrdHubConfig, prd_hub_config, prd_hub_config_ref, prd_hub_config_unref)
 
@@ -66,6 +71,7 @@ config_clear (gpointer data)
   g_free (self->tls_cert);
   g_free (self->tls_key);
   g_strfreev (self->cors_origins);
+  g_strfreev (self->per_address_exempt);
   g_free (self->jwt_public_key);
   g_clear_pointer (&self->rate_limits, g_ptr_array_unref);
   g_clear_pointer (&self->event_classes, g_hash_table_unref);
@@ -90,6 +96,12 @@ prd_hub_config_new (void)
   self->listen_host = g_strdup (PRD_HUB_CONFIG_DEFAULT_HOST);
   self->listen_port = PRD_HUB_CONFIG_DEFAULT_PORT;
   self->data_dir = g_build_filename (g_get_user_data_dir (), "prdhub", NULL);
+  self->listen_backlog = PRD_HUB_CONFIG_DEFAULT_LISTEN_BACKLOG;
+  self->idle_timeout = PRD_HUB_CONFIG_DEFAULT_IDLE_TIMEOUT;
+  self->request_timeout = PRD_HUB_CONFIG_DEFAULT_REQUEST_TIMEOUT;
+  self->max_connections = 0;
+  self->max_connections_per_address = PRD_HUB_CONFIG_DEFAULT_MAX_PER_ADDRESS;
+  self->per_address_exempt = g_strsplit ("127.0.0.0/8,::1", ",", -1);
   self->ping_interval = 25000;
   self->ping_timeout = 20000;
   self->max_payload = 1000000;
@@ -315,6 +327,35 @@ prd_hub_config_set_cors_origins (PrdHubConfig *self, const char *const *origins,
   g_clear_pointer (&self->cors_origins, g_strfreev);
   if (n > 0)
     self->cors_origins = g_strdupv ((GStrv) origins);
+  return TRUE;
+}
+
+/**
+ * prd_hub_config_set_per_address_exempt:
+ * @masks: (nullable) (array zero-terminated=1): IP addresses or
+ *   `ADDRESS/LENGTH` masks not subject to max-connections-per-address;
+ *   %NULL or empty for none
+ */
+gboolean
+prd_hub_config_set_per_address_exempt (PrdHubConfig *self, const char *const *masks, GError **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+
+  for (guint i = 0; masks != NULL && masks[i] != NULL; i++)
+    {
+      g_autoptr (GInetAddressMask) mask = g_inet_address_mask_new_from_string (masks[i], NULL);
+
+      if (mask == NULL)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                       "[server] per-address-exempt: \"%s\" is not an IP address or "
+                       "ADDRESS/LENGTH mask",
+                       masks[i]);
+          return FALSE;
+        }
+    }
+  g_strfreev (self->per_address_exempt);
+  self->per_address_exempt = g_strdupv ((GStrv) masks);
   return TRUE;
 }
 
@@ -636,6 +677,18 @@ parse_uint (const char *group,
 }
 
 static gboolean
+set_server_uint (
+    guint *field, const char *key, const char *value, guint64 min, guint64 max, GError **error)
+{
+  guint64 v;
+
+  if (!parse_uint ("server", key, value, min, max, &v, error))
+    return FALSE;
+  *field = (guint) v;
+  return TRUE;
+}
+
+static gboolean
 load_server_key (
     PrdHubConfig *self, GKeyFile *file, const char *key, const char *base_dir, GError **error)
 {
@@ -657,6 +710,20 @@ load_server_key (
         g_strstrip (list[i]);
       return prd_hub_config_set_cors_origins (self, (const char *const *) list, error);
     }
+  if (g_str_equal (key, "per-address-exempt"))
+    {
+      g_auto (GStrv) list = g_key_file_get_string_list (file, "server", key, NULL, &local_error);
+
+      if (list == NULL && local_error != NULL)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "[server] per-address-exempt: %s",
+                       local_error->message);
+          return FALSE;
+        }
+      for (guint i = 0; list != NULL && list[i] != NULL; i++)
+        g_strstrip (list[i]);
+      return prd_hub_config_set_per_address_exempt (self, (const char *const *) list, error);
+    }
 
   value = g_key_file_get_string (file, "server", key, &local_error);
   if (value == NULL)
@@ -677,6 +744,17 @@ load_server_key (
   else if (g_str_equal (key, "max-request-body"))
     ok = parse_uint ("server", key, value, MIN_MAX_REQUEST_BODY, MAX_MAX_REQUEST_BODY,
                      &self->max_request_body, error);
+  else if (g_str_equal (key, "listen-backlog"))
+    ok = set_server_uint (&self->listen_backlog, key, value, 1, 65535, error);
+  else if (g_str_equal (key, "idle-timeout"))
+    ok = set_server_uint (&self->idle_timeout, key, value, 1, MAX_IDLE_TIMEOUT, error);
+  else if (g_str_equal (key, "request-timeout"))
+    ok = set_server_uint (&self->request_timeout, key, value, 1, MAX_REQUEST_TIMEOUT, error);
+  else if (g_str_equal (key, "max-connections"))
+    ok = set_server_uint (&self->max_connections, key, value, 0, MAX_CONNECTIONS, error);
+  else if (g_str_equal (key, "max-connections-per-address"))
+    ok =
+        set_server_uint (&self->max_connections_per_address, key, value, 0, MAX_CONNECTIONS, error);
   else
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Unknown key \"%s\" in [server]", key);
@@ -905,6 +983,28 @@ prd_hub_config_load_file (PrdHubConfig *self, const char *path, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+/**
+ * prd_hub_config_get_idle_timeout_ms:
+ *
+ * A long-polling client may send nothing on a connection for a ping
+ * interval (plus the ping timeout when it is slow to answer): an idle
+ * connection is never closed sooner than that, whatever `idle-timeout`
+ * says.
+ *
+ * Returns: how long, in ms, a connection may sit between two requests
+ */
+guint
+prd_hub_config_get_idle_timeout_ms (PrdHubConfig *self)
+{
+  guint64 configured, polling;
+
+  g_return_val_if_fail (self != NULL, 0);
+
+  configured = (guint64) self->idle_timeout * 1000;
+  polling = (guint64) self->ping_interval + self->ping_timeout;
+  return (guint) MIN (MAX (configured, polling), G_MAXUINT);
 }
 
 /**

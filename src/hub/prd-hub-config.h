@@ -43,6 +43,12 @@ typedef struct
 #define PRD_HUB_CONFIG_DEFAULT_AUTOSAVE_INTERVAL  300
 #define PRD_HUB_CONFIG_MAX_AUTOSAVE_INTERVAL      86400
 
+/* [server] connection limits (see PrdEioListener) */
+#define PRD_HUB_CONFIG_DEFAULT_LISTEN_BACKLOG  4096 /* SOMAXCONN */
+#define PRD_HUB_CONFIG_DEFAULT_IDLE_TIMEOUT    60   /* s */
+#define PRD_HUB_CONFIG_DEFAULT_REQUEST_TIMEOUT 30   /* s */
+#define PRD_HUB_CONFIG_DEFAULT_MAX_PER_ADDRESS 256
+
 #define PRD_TYPE_HUB_CONFIG (prd_hub_config_get_type ())
 
 /**
@@ -83,6 +89,13 @@ typedef struct
   /* [ai] jobs */
   guint ai_concurrency;  /* jobs running at once */
   guint ai_hourly_quota; /* jobs per user per sliding hour */
+  /* [server] connection limits */
+  guint listen_backlog;
+  guint idle_timeout;                /* s between two requests on a connection */
+  guint request_timeout;             /* s to receive a request (from accept, or its first byte) */
+  guint max_connections;             /* 0: automatic (from the open-file limit) */
+  guint max_connections_per_address; /* 0: no limit */
+  GStrv per_address_exempt;          /* (owned) addresses or ADDRESS/LENGTH masks */
 } PrdHubConfig;
 
 GType prd_hub_config_get_type (void) G_GNUC_CONST;
@@ -103,6 +116,9 @@ gboolean prd_hub_config_set_tls_key (PrdHubConfig *self, const char *value, GErr
 gboolean prd_hub_config_set_jwt_public_key (PrdHubConfig *self, const char *value, GError **error);
 gboolean
 prd_hub_config_set_cors_origins (PrdHubConfig *self, const char *const *origins, GError **error);
+gboolean prd_hub_config_set_per_address_exempt (PrdHubConfig *self,
+                                                const char *const *masks,
+                                                GError **error);
 gboolean prd_hub_config_set_rate_limit (PrdHubConfig *self,
                                         const char *event_class,
                                         const char *value,
@@ -115,6 +131,7 @@ const PrdRateLimit *prd_hub_config_get_rate_limit (PrdHubConfig *self, const cha
 gboolean
 prd_hub_config_set_ai (PrdHubConfig *self, const char *key, const char *value, GError **error);
 gboolean prd_hub_config_validate (PrdHubConfig *self, GError **error);
+guint prd_hub_config_get_idle_timeout_ms (PrdHubConfig *self);
 char *prd_hub_config_get_listen_string (PrdHubConfig *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdHubConfig, prd_hub_config_unref)

@@ -24,6 +24,7 @@
 
 #include "prd-approval-store.h"
 #include "prd-comment-store.h"
+#include "prd-eio-listener.h"
 #include "prd-error.h"
 #include "prd-hub-ai.h"
 #include "prd-hub-prds.h"
@@ -52,6 +53,7 @@ struct _PrdHub
   PrdSioServer *sio;          /* (owned) */
   SoupServer *server;         /* (owned) (nullable) until listening */
   PrdHubRest *rest;           /* (owned) (nullable) until listening: the REST routes */
+  PrdEioListener *listener;   /* (owned) (nullable) until listening: accepts for server */
   PrdStore *store;            /* (owned) (nullable) */
   PrdHubPrds *prds;           /* (owned) (nullable): the /prds handlers, with a store */
   PrdHubSocial *social;       /* (owned) (nullable): comments, notifications, activity */
@@ -303,6 +305,8 @@ finish_stop (PrdHub *self)
   self->stopped = TRUE;
   g_clear_handle_id (&self->drain_id, g_source_remove);
   g_clear_handle_id (&self->finish_id, g_source_remove);
+  if (self->listener != NULL)
+    prd_eio_listener_close (self->listener);
   if (self->server != NULL)
     soup_server_disconnect (self->server);
   g_message ("Stopped");
@@ -383,8 +387,10 @@ on_request_wrote_informational (SoupServerMessage *msg, gpointer user_data)
     }
 }
 
-/* A request refused from its headers (prd_eio_refuse_now()) has its
- * connection taken over: libsoup reports it neither finished nor aborted. */
+/* libsoup reports neither finished nor aborted a request refused from its
+ * headers (prd_eio_refuse_now() takes its connection over), nor one the
+ * client abandoned before libsoup had read it whole (a connection closed or
+ * timed out without a complete request); its connection is closed, though. */
 static void
 on_request_disconnected (SoupServerMessage *msg, gpointer user_data)
 {
@@ -501,6 +507,7 @@ prd_hub_dispose (GObject *object)
   if (self->server != NULL)
     g_signal_handlers_disconnect_by_data (self->server, self);
   g_hash_table_remove_all (self->requests);
+  g_clear_object (&self->listener);
   g_clear_object (&self->server);
   g_clear_object (&self->rest);
   g_clear_object (&self->versions);
@@ -676,6 +683,7 @@ prd_hub_listen (PrdHub *self, GError **error)
   g_autoptr (GSocketAddress) address = NULL;
   g_autoptr (GError) local_error = NULL;
   g_autoptr (SoupServer) server = NULL;
+  g_autoptr (PrdEioListener) listener = NULL;
   g_autofree char *listen = NULL;
   const char *host;
 
@@ -725,8 +733,14 @@ prd_hub_listen (PrdHub *self, GError **error)
   if (self->social != NULL)
     prd_hub_social_add_routes (self->social, self->rest);
   prd_hub_rest_attach (self->rest, server);
-  if (!soup_server_listen (server, address, certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0,
-                           &local_error))
+  listener = g_object_new (
+      PRD_TYPE_EIO_LISTENER, "server", server, "listen-backlog", self->config->listen_backlog,
+      "idle-timeout", prd_hub_config_get_idle_timeout_ms (self->config), "request-timeout",
+      self->config->request_timeout * 1000, "max-connections", self->config->max_connections,
+      "max-connections-per-address", self->config->max_connections_per_address,
+      "per-address-exempt", self->config->per_address_exempt, NULL);
+  if (!prd_eio_listener_listen (listener, address,
+                                certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0, &local_error))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Cannot listen on %s: %s", listen,
                    local_error->message);
@@ -734,6 +748,7 @@ prd_hub_listen (PrdHub *self, GError **error)
     }
 
   self->server = g_steal_pointer (&server);
+  self->listener = g_steal_pointer (&listener);
   {
     g_autofree char *url = prd_hub_get_url (self);
 

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -228,6 +229,23 @@ start_hub (PrdHub *hub, PrdStore *store, GError **error)
   return prd_hub_set_store_finish (hub, result, error);
 }
 
+/* Connections are bounded by [server] max-connections, not by a soft
+ * open-file limit left at 1024 for select() users: the hub polls. */
+static void
+raise_open_file_limit (void)
+{
+  struct rlimit limit;
+  rlim_t soft;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max)
+    return;
+  soft = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit (RLIMIT_NOFILE, &limit) == 0)
+    g_debug ("Open-file limit raised from %llu to %llu", (unsigned long long) soft,
+             (unsigned long long) limit.rlim_max);
+}
+
 static int
 cmd_serve (int argc, char **argv)
 {
@@ -313,6 +331,7 @@ cmd_serve (int argc, char **argv)
       return fail (error);
     }
   prd_hub_set_ai_provider (hub, provider);
+  raise_open_file_limit ();
   if (!prd_hub_listen (hub, &error))
     return fail (error);
 
