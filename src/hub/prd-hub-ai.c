@@ -12,6 +12,7 @@
 #include "prd-ai-prompt.h"
 #include "prd-ai-queue.h"
 #include "prd-error.h"
+#include "prd-hub-context.h"
 #include "prd-hub.h"
 #include "prd-json.h"
 #include "prd-openai-provider.h"
@@ -133,14 +134,12 @@ reply_ai_error (
     prd_sio_socket_emit_one (socket, "ai-error", payload);
   if (ack_id >= 0)
     {
-      g_autoptr (JsonNode) ack = json_node_new (JSON_NODE_OBJECT);
       JsonObject *object = json_object_new ();
 
       json_object_set_member (
           object, "error",
           json_node_copy (json_object_get_member (json_node_get_object (payload), "error")));
-      json_node_take_object (ack, object);
-      prd_sio_socket_ack_one (socket, ack_id, ack);
+      prd_hub_ack (socket, ack_id, object);
     }
 }
 
@@ -150,18 +149,6 @@ reply_ai_error_literal (PrdSioSocket *socket, gint64 ack_id, PrdErrorCode code, 
   g_autoptr (GError) error = g_error_new_literal (PRD_ERROR, code, message);
 
   reply_ai_error (socket, ack_id, NULL, error, 0);
-}
-
-static void
-reply_ack (PrdSioSocket *socket, gint64 ack_id, JsonObject *members)
-{
-  g_autoptr (JsonNode) ack = json_node_new (JSON_NODE_OBJECT);
-  JsonObject *object = members != NULL ? members : json_object_new ();
-
-  json_object_set_boolean_member (object, "ok", TRUE);
-  json_node_take_object (ack, object);
-  if (ack_id >= 0)
-    prd_sio_socket_ack_one (socket, ack_id, ack);
 }
 
 /* ---- ending a job ------------------------------------------------------------ */
@@ -573,32 +560,6 @@ on_job_start (PrdAiQueue *queue, PrdAiJob *job, gpointer user_data)
 
 /* ---- events ------------------------------------------------------------------ */
 
-static gboolean
-optional_string (JsonObject *object, const char *name, const char **out, GError **error)
-{
-  JsonNode *node = json_object_get_member (object, name);
-
-  *out = NULL;
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
-    return TRUE;
-  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "%s must be a string", name);
-      return FALSE;
-    }
-  *out = json_node_get_string (node);
-  return TRUE;
-}
-
-static JsonObject *
-get_object_payload (JsonArray *args)
-{
-  JsonNode *payload = json_array_get_length (args) > 0 ? json_array_get_element (args, 0) : NULL;
-
-  return payload != NULL && JSON_NODE_HOLDS_OBJECT (payload) ? json_node_get_object (payload)
-                                                             : NULL;
-}
-
 static void
 on_ai_prompt (PrdSioSocket *socket,
               const char *event,
@@ -630,16 +591,16 @@ on_ai_prompt (PrdSioSocket *socket,
                               "No AI provider is configured on this hub ([ai] base-url and model)");
       return;
     }
-  payload = get_object_payload (args);
+  payload = prd_hub_payload_peek_object (args);
   if (payload == NULL)
     {
       reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD,
                               "The payload must be an object");
       return;
     }
-  if (!optional_string (payload, "prdId", &prd_id, &error) ||
-      !optional_string (payload, "prompt", &prompt, &error) ||
-      !optional_string (payload, "section", &section, &error))
+  if (!prd_hub_json_get_optional_string (payload, "prdId", &prd_id, &error) ||
+      !prd_hub_json_get_optional_string (payload, "prompt", &prompt, &error) ||
+      !prd_hub_json_get_optional_string (payload, "section", &section, &error))
     {
       reply_ai_error (socket, ack_id, NULL, error, 0);
       return;
@@ -686,7 +647,7 @@ on_ai_prompt (PrdSioSocket *socket,
           return;
         }
       context = json_node_get_object (node);
-      if (!optional_string (context, "selectedText", &selected, &error))
+      if (!prd_hub_json_get_optional_string (context, "selectedText", &selected, &error))
         {
           reply_ai_error (socket, ack_id, NULL, error, 0);
           return;
@@ -769,7 +730,7 @@ on_ai_prompt (PrdSioSocket *socket,
   prd_sio_socket_emit_one (socket, "ai-job-created", created);
   ack = json_object_new ();
   json_object_set_string_member (ack, "jobId", job->id);
-  reply_ack (socket, ack_id, ack);
+  prd_hub_reply_ok (socket, ack_id, ack);
 
   prd_ai_queue_pump (self->queue, g_get_monotonic_time ());
 }
@@ -784,13 +745,14 @@ on_ai_cancel (PrdSioSocket *socket,
 {
   PrdHubAi *self = user_data;
   const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
-  JsonObject *payload = get_object_payload (args);
+  JsonObject *payload = prd_hub_payload_peek_object (args);
   g_autoptr (GError) error = NULL;
   const char *job_id = NULL;
   PrdAiJob *job;
   JobData *data;
 
-  if (payload == NULL || !optional_string (payload, "jobId", &job_id, &error) || job_id == NULL)
+  if (payload == NULL || !prd_hub_json_get_optional_string (payload, "jobId", &job_id, &error) ||
+      job_id == NULL)
     {
       reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, "jobId must be a string");
       return;
@@ -812,7 +774,7 @@ on_ai_cancel (PrdSioSocket *socket,
       return;
     }
   data = job->data;
-  reply_ack (socket, ack_id, NULL);
+  prd_hub_reply_ok (socket, ack_id, NULL);
   if (job->state == PRD_AI_JOB_QUEUED)
     {
       g_autoptr (GError) cancelled =
@@ -866,7 +828,7 @@ on_ai_review (PrdSioSocket *socket,
 {
   PrdHubAi *self = user_data;
   const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
-  JsonObject *payload = get_object_payload (args);
+  JsonObject *payload = prd_hub_payload_peek_object (args);
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) messages = NULL;
   g_autofree char *markdown = NULL;
@@ -882,8 +844,8 @@ on_ai_review (PrdSioSocket *socket,
                               "No AI provider is configured on this hub ([ai] base-url and model)");
       return;
     }
-  if (payload == NULL || !optional_string (payload, "prdId", &prd_id, &error) || prd_id == NULL ||
-      !prd_store_validate_prd_id (prd_id, NULL))
+  if (payload == NULL || !prd_hub_json_get_optional_string (payload, "prdId", &prd_id, &error) ||
+      prd_id == NULL || !prd_store_validate_prd_id (prd_id, NULL))
     {
       reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, "prdId must be a PRD id");
       return;
@@ -921,14 +883,18 @@ on_ai_review (PrdSioSocket *socket,
           "1}."));
   g_ptr_array_add (messages, prd_ai_message_new (PRD_AI_ROLE_USER, context));
   g_object_set_data_full (G_OBJECT (socket), "prd-hub-ai-review", g_strdup (prd_id), g_free);
-  reply_ack (socket, ack_id, NULL);
+  prd_hub_reply_ok (socket, ack_id, NULL);
   prd_ai_provider_complete_async (self->provider, messages, self->cancellable, on_reviewed,
                                   g_object_ref (socket));
 }
 
 /* ---- object ------------------------------------------------------------------- */
 
-static const char *const events[] = { "ai-prompt", "ai-cancel", "ai-review" };
+static const PrdHubEventEntry events[] = {
+  { "ai-prompt", on_ai_prompt },
+  { "ai-cancel", on_ai_cancel },
+  { "ai-review", on_ai_review },
+};
 
 static void
 prd_hub_ai_dispose (GObject *object)
@@ -957,8 +923,7 @@ prd_hub_ai_dispose (GObject *object)
     }
   if (self->nsp != NULL)
     {
-      for (guint i = 0; i < G_N_ELEMENTS (events); i++)
-        prd_sio_namespace_on (self->nsp, events[i], NULL, NULL);
+      prd_hub_remove_events (self->nsp, events, G_N_ELEMENTS (events));
       g_object_remove_weak_pointer (G_OBJECT (self->nsp), (gpointer *) &self->nsp);
       self->nsp = NULL;
     }
@@ -1021,11 +986,7 @@ on_interrupted (GObject *source, GAsyncResult *result, gpointer user_data)
   if (n > 0)
     g_message ("%" G_GINT64_FORMAT " AI job(s) were interrupted by the last shutdown", n);
   if (self->nsp != NULL)
-    {
-      prd_sio_namespace_on (self->nsp, "ai-prompt", on_ai_prompt, self);
-      prd_sio_namespace_on (self->nsp, "ai-cancel", on_ai_cancel, self);
-      prd_sio_namespace_on (self->nsp, "ai-review", on_ai_review, self);
-    }
+    prd_hub_add_events (self->nsp, events, G_N_ELEMENTS (events), self);
   g_task_return_pointer (task, g_object_ref (self), g_object_unref);
 }
 

@@ -18,6 +18,7 @@
 
 #include "prd-conflict.h"
 #include "prd-error.h"
+#include "prd-hub-context.h"
 #include "prd-hub.h"
 #include "prd-json.h"
 
@@ -464,15 +465,6 @@ resolve_free (Resolve *resolve)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Resolve, resolve_free)
 
 static void
-reply_error_literal (
-    PrdSioSocket *socket, gint64 ack_id, const char *prd_id, PrdErrorCode code, const char *message)
-{
-  g_autoptr (GError) error = g_error_new_literal (PRD_ERROR, code, message);
-
-  prd_hub_reply_error (socket, ack_id, "resolve-conflict", prd_id, error);
-}
-
-static void
 on_closed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (Resolve) resolve = user_data;
@@ -599,7 +591,6 @@ on_resolve_conflict (PrdSioSocket *socket,
 {
   PrdHubConflicts *self = user_data;
   const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
-  JsonNode *node = json_array_get_length (args) > 0 ? json_array_get_element (args, 0) : NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (Resolve) resolve = NULL;
   g_autoptr (GArray) busy = NULL;
@@ -610,33 +601,19 @@ on_resolve_conflict (PrdSioSocket *socket,
   PrdHubRoom *room;
   int kind = -1;
 
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    {
-      reply_error_literal (socket, ack_id, NULL, PRD_ERROR_INVALID_PAYLOAD,
-                           "The payload must be an object");
-      return;
-    }
-  payload = json_node_get_object (node);
+  payload = prd_hub_payload_get_prd (socket, event, args, ack_id, &prd_id);
+  if (payload == NULL)
+    return;
 #define STRING_MEMBER(name)                                                                       \
   ((member = json_object_get_member (payload, name)) != NULL && JSON_NODE_HOLDS_VALUE (member) && \
            json_node_get_value_type (member) == G_TYPE_STRING                                     \
        ? json_node_get_string (member)                                                            \
        : NULL)
-  prd_id = STRING_MEMBER ("prdId");
-  if (prd_id == NULL || !prd_store_validate_prd_id (prd_id, &error))
-    {
-      if (error != NULL)
-        prd_hub_reply_error (socket, ack_id, event, NULL, error);
-      else
-        reply_error_literal (socket, ack_id, NULL, PRD_ERROR_INVALID_PAYLOAD,
-                             "prdId must be a string");
-      return;
-    }
   conflict_id = STRING_MEMBER ("conflictId");
   if (conflict_id == NULL)
     {
-      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_INVALID_PAYLOAD,
-                           "conflictId must be a string");
+      prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id,
+                                   PRD_ERROR_INVALID_PAYLOAD, "conflictId must be a string");
       return;
     }
   resolution = STRING_MEMBER ("resolution");
@@ -645,8 +622,9 @@ on_resolve_conflict (PrdSioSocket *socket,
       kind = (int) i;
   if (kind < 0)
     {
-      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_INVALID_PAYLOAD,
-                           "resolution must be 'yours', 'theirs' or 'merge'");
+      prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id,
+                                   PRD_ERROR_INVALID_PAYLOAD,
+                                   "resolution must be 'yours', 'theirs' or 'merge'");
       return;
     }
   if (kind == RESOLVE_MERGE)
@@ -656,8 +634,9 @@ on_resolve_conflict (PrdSioSocket *socket,
       merged = STRING_MEMBER ("mergedContent");
       if (merged == NULL)
         {
-          reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_INVALID_PAYLOAD,
-                               "mergedContent must be a string for a merge");
+          prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id,
+                                       PRD_ERROR_INVALID_PAYLOAD,
+                                       "mergedContent must be a string for a merge");
           return;
         }
       if (!prd_utf16_length (merged, &units) || units > self->config->max_operation_size)
@@ -666,7 +645,8 @@ on_resolve_conflict (PrdSioSocket *socket,
               g_strdup_printf ("mergedContent is longer than %u UTF-16 code units",
                                self->config->max_operation_size);
 
-          reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_PAYLOAD_TOO_LARGE, message);
+          prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id,
+                                       PRD_ERROR_PAYLOAD_TOO_LARGE, message);
           return;
         }
     }
@@ -700,20 +680,20 @@ on_resolve_conflict (PrdSioSocket *socket,
   conflict = g_hash_table_lookup (self->conflicts, conflict_id);
   if (conflict == NULL || g_strcmp0 (conflict->prd_id, prd_id) != 0)
     {
-      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_NOT_FOUND,
-                           "No open conflict with this conflictId in this PRD");
+      prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id, PRD_ERROR_NOT_FOUND,
+                                   "No open conflict with this conflictId in this PRD");
       return;
     }
   if (party_of (conflict, identity->user_id) < 0)
     {
-      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_FORBIDDEN,
-                           "Only the two users of a conflict may resolve it");
+      prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id, PRD_ERROR_FORBIDDEN,
+                                   "Only the two users of a conflict may resolve it");
       return;
     }
   if (conflict->resolving)
     {
-      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_INVALID_OPERATION,
-                           "The conflict is being resolved");
+      prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id,
+                                   PRD_ERROR_INVALID_OPERATION, "The conflict is being resolved");
       return;
     }
   conflict->resolving = resolve->marked = TRUE;

@@ -27,6 +27,7 @@
 #include "prd-batcher.h"
 #include "prd-error.h"
 #include "prd-hub.h"
+#include "prd-hub-context.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-social.h"
 #include "prd-room.h"
@@ -176,115 +177,6 @@ prd_hub_vector_to_json (GArray *vector)
   return prd_crdt_vector_to_json ((const guint32 *) vector->data, vector->len);
 }
 
-static void
-reply_error (
-    PrdSioSocket *socket, gint64 ack_id, const char *event, const char *prd_id, const GError *error)
-{
-  g_autoptr (JsonNode) payload = prd_hub_error_to_json (error);
-  JsonObject *object = json_node_get_object (payload);
-
-  json_object_set_string_member (object, "event", event);
-  if (prd_id != NULL && g_utf8_validate (prd_id, -1, NULL))
-    json_object_set_string_member (object, "prdId", prd_id);
-  if (prd_sio_socket_is_connected (socket))
-    prd_sio_socket_emit_one (socket, "error", payload);
-  if (ack_id >= 0)
-    {
-      g_autoptr (JsonBuilder) builder = json_builder_new ();
-      g_autoptr (JsonNode) ack = NULL;
-
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "error");
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "code");
-      json_builder_add_string_value (builder, prd_error_get_protocol_code (error));
-      json_builder_set_member_name (builder, "message");
-      /* The error object's message: valid UTF-8 (prd_hub_error_to_json()). */
-      json_builder_add_string_value (builder, json_object_get_string_member (object, "message"));
-      json_builder_end_object (builder);
-      json_builder_end_object (builder);
-      ack = json_builder_get_root (builder);
-      prd_sio_socket_ack_one (socket, ack_id, ack);
-    }
-}
-
-/* For the other /prds handlers (prd-hub-versions.c): the same error reply. */
-void
-prd_hub_reply_error (
-    PrdSioSocket *socket, gint64 ack_id, const char *event, const char *prd_id, const GError *error)
-{
-  reply_error (socket, ack_id, event, prd_id, error);
-}
-
-static void
-reply_error_literal (PrdSioSocket *socket,
-                     gint64 ack_id,
-                     const char *event,
-                     const char *prd_id,
-                     PrdErrorCode code,
-                     const char *message)
-{
-  g_autoptr (GError) error = g_error_new_literal (PRD_ERROR, code, message);
-
-  reply_error (socket, ack_id, event, prd_id, error);
-}
-
-/* @members: (transfer full) (nullable) a JSON object of extra ack members */
-static void
-reply_ok (PrdSioSocket *socket, gint64 ack_id, JsonObject *members)
-{
-  g_autoptr (JsonNode) ack = json_node_new (JSON_NODE_OBJECT);
-  JsonObject *object = members != NULL ? members : json_object_new ();
-
-  if (ack_id < 0)
-    {
-      json_object_unref (object);
-      return;
-    }
-  json_object_set_boolean_member (object, "ok", TRUE);
-  json_node_take_object (ack, object);
-  prd_sio_socket_ack_one (socket, ack_id, ack);
-}
-
-/* ---- payload parsing ------------------------------------------------------ */
-
-static JsonObject *
-get_payload (PrdSioSocket *socket,
-             const char *event,
-             JsonArray *args,
-             gint64 ack_id,
-             const char **out_prd_id)
-{
-  JsonNode *payload, *id_node;
-  JsonObject *object;
-  g_autoptr (GError) error = NULL;
-
-  *out_prd_id = NULL;
-  payload = json_array_get_length (args) > 0 ? json_array_get_element (args, 0) : NULL;
-  if (payload == NULL || !JSON_NODE_HOLDS_OBJECT (payload))
-    {
-      reply_error_literal (socket, ack_id, event, NULL, PRD_ERROR_INVALID_PAYLOAD,
-                           "The payload must be an object");
-      return NULL;
-    }
-  object = json_node_get_object (payload);
-  id_node = json_object_get_member (object, "prdId");
-  if (id_node == NULL || !JSON_NODE_HOLDS_VALUE (id_node) ||
-      json_node_get_value_type (id_node) != G_TYPE_STRING)
-    {
-      reply_error_literal (socket, ack_id, event, NULL, PRD_ERROR_INVALID_PAYLOAD,
-                           "prdId must be a string");
-      return NULL;
-    }
-  if (!prd_store_validate_prd_id (json_node_get_string (id_node), &error))
-    {
-      reply_error (socket, ack_id, event, NULL, error);
-      return NULL;
-    }
-  *out_prd_id = json_node_get_string (id_node);
-  return object;
-}
-
 static GHashTable *
 socket_joined (PrdSioSocket *socket)
 {
@@ -309,8 +201,8 @@ joined_room (
   if (room == NULL || room->room == NULL ||
       !prd_room_has_member (room->room, prd_sio_socket_get_id (socket)))
     {
-      reply_error_literal (socket, ack_id, event, prd_id, PRD_ERROR_NOT_JOINED,
-                           "Join the PRD first (join-prd)");
+      prd_hub_reply_error_literal (socket, ack_id, event, prd_id, PRD_ERROR_NOT_JOINED,
+                                   "Join the PRD first (join-prd)");
       return NULL;
     }
   return room;
@@ -397,7 +289,7 @@ on_batch_flush (PrdBatcher *batcher, GPtrArray *items, const char *batch_id, gpo
   Room *room = user_data;
   g_autoptr (GPtrArray) sockets = NULL;
   g_autoptr (GPtrArray) entries = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
-  g_autofree char *timestamp = prd_hub_timestamp_now ();
+  g_autofree char *timestamp = prd_time_format_now ();
 
   if (room->prds == NULL)
     return;
@@ -486,7 +378,7 @@ fail_joins (Room *room, const GError *error)
 
   while ((request = g_queue_pop_head (&room->joins)) != NULL)
     {
-      reply_error (request->socket, request->ack_id, "join-prd", room->prd_id, error);
+      prd_hub_reply_error (request->socket, request->ack_id, "join-prd", room->prd_id, error);
       join_request_free (request);
     }
 }
@@ -605,7 +497,7 @@ static void
 autosave_complete (Room *room)
 {
   g_autoptr (JsonNode) payload = json_node_new (JSON_NODE_OBJECT);
-  g_autofree char *saved_at = prd_hub_timestamp_now ();
+  g_autofree char *saved_at = prd_time_format_now ();
   JsonObject *object = json_object_new ();
 
   json_node_take_object (payload, object);
@@ -688,7 +580,7 @@ room_fail (Room *room, const GError *error)
     {
       PrdSioSocket *socket = g_ptr_array_index (sockets, i);
 
-      reply_error (socket, -1, "content-update", room->prd_id, error);
+      prd_hub_reply_error (socket, -1, "content-update", room->prd_id, error);
       prd_sio_socket_leave (socket, room->sio_room);
       g_hash_table_remove (socket_joined (socket), room->prd_id);
     }
@@ -782,7 +674,7 @@ send_joined (Room *room, JoinRequest *request, int site, int previous_site)
     json_object_set_int_member (ack, "siteId", site);
   vector = prd_document_get_committed_vector (room->document);
   json_object_set_member (ack, "stateVector", prd_hub_vector_to_json (vector));
-  reply_ok (request->socket, request->ack_id, ack);
+  prd_hub_reply_ok (request->socket, request->ack_id, ack);
 }
 
 typedef struct
@@ -806,10 +698,10 @@ on_site_acquired (GObject *source, GAsyncResult *result, gpointer user_data)
   if (room->prds != NULL)
     {
       if (site == NULL)
-        reply_error (request->socket, request->ack_id, "join-prd", room->prd_id, error);
+        prd_hub_reply_error (request->socket, request->ack_id, "join-prd", room->prd_id, error);
       else if (site->site >= PRD_CRDT_MAX_SITES)
-        reply_error_literal (request->socket, request->ack_id, "join-prd", room->prd_id,
-                             PRD_ERROR_INVALID_OPERATION, "This PRD has run out of sites");
+        prd_hub_reply_error_literal (request->socket, request->ack_id, "join-prd", room->prd_id,
+                                     PRD_ERROR_INVALID_OPERATION, "This PRD has run out of sites");
       else
         {
           prd_document_set_site_owner (room->document, site->site, site->user_id);
@@ -852,8 +744,8 @@ room_pump_joins (Room *room)
           /* Indistinguishable from an unknown id, on purpose. */
           g_autofree char *message = g_strdup_printf ("No PRD %s", room->prd_id);
 
-          reply_error_literal (request->socket, request->ack_id, "join-prd", room->prd_id,
-                               PRD_ERROR_PRD_NOT_FOUND, message);
+          prd_hub_reply_error_literal (request->socket, request->ack_id, "join-prd", room->prd_id,
+                                       PRD_ERROR_PRD_NOT_FOUND, message);
           join_request_free (request);
           continue;
         }
@@ -963,8 +855,8 @@ settle_one (Room *room, Pending *pending)
         }
       room->failed = TRUE;
       if (pending->socket != NULL)
-        reply_error (pending->socket, pending->ack_id, "content-update", room->prd_id,
-                     pending->error);
+        prd_hub_reply_error (pending->socket, pending->ack_id, "content-update", room->prd_id,
+                             pending->error);
       return;
     }
   if (pending->kind == PENDING_DUPLICATE)
@@ -974,7 +866,7 @@ settle_one (Room *room, Pending *pending)
       ack = json_object_new ();
       json_object_set_member (ack, "stateVector", prd_hub_vector_to_json (vector));
       json_object_set_boolean_member (ack, "duplicate", TRUE);
-      reply_ok (pending->socket, pending->ack_id, ack);
+      prd_hub_reply_ok (pending->socket, pending->ack_id, ack);
       return;
     }
 
@@ -1006,7 +898,7 @@ settle_one (Room *room, Pending *pending)
     return;
   ack = json_object_new ();
   json_object_set_member (ack, "stateVector", json_node_ref (pending->vector));
-  reply_ok (pending->socket, pending->ack_id, ack);
+  prd_hub_reply_ok (pending->socket, pending->ack_id, ack);
 }
 
 static void
@@ -1060,7 +952,7 @@ on_content_update (PrdSioSocket *socket,
   Room *room;
   int site;
 
-  payload = get_payload (socket, event, args, ack_id, &prd_id);
+  payload = prd_hub_payload_get_prd (socket, event, args, ack_id, &prd_id);
   if (payload == NULL)
     return;
   room = joined_room (self, socket, event, prd_id, ack_id);
@@ -1068,16 +960,17 @@ on_content_update (PrdSioSocket *socket,
     return;
   if (!prd_room_member_can_edit (room->room, conn_id))
     {
-      reply_error_literal (socket, ack_id, event, prd_id, PRD_ERROR_FORBIDDEN,
-                           identity->role == PRD_ROLE_VIEWER
-                               ? "Viewers cannot change content"
-                               : "Joined in view mode; join in edit mode to change content");
+      prd_hub_reply_error_literal (
+          socket, ack_id, event, prd_id, PRD_ERROR_FORBIDDEN,
+          identity->role == PRD_ROLE_VIEWER
+              ? "Viewers cannot change content"
+              : "Joined in view mode; join in edit mode to change content");
       return;
     }
   if (room->failed)
     {
-      reply_error_literal (socket, ack_id, event, prd_id, PRD_ERROR_STORAGE,
-                           "The PRD could not be stored; join it again");
+      prd_hub_reply_error_literal (socket, ack_id, event, prd_id, PRD_ERROR_STORAGE,
+                                   "The PRD could not be stored; join it again");
       return;
     }
   site = prd_room_member_get_site (room->room, conn_id);
@@ -1087,7 +980,7 @@ on_content_update (PrdSioSocket *socket,
       self->config->max_operation_size, &duplicate, &error);
   if (op == NULL && !duplicate)
     {
-      reply_error (socket, ack_id, event, prd_id, error);
+      prd_hub_reply_error (socket, ack_id, event, prd_id, error);
       return;
     }
 
@@ -1191,7 +1084,7 @@ on_join_prd (PrdSioSocket *socket,
   JsonObject *payload;
   Room *room;
 
-  payload = get_payload (socket, event, args, ack_id, &prd_id);
+  payload = prd_hub_payload_get_prd (socket, event, args, ack_id, &prd_id);
   if (payload == NULL)
     return;
   request = g_new0 (JoinRequest, 1);
@@ -1200,7 +1093,7 @@ on_join_prd (PrdSioSocket *socket,
   request->identity = prd_identity_copy (prd_hub_socket_get_identity (socket));
   if (!parse_join (payload, request, &error))
     {
-      reply_error (socket, ack_id, event, prd_id, error);
+      prd_hub_reply_error (socket, ack_id, event, prd_id, error);
       join_request_free (request);
       return;
     }
@@ -1223,12 +1116,12 @@ on_leave_prd (PrdSioSocket *socket,
   const char *prd_id;
   Room *room;
 
-  if (get_payload (socket, event, args, ack_id, &prd_id) == NULL)
+  if (prd_hub_payload_get_prd (socket, event, args, ack_id, &prd_id) == NULL)
     return;
   room = joined_room (self, socket, event, prd_id, ack_id);
   if (room == NULL)
     return;
-  reply_ok (socket, ack_id, NULL);
+  prd_hub_reply_ok (socket, ack_id, NULL);
   room_leave (room, socket);
 }
 
@@ -1252,7 +1145,7 @@ on_sync_request (PrdSioSocket *socket,
   gboolean full = FALSE;
   Room *room;
 
-  payload = get_payload (socket, event, args, ack_id, &prd_id);
+  payload = prd_hub_payload_get_prd (socket, event, args, ack_id, &prd_id);
   if (payload == NULL)
     return;
   room = joined_room (self, socket, event, prd_id, ack_id);
@@ -1262,7 +1155,7 @@ on_sync_request (PrdSioSocket *socket,
       room->document, json_object_get_member (payload, "stateVector"), &full, &error);
   if (updates == NULL)
     {
-      reply_error (socket, ack_id, event, prd_id, error);
+      prd_hub_reply_error (socket, ack_id, event, prd_id, error);
       return;
     }
 
@@ -1306,7 +1199,7 @@ on_sync_request (PrdSioSocket *socket,
   ack = json_object_new ();
   json_object_set_member (ack, "stateVector", prd_hub_vector_to_json (vector));
   json_object_set_boolean_member (ack, "full", full);
-  reply_ok (socket, ack_id, ack);
+  prd_hub_reply_ok (socket, ack_id, ack);
 }
 
 static void
@@ -1325,7 +1218,7 @@ on_presence_update (PrdSioSocket *socket,
   JsonObject *payload;
   Room *room;
 
-  payload = get_payload (socket, event, args, ack_id, &prd_id);
+  payload = prd_hub_payload_get_prd (socket, event, args, ack_id, &prd_id);
   if (payload == NULL)
     return;
   room = joined_room (self, socket, event, prd_id, ack_id);
@@ -1333,13 +1226,13 @@ on_presence_update (PrdSioSocket *socket,
     return;
   if (!prd_room_update_presence (room->room, conn_id, payload, &error))
     {
-      reply_error (socket, ack_id, event, prd_id, error);
+      prd_hub_reply_error (socket, ack_id, event, prd_id, error);
       return;
     }
   relay = prd_room_build_presence (room->room, conn_id);
   room_broadcast (room, socket, "presence-update",
                   prd_room_member_get_user_id (room->room, conn_id), relay);
-  reply_ok (socket, ack_id, NULL);
+  prd_hub_reply_ok (socket, ack_id, NULL);
 }
 
 static void
@@ -1391,7 +1284,7 @@ on_autosave_tick (gpointer user_data)
       if (!room->loaded || room->failed || room->since_snapshot == 0 || room->snapshotting ||
           !g_queue_is_empty (&room->inflight) || self->nsp == NULL)
         continue;
-      since = prd_hub_format_time (room->unsaved_since);
+      since = prd_time_format (room->unsaved_since);
       payload = json_node_new (JSON_NODE_OBJECT);
       object = json_object_new ();
       json_node_take_object (payload, object);
@@ -1440,8 +1333,12 @@ prd_hub_prds_set_version (PrdHubPrds *self, const char *prd_id, const char *vers
 
 /* ---- object ------------------------------------------------------------------ */
 
-static const char *const events[] = {
-  "join-prd", "leave-prd", "content-update", "sync-request", "presence-update",
+static const PrdHubEventEntry events[] = {
+  { "join-prd", on_join_prd },
+  { "leave-prd", on_leave_prd },
+  { "content-update", on_content_update },
+  { "sync-request", on_sync_request },
+  { "presence-update", on_presence_update },
 };
 
 static void
@@ -1455,8 +1352,7 @@ prd_hub_prds_dispose (GObject *object)
   if (self->nsp != NULL)
     {
       /* The namespace may outlive us: no handler may point here any more. */
-      for (guint i = 0; i < G_N_ELEMENTS (events); i++)
-        prd_sio_namespace_on (self->nsp, events[i], NULL, NULL);
+      prd_hub_remove_events (self->nsp, events, G_N_ELEMENTS (events));
       g_clear_signal_handler (&self->disconnection_id, self->nsp);
       g_object_remove_weak_pointer (G_OBJECT (self->nsp), (gpointer *) &self->nsp);
       self->nsp = NULL;
@@ -1529,11 +1425,7 @@ prd_hub_prds_new (PrdSioNamespace *nsp, PrdStore *store, PrdHubConfig *config)
   g_object_add_weak_pointer (G_OBJECT (nsp), (gpointer *) &self->nsp);
   self->store = g_object_ref (store);
   self->config = prd_hub_config_ref (config);
-  prd_sio_namespace_on (nsp, "join-prd", on_join_prd, self);
-  prd_sio_namespace_on (nsp, "leave-prd", on_leave_prd, self);
-  prd_sio_namespace_on (nsp, "content-update", on_content_update, self);
-  prd_sio_namespace_on (nsp, "sync-request", on_sync_request, self);
-  prd_sio_namespace_on (nsp, "presence-update", on_presence_update, self);
+  prd_hub_add_events (nsp, events, G_N_ELEMENTS (events), self);
   self->disconnection_id =
       g_signal_connect (nsp, "disconnection", G_CALLBACK (on_disconnection), self);
   if (config->autosave_interval > 0)

@@ -32,6 +32,7 @@
 #include "prd-error.h"
 #include "prd-hub-prds.h"
 #include "prd-json.h"
+#include "prd-time.h"
 
 #include "prd-hub-rest.h"
 
@@ -76,18 +77,6 @@ call_free (Call *call)
   g_clear_pointer (&call->identity, prd_identity_free);
   g_free (call->prd_id);
   g_free (call);
-}
-
-char *
-prd_hub_format_time (gint64 usec)
-{
-  g_autoptr (GDateTime) dt = g_date_time_new_from_unix_utc (usec / G_USEC_PER_SEC);
-  g_autofree char *seconds = NULL;
-
-  if (dt == NULL)
-    return g_strdup ("1970-01-01T00:00:00.000Z");
-  seconds = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S");
-  return g_strdup_printf ("%s.%03dZ", seconds, (int) ((usec % G_USEC_PER_SEC) / 1000));
 }
 
 void
@@ -179,8 +168,8 @@ call_finish (Call *call)
 static void
 add_info (JsonBuilder *builder, const PrdStoreInfo *info)
 {
-  g_autofree char *created = prd_hub_format_time (info->created_at);
-  g_autofree char *updated = prd_hub_format_time (info->updated_at);
+  g_autofree char *created = prd_time_format (info->created_at);
+  g_autofree char *updated = prd_time_format (info->updated_at);
 
   json_builder_set_member_name (builder, "id");
   json_builder_add_string_value (builder, info->id);

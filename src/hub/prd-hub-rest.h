@@ -16,7 +16,6 @@ void prd_hub_rest_check_headers (SoupServerMessage *msg,
                                  const char *engine_path);
 void prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error);
 void prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node);
-char *prd_hub_format_time (gint64 usec);
 
 /* For features that add routes of their own. */
 /* @parts: the path below /api/prds split at '/': parts[0] is the PRD id

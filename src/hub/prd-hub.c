@@ -26,6 +26,7 @@
 #include "prd-comment-store.h"
 #include "prd-error.h"
 #include "prd-hub-ai.h"
+#include "prd-hub-context.h"
 #include "prd-hub-prds.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-versions.h"
@@ -36,9 +37,8 @@
 
 #include "prd-hub.h"
 
-#define IDENTITY_KEY "prd-hub-identity"
-#define EXPIRY_KEY   "prd-hub-token-expiry"
-#define ENGINE_PATH  "/socket.io"
+#define EXPIRY_KEY  "prd-hub-token-expiry"
+#define ENGINE_PATH "/socket.io"
 
 struct _PrdHub
 {
@@ -94,67 +94,6 @@ static const char *const namespaces[] = {
 };
 
 G_DEFINE_FINAL_TYPE (PrdHub, prd_hub, G_TYPE_OBJECT)
-
-/**
- * prd_hub_timestamp_now:
- *
- * Returns: (transfer full): the current time as ISO 8601 UTC with
- *   milliseconds, e.g. `2024-01-26T10:30:00.000Z` (JavaScript's
- *   `Date.prototype.toISOString()`, which clients parse)
- */
-char *
-prd_hub_timestamp_now (void)
-{
-  gint64 now = g_get_real_time ();
-  g_autoptr (GDateTime) dt = g_date_time_new_from_unix_utc (now / G_USEC_PER_SEC);
-  g_autofree char *seconds = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S");
-
-  return g_strdup_printf ("%s.%03dZ", seconds, (int) ((now % G_USEC_PER_SEC) / 1000));
-}
-
-/**
- * prd_hub_error_to_json:
- * @error: a #GError, normally of %PRD_ERROR
- *
- * Returns: (transfer full): the protocol's error object
- *   `{code, message, timestamp}`; the message is valid UTF-8 even when it
- *   quotes client input that was not (a JSON string may hold a lone
- *   surrogate escape)
- */
-JsonNode *
-prd_hub_error_to_json (const GError *error)
-{
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autofree char *timestamp = prd_hub_timestamp_now ();
-  g_autofree char *message = NULL;
-
-  g_return_val_if_fail (error != NULL, NULL);
-
-  message = g_utf8_make_valid (error->message, -1);
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "code");
-  json_builder_add_string_value (builder, prd_error_get_protocol_code (error));
-  json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, message);
-  json_builder_set_member_name (builder, "timestamp");
-  json_builder_add_string_value (builder, timestamp);
-  json_builder_end_object (builder);
-  return json_builder_get_root (builder);
-}
-
-/**
- * prd_hub_socket_get_identity:
- * @socket: a socket admitted by the hub
- *
- * Returns: (transfer none) (nullable): who @socket authenticated as
- */
-const PrdIdentity *
-prd_hub_socket_get_identity (PrdSioSocket *socket)
-{
-  g_return_val_if_fail (PRD_IS_SIO_SOCKET (socket), NULL);
-
-  return g_object_get_data (G_OBJECT (socket), IDENTITY_KEY);
-}
 
 static void
 destroy_source (gpointer source)
@@ -236,8 +175,7 @@ hub_connect (PrdSioNamespace *nsp,
            prd_sio_namespace_get_name (nsp), identity->user_id, identity->org,
            prd_role_to_string (identity->role));
   watch_expiry (socket, identity->exp);
-  g_object_set_data_full (G_OBJECT (socket), IDENTITY_KEY, identity,
-                          (GDestroyNotify) prd_identity_free);
+  prd_hub_socket_set_identity (socket, identity);
   return TRUE;
 }
 
@@ -245,7 +183,7 @@ static JsonNode *
 timestamped_object (const char *message)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autofree char *timestamp = prd_hub_timestamp_now ();
+  g_autofree char *timestamp = prd_time_format_now ();
 
   json_builder_begin_object (builder);
   if (message != NULL)

@@ -47,8 +47,4 @@ PrdHubPrds *prd_hub_get_prds (PrdHub *self);
 PrdHubSocial *prd_hub_get_social (PrdHub *self);
 void prd_hub_set_ai_provider (PrdHub *self, PrdAiProvider *provider);
 
-const PrdIdentity *prd_hub_socket_get_identity (PrdSioSocket *socket);
-char *prd_hub_timestamp_now (void);
-JsonNode *prd_hub_error_to_json (const GError *error);
-
 G_END_DECLS
