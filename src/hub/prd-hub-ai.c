@@ -13,21 +13,24 @@
 #include "prd-ai-queue.h"
 #include "prd-error.h"
 #include "prd-hub-context.h"
-#include "prd-hub.h"
 #include "prd-json.h"
 #include "prd-openai-provider.h"
 
 #include "prd-hub-ai.h"
 
+/* The hub's AI site writes into a room as this user. */
+#define AI_USER      PRD_AUTH_AI_USER_ID
+#define AI_USER_NAME "AI Assistant"
+
 struct _PrdHubAi
 {
   GObject parent_instance;
 
-  PrdSioNamespace *nsp;     /* (unowned) weak */
-  PrdHubPrds *prds;         /* (owned) */
-  PrdStore *store;          /* (owned) */
-  PrdAiJobStore *job_store; /* (owned) */
-  PrdHubConfig *config;     /* (owned) */
+  PrdSioNamespace *nsp;      /* (unowned) weak */
+  PrdHubRoomRegistry *rooms; /* (owned) */
+  PrdStore *store;           /* (owned) */
+  PrdAiJobStore *job_store;  /* (owned) */
+  PrdHubConfig *config;      /* (owned) */
   PrdAiProvider *provider;
   PrdAiQueue *queue;
   GHashTable *jobs; /* job id → PrdAiJob (owned), from submit to the end */
@@ -57,7 +60,7 @@ static void
 job_data_free (JobData *data)
 {
   g_clear_object (&data->socket);
-  g_clear_pointer (&data->room, prd_hub_prds_ai_release);
+  g_clear_pointer (&data->room, prd_hub_room_release);
   g_free (data->selected_text);
   if (data->text != NULL)
     g_string_free (data->text, TRUE);
@@ -184,7 +187,7 @@ job_end (PrdHubAi *self,
   else
     job->state = state;
   save_job (self, job);
-  g_clear_pointer (&data->room, prd_hub_prds_ai_release);
+  g_clear_pointer (&data->room, prd_hub_room_release);
   g_hash_table_remove (self->jobs, job->id);
 }
 
@@ -350,7 +353,8 @@ on_delta (const char *delta, gpointer user_data)
     {
       PrdCrdtDoc *crdt;
 
-      if (!prd_hub_room_ai_insert (data->room, (guint32) data->site, position, delta, &error))
+      if (!prd_hub_room_write (data->room, (guint32) data->site, AI_USER, AI_USER, AI_USER_NAME,
+                               TRUE, position, delta, 0, &error))
         {
           data->write_error = g_steal_pointer (&error);
           g_cancellable_cancel (job->cancellable);
@@ -502,7 +506,7 @@ on_site_acquired (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   data->site = site->site;
   prd_document_set_site_owner (prd_hub_room_get_document (data->room), (guint32) site->site,
-                               PRD_HUB_AI_USER);
+                               AI_USER);
   job_stream (job);
 }
 
@@ -550,15 +554,36 @@ on_job_start (PrdAiQueue *queue, PrdAiJob *job, gpointer user_data)
     {
       g_autoptr (GArray) sites = busy_sites (self, data, job->prd_id);
 
-      prd_store_acquire_site_async (self->store, job->prd_id, PRD_HUB_AI_USER,
-                                    (const int *) sites->data, sites->len, NULL, on_site_acquired,
-                                    prd_ai_job_ref (job));
+      prd_store_acquire_site_async (self->store, job->prd_id, AI_USER, (const int *) sites->data,
+                                    sites->len, NULL, on_site_acquired, prd_ai_job_ref (job));
     }
   else
     job_stream (job);
 }
 
 /* ---- events ------------------------------------------------------------------ */
+
+/* The room @socket joined (as an editor when @edit), held for a job; NULL
+ * with @error set otherwise. Release with prd_hub_room_release(). */
+static PrdHubRoom *
+hold_room (PrdHubAi *self, const char *prd_id, PrdSioSocket *socket, gboolean edit, GError **error)
+{
+  PrdHubRoom *room = prd_hub_room_registry_get_joined (self->rooms, socket, prd_id, error);
+
+  if (room == NULL)
+    return NULL;
+  if (edit &&
+      !prd_room_member_can_edit (prd_hub_room_get_members (room), prd_sio_socket_get_id (socket)))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_FORBIDDEN,
+                           "Only editors may have the AI write into the PRD (insert: false "
+                           "previews without writing)");
+      return NULL;
+    }
+  if (!prd_hub_room_hold (room, error))
+    return NULL;
+  return room;
+}
 
 static void
 on_ai_prompt (PrdSioSocket *socket,
@@ -673,7 +698,7 @@ on_ai_prompt (PrdSioSocket *socket,
         }
     }
 
-  room = prd_hub_prds_ai_hold (self->prds, prd_id, socket, insert, &error);
+  room = hold_room (self, prd_id, socket, insert, &error);
   if (room == NULL)
     {
       reply_ai_error (socket, ack_id, NULL, error, 0);
@@ -686,7 +711,7 @@ on_ai_prompt (PrdSioSocket *socket,
       g_autofree char *message = g_strdup_printf ("context.cursorPosition %" G_GINT64_FORMAT
                                                   " is past the end of the PRD (%u)",
                                                   cursor, length);
-      prd_hub_prds_ai_release (room);
+      prd_hub_room_release (room);
       reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, message);
       return;
     }
@@ -709,7 +734,7 @@ on_ai_prompt (PrdSioSocket *socket,
 
   if (!prd_ai_queue_submit (self->queue, job, g_get_monotonic_time (), &retry_after, &error))
     {
-      g_clear_pointer (&data->room, prd_hub_prds_ai_release);
+      g_clear_pointer (&data->room, prd_hub_room_release);
       reply_ai_error (socket, ack_id, NULL, error, retry_after);
       return;
     }
@@ -850,14 +875,14 @@ on_ai_review (PrdSioSocket *socket,
       reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, "prdId must be a PRD id");
       return;
     }
-  room = prd_hub_prds_ai_hold (self->prds, prd_id, socket, FALSE, &error);
+  room = hold_room (self, prd_id, socket, FALSE, &error);
   if (room == NULL)
     {
       reply_ai_error (socket, ack_id, NULL, error, 0);
       return;
     }
   markdown = prd_document_get_committed_text (prd_hub_room_get_document (room));
-  prd_hub_prds_ai_release (room);
+  prd_hub_room_release (room);
   /* A review counts against the hourly quota like a prompt. */
   quota_probe = prd_ai_job_new (prd_id, identity->org, identity->user_id, "review", NULL);
   if (!prd_ai_queue_submit (self->queue, quota_probe, g_get_monotonic_time (), &retry_after,
@@ -918,7 +943,7 @@ prd_hub_ai_dispose (GObject *object)
            * them INTERRUPTED. */
           data->self = NULL;
           g_cancellable_cancel (job->cancellable);
-          g_clear_pointer (&data->room, prd_hub_prds_ai_release);
+          g_clear_pointer (&data->room, prd_hub_room_release);
         }
     }
   if (self->nsp != NULL)
@@ -931,7 +956,7 @@ prd_hub_ai_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->queue, self);
   g_clear_object (&self->queue);
   g_clear_object (&self->provider);
-  g_clear_object (&self->prds);
+  g_clear_object (&self->rooms);
   g_clear_object (&self->store);
   g_clear_object (&self->job_store);
 
@@ -1008,7 +1033,7 @@ on_interrupted (GObject *source, GAsyncResult *result, gpointer user_data)
  */
 void
 prd_hub_ai_new_async (PrdSioNamespace *nsp,
-                      PrdHubPrds *prds,
+                      PrdHubRoomRegistry *rooms,
                       PrdStore *store,
                       PrdAiJobStore *jobs,
                       PrdHubConfig *config,
@@ -1021,7 +1046,7 @@ prd_hub_ai_new_async (PrdSioNamespace *nsp,
   g_autoptr (GTask) task = NULL;
 
   g_return_if_fail (PRD_IS_SIO_NAMESPACE (nsp));
-  g_return_if_fail (PRD_IS_HUB_PRDS (prds));
+  g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (rooms));
   g_return_if_fail (PRD_IS_STORE (store));
   g_return_if_fail (PRD_IS_AI_JOB_STORE (jobs));
   g_return_if_fail (config != NULL);
@@ -1029,7 +1054,7 @@ prd_hub_ai_new_async (PrdSioNamespace *nsp,
   self = g_object_new (PRD_TYPE_HUB_AI, NULL);
   self->nsp = nsp;
   g_object_add_weak_pointer (G_OBJECT (nsp), (gpointer *) &self->nsp);
-  self->prds = g_object_ref (prds);
+  self->rooms = g_object_ref (rooms);
   self->store = g_object_ref (store);
   self->job_store = g_object_ref (jobs);
   self->config = prd_hub_config_ref (config);

@@ -30,7 +30,8 @@
 
 #include "prd-eio-refusal.h"
 #include "prd-error.h"
-#include "prd-hub-prds.h"
+#include "prd-hub-room.h"
+#include "prd-hub.h"
 #include "prd-json.h"
 #include "prd-time.h"
 

@@ -26,7 +26,6 @@
 #include "prd-error.h"
 #include "prd-hub-context.h"
 #include "prd-hub-rest.h"
-#include "prd-hub.h"
 #include "prd-json.h"
 
 #include "prd-hub-social.h"
@@ -64,7 +63,7 @@ struct _PrdHubSocial
 {
   GObject parent_instance;
 
-  PrdHubPrds *prds;                 /* (owned) */
+  PrdHubRoomRegistry *rooms;        /* (owned) */
   PrdStore *store;                  /* (owned) */
   PrdCommentStore *comment_store;   /* (owned) */
   PrdApprovalStore *approval_store; /* (owned) */
@@ -468,23 +467,40 @@ comment_add (PrdHubSocial *self, Comment *comment)
   g_hash_table_replace (self->comments, comment->id, comment);
 }
 
-static void
-on_joined (const char *prd_id, PrdDocument *document, JsonObject *joined, gpointer user_data)
+/**
+ * prd_hub_social_add_open_comments:
+ * @joined: the `joined-prd` payload of @room
+ *
+ * Adds the open comments of the PRD (#PrdHubRoomRegistry::member-joined).
+ */
+void
+prd_hub_social_add_open_comments (PrdHubSocial *self, PrdHubRoom *room, JsonObject *joined)
 {
-  PrdHubSocial *self = user_data;
+  g_return_if_fail (PRD_IS_HUB_SOCIAL (self));
 
-  json_object_set_array_member (joined, "comments", open_comments (self, prd_id, document));
+  json_object_set_array_member (
+      joined, "comments",
+      open_comments (self, prd_hub_room_get_prd_id (room), prd_hub_room_get_document (room)));
 }
 
 static void
 room_emit (PrdHubSocial *self, const char *prd_id, const char *event, JsonObject *payload)
 {
-  PrdSioNamespace *nsp = prd_hub_prds_get_namespace (self->prds);
-  g_autofree char *room = prd_hub_prds_room_name (prd_id);
   g_autoptr (JsonNode) node = object_node (payload);
 
-  if (nsp != NULL)
-    prd_sio_namespace_emit_one (nsp, room, NULL, event, node);
+  prd_hub_room_registry_emit (self->rooms, prd_id, event, node);
+}
+
+/* The document of @prd_id if @socket is in its (open) room, else %NULL. */
+static PrdDocument *
+joined_document (PrdHubSocial *self, PrdSioSocket *socket, const char *prd_id, PrdRoom **members)
+{
+  PrdHubRoom *room = prd_hub_room_registry_get_joined (self->rooms, socket, prd_id, NULL);
+
+  if (room == NULL || !prd_hub_room_is_open (room))
+    return NULL;
+  *members = prd_hub_room_get_members (room);
+  return prd_hub_room_get_document (room);
 }
 
 /* Mentioned users: `@word` names a user by id, or by display name with the
@@ -657,8 +673,8 @@ on_written (GObject *source, GAsyncResult *result, gpointer user_data)
         comment = write->comment;
         write->comment = NULL;
         comment_add (self, comment);
-        payload = comment_to_json (comment,
-                                   prd_hub_prds_peek_document (self->prds, comment->prd_id), FALSE);
+        payload = comment_to_json (
+            comment, prd_hub_room_registry_peek_document (self->rooms, comment->prd_id), FALSE);
         json_object_set_string_member (ack, "commentId", comment->id);
         room_emit (self, comment->prd_id, "comment-added", payload);
         break;
@@ -734,7 +750,7 @@ lookup_comment (PrdHubSocial *self,
       g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND, "No comment %s", id);
       return NULL;
     }
-  *out_document = prd_hub_prds_get_joined (self->prds, socket, comment->prd_id, out_room);
+  *out_document = joined_document (self, socket, comment->prd_id, out_room);
   if (*out_document == NULL)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_JOINED,
@@ -800,7 +816,7 @@ on_add_comment (PrdSioSocket *socket,
           goto fail;
         }
     }
-  document = prd_hub_prds_get_joined (self->prds, socket, prd_id, &room);
+  document = joined_document (self, socket, prd_id, &room);
   if (document == NULL)
     {
       g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_NOT_JOINED,
@@ -1448,7 +1464,7 @@ handle_comments (SoupServerMessage *msg,
   call->org = g_strdup (identity->org);
   call->prd_id = g_strdup (prd_id);
   soup_server_message_pause (msg);
-  document = prd_hub_prds_peek_document (self->prds, prd_id);
+  document = prd_hub_room_registry_peek_document (self->rooms, prd_id);
   if (document != NULL && g_str_equal (prd_document_get_org (document), identity->org))
     {
       respond_comments (call, document);
@@ -1850,7 +1866,8 @@ static void
 prd_hub_social_dispose (GObject *object)
 {
   PrdHubSocial *self = PRD_HUB_SOCIAL (object);
-  PrdSioNamespace *nsp = self->prds != NULL ? prd_hub_prds_get_namespace (self->prds) : NULL;
+  PrdSioNamespace *nsp =
+      self->rooms != NULL ? prd_hub_room_registry_get_namespace (self->rooms) : NULL;
 
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
@@ -1858,8 +1875,6 @@ prd_hub_social_dispose (GObject *object)
     {
       prd_hub_remove_events (nsp, prds_events, G_N_ELEMENTS (prds_events));
     }
-  if (self->prds != NULL)
-    prd_hub_prds_set_joined_func (self->prds, NULL, NULL);
   if (self->notifications != NULL)
     {
       prd_hub_remove_events (self->notifications, notifications_events,
@@ -1870,7 +1885,7 @@ prd_hub_social_dispose (GObject *object)
     }
   if (self->feed != NULL && g_object_get_data (G_OBJECT (self->feed), SOCIAL_KEY) == self)
     g_object_set_data (G_OBJECT (self->feed), SOCIAL_KEY, NULL);
-  g_clear_object (&self->prds);
+  g_clear_object (&self->rooms);
   g_clear_object (&self->store);
   g_clear_object (&self->comment_store);
   g_clear_object (&self->approval_store);
@@ -1932,17 +1947,16 @@ on_comments_read (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   g_object_set_data (G_OBJECT (self->feed), SOCIAL_KEY, self);
-  nsp = prd_hub_prds_get_namespace (self->prds);
+  nsp = prd_hub_room_registry_get_namespace (self->rooms);
   prd_hub_add_events (nsp, prds_events, G_N_ELEMENTS (prds_events), self);
   prd_hub_add_events (self->notifications, notifications_events,
                       G_N_ELEMENTS (notifications_events), self);
-  prd_hub_prds_set_joined_func (self->prds, on_joined, self);
   g_task_return_pointer (task, g_object_ref (self), g_object_unref);
 }
 
 /**
  * prd_hub_social_new_async:
- * @prds: the /prds handlers (comments ride on its rooms)
+ * @rooms: the rooms of /prds (comments ride on them)
  * @notifications: the /notifications namespace
  * @store: the PRDs (approvals and the comments REST route read them)
  * @comments: where comments and their replies are kept
@@ -1956,7 +1970,7 @@ on_comments_read (GObject *source, GAsyncResult *result, gpointer user_data)
  * listens.
  */
 void
-prd_hub_social_new_async (PrdHubPrds *prds,
+prd_hub_social_new_async (PrdHubRoomRegistry *rooms,
                           PrdSioNamespace *notifications,
                           PrdStore *store,
                           PrdCommentStore *comments,
@@ -1969,7 +1983,7 @@ prd_hub_social_new_async (PrdHubPrds *prds,
   PrdHubSocial *self;
   g_autoptr (GTask) task = NULL;
 
-  g_return_if_fail (PRD_IS_HUB_PRDS (prds));
+  g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (rooms));
   g_return_if_fail (PRD_IS_SIO_NAMESPACE (notifications));
   g_return_if_fail (PRD_IS_STORE (store));
   g_return_if_fail (PRD_IS_COMMENT_STORE (comments));
@@ -1977,7 +1991,7 @@ prd_hub_social_new_async (PrdHubPrds *prds,
   g_return_if_fail (PRD_IS_NOTIFICATION_STORE (feed));
 
   self = g_object_new (PRD_TYPE_HUB_SOCIAL, NULL);
-  self->prds = g_object_ref (prds);
+  self->rooms = g_object_ref (rooms);
   self->store = g_object_ref (store);
   self->comment_store = g_object_ref (comments);
   self->approval_store = g_object_ref (approvals);

@@ -24,7 +24,6 @@
 #include "prd-error.h"
 #include "prd-hub-context.h"
 #include "prd-hub-rest.h"
-#include "prd-hub.h"
 #include "prd-version-store.h"
 
 #include "prd-hub-versions.h"
@@ -36,7 +35,7 @@ struct _PrdHubVersions
   GObject parent_instance;
 
   PrdSioNamespace *nsp;      /* (unowned) (nullable): weak pointer */
-  PrdHubPrds *prds;          /* (owned) */
+  PrdHubRoomRegistry *rooms; /* (owned) */
   PrdStore *store;           /* (owned) */
   PrdVersionStore *versions; /* (owned) */
   PrdGitRepo *repo;          /* (owned) */
@@ -166,19 +165,19 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
       create_fail (create, error);
       return;
     }
-  if (self->prds == NULL)
+  if (self->rooms == NULL)
     {
       create_done (create);
       return;
     }
-  prd_hub_prds_set_version (self->prds, record->prd_id, record->version);
+  prd_hub_room_registry_set_version (self->rooms, record->prd_id, record->version);
 
   created = json_node_new (JSON_NODE_OBJECT);
   object = json_object_new ();
   json_node_take_object (created, object);
   json_object_set_string_member (object, "prdId", record->prd_id);
   json_object_set_member (object, "version", version_to_json (record));
-  prd_hub_prds_emit (self->prds, record->prd_id, "version-created", created);
+  prd_hub_room_registry_emit (self->rooms, record->prd_id, "version-created", created);
 
   timestamp = prd_time_format (record->created_at);
   file = g_strconcat (record->prd_id, ".md", NULL);
@@ -195,7 +194,7 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
   json_array_add_string_element (files, file);
   json_object_set_array_member (inner, "files", files);
   json_object_set_object_member (object, "commit", inner);
-  prd_hub_prds_emit (self->prds, record->prd_id, "git-commit", commit);
+  prd_hub_room_registry_emit (self->rooms, record->prd_id, "git-commit", commit);
   g_signal_emit (self, signals[SIGNAL_VERSION_CREATED], 0, record->prd_id, create->identity->org,
                  create->title, record->version, create->identity->user_id, create->identity->name);
 
@@ -596,7 +595,7 @@ prd_hub_versions_dispose (GObject *object)
       g_object_remove_weak_pointer (G_OBJECT (self->nsp), (gpointer *) &self->nsp);
       self->nsp = NULL;
     }
-  g_clear_object (&self->prds);
+  g_clear_object (&self->rooms);
   g_clear_object (&self->store);
   g_clear_object (&self->versions);
   g_clear_object (&self->repo);
@@ -658,7 +657,7 @@ prd_hub_versions_init (PrdHubVersions *self)
  */
 PrdHubVersions *
 prd_hub_versions_new (PrdSioNamespace *nsp,
-                      PrdHubPrds *prds,
+                      PrdHubRoomRegistry *rooms,
                       PrdStore *store,
                       PrdVersionStore *versions,
                       PrdHubConfig *config)
@@ -667,14 +666,14 @@ prd_hub_versions_new (PrdSioNamespace *nsp,
   g_autofree char *path = NULL;
 
   g_return_val_if_fail (PRD_IS_SIO_NAMESPACE (nsp), NULL);
-  g_return_val_if_fail (PRD_IS_HUB_PRDS (prds), NULL);
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (rooms), NULL);
   g_return_val_if_fail (PRD_IS_STORE (store), NULL);
   g_return_val_if_fail (PRD_IS_VERSION_STORE (versions), NULL);
 
   self = g_object_new (PRD_TYPE_HUB_VERSIONS, NULL);
   self->nsp = nsp;
   g_object_add_weak_pointer (G_OBJECT (nsp), (gpointer *) &self->nsp);
-  self->prds = g_object_ref (prds);
+  self->rooms = g_object_ref (rooms);
   self->store = g_object_ref (store);
   self->versions = g_object_ref (versions);
   path = g_build_filename (config->data_dir, PRD_HUB_VERSIONS_REPO, NULL);
