@@ -83,7 +83,7 @@ join (Client *client, const char *prd_id, const char *mode, JsonNode **out_joine
 static void
 wait_rooms_released (Fixture *f)
 {
-  while (prd_hub_prds_get_n_rooms (prd_hub_get_prds (f->hub)) > 0)
+  while (prd_hub_room_registry_get_n_rooms (prd_hub_get_rooms (f->hub)) > 0)
     g_main_context_iteration (NULL, TRUE);
 }
 
@@ -157,7 +157,7 @@ test_release_and_restore (Fixture *f, gconstpointer data)
                                prd_id);
     ack = request (a, "content-update", payload);
     assert_ok (ack);
-    g_assert_cmpuint (prd_hub_prds_get_n_rooms (prd_hub_get_prds (f->hub)), ==, 1);
+    g_assert_cmpuint (prd_hub_room_registry_get_n_rooms (prd_hub_get_rooms (f->hub)), ==, 1);
   }
   /* The last client left: the room goes, after a snapshot. */
   wait_rooms_released (f);
@@ -290,7 +290,7 @@ test_storage_failure (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
 
   payload = insert_payload (prd_id, (int) site, 1, "lost");
-  g_test_expect_message ("prd-hub-prds", G_LOG_LEVEL_WARNING, "Closing prd_*");
+  g_test_expect_message ("prd-hub-room", G_LOG_LEVEL_WARNING, "Closing prd_*");
   ack = request (a, "content-update", payload);
   g_assert_nonnull (json_object_get_object_member (json_node_get_object (ack), "error"));
   closed = wait_event (b, "error");
@@ -299,7 +299,7 @@ test_storage_failure (Fixture *f, gconstpointer data)
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (closed), "prdId"), ==,
                    prd_id);
   g_test_assert_expected_messages ();
-  g_assert_cmpuint (prd_hub_prds_get_n_rooms (prd_hub_get_prds (f->hub)), ==, 0);
+  g_assert_cmpuint (prd_hub_room_registry_get_n_rooms (prd_hub_get_rooms (f->hub)), ==, 0);
 
   again = request (a, "content-update", payload);
   g_assert_cmpstr (ack_error_code (again), ==, "NOT_JOINED");

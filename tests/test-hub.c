@@ -16,6 +16,7 @@
 #include "prd-autocleanups.h"
 
 #include "prd-error.h"
+#include "prd-hub-context.h"
 #include "prd-hub-secret.h"
 #include "prd-hub.h"
 

@@ -10,7 +10,7 @@
 
 #include <glib/gstdio.h>
 
-#include "prd-hub-prds.h"
+#include "prd-hub-room.h"
 #include "prd-sqlite-store.h"
 
 #include "test-prds-client.h"

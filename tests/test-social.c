@@ -285,7 +285,7 @@ test_damaged_comment (Fixture *f, gconstpointer data)
   g_autofree char *insert = NULL;
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (PrdHubSocial) social = NULL;
-  g_autoptr (PrdHubPrds) prds = NULL;
+  g_autoptr (PrdHubRoomRegistry) rooms = NULL;
   g_autoptr (PrdHub) hub = NULL;
   PrdSioServer *sio;
   g_autoptr (GError) error = NULL;
@@ -298,8 +298,9 @@ test_damaged_comment (Fixture *f, gconstpointer data)
   /* The feature alone, as prd_hub_set_store_async() starts it. */
   hub = prd_hub_new (f->config, f->auth);
   sio = prd_hub_get_sio_server (hub);
-  prds = prd_hub_prds_new (prd_sio_server_of (sio, PRD_HUB_NAMESPACE_PRDS), f->store, f->config);
-  prd_hub_social_new_async (prds, prd_sio_server_of (sio, PRD_HUB_NAMESPACE_NOTIFICATIONS),
+  rooms = prd_hub_room_registry_new (prd_sio_server_of (sio, PRD_HUB_NAMESPACE_PRDS), f->store,
+                                     f->config);
+  prd_hub_social_new_async (rooms, prd_sio_server_of (sio, PRD_HUB_NAMESPACE_NOTIFICATIONS),
                             f->store, PRD_COMMENT_STORE (f->store), PRD_APPROVAL_STORE (f->store),
                             PRD_NOTIFICATION_STORE (f->store), NULL, result_cb, &result);
   social = prd_hub_social_new_finish (wait_result (&result), &error);

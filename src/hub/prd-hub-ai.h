@@ -3,7 +3,8 @@
 
 #include "prd-ai-job-store.h"
 #include "prd-ai-provider.h"
-#include "prd-hub-prds.h"
+#include "prd-hub-config.h"
+#include "prd-hub-room-registry.h"
 
 G_BEGIN_DECLS
 
@@ -11,7 +12,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (PrdHubAi, prd_hub_ai, PRD, HUB_AI, GObject)
 
 void prd_hub_ai_new_async (PrdSioNamespace *nsp,
-                           PrdHubPrds *prds,
+                           PrdHubRoomRegistry *rooms,
                            PrdStore *store,
                            PrdAiJobStore *jobs,
                            PrdHubConfig *config,

@@ -18,7 +18,7 @@
 
 #include "prd-conflict.h"
 #include "prd-error.h"
-#include "prd-hub.h"
+#include "prd-hub-context.h"
 #include "prd-json.h"
 
 #include "prd-hub-conflicts.h"
@@ -47,7 +47,7 @@ struct _PrdHubConflicts
 {
   GObject parent_instance;
 
-  PrdHubPrds *prds;                 /* (owned) */
+  PrdHubRoomRegistry *rooms;        /* (owned) */
   PrdStore *store;                  /* (owned) */
   PrdConflictStore *conflict_store; /* (owned) */
   PrdHubConfig *config;             /* (owned) */
@@ -199,7 +199,7 @@ party_range (const Party *party, PrdCrdtDoc *doc, guint32 *out_start, guint32 *o
 static guint32
 conflict_position (PrdHubConflicts *self, const Conflict *conflict)
 {
-  PrdDocument *document = prd_hub_prds_peek_document (self->prds, conflict->prd_id);
+  PrdDocument *document = prd_hub_room_registry_peek_document (self->rooms, conflict->prd_id);
   guint32 position = G_MAXUINT32, start, end;
 
   for (guint i = 0; document != NULL && i < 2; i++)
@@ -226,8 +226,8 @@ conflict_view (PrdHubConflicts *self, const Conflict *conflict, int party)
 static void
 send_detected (PrdHubConflicts *self, const Conflict *conflict)
 {
-  PrdSioNamespace *nsp = prd_hub_prds_get_namespace (self->prds);
-  g_autofree char *room_name = prd_hub_prds_room_name (conflict->prd_id);
+  PrdSioNamespace *nsp = prd_hub_room_registry_get_namespace (self->rooms);
+  g_autofree char *room_name = g_strconcat ("prd:", conflict->prd_id, NULL);
   g_autoptr (GPtrArray) sockets = NULL;
 
   if (nsp == NULL)
@@ -236,16 +236,18 @@ send_detected (PrdHubConflicts *self, const Conflict *conflict)
   for (guint i = 0; i < sockets->len; i++)
     {
       PrdSioSocket *socket = g_ptr_array_index (sockets, i);
-      PrdRoom *room = NULL;
+      PrdHubRoom *joined;
+      PrdRoom *room;
       const char *user_id;
       g_autoptr (JsonNode) payload = NULL;
       JsonObject *object;
       JsonArray *list;
       int party;
 
-      if (prd_hub_prds_get_joined (self->prds, socket, conflict->prd_id, &room) == NULL ||
-          room == NULL)
+      joined = prd_hub_room_registry_get_joined (self->rooms, socket, conflict->prd_id, NULL);
+      if (joined == NULL || !prd_hub_room_is_open (joined))
         continue;
+      room = prd_hub_room_get_members (joined);
       user_id = prd_room_member_get_user_id (room, prd_sio_socket_get_id (socket));
       party = party_of (conflict, user_id);
       if (party < 0)
@@ -314,22 +316,36 @@ party_from_edit (Party *party, PrdConflictEdit *edit, PrdCrdtDoc *doc)
   party->end = edit->end;
 }
 
-static void
-on_committed (PrdHubRoom *room,
-              const char *prd_id,
-              const PrdCrdtOp *op,
-              GArray *base,
-              guint32 client_position,
-              const char *user_id,
-              const char *user_name,
-              gpointer user_data)
+/**
+ * prd_hub_conflicts_operation_committed:
+ * @base: (nullable): the state vector a client's operation was made
+ *   against; %NULL (the hub's own writes) is never compared
+ *
+ * Compares a committed operation with the recent ones of other users
+ * (#PrdHubRoomRegistry::operation-committed).
+ */
+void
+prd_hub_conflicts_operation_committed (PrdHubConflicts *self,
+                                       PrdHubRoom *room,
+                                       const PrdCrdtOp *op,
+                                       GArray *base,
+                                       guint32 client_position,
+                                       const char *user_id,
+                                       const char *user_name)
 {
-  PrdHubConflicts *self = user_data;
-  PrdCrdtDoc *doc = prd_document_get_crdt (prd_hub_room_get_document (room));
-  PrdConflictWindow *window = g_hash_table_lookup (self->windows, prd_id);
+  const char *prd_id = prd_hub_room_get_prd_id (room);
   g_autoptr (GPtrArray) found = NULL;
+  PrdConflictWindow *window;
   PrdConflictEdit *edit;
+  PrdCrdtDoc *doc;
   guint open;
+
+  g_return_if_fail (PRD_IS_HUB_CONFLICTS (self));
+
+  if (base == NULL)
+    return;
+  doc = prd_document_get_crdt (prd_hub_room_get_document (room));
+  window = g_hash_table_lookup (self->windows, prd_id);
 
   if (window == NULL)
     {
@@ -389,14 +405,20 @@ compare_created (gconstpointer a, gconstpointer b)
   return g_strcmp0 (x->id, y->id);
 }
 
-static void
-on_joined (PrdHubRoom *room,
-           PrdSioSocket *socket,
-           const char *user_id,
-           JsonObject *joined,
-           gpointer user_data)
+/**
+ * prd_hub_conflicts_member_joined:
+ * @joined: the `joined-prd` payload
+ *
+ * Adds the open conflicts of @user_id in the PRD
+ * (#PrdHubRoomRegistry::member-joined).
+ */
+void
+prd_hub_conflicts_member_joined (PrdHubConflicts *self,
+                                 PrdHubRoom *room,
+                                 PrdSioSocket *socket,
+                                 const char *user_id,
+                                 JsonObject *joined)
 {
-  PrdHubConflicts *self = user_data;
   const char *prd_id = prd_hub_room_get_prd_id (room);
   g_autoptr (GPtrArray) mine = g_ptr_array_new ();
   JsonArray *array = json_array_new ();
@@ -450,7 +472,7 @@ resolve_free (Resolve *resolve)
 
   if (conflict != NULL && resolve->marked)
     conflict->resolving = FALSE;
-  g_clear_pointer (&resolve->room, prd_hub_prds_ai_release);
+  g_clear_pointer (&resolve->room, prd_hub_room_release);
   g_object_unref (resolve->self);
   g_object_unref (resolve->socket);
   g_free (resolve->prd_id);
@@ -462,15 +484,6 @@ resolve_free (Resolve *resolve)
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Resolve, resolve_free)
-
-static void
-reply_error_literal (
-    PrdSioSocket *socket, gint64 ack_id, const char *prd_id, PrdErrorCode code, const char *message)
-{
-  g_autoptr (GError) error = g_error_new_literal (PRD_ERROR, code, message);
-
-  prd_hub_reply_error (socket, ack_id, "resolve-conflict", prd_id, error);
-}
 
 static void
 on_closed (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -522,9 +535,9 @@ apply_resolution (Resolve *resolve, Conflict *conflict, guint32 site, GError **e
   const Party *undone = NULL;
   guint32 start = G_MAXUINT32, end = 0;
 
-#define EDIT(insert, position, text, length)                                                       \
-  prd_hub_room_edit (resolve->room, site, PRD_HUB_SITE_USER, resolve->user_id, resolve->user_name, \
-                     insert, position, text, length, error)
+#define EDIT(insert, position, text, length)                                    \
+  prd_hub_room_write (resolve->room, site, PRD_HUB_SITE_USER, resolve->user_id, \
+                      resolve->user_name, insert, position, text, length, error)
 
   if (resolve->resolution == RESOLVE_MERGE)
     {
@@ -599,7 +612,6 @@ on_resolve_conflict (PrdSioSocket *socket,
 {
   PrdHubConflicts *self = user_data;
   const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
-  JsonNode *node = json_array_get_length (args) > 0 ? json_array_get_element (args, 0) : NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (Resolve) resolve = NULL;
   g_autoptr (GArray) busy = NULL;
@@ -610,33 +622,19 @@ on_resolve_conflict (PrdSioSocket *socket,
   PrdHubRoom *room;
   int kind = -1;
 
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    {
-      reply_error_literal (socket, ack_id, NULL, PRD_ERROR_INVALID_PAYLOAD,
-                           "The payload must be an object");
-      return;
-    }
-  payload = json_node_get_object (node);
+  payload = prd_hub_payload_get_prd (socket, event, args, ack_id, &prd_id);
+  if (payload == NULL)
+    return;
 #define STRING_MEMBER(name)                                                                       \
   ((member = json_object_get_member (payload, name)) != NULL && JSON_NODE_HOLDS_VALUE (member) && \
            json_node_get_value_type (member) == G_TYPE_STRING                                     \
        ? json_node_get_string (member)                                                            \
        : NULL)
-  prd_id = STRING_MEMBER ("prdId");
-  if (prd_id == NULL || !prd_store_validate_prd_id (prd_id, &error))
-    {
-      if (error != NULL)
-        prd_hub_reply_error (socket, ack_id, event, NULL, error);
-      else
-        reply_error_literal (socket, ack_id, NULL, PRD_ERROR_INVALID_PAYLOAD,
-                             "prdId must be a string");
-      return;
-    }
   conflict_id = STRING_MEMBER ("conflictId");
   if (conflict_id == NULL)
     {
-      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_INVALID_PAYLOAD,
-                           "conflictId must be a string");
+      prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id,
+                                   PRD_ERROR_INVALID_PAYLOAD, "conflictId must be a string");
       return;
     }
   resolution = STRING_MEMBER ("resolution");
@@ -645,8 +643,9 @@ on_resolve_conflict (PrdSioSocket *socket,
       kind = (int) i;
   if (kind < 0)
     {
-      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_INVALID_PAYLOAD,
-                           "resolution must be 'yours', 'theirs' or 'merge'");
+      prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id,
+                                   PRD_ERROR_INVALID_PAYLOAD,
+                                   "resolution must be 'yours', 'theirs' or 'merge'");
       return;
     }
   if (kind == RESOLVE_MERGE)
@@ -656,8 +655,9 @@ on_resolve_conflict (PrdSioSocket *socket,
       merged = STRING_MEMBER ("mergedContent");
       if (merged == NULL)
         {
-          reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_INVALID_PAYLOAD,
-                               "mergedContent must be a string for a merge");
+          prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id,
+                                       PRD_ERROR_INVALID_PAYLOAD,
+                                       "mergedContent must be a string for a merge");
           return;
         }
       if (!prd_utf16_length (merged, &units) || units > self->config->max_operation_size)
@@ -666,22 +666,23 @@ on_resolve_conflict (PrdSioSocket *socket,
               g_strdup_printf ("mergedContent is longer than %u UTF-16 code units",
                                self->config->max_operation_size);
 
-          reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_PAYLOAD_TOO_LARGE, message);
+          prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id,
+                                       PRD_ERROR_PAYLOAD_TOO_LARGE, message);
           return;
         }
     }
 #undef STRING_MEMBER
 
-  room = prd_hub_prds_ai_hold (self->prds, prd_id, socket, TRUE, &error);
-  if (room == NULL)
+  room = prd_hub_room_registry_get_joined (self->rooms, socket, prd_id, &error);
+  if (room != NULL &&
+      !prd_room_member_can_edit (prd_hub_room_get_members (room), prd_sio_socket_get_id (socket)))
     {
-      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_FORBIDDEN))
-        {
-          g_clear_error (&error);
-          error =
-              g_error_new_literal (PRD_ERROR, PRD_ERROR_FORBIDDEN,
+      prd_hub_reply_error_literal (socket, ack_id, event, prd_id, PRD_ERROR_FORBIDDEN,
                                    "Only editors who joined in edit mode may resolve conflicts");
-        }
+      return;
+    }
+  if (room == NULL || !prd_hub_room_hold (room, &error))
+    {
       prd_hub_reply_error (socket, ack_id, event, prd_id, error);
       return;
     }
@@ -700,20 +701,20 @@ on_resolve_conflict (PrdSioSocket *socket,
   conflict = g_hash_table_lookup (self->conflicts, conflict_id);
   if (conflict == NULL || g_strcmp0 (conflict->prd_id, prd_id) != 0)
     {
-      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_NOT_FOUND,
-                           "No open conflict with this conflictId in this PRD");
+      prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id, PRD_ERROR_NOT_FOUND,
+                                   "No open conflict with this conflictId in this PRD");
       return;
     }
   if (party_of (conflict, identity->user_id) < 0)
     {
-      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_FORBIDDEN,
-                           "Only the two users of a conflict may resolve it");
+      prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id, PRD_ERROR_FORBIDDEN,
+                                   "Only the two users of a conflict may resolve it");
       return;
     }
   if (conflict->resolving)
     {
-      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_INVALID_OPERATION,
-                           "The conflict is being resolved");
+      prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id,
+                                   PRD_ERROR_INVALID_OPERATION, "The conflict is being resolved");
       return;
     }
   conflict->resolving = resolve->marked = TRUE;
@@ -724,6 +725,10 @@ on_resolve_conflict (PrdSioSocket *socket,
 
 /* ---- object ---------------------------------------------------------------- */
 
+static const PrdHubEventEntry events[] = {
+  { "resolve-conflict", on_resolve_conflict },
+};
+
 static void
 prd_hub_conflicts_dispose (GObject *object)
 {
@@ -731,16 +736,14 @@ prd_hub_conflicts_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->sweep_id, g_source_remove);
-  if (self->prds != NULL)
+  if (self->rooms != NULL)
     {
-      PrdSioNamespace *nsp = prd_hub_prds_get_namespace (self->prds);
+      PrdSioNamespace *nsp = prd_hub_room_registry_get_namespace (self->rooms);
 
       if (nsp != NULL)
-        prd_sio_namespace_on (nsp, "resolve-conflict", NULL, NULL);
-      prd_hub_prds_set_joined_user_func (self->prds, NULL, NULL);
-      prd_hub_prds_set_committed_func (self->prds, NULL, NULL);
+        prd_hub_remove_events (nsp, events, G_N_ELEMENTS (events));
     }
-  g_clear_object (&self->prds);
+  g_clear_object (&self->rooms);
   g_clear_object (&self->store);
   g_clear_object (&self->conflict_store);
   g_clear_pointer (&self->config, prd_hub_config_unref);
@@ -836,16 +839,14 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
       g_task_return_error (task, error);
       return;
     }
-  prd_sio_namespace_on (prd_hub_prds_get_namespace (self->prds), "resolve-conflict",
-                        on_resolve_conflict, self);
-  prd_hub_prds_set_joined_user_func (self->prds, on_joined, self);
-  prd_hub_prds_set_committed_func (self->prds, on_committed, self);
+  prd_hub_add_events (prd_hub_room_registry_get_namespace (self->rooms), events,
+                      G_N_ELEMENTS (events), self);
   g_task_return_pointer (task, g_object_ref (self), g_object_unref);
 }
 
 /**
  * prd_hub_conflicts_new_async:
- * @prds: the /prds handlers whose edits are compared
+ * @rooms: the rooms of /prds, whose edits are compared
  * @store: the PRDs (for the hub's site that writes resolutions)
  * @conflicts: where open conflicts are kept
  * @config: the hub's configuration
@@ -853,10 +854,11 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
  * @callback: called once the open conflicts are loaded
  * @user_data: data for @callback
  *
- * Reads the open conflicts, then installs conflict review on @prds.
+ * Reads the open conflicts, then installs conflict review on the
+ * namespace of @rooms.
  */
 void
-prd_hub_conflicts_new_async (PrdHubPrds *prds,
+prd_hub_conflicts_new_async (PrdHubRoomRegistry *rooms,
                              PrdStore *store,
                              PrdConflictStore *conflicts,
                              PrdHubConfig *config,
@@ -867,13 +869,13 @@ prd_hub_conflicts_new_async (PrdHubPrds *prds,
   PrdHubConflicts *self;
   g_autoptr (GTask) task = NULL;
 
-  g_return_if_fail (PRD_IS_HUB_PRDS (prds));
+  g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (rooms));
   g_return_if_fail (PRD_IS_STORE (store));
   g_return_if_fail (PRD_IS_CONFLICT_STORE (conflicts));
   g_return_if_fail (config != NULL);
 
   self = g_object_new (PRD_TYPE_HUB_CONFLICTS, NULL);
-  self->prds = g_object_ref (prds);
+  self->rooms = g_object_ref (rooms);
   self->store = g_object_ref (store);
   self->conflict_store = g_object_ref (conflicts);
   self->config = prd_hub_config_ref (config);

@@ -2,8 +2,9 @@
 #pragma once
 
 #include "prd-conflict-store.h"
+#include "prd-crdt.h"
 #include "prd-hub-config.h"
-#include "prd-hub-prds.h"
+#include "prd-hub-room-registry.h"
 #include "prd-store.h"
 
 G_BEGIN_DECLS
@@ -14,7 +15,7 @@ G_BEGIN_DECLS
 #define PRD_TYPE_HUB_CONFLICTS (prd_hub_conflicts_get_type ())
 G_DECLARE_FINAL_TYPE (PrdHubConflicts, prd_hub_conflicts, PRD, HUB_CONFLICTS, GObject)
 
-void prd_hub_conflicts_new_async (PrdHubPrds *prds,
+void prd_hub_conflicts_new_async (PrdHubRoomRegistry *rooms,
                                   PrdStore *store,
                                   PrdConflictStore *conflicts,
                                   PrdHubConfig *config,
@@ -23,5 +24,17 @@ void prd_hub_conflicts_new_async (PrdHubPrds *prds,
                                   gpointer user_data);
 PrdHubConflicts *prd_hub_conflicts_new_finish (GAsyncResult *result, GError **error);
 guint prd_hub_conflicts_get_n_open (PrdHubConflicts *self);
+void prd_hub_conflicts_member_joined (PrdHubConflicts *self,
+                                      PrdHubRoom *room,
+                                      PrdSioSocket *socket,
+                                      const char *user_id,
+                                      JsonObject *joined);
+void prd_hub_conflicts_operation_committed (PrdHubConflicts *self,
+                                            PrdHubRoom *room,
+                                            const PrdCrdtOp *op,
+                                            GArray *base,
+                                            guint32 client_position,
+                                            const char *user_id,
+                                            const char *user_name);
 
 G_END_DECLS

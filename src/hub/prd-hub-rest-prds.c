@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "prd-error.h"
-#include "prd-hub-prds.h"
+#include "prd-hub-room.h"
+#include "prd-hub.h"
+#include "prd-time.h"
 #include "prd-json.h"
 
 #include "prd-hub-rest-prds.h"
@@ -68,8 +70,8 @@ call_finish (Call *call)
 static void
 add_info (JsonBuilder *builder, const PrdStoreInfo *info)
 {
-  g_autofree char *created = prd_hub_format_time (info->created_at);
-  g_autofree char *updated = prd_hub_format_time (info->updated_at);
+  g_autofree char *created = prd_time_format (info->created_at);
+  g_autofree char *updated = prd_time_format (info->updated_at);
 
   json_builder_set_member_name (builder, "id");
   json_builder_add_string_value (builder, info->id);

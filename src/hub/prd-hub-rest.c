@@ -84,18 +84,6 @@ route_free (Route *route)
   g_free (route);
 }
 
-char *
-prd_hub_format_time (gint64 usec)
-{
-  g_autoptr (GDateTime) dt = g_date_time_new_from_unix_utc (usec / G_USEC_PER_SEC);
-  g_autofree char *seconds = NULL;
-
-  if (dt == NULL)
-    return g_strdup ("1970-01-01T00:00:00.000Z");
-  seconds = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S");
-  return g_strdup_printf ("%s.%03dZ", seconds, (int) ((usec % G_USEC_PER_SEC) / 1000));
-}
-
 void
 prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node)
 {

@@ -74,6 +74,5 @@ void prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg);
 void prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node);
 void prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error);
 void prd_hub_rest_respond_error_literal (SoupServerMessage *msg, int code, const char *message);
-char *prd_hub_format_time (gint64 usec);
 
 G_END_DECLS

@@ -24,8 +24,8 @@
 
 #include "prd-comment.h"
 #include "prd-error.h"
+#include "prd-hub-context.h"
 #include "prd-hub-rest.h"
-#include "prd-hub.h"
 #include "prd-json.h"
 
 #include "prd-hub-social.h"
@@ -63,7 +63,7 @@ struct _PrdHubSocial
 {
   GObject parent_instance;
 
-  PrdHubPrds *prds;                 /* (owned) */
+  PrdHubRoomRegistry *rooms;        /* (owned) */
   PrdStore *store;                  /* (owned) */
   PrdCommentStore *comment_store;   /* (owned) */
   PrdApprovalStore *approval_store; /* (owned) */
@@ -166,7 +166,7 @@ anchor_from_string (const char *text, PrdCommentAnchor *a)
 static void
 add_time (JsonObject *object, const char *member, gint64 usec)
 {
-  g_autofree char *text = prd_hub_format_time (usec);
+  g_autofree char *text = prd_time_format (usec);
 
   json_object_set_string_member (object, member, text);
 }
@@ -207,105 +207,6 @@ parse_json (const char *text)
   return prd_json_parse (text, -1, 0, NULL);
 }
 
-/* Replies with an `error` event and, if asked for, an error ack. */
-static void
-reply_error (PrdSioSocket *socket, gint64 ack_id, const char *event, const GError *error)
-{
-  g_autoptr (JsonNode) payload = prd_hub_error_to_json (error);
-
-  json_object_set_string_member (json_node_get_object (payload), "event", event);
-  if (prd_sio_socket_is_connected (socket))
-    prd_sio_socket_emit_one (socket, "error", payload);
-  if (ack_id >= 0 && prd_sio_socket_is_connected (socket))
-    {
-      g_autoptr (JsonNode) ack = json_node_new (JSON_NODE_OBJECT);
-      JsonObject *object = json_object_new (), *inner = json_object_new ();
-
-      json_object_set_string_member (inner, "code", prd_error_get_protocol_code (error));
-      /* The error object's message: valid UTF-8 (prd_hub_error_to_json()). */
-      json_object_set_string_member (
-          inner, "message",
-          json_object_get_string_member (json_node_get_object (payload), "message"));
-      json_object_set_object_member (object, "error", inner);
-      json_node_take_object (ack, object);
-      prd_sio_socket_ack_one (socket, ack_id, ack);
-    }
-}
-
-static void
-reply_error_literal (
-    PrdSioSocket *socket, gint64 ack_id, const char *event, PrdErrorCode code, const char *message)
-{
-  g_autoptr (GError) error = g_error_new_literal (PRD_ERROR, code, message);
-
-  reply_error (socket, ack_id, event, error);
-}
-
-/* @members: (transfer full) (nullable) */
-static void
-reply_ok (PrdSioSocket *socket, gint64 ack_id, JsonObject *members)
-{
-  g_autoptr (JsonNode) ack = NULL;
-  JsonObject *object = members != NULL ? members : json_object_new ();
-
-  if (ack_id < 0 || !prd_sio_socket_is_connected (socket))
-    {
-      json_object_unref (object);
-      return;
-    }
-  json_object_set_boolean_member (object, "ok", TRUE);
-  ack = object_node (object);
-  prd_sio_socket_ack_one (socket, ack_id, ack);
-}
-
-static JsonObject *
-get_object (PrdSioSocket *socket, const char *event, JsonArray *args, gint64 ack_id)
-{
-  JsonNode *payload = json_array_get_length (args) > 0 ? json_array_get_element (args, 0) : NULL;
-
-  if (payload == NULL || !JSON_NODE_HOLDS_OBJECT (payload))
-    {
-      reply_error_literal (socket, ack_id, event, PRD_ERROR_INVALID_PAYLOAD,
-                           "The payload must be an object");
-      return NULL;
-    }
-  return json_node_get_object (payload);
-}
-
-/* The string member @name, or NULL with @error set. */
-static const char *
-get_string (JsonObject *object, const char *name, gboolean optional, GError **error)
-{
-  JsonNode *node = json_object_get_member (object, name);
-
-  if (optional && (node == NULL || JSON_NODE_HOLDS_NULL (node)))
-    return NULL;
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "%s must be a string", name);
-      return NULL;
-    }
-  return json_node_get_string (node);
-}
-
-static gboolean
-get_offset (JsonObject *object, const char *name, const char *what, guint32 *out, GError **error)
-{
-  JsonNode *node = json_object_get_member (object, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_INT64 || json_node_get_int (node) < 0 ||
-      json_node_get_int (node) > G_MAXINT32)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "%s must be a non-negative integer",
-                   what);
-      return FALSE;
-    }
-  *out = (guint32) json_node_get_int (node);
-  return TRUE;
-}
-
 /* A user is (organization, user id). The organization's length keeps the
  * name unambiguous: "a/b" + "c" and "a" + "b/c" are two rooms. */
 static char *
@@ -328,7 +229,7 @@ notification_new (const char *type, const char *title, const char *message, Json
 {
   JsonObject *object = json_object_new ();
   g_autofree char *id = new_id ("notif_");
-  g_autofree char *now = prd_hub_timestamp_now ();
+  g_autofree char *now = prd_time_format_now ();
 
   json_object_set_string_member (object, "id", id);
   json_object_set_string_member (object, "type", type);
@@ -345,7 +246,7 @@ activity_new (const char *type, const char *actor_id, const char *actor_name, Js
 {
   JsonObject *activity = json_object_new ();
   g_autofree char *id = new_id ("activity_");
-  g_autofree char *now = prd_hub_timestamp_now ();
+  g_autofree char *now = prd_time_format_now ();
 
   json_object_set_string_member (activity, "id", id);
   json_object_set_string_member (activity, "type", type);
@@ -566,23 +467,40 @@ comment_add (PrdHubSocial *self, Comment *comment)
   g_hash_table_replace (self->comments, comment->id, comment);
 }
 
-static void
-on_joined (const char *prd_id, PrdDocument *document, JsonObject *joined, gpointer user_data)
+/**
+ * prd_hub_social_add_open_comments:
+ * @joined: the `joined-prd` payload of @room
+ *
+ * Adds the open comments of the PRD (#PrdHubRoomRegistry::member-joined).
+ */
+void
+prd_hub_social_add_open_comments (PrdHubSocial *self, PrdHubRoom *room, JsonObject *joined)
 {
-  PrdHubSocial *self = user_data;
+  g_return_if_fail (PRD_IS_HUB_SOCIAL (self));
 
-  json_object_set_array_member (joined, "comments", open_comments (self, prd_id, document));
+  json_object_set_array_member (
+      joined, "comments",
+      open_comments (self, prd_hub_room_get_prd_id (room), prd_hub_room_get_document (room)));
 }
 
 static void
 room_emit (PrdHubSocial *self, const char *prd_id, const char *event, JsonObject *payload)
 {
-  PrdSioNamespace *nsp = prd_hub_prds_get_namespace (self->prds);
-  g_autofree char *room = prd_hub_prds_room_name (prd_id);
   g_autoptr (JsonNode) node = object_node (payload);
 
-  if (nsp != NULL)
-    prd_sio_namespace_emit_one (nsp, room, NULL, event, node);
+  prd_hub_room_registry_emit (self->rooms, prd_id, event, node);
+}
+
+/* The document of @prd_id if @socket is in its (open) room, else %NULL. */
+static PrdDocument *
+joined_document (PrdHubSocial *self, PrdSioSocket *socket, const char *prd_id, PrdRoom **members)
+{
+  PrdHubRoom *room = prd_hub_room_registry_get_joined (self->rooms, socket, prd_id, NULL);
+
+  if (room == NULL || !prd_hub_room_is_open (room))
+    return NULL;
+  *members = prd_hub_room_get_members (room);
+  return prd_hub_room_get_document (room);
 }
 
 /* Mentioned users: `@word` names a user by id, or by display name with the
@@ -742,7 +660,7 @@ on_written (GObject *source, GAsyncResult *result, gpointer user_data)
               g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_STORAGE,
                                    "The comment could not be stored");
             }
-          reply_error (write->socket, write->ack_id, event, error);
+          prd_hub_reply_error (write->socket, write->ack_id, event, NULL, error);
         }
       write_free (write);
       return;
@@ -755,8 +673,8 @@ on_written (GObject *source, GAsyncResult *result, gpointer user_data)
         comment = write->comment;
         write->comment = NULL;
         comment_add (self, comment);
-        payload = comment_to_json (comment,
-                                   prd_hub_prds_peek_document (self->prds, comment->prd_id), FALSE);
+        payload = comment_to_json (
+            comment, prd_hub_room_registry_peek_document (self->rooms, comment->prd_id), FALSE);
         json_object_set_string_member (ack, "commentId", comment->id);
         room_emit (self, comment->prd_id, "comment-added", payload);
         break;
@@ -800,7 +718,7 @@ on_written (GObject *source, GAsyncResult *result, gpointer user_data)
         g_assert_not_reached ();
     }
   announce_send (self->notifications, write->announce);
-  reply_ok (write->socket, write->ack_id, ack);
+  prd_hub_reply_ok (write->socket, write->ack_id, ack);
   write_free (write);
 }
 
@@ -814,7 +732,7 @@ lookup_comment (PrdHubSocial *self,
                 GError **error)
 {
   const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
-  const char *id = get_string (payload, "commentId", FALSE, error);
+  const char *id = prd_hub_json_get_string (payload, "commentId", error);
   Comment *comment;
 
   if (id == NULL)
@@ -832,7 +750,7 @@ lookup_comment (PrdHubSocial *self,
       g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND, "No comment %s", id);
       return NULL;
     }
-  *out_document = prd_hub_prds_get_joined (self->prds, socket, comment->prd_id, out_room);
+  *out_document = joined_document (self, socket, comment->prd_id, out_room);
   if (*out_document == NULL)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_JOINED,
@@ -859,24 +777,24 @@ on_add_comment (PrdSioSocket *socket,
   PrdCommentRecord record = { 0 };
   JsonObject *payload, *selection = NULL;
   JsonNode *selection_node;
-  const char *prd_id, *content;
+  const char *prd_id, *content, *text;
   guint32 position = 0, start = 0, end = 0;
   PrdDocument *document;
   PrdRoom *room = NULL;
   Write *write;
 
-  payload = get_object (socket, event, args, ack_id);
+  payload = prd_hub_payload_get_object (socket, event, args, ack_id);
   if (payload == NULL)
     return;
-  prd_id = get_string (payload, "prdId", FALSE, &error);
+  prd_id = prd_hub_json_get_string (payload, "prdId", &error);
   if (prd_id != NULL && !prd_store_validate_prd_id (prd_id, &error))
     prd_id = NULL;
   if (prd_id == NULL)
     goto fail;
-  content = get_string (payload, "content", FALSE, &error);
+  content = prd_hub_json_get_string (payload, "content", &error);
   if (content == NULL || !prd_comment_validate_content ("content", content, &error))
     goto fail;
-  if (!get_offset (payload, "position", "position", &position, &error))
+  if (!prd_hub_json_get_offset (payload, "position", "position", &position, &error))
     goto fail;
   selection_node = json_object_get_member (payload, "selection");
   if (selection_node != NULL && !JSON_NODE_HOLDS_NULL (selection_node))
@@ -888,17 +806,17 @@ on_add_comment (PrdSioSocket *socket,
           goto fail;
         }
       selection = json_node_get_object (selection_node);
-      if (!get_offset (selection, "start", "selection.start", &start, &error) ||
-          !get_offset (selection, "end", "selection.end", &end, &error))
+      if (!prd_hub_json_get_offset (selection, "start", "selection.start", &start, &error) ||
+          !prd_hub_json_get_offset (selection, "end", "selection.end", &end, &error))
         goto fail;
       if (json_object_has_member (selection, "text") &&
-          get_string (selection, "text", TRUE, &error) == NULL && error != NULL)
+          !prd_hub_json_get_optional_string (selection, "text", &text, &error))
         {
           g_prefix_error (&error, "selection.");
           goto fail;
         }
     }
-  document = prd_hub_prds_get_joined (self->prds, socket, prd_id, &room);
+  document = joined_document (self, socket, prd_id, &room);
   if (document == NULL)
     {
       g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_NOT_JOINED,
@@ -960,7 +878,7 @@ on_add_comment (PrdSioSocket *socket,
   return;
 
 fail:
-  reply_error (socket, ack_id, event, error);
+  prd_hub_reply_error (socket, ack_id, event, NULL, error);
 }
 
 static void
@@ -984,10 +902,10 @@ on_reply_comment (PrdSioSocket *socket,
   Reply *reply;
   Write *write;
 
-  payload = get_object (socket, event, args, ack_id);
+  payload = prd_hub_payload_get_object (socket, event, args, ack_id);
   if (payload == NULL)
     return;
-  content = get_string (payload, "content", FALSE, &error);
+  content = prd_hub_json_get_string (payload, "content", &error);
   if (content == NULL || !prd_comment_validate_content ("content", content, &error))
     goto fail;
   comment = lookup_comment (self, socket, payload, &document, &room, &error);
@@ -1043,7 +961,7 @@ on_reply_comment (PrdSioSocket *socket,
   return;
 
 fail:
-  reply_error (socket, ack_id, event, error);
+  prd_hub_reply_error (socket, ack_id, event, NULL, error);
 }
 
 static void
@@ -1063,7 +981,7 @@ on_resolve_comment (PrdSioSocket *socket,
   Comment *comment;
   Write *write;
 
-  payload = get_object (socket, event, args, ack_id);
+  payload = prd_hub_payload_get_object (socket, event, args, ack_id);
   if (payload == NULL)
     return;
   comment = lookup_comment (self, socket, payload, &document, &room, &error);
@@ -1107,7 +1025,7 @@ on_resolve_comment (PrdSioSocket *socket,
   return;
 
 fail:
-  reply_error (socket, ack_id, event, error);
+  prd_hub_reply_error (socket, ack_id, event, NULL, error);
 }
 
 /* ---- approvals --------------------------------------------------------------- */
@@ -1150,7 +1068,7 @@ on_approval_written (GObject *source, GAsyncResult *result, gpointer user_data)
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
           g_warning ("Cannot store an approval: %s", error->message);
-          reply_error (approve->socket, approve->ack_id, "approve-prd", error);
+          prd_hub_reply_error (approve->socket, approve->ack_id, "approve-prd", NULL, error);
         }
       approve_free (approve);
       return;
@@ -1167,7 +1085,7 @@ on_approval_written (GObject *source, GAsyncResult *result, gpointer user_data)
   ack = json_object_new ();
   json_object_set_string_member (ack, "prdId", approve->prd_id);
   add_time (ack, "approvedAt", approve->approved_at);
-  reply_ok (approve->socket, approve->ack_id, ack);
+  prd_hub_reply_ok (approve->socket, approve->ack_id, ack);
   approve_free (approve);
 }
 
@@ -1190,7 +1108,7 @@ on_approve_info (GObject *source, GAsyncResult *result, gpointer user_data)
           g_clear_error (&error);
           g_set_error (&error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", approve->prd_id);
         }
-      reply_error (approve->socket, approve->ack_id, "approve-prd", error);
+      prd_hub_reply_error (approve->socket, approve->ack_id, "approve-prd", NULL, error);
       approve_free (approve);
       return;
     }
@@ -1231,14 +1149,13 @@ on_approve_prd (PrdSioSocket *socket,
   JsonObject *payload;
   Approve *approve;
 
-  payload = get_object (socket, event, args, ack_id);
+  payload = prd_hub_payload_get_object (socket, event, args, ack_id);
   if (payload == NULL)
     return;
-  prd_id = get_string (payload, "prdId", FALSE, &error);
+  prd_id = prd_hub_json_get_string (payload, "prdId", &error);
   if (prd_id == NULL || !prd_store_validate_prd_id (prd_id, &error))
     goto fail;
-  comment = get_string (payload, "comment", TRUE, &error);
-  if (error != NULL ||
+  if (!prd_hub_json_get_optional_string (payload, "comment", &comment, &error) ||
       (comment != NULL && !prd_comment_validate_content ("comment", comment, &error)))
     goto fail;
   if (identity->role != PRD_ROLE_ADMIN)
@@ -1257,7 +1174,7 @@ on_approve_prd (PrdSioSocket *socket,
   return;
 
 fail:
-  reply_error (socket, ack_id, event, error);
+  prd_hub_reply_error (socket, ack_id, event, NULL, error);
 }
 
 /* ---- /notifications ---------------------------------------------------------------- */
@@ -1309,7 +1226,7 @@ on_unread (GObject *source, GAsyncResult *result, gpointer user_data)
   if (unread == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        reply_error (request->socket, request->ack_id, "subscribe", error);
+        prd_hub_reply_error (request->socket, request->ack_id, "subscribe", NULL, error);
       request_free (request);
       return;
     }
@@ -1335,7 +1252,7 @@ on_unread (GObject *source, GAsyncResult *result, gpointer user_data)
   ack = json_object_new ();
   json_object_set_string_member (ack, "organizationId", request->org);
   json_object_set_int_member (ack, "unread", unread->len);
-  reply_ok (request->socket, request->ack_id, ack);
+  prd_hub_reply_ok (request->socket, request->ack_id, ack);
   request_free (request);
 }
 
@@ -1353,19 +1270,19 @@ on_subscribe (PrdSioSocket *socket,
   JsonObject *payload;
   const char *org;
 
-  payload = get_object (socket, event, args, ack_id);
+  payload = prd_hub_payload_get_object (socket, event, args, ack_id);
   if (payload == NULL)
     return;
-  org = get_string (payload, "organizationId", FALSE, &error);
+  org = prd_hub_json_get_string (payload, "organizationId", &error);
   if (org == NULL)
     {
-      reply_error (socket, ack_id, event, error);
+      prd_hub_reply_error (socket, ack_id, event, NULL, error);
       return;
     }
   if (!g_str_equal (org, identity->org))
     {
-      reply_error_literal (socket, ack_id, event, PRD_ERROR_FORBIDDEN,
-                           "organizationId must be your own organization");
+      prd_hub_reply_error_literal (socket, ack_id, event, NULL, PRD_ERROR_FORBIDDEN,
+                                   "organizationId must be your own organization");
       return;
     }
   prd_notification_store_list_unread_async (self->feed, identity->org, identity->user_id,
@@ -1386,13 +1303,13 @@ on_marked (GObject *source, GAsyncResult *result, gpointer user_data)
   if (marked < 0)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        reply_error (request->socket, request->ack_id, "mark-read", error);
+        prd_hub_reply_error (request->socket, request->ack_id, "mark-read", NULL, error);
       request_free (request);
       return;
     }
   ack = json_object_new ();
   json_object_set_int_member (ack, "marked", marked);
-  reply_ok (request->socket, request->ack_id, ack);
+  prd_hub_reply_ok (request->socket, request->ack_id, ack);
   request_free (request);
 }
 
@@ -1412,7 +1329,7 @@ on_mark_read (PrdSioSocket *socket,
   JsonArray *ids;
   guint n;
 
-  payload = get_object (socket, event, args, ack_id);
+  payload = prd_hub_payload_get_object (socket, event, args, ack_id);
   if (payload == NULL)
     return;
   ids_node = json_object_get_member (payload, "ids");
@@ -1423,7 +1340,7 @@ on_mark_read (PrdSioSocket *socket,
       g_autofree char *message = g_strdup_printf (
           "ids must be an array of 1 to %d notification ids", PRD_HUB_SOCIAL_MAX_MARK_READ);
 
-      reply_error_literal (socket, ack_id, event, PRD_ERROR_INVALID_PAYLOAD, message);
+      prd_hub_reply_error_literal (socket, ack_id, event, NULL, PRD_ERROR_INVALID_PAYLOAD, message);
       return;
     }
   marked = g_ptr_array_new ();
@@ -1437,7 +1354,7 @@ on_mark_read (PrdSioSocket *socket,
           g_autofree char *message =
               g_strdup_printf ("ids[%u] must be a notification id (notif_…)", i);
 
-          reply_error_literal (socket, ack_id, event, PRD_ERROR_INVALID_ID, message);
+          prd_hub_reply_error_literal (socket, ack_id, event, NULL, PRD_ERROR_INVALID_ID, message);
           return;
         }
       g_ptr_array_add (marked, (gpointer) json_node_get_string (id));
@@ -1536,7 +1453,7 @@ handle_comments (SoupServerMessage *msg,
   call->org = g_strdup (identity->org);
   call->prd_id = g_strdup (prd_id);
   soup_server_message_pause (msg);
-  document = prd_hub_prds_peek_document (self->prds, prd_id);
+  document = prd_hub_room_registry_peek_document (self->rooms, prd_id);
   if (document != NULL && g_str_equal (prd_document_get_org (document), identity->org))
     {
       respond_comments (call, document);
@@ -1914,34 +1831,42 @@ load_comments (PrdHubSocial *self, GPtrArray *records, GError **error)
 
 /* ---- object ------------------------------------------------------------------------- */
 
+static const PrdHubEventEntry prds_events[] = {
+  { "add-comment", on_add_comment },
+  { "reply-comment", on_reply_comment },
+  { "resolve-comment", on_resolve_comment },
+  { "approve-prd", on_approve_prd },
+};
+
+static const PrdHubEventEntry notifications_events[] = {
+  { "subscribe", on_subscribe },
+  { "mark-read", on_mark_read },
+};
+
 static void
 prd_hub_social_dispose (GObject *object)
 {
   PrdHubSocial *self = PRD_HUB_SOCIAL (object);
-  PrdSioNamespace *nsp = self->prds != NULL ? prd_hub_prds_get_namespace (self->prds) : NULL;
+  PrdSioNamespace *nsp =
+      self->rooms != NULL ? prd_hub_room_registry_get_namespace (self->rooms) : NULL;
 
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   if (nsp != NULL)
     {
-      prd_sio_namespace_on (nsp, "add-comment", NULL, NULL);
-      prd_sio_namespace_on (nsp, "reply-comment", NULL, NULL);
-      prd_sio_namespace_on (nsp, "resolve-comment", NULL, NULL);
-      prd_sio_namespace_on (nsp, "approve-prd", NULL, NULL);
+      prd_hub_remove_events (nsp, prds_events, G_N_ELEMENTS (prds_events));
     }
-  if (self->prds != NULL)
-    prd_hub_prds_set_joined_func (self->prds, NULL, NULL);
   if (self->notifications != NULL)
     {
-      prd_sio_namespace_on (self->notifications, "subscribe", NULL, NULL);
-      prd_sio_namespace_on (self->notifications, "mark-read", NULL, NULL);
+      prd_hub_remove_events (self->notifications, notifications_events,
+                             G_N_ELEMENTS (notifications_events));
       g_object_remove_weak_pointer (G_OBJECT (self->notifications),
                                     (gpointer *) &self->notifications);
       self->notifications = NULL;
     }
   if (self->feed != NULL && g_object_get_data (G_OBJECT (self->feed), SOCIAL_KEY) == self)
     g_object_set_data (G_OBJECT (self->feed), SOCIAL_KEY, NULL);
-  g_clear_object (&self->prds);
+  g_clear_object (&self->rooms);
   g_clear_object (&self->store);
   g_clear_object (&self->comment_store);
   g_clear_object (&self->approval_store);
@@ -2003,20 +1928,16 @@ on_comments_read (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   g_object_set_data (G_OBJECT (self->feed), SOCIAL_KEY, self);
-  nsp = prd_hub_prds_get_namespace (self->prds);
-  prd_sio_namespace_on (nsp, "add-comment", on_add_comment, self);
-  prd_sio_namespace_on (nsp, "reply-comment", on_reply_comment, self);
-  prd_sio_namespace_on (nsp, "resolve-comment", on_resolve_comment, self);
-  prd_sio_namespace_on (nsp, "approve-prd", on_approve_prd, self);
-  prd_sio_namespace_on (self->notifications, "subscribe", on_subscribe, self);
-  prd_sio_namespace_on (self->notifications, "mark-read", on_mark_read, self);
-  prd_hub_prds_set_joined_func (self->prds, on_joined, self);
+  nsp = prd_hub_room_registry_get_namespace (self->rooms);
+  prd_hub_add_events (nsp, prds_events, G_N_ELEMENTS (prds_events), self);
+  prd_hub_add_events (self->notifications, notifications_events,
+                      G_N_ELEMENTS (notifications_events), self);
   g_task_return_pointer (task, g_object_ref (self), g_object_unref);
 }
 
 /**
  * prd_hub_social_new_async:
- * @prds: the /prds handlers (comments ride on its rooms)
+ * @rooms: the rooms of /prds (comments ride on them)
  * @notifications: the /notifications namespace
  * @store: the PRDs (approvals and the comments REST route read them)
  * @comments: where comments and their replies are kept
@@ -2030,7 +1951,7 @@ on_comments_read (GObject *source, GAsyncResult *result, gpointer user_data)
  * listens.
  */
 void
-prd_hub_social_new_async (PrdHubPrds *prds,
+prd_hub_social_new_async (PrdHubRoomRegistry *rooms,
                           PrdSioNamespace *notifications,
                           PrdStore *store,
                           PrdCommentStore *comments,
@@ -2043,7 +1964,7 @@ prd_hub_social_new_async (PrdHubPrds *prds,
   PrdHubSocial *self;
   g_autoptr (GTask) task = NULL;
 
-  g_return_if_fail (PRD_IS_HUB_PRDS (prds));
+  g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (rooms));
   g_return_if_fail (PRD_IS_SIO_NAMESPACE (notifications));
   g_return_if_fail (PRD_IS_STORE (store));
   g_return_if_fail (PRD_IS_COMMENT_STORE (comments));
@@ -2051,7 +1972,7 @@ prd_hub_social_new_async (PrdHubPrds *prds,
   g_return_if_fail (PRD_IS_NOTIFICATION_STORE (feed));
 
   self = g_object_new (PRD_TYPE_HUB_SOCIAL, NULL);
-  self->prds = g_object_ref (prds);
+  self->rooms = g_object_ref (rooms);
   self->store = g_object_ref (store);
   self->comment_store = g_object_ref (comments);
   self->approval_store = g_object_ref (approvals);

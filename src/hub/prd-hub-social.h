@@ -6,8 +6,8 @@
 #include "prd-approval-store.h"
 #include "prd-auth.h"
 #include "prd-comment-store.h"
-#include "prd-hub-prds.h"
 #include "prd-hub-rest.h"
+#include "prd-hub-room-registry.h"
 #include "prd-notification-store.h"
 #include "prd-sio-namespace.h"
 #include "prd-store.h"
@@ -25,7 +25,7 @@ G_BEGIN_DECLS
 #define PRD_TYPE_HUB_SOCIAL (prd_hub_social_get_type ())
 G_DECLARE_FINAL_TYPE (PrdHubSocial, prd_hub_social, PRD, HUB_SOCIAL, GObject)
 
-void prd_hub_social_new_async (PrdHubPrds *prds,
+void prd_hub_social_new_async (PrdHubRoomRegistry *rooms,
                                PrdSioNamespace *notifications,
                                PrdStore *store,
                                PrdCommentStore *comments,
@@ -35,9 +35,10 @@ void prd_hub_social_new_async (PrdHubPrds *prds,
                                GAsyncReadyCallback callback,
                                gpointer user_data);
 PrdHubSocial *prd_hub_social_new_finish (GAsyncResult *result, GError **error);
+void prd_hub_social_add_open_comments (PrdHubSocial *self, PrdHubRoom *room, JsonObject *joined);
 void prd_hub_social_add_routes (PrdHubSocial *self, PrdHubRest *rest);
 
-/* Recorded by prd_hub_create_prd_async() (REST and command line). */
+/* For #PrdHubCreation::prd-created (REST and command line). */
 void prd_hub_social_record_prd_created_async (PrdNotificationStore *store,
                                               const PrdStoreInfo *info,
                                               const char *actor_name,

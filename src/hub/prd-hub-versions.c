@@ -19,8 +19,7 @@
 #include <string.h>
 
 #include "prd-error.h"
-#include "prd-hub-rest.h"
-#include "prd-hub.h"
+#include "prd-hub-context.h"
 #include "prd-version-store.h"
 
 #include "prd-hub-versions.h"
@@ -32,7 +31,7 @@ struct _PrdHubVersions
   GObject parent_instance;
 
   PrdSioNamespace *nsp;      /* (unowned) (nullable): weak pointer */
-  PrdHubPrds *prds;          /* (owned) */
+  PrdHubRoomRegistry *rooms; /* (owned) */
   PrdStore *store;           /* (owned) */
   PrdVersionStore *versions; /* (owned) */
   PrdGitRepo *repo;          /* (owned) */
@@ -88,7 +87,7 @@ JsonNode *
 prd_hub_version_to_json (const PrdVersionRecord *record)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autofree char *created = prd_hub_format_time (record->created_at);
+  g_autofree char *created = prd_time_format (record->created_at);
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "id");
@@ -168,21 +167,21 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
       create_fail (create, error);
       return;
     }
-  if (self->prds == NULL)
+  if (self->rooms == NULL)
     {
       create_done (create);
       return;
     }
-  prd_hub_prds_set_version (self->prds, record->prd_id, record->version);
+  prd_hub_room_registry_set_version (self->rooms, record->prd_id, record->version);
 
   created = json_node_new (JSON_NODE_OBJECT);
   object = json_object_new ();
   json_node_take_object (created, object);
   json_object_set_string_member (object, "prdId", record->prd_id);
   json_object_set_member (object, "version", prd_hub_version_to_json (record));
-  prd_hub_prds_emit (self->prds, record->prd_id, "version-created", created);
+  prd_hub_room_registry_emit (self->rooms, record->prd_id, "version-created", created);
 
-  timestamp = prd_hub_format_time (record->created_at);
+  timestamp = prd_time_format (record->created_at);
   file = g_strconcat (record->prd_id, ".md", NULL);
   commit = json_node_new (JSON_NODE_OBJECT);
   object = json_object_new ();
@@ -197,7 +196,7 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
   json_array_add_string_element (files, file);
   json_object_set_array_member (inner, "files", files);
   json_object_set_object_member (object, "commit", inner);
-  prd_hub_prds_emit (self->prds, record->prd_id, "git-commit", commit);
+  prd_hub_room_registry_emit (self->rooms, record->prd_id, "git-commit", commit);
   g_signal_emit (self, signals[SIGNAL_VERSION_CREATED], 0, record->prd_id, create->identity->org,
                  create->title, record->version, create->identity->user_id, create->identity->name);
 
@@ -286,40 +285,24 @@ create_start (Create *create)
 }
 
 static gboolean
-get_string (JsonObject *payload, const char *name, const char **out, GError **error)
-{
-  JsonNode *node = json_object_get_member (payload, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "%s must be a string", name);
-      return FALSE;
-    }
-  *out = json_node_get_string (node);
-  return TRUE;
-}
-
-static gboolean
 parse_create (JsonArray *args, Create *create, GError **error)
 {
-  JsonNode *payload = json_array_get_length (args) > 0 ? json_array_get_element (args, 0) : NULL;
+  JsonObject *object = prd_hub_payload_peek_object (args);
   const char *prd_id, *changelog, *type;
   g_autofree char *stripped = NULL;
-  JsonObject *object;
 
-  if (payload == NULL || !JSON_NODE_HOLDS_OBJECT (payload))
+  if (object == NULL)
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
                            "The payload must be an object");
       return FALSE;
     }
-  object = json_node_get_object (payload);
-  if (!get_string (object, "prdId", &prd_id, error) || !prd_store_validate_prd_id (prd_id, error))
+  if ((prd_id = prd_hub_json_get_string (object, "prdId", error)) == NULL ||
+      !prd_store_validate_prd_id (prd_id, error))
     return FALSE;
   create->prd_id = g_strdup (prd_id);
-  if (!get_string (object, "changelog", &changelog, error) ||
-      !get_string (object, "versionType", &type, error))
+  if ((changelog = prd_hub_json_get_string (object, "changelog", error)) == NULL ||
+      (type = prd_hub_json_get_string (object, "versionType", error)) == NULL)
     return FALSE;
   stripped = g_strstrip (g_strdup (changelog));
   if (*stripped == '\0' || !g_utf8_validate (changelog, -1, NULL) ||
@@ -385,6 +368,10 @@ on_create_version (PrdSioSocket *socket,
 
 /* ---- object ------------------------------------------------------------------ */
 
+static const PrdHubEventEntry events[] = {
+  { EVENT, on_create_version },
+};
+
 static void
 prd_hub_versions_dispose (GObject *object)
 {
@@ -392,11 +379,11 @@ prd_hub_versions_dispose (GObject *object)
 
   if (self->nsp != NULL)
     {
-      prd_sio_namespace_on (self->nsp, EVENT, NULL, NULL);
+      prd_hub_remove_events (self->nsp, events, G_N_ELEMENTS (events));
       g_object_remove_weak_pointer (G_OBJECT (self->nsp), (gpointer *) &self->nsp);
       self->nsp = NULL;
     }
-  g_clear_object (&self->prds);
+  g_clear_object (&self->rooms);
   g_clear_object (&self->store);
   g_clear_object (&self->versions);
   g_clear_object (&self->repo);
@@ -458,7 +445,7 @@ prd_hub_versions_init (PrdHubVersions *self)
  */
 PrdHubVersions *
 prd_hub_versions_new (PrdSioNamespace *nsp,
-                      PrdHubPrds *prds,
+                      PrdHubRoomRegistry *rooms,
                       PrdStore *store,
                       PrdVersionStore *versions,
                       PrdHubConfig *config)
@@ -467,19 +454,19 @@ prd_hub_versions_new (PrdSioNamespace *nsp,
   g_autofree char *path = NULL;
 
   g_return_val_if_fail (PRD_IS_SIO_NAMESPACE (nsp), NULL);
-  g_return_val_if_fail (PRD_IS_HUB_PRDS (prds), NULL);
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (rooms), NULL);
   g_return_val_if_fail (PRD_IS_STORE (store), NULL);
   g_return_val_if_fail (PRD_IS_VERSION_STORE (versions), NULL);
 
   self = g_object_new (PRD_TYPE_HUB_VERSIONS, NULL);
   self->nsp = nsp;
   g_object_add_weak_pointer (G_OBJECT (nsp), (gpointer *) &self->nsp);
-  self->prds = g_object_ref (prds);
+  self->rooms = g_object_ref (rooms);
   self->store = g_object_ref (store);
   self->versions = g_object_ref (versions);
   path = g_build_filename (config->data_dir, PRD_HUB_VERSIONS_REPO, NULL);
   self->repo = prd_git_repo_new (path);
-  prd_sio_namespace_on (nsp, EVENT, on_create_version, self);
+  prd_hub_add_events (nsp, events, G_N_ELEMENTS (events), self);
   return self;
 }
 

@@ -5,7 +5,7 @@
 
 #include "prd-auth.h"
 #include "prd-git-repo.h"
-#include "prd-hub-prds.h"
+#include "prd-hub-room-registry.h"
 #include "prd-version-store.h"
 
 G_BEGIN_DECLS
@@ -17,7 +17,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (PrdHubVersions, prd_hub_versions, PRD, HUB_VERSIONS, GObject)
 
 PrdHubVersions *prd_hub_versions_new (PrdSioNamespace *nsp,
-                                      PrdHubPrds *prds,
+                                      PrdHubRoomRegistry *rooms,
                                       PrdStore *store,
                                       PrdVersionStore *versions,
                                       PrdHubConfig *config);

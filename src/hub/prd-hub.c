@@ -27,9 +27,12 @@
 #include "prd-eio-listener.h"
 #include "prd-error.h"
 #include "prd-hub-ai.h"
-#include "prd-hub-prds.h"
+#include "prd-hub-collab.h"
+#include "prd-hub-context.h"
+#include "prd-hub-creation.h"
 #include "prd-hub-rest-prds.h"
 #include "prd-hub-rest-versions.h"
+#include "prd-hub-room-registry.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-versions.h"
 #include "prd-hub-social.h"
@@ -39,9 +42,8 @@
 
 #include "prd-hub.h"
 
-#define IDENTITY_KEY "prd-hub-identity"
-#define EXPIRY_KEY   "prd-hub-token-expiry"
-#define ENGINE_PATH  "/socket.io"
+#define EXPIRY_KEY  "prd-hub-token-expiry"
+#define ENGINE_PATH "/socket.io"
 
 struct _PrdHub
 {
@@ -55,7 +57,8 @@ struct _PrdHub
   PrdHubRest *rest;           /* (owned) (nullable) until listening: the REST routes */
   PrdEioListener *listener;   /* (owned) (nullable) until listening: accepts for server */
   PrdStore *store;            /* (owned) (nullable) */
-  PrdHubPrds *prds;           /* (owned) (nullable): the /prds handlers, with a store */
+  PrdHubRoomRegistry *rooms;  /* (owned) (nullable): the rooms of /prds, with a store */
+  PrdHubCollab *collab;       /* (owned) (nullable): join, edit, sync, presence on /prds */
   PrdHubSocial *social;       /* (owned) (nullable): comments, notifications, activity */
   PrdHubConflicts *conflicts; /* (owned) (nullable): conflict review */
   PrdHubAi *ai;               /* (owned) (nullable): the /prds AI events, with a store */
@@ -99,67 +102,6 @@ static const char *const namespaces[] = {
 };
 
 G_DEFINE_FINAL_TYPE (PrdHub, prd_hub, G_TYPE_OBJECT)
-
-/**
- * prd_hub_timestamp_now:
- *
- * Returns: (transfer full): the current time as ISO 8601 UTC with
- *   milliseconds, e.g. `2024-01-26T10:30:00.000Z` (JavaScript's
- *   `Date.prototype.toISOString()`, which clients parse)
- */
-char *
-prd_hub_timestamp_now (void)
-{
-  gint64 now = g_get_real_time ();
-  g_autoptr (GDateTime) dt = g_date_time_new_from_unix_utc (now / G_USEC_PER_SEC);
-  g_autofree char *seconds = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S");
-
-  return g_strdup_printf ("%s.%03dZ", seconds, (int) ((now % G_USEC_PER_SEC) / 1000));
-}
-
-/**
- * prd_hub_error_to_json:
- * @error: a #GError, normally of %PRD_ERROR
- *
- * Returns: (transfer full): the protocol's error object
- *   `{code, message, timestamp}`; the message is valid UTF-8 even when it
- *   quotes client input that was not (a JSON string may hold a lone
- *   surrogate escape)
- */
-JsonNode *
-prd_hub_error_to_json (const GError *error)
-{
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autofree char *timestamp = prd_hub_timestamp_now ();
-  g_autofree char *message = NULL;
-
-  g_return_val_if_fail (error != NULL, NULL);
-
-  message = g_utf8_make_valid (error->message, -1);
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "code");
-  json_builder_add_string_value (builder, prd_error_get_protocol_code (error));
-  json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, message);
-  json_builder_set_member_name (builder, "timestamp");
-  json_builder_add_string_value (builder, timestamp);
-  json_builder_end_object (builder);
-  return json_builder_get_root (builder);
-}
-
-/**
- * prd_hub_socket_get_identity:
- * @socket: a socket admitted by the hub
- *
- * Returns: (transfer none) (nullable): who @socket authenticated as
- */
-const PrdIdentity *
-prd_hub_socket_get_identity (PrdSioSocket *socket)
-{
-  g_return_val_if_fail (PRD_IS_SIO_SOCKET (socket), NULL);
-
-  return g_object_get_data (G_OBJECT (socket), IDENTITY_KEY);
-}
 
 static void
 destroy_source (gpointer source)
@@ -241,8 +183,7 @@ hub_connect (PrdSioNamespace *nsp,
            prd_sio_namespace_get_name (nsp), identity->user_id, identity->org,
            prd_role_to_string (identity->role));
   watch_expiry (socket, identity->exp);
-  g_object_set_data_full (G_OBJECT (socket), IDENTITY_KEY, identity,
-                          (GDestroyNotify) prd_identity_free);
+  prd_hub_socket_set_identity (socket, identity);
   return TRUE;
 }
 
@@ -250,7 +191,7 @@ static JsonNode *
 timestamped_object (const char *message)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autofree char *timestamp = prd_hub_timestamp_now ();
+  g_autofree char *timestamp = prd_time_format_now ();
 
   json_builder_begin_object (builder);
   if (message != NULL)
@@ -514,7 +455,10 @@ prd_hub_dispose (GObject *object)
   g_clear_object (&self->conflicts);
   g_clear_object (&self->social);
   g_clear_object (&self->ai);
-  g_clear_object (&self->prds);
+  g_clear_object (&self->collab);
+  if (self->rooms != NULL)
+    g_signal_handlers_disconnect_by_data (self->rooms, self);
+  g_clear_object (&self->rooms);
   g_clear_object (&self->store);
   g_clear_object (&self->sio);
   g_clear_object (&self->engine);
@@ -860,6 +804,145 @@ on_version_created (PrdHubVersions *versions,
                                   actor_name, NULL);
 }
 
+/* ---- what features learn from each other ------------------------------------- */
+
+/* A member's joined-prd carries the PRD's open comments and the member's
+ * open conflicts (in this order). */
+static void
+on_member_joined (PrdHubRoomRegistry *rooms,
+                  PrdHubRoom *room,
+                  PrdSioSocket *socket,
+                  const char *user_id,
+                  JsonObject *joined,
+                  gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  if (self->social != NULL)
+    prd_hub_social_add_open_comments (self->social, room, joined);
+  if (self->conflicts != NULL)
+    prd_hub_conflicts_member_joined (self->conflicts, room, socket, user_id, joined);
+}
+
+/* Conflict review compares every committed client operation with the
+ * recent ones of other users. */
+static void
+on_operation_committed (PrdHubRoomRegistry *rooms,
+                        PrdHubRoom *room,
+                        const PrdCrdtOp *op,
+                        GArray *base,
+                        guint client_position,
+                        const char *user_id,
+                        const char *user_name,
+                        gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  if (self->conflicts != NULL)
+    prd_hub_conflicts_operation_committed (self->conflicts, room, op, base, client_position,
+                                           user_id, user_name);
+}
+
+static void
+on_creation_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *prd_id = user_data;
+
+  /* The PRD exists either way; a lost feed entry is not worth failing it. */
+  if (!prd_hub_social_record_prd_created_finish (result, &error))
+    g_warning ("Cannot record the creation of %s: %s", prd_id, error->message);
+}
+
+/* The organization's activity feed shows every new PRD. */
+static void
+on_prd_created (PrdHubCreation *creation,
+                const PrdStoreInfo *info,
+                const char *actor_name,
+                gpointer user_data)
+{
+  prd_hub_social_record_prd_created_async (PRD_NOTIFICATION_STORE (user_data), info, actor_name,
+                                           NULL, on_creation_recorded, g_strdup (info->id));
+}
+
+static void
+on_prd_created_here (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  GError *error = NULL;
+  PrdStoreInfo *info;
+
+  info = prd_hub_creation_create_finish (PRD_HUB_CREATION (source), result, &error);
+  if (info == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, info, (GDestroyNotify) prd_store_info_free);
+}
+
+/**
+ * prd_hub_create_prd_async:
+ * @store: where PRDs live; also a #PrdNotificationStore, whose activity
+ *   feed records the creation
+ * @content: (nullable): initial Markdown, stored as one insert by the hub's
+ *   own site (user `hub`) so that it merges like any edit
+ *
+ * Creates a PRD with a fresh id (REST, the command line), wired as the hub
+ * wires it: #PrdHubCreation::prd-created goes to the activity feed.
+ */
+void
+prd_hub_create_prd_async (PrdStore *store,
+                          const char *org,
+                          const char *title,
+                          const char *owner,
+                          const char *content,
+                          GCancellable *cancellable,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+  prd_hub_create_prd_as_async (store, org, title, owner, NULL, content, cancellable, callback,
+                               user_data);
+}
+
+/**
+ * prd_hub_create_prd_as_async:
+ * @owner_name: (nullable): the owner's display name, for the activity feed
+ *
+ * prd_hub_create_prd_async() with the creator's name.
+ */
+void
+prd_hub_create_prd_as_async (PrdStore *store,
+                             const char *org,
+                             const char *title,
+                             const char *owner,
+                             const char *owner_name,
+                             const char *content,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (store, cancellable, callback, user_data);
+  g_autoptr (PrdHubCreation) creation = NULL;
+
+  g_task_set_source_tag (task, prd_hub_create_prd_async);
+  if (!PRD_IS_NOTIFICATION_STORE (store))
+    {
+      g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_CONFIG,
+                               "The store (%s) does not keep the activity feed",
+                               G_OBJECT_TYPE_NAME (store));
+      return;
+    }
+  creation = prd_hub_creation_new (store);
+  g_signal_connect_object (creation, "prd-created", G_CALLBACK (on_prd_created), store, 0);
+  prd_hub_creation_create_async (creation, org, title, owner, owner_name, content, cancellable,
+                                 on_prd_created_here, g_steal_pointer (&task));
+}
+
+PrdStoreInfo *
+prd_hub_create_prd_finish (GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 /* What each feature keeps in the store; a store without one of these
  * cannot run the hub. */
 static const struct
@@ -888,7 +971,8 @@ start_failed (GTask *task, GError *error, const char *feature)
   g_clear_object (&self->social);
   g_clear_object (&self->conflicts);
   g_clear_object (&self->ai);
-  g_clear_object (&self->prds);
+  g_clear_object (&self->collab);
+  g_clear_object (&self->rooms);
   g_clear_object (&self->store);
   self->starting = FALSE;
   g_task_return_error (task, error);
@@ -925,7 +1009,7 @@ on_conflicts_started (GObject *source, GAsyncResult *result, gpointer user_data)
       start_failed (task, error, "Conflict review");
       return;
     }
-  prd_hub_ai_new_async (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->prds,
+  prd_hub_ai_new_async (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->rooms,
                         self->store, PRD_AI_JOB_STORE (self->store), self->config, NULL,
                         cancellable, on_ai_started, g_steal_pointer (&task));
 }
@@ -947,7 +1031,7 @@ on_social_started (GObject *source, GAsyncResult *result, gpointer user_data)
   if (self->versions != NULL)
     g_signal_connect_object (self->versions, "version-created", G_CALLBACK (on_version_created),
                              self->social, 0);
-  prd_hub_conflicts_new_async (self->prds, self->store, PRD_CONFLICT_STORE (self->store),
+  prd_hub_conflicts_new_async (self->rooms, self->store, PRD_CONFLICT_STORE (self->store),
                                self->config, cancellable, on_conflicts_started,
                                g_steal_pointer (&task));
 }
@@ -991,14 +1075,18 @@ prd_hub_set_store_async (PrdHub *self,
 
   self->starting = TRUE;
   self->store = g_object_ref (store);
-  self->prds =
-      prd_hub_prds_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), store, self->config);
+  self->rooms = prd_hub_room_registry_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS),
+                                           store, self->config);
+  g_signal_connect (self->rooms, "member-joined", G_CALLBACK (on_member_joined), self);
+  g_signal_connect (self->rooms, "operation-committed", G_CALLBACK (on_operation_committed), self);
+  self->collab =
+      prd_hub_collab_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->rooms);
   if (self->config->data_dir != NULL)
     self->versions =
-        prd_hub_versions_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->prds,
+        prd_hub_versions_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->rooms,
                               store, PRD_VERSION_STORE (store), self->config);
   prd_hub_social_new_async (
-      self->prds, prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_NOTIFICATIONS), store,
+      self->rooms, prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_NOTIFICATIONS), store,
       PRD_COMMENT_STORE (store), PRD_APPROVAL_STORE (store), PRD_NOTIFICATION_STORE (store),
       cancellable, on_social_started, g_steal_pointer (&task));
 }
@@ -1040,12 +1128,18 @@ prd_hub_get_store (PrdHub *self)
   return self->store;
 }
 
-PrdHubPrds *
-prd_hub_get_prds (PrdHub *self)
+/**
+ * prd_hub_get_rooms:
+ *
+ * Returns: (transfer none) (nullable): the open rooms of /prds, once the
+ *   hub has a store
+ */
+PrdHubRoomRegistry *
+prd_hub_get_rooms (PrdHub *self)
 {
   g_return_val_if_fail (PRD_IS_HUB (self), NULL);
 
-  return self->prds;
+  return self->rooms;
 }
 
 /**

@@ -31,6 +31,7 @@
 #include "prd-hub.h"
 #include "prd-secret-store.h"
 #include "prd-sqlite-store.h"
+#include "prd-time.h"
 
 #define DEFAULT_TOKEN_TTL (7 * 24 * 3600)
 #define MAX_TOKEN_TTL     (366 * 24 * 3600)
@@ -544,7 +545,7 @@ prd_list (PrdStore *store, const char *org)
   for (guint i = 0; i < infos->len; i++)
     {
       PrdStoreInfo *info = g_ptr_array_index (infos, i);
-      g_autofree char *updated = prd_hub_format_time (info->updated_at);
+      g_autofree char *updated = prd_time_format (info->updated_at);
 
       printf ("%s\t%s\t%s\t%s\n", info->id, info->version, updated, info->title);
     }

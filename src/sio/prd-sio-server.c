@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "prd-error.h"
-#include "prd-sio-json-private.h"
+#include "prd-time.h"
 #include "prd-sio-private.h"
 #include "prd-sio-server.h"
 
@@ -192,7 +192,7 @@ client_connect (PrdSioClient *client, PrdSioPacket *packet)
     {
       g_autoptr (JsonObject) data = json_object_new ();
       g_autoptr (JsonNode) data_node = json_node_new (JSON_NODE_OBJECT);
-      g_autofree char *timestamp = prd_sio_json_timestamp_now ();
+      g_autofree char *timestamp = prd_time_format_now ();
 
       json_object_set_string_member (data, "code",
                                      prd_error_code_to_string (PRD_ERROR_INVALID_PAYLOAD));

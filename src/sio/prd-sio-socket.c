@@ -17,7 +17,7 @@
 #include <sys/random.h>
 
 #include "prd-error.h"
-#include "prd-sio-json-private.h"
+#include "prd-time.h"
 #include "prd-sio-private.h"
 #include "prd-sio-socket.h"
 
@@ -450,7 +450,7 @@ error_object (const char *code, const char *message, const char *event, gboolean
     }
   if (with_timestamp)
     {
-      g_autofree char *timestamp = prd_sio_json_timestamp_now ();
+      g_autofree char *timestamp = prd_time_format_now ();
 
       json_builder_set_member_name (builder, "timestamp");
       json_builder_add_string_value (builder, timestamp);
@@ -482,7 +482,7 @@ refuse_rate_limited (PrdSioSocket *self, const PrdSioRateInfo *info, gint64 ack_
   g_autofree char *reset = NULL;
   gint64 reset_real = g_get_real_time () + (info->reset_time_us - g_get_monotonic_time ());
 
-  reset = prd_sio_json_timestamp (reset_real);
+  reset = prd_time_format (reset_real);
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "message");
   json_builder_add_string_value (builder, "Rate limit exceeded");

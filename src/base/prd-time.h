@@ -5,7 +5,7 @@
 
 G_BEGIN_DECLS
 
-char *prd_sio_json_timestamp_now (void);
-char *prd_sio_json_timestamp (gint64 real_time_us);
+char *prd_time_format (gint64 real_time_us);
+char *prd_time_format_now (void);
 
 G_END_DECLS
