@@ -21,7 +21,7 @@
 #include "prd-ai-job-store.h"
 #include "prd-sqlite-store.h"
 
-#include "test-prds-client.h"
+#include "prd-test-harness.h"
 
 #define SECRET "ai-jobs-test-secret-0123456789abcdef0123"
 
@@ -37,12 +37,12 @@ typedef struct
 } Fixture;
 
 /* Opens a WebSocket session and connects to /prds as @user. */
-static Client *
+static PrdTestClient *
 client_new (Fixture *f, const char *user, const char *org, PrdRole role)
 {
-  g_autofree char *token = mint_token (f->auth, user, org, role);
+  g_autofree char *token = prd_test_mint_token (f->auth, user, org, role);
 
-  return client_connect (f->url, token);
+  return prd_test_client_connect (f->url, token);
 }
 
 static char *
@@ -52,8 +52,9 @@ create_prd (Fixture *f, const char *org, const char *content)
   g_autoptr (PrdStoreInfo) info = NULL;
   g_autoptr (GError) error = NULL;
 
-  prd_hub_create_prd_async (f->store, org, "Collab", "owner", content, NULL, result_cb, &result);
-  info = prd_hub_create_prd_finish (wait_result (&result), &error);
+  prd_hub_create_prd_async (f->store, org, "Collab", "owner", content, NULL, prd_test_result_cb,
+                            &result);
+  info = prd_hub_create_prd_finish (prd_test_wait_result (&result), &error);
   g_assert_no_error (error);
   g_assert_cmpstr (info->version, ==, "0.1.0");
   return g_strdup (info->id);
@@ -63,7 +64,7 @@ create_prd (Fixture *f, const char *org, const char *content)
 static char *
 stored_text (Fixture *f, const char *prd_id, gint64 *out_snapshot_seq)
 {
-  return store_text (f->store, prd_id, out_snapshot_seq);
+  return prd_test_store_text (f->store, prd_id, out_snapshot_seq);
 }
 
 static void
@@ -74,14 +75,14 @@ fixture_open (Fixture *f)
   g_autoptr (PrdAiProvider) provider = NULL;
   g_autofree char *db = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
 
-  prd_sqlite_store_new_async (db, NULL, result_cb, &result);
-  f->store = PRD_STORE (prd_sqlite_store_new_finish (wait_result (&result), &error));
+  prd_sqlite_store_new_async (db, NULL, prd_test_result_cb, &result);
+  f->store = PRD_STORE (prd_sqlite_store_new_finish (prd_test_wait_result (&result), &error));
   g_assert_no_error (error);
   provider = prd_hub_ai_build_provider (f->config, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (provider);
   f->hub = prd_hub_new (f->config, f->auth);
-  start_hub (f->hub, f->store);
+  prd_test_start_hub (f->hub, f->store);
   prd_hub_set_ai_provider (f->hub, provider);
   g_assert_true (prd_hub_listen (f->hub, &error));
   g_clear_pointer (&f->url, g_free);
@@ -95,8 +96,8 @@ fixture_close (Fixture *f)
   g_autoptr (GError) error = NULL;
 
   g_clear_object (&f->hub);
-  prd_store_close_async (f->store, NULL, result_cb, &result);
-  g_assert_true (prd_store_close_finish (f->store, wait_result (&result), &error));
+  prd_store_close_async (f->store, NULL, prd_test_result_cb, &result);
+  g_assert_true (prd_store_close_finish (f->store, prd_test_wait_result (&result), &error));
   g_clear_object (&f->store);
 }
 
@@ -148,13 +149,13 @@ fixture_teardown (Fixture *f, gconstpointer data)
 }
 
 static void
-join (Client *client, const char *prd_id)
+join (PrdTestClient *client, const char *prd_id)
 {
   g_autofree char *payload = g_strdup_printf ("{\"prdId\":\"%s\",\"mode\":\"edit\"}", prd_id);
-  g_autoptr (JsonNode) ack = request (client, "join-prd", payload);
-  g_autoptr (JsonNode) joined = wait_event (client, "joined-prd");
+  g_autoptr (JsonNode) ack = prd_test_client_request (client, "join-prd", payload);
+  g_autoptr (JsonNode) joined = prd_test_client_wait_event (client, "joined-prd");
 
-  assert_ok (ack);
+  prd_test_assert_ok (ack);
 }
 
 static PrdAiJobRecord *
@@ -164,8 +165,10 @@ stored_job (Fixture *f, const char *job_id)
   g_autoptr (GError) error = NULL;
   PrdAiJobRecord *job;
 
-  prd_ai_job_store_get_async (PRD_AI_JOB_STORE (f->store), job_id, NULL, result_cb, &result);
-  job = prd_ai_job_store_get_finish (PRD_AI_JOB_STORE (f->store), wait_result (&result), &error);
+  prd_ai_job_store_get_async (PRD_AI_JOB_STORE (f->store), job_id, NULL, prd_test_result_cb,
+                              &result);
+  job = prd_ai_job_store_get_finish (PRD_AI_JOB_STORE (f->store), prd_test_wait_result (&result),
+                                     &error);
   g_assert_no_error (error);
   return job;
 }
@@ -176,7 +179,7 @@ static void
 test_stream_is_stored (Fixture *f, gconstpointer data)
 {
   g_autofree char *prd_id = create_prd (f, "org", "Base.\n");
-  g_autoptr (Client) a = client_new (f, "user_a", "org", PRD_ROLE_EDITOR);
+  g_autoptr (PrdTestClient) a = client_new (f, "user_a", "org", PRD_ROLE_EDITOR);
   g_autoptr (JsonNode) ack = NULL;
   g_autoptr (JsonNode) complete = NULL;
   g_autoptr (JsonNode) update = NULL;
@@ -190,10 +193,10 @@ test_stream_is_stored (Fixture *f, gconstpointer data)
   payload = g_strdup_printf ("{\"prdId\":\"%s\",\"prompt\":\"Add a greeting\","
                              "\"context\":{\"cursorPosition\":0}}",
                              prd_id);
-  ack = request (a, "ai-prompt", payload);
-  assert_ok (ack);
+  ack = prd_test_client_request (a, "ai-prompt", payload);
+  prd_test_assert_ok (ack);
   job_id = g_strdup (json_object_get_string_member (json_node_get_object (ack), "jobId"));
-  complete = wait_event (a, "ai-stream-complete");
+  complete = prd_test_client_wait_event (a, "ai-stream-complete");
   object = json_node_get_object (complete);
   g_assert_cmpstr (json_object_get_string_member (object, "jobId"), ==, job_id);
   g_assert_cmpstr (json_object_get_string_member (object, "fullResponse"), ==,
@@ -202,7 +205,7 @@ test_stream_is_stored (Fixture *f, gconstpointer data)
   /* The model's "Add a sequence diagram" is no JSON array: no suggestions. */
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (object, "suggestions")),
                     ==, 0);
-  update = wait_event (a, "content-update");
+  update = prd_test_client_wait_event (a, "content-update");
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (update), "userId"), ==,
                    "ai");
 
@@ -236,19 +239,19 @@ test_restart_interrupts (Fixture *f, gconstpointer data)
   g_autoptr (PrdAiJobRecord) job = NULL;
 
   {
-    g_autoptr (Client) a = client_new (f, "user_a", "org", PRD_ROLE_EDITOR);
+    g_autoptr (PrdTestClient) a = client_new (f, "user_a", "org", PRD_ROLE_EDITOR);
 
     join (a, prd_id);
     payload = g_strdup_printf ("{\"prdId\":\"%s\",\"prompt\":\"scenario:gated go\"}", prd_id);
-    ack = request (a, "ai-prompt", payload);
-    assert_ok (ack);
+    ack = prd_test_client_request (a, "ai-prompt", payload);
+    prd_test_assert_ok (ack);
     job_id = g_strdup (json_object_get_string_member (json_node_get_object (ack), "jobId"));
-    chunk = wait_event (a, "ai-stream-chunk");
+    chunk = prd_test_client_wait_event (a, "ai-stream-chunk");
     g_assert_cmpstr (json_object_get_string_member (json_node_get_object (chunk), "chunk"), ==,
                      "first");
     /* The content-update comes after the append's commit. */
     g_clear_pointer (&chunk, json_node_unref);
-    chunk = wait_event (a, "content-update");
+    chunk = prd_test_client_wait_event (a, "content-update");
   }
   fixture_close (f);
   fixture_open (f);
