@@ -309,18 +309,14 @@ check_with_git_cli (Fixture *f, const char *prd_id, Expected *expected, guint n)
 static void
 restart (Fixture *f)
 {
-  g_autoptr (GAsyncResult) closed = NULL;
-  g_autoptr (GAsyncResult) opened = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *db = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
 
   g_clear_object (&f->hub);
-  prd_store_close_async (f->store, NULL, prd_test_result_cb, &closed);
-  g_assert_true (prd_store_close_finish (f->store, prd_test_wait_result (&closed), &error));
+  prd_test_store_close (f->store);
   g_clear_object (&f->store);
   g_clear_pointer (&f->url, g_free);
-  prd_sqlite_store_new_async (db, NULL, prd_test_result_cb, &opened);
-  f->store = PRD_STORE (prd_sqlite_store_new_finish (prd_test_wait_result (&opened), &error));
+  f->store = prd_test_store_open (db, &error);
   g_assert_no_error (error);
   f->hub = prd_hub_new (f->config, f->auth);
   prd_test_start_hub (f->hub, f->store);
@@ -537,13 +533,6 @@ test_concurrent (Fixture *f, gconstpointer data)
   }
 }
 
-static gboolean
-on_quiet (gpointer user_data)
-{
-  *(gboolean *) user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
 static void
 test_autosave (Fixture *f, gconstpointer data)
 {
@@ -555,13 +544,10 @@ test_autosave (Fixture *f, gconstpointer data)
   g_autoptr (JsonNode) complete = NULL;
   g_autofree char *text = NULL;
   gint64 snapshot_seq = 0;
-  gboolean quiet = FALSE;
   JsonObject *object;
 
   /* Nothing unsaved yet: a few ticks pass without an auto-save. */
-  g_timeout_add (2500, on_quiet, &quiet);
-  while (!quiet)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_run_for (2500);
   for (GList *l = a->messages.head; l != NULL; l = l->next)
     g_assert_null (strstr (l->data, "auto-save"));
 
@@ -583,10 +569,7 @@ test_autosave (Fixture *f, gconstpointer data)
   g_assert_cmpint (snapshot_seq, ==, 2);
 
   /* Saved: no more auto-saves until the next change. */
-  quiet = FALSE;
-  g_timeout_add (2500, on_quiet, &quiet);
-  while (!quiet)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_run_for (2500);
   for (GList *l = a->messages.head; l != NULL; l = l->next)
     g_assert_null (strstr (l->data, "auto-save"));
 }

@@ -92,6 +92,10 @@ void prd_test_wait_signal_full (
 #define prd_test_wait_signal(object, detailed_signal, timeout_ms) \
   prd_test_wait_signal_full ((object), (detailed_signal), (timeout_ms), __FILE__, __LINE__)
 
+/* Runs the default main context for @ms whatever happens: for a test that
+ * checks that nothing happens in a while (no auto-save without changes). */
+void prd_test_run_for (guint ms);
+
 /* ---- files ------------------------------------------------------------------- */
 
 /* g_dir_make_tmp (@tmpl), asserting that it worked. */

@@ -78,6 +78,16 @@ prd_test_wait_result_full (
   return *slot;
 }
 
+void
+prd_test_run_for (guint ms)
+{
+  gboolean expired = FALSE;
+
+  g_timeout_add (ms, on_deadline, &expired);
+  while (!expired)
+    g_main_context_iteration (NULL, TRUE);
+}
+
 /* ---- signals ----------------------------------------------------------------- */
 
 struct _PrdTestSignalWatch
