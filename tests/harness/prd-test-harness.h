@@ -134,6 +134,8 @@ sqlite3 *prd_test_sqlite_open_ro (const char *path);
 
 /* ---- the hub ------------------------------------------------------------------ */
 
+/* prd_auth_mint (@auth, @identity), asserting that it worked. */
+char *prd_test_mint (PrdAuth *auth, PrdIdentity *identity);
 /* A token of @auth for @user (also its name) in @org, valid for an hour. */
 char *prd_test_mint_token (PrdAuth *auth, const char *user, const char *org, PrdRole role);
 

@@ -9,15 +9,23 @@
 #include "prd-test-harness.h"
 
 char *
-prd_test_mint_token (PrdAuth *auth, const char *user, const char *org, PrdRole role)
+prd_test_mint (PrdAuth *auth, PrdIdentity *identity)
 {
-  g_autoptr (PrdIdentity) identity =
-      prd_identity_new (user, user, NULL, org, role, g_get_real_time () / G_USEC_PER_SEC + 3600);
   g_autoptr (GError) error = NULL;
   char *token = prd_auth_mint (auth, identity, &error);
 
   g_assert_no_error (error);
+  g_assert_nonnull (token);
   return token;
+}
+
+char *
+prd_test_mint_token (PrdAuth *auth, const char *user, const char *org, PrdRole role)
+{
+  g_autoptr (PrdIdentity) identity =
+      prd_identity_new (user, user, NULL, org, role, g_get_real_time () / G_USEC_PER_SEC + 3600);
+
+  return prd_test_mint (auth, identity);
 }
 
 void
