@@ -772,6 +772,7 @@ typedef struct
   guint64 commits_before;
   int n_done;
   int n_failed;
+  int n_expected;
   gint64 last_seq;
 } GroupState;
 
@@ -781,6 +782,15 @@ typedef struct
   int index;
   gboolean expect_failure;
 } AppendCall;
+
+/* Every append of test_group_commit() acknowledged, one way or the other. */
+static gboolean
+all_acked (gpointer data)
+{
+  GroupState *state = data;
+
+  return state->n_done + state->n_failed >= state->n_expected;
+}
 
 static void
 group_append_cb (GObject *source, GAsyncResult *result, gpointer data)
@@ -841,11 +851,11 @@ test_group_commit (Fixture *f, gconstpointer data)
       prd_store_append_update_async (f->store, "prd_group", i == 50 ? 99 : site, i + 1, "alice",
                                      payload, NULL, group_append_cb, call);
     }
+  state.n_expected = n;
   /* Nothing is acknowledged before the loop runs. */
   g_assert_cmpint (state.n_done, ==, 0);
 
-  while (state.n_done + state.n_failed < n)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_until (all_acked, &state, PRD_TEST_TIMEOUT_MS);
 
   g_assert_cmpint (state.n_done, ==, n - 1);
   g_assert_cmpint (state.n_failed, ==, 1);
