@@ -19,6 +19,7 @@
 #include "prd-hub-context.h"
 #include "prd-hub-secret.h"
 #include "prd-hub.h"
+#include "prd-test-harness.h"
 
 #define SECRET "integration-test-secret-0123456789abcdef"
 
@@ -351,11 +352,8 @@ mint (PrdAuth *auth, gint64 ttl)
   g_autoptr (PrdIdentity) identity =
       prd_identity_new ("user_456", "Sarah Smith", "https://avatar.url", "org_123", PRD_ROLE_EDITOR,
                         g_get_real_time () / G_USEC_PER_SEC + ttl);
-  g_autoptr (GError) error = NULL;
-  char *token = prd_auth_mint (auth, identity, &error);
 
-  g_assert_no_error (error);
-  return token;
+  return prd_test_mint (auth, identity);
 }
 
 static void

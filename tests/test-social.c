@@ -18,6 +18,7 @@
 #include "prd-error.h"
 #include "prd-hub.h"
 #include "prd-sqlite-store.h"
+#include "prd-test-harness.h"
 
 #define SECRET "social-test-secret-0123456789abcdef0123"
 
@@ -31,28 +32,14 @@ typedef struct
   PrdHub *hub;
 } Fixture;
 
-static void
-result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
-static GAsyncResult *
-wait_result (GAsyncResult **slot)
-{
-  while (*slot == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  return *slot;
-}
-
 /* prd_hub_set_store_async() to the end. */
 static gboolean
 start_hub (Fixture *f, GError **error)
 {
   g_autoptr (GAsyncResult) result = NULL;
 
-  prd_hub_set_store_async (f->hub, f->store, NULL, result_cb, &result);
-  return prd_hub_set_store_finish (f->hub, wait_result (&result), error);
+  prd_hub_set_store_async (f->hub, f->store, NULL, prd_test_result_cb, &result);
+  return prd_hub_set_store_finish (f->hub, prd_test_wait_result (&result), error);
 }
 
 /* Waits for everything queued on the store so far to commit: the store
@@ -65,8 +52,10 @@ sync_store (Fixture *f)
   g_autoptr (GError) error = NULL;
   PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
 
-  prd_notification_store_list_unread_async (store, "org_a", "nobody", 1, NULL, result_cb, &result);
-  unread = prd_notification_store_list_unread_finish (store, wait_result (&result), &error);
+  prd_notification_store_list_unread_async (store, "org_a", "nobody", 1, NULL, prd_test_result_cb,
+                                            &result);
+  unread =
+      prd_notification_store_list_unread_finish (store, prd_test_wait_result (&result), &error);
   g_assert_no_error (error);
 }
 
@@ -121,10 +110,8 @@ fixture_setup (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GBytes) secret = g_bytes_new_static (SECRET, strlen (SECRET));
-  g_autoptr (GAsyncResult) result = NULL;
 
-  f->tmp_dir = g_dir_make_tmp ("prd-social-XXXXXX", &error);
-  g_assert_no_error (error);
+  f->tmp_dir = prd_test_make_tmp_dir ("prd-social-XXXXXX");
   f->config = prd_hub_config_new ();
   g_assert_true (prd_hub_config_set_listen (f->config, "127.0.0.1:0", &error));
   g_assert_true (prd_hub_config_set_data_dir (f->config, f->tmp_dir, &error));
@@ -132,33 +119,19 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->auth = prd_auth_new_hmac (secret, &error);
   g_assert_no_error (error);
   f->db = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
-  prd_sqlite_store_new_async (f->db, NULL, result_cb, &result);
-  f->store = PRD_STORE (prd_sqlite_store_new_finish (wait_result (&result), &error));
+  f->store = prd_test_store_open (f->db, &error);
   g_assert_no_error (error);
 }
 
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GDir) dir = NULL;
-  const char *name;
-
   g_clear_object (&f->hub);
-  prd_store_close_async (f->store, NULL, result_cb, &result);
-  g_assert_true (prd_store_close_finish (f->store, wait_result (&result), &error));
+  prd_test_store_close (f->store);
   g_clear_object (&f->store);
   g_clear_object (&f->auth);
   g_clear_pointer (&f->config, prd_hub_config_unref);
-  dir = g_dir_open (f->tmp_dir, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (f->tmp_dir, name, NULL);
-
-      g_unlink (path);
-    }
-  g_rmdir (f->tmp_dir);
+  prd_test_remove_tree (f->tmp_dir);
   g_free (f->tmp_dir);
   g_free (f->db);
 }
@@ -170,8 +143,9 @@ create_prd (Fixture *f, const char *owner)
   g_autoptr (PrdStoreInfo) info = NULL;
   g_autoptr (GError) error = NULL;
 
-  prd_hub_create_prd_async (f->store, "org_a", "Versions", owner, "text", NULL, result_cb, &result);
-  info = prd_hub_create_prd_finish (wait_result (&result), &error);
+  prd_hub_create_prd_async (f->store, "org_a", "Versions", owner, "text", NULL, prd_test_result_cb,
+                            &result);
+  info = prd_hub_create_prd_finish (prd_test_wait_result (&result), &error);
   g_assert_no_error (error);
   return g_strdup (info->id);
 }
@@ -236,13 +210,20 @@ test_version_created (Fixture *f, gconstpointer data)
 static void
 acquire_site (Fixture *f, const char *prd_id, const char *user_id)
 {
-  g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (PrdStoreSite) site = NULL;
   g_autoptr (GError) error = NULL;
 
-  prd_store_acquire_site_async (f->store, prd_id, user_id, NULL, 0, NULL, result_cb, &result);
-  site = prd_store_acquire_site_finish (f->store, wait_result (&result), &error);
+  site = prd_test_store_acquire_site (f->store, prd_id, user_id, NULL, 0, &error);
   g_assert_no_error (error);
+}
+
+static gboolean
+has_notifications (gpointer data)
+{
+  g_autoptr (GPtrArray) rows =
+      db_rows (data, "SELECT user_id FROM social_notifications ORDER BY user_id");
+
+  return rows->len > 0;
 }
 
 /* Without a list, the editors are the users holding a site in the PRD. */
@@ -264,15 +245,12 @@ test_version_editors (Fixture *f, gconstpointer data)
   acquire_site (f, prd_id, "bob");
   prd_hub_notify_version_created (prd_hub_get_social (f->hub), prd_id, "org_a", "Versions", "0.2.0",
                                   "alice", "Alice", NULL);
-  /* The sites are listed first, then the notifications written: each read
-   * lets one more step through. */
-  for (int i = 0; i < 10; i++)
-    {
-      g_clear_pointer (&notes, g_ptr_array_unref);
-      notes = db_rows (f, "SELECT user_id FROM social_notifications ORDER BY user_id");
-      if (notes->len > 0)
-        break;
-    }
+  /* The sites are listed first, then the notifications written, and
+   * prd_hub_notify_version_created() is fire-and-forget: no signal or ack
+   * says the rows are in. Each db_rows() round-trips through the store and
+   * lets one more step through, so this is a bounded wait on the rows. */
+  prd_test_wait_until (has_notifications, f, PRD_TEST_TIMEOUT_MS);
+  notes = db_rows (f, "SELECT user_id FROM social_notifications ORDER BY user_id");
   g_assert_cmpuint (notes->len, ==, 2);
   g_assert_cmpstr (cell (notes, 0, 0), ==, "bob");
   g_assert_cmpstr (cell (notes, 1, 0), ==, "carol");
@@ -302,8 +280,8 @@ test_damaged_comment (Fixture *f, gconstpointer data)
                                      f->config);
   prd_hub_social_new_async (rooms, prd_sio_server_of (sio, PRD_HUB_NAMESPACE_NOTIFICATIONS),
                             f->store, PRD_COMMENT_STORE (f->store), PRD_APPROVAL_STORE (f->store),
-                            PRD_NOTIFICATION_STORE (f->store), NULL, result_cb, &result);
-  social = prd_hub_social_new_finish (wait_result (&result), &error);
+                            PRD_NOTIFICATION_STORE (f->store), NULL, prd_test_result_cb, &result);
+  social = prd_hub_social_new_finish (prd_test_wait_result (&result), &error);
   g_assert_null (social);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
 }

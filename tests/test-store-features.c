@@ -19,7 +19,7 @@
 #include "prd-conflict-store.h"
 #include "prd-notification-store.h"
 #include "prd-version-store.h"
-#include "test-store-common.h"
+#include "prd-test-harness.h"
 
 typedef struct
 {
@@ -38,11 +38,11 @@ fixture_set_up (Fixture *f, gconstpointer data)
   f->dir = g_dir_make_tmp ("prd-store-features-XXXXXX", &error);
   g_assert_no_error (error);
   f->path = g_build_filename (f->dir, "prdhub.db", NULL);
-  f->store = test_store_open (f->path, &error);
+  f->store = prd_test_store_open (f->path, &error);
   g_assert_no_error (error);
-  a = test_store_create (f->store, "prd_a", "org_a", "Alpha", "alice", &error);
+  a = prd_test_store_create (f->store, "prd_a", "org_a", "Alpha", "alice", &error);
   g_assert_no_error (error);
-  b = test_store_create (f->store, "prd_b", "org_a", "Beta", "bob", &error);
+  b = prd_test_store_create (f->store, "prd_b", "org_a", "Beta", "bob", &error);
   g_assert_no_error (error);
 }
 
@@ -51,10 +51,10 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 {
   if (f->store != NULL)
     {
-      test_store_close (f->store);
+      prd_test_store_close (f->store);
       g_clear_object (&f->store);
     }
-  test_store_rm_rf (f->dir);
+  prd_test_remove_tree (f->dir);
   g_free (f->path);
   g_free (f->dir);
 }
@@ -63,7 +63,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 static gint64
 raw_count (Fixture *f, const char *sql)
 {
-  g_autoptr (sqlite3) db = raw_open_ro (f->path);
+  g_autoptr (sqlite3) db = prd_test_sqlite_open_ro (f->path);
   g_autoptr (sqlite3_stmt) stmt = NULL;
 
   g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
@@ -74,7 +74,7 @@ raw_count (Fixture *f, const char *sql)
 static char *
 raw_text (Fixture *f, const char *sql)
 {
-  g_autoptr (sqlite3) db = raw_open_ro (f->path);
+  g_autoptr (sqlite3) db = prd_test_sqlite_open_ro (f->path);
   g_autoptr (sqlite3_stmt) stmt = NULL;
 
   g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
@@ -125,7 +125,7 @@ load_comments (Fixture *f)
 {
   PrdCommentStore *store = PRD_COMMENT_STORE (f->store);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GAsyncResult) res = WAIT_FOR (prd_comment_store_load_async, store, NULL);
+  g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_comment_store_load_async, store, NULL);
   GPtrArray *comments = prd_comment_store_load_finish (store, res, &error);
 
   g_assert_no_error (error);
@@ -168,8 +168,8 @@ add_comment (Fixture *f,
   };
   g_autoptr (GPtrArray) notifications = notifications_new (notification_id, "bob");
   g_autoptr (GPtrArray) activities = activities_new (activity_id);
-  g_autoptr (GAsyncResult) res =
-      WAIT_FOR (prd_comment_store_add_async, store, &comment, notifications, activities, NULL);
+  g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_comment_store_add_async, store, &comment,
+                                                    notifications, activities, NULL);
 
   return prd_comment_store_add_finish (store, res, error);
 }
@@ -187,8 +187,8 @@ add_reply (Fixture *f, const char *id, const char *comment_id, gint64 at, GError
     .created_at = at,
   };
   g_autoptr (GPtrArray) notifications = notifications_new (NULL, NULL);
-  g_autoptr (GAsyncResult) res =
-      WAIT_FOR (prd_comment_store_add_reply_async, store, &reply, notifications, NULL, NULL);
+  g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_comment_store_add_reply_async, store,
+                                                    &reply, notifications, NULL, NULL);
 
   return prd_comment_store_add_reply_finish (store, res, error);
 }
@@ -198,8 +198,8 @@ list_unread (Fixture *f, const char *user_id, guint limit)
 {
   PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GAsyncResult) res =
-      WAIT_FOR (prd_notification_store_list_unread_async, store, "org_a", user_id, limit, NULL);
+  g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_notification_store_list_unread_async, store,
+                                                    "org_a", user_id, limit, NULL);
   GPtrArray *records = prd_notification_store_list_unread_finish (store, res, &error);
 
   g_assert_no_error (error);
@@ -212,8 +212,8 @@ list_activity (Fixture *f, gint64 before, guint limit)
 {
   PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GAsyncResult) res =
-      WAIT_FOR (prd_notification_store_list_activity_async, store, "org_a", before, limit, NULL);
+  g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_notification_store_list_activity_async,
+                                                    store, "org_a", before, limit, NULL);
   GPtrArray *records = prd_notification_store_list_activity_finish (store, res, &error);
 
   g_assert_no_error (error);
@@ -288,9 +288,9 @@ test_comments (Fixture *f, gconstpointer data)
       g_autoptr (GAsyncResult) res = NULL;
       g_autoptr (GPtrArray) activities = activities_new (i == 0 ? "activity_r1" : "activity_r2");
 
-      res =
-          WAIT_FOR (prd_comment_store_resolve_async, store, "comment_1", i == 0 ? "carol" : "dave",
-                    i == 0 ? "Carol" : "Dave", 5000 + i, NULL, activities, NULL);
+      res = PRD_TEST_WAIT_FOR (prd_comment_store_resolve_async, store, "comment_1",
+                               i == 0 ? "carol" : "dave", i == 0 ? "Carol" : "Dave", 5000 + i, NULL,
+                               activities, NULL);
       g_assert_true (prd_comment_store_resolve_finish (store, res, &error));
       g_assert_no_error (error);
     }
@@ -341,8 +341,8 @@ test_comment_atomic (Fixture *f, gconstpointer data)
       .created_at = 1,
     };
     g_autoptr (GPtrArray) notifications = notifications_new ("notif_x", "alice");
-    g_autoptr (GAsyncResult) res =
-        WAIT_FOR (prd_comment_store_add_reply_async, store, &reply, notifications, NULL, NULL);
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_comment_store_add_reply_async, store,
+                                                      &reply, notifications, NULL, NULL);
 
     g_assert_false (prd_comment_store_add_reply_finish (store, res, &error));
     g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
@@ -378,7 +378,7 @@ test_comment_rows (Fixture *f, gconstpointer data)
 
     bad.id = "comment_bad";
     bad.prd_id = "not a prd id";
-    res = WAIT_FOR (prd_comment_store_add_async, store, &bad, NULL, NULL, NULL);
+    res = PRD_TEST_WAIT_FOR (prd_comment_store_add_async, store, &bad, NULL, NULL, NULL);
     g_assert_false (prd_comment_store_add_finish (store, res, &error));
     g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_ID);
     g_clear_error (&error);
@@ -404,8 +404,8 @@ test_approvals (Fixture *f, gconstpointer data)
   {
     g_autoptr (GPtrArray) notifications = notifications_new ("notif_a", "alice");
     g_autoptr (GPtrArray) activities = activities_new ("activity_a");
-    g_autoptr (GAsyncResult) res =
-        WAIT_FOR (prd_approval_store_add_async, store, &approval, notifications, activities, NULL);
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_approval_store_add_async, store,
+                                                      &approval, notifications, activities, NULL);
 
     g_assert_true (prd_approval_store_add_finish (store, res, &error));
     g_assert_no_error (error);
@@ -427,8 +427,8 @@ test_approvals (Fixture *f, gconstpointer data)
   {
     g_autoptr (GPtrArray) notifications = notifications_new ("notif_b", "alice");
     g_autoptr (GPtrArray) activities = activities_new ("activity_b");
-    g_autoptr (GAsyncResult) res =
-        WAIT_FOR (prd_approval_store_add_async, store, &approval, notifications, activities, NULL);
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_approval_store_add_async, store,
+                                                      &approval, notifications, activities, NULL);
 
     g_assert_false (prd_approval_store_add_finish (store, res, &error));
     g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
@@ -472,8 +472,8 @@ test_notifications (Fixture *f, gconstpointer data)
     }
   g_ptr_array_add (activities, prd_activity_record_new ("activity_b", "org_b", "{}"));
   {
-    g_autoptr (GAsyncResult) res =
-        WAIT_FOR (prd_notification_store_record_async, store, notifications, activities, NULL);
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_notification_store_record_async, store,
+                                                      notifications, activities, NULL);
 
     g_assert_true (prd_notification_store_record_finish (store, res, &error));
     g_assert_no_error (error);
@@ -497,8 +497,8 @@ test_notifications (Fixture *f, gconstpointer data)
 
   /* Only the user's own, each once. */
   {
-    g_autoptr (GAsyncResult) res =
-        WAIT_FOR (prd_notification_store_mark_read_async, store, "org_a", "bob", ids, NULL);
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_notification_store_mark_read_async, store,
+                                                      "org_a", "bob", ids, NULL);
 
     marked = prd_notification_store_mark_read_finish (store, res, &error);
     g_assert_no_error (error);
@@ -538,7 +538,7 @@ test_notifications (Fixture *f, gconstpointer data)
     g_autoptr (GPtrArray) again = notifications_new ("notif_new", "bob");
     g_autoptr (GPtrArray) more = activities_new ("activity_0");
     g_autoptr (GAsyncResult) res =
-        WAIT_FOR (prd_notification_store_record_async, store, again, more, NULL);
+        PRD_TEST_WAIT_FOR (prd_notification_store_record_async, store, again, more, NULL);
 
     g_assert_false (prd_notification_store_record_finish (store, res, &error));
     g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
@@ -552,7 +552,7 @@ test_notifications (Fixture *f, gconstpointer data)
     g_autoptr (GAsyncResult) res = NULL;
 
     g_clear_pointer (&((PrdNotificationRecord *) g_ptr_array_index (broken, 0))->user_id, g_free);
-    res = WAIT_FOR (prd_notification_store_record_async, store, broken, NULL, NULL);
+    res = PRD_TEST_WAIT_FOR (prd_notification_store_record_async, store, broken, NULL, NULL);
     g_assert_false (prd_notification_store_record_finish (store, res, &error));
     g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
   }
@@ -578,7 +578,7 @@ test_conflicts (Fixture *f, gconstpointer data)
   for (guint i = 0; i < 2; i++)
     {
       g_autoptr (GAsyncResult) res =
-          WAIT_FOR (prd_conflict_store_add_async, store, &conflict, NULL);
+          PRD_TEST_WAIT_FOR (prd_conflict_store_add_async, store, &conflict, NULL);
 
       g_assert_true (prd_conflict_store_add_finish (store, res, &error));
       g_assert_no_error (error);
@@ -591,14 +591,14 @@ test_conflicts (Fixture *f, gconstpointer data)
     /* A conflict in a PRD that does not exist is refused. */
     conflict.id = "conflict_3";
     conflict.prd_id = "prd_gone";
-    res = WAIT_FOR (prd_conflict_store_add_async, store, &conflict, NULL);
+    res = PRD_TEST_WAIT_FOR (prd_conflict_store_add_async, store, &conflict, NULL);
     g_assert_false (prd_conflict_store_add_finish (store, res, &error));
     g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
     g_clear_error (&error);
   }
   {
     g_autoptr (GAsyncResult) res =
-        WAIT_FOR (prd_conflict_store_remove_async, store, "conflict_2", NULL);
+        PRD_TEST_WAIT_FOR (prd_conflict_store_remove_async, store, "conflict_2", NULL);
 
     g_assert_true (prd_conflict_store_remove_finish (store, res, &error));
     g_assert_no_error (error);
@@ -607,13 +607,13 @@ test_conflicts (Fixture *f, gconstpointer data)
     /* Removing what is not there is no error: a resolution may race a
      * deleted PRD. */
     g_autoptr (GAsyncResult) res =
-        WAIT_FOR (prd_conflict_store_remove_async, store, "conflict_9", NULL);
+        PRD_TEST_WAIT_FOR (prd_conflict_store_remove_async, store, "conflict_9", NULL);
 
     g_assert_true (prd_conflict_store_remove_finish (store, res, &error));
     g_assert_no_error (error);
   }
   {
-    g_autoptr (GAsyncResult) res = WAIT_FOR (prd_conflict_store_list_async, store, NULL);
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_conflict_store_list_async, store, NULL);
 
     open = prd_conflict_store_list_finish (store, res, &error);
     g_assert_no_error (error);
@@ -634,7 +634,7 @@ get_job (Fixture *f, const char *id)
 {
   PrdAiJobStore *store = PRD_AI_JOB_STORE (f->store);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GAsyncResult) res = WAIT_FOR (prd_ai_job_store_get_async, store, id, NULL);
+  g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_ai_job_store_get_async, store, id, NULL);
   PrdAiJobRecord *job = prd_ai_job_store_get_finish (store, res, &error);
 
   g_assert_no_error (error);
@@ -662,7 +662,8 @@ test_ai_jobs (Fixture *f, gconstpointer data)
 
   for (guint i = 0; i < 3; i++)
     {
-      g_autoptr (GAsyncResult) res = WAIT_FOR (prd_ai_job_store_save_async, store, &job, NULL);
+      g_autoptr (GAsyncResult) res =
+          PRD_TEST_WAIT_FOR (prd_ai_job_store_save_async, store, &job, NULL);
 
       g_assert_true (prd_ai_job_store_save_finish (store, res, &error));
       g_assert_no_error (error);
@@ -687,7 +688,8 @@ test_ai_jobs (Fixture *f, gconstpointer data)
   g_assert_null (missing);
 
   {
-    g_autoptr (GAsyncResult) res = WAIT_FOR (prd_ai_job_store_interrupt_async, store, NULL);
+    g_autoptr (GAsyncResult) res =
+        PRD_TEST_WAIT_FOR (prd_ai_job_store_interrupt_async, store, NULL);
 
     n = prd_ai_job_store_interrupt_finish (store, res, &error);
     g_assert_no_error (error);
@@ -711,7 +713,7 @@ test_ai_jobs (Fixture *f, gconstpointer data)
 
     job.id = "job_3";
     job.prompt = NULL;
-    res = WAIT_FOR (prd_ai_job_store_save_async, store, &job, NULL);
+    res = PRD_TEST_WAIT_FOR (prd_ai_job_store_save_async, store, &job, NULL);
     g_assert_false (prd_ai_job_store_save_finish (store, res, &error));
     g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
   }
@@ -734,7 +736,8 @@ add_version (Fixture *f, const char *prd_id, const char *version, GError **error
     .created_by_name = "Alice",
     .created_at = 77,
   };
-  g_autoptr (GAsyncResult) res = WAIT_FOR (prd_version_store_add_async, store, &record, NULL);
+  g_autoptr (GAsyncResult) res =
+      PRD_TEST_WAIT_FOR (prd_version_store_add_async, store, &record, NULL);
 
   return prd_version_store_add_finish (store, res, error);
 }
@@ -763,7 +766,8 @@ test_versions (Fixture *f, gconstpointer data)
     g_assert_cmpstr (version, ==, "1.0.0");
   }
   {
-    g_autoptr (GAsyncResult) res = WAIT_FOR (prd_version_store_list_async, store, "prd_a", NULL);
+    g_autoptr (GAsyncResult) res =
+        PRD_TEST_WAIT_FOR (prd_version_store_list_async, store, "prd_a", NULL);
 
     versions = prd_version_store_list_finish (store, res, &error);
     g_assert_no_error (error);
@@ -786,7 +790,7 @@ test_closed (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) notifications = notifications_new ("notif_1", "bob");
 
-  test_store_close (f->store);
+  prd_test_store_close (f->store);
 
   g_assert_false (add_comment (f, "comment_1", NULL, "notif_1", NULL, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
@@ -794,7 +798,7 @@ test_closed (Fixture *f, gconstpointer data)
   g_clear_error (&error);
   {
     PrdCommentStore *store = PRD_COMMENT_STORE (f->store);
-    g_autoptr (GAsyncResult) res = WAIT_FOR (prd_comment_store_load_async, store, NULL);
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_comment_store_load_async, store, NULL);
 
     g_assert_null (prd_comment_store_load_finish (store, res, &error));
     g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
@@ -803,7 +807,7 @@ test_closed (Fixture *f, gconstpointer data)
   {
     PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
     g_autoptr (GAsyncResult) res =
-        WAIT_FOR (prd_notification_store_record_async, store, notifications, NULL, NULL);
+        PRD_TEST_WAIT_FOR (prd_notification_store_record_async, store, notifications, NULL, NULL);
 
     g_assert_false (prd_notification_store_record_finish (store, res, &error));
     g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
@@ -812,8 +816,8 @@ test_closed (Fixture *f, gconstpointer data)
   {
     PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
     const char *const ids[] = { "notif_1", NULL };
-    g_autoptr (GAsyncResult) res =
-        WAIT_FOR (prd_notification_store_mark_read_async, store, "org_a", "bob", ids, NULL);
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_notification_store_mark_read_async, store,
+                                                      "org_a", "bob", ids, NULL);
 
     g_assert_cmpint (prd_notification_store_mark_read_finish (store, res, &error), ==, -1);
     g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
@@ -821,7 +825,7 @@ test_closed (Fixture *f, gconstpointer data)
   }
   {
     PrdConflictStore *store = PRD_CONFLICT_STORE (f->store);
-    g_autoptr (GAsyncResult) res = WAIT_FOR (prd_conflict_store_list_async, store, NULL);
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_conflict_store_list_async, store, NULL);
 
     g_assert_null (prd_conflict_store_list_finish (store, res, &error));
     g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
@@ -829,7 +833,8 @@ test_closed (Fixture *f, gconstpointer data)
   }
   {
     PrdAiJobStore *store = PRD_AI_JOB_STORE (f->store);
-    g_autoptr (GAsyncResult) res = WAIT_FOR (prd_ai_job_store_interrupt_async, store, NULL);
+    g_autoptr (GAsyncResult) res =
+        PRD_TEST_WAIT_FOR (prd_ai_job_store_interrupt_async, store, NULL);
 
     g_assert_cmpint (prd_ai_job_store_interrupt_finish (store, res, &error), ==, -1);
     g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
@@ -843,7 +848,7 @@ test_closed (Fixture *f, gconstpointer data)
       .approver_name = "Carol",
     };
     g_autoptr (GAsyncResult) res =
-        WAIT_FOR (prd_approval_store_add_async, store, &approval, NULL, NULL, NULL);
+        PRD_TEST_WAIT_FOR (prd_approval_store_add_async, store, &approval, NULL, NULL, NULL);
 
     g_assert_false (prd_approval_store_add_finish (store, res, &error));
     g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
@@ -862,10 +867,10 @@ test_damaged (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
 
-  test_store_close (f->store);
+  prd_test_store_close (f->store);
   g_clear_object (&f->store);
   raw_exec_rw (f, "DROP TABLE social_activity");
-  f->store = test_store_open (f->path, &error);
+  f->store = prd_test_store_open (f->path, &error);
   g_assert_no_error (error);
 
   g_assert_false (add_comment (f, "comment_1", NULL, "notif_1", "activity_1", &error));
@@ -877,8 +882,8 @@ test_damaged (Fixture *f, gconstpointer data)
   {
     g_autoptr (GPtrArray) feed = NULL;
     PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
-    g_autoptr (GAsyncResult) res =
-        WAIT_FOR (prd_notification_store_list_activity_async, store, "org_a", G_MAXINT64, 10, NULL);
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_notification_store_list_activity_async,
+                                                      store, "org_a", G_MAXINT64, 10, NULL);
 
     feed = prd_notification_store_list_activity_finish (store, res, &error);
     g_assert_null (feed);
