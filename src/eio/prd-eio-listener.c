@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "prd-eio-idle-stream.h"
+#include "prd-eio-refusal.h"
 
 #include "prd-eio-listener.h"
 
@@ -143,7 +144,10 @@ static void
 conn_free (Conn *conn)
 {
   if (conn->remote != NULL)
-    g_object_set_qdata (G_OBJECT (conn->remote), conn_quark, NULL);
+    {
+      g_object_set_qdata (G_OBJECT (conn->remote), conn_quark, NULL);
+      g_object_set_data (G_OBJECT (conn->remote), PRD_EIO_SOCKET_KEY, NULL);
+    }
   if (conn->input != NULL)
     prd_eio_idle_stream_set_closed_func (conn->input, NULL, NULL);
   g_clear_object (&conn->cancellable);
@@ -302,6 +306,12 @@ hand_over (PrdEioListener *self, Conn *conn, GIOStream *base)
     }
   stream = prd_eio_idle_io_stream_new (base, &conn->input);
   prd_eio_idle_stream_set_closed_func (conn->input, on_input_closed, conn);
+  /* A refusal lingers on the plain socket (prd-eio-refusal.c); over TLS it
+   * closes the TLS connection instead. */
+  if (conn->tls == NULL)
+    g_object_set_data_full (G_OBJECT (conn->remote), PRD_EIO_SOCKET_KEY,
+                            g_object_ref (g_socket_connection_get_socket (conn->connection)),
+                            g_object_unref);
   g_object_set_qdata (G_OBJECT (conn->remote), conn_quark, conn);
   /* The first request starts (request-started) before this returns. */
   if (!soup_server_accept_iostream (self->server, stream, local, conn->remote, &error))

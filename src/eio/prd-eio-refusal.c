@@ -235,6 +235,9 @@ prd_eio_refuse_now (SoupServerMessage *msg)
   refusal = g_new0 (Refusal, 1);
   refusal->response = serialize_response (msg);
   socket = soup_server_message_get_socket (msg);
+  if (socket == NULL && soup_server_message_get_remote_address (msg) != NULL)
+    socket = g_object_get_data (G_OBJECT (soup_server_message_get_remote_address (msg)),
+                                PRD_EIO_SOCKET_KEY);
   refusal->socket = socket != NULL ? g_object_ref (socket) : NULL;
   refusal->stream = soup_server_message_steal_connection (msg);
   if (refusal->stream == NULL)

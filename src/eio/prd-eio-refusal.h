@@ -26,4 +26,12 @@ void prd_eio_refuse_now (SoupServerMessage *msg);
  * instead of a connection reset. */
 #define PRD_EIO_REFUSAL_LINGER_MS 2000
 
+/* Object data on the remote address of a connection handed to libsoup with
+ * soup_server_accept_iostream() (PrdEioListener): its GSocket, which libsoup
+ * does not know for such a connection (soup_server_message_get_socket() is
+ * %NULL), so that a refusal can half-close it and read what still arrives
+ * instead of closing at once, which would reset the connection and could
+ * lose the response. */
+#define PRD_EIO_SOCKET_KEY "prd-eio-socket"
+
 G_END_DECLS

@@ -93,6 +93,9 @@ async function flood(conn, { chunked, limit = FLOOD }) {
   while (conn.sent < limit && conn.buf.length === 0 && !conn.closed && !conn.ended) {
     const ok = conn.sock.write(data);
     conn.sent += PIECE;
+    // Let the answer in: a hub that reads and drops the rest of a refused
+    // upload leaves the socket writable, so writes alone never yield.
+    if (conn.sent % (1024 * 1024) === 0) await new Promise((resolve) => setImmediate(resolve));
     if (!ok) {
       await new Promise((resolve) => {
         const done = () => { clearInterval(poll); conn.sock.off('drain', done); resolve(); };
