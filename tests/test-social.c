@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The social features inside one process: what the versions feature's hook
- * (prd_hub_notify_version_created) stores, what a PRD's creation records,
- * and that a damaged comment row stops the hub's comments from loading.
+ * The social features inside one process: what the notifications feature
+ * records for a new version (prd_hub_notifications_version_created), what a
+ * PRD's creation records, and that a damaged comment row stops the hub's
+ * comments from loading.
  * What is on disk is read through a second SQLite connection, after a
  * request through the store (which completes only once everything queued
  * before it has committed).
@@ -176,10 +177,10 @@ test_version_created (Fixture *f, gconstpointer data)
   f->hub = prd_hub_new (f->config, f->auth);
   g_assert_true (start_hub (f, &error));
   g_assert_no_error (error);
-  g_assert_nonnull (prd_hub_get_social (f->hub));
+  g_assert_nonnull (prd_hub_get_notifications (f->hub));
   prd_id = create_prd (f, "alice");
-  prd_hub_notify_version_created (prd_hub_get_social (f->hub), prd_id, "org_a", "Versions", "1.0.0",
-                                  "alice", "Alice", editors);
+  prd_hub_notifications_version_created (prd_hub_get_notifications (f->hub), prd_id, "org_a",
+                                         "Versions", "1.0.0", "alice", "Alice", editors);
 
   /* The store serves requests in order: this read follows the write. */
   notes = db_rows (f, "SELECT user_id, org, payload, read FROM social_notifications ORDER BY seq");
@@ -243,12 +244,13 @@ test_version_editors (Fixture *f, gconstpointer data)
   acquire_site (f, prd_id, "bob");
   acquire_site (f, prd_id, "carol");
   acquire_site (f, prd_id, "bob");
-  prd_hub_notify_version_created (prd_hub_get_social (f->hub), prd_id, "org_a", "Versions", "0.2.0",
-                                  "alice", "Alice", NULL);
+  prd_hub_notifications_version_created (prd_hub_get_notifications (f->hub), prd_id, "org_a",
+                                         "Versions", "0.2.0", "alice", "Alice", NULL);
   /* The sites are listed first, then the notifications written, and
-   * prd_hub_notify_version_created() is fire-and-forget: no signal or ack
-   * says the rows are in. Each db_rows() round-trips through the store and
-   * lets one more step through, so this is a bounded wait on the rows. */
+   * prd_hub_notifications_version_created() is fire-and-forget: no signal
+   * or ack says the rows are in. Each db_rows() round-trips through the
+   * store and lets one more step through, so this is a bounded wait on the
+   * rows. */
   prd_test_wait_until (has_notifications, f, PRD_TEST_TIMEOUT_MS);
   notes = db_rows (f, "SELECT user_id FROM social_notifications ORDER BY user_id");
   g_assert_cmpuint (notes->len, ==, 2);
@@ -262,7 +264,7 @@ test_damaged_comment (Fixture *f, gconstpointer data)
   g_autofree char *prd_id = create_prd (f, "alice");
   g_autofree char *insert = NULL;
   g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (PrdHubSocial) social = NULL;
+  g_autoptr (PrdHubComments) comments = NULL;
   g_autoptr (PrdHubRoomRegistry) rooms = NULL;
   g_autoptr (PrdHub) hub = NULL;
   PrdSioServer *sio;
@@ -278,11 +280,10 @@ test_damaged_comment (Fixture *f, gconstpointer data)
   sio = prd_hub_get_sio_server (hub);
   rooms = prd_hub_room_registry_new (prd_sio_server_of (sio, PRD_HUB_NAMESPACE_PRDS), f->store,
                                      f->config);
-  prd_hub_social_new_async (rooms, prd_sio_server_of (sio, PRD_HUB_NAMESPACE_NOTIFICATIONS),
-                            f->store, PRD_COMMENT_STORE (f->store), PRD_APPROVAL_STORE (f->store),
-                            PRD_NOTIFICATION_STORE (f->store), NULL, prd_test_result_cb, &result);
-  social = prd_hub_social_new_finish (prd_test_wait_result (&result), &error);
-  g_assert_null (social);
+  prd_hub_comments_new_async (rooms, PRD_COMMENT_STORE (f->store), NULL, prd_test_result_cb,
+                              &result);
+  comments = prd_hub_comments_new_finish (prd_test_wait_result (&result), &error);
+  g_assert_null (comments);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
 }
 
@@ -309,12 +310,13 @@ test_hub_start_fails (Fixture *f, gconstpointer data)
   f->hub = prd_hub_new (f->config, f->auth);
   g_assert_false (start_hub (f, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
-  g_assert_true (g_str_has_prefix (error->message, comments ? "Comments and notifications cannot "
-                                                              "start: Comment comment_1"
+  g_assert_true (g_str_has_prefix (error->message, comments ? "Comments cannot start: Comment "
+                                                              "comment_1"
                                                             : "Conflict review cannot start: "
                                                               "Conflict conflict_1"));
   g_assert_null (prd_hub_get_store (f->hub));
-  g_assert_null (prd_hub_get_social (f->hub));
+  g_assert_null (prd_hub_get_comments (f->hub));
+  g_assert_null (prd_hub_get_notifications (f->hub));
 }
 
 int

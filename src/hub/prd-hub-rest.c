@@ -7,7 +7,8 @@
  *   GET  /healthz                   {status: "ok"} (no token; here)
  *   GET, POST /api/prds, GET /api/prds/{id}[/export.md]   prd-hub-rest-prds.c
  *   GET  /api/prds/{id}/versions[/{version}], /diff        prd-hub-rest-versions.c
- *   GET  /api/prds/{id}/comments, /api/activity            prd-hub-social.c
+ *   GET  /api/prds/{id}/comments                          prd-hub-rest-comments.c
+ *   GET  /api/activity                                     prd-hub-rest-activity.c
  *
  * Every /api route needs `Authorization: Bearer <JWT>` (the token the
  * Socket.IO clients use). Errors are JSON {code, message} with the HTTP

@@ -27,15 +27,19 @@
 #include "prd-eio-listener.h"
 #include "prd-error.h"
 #include "prd-hub-ai.h"
+#include "prd-hub-approvals.h"
 #include "prd-hub-collab.h"
+#include "prd-hub-comments.h"
 #include "prd-hub-context.h"
 #include "prd-hub-creation.h"
+#include "prd-hub-notifications.h"
+#include "prd-hub-rest-activity.h"
+#include "prd-hub-rest-comments.h"
 #include "prd-hub-rest-prds.h"
 #include "prd-hub-rest-versions.h"
 #include "prd-hub-room-registry.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-versions.h"
-#include "prd-hub-social.h"
 #include "prd-hub-conflicts.h"
 #include "prd-hub-secret.h"
 #include "prd-notification-store.h"
@@ -49,22 +53,24 @@ struct _PrdHub
 {
   GObject parent_instance;
 
-  PrdHubConfig *config;       /* (owned) */
-  PrdAuth *auth;              /* (owned) */
-  PrdEioServer *engine;       /* (owned) */
-  PrdSioServer *sio;          /* (owned) */
-  SoupServer *server;         /* (owned) (nullable) until listening */
-  PrdHubRest *rest;           /* (owned) (nullable) until listening: the REST routes */
-  PrdEioListener *listener;   /* (owned) (nullable) until listening: accepts for server */
-  PrdStore *store;            /* (owned) (nullable) */
-  PrdHubRoomRegistry *rooms;  /* (owned) (nullable): the rooms of /prds, with a store */
-  PrdHubCollab *collab;       /* (owned) (nullable): join, edit, sync, presence on /prds */
-  PrdHubSocial *social;       /* (owned) (nullable): comments, notifications, activity */
-  PrdHubConflicts *conflicts; /* (owned) (nullable): conflict review */
-  PrdHubAi *ai;               /* (owned) (nullable): the /prds AI events, with a store */
-  GHashTable *sessions;       /* (owned) engine sockets alive, weakly referenced */
-  GHashTable *requests;       /* (owned) SoupServerMessages being served, unowned */
-  guint drain_timeout;        /* ms */
+  PrdHubConfig *config;               /* (owned) */
+  PrdAuth *auth;                      /* (owned) */
+  PrdEioServer *engine;               /* (owned) */
+  PrdSioServer *sio;                  /* (owned) */
+  SoupServer *server;                 /* (owned) (nullable) until listening */
+  PrdHubRest *rest;                   /* (owned) (nullable) until listening: the REST routes */
+  PrdEioListener *listener;           /* (owned) (nullable) until listening: accepts for server */
+  PrdStore *store;                    /* (owned) (nullable) */
+  PrdHubRoomRegistry *rooms;          /* (owned) (nullable): the rooms of /prds, with a store */
+  PrdHubCollab *collab;               /* (owned) (nullable): join, edit, sync, presence on /prds */
+  PrdHubComments *comments;           /* (owned) (nullable): comments on /prds */
+  PrdHubApprovals *approvals;         /* (owned) (nullable): approve-prd on /prds */
+  PrdHubNotifications *notifications; /* (owned) (nullable): /notifications, activity */
+  PrdHubConflicts *conflicts;         /* (owned) (nullable): conflict review */
+  PrdHubAi *ai;                       /* (owned) (nullable): the /prds AI events, with a store */
+  GHashTable *sessions;               /* (owned) engine sockets alive, weakly referenced */
+  GHashTable *requests;               /* (owned) SoupServerMessages being served, unowned */
+  guint drain_timeout;                /* ms */
 
   /* (owned) (nullable): create-version and its REST routes, with a data folder */
   PrdHubVersions *versions;
@@ -453,7 +459,9 @@ prd_hub_dispose (GObject *object)
   g_clear_object (&self->rest);
   g_clear_object (&self->versions);
   g_clear_object (&self->conflicts);
-  g_clear_object (&self->social);
+  g_clear_object (&self->comments);
+  g_clear_object (&self->approvals);
+  g_clear_object (&self->notifications);
   g_clear_object (&self->ai);
   g_clear_object (&self->collab);
   if (self->rooms != NULL)
@@ -674,8 +682,10 @@ prd_hub_listen (PrdHub *self, GError **error)
   if (self->versions != NULL)
     prd_hub_rest_versions_add (self->rest, self->store, PRD_VERSION_STORE (self->store),
                                prd_hub_versions_get_repo (self->versions));
-  if (self->social != NULL)
-    prd_hub_social_add_routes (self->social, self->rest);
+  if (self->comments != NULL)
+    prd_hub_rest_comments_add (self->rest, self->comments, self->rooms, self->store);
+  if (self->notifications != NULL)
+    prd_hub_rest_activity_add (self->rest, PRD_NOTIFICATION_STORE (self->store));
   prd_hub_rest_attach (self->rest, server);
   listener = g_object_new (
       PRD_TYPE_EIO_LISTENER, "server", server, "listen-backlog", self->config->listen_backlog,
@@ -800,8 +810,16 @@ on_version_created (PrdHubVersions *versions,
                     const char *actor_name,
                     gpointer user_data)
 {
-  prd_hub_notify_version_created (PRD_HUB_SOCIAL (user_data), prd_id, org, title, version, actor_id,
-                                  actor_name, NULL);
+  prd_hub_notifications_version_created (PRD_HUB_NOTIFICATIONS (user_data), prd_id, org, title,
+                                         version, actor_id, actor_name, NULL);
+}
+
+/* What a comment or an approval announced is on disk with it: the
+ * notifications feature delivers it. */
+static void
+on_notifications_recorded (GObject *feature, PrdHubAnnounce *announce, gpointer user_data)
+{
+  prd_hub_notifications_deliver (PRD_HUB_NOTIFICATIONS (user_data), announce);
 }
 
 /* ---- what features learn from each other ------------------------------------- */
@@ -818,8 +836,8 @@ on_member_joined (PrdHubRoomRegistry *rooms,
 {
   PrdHub *self = user_data;
 
-  if (self->social != NULL)
-    prd_hub_social_add_open_comments (self->social, room, joined);
+  if (self->comments != NULL)
+    prd_hub_comments_member_joined (self->comments, room, joined);
   if (self->conflicts != NULL)
     prd_hub_conflicts_member_joined (self->conflicts, room, socket, user_id, joined);
 }
@@ -850,7 +868,7 @@ on_creation_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autofree char *prd_id = user_data;
 
   /* The PRD exists either way; a lost feed entry is not worth failing it. */
-  if (!prd_hub_social_record_prd_created_finish (result, &error))
+  if (!prd_hub_notifications_record_prd_created_finish (result, &error))
     g_warning ("Cannot record the creation of %s: %s", prd_id, error->message);
 }
 
@@ -861,8 +879,9 @@ on_prd_created (PrdHubCreation *creation,
                 const char *actor_name,
                 gpointer user_data)
 {
-  prd_hub_social_record_prd_created_async (PRD_NOTIFICATION_STORE (user_data), info, actor_name,
-                                           NULL, on_creation_recorded, g_strdup (info->id));
+  prd_hub_notifications_record_prd_created_async (PRD_NOTIFICATION_STORE (user_data), info,
+                                                  actor_name, NULL, on_creation_recorded,
+                                                  g_strdup (info->id));
 }
 
 static void
@@ -968,7 +987,9 @@ start_failed (GTask *task, GError *error, const char *feature)
   if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_prefix_error (&error, "%s cannot start: ", feature);
   g_clear_object (&self->versions);
-  g_clear_object (&self->social);
+  g_clear_object (&self->comments);
+  g_clear_object (&self->approvals);
+  g_clear_object (&self->notifications);
   g_clear_object (&self->conflicts);
   g_clear_object (&self->ai);
   g_clear_object (&self->collab);
@@ -1015,22 +1036,21 @@ on_conflicts_started (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-on_social_started (GObject *source, GAsyncResult *result, gpointer user_data)
+on_comments_started (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
   PrdHub *self = g_task_get_source_object (task);
   GCancellable *cancellable = g_task_get_cancellable (task);
   GError *error = NULL;
 
-  self->social = prd_hub_social_new_finish (result, &error);
-  if (self->social == NULL)
+  self->comments = prd_hub_comments_new_finish (result, &error);
+  if (self->comments == NULL)
     {
-      start_failed (task, error, "Comments and notifications");
+      start_failed (task, error, "Comments");
       return;
     }
-  if (self->versions != NULL)
-    g_signal_connect_object (self->versions, "version-created", G_CALLBACK (on_version_created),
-                             self->social, 0);
+  g_signal_connect_object (self->comments, "notifications-recorded",
+                           G_CALLBACK (on_notifications_recorded), self->notifications, 0);
   prd_hub_conflicts_new_async (self->rooms, self->store, PRD_CONFLICT_STORE (self->store),
                                self->config, cancellable, on_conflicts_started,
                                g_steal_pointer (&task));
@@ -1085,10 +1105,17 @@ prd_hub_set_store_async (PrdHub *self,
     self->versions =
         prd_hub_versions_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->rooms,
                               store, PRD_VERSION_STORE (store), self->config);
-  prd_hub_social_new_async (
-      self->rooms, prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_NOTIFICATIONS), store,
-      PRD_COMMENT_STORE (store), PRD_APPROVAL_STORE (store), PRD_NOTIFICATION_STORE (store),
-      cancellable, on_social_started, g_steal_pointer (&task));
+  self->notifications =
+      prd_hub_notifications_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_NOTIFICATIONS),
+                                 store, PRD_NOTIFICATION_STORE (store));
+  if (self->versions != NULL)
+    g_signal_connect_object (self->versions, "version-created", G_CALLBACK (on_version_created),
+                             self->notifications, 0);
+  self->approvals = prd_hub_approvals_new (self->rooms, store, PRD_APPROVAL_STORE (store));
+  g_signal_connect_object (self->approvals, "notifications-recorded",
+                           G_CALLBACK (on_notifications_recorded), self->notifications, 0);
+  prd_hub_comments_new_async (self->rooms, PRD_COMMENT_STORE (store), cancellable,
+                              on_comments_started, g_steal_pointer (&task));
 }
 
 /**
@@ -1143,17 +1170,31 @@ prd_hub_get_rooms (PrdHub *self)
 }
 
 /**
- * prd_hub_get_social:
+ * prd_hub_get_comments:
  *
- * Returns: (transfer none) (nullable): comments, notifications and the
- *   activity feed (for prd_hub_notify_version_created())
+ * Returns: (transfer none) (nullable): the comments feature, once the hub
+ *   has a store
  */
-PrdHubSocial *
-prd_hub_get_social (PrdHub *self)
+PrdHubComments *
+prd_hub_get_comments (PrdHub *self)
 {
   g_return_val_if_fail (PRD_IS_HUB (self), NULL);
 
-  return self->social;
+  return self->comments;
+}
+
+/**
+ * prd_hub_get_notifications:
+ *
+ * Returns: (transfer none) (nullable): notifications and the activity feed
+ *   (for prd_hub_notifications_version_created()), once the hub has a store
+ */
+PrdHubNotifications *
+prd_hub_get_notifications (PrdHub *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB (self), NULL);
+
+  return self->notifications;
 }
 
 PrdHubConfig *

@@ -7,7 +7,8 @@
 #include "prd-auth.h"
 #include "prd-hub-config.h"
 #include "prd-hub-room-registry.h"
-#include "prd-hub-social.h"
+#include "prd-hub-comments.h"
+#include "prd-hub-notifications.h"
 #include "prd-sio-server.h"
 #include "prd-store.h"
 
@@ -44,7 +45,8 @@ void prd_hub_set_store_async (PrdHub *self,
 gboolean prd_hub_set_store_finish (PrdHub *self, GAsyncResult *result, GError **error);
 PrdStore *prd_hub_get_store (PrdHub *self);
 PrdHubRoomRegistry *prd_hub_get_rooms (PrdHub *self);
-PrdHubSocial *prd_hub_get_social (PrdHub *self);
+PrdHubComments *prd_hub_get_comments (PrdHub *self);
+PrdHubNotifications *prd_hub_get_notifications (PrdHub *self);
 void prd_hub_set_ai_provider (PrdHub *self, PrdAiProvider *provider);
 
 /* Creating a PRD, as the REST route and the command line do. */
