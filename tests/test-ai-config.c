@@ -8,6 +8,7 @@
 
 #include "prd-error.h"
 #include "prd-hub-config.h"
+#include "prd-hub-config-ai.h"
 
 static void
 test_defaults (void)
@@ -15,11 +16,13 @@ test_defaults (void)
   g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
   g_autoptr (GError) error = NULL;
 
-  g_assert_null (config->ai_base_url);
-  g_assert_null (config->ai_model);
-  g_assert_cmpuint (config->ai_timeout, ==, PRD_HUB_CONFIG_DEFAULT_AI_TIMEOUT);
-  g_assert_cmpuint (config->ai_max_tokens, ==, PRD_HUB_CONFIG_DEFAULT_AI_MAX_TOKENS);
-  g_assert_cmpuint (config->ai_context_chars, ==, PRD_HUB_CONFIG_DEFAULT_AI_CONTEXT_CHARS);
+  g_assert_null (prd_hub_config_get_ai (config)->base_url);
+  g_assert_null (prd_hub_config_get_ai (config)->model);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->timeout, ==, PRD_HUB_CONFIG_DEFAULT_AI_TIMEOUT);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->max_tokens, ==,
+                    PRD_HUB_CONFIG_DEFAULT_AI_MAX_TOKENS);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->context_chars, ==,
+                    PRD_HUB_CONFIG_DEFAULT_AI_CONTEXT_CHARS);
   /* No AI at all is a valid configuration */
   g_assert_true (prd_hub_config_validate (config, &error));
   g_assert_no_error (error);
@@ -41,18 +44,18 @@ test_valid (void)
   g_assert_no_error (error);
   g_assert_true (prd_hub_config_validate (config, &error));
   g_assert_no_error (error);
-  g_assert_cmpstr (config->ai_base_url, ==, "http://127.0.0.1:11434/v1");
-  g_assert_cmpstr (config->ai_model, ==, "llama3.1:8b");
-  g_assert_cmpuint (config->ai_timeout, ==, 90);
-  g_assert_cmpuint (config->ai_max_tokens, ==, 4096);
-  g_assert_cmpuint (config->ai_context_chars, ==, 48000);
+  g_assert_cmpstr (prd_hub_config_get_ai (config)->base_url, ==, "http://127.0.0.1:11434/v1");
+  g_assert_cmpstr (prd_hub_config_get_ai (config)->model, ==, "llama3.1:8b");
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->timeout, ==, 90);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->max_tokens, ==, 4096);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->context_chars, ==, 48000);
 
   /* The limits themselves are accepted */
-  g_assert_true (prd_hub_config_set_ai (config, "timeout", "3600", &error));
-  g_assert_true (prd_hub_config_set_ai (config, "timeout", "1", &error));
-  g_assert_true (prd_hub_config_set_ai (config, "max-tokens", "1000000", &error));
-  g_assert_true (prd_hub_config_set_ai (config, "context-chars", "256", &error));
-  g_assert_true (prd_hub_config_set_ai (config, "context-chars", "4000000", &error));
+  g_assert_true (prd_hub_config_set (config, "ai", "timeout", "3600", &error));
+  g_assert_true (prd_hub_config_set (config, "ai", "timeout", "1", &error));
+  g_assert_true (prd_hub_config_set (config, "ai", "max-tokens", "1000000", &error));
+  g_assert_true (prd_hub_config_set (config, "ai", "context-chars", "256", &error));
+  g_assert_true (prd_hub_config_set (config, "ai", "context-chars", "4000000", &error));
   g_assert_no_error (error);
 }
 

@@ -17,6 +17,7 @@
 #include "prd-ai-queue.h"
 #include "prd-error.h"
 #include "prd-hub-ai.h"
+#include "prd-hub-config-ai.h"
 #include "prd-hub.h"
 #include "prd-ai-job-store.h"
 #include "prd-sqlite-store.h"
@@ -116,8 +117,8 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->tmp_dir = g_dir_make_tmp ("prd-ai-jobs-XXXXXX", &error);
   g_assert_no_error (error);
   f->config = prd_hub_config_new ();
-  g_assert_true (prd_hub_config_set_listen (f->config, "127.0.0.1:0", &error));
-  g_assert_true (prd_hub_config_set_data_dir (f->config, f->tmp_dir, &error));
+  g_assert_true (prd_hub_config_set (f->config, "server", "listen", "127.0.0.1:0", &error));
+  g_assert_true (prd_hub_config_set (f->config, "server", "data-dir", f->tmp_dir, &error));
   g_assert_true (prd_hub_config_load_data (f->config, ini, -1, &error));
   g_assert_true (prd_hub_config_validate (f->config, &error));
   f->auth = prd_auth_new_hmac (secret, &error);
@@ -369,12 +370,12 @@ test_config (void)
   g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
   g_autoptr (GError) error = NULL;
 
-  g_assert_cmpuint (config->ai_concurrency, ==, 2);
-  g_assert_cmpuint (config->ai_hourly_quota, ==, 30);
-  g_assert_true (prd_hub_config_set_ai (config, "concurrency", "4", &error));
-  g_assert_true (prd_hub_config_set_ai (config, "hourly-quota", "100", &error));
-  g_assert_cmpuint (config->ai_concurrency, ==, 4);
-  g_assert_cmpuint (config->ai_hourly_quota, ==, 100);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->concurrency, ==, 2);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->hourly_quota, ==, 30);
+  g_assert_true (prd_hub_config_set (config, "ai", "concurrency", "4", &error));
+  g_assert_true (prd_hub_config_set (config, "ai", "hourly-quota", "100", &error));
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->concurrency, ==, 4);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->hourly_quota, ==, 100);
   for (guint i = 0; i < 4; i++)
     {
       static const char *const bad[][2] = {
@@ -384,12 +385,12 @@ test_config (void)
         { "hourly-quota", "lots" },
       };
 
-      g_assert_false (prd_hub_config_set_ai (config, bad[i][0], bad[i][1], &error));
+      g_assert_false (prd_hub_config_set (config, "ai", bad[i][0], bad[i][1], &error));
       g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
       g_clear_error (&error);
     }
-  g_assert_cmpuint (config->ai_concurrency, ==, 4);
-  g_assert_cmpuint (config->ai_hourly_quota, ==, 100);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->concurrency, ==, 4);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->hourly_quota, ==, 100);
 }
 
 int

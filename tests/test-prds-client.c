@@ -280,8 +280,8 @@ test_hub_setup (TestHub *f, const char *prefix, const char *secret_text, const c
   f->tmp_dir = g_dir_make_tmp (prefix, &error);
   g_assert_no_error (error);
   f->config = prd_hub_config_new ();
-  g_assert_true (prd_hub_config_set_listen (f->config, "127.0.0.1:0", &error));
-  g_assert_true (prd_hub_config_set_data_dir (f->config, f->tmp_dir, &error));
+  g_assert_true (prd_hub_config_set (f->config, "server", "listen", "127.0.0.1:0", &error));
+  g_assert_true (prd_hub_config_set (f->config, "server", "data-dir", f->tmp_dir, &error));
   g_assert_true (
       prd_hub_config_load_data (f->config, config_data != NULL ? config_data : "", -1, &error));
   g_assert_true (prd_hub_config_validate (f->config, &error));
