@@ -17,6 +17,7 @@
 #include "prd-ai-queue.h"
 #include "prd-error.h"
 #include "prd-hub-ai.h"
+#include "prd-hub-config-ai.h"
 #include "prd-hub.h"
 #include "prd-ai-job-store.h"
 #include "prd-sqlite-store.h"
@@ -110,8 +111,8 @@ fixture_setup (Fixture *f, gconstpointer data)
                          data != NULL ? (const char *) data : "");
   f->tmp_dir = prd_test_make_tmp_dir ("prd-ai-jobs-XXXXXX");
   f->config = prd_hub_config_new ();
-  g_assert_true (prd_hub_config_set_listen (f->config, "127.0.0.1:0", &error));
-  g_assert_true (prd_hub_config_set_data_dir (f->config, f->tmp_dir, &error));
+  g_assert_true (prd_hub_config_set (f->config, "server", "listen", "127.0.0.1:0", &error));
+  g_assert_true (prd_hub_config_set (f->config, "server", "data-dir", f->tmp_dir, &error));
   g_assert_true (prd_hub_config_load_data (f->config, ini, -1, &error));
   g_assert_true (prd_hub_config_validate (f->config, &error));
   f->auth = prd_auth_new_hmac (secret, &error);
@@ -358,12 +359,12 @@ test_config (void)
   g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
   g_autoptr (GError) error = NULL;
 
-  g_assert_cmpuint (config->ai_concurrency, ==, 2);
-  g_assert_cmpuint (config->ai_hourly_quota, ==, 30);
-  g_assert_true (prd_hub_config_set_ai (config, "concurrency", "4", &error));
-  g_assert_true (prd_hub_config_set_ai (config, "hourly-quota", "100", &error));
-  g_assert_cmpuint (config->ai_concurrency, ==, 4);
-  g_assert_cmpuint (config->ai_hourly_quota, ==, 100);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->concurrency, ==, 2);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->hourly_quota, ==, 30);
+  g_assert_true (prd_hub_config_set (config, "ai", "concurrency", "4", &error));
+  g_assert_true (prd_hub_config_set (config, "ai", "hourly-quota", "100", &error));
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->concurrency, ==, 4);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->hourly_quota, ==, 100);
   for (guint i = 0; i < 4; i++)
     {
       static const char *const bad[][2] = {
@@ -373,12 +374,12 @@ test_config (void)
         { "hourly-quota", "lots" },
       };
 
-      g_assert_false (prd_hub_config_set_ai (config, bad[i][0], bad[i][1], &error));
+      g_assert_false (prd_hub_config_set (config, "ai", bad[i][0], bad[i][1], &error));
       g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
       g_clear_error (&error);
     }
-  g_assert_cmpuint (config->ai_concurrency, ==, 4);
-  g_assert_cmpuint (config->ai_hourly_quota, ==, 100);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->concurrency, ==, 4);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->hourly_quota, ==, 100);
 }
 
 int

@@ -12,6 +12,8 @@
 #include "prd-autocleanups.h"
 #include "prd-error.h"
 #include "prd-hub-config.h"
+#include "prd-hub-config-rate-limit.h"
+#include "prd-hub-config-server.h"
 #include "prd-hub-secret.h"
 
 #define SECRET     "0123456789abcdef0123456789abcdef-test-secret"
@@ -713,20 +715,21 @@ test_config_defaults (void)
   g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
   g_autoptr (GError) error = NULL;
   g_autofree char *data_dir = g_build_filename (g_get_user_data_dir (), "prdhub", NULL);
-  g_autofree char *listen = prd_hub_config_get_listen_string (config);
+  g_autofree char *listen =
+      prd_hub_server_config_get_listen_string (prd_hub_config_get_server (config));
   const PrdRateLimit *limit;
 
   g_assert_cmpstr (listen, ==, "127.0.0.1:3000");
-  g_assert_cmpstr (config->data_dir, ==, data_dir);
-  g_assert_null (config->tls_cert);
-  g_assert_null (config->jwt_public_key);
-  g_assert_null (config->cors_origins);
-  g_assert_cmpuint (config->ping_interval, ==, 25000);
-  g_assert_cmpuint (config->ping_timeout, ==, 20000);
-  g_assert_cmpuint (config->max_payload, ==, 1000000);
-  g_assert_cmpuint (config->max_request_body, ==, 2 * 1024 * 1024);
-  g_assert_cmpuint (config->connect_timeout, ==, 45000);
-  limit = prd_hub_config_get_rate_limit (config, "default");
+  g_assert_cmpstr (prd_hub_config_get_server (config)->data_dir, ==, data_dir);
+  g_assert_null (prd_hub_config_get_server (config)->tls_cert);
+  g_assert_null (prd_hub_config_get_auth (config)->jwt_public_key);
+  g_assert_null (prd_hub_config_get_server (config)->cors_origins);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->ping_interval, ==, 25000);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->ping_timeout, ==, 20000);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->max_payload, ==, 1000000);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->max_request_body, ==, 2 * 1024 * 1024);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->connect_timeout, ==, 45000);
+  limit = prd_hub_rate_limit_config_lookup (prd_hub_config_get_rate_limits (config), "default");
   g_assert_nonnull (limit);
   g_assert_cmpuint (limit->limit, ==, 100);
   g_assert_cmpuint (limit->window_seconds, ==, 10);
@@ -743,14 +746,14 @@ test_config_connection_limits (void)
   g_autoptr (PrdHubConfig) empty = prd_hub_config_new ();
   g_autoptr (GError) error = NULL;
 
-  g_assert_cmpuint (config->listen_backlog, ==, 4096);
-  g_assert_cmpuint (config->idle_timeout, ==, 60);
-  g_assert_cmpuint (config->request_timeout, ==, 30);
-  g_assert_cmpuint (config->max_connections, ==, 0);
-  g_assert_cmpuint (config->max_connections_per_address, ==, 256);
-  g_assert_cmpuint (g_strv_length (config->per_address_exempt), ==, 2);
-  g_assert_cmpstr (config->per_address_exempt[0], ==, "127.0.0.0/8");
-  g_assert_cmpstr (config->per_address_exempt[1], ==, "::1");
+  g_assert_cmpuint (prd_hub_config_get_server (config)->listen_backlog, ==, 4096);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->idle_timeout, ==, 60);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->request_timeout, ==, 30);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->max_connections, ==, 0);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->max_connections_per_address, ==, 256);
+  g_assert_cmpuint (g_strv_length (prd_hub_config_get_server (config)->per_address_exempt), ==, 2);
+  g_assert_cmpstr (prd_hub_config_get_server (config)->per_address_exempt[0], ==, "127.0.0.0/8");
+  g_assert_cmpstr (prd_hub_config_get_server (config)->per_address_exempt[1], ==, "::1");
   g_assert_cmpuint (prd_hub_config_get_idle_timeout_ms (config), ==, 60000);
 
   g_assert_true (
@@ -769,13 +772,13 @@ test_config_connection_limits (void)
   g_assert_no_error (error);
   g_assert_true (prd_hub_config_validate (config, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (config->listen_backlog, ==, 123);
-  g_assert_cmpuint (config->idle_timeout, ==, 5);
-  g_assert_cmpuint (config->request_timeout, ==, 2);
-  g_assert_cmpuint (config->max_connections, ==, 1000);
-  g_assert_cmpuint (config->max_connections_per_address, ==, 0);
-  g_assert_cmpuint (g_strv_length (config->per_address_exempt), ==, 3);
-  g_assert_cmpstr (config->per_address_exempt[1], ==, "192.168.1.7");
+  g_assert_cmpuint (prd_hub_config_get_server (config)->listen_backlog, ==, 123);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->idle_timeout, ==, 5);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->request_timeout, ==, 2);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->max_connections, ==, 1000);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->max_connections_per_address, ==, 0);
+  g_assert_cmpuint (g_strv_length (prd_hub_config_get_server (config)->per_address_exempt), ==, 3);
+  g_assert_cmpstr (prd_hub_config_get_server (config)->per_address_exempt[1], ==, "192.168.1.7");
   g_assert_cmpuint (prd_hub_config_get_idle_timeout_ms (config), ==, 5000);
 
   /* An idle connection outlives a polling client's quiet time. */
@@ -785,7 +788,8 @@ test_config_connection_limits (void)
   /* Nothing exempt */
   g_assert_true (prd_hub_config_load_data (empty, "[server]\nper-address-exempt =\n", -1, &error));
   g_assert_no_error (error);
-  g_assert_true (empty->per_address_exempt == NULL || empty->per_address_exempt[0] == NULL);
+  g_assert_true (prd_hub_config_get_server (empty)->per_address_exempt == NULL ||
+                 prd_hub_config_get_server (empty)->per_address_exempt[0] == NULL);
 }
 
 static void
@@ -839,37 +843,40 @@ test_config_valid_file (void)
   g_assert_true (prd_hub_config_validate (config, &error));
   g_assert_no_error (error);
 
-  listen = prd_hub_config_get_listen_string (config);
+  listen = prd_hub_server_config_get_listen_string (prd_hub_config_get_server (config));
   g_assert_cmpstr (listen, ==, "0.0.0.0:8443");
-  g_assert_cmpstr (config->data_dir, ==, data);
-  g_assert_cmpstr (config->tls_cert, ==, cert);
-  g_assert_cmpstr (config->tls_key, ==, key);
-  g_assert_cmpstr (config->jwt_public_key, ==, pub);
-  g_assert_cmpuint (g_strv_length (config->cors_origins), ==, 2);
-  g_assert_cmpstr (config->cors_origins[1], ==, "https://prd.example.com:8443");
-  g_assert_cmpuint (config->max_request_body, ==, 65536);
-  g_assert_cmpuint (config->ping_interval, ==, 10000);
-  g_assert_cmpuint (config->ping_timeout, ==, 5000);
-  g_assert_cmpuint (config->max_payload, ==, 2000000);
-  g_assert_cmpuint (config->max_write_buffer, ==, 8000000);
-  g_assert_cmpuint (config->connect_timeout, ==, 30000);
-  limit = prd_hub_config_get_rate_limit (config, "default");
+  g_assert_cmpstr (prd_hub_config_get_server (config)->data_dir, ==, data);
+  g_assert_cmpstr (prd_hub_config_get_server (config)->tls_cert, ==, cert);
+  g_assert_cmpstr (prd_hub_config_get_server (config)->tls_key, ==, key);
+  g_assert_cmpstr (prd_hub_config_get_auth (config)->jwt_public_key, ==, pub);
+  g_assert_cmpuint (g_strv_length (prd_hub_config_get_server (config)->cors_origins), ==, 2);
+  g_assert_cmpstr (prd_hub_config_get_server (config)->cors_origins[1], ==,
+                   "https://prd.example.com:8443");
+  g_assert_cmpuint (prd_hub_config_get_server (config)->max_request_body, ==, 65536);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->ping_interval, ==, 10000);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->ping_timeout, ==, 5000);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->max_payload, ==, 2000000);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->max_write_buffer, ==, 8000000);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->connect_timeout, ==, 30000);
+  limit = prd_hub_rate_limit_config_lookup (prd_hub_config_get_rate_limits (config), "default");
   g_assert_cmpuint (limit->limit, ==, 50);
   g_assert_cmpuint (limit->window_seconds, ==, 5);
-  limit = prd_hub_config_get_rate_limit (config, "edits");
+  limit = prd_hub_rate_limit_config_lookup (prd_hub_config_get_rate_limits (config), "edits");
   g_assert_cmpuint (limit->limit, ==, 600);
   g_assert_cmpuint (limit->window_seconds, ==, 60);
-  g_assert_cmpstr (g_hash_table_lookup (config->event_classes, "content-update"), ==, "edits");
+  g_assert_cmpstr (g_hash_table_lookup (prd_hub_config_get_rate_limits (config)->event_classes,
+                                        "content-update"),
+                   ==, "edits");
 
   /* Command-line style overrides after the file */
-  g_assert_true (prd_hub_config_set_listen (config, "[::1]:0", &error));
+  g_assert_true (prd_hub_config_set (config, "server", "listen", "[::1]:0", &error));
   g_assert_no_error (error);
   g_free (listen);
-  listen = prd_hub_config_get_listen_string (config);
+  listen = prd_hub_server_config_get_listen_string (prd_hub_config_get_server (config));
   g_assert_cmpstr (listen, ==, "[::1]:0");
-  g_assert_true (prd_hub_config_set_listen (config, "localhost:9000", &error));
-  g_assert_cmpstr (config->listen_host, ==, "localhost");
-  g_assert_cmpuint (config->listen_port, ==, 9000);
+  g_assert_true (prd_hub_config_set (config, "server", "listen", "localhost:9000", &error));
+  g_assert_cmpstr (prd_hub_config_get_server (config)->listen_host, ==, "localhost");
+  g_assert_cmpuint (prd_hub_config_get_server (config)->listen_port, ==, 9000);
 
   g_unlink (cert);
   g_unlink (key);

@@ -15,6 +15,8 @@
 
 #include "prd-error.h"
 #include "prd-hub.h"
+#include "prd-hub-config-collab.h"
+#include "prd-hub-config-rate-limit.h"
 #include "prd-sqlite-store.h"
 
 #include "prd-test-harness.h"
@@ -336,19 +338,23 @@ test_config (void)
   g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
   g_autoptr (GError) error = NULL;
 
-  g_assert_cmpuint (defaults->batch_threshold, ==, 50);
-  g_assert_cmpuint (defaults->batch_interval, ==, 50);
-  g_assert_cmpuint (defaults->max_operation_size, ==, 65536);
-  g_assert_cmpuint (defaults->snapshot_every, ==, 500);
+  g_assert_cmpuint (prd_hub_config_get_collab (defaults)->batch_threshold, ==, 50);
+  g_assert_cmpuint (prd_hub_config_get_collab (defaults)->batch_interval, ==, 50);
+  g_assert_cmpuint (prd_hub_config_get_collab (defaults)->max_operation_size, ==, 65536);
+  g_assert_cmpuint (prd_hub_config_get_collab (defaults)->snapshot_every, ==, 500);
   {
-    const PrdRateLimit *limit = prd_hub_config_get_rate_limit (defaults, "collab");
+    const PrdRateLimit *limit =
+        prd_hub_rate_limit_config_lookup (prd_hub_config_get_rate_limits (defaults), "collab");
 
     g_assert_nonnull (limit);
     g_assert_cmpuint (limit->limit, ==, 1200);
     g_assert_cmpuint (limit->window_seconds, ==, 10);
-    g_assert_cmpstr (g_hash_table_lookup (defaults->event_classes, "content-update"), ==, "collab");
-    g_assert_cmpstr (g_hash_table_lookup (defaults->event_classes, "presence-update"), ==,
-                     "collab");
+    g_assert_cmpstr (g_hash_table_lookup (prd_hub_config_get_rate_limits (defaults)->event_classes,
+                                          "content-update"),
+                     ==, "collab");
+    g_assert_cmpstr (g_hash_table_lookup (prd_hub_config_get_rate_limits (defaults)->event_classes,
+                                          "presence-update"),
+                     ==, "collab");
   }
 
   g_assert_true (prd_hub_config_load_data (config,
@@ -356,10 +362,10 @@ test_config (void)
                                            "max-operation-size=4194304\nsnapshot-every=1\n",
                                            -1, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (config->batch_threshold, ==, 0);
-  g_assert_cmpuint (config->batch_interval, ==, 5000);
-  g_assert_cmpuint (config->max_operation_size, ==, 4194304);
-  g_assert_cmpuint (config->snapshot_every, ==, 1);
+  g_assert_cmpuint (prd_hub_config_get_collab (config)->batch_threshold, ==, 0);
+  g_assert_cmpuint (prd_hub_config_get_collab (config)->batch_interval, ==, 5000);
+  g_assert_cmpuint (prd_hub_config_get_collab (config)->max_operation_size, ==, 4194304);
+  g_assert_cmpuint (prd_hub_config_get_collab (config)->snapshot_every, ==, 1);
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {

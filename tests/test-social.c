@@ -114,8 +114,8 @@ fixture_setup (Fixture *f, gconstpointer data)
 
   f->tmp_dir = prd_test_make_tmp_dir ("prd-social-XXXXXX");
   f->config = prd_hub_config_new ();
-  g_assert_true (prd_hub_config_set_listen (f->config, "127.0.0.1:0", &error));
-  g_assert_true (prd_hub_config_set_data_dir (f->config, f->tmp_dir, &error));
+  g_assert_true (prd_hub_config_set (f->config, "server", "listen", "127.0.0.1:0", &error));
+  g_assert_true (prd_hub_config_set (f->config, "server", "data-dir", f->tmp_dir, &error));
   g_assert_true (prd_hub_config_validate (f->config, &error));
   f->auth = prd_auth_new_hmac (secret, &error);
   g_assert_no_error (error);

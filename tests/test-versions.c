@@ -16,6 +16,7 @@
 #include "prd-autocleanups.h"
 #include "prd-error.h"
 #include "prd-hub.h"
+#include "prd-hub-config-collab.h"
 #include "prd-hub-versions.h"
 #include "prd-version-store.h"
 #include "prd-sqlite-store.h"
@@ -580,19 +581,19 @@ test_config (void)
   g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
   g_autoptr (GError) error = NULL;
 
-  g_assert_cmpuint (config->autosave_interval, ==, 300);
+  g_assert_cmpuint (prd_hub_config_get_collab (config)->autosave_interval, ==, 300);
   g_assert_true (prd_hub_config_load_data (config, "[collab]\nautosave-interval=7\n", -1, &error));
-  g_assert_cmpuint (config->autosave_interval, ==, 7);
+  g_assert_cmpuint (prd_hub_config_get_collab (config)->autosave_interval, ==, 7);
   g_assert_false (prd_hub_config_load_data (config, "[collab]\nautosave-interval=0\n", -1, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
   g_clear_error (&error);
-  g_assert_false (prd_hub_config_set_autosave_interval (config, "86401", &error));
+  g_assert_false (prd_hub_config_set (config, "collab", "autosave-interval", "86401", &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
   g_clear_error (&error);
-  g_assert_false (prd_hub_config_set_autosave_interval (config, "x", &error));
+  g_assert_false (prd_hub_config_set (config, "collab", "autosave-interval", "x", &error));
   g_clear_error (&error);
-  g_assert_true (prd_hub_config_set_autosave_interval (config, "86400", &error));
-  g_assert_cmpuint (config->autosave_interval, ==, 86400);
+  g_assert_true (prd_hub_config_set (config, "collab", "autosave-interval", "86400", &error));
+  g_assert_cmpuint (prd_hub_config_get_collab (config)->autosave_interval, ==, 86400);
 }
 
 static void

@@ -12,6 +12,7 @@
 #include "prd-ai-prompt.h"
 #include "prd-ai-queue.h"
 #include "prd-error.h"
+#include "prd-hub-config-ai.h"
 #include "prd-hub-context.h"
 #include "prd-json.h"
 #include "prd-openai-provider.h"
@@ -468,7 +469,7 @@ job_stream (PrdAiJob *job)
   input.section = job->section;
   input.selected_text = data->selected_text;
   input.prompt = job->prompt;
-  input.context_chars = self->config->ai_context_chars;
+  input.context_chars = prd_hub_config_get_ai (self->config)->context_chars;
   prompt = prd_ai_prompt_build (&input, &error);
   if (prompt == NULL)
     {
@@ -892,8 +893,8 @@ on_ai_review (PrdSioSocket *socket,
       return;
     }
   prd_ai_queue_cancel_queued (self->queue, quota_probe);
-  if (strlen (markdown) > self->config->ai_context_chars)
-    context = g_utf8_make_valid (markdown, self->config->ai_context_chars);
+  if (strlen (markdown) > prd_hub_config_get_ai (self->config)->context_chars)
+    context = g_utf8_make_valid (markdown, prd_hub_config_get_ai (self->config)->context_chars);
   else
     context = g_steal_pointer (&markdown);
   messages = prd_ai_messages_new ();
@@ -1059,7 +1060,8 @@ prd_hub_ai_new_async (PrdSioNamespace *nsp,
   self->job_store = g_object_ref (jobs);
   self->config = prd_hub_config_ref (config);
   self->provider = provider != NULL ? g_object_ref (provider) : NULL;
-  self->queue = prd_ai_queue_new (config->ai_concurrency, config->ai_hourly_quota);
+  self->queue = prd_ai_queue_new (prd_hub_config_get_ai (config)->concurrency,
+                                  prd_hub_config_get_ai (config)->hourly_quota);
   g_signal_connect (self->queue, "start", G_CALLBACK (on_job_start), self);
   task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (task, prd_hub_ai_new_async);
@@ -1099,14 +1101,15 @@ prd_hub_ai_set_provider (PrdHubAi *self, PrdAiProvider *provider)
 PrdAiProvider *
 prd_hub_ai_build_provider (PrdHubConfig *config, const char *api_key, GError **error)
 {
+  const PrdHubAiConfig *ai = prd_hub_config_get_ai (config);
   PrdOpenAiSettings settings = { 0 };
 
-  if (config->ai_base_url == NULL || config->ai_model == NULL)
+  if (ai->base_url == NULL || ai->model == NULL)
     return NULL;
-  settings.base_url = config->ai_base_url;
-  settings.model = config->ai_model;
+  settings.base_url = ai->base_url;
+  settings.model = ai->model;
   settings.api_key = api_key;
-  settings.timeout_ms = config->ai_timeout * 1000;
-  settings.max_tokens = config->ai_max_tokens;
+  settings.timeout_ms = ai->timeout * 1000;
+  settings.max_tokens = ai->max_tokens;
   return prd_openai_provider_new (&settings, error);
 }

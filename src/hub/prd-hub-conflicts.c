@@ -19,6 +19,7 @@
 #include "prd-conflict.h"
 #include "prd-error.h"
 #include "prd-hub-context.h"
+#include "prd-hub-config-collab.h"
 #include "prd-json.h"
 
 #include "prd-hub-conflicts.h"
@@ -660,11 +661,12 @@ on_resolve_conflict (PrdSioSocket *socket,
                                        "mergedContent must be a string for a merge");
           return;
         }
-      if (!prd_utf16_length (merged, &units) || units > self->config->max_operation_size)
+      if (!prd_utf16_length (merged, &units) ||
+          units > prd_hub_config_get_collab (self->config)->max_operation_size)
         {
           g_autofree char *message =
               g_strdup_printf ("mergedContent is longer than %u UTF-16 code units",
-                               self->config->max_operation_size);
+                               prd_hub_config_get_collab (self->config)->max_operation_size);
 
           prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id,
                                        PRD_ERROR_PAYLOAD_TOO_LARGE, message);

@@ -19,6 +19,7 @@
 #include "config.h"
 
 #include "prd-error.h"
+#include "prd-hub-config-collab.h"
 #include "prd-hub-context.h"
 #include "prd-hub-room-private.h"
 
@@ -258,8 +259,9 @@ prd_hub_room_registry_new (PrdSioNamespace *nsp, PrdStore *store, PrdHubConfig *
   self->config = prd_hub_config_ref (config);
   self->disconnection_id =
       g_signal_connect (nsp, "disconnection", G_CALLBACK (on_disconnection), self);
-  if (config->autosave_interval > 0)
-    self->autosave_id = g_timeout_add_seconds (config->autosave_interval, on_autosave_tick, self);
+  if (prd_hub_config_get_collab (config)->autosave_interval > 0)
+    self->autosave_id = g_timeout_add_seconds (
+        prd_hub_config_get_collab (config)->autosave_interval, on_autosave_tick, self);
   return self;
 }
 

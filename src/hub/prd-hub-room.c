@@ -32,6 +32,7 @@
 
 #include "prd-batcher.h"
 #include "prd-error.h"
+#include "prd-hub-config-collab.h"
 #include "prd-hub-context.h"
 #include "prd-hub-room-private.h"
 
@@ -454,7 +455,8 @@ prd_hub_room_new (PrdHubRoomRegistry *registry, const char *prd_id)
   room->registry = registry;
   room->prd_id = g_strdup (prd_id);
   room->sio_room = g_strconcat ("prd:", prd_id, NULL);
-  room->batcher = prd_batcher_new (config->batch_threshold, config->batch_interval);
+  room->batcher = prd_batcher_new (prd_hub_config_get_collab (config)->batch_threshold,
+                                   prd_hub_config_get_collab (config)->batch_interval);
   g_signal_connect (room->batcher, "flush", G_CALLBACK (on_batch_flush), room);
   prd_store_load_async (registry->store, prd_id, registry->cancellable, on_loaded,
                         g_object_ref (room));
@@ -471,7 +473,8 @@ autosave_complete (PrdHubRoom *room)
   json_node_take_object (payload, object);
   json_object_set_string_member (object, "prdId", room->prd_id);
   json_object_set_string_member (object, "savedAt", saved_at);
-  json_object_set_int_member (object, "nextSaveIn", room->registry->config->autosave_interval);
+  json_object_set_int_member (
+      object, "nextSaveIn", prd_hub_config_get_collab (room->registry->config)->autosave_interval);
   prd_sio_namespace_emit_one (room->registry->nsp, room->sio_room, NULL, "auto-save-complete",
                               payload);
 }
@@ -892,7 +895,8 @@ room_settle (PrdHubRoom *room)
 
           room_fail (room, error);
         }
-      else if (room->since_snapshot >= room->registry->config->snapshot_every)
+      else if (room->since_snapshot >=
+               prd_hub_config_get_collab (room->registry->config)->snapshot_every)
         room_snapshot (room);
       prd_hub_room_maybe_release (room);
     }
@@ -973,7 +977,7 @@ prd_hub_room_submit (
   op = prd_document_apply_client_operation (
       room->document, json_object_get_member (payload, "operation"),
       json_object_get_member (payload, "stateVector"), (guint32) site, identity->user_id,
-      room->registry->config->max_operation_size, &duplicate, &error);
+      prd_hub_config_get_collab (room->registry->config)->max_operation_size, &duplicate, &error);
   if (op == NULL && !duplicate)
     {
       prd_hub_reply_error (socket, ack_id, event, room->prd_id, error);

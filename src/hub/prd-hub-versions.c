@@ -20,6 +20,7 @@
 
 #include "prd-error.h"
 #include "prd-hub-context.h"
+#include "prd-hub-config-server.h"
 #include "prd-version-store.h"
 
 #include "prd-hub-versions.h"
@@ -439,7 +440,7 @@ prd_hub_versions_init (PrdHubVersions *self)
  * prd_hub_versions_new:
  * @store: where the PRDs' text is read from
  * @versions: where versions are recorded
- * @config: the repository is `<config->data_dir>/versions.git`
+ * @config: the repository is `<[server] data-dir>/versions.git`
  *
  * Installs the create-version handler on @nsp.
  */
@@ -464,7 +465,8 @@ prd_hub_versions_new (PrdSioNamespace *nsp,
   self->rooms = g_object_ref (rooms);
   self->store = g_object_ref (store);
   self->versions = g_object_ref (versions);
-  path = g_build_filename (config->data_dir, PRD_HUB_VERSIONS_REPO, NULL);
+  path =
+      g_build_filename (prd_hub_config_get_server (config)->data_dir, PRD_HUB_VERSIONS_REPO, NULL);
   self->repo = prd_git_repo_new (path);
   prd_hub_add_events (nsp, events, G_N_ELEMENTS (events), self);
   return self;

@@ -28,6 +28,8 @@
 #include "prd-error.h"
 #include "prd-hub-ai.h"
 #include "prd-hub-approvals.h"
+#include "prd-hub-config-rate-limit.h"
+#include "prd-hub-config-server.h"
 #include "prd-hub-collab.h"
 #include "prd-hub-comments.h"
 #include "prd-hub-context.h"
@@ -393,6 +395,8 @@ prd_hub_constructed (GObject *object)
 {
   PrdHub *self = PRD_HUB (object);
   PrdHubConfig *config = self->config;
+  const PrdHubEngineConfig *engine = prd_hub_config_get_engine (config);
+  const PrdHubRateLimitConfig *rate_limits = prd_hub_config_get_rate_limits (config);
   GHashTableIter iter;
   gpointer event, event_class;
 
@@ -403,21 +407,22 @@ prd_hub_constructed (GObject *object)
 
   self->engine = prd_eio_server_new ();
   g_signal_connect (self->engine, "connection", G_CALLBACK (on_engine_connection), self);
-  g_object_set (self->engine, "ping-interval", config->ping_interval, "ping-timeout",
-                config->ping_timeout, "max-payload", config->max_payload, "max-write-buffer",
-                config->max_write_buffer, "cors-origins", config->cors_origins, NULL);
+  g_object_set (self->engine, "ping-interval", engine->ping_interval, "ping-timeout",
+                engine->ping_timeout, "max-payload", engine->max_payload, "max-write-buffer",
+                engine->max_write_buffer, "cors-origins",
+                prd_hub_config_get_server (config)->cors_origins, NULL);
 
   self->sio = prd_sio_server_new (self->engine);
-  g_object_set (self->sio, "connect-timeout", config->connect_timeout, NULL);
+  g_object_set (self->sio, "connect-timeout", engine->connect_timeout, NULL);
 
-  for (guint i = 0; i < config->rate_limits->len; i++)
+  for (guint i = 0; i < rate_limits->limits->len; i++)
     {
-      const PrdRateLimit *limit = g_ptr_array_index (config->rate_limits, i);
+      const PrdRateLimit *limit = g_ptr_array_index (rate_limits->limits, i);
 
       prd_sio_server_set_rate_limit (self->sio, limit->event_class, limit->limit,
                                      limit->window_seconds);
     }
-  g_hash_table_iter_init (&iter, config->event_classes);
+  g_hash_table_iter_init (&iter, rate_limits->event_classes);
   while (g_hash_table_iter_next (&iter, &event, &event_class))
     prd_sio_server_set_event_class (self->sio, event, event_class);
 
@@ -608,13 +613,15 @@ PrdAuth *
 prd_hub_create_auth (PrdHubConfig *config, GError **error)
 {
   g_autoptr (GBytes) secret = NULL;
+  const char *jwt_public_key;
 
   g_return_val_if_fail (config != NULL, NULL);
 
-  if (config->jwt_public_key != NULL)
-    return prd_auth_new_public_key_file (config->jwt_public_key, error);
+  jwt_public_key = prd_hub_config_get_auth (config)->jwt_public_key;
+  if (jwt_public_key != NULL)
+    return prd_auth_new_public_key_file (jwt_public_key, error);
 
-  secret = prd_hub_secret_load_jwt (config->data_dir, error);
+  secret = prd_hub_secret_load_jwt (prd_hub_config_get_server (config)->data_dir, error);
   if (secret == NULL)
     return NULL;
   return prd_auth_new_hmac (secret, error);
@@ -637,6 +644,7 @@ prd_hub_listen (PrdHub *self, GError **error)
   g_autoptr (SoupServer) server = NULL;
   g_autoptr (PrdEioListener) listener = NULL;
   g_autofree char *listen = NULL;
+  const PrdHubServerConfig *config;
   const char *host;
 
   g_return_val_if_fail (PRD_IS_HUB (self), FALSE);
@@ -644,16 +652,17 @@ prd_hub_listen (PrdHub *self, GError **error)
   g_return_val_if_fail (!self->starting, FALSE);
   g_return_val_if_fail (!self->stopping, FALSE);
 
-  listen = prd_hub_config_get_listen_string (self->config);
-  if (self->config->tls_cert != NULL)
+  config = prd_hub_config_get_server (self->config);
+  listen = prd_hub_server_config_get_listen_string (config);
+  if (config->tls_cert != NULL)
     {
-      certificate = g_tls_certificate_new_from_files (self->config->tls_cert, self->config->tls_key,
-                                                      &local_error);
+      certificate =
+          g_tls_certificate_new_from_files (config->tls_cert, config->tls_key, &local_error);
       if (certificate == NULL)
         {
           g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
                        "Cannot load the TLS certificate (tls-cert %s, tls-key %s): %s",
-                       self->config->tls_cert, self->config->tls_key, local_error->message);
+                       config->tls_cert, config->tls_key, local_error->message);
           return FALSE;
         }
       server = soup_server_new ("tls-certificate", certificate, "server-header",
@@ -662,10 +671,10 @@ prd_hub_listen (PrdHub *self, GError **error)
   else
     server = soup_server_new ("server-header", PACKAGE_NAME "/" PACKAGE_VERSION " ", NULL);
 
-  host = self->config->listen_host;
+  host = config->listen_host;
   if (g_str_equal (host, "localhost"))
     host = "127.0.0.1";
-  address = g_inet_socket_address_new_from_string (host, self->config->listen_port);
+  address = g_inet_socket_address_new_from_string (host, config->listen_port);
   if (address == NULL)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "listen: \"%s\" is not an address", listen);
@@ -676,7 +685,7 @@ prd_hub_listen (PrdHub *self, GError **error)
   g_signal_connect (server, "request-finished", G_CALLBACK (on_request_done), self);
   g_signal_connect (server, "request-aborted", G_CALLBACK (on_request_done), self);
   prd_eio_server_attach (self->engine, server, ENGINE_PATH);
-  self->rest = prd_hub_rest_new (self->auth, self->config->max_request_body, ENGINE_PATH);
+  self->rest = prd_hub_rest_new (self->auth, config->max_request_body, ENGINE_PATH);
   if (self->store != NULL)
     prd_hub_rest_prds_add (self->rest, self->store);
   if (self->versions != NULL)
@@ -688,11 +697,11 @@ prd_hub_listen (PrdHub *self, GError **error)
     prd_hub_rest_activity_add (self->rest, PRD_NOTIFICATION_STORE (self->store));
   prd_hub_rest_attach (self->rest, server);
   listener = g_object_new (
-      PRD_TYPE_EIO_LISTENER, "server", server, "listen-backlog", self->config->listen_backlog,
+      PRD_TYPE_EIO_LISTENER, "server", server, "listen-backlog", config->listen_backlog,
       "idle-timeout", prd_hub_config_get_idle_timeout_ms (self->config), "request-timeout",
-      self->config->request_timeout * 1000, "max-connections", self->config->max_connections,
-      "max-connections-per-address", self->config->max_connections_per_address,
-      "per-address-exempt", self->config->per_address_exempt, NULL);
+      config->request_timeout * 1000, "max-connections", config->max_connections,
+      "max-connections-per-address", config->max_connections_per_address, "per-address-exempt",
+      config->per_address_exempt, NULL);
   if (!prd_eio_listener_listen (listener, address,
                                 certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0, &local_error))
     {
@@ -1101,7 +1110,7 @@ prd_hub_set_store_async (PrdHub *self,
   g_signal_connect (self->rooms, "operation-committed", G_CALLBACK (on_operation_committed), self);
   self->collab =
       prd_hub_collab_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->rooms);
-  if (self->config->data_dir != NULL)
+  if (prd_hub_config_get_server (self->config)->data_dir != NULL)
     self->versions =
         prd_hub_versions_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->rooms,
                               store, PRD_VERSION_STORE (store), self->config);

@@ -27,6 +27,8 @@
 #include "prd-error.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-ai.h"
+#include "prd-hub-config-ai.h"
+#include "prd-hub-config-server.h"
 #include "prd-hub-secret.h"
 #include "prd-hub.h"
 #include "prd-secret-store.h"
@@ -68,16 +70,17 @@ load_config (const char *config_file,
 
   if (config_file != NULL && !prd_hub_config_load_file (config, config_file, error))
     return NULL;
-  if ((listen != NULL && !prd_hub_config_set_listen (config, listen, error)) ||
-      (data_dir != NULL && !prd_hub_config_set_data_dir (config, data_dir, error)) ||
-      (tls_cert != NULL && !prd_hub_config_set_tls_cert (config, tls_cert, error)) ||
-      (tls_key != NULL && !prd_hub_config_set_tls_key (config, tls_key, error)) ||
+  if ((listen != NULL && !prd_hub_config_set (config, "server", "listen", listen, error)) ||
+      (data_dir != NULL && !prd_hub_config_set (config, "server", "data-dir", data_dir, error)) ||
+      (tls_cert != NULL && !prd_hub_config_set (config, "server", "tls-cert", tls_cert, error)) ||
+      (tls_key != NULL && !prd_hub_config_set (config, "server", "tls-key", tls_key, error)) ||
       (jwt_public_key != NULL &&
-       !prd_hub_config_set_jwt_public_key (config, jwt_public_key, error)) ||
+       !prd_hub_config_set (config, "auth", "jwt-public-key", jwt_public_key, error)) ||
       (cors_origins != NULL &&
-       !prd_hub_config_set_cors_origins (config, (const char *const *) cors_origins, error)) ||
+       !prd_hub_config_set_list (config, "server", "cors-origins",
+                                 (const char *const *) cors_origins, error)) ||
       (autosave_interval != NULL &&
-       !prd_hub_config_set_autosave_interval (config, autosave_interval, error)))
+       !prd_hub_config_set (config, "collab", "autosave-interval", autosave_interval, error)))
     return NULL;
   if (!prd_hub_config_validate (config, error))
     return NULL;
@@ -91,7 +94,8 @@ open_secret_store (PrdHubConfig *config, GError **error)
 {
   g_autoptr (PrdSecretStore) store = NULL;
 
-  store = prd_secret_store_open_default_sync (config->data_dir, NULL, error);
+  store = prd_secret_store_open_default_sync (prd_hub_config_get_server (config)->data_dir, NULL,
+                                              error);
   if (store == NULL)
     return NULL;
   prd_hub_secret_set_store (store);
@@ -164,7 +168,7 @@ open_ai_provider (PrdHubConfig *config, PrdSecretStore *secrets, GError **error)
   const char *env = g_getenv ("PRDHUB_AI_API_KEY");
   g_autoptr (GError) local_error = NULL;
 
-  if (config->ai_base_url == NULL)
+  if (prd_hub_config_get_ai (config)->base_url == NULL)
     return NULL;
   if (env != NULL && *env != '\0')
     key = g_strdup (env);
@@ -191,15 +195,16 @@ store_result (GObject *source, GAsyncResult *result, gpointer user_data)
 static PrdStore *
 open_store (PrdHubConfig *config, GError **error)
 {
-  g_autofree char *path = g_build_filename (config->data_dir, STORE_FILE, NULL);
+  const char *data_dir = prd_hub_config_get_server (config)->data_dir;
+  g_autofree char *path = g_build_filename (data_dir, STORE_FILE, NULL);
   g_autoptr (GAsyncResult) result = NULL;
 
-  if (g_mkdir_with_parents (config->data_dir, 0700) != 0)
+  if (g_mkdir_with_parents (data_dir, 0700) != 0)
     {
       int saved_errno = errno;
 
       g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot create the data folder %s: %s",
-                   config->data_dir, g_strerror (saved_errno));
+                   data_dir, g_strerror (saved_errno));
       return NULL;
     }
   prd_sqlite_store_new_async (path, NULL, store_result, &result);
@@ -308,8 +313,9 @@ cmd_serve (int argc, char **argv)
                         cors_origins, autosave_interval, &error);
   if (config == NULL)
     return fail (error);
-  if ((ai_base_url != NULL && !prd_hub_config_set_ai (config, "base-url", ai_base_url, &error)) ||
-      (ai_model != NULL && !prd_hub_config_set_ai (config, "model", ai_model, &error)) ||
+  if ((ai_base_url != NULL &&
+       !prd_hub_config_set (config, "ai", "base-url", ai_base_url, &error)) ||
+      (ai_model != NULL && !prd_hub_config_set (config, "ai", "model", ai_model, &error)) ||
       !prd_hub_config_validate (config, &error))
     return fail (error);
   secrets = open_secret_store (config, &error);
@@ -420,11 +426,11 @@ cmd_token (int argc, char **argv)
   config = load_config (config_file, NULL, data_dir, NULL, NULL, NULL, NULL, NULL, &error);
   if (config == NULL)
     return fail (error);
-  if (config->jwt_public_key != NULL)
+  if (prd_hub_config_get_auth (config)->jwt_public_key != NULL)
     {
       g_printerr ("prdhub: the hub verifies tokens with %s (jwt-public-key); "
                   "mint them with that key's identity provider\n",
-                  config->jwt_public_key);
+                  prd_hub_config_get_auth (config)->jwt_public_key);
       return 1;
     }
   /* The environment's secret wins; no need to wait for a keyring then. */
@@ -781,7 +787,8 @@ cmd_secret (int argc, char **argv)
                       PRD_AUTH_MIN_SECRET_LENGTH);
           return 1;
         }
-      store = prd_secret_store_open_default_sync (config->data_dir, NULL, &error);
+      store = prd_secret_store_open_default_sync (prd_hub_config_get_server (config)->data_dir,
+                                                  NULL, &error);
       if (store == NULL || !prd_secret_store_store_sync (store, name, value, NULL, &error))
         {
           memset (value, 0, strlen (value));
@@ -791,7 +798,8 @@ cmd_secret (int argc, char **argv)
       return 0;
     }
 
-  store = prd_secret_store_open_default_sync (config->data_dir, NULL, &error);
+  store = prd_secret_store_open_default_sync (prd_hub_config_get_server (config)->data_dir, NULL,
+                                              &error);
   if (store == NULL)
     return fail (error);
   if (g_str_equal (action, "delete"))

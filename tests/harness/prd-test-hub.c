@@ -55,8 +55,8 @@ prd_test_hub_setup (PrdTestHub *f,
 
   f->tmp_dir = prd_test_make_tmp_dir (prefix);
   f->config = prd_hub_config_new ();
-  g_assert_true (prd_hub_config_set_listen (f->config, "127.0.0.1:0", &error));
-  g_assert_true (prd_hub_config_set_data_dir (f->config, f->tmp_dir, &error));
+  g_assert_true (prd_hub_config_set (f->config, "server", "listen", "127.0.0.1:0", &error));
+  g_assert_true (prd_hub_config_set (f->config, "server", "data-dir", f->tmp_dir, &error));
   g_assert_true (
       prd_hub_config_load_data (f->config, config_data != NULL ? config_data : "", -1, &error));
   g_assert_true (prd_hub_config_validate (f->config, &error));
