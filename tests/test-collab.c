@@ -83,21 +83,14 @@ join (PrdTestClient *client, const char *prd_id, const char *mode, JsonNode **ou
   return json_object_get_int_member_with_default (json_node_get_object (ack), "siteId", -1);
 }
 
-static gboolean
-no_rooms (gpointer data)
-{
-  Fixture *f = data;
-
-  return prd_hub_room_registry_get_n_rooms (prd_hub_get_rooms (f->hub)) == 0;
-}
-
-/* A room goes once its last member has left and its snapshot is written;
- * the registry has no signal for that (member-left comes before the
- * snapshot), so this is a bounded wait on the registry's count. */
+/* A room goes once its last member has left and its snapshot is written. */
 static void
 wait_rooms_released (Fixture *f)
 {
-  prd_test_wait_until (no_rooms, f, PRD_TEST_TIMEOUT_MS);
+  PrdHubRoomRegistry *rooms = prd_hub_get_rooms (f->hub);
+
+  while (prd_hub_room_registry_get_n_rooms (rooms) > 0)
+    prd_test_wait_signal (rooms, "room-closed", PRD_TEST_TIMEOUT_MS);
 }
 
 static void

@@ -160,6 +160,23 @@ parse (const char *text)
   return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
 }
 
+/* Records a version of @prd_id by alice and waits until its rows are
+ * committed (and delivered). */
+static void
+version_created (Fixture *f, const char *prd_id, const char *version, const char *const *editors)
+{
+  PrdHubNotifications *notifications = prd_hub_get_notifications (f->hub);
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_hub_notifications_version_created_async (notifications, prd_id, "org_a", "Versions", version,
+                                               "alice", "Alice", editors, NULL, prd_test_result_cb,
+                                               &result);
+  g_assert_true (
+      prd_hub_notifications_version_created_finish (prd_test_wait_result (&result), &error));
+  g_assert_no_error (error);
+}
+
 static void
 test_version_created (Fixture *f, gconstpointer data)
 {
@@ -179,10 +196,7 @@ test_version_created (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_nonnull (prd_hub_get_notifications (f->hub));
   prd_id = create_prd (f, "alice");
-  prd_hub_notifications_version_created (prd_hub_get_notifications (f->hub), prd_id, "org_a",
-                                         "Versions", "1.0.0", "alice", "Alice", editors);
-
-  /* The store serves requests in order: this read follows the write. */
+  version_created (f, prd_id, "1.0.0", editors);
   notes = db_rows (f, "SELECT user_id, org, payload, read FROM social_notifications ORDER BY seq");
   g_assert_cmpuint (notes->len, ==, 1);
   g_assert_cmpstr (cell (notes, 0, 0), ==, "bob");
@@ -218,15 +232,6 @@ acquire_site (Fixture *f, const char *prd_id, const char *user_id)
   g_assert_no_error (error);
 }
 
-static gboolean
-has_notifications (gpointer data)
-{
-  g_autoptr (GPtrArray) rows =
-      db_rows (data, "SELECT user_id FROM social_notifications ORDER BY user_id");
-
-  return rows->len > 0;
-}
-
 /* Without a list, the editors are the users holding a site in the PRD. */
 static void
 test_version_editors (Fixture *f, gconstpointer data)
@@ -244,14 +249,8 @@ test_version_editors (Fixture *f, gconstpointer data)
   acquire_site (f, prd_id, "bob");
   acquire_site (f, prd_id, "carol");
   acquire_site (f, prd_id, "bob");
-  prd_hub_notifications_version_created (prd_hub_get_notifications (f->hub), prd_id, "org_a",
-                                         "Versions", "0.2.0", "alice", "Alice", NULL);
-  /* The sites are listed first, then the notifications written, and
-   * prd_hub_notifications_version_created() is fire-and-forget: no signal
-   * or ack says the rows are in. Each db_rows() round-trips through the
-   * store and lets one more step through, so this is a bounded wait on the
-   * rows. */
-  prd_test_wait_until (has_notifications, f, PRD_TEST_TIMEOUT_MS);
+  /* The sites are listed first, then the notifications written. */
+  version_created (f, prd_id, "0.2.0", NULL);
   notes = db_rows (f, "SELECT user_id FROM social_notifications ORDER BY user_id");
   g_assert_cmpuint (notes->len, ==, 2);
   g_assert_cmpstr (cell (notes, 0, 0), ==, "bob");

@@ -348,14 +348,17 @@ prd_hub_notifications_record_prd_created_finish (GAsyncResult *result, GError **
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* The store's answer for a version's rows; completes the caller's task. */
 static void
 on_version_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
+  g_autoptr (GTask) task = user_data;
   g_autoptr (GError) error = NULL;
 
-  if (!g_task_propagate_boolean (G_TASK (result), &error) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_warning ("Cannot record a version: %s", error->message);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
 }
 
 typedef struct
@@ -367,6 +370,7 @@ typedef struct
   char *version;
   char *actor_id;
   char *actor_name;
+  GTask *task; /* (owned) (nullable): the caller's, until the rows are recorded */
 } Version;
 
 static void
@@ -379,6 +383,7 @@ version_free (Version *v)
   g_free (v->version);
   g_free (v->actor_id);
   g_free (v->actor_name);
+  g_clear_object (&v->task);
   g_free (v);
 }
 
@@ -390,7 +395,8 @@ record_version (Version *v, const char *const *editors)
   JsonObject *object;
   PrdHubAnnounce *announce;
 
-  task = g_task_new (self->feed, self->cancellable, on_version_recorded, NULL);
+  task =
+      g_task_new (self->feed, self->cancellable, on_version_recorded, g_steal_pointer (&v->task));
   announce = prd_hub_announce_new (v->org);
   g_task_set_task_data (task, announce, (GDestroyNotify) prd_hub_announce_unref);
   for (guint i = 0; editors != NULL && editors[i] != NULL; i++)
@@ -438,23 +444,27 @@ on_editors_listed (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 /**
- * prd_hub_notifications_version_created:
+ * prd_hub_notifications_version_created_async:
  * @editors: (nullable) (array zero-terminated=1): the users to notify; %NULL
  *   for every user who ever edited the PRD (holds a CRDT site in it)
  *
  * For #PrdHubVersions::version-created: notifies the editors but the actor
  * (`version_created`, also the hub's own site user is skipped; each user
- * once) and records a `version_created` activity.
+ * once) and records a `version_created` activity. Completes once the rows
+ * are committed and sent to the sockets subscribed.
  */
 void
-prd_hub_notifications_version_created (PrdHubNotifications *self,
-                                       const char *prd_id,
-                                       const char *org,
-                                       const char *title,
-                                       const char *version,
-                                       const char *actor_id,
-                                       const char *actor_name,
-                                       const char *const *editors)
+prd_hub_notifications_version_created_async (PrdHubNotifications *self,
+                                             const char *prd_id,
+                                             const char *org,
+                                             const char *title,
+                                             const char *version,
+                                             const char *actor_id,
+                                             const char *actor_name,
+                                             const char *const *editors,
+                                             GCancellable *cancellable,
+                                             GAsyncReadyCallback callback,
+                                             gpointer user_data)
 {
   Version *v;
 
@@ -468,6 +478,10 @@ prd_hub_notifications_version_created (PrdHubNotifications *self,
   v->version = g_strdup (version);
   v->actor_id = g_strdup (actor_id);
   v->actor_name = g_strdup (actor_name);
+  /* No source object: a pending version must not keep the feature alive
+   * (its disposal cancels what it still has in flight). */
+  v->task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (v->task, prd_hub_notifications_version_created_async);
   if (editors != NULL)
     {
       record_version (v, editors);
@@ -475,6 +489,14 @@ prd_hub_notifications_version_created (PrdHubNotifications *self,
       return;
     }
   prd_store_list_sites_async (self->store, prd_id, self->cancellable, on_editors_listed, v);
+}
+
+gboolean
+prd_hub_notifications_version_created_finish (GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /* ---- object ------------------------------------------------------------------------- */

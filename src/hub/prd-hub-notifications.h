@@ -19,14 +19,18 @@ G_DECLARE_FINAL_TYPE (PrdHubNotifications, prd_hub_notifications, PRD, HUB_NOTIF
 PrdHubNotifications *
 prd_hub_notifications_new (PrdSioNamespace *nsp, PrdStore *store, PrdNotificationStore *feed);
 void prd_hub_notifications_deliver (PrdHubNotifications *self, PrdHubAnnounce *announce);
-void prd_hub_notifications_version_created (PrdHubNotifications *self,
-                                            const char *prd_id,
-                                            const char *org,
-                                            const char *title,
-                                            const char *version,
-                                            const char *actor_id,
-                                            const char *actor_name,
-                                            const char *const *editors);
+void prd_hub_notifications_version_created_async (PrdHubNotifications *self,
+                                                  const char *prd_id,
+                                                  const char *org,
+                                                  const char *title,
+                                                  const char *version,
+                                                  const char *actor_id,
+                                                  const char *actor_name,
+                                                  const char *const *editors,
+                                                  GCancellable *cancellable,
+                                                  GAsyncReadyCallback callback,
+                                                  gpointer user_data);
+gboolean prd_hub_notifications_version_created_finish (GAsyncResult *result, GError **error);
 
 /* For #PrdHubCreation::prd-created (REST and command line). */
 void prd_hub_notifications_record_prd_created_async (PrdNotificationStore *feed,

@@ -32,6 +32,7 @@ enum
   SIGNAL_MEMBER_JOINED,
   SIGNAL_MEMBER_LEFT,
   SIGNAL_OPERATION_COMMITTED,
+  SIGNAL_ROOM_CLOSED,
   N_SIGNALS
 };
 
@@ -58,7 +59,10 @@ prd_hub_room_registry_socket_joined (PrdSioSocket *socket)
 void
 prd_hub_room_registry_forget (PrdHubRoomRegistry *self, PrdHubRoom *room)
 {
-  g_hash_table_remove (self->rooms, prd_hub_room_get_prd_id (room));
+  g_autofree char *prd_id = g_strdup (prd_hub_room_get_prd_id (room));
+
+  if (g_hash_table_remove (self->rooms, prd_id))
+    g_signal_emit (self, signals[SIGNAL_ROOM_CLOSED], 0, prd_id);
 }
 
 void
@@ -228,6 +232,17 @@ prd_hub_room_registry_class_init (PrdHubRoomRegistryClass *klass)
       g_signal_new ("operation-committed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                     NULL, NULL, G_TYPE_NONE, 6, PRD_TYPE_HUB_ROOM, G_TYPE_POINTER, G_TYPE_ARRAY,
                     G_TYPE_UINT, G_TYPE_STRING, G_TYPE_STRING);
+
+  /**
+   * PrdHubRoomRegistry::room-closed:
+   * @prd_id: the PRD whose room is gone
+   *
+   * A room's last member left and its state is saved: the PRD is no longer
+   * held in memory.
+   */
+  signals[SIGNAL_ROOM_CLOSED] =
+      g_signal_new ("room-closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void

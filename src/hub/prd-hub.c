@@ -807,6 +807,16 @@ prd_hub_is_stopped (PrdHub *self)
   return self->stopped;
 }
 
+static void
+on_version_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!prd_hub_notifications_version_created_finish (result, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_warning ("Cannot record a version: %s", error->message);
+}
+
 /* The editors of the PRD hear of its new version, and the organization's
  * activity feed shows it. */
 static void
@@ -819,8 +829,9 @@ on_version_created (PrdHubVersions *versions,
                     const char *actor_name,
                     gpointer user_data)
 {
-  prd_hub_notifications_version_created (PRD_HUB_NOTIFICATIONS (user_data), prd_id, org, title,
-                                         version, actor_id, actor_name, NULL);
+  prd_hub_notifications_version_created_async (PRD_HUB_NOTIFICATIONS (user_data), prd_id, org,
+                                               title, version, actor_id, actor_name, NULL, NULL,
+                                               on_version_recorded, NULL);
 }
 
 /* What a comment or an approval announced is on disk with it: the
@@ -1196,7 +1207,7 @@ prd_hub_get_comments (PrdHub *self)
  * prd_hub_get_notifications:
  *
  * Returns: (transfer none) (nullable): notifications and the activity feed
- *   (for prd_hub_notifications_version_created()), once the hub has a store
+ *   (for prd_hub_notifications_version_created_async()), once the hub has a store
  */
 PrdHubNotifications *
 prd_hub_get_notifications (PrdHub *self)
