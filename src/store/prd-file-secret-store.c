@@ -276,6 +276,28 @@ run_op (GTask *task, gpointer source, gpointer task_data, GCancellable *cancella
     }
 }
 
+static GTask *
+new_op (PrdFileSecretStore *self,
+        Op op,
+        const char *name,
+        const char *value,
+        gpointer tag,
+        GCancellable *cancellable,
+        GAsyncReadyCallback callback,
+        gpointer user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  OpData *od = g_new0 (OpData, 1);
+
+  od->op = op;
+  od->name = g_strdup (name);
+  od->value = g_strdup (value);
+  g_task_set_source_tag (task, tag);
+  g_task_set_check_cancellable (task, FALSE);
+  g_task_set_task_data (task, od, op_data_free);
+  return task;
+}
+
 static void
 start_op (PrdFileSecretStore *self,
           Op op,
@@ -286,16 +308,71 @@ start_op (PrdFileSecretStore *self,
           GAsyncReadyCallback callback,
           gpointer user_data)
 {
-  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
-  OpData *od = g_new0 (OpData, 1);
+  g_autoptr (GTask) task = new_op (self, op, name, value, tag, cancellable, callback, user_data);
 
-  od->op = op;
-  od->name = g_strdup (name);
-  od->value = g_strdup (value);
-  g_task_set_source_tag (task, tag);
-  g_task_set_check_cancellable (task, FALSE);
-  g_task_set_task_data (task, od, op_data_free);
   g_task_run_in_thread (task, run_op);
+}
+
+/* The blocking forms: the same operation on a worker thread, waited for. */
+static GTask *
+run_op_sync (PrdSecretStore *store,
+             Op op,
+             const char *name,
+             const char *value,
+             gpointer tag,
+             GCancellable *cancellable)
+{
+  GTask *task =
+      new_op (PRD_FILE_SECRET_STORE (store), op, name, value, tag, cancellable, NULL, NULL);
+
+  g_task_run_in_thread_sync (task, run_op);
+  return task;
+}
+
+static char *
+prd_file_secret_store_lookup_sync (PrdSecretStore *store,
+                                   const char *name,
+                                   GCancellable *cancellable,
+                                   GError **error)
+{
+  g_autoptr (GTask) task =
+      run_op_sync (store, OP_LOOKUP, name, NULL, prd_file_secret_store_lookup_sync, cancellable);
+
+  return g_task_propagate_pointer (task, error);
+}
+
+static gboolean
+prd_file_secret_store_store_sync (PrdSecretStore *store,
+                                  const char *name,
+                                  const char *value,
+                                  GCancellable *cancellable,
+                                  GError **error)
+{
+  g_autoptr (GTask) task =
+      run_op_sync (store, OP_STORE, name, value, prd_file_secret_store_store_sync, cancellable);
+
+  return g_task_propagate_boolean (task, error);
+}
+
+static gboolean
+prd_file_secret_store_delete_sync (PrdSecretStore *store,
+                                   const char *name,
+                                   GCancellable *cancellable,
+                                   GError **error)
+{
+  g_autoptr (GTask) task =
+      run_op_sync (store, OP_DELETE, name, NULL, prd_file_secret_store_delete_sync, cancellable);
+
+  return g_task_propagate_boolean (task, error);
+}
+
+static GStrv
+prd_file_secret_store_list_sync (PrdSecretStore *store, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GTask) task =
+      run_op_sync (store, OP_LIST, NULL, NULL, prd_file_secret_store_list_sync, cancellable);
+
+  return g_task_propagate_pointer (task, error);
 }
 
 static void
@@ -378,6 +455,10 @@ secret_store_iface_init (PrdSecretStoreInterface *iface)
   iface->delete_finish = prd_file_secret_store_boolean_finish;
   iface->list_async = prd_file_secret_store_list_async;
   iface->list_finish = prd_file_secret_store_list_finish;
+  iface->lookup_sync = prd_file_secret_store_lookup_sync;
+  iface->store_sync = prd_file_secret_store_store_sync;
+  iface->delete_sync = prd_file_secret_store_delete_sync;
+  iface->list_sync = prd_file_secret_store_list_sync;
 }
 
 static void

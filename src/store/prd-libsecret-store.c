@@ -58,13 +58,43 @@ name_attributes (PrdLibsecretStore *self, const char *name)
 }
 
 static void
+set_translated (GError **error, const GError *from, const char *what)
+{
+  if (g_error_matches (from, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_set_error (error, PRD_ERROR, PRD_ERROR_CANCELLED, "%s was cancelled", what);
+  else
+    g_set_error (error, PRD_ERROR, PRD_ERROR_SECRET_STORE, "%s failed: %s", what, from->message);
+}
+
+static void
 translate_error (GTask *task, GError *error, const char *what)
 {
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_CANCELLED, "%s was cancelled", what);
-  else
-    g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_SECRET_STORE, "%s failed: %s", what,
-                             error->message);
+  GError *translated = NULL;
+
+  set_translated (&translated, error, what);
+  g_task_return_error (task, translated);
+}
+
+/* The text of a looked-up @value (consumed), or %NULL with @error. */
+static char *
+lookup_text (const char *name, SecretValue *value, GError **error)
+{
+  const char *text;
+  char *copy;
+
+  if (value == NULL)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND,
+                   "There is no secret named \"%s\" in the Secret Service", name);
+      return NULL;
+    }
+  text = secret_value_get_text (value);
+  copy = text != NULL ? g_strdup (text) : NULL;
+  secret_value_unref (value);
+  if (copy == NULL)
+    g_set_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA,
+                 "The secret \"%s\" in the Secret Service is not text", name);
+  return copy;
 }
 
 /* ---- lookup ---- */
@@ -75,8 +105,7 @@ lookup_done (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GTask) task = user_data;
   g_autoptr (GError) error = NULL;
   SecretValue *value;
-  const char *text;
-  char *copy;
+  char *text;
 
   value = secret_service_lookup_finish (SECRET_SERVICE (source), result, &error);
   if (error != NULL)
@@ -84,24 +113,11 @@ lookup_done (GObject *source, GAsyncResult *result, gpointer user_data)
       translate_error (task, error, "Reading from the Secret Service");
       return;
     }
-  if (value == NULL)
-    {
-      g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_NOT_FOUND,
-                               "There is no secret named \"%s\" in the Secret Service",
-                               (const char *) g_task_get_task_data (task));
-      return;
-    }
-  text = secret_value_get_text (value);
-  copy = text != NULL ? g_strdup (text) : NULL;
-  secret_value_unref (value);
-  if (copy == NULL)
-    {
-      g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_CORRUPT_DATA,
-                               "The secret \"%s\" in the Secret Service is not text",
-                               (const char *) g_task_get_task_data (task));
-      return;
-    }
-  g_task_return_pointer (task, copy, g_free);
+  text = lookup_text (g_task_get_task_data (task), value, &error);
+  if (text == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, text, g_free);
 }
 
 static void
@@ -226,21 +242,15 @@ compare_names (gconstpointer a, gconstpointer b)
   return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
-static void
-search_done (GObject *source, GAsyncResult *result, gpointer user_data)
+/* The names of @items (consumed), sorted, each once. */
+static GStrv
+names_of_items (GList *items)
 {
-  g_autoptr (GTask) task = user_data;
-  g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) names = g_ptr_array_new ();
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  GList *items;
+  GHashTableIter iter;
+  gpointer key;
 
-  items = secret_service_search_finish (SECRET_SERVICE (source), result, &error);
-  if (error != NULL)
-    {
-      translate_error (task, error, "Searching the Secret Service");
-      return;
-    }
   for (GList *l = items; l != NULL; l = l->next)
     {
       g_autoptr (GHashTable) attributes = secret_item_get_attributes (l->data);
@@ -253,18 +263,28 @@ search_done (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   g_list_free_full (items, g_object_unref);
 
-  {
-    GHashTableIter iter;
-    gpointer key;
-
-    g_hash_table_iter_init (&iter, seen);
-    while (g_hash_table_iter_next (&iter, &key, NULL))
-      g_ptr_array_add (names, g_strdup (key));
-  }
+  g_hash_table_iter_init (&iter, seen);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (names, g_strdup (key));
   g_ptr_array_sort (names, compare_names);
   g_ptr_array_add (names, NULL);
-  g_task_return_pointer (task, g_ptr_array_free (g_steal_pointer (&names), FALSE),
-                         (GDestroyNotify) g_strfreev);
+  return (GStrv) g_ptr_array_free (g_steal_pointer (&names), FALSE);
+}
+
+static void
+search_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  g_autoptr (GError) error = NULL;
+  GList *items;
+
+  items = secret_service_search_finish (SECRET_SERVICE (source), result, &error);
+  if (error != NULL)
+    {
+      translate_error (task, error, "Searching the Secret Service");
+      return;
+    }
+  g_task_return_pointer (task, names_of_items (items), (GDestroyNotify) g_strfreev);
 }
 
 static void
@@ -291,6 +311,89 @@ prd_libsecret_store_list_finish (PrdSecretStore *store, GAsyncResult *result, GE
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+/* ---- blocking forms: libsecret's own synchronous calls ---- */
+
+static char *
+prd_libsecret_store_lookup_sync (PrdSecretStore *store,
+                                 const char *name,
+                                 GCancellable *cancellable,
+                                 GError **error)
+{
+  PrdLibsecretStore *self = PRD_LIBSECRET_STORE (store);
+  g_autoptr (GHashTable) attributes = name_attributes (self, name);
+  g_autoptr (GError) local_error = NULL;
+  SecretValue *value;
+
+  value = secret_service_lookup_sync (self->service, &hub_schema, attributes, cancellable,
+                                      &local_error);
+  if (local_error != NULL)
+    {
+      set_translated (error, local_error, "Reading from the Secret Service");
+      return NULL;
+    }
+  return lookup_text (name, value, error);
+}
+
+static gboolean
+prd_libsecret_store_store_sync (PrdSecretStore *store,
+                                const char *name,
+                                const char *value,
+                                GCancellable *cancellable,
+                                GError **error)
+{
+  PrdLibsecretStore *self = PRD_LIBSECRET_STORE (store);
+  g_autoptr (GHashTable) attributes = name_attributes (self, name);
+  g_autofree char *label = g_strdup_printf ("prdhub: %s", name);
+  g_autoptr (GError) local_error = NULL;
+  SecretValue *secret = secret_value_new (value, -1, "text/plain");
+  gboolean ok;
+
+  ok = secret_service_store_sync (self->service, &hub_schema, attributes, SECRET_COLLECTION_DEFAULT,
+                                  label, secret, cancellable, &local_error);
+  secret_value_unref (secret);
+  if (!ok)
+    set_translated (error, local_error, "Writing to the Secret Service");
+  return ok;
+}
+
+static gboolean
+prd_libsecret_store_delete_sync (PrdSecretStore *store,
+                                 const char *name,
+                                 GCancellable *cancellable,
+                                 GError **error)
+{
+  PrdLibsecretStore *self = PRD_LIBSECRET_STORE (store);
+  g_autoptr (GHashTable) attributes = name_attributes (self, name);
+  g_autoptr (GError) local_error = NULL;
+
+  if (secret_service_clear_sync (self->service, &hub_schema, attributes, cancellable, &local_error))
+    return TRUE;
+  if (local_error != NULL)
+    set_translated (error, local_error, "Deleting from the Secret Service");
+  else
+    g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND,
+                 "There is no secret named \"%s\" in the Secret Service", name);
+  return FALSE;
+}
+
+static GStrv
+prd_libsecret_store_list_sync (PrdSecretStore *store, GCancellable *cancellable, GError **error)
+{
+  PrdLibsecretStore *self = PRD_LIBSECRET_STORE (store);
+  g_autoptr (GHashTable) attributes = name_attributes (self, NULL);
+  g_autoptr (GError) local_error = NULL;
+  GList *items;
+
+  items = secret_service_search_sync (self->service, &hub_schema, attributes, SECRET_SEARCH_ALL,
+                                      cancellable, &local_error);
+  if (local_error != NULL)
+    {
+      set_translated (error, local_error, "Searching the Secret Service");
+      return NULL;
+    }
+  return names_of_items (items);
+}
+
 static const char *
 prd_libsecret_store_get_description (PrdSecretStore *store)
 {
@@ -309,6 +412,10 @@ secret_store_iface_init (PrdSecretStoreInterface *iface)
   iface->delete_finish = prd_libsecret_store_delete_finish;
   iface->list_async = prd_libsecret_store_list_async;
   iface->list_finish = prd_libsecret_store_list_finish;
+  iface->lookup_sync = prd_libsecret_store_lookup_sync;
+  iface->store_sync = prd_libsecret_store_store_sync;
+  iface->delete_sync = prd_libsecret_store_delete_sync;
+  iface->list_sync = prd_libsecret_store_list_sync;
 }
 
 static void
@@ -398,4 +505,36 @@ PrdSecretStore *
 prd_libsecret_store_new_finish (GAsyncResult *result, GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * prd_libsecret_store_new_sync:
+ * @scope: the hub's data folder; the store sees only the items of that hub
+ *
+ * prd_libsecret_store_new_async(), blocking the calling thread (libsecret's
+ * own synchronous connection; no main loop runs meanwhile).
+ *
+ * Returns: (transfer full): the store, or %NULL with @error set
+ *   (%PRD_ERROR_SECRET_STORE, %PRD_ERROR_CANCELLED)
+ */
+PrdSecretStore *
+prd_libsecret_store_new_sync (const char *scope, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  PrdLibsecretStore *self;
+  SecretService *service;
+
+  g_return_val_if_fail (scope != NULL, NULL);
+
+  service = secret_service_open_sync (SECRET_TYPE_SERVICE, NULL, SECRET_SERVICE_OPEN_SESSION,
+                                      cancellable, &local_error);
+  if (service == NULL)
+    {
+      set_translated (error, local_error, "Connecting to the Secret Service");
+      return NULL;
+    }
+  self = g_object_new (PRD_TYPE_LIBSECRET_STORE, NULL);
+  self->service = service;
+  self->scope = g_canonicalize_filename (scope, NULL);
+  return PRD_SECRET_STORE (self);
 }

@@ -18,5 +18,7 @@ void prd_libsecret_store_new_async (const char *scope,
                                     GAsyncReadyCallback callback,
                                     gpointer user_data);
 PrdSecretStore *prd_libsecret_store_new_finish (GAsyncResult *result, GError **error);
+PrdSecretStore *
+prd_libsecret_store_new_sync (const char *scope, GCancellable *cancellable, GError **error);
 
 G_END_DECLS

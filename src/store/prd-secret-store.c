@@ -387,61 +387,97 @@ prd_secret_store_open_default_finish (GAsyncResult *result, GError **error)
 
 /* ---- blocking forms ----
  *
- * They iterate the thread-default main context until the call is done:
- * D-Bus proxies and signal subscriptions that libsecret creates belong to
- * that context, so it must outlive the store (a private context, dropped
- * after the call, would leave them attached to a dead context). For code
- * that runs before its main loop, or has none. */
+ * For code that runs before its main loop, or has none (the command line,
+ * loading the hub's JWT secret at start-up). Each backend blocks on its own
+ * I/O (a worker thread for the file, libsecret's synchronous D-Bus calls);
+ * no main loop runs meanwhile. */
 
 typedef struct
 {
-  GMainContext *context;
-  GAsyncResult *result;
-} SyncData;
+  GMutex lock;
+  GCond cond;
+  gboolean done;
+  gboolean timed_out;
+  GCancellable *probe; /* (unowned) */
+} Watchdog;
 
-static void
-sync_done (GObject *source, GAsyncResult *result, gpointer user_data)
+/* Cancels the probe unless it finishes within the timeout. */
+static gpointer
+watchdog_run (gpointer data)
 {
-  SyncData *data = user_data;
+  Watchdog *dog = data;
+  gint64 deadline = g_get_monotonic_time () +
+                    (gint64) PRD_SECRET_STORE_PROBE_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
 
-  data->result = g_object_ref (result);
-  g_main_context_wakeup (data->context);
+  g_mutex_lock (&dog->lock);
+  while (!dog->done)
+    if (!g_cond_wait_until (&dog->cond, &dog->lock, deadline))
+      {
+        dog->timed_out = !dog->done;
+        break;
+      }
+  g_mutex_unlock (&dog->lock);
+  if (dog->timed_out)
+    g_cancellable_cancel (dog->probe);
+  return NULL;
 }
 
-static void
-sync_begin (SyncData *data)
-{
-  data->context = g_main_context_ref_thread_default ();
-  data->result = NULL;
-}
-
-static void
-sync_wait (SyncData *data)
-{
-  while (data->result == NULL)
-    g_main_context_iteration (data->context, TRUE);
-}
-
-static void
-sync_end (SyncData *data)
-{
-  g_clear_object (&data->result);
-  g_main_context_unref (data->context);
-}
-
+/**
+ * prd_secret_store_open_default_sync:
+ *
+ * prd_secret_store_open_default_async(), blocking the calling thread: the
+ * Secret Service if it answers within %PRD_SECRET_STORE_PROBE_TIMEOUT_MS,
+ * otherwise the owner-only file (with one log message saying so).
+ *
+ * Returns: (transfer full): the store, or %NULL with @error set
+ *   (%PRD_ERROR_CANCELLED)
+ */
 PrdSecretStore *
 prd_secret_store_open_default_sync (const char *fallback_dir,
                                     GCancellable *cancellable,
                                     GError **error)
 {
-  SyncData data;
+  g_autoptr (GCancellable) probe = g_cancellable_new ();
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *reason = NULL;
   PrdSecretStore *store;
+  Watchdog dog = { 0 };
+  GThread *thread;
+  gulong handler = 0;
 
-  sync_begin (&data);
-  prd_secret_store_open_default_async (fallback_dir, cancellable, sync_done, &data);
-  sync_wait (&data);
-  store = prd_secret_store_open_default_finish (data.result, error);
-  sync_end (&data);
+  g_return_val_if_fail (fallback_dir != NULL, NULL);
+
+  if (cancellable != NULL)
+    handler = g_cancellable_connect (cancellable, G_CALLBACK (caller_cancelled), probe, NULL);
+  g_mutex_init (&dog.lock);
+  g_cond_init (&dog.cond);
+  dog.probe = probe;
+  thread = g_thread_new ("prd-secret-probe", watchdog_run, &dog);
+  store = prd_libsecret_store_new_sync (fallback_dir, probe, &local_error);
+  g_mutex_lock (&dog.lock);
+  dog.done = TRUE;
+  g_cond_signal (&dog.cond);
+  g_mutex_unlock (&dog.lock);
+  g_thread_join (thread);
+  g_mutex_clear (&dog.lock);
+  g_cond_clear (&dog.cond);
+  if (cancellable != NULL)
+    g_cancellable_disconnect (cancellable, handler);
+
+  if (store != NULL)
+    return store;
+  if (cancellable != NULL && g_cancellable_is_cancelled (cancellable))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_CANCELLED,
+                           "Opening the secret store was cancelled");
+      return NULL;
+    }
+  reason = dog.timed_out
+               ? g_strdup_printf ("no answer within %d ms", PRD_SECRET_STORE_PROBE_TIMEOUT_MS)
+               : g_strdup (local_error->message);
+  store = prd_file_secret_store_new (fallback_dir);
+  g_message ("No Secret Service available (%s); keeping secrets in the owner-only file %s", reason,
+             prd_secret_store_get_description (store));
   return store;
 }
 
@@ -451,17 +487,11 @@ prd_secret_store_lookup_sync (PrdSecretStore *self,
                               GCancellable *cancellable,
                               GError **error)
 {
-  SyncData data;
-  char *value;
-
   g_return_val_if_fail (PRD_IS_SECRET_STORE (self), NULL);
 
-  sync_begin (&data);
-  prd_secret_store_lookup_async (self, name, cancellable, sync_done, &data);
-  sync_wait (&data);
-  value = prd_secret_store_lookup_finish (self, data.result, error);
-  sync_end (&data);
-  return value;
+  if (!prd_secret_check_name (name, error))
+    return NULL;
+  return PRD_SECRET_STORE_GET_IFACE (self)->lookup_sync (self, name, cancellable, error);
 }
 
 gboolean
@@ -471,17 +501,11 @@ prd_secret_store_store_sync (PrdSecretStore *self,
                              GCancellable *cancellable,
                              GError **error)
 {
-  SyncData data;
-  gboolean ok;
-
   g_return_val_if_fail (PRD_IS_SECRET_STORE (self), FALSE);
 
-  sync_begin (&data);
-  prd_secret_store_store_async (self, name, value, cancellable, sync_done, &data);
-  sync_wait (&data);
-  ok = prd_secret_store_store_finish (self, data.result, error);
-  sync_end (&data);
-  return ok;
+  if (!prd_secret_check_name (name, error) || !prd_secret_check_value (value, error))
+    return FALSE;
+  return PRD_SECRET_STORE_GET_IFACE (self)->store_sync (self, name, value, cancellable, error);
 }
 
 gboolean
@@ -490,31 +514,17 @@ prd_secret_store_delete_sync (PrdSecretStore *self,
                               GCancellable *cancellable,
                               GError **error)
 {
-  SyncData data;
-  gboolean ok;
-
   g_return_val_if_fail (PRD_IS_SECRET_STORE (self), FALSE);
 
-  sync_begin (&data);
-  prd_secret_store_delete_async (self, name, cancellable, sync_done, &data);
-  sync_wait (&data);
-  ok = prd_secret_store_delete_finish (self, data.result, error);
-  sync_end (&data);
-  return ok;
+  if (!prd_secret_check_name (name, error))
+    return FALSE;
+  return PRD_SECRET_STORE_GET_IFACE (self)->delete_sync (self, name, cancellable, error);
 }
 
 GStrv
 prd_secret_store_list_sync (PrdSecretStore *self, GCancellable *cancellable, GError **error)
 {
-  SyncData data;
-  GStrv names;
-
   g_return_val_if_fail (PRD_IS_SECRET_STORE (self), NULL);
 
-  sync_begin (&data);
-  prd_secret_store_list_async (self, cancellable, sync_done, &data);
-  sync_wait (&data);
-  names = prd_secret_store_list_finish (self, data.result, error);
-  sync_end (&data);
-  return names;
+  return PRD_SECRET_STORE_GET_IFACE (self)->list_sync (self, cancellable, error);
 }

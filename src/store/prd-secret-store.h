@@ -21,6 +21,10 @@ G_DECLARE_INTERFACE (PrdSecretStore, prd_secret_store, PRD, SECRET_STORE, GObjec
  * @store_async: create or replace one value
  * @delete_async: remove one value; a missing name is %PRD_ERROR_NOT_FOUND
  * @list_async: the names, sorted, never the values
+ * @lookup_sync, @store_sync, @delete_sync, @list_sync: the same, blocking
+ *   the calling thread (for the command line and for start-up, before the
+ *   main loop runs); an implementation blocks on its own I/O, never by
+ *   running a main loop
  *
  * Names and values reach the implementation already validated.
  */
@@ -57,6 +61,21 @@ struct _PrdSecretStoreInterface
                       GAsyncReadyCallback callback,
                       gpointer user_data);
   GStrv (*list_finish) (PrdSecretStore *self, GAsyncResult *result, GError **error);
+
+  char *(*lookup_sync) (PrdSecretStore *self,
+                        const char *name,
+                        GCancellable *cancellable,
+                        GError **error);
+  gboolean (*store_sync) (PrdSecretStore *self,
+                          const char *name,
+                          const char *value,
+                          GCancellable *cancellable,
+                          GError **error);
+  gboolean (*delete_sync) (PrdSecretStore *self,
+                           const char *name,
+                           GCancellable *cancellable,
+                           GError **error);
+  GStrv (*list_sync) (PrdSecretStore *self, GCancellable *cancellable, GError **error);
 };
 
 gboolean prd_secret_name_is_valid (const char *name);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * bench-store: what group commit buys and what synchronous=FULL costs, on a
+ * prdhub-bench-store: what group commit buys and what synchronous=FULL costs, on a
  * real file. Prints one JSON object. Figures depend on the disk; run it on
  * the hub's data disk with --dir.
  */
-#define G_LOG_DOMAIN "prd-store"
+#define G_LOG_DOMAIN "prd-bench-store"
 
 #include "config.h"
 
