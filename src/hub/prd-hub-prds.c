@@ -58,6 +58,14 @@ struct _PrdHubPrds
 
 G_DEFINE_FINAL_TYPE (PrdHubPrds, prd_hub_prds, G_TYPE_OBJECT)
 
+enum
+{
+  SIGNAL_MEMBERS_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 typedef struct
 {
   PrdSioSocket *socket; /* (owned) */
@@ -116,6 +124,7 @@ struct _Room
 };
 
 static void room_pump_joins (Room *room);
+static void members_changed (Room *room);
 static void room_maybe_release (Room *room);
 static void autosave_complete (Room *room);
 
@@ -316,6 +325,13 @@ joined_room (
 }
 
 /* ---- rooms ---------------------------------------------------------------- */
+
+static void
+members_changed (Room *room)
+{
+  if (room->prds != NULL)
+    g_signal_emit (room->prds, signals[SIGNAL_MEMBERS_CHANGED], 0, room->prd_id);
+}
 
 static void
 on_user_joined (PrdRoom *prd_room, const char *user_id, gpointer user_data)
@@ -742,6 +758,7 @@ send_joined (Room *room, JoinRequest *request, int site, int previous_site)
                            request->edit, site);
       room->joining = NULL;
       g_hash_table_add (socket_joined (request->socket), g_strdup (room->prd_id));
+      members_changed (room);
     }
   site = prd_room_member_get_site (room->room, conn_id);
 
@@ -921,6 +938,7 @@ room_leave (Room *room, PrdSioSocket *socket)
                                       g_get_real_time () / 1000);
           room_broadcast (room, socket, "presence-update", user_id, relay);
         }
+      members_changed (room);
     }
   room_maybe_release (room);
 }
@@ -1338,6 +1356,7 @@ on_presence_update (PrdSioSocket *socket,
   relay = prd_room_build_presence (room->room, conn_id);
   room_broadcast (room, socket, "presence-update",
                   prd_room_member_get_user_id (room->room, conn_id), relay);
+  members_changed (room);
   reply_ok (socket, ack_id, NULL);
 }
 
@@ -1499,6 +1518,17 @@ prd_hub_prds_class_init (PrdHubPrdsClass *klass)
 
   object_class->dispose = prd_hub_prds_dispose;
   object_class->finalize = prd_hub_prds_finalize;
+
+  /**
+   * PrdHubPrds::members-changed:
+   * @prd_id: the PRD
+   *
+   * A connection joined or left the PRD, or a member's presence status
+   * changed.
+   */
+  signals[SIGNAL_MEMBERS_CHANGED] =
+      g_signal_new ("members-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -1628,6 +1658,37 @@ prd_hub_prds_peek_document (PrdHubPrds *self, const char *prd_id)
   g_return_val_if_fail (PRD_IS_HUB_PRDS (self), NULL);
   r = g_hash_table_lookup (self->rooms, prd_id);
   return r != NULL && r->loaded && !r->failed ? r->document : NULL;
+}
+
+static int
+compare_strings (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+}
+
+/**
+ * prd_hub_prds_get_socket_prds:
+ *
+ * Returns: (transfer full): the ids of the PRDs @socket has joined, sorted
+ */
+GStrv
+prd_hub_prds_get_socket_prds (PrdHubPrds *self, PrdSioSocket *socket)
+{
+  GHashTable *joined = g_object_get_data (G_OBJECT (socket), JOINED_KEY);
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_autofree const char **ids = NULL;
+  guint n = 0;
+
+  g_return_val_if_fail (PRD_IS_HUB_PRDS (self), NULL);
+
+  if (joined != NULL)
+    {
+      ids = (const char **) g_hash_table_get_keys_as_array (joined, &n);
+      g_qsort_with_data (ids, (int) n, sizeof (char *), compare_strings, NULL);
+    }
+  for (guint i = 0; i < n; i++)
+    g_strv_builder_add (builder, ids[i]);
+  return g_strv_builder_end (builder);
 }
 
 /* The Socket.IO room of a PRD on /prds. */
@@ -1935,6 +1996,7 @@ prd_hub_room_set_status (PrdHubRoom *room, PrdSioSocket *socket, const char *sta
   relay = prd_room_build_presence (room->room, conn_id);
   room_broadcast (room, socket, "presence-update",
                   prd_room_member_get_user_id (room->room, conn_id), relay);
+  members_changed (room);
 }
 
 /**

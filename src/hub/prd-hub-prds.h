@@ -61,6 +61,7 @@ PrdDocument *prd_hub_prds_get_joined (PrdHubPrds *self,
                                       PrdRoom **room);
 PrdDocument *prd_hub_prds_peek_document (PrdHubPrds *self, const char *prd_id);
 char *prd_hub_prds_room_name (const char *prd_id);
+GStrv prd_hub_prds_get_socket_prds (PrdHubPrds *self, PrdSioSocket *socket);
 
 /* The hub's AI site (prd-hub-ai.c) writes into a room as this user. */
 #define PRD_HUB_AI_USER      PRD_AUTH_AI_USER_ID

@@ -5,9 +5,11 @@
 
 #include "prd-ai-provider.h"
 #include "prd-auth.h"
+#include "prd-hub-ai.h"
 #include "prd-hub-config.h"
 #include "prd-hub-prds.h"
 #include "prd-hub-social.h"
+#include "prd-hub-versions.h"
 #include "prd-sio-server.h"
 #include "prd-store.h"
 
@@ -40,6 +42,8 @@ void prd_hub_set_store (PrdHub *self, PrdStore *store);
 PrdStore *prd_hub_get_store (PrdHub *self);
 PrdHubPrds *prd_hub_get_prds (PrdHub *self);
 PrdHubSocial *prd_hub_get_social (PrdHub *self);
+PrdHubAi *prd_hub_get_ai (PrdHub *self);
+PrdHubVersions *prd_hub_get_versions (PrdHub *self);
 void prd_hub_set_ai_provider (PrdHub *self, PrdAiProvider *provider);
 
 const PrdIdentity *prd_hub_socket_get_identity (PrdSioSocket *socket);
