@@ -26,6 +26,7 @@
 #include "prd-error.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-ai.h"
+#include "prd-hub-dbus.h"
 #include "prd-hub-secret.h"
 #include "prd-hub.h"
 #include "prd-secret-store.h"
@@ -231,6 +232,7 @@ cmd_serve (int argc, char **argv)
   g_autofree char *ai_base_url = NULL;
   g_autofree char *ai_model = NULL;
   gboolean verbose = FALSE;
+  gboolean no_dbus = FALSE;
   const GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
       "Address to listen on (default 127.0.0.1:3000; port 0: any free port)", "HOST:PORT" },
@@ -250,6 +252,8 @@ cmd_serve (int argc, char **argv)
     { "ai-base-url", 0, 0, G_OPTION_ARG_STRING, &ai_base_url,
       "OpenAI-compatible API root for AI help, e.g. http://127.0.0.1:11434/v1", "URL" },
     { "ai-model", 0, 0, G_OPTION_ARG_STRING, &ai_model, "Model name for AI help", "NAME" },
+    { "no-dbus", 0, 0, G_OPTION_ARG_NONE, &no_dbus,
+      "Do not offer the admin interface (org.prdtool.Hub) on the session bus", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
     { NULL }
   };
@@ -260,6 +264,7 @@ cmd_serve (int argc, char **argv)
   g_autoptr (PrdStore) store = NULL;
   g_autoptr (PrdAiProvider) provider = NULL;
   g_autoptr (PrdHub) hub = NULL;
+  g_autoptr (PrdHubDbus) dbus = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *url = NULL;
@@ -304,6 +309,11 @@ cmd_serve (int argc, char **argv)
   url = prd_hub_get_url (hub);
   printf ("prdhub listening on %s\n", url);
   fflush (stdout);
+  if (!no_dbus)
+    {
+      dbus = prd_hub_dbus_new (hub);
+      prd_hub_dbus_start (dbus);
+    }
 
   loop = g_main_loop_new (NULL, FALSE);
   state.loop = loop;
@@ -319,6 +329,7 @@ cmd_serve (int argc, char **argv)
    * on find no loop and are ignored. */
   state.loop = NULL;
   state.hub = NULL;
+  g_clear_object (&dbus);
   g_clear_object (&hub);
   /* Waits for the store's last commits (signals are ignored meanwhile). */
   close_store (store);
