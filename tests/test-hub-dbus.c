@@ -21,26 +21,18 @@
 #include "prd-dbus-hub1.h"
 #include "prd-error.h"
 
+#include "test-hub-process.h"
 #include "test-prds-client.h"
 
-#define SECRET     "dbus-test-secret-0123456789abcdef0123"
-#define BUS_NAME   "org.prdtool.Hub"
-#define BUS_PATH   "/org/prdtool/Hub"
-#define TIMEOUT_US (20 * G_USEC_PER_SEC)
-
-typedef struct
-{
-  GSubprocess *process;
-  GDataInputStream *stdout_lines;
-  char *url;
-  char *stderr_path;
-} Hub;
+#define SECRET   "dbus-test-secret-0123456789abcdef0123"
+#define BUS_NAME "org.prdtool.Hub"
+#define BUS_PATH "/org/prdtool/Hub"
 
 static struct
 {
   char *tmp_dir;
   AiTestServer *ai;
-  Hub *hub;
+  HubProcess *hub;
   gint64 spawned_at;
   PrdAuth *auth;
   PrdDbusHub1 *proxy;
@@ -54,77 +46,13 @@ static struct
 
 /* ---- the hub process ---------------------------------------------------------- */
 
-static void
-hub_free (Hub *hub)
-{
-  if (hub->process != NULL)
-    {
-      g_subprocess_send_signal (hub->process, SIGKILL);
-      g_subprocess_wait (hub->process, NULL, NULL);
-    }
-  g_clear_object (&hub->stdout_lines);
-  g_clear_object (&hub->process);
-  g_free (hub->url);
-  g_free (hub->stderr_path);
-  g_free (hub);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Hub, hub_free)
-
-/* `prdhub serve` on 127.0.0.1:0 in its own data folder; @unset_bus runs it
- * without any way to reach a session bus. */
-static Hub *
+static HubProcess *
 hub_spawn (const char *name, gboolean unset_bus, const char *extra_arg)
 {
-  g_autoptr (GSubprocessLauncher) launcher =
-      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_autoptr (GError) error = NULL;
   g_autofree char *data_dir = g_build_filename (t.tmp_dir, name, NULL);
   g_autofree char *ai_url = ai_test_server_get_base_url (t.ai);
-  g_autofree char *line = NULL;
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  Hub *hub = g_new0 (Hub, 1);
 
-  hub->stderr_path = g_strconcat (data_dir, ".stderr", NULL);
-  g_subprocess_launcher_setenv (launcher, "PRDHUB_JWT_SECRET", SECRET, TRUE);
-  g_subprocess_launcher_unsetenv (launcher, "DISPLAY");
-  if (unset_bus)
-    {
-      g_subprocess_launcher_unsetenv (launcher, "DBUS_SESSION_BUS_ADDRESS");
-      g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", data_dir, TRUE);
-    }
-  g_subprocess_launcher_set_stderr_file_path (launcher, hub->stderr_path);
-  g_ptr_array_add (argv, (char *) g_getenv ("PRDHUB_BIN"));
-  g_ptr_array_add (argv, "serve");
-  g_ptr_array_add (argv, "--listen");
-  g_ptr_array_add (argv, "127.0.0.1:0");
-  g_ptr_array_add (argv, "--data-dir");
-  g_ptr_array_add (argv, data_dir);
-  g_ptr_array_add (argv, "--ai-base-url");
-  g_ptr_array_add (argv, ai_url);
-  g_ptr_array_add (argv, "--ai-model");
-  g_ptr_array_add (argv, "m");
-  if (extra_arg != NULL)
-    g_ptr_array_add (argv, (char *) extra_arg);
-  g_ptr_array_add (argv, NULL);
-  hub->process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
-  g_assert_no_error (error);
-  hub->stdout_lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (hub->process));
-  line = g_data_input_stream_read_line_utf8 (hub->stdout_lines, NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (line);
-  g_assert_true (g_str_has_prefix (line, "prdhub listening on "));
-  hub->url = g_strdup (line + strlen ("prdhub listening on "));
-  return hub;
-}
-
-static char *
-hub_stderr (Hub *hub)
-{
-  char *text = NULL;
-
-  g_assert_true (g_file_get_contents (hub->stderr_path, &text, NULL, NULL));
-  return text;
+  return hub_process_spawn (data_dir, SECRET, ai_url, unset_bus, extra_arg);
 }
 
 static guint
@@ -138,54 +66,9 @@ count_occurrences (const char *haystack, const char *needle)
 }
 
 static gboolean
-name_has_owner (void)
-{
-  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
-  g_autoptr (GVariant) reply = NULL;
-  gboolean owned = FALSE;
-
-  reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                       "org.freedesktop.DBus", "NameHasOwner",
-                                       g_variant_new ("(s)", BUS_NAME), G_VARIANT_TYPE ("(b)"),
-                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
-  g_assert_nonnull (reply);
-  g_variant_get (reply, "(b)", &owned);
-  return owned;
-}
-
-typedef gboolean (*Condition) (gpointer data);
-
-/* Runs the main context until @condition holds; fails after TIMEOUT_US. */
-static void
-wait_until (Condition condition, gpointer data, const char *what)
-{
-  gint64 deadline = g_get_monotonic_time () + TIMEOUT_US;
-
-  while (!condition (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        g_error ("timed out waiting for %s", what);
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-}
-
-static void
-run_for (guint ms)
-{
-  gint64 end = g_get_monotonic_time () + ms * 1000;
-
-  while (g_get_monotonic_time () < end)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-}
-
-static gboolean
 owned_cond (gpointer data)
 {
-  return name_has_owner () == GPOINTER_TO_INT (data);
+  return hub_name_has_owner () == GPOINTER_TO_INT (data);
 }
 
 /* ---- proxy helpers -------------------------------------------------------------- */
@@ -753,7 +636,7 @@ test_disconnect (void)
 static void
 test_no_session_bus (void)
 {
-  g_autoptr (Hub) hub = hub_spawn ("no-bus", TRUE, NULL);
+  g_autoptr (HubProcess) hub = hub_spawn ("no-bus", TRUE, NULL);
   g_autoptr (SoupSession) session = soup_session_new ();
   g_autofree char *url = g_strconcat (hub->url, "healthz", NULL);
   g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
@@ -764,7 +647,7 @@ test_no_session_bus (void)
   body = soup_session_send_and_read (session, msg, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
-  log = hub_stderr (hub);
+  log = hub_process_read_stderr (hub);
   g_assert_cmpuint (count_occurrences (log, "No D-Bus session bus"), ==, 1);
 }
 
@@ -772,23 +655,23 @@ test_no_session_bus (void)
 static void
 test_no_dbus_and_name_taken (void)
 {
-  g_autoptr (Hub) quiet = hub_spawn ("no-dbus", FALSE, "--no-dbus");
-  g_autoptr (Hub) second = hub_spawn ("second", FALSE, NULL);
+  g_autoptr (HubProcess) quiet = hub_spawn ("no-dbus", FALSE, "--no-dbus");
+  g_autoptr (HubProcess) second = hub_spawn ("second", FALSE, NULL);
   g_autofree char *quiet_log = NULL;
   g_autofree char *second_log = NULL;
-  gint64 deadline = g_get_monotonic_time () + TIMEOUT_US;
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
 
   do
     {
       g_free (second_log);
-      second_log = hub_stderr (second);
+      second_log = hub_process_read_stderr (second);
       if (strstr (second_log, "another process owns") != NULL)
         break;
       g_usleep (20000);
     }
   while (g_get_monotonic_time () < deadline);
   g_assert_nonnull (strstr (second_log, "another process owns org.prdtool.Hub"));
-  quiet_log = hub_stderr (quiet);
+  quiet_log = hub_process_read_stderr (quiet);
   g_assert_null (strstr (quiet_log, "D-Bus"));
   /* The first hub still answers under the name. */
   g_assert_cmpstr (prd_dbus_hub1_get_listen_uri (t.proxy), ==, t.hub->url);
@@ -803,14 +686,9 @@ test_no_dbus_and_name_taken (void)
 static void
 test_stop (void)
 {
-  g_autoptr (GError) error = NULL;
-
   g_clear_pointer (&t.alice, client_free);
   g_clear_pointer (&t.bob, client_free);
-  g_subprocess_send_signal (t.hub->process, SIGTERM);
-  g_assert_true (g_subprocess_wait_check (t.hub->process, NULL, &error));
-  g_assert_no_error (error);
-  g_clear_object (&t.hub->process);
+  hub_process_stop (t.hub);
   wait_until (owned_cond, GINT_TO_POINTER (FALSE), "the name to go away");
 }
 
@@ -871,7 +749,7 @@ main (int argc, char *argv[])
   g_clear_pointer (&t.alice, client_free);
   g_clear_pointer (&t.bob, client_free);
   g_clear_object (&t.proxy);
-  g_clear_pointer (&t.hub, hub_free);
+  g_clear_pointer (&t.hub, hub_process_free);
   g_clear_pointer (&t.ai, ai_test_server_free);
   g_clear_object (&t.auth);
   g_clear_pointer (&t.job_changes, g_ptr_array_unref);
