@@ -14,6 +14,7 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -544,6 +545,50 @@ test_no_hub (void)
   save_screenshot (GTK_WIDGET (t.window), "no-hub");
 }
 
+static gboolean
+address_changed_cond (gpointer data)
+{
+  PrdAdminOverviewPage *page = prd_admin_window_get_overview_page (t.window);
+  const char *address = prd_admin_overview_page_get_value (page, "address");
+
+  return state_page_cond ("hub") && g_str_has_prefix (address, "http://127.0.0.1:") &&
+         g_strcmp0 (address, data) != 0;
+}
+
+static guint32
+hub_pid (void)
+{
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr (GVariant) reply = NULL;
+  guint32 pid = 0;
+
+  reply = g_dbus_connection_call_sync (
+      bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+      "GetConnectionUnixProcessID", g_variant_new ("(s)", "org.prdtool.Hub"),
+      G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  g_assert_nonnull (reply);
+  g_variant_get (reply, "(u)", &pid);
+  return pid;
+}
+
+/* The Start Hub button: the session bus starts the hub from
+ * data/org.prdtool.Hub.service (here pointed at the built hub), and the
+ * window follows it. */
+static void
+test_start_hub (void)
+{
+  g_autofree char *old_address = g_strdup (t.hub->url);
+  guint32 pid;
+
+  g_assert_true (state_page_cond ("no-hub"));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (t.window), "win.start-hub", NULL));
+  wait_until (address_changed_cond, old_address, "the started hub's pages");
+  pid = hub_pid ();
+  g_assert_cmpuint (pid, >, 0);
+  g_assert_cmpint (kill ((pid_t) pid, SIGTERM), ==, 0);
+  wait_until (state_page_cond, "no-hub", "the no-hub page again");
+}
+
 static void
 on_activate (GApplication *application, gpointer user_data)
 {
@@ -585,6 +630,7 @@ on_activate (GApplication *application, gpointer user_data)
   g_test_add_func ("/prd/admin-ui/jobs", test_jobs);
   g_test_add_func ("/prd/admin-ui/sessions", test_sessions);
   g_test_add_func ("/prd/admin-ui/no-hub", test_no_hub);
+  g_test_add_func ("/prd/admin-ui/start-hub", test_start_hub);
   *status = g_test_run ();
 
   g_clear_pointer (&t.alice, client_free);
@@ -603,8 +649,12 @@ main (int argc, char *argv[])
   g_autofree char *display = g_strdup (g_getenv ("DISPLAY"));
   int status = 1;
 
-  /* GTestDBus clears DISPLAY: keep it for GTK. */
+  /* GTestDBus clears DISPLAY: keep it for GTK. The bus starts the hub of
+   * the Start Hub button with this environment. */
+  g_setenv ("PRDHUB_JWT_SECRET", SECRET, TRUE);
   bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  if (g_getenv ("PRDHUB_TEST_SERVICE_DIR") != NULL)
+    g_test_dbus_add_service_dir (bus, g_getenv ("PRDHUB_TEST_SERVICE_DIR"));
   g_test_dbus_up (bus);
   if (display != NULL)
     g_setenv ("DISPLAY", display, TRUE);
