@@ -527,6 +527,17 @@ test_integrations (void)
   g_assert_cmpstr (inner_stack_page (GTK_WIDGET (page)), ==, "empty");
   g_assert_true (shows_label (GTK_WIDGET (page), "No Integrations"));
   save_screenshot (GTK_WIDGET (t.window), "integrations");
+
+  /* "Test Now" of an integration the hub does not have: the hub's error,
+   * without its D-Bus name, in a toast. */
+  g_assert_true (
+      gtk_widget_activate_action (GTK_WIDGET (page), "integrations.test", "(ss)", "org_a", "jira"));
+  wait_until (toast_cond, "Test failed: No integration jira is configured for organization org_a",
+              "the toast");
+  g_assert_cmpuint (dismiss_toasts (GTK_WIDGET (t.window)), ==, 1);
+  wait_until (no_toast_cond,
+              "Test failed: No integration jira is configured for organization org_a",
+              "the toast to go");
 }
 
 static void
