@@ -353,6 +353,9 @@ test_overview (void)
   wait_until (overview_value_cond, (gpointer) users, "2 people in PRDs");
   wait_until (overview_value_cond, (gpointer) prds, "2 open PRDs");
   g_assert_true (shows_label (GTK_WIDGET (page), t.hub->url));
+  /* The hub listens on 127.0.0.1: it is not announced on the LAN. */
+  g_assert_cmpstr (prd_admin_overview_page_get_value (page, "lan"), ==,
+                   "Not announced: only this computer can reach the hub");
   /* The charts take the values second by second. */
   wait_until (chart_cond, prd_admin_overview_page_get_chart (page, PRD_ADMIN_CHART_CONNECTIONS),
               "3 connections on the chart");

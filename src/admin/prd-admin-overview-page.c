@@ -25,6 +25,7 @@ struct _PrdAdminOverviewPage
   GtkLabel *version_label;
   GtkLabel *uptime_label;
   AdwActionRow *uptime_row;
+  AdwActionRow *lan_row;
   GtkLabel *connections_label;
   GtkLabel *users_label;
   GtkLabel *prds_label;
@@ -74,6 +75,36 @@ update_uptime (PrdAdminOverviewPage *self)
   adw_action_row_set_subtitle (self->uptime_row, subtitle);
 }
 
+/* What the hub announces on the LAN (its Discovery property). */
+static void
+update_lan (PrdAdminOverviewPage *self)
+{
+  GVariant *discovery = prd_dbus_hub1_get_discovery (self->proxy);
+  const char *state = "", *name = "", *type = "", *reason = "";
+  g_autofree char *text = NULL;
+  guint16 port = 0;
+
+  if (discovery != NULL)
+    {
+      g_variant_lookup (discovery, "state", "&s", &state);
+      g_variant_lookup (discovery, "name", "&s", &name);
+      g_variant_lookup (discovery, "type", "&s", &type);
+      g_variant_lookup (discovery, "reason", "&s", &reason);
+      g_variant_lookup (discovery, "port", "q", &port);
+    }
+  if (g_str_equal (state, "published"))
+    /* Translators: the hub's LAN announcement: its name, the service type, the port */
+    text = g_strdup_printf (_ ("Announced as “%s” (%s, port %u)"), name, type, port);
+  else if (g_str_equal (state, "publishing"))
+    text = g_strdup (_ ("Announcing…"));
+  else if (g_str_equal (state, "failed"))
+    /* Translators: %s says why, in the hub's words */
+    text = g_strdup_printf (_ ("Not announced: %s"), reason);
+  else
+    text = g_strdup (_ ("Not announced: only this computer can reach the hub"));
+  adw_action_row_set_subtitle (self->lan_row, text);
+}
+
 static void
 update (PrdAdminOverviewPage *self)
 {
@@ -100,6 +131,7 @@ update (PrdAdminOverviewPage *self)
   events = g_strdup_printf (_ ("%s in, %s out"), in, out);
   gtk_label_set_text (self->events_label, events);
   update_uptime (self);
+  update_lan (self);
 }
 
 static void
@@ -177,6 +209,7 @@ prd_admin_overview_page_class_init (PrdAdminOverviewPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PrdAdminOverviewPage, version_label);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminOverviewPage, uptime_label);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminOverviewPage, uptime_row);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminOverviewPage, lan_row);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminOverviewPage, connections_label);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminOverviewPage, users_label);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminOverviewPage, prds_label);
@@ -247,8 +280,8 @@ prd_admin_overview_page_get_chart (PrdAdminOverviewPage *self, PrdAdminChartKind
 
 /**
  * prd_admin_overview_page_get_value:
- * @name: "address", "version", "uptime", "connections", "users", "prds",
- *   "jobs" or "events"
+ * @name: "address", "version", "uptime", "lan", "connections", "users",
+ *   "prds", "jobs" or "events"
  *
  * Returns: (transfer none): the text the page shows for @name
  */
@@ -268,6 +301,8 @@ prd_admin_overview_page_get_value (PrdAdminOverviewPage *self, const char *name)
 
   g_return_val_if_fail (PRD_IS_ADMIN_OVERVIEW_PAGE (self), NULL);
 
+  if (g_str_equal (name, "lan"))
+    return adw_action_row_get_subtitle (self->lan_row);
   for (guint i = 0; i < G_N_ELEMENTS (values); i++)
     if (g_str_equal (values[i].name, name))
       return gtk_label_get_text (values[i].label);

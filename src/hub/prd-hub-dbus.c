@@ -49,6 +49,7 @@ struct _PrdHubDbus
   PrdDbusHub1Skeleton parent_instance;
 
   PrdHub *hub;                 /* (owned) (nullable): NULL once disposed */
+  PrdHubDiscovery *discovery;  /* (owned) (nullable) */
   GDBusConnection *connection; /* (owned) (nullable): where we are exported */
   GCancellable *cancellable;   /* (owned) */
   guint owner_id;
@@ -263,6 +264,18 @@ update_properties (PrdHubDbus *self, gboolean *out_busy)
   SET (ai_jobs_running, running);
   SET (ai_jobs_queued, queued);
 #undef SET
+  if (self->discovery != NULL)
+    {
+      g_autoptr (GVariant) discovery =
+          g_variant_ref_sink (prd_hub_discovery_get_state (self->discovery));
+      GVariant *shown = prd_dbus_hub1_get_discovery (iface);
+
+      if (shown == NULL || !g_variant_equal (shown, discovery))
+        {
+          prd_dbus_hub1_set_discovery (iface, discovery);
+          changed = TRUE;
+        }
+    }
   if (url != NULL && g_strcmp0 (prd_dbus_hub1_get_listen_uri (iface), url) != 0)
     {
       prd_dbus_hub1_set_listen_uri (iface, url);
@@ -830,6 +843,9 @@ prd_hub_dbus_dispose (GObject *object)
       if (prd_hub_get_ai (self->hub) != NULL)
         g_signal_handlers_disconnect_by_data (prd_hub_get_ai (self->hub), self);
     }
+  if (self->discovery != NULL)
+    g_signal_handlers_disconnect_by_data (self->discovery, self);
+  g_clear_object (&self->discovery);
   g_clear_object (&self->hub);
 
   G_OBJECT_CLASS (prd_hub_dbus_parent_class)->dispose (object);
@@ -907,6 +923,14 @@ prd_hub_dbus_new (PrdHub *hub)
   prd_dbus_hub1_set_version (PRD_DBUS_HUB1 (self), PACKAGE_VERSION);
   prd_dbus_hub1_set_started_at (PRD_DBUS_HUB1 (self), self->started_at);
   prd_dbus_hub1_set_listen_uri (PRD_DBUS_HUB1 (self), "");
+  {
+    GVariantDict off;
+
+    g_variant_dict_init (&off, NULL);
+    g_variant_dict_insert (&off, "state", "s", "off");
+    g_variant_dict_insert (&off, "reason", "s", "LAN discovery is not enabled");
+    prd_dbus_hub1_set_discovery (PRD_DBUS_HUB1 (self), g_variant_dict_end (&off));
+  }
   update_properties (self, &busy);
   return self;
 }
@@ -925,4 +949,28 @@ prd_hub_dbus_start (PrdHubDbus *self)
   g_return_if_fail (self->hub != NULL);
 
   g_bus_get (G_BUS_TYPE_SESSION, self->cancellable, on_bus, g_object_ref (self));
+}
+
+static void
+on_discovery_changed (PrdHubDiscovery *discovery, gpointer user_data)
+{
+  schedule (PRD_HUB_DBUS (user_data));
+}
+
+/**
+ * prd_hub_dbus_set_discovery:
+ * @discovery: the hub's LAN announcement
+ *
+ * Shows @discovery's state as the Discovery property.
+ */
+void
+prd_hub_dbus_set_discovery (PrdHubDbus *self, PrdHubDiscovery *discovery)
+{
+  g_return_if_fail (PRD_IS_HUB_DBUS (self));
+  g_return_if_fail (PRD_IS_HUB_DISCOVERY (discovery));
+  g_return_if_fail (self->discovery == NULL);
+
+  self->discovery = g_object_ref (discovery);
+  g_signal_connect (discovery, "changed", G_CALLBACK (on_discovery_changed), self);
+  schedule (self);
 }

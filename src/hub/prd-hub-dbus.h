@@ -2,6 +2,7 @@
 #pragma once
 
 #include "prd-dbus-hub1.h"
+#include "prd-hub-discovery.h"
 #include "prd-hub.h"
 
 G_BEGIN_DECLS
@@ -22,5 +23,6 @@ G_DECLARE_FINAL_TYPE (PrdHubDbus, prd_hub_dbus, PRD, HUB_DBUS, PrdDbusHub1Skelet
 
 PrdHubDbus *prd_hub_dbus_new (PrdHub *hub);
 void prd_hub_dbus_start (PrdHubDbus *self);
+void prd_hub_dbus_set_discovery (PrdHubDbus *self, PrdHubDiscovery *discovery);
 
 G_END_DECLS

@@ -4,7 +4,8 @@
  * mints a JWT the hub accepts, for handing out to LAN users; `prd` creates,
  * imports, exports and lists PRDs in the hub's data folder (the same SQLite
  * database a running hub uses: WAL lets both work at once); `secret` sets,
- * deletes and lists the hub's credentials in its secret store.
+ * deletes and lists the hub's credentials in its secret store; `discover` lists
+ * the hubs announced on the LAN.
  *
  * Logs go to stderr (or the journal) so that stdout carries only what
  * scripts read: the one "prdhub listening on URL" line, or the token.
@@ -27,6 +28,7 @@
 #include "prd-hub-rest.h"
 #include "prd-hub-ai.h"
 #include "prd-hub-dbus.h"
+#include "prd-hub-discovery.h"
 #include "prd-hub-secret.h"
 #include "prd-hub.h"
 #include "prd-secret-store.h"
@@ -218,6 +220,21 @@ close_store (PrdStore *store)
     g_warning ("Cannot close the store: %s", error->message);
 }
 
+/* The LAN announcement of @hub, on the port it really listens on. */
+static PrdHubDiscovery *
+new_discovery (PrdHub *hub, PrdHubConfig *config)
+{
+  GSList *uris = prd_hub_get_uris (hub);
+  g_autofree char *name = prd_hub_discovery_default_name ();
+  int port = uris != NULL ? g_uri_get_port (uris->data) : config->listen_port;
+  PrdHubDiscovery *discovery;
+
+  discovery =
+      prd_hub_discovery_new (name, config->listen_host, (guint16) port, config->tls_cert != NULL);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  return discovery;
+}
+
 static int
 cmd_serve (int argc, char **argv)
 {
@@ -265,13 +282,14 @@ cmd_serve (int argc, char **argv)
   g_autoptr (PrdAiProvider) provider = NULL;
   g_autoptr (PrdHub) hub = NULL;
   g_autoptr (PrdHubDbus) dbus = NULL;
+  g_autoptr (PrdHubDiscovery) discovery = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *url = NULL;
   ServeState state = { 0 };
 
   g_option_context_add_main_entries (context, entries, NULL);
-  g_option_context_set_summary (context, "Commands: serve (default), token, prd, secret. "
+  g_option_context_set_summary (context, "Commands: serve (default), token, prd, secret, discover. "
                                          "See `prdhub token --help`, `prdhub prd --help`, "
                                          "`prdhub secret --help`.");
   if (!parse_options (context, &argc, &argv, &error))
@@ -309,9 +327,12 @@ cmd_serve (int argc, char **argv)
   url = prd_hub_get_url (hub);
   printf ("prdhub listening on %s\n", url);
   fflush (stdout);
+  discovery = new_discovery (hub, config);
+  prd_hub_discovery_start (discovery);
   if (!no_dbus)
     {
       dbus = prd_hub_dbus_new (hub);
+      prd_hub_dbus_set_discovery (dbus, discovery);
       prd_hub_dbus_start (dbus);
     }
 
@@ -330,6 +351,7 @@ cmd_serve (int argc, char **argv)
   state.loop = NULL;
   state.hub = NULL;
   g_clear_object (&dbus);
+  g_clear_object (&discovery);
   g_clear_object (&hub);
   /* Waits for the store's last commits (signals are ignored meanwhile). */
   close_store (store);
@@ -785,6 +807,43 @@ cmd_secret (int argc, char **argv)
   return 0;
 }
 
+static int
+cmd_discover (int argc, char **argv)
+{
+  int timeout = 3;
+  const GOptionEntry entries[] = { { "timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
+                                     "Seconds to wait for answers (default 3)", "SECONDS" },
+                                   { NULL } };
+  g_autoptr (GOptionContext) context =
+      g_option_context_new ("- list the hubs announced on the LAN (through Avahi)");
+  g_autoptr (GPtrArray) hubs = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_set_prgname ("prdhub discover");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_summary (context, "Prints one line per hub: its name, its URL and its "
+                                         "version, separated by tabs.");
+  if (!parse_options (context, &argc, &argv, &error))
+    return fail (error);
+  if (timeout < 1 || timeout > 60)
+    {
+      g_printerr ("prdhub: --timeout must be between 1 and 60 seconds\n");
+      return 1;
+    }
+  hubs = prd_hub_discover_sync ((guint) timeout * 1000, NULL, &error);
+  if (hubs == NULL)
+    return fail (error);
+  for (guint i = 0; i < hubs->len; i++)
+    {
+      const PrdHubFound *found = g_ptr_array_index (hubs, i);
+
+      printf ("%s\t%s\t%s\n", found->name, found->url,
+              found->version != NULL ? found->version : "");
+    }
+  fflush (stdout);
+  return 0;
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -806,7 +865,10 @@ main (int argc, char *argv[])
         return cmd_prd (argc - 1, argv + 1);
       if (g_str_equal (command, "secret"))
         return cmd_secret (argc - 1, argv + 1);
-      g_printerr ("prdhub: unknown command \"%s\" (commands: serve, token, prd, secret)\n",
+      if (g_str_equal (command, "discover"))
+        return cmd_discover (argc - 1, argv + 1);
+      g_printerr ("prdhub: unknown command \"%s\" (commands: serve, token, prd, secret, "
+                  "discover)\n",
                   command);
       return 1;
     }
