@@ -200,6 +200,19 @@ test_properties_idle (void)
   g_assert_cmpuint (prd_dbus_hub1_get_ai_jobs_running (t.proxy), ==, 0);
   g_assert_cmpuint (prd_dbus_hub1_get_ai_jobs_queued (t.proxy), ==, 0);
   {
+    GVariant *discovery = prd_dbus_hub1_get_discovery (t.proxy);
+    g_autoptr (GUri) uri = g_uri_parse (t.hub->url, G_URI_FLAGS_NONE, NULL);
+    const char *state = NULL;
+    guint16 port = 0;
+
+    /* On 127.0.0.1 the hub is not announced on the LAN. */
+    g_assert_nonnull (discovery);
+    g_assert_true (g_variant_lookup (discovery, "state", "&s", &state));
+    g_assert_cmpstr (state, ==, "off");
+    g_assert_true (g_variant_lookup (discovery, "port", "q", &port));
+    g_assert_cmpuint (port, ==, g_uri_get_port (uri));
+  }
+  {
     g_autoptr (GVariant) sessions = list_sessions ();
     g_autoptr (GVariant) jobs = list_jobs ();
 
