@@ -29,7 +29,7 @@
 #include "prd-error.h"
 
 #include "test-hub-process.h"
-#include "test-prds-client.h"
+#include "prd-test-harness.h"
 
 #define SECRET "admin-ui-test-secret-0123456789abcdef"
 
@@ -43,9 +43,9 @@ static struct
   PrdAdminApplication *app;
   PrdAdminWindow *window;
   char *prd_id;
-  Client *alice; /* editor of org_a, joined in edit mode */
-  Client *bob;   /* viewer of org_b, joined to another PRD in view mode */
-  Client *carol; /* editor of org_a, not joined */
+  PrdTestClient *alice; /* editor of org_a, joined in edit mode */
+  PrdTestClient *bob;   /* viewer of org_b, joined to another PRD in view mode */
+  PrdTestClient *carol; /* editor of org_a, not joined */
 } t;
 
 /* ---- helpers -------------------------------------------------------------------------- */
@@ -75,12 +75,12 @@ create_prd (const char *token, const char *title)
 }
 
 static void
-join (Client *client, const char *prd_id, const char *mode)
+join (PrdTestClient *client, const char *prd_id, const char *mode)
 {
   g_autofree char *payload = g_strdup_printf ("{\"prdId\":\"%s\",\"mode\":\"%s\"}", prd_id, mode);
-  g_autoptr (JsonNode) ack = request (client, "join-prd", payload);
+  g_autoptr (JsonNode) ack = prd_test_client_request (client, "join-prd", payload);
 
-  assert_ok (ack);
+  prd_test_assert_ok (ack);
 }
 
 static char *
@@ -88,9 +88,9 @@ prompt (const char *scenario)
 {
   g_autofree char *payload =
       g_strdup_printf ("{\"prdId\":\"%s\",\"prompt\":\"scenario:%s go\"}", t.prd_id, scenario);
-  g_autoptr (JsonNode) ack = request (t.alice, "ai-prompt", payload);
+  g_autoptr (JsonNode) ack = prd_test_client_request (t.alice, "ai-prompt", payload);
 
-  assert_ok (ack);
+  prd_test_assert_ok (ack);
   return g_strdup (json_object_get_string_member (json_node_get_object (ack), "jobId"));
 }
 
@@ -405,9 +405,9 @@ test_sessions (void)
   /* Live: a presence change shows. */
   status = g_strdup_printf ("{\"prdId\":\"%s\",\"status\":\"editing\"}", t.prd_id);
   {
-    g_autoptr (JsonNode) ack = request (t.alice, "presence-update", status);
+    g_autoptr (JsonNode) ack = prd_test_client_request (t.alice, "presence-update", status);
 
-    assert_ok (ack);
+    prd_test_assert_ok (ack);
   }
   wait_until (record_cond, editing, "alice editing");
 
@@ -439,10 +439,10 @@ test_sessions (void)
   save_screenshot (GTK_WIDGET (dialog), "sessions-confirm");
   click_response (dialog, "_Disconnect");
   wait_until (no_dialog_cond, NULL, "the dialog to close");
-  closed = wait_event (t.bob, "session-closed");
+  closed = prd_test_client_wait_event (t.bob, "session-closed");
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (closed), "message"), ==,
                    "Maintenance window");
-  g_free (take_message (t.bob, "41/prds"));
+  g_free (prd_test_client_take_message (t.bob, "41/prds"));
   wait_until (n_items_cond, two, "two sessions after the disconnect");
   g_assert_null (find_record (model, "name", "bob"));
   wait_until (toast_cond, "bob was disconnected", "the toast");
@@ -500,7 +500,7 @@ test_jobs (void)
   wait_until (no_dialog_cond, NULL, "the dialog to close");
   for (;;)
     {
-      g_autoptr (JsonNode) error = wait_event (t.alice, "ai-error");
+      g_autoptr (JsonNode) error = prd_test_client_wait_event (t.alice, "ai-error");
       JsonObject *object = json_node_get_object (error);
 
       if (g_strcmp0 (json_object_get_string_member_with_default (object, "jobId", ""), running) ==
@@ -546,9 +546,9 @@ test_integrations (void)
 static void
 test_no_hub (void)
 {
-  g_clear_pointer (&t.alice, client_free);
-  g_clear_pointer (&t.bob, client_free);
-  g_clear_pointer (&t.carol, client_free);
+  g_clear_pointer (&t.alice, prd_test_client_free);
+  g_clear_pointer (&t.bob, prd_test_client_free);
+  g_clear_pointer (&t.carol, prd_test_client_free);
   hub_process_stop (t.hub);
   wait_until (state_page_cond, "no-hub", "the no-hub page");
   g_assert_true (shows_label (GTK_WIDGET (t.window), "No Hub Running"));
@@ -626,15 +626,15 @@ on_activate (GApplication *application, gpointer user_data)
   t.hub = hub_process_spawn (data_dir, SECRET, ai_url, FALSE, NULL);
   wait_until (state_page_cond, "hub", "the hub's pages");
 
-  alice_token = mint_token (t.auth, "alice", "org_a", PRD_ROLE_EDITOR);
-  bob_token = mint_token (t.auth, "bob", "org_b", PRD_ROLE_VIEWER);
-  carol_token = mint_token (t.auth, "carol", "org_a", PRD_ROLE_EDITOR);
-  dave_token = mint_token (t.auth, "dave", "org_b", PRD_ROLE_EDITOR);
+  alice_token = prd_test_mint_token (t.auth, "alice", "org_a", PRD_ROLE_EDITOR);
+  bob_token = prd_test_mint_token (t.auth, "bob", "org_b", PRD_ROLE_VIEWER);
+  carol_token = prd_test_mint_token (t.auth, "carol", "org_a", PRD_ROLE_EDITOR);
+  dave_token = prd_test_mint_token (t.auth, "dave", "org_b", PRD_ROLE_EDITOR);
   t.prd_id = create_prd (alice_token, "Login");
   org_b_prd = create_prd (dave_token, "Roadmap");
-  t.alice = client_connect (t.hub->url, alice_token);
-  t.bob = client_connect (t.hub->url, bob_token);
-  t.carol = client_connect (t.hub->url, carol_token);
+  t.alice = prd_test_client_connect (t.hub->url, alice_token);
+  t.bob = prd_test_client_connect (t.hub->url, bob_token);
+  t.carol = prd_test_client_connect (t.hub->url, carol_token);
   join (t.alice, t.prd_id, "edit");
   join (t.bob, org_b_prd, "view");
 
@@ -647,9 +647,9 @@ on_activate (GApplication *application, gpointer user_data)
   g_test_add_func ("/prd/admin-ui/start-hub", test_start_hub);
   *status = g_test_run ();
 
-  g_clear_pointer (&t.alice, client_free);
-  g_clear_pointer (&t.bob, client_free);
-  g_clear_pointer (&t.carol, client_free);
+  g_clear_pointer (&t.alice, prd_test_client_free);
+  g_clear_pointer (&t.bob, prd_test_client_free);
+  g_clear_pointer (&t.carol, prd_test_client_free);
   gtk_window_destroy (GTK_WINDOW (t.window));
   /* The window above is the app's; no other one. */
   g_signal_stop_emission_by_name (application, "activate");
@@ -700,7 +700,7 @@ main (int argc, char *argv[])
   g_clear_pointer (&t.ai, ai_test_server_free);
   g_clear_object (&t.auth);
   g_clear_pointer (&t.prd_id, g_free);
-  remove_tree (t.tmp_dir);
+  prd_test_remove_tree (t.tmp_dir);
   g_free (t.tmp_dir);
   g_free (t.shots_dir);
   g_test_dbus_down (bus);

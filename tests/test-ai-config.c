@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The [ai] group of the hub's configuration.
+ * The [ai] group of the hub's configuration, and the section API through it.
  */
 #include "config.h"
 
@@ -8,6 +8,7 @@
 
 #include "prd-error.h"
 #include "prd-hub-config.h"
+#include "prd-hub-config-ai.h"
 
 static void
 test_defaults (void)
@@ -15,11 +16,13 @@ test_defaults (void)
   g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
   g_autoptr (GError) error = NULL;
 
-  g_assert_null (config->ai_base_url);
-  g_assert_null (config->ai_model);
-  g_assert_cmpuint (config->ai_timeout, ==, PRD_HUB_CONFIG_DEFAULT_AI_TIMEOUT);
-  g_assert_cmpuint (config->ai_max_tokens, ==, PRD_HUB_CONFIG_DEFAULT_AI_MAX_TOKENS);
-  g_assert_cmpuint (config->ai_context_chars, ==, PRD_HUB_CONFIG_DEFAULT_AI_CONTEXT_CHARS);
+  g_assert_null (prd_hub_config_get_ai (config)->base_url);
+  g_assert_null (prd_hub_config_get_ai (config)->model);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->timeout, ==, PRD_HUB_CONFIG_DEFAULT_AI_TIMEOUT);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->max_tokens, ==,
+                    PRD_HUB_CONFIG_DEFAULT_AI_MAX_TOKENS);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->context_chars, ==,
+                    PRD_HUB_CONFIG_DEFAULT_AI_CONTEXT_CHARS);
   /* No AI at all is a valid configuration */
   g_assert_true (prd_hub_config_validate (config, &error));
   g_assert_no_error (error);
@@ -41,18 +44,18 @@ test_valid (void)
   g_assert_no_error (error);
   g_assert_true (prd_hub_config_validate (config, &error));
   g_assert_no_error (error);
-  g_assert_cmpstr (config->ai_base_url, ==, "http://127.0.0.1:11434/v1");
-  g_assert_cmpstr (config->ai_model, ==, "llama3.1:8b");
-  g_assert_cmpuint (config->ai_timeout, ==, 90);
-  g_assert_cmpuint (config->ai_max_tokens, ==, 4096);
-  g_assert_cmpuint (config->ai_context_chars, ==, 48000);
+  g_assert_cmpstr (prd_hub_config_get_ai (config)->base_url, ==, "http://127.0.0.1:11434/v1");
+  g_assert_cmpstr (prd_hub_config_get_ai (config)->model, ==, "llama3.1:8b");
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->timeout, ==, 90);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->max_tokens, ==, 4096);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->context_chars, ==, 48000);
 
   /* The limits themselves are accepted */
-  g_assert_true (prd_hub_config_set_ai (config, "timeout", "3600", &error));
-  g_assert_true (prd_hub_config_set_ai (config, "timeout", "1", &error));
-  g_assert_true (prd_hub_config_set_ai (config, "max-tokens", "1000000", &error));
-  g_assert_true (prd_hub_config_set_ai (config, "context-chars", "256", &error));
-  g_assert_true (prd_hub_config_set_ai (config, "context-chars", "4000000", &error));
+  g_assert_true (prd_hub_config_set (config, "ai", "timeout", "3600", &error));
+  g_assert_true (prd_hub_config_set (config, "ai", "timeout", "1", &error));
+  g_assert_true (prd_hub_config_set (config, "ai", "max-tokens", "1000000", &error));
+  g_assert_true (prd_hub_config_set (config, "ai", "context-chars", "256", &error));
+  g_assert_true (prd_hub_config_set (config, "ai", "context-chars", "4000000", &error));
   g_assert_no_error (error);
 }
 
@@ -114,6 +117,89 @@ test_half_configured (void)
   g_assert_nonnull (strstr (error->message, "model is set but base-url is not"));
 }
 
+/* The [ai] section parses and validates its own keys: its descriptor works
+ * on its own settings struct, without a PrdHubConfig, and the file and
+ * command-line paths reach the same code. */
+static void
+test_section (void)
+{
+  const PrdHubConfigSection *section = &prd_hub_ai_config_section;
+  g_autofree PrdHubAiConfig *ai = g_malloc0 (section->settings_size);
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpstr (section->name, ==, "ai");
+  g_assert_cmpuint (section->settings_size, ==, sizeof (PrdHubAiConfig));
+  section->init (ai);
+  g_assert_cmpuint (ai->timeout, ==, PRD_HUB_CONFIG_DEFAULT_AI_TIMEOUT);
+  g_assert_true (section->set (ai, "ai", "base-url", "http://127.0.0.1:8080/v1", NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (ai->base_url, ==, "http://127.0.0.1:8080/v1");
+  g_assert_false (section->validate (ai, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_assert_cmpstr (error->message, ==, "[ai] base-url is set but model is not");
+  g_clear_error (&error);
+  g_assert_false (section->set (ai, "ai", "timeout", "0", NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_assert_nonnull (strstr (error->message, "[ai] timeout: \"0\""));
+  g_clear_error (&error);
+  g_assert_true (section->set (ai, "ai", "model", "local-model", NULL, &error));
+  g_assert_true (section->validate (ai, &error));
+  g_assert_no_error (error);
+  section->clear (ai);
+  g_assert_null (ai->base_url);
+
+  /* A key file and a command-line override land in the same settings, which
+   * prd_hub_config_get_section() returns. */
+  g_assert_true (prd_hub_config_load_data (config, "[ai]\ntimeout = 7\n", -1, &error));
+  g_assert_no_error (error);
+  g_assert_true (prd_hub_config_set (config, "ai", "max-tokens", "99", &error));
+  g_assert_no_error (error);
+  g_assert_true (prd_hub_config_get_section (config, section) == prd_hub_config_get_ai (config));
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->timeout, ==, 7);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->max_tokens, ==, 99);
+  g_assert_true (prd_hub_config_set (config, "ai", "model", "m", &error));
+  g_assert_false (prd_hub_config_validate (config, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_assert_cmpstr (error->message, ==, "[ai] model is set but base-url is not");
+}
+
+/* A group no section owns and a key its section does not know are refused
+ * by name, from a file and from the command line alike. */
+static void
+test_unknown (void)
+{
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+  g_autofree PrdHubAiConfig *ai = g_malloc0 (prd_hub_ai_config_section.settings_size);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_false (prd_hub_config_load_data (config, "[jira]\nurl = https://x\n", -1, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_assert_cmpstr (error->message, ==, "Unknown group [jira]");
+  g_clear_error (&error);
+  g_assert_false (prd_hub_config_set (config, "jira", "url", "https://x", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_assert_cmpstr (error->message, ==, "Unknown group [jira]");
+  g_clear_error (&error);
+  g_assert_false (prd_hub_config_load_data (config, "[ai.extra]\nmodel = m\n", -1, &error));
+  g_assert_cmpstr (error->message, ==, "Unknown group [ai.extra]");
+  g_clear_error (&error);
+
+  g_assert_false (prd_hub_config_set (config, "ai", "api-key", "sk-1", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_assert_cmpstr (error->message, ==, "Unknown key \"api-key\" in [ai]");
+  g_clear_error (&error);
+  g_assert_false (prd_hub_config_load_data (config, "[collab]\nbatch-size = 3\n", -1, &error));
+  g_assert_cmpstr (error->message, ==, "Unknown key \"batch-size\" in [collab]");
+  g_clear_error (&error);
+
+  /* The refusal is the section's own */
+  prd_hub_ai_config_section.init (ai);
+  g_assert_false (prd_hub_ai_config_section.set (ai, "ai", "api-key", "sk-1", NULL, &error));
+  g_assert_cmpstr (error->message, ==, "Unknown key \"api-key\" in [ai]");
+  prd_hub_ai_config_section.clear (ai);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -122,5 +208,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/ai/config/valid", test_valid);
   g_test_add_func ("/prd/ai/config/invalid", test_invalid);
   g_test_add_func ("/prd/ai/config/half-configured", test_half_configured);
+  g_test_add_func ("/prd/ai/config/section", test_section);
+  g_test_add_func ("/prd/ai/config/unknown", test_unknown);
   return g_test_run ();
 }

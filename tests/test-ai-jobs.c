@@ -17,11 +17,12 @@
 #include "prd-ai-queue.h"
 #include "prd-error.h"
 #include "prd-hub-ai.h"
+#include "prd-hub-config-ai.h"
 #include "prd-hub.h"
-#include "prd-sqlite-store-ai.h"
+#include "prd-ai-job-store.h"
 #include "prd-sqlite-store.h"
 
-#include "test-prds-client.h"
+#include "prd-test-harness.h"
 
 #define SECRET "ai-jobs-test-secret-0123456789abcdef0123"
 
@@ -37,12 +38,12 @@ typedef struct
 } Fixture;
 
 /* Opens a WebSocket session and connects to /prds as @user. */
-static Client *
+static PrdTestClient *
 client_new (Fixture *f, const char *user, const char *org, PrdRole role)
 {
-  g_autofree char *token = mint_token (f->auth, user, org, role);
+  g_autofree char *token = prd_test_mint_token (f->auth, user, org, role);
 
-  return client_connect (f->url, token);
+  return prd_test_client_connect (f->url, token);
 }
 
 static char *
@@ -52,8 +53,9 @@ create_prd (Fixture *f, const char *org, const char *content)
   g_autoptr (PrdStoreInfo) info = NULL;
   g_autoptr (GError) error = NULL;
 
-  prd_hub_create_prd_async (f->store, org, "Collab", "owner", content, NULL, result_cb, &result);
-  info = prd_hub_create_prd_finish (wait_result (&result), &error);
+  prd_hub_create_prd_async (f->store, org, "Collab", "owner", content, NULL, prd_test_result_cb,
+                            &result);
+  info = prd_hub_create_prd_finish (prd_test_wait_result (&result), &error);
   g_assert_no_error (error);
   g_assert_cmpstr (info->version, ==, "0.1.0");
   return g_strdup (info->id);
@@ -63,25 +65,23 @@ create_prd (Fixture *f, const char *org, const char *content)
 static char *
 stored_text (Fixture *f, const char *prd_id, gint64 *out_snapshot_seq)
 {
-  return store_text (f->store, prd_id, out_snapshot_seq);
+  return prd_test_store_text (f->store, prd_id, out_snapshot_seq);
 }
 
 static void
 fixture_open (Fixture *f)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (PrdAiProvider) provider = NULL;
   g_autofree char *db = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
 
-  prd_sqlite_store_new_async (db, NULL, result_cb, &result);
-  f->store = PRD_STORE (prd_sqlite_store_new_finish (wait_result (&result), &error));
+  f->store = prd_test_store_open (db, &error);
   g_assert_no_error (error);
   provider = prd_hub_ai_build_provider (f->config, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (provider);
   f->hub = prd_hub_new (f->config, f->auth);
-  prd_hub_set_store (f->hub, f->store);
+  prd_test_start_hub (f->hub, f->store);
   prd_hub_set_ai_provider (f->hub, provider);
   g_assert_true (prd_hub_listen (f->hub, &error));
   g_clear_pointer (&f->url, g_free);
@@ -91,12 +91,8 @@ fixture_open (Fixture *f)
 static void
 fixture_close (Fixture *f)
 {
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-
   g_clear_object (&f->hub);
-  prd_store_close_async (f->store, NULL, result_cb, &result);
-  g_assert_true (prd_store_close_finish (f->store, wait_result (&result), &error));
+  prd_test_store_close (f->store);
   g_clear_object (&f->store);
 }
 
@@ -113,11 +109,10 @@ fixture_setup (Fixture *f, gconstpointer data)
   base_url = ai_test_server_get_base_url (f->ai);
   ini = g_strdup_printf ("[collab]\nbatch-threshold=0\n[ai]\nbase-url=%s\nmodel=m\n%s", base_url,
                          data != NULL ? (const char *) data : "");
-  f->tmp_dir = g_dir_make_tmp ("prd-ai-jobs-XXXXXX", &error);
-  g_assert_no_error (error);
+  f->tmp_dir = prd_test_make_tmp_dir ("prd-ai-jobs-XXXXXX");
   f->config = prd_hub_config_new ();
-  g_assert_true (prd_hub_config_set_listen (f->config, "127.0.0.1:0", &error));
-  g_assert_true (prd_hub_config_set_data_dir (f->config, f->tmp_dir, &error));
+  g_assert_true (prd_hub_config_set (f->config, "server", "listen", "127.0.0.1:0", &error));
+  g_assert_true (prd_hub_config_set (f->config, "server", "data-dir", f->tmp_dir, &error));
   g_assert_true (prd_hub_config_load_data (f->config, ini, -1, &error));
   g_assert_true (prd_hub_config_validate (f->config, &error));
   f->auth = prd_auth_new_hmac (secret, &error);
@@ -128,45 +123,36 @@ fixture_setup (Fixture *f, gconstpointer data)
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GDir) dir = NULL;
-  const char *name;
-
   fixture_close (f);
   g_clear_object (&f->auth);
   g_clear_pointer (&f->config, prd_hub_config_unref);
   g_clear_pointer (&f->ai, ai_test_server_free);
-  dir = g_dir_open (f->tmp_dir, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (f->tmp_dir, name, NULL);
-
-      g_unlink (path);
-    }
-  g_rmdir (f->tmp_dir);
+  prd_test_remove_tree (f->tmp_dir);
   g_free (f->tmp_dir);
   g_free (f->url);
 }
 
 static void
-join (Client *client, const char *prd_id)
+join (PrdTestClient *client, const char *prd_id)
 {
   g_autofree char *payload = g_strdup_printf ("{\"prdId\":\"%s\",\"mode\":\"edit\"}", prd_id);
-  g_autoptr (JsonNode) ack = request (client, "join-prd", payload);
-  g_autoptr (JsonNode) joined = wait_event (client, "joined-prd");
+  g_autoptr (JsonNode) ack = prd_test_client_request (client, "join-prd", payload);
+  g_autoptr (JsonNode) joined = prd_test_client_wait_event (client, "joined-prd");
 
-  assert_ok (ack);
+  prd_test_assert_ok (ack);
 }
 
-static PrdStoreAiJob *
+static PrdAiJobRecord *
 stored_job (Fixture *f, const char *job_id)
 {
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
-  PrdStoreAiJob *job;
+  PrdAiJobRecord *job;
 
-  prd_sqlite_store_ai_get_job_async (PRD_SQLITE_STORE (f->store), job_id, NULL, result_cb, &result);
-  job = prd_sqlite_store_ai_get_job_finish (PRD_SQLITE_STORE (f->store), wait_result (&result),
-                                            &error);
+  prd_ai_job_store_get_async (PRD_AI_JOB_STORE (f->store), job_id, NULL, prd_test_result_cb,
+                              &result);
+  job = prd_ai_job_store_get_finish (PRD_AI_JOB_STORE (f->store), prd_test_wait_result (&result),
+                                     &error);
   g_assert_no_error (error);
   return job;
 }
@@ -177,11 +163,11 @@ static void
 test_stream_is_stored (Fixture *f, gconstpointer data)
 {
   g_autofree char *prd_id = create_prd (f, "org", "Base.\n");
-  g_autoptr (Client) a = client_new (f, "user_a", "org", PRD_ROLE_EDITOR);
+  g_autoptr (PrdTestClient) a = client_new (f, "user_a", "org", PRD_ROLE_EDITOR);
   g_autoptr (JsonNode) ack = NULL;
   g_autoptr (JsonNode) complete = NULL;
   g_autoptr (JsonNode) update = NULL;
-  g_autoptr (PrdStoreAiJob) job = NULL;
+  g_autoptr (PrdAiJobRecord) job = NULL;
   g_autofree char *payload = NULL;
   g_autofree char *text = NULL;
   g_autofree char *job_id = NULL;
@@ -191,10 +177,10 @@ test_stream_is_stored (Fixture *f, gconstpointer data)
   payload = g_strdup_printf ("{\"prdId\":\"%s\",\"prompt\":\"Add a greeting\","
                              "\"context\":{\"cursorPosition\":0}}",
                              prd_id);
-  ack = request (a, "ai-prompt", payload);
-  assert_ok (ack);
+  ack = prd_test_client_request (a, "ai-prompt", payload);
+  prd_test_assert_ok (ack);
   job_id = g_strdup (json_object_get_string_member (json_node_get_object (ack), "jobId"));
-  complete = wait_event (a, "ai-stream-complete");
+  complete = prd_test_client_wait_event (a, "ai-stream-complete");
   object = json_node_get_object (complete);
   g_assert_cmpstr (json_object_get_string_member (object, "jobId"), ==, job_id);
   g_assert_cmpstr (json_object_get_string_member (object, "fullResponse"), ==,
@@ -203,7 +189,7 @@ test_stream_is_stored (Fixture *f, gconstpointer data)
   /* The model's "Add a sequence diagram" is no JSON array: no suggestions. */
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (object, "suggestions")),
                     ==, 0);
-  update = wait_event (a, "content-update");
+  update = prd_test_client_wait_event (a, "content-update");
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (update), "userId"), ==,
                    "ai");
 
@@ -212,11 +198,13 @@ test_stream_is_stored (Fixture *f, gconstpointer data)
   g_assert_cmpstr (text, ==,
                    "Hello, world \xe2\x9c\x93"
                    "Base.\n");
-  while ((job = stored_job (f, job_id)) == NULL || !g_str_equal (job->state, "complete"))
-    {
-      g_clear_pointer (&job, prd_store_ai_job_free);
-      g_main_context_iteration (NULL, FALSE);
-    }
+  /* The hub saves the row (in job_end) right after it emits
+   * ai-stream-complete, in the same main-loop dispatch; the store serves
+   * requests in order, so this read, sent after that event arrived, sees
+   * the saved row. No polling. */
+  job = stored_job (f, job_id);
+  g_assert_nonnull (job);
+  g_assert_cmpstr (job->state, ==, "complete");
   g_assert_cmpstr (job->user_id, ==, "user_a");
   g_assert_cmpstr (job->prompt, ==, "Add a greeting");
   g_assert_cmpint (job->tokens, ==, 15);
@@ -234,30 +222,31 @@ test_restart_interrupts (Fixture *f, gconstpointer data)
   g_autofree char *text = NULL;
   g_autoptr (JsonNode) ack = NULL;
   g_autoptr (JsonNode) chunk = NULL;
-  g_autoptr (PrdStoreAiJob) job = NULL;
+  g_autoptr (PrdAiJobRecord) job = NULL;
 
   {
-    g_autoptr (Client) a = client_new (f, "user_a", "org", PRD_ROLE_EDITOR);
+    g_autoptr (PrdTestClient) a = client_new (f, "user_a", "org", PRD_ROLE_EDITOR);
 
     join (a, prd_id);
     payload = g_strdup_printf ("{\"prdId\":\"%s\",\"prompt\":\"scenario:gated go\"}", prd_id);
-    ack = request (a, "ai-prompt", payload);
-    assert_ok (ack);
+    ack = prd_test_client_request (a, "ai-prompt", payload);
+    prd_test_assert_ok (ack);
     job_id = g_strdup (json_object_get_string_member (json_node_get_object (ack), "jobId"));
-    chunk = wait_event (a, "ai-stream-chunk");
+    chunk = prd_test_client_wait_event (a, "ai-stream-chunk");
     g_assert_cmpstr (json_object_get_string_member (json_node_get_object (chunk), "chunk"), ==,
                      "first");
     /* The content-update comes after the append's commit. */
     g_clear_pointer (&chunk, json_node_unref);
-    chunk = wait_event (a, "content-update");
+    chunk = prd_test_client_wait_event (a, "content-update");
   }
   fixture_close (f);
   fixture_open (f);
-  while ((job = stored_job (f, job_id)) == NULL || !g_str_equal (job->state, "failed"))
-    {
-      g_clear_pointer (&job, prd_store_ai_job_free);
-      g_main_context_iteration (NULL, FALSE);
-    }
+  /* The hub's start (prd_hub_set_store_async(), waited for in
+   * fixture_open()) completes only once the AI feature has marked the
+   * unfinished jobs failed: the row is final already. */
+  job = stored_job (f, job_id);
+  g_assert_nonnull (job);
+  g_assert_cmpstr (job->state, ==, "failed");
   g_assert_cmpstr (job->error_code, ==, "INTERRUPTED");
   text = stored_text (f, prd_id, NULL);
   g_assert_cmpstr (text, ==, "Base.\nfirst");
@@ -370,12 +359,12 @@ test_config (void)
   g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
   g_autoptr (GError) error = NULL;
 
-  g_assert_cmpuint (config->ai_concurrency, ==, 2);
-  g_assert_cmpuint (config->ai_hourly_quota, ==, 30);
-  g_assert_true (prd_hub_config_set_ai (config, "concurrency", "4", &error));
-  g_assert_true (prd_hub_config_set_ai (config, "hourly-quota", "100", &error));
-  g_assert_cmpuint (config->ai_concurrency, ==, 4);
-  g_assert_cmpuint (config->ai_hourly_quota, ==, 100);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->concurrency, ==, 2);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->hourly_quota, ==, 30);
+  g_assert_true (prd_hub_config_set (config, "ai", "concurrency", "4", &error));
+  g_assert_true (prd_hub_config_set (config, "ai", "hourly-quota", "100", &error));
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->concurrency, ==, 4);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->hourly_quota, ==, 100);
   for (guint i = 0; i < 4; i++)
     {
       static const char *const bad[][2] = {
@@ -385,12 +374,12 @@ test_config (void)
         { "hourly-quota", "lots" },
       };
 
-      g_assert_false (prd_hub_config_set_ai (config, bad[i][0], bad[i][1], &error));
+      g_assert_false (prd_hub_config_set (config, "ai", bad[i][0], bad[i][1], &error));
       g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
       g_clear_error (&error);
     }
-  g_assert_cmpuint (config->ai_concurrency, ==, 4);
-  g_assert_cmpuint (config->ai_hourly_quota, ==, 100);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->concurrency, ==, 4);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->hourly_quota, ==, 100);
 }
 
 int

@@ -540,6 +540,8 @@ static const BrokenCase broken_cases[] = {
   { "not-object", PRD_ERROR_PROVIDER_PROTOCOL_ERROR, "Hello", "not a JSON object" },
   { "mid-error", PRD_ERROR_PROVIDER_ERROR, "Hello", "Overloaded, try again" },
   { "huge-event", PRD_ERROR_PROVIDER_PROTOCOL_ERROR, "Hello", "larger than" },
+  { "deep-event", PRD_ERROR_PROVIDER_PROTOCOL_ERROR, "Hello", "nesting too deep" },
+  { "nul-event", PRD_ERROR_PROVIDER_PROTOCOL_ERROR, "Hello", "U+0000" },
   { "json-instead", PRD_ERROR_PROVIDER_PROTOCOL_ERROR, "", "instead of an event stream" },
 };
 

@@ -12,6 +12,8 @@
 #include "prd-autocleanups.h"
 #include "prd-error.h"
 #include "prd-hub-config.h"
+#include "prd-hub-config-rate-limit.h"
+#include "prd-hub-config-server.h"
 #include "prd-hub-secret.h"
 
 #define SECRET     "0123456789abcdef0123456789abcdef-test-secret"
@@ -275,6 +277,33 @@ test_malformed (void)
     g_autofree char *crit = raw_token ("{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", c, "c2ln");
 
     assert_auth_failed (auth, crit, "Token header has unsupported critical extensions");
+  }
+
+  /* What json-glib alone would read: the hub's strict reader refuses it
+   * before libjwt sees the token. */
+  {
+    g_autofree char *quoted_header = raw_token ("{'alg':'HS256'}", c, "c2ln");
+    g_autofree char *nul_claims = claims ("\"team\":\"a\\u0000b\"");
+    g_autofree char *nul_payload = raw_token ("{\"alg\":\"HS256\"}", nul_claims, "c2ln");
+    g_autofree char *surrogate_claims = claims ("\"team\":\"\\ud800\"");
+    g_autofree char *surrogate_payload =
+        raw_token ("{\"alg\":\"HS256\"}", surrogate_claims, "c2ln");
+    g_autoptr (GString) deep = g_string_new (NULL);
+    g_autofree char *deep_claims = NULL;
+    g_autofree char *deep_payload = NULL;
+
+    g_string_append (deep, "\"x\":");
+    for (guint i = 0; i < 64; i++)
+      g_string_append_c (deep, '[');
+    for (guint i = 0; i < 64; i++)
+      g_string_append_c (deep, ']');
+    deep_claims = claims (deep->str);
+    deep_payload = raw_token ("{\"alg\":\"HS256\"}", deep_claims, "c2ln");
+
+    assert_auth_failed (auth, quoted_header, "Malformed token header");
+    assert_auth_failed (auth, nul_payload, "Malformed token payload");
+    assert_auth_failed (auth, surrogate_payload, "Malformed token payload");
+    assert_auth_failed (auth, deep_payload, "Malformed token payload");
   }
 
   /* Truncated segments of a real token */
@@ -686,24 +715,81 @@ test_config_defaults (void)
   g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
   g_autoptr (GError) error = NULL;
   g_autofree char *data_dir = g_build_filename (g_get_user_data_dir (), "prdhub", NULL);
-  g_autofree char *listen = prd_hub_config_get_listen_string (config);
+  g_autofree char *listen =
+      prd_hub_server_config_get_listen_string (prd_hub_config_get_server (config));
   const PrdRateLimit *limit;
 
   g_assert_cmpstr (listen, ==, "127.0.0.1:3000");
-  g_assert_cmpstr (config->data_dir, ==, data_dir);
-  g_assert_null (config->tls_cert);
-  g_assert_null (config->jwt_public_key);
-  g_assert_null (config->cors_origins);
-  g_assert_cmpuint (config->ping_interval, ==, 25000);
-  g_assert_cmpuint (config->ping_timeout, ==, 20000);
-  g_assert_cmpuint (config->max_payload, ==, 1000000);
-  g_assert_cmpuint (config->connect_timeout, ==, 45000);
-  limit = prd_hub_config_get_rate_limit (config, "default");
+  g_assert_cmpstr (prd_hub_config_get_server (config)->data_dir, ==, data_dir);
+  g_assert_null (prd_hub_config_get_server (config)->tls_cert);
+  g_assert_null (prd_hub_config_get_auth (config)->jwt_public_key);
+  g_assert_null (prd_hub_config_get_server (config)->cors_origins);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->ping_interval, ==, 25000);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->ping_timeout, ==, 20000);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->max_payload, ==, 1000000);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->max_request_body, ==, 2 * 1024 * 1024);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->connect_timeout, ==, 45000);
+  limit = prd_hub_rate_limit_config_lookup (prd_hub_config_get_rate_limits (config), "default");
   g_assert_nonnull (limit);
   g_assert_cmpuint (limit->limit, ==, 100);
   g_assert_cmpuint (limit->window_seconds, ==, 10);
   g_assert_true (prd_hub_config_validate (config, &error));
   g_assert_no_error (error);
+}
+
+/* [server] listen-backlog, idle-timeout, request-timeout, max-connections,
+ * max-connections-per-address, per-address-exempt */
+static void
+test_config_connection_limits (void)
+{
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+  g_autoptr (PrdHubConfig) empty = prd_hub_config_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpuint (prd_hub_config_get_server (config)->listen_backlog, ==, 4096);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->idle_timeout, ==, 60);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->request_timeout, ==, 30);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->max_connections, ==, 0);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->max_connections_per_address, ==, 256);
+  g_assert_cmpuint (g_strv_length (prd_hub_config_get_server (config)->per_address_exempt), ==, 2);
+  g_assert_cmpstr (prd_hub_config_get_server (config)->per_address_exempt[0], ==, "127.0.0.0/8");
+  g_assert_cmpstr (prd_hub_config_get_server (config)->per_address_exempt[1], ==, "::1");
+  g_assert_cmpuint (prd_hub_config_get_idle_timeout_ms (config), ==, 60000);
+
+  g_assert_true (
+      prd_hub_config_load_data (config,
+                                "[server]\n"
+                                "listen-backlog = 123\n"
+                                "idle-timeout = 5\n"
+                                "request-timeout = 2\n"
+                                "max-connections = 1000\n"
+                                "max-connections-per-address = 0\n"
+                                "per-address-exempt = 10.0.0.0/8; 192.168.1.7 ;fd00::/8\n"
+                                "[engine]\n"
+                                "ping-interval = 1000\n"
+                                "ping-timeout = 500\n",
+                                -1, &error));
+  g_assert_no_error (error);
+  g_assert_true (prd_hub_config_validate (config, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->listen_backlog, ==, 123);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->idle_timeout, ==, 5);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->request_timeout, ==, 2);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->max_connections, ==, 1000);
+  g_assert_cmpuint (prd_hub_config_get_server (config)->max_connections_per_address, ==, 0);
+  g_assert_cmpuint (g_strv_length (prd_hub_config_get_server (config)->per_address_exempt), ==, 3);
+  g_assert_cmpstr (prd_hub_config_get_server (config)->per_address_exempt[1], ==, "192.168.1.7");
+  g_assert_cmpuint (prd_hub_config_get_idle_timeout_ms (config), ==, 5000);
+
+  /* An idle connection outlives a polling client's quiet time. */
+  g_assert_true (prd_hub_config_load_data (config, "[engine]\nping-interval = 9000\n", -1, &error));
+  g_assert_cmpuint (prd_hub_config_get_idle_timeout_ms (config), ==, 9500);
+
+  /* Nothing exempt */
+  g_assert_true (prd_hub_config_load_data (empty, "[server]\nper-address-exempt =\n", -1, &error));
+  g_assert_no_error (error);
+  g_assert_true (prd_hub_config_get_server (empty)->per_address_exempt == NULL ||
+                 prd_hub_config_get_server (empty)->per_address_exempt[0] == NULL);
 }
 
 static void
@@ -733,6 +819,7 @@ test_config_valid_file (void)
                           "tls-cert = cert.pem\n"
                           "tls-key = %s\n"
                           "cors-origins = http://localhost:5173;https://prd.example.com:8443\n"
+                          "max-request-body = 65536\n"
                           "[engine]\n"
                           "ping-interval = 10000\n"
                           "ping-timeout = 5000\n"
@@ -756,36 +843,40 @@ test_config_valid_file (void)
   g_assert_true (prd_hub_config_validate (config, &error));
   g_assert_no_error (error);
 
-  listen = prd_hub_config_get_listen_string (config);
+  listen = prd_hub_server_config_get_listen_string (prd_hub_config_get_server (config));
   g_assert_cmpstr (listen, ==, "0.0.0.0:8443");
-  g_assert_cmpstr (config->data_dir, ==, data);
-  g_assert_cmpstr (config->tls_cert, ==, cert);
-  g_assert_cmpstr (config->tls_key, ==, key);
-  g_assert_cmpstr (config->jwt_public_key, ==, pub);
-  g_assert_cmpuint (g_strv_length (config->cors_origins), ==, 2);
-  g_assert_cmpstr (config->cors_origins[1], ==, "https://prd.example.com:8443");
-  g_assert_cmpuint (config->ping_interval, ==, 10000);
-  g_assert_cmpuint (config->ping_timeout, ==, 5000);
-  g_assert_cmpuint (config->max_payload, ==, 2000000);
-  g_assert_cmpuint (config->max_write_buffer, ==, 8000000);
-  g_assert_cmpuint (config->connect_timeout, ==, 30000);
-  limit = prd_hub_config_get_rate_limit (config, "default");
+  g_assert_cmpstr (prd_hub_config_get_server (config)->data_dir, ==, data);
+  g_assert_cmpstr (prd_hub_config_get_server (config)->tls_cert, ==, cert);
+  g_assert_cmpstr (prd_hub_config_get_server (config)->tls_key, ==, key);
+  g_assert_cmpstr (prd_hub_config_get_auth (config)->jwt_public_key, ==, pub);
+  g_assert_cmpuint (g_strv_length (prd_hub_config_get_server (config)->cors_origins), ==, 2);
+  g_assert_cmpstr (prd_hub_config_get_server (config)->cors_origins[1], ==,
+                   "https://prd.example.com:8443");
+  g_assert_cmpuint (prd_hub_config_get_server (config)->max_request_body, ==, 65536);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->ping_interval, ==, 10000);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->ping_timeout, ==, 5000);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->max_payload, ==, 2000000);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->max_write_buffer, ==, 8000000);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->connect_timeout, ==, 30000);
+  limit = prd_hub_rate_limit_config_lookup (prd_hub_config_get_rate_limits (config), "default");
   g_assert_cmpuint (limit->limit, ==, 50);
   g_assert_cmpuint (limit->window_seconds, ==, 5);
-  limit = prd_hub_config_get_rate_limit (config, "edits");
+  limit = prd_hub_rate_limit_config_lookup (prd_hub_config_get_rate_limits (config), "edits");
   g_assert_cmpuint (limit->limit, ==, 600);
   g_assert_cmpuint (limit->window_seconds, ==, 60);
-  g_assert_cmpstr (g_hash_table_lookup (config->event_classes, "content-update"), ==, "edits");
+  g_assert_cmpstr (g_hash_table_lookup (prd_hub_config_get_rate_limits (config)->event_classes,
+                                        "content-update"),
+                   ==, "edits");
 
   /* Command-line style overrides after the file */
-  g_assert_true (prd_hub_config_set_listen (config, "[::1]:0", &error));
+  g_assert_true (prd_hub_config_set (config, "server", "listen", "[::1]:0", &error));
   g_assert_no_error (error);
   g_free (listen);
-  listen = prd_hub_config_get_listen_string (config);
+  listen = prd_hub_server_config_get_listen_string (prd_hub_config_get_server (config));
   g_assert_cmpstr (listen, ==, "[::1]:0");
-  g_assert_true (prd_hub_config_set_listen (config, "localhost:9000", &error));
-  g_assert_cmpstr (config->listen_host, ==, "localhost");
-  g_assert_cmpuint (config->listen_port, ==, 9000);
+  g_assert_true (prd_hub_config_set (config, "server", "listen", "localhost:9000", &error));
+  g_assert_cmpstr (prd_hub_config_get_server (config)->listen_host, ==, "localhost");
+  g_assert_cmpuint (prd_hub_config_get_server (config)->listen_port, ==, 9000);
 
   g_unlink (cert);
   g_unlink (key);
@@ -829,6 +920,9 @@ test_config_invalid (void)
     { "[engine]\nmax-payload = 1e6\n", "[engine] max-payload" },
     { "[engine]\nmax-write-buffer = 99999999999999\n", "[engine] max-write-buffer" },
     { "[engine]\nmax-write-buffer = 1000\n", "[engine] max-write-buffer" },
+    { "[server]\nmax-request-body = 1023\n", "[server] max-request-body" },
+    { "[server]\nmax-request-body = 268435457\n", "[server] max-request-body" },
+    { "[server]\nmax-request-body = 2MiB\n", "[server] max-request-body: \"2MiB\"" },
     { "[rate-limit]\ndefault = 100\n", "rate-limit default: \"100\" is not LIMIT/WINDOW_SECONDS" },
     { "[rate-limit]\ndefault = 0/10\n", "rate-limit default: \"0/10\"" },
     { "[rate-limit]\ndefault = 10/0\n", "rate-limit default: \"10/0\"" },
@@ -845,6 +939,22 @@ test_config_invalid (void)
     { "[server]\ntls-key = /nonexistent/key.pem\n", "tls-key is set but tls-cert is not" },
     { "[auth]\njwt-public-key = /nonexistent/key.pem\n",
       "jwt-public-key: /nonexistent/key.pem does not exist" },
+    { "[server]\nlisten-backlog = 0\n", "[server] listen-backlog: \"0\" is not a whole number" },
+    { "[server]\nlisten-backlog = 65536\n", "[server] listen-backlog" },
+    { "[server]\nlisten-backlog = lots\n", "[server] listen-backlog" },
+    { "[server]\nidle-timeout = 0\n", "[server] idle-timeout: \"0\"" },
+    { "[server]\nidle-timeout = 86401\n", "[server] idle-timeout" },
+    { "[server]\nidle-timeout = 1.5\n", "[server] idle-timeout" },
+    { "[server]\nrequest-timeout = 0\n", "[server] request-timeout: \"0\"" },
+    { "[server]\nrequest-timeout = 3601\n", "[server] request-timeout" },
+    { "[server]\nmax-connections = -1\n", "[server] max-connections: \"-1\"" },
+    { "[server]\nmax-connections = 1000001\n", "[server] max-connections" },
+    { "[server]\nmax-connections-per-address = x\n",
+      "[server] max-connections-per-address: \"x\"" },
+    { "[server]\nper-address-exempt = 127.0.0.1;localhost\n",
+      "[server] per-address-exempt: \"localhost\" is not an IP address" },
+    { "[server]\nper-address-exempt = 10.0.0.0/33\n",
+      "[server] per-address-exempt: \"10.0.0.0/33\"" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -1031,6 +1141,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/auth/roles", test_roles);
   g_test_add_func ("/prd/config/defaults", test_config_defaults);
   g_test_add_func ("/prd/config/valid-file", test_config_valid_file);
+  g_test_add_func ("/prd/config/connection-limits", test_config_connection_limits);
   g_test_add_func ("/prd/config/invalid", test_config_invalid);
   g_test_add_func ("/prd/config/missing-file", test_config_missing_file);
   g_test_add_func ("/prd/secret/created", test_secret_created);

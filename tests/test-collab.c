@@ -15,21 +15,23 @@
 
 #include "prd-error.h"
 #include "prd-hub.h"
+#include "prd-hub-config-collab.h"
+#include "prd-hub-config-rate-limit.h"
 #include "prd-sqlite-store.h"
 
-#include "test-prds-client.h"
+#include "prd-test-harness.h"
 
 #define SECRET "collab-test-secret-0123456789abcdef0123"
 
-typedef TestHub Fixture;
+typedef PrdTestHub Fixture;
 
 /* Opens a WebSocket session and connects to /prds as @user. */
-static Client *
+static PrdTestClient *
 client_new (Fixture *f, const char *user, const char *org, PrdRole role)
 {
-  g_autofree char *token = mint_token (f->auth, user, org, role);
+  g_autofree char *token = prd_test_mint_token (f->auth, user, org, role);
 
-  return client_connect (f->url, token);
+  return prd_test_client_connect (f->url, token);
 }
 
 static char *
@@ -39,8 +41,9 @@ create_prd (Fixture *f, const char *org, const char *content)
   g_autoptr (PrdStoreInfo) info = NULL;
   g_autoptr (GError) error = NULL;
 
-  prd_hub_create_prd_async (f->store, org, "Collab", "owner", content, NULL, result_cb, &result);
-  info = prd_hub_create_prd_finish (wait_result (&result), &error);
+  prd_hub_create_prd_async (f->store, org, "Collab", "owner", content, NULL, prd_test_result_cb,
+                            &result);
+  info = prd_hub_create_prd_finish (prd_test_wait_result (&result), &error);
   g_assert_no_error (error);
   g_assert_cmpstr (info->version, ==, "0.1.0");
   return g_strdup (info->id);
@@ -50,29 +53,29 @@ create_prd (Fixture *f, const char *org, const char *content)
 static char *
 stored_text (Fixture *f, const char *prd_id, gint64 *out_snapshot_seq)
 {
-  return store_text (f->store, prd_id, out_snapshot_seq);
+  return prd_test_store_text (f->store, prd_id, out_snapshot_seq);
 }
 
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  test_hub_setup (f, "prd-collab-XXXXXX", SECRET, data);
+  prd_test_hub_setup (f, "prd-collab-XXXXXX", SECRET, data);
 }
 
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  test_hub_teardown (f);
+  prd_test_hub_teardown (f);
 }
 
 static gint64
-join (Client *client, const char *prd_id, const char *mode, JsonNode **out_joined)
+join (PrdTestClient *client, const char *prd_id, const char *mode, JsonNode **out_joined)
 {
   g_autofree char *payload = g_strdup_printf ("{\"prdId\":\"%s\",\"mode\":\"%s\"}", prd_id, mode);
-  g_autoptr (JsonNode) ack = request (client, "join-prd", payload);
-  g_autoptr (JsonNode) joined = wait_event (client, "joined-prd");
+  g_autoptr (JsonNode) ack = prd_test_client_request (client, "join-prd", payload);
+  g_autoptr (JsonNode) joined = prd_test_client_wait_event (client, "joined-prd");
 
-  assert_ok (ack);
+  prd_test_assert_ok (ack);
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (joined), "prdId"), ==,
                    prd_id);
   if (out_joined != NULL)
@@ -80,19 +83,29 @@ join (Client *client, const char *prd_id, const char *mode, JsonNode **out_joine
   return json_object_get_int_member_with_default (json_node_get_object (ack), "siteId", -1);
 }
 
+static gboolean
+no_rooms (gpointer data)
+{
+  Fixture *f = data;
+
+  return prd_hub_room_registry_get_n_rooms (prd_hub_get_rooms (f->hub)) == 0;
+}
+
+/* A room goes once its last member has left and its snapshot is written;
+ * the registry has no signal for that (member-left comes before the
+ * snapshot), so this is a bounded wait on the registry's count. */
 static void
 wait_rooms_released (Fixture *f)
 {
-  while (prd_hub_prds_get_n_rooms (prd_hub_get_prds (f->hub)) > 0)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_until (no_rooms, f, PRD_TEST_TIMEOUT_MS);
 }
 
 static void
 test_acked_is_stored (Fixture *f, gconstpointer data)
 {
   g_autofree char *prd_id = create_prd (f, "org", "base");
-  g_autoptr (Client) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
-  g_autoptr (Client) b = client_new (f, "bob", "org", PRD_ROLE_EDITOR);
+  g_autoptr (PrdTestClient) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+  g_autoptr (PrdTestClient) b = client_new (f, "bob", "org", PRD_ROLE_EDITOR);
   g_autoptr (JsonNode) joined = NULL;
   g_autofree char *text = NULL;
   gint64 site_a, site_b;
@@ -123,12 +136,12 @@ test_acked_is_stored (Fixture *f, gconstpointer data)
                                  "\"position\":4,\"content\":\"%d\",\"timestamp\":1706265030000},"
                                  "\"stateVector\":%s}",
                                  prd_id, i, vector->str);
-      ack = request (a, "content-update", payload);
-      assert_ok (ack);
+      ack = prd_test_client_request (a, "content-update", payload);
+      prd_test_assert_ok (ack);
       /* Acked means committed: a replica rebuilt from the store has it. */
       stored = stored_text (f, prd_id, NULL);
       g_assert_nonnull (strchr (stored, '0' + i));
-      relayed = wait_event (b, "content-update");
+      relayed = prd_test_client_wait_event (b, "content-update");
       g_assert_cmpstr (json_object_get_string_member (json_node_get_object (relayed), "userId"), ==,
                        "alice");
     }
@@ -146,7 +159,7 @@ test_release_and_restore (Fixture *f, gconstpointer data)
   gint64 site;
 
   {
-    g_autoptr (Client) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+    g_autoptr (PrdTestClient) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
     g_autofree char *payload = NULL;
     g_autoptr (JsonNode) ack = NULL;
 
@@ -155,9 +168,9 @@ test_release_and_restore (Fixture *f, gconstpointer data)
     payload = g_strdup_printf ("{\"prdId\":\"%s\",\"operation\":{\"type\":\"insert\","
                                "\"position\":0,\"content\":\"kept\"},\"stateVector\":[1]}",
                                prd_id);
-    ack = request (a, "content-update", payload);
-    assert_ok (ack);
-    g_assert_cmpuint (prd_hub_prds_get_n_rooms (prd_hub_get_prds (f->hub)), ==, 1);
+    ack = prd_test_client_request (a, "content-update", payload);
+    prd_test_assert_ok (ack);
+    g_assert_cmpuint (prd_hub_room_registry_get_n_rooms (prd_hub_get_rooms (f->hub)), ==, 1);
   }
   /* The last client left: the room goes, after a snapshot. */
   wait_rooms_released (f);
@@ -166,7 +179,7 @@ test_release_and_restore (Fixture *f, gconstpointer data)
   g_assert_cmpint (snapshot_seq, ==, 1);
 
   {
-    g_autoptr (Client) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+    g_autoptr (PrdTestClient) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
     JsonObject *state;
 
     /* The user's own free site comes back, continuing its count. */
@@ -183,35 +196,35 @@ static void
 test_refusals (Fixture *f, gconstpointer data)
 {
   g_autofree char *prd_id = create_prd (f, "org", "x");
-  g_autoptr (Client) viewer = client_new (f, "vic", "org", PRD_ROLE_VIEWER);
-  g_autoptr (Client) outsider = client_new (f, "eve", "other-org", PRD_ROLE_ADMIN);
+  g_autoptr (PrdTestClient) viewer = client_new (f, "vic", "org", PRD_ROLE_VIEWER);
+  g_autoptr (PrdTestClient) outsider = client_new (f, "eve", "other-org", PRD_ROLE_ADMIN);
   g_autofree char *edit = g_strdup_printf ("{\"prdId\":\"%s\",\"mode\":\"edit\"}", prd_id);
   g_autofree char *update =
       g_strdup_printf ("{\"prdId\":\"%s\",\"operation\":{\"type\":\"insert\",\"position\":0,"
                        "\"content\":\"y\"},\"stateVector\":[1,1]}",
                        prd_id);
-  g_autoptr (JsonNode) ack1 = request (viewer, "join-prd", edit);
+  g_autoptr (JsonNode) ack1 = prd_test_client_request (viewer, "join-prd", edit);
   g_autoptr (JsonNode) ack2 = NULL;
   g_autoptr (JsonNode) ack3 = NULL;
   g_autoptr (JsonNode) error_event = NULL;
   g_autoptr (JsonNode) join_error = NULL;
   g_autofree char *text = NULL;
 
-  g_assert_cmpstr (ack_error_code (ack1), ==, "FORBIDDEN");
-  join_error = wait_event (viewer, "error");
+  g_assert_cmpstr (prd_test_ack_error_code (ack1), ==, "FORBIDDEN");
+  join_error = prd_test_client_wait_event (viewer, "error");
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (join_error), "event"), ==,
                    "join-prd");
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (join_error), "code"), ==,
                    "FORBIDDEN");
   join (viewer, prd_id, "view", NULL);
-  ack2 = request (viewer, "content-update", update);
-  g_assert_cmpstr (ack_error_code (ack2), ==, "FORBIDDEN");
-  error_event = wait_event (viewer, "error");
+  ack2 = prd_test_client_request (viewer, "content-update", update);
+  g_assert_cmpstr (prd_test_ack_error_code (ack2), ==, "FORBIDDEN");
+  error_event = prd_test_client_wait_event (viewer, "error");
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (error_event), "event"), ==,
                    "content-update");
 
-  ack3 = request (outsider, "join-prd", edit);
-  g_assert_cmpstr (ack_error_code (ack3), ==, "PRD_NOT_FOUND");
+  ack3 = prd_test_client_request (outsider, "join-prd", edit);
+  g_assert_cmpstr (prd_test_ack_error_code (ack3), ==, "PRD_NOT_FOUND");
   text = stored_text (f, prd_id, NULL);
   g_assert_cmpstr (text, ==, "x");
 }
@@ -235,7 +248,7 @@ static void
 test_snapshots_and_sync (Fixture *f, gconstpointer data)
 {
   g_autofree char *prd_id = create_prd (f, "org", NULL);
-  g_autoptr (Client) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+  g_autoptr (PrdTestClient) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
   g_autofree char *sync = g_strdup_printf ("{\"prdId\":\"%s\",\"stateVector\":[]}", prd_id);
   g_autoptr (JsonNode) ack = NULL;
   g_autoptr (JsonNode) response = NULL;
@@ -246,9 +259,9 @@ test_snapshots_and_sync (Fixture *f, gconstpointer data)
   for (int i = 1; i <= 5; i++)
     {
       g_autofree char *payload = insert_payload (prd_id, (int) site, i, "ab");
-      g_autoptr (JsonNode) op_ack = request (a, "content-update", payload);
+      g_autoptr (JsonNode) op_ack = prd_test_client_request (a, "content-update", payload);
 
-      assert_ok (op_ack);
+      prd_test_assert_ok (op_ack);
     }
   /* Snapshots are written after commits, asynchronously: wait for one. */
   while (snapshot_seq < 4)
@@ -258,9 +271,9 @@ test_snapshots_and_sync (Fixture *f, gconstpointer data)
     }
   g_assert_cmpstr (text, ==, "ababababab");
 
-  ack = request (a, "sync-request", sync);
-  assert_ok (ack);
-  response = wait_event (a, "sync-response");
+  ack = prd_test_client_request (a, "sync-request", sync);
+  prd_test_assert_ok (ack);
+  response = prd_test_client_wait_event (a, "sync-response");
   g_assert_false (json_object_get_boolean_member (json_node_get_object (response), "full"));
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
                         json_node_get_object (response), "missingUpdates")),
@@ -274,8 +287,8 @@ static void
 test_storage_failure (Fixture *f, gconstpointer data)
 {
   g_autofree char *prd_id = create_prd (f, "org", "x");
-  g_autoptr (Client) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
-  g_autoptr (Client) b = client_new (f, "bob", "org", PRD_ROLE_EDITOR);
+  g_autoptr (PrdTestClient) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+  g_autoptr (PrdTestClient) b = client_new (f, "bob", "org", PRD_ROLE_EDITOR);
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) ack = NULL;
@@ -285,24 +298,24 @@ test_storage_failure (Fixture *f, gconstpointer data)
   gint64 site = join (a, prd_id, "edit", NULL);
 
   join (b, prd_id, "edit", NULL);
-  prd_store_delete_async (f->store, prd_id, NULL, result_cb, &result);
-  g_assert_true (prd_store_delete_finish (f->store, wait_result (&result), &error));
+  prd_store_delete_async (f->store, prd_id, NULL, prd_test_result_cb, &result);
+  g_assert_true (prd_store_delete_finish (f->store, prd_test_wait_result (&result), &error));
   g_assert_no_error (error);
 
   payload = insert_payload (prd_id, (int) site, 1, "lost");
-  g_test_expect_message ("prd-hub", G_LOG_LEVEL_WARNING, "Closing prd_*");
-  ack = request (a, "content-update", payload);
+  g_test_expect_message ("prd-hub-room", G_LOG_LEVEL_WARNING, "Closing prd_*");
+  ack = prd_test_client_request (a, "content-update", payload);
   g_assert_nonnull (json_object_get_object_member (json_node_get_object (ack), "error"));
-  closed = wait_event (b, "error");
+  closed = prd_test_client_wait_event (b, "error");
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (closed), "code"), ==,
                    "STORAGE_ERROR");
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (closed), "prdId"), ==,
                    prd_id);
   g_test_assert_expected_messages ();
-  g_assert_cmpuint (prd_hub_prds_get_n_rooms (prd_hub_get_prds (f->hub)), ==, 0);
+  g_assert_cmpuint (prd_hub_room_registry_get_n_rooms (prd_hub_get_rooms (f->hub)), ==, 0);
 
-  again = request (a, "content-update", payload);
-  g_assert_cmpstr (ack_error_code (again), ==, "NOT_JOINED");
+  again = prd_test_client_request (a, "content-update", payload);
+  g_assert_cmpstr (prd_test_ack_error_code (again), ==, "NOT_JOINED");
   while (!g_queue_is_empty (&b->messages))
     {
       g_autofree char *text = g_queue_pop_head (&b->messages);
@@ -325,19 +338,23 @@ test_config (void)
   g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
   g_autoptr (GError) error = NULL;
 
-  g_assert_cmpuint (defaults->batch_threshold, ==, 50);
-  g_assert_cmpuint (defaults->batch_interval, ==, 50);
-  g_assert_cmpuint (defaults->max_operation_size, ==, 65536);
-  g_assert_cmpuint (defaults->snapshot_every, ==, 500);
+  g_assert_cmpuint (prd_hub_config_get_collab (defaults)->batch_threshold, ==, 50);
+  g_assert_cmpuint (prd_hub_config_get_collab (defaults)->batch_interval, ==, 50);
+  g_assert_cmpuint (prd_hub_config_get_collab (defaults)->max_operation_size, ==, 65536);
+  g_assert_cmpuint (prd_hub_config_get_collab (defaults)->snapshot_every, ==, 500);
   {
-    const PrdRateLimit *limit = prd_hub_config_get_rate_limit (defaults, "collab");
+    const PrdRateLimit *limit =
+        prd_hub_rate_limit_config_lookup (prd_hub_config_get_rate_limits (defaults), "collab");
 
     g_assert_nonnull (limit);
     g_assert_cmpuint (limit->limit, ==, 1200);
     g_assert_cmpuint (limit->window_seconds, ==, 10);
-    g_assert_cmpstr (g_hash_table_lookup (defaults->event_classes, "content-update"), ==, "collab");
-    g_assert_cmpstr (g_hash_table_lookup (defaults->event_classes, "presence-update"), ==,
-                     "collab");
+    g_assert_cmpstr (g_hash_table_lookup (prd_hub_config_get_rate_limits (defaults)->event_classes,
+                                          "content-update"),
+                     ==, "collab");
+    g_assert_cmpstr (g_hash_table_lookup (prd_hub_config_get_rate_limits (defaults)->event_classes,
+                                          "presence-update"),
+                     ==, "collab");
   }
 
   g_assert_true (prd_hub_config_load_data (config,
@@ -345,10 +362,10 @@ test_config (void)
                                            "max-operation-size=4194304\nsnapshot-every=1\n",
                                            -1, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (config->batch_threshold, ==, 0);
-  g_assert_cmpuint (config->batch_interval, ==, 5000);
-  g_assert_cmpuint (config->max_operation_size, ==, 4194304);
-  g_assert_cmpuint (config->snapshot_every, ==, 1);
+  g_assert_cmpuint (prd_hub_config_get_collab (config)->batch_threshold, ==, 0);
+  g_assert_cmpuint (prd_hub_config_get_collab (config)->batch_interval, ==, 5000);
+  g_assert_cmpuint (prd_hub_config_get_collab (config)->max_operation_size, ==, 4194304);
+  g_assert_cmpuint (prd_hub_config_get_collab (config)->snapshot_every, ==, 1);
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {

@@ -17,7 +17,7 @@
 #include "prd-dbus-hub1.h"
 
 #include "test-hub-process.h"
-#include "test-prds-client.h"
+#include "prd-test-harness.h"
 
 #define SECRET "discovery-test-secret-0123456789abcdef"
 
@@ -723,7 +723,7 @@ main (int argc, char *argv[])
   g_clear_pointer (&fake.groups, g_ptr_array_unref);
   g_clear_pointer (&fake.info, g_dbus_node_info_unref);
   g_clear_object (&fake.bus);
-  remove_tree (fake.tmp_dir);
+  prd_test_remove_tree (fake.tmp_dir);
   g_free (fake.tmp_dir);
   g_free (fake.host_name);
   g_test_dbus_down (bus);

@@ -704,6 +704,107 @@ test_polling_overlapping_post (Fixture *f, gconstpointer user_data)
   g_assert_cmpuint (f->closed->len, ==, 0);
 }
 
+static gboolean
+set_flag_timeout (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Everything @conn receives until the server closes it (or, as a bound,
+ * until 30 s passed: then the test fails). */
+static char *
+raw_read_to_end (GSocketConnection *conn)
+{
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (conn));
+  GString *response = g_string_new (NULL);
+  gboolean timed_out = FALSE;
+  guint timeout_id = g_timeout_add_seconds (30, set_flag_timeout, &timed_out);
+  char buf[1024];
+
+  for (;;)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GSource) source = NULL;
+      gboolean readable = FALSE;
+      gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (in), buf,
+                                                           sizeof buf, NULL, &error);
+
+      if (n > 0)
+        {
+          g_string_append_len (response, buf, n);
+          continue;
+        }
+      if (n == 0 || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        break;
+      source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (in), NULL);
+      g_source_set_callback (source, G_SOURCE_FUNC (set_flag), &readable, NULL);
+      g_source_attach (source, NULL);
+      while (!readable && !timed_out)
+        g_main_context_iteration (NULL, TRUE);
+      g_source_destroy (source);
+      g_assert_false (timed_out);
+    }
+  g_source_remove (timeout_id);
+  return g_string_free (response, FALSE);
+}
+
+/* A body over max-payload is refused from the headers, before it is sent
+ * (Content-Length) or as soon as it grows past the limit (chunked): 413,
+ * the connection closed, and the session lives on. */
+static void
+test_polling_too_large_early (Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *sid = handshake (f, NULL);
+  g_autofree char *query = sid_query (sid);
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (Request) after = NULL;
+  const char *const framings[] = { "Content-Length: 500000000", "Transfer-Encoding: chunked" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (framings); i++)
+    {
+      g_autoptr (GSocketConnection) conn = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autofree char *head = NULL;
+      g_autofree char *response = NULL;
+      GOutputStream *out;
+
+      conn = g_socket_client_connect_to_host (client, "127.0.0.1", f->port, NULL, &error);
+      g_assert_no_error (error);
+      out = g_io_stream_get_output_stream (G_IO_STREAM (conn));
+      head = g_strdup_printf ("POST /engine.io/?%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                              "Content-Type: text/plain\r\n%s\r\n\r\n",
+                              query, framings[i]);
+      g_output_stream_write_all (out, head, strlen (head), NULL, NULL, &error);
+      g_assert_no_error (error);
+      if (i == 1)
+        {
+          /* 1200 bytes in three chunks, more than max-payload (1000), and
+           * no last chunk: only a refusal from the chunks ends this. */
+          for (guint c = 0; c < 3; c++)
+            {
+              g_autofree char *data = g_strnfill (400, c == 0 ? '4' : 'x');
+              g_autofree char *chunk = g_strdup_printf ("190\r\n%s\r\n", data);
+
+              g_output_stream_write_all (out, chunk, strlen (chunk), NULL, NULL, &error);
+              g_assert_no_error (error);
+            }
+        }
+
+      response = raw_read_to_end (conn);
+      g_assert_true (g_str_has_prefix (response, "HTTP/1.1 413 "));
+      g_assert_nonnull (strstr (response, "\r\nConnection: close\r\n"));
+    }
+
+  g_assert_cmpuint (f->texts->len, ==, 0);
+  g_assert_true (prd_eio_socket_is_open (last_socket (f)));
+  /* Neither refused POST is still taken for one in progress. */
+  after = request (f, "POST", query, "4after");
+  assert_response (after, SOUP_STATUS_OK, "ok");
+  g_assert_cmpuint (f->texts->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (f->texts, 0), ==, "after");
+}
+
 static void
 test_polling_client_close (Fixture *f, gconstpointer user_data)
 {
@@ -1425,6 +1526,7 @@ main (int argc, char *argv[])
   ADD ("polling/exchange", NULL, test_polling_exchange);
   ADD ("polling/binary-body", NULL, test_polling_binary_body);
   ADD ("polling/too-large", NULL, test_polling_too_large);
+  ADD ("polling/too-large-early", NULL, test_polling_too_large_early);
   ADD ("polling/parse-error", NULL, test_polling_parse_error);
   ADD ("polling/overlapping-get", NULL, test_polling_overlapping_get);
   ADD ("polling/overlapping-post", NULL, test_polling_overlapping_post);

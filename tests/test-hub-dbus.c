@@ -22,7 +22,7 @@
 #include "prd-error.h"
 
 #include "test-hub-process.h"
-#include "test-prds-client.h"
+#include "prd-test-harness.h"
 
 #define SECRET   "dbus-test-secret-0123456789abcdef0123"
 #define BUS_NAME "org.prdtool.Hub"
@@ -37,8 +37,8 @@ static struct
   PrdAuth *auth;
   PrdDbusHub1 *proxy;
   char *prd_id;
-  Client *alice; /* editor of org_a, joined to prd_id in edit mode */
-  Client *bob;   /* viewer of org_b, not joined */
+  PrdTestClient *alice; /* editor of org_a, joined to prd_id in edit mode */
+  PrdTestClient *bob;   /* viewer of org_b, not joined */
   guint sessions_changed;
   guint properties_changed;
   GPtrArray *job_changes; /* (element-type GVariant) */
@@ -254,8 +254,8 @@ status_cond (gpointer data)
 static void
 test_sessions (void)
 {
-  g_autofree char *alice_token = mint_token (t.auth, "alice", "org_a", PRD_ROLE_EDITOR);
-  g_autofree char *bob_token = mint_token (t.auth, "bob", "org_b", PRD_ROLE_VIEWER);
+  g_autofree char *alice_token = prd_test_mint_token (t.auth, "alice", "org_a", PRD_ROLE_EDITOR);
+  g_autofree char *bob_token = prd_test_mint_token (t.auth, "bob", "org_b", PRD_ROLE_VIEWER);
   g_autoptr (GVariant) sessions = NULL;
   g_autoptr (GVariant) alice = NULL;
   g_autoptr (GVariant) bob = NULL;
@@ -268,15 +268,15 @@ test_sessions (void)
 
   t.prd_id = create_prd (alice_token, "Login");
   seen = t.sessions_changed;
-  t.alice = client_connect (t.hub->url, alice_token);
-  t.bob = client_connect (t.hub->url, bob_token);
+  t.alice = prd_test_client_connect (t.hub->url, alice_token);
+  t.bob = prd_test_client_connect (t.hub->url, bob_token);
   wait_until (connections_cond, GUINT_TO_POINTER (2), "Connections == 2");
   wait_until (sessions_cond, GUINT_TO_POINTER (seen + 1), "SessionsChanged after connecting");
 
   join = g_strdup_printf ("{\"prdId\":\"%s\",\"mode\":\"edit\"}", t.prd_id);
   seen = t.sessions_changed;
-  ack = request (t.alice, "join-prd", join);
-  assert_ok (ack);
+  ack = prd_test_client_request (t.alice, "join-prd", join);
+  prd_test_assert_ok (ack);
   wait_until (joined_cond, NULL, "JoinedUsers == 1 and OpenPrds == 1");
   wait_until (sessions_cond, GUINT_TO_POINTER (seen + 1), "SessionsChanged after joining");
 
@@ -311,8 +311,8 @@ test_sessions (void)
   seen = t.sessions_changed;
   presence = g_strdup_printf ("{\"prdId\":\"%s\",\"status\":\"editing\"}", t.prd_id);
   g_clear_pointer (&ack, json_node_unref);
-  ack = request (t.alice, "presence-update", presence);
-  assert_ok (ack);
+  ack = prd_test_client_request (t.alice, "presence-update", presence);
+  prd_test_assert_ok (ack);
   wait_until (sessions_cond, GUINT_TO_POINTER (seen + 1), "SessionsChanged after presence");
   wait_until (status_cond, "editing", "status editing");
 }
@@ -359,7 +359,7 @@ test_properties_rate (void)
   want[1] += sent;
   wait_until (events_cond, want, "the event counters");
   for (guint i = 0; i < sent; i++)
-    g_free (take_message (t.bob, "42/prds,[\"pong\""));
+    g_free (prd_test_client_take_message (t.bob, "42/prds,[\"pong\""));
 }
 
 static char *
@@ -367,9 +367,9 @@ prompt (const char *scenario)
 {
   g_autofree char *payload =
       g_strdup_printf ("{\"prdId\":\"%s\",\"prompt\":\"scenario:%s go\"}", t.prd_id, scenario);
-  g_autoptr (JsonNode) ack = request (t.alice, "ai-prompt", payload);
+  g_autoptr (JsonNode) ack = prd_test_client_request (t.alice, "ai-prompt", payload);
 
-  assert_ok (ack);
+  prd_test_assert_ok (ack);
   return g_strdup (json_object_get_string_member (json_node_get_object (ack), "jobId"));
 }
 
@@ -427,11 +427,11 @@ change_state_cond (gpointer data)
 
 /* Waits for the ai-error of @job_id and returns its code. */
 static char *
-wait_ai_error (Client *client, const char *job_id)
+wait_ai_error (PrdTestClient *client, const char *job_id)
 {
   for (;;)
     {
-      g_autoptr (JsonNode) payload = wait_event (client, "ai-error");
+      g_autoptr (JsonNode) payload = prd_test_client_wait_event (client, "ai-error");
       JsonObject *object = json_node_get_object (payload);
 
       if (g_strcmp0 (json_object_get_string_member_with_default (object, "jobId", ""), job_id) == 0)
@@ -559,7 +559,7 @@ test_create_version (void)
   g_assert_no_error (error);
   g_assert_cmpstr (version, ==, "0.2.0");
   /* The room hears of it as of any version. */
-  created = wait_event (t.alice, "version-created");
+  created = prd_test_client_wait_event (t.alice, "version-created");
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (created), "prdId"), ==,
                    t.prd_id);
   record = json_object_get_object_member (json_node_get_object (created), "version");
@@ -633,11 +633,11 @@ test_disconnect (void)
       prd_dbus_hub1_call_disconnect_session_sync (t.proxy, bob_id, "Maintenance", NULL, &error));
   g_assert_no_error (error);
   /* Bob is told why, then disconnected from the namespace. */
-  closed = wait_event (t.bob, "session-closed");
+  closed = prd_test_client_wait_event (t.bob, "session-closed");
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (closed), "message"), ==,
                    "Maintenance");
   g_assert_true (json_object_has_member (json_node_get_object (closed), "timestamp"));
-  disconnect = take_message (t.bob, "41/prds");
+  disconnect = prd_test_client_take_message (t.bob, "41/prds");
   g_assert_cmpstr (disconnect, ==, "41/prds,");
 
   wait_until (sessions_cond, GUINT_TO_POINTER (seen + 1), "SessionsChanged after the disconnect");
@@ -716,8 +716,8 @@ test_no_dbus_and_name_taken (void)
 static void
 test_stop (void)
 {
-  g_clear_pointer (&t.alice, client_free);
-  g_clear_pointer (&t.bob, client_free);
+  g_clear_pointer (&t.alice, prd_test_client_free);
+  g_clear_pointer (&t.bob, prd_test_client_free);
   hub_process_stop (t.hub);
   wait_until (owned_cond, GINT_TO_POINTER (FALSE), "the name to go away");
 }
@@ -776,15 +776,15 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/dbus/stop", test_stop);
   status = g_test_run ();
 
-  g_clear_pointer (&t.alice, client_free);
-  g_clear_pointer (&t.bob, client_free);
+  g_clear_pointer (&t.alice, prd_test_client_free);
+  g_clear_pointer (&t.bob, prd_test_client_free);
   g_clear_object (&t.proxy);
   g_clear_pointer (&t.hub, hub_process_free);
   g_clear_pointer (&t.ai, ai_test_server_free);
   g_clear_object (&t.auth);
   g_clear_pointer (&t.job_changes, g_ptr_array_unref);
   g_clear_pointer (&t.prd_id, g_free);
-  remove_tree (t.tmp_dir);
+  prd_test_remove_tree (t.tmp_dir);
   g_free (t.tmp_dir);
   g_test_dbus_down (bus);
   return status;

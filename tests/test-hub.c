@@ -16,8 +16,10 @@
 #include "prd-autocleanups.h"
 
 #include "prd-error.h"
+#include "prd-hub-context.h"
 #include "prd-hub-secret.h"
 #include "prd-hub.h"
+#include "prd-test-harness.h"
 
 #define SECRET "integration-test-secret-0123456789abcdef"
 
@@ -350,11 +352,8 @@ mint (PrdAuth *auth, gint64 ttl)
   g_autoptr (PrdIdentity) identity =
       prd_identity_new ("user_456", "Sarah Smith", "https://avatar.url", "org_123", PRD_ROLE_EDITOR,
                         g_get_real_time () / G_USEC_PER_SEC + ttl);
-  g_autoptr (GError) error = NULL;
-  char *token = prd_auth_mint (auth, identity, &error);
 
-  g_assert_no_error (error);
-  return token;
+  return prd_test_mint (auth, identity);
 }
 
 static void
@@ -380,8 +379,8 @@ fixture_setup_config (Fixture *f, const char *extra_config)
   f->tmp_dir = g_dir_make_tmp ("prd-hub-XXXXXX", &error);
   g_assert_no_error (error);
   f->config = prd_hub_config_new ();
-  g_assert_true (prd_hub_config_set_listen (f->config, "127.0.0.1:0", &error));
-  g_assert_true (prd_hub_config_set_data_dir (f->config, f->tmp_dir, &error));
+  g_assert_true (prd_hub_config_set (f->config, "server", "listen", "127.0.0.1:0", &error));
+  g_assert_true (prd_hub_config_set (f->config, "server", "data-dir", f->tmp_dir, &error));
   if (extra_config != NULL)
     g_assert_true (prd_hub_config_load_data (f->config, extra_config, -1, &error));
   g_assert_no_error (error);
@@ -830,8 +829,8 @@ test_tls (Fixture *f, gconstpointer data)
   g_autoptr (Client) untrusting = NULL;
   g_autofree char *token = mint (f->auth, 600);
 
-  g_assert_true (prd_hub_config_set_tls_cert (f->config, cert_path, &error));
-  g_assert_true (prd_hub_config_set_tls_key (f->config, key_path, &error));
+  g_assert_true (prd_hub_config_set (f->config, "server", "tls-cert", cert_path, &error));
+  g_assert_true (prd_hub_config_set (f->config, "server", "tls-key", key_path, &error));
   g_assert_true (prd_hub_config_validate (f->config, &error));
   g_assert_no_error (error);
   fixture_start (f);
@@ -866,7 +865,7 @@ test_listen_errors (Fixture *f, gconstpointer data)
   uri = g_uri_parse (f->url, G_URI_FLAGS_NONE, &error);
   g_assert_no_error (error);
   busy_listen = g_strdup_printf ("127.0.0.1:%d", g_uri_get_port (uri));
-  g_assert_true (prd_hub_config_set_listen (busy_config, busy_listen, &error));
+  g_assert_true (prd_hub_config_set (busy_config, "server", "listen", busy_listen, &error));
   busy_hub = prd_hub_new (busy_config, f->auth);
   g_assert_false (prd_hub_listen (busy_hub, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
@@ -875,9 +874,9 @@ test_listen_errors (Fixture *f, gconstpointer data)
 
   g_file_set_contents (bad_cert, "not a certificate", -1, &error);
   g_assert_no_error (error);
-  g_assert_true (prd_hub_config_set_listen (tls_config, "127.0.0.1:0", &error));
-  g_assert_true (prd_hub_config_set_tls_cert (tls_config, bad_cert, &error));
-  g_assert_true (prd_hub_config_set_tls_key (tls_config, bad_cert, &error));
+  g_assert_true (prd_hub_config_set (tls_config, "server", "listen", "127.0.0.1:0", &error));
+  g_assert_true (prd_hub_config_set (tls_config, "server", "tls-cert", bad_cert, &error));
+  g_assert_true (prd_hub_config_set (tls_config, "server", "tls-key", bad_cert, &error));
   tls_hub = prd_hub_new (tls_config, f->auth);
   g_assert_false (prd_hub_listen (tls_hub, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
@@ -897,13 +896,13 @@ test_create_auth (void)
   g_autoptr (PrdAuth) rsa = NULL;
 
   g_assert_no_error (error);
-  g_assert_true (prd_hub_config_set_data_dir (config, dir, &error));
+  g_assert_true (prd_hub_config_set (config, "server", "data-dir", dir, &error));
   hmac = prd_hub_create_auth (config, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (prd_auth_get_algorithm_family (hmac), ==, "HS");
   g_assert_true (g_file_test (secret_path, G_FILE_TEST_IS_REGULAR));
 
-  g_assert_true (prd_hub_config_set_jwt_public_key (config, pub, &error));
+  g_assert_true (prd_hub_config_set (config, "auth", "jwt-public-key", pub, &error));
   rsa = prd_hub_create_auth (config, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (prd_auth_get_algorithm_family (rsa), ==, "RS");

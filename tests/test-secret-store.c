@@ -21,6 +21,7 @@
 #include "prd-hub-secret.h"
 #include "prd-libsecret-store.h"
 #include "prd-secret-store.h"
+#include "prd-test-harness.h"
 
 static gboolean keyring_mode;
 static guint store_log_lines;
@@ -36,28 +37,6 @@ count_store_logs (const char *domain, GLogLevelFlags level, const char *message,
 {
   store_log_lines++;
   g_test_message ("log: %s", message);
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GFile) file = g_file_new_for_path (path);
-  g_autoptr (GFileEnumerator) children = NULL;
-  GFileInfo *info;
-
-  children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME,
-                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
-
-      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
-        remove_tree (child);
-      else
-        g_unlink (child);
-      g_object_unref (info);
-    }
-  g_rmdir (path);
 }
 
 static void
@@ -93,7 +72,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
 
   prd_hub_secret_set_store (NULL);
   g_clear_object (&f->store);
-  remove_tree (tmp);
+  prd_test_remove_tree (tmp);
   g_free (f->dir);
 }
 

@@ -3,7 +3,11 @@
  * The Socket.IO codec, the binary reassembly decoder and the rate limiter.
  * The codec runs against a corpus: every file in data/sio/valid must decode
  * to its .expected description and re-encode to the same bytes; every file
- * in data/sio/invalid must be refused with PRD_ERROR_INVALID_PAYLOAD.
+ * in data/sio/invalid must be refused with PRD_ERROR_INVALID_PAYLOAD; every
+ * file in data/sio/unusable (JSON whose strings hold U+0000 or an unpaired
+ * surrogate) must decode, marked unusable, to its .expected description:
+ * the frame only (an event's name, U+FFFD for those escapes), so that the
+ * event can be answered while nothing of its payload reaches a handler.
  */
 #define G_LOG_DOMAIN "prd-test"
 
@@ -46,6 +50,7 @@ test_valid_file (gconstpointer user_data)
   packet = prd_sio_packet_decode (contents, len, &error);
   g_assert_no_error (error);
   g_assert_nonnull (packet);
+  g_assert_false (packet->unusable_payload);
 
   stem = g_strndup (path, strlen (path) - strlen (".txt"));
   expected_path = g_strconcat (stem, ".expected", NULL);
@@ -58,6 +63,36 @@ test_valid_file (gconstpointer user_data)
   encoded = prd_sio_packet_encode (packet);
   g_assert_cmpuint (strlen (encoded), ==, len);
   g_assert_cmpmem (encoded, len, contents, len);
+}
+
+static void
+test_unusable_file (gconstpointer user_data)
+{
+  const char *path = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *expected_path = NULL;
+  g_autofree char *stem = NULL;
+  g_autofree char *described = NULL;
+  g_autoptr (PrdSioPacket) packet = NULL;
+  gsize len;
+
+  g_file_get_contents (path, &contents, &len, &error);
+  g_assert_no_error (error);
+
+  packet = prd_sio_packet_decode (contents, len, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (packet);
+  g_assert_true (packet->unusable_payload);
+
+  stem = g_strndup (path, strlen (path) - strlen (".txt"));
+  expected_path = g_strconcat (stem, ".expected", NULL);
+  g_file_get_contents (expected_path, &expected, NULL, &error);
+  g_assert_no_error (error);
+  g_strchomp (expected);
+  described = packet_describe (packet);
+  g_assert_cmpstr (described, ==, expected);
 }
 
 static void
@@ -355,6 +390,7 @@ main (int argc, char *argv[])
 
   g_assert_cmpuint (add_corpus ("valid", test_valid_file), >=, 30);
   g_assert_cmpuint (add_corpus ("invalid", test_invalid_file), >=, 60);
+  g_assert_cmpuint (add_corpus ("unusable", test_unusable_file), >=, 10);
   g_test_add_func ("/prd/sio-packet/non-canonical", test_non_canonical);
   g_test_add_func ("/prd/sio-packet/encode", test_encode);
   g_test_add_func ("/prd/sio-packet/mutations", test_mutations);

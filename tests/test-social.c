@@ -1,58 +1,109 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The social features inside one process: what the versions feature's hook
- * (prd_hub_notify_version_created) stores, what a PRD's creation records,
- * and that a damaged comment row stops the hub's comments from loading.
+ * The social features inside one process: what the notifications feature
+ * records for a new version (prd_hub_notifications_version_created), what a
+ * PRD's creation records, and that a damaged comment row stops the hub's
+ * comments from loading.
+ * What is on disk is read through a second SQLite connection, after a
+ * request through the store (which completes only once everything queued
+ * before it has committed).
  */
 #include "config.h"
 
 #include <string.h>
 
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 
+#include "prd-autocleanups.h"
 #include "prd-error.h"
 #include "prd-hub.h"
-#include "prd-social-store.h"
 #include "prd-sqlite-store.h"
+#include "prd-test-harness.h"
 
 #define SECRET "social-test-secret-0123456789abcdef0123"
 
 typedef struct
 {
   char *tmp_dir;
+  char *db;
   PrdHubConfig *config;
   PrdAuth *auth;
   PrdStore *store;
   PrdHub *hub;
 } Fixture;
 
-static void
-result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
-static GAsyncResult *
-wait_result (GAsyncResult **slot)
-{
-  while (*slot == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  return *slot;
-}
-
-static PrdSocialResult *
-run (Fixture *f, gboolean write, const char *sql, GVariant *params)
+/* prd_hub_set_store_async() to the end. */
+static gboolean
+start_hub (Fixture *f, GError **error)
 {
   g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-  GPtrArray *stmts = prd_social_stmts_new ();
-  PrdSocialResult *done;
 
-  prd_social_stmts_add (stmts, sql, params);
-  prd_social_store_run_async (PRD_SQLITE_STORE (f->store), write, stmts, NULL, result_cb, &result);
-  done = prd_social_store_run_finish (PRD_SQLITE_STORE (f->store), wait_result (&result), &error);
+  prd_hub_set_store_async (f->hub, f->store, NULL, prd_test_result_cb, &result);
+  return prd_hub_set_store_finish (f->hub, prd_test_wait_result (&result), error);
+}
+
+/* Waits for everything queued on the store so far to commit: the store
+ * completes requests in order. */
+static void
+sync_store (Fixture *f)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GPtrArray) unread = NULL;
+  g_autoptr (GError) error = NULL;
+  PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
+
+  prd_notification_store_list_unread_async (store, "org_a", "nobody", 1, NULL, prd_test_result_cb,
+                                            &result);
+  unread =
+      prd_notification_store_list_unread_finish (store, prd_test_wait_result (&result), &error);
   g_assert_no_error (error);
-  return done;
+}
+
+/* The rows of @sql, each a GStrv of its columns (NULL as ""), read through
+ * a second connection. */
+static GPtrArray *
+db_rows (Fixture *f, const char *sql)
+{
+  g_autoptr (sqlite3) db = NULL;
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+  GPtrArray *rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  int rc;
+
+  sync_store (f);
+  g_assert_cmpint (sqlite3_open_v2 (f->db, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      GStrv row = g_new0 (char *, sqlite3_column_count (stmt) + 1);
+
+      for (int i = 0; i < sqlite3_column_count (stmt); i++)
+        row[i] = g_strdup (sqlite3_column_type (stmt, i) == SQLITE_NULL
+                               ? ""
+                               : (const char *) sqlite3_column_text (stmt, i));
+      g_ptr_array_add (rows, row);
+    }
+  g_assert_cmpint (rc, ==, SQLITE_DONE);
+  return rows;
+}
+
+static const char *
+cell (GPtrArray *rows, guint row, guint column)
+{
+  return ((GStrv) g_ptr_array_index (rows, row))[column];
+}
+
+/* Writes a row behind the store's back (a damaged one, say). */
+static void
+db_exec (Fixture *f, const char *sql)
+{
+  g_autoptr (sqlite3) db = NULL;
+
+  sync_store (f);
+  g_assert_cmpint (sqlite3_open_v2 (f->db, &db, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
+  sqlite3_busy_timeout (db, 5000);
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_changes (db), ==, 1);
 }
 
 static void
@@ -60,46 +111,30 @@ fixture_setup (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GBytes) secret = g_bytes_new_static (SECRET, strlen (SECRET));
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autofree char *db = NULL;
 
-  f->tmp_dir = g_dir_make_tmp ("prd-social-XXXXXX", &error);
-  g_assert_no_error (error);
+  f->tmp_dir = prd_test_make_tmp_dir ("prd-social-XXXXXX");
   f->config = prd_hub_config_new ();
-  g_assert_true (prd_hub_config_set_listen (f->config, "127.0.0.1:0", &error));
-  g_assert_true (prd_hub_config_set_data_dir (f->config, f->tmp_dir, &error));
+  g_assert_true (prd_hub_config_set (f->config, "server", "listen", "127.0.0.1:0", &error));
+  g_assert_true (prd_hub_config_set (f->config, "server", "data-dir", f->tmp_dir, &error));
   g_assert_true (prd_hub_config_validate (f->config, &error));
   f->auth = prd_auth_new_hmac (secret, &error);
   g_assert_no_error (error);
-  db = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
-  prd_sqlite_store_new_async (db, NULL, result_cb, &result);
-  f->store = PRD_STORE (prd_sqlite_store_new_finish (wait_result (&result), &error));
+  f->db = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
+  f->store = prd_test_store_open (f->db, &error);
   g_assert_no_error (error);
 }
 
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GDir) dir = NULL;
-  const char *name;
-
   g_clear_object (&f->hub);
-  prd_store_close_async (f->store, NULL, result_cb, &result);
-  g_assert_true (prd_store_close_finish (f->store, wait_result (&result), &error));
+  prd_test_store_close (f->store);
   g_clear_object (&f->store);
   g_clear_object (&f->auth);
   g_clear_pointer (&f->config, prd_hub_config_unref);
-  dir = g_dir_open (f->tmp_dir, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (f->tmp_dir, name, NULL);
-
-      g_unlink (path);
-    }
-  g_rmdir (f->tmp_dir);
+  prd_test_remove_tree (f->tmp_dir);
   g_free (f->tmp_dir);
+  g_free (f->db);
 }
 
 static char *
@@ -109,18 +144,19 @@ create_prd (Fixture *f, const char *owner)
   g_autoptr (PrdStoreInfo) info = NULL;
   g_autoptr (GError) error = NULL;
 
-  prd_hub_create_prd_async (f->store, "org_a", "Versions", owner, "text", NULL, result_cb, &result);
-  info = prd_hub_create_prd_finish (wait_result (&result), &error);
+  prd_hub_create_prd_async (f->store, "org_a", "Versions", owner, "text", NULL, prd_test_result_cb,
+                            &result);
+  info = prd_hub_create_prd_finish (prd_test_wait_result (&result), &error);
   g_assert_no_error (error);
   return g_strdup (info->id);
 }
 
 static JsonObject *
-parse (GVariant *row, guint column)
+parse (const char *text)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
 
-  g_assert_true (json_parser_load_from_data (parser, prd_social_row_str (row, column), -1, NULL));
+  g_assert_true (json_parser_load_from_data (parser, text, -1, NULL));
   return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
 }
 
@@ -128,39 +164,41 @@ static void
 test_version_created (Fixture *f, gconstpointer data)
 {
   const char *const editors[] = { "alice", "bob", "hub", "bob", NULL };
-  g_autoptr (PrdSocialResult) notes = NULL;
-  g_autoptr (PrdSocialResult) feed = NULL;
+  g_autoptr (GPtrArray) notes = NULL;
+  g_autoptr (GPtrArray) feed = NULL;
   g_autoptr (JsonObject) note = NULL;
   g_autoptr (JsonObject) created = NULL;
   g_autoptr (JsonObject) version = NULL;
   g_autofree char *prd_id = NULL;
   JsonObject *object;
 
+  g_autoptr (GError) error = NULL;
+
   f->hub = prd_hub_new (f->config, f->auth);
-  prd_hub_set_store (f->hub, f->store);
-  g_assert_nonnull (prd_hub_get_social (f->hub));
+  g_assert_true (start_hub (f, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (prd_hub_get_notifications (f->hub));
   prd_id = create_prd (f, "alice");
-  prd_hub_notify_version_created (prd_hub_get_social (f->hub), prd_id, "org_a", "Versions", "1.0.0",
-                                  "alice", "Alice", editors);
+  prd_hub_notifications_version_created (prd_hub_get_notifications (f->hub), prd_id, "org_a",
+                                         "Versions", "1.0.0", "alice", "Alice", editors);
 
   /* The store serves requests in order: this read follows the write. */
-  notes = run (f, FALSE,
-               "SELECT user_id, org, payload, read FROM social_notifications ORDER BY seq", NULL);
-  g_assert_cmpuint (notes->rows->len, ==, 1);
-  g_assert_cmpstr (prd_social_row_str (g_ptr_array_index (notes->rows, 0), 0), ==, "bob");
-  g_assert_cmpstr (prd_social_row_str (g_ptr_array_index (notes->rows, 0), 1), ==, "org_a");
-  g_assert_cmpint (prd_social_row_int (g_ptr_array_index (notes->rows, 0), 3), ==, 0);
-  note = parse (g_ptr_array_index (notes->rows, 0), 2);
+  notes = db_rows (f, "SELECT user_id, org, payload, read FROM social_notifications ORDER BY seq");
+  g_assert_cmpuint (notes->len, ==, 1);
+  g_assert_cmpstr (cell (notes, 0, 0), ==, "bob");
+  g_assert_cmpstr (cell (notes, 0, 1), ==, "org_a");
+  g_assert_cmpstr (cell (notes, 0, 3), ==, "0");
+  note = parse (cell (notes, 0, 2));
   g_assert_cmpstr (json_object_get_string_member (note, "type"), ==, "version_created");
   g_assert_true (g_str_has_prefix (json_object_get_string_member (note, "id"), "notif_"));
   object = json_object_get_object_member (note, "data");
   g_assert_cmpstr (json_object_get_string_member (object, "prdId"), ==, prd_id);
   g_assert_cmpstr (json_object_get_string_member (object, "version"), ==, "1.0.0");
 
-  feed = run (f, FALSE, "SELECT org, payload FROM social_activity ORDER BY seq", NULL);
-  g_assert_cmpuint (feed->rows->len, ==, 2);
-  created = parse (g_ptr_array_index (feed->rows, 0), 1);
-  version = parse (g_ptr_array_index (feed->rows, 1), 1);
+  feed = db_rows (f, "SELECT org, payload FROM social_activity ORDER BY seq");
+  g_assert_cmpuint (feed->len, ==, 2);
+  created = parse (cell (feed, 0, 1));
+  version = parse (cell (feed, 1, 1));
   g_assert_cmpstr (json_object_get_string_member (created, "type"), ==, "prd_created");
   object = json_object_get_object_member (created, "actor");
   g_assert_cmpstr (json_object_get_string_member (object, "id"), ==, "alice");
@@ -173,13 +211,20 @@ test_version_created (Fixture *f, gconstpointer data)
 static void
 acquire_site (Fixture *f, const char *prd_id, const char *user_id)
 {
-  g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (PrdStoreSite) site = NULL;
   g_autoptr (GError) error = NULL;
 
-  prd_store_acquire_site_async (f->store, prd_id, user_id, NULL, 0, NULL, result_cb, &result);
-  site = prd_store_acquire_site_finish (f->store, wait_result (&result), &error);
+  site = prd_test_store_acquire_site (f->store, prd_id, user_id, NULL, 0, &error);
   g_assert_no_error (error);
+}
+
+static gboolean
+has_notifications (gpointer data)
+{
+  g_autoptr (GPtrArray) rows =
+      db_rows (data, "SELECT user_id FROM social_notifications ORDER BY user_id");
+
+  return rows->len > 0;
 }
 
 /* Without a list, the editors are the users holding a site in the PRD. */
@@ -187,55 +232,91 @@ static void
 test_version_editors (Fixture *f, gconstpointer data)
 {
   g_autofree char *prd_id = NULL;
-  g_autoptr (PrdSocialResult) notes = NULL;
+  g_autoptr (GPtrArray) notes = NULL;
+
+  g_autoptr (GError) error = NULL;
 
   f->hub = prd_hub_new (f->config, f->auth);
-  prd_hub_set_store (f->hub, f->store);
+  g_assert_true (start_hub (f, &error));
+  g_assert_no_error (error);
   prd_id = create_prd (f, "alice");
   acquire_site (f, prd_id, "alice");
   acquire_site (f, prd_id, "bob");
   acquire_site (f, prd_id, "carol");
   acquire_site (f, prd_id, "bob");
-  prd_hub_notify_version_created (prd_hub_get_social (f->hub), prd_id, "org_a", "Versions", "0.2.0",
-                                  "alice", "Alice", NULL);
-  /* The sites are listed first, then the notifications written: each read
-   * lets one more step through. */
-  for (int i = 0; i < 10; i++)
-    {
-      g_clear_pointer (&notes, prd_social_result_free);
-      notes = run (f, FALSE, "SELECT user_id FROM social_notifications ORDER BY user_id", NULL);
-      if (notes->rows->len > 0)
-        break;
-    }
-  g_assert_cmpuint (notes->rows->len, ==, 2);
-  g_assert_cmpstr (prd_social_row_str (g_ptr_array_index (notes->rows, 0), 0), ==, "bob");
-  g_assert_cmpstr (prd_social_row_str (g_ptr_array_index (notes->rows, 1), 0), ==, "carol");
+  prd_hub_notifications_version_created (prd_hub_get_notifications (f->hub), prd_id, "org_a",
+                                         "Versions", "0.2.0", "alice", "Alice", NULL);
+  /* The sites are listed first, then the notifications written, and
+   * prd_hub_notifications_version_created() is fire-and-forget: no signal
+   * or ack says the rows are in. Each db_rows() round-trips through the
+   * store and lets one more step through, so this is a bounded wait on the
+   * rows. */
+  prd_test_wait_until (has_notifications, f, PRD_TEST_TIMEOUT_MS);
+  notes = db_rows (f, "SELECT user_id FROM social_notifications ORDER BY user_id");
+  g_assert_cmpuint (notes->len, ==, 2);
+  g_assert_cmpstr (cell (notes, 0, 0), ==, "bob");
+  g_assert_cmpstr (cell (notes, 1, 0), ==, "carol");
 }
 
 static void
 test_damaged_comment (Fixture *f, gconstpointer data)
 {
   g_autofree char *prd_id = create_prd (f, "alice");
-  g_autoptr (PrdSocialResult) inserted = NULL;
-  g_autoptr (PrdHubSocial) social = NULL;
-  g_autoptr (PrdHubPrds) prds = NULL;
+  g_autofree char *insert = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (PrdHubComments) comments = NULL;
+  g_autoptr (PrdHubRoomRegistry) rooms = NULL;
   g_autoptr (PrdHub) hub = NULL;
   PrdSioServer *sio;
   g_autoptr (GError) error = NULL;
 
-  inserted = run (f, TRUE,
-                  "INSERT INTO social_comments (id, prd_id, org, author_id, author_name, content, "
-                  "anchor, created_at) VALUES (?, ?, 'org_a', 'alice', 'Alice', 'c', 'garbage', 1)",
-                  g_variant_new ("(ss)", "comment_1", prd_id));
-  g_assert_cmpint (inserted->changes, ==, 1);
-  /* The parts prd_hub_set_store() wires, without its warning. */
+  insert = g_strdup_printf ("INSERT INTO social_comments (id, prd_id, org, author_id, author_name, "
+                            "content, anchor, created_at) VALUES ('comment_1', '%s', 'org_a', "
+                            "'alice', 'Alice', 'c', 'garbage', 1)",
+                            prd_id);
+  db_exec (f, insert);
+  /* The feature alone, as prd_hub_set_store_async() starts it. */
   hub = prd_hub_new (f->config, f->auth);
   sio = prd_hub_get_sio_server (hub);
-  prds = prd_hub_prds_new (prd_sio_server_of (sio, PRD_HUB_NAMESPACE_PRDS), f->store, f->config);
-  social = prd_hub_social_new (prds, prd_sio_server_of (sio, PRD_HUB_NAMESPACE_NOTIFICATIONS),
-                               f->store, &error);
-  g_assert_null (social);
+  rooms = prd_hub_room_registry_new (prd_sio_server_of (sio, PRD_HUB_NAMESPACE_PRDS), f->store,
+                                     f->config);
+  prd_hub_comments_new_async (rooms, PRD_COMMENT_STORE (f->store), NULL, prd_test_result_cb,
+                              &result);
+  comments = prd_hub_comments_new_finish (prd_test_wait_result (&result), &error);
+  g_assert_null (comments);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
+}
+
+/* A feature that cannot start stops the hub from starting, with an error
+ * that names it; the hub is left without a store. */
+static void
+test_hub_start_fails (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "alice");
+  g_autofree char *insert = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean comments = GPOINTER_TO_INT (data);
+
+  if (comments)
+    insert = g_strdup_printf ("INSERT INTO social_comments (id, prd_id, org, author_id, "
+                              "author_name, content, anchor, created_at) VALUES ('comment_1', "
+                              "'%s', 'org_a', 'alice', 'Alice', 'c', 'garbage', 1)",
+                              prd_id);
+  else
+    insert = g_strdup_printf ("INSERT INTO conflicts (id, prd_id, position, created_at, parties) "
+                              "VALUES ('conflict_1', '%s', 0, 1, 'garbage')",
+                              prd_id);
+  db_exec (f, insert);
+  f->hub = prd_hub_new (f->config, f->auth);
+  g_assert_false (start_hub (f, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
+  g_assert_true (g_str_has_prefix (error->message, comments ? "Comments cannot start: Comment "
+                                                              "comment_1"
+                                                            : "Conflict review cannot start: "
+                                                              "Conflict conflict_1"));
+  g_assert_null (prd_hub_get_store (f->hub));
+  g_assert_null (prd_hub_get_comments (f->hub));
+  g_assert_null (prd_hub_get_notifications (f->hub));
 }
 
 int
@@ -249,6 +330,10 @@ main (int argc, char *argv[])
               fixture_teardown);
   g_test_add ("/prd/social/damaged-comment", Fixture, NULL, fixture_setup, test_damaged_comment,
               fixture_teardown);
+  g_test_add ("/prd/social/hub-start-fails/comments", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_setup, test_hub_start_fails, fixture_teardown);
+  g_test_add ("/prd/social/hub-start-fails/conflicts", Fixture, GINT_TO_POINTER (FALSE),
+              fixture_setup, test_hub_start_fails, fixture_teardown);
 
   return g_test_run ();
 }

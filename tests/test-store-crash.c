@@ -12,7 +12,7 @@
 
 #include <gio/gio.h>
 
-#include "test-store-common.h"
+#include "prd-test-harness.h"
 
 #define PRD_ID         "prd_crash"
 #define N_CLIENTS      4
@@ -86,14 +86,14 @@ static int
 run_child (const char *path)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (PrdStore) store = test_store_open (path, &error);
+  g_autoptr (PrdStore) store = prd_test_store_open (path, &error);
   g_autoptr (PrdStoreInfo) info = NULL;
   Client clients[N_CLIENTS];
 
   if (store == NULL)
     g_error ("open: %s", error->message);
 
-  info = test_store_create (store, PRD_ID, "acme", "Crash test", "client-0", &error);
+  info = prd_test_store_create (store, PRD_ID, "acme", "Crash test", "client-0", &error);
   if (info == NULL && !g_error_matches (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS))
     g_error ("create: %s", error->message);
   g_clear_error (&error);
@@ -104,7 +104,7 @@ run_child (const char *path)
 
       clients[i].store = store;
       clients[i].user_id = g_strdup_printf ("client-%d", i);
-      site = test_store_acquire_site (store, PRD_ID, clients[i].user_id, NULL, 0, &error);
+      site = prd_test_store_acquire_site (store, PRD_ID, clients[i].user_id, NULL, 0, &error);
       if (site == NULL)
         g_error ("acquire: %s", error->message);
       /* A restarted client continues from its site's stored clock. */
@@ -172,7 +172,7 @@ static void
 verify (const char *path, GArray *acks)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (PrdStore) store = test_store_open (path, &error);
+  g_autoptr (PrdStore) store = prd_test_store_open (path, &error);
   g_autoptr (PrdStoreDocument) doc = NULL;
   g_autoptr (GPtrArray) sites = NULL;
   g_autoptr (GAsyncResult) res = NULL;
@@ -183,7 +183,7 @@ verify (const char *path, GArray *acks)
   g_assert_no_error (error);
 
   /* load() fails with CORRUPT_DATA on any hole in the log. */
-  doc = test_store_load (store, PRD_ID, &error);
+  doc = prd_test_store_load (store, PRD_ID, &error);
   g_assert_no_error (error);
   g_assert_cmpint (doc->info->last_seq, ==, doc->updates->len);
 
@@ -217,7 +217,7 @@ verify (const char *path, GArray *acks)
     }
 
   /* The sites remember where their clients got to. */
-  res = WAIT_FOR (prd_store_list_sites_async, store, PRD_ID, NULL);
+  res = PRD_TEST_WAIT_FOR (prd_store_list_sites_async, store, PRD_ID, NULL);
   sites = prd_store_list_sites_finish (store, res, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (sites->len, ==, N_CLIENTS);
@@ -228,9 +228,9 @@ verify (const char *path, GArray *acks)
       g_assert_cmpint (site->clock, ==, max_clock[site->site]);
     }
 
-  test_store_close (store);
+  prd_test_store_close (store);
 
-  db = raw_open_ro (path);
+  db = prd_test_sqlite_open_ro (path);
   g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA integrity_check", -1, &stmt, NULL), ==,
                    SQLITE_OK);
   g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
@@ -257,7 +257,7 @@ test_crash (void)
     }
   g_assert_cmpuint (acks->len, >=, 150 + 401 + 777);
 
-  test_store_rm_rf (dir);
+  prd_test_remove_tree (dir);
 }
 
 /* Another process holding the write lock past the busy timeout: the
@@ -277,29 +277,31 @@ test_locked (void)
   g_autoptr (GBytes) p2 = crash_payload (0, 2);
   sqlite3 *other = NULL;
 
-  store = test_store_open (path, &error);
+  store = prd_test_store_open (path, &error);
   g_assert_no_error (error);
-  info = test_store_create (store, PRD_ID, "acme", "Locked", "alice", &error);
+  info = prd_test_store_create (store, PRD_ID, "acme", "Locked", "alice", &error);
   g_assert_no_error (error);
-  site = test_store_acquire_site (store, PRD_ID, "alice", NULL, 0, &error);
+  site = prd_test_store_acquire_site (store, PRD_ID, "alice", NULL, 0, &error);
   g_assert_no_error (error);
 
   g_assert_cmpint (sqlite3_open (path, &other), ==, SQLITE_OK);
   g_assert_cmpint (sqlite3_exec (other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), ==, SQLITE_OK);
-  g_assert_cmpint (test_store_append (store, PRD_ID, site->site, 1, "alice", p1, &error), ==, -1);
+  g_assert_cmpint (prd_test_store_append (store, PRD_ID, site->site, 1, "alice", p1, &error), ==,
+                   -1);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
   g_test_message ("%s", error->message);
   g_clear_error (&error);
   g_assert_cmpint (sqlite3_exec (other, "COMMIT", NULL, NULL, NULL), ==, SQLITE_OK);
   sqlite3_close (other);
 
-  g_assert_cmpint (test_store_append (store, PRD_ID, site->site, 2, "alice", p2, &error), ==, 1);
+  g_assert_cmpint (prd_test_store_append (store, PRD_ID, site->site, 2, "alice", p2, &error), ==,
+                   1);
   g_assert_no_error (error);
-  doc = test_store_load (store, PRD_ID, &error);
+  doc = prd_test_store_load (store, PRD_ID, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (doc->updates->len, ==, 1);
-  test_store_close (store);
-  test_store_rm_rf (dir);
+  prd_test_store_close (store);
+  prd_test_remove_tree (dir);
 }
 
 int

@@ -4,7 +4,7 @@
 #include <gio/gio.h>
 
 #include "prd-sqlite-store-private.h"
-#include "test-store-common.h"
+#include "prd-test-harness.h"
 
 typedef struct
 {
@@ -22,7 +22,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   /* A folder that does not exist yet: the store creates it. */
   f->path = g_build_filename (f->dir, "data", "prdhub.db", NULL);
-  f->store = test_store_open (f->path, &error);
+  f->store = prd_test_store_open (f->path, &error);
   g_assert_no_error (error);
   g_assert_true (PRD_IS_SQLITE_STORE (f->store));
 }
@@ -32,10 +32,10 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 {
   if (f->store != NULL)
     {
-      test_store_close (f->store);
+      prd_test_store_close (f->store);
       g_clear_object (&f->store);
     }
-  test_store_rm_rf (f->dir);
+  prd_test_remove_tree (f->dir);
   g_free (f->path);
   g_free (f->dir);
 }
@@ -45,9 +45,9 @@ fixture_reopen (Fixture *f)
 {
   g_autoptr (GError) error = NULL;
 
-  test_store_close (f->store);
+  prd_test_store_close (f->store);
   g_clear_object (&f->store);
-  f->store = test_store_open (f->path, &error);
+  f->store = prd_test_store_open (f->path, &error);
   g_assert_no_error (error);
 }
 
@@ -87,7 +87,7 @@ static PrdStoreInfo *
 create_ok (Fixture *f, const char *prd_id, const char *org)
 {
   g_autoptr (GError) error = NULL;
-  PrdStoreInfo *info = test_store_create (f->store, prd_id, org, "A title", "alice", &error);
+  PrdStoreInfo *info = prd_test_store_create (f->store, prd_id, org, "A title", "alice", &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (info);
@@ -99,7 +99,7 @@ acquire_ok (Fixture *f, const char *prd_id, const char *user_id)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (PrdStoreSite) site =
-      test_store_acquire_site (f->store, prd_id, user_id, NULL, 0, &error);
+      prd_test_store_acquire_site (f->store, prd_id, user_id, NULL, 0, &error);
 
   g_assert_no_error (error);
   return site->site;
@@ -275,7 +275,7 @@ test_schema_fresh (Fixture *f, gconstpointer data)
 
   /* Data survives a reopen, which runs no migration. */
   fixture_reopen (f);
-  res = WAIT_FOR (prd_store_get_async, f->store, "prd_keep", NULL);
+  res = PRD_TEST_WAIT_FOR (prd_store_get_async, f->store, "prd_keep", NULL);
   got = prd_store_get_finish (f->store, res, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (got->id, ==, "prd_keep");
@@ -299,7 +299,7 @@ remove_tmp_db (const char *path)
 {
   g_autofree char *dir = g_path_get_dirname (path);
 
-  test_store_rm_rf (dir);
+  prd_test_remove_tree (dir);
 }
 
 static void
@@ -315,11 +315,11 @@ test_schema_migrate_from_zero (void)
   raw_exec (db, "PRAGMA user_version = 0; VACUUM;");
   g_clear_pointer (&db, sqlite3_close);
 
-  store = test_store_open (path, &error);
+  store = prd_test_store_open (path, &error);
   g_assert_no_error (error);
-  info = test_store_create (store, "prd_after_migration", "acme", "Title", "alice", &error);
+  info = prd_test_store_create (store, "prd_after_migration", "acme", "Title", "alice", &error);
   g_assert_no_error (error);
-  test_store_close (store);
+  prd_test_store_close (store);
 
   db = raw_open (path);
   g_assert_cmpint (raw_int (db, "PRAGMA user_version"), ==, prd_sqlite_store_get_schema_version ());
@@ -338,15 +338,15 @@ test_schema_newer_refused (void)
   g_autoptr (GError) error = NULL;
 
   /* A database from a future prdhub: ours (application id) but newer. */
-  store = test_store_open (path, &error);
+  store = prd_test_store_open (path, &error);
   g_assert_no_error (error);
-  test_store_close (store);
+  prd_test_store_close (store);
   g_clear_object (&store);
   db = raw_open (path);
   raw_exec (db, "PRAGMA user_version = 999; CREATE TABLE from_the_future (x);");
   g_clear_pointer (&db, sqlite3_close);
 
-  store = test_store_open (path, &error);
+  store = prd_test_store_open (path, &error);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_UNSUPPORTED_VERSION);
   g_assert_null (store);
   g_assert_nonnull (strstr (error->message, "999"));
@@ -373,7 +373,7 @@ test_schema_foreign_refused (void)
   /* Some other program's database at version 0 must not get our tables. */
   raw_exec (db, "CREATE TABLE contacts (name TEXT);");
   g_clear_pointer (&db, sqlite3_close);
-  store = test_store_open (path, &error);
+  store = prd_test_store_open (path, &error);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
   g_assert_null (store);
   g_clear_error (&error);
@@ -384,7 +384,7 @@ test_schema_foreign_refused (void)
                                       "This is not an SQLite database, just text that "
                                       "is long enough to have a header of sorts.\n",
                                       -1, NULL));
-  store = test_store_open (garbage, &error);
+  store = prd_test_store_open (garbage, &error);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
   g_assert_null (store);
   remove_tmp_db (path);
@@ -402,7 +402,7 @@ test_schema_unwritable (void)
    * root. */
   g_assert_true (g_file_set_contents (path, "", 0, NULL));
   below_file = g_build_filename (path, "data", "prdhub.db", NULL);
-  store = test_store_open (below_file, &error);
+  store = prd_test_store_open (below_file, &error);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
   g_assert_null (store);
   remove_tmp_db (path);
@@ -432,14 +432,14 @@ test_crud (Fixture *f, gconstpointer data)
   g_assert_true (prd_store_validate_prd_id (c->id, NULL));
   g_assert_cmpuint (strlen (c->id), ==, 20);
 
-  dup = test_store_create (f->store, "prd_alpha", "acme", "Again", "bob", &error);
+  dup = prd_test_store_create (f->store, "prd_alpha", "acme", "Again", "bob", &error);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS);
   g_assert_null (dup);
   g_clear_error (&error);
 
   b = create_ok (f, "prd_beta", "acme");
 
-  res = WAIT_FOR (prd_store_list_async, f->store, "acme", NULL);
+  res = PRD_TEST_WAIT_FOR (prd_store_list_async, f->store, "acme", NULL);
   list = prd_store_list_finish (f->store, res, &error);
   g_clear_object (&res);
   g_assert_no_error (error);
@@ -448,14 +448,14 @@ test_crud (Fixture *f, gconstpointer data)
   g_assert_cmpstr (((PrdStoreInfo *) list->pdata[1])->id, ==, "prd_beta");
   g_clear_pointer (&list, g_ptr_array_unref);
 
-  res = WAIT_FOR (prd_store_list_async, f->store, "nobody", NULL);
+  res = PRD_TEST_WAIT_FOR (prd_store_list_async, f->store, "nobody", NULL);
   list = prd_store_list_finish (f->store, res, &error);
   g_clear_object (&res);
   g_assert_no_error (error);
   g_assert_cmpuint (list->len, ==, 0);
 
-  res =
-      WAIT_FOR (prd_store_update_metadata_async, f->store, "prd_alpha", "New title", "0.2.0", NULL);
+  res = PRD_TEST_WAIT_FOR (prd_store_update_metadata_async, f->store, "prd_alpha", "New title",
+                           "0.2.0", NULL);
   updated = prd_store_update_metadata_finish (f->store, res, &error);
   g_clear_object (&res);
   g_assert_no_error (error);
@@ -465,7 +465,8 @@ test_crud (Fixture *f, gconstpointer data)
   g_clear_pointer (&updated, prd_store_info_free);
 
   /* Only the version; the title stays. */
-  res = WAIT_FOR (prd_store_update_metadata_async, f->store, "prd_alpha", NULL, "1.0.0", NULL);
+  res = PRD_TEST_WAIT_FOR (prd_store_update_metadata_async, f->store, "prd_alpha", NULL, "1.0.0",
+                           NULL);
   updated = prd_store_update_metadata_finish (f->store, res, &error);
   g_clear_object (&res);
   g_assert_no_error (error);
@@ -473,24 +474,25 @@ test_crud (Fixture *f, gconstpointer data)
   g_assert_cmpstr (updated->version, ==, "1.0.0");
   g_clear_pointer (&updated, prd_store_info_free);
 
-  res = WAIT_FOR (prd_store_update_metadata_async, f->store, "prd_missing", "T", NULL, NULL);
+  res =
+      PRD_TEST_WAIT_FOR (prd_store_update_metadata_async, f->store, "prd_missing", "T", NULL, NULL);
   updated = prd_store_update_metadata_finish (f->store, res, &error);
   g_clear_object (&res);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
   g_clear_error (&error);
 
-  res = WAIT_FOR (prd_store_delete_async, f->store, "prd_alpha", NULL);
+  res = PRD_TEST_WAIT_FOR (prd_store_delete_async, f->store, "prd_alpha", NULL);
   g_assert_true (prd_store_delete_finish (f->store, res, &error));
   g_clear_object (&res);
   g_assert_no_error (error);
 
-  res = WAIT_FOR (prd_store_get_async, f->store, "prd_alpha", NULL);
+  res = PRD_TEST_WAIT_FOR (prd_store_get_async, f->store, "prd_alpha", NULL);
   g_assert_null (prd_store_get_finish (f->store, res, &error));
   g_clear_object (&res);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
   g_clear_error (&error);
 
-  res = WAIT_FOR (prd_store_delete_async, f->store, "prd_alpha", NULL);
+  res = PRD_TEST_WAIT_FOR (prd_store_delete_async, f->store, "prd_alpha", NULL);
   g_assert_false (prd_store_delete_finish (f->store, res, &error));
   g_clear_object (&res);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
@@ -506,10 +508,10 @@ test_delete_cascades (Fixture *f, gconstpointer data)
   g_autoptr (sqlite3) db = NULL;
   int site = acquire_ok (f, "prd_gone", "alice");
 
-  g_assert_cmpint (test_store_append (f->store, "prd_gone", site, 1, "alice", payload, &error), ==,
-                   1);
+  g_assert_cmpint (prd_test_store_append (f->store, "prd_gone", site, 1, "alice", payload, &error),
+                   ==, 1);
   g_assert_no_error (error);
-  res = WAIT_FOR (prd_store_delete_async, f->store, "prd_gone", NULL);
+  res = PRD_TEST_WAIT_FOR (prd_store_delete_async, f->store, "prd_gone", NULL);
   g_assert_true (prd_store_delete_finish (f->store, res, &error));
   g_assert_no_error (error);
 
@@ -550,67 +552,76 @@ test_invalid_input_changes_nothing (Fixture *f, gconstpointer data)
 
   before = commits (f);
 
-  check_rejected (f, WAIT_FOR (prd_store_create_async, f->store, evil, "acme", "T", "a", NULL),
-                  PRD_ERROR_INVALID_ID);
   check_rejected (
-      f, WAIT_FOR (prd_store_create_async, f->store, "prd_new", "acme", long_title, "a", NULL),
-      PRD_ERROR_INVALID_PAYLOAD);
-  check_rejected (f, WAIT_FOR (prd_store_create_async, f->store, "prd_new", "", "T", "a", NULL),
-                  PRD_ERROR_INVALID_PAYLOAD);
-  check_rejected (
-      f, WAIT_FOR (prd_store_create_async, f->store, "prd_new", "acme", "T", long_user, NULL),
-      PRD_ERROR_INVALID_PAYLOAD);
-  check_rejected (f, WAIT_FOR (prd_store_get_async, f->store, "../prdhub.db", NULL),
-                  PRD_ERROR_INVALID_ID);
-  check_rejected (f, WAIT_FOR (prd_store_load_async, f->store, evil, NULL), PRD_ERROR_INVALID_ID);
-  check_rejected (f, WAIT_FOR (prd_store_update_metadata_async, f->store, "prd_ok", "", NULL, NULL),
-                  PRD_ERROR_INVALID_PAYLOAD);
+      f, PRD_TEST_WAIT_FOR (prd_store_create_async, f->store, evil, "acme", "T", "a", NULL),
+      PRD_ERROR_INVALID_ID);
   check_rejected (f,
-                  WAIT_FOR (prd_store_update_metadata_async, f->store, "prd_ok", NULL, "1.0", NULL),
-                  PRD_ERROR_INVALID_PAYLOAD);
-  check_rejected (f, WAIT_FOR (prd_store_list_sites_async, f->store, "prd_\xc3\xa9", NULL),
-                  PRD_ERROR_INVALID_ID);
-  check_rejected (f, WAIT_FOR (prd_store_acquire_site_async, f->store, "prd_ok", "", NULL, 0, NULL),
+                  PRD_TEST_WAIT_FOR (prd_store_create_async, f->store, "prd_new", "acme",
+                                     long_title, "a", NULL),
                   PRD_ERROR_INVALID_PAYLOAD);
   check_rejected (
-      f, WAIT_FOR (prd_store_append_update_async, f->store, "prd_ok", site, 1, "alice", big, NULL),
-      PRD_ERROR_PAYLOAD_TOO_LARGE);
-  check_rejected (
-      f,
-      WAIT_FOR (prd_store_append_update_async, f->store, "prd_ok", site, 1, "alice", empty, NULL),
+      f, PRD_TEST_WAIT_FOR (prd_store_create_async, f->store, "prd_new", "", "T", "a", NULL),
       PRD_ERROR_INVALID_PAYLOAD);
   check_rejected (
       f,
-      WAIT_FOR (prd_store_append_update_async, f->store, "prd_ok", -1, 1, "alice", payload, NULL),
-      PRD_ERROR_INVALID_OPERATION);
+      PRD_TEST_WAIT_FOR (prd_store_create_async, f->store, "prd_new", "acme", "T", long_user, NULL),
+      PRD_ERROR_INVALID_PAYLOAD);
+  check_rejected (f, PRD_TEST_WAIT_FOR (prd_store_get_async, f->store, "../prdhub.db", NULL),
+                  PRD_ERROR_INVALID_ID);
+  check_rejected (f, PRD_TEST_WAIT_FOR (prd_store_load_async, f->store, evil, NULL),
+                  PRD_ERROR_INVALID_ID);
   check_rejected (
-      f,
-      WAIT_FOR (prd_store_append_update_async, f->store, "prd_ok", site, 0, "alice", payload, NULL),
-      PRD_ERROR_INVALID_OPERATION);
-  check_rejected (f, WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_ok", huge, 0, NULL),
+      f, PRD_TEST_WAIT_FOR (prd_store_update_metadata_async, f->store, "prd_ok", "", NULL, NULL),
+      PRD_ERROR_INVALID_PAYLOAD);
+  check_rejected (
+      f, PRD_TEST_WAIT_FOR (prd_store_update_metadata_async, f->store, "prd_ok", NULL, "1.0", NULL),
+      PRD_ERROR_INVALID_PAYLOAD);
+  check_rejected (f, PRD_TEST_WAIT_FOR (prd_store_list_sites_async, f->store, "prd_\xc3\xa9", NULL),
+                  PRD_ERROR_INVALID_ID);
+  check_rejected (
+      f, PRD_TEST_WAIT_FOR (prd_store_acquire_site_async, f->store, "prd_ok", "", NULL, 0, NULL),
+      PRD_ERROR_INVALID_PAYLOAD);
+  check_rejected (f,
+                  PRD_TEST_WAIT_FOR (prd_store_append_update_async, f->store, "prd_ok", site, 1,
+                                     "alice", big, NULL),
                   PRD_ERROR_PAYLOAD_TOO_LARGE);
   check_rejected (f,
-                  WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_ok", payload, -1, NULL),
+                  PRD_TEST_WAIT_FOR (prd_store_append_update_async, f->store, "prd_ok", site, 1,
+                                     "alice", empty, NULL),
+                  PRD_ERROR_INVALID_PAYLOAD);
+  check_rejected (f,
+                  PRD_TEST_WAIT_FOR (prd_store_append_update_async, f->store, "prd_ok", -1, 1,
+                                     "alice", payload, NULL),
                   PRD_ERROR_INVALID_OPERATION);
-  check_rejected (f, WAIT_FOR (prd_store_delete_async, f->store, "prd_ok/../x", NULL),
+  check_rejected (f,
+                  PRD_TEST_WAIT_FOR (prd_store_append_update_async, f->store, "prd_ok", site, 0,
+                                     "alice", payload, NULL),
+                  PRD_ERROR_INVALID_OPERATION);
+  check_rejected (
+      f, PRD_TEST_WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_ok", huge, 0, NULL),
+      PRD_ERROR_PAYLOAD_TOO_LARGE);
+  check_rejected (
+      f, PRD_TEST_WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_ok", payload, -1, NULL),
+      PRD_ERROR_INVALID_OPERATION);
+  check_rejected (f, PRD_TEST_WAIT_FOR (prd_store_delete_async, f->store, "prd_ok/../x", NULL),
                   PRD_ERROR_INVALID_ID);
 
   /* Rejected by the database, after validation: also no trace. */
   check_rejected (f,
-                  WAIT_FOR (prd_store_append_update_async, f->store, "prd_ok", site + 7, 1, "alice",
-                            payload, NULL),
+                  PRD_TEST_WAIT_FOR (prd_store_append_update_async, f->store, "prd_ok", site + 7, 1,
+                                     "alice", payload, NULL),
                   PRD_ERROR_INVALID_OPERATION);
   check_rejected (f,
-                  WAIT_FOR (prd_store_append_update_async, f->store, "prd_ok", site, 1, "mallory",
-                            payload, NULL),
+                  PRD_TEST_WAIT_FOR (prd_store_append_update_async, f->store, "prd_ok", site, 1,
+                                     "mallory", payload, NULL),
                   PRD_ERROR_INVALID_OPERATION);
   check_rejected (f,
-                  WAIT_FOR (prd_store_append_update_async, f->store, "prd_nope", site, 1, "alice",
-                            payload, NULL),
+                  PRD_TEST_WAIT_FOR (prd_store_append_update_async, f->store, "prd_nope", site, 1,
+                                     "alice", payload, NULL),
                   PRD_ERROR_PRD_NOT_FOUND);
-  check_rejected (f,
-                  WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_ok", payload, 1, NULL),
-                  PRD_ERROR_INVALID_OPERATION);
+  check_rejected (
+      f, PRD_TEST_WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_ok", payload, 1, NULL),
+      PRD_ERROR_INVALID_OPERATION);
 
   g_assert_cmpuint (commits (f), ==, before);
   db = raw_open (f->path);
@@ -620,7 +631,8 @@ test_invalid_input_changes_nothing (Fixture *f, gconstpointer data)
   g_assert_cmpint (raw_int (db, "SELECT snapshot IS NULL FROM prds"), ==, 1);
 
   /* The limit itself is allowed. */
-  g_assert_cmpint (test_store_append (f->store, "prd_ok", site, 1, "alice", max, &error), ==, 1);
+  g_assert_cmpint (prd_test_store_append (f->store, "prd_ok", site, 1, "alice", max, &error), ==,
+                   1);
   g_assert_no_error (error);
 }
 
@@ -641,13 +653,13 @@ test_sites (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   int busy[2];
 
-  alice = test_store_acquire_site (f->store, "prd_sites", "alice", NULL, 0, &error);
+  alice = prd_test_store_acquire_site (f->store, "prd_sites", "alice", NULL, 0, &error);
   g_assert_no_error (error);
   g_assert_cmpint (alice->site, ==, 0);
   g_assert_true (alice->is_new);
   g_assert_cmpint (alice->clock, ==, 0);
 
-  bob = test_store_acquire_site (f->store, "prd_sites", "bob", NULL, 0, &error);
+  bob = prd_test_store_acquire_site (f->store, "prd_sites", "bob", NULL, 0, &error);
   g_assert_no_error (error);
   g_assert_cmpint (bob->site, ==, 1);
   g_assert_true (bob->is_new);
@@ -657,7 +669,7 @@ test_sites (Fixture *f, gconstpointer data)
 
   /* Alice's site 0 is held by a live connection: a second tab gets a new one. */
   busy[0] = 0;
-  alice2 = test_store_acquire_site (f->store, "prd_sites", "alice", busy, 1, &error);
+  alice2 = prd_test_store_acquire_site (f->store, "prd_sites", "alice", busy, 1, &error);
   g_assert_no_error (error);
   g_assert_cmpint (alice2->site, ==, 2);
   g_assert_true (alice2->is_new);
@@ -666,13 +678,13 @@ test_sites (Fixture *f, gconstpointer data)
     {
       g_autoptr (GBytes) payload = payload_for (2, clock);
 
-      test_store_append (f->store, "prd_sites", 2, clock, "alice", payload, &error);
+      prd_test_store_append (f->store, "prd_sites", 2, clock, "alice", payload, &error);
       g_assert_no_error (error);
     }
 
   /* After a restart, with site 0 busy, alice continues site 2 at its clock. */
   fixture_reopen (f);
-  again = test_store_acquire_site (f->store, "prd_sites", "alice", busy, 1, &error);
+  again = prd_test_store_acquire_site (f->store, "prd_sites", "alice", busy, 1, &error);
   g_assert_no_error (error);
   g_assert_cmpint (again->site, ==, 2);
   g_assert_false (again->is_new);
@@ -683,7 +695,7 @@ test_sites (Fixture *f, gconstpointer data)
   {
     guint64 before = commits (f);
     g_autoptr (PrdStoreSite) same =
-        test_store_acquire_site (f->store, "prd_sites", "alice", busy, 1, &error);
+        prd_test_store_acquire_site (f->store, "prd_sites", "alice", busy, 1, &error);
 
     g_assert_no_error (error);
     g_assert_cmpint (same->site, ==, 2);
@@ -691,7 +703,7 @@ test_sites (Fixture *f, gconstpointer data)
   }
 
   /* Nothing busy: the lowest of hers. */
-  again = test_store_acquire_site (f->store, "prd_sites", "alice", NULL, 0, &error);
+  again = prd_test_store_acquire_site (f->store, "prd_sites", "alice", NULL, 0, &error);
   g_assert_no_error (error);
   g_assert_cmpint (again->site, ==, 0);
   g_assert_false (again->is_new);
@@ -699,12 +711,12 @@ test_sites (Fixture *f, gconstpointer data)
 
   /* Both busy: a new one. */
   busy[1] = 2;
-  again = test_store_acquire_site (f->store, "prd_sites", "alice", busy, 2, &error);
+  again = prd_test_store_acquire_site (f->store, "prd_sites", "alice", busy, 2, &error);
   g_assert_no_error (error);
   g_assert_cmpint (again->site, ==, 3);
   g_assert_true (again->is_new);
 
-  res = WAIT_FOR (prd_store_list_sites_async, f->store, "prd_sites", NULL);
+  res = PRD_TEST_WAIT_FOR (prd_store_list_sites_async, f->store, "prd_sites", NULL);
   sites = prd_store_list_sites_finish (f->store, res, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (sites->len, ==, 4);
@@ -720,13 +732,13 @@ test_sites (Fixture *f, gconstpointer data)
 
     raw_exec (db, "INSERT INTO prd_sites (prd_id, site, user_id, created_at)"
                   " VALUES ('prd_other', 2147483647, 'zed', 0)");
-    none = test_store_acquire_site (f->store, "prd_other", "carol", NULL, 0, &error);
+    none = prd_test_store_acquire_site (f->store, "prd_other", "carol", NULL, 0, &error);
     g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
     g_assert_null (none);
     g_clear_error (&error);
   }
 
-  missing = test_store_acquire_site (f->store, "prd_none", "alice", NULL, 0, &error);
+  missing = prd_test_store_acquire_site (f->store, "prd_none", "alice", NULL, 0, &error);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
   g_assert_null (missing);
 }
@@ -739,15 +751,15 @@ test_duplicate_update (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   int site = acquire_ok (f, "prd_dup", "alice");
 
-  g_assert_cmpint (test_store_append (f->store, "prd_dup", site, 1, "alice", payload, &error), ==,
-                   1);
+  g_assert_cmpint (prd_test_store_append (f->store, "prd_dup", site, 1, "alice", payload, &error),
+                   ==, 1);
   g_assert_no_error (error);
-  g_assert_cmpint (test_store_append (f->store, "prd_dup", site, 1, "alice", payload, &error), ==,
-                   -1);
+  g_assert_cmpint (prd_test_store_append (f->store, "prd_dup", site, 1, "alice", payload, &error),
+                   ==, -1);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS);
   g_clear_error (&error);
-  g_assert_cmpint (test_store_append (f->store, "prd_dup", site, 2, "alice", payload, &error), ==,
-                   2);
+  g_assert_cmpint (prd_test_store_append (f->store, "prd_dup", site, 2, "alice", payload, &error),
+                   ==, 2);
   g_assert_no_error (error);
 }
 
@@ -760,6 +772,7 @@ typedef struct
   guint64 commits_before;
   int n_done;
   int n_failed;
+  int n_expected;
   gint64 last_seq;
 } GroupState;
 
@@ -769,6 +782,15 @@ typedef struct
   int index;
   gboolean expect_failure;
 } AppendCall;
+
+/* Every append of test_group_commit() acknowledged, one way or the other. */
+static gboolean
+all_acked (gpointer data)
+{
+  GroupState *state = data;
+
+  return state->n_done + state->n_failed >= state->n_expected;
+}
 
 static void
 group_append_cb (GObject *source, GAsyncResult *result, gpointer data)
@@ -829,17 +851,17 @@ test_group_commit (Fixture *f, gconstpointer data)
       prd_store_append_update_async (f->store, "prd_group", i == 50 ? 99 : site, i + 1, "alice",
                                      payload, NULL, group_append_cb, call);
     }
+  state.n_expected = n;
   /* Nothing is acknowledged before the loop runs. */
   g_assert_cmpint (state.n_done, ==, 0);
 
-  while (state.n_done + state.n_failed < n)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_until (all_acked, &state, PRD_TEST_TIMEOUT_MS);
 
   g_assert_cmpint (state.n_done, ==, n - 1);
   g_assert_cmpint (state.n_failed, ==, 1);
   g_assert_cmpuint (commits (f), ==, state.commits_before + 1);
 
-  doc = test_store_load (f->store, "prd_group", &error);
+  doc = prd_test_store_load (f->store, "prd_group", &error);
   g_assert_no_error (error);
   g_assert_cmpuint (doc->updates->len, ==, n - 1);
   for (guint i = 0; i < doc->updates->len; i++)
@@ -869,8 +891,8 @@ test_commit_count_sequential (Fixture *f, gconstpointer data)
       g_autoptr (GBytes) payload = payload_for (site, i);
       g_autoptr (GError) error = NULL;
 
-      g_assert_cmpint (test_store_append (f->store, "prd_seq", site, i, "alice", payload, &error),
-                       ==, i);
+      g_assert_cmpint (
+          prd_test_store_append (f->store, "prd_seq", site, i, "alice", payload, &error), ==, i);
       g_assert_no_error (error);
     }
   g_assert_cmpuint (commits (f), ==, before + 5);
@@ -917,7 +939,7 @@ test_snapshot_restore (Fixture *f, gconstpointer data)
       prd_store_append_update_async (f->store, "prd_snap", i % 2 ? s1 : s0, i / 2 + 1,
                                      i % 2 ? "bob" : "alice", payload, NULL, NULL, NULL);
     }
-  full = test_store_load (f->store, "prd_snap", &error);
+  full = prd_test_store_load (f->store, "prd_snap", &error);
   g_assert_no_error (error);
   g_assert_null (full->snapshot);
   g_assert_cmpuint (full->updates->len, ==, 10);
@@ -926,13 +948,13 @@ test_snapshot_restore (Fixture *f, gconstpointer data)
   original = concat_payloads (NULL, full->updates, 0, 10);
 
   state = concat_payloads (NULL, full->updates, 0, 6);
-  res = WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_snap", state, 6, NULL);
+  res = PRD_TEST_WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_snap", state, 6, NULL);
   g_assert_true (prd_store_write_snapshot_finish (f->store, res, &error));
   g_assert_no_error (error);
   g_clear_object (&res);
 
   /* An older snapshot than the stored one is refused. */
-  res = WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_snap", state, 5, NULL);
+  res = PRD_TEST_WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_snap", state, 5, NULL);
   g_assert_false (prd_store_write_snapshot_finish (f->store, res, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
   g_clear_error (&error);
@@ -943,7 +965,7 @@ test_snapshot_restore (Fixture *f, gconstpointer data)
   g_assert_cmpint (raw_int (db, "SELECT min(seq) FROM prd_updates"), ==, 7);
 
   fixture_reopen (f);
-  restored = test_store_load (f->store, "prd_snap", &error);
+  restored = prd_test_store_load (f->store, "prd_snap", &error);
   g_assert_no_error (error);
   g_assert_cmpint (restored->info->snapshot_seq, ==, 6);
   g_assert_cmpint (restored->info->last_seq, ==, 10);
@@ -966,8 +988,8 @@ test_snapshot_restore (Fixture *f, gconstpointer data)
   {
     g_autoptr (GBytes) payload = payload_for (s0, 6);
 
-    g_assert_cmpint (test_store_append (f->store, "prd_snap", s0, 6, "alice", payload, &error), ==,
-                     11);
+    g_assert_cmpint (prd_test_store_append (f->store, "prd_snap", s0, 6, "alice", payload, &error),
+                     ==, 11);
     g_assert_no_error (error);
   }
 
@@ -975,12 +997,12 @@ test_snapshot_restore (Fixture *f, gconstpointer data)
   {
     g_autoptr (GBytes) empty = g_bytes_new (NULL, 0);
     g_autoptr (GAsyncResult) res2 =
-        WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_snap", empty, 11, NULL);
+        PRD_TEST_WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_snap", empty, 11, NULL);
     g_autoptr (PrdStoreDocument) last = NULL;
 
     g_assert_true (prd_store_write_snapshot_finish (f->store, res2, &error));
     g_assert_no_error (error);
-    last = test_store_load (f->store, "prd_snap", &error);
+    last = prd_test_store_load (f->store, "prd_snap", &error);
     g_assert_no_error (error);
     g_assert_nonnull (last->snapshot);
     g_assert_cmpuint (g_bytes_get_size (last->snapshot), ==, 0);
@@ -1001,19 +1023,19 @@ test_corrupt_log_detected (Fixture *f, gconstpointer data)
     {
       g_autoptr (GBytes) payload = payload_for (site, i);
 
-      test_store_append (f->store, "prd_hole", site, i, "alice", payload, &error);
+      prd_test_store_append (f->store, "prd_hole", site, i, "alice", payload, &error);
       g_assert_no_error (error);
     }
   db = raw_open (f->path);
   raw_exec (db, "DELETE FROM prd_updates WHERE seq = 2");
-  doc = test_store_load (f->store, "prd_hole", &error);
+  doc = prd_test_store_load (f->store, "prd_hole", &error);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
   g_assert_null (doc);
   g_clear_error (&error);
 
   /* A missing tail is just as broken. */
   raw_exec (db, "DELETE FROM prd_updates WHERE seq >= 2");
-  doc = test_store_load (f->store, "prd_hole", &error);
+  doc = prd_test_store_load (f->store, "prd_hole", &error);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
 }
 
@@ -1035,12 +1057,12 @@ test_cancel (Fixture *f, gconstpointer data)
 
   /* Cancelled while queued: not written; its neighbour is. */
   prd_store_append_update_async (f->store, "prd_cancel", site, 1, "alice", p1, cancellable,
-                                 test_store_result_cb, &r1);
+                                 prd_test_result_cb, &r1);
   prd_store_append_update_async (f->store, "prd_cancel", site, 2, "alice", p2, NULL,
-                                 test_store_result_cb, &r2);
+                                 prd_test_result_cb, &r2);
   g_cancellable_cancel (cancellable);
-  test_store_wait (&r1);
-  test_store_wait (&r2);
+  prd_test_wait_result (&r1);
+  prd_test_wait_result (&r2);
 
   g_assert_cmpint (prd_store_append_update_finish (f->store, r1, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
@@ -1048,14 +1070,14 @@ test_cancel (Fixture *f, gconstpointer data)
   g_assert_cmpint (prd_store_append_update_finish (f->store, r2, &error), ==, 1);
   g_assert_no_error (error);
 
-  doc = test_store_load (f->store, "prd_cancel", &error);
+  doc = prd_test_store_load (f->store, "prd_cancel", &error);
   g_assert_no_error (error);
   g_assert_cmpuint (doc->updates->len, ==, 1);
   g_assert_cmpint (((PrdStoreUpdate *) doc->updates->pdata[0])->clock, ==, 2);
 
   /* A read with a cancelled cancellable. */
-  prd_store_load_async (f->store, "prd_cancel", cancellable, test_store_result_cb, &r3);
-  test_store_wait (&r3);
+  prd_store_load_async (f->store, "prd_cancel", cancellable, prd_test_result_cb, &r3);
+  prd_test_wait_result (&r3);
   g_assert_null (prd_store_load_finish (f->store, r3, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 }
@@ -1070,26 +1092,26 @@ test_closed (Fixture *f, gconstpointer data)
 
   /* Work queued before close is committed; work after it is refused. */
   prd_store_create_async (f->store, "prd_before_close", "acme", "T", "alice", NULL,
-                          test_store_result_cb, &res);
-  prd_store_close_async (f->store, NULL, test_store_result_cb, &close_res);
-  test_store_wait (&res);
+                          prd_test_result_cb, &res);
+  prd_store_close_async (f->store, NULL, prd_test_result_cb, &close_res);
+  prd_test_wait_result (&res);
   info = prd_store_create_finish (f->store, res, &error);
   g_assert_no_error (error);
   g_clear_object (&res);
-  test_store_wait (&close_res);
+  prd_test_wait_result (&close_res);
   g_assert_true (prd_store_close_finish (f->store, close_res, &error));
   g_assert_no_error (error);
   g_clear_pointer (&info, prd_store_info_free);
 
-  info = test_store_create (f->store, "prd_after_close", "acme", "T", "alice", &error);
+  info = prd_test_store_create (f->store, "prd_after_close", "acme", "T", "alice", &error);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
   g_assert_null (info);
   g_clear_error (&error);
   g_clear_object (&f->store);
 
-  f->store = test_store_open (f->path, &error);
+  f->store = prd_test_store_open (f->path, &error);
   g_assert_no_error (error);
-  res = WAIT_FOR (prd_store_get_async, f->store, "prd_before_close", NULL);
+  res = PRD_TEST_WAIT_FOR (prd_store_get_async, f->store, "prd_before_close", NULL);
   info = prd_store_get_finish (f->store, res, &error);
   g_assert_no_error (error);
   g_clear_object (&res);
@@ -1104,9 +1126,9 @@ test_cancel_open (void)
   g_autoptr (PrdSqliteStore) store = NULL;
   g_autoptr (GError) error = NULL;
 
-  prd_sqlite_store_new_async (path, cancellable, test_store_result_cb, &res);
+  prd_sqlite_store_new_async (path, cancellable, prd_test_result_cb, &res);
   g_cancellable_cancel (cancellable);
-  store = prd_sqlite_store_new_finish (test_store_wait (&res), &error);
+  store = prd_sqlite_store_new_finish (prd_test_wait_result (&res), &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_null (store);
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
@@ -1119,12 +1141,12 @@ test_unref_without_close (void)
 {
   g_autofree char *path = make_tmp_db ();
   g_autoptr (GError) error = NULL;
-  PrdStore *store = test_store_open (path, &error);
+  PrdStore *store = prd_test_store_open (path, &error);
   g_autoptr (PrdStoreInfo) info = NULL;
   g_autoptr (sqlite3) db = NULL;
 
   g_assert_no_error (error);
-  info = test_store_create (store, "prd_unref", "acme", "T", "alice", &error);
+  info = prd_test_store_create (store, "prd_unref", "acme", "T", "alice", &error);
   g_assert_no_error (error);
   g_object_unref (store);
 
@@ -1196,14 +1218,14 @@ test_custom_operations (Fixture *f, gconstpointer data)
 
   /* One main-loop iteration: one group, one transaction. */
   prd_sqlite_store_run_async (store, FALSE, op_count_prds, g_strdup ("org_a"), g_free, NULL, NULL,
-                              test_store_result_cb, &count);
+                              prd_test_result_cb, &count);
   prd_sqlite_store_run_async (store, TRUE, op_retitle, g_strdup ("Kept"), g_free, NULL, NULL,
-                              test_store_result_cb, &good);
+                              prd_test_result_cb, &good);
   prd_sqlite_store_run_async (store, TRUE, op_retitle, g_strdup ("refused"), g_free, NULL, NULL,
-                              test_store_result_cb, &bad);
-  test_store_wait (&count);
-  test_store_wait (&bad);
-  test_store_wait (&good);
+                              prd_test_result_cb, &bad);
+  prd_test_wait_result (&count);
+  prd_test_wait_result (&bad);
+  prd_test_wait_result (&good);
 
   g_assert_true (prd_sqlite_store_run_finish (store, count, (gpointer *) &n, &error));
   g_assert_no_error (error);
@@ -1216,7 +1238,7 @@ test_custom_operations (Fixture *f, gconstpointer data)
   g_assert_cmpuint (commits (f), ==, before + 1);
 
   {
-    g_autoptr (PrdStoreDocument) doc = test_store_load (f->store, "prd_custom", &error);
+    g_autoptr (PrdStoreDocument) doc = prd_test_store_load (f->store, "prd_custom", &error);
 
     g_assert_no_error (error);
     g_assert_cmpstr (doc->info->title, ==, "Kept");

@@ -16,23 +16,24 @@
 #include "prd-autocleanups.h"
 #include "prd-error.h"
 #include "prd-hub.h"
+#include "prd-hub-config-collab.h"
 #include "prd-hub-versions.h"
 #include "prd-version-store.h"
 #include "prd-sqlite-store.h"
 
-#include "test-prds-client.h"
+#include "prd-test-harness.h"
 
 #define SECRET "versions-test-secret-0123456789abcdef0123"
 
-typedef TestHub Fixture;
+typedef PrdTestHub Fixture;
 
 /* Opens a WebSocket session and connects to /prds as @user. */
-static Client *
+static PrdTestClient *
 client_new (Fixture *f, const char *user, const char *org, PrdRole role)
 {
-  g_autofree char *token = mint_token (f->auth, user, org, role);
+  g_autofree char *token = prd_test_mint_token (f->auth, user, org, role);
 
-  return client_connect (f->url, token);
+  return prd_test_client_connect (f->url, token);
 }
 
 static char *
@@ -42,8 +43,9 @@ create_prd (Fixture *f, const char *org, const char *content)
   g_autoptr (PrdStoreInfo) info = NULL;
   g_autoptr (GError) error = NULL;
 
-  prd_hub_create_prd_async (f->store, org, "Collab", "owner", content, NULL, result_cb, &result);
-  info = prd_hub_create_prd_finish (wait_result (&result), &error);
+  prd_hub_create_prd_async (f->store, org, "Collab", "owner", content, NULL, prd_test_result_cb,
+                            &result);
+  info = prd_hub_create_prd_finish (prd_test_wait_result (&result), &error);
   g_assert_no_error (error);
   g_assert_cmpstr (info->version, ==, "0.1.0");
   return g_strdup (info->id);
@@ -53,29 +55,29 @@ create_prd (Fixture *f, const char *org, const char *content)
 static char *
 stored_text (Fixture *f, const char *prd_id, gint64 *out_snapshot_seq)
 {
-  return store_text (f->store, prd_id, out_snapshot_seq);
+  return prd_test_store_text (f->store, prd_id, out_snapshot_seq);
 }
 
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  test_hub_setup (f, "prd-versions-XXXXXX", SECRET, data);
+  prd_test_hub_setup (f, "prd-versions-XXXXXX", SECRET, data);
 }
 
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  test_hub_teardown (f);
+  prd_test_hub_teardown (f);
 }
 
 static gint64
-join (Client *client, const char *prd_id, const char *mode, JsonNode **out_joined)
+join (PrdTestClient *client, const char *prd_id, const char *mode, JsonNode **out_joined)
 {
   g_autofree char *payload = g_strdup_printf ("{\"prdId\":\"%s\",\"mode\":\"%s\"}", prd_id, mode);
-  g_autoptr (JsonNode) ack = request (client, "join-prd", payload);
-  g_autoptr (JsonNode) joined = wait_event (client, "joined-prd");
+  g_autoptr (JsonNode) ack = prd_test_client_request (client, "join-prd", payload);
+  g_autoptr (JsonNode) joined = prd_test_client_wait_event (client, "joined-prd");
 
-  assert_ok (ack);
+  prd_test_assert_ok (ack);
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (joined), "prdId"), ==,
                    prd_id);
   if (out_joined != NULL)
@@ -85,13 +87,13 @@ join (Client *client, const char *prd_id, const char *mode, JsonNode **out_joine
 
 /* Joins in edit mode; returns the ack's state vector as JSON text. */
 static char *
-join_edit (Client *client, const char *prd_id)
+join_edit (PrdTestClient *client, const char *prd_id)
 {
   g_autofree char *payload = g_strdup_printf ("{\"prdId\":\"%s\",\"mode\":\"edit\"}", prd_id);
-  g_autoptr (JsonNode) ack = request (client, "join-prd", payload);
-  g_autoptr (JsonNode) joined = wait_event (client, "joined-prd");
+  g_autoptr (JsonNode) ack = prd_test_client_request (client, "join-prd", payload);
+  g_autoptr (JsonNode) joined = prd_test_client_wait_event (client, "joined-prd");
 
-  assert_ok (ack);
+  prd_test_assert_ok (ack);
   client->site = json_object_get_int_member (json_node_get_object (ack), "siteId");
   return json_to_string (json_object_get_member (json_node_get_object (ack), "stateVector"), FALSE);
 }
@@ -99,7 +101,8 @@ join_edit (Client *client, const char *prd_id)
 /* Inserts @text at @position on top of @vector (the client's own entry
  * counts the new operation); returns the new vector. */
 static char *
-insert (Client *client, const char *prd_id, const char *vector, int position, const char *text)
+insert (
+    PrdTestClient *client, const char *prd_id, const char *vector, int position, const char *text)
 {
   g_autoptr (JsonNode) parsed = json_from_string (vector, NULL);
   JsonArray *array = json_node_get_array (parsed);
@@ -119,24 +122,24 @@ insert (Client *client, const char *prd_id, const char *vector, int position, co
   payload = g_strdup_printf ("{\"prdId\":\"%s\",\"operation\":{\"type\":\"insert\",\"position\":%d,"
                              "\"content\":\"%s\"},\"stateVector\":%s}",
                              prd_id, position, text, next->str);
-  ack = request (client, "content-update", payload);
-  assert_ok (ack);
+  ack = prd_test_client_request (client, "content-update", payload);
+  prd_test_assert_ok (ack);
   return json_to_string (json_object_get_member (json_node_get_object (ack), "stateVector"), FALSE);
 }
 
 static JsonNode *
-create_version (Client *client, const char *prd_id, const char *changelog, const char *type)
+create_version (PrdTestClient *client, const char *prd_id, const char *changelog, const char *type)
 {
   g_autofree char *payload = g_strdup_printf (
       "{\"prdId\":\"%s\",\"changelog\":\"%s\",\"versionType\":\"%s\"}", prd_id, changelog, type);
 
-  return request (client, "create-version", payload);
+  return prd_test_client_request (client, "create-version", payload);
 }
 
 static const char *
 ack_version (JsonNode *ack, const char *member)
 {
-  assert_ok (ack);
+  prd_test_assert_ok (ack);
   return json_object_get_string_member (
       json_object_get_object_member (json_node_get_object (ack), "version"), member);
 }
@@ -182,8 +185,8 @@ store_version (Fixture *f, const char *prd_id)
   g_autoptr (PrdStoreInfo) info = NULL;
   g_autoptr (GError) error = NULL;
 
-  prd_store_get_async (f->store, prd_id, NULL, result_cb, &result);
-  info = prd_store_get_finish (f->store, wait_result (&result), &error);
+  prd_store_get_async (f->store, prd_id, NULL, prd_test_result_cb, &result);
+  info = prd_store_get_finish (f->store, prd_test_wait_result (&result), &error);
   g_assert_no_error (error);
   return g_strdup (info->version);
 }
@@ -307,21 +310,17 @@ check_with_git_cli (Fixture *f, const char *prd_id, Expected *expected, guint n)
 static void
 restart (Fixture *f)
 {
-  g_autoptr (GAsyncResult) closed = NULL;
-  g_autoptr (GAsyncResult) opened = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *db = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
 
   g_clear_object (&f->hub);
-  prd_store_close_async (f->store, NULL, result_cb, &closed);
-  g_assert_true (prd_store_close_finish (f->store, wait_result (&closed), &error));
+  prd_test_store_close (f->store);
   g_clear_object (&f->store);
   g_clear_pointer (&f->url, g_free);
-  prd_sqlite_store_new_async (db, NULL, result_cb, &opened);
-  f->store = PRD_STORE (prd_sqlite_store_new_finish (wait_result (&opened), &error));
+  f->store = prd_test_store_open (db, &error);
   g_assert_no_error (error);
   f->hub = prd_hub_new (f->config, f->auth);
-  prd_hub_set_store (f->hub, f->store);
+  prd_test_start_hub (f->hub, f->store);
   g_assert_true (prd_hub_listen (f->hub, &error));
   f->url = prd_hub_get_url (f->hub);
 }
@@ -339,9 +338,9 @@ test_git (Fixture *f, gconstpointer data)
   g_autofree char *version = NULL;
 
   {
-    g_autoptr (Client) alice = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
-    g_autoptr (Client) bob = client_new (f, "bob", "org", PRD_ROLE_EDITOR);
-    g_autoptr (Client) carol = client_new (f, "carol", "org", PRD_ROLE_ADMIN);
+    g_autoptr (PrdTestClient) alice = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+    g_autoptr (PrdTestClient) bob = client_new (f, "bob", "org", PRD_ROLE_EDITOR);
+    g_autoptr (PrdTestClient) carol = client_new (f, "carol", "org", PRD_ROLE_ADMIN);
     g_autofree char *vector = join_edit (alice, prd_id);
     g_autofree char *vector2 = NULL;
     g_autoptr (JsonNode) ack1 = NULL;
@@ -359,7 +358,7 @@ test_git (Fixture *f, gconstpointer data)
     g_assert_cmpuint (strlen (expected[0].hash), ==, 40);
 
     /* version-created and git-commit in the seed's shapes. */
-    created = wait_event (alice, "version-created");
+    created = prd_test_client_wait_event (alice, "version-created");
     object = json_node_get_object (created);
     g_assert_cmpstr (json_object_get_string_member (object, "prdId"), ==, prd_id);
     inner = json_object_get_object_member (object, "version");
@@ -372,7 +371,7 @@ test_git (Fixture *f, gconstpointer data)
     g_assert_cmpstr (json_object_get_string_member (by, "name"), ==, "alice");
     g_assert_true (g_str_has_suffix (json_object_get_string_member (inner, "createdAt"), "Z"));
     g_assert_cmpuint (json_object_get_size (inner), ==, 6);
-    commit = wait_event (alice, "git-commit");
+    commit = prd_test_client_wait_event (alice, "git-commit");
     object = json_node_get_object (commit);
     g_assert_cmpstr (json_object_get_string_member (object, "prdId"), ==, prd_id);
     inner = json_object_get_object_member (object, "commit");
@@ -403,7 +402,7 @@ test_git (Fixture *f, gconstpointer data)
   /* Versions survive a restart and the history goes on. */
   restart (f);
   {
-    g_autoptr (Client) alice = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+    g_autoptr (PrdTestClient) alice = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
     g_autoptr (JsonNode) ack = create_version (alice, prd_id, "After restart", "patch");
     g_autoptr (JsonNode) joined = NULL;
 
@@ -425,15 +424,15 @@ static void
 test_refusals (Fixture *f, gconstpointer data)
 {
   g_autofree char *prd_id = create_prd (f, "org", "text");
-  g_autoptr (Client) viewer = client_new (f, "vera", "org", PRD_ROLE_VIEWER);
-  g_autoptr (Client) editor = client_new (f, "ed", "org", PRD_ROLE_EDITOR);
-  g_autoptr (Client) other = client_new (f, "olga", "other", PRD_ROLE_ADMIN);
+  g_autoptr (PrdTestClient) viewer = client_new (f, "vera", "org", PRD_ROLE_VIEWER);
+  g_autoptr (PrdTestClient) editor = client_new (f, "ed", "org", PRD_ROLE_EDITOR);
+  g_autoptr (PrdTestClient) other = client_new (f, "olga", "other", PRD_ROLE_ADMIN);
   g_autoptr (GString) long_log = g_string_new (NULL);
   g_autofree char *repo = repo_path (f);
   g_autofree char *version = NULL;
   struct
   {
-    Client *client;
+    PrdTestClient *client;
     const char *payload;
     const char *code;
   } cases[] = {
@@ -463,9 +462,9 @@ test_refusals (Fixture *f, gconstpointer data)
 
       g_string_replace (payload, "%s", i == 7 ? "" : prd_id, 1);
       g_string_replace (payload, "%s", long_log->str, 1);
-      ack = request (cases[i].client, "create-version", payload->str);
+      ack = prd_test_client_request (cases[i].client, "create-version", payload->str);
       g_test_message ("case %u: %s", i, payload->str);
-      g_assert_cmpstr (ack_error_code (ack), ==, cases[i].code);
+      g_assert_cmpstr (prd_test_ack_error_code (ack), ==, cases[i].code);
     }
   /* Nothing changed: no version, no repository. */
   version = store_version (f, prd_id);
@@ -477,7 +476,7 @@ test_refusals (Fixture *f, gconstpointer data)
   {
     g_autofree char *payload = g_strdup_printf (
         "{\"prdId\":\"%s\",\"changelog\":\"%s\",\"versionType\":\"minor\"}", prd_id, long_log->str);
-    g_autoptr (JsonNode) ack = request (editor, "create-version", payload);
+    g_autoptr (JsonNode) ack = prd_test_client_request (editor, "create-version", payload);
 
     g_assert_cmpstr (ack_version (ack, "version"), ==, "0.2.0");
   }
@@ -487,8 +486,8 @@ static void
 test_concurrent (Fixture *f, gconstpointer data)
 {
   g_autofree char *prd_id = create_prd (f, "org", "text");
-  g_autoptr (Client) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
-  g_autoptr (Client) b = client_new (f, "bob", "org", PRD_ROLE_EDITOR);
+  g_autoptr (PrdTestClient) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+  g_autoptr (PrdTestClient) b = client_new (f, "bob", "org", PRD_ROLE_EDITOR);
   g_autofree char *payload = g_strdup_printf (
       "{\"prdId\":\"%s\",\"changelog\":\"step\",\"versionType\":\"patch\"}", prd_id);
   gint64 ids_a[4], ids_b[4];
@@ -499,13 +498,13 @@ test_concurrent (Fixture *f, gconstpointer data)
    * one client's requests are served in the order it sent them. */
   for (int i = 0; i < 4; i++)
     {
-      ids_a[i] = client_emit (a, "create-version", payload);
-      ids_b[i] = client_emit (b, "create-version", payload);
+      ids_a[i] = prd_test_client_emit (a, "create-version", payload);
+      ids_b[i] = prd_test_client_emit (b, "create-version", payload);
     }
   for (int i = 0; i < 4; i++)
     {
-      g_autoptr (JsonNode) ack_a = wait_ack (a, ids_a[i]);
-      g_autoptr (JsonNode) ack_b = wait_ack (b, ids_b[i]);
+      g_autoptr (JsonNode) ack_a = prd_test_client_wait_ack (a, ids_a[i]);
+      g_autoptr (JsonNode) ack_b = prd_test_client_wait_ack (b, ids_b[i]);
       const char *va = ack_version (ack_a, "version");
       const char *vb = ack_version (ack_b, "version");
       guint pa = (guint) g_ascii_strtoull (strrchr (va, '.') + 1, NULL, 10);
@@ -535,41 +534,31 @@ test_concurrent (Fixture *f, gconstpointer data)
   }
 }
 
-static gboolean
-on_quiet (gpointer user_data)
-{
-  *(gboolean *) user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
 static void
 test_autosave (Fixture *f, gconstpointer data)
 {
   g_autofree char *prd_id = create_prd (f, "org", "text");
-  g_autoptr (Client) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+  g_autoptr (PrdTestClient) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
   g_autofree char *vector = join_edit (a, prd_id);
   g_autofree char *vector2 = NULL;
   g_autoptr (JsonNode) start = NULL;
   g_autoptr (JsonNode) complete = NULL;
   g_autofree char *text = NULL;
   gint64 snapshot_seq = 0;
-  gboolean quiet = FALSE;
   JsonObject *object;
 
   /* Nothing unsaved yet: a few ticks pass without an auto-save. */
-  g_timeout_add (2500, on_quiet, &quiet);
-  while (!quiet)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_run_for (2500);
   for (GList *l = a->messages.head; l != NULL; l = l->next)
     g_assert_null (strstr (l->data, "auto-save"));
 
   vector2 = insert (a, prd_id, vector, 4, "!");
-  start = wait_event (a, "auto-save-start");
+  start = prd_test_client_wait_event (a, "auto-save-start");
   object = json_node_get_object (start);
   g_assert_cmpstr (json_object_get_string_member (object, "prdId"), ==, prd_id);
   g_assert_true (g_str_has_suffix (json_object_get_string_member (object, "changesSince"), "Z"));
   g_assert_cmpuint (json_object_get_size (object), ==, 2);
-  complete = wait_event (a, "auto-save-complete");
+  complete = prd_test_client_wait_event (a, "auto-save-complete");
   object = json_node_get_object (complete);
   g_assert_cmpstr (json_object_get_string_member (object, "prdId"), ==, prd_id);
   g_assert_true (g_str_has_suffix (json_object_get_string_member (object, "savedAt"), "Z"));
@@ -581,10 +570,7 @@ test_autosave (Fixture *f, gconstpointer data)
   g_assert_cmpint (snapshot_seq, ==, 2);
 
   /* Saved: no more auto-saves until the next change. */
-  quiet = FALSE;
-  g_timeout_add (2500, on_quiet, &quiet);
-  while (!quiet)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_run_for (2500);
   for (GList *l = a->messages.head; l != NULL; l = l->next)
     g_assert_null (strstr (l->data, "auto-save"));
 }
@@ -595,19 +581,19 @@ test_config (void)
   g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
   g_autoptr (GError) error = NULL;
 
-  g_assert_cmpuint (config->autosave_interval, ==, 300);
+  g_assert_cmpuint (prd_hub_config_get_collab (config)->autosave_interval, ==, 300);
   g_assert_true (prd_hub_config_load_data (config, "[collab]\nautosave-interval=7\n", -1, &error));
-  g_assert_cmpuint (config->autosave_interval, ==, 7);
+  g_assert_cmpuint (prd_hub_config_get_collab (config)->autosave_interval, ==, 7);
   g_assert_false (prd_hub_config_load_data (config, "[collab]\nautosave-interval=0\n", -1, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
   g_clear_error (&error);
-  g_assert_false (prd_hub_config_set_autosave_interval (config, "86401", &error));
+  g_assert_false (prd_hub_config_set (config, "collab", "autosave-interval", "86401", &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
   g_clear_error (&error);
-  g_assert_false (prd_hub_config_set_autosave_interval (config, "x", &error));
+  g_assert_false (prd_hub_config_set (config, "collab", "autosave-interval", "x", &error));
   g_clear_error (&error);
-  g_assert_true (prd_hub_config_set_autosave_interval (config, "86400", &error));
-  g_assert_cmpuint (config->autosave_interval, ==, 86400);
+  g_assert_true (prd_hub_config_set (config, "collab", "autosave-interval", "86400", &error));
+  g_assert_cmpuint (prd_hub_config_get_collab (config)->autosave_interval, ==, 86400);
 }
 
 static void

@@ -26,6 +26,7 @@
 #include <libsoup/soup.h>
 
 #include "prd-error.h"
+#include "prd-json.h"
 
 #include "prd-openai-provider.h"
 
@@ -254,11 +255,11 @@ http_error (Request *req)
 
   if (req->whole != NULL && req->whole->len > 0)
     {
-      g_autoptr (JsonParser) parser = json_parser_new ();
+      g_autoptr (JsonNode) root = prd_json_parse ((const char *) req->whole->data,
+                                                  (gssize) req->whole->len, MAX_ERROR_BODY, NULL);
 
-      if (json_parser_load_from_data (parser, (const char *) req->whole->data,
-                                      (gssize) req->whole->len, NULL))
-        detail = error_object_message (json_parser_get_root (parser));
+      if (root != NULL)
+        detail = error_object_message (root);
       if (detail == NULL &&
           g_utf8_validate ((const char *) req->whole->data, (gssize) req->whole->len, NULL))
         {
@@ -366,11 +367,10 @@ first_choice (JsonObject *object)
 static gboolean
 dispatch_event (Request *req, GError **error)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonNode) root = NULL;
   g_autoptr (GError) parse_error = NULL;
   g_autofree char *provider_message = NULL;
   JsonObject *object, *choice;
-  JsonNode *root;
 
   if (!req->has_data)
     return TRUE;
@@ -386,15 +386,16 @@ dispatch_event (Request *req, GError **error)
       return TRUE;
     }
 
-  if (!json_parser_load_from_data (parser, req->data->str, (gssize) req->data->len, &parse_error))
+  root = prd_json_parse (req->data->str, (gssize) req->data->len, PRD_OPENAI_MAX_EVENT_SIZE,
+                         &parse_error);
+  if (root == NULL)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
                    "The AI provider sent an event that is not JSON: %s", parse_error->message);
       return FALSE;
     }
   g_string_truncate (req->data, 0);
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
                            "The AI provider sent an event that is not a JSON object");
@@ -526,18 +527,18 @@ feed (Request *req, const guint8 *bytes, gsize len, GError **error)
 static GError *
 parse_whole_answer (Request *req)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonNode) root = NULL;
   g_autoptr (GError) parse_error = NULL;
   JsonObject *object, *choice;
-  JsonNode *root, *message;
+  JsonNode *message;
   const char *content;
 
-  if (!json_parser_load_from_data (parser, (const char *) req->whole->data,
-                                   (gssize) req->whole->len, &parse_error))
+  root = prd_json_parse ((const char *) req->whole->data, (gssize) req->whole->len,
+                         req->self->max_response_bytes, &parse_error);
+  if (root == NULL)
     return g_error_new (PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
                         "The AI provider's answer is not JSON: %s", parse_error->message);
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     return g_error_new_literal (PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
                                 "The AI provider's answer is not a JSON object");
   {

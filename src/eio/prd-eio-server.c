@@ -3,9 +3,10 @@
  * PrdEioServer: routes HTTP requests at its path to Engine.IO sessions.
  *
  * Two libsoup handlers share the path:
- * - an early handler (request headers read, body not yet) that detects
- *   overlapping POSTs and collects POST bodies itself, keeping at most
- *   max-payload + 1 bytes, so that an oversized body costs no memory;
+ * - an early handler (request headers read, body not yet) that refuses a
+ *   body larger than max-payload (413 at once, the connection closed: see
+ *   prd-eio-refusal.c), detects overlapping POSTs, and collects POST bodies
+ *   itself, so that libsoup never keeps a request body in memory;
  * - the plain handler, which validates every request in engine.io's order
  *   (so each mistake gets its error code), answers polling handshakes,
  *   hands polling requests to their session, and completes WebSocket
@@ -24,6 +25,7 @@
 
 #include "prd-eio-metered-stream.h"
 #include "prd-eio-private.h"
+#include "prd-eio-refusal.h"
 
 #include "prd-eio-server.h"
 
@@ -287,17 +289,46 @@ echo_connection_close (SoupServerMessage *msg)
                                   "close");
 }
 
+/* Object data BODY_KEY of every request below the path. */
+typedef struct
+{
+  guint64 received;
+  GByteArray *body; /* (owned) (nullable): a polling POST's body */
+} Upload;
+
+static void
+upload_free (Upload *upload)
+{
+  g_clear_pointer (&upload->body, g_byte_array_unref);
+  g_free (upload);
+}
+
+/* As engine.io 6, the status alone; the session lives on. */
+static void
+refuse_too_large (SoupServerMessage *msg)
+{
+  soup_server_message_set_status (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, NULL);
+  prd_eio_refuse_now (msg);
+}
+
 static void
 on_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
 {
   PrdEioServer *self = user_data;
-  GByteArray *body = g_object_get_data (G_OBJECT (msg), BODY_KEY);
+  Upload *upload = g_object_get_data (G_OBJECT (msg), BODY_KEY);
   gsize len;
   const guint8 *data = g_bytes_get_data (chunk, &len);
 
-  /* Keep one byte more than allowed: enough to know it was too large. */
-  if (body != NULL && body->len <= self->max_payload)
-    g_byte_array_append (body, data, MIN (len, self->max_payload + 1 - body->len));
+  upload->received += len;
+  /* Only a chunked body gets here with too much: a Content-Length above
+   * max-payload was refused with the headers. */
+  if (upload->received > self->max_payload)
+    {
+      refuse_too_large (msg);
+      return;
+    }
+  if (upload->body != NULL)
+    g_byte_array_append (upload->body, data, len);
 }
 
 static void
@@ -308,22 +339,36 @@ early_handler (SoupServer *server,
                gpointer user_data)
 {
   PrdEioServer *self = user_data;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  gboolean post = g_str_equal (soup_server_message_get_method (msg), SOUP_METHOD_POST);
+  Upload *upload;
   const char *sid;
   PrdEioSocket *socket;
+
+  /* The body's size is decided from the headers, before any of it is read;
+   * a chunked body is counted as it arrives (on_got_chunk()). Every request
+   * below the path, WebSocket handshakes included (they have no body). */
+  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
+      (guint64) MAX (soup_message_headers_get_content_length (headers), 0) > self->max_payload)
+    {
+      refuse_too_large (msg);
+      return;
+    }
+
+  /* libsoup would otherwise keep a request body of any size in memory; the
+   * only body the hub reads is a polling POST's, collected by on_got_chunk(). */
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+  upload = g_new0 (Upload, 1);
+  if (post && path_matches (self, path))
+    upload->body = g_byte_array_new ();
+  g_object_set_data_full (G_OBJECT (msg), BODY_KEY, upload, (GDestroyNotify) upload_free);
+  g_signal_connect_object (msg, "got-chunk", G_CALLBACK (on_got_chunk), self, 0);
 
   if (is_websocket_request (msg) || !path_matches (self, path))
     return;
   echo_connection_close (msg);
-
-  /* libsoup would otherwise keep a request body of any size in memory; the
-   * only body the hub reads is a POST's, collected (bounded) below. */
-  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
-  if (!g_str_equal (soup_server_message_get_method (msg), SOUP_METHOD_POST))
+  if (!post)
     return;
-
-  g_object_set_data_full (G_OBJECT (msg), BODY_KEY, g_byte_array_new (),
-                          (GDestroyNotify) g_byte_array_unref);
-  g_signal_connect_object (msg, "got-chunk", G_CALLBACK (on_got_chunk), self, 0);
 
   sid = query != NULL ? g_hash_table_lookup (query, "sid") : NULL;
   socket = sid != NULL ? g_hash_table_lookup (self->sockets, sid) : NULL;
@@ -363,7 +408,7 @@ handle_handshake (PrdEioServer *self, SoupServerMessage *msg)
 static void
 handle_post (PrdEioServer *self, PrdEioSocket *socket, SoupServerMessage *msg)
 {
-  GByteArray *body = g_object_get_data (G_OBJECT (msg), BODY_KEY);
+  Upload *upload = g_object_get_data (G_OBJECT (msg), BODY_KEY);
   const char *content_type;
 
   content_type =
@@ -375,15 +420,16 @@ handle_post (PrdEioServer *self, PrdEioSocket *socket, SoupServerMessage *msg)
       return;
     }
 
-  g_assert (body != NULL);
-  if (body->len > self->max_payload)
+  g_assert (upload != NULL && upload->body != NULL);
+  /* Refused before the body was read (early_handler(), on_got_chunk()), but
+   * max-payload may have changed since. */
+  if (upload->body->len > self->max_payload)
     {
-      /* As engine.io 6: the data is dropped, the session lives on. */
       soup_server_message_set_status (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, NULL);
       return;
     }
 
-  prd_eio_socket_handle_post (socket, msg, (const char *) body->data, body->len);
+  prd_eio_socket_handle_post (socket, msg, (const char *) upload->body->data, upload->body->len);
 }
 
 static void

@@ -1100,6 +1100,9 @@ prd_eio_socket_begin_post (PrdEioSocket *self, SoupServerMessage *msg)
 
   self->poll_post = g_object_ref (msg);
   g_signal_connect (msg, "finished", G_CALLBACK (on_post_finished), self);
+  /* A POST refused while its body arrives (prd_eio_refuse_now()) never
+   * reports "finished". */
+  g_signal_connect (msg, "disconnected", G_CALLBACK (on_post_finished), self);
   return TRUE;
 }
 

@@ -23,6 +23,7 @@
 
 #include "prd-autocleanups.h"
 #include "prd-error.h"
+#include "prd-json.h"
 
 #include "prd-auth.h"
 
@@ -433,10 +434,9 @@ static JsonObject *
 decode_segment (const char *segment, gsize len)
 {
   g_autoptr (GString) b64 = g_string_new_len (segment, len);
-  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonNode) root = NULL;
   g_autofree guchar *raw = NULL;
   gsize raw_len;
-  JsonNode *root;
 
   if (len % 4 == 1)
     return NULL;
@@ -450,9 +450,8 @@ decode_segment (const char *segment, gsize len)
   raw = g_base64_decode (b64->str, &raw_len);
   if (raw_len == 0 || !g_utf8_validate ((const char *) raw, (gssize) raw_len, NULL))
     return NULL;
-  if (!json_parser_load_from_data (parser, (const char *) raw, (gssize) raw_len, NULL))
-    return NULL;
-  root = json_parser_get_root (parser);
+  /* the decoded segment is shorter than the token, which is bounded */
+  root = prd_json_parse ((const char *) raw, (gssize) raw_len, PRD_AUTH_MAX_TOKEN_LENGTH, NULL);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     return NULL;
   return json_object_ref (json_node_get_object (root));

@@ -5,27 +5,33 @@
  * into the PRD by the hub's AI site at an anchor that follows the text while
  * others type. ai-cancel stops a job, ai-review asks for suggestions.
  */
-#define G_LOG_DOMAIN "prd-hub"
+#define G_LOG_DOMAIN "prd-hub-ai"
 
 #include "config.h"
 
 #include "prd-ai-prompt.h"
 #include "prd-ai-queue.h"
 #include "prd-error.h"
-#include "prd-hub.h"
+#include "prd-hub-config-ai.h"
+#include "prd-hub-context.h"
+#include "prd-json.h"
 #include "prd-openai-provider.h"
-#include "prd-sqlite-store-ai.h"
 
 #include "prd-hub-ai.h"
+
+/* The hub's AI site writes into a room as this user. */
+#define AI_USER      PRD_AUTH_AI_USER_ID
+#define AI_USER_NAME "AI Assistant"
 
 struct _PrdHubAi
 {
   GObject parent_instance;
 
-  PrdSioNamespace *nsp; /* (unowned) weak */
-  PrdHubPrds *prds;     /* (owned) */
-  PrdStore *store;      /* (owned) */
-  PrdHubConfig *config; /* (owned) */
+  PrdSioNamespace *nsp;      /* (unowned) weak */
+  PrdHubRoomRegistry *rooms; /* (owned) */
+  PrdStore *store;           /* (owned) */
+  PrdAiJobStore *job_store;  /* (owned) */
+  PrdHubConfig *config;      /* (owned) */
   PrdAiProvider *provider;
   PrdAiQueue *queue;
   GHashTable *jobs; /* job id → PrdAiJob (owned), from submit to the end */
@@ -69,7 +75,7 @@ static void
 job_data_free (JobData *data)
 {
   g_clear_object (&data->socket);
-  g_clear_pointer (&data->room, prd_hub_prds_ai_release);
+  g_clear_pointer (&data->room, prd_hub_room_release);
   g_free (data->selected_text);
   if (data->text != NULL)
     g_string_free (data->text, TRUE);
@@ -86,7 +92,7 @@ on_job_saved (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
 
-  if (!prd_sqlite_store_ai_save_job_finish (PRD_SQLITE_STORE (source), result, &error) &&
+  if (!prd_ai_job_store_save_finish (PRD_AI_JOB_STORE (source), result, &error) &&
       !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_warning ("Cannot record an AI job: %s", error->message);
 }
@@ -94,7 +100,7 @@ on_job_saved (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 save_job (PrdHubAi *self, PrdAiJob *job)
 {
-  PrdStoreAiJob record = {
+  PrdAiJobRecord record = {
     .id = job->id,
     .prd_id = job->prd_id,
     .user_id = job->user_id,
@@ -109,10 +115,7 @@ save_job (PrdHubAi *self, PrdAiJob *job)
     .updated_at = g_get_real_time () / 1000,
   };
 
-  if (!PRD_IS_SQLITE_STORE (self->store))
-    return;
-  prd_sqlite_store_ai_save_job_async (PRD_SQLITE_STORE (self->store), &record, NULL, on_job_saved,
-                                      NULL);
+  prd_ai_job_store_save_async (self->job_store, &record, NULL, on_job_saved, NULL);
 }
 
 /* ---- replies --------------------------------------------------------------- */
@@ -149,14 +152,12 @@ reply_ai_error (
     prd_sio_socket_emit_one (socket, "ai-error", payload);
   if (ack_id >= 0)
     {
-      g_autoptr (JsonNode) ack = json_node_new (JSON_NODE_OBJECT);
       JsonObject *object = json_object_new ();
 
       json_object_set_member (
           object, "error",
           json_node_copy (json_object_get_member (json_node_get_object (payload), "error")));
-      json_node_take_object (ack, object);
-      prd_sio_socket_ack_one (socket, ack_id, ack);
+      prd_hub_ack (socket, ack_id, object);
     }
 }
 
@@ -166,18 +167,6 @@ reply_ai_error_literal (PrdSioSocket *socket, gint64 ack_id, PrdErrorCode code, 
   g_autoptr (GError) error = g_error_new_literal (PRD_ERROR, code, message);
 
   reply_ai_error (socket, ack_id, NULL, error, 0);
-}
-
-static void
-reply_ack (PrdSioSocket *socket, gint64 ack_id, JsonObject *members)
-{
-  g_autoptr (JsonNode) ack = json_node_new (JSON_NODE_OBJECT);
-  JsonObject *object = members != NULL ? members : json_object_new ();
-
-  json_object_set_boolean_member (object, "ok", TRUE);
-  json_node_take_object (ack, object);
-  if (ack_id >= 0)
-    prd_sio_socket_ack_one (socket, ack_id, ack);
 }
 
 /* ---- ending a job ------------------------------------------------------------ */
@@ -214,7 +203,7 @@ job_end (PrdHubAi *self,
     job->state = state;
   save_job (self, job);
   notify_job (self, job);
-  g_clear_pointer (&data->room, prd_hub_prds_ai_release);
+  g_clear_pointer (&data->room, prd_hub_room_release);
   g_hash_table_remove (self->jobs, job->id);
 }
 
@@ -228,9 +217,8 @@ static const char *const suggestion_types[] = {
 static JsonArray *
 parse_json_array (const char *text)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonNode) root = NULL;
   const char *start, *end;
-  JsonNode *root;
 
   if (text == NULL)
     return NULL;
@@ -238,9 +226,7 @@ parse_json_array (const char *text)
   end = strrchr (text, ']');
   if (start == NULL || end == NULL || end < start)
     return NULL;
-  if (!json_parser_load_from_data (parser, start, end - start + 1, NULL))
-    return NULL;
-  root = json_parser_get_root (parser);
+  root = prd_json_parse (start, end - start + 1, 0, NULL);
   if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root))
     return NULL;
   return json_array_ref (json_node_get_array (root));
@@ -383,7 +369,8 @@ on_delta (const char *delta, gpointer user_data)
     {
       PrdCrdtDoc *crdt;
 
-      if (!prd_hub_room_ai_insert (data->room, (guint32) data->site, position, delta, &error))
+      if (!prd_hub_room_write (data->room, (guint32) data->site, AI_USER, AI_USER, AI_USER_NAME,
+                               TRUE, position, delta, 0, &error))
         {
           data->write_error = g_steal_pointer (&error);
           g_cancellable_cancel (job->cancellable);
@@ -499,7 +486,7 @@ job_stream (PrdAiJob *job)
   input.section = job->section;
   input.selected_text = data->selected_text;
   input.prompt = job->prompt;
-  input.context_chars = self->config->ai_context_chars;
+  input.context_chars = prd_hub_config_get_ai (self->config)->context_chars;
   prompt = prd_ai_prompt_build (&input, &error);
   if (prompt == NULL)
     {
@@ -537,7 +524,7 @@ on_site_acquired (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   data->site = site->site;
   prd_document_set_site_owner (prd_hub_room_get_document (data->room), (guint32) site->site,
-                               PRD_HUB_AI_USER);
+                               AI_USER);
   job_stream (job);
 }
 
@@ -586,9 +573,8 @@ on_job_start (PrdAiQueue *queue, PrdAiJob *job, gpointer user_data)
     {
       g_autoptr (GArray) sites = busy_sites (self, data, job->prd_id);
 
-      prd_store_acquire_site_async (self->store, job->prd_id, PRD_HUB_AI_USER,
-                                    (const int *) sites->data, sites->len, NULL, on_site_acquired,
-                                    prd_ai_job_ref (job));
+      prd_store_acquire_site_async (self->store, job->prd_id, AI_USER, (const int *) sites->data,
+                                    sites->len, NULL, on_site_acquired, prd_ai_job_ref (job));
     }
   else
     job_stream (job);
@@ -596,30 +582,26 @@ on_job_start (PrdAiQueue *queue, PrdAiJob *job, gpointer user_data)
 
 /* ---- events ------------------------------------------------------------------ */
 
-static gboolean
-optional_string (JsonObject *object, const char *name, const char **out, GError **error)
+/* The room @socket joined (as an editor when @edit), held for a job; NULL
+ * with @error set otherwise. Release with prd_hub_room_release(). */
+static PrdHubRoom *
+hold_room (PrdHubAi *self, const char *prd_id, PrdSioSocket *socket, gboolean edit, GError **error)
 {
-  JsonNode *node = json_object_get_member (object, name);
+  PrdHubRoom *room = prd_hub_room_registry_get_joined (self->rooms, socket, prd_id, error);
 
-  *out = NULL;
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
-    return TRUE;
-  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+  if (room == NULL)
+    return NULL;
+  if (edit &&
+      !prd_room_member_can_edit (prd_hub_room_get_members (room), prd_sio_socket_get_id (socket)))
     {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "%s must be a string", name);
-      return FALSE;
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_FORBIDDEN,
+                           "Only editors may have the AI write into the PRD (insert: false "
+                           "previews without writing)");
+      return NULL;
     }
-  *out = json_node_get_string (node);
-  return TRUE;
-}
-
-static JsonObject *
-get_object_payload (JsonArray *args)
-{
-  JsonNode *payload = json_array_get_length (args) > 0 ? json_array_get_element (args, 0) : NULL;
-
-  return payload != NULL && JSON_NODE_HOLDS_OBJECT (payload) ? json_node_get_object (payload)
-                                                             : NULL;
+  if (!prd_hub_room_hold (room, error))
+    return NULL;
+  return room;
 }
 
 static void
@@ -653,16 +635,16 @@ on_ai_prompt (PrdSioSocket *socket,
                               "No AI provider is configured on this hub ([ai] base-url and model)");
       return;
     }
-  payload = get_object_payload (args);
+  payload = prd_hub_payload_peek_object (args);
   if (payload == NULL)
     {
       reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD,
                               "The payload must be an object");
       return;
     }
-  if (!optional_string (payload, "prdId", &prd_id, &error) ||
-      !optional_string (payload, "prompt", &prompt, &error) ||
-      !optional_string (payload, "section", &section, &error))
+  if (!prd_hub_json_get_optional_string (payload, "prdId", &prd_id, &error) ||
+      !prd_hub_json_get_optional_string (payload, "prompt", &prompt, &error) ||
+      !prd_hub_json_get_optional_string (payload, "section", &section, &error))
     {
       reply_ai_error (socket, ack_id, NULL, error, 0);
       return;
@@ -709,7 +691,7 @@ on_ai_prompt (PrdSioSocket *socket,
           return;
         }
       context = json_node_get_object (node);
-      if (!optional_string (context, "selectedText", &selected, &error))
+      if (!prd_hub_json_get_optional_string (context, "selectedText", &selected, &error))
         {
           reply_ai_error (socket, ack_id, NULL, error, 0);
           return;
@@ -735,7 +717,7 @@ on_ai_prompt (PrdSioSocket *socket,
         }
     }
 
-  room = prd_hub_prds_ai_hold (self->prds, prd_id, socket, insert, &error);
+  room = hold_room (self, prd_id, socket, insert, &error);
   if (room == NULL)
     {
       reply_ai_error (socket, ack_id, NULL, error, 0);
@@ -748,7 +730,7 @@ on_ai_prompt (PrdSioSocket *socket,
       g_autofree char *message = g_strdup_printf ("context.cursorPosition %" G_GINT64_FORMAT
                                                   " is past the end of the PRD (%u)",
                                                   cursor, length);
-      prd_hub_prds_ai_release (room);
+      prd_hub_room_release (room);
       reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, message);
       return;
     }
@@ -771,7 +753,7 @@ on_ai_prompt (PrdSioSocket *socket,
 
   if (!prd_ai_queue_submit (self->queue, job, g_get_monotonic_time (), &retry_after, &error))
     {
-      g_clear_pointer (&data->room, prd_hub_prds_ai_release);
+      g_clear_pointer (&data->room, prd_hub_room_release);
       reply_ai_error (socket, ack_id, NULL, error, retry_after);
       return;
     }
@@ -793,7 +775,7 @@ on_ai_prompt (PrdSioSocket *socket,
   prd_sio_socket_emit_one (socket, "ai-job-created", created);
   ack = json_object_new ();
   json_object_set_string_member (ack, "jobId", job->id);
-  reply_ack (socket, ack_id, ack);
+  prd_hub_reply_ok (socket, ack_id, ack);
 
   prd_ai_queue_pump (self->queue, g_get_monotonic_time ());
 }
@@ -828,12 +810,13 @@ on_ai_cancel (PrdSioSocket *socket,
 {
   PrdHubAi *self = user_data;
   const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
-  JsonObject *payload = get_object_payload (args);
+  JsonObject *payload = prd_hub_payload_peek_object (args);
   g_autoptr (GError) error = NULL;
   const char *job_id = NULL;
   PrdAiJob *job;
 
-  if (payload == NULL || !optional_string (payload, "jobId", &job_id, &error) || job_id == NULL)
+  if (payload == NULL || !prd_hub_json_get_optional_string (payload, "jobId", &job_id, &error) ||
+      job_id == NULL)
     {
       reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, "jobId must be a string");
       return;
@@ -854,7 +837,7 @@ on_ai_cancel (PrdSioSocket *socket,
                               "Only the requester or an admin may cancel an AI job");
       return;
     }
-  reply_ack (socket, ack_id, NULL);
+  prd_hub_reply_ok (socket, ack_id, NULL);
   cancel_job (self, job);
 }
 
@@ -897,7 +880,7 @@ on_ai_review (PrdSioSocket *socket,
 {
   PrdHubAi *self = user_data;
   const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
-  JsonObject *payload = get_object_payload (args);
+  JsonObject *payload = prd_hub_payload_peek_object (args);
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) messages = NULL;
   g_autofree char *markdown = NULL;
@@ -913,20 +896,20 @@ on_ai_review (PrdSioSocket *socket,
                               "No AI provider is configured on this hub ([ai] base-url and model)");
       return;
     }
-  if (payload == NULL || !optional_string (payload, "prdId", &prd_id, &error) || prd_id == NULL ||
-      !prd_store_validate_prd_id (prd_id, NULL))
+  if (payload == NULL || !prd_hub_json_get_optional_string (payload, "prdId", &prd_id, &error) ||
+      prd_id == NULL || !prd_store_validate_prd_id (prd_id, NULL))
     {
       reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, "prdId must be a PRD id");
       return;
     }
-  room = prd_hub_prds_ai_hold (self->prds, prd_id, socket, FALSE, &error);
+  room = hold_room (self, prd_id, socket, FALSE, &error);
   if (room == NULL)
     {
       reply_ai_error (socket, ack_id, NULL, error, 0);
       return;
     }
   markdown = prd_document_get_committed_text (prd_hub_room_get_document (room));
-  prd_hub_prds_ai_release (room);
+  prd_hub_room_release (room);
   /* A review counts against the hourly quota like a prompt. */
   quota_probe = prd_ai_job_new (prd_id, identity->org, identity->user_id, "review", NULL);
   if (!prd_ai_queue_submit (self->queue, quota_probe, g_get_monotonic_time (), &retry_after,
@@ -936,8 +919,8 @@ on_ai_review (PrdSioSocket *socket,
       return;
     }
   prd_ai_queue_cancel_queued (self->queue, quota_probe);
-  if (strlen (markdown) > self->config->ai_context_chars)
-    context = g_utf8_make_valid (markdown, self->config->ai_context_chars);
+  if (strlen (markdown) > prd_hub_config_get_ai (self->config)->context_chars)
+    context = g_utf8_make_valid (markdown, prd_hub_config_get_ai (self->config)->context_chars);
   else
     context = g_steal_pointer (&markdown);
   messages = prd_ai_messages_new ();
@@ -952,26 +935,18 @@ on_ai_review (PrdSioSocket *socket,
           "1}."));
   g_ptr_array_add (messages, prd_ai_message_new (PRD_AI_ROLE_USER, context));
   g_object_set_data_full (G_OBJECT (socket), "prd-hub-ai-review", g_strdup (prd_id), g_free);
-  reply_ack (socket, ack_id, NULL);
+  prd_hub_reply_ok (socket, ack_id, NULL);
   prd_ai_provider_complete_async (self->provider, messages, self->cancellable, on_reviewed,
                                   g_object_ref (socket));
 }
 
 /* ---- object ------------------------------------------------------------------- */
 
-static const char *const events[] = { "ai-prompt", "ai-cancel", "ai-review" };
-
-static void
-on_interrupted (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr (GError) error = NULL;
-  gint64 n = prd_sqlite_store_ai_interrupt_finish (PRD_SQLITE_STORE (source), result, &error);
-
-  if (n < 0)
-    g_warning ("Cannot mark interrupted AI jobs: %s", error->message);
-  else if (n > 0)
-    g_message ("%" G_GINT64_FORMAT " AI job(s) were interrupted by the last shutdown", n);
-}
+static const PrdHubEventEntry events[] = {
+  { "ai-prompt", on_ai_prompt },
+  { "ai-cancel", on_ai_cancel },
+  { "ai-review", on_ai_review },
+};
 
 static void
 prd_hub_ai_dispose (GObject *object)
@@ -995,13 +970,12 @@ prd_hub_ai_dispose (GObject *object)
            * them INTERRUPTED. */
           data->self = NULL;
           g_cancellable_cancel (job->cancellable);
-          g_clear_pointer (&data->room, prd_hub_prds_ai_release);
+          g_clear_pointer (&data->room, prd_hub_room_release);
         }
     }
   if (self->nsp != NULL)
     {
-      for (guint i = 0; i < G_N_ELEMENTS (events); i++)
-        prd_sio_namespace_on (self->nsp, events[i], NULL, NULL);
+      prd_hub_remove_events (self->nsp, events, G_N_ELEMENTS (events));
       g_object_remove_weak_pointer (G_OBJECT (self->nsp), (gpointer *) &self->nsp);
       self->nsp = NULL;
     }
@@ -1009,8 +983,9 @@ prd_hub_ai_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->queue, self);
   g_clear_object (&self->queue);
   g_clear_object (&self->provider);
-  g_clear_object (&self->prds);
+  g_clear_object (&self->rooms);
   g_clear_object (&self->store);
+  g_clear_object (&self->job_store);
 
   G_OBJECT_CLASS (prd_hub_ai_parent_class)->dispose (object);
 }
@@ -1055,37 +1030,94 @@ prd_hub_ai_init (PrdHubAi *self)
   self->cancellable = g_cancellable_new ();
 }
 
+/* The AI starts once the jobs a previous run left unfinished are marked
+ * failed: a client must never see a stale `streaming`. */
+static void
+on_interrupted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  PrdHubAi *self = g_task_get_task_data (task);
+  GError *error = NULL;
+  gint64 n = prd_ai_job_store_interrupt_finish (PRD_AI_JOB_STORE (source), result, &error);
+
+  if (n < 0)
+    {
+      g_prefix_error (&error, "Cannot mark interrupted AI jobs: ");
+      g_task_return_error (task, error);
+      return;
+    }
+  if (n > 0)
+    g_message ("%" G_GINT64_FORMAT " AI job(s) were interrupted by the last shutdown", n);
+  if (self->nsp != NULL)
+    prd_hub_add_events (self->nsp, events, G_N_ELEMENTS (events), self);
+  g_task_return_pointer (task, g_object_ref (self), g_object_unref);
+}
+
 /**
- * prd_hub_ai_new:
+ * prd_hub_ai_new_async:
+ * @nsp: the /prds namespace
+ * @prds: the /prds handlers (the AI writes into their rooms)
+ * @store: where the AI site writes
+ * @jobs: where the jobs are recorded
+ * @config: the hub's configuration
  * @provider: (nullable): the model; without one every ai-prompt is answered
  *   with AI_NOT_CONFIGURED
+ * @cancellable: (nullable): stops the start
+ * @callback: called once the AI can take prompts
+ * @user_data: data for @callback
  *
- * Installs the AI events on the /prds namespace and marks the jobs a
- * previous run left unfinished as failed (INTERRUPTED).
+ * Marks the jobs a previous run left unfinished as failed (INTERRUPTED),
+ * then installs the AI events on @nsp.
  */
-PrdHubAi *
-prd_hub_ai_new (PrdSioNamespace *nsp,
-                PrdHubPrds *prds,
-                PrdStore *store,
-                PrdHubConfig *config,
-                PrdAiProvider *provider)
+void
+prd_hub_ai_new_async (PrdSioNamespace *nsp,
+                      PrdHubRoomRegistry *rooms,
+                      PrdStore *store,
+                      PrdAiJobStore *jobs,
+                      PrdHubConfig *config,
+                      PrdAiProvider *provider,
+                      GCancellable *cancellable,
+                      GAsyncReadyCallback callback,
+                      gpointer user_data)
 {
-  PrdHubAi *self = g_object_new (PRD_TYPE_HUB_AI, NULL);
+  PrdHubAi *self;
+  g_autoptr (GTask) task = NULL;
 
+  g_return_if_fail (PRD_IS_SIO_NAMESPACE (nsp));
+  g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (rooms));
+  g_return_if_fail (PRD_IS_STORE (store));
+  g_return_if_fail (PRD_IS_AI_JOB_STORE (jobs));
+  g_return_if_fail (config != NULL);
+
+  self = g_object_new (PRD_TYPE_HUB_AI, NULL);
   self->nsp = nsp;
   g_object_add_weak_pointer (G_OBJECT (nsp), (gpointer *) &self->nsp);
-  self->prds = g_object_ref (prds);
+  self->rooms = g_object_ref (rooms);
   self->store = g_object_ref (store);
+  self->job_store = g_object_ref (jobs);
   self->config = prd_hub_config_ref (config);
   self->provider = provider != NULL ? g_object_ref (provider) : NULL;
-  self->queue = prd_ai_queue_new (config->ai_concurrency, config->ai_hourly_quota);
+  self->queue = prd_ai_queue_new (prd_hub_config_get_ai (config)->concurrency,
+                                  prd_hub_config_get_ai (config)->hourly_quota);
   g_signal_connect (self->queue, "start", G_CALLBACK (on_job_start), self);
-  prd_sio_namespace_on (nsp, "ai-prompt", on_ai_prompt, self);
-  prd_sio_namespace_on (nsp, "ai-cancel", on_ai_cancel, self);
-  prd_sio_namespace_on (nsp, "ai-review", on_ai_review, self);
-  if (PRD_IS_SQLITE_STORE (store))
-    prd_sqlite_store_ai_interrupt_async (PRD_SQLITE_STORE (store), NULL, on_interrupted, NULL);
-  return self;
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, prd_hub_ai_new_async);
+  g_task_set_task_data (task, self, g_object_unref);
+  prd_ai_job_store_interrupt_async (jobs, cancellable, on_interrupted, g_steal_pointer (&task));
+}
+
+/**
+ * prd_hub_ai_new_finish:
+ *
+ * Returns: (transfer full) (nullable): the AI feature, or %NULL with @error
+ *   set when the job records cannot be written
+ */
+PrdHubAi *
+prd_hub_ai_new_finish (GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 void
@@ -1106,15 +1138,16 @@ prd_hub_ai_set_provider (PrdHubAi *self, PrdAiProvider *provider)
 PrdAiProvider *
 prd_hub_ai_build_provider (PrdHubConfig *config, const char *api_key, GError **error)
 {
+  const PrdHubAiConfig *ai = prd_hub_config_get_ai (config);
   PrdOpenAiSettings settings = { 0 };
 
-  if (config->ai_base_url == NULL || config->ai_model == NULL)
+  if (ai->base_url == NULL || ai->model == NULL)
     return NULL;
-  settings.base_url = config->ai_base_url;
-  settings.model = config->ai_model;
+  settings.base_url = ai->base_url;
+  settings.model = ai->model;
   settings.api_key = api_key;
-  settings.timeout_ms = config->ai_timeout * 1000;
-  settings.max_tokens = config->ai_max_tokens;
+  settings.timeout_ms = ai->timeout * 1000;
+  settings.max_tokens = ai->max_tokens;
   return prd_openai_provider_new (&settings, error);
 }
 

@@ -1,19 +1,26 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include "prd-ai-job-store.h"
 #include "prd-ai-provider.h"
-#include "prd-hub-prds.h"
+#include "prd-hub-config.h"
+#include "prd-hub-room-registry.h"
 
 G_BEGIN_DECLS
 
 #define PRD_TYPE_HUB_AI (prd_hub_ai_get_type ())
 G_DECLARE_FINAL_TYPE (PrdHubAi, prd_hub_ai, PRD, HUB_AI, GObject)
 
-PrdHubAi *prd_hub_ai_new (PrdSioNamespace *nsp,
-                          PrdHubPrds *prds,
-                          PrdStore *store,
-                          PrdHubConfig *config,
-                          PrdAiProvider *provider);
+void prd_hub_ai_new_async (PrdSioNamespace *nsp,
+                           PrdHubRoomRegistry *rooms,
+                           PrdStore *store,
+                           PrdAiJobStore *jobs,
+                           PrdHubConfig *config,
+                           PrdAiProvider *provider,
+                           GCancellable *cancellable,
+                           GAsyncReadyCallback callback,
+                           gpointer user_data);
+PrdHubAi *prd_hub_ai_new_finish (GAsyncResult *result, GError **error);
 void prd_hub_ai_set_provider (PrdHubAi *self, PrdAiProvider *provider);
 PrdAiProvider *
 prd_hub_ai_build_provider (PrdHubConfig *config, const char *api_key, GError **error);

@@ -6,79 +6,61 @@
 G_BEGIN_DECLS
 
 /**
- * PrdRateLimit:
- * @event_class: the class name ("default" for unmapped events)
- * @limit: events allowed per window
- * @window_seconds: window length
+ * PrdHubConfigSection:
+ * @name: the key-file group, e.g. `ai`
+ * @extra_groups: (nullable) (array zero-terminated=1): further groups the
+ *   section owns, e.g. `rate-limit.events`
+ * @settings_size: size of the section's settings struct
+ * @init: fills zeroed settings with the defaults
+ * @set: sets one key from its text (unescaped, and stripped when it comes
+ *   from a file); relative paths are relative to @base_dir (%NULL: the current
+ *   folder). Names the group and key in its errors; refuses unknown keys with
+ *   prd_hub_config_set_unknown_key_error().
+ * @list_keys: (nullable) (array zero-terminated=1): keys whose values are
+ *   lists (`a;b;c` in a key file); they go to @set_list
+ * @set_list: (nullable): sets a list key
+ * @validate: (nullable): checks what no single key can, once every source
+ *   has been applied
+ * @clear: (nullable): frees what the settings own (not the struct itself)
+ *
+ * One group of the configuration, described by the code that owns it. The
+ * parser knows no key: it finds the section of a group and hands it the
+ * group's keys. Descriptors are static and listed once, in prd-hub-config.c.
  */
-typedef struct
+typedef struct _PrdHubConfigSection PrdHubConfigSection;
+
+struct _PrdHubConfigSection
 {
-  char *event_class; /* (owned) */
-  guint limit;
-  guint window_seconds;
-} PrdRateLimit;
-
-#define PRD_HUB_CONFIG_DEFAULT_HOST        "127.0.0.1"
-#define PRD_HUB_CONFIG_DEFAULT_PORT        3000
-#define PRD_HUB_CONFIG_DEFAULT_RATE_LIMIT  100
-#define PRD_HUB_CONFIG_DEFAULT_RATE_WINDOW 10
-/* [ai] defaults: seconds of provider silence, tokens per answer, characters
- * of PRD context per request (about 4 characters per token). */
-#define PRD_HUB_CONFIG_DEFAULT_AI_TIMEOUT       60
-#define PRD_HUB_CONFIG_DEFAULT_AI_MAX_TOKENS    2048
-#define PRD_HUB_CONFIG_DEFAULT_AI_CONTEXT_CHARS 24000
-
-/* Rate-limit class of content-update, presence-update and sync-request. */
-#define PRD_HUB_CONFIG_COLLAB_CLASS        "collab"
-#define PRD_HUB_CONFIG_DEFAULT_COLLAB_RATE "1200/10"
-
-#define PRD_HUB_CONFIG_DEFAULT_BATCH_THRESHOLD    50
-#define PRD_HUB_CONFIG_DEFAULT_BATCH_INTERVAL     50
-#define PRD_HUB_CONFIG_DEFAULT_MAX_OPERATION_SIZE (64 * 1024)
-#define PRD_HUB_CONFIG_DEFAULT_SNAPSHOT_EVERY     500
-#define PRD_HUB_CONFIG_DEFAULT_AUTOSAVE_INTERVAL  300
-#define PRD_HUB_CONFIG_MAX_AUTOSAVE_INTERVAL      86400
+  const char *name;
+  const char *const *extra_groups;
+  gsize settings_size;
+  void (*init) (gpointer settings);
+  gboolean (*set) (gpointer settings,
+                   const char *group,
+                   const char *key,
+                   const char *value,
+                   const char *base_dir,
+                   GError **error);
+  const char *const *list_keys;
+  gboolean (*set_list) (gpointer settings,
+                        const char *key,
+                        const char *const *values,
+                        const char *base_dir,
+                        GError **error);
+  gboolean (*validate) (gconstpointer settings, GError **error);
+  void (*clear) (gpointer settings);
+};
 
 #define PRD_TYPE_HUB_CONFIG (prd_hub_config_get_type ())
 
 /**
  * PrdHubConfig:
  *
- * The hub's settings: defaults, then a key file, then command-line overrides.
- * Every setter validates its value and names the offending key on error.
- * Reference counted; treat a config handed to a #PrdHub as read-only.
+ * The hub's settings, one settings struct per section: defaults, then a key
+ * file, then command-line overrides. Reference counted; treat a config handed
+ * to a #PrdHub as read-only.
  */
-typedef struct
-{
-  char *listen_host; /* (owned) an IP literal or "localhost" */
-  guint16 listen_port;
-  char *data_dir;       /* (owned) */
-  char *tls_cert;       /* (owned) (nullable) */
-  char *tls_key;        /* (owned) (nullable) */
-  GStrv cors_origins;   /* (owned) (nullable) */
-  char *jwt_public_key; /* (owned) (nullable) */
-  guint ping_interval;  /* ms */
-  guint ping_timeout;   /* ms */
-  guint64 max_payload;
-  guint64 max_write_buffer;
-  guint connect_timeout;     /* ms */
-  GPtrArray *rate_limits;    /* (owned) (element-type PrdRateLimit) */
-  GHashTable *event_classes; /* (owned) event name → class name */
-  char *ai_base_url;         /* (owned) (nullable) unset: no AI help */
-  char *ai_model;            /* (owned) (nullable) */
-  guint ai_timeout;          /* s */
-  guint ai_max_tokens;
-  guint ai_context_chars;
-  /* [collab] */
-  guint batch_threshold;    /* events/s per room above which the room batches; 0: never */
-  guint batch_interval;     /* ms between batch-update flushes */
-  guint max_operation_size; /* UTF-16 code units of one content-update */
-  guint snapshot_every;     /* appended operations between two snapshots */
-  guint autosave_interval;  /* s between two auto-saves of a PRD with unsaved changes */
-  /* [ai] jobs */
-  guint ai_concurrency;  /* jobs running at once */
-  guint ai_hourly_quota; /* jobs per user per sliding hour */
-} PrdHubConfig;
+typedef struct _PrdHubConfig PrdHubConfig;
 
 GType prd_hub_config_get_type (void) G_GNUC_CONST;
 PrdHubConfig *prd_hub_config_new (void);
@@ -88,29 +70,31 @@ void prd_hub_config_unref (PrdHubConfig *self);
 gboolean prd_hub_config_load_file (PrdHubConfig *self, const char *path, GError **error);
 gboolean
 prd_hub_config_load_data (PrdHubConfig *self, const char *data, gssize len, GError **error);
-
-gboolean prd_hub_config_set_listen (PrdHubConfig *self, const char *value, GError **error);
-gboolean prd_hub_config_set_data_dir (PrdHubConfig *self, const char *value, GError **error);
-gboolean
-prd_hub_config_set_autosave_interval (PrdHubConfig *self, const char *value, GError **error);
-gboolean prd_hub_config_set_tls_cert (PrdHubConfig *self, const char *value, GError **error);
-gboolean prd_hub_config_set_tls_key (PrdHubConfig *self, const char *value, GError **error);
-gboolean prd_hub_config_set_jwt_public_key (PrdHubConfig *self, const char *value, GError **error);
-gboolean
-prd_hub_config_set_cors_origins (PrdHubConfig *self, const char *const *origins, GError **error);
-gboolean prd_hub_config_set_rate_limit (PrdHubConfig *self,
-                                        const char *event_class,
-                                        const char *value,
-                                        GError **error);
-gboolean prd_hub_config_set_event_class (PrdHubConfig *self,
-                                         const char *event,
-                                         const char *event_class,
-                                         GError **error);
-const PrdRateLimit *prd_hub_config_get_rate_limit (PrdHubConfig *self, const char *event_class);
-gboolean
-prd_hub_config_set_ai (PrdHubConfig *self, const char *key, const char *value, GError **error);
+gboolean prd_hub_config_set (
+    PrdHubConfig *self, const char *group, const char *key, const char *value, GError **error);
+gboolean prd_hub_config_set_list (PrdHubConfig *self,
+                                  const char *group,
+                                  const char *key,
+                                  const char *const *values,
+                                  GError **error);
 gboolean prd_hub_config_validate (PrdHubConfig *self, GError **error);
-char *prd_hub_config_get_listen_string (PrdHubConfig *self);
+gpointer prd_hub_config_get_section (PrdHubConfig *self, const PrdHubConfigSection *section);
+
+/* For sections */
+gboolean prd_hub_config_parse_uint (const char *group,
+                                    const char *key,
+                                    const char *value,
+                                    guint64 min,
+                                    guint64 max,
+                                    guint64 *out,
+                                    GError **error);
+gboolean prd_hub_config_parse_path (const char *group,
+                                    const char *key,
+                                    const char *value,
+                                    const char *base_dir,
+                                    char **out,
+                                    GError **error);
+void prd_hub_config_set_unknown_key_error (GError **error, const char *group, const char *key);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdHubConfig, prd_hub_config_unref)
 

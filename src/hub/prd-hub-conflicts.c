@@ -12,14 +12,15 @@
  * conflict's row is deleted after them, and `conflict-resolved` and the ack
  * follow that commit.
  */
-#define G_LOG_DOMAIN "prd-hub"
+#define G_LOG_DOMAIN "prd-hub-conflicts"
 
 #include "config.h"
 
 #include "prd-conflict.h"
 #include "prd-error.h"
-#include "prd-hub.h"
-#include "prd-social-store.h"
+#include "prd-hub-context.h"
+#include "prd-hub-config-collab.h"
+#include "prd-json.h"
 
 #include "prd-hub-conflicts.h"
 
@@ -47,11 +48,12 @@ struct _PrdHubConflicts
 {
   GObject parent_instance;
 
-  PrdHubPrds *prds;      /* (owned) */
-  PrdSqliteStore *store; /* (owned) */
-  PrdHubConfig *config;  /* (owned) */
-  GHashTable *windows;   /* prd id → (owned) PrdConflictWindow */
-  GHashTable *conflicts; /* id → (owned) Conflict, open ones */
+  PrdHubRoomRegistry *rooms;        /* (owned) */
+  PrdStore *store;                  /* (owned) */
+  PrdConflictStore *conflict_store; /* (owned) */
+  PrdHubConfig *config;             /* (owned) */
+  GHashTable *windows;              /* prd id → (owned) PrdConflictWindow */
+  GHashTable *conflicts;            /* id → (owned) Conflict, open ones */
   GCancellable *cancellable;
   guint sweep_id;
 };
@@ -133,13 +135,13 @@ parties_to_string (const Conflict *conflict)
 static gboolean
 parties_from_string (Conflict *conflict, const char *text)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonNode *root;
+  g_autoptr (JsonNode) root = NULL;
   JsonArray *array;
 
-  if (text == NULL || !json_parser_load_from_data (parser, text, -1, NULL))
+  if (text == NULL)
     return FALSE;
-  root = json_parser_get_root (parser);
+  /* the hub wrote the row from edits whose size it had bounded already */
+  root = prd_json_parse (text, -1, G_MAXSIZE, NULL);
   if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root))
     return FALSE;
   array = json_node_get_array (root);
@@ -198,7 +200,7 @@ party_range (const Party *party, PrdCrdtDoc *doc, guint32 *out_start, guint32 *o
 static guint32
 conflict_position (PrdHubConflicts *self, const Conflict *conflict)
 {
-  PrdDocument *document = prd_hub_prds_peek_document (self->prds, conflict->prd_id);
+  PrdDocument *document = prd_hub_room_registry_peek_document (self->rooms, conflict->prd_id);
   guint32 position = G_MAXUINT32, start, end;
 
   for (guint i = 0; document != NULL && i < 2; i++)
@@ -225,8 +227,8 @@ conflict_view (PrdHubConflicts *self, const Conflict *conflict, int party)
 static void
 send_detected (PrdHubConflicts *self, const Conflict *conflict)
 {
-  PrdSioNamespace *nsp = prd_hub_prds_get_namespace (self->prds);
-  g_autofree char *room_name = prd_hub_prds_room_name (conflict->prd_id);
+  PrdSioNamespace *nsp = prd_hub_room_registry_get_namespace (self->rooms);
+  g_autofree char *room_name = g_strconcat ("prd:", conflict->prd_id, NULL);
   g_autoptr (GPtrArray) sockets = NULL;
 
   if (nsp == NULL)
@@ -235,16 +237,18 @@ send_detected (PrdHubConflicts *self, const Conflict *conflict)
   for (guint i = 0; i < sockets->len; i++)
     {
       PrdSioSocket *socket = g_ptr_array_index (sockets, i);
-      PrdRoom *room = NULL;
+      PrdHubRoom *joined;
+      PrdRoom *room;
       const char *user_id;
       g_autoptr (JsonNode) payload = NULL;
       JsonObject *object;
       JsonArray *list;
       int party;
 
-      if (prd_hub_prds_get_joined (self->prds, socket, conflict->prd_id, &room) == NULL ||
-          room == NULL)
+      joined = prd_hub_room_registry_get_joined (self->rooms, socket, conflict->prd_id, NULL);
+      if (joined == NULL || !prd_hub_room_is_open (joined))
         continue;
+      room = prd_hub_room_get_members (joined);
       user_id = prd_room_member_get_user_id (room, prd_sio_socket_get_id (socket));
       party = party_of (conflict, user_id);
       if (party < 0)
@@ -286,11 +290,9 @@ on_raised (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Raise *raise = user_data;
   PrdHubConflicts *self = raise->self;
-  g_autoptr (PrdSocialResult) done = NULL;
   g_autoptr (GError) error = NULL;
 
-  done = prd_social_store_run_finish (PRD_SQLITE_STORE (source), result, &error);
-  if (done == NULL)
+  if (!prd_conflict_store_add_finish (PRD_CONFLICT_STORE (source), result, &error))
     g_warning ("Cannot store conflict %s: %s", raise->conflict->id, error->message);
   else
     {
@@ -315,22 +317,36 @@ party_from_edit (Party *party, PrdConflictEdit *edit, PrdCrdtDoc *doc)
   party->end = edit->end;
 }
 
-static void
-on_committed (PrdHubRoom *room,
-              const char *prd_id,
-              const PrdCrdtOp *op,
-              GArray *base,
-              guint32 client_position,
-              const char *user_id,
-              const char *user_name,
-              gpointer user_data)
+/**
+ * prd_hub_conflicts_operation_committed:
+ * @base: (nullable): the state vector a client's operation was made
+ *   against; %NULL (the hub's own writes) is never compared
+ *
+ * Compares a committed operation with the recent ones of other users
+ * (#PrdHubRoomRegistry::operation-committed).
+ */
+void
+prd_hub_conflicts_operation_committed (PrdHubConflicts *self,
+                                       PrdHubRoom *room,
+                                       const PrdCrdtOp *op,
+                                       GArray *base,
+                                       guint32 client_position,
+                                       const char *user_id,
+                                       const char *user_name)
 {
-  PrdHubConflicts *self = user_data;
-  PrdCrdtDoc *doc = prd_document_get_crdt (prd_hub_room_get_document (room));
-  PrdConflictWindow *window = g_hash_table_lookup (self->windows, prd_id);
+  const char *prd_id = prd_hub_room_get_prd_id (room);
   g_autoptr (GPtrArray) found = NULL;
+  PrdConflictWindow *window;
   PrdConflictEdit *edit;
+  PrdCrdtDoc *doc;
   guint open;
+
+  g_return_if_fail (PRD_IS_HUB_CONFLICTS (self));
+
+  if (base == NULL)
+    return;
+  doc = prd_document_get_crdt (prd_hub_room_get_document (room));
+  window = g_hash_table_lookup (self->windows, prd_id);
 
   if (window == NULL)
     {
@@ -345,7 +361,7 @@ on_committed (PrdHubRoom *room,
   for (guint i = 0; i < found->len; i++)
     {
       PrdConflictEdit *earlier = g_ptr_array_index (found, i);
-      g_autoptr (GPtrArray) stmts = NULL;
+      PrdConflictRecord record = { 0 };
       g_autofree char *parties = NULL;
       g_autofree char *uuid = NULL;
       Raise *raise;
@@ -369,15 +385,12 @@ on_committed (PrdHubRoom *room,
       party_from_edit (&raise->conflict->parties[0], earlier, doc);
       party_from_edit (&raise->conflict->parties[1], edit, doc);
       parties = parties_to_string (raise->conflict);
-      stmts = prd_social_stmts_new ();
-      prd_social_stmts_add (stmts,
-                            "INSERT INTO conflicts (id, prd_id, position, created_at, parties) "
-                            "VALUES (?, ?, ?, ?, ?)",
-                            g_variant_new ("(ssxxs)", raise->conflict->id, prd_id,
-                                           (gint64) position, raise->conflict->created_at,
-                                           parties));
-      prd_social_store_run_async (self->store, TRUE, g_steal_pointer (&stmts), NULL, on_raised,
-                                  raise);
+      record.id = raise->conflict->id;
+      record.prd_id = raise->conflict->prd_id;
+      record.position = position;
+      record.created_at = raise->conflict->created_at;
+      record.parties = parties;
+      prd_conflict_store_add_async (self->conflict_store, &record, NULL, on_raised, raise);
     }
 }
 
@@ -393,14 +406,20 @@ compare_created (gconstpointer a, gconstpointer b)
   return g_strcmp0 (x->id, y->id);
 }
 
-static void
-on_joined (PrdHubRoom *room,
-           PrdSioSocket *socket,
-           const char *user_id,
-           JsonObject *joined,
-           gpointer user_data)
+/**
+ * prd_hub_conflicts_member_joined:
+ * @joined: the `joined-prd` payload
+ *
+ * Adds the open conflicts of @user_id in the PRD
+ * (#PrdHubRoomRegistry::member-joined).
+ */
+void
+prd_hub_conflicts_member_joined (PrdHubConflicts *self,
+                                 PrdHubRoom *room,
+                                 PrdSioSocket *socket,
+                                 const char *user_id,
+                                 JsonObject *joined)
 {
-  PrdHubConflicts *self = user_data;
   const char *prd_id = prd_hub_room_get_prd_id (room);
   g_autoptr (GPtrArray) mine = g_ptr_array_new ();
   JsonArray *array = json_array_new ();
@@ -454,7 +473,7 @@ resolve_free (Resolve *resolve)
 
   if (conflict != NULL && resolve->marked)
     conflict->resolving = FALSE;
-  g_clear_pointer (&resolve->room, prd_hub_prds_ai_release);
+  g_clear_pointer (&resolve->room, prd_hub_room_release);
   g_object_unref (resolve->self);
   g_object_unref (resolve->socket);
   g_free (resolve->prd_id);
@@ -468,27 +487,16 @@ resolve_free (Resolve *resolve)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Resolve, resolve_free)
 
 static void
-reply_error_literal (
-    PrdSioSocket *socket, gint64 ack_id, const char *prd_id, PrdErrorCode code, const char *message)
-{
-  g_autoptr (GError) error = g_error_new_literal (PRD_ERROR, code, message);
-
-  prd_hub_reply_error (socket, ack_id, "resolve-conflict", prd_id, error);
-}
-
-static void
 on_closed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (Resolve) resolve = user_data;
   PrdHubConflicts *self = resolve->self;
-  g_autoptr (PrdSocialResult) done = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) payload = NULL;
   g_autoptr (JsonNode) ack = NULL;
   JsonObject *object, *by;
 
-  done = prd_social_store_run_finish (PRD_SQLITE_STORE (source), result, &error);
-  if (done == NULL)
+  if (!prd_conflict_store_remove_finish (PRD_CONFLICT_STORE (source), result, &error))
     {
       prd_hub_reply_error (resolve->socket, resolve->ack_id, "resolve-conflict", resolve->prd_id,
                            error);
@@ -528,9 +536,9 @@ apply_resolution (Resolve *resolve, Conflict *conflict, guint32 site, GError **e
   const Party *undone = NULL;
   guint32 start = G_MAXUINT32, end = 0;
 
-#define EDIT(insert, position, text, length)                                                       \
-  prd_hub_room_edit (resolve->room, site, PRD_HUB_SITE_USER, resolve->user_id, resolve->user_name, \
-                     insert, position, text, length, error)
+#define EDIT(insert, position, text, length)                                    \
+  prd_hub_room_write (resolve->room, site, PRD_HUB_SITE_USER, resolve->user_id, \
+                      resolve->user_name, insert, position, text, length, error)
 
   if (resolve->resolution == RESOLVE_MERGE)
     {
@@ -569,7 +577,7 @@ on_site (GObject *source, GAsyncResult *result, gpointer user_data)
   PrdHubConflicts *self = resolve->self;
   g_autoptr (PrdStoreSite) site = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) stmts = NULL;
+  const char *conflict_id;
   Conflict *conflict;
 
   site = prd_store_acquire_site_finish (PRD_STORE (source), result, &error);
@@ -590,11 +598,9 @@ on_site (GObject *source, GAsyncResult *result, gpointer user_data)
                            error);
       return;
     }
-  stmts = prd_social_stmts_new ();
-  prd_social_stmts_add (stmts, "DELETE FROM conflicts WHERE id = ?",
-                        g_variant_new ("(s)", resolve->conflict_id));
-  prd_social_store_run_async (self->store, TRUE, g_steal_pointer (&stmts), NULL, on_closed,
-                              g_steal_pointer (&resolve));
+  conflict_id = resolve->conflict_id;
+  prd_conflict_store_remove_async (self->conflict_store, conflict_id, NULL, on_closed,
+                                   g_steal_pointer (&resolve));
 }
 
 static void
@@ -607,7 +613,6 @@ on_resolve_conflict (PrdSioSocket *socket,
 {
   PrdHubConflicts *self = user_data;
   const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
-  JsonNode *node = json_array_get_length (args) > 0 ? json_array_get_element (args, 0) : NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (Resolve) resolve = NULL;
   g_autoptr (GArray) busy = NULL;
@@ -618,33 +623,19 @@ on_resolve_conflict (PrdSioSocket *socket,
   PrdHubRoom *room;
   int kind = -1;
 
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    {
-      reply_error_literal (socket, ack_id, NULL, PRD_ERROR_INVALID_PAYLOAD,
-                           "The payload must be an object");
-      return;
-    }
-  payload = json_node_get_object (node);
+  payload = prd_hub_payload_get_prd (socket, event, args, ack_id, &prd_id);
+  if (payload == NULL)
+    return;
 #define STRING_MEMBER(name)                                                                       \
   ((member = json_object_get_member (payload, name)) != NULL && JSON_NODE_HOLDS_VALUE (member) && \
            json_node_get_value_type (member) == G_TYPE_STRING                                     \
        ? json_node_get_string (member)                                                            \
        : NULL)
-  prd_id = STRING_MEMBER ("prdId");
-  if (prd_id == NULL || !prd_store_validate_prd_id (prd_id, &error))
-    {
-      if (error != NULL)
-        prd_hub_reply_error (socket, ack_id, event, NULL, error);
-      else
-        reply_error_literal (socket, ack_id, NULL, PRD_ERROR_INVALID_PAYLOAD,
-                             "prdId must be a string");
-      return;
-    }
   conflict_id = STRING_MEMBER ("conflictId");
   if (conflict_id == NULL)
     {
-      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_INVALID_PAYLOAD,
-                           "conflictId must be a string");
+      prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id,
+                                   PRD_ERROR_INVALID_PAYLOAD, "conflictId must be a string");
       return;
     }
   resolution = STRING_MEMBER ("resolution");
@@ -653,8 +644,9 @@ on_resolve_conflict (PrdSioSocket *socket,
       kind = (int) i;
   if (kind < 0)
     {
-      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_INVALID_PAYLOAD,
-                           "resolution must be 'yours', 'theirs' or 'merge'");
+      prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id,
+                                   PRD_ERROR_INVALID_PAYLOAD,
+                                   "resolution must be 'yours', 'theirs' or 'merge'");
       return;
     }
   if (kind == RESOLVE_MERGE)
@@ -664,32 +656,35 @@ on_resolve_conflict (PrdSioSocket *socket,
       merged = STRING_MEMBER ("mergedContent");
       if (merged == NULL)
         {
-          reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_INVALID_PAYLOAD,
-                               "mergedContent must be a string for a merge");
+          prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id,
+                                       PRD_ERROR_INVALID_PAYLOAD,
+                                       "mergedContent must be a string for a merge");
           return;
         }
-      if (!prd_utf16_length (merged, &units) || units > self->config->max_operation_size)
+      if (!prd_utf16_length (merged, &units) ||
+          units > prd_hub_config_get_collab (self->config)->max_operation_size)
         {
           g_autofree char *message =
               g_strdup_printf ("mergedContent is longer than %u UTF-16 code units",
-                               self->config->max_operation_size);
+                               prd_hub_config_get_collab (self->config)->max_operation_size);
 
-          reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_PAYLOAD_TOO_LARGE, message);
+          prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id,
+                                       PRD_ERROR_PAYLOAD_TOO_LARGE, message);
           return;
         }
     }
 #undef STRING_MEMBER
 
-  room = prd_hub_prds_ai_hold (self->prds, prd_id, socket, TRUE, &error);
-  if (room == NULL)
+  room = prd_hub_room_registry_get_joined (self->rooms, socket, prd_id, &error);
+  if (room != NULL &&
+      !prd_room_member_can_edit (prd_hub_room_get_members (room), prd_sio_socket_get_id (socket)))
     {
-      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_FORBIDDEN))
-        {
-          g_clear_error (&error);
-          error =
-              g_error_new_literal (PRD_ERROR, PRD_ERROR_FORBIDDEN,
+      prd_hub_reply_error_literal (socket, ack_id, event, prd_id, PRD_ERROR_FORBIDDEN,
                                    "Only editors who joined in edit mode may resolve conflicts");
-        }
+      return;
+    }
+  if (room == NULL || !prd_hub_room_hold (room, &error))
+    {
       prd_hub_reply_error (socket, ack_id, event, prd_id, error);
       return;
     }
@@ -708,76 +703,33 @@ on_resolve_conflict (PrdSioSocket *socket,
   conflict = g_hash_table_lookup (self->conflicts, conflict_id);
   if (conflict == NULL || g_strcmp0 (conflict->prd_id, prd_id) != 0)
     {
-      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_NOT_FOUND,
-                           "No open conflict with this conflictId in this PRD");
+      prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id, PRD_ERROR_NOT_FOUND,
+                                   "No open conflict with this conflictId in this PRD");
       return;
     }
   if (party_of (conflict, identity->user_id) < 0)
     {
-      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_FORBIDDEN,
-                           "Only the two users of a conflict may resolve it");
+      prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id, PRD_ERROR_FORBIDDEN,
+                                   "Only the two users of a conflict may resolve it");
       return;
     }
   if (conflict->resolving)
     {
-      reply_error_literal (socket, ack_id, prd_id, PRD_ERROR_INVALID_OPERATION,
-                           "The conflict is being resolved");
+      prd_hub_reply_error_literal (socket, ack_id, "resolve-conflict", prd_id,
+                                   PRD_ERROR_INVALID_OPERATION, "The conflict is being resolved");
       return;
     }
   conflict->resolving = resolve->marked = TRUE;
   busy = prd_hub_room_get_busy_sites (room);
-  prd_store_acquire_site_async (PRD_STORE (self->store), prd_id, PRD_HUB_SITE_USER,
-                                (const int *) busy->data, busy->len, self->cancellable, on_site,
-                                g_steal_pointer (&resolve));
+  prd_store_acquire_site_async (self->store, prd_id, PRD_HUB_SITE_USER, (const int *) busy->data,
+                                busy->len, self->cancellable, on_site, g_steal_pointer (&resolve));
 }
 
-/* ---- loading and object ----------------------------------------------------- */
+/* ---- object ---------------------------------------------------------------- */
 
-static void
-on_read (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GAsyncResult **out = user_data;
-
-  *out = g_object_ref (result);
-}
-
-static gboolean
-load_conflicts (PrdHubConflicts *self, GError **error)
-{
-  g_autoptr (GMainContext) context = g_main_context_ref_thread_default ();
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (PrdSocialResult) rows = NULL;
-  GPtrArray *stmts = prd_social_stmts_new ();
-
-  prd_social_stmts_add (stmts, "SELECT id, prd_id, position, created_at, parties FROM conflicts",
-                        NULL);
-  prd_social_store_run_async (self->store, FALSE, stmts, NULL, on_read, &result);
-  while (result == NULL)
-    g_main_context_iteration (context, TRUE);
-  rows = prd_social_store_run_finish (self->store, result, error);
-  if (rows == NULL)
-    return FALSE;
-  for (guint i = 0; i < rows->rows->len; i++)
-    {
-      GVariant *row = g_ptr_array_index (rows->rows, i);
-      g_autoptr (Conflict) conflict = g_new0 (Conflict, 1);
-
-      conflict->id = g_strdup (prd_social_row_str (row, 0));
-      conflict->prd_id = g_strdup (prd_social_row_str (row, 1));
-      conflict->position = (guint32) prd_social_row_int (row, 2);
-      conflict->created_at = prd_social_row_int (row, 3);
-      if (conflict->id == NULL || conflict->prd_id == NULL ||
-          !parties_from_string (conflict, prd_social_row_str (row, 4)))
-        {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA, "Conflict %s is damaged",
-                       conflict->id != NULL ? conflict->id : "?");
-          return FALSE;
-        }
-      g_hash_table_insert (self->conflicts, conflict->id, conflict);
-      g_steal_pointer (&conflict);
-    }
-  return TRUE;
-}
+static const PrdHubEventEntry events[] = {
+  { "resolve-conflict", on_resolve_conflict },
+};
 
 static void
 prd_hub_conflicts_dispose (GObject *object)
@@ -786,17 +738,16 @@ prd_hub_conflicts_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->sweep_id, g_source_remove);
-  if (self->prds != NULL)
+  if (self->rooms != NULL)
     {
-      PrdSioNamespace *nsp = prd_hub_prds_get_namespace (self->prds);
+      PrdSioNamespace *nsp = prd_hub_room_registry_get_namespace (self->rooms);
 
       if (nsp != NULL)
-        prd_sio_namespace_on (nsp, "resolve-conflict", NULL, NULL);
-      prd_hub_prds_set_joined_user_func (self->prds, NULL, NULL);
-      prd_hub_prds_set_committed_func (self->prds, NULL, NULL);
+        prd_hub_remove_events (nsp, events, G_N_ELEMENTS (events));
     }
-  g_clear_object (&self->prds);
+  g_clear_object (&self->rooms);
   g_clear_object (&self->store);
+  g_clear_object (&self->conflict_store);
   g_clear_pointer (&self->config, prd_hub_config_unref);
   G_OBJECT_CLASS (prd_hub_conflicts_parent_class)->dispose (object);
 }
@@ -850,36 +801,104 @@ prd_hub_conflicts_init (PrdHubConflicts *self)
       g_timeout_add_seconds (PRD_CONFLICT_DEFAULT_WINDOW_AGE / G_USEC_PER_SEC, sweep_windows, self);
 }
 
+/* Takes the open conflicts into memory; a damaged one stops the start. */
+static gboolean
+load_conflicts (PrdHubConflicts *self, GPtrArray *records, GError **error)
+{
+  for (guint i = 0; i < records->len; i++)
+    {
+      const PrdConflictRecord *record = g_ptr_array_index (records, i);
+      g_autoptr (Conflict) conflict = g_new0 (Conflict, 1);
+
+      conflict->id = g_strdup (record->id);
+      conflict->prd_id = g_strdup (record->prd_id);
+      conflict->position = record->position;
+      conflict->created_at = record->created_at;
+      if (conflict->id == NULL || conflict->prd_id == NULL ||
+          !parties_from_string (conflict, record->parties))
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA, "Conflict %s is damaged",
+                       conflict->id != NULL ? conflict->id : "?");
+          return FALSE;
+        }
+      g_hash_table_insert (self->conflicts, conflict->id, conflict);
+      g_steal_pointer (&conflict);
+    }
+  return TRUE;
+}
+
+static void
+on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  PrdHubConflicts *self = g_task_get_task_data (task);
+  g_autoptr (GPtrArray) records = NULL;
+  GError *error = NULL;
+
+  records = prd_conflict_store_list_finish (PRD_CONFLICT_STORE (source), result, &error);
+  if (records == NULL || !load_conflicts (self, records, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  prd_hub_add_events (prd_hub_room_registry_get_namespace (self->rooms), events,
+                      G_N_ELEMENTS (events), self);
+  g_task_return_pointer (task, g_object_ref (self), g_object_unref);
+}
+
 /**
- * prd_hub_conflicts_new:
- * @store: the hub's store; conflicts need the SQLite store
+ * prd_hub_conflicts_new_async:
+ * @rooms: the rooms of /prds, whose edits are compared
+ * @store: the PRDs (for the hub's site that writes resolutions)
+ * @conflicts: where open conflicts are kept
+ * @config: the hub's configuration
+ * @cancellable: (nullable): stops the loading
+ * @callback: called once the open conflicts are loaded
+ * @user_data: data for @callback
  *
- * Returns: (transfer full) (nullable): the conflict review of @prds, or
- *   %NULL when the open conflicts cannot be read
+ * Reads the open conflicts, then installs conflict review on the
+ * namespace of @rooms.
+ */
+void
+prd_hub_conflicts_new_async (PrdHubRoomRegistry *rooms,
+                             PrdStore *store,
+                             PrdConflictStore *conflicts,
+                             PrdHubConfig *config,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  PrdHubConflicts *self;
+  g_autoptr (GTask) task = NULL;
+
+  g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (rooms));
+  g_return_if_fail (PRD_IS_STORE (store));
+  g_return_if_fail (PRD_IS_CONFLICT_STORE (conflicts));
+  g_return_if_fail (config != NULL);
+
+  self = g_object_new (PRD_TYPE_HUB_CONFLICTS, NULL);
+  self->rooms = g_object_ref (rooms);
+  self->store = g_object_ref (store);
+  self->conflict_store = g_object_ref (conflicts);
+  self->config = prd_hub_config_ref (config);
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, prd_hub_conflicts_new_async);
+  g_task_set_task_data (task, self, g_object_unref);
+  prd_conflict_store_list_async (conflicts, cancellable, on_listed, g_steal_pointer (&task));
+}
+
+/**
+ * prd_hub_conflicts_new_finish:
+ *
+ * Returns: (transfer full) (nullable): the conflict review, or %NULL with
+ *   @error set when the open conflicts cannot be read
  */
 PrdHubConflicts *
-prd_hub_conflicts_new (PrdHubPrds *prds, PrdStore *store, PrdHubConfig *config, GError **error)
+prd_hub_conflicts_new_finish (GAsyncResult *result, GError **error)
 {
-  g_autoptr (PrdHubConflicts) self = NULL;
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
 
-  g_return_val_if_fail (PRD_IS_HUB_PRDS (prds), NULL);
-
-  if (!PRD_IS_SQLITE_STORE (store))
-    {
-      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_CONFIG, "Conflicts need the SQLite store");
-      return NULL;
-    }
-  self = g_object_new (PRD_TYPE_HUB_CONFLICTS, NULL);
-  self->prds = g_object_ref (prds);
-  self->store = g_object_ref (PRD_SQLITE_STORE (store));
-  self->config = prd_hub_config_ref (config);
-  if (!load_conflicts (self, error))
-    return NULL;
-  prd_sio_namespace_on (prd_hub_prds_get_namespace (prds), "resolve-conflict", on_resolve_conflict,
-                        self);
-  prd_hub_prds_set_joined_user_func (prds, on_joined, self);
-  prd_hub_prds_set_committed_func (prds, on_committed, self);
-  return g_steal_pointer (&self);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 guint

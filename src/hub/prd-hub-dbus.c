@@ -9,7 +9,8 @@
  * It reads what it shows from the hub's parts through their public getters
  * (the sockets and identities of the Socket.IO namespaces, the /prds rooms,
  * the AI jobs, the event counters) and learns of changes from their signals
- * (a namespace's connection and disconnection, PrdHubPrds::members-changed,
+ * (a namespace's connection and disconnection, PrdHubRoomRegistry's
+ * member-joined, member-left and member-changed,
  * PrdHubAi::job-changed, an engine socket's transport upgrade). It acts only
  * through their public calls: disconnect a socket, cancel a job, create a
  * version.
@@ -25,7 +26,7 @@
  * asks the bus for the caller's uid anyway before it acts (FORBIDDEN
  * otherwise).
  */
-#define G_LOG_DOMAIN "prd-hub"
+#define G_LOG_DOMAIN "prd-hub-dbus"
 
 #include "config.h"
 
@@ -35,6 +36,8 @@
 #include "prd-ai-job.h"
 #include "prd-error.h"
 #include "prd-hub-ai.h"
+#include "prd-hub-context.h"
+#include "prd-time.h"
 #include "prd-hub-versions.h"
 
 #include "prd-hub-dbus.h"
@@ -122,7 +125,7 @@ session_to_variant (PrdHubDbus *self, PrdSioSocket *socket)
 {
   const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
   PrdEioSocket *engine = prd_sio_socket_get_engine (socket);
-  PrdHubPrds *prds = prd_hub_get_prds (self->hub);
+  PrdHubRoomRegistry *rooms = prd_hub_get_rooms (self->hub);
   const gint64 *since = g_object_get_data (G_OBJECT (socket), SINCE_KEY);
   const char *nsp_name = prd_sio_namespace_get_name (prd_sio_socket_get_namespace (socket));
   const char *remote = engine != NULL ? prd_eio_socket_get_remote_address (engine) : NULL;
@@ -140,10 +143,10 @@ session_to_variant (PrdHubDbus *self, PrdSioSocket *socket)
   g_variant_dict_insert (&dict, "remote-address", "s", remote != NULL ? remote : "");
   g_variant_dict_insert (&dict, "connected-since", "x", since != NULL ? *since : 0);
 
-  if (prds != NULL && g_str_equal (nsp_name, PRD_HUB_NAMESPACE_PRDS))
+  if (rooms != NULL && g_str_equal (nsp_name, PRD_HUB_NAMESPACE_PRDS))
     {
-      g_auto (GStrv) prd_ids = prd_hub_prds_get_socket_prds (prds, socket);
-      PrdRoom *room = NULL;
+      g_auto (GStrv) prd_ids = prd_hub_room_registry_get_socket_prds (rooms, socket);
+      PrdHubRoom *hub_room;
 
       if (prd_ids[0] != NULL)
         {
@@ -151,8 +154,10 @@ session_to_variant (PrdHubDbus *self, PrdSioSocket *socket)
 
           g_variant_dict_insert (&dict, "prd-ids", "^as", prd_ids);
           g_variant_dict_insert (&dict, "prd-id", "s", prd_ids[0]);
-          if (prd_hub_prds_get_joined (prds, socket, prd_ids[0], &room) != NULL)
+          hub_room = prd_hub_room_registry_get_joined (rooms, socket, prd_ids[0], NULL);
+          if (hub_room != NULL && prd_hub_room_get_members (hub_room) != NULL)
             {
+              PrdRoom *room = prd_hub_room_get_members (hub_room);
               const char *status = prd_room_member_get_status (room, conn_id);
 
               g_variant_dict_insert (&dict, "mode", "s",
@@ -215,7 +220,7 @@ update_properties (PrdHubDbus *self, gboolean *out_busy)
 {
   PrdDbusHub1 *iface = PRD_DBUS_HUB1 (self);
   PrdSioServer *sio = prd_hub_get_sio_server (self->hub);
-  PrdHubPrds *prds = prd_hub_get_prds (self->hub);
+  PrdHubRoomRegistry *rooms = prd_hub_get_rooms (self->hub);
   g_autoptr (GPtrArray) sockets = list_sockets (self);
   g_autoptr (GPtrArray) jobs = list_live_jobs (self);
   g_autoptr (GHashTable) users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -223,14 +228,14 @@ update_properties (PrdHubDbus *self, gboolean *out_busy)
   guint running = 0, queued = 0;
   guint64 events_in = prd_sio_server_get_n_events_received (sio);
   guint64 events_out = prd_sio_server_get_n_events_sent (sio);
-  guint open_prds = prds != NULL ? prd_hub_prds_get_n_rooms (prds) : 0;
+  guint open_prds = rooms != NULL ? prd_hub_room_registry_get_n_rooms (rooms) : 0;
   gboolean changed = FALSE;
 
-  for (guint i = 0; prds != NULL && i < sockets->len; i++)
+  for (guint i = 0; rooms != NULL && i < sockets->len; i++)
     {
       PrdSioSocket *socket = g_ptr_array_index (sockets, i);
       const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
-      g_auto (GStrv) prd_ids = prd_hub_prds_get_socket_prds (prds, socket);
+      g_auto (GStrv) prd_ids = prd_hub_room_registry_get_socket_prds (rooms, socket);
 
       /* A user is the pair (organization, user id). */
       if (prd_ids[0] != NULL)
@@ -384,7 +389,31 @@ on_disconnection (PrdSioNamespace *nsp,
 }
 
 static void
-on_members_changed (PrdHubPrds *prds, const char *prd_id, gpointer user_data)
+on_member_joined (PrdHubRoomRegistry *rooms,
+                  PrdHubRoom *room,
+                  PrdSioSocket *socket,
+                  const char *user_id,
+                  JsonObject *joined,
+                  gpointer user_data)
+{
+  sessions_changed (PRD_HUB_DBUS (user_data));
+}
+
+static void
+on_member_left (PrdHubRoomRegistry *rooms,
+                PrdHubRoom *room,
+                PrdSioSocket *socket,
+                const char *user_id,
+                gpointer user_data)
+{
+  sessions_changed (PRD_HUB_DBUS (user_data));
+}
+
+static void
+on_member_changed (PrdHubRoomRegistry *rooms,
+                   PrdHubRoom *room,
+                   PrdSioSocket *socket,
+                   gpointer user_data)
 {
   sessions_changed (PRD_HUB_DBUS (user_data));
 }
@@ -589,7 +618,7 @@ disconnect_session (PrdHubDbus *self, GDBusMethodInvocation *invocation)
     }
 
   stripped = g_strstrip (g_strdup (reason));
-  timestamp = prd_hub_timestamp_now ();
+  timestamp = prd_time_format_now ();
   builder = json_builder_new ();
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "message");
@@ -838,8 +867,8 @@ prd_hub_dbus_dispose (GObject *object)
           if (nsp != NULL)
             g_signal_handlers_disconnect_by_data (nsp, self);
         }
-      if (prd_hub_get_prds (self->hub) != NULL)
-        g_signal_handlers_disconnect_by_data (prd_hub_get_prds (self->hub), self);
+      if (prd_hub_get_rooms (self->hub) != NULL)
+        g_signal_handlers_disconnect_by_data (prd_hub_get_rooms (self->hub), self);
       if (prd_hub_get_ai (self->hub) != NULL)
         g_signal_handlers_disconnect_by_data (prd_hub_get_ai (self->hub), self);
     }
@@ -914,9 +943,14 @@ prd_hub_dbus_new (PrdHub *hub)
       g_signal_connect (nsp, "connection", G_CALLBACK (on_connection), self);
       g_signal_connect (nsp, "disconnection", G_CALLBACK (on_disconnection), self);
     }
-  if (prd_hub_get_prds (hub) != NULL)
-    g_signal_connect (prd_hub_get_prds (hub), "members-changed", G_CALLBACK (on_members_changed),
-                      self);
+  if (prd_hub_get_rooms (hub) != NULL)
+    {
+      PrdHubRoomRegistry *rooms = prd_hub_get_rooms (hub);
+
+      g_signal_connect (rooms, "member-joined", G_CALLBACK (on_member_joined), self);
+      g_signal_connect (rooms, "member-left", G_CALLBACK (on_member_left), self);
+      g_signal_connect (rooms, "member-changed", G_CALLBACK (on_member_changed), self);
+    }
   if (prd_hub_get_ai (hub) != NULL)
     g_signal_connect (prd_hub_get_ai (hub), "job-changed", G_CALLBACK (on_job_changed), self);
 

@@ -11,7 +11,7 @@
  * The entry group belongs to our bus connection, so Avahi withdraws the
  * announcement when the hub exits, however it exits.
  */
-#define G_LOG_DOMAIN "prd-hub"
+#define G_LOG_DOMAIN "prd-hub-discovery"
 
 #include "config.h"
 

@@ -5,34 +5,74 @@
 #include <libsoup/soup.h>
 
 #include "prd-auth.h"
-#include "prd-store.h"
 
 G_BEGIN_DECLS
 
-/* Largest REST request body (a PRD created with its initial content). */
-#define PRD_HUB_REST_MAX_BODY (2 * 1024 * 1024)
+/**
+ * PrdHubRouteFlags:
+ * @PRD_HUB_ROUTE_DEFAULT: the route reads no request body (one that comes
+ *   is dropped as it arrives)
+ * @PRD_HUB_ROUTE_READS_BODY: the body is kept for the handler (at most
+ *   `[server] max-request-body` bytes)
+ */
+typedef enum
+{
+  PRD_HUB_ROUTE_DEFAULT = 0,
+  PRD_HUB_ROUTE_READS_BODY = 1 << 0,
+} PrdHubRouteFlags;
 
-void prd_hub_rest_attach (SoupServer *server, PrdAuth *auth, PrdStore *store);
-void prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error);
-void prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node);
-char *prd_hub_format_time (gint64 usec);
-
-/* For features that add routes of their own. */
-/* @parts: the path below /api/prds split at '/': parts[0] is the PRD id
- * (syntax checked), parts[1] the route's leaf, then whatever follows. */
-typedef void (*PrdHubRestPrdRoute) (SoupServerMessage *msg,
-                                    const PrdIdentity *identity,
-                                    const char *const *parts,
-                                    guint n_parts,
-                                    GHashTable *query,
-                                    gpointer user_data);
-void prd_hub_rest_add_prd_route (SoupServer *server,
-                                 const char *leaf,
-                                 PrdHubRestPrdRoute func,
+/**
+ * PrdHubRouteFunc:
+ * @msg: the request, answered by the function (pausing it meanwhile if the
+ *   answer comes later)
+ * @identity: (nullable): the bearer token's identity; never %NULL below
+ *   `/api`, always %NULL elsewhere
+ * @params: (array zero-terminated=1): the path segments the route's pattern
+ *   names in braces, in order (percent-decoded, valid UTF-8; a `{prd}`
+ *   segment is a syntactically valid PRD id)
+ * @query: (nullable) (element-type utf8 utf8): the query parameters
+ * @user_data: the data the route was added with
+ */
+typedef void (*PrdHubRouteFunc) (SoupServerMessage *msg,
+                                 const PrdIdentity *identity,
+                                 const char *const *params,
+                                 GHashTable *query,
                                  gpointer user_data);
-PrdIdentity *prd_hub_rest_authenticate (PrdAuth *auth, SoupServerMessage *msg);
-gboolean prd_hub_rest_only_get (SoupServerMessage *msg);
+
+/**
+ * PrdHubRouteEntry:
+ * @method: the HTTP method (`GET`, `POST`, …)
+ * @pattern: the path, segment by segment; `{prd}` matches a PRD id, any other
+ *   `{name}` matches one segment. A trailing `/` on a request is ignored.
+ * @func: the handler
+ * @flags: what the route needs
+ *
+ * One route of a feature; a feature adds a static array of them with
+ * prd_hub_rest_add_routes().
+ */
+typedef struct
+{
+  const char *method;
+  const char *pattern;
+  PrdHubRouteFunc func;
+  PrdHubRouteFlags flags;
+} PrdHubRouteEntry;
+
+#define PRD_TYPE_HUB_REST (prd_hub_rest_get_type ())
+G_DECLARE_FINAL_TYPE (PrdHubRest, prd_hub_rest, PRD, HUB_REST, GObject)
+
+PrdHubRest *prd_hub_rest_new (PrdAuth *auth, gsize max_body, const char *engine_path);
+void prd_hub_rest_add_routes (PrdHubRest *self,
+                              const PrdHubRouteEntry *entries,
+                              gsize n_entries,
+                              gpointer user_data,
+                              GDestroyNotify destroy);
+void prd_hub_rest_attach (PrdHubRest *self, SoupServer *server);
+void prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg);
+
+/* What every route answers with. */
 void prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node);
 void prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error);
+void prd_hub_rest_respond_error_literal (SoupServerMessage *msg, int code, const char *message);
 
 G_END_DECLS

@@ -16,7 +16,7 @@
  * A secret file that group or others may read is refused rather than used:
  * anyone who can read it can mint tokens for any user.
  */
-#define G_LOG_DOMAIN "prd-hub"
+#define G_LOG_DOMAIN "prd-hub-secret"
 
 #include "config.h"
 

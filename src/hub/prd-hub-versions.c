@@ -1,29 +1,26 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Versions: `create-version` on /prds and the REST routes that read them.
+ * Versions: `create-version` on /prds (the REST routes that read them are
+ * prd-hub-rest-versions.c).
  *
  * create-version commits the PRD's committed text (what the store holds:
  * every operation is acked only after its append committed) to the
- * versions repository, records the version in SQLite (which also sets the
- * PRD's version field), then tells the room (`version-created`,
+ * versions repository, records the version in the version store (which
+ * also sets the PRD's version field), then tells the room (`version-created`,
  * `git-commit`) and acks. Requests for one PRD run one after another, so
  * concurrent calls get distinct versions in the order they arrived; a
  * failure anywhere answers that request with an error and the next one
  * starts from what is stored.
- *
- *   GET /api/prds/{id}/versions            {prdId, versions: [...]}, oldest first
- *   GET /api/prds/{id}/versions/{version}  the Markdown at that version (from git)
- *   GET /api/prds/{id}/diff?from=&to=      unified diff from libgit2 (text/x-diff)
  */
-#define G_LOG_DOMAIN "prd-hub"
+#define G_LOG_DOMAIN "prd-hub-versions"
 
 #include "config.h"
 
 #include <string.h>
 
 #include "prd-error.h"
-#include "prd-hub-rest.h"
-#include "prd-hub.h"
+#include "prd-hub-context.h"
+#include "prd-hub-config-server.h"
 #include "prd-version-store.h"
 
 #include "prd-hub-versions.h"
@@ -34,11 +31,12 @@ struct _PrdHubVersions
 {
   GObject parent_instance;
 
-  PrdSioNamespace *nsp;  /* (unowned) (nullable): weak pointer */
-  PrdHubPrds *prds;      /* (owned) */
-  PrdSqliteStore *store; /* (owned) */
-  PrdGitRepo *repo;      /* (owned) */
-  GHashTable *queues;    /* prd id → (owned) GQueue of Create; head is running */
+  PrdSioNamespace *nsp;      /* (unowned) (nullable): weak pointer */
+  PrdHubRoomRegistry *rooms; /* (owned) */
+  PrdStore *store;           /* (owned) */
+  PrdVersionStore *versions; /* (owned) */
+  PrdGitRepo *repo;          /* (owned) */
+  GHashTable *queues;        /* prd id → (owned) GQueue of Create; head is running */
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubVersions, prd_hub_versions, G_TYPE_OBJECT)
@@ -83,11 +81,17 @@ create_free (Create *create)
   g_free (create);
 }
 
-static JsonNode *
-version_to_json (const PrdVersionRecord *record)
+/**
+ * prd_hub_version_to_json:
+ *
+ * Returns: (transfer full): @record as the protocol's version object (the
+ *   socket events and the REST routes of versions)
+ */
+JsonNode *
+prd_hub_version_to_json (const PrdVersionRecord *record)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autofree char *created = prd_hub_format_time (record->created_at);
+  g_autofree char *created = prd_time_format (record->created_at);
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "id");
@@ -165,12 +169,12 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
   JsonObject *object, *inner, *ack;
   JsonArray *files;
 
-  if (!prd_version_store_add_finish (PRD_SQLITE_STORE (source), result, &error))
+  if (!prd_version_store_add_finish (PRD_VERSION_STORE (source), result, &error))
     {
       create_fail (create, error);
       return;
     }
-  if (self->prds == NULL)
+  if (self->rooms == NULL)
     {
       if (create->task != NULL)
         g_task_return_new_error (create->task, PRD_ERROR, PRD_ERROR_INTERNAL,
@@ -178,16 +182,16 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
       create_done (create);
       return;
     }
-  prd_hub_prds_set_version (self->prds, record->prd_id, record->version);
+  prd_hub_room_registry_set_version (self->rooms, record->prd_id, record->version);
 
   created = json_node_new (JSON_NODE_OBJECT);
   object = json_object_new ();
   json_node_take_object (created, object);
   json_object_set_string_member (object, "prdId", record->prd_id);
-  json_object_set_member (object, "version", version_to_json (record));
-  prd_hub_prds_emit (self->prds, record->prd_id, "version-created", created);
+  json_object_set_member (object, "version", prd_hub_version_to_json (record));
+  prd_hub_room_registry_emit (self->rooms, record->prd_id, "version-created", created);
 
-  timestamp = prd_hub_format_time (record->created_at);
+  timestamp = prd_time_format (record->created_at);
   file = g_strconcat (record->prd_id, ".md", NULL);
   commit = json_node_new (JSON_NODE_OBJECT);
   object = json_object_new ();
@@ -202,7 +206,7 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
   json_array_add_string_element (files, file);
   json_object_set_array_member (inner, "files", files);
   json_object_set_object_member (object, "commit", inner);
-  prd_hub_prds_emit (self->prds, record->prd_id, "git-commit", commit);
+  prd_hub_room_registry_emit (self->rooms, record->prd_id, "git-commit", commit);
   g_signal_emit (self, signals[SIGNAL_VERSION_CREATED], 0, record->prd_id, create->identity->org,
                  create->title, record->version, create->identity->user_id, create->identity->name);
 
@@ -214,7 +218,7 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
 
       ack = json_object_new ();
       json_object_set_boolean_member (ack, "ok", TRUE);
-      json_object_set_member (ack, "version", version_to_json (record));
+      json_object_set_member (ack, "version", prd_hub_version_to_json (record));
       json_node_take_object (node, ack);
       prd_sio_socket_ack_one (create->socket, create->ack_id, node);
     }
@@ -233,7 +237,7 @@ on_committed (GObject *source, GAsyncResult *result, gpointer user_data)
       create_fail (create, error);
       return;
     }
-  prd_version_store_add_async (create->self->store, create->record, NULL, on_recorded, create);
+  prd_version_store_add_async (create->self->versions, create->record, NULL, on_recorded, create);
 }
 
 static void
@@ -294,44 +298,28 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 create_start (Create *create)
 {
-  prd_store_load_async (PRD_STORE (create->self->store), create->prd_id, NULL, on_loaded, create);
-}
-
-static gboolean
-get_string (JsonObject *payload, const char *name, const char **out, GError **error)
-{
-  JsonNode *node = json_object_get_member (payload, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "%s must be a string", name);
-      return FALSE;
-    }
-  *out = json_node_get_string (node);
-  return TRUE;
+  prd_store_load_async (create->self->store, create->prd_id, NULL, on_loaded, create);
 }
 
 static gboolean
 parse_create (JsonArray *args, Create *create, GError **error)
 {
-  JsonNode *payload = json_array_get_length (args) > 0 ? json_array_get_element (args, 0) : NULL;
+  JsonObject *object = prd_hub_payload_peek_object (args);
   const char *prd_id, *changelog, *type;
   g_autofree char *stripped = NULL;
-  JsonObject *object;
 
-  if (payload == NULL || !JSON_NODE_HOLDS_OBJECT (payload))
+  if (object == NULL)
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
                            "The payload must be an object");
       return FALSE;
     }
-  object = json_node_get_object (payload);
-  if (!get_string (object, "prdId", &prd_id, error) || !prd_store_validate_prd_id (prd_id, error))
+  if ((prd_id = prd_hub_json_get_string (object, "prdId", error)) == NULL ||
+      !prd_store_validate_prd_id (prd_id, error))
     return FALSE;
   create->prd_id = g_strdup (prd_id);
-  if (!get_string (object, "changelog", &changelog, error) ||
-      !get_string (object, "versionType", &type, error))
+  if ((changelog = prd_hub_json_get_string (object, "changelog", error)) == NULL ||
+      (type = prd_hub_json_get_string (object, "versionType", error)) == NULL)
     return FALSE;
   stripped = g_strstrip (g_strdup (changelog));
   if (*stripped == '\0' || !g_utf8_validate (changelog, -1, NULL) ||
@@ -463,220 +451,11 @@ prd_hub_versions_create_finish (PrdHubVersions *self, GAsyncResult *result, GErr
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-/* ---- REST ------------------------------------------------------------------ */
-
-typedef enum
-{
-  ROUTE_LIST,
-  ROUTE_READ,
-  ROUTE_DIFF,
-} Route;
-
-typedef struct
-{
-  PrdHubVersions *self;   /* (owned) */
-  SoupServerMessage *msg; /* (owned) */
-  char *org;
-  char *prd_id;
-  Route route;
-  char *version;
-  char *to_version;
-} Call;
-
-static void
-call_free (Call *call)
-{
-  g_clear_object (&call->self);
-  g_clear_object (&call->msg);
-  g_free (call->org);
-  g_free (call->prd_id);
-  g_free (call->version);
-  g_free (call->to_version);
-  g_free (call);
-}
-
-static void
-call_fail (Call *call, const GError *error)
-{
-  prd_hub_rest_respond_error (call->msg, error);
-  soup_server_message_unpause (call->msg);
-  call_free (call);
-}
-
-static void
-respond_text (Call *call, const char *content_type, char *text)
-{
-  gsize len = strlen (text);
-
-  soup_server_message_set_status (call->msg, SOUP_STATUS_OK, NULL);
-  soup_server_message_set_response (call->msg, content_type, SOUP_MEMORY_TAKE, text, len);
-  soup_server_message_unpause (call->msg);
-  call_free (call);
-}
-
-static void
-on_rest_listed (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Call *call = user_data;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) records = NULL;
-  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
-  JsonObject *object;
-  JsonArray *array;
-
-  records = prd_version_store_list_finish (PRD_SQLITE_STORE (source), result, &error);
-  if (records == NULL)
-    {
-      call_fail (call, error);
-      return;
-    }
-  object = json_object_new ();
-  json_node_take_object (node, object);
-  json_object_set_string_member (object, "prdId", call->prd_id);
-  array = json_array_new ();
-  for (guint i = 0; i < records->len; i++)
-    json_array_add_element (array, version_to_json (g_ptr_array_index (records, i)));
-  json_object_set_array_member (object, "versions", array);
-  prd_hub_rest_respond_json (call->msg, SOUP_STATUS_OK, node);
-  soup_server_message_unpause (call->msg);
-  call_free (call);
-}
-
-static void
-on_rest_read (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Call *call = user_data;
-  g_autoptr (GError) error = NULL;
-  char *text = prd_git_repo_read_finish (PRD_GIT_REPO (source), result, &error);
-
-  if (text == NULL)
-    call_fail (call, error);
-  else
-    respond_text (call, "text/markdown; charset=utf-8", text);
-}
-
-static void
-on_rest_diff (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Call *call = user_data;
-  g_autoptr (GError) error = NULL;
-  char *text = prd_git_repo_diff_finish (PRD_GIT_REPO (source), result, &error);
-
-  if (text == NULL)
-    call_fail (call, error);
-  else
-    respond_text (call, "text/x-diff; charset=utf-8", text);
-}
-
-static void
-on_rest_info (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Call *call = user_data;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PrdStoreInfo) info = prd_store_get_finish (PRD_STORE (source), result, &error);
-
-  if (info != NULL && !g_str_equal (info->org, call->org))
-    {
-      g_clear_pointer (&info, prd_store_info_free);
-      g_set_error (&error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", call->prd_id);
-    }
-  if (info == NULL)
-    {
-      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
-        error->code = PRD_ERROR_PRD_NOT_FOUND;
-      call_fail (call, error);
-      return;
-    }
-  switch (call->route)
-    {
-      case ROUTE_LIST:
-        prd_version_store_list_async (call->self->store, call->prd_id, NULL, on_rest_listed, call);
-        break;
-      case ROUTE_READ:
-        prd_git_repo_read_async (call->self->repo, call->prd_id, call->version, NULL, on_rest_read,
-                                 call);
-        break;
-      case ROUTE_DIFF:
-        prd_git_repo_diff_async (call->self->repo, call->prd_id, call->version, call->to_version,
-                                 NULL, on_rest_diff, call);
-        break;
-      default:
-        g_assert_not_reached ();
-    }
-}
-
-/* Whether @parts (the path below /api/prds) is one of this file's routes:
- * `{id}/versions`, `{id}/versions/{version}` or `{id}/diff`. */
-static gboolean
-handles_route (const char *const *parts, guint n_parts)
-{
-  if (n_parts == 2)
-    return g_str_equal (parts[1], "versions") || g_str_equal (parts[1], "diff");
-  return n_parts == 3 && g_str_equal (parts[1], "versions");
-}
-
-/* The REST routes (prd_hub_rest_add_prd_route), for a request whose token
- * and PRD id were checked. */
-static void
-handle_rest (SoupServerMessage *msg,
-             const PrdIdentity *identity,
-             const char *const *parts,
-             guint n_parts,
-             GHashTable *query,
-             gpointer user_data)
-{
-  PrdHubVersions *self = user_data;
-  g_autoptr (GError) error = NULL;
-  Call *call;
-
-  if (!handles_route (parts, n_parts))
-    {
-      error = g_error_new_literal (PRD_ERROR, PRD_ERROR_NOT_FOUND, "No such route");
-      prd_hub_rest_respond_error (msg, error);
-      return;
-    }
-  if (!prd_hub_rest_only_get (msg))
-    return;
-
-  call = g_new0 (Call, 1);
-  call->self = g_object_ref (self);
-  call->msg = g_object_ref (msg);
-  call->org = g_strdup (identity->org);
-  call->prd_id = g_strdup (parts[0]);
-  if (g_str_equal (parts[1], "diff"))
-    {
-      const char *from = query != NULL ? g_hash_table_lookup (query, "from") : NULL;
-      const char *to = query != NULL ? g_hash_table_lookup (query, "to") : NULL;
-
-      call->route = ROUTE_DIFF;
-      if (from == NULL || to == NULL)
-        g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                             "The query parameters from and to (versions) are required");
-      else if (prd_git_validate_version (from, &error) && prd_git_validate_version (to, &error))
-        {
-          call->version = g_strdup (from);
-          call->to_version = g_strdup (to);
-        }
-    }
-  else if (n_parts == 3)
-    {
-      call->route = ROUTE_READ;
-      if (prd_git_validate_version (parts[2], &error))
-        call->version = g_strdup (parts[2]);
-    }
-  else
-    call->route = ROUTE_LIST;
-  if (error != NULL)
-    {
-      prd_hub_rest_respond_error (msg, error);
-      call_free (call);
-      return;
-    }
-  soup_server_message_pause (msg);
-  prd_store_get_async (PRD_STORE (self->store), call->prd_id, NULL, on_rest_info, call);
-}
-
 /* ---- object ------------------------------------------------------------------ */
+
+static const PrdHubEventEntry events[] = {
+  { EVENT, on_create_version },
+};
 
 static void
 prd_hub_versions_dispose (GObject *object)
@@ -685,12 +464,13 @@ prd_hub_versions_dispose (GObject *object)
 
   if (self->nsp != NULL)
     {
-      prd_sio_namespace_on (self->nsp, EVENT, NULL, NULL);
+      prd_hub_remove_events (self->nsp, events, G_N_ELEMENTS (events));
       g_object_remove_weak_pointer (G_OBJECT (self->nsp), (gpointer *) &self->nsp);
       self->nsp = NULL;
     }
-  g_clear_object (&self->prds);
+  g_clear_object (&self->rooms);
   g_clear_object (&self->store);
+  g_clear_object (&self->versions);
   g_clear_object (&self->repo);
 
   G_OBJECT_CLASS (prd_hub_versions_parent_class)->dispose (object);
@@ -742,31 +522,37 @@ prd_hub_versions_init (PrdHubVersions *self)
 
 /**
  * prd_hub_versions_new:
- * @config: the repository is `<config->data_dir>/versions.git`
+ * @store: where the PRDs' text is read from
+ * @versions: where versions are recorded
+ * @config: the repository is `<[server] data-dir>/versions.git`
  *
  * Installs the create-version handler on @nsp.
  */
 PrdHubVersions *
 prd_hub_versions_new (PrdSioNamespace *nsp,
-                      PrdHubPrds *prds,
-                      PrdSqliteStore *store,
+                      PrdHubRoomRegistry *rooms,
+                      PrdStore *store,
+                      PrdVersionStore *versions,
                       PrdHubConfig *config)
 {
   PrdHubVersions *self;
   g_autofree char *path = NULL;
 
   g_return_val_if_fail (PRD_IS_SIO_NAMESPACE (nsp), NULL);
-  g_return_val_if_fail (PRD_IS_HUB_PRDS (prds), NULL);
-  g_return_val_if_fail (PRD_IS_SQLITE_STORE (store), NULL);
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (rooms), NULL);
+  g_return_val_if_fail (PRD_IS_STORE (store), NULL);
+  g_return_val_if_fail (PRD_IS_VERSION_STORE (versions), NULL);
 
   self = g_object_new (PRD_TYPE_HUB_VERSIONS, NULL);
   self->nsp = nsp;
   g_object_add_weak_pointer (G_OBJECT (nsp), (gpointer *) &self->nsp);
-  self->prds = g_object_ref (prds);
+  self->rooms = g_object_ref (rooms);
   self->store = g_object_ref (store);
-  path = g_build_filename (config->data_dir, PRD_HUB_VERSIONS_REPO, NULL);
+  self->versions = g_object_ref (versions);
+  path =
+      g_build_filename (prd_hub_config_get_server (config)->data_dir, PRD_HUB_VERSIONS_REPO, NULL);
   self->repo = prd_git_repo_new (path);
-  prd_sio_namespace_on (nsp, EVENT, on_create_version, self);
+  prd_hub_add_events (nsp, events, G_N_ELEMENTS (events), self);
   return self;
 }
 
@@ -775,22 +561,4 @@ prd_hub_versions_get_repo (PrdHubVersions *self)
 {
   g_return_val_if_fail (PRD_IS_HUB_VERSIONS (self), NULL);
   return self->repo;
-}
-
-/**
- * prd_hub_versions_attach_rest:
- *
- * Adds `GET /api/prds/{id}/versions`, `/versions/{version}` and
- * `/diff?from=&to=` to @server.
- */
-void
-prd_hub_versions_attach_rest (PrdHubVersions *self, SoupServer *server)
-{
-  g_return_if_fail (PRD_IS_HUB_VERSIONS (self));
-
-  /* The server keeps us alive as long as it may call the routes. */
-  g_object_set_data_full (G_OBJECT (server), "prd-hub-versions", g_object_ref (self),
-                          g_object_unref);
-  prd_hub_rest_add_prd_route (server, "versions", handle_rest, self);
-  prd_hub_rest_add_prd_route (server, "diff", handle_rest, self);
 }

@@ -5,8 +5,8 @@
 
 #include "prd-auth.h"
 #include "prd-git-repo.h"
-#include "prd-hub-prds.h"
-#include "prd-sqlite-store.h"
+#include "prd-hub-room-registry.h"
+#include "prd-version-store.h"
 
 G_BEGIN_DECLS
 
@@ -20,11 +20,12 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (PrdHubVersions, prd_hub_versions, PRD, HUB_VERSIONS, GObject)
 
 PrdHubVersions *prd_hub_versions_new (PrdSioNamespace *nsp,
-                                      PrdHubPrds *prds,
-                                      PrdSqliteStore *store,
+                                      PrdHubRoomRegistry *rooms,
+                                      PrdStore *store,
+                                      PrdVersionStore *versions,
                                       PrdHubConfig *config);
 PrdGitRepo *prd_hub_versions_get_repo (PrdHubVersions *self);
-void prd_hub_versions_attach_rest (PrdHubVersions *self, SoupServer *server);
+JsonNode *prd_hub_version_to_json (const PrdVersionRecord *record);
 void prd_hub_versions_create_async (PrdHubVersions *self,
                                     const char *prd_id,
                                     const char *changelog,

@@ -22,45 +22,64 @@
 
 #include "config.h"
 
+#include "prd-approval-store.h"
+#include "prd-comment-store.h"
+#include "prd-eio-listener.h"
 #include "prd-error.h"
 #include "prd-hub-ai.h"
-#include "prd-hub-prds.h"
+#include "prd-hub-approvals.h"
+#include "prd-hub-config-rate-limit.h"
+#include "prd-hub-config-server.h"
+#include "prd-hub-collab.h"
+#include "prd-hub-comments.h"
+#include "prd-hub-context.h"
+#include "prd-hub-creation.h"
+#include "prd-hub-notifications.h"
+#include "prd-hub-rest-activity.h"
+#include "prd-hub-rest-comments.h"
+#include "prd-hub-rest-prds.h"
+#include "prd-hub-rest-versions.h"
+#include "prd-hub-room-registry.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-versions.h"
-#include "prd-hub-social.h"
 #include "prd-hub-conflicts.h"
-#include "prd-sqlite-store.h"
 #include "prd-hub-secret.h"
+#include "prd-notification-store.h"
 
 #include "prd-hub.h"
 
-#define IDENTITY_KEY "prd-hub-identity"
-#define EXPIRY_KEY   "prd-hub-token-expiry"
-#define ENGINE_PATH  "/socket.io"
+#define EXPIRY_KEY  "prd-hub-token-expiry"
+#define ENGINE_PATH "/socket.io"
 
 struct _PrdHub
 {
   GObject parent_instance;
 
-  PrdHubConfig *config;       /* (owned) */
-  PrdAuth *auth;              /* (owned) */
-  PrdEioServer *engine;       /* (owned) */
-  PrdSioServer *sio;          /* (owned) */
-  SoupServer *server;         /* (owned) (nullable) until listening */
-  PrdStore *store;            /* (owned) (nullable) */
-  PrdHubPrds *prds;           /* (owned) (nullable): the /prds handlers, with a store */
-  PrdHubSocial *social;       /* (owned) (nullable): comments, notifications, activity */
-  PrdHubConflicts *conflicts; /* (owned) (nullable): conflict review */
-  PrdHubAi *ai;               /* (owned) (nullable): the /prds AI events, with a store */
-  GHashTable *sessions;       /* (owned) engine sockets alive, weakly referenced */
-  GHashTable *requests;       /* (owned) SoupServerMessages being served, unowned */
-  guint drain_timeout;        /* ms */
+  PrdHubConfig *config;               /* (owned) */
+  PrdAuth *auth;                      /* (owned) */
+  PrdEioServer *engine;               /* (owned) */
+  PrdSioServer *sio;                  /* (owned) */
+  SoupServer *server;                 /* (owned) (nullable) until listening */
+  PrdHubRest *rest;                   /* (owned) (nullable) until listening: the REST routes */
+  PrdEioListener *listener;           /* (owned) (nullable) until listening: accepts for server */
+  PrdStore *store;                    /* (owned) (nullable) */
+  PrdHubRoomRegistry *rooms;          /* (owned) (nullable): the rooms of /prds, with a store */
+  PrdHubCollab *collab;               /* (owned) (nullable): join, edit, sync, presence on /prds */
+  PrdHubComments *comments;           /* (owned) (nullable): comments on /prds */
+  PrdHubApprovals *approvals;         /* (owned) (nullable): approve-prd on /prds */
+  PrdHubNotifications *notifications; /* (owned) (nullable): /notifications, activity */
+  PrdHubConflicts *conflicts;         /* (owned) (nullable): conflict review */
+  PrdHubAi *ai;                       /* (owned) (nullable): the /prds AI events, with a store */
+  GHashTable *sessions;               /* (owned) engine sockets alive, weakly referenced */
+  GHashTable *requests;               /* (owned) SoupServerMessages being served, unowned */
+  guint drain_timeout;                /* ms */
 
-  /* (owned) (nullable): create-version and its REST routes, with a SQLite store */
+  /* (owned) (nullable): create-version and its REST routes, with a data folder */
   PrdHubVersions *versions;
 
   guint drain_id;
   guint finish_id;
+  gboolean starting; /* prd_hub_set_store_async() is under way */
   gboolean stopping;
   gboolean closing;
   gboolean stopped;
@@ -91,63 +110,6 @@ static const char *const namespaces[] = {
 };
 
 G_DEFINE_FINAL_TYPE (PrdHub, prd_hub, G_TYPE_OBJECT)
-
-/**
- * prd_hub_timestamp_now:
- *
- * Returns: (transfer full): the current time as ISO 8601 UTC with
- *   milliseconds, e.g. `2024-01-26T10:30:00.000Z` (JavaScript's
- *   `Date.prototype.toISOString()`, which clients parse)
- */
-char *
-prd_hub_timestamp_now (void)
-{
-  gint64 now = g_get_real_time ();
-  g_autoptr (GDateTime) dt = g_date_time_new_from_unix_utc (now / G_USEC_PER_SEC);
-  g_autofree char *seconds = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S");
-
-  return g_strdup_printf ("%s.%03dZ", seconds, (int) ((now % G_USEC_PER_SEC) / 1000));
-}
-
-/**
- * prd_hub_error_to_json:
- * @error: a #GError, normally of %PRD_ERROR
- *
- * Returns: (transfer full): the protocol's error object
- *   `{code, message, timestamp}`
- */
-JsonNode *
-prd_hub_error_to_json (const GError *error)
-{
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autofree char *timestamp = prd_hub_timestamp_now ();
-
-  g_return_val_if_fail (error != NULL, NULL);
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "code");
-  json_builder_add_string_value (builder, prd_error_get_protocol_code (error));
-  json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, error->message);
-  json_builder_set_member_name (builder, "timestamp");
-  json_builder_add_string_value (builder, timestamp);
-  json_builder_end_object (builder);
-  return json_builder_get_root (builder);
-}
-
-/**
- * prd_hub_socket_get_identity:
- * @socket: a socket admitted by the hub
- *
- * Returns: (transfer none) (nullable): who @socket authenticated as
- */
-const PrdIdentity *
-prd_hub_socket_get_identity (PrdSioSocket *socket)
-{
-  g_return_val_if_fail (PRD_IS_SIO_SOCKET (socket), NULL);
-
-  return g_object_get_data (G_OBJECT (socket), IDENTITY_KEY);
-}
 
 static void
 destroy_source (gpointer source)
@@ -229,8 +191,7 @@ hub_connect (PrdSioNamespace *nsp,
            prd_sio_namespace_get_name (nsp), identity->user_id, identity->org,
            prd_role_to_string (identity->role));
   watch_expiry (socket, identity->exp);
-  g_object_set_data_full (G_OBJECT (socket), IDENTITY_KEY, identity,
-                          (GDestroyNotify) prd_identity_free);
+  prd_hub_socket_set_identity (socket, identity);
   return TRUE;
 }
 
@@ -238,7 +199,7 @@ static JsonNode *
 timestamped_object (const char *message)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autofree char *timestamp = prd_hub_timestamp_now ();
+  g_autofree char *timestamp = prd_time_format_now ();
 
   json_builder_begin_object (builder);
   if (message != NULL)
@@ -293,6 +254,8 @@ finish_stop (PrdHub *self)
   self->stopped = TRUE;
   g_clear_handle_id (&self->drain_id, g_source_remove);
   g_clear_handle_id (&self->finish_id, g_source_remove);
+  if (self->listener != NULL)
+    prd_eio_listener_close (self->listener);
   if (self->server != NULL)
     soup_server_disconnect (self->server);
   g_message ("Stopped");
@@ -373,6 +336,28 @@ on_request_wrote_informational (SoupServerMessage *msg, gpointer user_data)
     }
 }
 
+/* libsoup reports neither finished nor aborted a request refused from its
+ * headers (prd_eio_refuse_now() takes its connection over), nor one the
+ * client abandoned before libsoup had read it whole (a connection closed or
+ * timed out without a complete request); its connection is closed, though. */
+static void
+on_request_disconnected (SoupServerMessage *msg, gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  if (g_hash_table_remove (self->requests, msg))
+    check_drained (self);
+}
+
+/* Token and body size, before the body is read. */
+static void
+on_request_got_headers (SoupServerMessage *msg, gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  prd_hub_rest_check_headers (self->rest, msg);
+}
+
 static void
 on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
@@ -381,6 +366,8 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_da
   g_hash_table_add (self->requests, msg);
   g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_request_wrote_informational),
                            self, 0);
+  g_signal_connect_object (msg, "disconnected", G_CALLBACK (on_request_disconnected), self, 0);
+  g_signal_connect_object (msg, "got-headers", G_CALLBACK (on_request_got_headers), self, 0);
 }
 
 static void
@@ -408,6 +395,8 @@ prd_hub_constructed (GObject *object)
 {
   PrdHub *self = PRD_HUB (object);
   PrdHubConfig *config = self->config;
+  const PrdHubEngineConfig *engine = prd_hub_config_get_engine (config);
+  const PrdHubRateLimitConfig *rate_limits = prd_hub_config_get_rate_limits (config);
   GHashTableIter iter;
   gpointer event, event_class;
 
@@ -418,21 +407,22 @@ prd_hub_constructed (GObject *object)
 
   self->engine = prd_eio_server_new ();
   g_signal_connect (self->engine, "connection", G_CALLBACK (on_engine_connection), self);
-  g_object_set (self->engine, "ping-interval", config->ping_interval, "ping-timeout",
-                config->ping_timeout, "max-payload", config->max_payload, "max-write-buffer",
-                config->max_write_buffer, "cors-origins", config->cors_origins, NULL);
+  g_object_set (self->engine, "ping-interval", engine->ping_interval, "ping-timeout",
+                engine->ping_timeout, "max-payload", engine->max_payload, "max-write-buffer",
+                engine->max_write_buffer, "cors-origins",
+                prd_hub_config_get_server (config)->cors_origins, NULL);
 
   self->sio = prd_sio_server_new (self->engine);
-  g_object_set (self->sio, "connect-timeout", config->connect_timeout, NULL);
+  g_object_set (self->sio, "connect-timeout", engine->connect_timeout, NULL);
 
-  for (guint i = 0; i < config->rate_limits->len; i++)
+  for (guint i = 0; i < rate_limits->limits->len; i++)
     {
-      const PrdRateLimit *limit = g_ptr_array_index (config->rate_limits, i);
+      const PrdRateLimit *limit = g_ptr_array_index (rate_limits->limits, i);
 
       prd_sio_server_set_rate_limit (self->sio, limit->event_class, limit->limit,
                                      limit->window_seconds);
     }
-  g_hash_table_iter_init (&iter, config->event_classes);
+  g_hash_table_iter_init (&iter, rate_limits->event_classes);
   while (g_hash_table_iter_next (&iter, &event, &event_class))
     prd_sio_server_set_event_class (self->sio, event, event_class);
 
@@ -469,12 +459,19 @@ prd_hub_dispose (GObject *object)
   if (self->server != NULL)
     g_signal_handlers_disconnect_by_data (self->server, self);
   g_hash_table_remove_all (self->requests);
+  g_clear_object (&self->listener);
   g_clear_object (&self->server);
+  g_clear_object (&self->rest);
   g_clear_object (&self->versions);
   g_clear_object (&self->conflicts);
-  g_clear_object (&self->social);
+  g_clear_object (&self->comments);
+  g_clear_object (&self->approvals);
+  g_clear_object (&self->notifications);
   g_clear_object (&self->ai);
-  g_clear_object (&self->prds);
+  g_clear_object (&self->collab);
+  if (self->rooms != NULL)
+    g_signal_handlers_disconnect_by_data (self->rooms, self);
+  g_clear_object (&self->rooms);
   g_clear_object (&self->store);
   g_clear_object (&self->sio);
   g_clear_object (&self->engine);
@@ -616,13 +613,15 @@ PrdAuth *
 prd_hub_create_auth (PrdHubConfig *config, GError **error)
 {
   g_autoptr (GBytes) secret = NULL;
+  const char *jwt_public_key;
 
   g_return_val_if_fail (config != NULL, NULL);
 
-  if (config->jwt_public_key != NULL)
-    return prd_auth_new_public_key_file (config->jwt_public_key, error);
+  jwt_public_key = prd_hub_config_get_auth (config)->jwt_public_key;
+  if (jwt_public_key != NULL)
+    return prd_auth_new_public_key_file (jwt_public_key, error);
 
-  secret = prd_hub_secret_load_jwt (config->data_dir, error);
+  secret = prd_hub_secret_load_jwt (prd_hub_config_get_server (config)->data_dir, error);
   if (secret == NULL)
     return NULL;
   return prd_auth_new_hmac (secret, error);
@@ -643,23 +642,27 @@ prd_hub_listen (PrdHub *self, GError **error)
   g_autoptr (GSocketAddress) address = NULL;
   g_autoptr (GError) local_error = NULL;
   g_autoptr (SoupServer) server = NULL;
+  g_autoptr (PrdEioListener) listener = NULL;
   g_autofree char *listen = NULL;
+  const PrdHubServerConfig *config;
   const char *host;
 
   g_return_val_if_fail (PRD_IS_HUB (self), FALSE);
   g_return_val_if_fail (self->server == NULL, FALSE);
+  g_return_val_if_fail (!self->starting, FALSE);
   g_return_val_if_fail (!self->stopping, FALSE);
 
-  listen = prd_hub_config_get_listen_string (self->config);
-  if (self->config->tls_cert != NULL)
+  config = prd_hub_config_get_server (self->config);
+  listen = prd_hub_server_config_get_listen_string (config);
+  if (config->tls_cert != NULL)
     {
-      certificate = g_tls_certificate_new_from_files (self->config->tls_cert, self->config->tls_key,
-                                                      &local_error);
+      certificate =
+          g_tls_certificate_new_from_files (config->tls_cert, config->tls_key, &local_error);
       if (certificate == NULL)
         {
           g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
                        "Cannot load the TLS certificate (tls-cert %s, tls-key %s): %s",
-                       self->config->tls_cert, self->config->tls_key, local_error->message);
+                       config->tls_cert, config->tls_key, local_error->message);
           return FALSE;
         }
       server = soup_server_new ("tls-certificate", certificate, "server-header",
@@ -668,10 +671,10 @@ prd_hub_listen (PrdHub *self, GError **error)
   else
     server = soup_server_new ("server-header", PACKAGE_NAME "/" PACKAGE_VERSION " ", NULL);
 
-  host = self->config->listen_host;
+  host = config->listen_host;
   if (g_str_equal (host, "localhost"))
     host = "127.0.0.1";
-  address = g_inet_socket_address_new_from_string (host, self->config->listen_port);
+  address = g_inet_socket_address_new_from_string (host, config->listen_port);
   if (address == NULL)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "listen: \"%s\" is not an address", listen);
@@ -682,14 +685,25 @@ prd_hub_listen (PrdHub *self, GError **error)
   g_signal_connect (server, "request-finished", G_CALLBACK (on_request_done), self);
   g_signal_connect (server, "request-aborted", G_CALLBACK (on_request_done), self);
   prd_eio_server_attach (self->engine, server, ENGINE_PATH);
+  self->rest = prd_hub_rest_new (self->auth, config->max_request_body, ENGINE_PATH);
   if (self->store != NULL)
-    prd_hub_rest_attach (server, self->auth, self->store);
+    prd_hub_rest_prds_add (self->rest, self->store);
   if (self->versions != NULL)
-    prd_hub_versions_attach_rest (self->versions, server);
-  if (self->social != NULL)
-    prd_hub_social_attach_rest (self->social, server, self->auth);
-  if (!soup_server_listen (server, address, certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0,
-                           &local_error))
+    prd_hub_rest_versions_add (self->rest, self->store, PRD_VERSION_STORE (self->store),
+                               prd_hub_versions_get_repo (self->versions));
+  if (self->comments != NULL)
+    prd_hub_rest_comments_add (self->rest, self->comments, self->rooms, self->store);
+  if (self->notifications != NULL)
+    prd_hub_rest_activity_add (self->rest, PRD_NOTIFICATION_STORE (self->store));
+  prd_hub_rest_attach (self->rest, server);
+  listener = g_object_new (
+      PRD_TYPE_EIO_LISTENER, "server", server, "listen-backlog", config->listen_backlog,
+      "idle-timeout", prd_hub_config_get_idle_timeout_ms (self->config), "request-timeout",
+      config->request_timeout * 1000, "max-connections", config->max_connections,
+      "max-connections-per-address", config->max_connections_per_address, "per-address-exempt",
+      config->per_address_exempt, NULL);
+  if (!prd_eio_listener_listen (listener, address,
+                                certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0, &local_error))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Cannot listen on %s: %s", listen,
                    local_error->message);
@@ -697,6 +711,7 @@ prd_hub_listen (PrdHub *self, GError **error)
     }
 
   self->server = g_steal_pointer (&server);
+  self->listener = g_steal_pointer (&listener);
   {
     g_autofree char *url = prd_hub_get_url (self);
 
@@ -792,13 +807,6 @@ prd_hub_is_stopped (PrdHub *self)
   return self->stopped;
 }
 
-/**
- * prd_hub_set_store:
- * @store: where PRDs live (normally `<data-dir>/prdhub.db`)
- *
- * Enables PRD collaboration on /prds and the REST routes. Call before
- * prd_hub_listen(), once.
- */
 /* The editors of the PRD hear of its new version, and the organization's
  * activity feed shows it. */
 static void
@@ -811,49 +819,333 @@ on_version_created (PrdHubVersions *versions,
                     const char *actor_name,
                     gpointer user_data)
 {
-  prd_hub_notify_version_created (PRD_HUB_SOCIAL (user_data), prd_id, org, title, version, actor_id,
-                                  actor_name, NULL);
+  prd_hub_notifications_version_created (PRD_HUB_NOTIFICATIONS (user_data), prd_id, org, title,
+                                         version, actor_id, actor_name, NULL);
 }
 
-void
-prd_hub_set_store (PrdHub *self, PrdStore *store)
+/* What a comment or an approval announced is on disk with it: the
+ * notifications feature delivers it. */
+static void
+on_notifications_recorded (GObject *feature, PrdHubAnnounce *announce, gpointer user_data)
 {
+  prd_hub_notifications_deliver (PRD_HUB_NOTIFICATIONS (user_data), announce);
+}
+
+/* ---- what features learn from each other ------------------------------------- */
+
+/* A member's joined-prd carries the PRD's open comments and the member's
+ * open conflicts (in this order). */
+static void
+on_member_joined (PrdHubRoomRegistry *rooms,
+                  PrdHubRoom *room,
+                  PrdSioSocket *socket,
+                  const char *user_id,
+                  JsonObject *joined,
+                  gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  if (self->comments != NULL)
+    prd_hub_comments_member_joined (self->comments, room, joined);
+  if (self->conflicts != NULL)
+    prd_hub_conflicts_member_joined (self->conflicts, room, socket, user_id, joined);
+}
+
+/* Conflict review compares every committed client operation with the
+ * recent ones of other users. */
+static void
+on_operation_committed (PrdHubRoomRegistry *rooms,
+                        PrdHubRoom *room,
+                        const PrdCrdtOp *op,
+                        GArray *base,
+                        guint client_position,
+                        const char *user_id,
+                        const char *user_name,
+                        gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  if (self->conflicts != NULL)
+    prd_hub_conflicts_operation_committed (self->conflicts, room, op, base, client_position,
+                                           user_id, user_name);
+}
+
+static void
+on_creation_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *prd_id = user_data;
+
+  /* The PRD exists either way; a lost feed entry is not worth failing it. */
+  if (!prd_hub_notifications_record_prd_created_finish (result, &error))
+    g_warning ("Cannot record the creation of %s: %s", prd_id, error->message);
+}
+
+/* The organization's activity feed shows every new PRD. */
+static void
+on_prd_created (PrdHubCreation *creation,
+                const PrdStoreInfo *info,
+                const char *actor_name,
+                gpointer user_data)
+{
+  prd_hub_notifications_record_prd_created_async (PRD_NOTIFICATION_STORE (user_data), info,
+                                                  actor_name, NULL, on_creation_recorded,
+                                                  g_strdup (info->id));
+}
+
+static void
+on_prd_created_here (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  GError *error = NULL;
+  PrdStoreInfo *info;
+
+  info = prd_hub_creation_create_finish (PRD_HUB_CREATION (source), result, &error);
+  if (info == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, info, (GDestroyNotify) prd_store_info_free);
+}
+
+/**
+ * prd_hub_create_prd_async:
+ * @store: where PRDs live; also a #PrdNotificationStore, whose activity
+ *   feed records the creation
+ * @content: (nullable): initial Markdown, stored as one insert by the hub's
+ *   own site (user `hub`) so that it merges like any edit
+ *
+ * Creates a PRD with a fresh id (REST, the command line), wired as the hub
+ * wires it: #PrdHubCreation::prd-created goes to the activity feed.
+ */
+void
+prd_hub_create_prd_async (PrdStore *store,
+                          const char *org,
+                          const char *title,
+                          const char *owner,
+                          const char *content,
+                          GCancellable *cancellable,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+  prd_hub_create_prd_as_async (store, org, title, owner, NULL, content, cancellable, callback,
+                               user_data);
+}
+
+/**
+ * prd_hub_create_prd_as_async:
+ * @owner_name: (nullable): the owner's display name, for the activity feed
+ *
+ * prd_hub_create_prd_async() with the creator's name.
+ */
+void
+prd_hub_create_prd_as_async (PrdStore *store,
+                             const char *org,
+                             const char *title,
+                             const char *owner,
+                             const char *owner_name,
+                             const char *content,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (store, cancellable, callback, user_data);
+  g_autoptr (PrdHubCreation) creation = NULL;
+
+  g_task_set_source_tag (task, prd_hub_create_prd_async);
+  if (!PRD_IS_NOTIFICATION_STORE (store))
+    {
+      g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_CONFIG,
+                               "The store (%s) does not keep the activity feed",
+                               G_OBJECT_TYPE_NAME (store));
+      return;
+    }
+  creation = prd_hub_creation_new (store);
+  g_signal_connect_object (creation, "prd-created", G_CALLBACK (on_prd_created), store, 0);
+  prd_hub_creation_create_async (creation, org, title, owner, owner_name, content, cancellable,
+                                 on_prd_created_here, g_steal_pointer (&task));
+}
+
+PrdStoreInfo *
+prd_hub_create_prd_finish (GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* What each feature keeps in the store; a store without one of these
+ * cannot run the hub. */
+static const struct
+{
+  GType (*get_type) (void);
+  const char *what;
+} needed_stores[] = {
+  { prd_comment_store_get_type, "comments" },
+  { prd_approval_store_get_type, "approvals" },
+  { prd_notification_store_get_type, "notifications and the activity feed" },
+  { prd_conflict_store_get_type, "conflicts" },
+  { prd_version_store_get_type, "versions" },
+  { prd_ai_job_store_get_type, "AI jobs" },
+};
+
+/* A feature could not start: nothing of the store's half-built features
+ * stays, and the caller hears which one failed and why. */
+static void
+start_failed (GTask *task, GError *error, const char *feature)
+{
+  PrdHub *self = g_task_get_source_object (task);
+
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_prefix_error (&error, "%s cannot start: ", feature);
+  g_clear_object (&self->versions);
+  g_clear_object (&self->comments);
+  g_clear_object (&self->approvals);
+  g_clear_object (&self->notifications);
+  g_clear_object (&self->conflicts);
+  g_clear_object (&self->ai);
+  g_clear_object (&self->collab);
+  g_clear_object (&self->rooms);
+  g_clear_object (&self->store);
+  self->starting = FALSE;
+  g_task_return_error (task, error);
+}
+
+static void
+on_ai_started (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  PrdHub *self = g_task_get_source_object (task);
+  GError *error = NULL;
+
+  self->ai = prd_hub_ai_new_finish (result, &error);
+  if (self->ai == NULL)
+    {
+      start_failed (task, error, "AI help");
+      return;
+    }
+  self->starting = FALSE;
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_conflicts_started (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  PrdHub *self = g_task_get_source_object (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  GError *error = NULL;
+
+  self->conflicts = prd_hub_conflicts_new_finish (result, &error);
+  if (self->conflicts == NULL)
+    {
+      start_failed (task, error, "Conflict review");
+      return;
+    }
+  prd_hub_ai_new_async (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->rooms,
+                        self->store, PRD_AI_JOB_STORE (self->store), self->config, NULL,
+                        cancellable, on_ai_started, g_steal_pointer (&task));
+}
+
+static void
+on_comments_started (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  PrdHub *self = g_task_get_source_object (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  GError *error = NULL;
+
+  self->comments = prd_hub_comments_new_finish (result, &error);
+  if (self->comments == NULL)
+    {
+      start_failed (task, error, "Comments");
+      return;
+    }
+  g_signal_connect_object (self->comments, "notifications-recorded",
+                           G_CALLBACK (on_notifications_recorded), self->notifications, 0);
+  prd_hub_conflicts_new_async (self->rooms, self->store, PRD_CONFLICT_STORE (self->store),
+                               self->config, cancellable, on_conflicts_started,
+                               g_steal_pointer (&task));
+}
+
+/**
+ * prd_hub_set_store_async:
+ * @store: where PRDs live (normally `<data-dir>/prdhub.db`); it must also
+ *   keep comments, approvals, notifications, conflicts, versions and AI jobs
+ *   (#PrdCommentStore and the other feature stores)
+ * @cancellable: (nullable): stops the start
+ * @callback: called once every feature has started, or one could not
+ * @user_data: data for @callback
+ *
+ * Starts PRD collaboration on /prds, the REST routes and every feature
+ * built on them; the features that hold rows in memory load them first.
+ * Call before prd_hub_listen(), once.
+ */
+void
+prd_hub_set_store_async (PrdHub *self,
+                         PrdStore *store,
+                         GCancellable *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+
   g_return_if_fail (PRD_IS_HUB (self));
   g_return_if_fail (PRD_IS_STORE (store));
-  g_return_if_fail (self->store == NULL && self->server == NULL);
+  g_return_if_fail (self->store == NULL && self->server == NULL && !self->starting);
 
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, prd_hub_set_store_async);
+  for (guint i = 0; i < G_N_ELEMENTS (needed_stores); i++)
+    if (!g_type_is_a (G_OBJECT_TYPE (store), needed_stores[i].get_type ()))
+      {
+        g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_CONFIG,
+                                 "The store (%s) does not keep %s", G_OBJECT_TYPE_NAME (store),
+                                 needed_stores[i].what);
+        return;
+      }
+
+  self->starting = TRUE;
   self->store = g_object_ref (store);
-  self->prds =
-      prd_hub_prds_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), store, self->config);
-  if (PRD_IS_SQLITE_STORE (store) && self->config->data_dir != NULL)
-    self->versions = prd_hub_versions_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS),
-                                           self->prds, PRD_SQLITE_STORE (store), self->config);
-  if (PRD_IS_SQLITE_STORE (store))
-    {
-      g_autoptr (GError) error = NULL;
-
-      self->social = prd_hub_social_new (
-          self->prds, prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_NOTIFICATIONS), store,
-          &error);
-      if (self->social == NULL)
-        g_warning ("Comments and notifications are off: %s", error->message);
-      g_clear_error (&error);
-      self->conflicts = prd_hub_conflicts_new (self->prds, store, self->config, &error);
-      if (self->conflicts == NULL)
-        g_warning ("Conflict review is off: %s", error->message);
-    }
-  if (self->versions != NULL && self->social != NULL)
+  self->rooms = prd_hub_room_registry_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS),
+                                           store, self->config);
+  g_signal_connect (self->rooms, "member-joined", G_CALLBACK (on_member_joined), self);
+  g_signal_connect (self->rooms, "operation-committed", G_CALLBACK (on_operation_committed), self);
+  self->collab =
+      prd_hub_collab_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->rooms);
+  if (prd_hub_config_get_server (self->config)->data_dir != NULL)
+    self->versions =
+        prd_hub_versions_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->rooms,
+                              store, PRD_VERSION_STORE (store), self->config);
+  self->notifications =
+      prd_hub_notifications_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_NOTIFICATIONS),
+                                 store, PRD_NOTIFICATION_STORE (store));
+  if (self->versions != NULL)
     g_signal_connect_object (self->versions, "version-created", G_CALLBACK (on_version_created),
-                             self->social, 0);
-  self->ai = prd_hub_ai_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->prds,
-                             store, self->config, NULL);
+                             self->notifications, 0);
+  self->approvals = prd_hub_approvals_new (self->rooms, store, PRD_APPROVAL_STORE (store));
+  g_signal_connect_object (self->approvals, "notifications-recorded",
+                           G_CALLBACK (on_notifications_recorded), self->notifications, 0);
+  prd_hub_comments_new_async (self->rooms, PRD_COMMENT_STORE (store), cancellable,
+                              on_comments_started, g_steal_pointer (&task));
+}
+
+/**
+ * prd_hub_set_store_finish:
+ *
+ * Returns: %TRUE once every feature has started; %FALSE with @error set
+ *   (naming the feature) when one could not, and the hub then has no store
+ */
+gboolean
+prd_hub_set_store_finish (PrdHub *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /**
  * prd_hub_set_ai_provider:
  * @provider: (nullable): the model ai-prompt uses; %NULL: AI_NOT_CONFIGURED
  *
- * Call after prd_hub_set_store().
+ * Call after prd_hub_set_store_finish().
  */
 void
 prd_hub_set_ai_provider (PrdHub *self, PrdAiProvider *provider)
@@ -872,26 +1164,46 @@ prd_hub_get_store (PrdHub *self)
   return self->store;
 }
 
-PrdHubPrds *
-prd_hub_get_prds (PrdHub *self)
+/**
+ * prd_hub_get_rooms:
+ *
+ * Returns: (transfer none) (nullable): the open rooms of /prds, once the
+ *   hub has a store
+ */
+PrdHubRoomRegistry *
+prd_hub_get_rooms (PrdHub *self)
 {
   g_return_val_if_fail (PRD_IS_HUB (self), NULL);
 
-  return self->prds;
+  return self->rooms;
 }
 
 /**
- * prd_hub_get_social:
+ * prd_hub_get_comments:
  *
- * Returns: (transfer none) (nullable): comments, notifications and the
- *   activity feed (for prd_hub_notify_version_created())
+ * Returns: (transfer none) (nullable): the comments feature, once the hub
+ *   has a store
  */
-PrdHubSocial *
-prd_hub_get_social (PrdHub *self)
+PrdHubComments *
+prd_hub_get_comments (PrdHub *self)
 {
   g_return_val_if_fail (PRD_IS_HUB (self), NULL);
 
-  return self->social;
+  return self->comments;
+}
+
+/**
+ * prd_hub_get_notifications:
+ *
+ * Returns: (transfer none) (nullable): notifications and the activity feed
+ *   (for prd_hub_notifications_version_created()), once the hub has a store
+ */
+PrdHubNotifications *
+prd_hub_get_notifications (PrdHub *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB (self), NULL);
+
+  return self->notifications;
 }
 
 /**

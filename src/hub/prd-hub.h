@@ -7,8 +7,9 @@
 #include "prd-auth.h"
 #include "prd-hub-ai.h"
 #include "prd-hub-config.h"
-#include "prd-hub-prds.h"
-#include "prd-hub-social.h"
+#include "prd-hub-room-registry.h"
+#include "prd-hub-comments.h"
+#include "prd-hub-notifications.h"
 #include "prd-hub-versions.h"
 #include "prd-sio-server.h"
 #include "prd-store.h"
@@ -38,16 +39,38 @@ PrdHubConfig *prd_hub_get_config (PrdHub *self);
 PrdAuth *prd_hub_get_auth (PrdHub *self);
 PrdSioServer *prd_hub_get_sio_server (PrdHub *self);
 PrdEioServer *prd_hub_get_engine (PrdHub *self);
-void prd_hub_set_store (PrdHub *self, PrdStore *store);
+void prd_hub_set_store_async (PrdHub *self,
+                              PrdStore *store,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data);
+gboolean prd_hub_set_store_finish (PrdHub *self, GAsyncResult *result, GError **error);
 PrdStore *prd_hub_get_store (PrdHub *self);
-PrdHubPrds *prd_hub_get_prds (PrdHub *self);
-PrdHubSocial *prd_hub_get_social (PrdHub *self);
+PrdHubRoomRegistry *prd_hub_get_rooms (PrdHub *self);
+PrdHubComments *prd_hub_get_comments (PrdHub *self);
+PrdHubNotifications *prd_hub_get_notifications (PrdHub *self);
 PrdHubAi *prd_hub_get_ai (PrdHub *self);
 PrdHubVersions *prd_hub_get_versions (PrdHub *self);
 void prd_hub_set_ai_provider (PrdHub *self, PrdAiProvider *provider);
 
-const PrdIdentity *prd_hub_socket_get_identity (PrdSioSocket *socket);
-char *prd_hub_timestamp_now (void);
-JsonNode *prd_hub_error_to_json (const GError *error);
+/* Creating a PRD, as the REST route and the command line do. */
+void prd_hub_create_prd_async (PrdStore *store,
+                               const char *org,
+                               const char *title,
+                               const char *owner,
+                               const char *content,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data);
+void prd_hub_create_prd_as_async (PrdStore *store,
+                                  const char *org,
+                                  const char *title,
+                                  const char *owner,
+                                  const char *owner_name,
+                                  const char *content,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data);
+PrdStoreInfo *prd_hub_create_prd_finish (GAsyncResult *result, GError **error);
 
 G_END_DECLS

@@ -10,7 +10,7 @@
  * Logs go to stderr (or the journal) so that stdout carries only what
  * scripts read: the one "prdhub listening on URL" line, or the token.
  */
-#define G_LOG_DOMAIN "prd-hub"
+#define G_LOG_DOMAIN "prd-main"
 
 #include "config.h"
 
@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -27,12 +28,15 @@
 #include "prd-error.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-ai.h"
+#include "prd-hub-config-ai.h"
+#include "prd-hub-config-server.h"
 #include "prd-hub-dbus.h"
 #include "prd-hub-discovery.h"
 #include "prd-hub-secret.h"
 #include "prd-hub.h"
 #include "prd-secret-store.h"
 #include "prd-sqlite-store.h"
+#include "prd-time.h"
 
 #define DEFAULT_TOKEN_TTL (7 * 24 * 3600)
 #define MAX_TOKEN_TTL     (366 * 24 * 3600)
@@ -69,16 +73,17 @@ load_config (const char *config_file,
 
   if (config_file != NULL && !prd_hub_config_load_file (config, config_file, error))
     return NULL;
-  if ((listen != NULL && !prd_hub_config_set_listen (config, listen, error)) ||
-      (data_dir != NULL && !prd_hub_config_set_data_dir (config, data_dir, error)) ||
-      (tls_cert != NULL && !prd_hub_config_set_tls_cert (config, tls_cert, error)) ||
-      (tls_key != NULL && !prd_hub_config_set_tls_key (config, tls_key, error)) ||
+  if ((listen != NULL && !prd_hub_config_set (config, "server", "listen", listen, error)) ||
+      (data_dir != NULL && !prd_hub_config_set (config, "server", "data-dir", data_dir, error)) ||
+      (tls_cert != NULL && !prd_hub_config_set (config, "server", "tls-cert", tls_cert, error)) ||
+      (tls_key != NULL && !prd_hub_config_set (config, "server", "tls-key", tls_key, error)) ||
       (jwt_public_key != NULL &&
-       !prd_hub_config_set_jwt_public_key (config, jwt_public_key, error)) ||
+       !prd_hub_config_set (config, "auth", "jwt-public-key", jwt_public_key, error)) ||
       (cors_origins != NULL &&
-       !prd_hub_config_set_cors_origins (config, (const char *const *) cors_origins, error)) ||
+       !prd_hub_config_set_list (config, "server", "cors-origins",
+                                 (const char *const *) cors_origins, error)) ||
       (autosave_interval != NULL &&
-       !prd_hub_config_set_autosave_interval (config, autosave_interval, error)))
+       !prd_hub_config_set (config, "collab", "autosave-interval", autosave_interval, error)))
     return NULL;
   if (!prd_hub_config_validate (config, error))
     return NULL;
@@ -92,7 +97,8 @@ open_secret_store (PrdHubConfig *config, GError **error)
 {
   g_autoptr (PrdSecretStore) store = NULL;
 
-  store = prd_secret_store_open_default_sync (config->data_dir, NULL, error);
+  store = prd_secret_store_open_default_sync (prd_hub_config_get_server (config)->data_dir, NULL,
+                                              error);
   if (store == NULL)
     return NULL;
   prd_hub_secret_set_store (store);
@@ -165,7 +171,7 @@ open_ai_provider (PrdHubConfig *config, PrdSecretStore *secrets, GError **error)
   const char *env = g_getenv ("PRDHUB_AI_API_KEY");
   g_autoptr (GError) local_error = NULL;
 
-  if (config->ai_base_url == NULL)
+  if (prd_hub_config_get_ai (config)->base_url == NULL)
     return NULL;
   if (env != NULL && *env != '\0')
     key = g_strdup (env);
@@ -192,15 +198,16 @@ store_result (GObject *source, GAsyncResult *result, gpointer user_data)
 static PrdStore *
 open_store (PrdHubConfig *config, GError **error)
 {
-  g_autofree char *path = g_build_filename (config->data_dir, STORE_FILE, NULL);
+  const char *data_dir = prd_hub_config_get_server (config)->data_dir;
+  g_autofree char *path = g_build_filename (data_dir, STORE_FILE, NULL);
   g_autoptr (GAsyncResult) result = NULL;
 
-  if (g_mkdir_with_parents (config->data_dir, 0700) != 0)
+  if (g_mkdir_with_parents (data_dir, 0700) != 0)
     {
       int saved_errno = errno;
 
       g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot create the data folder %s: %s",
-                   config->data_dir, g_strerror (saved_errno));
+                   data_dir, g_strerror (saved_errno));
       return NULL;
     }
   prd_sqlite_store_new_async (path, NULL, store_result, &result);
@@ -220,17 +227,46 @@ close_store (PrdStore *store)
     g_warning ("Cannot close the store: %s", error->message);
 }
 
+/* Every feature starts (and loads what it holds) before the hub listens. */
+static gboolean
+start_hub (PrdHub *hub, PrdStore *store, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  prd_hub_set_store_async (hub, store, NULL, store_result, &result);
+  wait_for (&result);
+  return prd_hub_set_store_finish (hub, result, error);
+}
+
+/* Connections are bounded by [server] max-connections, not by a soft
+ * open-file limit left at 1024 for select() users: the hub polls. */
+static void
+raise_open_file_limit (void)
+{
+  struct rlimit limit;
+  rlim_t soft;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max)
+    return;
+  soft = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit (RLIMIT_NOFILE, &limit) == 0)
+    g_debug ("Open-file limit raised from %llu to %llu", (unsigned long long) soft,
+             (unsigned long long) limit.rlim_max);
+}
+
 /* The LAN announcement of @hub, on the port it really listens on. */
 static PrdHubDiscovery *
 new_discovery (PrdHub *hub, PrdHubConfig *config)
 {
   GSList *uris = prd_hub_get_uris (hub);
   g_autofree char *name = prd_hub_discovery_default_name ();
-  int port = uris != NULL ? g_uri_get_port (uris->data) : config->listen_port;
+  PrdHubServerConfig *server = prd_hub_config_get_server (config);
+  int port = uris != NULL ? g_uri_get_port (uris->data) : server->listen_port;
   PrdHubDiscovery *discovery;
 
   discovery =
-      prd_hub_discovery_new (name, config->listen_host, (guint16) port, config->tls_cert != NULL);
+      prd_hub_discovery_new (name, server->listen_host, (guint16) port, server->tls_cert != NULL);
   g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
   return discovery;
 }
@@ -301,8 +337,9 @@ cmd_serve (int argc, char **argv)
                         cors_origins, autosave_interval, &error);
   if (config == NULL)
     return fail (error);
-  if ((ai_base_url != NULL && !prd_hub_config_set_ai (config, "base-url", ai_base_url, &error)) ||
-      (ai_model != NULL && !prd_hub_config_set_ai (config, "model", ai_model, &error)) ||
+  if ((ai_base_url != NULL &&
+       !prd_hub_config_set (config, "ai", "base-url", ai_base_url, &error)) ||
+      (ai_model != NULL && !prd_hub_config_set (config, "ai", "model", ai_model, &error)) ||
       !prd_hub_config_validate (config, &error))
     return fail (error);
   secrets = open_secret_store (config, &error);
@@ -319,8 +356,13 @@ cmd_serve (int argc, char **argv)
   if (store == NULL)
     return fail (error);
   hub = prd_hub_new (config, auth);
-  prd_hub_set_store (hub, store);
+  if (!start_hub (hub, store, &error))
+    {
+      close_store (store);
+      return fail (error);
+    }
   prd_hub_set_ai_provider (hub, provider);
+  raise_open_file_limit ();
   if (!prd_hub_listen (hub, &error))
     return fail (error);
 
@@ -418,11 +460,11 @@ cmd_token (int argc, char **argv)
   config = load_config (config_file, NULL, data_dir, NULL, NULL, NULL, NULL, NULL, &error);
   if (config == NULL)
     return fail (error);
-  if (config->jwt_public_key != NULL)
+  if (prd_hub_config_get_auth (config)->jwt_public_key != NULL)
     {
       g_printerr ("prdhub: the hub verifies tokens with %s (jwt-public-key); "
                   "mint them with that key's identity provider\n",
-                  config->jwt_public_key);
+                  prd_hub_config_get_auth (config)->jwt_public_key);
       return 1;
     }
   /* The environment's secret wins; no need to wait for a keyring then. */
@@ -543,7 +585,7 @@ prd_list (PrdStore *store, const char *org)
   for (guint i = 0; i < infos->len; i++)
     {
       PrdStoreInfo *info = g_ptr_array_index (infos, i);
-      g_autofree char *updated = prd_hub_format_time (info->updated_at);
+      g_autofree char *updated = prd_time_format (info->updated_at);
 
       printf ("%s\t%s\t%s\t%s\n", info->id, info->version, updated, info->title);
     }
@@ -779,7 +821,8 @@ cmd_secret (int argc, char **argv)
                       PRD_AUTH_MIN_SECRET_LENGTH);
           return 1;
         }
-      store = prd_secret_store_open_default_sync (config->data_dir, NULL, &error);
+      store = prd_secret_store_open_default_sync (prd_hub_config_get_server (config)->data_dir,
+                                                  NULL, &error);
       if (store == NULL || !prd_secret_store_store_sync (store, name, value, NULL, &error))
         {
           memset (value, 0, strlen (value));
@@ -789,7 +832,8 @@ cmd_secret (int argc, char **argv)
       return 0;
     }
 
-  store = prd_secret_store_open_default_sync (config->data_dir, NULL, &error);
+  store = prd_secret_store_open_default_sync (prd_hub_config_get_server (config)->data_dir, NULL,
+                                              &error);
   if (store == NULL)
     return fail (error);
   if (g_str_equal (action, "delete"))

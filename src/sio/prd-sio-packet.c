@@ -7,15 +7,19 @@
  * have the shape their type calls for, and placeholders must point at an
  * announced attachment. Whatever a stock client sends is accepted; anything
  * else is refused with a message that says which part is wrong, so that the
- * connection can be closed with a useful log line. Encoding is the exact
- * inverse for canonical input.
+ * connection can be closed with a useful log line. The one exception is a
+ * payload that is well-formed JSON but has a string holding U+0000 or an
+ * unpaired surrogate: such a packet decodes, marked unusable, so that the
+ * event can be answered with INVALID_PAYLOAD (its name and ack id are known)
+ * while the connection stays open. Encoding is the exact inverse for
+ * canonical input.
  */
 #define G_LOG_DOMAIN "prd-sio"
 
 #include "config.h"
 
 #include "prd-error.h"
-#include "prd-sio-json-private.h"
+#include "prd-json.h"
 #include "prd-sio-packet.h"
 
 static const char *const type_names[] = {
@@ -235,6 +239,37 @@ check_payload (PrdSioPacket *packet, GError **error)
   return TRUE;
 }
 
+/* An unusable payload must never reach a handler, not even with U+FFFD in
+ * place of what the client sent: keep what answering the packet needs. */
+static void
+keep_frame_only (PrdSioPacket *packet)
+{
+  JsonArray *frame;
+
+  switch (packet->type)
+    {
+      case PRD_SIO_PACKET_EVENT:
+      case PRD_SIO_PACKET_BINARY_EVENT:
+        frame = json_array_new ();
+        json_array_add_element (
+            frame, json_node_copy (json_array_get_element (json_node_get_array (packet->data), 0)));
+        break;
+
+      case PRD_SIO_PACKET_ACK:
+      case PRD_SIO_PACKET_BINARY_ACK:
+        frame = json_array_new ();
+        break;
+
+      default:
+        g_clear_pointer (&packet->data, json_node_unref);
+        return;
+    }
+  json_node_unref (packet->data);
+  packet->data = json_node_new (JSON_NODE_ARRAY);
+  json_node_take_array (packet->data, frame);
+  json_node_seal (packet->data);
+}
+
 /**
  * prd_sio_packet_decode:
  * @text: the text of one Engine.IO message
@@ -242,6 +277,9 @@ check_payload (PrdSioPacket *packet, GError **error)
  *
  * Decodes the text part of a packet. For BINARY_EVENT/BINARY_ACK the result
  * announces @n_attachments and has no @attachments yet (see #PrdSioDecoder).
+ *
+ * A payload that is JSON but holds an unusable string still decodes, with
+ * #PrdSioPacket.unusable_payload set (see there).
  *
  * Returns: (transfer full): the packet, or %NULL with %PRD_ERROR_INVALID_PAYLOAD
  */
@@ -325,7 +363,11 @@ prd_sio_packet_decode (const char *text, gsize len, GError **error)
     {
       g_autoptr (GError) json_error = NULL;
 
-      packet->data = prd_sio_json_parse_strict (p, (gsize) (end - p), &json_error);
+      /* The Engine.IO maxPayload bounds the message already. */
+      packet->data =
+          prd_json_parse_full (p, (gssize) (end - p), G_MAXSIZE,
+                               PRD_JSON_PARSE_IMMUTABLE | PRD_JSON_PARSE_REPLACE_BAD_STRINGS,
+                               &packet->unusable_payload, &json_error);
       if (packet->data == NULL)
         return invalid_packet (error, "%s payload: %s", type_names[packet->type],
                                json_error->message);
@@ -333,5 +375,7 @@ prd_sio_packet_decode (const char *text, gsize len, GError **error)
 
   if (!check_payload (packet, error))
     return NULL;
+  if (packet->unusable_payload)
+    keep_frame_only (packet);
   return g_steal_pointer (&packet);
 }

@@ -31,6 +31,12 @@ typedef struct
   JsonNode *data;         /* (owned) (nullable) */
   GPtrArray *attachments; /* (owned) (element-type GBytes) (nullable) */
   guint n_attachments;    /* announced in the header */
+  /* The payload is JSON, but a string in it held U+0000 or an unpaired
+   * surrogate, which the hub cannot hold: @data keeps only the packet's frame
+   * (an event's name, with U+FFFD for those escapes; an empty array for an
+   * ack; nothing for a CONNECT) and the packet is refused with
+   * INVALID_PAYLOAD instead of being handled. */
+  gboolean unusable_payload;
 } PrdSioPacket;
 
 PrdSioPacket *

@@ -8,8 +8,10 @@
  * is CONNECT to a namespace (within "connect-timeout"); any packet for a
  * namespace that is not connected, a second CONNECT to the same namespace and
  * any packet that does not decode end the whole session. A refused CONNECT
- * (unknown namespace, auth hook said no) is answered with CONNECT_ERROR and
- * leaves the session open, as clients retry with other credentials.
+ * (unknown namespace, auth hook said no, an auth payload with a string the
+ * hub cannot hold) is answered with CONNECT_ERROR and leaves the session
+ * open, as clients retry with other credentials. Events whose payload the
+ * decoder marked unusable are answered by the namespace socket.
  */
 #define G_LOG_DOMAIN "prd-sio"
 
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "prd-error.h"
+#include "prd-time.h"
 #include "prd-sio-private.h"
 #include "prd-sio-server.h"
 
@@ -184,6 +187,22 @@ client_connect (PrdSioClient *client, PrdSioPacket *packet)
   if (nsp == NULL)
     {
       send_connect_error (client, packet->nsp, "Invalid namespace", NULL);
+      return;
+    }
+
+  if (packet->unusable_payload)
+    {
+      g_autoptr (JsonObject) data = json_object_new ();
+      g_autoptr (JsonNode) data_node = json_node_new (JSON_NODE_OBJECT);
+      g_autofree char *timestamp = prd_time_format_now ();
+
+      json_object_set_string_member (data, "code",
+                                     prd_error_code_to_string (PRD_ERROR_INVALID_PAYLOAD));
+      json_object_set_string_member (data, "message",
+                                     "A string in auth holds U+0000 or an unpaired surrogate");
+      json_object_set_string_member (data, "timestamp", timestamp);
+      json_node_set_object (data_node, data);
+      send_connect_error (client, packet->nsp, "Invalid payload", data_node);
       return;
     }
 

@@ -5,8 +5,9 @@
  * The socket keeps only a weak link to its Engine.IO session, so a socket
  * that an application holds on to after the disconnect never keeps the
  * transport alive; sending on it is then a no-op. Incoming events pass the
- * connection's rate limiter before they reach a handler; refusals and
- * unknown events are always answered (never dropped silently).
+ * connection's rate limiter before they reach a handler; refusals, unknown
+ * events and events whose payload the decoder marked unusable are always
+ * answered (never dropped silently).
  */
 #define G_LOG_DOMAIN "prd-sio"
 
@@ -16,7 +17,7 @@
 #include <sys/random.h>
 
 #include "prd-error.h"
-#include "prd-sio-json-private.h"
+#include "prd-time.h"
 #include "prd-sio-private.h"
 #include "prd-sio-socket.h"
 
@@ -429,19 +430,30 @@ prd_sio_socket_disconnect (PrdSioSocket *self)
   prd_sio_socket_close (self, "server namespace disconnect");
 }
 
+/* @event: (nullable): the refused event, named in `error` events.
+ * @message and @event may quote the client: what goes out is valid UTF-8
+ * whatever they hold. */
 static JsonNode *
-error_object (const char *code, const char *message, gboolean with_timestamp)
+error_object (const char *code, const char *message, const char *event, gboolean with_timestamp)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new_immutable ();
+  g_autofree char *valid = g_utf8_make_valid (message, -1);
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "code");
   json_builder_add_string_value (builder, code);
   json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, message);
+  json_builder_add_string_value (builder, valid);
+  if (event != NULL)
+    {
+      g_autofree char *valid_event = g_utf8_make_valid (event, -1);
+
+      json_builder_set_member_name (builder, "event");
+      json_builder_add_string_value (builder, valid_event);
+    }
   if (with_timestamp)
     {
-      g_autofree char *timestamp = prd_sio_json_timestamp_now ();
+      g_autofree char *timestamp = prd_time_format_now ();
 
       json_builder_set_member_name (builder, "timestamp");
       json_builder_add_string_value (builder, timestamp);
@@ -453,7 +465,7 @@ error_object (const char *code, const char *message, gboolean with_timestamp)
 static void
 ack_error (PrdSioSocket *self, gint64 ack_id, const char *code, const char *message)
 {
-  g_autoptr (JsonNode) error = error_object (code, message, FALSE);
+  g_autoptr (JsonNode) error = error_object (code, message, NULL, FALSE);
   g_autoptr (JsonObject) wrapper = json_object_new ();
   g_autoptr (JsonNode) payload = json_node_new (JSON_NODE_OBJECT);
   g_autoptr (JsonArray) args = json_array_new ();
@@ -473,7 +485,7 @@ refuse_rate_limited (PrdSioSocket *self, const PrdSioRateInfo *info, gint64 ack_
   g_autofree char *reset = NULL;
   gint64 reset_real = g_get_real_time () + (info->reset_time_us - g_get_monotonic_time ());
 
-  reset = prd_sio_json_timestamp (reset_real);
+  reset = prd_time_format (reset_real);
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "message");
   json_builder_add_string_value (builder, "Rate limit exceeded");
@@ -499,7 +511,21 @@ refuse_unknown_event (PrdSioSocket *self, const char *event, gint64 ack_id)
 {
   const char *code = prd_error_code_to_string (PRD_ERROR_UNKNOWN_EVENT);
   g_autofree char *message = g_strdup_printf ("Unknown event '%s'", event);
-  g_autoptr (JsonNode) payload = error_object (code, message, TRUE);
+  g_autoptr (JsonNode) payload = error_object (code, message, NULL, TRUE);
+
+  prd_sio_socket_emit_one (self, "error", payload);
+  if (ack_id >= 0)
+    ack_error (self, ack_id, code, message);
+}
+
+/* Answered like any payload a handler refuses: the `error` event, naming the
+ * event, and the ack's error when the client asked for one. */
+static void
+refuse_unusable_payload (PrdSioSocket *self, const char *event, gint64 ack_id)
+{
+  const char *code = prd_error_code_to_string (PRD_ERROR_INVALID_PAYLOAD);
+  const char *message = "A string in the payload holds U+0000 or an unpaired surrogate";
+  g_autoptr (JsonNode) payload = error_object (code, message, event, TRUE);
 
   prd_sio_socket_emit_one (self, "error", payload);
   if (ack_id >= 0)
@@ -561,6 +587,13 @@ prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet)
       g_debug ("Socket %s: event '%s' refused, rate limit of %u reached", self->id, event,
                info.limit);
       refuse_rate_limited (self, &info, packet->id);
+      return;
+    }
+
+  if (packet->unusable_payload)
+    {
+      g_debug ("Socket %s: event '%s' refused, a string in it cannot be held", self->id, event);
+      refuse_unusable_payload (self, event, packet->id);
       return;
     }
 

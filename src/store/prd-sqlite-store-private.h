@@ -3,18 +3,28 @@
 
 #include <sqlite3.h>
 
+#include "prd-ai-job-store.h"
+#include "prd-approval-store.h"
+#include "prd-comment-store.h"
+#include "prd-conflict-store.h"
+#include "prd-notification-store.h"
 #include "prd-sqlite-store.h"
+#include "prd-version-store.h"
 
 G_BEGIN_DECLS
 
 /*
- * How a feature keeps its tables in the hub's database without growing
- * prd-sqlite-store.c: it writes its operations in a file of its own as
- * #PrdSqliteOpFunc functions and queues them with prd_sqlite_store_run_async().
- * They run on the store's worker thread, inside the same grouped
- * transactions as every other request (a write's callback fires only after
- * COMMIT), so the worker's connection stays the only one. Its schema is one
- * more entry at the end of the `migrations` array in prd-sqlite-store.c.
+ * How a store interface gets its SQLite side without growing
+ * prd-sqlite-store.c: a file of its own (prd-sqlite-store-<concern>.c)
+ * writes the operations as #PrdSqliteOpFunc functions and queues them with
+ * prd_sqlite_store_run_async(), and its `_iface_init` function below is
+ * named in PrdSqliteStore's type definition. The operations run on the
+ * store's worker thread, inside the same grouped transactions as every
+ * other request (a write's callback fires only after COMMIT), so the
+ * worker's connection stays the only one; each write runs in a savepoint of
+ * its own, so everything one operation does commits or rolls back together.
+ * A new table is one more entry at the end of the `migrations` array in
+ * prd-sqlite-store.c.
  */
 
 typedef struct _PrdSqliteWorker PrdSqliteWorker;
@@ -61,5 +71,36 @@ void prd_sqlite_stmt_reset (sqlite3_stmt *stmt);
 
 typedef sqlite3_stmt PrdSqliteStmt;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdSqliteStmt, prd_sqlite_stmt_reset)
+
+/* Binds @text (copied), or SQL NULL for %NULL. */
+static inline int
+prd_sqlite_bind_text (sqlite3_stmt *stmt, int index, const char *text)
+{
+  if (text == NULL)
+    return sqlite3_bind_null (stmt, index);
+  return sqlite3_bind_text (stmt, index, text, -1, SQLITE_TRANSIENT);
+}
+
+/* (transfer full) (nullable): a copy of a text column, %NULL for SQL NULL */
+static inline char *
+prd_sqlite_column_text (sqlite3_stmt *stmt, int index)
+{
+  return g_strdup ((const char *) sqlite3_column_text (stmt, index));
+}
+
+/* Inserts the records (prd-sqlite-store-notifications.c): for the writes
+ * that announce themselves, inside their own savepoint. */
+gboolean prd_sqlite_worker_insert_announcements (PrdSqliteWorker *worker,
+                                                 GPtrArray *notifications,
+                                                 GPtrArray *activities,
+                                                 GError **error);
+
+/* The interfaces PrdSqliteStore implements besides PrdStore, one file each. */
+void prd_sqlite_store_ai_job_store_iface_init (PrdAiJobStoreInterface *iface);
+void prd_sqlite_store_approval_store_iface_init (PrdApprovalStoreInterface *iface);
+void prd_sqlite_store_comment_store_iface_init (PrdCommentStoreInterface *iface);
+void prd_sqlite_store_conflict_store_iface_init (PrdConflictStoreInterface *iface);
+void prd_sqlite_store_notification_store_iface_init (PrdNotificationStoreInterface *iface);
+void prd_sqlite_store_version_store_iface_init (PrdVersionStoreInterface *iface);
 
 G_END_DECLS

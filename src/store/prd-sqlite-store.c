@@ -30,6 +30,11 @@
  * (NORMAL would only survive a process crash). bench-store prints what that
  * costs per commit; grouping is what makes it affordable.
  *
+ * Interfaces. Besides PrdStore, the store implements one interface per
+ * feature that keeps tables here (comments, approvals, notifications and
+ * activity, conflicts, AI jobs, versions), each in its own
+ * prd-sqlite-store-<concern>.c through prd-sqlite-store-private.h.
+ *
  * Cancellation is honoured while a request is still queued; once the worker
  * has run it, the result reports what happened, because a committed update
  * reported as cancelled would be sent again and stored twice.
@@ -102,7 +107,7 @@ static const char *const migrations[] = {
   "  PRIMARY KEY (prd_id, site)"
   ") WITHOUT ROWID;"
   "CREATE INDEX prd_sites_by_user ON prd_sites (prd_id, user_id, site);",
-  /* versions (prd-version-store.c): one row per created version, in the
+  /* versions (prd-sqlite-store-versions.c): one row per created version, in the
    * order they were created (rowid); commit_hash names the git commit. */
   "CREATE TABLE versions ("
   "  id TEXT PRIMARY KEY NOT NULL,"
@@ -115,7 +120,8 @@ static const char *const migrations[] = {
   "  created_at INTEGER NOT NULL,"
   "  UNIQUE (prd_id, version)"
   ");",
-  /* social: comments, notifications, approvals, activity (prd-hub-social.c) */
+  /* social: comments, notifications, approvals, activity
+   * (prd-sqlite-store-comments.c, -approvals.c, -notifications.c) */
   "CREATE TABLE social_comments ("
   "  id TEXT PRIMARY KEY NOT NULL,"
   "  prd_id TEXT NOT NULL REFERENCES prds (id) ON DELETE CASCADE,"
@@ -179,7 +185,7 @@ static const char *const migrations[] = {
   "  updated_at INTEGER NOT NULL"
   ");"
   "CREATE INDEX ai_jobs_by_state ON ai_jobs (state);",
-  /* Open conflicts (prd-hub-conflicts.c); resolved ones are deleted */
+  /* Open conflicts (prd-sqlite-store-conflicts.c); resolved ones are deleted */
   "CREATE TABLE conflicts ("
   "  id TEXT PRIMARY KEY NOT NULL,"
   "  prd_id TEXT NOT NULL REFERENCES prds (id) ON DELETE CASCADE,"
@@ -267,10 +273,20 @@ struct _PrdSqliteStore
 
 static void prd_sqlite_store_iface_init (PrdStoreInterface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (PrdSqliteStore,
-                               prd_sqlite_store,
-                               G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (PRD_TYPE_STORE, prd_sqlite_store_iface_init))
+/* Besides PrdStore, one interface per concern; each is implemented in a
+ * file of its own (prd-sqlite-store-<concern>.c, see
+ * prd-sqlite-store-private.h). */
+/* clang-format off */
+G_DEFINE_FINAL_TYPE_WITH_CODE (PrdSqliteStore, prd_sqlite_store, G_TYPE_OBJECT,
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_STORE, prd_sqlite_store_iface_init)
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_COMMENT_STORE, prd_sqlite_store_comment_store_iface_init)
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_APPROVAL_STORE, prd_sqlite_store_approval_store_iface_init)
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_NOTIFICATION_STORE,
+                         prd_sqlite_store_notification_store_iface_init)
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_CONFLICT_STORE, prd_sqlite_store_conflict_store_iface_init)
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_AI_JOB_STORE, prd_sqlite_store_ai_job_store_iface_init)
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_VERSION_STORE, prd_sqlite_store_version_store_iface_init))
+/* clang-format on */
 
 static gboolean
 request_is_write (const Request *r)

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The versions table (schema in prd-sqlite-store.c), through the store's
- * worker. Recording a version also sets the PRD's version field in the same
- * savepoint, so the two never disagree.
+ * PrdVersionStore: the interface's record, checked entry points, and the
+ * version arithmetic (ids, semantic-version bumps) the hub needs around it.
  */
 #define G_LOG_DOMAIN "prd-store"
 
@@ -12,9 +11,16 @@
 
 #include "prd-error.h"
 #include "prd-git-repo.h"
-#include "prd-sqlite-store-private.h"
+#include "prd-store.h"
 
 #include "prd-version-store.h"
+
+G_DEFINE_INTERFACE (PrdVersionStore, prd_version_store, G_TYPE_OBJECT)
+
+static void
+prd_version_store_default_init (PrdVersionStoreInterface *iface)
+{
+}
 
 PrdVersionRecord *
 prd_version_record_copy (const PrdVersionRecord *record)
@@ -85,147 +91,97 @@ prd_version_bump (const char *version, const char *type, GError **error)
   return NULL;
 }
 
-static gboolean
-add_op (PrdSqliteWorker *worker,
-        gpointer data,
-        gpointer *result,
-        GDestroyNotify *result_free,
-        GError **error)
-{
-  PrdVersionRecord *record = data;
-  g_autoptr (PrdSqliteStmt) insert = NULL;
-  g_autoptr (PrdSqliteStmt) update = NULL;
-
-  update = prd_sqlite_worker_prepare (
-      worker, "UPDATE prds SET version = ?, updated_at = MAX(updated_at, ?) WHERE id = ?", error);
-  if (update == NULL)
-    return FALSE;
-  sqlite3_bind_text (update, 1, record->version, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (update, 2, record->created_at);
-  sqlite3_bind_text (update, 3, record->prd_id, -1, SQLITE_STATIC);
-  if (!prd_sqlite_worker_step_done (worker, update, error))
-    return FALSE;
-  if (sqlite3_changes (prd_sqlite_worker_get_db (worker)) == 0)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "There is no PRD %s", record->prd_id);
-      return FALSE;
-    }
-  insert = prd_sqlite_worker_prepare (worker,
-                                      "INSERT INTO versions (id, prd_id, version, commit_hash,"
-                                      " changelog, created_by_id, created_by_name, created_at)"
-                                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                      error);
-  if (insert == NULL)
-    return FALSE;
-  sqlite3_bind_text (insert, 1, record->id, -1, SQLITE_STATIC);
-  sqlite3_bind_text (insert, 2, record->prd_id, -1, SQLITE_STATIC);
-  sqlite3_bind_text (insert, 3, record->version, -1, SQLITE_STATIC);
-  sqlite3_bind_text (insert, 4, record->commit_hash, -1, SQLITE_STATIC);
-  sqlite3_bind_text (insert, 5, record->changelog, -1, SQLITE_STATIC);
-  sqlite3_bind_text (insert, 6, record->created_by_id, -1, SQLITE_STATIC);
-  sqlite3_bind_text (insert, 7, record->created_by_name, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (insert, 8, record->created_at);
-  if (!prd_sqlite_worker_step_done (worker, insert, error))
-    {
-      if (sqlite3_extended_errcode (prd_sqlite_worker_get_db (worker)) == SQLITE_CONSTRAINT_UNIQUE)
-        {
-          g_clear_error (error);
-          g_set_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS, "%s already has version %s",
-                       record->prd_id, record->version);
-        }
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /**
  * prd_version_store_add_async:
+ * @record: the version; copied
  *
- * Records @record and sets the PRD's version to `record->version`.
+ * Records @record and sets the PRD's version to `record->version`, in one
+ * transaction. A PRD that does not exist fails with
+ * %PRD_ERROR_PRD_NOT_FOUND, a version it already has with
+ * %PRD_ERROR_ALREADY_EXISTS; either writes nothing.
  */
 void
-prd_version_store_add_async (PrdSqliteStore *store,
+prd_version_store_add_async (PrdVersionStore *self,
                              const PrdVersionRecord *record,
                              GCancellable *cancellable,
                              GAsyncReadyCallback callback,
                              gpointer user_data)
 {
-  prd_sqlite_store_run_async (store, TRUE, add_op, prd_version_record_copy (record),
-                              (GDestroyNotify) prd_version_record_free, prd_version_store_add_async,
-                              cancellable, callback, user_data);
-}
+  GError *error = NULL;
 
-gboolean
-prd_version_store_add_finish (PrdSqliteStore *store, GAsyncResult *result, GError **error)
-{
-  return prd_sqlite_store_run_finish (store, result, NULL, error);
-}
+  g_return_if_fail (PRD_IS_VERSION_STORE (self));
+  g_return_if_fail (record != NULL);
 
-static gboolean
-list_op (PrdSqliteWorker *worker,
-         gpointer data,
-         gpointer *result,
-         GDestroyNotify *result_free,
-         GError **error)
-{
-  const char *prd_id = data;
-  g_autoptr (PrdSqliteStmt) stmt = NULL;
-  g_autoptr (GPtrArray) records =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_version_record_free);
-  int rc;
-
-  stmt = prd_sqlite_worker_prepare (worker,
-                                    "SELECT id, version, commit_hash, changelog, created_by_id,"
-                                    " created_by_name, created_at FROM versions"
-                                    " WHERE prd_id = ? ORDER BY rowid",
-                                    error);
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_text (stmt, 1, prd_id, -1, SQLITE_STATIC);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  if (!prd_store_validate_prd_id (record->prd_id, &error) ||
+      !prd_store_validate_name ("author", record->created_by_id, &error))
     {
-      PrdVersionRecord *record = g_new0 (PrdVersionRecord, 1);
-
-      record->prd_id = g_strdup (prd_id);
-      record->id = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
-      record->version = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
-      record->commit_hash = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
-      record->changelog = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
-      record->created_by_id = g_strdup ((const char *) sqlite3_column_text (stmt, 4));
-      record->created_by_name = g_strdup ((const char *) sqlite3_column_text (stmt, 5));
-      record->created_at = sqlite3_column_int64 (stmt, 6);
-      g_ptr_array_add (records, record);
+      g_task_report_error (self, callback, user_data, prd_version_store_add_async, error);
+      return;
     }
-  if (rc != SQLITE_DONE)
-    return prd_sqlite_worker_set_error (worker, rc, "Cannot list the versions", error);
-  *result = g_steal_pointer (&records);
-  *result_free = (GDestroyNotify) g_ptr_array_unref;
-  return TRUE;
+  if (record->id == NULL || record->version == NULL || record->commit_hash == NULL ||
+      record->changelog == NULL || record->created_by_name == NULL)
+    {
+      g_task_report_new_error (
+          self, callback, user_data, prd_version_store_add_async, PRD_ERROR,
+          PRD_ERROR_INVALID_PAYLOAD,
+          "A version needs an id, a number, a commit, a changelog and an author name");
+      return;
+    }
+  PRD_VERSION_STORE_GET_IFACE (self)->add_async (self, record, cancellable, callback, user_data);
+}
+
+/**
+ * prd_version_store_add_finish:
+ *
+ * Returns: %TRUE once the version is committed
+ */
+gboolean
+prd_version_store_add_finish (PrdVersionStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (PRD_IS_VERSION_STORE (self), FALSE);
+
+  if (g_async_result_is_tagged (result, prd_version_store_add_async))
+    return g_task_propagate_boolean (G_TASK (result), error);
+  return PRD_VERSION_STORE_GET_IFACE (self)->add_finish (self, result, error);
 }
 
 /**
  * prd_version_store_list_async:
+ * @prd_id: the PRD
  *
- * Finishes with the versions of @prd_id (element-type PrdVersionRecord),
- * oldest first.
+ * Reads the versions of @prd_id, oldest first.
  */
 void
-prd_version_store_list_async (PrdSqliteStore *store,
+prd_version_store_list_async (PrdVersionStore *self,
                               const char *prd_id,
                               GCancellable *cancellable,
                               GAsyncReadyCallback callback,
                               gpointer user_data)
 {
-  prd_sqlite_store_run_async (store, FALSE, list_op, g_strdup (prd_id), g_free,
-                              prd_version_store_list_async, cancellable, callback, user_data);
+  GError *error = NULL;
+
+  g_return_if_fail (PRD_IS_VERSION_STORE (self));
+
+  if (!prd_store_validate_prd_id (prd_id, &error))
+    {
+      g_task_report_error (self, callback, user_data, prd_version_store_list_async, error);
+      return;
+    }
+  PRD_VERSION_STORE_GET_IFACE (self)->list_async (self, prd_id, cancellable, callback, user_data);
 }
 
+/**
+ * prd_version_store_list_finish:
+ *
+ * Returns: (transfer full) (element-type PrdVersionRecord): the versions,
+ *   or %NULL with @error set
+ */
 GPtrArray *
-prd_version_store_list_finish (PrdSqliteStore *store, GAsyncResult *result, GError **error)
+prd_version_store_list_finish (PrdVersionStore *self, GAsyncResult *result, GError **error)
 {
-  gpointer records = NULL;
+  g_return_val_if_fail (PRD_IS_VERSION_STORE (self), NULL);
 
-  if (!prd_sqlite_store_run_finish (store, result, &records, error))
-    return NULL;
-  return records;
+  if (g_async_result_is_tagged (result, prd_version_store_list_async))
+    return g_task_propagate_pointer (G_TASK (result), error);
+  return PRD_VERSION_STORE_GET_IFACE (self)->list_finish (self, result, error);
 }

@@ -26,6 +26,8 @@
  *   not-object        one delta, then an event that is a JSON array
  *   mid-error         one delta, then an OpenAI error object as an event
  *   huge-event        a data line longer than the client's event limit
+ *   deep-event        one delta, then an event of 100,000 nested arrays
+ *   nul-event         one delta, then a delta whose content escapes U+0000
  *   json-instead      a non-streamed JSON answer to a streamed request
  *   complete          a non-streamed answer with usage
  *   complete-garbage  a non-streamed answer that is not JSON
@@ -619,6 +621,25 @@ handle_completions (SoupServer *server,
           steps, STEP_SEND, 5,
           "data: {\"error\":{\"message\":\"Overloaded, try again\",\"type\":\"overloaded\"}}\n\n",
           -1);
+      add_step (steps, STEP_END, 0, NULL, 0);
+    }
+  else if (g_str_equal (scenario, "deep-event"))
+    {
+      g_autoptr (GString) deep = g_string_new ("data: ");
+
+      for (guint i = 0; i < 100000; i++)
+        g_string_append_c (deep, '[');
+      g_string_append (deep, "\n\n");
+      send_text (steps, 0, delta_event ("Hello"));
+      add_step (steps, STEP_SEND, 5, deep->str, (gssize) deep->len);
+      add_step (steps, STEP_END, 0, NULL, 0);
+    }
+  else if (g_str_equal (scenario, "nul-event"))
+    {
+      send_text (steps, 0, delta_event ("Hello"));
+      add_step (steps, STEP_SEND, 5,
+                "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\\u0000b\"}}]}\n\n",
+                -1);
       add_step (steps, STEP_END, 0, NULL, 0);
     }
   else if (g_str_equal (scenario, "huge-event"))

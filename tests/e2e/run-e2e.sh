@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# Runs the node end-to-end suite; exit code 77 (skipped) when node or the
+# Runs the node end-to-end suite, or the files named as arguments (meson runs
+# one file per test); exit code 77 (skipped) when node or the
 # suite's npm dependencies are missing (`npm ci` in tests/e2e installs them;
 # build-aux/bootstrap does that).
 set -eu
@@ -17,4 +18,7 @@ if [ ! -f "$here/node_modules/socket.io-client/package.json" ]; then
 fi
 
 cd "$here"
-exec node --test --test-reporter=tap ./*.test.js
+if [ $# -eq 0 ]; then
+  set -- ./*.test.js
+fi
+exec node --test --test-reporter=tap "$@"

@@ -121,8 +121,9 @@ function collectStderr(proc) {
 }
 
 // Starts `prdhub serve` on an ephemeral port with a fresh data dir.
-// `config` is the text of an INI file passed with --config.
-export async function startHub({ config, args = [], env = {} } = {}) {
+// `config` is the text of an INI file passed with --config; `fdLimit` runs
+// it under `ulimit -n fdLimit` (soft and hard).
+export async function startHub({ config, args = [], env = {}, fdLimit } = {}) {
   const dataDir = tmpDir('prdhub-e2e-data-');
   const argv = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir];
   if (config !== undefined) {
@@ -132,7 +133,10 @@ export async function startHub({ config, args = [], env = {} } = {}) {
   }
   argv.push(...args);
 
-  const proc = spawn(PRDHUB_BIN, argv, {
+  const [file, fileArgs] = fdLimit === undefined
+    ? [PRDHUB_BIN, argv]
+    : ['/bin/sh', ['-c', `ulimit -n ${Number(fdLimit)} && exec "$0" "$@"`, PRDHUB_BIN, ...argv]];
+  const proc = spawn(file, fileArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PRDHUB_JWT_SECRET: JWT_SECRET, ...env },
   });

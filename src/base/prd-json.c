@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The one JSON reader of the hub. Every JSON text that comes in — REST
+ * bodies, Socket.IO payloads, the AI provider's events and answers, JWT
+ * payloads, rows the hub reads back from its own database — goes through
+ * prd_json_parse() or prd_json_parse_full(), with the same limits.
+ *
+ * json-glib 1.6 is lenient in ways that matter on a network boundary: it
+ * accepts comments, single-quoted strings, hex and leading-zero numbers and
+ * trailing garbage after the first value, silently wraps integers that do not
+ * fit in 64 bits, turns 1e400 into infinity (which it then prints as invalid
+ * JSON) and recurses without a depth limit (100,000 '[' overflow the stack).
+ * Its strings are C strings, so an escaped U+0000 silently cuts a string
+ * short, and an unpaired surrogate escape (\ud800) becomes bytes that are
+ * not UTF-8. Every text is therefore first checked against the RFC 8259
+ * grammar here, with a size and a depth limit, and strings are checked for
+ * code points the hub cannot hold; only then is it handed to json-glib.
+ */
+#define G_LOG_DOMAIN "prd-base"
+
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prd-error.h"
+#include "prd-json.h"
+
+typedef struct
+{
+  const char *p;
+  const char *end;
+  const char *start;
+  GError **error;
+
+  /* Unusable strings: the first one found, for the error message, and with
+   * PRD_JSON_PARSE_REPLACE_BAD_STRINGS a copy of the text with each such
+   * escape overwritten by "\ufffd" (an escape of the same length). */
+  gboolean replace;
+  const char *first_bad; /* (nullable): its backslash */
+  const char *first_bad_what;
+  char *copy; /* (owned) (nullable) */
+} Scanner;
+
+static gboolean
+fail (Scanner *s, const char *what)
+{
+  g_set_error (s->error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "Invalid JSON at offset %ld: %s",
+               (long) (s->p - s->start), what);
+  return FALSE;
+}
+
+static void
+skip_ws (Scanner *s)
+{
+  while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+    s->p++;
+}
+
+static gboolean
+scan_literal (Scanner *s, const char *lit)
+{
+  gsize n = strlen (lit);
+
+  if ((gsize) (s->end - s->p) < n || memcmp (s->p, lit, n) != 0)
+    return fail (s, "unexpected token");
+  s->p += n;
+  return TRUE;
+}
+
+/* Four hex digits at @p (which has at least four bytes). */
+static gboolean
+read_hex4 (const char *p, guint *value)
+{
+  *value = 0;
+  for (int i = 0; i < 4; i++)
+    {
+      int digit = g_ascii_xdigit_value (p[i]);
+
+      if (digit < 0)
+        return FALSE;
+      *value = (*value << 4) | (guint) digit;
+    }
+  return TRUE;
+}
+
+/* A \uXXXX escape at @escape that is valid JSON but names no character the
+ * hub can hold in a C string of UTF-8. */
+static void
+note_bad_escape (Scanner *s, const char *escape, const char *what)
+{
+  if (s->first_bad == NULL)
+    {
+      s->first_bad = escape;
+      s->first_bad_what = what;
+    }
+  if (!s->replace)
+    return;
+  if (s->copy == NULL)
+    {
+      gsize len = (gsize) (s->end - s->start);
+
+      s->copy = g_malloc (len + 1);
+      memcpy (s->copy, s->start, len);
+      s->copy[len] = '\0';
+    }
+  memcpy (s->copy + (escape - s->start), "\\ufffd", 6);
+}
+
+static gboolean
+scan_unicode_escape (Scanner *s)
+{
+  const char *escape = s->p - 1; /* the backslash */
+  guint unit, low;
+
+  s->p++; /* the 'u' */
+  if (s->end - s->p < 4 || !read_hex4 (s->p, &unit))
+    return fail (s, "bad \\u escape");
+  s->p += 4;
+
+  if (unit == 0)
+    note_bad_escape (s, escape, "U+0000");
+  else if (unit >= 0xDC00 && unit <= 0xDFFF)
+    note_bad_escape (s, escape, "an unpaired low surrogate");
+  else if (unit >= 0xD800 && unit <= 0xDBFF)
+    {
+      /* only a low surrogate escape right after it makes a character */
+      if (s->end - s->p >= 6 && s->p[0] == '\\' && s->p[1] == 'u' && read_hex4 (s->p + 2, &low) &&
+          low >= 0xDC00 && low <= 0xDFFF)
+        s->p += 6;
+      else
+        note_bad_escape (s, escape, "an unpaired high surrogate");
+    }
+  return TRUE;
+}
+
+static gboolean
+scan_string (Scanner *s)
+{
+  s->p++; /* opening quote */
+  while (s->p < s->end)
+    {
+      unsigned char c = (unsigned char) *s->p;
+
+      if (c == '"')
+        {
+          s->p++;
+          return TRUE;
+        }
+      if (c < 0x20)
+        return fail (s, "control character in string");
+      if (c == '\\')
+        {
+          s->p++;
+          if (s->p >= s->end)
+            break;
+          switch (*s->p)
+            {
+              case '"':
+              case '\\':
+              case '/':
+              case 'b':
+              case 'f':
+              case 'n':
+              case 'r':
+              case 't':
+                s->p++;
+                break;
+              case 'u':
+                if (!scan_unicode_escape (s))
+                  return FALSE;
+                break;
+              default:
+                return fail (s, "bad escape");
+            }
+          continue;
+        }
+      s->p++;
+    }
+  return fail (s, "unterminated string");
+}
+
+static gboolean
+scan_number (Scanner *s)
+{
+  const char *begin = s->p;
+  gboolean integral = TRUE;
+  char buf[64];
+  gsize len;
+
+  if (*s->p == '-')
+    s->p++;
+  if (s->p >= s->end || !g_ascii_isdigit (*s->p))
+    return fail (s, "bad number");
+  if (*s->p == '0')
+    {
+      s->p++;
+      if (s->p < s->end && g_ascii_isdigit (*s->p))
+        return fail (s, "leading zero in number");
+    }
+  else
+    while (s->p < s->end && g_ascii_isdigit (*s->p))
+      s->p++;
+  if (s->p < s->end && *s->p == '.')
+    {
+      integral = FALSE;
+      s->p++;
+      if (s->p >= s->end || !g_ascii_isdigit (*s->p))
+        return fail (s, "bad fraction");
+      while (s->p < s->end && g_ascii_isdigit (*s->p))
+        s->p++;
+    }
+  if (s->p < s->end && (*s->p == 'e' || *s->p == 'E'))
+    {
+      integral = FALSE;
+      s->p++;
+      if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+        s->p++;
+      if (s->p >= s->end || !g_ascii_isdigit (*s->p))
+        return fail (s, "bad exponent");
+      while (s->p < s->end && g_ascii_isdigit (*s->p))
+        s->p++;
+    }
+
+  len = (gsize) (s->p - begin);
+  if (len >= sizeof buf)
+    return fail (s, "number too long");
+  memcpy (buf, begin, len);
+  buf[len] = '\0';
+
+  /* json-glib stores integers as gint64 and doubles as double: refuse what
+   * either would silently corrupt. */
+  errno = 0;
+  if (integral)
+    {
+      (void) g_ascii_strtoll (buf, NULL, 10);
+      if (errno == ERANGE)
+        return fail (s, "integer out of 64-bit range");
+    }
+  else
+    {
+      double d = g_ascii_strtod (buf, NULL);
+
+      if (errno == ERANGE && isinf (d))
+        return fail (s, "number out of range");
+    }
+  return TRUE;
+}
+
+static gboolean scan_value (Scanner *s, guint depth);
+
+static gboolean
+scan_container (Scanner *s, guint depth, gboolean object)
+{
+  char close = object ? '}' : ']';
+
+  if (depth >= PRD_JSON_MAX_DEPTH)
+    return fail (s, "nesting too deep");
+  s->p++;
+  skip_ws (s);
+  if (s->p < s->end && *s->p == close)
+    {
+      s->p++;
+      return TRUE;
+    }
+  for (;;)
+    {
+      skip_ws (s);
+      if (object)
+        {
+          if (s->p >= s->end || *s->p != '"')
+            return fail (s, "expected member name");
+          if (!scan_string (s))
+            return FALSE;
+          skip_ws (s);
+          if (s->p >= s->end || *s->p != ':')
+            return fail (s, "expected ':'");
+          s->p++;
+        }
+      if (!scan_value (s, depth + 1))
+        return FALSE;
+      skip_ws (s);
+      if (s->p < s->end && *s->p == ',')
+        {
+          s->p++;
+          continue;
+        }
+      if (s->p < s->end && *s->p == close)
+        {
+          s->p++;
+          return TRUE;
+        }
+      return fail (s, object ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+}
+
+static gboolean
+scan_value (Scanner *s, guint depth)
+{
+  skip_ws (s);
+  if (s->p >= s->end)
+    return fail (s, "unexpected end of input");
+  switch (*s->p)
+    {
+      case '{':
+        return scan_container (s, depth, TRUE);
+      case '[':
+        return scan_container (s, depth, FALSE);
+      case '"':
+        return scan_string (s);
+      case 't':
+        return scan_literal (s, "true");
+      case 'f':
+        return scan_literal (s, "false");
+      case 'n':
+        return scan_literal (s, "null");
+      default:
+        if (*s->p == '-' || g_ascii_isdigit (*s->p))
+          return scan_number (s);
+        return fail (s, "unexpected character");
+    }
+}
+
+/**
+ * prd_json_parse_full:
+ * @text: UTF-8 JSON text (need not be nul-terminated when @len is given)
+ * @len: its length in bytes, or -1 when @text is nul-terminated
+ * @max_size: the largest @len accepted; 0 for %PRD_JSON_DEFAULT_MAX_SIZE,
+ *   %G_MAXSIZE when the caller has bounded the text already (e.g. a
+ *   transport's message limit)
+ * @flags: #PrdJsonParseFlags
+ * @has_bad_strings: (out) (optional): with
+ *   %PRD_JSON_PARSE_REPLACE_BAD_STRINGS, whether a string held U+0000 or an
+ *   unpaired surrogate (each read as U+FFFD)
+ *
+ * Reads exactly one JSON value (RFC 8259, nothing else around it but white
+ * space), nested at most %PRD_JSON_MAX_DEPTH deep. Numbers must fit what
+ * json-glib holds (a gint64 for integers, a finite double otherwise). A
+ * string escape of U+0000 (C strings end there) or a surrogate that is not
+ * part of a pair (not a character at all) makes the text unusable: it fails
+ * the parse unless @flags has %PRD_JSON_PARSE_REPLACE_BAD_STRINGS.
+ *
+ * Returns: (transfer full): the value, or %NULL with %PRD_ERROR_INVALID_PAYLOAD
+ *   (not JSON, too deep, an unusable string) or %PRD_ERROR_PAYLOAD_TOO_LARGE
+ *   (@len over @max_size)
+ */
+JsonNode *
+prd_json_parse_full (const char *text,
+                     gssize len,
+                     gsize max_size,
+                     PrdJsonParseFlags flags,
+                     gboolean *has_bad_strings,
+                     GError **error)
+{
+  Scanner s = { 0 };
+  g_autoptr (JsonParser) parser = NULL;
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *copy = NULL;
+  gsize size;
+  JsonNode *root;
+
+  g_return_val_if_fail (text != NULL || len <= 0, NULL);
+
+  if (has_bad_strings != NULL)
+    *has_bad_strings = FALSE;
+  if (text == NULL)
+    text = "";
+  size = len < 0 ? strlen (text) : (gsize) len;
+  if (max_size == 0)
+    max_size = PRD_JSON_DEFAULT_MAX_SIZE;
+  if (size > max_size)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE,
+                   "JSON text of %" G_GSIZE_FORMAT " bytes is over the limit of %" G_GSIZE_FORMAT
+                   " bytes",
+                   size, max_size);
+      return NULL;
+    }
+  /* also refuses NUL bytes and UTF-8 encoded surrogates */
+  if (!g_utf8_validate_len (text, size, NULL))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "JSON is not valid UTF-8");
+      return NULL;
+    }
+
+  s.p = s.start = text;
+  s.end = text + size;
+  s.error = error;
+  s.replace = (flags & PRD_JSON_PARSE_REPLACE_BAD_STRINGS) != 0;
+  if (!scan_value (&s, 0))
+    {
+      g_free (s.copy);
+      return NULL;
+    }
+  skip_ws (&s);
+  copy = g_steal_pointer (&s.copy);
+  if (s.p != s.end)
+    {
+      fail (&s, "trailing data after JSON value");
+      return NULL;
+    }
+  if (s.first_bad != NULL)
+    {
+      if (!s.replace)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                       "Unusable JSON string at offset %ld: it holds %s",
+                       (long) (s.first_bad - s.start), s.first_bad_what);
+          return NULL;
+        }
+      if (has_bad_strings != NULL)
+        *has_bad_strings = TRUE;
+    }
+
+  parser =
+      (flags & PRD_JSON_PARSE_IMMUTABLE) != 0 ? json_parser_new_immutable () : json_parser_new ();
+  if (!json_parser_load_from_data (parser, copy != NULL ? copy : text, (gssize) size, &local_error))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "Invalid JSON: %s",
+                   local_error->message);
+      return NULL;
+    }
+  root = json_parser_steal_root (parser);
+  if (root == NULL)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "Empty JSON");
+      return NULL;
+    }
+  return root;
+}
+
+/**
+ * prd_json_parse:
+ * @text: UTF-8 JSON text
+ * @len: its length in bytes, or -1 when @text is nul-terminated
+ * @max_size: the largest @len accepted; 0 for %PRD_JSON_DEFAULT_MAX_SIZE
+ *
+ * prd_json_parse_full() with no flags: a mutable tree, and any string holding
+ * U+0000 or an unpaired surrogate refuses the whole text.
+ *
+ * Returns: (transfer full): the one JSON value in @text, or %NULL with
+ *   %PRD_ERROR_INVALID_PAYLOAD or %PRD_ERROR_PAYLOAD_TOO_LARGE
+ */
+JsonNode *
+prd_json_parse (const char *text, gssize len, gsize max_size, GError **error)
+{
+  return prd_json_parse_full (text, len, max_size, PRD_JSON_PARSE_DEFAULT, NULL, error);
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* Deepest array/object nesting any JSON text may have: json-glib parses
+ * recursively, so an unbounded depth would let one message exhaust the stack.
+ * A top-level array holding 63 more levels of arrays is the deepest accepted. */
+#define PRD_JSON_MAX_DEPTH 64
+
+/* The size limit when a caller passes 0 as @max_size. */
+#define PRD_JSON_DEFAULT_MAX_SIZE (8 * 1024 * 1024)
+
+/**
+ * PrdJsonParseFlags:
+ * @PRD_JSON_PARSE_DEFAULT: a mutable tree; any unusable string fails the parse
+ * @PRD_JSON_PARSE_IMMUTABLE: the tree is sealed (json_node_seal())
+ * @PRD_JSON_PARSE_REPLACE_BAD_STRINGS: grammatically valid JSON whose strings
+ *   hold U+0000 or an unpaired surrogate does not fail: each such escape is
+ *   read as U+FFFD and the caller is told through @has_bad_strings, so that it
+ *   can refuse the content while still reading the document's frame (the
+ *   Socket.IO decoder needs the event name and ack id to answer)
+ */
+typedef enum
+{
+  PRD_JSON_PARSE_DEFAULT = 0,
+  PRD_JSON_PARSE_IMMUTABLE = 1 << 0,
+  PRD_JSON_PARSE_REPLACE_BAD_STRINGS = 1 << 1,
+} PrdJsonParseFlags;
+
+JsonNode *prd_json_parse (const char *text, gssize len, gsize max_size, GError **error);
+JsonNode *prd_json_parse_full (const char *text,
+                               gssize len,
+                               gsize max_size,
+                               PrdJsonParseFlags flags,
+                               gboolean *has_bad_strings,
+                               GError **error);
+
+G_END_DECLS

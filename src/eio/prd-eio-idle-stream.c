@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * A pollable filter input stream that makes the end of an idle HTTP
+ * connection visible to libsoup 3.2; see prd-eio-idle-stream.h for why.
+ *
+ * The empty line matters: libsoup reports a request as started only once it
+ * has read some of it, and only a started request has someone to close the
+ * connection when it fails. The error after it (rather than the end of
+ * stream) makes libsoup give up at once instead of answering the half
+ * request with a 400 on a connection the peer has left.
+ */
+#define G_LOG_DOMAIN "prd-eio"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "prd-eio-idle-stream.h"
+
+#define END_LINE     "\r\n"
+#define END_LINE_LEN 2
+
+struct _PrdEioIdleStream
+{
+  GFilterInputStream parent_instance;
+
+  GIOStream *base_io; /* (owned): closed with this stream */
+  gboolean idle;
+  gboolean ended;    /* the end came while idle: hand out END_LINE, then end_error */
+  gsize line_offset; /* bytes of END_LINE handed out */
+  GError *end_error; /* (owned) (nullable) */
+  PrdEioClosedFunc closed_func;
+  gpointer closed_data;
+};
+
+static void prd_eio_idle_stream_pollable_iface_init (GPollableInputStreamInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (PrdEioIdleStream,
+                               prd_eio_idle_stream,
+                               G_TYPE_FILTER_INPUT_STREAM,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_INPUT_STREAM,
+                                                      prd_eio_idle_stream_pollable_iface_init))
+
+static GInputStream *
+base_stream (PrdEioIdleStream *self)
+{
+  return g_filter_input_stream_get_base_stream (G_FILTER_INPUT_STREAM (self));
+}
+
+/* What is left of the end: the rest of END_LINE, then the error, for good. */
+static gssize
+read_end (PrdEioIdleStream *self, void *buffer, gsize count, GError **error)
+{
+  gsize n;
+
+  if (self->line_offset < END_LINE_LEN && count > 0)
+    {
+      n = MIN (count, END_LINE_LEN - self->line_offset);
+      memcpy (buffer, END_LINE + self->line_offset, n);
+      self->line_offset += n;
+      return (gssize) n;
+    }
+  if (error != NULL)
+    *error = g_error_copy (self->end_error);
+  return -1;
+}
+
+/* Looks at what the base stream returned (@n, and @error when @n < 0). */
+static gssize
+filter_read (PrdEioIdleStream *self, void *buffer, gsize count, gssize n, GError **error)
+{
+  GError *base_error = NULL;
+
+  if (n > 0 || !self->idle)
+    return n;
+  if (n < 0 && error != NULL && g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    return n;
+  if (n < 0 && error != NULL && g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return n;
+
+  if (n < 0 && error != NULL)
+    {
+      base_error = *error;
+      *error = NULL;
+    }
+  self->ended = TRUE;
+  self->line_offset = 0;
+  self->end_error = base_error != NULL
+                        ? base_error
+                        : g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                               "The peer closed the connection between requests");
+  return read_end (self, buffer, count, error);
+}
+
+static gssize
+prd_eio_idle_stream_read (
+    GInputStream *stream, void *buffer, gsize count, GCancellable *cancellable, GError **error)
+{
+  PrdEioIdleStream *self = PRD_EIO_IDLE_STREAM (stream);
+  g_autoptr (GError) local_error = NULL;
+  gssize n;
+
+  if (self->ended)
+    return read_end (self, buffer, count, error);
+  n = g_input_stream_read (base_stream (self), buffer, count, cancellable, &local_error);
+  n = filter_read (self, buffer, count, n, &local_error);
+  if (n < 0)
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  return n;
+}
+
+static void
+notify_closed (PrdEioIdleStream *self)
+{
+  PrdEioClosedFunc func = self->closed_func;
+
+  self->closed_func = NULL;
+  if (func != NULL)
+    func (self->closed_data);
+}
+
+static gboolean
+prd_eio_idle_stream_close (GInputStream *stream, GCancellable *cancellable, GError **error)
+{
+  PrdEioIdleStream *self = PRD_EIO_IDLE_STREAM (stream);
+  gboolean ok;
+
+  /* Closing the base GIOStream (not only its input) closes the socket. */
+  ok = g_io_stream_close (self->base_io, cancellable, error);
+  notify_closed (self);
+  return ok;
+}
+
+static void
+on_base_closed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  g_autoptr (GError) error = NULL;
+  gboolean ok = g_io_stream_close_finish (G_IO_STREAM (source), result, &error);
+
+  notify_closed (g_task_get_source_object (task));
+  if (ok)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, g_steal_pointer (&error));
+}
+
+/* GInputStream would run close_fn in a worker thread; close the base
+ * stream asynchronously on this thread instead. */
+static void
+prd_eio_idle_stream_close_async (GInputStream *stream,
+                                 int io_priority,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  PrdEioIdleStream *self = PRD_EIO_IDLE_STREAM (stream);
+  GTask *task = g_task_new (stream, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, prd_eio_idle_stream_close_async);
+  g_io_stream_close_async (self->base_io, io_priority, cancellable, on_base_closed, task);
+}
+
+static gboolean
+prd_eio_idle_stream_close_finish (GInputStream *stream, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static gboolean
+prd_eio_idle_stream_can_poll (GPollableInputStream *stream)
+{
+  GInputStream *base = base_stream (PRD_EIO_IDLE_STREAM (stream));
+
+  return G_IS_POLLABLE_INPUT_STREAM (base) &&
+         g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (base));
+}
+
+static gboolean
+prd_eio_idle_stream_is_readable (GPollableInputStream *stream)
+{
+  PrdEioIdleStream *self = PRD_EIO_IDLE_STREAM (stream);
+
+  return self->ended ||
+         g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_stream (self)));
+}
+
+static GSource *
+prd_eio_idle_stream_create_source (GPollableInputStream *stream, GCancellable *cancellable)
+{
+  PrdEioIdleStream *self = PRD_EIO_IDLE_STREAM (stream);
+  g_autoptr (GSource) base_source = NULL;
+
+  if (self->ended)
+    base_source = g_timeout_source_new (0);
+  else
+    base_source = g_pollable_input_stream_create_source (
+        G_POLLABLE_INPUT_STREAM (base_stream (self)), cancellable);
+  return g_pollable_source_new_full (stream, base_source, cancellable);
+}
+
+static gssize
+prd_eio_idle_stream_read_nonblocking (GPollableInputStream *stream,
+                                      void *buffer,
+                                      gsize count,
+                                      GError **error)
+{
+  PrdEioIdleStream *self = PRD_EIO_IDLE_STREAM (stream);
+  g_autoptr (GError) local_error = NULL;
+  gssize n;
+
+  if (self->ended)
+    return read_end (self, buffer, count, error);
+  n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (base_stream (self)),
+                                                buffer, count, NULL, &local_error);
+  n = filter_read (self, buffer, count, n, &local_error);
+  if (n < 0)
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  return n;
+}
+
+static void
+prd_eio_idle_stream_pollable_iface_init (GPollableInputStreamInterface *iface)
+{
+  iface->can_poll = prd_eio_idle_stream_can_poll;
+  iface->is_readable = prd_eio_idle_stream_is_readable;
+  iface->create_source = prd_eio_idle_stream_create_source;
+  iface->read_nonblocking = prd_eio_idle_stream_read_nonblocking;
+}
+
+static void
+prd_eio_idle_stream_finalize (GObject *object)
+{
+  PrdEioIdleStream *self = PRD_EIO_IDLE_STREAM (object);
+
+  g_clear_object (&self->base_io);
+  g_clear_error (&self->end_error);
+
+  G_OBJECT_CLASS (prd_eio_idle_stream_parent_class)->finalize (object);
+}
+
+static void
+prd_eio_idle_stream_class_init (PrdEioIdleStreamClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GInputStreamClass *input_class = G_INPUT_STREAM_CLASS (klass);
+
+  object_class->finalize = prd_eio_idle_stream_finalize;
+  input_class->read_fn = prd_eio_idle_stream_read;
+  input_class->close_fn = prd_eio_idle_stream_close;
+  input_class->close_async = prd_eio_idle_stream_close_async;
+  input_class->close_finish = prd_eio_idle_stream_close_finish;
+}
+
+static void
+prd_eio_idle_stream_init (PrdEioIdleStream *self)
+{
+}
+
+GIOStream *
+prd_eio_idle_io_stream_new (GIOStream *base, PrdEioIdleStream **out_idle)
+{
+  PrdEioIdleStream *idle;
+  GIOStream *io;
+
+  g_return_val_if_fail (G_IS_IO_STREAM (base), NULL);
+
+  idle = g_object_new (PRD_TYPE_EIO_IDLE_STREAM, "base-stream", g_io_stream_get_input_stream (base),
+                       "close-base-stream", FALSE, NULL);
+  idle->base_io = g_object_ref (base);
+
+  io = g_simple_io_stream_new (G_INPUT_STREAM (idle), g_io_stream_get_output_stream (base));
+  if (out_idle != NULL)
+    *out_idle = idle;
+  g_object_unref (idle);
+  return io;
+}
+
+/**
+ * prd_eio_idle_stream_set_idle:
+ * @idle: %TRUE between two requests (after a response, before the next
+ *   request's first byte)
+ */
+void
+prd_eio_idle_stream_set_idle (PrdEioIdleStream *self, gboolean idle)
+{
+  g_return_if_fail (PRD_IS_EIO_IDLE_STREAM (self));
+  self->idle = !!idle;
+}
+
+gboolean
+prd_eio_idle_stream_get_idle (PrdEioIdleStream *self)
+{
+  g_return_val_if_fail (PRD_IS_EIO_IDLE_STREAM (self), FALSE);
+  return self->idle;
+}
+
+void
+prd_eio_idle_stream_set_closed_func (PrdEioIdleStream *self,
+                                     PrdEioClosedFunc func,
+                                     gpointer user_data)
+{
+  g_return_if_fail (PRD_IS_EIO_IDLE_STREAM (self));
+  self->closed_func = func;
+  self->closed_data = user_data;
+}

@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Collaboration on /prds: join-prd, leave-prd, content-update, sync-request
+ * and presence-update, read from the socket and turned into calls on the
+ * room (PrdHubRoom) and its registry; the room answers what waits for the
+ * store (joins, operations), the handlers here answer the rest.
+ */
+#define G_LOG_DOMAIN "prd-hub-collab"
+
+#include "config.h"
+
+#include "prd-error.h"
+#include "prd-hub-context.h"
+#include "prd-hub-room-private.h"
+
+#include "prd-hub-collab.h"
+
+struct _PrdHubCollab
+{
+  GObject parent_instance;
+
+  PrdSioNamespace *nsp;      /* (unowned) (nullable): weak pointer */
+  PrdHubRoomRegistry *rooms; /* (owned) */
+};
+
+G_DEFINE_FINAL_TYPE (PrdHubCollab, prd_hub_collab, G_TYPE_OBJECT)
+
+/* What a join-prd asks for. */
+typedef struct
+{
+  PrdIdentity *identity; /* (owned) */
+  gboolean edit;
+  int requested_site;
+  GArray *client_vector; /* (owned) (nullable) */
+} JoinRequest;
+
+/* The room @socket has joined under @prd_id, or NULL after replying NOT_JOINED. */
+static PrdHubRoom *
+joined_room (
+    PrdHubCollab *self, PrdSioSocket *socket, const char *event, const char *prd_id, gint64 ack_id)
+{
+  g_autoptr (GError) error = NULL;
+  PrdHubRoom *room = prd_hub_room_registry_get_joined (self->rooms, socket, prd_id, &error);
+
+  if (room == NULL)
+    prd_hub_reply_error (socket, ack_id, event, prd_id, error);
+  return room;
+}
+
+static void
+on_content_update (PrdSioSocket *socket,
+                   const char *event,
+                   JsonArray *args,
+                   GPtrArray *attachments,
+                   gint64 ack_id,
+                   gpointer user_data)
+{
+  PrdHubCollab *self = user_data;
+  const char *prd_id;
+  JsonObject *payload;
+  PrdHubRoom *room;
+
+  payload = prd_hub_payload_get_prd (socket, event, args, ack_id, &prd_id);
+  if (payload == NULL)
+    return;
+  room = joined_room (self, socket, event, prd_id, ack_id);
+  if (room == NULL)
+    return;
+  prd_hub_room_submit (room, socket, event, payload, ack_id);
+}
+
+static gboolean
+parse_join (JsonObject *payload, JoinRequest *request, GError **error)
+{
+  JsonNode *mode = json_object_get_member (payload, "mode");
+  JsonNode *site = json_object_get_member (payload, "siteId");
+  JsonNode *vector = json_object_get_member (payload, "stateVector");
+
+  request->edit = request->identity->role != PRD_ROLE_VIEWER;
+  if (mode != NULL && !JSON_NODE_HOLDS_NULL (mode))
+    {
+      const char *value;
+
+      if (!JSON_NODE_HOLDS_VALUE (mode) || json_node_get_value_type (mode) != G_TYPE_STRING ||
+          (!g_str_equal ((value = json_node_get_string (mode)), "edit") &&
+           !g_str_equal (value, "view")))
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                               "mode must be \"view\" or \"edit\"");
+          return FALSE;
+        }
+      request->edit = g_str_equal (value, "edit");
+    }
+  request->requested_site = -1;
+  if (site != NULL && !JSON_NODE_HOLDS_NULL (site))
+    {
+      if (!JSON_NODE_HOLDS_VALUE (site) || json_node_get_value_type (site) != G_TYPE_INT64 ||
+          json_node_get_int (site) < 0 || json_node_get_int (site) >= PRD_CRDT_MAX_SITES)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                       "siteId must be an integer between 0 and %d", PRD_CRDT_MAX_SITES - 1);
+          return FALSE;
+        }
+      request->requested_site = (int) json_node_get_int (site);
+    }
+  if (vector != NULL && !JSON_NODE_HOLDS_NULL (vector))
+    {
+      g_autoptr (GError) local_error = NULL;
+
+      request->client_vector = prd_crdt_vector_from_json (vector, &local_error);
+      if (request->client_vector == NULL)
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, local_error->message);
+          return FALSE;
+        }
+    }
+  if (request->edit && request->identity->role == PRD_ROLE_VIEWER)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_FORBIDDEN,
+                           "Viewers may join in view mode only");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+on_join_prd (PrdSioSocket *socket,
+             const char *event,
+             JsonArray *args,
+             GPtrArray *attachments,
+             gint64 ack_id,
+             gpointer user_data)
+{
+  PrdHubCollab *self = user_data;
+  g_autoptr (GError) error = NULL;
+  JoinRequest request = { 0 };
+  const char *prd_id;
+  JsonObject *payload;
+
+  payload = prd_hub_payload_get_prd (socket, event, args, ack_id, &prd_id);
+  if (payload == NULL)
+    return;
+  request.identity = prd_identity_copy (prd_hub_socket_get_identity (socket));
+  if (!parse_join (payload, &request, &error))
+    {
+      prd_hub_reply_error (socket, ack_id, event, prd_id, error);
+      g_clear_pointer (&request.client_vector, g_array_unref);
+      prd_identity_free (request.identity);
+      return;
+    }
+  prd_hub_room_join (prd_hub_room_registry_open (self->rooms, prd_id), socket, ack_id,
+                     request.identity, request.edit, request.requested_site, request.client_vector);
+}
+
+static void
+on_leave_prd (PrdSioSocket *socket,
+              const char *event,
+              JsonArray *args,
+              GPtrArray *attachments,
+              gint64 ack_id,
+              gpointer user_data)
+{
+  PrdHubCollab *self = user_data;
+  const char *prd_id;
+  PrdHubRoom *room;
+
+  if (prd_hub_payload_get_prd (socket, event, args, ack_id, &prd_id) == NULL)
+    return;
+  room = joined_room (self, socket, event, prd_id, ack_id);
+  if (room == NULL)
+    return;
+  prd_hub_reply_ok (socket, ack_id, NULL);
+  prd_hub_room_leave (room, socket);
+}
+
+static void
+on_sync_request (PrdSioSocket *socket,
+                 const char *event,
+                 JsonArray *args,
+                 GPtrArray *attachments,
+                 gint64 ack_id,
+                 gpointer user_data)
+{
+  PrdHubCollab *self = user_data;
+  g_autoptr (GPtrArray) updates = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) vector = NULL;
+  g_autoptr (JsonNode) response = NULL;
+  JsonObject *object, *ack;
+  JsonArray *missing;
+  const char *prd_id;
+  JsonObject *payload;
+  gboolean full = FALSE;
+  PrdHubRoom *room;
+
+  payload = prd_hub_payload_get_prd (socket, event, args, ack_id, &prd_id);
+  if (payload == NULL)
+    return;
+  room = joined_room (self, socket, event, prd_id, ack_id);
+  if (room == NULL)
+    return;
+  updates =
+      prd_document_get_missing (prd_hub_room_get_document (room),
+                                json_object_get_member (payload, "stateVector"), &full, &error);
+  if (updates == NULL)
+    {
+      prd_hub_reply_error (socket, ack_id, event, prd_id, error);
+      return;
+    }
+
+  vector = prd_document_get_committed_vector (prd_hub_room_get_document (room));
+  response = json_node_new (JSON_NODE_OBJECT);
+  object = json_object_new ();
+  json_node_take_object (response, object);
+  json_object_set_string_member (object, "prdId", prd_id);
+  missing = json_array_new ();
+  for (guint i = 0; i < updates->len; i++)
+    {
+      PrdDocumentUpdate *update = g_ptr_array_index (updates, i);
+      JsonObject *entry = json_object_new ();
+
+      json_object_set_member (entry, "operation", prd_crdt_op_to_json (update->op));
+      json_object_set_int_member (entry, "timestamp", update->timestamp);
+      if (update->user_id != NULL)
+        json_object_set_string_member (entry, "userId", update->user_id);
+      else
+        json_object_set_null_member (entry, "userId");
+      json_array_add_object_element (missing, entry);
+    }
+  json_object_set_array_member (object, "missingUpdates", missing);
+  json_object_set_member (object, "stateVector", prd_hub_vector_to_json (vector));
+  json_object_set_boolean_member (object, "full", full);
+  if (full)
+    {
+      JsonNode *state = prd_hub_room_build_initial_state (room);
+      JsonObject *full_state = json_object_new ();
+      JsonObject *initial = json_node_get_object (state);
+
+      json_object_set_string_member (full_state, "content",
+                                     json_object_get_string_member (initial, "content"));
+      json_object_set_string_member (full_state, "encodedState",
+                                     json_object_get_string_member (initial, "encodedState"));
+      json_object_set_object_member (object, "fullState", full_state);
+      json_node_unref (state);
+    }
+  prd_sio_socket_emit_one (socket, "sync-response", response);
+
+  ack = json_object_new ();
+  json_object_set_member (ack, "stateVector", prd_hub_vector_to_json (vector));
+  json_object_set_boolean_member (ack, "full", full);
+  prd_hub_reply_ok (socket, ack_id, ack);
+}
+
+static void
+on_presence_update (PrdSioSocket *socket,
+                    const char *event,
+                    JsonArray *args,
+                    GPtrArray *attachments,
+                    gint64 ack_id,
+                    gpointer user_data)
+{
+  PrdHubCollab *self = user_data;
+  const char *conn_id = prd_sio_socket_get_id (socket);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) relay = NULL;
+  const char *prd_id;
+  JsonObject *payload;
+  PrdHubRoom *room;
+
+  payload = prd_hub_payload_get_prd (socket, event, args, ack_id, &prd_id);
+  if (payload == NULL)
+    return;
+  room = joined_room (self, socket, event, prd_id, ack_id);
+  if (room == NULL)
+    return;
+  if (!prd_room_update_presence (prd_hub_room_get_members (room), conn_id, payload, &error))
+    {
+      prd_hub_reply_error (socket, ack_id, event, prd_id, error);
+      return;
+    }
+  relay = prd_room_build_presence (prd_hub_room_get_members (room), conn_id);
+  prd_hub_room_broadcast (room, socket, "presence-update",
+                          prd_room_member_get_user_id (prd_hub_room_get_members (room), conn_id),
+                          relay);
+  prd_hub_room_registry_member_changed (self->rooms, room, socket);
+  prd_hub_reply_ok (socket, ack_id, NULL);
+}
+
+static const PrdHubEventEntry events[] = {
+  { "join-prd", on_join_prd },
+  { "leave-prd", on_leave_prd },
+  { "content-update", on_content_update },
+  { "sync-request", on_sync_request },
+  { "presence-update", on_presence_update },
+};
+
+static void
+prd_hub_collab_dispose (GObject *object)
+{
+  PrdHubCollab *self = PRD_HUB_COLLAB (object);
+
+  if (self->nsp != NULL)
+    {
+      prd_hub_remove_events (self->nsp, events, G_N_ELEMENTS (events));
+      g_object_remove_weak_pointer (G_OBJECT (self->nsp), (gpointer *) &self->nsp);
+      self->nsp = NULL;
+    }
+  g_clear_object (&self->rooms);
+
+  G_OBJECT_CLASS (prd_hub_collab_parent_class)->dispose (object);
+}
+
+static void
+prd_hub_collab_class_init (PrdHubCollabClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = prd_hub_collab_dispose;
+}
+
+static void
+prd_hub_collab_init (PrdHubCollab *self)
+{
+}
+
+/**
+ * prd_hub_collab_new:
+ * @rooms: the rooms of @nsp
+ *
+ * Installs the collaboration events on @nsp (normally /prds).
+ */
+PrdHubCollab *
+prd_hub_collab_new (PrdSioNamespace *nsp, PrdHubRoomRegistry *rooms)
+{
+  PrdHubCollab *self;
+
+  g_return_val_if_fail (PRD_IS_SIO_NAMESPACE (nsp), NULL);
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (rooms), NULL);
+
+  self = g_object_new (PRD_TYPE_HUB_COLLAB, NULL);
+  self->nsp = nsp;
+  g_object_add_weak_pointer (G_OBJECT (nsp), (gpointer *) &self->nsp);
+  self->rooms = g_object_ref (rooms);
+  prd_hub_add_events (nsp, events, G_N_ELEMENTS (events), self);
+  return self;
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The [collab] group of the hub's configuration, owned by collaboration and
+ * the rooms. It lives beside prd-hub-config.c, in the prd-auth library, so
+ * that the parser can list it (see there).
+ *
+ * [collab]
+ *   batch-threshold     events per second in one PRD room above which the hub
+ *                       sends batch-update instead of single events
+ *                       (0 = never batch; default 50, at most 1000000)
+ *   batch-interval      ms between two batch-update flushes (5–5000, default 50)
+ *   max-operation-size  largest content-update, in UTF-16 code units of
+ *                       inserted text or deleted characters (1–4194304,
+ *                       default 65536)
+ *   snapshot-every      operations appended between two snapshots of a PRD
+ *                       (1–1000000, default 500)
+ *   autosave-interval   seconds between two auto-saves (snapshot, auto-save-start,
+ *                       auto-save-complete) of a PRD with unsaved changes
+ *                       (1–86400, default 300; also `--autosave-interval`)
+ */
+#define G_LOG_DOMAIN "prd-hub-config"
+
+#include "config.h"
+
+#include "prd-hub-config-collab.h"
+
+static void
+collab_init (gpointer data)
+{
+  PrdHubCollabConfig *self = data;
+
+  self->batch_threshold = PRD_HUB_CONFIG_DEFAULT_BATCH_THRESHOLD;
+  self->batch_interval = PRD_HUB_CONFIG_DEFAULT_BATCH_INTERVAL;
+  self->max_operation_size = PRD_HUB_CONFIG_DEFAULT_MAX_OPERATION_SIZE;
+  self->snapshot_every = PRD_HUB_CONFIG_DEFAULT_SNAPSHOT_EVERY;
+  self->autosave_interval = PRD_HUB_CONFIG_DEFAULT_AUTOSAVE_INTERVAL;
+}
+
+static gboolean
+set_uint (
+    guint *field, const char *key, const char *value, guint64 min, guint64 max, GError **error)
+{
+  guint64 v;
+
+  if (!prd_hub_config_parse_uint ("collab", key, value, min, max, &v, error))
+    return FALSE;
+  *field = (guint) v;
+  return TRUE;
+}
+
+static gboolean
+collab_set (gpointer data,
+            const char *group,
+            const char *key,
+            const char *value,
+            const char *base_dir,
+            GError **error)
+{
+  PrdHubCollabConfig *self = data;
+
+  if (g_str_equal (key, "batch-threshold"))
+    return set_uint (&self->batch_threshold, key, value, 0, 1000000, error);
+  if (g_str_equal (key, "batch-interval"))
+    return set_uint (&self->batch_interval, key, value, 5, 5000, error);
+  if (g_str_equal (key, "max-operation-size"))
+    return set_uint (&self->max_operation_size, key, value, 1, 4 * 1024 * 1024, error);
+  if (g_str_equal (key, "snapshot-every"))
+    return set_uint (&self->snapshot_every, key, value, 1, 1000000, error);
+  if (g_str_equal (key, "autosave-interval"))
+    return set_uint (&self->autosave_interval, key, value, 1, PRD_HUB_CONFIG_MAX_AUTOSAVE_INTERVAL,
+                     error);
+  prd_hub_config_set_unknown_key_error (error, group, key);
+  return FALSE;
+}
+
+const PrdHubConfigSection prd_hub_collab_config_section = {
+  .name = "collab",
+  .settings_size = sizeof (PrdHubCollabConfig),
+  .init = collab_init,
+  .set = collab_set,
+};

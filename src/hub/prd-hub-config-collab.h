@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "prd-hub-config.h"
+
+G_BEGIN_DECLS
+
+#define PRD_HUB_CONFIG_DEFAULT_BATCH_THRESHOLD    50
+#define PRD_HUB_CONFIG_DEFAULT_BATCH_INTERVAL     50
+#define PRD_HUB_CONFIG_DEFAULT_MAX_OPERATION_SIZE (64 * 1024)
+#define PRD_HUB_CONFIG_DEFAULT_SNAPSHOT_EVERY     500
+#define PRD_HUB_CONFIG_DEFAULT_AUTOSAVE_INTERVAL  300
+#define PRD_HUB_CONFIG_MAX_AUTOSAVE_INTERVAL      86400
+
+/**
+ * PrdHubCollabConfig:
+ *
+ * The [collab] group, owned by collaboration and the rooms
+ * (prd-hub-collab.c, prd-hub-room.c, prd-hub-room-registry.c).
+ */
+typedef struct
+{
+  guint batch_threshold;    /* events/s per room above which the room batches; 0: never */
+  guint batch_interval;     /* ms between batch-update flushes */
+  guint max_operation_size; /* UTF-16 code units of one content-update */
+  guint snapshot_every;     /* appended operations between two snapshots */
+  guint autosave_interval;  /* s between two auto-saves of a PRD with unsaved changes */
+} PrdHubCollabConfig;
+
+extern const PrdHubConfigSection prd_hub_collab_config_section;
+
+static inline PrdHubCollabConfig *
+prd_hub_config_get_collab (PrdHubConfig *config)
+{
+  return prd_hub_config_get_section (config, &prd_hub_collab_config_section);
+}
+
+G_END_DECLS

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "prd-hub-config.h"
+
+G_BEGIN_DECLS
+
+/**
+ * PrdRateLimit:
+ * @event_class: the class name ("default" for unmapped events)
+ * @limit: events allowed per window
+ * @window_seconds: window length
+ */
+typedef struct
+{
+  char *event_class; /* (owned) */
+  guint limit;
+  guint window_seconds;
+} PrdRateLimit;
+
+#define PRD_HUB_CONFIG_DEFAULT_RATE_LIMIT  100
+#define PRD_HUB_CONFIG_DEFAULT_RATE_WINDOW 10
+
+/* Rate-limit class of content-update, presence-update and sync-request. */
+#define PRD_HUB_CONFIG_COLLAB_CLASS        "collab"
+#define PRD_HUB_CONFIG_DEFAULT_COLLAB_RATE "1200/10"
+
+/**
+ * PrdHubRateLimitConfig:
+ *
+ * The [rate-limit] group (CLASS = LIMIT/WINDOW_SECONDS) and its
+ * [rate-limit.events] subgroup (EVENT = CLASS), owned by the server core.
+ */
+typedef struct
+{
+  GPtrArray *limits;         /* (owned) (element-type PrdRateLimit) */
+  GHashTable *event_classes; /* (owned) event name → class name */
+} PrdHubRateLimitConfig;
+
+extern const PrdHubConfigSection prd_hub_rate_limit_config_section;
+
+static inline PrdHubRateLimitConfig *
+prd_hub_config_get_rate_limits (PrdHubConfig *config)
+{
+  return prd_hub_config_get_section (config, &prd_hub_rate_limit_config_section);
+}
+
+const PrdRateLimit *prd_hub_rate_limit_config_lookup (const PrdHubRateLimitConfig *self,
+                                                      const char *event_class);
+
+G_END_DECLS

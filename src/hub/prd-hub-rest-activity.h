@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "prd-hub-rest.h"
+#include "prd-notification-store.h"
+
+G_BEGIN_DECLS
+
+/* Page sizes of GET /api/activity. */
+#define PRD_HUB_ACTIVITY_DEFAULT_LIMIT 50
+#define PRD_HUB_ACTIVITY_MAX_LIMIT     100
+
+void prd_hub_rest_activity_add (PrdHubRest *rest, PrdNotificationStore *feed);
+
+G_END_DECLS

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The comments' REST route (on the router of prd-hub-rest.c):
+ *
+ *   GET /api/prds/{id}/comments   {prdId, comments}: the open comments,
+ *                                 oldest first, placed in the current text
+ *
+ * An open room's document places them; else the PRD is read from the store
+ * (which also decides whether the caller's organization may see it).
+ */
+#define G_LOG_DOMAIN "prd-hub-rest-comments"
+
+#include "config.h"
+
+#include "prd-error.h"
+#include "prd-hub-announce.h"
+
+#include "prd-hub-rest-comments.h"
+
+typedef struct
+{
+  PrdHubComments *comments;  /* (owned) */
+  PrdHubRoomRegistry *rooms; /* (owned) */
+  PrdStore *store;           /* (owned) */
+} Routes;
+
+static void
+routes_free (Routes *routes)
+{
+  g_clear_object (&routes->comments);
+  g_clear_object (&routes->rooms);
+  g_clear_object (&routes->store);
+  g_free (routes);
+}
+
+typedef struct
+{
+  PrdHubComments *comments; /* (owned) */
+  SoupServerMessage *msg;   /* (owned) */
+  char *org;
+  char *prd_id;
+} Call;
+
+static void
+call_finish (Call *call)
+{
+  soup_server_message_unpause (call->msg);
+  g_clear_object (&call->comments);
+  g_clear_object (&call->msg);
+  g_free (call->org);
+  g_free (call->prd_id);
+  g_free (call);
+}
+
+static void
+respond_comments (Call *call, PrdDocument *document)
+{
+  JsonObject *object = json_object_new ();
+  g_autoptr (JsonNode) node = NULL;
+
+  json_object_set_string_member (object, "prdId", call->prd_id);
+  json_object_set_array_member (
+      object, "comments", prd_hub_comments_list_open (call->comments, call->prd_id, document));
+  node = prd_hub_object_node (object);
+  prd_hub_rest_respond_json (call->msg, SOUP_STATUS_OK, node);
+}
+
+static void
+on_prd_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Call *call = user_data;
+  g_autoptr (PrdStoreDocument) stored = NULL;
+  g_autoptr (PrdDocument) document = NULL;
+  g_autoptr (GError) error = NULL;
+
+  stored = prd_store_load_finish (PRD_STORE (source), result, &error);
+  if (stored != NULL && g_str_equal (stored->info->org, call->org))
+    document = prd_hub_document_from_store (stored, &error);
+  if (document == NULL)
+    {
+      if (error == NULL || g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+        {
+          g_autofree char *message = g_strdup_printf ("No PRD %s", call->prd_id);
+
+          prd_hub_rest_respond_error_literal (call->msg, PRD_ERROR_PRD_NOT_FOUND, message);
+        }
+      else
+        prd_hub_rest_respond_error (call->msg, error);
+    }
+  else
+    respond_comments (call, document);
+  call_finish (call);
+}
+
+static void
+handle_comments (SoupServerMessage *msg,
+                 const PrdIdentity *identity,
+                 const char *const *params,
+                 GHashTable *query,
+                 gpointer user_data)
+{
+  Routes *routes = user_data;
+  const char *prd_id = params[0];
+  PrdDocument *document;
+  Call *call;
+
+  call = g_new0 (Call, 1);
+  call->comments = g_object_ref (routes->comments);
+  call->msg = g_object_ref (msg);
+  call->org = g_strdup (identity->org);
+  call->prd_id = g_strdup (prd_id);
+  soup_server_message_pause (msg);
+  document = prd_hub_room_registry_peek_document (routes->rooms, prd_id);
+  if (document != NULL && g_str_equal (prd_document_get_org (document), identity->org))
+    {
+      respond_comments (call, document);
+      call_finish (call);
+      return;
+    }
+  /* Not open (or another organization's): the store decides. */
+  prd_store_load_async (routes->store, prd_id, NULL, on_prd_loaded, call);
+}
+
+static const PrdHubRouteEntry comments_routes[] = {
+  { "GET", "/api/prds/{prd}/comments", handle_comments },
+};
+
+/**
+ * prd_hub_rest_comments_add:
+ * @comments: the comments feature, which holds the comments
+ * @rooms: the open rooms (an open PRD's current text places the comments)
+ * @store: where the PRDs are
+ *
+ * Adds `GET /api/prds/{id}/comments` to @rest.
+ */
+void
+prd_hub_rest_comments_add (PrdHubRest *rest,
+                           PrdHubComments *comments,
+                           PrdHubRoomRegistry *rooms,
+                           PrdStore *store)
+{
+  Routes *routes;
+
+  g_return_if_fail (PRD_IS_HUB_REST (rest));
+  g_return_if_fail (PRD_IS_HUB_COMMENTS (comments));
+  g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (rooms));
+  g_return_if_fail (PRD_IS_STORE (store));
+
+  routes = g_new0 (Routes, 1);
+  routes->comments = g_object_ref (comments);
+  routes->rooms = g_object_ref (rooms);
+  routes->store = g_object_ref (store);
+  prd_hub_rest_add_routes (rest, comments_routes, G_N_ELEMENTS (comments_routes), routes,
+                           (GDestroyNotify) routes_free);
+}

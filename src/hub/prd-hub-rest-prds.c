@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The PRDs' own REST routes (on the router of prd-hub-rest.c):
+ *
+ *   GET  /api/prds                  the caller's organization's PRDs
+ *   POST /api/prds                  {title, content?} → 201 + Location
+ *   GET  /api/prds/{id}             content, version, stateVector, updatedAt …
+ *   GET  /api/prds/{id}/export.md   the Markdown text
+ */
+#define G_LOG_DOMAIN "prd-hub-rest-prds"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "prd-error.h"
+#include "prd-hub-room.h"
+#include "prd-hub.h"
+#include "prd-time.h"
+#include "prd-json.h"
+
+#include "prd-hub-rest-prds.h"
+
+typedef struct
+{
+  PrdStore *store; /* (owned) */
+} Routes;
+
+typedef struct
+{
+  SoupServerMessage *msg; /* (owned) */
+  PrdIdentity *identity;  /* (owned) */
+  char *prd_id;
+  gboolean export;
+} Call;
+
+static void
+routes_free (Routes *routes)
+{
+  g_clear_object (&routes->store);
+  g_free (routes);
+}
+
+static Call *
+call_new (SoupServerMessage *msg, const PrdIdentity *identity)
+{
+  Call *call = g_new0 (Call, 1);
+
+  call->msg = g_object_ref (msg);
+  call->identity = prd_identity_copy (identity);
+  return call;
+}
+
+static void
+call_free (Call *call)
+{
+  g_clear_object (&call->msg);
+  g_clear_pointer (&call->identity, prd_identity_free);
+  g_free (call->prd_id);
+  g_free (call);
+}
+
+static void
+call_finish (Call *call)
+{
+  soup_server_message_unpause (call->msg);
+  call_free (call);
+}
+
+static void
+add_info (JsonBuilder *builder, const PrdStoreInfo *info)
+{
+  g_autofree char *created = prd_time_format (info->created_at);
+  g_autofree char *updated = prd_time_format (info->updated_at);
+
+  json_builder_set_member_name (builder, "id");
+  json_builder_add_string_value (builder, info->id);
+  json_builder_set_member_name (builder, "title");
+  json_builder_add_string_value (builder, info->title);
+  json_builder_set_member_name (builder, "organizationId");
+  json_builder_add_string_value (builder, info->org);
+  json_builder_set_member_name (builder, "owner");
+  json_builder_add_string_value (builder, info->owner);
+  json_builder_set_member_name (builder, "version");
+  json_builder_add_string_value (builder, info->version);
+  json_builder_set_member_name (builder, "createdAt");
+  json_builder_add_string_value (builder, created);
+  json_builder_set_member_name (builder, "updatedAt");
+  json_builder_add_string_value (builder, updated);
+}
+
+static void
+on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Call *call = user_data;
+  g_autoptr (PrdStoreDocument) stored = NULL;
+  g_autoptr (PrdDocument) document = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  stored = prd_store_load_finish (PRD_STORE (source), result, &error);
+  if (stored != NULL && !g_str_equal (stored->info->org, call->identity->org))
+    {
+      g_clear_pointer (&stored, prd_store_document_free);
+      g_set_error (&error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", call->prd_id);
+    }
+  if (stored != NULL)
+    document = prd_hub_document_from_store (stored, &error);
+  if (document == NULL)
+    {
+      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+        error->code = PRD_ERROR_PRD_NOT_FOUND;
+      prd_hub_rest_respond_error (call->msg, error);
+      call_finish (call);
+      return;
+    }
+
+  text = prd_crdt_doc_get_text (prd_document_get_crdt (document));
+  if (call->export)
+    {
+      gsize len = strlen (text);
+
+      soup_server_message_set_status (call->msg, SOUP_STATUS_OK, NULL);
+      soup_server_message_set_response (call->msg, "text/markdown; charset=utf-8", SOUP_MEMORY_TAKE,
+                                        g_steal_pointer (&text), len);
+    }
+  else
+    {
+      g_autoptr (JsonBuilder) builder = json_builder_new ();
+      g_autoptr (JsonNode) node = NULL;
+      g_autoptr (GArray) vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (document));
+
+      json_builder_begin_object (builder);
+      add_info (builder, stored->info);
+      json_builder_set_member_name (builder, "content");
+      json_builder_add_string_value (builder, text);
+      json_builder_set_member_name (builder, "stateVector");
+      json_builder_add_value (builder, prd_hub_vector_to_json (vector));
+      json_builder_end_object (builder);
+      node = json_builder_get_root (builder);
+      prd_hub_rest_respond_json (call->msg, SOUP_STATUS_OK, node);
+    }
+  call_finish (call);
+}
+
+static void
+on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Call *call = user_data;
+  g_autoptr (GPtrArray) infos = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) node = NULL;
+
+  infos = prd_store_list_finish (PRD_STORE (source), result, &error);
+  if (infos == NULL)
+    {
+      prd_hub_rest_respond_error (call->msg, error);
+      call_finish (call);
+      return;
+    }
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "prds");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < infos->len; i++)
+    {
+      json_builder_begin_object (builder);
+      add_info (builder, g_ptr_array_index (infos, i));
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  node = json_builder_get_root (builder);
+  prd_hub_rest_respond_json (call->msg, SOUP_STATUS_OK, node);
+  call_finish (call);
+}
+
+static void
+on_created (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Call *call = user_data;
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) node = NULL;
+  g_autofree char *location = NULL;
+
+  info = prd_hub_create_prd_finish (result, &error);
+  if (info == NULL)
+    {
+      prd_hub_rest_respond_error (call->msg, error);
+      call_finish (call);
+      return;
+    }
+  location = g_strconcat ("/api/prds/", info->id, NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers (call->msg), "Location",
+                                location);
+  json_builder_begin_object (builder);
+  add_info (builder, info);
+  json_builder_end_object (builder);
+  node = json_builder_get_root (builder);
+  prd_hub_rest_respond_json (call->msg, SOUP_STATUS_CREATED, node);
+  call_finish (call);
+}
+
+/* The body's size was checked before it was read (prd_hub_rest_check_headers()). */
+static void
+create (Routes *routes, Call *call)
+{
+  SoupMessageBody *body = soup_server_message_get_request_body (call->msg);
+  g_autoptr (JsonNode) root = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
+  JsonNode *title, *content;
+  JsonObject *object;
+
+  if (call->identity->role == PRD_ROLE_VIEWER)
+    {
+      prd_hub_rest_respond_error_literal (call->msg, PRD_ERROR_FORBIDDEN,
+                                          "Viewers cannot create PRDs");
+      call_free (call);
+      return;
+    }
+  root = prd_json_parse (g_bytes_get_data (bytes, NULL), (gssize) g_bytes_get_size (bytes),
+                         G_MAXSIZE, &error);
+  if (root == NULL)
+    {
+      g_autofree char *message =
+          g_strdup_printf ("The body is not usable JSON: %s", error->message);
+
+      prd_hub_rest_respond_error_literal (call->msg, PRD_ERROR_INVALID_PAYLOAD, message);
+      call_free (call);
+      return;
+    }
+  if (!JSON_NODE_HOLDS_OBJECT (root))
+    {
+      prd_hub_rest_respond_error_literal (call->msg, PRD_ERROR_INVALID_PAYLOAD,
+                                          "The body must be a JSON object");
+      call_free (call);
+      return;
+    }
+  object = json_node_get_object (root);
+  title = json_object_get_member (object, "title");
+  content = json_object_get_member (object, "content");
+  if (title == NULL || !JSON_NODE_HOLDS_VALUE (title) ||
+      json_node_get_value_type (title) != G_TYPE_STRING ||
+      !prd_store_validate_title (json_node_get_string (title), &error))
+    {
+      if (error == NULL)
+        g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                             "title must be a string");
+      prd_hub_rest_respond_error (call->msg, error);
+      call_free (call);
+      return;
+    }
+  if (content != NULL && !JSON_NODE_HOLDS_NULL (content) &&
+      (!JSON_NODE_HOLDS_VALUE (content) || json_node_get_value_type (content) != G_TYPE_STRING))
+    {
+      prd_hub_rest_respond_error_literal (call->msg, PRD_ERROR_INVALID_PAYLOAD,
+                                          "content must be a string");
+      call_free (call);
+      return;
+    }
+  soup_server_message_pause (call->msg);
+  prd_hub_create_prd_as_async (
+      routes->store, call->identity->org, json_node_get_string (title), call->identity->user_id,
+      call->identity->name,
+      content != NULL && JSON_NODE_HOLDS_VALUE (content) ? json_node_get_string (content) : NULL,
+      NULL, on_created, call);
+}
+
+static void
+handle_list (SoupServerMessage *msg,
+             const PrdIdentity *identity,
+             const char *const *params,
+             GHashTable *query,
+             gpointer user_data)
+{
+  Routes *routes = user_data;
+  Call *call = call_new (msg, identity);
+
+  soup_server_message_pause (msg);
+  prd_store_list_async (routes->store, identity->org, NULL, on_listed, call);
+}
+
+static void
+handle_create (SoupServerMessage *msg,
+               const PrdIdentity *identity,
+               const char *const *params,
+               GHashTable *query,
+               gpointer user_data)
+{
+  create (user_data, call_new (msg, identity));
+}
+
+static void
+load (SoupServerMessage *msg,
+      const PrdIdentity *identity,
+      const char *prd_id,
+      gboolean export,
+      Routes *routes)
+{
+  Call *call = call_new (msg, identity);
+
+  call->prd_id = g_strdup (prd_id);
+  call->export = export;
+  soup_server_message_pause (msg);
+  prd_store_load_async (routes->store, call->prd_id, NULL, on_loaded, call);
+}
+
+static void
+handle_get (SoupServerMessage *msg,
+            const PrdIdentity *identity,
+            const char *const *params,
+            GHashTable *query,
+            gpointer user_data)
+{
+  load (msg, identity, params[0], FALSE, user_data);
+}
+
+static void
+handle_export (SoupServerMessage *msg,
+               const PrdIdentity *identity,
+               const char *const *params,
+               GHashTable *query,
+               gpointer user_data)
+{
+  load (msg, identity, params[0], TRUE, user_data);
+}
+
+static const PrdHubRouteEntry prds_routes[] = {
+  { "GET", "/api/prds", handle_list },
+  { "POST", "/api/prds", handle_create, PRD_HUB_ROUTE_READS_BODY },
+  { "GET", "/api/prds/{prd}", handle_get },
+  { "GET", "/api/prds/{prd}/export.md", handle_export },
+};
+
+/**
+ * prd_hub_rest_prds_add:
+ * @store: where the PRDs are
+ *
+ * Adds the PRDs' routes to @rest.
+ */
+void
+prd_hub_rest_prds_add (PrdHubRest *rest, PrdStore *store)
+{
+  Routes *routes;
+
+  g_return_if_fail (PRD_IS_HUB_REST (rest));
+  g_return_if_fail (PRD_IS_STORE (store));
+
+  routes = g_new0 (Routes, 1);
+  routes->store = g_object_ref (store);
+  prd_hub_rest_add_routes (rest, prds_routes, G_N_ELEMENTS (prds_routes), routes,
+                           (GDestroyNotify) routes_free);
+}

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "prd-hub-rest.h"
+#include "prd-store.h"
+
+G_BEGIN_DECLS
+
+void prd_hub_rest_prds_add (PrdHubRest *rest, PrdStore *store);
+
+G_END_DECLS

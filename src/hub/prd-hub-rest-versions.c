@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The versions' REST routes (on the router of prd-hub-rest.c):
+ *
+ *   GET /api/prds/{id}/versions             {prdId, versions}, oldest first
+ *   GET /api/prds/{id}/versions/{version}   that version's Markdown
+ *   GET /api/prds/{id}/diff?from=&to=       a unified diff of two versions
+ */
+#define G_LOG_DOMAIN "prd-hub-rest-versions"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "prd-error.h"
+#include "prd-hub-versions.h"
+
+#include "prd-hub-rest-versions.h"
+
+typedef struct
+{
+  PrdStore *store;           /* (owned) */
+  PrdVersionStore *versions; /* (owned) */
+  PrdGitRepo *repo;          /* (owned) */
+} Routes;
+
+static void
+routes_free (Routes *routes)
+{
+  g_clear_object (&routes->store);
+  g_clear_object (&routes->versions);
+  g_clear_object (&routes->repo);
+  g_free (routes);
+}
+
+typedef enum
+{
+  ROUTE_LIST,
+  ROUTE_READ,
+  ROUTE_DIFF,
+} Route;
+
+typedef struct
+{
+  PrdStore *store;           /* (owned) */
+  PrdVersionStore *versions; /* (owned) */
+  PrdGitRepo *repo;          /* (owned) */
+  SoupServerMessage *msg;    /* (owned) */
+  char *org;
+  char *prd_id;
+  Route route;
+  char *version;
+  char *to_version;
+} Call;
+
+static void
+call_free (Call *call)
+{
+  g_clear_object (&call->store);
+  g_clear_object (&call->versions);
+  g_clear_object (&call->repo);
+  g_clear_object (&call->msg);
+  g_free (call->org);
+  g_free (call->prd_id);
+  g_free (call->version);
+  g_free (call->to_version);
+  g_free (call);
+}
+
+static void
+call_fail (Call *call, const GError *error)
+{
+  prd_hub_rest_respond_error (call->msg, error);
+  soup_server_message_unpause (call->msg);
+  call_free (call);
+}
+
+static void
+respond_text (Call *call, const char *content_type, char *text)
+{
+  gsize len = strlen (text);
+
+  soup_server_message_set_status (call->msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (call->msg, content_type, SOUP_MEMORY_TAKE, text, len);
+  soup_server_message_unpause (call->msg);
+  call_free (call);
+}
+
+static void
+on_rest_listed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Call *call = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) records = NULL;
+  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+  JsonObject *object;
+  JsonArray *array;
+
+  records = prd_version_store_list_finish (PRD_VERSION_STORE (source), result, &error);
+  if (records == NULL)
+    {
+      call_fail (call, error);
+      return;
+    }
+  object = json_object_new ();
+  json_node_take_object (node, object);
+  json_object_set_string_member (object, "prdId", call->prd_id);
+  array = json_array_new ();
+  for (guint i = 0; i < records->len; i++)
+    json_array_add_element (array, prd_hub_version_to_json (g_ptr_array_index (records, i)));
+  json_object_set_array_member (object, "versions", array);
+  prd_hub_rest_respond_json (call->msg, SOUP_STATUS_OK, node);
+  soup_server_message_unpause (call->msg);
+  call_free (call);
+}
+
+static void
+on_rest_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Call *call = user_data;
+  g_autoptr (GError) error = NULL;
+  char *text = prd_git_repo_read_finish (PRD_GIT_REPO (source), result, &error);
+
+  if (text == NULL)
+    call_fail (call, error);
+  else
+    respond_text (call, "text/markdown; charset=utf-8", text);
+}
+
+static void
+on_rest_diff (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Call *call = user_data;
+  g_autoptr (GError) error = NULL;
+  char *text = prd_git_repo_diff_finish (PRD_GIT_REPO (source), result, &error);
+
+  if (text == NULL)
+    call_fail (call, error);
+  else
+    respond_text (call, "text/x-diff; charset=utf-8", text);
+}
+
+static void
+on_rest_info (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Call *call = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdStoreInfo) info = prd_store_get_finish (PRD_STORE (source), result, &error);
+
+  if (info != NULL && !g_str_equal (info->org, call->org))
+    {
+      g_clear_pointer (&info, prd_store_info_free);
+      g_set_error (&error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", call->prd_id);
+    }
+  if (info == NULL)
+    {
+      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+        error->code = PRD_ERROR_PRD_NOT_FOUND;
+      call_fail (call, error);
+      return;
+    }
+  switch (call->route)
+    {
+      case ROUTE_LIST:
+        prd_version_store_list_async (call->versions, call->prd_id, NULL, on_rest_listed, call);
+        break;
+      case ROUTE_READ:
+        prd_git_repo_read_async (call->repo, call->prd_id, call->version, NULL, on_rest_read, call);
+        break;
+      case ROUTE_DIFF:
+        prd_git_repo_diff_async (call->repo, call->prd_id, call->version, call->to_version, NULL,
+                                 on_rest_diff, call);
+        break;
+      default:
+        g_assert_not_reached ();
+    }
+}
+
+/* Checks the PRD (its organization's, or PRD_NOT_FOUND) before @route. */
+static void
+start (SoupServerMessage *msg,
+       const PrdIdentity *identity,
+       const char *prd_id,
+       Routes *routes,
+       Route route,
+       const char *version,
+       const char *to_version)
+{
+  Call *call = g_new0 (Call, 1);
+
+  call->store = g_object_ref (routes->store);
+  call->versions = g_object_ref (routes->versions);
+  call->repo = g_object_ref (routes->repo);
+  call->msg = g_object_ref (msg);
+  call->org = g_strdup (identity->org);
+  call->prd_id = g_strdup (prd_id);
+  call->route = route;
+  call->version = g_strdup (version);
+  call->to_version = g_strdup (to_version);
+  soup_server_message_pause (msg);
+  prd_store_get_async (call->store, call->prd_id, NULL, on_rest_info, call);
+}
+
+static void
+handle_list (SoupServerMessage *msg,
+             const PrdIdentity *identity,
+             const char *const *params,
+             GHashTable *query,
+             gpointer user_data)
+{
+  start (msg, identity, params[0], user_data, ROUTE_LIST, NULL, NULL);
+}
+
+static void
+handle_read (SoupServerMessage *msg,
+             const PrdIdentity *identity,
+             const char *const *params,
+             GHashTable *query,
+             gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!prd_git_validate_version (params[1], &error))
+    prd_hub_rest_respond_error (msg, error);
+  else
+    start (msg, identity, params[0], user_data, ROUTE_READ, params[1], NULL);
+}
+
+static void
+handle_diff (SoupServerMessage *msg,
+             const PrdIdentity *identity,
+             const char *const *params,
+             GHashTable *query,
+             gpointer user_data)
+{
+  const char *from = query != NULL ? g_hash_table_lookup (query, "from") : NULL;
+  const char *to = query != NULL ? g_hash_table_lookup (query, "to") : NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (from == NULL || to == NULL)
+    g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                         "The query parameters from and to (versions) are required");
+  else if (prd_git_validate_version (from, &error) && prd_git_validate_version (to, &error))
+    {
+      start (msg, identity, params[0], user_data, ROUTE_DIFF, from, to);
+      return;
+    }
+  prd_hub_rest_respond_error (msg, error);
+}
+
+static const PrdHubRouteEntry versions_routes[] = {
+  { "GET", "/api/prds/{prd}/versions", handle_list },
+  { "GET", "/api/prds/{prd}/versions/{version}", handle_read },
+  { "GET", "/api/prds/{prd}/diff", handle_diff },
+};
+
+/**
+ * prd_hub_rest_versions_add:
+ * @store: where the PRDs are
+ * @versions: the versions on record
+ * @repo: the versions repository
+ *
+ * Adds the versions' routes to @rest.
+ */
+void
+prd_hub_rest_versions_add (PrdHubRest *rest,
+                           PrdStore *store,
+                           PrdVersionStore *versions,
+                           PrdGitRepo *repo)
+{
+  Routes *routes;
+
+  g_return_if_fail (PRD_IS_HUB_REST (rest));
+  g_return_if_fail (PRD_IS_STORE (store));
+  g_return_if_fail (PRD_IS_VERSION_STORE (versions));
+  g_return_if_fail (PRD_IS_GIT_REPO (repo));
+
+  routes = g_new0 (Routes, 1);
+  routes->store = g_object_ref (store);
+  routes->versions = g_object_ref (versions);
+  routes->repo = g_object_ref (repo);
+  prd_hub_rest_add_routes (rest, versions_routes, G_N_ELEMENTS (versions_routes), routes,
+                           (GDestroyNotify) routes_free);
+}

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "prd-git-repo.h"
+#include "prd-hub-rest.h"
+#include "prd-store.h"
+#include "prd-version-store.h"
+
+G_BEGIN_DECLS
+
+void prd_hub_rest_versions_add (PrdHubRest *rest,
+                                PrdStore *store,
+                                PrdVersionStore *versions,
+                                PrdGitRepo *repo);
+
+G_END_DECLS

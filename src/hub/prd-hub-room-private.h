@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Between the room registry, its rooms and the collaboration events only.
+ */
+#pragma once
+
+#include "prd-auth.h"
+#include "prd-crdt.h"
+#include "prd-hub-room-registry.h"
+
+G_BEGIN_DECLS
+
+struct _PrdHubRoomRegistry
+{
+  GObject parent_instance;
+
+  PrdSioNamespace *nsp; /* (unowned) (nullable): weak pointer */
+  PrdStore *store;      /* (owned) */
+  PrdHubConfig *config; /* (owned) */
+  GHashTable *rooms;    /* prd id → (owned) PrdHubRoom */
+  GCancellable *cancellable;
+  gulong disconnection_id;
+  guint autosave_id;
+};
+
+/* The registry, for its rooms. */
+GHashTable *prd_hub_room_registry_socket_joined (PrdSioSocket *socket);
+void prd_hub_room_registry_forget (PrdHubRoomRegistry *self, PrdHubRoom *room);
+void prd_hub_room_registry_member_joined (PrdHubRoomRegistry *self,
+                                          PrdHubRoom *room,
+                                          PrdSioSocket *socket,
+                                          const char *user_id,
+                                          JsonObject *joined);
+void prd_hub_room_registry_member_left (PrdHubRoomRegistry *self,
+                                        PrdHubRoom *room,
+                                        PrdSioSocket *socket,
+                                        const char *user_id);
+void prd_hub_room_registry_member_changed (PrdHubRoomRegistry *self,
+                                           PrdHubRoom *room,
+                                           PrdSioSocket *socket);
+void prd_hub_room_registry_operation_committed (PrdHubRoomRegistry *self,
+                                                PrdHubRoom *room,
+                                                const PrdCrdtOp *op,
+                                                GArray *base,
+                                                guint32 client_position,
+                                                const char *user_id,
+                                                const char *user_name);
+
+/* The rooms, for the registry and the collaboration events. */
+PrdHubRoom *prd_hub_room_new (PrdHubRoomRegistry *registry, const char *prd_id);
+void prd_hub_room_detach (PrdHubRoom *self);
+gboolean prd_hub_room_is_loaded (PrdHubRoom *self);
+void prd_hub_room_autosave (PrdHubRoom *self);
+void prd_hub_room_maybe_release (PrdHubRoom *self);
+void prd_hub_room_join (PrdHubRoom *self,
+                        PrdSioSocket *socket,
+                        gint64 ack_id,
+                        PrdIdentity *identity,
+                        gboolean edit,
+                        int requested_site,
+                        GArray *client_vector);
+void prd_hub_room_leave (PrdHubRoom *self, PrdSioSocket *socket);
+void prd_hub_room_submit (
+    PrdHubRoom *self, PrdSioSocket *socket, const char *event, JsonObject *payload, gint64 ack_id);
+JsonNode *prd_hub_room_build_initial_state (PrdHubRoom *self);
+
+G_END_DECLS

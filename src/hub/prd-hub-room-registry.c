@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * PrdHubRoomRegistry: the open rooms of /prds, by PRD id. It opens a room on
+ * its first join, finds the room a socket joined, leaves every room of a
+ * socket that disconnects, and ticks the auto-save.
+ *
+ * What features must learn about rooms they learn from its signals, which
+ * prd-hub.c connects:
+ *
+ * - #PrdHubRoomRegistry::member-joined: a socket joined a room; handlers
+ *   may add members to the `joined-prd` payload before it is sent.
+ * - #PrdHubRoomRegistry::member-left: a socket left a room (leave-prd or
+ *   disconnection).
+ * - #PrdHubRoomRegistry::member-changed: a member's presence (status,
+ *   cursor) changed; the D-Bus admin interface (prd-hub-dbus.c) shows it.
+ * - #PrdHubRoomRegistry::operation-committed: an operation was stored,
+ *   committed and broadcast.
+ */
+#define G_LOG_DOMAIN "prd-hub-room-registry"
+
+#include "config.h"
+
+#include "prd-error.h"
+#include "prd-hub-config-collab.h"
+#include "prd-hub-context.h"
+#include "prd-hub-room-private.h"
+
+#include "prd-hub-room-registry.h"
+
+#define JOINED_KEY "prd-hub-room-registry-joined"
+
+enum
+{
+  SIGNAL_MEMBER_JOINED,
+  SIGNAL_MEMBER_LEFT,
+  SIGNAL_MEMBER_CHANGED,
+  SIGNAL_OPERATION_COMMITTED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (PrdHubRoomRegistry, prd_hub_room_registry, G_TYPE_OBJECT)
+
+/* Returns: (transfer none): the ids of the PRDs @socket has joined */
+GHashTable *
+prd_hub_room_registry_socket_joined (PrdSioSocket *socket)
+{
+  GHashTable *joined = g_object_get_data (G_OBJECT (socket), JOINED_KEY);
+
+  if (joined == NULL)
+    {
+      joined = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      g_object_set_data_full (G_OBJECT (socket), JOINED_KEY, joined,
+                              (GDestroyNotify) g_hash_table_unref);
+    }
+  return joined;
+}
+
+/* Drops the registry's reference to @room, which has been released. */
+void
+prd_hub_room_registry_forget (PrdHubRoomRegistry *self, PrdHubRoom *room)
+{
+  g_hash_table_remove (self->rooms, prd_hub_room_get_prd_id (room));
+}
+
+void
+prd_hub_room_registry_member_joined (PrdHubRoomRegistry *self,
+                                     PrdHubRoom *room,
+                                     PrdSioSocket *socket,
+                                     const char *user_id,
+                                     JsonObject *joined)
+{
+  g_signal_emit (self, signals[SIGNAL_MEMBER_JOINED], 0, room, socket, user_id, joined);
+}
+
+void
+prd_hub_room_registry_member_left (PrdHubRoomRegistry *self,
+                                   PrdHubRoom *room,
+                                   PrdSioSocket *socket,
+                                   const char *user_id)
+{
+  g_signal_emit (self, signals[SIGNAL_MEMBER_LEFT], 0, room, socket, user_id);
+}
+
+void
+prd_hub_room_registry_member_changed (PrdHubRoomRegistry *self,
+                                      PrdHubRoom *room,
+                                      PrdSioSocket *socket)
+{
+  g_signal_emit (self, signals[SIGNAL_MEMBER_CHANGED], 0, room, socket);
+}
+
+void
+prd_hub_room_registry_operation_committed (PrdHubRoomRegistry *self,
+                                           PrdHubRoom *room,
+                                           const PrdCrdtOp *op,
+                                           GArray *base,
+                                           guint32 client_position,
+                                           const char *user_id,
+                                           const char *user_name)
+{
+  g_signal_emit (self, signals[SIGNAL_OPERATION_COMMITTED], 0, room, op, base, client_position,
+                 user_id, user_name);
+}
+
+static void
+on_disconnection (PrdSioNamespace *nsp,
+                  PrdSioSocket *socket,
+                  const char *reason,
+                  gpointer user_data)
+{
+  PrdHubRoomRegistry *self = user_data;
+  GHashTable *joined = g_object_get_data (G_OBJECT (socket), JOINED_KEY);
+  g_autoptr (GPtrArray) ids = NULL;
+  GHashTableIter iter;
+  gpointer key;
+
+  if (joined == NULL)
+    return;
+  ids = g_ptr_array_new_with_free_func (g_free);
+  g_hash_table_iter_init (&iter, joined);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (ids, g_strdup (key));
+  for (guint i = 0; i < ids->len; i++)
+    {
+      PrdHubRoom *room = g_hash_table_lookup (self->rooms, g_ptr_array_index (ids, i));
+
+      if (room != NULL)
+        prd_hub_room_leave (room, socket);
+    }
+}
+
+/* Snapshots every loaded room with unsaved changes (prd_hub_room_autosave()). */
+static gboolean
+on_autosave_tick (gpointer user_data)
+{
+  PrdHubRoomRegistry *self = user_data;
+  GHashTableIter iter;
+  PrdHubRoom *room;
+
+  g_hash_table_iter_init (&iter, self->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &room))
+    prd_hub_room_autosave (room);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+prd_hub_room_registry_dispose (GObject *object)
+{
+  PrdHubRoomRegistry *self = PRD_HUB_ROOM_REGISTRY (object);
+
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->autosave_id, g_source_remove);
+  if (self->nsp != NULL)
+    {
+      g_clear_signal_handler (&self->disconnection_id, self->nsp);
+      g_object_remove_weak_pointer (G_OBJECT (self->nsp), (gpointer *) &self->nsp);
+      self->nsp = NULL;
+    }
+  if (self->rooms != NULL)
+    {
+      GHashTableIter iter;
+      PrdHubRoom *room;
+
+      g_hash_table_iter_init (&iter, self->rooms);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &room))
+        {
+          prd_hub_room_detach (room);
+          g_hash_table_iter_remove (&iter);
+        }
+    }
+  g_clear_object (&self->store);
+  g_clear_object (&self->cancellable);
+
+  G_OBJECT_CLASS (prd_hub_room_registry_parent_class)->dispose (object);
+}
+
+static void
+prd_hub_room_registry_finalize (GObject *object)
+{
+  PrdHubRoomRegistry *self = PRD_HUB_ROOM_REGISTRY (object);
+
+  g_clear_pointer (&self->rooms, g_hash_table_unref);
+  g_clear_pointer (&self->config, prd_hub_config_unref);
+
+  G_OBJECT_CLASS (prd_hub_room_registry_parent_class)->finalize (object);
+}
+
+static void
+prd_hub_room_registry_class_init (PrdHubRoomRegistryClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = prd_hub_room_registry_dispose;
+  object_class->finalize = prd_hub_room_registry_finalize;
+
+  /**
+   * PrdHubRoomRegistry::member-joined:
+   * @room: the room
+   * @socket: who joined
+   * @user_id: as whom
+   * @joined: the `joined-prd` payload, not sent yet: handlers may add
+   *   members to it
+   *
+   * A socket has been let into @room (or repeated its join-prd).
+   */
+  signals[SIGNAL_MEMBER_JOINED] = g_signal_new (
+      "member-joined", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+      G_TYPE_NONE, 4, PRD_TYPE_HUB_ROOM, PRD_TYPE_SIO_SOCKET, G_TYPE_STRING, JSON_TYPE_OBJECT);
+
+  /**
+   * PrdHubRoomRegistry::member-left:
+   * @room: the room
+   * @socket: who left
+   * @user_id: as whom
+   *
+   * A socket has left @room (leave-prd or disconnection).
+   */
+  signals[SIGNAL_MEMBER_LEFT] =
+      g_signal_new ("member-left", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 3, PRD_TYPE_HUB_ROOM, PRD_TYPE_SIO_SOCKET, G_TYPE_STRING);
+
+  /**
+   * PrdHubRoomRegistry::member-changed:
+   * @room: the room
+   * @socket: whose presence changed
+   *
+   * The presence of a member of @room (its status, cursor or selection)
+   * has changed and been relayed to the others.
+   */
+  signals[SIGNAL_MEMBER_CHANGED] =
+      g_signal_new ("member-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 2, PRD_TYPE_HUB_ROOM, PRD_TYPE_SIO_SOCKET);
+
+  /**
+   * PrdHubRoomRegistry::operation-committed:
+   * @room: the room
+   * @op: (type gpointer): the #PrdCrdtOp, stored and broadcast
+   * @base: (nullable) (element-type guint32): the state vector a client's
+   *   operation was made against (its own earlier operations counted);
+   *   %NULL for the hub's own writes (prd_hub_room_write())
+   * @client_position: where the client put it, in its own text
+   * @user_id: whom the broadcast named
+   * @user_name: the name it gave
+   *
+   * An operation is durable and has been sent to the room.
+   */
+  signals[SIGNAL_OPERATION_COMMITTED] =
+      g_signal_new ("operation-committed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                    NULL, NULL, G_TYPE_NONE, 6, PRD_TYPE_HUB_ROOM, G_TYPE_POINTER, G_TYPE_ARRAY,
+                    G_TYPE_UINT, G_TYPE_STRING, G_TYPE_STRING);
+}
+
+static void
+prd_hub_room_registry_init (PrdHubRoomRegistry *self)
+{
+  self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->cancellable = g_cancellable_new ();
+}
+
+/**
+ * prd_hub_room_registry_new:
+ * @nsp: the /prds namespace
+ * @store: where PRDs live
+ *
+ * Returns: (transfer full): a registry without rooms
+ */
+PrdHubRoomRegistry *
+prd_hub_room_registry_new (PrdSioNamespace *nsp, PrdStore *store, PrdHubConfig *config)
+{
+  PrdHubRoomRegistry *self;
+
+  g_return_val_if_fail (PRD_IS_SIO_NAMESPACE (nsp), NULL);
+  g_return_val_if_fail (PRD_IS_STORE (store), NULL);
+
+  self = g_object_new (PRD_TYPE_HUB_ROOM_REGISTRY, NULL);
+  self->nsp = nsp;
+  g_object_add_weak_pointer (G_OBJECT (nsp), (gpointer *) &self->nsp);
+  self->store = g_object_ref (store);
+  self->config = prd_hub_config_ref (config);
+  self->disconnection_id =
+      g_signal_connect (nsp, "disconnection", G_CALLBACK (on_disconnection), self);
+  if (prd_hub_config_get_collab (config)->autosave_interval > 0)
+    self->autosave_id = g_timeout_add_seconds (
+        prd_hub_config_get_collab (config)->autosave_interval, on_autosave_tick, self);
+  return self;
+}
+
+/* (transfer none) (nullable): the /prds namespace, while it lives */
+PrdSioNamespace *
+prd_hub_room_registry_get_namespace (PrdHubRoomRegistry *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), NULL);
+
+  return self->nsp;
+}
+
+/* The rooms open now (loading, in use or being saved). */
+guint
+prd_hub_room_registry_get_n_rooms (PrdHubRoomRegistry *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), 0);
+
+  return g_hash_table_size (self->rooms);
+}
+
+/**
+ * prd_hub_room_registry_open:
+ *
+ * Returns: (transfer none): the room of @prd_id, opened (and its loading
+ *   started) if it was not
+ */
+PrdHubRoom *
+prd_hub_room_registry_open (PrdHubRoomRegistry *self, const char *prd_id)
+{
+  PrdHubRoom *room;
+
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), NULL);
+
+  room = g_hash_table_lookup (self->rooms, prd_id);
+  if (room != NULL)
+    return room;
+  room = prd_hub_room_new (self, prd_id);
+  g_hash_table_insert (self->rooms, g_strdup (prd_id), room);
+  return room;
+}
+
+/* Returns: (transfer none) (nullable): the open room of @prd_id */
+PrdHubRoom *
+prd_hub_room_registry_lookup (PrdHubRoomRegistry *self, const char *prd_id)
+{
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), NULL);
+
+  return g_hash_table_lookup (self->rooms, prd_id);
+}
+
+static int
+compare_strings (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+}
+
+/**
+ * prd_hub_room_registry_get_socket_prds:
+ *
+ * Returns: (transfer full): the ids of the PRDs @socket has joined, sorted
+ */
+GStrv
+prd_hub_room_registry_get_socket_prds (PrdHubRoomRegistry *self, PrdSioSocket *socket)
+{
+  GHashTable *joined;
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_autofree const char **ids = NULL;
+  guint n = 0;
+
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), NULL);
+  g_return_val_if_fail (PRD_IS_SIO_SOCKET (socket), NULL);
+
+  joined = g_object_get_data (G_OBJECT (socket), JOINED_KEY);
+  if (joined != NULL)
+    {
+      ids = (const char **) g_hash_table_get_keys_as_array (joined, &n);
+      g_qsort_with_data (ids, (int) n, sizeof (char *), compare_strings, NULL);
+    }
+  for (guint i = 0; i < n; i++)
+    g_strv_builder_add (builder, ids[i]);
+  return g_strv_builder_end (builder);
+}
+
+/**
+ * prd_hub_room_registry_get_joined:
+ *
+ * Returns: (transfer none) (nullable): the room of @prd_id if @socket is
+ *   in it, else %NULL with @error set (NOT_JOINED)
+ */
+PrdHubRoom *
+prd_hub_room_registry_get_joined (PrdHubRoomRegistry *self,
+                                  PrdSioSocket *socket,
+                                  const char *prd_id,
+                                  GError **error)
+{
+  PrdHubRoom *room;
+  PrdRoom *members;
+
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), NULL);
+
+  room = g_hash_table_lookup (self->rooms, prd_id);
+  members = room != NULL ? prd_hub_room_get_members (room) : NULL;
+  if (members == NULL || !prd_room_has_member (members, prd_sio_socket_get_id (socket)))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_NOT_JOINED, "Join the PRD first (join-prd)");
+      return NULL;
+    }
+  return room;
+}
+
+/* Returns: (transfer none) (nullable): the document of a loaded, open room */
+PrdDocument *
+prd_hub_room_registry_peek_document (PrdHubRoomRegistry *self, const char *prd_id)
+{
+  PrdHubRoom *room;
+
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), NULL);
+
+  room = g_hash_table_lookup (self->rooms, prd_id);
+  return room != NULL && prd_hub_room_is_loaded (room) && prd_hub_room_is_open (room)
+             ? prd_hub_room_get_document (room)
+             : NULL;
+}
+
+/**
+ * prd_hub_room_registry_emit:
+ *
+ * Sends @event to everyone who joined @prd_id, unbatched.
+ */
+void
+prd_hub_room_registry_emit (PrdHubRoomRegistry *self,
+                            const char *prd_id,
+                            const char *event,
+                            JsonNode *payload)
+{
+  g_autofree char *sio_room = NULL;
+
+  g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self));
+
+  if (self->nsp == NULL)
+    return;
+  sio_room = g_strconcat ("prd:", prd_id, NULL);
+  prd_sio_namespace_emit_one (self->nsp, sio_room, NULL, event, payload);
+}
+
+/**
+ * prd_hub_room_registry_set_version:
+ *
+ * Tells an open room that the stored version of @prd_id changed, so that
+ * later joins report it.
+ */
+void
+prd_hub_room_registry_set_version (PrdHubRoomRegistry *self,
+                                   const char *prd_id,
+                                   const char *version)
+{
+  PrdHubRoom *room;
+
+  g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self));
+
+  room = g_hash_table_lookup (self->rooms, prd_id);
+  if (room != NULL && prd_hub_room_get_document (room) != NULL)
+    prd_document_set_version (prd_hub_room_get_document (room), version);
+}

@@ -1,0 +1,1248 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * PrdHubRoom: one PRD open on the hub, from its first join until its last
+ * member has left and its document is saved. It owns the document, who is
+ * in it (PrdRoom), the batcher of its broadcasts, the queue of joins and the
+ * queue of operations on their way to the store.
+ *
+ * Durability. A room's document is loaded from the store on its first join
+ * (snapshot + update log) and released, after a final snapshot, when its
+ * last client leaves and nobody holds it (prd_hub_room_hold()). A client's
+ * operation is integrated at once (the next one is validated against it)
+ * and appended to the store; it is acked and broadcast only in the append
+ * callback, i.e. after its transaction committed. Appends of one room are
+ * kept in a FIFO, so acks and broadcasts leave in the order the operations
+ * were integrated even if the store were to complete them out of order.
+ * Joins and sync read the committed view of the document only
+ * (PrdDocument), so no client ever holds an operation the hub could lose.
+ * If an append fails the in-memory document is ahead of the store: the room
+ * is closed (every member gets STORAGE and must rejoin) and reloaded from
+ * the store on the next join.
+ *
+ * Writing on the hub's behalf. prd_hub_room_write() is the one way the hub
+ * itself changes a PRD (AI text, conflict resolutions, later imports): the
+ * operation takes the same durable path as a client's.
+ *
+ * What other features must learn (a member joined or left, an operation
+ * was committed) is emitted as a signal of the #PrdHubRoomRegistry.
+ */
+#define G_LOG_DOMAIN "prd-hub-room"
+
+#include "config.h"
+
+#include "prd-batcher.h"
+#include "prd-error.h"
+#include "prd-hub-config-collab.h"
+#include "prd-hub-context.h"
+#include "prd-hub-room-private.h"
+
+#include "prd-hub-room.h"
+
+typedef struct
+{
+  PrdSioSocket *socket; /* (owned) */
+  gint64 ack_id;
+  gboolean edit;
+  int requested_site;
+  GArray *client_vector; /* (nullable) */
+  PrdIdentity *identity; /* (owned) */
+} JoinRequest;
+
+typedef enum
+{
+  PENDING_OP,
+  PENDING_DUPLICATE,
+} PendingKind;
+
+typedef struct
+{
+  PendingKind kind;
+  PrdHubRoom *room;     /* (owned) */
+  PrdSioSocket *socket; /* (owned) */
+  gint64 ack_id;
+  PrdCrdtOp *op; /* (owned) (nullable) */
+  char *user_id;
+  char *user_name;
+  JsonNode *vector; /* (owned): the hub's vector right after integration */
+  gboolean done;
+  gint64 seq;
+  GError *error;
+  GArray *base; /* (nullable): a client's operation's base vector */
+  guint32 client_position;
+} Pending;
+
+struct _PrdHubRoom
+{
+  GObject parent_instance;
+
+  PrdHubRoomRegistry *registry; /* (unowned) (nullable): NULL once the room is dead */
+  char *prd_id;
+  char *sio_room;
+  gboolean loaded;
+  gboolean failed;
+  PrdDocument *document; /* (owned) (nullable) until loaded */
+  PrdRoom *members;      /* (owned) (nullable) until loaded */
+  PrdBatcher *batcher;   /* (owned) (nullable) */
+  GQueue joins;          /* (element-type JoinRequest) */
+  gboolean join_busy;
+  GQueue inflight; /* (element-type Pending) */
+  gint64 last_seq;
+  guint since_snapshot;
+  gboolean snapshotting;
+  guint snapshot_covered;
+  gint64 unsaved_since;  /* real time of the first change no snapshot covers; 0: none */
+  gboolean autosaving;   /* the running snapshot is an auto-save */
+  PrdSioSocket *joining; /* (unowned) during prd_room_add_member() */
+  guint holds;           /* prd_hub_room_hold() */
+};
+
+G_DEFINE_FINAL_TYPE (PrdHubRoom, prd_hub_room, G_TYPE_OBJECT)
+
+static void room_pump_joins (PrdHubRoom *room);
+static void autosave_complete (PrdHubRoom *room);
+
+static void
+join_request_free (JoinRequest *request)
+{
+  g_clear_object (&request->socket);
+  g_clear_pointer (&request->client_vector, g_array_unref);
+  g_clear_pointer (&request->identity, prd_identity_free);
+  g_free (request);
+}
+
+static void
+pending_free (Pending *pending)
+{
+  g_clear_pointer (&pending->room, g_object_unref);
+  g_clear_object (&pending->socket);
+  g_clear_pointer (&pending->op, prd_crdt_op_free);
+  g_free (pending->user_id);
+  g_free (pending->user_name);
+  g_clear_pointer (&pending->vector, json_node_unref);
+  g_clear_pointer (&pending->base, g_array_unref);
+  g_clear_error (&pending->error);
+  g_free (pending);
+}
+
+static void
+prd_hub_room_dispose (GObject *object)
+{
+  PrdHubRoom *room = PRD_HUB_ROOM (object);
+
+  g_queue_clear_full (&room->joins, (GDestroyNotify) join_request_free);
+  if (room->members != NULL)
+    g_signal_handlers_disconnect_by_data (room->members, room);
+  if (room->batcher != NULL)
+    g_signal_handlers_disconnect_by_data (room->batcher, room);
+  g_clear_object (&room->batcher);
+  g_clear_object (&room->members);
+  g_clear_object (&room->document);
+
+  G_OBJECT_CLASS (prd_hub_room_parent_class)->dispose (object);
+}
+
+static void
+prd_hub_room_finalize (GObject *object)
+{
+  PrdHubRoom *room = PRD_HUB_ROOM (object);
+
+  g_assert (g_queue_is_empty (&room->inflight));
+  g_free (room->prd_id);
+  g_free (room->sio_room);
+
+  G_OBJECT_CLASS (prd_hub_room_parent_class)->finalize (object);
+}
+
+static void
+prd_hub_room_class_init (PrdHubRoomClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = prd_hub_room_dispose;
+  object_class->finalize = prd_hub_room_finalize;
+}
+
+static void
+prd_hub_room_init (PrdHubRoom *room)
+{
+  g_queue_init (&room->joins);
+  g_queue_init (&room->inflight);
+}
+
+/* ---- replies ----------------------------------------------------------- */
+
+JsonNode *
+prd_hub_vector_to_json (GArray *vector)
+{
+  return prd_crdt_vector_to_json ((const guint32 *) vector->data, vector->len);
+}
+
+/* ---- rooms ---------------------------------------------------------------- */
+
+static void
+on_user_joined (PrdRoom *prd_room, const char *user_id, gpointer user_data)
+{
+  PrdHubRoom *room = user_data;
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) payload = NULL;
+
+  if (room->registry == NULL)
+    return;
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "prdId");
+  json_builder_add_string_value (builder, room->prd_id);
+  json_builder_set_member_name (builder, "user");
+  json_builder_add_value (builder, prd_room_build_user (prd_room, user_id, FALSE));
+  json_builder_end_object (builder);
+  payload = json_builder_get_root (builder);
+  prd_sio_namespace_emit_one (room->registry->nsp, room->sio_room, room->joining, "user-joined",
+                              payload);
+}
+
+static void
+on_user_left (PrdRoom *prd_room, const char *user_id, const char *name, gpointer user_data)
+{
+  PrdHubRoom *room = user_data;
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) payload = NULL;
+
+  if (room->registry == NULL)
+    return;
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "prdId");
+  json_builder_add_string_value (builder, room->prd_id);
+  json_builder_set_member_name (builder, "userId");
+  json_builder_add_string_value (builder, user_id);
+  json_builder_set_member_name (builder, "name");
+  json_builder_add_string_value (builder, name);
+  json_builder_end_object (builder);
+  payload = json_builder_get_root (builder);
+  prd_sio_namespace_emit_one (room->registry->nsp, room->sio_room, NULL, "user-left", payload);
+}
+
+static JsonNode *
+batch_entry (PrdBatchItem *item, PrdHubRoom *room)
+{
+  g_autoptr (JsonNode) payload = NULL;
+  JsonObject *entry = json_object_new ();
+  JsonNode *node;
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *value;
+
+  if (g_str_equal (item->type, "presence-update"))
+    {
+      /* Resolved now, against the text the batch's content updates produce. */
+      payload = prd_room_build_presence (room->members, item->origin);
+      if (payload == NULL)
+        {
+          json_object_unref (entry);
+          return NULL;
+        }
+    }
+  else
+    payload = json_node_ref (item->payload);
+
+  json_object_set_string_member (entry, "type", item->type);
+  json_object_iter_init (&iter, json_node_get_object (payload));
+  while (json_object_iter_next (&iter, &name, &value))
+    json_object_set_member (entry, name, json_node_copy (value));
+  node = json_node_new (JSON_NODE_OBJECT);
+  json_node_take_object (node, entry);
+  return node;
+}
+
+static void
+on_batch_flush (PrdBatcher *batcher, GPtrArray *items, const char *batch_id, gpointer user_data)
+{
+  PrdHubRoom *room = user_data;
+  g_autoptr (GPtrArray) sockets = NULL;
+  g_autoptr (GPtrArray) entries = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+  g_autofree char *timestamp = prd_time_format_now ();
+
+  if (room->registry == NULL)
+    return;
+  for (guint i = 0; i < items->len; i++)
+    g_ptr_array_add (entries, batch_entry (g_ptr_array_index (items, i), room));
+
+  sockets = prd_sio_namespace_get_room_sockets (room->registry->nsp, room->sio_room);
+  for (guint s = 0; sockets != NULL && s < sockets->len; s++)
+    {
+      PrdSioSocket *socket = g_ptr_array_index (sockets, s);
+      const char *id = prd_sio_socket_get_id (socket);
+      g_autoptr (JsonNode) payload = json_node_new (JSON_NODE_OBJECT);
+      JsonObject *object = json_object_new ();
+      JsonArray *updates = json_array_new ();
+
+      for (guint i = 0; i < items->len; i++)
+        {
+          PrdBatchItem *item = g_ptr_array_index (items, i);
+          JsonNode *entry = g_ptr_array_index (entries, i);
+
+          if (entry != NULL && g_strcmp0 (item->origin, id) != 0)
+            json_array_add_element (updates, json_node_copy (entry));
+        }
+      if (json_array_get_length (updates) == 0)
+        {
+          json_array_unref (updates);
+          json_object_unref (object);
+          continue;
+        }
+      json_object_set_string_member (object, "prdId", room->prd_id);
+      json_object_set_array_member (object, "updates", updates);
+      json_object_set_string_member (object, "batchId", batch_id);
+      json_object_set_string_member (object, "timestamp", timestamp);
+      json_node_take_object (payload, object);
+      prd_sio_socket_emit_one (socket, "batch-update", payload);
+    }
+}
+
+/* Sends @payload to the room except @origin, now or in the next batch. */
+void
+prd_hub_room_broadcast (
+    PrdHubRoom *room, PrdSioSocket *origin, const char *event, const char *key, JsonNode *payload)
+{
+  if (prd_batcher_submit (room->batcher, event,
+                          origin != NULL ? prd_sio_socket_get_id (origin) : NULL, key, payload,
+                          g_get_monotonic_time ()))
+    prd_sio_namespace_emit_one (room->registry->nsp, room->sio_room, origin, event, payload);
+}
+
+/* Forgets @room (the registry's reference goes); nothing is written. */
+static void
+room_drop (PrdHubRoom *room)
+{
+  PrdHubRoomRegistry *registry = room->registry;
+
+  if (registry == NULL)
+    return;
+  g_debug ("Releasing %s", room->prd_id);
+  prd_hub_room_detach (room);
+  prd_hub_room_registry_forget (registry, room);
+}
+
+/* The registry is going, or has forgotten @room: nothing may reach it. */
+void
+prd_hub_room_detach (PrdHubRoom *room)
+{
+  room->registry = NULL;
+  if (room->batcher != NULL)
+    g_signal_handlers_disconnect_by_data (room->batcher, room);
+  g_clear_object (&room->batcher);
+}
+
+static void
+fail_joins (PrdHubRoom *room, const GError *error)
+{
+  JoinRequest *request;
+
+  while ((request = g_queue_pop_head (&room->joins)) != NULL)
+    {
+      prd_hub_reply_error (request->socket, request->ack_id, "join-prd", room->prd_id, error);
+      join_request_free (request);
+    }
+}
+
+static void
+on_sites_listed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GPtrArray) sites = NULL;
+  g_autoptr (GError) error = NULL;
+  PrdHubRoom *room = user_data;
+
+  sites = prd_store_list_sites_finish (PRD_STORE (source), result, &error);
+  if (room->registry == NULL)
+    {
+      g_object_unref (room);
+      return;
+    }
+  if (sites == NULL)
+    {
+      g_warning ("Cannot read the sites of %s: %s", room->prd_id, error->message);
+      fail_joins (room, error);
+      room_drop (room);
+      g_object_unref (room);
+      return;
+    }
+  for (guint i = 0; i < sites->len; i++)
+    {
+      PrdStoreSite *site = g_ptr_array_index (sites, i);
+
+      prd_document_set_site_owner (room->document, site->site, site->user_id);
+    }
+  room->members = prd_room_new (room->document);
+  g_signal_connect (room->members, "user-joined", G_CALLBACK (on_user_joined), room);
+  g_signal_connect (room->members, "user-left", G_CALLBACK (on_user_left), room);
+  room->loaded = TRUE;
+  room_pump_joins (room);
+  prd_hub_room_maybe_release (room);
+  g_object_unref (room);
+}
+
+/**
+ * prd_hub_document_from_store:
+ *
+ * Rebuilds a document exactly from its stored snapshot and update log.
+ */
+PrdDocument *
+prd_hub_document_from_store (PrdStoreDocument *stored, GError **error)
+{
+  g_autoptr (PrdDocument) document = NULL;
+  PrdStoreInfo *info = stored->info;
+
+  document = prd_document_new (info->id, info->org, info->title, info->version);
+  if (stored->snapshot != NULL && !prd_document_load_state (document, stored->snapshot, error))
+    {
+      g_prefix_error (error, "%s: snapshot: ", info->id);
+      return NULL;
+    }
+  for (guint i = 0; stored->updates != NULL && i < stored->updates->len; i++)
+    {
+      PrdStoreUpdate *update = g_ptr_array_index (stored->updates, i);
+
+      if (!prd_document_replay (document, update->payload, update->user_id, error))
+        {
+          g_prefix_error (error, "%s: update %" G_GINT64_FORMAT ": ", info->id, update->seq);
+          return NULL;
+        }
+    }
+  return g_steal_pointer (&document);
+}
+
+static void
+on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PrdStoreDocument) stored = NULL;
+  g_autoptr (GError) error = NULL;
+  PrdHubRoom *room = user_data;
+
+  stored = prd_store_load_finish (PRD_STORE (source), result, &error);
+  if (room->registry == NULL)
+    {
+      g_object_unref (room);
+      return;
+    }
+  if (stored != NULL)
+    room->document = prd_hub_document_from_store (stored, &error);
+  if (room->document == NULL)
+    {
+      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+        error->code = PRD_ERROR_PRD_NOT_FOUND;
+      else if (!g_error_matches (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND))
+        g_warning ("Cannot load %s: %s", room->prd_id, error->message);
+      fail_joins (room, error);
+      room_drop (room);
+      g_object_unref (room);
+      return;
+    }
+  room->last_seq = stored->info->last_seq;
+  prd_store_list_sites_async (room->registry->store, room->prd_id, room->registry->cancellable,
+                              on_sites_listed, room);
+}
+
+/**
+ * prd_hub_room_new:
+ * @registry: the registry that will keep the room
+ *
+ * Starts loading the document of @prd_id; joins queue until it is loaded.
+ */
+PrdHubRoom *
+prd_hub_room_new (PrdHubRoomRegistry *registry, const char *prd_id)
+{
+  PrdHubRoom *room = g_object_new (PRD_TYPE_HUB_ROOM, NULL);
+  PrdHubConfig *config = registry->config;
+
+  room->registry = registry;
+  room->prd_id = g_strdup (prd_id);
+  room->sio_room = g_strconcat ("prd:", prd_id, NULL);
+  room->batcher = prd_batcher_new (prd_hub_config_get_collab (config)->batch_threshold,
+                                   prd_hub_config_get_collab (config)->batch_interval);
+  g_signal_connect (room->batcher, "flush", G_CALLBACK (on_batch_flush), room);
+  prd_store_load_async (registry->store, prd_id, registry->cancellable, on_loaded,
+                        g_object_ref (room));
+  return room;
+}
+
+static void
+autosave_complete (PrdHubRoom *room)
+{
+  g_autoptr (JsonNode) payload = json_node_new (JSON_NODE_OBJECT);
+  g_autofree char *saved_at = prd_time_format_now ();
+  JsonObject *object = json_object_new ();
+
+  json_node_take_object (payload, object);
+  json_object_set_string_member (object, "prdId", room->prd_id);
+  json_object_set_string_member (object, "savedAt", saved_at);
+  json_object_set_int_member (
+      object, "nextSaveIn", prd_hub_config_get_collab (room->registry->config)->autosave_interval);
+  prd_sio_namespace_emit_one (room->registry->nsp, room->sio_room, NULL, "auto-save-complete",
+                              payload);
+}
+
+static void
+on_snapshot_written (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  PrdHubRoom *room = user_data;
+
+  if (!prd_store_write_snapshot_finish (PRD_STORE (source), result, &error))
+    g_warning ("Cannot write the snapshot of %s: %s", room->prd_id, error->message);
+  room->snapshotting = FALSE;
+  if (error == NULL)
+    room->since_snapshot -= MIN (room->snapshot_covered, room->since_snapshot);
+  if (error == NULL && room->since_snapshot == 0)
+    room->unsaved_since = 0;
+  if (room->autosaving && room->registry != NULL && error == NULL)
+    autosave_complete (room);
+  room->autosaving = FALSE;
+  if (room->registry != NULL)
+    prd_hub_room_maybe_release (room);
+  g_object_unref (room);
+}
+
+static void
+room_snapshot (PrdHubRoom *room)
+{
+  g_autoptr (GBytes) state = NULL;
+
+  g_assert (g_queue_is_empty (&room->inflight));
+  if (room->snapshotting || room->failed || room->since_snapshot == 0)
+    return;
+  room->snapshotting = TRUE;
+  /* The whole history stays in the snapshot: sync-request serves old
+   * vectors from it after the log behind it is compacted. */
+  state =
+      prd_crdt_doc_encode_state (prd_document_get_crdt (room->document), PRD_CRDT_ENCODE_DEFAULT);
+  g_debug ("Snapshot of %s at update %" G_GINT64_FORMAT, room->prd_id, room->last_seq);
+  room->snapshot_covered = room->since_snapshot;
+  prd_store_write_snapshot_async (room->registry->store, room->prd_id, state, room->last_seq, NULL,
+                                  on_snapshot_written, g_object_ref (room));
+}
+
+/* Releases @room when nobody is in it and nothing is under way; the
+ * document is snapshotted first. */
+void
+prd_hub_room_maybe_release (PrdHubRoom *room)
+{
+  if (room->registry == NULL || !room->loaded)
+    return;
+  if (prd_room_get_n_members (room->members) > 0 || !g_queue_is_empty (&room->joins) ||
+      room->join_busy || !g_queue_is_empty (&room->inflight) || room->snapshotting ||
+      room->holds > 0)
+    return;
+  if (room->since_snapshot > 0 && !room->failed)
+    {
+      room_snapshot (room);
+      return;
+    }
+  room_drop (room);
+}
+
+/* Closes a room whose memory is ahead of the store: everyone must rejoin. */
+static void
+room_fail (PrdHubRoom *room, const GError *error)
+{
+  g_autoptr (GPtrArray) sockets = NULL;
+
+  if (room->registry == NULL)
+    return;
+  g_warning ("Closing %s: %s", room->prd_id, error->message);
+  sockets = prd_sio_namespace_get_room_sockets (room->registry->nsp, room->sio_room);
+  for (guint i = 0; sockets != NULL && i < sockets->len; i++)
+    {
+      PrdSioSocket *socket = g_ptr_array_index (sockets, i);
+
+      prd_hub_reply_error (socket, -1, "content-update", room->prd_id, error);
+      prd_sio_socket_leave (socket, room->sio_room);
+      g_hash_table_remove (prd_hub_room_registry_socket_joined (socket), room->prd_id);
+    }
+  g_signal_handlers_disconnect_by_data (room->members, room);
+  fail_joins (room, error);
+  room_drop (room);
+}
+
+JsonNode *
+prd_hub_room_build_initial_state (PrdHubRoom *room)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (GArray) vector = prd_document_get_committed_vector (room->document);
+  g_autoptr (GBytes) state = NULL;
+  g_autofree char *text = prd_document_get_committed_text (room->document);
+  g_autofree char *encoded = NULL;
+
+  state =
+      prd_crdt_doc_encode_state (prd_document_get_crdt (room->document), PRD_CRDT_ENCODE_DEFAULT);
+  encoded = g_base64_encode (g_bytes_get_data (state, NULL), g_bytes_get_size (state));
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "content");
+  json_builder_add_string_value (builder, text != NULL ? text : "");
+  json_builder_set_member_name (builder, "version");
+  json_builder_add_string_value (builder, prd_document_get_version (room->document));
+  json_builder_set_member_name (builder, "stateVector");
+  json_builder_add_value (builder, prd_hub_vector_to_json (vector));
+  json_builder_set_member_name (builder, "encodedState");
+  json_builder_add_string_value (builder, encoded);
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
+}
+
+static void
+send_joined (PrdHubRoom *room, JoinRequest *request, int site, int previous_site)
+{
+  const PrdIdentity *identity = request->identity;
+  const char *conn_id = prd_sio_socket_get_id (request->socket);
+  g_autoptr (JsonNode) payload = NULL;
+  g_autoptr (GArray) vector = NULL;
+  JsonObject *object, *ack;
+
+  if (!prd_room_has_member (room->members, conn_id))
+    {
+      /* The joiner's initial state already holds what a pending batch
+       * carries: send the batch to the others before the joiner is in. */
+      if (room->batcher != NULL && prd_batcher_get_n_queued (room->batcher) > 0)
+        prd_batcher_flush (room->batcher, g_get_monotonic_time ());
+      prd_sio_socket_join (request->socket, room->sio_room);
+      room->joining = request->socket;
+      prd_room_add_member (room->members, conn_id, identity->user_id, identity->name,
+                           identity->avatar, request->edit, site);
+      room->joining = NULL;
+      g_hash_table_add (prd_hub_room_registry_socket_joined (request->socket),
+                        g_strdup (room->prd_id));
+    }
+  site = prd_room_member_get_site (room->members, conn_id);
+
+  payload = json_node_new (JSON_NODE_OBJECT);
+  object = json_object_new ();
+  json_node_take_object (payload, object);
+  json_object_set_string_member (object, "prdId", room->prd_id);
+  json_object_set_member (object, "initialState", prd_hub_room_build_initial_state (room));
+  json_object_set_member (object, "activeUsers", prd_room_build_active_users (room->members));
+  if (site >= 0)
+    json_object_set_int_member (object, "siteId", site);
+  json_object_set_string_member (object, "title", prd_document_get_title (room->document));
+  json_object_set_string_member (
+      object, "mode", prd_room_member_can_edit (room->members, conn_id) ? "edit" : "view");
+  prd_hub_room_registry_member_joined (room->registry, room, request->socket, identity->user_id,
+                                       object);
+  if (previous_site >= 0)
+    {
+      JsonObject *conflict = json_object_new ();
+      g_autofree char *message =
+          g_strdup_printf ("Site %d is held by another connection or user; use site %d and "
+                           "re-apply your pending edits",
+                           previous_site, site);
+
+      json_object_set_string_member (conflict, "code", "SITE_CONFLICT");
+      json_object_set_string_member (conflict, "message", message);
+      json_object_set_int_member (conflict, "previousSiteId", previous_site);
+      json_object_set_object_member (object, "siteConflict", conflict);
+    }
+  prd_sio_socket_emit_one (request->socket, "joined-prd", payload);
+
+  ack = json_object_new ();
+  if (site >= 0)
+    json_object_set_int_member (ack, "siteId", site);
+  vector = prd_document_get_committed_vector (room->document);
+  json_object_set_member (ack, "stateVector", prd_hub_vector_to_json (vector));
+  prd_hub_reply_ok (request->socket, request->ack_id, ack);
+}
+
+typedef struct
+{
+  PrdHubRoom *room;
+  JoinRequest *request;
+  int previous_site;
+} Acquire;
+
+static void
+on_site_acquired (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Acquire *acquire = user_data;
+  PrdHubRoom *room = acquire->room;
+  JoinRequest *request = acquire->request;
+  g_autoptr (PrdStoreSite) site = NULL;
+  g_autoptr (GError) error = NULL;
+
+  site = prd_store_acquire_site_finish (PRD_STORE (source), result, &error);
+  room->join_busy = FALSE;
+  if (room->registry != NULL)
+    {
+      if (site == NULL)
+        prd_hub_reply_error (request->socket, request->ack_id, "join-prd", room->prd_id, error);
+      else if (site->site >= PRD_CRDT_MAX_SITES)
+        prd_hub_reply_error_literal (request->socket, request->ack_id, "join-prd", room->prd_id,
+                                     PRD_ERROR_INVALID_OPERATION, "This PRD has run out of sites");
+      else
+        {
+          prd_document_set_site_owner (room->document, site->site, site->user_id);
+          if (prd_sio_socket_is_connected (request->socket))
+            send_joined (room, request, site->site,
+                         acquire->previous_site != site->site ? acquire->previous_site : -1);
+        }
+      room_pump_joins (room);
+      prd_hub_room_maybe_release (room);
+    }
+  join_request_free (request);
+  g_object_unref (room);
+  g_free (acquire);
+}
+
+/* Processes queued joins in order; a site acquisition is asynchronous and
+ * the next join waits for it, so two tabs of a user never get one site. */
+static void
+room_pump_joins (PrdHubRoom *room)
+{
+  JoinRequest *request;
+
+  while (room->registry != NULL && room->loaded && !room->join_busy &&
+         (request = g_queue_pop_head (&room->joins)) != NULL)
+    {
+      const PrdIdentity *identity = request->identity;
+      const char *conn_id = prd_sio_socket_get_id (request->socket);
+      int requested = request->requested_site;
+      int previous_site = -1;
+      g_autoptr (GArray) busy = NULL;
+      Acquire *acquire;
+
+      if (!prd_sio_socket_is_connected (request->socket))
+        {
+          join_request_free (request);
+          continue;
+        }
+      if (!g_str_equal (identity->org, prd_document_get_org (room->document)))
+        {
+          /* Indistinguishable from an unknown id, on purpose. */
+          g_autofree char *message = g_strdup_printf ("No PRD %s", room->prd_id);
+
+          prd_hub_reply_error_literal (request->socket, request->ack_id, "join-prd", room->prd_id,
+                                       PRD_ERROR_PRD_NOT_FOUND, message);
+          join_request_free (request);
+          continue;
+        }
+      if (prd_room_has_member (room->members, conn_id) || !request->edit)
+        {
+          send_joined (room, request, -1, -1);
+          join_request_free (request);
+          continue;
+        }
+
+      if (requested >= 0)
+        {
+          const char *owner = prd_document_get_site_owner (room->document, requested);
+          guint32 hub_ops =
+              prd_crdt_doc_get_site_ops (prd_document_get_crdt (room->document), requested);
+          guint32 client_ops =
+              request->client_vector != NULL && (guint) requested < request->client_vector->len
+                  ? g_array_index (request->client_vector, guint32, requested)
+                  : 0;
+
+          if (g_strcmp0 (owner, identity->user_id) == 0 &&
+              !prd_room_site_is_held (room->members, requested))
+            {
+              send_joined (room, request, requested, -1);
+              join_request_free (request);
+              continue;
+            }
+          if (client_ops > hub_ops)
+            previous_site = requested;
+        }
+
+      room->join_busy = TRUE;
+      busy = prd_room_get_busy_sites (room->members);
+      acquire = g_new0 (Acquire, 1);
+      acquire->room = g_object_ref (room);
+      acquire->request = request;
+      acquire->previous_site = previous_site;
+      prd_store_acquire_site_async (room->registry->store, room->prd_id, identity->user_id,
+                                    (const int *) busy->data, busy->len,
+                                    room->registry->cancellable, on_site_acquired, acquire);
+    }
+}
+
+void
+prd_hub_room_leave (PrdHubRoom *room, PrdSioSocket *socket)
+{
+  const char *conn_id = prd_sio_socket_get_id (socket);
+
+  prd_sio_socket_leave (socket, room->sio_room);
+  g_hash_table_remove (prd_hub_room_registry_socket_joined (socket), room->prd_id);
+  if (room->members != NULL)
+    {
+      g_autofree char *user_id = g_strdup (prd_room_member_get_user_id (room->members, conn_id));
+      const char *remaining;
+
+      prd_room_remove_member (room->members, conn_id);
+      if (user_id != NULL && room->registry != NULL)
+        prd_hub_room_registry_member_left (room->registry, room, socket, user_id);
+      /* The user stays through another tab (no user-left): the others may
+       * still show the cursor of the tab that left, so they are told where
+       * the user is now. */
+      remaining = user_id != NULL ? prd_room_get_latest_member (room->members, user_id) : NULL;
+      if (remaining != NULL)
+        {
+          g_autoptr (JsonNode) relay = prd_room_build_presence (room->members, remaining);
+
+          json_object_set_int_member (json_node_get_object (relay), "timestamp",
+                                      g_get_real_time () / 1000);
+          prd_hub_room_broadcast (room, socket, "presence-update", user_id, relay);
+        }
+    }
+  prd_hub_room_maybe_release (room);
+}
+
+/* ---- content ------------------------------------------------------------ */
+
+static void room_settle (PrdHubRoom *room);
+
+static void
+on_appended (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Pending *pending = user_data;
+  PrdHubRoom *room = pending->room;
+
+  pending->seq = prd_store_append_update_finish (PRD_STORE (source), result, &pending->error);
+  pending->done = TRUE;
+  room_settle (room);
+}
+
+static void
+settle_one (PrdHubRoom *room, Pending *pending)
+{
+  g_autoptr (JsonNode) payload = NULL;
+  JsonObject *ack;
+
+  /* After a failed append, nothing behind it is confirmed: a repeat of an
+   * operation that was never stored is no success either. */
+  if (pending->error != NULL || room->failed)
+    {
+      if (pending->error == NULL)
+        g_set_error_literal (&pending->error, PRD_ERROR, PRD_ERROR_STORAGE,
+                             "An earlier operation could not be stored");
+      else if (pending->error->domain != PRD_ERROR)
+        {
+          g_autofree char *message = g_strdup (pending->error->message);
+
+          g_clear_error (&pending->error);
+          g_set_error (&pending->error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot store: %s", message);
+        }
+      room->failed = TRUE;
+      if (pending->socket != NULL)
+        prd_hub_reply_error (pending->socket, pending->ack_id, "content-update", room->prd_id,
+                             pending->error);
+      return;
+    }
+  if (pending->kind == PENDING_DUPLICATE)
+    {
+      g_autoptr (GArray) vector = prd_document_get_committed_vector (room->document);
+
+      ack = json_object_new ();
+      json_object_set_member (ack, "stateVector", prd_hub_vector_to_json (vector));
+      json_object_set_boolean_member (ack, "duplicate", TRUE);
+      prd_hub_reply_ok (pending->socket, pending->ack_id, ack);
+      return;
+    }
+
+  prd_document_commit (room->document, pending->op->site, pending->op->seq);
+  room->last_seq = pending->seq;
+  room->since_snapshot++;
+  if (room->unsaved_since == 0)
+    room->unsaved_since = g_get_real_time ();
+
+  payload = json_node_new (JSON_NODE_OBJECT);
+  {
+    JsonObject *object = json_object_new ();
+
+    json_node_take_object (payload, object);
+    json_object_set_string_member (object, "prdId", room->prd_id);
+    json_object_set_string_member (object, "userId", pending->user_id);
+    json_object_set_string_member (object, "userName", pending->user_name);
+    json_object_set_member (object, "operation", prd_crdt_op_to_json (pending->op));
+    json_object_set_member (object, "stateVector", json_node_ref (pending->vector));
+  }
+  if (room->registry != NULL)
+    prd_hub_room_broadcast (room, pending->socket, "content-update", NULL, payload);
+  if (room->registry != NULL)
+    prd_hub_room_registry_operation_committed (room->registry, room, pending->op, pending->base,
+                                               pending->client_position, pending->user_id,
+                                               pending->user_name);
+
+  if (pending->socket == NULL) /* the hub's AI site: nobody to acknowledge */
+    return;
+  ack = json_object_new ();
+  json_object_set_member (ack, "stateVector", json_node_ref (pending->vector));
+  prd_hub_reply_ok (pending->socket, pending->ack_id, ack);
+}
+
+static void
+room_settle (PrdHubRoom *room)
+{
+  Pending *pending;
+
+  g_object_ref (room);
+  while ((pending = g_queue_peek_head (&room->inflight)) != NULL && pending->done)
+    {
+      g_queue_pop_head (&room->inflight);
+      settle_one (room, pending);
+      pending_free (pending);
+    }
+  if (g_queue_is_empty (&room->inflight) && room->registry != NULL)
+    {
+      if (room->failed)
+        {
+          g_autoptr (GError) error =
+              g_error_new_literal (PRD_ERROR, PRD_ERROR_STORAGE,
+                                   "The PRD could not be stored and was closed; join it again");
+
+          room_fail (room, error);
+        }
+      else if (room->since_snapshot >=
+               prd_hub_config_get_collab (room->registry->config)->snapshot_every)
+        room_snapshot (room);
+      prd_hub_room_maybe_release (room);
+    }
+  g_object_unref (room);
+}
+
+/* ---- joining and submitting (the collaboration events) ------------------------- */
+
+/**
+ * prd_hub_room_join:
+ * @identity: (transfer full): who joins
+ * @client_vector: (transfer full) (nullable): the client's state vector
+ *
+ * Queues a join-prd; it is answered (joined-prd and the ack, or an error)
+ * once the room is loaded and the joins before it are done.
+ */
+void
+prd_hub_room_join (PrdHubRoom *room,
+                   PrdSioSocket *socket,
+                   gint64 ack_id,
+                   PrdIdentity *identity,
+                   gboolean edit,
+                   int requested_site,
+                   GArray *client_vector)
+{
+  JoinRequest *request = g_new0 (JoinRequest, 1);
+
+  request->socket = g_object_ref (socket);
+  request->ack_id = ack_id;
+  request->identity = identity;
+  request->edit = edit;
+  request->requested_site = requested_site;
+  request->client_vector = client_vector;
+  g_queue_push_tail (&room->joins, request);
+  room_pump_joins (room);
+  /* A refused join (another organization's PRD) may leave the room empty. */
+  prd_hub_room_maybe_release (room);
+}
+
+/**
+ * prd_hub_room_submit:
+ * @socket: a member that may edit
+ * @payload: the content-update payload
+ *
+ * Integrates a client's operation and sends it to the store; it is acked
+ * and broadcast once stored, in order.
+ */
+void
+prd_hub_room_submit (
+    PrdHubRoom *room, PrdSioSocket *socket, const char *event, JsonObject *payload, gint64 ack_id)
+{
+  const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
+  const char *conn_id = prd_sio_socket_get_id (socket);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdCrdtOp) op = NULL;
+  g_autoptr (GArray) vector = NULL;
+  g_autoptr (GBytes) encoded = NULL;
+  gboolean duplicate = FALSE;
+  Pending *pending;
+  int site;
+
+  if (!prd_room_member_can_edit (room->members, conn_id))
+    {
+      prd_hub_reply_error_literal (
+          socket, ack_id, event, room->prd_id, PRD_ERROR_FORBIDDEN,
+          identity->role == PRD_ROLE_VIEWER
+              ? "Viewers cannot change content"
+              : "Joined in view mode; join in edit mode to change content");
+      return;
+    }
+  if (room->failed)
+    {
+      prd_hub_reply_error_literal (socket, ack_id, event, room->prd_id, PRD_ERROR_STORAGE,
+                                   "The PRD could not be stored; join it again");
+      return;
+    }
+  site = prd_room_member_get_site (room->members, conn_id);
+  op = prd_document_apply_client_operation (
+      room->document, json_object_get_member (payload, "operation"),
+      json_object_get_member (payload, "stateVector"), (guint32) site, identity->user_id,
+      prd_hub_config_get_collab (room->registry->config)->max_operation_size, &duplicate, &error);
+  if (op == NULL && !duplicate)
+    {
+      prd_hub_reply_error (socket, ack_id, event, room->prd_id, error);
+      return;
+    }
+
+  pending = g_new0 (Pending, 1);
+  pending->room = g_object_ref (room);
+  pending->socket = g_object_ref (socket);
+  pending->ack_id = ack_id;
+  if (duplicate)
+    {
+      pending->kind = PENDING_DUPLICATE;
+      pending->done = TRUE;
+      g_queue_push_tail (&room->inflight, pending);
+      room_settle (room);
+      return;
+    }
+  pending->kind = PENDING_OP;
+  pending->user_id = g_strdup (identity->user_id);
+  pending->user_name = g_strdup (identity->name);
+  vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (room->document));
+  pending->vector = prd_hub_vector_to_json (vector);
+  pending->base = prd_crdt_vector_from_json (json_object_get_member (payload, "stateVector"), NULL);
+  if (pending->base != NULL && pending->base->len > (guint) site)
+    g_array_index (pending->base, guint32, site) = op->seq - 1;
+  pending->client_position = (guint32) json_object_get_int_member (
+      json_object_get_object_member (payload, "operation"), "position");
+  encoded = prd_crdt_ops_encode (&op, 1);
+  pending->op = g_steal_pointer (&op);
+  g_queue_push_tail (&room->inflight, pending);
+  prd_store_append_update_async (room->registry->store, room->prd_id, site, pending->op->seq,
+                                 identity->user_id, encoded, NULL, on_appended, pending);
+}
+
+gboolean
+prd_hub_room_is_loaded (PrdHubRoom *room)
+{
+  return room->loaded;
+}
+
+/* Snapshots the room if it has unsaved changes and is settled, telling its
+ * members (auto-save-start, then auto-save-complete). A room whose appends
+ * are still in flight waits for the next tick; a room nobody is in is
+ * snapshotted on release anyway. */
+void
+prd_hub_room_autosave (PrdHubRoom *room)
+{
+  g_autoptr (JsonNode) payload = NULL;
+  g_autofree char *since = NULL;
+  JsonObject *object;
+
+  if (room->registry == NULL || room->registry->nsp == NULL || !room->loaded || room->failed ||
+      room->since_snapshot == 0 || room->snapshotting || !g_queue_is_empty (&room->inflight))
+    return;
+  since = prd_time_format (room->unsaved_since);
+  payload = json_node_new (JSON_NODE_OBJECT);
+  object = json_object_new ();
+  json_node_take_object (payload, object);
+  json_object_set_string_member (object, "prdId", room->prd_id);
+  json_object_set_string_member (object, "changesSince", since);
+  prd_sio_namespace_emit_one (room->registry->nsp, room->sio_room, NULL, "auto-save-start",
+                              payload);
+  room->autosaving = TRUE;
+  room_snapshot (room);
+}
+
+/* ---- the room API ------------------------------------------------------------- */
+
+/**
+ * prd_hub_room_hold:
+ *
+ * Keeps the room loaded while the hub works on it (an AI job, a conflict
+ * resolution), even when its last member leaves. Undo with
+ * prd_hub_room_release().
+ *
+ * Returns: %FALSE with @error set (STORAGE) when the room was closed
+ */
+gboolean
+prd_hub_room_hold (PrdHubRoom *room, GError **error)
+{
+  g_return_val_if_fail (PRD_IS_HUB_ROOM (room), FALSE);
+
+  if (room->failed || room->registry == NULL)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_STORAGE,
+                           "The PRD could not be stored; join it again");
+      return FALSE;
+    }
+  room->holds++;
+  g_object_ref (room);
+  return TRUE;
+}
+
+/**
+ * prd_hub_room_release:
+ *
+ * Undoes prd_hub_room_hold(); the room is saved and released if nobody is
+ * in it any more.
+ */
+void
+prd_hub_room_release (PrdHubRoom *room)
+{
+  g_return_if_fail (PRD_IS_HUB_ROOM (room) && room->holds > 0);
+
+  room->holds--;
+  prd_hub_room_maybe_release (room);
+  g_object_unref (room);
+}
+
+/* (nullable): %NULL until loaded */
+PrdDocument *
+prd_hub_room_get_document (PrdHubRoom *room)
+{
+  g_return_val_if_fail (PRD_IS_HUB_ROOM (room), NULL);
+
+  return room->document;
+}
+
+/* Whether the room still takes writes: not closed after a failed append,
+ * nor released. */
+gboolean
+prd_hub_room_is_open (PrdHubRoom *room)
+{
+  g_return_val_if_fail (PRD_IS_HUB_ROOM (room), FALSE);
+
+  return room->registry != NULL && !room->failed;
+}
+
+/* The sites a new site of the hub must not take: those of members and of
+ * other writers. */
+GArray *
+prd_hub_room_get_busy_sites (PrdHubRoom *room)
+{
+  g_return_val_if_fail (PRD_IS_HUB_ROOM (room), NULL);
+
+  return prd_room_get_busy_sites (room->members);
+}
+
+/* Sends @payload to everyone in the room, unbatched. */
+void
+prd_hub_room_emit (PrdHubRoom *room, const char *event, JsonNode *payload)
+{
+  g_return_if_fail (PRD_IS_HUB_ROOM (room));
+
+  if (room->registry != NULL && room->registry->nsp != NULL)
+    prd_sio_namespace_emit_one (room->registry->nsp, room->sio_room, NULL, event, payload);
+}
+
+/* Sets the presence status of @socket's member and relays it. */
+void
+prd_hub_room_set_status (PrdHubRoom *room, PrdSioSocket *socket, const char *status)
+{
+  const char *conn_id = prd_sio_socket_get_id (socket);
+  g_autoptr (JsonNode) relay = NULL;
+
+  g_return_if_fail (PRD_IS_HUB_ROOM (room));
+
+  if (room->registry == NULL || !prd_room_set_status (room->members, conn_id, status))
+    return;
+  relay = prd_room_build_presence (room->members, conn_id);
+  prd_hub_room_broadcast (room, socket, "presence-update",
+                          prd_room_member_get_user_id (room->members, conn_id), relay);
+  prd_hub_room_registry_member_changed (room->registry, room, socket);
+}
+
+/**
+ * prd_hub_room_write:
+ * @site: a site of @site_user in this PRD, which no client writes with
+ *   (acquired from the store with prd_hub_room_get_busy_sites() excluded)
+ * @site_user: the user the store records for the operation (the hub's
+ *   %PRD_HUB_SITE_USER, the AI's `ai`, …)
+ * @user_id: (nullable): the user the broadcast names (default: @site_user)
+ * @user_name: (nullable): the name the broadcast gives (default: @user_id)
+ * @insert: insert @text, or delete @length units
+ * @position: in UTF-16 code units of the current text
+ *
+ * The one way the hub writes into a PRD on someone's behalf (AI text,
+ * conflict resolutions, imports). The operation takes the durable path of a
+ * client's content-update: integrated now, appended to the store, then
+ * committed and broadcast to the whole room (content-update), in order,
+ * and announced with #PrdHubRoomRegistry::operation-committed.
+ *
+ * Returns: %FALSE with @error set when the room was closed or the
+ *   operation is not valid
+ */
+gboolean
+prd_hub_room_write (PrdHubRoom *room,
+                    guint32 site,
+                    const char *site_user,
+                    const char *user_id,
+                    const char *user_name,
+                    gboolean insert,
+                    guint32 position,
+                    const char *text,
+                    guint32 length,
+                    GError **error)
+{
+  g_autoptr (JsonNode) operation = json_node_new (JSON_NODE_OBJECT);
+  g_autoptr (GArray) vector = NULL;
+  g_autoptr (GBytes) encoded = NULL;
+  g_autoptr (JsonNode) vector_node = NULL;
+  g_autoptr (PrdCrdtOp) op = NULL;
+  JsonObject *object = json_object_new ();
+  gboolean duplicate = FALSE;
+  Pending *pending;
+  guint32 zero = 0;
+
+  if (room->registry == NULL || room->failed)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_STORAGE, "The PRD was closed");
+      return FALSE;
+    }
+  json_node_take_object (operation, object);
+  json_object_set_string_member (object, "type", insert ? "insert" : "delete");
+  json_object_set_int_member (object, "position", position);
+  if (insert)
+    json_object_set_string_member (object, "content", text);
+  else
+    json_object_set_int_member (object, "length", length);
+  json_object_set_int_member (object, "timestamp", g_get_real_time () / 1000);
+  vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (room->document));
+  while (vector->len <= site)
+    g_array_append_val (vector, zero);
+  g_array_index (vector, guint32, site)++;
+  vector_node = prd_hub_vector_to_json (vector);
+  op = prd_document_apply_client_operation (room->document, operation, vector_node, site, site_user,
+                                            PRD_DOCUMENT_MAX_OPERATION_SIZE, &duplicate, error);
+  if (op == NULL)
+    {
+      if (duplicate)
+        g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INTERNAL, "The hub's site is out of step");
+      return FALSE;
+    }
+
+  pending = g_new0 (Pending, 1);
+  pending->room = g_object_ref (room);
+  pending->kind = PENDING_OP;
+  pending->ack_id = -1;
+  pending->user_id = g_strdup (user_id != NULL ? user_id : site_user);
+  pending->user_name = g_strdup (user_name != NULL ? user_name : pending->user_id);
+  g_clear_pointer (&vector, g_array_unref);
+  vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (room->document));
+  pending->vector = prd_hub_vector_to_json (vector);
+  encoded = prd_crdt_ops_encode (&op, 1);
+  pending->op = g_steal_pointer (&op);
+  g_queue_push_tail (&room->inflight, pending);
+  prd_store_append_update_async (room->registry->store, room->prd_id, site, pending->op->seq,
+                                 site_user, encoded, NULL, on_appended, pending);
+  return TRUE;
+}
+
+const char *
+prd_hub_room_get_prd_id (PrdHubRoom *room)
+{
+  g_return_val_if_fail (PRD_IS_HUB_ROOM (room), NULL);
+
+  return room->prd_id;
+}
+
+/* (nullable): who is in the room; %NULL before it has loaded */
+PrdRoom *
+prd_hub_room_get_members (PrdHubRoom *room)
+{
+  g_return_val_if_fail (PRD_IS_HUB_ROOM (room), NULL);
+
+  return room->members;
+}

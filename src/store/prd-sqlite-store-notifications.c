@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * PrdNotificationStore on SQLite: the tables `social_notifications` and
+ * `social_activity` (schema migration "social" in prd-sqlite-store.c).
+ * Payloads are stored as the JSON text the hub hands over.
+ */
+#define G_LOG_DOMAIN "prd-store"
+
+#include "config.h"
+
+#include "prd-error.h"
+#include "prd-sqlite-store-private.h"
+
+/* ---- shared with the stores whose changes announce themselves ---- */
+
+gboolean
+prd_sqlite_worker_insert_announcements (PrdSqliteWorker *worker,
+                                        GPtrArray *notifications,
+                                        GPtrArray *activities,
+                                        GError **error)
+{
+  for (guint i = 0; notifications != NULL && i < notifications->len; i++)
+    {
+      const PrdNotificationRecord *n = g_ptr_array_index (notifications, i);
+      g_autoptr (PrdSqliteStmt) stmt =
+          prd_sqlite_worker_prepare (worker,
+                                     "INSERT INTO social_notifications (id, user_id, org, payload) "
+                                     "VALUES (?, ?, ?, ?)",
+                                     error);
+
+      if (stmt == NULL)
+        return FALSE;
+      prd_sqlite_bind_text (stmt, 1, n->id);
+      prd_sqlite_bind_text (stmt, 2, n->user_id);
+      prd_sqlite_bind_text (stmt, 3, n->org);
+      prd_sqlite_bind_text (stmt, 4, n->payload);
+      if (!prd_sqlite_worker_step_done (worker, stmt, error))
+        return FALSE;
+    }
+  for (guint i = 0; activities != NULL && i < activities->len; i++)
+    {
+      const PrdActivityRecord *a = g_ptr_array_index (activities, i);
+      g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+          worker, "INSERT INTO social_activity (id, org, payload) VALUES (?, ?, ?)", error);
+
+      if (stmt == NULL)
+        return FALSE;
+      prd_sqlite_bind_text (stmt, 1, a->id);
+      prd_sqlite_bind_text (stmt, 2, a->org);
+      prd_sqlite_bind_text (stmt, 3, a->payload);
+      if (!prd_sqlite_worker_step_done (worker, stmt, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- record ---- */
+
+typedef struct
+{
+  GPtrArray *notifications; /* (owned) */
+  GPtrArray *activities;    /* (owned) */
+} Record;
+
+static void
+record_free (Record *record)
+{
+  g_ptr_array_unref (record->notifications);
+  g_ptr_array_unref (record->activities);
+  g_free (record);
+}
+
+static gboolean
+op_record (PrdSqliteWorker *worker,
+           gpointer data,
+           gpointer *result,
+           GDestroyNotify *result_free,
+           GError **error)
+{
+  Record *record = data;
+
+  return prd_sqlite_worker_insert_announcements (worker, record->notifications, record->activities,
+                                                 error);
+}
+
+static void
+record_async (PrdNotificationStore *self,
+              GPtrArray *notifications,
+              GPtrArray *activities,
+              GCancellable *cancellable,
+              GAsyncReadyCallback callback,
+              gpointer user_data)
+{
+  Record *record = g_new0 (Record, 1);
+
+  record->notifications = g_ptr_array_ref (notifications);
+  record->activities = g_ptr_array_ref (activities);
+  prd_sqlite_store_run_async (PRD_SQLITE_STORE (self), TRUE, op_record, record,
+                              (GDestroyNotify) record_free, record_async, cancellable, callback,
+                              user_data);
+}
+
+static gboolean
+record_finish (PrdNotificationStore *self, GAsyncResult *result, GError **error)
+{
+  return prd_sqlite_store_run_finish (PRD_SQLITE_STORE (self), result, NULL, error);
+}
+
+/* ---- unread notifications ---- */
+
+typedef struct
+{
+  char *org;
+  char *user_id;
+  gint64 before; /* the activity feed's cursor */
+  gint64 limit;
+  GStrv ids; /* mark-read */
+} Query;
+
+static void
+query_free (Query *query)
+{
+  g_free (query->org);
+  g_free (query->user_id);
+  g_strfreev (query->ids);
+  g_free (query);
+}
+
+static gboolean
+op_list_unread (PrdSqliteWorker *worker,
+                gpointer data,
+                gpointer *result,
+                GDestroyNotify *result_free,
+                GError **error)
+{
+  Query *query = data;
+  g_autoptr (GPtrArray) records =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_notification_record_free);
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+      worker,
+      "SELECT seq, id, user_id, org, payload, read FROM social_notifications "
+      "WHERE user_id = ? AND org = ? AND read = 0 ORDER BY seq LIMIT ?",
+      error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (stmt, 1, query->user_id);
+  prd_sqlite_bind_text (stmt, 2, query->org);
+  sqlite3_bind_int64 (stmt, 3, query->limit);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      PrdNotificationRecord *record = g_new0 (PrdNotificationRecord, 1);
+
+      record->seq = sqlite3_column_int64 (stmt, 0);
+      record->id = prd_sqlite_column_text (stmt, 1);
+      record->user_id = prd_sqlite_column_text (stmt, 2);
+      record->org = prd_sqlite_column_text (stmt, 3);
+      record->payload = prd_sqlite_column_text (stmt, 4);
+      record->read = sqlite3_column_int (stmt, 5) != 0;
+      g_ptr_array_add (records, record);
+    }
+  if (rc != SQLITE_DONE)
+    return prd_sqlite_worker_set_error (worker, rc, "Cannot read the notifications", error);
+  *result = g_steal_pointer (&records);
+  *result_free = (GDestroyNotify) g_ptr_array_unref;
+  return TRUE;
+}
+
+static void
+list_unread_async (PrdNotificationStore *self,
+                   const char *org,
+                   const char *user_id,
+                   guint limit,
+                   GCancellable *cancellable,
+                   GAsyncReadyCallback callback,
+                   gpointer user_data)
+{
+  Query *query = g_new0 (Query, 1);
+
+  query->org = g_strdup (org);
+  query->user_id = g_strdup (user_id);
+  query->limit = limit;
+  prd_sqlite_store_run_async (PRD_SQLITE_STORE (self), FALSE, op_list_unread, query,
+                              (GDestroyNotify) query_free, list_unread_async, cancellable, callback,
+                              user_data);
+}
+
+static GPtrArray *
+list_finish (PrdNotificationStore *self, GAsyncResult *result, GError **error)
+{
+  gpointer records = NULL;
+
+  if (!prd_sqlite_store_run_finish (PRD_SQLITE_STORE (self), result, &records, error))
+    return NULL;
+  return records;
+}
+
+/* ---- mark-read ---- */
+
+static gboolean
+op_mark_read (PrdSqliteWorker *worker,
+              gpointer data,
+              gpointer *result,
+              GDestroyNotify *result_free,
+              GError **error)
+{
+  Query *query = data;
+  gint64 *marked = g_new0 (gint64, 1);
+
+  *result = marked;
+  *result_free = g_free;
+  for (guint i = 0; query->ids[i] != NULL; i++)
+    {
+      g_autoptr (PrdSqliteStmt) stmt =
+          prd_sqlite_worker_prepare (worker,
+                                     "UPDATE social_notifications SET read = 1 WHERE id = ? "
+                                     "AND user_id = ? AND org = ? AND read = 0",
+                                     error);
+
+      if (stmt == NULL)
+        return FALSE;
+      prd_sqlite_bind_text (stmt, 1, query->ids[i]);
+      prd_sqlite_bind_text (stmt, 2, query->user_id);
+      prd_sqlite_bind_text (stmt, 3, query->org);
+      if (!prd_sqlite_worker_step_done (worker, stmt, error))
+        return FALSE;
+      *marked += sqlite3_changes (prd_sqlite_worker_get_db (worker));
+    }
+  return TRUE;
+}
+
+static void
+mark_read_async (PrdNotificationStore *self,
+                 const char *org,
+                 const char *user_id,
+                 const char *const *ids,
+                 GCancellable *cancellable,
+                 GAsyncReadyCallback callback,
+                 gpointer user_data)
+{
+  Query *query = g_new0 (Query, 1);
+
+  query->org = g_strdup (org);
+  query->user_id = g_strdup (user_id);
+  query->ids = g_strdupv ((char **) ids);
+  prd_sqlite_store_run_async (PRD_SQLITE_STORE (self), TRUE, op_mark_read, query,
+                              (GDestroyNotify) query_free, mark_read_async, cancellable, callback,
+                              user_data);
+}
+
+static gint64
+mark_read_finish (PrdNotificationStore *self, GAsyncResult *result, GError **error)
+{
+  g_autofree gint64 *marked = NULL;
+
+  if (!prd_sqlite_store_run_finish (PRD_SQLITE_STORE (self), result, (gpointer *) &marked, error))
+    return -1;
+  return marked != NULL ? *marked : 0;
+}
+
+/* ---- the activity feed ---- */
+
+static gboolean
+op_list_activity (PrdSqliteWorker *worker,
+                  gpointer data,
+                  gpointer *result,
+                  GDestroyNotify *result_free,
+                  GError **error)
+{
+  Query *query = data;
+  g_autoptr (GPtrArray) records =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_activity_record_free);
+  g_autoptr (PrdSqliteStmt) stmt =
+      prd_sqlite_worker_prepare (worker,
+                                 "SELECT seq, id, org, payload FROM social_activity "
+                                 "WHERE org = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+                                 error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (stmt, 1, query->org);
+  sqlite3_bind_int64 (stmt, 2, query->before);
+  sqlite3_bind_int64 (stmt, 3, query->limit);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      PrdActivityRecord *record = g_new0 (PrdActivityRecord, 1);
+
+      record->seq = sqlite3_column_int64 (stmt, 0);
+      record->id = prd_sqlite_column_text (stmt, 1);
+      record->org = prd_sqlite_column_text (stmt, 2);
+      record->payload = prd_sqlite_column_text (stmt, 3);
+      g_ptr_array_add (records, record);
+    }
+  if (rc != SQLITE_DONE)
+    return prd_sqlite_worker_set_error (worker, rc, "Cannot read the activity feed", error);
+  *result = g_steal_pointer (&records);
+  *result_free = (GDestroyNotify) g_ptr_array_unref;
+  return TRUE;
+}
+
+static void
+list_activity_async (PrdNotificationStore *self,
+                     const char *org,
+                     gint64 before,
+                     guint limit,
+                     GCancellable *cancellable,
+                     GAsyncReadyCallback callback,
+                     gpointer user_data)
+{
+  Query *query = g_new0 (Query, 1);
+
+  query->org = g_strdup (org);
+  query->before = before;
+  query->limit = limit;
+  prd_sqlite_store_run_async (PRD_SQLITE_STORE (self), FALSE, op_list_activity, query,
+                              (GDestroyNotify) query_free, list_activity_async, cancellable,
+                              callback, user_data);
+}
+
+void
+prd_sqlite_store_notification_store_iface_init (PrdNotificationStoreInterface *iface)
+{
+  iface->record_async = record_async;
+  iface->record_finish = record_finish;
+  iface->list_unread_async = list_unread_async;
+  iface->list_unread_finish = list_finish;
+  iface->mark_read_async = mark_read_async;
+  iface->mark_read_finish = mark_read_finish;
+  iface->list_activity_async = list_activity_async;
+  iface->list_activity_finish = list_finish;
+}

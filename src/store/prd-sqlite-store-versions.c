@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * PrdVersionStore on SQLite: the table `versions` (schema in
+ * prd-sqlite-store.c). Recording a version also sets the PRD's version
+ * field in the same savepoint, so the two never disagree.
+ */
+#define G_LOG_DOMAIN "prd-store"
+
+#include "config.h"
+
+#include "prd-error.h"
+#include "prd-sqlite-store-private.h"
+
+static gboolean
+add_op (PrdSqliteWorker *worker,
+        gpointer data,
+        gpointer *result,
+        GDestroyNotify *result_free,
+        GError **error)
+{
+  PrdVersionRecord *record = data;
+  g_autoptr (PrdSqliteStmt) insert = NULL;
+  g_autoptr (PrdSqliteStmt) update = NULL;
+
+  update = prd_sqlite_worker_prepare (
+      worker, "UPDATE prds SET version = ?, updated_at = MAX(updated_at, ?) WHERE id = ?", error);
+  if (update == NULL)
+    return FALSE;
+  sqlite3_bind_text (update, 1, record->version, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (update, 2, record->created_at);
+  sqlite3_bind_text (update, 3, record->prd_id, -1, SQLITE_STATIC);
+  if (!prd_sqlite_worker_step_done (worker, update, error))
+    return FALSE;
+  if (sqlite3_changes (prd_sqlite_worker_get_db (worker)) == 0)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "There is no PRD %s", record->prd_id);
+      return FALSE;
+    }
+  insert = prd_sqlite_worker_prepare (worker,
+                                      "INSERT INTO versions (id, prd_id, version, commit_hash,"
+                                      " changelog, created_by_id, created_by_name, created_at)"
+                                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                      error);
+  if (insert == NULL)
+    return FALSE;
+  sqlite3_bind_text (insert, 1, record->id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (insert, 2, record->prd_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (insert, 3, record->version, -1, SQLITE_STATIC);
+  sqlite3_bind_text (insert, 4, record->commit_hash, -1, SQLITE_STATIC);
+  sqlite3_bind_text (insert, 5, record->changelog, -1, SQLITE_STATIC);
+  sqlite3_bind_text (insert, 6, record->created_by_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (insert, 7, record->created_by_name, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (insert, 8, record->created_at);
+  if (!prd_sqlite_worker_step_done (worker, insert, error))
+    {
+      if (sqlite3_extended_errcode (prd_sqlite_worker_get_db (worker)) == SQLITE_CONSTRAINT_UNIQUE)
+        {
+          g_clear_error (error);
+          g_set_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS, "%s already has version %s",
+                       record->prd_id, record->version);
+        }
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+add_async (PrdVersionStore *self,
+           const PrdVersionRecord *record,
+           GCancellable *cancellable,
+           GAsyncReadyCallback callback,
+           gpointer user_data)
+{
+  prd_sqlite_store_run_async (
+      PRD_SQLITE_STORE (self), TRUE, add_op, prd_version_record_copy (record),
+      (GDestroyNotify) prd_version_record_free, add_async, cancellable, callback, user_data);
+}
+
+static gboolean
+add_finish (PrdVersionStore *self, GAsyncResult *result, GError **error)
+{
+  return prd_sqlite_store_run_finish (PRD_SQLITE_STORE (self), result, NULL, error);
+}
+
+static gboolean
+list_op (PrdSqliteWorker *worker,
+         gpointer data,
+         gpointer *result,
+         GDestroyNotify *result_free,
+         GError **error)
+{
+  const char *prd_id = data;
+  g_autoptr (PrdSqliteStmt) stmt = NULL;
+  g_autoptr (GPtrArray) records =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_version_record_free);
+  int rc;
+
+  stmt = prd_sqlite_worker_prepare (worker,
+                                    "SELECT id, version, commit_hash, changelog, created_by_id,"
+                                    " created_by_name, created_at FROM versions"
+                                    " WHERE prd_id = ? ORDER BY rowid",
+                                    error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, prd_id, -1, SQLITE_STATIC);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      PrdVersionRecord *record = g_new0 (PrdVersionRecord, 1);
+
+      record->prd_id = g_strdup (prd_id);
+      record->id = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+      record->version = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+      record->commit_hash = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
+      record->changelog = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
+      record->created_by_id = g_strdup ((const char *) sqlite3_column_text (stmt, 4));
+      record->created_by_name = g_strdup ((const char *) sqlite3_column_text (stmt, 5));
+      record->created_at = sqlite3_column_int64 (stmt, 6);
+      g_ptr_array_add (records, record);
+    }
+  if (rc != SQLITE_DONE)
+    return prd_sqlite_worker_set_error (worker, rc, "Cannot list the versions", error);
+  *result = g_steal_pointer (&records);
+  *result_free = (GDestroyNotify) g_ptr_array_unref;
+  return TRUE;
+}
+
+static void
+list_async (PrdVersionStore *self,
+            const char *prd_id,
+            GCancellable *cancellable,
+            GAsyncReadyCallback callback,
+            gpointer user_data)
+{
+  prd_sqlite_store_run_async (PRD_SQLITE_STORE (self), FALSE, list_op, g_strdup (prd_id), g_free,
+                              list_async, cancellable, callback, user_data);
+}
+
+static GPtrArray *
+list_finish (PrdVersionStore *self, GAsyncResult *result, GError **error)
+{
+  gpointer records = NULL;
+
+  if (!prd_sqlite_store_run_finish (PRD_SQLITE_STORE (self), result, &records, error))
+    return NULL;
+  return records;
+}
+
+void
+prd_sqlite_store_version_store_iface_init (PrdVersionStoreInterface *iface)
+{
+  iface->add_async = add_async;
+  iface->add_finish = add_finish;
+  iface->list_async = list_async;
+  iface->list_finish = list_finish;
+}

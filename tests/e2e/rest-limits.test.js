@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// Request bodies are refused from the headers (security probe, issue 9,
+// item 3): a missing token or a body over the limit is answered at once,
+// before the body is sent, and the connection is closed; a chunked body is
+// cut as soon as it grows past the limit, so the hub never holds more than
+// the limit in memory. And error bodies are valid UTF-8 (item 10).
+//
+// Raw sockets (node:net) so that a test can send headers alone, or a body
+// piece by piece, and see exactly when the answer comes.
+
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import {
+  startHub, connect, once, token, tmpDir, selfSignedCert, EVENT_TIMEOUT_MS,
+} from './helpers/hub.js';
+
+const MAX_BODY = 2 * 1024 * 1024; // [server] max-request-body default
+const MAX_PAYLOAD = 1000000; // [engine] max-payload default
+const HUGE = 524288000; // 500 MiB: announced, never sent
+const FLOOD = 64 * 1024 * 1024; // what a chunked upload tries to send at most
+const PIECE = 64 * 1024;
+// The answer to headers alone comes at once; without the fix it never
+// comes (the hub waits for the body). A bound, not a timing assertion.
+const ANSWER_TIMEOUT_MS = 10000;
+
+// A raw HTTP/1.1 connection (over TLS when given a CA certificate):
+// everything it receives, and whether the hub closed it.
+async function rawConnection(port, { ca } = {}) {
+  const sock = ca === undefined
+    ? net.connect({ host: '127.0.0.1', port })
+    : tls.connect({ host: '127.0.0.1', port, ca });
+  const conn = { sock, buf: Buffer.alloc(0), ended: false, closed: false, sent: 0 };
+  sock.on('data', (d) => { conn.buf = Buffer.concat([conn.buf, d]); });
+  sock.on('end', () => { conn.ended = true; });
+  sock.on('close', () => { conn.closed = true; });
+  sock.on('error', () => {}); // a reset after the answer is fine; the test reads conn.buf
+  await once(sock, ca === undefined ? 'connect' : 'secureConnect');
+  return conn;
+}
+
+function head(method, path, headers = {}) {
+  const lines = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1'];
+  for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+  return lines.join('\r\n') + '\r\n\r\n';
+}
+
+// The first complete response in `buf` (a 1xx counts), or null.
+function parseResponse(buf) {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end < 0) return null;
+  const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0])?.[1]);
+  const headers = {};
+  for (const line of lines.slice(1)) {
+    const i = line.indexOf(':');
+    headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  const length = status < 200 ? 0 : Number(headers['content-length'] ?? 0);
+  if (buf.length < end + 4 + length) return null;
+  return { status, headers, body: buf.subarray(end + 4, end + 4 + length) };
+}
+
+async function waitFor(predicate, what, timeoutMs = ANSWER_TIMEOUT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function answer(conn, what = 'the answer') {
+  await waitFor(() => parseResponse(conn.buf) !== null, what);
+  return parseResponse(conn.buf);
+}
+
+// The hub closed the connection (its FIN, or a reset after the answer).
+async function closedByHub(conn) {
+  await waitFor(() => conn.ended || conn.closed, 'the hub to close the connection');
+}
+
+// Writes `body` pieces (chunked framing if asked) until the hub answers or
+// closes, or `limit` bytes were sent; honours back-pressure. Returns the
+// bytes sent.
+async function flood(conn, { chunked, limit = FLOOD }) {
+  const piece = Buffer.alloc(PIECE, 'x');
+  const data = chunked
+    ? Buffer.concat([Buffer.from(`${PIECE.toString(16)}\r\n`), piece, Buffer.from('\r\n')])
+    : piece;
+  while (conn.sent < limit && conn.buf.length === 0 && !conn.closed && !conn.ended) {
+    const ok = conn.sock.write(data);
+    conn.sent += PIECE;
+    // Let the answer in: a hub that reads and drops the rest of a refused
+    // upload leaves the socket writable, so writes alone never yield.
+    if (conn.sent % (1024 * 1024) === 0) await new Promise((resolve) => setImmediate(resolve));
+    if (!ok) {
+      await new Promise((resolve) => {
+        const done = () => { clearInterval(poll); conn.sock.off('drain', done); resolve(); };
+        // An answer may come while the hub is not reading any more.
+        const poll = setInterval(() => { if (conn.buf.length > 0 || conn.closed) done(); }, 20);
+        conn.sock.once('drain', done);
+      });
+    }
+  }
+  return conn.sent;
+}
+
+// Samples the hub's RSS while `fn` runs; resolves with the largest growth in KiB.
+async function rssGrowth(hub, fn) {
+  const before = hub.rssKiB();
+  let peak = before;
+  const timer = setInterval(() => { peak = Math.max(peak, hub.rssKiB()); }, 20);
+  try {
+    await fn();
+  } finally {
+    clearInterval(timer);
+  }
+  peak = Math.max(peak, hub.rssKiB());
+  return peak - before;
+}
+
+function json(res) {
+  return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(res.body));
+}
+
+function assertRefusedJson(res, status, code) {
+  assert.equal(res.status, status);
+  assert.match(res.headers['content-type'], /^application\/json/);
+  assert.equal(res.headers.connection, 'close');
+  const body = json(res);
+  assert.equal(body.code, code);
+  assert.equal(typeof body.message, 'string');
+  if (status === 401) assert.equal(res.headers['www-authenticate'], 'Bearer');
+}
+
+describe('REST: token and body size are decided from the headers', () => {
+  let hub;
+  before(async () => { hub = await startHub(); });
+  after(async () => {
+    const { code } = await hub.stop();
+    assert.equal(code, 0);
+  });
+
+  test('POST /api/prds, empty bearer token, Content-Length 500 MiB: 401 before the body', async () => {
+    const conn = await rawConnection(hub.port);
+    const grew = await rssGrowth(hub, async () => {
+      conn.sock.write(head('POST', '/api/prds', {
+        Authorization: 'Bearer ',
+        'Content-Type': 'application/json',
+        'Content-Length': HUGE,
+      }));
+      assertRefusedJson(await answer(conn, 'a 401 without the body'), 401, 'AUTHENTICATION_FAILED');
+      await closedByHub(conn);
+    });
+    conn.sock.destroy();
+    assert.ok(grew < 8 * 1024, `the hub's RSS grew by ${grew} KiB`);
+  });
+
+  test('an editor token and Content-Length 500 MiB: 413 before the body', async () => {
+    const conn = await rawConnection(hub.port);
+    conn.sock.write(head('POST', '/api/prds', {
+      Authorization: `Bearer ${token()}`,
+      'Content-Type': 'application/json',
+      'Content-Length': HUGE,
+    }));
+    assertRefusedJson(await answer(conn, 'a 413 without the body'), 413, 'PAYLOAD_TOO_LARGE');
+    await closedByHub(conn);
+    conn.sock.destroy();
+  });
+
+  test('a chunked POST without a token: 401 before the body', async () => {
+    const conn = await rawConnection(hub.port);
+    conn.sock.write(head('POST', '/api/prds', {
+      'Content-Type': 'application/json',
+      'Transfer-Encoding': 'chunked',
+    }));
+    assertRefusedJson(await answer(conn, 'a 401 without the body'), 401, 'AUTHENTICATION_FAILED');
+    await closedByHub(conn);
+    conn.sock.destroy();
+  });
+
+  test('a chunked POST with a token: 413 once past the limit, closed, memory bounded', async () => {
+    const conn = await rawConnection(hub.port);
+    const grew = await rssGrowth(hub, async () => {
+      conn.sock.write(head('POST', '/api/prds', {
+        Authorization: `Bearer ${token()}`,
+        'Content-Type': 'application/json',
+        'Transfer-Encoding': 'chunked',
+      }));
+      await flood(conn, { chunked: true });
+      // Without the fix: the whole body is read, then answered.
+      if (conn.buf.length === 0 && !conn.closed) conn.sock.write('0\r\n\r\n');
+      const res = await answer(conn);
+      assert.ok(conn.sent < FLOOD,
+        `answered before the client sent all ${FLOOD} bytes (sent ${conn.sent})`);
+      assertRefusedJson(res, 413, 'PAYLOAD_TOO_LARGE');
+      await closedByHub(conn);
+    });
+    conn.sock.destroy();
+    assert.ok(grew < 16 * 1024, `the hub's RSS grew by ${grew} KiB for a ${MAX_BODY}-byte limit`);
+  });
+
+  test('/healthz, unknown paths and feature routes refuse a huge body from the headers', async () => {
+    const cases = [
+      ['GET', '/healthz', {}],
+      ['POST', '/nowhere', {}],
+      ['POST', '/api/prds/prd_abc/versions', { Authorization: `Bearer ${token()}` }],
+      ['PUT', '/api/activity', { Authorization: `Bearer ${token()}` }],
+    ];
+    for (const [method, path, headers] of cases) {
+      const conn = await rawConnection(hub.port);
+      conn.sock.write(head(method, path, { ...headers, 'Content-Length': HUGE }));
+      const res = await answer(conn, `413 for ${method} ${path}`);
+      assertRefusedJson(res, 413, 'PAYLOAD_TOO_LARGE');
+      await closedByHub(conn);
+      conn.sock.destroy();
+    }
+    const conn = await rawConnection(hub.port);
+    conn.sock.write(head('PUT', '/api/nowhere', { 'Content-Length': HUGE }));
+    assertRefusedJson(await answer(conn, '401 for /api/nowhere'), 401, 'AUTHENTICATION_FAILED');
+    conn.sock.destroy();
+    // Paths libsoup refuses itself (a ".." segment once decoded), Engine.IO's too.
+    for (const path of ['/x/%2e%2e%2fy', '/socket.io/%2e%2e%2fy']) {
+      const c = await rawConnection(hub.port);
+      c.sock.write(head('POST', path, { 'Content-Length': HUGE }));
+      const res = await answer(c, `400 for ${path}`);
+      assert.equal(res.status, 400);
+      assert.equal(res.headers.connection, 'close');
+      await closedByHub(c);
+      c.sock.destroy();
+    }
+  });
+
+  test('Expect: 100-continue without a token gets 401, not 100 Continue', async () => {
+    const conn = await rawConnection(hub.port);
+    conn.sock.write(head('POST', '/api/prds', {
+      'Content-Type': 'application/json',
+      'Content-Length': 20,
+      Expect: '100-continue',
+    }));
+    assertRefusedJson(await answer(conn), 401, 'AUTHENTICATION_FAILED');
+    conn.sock.destroy();
+  });
+
+  // Not a regression test: what must keep working around the refusals.
+  test('requests without a body keep their connection; small bodies are still served', async () => {
+    const conn = await rawConnection(hub.port);
+    conn.sock.write(head('GET', '/api/prds'));
+    const refused = await answer(conn);
+    assert.equal(refused.status, 401);
+    assert.equal(refused.headers['www-authenticate'], 'Bearer');
+    assert.equal(json(refused).code, 'AUTHENTICATION_FAILED');
+    conn.buf = Buffer.alloc(0);
+    // A GET with a small body: the body is read and ignored.
+    conn.sock.write(head('GET', '/api/prds', { Authorization: `Bearer ${token()}`, 'Content-Length': 5 }) + 'hello');
+    const list = await answer(conn);
+    assert.equal(list.status, 200);
+    assert.ok(Array.isArray(json(list).prds));
+    assert.ok(!conn.ended && !conn.closed, 'the connection stayed open');
+    conn.sock.destroy();
+
+    // A chunked create within the limit, with Expect: 100-continue.
+    const body = JSON.stringify({ title: 'Chunked', content: 'y'.repeat(100000) });
+    const c2 = await rawConnection(hub.port);
+    c2.sock.write(head('POST', '/api/prds', {
+      Authorization: `Bearer ${token()}`,
+      'Content-Type': 'application/json',
+      'Transfer-Encoding': 'chunked',
+      Expect: '100-continue',
+    }));
+    assert.equal((await answer(c2)).status, 100);
+    c2.buf = Buffer.alloc(0);
+    c2.sock.write(`${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`);
+    const created = await answer(c2);
+    assert.equal(created.status, 201, created.body.toString());
+    assert.equal(json(created).title, 'Chunked');
+    c2.sock.destroy();
+  });
+});
+
+describe('over TLS too', () => {
+  let hub;
+  let dir;
+  let cert;
+  before(async () => {
+    dir = tmpDir();
+    cert = selfSignedCert(dir);
+    hub = await startHub({ args: ['--tls-cert', cert.cert, '--tls-key', cert.key] });
+  });
+  after(async () => {
+    const { code } = await hub.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    assert.equal(code, 0);
+  });
+
+  test('Content-Length 500 MiB without a token: 401 before the body, closed', async () => {
+    const conn = await rawConnection(hub.port, { ca: cert.certPem });
+    conn.sock.write(head('POST', '/api/prds', { 'Content-Length': HUGE }));
+    assertRefusedJson(await answer(conn, 'a 401 without the body'), 401, 'AUTHENTICATION_FAILED');
+    await closedByHub(conn);
+    conn.sock.destroy();
+  });
+
+  test('a chunked POST with a token: 413 once past the limit, closed', async () => {
+    const conn = await rawConnection(hub.port, { ca: cert.certPem });
+    conn.sock.write(head('POST', '/api/prds', {
+      Authorization: `Bearer ${token()}`,
+      'Transfer-Encoding': 'chunked',
+    }));
+    await flood(conn, { chunked: true });
+    if (conn.buf.length === 0 && !conn.closed) conn.sock.write('0\r\n\r\n');
+    const res = await answer(conn);
+    assert.ok(conn.sent < FLOOD, `answered before all ${FLOOD} bytes were sent (sent ${conn.sent})`);
+    assertRefusedJson(res, 413, 'PAYLOAD_TOO_LARGE');
+    await closedByHub(conn);
+    conn.sock.destroy();
+  });
+});
+
+describe('Engine.IO: a polling POST over maxPayload is refused from the headers', () => {
+  let hub;
+  before(async () => { hub = await startHub(); });
+  after(async () => {
+    const { code } = await hub.stop();
+    assert.equal(code, 0);
+  });
+
+  async function handshake() {
+    const res = await fetch(`${hub.url}/socket.io/?EIO=4&transport=polling`);
+    assert.equal(res.status, 200);
+    return JSON.parse((await res.text()).slice(1)).sid;
+  }
+
+  // A POST the session accepts; then it is closed (the last GET collects
+  // what the hub still queued, so that the session ends now).
+  async function postOkAndClose(sid) {
+    const url = `${hub.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+    for (const body of ['3probe', '1']) {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain;charset=UTF-8' },
+        body,
+      });
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), 'ok');
+    }
+    await (await fetch(url)).arrayBuffer();
+  }
+
+  test('Content-Length above maxPayload: 413 before the body, the session lives on', async () => {
+    const sid = await handshake();
+    const conn = await rawConnection(hub.port);
+    conn.sock.write(head('POST', `/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+      'Content-Type': 'text/plain;charset=UTF-8',
+      'Content-Length': HUGE,
+    }));
+    const res = await answer(conn, 'a 413 without the body');
+    assert.equal(res.status, 413);
+    assert.equal(res.headers.connection, 'close');
+    await closedByHub(conn);
+    conn.sock.destroy();
+    await postOkAndClose(sid);
+  });
+
+  test('a WebSocket handshake announcing a body over maxPayload: 413 before the body', async () => {
+    const conn = await rawConnection(hub.port);
+    conn.sock.write(head('GET', '/socket.io/?EIO=4&transport=websocket', {
+      Upgrade: 'websocket',
+      Connection: 'Upgrade',
+      'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      'Sec-WebSocket-Version': 13,
+      'Content-Length': HUGE,
+    }));
+    assert.equal((await answer(conn, 'a 413 without the body')).status, 413);
+    await closedByHub(conn);
+    conn.sock.destroy();
+  });
+
+  test('a chunked POST: 413 once past maxPayload, closed, memory bounded, the session lives on', async () => {
+    const sid = await handshake();
+    const conn = await rawConnection(hub.port);
+    const grew = await rssGrowth(hub, async () => {
+      conn.sock.write(head('POST', `/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+        'Content-Type': 'text/plain;charset=UTF-8',
+        'Transfer-Encoding': 'chunked',
+      }));
+      await flood(conn, { chunked: true });
+      if (conn.buf.length === 0 && !conn.closed) conn.sock.write('0\r\n\r\n');
+      const res = await answer(conn);
+      assert.ok(conn.sent < FLOOD,
+        `answered before the client sent all ${FLOOD} bytes (sent ${conn.sent})`);
+      assert.equal(res.status, 413);
+      await closedByHub(conn);
+    });
+    conn.sock.destroy();
+    assert.ok(grew < 16 * 1024, `the hub's RSS grew by ${grew} KiB for ${MAX_PAYLOAD} maxPayload`);
+    // The refused POST no longer counts as one in progress.
+    await postOkAndClose(sid);
+  });
+});
+
+describe('error messages are valid UTF-8', () => {
+  let hub;
+  before(async () => { hub = await startHub(); });
+  after(async () => { await hub.stop(); });
+
+  async function get(path) {
+    const conn = await rawConnection(hub.port);
+    conn.sock.write(head('GET', path, { Authorization: `Bearer ${token()}` }));
+    const res = await answer(conn);
+    conn.sock.destroy();
+    return res;
+  }
+
+  test('GET /api/prds/ID/versions/%FF: 400 INVALID_ID, a UTF-8 JSON body', async () => {
+    const res = await get('/api/prds/prd_abc/versions/%FF');
+    assert.ok(!res.body.includes(0xff), 'no raw 0xFF byte in the body');
+    const body = json(res); // throws on invalid UTF-8
+    assert.equal(res.status, 400);
+    assert.equal(body.code, 'INVALID_ID');
+  });
+
+  test('a query parameter quoted in a message comes back as valid UTF-8', async () => {
+    const res = await get('/api/prds/prd_abc/diff?from=%FF&to=1.0.0');
+    assert.equal(res.status, 400);
+    const body = json(res);
+    assert.equal(body.code, 'INVALID_PAYLOAD');
+    assert.ok(body.message.includes('\ufffd'), body.message);
+  });
+
+  // An event name holding a lone surrogate is an unusable payload (docs/protocol.md,
+  // "JSON input"): refused with INVALID_PAYLOAD, and what names the event comes
+  // back as valid UTF-8.
+  test('Socket.IO: an event named with a lone surrogate gets a UTF-8 error', async () => {
+    const socket = await connect(hub.url, { transports: ['websocket'] });
+    try {
+      const error = once(socket, 'error', EVENT_TIMEOUT_MS);
+      const ack = socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('\udc00x');
+      ack.catch(() => {}); // awaited below, unless the error event never comes
+      const { args: [payload] } = await error;
+      assert.equal(payload.code, 'INVALID_PAYLOAD');
+      assert.equal(payload.event, '\ufffdx');
+      const reply = await ack;
+      assert.equal(reply.error.code, 'INVALID_PAYLOAD');
+      assert.equal(reply.error.message, payload.message);
+      assert.deepEqual(await socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping'), { ok: true });
+    } finally {
+      socket.close();
+    }
+  });
+});

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The hub's one JSON reader (prd-json.h). The corpus in data/json (see its
+ * README) holds what it accepts (y_), what it refuses (n_) and valid JSON
+ * with strings the hub cannot hold (b_); depth, size and pathological nesting
+ * are generated here.
+ */
+#define G_LOG_DOMAIN "prd-test"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "prd-error.h"
+#include "prd-json.h"
+
+static char *
+read_case (const char *path, gsize *len)
+{
+  g_autoptr (GError) error = NULL;
+  char *contents = NULL;
+
+  g_file_get_contents (path, &contents, len, &error);
+  g_assert_no_error (error);
+  return contents;
+}
+
+/* Every string (values and member names) of @node is UTF-8 without NUL. */
+static void
+assert_strings_clean (JsonNode *node)
+{
+  if (JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        assert_strings_clean (json_array_get_element (array, i));
+    }
+  else if (JSON_NODE_HOLDS_OBJECT (node))
+    {
+      JsonObjectIter iter;
+      const char *name;
+      JsonNode *member;
+
+      json_object_iter_init (&iter, json_node_get_object (node));
+      while (json_object_iter_next (&iter, &name, &member))
+        {
+          g_assert_true (g_utf8_validate (name, -1, NULL));
+          assert_strings_clean (member);
+        }
+    }
+  else if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+    g_assert_true (g_utf8_validate (json_node_get_string (node), -1, NULL));
+}
+
+static void
+test_accepted_file (gconstpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  gsize len;
+  g_autofree char *text = read_case (user_data, &len);
+  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (JsonNode) replaced = NULL;
+  gboolean bad = TRUE;
+
+  node = prd_json_parse (text, (gssize) len, 0, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (node);
+  assert_strings_clean (node);
+
+  replaced =
+      prd_json_parse_full (text, (gssize) len, 0, PRD_JSON_PARSE_REPLACE_BAD_STRINGS, &bad, &error);
+  g_assert_no_error (error);
+  g_assert_false (bad);
+  g_assert_true (json_node_equal (node, replaced));
+}
+
+static void
+test_refused_file (gconstpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  gsize len;
+  g_autofree char *text = read_case (user_data, &len);
+  g_autoptr (JsonNode) node = NULL;
+  gboolean bad = TRUE;
+
+  node = prd_json_parse (text, (gssize) len, 0, &error);
+  g_assert_null (node);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_test_message ("%s: %s", (const char *) user_data, error->message);
+  g_clear_error (&error);
+
+  /* grammar comes first: a bad string does not make invalid JSON usable */
+  node =
+      prd_json_parse_full (text, (gssize) len, 0, PRD_JSON_PARSE_REPLACE_BAD_STRINGS, &bad, &error);
+  g_assert_null (node);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_assert_false (bad);
+}
+
+static void
+test_bad_strings_file (gconstpointer user_data)
+{
+  const char *path = user_data;
+  g_autoptr (GError) error = NULL;
+  gsize len;
+  g_autofree char *text = read_case (path, &len);
+  g_autofree char *stem = g_strndup (path, strlen (path) - strlen (".json"));
+  g_autofree char *expected_path = g_strconcat (stem, ".expected", NULL);
+  g_autofree char *expected = read_case (expected_path, NULL);
+  g_autofree char *written = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  gboolean bad = FALSE;
+
+  node = prd_json_parse (text, (gssize) len, 0, &error);
+  g_assert_null (node);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_assert_true (g_str_has_prefix (error->message, "Unusable JSON string at offset "));
+  g_test_message ("%s: %s", path, error->message);
+  g_clear_error (&error);
+
+  node =
+      prd_json_parse_full (text, (gssize) len, 0, PRD_JSON_PARSE_REPLACE_BAD_STRINGS, &bad, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (node);
+  g_assert_true (bad);
+  assert_strings_clean (node);
+  written = json_to_string (node, FALSE);
+  g_strchomp (expected);
+  g_assert_cmpstr (written, ==, expected);
+}
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+static guint
+add_corpus (const char *prefix, const char *kind, GTestDataFunc func)
+{
+  g_autofree char *dir_path = g_test_build_filename (G_TEST_DIST, "data", "json", NULL);
+  g_autoptr (GDir) dir = g_dir_open (dir_path, 0, NULL);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, prefix) && g_str_has_suffix (name, ".json"))
+      g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, compare_names);
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *file = g_ptr_array_index (names, i);
+      g_autofree char *stem = g_strndup (file, strlen (file) - strlen (".json"));
+      g_autofree char *test_path = g_strdup_printf ("/prd/json/%s/%s", kind, stem);
+
+      g_test_add_data_func_full (test_path, g_build_filename (dir_path, file, NULL), func, g_free);
+    }
+  return names->len;
+}
+
+/* @depth arrays (or objects, each one member deep) around a 1. */
+static char *
+nested (guint depth, gboolean objects)
+{
+  GString *text = g_string_new (NULL);
+
+  for (guint i = 0; i < depth; i++)
+    g_string_append (text, objects ? "{\"a\":" : "[");
+  g_string_append (text, "1");
+  for (guint i = 0; i < depth; i++)
+    g_string_append_c (text, objects ? '}' : ']');
+  return g_string_free (text, FALSE);
+}
+
+static void
+test_depth (void)
+{
+  for (int objects = 0; objects < 2; objects++)
+    {
+      g_autofree char *ok_text = nested (PRD_JSON_MAX_DEPTH, objects);
+      g_autofree char *deep_text = nested (PRD_JSON_MAX_DEPTH + 1, objects);
+      g_autoptr (JsonNode) ok = NULL;
+      g_autoptr (JsonNode) deep = NULL;
+      g_autoptr (GError) error = NULL;
+      JsonNode *node;
+      guint levels = 0;
+
+      g_assert_cmpint (PRD_JSON_MAX_DEPTH, ==, 64);
+      ok = prd_json_parse (ok_text, -1, 0, &error);
+      g_assert_no_error (error);
+      for (node = ok; !JSON_NODE_HOLDS_VALUE (node); levels++)
+        node = objects ? json_object_get_member (json_node_get_object (node), "a")
+                       : json_array_get_element (json_node_get_array (node), 0);
+      g_assert_cmpuint (levels, ==, 64);
+
+      deep = prd_json_parse (deep_text, -1, 0, &error);
+      g_assert_null (deep);
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+      g_assert_nonnull (strstr (error->message, "nesting too deep"));
+    }
+}
+
+/* json-glib alone overflows the stack on these (issue 9, item 1). */
+static void
+test_pathological_nesting (void)
+{
+  static const char *const units[] = { "[", "{\"a\":", "[{\"a\":", "[\"\\u0000\"," };
+
+  for (guint u = 0; u < G_N_ELEMENTS (units); u++)
+    {
+      g_autoptr (GString) text = g_string_new (NULL);
+      g_autoptr (JsonNode) node = NULL;
+      g_autoptr (GError) error = NULL;
+      gboolean bad = TRUE;
+
+      for (guint i = 0; i < 100000; i++)
+        g_string_append (text, units[u]);
+      node = prd_json_parse (text->str, (gssize) text->len, 0, &error);
+      g_assert_null (node);
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+      g_clear_error (&error);
+
+      /* the same, balanced: still too deep */
+      for (guint i = 0; i < 100000; i++)
+        g_string_append_c (text, units[u][0] == '{' ? '}' : ']');
+      node = prd_json_parse_full (text->str, (gssize) text->len, G_MAXSIZE,
+                                  PRD_JSON_PARSE_REPLACE_BAD_STRINGS, &bad, &error);
+      g_assert_null (node);
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+      g_assert_false (bad);
+    }
+}
+
+static void
+test_size_limit (void)
+{
+  static const char text[] = "{\"title\":\"0123456789\"}";
+  gsize len = strlen (text);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (GString) big = NULL;
+
+  node = prd_json_parse (text, (gssize) len, len, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&node, json_node_unref);
+
+  node = prd_json_parse (text, (gssize) len, len - 1, &error);
+  g_assert_null (node);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE);
+  g_clear_error (&error);
+
+  /* -1: nul-terminated, the same limit */
+  node = prd_json_parse (text, -1, len - 1, &error);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE);
+  g_clear_error (&error);
+
+  /* 0: the default limit */
+  big = g_string_new ("\"");
+  while (big->len < PRD_JSON_DEFAULT_MAX_SIZE - 1)
+    g_string_append (big, "xxxxxxxxxxxxxxxx");
+  g_string_truncate (big, PRD_JSON_DEFAULT_MAX_SIZE - 1);
+  g_string_append_c (big, '"');
+  node = prd_json_parse (big->str, (gssize) big->len, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (strlen (json_node_get_string (node)), ==, PRD_JSON_DEFAULT_MAX_SIZE - 2);
+  g_clear_pointer (&node, json_node_unref);
+  g_string_insert_c (big, 1, 'x');
+  node = prd_json_parse (big->str, (gssize) big->len, 0, &error);
+  g_assert_null (node);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE);
+}
+
+/* @len bounds the text: what follows it is never read. */
+static void
+test_length (void)
+{
+  static const char text[] = "{\"a\":1}garbage";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) node = NULL;
+
+  node = prd_json_parse (text, 7, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (node), "a"), ==, 1);
+  g_clear_pointer (&node, json_node_unref);
+
+  node = prd_json_parse (text, -1, 0, &error);
+  g_assert_null (node);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_clear_error (&error);
+
+  node = prd_json_parse (NULL, 0, 0, &error);
+  g_assert_null (node);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+}
+
+static void
+test_strings (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) pair = NULL;
+  g_autoptr (JsonNode) text = NULL;
+
+  /* a surrogate pair is one character */
+  pair = prd_json_parse ("\"\\ud83d\\ude00\"", -1, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_node_get_string (pair), ==, "\xf0\x9f\x98\x80");
+
+  /* an escaped backslash before u0000 is text, not an escape */
+  text = prd_json_parse ("\"\\\\u0000\"", -1, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_node_get_string (text), ==, "\\u0000");
+}
+
+static void
+test_mutability (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) mutable_node = prd_json_parse ("{\"a\":[1]}", -1, 0, &error);
+  g_autoptr (JsonNode) sealed = NULL;
+
+  g_assert_no_error (error);
+  g_assert_false (json_node_is_immutable (mutable_node));
+  json_object_set_int_member (json_node_get_object (mutable_node), "b", 2);
+
+  sealed = prd_json_parse_full ("{\"a\":[1]}", -1, 0, PRD_JSON_PARSE_IMMUTABLE, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (json_node_is_immutable (sealed));
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_assert_cmpuint (add_corpus ("y_", "accepted", test_accepted_file), >=, 10);
+  g_assert_cmpuint (add_corpus ("n_", "refused", test_refused_file), >=, 30);
+  g_assert_cmpuint (add_corpus ("b_", "bad-strings", test_bad_strings_file), >=, 10);
+  g_test_add_func ("/prd/json/depth", test_depth);
+  g_test_add_func ("/prd/json/pathological-nesting", test_pathological_nesting);
+  g_test_add_func ("/prd/json/size-limit", test_size_limit);
+  g_test_add_func ("/prd/json/length", test_length);
+  g_test_add_func ("/prd/json/strings", test_strings);
+  g_test_add_func ("/prd/json/mutability", test_mutability);
+
+  return g_test_run ();
+}

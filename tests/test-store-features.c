@@ -1,0 +1,913 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The features' store interfaces (PrdCommentStore, PrdApprovalStore,
+ * PrdNotificationStore, PrdConflictStore, PrdAiJobStore, PrdVersionStore)
+ * against PrdSqliteStore on a real database file: what each operation
+ * writes and reads back, that a change and its announcements commit or fail
+ * together, that rows keep the form existing databases hold, and that a
+ * closed or damaged database answers with a clear error.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <gio/gio.h>
+
+#include "prd-ai-job-store.h"
+#include "prd-approval-store.h"
+#include "prd-comment-store.h"
+#include "prd-conflict-store.h"
+#include "prd-notification-store.h"
+#include "prd-version-store.h"
+#include "prd-test-harness.h"
+
+typedef struct
+{
+  char *dir;
+  char *path;
+  PrdStore *store;
+} Fixture;
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdStoreInfo) a = NULL;
+  g_autoptr (PrdStoreInfo) b = NULL;
+
+  f->dir = g_dir_make_tmp ("prd-store-features-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->path = g_build_filename (f->dir, "prdhub.db", NULL);
+  f->store = prd_test_store_open (f->path, &error);
+  g_assert_no_error (error);
+  a = prd_test_store_create (f->store, "prd_a", "org_a", "Alpha", "alice", &error);
+  g_assert_no_error (error);
+  b = prd_test_store_create (f->store, "prd_b", "org_a", "Beta", "bob", &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  if (f->store != NULL)
+    {
+      prd_test_store_close (f->store);
+      g_clear_object (&f->store);
+    }
+  prd_test_remove_tree (f->dir);
+  g_free (f->path);
+  g_free (f->dir);
+}
+
+/* A second connection, to see what is on disk (committed rows only). */
+static gint64
+raw_count (Fixture *f, const char *sql)
+{
+  g_autoptr (sqlite3) db = prd_test_sqlite_open_ro (f->path);
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  return sqlite3_column_int64 (stmt, 0);
+}
+
+static char *
+raw_text (Fixture *f, const char *sql)
+{
+  g_autoptr (sqlite3) db = prd_test_sqlite_open_ro (f->path);
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  return g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+}
+
+static void
+raw_exec_rw (Fixture *f, const char *sql)
+{
+  g_autoptr (sqlite3) db = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (f->path, &db, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+}
+
+/* Announcements as the hub builds them. */
+static GPtrArray *
+notifications_new (const char *id, const char *user_id)
+{
+  GPtrArray *array = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_notification_record_free);
+  g_autofree char *payload = NULL;
+
+  if (id == NULL)
+    return array;
+  payload = g_strdup_printf ("{\"id\":\"%s\",\"type\":\"mention\"}", id);
+  g_ptr_array_add (array, prd_notification_record_new (id, user_id, "org_a", payload));
+  return array;
+}
+
+static GPtrArray *
+activities_new (const char *id)
+{
+  GPtrArray *array = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_activity_record_free);
+  g_autofree char *payload = NULL;
+
+  if (id == NULL)
+    return array;
+  payload = g_strdup_printf ("{\"id\":\"%s\",\"type\":\"comment_added\"}", id);
+  g_ptr_array_add (array, prd_activity_record_new (id, "org_a", payload));
+  return array;
+}
+
+/* ---- synchronous helpers ---- */
+
+static GPtrArray *
+load_comments (Fixture *f)
+{
+  PrdCommentStore *store = PRD_COMMENT_STORE (f->store);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_comment_store_load_async, store, NULL);
+  GPtrArray *comments = prd_comment_store_load_finish (store, res, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (comments);
+  return comments;
+}
+
+static PrdCommentRecord *
+find_comment (GPtrArray *comments, const char *id)
+{
+  for (guint i = 0; i < comments->len; i++)
+    {
+      PrdCommentRecord *comment = g_ptr_array_index (comments, i);
+
+      if (g_strcmp0 (comment->id, id) == 0)
+        return comment;
+    }
+  return NULL;
+}
+
+static gboolean
+add_comment (Fixture *f,
+             const char *id,
+             const char *avatar,
+             const char *notification_id,
+             const char *activity_id,
+             GError **error)
+{
+  PrdCommentStore *store = PRD_COMMENT_STORE (f->store);
+  PrdCommentRecord comment = {
+    .id = (char *) id,
+    .prd_id = "prd_a",
+    .org = "org_a",
+    .author_id = "alice",
+    .author_name = "Alice",
+    .author_avatar = (char *) avatar,
+    .content = "Needs a diagram @bob",
+    .anchor = "1:0:1:0 0 0:0:0:0 0:0:0:0",
+    .created_at = 1000,
+  };
+  g_autoptr (GPtrArray) notifications = notifications_new (notification_id, "bob");
+  g_autoptr (GPtrArray) activities = activities_new (activity_id);
+  g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_comment_store_add_async, store, &comment,
+                                                    notifications, activities, NULL);
+
+  return prd_comment_store_add_finish (store, res, error);
+}
+
+static gboolean
+add_reply (Fixture *f, const char *id, const char *comment_id, gint64 at, GError **error)
+{
+  PrdCommentStore *store = PRD_COMMENT_STORE (f->store);
+  PrdReplyRecord reply = {
+    .id = (char *) id,
+    .comment_id = (char *) comment_id,
+    .author_id = "bob",
+    .author_name = "Bob",
+    .content = "Here it is",
+    .created_at = at,
+  };
+  g_autoptr (GPtrArray) notifications = notifications_new (NULL, NULL);
+  g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_comment_store_add_reply_async, store,
+                                                    &reply, notifications, NULL, NULL);
+
+  return prd_comment_store_add_reply_finish (store, res, error);
+}
+
+static GPtrArray *
+list_unread (Fixture *f, const char *user_id, guint limit)
+{
+  PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_notification_store_list_unread_async, store,
+                                                    "org_a", user_id, limit, NULL);
+  GPtrArray *records = prd_notification_store_list_unread_finish (store, res, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (records);
+  return records;
+}
+
+static GPtrArray *
+list_activity (Fixture *f, gint64 before, guint limit)
+{
+  PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_notification_store_list_activity_async,
+                                                    store, "org_a", before, limit, NULL);
+  GPtrArray *records = prd_notification_store_list_activity_finish (store, res, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (records);
+  return records;
+}
+
+/* ---- comments ---- */
+
+static void
+test_comments (Fixture *f, gconstpointer data)
+{
+  PrdCommentStore *store = PRD_COMMENT_STORE (f->store);
+  g_autoptr (GPtrArray) comments = NULL;
+  g_autoptr (GPtrArray) unread = NULL;
+  g_autoptr (GPtrArray) feed = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *avatar = NULL;
+  PrdCommentRecord *comment;
+  PrdReplyRecord *reply;
+
+  g_assert_true (add_comment (f, "comment_1", NULL, "notif_1", "activity_1", &error));
+  g_assert_no_error (error);
+  g_assert_true (add_comment (f, "comment_2", "https://a/x.png", NULL, NULL, &error));
+  g_assert_no_error (error);
+  /* Replies come back in the order they were made, whatever the insertion
+   * order. */
+  g_assert_true (add_reply (f, "reply_2", "comment_1", 3000, &error));
+  g_assert_true (add_reply (f, "reply_1", "comment_1", 2000, &error));
+  g_assert_no_error (error);
+
+  comments = load_comments (f);
+  g_assert_cmpuint (comments->len, ==, 2);
+  comment = find_comment (comments, "comment_1");
+  g_assert_nonnull (comment);
+  g_assert_cmpstr (comment->prd_id, ==, "prd_a");
+  g_assert_cmpstr (comment->org, ==, "org_a");
+  g_assert_cmpstr (comment->author_id, ==, "alice");
+  g_assert_cmpstr (comment->author_name, ==, "Alice");
+  g_assert_null (comment->author_avatar);
+  g_assert_cmpstr (comment->content, ==, "Needs a diagram @bob");
+  g_assert_cmpstr (comment->anchor, ==, "1:0:1:0 0 0:0:0:0 0:0:0:0");
+  g_assert_cmpint (comment->created_at, ==, 1000);
+  g_assert_null (comment->resolved_by_id);
+  g_assert_cmpint (comment->resolved_at, ==, 0);
+  g_assert_cmpuint (comment->replies->len, ==, 2);
+  reply = g_ptr_array_index (comment->replies, 0);
+  g_assert_cmpstr (reply->id, ==, "reply_1");
+  g_assert_cmpstr (reply->comment_id, ==, "comment_1");
+  g_assert_cmpstr (reply->author_name, ==, "Bob");
+  g_assert_cmpint (reply->created_at, ==, 2000);
+  g_assert_cmpstr (((PrdReplyRecord *) g_ptr_array_index (comment->replies, 1))->id, ==, "reply_2");
+  comment = find_comment (comments, "comment_2");
+  g_assert_cmpstr (comment->author_avatar, ==, "https://a/x.png");
+  g_assert_cmpuint (comment->replies->len, ==, 0);
+
+  /* On disk as it always was: no avatar is an empty string. */
+  avatar = raw_text (f, "SELECT author_avatar FROM social_comments WHERE id = 'comment_1'");
+  g_assert_cmpstr (avatar, ==, "");
+
+  /* The announcements went in with the comment. */
+  unread = list_unread (f, "bob", 500);
+  g_assert_cmpuint (unread->len, ==, 1);
+  g_assert_cmpstr (((PrdNotificationRecord *) g_ptr_array_index (unread, 0))->id, ==, "notif_1");
+  feed = list_activity (f, G_MAXINT64, 10);
+  g_assert_cmpuint (feed->len, ==, 1);
+  g_assert_cmpstr (((PrdActivityRecord *) g_ptr_array_index (feed, 0))->id, ==, "activity_1");
+
+  /* Resolving: the first resolution stays. */
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr (GAsyncResult) res = NULL;
+      g_autoptr (GPtrArray) activities = activities_new (i == 0 ? "activity_r1" : "activity_r2");
+
+      res = PRD_TEST_WAIT_FOR (prd_comment_store_resolve_async, store, "comment_1",
+                               i == 0 ? "carol" : "dave", i == 0 ? "Carol" : "Dave", 5000 + i, NULL,
+                               activities, NULL);
+      g_assert_true (prd_comment_store_resolve_finish (store, res, &error));
+      g_assert_no_error (error);
+    }
+  g_clear_pointer (&comments, g_ptr_array_unref);
+  comments = load_comments (f);
+  comment = find_comment (comments, "comment_1");
+  g_assert_cmpstr (comment->resolved_by_id, ==, "carol");
+  g_assert_cmpstr (comment->resolved_by_name, ==, "Carol");
+  g_assert_cmpint (comment->resolved_at, ==, 5000);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_activity"), ==, 3);
+}
+
+/* A comment and its announcements are one transaction: when an
+ * announcement cannot be written, neither is the comment. */
+static void
+test_comment_atomic (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) comments = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (add_comment (f, "comment_1", NULL, "notif_1", "activity_1", &error));
+  g_assert_no_error (error);
+  /* notif_1 is taken: the whole change fails. */
+  g_assert_false (add_comment (f, "comment_2", NULL, "notif_1", "activity_2", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+  g_clear_error (&error);
+  /* So does a comment id that is taken, and its announcements stay out. */
+  g_assert_false (add_comment (f, "comment_1", NULL, "notif_3", "activity_3", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+  g_clear_error (&error);
+
+  comments = load_comments (f);
+  g_assert_cmpuint (comments->len, ==, 1);
+  g_assert_nonnull (find_comment (comments, "comment_1"));
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_notifications"), ==, 1);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_activity"), ==, 1);
+
+  /* A reply to a comment that does not exist is refused with nothing
+   * written. */
+  {
+    PrdCommentStore *store = PRD_COMMENT_STORE (f->store);
+    PrdReplyRecord reply = {
+      .id = "reply_x",
+      .comment_id = "comment_none",
+      .author_id = "bob",
+      .author_name = "Bob",
+      .content = "?",
+      .created_at = 1,
+    };
+    g_autoptr (GPtrArray) notifications = notifications_new ("notif_x", "alice");
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_comment_store_add_reply_async, store,
+                                                      &reply, notifications, NULL, NULL);
+
+    g_assert_false (prd_comment_store_add_reply_finish (store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+    g_clear_error (&error);
+  }
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_replies"), ==, 0);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_notifications"), ==, 1);
+}
+
+/* Rows written before the interfaces existed (or by hand) load as they
+ * are; bad input is refused before it is queued. */
+static void
+test_comment_rows (Fixture *f, gconstpointer data)
+{
+  PrdCommentStore *store = PRD_COMMENT_STORE (f->store);
+  g_autoptr (GPtrArray) comments = NULL;
+  g_autoptr (GError) error = NULL;
+  PrdCommentRecord *comment;
+
+  raw_exec_rw (f, "INSERT INTO social_comments (id, prd_id, org, author_id, author_name, "
+                  "author_avatar, content, anchor, created_at) VALUES ('comment_old', 'prd_b', "
+                  "'org_a', 'bob', 'Bob', NULL, 'old', 'garbage', 7)");
+  comments = load_comments (f);
+  comment = find_comment (comments, "comment_old");
+  g_assert_nonnull (comment);
+  g_assert_null (comment->author_avatar);
+  /* The anchor is the hub's to read. */
+  g_assert_cmpstr (comment->anchor, ==, "garbage");
+
+  {
+    PrdCommentRecord bad = *comment;
+    g_autoptr (GAsyncResult) res = NULL;
+
+    bad.id = "comment_bad";
+    bad.prd_id = "not a prd id";
+    res = PRD_TEST_WAIT_FOR (prd_comment_store_add_async, store, &bad, NULL, NULL, NULL);
+    g_assert_false (prd_comment_store_add_finish (store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_ID);
+    g_clear_error (&error);
+  }
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_comments"), ==, 1);
+}
+
+/* ---- approvals ---- */
+
+static void
+test_approvals (Fixture *f, gconstpointer data)
+{
+  PrdApprovalStore *store = PRD_APPROVAL_STORE (f->store);
+  PrdApprovalRecord approval = {
+    .prd_id = "prd_a",
+    .approver_id = "carol",
+    .approver_name = "Carol",
+    .comment = NULL,
+    .created_at = 42,
+  };
+  g_autoptr (GError) error = NULL;
+
+  {
+    g_autoptr (GPtrArray) notifications = notifications_new ("notif_a", "alice");
+    g_autoptr (GPtrArray) activities = activities_new ("activity_a");
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_approval_store_add_async, store,
+                                                      &approval, notifications, activities, NULL);
+
+    g_assert_true (prd_approval_store_add_finish (store, res, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_approvals WHERE prd_id = 'prd_a' "
+                                 "AND approver_id = 'carol' AND comment IS NULL "
+                                 "AND created_at = 42"),
+                   ==, 1);
+  {
+    g_autoptr (GPtrArray) unread = list_unread (f, "alice", 500);
+
+    g_assert_cmpuint (unread->len, ==, 1);
+  }
+
+  /* An approval of a PRD that is gone writes nothing, announcements
+   * included. */
+  approval.prd_id = "prd_gone";
+  approval.comment = "Ship it";
+  {
+    g_autoptr (GPtrArray) notifications = notifications_new ("notif_b", "alice");
+    g_autoptr (GPtrArray) activities = activities_new ("activity_b");
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_approval_store_add_async, store,
+                                                      &approval, notifications, activities, NULL);
+
+    g_assert_false (prd_approval_store_add_finish (store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+  }
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_approvals"), ==, 1);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_notifications"), ==, 1);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_activity"), ==, 1);
+}
+
+/* ---- notifications and activity ---- */
+
+static void
+test_notifications (Fixture *f, gconstpointer data)
+{
+  PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
+  g_autoptr (GPtrArray) notifications =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_notification_record_free);
+  g_autoptr (GPtrArray) activities =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_activity_record_free);
+  g_autoptr (GPtrArray) unread = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *const ids[] = { "notif_0", "notif_2", "notif_2", "notif_9", "notif_carol", NULL };
+  gint64 marked;
+
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("notif_%u", i);
+
+      g_ptr_array_add (notifications, prd_notification_record_new (id, "bob", "org_a", "{}"));
+    }
+  g_ptr_array_add (notifications,
+                   prd_notification_record_new ("notif_carol", "carol", "org_a", "{}"));
+  g_ptr_array_add (notifications,
+                   prd_notification_record_new ("notif_other", "bob", "org_b", "{}"));
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("activity_%u", i);
+      g_autofree char *payload = g_strdup_printf ("{\"n\":%u}", i);
+
+      g_ptr_array_add (activities, prd_activity_record_new (id, "org_a", payload));
+    }
+  g_ptr_array_add (activities, prd_activity_record_new ("activity_b", "org_b", "{}"));
+  {
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_notification_store_record_async, store,
+                                                      notifications, activities, NULL);
+
+    g_assert_true (prd_notification_store_record_finish (store, res, &error));
+    g_assert_no_error (error);
+  }
+
+  /* Oldest first, one organization, up to the limit. */
+  unread = list_unread (f, "bob", 3);
+  g_assert_cmpuint (unread->len, ==, 3);
+  for (guint i = 0; i < 3; i++)
+    {
+      PrdNotificationRecord *record = g_ptr_array_index (unread, i);
+      g_autofree char *id = g_strdup_printf ("notif_%u", i);
+
+      g_assert_cmpstr (record->id, ==, id);
+      g_assert_cmpstr (record->user_id, ==, "bob");
+      g_assert_cmpstr (record->org, ==, "org_a");
+      g_assert_cmpstr (record->payload, ==, "{}");
+      g_assert_false (record->read);
+      g_assert_cmpint (record->seq, >, 0);
+    }
+
+  /* Only the user's own, each once. */
+  {
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_notification_store_mark_read_async, store,
+                                                      "org_a", "bob", ids, NULL);
+
+    marked = prd_notification_store_mark_read_finish (store, res, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (marked, ==, 2);
+  }
+  g_clear_pointer (&unread, g_ptr_array_unref);
+  unread = list_unread (f, "bob", 500);
+  g_assert_cmpuint (unread->len, ==, 2);
+  g_assert_cmpstr (((PrdNotificationRecord *) g_ptr_array_index (unread, 0))->id, ==, "notif_1");
+  g_assert_cmpstr (((PrdNotificationRecord *) g_ptr_array_index (unread, 1))->id, ==, "notif_3");
+  g_clear_pointer (&unread, g_ptr_array_unref);
+  unread = list_unread (f, "carol", 500);
+  g_assert_cmpuint (unread->len, ==, 1);
+
+  /* The feed pages back from the newest with the seq cursor. */
+  {
+    g_autoptr (GPtrArray) page = list_activity (f, G_MAXINT64, 2);
+    g_autoptr (GPtrArray) next = NULL;
+    g_autoptr (GPtrArray) rest = NULL;
+    PrdActivityRecord *last;
+
+    g_assert_cmpuint (page->len, ==, 2);
+    g_assert_cmpstr (((PrdActivityRecord *) g_ptr_array_index (page, 0))->id, ==, "activity_4");
+    last = g_ptr_array_index (page, 1);
+    g_assert_cmpstr (last->id, ==, "activity_3");
+    g_assert_cmpstr (last->payload, ==, "{\"n\":3}");
+    g_assert_cmpstr (last->org, ==, "org_a");
+    next = list_activity (f, last->seq, 10);
+    g_assert_cmpuint (next->len, ==, 3);
+    g_assert_cmpstr (((PrdActivityRecord *) g_ptr_array_index (next, 2))->id, ==, "activity_0");
+    rest = list_activity (f, ((PrdActivityRecord *) g_ptr_array_index (next, 2))->seq, 10);
+    g_assert_cmpuint (rest->len, ==, 0);
+  }
+
+  /* A batch that cannot be written entirely is not written at all. */
+  {
+    g_autoptr (GPtrArray) again = notifications_new ("notif_new", "bob");
+    g_autoptr (GPtrArray) more = activities_new ("activity_0");
+    g_autoptr (GAsyncResult) res =
+        PRD_TEST_WAIT_FOR (prd_notification_store_record_async, store, again, more, NULL);
+
+    g_assert_false (prd_notification_store_record_finish (store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+    g_clear_error (&error);
+  }
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_notifications"), ==, 6);
+
+  /* Incomplete records are refused before anything is queued. */
+  {
+    g_autoptr (GPtrArray) broken = notifications_new ("notif_broken", "bob");
+    g_autoptr (GAsyncResult) res = NULL;
+
+    g_clear_pointer (&((PrdNotificationRecord *) g_ptr_array_index (broken, 0))->user_id, g_free);
+    res = PRD_TEST_WAIT_FOR (prd_notification_store_record_async, store, broken, NULL, NULL);
+    g_assert_false (prd_notification_store_record_finish (store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  }
+}
+
+/* ---- conflicts ---- */
+
+static void
+test_conflicts (Fixture *f, gconstpointer data)
+{
+  PrdConflictStore *store = PRD_CONFLICT_STORE (f->store);
+  PrdConflictRecord conflict = {
+    .id = "conflict_1",
+    .prd_id = "prd_a",
+    .position = 12,
+    .created_at = 99,
+    .parties = "[{\"userId\":\"alice\"},{\"userId\":\"bob\"}]",
+  };
+  g_autoptr (GPtrArray) open = NULL;
+  g_autoptr (GError) error = NULL;
+  PrdConflictRecord *read;
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr (GAsyncResult) res =
+          PRD_TEST_WAIT_FOR (prd_conflict_store_add_async, store, &conflict, NULL);
+
+      g_assert_true (prd_conflict_store_add_finish (store, res, &error));
+      g_assert_no_error (error);
+      conflict.id = "conflict_2";
+      conflict.prd_id = "prd_b";
+    }
+  {
+    g_autoptr (GAsyncResult) res = NULL;
+
+    /* A conflict in a PRD that does not exist is refused. */
+    conflict.id = "conflict_3";
+    conflict.prd_id = "prd_gone";
+    res = PRD_TEST_WAIT_FOR (prd_conflict_store_add_async, store, &conflict, NULL);
+    g_assert_false (prd_conflict_store_add_finish (store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+    g_clear_error (&error);
+  }
+  {
+    g_autoptr (GAsyncResult) res =
+        PRD_TEST_WAIT_FOR (prd_conflict_store_remove_async, store, "conflict_2", NULL);
+
+    g_assert_true (prd_conflict_store_remove_finish (store, res, &error));
+    g_assert_no_error (error);
+  }
+  {
+    /* Removing what is not there is no error: a resolution may race a
+     * deleted PRD. */
+    g_autoptr (GAsyncResult) res =
+        PRD_TEST_WAIT_FOR (prd_conflict_store_remove_async, store, "conflict_9", NULL);
+
+    g_assert_true (prd_conflict_store_remove_finish (store, res, &error));
+    g_assert_no_error (error);
+  }
+  {
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_conflict_store_list_async, store, NULL);
+
+    open = prd_conflict_store_list_finish (store, res, &error);
+    g_assert_no_error (error);
+  }
+  g_assert_cmpuint (open->len, ==, 1);
+  read = g_ptr_array_index (open, 0);
+  g_assert_cmpstr (read->id, ==, "conflict_1");
+  g_assert_cmpstr (read->prd_id, ==, "prd_a");
+  g_assert_cmpuint (read->position, ==, 12);
+  g_assert_cmpint (read->created_at, ==, 99);
+  g_assert_cmpstr (read->parties, ==, "[{\"userId\":\"alice\"},{\"userId\":\"bob\"}]");
+}
+
+/* ---- AI jobs ---- */
+
+static PrdAiJobRecord *
+get_job (Fixture *f, const char *id)
+{
+  PrdAiJobStore *store = PRD_AI_JOB_STORE (f->store);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_ai_job_store_get_async, store, id, NULL);
+  PrdAiJobRecord *job = prd_ai_job_store_get_finish (store, res, &error);
+
+  g_assert_no_error (error);
+  return job;
+}
+
+static void
+test_ai_jobs (Fixture *f, gconstpointer data)
+{
+  PrdAiJobStore *store = PRD_AI_JOB_STORE (f->store);
+  PrdAiJobRecord job = {
+    .id = "job_1",
+    .prd_id = "prd_a",
+    .user_id = "alice",
+    .prompt = "Write the goals",
+    .section = "goals",
+    .state = "streaming",
+    .created_at = 10,
+    .updated_at = 11,
+  };
+  g_autoptr (PrdAiJobRecord) read = NULL;
+  g_autoptr (PrdAiJobRecord) missing = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 n;
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr (GAsyncResult) res =
+          PRD_TEST_WAIT_FOR (prd_ai_job_store_save_async, store, &job, NULL);
+
+      g_assert_true (prd_ai_job_store_save_finish (store, res, &error));
+      g_assert_no_error (error);
+      /* job_1 is saved twice (replaced), job_2 ends complete. */
+      if (i == 1)
+        {
+          job.id = "job_2";
+          job.section = NULL;
+          job.state = "complete";
+          job.tokens = 120;
+          job.duration = 900;
+        }
+    }
+  read = get_job (f, "job_1");
+  g_assert_nonnull (read);
+  g_assert_cmpstr (read->prd_id, ==, "prd_a");
+  g_assert_cmpstr (read->prompt, ==, "Write the goals");
+  g_assert_cmpstr (read->section, ==, "goals");
+  g_assert_cmpstr (read->state, ==, "streaming");
+  g_assert_cmpint (read->created_at, ==, 10);
+  missing = get_job (f, "job_none");
+  g_assert_null (missing);
+
+  {
+    g_autoptr (GAsyncResult) res =
+        PRD_TEST_WAIT_FOR (prd_ai_job_store_interrupt_async, store, NULL);
+
+    n = prd_ai_job_store_interrupt_finish (store, res, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (n, ==, 1);
+  }
+  g_clear_pointer (&read, prd_ai_job_record_free);
+  read = get_job (f, "job_1");
+  g_assert_cmpstr (read->state, ==, "failed");
+  g_assert_cmpstr (read->error_code, ==, "INTERRUPTED");
+  g_clear_pointer (&read, prd_ai_job_record_free);
+  read = get_job (f, "job_2");
+  g_assert_cmpstr (read->state, ==, "complete");
+  g_assert_null (read->section);
+  g_assert_null (read->error_code);
+  g_assert_cmpint (read->tokens, ==, 120);
+  g_assert_cmpint (read->duration, ==, 900);
+
+  /* A record without its prompt is refused before it is queued. */
+  {
+    g_autoptr (GAsyncResult) res = NULL;
+
+    job.id = "job_3";
+    job.prompt = NULL;
+    res = PRD_TEST_WAIT_FOR (prd_ai_job_store_save_async, store, &job, NULL);
+    g_assert_false (prd_ai_job_store_save_finish (store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  }
+}
+
+/* ---- versions ---- */
+
+static gboolean
+add_version (Fixture *f, const char *prd_id, const char *version, GError **error)
+{
+  PrdVersionStore *store = PRD_VERSION_STORE (f->store);
+  g_autofree char *id = prd_version_generate_id ();
+  PrdVersionRecord record = {
+    .id = id,
+    .prd_id = (char *) prd_id,
+    .version = (char *) version,
+    .commit_hash = "0123456789abcdef0123456789abcdef01234567",
+    .changelog = "Goals",
+    .created_by_id = "alice",
+    .created_by_name = "Alice",
+    .created_at = 77,
+  };
+  g_autoptr (GAsyncResult) res =
+      PRD_TEST_WAIT_FOR (prd_version_store_add_async, store, &record, NULL);
+
+  return prd_version_store_add_finish (store, res, error);
+}
+
+static void
+test_versions (Fixture *f, gconstpointer data)
+{
+  PrdVersionStore *store = PRD_VERSION_STORE (f->store);
+  g_autoptr (GPtrArray) versions = NULL;
+  g_autoptr (GError) error = NULL;
+  PrdVersionRecord *first;
+
+  g_assert_true (add_version (f, "prd_a", "0.2.0", &error));
+  g_assert_true (add_version (f, "prd_a", "1.0.0", &error));
+  g_assert_no_error (error);
+  /* A version the PRD has is refused, and the PRD keeps its number. */
+  g_assert_false (add_version (f, "prd_a", "0.2.0", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS);
+  g_clear_error (&error);
+  g_assert_false (add_version (f, "prd_gone", "0.2.0", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+  g_clear_error (&error);
+  {
+    g_autofree char *version = raw_text (f, "SELECT version FROM prds WHERE id = 'prd_a'");
+
+    g_assert_cmpstr (version, ==, "1.0.0");
+  }
+  {
+    g_autoptr (GAsyncResult) res =
+        PRD_TEST_WAIT_FOR (prd_version_store_list_async, store, "prd_a", NULL);
+
+    versions = prd_version_store_list_finish (store, res, &error);
+    g_assert_no_error (error);
+  }
+  g_assert_cmpuint (versions->len, ==, 2);
+  first = g_ptr_array_index (versions, 0);
+  g_assert_cmpstr (first->version, ==, "0.2.0");
+  g_assert_cmpstr (first->prd_id, ==, "prd_a");
+  g_assert_cmpstr (first->created_by_name, ==, "Alice");
+  g_assert_cmpint (first->created_at, ==, 77);
+  g_assert_cmpstr (((PrdVersionRecord *) g_ptr_array_index (versions, 1))->version, ==, "1.0.0");
+}
+
+/* ---- failures ---- */
+
+/* After close, every interface answers with a storage error. */
+static void
+test_closed (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) notifications = notifications_new ("notif_1", "bob");
+
+  prd_test_store_close (f->store);
+
+  g_assert_false (add_comment (f, "comment_1", NULL, "notif_1", NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+  g_assert_nonnull (strstr (error->message, "closed"));
+  g_clear_error (&error);
+  {
+    PrdCommentStore *store = PRD_COMMENT_STORE (f->store);
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_comment_store_load_async, store, NULL);
+
+    g_assert_null (prd_comment_store_load_finish (store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+    g_clear_error (&error);
+  }
+  {
+    PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
+    g_autoptr (GAsyncResult) res =
+        PRD_TEST_WAIT_FOR (prd_notification_store_record_async, store, notifications, NULL, NULL);
+
+    g_assert_false (prd_notification_store_record_finish (store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+    g_clear_error (&error);
+  }
+  {
+    PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
+    const char *const ids[] = { "notif_1", NULL };
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_notification_store_mark_read_async, store,
+                                                      "org_a", "bob", ids, NULL);
+
+    g_assert_cmpint (prd_notification_store_mark_read_finish (store, res, &error), ==, -1);
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+    g_clear_error (&error);
+  }
+  {
+    PrdConflictStore *store = PRD_CONFLICT_STORE (f->store);
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_conflict_store_list_async, store, NULL);
+
+    g_assert_null (prd_conflict_store_list_finish (store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+    g_clear_error (&error);
+  }
+  {
+    PrdAiJobStore *store = PRD_AI_JOB_STORE (f->store);
+    g_autoptr (GAsyncResult) res =
+        PRD_TEST_WAIT_FOR (prd_ai_job_store_interrupt_async, store, NULL);
+
+    g_assert_cmpint (prd_ai_job_store_interrupt_finish (store, res, &error), ==, -1);
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+    g_clear_error (&error);
+  }
+  {
+    PrdApprovalStore *store = PRD_APPROVAL_STORE (f->store);
+    PrdApprovalRecord approval = {
+      .prd_id = "prd_a",
+      .approver_id = "carol",
+      .approver_name = "Carol",
+    };
+    g_autoptr (GAsyncResult) res =
+        PRD_TEST_WAIT_FOR (prd_approval_store_add_async, store, &approval, NULL, NULL, NULL);
+
+    g_assert_false (prd_approval_store_add_finish (store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+    g_clear_error (&error);
+  }
+  g_assert_false (add_version (f, "prd_a", "0.2.0", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+  g_clear_object (&f->store);
+}
+
+/* A database whose tables are not what the store expects (damaged, or
+ * changed by hand) gives an error that says so, and a half-done change is
+ * rolled back. */
+static void
+test_damaged (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  prd_test_store_close (f->store);
+  g_clear_object (&f->store);
+  raw_exec_rw (f, "DROP TABLE social_activity");
+  f->store = prd_test_store_open (f->path, &error);
+  g_assert_no_error (error);
+
+  g_assert_false (add_comment (f, "comment_1", NULL, "notif_1", "activity_1", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+  g_assert_nonnull (strstr (error->message, "social_activity"));
+  g_clear_error (&error);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_comments"), ==, 0);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_notifications"), ==, 0);
+  {
+    g_autoptr (GPtrArray) feed = NULL;
+    PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_notification_store_list_activity_async,
+                                                      store, "org_a", G_MAXINT64, 10, NULL);
+
+    feed = prd_notification_store_list_activity_finish (store, res, &error);
+    g_assert_null (feed);
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+  }
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("/prd/store/comments/roundtrip", test_comments);
+  ADD ("/prd/store/comments/atomic", test_comment_atomic);
+  ADD ("/prd/store/comments/existing-rows", test_comment_rows);
+  ADD ("/prd/store/approvals/add", test_approvals);
+  ADD ("/prd/store/notifications/roundtrip", test_notifications);
+  ADD ("/prd/store/conflicts/roundtrip", test_conflicts);
+  ADD ("/prd/store/ai-jobs/roundtrip", test_ai_jobs);
+  ADD ("/prd/store/versions/roundtrip", test_versions);
+  ADD ("/prd/store/features/closed", test_closed);
+  ADD ("/prd/store/features/damaged", test_damaged);
+#undef ADD
+
+  return g_test_run ();
+}
