@@ -26,6 +26,7 @@ const char *prd_ai_job_state_to_string (PrdAiJobState state);
  * @created_at: ms since the epoch
  * @started_at: monotonic µs when it started streaming, 0 before
  * @tokens: tokens used, 0 when unknown
+ * @chunks: pieces of the answer streamed so far
  * @duration: ms from start to end, 0 while running
  * @error_code, @error_message: (nullable): why it failed
  * @cancellable: cancelled to stop a running job
@@ -45,6 +46,7 @@ typedef struct
   gint64 created_at;
   gint64 started_at;
   gint64 tokens;
+  guint chunks;
   gint64 duration;
   char *error_code;
   char *error_message;

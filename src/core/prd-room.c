@@ -330,6 +330,23 @@ prd_room_member_get_user_id (PrdRoom *self, const char *conn_id)
   return member != NULL ? member->user->user_id : NULL;
 }
 
+/**
+ * prd_room_member_get_status:
+ *
+ * Returns: (transfer none) (nullable): the presence status ("viewing",
+ *   "editing", "ai-prompting") of @conn_id's user, %NULL for no member
+ */
+const char *
+prd_room_member_get_status (PrdRoom *self, const char *conn_id)
+{
+  Member *member;
+
+  g_return_val_if_fail (PRD_IS_ROOM (self), NULL);
+
+  member = g_hash_table_lookup (self->members, conn_id);
+  return member != NULL ? member->user->status : NULL;
+}
+
 gboolean
 prd_room_site_is_held (PrdRoom *self, int site)
 {

@@ -42,6 +42,7 @@ guint prd_room_get_n_users (PrdRoom *self);
 gboolean prd_room_member_can_edit (PrdRoom *self, const char *conn_id);
 int prd_room_member_get_site (PrdRoom *self, const char *conn_id);
 const char *prd_room_member_get_user_id (PrdRoom *self, const char *conn_id);
+const char *prd_room_member_get_status (PrdRoom *self, const char *conn_id);
 gboolean prd_room_site_is_held (PrdRoom *self, int site);
 GArray *prd_room_get_busy_sites (PrdRoom *self);
 const char *prd_room_get_user_color (PrdRoom *self, const char *user_id);

@@ -116,6 +116,15 @@ enum
 
 static guint signals[N_SIGNALS];
 
+enum
+{
+  PROP_0,
+  PROP_TRANSPORT,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
 static void socket_close (PrdEioSocket *self, const char *reason, CloseMode mode);
 static void socket_flush (PrdEioSocket *self);
 static void schedule_ping (PrdEioSocket *self);
@@ -733,6 +742,7 @@ complete_upgrade (PrdEioSocket *self)
   attach_websocket (self, conn);
   recompute_queue_cost (self);
   flush_websocket (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TRANSPORT]);
 }
 
 static void
@@ -944,12 +954,38 @@ prd_eio_socket_finalize (GObject *object)
 }
 
 static void
+prd_eio_socket_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  PrdEioSocket *self = PRD_EIO_SOCKET (object);
+
+  switch (prop_id)
+    {
+      case PROP_TRANSPORT:
+        g_value_set_string (value, prd_eio_socket_get_transport_name (self));
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 prd_eio_socket_class_init (PrdEioSocketClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->dispose = prd_eio_socket_dispose;
   object_class->finalize = prd_eio_socket_finalize;
+  object_class->get_property = prd_eio_socket_get_property;
+
+  /**
+   * PrdEioSocket:transport:
+   *
+   * "polling" or "websocket"; notified when the session upgrades.
+   */
+  properties[PROP_TRANSPORT] =
+      g_param_spec_string ("transport", NULL, NULL, "polling",
+                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[SIGNAL_TEXT_MESSAGE] =
       g_signal_new ("text-message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,

@@ -19,6 +19,9 @@ G_DECLARE_FINAL_TYPE (PrdEioSocket, prd_eio_socket, PRD, EIO_SOCKET, GObject)
  *       "forced close", "parse error", "write buffer overflow",
  *       "server shutting down"
  *
+ * Property "transport" (string, read-only): "polling" or "websocket",
+ * notified when a polling session upgrades.
+ *
  * Sending after "closed" is a no-op returning FALSE. A send that would
  * take the buffered amount past the server's "max-write-buffer" closes the
  * socket ("write buffer overflow") and returns FALSE. Text must be valid

@@ -40,6 +40,20 @@ struct _PrdHubAi
 
 G_DEFINE_FINAL_TYPE (PrdHubAi, prd_hub_ai, G_TYPE_OBJECT)
 
+enum
+{
+  SIGNAL_JOB_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void
+notify_job (PrdHubAi *self, PrdAiJob *job)
+{
+  g_signal_emit (self, signals[SIGNAL_JOB_CHANGED], 0, job);
+}
+
 typedef struct
 {
   PrdHubAi *self;       /* (unowned): the job ends before we go */
@@ -188,6 +202,7 @@ job_end (PrdHubAi *self,
   else
     job->state = state;
   save_job (self, job);
+  notify_job (self, job);
   g_clear_pointer (&data->room, prd_hub_room_release);
   g_hash_table_remove (self->jobs, job->id);
 }
@@ -369,6 +384,8 @@ on_delta (const char *delta, gpointer user_data)
     position += data->streamed_units;
   data->streamed_units += units;
   g_string_append (data->text, delta);
+  job->chunks++;
+  notify_job (data->self, job);
 
   payload = json_node_new (JSON_NODE_OBJECT);
   object = json_object_new ();
@@ -550,6 +567,7 @@ on_job_start (PrdAiQueue *queue, PrdAiJob *job, gpointer user_data)
     json_object_set_null_member (object, "section");
   json_object_set_boolean_member (object, "insert", data->insert);
   prd_hub_room_emit (data->room, "ai-stream-start", payload);
+  notify_job (self, job);
 
   if (data->insert)
     {
@@ -741,6 +759,7 @@ on_ai_prompt (PrdSioSocket *socket,
     }
   g_hash_table_insert (self->jobs, job->id, prd_ai_job_ref (job));
   save_job (self, job);
+  notify_job (self, job);
 
   position = prd_ai_queue_get_position (self->queue, job);
   created = json_node_new (JSON_NODE_OBJECT);
@@ -761,6 +780,26 @@ on_ai_prompt (PrdSioSocket *socket,
   prd_ai_queue_pump (self->queue, g_get_monotonic_time ());
 }
 
+/* A queued job ends at once, a running one when its stream stops. */
+static void
+cancel_job (PrdHubAi *self, PrdAiJob *job)
+{
+  JobData *data = job->data;
+
+  if (job->state == PRD_AI_JOB_QUEUED)
+    {
+      g_autoptr (GError) cancelled =
+          g_error_new_literal (PRD_ERROR, PRD_ERROR_CANCELLED, "The AI job was cancelled");
+
+      prd_ai_queue_cancel_queued (self->queue, job);
+      job->state = PRD_AI_JOB_QUEUED;
+      job_end (self, job, PRD_AI_JOB_CANCELLED, cancelled, 0, 0);
+      return;
+    }
+  data->cancel_requested = TRUE;
+  g_cancellable_cancel (job->cancellable);
+}
+
 static void
 on_ai_cancel (PrdSioSocket *socket,
               const char *event,
@@ -775,7 +814,6 @@ on_ai_cancel (PrdSioSocket *socket,
   g_autoptr (GError) error = NULL;
   const char *job_id = NULL;
   PrdAiJob *job;
-  JobData *data;
 
   if (payload == NULL || !prd_hub_json_get_optional_string (payload, "jobId", &job_id, &error) ||
       job_id == NULL)
@@ -799,20 +837,8 @@ on_ai_cancel (PrdSioSocket *socket,
                               "Only the requester or an admin may cancel an AI job");
       return;
     }
-  data = job->data;
   prd_hub_reply_ok (socket, ack_id, NULL);
-  if (job->state == PRD_AI_JOB_QUEUED)
-    {
-      g_autoptr (GError) cancelled =
-          g_error_new_literal (PRD_ERROR, PRD_ERROR_CANCELLED, "The AI job was cancelled");
-
-      prd_ai_queue_cancel_queued (self->queue, job);
-      job->state = PRD_AI_JOB_QUEUED;
-      job_end (self, job, PRD_AI_JOB_CANCELLED, cancelled, 0, 0);
-      return;
-    }
-  data->cancel_requested = TRUE;
-  g_cancellable_cancel (job->cancellable);
+  cancel_job (self, job);
 }
 
 static void
@@ -983,6 +1009,17 @@ prd_hub_ai_class_init (PrdHubAiClass *klass)
 
   object_class->dispose = prd_hub_ai_dispose;
   object_class->finalize = prd_hub_ai_finalize;
+
+  /**
+   * PrdHubAi::job-changed:
+   * @job: (type gpointer): the #PrdAiJob
+   *
+   * A job was queued, started, streamed a piece or ended (then it is
+   * emitted before the job is forgotten).
+   */
+  signals[SIGNAL_JOB_CHANGED] =
+      g_signal_new ("job-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
 }
 
 static void
@@ -1112,4 +1149,54 @@ prd_hub_ai_build_provider (PrdHubConfig *config, const char *api_key, GError **e
   settings.timeout_ms = ai->timeout * 1000;
   settings.max_tokens = ai->max_tokens;
   return prd_openai_provider_new (&settings, error);
+}
+
+/**
+ * prd_hub_ai_list_jobs:
+ *
+ * Returns: (transfer container) (element-type PrdAiJob): the jobs queued or
+ *   running now, each with a reference
+ */
+GPtrArray *
+prd_hub_ai_list_jobs (PrdHubAi *self)
+{
+  GPtrArray *jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_ai_job_unref);
+  GHashTableIter iter;
+  PrdAiJob *job;
+
+  g_return_val_if_fail (PRD_IS_HUB_AI (self), jobs);
+
+  g_hash_table_iter_init (&iter, self->jobs);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &job))
+    g_ptr_array_add (jobs, prd_ai_job_ref (job));
+  return jobs;
+}
+
+/**
+ * prd_hub_ai_cancel_job:
+ * @job_id: a job's id
+ *
+ * Cancels a queued or running job on the operator's behalf (whatever its
+ * organization): it ends with ai-error CANCELLED, as for ai-cancel.
+ *
+ * Returns: %FALSE with %PRD_ERROR_NOT_FOUND when no such job is queued or
+ *   running
+ */
+gboolean
+prd_hub_ai_cancel_job (PrdHubAi *self, const char *job_id, GError **error)
+{
+  PrdAiJob *job;
+
+  g_return_val_if_fail (PRD_IS_HUB_AI (self), FALSE);
+  g_return_val_if_fail (job_id != NULL, FALSE);
+
+  job = g_hash_table_lookup (self->jobs, job_id);
+  if (job == NULL)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND, "No AI job %s is queued or running",
+                   job_id);
+      return FALSE;
+    }
+  cancel_job (self, job);
+  return TRUE;
 }

@@ -24,5 +24,7 @@ PrdHubAi *prd_hub_ai_new_finish (GAsyncResult *result, GError **error);
 void prd_hub_ai_set_provider (PrdHubAi *self, PrdAiProvider *provider);
 PrdAiProvider *
 prd_hub_ai_build_provider (PrdHubConfig *config, const char *api_key, GError **error);
+GPtrArray *prd_hub_ai_list_jobs (PrdHubAi *self);
+gboolean prd_hub_ai_cancel_job (PrdHubAi *self, const char *job_id, GError **error);
 
 G_END_DECLS

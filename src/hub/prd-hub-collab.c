@@ -282,6 +282,7 @@ on_presence_update (PrdSioSocket *socket,
   prd_hub_room_broadcast (room, socket, "presence-update",
                           prd_room_member_get_user_id (prd_hub_room_get_members (room), conn_id),
                           relay);
+  prd_hub_room_registry_member_changed (self->rooms, room, socket);
   prd_hub_reply_ok (socket, ack_id, NULL);
 }
 

@@ -35,6 +35,9 @@ void prd_hub_room_registry_member_left (PrdHubRoomRegistry *self,
                                         PrdHubRoom *room,
                                         PrdSioSocket *socket,
                                         const char *user_id);
+void prd_hub_room_registry_member_changed (PrdHubRoomRegistry *self,
+                                           PrdHubRoom *room,
+                                           PrdSioSocket *socket);
 void prd_hub_room_registry_operation_committed (PrdHubRoomRegistry *self,
                                                 PrdHubRoom *room,
                                                 const PrdCrdtOp *op,

@@ -11,6 +11,8 @@
  *   may add members to the `joined-prd` payload before it is sent.
  * - #PrdHubRoomRegistry::member-left: a socket left a room (leave-prd or
  *   disconnection).
+ * - #PrdHubRoomRegistry::member-changed: a member's presence (status,
+ *   cursor) changed; the D-Bus admin interface (prd-hub-dbus.c) shows it.
  * - #PrdHubRoomRegistry::operation-committed: an operation was stored,
  *   committed and broadcast.
  */
@@ -31,6 +33,7 @@ enum
 {
   SIGNAL_MEMBER_JOINED,
   SIGNAL_MEMBER_LEFT,
+  SIGNAL_MEMBER_CHANGED,
   SIGNAL_OPERATION_COMMITTED,
   SIGNAL_ROOM_CLOSED,
   N_SIGNALS
@@ -82,6 +85,14 @@ prd_hub_room_registry_member_left (PrdHubRoomRegistry *self,
                                    const char *user_id)
 {
   g_signal_emit (self, signals[SIGNAL_MEMBER_LEFT], 0, room, socket, user_id);
+}
+
+void
+prd_hub_room_registry_member_changed (PrdHubRoomRegistry *self,
+                                      PrdHubRoom *room,
+                                      PrdSioSocket *socket)
+{
+  g_signal_emit (self, signals[SIGNAL_MEMBER_CHANGED], 0, room, socket);
 }
 
 void
@@ -216,6 +227,18 @@ prd_hub_room_registry_class_init (PrdHubRoomRegistryClass *klass)
                     NULL, G_TYPE_NONE, 3, PRD_TYPE_HUB_ROOM, PRD_TYPE_SIO_SOCKET, G_TYPE_STRING);
 
   /**
+   * PrdHubRoomRegistry::member-changed:
+   * @room: the room
+   * @socket: whose presence changed
+   *
+   * The presence of a member of @room (its status, cursor or selection)
+   * has changed and been relayed to the others.
+   */
+  signals[SIGNAL_MEMBER_CHANGED] =
+      g_signal_new ("member-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 2, PRD_TYPE_HUB_ROOM, PRD_TYPE_SIO_SOCKET);
+
+  /**
    * PrdHubRoomRegistry::operation-committed:
    * @room: the room
    * @op: (type gpointer): the #PrdCrdtOp, stored and broadcast
@@ -326,6 +349,39 @@ prd_hub_room_registry_lookup (PrdHubRoomRegistry *self, const char *prd_id)
   g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), NULL);
 
   return g_hash_table_lookup (self->rooms, prd_id);
+}
+
+static int
+compare_strings (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+}
+
+/**
+ * prd_hub_room_registry_get_socket_prds:
+ *
+ * Returns: (transfer full): the ids of the PRDs @socket has joined, sorted
+ */
+GStrv
+prd_hub_room_registry_get_socket_prds (PrdHubRoomRegistry *self, PrdSioSocket *socket)
+{
+  GHashTable *joined;
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_autofree const char **ids = NULL;
+  guint n = 0;
+
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), NULL);
+  g_return_val_if_fail (PRD_IS_SIO_SOCKET (socket), NULL);
+
+  joined = g_object_get_data (G_OBJECT (socket), JOINED_KEY);
+  if (joined != NULL)
+    {
+      ids = (const char **) g_hash_table_get_keys_as_array (joined, &n);
+      g_qsort_with_data (ids, (int) n, sizeof (char *), compare_strings, NULL);
+    }
+  for (guint i = 0; i < n; i++)
+    g_strv_builder_add (builder, ids[i]);
+  return g_strv_builder_end (builder);
 }
 
 /**

@@ -26,6 +26,7 @@ PrdHubRoom *prd_hub_room_registry_get_joined (PrdHubRoomRegistry *self,
                                               PrdSioSocket *socket,
                                               const char *prd_id,
                                               GError **error);
+GStrv prd_hub_room_registry_get_socket_prds (PrdHubRoomRegistry *self, PrdSioSocket *socket);
 PrdDocument *prd_hub_room_registry_peek_document (PrdHubRoomRegistry *self, const char *prd_id);
 void prd_hub_room_registry_emit (PrdHubRoomRegistry *self,
                                  const char *prd_id,

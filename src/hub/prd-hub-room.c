@@ -1141,6 +1141,7 @@ prd_hub_room_set_status (PrdHubRoom *room, PrdSioSocket *socket, const char *sta
   relay = prd_room_build_presence (room->members, conn_id);
   prd_hub_room_broadcast (room, socket, "presence-update",
                           prd_room_member_get_user_id (room->members, conn_id), relay);
+  prd_hub_room_registry_member_changed (room->registry, room, socket);
 }
 
 /**

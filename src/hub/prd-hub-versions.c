@@ -52,7 +52,9 @@ static guint signals[N_SIGNALS];
 typedef struct
 {
   PrdHubVersions *self; /* (owned) */
-  PrdSioSocket *socket; /* (owned) */
+  PrdSioSocket *socket; /* (owned) (nullable): NULL for the operator's request */
+  GTask *task;          /* (owned) (nullable): the operator's request */
+  gboolean any_org;     /* the operator's: the PRD's organization, whichever */
   gint64 ack_id;
   PrdIdentity *identity; /* (owned) */
   char *prd_id;
@@ -69,6 +71,7 @@ create_free (Create *create)
 {
   g_clear_object (&create->self);
   g_clear_object (&create->socket);
+  g_clear_object (&create->task);
   g_clear_pointer (&create->identity, prd_identity_free);
   g_free (create->prd_id);
   g_free (create->changelog);
@@ -144,8 +147,11 @@ create_fail (Create *create, GError *error)
     }
   if (error->code == PRD_ERROR_STORAGE || error->code == PRD_ERROR_INTERNAL)
     g_warning ("create-version %s: %s", create->prd_id, error->message);
-  prd_hub_reply_error (create->socket, create->ack_id, EVENT, create->prd_id, error);
-  g_error_free (error);
+  if (create->task != NULL)
+    g_task_return_error (create->task, g_steal_pointer (&error));
+  else
+    prd_hub_reply_error (create->socket, create->ack_id, EVENT, create->prd_id, error);
+  g_clear_error (&error);
   create_done (create);
 }
 
@@ -170,6 +176,9 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (self->rooms == NULL)
     {
+      if (create->task != NULL)
+        g_task_return_new_error (create->task, PRD_ERROR, PRD_ERROR_INTERNAL,
+                                 "The hub is stopping");
       create_done (create);
       return;
     }
@@ -201,7 +210,9 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
   g_signal_emit (self, signals[SIGNAL_VERSION_CREATED], 0, record->prd_id, create->identity->org,
                  create->title, record->version, create->identity->user_id, create->identity->name);
 
-  if (create->ack_id >= 0)
+  if (create->task != NULL)
+    g_task_return_pointer (create->task, g_strdup (record->version), g_free);
+  else if (create->ack_id >= 0)
     {
       g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
 
@@ -241,6 +252,11 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
   GError *error = NULL;
 
   stored = prd_store_load_finish (PRD_STORE (source), result, &error);
+  if (stored != NULL && create->any_org)
+    {
+      g_free (create->identity->org);
+      create->identity->org = g_strdup (stored->info->org);
+    }
   if (stored != NULL && !g_str_equal (stored->info->org, create->identity->org))
     {
       /* Indistinguishable from an unknown id, on purpose. */
@@ -325,6 +341,21 @@ parse_create (JsonArray *args, Create *create, GError **error)
 }
 
 static void
+queue_create (PrdHubVersions *self, Create *create)
+{
+  GQueue *queue = g_hash_table_lookup (self->queues, create->prd_id);
+
+  if (queue == NULL)
+    {
+      queue = g_queue_new ();
+      g_hash_table_insert (self->queues, g_strdup (create->prd_id), queue);
+    }
+  g_queue_push_tail (queue, create);
+  if (g_queue_get_length (queue) == 1)
+    create_start (create);
+}
+
+static void
 on_create_version (PrdSioSocket *socket,
                    const char *event,
                    JsonArray *args,
@@ -336,7 +367,6 @@ on_create_version (PrdSioSocket *socket,
   const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
   g_autoptr (GError) error = NULL;
   Create *create = g_new0 (Create, 1);
-  GQueue *queue;
 
   create->self = g_object_ref (self);
   create->socket = g_object_ref (socket);
@@ -356,15 +386,69 @@ on_create_version (PrdSioSocket *socket,
       create_free (create);
       return;
     }
-  queue = g_hash_table_lookup (self->queues, create->prd_id);
-  if (queue == NULL)
+  queue_create (self, create);
+}
+
+/**
+ * prd_hub_versions_create_async:
+ * @prd_id: a PRD of any organization
+ * @changelog: 1 to %PRD_VERSION_CHANGELOG_MAX_CHARS characters
+ *
+ * Creates a minor version on the operator's behalf (the D-Bus admin
+ * interface), as the hub's own user: the same commit, record and events as
+ * `create-version`, queued behind the PRD's other requests.
+ */
+void
+prd_hub_versions_create_async (PrdHubVersions *self,
+                               const char *prd_id,
+                               const char *changelog,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr (JsonArray) args = json_array_new ();
+  g_autoptr (GError) error = NULL;
+  JsonObject *payload = json_object_new ();
+  Create *create;
+
+  g_return_if_fail (PRD_IS_HUB_VERSIONS (self));
+  g_return_if_fail (prd_id != NULL && changelog != NULL);
+
+  g_task_set_source_tag (task, prd_hub_versions_create_async);
+  /* The same validation as the event's. */
+  json_object_set_string_member (payload, "prdId", prd_id);
+  json_object_set_string_member (payload, "changelog", changelog);
+  json_object_set_string_member (payload, "versionType", "minor");
+  json_array_add_object_element (args, payload);
+  create = g_new0 (Create, 1);
+  create->self = g_object_ref (self);
+  create->ack_id = -1;
+  create->any_org = TRUE;
+  create->identity = prd_identity_new (PRD_HUB_SITE_USER, PRD_HUB_OPERATOR_NAME, NULL,
+                                       PRD_HUB_SITE_USER, PRD_ROLE_ADMIN, G_MAXINT64);
+  if (!parse_create (args, create, &error))
     {
-      queue = g_queue_new ();
-      g_hash_table_insert (self->queues, g_strdup (create->prd_id), queue);
+      create_free (create);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
     }
-  g_queue_push_tail (queue, create);
-  if (g_queue_get_length (queue) == 1)
-    create_start (create);
+  create->task = g_steal_pointer (&task);
+  queue_create (self, create);
+}
+
+/**
+ * prd_hub_versions_create_finish:
+ *
+ * Returns: (transfer full): the new version, e.g. `0.2.0`, or %NULL with
+ *   @error set
+ */
+char *
+prd_hub_versions_create_finish (PrdHubVersions *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 /* ---- object ------------------------------------------------------------------ */

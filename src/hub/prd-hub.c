@@ -1217,6 +1217,33 @@ prd_hub_get_notifications (PrdHub *self)
   return self->notifications;
 }
 
+/**
+ * prd_hub_get_ai:
+ *
+ * Returns: (transfer none) (nullable): the AI jobs, with a store
+ */
+PrdHubAi *
+prd_hub_get_ai (PrdHub *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB (self), NULL);
+
+  return self->ai;
+}
+
+/**
+ * prd_hub_get_versions:
+ *
+ * Returns: (transfer none) (nullable): versions in git, with a SQLite store
+ *   and a data folder
+ */
+PrdHubVersions *
+prd_hub_get_versions (PrdHub *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB (self), NULL);
+
+  return self->versions;
+}
+
 PrdHubConfig *
 prd_hub_get_config (PrdHub *self)
 {

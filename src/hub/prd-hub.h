@@ -5,10 +5,12 @@
 
 #include "prd-ai-provider.h"
 #include "prd-auth.h"
+#include "prd-hub-ai.h"
 #include "prd-hub-config.h"
 #include "prd-hub-room-registry.h"
 #include "prd-hub-comments.h"
 #include "prd-hub-notifications.h"
+#include "prd-hub-versions.h"
 #include "prd-sio-server.h"
 #include "prd-store.h"
 
@@ -47,6 +49,8 @@ PrdStore *prd_hub_get_store (PrdHub *self);
 PrdHubRoomRegistry *prd_hub_get_rooms (PrdHub *self);
 PrdHubComments *prd_hub_get_comments (PrdHub *self);
 PrdHubNotifications *prd_hub_get_notifications (PrdHub *self);
+PrdHubAi *prd_hub_get_ai (PrdHub *self);
+PrdHubVersions *prd_hub_get_versions (PrdHub *self);
 void prd_hub_set_ai_provider (PrdHub *self, PrdAiProvider *provider);
 
 /* Creating a PRD, as the REST route and the command line do. */

@@ -4,7 +4,8 @@
  * mints a JWT the hub accepts, for handing out to LAN users; `prd` creates,
  * imports, exports and lists PRDs in the hub's data folder (the same SQLite
  * database a running hub uses: WAL lets both work at once); `secret` sets,
- * deletes and lists the hub's credentials in its secret store.
+ * deletes and lists the hub's credentials in its secret store; `discover` lists
+ * the hubs announced on the LAN.
  *
  * Logs go to stderr (or the journal) so that stdout carries only what
  * scripts read: the one "prdhub listening on URL" line, or the token.
@@ -29,6 +30,8 @@
 #include "prd-hub-ai.h"
 #include "prd-hub-config-ai.h"
 #include "prd-hub-config-server.h"
+#include "prd-hub-dbus.h"
+#include "prd-hub-discovery.h"
 #include "prd-hub-secret.h"
 #include "prd-hub.h"
 #include "prd-secret-store.h"
@@ -252,6 +255,22 @@ raise_open_file_limit (void)
              (unsigned long long) limit.rlim_max);
 }
 
+/* The LAN announcement of @hub, on the port it really listens on. */
+static PrdHubDiscovery *
+new_discovery (PrdHub *hub, PrdHubConfig *config)
+{
+  GSList *uris = prd_hub_get_uris (hub);
+  g_autofree char *name = prd_hub_discovery_default_name ();
+  PrdHubServerConfig *server = prd_hub_config_get_server (config);
+  int port = uris != NULL ? g_uri_get_port (uris->data) : server->listen_port;
+  PrdHubDiscovery *discovery;
+
+  discovery =
+      prd_hub_discovery_new (name, server->listen_host, (guint16) port, server->tls_cert != NULL);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  return discovery;
+}
+
 static int
 cmd_serve (int argc, char **argv)
 {
@@ -266,6 +285,7 @@ cmd_serve (int argc, char **argv)
   g_autofree char *ai_base_url = NULL;
   g_autofree char *ai_model = NULL;
   gboolean verbose = FALSE;
+  gboolean no_dbus = FALSE;
   const GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
       "Address to listen on (default 127.0.0.1:3000; port 0: any free port)", "HOST:PORT" },
@@ -285,6 +305,8 @@ cmd_serve (int argc, char **argv)
     { "ai-base-url", 0, 0, G_OPTION_ARG_STRING, &ai_base_url,
       "OpenAI-compatible API root for AI help, e.g. http://127.0.0.1:11434/v1", "URL" },
     { "ai-model", 0, 0, G_OPTION_ARG_STRING, &ai_model, "Model name for AI help", "NAME" },
+    { "no-dbus", 0, 0, G_OPTION_ARG_NONE, &no_dbus,
+      "Do not offer the admin interface (org.prdtool.Hub) on the session bus", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
     { NULL }
   };
@@ -295,13 +317,15 @@ cmd_serve (int argc, char **argv)
   g_autoptr (PrdStore) store = NULL;
   g_autoptr (PrdAiProvider) provider = NULL;
   g_autoptr (PrdHub) hub = NULL;
+  g_autoptr (PrdHubDbus) dbus = NULL;
+  g_autoptr (PrdHubDiscovery) discovery = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *url = NULL;
   ServeState state = { 0 };
 
   g_option_context_add_main_entries (context, entries, NULL);
-  g_option_context_set_summary (context, "Commands: serve (default), token, prd, secret. "
+  g_option_context_set_summary (context, "Commands: serve (default), token, prd, secret, discover. "
                                          "See `prdhub token --help`, `prdhub prd --help`, "
                                          "`prdhub secret --help`.");
   if (!parse_options (context, &argc, &argv, &error))
@@ -345,6 +369,14 @@ cmd_serve (int argc, char **argv)
   url = prd_hub_get_url (hub);
   printf ("prdhub listening on %s\n", url);
   fflush (stdout);
+  discovery = new_discovery (hub, config);
+  prd_hub_discovery_start (discovery);
+  if (!no_dbus)
+    {
+      dbus = prd_hub_dbus_new (hub);
+      prd_hub_dbus_set_discovery (dbus, discovery);
+      prd_hub_dbus_start (dbus);
+    }
 
   loop = g_main_loop_new (NULL, FALSE);
   state.loop = loop;
@@ -360,6 +392,8 @@ cmd_serve (int argc, char **argv)
    * on find no loop and are ignored. */
   state.loop = NULL;
   state.hub = NULL;
+  g_clear_object (&dbus);
+  g_clear_object (&discovery);
   g_clear_object (&hub);
   /* Waits for the store's last commits (signals are ignored meanwhile). */
   close_store (store);
@@ -817,6 +851,43 @@ cmd_secret (int argc, char **argv)
   return 0;
 }
 
+static int
+cmd_discover (int argc, char **argv)
+{
+  int timeout = 3;
+  const GOptionEntry entries[] = { { "timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
+                                     "Seconds to wait for answers (default 3)", "SECONDS" },
+                                   { NULL } };
+  g_autoptr (GOptionContext) context =
+      g_option_context_new ("- list the hubs announced on the LAN (through Avahi)");
+  g_autoptr (GPtrArray) hubs = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_set_prgname ("prdhub discover");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_summary (context, "Prints one line per hub: its name, its URL and its "
+                                         "version, separated by tabs.");
+  if (!parse_options (context, &argc, &argv, &error))
+    return fail (error);
+  if (timeout < 1 || timeout > 60)
+    {
+      g_printerr ("prdhub: --timeout must be between 1 and 60 seconds\n");
+      return 1;
+    }
+  hubs = prd_hub_discover_sync ((guint) timeout * 1000, NULL, &error);
+  if (hubs == NULL)
+    return fail (error);
+  for (guint i = 0; i < hubs->len; i++)
+    {
+      const PrdHubFound *found = g_ptr_array_index (hubs, i);
+
+      printf ("%s\t%s\t%s\n", found->name, found->url,
+              found->version != NULL ? found->version : "");
+    }
+  fflush (stdout);
+  return 0;
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -838,7 +909,10 @@ main (int argc, char *argv[])
         return cmd_prd (argc - 1, argv + 1);
       if (g_str_equal (command, "secret"))
         return cmd_secret (argc - 1, argv + 1);
-      g_printerr ("prdhub: unknown command \"%s\" (commands: serve, token, prd, secret)\n",
+      if (g_str_equal (command, "discover"))
+        return cmd_discover (argc - 1, argv + 1);
+      g_printerr ("prdhub: unknown command \"%s\" (commands: serve, token, prd, secret, "
+                  "discover)\n",
                   command);
       return 1;
     }

@@ -253,6 +253,7 @@ prd_sio_namespace_emit (PrdSioNamespace *self,
 {
   g_autoptr (GPtrArray) targets = NULL;
   g_autofree char *text = NULL;
+  guint sent = 0;
 
   g_return_if_fail (PRD_IS_SIO_NAMESPACE (self));
   g_return_if_fail (event != NULL);
@@ -274,8 +275,13 @@ prd_sio_namespace_emit (PrdSioNamespace *self,
         continue;
       engine = prd_sio_socket_get_engine (socket);
       if (engine != NULL)
-        prd_sio_send_packet (engine, text, attachments);
+        {
+          prd_sio_send_packet (engine, text, attachments);
+          sent++;
+        }
     }
+  if (self->server != NULL)
+    prd_sio_server_count_events (self->server, 0, sent);
 }
 
 void

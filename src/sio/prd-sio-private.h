@@ -37,6 +37,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdSioClient, prd_sio_client_unref)
 
 /* server */
 guint prd_sio_server_get_max_pending_acks (PrdSioServer *self);
+void prd_sio_server_count_events (PrdSioServer *self, guint received, guint sent);
 gboolean prd_sio_server_check_rate (PrdSioServer *self,
                                     PrdSioClient *client,
                                     const char *event,

@@ -42,6 +42,8 @@ struct _PrdSioServer
   gulong connection_handler;
   guint connect_timeout;
   guint max_pending_acks;
+  guint64 n_events_received; /* EVENT packets from clients */
+  guint64 n_events_sent;     /* EVENT packets to clients, one per receiver */
 
   GHashTable *namespaces;    /* (owned) name → (owned) PrdSioNamespace */
   GHashTable *clients;       /* (owned) PrdEioSocket → (owned) PrdSioClient */
@@ -608,6 +610,41 @@ prd_sio_server_set_event_class (PrdSioServer *self, const char *event, const cha
     g_hash_table_remove (self->event_classes, event);
   else
     g_hash_table_replace (self->event_classes, g_strdup (event), g_strdup (event_class));
+}
+
+/**
+ * prd_sio_server_get_n_events_received:
+ *
+ * Returns: how many events (EVENT and BINARY_EVENT packets) clients have
+ *   sent, whether they were dispatched or refused
+ */
+guint64
+prd_sio_server_get_n_events_received (PrdSioServer *self)
+{
+  g_return_val_if_fail (PRD_IS_SIO_SERVER (self), 0);
+
+  return self->n_events_received;
+}
+
+/**
+ * prd_sio_server_get_n_events_sent:
+ *
+ * Returns: how many events the server has sent, a broadcast counting once
+ *   per socket it went to (acks are not events)
+ */
+guint64
+prd_sio_server_get_n_events_sent (PrdSioServer *self)
+{
+  g_return_val_if_fail (PRD_IS_SIO_SERVER (self), 0);
+
+  return self->n_events_sent;
+}
+
+void
+prd_sio_server_count_events (PrdSioServer *self, guint received, guint sent)
+{
+  self->n_events_received += received;
+  self->n_events_sent += sent;
 }
 
 guint

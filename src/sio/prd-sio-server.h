@@ -53,5 +53,7 @@ void prd_sio_server_set_rate_limit (PrdSioServer *self,
                                     guint window_seconds);
 void
 prd_sio_server_set_event_class (PrdSioServer *self, const char *event, const char *event_class);
+guint64 prd_sio_server_get_n_events_received (PrdSioServer *self);
+guint64 prd_sio_server_get_n_events_sent (PrdSioServer *self);
 
 G_END_DECLS

@@ -270,8 +270,11 @@ prd_sio_socket_emit (PrdSioSocket *self, const char *event, JsonArray *args, GPt
     return;
   text = prd_sio_encode_with_args (PRD_SIO_PACKET_EVENT, prd_sio_namespace_get_name (self->nsp), -1,
                                    event, args, attachments);
-  if (text != NULL)
-    prd_sio_send_packet (engine, text, attachments);
+  if (text == NULL)
+    return;
+  prd_sio_send_packet (engine, text, attachments);
+  if (prd_sio_namespace_get_server (self->nsp) != NULL)
+    prd_sio_server_count_events (prd_sio_namespace_get_server (self->nsp), 0, 1);
 }
 
 /**
@@ -541,6 +544,8 @@ prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet)
   PrdSioServer *server = prd_sio_namespace_get_server (self->nsp);
   PrdSioRateInfo info;
 
+  if (server != NULL)
+    prd_sio_server_count_events (server, 1, 0);
   if (json_node_get_value_type (name_node) == G_TYPE_STRING)
     event = g_strdup (json_node_get_string (name_node));
   else if (json_node_get_value_type (name_node) == G_TYPE_INT64)

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * What the list pages share: text and button columns for GtkColumnView
+ * reading PrdAdminRecord keys, the words the hub sends (states, modes…)
+ * translated for people, times and durations, toasts, filtering, and
+ * replacing a list store's rows with a fresh listing.
+ */
+#define G_LOG_DOMAIN "prd-admin"
+
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "prd-admin-columns.h"
+
+typedef struct
+{
+  const char *key; /* static */
+  PrdAdminFormatFunc format;
+} TextColumn;
+
+typedef struct
+{
+  const char *icon_name; /* static, like the rest */
+  const char *tooltip;
+  const char *action_name;
+  const char *id_key;
+  const char *sensitive_key;
+  const char *const *sensitive_values;
+} ButtonColumn;
+
+/* ---- words and times ------------------------------------------------------------ */
+
+/**
+ * prd_admin_word:
+ * @value: a word the hub sends: a state, a mode, a presence status, a
+ *   transport, a role
+ *
+ * Returns: (transfer none): @value for people, translated; @value itself
+ *   when it is not one of them
+ */
+const char *
+prd_admin_word (const char *value)
+{
+  static const struct
+  {
+    const char *value;
+    const char *text;
+  } words[] = {
+    { "queued", N_ ("Queued") },       { "streaming", N_ ("Running") },
+    { "complete", N_ ("Complete") },   { "failed", N_ ("Failed") },
+    { "cancelled", N_ ("Cancelled") }, { "edit", N_ ("Edit") },
+    { "view", N_ ("View") },           { "viewing", N_ ("Viewing") },
+    { "editing", N_ ("Editing") },     { "ai-prompting", N_ ("Asking the AI") },
+    { "websocket", N_ ("WebSocket") }, { "polling", N_ ("Long-polling") },
+    { "viewer", N_ ("Viewer") },       { "editor", N_ ("Editor") },
+    { "admin", N_ ("Admin") },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (words); i++)
+    if (g_strcmp0 (value, words[i].value) == 0)
+      return _ (words[i].text);
+  return value;
+}
+
+/**
+ * prd_admin_time_to_string:
+ * @usec: µs since the epoch, 0 for none
+ *
+ * Returns: (transfer full): the local time, with the day when it is not
+ *   today; "" for 0
+ */
+char *
+prd_admin_time_to_string (gint64 usec)
+{
+  g_autoptr (GDateTime) time = NULL;
+  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+
+  if (usec <= 0)
+    return g_strdup ("");
+  time = g_date_time_new_from_unix_local (usec / G_USEC_PER_SEC);
+  if (g_date_time_get_year (time) == g_date_time_get_year (now) &&
+      g_date_time_get_day_of_year (time) == g_date_time_get_day_of_year (now))
+    return g_date_time_format (time, "%X");
+  return g_date_time_format (time, "%x %X");
+}
+
+/**
+ * prd_admin_duration_to_string:
+ * @ms: a duration in milliseconds
+ *
+ * Returns: (transfer full): e.g. "850 ms", "12.4 s", "3 min 05 s", "2 h 05 min"
+ */
+char *
+prd_admin_duration_to_string (gint64 ms)
+{
+  gint64 seconds = ms / 1000;
+
+  if (ms < 1000)
+    /* Translators: a duration in milliseconds */
+    return g_strdup_printf (_ ("%d ms"), (int) MAX (ms, 0));
+  if (seconds < 60)
+    /* Translators: a duration in seconds, with one decimal */
+    return g_strdup_printf (_ ("%.1f s"), (double) ms / 1000.0);
+  if (seconds < 3600)
+    /* Translators: a duration in minutes and seconds */
+    return g_strdup_printf (_ ("%d min %02d s"), (int) (seconds / 60), (int) (seconds % 60));
+  if (seconds < 86400)
+    /* Translators: a duration in hours and minutes */
+    return g_strdup_printf (_ ("%d h %02d min"), (int) (seconds / 3600),
+                            (int) (seconds % 3600 / 60));
+  /* Translators: a duration in days and hours */
+  return g_strdup_printf (_ ("%d d %d h"), (int) (seconds / 86400), (int) (seconds % 86400 / 3600));
+}
+
+char *
+prd_admin_format_string (PrdAdminRecord *record, const char *key)
+{
+  return g_strdup (prd_admin_record_get_string (record, key));
+}
+
+char *
+prd_admin_format_number (PrdAdminRecord *record, const char *key)
+{
+  return g_strdup_printf ("%" G_GINT64_FORMAT, prd_admin_record_get_int (record, key));
+}
+
+char *
+prd_admin_format_clock (PrdAdminRecord *record, const char *key)
+{
+  return prd_admin_time_to_string (prd_admin_record_get_int (record, key));
+}
+
+char *
+prd_admin_format_word (PrdAdminRecord *record, const char *key)
+{
+  return g_strdup (prd_admin_word (prd_admin_record_get_string (record, key)));
+}
+
+/* ---- columns -------------------------------------------------------------------- */
+
+static void
+on_text_setup (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_data)
+{
+  GtkWidget *label = gtk_label_new (NULL);
+
+  gtk_label_set_xalign (GTK_LABEL (label), 0.0f);
+  gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+  gtk_list_item_set_child (item, label);
+}
+
+static void
+on_text_bind (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_data)
+{
+  const TextColumn *column = user_data;
+  PrdAdminRecord *record = gtk_list_item_get_item (item);
+  GtkWidget *label = gtk_list_item_get_child (item);
+  g_autofree char *text = column->format (record, column->key);
+  const char *state = prd_admin_record_get_string (record, "state");
+
+  gtk_label_set_text (GTK_LABEL (label), text);
+  gtk_widget_set_tooltip_text (label, text);
+  if (g_str_equal (column->key, "state"))
+    {
+      g_autofree char *css = g_strconcat ("state-", state, NULL);
+      const char *classes[] = { "state", css, NULL };
+
+      gtk_widget_set_css_classes (label, classes);
+    }
+}
+
+static int
+compare_records (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  const char *key = user_data;
+  PrdAdminRecord *record_a = (PrdAdminRecord *) a;
+  PrdAdminRecord *record_b = (PrdAdminRecord *) b;
+
+  return g_utf8_collate (prd_admin_record_get_string (record_a, key),
+                         prd_admin_record_get_string (record_b, key));
+}
+
+static int
+compare_numbers (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  const char *key = user_data;
+  gint64 value_a = prd_admin_record_get_int ((PrdAdminRecord *) a, key);
+  gint64 value_b = prd_admin_record_get_int ((PrdAdminRecord *) b, key);
+
+  return (value_a > value_b) - (value_a < value_b);
+}
+
+/**
+ * prd_admin_column_set_text:
+ * @key: (not nullable): a static string, the record key to show and sort by
+ *
+ * Makes @column show @format's text for each row and sort by @key.
+ */
+void
+prd_admin_column_set_text (GtkColumnViewColumn *column,
+                           const char *key,
+                           PrdAdminFormatFunc format,
+                           PrdAdminSort sort)
+{
+  GtkListItemFactory *factory = gtk_signal_list_item_factory_new ();
+  g_autoptr (GtkSorter) sorter = NULL;
+  TextColumn *data = g_new0 (TextColumn, 1);
+
+  data->key = key;
+  data->format = format;
+  g_signal_connect (factory, "setup", G_CALLBACK (on_text_setup), NULL);
+  g_signal_connect (factory, "bind", G_CALLBACK (on_text_bind), data);
+  g_object_set_data_full (G_OBJECT (factory), "prd-admin-column", data, g_free);
+  gtk_column_view_column_set_factory (column, factory);
+  g_object_unref (factory);
+  sorter = GTK_SORTER (gtk_custom_sorter_new (
+      sort == PRD_ADMIN_SORT_NUMBER ? compare_numbers : compare_records, (gpointer) key, NULL));
+  gtk_column_view_column_set_sorter (column, sorter);
+}
+
+static void
+on_button_setup (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_data)
+{
+  const ButtonColumn *column = user_data;
+  GtkWidget *button = gtk_button_new_from_icon_name (column->icon_name);
+
+  gtk_widget_set_tooltip_text (button, column->tooltip);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  column->tooltip, -1);
+  gtk_widget_add_css_class (button, "flat");
+  gtk_widget_set_halign (button, GTK_ALIGN_CENTER);
+  gtk_list_item_set_child (item, button);
+}
+
+static void
+on_button_bind (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_data)
+{
+  const ButtonColumn *column = user_data;
+  PrdAdminRecord *record = gtk_list_item_get_item (item);
+  GtkWidget *button = gtk_list_item_get_child (item);
+  const char *id = prd_admin_record_get_string (record, column->id_key);
+  gboolean visible = TRUE;
+
+  /* The target first: an action name without it would not match the action's type. */
+  gtk_actionable_set_action_target_value (GTK_ACTIONABLE (button), g_variant_new_string (id));
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (button), column->action_name);
+  if (column->sensitive_key != NULL)
+    visible = g_strv_contains (column->sensitive_values,
+                               prd_admin_record_get_string (record, column->sensitive_key));
+  gtk_widget_set_visible (button, visible);
+}
+
+/**
+ * prd_admin_column_set_button:
+ * @action_name: an action taking the row's @id_key as a string
+ * @sensitive_key: (nullable): the button shows only when this key's value
+ *   is one of @sensitive_values
+ *
+ * Makes @column show an icon button per row that activates @action_name.
+ */
+void
+prd_admin_column_set_button (GtkColumnViewColumn *column,
+                             const char *icon_name,
+                             const char *tooltip,
+                             const char *action_name,
+                             const char *id_key,
+                             const char *sensitive_key,
+                             const char *const *sensitive_values)
+{
+  GtkListItemFactory *factory = gtk_signal_list_item_factory_new ();
+  ButtonColumn *data = g_new0 (ButtonColumn, 1);
+
+  data->icon_name = icon_name;
+  data->tooltip = tooltip;
+  data->action_name = action_name;
+  data->id_key = id_key;
+  data->sensitive_key = sensitive_key;
+  data->sensitive_values = sensitive_values;
+  g_signal_connect (factory, "setup", G_CALLBACK (on_button_setup), data);
+  g_signal_connect (factory, "bind", G_CALLBACK (on_button_bind), data);
+  g_object_set_data_full (G_OBJECT (factory), "prd-admin-column", data, g_free);
+  gtk_column_view_column_set_factory (column, factory);
+  g_object_unref (factory);
+}
+
+/* ---- the rest ------------------------------------------------------------------------ */
+
+/**
+ * prd_admin_show_toast:
+ * @widget: a widget inside the window's #AdwToastOverlay
+ */
+void
+prd_admin_show_toast (GtkWidget *widget, const char *title)
+{
+  GtkWidget *overlay = gtk_widget_get_ancestor (widget, ADW_TYPE_TOAST_OVERLAY);
+  AdwToast *toast;
+
+  if (overlay == NULL)
+    {
+      g_message ("%s", title);
+      return;
+    }
+  toast = adw_toast_new (title);
+  adw_toast_set_timeout (toast, 4);
+  adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), toast);
+}
+
+/**
+ * prd_admin_record_matches:
+ * @keys: (array zero-terminated=1): the keys to look in
+ * @needle: (nullable): casefolded text; %NULL or "" matches everything
+ */
+gboolean
+prd_admin_record_matches (PrdAdminRecord *record, const char *const *keys, const char *needle)
+{
+  if (needle == NULL || *needle == '\0')
+    return TRUE;
+  for (guint i = 0; keys[i] != NULL; i++)
+    {
+      const char *value = prd_admin_record_get_string (record, keys[i]);
+      g_autofree char *folded = g_utf8_casefold (value, -1);
+      g_autofree char *word_folded = g_utf8_casefold (prd_admin_word (value), -1);
+
+      if (strstr (folded, needle) != NULL || strstr (word_folded, needle) != NULL)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/**
+ * prd_admin_store_replace:
+ * @dicts: aa{sv}, the hub's listing
+ *
+ * Replaces every row of @store at once (one items-changed).
+ */
+void
+prd_admin_store_replace (GListStore *store, GVariant *dicts)
+{
+  g_autoptr (GPtrArray) records = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (gsize i = 0; i < g_variant_n_children (dicts); i++)
+    {
+      g_autoptr (GVariant) dict = g_variant_get_child_value (dicts, i);
+
+      g_ptr_array_add (records, prd_admin_record_new (dict));
+    }
+  g_list_store_splice (store, 0, g_list_model_get_n_items (G_LIST_MODEL (store)), records->pdata,
+                       records->len);
+}
+
+/**
+ * prd_admin_store_find:
+ *
+ * Returns: the position of the record whose "id" is @id, or -1
+ */
+int
+prd_admin_store_find (GListStore *store, const char *id)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (store));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (PrdAdminRecord) record = g_list_model_get_item (G_LIST_MODEL (store), i);
+
+      if (g_str_equal (prd_admin_record_get_string (record, "id"), id))
+        return (int) i;
+    }
+  return -1;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <adwaita.h>
+
+#include "prd-admin-record.h"
+
+G_BEGIN_DECLS
+
+/* Returns: (transfer full): the cell's text for @key of @record */
+typedef char *(*PrdAdminFormatFunc) (PrdAdminRecord *record, const char *key);
+
+typedef enum
+{
+  PRD_ADMIN_SORT_TEXT,
+  PRD_ADMIN_SORT_NUMBER,
+} PrdAdminSort;
+
+void prd_admin_column_set_text (GtkColumnViewColumn *column,
+                                const char *key,
+                                PrdAdminFormatFunc format,
+                                PrdAdminSort sort);
+void prd_admin_column_set_button (GtkColumnViewColumn *column,
+                                  const char *icon_name,
+                                  const char *tooltip,
+                                  const char *action_name,
+                                  const char *id_key,
+                                  const char *sensitive_key,
+                                  const char *const *sensitive_values);
+
+char *prd_admin_format_string (PrdAdminRecord *record, const char *key);
+char *prd_admin_format_number (PrdAdminRecord *record, const char *key);
+char *prd_admin_format_clock (PrdAdminRecord *record, const char *key);
+char *prd_admin_format_word (PrdAdminRecord *record, const char *key);
+char *prd_admin_time_to_string (gint64 usec);
+char *prd_admin_duration_to_string (gint64 ms);
+const char *prd_admin_word (const char *value);
+
+void prd_admin_show_toast (GtkWidget *widget, const char *title);
+gboolean
+prd_admin_record_matches (PrdAdminRecord *record, const char *const *keys, const char *needle);
+void prd_admin_store_replace (GListStore *store, GVariant *dicts);
+int prd_admin_store_find (GListStore *store, const char *id);
+
+G_END_DECLS

@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * PrdAdminJobsPage: the hub's AI jobs, queued, running and finished, in a
+ * sortable, filterable GtkColumnView. The list is read once when the hub
+ * appears and then kept by AiJobChanged; the running jobs' durations tick
+ * every second. A queued or running job is cancelled through the
+ * `jobs.cancel` action (the row's button), after a confirmation.
+ */
+#define G_LOG_DOMAIN "prd-admin"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "prd-admin-client.h"
+#include "prd-admin-columns.h"
+#include "prd-admin-record.h"
+
+#include "prd-admin-jobs-page.h"
+
+struct _PrdAdminJobsPage
+{
+  AdwBin parent_instance;
+
+  GtkSearchEntry *search_entry;
+  GtkStack *stack;
+  GtkColumnView *view;
+  GtkColumnViewColumn *prd_column;
+  GtkColumnViewColumn *user_column;
+  GtkColumnViewColumn *organization_column;
+  GtkColumnViewColumn *state_column;
+  GtkColumnViewColumn *tokens_column;
+  GtkColumnViewColumn *duration_column;
+  GtkColumnViewColumn *started_column;
+  GtkColumnViewColumn *action_column;
+
+  PrdDbusHub1 *proxy;           /* (owned) (nullable) */
+  GCancellable *cancellable;    /* (owned) (nullable) */
+  GListStore *store;            /* (owned) (element-type PrdAdminRecord) */
+  GtkFilterListModel *filtered; /* (owned) */
+  GtkSortListModel *sorted;     /* (owned) */
+  GtkCustomFilter *filter;      /* (unowned) */
+  char *needle;                 /* (owned) (nullable) */
+  guint tick_id;
+};
+
+G_DEFINE_FINAL_TYPE (PrdAdminJobsPage, prd_admin_jobs_page, ADW_TYPE_BIN)
+
+static const char *const filter_keys[] = {
+  "prd-id", "user-id", "organization", "state", "id", "error-code", NULL,
+};
+
+static const char *const active_states[] = { "queued", "streaming", NULL };
+
+static void
+update_stack (PrdAdminJobsPage *self)
+{
+  if (g_list_model_get_n_items (G_LIST_MODEL (self->store)) == 0)
+    gtk_stack_set_visible_child_name (self->stack, "empty");
+  else if (g_list_model_get_n_items (G_LIST_MODEL (self->sorted)) == 0)
+    gtk_stack_set_visible_child_name (self->stack, "no-match");
+  else
+    gtk_stack_set_visible_child_name (self->stack, "list");
+}
+
+static char *
+format_duration (PrdAdminRecord *record, const char *key)
+{
+  const char *state = prd_admin_record_get_string (record, "state");
+  gint64 started = prd_admin_record_get_int (record, "started-at");
+
+  if (g_str_equal (state, "queued"))
+    return g_strdup ("");
+  if (g_str_equal (state, "streaming") && started > 0)
+    return prd_admin_duration_to_string ((g_get_real_time () - started) / 1000);
+  return prd_admin_duration_to_string (prd_admin_record_get_int (record, key));
+}
+
+static char *
+format_tokens (PrdAdminRecord *record, const char *key)
+{
+  gint64 tokens = prd_admin_record_get_int (record, key);
+
+  if (tokens > 0)
+    return g_strdup_printf ("%" G_GINT64_FORMAT, tokens);
+  if (g_str_equal (prd_admin_record_get_string (record, "state"), "queued"))
+    return g_strdup ("");
+  /* Translators: the pieces of an AI answer streamed so far, while the token count is unknown */
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u piece", "%u pieces",
+                                       (gulong) prd_admin_record_get_int (record, "chunks")),
+                          (guint) prd_admin_record_get_int (record, "chunks"));
+}
+
+static char *
+format_state (PrdAdminRecord *record, const char *key)
+{
+  const char *code = prd_admin_record_get_string (record, "error-code");
+  const char *state = prd_admin_word (prd_admin_record_get_string (record, key));
+
+  if (*code != '\0' && !g_str_equal (code, "CANCELLED"))
+    /* Translators: a failed AI job's state and its error code, e.g. "Failed (PROVIDER_TIMEOUT)" */
+    return g_strdup_printf (_ ("%s (%s)"), state, code);
+  return g_strdup (state);
+}
+
+/* ---- the list ---------------------------------------------------------------------- */
+
+static void
+on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PrdAdminJobsPage *self = user_data;
+  g_autoptr (GVariant) jobs = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!prd_dbus_hub1_call_list_ai_jobs_finish (PRD_DBUS_HUB1 (source), &jobs, result, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      g_clear_object (&self->cancellable);
+      g_debug ("ListAiJobs: %s", error->message);
+      return;
+    }
+  g_clear_object (&self->cancellable);
+  prd_admin_store_replace (self->store, jobs);
+  update_stack (self);
+}
+
+static void
+list_jobs (PrdAdminJobsPage *self)
+{
+  if (self->proxy == NULL)
+    return;
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  self->cancellable = g_cancellable_new ();
+  prd_dbus_hub1_call_list_ai_jobs (self->proxy, self->cancellable, on_listed, self);
+}
+
+static void
+on_job_changed (PrdDbusHub1 *proxy, GVariant *job, gpointer user_data)
+{
+  PrdAdminJobsPage *self = user_data;
+  g_autoptr (PrdAdminRecord) record = prd_admin_record_new (job);
+  const char *id = prd_admin_record_get_string (record, "id");
+  int position = prd_admin_store_find (self->store, id);
+
+  if (position >= 0)
+    g_list_store_splice (self->store, (guint) position, 1, (gpointer *) &record, 1);
+  else
+    g_list_store_append (self->store, record);
+  update_stack (self);
+}
+
+/* Rebinds the running jobs, whose durations grow. */
+static gboolean
+on_tick (gpointer user_data)
+{
+  PrdAdminJobsPage *self = user_data;
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->store));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (PrdAdminRecord) record = g_list_model_get_item (G_LIST_MODEL (self->store), i);
+
+      if (g_str_equal (prd_admin_record_get_string (record, "state"), "streaming"))
+        g_list_store_splice (self->store, i, 1, (gpointer *) &record, 1);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+match_job (gpointer item, gpointer user_data)
+{
+  PrdAdminJobsPage *self = user_data;
+
+  return prd_admin_record_matches (item, filter_keys, self->needle);
+}
+
+static void
+on_search_changed (GtkSearchEntry *entry, gpointer user_data)
+{
+  PrdAdminJobsPage *self = user_data;
+
+  g_free (self->needle);
+  self->needle = g_utf8_casefold (gtk_editable_get_text (GTK_EDITABLE (entry)), -1);
+  gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
+  update_stack (self);
+}
+
+/* ---- cancelling --------------------------------------------------------------------- */
+
+typedef struct
+{
+  PrdAdminJobsPage *self; /* (owned) */
+  char *id;
+} Cancel;
+
+static void
+cancel_free (Cancel *cancel)
+{
+  g_clear_object (&cancel->self);
+  g_free (cancel->id);
+  g_free (cancel);
+}
+
+static void
+on_cancelled (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Cancel *cancel = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *title = NULL;
+
+  if (prd_dbus_hub1_call_cancel_ai_job_finish (PRD_DBUS_HUB1 (source), result, &error))
+    title = g_strdup (_ ("AI job cancelled"));
+  else
+    {
+      g_autofree char *message = prd_admin_error_message (error);
+
+      /* Translators: a toast; %s says why */
+      title = g_strdup_printf (_ ("Could not cancel the AI job: %s"), message);
+    }
+  prd_admin_show_toast (GTK_WIDGET (cancel->self), title);
+  cancel_free (cancel);
+}
+
+static void
+on_cancel_response (AdwMessageDialog *dialog, const char *response, gpointer user_data)
+{
+  Cancel *cancel = user_data;
+
+  if (!g_str_equal (response, "stop") || cancel->self->proxy == NULL)
+    {
+      cancel_free (cancel);
+      return;
+    }
+  prd_dbus_hub1_call_cancel_ai_job (cancel->self->proxy, cancel->id, NULL, on_cancelled, cancel);
+}
+
+static void
+cancel_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  PrdAdminJobsPage *self = PRD_ADMIN_JOBS_PAGE (widget);
+  const char *id = g_variant_get_string (parameter, NULL);
+  int position = prd_admin_store_find (self->store, id);
+  g_autoptr (PrdAdminRecord) record = NULL;
+  g_autofree char *body = NULL;
+  GtkWidget *dialog;
+  Cancel *cancel;
+
+  if (position < 0)
+    return;
+  record = g_list_model_get_item (G_LIST_MODEL (self->store), (guint) position);
+  cancel = g_new0 (Cancel, 1);
+  cancel->self = g_object_ref (self);
+  cancel->id = g_strdup (id);
+  body = g_strdup_printf (
+      /* Translators: %1$s is a user id, %2$s a PRD id */
+      _ ("The AI stops answering %1$s in %2$s. What it has written so far stays in the PRD."),
+      prd_admin_record_get_string (record, "user-id"),
+      prd_admin_record_get_string (record, "prd-id"));
+  dialog = adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (widget)),
+                                   _ ("Cancel the AI Job?"), body);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "keep", _ ("_Keep Running"),
+                                    "stop", _ ("_Cancel Job"), NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "stop",
+                                              ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  g_signal_connect (dialog, "response", G_CALLBACK (on_cancel_response), cancel);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* ---- object ------------------------------------------------------------------------ */
+
+static void
+prd_admin_jobs_page_dispose (GObject *object)
+{
+  PrdAdminJobsPage *self = PRD_ADMIN_JOBS_PAGE (object);
+
+  prd_admin_jobs_page_set_proxy (self, NULL);
+  g_clear_object (&self->sorted);
+  g_clear_object (&self->filtered);
+  g_clear_object (&self->store);
+
+  G_OBJECT_CLASS (prd_admin_jobs_page_parent_class)->dispose (object);
+}
+
+static void
+prd_admin_jobs_page_finalize (GObject *object)
+{
+  PrdAdminJobsPage *self = PRD_ADMIN_JOBS_PAGE (object);
+
+  g_free (self->needle);
+
+  G_OBJECT_CLASS (prd_admin_jobs_page_parent_class)->finalize (object);
+}
+
+static void
+prd_admin_jobs_page_class_init (PrdAdminJobsPageClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = prd_admin_jobs_page_dispose;
+  object_class->finalize = prd_admin_jobs_page_finalize;
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/org/prdtool/Hub/Admin/prd-admin-jobs-page.ui");
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, search_entry);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, stack);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, view);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, prd_column);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, user_column);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, organization_column);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, state_column);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, tokens_column);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, duration_column);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, started_column);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, action_column);
+
+  /**
+   * PrdAdminJobsPage|jobs.cancel:
+   * @id: a job id
+   *
+   * Asks for confirmation, then cancels the job.
+   */
+  gtk_widget_class_install_action (widget_class, "jobs.cancel", "s", cancel_action);
+}
+
+static void
+prd_admin_jobs_page_init (PrdAdminJobsPage *self)
+{
+  GtkSelectionModel *selection;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+  g_signal_connect (self->search_entry, "search-changed", G_CALLBACK (on_search_changed), self);
+
+  self->store = g_list_store_new (PRD_TYPE_ADMIN_RECORD);
+  self->filter = gtk_custom_filter_new (match_job, self, NULL);
+  self->filtered = gtk_filter_list_model_new (G_LIST_MODEL (g_object_ref (self->store)),
+                                              GTK_FILTER (self->filter));
+  self->sorted = gtk_sort_list_model_new (G_LIST_MODEL (g_object_ref (self->filtered)),
+                                          g_object_ref (gtk_column_view_get_sorter (self->view)));
+  selection =
+      GTK_SELECTION_MODEL (gtk_no_selection_new (G_LIST_MODEL (g_object_ref (self->sorted))));
+  gtk_column_view_set_model (self->view, selection);
+  g_object_unref (selection);
+
+  prd_admin_column_set_text (self->prd_column, "prd-id", prd_admin_format_string,
+                             PRD_ADMIN_SORT_TEXT);
+  prd_admin_column_set_text (self->user_column, "user-id", prd_admin_format_string,
+                             PRD_ADMIN_SORT_TEXT);
+  prd_admin_column_set_text (self->organization_column, "organization", prd_admin_format_string,
+                             PRD_ADMIN_SORT_TEXT);
+  prd_admin_column_set_text (self->state_column, "state", format_state, PRD_ADMIN_SORT_TEXT);
+  prd_admin_column_set_text (self->tokens_column, "tokens", format_tokens, PRD_ADMIN_SORT_NUMBER);
+  prd_admin_column_set_text (self->duration_column, "duration", format_duration,
+                             PRD_ADMIN_SORT_NUMBER);
+  prd_admin_column_set_text (self->started_column, "created-at", prd_admin_format_clock,
+                             PRD_ADMIN_SORT_NUMBER);
+  prd_admin_column_set_button (self->action_column, "process-stop-symbolic", _ ("Cancel Job…"),
+                               "jobs.cancel", "id", "state", active_states);
+  /* Newest first. */
+  gtk_column_view_sort_by_column (self->view, self->started_column, GTK_SORT_DESCENDING);
+  update_stack (self);
+}
+
+/**
+ * prd_admin_jobs_page_set_proxy:
+ * @proxy: (nullable): the hub, %NULL when none runs
+ */
+void
+prd_admin_jobs_page_set_proxy (PrdAdminJobsPage *self, PrdDbusHub1 *proxy)
+{
+  g_return_if_fail (PRD_IS_ADMIN_JOBS_PAGE (self));
+
+  if (self->proxy == proxy)
+    return;
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_handle_id (&self->tick_id, g_source_remove);
+  if (self->proxy != NULL)
+    g_signal_handlers_disconnect_by_data (self->proxy, self);
+  g_set_object (&self->proxy, proxy);
+  if (self->store != NULL)
+    {
+      g_list_store_remove_all (self->store);
+      update_stack (self);
+    }
+  if (proxy == NULL)
+    return;
+  g_signal_connect (proxy, "ai-job-changed", G_CALLBACK (on_job_changed), self);
+  self->tick_id = g_timeout_add_seconds (1, on_tick, self);
+  list_jobs (self);
+}
+
+void
+prd_admin_jobs_page_refresh (PrdAdminJobsPage *self)
+{
+  g_return_if_fail (PRD_IS_ADMIN_JOBS_PAGE (self));
+
+  list_jobs (self);
+}
+
+void
+prd_admin_jobs_page_focus_filter (PrdAdminJobsPage *self)
+{
+  g_return_if_fail (PRD_IS_ADMIN_JOBS_PAGE (self));
+
+  gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
+}
+
+/**
+ * prd_admin_jobs_page_get_model:
+ *
+ * Returns: (transfer none): the rows as shown: filtered and sorted
+ */
+GListModel *
+prd_admin_jobs_page_get_model (PrdAdminJobsPage *self)
+{
+  g_return_val_if_fail (PRD_IS_ADMIN_JOBS_PAGE (self), NULL);
+
+  return G_LIST_MODEL (self->sorted);
+}

@@ -1,0 +1,708 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The admin app against a real hub, under Xvfb: a `prdhub serve` process on
+ * a private session bus (GTestDBus) with the scripted AI test server, real
+ * Socket.IO clients (WebSocket, /prds), and the app's window in this
+ * process. Each page must show the real rows and follow live changes; a
+ * disconnect and a cancel go through the same actions and confirmation
+ * dialogs as the buttons, and the clients see them; the no-hub page
+ * appears when the hub stops. A screenshot of each page is written to
+ * <build>/tests/screenshots/.
+ *
+ * Run with GSK_RENDERER=cairo, GSETTINGS_BACKEND=memory, GTK_A11Y=test and
+ * ADW_DISABLE_PORTAL=1 (tests/meson.build sets them).
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+#include <gtk/gtk.h>
+#include <adwaita.h>
+
+#include "ai-test-server.h"
+#include "prd-admin-application.h"
+#include "prd-admin-chart.h"
+#include "prd-admin-record.h"
+#include "prd-admin-window.h"
+#include "prd-error.h"
+
+#include "test-hub-process.h"
+#include "prd-test-harness.h"
+
+#define SECRET "admin-ui-test-secret-0123456789abcdef"
+
+static struct
+{
+  char *tmp_dir;
+  char *shots_dir;
+  AiTestServer *ai;
+  HubProcess *hub;
+  PrdAuth *auth;
+  PrdAdminApplication *app;
+  PrdAdminWindow *window;
+  char *prd_id;
+  PrdTestClient *alice; /* editor of org_a, joined in edit mode */
+  PrdTestClient *bob;   /* viewer of org_b, joined to another PRD in view mode */
+  PrdTestClient *carol; /* editor of org_a, not joined */
+} t;
+
+/* ---- helpers -------------------------------------------------------------------------- */
+
+static char *
+create_prd (const char *token, const char *title)
+{
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strconcat (t.hub->url, "api/prds", NULL);
+  g_autofree char *auth = g_strconcat ("Bearer ", token, NULL);
+  g_autofree char *body =
+      g_strdup_printf ("{\"title\":\"%s\",\"content\":\"# %s\\n\"}", title, title);
+  g_autoptr (SoupMessage) msg = soup_message_new ("POST", url);
+  g_autoptr (GBytes) request_body = g_bytes_new (body, strlen (body));
+  g_autoptr (GBytes) reply = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (GError) error = NULL;
+
+  soup_message_headers_append (soup_message_get_request_headers (msg), "Authorization", auth);
+  soup_message_set_request_body_from_bytes (msg, "application/json", request_body);
+  reply = soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 201);
+  node = json_from_string (g_bytes_get_data (reply, NULL), &error);
+  g_assert_no_error (error);
+  return g_strdup (json_object_get_string_member (json_node_get_object (node), "id"));
+}
+
+static void
+join (PrdTestClient *client, const char *prd_id, const char *mode)
+{
+  g_autofree char *payload = g_strdup_printf ("{\"prdId\":\"%s\",\"mode\":\"%s\"}", prd_id, mode);
+  g_autoptr (JsonNode) ack = prd_test_client_request (client, "join-prd", payload);
+
+  prd_test_assert_ok (ack);
+}
+
+static char *
+prompt (const char *scenario)
+{
+  g_autofree char *payload =
+      g_strdup_printf ("{\"prdId\":\"%s\",\"prompt\":\"scenario:%s go\"}", t.prd_id, scenario);
+  g_autoptr (JsonNode) ack = prd_test_client_request (t.alice, "ai-prompt", payload);
+
+  prd_test_assert_ok (ack);
+  return g_strdup (json_object_get_string_member (json_node_get_object (ack), "jobId"));
+}
+
+/* The record of @model whose @key is @value, or NULL. */
+static PrdAdminRecord *
+find_record (GListModel *model, const char *key, const char *value)
+{
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr (PrdAdminRecord) record = g_list_model_get_item (model, i);
+
+      if (g_str_equal (prd_admin_record_get_string (record, key), value))
+        return g_steal_pointer (&record);
+    }
+  return NULL;
+}
+
+/* The visible child name of the first GtkStack below @widget. */
+static const char *
+inner_stack_page (GtkWidget *widget)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      const char *name;
+
+      if (GTK_IS_STACK (child))
+        return gtk_stack_get_visible_child_name (GTK_STACK (child));
+      if ((name = inner_stack_page (child)) != NULL)
+        return name;
+    }
+  return NULL;
+}
+
+/* Whether a label below @widget shows exactly @text (what a person sees). */
+static gboolean
+shows_label (GtkWidget *widget, const char *text)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      if (GTK_IS_LABEL (child) && gtk_widget_get_mapped (child) &&
+          g_strcmp0 (gtk_label_get_text (GTK_LABEL (child)), text) == 0)
+        return TRUE;
+      if (shows_label (child, text))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static AdwMessageDialog *
+find_dialog (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels (); /* (transfer none) */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr (GtkWindow) window = g_list_model_get_item (toplevels, i);
+
+      if (ADW_IS_MESSAGE_DIALOG (window) && gtk_widget_get_visible (GTK_WIDGET (window)))
+        return ADW_MESSAGE_DIALOG (window);
+    }
+  return NULL;
+}
+
+static GtkWidget *
+find_button (GtkWidget *widget, const char *label)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found;
+
+      if (GTK_IS_BUTTON (child) &&
+          g_strcmp0 (gtk_button_get_label (GTK_BUTTON (child)), label) == 0)
+        return child;
+      if ((found = find_button (child, label)) != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static gboolean
+no_dialog_cond (gpointer data)
+{
+  return find_dialog () == NULL;
+}
+
+/* Clicks the dialog's button labelled @label, as a person would. */
+static void
+click_response (AdwMessageDialog *dialog, const char *label)
+{
+  GtkWidget *button = find_button (GTK_WIDGET (dialog), label);
+
+  g_assert_nonnull (button);
+  g_assert_true (gtk_widget_activate (button));
+}
+
+static gboolean
+dialog_cond (gpointer data)
+{
+  return find_dialog () != NULL;
+}
+
+/* Clicks the close button of every toast shown in the window. */
+static guint
+dismiss_toasts (GtkWidget *widget)
+{
+  guint n = 0;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;)
+    {
+      GtkWidget *next = gtk_widget_get_next_sibling (child);
+
+      /* The toast's close button: an "×" inside the toast's own widget. */
+      if (GTK_IS_BUTTON (child) &&
+          g_strcmp0 (gtk_button_get_icon_name (GTK_BUTTON (child)), "window-close-symbolic") == 0 &&
+          g_str_equal (G_OBJECT_TYPE_NAME (widget), "AdwToastWidget"))
+        {
+          gtk_widget_activate (child);
+          n++;
+        }
+      else
+        n += dismiss_toasts (child);
+      child = next;
+    }
+  return n;
+}
+
+/* Renders @widget (a window) to <build>/tests/screenshots/@name.png. */
+static void
+save_screenshot (GtkWidget *widget, const char *name)
+{
+  g_autoptr (GdkPaintable) paintable = NULL;
+  g_autoptr (GskRenderNode) node = NULL;
+  g_autoptr (GdkTexture) texture = NULL;
+  g_autofree char *file = g_strconcat (name, ".png", NULL);
+  g_autofree char *path = g_build_filename (t.shots_dir, file, NULL);
+  GtkSnapshot *snapshot;
+  int width, height;
+
+  gtk_test_widget_wait_for_draw (widget);
+  run_for (300);
+  gtk_test_widget_wait_for_draw (widget);
+  width = gtk_widget_get_width (widget);
+  height = gtk_widget_get_height (widget);
+  paintable = gtk_widget_paintable_new (widget);
+  snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (snapshot);
+  g_assert_nonnull (node);
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (widget)), node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("screenshot: %s (%dx%d)", path, width, height);
+}
+
+/* ---- conditions ------------------------------------------------------------------------- */
+
+static gboolean
+state_page_cond (gpointer data)
+{
+  return g_strcmp0 (prd_admin_window_get_state_page (t.window), data) == 0;
+}
+
+static gboolean
+overview_value_cond (gpointer data)
+{
+  const char *const *want = data; /* name, text */
+  PrdAdminOverviewPage *page = prd_admin_window_get_overview_page (t.window);
+
+  return g_strcmp0 (prd_admin_overview_page_get_value (page, want[0]), want[1]) == 0;
+}
+
+static gboolean
+n_items_cond (gpointer data)
+{
+  gpointer *want = data; /* model, n */
+
+  return g_list_model_get_n_items (want[0]) == GPOINTER_TO_UINT (want[1]);
+}
+
+static gboolean
+record_cond (gpointer data)
+{
+  gpointer *want = data; /* model, key, value, key2, value2 */
+  g_autoptr (PrdAdminRecord) record = find_record (want[0], want[1], want[2]);
+
+  return record != NULL && g_str_equal (prd_admin_record_get_string (record, want[3]), want[4]);
+}
+
+static gboolean
+toast_cond (gpointer data)
+{
+  return shows_label (GTK_WIDGET (t.window), data);
+}
+
+static gboolean
+no_toast_cond (gpointer data)
+{
+  return !shows_label (GTK_WIDGET (t.window), data);
+}
+
+static gboolean
+chart_cond (gpointer data)
+{
+  PrdAdminChart *chart = data;
+
+  return prd_admin_chart_get_n_samples (chart) >= 3 &&
+         prd_admin_chart_get_sample (chart, 0, 0) == 3.0;
+}
+
+static gboolean
+events_chart_cond (gpointer data)
+{
+  PrdAdminChart *chart = data;
+
+  for (guint age = 0; age < prd_admin_chart_get_n_samples (chart); age++)
+    if (prd_admin_chart_get_sample (chart, 0, age) > 0.0 &&
+        prd_admin_chart_get_sample (chart, 1, age) > 0.0)
+      return TRUE;
+  return FALSE;
+}
+
+/* ---- the cases ----------------------------------------------------------------------------- */
+
+static void
+test_window_size_setting (void)
+{
+  g_autoptr (GSettings) settings = g_settings_new (PRD_ADMIN_SCHEMA_ID);
+  int width = 0, height = 0;
+
+  /* The window takes its size from the settings… */
+  gtk_window_get_default_size (GTK_WINDOW (t.window), &width, &height);
+  g_assert_cmpint (width, ==, g_settings_get_int (settings, "window-width"));
+  g_assert_cmpint (height, ==, g_settings_get_int (settings, "window-height"));
+  g_assert_cmpint (width, ==, 1000);
+  /* …and keeps a new one there. */
+  gtk_window_set_default_size (GTK_WINDOW (t.window), 1024, 720);
+  g_assert_cmpint (g_settings_get_int (settings, "window-width"), ==, 1024);
+  g_assert_cmpint (g_settings_get_int (settings, "window-height"), ==, 720);
+  gtk_window_set_default_size (GTK_WINDOW (t.window), 1000, 700);
+  g_assert_cmpint (g_settings_get_int (settings, "window-width"), ==, 1000);
+}
+
+static void
+test_overview (void)
+{
+  PrdAdminOverviewPage *page = prd_admin_window_get_overview_page (t.window);
+  const char *connections[] = { "connections", "3" };
+  const char *users[] = { "users", "2" };
+  const char *prds[] = { "prds", "2" };
+  const char *address[] = { "address", t.hub->url };
+
+  prd_admin_window_show_page (t.window, "overview");
+  wait_until (overview_value_cond, (gpointer) address, "the hub's address");
+  g_assert_cmpstr (prd_admin_overview_page_get_value (page, "version"), ==, PACKAGE_VERSION);
+  g_assert_cmpstr (prd_admin_overview_page_get_value (page, "uptime"), !=, "");
+  wait_until (overview_value_cond, (gpointer) connections, "3 connections");
+  wait_until (overview_value_cond, (gpointer) users, "2 people in PRDs");
+  wait_until (overview_value_cond, (gpointer) prds, "2 open PRDs");
+  g_assert_true (shows_label (GTK_WIDGET (page), t.hub->url));
+  /* The hub listens on 127.0.0.1: it is not announced on the LAN. */
+  g_assert_cmpstr (prd_admin_overview_page_get_value (page, "lan"), ==,
+                   "Not announced: only this computer can reach the hub");
+  /* The charts take the values second by second. */
+  wait_until (chart_cond, prd_admin_overview_page_get_chart (page, PRD_ADMIN_CHART_CONNECTIONS),
+              "3 connections on the chart");
+  for (guint i = 0; i < 30; i++)
+    {
+      soup_websocket_connection_send_text (t.carol->ws, "42/prds,[\"ping\"]");
+      run_for (50);
+    }
+  wait_until (events_chart_cond, prd_admin_overview_page_get_chart (page, PRD_ADMIN_CHART_EVENTS),
+              "events in and out on the chart");
+  save_screenshot (GTK_WIDGET (t.window), "overview");
+}
+
+static void
+test_sessions (void)
+{
+  PrdAdminSessionsPage *page = prd_admin_window_get_sessions_page (t.window);
+  GListModel *model = prd_admin_sessions_page_get_model (page);
+  g_autoptr (PrdAdminRecord) first = NULL;
+  g_autoptr (PrdAdminRecord) bob = NULL;
+  g_autoptr (JsonNode) closed = NULL;
+  g_autofree char *status = NULL;
+  g_autofree char *bob_id = NULL;
+  gpointer three[] = { model, GUINT_TO_POINTER (3) };
+  gpointer two[] = { model, GUINT_TO_POINTER (2) };
+  gpointer one[] = { model, GUINT_TO_POINTER (1) };
+  gpointer editing[] = { model, "name", "alice", "status", "editing" };
+  GtkEditable *search;
+  AdwMessageDialog *dialog;
+
+  prd_admin_window_show_page (t.window, "sessions");
+  wait_until (n_items_cond, three, "three sessions");
+  g_assert_cmpstr (inner_stack_page (GTK_WIDGET (page)), ==, "list");
+  /* Sorted by user, ascending. */
+  first = g_list_model_get_item (model, 0);
+  g_assert_cmpstr (prd_admin_record_get_string (first, "name"), ==, "alice");
+  g_assert_cmpstr (prd_admin_record_get_string (first, "mode"), ==, "edit");
+  g_assert_cmpstr (prd_admin_record_get_string (first, "prd-id"), ==, t.prd_id);
+  bob = find_record (model, "name", "bob");
+  g_assert_cmpstr (prd_admin_record_get_string (bob, "mode"), ==, "view");
+  g_assert_cmpstr (prd_admin_record_get_string (bob, "organization"), ==, "org_b");
+  /* What a person sees in the rows. */
+  g_assert_true (shows_label (GTK_WIDGET (page), "alice"));
+  g_assert_true (shows_label (GTK_WIDGET (page), "org_b"));
+  g_assert_true (shows_label (GTK_WIDGET (page), "WebSocket"));
+
+  /* Live: a presence change shows. */
+  status = g_strdup_printf ("{\"prdId\":\"%s\",\"status\":\"editing\"}", t.prd_id);
+  {
+    g_autoptr (JsonNode) ack = prd_test_client_request (t.alice, "presence-update", status);
+
+    prd_test_assert_ok (ack);
+  }
+  wait_until (record_cond, editing, "alice editing");
+
+  /* Filtering. */
+  search = GTK_EDITABLE (gtk_widget_get_first_child (
+      gtk_widget_get_first_child (GTK_WIDGET (page)))); /* AdwBin > GtkBox > GtkSearchEntry */
+  g_assert_true (GTK_IS_SEARCH_ENTRY (search));
+  gtk_editable_set_text (search, "org_b");
+  wait_until (n_items_cond, one, "one session matching org_b");
+  gtk_editable_set_text (search, "nobody-at-all");
+  wait_until (n_items_cond, (gpointer[]){ model, GUINT_TO_POINTER (0) }, "no match");
+  g_assert_cmpstr (inner_stack_page (GTK_WIDGET (page)), ==, "no-match");
+  gtk_editable_set_text (search, "");
+  wait_until (n_items_cond, three, "three sessions again");
+  save_screenshot (GTK_WIDGET (t.window), "sessions");
+
+  /* Disconnecting bob: the button's action, the confirmation, a reason. */
+  bob_id = g_strdup (prd_admin_record_get_string (bob, "id"));
+  g_assert_true (
+      gtk_widget_activate_action (GTK_WIDGET (page), "sessions.disconnect", "s", bob_id));
+  wait_until (dialog_cond, NULL, "the confirmation");
+  dialog = find_dialog ();
+  g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, "Disconnect bob?");
+  g_assert_cmpint (adw_message_dialog_get_response_appearance (dialog, "disconnect"), ==,
+                   ADW_RESPONSE_DESTRUCTIVE);
+  g_assert_cmpstr (adw_message_dialog_get_default_response (dialog), ==, "cancel");
+  gtk_editable_set_text (GTK_EDITABLE (adw_message_dialog_get_extra_child (dialog)),
+                         "Maintenance window");
+  save_screenshot (GTK_WIDGET (dialog), "sessions-confirm");
+  click_response (dialog, "_Disconnect");
+  wait_until (no_dialog_cond, NULL, "the dialog to close");
+  closed = prd_test_client_wait_event (t.bob, "session-closed");
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (closed), "message"), ==,
+                   "Maintenance window");
+  g_free (prd_test_client_take_message (t.bob, "41/prds"));
+  wait_until (n_items_cond, two, "two sessions after the disconnect");
+  g_assert_null (find_record (model, "name", "bob"));
+  wait_until (toast_cond, "bob was disconnected", "the toast");
+  g_assert_cmpuint (dismiss_toasts (GTK_WIDGET (t.window)), >=, 1);
+  wait_until (no_toast_cond, "bob was disconnected", "the toast to go");
+}
+
+static void
+test_jobs (void)
+{
+  PrdAdminJobsPage *page = prd_admin_window_get_jobs_page (t.window);
+  GListModel *model = prd_admin_jobs_page_get_model (page);
+  g_autofree char *running = NULL;
+  g_autofree char *slow = NULL;
+  g_autofree char *done = NULL;
+  gpointer none[] = { model, GUINT_TO_POINTER (0) };
+  gpointer three[] = { model, GUINT_TO_POINTER (3) };
+  gpointer done_complete[] = { model, "id", NULL, "state", "complete" };
+  gpointer running_streaming[] = { model, "id", NULL, "state", "streaming" };
+  gpointer running_cancelled[] = { model, "id", NULL, "state", "cancelled" };
+  AdwMessageDialog *dialog;
+
+  prd_admin_window_show_page (t.window, "jobs");
+  wait_until (n_items_cond, none, "no job yet");
+  g_assert_cmpstr (inner_stack_page (GTK_WIDGET (page)), ==, "empty");
+
+  /* A complete job, a running one and one that streams a bit and stalls. */
+  done = prompt ("stream");
+  done_complete[2] = done;
+  wait_until (record_cond, done_complete, "the complete job");
+  running = prompt ("stall");
+  running_streaming[2] = running;
+  running_cancelled[2] = running;
+  slow = prompt ("slow");
+  wait_until (n_items_cond, three, "three jobs");
+  wait_until (record_cond, running_streaming, "the running job");
+  g_assert_cmpstr (inner_stack_page (GTK_WIDGET (page)), ==, "list");
+  {
+    g_autoptr (PrdAdminRecord) record = find_record (model, "id", done);
+
+    g_assert_cmpint (prd_admin_record_get_int (record, "tokens"), >, 0);
+    g_assert_cmpint (prd_admin_record_get_int (record, "duration"), >, 0);
+  }
+  g_assert_true (shows_label (GTK_WIDGET (page), "Complete"));
+  g_assert_true (shows_label (GTK_WIDGET (page), "Running"));
+  save_screenshot (GTK_WIDGET (t.window), "jobs");
+
+  /* Cancelling the stalled job: the action, the confirmation. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "jobs.cancel", "s", running));
+  wait_until (dialog_cond, NULL, "the confirmation");
+  dialog = find_dialog ();
+  g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, "Cancel the AI Job?");
+  g_assert_cmpstr (adw_message_dialog_get_default_response (dialog), ==, "keep");
+  click_response (dialog, "_Cancel Job");
+  wait_until (no_dialog_cond, NULL, "the dialog to close");
+  for (;;)
+    {
+      g_autoptr (JsonNode) error = prd_test_client_wait_event (t.alice, "ai-error");
+      JsonObject *object = json_node_get_object (error);
+
+      if (g_strcmp0 (json_object_get_string_member_with_default (object, "jobId", ""), running) ==
+          0)
+        {
+          g_assert_cmpstr (json_object_get_string_member (
+                               json_object_get_object_member (object, "error"), "code"),
+                           ==, "CANCELLED");
+          break;
+        }
+    }
+  wait_until (record_cond, running_cancelled, "the cancelled job");
+  wait_until (toast_cond, "AI job cancelled", "the toast");
+  g_assert_cmpuint (dismiss_toasts (GTK_WIDGET (t.window)), >=, 1);
+  wait_until (no_toast_cond, "AI job cancelled", "the toast to go");
+}
+
+static void
+test_integrations (void)
+{
+  PrdAdminIntegrationsPage *page = prd_admin_window_get_integrations_page (t.window);
+  GListModel *model = prd_admin_integrations_page_get_model (page);
+
+  prd_admin_window_show_page (t.window, "integrations");
+  g_assert_cmpuint (prd_admin_integrations_page_get_n_refreshes (page), >=, 1);
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, 0);
+  g_assert_cmpstr (inner_stack_page (GTK_WIDGET (page)), ==, "empty");
+  g_assert_true (shows_label (GTK_WIDGET (page), "No Integrations"));
+  save_screenshot (GTK_WIDGET (t.window), "integrations");
+
+  /* "Test Now" of an integration the hub does not have: the hub's error,
+   * without its D-Bus name, in a toast. */
+  g_assert_true (
+      gtk_widget_activate_action (GTK_WIDGET (page), "integrations.test", "(ss)", "org_a", "jira"));
+  wait_until (toast_cond, "Test failed: No integration jira is configured for organization org_a",
+              "the toast");
+  g_assert_cmpuint (dismiss_toasts (GTK_WIDGET (t.window)), ==, 1);
+  wait_until (no_toast_cond,
+              "Test failed: No integration jira is configured for organization org_a",
+              "the toast to go");
+}
+
+static void
+test_no_hub (void)
+{
+  g_clear_pointer (&t.alice, prd_test_client_free);
+  g_clear_pointer (&t.bob, prd_test_client_free);
+  g_clear_pointer (&t.carol, prd_test_client_free);
+  hub_process_stop (t.hub);
+  wait_until (state_page_cond, "no-hub", "the no-hub page");
+  g_assert_true (shows_label (GTK_WIDGET (t.window), "No Hub Running"));
+  g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (t.window)));
+  g_assert_cmpuint (g_list_model_get_n_items (prd_admin_sessions_page_get_model (
+                        prd_admin_window_get_sessions_page (t.window))),
+                    ==, 0);
+  save_screenshot (GTK_WIDGET (t.window), "no-hub");
+}
+
+static gboolean
+address_changed_cond (gpointer data)
+{
+  PrdAdminOverviewPage *page = prd_admin_window_get_overview_page (t.window);
+  const char *address = prd_admin_overview_page_get_value (page, "address");
+
+  return state_page_cond ("hub") && g_str_has_prefix (address, "http://127.0.0.1:") &&
+         g_strcmp0 (address, data) != 0;
+}
+
+static guint32
+hub_pid (void)
+{
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr (GVariant) reply = NULL;
+  guint32 pid = 0;
+
+  reply = g_dbus_connection_call_sync (
+      bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+      "GetConnectionUnixProcessID", g_variant_new ("(s)", "org.prdtool.Hub"),
+      G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  g_assert_nonnull (reply);
+  g_variant_get (reply, "(u)", &pid);
+  return pid;
+}
+
+/* The Start Hub button: the session bus starts the hub from
+ * data/org.prdtool.Hub.service (here pointed at the built hub), and the
+ * window follows it. */
+static void
+test_start_hub (void)
+{
+  g_autofree char *old_address = g_strdup (t.hub->url);
+  guint32 pid;
+
+  g_assert_true (state_page_cond ("no-hub"));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (t.window), "win.start-hub", NULL));
+  wait_until (address_changed_cond, old_address, "the started hub's pages");
+  pid = hub_pid ();
+  g_assert_cmpuint (pid, >, 0);
+  g_assert_cmpint (kill ((pid_t) pid, SIGTERM), ==, 0);
+  wait_until (state_page_cond, "no-hub", "the no-hub page again");
+}
+
+static void
+on_activate (GApplication *application, gpointer user_data)
+{
+  int *status = user_data;
+  g_autofree char *alice_token = NULL;
+  g_autofree char *bob_token = NULL;
+  g_autofree char *carol_token = NULL;
+  g_autofree char *dave_token = NULL;
+  g_autofree char *org_b_prd = NULL;
+  g_autofree char *data_dir = NULL;
+  g_autofree char *ai_url = NULL;
+
+  /* The app first: it finds no hub, then follows the one that starts. */
+  t.window =
+      prd_admin_window_new (GTK_APPLICATION (t.app), prd_admin_application_get_client (t.app));
+  gtk_window_present (GTK_WINDOW (t.window));
+  wait_until (state_page_cond, "no-hub", "the no-hub page before the hub starts");
+
+  data_dir = g_build_filename (t.tmp_dir, "hub", NULL);
+  ai_url = ai_test_server_get_base_url (t.ai);
+  t.hub = hub_process_spawn (data_dir, SECRET, ai_url, FALSE, NULL);
+  wait_until (state_page_cond, "hub", "the hub's pages");
+
+  alice_token = prd_test_mint_token (t.auth, "alice", "org_a", PRD_ROLE_EDITOR);
+  bob_token = prd_test_mint_token (t.auth, "bob", "org_b", PRD_ROLE_VIEWER);
+  carol_token = prd_test_mint_token (t.auth, "carol", "org_a", PRD_ROLE_EDITOR);
+  dave_token = prd_test_mint_token (t.auth, "dave", "org_b", PRD_ROLE_EDITOR);
+  t.prd_id = create_prd (alice_token, "Login");
+  org_b_prd = create_prd (dave_token, "Roadmap");
+  t.alice = prd_test_client_connect (t.hub->url, alice_token);
+  t.bob = prd_test_client_connect (t.hub->url, bob_token);
+  t.carol = prd_test_client_connect (t.hub->url, carol_token);
+  join (t.alice, t.prd_id, "edit");
+  join (t.bob, org_b_prd, "view");
+
+  g_test_add_func ("/prd/admin-ui/window-size-setting", test_window_size_setting);
+  g_test_add_func ("/prd/admin-ui/overview", test_overview);
+  g_test_add_func ("/prd/admin-ui/integrations", test_integrations);
+  g_test_add_func ("/prd/admin-ui/jobs", test_jobs);
+  g_test_add_func ("/prd/admin-ui/sessions", test_sessions);
+  g_test_add_func ("/prd/admin-ui/no-hub", test_no_hub);
+  g_test_add_func ("/prd/admin-ui/start-hub", test_start_hub);
+  *status = g_test_run ();
+
+  g_clear_pointer (&t.alice, prd_test_client_free);
+  g_clear_pointer (&t.bob, prd_test_client_free);
+  g_clear_pointer (&t.carol, prd_test_client_free);
+  gtk_window_destroy (GTK_WINDOW (t.window));
+  /* The window above is the app's; no other one. */
+  g_signal_stop_emission_by_name (application, "activate");
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_autoptr (GTestDBus) bus = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *display = g_strdup (g_getenv ("DISPLAY"));
+  int status = 1;
+
+  /* GTestDBus clears DISPLAY: keep it for GTK. The bus starts the hub of
+   * the Start Hub button with this environment. */
+  g_setenv ("PRDHUB_JWT_SECRET", SECRET, TRUE);
+  bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  if (g_getenv ("PRDHUB_TEST_SERVICE_DIR") != NULL)
+    g_test_dbus_add_service_dir (bus, g_getenv ("PRDHUB_TEST_SERVICE_DIR"));
+  g_test_dbus_up (bus);
+  if (display != NULL)
+    g_setenv ("DISPLAY", display, TRUE);
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+  (void) PRD_ERROR;
+
+  t.tmp_dir = g_dir_make_tmp ("prdhub-admin-ui-XXXXXX", &error);
+  g_assert_no_error (error);
+  t.shots_dir = g_build_filename (g_test_get_dir (G_TEST_BUILT), "screenshots", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (t.shots_dir, 0755), ==, 0);
+  t.ai = ai_test_server_new (0, &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr (GBytes) secret = g_bytes_new_static (SECRET, strlen (SECRET));
+
+    t.auth = prd_auth_new_hmac (secret, &error);
+    g_assert_no_error (error);
+  }
+
+  /* The tests run inside the app's own life, from startup to shutdown. */
+  t.app = prd_admin_application_new ();
+  g_application_set_flags (G_APPLICATION (t.app), G_APPLICATION_NON_UNIQUE);
+  g_signal_connect (t.app, "activate", G_CALLBACK (on_activate), &status);
+  g_assert_cmpint (g_application_run (G_APPLICATION (t.app), 1, argv), ==, 0);
+  g_clear_object (&t.app);
+
+  g_clear_pointer (&t.hub, hub_process_free);
+  g_clear_pointer (&t.ai, ai_test_server_free);
+  g_clear_object (&t.auth);
+  g_clear_pointer (&t.prd_id, g_free);
+  prd_test_remove_tree (t.tmp_dir);
+  g_free (t.tmp_dir);
+  g_free (t.shots_dir);
+  g_test_dbus_down (bus);
+  return status;
+}

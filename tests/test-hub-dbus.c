@@ -1,0 +1,791 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The D-Bus admin interface of a real `prdhub serve` process on a private
+ * session bus (GTestDBus), with real Socket.IO clients (WebSocket, /prds)
+ * and the scripted AI test server: every property, method and signal of
+ * org.prdtool.Hub1 through the generated proxy, the errors, and what the
+ * clients see of a disconnect, a cancel and a version. Then the hub without
+ * a session bus, with --no-dbus, and beside another hub owning the name.
+ *
+ * The cases run in order on one hub; each leaves it as the next expects.
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+#include <libsoup/soup.h>
+
+#include "ai-test-server.h"
+#include "prd-dbus-hub1.h"
+#include "prd-error.h"
+
+#include "test-hub-process.h"
+#include "prd-test-harness.h"
+
+#define SECRET   "dbus-test-secret-0123456789abcdef0123"
+#define BUS_NAME "org.prdtool.Hub"
+#define BUS_PATH "/org/prdtool/Hub"
+
+static struct
+{
+  char *tmp_dir;
+  AiTestServer *ai;
+  HubProcess *hub;
+  gint64 spawned_at;
+  PrdAuth *auth;
+  PrdDbusHub1 *proxy;
+  char *prd_id;
+  PrdTestClient *alice; /* editor of org_a, joined to prd_id in edit mode */
+  PrdTestClient *bob;   /* viewer of org_b, not joined */
+  guint sessions_changed;
+  guint properties_changed;
+  GPtrArray *job_changes; /* (element-type GVariant) */
+} t;
+
+/* ---- the hub process ---------------------------------------------------------- */
+
+static HubProcess *
+hub_spawn (const char *name, gboolean unset_bus, const char *extra_arg)
+{
+  g_autofree char *data_dir = g_build_filename (t.tmp_dir, name, NULL);
+  g_autofree char *ai_url = ai_test_server_get_base_url (t.ai);
+
+  return hub_process_spawn (data_dir, SECRET, ai_url, unset_bus, extra_arg);
+}
+
+static guint
+count_occurrences (const char *haystack, const char *needle)
+{
+  guint n = 0;
+
+  for (const char *p = strstr (haystack, needle); p != NULL; p = strstr (p + 1, needle))
+    n++;
+  return n;
+}
+
+static gboolean
+owned_cond (gpointer data)
+{
+  return hub_name_has_owner () == GPOINTER_TO_INT (data);
+}
+
+/* ---- proxy helpers -------------------------------------------------------------- */
+
+static void
+on_g_signal (GDBusProxy *proxy,
+             const char *sender,
+             const char *signal,
+             GVariant *parameters,
+             gpointer user_data)
+{
+  if (g_str_equal (signal, "SessionsChanged"))
+    t.sessions_changed++;
+  else if (g_str_equal (signal, "AiJobChanged"))
+    g_ptr_array_add (t.job_changes, g_variant_get_child_value (parameters, 0));
+}
+
+static void
+on_properties_changed (GDBusProxy *proxy, GVariant *changed, GStrv invalidated, gpointer user_data)
+{
+  t.properties_changed++;
+}
+
+static GVariant *
+list_sessions (void)
+{
+  g_autoptr (GError) error = NULL;
+  GVariant *sessions = NULL;
+
+  g_assert_true (prd_dbus_hub1_call_list_sessions_sync (t.proxy, &sessions, NULL, &error));
+  g_assert_no_error (error);
+  return sessions;
+}
+
+/* The session of @user_id on /prds, or NULL. */
+static GVariant *
+find_session (GVariant *sessions, const char *user_id)
+{
+  for (gsize i = 0; i < g_variant_n_children (sessions); i++)
+    {
+      g_autoptr (GVariant) session = g_variant_get_child_value (sessions, i);
+      const char *user = NULL;
+
+      g_assert_true (g_variant_lookup (session, "user-id", "&s", &user));
+      if (g_str_equal (user, user_id))
+        return g_steal_pointer (&session);
+    }
+  return NULL;
+}
+
+static GVariant *
+list_jobs (void)
+{
+  g_autoptr (GError) error = NULL;
+  GVariant *jobs = NULL;
+
+  g_assert_true (prd_dbus_hub1_call_list_ai_jobs_sync (t.proxy, &jobs, NULL, &error));
+  g_assert_no_error (error);
+  return jobs;
+}
+
+static GVariant *
+find_job (GVariant *jobs, const char *id)
+{
+  for (gsize i = 0; i < g_variant_n_children (jobs); i++)
+    {
+      g_autoptr (GVariant) job = g_variant_get_child_value (jobs, i);
+      const char *job_id = NULL;
+
+      g_assert_true (g_variant_lookup (job, "id", "&s", &job_id));
+      if (g_str_equal (job_id, id))
+        return g_steal_pointer (&job);
+    }
+  return NULL;
+}
+
+static const char *
+lookup_string (GVariant *dict, const char *key)
+{
+  const char *value = NULL;
+
+  if (!g_variant_lookup (dict, key, "&s", &value))
+    g_error ("no %s in %s", key, g_variant_print (dict, TRUE));
+  return value;
+}
+
+/* ---- REST ------------------------------------------------------------------------ */
+
+static char *
+create_prd (const char *token, const char *title)
+{
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strconcat (t.hub->url, "api/prds", NULL);
+  g_autofree char *auth = g_strconcat ("Bearer ", token, NULL);
+  g_autofree char *body =
+      g_strdup_printf ("{\"title\":\"%s\",\"content\":\"# %s\\n\"}", title, title);
+  g_autoptr (SoupMessage) msg = soup_message_new ("POST", url);
+  g_autoptr (GBytes) request_body = g_bytes_new (body, strlen (body));
+  g_autoptr (GBytes) reply = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (GError) error = NULL;
+
+  soup_message_headers_append (soup_message_get_request_headers (msg), "Authorization", auth);
+  soup_message_set_request_body_from_bytes (msg, "application/json", request_body);
+  reply = soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 201);
+  node = json_from_string (g_bytes_get_data (reply, NULL), &error);
+  g_assert_no_error (error);
+  return g_strdup (json_object_get_string_member (json_node_get_object (node), "id"));
+}
+
+/* ---- the cases ------------------------------------------------------------------- */
+
+static void
+test_properties_idle (void)
+{
+  gint64 started_at = prd_dbus_hub1_get_started_at (t.proxy);
+
+  g_assert_cmpstr (prd_dbus_hub1_get_version (t.proxy), ==, PACKAGE_VERSION);
+  g_assert_cmpstr (prd_dbus_hub1_get_listen_uri (t.proxy), ==, t.hub->url);
+  g_assert_cmpint (started_at, >=, t.spawned_at);
+  g_assert_cmpint (started_at, <=, g_get_real_time ());
+  g_assert_cmpuint (prd_dbus_hub1_get_connections (t.proxy), ==, 0);
+  g_assert_cmpuint (prd_dbus_hub1_get_joined_users (t.proxy), ==, 0);
+  g_assert_cmpuint (prd_dbus_hub1_get_open_prds (t.proxy), ==, 0);
+  g_assert_cmpuint (prd_dbus_hub1_get_events_in (t.proxy), ==, 0);
+  g_assert_cmpuint (prd_dbus_hub1_get_events_out (t.proxy), ==, 0);
+  g_assert_cmpuint (prd_dbus_hub1_get_ai_jobs_running (t.proxy), ==, 0);
+  g_assert_cmpuint (prd_dbus_hub1_get_ai_jobs_queued (t.proxy), ==, 0);
+  {
+    GVariant *discovery = prd_dbus_hub1_get_discovery (t.proxy);
+    g_autoptr (GUri) uri = g_uri_parse (t.hub->url, G_URI_FLAGS_NONE, NULL);
+    const char *state = NULL;
+    guint16 port = 0;
+
+    /* On 127.0.0.1 the hub is not announced on the LAN. */
+    g_assert_nonnull (discovery);
+    g_assert_true (g_variant_lookup (discovery, "state", "&s", &state));
+    g_assert_cmpstr (state, ==, "off");
+    g_assert_true (g_variant_lookup (discovery, "port", "q", &port));
+    g_assert_cmpuint (port, ==, g_uri_get_port (uri));
+  }
+  {
+    g_autoptr (GVariant) sessions = list_sessions ();
+    g_autoptr (GVariant) jobs = list_jobs ();
+
+    g_assert_cmpuint (g_variant_n_children (sessions), ==, 0);
+    g_assert_cmpuint (g_variant_n_children (jobs), ==, 0);
+  }
+}
+
+static gboolean
+sessions_cond (gpointer data)
+{
+  return t.sessions_changed >= GPOINTER_TO_UINT (data);
+}
+
+static gboolean
+connections_cond (gpointer data)
+{
+  return prd_dbus_hub1_get_connections (t.proxy) == GPOINTER_TO_UINT (data);
+}
+
+static gboolean
+joined_cond (gpointer data)
+{
+  return prd_dbus_hub1_get_joined_users (t.proxy) == 1 &&
+         prd_dbus_hub1_get_open_prds (t.proxy) == 1;
+}
+
+static gboolean
+status_cond (gpointer data)
+{
+  g_autoptr (GVariant) sessions = list_sessions ();
+  g_autoptr (GVariant) alice = find_session (sessions, "alice");
+  const char *status = NULL;
+
+  return alice != NULL && g_variant_lookup (alice, "status", "&s", &status) &&
+         g_str_equal (status, data);
+}
+
+static void
+test_sessions (void)
+{
+  g_autofree char *alice_token = prd_test_mint_token (t.auth, "alice", "org_a", PRD_ROLE_EDITOR);
+  g_autofree char *bob_token = prd_test_mint_token (t.auth, "bob", "org_b", PRD_ROLE_VIEWER);
+  g_autoptr (GVariant) sessions = NULL;
+  g_autoptr (GVariant) alice = NULL;
+  g_autoptr (GVariant) bob = NULL;
+  g_autoptr (JsonNode) ack = NULL;
+  g_autofree char *join = NULL;
+  g_autofree char *presence = NULL;
+  g_autofree const char **prd_ids = NULL;
+  gint64 since = 0;
+  guint seen;
+
+  t.prd_id = create_prd (alice_token, "Login");
+  seen = t.sessions_changed;
+  t.alice = prd_test_client_connect (t.hub->url, alice_token);
+  t.bob = prd_test_client_connect (t.hub->url, bob_token);
+  wait_until (connections_cond, GUINT_TO_POINTER (2), "Connections == 2");
+  wait_until (sessions_cond, GUINT_TO_POINTER (seen + 1), "SessionsChanged after connecting");
+
+  join = g_strdup_printf ("{\"prdId\":\"%s\",\"mode\":\"edit\"}", t.prd_id);
+  seen = t.sessions_changed;
+  ack = prd_test_client_request (t.alice, "join-prd", join);
+  prd_test_assert_ok (ack);
+  wait_until (joined_cond, NULL, "JoinedUsers == 1 and OpenPrds == 1");
+  wait_until (sessions_cond, GUINT_TO_POINTER (seen + 1), "SessionsChanged after joining");
+
+  sessions = list_sessions ();
+  g_assert_cmpuint (g_variant_n_children (sessions), ==, 2);
+  alice = find_session (sessions, "alice");
+  bob = find_session (sessions, "bob");
+  g_assert_nonnull (alice);
+  g_assert_nonnull (bob);
+  g_assert_cmpstr (lookup_string (alice, "namespace"), ==, "/prds");
+  g_assert_cmpstr (lookup_string (alice, "name"), ==, "alice");
+  g_assert_cmpstr (lookup_string (alice, "organization"), ==, "org_a");
+  g_assert_cmpstr (lookup_string (alice, "role"), ==, "editor");
+  g_assert_cmpstr (lookup_string (alice, "transport"), ==, "websocket");
+  g_assert_cmpstr (lookup_string (alice, "remote-address"), ==, "127.0.0.1");
+  g_assert_cmpstr (lookup_string (alice, "prd-id"), ==, t.prd_id);
+  g_assert_cmpstr (lookup_string (alice, "mode"), ==, "edit");
+  g_assert_cmpstr (lookup_string (alice, "status"), ==, "viewing");
+  g_assert_true (g_variant_lookup (alice, "prd-ids", "^a&s", &prd_ids));
+  g_assert_cmpuint (g_strv_length ((char **) prd_ids), ==, 1);
+  g_assert_cmpstr (prd_ids[0], ==, t.prd_id);
+  g_assert_true (g_variant_lookup (alice, "connected-since", "x", &since));
+  g_assert_cmpint (since, >=, t.spawned_at);
+  g_assert_cmpint (since, <=, g_get_real_time ());
+  g_assert_cmpstr (lookup_string (bob, "organization"), ==, "org_b");
+  g_assert_cmpstr (lookup_string (bob, "role"), ==, "viewer");
+  g_assert_false (g_variant_lookup (bob, "prd-id", "&s", NULL));
+  g_assert_false (g_variant_lookup (bob, "mode", "&s", NULL));
+  g_assert_cmpstr (lookup_string (alice, "id"), !=, lookup_string (bob, "id"));
+
+  /* A presence change is a session change. */
+  seen = t.sessions_changed;
+  presence = g_strdup_printf ("{\"prdId\":\"%s\",\"status\":\"editing\"}", t.prd_id);
+  g_clear_pointer (&ack, json_node_unref);
+  ack = prd_test_client_request (t.alice, "presence-update", presence);
+  prd_test_assert_ok (ack);
+  wait_until (sessions_cond, GUINT_TO_POINTER (seen + 1), "SessionsChanged after presence");
+  wait_until (status_cond, "editing", "status editing");
+}
+
+static gboolean
+events_cond (gpointer data)
+{
+  const guint64 *want = data; /* in, out */
+
+  return prd_dbus_hub1_get_events_in (t.proxy) == want[0] &&
+         prd_dbus_hub1_get_events_out (t.proxy) == want[1];
+}
+
+/* Events all the time for three seconds (under the default rate limit of
+ * 100 per 10 s) change the counters some 150 times; PropertiesChanged still
+ * comes at most twice a second. */
+static void
+test_properties_rate (void)
+{
+  guint64 want[2];
+  gint64 start, elapsed;
+  guint changes, sent = 0;
+
+  run_for (600);
+  want[0] = prd_dbus_hub1_get_events_in (t.proxy);
+  want[1] = prd_dbus_hub1_get_events_out (t.proxy);
+  t.properties_changed = 0;
+  start = g_get_monotonic_time ();
+  while (g_get_monotonic_time () - start < 3 * G_USEC_PER_SEC)
+    {
+      /* Each ping is one event in, and its pong one event out. */
+      soup_websocket_connection_send_text (t.bob->ws, "42/prds,[\"ping\"]");
+      sent++;
+      run_for (40);
+    }
+  elapsed = g_get_monotonic_time () - start;
+  changes = t.properties_changed;
+  g_test_message ("%u pings, %u PropertiesChanged in %" G_GINT64_FORMAT " ms", sent, changes,
+                  elapsed / 1000);
+  g_assert_cmpuint (sent, >, 40);
+  g_assert_cmpuint (changes, >=, 3);
+  g_assert_cmpuint (changes, <=, 2 * (elapsed / G_USEC_PER_SEC) + 2);
+  want[0] += sent;
+  want[1] += sent;
+  wait_until (events_cond, want, "the event counters");
+  for (guint i = 0; i < sent; i++)
+    g_free (prd_test_client_take_message (t.bob, "42/prds,[\"pong\""));
+}
+
+static char *
+prompt (const char *scenario)
+{
+  g_autofree char *payload =
+      g_strdup_printf ("{\"prdId\":\"%s\",\"prompt\":\"scenario:%s go\"}", t.prd_id, scenario);
+  g_autoptr (JsonNode) ack = prd_test_client_request (t.alice, "ai-prompt", payload);
+
+  prd_test_assert_ok (ack);
+  return g_strdup (json_object_get_string_member (json_node_get_object (ack), "jobId"));
+}
+
+static gboolean
+jobs_cond (gpointer data)
+{
+  const guint *want = data;
+
+  return prd_dbus_hub1_get_ai_jobs_running (t.proxy) == want[0] &&
+         prd_dbus_hub1_get_ai_jobs_queued (t.proxy) == want[1];
+}
+
+static gboolean
+job_state_cond (gpointer data)
+{
+  const char *const *want = data; /* id, state */
+  g_autoptr (GVariant) jobs = list_jobs ();
+  g_autoptr (GVariant) job = find_job (jobs, want[0]);
+
+  return job != NULL && g_str_equal (lookup_string (job, "state"), want[1]);
+}
+
+static gboolean
+job_chunks_cond (gpointer data)
+{
+  g_autoptr (GVariant) jobs = list_jobs ();
+  g_autoptr (GVariant) job = find_job (jobs, data);
+  guint chunks = 0;
+
+  return job != NULL && g_variant_lookup (job, "chunks", "u", &chunks) && chunks >= 1;
+}
+
+/* The last AiJobChanged of @id seen so far, or NULL. */
+static GVariant *
+last_change (const char *id)
+{
+  for (guint i = t.job_changes->len; i > 0; i--)
+    {
+      GVariant *job = g_ptr_array_index (t.job_changes, i - 1);
+
+      if (g_str_equal (lookup_string (job, "id"), id))
+        return job;
+    }
+  return NULL;
+}
+
+static gboolean
+change_state_cond (gpointer data)
+{
+  const char *const *want = data; /* id, state */
+  GVariant *job = last_change (want[0]);
+
+  return job != NULL && g_str_equal (lookup_string (job, "state"), want[1]);
+}
+
+/* Waits for the ai-error of @job_id and returns its code. */
+static char *
+wait_ai_error (PrdTestClient *client, const char *job_id)
+{
+  for (;;)
+    {
+      g_autoptr (JsonNode) payload = prd_test_client_wait_event (client, "ai-error");
+      JsonObject *object = json_node_get_object (payload);
+
+      if (g_strcmp0 (json_object_get_string_member_with_default (object, "jobId", ""), job_id) == 0)
+        return g_strdup (json_object_get_string_member (
+            json_object_get_object_member (object, "error"), "code"));
+    }
+}
+
+static void
+test_ai_jobs (void)
+{
+  g_autofree char *first = prompt ("stall");
+  g_autofree char *second = prompt ("stall");
+  g_autofree char *third = prompt ("stall");
+  g_autofree char *code = NULL;
+  g_autofree char *done = NULL;
+  g_autoptr (GVariant) jobs = NULL;
+  g_autoptr (GVariant) job = NULL;
+  g_autoptr (GError) error = NULL;
+  const guint two_one[] = { 2, 1 };
+  const guint none[] = { 0, 0 };
+  const char *third_cancelled[] = { third, "cancelled" };
+  const char *first_cancelled[] = { first, "cancelled" };
+  const char *done_complete[] = { NULL, "complete" };
+  guint64 tokens = 0, duration = 0;
+  gint64 created = 0, started = 0;
+  guint chunks = 0;
+
+  /* Two run (the hub's concurrency), one waits. */
+  wait_until (jobs_cond, (gpointer) two_one, "AiJobsRunning 2, AiJobsQueued 1");
+  wait_until (job_chunks_cond, first, "a streamed piece of the first job");
+  jobs = list_jobs ();
+  g_assert_cmpuint (g_variant_n_children (jobs), ==, 3);
+  job = find_job (jobs, first);
+  g_assert_cmpstr (lookup_string (job, "state"), ==, "streaming");
+  g_assert_cmpstr (lookup_string (job, "prd-id"), ==, t.prd_id);
+  g_assert_cmpstr (lookup_string (job, "organization"), ==, "org_a");
+  g_assert_cmpstr (lookup_string (job, "user-id"), ==, "alice");
+  g_assert_true (g_variant_lookup (job, "chunks", "u", &chunks));
+  g_assert_cmpuint (chunks, ==, 1);
+  g_assert_true (g_variant_lookup (job, "created-at", "x", &created));
+  g_assert_true (g_variant_lookup (job, "started-at", "x", &started));
+  g_assert_cmpint (created, >=, t.spawned_at);
+  g_assert_cmpint (started, >=, created - G_USEC_PER_SEC / 100);
+  g_assert_cmpint (started, <=, g_get_real_time ());
+  g_clear_pointer (&job, g_variant_unref);
+  job = find_job (jobs, third);
+  g_assert_cmpstr (lookup_string (job, "state"), ==, "queued");
+  g_assert_true (g_variant_lookup (job, "started-at", "x", &started));
+  g_assert_cmpint (started, ==, 0);
+  g_clear_pointer (&job, g_variant_unref);
+  /* The signal said so too. */
+  g_assert_nonnull (last_change (first));
+  g_assert_nonnull (last_change (third));
+  g_assert_cmpstr (lookup_string (last_change (third), "state"), ==, "queued");
+
+  /* Cancelling the queued job: its requester hears of it. */
+  g_assert_true (prd_dbus_hub1_call_cancel_ai_job_sync (t.proxy, third, NULL, &error));
+  g_assert_no_error (error);
+  code = wait_ai_error (t.alice, third);
+  g_assert_cmpstr (code, ==, "CANCELLED");
+  wait_until (change_state_cond, third_cancelled, "AiJobChanged cancelled (queued job)");
+
+  /* And a running one: the room hears of it. */
+  g_assert_true (prd_dbus_hub1_call_cancel_ai_job_sync (t.proxy, first, NULL, &error));
+  g_assert_no_error (error);
+  g_free (code);
+  code = wait_ai_error (t.alice, first);
+  g_assert_cmpstr (code, ==, "CANCELLED");
+  wait_until (change_state_cond, first_cancelled, "AiJobChanged cancelled (running job)");
+  wait_until (job_state_cond, first_cancelled, "ListAiJobs shows the job cancelled");
+  g_assert_true (prd_dbus_hub1_call_cancel_ai_job_sync (t.proxy, second, NULL, &error));
+  g_assert_no_error (error);
+  g_free (code);
+  code = wait_ai_error (t.alice, second);
+  g_assert_cmpstr (code, ==, "CANCELLED");
+  wait_until (jobs_cond, (gpointer) none, "no AI job running or queued");
+
+  /* A finished job is gone from the queue: NotFound. */
+  g_assert_false (prd_dbus_hub1_call_cancel_ai_job_sync (t.proxy, first, NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+  {
+    g_autofree char *remote = g_dbus_error_get_remote_error (error);
+
+    g_assert_cmpstr (remote, ==, "org.prdtool.Hub1.Error.NotFound");
+  }
+  g_clear_error (&error);
+  g_assert_false (prd_dbus_hub1_call_cancel_ai_job_sync (t.proxy, "job_nope", NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* A job that completes: tokens as the provider counted them, a duration. */
+  done = prompt ("stream");
+  done_complete[0] = done;
+  wait_until (job_state_cond, done_complete, "a complete job");
+  g_clear_pointer (&jobs, g_variant_unref);
+  jobs = list_jobs ();
+  g_assert_cmpuint (g_variant_n_children (jobs), ==, 4);
+  job = find_job (jobs, done);
+  g_assert_true (g_variant_lookup (job, "tokens", "t", &tokens));
+  g_assert_true (g_variant_lookup (job, "duration", "t", &duration));
+  g_assert_true (g_variant_lookup (job, "chunks", "u", &chunks));
+  g_assert_cmpuint (tokens, >, 0);
+  g_assert_cmpuint (chunks, ==, 3);
+  g_assert_cmpuint (duration, >, 0);
+  g_assert_false (g_variant_lookup (job, "error-code", "&s", NULL));
+  g_clear_pointer (&job, g_variant_unref);
+  job = find_job (jobs, third);
+  g_assert_cmpstr (lookup_string (job, "state"), ==, "cancelled");
+  g_assert_cmpstr (lookup_string (job, "error-code"), ==, "CANCELLED");
+  wait_until (change_state_cond, done_complete, "AiJobChanged complete");
+}
+
+static void
+test_create_version (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) created = NULL;
+  g_autofree char *version = NULL;
+  g_autofree char *too_long = g_strnfill (2001, 'x');
+  JsonObject *record;
+
+  g_assert_true (prd_dbus_hub1_call_create_version_sync (t.proxy, t.prd_id, "From the admin",
+                                                         &version, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (version, ==, "0.2.0");
+  /* The room hears of it as of any version. */
+  created = prd_test_client_wait_event (t.alice, "version-created");
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (created), "prdId"), ==,
+                   t.prd_id);
+  record = json_object_get_object_member (json_node_get_object (created), "version");
+  g_assert_cmpstr (json_object_get_string_member (record, "version"), ==, "0.2.0");
+  g_assert_cmpstr (json_object_get_string_member (record, "changelog"), ==, "From the admin");
+  g_assert_cmpstr (
+      json_object_get_string_member (json_object_get_object_member (record, "createdBy"), "id"), ==,
+      "hub");
+
+  g_assert_false (
+      prd_dbus_hub1_call_create_version_sync (t.proxy, "prd_nope", "x", NULL, NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (
+      prd_dbus_hub1_call_create_version_sync (t.proxy, "../etc", "x", NULL, NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_ID);
+  g_clear_error (&error);
+  g_assert_false (
+      prd_dbus_hub1_call_create_version_sync (t.proxy, t.prd_id, "  ", NULL, NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_clear_error (&error);
+  g_assert_false (
+      prd_dbus_hub1_call_create_version_sync (t.proxy, t.prd_id, too_long, NULL, NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+}
+
+static void
+test_integrations (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) integrations = NULL;
+  g_autoptr (GVariant) result = NULL;
+
+  g_assert_true (prd_dbus_hub1_call_list_integrations_sync (t.proxy, &integrations, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_type_string (integrations), ==, "aa{sv}");
+  g_assert_cmpuint (g_variant_n_children (integrations), ==, 0);
+  g_assert_false (
+      prd_dbus_hub1_call_test_integration_sync (t.proxy, "org_a", "jira", &result, NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+  g_assert_nonnull (
+      strstr (error->message, "No integration jira is configured for organization org_a"));
+  g_clear_error (&error);
+  g_assert_false (
+      prd_dbus_hub1_call_test_integration_sync (t.proxy, "", "jira", &result, NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+}
+
+static void
+test_disconnect (void)
+{
+  g_autoptr (GVariant) sessions = list_sessions ();
+  g_autoptr (GVariant) bob = find_session (sessions, "bob");
+  g_autoptr (GVariant) after = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) closed = NULL;
+  g_autofree char *bob_id = g_strdup (lookup_string (bob, "id"));
+  g_autofree char *disconnect = NULL;
+  g_autofree char *too_long = g_strnfill (501, 'x');
+  guint seen = t.sessions_changed;
+
+  g_assert_false (prd_dbus_hub1_call_disconnect_session_sync (t.proxy, "nope", "", NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (
+      prd_dbus_hub1_call_disconnect_session_sync (t.proxy, bob_id, too_long, NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_clear_error (&error);
+
+  g_assert_true (
+      prd_dbus_hub1_call_disconnect_session_sync (t.proxy, bob_id, "Maintenance", NULL, &error));
+  g_assert_no_error (error);
+  /* Bob is told why, then disconnected from the namespace. */
+  closed = prd_test_client_wait_event (t.bob, "session-closed");
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (closed), "message"), ==,
+                   "Maintenance");
+  g_assert_true (json_object_has_member (json_node_get_object (closed), "timestamp"));
+  disconnect = prd_test_client_take_message (t.bob, "41/prds");
+  g_assert_cmpstr (disconnect, ==, "41/prds,");
+
+  wait_until (sessions_cond, GUINT_TO_POINTER (seen + 1), "SessionsChanged after the disconnect");
+  wait_until (connections_cond, GUINT_TO_POINTER (1), "Connections == 1");
+  after = list_sessions ();
+  g_assert_cmpuint (g_variant_n_children (after), ==, 1);
+  g_assert_null (find_session (after, "bob"));
+  g_assert_false (prd_dbus_hub1_call_disconnect_session_sync (t.proxy, bob_id, "", NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+}
+
+/* Without a session bus the hub says so once and serves anyway. */
+static void
+test_no_session_bus (void)
+{
+  g_autoptr (HubProcess) hub = hub_spawn ("no-bus", TRUE, NULL);
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strconcat (hub->url, "healthz", NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *log = NULL;
+
+  body = soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  /* The message comes once the bus has been looked for, maybe after the
+   * hub already answers. */
+  for (gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;;)
+    {
+      g_free (log);
+      log = hub_process_read_stderr (hub);
+      if (strstr (log, "No D-Bus session bus") != NULL)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      run_for (20);
+    }
+  run_for (300);
+  g_free (log);
+  log = hub_process_read_stderr (hub);
+  g_assert_cmpuint (count_occurrences (log, "No D-Bus session bus"), ==, 1);
+}
+
+/* --no-dbus stays off the bus; a second hub leaves the name to the first. */
+static void
+test_no_dbus_and_name_taken (void)
+{
+  g_autoptr (HubProcess) quiet = hub_spawn ("no-dbus", FALSE, "--no-dbus");
+  g_autoptr (HubProcess) second = hub_spawn ("second", FALSE, NULL);
+  g_autofree char *quiet_log = NULL;
+  g_autofree char *second_log = NULL;
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  do
+    {
+      g_free (second_log);
+      second_log = hub_process_read_stderr (second);
+      if (strstr (second_log, "another process owns") != NULL)
+        break;
+      g_usleep (20000);
+    }
+  while (g_get_monotonic_time () < deadline);
+  g_assert_nonnull (strstr (second_log, "another process owns org.prdtool.Hub"));
+  quiet_log = hub_process_read_stderr (quiet);
+  g_assert_null (strstr (quiet_log, "D-Bus"));
+  /* The first hub still answers under the name. */
+  g_assert_cmpstr (prd_dbus_hub1_get_listen_uri (t.proxy), ==, t.hub->url);
+  {
+    g_autoptr (GVariant) sessions = list_sessions ();
+
+    g_assert_cmpuint (g_variant_n_children (sessions), ==, 1);
+  }
+}
+
+/* A stopping hub leaves the bus. */
+static void
+test_stop (void)
+{
+  g_clear_pointer (&t.alice, prd_test_client_free);
+  g_clear_pointer (&t.bob, prd_test_client_free);
+  hub_process_stop (t.hub);
+  wait_until (owned_cond, GINT_TO_POINTER (FALSE), "the name to go away");
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_autoptr (GTestDBus) bus = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *display = g_strdup (g_getenv ("DISPLAY"));
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  /* Remote errors map to PRD_ERROR once the domain is registered. */
+  g_assert_cmpuint (PRD_ERROR, !=, 0);
+  if (g_getenv ("PRDHUB_BIN") == NULL)
+    {
+      g_test_skip ("PRDHUB_BIN is not set");
+      return g_test_run ();
+    }
+
+  bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_test_dbus_up (bus);
+  if (display != NULL)
+    g_setenv ("DISPLAY", display, TRUE);
+
+  t.tmp_dir = g_dir_make_tmp ("prdhub-dbus-XXXXXX", &error);
+  g_assert_no_error (error);
+  t.ai = ai_test_server_new (0, &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr (GBytes) secret = g_bytes_new_static (SECRET, strlen (SECRET));
+
+    t.auth = prd_auth_new_hmac (secret, &error);
+    g_assert_no_error (error);
+  }
+  t.job_changes = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  t.spawned_at = g_get_real_time ();
+  t.hub = hub_spawn ("hub", FALSE, NULL);
+  wait_until (owned_cond, GINT_TO_POINTER (TRUE), "org.prdtool.Hub on the bus");
+  t.proxy = prd_dbus_hub1_proxy_new_for_bus_sync (G_BUS_TYPE_SESSION, G_DBUS_PROXY_FLAGS_NONE,
+                                                  BUS_NAME, BUS_PATH, NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect (t.proxy, "g-signal", G_CALLBACK (on_g_signal), NULL);
+  g_signal_connect (t.proxy, "g-properties-changed", G_CALLBACK (on_properties_changed), NULL);
+
+  g_test_add_func ("/prd/dbus/properties-idle", test_properties_idle);
+  g_test_add_func ("/prd/dbus/sessions", test_sessions);
+  g_test_add_func ("/prd/dbus/properties-rate", test_properties_rate);
+  g_test_add_func ("/prd/dbus/ai-jobs", test_ai_jobs);
+  g_test_add_func ("/prd/dbus/create-version", test_create_version);
+  g_test_add_func ("/prd/dbus/integrations", test_integrations);
+  g_test_add_func ("/prd/dbus/disconnect", test_disconnect);
+  g_test_add_func ("/prd/dbus/no-session-bus", test_no_session_bus);
+  g_test_add_func ("/prd/dbus/no-dbus-and-name-taken", test_no_dbus_and_name_taken);
+  g_test_add_func ("/prd/dbus/stop", test_stop);
+  status = g_test_run ();
+
+  g_clear_pointer (&t.alice, prd_test_client_free);
+  g_clear_pointer (&t.bob, prd_test_client_free);
+  g_clear_object (&t.proxy);
+  g_clear_pointer (&t.hub, hub_process_free);
+  g_clear_pointer (&t.ai, ai_test_server_free);
+  g_clear_object (&t.auth);
+  g_clear_pointer (&t.job_changes, g_ptr_array_unref);
+  g_clear_pointer (&t.prd_id, g_free);
+  prd_test_remove_tree (t.tmp_dir);
+  g_free (t.tmp_dir);
+  g_test_dbus_down (bus);
+  return status;
+}
