@@ -468,16 +468,36 @@ prd_hub_found_free (PrdHubFound *found)
 
 typedef struct
 {
-  GDBusConnection *bus;
-  GMainContext *context;
-  char *browser_path; /* (nullable) until ServiceBrowserNew answers */
-  GPtrArray *items;   /* (element-type GVariant): ItemNew before the path was known */
-  GPtrArray *found;   /* (element-type PrdHubFound) */
-  GHashTable *urls;   /* seen URLs */
-  guint pending;
+  GDBusConnection *bus; /* (owned) (nullable) */
+  char *browser_path;   /* (nullable) until ServiceBrowserNew answers */
+  GPtrArray *items;     /* (element-type GVariant): ItemNew before the path was known */
+  GPtrArray *found;     /* (element-type PrdHubFound) */
+  GHashTable *urls;     /* seen URLs */
+  guint timeout_ms;
+  GSource *timeout; /* (owned) (nullable) */
+  guint subscription;
+  guint pending; /* ResolveService calls under way */
   gboolean all_for_now;
+  gboolean timed_out;
+  gboolean finishing; /* the browser is freed; waiting for pending resolutions */
+  gboolean returned;
   char *failure;
 } Browse;
+
+static void
+browse_free (Browse *browse)
+{
+  if (browse->timeout != NULL)
+    g_source_destroy (browse->timeout);
+  g_clear_pointer (&browse->timeout, g_source_unref);
+  g_clear_pointer (&browse->items, g_ptr_array_unref);
+  g_clear_pointer (&browse->found, g_ptr_array_unref);
+  g_clear_pointer (&browse->urls, g_hash_table_unref);
+  g_free (browse->browser_path);
+  g_free (browse->failure);
+  g_clear_object (&browse->bus);
+  g_free (browse);
+}
 
 static char *
 txt_value (GVariant *txt, const char *key)
@@ -496,15 +516,66 @@ txt_value (GVariant *txt, const char *key)
   return NULL;
 }
 
+static int
+compare_found (gconstpointer a, gconstpointer b)
+{
+  const PrdHubFound *found_a = *(PrdHubFound *const *) a;
+  const PrdHubFound *found_b = *(PrdHubFound *const *) b;
+  int by_name = g_utf8_collate (found_a->name, found_b->name);
+
+  return by_name != 0 ? by_name : g_strcmp0 (found_a->url, found_b->url);
+}
+
+/* Ends the browse once Avahi said everything it knows was reported (and
+ * every report is resolved), on a failure, or at the timeout; answers once
+ * the resolutions still under way have landed. */
+static void
+check_done (GTask *task)
+{
+  Browse *browse = g_task_get_task_data (task);
+
+  if (browse->returned)
+    return;
+  if (!browse->finishing &&
+      (browse->timed_out || browse->failure != NULL ||
+       (browse->browser_path != NULL && browse->all_for_now && browse->pending == 0) ||
+       g_task_return_error_if_cancelled (task)))
+    {
+      browse->finishing = TRUE;
+      if (browse->timeout != NULL)
+        g_source_destroy (browse->timeout);
+      if (browse->subscription != 0)
+        g_dbus_connection_signal_unsubscribe (browse->bus, browse->subscription);
+      browse->subscription = 0;
+      if (browse->browser_path != NULL)
+        g_dbus_connection_call (browse->bus, AVAHI_NAME, browse->browser_path,
+                                AVAHI_SERVICE_BROWSER, "Free", NULL, NULL, G_DBUS_CALL_FLAGS_NONE,
+                                1000, NULL, NULL, NULL);
+      if (g_task_had_error (task))
+        browse->returned = TRUE;
+    }
+  if (!browse->finishing || browse->pending > 0 || browse->returned)
+    return;
+  browse->returned = TRUE;
+  if (browse->failure != NULL)
+    {
+      g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_INTERNAL, "Avahi: %s", browse->failure);
+      return;
+    }
+  g_ptr_array_sort (browse->found, compare_found);
+  g_task_return_pointer (task, g_steal_pointer (&browse->found),
+                         (GDestroyNotify) g_ptr_array_unref);
+}
+
 static void
 on_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  Browse *browse = user_data;
+  g_autoptr (GTask) task = user_data;
+  Browse *browse = g_task_get_task_data (task);
   g_autoptr (GVariant) reply = NULL;
   g_autoptr (GVariant) txt = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *tls = NULL;
-  g_autofree char *path = NULL;
   const char *name, *address;
   guint16 port;
   int aprotocol;
@@ -514,32 +585,33 @@ on_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
   browse->pending--;
   reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
   if (reply == NULL)
+    g_debug ("Cannot resolve a hub: %s", error->message);
+  else if (!browse->returned)
     {
-      g_debug ("Cannot resolve a hub: %s", error->message);
-      return;
+      g_variant_get (reply, "(ii&s&s&s&si&sq@aayu)", NULL, NULL, &name, NULL, NULL, NULL,
+                     &aprotocol, &address, &port, &txt, NULL);
+      tls = txt_value (txt, "tls");
+      url = g_strdup_printf (aprotocol == AVAHI_PROTO_INET6 ? "%s://[%s]:%u/" : "%s://%s:%u/",
+                             g_strcmp0 (tls, "1") == 0 ? "https" : "http", address, port);
+      if (g_hash_table_contains (browse->urls, url))
+        g_free (url);
+      else
+        {
+          g_hash_table_add (browse->urls, url);
+          found = g_new0 (PrdHubFound, 1);
+          found->name = g_strdup (name);
+          found->url = g_strdup (url);
+          found->version = txt_value (txt, "version");
+          g_ptr_array_add (browse->found, found);
+        }
     }
-  g_variant_get (reply, "(ii&s&s&s&si&sq@aayu)", NULL, NULL, &name, NULL, NULL, NULL, &aprotocol,
-                 &address, &port, &txt, NULL);
-  tls = txt_value (txt, "tls");
-  path = txt_value (txt, "path");
-  url = g_strdup_printf (aprotocol == AVAHI_PROTO_INET6 ? "%s://[%s]:%u/" : "%s://%s:%u/",
-                         g_strcmp0 (tls, "1") == 0 ? "https" : "http", address, port);
-  if (g_hash_table_contains (browse->urls, url))
-    {
-      g_free (url);
-      return;
-    }
-  g_hash_table_add (browse->urls, url);
-  found = g_new0 (PrdHubFound, 1);
-  found->name = g_strdup (name);
-  found->url = g_strdup (url);
-  found->version = txt_value (txt, "version");
-  g_ptr_array_add (browse->found, found);
+  check_done (task);
 }
 
 static void
-resolve_item (Browse *browse, GVariant *item)
+resolve_item (GTask *task, GVariant *item)
 {
+  Browse *browse = g_task_get_task_data (task);
   const char *name, *type, *domain;
   int interface, protocol;
 
@@ -548,7 +620,8 @@ resolve_item (Browse *browse, GVariant *item)
   g_dbus_connection_call (
       browse->bus, AVAHI_NAME, "/", AVAHI_SERVER, "ResolveService",
       g_variant_new ("(iisssiu)", interface, protocol, name, type, domain, AVAHI_PROTO_UNSPEC, 0u),
-      G_VARIANT_TYPE ("(iissssisqaayu)"), G_DBUS_CALL_FLAGS_NONE, 5000, NULL, on_resolved, browse);
+      G_VARIANT_TYPE ("(iissssisqaayu)"), G_DBUS_CALL_FLAGS_NONE, 5000, NULL, on_resolved,
+      g_object_ref (task));
 }
 
 static void
@@ -560,8 +633,11 @@ on_browser_signal (GDBusConnection *connection,
                    GVariant *parameters,
                    gpointer user_data)
 {
-  Browse *browse = user_data;
+  GTask *task = user_data;
+  Browse *browse = g_task_get_task_data (task);
 
+  if (browse->finishing)
+    return;
   /* Subscribed before the browser existed (Avahi may signal at once):
    * items are kept until the browser's path is known. */
   if (browse->browser_path != NULL && !g_str_equal (path, browse->browser_path))
@@ -572,117 +648,120 @@ on_browser_signal (GDBusConnection *connection,
       if (browse->browser_path == NULL)
         g_ptr_array_add (browse->items, g_variant_ref (parameters));
       else
-        resolve_item (browse, parameters);
+        resolve_item (task, parameters);
     }
   else if (g_str_equal (signal, "AllForNow"))
     browse->all_for_now = TRUE;
   else if (g_str_equal (signal, "Failure") && browse->failure == NULL)
     browse->failure = g_strdup ("browsing failed");
+  check_done (task);
 }
 
 static gboolean
 on_timeout (gpointer user_data)
 {
-  *(gboolean *) user_data = TRUE;
+  GTask *task = user_data;
+  Browse *browse = g_task_get_task_data (task);
+
+  browse->timed_out = TRUE;
+  check_done (task);
   return G_SOURCE_REMOVE;
 }
 
-static int
-compare_found (gconstpointer a, gconstpointer b)
+static void
+on_browser_created (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  const PrdHubFound *found_a = *(PrdHubFound *const *) a;
-  const PrdHubFound *found_b = *(PrdHubFound *const *) b;
-  int by_name = g_utf8_collate (found_a->name, found_b->name);
+  g_autoptr (GTask) task = user_data;
+  Browse *browse = g_task_get_task_data (task);
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GError) error = NULL;
 
-  return by_name != 0 ? by_name : g_strcmp0 (found_a->url, found_b->url);
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (reply == NULL)
+    {
+      g_autofree char *reason = NULL;
+
+      error_reason (error, &reason);
+      g_dbus_connection_signal_unsubscribe (browse->bus, browse->subscription);
+      browse->subscription = 0;
+      browse->returned = TRUE;
+      g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_INTERNAL, "%s", reason);
+      return;
+    }
+  g_variant_get (reply, "(o)", &browse->browser_path);
+  browse->timeout = g_timeout_source_new (browse->timeout_ms);
+  g_source_set_callback (browse->timeout, on_timeout, g_object_ref (task), g_object_unref);
+  g_source_attach (browse->timeout, g_task_get_context (task));
+
+  /* Items that came before the path are the browser's, or another one's
+   * of the same type that would report the same services. */
+  for (guint i = 0; i < browse->items->len; i++)
+    resolve_item (task, g_ptr_array_index (browse->items, i));
+  check_done (task);
+}
+
+static void
+on_browse_bus (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  Browse *browse = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+
+  browse->bus = g_bus_get_finish (result, &error);
+  if (browse->bus == NULL)
+    {
+      browse->returned = TRUE;
+      g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_INTERNAL, "No system bus: %s",
+                               error->message);
+      return;
+    }
+  browse->subscription = g_dbus_connection_signal_subscribe (
+      browse->bus, AVAHI_NAME, AVAHI_SERVICE_BROWSER, NULL, NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+      on_browser_signal, g_object_ref (task), g_object_unref);
+  g_dbus_connection_call (browse->bus, AVAHI_NAME, "/", AVAHI_SERVER, "ServiceBrowserNew",
+                          g_variant_new ("(iissu)", AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC,
+                                         PRD_HUB_DISCOVERY_TYPE, "", 0u),
+                          G_VARIANT_TYPE ("(o)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                          g_task_get_cancellable (task), on_browser_created,
+                          g_steal_pointer (&task));
 }
 
 /**
- * prd_hub_discover_sync:
+ * prd_hub_discover_async:
  * @timeout_ms: how long to wait for answers at most
  *
- * Browses the LAN for hubs through Avahi and resolves them. Returns when
+ * Browses the LAN for hubs through Avahi and resolves them. Completes when
  * Avahi has said everything it knows was reported and resolved, or after
  * @timeout_ms.
+ */
+void
+prd_hub_discover_async (guint timeout_ms,
+                        GCancellable *cancellable,
+                        GAsyncReadyCallback callback,
+                        gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  Browse *browse = g_new0 (Browse, 1);
+
+  g_task_set_source_tag (task, prd_hub_discover_async);
+  browse->timeout_ms = timeout_ms;
+  browse->items = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  browse->found = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_hub_found_free);
+  browse->urls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_task_set_task_data (task, browse, (GDestroyNotify) browse_free);
+  g_bus_get (G_BUS_TYPE_SYSTEM, cancellable, on_browse_bus, task);
+}
+
+/**
+ * prd_hub_discover_finish:
  *
  * Returns: (transfer container) (element-type PrdHubFound): the hubs found,
  *   sorted by name; %NULL with @error set without a system bus or Avahi
  */
 GPtrArray *
-prd_hub_discover_sync (guint timeout_ms, GCancellable *cancellable, GError **error)
+prd_hub_discover_finish (GAsyncResult *result, GError **error)
 {
-  g_autoptr (GMainContext) context = g_main_context_new ();
-  g_autoptr (GVariant) reply = NULL;
-  g_autoptr (GError) local_error = NULL;
-  g_autoptr (GSource) timeout = NULL;
-  Browse browse = { 0 };
-  gboolean timed_out = FALSE;
-  GPtrArray *result = NULL;
-  guint subscription;
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
 
-  g_main_context_push_thread_default (context);
-  browse.context = context;
-  browse.items = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
-  browse.found = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_hub_found_free);
-  browse.urls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  browse.bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, cancellable, &local_error);
-  if (browse.bus == NULL)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INTERNAL, "No system bus: %s", local_error->message);
-      goto out;
-    }
-  subscription = g_dbus_connection_signal_subscribe (browse.bus, AVAHI_NAME, AVAHI_SERVICE_BROWSER,
-                                                     NULL, NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
-                                                     on_browser_signal, &browse, NULL);
-  reply = g_dbus_connection_call_sync (
-      browse.bus, AVAHI_NAME, "/", AVAHI_SERVER, "ServiceBrowserNew",
-      g_variant_new ("(iissu)", AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, PRD_HUB_DISCOVERY_TYPE, "",
-                     0u),
-      G_VARIANT_TYPE ("(o)"), G_DBUS_CALL_FLAGS_NONE, -1, cancellable, &local_error);
-  if (reply == NULL)
-    {
-      g_autofree char *reason = NULL;
-
-      error_reason (local_error, &reason);
-      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INTERNAL, reason);
-      g_dbus_connection_signal_unsubscribe (browse.bus, subscription);
-      goto out;
-    }
-  g_variant_get (reply, "(o)", &browse.browser_path);
-  timeout = g_timeout_source_new (timeout_ms);
-  g_source_set_callback (timeout, on_timeout, &timed_out, NULL);
-  g_source_attach (timeout, context);
-
-  /* Items that came before the path are the browser's, or another one's
-   * of the same type that would report the same services. */
-  for (guint i = 0; i < browse.items->len; i++)
-    resolve_item (&browse, g_ptr_array_index (browse.items, i));
-  while (!timed_out && browse.failure == NULL && !(browse.all_for_now && browse.pending == 0) &&
-         !g_cancellable_is_cancelled (cancellable))
-    g_main_context_iteration (context, TRUE);
-  g_source_destroy (timeout);
-  g_dbus_connection_signal_unsubscribe (browse.bus, subscription);
-  g_dbus_connection_call_sync (browse.bus, AVAHI_NAME, browse.browser_path, AVAHI_SERVICE_BROWSER,
-                               "Free", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, 1000, NULL, NULL);
-  /* Resolutions still under way answer to this context (each within its
-   * call timeout): let them land before @browse goes. */
-  while (browse.pending > 0)
-    g_main_context_iteration (context, TRUE);
-  if (browse.failure != NULL)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INTERNAL, "Avahi: %s", browse.failure);
-      goto out;
-    }
-  g_ptr_array_sort (browse.found, compare_found);
-  result = g_steal_pointer (&browse.found);
-
-out:
-  g_clear_pointer (&browse.items, g_ptr_array_unref);
-  g_clear_pointer (&browse.found, g_ptr_array_unref);
-  g_clear_pointer (&browse.urls, g_hash_table_unref);
-  g_free (browse.browser_path);
-  g_free (browse.failure);
-  g_clear_object (&browse.bus);
-  g_main_context_pop_thread_default (context);
-  return result;
+  return g_task_propagate_pointer (G_TASK (result), error);
 }

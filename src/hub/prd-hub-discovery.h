@@ -33,6 +33,10 @@ typedef struct
 void prd_hub_found_free (PrdHubFound *found);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdHubFound, prd_hub_found_free)
 
-GPtrArray *prd_hub_discover_sync (guint timeout_ms, GCancellable *cancellable, GError **error);
+void prd_hub_discover_async (guint timeout_ms,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data);
+GPtrArray *prd_hub_discover_finish (GAsyncResult *result, GError **error);
 
 G_END_DECLS

@@ -861,6 +861,7 @@ cmd_discover (int argc, char **argv)
   g_autoptr (GOptionContext) context =
       g_option_context_new ("- list the hubs announced on the LAN (through Avahi)");
   g_autoptr (GPtrArray) hubs = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
 
   g_set_prgname ("prdhub discover");
@@ -874,7 +875,9 @@ cmd_discover (int argc, char **argv)
       g_printerr ("prdhub: --timeout must be between 1 and 60 seconds\n");
       return 1;
     }
-  hubs = prd_hub_discover_sync ((guint) timeout * 1000, NULL, &error);
+  prd_hub_discover_async ((guint) timeout * 1000, NULL, store_result, &result);
+  wait_for (&result);
+  hubs = prd_hub_discover_finish (result, &error);
   if (hubs == NULL)
     return fail (error);
   for (guint i = 0; i < hubs->len; i++)
