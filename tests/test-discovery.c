@@ -487,8 +487,7 @@ discover (int *out_status, char **out_stderr)
                               &error, g_getenv ("PRDHUB_BIN"), "discover", "--timeout", "10", NULL);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8_async (process, NULL, NULL, on_communicated, &communication);
-  while (!communication.done)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (!communication.done, PRD_TEST_TIMEOUT_MS);
   g_assert_no_error (communication.error);
   g_subprocess_wait (process, NULL, NULL);
   *out_status = g_subprocess_get_exit_status (process);

@@ -13,6 +13,7 @@
 
 #include <libsoup/soup.h>
 
+#include "prd-test-harness.h"
 #include "prd-eio-listener.h"
 
 #define BOUND_MS 15000
@@ -187,8 +188,7 @@ sleep_ms (guint ms)
   gboolean done = FALSE;
   GSource *timeout = add_timeout (ms, &done);
 
-  while (!done)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (!done, PRD_TEST_TIMEOUT_MS);
   remove_source (timeout);
 }
 
@@ -202,8 +202,7 @@ wait_socket (GSocket *socket, guint ms)
 
   g_source_set_callback (source, G_SOURCE_FUNC (set_flag_socket), &done, NULL);
   g_source_attach (source, NULL);
-  while (!done)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (!done, PRD_TEST_TIMEOUT_MS);
   remove_source (source);
   remove_source (timeout);
 }
@@ -435,8 +434,7 @@ test_websocket (Fixture *f, gconstpointer data)
   msg = soup_message_new ("GET", url);
   soup_session_websocket_connect_async (session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
                                         on_ws_connected, &conn);
-  while (conn == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (conn == NULL, PRD_TEST_TIMEOUT_MS);
 
   sleep_ms (1500);
   g_assert_cmpint (soup_websocket_connection_get_state (conn), ==, SOUP_WEBSOCKET_STATE_OPEN);
@@ -444,13 +442,12 @@ test_websocket (Fixture *f, gconstpointer data)
 
   g_signal_connect (conn, "message", G_CALLBACK (on_ws_echo), &echo);
   soup_websocket_connection_send_text (conn, "still here");
-  while (echo == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (echo == NULL, PRD_TEST_TIMEOUT_MS);
   g_assert_cmpmem (g_bytes_get_data (echo, NULL), g_bytes_get_size (echo), "still here", 10);
 
   soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-  while (soup_websocket_connection_get_state (conn) != SOUP_WEBSOCKET_STATE_CLOSED)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (soup_websocket_connection_get_state (conn) != SOUP_WEBSOCKET_STATE_CLOSED,
+                       PRD_TEST_TIMEOUT_MS);
   g_clear_object (&conn);
   wait_count (f->listener, 0);
 }

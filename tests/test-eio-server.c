@@ -14,6 +14,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "prd-test-harness.h"
 #include "prd-eio-server.h"
 
 typedef struct
@@ -52,8 +53,7 @@ static const ServerConfig default_config = {
 static void
 iterate_until (gboolean *flag)
 {
-  while (!*flag)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (!*flag, PRD_TEST_TIMEOUT_MS);
 }
 
 /* ------------------------------------------------------------------ */
@@ -154,8 +154,7 @@ last_socket (Fixture *f)
 static void
 wait_closed (Fixture *f, guint n)
 {
-  while (f->closed->len < n)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (f->closed->len < n, PRD_TEST_TIMEOUT_MS);
 }
 
 /* ------------------------------------------------------------------ */
@@ -740,8 +739,7 @@ raw_read_to_end (GSocketConnection *conn)
       source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (in), NULL);
       g_source_set_callback (source, G_SOURCE_FUNC (set_flag), &readable, NULL);
       g_source_attach (source, NULL);
-      while (!readable && !timed_out)
-        g_main_context_iteration (NULL, TRUE);
+      prd_test_wait_while (!readable && !timed_out, PRD_TEST_TIMEOUT_MS);
       g_source_destroy (source);
       g_assert_false (timed_out);
     }
@@ -1190,8 +1188,7 @@ raw_websocket_connect (Fixture *f)
   g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), handshake_text,
                              strlen (handshake_text), NULL, NULL, &error);
   g_assert_no_error (error);
-  while (f->sockets->len == 0)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (f->sockets->len == 0, PRD_TEST_TIMEOUT_MS);
   return g_steal_pointer (&conn);
 }
 
@@ -1476,8 +1473,7 @@ test_slow_reader_websocket (Fixture *f, gconstpointer user_data)
                              strlen (request_text), NULL, NULL, &error);
   g_assert_no_error (error);
 
-  while (f->sockets->len == 0)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (f->sockets->len == 0, PRD_TEST_TIMEOUT_MS);
   g_assert_cmpstr (prd_eio_socket_get_transport_name (last_socket (f)), ==, "websocket");
 
   max_buffered = flood (f, last_socket (f), &sent);

@@ -113,8 +113,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Client, client_free)
 static char *
 next_message (Client *client)
 {
-  while (g_queue_is_empty (&client->messages) && !client->closed)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (g_queue_is_empty (&client->messages) && !client->closed,
+                       PRD_TEST_TIMEOUT_MS);
   return g_queue_pop_head (&client->messages);
 }
 
@@ -137,8 +137,7 @@ client_open (const char *hub_url, GTlsCertificate *trusted, GError **error)
   g_signal_connect (msg, "accept-certificate", G_CALLBACK (on_accept_certificate), client);
   soup_session_websocket_connect_async (client->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
                                         connected_cb, client);
-  while (!client->done)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (!client->done, PRD_TEST_TIMEOUT_MS);
   if (client->ws == NULL)
     {
       g_propagate_error (error, g_steal_pointer (&client->error));
@@ -307,8 +306,7 @@ poll_finish (PollResult *poll)
 {
   char *text;
 
-  while (!poll->done)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (!poll->done, PRD_TEST_TIMEOUT_MS);
   g_assert_cmpuint (poll->status, ==, 200);
   text = g_strndup (g_bytes_get_data (poll->body, NULL), g_bytes_get_size (poll->body));
   g_bytes_unref (poll->body);
@@ -699,8 +697,7 @@ test_shutdown (Fixture *f, gconstpointer data)
     }
 
   /* Once every session has finished, nothing listens any more. */
-  while (!prd_hub_is_stopped (f->hub))
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (!prd_hub_is_stopped (f->hub), PRD_TEST_TIMEOUT_MS);
   late = client_open (f->url, NULL, &error);
   g_assert_null (late);
   g_assert_nonnull (error);
@@ -796,8 +793,7 @@ test_shutdown_polling (Fixture *f, gconstpointer data)
 
     g_assert_cmpstr (last, ==, "1");
   }
-  while (!prd_hub_is_stopped (f->hub))
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (!prd_hub_is_stopped (f->hub), PRD_TEST_TIMEOUT_MS);
 }
 
 static char *

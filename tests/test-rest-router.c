@@ -136,8 +136,7 @@ send (Fixture *f, const char *method, const char *path, gboolean anonymous, char
     }
   /* The server runs on this thread's main context too. */
   soup_session_send_and_read_async (f->session, msg, G_PRIORITY_DEFAULT, NULL, on_read, &result);
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (result == NULL, PRD_TEST_TIMEOUT_MS);
   body = soup_session_send_and_read_finish (f->session, result, &error);
   g_assert_no_error (error);
   if (code != NULL)

@@ -15,6 +15,7 @@
 #include <libsoup/soup.h>
 #include <string.h>
 
+#include "prd-test-harness.h"
 #include "prd-error.h"
 #include "prd-sio-server.h"
 
@@ -366,8 +367,8 @@ client_next (Client *client)
     {
       Message *message;
 
-      while (g_queue_is_empty (&client->messages) && !client->closed)
-        g_main_context_iteration (NULL, TRUE);
+      prd_test_wait_while (g_queue_is_empty (&client->messages) && !client->closed,
+                           PRD_TEST_TIMEOUT_MS);
       message = g_queue_pop_head (&client->messages);
       if (message == NULL)
         return NULL;
@@ -461,8 +462,7 @@ client_new (Fixture *fixture)
 
   soup_session_websocket_connect_async (fixture->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
                                         on_ws_connected, &client->ws);
-  while (client->ws == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (client->ws == NULL, PRD_TEST_TIMEOUT_MS);
   g_signal_connect (client->ws, "message", G_CALLBACK (on_ws_message), client);
   g_signal_connect (client->ws, "closed", G_CALLBACK (on_ws_closed), client);
 
@@ -499,8 +499,7 @@ client_free (Client *client)
   if (!client->closed)
     {
       soup_websocket_connection_close (client->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-      while (!client->closed)
-        g_main_context_iteration (NULL, TRUE);
+      prd_test_wait_while (!client->closed, PRD_TEST_TIMEOUT_MS);
     }
   g_queue_clear_full (&client->messages, (GDestroyNotify) message_free);
   g_object_unref (client->ws);
@@ -512,8 +511,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Client, client_free)
 static void
 wait_for_disconnections (Fixture *fixture, guint n)
 {
-  while (fixture->disconnections->len < n)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (fixture->disconnections->len < n, PRD_TEST_TIMEOUT_MS);
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -928,8 +926,7 @@ check_closes (Fixture *fixture, gboolean connect_first, const char *bad)
 
   client_send (client, bad);
   client_expect_closed (client);
-  while (prd_eio_server_get_n_sockets (fixture->eio) > 0)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (prd_eio_server_get_n_sockets (fixture->eio) > 0, PRD_TEST_TIMEOUT_MS);
 }
 
 static void
@@ -1023,8 +1020,7 @@ http (Fixture *fixture, const char *method, const char *query, const char *body)
     }
   soup_session_send_and_read_async (fixture->session, msg, G_PRIORITY_DEFAULT, NULL, on_http_done,
                                     &response);
-  while (response == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  prd_test_wait_while (response == NULL, PRD_TEST_TIMEOUT_MS);
   g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_OK);
   return g_strndup (g_bytes_get_data (response, NULL), g_bytes_get_size (response));
 }

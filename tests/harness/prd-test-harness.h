@@ -70,6 +70,21 @@ void prd_test_wait_until_full (PrdTestPredicate predicate,
 #define prd_test_wait_until(predicate, data, timeout_ms) \
   prd_test_wait_until_full ((predicate), (data), (timeout_ms), #predicate, __FILE__, __LINE__)
 
+void prd_test_iterate_before (gint64 deadline, const char *what, const char *file, int line);
+
+/* Runs the default main context while @cond holds (an expression on the
+ * test's own state, re-evaluated after each iteration); aborts the test,
+ * quoting @cond, after @timeout_ms. */
+#define prd_test_wait_while(cond, timeout_ms)                                     \
+  G_STMT_START                                                                    \
+  {                                                                               \
+    gint64 prd_test_deadline_ =                                                   \
+        g_get_monotonic_time () + (gint64) (timeout_ms) *G_TIME_SPAN_MILLISECOND; \
+    while (cond)                                                                  \
+      prd_test_iterate_before (prd_test_deadline_, #cond, __FILE__, __LINE__);    \
+  }                                                                               \
+  G_STMT_END
+
 /* Counts the emissions of one signal of one object from its creation on, so
  * that a test can start the operation that emits it and then wait. */
 typedef struct _PrdTestSignalWatch PrdTestSignalWatch;

@@ -176,3 +176,35 @@ prd_test_wait_signal_full (
 
   prd_test_signal_watch_wait_full (watch, 1, timeout_ms, file, line);
 }
+
+static gboolean
+on_wake (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * prd_test_iterate_before:
+ * @deadline: monotonic µs
+ *
+ * One blocking iteration of the default main context, woken up at
+ * @deadline at the latest; aborts the test (naming @what) once @deadline
+ * has passed. The body of prd_test_wait_while().
+ */
+void
+prd_test_iterate_before (gint64 deadline, const char *what, const char *file, int line)
+{
+  gint64 now = g_get_monotonic_time ();
+  gboolean woken = FALSE;
+  GSource *wake;
+
+  if (now >= deadline)
+    g_error ("%s:%d: timed out waiting while %s", file, line, what);
+  wake = g_timeout_source_new ((guint) MIN ((deadline - now) / G_TIME_SPAN_MILLISECOND + 1, 1000));
+  g_source_set_callback (wake, on_wake, &woken, NULL);
+  g_source_attach (wake, NULL);
+  g_main_context_iteration (NULL, TRUE);
+  g_source_destroy (wake);
+  g_source_unref (wake);
+}
