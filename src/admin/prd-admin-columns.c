@@ -288,6 +288,36 @@ prd_admin_column_set_button (GtkColumnViewColumn *column,
 /* ---- the rest ------------------------------------------------------------------------ */
 
 /**
+ * prd_admin_confirm_dialog_new:
+ * @widget: a widget inside the window the dialog belongs to
+ * @keep: the response that changes nothing (default, and Escape)
+ * @act: the destructive response
+ *
+ * The confirmation every destructive action of the app asks for; connect to
+ * its "response" signal and present it.
+ *
+ * Returns: (transfer floating): the dialog
+ */
+AdwMessageDialog *
+prd_admin_confirm_dialog_new (GtkWidget *widget,
+                              const char *heading,
+                              const char *body,
+                              const char *keep,
+                              const char *keep_label,
+                              const char *act,
+                              const char *act_label)
+{
+  AdwMessageDialog *dialog = ADW_MESSAGE_DIALOG (
+      adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (widget)), heading, body));
+
+  adw_message_dialog_add_responses (dialog, keep, keep_label, act, act_label, NULL);
+  adw_message_dialog_set_response_appearance (dialog, act, ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, keep);
+  adw_message_dialog_set_close_response (dialog, keep);
+  return dialog;
+}
+
+/**
  * prd_admin_show_toast:
  * @widget: a widget inside the window's #AdwToastOverlay
  */

@@ -37,6 +37,13 @@ char *prd_admin_duration_to_string (gint64 ms);
 const char *prd_admin_word (const char *value);
 
 void prd_admin_show_toast (GtkWidget *widget, const char *title);
+AdwMessageDialog *prd_admin_confirm_dialog_new (GtkWidget *widget,
+                                                const char *heading,
+                                                const char *body,
+                                                const char *keep,
+                                                const char *keep_label,
+                                                const char *act,
+                                                const char *act_label);
 gboolean
 prd_admin_record_matches (PrdAdminRecord *record, const char *const *keys, const char *needle);
 void prd_admin_store_replace (GListStore *store, GVariant *dicts);

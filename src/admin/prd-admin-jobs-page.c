@@ -259,14 +259,9 @@ cancel_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
       _ ("The AI stops answering %1$s in %2$s. What it has written so far stays in the PRD."),
       prd_admin_record_get_string (record, "user-id"),
       prd_admin_record_get_string (record, "prd-id"));
-  dialog = adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (widget)),
-                                   _ ("Cancel the AI Job?"), body);
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "keep", _ ("_Keep Running"),
-                                    "stop", _ ("_Cancel Job"), NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "stop",
-                                              ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "keep");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  dialog =
+      GTK_WIDGET (prd_admin_confirm_dialog_new (widget, _ ("Cancel the AI Job?"), body, "keep",
+                                                _ ("_Keep Running"), "stop", _ ("_Cancel Job")));
   g_signal_connect (dialog, "response", G_CALLBACK (on_cancel_response), cancel);
   gtk_window_present (GTK_WINDOW (dialog));
 }

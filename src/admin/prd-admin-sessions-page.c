@@ -215,7 +215,8 @@ disconnect_action (GtkWidget *widget, const char *action_name, GVariant *paramet
          "reconnect by itself. They are told the reason below."),
       disconnect->who, prd_admin_record_get_string (record, "organization"),
       prd_admin_record_get_string (record, "namespace"));
-  dialog = adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (widget)), heading, body);
+  dialog = GTK_WIDGET (prd_admin_confirm_dialog_new (widget, heading, body, "cancel", _ ("_Cancel"),
+                                                     "disconnect", _ ("_Disconnect")));
   entry = gtk_entry_new ();
   gtk_entry_set_placeholder_text (GTK_ENTRY (entry), _ ("Reason (optional)"));
   gtk_entry_set_activates_default (GTK_ENTRY (entry), TRUE);
@@ -223,12 +224,6 @@ disconnect_action (GtkWidget *widget, const char *action_name, GVariant *paramet
                                   _ ("Reason"), -1);
   disconnect->reason = GTK_ENTRY (g_object_ref (entry));
   adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), entry);
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _ ("_Cancel"),
-                                    "disconnect", _ ("_Disconnect"), NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "disconnect",
-                                              ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
   g_signal_connect (dialog, "response", G_CALLBACK (on_disconnect_response), disconnect);
   gtk_window_present (GTK_WINDOW (dialog));
 }
