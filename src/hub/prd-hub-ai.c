@@ -201,6 +201,10 @@ job_end (PrdHubAi *self,
     }
   else
     job->state = state;
+  /* One line per job, when it ends. */
+  g_info ("ai job: id=%s prd=%s user=%s org=%s state=%s%s%s", job->id, job->prd_id, job->user_id,
+          job->org, prd_ai_job_state_to_string (state), error != NULL ? " code=" : "",
+          error != NULL ? prd_error_get_protocol_code (error) : "");
   save_job (self, job);
   notify_job (self, job);
   g_clear_pointer (&data->room, prd_hub_room_release);

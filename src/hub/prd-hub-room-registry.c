@@ -75,6 +75,9 @@ prd_hub_room_registry_member_joined (PrdHubRoomRegistry *self,
                                      const char *user_id,
                                      JsonObject *joined)
 {
+  g_info ("join: prd=%s user=%s mode=%s socket=%s", prd_hub_room_get_prd_id (room), user_id,
+          json_object_get_string_member_with_default (joined, "mode", "view"),
+          prd_sio_socket_get_id (socket));
   g_signal_emit (self, signals[SIGNAL_MEMBER_JOINED], 0, room, socket, user_id, joined);
 }
 

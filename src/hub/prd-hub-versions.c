@@ -207,6 +207,8 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
   json_object_set_array_member (inner, "files", files);
   json_object_set_object_member (object, "commit", inner);
   prd_hub_room_registry_emit (self->rooms, record->prd_id, "git-commit", commit);
+  g_info ("version: prd=%s version=%s user=%s org=%s commit=%s", record->prd_id, record->version,
+          create->identity->user_id, create->identity->org, record->commit_hash);
   g_signal_emit (self, signals[SIGNAL_VERSION_CREATED], 0, record->prd_id, create->identity->org,
                  create->title, record->version, create->identity->user_id, create->identity->name);
 

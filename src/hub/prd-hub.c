@@ -179,6 +179,10 @@ hub_connect (PrdSioNamespace *nsp,
     identity = prd_auth_verify (self->auth, token, &error);
   if (identity == NULL)
     {
+      /* The code, never the token. */
+      g_info ("refused: namespace=%s address=%s transport=%s code=%s",
+              prd_sio_namespace_get_name (nsp), prd_sio_socket_get_remote_address (socket),
+              prd_sio_socket_get_transport_name (socket), prd_error_get_protocol_code (error));
       g_debug ("Refused a connection to %s: %s", prd_sio_namespace_get_name (nsp), error->message);
       *error_message = g_strdup (g_error_matches (error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED)
                                      ? "Token expired"
@@ -187,9 +191,10 @@ hub_connect (PrdSioNamespace *nsp,
       return FALSE;
     }
 
-  g_debug ("%s connected to %s as %s (%s, %s)", prd_sio_socket_get_id (socket),
-           prd_sio_namespace_get_name (nsp), identity->user_id, identity->org,
-           prd_role_to_string (identity->role));
+  g_info ("connection: namespace=%s address=%s transport=%s user=%s org=%s role=%s socket=%s",
+          prd_sio_namespace_get_name (nsp), prd_sio_socket_get_remote_address (socket),
+          prd_sio_socket_get_transport_name (socket), identity->user_id, identity->org,
+          prd_role_to_string (identity->role), prd_sio_socket_get_id (socket));
   watch_expiry (socket, identity->exp);
   prd_hub_socket_set_identity (socket, identity);
   return TRUE;
