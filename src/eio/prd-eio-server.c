@@ -226,6 +226,34 @@ origin_is_same_host (SoupServerMessage *msg, const char *origin)
   return host != NULL && p != NULL && g_ascii_strcasecmp (p + 3, host) == 0;
 }
 
+/**
+ * prd_eio_origin_is_allowed:
+ * @cors_origins: (nullable): the allowed origins, `*` for any
+ * @msg: the request
+ * @origin: its `Origin` header
+ *
+ * The hub's one rule for browser origins, for Engine.IO and REST alike:
+ * @origin is in @cors_origins (or that holds `*`), or it is the hub's own
+ * (the Host the request was sent to).
+ */
+gboolean
+prd_eio_origin_is_allowed (const char *const *cors_origins,
+                           SoupServerMessage *msg,
+                           const char *origin)
+{
+  g_return_val_if_fail (SOUP_IS_SERVER_MESSAGE (msg), FALSE);
+  g_return_val_if_fail (origin != NULL, FALSE);
+
+  if (cors_origins != NULL)
+    {
+      for (guint i = 0; cors_origins[i] != NULL; i++)
+        if (g_str_equal (cors_origins[i], "*") || g_ascii_strcasecmp (cors_origins[i], origin) == 0)
+          return TRUE;
+    }
+  /* A page served by the hub itself is not cross-origin. */
+  return origin_is_same_host (msg, origin);
+}
+
 /* NULL when there is no Origin; otherwise whether it may use the hub. */
 static gboolean
 check_origin (PrdEioServer *self, SoupServerMessage *msg, const char **origin_out)
@@ -236,15 +264,7 @@ check_origin (PrdEioServer *self, SoupServerMessage *msg, const char **origin_ou
   *origin_out = origin;
   if (origin == NULL)
     return TRUE;
-  if (self->cors_origins != NULL)
-    {
-      for (guint i = 0; self->cors_origins[i] != NULL; i++)
-        if (g_str_equal (self->cors_origins[i], "*") ||
-            g_ascii_strcasecmp (self->cors_origins[i], origin) == 0)
-          return TRUE;
-    }
-  /* A page served by the hub itself is not cross-origin. */
-  return origin_is_same_host (msg, origin);
+  return prd_eio_origin_is_allowed ((const char *const *) self->cors_origins, msg, origin);
 }
 
 static void

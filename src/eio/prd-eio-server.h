@@ -47,5 +47,8 @@ guint prd_eio_server_get_ping_timeout (PrdEioServer *self);
 guint64 prd_eio_server_get_max_payload (PrdEioServer *self);
 guint prd_eio_server_get_n_sockets (PrdEioServer *self);
 void prd_eio_server_close_all (PrdEioServer *self);
+gboolean prd_eio_origin_is_allowed (const char *const *cors_origins,
+                                    SoupServerMessage *msg,
+                                    const char *origin);
 
 G_END_DECLS

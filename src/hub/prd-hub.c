@@ -691,6 +691,7 @@ prd_hub_listen (PrdHub *self, GError **error)
   g_signal_connect (server, "request-aborted", G_CALLBACK (on_request_done), self);
   prd_eio_server_attach (self->engine, server, ENGINE_PATH);
   self->rest = prd_hub_rest_new (self->auth, config->max_request_body, ENGINE_PATH);
+  prd_hub_rest_set_cors_origins (self->rest, (const char *const *) config->cors_origins);
   if (self->store != NULL)
     prd_hub_rest_prds_add (self->rest, self->store);
   if (self->versions != NULL)

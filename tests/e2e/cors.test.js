@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
-// Browser origins: only those given with --cors-origin may use the hub.
+// Browser origins: only those given with --cors-origin may use the hub,
+// over Socket.IO polling and REST alike.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub } from './helpers/hub.js';
+import { startHub, token } from './helpers/hub.js';
 import { openRawWebSocket } from './helpers/rawws.js';
 
 const ALLOWED = 'http://allowed.example';
@@ -61,4 +62,99 @@ test('clients without an Origin (not browsers) are not affected', async () => {
   const res = await fetch(handshakeUrl());
   assert.equal(res.status, 200);
   await res.arrayBuffer();
+});
+
+// ---- REST -------------------------------------------------------------------
+
+function preflight(path, origin, method = 'POST') {
+  return fetch(`${hub.url}${path}`, {
+    method: 'OPTIONS',
+    headers: {
+      Origin: origin,
+      'Access-Control-Request-Method': method,
+      'Access-Control-Request-Headers': 'authorization,content-type',
+    },
+  });
+}
+
+test('REST: an allowed origin gets a preflight answer without a token', async () => {
+  for (const [path, methods] of [['/api/prds', ['GET', 'POST']], ['/api/prds/prd_abc', ['GET']],
+    ['/api/activity', ['GET']]]) {
+    const res = await preflight(path, ALLOWED);
+    assert.equal(res.status, 204, path);
+    assert.equal(res.headers.get('access-control-allow-origin'), ALLOWED, path);
+    const allowed = (res.headers.get('access-control-allow-methods') ?? '').split(/,\s*/);
+    for (const m of methods) assert.ok(allowed.includes(m), `${path}: ${allowed}`);
+    assert.match(res.headers.get('access-control-allow-headers') ?? '', /authorization/i);
+    assert.match(res.headers.get('access-control-allow-headers') ?? '', /content-type/i);
+    assert.match(res.headers.get('vary') ?? '', /origin/i);
+    assert.ok(Number(res.headers.get('access-control-max-age')) > 0);
+    assert.equal(res.headers.get('www-authenticate'), null, 'no authentication asked');
+    await res.arrayBuffer();
+  }
+});
+
+test('REST: another origin gets no CORS header, on a preflight or a request', async () => {
+  const pre = await preflight('/api/prds', OTHER);
+  assert.equal(pre.status, 403);
+  assert.equal(pre.headers.get('access-control-allow-origin'), null);
+  assert.equal(pre.headers.get('access-control-allow-methods'), null);
+  assert.equal((await pre.json()).code, 'FORBIDDEN');
+  const res = await fetch(`${hub.url}/api/prds`, {
+    headers: { Origin: OTHER, Authorization: `Bearer ${token()}` },
+  });
+  assert.equal(res.headers.get('access-control-allow-origin'), null);
+  await res.arrayBuffer();
+});
+
+test('REST: authenticated responses to an allowed origin carry the CORS headers', async () => {
+  const auth = { Origin: ALLOWED, Authorization: `Bearer ${token()}` };
+  const created = await fetch(`${hub.url}/api/prds`, {
+    method: 'POST',
+    headers: { ...auth, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ title: 'From a browser', content: '# Hi\n' }),
+  });
+  assert.equal(created.status, 201);
+  assert.equal(created.headers.get('access-control-allow-origin'), ALLOWED);
+  assert.match(created.headers.get('vary') ?? '', /origin/i);
+  const { id } = await created.json();
+  for (const path of ['/api/prds', `/api/prds/${id}`, `/api/prds/${id}/export.md`]) {
+    const res = await fetch(`${hub.url}${path}`, { headers: auth });
+    assert.equal(res.status, 200, path);
+    assert.equal(res.headers.get('access-control-allow-origin'), ALLOWED, path);
+    assert.match(res.headers.get('vary') ?? '', /origin/i, path);
+    await res.arrayBuffer();
+  }
+  // An error too, so that the app can read it.
+  const refused = await fetch(`${hub.url}/api/prds`, { headers: { Origin: ALLOWED } });
+  assert.equal(refused.status, 401);
+  assert.equal(refused.headers.get('access-control-allow-origin'), ALLOWED);
+  await refused.arrayBuffer();
+  // Without an Origin (not a browser): no CORS header.
+  const plain = await fetch(`${hub.url}/api/prds`, { headers: { Authorization: auth.Authorization } });
+  assert.equal(plain.status, 200);
+  assert.equal(plain.headers.get('access-control-allow-origin'), null);
+  await plain.arrayBuffer();
+});
+
+test('REST: without --cors-origin, no other origin is allowed', async () => {
+  const bare = await startHub();
+  try {
+    const res = await fetch(`${bare.url}/api/prds`, {
+      method: 'OPTIONS',
+      headers: { Origin: ALLOWED, 'Access-Control-Request-Method': 'GET' },
+    });
+    assert.equal(res.status, 403);
+    assert.equal(res.headers.get('access-control-allow-origin'), null);
+    await res.arrayBuffer();
+    // A request from the hub's own origin is not cross-origin.
+    const own = await fetch(`${bare.url}/api/prds`, {
+      method: 'OPTIONS',
+      headers: { Origin: bare.url, 'Access-Control-Request-Method': 'GET' },
+    });
+    assert.equal(own.status, 204);
+    await own.arrayBuffer();
+  } finally {
+    assert.equal((await bare.stop()).code, 0);
+  }
 });
