@@ -79,6 +79,14 @@ test('comments: add with mentions, reply, resolve; the open list follows; notifi
 
     await a.resolveComment(added.commentId);
     await until(() => b.comments.size === 0, 'comment-resolved');
+    // The connection drops: the client subscribes again by itself and the
+    // hub re-sends what is still unread.
+    const statuses = [];
+    nb.on('status', (s) => statuses.push(s));
+    nb.socket.io.engine.close();
+    await until(() => notes.length === 2, 'the unread mention again after the reconnect');
+    assert.equal(notes[1].id, notes[0].id);
+    assert.deepEqual(statuses, ['offline', 'connected']);
     assert.equal(await nb.markRead(notes.map((n) => n.id)), 1);
     await assert.rejects(a.resolveComment(added.commentId),
       (e) => e instanceof PrdClientError && e.code === 'INVALID_OPERATION' && e.event === 'resolve-comment');
