@@ -23,6 +23,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "prd-json.h"
 #include "prd-eio-metered-stream.h"
 #include "prd-eio-private.h"
 #include "prd-eio-refusal.h"
@@ -179,7 +180,7 @@ build_open_packet (PrdEioServer *self, const char *sid, gboolean offer_websocket
   json_builder_end_object (builder);
 
   root = json_builder_get_root (builder);
-  json = json_to_string (root, FALSE);
+  json = prd_json_to_string (root);
   return g_strconcat ("0", json, NULL);
 }
 

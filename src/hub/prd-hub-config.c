@@ -304,6 +304,25 @@ load_key_file (PrdHubConfig *self, GKeyFile *file, const char *base_dir, GError 
   return TRUE;
 }
 
+/* The key file in @data, which must be UTF-8 text: every message about it
+ * quotes groups, keys and values. */
+static gboolean
+parse_text (GKeyFile *file, const char *data, gsize len, GError **error)
+{
+  const char *end;
+
+  if (!g_utf8_validate_len (data, len, &end))
+    {
+      guint line = 1;
+
+      for (const char *p = data; p < end; p++)
+        line += *p == '\n';
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "line %u is not UTF-8 text", line);
+      return FALSE;
+    }
+  return g_key_file_load_from_data (file, data, len, G_KEY_FILE_NONE, error);
+}
+
 /**
  * prd_hub_config_load_data:
  * @data: key-file text
@@ -323,8 +342,7 @@ prd_hub_config_load_data (PrdHubConfig *self, const char *data, gssize len, GErr
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (data != NULL, FALSE);
 
-  if (!g_key_file_load_from_data (file, data, len < 0 ? strlen (data) : (gsize) len,
-                                  G_KEY_FILE_NONE, &local_error))
+  if (!parse_text (file, data, len < 0 ? strlen (data) : (gsize) len, &local_error))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Invalid configuration: %s",
                    local_error->message);
@@ -347,13 +365,16 @@ prd_hub_config_load_file (PrdHubConfig *self, const char *path, GError **error)
   g_autoptr (GError) local_error = NULL;
   g_autofree char *base_dir = NULL;
   g_autofree char *absolute = NULL;
+  g_autofree char *contents = NULL;
+  gsize len;
 
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (path != NULL, FALSE);
 
   absolute = g_canonicalize_filename (path, NULL);
   base_dir = g_path_get_dirname (absolute);
-  if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, &local_error) ||
+  if (!g_file_get_contents (path, &contents, &len, &local_error) ||
+      !parse_text (file, contents, len, &local_error) ||
       !load_key_file (self, file, base_dir, &local_error))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s: %s", path, local_error->message);

@@ -129,7 +129,7 @@ parties_to_string (const Conflict *conflict)
       json_object_set_member (object, "end", anchor_to_json (&party->end));
       json_array_add_object_element (array, object);
     }
-  return json_to_string (root, FALSE);
+  return prd_json_to_string (root);
 }
 
 static gboolean

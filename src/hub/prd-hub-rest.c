@@ -41,6 +41,7 @@
 
 #include <string.h>
 
+#include "prd-json.h"
 #include "prd-eio-refusal.h"
 #include "prd-eio-server.h"
 #include "prd-error.h"
@@ -100,7 +101,7 @@ route_free (Route *route)
 void
 prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node)
 {
-  g_autofree char *text = json_to_string (node, FALSE);
+  g_autofree char *text = prd_json_to_string (node);
   gsize len = strlen (text);
 
   soup_server_message_set_status (msg, status, NULL);
