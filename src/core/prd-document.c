@@ -141,6 +141,15 @@ prd_document_set_version (PrdDocument *self, const char *version)
   self->version = g_strdup (version);
 }
 
+void
+prd_document_set_title (PrdDocument *self, const char *title)
+{
+  g_return_if_fail (PRD_IS_DOCUMENT (self));
+  g_return_if_fail (title != NULL);
+  g_free (self->title);
+  self->title = g_strdup (title);
+}
+
 PrdCrdtDoc *
 prd_document_get_crdt (PrdDocument *self)
 {

@@ -468,3 +468,54 @@ prd_hub_room_registry_set_version (PrdHubRoomRegistry *self,
   if (room != NULL && prd_hub_room_get_document (room) != NULL)
     prd_document_set_version (prd_hub_room_get_document (room), version);
 }
+
+/**
+ * prd_hub_room_registry_close:
+ * @event: what every member is sent before the room closes
+ *
+ * Closes the room of a PRD that no longer exists: @event goes to its
+ * members, who leave it (#PrdHubRoomRegistry::member-left), pending joins
+ * fail with `PRD_NOT_FOUND`, and nothing is written. Nothing happens when
+ * the PRD is not open.
+ */
+void
+prd_hub_room_registry_close (PrdHubRoomRegistry *self,
+                             const char *prd_id,
+                             const char *event,
+                             JsonNode *payload)
+{
+  PrdHubRoom *room;
+
+  g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self));
+
+  room = g_hash_table_lookup (self->rooms, prd_id);
+  if (room == NULL)
+    return;
+  /* Closing drops the registry's reference. */
+  g_object_ref (room);
+  prd_hub_room_close (room, event, payload);
+  g_object_unref (room);
+}
+
+/**
+ * prd_hub_room_registry_set_info:
+ * @title: the PRD's title now
+ * @archived: whether it is archived now
+ *
+ * Tells an open room that the PRD was renamed, archived or unarchived: later
+ * joins report the title, and an archived PRD takes no more edits.
+ */
+void
+prd_hub_room_registry_set_info (PrdHubRoomRegistry *self,
+                                const char *prd_id,
+                                const char *title,
+                                gboolean archived)
+{
+  PrdHubRoom *room;
+
+  g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self));
+
+  room = g_hash_table_lookup (self->rooms, prd_id);
+  if (room != NULL)
+    prd_hub_room_set_info (room, title, archived);
+}

@@ -34,9 +34,11 @@
 #include "prd-hub-comments.h"
 #include "prd-hub-context.h"
 #include "prd-hub-creation.h"
+#include "prd-hub-manage.h"
 #include "prd-hub-notifications.h"
 #include "prd-hub-rest-activity.h"
 #include "prd-hub-rest-comments.h"
+#include "prd-hub-rest-manage.h"
 #include "prd-hub-rest-prds.h"
 #include "prd-hub-rest-versions.h"
 #include "prd-hub-room-registry.h"
@@ -76,6 +78,8 @@ struct _PrdHub
 
   /* (owned) (nullable): create-version and its REST routes, with a data folder */
   PrdHubVersions *versions;
+  /* (owned) (nullable): rename, archive, delete (PATCH/DELETE /api/prds/{id}) */
+  PrdHubManage *manage;
 
   guint drain_id;
   guint finish_id;
@@ -468,6 +472,9 @@ prd_hub_dispose (GObject *object)
   g_clear_object (&self->server);
   g_clear_object (&self->rest);
   g_clear_object (&self->versions);
+  if (self->manage != NULL)
+    g_signal_handlers_disconnect_by_data (self->manage, self);
+  g_clear_object (&self->manage);
   g_clear_object (&self->conflicts);
   g_clear_object (&self->comments);
   g_clear_object (&self->approvals);
@@ -701,6 +708,8 @@ prd_hub_listen (PrdHub *self, GError **error)
     prd_hub_rest_comments_add (self->rest, self->comments, self->rooms, self->store);
   if (self->notifications != NULL)
     prd_hub_rest_activity_add (self->rest, PRD_NOTIFICATION_STORE (self->store));
+  if (self->manage != NULL)
+    prd_hub_rest_manage_add (self->rest, self->manage);
   prd_hub_rest_attach (self->rest, server);
   listener = g_object_new (
       PRD_TYPE_EIO_LISTENER, "server", server, "listen-backlog", config->listen_backlog,
@@ -887,6 +896,36 @@ on_operation_committed (PrdHubRoomRegistry *rooms,
                                            user_id, user_name);
 }
 
+/* A PRD was renamed, archived or unarchived: an open room learns it and
+ * tells its members. */
+static void
+on_prd_updated (PrdHubManage *manage,
+                const PrdStoreInfo *info,
+                JsonNode *payload,
+                gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  if (self->rooms == NULL)
+    return;
+  prd_hub_room_registry_set_info (self->rooms, info->id, info->title, info->archived_at != 0);
+  prd_hub_room_registry_emit (self->rooms, info->id, "prd-updated", payload);
+}
+
+/* A PRD was deleted: its room tells its members and closes. */
+static void
+on_prd_deleted (PrdHubManage *manage,
+                const char *prd_id,
+                const char *org,
+                JsonNode *payload,
+                gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  if (self->rooms != NULL)
+    prd_hub_room_registry_close (self->rooms, prd_id, "prd-deleted", payload);
+}
+
 static void
 on_creation_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -1001,6 +1040,7 @@ static const struct
   { prd_conflict_store_get_type, "conflicts" },
   { prd_version_store_get_type, "versions" },
   { prd_ai_job_store_get_type, "AI jobs" },
+  { prd_manage_store_get_type, "archived PRDs" },
 };
 
 /* A feature could not start: nothing of the store's half-built features
@@ -1013,6 +1053,9 @@ start_failed (GTask *task, GError *error, const char *feature)
   if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_prefix_error (&error, "%s cannot start: ", feature);
   g_clear_object (&self->versions);
+  if (self->manage != NULL)
+    g_signal_handlers_disconnect_by_data (self->manage, self);
+  g_clear_object (&self->manage);
   g_clear_object (&self->comments);
   g_clear_object (&self->approvals);
   g_clear_object (&self->notifications);
@@ -1137,6 +1180,11 @@ prd_hub_set_store_async (PrdHub *self,
   if (self->versions != NULL)
     g_signal_connect_object (self->versions, "version-created", G_CALLBACK (on_version_created),
                              self->notifications, 0);
+  self->manage = prd_hub_manage_new (
+      store, PRD_MANAGE_STORE (store),
+      self->versions != NULL ? prd_hub_versions_get_repo (self->versions) : NULL);
+  g_signal_connect (self->manage, "prd-updated", G_CALLBACK (on_prd_updated), self);
+  g_signal_connect (self->manage, "prd-deleted", G_CALLBACK (on_prd_deleted), self);
   self->approvals = prd_hub_approvals_new (self->rooms, store, PRD_APPROVAL_STORE (store));
   g_signal_connect_object (self->approvals, "notifications-recorded",
                            G_CALLBACK (on_notifications_recorded), self->notifications, 0);

@@ -47,4 +47,16 @@ void prd_git_repo_diff_async (PrdGitRepo *self,
                               gpointer user_data);
 char *prd_git_repo_diff_finish (PrdGitRepo *self, GAsyncResult *result, GError **error);
 
+void prd_git_repo_purge_async (PrdGitRepo *self,
+                               const char *prd_id,
+                               const char *message,
+                               const char *author_name,
+                               const char *author_email,
+                               gint64 time_usec,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data);
+gboolean
+prd_git_repo_purge_finish (PrdGitRepo *self, GAsyncResult *result, guint *out_tags, GError **error);
+
 G_END_DECLS
