@@ -12,6 +12,7 @@
  *   [rate-limit]               prd-hub-config-rate-limit.c (with [rate-limit.events])
  *   [collab]                   prd-hub-config-collab.c  (collaboration and rooms)
  *   [ai]                       prd-hub-config-ai.c      (the AI feature)
+ *   [metrics]                  prd-hub-config-metrics.c (GET /metrics)
  *
  * The descriptors live in small files beside this one rather than in the
  * features' own files because the configuration sits in the prd-auth
@@ -34,6 +35,7 @@
 
 #include "prd-hub-config-ai.h"
 #include "prd-hub-config-collab.h"
+#include "prd-hub-config-metrics.h"
 #include "prd-hub-config-rate-limit.h"
 #include "prd-hub-config-server.h"
 
@@ -41,9 +43,10 @@
 
 /* Every known group, in the order their cross-key checks run. */
 static const PrdHubConfigSection *const sections[] = {
-  &prd_hub_server_config_section, &prd_hub_engine_config_section,
-  &prd_hub_auth_config_section,   &prd_hub_collab_config_section,
-  &prd_hub_ai_config_section,     &prd_hub_rate_limit_config_section,
+  &prd_hub_server_config_section,  &prd_hub_engine_config_section,
+  &prd_hub_auth_config_section,    &prd_hub_collab_config_section,
+  &prd_hub_ai_config_section,      &prd_hub_rate_limit_config_section,
+  &prd_hub_metrics_config_section,
 };
 
 struct _PrdHubConfig
