@@ -940,6 +940,30 @@ prd_eio_server_get_n_sockets (PrdEioServer *self)
   return n;
 }
 
+/**
+ * prd_eio_server_get_n_sockets_on:
+ * @transport: `polling` or `websocket`
+ *
+ * Returns: how many open sessions use @transport now
+ */
+guint
+prd_eio_server_get_n_sockets_on (PrdEioServer *self, const char *transport)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint n = 0;
+
+  g_return_val_if_fail (PRD_IS_EIO_SERVER (self), 0);
+  g_return_val_if_fail (transport != NULL, 0);
+
+  g_hash_table_iter_init (&iter, self->sockets);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (prd_eio_socket_is_open (value) &&
+        g_strcmp0 (prd_eio_socket_get_transport_name (value), transport) == 0)
+      n++;
+  return n;
+}
+
 void
 prd_eio_server_close_all (PrdEioServer *self)
 {

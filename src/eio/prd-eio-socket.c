@@ -34,6 +34,7 @@
 
 #include "prd-eio-metered-stream.h"
 #include "prd-eio-private.h"
+#include "prd-metrics.h"
 
 #include "prd-eio-socket.h"
 
@@ -124,6 +125,9 @@ enum
 };
 
 static GParamSpec *properties[N_PROPS];
+
+/* (unowned): the registry's, set in class_init */
+static PrdMetric *slow_consumers_dropped;
 
 static void socket_close (PrdEioSocket *self, const char *reason, CloseMode mode);
 static void socket_flush (PrdEioSocket *self);
@@ -384,6 +388,7 @@ enqueue (PrdEioSocket *self, PrdEioPacket *packet)
       g_debug ("socket %s: write buffer overflow (%" G_GUINT64_FORMAT " bytes queued)", self->id,
                self->queued_bytes + self->inflight_bytes);
       self->ws_close_code = SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION;
+      prd_metric_inc (slow_consumers_dropped, NULL);
       socket_close (self, "write buffer overflow", CLOSE_ERROR);
       return FALSE;
     }
@@ -972,6 +977,10 @@ static void
 prd_eio_socket_class_init (PrdEioSocketClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  slow_consumers_dropped = prd_metric_counter (
+      "prdhub_slow_consumers_dropped_total",
+      "Sessions closed because more than [engine] max-write-buffer bytes waited for them.", NULL);
 
   object_class->dispose = prd_eio_socket_dispose;
   object_class->finalize = prd_eio_socket_finalize;

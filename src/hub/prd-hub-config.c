@@ -13,6 +13,7 @@
  *   [collab]                   prd-hub-config-collab.c  (collaboration and rooms)
  *   [ai]                       prd-hub-config-ai.c      (the AI feature)
  *   [log]                      prd-hub-config-log.c     (the program's log level)
+ *   [metrics]                  prd-hub-config-metrics.c (GET /metrics)
  *
  * The descriptors live in small files beside this one rather than in the
  * features' own files because the configuration sits in the prd-auth
@@ -36,6 +37,7 @@
 #include "prd-hub-config-ai.h"
 #include "prd-hub-config-collab.h"
 #include "prd-hub-config-log.h"
+#include "prd-hub-config-metrics.h"
 #include "prd-hub-config-rate-limit.h"
 #include "prd-hub-config-server.h"
 
@@ -46,7 +48,7 @@ static const PrdHubConfigSection *const sections[] = {
   &prd_hub_server_config_section, &prd_hub_engine_config_section,
   &prd_hub_auth_config_section,   &prd_hub_collab_config_section,
   &prd_hub_ai_config_section,     &prd_hub_rate_limit_config_section,
-  &prd_hub_log_config_section,
+  &prd_hub_log_config_section,    &prd_hub_metrics_config_section,
 };
 
 struct _PrdHubConfig

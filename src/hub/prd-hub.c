@@ -35,6 +35,7 @@
 #include "prd-hub-context.h"
 #include "prd-hub-creation.h"
 #include "prd-hub-manage.h"
+#include "prd-hub-metrics.h"
 #include "prd-hub-notifications.h"
 #include "prd-hub-rest-activity.h"
 #include "prd-hub-rest-comments.h"
@@ -72,6 +73,7 @@ struct _PrdHub
   PrdHubNotifications *notifications; /* (owned) (nullable): /notifications, activity */
   PrdHubConflicts *conflicts;         /* (owned) (nullable): conflict review */
   PrdHubAi *ai;                       /* (owned) (nullable): the /prds AI events, with a store */
+  PrdHubMetrics *metrics;             /* (owned): GET /metrics and what only the hub counts */
   GHashTable *sessions;               /* (owned) engine sockets alive, weakly referenced */
   GHashTable *requests;               /* (owned) SoupServerMessages being served, unowned */
   guint drain_timeout;                /* ms */
@@ -423,6 +425,7 @@ prd_hub_constructed (GObject *object)
 
   self->sio = prd_sio_server_new (self->engine);
   g_object_set (self->sio, "connect-timeout", engine->connect_timeout, NULL);
+  self->metrics = prd_hub_metrics_new (self->engine, self->auth, config);
 
   for (guint i = 0; i < rate_limits->limits->len; i++)
     {
@@ -485,6 +488,7 @@ prd_hub_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->rooms, self);
   g_clear_object (&self->rooms);
   g_clear_object (&self->store);
+  g_clear_object (&self->metrics);
   g_clear_object (&self->sio);
   g_clear_object (&self->engine);
   g_clear_object (&self->auth);
@@ -710,6 +714,7 @@ prd_hub_listen (PrdHub *self, GError **error)
     prd_hub_rest_activity_add (self->rest, PRD_NOTIFICATION_STORE (self->store));
   if (self->manage != NULL)
     prd_hub_rest_manage_add (self->rest, self->manage);
+  prd_hub_metrics_add_routes (self->metrics, self->rest);
   prd_hub_rest_attach (self->rest, server);
   listener = g_object_new (
       PRD_TYPE_EIO_LISTENER, "server", server, "listen-backlog", config->listen_backlog,
@@ -875,6 +880,36 @@ on_member_joined (PrdHubRoomRegistry *rooms,
     prd_hub_comments_member_joined (self->comments, room, joined);
   if (self->conflicts != NULL)
     prd_hub_conflicts_member_joined (self->conflicts, room, socket, user_id, joined);
+}
+
+/* The metrics show who is joined to which PRD. */
+static void
+on_member_joined_metrics (PrdHubRoomRegistry *rooms,
+                          PrdHubRoom *room,
+                          PrdSioSocket *socket,
+                          const char *user_id,
+                          JsonObject *joined,
+                          gpointer user_data)
+{
+  prd_hub_metrics_member_joined (PRD_HUB_METRICS (user_data), prd_hub_room_get_prd_id (room),
+                                 socket, user_id);
+}
+
+static void
+on_member_left_metrics (PrdHubRoomRegistry *rooms,
+                        PrdHubRoom *room,
+                        PrdSioSocket *socket,
+                        const char *user_id,
+                        gpointer user_data)
+{
+  prd_hub_metrics_member_left (PRD_HUB_METRICS (user_data), prd_hub_room_get_prd_id (room), socket);
+}
+
+/* … and the AI jobs by state. */
+static void
+on_job_changed_metrics (PrdHubAi *ai, PrdAiJob *job, gpointer user_data)
+{
+  prd_hub_metrics_job_changed (PRD_HUB_METRICS (user_data), job);
 }
 
 /* Conflict review compares every committed client operation with the
@@ -1081,6 +1116,8 @@ on_ai_started (GObject *source, GAsyncResult *result, gpointer user_data)
       start_failed (task, error, "AI help");
       return;
     }
+  g_signal_connect_object (self->ai, "job-changed", G_CALLBACK (on_job_changed_metrics),
+                           self->metrics, 0);
   self->starting = FALSE;
   g_task_return_boolean (task, TRUE);
 }
@@ -1168,6 +1205,10 @@ prd_hub_set_store_async (PrdHub *self,
                                            store, self->config);
   g_signal_connect (self->rooms, "member-joined", G_CALLBACK (on_member_joined), self);
   g_signal_connect (self->rooms, "operation-committed", G_CALLBACK (on_operation_committed), self);
+  g_signal_connect_object (self->rooms, "member-joined", G_CALLBACK (on_member_joined_metrics),
+                           self->metrics, 0);
+  g_signal_connect_object (self->rooms, "member-left", G_CALLBACK (on_member_left_metrics),
+                           self->metrics, 0);
   self->collab =
       prd_hub_collab_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->rooms);
   if (prd_hub_config_get_server (self->config)->data_dir != NULL)

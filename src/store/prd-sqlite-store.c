@@ -48,6 +48,7 @@
 
 #include "prd-autocleanups.h"
 #include "prd-error.h"
+#include "prd-metrics.h"
 #include "prd-sqlite-store-private.h"
 
 #define MAX_GROUP             4096
@@ -291,6 +292,9 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (PrdSqliteStore, prd_sqlite_store, G_TYPE_OBJECT,
   G_IMPLEMENT_INTERFACE (PRD_TYPE_VERSION_STORE, prd_sqlite_store_version_store_iface_init)
   G_IMPLEMENT_INTERFACE (PRD_TYPE_MANAGE_STORE, prd_sqlite_store_manage_store_iface_init))
 /* clang-format on */
+
+/* (unowned): the registry's, set in class_init; observed by the worker. */
+static PrdMetric *commit_duration;
 
 static gboolean
 request_is_write (const Request *r)
@@ -1235,8 +1239,16 @@ worker_end_transaction (Worker *w, GPtrArray *done, GError *txn_error)
         wrote = TRUE;
     }
 
-  if (error == NULL && !worker_exec (w, "COMMIT", &error))
-    g_prefix_error (&error, "The transaction was not committed: ");
+  if (error == NULL)
+    {
+      gint64 start = g_get_monotonic_time ();
+
+      if (!worker_exec (w, "COMMIT", &error))
+        g_prefix_error (&error, "The transaction was not committed: ");
+      else if (wrote)
+        prd_metric_observe (commit_duration,
+                            (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
+    }
 
   if (error != NULL)
     {
@@ -1431,6 +1443,9 @@ prd_sqlite_store_class_init (PrdSqliteStoreClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  commit_duration = prd_metric_histogram (
+      "prdhub_sqlite_commit_duration_seconds",
+      "Time SQLite took to COMMIT a group of writes (the fsync an acknowledged edit waits for).");
   object_class->dispose = prd_sqlite_store_dispose;
   object_class->finalize = prd_sqlite_store_finalize;
 }
