@@ -41,6 +41,7 @@ static const char *const protocol_codes[PRD_ERROR_N_CODES] = {
   [PRD_ERROR_SECRET_STORE] = "SECRET_STORE_ERROR",
   [PRD_ERROR_INTERRUPTED] = "INTERRUPTED",
   [PRD_ERROR_OPERATION_ID_REUSED] = "OPERATION_ID_REUSED",
+  [PRD_ERROR_TOKEN_REVOKED] = "TOKEN_REVOKED",
 };
 
 /* D-Bus names are the protocol codes in CamelCase:

@@ -8,6 +8,7 @@
 #include "prd-comment-store.h"
 #include "prd-conflict-store.h"
 #include "prd-notification-store.h"
+#include "prd-revocation-store.h"
 #include "prd-sqlite-store.h"
 #include "prd-version-store.h"
 
@@ -102,5 +103,6 @@ void prd_sqlite_store_comment_store_iface_init (PrdCommentStoreInterface *iface)
 void prd_sqlite_store_conflict_store_iface_init (PrdConflictStoreInterface *iface);
 void prd_sqlite_store_notification_store_iface_init (PrdNotificationStoreInterface *iface);
 void prd_sqlite_store_version_store_iface_init (PrdVersionStoreInterface *iface);
+void prd_sqlite_store_revocation_store_iface_init (PrdRevocationStoreInterface *iface);
 
 G_END_DECLS

@@ -194,6 +194,13 @@ static const char *const migrations[] = {
   "  parties TEXT NOT NULL"
   ");"
   "CREATE INDEX conflicts_by_prd ON conflicts (prd_id);",
+  /* Token revocations (prd-sqlite-store-revocations.c): one row per user */
+  "CREATE TABLE token_revocations ("
+  "  org TEXT NOT NULL,"
+  "  user_id TEXT NOT NULL,"
+  "  revoked_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (org, user_id)"
+  ");",
 };
 
 typedef enum
@@ -285,7 +292,9 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (PrdSqliteStore, prd_sqlite_store, G_TYPE_OBJECT,
                          prd_sqlite_store_notification_store_iface_init)
   G_IMPLEMENT_INTERFACE (PRD_TYPE_CONFLICT_STORE, prd_sqlite_store_conflict_store_iface_init)
   G_IMPLEMENT_INTERFACE (PRD_TYPE_AI_JOB_STORE, prd_sqlite_store_ai_job_store_iface_init)
-  G_IMPLEMENT_INTERFACE (PRD_TYPE_VERSION_STORE, prd_sqlite_store_version_store_iface_init))
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_VERSION_STORE, prd_sqlite_store_version_store_iface_init)
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_REVOCATION_STORE,
+                         prd_sqlite_store_revocation_store_iface_init))
 /* clang-format on */
 
 static gboolean
