@@ -122,6 +122,7 @@ status_for (const GError *error)
         return SOUP_STATUS_BAD_REQUEST;
       case PRD_ERROR_AUTHENTICATION_FAILED:
       case PRD_ERROR_TOKEN_EXPIRED:
+      case PRD_ERROR_TOKEN_REVOKED:
         return SOUP_STATUS_UNAUTHORIZED;
       case PRD_ERROR_FORBIDDEN:
         return SOUP_STATUS_FORBIDDEN;

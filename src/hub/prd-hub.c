@@ -47,11 +47,11 @@
 #include "prd-hub-versions.h"
 #include "prd-hub-conflicts.h"
 #include "prd-hub-secret.h"
+#include "prd-hub-tokens.h"
 #include "prd-notification-store.h"
 
 #include "prd-hub.h"
 
-#define EXPIRY_KEY  "prd-hub-token-expiry"
 #define ENGINE_PATH "/socket.io"
 
 struct _PrdHub
@@ -60,6 +60,7 @@ struct _PrdHub
 
   PrdHubConfig *config;               /* (owned) */
   PrdAuth *auth;                      /* (owned) */
+  PrdHubTokens *tokens;               /* (owned): token expiry, refresh and revocation */
   PrdEioServer *engine;               /* (owned) */
   PrdSioServer *sio;                  /* (owned) */
   SoupServer *server;                 /* (owned) (nullable) until listening */
@@ -117,45 +118,6 @@ static const char *const namespaces[] = {
 
 G_DEFINE_FINAL_TYPE (PrdHub, prd_hub, G_TYPE_OBJECT)
 
-static void
-destroy_source (gpointer source)
-{
-  g_source_destroy (source);
-  g_source_unref (source);
-}
-
-/* A connection lives no longer than the token that opened it: the client is
- * told why and disconnected from the namespace, and must come back with a
- * fresh token. */
-static gboolean
-on_token_expired (gpointer user_data)
-{
-  PrdSioSocket *socket = user_data;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (JsonNode) payload = NULL;
-
-  g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED, "Token expired");
-  payload = prd_hub_error_to_json (error);
-  g_debug ("%s: token expired, disconnecting", prd_sio_socket_get_id (socket));
-  prd_sio_socket_emit_one (socket, "error", payload);
-  prd_sio_socket_disconnect (socket);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-watch_expiry (PrdSioSocket *socket, gint64 exp)
-{
-  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
-  guint delay = (guint) CLAMP (exp - now, 0, (gint64) G_MAXUINT / 1000);
-  GSource *source = g_timeout_source_new (delay * 1000);
-
-  /* The source dies with the socket, so the callback never sees a freed one. */
-  g_source_set_callback (source, on_token_expired, socket, NULL);
-  g_source_set_name (source, "[prdhub] token expiry");
-  g_source_attach (source, NULL);
-  g_object_set_data_full (G_OBJECT (socket), EXPIRY_KEY, source, destroy_source);
-}
-
 static gboolean
 hub_connect (PrdSioNamespace *nsp,
              PrdSioSocket *socket,
@@ -190,9 +152,10 @@ hub_connect (PrdSioNamespace *nsp,
               prd_sio_namespace_get_name (nsp), prd_sio_socket_get_remote_address (socket),
               prd_sio_socket_get_transport_name (socket), prd_error_get_protocol_code (error));
       g_debug ("Refused a connection to %s: %s", prd_sio_namespace_get_name (nsp), error->message);
-      *error_message = g_strdup (g_error_matches (error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED)
-                                     ? "Token expired"
-                                     : "Authentication failed");
+      *error_message = g_strdup (
+          g_error_matches (error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED)   ? "Token expired"
+          : g_error_matches (error, PRD_ERROR, PRD_ERROR_TOKEN_REVOKED) ? "Token revoked"
+                                                                        : "Authentication failed");
       *error_data = prd_hub_error_to_json (error);
       return FALSE;
     }
@@ -201,8 +164,8 @@ hub_connect (PrdSioNamespace *nsp,
           prd_sio_namespace_get_name (nsp), prd_sio_socket_get_remote_address (socket),
           prd_sio_socket_get_transport_name (socket), identity->user_id, identity->org,
           prd_role_to_string (identity->role), prd_sio_socket_get_id (socket));
-  watch_expiry (socket, identity->exp);
   prd_hub_socket_set_identity (socket, identity);
+  prd_hub_tokens_watch (self->tokens, socket);
   return TRUE;
 }
 
@@ -438,12 +401,15 @@ prd_hub_constructed (GObject *object)
   while (g_hash_table_iter_next (&iter, &event, &event_class))
     prd_sio_server_set_event_class (self->sio, event, event_class);
 
+  self->tokens =
+      prd_hub_tokens_new (self->auth, prd_hub_config_get_auth (config)->revocation_check_interval);
   for (guint i = 0; i < G_N_ELEMENTS (namespaces); i++)
     {
       PrdSioNamespace *nsp = prd_sio_server_of (self->sio, namespaces[i]);
 
       prd_sio_namespace_set_connect_func (nsp, hub_connect, self, NULL);
       prd_sio_namespace_on (nsp, "ping", on_ping, self);
+      prd_hub_tokens_add_namespace (self->tokens, nsp);
     }
 }
 
@@ -483,6 +449,7 @@ prd_hub_dispose (GObject *object)
   g_clear_object (&self->approvals);
   g_clear_object (&self->notifications);
   g_clear_object (&self->ai);
+  g_clear_object (&self->tokens);
   g_clear_object (&self->collab);
   if (self->rooms != NULL)
     g_signal_handlers_disconnect_by_data (self->rooms, self);
@@ -1076,6 +1043,7 @@ static const struct
   { prd_version_store_get_type, "versions" },
   { prd_ai_job_store_get_type, "AI jobs" },
   { prd_manage_store_get_type, "archived PRDs" },
+  { prd_revocation_store_get_type, "token revocations" },
 };
 
 /* A feature could not start: nothing of the store's half-built features
@@ -1201,6 +1169,7 @@ prd_hub_set_store_async (PrdHub *self,
 
   self->starting = TRUE;
   self->store = g_object_ref (store);
+  prd_hub_tokens_set_store (self->tokens, PRD_REVOCATION_STORE (store));
   self->rooms = prd_hub_room_registry_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS),
                                            store, self->config);
   g_signal_connect (self->rooms, "member-joined", G_CALLBACK (on_member_joined), self);

@@ -46,6 +46,7 @@
 #include "prd-hub-secret.h"
 #include "prd-hub.h"
 #include "prd-log.h"
+#include "prd-revocation-store.h"
 #include "prd-secret-store.h"
 #include "prd-sqlite-store.h"
 #include "prd-time.h"
@@ -518,6 +519,66 @@ cmd_serve (int argc, char **argv)
   return 0;
 }
 
+/* prdhub token revoke: recorded in the store; a running hub reads it within
+ * [auth] revocation-check-interval and disconnects the user's sessions. */
+static int
+cmd_token_revoke (int argc, char **argv)
+{
+  g_autofree char *user = NULL;
+  g_autofree char *org = NULL;
+  g_autofree char *data_dir = NULL;
+  g_autofree char *config_file = NULL;
+  const GOptionEntry entries[] = {
+    { "user", 'u', 0, G_OPTION_ARG_STRING, &user, "User id (the sub claim), required", "ID" },
+    { "org", 'o', 0, G_OPTION_ARG_STRING, &org, "Organization id (default \"default\")", "ORG" },
+    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Data folder of the hub", "DIR" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file of the hub",
+      "FILE" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new (
+      "- revoke every token of a user issued until now (open connections included)");
+  g_autoptr (PrdHubConfig) config = NULL;
+  g_autoptr (PrdStore) store = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *when = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  gboolean ok;
+
+  int status;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if ((status = parse_command_line (context, "token", &argc, &argv)) >= 0)
+    return status;
+  if (help_requested)
+    return print_help (context, "prdhub token revoke");
+  if (argc > 1)
+    return usage_error ("token", "unexpected argument \"%s\"", argv[1]);
+  if (user == NULL || *user == '\0')
+    return usage_error ("token", "token revoke needs --user");
+  config = load_existing_hub_config (config_file, data_dir, &error);
+  if (config == NULL)
+    return fail (error);
+  store = open_store (config, &error);
+  if (store == NULL)
+    return fail (error);
+  prd_revocation_store_revoke_async (PRD_REVOCATION_STORE (store), org != NULL ? org : "default",
+                                     user, now, NULL, store_result, &result);
+  wait_for (&result);
+  ok = prd_revocation_store_revoke_finish (PRD_REVOCATION_STORE (store), result, &error);
+  close_store (store);
+  if (!ok)
+    return fail (error);
+  when = prd_time_format (now * G_USEC_PER_SEC);
+  printf ("Revoked the tokens of %s (organization %s) issued until %s; a running hub "
+          "disconnects their sessions within %u s\n",
+          user, org != NULL ? org : "default", when,
+          prd_hub_config_get_auth (config)->revocation_check_interval);
+  fflush (stdout);
+  return 0;
+}
+
 static int
 cmd_token (int argc, char **argv)
 {
@@ -555,6 +616,11 @@ cmd_token (int argc, char **argv)
 
   int status;
 
+  if (argc > 1 && g_str_equal (argv[1], "revoke"))
+    {
+      argv[1] = argv[0];
+      return cmd_token_revoke (argc - 1, argv + 1);
+    }
   g_option_context_add_main_entries (context, entries, NULL);
   if ((status = parse_command_line (context, "token", &argc, &argv)) >= 0)
     return status;

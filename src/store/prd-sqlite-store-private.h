@@ -9,6 +9,7 @@
 #include "prd-conflict-store.h"
 #include "prd-manage-store.h"
 #include "prd-notification-store.h"
+#include "prd-revocation-store.h"
 #include "prd-sqlite-store.h"
 #include "prd-version-store.h"
 
@@ -107,5 +108,6 @@ void prd_sqlite_store_conflict_store_iface_init (PrdConflictStoreInterface *ifac
 void prd_sqlite_store_notification_store_iface_init (PrdNotificationStoreInterface *iface);
 void prd_sqlite_store_version_store_iface_init (PrdVersionStoreInterface *iface);
 void prd_sqlite_store_manage_store_iface_init (PrdManageStoreInterface *iface);
+void prd_sqlite_store_revocation_store_iface_init (PrdRevocationStoreInterface *iface);
 
 G_END_DECLS

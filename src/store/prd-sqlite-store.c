@@ -198,6 +198,13 @@ static const char *const migrations[] = {
   /* Managing PRDs (prd-sqlite-store-manage.c): when a PRD was archived,
    * 0 while it is not. */
   "ALTER TABLE prds ADD COLUMN archived_at INTEGER NOT NULL DEFAULT 0;",
+  /* Token revocations (prd-sqlite-store-revocations.c): one row per user */
+  "CREATE TABLE token_revocations ("
+  "  org TEXT NOT NULL,"
+  "  user_id TEXT NOT NULL,"
+  "  revoked_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (org, user_id)"
+  ");",
 };
 
 typedef enum
@@ -280,6 +287,9 @@ static void prd_sqlite_store_iface_init (PrdStoreInterface *iface);
 /* Besides PrdStore, one interface per concern; each is implemented in a
  * file of its own (prd-sqlite-store-<concern>.c, see
  * prd-sqlite-store-private.h). */
+/* (unowned): the registry's, set in class_init; observed by the worker. */
+static PrdMetric *commit_duration;
+
 /* clang-format off */
 G_DEFINE_FINAL_TYPE_WITH_CODE (PrdSqliteStore, prd_sqlite_store, G_TYPE_OBJECT,
   G_IMPLEMENT_INTERFACE (PRD_TYPE_STORE, prd_sqlite_store_iface_init)
@@ -290,11 +300,10 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (PrdSqliteStore, prd_sqlite_store, G_TYPE_OBJECT,
   G_IMPLEMENT_INTERFACE (PRD_TYPE_CONFLICT_STORE, prd_sqlite_store_conflict_store_iface_init)
   G_IMPLEMENT_INTERFACE (PRD_TYPE_AI_JOB_STORE, prd_sqlite_store_ai_job_store_iface_init)
   G_IMPLEMENT_INTERFACE (PRD_TYPE_VERSION_STORE, prd_sqlite_store_version_store_iface_init)
-  G_IMPLEMENT_INTERFACE (PRD_TYPE_MANAGE_STORE, prd_sqlite_store_manage_store_iface_init))
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_MANAGE_STORE, prd_sqlite_store_manage_store_iface_init)
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_REVOCATION_STORE,
+                         prd_sqlite_store_revocation_store_iface_init))
 /* clang-format on */
-
-/* (unowned): the registry's, set in class_init; observed by the worker. */
-static PrdMetric *commit_duration;
 
 static gboolean
 request_is_write (const Request *r)

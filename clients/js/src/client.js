@@ -288,9 +288,15 @@ export class PrdClient extends Emitter {
     let pending = this._queue;
     const queue = [];
     if (pending.length > 0 && oldSite !== null) {
-      // Operations the hub already has (sent, ack lost) are done; an id the
-      // hub knows with other content was reused by someone else.
-      pending = pending.filter((e) => !hub.hasSameOp(e.op));
+      // Operations the hub already has (sent, ack lost) are done: they are a
+      // prefix of the queue, and only an operation that was sent can be one.
+      // The rest stay in their order, even when the hub holds an identical
+      // operation under the same id: that one was made by whoever reused the
+      // site (SITE_CONFLICT), and skipping ours would lose an edit and
+      // misplace every later edit anchored to its characters.
+      let done = 0;
+      while (done < pending.length && pending[done].everSent && hub.hasSameOp(pending[done].op)) done++;
+      pending = pending.slice(done);
       if (newSite === oldSite) {
         try {
           for (const e of pending) {
