@@ -15,8 +15,10 @@
  * engine session still delivers what it had queued (a long-polling client
  * collects it with its next GET), and soup_server_disconnect() would cut
  * responses still being written; so the hub keeps listening until every
- * session is gone and every response is written, or the drain timeout has
- * passed, and only then emits "stopped".
+ * session is gone and every request it has read is answered, or the drain
+ * timeout has passed, and only then emits "stopped". Connections with no
+ * request being answered (kept alive between two requests, or still sending
+ * a request) hold nothing back: soup_server_disconnect() closes them.
  */
 #define G_LOG_DOMAIN "prd-hub"
 
@@ -76,7 +78,7 @@ struct _PrdHub
   PrdHubAi *ai;                       /* (owned) (nullable): the /prds AI events, with a store */
   PrdHubMetrics *metrics;             /* (owned): GET /metrics and what only the hub counts */
   GHashTable *sessions;               /* (owned) engine sockets alive, weakly referenced */
-  GHashTable *requests;               /* (owned) SoupServerMessages being served, unowned */
+  GHashTable *requests;               /* (owned) SoupServerMessages read and being answered */
   guint drain_timeout;                /* ms */
 
   /* (owned) (nullable): create-version and its REST routes, with a data folder */
@@ -332,12 +334,22 @@ on_request_got_headers (SoupServerMessage *msg, gpointer user_data)
   prd_hub_rest_check_headers (self->rest, msg);
 }
 
+/* Read in full: from now on it is being answered, and a stop waits for the
+ * answer (a long-poll GET held until there is something to send included). */
+static void
+on_request_got_body (SoupServerMessage *msg, gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  g_hash_table_add (self->requests, msg);
+}
+
 static void
 on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
   PrdHub *self = user_data;
 
-  g_hash_table_add (self->requests, msg);
+  g_signal_connect_object (msg, "got-body", G_CALLBACK (on_request_got_body), self, 0);
   g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_request_wrote_informational),
                            self, 0);
   g_signal_connect_object (msg, "disconnected", G_CALLBACK (on_request_disconnected), self, 0);
