@@ -5,7 +5,8 @@
  * imports, exports and lists PRDs in the hub's data folder (the same SQLite
  * database a running hub uses: WAL lets both work at once); `secret` sets,
  * deletes and lists the hub's credentials in its secret store; `discover` lists
- * the hubs announced on the LAN.
+ * the hubs announced on the LAN; `backup` and `restore` (prd-cli-backup.c)
+ * copy a data folder and put a copy back.
  *
  * Logs go to stderr (or the journal) so that stdout carries only what
  * scripts read: the one "prdhub listening on URL" line, or the token.
@@ -25,6 +26,7 @@
 
 #include <glib-unix.h>
 
+#include "prd-cli-backup.h"
 #include "prd-error.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-ai.h"
@@ -914,8 +916,12 @@ main (int argc, char *argv[])
         return cmd_secret (argc - 1, argv + 1);
       if (g_str_equal (command, "discover"))
         return cmd_discover (argc - 1, argv + 1);
+      if (g_str_equal (command, "backup"))
+        return prd_cli_backup (argc - 1, argv + 1);
+      if (g_str_equal (command, "restore"))
+        return prd_cli_restore (argc - 1, argv + 1);
       g_printerr ("prdhub: unknown command \"%s\" (commands: serve, token, prd, secret, "
-                  "discover)\n",
+                  "discover, backup, restore)\n",
                   command);
       return 1;
     }

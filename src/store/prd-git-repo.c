@@ -504,3 +504,55 @@ prd_git_repo_diff_finish (PrdGitRepo *self, GAsyncResult *result, GError **error
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_remote, git_remote_free)
+
+/**
+ * prd_git_repo_copy:
+ * @source: a bare repository (a running hub may be committing to it)
+ * @dest: a folder that does not exist yet; becomes a bare repository
+ *
+ * Copies every ref of @source (branches and tags) with the objects they
+ * reach into a new bare repository, through libgit2's local fetch: the
+ * refs are read once, so the copy is a consistent state of @source even
+ * while versions are being created (a commit is written before the refs
+ * that name it). HEAD names the same branch as in @source. Blocks.
+ */
+gboolean
+prd_git_repo_copy (const char *source, const char *dest, GError **error)
+{
+  static GOnce once = G_ONCE_INIT;
+  git_repository_init_options options = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+  git_fetch_options fetch = GIT_FETCH_OPTIONS_INIT;
+  g_autoptr (git_repository) from = NULL;
+  g_autoptr (git_repository) to = NULL;
+  g_autoptr (git_remote) remote = NULL;
+  g_autoptr (git_reference) head = NULL;
+  char *refspec = (char *) "+refs/*:refs/*";
+  git_strarray refspecs = { &refspec, 1 };
+  const char *head_target = PRD_GIT_BRANCH;
+  int rc;
+
+  g_return_val_if_fail (source != NULL, FALSE);
+  g_return_val_if_fail (dest != NULL, FALSE);
+
+  g_once (&once, init_libgit2, NULL);
+  if ((rc = git_repository_open_bare (&from, source)) != 0)
+    return set_git_error (rc, "Cannot open the versions repository", error);
+  if (git_reference_lookup (&head, from, "HEAD") == 0 &&
+      git_reference_type (head) == GIT_REFERENCE_SYMBOLIC)
+    head_target = git_reference_symbolic_target (head);
+
+  options.flags =
+      GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
+  options.mode = GIT_REPOSITORY_INIT_SHARED_UMASK;
+  options.description = "prdhub: versions of the PRDs";
+  if ((rc = git_repository_init_ext (&to, dest, &options)) != 0)
+    return set_git_error (rc, "Cannot create the copy of the versions repository", error);
+  if ((rc = git_remote_create_anonymous (&remote, to, source)) != 0 ||
+      (rc = git_remote_fetch (remote, &refspecs, &fetch, NULL)) != 0)
+    return set_git_error (rc, "Cannot copy the versions repository", error);
+  if ((rc = git_repository_set_head (to, head_target)) != 0)
+    return set_git_error (rc, "Cannot set HEAD of the copy", error);
+  return TRUE;
+}
