@@ -22,7 +22,8 @@
  * Restore copies the same way (the database through the backup API again,
  * checked with `PRAGMA quick_check`) into a temporary folder inside the data
  * folder, then swaps the hub's files. A data folder that holds anything is
- * left alone unless --force is given. The hub must be stopped first.
+ * left alone unless --force is given, and one whose database a running hub
+ * has open is refused.
  */
 #define G_LOG_DOMAIN "prd-cli-backup"
 
@@ -493,6 +494,12 @@ do_restore (const char *src, const char *data_dir, gboolean force)
                   data_dir);
       return 1;
     }
+  {
+    g_autofree char *db = g_build_filename (data_dir, STORE_FILE, NULL);
+
+    if (!prd_sqlite_store_check_unused (db, &error))
+      return fail (error);
+  }
   if (g_mkdir_with_parents (data_dir, 0700) != 0)
     {
       set_errno_error (&error, errno, "Cannot create the data folder", data_dir);

@@ -2024,3 +2024,38 @@ prd_sqlite_store_copy_file (const char *source, const char *dest, GError **error
     }
   return TRUE;
 }
+
+/**
+ * prd_sqlite_store_check_unused:
+ * @path: a database file that is about to be replaced
+ *
+ * Checks that no process has @path open, by taking and releasing an
+ * exclusive lock: a running hub keeps its database open (in WAL mode every
+ * connection holds a shared lock), so it is refused. A file that does not
+ * exist, or that is not a database at all, is not in use.
+ *
+ * Returns: %FALSE with %PRD_ERROR_STORAGE when another process uses @path
+ */
+gboolean
+prd_sqlite_store_check_unused (const char *path, GError **error)
+{
+  g_autoptr (sqlite3) db = NULL;
+  int rc;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    return TRUE;
+  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+    return TRUE;
+  sqlite3_busy_timeout (db, 1000);
+  rc = sqlite3_exec (db, "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; ROLLBACK", NULL, NULL,
+                     NULL);
+  if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE,
+                   "%s is in use (is a hub running on this data folder?); stop it first", path);
+      return FALSE;
+    }
+  return TRUE;
+}

@@ -172,6 +172,13 @@ test('a backup under load, restored into a new folder, has every edit acknowledg
         assert.match(list.stdout, /^backup-probe$/m);
       }
 
+      // Not over a running hub, even with --force.
+      const over = prdhub(['restore', dest, '--data-dir', target, '--force']);
+      assert.equal(over.status, 1);
+      assert.match(over.stderr, /in use.*stop it first/);
+      const still = await rest(restored, 'GET', `/api/prds/${prdId}`, { tok: adminToken });
+      assert.equal(still.json.content, got.json.content);
+
       // A stopped hub's folder backs up and restores the same way.
       const final = got.json.content;
       for (const s of sockets) s.close();
