@@ -17,19 +17,26 @@ import {
 import { request, join, bump, user, rest, PRDS } from './collab-helpers.js';
 
 const CONFIG = '[rate-limit]\ndefault = 1000000/1\ncollab = 1000000/1\n';
+// No session bus: the secrets go to the owner-only files a backup copies
+// (and GLib does not try to autolaunch a bus).
+const NO_BUS = { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/prdhub-e2e-bus' };
+// No PRDHUB_JWT_SECRET: the hub keeps its secret in <data-dir>/jwt-secret.
+const HUB_ENV = { ...NO_BUS, PRDHUB_JWT_SECRET: undefined };
 const CLIENTS = 4;
 
 function prdhub(args, env = {}) {
   return spawnSync(PRDHUB_BIN, args, {
     encoding: 'utf8',
     timeout: START_TIMEOUT_MS * 4,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...NO_BUS, ...env },
   });
 }
 
 function prdhubAsync(args) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(PRDHUB_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(PRDHUB_BIN, args, {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...NO_BUS },
+    });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (d) => { stdout += d; });
@@ -59,8 +66,7 @@ function listing(dir) {
 test('a backup under load, restored into a new folder, has every edit acknowledged before it',
   async () => {
     const work = tmpDir('prdhub-e2e-backup-');
-    // No PRDHUB_JWT_SECRET: the hub keeps its secret in <data-dir>/jwt-secret.
-    const hub = await startHub({ config: CONFIG, env: { PRDHUB_JWT_SECRET: undefined } });
+    const hub = await startHub({ config: CONFIG, env: HUB_ENV });
     let restored;
     const sockets = [];
     try {
@@ -81,12 +87,14 @@ test('a backup under load, restored into a new folder, has every edit acknowledg
       });
       assert.equal(version.ok, true, JSON.stringify(version));
 
-      // A secret in the file store, when the file store is what this
-      // machine uses (no Secret Service on the session bus).
+      // A secret in the file store.
       const set = spawnSync(PRDHUB_BIN, ['secret', 'set', 'backup-probe', '--data-dir', hub.dataDir],
-        { input: 'probe-value\n', encoding: 'utf8', timeout: START_TIMEOUT_MS });
+        {
+          input: 'probe-value\n', encoding: 'utf8', timeout: START_TIMEOUT_MS,
+          env: { ...process.env, ...NO_BUS },
+        });
       assert.equal(set.status, 0, set.stderr);
-      const fileSecrets = fs.existsSync(path.join(hub.dataDir, 'secrets'));
+      assert.ok(fs.existsSync(path.join(hub.dataDir, 'secrets')));
 
       // Editors type as fast as their acks come back, each its own tokens.
       const acked = [];
@@ -131,10 +139,9 @@ test('a backup under load, restored into a new folder, has every edit acknowledg
       await Promise.all(loops);
       assert.equal(backup.status, 0, backup.stderr);
       assert.match(backup.stdout, /^Backed up .* to .*backup \(prdhub\.db, versions\.git/);
-      const expected = ['prdhub-backup.ini', 'prdhub.db', 'versions.git', 'jwt-secret'];
-      if (fileSecrets) expected.push('secrets');
+      const expected = ['prdhub-backup.ini', 'prdhub.db', 'versions.git', 'jwt-secret', 'secrets'];
       assert.deepEqual(listing(dest), expected.sort());
-      for (const f of ['jwt-secret', ...(fileSecrets ? ['secrets'] : [])])
+      for (const f of ['jwt-secret', 'secrets'])
         assert.equal(fs.statSync(path.join(dest, f)).mode & 0o077, 0, `${f} stays owner-only`);
       assert.deepEqual(fs.readdirSync(work), ['backup'], 'no partial folder is left');
 
@@ -148,7 +155,7 @@ test('a backup under load, restored into a new folder, has every edit acknowledg
       assert.equal(fs.statSync(target).mode & 0o077, 0, 'the data folder is owner-only');
 
       restored = await startHub({
-        config: CONFIG, env: { PRDHUB_JWT_SECRET: undefined }, args: ['--data-dir', target],
+        config: CONFIG, env: HUB_ENV, args: ['--data-dir', target],
       });
       const got = await rest(restored, 'GET', `/api/prds/${prdId}`, { tok: adminToken });
       assert.equal(got.status, 200, got.text);
@@ -166,11 +173,9 @@ test('a backup under load, restored into a new folder, has every edit acknowledg
         `/api/prds/${prdId}/versions/${version.version.version}`, { tok: adminToken });
       assert.equal(text.status, 200, text.text);
       assert.ok(text.text.includes('# Backed up'));
-      if (fileSecrets) {
-        const list = prdhub(['secret', 'list', '--data-dir', target]);
-        assert.equal(list.status, 0, list.stderr);
-        assert.match(list.stdout, /^backup-probe$/m);
-      }
+      const list = prdhub(['secret', 'list', '--data-dir', target]);
+      assert.equal(list.status, 0, list.stderr);
+      assert.match(list.stdout, /^backup-probe$/m);
 
       // Not over a running hub, even with --force.
       const over = prdhub(['restore', dest, '--data-dir', target, '--force']);
@@ -190,7 +195,7 @@ test('a backup under load, restored into a new folder, has every edit acknowledg
       const target2 = path.join(work, 'restored-2');
       assert.equal(prdhub(['restore', dest2, '--data-dir', target2]).status, 0);
       restored = await startHub({
-        config: CONFIG, env: { PRDHUB_JWT_SECRET: undefined }, args: ['--data-dir', target2],
+        config: CONFIG, env: HUB_ENV, args: ['--data-dir', target2],
       });
       const again = await rest(restored, 'GET', `/api/prds/${prdId}`, { tok: adminToken });
       assert.equal(again.status, 200, again.text);
