@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -278,6 +279,17 @@ find_data_dir (const char *config_file, const char *data_dir, GError **error)
   return g_strdup (prd_hub_config_get_server (config)->data_dir);
 }
 
+/* `backup/` names the same folder as `backup`. */
+static char *
+without_trailing_slashes (const char *path)
+{
+  gsize len = strlen (path);
+
+  while (len > 1 && path[len - 1] == '/')
+    len--;
+  return g_strndup (path, len);
+}
+
 static int
 fail (GError *error)
 {
@@ -404,7 +416,11 @@ prd_cli_backup (int argc, char **argv)
   dir = find_data_dir (config_file, data_dir, &error);
   if (dir == NULL)
     return fail (error);
-  return do_backup (dir, argv[1]);
+  {
+    g_autofree char *dest = without_trailing_slashes (argv[1]);
+
+    return do_backup (dir, dest);
+  }
 }
 
 /* Reads and checks SRC/prdhub-backup.ini. */

@@ -245,7 +245,7 @@ test('backup and restore refuse what they must, and change nothing then', async 
     assert.deepEqual(listing(full), ['keep']);
     const emptyDest = path.join(work, 'empty-dest');
     fs.mkdirSync(emptyDest);
-    assert.equal(prdhub(['backup', emptyDest, '--data-dir', data]).status, 0);
+    assert.equal(prdhub(['backup', `${emptyDest}/`, '--data-dir', data]).status, 0);
     assert.ok(listing(emptyDest).includes('prdhub.db'));
     // Nothing half-done is left beside it after any of this.
     assert.deepEqual(fs.readdirSync(work).filter((f) => f.includes('partial')), []);
