@@ -5,7 +5,8 @@
  * imports, exports and lists PRDs in the hub's data folder (the same SQLite
  * database a running hub uses: WAL lets both work at once); `secret` sets,
  * deletes and lists the hub's credentials in its secret store; `discover` lists
- * the hubs announced on the LAN.
+ * the hubs announced on the LAN; `backup` and `restore` (prd-cli-backup.c)
+ * copy a data folder and put a copy back.
  *
  * Logs go to stderr (or the journal) so that stdout carries only what
  * scripts read: the one "prdhub listening on URL" line, or the token.
@@ -35,6 +36,7 @@
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 
+#include "prd-cli-backup.h"
 #include "prd-error.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-ai.h"
@@ -1159,6 +1161,8 @@ static const Command commands[] = {
   { "prd", cmd_prd, "create, import, export and list PRDs" },
   { "secret", cmd_secret, "set, delete and list the hub's secrets" },
   { "discover", cmd_discover, "list the hubs announced on the LAN" },
+  { "backup", prd_cli_backup, "copy a consistent snapshot of a hub's data folder" },
+  { "restore", prd_cli_restore, "restore a backup into a data folder" },
 };
 
 static const Command *

@@ -15,6 +15,7 @@ gboolean prd_git_validate_version (const char *version, GError **error);
 char *prd_git_tag_name (const char *prd_id, const char *version);
 
 PrdGitRepo *prd_git_repo_new (const char *path);
+gboolean prd_git_repo_copy (const char *source, const char *dest, GError **error);
 const char *prd_git_repo_get_path (PrdGitRepo *self);
 
 void prd_git_repo_commit_async (PrdGitRepo *self,

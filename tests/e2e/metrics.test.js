@@ -9,7 +9,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHub, token, connect, once } from './helpers/hub.js';
-import { client, user, request, createPrd, join, bump } from './collab-helpers.js';
+import { client, user, request, createPrd, join, bump, recorder, until } from './collab-helpers.js';
+import { startAiServer, startAiHub } from './ai-helpers.js';
 
 // ---- a strict parser of the text format -------------------------------------
 
@@ -381,3 +382,36 @@ test('a bad [metrics] setting stops the hub from starting', async () => {
   }
 });
 
+
+test('AI jobs by state: queued and streaming now, and how they ended', async () => {
+  const ai = await startAiServer();
+  const aiHub = await startAiHub(ai, { extra: 'concurrency=1\n' });
+  try {
+    const prdId = await createPrd(aiHub, 'AI metrics', 'Start.\n');
+    const a = await client(aiHub, user('user_a'));
+    await join(a, prdId);
+    const ev = recorder(a, ['ai-stream-chunk', 'ai-error']);
+    const first = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated one' });
+    assert.equal(first.ok, true, JSON.stringify(first));
+    await until(a, () => ev.some((e) => e.event === 'ai-stream-chunk'));
+    const second = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated two' });
+    assert.equal(second.ok, true, JSON.stringify(second));
+
+    const during = parseExposition((await scrape(aiHub)).text);
+    assert.equal(sample(during, 'prdhub_ai_jobs', { state: 'streaming' }), 1);
+    assert.equal(sample(during, 'prdhub_ai_jobs', { state: 'queued' }), 1);
+
+    for (const job of [second, first])
+      assert.equal((await request(a, 'ai-cancel', { jobId: job.jobId })).ok, true);
+    await until(a, () => ev.filter((e) => e.event === 'ai-error').length === 2);
+    const after = parseExposition((await scrape(aiHub)).text);
+    assert.equal(sample(after, 'prdhub_ai_jobs', { state: 'streaming' }), 0);
+    assert.equal(sample(after, 'prdhub_ai_jobs', { state: 'queued' }), 0);
+    assert.equal(sample(after, 'prdhub_ai_jobs_finished_total', { state: 'cancelled' }), 2);
+    assert.equal(sample(after, 'prdhub_ai_jobs_finished_total', { state: 'complete' }), 0);
+    a.close();
+  } finally {
+    assert.equal((await aiHub.stop()).code, 0);
+    await ai.stop();
+  }
+});
