@@ -40,6 +40,7 @@ static const char *const protocol_codes[PRD_ERROR_N_CODES] = {
   [PRD_ERROR_RATE_LIMIT_EXCEEDED] = "RATE_LIMIT_EXCEEDED",
   [PRD_ERROR_SECRET_STORE] = "SECRET_STORE_ERROR",
   [PRD_ERROR_INTERRUPTED] = "INTERRUPTED",
+  [PRD_ERROR_VERSION_UNCHANGED] = "VERSION_UNCHANGED",
 };
 
 /* D-Bus names are the protocol codes in CamelCase:

@@ -42,9 +42,10 @@ typedef enum
   PRD_ERROR_RATE_LIMIT_EXCEEDED,
   PRD_ERROR_SECRET_STORE,
   PRD_ERROR_INTERRUPTED,
+  PRD_ERROR_VERSION_UNCHANGED,
 } PrdErrorCode;
 
-#define PRD_ERROR_N_CODES (PRD_ERROR_INTERRUPTED + 1)
+#define PRD_ERROR_N_CODES (PRD_ERROR_VERSION_UNCHANGED + 1)
 
 GQuark prd_error_quark (void);
 const char *prd_error_code_to_string (PrdErrorCode code);

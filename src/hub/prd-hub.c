@@ -39,6 +39,9 @@
 #include "prd-hub-rest-activity.h"
 #include "prd-hub-rest-comments.h"
 #include "prd-hub-rest-manage.h"
+#include "prd-hub-rest-notifications.h"
+#include "prd-hub-rest-sessions.h"
+#include "prd-hub-sessions.h"
 #include "prd-hub-rest-prds.h"
 #include "prd-hub-rest-versions.h"
 #include "prd-hub-room-registry.h"
@@ -80,6 +83,8 @@ struct _PrdHub
   PrdHubVersions *versions;
   /* (owned) (nullable): rename, archive, delete (PATCH/DELETE /api/prds/{id}) */
   PrdHubManage *manage;
+  /* (owned): who is connected (GET /api/sessions) */
+  PrdHubSessions *who;
 
   guint drain_id;
   guint finish_id;
@@ -437,6 +442,7 @@ prd_hub_constructed (GObject *object)
       prd_sio_namespace_set_connect_func (nsp, hub_connect, self, NULL);
       prd_sio_namespace_on (nsp, "ping", on_ping, self);
     }
+  self->who = prd_hub_sessions_new (self->sio);
 }
 
 static void
@@ -470,6 +476,7 @@ prd_hub_dispose (GObject *object)
   if (self->manage != NULL)
     g_signal_handlers_disconnect_by_data (self->manage, self);
   g_clear_object (&self->manage);
+  g_clear_object (&self->who);
   g_clear_object (&self->conflicts);
   g_clear_object (&self->comments);
   g_clear_object (&self->approvals);
@@ -698,12 +705,18 @@ prd_hub_listen (PrdHub *self, GError **error)
   if (self->versions != NULL)
     prd_hub_rest_versions_add (self->rest, self->store, PRD_VERSION_STORE (self->store),
                                prd_hub_versions_get_repo (self->versions));
+  if (self->versions != NULL)
+    prd_hub_rest_versions_add_create (self->rest, self->versions);
   if (self->comments != NULL)
     prd_hub_rest_comments_add (self->rest, self->comments, self->rooms, self->store);
   if (self->notifications != NULL)
     prd_hub_rest_activity_add (self->rest, PRD_NOTIFICATION_STORE (self->store));
   if (self->manage != NULL)
     prd_hub_rest_manage_add (self->rest, self->manage);
+  if (self->notifications != NULL)
+    prd_hub_rest_notifications_add (self->rest, PRD_NOTIFICATION_STORE (self->store));
+  prd_hub_sessions_set_rooms (self->who, self->rooms);
+  prd_hub_rest_sessions_add (self->rest, self->who);
   prd_hub_rest_attach (self->rest, server);
   listener = g_object_new (
       PRD_TYPE_EIO_LISTENER, "server", server, "listen-backlog", config->listen_backlog,
