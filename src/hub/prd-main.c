@@ -25,6 +25,7 @@
 
 #include <glib-unix.h>
 
+#include "prd-cli-remote.h"
 #include "prd-error.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-ai.h"
@@ -623,6 +624,9 @@ cmd_prd (int argc, char **argv)
   const char *action;
   int status;
 
+  /* rename, archive, unarchive, delete, version: through the running hub */
+  if (argc > 1 && prd_cli_remote_handles (argv[1]))
+    return prd_cli_remote_prd (argc, argv);
   g_set_prgname ("prdhub prd");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &local_error))
@@ -655,7 +659,9 @@ cmd_prd (int argc, char **argv)
     }
   else
     {
-      g_printerr ("prdhub: unknown prd action \"%s\" (create, import, export, list)\n", action);
+      g_printerr ("prdhub: unknown prd action \"%s\" (create, import, export, list, rename, "
+                  "archive, unarchive, delete, version)\n",
+                  action);
       return 2;
     }
 
@@ -914,8 +920,10 @@ main (int argc, char *argv[])
         return cmd_secret (argc - 1, argv + 1);
       if (g_str_equal (command, "discover"))
         return cmd_discover (argc - 1, argv + 1);
+      if (g_str_equal (command, "status"))
+        return prd_cli_remote_status (argc - 1, argv + 1);
       g_printerr ("prdhub: unknown command \"%s\" (commands: serve, token, prd, secret, "
-                  "discover)\n",
+                  "discover, status)\n",
                   command);
       return 1;
     }
