@@ -919,7 +919,8 @@ on_prd_updated (PrdHubManage *manage,
   prd_hub_room_registry_emit (self->rooms, info->id, "prd-updated", payload);
 }
 
-/* A PRD was deleted: its room tells its members and closes. */
+/* A PRD was deleted: its room tells its members and closes; the features
+ * that keep a PRD's state in memory forget it. */
 static void
 on_prd_deleted (PrdHubManage *manage,
                 const char *prd_id,
@@ -931,6 +932,10 @@ on_prd_deleted (PrdHubManage *manage,
 
   if (self->rooms != NULL)
     prd_hub_room_registry_close (self->rooms, prd_id, "prd-deleted", payload);
+  if (self->comments != NULL)
+    prd_hub_comments_prd_deleted (self->comments, prd_id);
+  if (self->conflicts != NULL)
+    prd_hub_conflicts_prd_deleted (self->conflicts, prd_id);
 }
 
 static void
