@@ -60,7 +60,7 @@ struct _PrdHubComments
 
   PrdHubRoomRegistry *rooms;      /* (owned) */
   PrdCommentStore *comment_store; /* (owned) */
-  GHashTable *comments;           /* id → (owned) Comment; never removed */
+  GHashTable *comments;           /* id → (owned) Comment; removed with their PRD */
   GHashTable *by_prd;             /* prd id → GPtrArray of (unowned) Comment */
 };
 
@@ -235,6 +235,26 @@ comment_add (PrdHubComments *self, Comment *comment)
     }
   g_ptr_array_add (list, comment);
   g_hash_table_replace (self->comments, comment->id, comment);
+}
+
+/**
+ * prd_hub_comments_prd_deleted:
+ * @prd_id: a PRD that no longer exists
+ *
+ * Forgets the comments of @prd_id (the store deleted them with it).
+ */
+void
+prd_hub_comments_prd_deleted (PrdHubComments *self, const char *prd_id)
+{
+  GPtrArray *list;
+
+  g_return_if_fail (PRD_IS_HUB_COMMENTS (self));
+
+  if (self->by_prd == NULL || (list = g_hash_table_lookup (self->by_prd, prd_id)) == NULL)
+    return;
+  for (guint i = 0; i < list->len; i++)
+    g_hash_table_remove (self->comments, ((Comment *) g_ptr_array_index (list, i))->id);
+  g_hash_table_remove (self->by_prd, prd_id);
 }
 
 /**

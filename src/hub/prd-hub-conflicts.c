@@ -407,6 +407,28 @@ compare_created (gconstpointer a, gconstpointer b)
 }
 
 /**
+ * prd_hub_conflicts_prd_deleted:
+ * @prd_id: a PRD that no longer exists
+ *
+ * Forgets the open conflicts and the recent edits of @prd_id (the store
+ * deleted its conflicts with it).
+ */
+void
+prd_hub_conflicts_prd_deleted (PrdHubConflicts *self, const char *prd_id)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_if_fail (PRD_IS_HUB_CONFLICTS (self));
+
+  g_hash_table_remove (self->windows, prd_id);
+  g_hash_table_iter_init (&iter, self->conflicts);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (g_str_equal (((Conflict *) value)->prd_id, prd_id))
+      g_hash_table_iter_remove (&iter);
+}
+
+/**
  * prd_hub_conflicts_member_joined:
  * @joined: the `joined-prd` payload
  *

@@ -132,6 +132,7 @@ status_for (const GError *error)
       case PRD_ERROR_PAYLOAD_TOO_LARGE:
         return SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE;
       case PRD_ERROR_ALREADY_EXISTS:
+      case PRD_ERROR_VERSION_UNCHANGED:
         return SOUP_STATUS_CONFLICT;
       default:
         return SOUP_STATUS_INTERNAL_SERVER_ERROR;

@@ -42,6 +42,9 @@
 #include "prd-hub-rest-activity.h"
 #include "prd-hub-rest-comments.h"
 #include "prd-hub-rest-manage.h"
+#include "prd-hub-rest-notifications.h"
+#include "prd-hub-rest-sessions.h"
+#include "prd-hub-sessions.h"
 #include "prd-hub-rest-prds.h"
 #include "prd-hub-rest-versions.h"
 #include "prd-hub-room-registry.h"
@@ -85,6 +88,8 @@ struct _PrdHub
   PrdHubVersions *versions;
   /* (owned) (nullable): rename, archive, delete (PATCH/DELETE /api/prds/{id}) */
   PrdHubManage *manage;
+  /* (owned): who is connected (GET /api/sessions) */
+  PrdHubSessions *who;
 
   guint drain_id;
   guint finish_id;
@@ -423,6 +428,7 @@ prd_hub_constructed (GObject *object)
       prd_sio_namespace_on (nsp, "ping", on_ping, self);
       prd_hub_tokens_add_namespace (self->tokens, nsp);
     }
+  self->who = prd_hub_sessions_new (self->sio);
 }
 
 static void
@@ -456,6 +462,7 @@ prd_hub_dispose (GObject *object)
   if (self->manage != NULL)
     g_signal_handlers_disconnect_by_data (self->manage, self);
   g_clear_object (&self->manage);
+  g_clear_object (&self->who);
   g_clear_object (&self->conflicts);
   g_clear_object (&self->comments);
   g_clear_object (&self->approvals);
@@ -687,6 +694,8 @@ prd_hub_listen (PrdHub *self, GError **error)
   if (self->versions != NULL)
     prd_hub_rest_versions_add (self->rest, self->store, PRD_VERSION_STORE (self->store),
                                prd_hub_versions_get_repo (self->versions));
+  if (self->versions != NULL)
+    prd_hub_rest_versions_add_create (self->rest, self->versions);
   if (self->comments != NULL)
     prd_hub_rest_comments_add (self->rest, self->comments, self->rooms, self->store);
   if (self->notifications != NULL)
@@ -694,6 +703,10 @@ prd_hub_listen (PrdHub *self, GError **error)
   if (self->manage != NULL)
     prd_hub_rest_manage_add (self->rest, self->manage);
   prd_hub_metrics_add_routes (self->metrics, self->rest);
+  if (self->notifications != NULL)
+    prd_hub_rest_notifications_add (self->rest, PRD_NOTIFICATION_STORE (self->store));
+  prd_hub_sessions_set_rooms (self->who, self->rooms);
+  prd_hub_rest_sessions_add (self->rest, self->who);
   prd_hub_rest_attach (self->rest, server);
   listener = g_object_new (
       PRD_TYPE_EIO_LISTENER, "server", server, "listen-backlog", config->listen_backlog,
@@ -926,7 +939,8 @@ on_prd_updated (PrdHubManage *manage,
   prd_hub_room_registry_emit (self->rooms, info->id, "prd-updated", payload);
 }
 
-/* A PRD was deleted: its room tells its members and closes. */
+/* A PRD was deleted: its room tells its members and closes; the features
+ * that keep a PRD's state in memory forget it. */
 static void
 on_prd_deleted (PrdHubManage *manage,
                 const char *prd_id,
@@ -938,6 +952,10 @@ on_prd_deleted (PrdHubManage *manage,
 
   if (self->rooms != NULL)
     prd_hub_room_registry_close (self->rooms, prd_id, "prd-deleted", payload);
+  if (self->comments != NULL)
+    prd_hub_comments_prd_deleted (self->comments, prd_id);
+  if (self->conflicts != NULL)
+    prd_hub_conflicts_prd_deleted (self->conflicts, prd_id);
 }
 
 static void

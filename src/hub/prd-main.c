@@ -37,6 +37,7 @@
 #include <glib/gstdio.h>
 
 #include "prd-cli-backup.h"
+#include "prd-cli-remote.h"
 #include "prd-error.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-ai.h"
@@ -929,6 +930,9 @@ cmd_prd (int argc, char **argv)
   const ActionHelp *action = NULL;
   int status;
 
+  /* rename, archive, unarchive, delete, version: through the running hub */
+  if (argc > 1 && prd_cli_remote_handles (argv[1]))
+    return prd_cli_remote_prd (argc, argv);
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_summary (context, "`prdhub help prd ACTION` describes one action.");
   if ((status = parse_command_line (context, "prd", &argc, &argv)) >= 0)
@@ -1163,6 +1167,7 @@ static const Command commands[] = {
   { "discover", cmd_discover, "list the hubs announced on the LAN" },
   { "backup", prd_cli_backup, "copy a consistent snapshot of a hub's data folder" },
   { "restore", prd_cli_restore, "restore a backup into a data folder" },
+  { "status", prd_cli_remote_status, "list who is connected to a running hub" },
 };
 
 static const Command *
