@@ -31,6 +31,7 @@
 
 #include <string.h>
 
+#include "prd-eio-origin.h"
 #include "prd-eio-refusal.h"
 #include "prd-error.h"
 #include "prd-store.h"
@@ -62,7 +63,8 @@ struct _PrdHubRest
   PrdAuth *auth; /* (owned) */
   gsize max_body;
   char *engine_path;
-  GPtrArray *routes; /* (element-type Route) (owned) */
+  char **cors_origins; /* (owned) (nullable) */
+  GPtrArray *routes;   /* (element-type Route) (owned) */
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubRest, prd_hub_rest, G_TYPE_OBJECT)
@@ -398,6 +400,7 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
   SoupEncoding encoding;
   g_autoptr (GError) error = NULL;
   const char *path;
+  const char *origin = NULL;
   gsize engine_len;
 
   g_return_if_fail (PRD_IS_HUB_REST (self));
@@ -418,6 +421,38 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
   if (strncmp (path, self->engine_path, engine_len) == 0 &&
       (path[engine_len] == '\0' || path[engine_len] == '/'))
     return;
+
+  /* The Origin rule (prd-eio-origin.h), as for Engine.IO. */
+  if (!prd_eio_origin_allowed ((const char *const *) self->cors_origins, msg, &origin))
+    {
+      g_set_error (&error, PRD_ERROR, PRD_ERROR_FORBIDDEN,
+                   "Origin %s is not allowed (cors-origins)", origin);
+      refuse (msg, error);
+      return;
+    }
+  if (origin != NULL)
+    {
+      prd_eio_origin_add_cors_headers (msg, origin);
+      /* A browser's preflight carries no token. */
+      if (g_str_equal (soup_server_message_get_method (msg), SOUP_METHOD_OPTIONS) &&
+          soup_message_headers_get_one (headers, "Access-Control-Request-Method") != NULL)
+        {
+          SoupMessageHeaders *resp = soup_server_message_get_response_headers (msg);
+          const char *req_headers =
+              soup_message_headers_get_one (headers, "Access-Control-Request-Headers");
+
+          soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+          soup_message_headers_replace (resp, "Access-Control-Allow-Methods",
+                                        "GET, HEAD, POST, PUT, PATCH, DELETE");
+          soup_message_headers_replace (resp, "Access-Control-Allow-Headers",
+                                        req_headers != NULL ? req_headers
+                                                            : "Authorization, Content-Type");
+          soup_message_headers_replace (resp, "Access-Control-Max-Age", "86400");
+          if (prd_eio_request_has_body (msg))
+            prd_eio_refuse_now (msg);
+          return;
+        }
+    }
 
   if (is_api_path (path))
     {
@@ -478,6 +513,7 @@ prd_hub_rest_finalize (GObject *object)
   g_clear_object (&self->auth);
   g_clear_pointer (&self->routes, g_ptr_array_unref);
   g_free (self->engine_path);
+  g_strfreev (self->cors_origins);
 
   G_OBJECT_CLASS (prd_hub_rest_parent_class)->finalize (object);
 }
@@ -492,6 +528,21 @@ static void
 prd_hub_rest_init (PrdHubRest *self)
 {
   self->routes = g_ptr_array_new_with_free_func ((GDestroyNotify) route_free);
+}
+
+/**
+ * prd_hub_rest_set_cors_origins:
+ * @origins: (nullable) (array zero-terminated=1): `[server] cors-origins`
+ *
+ * The origins allowed besides the hub's own (prd-eio-origin.h).
+ */
+void
+prd_hub_rest_set_cors_origins (PrdHubRest *self, const char *const *origins)
+{
+  g_return_if_fail (PRD_IS_HUB_REST (self));
+
+  g_strfreev (self->cors_origins);
+  self->cors_origins = g_strdupv ((char **) origins);
 }
 
 /**

@@ -648,11 +648,17 @@ prd_hub_listen (PrdHub *self, GError **error)
       return FALSE;
     }
 
+  if (certificate == NULL && !g_inet_address_get_is_loopback (g_inet_socket_address_get_address (
+                                 G_INET_SOCKET_ADDRESS (address))))
+    g_warning ("Serving plain HTTP on %s, which is not a loopback address: tokens and PRDs "
+               "cross the network unencrypted (set tls-cert and tls-key)",
+               listen);
   g_signal_connect (server, "request-started", G_CALLBACK (on_request_started), self);
   g_signal_connect (server, "request-finished", G_CALLBACK (on_request_done), self);
   g_signal_connect (server, "request-aborted", G_CALLBACK (on_request_done), self);
   prd_eio_server_attach (self->engine, server, ENGINE_PATH);
   self->rest = prd_hub_rest_new (self->auth, config->max_request_body, ENGINE_PATH);
+  prd_hub_rest_set_cors_origins (self->rest, (const char *const *) config->cors_origins);
   if (self->store != NULL)
     prd_hub_rest_prds_add (self->rest, self->store);
   if (self->versions != NULL)
