@@ -25,6 +25,7 @@
 
 #include "prd-json.h"
 #include "prd-eio-metered-stream.h"
+#include "prd-eio-origin.h"
 #include "prd-eio-private.h"
 #include "prd-eio-refusal.h"
 
@@ -212,70 +213,6 @@ create_socket (PrdEioServer *self, SoupServerMessage *msg, GError **error)
   prd_eio_socket_set_finish_func (socket, on_socket_finished, self);
   g_hash_table_insert (self->sockets, g_strdup (sid), socket);
   return socket;
-}
-
-/* ------------------------------------------------------------------ */
-/* CORS                                                               */
-
-static gboolean
-origin_is_same_host (SoupServerMessage *msg, const char *origin)
-{
-  const char *host =
-      soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Host");
-  const char *p = strstr (origin, "://");
-
-  return host != NULL && p != NULL && g_ascii_strcasecmp (p + 3, host) == 0;
-}
-
-/**
- * prd_eio_origin_is_allowed:
- * @cors_origins: (nullable): the allowed origins, `*` for any
- * @msg: the request
- * @origin: its `Origin` header
- *
- * The hub's one rule for browser origins, for Engine.IO and REST alike:
- * @origin is in @cors_origins (or that holds `*`), or it is the hub's own
- * (the Host the request was sent to).
- */
-gboolean
-prd_eio_origin_is_allowed (const char *const *cors_origins,
-                           SoupServerMessage *msg,
-                           const char *origin)
-{
-  g_return_val_if_fail (SOUP_IS_SERVER_MESSAGE (msg), FALSE);
-  g_return_val_if_fail (origin != NULL, FALSE);
-
-  if (cors_origins != NULL)
-    {
-      for (guint i = 0; cors_origins[i] != NULL; i++)
-        if (g_str_equal (cors_origins[i], "*") || g_ascii_strcasecmp (cors_origins[i], origin) == 0)
-          return TRUE;
-    }
-  /* A page served by the hub itself is not cross-origin. */
-  return origin_is_same_host (msg, origin);
-}
-
-/* NULL when there is no Origin; otherwise whether it may use the hub. */
-static gboolean
-check_origin (PrdEioServer *self, SoupServerMessage *msg, const char **origin_out)
-{
-  const char *origin =
-      soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Origin");
-
-  *origin_out = origin;
-  if (origin == NULL)
-    return TRUE;
-  return prd_eio_origin_is_allowed ((const char *const *) self->cors_origins, msg, origin);
-}
-
-static void
-add_cors_headers (SoupServerMessage *msg, const char *origin)
-{
-  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
-
-  soup_message_headers_replace (headers, "Access-Control-Allow-Origin", origin);
-  soup_message_headers_replace (headers, "Access-Control-Allow-Credentials", "true");
-  soup_message_headers_append (headers, "Vary", "Origin");
 }
 
 /* ------------------------------------------------------------------ */
@@ -550,13 +487,13 @@ server_handler (SoupServer *server,
       sid = g_hash_table_lookup (query, "sid");
     }
 
-  if (!check_origin (self, msg, &origin))
+  if (!prd_eio_origin_allowed ((const char *const *) self->cors_origins, msg, &origin))
     {
       respond_error (msg, EIO_ERROR_FORBIDDEN);
       return;
     }
   if (origin != NULL && !websocket)
-    add_cors_headers (msg, origin);
+    prd_eio_origin_add_cors_headers (msg, origin);
 
   if (g_str_equal (method, SOUP_METHOD_OPTIONS))
     {

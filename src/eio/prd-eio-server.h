@@ -48,8 +48,5 @@ guint64 prd_eio_server_get_max_payload (PrdEioServer *self);
 guint prd_eio_server_get_n_sockets (PrdEioServer *self);
 guint prd_eio_server_get_n_sockets_on (PrdEioServer *self, const char *transport);
 void prd_eio_server_close_all (PrdEioServer *self);
-gboolean prd_eio_origin_is_allowed (const char *const *cors_origins,
-                                    SoupServerMessage *msg,
-                                    const char *origin);
 
 G_END_DECLS

@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "prd-json.h"
+#include "prd-eio-origin.h"
 #include "prd-eio-refusal.h"
 #include "prd-eio-server.h"
 #include "prd-error.h"
@@ -354,43 +355,29 @@ path_methods (PrdHubRest *self, const char *path)
   return methods != NULL ? g_string_free (g_steal_pointer (&methods), FALSE) : NULL;
 }
 
-static void
-add_cors_headers (SoupServerMessage *msg, const char *origin)
-{
-  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
-
-  soup_message_headers_replace (headers, "Access-Control-Allow-Origin", origin);
-  soup_message_headers_append (headers, "Vary", "Origin");
-}
-
 /* An OPTIONS request, answered from its headers without a token. */
 static void
 answer_options (PrdHubRest *self, SoupServerMessage *msg, const char *path, const char *origin)
 {
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  const char *asked = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                    "Access-Control-Request-Headers");
   g_autofree char *methods = path_methods (self, path);
 
-  if (origin != NULL &&
-      !prd_eio_origin_is_allowed ((const char *const *) self->cors_origins, msg, origin))
-    {
-      prd_hub_rest_respond_error_literal (msg, PRD_ERROR_FORBIDDEN,
-                                          "This origin may not use the hub (cors-origins)");
-      return;
-    }
   if (methods == NULL)
     {
       if (origin != NULL)
-        add_cors_headers (msg, origin);
+        prd_eio_origin_add_cors_headers (msg, origin);
       prd_hub_rest_respond_error_literal (msg, PRD_ERROR_NOT_FOUND, "No such route");
       return;
     }
   soup_message_headers_replace (headers, "Allow", methods);
   if (origin != NULL)
     {
-      add_cors_headers (msg, origin);
+      prd_eio_origin_add_cors_headers (msg, origin);
       soup_message_headers_replace (headers, "Access-Control-Allow-Methods", methods);
       soup_message_headers_replace (headers, "Access-Control-Allow-Headers",
-                                    "Authorization, Content-Type");
+                                    asked != NULL ? asked : "Authorization, Content-Type");
       soup_message_headers_replace (headers, "Access-Control-Max-Age", "600");
     }
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
@@ -475,7 +462,7 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
   SoupEncoding encoding;
   g_autoptr (GError) error = NULL;
   const char *path;
-  const char *origin;
+  const char *origin = NULL;
   gsize engine_len;
 
   g_return_if_fail (PRD_IS_HUB_REST (self));
@@ -497,7 +484,15 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
       (path[engine_len] == '\0' || path[engine_len] == '/'))
     return;
 
-  origin = soup_message_headers_get_one (headers, "Origin");
+  /* The Origin rule (prd-eio-origin.h), as for Engine.IO. */
+  if (!prd_eio_origin_allowed ((const char *const *) self->cors_origins, msg, &origin))
+    {
+      g_set_error (&error, PRD_ERROR, PRD_ERROR_FORBIDDEN,
+                   "Origin %s is not allowed (cors-origins)", origin);
+      refuse (msg, error);
+      return;
+    }
+  /* A preflight (or any OPTIONS) carries no token. */
   if (g_str_equal (soup_server_message_get_method (msg), SOUP_METHOD_OPTIONS))
     {
       answer_options (self, msg, path, origin);
@@ -505,9 +500,8 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
         prd_eio_refuse_now (msg);
       return;
     }
-  if (origin != NULL &&
-      prd_eio_origin_is_allowed ((const char *const *) self->cors_origins, msg, origin))
-    add_cors_headers (msg, origin);
+  if (origin != NULL)
+    prd_eio_origin_add_cors_headers (msg, origin);
 
   if (is_api_path (path))
     {
@@ -583,6 +577,21 @@ static void
 prd_hub_rest_init (PrdHubRest *self)
 {
   self->routes = g_ptr_array_new_with_free_func ((GDestroyNotify) route_free);
+}
+
+/**
+ * prd_hub_rest_set_cors_origins:
+ * @origins: (nullable) (array zero-terminated=1): `[server] cors-origins`
+ *
+ * The origins allowed besides the hub's own (prd-eio-origin.h).
+ */
+void
+prd_hub_rest_set_cors_origins (PrdHubRest *self, const char *const *origins)
+{
+  g_return_if_fail (PRD_IS_HUB_REST (self));
+
+  g_strfreev (self->cors_origins);
+  self->cors_origins = g_strdupv ((char **) origins);
 }
 
 /**

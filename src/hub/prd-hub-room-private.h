@@ -21,6 +21,7 @@ struct _PrdHubRoomRegistry
   GCancellable *cancellable;
   gulong disconnection_id;
   guint autosave_id;
+  gboolean storage_failed; /* the last append failed: clients were told */
 };
 
 /* The registry, for its rooms. */
@@ -45,6 +46,10 @@ void prd_hub_room_registry_operation_committed (PrdHubRoomRegistry *self,
                                                 guint32 client_position,
                                                 const char *user_id,
                                                 const char *user_name);
+
+/* Each append's outcome (@error %NULL: stored): `storage-status` goes to
+ * the whole namespace when it changes. */
+void prd_hub_room_registry_storage_result (PrdHubRoomRegistry *self, const GError *error);
 
 /* The rooms, for the registry and the collaboration events. */
 PrdHubRoom *prd_hub_room_new (PrdHubRoomRegistry *registry, const char *prd_id);

@@ -90,6 +90,42 @@ prd_hub_room_registry_member_left (PrdHubRoomRegistry *self,
   g_signal_emit (self, signals[SIGNAL_MEMBER_LEFT], 0, room, socket, user_id);
 }
 
+/* The disk filled up, or the database became unwritable: every client of
+ * /prds hears it once (its edits are refused meanwhile with STORAGE_ERROR),
+ * and again when an append succeeds. */
+void
+prd_hub_room_registry_storage_result (PrdHubRoomRegistry *self, const GError *error)
+{
+  g_autoptr (JsonNode) payload = NULL;
+  g_autofree char *timestamp = NULL;
+  JsonObject *object;
+
+  if ((error != NULL) == self->storage_failed)
+    return;
+  self->storage_failed = error != NULL;
+  if (error != NULL)
+    g_warning ("Cannot store edits: %s; refusing them until the database takes writes again",
+               error->message);
+  else
+    g_message ("The database takes writes again");
+  if (self->nsp == NULL)
+    return;
+  timestamp = prd_time_format_now ();
+  payload = json_node_new (JSON_NODE_OBJECT);
+  object = json_object_new ();
+  json_node_take_object (payload, object);
+  json_object_set_boolean_member (object, "ok", error == NULL);
+  if (error != NULL)
+    {
+      g_autofree char *message = g_utf8_make_valid (error->message, -1);
+
+      json_object_set_string_member (object, "code", prd_error_get_protocol_code (error));
+      json_object_set_string_member (object, "message", message);
+    }
+  json_object_set_string_member (object, "timestamp", timestamp);
+  prd_sio_namespace_emit_one (self->nsp, NULL, NULL, "storage-status", payload);
+}
+
 void
 prd_hub_room_registry_member_changed (PrdHubRoomRegistry *self,
                                       PrdHubRoom *room,

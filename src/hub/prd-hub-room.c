@@ -916,6 +916,11 @@ settle_one (PrdHubRoom *room, Pending *pending)
           g_clear_error (&pending->error);
           g_set_error (&pending->error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot store: %s", message);
         }
+      /* The database refused the write (full disk, read-only files, I/O
+       * error), not this PRD alone (deleted meanwhile). */
+      if (!room->failed && room->registry != NULL &&
+          g_error_matches (pending->error, PRD_ERROR, PRD_ERROR_STORAGE))
+        prd_hub_room_registry_storage_result (room->registry, pending->error);
       room->failed = TRUE;
       if (pending->socket != NULL)
         prd_hub_reply_error (pending->socket, pending->ack_id, "content-update", room->prd_id,
@@ -933,6 +938,8 @@ settle_one (PrdHubRoom *room, Pending *pending)
       return;
     }
 
+  if (room->registry != NULL)
+    prd_hub_room_registry_storage_result (room->registry, NULL);
   prd_document_commit (room->document, pending->op->site, pending->op->seq);
   room->last_seq = pending->seq;
   room->since_snapshot++;

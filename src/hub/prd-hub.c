@@ -683,6 +683,11 @@ prd_hub_listen (PrdHub *self, GError **error)
       return FALSE;
     }
 
+  if (certificate == NULL && !g_inet_address_get_is_loopback (g_inet_socket_address_get_address (
+                                 G_INET_SOCKET_ADDRESS (address))))
+    g_warning ("Serving plain HTTP on %s, which is not a loopback address: tokens and PRDs "
+               "cross the network unencrypted (set tls-cert and tls-key)",
+               listen);
   g_signal_connect (server, "request-started", G_CALLBACK (on_request_started), self);
   g_signal_connect (server, "request-finished", G_CALLBACK (on_request_done), self);
   g_signal_connect (server, "request-aborted", G_CALLBACK (on_request_done), self);

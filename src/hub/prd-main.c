@@ -504,6 +504,10 @@ cmd_serve (int argc, char **argv)
   state.loop = loop;
   state.hub = hub;
   g_signal_connect (hub, "stopped", G_CALLBACK (on_stopped), &state);
+  /* A file size limit (RLIMIT_FSIZE) makes a write fail with EFBIG, which
+   * the store reports as STORAGE_ERROR like a full disk, instead of
+   * killing the hub. */
+  signal (SIGXFSZ, SIG_IGN);
   g_unix_signal_add (SIGINT, on_signal, &state);
   g_unix_signal_add (SIGTERM, on_signal, &state);
   g_main_loop_run (loop);

@@ -157,4 +157,47 @@ test('REST: without --cors-origin, no other origin is allowed', async () => {
   } finally {
     assert.equal((await bare.stop()).code, 0);
   }
+// One Origin rule for Socket.IO and REST (docs/protocol.md, "Origins").
+test('REST follows the same Origin rule', async () => {
+  const tok = token();
+  const other = await fetch(`${hub.url}/api/prds`, { headers: { Origin: OTHER, Authorization: `Bearer ${tok}` } });
+  assert.equal(other.status, 403);
+  const body = await other.json();
+  assert.equal(body.code, 'FORBIDDEN');
+  assert.match(body.message, /evil\.example/);
+  assert.equal(other.headers.get('access-control-allow-origin'), null);
+  // refused from the headers, before the token is looked at
+  const otherNoToken = await fetch(`${hub.url}/api/prds`, { headers: { Origin: OTHER } });
+  assert.equal(otherNoToken.status, 403);
+  // a body is not read
+  const post = await fetch(`${hub.url}/api/prds`, {
+    method: 'POST', headers: { Origin: OTHER, Authorization: `Bearer ${tok}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ title: 'never created' }),
+  });
+  assert.equal(post.status, 403);
+
+  const allowed = await fetch(`${hub.url}/api/prds`, { headers: { Origin: ALLOWED, Authorization: `Bearer ${tok}` } });
+  assert.equal(allowed.status, 200);
+  assert.equal(allowed.headers.get('access-control-allow-origin'), ALLOWED);
+  assert.match(allowed.headers.get('vary') ?? '', /Origin/);
+
+  const preflight = await fetch(`${hub.url}/api/prds`, {
+    method: 'OPTIONS',
+    headers: { Origin: ALLOWED, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, content-type' },
+  });
+  assert.equal(preflight.status, 204);
+  assert.equal(preflight.headers.get('access-control-allow-origin'), ALLOWED);
+  assert.match(preflight.headers.get('access-control-allow-methods'), /POST/);
+  assert.equal(preflight.headers.get('access-control-allow-headers'), 'authorization, content-type');
+  const otherPreflight = await fetch(`${hub.url}/api/prds`, {
+    method: 'OPTIONS', headers: { Origin: OTHER, 'Access-Control-Request-Method': 'POST' },
+  });
+  assert.equal(otherPreflight.status, 403);
+
+  // the hub's own address is not cross-origin; no Origin is not a browser
+  const same = await fetch(`${hub.url}/api/prds`, { headers: { Origin: hub.url, Authorization: `Bearer ${tok}` } });
+  assert.equal(same.status, 200);
+  const none = await fetch(`${hub.url}/api/prds`, { headers: { Authorization: `Bearer ${tok}` } });
+  assert.equal(none.status, 200);
+  assert.equal(none.headers.get('access-control-allow-origin'), null);
 });

@@ -13,6 +13,9 @@ import { CrdtDoc, CrdtError } from './crdt.js';
 import { Emitter } from './emitter.js';
 import { PrdClientError } from './errors.js';
 
+// Joining again after the hub could not store an edit: from 0.5 s, doubling to 8 s.
+const STORAGE_RETRY_MIN_MS = 500;
+const STORAGE_RETRY_MAX_MS = 8000;
 const STATUSES = new Set(['viewing', 'editing', 'ai-prompting']);
 
 export { PrdClientError };
@@ -102,6 +105,8 @@ export class PrdClient extends Emitter {
     this._gen = 0; // bumped whenever in-flight acks must be ignored
     this._inFlight = 0;
     this._retryAfterMs = 1000;
+    this._storageRetryMs = STORAGE_RETRY_MIN_MS;
+    this._rejoinTimer = null;
     this._timers = new Set();
     this._flushTimer = null;
     this._syncTimer = null;
@@ -176,8 +181,26 @@ export class PrdClient extends Emitter {
     socket.on('rate-limit', (data) => {
       if (typeof data?.retryAfter === 'number') this._retryAfterMs = Math.max(100, data.retryAfter * 1000);
     });
+    socket.on('storage-status', (data) => {
+      this.emit('storage-status', data);
+      // The hub stores again: no need to wait for the next retry.
+      if (data?.ok && this._rejoinTimer !== null) {
+        clearTimeout(this._rejoinTimer);
+        this._timers.delete(this._rejoinTimer);
+        this._rejoinTimer = null;
+        if (this.socket?.connected && !this.joined) this._join();
+      }
+    });
     socket.on('error', (data) => {
       if (data && data.prdId !== undefined && data.prdId !== this.prdId) return;
+      // The hub could not store an edit of this PRD and closed it: nothing
+      // of ours was lost (unacknowledged edits stay queued); join again.
+      if (data?.code === 'STORAGE_ERROR' && data.prdId === this.prdId) {
+        const reported = this._rejoinTimer !== null;
+        this._storageFailed();
+        if (!reported) this.emit('error', new PrdClientError(data.code, data.message ?? 'storage error', { event: data.event }));
+        return;
+      }
       // Refusals of requests that carried an ack are reported from the ack.
       if (data && (data.event === 'content-update' || data.event === 'join-prd' || data.event === 'sync-request')) return;
       this.emit('error', new PrdClientError(data?.code ?? 'ERROR', data?.message ?? 'error', { event: data?.event }));
@@ -198,6 +221,22 @@ export class PrdClient extends Emitter {
         if (gen === this._gen) this._settleJoin(e);
       }
     });
+  }
+
+  // The hub closed the PRD because its database refused a write (full disk):
+  // join again after a growing delay (or at once on `storage-status` ok).
+  _storageFailed() {
+    this.joined = false;
+    this._gen++;
+    this._inFlight = 0;
+    for (const e of this._queue) e.sent = false;
+    if (this._rejoinTimer !== null) return;
+    const delay = this._storageRetryMs;
+    this._storageRetryMs = Math.min(this._storageRetryMs * 2, STORAGE_RETRY_MAX_MS);
+    this._rejoinTimer = this._timer(() => {
+      this._rejoinTimer = null;
+      if (this.socket?.connected && !this.joined) this._join();
+    }, delay);
   }
 
   _offline() {
@@ -266,6 +305,7 @@ export class PrdClient extends Emitter {
     for (const c of data.conflicts ?? []) this.conflicts.set(c.conflictId, { ...c });
     this.joined = true;
     this._everJoined = true;
+    this._storageRetryMs = STORAGE_RETRY_MIN_MS;
     this._lastJoined = data;
     if (data.siteConflict) this.emit('site-conflict', data.siteConflict);
     this.emit('status', 'joined');
@@ -574,6 +614,13 @@ export class PrdClient extends Emitter {
     for (const e of this._queue) e.sent = false;
     if (code === 'RATE_LIMITED') {
       this._timer(() => this._flush(), this._retryAfterMs);
+      return;
+    }
+    if (code === 'STORAGE_ERROR') {
+      // Not applied, and the hub closed the PRD: keep the edits and send
+      // them again after joining again.
+      this.emit('error', new PrdClientError(code, message, { event: 'content-update', operation: entry.wire }));
+      this._storageFailed();
       return;
     }
     this.emit('error', new PrdClientError(code, message, { event: 'content-update', operation: entry.wire }));
