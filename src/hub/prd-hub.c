@@ -1038,6 +1038,22 @@ start_failed (GTask *task, GError *error, const char *feature)
 }
 
 static void
+on_versions_repo_ready (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  PrdHub *self = g_task_get_source_object (task);
+  GError *error = NULL;
+
+  if (!prd_git_repo_init_finish (PRD_GIT_REPO (source), result, &error))
+    {
+      start_failed (task, error, "Versions");
+      return;
+    }
+  self->starting = FALSE;
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
 on_ai_started (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
@@ -1048,6 +1064,15 @@ on_ai_started (GObject *source, GAsyncResult *result, gpointer user_data)
   if (self->ai == NULL)
     {
       start_failed (task, error, "AI help");
+      return;
+    }
+  /* The versions repository exists from the start, so that git finds it
+   * before the first version. */
+  if (self->versions != NULL)
+    {
+      prd_git_repo_init_async (prd_hub_versions_get_repo (self->versions),
+                               g_task_get_cancellable (task), on_versions_repo_ready,
+                               g_steal_pointer (&task));
       return;
     }
   self->starting = FALSE;
