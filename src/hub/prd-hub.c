@@ -1107,6 +1107,22 @@ start_failed (GTask *task, GError *error, const char *feature)
 }
 
 static void
+on_versions_repo_ready (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  PrdHub *self = g_task_get_source_object (task);
+  GError *error = NULL;
+
+  if (!prd_git_repo_init_finish (PRD_GIT_REPO (source), result, &error))
+    {
+      start_failed (task, error, "Versions");
+      return;
+    }
+  self->starting = FALSE;
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
 on_ai_started (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
@@ -1121,6 +1137,15 @@ on_ai_started (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   g_signal_connect_object (self->ai, "job-changed", G_CALLBACK (on_job_changed_metrics),
                            self->metrics, 0);
+  /* The versions repository exists from the start, so that git finds it
+   * before the first version. */
+  if (self->versions != NULL)
+    {
+      prd_git_repo_init_async (prd_hub_versions_get_repo (self->versions),
+                               g_task_get_cancellable (task), on_versions_repo_ready,
+                               g_steal_pointer (&task));
+      return;
+    }
   self->starting = FALSE;
   g_task_return_boolean (task, TRUE);
 }

@@ -295,6 +295,19 @@ do_read (GTask *task, gpointer source, gpointer task_data, GCancellable *cancell
 }
 
 static void
+do_init (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  PrdGitRepo *self = source;
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr (GError) error = NULL;
+
+  if (!ensure_open (self, TRUE, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
 do_diff (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   PrdGitRepo *self = source;
@@ -434,6 +447,35 @@ prd_git_repo_commit_finish (PrdGitRepo *self, GAsyncResult *result, GError **err
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * prd_git_repo_init_async:
+ *
+ * Opens the repository, creating it (bare, empty, HEAD on the `main`
+ * branch) when it does not exist, so that git finds it before the first
+ * version.
+ */
+void
+prd_git_repo_init_async (PrdGitRepo *self,
+                         GCancellable *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+
+  g_return_if_fail (PRD_IS_GIT_REPO (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, prd_git_repo_init_async);
+  g_task_run_in_thread (task, do_init);
+}
+
+gboolean
+prd_git_repo_init_finish (PrdGitRepo *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /**
