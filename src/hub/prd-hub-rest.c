@@ -621,20 +621,6 @@ prd_hub_rest_new (PrdAuth *auth, gsize max_body, const char *engine_path)
 }
 
 /**
- * prd_hub_rest_set_cors_origins:
- * @origins: (nullable): the origins browser apps may use the API from
- *   (`*` for any), as Engine.IO's "cors-origins"
- */
-void
-prd_hub_rest_set_cors_origins (PrdHubRest *self, const char *const *origins)
-{
-  g_return_if_fail (PRD_IS_HUB_REST (self));
-
-  g_strfreev (self->cors_origins);
-  self->cors_origins = g_strdupv ((char **) origins);
-}
-
-/**
  * prd_hub_rest_add_routes:
  * @entries: (array length=n_entries): routes, usually a static array
  * @user_data: passed to each route's function

@@ -68,7 +68,6 @@ void prd_hub_rest_add_routes (PrdHubRest *self,
                               gsize n_entries,
                               gpointer user_data,
                               GDestroyNotify destroy);
-void prd_hub_rest_set_cors_origins (PrdHubRest *self, const char *const *origins);
 void prd_hub_rest_attach (PrdHubRest *self, SoupServer *server);
 void prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg);
 

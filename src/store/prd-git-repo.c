@@ -716,111 +716,116 @@ prd_git_repo_purge_finish (PrdGitRepo *self, GAsyncResult *result, guint *out_ta
     return FALSE;
   if (out_tags != NULL)
     *out_tags = *removed;
-  G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_packbuilder, git_packbuilder_free)
-  G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_revwalk, git_revwalk_free)
+  return TRUE;
+}
 
-  typedef struct
-  {
-    char *name;
-    git_oid oid;
-  } RefCopy;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_packbuilder, git_packbuilder_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_revwalk, git_revwalk_free)
 
-  static void ref_copy_free (RefCopy * ref)
-  {
-    g_free (ref->name);
-    g_free (ref);
-  }
+typedef struct
+{
+  char *name;
+  git_oid oid;
+} RefCopy;
 
-  /**
-   * prd_git_repo_copy:
-   * @source: a bare repository (a running hub may be committing to it)
-   * @dest: a folder that does not exist yet; becomes a bare repository
-   *
-   * Copies every branch and tag of @source, with the objects they reach, into
-   * a new bare repository: the refs are read once first, then one pack of
-   * everything they reach is written into @dest, then the refs. The copy is
-   * a consistent state of @source even while versions are being created (a
-   * commit and its tag are written before the refs that name them). HEAD
-   * names the same branch as in @source. Blocks.
-   */
-  gboolean prd_git_repo_copy (const char *source, const char *dest, GError **error)
-  {
-    static GOnce once = G_ONCE_INIT;
-    git_repository_init_options options = GIT_REPOSITORY_INIT_OPTIONS_INIT;
-    g_autoptr (git_repository) from = NULL;
-    g_autoptr (git_repository) to = NULL;
-    g_autoptr (git_reference) head = NULL;
-    g_autoptr (git_packbuilder) pack = NULL;
-    g_autoptr (git_revwalk) walk = NULL;
-    g_autoptr (GPtrArray) refs = g_ptr_array_new_with_free_func ((GDestroyNotify) ref_copy_free);
-    g_autofree char *head_target = g_strdup (PRD_GIT_BRANCH);
-    g_autofree char *pack_dir = NULL;
-    git_strarray names = { NULL, 0 };
-    int rc;
+static void
+ref_copy_free (RefCopy *ref)
+{
+  g_free (ref->name);
+  g_free (ref);
+}
 
-    g_return_val_if_fail (source != NULL, FALSE);
-    g_return_val_if_fail (dest != NULL, FALSE);
+/**
+ * prd_git_repo_copy:
+ * @source: a bare repository (a running hub may be committing to it)
+ * @dest: a folder that does not exist yet; becomes a bare repository
+ *
+ * Copies every branch and tag of @source, with the objects they reach, into
+ * a new bare repository: the refs are read once first, then one pack of
+ * everything they reach is written into @dest, then the refs. The copy is
+ * a consistent state of @source even while versions are being created (a
+ * commit and its tag are written before the refs that name them). HEAD
+ * names the same branch as in @source. Blocks.
+ */
+gboolean
+prd_git_repo_copy (const char *source, const char *dest, GError **error)
+{
+  static GOnce once = G_ONCE_INIT;
+  git_repository_init_options options = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+  g_autoptr (git_repository) from = NULL;
+  g_autoptr (git_repository) to = NULL;
+  g_autoptr (git_reference) head = NULL;
+  g_autoptr (git_packbuilder) pack = NULL;
+  g_autoptr (git_revwalk) walk = NULL;
+  g_autoptr (GPtrArray) refs = g_ptr_array_new_with_free_func ((GDestroyNotify) ref_copy_free);
+  g_autofree char *head_target = g_strdup (PRD_GIT_BRANCH);
+  g_autofree char *pack_dir = NULL;
+  git_strarray names = { NULL, 0 };
+  int rc;
 
-    g_once (&once, init_libgit2, NULL);
-    if ((rc = git_repository_open_bare (&from, source)) != 0)
-      return set_git_error (rc, "Cannot open the versions repository", error);
-    if (git_reference_lookup (&head, from, "HEAD") == 0 &&
-        git_reference_type (head) == GIT_REFERENCE_SYMBOLIC)
-      {
-        g_free (head_target);
-        head_target = g_strdup (git_reference_symbolic_target (head));
-      }
+  g_return_val_if_fail (source != NULL, FALSE);
+  g_return_val_if_fail (dest != NULL, FALSE);
 
-    /* The refs, once: what they name is already written. */
-    if ((rc = git_reference_list (&names, from)) != 0)
-      return set_git_error (rc, "Cannot list the versions repository's refs", error);
-    if ((rc = git_packbuilder_new (&pack, from)) != 0 || (rc = git_revwalk_new (&walk, from)) != 0)
-      {
-        git_strarray_dispose (&names);
-        return set_git_error (rc, "Cannot copy the versions repository", error);
-      }
-    for (gsize i = 0; i < names.count && rc == 0; i++)
-      {
-        g_autoptr (git_reference) ref = NULL;
-        g_autoptr (git_object) commit = NULL;
-        RefCopy *copy;
+  g_once (&once, init_libgit2, NULL);
+  if ((rc = git_repository_open_bare (&from, source)) != 0)
+    return set_git_error (rc, "Cannot open the versions repository", error);
+  if (git_reference_lookup (&head, from, "HEAD") == 0 &&
+      git_reference_type (head) == GIT_REFERENCE_SYMBOLIC)
+    {
+      g_free (head_target);
+      head_target = g_strdup (git_reference_symbolic_target (head));
+    }
 
-        if ((rc = git_reference_lookup (&ref, from, names.strings[i])) != 0)
-          break;
-        if (git_reference_type (ref) != GIT_REFERENCE_DIRECT)
-          continue;
-        copy = g_new0 (RefCopy, 1);
-        copy->name = g_strdup (names.strings[i]);
-        git_oid_cpy (&copy->oid, git_reference_target (ref));
-        g_ptr_array_add (refs, copy);
-        /* An annotated tag itself, then the history of what it names. */
-        if ((rc = git_packbuilder_insert (pack, &copy->oid, NULL)) != 0 ||
-            (rc = git_reference_peel (&commit, ref, GIT_OBJECT_COMMIT)) != 0 ||
-            (rc = git_revwalk_push (walk, git_object_id (commit))) != 0)
-          break;
-      }
-    git_strarray_dispose (&names);
-    if (rc != 0 || (refs->len > 0 && (rc = git_packbuilder_insert_walk (pack, walk)) != 0))
-      return set_git_error (rc, "Cannot read the versions repository", error);
+  /* The refs, once: what they name is already written. */
+  if ((rc = git_reference_list (&names, from)) != 0)
+    return set_git_error (rc, "Cannot list the versions repository's refs", error);
+  if ((rc = git_packbuilder_new (&pack, from)) != 0 || (rc = git_revwalk_new (&walk, from)) != 0)
+    {
+      git_strarray_dispose (&names);
+      return set_git_error (rc, "Cannot copy the versions repository", error);
+    }
+  for (gsize i = 0; i < names.count && rc == 0; i++)
+    {
+      g_autoptr (git_reference) ref = NULL;
+      g_autoptr (git_object) commit = NULL;
+      RefCopy *copy;
 
-    options.flags =
-        GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
-    options.description = "prdhub: versions of the PRDs";
-    if ((rc = git_repository_init_ext (&to, dest, &options)) != 0)
-      return set_git_error (rc, "Cannot create the copy of the versions repository", error);
-    pack_dir = g_build_filename (git_repository_path (to), "objects", "pack", NULL);
-    if (refs->len > 0 && (rc = git_packbuilder_write (pack, pack_dir, 0, NULL, NULL)) != 0)
-      return set_git_error (rc, "Cannot write the copy of the versions repository", error);
-    for (guint i = 0; i < refs->len; i++)
-      {
-        RefCopy *copy = g_ptr_array_index (refs, i);
-        g_autoptr (git_reference) created = NULL;
+      if ((rc = git_reference_lookup (&ref, from, names.strings[i])) != 0)
+        break;
+      if (git_reference_type (ref) != GIT_REFERENCE_DIRECT)
+        continue;
+      copy = g_new0 (RefCopy, 1);
+      copy->name = g_strdup (names.strings[i]);
+      git_oid_cpy (&copy->oid, git_reference_target (ref));
+      g_ptr_array_add (refs, copy);
+      /* An annotated tag itself, then the history of what it names. */
+      if ((rc = git_packbuilder_insert (pack, &copy->oid, NULL)) != 0 ||
+          (rc = git_reference_peel (&commit, ref, GIT_OBJECT_COMMIT)) != 0 ||
+          (rc = git_revwalk_push (walk, git_object_id (commit))) != 0)
+        break;
+    }
+  git_strarray_dispose (&names);
+  if (rc != 0 || (refs->len > 0 && (rc = git_packbuilder_insert_walk (pack, walk)) != 0))
+    return set_git_error (rc, "Cannot read the versions repository", error);
 
-        if ((rc = git_reference_create (&created, to, copy->name, &copy->oid, 0,
-                                        "prdhub backup")) != 0)
-          return set_git_error (rc, "Cannot write a ref of the copy", error);
-      }
-    if ((rc = git_repository_set_head (to, head_target)) != 0)
-      return set_git_error (rc, "Cannot set HEAD of the copy", error);
-    return TRUE;
-  }
+  options.flags =
+      GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
+  options.description = "prdhub: versions of the PRDs";
+  if ((rc = git_repository_init_ext (&to, dest, &options)) != 0)
+    return set_git_error (rc, "Cannot create the copy of the versions repository", error);
+  pack_dir = g_build_filename (git_repository_path (to), "objects", "pack", NULL);
+  if (refs->len > 0 && (rc = git_packbuilder_write (pack, pack_dir, 0, NULL, NULL)) != 0)
+    return set_git_error (rc, "Cannot write the copy of the versions repository", error);
+  for (guint i = 0; i < refs->len; i++)
+    {
+      RefCopy *copy = g_ptr_array_index (refs, i);
+      g_autoptr (git_reference) created = NULL;
+
+      if ((rc = git_reference_create (&created, to, copy->name, &copy->oid, 0, "prdhub backup")) !=
+          0)
+        return set_git_error (rc, "Cannot write a ref of the copy", error);
+    }
+  if ((rc = git_repository_set_head (to, head_target)) != 0)
+    return set_git_error (rc, "Cannot set HEAD of the copy", error);
+  return TRUE;
+}
