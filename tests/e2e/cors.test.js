@@ -157,6 +157,8 @@ test('REST: without --cors-origin, no other origin is allowed', async () => {
   } finally {
     assert.equal((await bare.stop()).code, 0);
   }
+});
+
 // One Origin rule for Socket.IO and REST (docs/protocol.md, "Origins").
 test('REST follows the same Origin rule', async () => {
   const tok = token();
