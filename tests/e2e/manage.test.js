@@ -163,6 +163,14 @@ test('DELETE: role rules, the room hears prd-deleted and closes, versions stay u
       assert.equal(res.status, 400, res.text);
       assert.equal(res.json.code, 'INVALID_PAYLOAD');
     }
+    const badId = await rest(hub, 'DELETE', '/api/prds/nope', { tok: tok('owner_1') });
+    assert.equal(badId.status, 400);
+    assert.equal(badId.json.code, 'INVALID_ID');
+    const unknown = await rest(hub, 'DELETE', '/api/prds/prd_nope', { tok: tok('a', { role: 'admin' }) });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.json.code, 'PRD_NOT_FOUND');
+    const anonymous = await rest(hub, 'DELETE', `/api/prds/${prdId}`, { tok: null });
+    assert.equal(anonymous.status, 401);
     assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}`)).status, 200);
 
     // The owner deletes it: the member hears prd-deleted and is out of the room.
