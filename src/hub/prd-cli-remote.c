@@ -26,7 +26,6 @@
 
 #include "prd-error.h"
 #include "prd-hub-config-server.h"
-#include "prd-hub-room-registry.h"
 #include "prd-hub-secret.h"
 #include "prd-hub-versions.h"
 #include "prd-hub.h"

@@ -17,7 +17,6 @@
 #include "prd-error.h"
 #include "prd-hub-room.h"
 #include "prd-hub.h"
-#include "prd-time.h"
 #include "prd-json.h"
 
 #include "prd-hub-rest-prds.h"

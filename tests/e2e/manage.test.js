@@ -10,8 +10,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { startHub, token } from './helpers/hub.js';
 import {
-  client, request, join, bump, once, user, rest, createPrd,
+  client, request, join, bump, once, user, rest, createPrd, recorder, until,
 } from './collab-helpers.js';
+import { startAiServer, startAiHub } from './ai-helpers.js';
 
 const ISO_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
@@ -163,6 +164,14 @@ test('DELETE: role rules, the room hears prd-deleted and closes, versions stay u
       assert.equal(res.status, 400, res.text);
       assert.equal(res.json.code, 'INVALID_PAYLOAD');
     }
+    const badId = await rest(hub, 'DELETE', '/api/prds/nope', { tok: tok('owner_1') });
+    assert.equal(badId.status, 400);
+    assert.equal(badId.json.code, 'INVALID_ID');
+    const unknown = await rest(hub, 'DELETE', '/api/prds/prd_nope', { tok: tok('a', { role: 'admin' }) });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.json.code, 'PRD_NOT_FOUND');
+    const anonymous = await rest(hub, 'DELETE', `/api/prds/${prdId}`, { tok: null });
+    assert.equal(anonymous.status, 401);
     assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}`)).status, 200);
 
     // The owner deletes it: the member hears prd-deleted and is out of the room.
@@ -205,5 +214,41 @@ test('DELETE: role rules, the room hears prd-deleted and closes, versions stay u
   } finally {
     for (const s of sockets) s.close();
     await hub.stop();
+  }
+});
+
+test('archiving stops the hub\'s own writing too: a streaming AI job ends with FORBIDDEN', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai);
+  const sockets = [];
+  try {
+    const initial = '# PRD\n';
+    const prdId = await createPrd(hub, 'AI then archive', initial);
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    sockets.push(a, b);
+    await join(a, prdId);
+    await join(b, prdId);
+    const updates = [];
+    b.on('content-update', (u) => updates.push(u));
+    const events = recorder(a, ['ai-stream-chunk', 'ai-stream-complete', 'ai-error']);
+
+    const ack = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated go',
+      context: { cursorPosition: initial.length } });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(b, () => updates.length === 1); // "first" is in
+    const archived = await rest(hub, 'PATCH', `/api/prds/${prdId}`, { body: { archived: true } });
+    assert.equal(archived.status, 200, archived.text);
+    ai.openGate();
+    await until(a, () => events.some((e) => e.event !== 'ai-stream-chunk'));
+    const end = events.find((e) => e.event !== 'ai-stream-chunk');
+    assert.equal(end.event, 'ai-error', JSON.stringify(events));
+    assert.equal(end.data.error.code, 'FORBIDDEN', JSON.stringify(end.data));
+    const text = await rest(hub, 'GET', `/api/prds/${prdId}/export.md`);
+    assert.equal(text.text, `${initial}first`);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+    await ai.stop();
   }
 });

@@ -8,8 +8,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import {
-  JWT_SECRET, PRDHUB_BIN, START_TIMEOUT_MS, startHub, token, connect,
+  JWT_SECRET, PRDHUB_BIN, START_TIMEOUT_MS, startHub, token, connect, tmpDir, selfSignedCert,
 } from './helpers/hub.js';
 import {
   client, request, join, once, user, rest, createPrd,
@@ -210,5 +212,38 @@ test('prdhub prd rename|archive|unarchive|version|delete go through the running 
   } finally {
     for (const s of sockets) s.close();
     await hub.stop();
+  }
+});
+
+test('over TLS the command line trusts the certificate the configuration names, and no other', async () => {
+  const dir = tmpDir();
+  const cert = selfSignedCert(dir);
+  const other = selfSignedCert(fs.mkdtempSync(path.join(dir, 'other-')));
+  const hub = await startHub({ config: `[server]\ntls-cert = ${cert.cert}\ntls-key = ${cert.key}\n` });
+  try {
+    assert.match(hub.url, /^https:/);
+    const conf = path.join(hub.dataDir, 'e2e.conf');
+    const prdId = await (async () => {
+      process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+      try {
+        return await createPrd(hub, 'Over TLS');
+      } finally {
+        delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      }
+    })();
+    let res = await cli(hub, ['prd', 'rename', prdId, '--title', 'Renamed', '--org', 'org_e2e',
+      '--config', conf]);
+    assert.equal(res.status, 0, res.stderr);
+    assert.match(res.stdout, /\tRenamed\n$/);
+
+    // A configuration naming another certificate: the hub's is not trusted.
+    const otherConf = path.join(dir, 'other.conf');
+    fs.writeFileSync(otherConf, `[server]\ntls-cert = ${other.cert}\ntls-key = ${other.key}\n`);
+    res = await cli(hub, ['status', '--org', 'org_e2e', '--config', otherConf]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /cannot reach the hub/);
+  } finally {
+    await hub.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
