@@ -212,6 +212,8 @@ test('backup and restore refuse what they must, and change nothing then', async 
   const work = tmpDir('prdhub-e2e-backup-');
   try {
     const data = path.join(work, 'data');
+    // Commands other than serve work on a data folder that exists.
+    fs.mkdirSync(data);
     const made = prdhub(['prd', 'create', '--title', 'T', '--data-dir', data]);
     assert.equal(made.status, 0, made.stderr);
 
@@ -259,6 +261,7 @@ test('backup and restore refuse what they must, and change nothing then', async 
     assert.equal(res.status, 1);
 
     const other = path.join(work, 'other');
+    fs.mkdirSync(other);
     assert.equal(prdhub(['prd', 'create', '--title', 'Other', '--data-dir', other]).status, 0);
     const otherDb = fs.readFileSync(path.join(other, 'prdhub.db'));
     res = prdhub(['restore', emptyDest, '--data-dir', other]);
