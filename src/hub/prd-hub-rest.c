@@ -509,6 +509,10 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
 
       if (identity == NULL)
         {
+          /* The code, never the token. */
+          g_info ("refused: request=\"%s %s\" address=%s code=%s",
+                  soup_server_message_get_method (msg), path,
+                  soup_server_message_get_remote_host (msg), prd_error_get_protocol_code (error));
           refuse (msg, error);
           return;
         }

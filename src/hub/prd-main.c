@@ -76,8 +76,11 @@ fail (GError *error)
   return 1;
 }
 
+static int usage_error (const char *command, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
 /* One line on stderr naming where help is; returns EXIT_USAGE. */
-static int G_GNUC_PRINTF (2, 3) usage_error (const char *command, const char *format, ...)
+static int
+usage_error (const char *command, const char *format, ...)
 {
   g_autofree char *message = NULL;
   va_list args;
@@ -130,10 +133,10 @@ parse_command_line (GOptionContext *context, const char *command, int *argc, cha
 }
 
 /* Every command but `serve` works on the data folder of a hub that exists:
- * one that does not is a typo, not a new hub. Also says what is wrong with
- * a folder the command cannot use. */
+ * one that does not is a typo, not a new hub (`serve` creates it first).
+ * Also says what is wrong with a folder the command cannot use. */
 static gboolean
-check_data_dir (const char *data_dir, gboolean must_exist, GError **error)
+check_data_dir (const char *data_dir, GError **error)
 {
   GStatBuf st;
 
@@ -141,7 +144,7 @@ check_data_dir (const char *data_dir, gboolean must_exist, GError **error)
     {
       int saved_errno = errno;
 
-      if (saved_errno == ENOENT && must_exist)
+      if (saved_errno == ENOENT)
         {
           g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND,
                        "The data folder %s does not exist (check --data-dir; `prdhub serve` "
@@ -149,8 +152,6 @@ check_data_dir (const char *data_dir, gboolean must_exist, GError **error)
                        data_dir);
           return FALSE;
         }
-      if (saved_errno == ENOENT)
-        return TRUE;
       g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot use the data folder %s: %s",
                    data_dir, g_strerror (saved_errno));
       return FALSE;
@@ -227,7 +228,7 @@ load_existing_hub_config (const char *config_file, const char *data_dir, GError 
   g_autoptr (PrdHubConfig) config =
       load_config (config_file, NULL, data_dir, NULL, NULL, NULL, NULL, NULL, error);
 
-  if (config == NULL || !check_data_dir (prd_hub_config_get_server (config)->data_dir, TRUE, error))
+  if (config == NULL || !check_data_dir (prd_hub_config_get_server (config)->data_dir, error))
     return NULL;
   return g_steal_pointer (&config);
 }
@@ -319,7 +320,7 @@ open_store (PrdHubConfig *config, GError **error)
                    data_dir, g_strerror (saved_errno));
       return NULL;
     }
-  if (!check_data_dir (data_dir, TRUE, error))
+  if (!check_data_dir (data_dir, error))
     return NULL;
   prd_sqlite_store_new_async (path, NULL, store_result, &result);
   wait_for (&result);
@@ -437,7 +438,6 @@ cmd_serve (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autofree char *url = NULL;
   ServeState state = { 0 };
-
   int status;
 
   g_option_context_add_main_entries (context, entries, NULL);
@@ -620,7 +620,6 @@ cmd_token (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autofree char *token = NULL;
   PrdRole role = PRD_ROLE_EDITOR;
-
   int status;
 
   if (argc > 1 && g_str_equal (argv[1], "revoke"))
@@ -781,7 +780,7 @@ typedef struct
   const char *arguments; /* the positional arguments after the action */
   guint n_arguments;
   const char *summary;
-  const char *const options[4];
+  const char *const options[6];
 } ActionHelp;
 
 static const ActionHelp prd_actions[] = {
@@ -1126,7 +1125,6 @@ cmd_discover (int argc, char **argv)
   g_autoptr (GPtrArray) hubs = NULL;
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
-
   int status;
 
   g_option_context_add_main_entries (context, entries, NULL);

@@ -28,6 +28,9 @@ async function activity(hub) {
   const refused = await connectError(hub.url, { transports: ['websocket'], auth: { token: bad } },
     '/prds');
   assert.equal(refused.data.code, 'AUTHENTICATION_FAILED');
+  const rest = await fetch(`${hub.url}/api/prds`, { headers: { Authorization: `Bearer ${bad}` } });
+  assert.equal(rest.status, 401);
+  await rest.arrayBuffer();
   const prdId = await createPrd(hub, 'Logged', '# Logged\n');
   const a = await client(hub, user('user_log'));
   await join(a, prdId);
@@ -61,6 +64,7 @@ test('info (the default) logs connections, refusals, joins, versions and AI jobs
   const log = hub.stderr();
   assert.equal(lines(log, /connection: namespace=\/prds address=127\.0\.0\.1 transport=websocket user=user_log org=org_e2e role=editor/).length, 1, log);
   assert.equal(lines(log, /refused: namespace=\/prds address=127\.0\.0\.1 transport=websocket code=AUTHENTICATION_FAILED/).length, 1, log);
+  assert.equal(lines(log, /refused: request="GET \/api\/prds" address=127\.0\.0\.1 code=AUTHENTICATION_FAILED/).length, 1, log);
   assert.equal(lines(log, new RegExp(`join: prd=${prdId} user=user_log mode=edit`)).length, 1, log);
   assert.equal(lines(log, new RegExp(`version: prd=${prdId} version=0\\.2\\.0 user=user_log org=org_e2e commit=[0-9a-f]{40}`)).length, 1, log);
   assert.equal(lines(log, new RegExp(`ai job: id=${jobId} prd=${prdId} user=user_log org=org_e2e state=complete`)).length, 1, log);
