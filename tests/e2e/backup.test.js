@@ -235,6 +235,23 @@ test('backup and restore refuse what they must, and change nothing then', async 
     assert.equal(res.status, 1);
     assert.ok(!fs.existsSync(path.join(work, 'b1')));
 
+    // A secret file that is not a regular file of at most 1 MiB is refused.
+    const odd = path.join(work, 'odd');
+    assert.equal(prdhub(['prd', 'create', '--title', 'Odd', '--data-dir', odd]).status, 0);
+    fs.symlinkSync('/etc/passwd', path.join(odd, 'secrets'));
+    res = prdhub(['backup', path.join(work, 'b2'), '--data-dir', odd]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /secrets is not a regular file/);
+    assert.ok(!fs.existsSync(path.join(work, 'b2')));
+    fs.unlinkSync(path.join(odd, 'secrets'));
+    fs.writeFileSync(path.join(odd, 'jwt-secret'), 'x'.repeat(1024 * 1024 + 1), { mode: 0o600 });
+    res = prdhub(['backup', path.join(work, 'b2'), '--data-dir', odd]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /jwt-secret is not a regular file of at most/);
+    assert.ok(!fs.existsSync(path.join(work, 'b2')));
+    fs.writeFileSync(path.join(odd, 'jwt-secret'), 'x'.repeat(1024 * 1024), { mode: 0o600 });
+    assert.equal(prdhub(['backup', path.join(work, 'b2'), '--data-dir', odd]).status, 0);
+
     // DEST must be new or empty; an empty folder is fine.
     const full = path.join(work, 'full');
     fs.mkdirSync(full);
