@@ -23,7 +23,9 @@
 
 #include <json-glib/json-glib.h>
 
+#include "prd-json.h"
 #include "prd-eio-metered-stream.h"
+#include "prd-eio-origin.h"
 #include "prd-eio-private.h"
 #include "prd-eio-refusal.h"
 
@@ -179,7 +181,7 @@ build_open_packet (PrdEioServer *self, const char *sid, gboolean offer_websocket
   json_builder_end_object (builder);
 
   root = json_builder_get_root (builder);
-  json = json_to_string (root, FALSE);
+  json = prd_json_to_string (root);
   return g_strconcat ("0", json, NULL);
 }
 
@@ -211,50 +213,6 @@ create_socket (PrdEioServer *self, SoupServerMessage *msg, GError **error)
   prd_eio_socket_set_finish_func (socket, on_socket_finished, self);
   g_hash_table_insert (self->sockets, g_strdup (sid), socket);
   return socket;
-}
-
-/* ------------------------------------------------------------------ */
-/* CORS                                                               */
-
-static gboolean
-origin_is_same_host (SoupServerMessage *msg, const char *origin)
-{
-  const char *host =
-      soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Host");
-  const char *p = strstr (origin, "://");
-
-  return host != NULL && p != NULL && g_ascii_strcasecmp (p + 3, host) == 0;
-}
-
-/* NULL when there is no Origin; otherwise whether it may use the hub. */
-static gboolean
-check_origin (PrdEioServer *self, SoupServerMessage *msg, const char **origin_out)
-{
-  const char *origin =
-      soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Origin");
-
-  *origin_out = origin;
-  if (origin == NULL)
-    return TRUE;
-  if (self->cors_origins != NULL)
-    {
-      for (guint i = 0; self->cors_origins[i] != NULL; i++)
-        if (g_str_equal (self->cors_origins[i], "*") ||
-            g_ascii_strcasecmp (self->cors_origins[i], origin) == 0)
-          return TRUE;
-    }
-  /* A page served by the hub itself is not cross-origin. */
-  return origin_is_same_host (msg, origin);
-}
-
-static void
-add_cors_headers (SoupServerMessage *msg, const char *origin)
-{
-  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
-
-  soup_message_headers_replace (headers, "Access-Control-Allow-Origin", origin);
-  soup_message_headers_replace (headers, "Access-Control-Allow-Credentials", "true");
-  soup_message_headers_append (headers, "Vary", "Origin");
 }
 
 /* ------------------------------------------------------------------ */
@@ -529,13 +487,13 @@ server_handler (SoupServer *server,
       sid = g_hash_table_lookup (query, "sid");
     }
 
-  if (!check_origin (self, msg, &origin))
+  if (!prd_eio_origin_allowed ((const char *const *) self->cors_origins, msg, &origin))
     {
       respond_error (msg, EIO_ERROR_FORBIDDEN);
       return;
     }
   if (origin != NULL && !websocket)
-    add_cors_headers (msg, origin);
+    prd_eio_origin_add_cors_headers (msg, origin);
 
   if (g_str_equal (method, SOUP_METHOD_OPTIONS))
     {

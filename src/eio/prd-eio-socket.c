@@ -1216,6 +1216,23 @@ prd_eio_socket_get_buffered_amount (PrdEioSocket *self)
   return self->queued_bytes + self->inflight_bytes;
 }
 
+GPtrArray *
+prd_eio_socket_take_queued (PrdEioSocket *self)
+{
+  GPtrArray *packets = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_eio_packet_free);
+  OutItem *item;
+
+  g_return_val_if_fail (PRD_IS_EIO_SOCKET (self), packets);
+
+  while ((item = g_queue_pop_head (&self->queue)) != NULL)
+    {
+      g_ptr_array_add (packets, g_steal_pointer (&item->packet));
+      out_item_free (item);
+    }
+  self->queued_bytes = 0;
+  return packets;
+}
+
 gboolean
 prd_eio_socket_send_text (PrdEioSocket *self, const char *text, gssize len)
 {

@@ -13,10 +13,11 @@ G_BEGIN_DECLS
 #define PRD_HUB_CONFIG_DEFAULT_MAX_REQUEST_BODY (2 * 1024 * 1024)
 
 /* [server] connection limits (see PrdEioListener) */
-#define PRD_HUB_CONFIG_DEFAULT_LISTEN_BACKLOG  4096 /* SOMAXCONN */
-#define PRD_HUB_CONFIG_DEFAULT_IDLE_TIMEOUT    60   /* s */
-#define PRD_HUB_CONFIG_DEFAULT_REQUEST_TIMEOUT 30   /* s */
-#define PRD_HUB_CONFIG_DEFAULT_MAX_PER_ADDRESS 256
+#define PRD_HUB_CONFIG_DEFAULT_LISTEN_BACKLOG            4096 /* SOMAXCONN */
+#define PRD_HUB_CONFIG_DEFAULT_IDLE_TIMEOUT              60   /* s */
+#define PRD_HUB_CONFIG_DEFAULT_REVOCATION_CHECK_INTERVAL 5    /* s */
+#define PRD_HUB_CONFIG_DEFAULT_REQUEST_TIMEOUT           30   /* s */
+#define PRD_HUB_CONFIG_DEFAULT_MAX_PER_ADDRESS           256
 
 /**
  * PrdHubServerConfig:
@@ -62,7 +63,8 @@ typedef struct
  */
 typedef struct
 {
-  char *jwt_public_key; /* (owned) (nullable) */
+  char *jwt_public_key;            /* (owned) (nullable) */
+  guint revocation_check_interval; /* seconds */
 } PrdHubAuthConfig;
 
 extern const PrdHubConfigSection prd_hub_server_config_section;

@@ -75,6 +75,9 @@ prd_hub_room_registry_member_joined (PrdHubRoomRegistry *self,
                                      const char *user_id,
                                      JsonObject *joined)
 {
+  g_info ("join: prd=%s user=%s mode=%s socket=%s", prd_hub_room_get_prd_id (room), user_id,
+          json_object_get_string_member_with_default (joined, "mode", "view"),
+          prd_sio_socket_get_id (socket));
   g_signal_emit (self, signals[SIGNAL_MEMBER_JOINED], 0, room, socket, user_id, joined);
 }
 
@@ -85,6 +88,42 @@ prd_hub_room_registry_member_left (PrdHubRoomRegistry *self,
                                    const char *user_id)
 {
   g_signal_emit (self, signals[SIGNAL_MEMBER_LEFT], 0, room, socket, user_id);
+}
+
+/* The disk filled up, or the database became unwritable: every client of
+ * /prds hears it once (its edits are refused meanwhile with STORAGE_ERROR),
+ * and again when an append succeeds. */
+void
+prd_hub_room_registry_storage_result (PrdHubRoomRegistry *self, const GError *error)
+{
+  g_autoptr (JsonNode) payload = NULL;
+  g_autofree char *timestamp = NULL;
+  JsonObject *object;
+
+  if ((error != NULL) == self->storage_failed)
+    return;
+  self->storage_failed = error != NULL;
+  if (error != NULL)
+    g_warning ("Cannot store edits: %s; refusing them until the database takes writes again",
+               error->message);
+  else
+    g_message ("The database takes writes again");
+  if (self->nsp == NULL)
+    return;
+  timestamp = prd_time_format_now ();
+  payload = json_node_new (JSON_NODE_OBJECT);
+  object = json_object_new ();
+  json_node_take_object (payload, object);
+  json_object_set_boolean_member (object, "ok", error == NULL);
+  if (error != NULL)
+    {
+      g_autofree char *message = g_utf8_make_valid (error->message, -1);
+
+      json_object_set_string_member (object, "code", prd_error_get_protocol_code (error));
+      json_object_set_string_member (object, "message", message);
+    }
+  json_object_set_string_member (object, "timestamp", timestamp);
+  prd_sio_namespace_emit_one (self->nsp, NULL, NULL, "storage-status", payload);
 }
 
 void
@@ -464,4 +503,55 @@ prd_hub_room_registry_set_version (PrdHubRoomRegistry *self,
   room = g_hash_table_lookup (self->rooms, prd_id);
   if (room != NULL && prd_hub_room_get_document (room) != NULL)
     prd_document_set_version (prd_hub_room_get_document (room), version);
+}
+
+/**
+ * prd_hub_room_registry_close:
+ * @event: what every member is sent before the room closes
+ *
+ * Closes the room of a PRD that no longer exists: @event goes to its
+ * members, who leave it (#PrdHubRoomRegistry::member-left), pending joins
+ * fail with `PRD_NOT_FOUND`, and nothing is written. Nothing happens when
+ * the PRD is not open.
+ */
+void
+prd_hub_room_registry_close (PrdHubRoomRegistry *self,
+                             const char *prd_id,
+                             const char *event,
+                             JsonNode *payload)
+{
+  PrdHubRoom *room;
+
+  g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self));
+
+  room = g_hash_table_lookup (self->rooms, prd_id);
+  if (room == NULL)
+    return;
+  /* Closing drops the registry's reference. */
+  g_object_ref (room);
+  prd_hub_room_close (room, event, payload);
+  g_object_unref (room);
+}
+
+/**
+ * prd_hub_room_registry_set_info:
+ * @title: the PRD's title now
+ * @archived: whether it is archived now
+ *
+ * Tells an open room that the PRD was renamed, archived or unarchived: later
+ * joins report the title, and an archived PRD takes no more edits.
+ */
+void
+prd_hub_room_registry_set_info (PrdHubRoomRegistry *self,
+                                const char *prd_id,
+                                const char *title,
+                                gboolean archived)
+{
+  PrdHubRoom *room;
+
+  g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self));
+
+  room = g_hash_table_lookup (self->rooms, prd_id);
+  if (room != NULL)
+    prd_hub_room_set_info (room, title, archived);
 }

@@ -36,4 +36,13 @@ void prd_hub_room_registry_set_version (PrdHubRoomRegistry *self,
                                         const char *prd_id,
                                         const char *version);
 
+void prd_hub_room_registry_close (PrdHubRoomRegistry *self,
+                                  const char *prd_id,
+                                  const char *event,
+                                  JsonNode *payload);
+void prd_hub_room_registry_set_info (PrdHubRoomRegistry *self,
+                                     const char *prd_id,
+                                     const char *title,
+                                     gboolean archived);
+
 G_END_DECLS

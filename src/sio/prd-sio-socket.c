@@ -195,6 +195,41 @@ prd_sio_socket_get_engine (PrdSioSocket *self)
 }
 
 /**
+ * prd_sio_socket_get_remote_address:
+ *
+ * Returns: (transfer none): the client's address, also while its connect
+ *   hook runs, or "-" once its Engine.IO session is gone
+ */
+const char *
+prd_sio_socket_get_remote_address (PrdSioSocket *self)
+{
+  g_autoptr (PrdEioSocket) engine = NULL;
+
+  g_return_val_if_fail (PRD_IS_SIO_SOCKET (self), NULL);
+
+  engine = g_weak_ref_get (&self->engine);
+  /* The session's own string: the client holds the session meanwhile. */
+  return engine != NULL ? prd_eio_socket_get_remote_address (engine) : "-";
+}
+
+/**
+ * prd_sio_socket_get_transport_name:
+ *
+ * Returns: (transfer none): "polling" or "websocket" (the transport now),
+ *   or "-" once its Engine.IO session is gone
+ */
+const char *
+prd_sio_socket_get_transport_name (PrdSioSocket *self)
+{
+  g_autoptr (PrdEioSocket) engine = NULL;
+
+  g_return_val_if_fail (PRD_IS_SIO_SOCKET (self), NULL);
+
+  engine = g_weak_ref_get (&self->engine);
+  return engine != NULL ? prd_eio_socket_get_transport_name (engine) : "-";
+}
+
+/**
  * prd_sio_socket_get_auth:
  *
  * Returns: (transfer none) (nullable): the CONNECT payload, %NULL when the

@@ -195,6 +195,16 @@ static const char *const migrations[] = {
   "  parties TEXT NOT NULL"
   ");"
   "CREATE INDEX conflicts_by_prd ON conflicts (prd_id);",
+  /* Managing PRDs (prd-sqlite-store-manage.c): when a PRD was archived,
+   * 0 while it is not. */
+  "ALTER TABLE prds ADD COLUMN archived_at INTEGER NOT NULL DEFAULT 0;",
+  /* Token revocations (prd-sqlite-store-revocations.c): one row per user */
+  "CREATE TABLE token_revocations ("
+  "  org TEXT NOT NULL,"
+  "  user_id TEXT NOT NULL,"
+  "  revoked_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (org, user_id)"
+  ");",
 };
 
 typedef enum
@@ -277,6 +287,9 @@ static void prd_sqlite_store_iface_init (PrdStoreInterface *iface);
 /* Besides PrdStore, one interface per concern; each is implemented in a
  * file of its own (prd-sqlite-store-<concern>.c, see
  * prd-sqlite-store-private.h). */
+/* (unowned): the registry's, set in class_init; observed by the worker. */
+static PrdMetric *commit_duration;
+
 /* clang-format off */
 G_DEFINE_FINAL_TYPE_WITH_CODE (PrdSqliteStore, prd_sqlite_store, G_TYPE_OBJECT,
   G_IMPLEMENT_INTERFACE (PRD_TYPE_STORE, prd_sqlite_store_iface_init)
@@ -286,11 +299,11 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (PrdSqliteStore, prd_sqlite_store, G_TYPE_OBJECT,
                          prd_sqlite_store_notification_store_iface_init)
   G_IMPLEMENT_INTERFACE (PRD_TYPE_CONFLICT_STORE, prd_sqlite_store_conflict_store_iface_init)
   G_IMPLEMENT_INTERFACE (PRD_TYPE_AI_JOB_STORE, prd_sqlite_store_ai_job_store_iface_init)
-  G_IMPLEMENT_INTERFACE (PRD_TYPE_VERSION_STORE, prd_sqlite_store_version_store_iface_init))
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_VERSION_STORE, prd_sqlite_store_version_store_iface_init)
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_MANAGE_STORE, prd_sqlite_store_manage_store_iface_init)
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_REVOCATION_STORE,
+                         prd_sqlite_store_revocation_store_iface_init))
 /* clang-format on */
-
-/* (unowned): the registry's, set in class_init; observed by the worker. */
-static PrdMetric *commit_duration;
 
 static gboolean
 request_is_write (const Request *r)
@@ -638,7 +651,7 @@ fail:
 /* Operations (worker thread, inside a transaction) */
 
 #define INFO_COLUMNS \
-  "id, org, title, version, owner, created_at, updated_at, snapshot_seq, last_seq"
+  "id, org, title, version, owner, created_at, updated_at, snapshot_seq, last_seq, archived_at"
 
 static PrdStoreInfo *
 info_from_row (sqlite3_stmt *stmt)
@@ -654,6 +667,7 @@ info_from_row (sqlite3_stmt *stmt)
   info->updated_at = sqlite3_column_int64 (stmt, 6);
   info->snapshot_seq = sqlite3_column_int64 (stmt, 7);
   info->last_seq = sqlite3_column_int64 (stmt, 8);
+  info->archived_at = sqlite3_column_int64 (stmt, 9);
   return info;
 }
 
@@ -1680,6 +1694,12 @@ sqlite3 *
 prd_sqlite_worker_get_db (PrdSqliteWorker *worker)
 {
   return worker->db;
+}
+
+PrdStoreInfo *
+prd_sqlite_worker_get_info (PrdSqliteWorker *worker, const char *prd_id, GError **error)
+{
+  return op_get_info (worker, prd_id, error);
 }
 
 sqlite3_stmt *
