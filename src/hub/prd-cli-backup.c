@@ -297,21 +297,22 @@ fail (GError *error)
   return 1;
 }
 
+/* A usage error: exit status 2, and where the help is. */
 static int
-usage (const char *message)
+usage (const char *command, const char *message)
 {
-  g_printerr ("prdhub: %s\n", message);
+  g_printerr ("prdhub: %s (see `prdhub help %s`)\n", message, command);
   return 2;
 }
 
 static gboolean
-parse (GOptionContext *context, int *argc, char ***argv)
+parse (GOptionContext *context, const char *command, int *argc, char ***argv)
 {
   g_autoptr (GError) error = NULL;
 
   if (!g_option_context_parse (context, argc, argv, &error))
     {
-      g_printerr ("prdhub: %s\n", error->message);
+      usage (command, error->message);
       return FALSE;
     }
   return TRUE;
@@ -330,7 +331,7 @@ do_backup (const char *data_dir, const char *dest)
 
   if (!g_file_test (data_dir, G_FILE_TEST_IS_DIR))
     {
-      g_printerr ("prdhub: the data folder %s does not exist\n", data_dir);
+      g_printerr ("prdhub: The data folder %s does not exist (check --data-dir)\n", data_dir);
       return 1;
     }
   if (lexists (dest) && !is_empty_dir (dest))
@@ -409,10 +410,11 @@ prd_cli_backup (int argc, char **argv)
   g_option_context_set_summary (
       context, "DEST must not exist or be an empty folder. The database is copied with SQLite's "
                "online backup API, then the versions repository, then the secret files.");
-  if (!parse (context, &argc, &argv))
+  if (!parse (context, "backup", &argc, &argv))
     return 2;
   if (argc != 2)
-    return usage (argc < 2 ? "backup needs a DEST folder" : "backup takes one DEST folder");
+    return usage ("backup",
+                  argc < 2 ? "backup needs a DEST folder" : "backup takes one DEST folder");
   dir = find_data_dir (config_file, data_dir, &error);
   if (dir == NULL)
     return fail (error);
@@ -580,11 +582,11 @@ prd_cli_restore (int argc, char **argv)
   g_option_context_set_summary (context,
                                 "Stop the hub first. A data folder that is not empty is left "
                                 "alone unless --force is given.");
-  if (!parse (context, &argc, &argv))
+  if (!parse (context, "restore", &argc, &argv))
     return 2;
   if (argc != 2)
-    return usage (argc < 2 ? "restore needs the SRC folder of a backup"
-                           : "restore takes one SRC folder");
+    return usage ("restore", argc < 2 ? "restore needs the SRC folder of a backup"
+                                      : "restore takes one SRC folder");
   dir = find_data_dir (config_file, data_dir, &error);
   if (dir == NULL)
     return fail (error);

@@ -211,9 +211,14 @@ test('a backup under load, restored into a new folder, has every edit acknowledg
 test('backup and restore refuse what they must, and change nothing then', async () => {
   const work = tmpDir('prdhub-e2e-backup-');
   try {
-    const data = path.join(work, 'data');
-    // Commands other than serve work on a data folder that exists.
-    fs.mkdirSync(data);
+    // A hub's data folder, as `prdhub serve` leaves it (the other commands
+    // need it to exist).
+    const hubFolder = (name) => {
+      const dir = path.join(work, name);
+      fs.mkdirSync(dir, { mode: 0o700 });
+      return dir;
+    };
+    const data = hubFolder('data');
     const made = prdhub(['prd', 'create', '--title', 'T', '--data-dir', data]);
     assert.equal(made.status, 0, made.stderr);
 
@@ -226,7 +231,7 @@ test('backup and restore refuse what they must, and change nothing then', async 
     // A data folder that does not exist, or is not a hub's.
     let res = prdhub(['backup', path.join(work, 'b1'), '--data-dir', path.join(work, 'typo')]);
     assert.equal(res.status, 1);
-    assert.match(res.stderr, /typo.*does not exist/);
+    assert.match(res.stderr, /The data folder .*typo does not exist/);
     fs.mkdirSync(path.join(work, 'empty'));
     res = prdhub(['backup', path.join(work, 'b1'), '--data-dir', path.join(work, 'empty')]);
     assert.equal(res.status, 1);
@@ -236,6 +241,23 @@ test('backup and restore refuse what they must, and change nothing then', async 
     res = prdhub(['backup', path.join(work, 'b1'), '--data-dir', path.join(work, 'empty')]);
     assert.equal(res.status, 1);
     assert.ok(!fs.existsSync(path.join(work, 'b1')));
+
+    // A secret file that is not a regular file of at most 1 MiB is refused.
+    const odd = hubFolder('odd');
+    assert.equal(prdhub(['prd', 'create', '--title', 'Odd', '--data-dir', odd]).status, 0);
+    fs.symlinkSync('/etc/passwd', path.join(odd, 'secrets'));
+    res = prdhub(['backup', path.join(work, 'b2'), '--data-dir', odd]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /secrets is not a regular file/);
+    assert.ok(!fs.existsSync(path.join(work, 'b2')));
+    fs.unlinkSync(path.join(odd, 'secrets'));
+    fs.writeFileSync(path.join(odd, 'jwt-secret'), 'x'.repeat(1024 * 1024 + 1), { mode: 0o600 });
+    res = prdhub(['backup', path.join(work, 'b2'), '--data-dir', odd]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /jwt-secret is not a regular file of at most/);
+    assert.ok(!fs.existsSync(path.join(work, 'b2')));
+    fs.writeFileSync(path.join(odd, 'jwt-secret'), 'x'.repeat(1024 * 1024), { mode: 0o600 });
+    assert.equal(prdhub(['backup', path.join(work, 'b2'), '--data-dir', odd]).status, 0);
 
     // DEST must be new or empty; an empty folder is fine.
     const full = path.join(work, 'full');
@@ -260,8 +282,7 @@ test('backup and restore refuse what they must, and change nothing then', async 
     res = prdhub(['restore', path.join(work, 'nowhere'), '--data-dir', path.join(work, 'r0')]);
     assert.equal(res.status, 1);
 
-    const other = path.join(work, 'other');
-    fs.mkdirSync(other);
+    const other = hubFolder('other');
     assert.equal(prdhub(['prd', 'create', '--title', 'Other', '--data-dir', other]).status, 0);
     const otherDb = fs.readFileSync(path.join(other, 'prdhub.db'));
     res = prdhub(['restore', emptyDest, '--data-dir', other]);
