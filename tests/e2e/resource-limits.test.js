@@ -63,18 +63,21 @@ async function closeSession(sid) {
 // Opens n Engine.IO sessions, waiting (bounded, no timing assertion) until
 // the hub's own timers have freed enough of the earlier ones.
 async function sessions(n, what = 'sessions') {
-  const deadline = Date.now() + 30000;
+  const deadline = Date.now() + 60000;
   for (;;) {
     const sids = [];
+    let last;
     for (let i = 0; i < n; i++) {
-      const h = await handshake();
-      if (h.status !== 200) break;
-      sids.push(JSON.parse(h.body.slice(1)).sid);
+      last = await handshake();
+      if (last.status !== 200) break;
+      sids.push(JSON.parse(last.body.slice(1)).sid);
     }
     if (sids.length === n) return sids;
     for (const sid of sids) await closeSession(sid);
-    if (Date.now() > deadline) throw new Error(`${what}: only ${sids.length} of ${n} sessions`);
-    await new Promise((r) => setTimeout(r, 100));
+    if (Date.now() > deadline) throw new Error(`${what}: only ${sids.length} of ${n} sessions (${last.status} ${last.body})`);
+    // longer than connect-timeout and the close of a polling session, so
+    // that the sessions of this attempt are gone before the next one
+    await new Promise((r) => setTimeout(r, 1500));
   }
 }
 
