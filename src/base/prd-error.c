@@ -44,6 +44,7 @@ static const char *const protocol_codes[PRD_ERROR_N_CODES] = {
   [PRD_ERROR_TOKEN_REVOKED] = "TOKEN_REVOKED",
   [PRD_ERROR_VERSION_UNCHANGED] = "VERSION_UNCHANGED",
   [PRD_ERROR_TLS_REQUIRED] = "TLS_REQUIRED",
+  [PRD_ERROR_LIMIT_REACHED] = "LIMIT_REACHED",
 };
 
 /* D-Bus names are the protocol codes in CamelCase:

@@ -46,9 +46,10 @@ typedef enum
   PRD_ERROR_TOKEN_REVOKED,
   PRD_ERROR_VERSION_UNCHANGED,
   PRD_ERROR_TLS_REQUIRED,
+  PRD_ERROR_LIMIT_REACHED,
 } PrdErrorCode;
 
-#define PRD_ERROR_N_CODES (PRD_ERROR_TLS_REQUIRED + 1)
+#define PRD_ERROR_N_CODES (PRD_ERROR_LIMIT_REACHED + 1)
 
 GQuark prd_error_quark (void);
 const char *prd_error_code_to_string (PrdErrorCode code);

@@ -44,6 +44,9 @@ struct _PrdEioServer
   guint64 max_write_buffer;
   char **cors_origins; /* (owned) (nullable) */
   gboolean websocket_compression;
+  guint max_sessions;             /* 0: no limit */
+  guint max_sessions_per_address; /* 0: no limit */
+  GHashTable *per_address;        /* (owned) remote address → sessions (GUINT_TO_POINTER) */
 
   SoupServer *soup_server; /* (owned) (nullable) */
   char *path;              /* (owned) (nullable): without the trailing slash */
@@ -62,6 +65,8 @@ enum
   PROP_MAX_PAYLOAD,
   PROP_MAX_WRITE_BUFFER,
   PROP_CORS_ORIGINS,
+  PROP_MAX_SESSIONS,
+  PROP_MAX_SESSIONS_PER_ADDRESS,
   PROP_WEBSOCKET_COMPRESSION,
   N_PROPS
 };
@@ -189,8 +194,41 @@ static void
 on_socket_finished (PrdEioSocket *socket, gpointer user_data)
 {
   PrdEioServer *self = user_data;
+  const char *address = prd_eio_socket_get_remote_address (socket);
+  guint n =
+      address != NULL ? GPOINTER_TO_UINT (g_hash_table_lookup (self->per_address, address)) : 0;
 
+  if (n > 1)
+    g_hash_table_replace (self->per_address, g_strdup (address), GUINT_TO_POINTER (n - 1));
+  else if (n == 1)
+    g_hash_table_remove (self->per_address, address);
   g_hash_table_remove (self->sockets, prd_eio_socket_get_id (socket));
+}
+
+/* Every Engine.IO session counts, whether or not it has joined a Socket.IO
+ * namespace yet (one that never does is closed after the connect timeout;
+ * one whose client vanishes, after pingInterval + pingTimeout). A new
+ * session over a limit is refused with 503 before it is created. */
+static gboolean
+check_session_limits (PrdEioServer *self, SoupServerMessage *msg)
+{
+  const char *address = soup_server_message_get_remote_host (msg);
+  guint n =
+      address != NULL ? GPOINTER_TO_UINT (g_hash_table_lookup (self->per_address, address)) : 0;
+  const char *why = NULL;
+  g_autofree char *body = NULL;
+
+  if (self->max_sessions > 0 && g_hash_table_size (self->sockets) >= self->max_sessions)
+    why = "Too many sessions (max-sessions)";
+  else if (self->max_sessions_per_address > 0 && n >= self->max_sessions_per_address)
+    why = "Too many sessions from this address (max-sessions-per-address)";
+  if (why == NULL)
+    return TRUE;
+  g_debug ("Refused an Engine.IO session from %s: %s", address, why);
+  body = g_strdup_printf ("{\"code\":3,\"message\":\"%s\"}", why);
+  soup_server_message_set_status (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, body, strlen (body));
+  return FALSE;
 }
 
 static PrdEioSocket *
@@ -212,6 +250,13 @@ create_socket (PrdEioServer *self, SoupServerMessage *msg, GError **error)
   socket = prd_eio_socket_new_internal (sid, soup_server_message_get_remote_host (msg), &config);
   prd_eio_socket_set_finish_func (socket, on_socket_finished, self);
   g_hash_table_insert (self->sockets, g_strdup (sid), socket);
+  if (prd_eio_socket_get_remote_address (socket) != NULL)
+    {
+      const char *address = prd_eio_socket_get_remote_address (socket);
+      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_address, address));
+
+      g_hash_table_replace (self->per_address, g_strdup (address), GUINT_TO_POINTER (n + 1));
+    }
   return socket;
 }
 
@@ -553,7 +598,7 @@ server_handler (SoupServer *server,
     {
       if (!websocket || !g_str_equal (method, SOUP_METHOD_GET))
         respond_error (msg, EIO_ERROR_BAD_REQUEST);
-      else
+      else if (sid != NULL || check_session_limits (self, msg))
         accept_websocket (self, msg);
       return;
     }
@@ -566,7 +611,8 @@ server_handler (SoupServer *server,
 
   if (socket == NULL)
     {
-      handle_handshake (self, msg);
+      if (check_session_limits (self, msg))
+        handle_handshake (self, msg);
       return;
     }
 
@@ -662,6 +708,7 @@ prd_eio_server_finalize (GObject *object)
   PrdEioServer *self = PRD_EIO_SERVER (object);
 
   g_clear_pointer (&self->sockets, g_hash_table_unref);
+  g_clear_pointer (&self->per_address, g_hash_table_unref);
   g_strfreev (self->cors_origins);
 
   G_OBJECT_CLASS (prd_eio_server_parent_class)->finalize (object);
@@ -694,6 +741,12 @@ prd_eio_server_get_property (GObject *object, guint prop_id, GValue *value, GPar
         break;
       case PROP_WEBSOCKET_COMPRESSION:
         g_value_set_boolean (value, self->websocket_compression);
+        break;
+      case PROP_MAX_SESSIONS:
+        g_value_set_uint (value, self->max_sessions);
+        break;
+      case PROP_MAX_SESSIONS_PER_ADDRESS:
+        g_value_set_uint (value, self->max_sessions_per_address);
         break;
 
       default:
@@ -758,6 +811,12 @@ prd_eio_server_set_property (GObject *object, guint prop_id, const GValue *value
           g_object_notify_by_pspec (object, pspec);
         }
         break;
+      case PROP_MAX_SESSIONS:
+        set_uint_prop (object, &self->max_sessions, value, pspec);
+        break;
+      case PROP_MAX_SESSIONS_PER_ADDRESS:
+        set_uint_prop (object, &self->max_sessions_per_address, value, pspec);
+        break;
       case PROP_WEBSOCKET_COMPRESSION:
         if (self->websocket_compression != g_value_get_boolean (value))
           {
@@ -797,6 +856,10 @@ prd_eio_server_class_init (PrdEioServerClass *klass)
       g_param_spec_boxed ("cors-origins", NULL, NULL, G_TYPE_STRV, flags);
   properties[PROP_WEBSOCKET_COMPRESSION] =
       g_param_spec_boolean ("websocket-compression", NULL, NULL, FALSE, flags);
+  properties[PROP_MAX_SESSIONS] =
+      g_param_spec_uint ("max-sessions", NULL, NULL, 0, G_MAXUINT, 0, flags);
+  properties[PROP_MAX_SESSIONS_PER_ADDRESS] =
+      g_param_spec_uint ("max-sessions-per-address", NULL, NULL, 0, G_MAXUINT, 0, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[SIGNAL_CONNECTION] =
@@ -808,6 +871,7 @@ static void
 prd_eio_server_init (PrdEioServer *self)
 {
   self->sockets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 /* ------------------------------------------------------------------ */

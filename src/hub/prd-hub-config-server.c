@@ -9,6 +9,7 @@
  *              listen-backlog, idle-timeout, request-timeout (s), max-connections,
  *              max-connections-per-address, per-address-exempt (list of masks)
  *   [engine]   ping-interval, ping-timeout, connect-timeout (ms), max-payload,
+ *              max-sessions, max-sessions-per-address (Engine.IO sessions),
  *              max-write-buffer (bytes)
  *   [auth]     jwt-public-key (PEM file; switches verification to RS256/ES256 and kin),
  *              revocation-check-interval (s)
@@ -329,6 +330,8 @@ engine_init (gpointer data)
   self->max_payload = 1000000;
   self->max_write_buffer = 16 * 1024 * 1024;
   self->connect_timeout = 45000;
+  self->max_sessions = PRD_HUB_CONFIG_DEFAULT_MAX_SESSIONS;
+  self->max_sessions_per_address = PRD_HUB_CONFIG_DEFAULT_MAX_SESSIONS_PER_ADDRESS;
 }
 
 static gboolean
@@ -355,6 +358,10 @@ engine_set (gpointer data,
   if (g_str_equal (key, "max-write-buffer"))
     return prd_hub_config_parse_uint (group, key, value, MIN_MAX_PAYLOAD, MAX_MAX_WRITE_BUFFER,
                                       &self->max_write_buffer, error);
+  if (g_str_equal (key, "max-sessions"))
+    return set_uint (&self->max_sessions, group, key, value, 1, MAX_CONNECTIONS, error);
+  if (g_str_equal (key, "max-sessions-per-address"))
+    return set_uint (&self->max_sessions_per_address, group, key, value, 0, MAX_CONNECTIONS, error);
   prd_hub_config_set_unknown_key_error (error, group, key);
   return FALSE;
 }

@@ -18,6 +18,9 @@ G_BEGIN_DECLS
 #define PRD_HUB_CONFIG_DEFAULT_REVOCATION_CHECK_INTERVAL 5    /* s */
 #define PRD_HUB_CONFIG_DEFAULT_REQUEST_TIMEOUT           30   /* s */
 #define PRD_HUB_CONFIG_DEFAULT_MAX_PER_ADDRESS           256
+/* [engine] Engine.IO sessions (see PrdEioServer) */
+#define PRD_HUB_CONFIG_DEFAULT_MAX_SESSIONS             16384
+#define PRD_HUB_CONFIG_DEFAULT_MAX_SESSIONS_PER_ADDRESS 1024
 
 /**
  * PrdHubServerConfig:
@@ -53,7 +56,9 @@ typedef struct
   guint ping_timeout;  /* ms */
   guint64 max_payload;
   guint64 max_write_buffer;
-  guint connect_timeout; /* ms */
+  guint connect_timeout;          /* ms */
+  guint max_sessions;             /* Engine.IO sessions at once */
+  guint max_sessions_per_address; /* the same from one address; 0: no limit */
 } PrdHubEngineConfig;
 
 /**

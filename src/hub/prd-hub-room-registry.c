@@ -397,6 +397,50 @@ compare_strings (gconstpointer a, gconstpointer b, gpointer user_data)
 }
 
 /**
+ * prd_hub_room_registry_check_join:
+ * @socket: a socket asking to join @prd_id
+ *
+ * The limits of a join (`[collab] max-joined-prds`, `max-open-rooms`),
+ * checked before anything is opened. Joining a PRD again is not counted.
+ *
+ * Returns: %TRUE when @socket may join, else %FALSE with @error set
+ *   (%PRD_ERROR_LIMIT_REACHED)
+ */
+gboolean
+prd_hub_room_registry_check_join (PrdHubRoomRegistry *self,
+                                  PrdSioSocket *socket,
+                                  const char *prd_id,
+                                  GError **error)
+{
+  const PrdHubCollabConfig *config;
+  GHashTable *joined;
+
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), FALSE);
+  g_return_val_if_fail (PRD_IS_SIO_SOCKET (socket), FALSE);
+
+  config = prd_hub_config_get_collab (self->config);
+  joined = g_object_get_data (G_OBJECT (socket), JOINED_KEY);
+  if (joined != NULL && g_hash_table_contains (joined, prd_id))
+    return TRUE;
+  if (joined != NULL && g_hash_table_size (joined) >= config->max_joined_prds)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+                   "This connection has joined %u PRDs (max-joined-prds); leave one first",
+                   g_hash_table_size (joined));
+      return FALSE;
+    }
+  if (!g_hash_table_contains (self->rooms, prd_id) &&
+      g_hash_table_size (self->rooms) >= config->max_open_rooms)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+                   "The hub has %u PRDs open (max-open-rooms); try again later",
+                   g_hash_table_size (self->rooms));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
  * prd_hub_room_registry_get_socket_prds:
  *
  * Returns: (transfer full): the ids of the PRDs @socket has joined, sorted

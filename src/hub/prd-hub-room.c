@@ -112,10 +112,22 @@ join_request_free (JoinRequest *request)
   g_free (request);
 }
 
+/* On a socket: how many of its content-updates await their ack. */
+#define PENDING_ACKS_KEY "prd-hub-pending-acks"
+
+static guint
+pending_acks (PrdSioSocket *socket)
+{
+  return GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (socket), PENDING_ACKS_KEY));
+}
+
 static void
 pending_free (Pending *pending)
 {
   g_clear_pointer (&pending->room, g_object_unref);
+  if (pending->socket != NULL)
+    g_object_set_data (G_OBJECT (pending->socket), PENDING_ACKS_KEY,
+                       GUINT_TO_POINTER (pending_acks (pending->socket) - 1));
   g_clear_object (&pending->socket);
   g_clear_pointer (&pending->op, prd_crdt_op_free);
   g_free (pending->user_id);
@@ -1080,6 +1092,16 @@ prd_hub_room_submit (
                                    "The PRD could not be stored; join it again");
       return;
     }
+  if (pending_acks (socket) >= prd_hub_config_get_collab (room->registry->config)->max_pending_acks)
+    {
+      g_autofree char *message =
+          g_strdup_printf ("%u content-updates await their ack (max-pending-acks); wait for them",
+                           pending_acks (socket));
+
+      prd_hub_reply_error_literal (socket, ack_id, event, room->prd_id, PRD_ERROR_LIMIT_REACHED,
+                                   message);
+      return;
+    }
   site = prd_room_member_get_site (room->members, conn_id);
   op = prd_document_apply_client_operation (
       room->document, json_object_get_member (payload, "operation"),
@@ -1094,6 +1116,8 @@ prd_hub_room_submit (
   pending = g_new0 (Pending, 1);
   pending->room = g_object_ref (room);
   pending->socket = g_object_ref (socket);
+  g_object_set_data (G_OBJECT (socket), PENDING_ACKS_KEY,
+                     GUINT_TO_POINTER (pending_acks (socket) + 1));
   pending->ack_id = ack_id;
   if (duplicate)
     {
