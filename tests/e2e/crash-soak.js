@@ -88,31 +88,38 @@ export async function runSoak({ cycles = 50, clients: nClients = 4, seed = Date.
 
   const count = (map, key) => map.set(key, (map.get(key) ?? 0) + 1);
 
+  // What was acknowledged before the hub is asked: the clients go on, and
+  // whatever the running hub acknowledges after it answered is checked next
+  // time.
   async function checkHub(what) {
+    const markers = [...acked.markers];
+    const commentIds = [...acked.comments.keys()];
+    const versionList = [...acked.versions];
     const page = await rest(hub, 'GET', `/api/prds/${prdId}`, { tok: token(adminClaims) });
     if (page.status !== 200) throw new Error(`${what}: GET prd ${page.status} ${page.text}`);
     const present = new Set(markersIn(page.json.content));
-    const lostEdits = [...acked.markers].filter((m) => !present.has(m));
+    const lostEdits = markers.filter((m) => !present.has(m));
     if (lostEdits.length > 0)
       throw new Error(`${what}: ${lostEdits.length} acknowledged edits lost: ${lostEdits.slice(0, 10).join(' ')}`);
 
     const comments = await rest(hub, 'GET', `/api/prds/${prdId}/comments`, { tok: token(adminClaims) });
     if (comments.status !== 200) throw new Error(`${what}: GET comments ${comments.status}`);
     const ids = new Set(comments.json.comments.map((c) => c.commentId ?? c.id));
-    const lostComments = [...acked.comments.keys()].filter((id) => !ids.has(id));
+    const lostComments = commentIds.filter((id) => !ids.has(id));
     if (lostComments.length > 0)
       throw new Error(`${what}: ${lostComments.length} acknowledged comments lost: ${lostComments.slice(0, 5).join(' ')}`);
 
     const versions = await rest(hub, 'GET', `/api/prds/${prdId}/versions`, { tok: token(adminClaims) });
     if (versions.status !== 200) throw new Error(`${what}: GET versions ${versions.status}`);
     const byId = new Map(versions.json.versions.map((v) => [v.id, v]));
-    for (const [id, v] of acked.versions) {
+    for (const [id, v] of versionList) {
       const got = byId.get(id);
       if (!got || got.version !== v.version || got.commitHash !== v.commitHash)
-        throw new Error(`${what}: acknowledged version ${v.version} (${id}) lost or changed: ${JSON.stringify(got)}`);
+        throw new Error(`${what}: acknowledged version ${v.version} (${id}) lost or changed: ${JSON.stringify(got)}; ` +
+          `the hub has ${versions.json.versions.map((x) => `${x.version} (${x.id})`).join(', ')}`);
     }
     checks++;
-    return page.json;
+    return { doc: page.json, edits: markers.length, comments: commentIds.length, versions: versionList.length };
   }
 
   // Every mention of an acknowledged comment has its notification.
@@ -231,9 +238,9 @@ export async function runSoak({ cycles = 50, clients: nClients = 4, seed = Date.
       // the same port and data folder.
       await sleep(Math.floor(rand() * 300));
       hub = await startHub({ args: [...baseArgs, '--listen', `127.0.0.1:${port}`] });
-      await checkHub(`cycle ${cycle}`);
-      log(`cycle ${cycle}/${cycles}: ${acked.markers.size} edits, ${acked.comments.size} comments, ` +
-        `${acked.versions.size} versions acknowledged, all present`);
+      const seen = await checkHub(`cycle ${cycle}`);
+      log(`cycle ${cycle}/${cycles}: the ${seen.edits} edits, ${seen.comments} comments and ` +
+        `${seen.versions} versions acknowledged so far are all there`);
     }
 
     // Quiesce: the clients stop, finish sending, and must converge.
@@ -266,7 +273,8 @@ export async function runSoak({ cycles = 50, clients: nClients = 4, seed = Date.
     for (const c of clients) c.close();
     await Promise.allSettled(loops);
     await hub.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    if (process.env.PRDHUB_SOAK_KEEP) log(`data folder kept: ${dataDir}`);
+    else fs.rmSync(dataDir, { recursive: true, force: true });
     fs.rmSync(configDir, { recursive: true, force: true });
   }
 }

@@ -25,7 +25,8 @@
  * event's payload (an array is its whole argument list); the event is handed
  * to the client's socket as a decoded EVENT packet with an ack id would be
  * (prd_sio_socket_handle_event: pending acks, rate limits, then the
- * feature's handler), and the hub's main loop runs until it is idle.
+ * feature's handler), and the hub's main loop runs until the event's ack
+ * has been sent (after its store write, for what writes).
  * `subscribe` and `mark-read` go to /notifications, every other name to
  * /prds. Lines that are not JSON are skipped (the decoders have targets of
  * their own).
