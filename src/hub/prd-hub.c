@@ -1141,9 +1141,11 @@ on_ai_started (GObject *source, GAsyncResult *result, gpointer user_data)
    * before the first version. */
   if (self->versions != NULL)
     {
-      prd_git_repo_init_async (prd_hub_versions_get_repo (self->versions),
-                               g_task_get_cancellable (task), on_versions_repo_ready,
-                               g_steal_pointer (&task));
+      /* Read before the task is handed on: argument order is unspecified. */
+      GCancellable *cancellable = g_task_get_cancellable (task);
+
+      prd_git_repo_init_async (prd_hub_versions_get_repo (self->versions), cancellable,
+                               on_versions_repo_ready, g_steal_pointer (&task));
       return;
     }
   self->starting = FALSE;
