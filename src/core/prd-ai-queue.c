@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "prd-error.h"
+#include "prd-metrics.h"
 
 #include "prd-ai-queue.h"
 
@@ -27,6 +28,9 @@ struct _PrdAiQueue
 };
 
 G_DEFINE_FINAL_TYPE (PrdAiQueue, prd_ai_queue, G_TYPE_OBJECT)
+
+/* (unowned): the registry's family of refusals, as the "ai-hourly-quota" class. */
+static PrdMetric *refusals;
 
 enum
 {
@@ -61,6 +65,10 @@ prd_ai_queue_class_init (PrdAiQueueClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->finalize = prd_ai_queue_finalize;
+  refusals = prd_metric_counter (
+      "prdhub_rate_limit_refusals_total",
+      "Events refused because the connection was over its rate limit, by rate-limit class.",
+      "class");
   signals[SIGNAL_START] = g_signal_new ("start", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                         NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
 }
@@ -145,6 +153,7 @@ prd_ai_queue_submit (
         *out_retry_after = MAX (seconds, 1);
       g_set_error (error, PRD_ERROR, PRD_ERROR_RATE_LIMIT_EXCEEDED,
                    "AI request limit exceeded for this hour (%u requests)", self->hourly_quota);
+      prd_metric_inc (refusals, "ai-hourly-quota");
       return FALSE;
     }
   stamp = g_new (gint64, 1);

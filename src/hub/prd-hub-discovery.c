@@ -705,6 +705,7 @@ on_browse_bus (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
   Browse *browse = g_task_get_task_data (task);
+  GCancellable *cancellable;
   g_autoptr (GError) error = NULL;
 
   browse->bus = g_bus_get_finish (result, &error);
@@ -715,15 +716,16 @@ on_browse_bus (GObject *source, GAsyncResult *result, gpointer user_data)
                                error->message);
       return;
     }
+  /* Read before the task is handed on: argument order is unspecified. */
+  cancellable = g_task_get_cancellable (task);
   browse->subscription = g_dbus_connection_signal_subscribe (
       browse->bus, AVAHI_NAME, AVAHI_SERVICE_BROWSER, NULL, NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
       on_browser_signal, g_object_ref (task), g_object_unref);
   g_dbus_connection_call (browse->bus, AVAHI_NAME, "/", AVAHI_SERVER, "ServiceBrowserNew",
                           g_variant_new ("(iissu)", AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC,
                                          PRD_HUB_DISCOVERY_TYPE, "", 0u),
-                          G_VARIANT_TYPE ("(o)"), G_DBUS_CALL_FLAGS_NONE, -1,
-                          g_task_get_cancellable (task), on_browser_created,
-                          g_steal_pointer (&task));
+                          G_VARIANT_TYPE ("(o)"), G_DBUS_CALL_FLAGS_NONE, -1, cancellable,
+                          on_browser_created, g_steal_pointer (&task));
 }
 
 /**

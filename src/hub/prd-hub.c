@@ -1142,6 +1142,7 @@ on_ai_started (GObject *source, GAsyncResult *result, gpointer user_data)
    * before the first version. */
   if (self->versions != NULL)
     {
+      /* Read before the task is handed on: argument order is unspecified. */
       GCancellable *cancellable = g_task_get_cancellable (task);
 
       prd_git_repo_init_async (prd_hub_versions_get_repo (self->versions), cancellable,

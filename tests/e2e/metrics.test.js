@@ -385,7 +385,7 @@ test('a bad [metrics] setting stops the hub from starting', async () => {
 
 test('AI jobs by state: queued and streaming now, and how they ended', async () => {
   const ai = await startAiServer();
-  const aiHub = await startAiHub(ai, { extra: 'concurrency=1\n' });
+  const aiHub = await startAiHub(ai, { extra: 'concurrency=1\nhourly-quota=2\n' });
   try {
     const prdId = await createPrd(aiHub, 'AI metrics', 'Start.\n');
     const a = await client(aiHub, user('user_a'));
@@ -397,13 +397,19 @@ test('AI jobs by state: queued and streaming now, and how they ended', async () 
     const second = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated two' });
     assert.equal(second.ok, true, JSON.stringify(second));
 
+    // Over the hourly quota of 2: refused, and counted as a rate-limit refusal.
+    const third = await request(a, 'ai-prompt', { prdId, prompt: 'hi', insert: false });
+    assert.equal(third.error.code, 'RATE_LIMIT_EXCEEDED');
+
     const during = parseExposition((await scrape(aiHub)).text);
+    assert.equal(sample(during, 'prdhub_rate_limit_refusals_total', { class: 'ai-hourly-quota' }), 1);
     assert.equal(sample(during, 'prdhub_ai_jobs', { state: 'streaming' }), 1);
     assert.equal(sample(during, 'prdhub_ai_jobs', { state: 'queued' }), 1);
 
     for (const job of [second, first])
       assert.equal((await request(a, 'ai-cancel', { jobId: job.jobId })).ok, true);
-    await until(a, () => ev.filter((e) => e.event === 'ai-error').length === 2);
+    const ended = (job) => ev.some((e) => e.event === 'ai-error' && e.data.jobId === job.jobId);
+    await until(a, () => ended(first) && ended(second));
     const after = parseExposition((await scrape(aiHub)).text);
     assert.equal(sample(after, 'prdhub_ai_jobs', { state: 'streaming' }), 0);
     assert.equal(sample(after, 'prdhub_ai_jobs', { state: 'queued' }), 0);
