@@ -212,3 +212,31 @@ test('a real full disk (small tmpfs): STORAGE_ERROR, then edits again once space
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+// A data folder that is read-only when the hub starts (a read-only bind
+// mount; needs root): the hub refuses to start, naming the database,
+// instead of serving edits it cannot keep.
+test('a read-only data folder at start: the hub exits with a clear error', async (t) => {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+    t.skip('a read-only bind mount needs root');
+    return;
+  }
+  const dataDir = tmpDir('prdhub-e2e-ro-');
+  const first = await startHub({ args: ['--data-dir', dataDir] });
+  await first.stop();
+  try {
+    execFileSync('mount', ['--bind', dataDir, dataDir]);
+    execFileSync('mount', ['-o', 'remount,bind,ro', dataDir]);
+  } catch (err) {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    t.skip(`cannot make a read-only bind mount: ${err.message}`);
+    return;
+  }
+  try {
+    await assert.rejects(startHub({ args: ['--data-dir', dataDir] }),
+      (err) => /exited early \(code 1/.test(err.message) && /Cannot open the database/.test(err.message));
+  } finally {
+    execFileSync('umount', [dataDir]);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
