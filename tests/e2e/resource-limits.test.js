@@ -113,6 +113,21 @@ test(`max-joined-prds: ${MAX_JOINED} PRDs joined at once per connection`, async 
   }
 });
 
+test('max-joined-prds holds for a burst of joins sent at once', async () => {
+  const dave = user('rl_dave');
+  const s = await client(hub, dave);
+  try {
+    const ids = [];
+    for (let i = 0; i < MAX_JOINED + 3; i++) ids.push(await createPrd(hub, `burst ${i}`, 'x', dave));
+    const acks = await Promise.all(ids.map((prdId) => request(s, 'join-prd', { prdId, mode: 'edit' })));
+    const codes = acks.map((a) => (a.error ? a.error.code : 'ok'));
+    assert.equal(codes.filter((c) => c === 'ok').length, MAX_JOINED, codes.join());
+    assert.equal(codes.filter((c) => c === 'LIMIT_REACHED').length, 3, codes.join());
+  } finally {
+    s.close();
+  }
+});
+
 test(`max-open-rooms: ${MAX_ROOMS} PRDs in memory; a room nobody is in is unloaded`, async () => {
   const bob = user('rl_bob');
   const a = await client(hub, bob);
