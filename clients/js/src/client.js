@@ -247,6 +247,32 @@ export class PrdClient extends Emitter {
     this._syncing = false;
   }
 
+  /**
+   * Hands the hub a fresh token of the same user before the current one
+   * expires (the hub's `refresh-token`); it is also used for later
+   * reconnects. Resolves with the hub's ack ({ ok, exp }) or rejects with a
+   * PrdClientError (AUTHENTICATION_FAILED, TOKEN_EXPIRED, TOKEN_REVOKED,
+   * FORBIDDEN for another user or role).
+   */
+  refreshToken(token) {
+    const adopt = () => {
+      this._socketOptions.auth = { token };
+      if (this.socket) this.socket.auth = { token };
+    };
+    if (!this.socket || !this.socket.connected) {
+      adopt();
+      return Promise.resolve({ ok: true, offline: true });
+    }
+    return new Promise((resolve, reject) => {
+      this.socket.emit('refresh-token', { token }, (res) => {
+        if (res && res.ok) {
+          adopt();
+          resolve(res);
+        } else reject(new PrdClientError(res?.error?.code ?? 'ERROR', res?.error?.message ?? 'refresh refused', { event: 'refresh-token' }));
+      });
+    });
+  }
+
   /** Goes offline (edits continue locally and are sent after reconnect()). */
   disconnect() {
     if (this.socket) this.socket.disconnect();
