@@ -7,6 +7,7 @@
 #include "prd-approval-store.h"
 #include "prd-comment-store.h"
 #include "prd-conflict-store.h"
+#include "prd-integration-store.h"
 #include "prd-notification-store.h"
 #include "prd-sqlite-store.h"
 #include "prd-version-store.h"
@@ -100,6 +101,7 @@ void prd_sqlite_store_ai_job_store_iface_init (PrdAiJobStoreInterface *iface);
 void prd_sqlite_store_approval_store_iface_init (PrdApprovalStoreInterface *iface);
 void prd_sqlite_store_comment_store_iface_init (PrdCommentStoreInterface *iface);
 void prd_sqlite_store_conflict_store_iface_init (PrdConflictStoreInterface *iface);
+void prd_sqlite_store_integration_store_iface_init (PrdIntegrationStoreInterface *iface);
 void prd_sqlite_store_notification_store_iface_init (PrdNotificationStoreInterface *iface);
 void prd_sqlite_store_version_store_iface_init (PrdVersionStoreInterface *iface);
 
