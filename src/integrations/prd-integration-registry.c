@@ -912,6 +912,11 @@ on_current_read (GObject *source, GAsyncResult *result, gpointer user_data)
   complete = with_defaults (write->service, settings);
   if (!prd_integration_check_settings (probe, complete, secrets_set, &error))
     {
+      /* A check across keys names the key it refuses as the schema does. */
+      if (g_str_has_prefix (error->message, "Setting \"") &&
+          strchr (error->message + 9, '"') != NULL)
+        write->bad_key = g_strndup (
+            error->message + 9, (gsize) (strchr (error->message + 9, '"') - (error->message + 9)));
       g_task_return_error (task, error);
       g_object_unref (task);
       return;
