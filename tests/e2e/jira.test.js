@@ -90,6 +90,14 @@ async function edit(socket, hub, prdId, joinAck, after, text) {
   joinAck.vector = ack.stateVector ?? v;
 }
 
+// Stops the hub and checks it exited cleanly (under the sanitizers a leak
+// or an error makes it exit otherwise).
+async function stopClean(hub) {
+  const { code, signal } = await hub.stop();
+  assert.equal(signal, null, `hub killed by ${signal}\n${hub.stderr().slice(-4000)}`);
+  assert.equal(code, 0, hub.stderr().slice(-4000));
+}
+
 function secretFree(hub, fake, ...texts) {
   for (const t of [hub.stderr(), ...texts]) {
     assert.ok(!t.includes(fake.state.token), 'the Jira token leaked');
@@ -205,8 +213,8 @@ test('settings by REST: admins only, validated, secrets write-only, connection c
       assert.ok(!bytes.includes(fake.state.token), `token in ${f}`);
     }
   } finally {
-    await hub.stop();
     await fake.close();
+    await stopClean(hub);
   }
 });
 
@@ -257,7 +265,7 @@ test('settings by the command line reach a running hub; restart keeps settings a
     assert.equal(typeof created[0].fields.description, 'string');
     assert.match(created[0].fields.description, /From the PRD \[DC PRD\|http:\/\/127\.0\.0\.1:\d+\/api\/prds\/.+\/export\.md\]/);
     a.disconnect();
-    await hub.stop();
+    await stopClean(hub);
 
     hub = await startHub({ args: ['--data-dir', dataDir], env: VERBOSE });
     res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
@@ -278,8 +286,8 @@ test('settings by the command line reach a running hub; restart keeps settings a
     res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
     assert.equal(res.json.integrations.find((i) => i.service === 'jira').configured, false);
   } finally {
-    await hub.stop();
     await fake.close();
+    await stopClean(hub);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
@@ -371,8 +379,8 @@ test('export, re-export, import and the bidirectional rule (Cloud, v3)', async (
     a.disconnect();
     b.disconnect();
   } finally {
-    await hub.stop();
     await fake.close();
+    await stopClean(hub);
   }
 });
 
@@ -423,8 +431,8 @@ test('refusals: viewer, other organization, unconfigured, bad payloads, a second
     viewer.disconnect();
     other.disconnect();
   } finally {
-    await hub.stop();
     await fake.close();
+    await stopClean(hub);
   }
 });
 
@@ -496,8 +504,8 @@ test('failure modes: partial bulk failure, lost answer, 429, HTML, 401, 400 proj
     assert.ok(hub.stderr().includes('jira'), 'integration calls are logged');
     secretFree(hub, fake);
   } finally {
-    await hub.stop();
     await fake.close();
+    await stopClean(hub);
   }
 });
 
@@ -555,7 +563,7 @@ test('webhook: signature, de-duplication, status changes notify editors', async 
     a.disconnect();
     secretFree(hub, fake);
   } finally {
-    await hub.stop();
     await fake.close();
+    await stopClean(hub);
   }
 });

@@ -965,11 +965,12 @@ story_at (Export *export, guint index)
 static JsonNode *
 description_for (PrdJira *self, Export *export, PrdJiraStory *story)
 {
+  g_autofree char *wiki = NULL;
+
   if (self->api_version >= 3)
     return prd_jira_description_adf (story->description, export->prd_title, export->prd_url);
-  return json_node_init_string (
-      json_node_alloc (),
-      prd_jira_description_wiki (story->description, export->prd_title, export->prd_url));
+  wiki = prd_jira_description_wiki (story->description, export->prd_title, export->prd_url);
+  return json_node_init_string (json_node_alloc (), wiki);
 }
 
 static JsonObject *
