@@ -567,3 +567,37 @@ test('webhook: signature, de-duplication, status changes notify editors', async 
     await stopClean(hub);
   }
 });
+
+test('a REST sync of a PRD nobody has open; a stop cancels a sync under way', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const prdId = await createPrd(hub, 'Closed', PRD_TEXT);
+    fake.addIssue(prdId, 'Written while nobody had the PRD open');
+    const res = await rest(hub, 'POST', `/api/prds/${prdId}/jira-sync`, { body: { syncType: 'bidirectional' }, tok: token(EDITOR) });
+    assert.equal(res.status, 202, res.text);
+    // The room opens, loads, takes the import, exports and closes again.
+    const deadline = Date.now() + 20000;
+    while (fake.state.issues.size < 4) {
+      assert.ok(Date.now() < deadline, 'the sync did not finish');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const text = await prdText(hub, prdId);
+    assert.match(text, /- As an admin I refund\n- Written while nobody had the PRD open \(PRD-1\)\n/);
+    assert.equal([...fake.state.issues.values()].filter((i) => i.fields.summary.startsWith('Written')).length, 1);
+
+    // A sync waiting on Jira when the hub stops: cancelled, clean exit.
+    fake.state.holdSearch = true;
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+    const ack = await request(a, 'jira-sync', { prdId, syncType: 'import' });
+    assert.equal(ack.ok, true);
+    await until(a, () => fake.state.held.length === 1);
+    a.disconnect();
+  } finally {
+    await stopClean(hub);
+    fake.release();
+    await fake.close();
+  }
+});
