@@ -521,9 +521,12 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
 
       if (identity == NULL)
         {
-          /* The code, never the token. */
+          /* The code, never the token; the path as C escapes, whatever it
+           * holds. */
+          g_autofree char *escaped = g_strescape (path, NULL);
+
           g_info ("refused: request=\"%s %s\" address=%s code=%s",
-                  soup_server_message_get_method (msg), path,
+                  soup_server_message_get_method (msg), escaped,
                   soup_server_message_get_remote_host (msg), prd_error_get_protocol_code (error));
           refuse (msg, error);
           return;
