@@ -49,6 +49,7 @@
 #include "prd-hub-secret.h"
 #include "prd-hub.h"
 #include "prd-integration-registry.h"
+#include "prd-json.h"
 #include "prd-log.h"
 #include "prd-revocation-store.h"
 #include "prd-secret-store.h"
@@ -1161,7 +1162,7 @@ cmd_discover (int argc, char **argv)
 static void
 print_json (JsonNode *node)
 {
-  g_autofree char *text = json_to_string (node, TRUE);
+  g_autofree char *text = prd_json_to_string (node);
 
   printf ("%s\n", text);
 }

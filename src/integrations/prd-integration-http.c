@@ -606,7 +606,7 @@ prd_integration_http_send_async (PrdIntegrationHttp *self,
   call->cancel = g_cancellable_new ();
   if (body != NULL)
     {
-      g_autofree char *text = json_to_string (body, FALSE);
+      g_autofree char *text = prd_json_to_string (body);
       gsize len = strlen (text);
 
       call->body = g_bytes_new_take (g_steal_pointer (&text), len);

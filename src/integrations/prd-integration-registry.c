@@ -922,7 +922,7 @@ on_current_read (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   node = json_node_init_object (json_node_alloc (), settings);
-  write->settings_text = json_to_string (node, FALSE);
+  write->settings_text = prd_json_to_string (node);
   if (strlen (write->settings_text) > PRD_INTEGRATION_STORE_MAX_SETTINGS)
     {
       g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE,

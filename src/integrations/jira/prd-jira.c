@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "prd-error.h"
+#include "prd-json.h"
 
 #include "prd-jira.h"
 
@@ -1099,7 +1100,7 @@ take_bulk_answer (PrdJira *self, Export *export, JsonObject *body)
         JsonObject *element_errors = object_object (error, "elementErrors");
         g_autoptr (JsonNode) copy = json_node_init_object (
             json_node_alloc (), element_errors != NULL ? element_errors : json_object_new ());
-        g_autofree char *json = json_to_string (copy, FALSE);
+        g_autofree char *json = prd_json_to_string (copy);
 
         bytes = g_bytes_new (json, strlen (json));
         text = prd_integration_http_describe_error_body (
