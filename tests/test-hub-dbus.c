@@ -40,6 +40,7 @@ static struct
   PrdTestClient *alice; /* editor of org_a, joined to prd_id in edit mode */
   PrdTestClient *bob;   /* viewer of org_b, not joined */
   guint sessions_changed;
+  guint integration_changes;
   guint properties_changed;
   GPtrArray *job_changes; /* (element-type GVariant) */
 } t;
@@ -82,6 +83,8 @@ on_g_signal (GDBusProxy *proxy,
 {
   if (g_str_equal (signal, "SessionsChanged"))
     t.sessions_changed++;
+  else if (g_str_equal (signal, "IntegrationStatusChanged"))
+    t.integration_changes++;
   else if (g_str_equal (signal, "AiJobChanged"))
     g_ptr_array_add (t.job_changes, g_variant_get_child_value (parameters, 0));
 }
@@ -586,6 +589,12 @@ test_create_version (void)
   g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
 }
 
+static gboolean
+integration_changed_cond (gpointer data)
+{
+  return t.integration_changes > 0;
+}
+
 static void
 test_integrations (void)
 {
@@ -606,6 +615,69 @@ test_integrations (void)
   g_assert_false (
       prd_dbus_hub1_call_test_integration_sync (t.proxy, "", "jira", &result, NULL, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_clear_error (&error);
+
+  /* Configured on the command line while the hub runs: Jira on a port where
+   * nothing listens. */
+  {
+    g_autofree char *data_dir = g_build_filename (t.tmp_dir, "hub", NULL);
+    const char *set[] = { g_getenv ("PRDHUB_BIN"),
+                          "integration",
+                          "set",
+                          "jira",
+                          "--data-dir",
+                          data_dir,
+                          "--org",
+                          "org_a",
+                          "baseUrl=http://127.0.0.1:1",
+                          "deployment=datacenter",
+                          "projectKey=PRD",
+                          NULL };
+    const char *secret[] = { g_getenv ("PRDHUB_BIN"),
+                             "integration",
+                             "secret",
+                             "jira",
+                             "token",
+                             "--data-dir",
+                             data_dir,
+                             "--org",
+                             "org_a",
+                             NULL };
+    g_autoptr (GSubprocess) process = NULL;
+    g_autoptr (GVariant) after = NULL;
+    g_autoptr (GVariant) entry = NULL;
+    const char *status = NULL;
+
+    process = g_subprocess_newv (set, G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_subprocess_wait_check (process, NULL, &error));
+    g_assert_no_error (error);
+    g_clear_object (&process);
+    process = g_subprocess_newv (
+        secret, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error);
+    g_assert_no_error (error);
+    g_assert_true (
+        g_subprocess_communicate_utf8 (process, "pat-value\n", NULL, NULL, NULL, &error));
+    g_assert_true (g_subprocess_wait_check (process, NULL, &error));
+    g_assert_no_error (error);
+
+    g_assert_true (prd_dbus_hub1_call_list_integrations_sync (t.proxy, &after, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_variant_n_children (after), ==, 1);
+    entry = g_variant_get_child_value (after, 0);
+    g_assert_cmpstr (lookup_string (entry, "organization"), ==, "org_a");
+    g_assert_cmpstr (lookup_string (entry, "service"), ==, "jira");
+    g_assert_cmpstr (lookup_string (entry, "status"), ==, "disconnected");
+
+    g_assert_true (
+        prd_dbus_hub1_call_test_integration_sync (t.proxy, "org_a", "jira", &result, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_true (g_variant_lookup (result, "status", "&s", &status));
+    g_assert_cmpstr (status, ==, "error");
+    g_assert_nonnull (strstr (lookup_string (result, "last-error"), "127.0.0.1:1"));
+    g_assert_null (strstr (lookup_string (result, "last-error"), "pat-value"));
+    wait_until (integration_changed_cond, NULL, "IntegrationStatusChanged");
+  }
 }
 
 static void

@@ -581,12 +581,72 @@ list_ai_jobs (PrdHubDbus *self, GDBusMethodInvocation *invocation)
                                        g_variant_builder_end (&builder));
 }
 
+/* One integration as ListIntegrations shows it. */
+static GVariant *
+integration_to_variant (const char *org,
+                        const char *service,
+                        PrdIntegration *integration,
+                        const char *problem)
+{
+  GVariantDict dict;
+  const char *error = integration != NULL ? prd_integration_get_last_error (integration) : problem;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "organization", "s", org);
+  g_variant_dict_insert (&dict, "service", "s", service);
+  g_variant_dict_insert (&dict, "status", "s",
+                         integration != NULL ? prd_integration_status_to_string (
+                                                   prd_integration_get_status (integration))
+                                             : "disconnected");
+  g_variant_dict_insert (&dict, "last-error", "s", error != NULL ? error : "");
+  g_variant_dict_insert (&dict, "last-success", "x",
+                         integration != NULL ? prd_integration_get_last_success (integration) : 0);
+  return g_variant_dict_end (&dict);
+}
+
+static void
+on_integrations_listed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GDBusMethodInvocation) invocation = user_data;
+  g_autoptr (GPtrArray) entries = NULL;
+  g_autoptr (GError) error = NULL;
+  GVariantBuilder builder;
+
+  entries =
+      prd_integration_registry_list_finish (PRD_INTEGRATION_REGISTRY (source), result, &error);
+  if (entries == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < entries->len; i++)
+    {
+      PrdIntegrationEntry *entry = g_ptr_array_index (entries, i);
+
+      g_variant_builder_add_value (
+          &builder,
+          integration_to_variant (entry->org, entry->service, entry->integration, entry->problem));
+    }
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(aa{sv})", &builder));
+}
+
 static void
 list_integrations (PrdHubDbus *self, GDBusMethodInvocation *invocation)
 {
-  /* No integration exists in this hub yet: none is configured. */
-  prd_dbus_hub1_complete_list_integrations (PRD_DBUS_HUB1 (self), invocation,
-                                            g_variant_new_array (G_VARIANT_TYPE_VARDICT, NULL, 0));
+  PrdIntegrationRegistry *registry =
+      self->hub != NULL ? prd_hub_get_integration_registry (self->hub) : NULL;
+
+  /* Without a secret store the hub offers no integration. */
+  if (registry == NULL)
+    {
+      prd_dbus_hub1_complete_list_integrations (
+          PRD_DBUS_HUB1 (self), invocation, g_variant_new_array (G_VARIANT_TYPE_VARDICT, NULL, 0));
+      return;
+    }
+  /* Every configured service of every organization, read afresh. */
+  prd_integration_registry_list_async (registry, NULL, self->cancellable, on_integrations_listed,
+                                       g_object_ref (invocation));
 }
 
 static void
@@ -661,10 +721,62 @@ cancel_ai_job (PrdHubDbus *self, GDBusMethodInvocation *invocation)
   prd_dbus_hub1_complete_cancel_ai_job (PRD_DBUS_HUB1 (self), invocation);
 }
 
+typedef struct
+{
+  GDBusMethodInvocation *invocation; /* (owned) */
+  PrdIntegrationEntry *entry;        /* (owned) */
+} IntegrationTest;
+
+static void
+on_integration_tested (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  IntegrationTest *test = user_data;
+
+  /* The outcome is the status the answer carries. */
+  prd_integration_test_finish (PRD_INTEGRATION (source), result, NULL);
+  g_dbus_method_invocation_return_value (
+      test->invocation,
+      g_variant_new ("(@a{sv})", integration_to_variant (test->entry->org, test->entry->service,
+                                                         test->entry->integration, NULL)));
+  g_object_unref (test->invocation);
+  prd_integration_entry_free (test->entry);
+  g_free (test);
+}
+
+static void
+on_integration_got (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GDBusMethodInvocation) invocation = user_data;
+  g_autoptr (GError) error = NULL;
+  PrdIntegrationEntry *entry;
+  IntegrationTest *test;
+
+  entry = prd_integration_registry_get_finish (PRD_INTEGRATION_REGISTRY (source), result, &error);
+  if (entry != NULL && entry->integration == NULL)
+    {
+      g_set_error (&error, PRD_ERROR, PRD_ERROR_NOT_FOUND,
+                   "No integration %.*s is configured for organization %.*s%s%s", MAX_ID_CHARS,
+                   entry->service, MAX_ID_CHARS, entry->org, entry->problem != NULL ? ": " : "",
+                   entry->problem != NULL ? entry->problem : "");
+      g_clear_pointer (&entry, prd_integration_entry_free);
+    }
+  if (entry == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  test = g_new0 (IntegrationTest, 1);
+  test->invocation = g_steal_pointer (&invocation);
+  test->entry = entry;
+  prd_integration_test_async (entry->integration, NULL, on_integration_tested, test);
+}
+
 static void
 test_integration (PrdHubDbus *self, GDBusMethodInvocation *invocation)
 {
   g_autofree char *message = NULL;
+  PrdIntegrationRegistry *registry =
+      self->hub != NULL ? prd_hub_get_integration_registry (self->hub) : NULL;
   const char *organization, *service;
 
   g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s&s)", &organization,
@@ -675,10 +787,15 @@ test_integration (PrdHubDbus *self, GDBusMethodInvocation *invocation)
                     "Both an organization and a service are needed");
       return;
     }
-  /* No integration exists in this hub yet, so none is configured. */
-  message = g_strdup_printf ("No integration %.*s is configured for organization %.*s",
-                             MAX_ID_CHARS, service, MAX_ID_CHARS, organization);
-  return_error (invocation, PRD_ERROR_NOT_FOUND, message);
+  if (registry == NULL || !prd_integration_registry_has_service (registry, service))
+    {
+      message = g_strdup_printf ("No integration %.*s is configured for organization %.*s",
+                                 MAX_ID_CHARS, service, MAX_ID_CHARS, organization);
+      return_error (invocation, PRD_ERROR_NOT_FOUND, message);
+      return;
+    }
+  prd_integration_registry_get_async (registry, organization, service, self->cancellable,
+                                      on_integration_got, g_object_ref (invocation));
 }
 
 static void
@@ -913,6 +1030,17 @@ prd_hub_dbus_init (PrdHubDbus *self)
   g_queue_init (&self->finished_order);
 }
 
+static void
+on_integration_status_changed (PrdIntegrationRegistry *registry,
+                               const char *org,
+                               const char *service,
+                               PrdIntegration *integration,
+                               gpointer user_data)
+{
+  prd_dbus_hub1_emit_integration_status_changed (
+      PRD_DBUS_HUB1 (user_data), integration_to_variant (org, service, integration, NULL));
+}
+
 /**
  * prd_hub_dbus_new:
  * @hub: the hub to show (after prd_hub_set_store(), normally listening)
@@ -953,6 +1081,9 @@ prd_hub_dbus_new (PrdHub *hub)
     }
   if (prd_hub_get_ai (hub) != NULL)
     g_signal_connect (prd_hub_get_ai (hub), "job-changed", G_CALLBACK (on_job_changed), self);
+  if (prd_hub_get_integration_registry (hub) != NULL)
+    g_signal_connect_object (prd_hub_get_integration_registry (hub), "status-changed",
+                             G_CALLBACK (on_integration_status_changed), self, 0);
 
   prd_dbus_hub1_set_version (PRD_DBUS_HUB1 (self), PACKAGE_VERSION);
   prd_dbus_hub1_set_started_at (PRD_DBUS_HUB1 (self), self->started_at);

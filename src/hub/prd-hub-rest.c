@@ -134,7 +134,11 @@ status_for (const GError *error)
         return SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE;
       case PRD_ERROR_ALREADY_EXISTS:
       case PRD_ERROR_VERSION_UNCHANGED:
+      case PRD_ERROR_SYNC_IN_PROGRESS:
+      case PRD_ERROR_INTEGRATION_NOT_CONFIGURED:
         return SOUP_STATUS_CONFLICT;
+      case PRD_ERROR_INTEGRATION_ERROR:
+        return SOUP_STATUS_BAD_GATEWAY;
       default:
         return SOUP_STATUS_INTERNAL_SERVER_ERROR;
     }
@@ -322,7 +326,8 @@ dispatch (SoupServer *server,
       soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
       return;
     }
-  if (is_api_path (path) && (identity = authenticate (self, msg)) == NULL)
+  if (is_api_path (path) && (found->entry->flags & PRD_HUB_ROUTE_NO_TOKEN) == 0 &&
+      (identity = authenticate (self, msg)) == NULL)
     return;
   params = route_params (found, parts, &error);
   if (params == NULL)
@@ -383,9 +388,9 @@ answer_options (PrdHubRest *self, SoupServerMessage *msg, const char *path, cons
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
-/* Whether the route that serves @msg keeps its body. */
+/* Whether the route that serves @msg has @flag. */
 static gboolean
-reads_body (PrdHubRest *self, SoupServerMessage *msg, const char *path)
+route_has_flag (PrdHubRest *self, SoupServerMessage *msg, const char *path, PrdHubRouteFlags flag)
 {
   const char *method = soup_server_message_get_method (msg);
   g_auto (GStrv) parts = split_path (path);
@@ -394,11 +399,18 @@ reads_body (PrdHubRest *self, SoupServerMessage *msg, const char *path)
     {
       const Route *route = g_ptr_array_index (self->routes, i);
 
-      if ((route->entry->flags & PRD_HUB_ROUTE_READS_BODY) != 0 &&
-          g_str_equal (route->entry->method, method) && route_matches_path (route, parts))
+      if ((route->entry->flags & flag) != 0 && g_str_equal (route->entry->method, method) &&
+          route_matches_path (route, parts))
         return TRUE;
     }
   return FALSE;
+}
+
+/* Whether the route that serves @msg keeps its body. */
+static gboolean
+reads_body (PrdHubRest *self, SoupServerMessage *msg, const char *path)
+{
+  return route_has_flag (self, msg, path, PRD_HUB_ROUTE_READS_BODY);
 }
 
 /* Answers @msg with @error from its headers: at once, the connection
@@ -503,7 +515,7 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
   if (origin != NULL)
     prd_eio_origin_add_cors_headers (msg, origin);
 
-  if (is_api_path (path))
+  if (is_api_path (path) && !route_has_flag (self, msg, path, PRD_HUB_ROUTE_NO_TOKEN))
     {
       PrdIdentity *identity = verify_bearer (self->auth, msg, &error);
 

@@ -14,11 +14,15 @@ G_BEGIN_DECLS
  *   is dropped as it arrives)
  * @PRD_HUB_ROUTE_READS_BODY: the body is kept for the handler (at most
  *   `[server] max-request-body` bytes)
+ * @PRD_HUB_ROUTE_NO_TOKEN: below `/api`, a route that authenticates its
+ *   requests itself (a signed webhook): no bearer token is asked for, and
+ *   the handler's identity is %NULL
  */
 typedef enum
 {
   PRD_HUB_ROUTE_DEFAULT = 0,
   PRD_HUB_ROUTE_READS_BODY = 1 << 0,
+  PRD_HUB_ROUTE_NO_TOKEN = 1 << 1,
 } PrdHubRouteFlags;
 
 /**

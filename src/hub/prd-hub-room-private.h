@@ -31,6 +31,7 @@ struct _PrdHubRoomRegistry
 /* The registry, for its rooms. */
 GHashTable *prd_hub_room_registry_socket_joined (PrdSioSocket *socket);
 void prd_hub_room_registry_forget (PrdHubRoomRegistry *self, PrdHubRoom *room);
+void prd_hub_room_registry_room_loaded (PrdHubRoomRegistry *self, PrdHubRoom *room);
 void prd_hub_room_registry_member_joined (PrdHubRoomRegistry *self,
                                           PrdHubRoom *room,
                                           PrdSioSocket *socket,

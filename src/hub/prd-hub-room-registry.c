@@ -36,6 +36,7 @@ enum
   SIGNAL_MEMBER_CHANGED,
   SIGNAL_OPERATION_COMMITTED,
   SIGNAL_ROOM_CLOSED,
+  SIGNAL_ROOM_LOADED,
   N_SIGNALS
 };
 
@@ -66,6 +67,12 @@ prd_hub_room_registry_forget (PrdHubRoomRegistry *self, PrdHubRoom *room)
 
   if (g_hash_table_remove (self->rooms, prd_id))
     g_signal_emit (self, signals[SIGNAL_ROOM_CLOSED], 0, prd_id);
+}
+
+void
+prd_hub_room_registry_room_loaded (PrdHubRoomRegistry *self, PrdHubRoom *room)
+{
+  g_signal_emit (self, signals[SIGNAL_ROOM_LOADED], 0, room);
 }
 
 void
@@ -305,6 +312,17 @@ prd_hub_room_registry_class_init (PrdHubRoomRegistryClass *klass)
   signals[SIGNAL_ROOM_CLOSED] =
       g_signal_new ("room-closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                     NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+
+  /**
+   * PrdHubRoomRegistry::room-loaded:
+   * @room: the room whose document and members are now ready
+   *
+   * For the hub's own work on a PRD nobody had open (a sync started by
+   * REST): it may write once the room has loaded.
+   */
+  signals[SIGNAL_ROOM_LOADED] =
+      g_signal_new ("room-loaded", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 1, PRD_TYPE_HUB_ROOM);
 }
 
 static void

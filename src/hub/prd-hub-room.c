@@ -394,6 +394,7 @@ on_sites_listed (GObject *source, GAsyncResult *result, gpointer user_data)
   g_signal_connect (room->members, "user-joined", G_CALLBACK (on_user_joined), room);
   g_signal_connect (room->members, "user-left", G_CALLBACK (on_user_left), room);
   room->loaded = TRUE;
+  prd_hub_room_registry_room_loaded (room->registry, room);
   room_pump_joins (room);
   prd_hub_room_maybe_release (room);
   g_object_unref (room);

@@ -53,6 +53,10 @@
 #include "prd-hub-conflicts.h"
 #include "prd-hub-secret.h"
 #include "prd-hub-tokens.h"
+#include "prd-hub-integrations.h"
+#include "prd-hub-jira.h"
+#include "prd-integration-registry.h"
+#include "prd-jira.h"
 #include "prd-notification-store.h"
 
 #include "prd-hub.h"
@@ -90,6 +94,12 @@ struct _PrdHub
   PrdHubManage *manage;
   /* (owned): who is connected (GET /api/sessions) */
   PrdHubSessions *who;
+
+  /* Integrations, with a secret store (prd_hub_set_secret_store()) */
+  PrdSecretStore *secrets;                      /* (owned) (nullable) */
+  PrdIntegrationRegistry *integration_registry; /* (owned) (nullable): the services */
+  PrdHubIntegrations *integrations;             /* (owned) (nullable): settings, status */
+  PrdHubJira *jira;                             /* (owned) (nullable): jira-sync, webhook */
 
   guint drain_id;
   guint finish_id;
@@ -459,6 +469,12 @@ prd_hub_dispose (GObject *object)
   g_clear_object (&self->listener);
   g_clear_object (&self->server);
   g_clear_object (&self->rest);
+  if (self->integration_registry != NULL)
+    prd_integration_registry_shutdown (self->integration_registry);
+  g_clear_object (&self->jira);
+  g_clear_object (&self->integrations);
+  g_clear_object (&self->integration_registry);
+  g_clear_object (&self->secrets);
   g_clear_object (&self->versions);
   if (self->manage != NULL)
     g_signal_handlers_disconnect_by_data (self->manage, self);
@@ -713,6 +729,10 @@ prd_hub_listen (PrdHub *self, GError **error)
     prd_hub_rest_notifications_add (self->rest, PRD_NOTIFICATION_STORE (self->store));
   prd_hub_sessions_set_rooms (self->who, self->rooms);
   prd_hub_rest_sessions_add (self->rest, self->who);
+  if (self->integrations != NULL)
+    prd_hub_integrations_add_routes (self->integrations, self->rest);
+  if (self->jira != NULL)
+    prd_hub_jira_add_routes (self->jira, self->rest);
   prd_hub_rest_attach (self->rest, server);
   listener = g_object_new (
       PRD_TYPE_EIO_LISTENER, "server", server, "listen-backlog", config->listen_backlog,
@@ -734,6 +754,8 @@ prd_hub_listen (PrdHub *self, GError **error)
     g_autofree char *url = prd_hub_get_url (self);
 
     g_message ("Listening on %s (%s tokens)", url, prd_auth_get_algorithm_family (self->auth));
+    if (self->jira != NULL)
+      prd_hub_jira_set_public_url (self->jira, url);
   }
   return TRUE;
 }
@@ -794,6 +816,9 @@ prd_hub_stop (PrdHub *self)
   if (self->stopping)
     return;
   self->stopping = TRUE;
+  /* Calls to integrations under way end now (cancelled). */
+  if (self->integration_registry != NULL)
+    prd_integration_registry_shutdown (self->integration_registry);
 
   payload = timestamped_object ("Server shutting down");
   for (guint i = 0; i < G_N_ELEMENTS (namespaces); i++)
@@ -962,6 +987,8 @@ on_prd_deleted (PrdHubManage *manage,
     prd_hub_comments_prd_deleted (self->comments, prd_id);
   if (self->conflicts != NULL)
     prd_hub_conflicts_prd_deleted (self->conflicts, prd_id);
+  if (self->jira != NULL)
+    prd_hub_jira_prd_deleted (self->jira, prd_id, org);
 }
 
 static void
@@ -1080,6 +1107,7 @@ static const struct
   { prd_ai_job_store_get_type, "AI jobs" },
   { prd_manage_store_get_type, "archived PRDs" },
   { prd_revocation_store_get_type, "token revocations" },
+  { prd_integration_store_get_type, "integration settings and links" },
 };
 
 /* A feature could not start: nothing of the store's half-built features
@@ -1097,6 +1125,9 @@ start_failed (GTask *task, GError *error, const char *feature)
   g_clear_object (&self->manage);
   g_clear_object (&self->comments);
   g_clear_object (&self->approvals);
+  g_clear_object (&self->jira);
+  g_clear_object (&self->integrations);
+  g_clear_object (&self->integration_registry);
   g_clear_object (&self->notifications);
   g_clear_object (&self->conflicts);
   g_clear_object (&self->ai);
@@ -1193,6 +1224,79 @@ on_comments_started (GObject *source, GAsyncResult *result, gpointer user_data)
                                g_steal_pointer (&task));
 }
 
+/* The integration services the hub offers, each a #PrdIntegration type in
+ * a folder of src/integrations/. */
+static GType (*const integration_services[]) (void) = {
+  prd_jira_get_type,
+};
+
+/**
+ * prd_hub_add_integration_services:
+ *
+ * Offers every integration service of this hub in @registry (the hub's own,
+ * and the command line's).
+ */
+void
+prd_hub_add_integration_services (PrdIntegrationRegistry *registry)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (integration_services); i++)
+    prd_integration_registry_add_service (registry, integration_services[i]());
+}
+
+/* Integrations need a secret store for their credentials; without one
+ * (an in-process hub of the tests) they are not offered. */
+static void
+start_integrations (PrdHub *self, PrdStore *store)
+{
+  if (self->secrets == NULL)
+    return;
+  self->integration_registry =
+      prd_integration_registry_new (PRD_INTEGRATION_STORE (store), self->secrets);
+  for (guint i = 0; i < G_N_ELEMENTS (integration_services); i++)
+    prd_integration_registry_add_service (self->integration_registry, integration_services[i]());
+  self->integrations =
+      prd_hub_integrations_new (self->integration_registry, PRD_NOTIFICATION_STORE (store));
+  prd_hub_integrations_watch_namespace (
+      self->integrations, prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_NOTIFICATIONS));
+  prd_hub_integrations_watch_namespace (self->integrations,
+                                        prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS));
+  g_signal_connect_object (self->integrations, "notifications-recorded",
+                           G_CALLBACK (on_notifications_recorded), self->notifications, 0);
+  self->jira = prd_hub_jira_new (self->rooms, store, self->integration_registry,
+                                 PRD_NOTIFICATION_STORE (store));
+  g_signal_connect_object (self->jira, "notifications-recorded",
+                           G_CALLBACK (on_notifications_recorded), self->notifications, 0);
+}
+
+/**
+ * prd_hub_set_secret_store:
+ * @secrets: (nullable): where integration credentials live
+ *
+ * Offers the integrations (Jira, …), whose secrets live in @secrets. Call
+ * before prd_hub_set_store_async().
+ */
+void
+prd_hub_set_secret_store (PrdHub *self, PrdSecretStore *secrets)
+{
+  g_return_if_fail (PRD_IS_HUB (self));
+  g_return_if_fail (self->store == NULL);
+
+  g_set_object (&self->secrets, secrets);
+}
+
+/**
+ * prd_hub_get_integration_registry:
+ *
+ * Returns: (transfer none) (nullable): the integrations and their settings
+ */
+PrdIntegrationRegistry *
+prd_hub_get_integration_registry (PrdHub *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB (self), NULL);
+
+  return self->integration_registry;
+}
+
 /**
  * prd_hub_set_store_async:
  * @store: where PRDs live (normally `<data-dir>/prdhub.db`); it must also
@@ -1258,6 +1362,7 @@ prd_hub_set_store_async (PrdHub *self,
       self->versions != NULL ? prd_hub_versions_get_repo (self->versions) : NULL);
   g_signal_connect (self->manage, "prd-updated", G_CALLBACK (on_prd_updated), self);
   g_signal_connect (self->manage, "prd-deleted", G_CALLBACK (on_prd_deleted), self);
+  start_integrations (self, store);
   self->approvals = prd_hub_approvals_new (self->rooms, store, PRD_APPROVAL_STORE (store));
   g_signal_connect_object (self->approvals, "notifications-recorded",
                            G_CALLBACK (on_notifications_recorded), self->notifications, 0);

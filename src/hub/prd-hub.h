@@ -11,6 +11,8 @@
 #include "prd-hub-comments.h"
 #include "prd-hub-notifications.h"
 #include "prd-hub-versions.h"
+#include "prd-integration-registry.h"
+#include "prd-secret-store.h"
 #include "prd-sio-server.h"
 #include "prd-store.h"
 
@@ -52,6 +54,9 @@ PrdHubNotifications *prd_hub_get_notifications (PrdHub *self);
 PrdHubAi *prd_hub_get_ai (PrdHub *self);
 PrdHubVersions *prd_hub_get_versions (PrdHub *self);
 void prd_hub_set_ai_provider (PrdHub *self, PrdAiProvider *provider);
+void prd_hub_set_secret_store (PrdHub *self, PrdSecretStore *secrets);
+PrdIntegrationRegistry *prd_hub_get_integration_registry (PrdHub *self);
+void prd_hub_add_integration_services (PrdIntegrationRegistry *registry);
 
 /* Creating a PRD, as the REST route and the command line do. */
 void prd_hub_create_prd_async (PrdStore *store,

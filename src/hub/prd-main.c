@@ -48,6 +48,8 @@
 #include "prd-hub-discovery.h"
 #include "prd-hub-secret.h"
 #include "prd-hub.h"
+#include "prd-integration-registry.h"
+#include "prd-json.h"
 #include "prd-log.h"
 #include "prd-revocation-store.h"
 #include "prd-secret-store.h"
@@ -478,6 +480,7 @@ cmd_serve (int argc, char **argv)
   if (store == NULL)
     return fail (error);
   hub = prd_hub_new (config, auth);
+  prd_hub_set_secret_store (hub, secrets);
   if (!start_hub (hub, store, &error))
     {
       close_store (store);
@@ -1154,6 +1157,296 @@ cmd_discover (int argc, char **argv)
   return 0;
 }
 
+/* ---- integration ---- */
+
+static void
+print_json (JsonNode *node)
+{
+  g_autofree char *text = prd_json_to_string (node);
+
+  printf ("%s\n", text);
+}
+
+static int
+integration_list (PrdIntegrationRegistry *registry, const char *org)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GPtrArray) entries = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_ARRAY);
+  JsonArray *array = json_array_new ();
+
+  json_node_take_array (node, array);
+  prd_integration_registry_list_async (registry, org, NULL, store_result, &result);
+  wait_for (&result);
+  entries = prd_integration_registry_list_finish (registry, result, &error);
+  if (entries == NULL)
+    return fail (error);
+  for (guint i = 0; i < entries->len; i++)
+    {
+      PrdIntegrationEntry *entry = g_ptr_array_index (entries, i);
+      JsonObject *object = prd_integration_entry_to_json (registry, entry);
+
+      json_object_set_string_member (object, "organizationId", entry->org);
+      json_array_add_object_element (array, object);
+    }
+  print_json (node);
+  return 0;
+}
+
+static int
+integration_put (PrdIntegrationRegistry *registry,
+                 const char *org,
+                 const char *service,
+                 JsonObject *input)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (PrdIntegrationEntry) entry = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_integration_registry_put_async (registry, org, service, input, FALSE, NULL, store_result,
+                                      &result);
+  wait_for (&result);
+  entry = prd_integration_registry_put_finish (registry, result, NULL, &error);
+  if (entry == NULL)
+    return fail (error);
+  g_info ("%s (%s): settings changed on the command line", service, org);
+  {
+    g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+    JsonObject *object = prd_integration_entry_to_json (registry, entry);
+
+    json_object_set_string_member (object, "organizationId", entry->org);
+    json_node_take_object (node, object);
+    print_json (node);
+  }
+  return 0;
+}
+
+static int
+integration_set (PrdIntegrationRegistry *registry,
+                 const char *org,
+                 const char *service,
+                 char **pairs,
+                 int n_pairs)
+{
+  g_autoptr (JsonObject) input = json_object_new ();
+  const PrdIntegrationKey *keys;
+  gsize n_keys;
+
+  keys = prd_integration_registry_get_schema (registry, service, &n_keys);
+  if (keys == NULL)
+    {
+      g_printerr ("prdhub: no integration service \"%s\"\n", service);
+      return 1;
+    }
+  if (n_pairs == 0)
+    {
+      g_printerr ("prdhub: integration set needs KEY=VALUE arguments\n");
+      return 1;
+    }
+  for (int i = 0; i < n_pairs; i++)
+    {
+      const char *eq = strchr (pairs[i], '=');
+      g_autofree char *name = NULL;
+      const PrdIntegrationKey *key;
+      g_autoptr (GError) error = NULL;
+      JsonNode *value = NULL;
+
+      if (eq == NULL || eq == pairs[i])
+        {
+          g_printerr ("prdhub: \"%s\" is not KEY=VALUE\n", pairs[i]);
+          return 1;
+        }
+      name = g_strndup (pairs[i], (gsize) (eq - pairs[i]));
+      key = prd_integration_schema_lookup (keys, n_keys, name);
+      if (key != NULL && key->secret)
+        {
+          g_printerr ("prdhub: %s is a secret: set it with `prdhub integration secret %s %s` "
+                      "(the value is read from standard input)\n",
+                      name, service, name);
+          return 1;
+        }
+      if (key == NULL)
+        {
+          g_autoptr (JsonObject) probe = json_object_new ();
+          g_autoptr (JsonObject) settings = NULL;
+          g_autoptr (GHashTable) secrets = NULL;
+
+          /* The schema says why (and which keys there are). */
+          json_object_set_string_member (probe, name, eq + 1);
+          if (!prd_integration_schema_apply (keys, n_keys, NULL, probe, FALSE, &settings, &secrets,
+                                             NULL, &error))
+            return fail (error);
+        }
+      if (*(eq + 1) == '\0')
+        value = json_node_new (JSON_NODE_NULL);
+      else if (!prd_integration_schema_parse_value (key, eq + 1, &value, &error))
+        return fail (error);
+      json_object_set_member (input, name, value);
+    }
+  return integration_put (registry, org, service, input);
+}
+
+static int
+integration_secret (PrdIntegrationRegistry *registry,
+                    const char *org,
+                    const char *service,
+                    const char *name)
+{
+  g_autoptr (JsonObject) input = json_object_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *value = NULL;
+  const PrdIntegrationKey *keys, *key;
+  gsize n_keys;
+  int status;
+
+  keys = prd_integration_registry_get_schema (registry, service, &n_keys);
+  if (keys == NULL)
+    {
+      g_printerr ("prdhub: no integration service \"%s\"\n", service);
+      return 1;
+    }
+  key = prd_integration_schema_lookup (keys, n_keys, name);
+  if (key == NULL || !key->secret)
+    {
+      g_printerr ("prdhub: %s is not a secret of %s\n", name, service);
+      return 1;
+    }
+  value = read_secret_value (name, &error);
+  if (value == NULL)
+    return fail (error);
+  json_object_set_string_member (input, name, value);
+  memset (value, 0, strlen (value));
+  status = integration_put (registry, org, service, input);
+  {
+    JsonNode *node = json_object_get_member (input, name);
+    char *copy = (char *) json_node_get_string (node);
+
+    memset (copy, 0, strlen (copy));
+  }
+  return status;
+}
+
+static int
+integration_remove (PrdIntegrationRegistry *registry, const char *org, const char *service)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_integration_registry_remove_async (registry, org, service, NULL, store_result, &result);
+  wait_for (&result);
+  if (!prd_integration_registry_remove_finish (registry, result, &error))
+    return fail (error);
+  return 0;
+}
+
+static const ActionHelp integration_actions[] = {
+  { "list",
+    "",
+    0,
+    "Print the integrations as JSON: of one organization with --org (every service, "
+    "configured or not), else every configured one. Secrets show only as <key>Set.",
+    { "org" } },
+  { "set",
+    "SERVICE KEY=VALUE…",
+    1,
+    "Set settings of SERVICE (KEY= resets a key to its default). Secrets are refused here: "
+    "use `prdhub integration secret`.",
+    { "org" } },
+  { "secret",
+    "SERVICE NAME",
+    2,
+    "Store the secret NAME of SERVICE; its value is read from standard input (not echoed on a "
+    "terminal; one trailing newline removed; an empty value removes it).",
+    { "org" } },
+  { "remove",
+    "SERVICE",
+    1,
+    "Forget SERVICE's settings, secrets and links for the organization.",
+    { "org" } },
+};
+
+/* Settings go into the data folder's SQLite database and secrets into the
+ * secret store, where a running hub reads them before each use. */
+static int
+cmd_integration (int argc, char **argv)
+{
+  g_autofree char *org = NULL;
+  g_autofree char *data_dir = NULL;
+  g_autofree char *config_file = NULL;
+  const GOptionEntry entries[] = {
+    { "org", 'o', 0, G_OPTION_ARG_STRING, &org,
+      "Organization (default \"default\"; list: every one when omitted)", "ORG" },
+    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Data folder of the hub", "DIR" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file of the hub",
+      "FILE" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new (
+      "list | set SERVICE KEY=VALUE… | secret SERVICE NAME | remove SERVICE - configure "
+      "integrations");
+  g_autoptr (PrdHubConfig) config = NULL;
+  g_autoptr (PrdStore) store = NULL;
+  g_autoptr (PrdSecretStore) secrets = NULL;
+  g_autoptr (PrdIntegrationRegistry) registry = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *names = NULL;
+  const ActionHelp *action;
+  int status;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_summary (
+      context, "A running hub uses the new settings from its next use of the service.\n"
+               "`prdhub help integration ACTION` describes one action.");
+  if ((status = parse_command_line (context, "integration", &argc, &argv)) >= 0)
+    return status;
+  names = action_names (integration_actions, G_N_ELEMENTS (integration_actions));
+  if (argc < 2)
+    {
+      if (help_requested)
+        return print_help (context, "prdhub integration");
+      return usage_error ("integration", "integration needs an action: %s", names);
+    }
+  action = find_action (integration_actions, G_N_ELEMENTS (integration_actions), argv[1]);
+  if (action == NULL)
+    return usage_error ("integration", "unknown integration action \"%s\" (%s)", argv[1], names);
+  if (help_requested)
+    return print_action_help ("integration", action, entries);
+  /* set takes KEY=VALUE… after its SERVICE; the others exactly their arguments. */
+  if (g_str_equal (action->name, "set") ? argc < 4 : (guint) argc - 2 != action->n_arguments)
+    return usage_error ("integration", "usage: prdhub integration %s %s", action->name,
+                        action->arguments);
+
+  config = load_existing_hub_config (config_file, data_dir, &error);
+  if (config == NULL)
+    return fail (error);
+  store = open_store (config, &error);
+  if (store == NULL)
+    return fail (error);
+  secrets = prd_secret_store_open_default_sync (prd_hub_config_get_server (config)->data_dir, NULL,
+                                                &error);
+  if (secrets == NULL)
+    {
+      close_store (store);
+      return fail (error);
+    }
+  registry = prd_integration_registry_new (PRD_INTEGRATION_STORE (store), secrets);
+  prd_hub_add_integration_services (registry);
+
+  if (g_str_equal (action->name, "list"))
+    status = integration_list (registry, org);
+  else if (g_str_equal (action->name, "set"))
+    status = integration_set (registry, org != NULL ? org : "default", argv[2], argv + 3, argc - 3);
+  else if (g_str_equal (action->name, "secret"))
+    status = integration_secret (registry, org != NULL ? org : "default", argv[2], argv[3]);
+  else
+    status = integration_remove (registry, org != NULL ? org : "default", argv[2]);
+  fflush (stdout);
+  g_clear_object (&registry);
+  close_store (store);
+  return status;
+}
+
 typedef struct
 {
   const char *name;
@@ -1167,6 +1460,7 @@ static const Command commands[] = {
   { "prd", cmd_prd, "create, import, export and list PRDs" },
   { "secret", cmd_secret, "set, delete and list the hub's secrets" },
   { "discover", cmd_discover, "list the hubs announced on the LAN" },
+  { "integration", cmd_integration, "configure integrations (Jira) of an organization" },
   { "backup", prd_cli_backup, "copy a consistent snapshot of a hub's data folder" },
   { "restore", prd_cli_restore, "restore a backup into a data folder" },
   { "status", prd_cli_remote_status, "list who is connected to a running hub" },

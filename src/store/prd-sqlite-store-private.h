@@ -8,6 +8,7 @@
 #include "prd-comment-store.h"
 #include "prd-conflict-store.h"
 #include "prd-manage-store.h"
+#include "prd-integration-store.h"
 #include "prd-notification-store.h"
 #include "prd-revocation-store.h"
 #include "prd-sqlite-store.h"
@@ -105,6 +106,7 @@ void prd_sqlite_store_ai_job_store_iface_init (PrdAiJobStoreInterface *iface);
 void prd_sqlite_store_approval_store_iface_init (PrdApprovalStoreInterface *iface);
 void prd_sqlite_store_comment_store_iface_init (PrdCommentStoreInterface *iface);
 void prd_sqlite_store_conflict_store_iface_init (PrdConflictStoreInterface *iface);
+void prd_sqlite_store_integration_store_iface_init (PrdIntegrationStoreInterface *iface);
 void prd_sqlite_store_notification_store_iface_init (PrdNotificationStoreInterface *iface);
 void prd_sqlite_store_version_store_iface_init (PrdVersionStoreInterface *iface);
 void prd_sqlite_store_manage_store_iface_init (PrdManageStoreInterface *iface);

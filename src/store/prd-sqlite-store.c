@@ -205,6 +205,37 @@ static const char *const migrations[] = {
   "  revoked_at INTEGER NOT NULL,"
   "  PRIMARY KEY (org, user_id)"
   ");",
+  /* Integrations (prd-sqlite-store-integrations.c): settings without their
+   * secrets, item links, webhook deliveries already handled */
+  "CREATE TABLE integration_settings ("
+  "  org TEXT NOT NULL,"
+  "  service TEXT NOT NULL,"
+  "  settings TEXT NOT NULL,"
+  "  updated_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (org, service)"
+  ");"
+  "CREATE TABLE integration_links ("
+  "  org TEXT NOT NULL,"
+  "  service TEXT NOT NULL,"
+  "  prd_id TEXT NOT NULL,"
+  "  remote_key TEXT NOT NULL,"
+  "  remote_id TEXT,"
+  "  url TEXT,"
+  "  title TEXT NOT NULL,"
+  "  digest TEXT NOT NULL,"
+  "  position INTEGER NOT NULL,"
+  "  status TEXT,"
+  "  updated_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (org, service, remote_key)"
+  ");"
+  "CREATE INDEX integration_links_by_prd ON integration_links (org, service, prd_id);"
+  "CREATE TABLE integration_deliveries ("
+  "  org TEXT NOT NULL,"
+  "  service TEXT NOT NULL,"
+  "  delivery_id TEXT NOT NULL,"
+  "  received_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (org, service, delivery_id)"
+  ");",
 };
 
 typedef enum
@@ -301,8 +332,9 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (PrdSqliteStore, prd_sqlite_store, G_TYPE_OBJECT,
   G_IMPLEMENT_INTERFACE (PRD_TYPE_AI_JOB_STORE, prd_sqlite_store_ai_job_store_iface_init)
   G_IMPLEMENT_INTERFACE (PRD_TYPE_VERSION_STORE, prd_sqlite_store_version_store_iface_init)
   G_IMPLEMENT_INTERFACE (PRD_TYPE_MANAGE_STORE, prd_sqlite_store_manage_store_iface_init)
-  G_IMPLEMENT_INTERFACE (PRD_TYPE_REVOCATION_STORE,
-                         prd_sqlite_store_revocation_store_iface_init))
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_REVOCATION_STORE, prd_sqlite_store_revocation_store_iface_init)
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_INTEGRATION_STORE,
+                         prd_sqlite_store_integration_store_iface_init))
 /* clang-format on */
 
 static gboolean

@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * PrdIntegrationHttp: the one HTTP client every integration talks through,
+ * one per service and organization (each with its own SoupSession, so one
+ * organization's connections, cookies and rate limits never mix with
+ * another's).
+ *
+ * - `Authorization` goes with the first request (services answer an
+ *   anonymous request with fewer results rather than a challenge).
+ * - 429 and 503 are retried after `Retry-After` (seconds or an HTTP date),
+ *   or without one after an exponential backoff with jitter and a cap; a
+ *   wait longer than PRD_INTEGRATION_HTTP_MAX_RETRY_AFTER fails the call.
+ * - A transport failure (never reached, or no answer) is kept apart from an
+ *   HTTP error status. Only requests flagged idempotent are retried after
+ *   one: a POST may have been applied, and its caller decides (a bulk
+ *   create searches before it sends again).
+ * - Every call is cancellable, and prd_integration_http_shutdown() cancels
+ *   all of a client's calls (the hub does on shutdown).
+ * - An error body that is not JSON (an HTML page from a proxy) is described
+ *   by its status and type, never parsed as JSON.
+ *
+ * Each call and its outcome is logged at info level; headers never are.
+ */
+#define G_LOG_DOMAIN "prd-integration-http"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "prd-json.h"
+
+#include "prd-integration-http.h"
+
+struct _PrdIntegrationHttp
+{
+  GObject parent_instance;
+
+  char *service;
+  char *org;
+  SoupSession *session;   /* (owned) */
+  char *authorization;    /* (owned) (nullable) */
+  GCancellable *shutdown; /* (owned) */
+  guint backoff_base;
+  guint backoff_cap;
+};
+
+G_DEFINE_FINAL_TYPE (PrdIntegrationHttp, prd_integration_http, G_TYPE_OBJECT)
+
+G_DEFINE_QUARK (prd - integration - http - error - quark, prd_integration_http_error)
+
+typedef struct
+{
+  PrdIntegrationHttp *self; /* (owned) */
+  char *method;
+  char *url;
+  GBytes *body; /* (owned) (nullable) */
+  PrdIntegrationHttpFlags flags;
+  GCancellable *cancel; /* (owned): cancelled by the caller's or the shutdown */
+  GCancellable *caller; /* (owned) (nullable) */
+  gulong caller_id;
+  gulong shutdown_id;
+  guint attempt;
+  guint timeout_id;
+  gint64 started;
+} Call;
+
+static void
+call_free (Call *call)
+{
+  if (call->caller_id != 0)
+    g_cancellable_disconnect (call->caller, call->caller_id);
+  if (call->shutdown_id != 0)
+    g_cancellable_disconnect (call->self->shutdown, call->shutdown_id);
+  g_clear_handle_id (&call->timeout_id, g_source_remove);
+  g_clear_object (&call->caller);
+  g_clear_object (&call->cancel);
+  g_clear_object (&call->self);
+  g_clear_pointer (&call->body, g_bytes_unref);
+  g_free (call->method);
+  g_free (call->url);
+  g_free (call);
+}
+
+void
+prd_integration_http_response_free (PrdIntegrationHttpResponse *response)
+{
+  if (response == NULL)
+    return;
+  g_clear_pointer (&response->json, json_node_unref);
+  g_free (response);
+}
+
+static void
+prd_integration_http_dispose (GObject *object)
+{
+  PrdIntegrationHttp *self = PRD_INTEGRATION_HTTP (object);
+
+  g_cancellable_cancel (self->shutdown);
+  if (self->session != NULL)
+    soup_session_abort (self->session);
+  g_clear_object (&self->session);
+  G_OBJECT_CLASS (prd_integration_http_parent_class)->dispose (object);
+}
+
+static void
+prd_integration_http_finalize (GObject *object)
+{
+  PrdIntegrationHttp *self = PRD_INTEGRATION_HTTP (object);
+
+  g_clear_object (&self->shutdown);
+  if (self->authorization != NULL)
+    memset (self->authorization, 0, strlen (self->authorization));
+  g_free (self->authorization);
+  g_free (self->service);
+  g_free (self->org);
+  G_OBJECT_CLASS (prd_integration_http_parent_class)->finalize (object);
+}
+
+static void
+prd_integration_http_class_init (PrdIntegrationHttpClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = prd_integration_http_dispose;
+  object_class->finalize = prd_integration_http_finalize;
+}
+
+static void
+prd_integration_http_init (PrdIntegrationHttp *self)
+{
+  self->shutdown = g_cancellable_new ();
+  self->backoff_base = PRD_INTEGRATION_HTTP_BACKOFF_BASE;
+  self->backoff_cap = PRD_INTEGRATION_HTTP_BACKOFF_CAP;
+}
+
+/**
+ * prd_integration_http_new:
+ * @service: the service, for the log
+ * @org: the organization, for the log
+ */
+PrdIntegrationHttp *
+prd_integration_http_new (const char *service, const char *org)
+{
+  PrdIntegrationHttp *self = g_object_new (PRD_TYPE_INTEGRATION_HTTP, NULL);
+
+  self->service = g_strdup (service);
+  self->org = g_strdup (org);
+  self->session =
+      soup_session_new_with_options ("timeout", PRD_INTEGRATION_HTTP_TIMEOUT, "idle-timeout", 60,
+                                     "user-agent", PACKAGE_NAME "/" PACKAGE_VERSION, NULL);
+  return self;
+}
+
+const char *
+prd_integration_http_get_service (PrdIntegrationHttp *self)
+{
+  g_return_val_if_fail (PRD_IS_INTEGRATION_HTTP (self), NULL);
+
+  return self->service;
+}
+
+const char *
+prd_integration_http_get_org (PrdIntegrationHttp *self)
+{
+  g_return_val_if_fail (PRD_IS_INTEGRATION_HTTP (self), NULL);
+
+  return self->org;
+}
+
+/* @value: (nullable): the whole header value (`Basic …`, `Bearer …`) */
+void
+prd_integration_http_set_authorization (PrdIntegrationHttp *self, const char *value)
+{
+  g_return_if_fail (PRD_IS_INTEGRATION_HTTP (self));
+
+  if (self->authorization != NULL)
+    memset (self->authorization, 0, strlen (self->authorization));
+  g_free (self->authorization);
+  self->authorization = g_strdup (value);
+}
+
+void
+prd_integration_http_set_timeout (PrdIntegrationHttp *self, guint seconds)
+{
+  g_return_if_fail (PRD_IS_INTEGRATION_HTTP (self));
+
+  soup_session_set_timeout (self->session, seconds);
+}
+
+/* The backoff without Retry-After: @base_ms doubled per attempt, at most
+ * @cap_ms (tests shorten it). */
+void
+prd_integration_http_set_backoff (PrdIntegrationHttp *self, guint base_ms, guint cap_ms)
+{
+  g_return_if_fail (PRD_IS_INTEGRATION_HTTP (self));
+
+  self->backoff_base = base_ms;
+  self->backoff_cap = cap_ms;
+}
+
+/* Cancels every call under way and every call made from now on. */
+void
+prd_integration_http_shutdown (PrdIntegrationHttp *self)
+{
+  g_return_if_fail (PRD_IS_INTEGRATION_HTTP (self));
+
+  g_cancellable_cancel (self->shutdown);
+}
+
+/* ---- pure helpers ---- */
+
+/**
+ * prd_integration_http_parse_retry_after:
+ * @value: a `Retry-After` value: delta seconds, or an HTTP date
+ * @now_usec: the current time, microseconds since the Unix epoch
+ * @out_ms: (out): how long to wait, in milliseconds (0 for a date past)
+ *
+ * Returns: %FALSE when @value is neither form
+ */
+gboolean
+prd_integration_http_parse_retry_after (const char *value, gint64 now_usec, gint64 *out_ms)
+{
+  g_autoptr (GDateTime) date = NULL;
+  g_autofree char *text = NULL;
+  guint64 seconds;
+  gint64 diff;
+
+  if (value == NULL)
+    return FALSE;
+  text = g_strstrip (g_strdup (value));
+  if (*text == '\0')
+    return FALSE;
+  if (g_ascii_isdigit (*text))
+    {
+      /* At most a day: anything longer is as good as "not now". */
+      if (!g_ascii_string_to_unsigned (text, 10, 0, 86400, &seconds, NULL))
+        return FALSE;
+      *out_ms = (gint64) seconds * 1000;
+      return TRUE;
+    }
+  date = soup_date_time_new_from_http_string (text);
+  if (date == NULL)
+    return FALSE;
+  diff = g_date_time_to_unix (date) * G_USEC_PER_SEC - now_usec;
+  *out_ms = diff > 0 ? (diff + 999) / 1000 : 0;
+  return TRUE;
+}
+
+/**
+ * prd_integration_http_backoff_ms:
+ * @attempt: 1 after the first failure, 2 after the second, …
+ * @random: a number in [0, 1): the jitter
+ *
+ * Returns: the wait before the next attempt: "equal jitter" on an
+ *   exponential backoff, half of `min(cap, base·2^(attempt-1))` plus up to
+ *   the other half at random
+ */
+gint64
+prd_integration_http_backoff_ms (guint attempt, guint base_ms, guint cap_ms, double random)
+{
+  gint64 ceiling = base_ms;
+
+  for (guint i = 1; i < attempt && ceiling < cap_ms; i++)
+    ceiling *= 2;
+  ceiling = MIN (ceiling, (gint64) cap_ms);
+  if (random < 0 || random >= 1)
+    random = 0;
+  return ceiling / 2 + (gint64) ((double) (ceiling - ceiling / 2) * random);
+}
+
+static void
+append_strings (GString *out, JsonNode *node)
+{
+  if (node == NULL)
+    return;
+  if (JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          JsonNode *element = json_array_get_element (array, i);
+
+          if (JSON_NODE_HOLDS_VALUE (element) &&
+              json_node_get_value_type (element) == G_TYPE_STRING)
+            g_string_append_printf (out, "%s%s", out->len > 0 ? "; " : "",
+                                    json_node_get_string (element));
+        }
+    }
+  else if (JSON_NODE_HOLDS_OBJECT (node))
+    {
+      JsonObjectIter iter;
+      const char *name;
+      JsonNode *value;
+
+      json_object_iter_init (&iter, json_node_get_object (node));
+      while (json_object_iter_next (&iter, &name, &value))
+        if (JSON_NODE_HOLDS_VALUE (value) && json_node_get_value_type (value) == G_TYPE_STRING)
+          g_string_append_printf (out, "%s%s: %s", out->len > 0 ? "; " : "", name,
+                                  json_node_get_string (value));
+    }
+  else if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+    g_string_append_printf (out, "%s%s", out->len > 0 ? "; " : "", json_node_get_string (node));
+}
+
+/**
+ * prd_integration_http_describe_error_body:
+ * @content_type: (nullable): the answer's Content-Type
+ * @body: (nullable): the answer's body
+ *
+ * Returns: what a service said, for an error message: the messages of a
+ *   JSON error body (`errorMessages`/`errors` of Jira, `message` of
+ *   Mattermost and others), or for any other body its type and size, never
+ *   its text (an HTML page is no message)
+ */
+char *
+prd_integration_http_describe_error_body (guint status, const char *content_type, GBytes *body)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_autoptr (JsonNode) node = NULL;
+  gsize size = body != NULL ? g_bytes_get_size (body) : 0;
+  const char *reason = soup_status_get_phrase (status);
+
+  if (size > 0 && size <= 65536)
+    node = prd_json_parse (g_bytes_get_data (body, NULL), (gssize) size, 65536, NULL);
+  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+    {
+      JsonObject *object = json_node_get_object (node);
+
+      append_strings (out, json_object_get_member (object, "errorMessages"));
+      append_strings (out, json_object_get_member (object, "errors"));
+      append_strings (out, json_object_get_member (object, "message"));
+    }
+  if (out->len > 0)
+    return g_strdup_printf ("HTTP %u %s: %s", status, reason != NULL ? reason : "", out->str);
+  if (size == 0)
+    return g_strdup_printf ("HTTP %u %s", status, reason != NULL ? reason : "");
+  return g_strdup_printf ("HTTP %u %s (a %" G_GSIZE_FORMAT "-byte %s body, not a JSON error)",
+                          status, reason != NULL ? reason : "", size,
+                          content_type != NULL ? content_type : "untyped");
+}
+
+/**
+ * prd_integration_http_error_get_status:
+ *
+ * Returns: the HTTP status of a %PRD_INTEGRATION_HTTP_ERROR_STATUS or
+ *   RATE_LIMITED error, 0 for any other error
+ */
+guint
+prd_integration_http_error_get_status (const GError *error)
+{
+  guint64 status;
+
+  if (error == NULL || error->domain != PRD_INTEGRATION_HTTP_ERROR ||
+      (error->code != PRD_INTEGRATION_HTTP_ERROR_STATUS &&
+       error->code != PRD_INTEGRATION_HTTP_ERROR_RATE_LIMITED) ||
+      !g_str_has_prefix (error->message, "HTTP "))
+    return 0;
+  status = g_ascii_strtoull (error->message + 5, NULL, 10);
+  return status <= 999 ? (guint) status : 0;
+}
+
+/* ---- calls ---- */
+
+static void send_attempt (GTask *task);
+static gboolean check_cancelled (GTask *task);
+
+static void
+on_cancelled (GCancellable *cancellable, gpointer user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+}
+
+static gboolean
+on_retry (gpointer user_data)
+{
+  GTask *task = user_data;
+  Call *call = g_task_get_task_data (task);
+
+  call->timeout_id = 0;
+  send_attempt (g_object_ref (task));
+  return G_SOURCE_REMOVE;
+}
+
+/* A call waiting for its next attempt ends at once when cancelled. */
+static void
+on_wait_cancelled (GCancellable *cancellable, gpointer user_data)
+{
+  GTask *task = user_data;
+  Call *call = g_task_get_task_data (task);
+  g_autoptr (GTask) hold = NULL;
+
+  if (call->timeout_id == 0)
+    return;
+  hold = g_object_ref (task);
+  g_clear_handle_id (&call->timeout_id, g_source_remove);
+  check_cancelled (hold);
+}
+
+static void
+retry_later (GTask *task, gint64 delay_ms)
+{
+  Call *call = g_task_get_task_data (task);
+
+  g_info ("%s (%s): %s %s: retrying in %" G_GINT64_FORMAT " ms (attempt %u of %d)",
+          call->self->service, call->self->org, call->method, call->url, delay_ms,
+          call->attempt + 1, PRD_INTEGRATION_HTTP_MAX_ATTEMPTS);
+  /* The timeout holds the task; a cancellation ends the wait at once. */
+  call->timeout_id = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) delay_ms, on_retry,
+                                         g_object_ref (task), g_object_unref);
+}
+
+static gboolean
+check_cancelled (GTask *task)
+{
+  Call *call = g_task_get_task_data (task);
+
+  if (!g_cancellable_is_cancelled (call->cancel))
+    return FALSE;
+  g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "%s call cancelled",
+                           call->self->service);
+  return TRUE;
+}
+
+static void
+log_outcome (Call *call, guint status, const char *outcome)
+{
+  g_info ("%s (%s): %s %s -> %s%s%u (%" G_GINT64_FORMAT " ms)", call->self->service,
+          call->self->org, call->method, call->url, outcome != NULL ? outcome : "",
+          outcome != NULL ? ", " : "", status, (g_get_monotonic_time () - call->started) / 1000);
+}
+
+static void
+on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  Call *call = g_task_get_task_data (task);
+  SoupMessage *msg = soup_session_get_async_result_message (SOUP_SESSION (source), result);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (PrdIntegrationHttpResponse) response = NULL;
+  gboolean more = call->attempt < PRD_INTEGRATION_HTTP_MAX_ATTEMPTS;
+  SoupMessageHeaders *headers;
+  const char *content_type;
+  guint status;
+
+  body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  if (check_cancelled (task))
+    return;
+  if (body == NULL)
+    {
+      log_outcome (call, 0, error->message);
+      if ((call->flags & PRD_INTEGRATION_HTTP_IDEMPOTENT) != 0 && more)
+        {
+          retry_later (
+              task, prd_integration_http_backoff_ms (call->attempt, call->self->backoff_base,
+                                                     call->self->backoff_cap, g_random_double ()));
+          return;
+        }
+      g_task_return_new_error (task, PRD_INTEGRATION_HTTP_ERROR,
+                               PRD_INTEGRATION_HTTP_ERROR_TRANSPORT, "%s %s: %s%s", call->method,
+                               call->url, error->message,
+                               (call->flags & PRD_INTEGRATION_HTTP_IDEMPOTENT) != 0
+                                   ? ""
+                                   : " (the request may or may not have been applied)");
+      return;
+    }
+
+  status = soup_message_get_status (msg);
+  headers = soup_message_get_response_headers (msg);
+  content_type = soup_message_headers_get_content_type (headers, NULL);
+  log_outcome (call, status, NULL);
+  if (status == 429 || status == SOUP_STATUS_SERVICE_UNAVAILABLE)
+    {
+      gint64 wait_ms;
+      const char *retry_after = soup_message_headers_get_one (headers, "Retry-After");
+      g_autofree char *described =
+          prd_integration_http_describe_error_body (status, content_type, body);
+
+      if (!prd_integration_http_parse_retry_after (retry_after, g_get_real_time (), &wait_ms))
+        wait_ms = prd_integration_http_backoff_ms (call->attempt, call->self->backoff_base,
+                                                   call->self->backoff_cap, g_random_double ());
+      if (more && wait_ms <= PRD_INTEGRATION_HTTP_MAX_RETRY_AFTER)
+        {
+          retry_later (task, wait_ms);
+          return;
+        }
+      g_task_return_new_error (
+          task, PRD_INTEGRATION_HTTP_ERROR,
+          status == 429 ? PRD_INTEGRATION_HTTP_ERROR_RATE_LIMITED
+                        : PRD_INTEGRATION_HTTP_ERROR_STATUS,
+          "%s (after %u attempts%s)", described, call->attempt,
+          wait_ms > PRD_INTEGRATION_HTTP_MAX_RETRY_AFTER ? "; asked to wait too long" : "");
+      return;
+    }
+  if ((status < 200 || status >= 300) &&
+      !(status == SOUP_STATUS_BAD_REQUEST &&
+        (call->flags & PRD_INTEGRATION_HTTP_BAD_REQUEST_BODY) != 0 && g_bytes_get_size (body) > 0 &&
+        g_bytes_get_size (body) <= PRD_INTEGRATION_HTTP_MAX_BODY && content_type != NULL &&
+        g_str_equal (content_type, "application/json")))
+    {
+      g_autofree char *described =
+          prd_integration_http_describe_error_body (status, content_type, body);
+
+      g_task_return_new_error (task, PRD_INTEGRATION_HTTP_ERROR, PRD_INTEGRATION_HTTP_ERROR_STATUS,
+                               "%s", described);
+      return;
+    }
+
+  response = g_new0 (PrdIntegrationHttpResponse, 1);
+  response->status = status;
+  if ((call->flags & PRD_INTEGRATION_HTTP_NO_BODY) == 0 && g_bytes_get_size (body) > 0)
+    {
+      g_autoptr (GError) parse_error = NULL;
+
+      if (g_bytes_get_size (body) > PRD_INTEGRATION_HTTP_MAX_BODY)
+        {
+          g_task_return_new_error (task, PRD_INTEGRATION_HTTP_ERROR,
+                                   PRD_INTEGRATION_HTTP_ERROR_NOT_JSON,
+                                   "%s %s: the answer is larger than %d bytes", call->method,
+                                   call->url, PRD_INTEGRATION_HTTP_MAX_BODY);
+          return;
+        }
+      response->json =
+          prd_json_parse (g_bytes_get_data (body, NULL), (gssize) g_bytes_get_size (body),
+                          PRD_INTEGRATION_HTTP_MAX_BODY, &parse_error);
+      if (response->json == NULL)
+        {
+          g_task_return_new_error (
+              task, PRD_INTEGRATION_HTTP_ERROR, PRD_INTEGRATION_HTTP_ERROR_NOT_JSON,
+              "%s %s: HTTP %u with a %s body that is not JSON", call->method, call->url, status,
+              content_type != NULL ? content_type : "untyped");
+          return;
+        }
+    }
+  g_task_return_pointer (task, g_steal_pointer (&response),
+                         (GDestroyNotify) prd_integration_http_response_free);
+}
+
+/* Takes over a reference to @task. */
+static void
+send_attempt (GTask *task)
+{
+  Call *call = g_task_get_task_data (task);
+  g_autoptr (SoupMessage) msg = NULL;
+  SoupMessageHeaders *headers;
+
+  if (check_cancelled (task))
+    {
+      g_object_unref (task);
+      return;
+    }
+  msg = soup_message_new (call->method, call->url);
+  if (msg == NULL)
+    {
+      g_task_return_new_error (task, PRD_INTEGRATION_HTTP_ERROR,
+                               PRD_INTEGRATION_HTTP_ERROR_TRANSPORT, "%s is not a valid URL",
+                               call->url);
+      g_object_unref (task);
+      return;
+    }
+  call->attempt++;
+  headers = soup_message_get_request_headers (msg);
+  soup_message_headers_replace (headers, "Accept", "application/json");
+  if (call->self->authorization != NULL)
+    soup_message_headers_replace (headers, "Authorization", call->self->authorization);
+  if (call->body != NULL)
+    soup_message_set_request_body_from_bytes (msg, "application/json", call->body);
+  soup_session_send_and_read_async (call->self->session, msg, G_PRIORITY_DEFAULT, call->cancel,
+                                    on_sent, task);
+}
+
+/**
+ * prd_integration_http_send_async:
+ * @method: `GET`, `POST`, `PUT`, `DELETE`
+ * @url: the absolute URL
+ * @body: (nullable): a JSON body
+ * @flags: how the request may be retried and read
+ *
+ * Sends a request, retrying as the overview says.
+ */
+void
+prd_integration_http_send_async (PrdIntegrationHttp *self,
+                                 const char *method,
+                                 const char *url,
+                                 JsonNode *body,
+                                 PrdIntegrationHttpFlags flags,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  GTask *task;
+  Call *call;
+
+  g_return_if_fail (PRD_IS_INTEGRATION_HTTP (self));
+  g_return_if_fail (method != NULL && url != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, prd_integration_http_send_async);
+  call = g_new0 (Call, 1);
+  call->self = g_object_ref (self);
+  call->method = g_strdup (method);
+  call->url = g_strdup (url);
+  call->flags = flags;
+  call->started = g_get_monotonic_time ();
+  call->cancel = g_cancellable_new ();
+  if (body != NULL)
+    {
+      g_autofree char *text = prd_json_to_string (body);
+      gsize len = strlen (text);
+
+      call->body = g_bytes_new_take (g_steal_pointer (&text), len);
+    }
+  g_task_set_task_data (task, call, (GDestroyNotify) call_free);
+  if (cancellable != NULL)
+    {
+      call->caller = g_object_ref (cancellable);
+      call->caller_id = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled),
+                                               g_object_ref (call->cancel), g_object_unref);
+    }
+  call->shutdown_id = g_cancellable_connect (self->shutdown, G_CALLBACK (on_cancelled),
+                                             g_object_ref (call->cancel), g_object_unref);
+  /* A wait between attempts ends as soon as the call is cancelled. */
+  g_signal_connect_object (call->cancel, "cancelled", G_CALLBACK (on_wait_cancelled), task, 0);
+  send_attempt (task);
+}
+
+PrdIntegrationHttpResponse *
+prd_integration_http_send_finish (PrdIntegrationHttp *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

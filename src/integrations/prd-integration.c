@@ -1,0 +1,562 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * PrdIntegration: one service (Jira, Mattermost, …) configured for one
+ * organization. The interface fixes what every service offers the hub: its
+ * name, its settings schema (which keys, which are secrets, defaults,
+ * validation), a connection check, and a status (connected, disconnected
+ * or error, with the last error, when it changed and when a call last
+ * succeeded), announced by "status-changed".
+ *
+ * The settings helpers below apply a schema to a JSON object of settings
+ * the same way for REST and the command line: every key is checked, a bad
+ * one is named, and nothing is kept unless everything is valid.
+ */
+#define G_LOG_DOMAIN "prd-integration"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "prd-error.h"
+
+#include "prd-integration.h"
+
+typedef struct
+{
+  PrdIntegrationStatus status;
+  char *last_error;
+  gint64 changed_at;
+  gint64 last_success;
+} Status;
+
+enum
+{
+  SIGNAL_STATUS_CHANGED,
+  SIGNAL_CALL_FINISHED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+static GQuark status_quark;
+
+G_DEFINE_INTERFACE (PrdIntegration, prd_integration, G_TYPE_OBJECT)
+
+static void
+prd_integration_default_init (PrdIntegrationInterface *iface)
+{
+  status_quark = g_quark_from_static_string ("prd-integration-status");
+
+  /**
+   * PrdIntegration::status-changed:
+   *
+   * The status or the last error changed.
+   */
+  signals[SIGNAL_STATUS_CHANGED] =
+      g_signal_new ("status-changed", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL,
+                    NULL, NULL, G_TYPE_NONE, 0);
+
+  /**
+   * PrdIntegration::call-finished:
+   * @what: what the call did, in words ("connection check", "export of 3
+   *   stories")
+   * @ok: whether it succeeded
+   * @message: (nullable): why it failed
+   *
+   * One call to the service ended (for the activity feed and the log).
+   */
+  signals[SIGNAL_CALL_FINISHED] =
+      g_signal_new ("call-finished", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL,
+                    NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_BOOLEAN, G_TYPE_STRING);
+}
+
+const char *
+prd_integration_status_to_string (PrdIntegrationStatus status)
+{
+  switch (status)
+    {
+      case PRD_INTEGRATION_CONNECTED:
+        return "connected";
+      case PRD_INTEGRATION_ERROR:
+        return "error";
+      case PRD_INTEGRATION_DISCONNECTED:
+      default:
+        return "disconnected";
+    }
+}
+
+static void
+status_free (Status *status)
+{
+  g_free (status->last_error);
+  g_free (status);
+}
+
+static Status *
+get_status (PrdIntegration *self)
+{
+  Status *status = g_object_get_qdata (G_OBJECT (self), status_quark);
+
+  if (status == NULL)
+    {
+      status = g_new0 (Status, 1);
+      status->changed_at = g_get_real_time ();
+      g_object_set_qdata_full (G_OBJECT (self), status_quark, status, (GDestroyNotify) status_free);
+    }
+  return status;
+}
+
+const char *
+prd_integration_get_service (PrdIntegration *self)
+{
+  g_return_val_if_fail (PRD_IS_INTEGRATION (self), NULL);
+
+  return PRD_INTEGRATION_GET_IFACE (self)->get_service (self);
+}
+
+const PrdIntegrationKey *
+prd_integration_get_schema (PrdIntegration *self, gsize *n_keys)
+{
+  g_return_val_if_fail (PRD_IS_INTEGRATION (self), NULL);
+
+  return PRD_INTEGRATION_GET_IFACE (self)->get_schema (self, n_keys);
+}
+
+gboolean
+prd_integration_check_settings (PrdIntegration *self,
+                                JsonObject *settings,
+                                GHashTable *secrets_set,
+                                GError **error)
+{
+  PrdIntegrationInterface *iface;
+
+  g_return_val_if_fail (PRD_IS_INTEGRATION (self), FALSE);
+
+  iface = PRD_INTEGRATION_GET_IFACE (self);
+  if (iface->check_settings == NULL)
+    return TRUE;
+  return iface->check_settings (self, settings, secrets_set, error);
+}
+
+/**
+ * prd_integration_setup:
+ * @org: the organization
+ * @settings: every non-secret key, defaults applied
+ * @secrets: (element-type utf8 utf8): the secrets stored, by key
+ * @http: the client this service and organization talk through
+ */
+gboolean
+prd_integration_setup (PrdIntegration *self,
+                       const char *org,
+                       JsonObject *settings,
+                       GHashTable *secrets,
+                       PrdIntegrationHttp *http,
+                       GError **error)
+{
+  g_return_val_if_fail (PRD_IS_INTEGRATION (self), FALSE);
+
+  return PRD_INTEGRATION_GET_IFACE (self)->setup (self, org, settings, secrets, http, error);
+}
+
+/**
+ * prd_integration_test_async:
+ *
+ * Runs the connection check now; the status follows its outcome.
+ */
+void
+prd_integration_test_async (PrdIntegration *self,
+                            GCancellable *cancellable,
+                            GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+  g_return_if_fail (PRD_IS_INTEGRATION (self));
+
+  PRD_INTEGRATION_GET_IFACE (self)->test_async (self, cancellable, callback, user_data);
+}
+
+gboolean
+prd_integration_test_finish (PrdIntegration *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (PRD_IS_INTEGRATION (self), FALSE);
+
+  return PRD_INTEGRATION_GET_IFACE (self)->test_finish (self, result, error);
+}
+
+PrdIntegrationStatus
+prd_integration_get_status (PrdIntegration *self)
+{
+  g_return_val_if_fail (PRD_IS_INTEGRATION (self), PRD_INTEGRATION_DISCONNECTED);
+
+  return get_status (self)->status;
+}
+
+/* (nullable): the message of the last failure, while the status is error */
+const char *
+prd_integration_get_last_error (PrdIntegration *self)
+{
+  g_return_val_if_fail (PRD_IS_INTEGRATION (self), NULL);
+
+  return get_status (self)->last_error;
+}
+
+gint64
+prd_integration_get_changed_at (PrdIntegration *self)
+{
+  g_return_val_if_fail (PRD_IS_INTEGRATION (self), 0);
+
+  return get_status (self)->changed_at;
+}
+
+/* 0 when no call has succeeded yet */
+gint64
+prd_integration_get_last_success (PrdIntegration *self)
+{
+  g_return_val_if_fail (PRD_IS_INTEGRATION (self), 0);
+
+  return get_status (self)->last_success;
+}
+
+void
+prd_integration_report_success (PrdIntegration *self)
+{
+  Status *status;
+  gboolean changed;
+
+  g_return_if_fail (PRD_IS_INTEGRATION (self));
+
+  status = get_status (self);
+  changed = status->status != PRD_INTEGRATION_CONNECTED;
+  status->last_success = g_get_real_time ();
+  if (!changed)
+    return;
+  status->status = PRD_INTEGRATION_CONNECTED;
+  g_clear_pointer (&status->last_error, g_free);
+  status->changed_at = status->last_success;
+  g_signal_emit (self, signals[SIGNAL_STATUS_CHANGED], 0);
+}
+
+void
+prd_integration_report_failure (PrdIntegration *self, const GError *error)
+{
+  Status *status;
+
+  g_return_if_fail (PRD_IS_INTEGRATION (self));
+  g_return_if_fail (error != NULL);
+
+  /* A call the hub cancelled (shutdown) says nothing about the service. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+      g_error_matches (error, PRD_ERROR, PRD_ERROR_CANCELLED))
+    return;
+  status = get_status (self);
+  if (status->status == PRD_INTEGRATION_ERROR &&
+      g_strcmp0 (status->last_error, error->message) == 0)
+    return;
+  status->status = PRD_INTEGRATION_ERROR;
+  g_free (status->last_error);
+  status->last_error = g_strdup (error->message);
+  status->changed_at = g_get_real_time ();
+  g_signal_emit (self, signals[SIGNAL_STATUS_CHANGED], 0);
+}
+
+/**
+ * prd_integration_report_call:
+ * @what: what the call did, in words
+ * @error: (nullable): why it failed; %NULL when it succeeded
+ *
+ * Logs a call and its outcome (info level), emits "call-finished" and
+ * updates the status. A cancelled call (shutdown) is only logged.
+ */
+void
+prd_integration_report_call (PrdIntegration *self, const char *what, const GError *error)
+{
+  g_return_if_fail (PRD_IS_INTEGRATION (self));
+
+  if (error == NULL)
+    g_info ("%s: %s succeeded", prd_integration_get_service (self), what);
+  else
+    g_info ("%s: %s failed: %s", prd_integration_get_service (self), what, error->message);
+  if (error != NULL && (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+                        g_error_matches (error, PRD_ERROR, PRD_ERROR_CANCELLED)))
+    return;
+  g_signal_emit (self, signals[SIGNAL_CALL_FINISHED], 0, what, error == NULL,
+                 error != NULL ? error->message : NULL);
+  if (error == NULL)
+    prd_integration_report_success (self);
+  else
+    prd_integration_report_failure (self, error);
+}
+
+/* Carries the status of a replaced instance over (no signal). */
+void
+prd_integration_restore_status (PrdIntegration *self,
+                                PrdIntegrationStatus status_value,
+                                const char *last_error,
+                                gint64 changed_at,
+                                gint64 last_success)
+{
+  Status *status;
+
+  g_return_if_fail (PRD_IS_INTEGRATION (self));
+
+  status = get_status (self);
+  status->status = status_value;
+  g_free (status->last_error);
+  status->last_error = g_strdup (last_error);
+  status->changed_at = changed_at;
+  status->last_success = last_success;
+}
+
+/* ---- settings by schema ---- */
+
+const PrdIntegrationKey *
+prd_integration_schema_lookup (const PrdIntegrationKey *keys, gsize n_keys, const char *name)
+{
+  for (gsize i = 0; i < n_keys; i++)
+    if (g_str_equal (keys[i].name, name))
+      return &keys[i];
+  return NULL;
+}
+
+static gboolean
+bad_key (const PrdIntegrationKey *key, const char *name, GError **error, const char *format, ...)
+    G_GNUC_PRINTF (4, 5);
+
+static gboolean
+bad_key (const PrdIntegrationKey *key, const char *name, GError **error, const char *format, ...)
+{
+  g_autofree char *what = NULL;
+  va_list args;
+
+  va_start (args, format);
+  what = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "Setting \"%s\": %s",
+               key != NULL ? key->name : name, what);
+  return FALSE;
+}
+
+static gboolean
+check_url (const PrdIntegrationKey *key, const char *text, GError **error)
+{
+  g_autoptr (GUri) uri = NULL;
+  const char *scheme;
+
+  uri = g_uri_parse (text, G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL)
+    return bad_key (key, NULL, error, "not a URL");
+  scheme = g_uri_get_scheme (uri);
+  if (g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0)
+    return bad_key (key, NULL, error, "only http and https URLs are allowed");
+  if (g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
+    return bad_key (key, NULL, error, "the URL has no host");
+  if (g_uri_get_userinfo (uri) != NULL)
+    return bad_key (key, NULL, error, "credentials belong in the secret settings, not the URL");
+  if (g_uri_get_query (uri) != NULL || g_uri_get_fragment (uri) != NULL)
+    return bad_key (key, NULL, error, "the URL may not have a query or a fragment");
+  return TRUE;
+}
+
+static gboolean
+check_text (const PrdIntegrationKey *key, const char *text, GError **error)
+{
+  glong chars;
+
+  if (!g_utf8_validate (text, -1, NULL))
+    return bad_key (key, NULL, error, "not valid UTF-8");
+  chars = g_utf8_strlen (text, -1);
+  if (chars > key->max)
+    return bad_key (key, NULL, error, "at most %" G_GINT64_FORMAT " characters", key->max);
+  for (const char *p = text; *p != '\0'; p++)
+    if ((guchar) *p < 0x20 || *p == 0x7f)
+      return bad_key (key, NULL, error, "control characters are not allowed");
+  if (key->required && *text == '\0')
+    return bad_key (key, NULL, error, "may not be empty");
+  return TRUE;
+}
+
+/* Checks one value against its key: @node is a string or, for INT, a number. */
+static gboolean
+check_value (const PrdIntegrationKey *key, JsonNode *node, GError **error)
+{
+  GType type = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node) : G_TYPE_INVALID;
+
+  if (key->type == PRD_INTEGRATION_KEY_INT)
+    {
+      gint64 value;
+
+      if (type != G_TYPE_INT64)
+        return bad_key (key, NULL, error, "must be an integer");
+      value = json_node_get_int (node);
+      if (value < key->min || value > key->max)
+        return bad_key (key, NULL, error, "must be from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT,
+                        key->min, key->max);
+      return TRUE;
+    }
+  if (type != G_TYPE_STRING)
+    return bad_key (key, NULL, error, "must be a string");
+  if (!check_text (key, json_node_get_string (node), error))
+    return FALSE;
+  switch (key->type)
+    {
+      case PRD_INTEGRATION_KEY_URL:
+        return check_url (key, json_node_get_string (node), error);
+      case PRD_INTEGRATION_KEY_CHOICE:
+        if (!g_strv_contains (key->choices, json_node_get_string (node)))
+          {
+            g_autofree char *list = g_strjoinv (", ", (char **) key->choices);
+
+            return bad_key (key, NULL, error, "must be one of %s", list);
+          }
+        return TRUE;
+      case PRD_INTEGRATION_KEY_STRING:
+      case PRD_INTEGRATION_KEY_INT:
+      default:
+        return TRUE;
+    }
+}
+
+/**
+ * prd_integration_schema_parse_value:
+ * @text: a value as typed on the command line
+ * @out: (out): the JSON value it stands for
+ *
+ * For INT keys the decimal text becomes a number; every other key keeps
+ * the text. The value is checked against the key.
+ */
+gboolean
+prd_integration_schema_parse_value (const PrdIntegrationKey *key,
+                                    const char *text,
+                                    JsonNode **out,
+                                    GError **error)
+{
+  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_VALUE);
+
+  if (key->type == PRD_INTEGRATION_KEY_INT)
+    {
+      gint64 value;
+
+      if (!g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, &value, NULL))
+        return bad_key (key, NULL, error, "must be an integer");
+      json_node_set_int (node, value);
+    }
+  else
+    json_node_set_string (node, text);
+  if (!check_value (key, node, error))
+    return FALSE;
+  *out = g_steal_pointer (&node);
+  return TRUE;
+}
+
+/**
+ * prd_integration_schema_apply:
+ * @current: (nullable): the settings kept now (non-secret keys only)
+ * @input: the keys to set; a secret key with a string value sets the
+ *   secret, an empty string or null removes it; a null value resets a
+ *   non-secret key to its default
+ * @replace: forget every non-secret key of @current that @input omits
+ * @out_settings: (out): the resulting non-secret settings, defaults not
+ *   applied (only what was set)
+ * @out_secrets: (out) (element-type utf8 utf8): the secrets @input sets
+ *   (value "" for those it removes)
+ * @out_bad_key: (out) (optional) (nullable): the key that was refused
+ *
+ * Returns: %FALSE with @error (INVALID_PAYLOAD, naming the key) when a key
+ *   is unknown or a value is wrong; nothing is produced then
+ */
+gboolean
+prd_integration_schema_apply (const PrdIntegrationKey *keys,
+                              gsize n_keys,
+                              JsonObject *current,
+                              JsonObject *input,
+                              gboolean replace,
+                              JsonObject **out_settings,
+                              GHashTable **out_secrets,
+                              char **out_bad_key,
+                              GError **error)
+{
+  g_autoptr (JsonObject) settings = json_object_new ();
+  g_autoptr (GHashTable) secrets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *node;
+
+  if (current != NULL && !replace)
+    {
+      json_object_iter_init (&iter, current);
+      while (json_object_iter_next (&iter, &name, &node))
+        {
+          const PrdIntegrationKey *key = prd_integration_schema_lookup (keys, n_keys, name);
+
+          if (key != NULL && !key->secret)
+            json_object_set_member (settings, name, json_node_copy (node));
+        }
+    }
+
+  json_object_iter_init (&iter, input);
+  while (json_object_iter_next (&iter, &name, &node))
+    {
+      const PrdIntegrationKey *key = prd_integration_schema_lookup (keys, n_keys, name);
+
+      if (out_bad_key != NULL)
+        {
+          g_free (*out_bad_key);
+          *out_bad_key = g_strdup (name);
+        }
+      if (key == NULL)
+        {
+          g_autofree char *valid = NULL;
+          g_autoptr (GPtrArray) names = g_ptr_array_new ();
+
+          for (gsize i = 0; i < n_keys; i++)
+            g_ptr_array_add (names, (gpointer) keys[i].name);
+          g_ptr_array_add (names, NULL);
+          valid = g_strjoinv (", ", (char **) names->pdata);
+          return bad_key (NULL, name, error, "unknown key (known: %s)", valid);
+        }
+      if (JSON_NODE_HOLDS_NULL (node))
+        {
+          if (key->secret)
+            g_hash_table_replace (secrets, g_strdup (name), g_strdup (""));
+          else
+            json_object_remove_member (settings, name);
+          continue;
+        }
+      if (key->secret)
+        {
+          const char *value;
+
+          if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+            return bad_key (key, NULL, error, "must be a string");
+          value = json_node_get_string (node);
+          if (strlen (value) > (gsize) key->max || !g_utf8_validate (value, -1, NULL))
+            return bad_key (key, NULL, error, "at most %" G_GINT64_FORMAT " bytes of UTF-8",
+                            key->max);
+          g_hash_table_replace (secrets, g_strdup (name), g_strdup (value));
+          continue;
+        }
+      if (!check_value (key, node, error))
+        return FALSE;
+      json_object_set_member (settings, name, json_node_copy (node));
+    }
+  if (out_bad_key != NULL)
+    g_clear_pointer (out_bad_key, g_free);
+  *out_settings = g_steal_pointer (&settings);
+  *out_secrets = g_steal_pointer (&secrets);
+  return TRUE;
+}
+
+/**
+ * prd_integration_secret_name:
+ *
+ * Returns: the name under which @key of @service for @org is kept in the
+ *   secret store: `integration.<service>.<digest of org>.<key, lower case>`
+ *   (secret names are lower case; organization ids need not be)
+ */
+char *
+prd_integration_secret_name (const char *service, const char *org, const char *key)
+{
+  g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, org, -1);
+  g_autofree char *lower = g_ascii_strdown (key, -1);
+
+  digest[16] = '\0';
+  return g_strdup_printf ("integration.%s.%s.%s", service, digest, lower);
+}

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/*
+ * PrdIntegrationStore: what the integrations keep durable, per organization
+ * and service: their settings (never their secrets, which live in the
+ * #PrdSecretStore), the links between a PRD's items and the remote items
+ * they were synchronised with, and the webhook deliveries already handled.
+ *
+ * Every method is asynchronous and completes on the main context it was
+ * called from; a write that fails changes nothing.
+ */
+
+/* The longest settings text (JSON) one service keeps for one organization. */
+#define PRD_INTEGRATION_STORE_MAX_SETTINGS 16384
+/* How many webhook delivery ids are remembered (the newest, all organizations
+ * and services together). */
+#define PRD_INTEGRATION_STORE_MAX_DELIVERIES 10000
+
+/**
+ * PrdIntegrationSettingsRecord:
+ * @org: the organization
+ * @service: the service (`jira`, …)
+ * @settings: the settings as a JSON object text, secrets excluded
+ * @updated_at: microseconds since the Unix epoch
+ */
+typedef struct
+{
+  char *org;
+  char *service;
+  char *settings;
+  gint64 updated_at;
+} PrdIntegrationSettingsRecord;
+
+/**
+ * PrdIntegrationLinkRecord:
+ * @org: the organization
+ * @service: the service
+ * @prd_id: the PRD the item is in
+ * @remote_key: the remote item's key (`PRD-12`), unique per org and service
+ * @remote_id: (nullable): the remote item's id
+ * @url: (nullable): where people see the remote item
+ * @title: the item's title as of the last sync (both sides agreed on it)
+ * @digest: a digest of the item's whole text as of the last sync
+ * @position: the item's index among the PRD's items at the last sync
+ * @status: (nullable): the remote item's status as last heard
+ * @updated_at: microseconds since the Unix epoch
+ */
+typedef struct
+{
+  char *org;
+  char *service;
+  char *prd_id;
+  char *remote_key;
+  char *remote_id;
+  char *url;
+  char *title;
+  char *digest;
+  int position;
+  char *status;
+  gint64 updated_at;
+} PrdIntegrationLinkRecord;
+
+PrdIntegrationSettingsRecord *
+prd_integration_settings_record_copy (const PrdIntegrationSettingsRecord *record);
+void prd_integration_settings_record_free (PrdIntegrationSettingsRecord *record);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdIntegrationSettingsRecord, prd_integration_settings_record_free)
+
+PrdIntegrationLinkRecord *prd_integration_link_record_copy (const PrdIntegrationLinkRecord *record);
+void prd_integration_link_record_free (PrdIntegrationLinkRecord *record);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdIntegrationLinkRecord, prd_integration_link_record_free)
+
+#define PRD_TYPE_INTEGRATION_STORE (prd_integration_store_get_type ())
+
+G_DECLARE_INTERFACE (PrdIntegrationStore, prd_integration_store, PRD, INTEGRATION_STORE, GObject)
+
+/**
+ * PrdIntegrationStoreInterface:
+ * @list_settings_async: the settings of every service of one organization,
+ *   or of all organizations (@org %NULL)
+ * @put_settings_async: replaces one service's settings
+ * @delete_settings_async: forgets one service's settings and links
+ *   (NOT_FOUND when none were kept)
+ * @list_links_async: the links of one service, of one PRD or all (@prd_id
+ *   %NULL)
+ * @put_links_async: adds or replaces links (by org, service and remote key)
+ * @delete_link_async: forgets one link
+ * @delete_prd_links_async: forgets the links of one PRD (it was deleted)
+ * @record_delivery_async: remembers a webhook delivery; ALREADY_EXISTS when
+ *   it was seen before
+ *
+ * Arguments reach the implementation already checked.
+ */
+struct _PrdIntegrationStoreInterface
+{
+  GTypeInterface parent_iface;
+
+  void (*list_settings_async) (PrdIntegrationStore *self,
+                               const char *org,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data);
+  GPtrArray *(*list_settings_finish) (PrdIntegrationStore *self,
+                                      GAsyncResult *result,
+                                      GError **error);
+  void (*put_settings_async) (PrdIntegrationStore *self,
+                              const char *org,
+                              const char *service,
+                              const char *settings,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data);
+  gboolean (*put_settings_finish) (PrdIntegrationStore *self, GAsyncResult *result, GError **error);
+  void (*delete_settings_async) (PrdIntegrationStore *self,
+                                 const char *org,
+                                 const char *service,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data);
+  gboolean (*delete_settings_finish) (PrdIntegrationStore *self,
+                                      GAsyncResult *result,
+                                      GError **error);
+  void (*list_links_async) (PrdIntegrationStore *self,
+                            const char *org,
+                            const char *service,
+                            const char *prd_id,
+                            GCancellable *cancellable,
+                            GAsyncReadyCallback callback,
+                            gpointer user_data);
+  GPtrArray *(*list_links_finish) (PrdIntegrationStore *self, GAsyncResult *result, GError **error);
+  void (*put_links_async) (PrdIntegrationStore *self,
+                           GPtrArray *links,
+                           GCancellable *cancellable,
+                           GAsyncReadyCallback callback,
+                           gpointer user_data);
+  gboolean (*put_links_finish) (PrdIntegrationStore *self, GAsyncResult *result, GError **error);
+  void (*delete_link_async) (PrdIntegrationStore *self,
+                             const char *org,
+                             const char *service,
+                             const char *remote_key,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data);
+  gboolean (*delete_link_finish) (PrdIntegrationStore *self, GAsyncResult *result, GError **error);
+  void (*delete_prd_links_async) (PrdIntegrationStore *self,
+                                  const char *org,
+                                  const char *prd_id,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data);
+  gboolean (*delete_prd_links_finish) (PrdIntegrationStore *self,
+                                       GAsyncResult *result,
+                                       GError **error);
+  void (*record_delivery_async) (PrdIntegrationStore *self,
+                                 const char *org,
+                                 const char *service,
+                                 const char *delivery_id,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data);
+  gboolean (*record_delivery_finish) (PrdIntegrationStore *self,
+                                      GAsyncResult *result,
+                                      GError **error);
+};
+
+void prd_integration_store_list_settings_async (PrdIntegrationStore *self,
+                                                const char *org,
+                                                GCancellable *cancellable,
+                                                GAsyncReadyCallback callback,
+                                                gpointer user_data);
+GPtrArray *prd_integration_store_list_settings_finish (PrdIntegrationStore *self,
+                                                       GAsyncResult *result,
+                                                       GError **error);
+void prd_integration_store_put_settings_async (PrdIntegrationStore *self,
+                                               const char *org,
+                                               const char *service,
+                                               const char *settings,
+                                               GCancellable *cancellable,
+                                               GAsyncReadyCallback callback,
+                                               gpointer user_data);
+gboolean prd_integration_store_put_settings_finish (PrdIntegrationStore *self,
+                                                    GAsyncResult *result,
+                                                    GError **error);
+void prd_integration_store_delete_settings_async (PrdIntegrationStore *self,
+                                                  const char *org,
+                                                  const char *service,
+                                                  GCancellable *cancellable,
+                                                  GAsyncReadyCallback callback,
+                                                  gpointer user_data);
+gboolean prd_integration_store_delete_settings_finish (PrdIntegrationStore *self,
+                                                       GAsyncResult *result,
+                                                       GError **error);
+void prd_integration_store_list_links_async (PrdIntegrationStore *self,
+                                             const char *org,
+                                             const char *service,
+                                             const char *prd_id,
+                                             GCancellable *cancellable,
+                                             GAsyncReadyCallback callback,
+                                             gpointer user_data);
+GPtrArray *prd_integration_store_list_links_finish (PrdIntegrationStore *self,
+                                                    GAsyncResult *result,
+                                                    GError **error);
+void prd_integration_store_put_links_async (PrdIntegrationStore *self,
+                                            GPtrArray *links,
+                                            GCancellable *cancellable,
+                                            GAsyncReadyCallback callback,
+                                            gpointer user_data);
+gboolean prd_integration_store_put_links_finish (PrdIntegrationStore *self,
+                                                 GAsyncResult *result,
+                                                 GError **error);
+void prd_integration_store_delete_link_async (PrdIntegrationStore *self,
+                                              const char *org,
+                                              const char *service,
+                                              const char *remote_key,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer user_data);
+gboolean prd_integration_store_delete_link_finish (PrdIntegrationStore *self,
+                                                   GAsyncResult *result,
+                                                   GError **error);
+void prd_integration_store_delete_prd_links_async (PrdIntegrationStore *self,
+                                                   const char *org,
+                                                   const char *prd_id,
+                                                   GCancellable *cancellable,
+                                                   GAsyncReadyCallback callback,
+                                                   gpointer user_data);
+gboolean prd_integration_store_delete_prd_links_finish (PrdIntegrationStore *self,
+                                                        GAsyncResult *result,
+                                                        GError **error);
+void prd_integration_store_record_delivery_async (PrdIntegrationStore *self,
+                                                  const char *org,
+                                                  const char *service,
+                                                  const char *delivery_id,
+                                                  GCancellable *cancellable,
+                                                  GAsyncReadyCallback callback,
+                                                  gpointer user_data);
+gboolean prd_integration_store_record_delivery_finish (PrdIntegrationStore *self,
+                                                       GAsyncResult *result,
+                                                       GError **error);
+
+gboolean prd_integration_store_check_org (const char *org, GError **error);
+gboolean prd_integration_store_check_service (const char *service, GError **error);
+
+G_END_DECLS

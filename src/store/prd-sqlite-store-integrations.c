@@ -1,0 +1,475 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * PrdIntegrationStore on SQLite: the tables `integration_settings`,
+ * `integration_links` and `integration_deliveries` (schema migration
+ * "integrations" in prd-sqlite-store.c). Secrets never come here.
+ */
+#define G_LOG_DOMAIN "prd-store"
+
+#include "config.h"
+
+#include "prd-error.h"
+#include "prd-sqlite-store-private.h"
+
+typedef struct
+{
+  char *org;
+  char *service;
+  char *text; /* settings, prd id, remote key or delivery id */
+  GPtrArray *links;
+} Args;
+
+static void
+args_free (Args *args)
+{
+  g_free (args->org);
+  g_free (args->service);
+  g_free (args->text);
+  g_clear_pointer (&args->links, g_ptr_array_unref);
+  g_free (args);
+}
+
+static Args *
+args_new (const char *org, const char *service, const char *text)
+{
+  Args *args = g_new0 (Args, 1);
+
+  args->org = g_strdup (org);
+  args->service = g_strdup (service);
+  args->text = g_strdup (text);
+  return args;
+}
+
+static void
+run (PrdIntegrationStore *self,
+     gboolean write,
+     PrdSqliteOpFunc func,
+     Args *args,
+     gpointer tag,
+     GCancellable *cancellable,
+     GAsyncReadyCallback callback,
+     gpointer user_data)
+{
+  prd_sqlite_store_run_async (PRD_SQLITE_STORE (self), write, func, args,
+                              (GDestroyNotify) args_free, tag, cancellable, callback, user_data);
+}
+
+static gpointer
+finish_pointer (PrdIntegrationStore *self, GAsyncResult *result, GError **error)
+{
+  gpointer out = NULL;
+
+  if (!prd_sqlite_store_run_finish (PRD_SQLITE_STORE (self), result, &out, error))
+    return NULL;
+  return out;
+}
+
+static gboolean
+finish_boolean (PrdIntegrationStore *self, GAsyncResult *result, GError **error)
+{
+  return prd_sqlite_store_run_finish (PRD_SQLITE_STORE (self), result, NULL, error);
+}
+
+/* ---- settings ---- */
+
+static gboolean
+op_list_settings (PrdSqliteWorker *worker,
+                  gpointer data,
+                  gpointer *result,
+                  GDestroyNotify *result_free,
+                  GError **error)
+{
+  Args *args = data;
+  g_autoptr (GPtrArray) records =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_settings_record_free);
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+      worker,
+      "SELECT org, service, settings, updated_at FROM integration_settings "
+      "WHERE ?1 IS NULL OR org = ?1 ORDER BY org, service",
+      error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (stmt, 1, args->org);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      PrdIntegrationSettingsRecord *record = g_new0 (PrdIntegrationSettingsRecord, 1);
+
+      record->org = prd_sqlite_column_text (stmt, 0);
+      record->service = prd_sqlite_column_text (stmt, 1);
+      record->settings = prd_sqlite_column_text (stmt, 2);
+      record->updated_at = sqlite3_column_int64 (stmt, 3);
+      g_ptr_array_add (records, record);
+    }
+  if (rc != SQLITE_DONE)
+    return prd_sqlite_worker_set_error (worker, rc, "Cannot read the integration settings", error);
+  *result = g_steal_pointer (&records);
+  *result_free = (GDestroyNotify) g_ptr_array_unref;
+  return TRUE;
+}
+
+static void
+list_settings_async (PrdIntegrationStore *self,
+                     const char *org,
+                     GCancellable *cancellable,
+                     GAsyncReadyCallback callback,
+                     gpointer user_data)
+{
+  run (self, FALSE, op_list_settings, args_new (org, NULL, NULL), list_settings_async, cancellable,
+       callback, user_data);
+}
+
+/* Also the list of links: both hand over the worker's array. */
+static GPtrArray *
+list_settings_finish (PrdIntegrationStore *self, GAsyncResult *result, GError **error)
+{
+  return finish_pointer (self, result, error);
+}
+
+static gboolean
+op_put_settings (PrdSqliteWorker *worker,
+                 gpointer data,
+                 gpointer *result,
+                 GDestroyNotify *result_free,
+                 GError **error)
+{
+  Args *args = data;
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+      worker,
+      "INSERT INTO integration_settings (org, service, settings, updated_at) VALUES (?, ?, ?, ?) "
+      "ON CONFLICT (org, service) DO UPDATE SET settings = excluded.settings, "
+      "updated_at = excluded.updated_at",
+      error);
+
+  if (stmt == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (stmt, 1, args->org);
+  prd_sqlite_bind_text (stmt, 2, args->service);
+  prd_sqlite_bind_text (stmt, 3, args->text);
+  sqlite3_bind_int64 (stmt, 4, g_get_real_time ());
+  return prd_sqlite_worker_step_done (worker, stmt, error);
+}
+
+static void
+put_settings_async (PrdIntegrationStore *self,
+                    const char *org,
+                    const char *service,
+                    const char *settings,
+                    GCancellable *cancellable,
+                    GAsyncReadyCallback callback,
+                    gpointer user_data)
+{
+  run (self, TRUE, op_put_settings, args_new (org, service, settings), put_settings_async,
+       cancellable, callback, user_data);
+}
+
+static gboolean
+op_delete_settings (PrdSqliteWorker *worker,
+                    gpointer data,
+                    gpointer *result,
+                    GDestroyNotify *result_free,
+                    GError **error)
+{
+  Args *args = data;
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+      worker, "DELETE FROM integration_settings WHERE org = ? AND service = ?", error);
+  g_autoptr (PrdSqliteStmt) links = NULL;
+  g_autoptr (PrdSqliteStmt) deliveries = NULL;
+
+  if (stmt == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (stmt, 1, args->org);
+  prd_sqlite_bind_text (stmt, 2, args->service);
+  if (!prd_sqlite_worker_step_done (worker, stmt, error))
+    return FALSE;
+  if (sqlite3_changes (prd_sqlite_worker_get_db (worker)) == 0)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND, "No %s integration is configured",
+                   args->service);
+      return FALSE;
+    }
+  links = prd_sqlite_worker_prepare (
+      worker, "DELETE FROM integration_links WHERE org = ? AND service = ?", error);
+  if (links == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (links, 1, args->org);
+  prd_sqlite_bind_text (links, 2, args->service);
+  if (!prd_sqlite_worker_step_done (worker, links, error))
+    return FALSE;
+  deliveries = prd_sqlite_worker_prepare (
+      worker, "DELETE FROM integration_deliveries WHERE org = ? AND service = ?", error);
+  if (deliveries == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (deliveries, 1, args->org);
+  prd_sqlite_bind_text (deliveries, 2, args->service);
+  return prd_sqlite_worker_step_done (worker, deliveries, error);
+}
+
+static void
+delete_settings_async (PrdIntegrationStore *self,
+                       const char *org,
+                       const char *service,
+                       GCancellable *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data)
+{
+  run (self, TRUE, op_delete_settings, args_new (org, service, NULL), delete_settings_async,
+       cancellable, callback, user_data);
+}
+
+/* ---- links ---- */
+
+static gboolean
+op_list_links (PrdSqliteWorker *worker,
+               gpointer data,
+               gpointer *result,
+               GDestroyNotify *result_free,
+               GError **error)
+{
+  Args *args = data;
+  g_autoptr (GPtrArray) records =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+      worker,
+      "SELECT org, service, prd_id, remote_key, remote_id, url, title, digest, position, status, "
+      "updated_at FROM integration_links WHERE org = ?1 AND service = ?2 "
+      "AND (?3 IS NULL OR prd_id = ?3) ORDER BY prd_id, position, remote_key",
+      error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (stmt, 1, args->org);
+  prd_sqlite_bind_text (stmt, 2, args->service);
+  prd_sqlite_bind_text (stmt, 3, args->text);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      PrdIntegrationLinkRecord *record = g_new0 (PrdIntegrationLinkRecord, 1);
+
+      record->org = prd_sqlite_column_text (stmt, 0);
+      record->service = prd_sqlite_column_text (stmt, 1);
+      record->prd_id = prd_sqlite_column_text (stmt, 2);
+      record->remote_key = prd_sqlite_column_text (stmt, 3);
+      record->remote_id = prd_sqlite_column_text (stmt, 4);
+      record->url = prd_sqlite_column_text (stmt, 5);
+      record->title = prd_sqlite_column_text (stmt, 6);
+      record->digest = prd_sqlite_column_text (stmt, 7);
+      record->position = sqlite3_column_int (stmt, 8);
+      record->status = prd_sqlite_column_text (stmt, 9);
+      record->updated_at = sqlite3_column_int64 (stmt, 10);
+      g_ptr_array_add (records, record);
+    }
+  if (rc != SQLITE_DONE)
+    return prd_sqlite_worker_set_error (worker, rc, "Cannot read the integration links", error);
+  *result = g_steal_pointer (&records);
+  *result_free = (GDestroyNotify) g_ptr_array_unref;
+  return TRUE;
+}
+
+static void
+list_links_async (PrdIntegrationStore *self,
+                  const char *org,
+                  const char *service,
+                  const char *prd_id,
+                  GCancellable *cancellable,
+                  GAsyncReadyCallback callback,
+                  gpointer user_data)
+{
+  run (self, FALSE, op_list_links, args_new (org, service, prd_id), list_links_async, cancellable,
+       callback, user_data);
+}
+
+static gboolean
+op_put_links (PrdSqliteWorker *worker,
+              gpointer data,
+              gpointer *result,
+              GDestroyNotify *result_free,
+              GError **error)
+{
+  Args *args = data;
+
+  for (guint i = 0; i < args->links->len; i++)
+    {
+      const PrdIntegrationLinkRecord *link = g_ptr_array_index (args->links, i);
+      g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+          worker,
+          "INSERT INTO integration_links (org, service, prd_id, remote_key, remote_id, url, title, "
+          "digest, position, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+          "ON CONFLICT (org, service, remote_key) DO UPDATE SET prd_id = excluded.prd_id, "
+          "remote_id = excluded.remote_id, url = excluded.url, title = excluded.title, "
+          "digest = excluded.digest, position = excluded.position, status = excluded.status, "
+          "updated_at = excluded.updated_at",
+          error);
+
+      if (stmt == NULL)
+        return FALSE;
+      prd_sqlite_bind_text (stmt, 1, link->org);
+      prd_sqlite_bind_text (stmt, 2, link->service);
+      prd_sqlite_bind_text (stmt, 3, link->prd_id);
+      prd_sqlite_bind_text (stmt, 4, link->remote_key);
+      prd_sqlite_bind_text (stmt, 5, link->remote_id);
+      prd_sqlite_bind_text (stmt, 6, link->url);
+      prd_sqlite_bind_text (stmt, 7, link->title);
+      prd_sqlite_bind_text (stmt, 8, link->digest);
+      sqlite3_bind_int (stmt, 9, link->position);
+      prd_sqlite_bind_text (stmt, 10, link->status);
+      sqlite3_bind_int64 (stmt, 11, g_get_real_time ());
+      if (!prd_sqlite_worker_step_done (worker, stmt, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+put_links_async (PrdIntegrationStore *self,
+                 GPtrArray *links,
+                 GCancellable *cancellable,
+                 GAsyncReadyCallback callback,
+                 gpointer user_data)
+{
+  Args *args = args_new (NULL, NULL, NULL);
+
+  args->links = g_ptr_array_ref (links);
+  run (self, TRUE, op_put_links, args, put_links_async, cancellable, callback, user_data);
+}
+
+static gboolean
+op_delete_link (PrdSqliteWorker *worker,
+                gpointer data,
+                gpointer *result,
+                GDestroyNotify *result_free,
+                GError **error)
+{
+  Args *args = data;
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+      worker, "DELETE FROM integration_links WHERE org = ? AND service = ? AND remote_key = ?",
+      error);
+
+  if (stmt == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (stmt, 1, args->org);
+  prd_sqlite_bind_text (stmt, 2, args->service);
+  prd_sqlite_bind_text (stmt, 3, args->text);
+  return prd_sqlite_worker_step_done (worker, stmt, error);
+}
+
+static void
+delete_link_async (PrdIntegrationStore *self,
+                   const char *org,
+                   const char *service,
+                   const char *remote_key,
+                   GCancellable *cancellable,
+                   GAsyncReadyCallback callback,
+                   gpointer user_data)
+{
+  run (self, TRUE, op_delete_link, args_new (org, service, remote_key), delete_link_async,
+       cancellable, callback, user_data);
+}
+
+static gboolean
+op_delete_prd_links (PrdSqliteWorker *worker,
+                     gpointer data,
+                     gpointer *result,
+                     GDestroyNotify *result_free,
+                     GError **error)
+{
+  Args *args = data;
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+      worker, "DELETE FROM integration_links WHERE org = ? AND prd_id = ?", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (stmt, 1, args->org);
+  prd_sqlite_bind_text (stmt, 2, args->text);
+  return prd_sqlite_worker_step_done (worker, stmt, error);
+}
+
+static void
+delete_prd_links_async (PrdIntegrationStore *self,
+                        const char *org,
+                        const char *prd_id,
+                        GCancellable *cancellable,
+                        GAsyncReadyCallback callback,
+                        gpointer user_data)
+{
+  run (self, TRUE, op_delete_prd_links, args_new (org, NULL, prd_id), delete_prd_links_async,
+       cancellable, callback, user_data);
+}
+
+/* ---- webhook deliveries ---- */
+
+static gboolean
+op_record_delivery (PrdSqliteWorker *worker,
+                    gpointer data,
+                    gpointer *result,
+                    GDestroyNotify *result_free,
+                    GError **error)
+{
+  Args *args = data;
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+      worker,
+      "INSERT OR IGNORE INTO integration_deliveries (org, service, delivery_id, received_at) "
+      "VALUES (?, ?, ?, ?)",
+      error);
+  g_autoptr (PrdSqliteStmt) trim = NULL;
+
+  if (stmt == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (stmt, 1, args->org);
+  prd_sqlite_bind_text (stmt, 2, args->service);
+  prd_sqlite_bind_text (stmt, 3, args->text);
+  sqlite3_bind_int64 (stmt, 4, g_get_real_time ());
+  if (!prd_sqlite_worker_step_done (worker, stmt, error))
+    return FALSE;
+  if (sqlite3_changes (prd_sqlite_worker_get_db (worker)) == 0)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS,
+                           "This delivery was handled already");
+      return FALSE;
+    }
+  /* Only the newest deliveries are remembered (retries come within hours):
+   * a range of rowids, so that trimming stays cheap. */
+  trim = prd_sqlite_worker_prepare (worker, "DELETE FROM integration_deliveries WHERE rowid <= ?",
+                                    error);
+  if (trim == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (trim, 1,
+                      sqlite3_last_insert_rowid (prd_sqlite_worker_get_db (worker)) -
+                          PRD_INTEGRATION_STORE_MAX_DELIVERIES);
+  return prd_sqlite_worker_step_done (worker, trim, error);
+}
+
+static void
+record_delivery_async (PrdIntegrationStore *self,
+                       const char *org,
+                       const char *service,
+                       const char *delivery_id,
+                       GCancellable *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data)
+{
+  run (self, TRUE, op_record_delivery, args_new (org, service, delivery_id), record_delivery_async,
+       cancellable, callback, user_data);
+}
+
+void
+prd_sqlite_store_integration_store_iface_init (PrdIntegrationStoreInterface *iface)
+{
+  iface->list_settings_async = list_settings_async;
+  iface->list_settings_finish = list_settings_finish;
+  iface->put_settings_async = put_settings_async;
+  iface->put_settings_finish = finish_boolean;
+  iface->delete_settings_async = delete_settings_async;
+  iface->delete_settings_finish = finish_boolean;
+  iface->list_links_async = list_links_async;
+  iface->list_links_finish = list_settings_finish;
+  iface->put_links_async = put_links_async;
+  iface->put_links_finish = finish_boolean;
+  iface->delete_link_async = delete_link_async;
+  iface->delete_link_finish = finish_boolean;
+  iface->delete_prd_links_async = delete_prd_links_async;
+  iface->delete_prd_links_finish = finish_boolean;
+  iface->record_delivery_async = record_delivery_async;
+  iface->record_delivery_finish = finish_boolean;
+}

@@ -1,0 +1,641 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// Integrations and Jira (docs/protocol.md, "Integrations"): settings by REST
+// and by the command line, export / re-export / import / bidirectional sync
+// through real sockets against the fake Jira (tests/e2e/helpers/fake-jira.js),
+// refusals, failure modes, the webhook, restart, and secrets that never show.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { startHub, tmpDir, token, connect, PRDHUB_BIN } from './helpers/hub.js';
+import { startFakeJira, sendWebhook } from './helpers/fake-jira.js';
+import { client, request, join, bump, user, rest, createPrd, recorder, until } from './collab-helpers.js';
+
+const ORG = 'org_e2e';
+const ADMIN = user('admin_1', { role: 'admin' });
+const EDITOR = user('editor_1', { role: 'editor' });
+const VIEWER = user('viewer_1', { role: 'viewer' });
+const HOOK_SECRET = 'hook-secret-' + 'x'.repeat(12);
+const VERBOSE = { G_MESSAGES_DEBUG: 'all' };
+
+const PRD_TEXT = '# Checkout\n\nIntro.\n\n## User Stories\n\n' +
+  '- As a buyer I pay by card\n  Card details are kept by the processor.\n' +
+  '- As a buyer I see my **receipt**\n' +
+  '- As an admin I refund\n\n## Notes\n\nEnd.\n';
+
+function settingsFor(fake, extra = {}) {
+  return fake.state.flavour === 'cloud'
+    ? { baseUrl: fake.url, deployment: 'cloud', apiVersion: 3, email: fake.state.email,
+      token: fake.state.token, projectKey: 'PRD', webhookSecret: HOOK_SECRET, ...extra }
+    : { baseUrl: fake.url, deployment: 'datacenter', apiVersion: 2, token: fake.state.token,
+      projectKey: 'PRD', webhookSecret: HOOK_SECRET, ...extra };
+}
+
+async function configure(hub, fake, extra = {}, claims = ADMIN) {
+  const res = await rest(hub, 'PUT', '/api/integrations/jira',
+    { body: settingsFor(fake, extra), tok: token(claims) });
+  assert.equal(res.status, 200, res.text);
+  return res.json;
+}
+
+async function prdText(hub, prdId) {
+  const res = await rest(hub, 'GET', `/api/prds/${prdId}/export.md`, { tok: token(EDITOR) });
+  assert.equal(res.status, 200, res.text);
+  return res.text;
+}
+
+// Runs one sync from `socket` (joined to the PRD); resolves with the events.
+async function sync(socket, prdId, syncType, extra = {}) {
+  const seen = recorder(socket, ['jira-sync-start', 'jira-sync-complete']);
+  const ack = await request(socket, 'jira-sync', { prdId, syncType, ...extra });
+  assert.equal(ack.ok, true, JSON.stringify(ack));
+  assert.match(ack.syncId, /^sync_/);
+  await until(socket, () => seen.some((e) => e.event === 'jira-sync-complete'));
+  socket.off('jira-sync-start');
+  socket.off('jira-sync-complete');
+  const start = seen.find((e) => e.event === 'jira-sync-start').data;
+  const complete = seen.find((e) => e.event === 'jira-sync-complete').data;
+  return { ack, start, complete };
+}
+
+function assertSeedShapes({ start, complete }, prdId, syncType, projectKey = 'PRD') {
+  assert.equal(start.prdId, prdId);
+  assert.equal(start.projectKey, projectKey);
+  assert.equal(start.syncType, syncType);
+  assert.equal(complete.prdId, prdId);
+  for (const k of ['created', 'updated', 'errors']) assert.equal(typeof complete.result[k], 'number');
+  assert.ok(Array.isArray(complete.result.issues));
+  assert.ok(Array.isArray(complete.result.failures));
+  for (const i of complete.result.issues) {
+    assert.match(i.key, /^[A-Z][A-Z0-9_]+-\d+$/);
+    assert.equal(typeof i.title, 'string');
+    assert.ok(i.url.endsWith(`/browse/${i.key}`), i.url);
+  }
+}
+
+// Appends `text` right after the first occurrence of `after` in the PRD.
+async function edit(socket, hub, prdId, joinAck, after, text) {
+  const current = await prdText(hub, prdId);
+  const at = current.indexOf(after);
+  assert.ok(at >= 0, `"${after}" in ${current}`);
+  const v = bump(joinAck.vector, joinAck.siteId);
+  const ack = await request(socket, 'content-update', {
+    prdId,
+    operation: { type: 'insert', position: at + after.length, content: text, timestamp: Date.now() },
+    stateVector: v,
+  });
+  assert.equal(ack.ok, true, JSON.stringify(ack));
+  joinAck.vector = ack.stateVector ?? v;
+}
+
+// Stops the hub and checks it exited cleanly (under the sanitizers a leak
+// or an error makes it exit otherwise).
+async function stopClean(hub) {
+  const { code, signal } = await hub.stop();
+  assert.equal(signal, null, `hub killed by ${signal}\n${hub.stderr().slice(-4000)}`);
+  assert.equal(code, 0, hub.stderr().slice(-4000));
+}
+
+function secretFree(hub, fake, ...texts) {
+  for (const t of [hub.stderr(), ...texts]) {
+    assert.ok(!t.includes(fake.state.token), 'the Jira token leaked');
+    assert.ok(!t.includes(HOOK_SECRET), 'the webhook secret leaked');
+    assert.ok(!t.includes(Buffer.from(`${fake.state.email}:${fake.state.token}`).toString('base64')),
+      'the Basic credentials leaked');
+  }
+}
+
+test('settings by REST: admins only, validated, secrets write-only, connection check', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeJira();
+  const texts = [];
+  try {
+    let res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.organizationId, ORG);
+    const jira = res.json.integrations.find((i) => i.service === 'jira');
+    assert.equal(jira.configured, false);
+    assert.equal(jira.status, 'disconnected');
+
+    for (const who of [EDITOR, VIEWER]) {
+      res = await rest(hub, 'GET', '/api/integrations', { tok: token(who) });
+      assert.equal(res.status, 403);
+      assert.equal(res.json.code, 'FORBIDDEN');
+      res = await rest(hub, 'PUT', '/api/integrations/jira', { body: settingsFor(fake), tok: token(who) });
+      assert.equal(res.status, 403);
+    }
+
+    // Bad settings: a code, the key, and nothing stored.
+    const bad = [
+      [{ baseUrl: 'ftp://jira.invalid' }, 'baseUrl'],
+      [{ baseUrl: 'not a url' }, 'baseUrl'],
+      [{ colour: 'blue' }, 'colour'],
+      [{ apiVersion: '3' }, 'apiVersion'],
+      [{ apiVersion: 7 }, 'apiVersion'],
+      [{ deployment: 'datacenter', apiVersion: 3, baseUrl: fake.url }, 'apiVersion'],
+      [{ projectKey: 'lower' }, 'projectKey'],
+      [{ token: 42 }, 'token'],
+      [{ token: 'sneaky-token', apiVersion: 9 }, 'apiVersion'],
+    ];
+    for (const [body, key] of bad) {
+      res = await rest(hub, 'PUT', '/api/integrations/jira', { body, tok: token(ADMIN) });
+      assert.equal(res.status, 400, `${JSON.stringify(body)}: ${res.text}`);
+      assert.equal(res.json.code, 'INVALID_PAYLOAD');
+      assert.equal(res.json.key, key);
+      texts.push(res.text);
+    }
+    res = await rest(hub, 'PUT', '/api/integrations/jira', { raw: '[1,2]', tok: token(ADMIN), headers: { 'content-type': 'application/json' } });
+    assert.equal(res.status, 400);
+    res = await rest(hub, 'PUT', '/api/integrations/nosuch', { body: {}, tok: token(ADMIN) });
+    assert.equal(res.status, 404);
+    res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
+    assert.equal(res.json.integrations.find((i) => i.service === 'jira').configured, false);
+    assert.equal(res.json.integrations.find((i) => i.service === 'jira').settings.tokenSet, false);
+    assert.ok(!fs.existsSync(`${hub.dataDir}/secrets`) ||
+      !fs.readFileSync(`${hub.dataDir}/secrets`, 'utf8').includes('sneaky-token'));
+
+    const put = await configure(hub, fake);
+    texts.push(JSON.stringify(put));
+    assert.equal(put.configured, true);
+    assert.equal(put.settings.baseUrl, fake.url);
+    assert.equal(put.settings.tokenSet, true);
+    assert.equal(put.settings.webhookSecretSet, true);
+    assert.equal(put.settings.token, undefined);
+    assert.equal(put.settings.issueType, 'Story');
+
+    res = await rest(hub, 'POST', '/api/integrations/jira/test', { tok: token(ADMIN) });
+    texts.push(res.text);
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.status, 'connected');
+    assert.equal(res.json.lastError, null);
+    assert.ok(res.json.lastSuccessAt);
+    // The check sent the credentials with its first request.
+    const myself = fake.requestsTo(/\/myself$/);
+    assert.equal(myself.length, 1);
+    assert.ok(myself[0].headers.authorization.startsWith('Basic '));
+
+    // Wrong credentials: error status, and the admins hear of it.
+    const notes = await connect(hub.url, { transports: ['websocket'], auth: { token: token(ADMIN) } }, '/notifications');
+    const got = recorder(notes, ['notification']);
+    await request(notes, 'subscribe', { organizationId: ORG });
+    fake.state.token = 'rotated-' + fake.state.token;
+    res = await rest(hub, 'POST', '/api/integrations/jira/test', { tok: token(ADMIN) });
+    texts.push(res.text);
+    assert.equal(res.status, 200);
+    assert.equal(res.json.status, 'error');
+    assert.match(res.json.lastError, /refused the credentials.*401/);
+    await until(notes, () => got.some((n) => n.data.type === 'integration_error'));
+    const note = got.find((n) => n.data.type === 'integration_error').data;
+    assert.equal(note.data.service, 'jira');
+    assert.match(note.message, /401/);
+    notes.disconnect();
+
+    // The activity feed shows the calls.
+    res = await rest(hub, 'GET', `/api/activity?organizationId=${ORG}`, { tok: token(ADMIN) });
+    assert.ok(res.json.activities.some((a) => a.type === 'integration_call' && a.object.ok === false));
+    assert.ok(res.json.activities.some((a) => a.type === 'integration_call' && a.object.ok === true));
+
+    // Remove forgets everything, secrets included.
+    res = await rest(hub, 'DELETE', '/api/integrations/jira', { tok: token(ADMIN) });
+    assert.equal(res.status, 200);
+    res = await rest(hub, 'DELETE', '/api/integrations/jira', { tok: token(ADMIN) });
+    assert.equal(res.status, 404);
+    res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
+    const gone = res.json.integrations.find((i) => i.service === 'jira');
+    assert.equal(gone.configured, false);
+    assert.equal(gone.settings.tokenSet, false);
+    texts.push(res.text);
+    res = await rest(hub, 'POST', '/api/integrations/jira/test', { tok: token(ADMIN) });
+    assert.equal(res.status, 409);
+    assert.equal(res.json.code, 'INTEGRATION_NOT_CONFIGURED');
+
+    secretFree(hub, fake, ...texts);
+    for (const f of fs.readdirSync(hub.dataDir).filter((n) => n.startsWith('prdhub.db'))) {
+      const bytes = fs.readFileSync(`${hub.dataDir}/${f}`);
+      assert.ok(!bytes.includes(fake.state.token), `token in ${f}`);
+    }
+  } finally {
+    await fake.close();
+    await stopClean(hub);
+  }
+});
+
+test('settings by the command line reach a running hub; restart keeps settings and links', async () => {
+  const dataDir = tmpDir('prdhub-e2e-jira-');
+  const fake = await startFakeJira({ flavour: 'datacenter' });
+  let hub = await startHub({ args: ['--data-dir', dataDir], env: VERBOSE });
+  try {
+    const cli = (args, input) => spawnSync(PRDHUB_BIN, ['integration', ...args, '--data-dir', dataDir, '--org', ORG],
+      { input, encoding: 'utf8', env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent' } });
+    let r = cli(['set', 'jira', `baseUrl=${fake.url}`, 'deployment=datacenter', 'apiVersion=2', 'projectKey=PRD']);
+    assert.equal(r.status, 0, r.stderr);
+    r = cli(['secret', 'jira', 'token'], fake.state.token + '\n');
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(!r.stdout.includes(fake.state.token));
+    r = cli(['secret', 'jira', 'webhookSecret'], HOOK_SECRET);
+    assert.equal(r.status, 0, r.stderr);
+    // Refusals: unknown key, a secret on the command line, bad values.
+    for (const args of [['set', 'jira', 'colour=blue'], ['set', 'jira', 'token=abc'],
+      ['set', 'jira', 'apiVersion=9'], ['set', 'jira', 'baseUrl=ftp://x'], ['secret', 'jira', 'baseUrl'],
+      ['set', 'nosuch', 'a=b'], ['remove', 'nosuch']]) {
+      r = cli(args, '');
+      assert.notEqual(r.status, 0, args.join(' '));
+    }
+    r = cli(['list']);
+    assert.equal(r.status, 0, r.stderr);
+    const listed = JSON.parse(r.stdout);
+    assert.equal(listed[0].settings.deployment, 'datacenter');
+    assert.equal(listed[0].settings.tokenSet, true);
+    assert.ok(!r.stdout.includes(fake.state.token));
+
+    // The running hub uses them at once.
+    let res = await rest(hub, 'POST', '/api/integrations/jira/test', { tok: token(ADMIN) });
+    assert.equal(res.json.status, 'connected', res.text);
+    assert.ok(fake.requestsTo(/myself$/)[0].headers.authorization.startsWith('Bearer '));
+
+    // Data Center: searches go to /search, never /search/jql.
+    const prdId = await createPrd(hub, 'DC PRD', PRD_TEXT);
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+    const first = await sync(a, prdId, 'bidirectional');
+    assertSeedShapes(first, prdId, 'bidirectional');
+    assert.equal(first.complete.result.created, 3);
+    assert.ok(fake.requestsTo(/\/rest\/api\/2\/search$/).length >= 1);
+    assert.equal(fake.requestsTo(/search\/jql/).length, 0);
+    // v2 descriptions are wiki text linking back to the PRD.
+    const created = [...fake.state.issues.values()];
+    assert.equal(typeof created[0].fields.description, 'string');
+    assert.match(created[0].fields.description, /From the PRD \[DC PRD\|http:\/\/127\.0\.0\.1:\d+\/api\/prds\/.+\/export\.md\]/);
+    a.disconnect();
+    await stopClean(hub);
+
+    hub = await startHub({ args: ['--data-dir', dataDir], env: VERBOSE });
+    res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
+    const jira = res.json.integrations.find((i) => i.service === 'jira');
+    assert.equal(jira.configured, true);
+    assert.equal(jira.settings.tokenSet, true);
+    const b = await client(hub, EDITOR);
+    await join(b, prdId);
+    const again = await sync(b, prdId, 'export');
+    assert.equal(again.complete.result.created, 0);
+    assert.equal(again.complete.result.updated, 0);
+    assert.equal(fake.state.issues.size, 3);
+    b.disconnect();
+    secretFree(hub, fake, r.stdout);
+
+    r = cli(['remove', 'jira']);
+    assert.equal(r.status, 0, r.stderr);
+    res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
+    assert.equal(res.json.integrations.find((i) => i.service === 'jira').configured, false);
+  } finally {
+    await fake.close();
+    await stopClean(hub);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('export, re-export, import and the bidirectional rule (Cloud, v3)', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const prdId = await createPrd(hub, 'Checkout', PRD_TEXT);
+    const a = await client(hub, EDITOR);
+    const b = await client(hub, user('editor_2'));
+    const ja = await join(a, prdId);
+    await join(b, prdId);
+
+    // Export: one bulk create, seed shapes, labels, ADF.
+    const bSeen = recorder(b, ['jira-sync-start', 'jira-sync-complete']);
+    const first = await sync(a, prdId, 'export');
+    assertSeedShapes(first, prdId, 'export');
+    await until(b, () => bSeen.length === 2);
+    assert.deepEqual(bSeen[1].data, first.complete);
+    assert.deepEqual(Object.keys(first.start).sort(), ['prdId', 'projectKey', 'syncId', 'syncType']);
+    assert.equal(first.complete.result.created, 3);
+    assert.equal(first.complete.result.updated, 0);
+    assert.equal(first.complete.result.errors, 0);
+    assert.deepEqual(first.complete.result.issues.map((i) => i.title), [
+      'As a buyer I pay by card', 'As a buyer I see my receipt', 'As an admin I refund']);
+    assert.equal(first.complete.result.issues[0].url, `${fake.url}/browse/PRD-1`);
+    assert.equal(fake.requestsTo(/issue\/bulk$/).length, 1);
+    const issue1 = fake.state.issues.get('PRD-1');
+    assert.deepEqual(issue1.fields.labels, ['prdhub', `prdhub-${prdId}`]);
+    assert.equal(issue1.fields.issuetype.name, 'Story');
+    assert.equal(issue1.fields.description.type, 'doc');
+    assert.equal(issue1.fields.description.version, 1);
+    assert.match(JSON.stringify(issue1.fields.description), /Card details are kept by the processor/);
+
+    // Re-export: nothing changed, nothing sent.
+    let r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.created + r.complete.result.updated, 0);
+    assert.equal(fake.requestsTo(/issue\/bulk$/).length, 1);
+
+    // One item edited, one added: one PUT, one create.
+    await edit(a, hub, prdId, ja, 'As an admin I refund', ' within 30 days');
+    await edit(a, hub, prdId, ja, 'within 30 days', '\n- As a buyer I cancel');
+    r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.updated, 1);
+    assert.equal(r.complete.result.created, 1);
+    assert.equal(fake.state.issues.get('PRD-3').fields.summary, 'As an admin I refund within 30 days');
+    assert.equal(fake.state.issues.get('PRD-4').fields.summary, 'As a buyer I cancel');
+    assert.equal(fake.requestsTo(/issue\/PRD-3$/).filter((q) => q.method === 'PUT').length, 1);
+
+    // Import: an issue made in Jira and a summary changed in Jira come in
+    // as ordinary content-updates.
+    const updates = recorder(b, ['content-update']);
+    fake.addIssue(prdId, 'As a support agent I look up orders');
+    fake.state.issues.get('PRD-2').fields.summary = 'As a buyer I download my receipt';
+    r = await sync(a, prdId, 'import');
+    assertSeedShapes(r, prdId, 'import');
+    assert.equal(r.complete.result.created, 1);
+    assert.equal(r.complete.result.updated, 1);
+    await until(b, () => updates.length >= 2);
+    let text = await prdText(hub, prdId);
+    assert.match(text, /- As a buyer I download my receipt \(PRD-2\)\n/);
+    assert.match(text, /- As a buyer I cancel\n- As a support agent I look up orders \(PRD-5\)\n\n## Notes/);
+    // Importing again changes nothing.
+    r = await sync(a, prdId, 'import');
+    assert.equal(r.complete.result.created + r.complete.result.updated, 0);
+    assert.equal(await prdText(hub, prdId), text);
+
+    // Changed on both sides: the PRD's text wins (bidirectional exports it).
+    await edit(a, hub, prdId, ja, 'As a buyer I pay by card', ' or wallet');
+    fake.state.issues.get('PRD-1').fields.summary = 'Changed in Jira';
+    r = await sync(a, prdId, 'bidirectional');
+    assertSeedShapes(r, prdId, 'bidirectional');
+    assert.equal(fake.state.issues.get('PRD-1').fields.summary, 'As a buyer I pay by card or wallet');
+    text = await prdText(hub, prdId);
+    assert.match(text, /- As a buyer I pay by card or wallet\n/);
+    assert.doesNotMatch(text, /Changed in Jira/);
+    assert.equal(fake.state.issues.size, 5);
+    // Cloud searches use /search/jql; the old /search is never called.
+    assert.ok(fake.requestsTo(/\/rest\/api\/3\/search\/jql$/).length >= 1);
+    assert.equal(fake.requestsTo(/\/search$/).length, 0);
+
+    // REST trigger, same body.
+    let res = await rest(hub, 'POST', `/api/prds/${prdId}/jira-sync`, { body: { syncType: 'export' }, tok: token(EDITOR) });
+    assert.equal(res.status, 202, res.text);
+    assert.match(res.json.syncId, /^sync_/);
+    secretFree(hub, fake);
+    a.disconnect();
+    b.disconnect();
+  } finally {
+    await fake.close();
+    await stopClean(hub);
+  }
+});
+
+test('refusals: viewer, other organization, unconfigured, bad payloads, a second sync', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  try {
+    const prdId = await createPrd(hub, 'Refusals', PRD_TEXT);
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+    let ack = await request(a, 'jira-sync', { prdId, syncType: 'export' });
+    assert.equal(ack.error.code, 'INTEGRATION_NOT_CONFIGURED');
+
+    await configure(hub, fake);
+    const viewer = await client(hub, VIEWER);
+    ack = await request(viewer, 'jira-sync', { prdId, syncType: 'export' });
+    assert.equal(ack.error.code, 'FORBIDDEN');
+    const other = await client(hub, user('other_1', { org: 'org_other', role: 'admin' }));
+    ack = await request(other, 'jira-sync', { prdId, syncType: 'export' });
+    assert.equal(ack.error.code, 'PRD_NOT_FOUND');
+    let res = await rest(hub, 'POST', `/api/prds/${prdId}/jira-sync`, { body: { syncType: 'export' }, tok: token({ org: 'org_other' }) });
+    assert.equal(res.status, 404);
+    res = await rest(hub, 'GET', '/api/integrations', { tok: token({ org: 'org_other', role: 'admin' }) });
+    assert.equal(res.json.integrations.find((i) => i.service === 'jira').configured, false);
+    for (const body of [{ prdId, syncType: 'sideways' }, { prdId }, { prdId, syncType: 'export', projectKey: 'bad key' }, { prdId, syncType: 7 }]) {
+      ack = await request(a, 'jira-sync', body);
+      assert.equal(ack.error.code, 'INVALID_PAYLOAD', JSON.stringify(body));
+    }
+    ack = await request(a, 'jira-sync', { prdId: 'prd_doesnotexist', syncType: 'export' });
+    assert.equal(ack.error.code, 'PRD_NOT_FOUND');
+
+    // A second sync while the first runs.
+    fake.state.holdSearch = true;
+    const seen = recorder(a, ['jira-sync-complete']);
+    ack = await request(a, 'jira-sync', { prdId, syncType: 'import' });
+    assert.equal(ack.ok, true);
+    await until(a, () => fake.state.held.length === 1);
+    ack = await request(a, 'jira-sync', { prdId, syncType: 'export' });
+    assert.equal(ack.error.code, 'SYNC_IN_PROGRESS');
+    res = await rest(hub, 'POST', `/api/prds/${prdId}/jira-sync`, { body: { syncType: 'export' }, tok: token(EDITOR) });
+    assert.equal(res.status, 409);
+    assert.equal(res.json.code, 'SYNC_IN_PROGRESS');
+    fake.release();
+    await until(a, () => seen.length === 1);
+    ack = await request(a, 'jira-sync', { prdId, syncType: 'export' });
+    assert.equal(ack.ok, true);
+    a.disconnect();
+    viewer.disconnect();
+    other.disconnect();
+  } finally {
+    await fake.close();
+    await stopClean(hub);
+  }
+});
+
+test('failure modes: partial bulk failure, lost answer, 429, HTML, 401, 400 project', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const prdId = await createPrd(hub, 'Failures', PRD_TEXT);
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+
+    // One item refused: the others are created, the failure is named.
+    fake.state.failSummaries.add('As a buyer I see my receipt');
+    let r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.created, 2);
+    assert.equal(r.complete.result.errors, 1);
+    assert.equal(r.complete.result.failures[0].title, 'As a buyer I see my receipt');
+    assert.match(r.complete.result.failures[0].message, /workflow validator/);
+    // The next export retries only the failed item.
+    fake.state.failSummaries.clear();
+    r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.created, 1);
+    assert.equal(r.complete.result.errors, 0);
+    assert.equal(fake.state.issues.size, 3);
+
+    // The answer to a bulk create is lost: search first, nothing twice.
+    const prd2 = await createPrd(hub, 'Lost answer', PRD_TEXT);
+    await join(a, prd2);
+    fake.state.dropNextBulk = 1;
+    r = await sync(a, prd2, 'export');
+    assert.equal(r.complete.result.created, 3, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.errors, 0);
+    assert.equal([...fake.state.issues.values()].filter((i) => i.fields.labels.includes(`prdhub-${prd2}`)).length, 3);
+    assert.equal(fake.requestsTo(/issue\/bulk$/).length, 3 /* 2 before + 1 lost, none resent */);
+
+    // 429 with Retry-After: waited out, then done.
+    const prd3 = await createPrd(hub, 'Rate limited', PRD_TEXT);
+    await join(a, prd3);
+    fake.state.rateLimitNext = 1;
+    r = await sync(a, prd3, 'export');
+    assert.equal(r.complete.result.created, 3);
+
+    // HTML from a proxy: a clear error, not a crash.
+    fake.state.htmlNext = 1;
+    r = await sync(a, prd3, 'import');
+    assert.equal(r.complete.result.errors, 1);
+    assert.equal(r.complete.error.code, 'INTEGRATION_ERROR');
+    assert.match(r.complete.error.message, /502.*text\/html/);
+
+    // A project Jira does not know: each item fails with Jira's message.
+    const prd4 = await createPrd(hub, 'Unknown project', PRD_TEXT);
+    await join(a, prd4);
+    r = await sync(a, prd4, 'export', { projectKey: 'NOPE' });
+    assertSeedShapes(r, prd4, 'export', 'NOPE');
+    assert.equal(r.complete.result.created, 0);
+    assert.equal(r.complete.result.errors, 3);
+    assert.match(r.complete.result.failures[0].message, /project is required/);
+
+    // Credentials refused.
+    fake.state.token = 'rotated';
+    r = await sync(a, prd4, 'export');
+    assert.equal(r.complete.result.errors, 3);
+    assert.match(r.complete.result.failures[0].message, /refused the credentials/);
+    const res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
+    const jira = res.json.integrations.find((i) => i.service === 'jira');
+    assert.equal(jira.status, 'error');
+    a.disconnect();
+    assert.ok(hub.stderr().includes('jira'), 'integration calls are logged');
+    secretFree(hub, fake);
+  } finally {
+    await fake.close();
+    await stopClean(hub);
+  }
+});
+
+test('webhook: signature, de-duplication, status changes notify editors', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const prdId = await createPrd(hub, 'Hooks', PRD_TEXT);
+    const a = await client(hub, EDITOR);
+    const ja = await join(a, prdId);
+    // The editor has written in the PRD: a site of theirs makes them an editor.
+    await edit(a, hub, prdId, ja, 'End.', ' ');
+    await sync(a, prdId, 'export');
+    const notes = await connect(hub.url, { transports: ['websocket'], auth: { token: token(EDITOR) } }, '/notifications');
+    const got = recorder(notes, ['notification', 'activity-update']);
+    await request(notes, 'subscribe', { organizationId: ORG });
+
+    const event = {
+      timestamp: Date.now(), webhookEvent: 'jira:issue_updated', issue_event_type_name: 'issue_generic',
+      issue: { id: '10000', key: 'PRD-1', fields: { summary: 'As a buyer I pay by card', status: { name: 'In Progress' } } },
+      changelog: { id: '1', items: [{ field: 'status', fieldtype: 'jira', from: '1', fromString: 'To Do', to: '3', toString: 'In Progress' }] },
+    };
+    let res = await sendWebhook(hub.url, ORG, HOOK_SECRET, event, { id: 'delivery-1', signature: null });
+    assert.equal(res.status, 401);
+    res = await sendWebhook(hub.url, ORG, HOOK_SECRET, event, { id: 'delivery-1', signature: 'sha256=' + '0'.repeat(64) });
+    assert.equal(res.status, 401);
+    res = await sendWebhook(hub.url, ORG, 'wrong-secret', event, { id: 'delivery-1' });
+    assert.equal(res.status, 401);
+    res = await sendWebhook(hub.url, 'org_other', HOOK_SECRET, event, { id: 'delivery-1' });
+    assert.equal(res.status, 401);
+    assert.equal(got.filter((n) => n.event === 'notification').length, 0);
+
+    res = await sendWebhook(hub.url, ORG, HOOK_SECRET, event, { id: 'delivery-1' });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.outcome, 'status-changed');
+    await until(notes, () => got.some((n) => n.event === 'notification'));
+    const note = got.find((n) => n.event === 'notification').data;
+    assert.equal(note.type, 'integration_update');
+    assert.equal(note.data.issueKey, 'PRD-1');
+    assert.equal(note.data.status, 'In Progress');
+    await until(notes, () => got.some((n) => n.event === 'activity-update' && n.data.activity?.type === 'jira_issue_updated'));
+
+    // The same delivery again: handled once.
+    res = await sendWebhook(hub.url, ORG, HOOK_SECRET, event, { id: 'delivery-1' });
+    assert.equal(res.json.outcome, 'duplicate');
+    res = await sendWebhook(hub.url, ORG, HOOK_SECRET, { ...event, issue: { ...event.issue, key: 'OTHER-9' } }, { id: 'delivery-2' });
+    assert.equal(res.json.outcome, 'not-linked');
+    res = await sendWebhook(hub.url, ORG, HOOK_SECRET, { webhookEvent: 'jira:issue_deleted', issue: { key: 'PRD-2' } }, { id: 'delivery-3' });
+    assert.equal(res.json.outcome, 'unlinked');
+    res = await sendWebhook(hub.url, ORG, HOOK_SECRET, { nope: true }, { id: 'delivery-4' });
+    assert.equal(res.status, 400);
+    res = await sendWebhook(hub.url, ORG, HOOK_SECRET, event, { id: 'd'.repeat(256) });
+    assert.equal(res.status, 400);
+    res = await sendWebhook(hub.url, '', HOOK_SECRET, event, { id: 'delivery-5' });
+    assert.equal(res.status, 400);
+    assert.equal(got.filter((n) => n.event === 'notification').length, 1);
+    // A deleted PRD's items are linked to nothing any more.
+    res = await rest(hub, 'DELETE', `/api/prds/${prdId}`, { tok: token(ADMIN) });
+    assert.equal(res.status, 200, res.text);
+    const deadline = Date.now() + 20000;
+    for (let n = 6; ; n++) {
+      res = await sendWebhook(hub.url, ORG, HOOK_SECRET, { ...event, issue: { ...event.issue, key: 'PRD-3' } }, { id: `delivery-${n}` });
+      if (res.json.outcome === 'not-linked') break;
+      assert.ok(Date.now() < deadline, `still linked: ${res.text}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    notes.disconnect();
+    a.disconnect();
+    secretFree(hub, fake);
+  } finally {
+    await fake.close();
+    await stopClean(hub);
+  }
+});
+
+test('a REST sync of a PRD nobody has open; a stop cancels a sync under way', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const prdId = await createPrd(hub, 'Closed', PRD_TEXT);
+    fake.addIssue(prdId, 'Written while nobody had the PRD open');
+    const res = await rest(hub, 'POST', `/api/prds/${prdId}/jira-sync`, { body: { syncType: 'bidirectional' }, tok: token(EDITOR) });
+    assert.equal(res.status, 202, res.text);
+    // The room opens, loads, takes the import, exports and closes again.
+    const deadline = Date.now() + 20000;
+    while (fake.state.issues.size < 4) {
+      assert.ok(Date.now() < deadline, 'the sync did not finish');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const text = await prdText(hub, prdId);
+    assert.match(text, /- As an admin I refund\n- Written while nobody had the PRD open \(PRD-1\)\n/);
+    assert.equal([...fake.state.issues.values()].filter((i) => i.fields.summary.startsWith('Written')).length, 1);
+
+    // A sync waiting on Jira when the hub stops: cancelled, clean exit.
+    fake.state.holdSearch = true;
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+    const ack = await request(a, 'jira-sync', { prdId, syncType: 'import' });
+    assert.equal(ack.ok, true);
+    await until(a, () => fake.state.held.length === 1);
+    a.disconnect();
+  } finally {
+    await stopClean(hub);
+    fake.release();
+    await fake.close();
+  }
+});
+
+test('bulk creates go in batches of at most 50', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const items = Array.from({ length: 60 }, (_, i) => `- Story number ${i + 1}`).join('\n');
+    const prdId = await createPrd(hub, 'Many', `# Many\n\n## User Stories\n\n${items}\n`);
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+    const r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.created, 60);
+    assert.deepEqual(fake.requestsTo(/issue\/bulk$/).map((q) => q.body.issueUpdates.length), [50, 10]);
+    assert.equal(r.complete.result.issues[59].title, 'Story number 60');
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await stopClean(hub);
+  }
+});
