@@ -4,15 +4,17 @@
 # A small smart-HTTP git server for the tests: Debian's git-http-backend run
 # as a CGI program for every request, behind HTTP Basic auth, on 127.0.0.1.
 #
-#   git-http-server.py ROOT USER PASSWORD
+#   git-http-server.py ROOT USER PASSWORD [CERT KEY]
 #
 # Serves the bare repositories under ROOT at http://127.0.0.1:PORT/<name>.git
-# and prints PORT on the first line of its output once it listens. A request
-# without the right credentials gets 401 with a Basic challenge.
+# (https with the PEM certificate CERT and key KEY) and prints PORT on the
+# first line of its output once it listens. A request without the right
+# credentials gets 401 with a Basic challenge.
 
 import base64
 import http.server
 import os
+import ssl
 import subprocess
 import sys
 
@@ -94,6 +96,10 @@ def main():
         do_POST = run
 
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    if len(sys.argv) > 5:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[4], sys.argv[5])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print(server.server_address[1], flush=True)
     server.serve_forever()
 

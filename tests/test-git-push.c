@@ -108,7 +108,8 @@ commit_version (Fixture *f, const char *prd_id, const char *version, const char 
 }
 
 static PrdGitRemote *
-make_git_remote (const char *org, const char *url, const char *timeout, ...)
+make_git_remote_va (
+    const char *org, const char *url, const char *timeout, const char *ca_file, va_list args)
 {
   g_autoptr (JsonObject) settings = json_object_new ();
   g_autoptr (GHashTable) secrets = g_hash_table_new (g_str_hash, g_str_equal);
@@ -116,24 +117,48 @@ make_git_remote (const char *org, const char *url, const char *timeout, ...)
   g_autoptr (GHashTable) set = g_hash_table_new (g_str_hash, g_str_equal);
   PrdGitRemote *remote = g_object_new (PRD_TYPE_GIT_REMOTE, NULL);
   const char *key;
-  va_list args;
 
   json_object_set_string_member (settings, "remoteUrl", url);
+  if (ca_file != NULL)
+    json_object_set_string_member (settings, "caFile", ca_file);
   json_object_set_string_member (settings, "branch", "main");
   if (timeout != NULL)
     json_object_set_int_member (settings, "timeoutSeconds", g_ascii_strtoll (timeout, NULL, 10));
-  va_start (args, timeout);
   while ((key = va_arg (args, const char *)) != NULL)
     {
       g_hash_table_insert (secrets, (gpointer) key, va_arg (args, gpointer));
       g_hash_table_add (set, (gpointer) key);
     }
-  va_end (args);
   g_assert_true (prd_integration_check_settings (PRD_INTEGRATION (remote), settings, set, &error));
   g_assert_no_error (error);
   g_assert_true (
       prd_integration_setup (PRD_INTEGRATION (remote), org, settings, secrets, NULL, &error));
   g_assert_no_error (error);
+  return remote;
+}
+
+static PrdGitRemote *
+make_git_remote (const char *org, const char *url, const char *timeout, ...)
+{
+  PrdGitRemote *remote;
+  va_list args;
+
+  va_start (args, timeout);
+  remote = make_git_remote_va (org, url, timeout, NULL, args);
+  va_end (args);
+  return remote;
+}
+
+static PrdGitRemote *
+make_git_remote_full (
+    const char *org, const char *url, const char *timeout, const char *ca_file, ...)
+{
+  PrdGitRemote *remote;
+  va_list args;
+
+  va_start (args, ca_file);
+  remote = make_git_remote_va (org, url, timeout, ca_file, args);
+  va_end (args);
   return remote;
 }
 
@@ -290,7 +315,7 @@ test_refused_by_hook (Fixture *f, gconstpointer data)
 }
 
 static void
-start_http (Fixture *f, const char *user, const char *password)
+start_server (Fixture *f, const char *user, const char *password, const char *cert, const char *key)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GDataInputStream) lines = NULL;
@@ -299,7 +324,7 @@ start_http (Fixture *f, const char *user, const char *password)
 
   g_assert_nonnull (script);
   f->http = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, "/usr/bin/python3", script,
-                              f->dir, user, password, NULL);
+                              f->dir, user, password, cert, key, NULL);
   g_assert_no_error (error);
   lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (f->http));
   line = g_data_input_stream_read_line (lines, NULL, NULL, &error);
@@ -307,6 +332,95 @@ start_http (Fixture *f, const char *user, const char *password)
   g_assert_nonnull (line);
   f->http_port = (guint) g_ascii_strtoull (line, NULL, 10);
   g_assert_cmpuint (f->http_port, >, 0);
+}
+
+static void
+start_http (Fixture *f, const char *user, const char *password)
+{
+  start_server (f, user, password, NULL, NULL);
+}
+
+static void
+openssl (Fixture *f, const char *const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *err = NULL;
+  g_autoptr (GError) error = NULL;
+  int status = 0;
+
+  g_ptr_array_add (argv, (gpointer) "openssl");
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_assert_true (g_spawn_sync (f->dir, (char **) argv->pdata, NULL,
+                               G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                               &err, &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("openssl %s failed: %s", args[0], err);
+}
+
+/* HTTPS with a certificate of a test CA: refused by default, accepted with
+ * caFile naming that CA. */
+static void
+test_https_ca_file (Fixture *f, gconstpointer data)
+{
+  static const char *const make_ca[] = { "req",
+                                         "-x509",
+                                         "-newkey",
+                                         "rsa:2048",
+                                         "-nodes",
+                                         "-keyout",
+                                         "ca.key",
+                                         "-out",
+                                         "ca.pem",
+                                         "-days",
+                                         "2",
+                                         "-subj",
+                                         "/CN=prdhub test CA",
+                                         NULL };
+  static const char *const make_request[] = { "req",     "-newkey",       "rsa:2048", "-nodes",
+                                              "-keyout", "server.key",    "-out",     "server.csr",
+                                              "-subj",   "/CN=localhost", NULL };
+  static const char *const sign[] = { "x509",       "-req",       "-in",
+                                      "server.csr", "-CA",        "ca.pem",
+                                      "-CAkey",     "ca.key",     "-CAcreateserial",
+                                      "-out",       "server.pem", "-days",
+                                      "2",          "-extfile",   "ext.cnf",
+                                      NULL };
+  g_autofree char *remote_path = make_remote (f, "a.git");
+  g_autofree char *ext = g_build_filename (f->dir, "ext.cnf", NULL);
+  g_autofree char *cert = g_build_filename (f->dir, "server.pem", NULL);
+  g_autofree char *key = g_build_filename (f->dir, "server.key", NULL);
+  g_autofree char *ca = g_build_filename (f->dir, "ca.pem", NULL);
+  g_autofree char *url = NULL;
+  g_autoptr (PrdGitRemote) untrusted = NULL;
+  g_autoptr (PrdGitRemote) trusted = NULL;
+  g_autoptr (PrdGitPushResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *head = NULL;
+
+  g_assert_true (g_file_set_contents (ext, "subjectAltName=DNS:localhost\n", -1, NULL));
+  openssl (f, make_ca);
+  openssl (f, make_request);
+  openssl (f, sign);
+  start_server (f, "pusher", "token", cert, key);
+  url = g_strdup_printf ("https://localhost:%u/a.git", f->http_port);
+  commit_version (f, "prd_alpha", "1.0.0", "# Alpha\n");
+
+  untrusted = make_git_remote ("org-a", url, NULL, "username", "pusher", "token", "token", NULL);
+  result = push (f, untrusted, org_a_prds, &error);
+  g_assert_null (result);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR);
+  g_assert_nonnull (strstr (error->message, "not trusted"));
+  g_clear_error (&error);
+
+  trusted =
+      make_git_remote_full ("org-a", url, NULL, ca, "username", "pusher", "token", "token", NULL);
+  result = push (f, trusted, org_a_prds, &error);
+  g_assert_no_error (error);
+  head = git (remote_path, "rev-parse", "main");
+  g_assert_cmpstr (head, ==, result->commit);
 }
 
 /* Smart HTTP with Basic auth: the token opens it, a wrong one does not. */
@@ -507,6 +621,8 @@ main (int argc, char *argv[])
   g_test_add ("/git-push/refused-by-hook", Fixture, NULL, fixture_setup, test_refused_by_hook,
               fixture_teardown);
   g_test_add ("/git-push/http", Fixture, NULL, fixture_setup, test_http_push, fixture_teardown);
+  g_test_add ("/git-push/https-ca-file", Fixture, NULL, fixture_setup, test_https_ca_file,
+              fixture_teardown);
   g_test_add ("/git-push/watchdog", Fixture, NULL, fixture_setup, test_watchdog, fixture_teardown);
   g_test_add_func ("/git-push/settings", test_settings);
   g_test_add_func ("/git-push/setup-refusals", test_setup_refusals);
