@@ -140,7 +140,14 @@ run_end (OrgPush *push, PrdGitPushResult *result, const GError *error)
   g_ptr_array_set_size (push->waiters, 0);
   g_clear_object (&push->remote);
   push->running = FALSE;
-  if (push->again && !g_cancellable_is_cancelled (self->cancellable))
+  if (g_cancellable_is_cancelled (self->cancellable))
+    {
+      for (guint i = 0; i < push->next->len; i++)
+        prd_hub_rest_respond_error_literal (push->next->pdata[i], PRD_ERROR_INTERNAL,
+                                            "The hub is stopping");
+      g_ptr_array_set_size (push->next, 0);
+    }
+  else if (push->again)
     run_start (push);
   g_object_unref (self);
 }
@@ -230,6 +237,12 @@ request_push (PrdHubGit *self, const char *org, SoupServerMessage *msg)
 {
   OrgPush *push = g_hash_table_lookup (self->orgs, org);
 
+  if (g_cancellable_is_cancelled (self->cancellable))
+    {
+      if (msg != NULL)
+        prd_hub_rest_respond_error_literal (msg, PRD_ERROR_INTERNAL, "The hub is stopping");
+      return;
+    }
   if (push == NULL)
     {
       push = g_new0 (OrgPush, 1);
@@ -246,7 +259,7 @@ request_push (PrdHubGit *self, const char *org, SoupServerMessage *msg)
       soup_server_message_pause (msg);
       g_ptr_array_add (push->next, g_object_ref (msg));
     }
-  if (!push->running && !g_cancellable_is_cancelled (self->cancellable))
+  if (!push->running)
     run_start (push);
 }
 
