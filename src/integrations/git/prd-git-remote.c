@@ -738,6 +738,7 @@ run_push (Push *push, GError **error)
   g_autoptr (GPtrArray) refspecs = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GPtrArray) tags = g_ptr_array_new_with_free_func (g_free);
   git_push_options options = GIT_PUSH_OPTIONS_INIT;
+  git_remote_create_options create = GIT_REMOTE_CREATE_OPTIONS_INIT;
   git_strarray specs;
   git_oid head;
   gboolean has_head = FALSE;
@@ -789,7 +790,10 @@ run_push (Push *push, GError **error)
   specs.strings = (char **) refspecs->pdata;
   specs.count = refspecs->len;
   fill_callbacks (push, &options.callbacks);
-  if ((rc = git_remote_create_anonymous (&remote, repo, push->url)) != 0)
+  /* the hub's own repository has no url.*.insteadOf to honour */
+  create.repository = repo;
+  create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  if ((rc = git_remote_create_with_opts (&remote, push->url, &create)) != 0)
     {
       git_error_out (rc, "Cannot use the remote URL", error);
       return NULL;
