@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "prd-error.h"
 #include "prd-integration-http.h"
 #include "prd-integration.h"
@@ -291,6 +293,17 @@ test_stories_edge_cases (void)
   g_assert_false (prd_jira_key_is_valid ("PRD-"));
   g_assert_false (prd_jira_key_is_valid ("PRD-1a"));
   g_assert_false (prd_jira_key_is_valid (NULL));
+
+  /* At most PRD_JIRA_MAX_STORIES stories per PRD. */
+  {
+    g_autoptr (GString) many = g_string_new ("## User Stories\n\n");
+    g_autoptr (PrdJiraStories) capped = NULL;
+
+    for (guint i = 0; i < PRD_JIRA_MAX_STORIES + 5; i++)
+      g_string_append_printf (many, "- Story %u\n", i);
+    capped = prd_jira_stories_parse (many->str, many->len);
+    g_assert_cmpuint (capped->stories->len, ==, PRD_JIRA_MAX_STORIES);
+  }
 }
 
 /* ---- matching and the import plan ---- */
@@ -445,6 +458,186 @@ test_descriptions (void)
   g_assert_true (g_str_has_prefix (adf_text, "{\"version\":1,\"type\":\"doc\",\"content\":["));
   g_assert_nonnull (strstr (adf_text, "\"href\":\"http://hub/x\""));
   g_assert_nonnull (strstr (adf_text, "\"text\":\"Line two\""));
+}
+
+/* ---- the store ---- */
+
+static void
+on_store_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GAsyncResult **out = user_data;
+
+  *out = g_object_ref (result);
+}
+
+#define STORE_WAIT(result) prd_test_wait_while ((result) == NULL, 30000)
+
+static gboolean
+put_settings (PrdIntegrationStore *store, const char *org, const char *settings, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  prd_integration_store_put_settings_async (store, org, "jira", settings, NULL, on_store_result,
+                                            &result);
+  STORE_WAIT (result);
+  return prd_integration_store_put_settings_finish (store, result, error);
+}
+
+static GPtrArray *
+list_settings (PrdIntegrationStore *store, const char *org)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  GPtrArray *records;
+
+  prd_integration_store_list_settings_async (store, org, NULL, on_store_result, &result);
+  STORE_WAIT (result);
+  records = prd_integration_store_list_settings_finish (store, result, &error);
+  g_assert_no_error (error);
+  return records;
+}
+
+static gboolean
+record_delivery (PrdIntegrationStore *store, const char *id, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  prd_integration_store_record_delivery_async (store, "org_a", "jira", id, NULL, on_store_result,
+                                               &result);
+  STORE_WAIT (result);
+  return prd_integration_store_record_delivery_finish (store, result, error);
+}
+
+static void
+on_delivery_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  guint *pending = user_data;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (prd_integration_store_record_delivery_finish (PRD_INTEGRATION_STORE (source),
+                                                               result, &error));
+  g_assert_no_error (error);
+  (*pending)--;
+}
+
+static void
+test_store (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("prd-integrations-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "prdhub.db", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdStore) store = prd_test_store_open (path, &error);
+  PrdIntegrationStore *integrations = PRD_INTEGRATION_STORE (store);
+  g_autoptr (GPtrArray) all = NULL;
+  g_autoptr (GPtrArray) links = NULL;
+  g_autoptr (GString) huge = g_string_new ("\"");
+
+  g_assert_no_error (error);
+  g_assert_true (put_settings (integrations, "org_a", "{\"baseUrl\":\"https://a\"}", &error));
+  g_assert_true (put_settings (integrations, "org_b", "{}", &error));
+  g_assert_true (put_settings (integrations, "org_a", "{\"baseUrl\":\"https://b\"}", &error));
+  g_assert_no_error (error);
+  all = list_settings (integrations, NULL);
+  g_assert_cmpuint (all->len, ==, 2);
+  g_clear_pointer (&all, g_ptr_array_unref);
+  all = list_settings (integrations, "org_a");
+  g_assert_cmpuint (all->len, ==, 1);
+  g_assert_cmpstr (((PrdIntegrationSettingsRecord *) all->pdata[0])->settings, ==,
+                   "{\"baseUrl\":\"https://b\"}");
+
+  /* Refused before anything is queued. */
+  while (huge->len <= PRD_INTEGRATION_STORE_MAX_SETTINGS)
+    g_string_append (huge, "xxxxxxxx");
+  g_assert_false (put_settings (integrations, "org_a", huge->str, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_clear_error (&error);
+  g_assert_false (put_settings (integrations, "", "{}", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_ID);
+  g_clear_error (&error);
+  g_assert_false (put_settings (integrations, "org\nx", "{}", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_ID);
+  g_clear_error (&error);
+
+  /* Links: put, replace, list by PRD, delete with the settings. */
+  {
+    g_autoptr (GPtrArray) put =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+    g_autoptr (GAsyncResult) result = NULL;
+
+    g_ptr_array_add (put, link_record ("PRD-1", "One", "d1", 0));
+    g_ptr_array_add (put, link_record ("PRD-2", "Two", "d2", 1));
+    g_free (((PrdIntegrationLinkRecord *) put->pdata[0])->org);
+    ((PrdIntegrationLinkRecord *) put->pdata[0])->org = g_strdup ("org_a");
+    g_free (((PrdIntegrationLinkRecord *) put->pdata[1])->org);
+    ((PrdIntegrationLinkRecord *) put->pdata[1])->org = g_strdup ("org_a");
+    prd_integration_store_put_links_async (integrations, put, NULL, on_store_result, &result);
+    STORE_WAIT (result);
+    g_assert_true (prd_integration_store_put_links_finish (integrations, result, &error));
+    g_assert_no_error (error);
+    g_clear_object (&result);
+    prd_integration_store_list_links_async (integrations, "org_a", "jira", "prd_1", NULL,
+                                            on_store_result, &result);
+    STORE_WAIT (result);
+    links = prd_integration_store_list_links_finish (integrations, result, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (links->len, ==, 2);
+    g_assert_cmpstr (((PrdIntegrationLinkRecord *) links->pdata[1])->title, ==, "Two");
+    g_clear_object (&result);
+    prd_integration_store_delete_settings_async (integrations, "org_a", "jira", NULL,
+                                                 on_store_result, &result);
+    STORE_WAIT (result);
+    g_assert_true (prd_integration_store_delete_settings_finish (integrations, result, &error));
+    g_clear_object (&result);
+    prd_integration_store_delete_settings_async (integrations, "org_a", "jira", NULL,
+                                                 on_store_result, &result);
+    STORE_WAIT (result);
+    g_assert_false (prd_integration_store_delete_settings_finish (integrations, result, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+    g_clear_object (&result);
+    g_clear_pointer (&links, g_ptr_array_unref);
+    prd_integration_store_list_links_async (integrations, "org_a", "jira", NULL, NULL,
+                                            on_store_result, &result);
+    STORE_WAIT (result);
+    links = prd_integration_store_list_links_finish (integrations, result, &error);
+    g_assert_cmpuint (links->len, ==, 0);
+  }
+
+  /* Deliveries: each once; only the newest are remembered. */
+  g_assert_true (record_delivery (integrations, "first", &error));
+  g_assert_false (record_delivery (integrations, "first", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS);
+  g_clear_error (&error);
+  /* Queued at once, they commit in a few grouped transactions. */
+  {
+    guint pending = PRD_INTEGRATION_STORE_MAX_DELIVERIES;
+
+    for (guint i = 0; i < PRD_INTEGRATION_STORE_MAX_DELIVERIES; i++)
+      {
+        g_autofree char *id = g_strdup_printf ("d%05u", i);
+
+        prd_integration_store_record_delivery_async (integrations, "org_a", "jira", id, NULL,
+                                                     on_delivery_recorded, &pending);
+      }
+    prd_test_wait_while (pending > 0, 60000);
+  }
+  /* "first" was forgotten, the newest were not. */
+  g_assert_true (record_delivery (integrations, "first", &error));
+  g_assert_false (record_delivery (integrations, "d09999", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS);
+  g_clear_error (&error);
+
+  prd_test_store_close (store);
+  g_clear_object (&store);
+  {
+    g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+    g_autofree char *shm = g_strconcat (path, "-shm", NULL);
+
+    g_unlink (path);
+    g_unlink (wal);
+    g_unlink (shm);
+    g_rmdir (dir);
+  }
 }
 
 /* ---- the HTTP client against a real server ---- */
@@ -748,6 +941,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/integrations/error-body", test_error_body);
   g_test_add_func ("/prd/integrations/schema", test_schema);
   g_test_add_func ("/prd/integrations/secret-name", test_secret_name);
+  g_test_add_func ("/prd/integrations/store", test_store);
   g_test_add_func ("/prd/integrations/jira/stories", test_stories);
   g_test_add_func ("/prd/integrations/jira/stories-edge-cases", test_stories_edge_cases);
   g_test_add_func ("/prd/integrations/jira/match", test_match);
