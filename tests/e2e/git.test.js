@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -275,5 +276,46 @@ test('git remote: settings survive a restart', async () => {
     await stopClean(hub);
     fs.rmSync(root, { recursive: true, force: true });
     fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('git remote: a remote that never answers; a stop ends the push under way', async () => {
+  const held = [];
+  const silent = net.createServer((socket) => held.push(socket));
+  await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${silent.address().port}/prds.git`;
+  const hub = await startHub({ env: VERBOSE });
+  try {
+    let res = await rest(hub, 'PUT', '/api/integrations/git', {
+      body: { remoteUrl: url, username: 'u', token: GIT_TOKEN, timeoutSeconds: 1, pushOnVersion: 'false' },
+      tok: token(ADMIN),
+    });
+    assert.equal(res.status, 200, res.text);
+    const prdId = await createPrd(hub, 'Silent', '# Silent\n');
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+    await version(a, prdId, 'Nobody hears this');
+    a.disconnect();
+
+    // The watchdog ends it.
+    res = await rest(hub, 'POST', '/api/integrations/git/push', { tok: token(ADMIN) });
+    assert.equal(res.status, 502, res.text);
+    assert.equal(res.json.code, 'INTEGRATION_ERROR');
+    assert.match(res.json.message, /No answer from the remote within 1 s/);
+    assert.ok(held.length >= 1);
+
+    // A long timeout: the hub's stop ends the push, and the hub exits cleanly.
+    res = await rest(hub, 'PUT', '/api/integrations/git', { body: { timeoutSeconds: 3600 }, tok: token(ADMIN) });
+    assert.equal(res.status, 200, res.text);
+    const before = held.length;
+    const pending = rest(hub, 'POST', '/api/integrations/git/push', { tok: token(ADMIN) }).catch((e) => e);
+    await eventually(() => held.length > before, 'the push to connect');
+    await stopClean(hub);
+    await pending;
+    assert.ok(!hub.stderr().includes(GIT_TOKEN));
+  } finally {
+    for (const s of held) s.destroy();
+    silent.close();
+    await stopClean(hub);
   }
 });
