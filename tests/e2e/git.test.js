@@ -120,6 +120,11 @@ test('git remote: push on version and by REST, refusals, errors to admins, no se
       [{ branch: 'a..b' }, 'branch'],
       [{ pushOnVersion: 'maybe' }, 'pushOnVersion'],
       [{ timeoutSeconds: 0 }, 'timeoutSeconds'],
+      [{ timeoutSeconds: 3601 }, 'timeoutSeconds'],
+      [{ timeoutSeconds: '60' }, 'timeoutSeconds'],
+      [{ remoteUrl: 'https://example.com/' + 'a'.repeat(2100) }, 'remoteUrl'],
+      [{ branch: 'b'.repeat(201) }, 'branch'],
+      [{ sshPrivateKey: 'k'.repeat(16385) }, 'sshPrivateKey'],
       [{ caFile: 'ca.pem' }, 'caFile'],
       [{ token: 5 }, 'token'],
     ];
