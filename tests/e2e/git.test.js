@@ -16,7 +16,7 @@ import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { startHub, tmpDir, token, connect, once } from './helpers/hub.js';
+import { startHub, tmpDir, token, connect, once, PRDHUB_BIN } from './helpers/hub.js';
 import { client, request, join, user, rest, createPrd, recorder, until } from './collab-helpers.js';
 
 const ORG = 'org_e2e';
@@ -266,12 +266,30 @@ test('git remote: settings survive a restart', async () => {
     a.disconnect();
     await stopClean(hub);
 
+    // The command line, on the data folder of the stopped hub.
+    const cli = (args, input = '') => spawnSync(PRDHUB_BIN,
+      ['integration', ...args, '--data-dir', dataDir, '--org', ORG],
+      { input, encoding: 'utf8', env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent' } });
+    let r = cli(['set', 'git', 'timeoutSeconds=30']);
+    assert.equal(r.status, 0, r.stderr);
+    for (const args of [['set', 'git', 'remoteUrl=ftp://x/y.git'], ['set', 'git', 'token=abc'],
+      ['set', 'git', 'timeoutSeconds=0'], ['set', 'git', 'branch=a..b']]) {
+      r = cli(args);
+      assert.notEqual(r.status, 0, args.join(' '));
+    }
+    r = cli(['list']);
+    assert.equal(r.status, 0, r.stderr);
+    const listed = JSON.parse(r.stdout).find((e) => e.service === 'git');
+    assert.equal(listed.settings.timeoutSeconds, 30);
+    assert.equal(listed.settings.tokenSet, false);
+
     hub = await startHub({ args: ['--data-dir', dataDir], env: VERBOSE });
     res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
     const entry = res.json.integrations.find((i) => i.service === 'git');
     assert.equal(entry.configured, true);
     assert.equal(entry.settings.branch, 'prds');
     assert.equal(entry.settings.pushOnVersion, 'false');
+    assert.equal(entry.settings.timeoutSeconds, 30);
     res = await rest(hub, 'POST', '/api/integrations/git/push', { tok: token(ADMIN) });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.branch, 'refs/heads/prds');
