@@ -272,6 +272,7 @@ git_setup (PrdIntegration *integration,
   const char *username = g_hash_table_lookup (secrets, "username");
   const char *token = g_hash_table_lookup (secrets, "token");
   const char *key = g_hash_table_lookup (secrets, "sshPrivateKey");
+  g_autoptr (GError) bad = NULL;
 
   if (url == NULL)
     {
@@ -279,9 +280,9 @@ git_setup (PrdIntegration *integration,
                            "Git is not completely configured: remoteUrl is not set");
       return FALSE;
     }
-  if (!parse_remote_url (url, &self->kind, &self->host, error))
+  if (!parse_remote_url (url, &self->kind, &self->host, &bad))
     {
-      (*error)->code = PRD_ERROR_INTEGRATION_NOT_CONFIGURED;
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INTEGRATION_NOT_CONFIGURED, bad->message);
       return FALSE;
     }
   if ((token != NULL) != (username != NULL))
