@@ -165,6 +165,22 @@ test_schema (void)
       g_assert_null (t);
     }
 
+  /* A secret longer than its key allows. */
+  {
+    g_autoptr (GString) long_token = g_string_new ("{\"token\": \"");
+    g_autoptr (JsonObject) s2 = NULL;
+    g_autoptr (GHashTable) t2 = NULL;
+    g_autoptr (GError) e2 = NULL;
+    g_autofree char *k2 = NULL;
+
+    for (guint i = 0; i < 4097; i++)
+      g_string_append_c (long_token, 'a');
+    g_string_append (long_token, "\"}");
+    g_assert_false (apply (long_token->str, NULL, &s2, &t2, &k2, &e2));
+    g_assert_error (e2, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+    g_assert_cmpstr (k2, ==, "token");
+  }
+
   g_assert_true (apply ("{\"baseUrl\": \"https://jira.example\", \"apiVersion\": 3, \"token\": "
                         "\"s3cret\", \"webhookSecret\": null}",
                         NULL, &settings, &secrets, &bad_key, &error));
@@ -700,6 +716,37 @@ on_request (SoupServer *server,
       soup_server_message_set_response (msg, "text/html", SOUP_MEMORY_STATIC, html, strlen (html));
       return;
     }
+  if (g_str_has_suffix (path, "/search/jql") || g_str_has_suffix (path, "/search"))
+    {
+      /* Cloud: 1500 issues by pages of 100 with nextPageToken; Data
+       * Center: 250 issues by startAt. */
+      gboolean cloud = g_str_has_suffix (path, "/jql");
+      const char *token = query != NULL ? g_hash_table_lookup (query, "nextPageToken") : NULL;
+      const char *start_at = query != NULL ? g_hash_table_lookup (query, "startAt") : NULL;
+      guint start = (guint) g_ascii_strtoull (
+          cloud ? (token != NULL ? token : "0") : (start_at != NULL ? start_at : "0"), NULL, 10);
+      guint total = cloud ? 1500 : 250;
+      g_autoptr (GString) body = g_string_new ("{\"issues\":[");
+
+      for (guint i = start; i < MIN (start + 100, total); i++)
+        g_string_append_printf (body,
+                                "%s{\"id\":\"%u\",\"key\":\"PRD-%u\",\"fields\":{\"summary\":"
+                                "\"Issue %u\",\"status\":{\"name\":\"Done\"}}}",
+                                i > start ? "," : "", i, i + 1, i + 1);
+      g_string_append (body, "]");
+      if (cloud && start + 100 < total)
+        g_string_append_printf (body, ",\"isLast\":false,\"nextPageToken\":\"%u\"", start + 100);
+      else if (cloud)
+        g_string_append (body, ",\"isLast\":true");
+      else
+        g_string_append_printf (body, ",\"startAt\":%u,\"maxResults\":100,\"total\":%u", start,
+                                total);
+      g_string_append (body, "}");
+      soup_server_message_set_status (msg, 200, NULL);
+      soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, body->str,
+                                        body->len);
+      return;
+    }
   if (g_str_equal (path, "/drop"))
     {
       /* The connection dies before an answer. */
@@ -931,6 +978,57 @@ test_http_cancel_wait (Fixture *f, gconstpointer data)
   outcome_clear (&outcome);
 }
 
+static void
+on_searched (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GPtrArray **out = user_data;
+  g_autoptr (GError) error = NULL;
+
+  *out = prd_jira_search_finish (PRD_JIRA (source), result, &error);
+  g_assert_no_error (error);
+}
+
+static GPtrArray *
+search_with (Fixture *f, const char *deployment)
+{
+  g_autoptr (PrdJira) jira = g_object_new (PRD_TYPE_JIRA, NULL);
+  g_autofree char *text = g_strdup_printf (
+      "{\"baseUrl\": \"%s\", \"deployment\": \"%s\", \"apiVersion\": 2, \"email\": "
+      "\"a@b.c\", \"projectKey\": \"PRD\"}",
+      f->base, deployment);
+  g_autoptr (JsonObject) settings = parse_object (text);
+  g_autoptr (GHashTable) secrets = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (PrdIntegrationHttp) http = prd_integration_http_new ("jira", "org");
+  g_autoptr (GError) error = NULL;
+  GPtrArray *issues = NULL;
+
+  g_hash_table_insert (secrets, "token", "t");
+  g_assert_true (
+      prd_integration_setup (PRD_INTEGRATION (jira), "org", settings, secrets, http, &error));
+  prd_jira_search_async (jira, "prd_1", NULL, on_searched, &issues);
+  prd_test_wait_while (issues == NULL, 30000);
+  return issues;
+}
+
+static void
+test_jira_search_pages (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) cloud = search_with (f, "cloud");
+  g_autoptr (GPtrArray) datacenter = NULL;
+  guint cloud_requests = f->requests;
+
+  /* Cloud: /search/jql by nextPageToken, at most PRD_JIRA_MAX_SEARCH. */
+  g_assert_cmpuint (cloud->len, ==, PRD_JIRA_MAX_SEARCH);
+  g_assert_cmpuint (cloud_requests, ==, PRD_JIRA_MAX_SEARCH / 100);
+  g_assert_cmpstr (((PrdJiraIssue *) cloud->pdata[999])->key, ==, "PRD-1000");
+  g_assert_cmpstr (((PrdJiraIssue *) cloud->pdata[0])->status, ==, "Done");
+  /* Data Center: /search by startAt until total. */
+  datacenter = search_with (f, "datacenter");
+  g_assert_cmpuint (datacenter->len, ==, 250);
+  g_assert_cmpuint (f->requests - cloud_requests, ==, 3);
+  g_assert_cmpstr (((PrdJiraIssue *) datacenter->pdata[249])->summary, ==, "Issue 250");
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -959,6 +1057,8 @@ main (int argc, char *argv[])
               fixture_tear_down);
   g_test_add ("/prd/integrations/http/cancel-wait", Fixture, NULL, fixture_set_up,
               test_http_cancel_wait, fixture_tear_down);
+  g_test_add ("/prd/integrations/jira/search-pages", Fixture, NULL, fixture_set_up,
+              test_jira_search_pages, fixture_tear_down);
 
   return g_test_run ();
 }

@@ -137,6 +137,7 @@ test('settings by REST: admins only, validated, secrets write-only, connection c
       [{ deployment: 'datacenter', apiVersion: 3, baseUrl: fake.url }, 'apiVersion'],
       [{ projectKey: 'lower' }, 'projectKey'],
       [{ token: 42 }, 'token'],
+      [{ token: 'sneaky-token', apiVersion: 9 }, 'apiVersion'],
     ];
     for (const [body, key] of bad) {
       res = await rest(hub, 'PUT', '/api/integrations/jira', { body, tok: token(ADMIN) });
@@ -151,6 +152,9 @@ test('settings by REST: admins only, validated, secrets write-only, connection c
     assert.equal(res.status, 404);
     res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
     assert.equal(res.json.integrations.find((i) => i.service === 'jira').configured, false);
+    assert.equal(res.json.integrations.find((i) => i.service === 'jira').settings.tokenSet, false);
+    assert.ok(!fs.existsSync(`${hub.dataDir}/secrets`) ||
+      !fs.readFileSync(`${hub.dataDir}/secrets`, 'utf8').includes('sneaky-token'));
 
     const put = await configure(hub, fake);
     texts.push(JSON.stringify(put));
