@@ -247,6 +247,61 @@ test_file_push (Fixture *f, gconstpointer data)
                    PRD_INTEGRATION_CONNECTED);
 }
 
+/* A deleted PRD (its tags removed, its file committed away on the hub):
+ * the next push removes its file from the branch and its tags from the
+ * remote, and keeps the organization's other PRDs. */
+static void
+test_deleted_prd (Fixture *f, gconstpointer data)
+{
+  static const char *const prds[] = { "prd_alpha", "prd_gamma", NULL };
+  static const char *const after[] = { "prd_gamma", NULL };
+  g_autofree char *remote_path = make_remote (f, "a.git");
+  g_autofree char *url = g_strconcat ("file://", remote_path, NULL);
+  g_autoptr (PrdGitRemote) remote = make_git_remote ("org-a", url, NULL, NULL);
+  g_autoptr (PrdGitPushResult) result = NULL;
+  g_autoptr (GAsyncResult) purged = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *files = NULL;
+  g_autofree char *tags = NULL;
+  g_autofree char *subject = NULL;
+  g_autofree char *count = NULL;
+  guint n_tags = 0;
+
+  commit_version (f, "prd_alpha", "1.0.0", "# Alpha\n");
+  commit_version (f, "prd_gamma", "1.0.0", "# Gamma\n");
+  commit_version (f, "prd_beta", "1.0.0", "# Beta, another organization\n");
+  result = push (f, remote, prds, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (result->n_tags, ==, 2);
+  g_clear_pointer (&result, prd_git_push_result_free);
+
+  purged = PRD_TEST_WAIT_FOR (prd_git_repo_purge_async, f->repo, "prd_alpha", "Delete prd_alpha",
+                              "Ada", "ada@org", g_get_real_time (), NULL);
+  g_assert_true (prd_git_repo_purge_finish (f->repo, purged, &n_tags, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_tags, ==, 1);
+
+  result = push (f, remote, after, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (result->n_tags, ==, 1);
+  files = git (remote_path, "ls-tree", "-r", "--name-only", "main");
+  g_assert_cmpstr (files, ==, "prd_gamma.md");
+  tags = git (remote_path, "tag", "-l");
+  g_assert_cmpstr (tags, ==, "prd_gamma/v1.0.0");
+  subject = git (remote_path, "log", "-1", "--format=%s", "main");
+  g_assert_cmpstr (subject, ==, "Delete prd_alpha");
+  count = git (remote_path, "rev-list", "--count", "main");
+  g_assert_cmpstr (count, ==, "3");
+  g_clear_pointer (&result, prd_git_push_result_free);
+
+  /* again: nothing left to delete, nothing changes */
+  result = push (f, remote, after, &error);
+  g_assert_no_error (error);
+  g_free (count);
+  count = git (remote_path, "rev-list", "--count", "main");
+  g_assert_cmpstr (count, ==, "3");
+}
+
 /* The remote's branch moved elsewhere: the push fails, nothing is forced. */
 static void
 test_diverged (Fixture *f, gconstpointer data)
@@ -617,6 +672,8 @@ main (int argc, char *argv[])
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/git-push/file", Fixture, NULL, fixture_setup, test_file_push, fixture_teardown);
+  g_test_add ("/git-push/deleted-prd", Fixture, NULL, fixture_setup, test_deleted_prd,
+              fixture_teardown);
   g_test_add ("/git-push/diverged", Fixture, NULL, fixture_setup, test_diverged, fixture_teardown);
   g_test_add ("/git-push/refused-by-hook", Fixture, NULL, fixture_setup, test_refused_by_hook,
               fixture_teardown);

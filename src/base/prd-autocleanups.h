@@ -31,7 +31,4 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_treebuilder, git_treebuilder_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_blob, git_blob_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_signature, git_signature_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_patch, git_patch_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_revwalk, git_revwalk_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_remote, git_remote_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_tag, git_tag_free)
 #endif

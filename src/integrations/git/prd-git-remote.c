@@ -36,6 +36,10 @@
 
 #include "prd-git-remote.h"
 
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_revwalk, git_revwalk_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_remote, git_remote_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_tag, git_tag_free)
+
 /* Credentials are offered at most this many times per push. */
 #define MAX_AUTH_ATTEMPTS 2
 
@@ -629,6 +633,89 @@ export_commit (
   return TRUE;
 }
 
+/* A commit without a tag that removes files of the organization's history
+ * (a deleted PRD, see prd_git_repo_purge_async()) is mirrored: the files
+ * leave the tree, and the copies of the PRD's tags move to `deleted/` so
+ * that the next push deletes them on the remote. */
+static gboolean
+export_removal (Export *export, git_commit *source, git_commit **head, GError **error)
+{
+  g_autoptr (git_tree) head_tree = NULL;
+  g_autoptr (git_tree) source_tree = NULL;
+  g_autoptr (git_commit) parent = NULL;
+  g_autoptr (git_tree) parent_tree = NULL;
+  g_autoptr (git_treebuilder) builder = NULL;
+  g_autoptr (git_tree) tree = NULL;
+  g_autoptr (git_commit) commit = NULL;
+  g_autoptr (GPtrArray) removed = g_ptr_array_new_with_free_func (g_free);
+  const git_commit *parents[1] = { *head };
+  git_oid tree_oid, commit_oid;
+  int rc;
+
+  if (git_commit_parentcount (source) == 0)
+    return TRUE;
+  if ((rc = git_commit_tree (&head_tree, *head)) != 0 ||
+      (rc = git_commit_tree (&source_tree, source)) != 0 ||
+      (rc = git_commit_parent (&parent, source, 0)) != 0 ||
+      (rc = git_commit_tree (&parent_tree, parent)) != 0)
+    return git_error_out (rc, "Cannot read a version", error);
+  for (size_t i = 0; i < git_tree_entrycount (head_tree); i++)
+    {
+      const char *name = git_tree_entry_name (git_tree_entry_byindex (head_tree, i));
+
+      if (git_tree_entry_byname (source_tree, name) == NULL &&
+          git_tree_entry_byname (parent_tree, name) != NULL)
+        g_ptr_array_add (removed, g_strdup (name));
+    }
+  if (removed->len == 0)
+    return TRUE;
+  if ((rc = git_treebuilder_new (&builder, export->repo, head_tree)) != 0)
+    return git_error_out (rc, "Cannot build the organization's tree", error);
+  for (guint i = 0; i < removed->len; i++)
+    if ((rc = git_treebuilder_remove (builder, removed->pdata[i])) != 0)
+      return git_error_out (rc, "Cannot build the organization's tree", error);
+  if ((rc = git_treebuilder_write (&tree_oid, builder)) != 0 ||
+      (rc = git_tree_lookup (&tree, export->repo, &tree_oid)) != 0 ||
+      (rc = git_commit_create (&commit_oid, export->repo, NULL, git_commit_author (source),
+                               git_commit_committer (source), git_commit_message_encoding (source),
+                               git_commit_message (source), tree, 1, parents)) != 0 ||
+      (rc = git_commit_lookup (&commit, export->repo, &commit_oid)) != 0)
+    return git_error_out (rc, "Cannot write the organization's history", error);
+
+  for (guint i = 0; i < removed->len; i++)
+    {
+      const char *name = removed->pdata[i];
+      g_autofree char *prd = NULL;
+      g_autofree char *glob = NULL;
+      g_autoptr (GPtrArray) copies = g_ptr_array_new_with_free_func (g_free);
+
+      if (!g_str_has_suffix (name, ".md"))
+        continue;
+      prd = g_strndup (name, strlen (name) - strlen (".md"));
+      glob = g_strdup_printf ("%s/tags/%s/v*", export->push->export_ns, prd);
+      if ((rc = git_reference_foreach_glob (export->repo, glob, collect_name, copies)) != 0)
+        return git_error_out (rc, "Cannot list the organization's tags", error);
+      for (guint j = 0; j < copies->len; j++)
+        {
+          const char *copy = copies->pdata[j];
+          g_autofree char *gone =
+              g_strdup_printf ("%s/deleted/%s", export->push->export_ns,
+                               copy + strlen (export->push->export_ns) + strlen ("/tags/"));
+          g_autoptr (git_reference) ref = NULL;
+          g_autoptr (git_reference) moved = NULL;
+
+          if ((rc = git_reference_lookup (&ref, export->repo, copy)) != 0 ||
+              (rc = git_reference_create (&moved, export->repo, gone, git_reference_target (ref), 1,
+                                          "prdhub export: PRD deleted")) != 0 ||
+              (rc = git_reference_delete (ref)) != 0)
+            return git_error_out (rc, "Cannot forget a deleted PRD's tags", error);
+        }
+    }
+  g_clear_pointer (head, git_commit_free);
+  *head = g_steal_pointer (&commit);
+  return TRUE;
+}
+
 static gboolean
 lookup_optional (
     git_repository *repo, const char *name, git_oid *out, gboolean *found, GError **error)
@@ -678,11 +765,13 @@ export_update (Export *export, git_oid *out_head, gboolean *has_head, GError **e
 
           git_oid_tostr (hex, sizeof hex, &oid);
           tags = g_hash_table_lookup (export->by_commit, hex);
-          if (tags == NULL)
+          if (tags == NULL && head == NULL)
             continue;
           if ((rc = git_commit_lookup (&source, export->repo, &oid)) != 0)
             return git_error_out (rc, "Cannot read a version", error);
-          if (!export_commit (export, source, tags, &head, error))
+          if (tags == NULL && !export_removal (export, source, &head, error))
+            return FALSE;
+          if (tags != NULL && !export_commit (export, source, tags, &head, error))
             return FALSE;
         }
       if (rc != GIT_ITEROVER)
@@ -738,6 +827,7 @@ run_push (Push *push, GError **error)
   g_autoptr (git_remote) remote = NULL;
   g_autoptr (GPtrArray) refspecs = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GPtrArray) tags = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) deleted = g_ptr_array_new_with_free_func (g_free);
   git_push_options options = GIT_PUSH_OPTIONS_INIT;
   git_remote_create_options create = GIT_REMOTE_CREATE_OPTIONS_INIT;
   git_strarray specs;
@@ -788,6 +878,20 @@ run_push (Push *push, GError **error)
                        g_strdup_printf ("%s:refs/%s", name, name + strlen (push->export_ns) + 1));
     }
   result->n_tags = tags->len;
+  g_free (glob);
+  glob = g_strdup_printf ("%s/deleted/*", push->export_ns);
+  if ((rc = git_reference_foreach_glob (repo, glob, collect_name, deleted)) != 0)
+    {
+      git_error_out (rc, "Cannot list the organization's deleted tags", error);
+      return NULL;
+    }
+  for (guint i = 0; i < deleted->len; i++)
+    {
+      const char *name = deleted->pdata[i];
+
+      g_ptr_array_add (refspecs, g_strdup_printf (":refs/tags/%s", name + strlen (push->export_ns) +
+                                                                       strlen ("/deleted/")));
+    }
   specs.strings = (char **) refspecs->pdata;
   specs.count = refspecs->len;
   fill_callbacks (push, &options.callbacks);
@@ -815,6 +919,16 @@ run_push (Push *push, GError **error)
       g_set_error (error, PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR, "The remote refused %s", list);
       return NULL;
     }
+  /* the remote no longer has the deleted PRDs' tags */
+  g_mutex_lock (&export_lock);
+  for (guint i = 0; i < deleted->len; i++)
+    {
+      g_autoptr (git_reference) ref = NULL;
+
+      if (git_reference_lookup (&ref, repo, deleted->pdata[i]) == 0)
+        git_reference_delete (ref);
+    }
+  g_mutex_unlock (&export_lock);
   result->n_updated = push->n_updated;
   return g_steal_pointer (&result);
 }
