@@ -147,6 +147,8 @@ display_name (const char *service)
 {
   if (g_str_equal (service, "jira"))
     return "Jira";
+  if (g_str_equal (service, "git"))
+    return "Git";
   return service;
 }
 

@@ -55,6 +55,8 @@
 #include "prd-hub-tokens.h"
 #include "prd-hub-integrations.h"
 #include "prd-hub-jira.h"
+#include "prd-hub-git.h"
+#include "prd-git-remote.h"
 #include "prd-integration-registry.h"
 #include "prd-jira.h"
 #include "prd-notification-store.h"
@@ -100,6 +102,7 @@ struct _PrdHub
   PrdIntegrationRegistry *integration_registry; /* (owned) (nullable): the services */
   PrdHubIntegrations *integrations;             /* (owned) (nullable): settings, status */
   PrdHubJira *jira;                             /* (owned) (nullable): jira-sync, webhook */
+  PrdHubGit *git; /* (owned) (nullable): pushes to git remotes */
 
   guint drain_id;
   guint finish_id;
@@ -471,6 +474,9 @@ prd_hub_dispose (GObject *object)
   g_clear_object (&self->rest);
   if (self->integration_registry != NULL)
     prd_integration_registry_shutdown (self->integration_registry);
+  if (self->git != NULL)
+    prd_hub_git_shutdown (self->git);
+  g_clear_object (&self->git);
   g_clear_object (&self->jira);
   g_clear_object (&self->integrations);
   g_clear_object (&self->integration_registry);
@@ -733,6 +739,8 @@ prd_hub_listen (PrdHub *self, GError **error)
     prd_hub_integrations_add_routes (self->integrations, self->rest);
   if (self->jira != NULL)
     prd_hub_jira_add_routes (self->jira, self->rest);
+  if (self->git != NULL)
+    prd_hub_git_add_routes (self->git, self->rest);
   prd_hub_rest_attach (self->rest, server);
   listener = g_object_new (
       PRD_TYPE_EIO_LISTENER, "server", server, "listen-backlog", config->listen_backlog,
@@ -819,6 +827,8 @@ prd_hub_stop (PrdHub *self)
   /* Calls to integrations under way end now (cancelled). */
   if (self->integration_registry != NULL)
     prd_integration_registry_shutdown (self->integration_registry);
+  if (self->git != NULL)
+    prd_hub_git_shutdown (self->git);
 
   payload = timestamped_object ("Server shutting down");
   for (guint i = 0; i < G_N_ELEMENTS (namespaces); i++)
@@ -1125,6 +1135,7 @@ start_failed (GTask *task, GError *error, const char *feature)
   g_clear_object (&self->manage);
   g_clear_object (&self->comments);
   g_clear_object (&self->approvals);
+  g_clear_object (&self->git);
   g_clear_object (&self->jira);
   g_clear_object (&self->integrations);
   g_clear_object (&self->integration_registry);
@@ -1228,6 +1239,7 @@ on_comments_started (GObject *source, GAsyncResult *result, gpointer user_data)
  * a folder of src/integrations/. */
 static GType (*const integration_services[]) (void) = {
   prd_jira_get_type,
+  prd_git_remote_get_type,
 };
 
 /**
@@ -1241,6 +1253,20 @@ prd_hub_add_integration_services (PrdIntegrationRegistry *registry)
 {
   for (guint i = 0; i < G_N_ELEMENTS (integration_services); i++)
     prd_integration_registry_add_service (registry, integration_services[i]());
+}
+
+/* The organization's git remote gets the new version. */
+static void
+on_version_created_git (PrdHubVersions *versions,
+                        const char *prd_id,
+                        const char *org,
+                        const char *title,
+                        const char *version,
+                        const char *actor_id,
+                        const char *actor_name,
+                        gpointer user_data)
+{
+  prd_hub_git_version_created (PRD_HUB_GIT (user_data), org);
 }
 
 /* Integrations need a secret store for their credentials; without one
@@ -1266,6 +1292,14 @@ start_integrations (PrdHub *self, PrdStore *store)
                                  PRD_NOTIFICATION_STORE (store));
   g_signal_connect_object (self->jira, "notifications-recorded",
                            G_CALLBACK (on_notifications_recorded), self->notifications, 0);
+  if (self->versions != NULL)
+    {
+      self->git = prd_hub_git_new (
+          store, self->integration_registry,
+          prd_git_repo_get_path (prd_hub_versions_get_repo (self->versions)));
+      g_signal_connect_object (self->versions, "version-created",
+                               G_CALLBACK (on_version_created_git), self->git, 0);
+    }
 }
 
 /**
