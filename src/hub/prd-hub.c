@@ -46,8 +46,10 @@
 #include "prd-hub-secret.h"
 #include "prd-hub-integrations.h"
 #include "prd-hub-jira.h"
+#include "prd-hub-mattermost.h"
 #include "prd-integration-registry.h"
 #include "prd-jira.h"
+#include "prd-mattermost.h"
 #include "prd-notification-store.h"
 
 #include "prd-hub.h"
@@ -86,6 +88,7 @@ struct _PrdHub
   PrdIntegrationRegistry *integration_registry; /* (owned) (nullable): the services */
   PrdHubIntegrations *integrations;             /* (owned) (nullable): settings, status */
   PrdHubJira *jira;                             /* (owned) (nullable): jira-sync, webhook */
+  PrdHubMattermost *mattermost;                 /* (owned) (nullable): messages, status */
 
   guint drain_id;
   guint finish_id;
@@ -475,6 +478,7 @@ prd_hub_dispose (GObject *object)
   if (self->integration_registry != NULL)
     prd_integration_registry_shutdown (self->integration_registry);
   g_clear_object (&self->jira);
+  g_clear_object (&self->mattermost);
   g_clear_object (&self->integrations);
   g_clear_object (&self->integration_registry);
   g_clear_object (&self->secrets);
@@ -738,6 +742,8 @@ prd_hub_listen (PrdHub *self, GError **error)
     g_message ("Listening on %s (%s tokens)", url, prd_auth_get_algorithm_family (self->auth));
     if (self->jira != NULL)
       prd_hub_jira_set_public_url (self->jira, url);
+    if (self->mattermost != NULL)
+      prd_hub_mattermost_set_public_url (self->mattermost, url);
   }
   return TRUE;
 }
@@ -1036,6 +1042,7 @@ start_failed (GTask *task, GError *error, const char *feature)
   g_clear_object (&self->comments);
   g_clear_object (&self->approvals);
   g_clear_object (&self->jira);
+  g_clear_object (&self->mattermost);
   g_clear_object (&self->integrations);
   g_clear_object (&self->integration_registry);
   g_clear_object (&self->notifications);
@@ -1085,6 +1092,9 @@ on_conflicts_started (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
+on_announced_for_mattermost (GObject *feature, PrdHubAnnounce *announce, gpointer user_data);
+
+static void
 on_comments_started (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
@@ -1100,15 +1110,105 @@ on_comments_started (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   g_signal_connect_object (self->comments, "notifications-recorded",
                            G_CALLBACK (on_notifications_recorded), self->notifications, 0);
+  if (self->mattermost != NULL)
+    g_signal_connect_object (self->comments, "notifications-recorded",
+                             G_CALLBACK (on_announced_for_mattermost), self->mattermost, 0);
   prd_hub_conflicts_new_async (self->rooms, self->store, PRD_CONFLICT_STORE (self->store),
                                self->config, cancellable, on_conflicts_started,
                                g_steal_pointer (&task));
+}
+
+/* ---- Mattermost hears of approvals, versions, mentions and new PRDs ---- */
+
+static void
+on_subscribed_for_mattermost (PrdHubNotifications *notifications,
+                              PrdSioSocket *socket,
+                              gpointer user_data)
+{
+  prd_hub_mattermost_subscribed (PRD_HUB_MATTERMOST (user_data), socket);
+}
+
+static void
+on_version_for_mattermost (PrdHubVersions *versions,
+                           const char *prd_id,
+                           const char *org,
+                           const char *title,
+                           const char *version,
+                           const char *actor_id,
+                           const char *actor_name,
+                           gpointer user_data)
+{
+  prd_hub_mattermost_announce (PRD_HUB_MATTERMOST (user_data), PRD_MATTERMOST_VERSION_CREATED, org,
+                               prd_id, title, actor_name, version);
+}
+
+static const char *
+member_string (JsonObject *object, const char *name)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+static JsonObject *
+member_object (JsonObject *object, const char *name)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+  return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
+/* An approval (its `prd_approved` activity), a new PRD (`prd_created`) or
+ * a comment that mentions someone (its `comment_added` activity with
+ * `mention` notifications), once stored. */
+static void
+on_announced_for_mattermost (GObject *feature, PrdHubAnnounce *announce, gpointer user_data)
+{
+  PrdHubMattermost *mattermost = user_data;
+
+  for (guint i = 0; i < announce->activities->len; i++)
+    {
+      JsonObject *activity = g_ptr_array_index (announce->activities, i);
+      const char *type = member_string (activity, "type");
+      JsonObject *object = member_object (activity, "object");
+      const char *actor = member_string (member_object (activity, "actor"), "name");
+      gboolean about_prd = g_strcmp0 (member_string (object, "type"), "prd") == 0;
+      const char *prd_id = member_string (object, about_prd ? "id" : "prdId");
+
+      if (prd_id == NULL)
+        continue;
+      if (g_strcmp0 (type, "prd_approved") == 0 || g_strcmp0 (type, "prd_created") == 0)
+        prd_hub_mattermost_announce (
+            mattermost,
+            g_str_equal (type, "prd_approved") ? PRD_MATTERMOST_PRD_APPROVED
+                                               : PRD_MATTERMOST_PRD_CREATED,
+            announce->org, prd_id, member_string (object, "title"), actor, NULL);
+      else if (g_strcmp0 (type, "comment_added") == 0)
+        {
+          g_autoptr (GString) mentioned = g_string_new (NULL);
+
+          for (guint n = 0; n < announce->notifications->len; n++)
+            if (g_strcmp0 (member_string (g_ptr_array_index (announce->notifications, n), "type"),
+                           "mention") == 0 &&
+                n < announce->users->len)
+              g_string_append_printf (mentioned, "%s@%s", mentioned->len > 0 ? ", " : "",
+                                      (const char *) g_ptr_array_index (announce->users, n));
+          if (mentioned->len > 0)
+            prd_hub_mattermost_announce (mattermost, PRD_MATTERMOST_COMMENT_MENTION, announce->org,
+                                         prd_id, member_string (object, "title"), actor,
+                                         mentioned->str);
+        }
+    }
 }
 
 /* The integration services the hub offers, each a #PrdIntegration type in
  * a folder of src/integrations/. */
 static GType (*const integration_services[]) (void) = {
   prd_jira_get_type,
+  prd_mattermost_get_type,
 };
 
 /**
@@ -1147,6 +1247,16 @@ start_integrations (PrdHub *self, PrdStore *store)
                                  PRD_NOTIFICATION_STORE (store));
   g_signal_connect_object (self->jira, "notifications-recorded",
                            G_CALLBACK (on_notifications_recorded), self->notifications, 0);
+  self->mattermost =
+      prd_hub_mattermost_new (self->rooms, self->integration_registry,
+                              prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_NOTIFICATIONS));
+  g_signal_connect_object (self->notifications, "subscribed",
+                           G_CALLBACK (on_subscribed_for_mattermost), self->mattermost, 0);
+  g_signal_connect_object (self->notifications, "recorded",
+                           G_CALLBACK (on_announced_for_mattermost), self->mattermost, 0);
+  if (self->versions != NULL)
+    g_signal_connect_object (self->versions, "version-created",
+                             G_CALLBACK (on_version_for_mattermost), self->mattermost, 0);
 }
 
 /**
@@ -1237,6 +1347,9 @@ prd_hub_set_store_async (PrdHub *self,
   self->approvals = prd_hub_approvals_new (self->rooms, store, PRD_APPROVAL_STORE (store));
   g_signal_connect_object (self->approvals, "notifications-recorded",
                            G_CALLBACK (on_notifications_recorded), self->notifications, 0);
+  if (self->mattermost != NULL)
+    g_signal_connect_object (self->approvals, "notifications-recorded",
+                             G_CALLBACK (on_announced_for_mattermost), self->mattermost, 0);
   prd_hub_comments_new_async (self->rooms, PRD_COMMENT_STORE (store), cancellable,
                               on_comments_started, g_steal_pointer (&task));
 }
