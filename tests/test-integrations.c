@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "prd-error.h"
 #include "prd-integration-http.h"
 #include "prd-integration.h"
@@ -163,6 +165,22 @@ test_schema (void)
       g_assert_null (t);
     }
 
+  /* A secret longer than its key allows. */
+  {
+    g_autoptr (GString) long_token = g_string_new ("{\"token\": \"");
+    g_autoptr (JsonObject) s2 = NULL;
+    g_autoptr (GHashTable) t2 = NULL;
+    g_autoptr (GError) e2 = NULL;
+    g_autofree char *k2 = NULL;
+
+    for (guint i = 0; i < 4097; i++)
+      g_string_append_c (long_token, 'a');
+    g_string_append (long_token, "\"}");
+    g_assert_false (apply (long_token->str, NULL, &s2, &t2, &k2, &e2));
+    g_assert_error (e2, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+    g_assert_cmpstr (k2, ==, "token");
+  }
+
   g_assert_true (apply ("{\"baseUrl\": \"https://jira.example\", \"apiVersion\": 3, \"token\": "
                         "\"s3cret\", \"webhookSecret\": null}",
                         NULL, &settings, &secrets, &bad_key, &error));
@@ -291,6 +309,17 @@ test_stories_edge_cases (void)
   g_assert_false (prd_jira_key_is_valid ("PRD-"));
   g_assert_false (prd_jira_key_is_valid ("PRD-1a"));
   g_assert_false (prd_jira_key_is_valid (NULL));
+
+  /* At most PRD_JIRA_MAX_STORIES stories per PRD. */
+  {
+    g_autoptr (GString) many = g_string_new ("## User Stories\n\n");
+    g_autoptr (PrdJiraStories) capped = NULL;
+
+    for (guint i = 0; i < PRD_JIRA_MAX_STORIES + 5; i++)
+      g_string_append_printf (many, "- Story %u\n", i);
+    capped = prd_jira_stories_parse (many->str, many->len);
+    g_assert_cmpuint (capped->stories->len, ==, PRD_JIRA_MAX_STORIES);
+  }
 }
 
 /* ---- matching and the import plan ---- */
@@ -447,6 +476,186 @@ test_descriptions (void)
   g_assert_nonnull (strstr (adf_text, "\"text\":\"Line two\""));
 }
 
+/* ---- the store ---- */
+
+static void
+on_store_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GAsyncResult **out = user_data;
+
+  *out = g_object_ref (result);
+}
+
+#define STORE_WAIT(result) prd_test_wait_while ((result) == NULL, 30000)
+
+static gboolean
+put_settings (PrdIntegrationStore *store, const char *org, const char *settings, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  prd_integration_store_put_settings_async (store, org, "jira", settings, NULL, on_store_result,
+                                            &result);
+  STORE_WAIT (result);
+  return prd_integration_store_put_settings_finish (store, result, error);
+}
+
+static GPtrArray *
+list_settings (PrdIntegrationStore *store, const char *org)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  GPtrArray *records;
+
+  prd_integration_store_list_settings_async (store, org, NULL, on_store_result, &result);
+  STORE_WAIT (result);
+  records = prd_integration_store_list_settings_finish (store, result, &error);
+  g_assert_no_error (error);
+  return records;
+}
+
+static gboolean
+record_delivery (PrdIntegrationStore *store, const char *id, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  prd_integration_store_record_delivery_async (store, "org_a", "jira", id, NULL, on_store_result,
+                                               &result);
+  STORE_WAIT (result);
+  return prd_integration_store_record_delivery_finish (store, result, error);
+}
+
+static void
+on_delivery_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  guint *pending = user_data;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (prd_integration_store_record_delivery_finish (PRD_INTEGRATION_STORE (source),
+                                                               result, &error));
+  g_assert_no_error (error);
+  (*pending)--;
+}
+
+static void
+test_store (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("prd-integrations-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "prdhub.db", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdStore) store = prd_test_store_open (path, &error);
+  PrdIntegrationStore *integrations = PRD_INTEGRATION_STORE (store);
+  g_autoptr (GPtrArray) all = NULL;
+  g_autoptr (GPtrArray) links = NULL;
+  g_autoptr (GString) huge = g_string_new ("\"");
+
+  g_assert_no_error (error);
+  g_assert_true (put_settings (integrations, "org_a", "{\"baseUrl\":\"https://a\"}", &error));
+  g_assert_true (put_settings (integrations, "org_b", "{}", &error));
+  g_assert_true (put_settings (integrations, "org_a", "{\"baseUrl\":\"https://b\"}", &error));
+  g_assert_no_error (error);
+  all = list_settings (integrations, NULL);
+  g_assert_cmpuint (all->len, ==, 2);
+  g_clear_pointer (&all, g_ptr_array_unref);
+  all = list_settings (integrations, "org_a");
+  g_assert_cmpuint (all->len, ==, 1);
+  g_assert_cmpstr (((PrdIntegrationSettingsRecord *) all->pdata[0])->settings, ==,
+                   "{\"baseUrl\":\"https://b\"}");
+
+  /* Refused before anything is queued. */
+  while (huge->len <= PRD_INTEGRATION_STORE_MAX_SETTINGS)
+    g_string_append (huge, "xxxxxxxx");
+  g_assert_false (put_settings (integrations, "org_a", huge->str, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_clear_error (&error);
+  g_assert_false (put_settings (integrations, "", "{}", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_ID);
+  g_clear_error (&error);
+  g_assert_false (put_settings (integrations, "org\nx", "{}", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_ID);
+  g_clear_error (&error);
+
+  /* Links: put, replace, list by PRD, delete with the settings. */
+  {
+    g_autoptr (GPtrArray) put =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+    g_autoptr (GAsyncResult) result = NULL;
+
+    g_ptr_array_add (put, link_record ("PRD-1", "One", "d1", 0));
+    g_ptr_array_add (put, link_record ("PRD-2", "Two", "d2", 1));
+    g_free (((PrdIntegrationLinkRecord *) put->pdata[0])->org);
+    ((PrdIntegrationLinkRecord *) put->pdata[0])->org = g_strdup ("org_a");
+    g_free (((PrdIntegrationLinkRecord *) put->pdata[1])->org);
+    ((PrdIntegrationLinkRecord *) put->pdata[1])->org = g_strdup ("org_a");
+    prd_integration_store_put_links_async (integrations, put, NULL, on_store_result, &result);
+    STORE_WAIT (result);
+    g_assert_true (prd_integration_store_put_links_finish (integrations, result, &error));
+    g_assert_no_error (error);
+    g_clear_object (&result);
+    prd_integration_store_list_links_async (integrations, "org_a", "jira", "prd_1", NULL,
+                                            on_store_result, &result);
+    STORE_WAIT (result);
+    links = prd_integration_store_list_links_finish (integrations, result, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (links->len, ==, 2);
+    g_assert_cmpstr (((PrdIntegrationLinkRecord *) links->pdata[1])->title, ==, "Two");
+    g_clear_object (&result);
+    prd_integration_store_delete_settings_async (integrations, "org_a", "jira", NULL,
+                                                 on_store_result, &result);
+    STORE_WAIT (result);
+    g_assert_true (prd_integration_store_delete_settings_finish (integrations, result, &error));
+    g_clear_object (&result);
+    prd_integration_store_delete_settings_async (integrations, "org_a", "jira", NULL,
+                                                 on_store_result, &result);
+    STORE_WAIT (result);
+    g_assert_false (prd_integration_store_delete_settings_finish (integrations, result, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+    g_clear_object (&result);
+    g_clear_pointer (&links, g_ptr_array_unref);
+    prd_integration_store_list_links_async (integrations, "org_a", "jira", NULL, NULL,
+                                            on_store_result, &result);
+    STORE_WAIT (result);
+    links = prd_integration_store_list_links_finish (integrations, result, &error);
+    g_assert_cmpuint (links->len, ==, 0);
+  }
+
+  /* Deliveries: each once; only the newest are remembered. */
+  g_assert_true (record_delivery (integrations, "first", &error));
+  g_assert_false (record_delivery (integrations, "first", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS);
+  g_clear_error (&error);
+  /* Queued at once, they commit in a few grouped transactions. */
+  {
+    guint pending = PRD_INTEGRATION_STORE_MAX_DELIVERIES;
+
+    for (guint i = 0; i < PRD_INTEGRATION_STORE_MAX_DELIVERIES; i++)
+      {
+        g_autofree char *id = g_strdup_printf ("d%05u", i);
+
+        prd_integration_store_record_delivery_async (integrations, "org_a", "jira", id, NULL,
+                                                     on_delivery_recorded, &pending);
+      }
+    prd_test_wait_while (pending > 0, 60000);
+  }
+  /* "first" was forgotten, the newest were not. */
+  g_assert_true (record_delivery (integrations, "first", &error));
+  g_assert_false (record_delivery (integrations, "d09999", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS);
+  g_clear_error (&error);
+
+  prd_test_store_close (store);
+  g_clear_object (&store);
+  {
+    g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+    g_autofree char *shm = g_strconcat (path, "-shm", NULL);
+
+    g_unlink (path);
+    g_unlink (wal);
+    g_unlink (shm);
+    g_rmdir (dir);
+  }
+}
+
 /* ---- the HTTP client against a real server ---- */
 
 typedef struct
@@ -505,6 +714,37 @@ on_request (SoupServer *server,
 
       soup_server_message_set_status (msg, 200, NULL);
       soup_server_message_set_response (msg, "text/html", SOUP_MEMORY_STATIC, html, strlen (html));
+      return;
+    }
+  if (g_str_has_suffix (path, "/search/jql") || g_str_has_suffix (path, "/search"))
+    {
+      /* Cloud: 1500 issues by pages of 100 with nextPageToken; Data
+       * Center: 250 issues by startAt. */
+      gboolean cloud = g_str_has_suffix (path, "/jql");
+      const char *token = query != NULL ? g_hash_table_lookup (query, "nextPageToken") : NULL;
+      const char *start_at = query != NULL ? g_hash_table_lookup (query, "startAt") : NULL;
+      guint start = (guint) g_ascii_strtoull (
+          cloud ? (token != NULL ? token : "0") : (start_at != NULL ? start_at : "0"), NULL, 10);
+      guint total = cloud ? 1500 : 250;
+      g_autoptr (GString) body = g_string_new ("{\"issues\":[");
+
+      for (guint i = start; i < MIN (start + 100, total); i++)
+        g_string_append_printf (body,
+                                "%s{\"id\":\"%u\",\"key\":\"PRD-%u\",\"fields\":{\"summary\":"
+                                "\"Issue %u\",\"status\":{\"name\":\"Done\"}}}",
+                                i > start ? "," : "", i, i + 1, i + 1);
+      g_string_append (body, "]");
+      if (cloud && start + 100 < total)
+        g_string_append_printf (body, ",\"isLast\":false,\"nextPageToken\":\"%u\"", start + 100);
+      else if (cloud)
+        g_string_append (body, ",\"isLast\":true");
+      else
+        g_string_append_printf (body, ",\"startAt\":%u,\"maxResults\":100,\"total\":%u", start,
+                                total);
+      g_string_append (body, "}");
+      soup_server_message_set_status (msg, 200, NULL);
+      soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, body->str,
+                                        body->len);
       return;
     }
   if (g_str_equal (path, "/drop"))
@@ -738,6 +978,57 @@ test_http_cancel_wait (Fixture *f, gconstpointer data)
   outcome_clear (&outcome);
 }
 
+static void
+on_searched (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GPtrArray **out = user_data;
+  g_autoptr (GError) error = NULL;
+
+  *out = prd_jira_search_finish (PRD_JIRA (source), result, &error);
+  g_assert_no_error (error);
+}
+
+static GPtrArray *
+search_with (Fixture *f, const char *deployment)
+{
+  g_autoptr (PrdJira) jira = g_object_new (PRD_TYPE_JIRA, NULL);
+  g_autofree char *text = g_strdup_printf (
+      "{\"baseUrl\": \"%s\", \"deployment\": \"%s\", \"apiVersion\": 2, \"email\": "
+      "\"a@b.c\", \"projectKey\": \"PRD\"}",
+      f->base, deployment);
+  g_autoptr (JsonObject) settings = parse_object (text);
+  g_autoptr (GHashTable) secrets = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (PrdIntegrationHttp) http = prd_integration_http_new ("jira", "org");
+  g_autoptr (GError) error = NULL;
+  GPtrArray *issues = NULL;
+
+  g_hash_table_insert (secrets, "token", "t");
+  g_assert_true (
+      prd_integration_setup (PRD_INTEGRATION (jira), "org", settings, secrets, http, &error));
+  prd_jira_search_async (jira, "prd_1", NULL, on_searched, &issues);
+  prd_test_wait_while (issues == NULL, 30000);
+  return issues;
+}
+
+static void
+test_jira_search_pages (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) cloud = search_with (f, "cloud");
+  g_autoptr (GPtrArray) datacenter = NULL;
+  guint cloud_requests = f->requests;
+
+  /* Cloud: /search/jql by nextPageToken, at most PRD_JIRA_MAX_SEARCH. */
+  g_assert_cmpuint (cloud->len, ==, PRD_JIRA_MAX_SEARCH);
+  g_assert_cmpuint (cloud_requests, ==, PRD_JIRA_MAX_SEARCH / 100);
+  g_assert_cmpstr (((PrdJiraIssue *) cloud->pdata[999])->key, ==, "PRD-1000");
+  g_assert_cmpstr (((PrdJiraIssue *) cloud->pdata[0])->status, ==, "Done");
+  /* Data Center: /search by startAt until total. */
+  datacenter = search_with (f, "datacenter");
+  g_assert_cmpuint (datacenter->len, ==, 250);
+  g_assert_cmpuint (f->requests - cloud_requests, ==, 3);
+  g_assert_cmpstr (((PrdJiraIssue *) datacenter->pdata[249])->summary, ==, "Issue 250");
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -748,6 +1039,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/integrations/error-body", test_error_body);
   g_test_add_func ("/prd/integrations/schema", test_schema);
   g_test_add_func ("/prd/integrations/secret-name", test_secret_name);
+  g_test_add_func ("/prd/integrations/store", test_store);
   g_test_add_func ("/prd/integrations/jira/stories", test_stories);
   g_test_add_func ("/prd/integrations/jira/stories-edge-cases", test_stories_edge_cases);
   g_test_add_func ("/prd/integrations/jira/match", test_match);
@@ -765,6 +1057,8 @@ main (int argc, char *argv[])
               fixture_tear_down);
   g_test_add ("/prd/integrations/http/cancel-wait", Fixture, NULL, fixture_set_up,
               test_http_cancel_wait, fixture_tear_down);
+  g_test_add ("/prd/integrations/jira/search-pages", Fixture, NULL, fixture_set_up,
+              test_jira_search_pages, fixture_tear_down);
 
   return g_test_run ();
 }

@@ -88,6 +88,7 @@ typedef struct
   gulong closed_id;
   PrdJiraResult *result;
   GPtrArray *issues; /* (element-type PrdJiraIssue) (nullable) */
+  GPtrArray *links;  /* (element-type PrdIntegrationLinkRecord) (nullable): for the import */
   PrdJiraImportPlan *plan;
 
   /* the request, answered once the sync has started */
@@ -110,6 +111,7 @@ sync_free (Sync *sync)
   g_clear_object (&sync->jira);
   g_clear_pointer (&sync->result, prd_jira_result_free);
   g_clear_pointer (&sync->issues, g_ptr_array_unref);
+  g_clear_pointer (&sync->links, g_ptr_array_unref);
   g_clear_pointer (&sync->plan, prd_jira_import_plan_free);
   g_clear_object (&sync->socket);
   if (sync->msg != NULL)
@@ -182,7 +184,9 @@ reply_started (Sync *sync)
 
   json_object_set_string_member (members, "syncId", sync->sync_id);
   if (sync->socket != NULL)
-    prd_hub_reply_ok (sync->socket, sync->ack_id, members);
+    {
+      prd_hub_reply_ok (sync->socket, sync->ack_id, g_steal_pointer (&members));
+    }
   else
     {
       g_autoptr (JsonNode) node = NULL;
@@ -437,12 +441,11 @@ on_site (GObject *source, GAsyncResult *result, gpointer user_data)
                                PRD_HUB_SITE_USER);
   /* The plan is made now, on the text as it is, and applied at once. */
   {
-    g_autoptr (GPtrArray) links = g_object_steal_data (G_OBJECT (sync->self), sync->sync_id);
     g_autofree char *text = current_text (sync);
 
     g_clear_pointer (&sync->plan, prd_jira_import_plan_free);
     sync->plan =
-        prd_jira_plan_import (sync->jira, sync->org, sync->prd_id, text, links, sync->issues);
+        prd_jira_plan_import (sync->jira, sync->org, sync->prd_id, text, sync->links, sync->issues);
   }
   if (!apply_plan (sync, (guint32) site->site, &error))
     {
@@ -488,8 +491,7 @@ on_links_for_import (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   /* Edits need a site of the hub's own; the plan is made again once it is
    * there, on the text as it is then. */
-  g_object_set_data_full (G_OBJECT (sync->self), sync->sync_id, g_ptr_array_ref (links),
-                          (GDestroyNotify) g_ptr_array_unref);
+  sync->links = g_ptr_array_ref (links);
   busy = prd_hub_room_get_busy_sites (sync->room);
   prd_store_acquire_site_async (sync->self->store, sync->prd_id, PRD_HUB_SITE_USER,
                                 (const int *) busy->data, busy->len, sync->self->cancellable,

@@ -17,7 +17,8 @@ G_BEGIN_DECLS
 
 /* The longest settings text (JSON) one service keeps for one organization. */
 #define PRD_INTEGRATION_STORE_MAX_SETTINGS 16384
-/* How many webhook delivery ids are remembered per organization and service. */
+/* How many webhook delivery ids are remembered (the newest, all organizations
+ * and services together). */
 #define PRD_INTEGRATION_STORE_MAX_DELIVERIES 10000
 
 /**

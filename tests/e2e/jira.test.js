@@ -137,6 +137,7 @@ test('settings by REST: admins only, validated, secrets write-only, connection c
       [{ deployment: 'datacenter', apiVersion: 3, baseUrl: fake.url }, 'apiVersion'],
       [{ projectKey: 'lower' }, 'projectKey'],
       [{ token: 42 }, 'token'],
+      [{ token: 'sneaky-token', apiVersion: 9 }, 'apiVersion'],
     ];
     for (const [body, key] of bad) {
       res = await rest(hub, 'PUT', '/api/integrations/jira', { body, tok: token(ADMIN) });
@@ -151,6 +152,9 @@ test('settings by REST: admins only, validated, secrets write-only, connection c
     assert.equal(res.status, 404);
     res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
     assert.equal(res.json.integrations.find((i) => i.service === 'jira').configured, false);
+    assert.equal(res.json.integrations.find((i) => i.service === 'jira').settings.tokenSet, false);
+    assert.ok(!fs.existsSync(`${hub.dataDir}/secrets`) ||
+      !fs.readFileSync(`${hub.dataDir}/secrets`, 'utf8').includes('sneaky-token'));
 
     const put = await configure(hub, fake);
     texts.push(JSON.stringify(put));
@@ -558,6 +562,10 @@ test('webhook: signature, de-duplication, status changes notify editors', async 
     assert.equal(res.json.outcome, 'unlinked');
     res = await sendWebhook(hub.url, ORG, HOOK_SECRET, { nope: true }, { id: 'delivery-4' });
     assert.equal(res.status, 400);
+    res = await sendWebhook(hub.url, ORG, HOOK_SECRET, event, { id: 'd'.repeat(256) });
+    assert.equal(res.status, 400);
+    res = await sendWebhook(hub.url, '', HOOK_SECRET, event, { id: 'delivery-5' });
+    assert.equal(res.status, 400);
     assert.equal(got.filter((n) => n.event === 'notification').length, 1);
     notes.disconnect();
     a.disconnect();
@@ -599,5 +607,25 @@ test('a REST sync of a PRD nobody has open; a stop cancels a sync under way', as
     await stopClean(hub);
     fake.release();
     await fake.close();
+  }
+});
+
+test('bulk creates go in batches of at most 50', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const items = Array.from({ length: 60 }, (_, i) => `- Story number ${i + 1}`).join('\n');
+    const prdId = await createPrd(hub, 'Many', `# Many\n\n## User Stories\n\n${items}\n`);
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+    const r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.created, 60);
+    assert.deepEqual(fake.requestsTo(/issue\/bulk$/).map((q) => q.body.issueUpdates.length), [50, 10]);
+    assert.equal(r.complete.result.issues[59].title, 'Story number 60');
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await stopClean(hub);
   }
 });
