@@ -46,9 +46,11 @@
 #include "prd-hub-secret.h"
 #include "prd-hub-integrations.h"
 #include "prd-hub-jira.h"
+#include "prd-hub-craftio.h"
 #include "prd-hub-mattermost.h"
 #include "prd-integration-registry.h"
 #include "prd-jira.h"
+#include "prd-craftio.h"
 #include "prd-mattermost.h"
 #include "prd-notification-store.h"
 
@@ -89,6 +91,7 @@ struct _PrdHub
   PrdHubIntegrations *integrations;             /* (owned) (nullable): settings, status */
   PrdHubJira *jira;                             /* (owned) (nullable): jira-sync, webhook */
   PrdHubMattermost *mattermost;                 /* (owned) (nullable): messages, status */
+  PrdHubCraftio *craftio;                       /* (owned) (nullable): initiatives */
 
   guint drain_id;
   guint finish_id;
@@ -479,6 +482,7 @@ prd_hub_dispose (GObject *object)
     prd_integration_registry_shutdown (self->integration_registry);
   g_clear_object (&self->jira);
   g_clear_object (&self->mattermost);
+  g_clear_object (&self->craftio);
   g_clear_object (&self->integrations);
   g_clear_object (&self->integration_registry);
   g_clear_object (&self->secrets);
@@ -1043,6 +1047,7 @@ start_failed (GTask *task, GError *error, const char *feature)
   g_clear_object (&self->approvals);
   g_clear_object (&self->jira);
   g_clear_object (&self->mattermost);
+  g_clear_object (&self->craftio);
   g_clear_object (&self->integrations);
   g_clear_object (&self->integration_registry);
   g_clear_object (&self->notifications);
@@ -1204,11 +1209,30 @@ on_announced_for_mattermost (GObject *feature, PrdHubAnnounce *announce, gpointe
     }
 }
 
+/* A new PRD (its `prd_created` activity) is matched to Craft.io's
+ * initiatives. */
+static void
+on_announced_for_craftio (GObject *feature, PrdHubAnnounce *announce, gpointer user_data)
+{
+  for (guint i = 0; i < announce->activities->len; i++)
+    {
+      JsonObject *activity = g_ptr_array_index (announce->activities, i);
+      JsonObject *object = member_object (activity, "object");
+
+      if (g_strcmp0 (member_string (activity, "type"), "prd_created") == 0 &&
+          member_string (object, "id") != NULL && member_string (object, "title") != NULL)
+        prd_hub_craftio_prd_titled (PRD_HUB_CRAFTIO (user_data), announce->org,
+                                    member_string (object, "id"), member_string (object, "title"),
+                                    member_string (member_object (activity, "actor"), "id"));
+    }
+}
+
 /* The integration services the hub offers, each a #PrdIntegration type in
  * a folder of src/integrations/. */
 static GType (*const integration_services[]) (void) = {
   prd_jira_get_type,
   prd_mattermost_get_type,
+  prd_craftio_get_type,
 };
 
 /**
@@ -1257,6 +1281,12 @@ start_integrations (PrdHub *self, PrdStore *store)
   if (self->versions != NULL)
     g_signal_connect_object (self->versions, "version-created",
                              G_CALLBACK (on_version_for_mattermost), self->mattermost, 0);
+  self->craftio = prd_hub_craftio_new (self->rooms, store, self->integration_registry,
+                                       PRD_NOTIFICATION_STORE (store));
+  g_signal_connect_object (self->craftio, "notifications-recorded",
+                           G_CALLBACK (on_notifications_recorded), self->notifications, 0);
+  g_signal_connect_object (self->notifications, "recorded", G_CALLBACK (on_announced_for_craftio),
+                           self->craftio, 0);
 }
 
 /**
