@@ -36,6 +36,7 @@
 
 #include <string.h>
 
+#include "prd-ai-provider.h"
 #include "prd-craftio.h"
 #include "prd-error.h"
 #include "prd-hub-announce.h"
@@ -65,6 +66,7 @@ struct _PrdHubCraftio
   PrdIntegrationStore *links;       /* (owned) */
   PrdNotificationStore *feed;       /* (owned) */
   GHashTable *polls;                /* org → PollState */
+  PrdAiProvider *ai;                /* (owned) (nullable) */
   GCancellable *cancellable;
   guint tick_id;
 };
@@ -92,6 +94,7 @@ prd_hub_craftio_dispose (GObject *object)
   g_clear_object (&self->links);
   g_clear_object (&self->feed);
   g_clear_pointer (&self->polls, g_hash_table_unref);
+  g_clear_object (&self->ai);
   g_clear_object (&self->cancellable);
   G_OBJECT_CLASS (prd_hub_craftio_parent_class)->dispose (object);
 }
@@ -353,14 +356,183 @@ on_unlinked (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
+reply_alignment (Request *request, JsonObject *alignment, const char *method)
+{
+  g_autoptr (JsonNode) node = NULL;
+  JsonObject *payload, *ack;
+
+  payload = json_object_new ();
+  node = prd_hub_object_node (payload);
+  json_object_set_string_member (payload, "prdId", request->prd_id);
+  json_object_set_object_member (payload, "alignment", json_object_ref (alignment));
+  json_object_set_string_member (payload, "method", method);
+  prd_sio_socket_emit_one (request->socket, "craft-alignment-check", node);
+  ack = json_object_new ();
+  json_object_set_string_member (ack, "prdId", request->prd_id);
+  json_object_set_object_member (ack, "alignment", json_object_ref (alignment));
+  json_object_set_string_member (ack, "method", method);
+  prd_hub_reply_ok (request->socket, request->ack_id, ack);
+}
+
+/* The model's answer as the seed's alignment: one JSON object (fences and
+ * text around it are ignored) with `score` 0 to 1, a `status` of the
+ * three, and `suggestions` (strings; empty ones and others left out, at
+ * most PRD_CRAFTIO_MAX_SUGGESTIONS, each cut at 500 characters). */
+static JsonObject *
+alignment_from_ai (const char *text, GError **error)
+{
+  static const char *const statuses[] = { "aligned", "misaligned", "review_needed", NULL };
+  const char *start = text != NULL ? strchr (text, '{') : NULL;
+  const char *end = text != NULL ? strrchr (text, '}') : NULL;
+  g_autoptr (JsonNode) node = NULL;
+  JsonObject *object, *alignment;
+  JsonNode *score, *status, *suggestions;
+  JsonArray *list;
+  double value;
+
+  if (start != NULL && end != NULL && end > start)
+    node = prd_json_parse (start, end - start + 1, 65536, NULL);
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
+                           "The AI provider's alignment is not a JSON object");
+      return NULL;
+    }
+  object = json_node_get_object (node);
+  score = json_object_get_member (object, "score");
+  status = json_object_get_member (object, "status");
+  suggestions = json_object_get_member (object, "suggestions");
+  if (score == NULL || !JSON_NODE_HOLDS_VALUE (score) ||
+      (json_node_get_value_type (score) != G_TYPE_DOUBLE &&
+       json_node_get_value_type (score) != G_TYPE_INT64) ||
+      (value = json_node_get_double (score)) < 0 || value > 1)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
+                           "The AI provider's alignment score is not a number from 0 to 1");
+      return NULL;
+    }
+  if (status == NULL || !JSON_NODE_HOLDS_VALUE (status) ||
+      json_node_get_value_type (status) != G_TYPE_STRING ||
+      !g_strv_contains (statuses, json_node_get_string (status)))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
+                           "The AI provider's alignment status is not aligned, misaligned or "
+                           "review_needed");
+      return NULL;
+    }
+  if (suggestions != NULL && !JSON_NODE_HOLDS_ARRAY (suggestions))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
+                           "The AI provider's alignment suggestions are not a list");
+      return NULL;
+    }
+  list = json_array_new ();
+  for (guint i = 0;
+       suggestions != NULL && i < json_array_get_length (json_node_get_array (suggestions)) &&
+       json_array_get_length (list) < PRD_CRAFTIO_MAX_SUGGESTIONS;
+       i++)
+    {
+      JsonNode *element = json_array_get_element (json_node_get_array (suggestions), i);
+      const char *suggestion;
+
+      if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING)
+        continue;
+      suggestion = json_node_get_string (element);
+      if (*suggestion == '\0' || !g_utf8_validate (suggestion, -1, NULL))
+        continue;
+      if (g_utf8_strlen (suggestion, -1) > 500)
+        {
+          g_autofree char *cut =
+              g_strndup (suggestion, g_utf8_offset_to_pointer (suggestion, 499) - suggestion);
+          g_autofree char *with = g_strconcat (cut, "…", NULL);
+
+          json_array_add_string_element (list, with);
+        }
+      else
+        json_array_add_string_element (list, suggestion);
+    }
+  alignment = json_object_new ();
+  json_object_set_double_member (alignment, "score", (double) (gint64) (value * 100 + 0.5) / 100);
+  json_object_set_string_member (alignment, "status", json_node_get_string (status));
+  json_object_set_array_member (alignment, "suggestions", list);
+  return alignment;
+}
+
+static void
+on_ai_alignment (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Request *request = user_data;
+  g_autoptr (PrdAiResponse) response = NULL;
+  g_autoptr (JsonObject) alignment = NULL;
+  GError *error = NULL;
+
+  if (prd_ai_provider_complete_finish (PRD_AI_PROVIDER (source), result, &response, &error))
+    alignment = alignment_from_ai (response != NULL ? response->text : NULL, &error);
+  if (alignment == NULL)
+    {
+      request_fail (request, error);
+      return;
+    }
+  reply_alignment (request, alignment, "ai");
+  request_free (request);
+}
+
+/* The longest PRD text sent to the model (bytes). */
+#define MAX_AI_TEXT 50000
+
+/* Takes @request. */
+static void
+ask_ai (Request *request, GPtrArray *links, const char *text)
+{
+  g_autoptr (GPtrArray) messages = prd_ai_messages_new ();
+  g_autoptr (JsonNode) list = json_node_new (JSON_NODE_ARRAY);
+  JsonArray *array = json_array_new ();
+  g_autofree char *initiatives = NULL;
+  g_autofree char *prd = NULL;
+  g_autofree char *question = NULL;
+  const char *cut = text;
+
+  for (guint i = 0; i < links->len; i++)
+    {
+      g_autoptr (PrdCraftInitiative) initiative =
+          initiative_from_link (g_ptr_array_index (links, i));
+
+      json_array_add_object_element (array, prd_craft_initiative_to_json (initiative));
+    }
+  json_node_take_array (list, array);
+  initiatives = json_to_string (list, FALSE);
+  if (strlen (text) > MAX_AI_TEXT)
+    {
+      cut = text + MAX_AI_TEXT;
+      while (cut > text && (*cut & 0xc0) == 0x80)
+        cut--;
+    }
+  prd = g_strdup_printf ("The PRD (Markdown):\n\n%.*s",
+                         (int) (cut == text ? strlen (text) : (gsize) (cut - text)), text);
+  question = g_strdup_printf (
+      "The Craft.io initiatives it is linked to (JSON): %s\n\nHow well does the PRD serve "
+      "their objectives? Answer with one JSON object only: {\"score\": a number from 0 to 1, "
+      "\"status\": \"aligned\" | \"misaligned\" | \"review_needed\", \"suggestions\": [at "
+      "most %d short suggestions]}",
+      initiatives, PRD_CRAFTIO_MAX_SUGGESTIONS);
+  g_ptr_array_add (messages,
+                   prd_ai_message_new (PRD_AI_ROLE_SYSTEM,
+                                       "You check whether a product requirements document is "
+                                       "aligned with the product initiatives it belongs to."));
+  g_ptr_array_add (messages, prd_ai_message_new (PRD_AI_ROLE_USER, prd));
+  g_ptr_array_add (messages, prd_ai_message_new (PRD_AI_ROLE_USER, question));
+  prd_ai_provider_complete_async (request->self->ai, messages, request->self->cancellable,
+                                  on_ai_alignment, request);
+}
+
+static void
 check_alignment (Request *request, GPtrArray *links, const char *text)
 {
   g_autoptr (GPtrArray) initiatives =
       g_ptr_array_new_with_free_func ((GDestroyNotify) prd_craft_initiative_free);
   g_autoptr (GPtrArray) suggestions = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (JsonNode) node = NULL;
-  JsonObject *payload, *alignment, *ack;
   JsonArray *list = json_array_new ();
+  JsonObject *alignment;
   double score;
 
   for (guint i = 0; i < links->len; i++)
@@ -373,17 +545,8 @@ check_alignment (Request *request, GPtrArray *links, const char *text)
   json_object_set_double_member (alignment, "score", score);
   json_object_set_string_member (alignment, "status", prd_craftio_alignment_status (score));
   json_object_set_array_member (alignment, "suggestions", list);
-  payload = json_object_new ();
-  node = prd_hub_object_node (payload);
-  json_object_set_string_member (payload, "prdId", request->prd_id);
-  json_object_set_object_member (payload, "alignment", alignment);
-  json_object_set_string_member (payload, "method", "heuristic");
-  prd_sio_socket_emit_one (request->socket, "craft-alignment-check", node);
-  ack = json_object_new ();
-  json_object_set_string_member (ack, "prdId", request->prd_id);
-  json_object_set_object_member (ack, "alignment", json_object_ref (alignment));
-  json_object_set_string_member (ack, "method", "heuristic");
-  prd_hub_reply_ok (request->socket, request->ack_id, ack);
+  reply_alignment (request, alignment, "heuristic");
+  json_object_unref (alignment);
 }
 
 static void
@@ -404,6 +567,11 @@ on_loaded_for_alignment (GObject *source, GAsyncResult *result, gpointer user_da
       return;
     }
   text = prd_crdt_doc_get_text (prd_document_get_crdt (document));
+  if (request->self->ai != NULL)
+    {
+      ask_ai (request, request->links, text);
+      return;
+    }
   check_alignment (request, request->links, text);
   request_free (request);
 }
@@ -1077,4 +1245,14 @@ prd_hub_craftio_new (PrdHubRoomRegistry *rooms,
     prd_hub_add_events (nsp, events, G_N_ELEMENTS (events), self);
   self->tick_id = g_timeout_add_seconds (PRD_HUB_CRAFTIO_TICK, tick, self);
   return self;
+}
+
+/* @provider: (nullable): the model craft-check-alignment asks; without
+ * one, the coverage heuristic answers */
+void
+prd_hub_craftio_set_ai_provider (PrdHubCraftio *self, PrdAiProvider *provider)
+{
+  g_return_if_fail (PRD_IS_HUB_CRAFTIO (self));
+
+  g_set_object (&self->ai, provider);
 }

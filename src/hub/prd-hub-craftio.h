@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include "prd-ai-provider.h"
 #include "prd-hub-room-registry.h"
 #include "prd-integration-registry.h"
 #include "prd-notification-store.h"
@@ -22,5 +23,6 @@ PrdHubCraftio *prd_hub_craftio_new (PrdHubRoomRegistry *rooms,
                                     PrdNotificationStore *feed);
 void prd_hub_craftio_prd_titled (
     PrdHubCraftio *self, const char *org, const char *prd_id, const char *title, const char *owner);
+void prd_hub_craftio_set_ai_provider (PrdHubCraftio *self, PrdAiProvider *provider);
 
 G_END_DECLS

@@ -1411,6 +1411,8 @@ prd_hub_set_ai_provider (PrdHub *self, PrdAiProvider *provider)
   g_return_if_fail (self->ai != NULL);
 
   prd_hub_ai_set_provider (self->ai, provider);
+  if (self->craftio != NULL)
+    prd_hub_craftio_set_ai_provider (self->craftio, provider);
 }
 
 PrdStore *

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { startHub, tmpDir, token, connect } from './helpers/hub.js';
 import { startFakeCraftio } from './helpers/fake-craftio.js';
+import { startAiServer, aiConfig } from './ai-helpers.js';
 import { client, request, join, user, rest, createPrd, recorder, until } from './collab-helpers.js';
 
 const ADMIN = user('admin_1', { role: 'admin' });
@@ -262,5 +263,45 @@ test('craft-check-alignment: the heuristic, refusals, links surviving a restart'
     await fake.close();
     await stopClean(hub);
     fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('craft-check-alignment with an AI provider: validated, bounded, method ai', async () => {
+  const server = await startAiServer();
+  const fake = await startFakeCraftio();
+  const hub = await startHub({ config: aiConfig(server), env: VERBOSE });
+  const sockets = [];
+  try {
+    await configure(hub, settings(fake));
+    const item = fake.add({ title: 'Security program', objectives: ['Improve account security'] });
+    // The scripted server answers by the `then:` word of an earlier message:
+    // the PRD's text is one.
+    const good = await createPrd(hub, 'Passkeys', '# Login\n\nthen:alignment\n', EDITOR);
+    const bad = await createPrd(hub, 'Tokens', '# Tokens\n\nthen:alignment-bad\n', EDITOR);
+    const editor = await client(hub, EDITOR);
+    sockets.push(editor);
+    for (const prdId of [good, bad]) {
+      const ack = await request(editor, 'craft-link', { prdId, initiativeId: String(item.id) });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+    }
+    const seen = recorder(editor, ['craft-alignment-check']);
+    let ack = await request(editor, 'craft-check-alignment', { prdId: good });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(editor, () => seen.length === 1);
+    assert.deepEqual(seen[0].data, {
+      prdId: good,
+      alignment: { score: 0.91, status: 'aligned', suggestions: ['Align timeline with Q2 objectives'] },
+      method: 'ai',
+    });
+    // Out of range: refused with a clear code, no event.
+    ack = await request(editor, 'craft-check-alignment', { prdId: bad });
+    assert.equal(ack.error.code, 'PROVIDER_PROTOCOL_ERROR', JSON.stringify(ack));
+    assert.match(ack.error.message, /score/);
+    assert.equal(seen.length, 1);
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await fake.close();
+    await stopClean(hub);
+    await server.stop();
   }
 });
