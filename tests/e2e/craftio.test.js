@@ -305,3 +305,49 @@ test('craft-check-alignment with an AI provider: validated, bounded, method ai',
     await server.stop();
   }
 });
+
+test('failure modes: 429 waited out, 500 refused, a failing poll reaches the admins', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeCraftio();
+  const sockets = [];
+  try {
+    const item = fake.add({ title: 'Reliability', objectives: ['Fewer outages'] });
+    const prdId = await createPrd(hub, 'Status page', '# Status\n', EDITOR);
+    await configure(hub, settings(fake, { pollInterval: 2 }));
+    const admin = await connect(hub.url, { transports: ['websocket'], auth: { token: token(ADMIN) } }, '/notifications');
+    const editor = await client(hub, EDITOR);
+    sockets.push(admin, editor);
+    const got = recorder(admin, ['notification']);
+    await request(admin, 'subscribe', { organizationId: 'org_e2e' });
+
+    fake.state.rateLimitNext = 1;
+    let ack = await request(editor, 'craft-link', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    assert.ok(fake.state.requests.some((r) => r.path === `/item/${item.id}`));
+
+    ack = await request(editor, 'craft-unlink', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.ok, true);
+    fake.state.down = true;
+    ack = await request(editor, 'craft-link', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.error.code, 'INTEGRATION_ERROR', JSON.stringify(ack));
+    assert.match(ack.error.message, /Craft\.io: HTTP 500/);
+    await until(admin, () => got.some((e) => e.data.type === 'integration_error' && e.data.data.service === 'craftio'));
+    const res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
+    assert.equal(res.json.integrations.find((i) => i.service === 'craftio').status, 'error');
+    // Back up: the next poll succeeds and the status says so.
+    fake.state.down = false;
+    const deadline = Date.now() + 20000;
+    let status = 'error';
+    while (status !== 'connected' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      const r = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
+      status = r.json.integrations.find((i) => i.service === 'craftio').status;
+    }
+    assert.equal(status, 'connected');
+    assert.ok(!hub.stderr().includes(fake.state.apiKey));
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await fake.close();
+    await stopClean(hub);
+  }
+});
