@@ -147,6 +147,10 @@ display_name (const char *service)
 {
   if (g_str_equal (service, "jira"))
     return "Jira";
+  if (g_str_equal (service, "mattermost"))
+    return "Mattermost";
+  if (g_str_equal (service, "craftio"))
+    return "Craft.io";
   return service;
 }
 

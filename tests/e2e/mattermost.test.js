@@ -252,6 +252,7 @@ test('incoming webhook: `ok` is success, the hub gives the message id', async ()
       e.data.type === 'integration_error'));
     const n = watch.got.find((e) => e.event === 'notification' && e.data.type === 'integration_error').data;
     assert.equal(n.data.service, 'mattermost');
+    assert.equal(n.title, 'Mattermost integration error');
     assert.match(n.message, /Invalid webhook/);
     assert.equal(seen.length, 1);
     const res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
