@@ -78,11 +78,20 @@ check (const char *settings_json, GError **error)
 static void
 test_settings (void)
 {
-  const char *bad[] = {
-    "{\"notify\": \"prd_approved,nope\"}", "{\"notify\": \"prd_created,prd_created\"}",
-    "{\"notify\": \"prd_created,,\"}",     "{\"team\": \"Product\"}",
-    "{\"channel\": \"town square\"}",
+  const char *bad[] = { "{\"team\": \"Product\"}", "{\"channel\": \"town square\"}" };
+  const char *bad_text[] = { "prd_approved,nope", "prd_created,prd_created", "prd_created,," };
+  const char *bad_json[] = {
+    "{\"notify\": \"prd_approved\"}",
+    "{\"notify\": [\"prd_approved\", \"nope\"]}",
+    "{\"notify\": [\"prd_created\", \"prd_created\"]}",
+    "{\"notify\": [7]}",
   };
+  g_autoptr (PrdMattermost) mm = g_object_new (PRD_TYPE_MATTERMOST, NULL);
+  gsize n_keys;
+  const PrdIntegrationKey *keys = prd_integration_get_schema (PRD_INTEGRATION (mm), &n_keys);
+  const PrdIntegrationKey *notify = prd_integration_schema_lookup (keys, n_keys, "notify");
+  g_autoptr (JsonNode) none = NULL;
+  g_autoptr (JsonNode) two = NULL;
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
@@ -91,10 +100,38 @@ test_settings (void)
       g_assert_false (check (bad[i], &error));
       g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
     }
-  g_assert_true (check ("{\"notify\": \"\"}", NULL));
-  g_assert_true (check ("{\"notify\": \" version_created , prd_approved\", \"team\": \"a-b\", "
-                        "\"channel\": \"town-square\"}",
-                        NULL));
+  g_assert_true (check ("{\"team\": \"a-b\", \"channel\": \"town-square\"}", NULL));
+
+  /* notify: a list of distinct events, or their comma-separated text. */
+  for (guint i = 0; i < G_N_ELEMENTS (bad_text); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      JsonNode *node = NULL;
+
+      g_assert_false (prd_integration_schema_parse_value (notify, bad_text[i], &node, &error));
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+      g_assert_null (node);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (bad_json); i++)
+    {
+      g_autoptr (JsonObject) input = parse_object (bad_json[i]);
+      g_autoptr (JsonObject) out = NULL;
+      g_autoptr (GHashTable) secrets = NULL;
+      g_autofree char *key = NULL;
+      g_autoptr (GError) error = NULL;
+
+      g_assert_false (prd_integration_schema_apply (keys, n_keys, NULL, input, FALSE, &out,
+                                                    &secrets, &key, &error));
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+      g_assert_cmpstr (key, ==, "notify");
+    }
+  g_assert_true (prd_integration_schema_parse_value (notify, "", &none, NULL));
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (none)), ==, 0);
+  g_assert_true (
+      prd_integration_schema_parse_value (notify, " version_created , prd_approved", &two, NULL));
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (two)), ==, 2);
+  g_assert_cmpstr (json_array_get_string_element (json_node_get_array (two), 0), ==,
+                   "version_created");
 }
 
 static PrdMattermost *
@@ -137,7 +174,7 @@ test_setup (void)
   g_clear_error (&error);
 
   bot = set_up ("{\"serverUrl\": \"https://mm.example//\", \"team\": \"t\", \"channel\": \"c\", "
-                "\"notify\": \"comment_mention\"}",
+                "\"notify\": [\"comment_mention\"]}",
                 "tok", NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (prd_mattermost_get_server_url (bot), ==, "https://mm.example");

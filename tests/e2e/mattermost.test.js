@@ -77,8 +77,10 @@ test('settings: admins only, validated, secrets write-only, connection checks', 
       [{ serverUrl: 'ftp://mm.invalid' }, 'serverUrl'],
       [{ team: 'Product Team' }, 'team'],
       [{ channel: 'Town Square' }, 'channel'],
-      [{ notify: 'prd_approved,everything' }, 'notify'],
-      [{ notify: 'prd_approved,prd_approved' }, 'notify'],
+      [{ notify: 'prd_approved' }, 'notify'],
+      [{ notify: ['prd_approved', 'everything'] }, 'notify'],
+      [{ notify: ['prd_approved', 'prd_approved'] }, 'notify'],
+      [{ notify: [7] }, 'notify'],
       [{ token: 7 }, 'token'],
       [{ channel: 'x'.repeat(65) }, 'channel'],
       [{ colour: 'blue' }, 'colour'],
@@ -101,7 +103,7 @@ test('settings: admins only, validated, secrets write-only, connection checks', 
     texts.push(JSON.stringify(entry));
     assert.equal(entry.settings.tokenSet, true);
     assert.equal(entry.settings.token, undefined);
-    assert.equal(entry.settings.notify, 'prd_approved,version_created,comment_mention,prd_created');
+    assert.deepEqual(entry.settings.notify, ['prd_approved', 'version_created', 'comment_mention', 'prd_created']);
 
     // An admin subscribed hears the status now and on each change.
     const watch = await admins(hub);
@@ -203,7 +205,7 @@ test('seed §8.3: a message for an approval, a version, a mention and a new PRD 
     const posts = fake.state.posts.length;
 
     // notify narrows the events.
-    await configure(hub, { notify: 'version_created' });
+    await configure(hub, { notify: ['version_created'] });
     ack = await request(admin, 'approve-prd', { prdId });
     assert.equal(ack.ok, true);
     ack = await request(editor, 'create-version', { prdId, changelog: 'Second', versionType: 'patch' });
@@ -273,7 +275,7 @@ test('failure modes: 429 waited out, 403 channel, 404 channel; admins hear of er
   const fake = await startFakeMattermost();
   const sockets = [];
   try {
-    await configure(hub, botSettings(fake, { notify: 'prd_approved' }));
+    await configure(hub, botSettings(fake, { notify: ['prd_approved'] }));
     const prdId = await createPrd(hub, 'Limits', 'x', EDITOR);
     const editor = await client(hub, EDITOR);
     const admin = await client(hub, ADMIN);

@@ -6,8 +6,9 @@
  * Settings: serverUrl, team and channel (the channel's name, its URL
  * handle, not its display name), secret token (a bot access token, sent as
  * Bearer), or instead secret webhookUrl (an incoming webhook: the URL is
- * the secret), and notify (a comma-separated list out of prd_approved,
- * version_created, comment_mention and prd_created; default all four).
+ * the secret), and notify (a list out of prd_approved,
+ * version_created, comment_mention and prd_created; a JSON list, or its
+ * comma-separated text from the command line; default all four).
  * With a token, messages go through `POST /api/v4/posts` to the channel
  * found by name (`GET /api/v4/teams/name/{team}/channels/name/{channel}`,
  * remembered); without one, through the webhook, whose only success is
@@ -30,13 +31,17 @@
 
 #define DEFAULT_NOTIFY "prd_approved,version_created,comment_mention,prd_created"
 
+static const char *const event_choices[] = {
+  "prd_approved", "version_created", "comment_mention", "prd_created", NULL,
+};
+
 static const PrdIntegrationKey mattermost_keys[] = {
   { "serverUrl", PRD_INTEGRATION_KEY_URL, FALSE, TRUE, NULL, NULL, 0, 2048 },
   { "team", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, NULL, NULL, 0, 64 },
   { "channel", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, NULL, NULL, 0, 64 },
   { "token", PRD_INTEGRATION_KEY_STRING, TRUE, FALSE, NULL, NULL, 0, 4096 },
   { "webhookUrl", PRD_INTEGRATION_KEY_STRING, TRUE, FALSE, NULL, NULL, 0, 2048 },
-  { "notify", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, DEFAULT_NOTIFY, NULL, 0, 256 },
+  { "notify", PRD_INTEGRATION_KEY_LIST, FALSE, FALSE, DEFAULT_NOTIFY, event_choices, 0, 4 },
 };
 
 static const char *const event_names[PRD_MATTERMOST_N_EVENTS] = {
@@ -144,42 +149,29 @@ name_is_valid (const char *name)
   return TRUE;
 }
 
-/* Reads @text (the notify setting) into @out; FALSE with @error naming the
- * first bad entry. */
-static gboolean
-parse_notify (const char *text, gboolean out[PRD_MATTERMOST_N_EVENTS], GError **error)
+/* Reads the notify setting (a list the schema checked; all events when
+ * it is not set) into @out. */
+static void
+read_notify (JsonObject *settings, gboolean out[PRD_MATTERMOST_N_EVENTS])
 {
-  g_auto (GStrv) parts = g_strsplit (text, ",", -1);
+  JsonNode *node = json_object_get_member (settings, "notify");
+  JsonArray *array;
 
   for (guint i = 0; i < PRD_MATTERMOST_N_EVENTS; i++)
-    out[i] = FALSE;
-  for (guint i = 0; parts[i] != NULL; i++)
+    out[i] = node == NULL || !JSON_NODE_HOLDS_ARRAY (node);
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    return;
+  array = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (array); i++)
     {
-      const char *part = g_strstrip (parts[i]);
-      guint found = PRD_MATTERMOST_N_EVENTS;
+      JsonNode *element = json_array_get_element (array, i);
 
-      if (*part == '\0' && parts[1] == NULL)
-        break; /* an empty list: no message at all */
+      if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING)
+        continue;
       for (guint e = 0; e < PRD_MATTERMOST_N_EVENTS; e++)
-        if (g_str_equal (part, event_names[e]))
-          found = e;
-      if (found == PRD_MATTERMOST_N_EVENTS)
-        {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                       "Setting \"notify\": \"%s\" is not one of prd_approved, "
-                       "version_created, comment_mention, prd_created",
-                       part);
-          return FALSE;
-        }
-      if (out[found])
-        {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                       "Setting \"notify\": \"%s\" is listed twice", part);
-          return FALSE;
-        }
-      out[found] = TRUE;
+        if (g_str_equal (json_node_get_string (element), event_names[e]))
+          out[e] = TRUE;
     }
-  return TRUE;
 }
 
 static gboolean
@@ -188,10 +180,8 @@ mattermost_check_settings (PrdIntegration *integration,
                            GHashTable *secrets_set,
                            GError **error)
 {
-  const char *notify = get_string (settings, "notify");
   const char *team = get_string (settings, "team");
   const char *channel = get_string (settings, "channel");
-  gboolean events[PRD_MATTERMOST_N_EVENTS];
 
   if (team != NULL && !name_is_valid (team))
     {
@@ -207,7 +197,7 @@ mattermost_check_settings (PrdIntegration *integration,
                            "display name) is lower-case letters, digits, '-', '_' or '.'");
       return FALSE;
     }
-  return parse_notify (notify != NULL ? notify : DEFAULT_NOTIFY, events, error);
+  return TRUE;
 }
 
 static gboolean
@@ -234,7 +224,6 @@ mattermost_setup (PrdIntegration *integration,
   const char *base = get_string (settings, "serverUrl");
   const char *token = g_hash_table_lookup (secrets, "token");
   const char *hook = g_hash_table_lookup (secrets, "webhookUrl");
-  const char *notify = get_string (settings, "notify");
   gsize len;
 
   if (base == NULL)
@@ -264,8 +253,7 @@ mattermost_setup (PrdIntegration *integration,
                            "Mattermost: webhookUrl is not an http or https URL");
       return FALSE;
     }
-  if (!parse_notify (notify != NULL ? notify : DEFAULT_NOTIFY, self->notify, error))
-    return FALSE;
+  read_notify (settings, self->notify);
   self->org = g_strdup (org);
   self->server_url = g_strdup (base);
   len = strlen (self->server_url);
