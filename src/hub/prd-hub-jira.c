@@ -776,6 +776,7 @@ typedef struct
   char *key;
   char *status; /* (nullable): the new status */
   PrdIntegrationLinkRecord *link;
+  PrdHubAnnounce *announce; /* (owned) (nullable): what a status change announces */
 } Hook;
 
 static void
@@ -793,6 +794,7 @@ hook_free (Hook *hook)
   g_free (hook->key);
   g_free (hook->status);
   g_clear_pointer (&hook->link, prd_integration_link_record_free);
+  g_clear_pointer (&hook->announce, prd_hub_announce_unref);
   g_free (hook);
 }
 
@@ -843,8 +845,7 @@ on_hook_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!prd_notification_store_record_finish (PRD_NOTIFICATION_STORE (source), result, &error))
     g_warning ("Cannot record a Jira status change: %s", error->message);
   else
-    g_signal_emit (hook->self, signals[SIGNAL_NOTIFICATIONS_RECORDED], 0,
-                   g_object_get_data (G_OBJECT (hook->msg), "announce"));
+    g_signal_emit (hook->self, signals[SIGNAL_NOTIFICATIONS_RECORDED], 0, hook->announce);
   hook_answer (hook, "status-changed");
 }
 
@@ -882,8 +883,7 @@ on_editors (GObject *source, GAsyncResult *result, gpointer user_data)
   json_object_set_string_member (object, "status", hook->status);
   prd_hub_announce_activity (
       announce, prd_hub_activity_new ("jira_issue_updated", PRD_JIRA_SERVICE, "Jira", object));
-  g_object_set_data_full (G_OBJECT (hook->msg), "announce", prd_hub_announce_ref (announce),
-                          (GDestroyNotify) prd_hub_announce_unref);
+  hook->announce = prd_hub_announce_ref (announce);
   prd_notification_store_record_async (hook->self->feed, announce->notification_records,
                                        announce->activity_records, hook->self->cancellable,
                                        on_hook_recorded, hook);
