@@ -408,19 +408,27 @@ on_retry (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* A call waiting for its next attempt ends at once when cancelled. */
+static gboolean
+end_cancelled_wait (gpointer user_data)
+{
+  check_cancelled (G_TASK (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+/* A call waiting for its next attempt ends as soon as it is cancelled: from
+ * an idle, not inside the "cancelled" emission, since freeing the call
+ * disconnects from the cancellables being cancelled (which, from within
+ * their handlers, would deadlock in g_cancellable_disconnect()). */
 static void
 on_wait_cancelled (GCancellable *cancellable, gpointer user_data)
 {
   GTask *task = user_data;
   Call *call = g_task_get_task_data (task);
-  g_autoptr (GTask) hold = NULL;
 
   if (call->timeout_id == 0)
     return;
-  hold = g_object_ref (task);
+  g_idle_add_full (G_PRIORITY_DEFAULT, end_cancelled_wait, g_object_ref (task), g_object_unref);
   g_clear_handle_id (&call->timeout_id, g_source_remove);
-  check_cancelled (hold);
 }
 
 static void
