@@ -210,6 +210,9 @@ on_request (SoupServer *server,
 
   g_ptr_array_add (s->paths, g_strdup (path));
   soup_server_message_set_status (msg, s->status, NULL);
+  if (s->status == 429)
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
+                                  "30");
   soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_STATIC, s->answer,
                                     strlen (s->answer));
 }
@@ -278,6 +281,64 @@ test_webhook (void)
   g_ptr_array_unref (s.paths);
 }
 
+static void
+on_cancelled_post (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GError **error = user_data;
+  char *id = prd_mattermost_post_finish (PRD_MATTERMOST (source), result, error);
+
+  g_assert_null (id);
+  g_assert_nonnull (*error);
+}
+
+static gboolean
+shut_down (gpointer user_data)
+{
+  prd_integration_http_shutdown (PRD_INTEGRATION_HTTP (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+/* A post waiting out a 429 ends, cancelled, when the client shuts down (the
+ * hub stopping): it must neither wait 30 s nor hang. */
+static void
+test_shutdown_while_waiting (void)
+{
+  g_autoptr (SoupServer) server = soup_server_new (NULL, NULL);
+  g_autoptr (GError) error = NULL;
+  Server s = { "limit exceeded", 429, g_ptr_array_new_with_free_func (g_free) };
+  g_autofree char *hook = NULL;
+  g_autofree char *json = NULL;
+  g_autoptr (PrdMattermost) mm = g_object_new (PRD_TYPE_MATTERMOST, NULL);
+  g_autoptr (JsonObject) settings = parse_object ("{\"serverUrl\": \"http://127.0.0.1:1\"}");
+  g_autoptr (GHashTable) secrets = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (PrdIntegrationHttp) http = prd_integration_http_new ("mattermost", "org");
+  GSList *uris;
+
+  g_assert_true (soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+  soup_server_add_handler (server, NULL, on_request, &s, NULL);
+  uris = soup_server_get_uris (server);
+  hook = g_strdup_printf ("http://127.0.0.1:%d/hooks/k", g_uri_get_port (uris->data));
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  g_hash_table_insert (secrets, "webhookUrl", hook);
+  g_assert_true (
+      prd_integration_setup (PRD_INTEGRATION (mm), "org", settings, secrets, http, &error));
+  g_assert_no_error (error);
+
+  prd_mattermost_post_async (mm, "hello", NULL, on_cancelled_post, &error);
+  while (s.paths->len == 0)
+    g_main_context_iteration (NULL, TRUE);
+  /* Let the client read the 429 and start waiting. */
+  for (guint i = 0; i < 20 && error == NULL; i++)
+    g_main_context_iteration (NULL, FALSE);
+  /* From a source, as a signal handler stops the hub. */
+  g_idle_add (shut_down, http);
+  while (error == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (s.paths->len, ==, 1);
+  g_ptr_array_unref (s.paths);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -287,5 +348,6 @@ main (int argc, char **argv)
   g_test_add_func ("/prd/mattermost/settings", test_settings);
   g_test_add_func ("/prd/mattermost/setup", test_setup);
   g_test_add_func ("/prd/mattermost/webhook", test_webhook);
+  g_test_add_func ("/prd/mattermost/shutdown-while-waiting", test_shutdown_while_waiting);
   return g_test_run ();
 }
