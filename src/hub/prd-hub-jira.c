@@ -1174,6 +1174,33 @@ prd_hub_jira_new (PrdHubRoomRegistry *rooms,
   return self;
 }
 
+static void
+on_prd_links_deleted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autofree char *prd_id = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!prd_integration_store_delete_prd_links_finish (PRD_INTEGRATION_STORE (source), result,
+                                                      &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_warning ("Cannot forget the Jira links of %s: %s", prd_id, error->message);
+}
+
+/**
+ * prd_hub_jira_prd_deleted:
+ *
+ * A deleted PRD's items are linked to no issue any more (a webhook for one
+ * of them is `not-linked`); the issues stay in Jira.
+ */
+void
+prd_hub_jira_prd_deleted (PrdHubJira *self, const char *prd_id, const char *org)
+{
+  g_return_if_fail (PRD_IS_HUB_JIRA (self));
+
+  prd_integration_store_delete_prd_links_async (self->links, org, prd_id, self->cancellable,
+                                                on_prd_links_deleted, g_strdup (prd_id));
+}
+
 /* @url: (nullable): the hub's address, for the link from an issue back to
  * its PRD */
 void

@@ -18,5 +18,6 @@ PrdHubJira *prd_hub_jira_new (PrdHubRoomRegistry *rooms,
                               PrdNotificationStore *feed);
 void prd_hub_jira_set_public_url (PrdHubJira *self, const char *url);
 void prd_hub_jira_add_routes (PrdHubJira *self, PrdHubRest *rest);
+void prd_hub_jira_prd_deleted (PrdHubJira *self, const char *prd_id, const char *org);
 
 G_END_DECLS

@@ -997,6 +997,8 @@ on_prd_deleted (PrdHubManage *manage,
     prd_hub_comments_prd_deleted (self->comments, prd_id);
   if (self->conflicts != NULL)
     prd_hub_conflicts_prd_deleted (self->conflicts, prd_id);
+  if (self->jira != NULL)
+    prd_hub_jira_prd_deleted (self->jira, prd_id, org);
 }
 
 static void

@@ -384,6 +384,43 @@ prd_integration_store_delete_link_finish (PrdIntegrationStore *self,
   return PRD_INTEGRATION_STORE_GET_IFACE (self)->delete_link_finish (self, result, error);
 }
 
+/**
+ * prd_integration_store_delete_prd_links_async:
+ *
+ * Forgets the links of @prd_id, of every service (the PRD was deleted).
+ */
+void
+prd_integration_store_delete_prd_links_async (PrdIntegrationStore *self,
+                                              const char *org,
+                                              const char *prd_id,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer user_data)
+{
+  GError *error = NULL;
+
+  g_return_if_fail (PRD_IS_INTEGRATION_STORE (self));
+
+  if (prd_integration_store_check_org (org, &error))
+    prd_store_validate_prd_id (prd_id, &error);
+  if (report (self, prd_integration_store_delete_prd_links_async, error, callback, user_data))
+    return;
+  PRD_INTEGRATION_STORE_GET_IFACE (self)->delete_prd_links_async (self, org, prd_id, cancellable,
+                                                                  callback, user_data);
+}
+
+gboolean
+prd_integration_store_delete_prd_links_finish (PrdIntegrationStore *self,
+                                               GAsyncResult *result,
+                                               GError **error)
+{
+  g_return_val_if_fail (PRD_IS_INTEGRATION_STORE (self), FALSE);
+
+  if (g_async_result_is_tagged (result, prd_integration_store_delete_prd_links_async))
+    return g_task_propagate_boolean (G_TASK (result), error);
+  return PRD_INTEGRATION_STORE_GET_IFACE (self)->delete_prd_links_finish (self, result, error);
+}
+
 void
 prd_integration_store_record_delivery_async (PrdIntegrationStore *self,
                                              const char *org,

@@ -89,6 +89,7 @@ G_DECLARE_INTERFACE (PrdIntegrationStore, prd_integration_store, PRD, INTEGRATIO
  *   %NULL)
  * @put_links_async: adds or replaces links (by org, service and remote key)
  * @delete_link_async: forgets one link
+ * @delete_prd_links_async: forgets the links of one PRD (it was deleted)
  * @record_delivery_async: remembers a webhook delivery; ALREADY_EXISTS when
  *   it was seen before
  *
@@ -145,6 +146,15 @@ struct _PrdIntegrationStoreInterface
                              GAsyncReadyCallback callback,
                              gpointer user_data);
   gboolean (*delete_link_finish) (PrdIntegrationStore *self, GAsyncResult *result, GError **error);
+  void (*delete_prd_links_async) (PrdIntegrationStore *self,
+                                  const char *org,
+                                  const char *prd_id,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data);
+  gboolean (*delete_prd_links_finish) (PrdIntegrationStore *self,
+                                       GAsyncResult *result,
+                                       GError **error);
   void (*record_delivery_async) (PrdIntegrationStore *self,
                                  const char *org,
                                  const char *service,
@@ -212,6 +222,15 @@ void prd_integration_store_delete_link_async (PrdIntegrationStore *self,
 gboolean prd_integration_store_delete_link_finish (PrdIntegrationStore *self,
                                                    GAsyncResult *result,
                                                    GError **error);
+void prd_integration_store_delete_prd_links_async (PrdIntegrationStore *self,
+                                                   const char *org,
+                                                   const char *prd_id,
+                                                   GCancellable *cancellable,
+                                                   GAsyncReadyCallback callback,
+                                                   gpointer user_data);
+gboolean prd_integration_store_delete_prd_links_finish (PrdIntegrationStore *self,
+                                                        GAsyncResult *result,
+                                                        GError **error);
 void prd_integration_store_record_delivery_async (PrdIntegrationStore *self,
                                                   const char *org,
                                                   const char *service,

@@ -367,6 +367,36 @@ delete_link_async (PrdIntegrationStore *self,
        cancellable, callback, user_data);
 }
 
+static gboolean
+op_delete_prd_links (PrdSqliteWorker *worker,
+                     gpointer data,
+                     gpointer *result,
+                     GDestroyNotify *result_free,
+                     GError **error)
+{
+  Args *args = data;
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+      worker, "DELETE FROM integration_links WHERE org = ? AND prd_id = ?", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (stmt, 1, args->org);
+  prd_sqlite_bind_text (stmt, 2, args->text);
+  return prd_sqlite_worker_step_done (worker, stmt, error);
+}
+
+static void
+delete_prd_links_async (PrdIntegrationStore *self,
+                        const char *org,
+                        const char *prd_id,
+                        GCancellable *cancellable,
+                        GAsyncReadyCallback callback,
+                        gpointer user_data)
+{
+  run (self, TRUE, op_delete_prd_links, args_new (org, NULL, prd_id), delete_prd_links_async,
+       cancellable, callback, user_data);
+}
+
 /* ---- webhook deliveries ---- */
 
 static gboolean
@@ -438,6 +468,8 @@ prd_sqlite_store_integration_store_iface_init (PrdIntegrationStoreInterface *ifa
   iface->put_links_finish = finish_boolean;
   iface->delete_link_async = delete_link_async;
   iface->delete_link_finish = finish_boolean;
+  iface->delete_prd_links_async = delete_prd_links_async;
+  iface->delete_prd_links_finish = finish_boolean;
   iface->record_delivery_async = record_delivery_async;
   iface->record_delivery_finish = finish_boolean;
 }

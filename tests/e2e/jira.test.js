@@ -567,6 +567,16 @@ test('webhook: signature, de-duplication, status changes notify editors', async 
     res = await sendWebhook(hub.url, '', HOOK_SECRET, event, { id: 'delivery-5' });
     assert.equal(res.status, 400);
     assert.equal(got.filter((n) => n.event === 'notification').length, 1);
+    // A deleted PRD's items are linked to nothing any more.
+    res = await rest(hub, 'DELETE', `/api/prds/${prdId}`, { tok: token(ADMIN) });
+    assert.equal(res.status, 200, res.text);
+    const deadline = Date.now() + 20000;
+    for (let n = 6; ; n++) {
+      res = await sendWebhook(hub.url, ORG, HOOK_SECRET, { ...event, issue: { ...event.issue, key: 'PRD-3' } }, { id: `delivery-${n}` });
+      if (res.json.outcome === 'not-linked') break;
+      assert.ok(Date.now() < deadline, `still linked: ${res.text}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     notes.disconnect();
     a.disconnect();
     secretFree(hub, fake);
