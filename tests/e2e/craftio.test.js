@@ -208,6 +208,15 @@ test('a new PRD: automatic link and suggestions; polling sends craft-initiative-
     fake.update(auth.id, { title: 'User Authentication 2.0' });
     await until(editor, () => seen.length === 4);
     assert.deepEqual(seen[2].data.initiative.changes, { title: { from: 'User Authentication', to: 'User Authentication 2.0' } });
+
+    // A deleted PRD forgets its links: it is affected no more.
+    const del = await rest(hub, 'DELETE', `/api/prds/${prdB}`, { tok: token(ADMIN) });
+    assert.equal(del.status, 200, del.text);
+    fake.update(auth.id, { status: 'Done' });
+    await until(editor, () => seen.length === 5);
+    assert.equal(seen[4].data.prdId, prdA);
+    assert.deepEqual(seen[4].data.affectedPRDs, [prdA]);
+    assert.deepEqual(seen[4].data.initiative.changes, { status: { from: 'in_progress', to: 'done' } });
     assert.ok(!hub.stderr().includes(fake.state.apiKey));
   } finally {
     for (const s of sockets) s.disconnect();
