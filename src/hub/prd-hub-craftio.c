@@ -11,7 +11,7 @@
  *       organization) → `craft-alignment-check` {prdId, alignment: {score,
  *       status, suggestions}, method} to the asking socket, and in the ack
  *
- * A new PRD's title is matched against the workspace's initiatives
+ * A new or renamed PRD's title is matched against the workspace's initiatives
  * (prd_craftio_match_score()): the best one at or above the automatic
  * score is linked (`linkType: 'automatic'`), others at or above the
  * suggestion score are offered (`'suggested'`, not linked); each goes to
@@ -805,6 +805,8 @@ typedef struct
   char *prd_id;
   char *title;
   char *owner;
+  PrdCraftio *craft;  /* (owned) (nullable) */
+  GHashTable *linked; /* (nullable): the initiatives linked to the PRD already */
 } Titled;
 
 static void
@@ -815,6 +817,8 @@ titled_free (Titled *titled)
   g_free (titled->prd_id);
   g_free (titled->title);
   g_free (titled->owner);
+  g_clear_object (&titled->craft);
+  g_clear_pointer (&titled->linked, g_hash_table_unref);
   g_free (titled);
 }
 
@@ -874,6 +878,8 @@ on_candidates (GObject *source, GAsyncResult *result, gpointer user_data)
       PrdCraftInitiative *initiative = g_ptr_array_index (initiatives, i);
       double score = prd_craftio_match_score (titled->title, initiative);
 
+      if (g_hash_table_contains (titled->linked, initiative->id))
+        continue;
       if (prd_craftio_match_is_automatic (titled->title, initiative) && score > best_score)
         {
           best = initiative;
@@ -895,7 +901,7 @@ on_candidates (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       PrdCraftInitiative *initiative = g_ptr_array_index (initiatives, i);
 
-      if (initiative == best ||
+      if (initiative == best || g_hash_table_contains (titled->linked, initiative->id) ||
           prd_craftio_match_score (titled->title, initiative) < PRD_CRAFTIO_SUGGEST_SCORE)
         continue;
       offer (titled, announce, initiative, "suggested");
@@ -906,6 +912,27 @@ on_candidates (GObject *source, GAsyncResult *result, gpointer user_data)
   if (announce->notifications->len > 0)
     record (titled->self, announce);
   titled_free (titled);
+}
+
+static void
+on_titled_links (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Titled *titled = user_data;
+  g_autoptr (GPtrArray) links = NULL;
+
+  links = prd_integration_store_list_links_finish (PRD_INTEGRATION_STORE (source), result, NULL);
+  if (links == NULL)
+    {
+      titled_free (titled);
+      return;
+    }
+  titled->linked = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < links->len; i++)
+    g_hash_table_add (
+        titled->linked,
+        g_strdup (((PrdIntegrationLinkRecord *) g_ptr_array_index (links, i))->remote_id));
+  prd_craftio_list_initiatives_async (titled->craft, 0, titled->self->cancellable, on_candidates,
+                                      titled);
 }
 
 static void
@@ -920,16 +947,19 @@ on_titled_entry (GObject *source, GAsyncResult *result, gpointer user_data)
       titled_free (titled);
       return;
     }
-  prd_craftio_list_initiatives_async (PRD_CRAFTIO (entry->integration), 0,
-                                      titled->self->cancellable, on_candidates, titled);
+  titled->craft = PRD_CRAFTIO (g_object_ref (entry->integration));
+  prd_integration_store_list_links_async (titled->self->links, titled->org, PRD_CRAFTIO_SERVICE,
+                                          titled->prd_id, titled->self->cancellable,
+                                          on_titled_links, titled);
 }
 
 /**
  * prd_hub_craftio_prd_titled:
  * @owner: (nullable): who hears of the offers
  *
- * A PRD was created with @title: initiatives that match it are linked or
- * offered (when Craft.io is configured for @org).
+ * A PRD was created or renamed to @title: initiatives that match it and
+ * are not linked to it yet are linked or offered (when Craft.io is
+ * configured for @org).
  */
 void
 prd_hub_craftio_prd_titled (

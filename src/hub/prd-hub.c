@@ -978,6 +978,9 @@ on_prd_updated (PrdHubManage *manage,
     return;
   prd_hub_room_registry_set_info (self->rooms, info->id, info->title, info->archived_at != 0);
   prd_hub_room_registry_emit (self->rooms, info->id, "prd-updated", payload);
+  /* A renamed (or unarchived) PRD may match other initiatives. */
+  if (self->craftio != NULL && info->archived_at == 0)
+    prd_hub_craftio_prd_titled (self->craftio, info->org, info->id, info->title, info->owner);
 }
 
 /* A PRD was deleted: its room tells its members and closes; the features

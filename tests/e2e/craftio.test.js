@@ -183,6 +183,14 @@ test('a new PRD: automatic link and suggestions; polling sends craft-initiative-
     ack = await request(editor, 'craft-link', { prdId: prdB, initiativeId: String(auth.id) });
     assert.equal(ack.ok, true, JSON.stringify(ack));
 
+    // A rename is matched again; what is linked already is not offered again.
+    const offers = recorder(editor, ['craft-initiative-linked']);
+    const renamed = await rest(hub, 'PATCH', `/api/prds/${prdB}`,
+      { body: { title: 'Authentication hardening' }, tok: token(ADMIN) });
+    assert.equal(renamed.status, 200, renamed.text);
+    await until(editor, () => offers.length === 1);
+    assertLinked(offers[0].data, prdB, hardening, 'automatic');
+
     // A change in Craft.io reaches both PRDs' rooms at the next poll.
     const seen = recorder(editor, ['craft-initiative-updated']);
     await until(editor, () => fake.requestsTo(/\/items$/).some((r) => r.query.updated_from !== undefined));
