@@ -149,6 +149,10 @@ display_name (const char *service)
     return "Jira";
   if (g_str_equal (service, "git"))
     return "Git";
+  if (g_str_equal (service, "mattermost"))
+    return "Mattermost";
+  if (g_str_equal (service, "craftio"))
+    return "Craft.io";
   return service;
 }
 

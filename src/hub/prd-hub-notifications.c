@@ -41,6 +41,15 @@ struct _PrdHubNotifications
 
 G_DEFINE_FINAL_TYPE (PrdHubNotifications, prd_hub_notifications, G_TYPE_OBJECT)
 
+enum
+{
+  SIGNAL_SUBSCRIBED,
+  SIGNAL_RECORDED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 /* A user is (organization, user id). The organization's length keeps the
  * name unambiguous: "a/b" + "c" and "a" + "b/c" are two rooms. */
 static char *
@@ -174,6 +183,7 @@ on_unread (GObject *source, GAsyncResult *result, gpointer user_data)
   json_object_set_string_member (ack, "organizationId", request->org);
   json_object_set_int_member (ack, "unread", unread->len);
   prd_hub_reply_ok (request->socket, request->ack_id, ack);
+  g_signal_emit (request->self, signals[SIGNAL_SUBSCRIBED], 0, request->socket);
   request_free (request);
 }
 
@@ -303,7 +313,10 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   self = g_object_get_data (source, NOTIFICATIONS_KEY);
   if (self != NULL)
-    deliver (self->nsp, announce);
+    {
+      deliver (self->nsp, announce);
+      g_signal_emit (self, signals[SIGNAL_RECORDED], 0, announce);
+    }
   g_task_return_boolean (task, TRUE);
 }
 
@@ -534,6 +547,23 @@ prd_hub_notifications_class_init (PrdHubNotificationsClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->dispose = prd_hub_notifications_dispose;
+
+  /**
+   * PrdHubNotifications::subscribed:
+   * @socket: a /notifications socket whose `subscribe` was just answered
+   */
+  signals[SIGNAL_SUBSCRIBED] =
+      g_signal_new ("subscribed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                    G_TYPE_NONE, 1, PRD_TYPE_SIO_SOCKET);
+
+  /**
+   * PrdHubNotifications::recorded:
+   * @announce: (type PrdHubAnnounce): activities this feature recorded
+   *   itself (a new PRD's), stored and delivered
+   */
+  signals[SIGNAL_RECORDED] =
+      g_signal_new ("recorded", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                    G_TYPE_NONE, 1, PRD_TYPE_HUB_ANNOUNCE);
 }
 
 static void

@@ -57,8 +57,12 @@
 #include "prd-hub-jira.h"
 #include "prd-hub-git.h"
 #include "prd-git-remote.h"
+#include "prd-hub-craftio.h"
+#include "prd-hub-mattermost.h"
 #include "prd-integration-registry.h"
 #include "prd-jira.h"
+#include "prd-craftio.h"
+#include "prd-mattermost.h"
 #include "prd-notification-store.h"
 
 #include "prd-hub.h"
@@ -102,7 +106,9 @@ struct _PrdHub
   PrdIntegrationRegistry *integration_registry; /* (owned) (nullable): the services */
   PrdHubIntegrations *integrations;             /* (owned) (nullable): settings, status */
   PrdHubJira *jira;                             /* (owned) (nullable): jira-sync, webhook */
-  PrdHubGit *git; /* (owned) (nullable): pushes to git remotes */
+  PrdHubGit *git;                               /* (owned) (nullable): pushes to git remotes */
+  PrdHubMattermost *mattermost;                 /* (owned) (nullable): messages, status */
+  PrdHubCraftio *craftio;                       /* (owned) (nullable): initiatives */
 
   guint drain_id;
   guint finish_id;
@@ -478,6 +484,8 @@ prd_hub_dispose (GObject *object)
     prd_hub_git_shutdown (self->git);
   g_clear_object (&self->git);
   g_clear_object (&self->jira);
+  g_clear_object (&self->mattermost);
+  g_clear_object (&self->craftio);
   g_clear_object (&self->integrations);
   g_clear_object (&self->integration_registry);
   g_clear_object (&self->secrets);
@@ -764,6 +772,8 @@ prd_hub_listen (PrdHub *self, GError **error)
     g_message ("Listening on %s (%s tokens)", url, prd_auth_get_algorithm_family (self->auth));
     if (self->jira != NULL)
       prd_hub_jira_set_public_url (self->jira, url);
+    if (self->mattermost != NULL)
+      prd_hub_mattermost_set_public_url (self->mattermost, url);
   }
   return TRUE;
 }
@@ -978,6 +988,9 @@ on_prd_updated (PrdHubManage *manage,
     return;
   prd_hub_room_registry_set_info (self->rooms, info->id, info->title, info->archived_at != 0);
   prd_hub_room_registry_emit (self->rooms, info->id, "prd-updated", payload);
+  /* A renamed (or unarchived) PRD may match other initiatives. */
+  if (self->craftio != NULL && info->archived_at == 0)
+    prd_hub_craftio_prd_titled (self->craftio, info->org, info->id, info->title, info->owner);
 }
 
 /* A PRD was deleted: its room tells its members and closes; the features
@@ -1137,6 +1150,8 @@ start_failed (GTask *task, GError *error, const char *feature)
   g_clear_object (&self->approvals);
   g_clear_object (&self->git);
   g_clear_object (&self->jira);
+  g_clear_object (&self->mattermost);
+  g_clear_object (&self->craftio);
   g_clear_object (&self->integrations);
   g_clear_object (&self->integration_registry);
   g_clear_object (&self->notifications);
@@ -1215,6 +1230,9 @@ on_conflicts_started (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
+on_announced_for_mattermost (GObject *feature, PrdHubAnnounce *announce, gpointer user_data);
+
+static void
 on_comments_started (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
@@ -1230,9 +1248,116 @@ on_comments_started (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   g_signal_connect_object (self->comments, "notifications-recorded",
                            G_CALLBACK (on_notifications_recorded), self->notifications, 0);
+  if (self->mattermost != NULL)
+    g_signal_connect_object (self->comments, "notifications-recorded",
+                             G_CALLBACK (on_announced_for_mattermost), self->mattermost, 0);
   prd_hub_conflicts_new_async (self->rooms, self->store, PRD_CONFLICT_STORE (self->store),
                                self->config, cancellable, on_conflicts_started,
                                g_steal_pointer (&task));
+}
+
+/* ---- Mattermost hears of approvals, versions, mentions and new PRDs ---- */
+
+static void
+on_subscribed_for_mattermost (PrdHubNotifications *notifications,
+                              PrdSioSocket *socket,
+                              gpointer user_data)
+{
+  prd_hub_mattermost_subscribed (PRD_HUB_MATTERMOST (user_data), socket);
+}
+
+static void
+on_version_for_mattermost (PrdHubVersions *versions,
+                           const char *prd_id,
+                           const char *org,
+                           const char *title,
+                           const char *version,
+                           const char *actor_id,
+                           const char *actor_name,
+                           gpointer user_data)
+{
+  prd_hub_mattermost_announce (PRD_HUB_MATTERMOST (user_data), PRD_MATTERMOST_VERSION_CREATED, org,
+                               prd_id, title, actor_name, version);
+}
+
+static const char *
+member_string (JsonObject *object, const char *name)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+static JsonObject *
+member_object (JsonObject *object, const char *name)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+  return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
+/* An approval (its `prd_approved` activity), a new PRD (`prd_created`) or
+ * a comment that mentions someone (its `comment_added` activity with
+ * `mention` notifications), once stored. */
+static void
+on_announced_for_mattermost (GObject *feature, PrdHubAnnounce *announce, gpointer user_data)
+{
+  PrdHubMattermost *mattermost = user_data;
+
+  for (guint i = 0; i < announce->activities->len; i++)
+    {
+      JsonObject *activity = g_ptr_array_index (announce->activities, i);
+      const char *type = member_string (activity, "type");
+      JsonObject *object = member_object (activity, "object");
+      const char *actor = member_string (member_object (activity, "actor"), "name");
+      gboolean about_prd = g_strcmp0 (member_string (object, "type"), "prd") == 0;
+      const char *prd_id = member_string (object, about_prd ? "id" : "prdId");
+
+      if (prd_id == NULL)
+        continue;
+      if (g_strcmp0 (type, "prd_approved") == 0 || g_strcmp0 (type, "prd_created") == 0)
+        prd_hub_mattermost_announce (
+            mattermost,
+            g_str_equal (type, "prd_approved") ? PRD_MATTERMOST_PRD_APPROVED
+                                               : PRD_MATTERMOST_PRD_CREATED,
+            announce->org, prd_id, member_string (object, "title"), actor, NULL);
+      else if (g_strcmp0 (type, "comment_added") == 0)
+        {
+          g_autoptr (GString) mentioned = g_string_new (NULL);
+
+          for (guint n = 0; n < announce->notifications->len; n++)
+            if (g_strcmp0 (member_string (g_ptr_array_index (announce->notifications, n), "type"),
+                           "mention") == 0 &&
+                n < announce->users->len)
+              g_string_append_printf (mentioned, "%s@%s", mentioned->len > 0 ? ", " : "",
+                                      (const char *) g_ptr_array_index (announce->users, n));
+          if (mentioned->len > 0)
+            prd_hub_mattermost_announce (mattermost, PRD_MATTERMOST_COMMENT_MENTION, announce->org,
+                                         prd_id, member_string (object, "title"), actor,
+                                         mentioned->str);
+        }
+    }
+}
+
+/* A new PRD (its `prd_created` activity) is matched to Craft.io's
+ * initiatives. */
+static void
+on_announced_for_craftio (GObject *feature, PrdHubAnnounce *announce, gpointer user_data)
+{
+  for (guint i = 0; i < announce->activities->len; i++)
+    {
+      JsonObject *activity = g_ptr_array_index (announce->activities, i);
+      JsonObject *object = member_object (activity, "object");
+
+      if (g_strcmp0 (member_string (activity, "type"), "prd_created") == 0 &&
+          member_string (object, "id") != NULL && member_string (object, "title") != NULL)
+        prd_hub_craftio_prd_titled (PRD_HUB_CRAFTIO (user_data), announce->org,
+                                    member_string (object, "id"), member_string (object, "title"),
+                                    member_string (member_object (activity, "actor"), "id"));
+    }
 }
 
 /* The integration services the hub offers, each a #PrdIntegration type in
@@ -1240,6 +1365,8 @@ on_comments_started (GObject *source, GAsyncResult *result, gpointer user_data)
 static GType (*const integration_services[]) (void) = {
   prd_jira_get_type,
   prd_git_remote_get_type,
+  prd_mattermost_get_type,
+  prd_craftio_get_type,
 };
 
 /**
@@ -1294,12 +1421,28 @@ start_integrations (PrdHub *self, PrdStore *store)
                            G_CALLBACK (on_notifications_recorded), self->notifications, 0);
   if (self->versions != NULL)
     {
-      self->git = prd_hub_git_new (
-          store, self->integration_registry,
-          prd_git_repo_get_path (prd_hub_versions_get_repo (self->versions)));
+      self->git =
+          prd_hub_git_new (store, self->integration_registry,
+                           prd_git_repo_get_path (prd_hub_versions_get_repo (self->versions)));
       g_signal_connect_object (self->versions, "version-created",
                                G_CALLBACK (on_version_created_git), self->git, 0);
     }
+  self->mattermost =
+      prd_hub_mattermost_new (self->rooms, self->integration_registry,
+                              prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_NOTIFICATIONS));
+  g_signal_connect_object (self->notifications, "subscribed",
+                           G_CALLBACK (on_subscribed_for_mattermost), self->mattermost, 0);
+  g_signal_connect_object (self->notifications, "recorded",
+                           G_CALLBACK (on_announced_for_mattermost), self->mattermost, 0);
+  if (self->versions != NULL)
+    g_signal_connect_object (self->versions, "version-created",
+                             G_CALLBACK (on_version_for_mattermost), self->mattermost, 0);
+  self->craftio = prd_hub_craftio_new (self->rooms, store, self->integration_registry,
+                                       PRD_NOTIFICATION_STORE (store));
+  g_signal_connect_object (self->craftio, "notifications-recorded",
+                           G_CALLBACK (on_notifications_recorded), self->notifications, 0);
+  g_signal_connect_object (self->notifications, "recorded", G_CALLBACK (on_announced_for_craftio),
+                           self->craftio, 0);
 }
 
 /**
@@ -1400,6 +1543,9 @@ prd_hub_set_store_async (PrdHub *self,
   self->approvals = prd_hub_approvals_new (self->rooms, store, PRD_APPROVAL_STORE (store));
   g_signal_connect_object (self->approvals, "notifications-recorded",
                            G_CALLBACK (on_notifications_recorded), self->notifications, 0);
+  if (self->mattermost != NULL)
+    g_signal_connect_object (self->approvals, "notifications-recorded",
+                             G_CALLBACK (on_announced_for_mattermost), self->mattermost, 0);
   prd_hub_comments_new_async (self->rooms, PRD_COMMENT_STORE (store), cancellable,
                               on_comments_started, g_steal_pointer (&task));
 }
@@ -1431,6 +1577,8 @@ prd_hub_set_ai_provider (PrdHub *self, PrdAiProvider *provider)
   g_return_if_fail (self->ai != NULL);
 
   prd_hub_ai_set_provider (self->ai, provider);
+  if (self->craftio != NULL)
+    prd_hub_craftio_set_ai_provider (self->craftio, provider);
 }
 
 PrdStore *

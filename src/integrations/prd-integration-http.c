@@ -39,6 +39,7 @@ struct _PrdIntegrationHttp
   char *org;
   SoupSession *session;   /* (owned) */
   char *authorization;    /* (owned) (nullable) */
+  char *auth_header;      /* (owned) (nullable): its header, when not Authorization */
   GCancellable *shutdown; /* (owned) */
   guint backoff_base;
   guint backoff_cap;
@@ -53,6 +54,7 @@ typedef struct
   PrdIntegrationHttp *self; /* (owned) */
   char *method;
   char *url;
+  char *shown;  /* the URL as logs and errors show it */
   GBytes *body; /* (owned) (nullable) */
   PrdIntegrationHttpFlags flags;
   GCancellable *cancel; /* (owned): cancelled by the caller's or the shutdown */
@@ -78,6 +80,7 @@ call_free (Call *call)
   g_clear_pointer (&call->body, g_bytes_unref);
   g_free (call->method);
   g_free (call->url);
+  g_free (call->shown);
   g_free (call);
 }
 
@@ -87,6 +90,7 @@ prd_integration_http_response_free (PrdIntegrationHttpResponse *response)
   if (response == NULL)
     return;
   g_clear_pointer (&response->json, json_node_unref);
+  g_free (response->text);
   g_free (response);
 }
 
@@ -111,6 +115,7 @@ prd_integration_http_finalize (GObject *object)
   if (self->authorization != NULL)
     memset (self->authorization, 0, strlen (self->authorization));
   g_free (self->authorization);
+  g_free (self->auth_header);
   g_free (self->service);
   g_free (self->org);
   G_OBJECT_CLASS (prd_integration_http_parent_class)->finalize (object);
@@ -177,6 +182,27 @@ prd_integration_http_set_authorization (PrdIntegrationHttp *self, const char *va
     memset (self->authorization, 0, strlen (self->authorization));
   g_free (self->authorization);
   self->authorization = g_strdup (value);
+  g_clear_pointer (&self->auth_header, g_free);
+}
+
+/**
+ * prd_integration_http_set_credential:
+ * @header: the header that carries the credential (`x-api-key`)
+ * @value: (nullable): its value
+ *
+ * For services that take a key in a header of their own; like
+ * `Authorization`, the header is never logged.
+ */
+void
+prd_integration_http_set_credential (PrdIntegrationHttp *self,
+                                     const char *header,
+                                     const char *value)
+{
+  g_return_if_fail (PRD_IS_INTEGRATION_HTTP (self));
+  g_return_if_fail (header != NULL);
+
+  prd_integration_http_set_authorization (self, value);
+  self->auth_header = g_strdup (header);
 }
 
 void
@@ -382,19 +408,27 @@ on_retry (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* A call waiting for its next attempt ends at once when cancelled. */
+static gboolean
+end_cancelled_wait (gpointer user_data)
+{
+  check_cancelled (G_TASK (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+/* A call waiting for its next attempt ends as soon as it is cancelled: from
+ * an idle, not inside the "cancelled" emission, since freeing the call
+ * disconnects from the cancellables being cancelled (which, from within
+ * their handlers, would deadlock in g_cancellable_disconnect()). */
 static void
 on_wait_cancelled (GCancellable *cancellable, gpointer user_data)
 {
   GTask *task = user_data;
   Call *call = g_task_get_task_data (task);
-  g_autoptr (GTask) hold = NULL;
 
   if (call->timeout_id == 0)
     return;
-  hold = g_object_ref (task);
+  g_idle_add_full (G_PRIORITY_DEFAULT, end_cancelled_wait, g_object_ref (task), g_object_unref);
   g_clear_handle_id (&call->timeout_id, g_source_remove);
-  check_cancelled (hold);
 }
 
 static void
@@ -403,7 +437,7 @@ retry_later (GTask *task, gint64 delay_ms)
   Call *call = g_task_get_task_data (task);
 
   g_info ("%s (%s): %s %s: retrying in %" G_GINT64_FORMAT " ms (attempt %u of %d)",
-          call->self->service, call->self->org, call->method, call->url, delay_ms,
+          call->self->service, call->self->org, call->method, call->shown, delay_ms,
           call->attempt + 1, PRD_INTEGRATION_HTTP_MAX_ATTEMPTS);
   /* The timeout holds the task; a cancellation ends the wait at once. */
   call->timeout_id = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) delay_ms, on_retry,
@@ -426,7 +460,7 @@ static void
 log_outcome (Call *call, guint status, const char *outcome)
 {
   g_info ("%s (%s): %s %s -> %s%s%u (%" G_GINT64_FORMAT " ms)", call->self->service,
-          call->self->org, call->method, call->url, outcome != NULL ? outcome : "",
+          call->self->org, call->method, call->shown, outcome != NULL ? outcome : "",
           outcome != NULL ? ", " : "", status, (g_get_monotonic_time () - call->started) / 1000);
 }
 
@@ -459,7 +493,7 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
         }
       g_task_return_new_error (task, PRD_INTEGRATION_HTTP_ERROR,
                                PRD_INTEGRATION_HTTP_ERROR_TRANSPORT, "%s %s: %s%s", call->method,
-                               call->url, error->message,
+                               call->shown, error->message,
                                (call->flags & PRD_INTEGRATION_HTTP_IDEMPOTENT) != 0
                                    ? ""
                                    : " (the request may or may not have been applied)");
@@ -509,7 +543,22 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 
   response = g_new0 (PrdIntegrationHttpResponse, 1);
   response->status = status;
-  if ((call->flags & PRD_INTEGRATION_HTTP_NO_BODY) == 0 && g_bytes_get_size (body) > 0)
+  if ((call->flags & PRD_INTEGRATION_HTTP_TEXT_BODY) != 0)
+    {
+      gsize size = g_bytes_get_size (body);
+
+      if (size > PRD_INTEGRATION_HTTP_MAX_TEXT ||
+          !g_utf8_validate (g_bytes_get_data (body, NULL), (gssize) size, NULL))
+        {
+          g_task_return_new_error (task, PRD_INTEGRATION_HTTP_ERROR,
+                                   PRD_INTEGRATION_HTTP_ERROR_NOT_JSON,
+                                   "%s %s: the answer is not text of at most %d bytes",
+                                   call->method, call->shown, PRD_INTEGRATION_HTTP_MAX_TEXT);
+          return;
+        }
+      response->text = g_strndup (g_bytes_get_data (body, NULL), size);
+    }
+  else if ((call->flags & PRD_INTEGRATION_HTTP_NO_BODY) == 0 && g_bytes_get_size (body) > 0)
     {
       g_autoptr (GError) parse_error = NULL;
 
@@ -518,7 +567,7 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
           g_task_return_new_error (task, PRD_INTEGRATION_HTTP_ERROR,
                                    PRD_INTEGRATION_HTTP_ERROR_NOT_JSON,
                                    "%s %s: the answer is larger than %d bytes", call->method,
-                                   call->url, PRD_INTEGRATION_HTTP_MAX_BODY);
+                                   call->shown, PRD_INTEGRATION_HTTP_MAX_BODY);
           return;
         }
       response->json =
@@ -528,13 +577,28 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
         {
           g_task_return_new_error (
               task, PRD_INTEGRATION_HTTP_ERROR, PRD_INTEGRATION_HTTP_ERROR_NOT_JSON,
-              "%s %s: HTTP %u with a %s body that is not JSON", call->method, call->url, status,
+              "%s %s: HTTP %u with a %s body that is not JSON", call->method, call->shown, status,
               content_type != NULL ? content_type : "untyped");
           return;
         }
     }
   g_task_return_pointer (task, g_steal_pointer (&response),
                          (GDestroyNotify) prd_integration_http_response_free);
+}
+
+/* A URL that is itself a secret (an incoming webhook's) as logs and errors
+ * show it: its scheme and authority only. */
+static char *
+shown_url (const char *url)
+{
+  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+
+  if (uri == NULL || g_uri_get_host (uri) == NULL)
+    return g_strdup ("(a secret URL)");
+  if (g_uri_get_port (uri) > 0)
+    return g_strdup_printf ("%s://%s:%d/...", g_uri_get_scheme (uri), g_uri_get_host (uri),
+                            g_uri_get_port (uri));
+  return g_strdup_printf ("%s://%s/...", g_uri_get_scheme (uri), g_uri_get_host (uri));
 }
 
 /* Takes over a reference to @task. */
@@ -555,7 +619,7 @@ send_attempt (GTask *task)
     {
       g_task_return_new_error (task, PRD_INTEGRATION_HTTP_ERROR,
                                PRD_INTEGRATION_HTTP_ERROR_TRANSPORT, "%s is not a valid URL",
-                               call->url);
+                               call->shown);
       g_object_unref (task);
       return;
     }
@@ -563,7 +627,9 @@ send_attempt (GTask *task)
   headers = soup_message_get_request_headers (msg);
   soup_message_headers_replace (headers, "Accept", "application/json");
   if (call->self->authorization != NULL)
-    soup_message_headers_replace (headers, "Authorization", call->self->authorization);
+    soup_message_headers_replace (
+        headers, call->self->auth_header != NULL ? call->self->auth_header : "Authorization",
+        call->self->authorization);
   if (call->body != NULL)
     soup_message_set_request_body_from_bytes (msg, "application/json", call->body);
   soup_session_send_and_read_async (call->self->session, msg, G_PRIORITY_DEFAULT, call->cancel,
@@ -601,6 +667,7 @@ prd_integration_http_send_async (PrdIntegrationHttp *self,
   call->self = g_object_ref (self);
   call->method = g_strdup (method);
   call->url = g_strdup (url);
+  call->shown = (flags & PRD_INTEGRATION_HTTP_SECRET_URL) != 0 ? shown_url (url) : g_strdup (url);
   call->flags = flags;
   call->started = g_get_monotonic_time ();
   call->cancel = g_cancellable_new ();

@@ -36,6 +36,7 @@ GQuark prd_integration_http_error_quark (void);
 #define PRD_INTEGRATION_HTTP_BACKOFF_CAP     8000  /* ms */
 #define PRD_INTEGRATION_HTTP_MAX_RETRY_AFTER 60000 /* ms: a longer wait fails the call */
 #define PRD_INTEGRATION_HTTP_MAX_BODY        (4 * 1024 * 1024)
+#define PRD_INTEGRATION_HTTP_MAX_TEXT        65536 /* bytes, a TEXT_BODY answer */
 
 /**
  * PrdIntegrationHttpFlags:
@@ -47,6 +48,10 @@ GQuark prd_integration_http_error_quark (void);
  *   (204)
  * @PRD_INTEGRATION_HTTP_BAD_REQUEST_BODY: a 400 answer with a JSON body is
  *   a response, not an error (a bulk request's per-item errors)
+ * @PRD_INTEGRATION_HTTP_TEXT_BODY: the answer is text, kept as `text`
+ *   (a Mattermost incoming webhook answers `ok`)
+ * @PRD_INTEGRATION_HTTP_SECRET_URL: the URL is itself a secret (an
+ *   incoming webhook's): logs and errors show only its scheme and host
  */
 typedef enum
 {
@@ -54,17 +59,21 @@ typedef enum
   PRD_INTEGRATION_HTTP_IDEMPOTENT = 1 << 0,
   PRD_INTEGRATION_HTTP_NO_BODY = 1 << 1,
   PRD_INTEGRATION_HTTP_BAD_REQUEST_BODY = 1 << 2,
+  PRD_INTEGRATION_HTTP_TEXT_BODY = 1 << 3,
+  PRD_INTEGRATION_HTTP_SECRET_URL = 1 << 4,
 } PrdIntegrationHttpFlags;
 
 /**
  * PrdIntegrationHttpResponse:
  * @status: the HTTP status
  * @json: (nullable): the parsed body
+ * @text: (nullable): the body as text (PRD_INTEGRATION_HTTP_TEXT_BODY)
  */
 typedef struct
 {
   guint status;
   JsonNode *json;
+  char *text;
 } PrdIntegrationHttpResponse;
 
 void prd_integration_http_response_free (PrdIntegrationHttpResponse *response);
@@ -78,6 +87,9 @@ PrdIntegrationHttp *prd_integration_http_new (const char *service, const char *o
 const char *prd_integration_http_get_service (PrdIntegrationHttp *self);
 const char *prd_integration_http_get_org (PrdIntegrationHttp *self);
 void prd_integration_http_set_authorization (PrdIntegrationHttp *self, const char *value);
+void prd_integration_http_set_credential (PrdIntegrationHttp *self,
+                                          const char *header,
+                                          const char *value);
 void prd_integration_http_set_timeout (PrdIntegrationHttp *self, guint seconds);
 void prd_integration_http_set_backoff (PrdIntegrationHttp *self, guint base_ms, guint cap_ms);
 void prd_integration_http_shutdown (PrdIntegrationHttp *self);

@@ -379,6 +379,32 @@ check_value (const PrdIntegrationKey *key, JsonNode *node, GError **error)
 {
   GType type = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node) : G_TYPE_INVALID;
 
+  if (key->type == PRD_INTEGRATION_KEY_LIST)
+    {
+      JsonArray *array;
+
+      if (!JSON_NODE_HOLDS_ARRAY (node))
+        return bad_key (key, NULL, error, "must be a list");
+      array = json_node_get_array (node);
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          JsonNode *element = json_array_get_element (array, i);
+          const char *text;
+
+          if (!JSON_NODE_HOLDS_VALUE (element) ||
+              json_node_get_value_type (element) != G_TYPE_STRING ||
+              !g_strv_contains (key->choices, (text = json_node_get_string (element))))
+            {
+              g_autofree char *list = g_strjoinv (", ", (char **) key->choices);
+
+              return bad_key (key, NULL, error, "each entry must be one of %s", list);
+            }
+          for (guint j = 0; j < i; j++)
+            if (g_str_equal (json_array_get_string_element (array, j), text))
+              return bad_key (key, NULL, error, "\"%s\" is listed twice", text);
+        }
+      return TRUE;
+    }
   if (key->type == PRD_INTEGRATION_KEY_INT)
     {
       gint64 value;
@@ -430,7 +456,24 @@ prd_integration_schema_parse_value (const PrdIntegrationKey *key,
 {
   g_autoptr (JsonNode) node = json_node_new (JSON_NODE_VALUE);
 
-  if (key->type == PRD_INTEGRATION_KEY_INT)
+  if (key->type == PRD_INTEGRATION_KEY_LIST)
+    {
+      g_auto (GStrv) parts = g_strsplit (text, ",", -1);
+      JsonArray *array = json_array_new ();
+
+      g_clear_pointer (&node, json_node_unref);
+      node = json_node_new (JSON_NODE_ARRAY);
+      json_node_take_array (node, array);
+      for (guint i = 0; parts[i] != NULL; i++)
+        {
+          const char *part = g_strstrip (parts[i]);
+
+          if (*part == '\0' && parts[1] == NULL)
+            break;
+          json_array_add_string_element (array, part);
+        }
+    }
+  else if (key->type == PRD_INTEGRATION_KEY_INT)
     {
       gint64 value;
 

@@ -30,6 +30,8 @@ const char *prd_integration_status_to_string (PrdIntegrationStatus status);
  * @PRD_INTEGRATION_KEY_CHOICE: one of `choices`
  * @PRD_INTEGRATION_KEY_INT: an integer from `min` to `max` (a JSON number,
  *   or its decimal text from the command line)
+ * @PRD_INTEGRATION_KEY_LIST: a JSON array of distinct `choices` (or their
+ *   comma-separated text from the command line; empty text: none)
  */
 typedef enum
 {
@@ -37,6 +39,7 @@ typedef enum
   PRD_INTEGRATION_KEY_URL,
   PRD_INTEGRATION_KEY_CHOICE,
   PRD_INTEGRATION_KEY_INT,
+  PRD_INTEGRATION_KEY_LIST,
 } PrdIntegrationKeyType;
 
 /**
@@ -46,7 +49,7 @@ typedef enum
  * @secret: kept in the secret store, write-only
  * @required: a configuration without it is incomplete
  * @default_value: (nullable): the value when unset (its text)
- * @choices: (nullable) (array zero-terminated=1): for CHOICE
+ * @choices: (nullable) (array zero-terminated=1): for CHOICE and LIST
  * @min: for INT
  * @max: for INT; the longest text otherwise
  *

@@ -35,6 +35,11 @@
  *                     suggestions, one valid and two not
  *   review            a non-streamed answer: a JSON array of review
  *                     suggestions, one valid and one without confidence
+ *   alignment         a non-streamed answer: a fenced JSON alignment
+ *                     object (score, status, suggestions with a non-string
+ *                     and an empty one)
+ *   alignment-bad     a non-streamed answer: an alignment object whose
+ *                     score and status are out of range
  *
  * A non-streamed request whose last message names no scenario takes the one
  * named `then:NAME` in an earlier message, so that a follow-up request can
@@ -464,10 +469,15 @@ handle_completions (SoupServer *server,
           "\"usage\":{\"prompt_tokens\":20,\"completion_tokens\":5,\"total_tokens\":25}}");
       return;
     }
-  if (g_str_equal (scenario, "suggestions") || g_str_equal (scenario, "review"))
+  if (g_str_equal (scenario, "suggestions") || g_str_equal (scenario, "review") ||
+      g_str_equal (scenario, "alignment") || g_str_equal (scenario, "alignment-bad"))
     {
       const char *content =
-          g_str_equal (scenario, "suggestions")
+          g_str_equal (scenario, "alignment")
+              ? "```json\n{\"score\": 0.91, \"status\": \"aligned\", \"suggestions\": "
+                "[\"Align timeline with Q2 objectives\", 7, \"\"]}\n```"
+          : g_str_equal (scenario, "alignment-bad") ? "{\"score\": 3, \"status\": \"great\"}"
+          : g_str_equal (scenario, "suggestions")
               ? "Here you are:\n[{\"type\": \"diagram\", \"description\": \"Create sequence "
                 "diagram for OAuth flow\"}, {\"type\": \"bogus\", \"description\": \"x\"}, "
                 "{\"type\": \"risk\"}]"

@@ -1,0 +1,1288 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Craft.io initiatives (seed §8.4) on /prds:
+ *
+ *   craft-link {prdId, initiativeId}        (editors, admins) → the room
+ *       hears `craft-initiative-linked` {prdId, initiative, linkType:
+ *       'manual'}; ack {ok, prdId, initiativeId, initiative}
+ *   craft-unlink {prdId, initiativeId}      (editors, admins) → the room
+ *       hears `craft-initiative-unlinked` {prdId, initiativeId}
+ *   craft-check-alignment {prdId}           (any member of the
+ *       organization) → `craft-alignment-check` {prdId, alignment: {score,
+ *       status, suggestions}, method} to the asking socket, and in the ack
+ *
+ * A new or renamed PRD's title is matched against the workspace's initiatives
+ * (prd_craftio_match_score()): the best one at or above the automatic
+ * score is linked (`linkType: 'automatic'`), others at or above the
+ * suggestion score are offered (`'suggested'`, not linked); each goes to
+ * the PRD's room and, as a `craft_initiative_linked` notification, to the
+ * PRD's owner.
+ *
+ * Every organization with Craft.io configured is polled every
+ * `pollInterval` seconds for the initiatives updated since the last poll
+ * (`updated_from`); a linked initiative whose status, title or objectives
+ * changed gives `craft-initiative-updated` {prdId, initiative: {id,
+ * changes}, affectedPRDs} in each linked PRD's room, and one
+ * `craft_initiative_updated` activity.
+ *
+ * Links live in the #PrdIntegrationStore: one record per (initiative, PRD),
+ * remote key `<initiativeId>@<prdId>`, remote id the initiative's id,
+ * title and status as last heard, the objectives as a JSON array in the
+ * digest, the position 0 for a manual link and 1 for an automatic one.
+ */
+#define G_LOG_DOMAIN "prd-hub-craftio"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "prd-ai-provider.h"
+#include "prd-craftio.h"
+#include "prd-error.h"
+#include "prd-hub-announce.h"
+#include "prd-hub-context.h"
+#include "prd-hub-room.h"
+#include "prd-json.h"
+
+#include "prd-hub-craftio.h"
+
+/* The most initiatives a new PRD is offered. */
+#define MAX_SUGGESTED 5
+
+typedef struct
+{
+  gint64 last_start; /* µs; 0: never polled */
+  gint64 next_due;   /* µs, monotonic */
+  gboolean running;
+} PollState;
+
+struct _PrdHubCraftio
+{
+  GObject parent_instance;
+
+  PrdHubRoomRegistry *rooms;        /* (owned) */
+  PrdStore *store;                  /* (owned) */
+  PrdIntegrationRegistry *registry; /* (owned) */
+  PrdIntegrationStore *links;       /* (owned) */
+  PrdNotificationStore *feed;       /* (owned) */
+  GHashTable *polls;                /* org → PollState */
+  PrdAiProvider *ai;                /* (owned) (nullable) */
+  GCancellable *cancellable;
+  guint tick_id;
+};
+
+enum
+{
+  SIGNAL_NOTIFICATIONS_RECORDED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (PrdHubCraftio, prd_hub_craftio, G_TYPE_OBJECT)
+
+static void
+prd_hub_craftio_dispose (GObject *object)
+{
+  PrdHubCraftio *self = PRD_HUB_CRAFTIO (object);
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->tick_id, g_source_remove);
+  g_clear_object (&self->rooms);
+  g_clear_object (&self->store);
+  g_clear_object (&self->registry);
+  g_clear_object (&self->links);
+  g_clear_object (&self->feed);
+  g_clear_pointer (&self->polls, g_hash_table_unref);
+  g_clear_object (&self->ai);
+  g_clear_object (&self->cancellable);
+  G_OBJECT_CLASS (prd_hub_craftio_parent_class)->dispose (object);
+}
+
+static void
+prd_hub_craftio_class_init (PrdHubCraftioClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = prd_hub_craftio_dispose;
+
+  /**
+   * PrdHubCraftio::notifications-recorded:
+   * @announce: (type PrdHubAnnounce): what Craft.io announced, stored
+   */
+  signals[SIGNAL_NOTIFICATIONS_RECORDED] =
+      g_signal_new ("notifications-recorded", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                    NULL, NULL, G_TYPE_NONE, 1, PRD_TYPE_HUB_ANNOUNCE);
+}
+
+static void
+prd_hub_craftio_init (PrdHubCraftio *self)
+{
+  self->polls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->cancellable = g_cancellable_new ();
+}
+
+/* ---- links ↔ initiatives ---- */
+
+static char *
+objectives_digest (const PrdCraftInitiative *initiative)
+{
+  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_ARRAY);
+  JsonArray *array = json_array_new ();
+
+  for (guint i = 0; initiative->objectives[i] != NULL; i++)
+    json_array_add_string_element (array, initiative->objectives[i]);
+  json_node_take_array (node, array);
+  return json_to_string (node, FALSE);
+}
+
+static PrdIntegrationLinkRecord *
+link_new (const char *org, const char *prd_id, const PrdCraftInitiative *initiative, int position)
+{
+  PrdIntegrationLinkRecord *link = g_new0 (PrdIntegrationLinkRecord, 1);
+
+  link->org = g_strdup (org);
+  link->service = g_strdup (PRD_CRAFTIO_SERVICE);
+  link->prd_id = g_strdup (prd_id);
+  link->remote_key = g_strdup_printf ("%s@%s", initiative->id, prd_id);
+  link->remote_id = g_strdup (initiative->id);
+  link->url = g_strdup (initiative->url);
+  link->title = g_strdup (initiative->title);
+  link->digest = objectives_digest (initiative);
+  link->position = position;
+  link->status = g_strdup (initiative->status);
+  link->updated_at = g_get_real_time ();
+  return link;
+}
+
+/* The initiative as the link last heard of it. */
+static PrdCraftInitiative *
+initiative_from_link (const PrdIntegrationLinkRecord *link)
+{
+  PrdCraftInitiative *initiative = g_new0 (PrdCraftInitiative, 1);
+  g_autoptr (JsonNode) node = NULL;
+  GPtrArray *objectives = g_ptr_array_new ();
+
+  initiative->id = g_strdup (link->remote_id);
+  initiative->title = g_strdup (link->title);
+  initiative->status = g_strdup (link->status);
+  initiative->url = g_strdup (link->url);
+  if (link->digest != NULL)
+    node = prd_json_parse (link->digest, -1, 1024 * 1024, NULL);
+  if (node != NULL && JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          JsonNode *element = json_array_get_element (array, i);
+
+          if (JSON_NODE_HOLDS_VALUE (element) &&
+              json_node_get_value_type (element) == G_TYPE_STRING)
+            g_ptr_array_add (objectives, g_strdup (json_node_get_string (element)));
+        }
+    }
+  g_ptr_array_add (objectives, NULL);
+  initiative->objectives = (GStrv) g_ptr_array_free (objectives, FALSE);
+  initiative->keywords = g_new0 (char *, 1);
+  return initiative;
+}
+
+static JsonNode *
+linked_payload (const char *prd_id, const PrdCraftInitiative *initiative, const char *link_type)
+{
+  JsonObject *payload = json_object_new ();
+
+  json_object_set_string_member (payload, "prdId", prd_id);
+  json_object_set_object_member (payload, "initiative", prd_craft_initiative_to_json (initiative));
+  json_object_set_string_member (payload, "linkType", link_type);
+  return prd_hub_object_node (payload);
+}
+
+/* ---- announcements ---- */
+
+typedef struct
+{
+  PrdHubCraftio *self;      /* (owned) */
+  PrdHubAnnounce *announce; /* (owned) */
+} Record;
+
+static void
+on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Record *record = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (prd_notification_store_record_finish (PRD_NOTIFICATION_STORE (source), result, &error))
+    g_signal_emit (record->self, signals[SIGNAL_NOTIFICATIONS_RECORDED], 0, record->announce);
+  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_warning ("Cannot record what Craft.io announced: %s", error->message);
+  g_object_unref (record->self);
+  prd_hub_announce_unref (record->announce);
+  g_free (record);
+}
+
+static void
+record (PrdHubCraftio *self, PrdHubAnnounce *announce)
+{
+  Record *data = g_new0 (Record, 1);
+
+  data->self = g_object_ref (self);
+  data->announce = prd_hub_announce_ref (announce);
+  prd_notification_store_record_async (self->feed, announce->notification_records,
+                                       announce->activity_records, self->cancellable, on_recorded,
+                                       data);
+}
+
+/* ---- requests from sockets ---- */
+
+typedef enum
+{
+  REQUEST_LINK,
+  REQUEST_UNLINK,
+  REQUEST_ALIGNMENT,
+} RequestKind;
+
+typedef struct
+{
+  PrdHubCraftio *self;  /* (owned) */
+  PrdSioSocket *socket; /* (owned) */
+  gint64 ack_id;
+  RequestKind kind;
+  const char *event;
+  char *prd_id;
+  char *org;
+  char *initiative_id; /* (nullable) */
+  char *prd_title;
+  PrdCraftio *craft;              /* (owned) (nullable) */
+  PrdCraftInitiative *initiative; /* (owned) (nullable) */
+  GPtrArray *links;               /* (owned) (nullable): the PRD's */
+} Request;
+
+static void
+request_free (Request *request)
+{
+  g_object_unref (request->self);
+  g_object_unref (request->socket);
+  g_free (request->prd_id);
+  g_free (request->org);
+  g_free (request->initiative_id);
+  g_free (request->prd_title);
+  g_clear_object (&request->craft);
+  g_clear_pointer (&request->initiative, prd_craft_initiative_free);
+  g_clear_pointer (&request->links, g_ptr_array_unref);
+  g_free (request);
+}
+
+/* Takes @error. */
+static void
+request_fail (Request *request, GError *error)
+{
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    prd_hub_reply_error (request->socket, request->ack_id, request->event, request->prd_id, error);
+  g_error_free (error);
+  request_free (request);
+}
+
+static void
+on_linked (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Request *request = user_data;
+  g_autoptr (JsonNode) payload = NULL;
+  JsonObject *ack;
+  GError *error = NULL;
+
+  if (!prd_integration_store_put_links_finish (PRD_INTEGRATION_STORE (source), result, &error))
+    {
+      request_fail (request, error);
+      return;
+    }
+  g_info ("craftio (%s): %s linked to initiative %s", request->org, request->prd_id,
+          request->initiative->id);
+  payload = linked_payload (request->prd_id, request->initiative, "manual");
+  prd_hub_room_registry_emit (request->self->rooms, request->prd_id, "craft-initiative-linked",
+                              payload);
+  ack = json_object_new ();
+  json_object_set_string_member (ack, "prdId", request->prd_id);
+  json_object_set_string_member (ack, "initiativeId", request->initiative->id);
+  json_object_set_object_member (ack, "initiative",
+                                 prd_craft_initiative_to_json (request->initiative));
+  prd_hub_reply_ok (request->socket, request->ack_id, ack);
+  request_free (request);
+}
+
+static void
+on_item (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Request *request = user_data;
+  g_autoptr (GPtrArray) links = NULL;
+  GError *error = NULL;
+
+  request->initiative = prd_craftio_get_item_finish (PRD_CRAFTIO (source), result, &error);
+  if (request->initiative == NULL)
+    {
+      request_fail (request, error);
+      return;
+    }
+  links = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+  g_ptr_array_add (links, link_new (request->org, request->prd_id, request->initiative, 0));
+  prd_integration_store_put_links_async (request->self->links, links, request->self->cancellable,
+                                         on_linked, request);
+}
+
+static void
+on_unlinked (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Request *request = user_data;
+  g_autoptr (JsonNode) node = NULL;
+  JsonObject *payload;
+  JsonObject *ack;
+  GError *error = NULL;
+
+  if (!prd_integration_store_delete_link_finish (PRD_INTEGRATION_STORE (source), result, &error))
+    {
+      request_fail (request, error);
+      return;
+    }
+  payload = json_object_new ();
+  node = prd_hub_object_node (payload);
+  json_object_set_string_member (payload, "prdId", request->prd_id);
+  json_object_set_string_member (payload, "initiativeId", request->initiative_id);
+  prd_hub_room_registry_emit (request->self->rooms, request->prd_id, "craft-initiative-unlinked",
+                              node);
+  ack = json_object_new ();
+  json_object_set_string_member (ack, "prdId", request->prd_id);
+  json_object_set_string_member (ack, "initiativeId", request->initiative_id);
+  prd_hub_reply_ok (request->socket, request->ack_id, ack);
+  request_free (request);
+}
+
+static void
+reply_alignment (Request *request, JsonObject *alignment, const char *method)
+{
+  g_autoptr (JsonNode) node = NULL;
+  JsonObject *payload, *ack;
+
+  payload = json_object_new ();
+  node = prd_hub_object_node (payload);
+  json_object_set_string_member (payload, "prdId", request->prd_id);
+  json_object_set_object_member (payload, "alignment", json_object_ref (alignment));
+  json_object_set_string_member (payload, "method", method);
+  prd_sio_socket_emit_one (request->socket, "craft-alignment-check", node);
+  ack = json_object_new ();
+  json_object_set_string_member (ack, "prdId", request->prd_id);
+  json_object_set_object_member (ack, "alignment", json_object_ref (alignment));
+  json_object_set_string_member (ack, "method", method);
+  prd_hub_reply_ok (request->socket, request->ack_id, ack);
+}
+
+/* The model's answer as the seed's alignment: one JSON object (fences and
+ * text around it are ignored) with `score` 0 to 1, a `status` of the
+ * three, and `suggestions` (strings; empty ones and others left out, at
+ * most PRD_CRAFTIO_MAX_SUGGESTIONS, each cut at 500 characters). */
+static JsonObject *
+alignment_from_ai (const char *text, GError **error)
+{
+  static const char *const statuses[] = { "aligned", "misaligned", "review_needed", NULL };
+  const char *start = text != NULL ? strchr (text, '{') : NULL;
+  const char *end = text != NULL ? strrchr (text, '}') : NULL;
+  g_autoptr (JsonNode) node = NULL;
+  JsonObject *object, *alignment;
+  JsonNode *score, *status, *suggestions;
+  JsonArray *list;
+  double value;
+
+  if (start != NULL && end != NULL && end > start)
+    node = prd_json_parse (start, end - start + 1, 65536, NULL);
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
+                           "The AI provider's alignment is not a JSON object");
+      return NULL;
+    }
+  object = json_node_get_object (node);
+  score = json_object_get_member (object, "score");
+  status = json_object_get_member (object, "status");
+  suggestions = json_object_get_member (object, "suggestions");
+  if (score == NULL || !JSON_NODE_HOLDS_VALUE (score) ||
+      (json_node_get_value_type (score) != G_TYPE_DOUBLE &&
+       json_node_get_value_type (score) != G_TYPE_INT64) ||
+      (value = json_node_get_double (score)) < 0 || value > 1)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
+                           "The AI provider's alignment score is not a number from 0 to 1");
+      return NULL;
+    }
+  if (status == NULL || !JSON_NODE_HOLDS_VALUE (status) ||
+      json_node_get_value_type (status) != G_TYPE_STRING ||
+      !g_strv_contains (statuses, json_node_get_string (status)))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
+                           "The AI provider's alignment status is not aligned, misaligned or "
+                           "review_needed");
+      return NULL;
+    }
+  if (suggestions != NULL && !JSON_NODE_HOLDS_ARRAY (suggestions))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
+                           "The AI provider's alignment suggestions are not a list");
+      return NULL;
+    }
+  list = json_array_new ();
+  for (guint i = 0;
+       suggestions != NULL && i < json_array_get_length (json_node_get_array (suggestions)) &&
+       json_array_get_length (list) < PRD_CRAFTIO_MAX_SUGGESTIONS;
+       i++)
+    {
+      JsonNode *element = json_array_get_element (json_node_get_array (suggestions), i);
+      const char *suggestion;
+
+      if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING)
+        continue;
+      suggestion = json_node_get_string (element);
+      if (*suggestion == '\0' || !g_utf8_validate (suggestion, -1, NULL))
+        continue;
+      if (g_utf8_strlen (suggestion, -1) > 500)
+        {
+          g_autofree char *cut =
+              g_strndup (suggestion, g_utf8_offset_to_pointer (suggestion, 499) - suggestion);
+          g_autofree char *with = g_strconcat (cut, "…", NULL);
+
+          json_array_add_string_element (list, with);
+        }
+      else
+        json_array_add_string_element (list, suggestion);
+    }
+  alignment = json_object_new ();
+  json_object_set_double_member (alignment, "score", (double) (gint64) (value * 100 + 0.5) / 100);
+  json_object_set_string_member (alignment, "status", json_node_get_string (status));
+  json_object_set_array_member (alignment, "suggestions", list);
+  return alignment;
+}
+
+static void
+on_ai_alignment (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Request *request = user_data;
+  g_autoptr (PrdAiResponse) response = NULL;
+  g_autoptr (JsonObject) alignment = NULL;
+  GError *error = NULL;
+
+  if (prd_ai_provider_complete_finish (PRD_AI_PROVIDER (source), result, &response, &error))
+    alignment = alignment_from_ai (response != NULL ? response->text : NULL, &error);
+  if (alignment == NULL)
+    {
+      request_fail (request, error);
+      return;
+    }
+  reply_alignment (request, alignment, "ai");
+  request_free (request);
+}
+
+/* The longest PRD text sent to the model (bytes). */
+#define MAX_AI_TEXT 50000
+
+/* Takes @request. */
+static void
+ask_ai (Request *request, GPtrArray *links, const char *text)
+{
+  g_autoptr (GPtrArray) messages = prd_ai_messages_new ();
+  g_autoptr (JsonNode) list = json_node_new (JSON_NODE_ARRAY);
+  JsonArray *array = json_array_new ();
+  g_autofree char *initiatives = NULL;
+  g_autofree char *prd = NULL;
+  g_autofree char *question = NULL;
+  const char *cut = text;
+
+  for (guint i = 0; i < links->len; i++)
+    {
+      g_autoptr (PrdCraftInitiative) initiative =
+          initiative_from_link (g_ptr_array_index (links, i));
+
+      json_array_add_object_element (array, prd_craft_initiative_to_json (initiative));
+    }
+  json_node_take_array (list, array);
+  initiatives = json_to_string (list, FALSE);
+  if (strlen (text) > MAX_AI_TEXT)
+    {
+      cut = text + MAX_AI_TEXT;
+      while (cut > text && (*cut & 0xc0) == 0x80)
+        cut--;
+    }
+  prd = g_strdup_printf ("The PRD (Markdown):\n\n%.*s",
+                         (int) (cut == text ? strlen (text) : (gsize) (cut - text)), text);
+  question = g_strdup_printf (
+      "The Craft.io initiatives it is linked to (JSON): %s\n\nHow well does the PRD serve "
+      "their objectives? Answer with one JSON object only: {\"score\": a number from 0 to 1, "
+      "\"status\": \"aligned\" | \"misaligned\" | \"review_needed\", \"suggestions\": [at "
+      "most %d short suggestions]}",
+      initiatives, PRD_CRAFTIO_MAX_SUGGESTIONS);
+  g_ptr_array_add (messages,
+                   prd_ai_message_new (PRD_AI_ROLE_SYSTEM,
+                                       "You check whether a product requirements document is "
+                                       "aligned with the product initiatives it belongs to."));
+  g_ptr_array_add (messages, prd_ai_message_new (PRD_AI_ROLE_USER, prd));
+  g_ptr_array_add (messages, prd_ai_message_new (PRD_AI_ROLE_USER, question));
+  prd_ai_provider_complete_async (request->self->ai, messages, request->self->cancellable,
+                                  on_ai_alignment, request);
+}
+
+static void
+check_alignment (Request *request, GPtrArray *links, const char *text)
+{
+  g_autoptr (GPtrArray) initiatives =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_craft_initiative_free);
+  g_autoptr (GPtrArray) suggestions = g_ptr_array_new_with_free_func (g_free);
+  JsonArray *list = json_array_new ();
+  JsonObject *alignment;
+  double score;
+
+  for (guint i = 0; i < links->len; i++)
+    g_ptr_array_add (initiatives, initiative_from_link (g_ptr_array_index (links, i)));
+  score = prd_craftio_alignment ((const PrdCraftInitiative *const *) initiatives->pdata,
+                                 initiatives->len, text, suggestions);
+  for (guint i = 0; i < suggestions->len; i++)
+    json_array_add_string_element (list, g_ptr_array_index (suggestions, i));
+  alignment = json_object_new ();
+  json_object_set_double_member (alignment, "score", score);
+  json_object_set_string_member (alignment, "status", prd_craftio_alignment_status (score));
+  json_object_set_array_member (alignment, "suggestions", list);
+  reply_alignment (request, alignment, "heuristic");
+  json_object_unref (alignment);
+}
+
+static void
+on_loaded_for_alignment (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Request *request = user_data;
+  g_autoptr (PrdStoreDocument) stored = NULL;
+  g_autoptr (PrdDocument) document = NULL;
+  g_autofree char *text = NULL;
+  GError *error = NULL;
+
+  stored = prd_store_load_finish (PRD_STORE (source), result, &error);
+  if (stored != NULL)
+    document = prd_hub_document_from_store (stored, &error);
+  if (document == NULL)
+    {
+      request_fail (request, error);
+      return;
+    }
+  text = prd_crdt_doc_get_text (prd_document_get_crdt (document));
+  if (request->self->ai != NULL)
+    {
+      ask_ai (request, request->links, text);
+      return;
+    }
+  check_alignment (request, request->links, text);
+  request_free (request);
+}
+
+static void
+on_links (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Request *request = user_data;
+  g_autoptr (GPtrArray) links = NULL;
+  PrdIntegrationLinkRecord *found = NULL;
+  GError *error = NULL;
+
+  links = prd_integration_store_list_links_finish (PRD_INTEGRATION_STORE (source), result, &error);
+  if (links == NULL)
+    {
+      request_fail (request, error);
+      return;
+    }
+  for (guint i = 0; i < links->len && request->initiative_id != NULL; i++)
+    if (g_str_equal (((PrdIntegrationLinkRecord *) g_ptr_array_index (links, i))->remote_id,
+                     request->initiative_id))
+      found = g_ptr_array_index (links, i);
+  switch (request->kind)
+    {
+      case REQUEST_LINK:
+        if (found != NULL)
+          error = g_error_new (PRD_ERROR, PRD_ERROR_ALREADY_EXISTS,
+                               "Initiative %s is already linked to %s", request->initiative_id,
+                               request->prd_id);
+        else if (links->len >= PRD_HUB_CRAFTIO_MAX_LINKS)
+          error = g_error_new (PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                               "A PRD links at most %d initiatives", PRD_HUB_CRAFTIO_MAX_LINKS);
+        if (error != NULL)
+          {
+            request_fail (request, error);
+            return;
+          }
+        prd_craftio_get_item_async (request->craft, request->initiative_id,
+                                    request->self->cancellable, on_item, request);
+        return;
+      case REQUEST_UNLINK:
+        if (found == NULL)
+          {
+            request_fail (request, g_error_new (PRD_ERROR, PRD_ERROR_NOT_FOUND,
+                                                "Initiative %s is not linked to %s",
+                                                request->initiative_id, request->prd_id));
+            return;
+          }
+        prd_integration_store_delete_link_async (request->self->links, request->org,
+                                                 PRD_CRAFTIO_SERVICE, found->remote_key,
+                                                 request->self->cancellable, on_unlinked, request);
+        return;
+      case REQUEST_ALIGNMENT:
+      default:
+        if (links->len == 0)
+          {
+            request_fail (request,
+                          g_error_new (PRD_ERROR, PRD_ERROR_NOT_FOUND,
+                                       "No Craft.io initiative is linked to %s", request->prd_id));
+            return;
+          }
+        request->links = g_steal_pointer (&links);
+        prd_store_load_async (request->self->store, request->prd_id, request->self->cancellable,
+                              on_loaded_for_alignment, request);
+        return;
+    }
+}
+
+static void
+list_links (Request *request)
+{
+  prd_integration_store_list_links_async (request->self->links, request->org, PRD_CRAFTIO_SERVICE,
+                                          request->prd_id, request->self->cancellable, on_links,
+                                          request);
+}
+
+static void
+on_entry (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Request *request = user_data;
+  g_autoptr (PrdIntegrationEntry) entry = NULL;
+  GError *error = NULL;
+
+  entry = prd_integration_registry_get_finish (PRD_INTEGRATION_REGISTRY (source), result, &error);
+  if (entry == NULL)
+    {
+      request_fail (request, error);
+      return;
+    }
+  if (entry->integration == NULL || !PRD_IS_CRAFTIO (entry->integration))
+    {
+      request_fail (request,
+                    g_error_new_literal (PRD_ERROR, PRD_ERROR_INTEGRATION_NOT_CONFIGURED,
+                                         entry->problem != NULL
+                                             ? entry->problem
+                                             : "Craft.io is not configured for this organization"));
+      return;
+    }
+  request->craft = PRD_CRAFTIO (g_object_ref (entry->integration));
+  list_links (request);
+}
+
+static void
+on_prd (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Request *request = user_data;
+  g_autoptr (PrdStoreInfo) info = NULL;
+  GError *error = NULL;
+
+  info = prd_store_get_finish (PRD_STORE (source), result, &error);
+  if (info != NULL && !g_str_equal (info->org, request->org))
+    {
+      g_clear_pointer (&info, prd_store_info_free);
+      error = g_error_new (PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", request->prd_id);
+    }
+  if (info == NULL)
+    {
+      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+        error->code = PRD_ERROR_PRD_NOT_FOUND;
+      request_fail (request, error);
+      return;
+    }
+  request->prd_title = g_strdup (info->title);
+  if (request->kind == REQUEST_UNLINK)
+    list_links (request);
+  else
+    prd_integration_registry_get_async (request->self->registry, request->org, PRD_CRAFTIO_SERVICE,
+                                        request->self->cancellable, on_entry, request);
+}
+
+static void
+start_request (PrdHubCraftio *self,
+               PrdSioSocket *socket,
+               const char *event,
+               JsonArray *args,
+               gint64 ack_id,
+               RequestKind kind)
+{
+  const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
+  g_autoptr (GError) error = NULL;
+  const char *prd_id = NULL;
+  const char *initiative_id = NULL;
+  JsonObject *body;
+  Request *request;
+
+  body = prd_hub_payload_get_prd (socket, event, args, ack_id, &prd_id);
+  if (body == NULL)
+    return;
+  if (kind != REQUEST_ALIGNMENT && identity->role == PRD_ROLE_VIEWER)
+    {
+      prd_hub_reply_error_literal (socket, ack_id, event, prd_id, PRD_ERROR_FORBIDDEN,
+                                   "Viewers cannot link a PRD to Craft.io initiatives");
+      return;
+    }
+  if (kind != REQUEST_ALIGNMENT)
+    {
+      initiative_id = prd_hub_json_get_string (body, "initiativeId", &error);
+      if (initiative_id == NULL)
+        {
+          prd_hub_reply_error (socket, ack_id, event, prd_id, error);
+          return;
+        }
+      if (*initiative_id == '\0' || strlen (initiative_id) > 128 ||
+          !g_regex_match_simple ("^[A-Za-z0-9._-]+$", initiative_id, 0, 0))
+        {
+          prd_hub_reply_error_literal (
+              socket, ack_id, event, prd_id, PRD_ERROR_INVALID_PAYLOAD,
+              "initiativeId must be 1 to 128 letters, digits, '-', '_' or '.'");
+          return;
+        }
+    }
+  request = g_new0 (Request, 1);
+  request->self = g_object_ref (self);
+  request->socket = g_object_ref (socket);
+  request->ack_id = ack_id;
+  request->kind = kind;
+  request->event = kind == REQUEST_LINK     ? "craft-link"
+                   : kind == REQUEST_UNLINK ? "craft-unlink"
+                                            : "craft-check-alignment";
+  request->prd_id = g_strdup (prd_id);
+  request->org = g_strdup (identity->org);
+  request->initiative_id = g_strdup (initiative_id);
+  prd_store_get_async (self->store, prd_id, self->cancellable, on_prd, request);
+}
+
+static void
+on_craft_link (PrdSioSocket *socket,
+               const char *event,
+               JsonArray *args,
+               GPtrArray *attachments,
+               gint64 ack_id,
+               gpointer user_data)
+{
+  start_request (user_data, socket, event, args, ack_id, REQUEST_LINK);
+}
+
+static void
+on_craft_unlink (PrdSioSocket *socket,
+                 const char *event,
+                 JsonArray *args,
+                 GPtrArray *attachments,
+                 gint64 ack_id,
+                 gpointer user_data)
+{
+  start_request (user_data, socket, event, args, ack_id, REQUEST_UNLINK);
+}
+
+static void
+on_craft_check_alignment (PrdSioSocket *socket,
+                          const char *event,
+                          JsonArray *args,
+                          GPtrArray *attachments,
+                          gint64 ack_id,
+                          gpointer user_data)
+{
+  start_request (user_data, socket, event, args, ack_id, REQUEST_ALIGNMENT);
+}
+
+static const PrdHubEventEntry events[] = {
+  { "craft-link", on_craft_link },
+  { "craft-unlink", on_craft_unlink },
+  { "craft-check-alignment", on_craft_check_alignment },
+};
+
+/* ---- a new PRD: automatic links and suggestions ---- */
+
+typedef struct
+{
+  PrdHubCraftio *self; /* (owned) */
+  char *org;
+  char *prd_id;
+  char *title;
+  char *owner;
+  PrdCraftio *craft;  /* (owned) (nullable) */
+  GHashTable *linked; /* (nullable): the initiatives linked to the PRD already */
+} Titled;
+
+static void
+titled_free (Titled *titled)
+{
+  g_object_unref (titled->self);
+  g_free (titled->org);
+  g_free (titled->prd_id);
+  g_free (titled->title);
+  g_free (titled->owner);
+  g_clear_object (&titled->craft);
+  g_clear_pointer (&titled->linked, g_hash_table_unref);
+  g_free (titled);
+}
+
+static void
+offer (Titled *titled,
+       PrdHubAnnounce *announce,
+       const PrdCraftInitiative *initiative,
+       const char *type)
+{
+  g_autoptr (JsonNode) payload = linked_payload (titled->prd_id, initiative, type);
+  g_autofree char *message = NULL;
+
+  prd_hub_room_registry_emit (titled->self->rooms, titled->prd_id, "craft-initiative-linked",
+                              payload);
+  if (titled->owner == NULL)
+    return;
+  message = g_strdup_printf (g_str_equal (type, "automatic")
+                                 ? "\"%s\" was linked to the Craft.io initiative \"%s\""
+                                 : "\"%s\" may belong to the Craft.io initiative \"%s\"",
+                             titled->title, initiative->title);
+  prd_hub_announce_notify (
+      announce, titled->owner,
+      prd_hub_notification_new ("craft_initiative_linked",
+                                g_str_equal (type, "automatic") ? "Initiative linked"
+                                                                : "Initiative suggested",
+                                message, json_object_ref (json_node_get_object (payload))));
+}
+
+static void
+on_auto_linked (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!prd_integration_store_put_links_finish (PRD_INTEGRATION_STORE (source), result, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_warning ("Cannot keep an automatic Craft.io link: %s", error->message);
+}
+
+static void
+on_candidates (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Titled *titled = user_data;
+  g_autoptr (GPtrArray) initiatives = NULL;
+  g_autoptr (PrdHubAnnounce) announce = NULL;
+  PrdCraftInitiative *best = NULL;
+  double best_score = 0;
+  guint offered = 0;
+
+  initiatives = prd_craftio_list_initiatives_finish (PRD_CRAFTIO (source), result, NULL);
+  if (initiatives == NULL)
+    {
+      titled_free (titled);
+      return;
+    }
+  for (guint i = 0; i < initiatives->len; i++)
+    {
+      PrdCraftInitiative *initiative = g_ptr_array_index (initiatives, i);
+      double score = prd_craftio_match_score (titled->title, initiative);
+
+      if (g_hash_table_contains (titled->linked, initiative->id))
+        continue;
+      if (prd_craftio_match_is_automatic (titled->title, initiative) && score > best_score)
+        {
+          best = initiative;
+          best_score = score;
+        }
+    }
+  announce = prd_hub_announce_new (titled->org);
+  if (best != NULL)
+    {
+      g_autoptr (GPtrArray) links =
+          g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+
+      g_ptr_array_add (links, link_new (titled->org, titled->prd_id, best, 1));
+      prd_integration_store_put_links_async (titled->self->links, links, titled->self->cancellable,
+                                             on_auto_linked, NULL);
+      offer (titled, announce, best, "automatic");
+    }
+  for (guint i = 0; i < initiatives->len && offered < MAX_SUGGESTED; i++)
+    {
+      PrdCraftInitiative *initiative = g_ptr_array_index (initiatives, i);
+
+      if (initiative == best || g_hash_table_contains (titled->linked, initiative->id) ||
+          prd_craftio_match_score (titled->title, initiative) < PRD_CRAFTIO_SUGGEST_SCORE)
+        continue;
+      offer (titled, announce, initiative, "suggested");
+      offered++;
+    }
+  /* One notification per user and announce: the owner hears of the first
+   * offer; each one went to the room. */
+  if (announce->notifications->len > 0)
+    record (titled->self, announce);
+  titled_free (titled);
+}
+
+static void
+on_titled_links (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Titled *titled = user_data;
+  g_autoptr (GPtrArray) links = NULL;
+
+  links = prd_integration_store_list_links_finish (PRD_INTEGRATION_STORE (source), result, NULL);
+  if (links == NULL)
+    {
+      titled_free (titled);
+      return;
+    }
+  titled->linked = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < links->len; i++)
+    g_hash_table_add (
+        titled->linked,
+        g_strdup (((PrdIntegrationLinkRecord *) g_ptr_array_index (links, i))->remote_id));
+  prd_craftio_list_initiatives_async (titled->craft, 0, titled->self->cancellable, on_candidates,
+                                      titled);
+}
+
+static void
+on_titled_entry (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Titled *titled = user_data;
+  g_autoptr (PrdIntegrationEntry) entry = NULL;
+
+  entry = prd_integration_registry_get_finish (PRD_INTEGRATION_REGISTRY (source), result, NULL);
+  if (entry == NULL || entry->integration == NULL || !PRD_IS_CRAFTIO (entry->integration))
+    {
+      titled_free (titled);
+      return;
+    }
+  titled->craft = PRD_CRAFTIO (g_object_ref (entry->integration));
+  prd_integration_store_list_links_async (titled->self->links, titled->org, PRD_CRAFTIO_SERVICE,
+                                          titled->prd_id, titled->self->cancellable,
+                                          on_titled_links, titled);
+}
+
+/**
+ * prd_hub_craftio_prd_titled:
+ * @owner: (nullable): who hears of the offers
+ *
+ * A PRD was created or renamed to @title: initiatives that match it and
+ * are not linked to it yet are linked or offered (when Craft.io is
+ * configured for @org).
+ */
+void
+prd_hub_craftio_prd_titled (
+    PrdHubCraftio *self, const char *org, const char *prd_id, const char *title, const char *owner)
+{
+  Titled *titled;
+
+  g_return_if_fail (PRD_IS_HUB_CRAFTIO (self));
+  g_return_if_fail (org != NULL && prd_id != NULL && title != NULL);
+
+  titled = g_new0 (Titled, 1);
+  titled->self = g_object_ref (self);
+  titled->org = g_strdup (org);
+  titled->prd_id = g_strdup (prd_id);
+  titled->title = g_strdup (title);
+  titled->owner = g_strdup (owner);
+  prd_integration_registry_get_async (self->registry, org, PRD_CRAFTIO_SERVICE, self->cancellable,
+                                      on_titled_entry, titled);
+}
+
+/* ---- polling ---- */
+
+typedef struct
+{
+  PrdHubCraftio *self; /* (owned) */
+  char *org;
+  gint64 started;
+  guint interval;
+  GPtrArray *initiatives; /* (nullable) */
+} Poll;
+
+static void
+poll_end (Poll *poll, guint next_in)
+{
+  PollState *state =
+      poll->self->polls != NULL ? g_hash_table_lookup (poll->self->polls, poll->org) : NULL;
+
+  if (state != NULL)
+    {
+      state->running = FALSE;
+      state->next_due = g_get_monotonic_time () + (gint64) next_in * G_USEC_PER_SEC;
+      if (poll->initiatives != NULL)
+        state->last_start = poll->started;
+    }
+  g_object_unref (poll->self);
+  g_free (poll->org);
+  g_clear_pointer (&poll->initiatives, g_ptr_array_unref);
+  g_free (poll);
+}
+
+static gboolean
+strv_has (GStrv strv, const char *text)
+{
+  return g_strv_contains ((const char *const *) strv, text);
+}
+
+/* Returns: (nullable): the seed's `changes`, or %NULL when nothing the
+ * seed names changed */
+static JsonObject *
+changes_of (const PrdCraftInitiative *before, const PrdCraftInitiative *now)
+{
+  JsonObject *changes = json_object_new ();
+  JsonArray *added = json_array_new ();
+  JsonArray *removed = json_array_new ();
+
+  if (g_strcmp0 (before->status, now->status) != 0)
+    {
+      JsonObject *change = json_object_new ();
+
+      if (before->status != NULL)
+        json_object_set_string_member (change, "from", before->status);
+      else
+        json_object_set_null_member (change, "from");
+      if (now->status != NULL)
+        json_object_set_string_member (change, "to", now->status);
+      else
+        json_object_set_null_member (change, "to");
+      json_object_set_object_member (changes, "status", change);
+    }
+  if (g_strcmp0 (before->title, now->title) != 0)
+    {
+      JsonObject *change = json_object_new ();
+
+      json_object_set_string_member (change, "from", before->title);
+      json_object_set_string_member (change, "to", now->title);
+      json_object_set_object_member (changes, "title", change);
+    }
+  for (guint i = 0; now->objectives[i] != NULL; i++)
+    if (!strv_has (before->objectives, now->objectives[i]))
+      json_array_add_string_element (added, now->objectives[i]);
+  for (guint i = 0; before->objectives[i] != NULL; i++)
+    if (!strv_has (now->objectives, before->objectives[i]))
+      json_array_add_string_element (removed, before->objectives[i]);
+  if (json_array_get_length (added) > 0 || json_array_get_length (removed) > 0)
+    {
+      JsonObject *change = json_object_new ();
+
+      if (json_array_get_length (added) > 0)
+        json_object_set_array_member (change, "added", json_array_ref (added));
+      if (json_array_get_length (removed) > 0)
+        json_object_set_array_member (change, "removed", json_array_ref (removed));
+      json_object_set_object_member (changes, "objectives", change);
+    }
+  json_array_unref (added);
+  json_array_unref (removed);
+  if (json_object_get_size (changes) == 0)
+    {
+      json_object_unref (changes);
+      return NULL;
+    }
+  return changes;
+}
+
+static void
+on_links_updated (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!prd_integration_store_put_links_finish (PRD_INTEGRATION_STORE (source), result, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_warning ("Cannot keep what Craft.io said of an initiative: %s", error->message);
+}
+
+static void
+announce_update (Poll *poll,
+                 const PrdCraftInitiative *initiative,
+                 JsonObject *changes,
+                 GPtrArray *linked)
+{
+  g_autoptr (PrdHubAnnounce) announce = prd_hub_announce_new (poll->org);
+  g_autoptr (GPtrArray) updated =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+  JsonArray *affected = json_array_new ();
+  JsonObject *object;
+
+  for (guint i = 0; i < linked->len; i++)
+    {
+      PrdIntegrationLinkRecord *link = g_ptr_array_index (linked, i);
+
+      json_array_add_string_element (affected, link->prd_id);
+      g_ptr_array_add (updated, link_new (poll->org, link->prd_id, initiative, link->position));
+    }
+  for (guint i = 0; i < linked->len; i++)
+    {
+      PrdIntegrationLinkRecord *link = g_ptr_array_index (linked, i);
+      JsonObject *payload = json_object_new ();
+      JsonObject *what = json_object_new ();
+      g_autoptr (JsonNode) node = prd_hub_object_node (payload);
+
+      json_object_set_string_member (what, "id", initiative->id);
+      json_object_set_object_member (what, "changes", json_object_ref (changes));
+      json_object_set_string_member (payload, "prdId", link->prd_id);
+      json_object_set_object_member (payload, "initiative", what);
+      json_object_set_array_member (payload, "affectedPRDs", json_array_ref (affected));
+      prd_hub_room_registry_emit (poll->self->rooms, link->prd_id, "craft-initiative-updated",
+                                  node);
+    }
+  g_info ("craftio (%s): initiative %s changed; %u PRDs linked", poll->org, initiative->id,
+          linked->len);
+  object = json_object_new ();
+  json_object_set_string_member (object, "type", "initiative");
+  json_object_set_string_member (object, "id", initiative->id);
+  json_object_set_string_member (object, "title", initiative->title);
+  json_object_set_object_member (object, "changes", json_object_ref (changes));
+  json_object_set_array_member (object, "affectedPRDs", affected);
+  prd_hub_announce_activity (
+      announce, prd_hub_activity_new ("craft_initiative_updated", "craftio", "Craft.io", object));
+  record (poll->self, announce);
+  prd_integration_store_put_links_async (poll->self->links, updated, poll->self->cancellable,
+                                         on_links_updated, NULL);
+}
+
+static void
+on_poll_links (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Poll *poll = user_data;
+  g_autoptr (GPtrArray) links = NULL;
+
+  links = prd_integration_store_list_links_finish (PRD_INTEGRATION_STORE (source), result, NULL);
+  for (guint i = 0; links != NULL && i < poll->initiatives->len; i++)
+    {
+      PrdCraftInitiative *initiative = g_ptr_array_index (poll->initiatives, i);
+      g_autoptr (GPtrArray) linked = g_ptr_array_new ();
+      g_autoptr (PrdCraftInitiative) before = NULL;
+      g_autoptr (JsonObject) changes = NULL;
+
+      for (guint l = 0; l < links->len; l++)
+        if (g_str_equal (((PrdIntegrationLinkRecord *) g_ptr_array_index (links, l))->remote_id,
+                         initiative->id))
+          g_ptr_array_add (linked, g_ptr_array_index (links, l));
+      if (linked->len == 0)
+        continue;
+      before = initiative_from_link (g_ptr_array_index (linked, 0));
+      changes = changes_of (before, initiative);
+      if (changes != NULL)
+        announce_update (poll, initiative, changes, linked);
+    }
+  poll_end (poll, poll->interval);
+}
+
+static void
+on_polled (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Poll *poll = user_data;
+  g_autoptr (GError) error = NULL;
+
+  poll->initiatives = prd_craftio_list_initiatives_finish (PRD_CRAFTIO (source), result, &error);
+  if (poll->initiatives == NULL)
+    {
+      poll_end (poll, poll->interval);
+      return;
+    }
+  prd_integration_store_list_links_async (poll->self->links, poll->org, PRD_CRAFTIO_SERVICE, NULL,
+                                          poll->self->cancellable, on_poll_links, poll);
+}
+
+static void
+on_poll_entry (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Poll *poll = user_data;
+  g_autoptr (PrdIntegrationEntry) entry = NULL;
+  PollState *state;
+  PrdCraftio *craft;
+
+  entry = prd_integration_registry_get_finish (PRD_INTEGRATION_REGISTRY (source), result, NULL);
+  if (entry == NULL || entry->integration == NULL || !PRD_IS_CRAFTIO (entry->integration) ||
+      poll->self->polls == NULL)
+    {
+      poll_end (poll, 60);
+      return;
+    }
+  craft = PRD_CRAFTIO (entry->integration);
+  state = g_hash_table_lookup (poll->self->polls, poll->org);
+  poll->interval = prd_craftio_get_poll_interval (craft);
+  poll->started = g_get_real_time ();
+  /* One second of overlap: an update in the second the last poll began is
+   * seen again rather than missed (unchanged initiatives send nothing). */
+  prd_craftio_list_initiatives_async (
+      craft, state->last_start > 0 ? MAX (1, state->last_start - G_USEC_PER_SEC) : 0,
+      poll->self->cancellable, on_polled, poll);
+}
+
+static void
+on_configured (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PrdHubCraftio) self = user_data;
+  g_autoptr (GPtrArray) records = NULL;
+  gint64 now = g_get_monotonic_time ();
+
+  records =
+      prd_integration_store_list_settings_finish (PRD_INTEGRATION_STORE (source), result, NULL);
+  if (records == NULL || self->polls == NULL)
+    return;
+  for (guint i = 0; i < records->len; i++)
+    {
+      PrdIntegrationSettingsRecord *record = g_ptr_array_index (records, i);
+      PollState *state;
+      Poll *poll;
+
+      if (!g_str_equal (record->service, PRD_CRAFTIO_SERVICE))
+        continue;
+      state = g_hash_table_lookup (self->polls, record->org);
+      if (state == NULL)
+        {
+          state = g_new0 (PollState, 1);
+          g_hash_table_insert (self->polls, g_strdup (record->org), state);
+        }
+      if (state->running || now < state->next_due)
+        continue;
+      state->running = TRUE;
+      poll = g_new0 (Poll, 1);
+      poll->self = g_object_ref (self);
+      poll->org = g_strdup (record->org);
+      poll->interval = 300;
+      prd_integration_registry_get_async (self->registry, record->org, PRD_CRAFTIO_SERVICE,
+                                          self->cancellable, on_poll_entry, poll);
+    }
+}
+
+static gboolean
+tick (gpointer user_data)
+{
+  PrdHubCraftio *self = user_data;
+
+  prd_integration_store_list_settings_async (self->links, NULL, self->cancellable, on_configured,
+                                             g_object_ref (self));
+  return G_SOURCE_CONTINUE;
+}
+
+/**
+ * prd_hub_craftio_new:
+ * @rooms: the rooms of /prds (the events are registered on its namespace)
+ * @store: where PRDs live
+ * @registry: the integrations (Craft.io among them)
+ * @feed: where notifications and the activity feed are kept
+ */
+PrdHubCraftio *
+prd_hub_craftio_new (PrdHubRoomRegistry *rooms,
+                     PrdStore *store,
+                     PrdIntegrationRegistry *registry,
+                     PrdNotificationStore *feed)
+{
+  PrdHubCraftio *self;
+  PrdSioNamespace *nsp = prd_hub_room_registry_get_namespace (rooms);
+
+  self = g_object_new (PRD_TYPE_HUB_CRAFTIO, NULL);
+  self->rooms = g_object_ref (rooms);
+  self->store = g_object_ref (store);
+  self->registry = g_object_ref (registry);
+  self->links = g_object_ref (prd_integration_registry_get_store (registry));
+  self->feed = g_object_ref (feed);
+  if (nsp != NULL)
+    prd_hub_add_events (nsp, events, G_N_ELEMENTS (events), self);
+  self->tick_id = g_timeout_add_seconds (PRD_HUB_CRAFTIO_TICK, tick, self);
+  return self;
+}
+
+/* @provider: (nullable): the model craft-check-alignment asks; without
+ * one, the coverage heuristic answers */
+void
+prd_hub_craftio_set_ai_provider (PrdHubCraftio *self, PrdAiProvider *provider)
+{
+  g_return_if_fail (PRD_IS_HUB_CRAFTIO (self));
+
+  g_set_object (&self->ai, provider);
+}

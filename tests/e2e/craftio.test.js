@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// Craft.io (docs/protocol.md, "Craft.io"): settings, craft-link /
+// craft-unlink, automatic and suggested links of a new PRD, polling with
+// updated_from and pagination, the alignment heuristic, refusals, restart,
+// and secrets that never show; the seed §8.4 events through real sockets
+// against the fake Craft.io (tests/e2e/helpers/fake-craftio.js).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { startHub, tmpDir, token, connect } from './helpers/hub.js';
+import { startFakeCraftio } from './helpers/fake-craftio.js';
+import { startAiServer, aiConfig } from './ai-helpers.js';
+import { client, request, join, user, rest, createPrd, recorder, until } from './collab-helpers.js';
+
+const ADMIN = user('admin_1', { role: 'admin' });
+const EDITOR = user('editor_1', { role: 'editor' });
+const VIEWER = user('viewer_1', { role: 'viewer' });
+const OTHER = user('editor_9', { role: 'editor', org: 'org_other' });
+const VERBOSE = { G_MESSAGES_DEBUG: 'all' };
+
+async function configure(hub, body, claims = ADMIN) {
+  const res = await rest(hub, 'PUT', '/api/integrations/craftio', { body, tok: token(claims) });
+  assert.equal(res.status, 200, res.text);
+  return res.json;
+}
+
+function settings(fake, extra = {}) {
+  return { baseUrl: fake.url, apiKey: fake.state.apiKey, workspaceId: fake.state.workspaceId,
+    accountId: 'acc-1', ...extra };
+}
+
+async function stopClean(hub) {
+  const { code, signal } = await hub.stop();
+  assert.equal(signal, null, `hub killed by ${signal}\n${hub.stderr().slice(-4000)}`);
+  assert.equal(code, 0, hub.stderr().slice(-4000));
+}
+
+function assertLinked(data, prdId, item, linkType) {
+  assert.deepEqual(data, {
+    prdId,
+    initiative: {
+      id: String(item.id),
+      title: item.title,
+      status: item.status.name.toLowerCase().replace(/[^a-z0-9]+/g, '_'),
+      objectives: item.objectives.map((o) => o.title),
+    },
+    linkType,
+  });
+}
+
+test('settings: admins only, validated, the key in its header, /me/api-key then /workspaces', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeCraftio({ header: 'X-Craft-Key', noMe: true });
+  try {
+    for (const who of [EDITOR, VIEWER]) {
+      const res = await rest(hub, 'PUT', '/api/integrations/craftio', { body: settings(fake), tok: token(who) });
+      assert.equal(res.status, 403);
+    }
+    for (const [body, key] of [[{ authHeader: 'x api key' }, 'authHeader'], [{ authHeader: 'Host' }, 'authHeader'],
+      [{ workspaceId: 'ws/../x' }, 'workspaceId'], [{ pollInterval: 1 }, 'pollInterval'],
+      [{ pollInterval: '60' }, 'pollInterval'], [{ baseUrl: 'ftp://craft' }, 'baseUrl'], [{ colour: 1 }, 'colour']]) {
+      const res = await rest(hub, 'PUT', '/api/integrations/craftio', { body, tok: token(ADMIN) });
+      assert.equal(res.status, 400, `${JSON.stringify(body)} ${res.text}`);
+      assert.equal(res.json.key, key);
+    }
+    let entry = await configure(hub, settings(fake));
+    assert.equal(entry.settings.apiKeySet, true);
+    assert.equal(entry.settings.authHeader, 'x-api-key');
+    assert.equal(entry.settings.pollInterval, 300);
+    assert.equal(entry.settings.initiativeType, 'Initiative');
+    // The key goes in x-api-key, which this fake does not read: 401.
+    let res = await rest(hub, 'POST', '/api/integrations/craftio/test', { tok: token(ADMIN) });
+    assert.equal(res.json.status, 'error', res.text);
+    assert.match(res.json.lastError, /refused the API key/);
+    entry = await configure(hub, { authHeader: 'X-Craft-Key' });
+    res = await rest(hub, 'POST', '/api/integrations/craftio/test', { tok: token(ADMIN) });
+    assert.equal(res.json.status, 'connected', res.text);
+    assert.equal(fake.requestsTo(/^\/me\/api-key$/).length, 2);
+    assert.equal(fake.requestsTo(/^\/workspaces$/).at(-1).headers['x-craft-key'], fake.state.apiKey);
+    for (const t of [hub.stderr(), JSON.stringify(entry), res.text])
+      assert.ok(!t.includes(fake.state.apiKey), 'the API key leaked');
+  } finally {
+    await fake.close();
+    await stopClean(hub);
+  }
+});
+
+test('craft-link and craft-unlink: seed shape, refusals', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeCraftio();
+  const sockets = [];
+  try {
+    const item = fake.add({ title: 'User Authentication Initiative', status: 'In Progress',
+      objectives: ['Improve security', 'Reduce friction'] });
+    const prdId = await createPrd(hub, 'Login page', '# Login\n', EDITOR);
+    const editor = await client(hub, EDITOR);
+    const viewer = await client(hub, VIEWER);
+    const other = await client(hub, OTHER);
+    sockets.push(editor, viewer, other);
+    await join(editor, prdId);
+
+    // Unconfigured.
+    let ack = await request(editor, 'craft-link', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.error.code, 'INTEGRATION_NOT_CONFIGURED', JSON.stringify(ack));
+    await configure(hub, settings(fake));
+
+    const seen = recorder(editor, ['craft-initiative-linked', 'craft-initiative-unlinked']);
+    ack = await request(viewer, 'craft-link', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.error.code, 'FORBIDDEN');
+    ack = await request(other, 'craft-link', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.error.code, 'PRD_NOT_FOUND');
+    for (const bad of [{ prdId }, { prdId, initiativeId: 7 }, { prdId, initiativeId: '../x' },
+      { prdId, initiativeId: 'x'.repeat(129) }]) {
+      ack = await request(editor, 'craft-link', bad);
+      assert.equal(ack.error.code, 'INVALID_PAYLOAD', JSON.stringify(bad));
+    }
+    ack = await request(editor, 'craft-link', { prdId, initiativeId: '999999' });
+    assert.equal(ack.error.code, 'INVALID_PAYLOAD');
+    assert.match(ack.error.message, /no item 999999/);
+
+    ack = await request(editor, 'craft-link', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(editor, () => seen.length === 1);
+    assert.equal(seen[0].event, 'craft-initiative-linked');
+    assertLinked(seen[0].data, prdId, item, 'manual');
+    assert.equal(fake.requestsTo(/^\/item\//).at(-1).headers['x-api-key'], fake.state.apiKey);
+    ack = await request(editor, 'craft-link', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.error.code, 'ALREADY_EXISTS');
+
+    ack = await request(viewer, 'craft-unlink', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.error.code, 'FORBIDDEN');
+    ack = await request(editor, 'craft-unlink', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(editor, () => seen.length === 2);
+    assert.deepEqual(seen[1].data, { prdId, initiativeId: String(item.id) });
+    ack = await request(editor, 'craft-unlink', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.error.code, 'NOT_FOUND');
+    assert.ok(!hub.stderr().includes(fake.state.apiKey));
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await fake.close();
+    await stopClean(hub);
+  }
+});
+
+test('a new PRD: automatic link and suggestions; polling sends craft-initiative-updated', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeCraftio();
+  const sockets = [];
+  try {
+    // More items than one page (100) so that the listing pages.
+    for (let i = 0; i < 150; i++) fake.add({ title: `Filler ${i}`, type: i % 3 === 0 ? 'Feature' : 'Initiative' });
+    const auth = fake.add({ title: 'User Authentication', status: 'Planned', labels: ['login'],
+      objectives: ['Improve security'] });
+    const hardening = fake.add({ title: 'Authentication hardening', objectives: [] });
+    await configure(hub, settings(fake, { pollInterval: 2 }));
+
+    const owner = await connect(hub.url, { transports: ['websocket'], auth: { token: token(EDITOR) } }, '/notifications');
+    const admin = await connect(hub.url, { transports: ['websocket'], auth: { token: token(ADMIN) } }, '/notifications');
+    sockets.push(owner, admin);
+    const got = recorder(owner, ['notification']);
+    const feed = recorder(admin, ['activity-update']);
+    await request(owner, 'subscribe', { organizationId: 'org_e2e' });
+    await request(admin, 'subscribe', { organizationId: 'org_e2e' });
+
+    const prdA = await createPrd(hub, 'User Authentication', '# Auth\n', EDITOR);
+    await until(owner, () => got.some((e) => e.data.type === 'craft_initiative_linked'));
+    const n = got.find((e) => e.data.type === 'craft_initiative_linked').data;
+    assertLinked(n.data, prdA, auth, 'automatic');
+    assert.ok(fake.requestsTo(/\/items$/).some((r) => r.query.page === '2' && r.query.limit === '100' &&
+      r.query.type === 'Initiative'));
+
+    const editor = await client(hub, EDITOR);
+    sockets.push(editor);
+    await join(editor, prdA);
+    // The automatic link is kept; the suggestion is not a link.
+    let ack = await request(editor, 'craft-unlink', { prdId: prdA, initiativeId: String(hardening.id) });
+    assert.equal(ack.error.code, 'NOT_FOUND');
+    const prdB = await createPrd(hub, 'Checkout', '# Checkout\n', EDITOR);
+    await join(editor, prdB);
+    ack = await request(editor, 'craft-link', { prdId: prdB, initiativeId: String(auth.id) });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+
+    // A rename is matched again; what is linked already is not offered again.
+    const offers = recorder(editor, ['craft-initiative-linked']);
+    const renamed = await rest(hub, 'PATCH', `/api/prds/${prdB}`,
+      { body: { title: 'Authentication hardening' }, tok: token(ADMIN) });
+    assert.equal(renamed.status, 200, renamed.text);
+    await until(editor, () => offers.length === 1);
+    assertLinked(offers[0].data, prdB, hardening, 'automatic');
+
+    // A change in Craft.io reaches both PRDs' rooms at the next poll.
+    const seen = recorder(editor, ['craft-initiative-updated']);
+    await until(editor, () => fake.requestsTo(/\/items$/).some((r) => r.query.updated_from !== undefined));
+    fake.update(auth.id, { status: 'In Progress', objectives: ['Improve security', 'Reduce customer churn'] });
+    await until(editor, () => seen.length === 2);
+    const expected = (prdId) => ({
+      prdId,
+      initiative: {
+        id: String(auth.id),
+        changes: { status: { from: 'planned', to: 'in_progress' }, objectives: { added: ['Reduce customer churn'] } },
+      },
+      affectedPRDs: [prdA, prdB].sort(),
+    });
+    const byPrd = Object.fromEntries(seen.map((e) => [e.data.prdId, { ...e.data, affectedPRDs: [...e.data.affectedPRDs].sort() }]));
+    assert.deepEqual(byPrd[prdA], expected(prdA));
+    assert.deepEqual(byPrd[prdB], expected(prdB));
+    await until(admin, () => feed.some((e) => e.data.activity.type === 'craft_initiative_updated'));
+    const activity = feed.find((e) => e.data.activity.type === 'craft_initiative_updated').data.activity;
+    assert.equal(activity.object.id, String(auth.id));
+    assert.match(fake.requestsTo(/\/items$/).at(-1).query.updated_from, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+
+    // Nothing changed: later polls send nothing more; a retitle is a change.
+    fake.update(auth.id, { title: 'User Authentication 2.0' });
+    await until(editor, () => seen.length === 4);
+    assert.deepEqual(seen[2].data.initiative.changes, { title: { from: 'User Authentication', to: 'User Authentication 2.0' } });
+
+    // A deleted PRD forgets its links: it is affected no more.
+    const del = await rest(hub, 'DELETE', `/api/prds/${prdB}`, { tok: token(ADMIN) });
+    assert.equal(del.status, 200, del.text);
+    fake.update(auth.id, { status: 'Done' });
+    await until(editor, () => seen.length === 5);
+    assert.equal(seen[4].data.prdId, prdA);
+    assert.deepEqual(seen[4].data.affectedPRDs, [prdA]);
+    assert.deepEqual(seen[4].data.initiative.changes, { status: { from: 'in_progress', to: 'done' } });
+    assert.ok(!hub.stderr().includes(fake.state.apiKey));
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await fake.close();
+    await stopClean(hub);
+  }
+});
+
+test('craft-check-alignment: the heuristic, refusals, links surviving a restart', async () => {
+  const dataDir = tmpDir('prdhub-e2e-craft-');
+  const fake = await startFakeCraftio();
+  let hub = await startHub({ args: ['--data-dir', dataDir], env: VERBOSE });
+  const sockets = [];
+  try {
+    const item = fake.add({ title: 'Security program', objectives: ['Improve account security', 'Reduce login friction', 'Grow revenue in Asia'] });
+    const text = '# Login\n\n## Goals\n\nImprove account security with passkeys.\n\n' +
+      '## Requirements\n\nReduce friction at login: one step.\n';
+    const prdId = await createPrd(hub, 'Passkeys', text, EDITOR);
+    const editor = await client(hub, EDITOR);
+    sockets.push(editor);
+    let ack = await request(editor, 'craft-check-alignment', { prdId });
+    assert.equal(ack.error.code, 'INTEGRATION_NOT_CONFIGURED');
+    await configure(hub, settings(fake));
+    ack = await request(editor, 'craft-check-alignment', { prdId });
+    assert.equal(ack.error.code, 'NOT_FOUND');
+    ack = await request(editor, 'craft-link', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.ok, true);
+    await stopClean(hub);
+
+    hub = await startHub({ args: ['--data-dir', dataDir], env: VERBOSE });
+    const viewer = await client(hub, VIEWER);
+    const other = await client(hub, OTHER);
+    sockets.push(viewer, other);
+    ack = await request(other, 'craft-check-alignment', { prdId });
+    assert.equal(ack.error.code, 'PRD_NOT_FOUND');
+    ack = await request(viewer, 'craft-check-alignment', { prdId: 42 });
+    assert.equal(ack.error.code, 'INVALID_PAYLOAD');
+    const seen = recorder(viewer, ['craft-alignment-check']);
+    ack = await request(viewer, 'craft-check-alignment', { prdId });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(viewer, () => seen.length === 1);
+    const check = seen[0].data;
+    assert.deepEqual(Object.keys(check).sort(), ['alignment', 'method', 'prdId']);
+    assert.deepEqual(Object.keys(check.alignment).sort(), ['score', 'status', 'suggestions']);
+    assert.equal(check.method, 'heuristic');
+    // Two of three objectives are covered, and there is a Goals heading.
+    assert.equal(check.alignment.score, 0.67);
+    assert.equal(check.alignment.status, 'review_needed');
+    assert.deepEqual(check.alignment.suggestions, ['Address the objective "Grow revenue in Asia" of "Security program"']);
+    assert.deepEqual(ack.alignment, check.alignment);
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await fake.close();
+    await stopClean(hub);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('craft-check-alignment with an AI provider: validated, bounded, method ai', async () => {
+  const server = await startAiServer();
+  const fake = await startFakeCraftio();
+  const hub = await startHub({ config: aiConfig(server), env: VERBOSE });
+  const sockets = [];
+  try {
+    await configure(hub, settings(fake));
+    const item = fake.add({ title: 'Security program', objectives: ['Improve account security'] });
+    // The scripted server answers by the `then:` word of an earlier message:
+    // the PRD's text is one.
+    const good = await createPrd(hub, 'Passkeys', '# Login\n\nthen:alignment\n', EDITOR);
+    const bad = await createPrd(hub, 'Tokens', '# Tokens\n\nthen:alignment-bad\n', EDITOR);
+    const editor = await client(hub, EDITOR);
+    sockets.push(editor);
+    for (const prdId of [good, bad]) {
+      const ack = await request(editor, 'craft-link', { prdId, initiativeId: String(item.id) });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+    }
+    const seen = recorder(editor, ['craft-alignment-check']);
+    let ack = await request(editor, 'craft-check-alignment', { prdId: good });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(editor, () => seen.length === 1);
+    assert.deepEqual(seen[0].data, {
+      prdId: good,
+      alignment: { score: 0.91, status: 'aligned', suggestions: ['Align timeline with Q2 objectives'] },
+      method: 'ai',
+    });
+    // Out of range: refused with a clear code, no event.
+    ack = await request(editor, 'craft-check-alignment', { prdId: bad });
+    assert.equal(ack.error.code, 'PROVIDER_PROTOCOL_ERROR', JSON.stringify(ack));
+    assert.match(ack.error.message, /score/);
+    assert.equal(seen.length, 1);
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await fake.close();
+    await stopClean(hub);
+    await server.stop();
+  }
+});
+
+test('failure modes: 429 waited out, 500 refused, a failing poll reaches the admins', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeCraftio();
+  const sockets = [];
+  try {
+    const item = fake.add({ title: 'Reliability', objectives: ['Fewer outages'] });
+    const prdId = await createPrd(hub, 'Status page', '# Status\n', EDITOR);
+    await configure(hub, settings(fake, { pollInterval: 2 }));
+    const admin = await connect(hub.url, { transports: ['websocket'], auth: { token: token(ADMIN) } }, '/notifications');
+    const editor = await client(hub, EDITOR);
+    sockets.push(admin, editor);
+    const got = recorder(admin, ['notification']);
+    await request(admin, 'subscribe', { organizationId: 'org_e2e' });
+
+    fake.state.rateLimitNext = 1;
+    let ack = await request(editor, 'craft-link', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    assert.ok(fake.state.requests.some((r) => r.path === `/item/${item.id}`));
+
+    ack = await request(editor, 'craft-unlink', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.ok, true);
+    fake.state.down = true;
+    ack = await request(editor, 'craft-link', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.error.code, 'INTEGRATION_ERROR', JSON.stringify(ack));
+    assert.match(ack.error.message, /Craft\.io: HTTP 500/);
+    await until(admin, () => got.some((e) => e.data.type === 'integration_error' && e.data.data.service === 'craftio'));
+    const res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
+    assert.equal(res.json.integrations.find((i) => i.service === 'craftio').status, 'error');
+    // Back up: the next poll succeeds and the status says so.
+    fake.state.down = false;
+    const deadline = Date.now() + 20000;
+    let status = 'error';
+    while (status !== 'connected' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      const r = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
+      status = r.json.integrations.find((i) => i.service === 'craftio').status;
+    }
+    assert.equal(status, 'connected');
+    assert.ok(!hub.stderr().includes(fake.state.apiKey));
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await fake.close();
+    await stopClean(hub);
+  }
+});

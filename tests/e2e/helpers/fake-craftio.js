@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// A fake Craft.io on 127.0.0.1 speaking the subset prdhub uses (the
+// third-party mirror of the beta API; docs ../shared/ref §3): the key in a
+// header (x-api-key unless told otherwise; 401 {message} without it),
+// GET /me/api-key (or 404 with noMe), GET /workspaces,
+// GET /workspace/{id}/items with page, limit, type and updated_from
+// (answer {items, metadata: {currentPage, perPage, totalPages,
+// totalRecords}}), GET /item/{id} (404 {message} for an unknown id).
+// Switched on per test:
+//   rateLimitNext   429 {message} with Retry-After: 1
+//   down            every request answers 500 {message}
+
+import http from 'node:http';
+import crypto from 'node:crypto';
+
+export async function startFakeCraftio({
+  apiKey = 'craft-key-' + crypto.randomBytes(10).toString('hex'),
+  header = 'x-api-key',
+  workspaceId = 'ws-1',
+  noMe = false,
+} = {}) {
+  const state = {
+    apiKey, header, workspaceId, noMe,
+    items: new Map(),
+    nextId: 5000,
+    requests: [],
+    rateLimitNext: 0,
+    down: false,
+  };
+
+  function send(res, status, body, headers = {}) {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(JSON.stringify(body));
+  }
+
+  function add({ title, type = 'Initiative', status = 'Planned', objectives = [], labels = [] }) {
+    const id = state.nextId++;
+    const item = {
+      id, shortId: `IN-${id}`, type: { name: type }, title,
+      status: { id: `st-${status}`, name: status },
+      objectives: objectives.map((t, i) => ({ id: `obj-${id}-${i}`, title: t })),
+      labels,
+      webUrl: `https://app.craft.io/item/${id}`,
+      updateTime: new Date().toISOString(),
+    };
+    state.items.set(String(id), item);
+    return item;
+  }
+
+  function update(id, { title, status, objectives }) {
+    const item = state.items.get(String(id));
+    if (title !== undefined) item.title = title;
+    if (status !== undefined) item.status = { id: `st-${status}`, name: status };
+    if (objectives !== undefined)
+      item.objectives = objectives.map((t, i) => ({ id: `obj-${id}-${i}`, title: t }));
+    item.updateTime = new Date().toISOString();
+    return item;
+  }
+
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const url = new URL(req.url, 'http://127.0.0.1');
+      state.requests.push({ method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams),
+        headers: req.headers });
+      if (state.down) return send(res, 500, { message: 'Internal error' });
+      if (state.rateLimitNext > 0) {
+        state.rateLimitNext--;
+        return send(res, 429, { message: 'Too many requests' }, { 'retry-after': '1' });
+      }
+      if (req.headers[state.header.toLowerCase()] !== state.apiKey)
+        return send(res, 401, { message: 'Unauthorized' });
+      const p = url.pathname;
+      if (p === '/me/api-key') {
+        if (state.noMe) return send(res, 404, { message: 'Not found' });
+        return send(res, 200, { userId: 'u1', accountId: 'acc-1', scopes: ['read:items:craft'],
+          resourceScope: {}, mcpAccess: false });
+      }
+      if (p === '/workspaces')
+        return send(res, 200, [{ id: state.workspaceId, name: 'Product', key: 'PRD', webUrl: 'https://app.craft.io/ws' }]);
+      const items = /^\/workspace\/([^/]+)\/items$/.exec(p);
+      if (items) {
+        if (items[1] !== state.workspaceId) return send(res, 404, { message: 'Workspace not found' });
+        const page = Number(url.searchParams.get('page') ?? 1);
+        const limit = Number(url.searchParams.get('limit') ?? 50);
+        const type = url.searchParams.get('type');
+        const from = url.searchParams.get('updated_from');
+        const all = [...state.items.values()]
+          .filter((i) => type === null || i.type.name === type)
+          .filter((i) => from === null || Date.parse(i.updateTime) >= Date.parse(from));
+        const totalPages = Math.max(1, Math.ceil(all.length / limit));
+        return send(res, 200, {
+          items: all.slice((page - 1) * limit, page * limit),
+          metadata: { currentPage: page, perPage: limit, totalPages, totalRecords: all.length },
+        });
+      }
+      const one = /^\/item\/([^/]+)$/.exec(p);
+      if (one) {
+        const item = state.items.get(one[1]);
+        return item ? send(res, 200, item) : send(res, 404, { message: 'Item not found' });
+      }
+      return send(res, 404, { message: 'Not found' });
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    state,
+    add,
+    update,
+    requestsTo(re) { return state.requests.filter((r) => re.test(r.path)); },
+    close() {
+      server.closeAllConnections?.();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
