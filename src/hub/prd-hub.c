@@ -39,6 +39,7 @@
 #include "prd-hub-rest-comments.h"
 #include "prd-hub-rest-prds.h"
 #include "prd-hub-rest-versions.h"
+#include "prd-hub-web.h"
 #include "prd-hub-room-registry.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-versions.h"
@@ -695,6 +696,7 @@ prd_hub_listen (PrdHub *self, GError **error)
     prd_hub_rest_comments_add (self->rest, self->comments, self->rooms, self->store);
   if (self->notifications != NULL)
     prd_hub_rest_activity_add (self->rest, PRD_NOTIFICATION_STORE (self->store));
+  prd_hub_web_add (self->rest);
   prd_hub_rest_attach (self->rest, server);
   listener = g_object_new (
       PRD_TYPE_EIO_LISTENER, "server", server, "listen-backlog", config->listen_backlog,
