@@ -20,7 +20,9 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "prd-error.h"
 
@@ -34,11 +36,16 @@
 
 /* Only the hub itself: scripts and styles from /assets, REST and Socket.IO
  * (ws:// included) to the same origin, images from data: URLs for the
- * page's own icons. */
-#define CONTENT_SECURITY_POLICY                                                     \
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
-  "font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; "     \
-  "form-action 'none'; frame-ancestors 'none'"
+ * page's own icons. The page also allows the <style> elements that carry
+ * its nonce (CodeMirror mounts its styles that way). */
+#define CSP_COMMON                                                                 \
+  "default-src 'none'; script-src 'self'; img-src 'self' data:; font-src 'self'; " \
+  "connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; " \
+  "frame-ancestors 'none'"
+#define CONTENT_SECURITY_POLICY CSP_COMMON "; style-src 'self'"
+
+/* Where index.html takes the page's nonce. */
+#define NONCE_PLACEHOLDER "{{CSP_NONCE}}"
 
 #define CACHE_IMMUTABLE "public, max-age=31536000, immutable"
 #define CACHE_NO_CACHE  "no-cache"
@@ -90,11 +97,11 @@ prd_hub_web_validate_asset_name (const char *name, GError **error)
 }
 
 static void
-set_common_headers (SoupServerMessage *msg, const char *cache_control)
+set_common_headers (SoupServerMessage *msg, const char *cache_control, const char *policy)
 {
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
 
-  soup_message_headers_replace (headers, "Content-Security-Policy", CONTENT_SECURITY_POLICY);
+  soup_message_headers_replace (headers, "Content-Security-Policy", policy);
   soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
   soup_message_headers_replace (headers, "Referrer-Policy", "no-referrer");
   soup_message_headers_replace (headers, "X-Frame-Options", "DENY");
@@ -134,7 +141,7 @@ respond_not_built (SoupServerMessage *msg)
       "This hub was built without its web editor: install npm, run 'npm ci' in web/ and build "
       "again (meson -Dweb=enabled), or use build-aux/bootstrap run.\n";
 
-  set_common_headers (msg, CACHE_NO_CACHE);
+  set_common_headers (msg, CACHE_NO_CACHE, CONTENT_SECURITY_POLICY);
   soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, NULL);
   soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_STATIC, text,
                                     sizeof text - 1);
@@ -151,6 +158,31 @@ respond_bytes (SoupServerMessage *msg, GBytes *bytes, const char *content_type)
   soup_server_message_set_response (msg, content_type, SOUP_MEMORY_STATIC, data, size);
 }
 
+/* A fresh nonce for one page: 16 random bytes, base64. */
+static char *
+new_nonce (void)
+{
+  guint8 bytes[16];
+  gsize got = 0;
+
+  while (got < sizeof bytes)
+    {
+      gssize n = getrandom (bytes + got, sizeof bytes - got, 0);
+
+      if (n > 0)
+        got += (gsize) n;
+      else if (n < 0 && errno != EINTR)
+        {
+          /* No getrandom() (a kernel older than 3.17): the nonce only
+           * narrows what an injected <style> could do, GLib's generator
+           * (seeded from /dev/urandom) does for it. */
+          for (; got < sizeof bytes; got++)
+            bytes[got] = (guint8) g_random_int_range (0, 256);
+        }
+    }
+  return g_base64_encode (bytes, sizeof bytes);
+}
+
 static void
 handle_page (SoupServerMessage *msg,
              const PrdIdentity *identity,
@@ -159,14 +191,27 @@ handle_page (SoupServerMessage *msg,
              gpointer user_data)
 {
   g_autoptr (GBytes) page = lookup ("index.html");
+  g_autofree char *nonce = NULL;
+  g_autofree char *policy = NULL;
+  g_autoptr (GString) html = NULL;
+  gsize size;
+  gconstpointer data;
 
   if (page == NULL)
     {
       respond_not_built (msg);
       return;
     }
-  set_common_headers (msg, CACHE_NO_CACHE);
-  respond_bytes (msg, page, "text/html; charset=utf-8");
+  nonce = new_nonce ();
+  policy = g_strdup_printf ("%s; style-src 'self' 'nonce-%s'", CSP_COMMON, nonce);
+  data = g_bytes_get_data (page, &size);
+  html = g_string_new_len (data, (gssize) size);
+  g_string_replace (html, NONCE_PLACEHOLDER, nonce, 0);
+  set_common_headers (msg, CACHE_NO_CACHE, policy);
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  size = html->len;
+  soup_server_message_set_response (msg, "text/html; charset=utf-8", SOUP_MEMORY_TAKE,
+                                    g_string_free (g_steal_pointer (&html), FALSE), size);
 }
 
 static void
@@ -194,11 +239,11 @@ handle_asset (SoupServerMessage *msg,
   bytes = lookup (path);
   if (bytes == NULL)
     {
-      set_common_headers (msg, CACHE_NO_CACHE);
+      set_common_headers (msg, CACHE_NO_CACHE, CONTENT_SECURITY_POLICY);
       prd_hub_rest_respond_error_literal (msg, PRD_ERROR_NOT_FOUND, "No such asset");
       return;
     }
-  set_common_headers (msg, CACHE_IMMUTABLE);
+  set_common_headers (msg, CACHE_IMMUTABLE, CONTENT_SECURITY_POLICY);
   respond_bytes (msg, bytes, content_type_for (params[0]));
 }
 

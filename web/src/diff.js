@@ -7,7 +7,7 @@
 export function parseUnifiedDiff(text) {
   const hunks = [];
   let hunk = null;
-  for (const line of String(text).split('\n')) {
+  for (const line of String(text).replace(/\n$/, '').split('\n')) {
     const m = /^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$/.exec(line);
     if (m) {
       hunk = { oldStart: Number(m[1]), newStart: Number(m[3]), header: line, lines: [] };

@@ -179,6 +179,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   client.on('ack', renderConnection);
   client.on('change', (ev) => {
     if (ev.local) renderConnection();
+    for (const d of ev.deltas) for (const c of comments.values()) shiftComment(c, d);
     scheduleDecorations();
     schedulePreview();
   });
@@ -204,7 +205,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     clear(presence, users.map((u) => h('li', { class: `presence-user ${colorClass(u.color)}`, dataset: { userId: u.userId } },
       h('span', { class: 'presence-dot', 'aria-hidden': 'true' }),
       h('span', { class: 'presence-name' }, u.userId === session.userId ? `${u.name ?? u.userId} (you)` : (u.name ?? u.userId)),
-      h('span', { class: 'presence-status' }, u.status ?? 'viewing'))));
+      h('span', { class: 'presence-status' }, (u.userId === session.userId ? client._presence?.status : null) ?? u.status ?? 'viewing'))));
   }
 
   let decoQueued = false;
@@ -253,6 +254,19 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     if (res.error) announce(messages, `Could not add the comment: ${res.error.message}`, true);
     else newComment.value = '';
   });
+
+  // Keeps a comment's anchor on its text as this replica changes, the way
+  // the hub does: text typed at either edge of a selection stays outside it.
+  function shiftComment(c, d) {
+    const shift = (pos, before) => {
+      if (typeof pos !== 'number') return pos;
+      if (d.type === 'insert') return pos > d.position || (before && pos === d.position) ? pos + d.text.length : pos;
+      if (pos <= d.position) return pos;
+      return Math.max(d.position, pos - d.length);
+    };
+    c.position = shift(c.position, true);
+    if (c.selection) c.selection = { ...c.selection, start: shift(c.selection.start, true), end: shift(c.selection.end, false) };
+  }
 
   function commentRanges() {
     return [...comments.values()].filter((c) => !c.detached).map((c) => {
@@ -580,6 +594,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       h('header', {}, h('h2', { id: 'diff-title' }, `Changes from ${from} to ${to}`), close),
       rows.length === 0 ? h('p', {}, 'The two versions have the same text.') :
         h('table', { class: 'diff' },
+          h('colgroup', {}, h('col', { class: 'ln' }), h('col'), h('col', { class: 'ln' }), h('col')),
           h('thead', {}, h('tr', {}, h('th', { colspan: 2, scope: 'col' }, from), h('th', { colspan: 2, scope: 'col' }, to))),
           h('tbody', {}, rows.map((r) => r.kind === 'hunk'
             ? h('tr', { class: 'hunk' }, h('td', { colspan: 4 }, r.left.text))
@@ -597,11 +612,15 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   try {
     data = await joinedPromise;
   } catch (err) {
+    client.close();
+    root.querySelector('.editor-main')?.remove();
+    offlineButton.remove();
+    previewButton.remove();
     connection.dataset.state = 'error';
     connection.textContent = 'Not connected';
+    titleEl.textContent = 'PRD not opened';
     if (err.code === 'PRD_NOT_FOUND') announce(messages, 'This PRD does not exist, or belongs to another organization.', true);
     else announce(messages, `Could not open the PRD: ${err.message}`, true);
-    client.close();
     return () => {};
   }
 
@@ -609,6 +628,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     doc: client.text,
     extensions: [
       EditorState.lineSeparator.of(LINE_SEPARATOR),
+      EditorView.cspNonce.of(document.querySelector('meta[name="prdhub-csp-nonce"]')?.content ?? ''),
       lineNumbers(),
       history(),
       drawSelection(),
@@ -624,7 +644,10 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       EditorView.contentAttributes.of({ 'aria-label': canEdit ? 'PRD text (Markdown)' : 'PRD text (Markdown, view only)', 'aria-multiline': 'true' }),
       EditorView.updateListener.of((update) => {
         if (binding) for (const tr of update.transactions) binding.handleTransaction(tr);
-        if (update.focusChanged && canEdit && client.joined) client.setStatus(update.view.hasFocus ? 'editing' : 'viewing');
+        if (update.focusChanged && canEdit && client.joined) {
+          client.setStatus(update.view.hasFocus ? 'editing' : 'viewing');
+          renderPresence();
+        }
         if (update.docChanged) schedulePreview();
       }),
     ],

@@ -8,6 +8,22 @@ import { io } from 'socket.io-client';
 import { clear, formatTime, h } from './dom.js';
 import { expire } from './session.js';
 
+// A bell drawn in SVG (no icon font: nothing is loaded from elsewhere).
+function bellIcon() {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('width', '18');
+  svg.setAttribute('height', '18');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', 'bell-icon');
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('d', 'M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1z');
+  path.setAttribute('fill', 'currentColor');
+  svg.append(path);
+  return svg;
+}
+
 export class Notifications {
   constructor(session) {
     this.session = session;
@@ -70,7 +86,7 @@ export class Notifications {
     const unread = this.unread;
     clear(this.count, unread > 0 ? String(unread) : '');
     this.count.hidden = unread === 0;
-    clear(this.button, h('span', { class: 'bell-icon', 'aria-hidden': 'true' }, '🔔'), this.count);
+    clear(this.button, bellIcon(), this.count);
     this.button.setAttribute('aria-label', unread === 1 ? 'Notifications, 1 unread' : `Notifications, ${unread} unread`);
     const items = [...this.items.values()].reverse();
     clear(this.list, items.length === 0 ? h('li', { class: 'muted' }, 'No notifications.') : items.map((n) =>

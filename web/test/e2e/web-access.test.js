@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// The web editor in real Chromium, signing in and roles: a viewer sees the
+// text but cannot type; a pasted token signs in; an expired one sends the
+// user back to the sign-in form with the reason; a PRD of another
+// organization is not opened; the PRD list creates and imports PRDs; the
+// keyboard reaches the editor and the side panels' tabs.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  EVENT_TIMEOUT_MS, createPrd, editorText, launch, openAs, openEditor, restPrd, startHub, token,
+  waitForState, waitUntil,
+} from './browser.js';
+
+const EDITOR = { sub: 'user_eve', name: 'Eve Editor', org: 'org_acc', role: 'editor' };
+const VIEWER = { sub: 'user_vic', name: 'Vic Viewer', org: 'org_acc', role: 'viewer' };
+const OUTSIDER = { sub: 'user_oz', name: 'Oz Outsider', org: 'org_other', role: 'editor' };
+
+let hub;
+let browser;
+let prdId;
+
+before(async () => {
+  hub = await startHub();
+  browser = await launch();
+  prdId = (await createPrd(hub, token(EDITOR), 'Access rules', '# Access rules\n\nOnly editors write.\n')).id;
+});
+
+after(async () => {
+  await browser?.close();
+  await hub?.stop();
+});
+
+test('a viewer sees the text and others\' edits but cannot type', async () => {
+  const vic = await openEditor(browser, hub, VIEWER, prdId);
+  const eve = await openEditor(browser, hub, EDITOR, prdId);
+  assert.equal(await vic.page.isVisible('#view-only'), true);
+  assert.equal(await vic.page.getAttribute('.cm-content', 'contenteditable'), 'false');
+  const before = await editorText(vic.page);
+  await vic.page.click('.cm-content');
+  await vic.page.keyboard.type('viewer typing');
+  await vic.page.keyboard.press('Backspace');
+  assert.equal(await editorText(vic.page), before);
+  // The editor's edit reaches the viewer; the hub has no viewer text.
+  await eve.page.click('.cm-content');
+  await eve.page.keyboard.press('Control+End');
+  await eve.page.keyboard.type('Editors agree.');
+  await waitUntil(async () => (await editorText(vic.page)).endsWith('Editors agree.'), 'the edit at the viewer');
+  const rest = await restPrd(hub, token(EDITOR), prdId);
+  assert.ok(!rest.content.includes('viewer typing'));
+  assert.equal(rest.content, await editorText(vic.page));
+  // Viewers may not create versions: no form; they may not ask the AI to write.
+  await vic.page.click('[role="tab"][data-tab="versions"]');
+  assert.equal(await vic.page.$('.versions textarea'), null);
+  await vic.page.click('[role="tab"][data-tab="ai"]');
+  assert.equal(await vic.page.isChecked('.ai input[type="checkbox"]'), false);
+  assert.equal(await vic.page.isDisabled('.ai input[type="checkbox"]'), true);
+  assert.deepEqual(vic.problems, []);
+  await vic.context.close();
+  await eve.context.close();
+});
+
+test('a pasted token signs in; the session survives a reload', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${hub.url}/`);
+  await page.waitForSelector('#token-input', { timeout: EVENT_TIMEOUT_MS });
+  await page.fill('#token-input', 'not a token');
+  await page.click('button:has-text("Sign in")');
+  assert.match(await page.textContent('.signin [role="alert"]'), /not a token/);
+  await page.fill('#token-input', token(EDITOR));
+  await page.click('button:has-text("Sign in")');
+  await page.waitForSelector(`tr[data-prd-id="${prdId}"]`, { timeout: EVENT_TIMEOUT_MS });
+  await page.reload();
+  await page.waitForSelector(`tr[data-prd-id="${prdId}"]`, { timeout: EVENT_TIMEOUT_MS });
+  await page.click('button:has-text("Sign out")');
+  await page.waitForSelector('#token-input', { timeout: EVENT_TIMEOUT_MS });
+  await context.close();
+});
+
+test('an expired token goes back to the sign-in form with the reason', async () => {
+  const expired = token({ ...EDITOR, exp: Math.floor(Date.now() / 1000) - 60 });
+  const s = await openAs(browser, hub, expired, { path: `/prds/${prdId}` });
+  await s.page.waitForSelector('#token-input', { timeout: EVENT_TIMEOUT_MS });
+  assert.match(await s.page.textContent('.signin [role="alert"]'), /expired/);
+  assert.equal(new URL(s.page.url()).hash, '');
+  await s.context.close();
+});
+
+test('another organization\'s PRD does not open', async () => {
+  const s = await openAs(browser, hub, OUTSIDER, { path: `/prds/${prdId}` });
+  await s.page.waitForSelector('#connection-state[data-state="error"]', { timeout: EVENT_TIMEOUT_MS });
+  assert.match(await s.page.textContent('.editor-layout .status'), /does not exist/);
+  assert.equal(await s.page.$('.cm-content'), null);
+  await s.context.close();
+});
+
+test('the list creates a PRD and imports a Markdown file', async () => {
+  const s = await openAs(browser, hub, EDITOR);
+  await s.page.fill('input[name="title"]', 'Made in the browser');
+  await s.page.click('button:has-text("Create")');
+  await s.page.waitForURL(/\/prds\/prd_/, { timeout: EVENT_TIMEOUT_MS });
+  await s.page.waitForSelector('.cm-content', { timeout: EVENT_TIMEOUT_MS });
+  assert.equal(await s.page.textContent('.prd-title'), 'Made in the browser');
+  await s.page.click('a:has-text("All PRDs")');
+  await s.page.setInputFiles('input[type="file"]', {
+    name: 'search.md', mimeType: 'text/markdown', buffer: Buffer.from('# Search revamp\n\nFaster results.\n'),
+  });
+  await s.page.waitForURL(/\/prds\/prd_/, { timeout: EVENT_TIMEOUT_MS });
+  await waitForState(s.page, 'online');
+  assert.equal(await s.page.textContent('.prd-title'), 'Search revamp');
+  assert.equal(await editorText(s.page), '# Search revamp\n\nFaster results.\n');
+  assert.deepEqual(s.problems, []);
+  await s.context.close();
+});
+
+test('keyboard: the tabs move with the arrow keys, Tab reaches the editor', async () => {
+  const s = await openEditor(browser, hub, EDITOR, prdId, { viewport: { width: 1280, height: 720 } });
+  await s.page.focus('[role="tab"][data-tab="comments"]');
+  await s.page.keyboard.press('ArrowRight');
+  assert.equal(await s.page.evaluate(() => document.activeElement.dataset.tab), 'ai');
+  assert.equal(await s.page.getAttribute('[role="tab"][data-tab="ai"]', 'aria-selected'), 'true');
+  assert.equal(await s.page.isVisible('.ai textarea'), true);
+  await s.page.keyboard.press('End');
+  assert.equal(await s.page.evaluate(() => document.activeElement.dataset.tab), 'activity');
+  // From the preview switch, Tab goes on through the page to the editor.
+  await s.page.focus('#connection-state ~ button');
+  let reached = false;
+  for (let i = 0; i < 12 && !reached; i++) {
+    await s.page.keyboard.press('Tab');
+    reached = await s.page.evaluate(() => document.activeElement?.classList.contains('cm-content'));
+  }
+  assert.ok(reached, 'Tab reaches the editor');
+  // Every form control has a label.
+  const unlabelled = await s.page.evaluate(() => [...document.querySelectorAll('input, textarea, select')]
+    .filter((el) => el.type !== 'hidden' && !(el.labels?.length > 0) && !el.getAttribute('aria-label'))
+    .map((el) => el.outerHTML.slice(0, 80)));
+  assert.deepEqual(unlabelled, []);
+  await s.context.close();
+});
