@@ -38,6 +38,7 @@
 #include "prd-hub-rest-activity.h"
 #include "prd-hub-rest-comments.h"
 #include "prd-hub-rest-prds.h"
+#include "prd-hub-rest-presence.h"
 #include "prd-hub-rest-versions.h"
 #include "prd-hub-web.h"
 #include "prd-hub-room-registry.h"
@@ -696,6 +697,8 @@ prd_hub_listen (PrdHub *self, GError **error)
     prd_hub_rest_comments_add (self->rest, self->comments, self->rooms, self->store);
   if (self->notifications != NULL)
     prd_hub_rest_activity_add (self->rest, PRD_NOTIFICATION_STORE (self->store));
+  if (self->rooms != NULL)
+    prd_hub_rest_presence_add (self->rest, self->rooms);
   prd_hub_web_add (self->rest);
   prd_hub_rest_attach (self->rest, server);
   listener = g_object_new (

@@ -57,6 +57,7 @@ export function createApi(session) {
     versions: (id) => request('GET', `/api/prds/${encodeURIComponent(id)}/versions`),
     versionText: (id, v) => request('GET', `/api/prds/${encodeURIComponent(id)}/versions/${encodeURIComponent(v)}`, { accept: 'text' }),
     diff: (id, from, to) => request('GET', `/api/prds/${encodeURIComponent(id)}/diff?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`, { accept: 'text' }),
+    presence: (ids) => request('GET', `/api/presence?prdIds=${ids.map(encodeURIComponent).join(',')}`),
     activity: (org, limit = 30) => request('GET', `/api/activity?organizationId=${encodeURIComponent(org)}&limit=${limit}`),
     /** The methods /api/prds/{id} allows (from a 405's Allow), or null if unknown. */
     async allowedMethods(id) {

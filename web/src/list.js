@@ -132,6 +132,12 @@ export async function listPage(root, { api, session, notifications, announce }) 
         }
       }
       prds.sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt)));
+      // Who is in each PRD now (GET /api/presence, 200 ids a call).
+      for (let i = 0; i < prds.length; i += 200) {
+        const chunk = prds.slice(i, i + 200);
+        const present = await api.presence(chunk.map((p) => p.id)).catch(() => ({ prds: {} }));
+        for (const p of chunk) p.activeUsers = present.prds?.[p.id] ?? [];
+      }
       clear(tbody, prds.length === 0
         ? h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No PRDs yet.'))
         : prds.map(row));

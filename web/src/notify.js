@@ -38,8 +38,12 @@ export class Notifications {
     this.markButton = h('button', { type: 'button', onclick: () => this.markAllRead() }, 'Mark all read');
     this.panel = h('section', { id: 'notification-panel', class: 'popover', hidden: true, 'aria-label': 'Notifications' },
       h('h2', {}, 'Notifications'), this.list, this.markButton);
-    this.panel.addEventListener('keydown', (e) => {
-      if (e.key === 'Escape') { this.toggle(false); this.button.focus(); }
+    // Escape or a click elsewhere closes the panel.
+    document.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && !this.panel.hidden) { this.toggle(false); this.button.focus(); }
+    });
+    document.addEventListener('click', (e) => {
+      if (!this.panel.hidden && !this.panel.contains(e.target) && !this.button.contains(e.target)) this.toggle(false);
     });
     this.render();
     this.socket = io('/notifications', { auth: { token: session.token }, transports: ['websocket', 'polling'] });

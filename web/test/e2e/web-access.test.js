@@ -61,6 +61,15 @@ test('a viewer sees the text and others\' edits but cannot type', async () => {
   await eve.context.close();
 });
 
+test('without an AI provider the AI panel says so', async () => {
+  const s = await openEditor(browser, hub, EDITOR, prdId);
+  await s.page.click('[role="tab"][data-tab="ai"]');
+  await s.page.fill('.ai textarea', 'Summarise the rules');
+  await s.page.click('.ai button[type="submit"]');
+  await s.page.waitForSelector('.ai-status.error:has-text("not configured")', { timeout: EVENT_TIMEOUT_MS });
+  await s.context.close();
+});
+
 test('a pasted token signs in; the session survives a reload', async () => {
   const context = await browser.newContext();
   const page = await context.newPage();

@@ -89,6 +89,11 @@ test('the other user\'s cursor shows with their name', async () => {
   await bob.page.waitForSelector('.cm-remote-cursor-label:has-text("Ann Archer")', { timeout: EVENT_TIMEOUT_MS });
   const presence = await ann.page.textContent('.presence');
   assert.match(presence, /Bob Builder/);
+  // The PRD list says who is in it now.
+  const list = await openAs(browser, hub, ANN);
+  const who = await list.page.waitForSelector(`tr[data-prd-id="${prdId}"] .who:has-text("Bob Builder")`, { timeout: EVENT_TIMEOUT_MS });
+  assert.match(await who.textContent(), /Ann Archer/);
+  await list.context.close();
   await screenshot(ann.page, 'web-editor-two-cursors.png');
 });
 
@@ -108,6 +113,13 @@ test('a comment added by one appears in the other', async () => {
   await bob.page.keyboard.type('Yes, a section on it.');
   await (await card.$('button:has-text("Reply")')).click();
   await ann.page.waitForSelector('.comment .replies:has-text("Yes, a section on it.")', { timeout: EVENT_TIMEOUT_MS });
+  // The reply notifies Ann: the bell counts it, and marking it read clears it.
+  await ann.page.waitForSelector('button.bell[aria-label="Notifications, 1 unread"]', { timeout: EVENT_TIMEOUT_MS });
+  await ann.page.click('button.bell');
+  assert.match(await ann.page.textContent('#notification-panel'), /Bob Builder|repl/i);
+  await ann.page.click('#notification-panel button:has-text("Mark all read")');
+  await ann.page.waitForSelector('button.bell[aria-label="Notifications, 0 unread"]', { timeout: EVENT_TIMEOUT_MS });
+  await ann.page.keyboard.press('Escape');
 });
 
 test('an AI answer streams into both editors', async () => {

@@ -88,3 +88,19 @@ test('the API still needs a token; other paths are still unknown', async () => {
   assert.equal((await fetch(`${hub.url}/prds/a/b`)).status, 404);
   assert.equal((await fetch(`${hub.url}/`, { method: 'POST' })).status, 405);
 });
+
+test('GET /api/presence: who is in which PRD now, checked', async () => {
+  const auth = { headers: { Authorization: `Bearer ${token()}` } };
+  const res = await fetch(`${hub.url}/api/presence?prdIds=prd_a,prd_b`, auth);
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { prds: {} });
+  for (const [query, code] of [['', 'INVALID_PAYLOAD'], ['?prdIds=', 'INVALID_PAYLOAD'],
+    ['?prdIds=prd_a,,prd_b', 'INVALID_ID'], ['?prdIds=nope', 'INVALID_ID'],
+    [`?prdIds=${Array.from({ length: 201 }, (_, i) => `prd_${i}`).join(',')}`, 'INVALID_PAYLOAD']]) {
+    const bad = await fetch(`${hub.url}/api/presence${query}`, auth);
+    assert.equal(bad.status, 400, query.slice(0, 40));
+    assert.equal((await bad.json()).code, code, query.slice(0, 40));
+  }
+  assert.equal((await fetch(`${hub.url}/api/presence?prdIds=${Array.from({ length: 200 }, (_, i) => `prd_${i}`).join(',')}`, auth)).status, 200);
+  assert.equal((await fetch(`${hub.url}/api/presence?prdIds=prd_a`)).status, 401);
+});
