@@ -104,3 +104,29 @@ test('GET /api/presence: who is in which PRD now, checked', async () => {
   assert.equal((await fetch(`${hub.url}/api/presence?prdIds=${Array.from({ length: 200 }, (_, i) => `prd_${i}`).join(',')}`, auth)).status, 200);
   assert.equal((await fetch(`${hub.url}/api/presence?prdIds=prd_a`)).status, 401);
 });
+
+test('prdhub token --link prints a sign-in link the hub accepts', async () => {
+  const { execFile } = await import('node:child_process');
+  const { PRDHUB_BIN, JWT_SECRET } = await import('../../../tests/e2e/helpers/hub.js');
+  const run = (args) => new Promise((resolve) => {
+    execFile(PRDHUB_BIN, ['token', '--user', 'user_link', '--name', 'Link User', '--data-dir', hub.dataDir, ...args],
+      { env: { ...process.env, PRDHUB_JWT_SECRET: JWT_SECRET } },
+      (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
+  });
+  const port = new URL(hub.url).port;
+  const out = await run(['--link', '--listen', `127.0.0.1:${port}`]);
+  assert.equal(out.code, 0, out.stderr);
+  const m = /^http:\/\/127\.0\.0\.1:(\d+)\/#token=([\w-]+\.[\w-]+\.[\w-]+)\n$/.exec(out.stdout);
+  assert.ok(m, out.stdout);
+  assert.equal(m[1], port);
+  const res = await fetch(`${hub.url}/api/prds`, { headers: { Authorization: `Bearer ${m[2]}` } });
+  assert.equal(res.status, 200);
+  assert.match((await run(['--link', '--listen', '[::1]:3000'])).stdout, /^http:\/\/\[::1\]:3000\/#token=/);
+  assert.match((await run(['--link'])).stdout, /^http:\/\/127\.0\.0\.1:3000\/#token=/);
+  const zero = await run(['--link', '--listen', '127.0.0.1:0']);
+  assert.equal(zero.code, 1);
+  assert.match(zero.stderr, /real port/);
+  const alone = await run(['--listen', '127.0.0.1:4000']);
+  assert.equal(alone.code, 1);
+  assert.match(alone.stderr, /--listen goes with --link/);
+});
