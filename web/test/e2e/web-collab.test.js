@@ -162,6 +162,28 @@ test('offline in one, edits on both sides, back online: they converge', async ()
   await waitForState(bob.page, 'online');
 });
 
+test('two edits at one place: both see the conflict, one resolves it for both', async () => {
+  await bob.page.click('button:has-text("Work offline")');
+  await waitForState(bob.page, 'offline');
+  await bob.page.click('.cm-content');
+  await bob.page.keyboard.press('Control+Home');
+  await bob.page.keyboard.type('B');
+  await ann.page.click('.cm-content');
+  await ann.page.keyboard.press('Control+Home');
+  await ann.page.keyboard.type('A');
+  await waitForState(ann.page, 'online');
+  await bob.page.click('button:has-text("Go online")');
+  await converged('the two edits');
+  const annConflict = await ann.page.waitForSelector('.conflicts:not([hidden]) .conflict', { timeout: EVENT_TIMEOUT_MS });
+  await bob.page.waitForSelector('.conflicts:not([hidden]) .conflict', { timeout: EVENT_TIMEOUT_MS });
+  assert.match(await annConflict.textContent(), /Yours: A · Theirs: B/);
+  await (await annConflict.$('button:has-text("Keep yours")')).click();
+  await ann.page.waitForSelector('.conflicts[hidden]', { state: 'attached', timeout: EVENT_TIMEOUT_MS });
+  await bob.page.waitForSelector('.conflicts[hidden]', { state: 'attached', timeout: EVENT_TIMEOUT_MS });
+  const text = await converged('after the resolution');
+  assert.ok(text.startsWith('A') && !text.startsWith('AB') && !text.startsWith('BA'), text.slice(0, 20));
+});
+
 test('versions: create two and compare them side by side', async () => {
   await ann.page.click('[role="tab"][data-tab="versions"]');
   await ann.page.fill('.versions textarea', 'First draft');
