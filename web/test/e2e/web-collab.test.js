@@ -57,7 +57,6 @@ test('the list shows the PRD; the token leaves the address bar', async () => {
   assert.equal(new URL(s.page.url()).hash, '', 'the #token fragment is removed');
   assert.equal(await s.page.evaluate(() => sessionStorage.getItem('prdhub-token')), s.jwt);
   assert.match(await s.page.textContent(`tr[data-prd-id="${prdId}"] th a`), /Checkout redesign/);
-  await screenshot(s.page, 'web-list.png');
   assert.deepEqual(s.problems, []);
   await s.context.close();
 });
@@ -93,6 +92,7 @@ test('the other user\'s cursor shows with their name', async () => {
   const list = await openAs(browser, hub, ANN);
   const who = await list.page.waitForSelector(`tr[data-prd-id="${prdId}"] .who:has-text("Bob Builder")`, { timeout: EVENT_TIMEOUT_MS });
   assert.match(await who.textContent(), /Ann Archer/);
+  await screenshot(list.page, 'web-list.png');
   await list.context.close();
   await screenshot(ann.page, 'web-editor-two-cursors.png');
 });
