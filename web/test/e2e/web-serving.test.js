@@ -12,7 +12,11 @@ import { startHub, token } from './browser.js';
 let hub;
 
 before(async () => { hub = await startHub(); });
-after(async () => { await hub?.stop(); });
+after(async () => {
+  // A clean exit (under ASan: no leak, no error).
+  const res = await hub.stop();
+  assert.deepEqual(res, { code: 0, signal: null }, hub.stderr());
+});
 
 function csp(res) {
   return Object.fromEntries(res.headers.get('content-security-policy').split(';').map((d) => {
