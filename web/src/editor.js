@@ -481,7 +481,8 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       clear(aiActions);
       aiOutput.dataset.jobId = d.jobId;
       aiOutput.dataset.state = 'streaming';
-      const who = d.userId === session.userId ? 'your' : 'a';
+      aiOutput.dataset.insert = String(Boolean(d.insert));
+      const who = d.userId === session.userId ? 'your' : 'an';
       announce(aiStatus, `The AI is writing ${who} answer${d.insert ? ' into the document' : ''}…`);
     });
     socket.on('ai-stream-chunk', (d) => {
@@ -490,15 +491,18 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     });
     socket.on('ai-stream-complete', (d) => {
       if (d.prdId !== prdId) return;
+      const mine = d.jobId === myJob;
+      const inserted = aiOutput.dataset.jobId === d.jobId && aiOutput.dataset.insert === 'true';
       aiOutput.textContent = d.fullResponse ?? aiOutput.textContent;
       aiOutput.dataset.state = 'complete';
-      if (d.jobId === myJob) {
+      if (d.jobId === streamJob) streamJob = null;
+      if (mine) {
         myJob = null;
         aiCancel.disabled = true;
       }
       announce(aiStatus, `The AI answered (${d.tokensUsed ?? 0} tokens).`);
-      const inserted = streamJob === d.jobId && aiOutput.dataset.insert === 'true';
-      streamJob = null;
+      if (!mine) return;
+      // A preview (not written into the text): insert it or discard it.
       if (!inserted && canEdit) {
         clear(aiActions,
           h('button', { type: 'button', class: 'small', onclick: () => { insertAtCursor(d.fullResponse ?? ''); clear(aiActions); } }, 'Insert at cursor'),
@@ -506,12 +510,17 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       }
       clear(aiSuggestions, (d.suggestions ?? []).map(suggestionItem));
     });
-    socket.on('ai-stream-start', (d) => { aiOutput.dataset.insert = String(Boolean(d.insert)); });
     socket.on('ai-error', (d) => {
+      // jobId null: this client's prompt or review was refused.
       if (d.jobId !== null && d.jobId !== myJob && d.jobId !== streamJob) return;
-      if (d.jobId === myJob || d.jobId === null) { myJob = d.jobId === null ? myJob : null; }
-      if (d.jobId !== null) aiCancel.disabled = true;
-      if (d.jobId === streamJob) { streamJob = null; aiOutput.dataset.state = 'error'; }
+      if (d.jobId !== null && d.jobId === myJob) {
+        myJob = null;
+        aiCancel.disabled = true;
+      }
+      if (d.jobId !== null && d.jobId === streamJob) {
+        streamJob = null;
+        aiOutput.dataset.state = 'error';
+      }
       announce(aiStatus, aiErrorMessage(d.error), d.error?.code !== 'CANCELLED');
     });
     socket.on('ai-suggestion', (d) => {

@@ -143,6 +143,29 @@ test('an AI answer streams into both editors', async () => {
   assert.equal(text.split('Hello, world ✓').length, 2, 'the answer is in the text once');
 });
 
+test('an AI preview is inserted on request; a running answer can be cancelled', async () => {
+  await ann.page.click('.cm-content');
+  await ann.page.keyboard.press('Control+End');
+  await ann.page.click('[role="tab"][data-tab="ai"]');
+  await ann.page.uncheck('.ai input[type="checkbox"]');
+  await ann.page.fill('.ai textarea', 'scenario:stream Preview only');
+  await ann.page.click('.ai button[type="submit"]');
+  const insert = await ann.page.waitForSelector('.ai-actions button:has-text("Insert at cursor")', { timeout: EVENT_TIMEOUT_MS });
+  assert.equal((await editorText(ann.page)).split('Hello, world ✓').length, 2, 'a preview writes nothing');
+  await insert.click();
+  await waitForText(bob.page, (t) => t.split('Hello, world ✓').length === 3, 'the inserted preview at Bob');
+  await converged('after inserting the preview');
+  // A gated answer waits after its first piece: cancel it.
+  await ann.page.fill('.ai textarea', 'scenario:gated Take your time');
+  await ann.page.click('.ai button[type="submit"]');
+  await ann.page.waitForSelector('.ai-output[data-state="streaming"]:has-text("first")', { timeout: EVENT_TIMEOUT_MS });
+  await ann.page.click('.ai button:has-text("Cancel")');
+  await ann.page.waitForSelector('.ai-status:has-text("cancelled")', { timeout: EVENT_TIMEOUT_MS });
+  assert.equal(await ann.page.getAttribute('.ai-output', 'data-state'), 'error');
+  assert.equal(await ann.page.isDisabled('.ai button:has-text("Cancel")'), true);
+  await ann.page.check('.ai input[type="checkbox"]');
+});
+
 test('offline in one, edits on both sides, back online: they converge', async () => {
   await bob.context.setOffline(true);
   await bob.page.click('button:has-text("Work offline")');
