@@ -18,6 +18,7 @@ import { commentField, colorClass, remoteCursorField, setCommentRanges, setRemot
 import { clear, formatTime, h, uid } from './dom.js';
 import { activityFeed } from './notify.js';
 import { parseUnifiedDiff, sideBySide } from './diff.js';
+import { headings } from './sections.js';
 import { expire } from './session.js';
 
 const md = new MarkdownIt({ html: false, linkify: false, typographer: false });
@@ -40,16 +41,6 @@ export function aiErrorMessage(error) {
   if (error?.code === 'PROVIDER_ERROR' && typeof error.status === 'number') parts.push(`(HTTP ${error.status})`);
   if (error?.code !== 'AI_NOT_CONFIGURED' && error?.code !== 'CANCELLED' && error?.message) parts.push(`— ${error.message}`);
   return parts.join(' ');
-}
-
-function slugify(text) {
-  return text.toLowerCase().normalize('NFKD').replace(/[^\p{L}\p{N}\s-]/gu, '').trim().replace(/\s+/g, '-');
-}
-
-function headings(text) {
-  const out = [];
-  for (const m of text.matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) out.push({ title: m[1], slug: slugify(m[1]) });
-  return out;
 }
 
 function emitAck(socket, event, payload) {
@@ -402,7 +393,21 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   async function askAi(prompt, { insert = aiInsert.checked, section = aiSection.value } = {}) {
     if (!view) return;
     const sel = view.state.selection.main;
-    const payload = { prdId, prompt, context: { cursorPosition: sel.head }, insert };
+    // For a section, the answer goes at the end of it, unless the cursor is in it.
+    let at = sel.head;
+    const text = view.state.doc.toString();
+    const target = section ? headings(text).find((hd) => hd.slug === section) : null;
+    if (target && !(sel.head > target.start && sel.head <= target.end)) {
+      at = target.end;
+      // The answer gets a line of its own: before the next heading (which it
+      // must not run into), or after the last line.
+      if (insert && canEdit && (at < text.length || (at > 0 && text[at - 1] !== '\n'))) {
+        view.dispatch({ changes: { from: at, insert: '\n' }, userEvent: 'input' });
+        if (at === text.length) at += 1;
+        await client.whenSynced();
+      }
+    }
+    const payload = { prdId, prompt, context: { cursorPosition: at }, insert };
     if (!sel.empty) payload.context.selectedText = view.state.sliceDoc(sel.from, sel.to).slice(0, 20000);
     if (section) payload.section = section;
     aiStatus.textContent = 'Sending…';
