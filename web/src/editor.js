@@ -19,6 +19,7 @@ import { clear, formatTime, h, uid } from './dom.js';
 import { activityFeed } from './notify.js';
 import { parseUnifiedDiff, sideBySide } from './diff.js';
 import { headings } from './sections.js';
+import { shiftCommentAnchor } from './anchors.js';
 import { expire } from './session.js';
 
 const md = new MarkdownIt({ html: false, linkify: false, typographer: false });
@@ -170,7 +171,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   client.on('ack', renderConnection);
   client.on('change', (ev) => {
     if (ev.local) renderConnection();
-    for (const d of ev.deltas) for (const c of comments.values()) shiftComment(c, d);
+    for (const d of ev.deltas) for (const c of comments.values()) shiftCommentAnchor(c, d);
     scheduleDecorations();
     schedulePreview();
   });
@@ -245,19 +246,6 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     if (res.error) announce(messages, `Could not add the comment: ${res.error.message}`, true);
     else newComment.value = '';
   });
-
-  // Keeps a comment's anchor on its text as this replica changes, the way
-  // the hub does: text typed at either edge of a selection stays outside it.
-  function shiftComment(c, d) {
-    const shift = (pos, before) => {
-      if (typeof pos !== 'number') return pos;
-      if (d.type === 'insert') return pos > d.position || (before && pos === d.position) ? pos + d.text.length : pos;
-      if (pos <= d.position) return pos;
-      return Math.max(d.position, pos - d.length);
-    };
-    c.position = shift(c.position, true);
-    if (c.selection) c.selection = { ...c.selection, start: shift(c.selection.start, true), end: shift(c.selection.end, false) };
-  }
 
   function commentRanges() {
     return [...comments.values()].filter((c) => !c.detached).map((c) => {

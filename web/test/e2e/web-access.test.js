@@ -109,6 +109,13 @@ test('another organization\'s PRD does not open', async () => {
 
 test('the list creates a PRD and imports a Markdown file', async () => {
   const s = await openAs(browser, hub, EDITOR);
+  // Rename and archive (PATCH), delete (DELETE) show only if the hub has them.
+  const probe = await fetch(`${hub.url}/api/prds/${prdId}`, { method: 'OPTIONS', headers: { Authorization: `Bearer ${token(EDITOR)}` } });
+  const allow = (probe.headers.get('allow') ?? probe.headers.get('access-control-allow-methods') ?? '').toUpperCase();
+  await s.page.waitForSelector(`tr[data-prd-id="${prdId}"]`, { timeout: EVENT_TIMEOUT_MS });
+  const buttons = await s.page.$$eval(`tr[data-prd-id="${prdId}"] .actions button`, (bs) => bs.map((b) => b.textContent));
+  const expected = [...(allow.includes('PATCH') ? ['Rename', 'Archive'] : []), ...(allow.includes('DELETE') ? ['Delete'] : [])];
+  assert.deepEqual(buttons, expected);
   await s.page.fill('input[name="title"]', 'Made in the browser');
   await s.page.click('button:has-text("Create")');
   await s.page.waitForURL(/\/prds\/prd_/, { timeout: EVENT_TIMEOUT_MS });

@@ -108,8 +108,11 @@ test('a comment added by one appears in the other', async () => {
   await ann.page.click('.comments button[type="submit"] >> text=Add comment');
   const card = await bob.page.waitForSelector('.comment:has-text("Should this mention mobile?")', { timeout: EVENT_TIMEOUT_MS });
   assert.match(await card.textContent(), /Ann Archer/);
-  // The anchored text is highlighted in Bob's editor too.
+  // The anchored text is highlighted in Bob's editor too, and the feed says so.
   await bob.page.waitForSelector('.cm-comment-range', { timeout: EVENT_TIMEOUT_MS });
+  await bob.page.click('[role="tab"][data-tab="activity"]');
+  await bob.page.waitForSelector('.activity-list li:has-text("Ann Archer commented on Checkout redesign")', { timeout: EVENT_TIMEOUT_MS });
+  await bob.page.click('[role="tab"][data-tab="comments"]');
   // Bob replies; Ann sees it.
   await card.$eval('textarea', (el) => el.focus());
   await bob.page.keyboard.type('Yes, a section on it.');
