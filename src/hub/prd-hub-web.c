@@ -150,12 +150,11 @@ respond_not_built (SoupServerMessage *msg)
 static void
 respond_bytes (SoupServerMessage *msg, GBytes *bytes, const char *content_type)
 {
-  gsize size;
-  gconstpointer data = g_bytes_get_data (bytes, &size);
-
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-  /* The resource's data lives as long as the program. */
-  soup_server_message_set_response (msg, content_type, SOUP_MEMORY_STATIC, data, size);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Content-Type",
+                                content_type);
+  /* A reference, not a copy (the resource's data is compiled in). */
+  soup_message_body_append_bytes (soup_server_message_get_response_body (msg), bytes);
 }
 
 /* A fresh nonce for one page: 16 random bytes, base64. */
