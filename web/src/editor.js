@@ -197,8 +197,18 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     clear(presence, users.map((u) => h('li', { class: `presence-user ${colorClass(u.color)}`, dataset: { userId: u.userId } },
       h('span', { class: 'presence-dot', 'aria-hidden': 'true' }),
       h('span', { class: 'presence-name' }, u.userId === session.userId ? `${u.name ?? u.userId} (you)` : (u.name ?? u.userId)),
-      h('span', { class: 'presence-status' }, (u.userId === session.userId ? client._presence?.status : null) ?? u.status ?? 'viewing'))));
+      h('span', { class: 'presence-status' }, presenceStatus(u)))));
   }
+
+  // A user whose presence has not changed for IDLE_MS shows as idle.
+  const IDLE_MS = 2 * 60 * 1000;
+  function presenceStatus(u) {
+    if (u.userId === session.userId) return client._presence?.status ?? u.status ?? 'viewing';
+    const at = typeof u.timestamp === 'number' ? u.timestamp : Date.parse(u.timestamp ?? '');
+    if (Number.isFinite(at) && Date.now() - at > IDLE_MS) return 'idle';
+    return u.status ?? 'viewing';
+  }
+  const idleTimer = setInterval(renderPresence, 30000);
 
   let decoQueued = false;
   function scheduleDecorations() {
@@ -615,6 +625,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     data = await joinedPromise;
   } catch (err) {
     client.close();
+    clearInterval(idleTimer);
     root.querySelector('.editor-main')?.remove();
     offlineButton.remove();
     previewButton.remove();
@@ -668,6 +679,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   window.prdhubEditor = { client, view }; // for people debugging in the console
 
   return () => {
+    clearInterval(idleTimer);
     binding.destroy();
     client.close();
     view.destroy();
