@@ -412,6 +412,57 @@ test_wrong_family (void)
                       "Token algorithm is not accepted (this hub accepts ES384 tokens only)");
 }
 
+/* A revocation refuses the user's tokens issued at or before it (and those
+ * without iat), in that organization only; it only grows. */
+static void
+test_revoked (void)
+{
+  g_autoptr (PrdAuth) auth = hmac_auth ();
+  gint64 t = now_s () - 30;
+  struct
+  {
+    const char *org;
+    const char *iat; /* NULL: no iat claim */
+    gboolean revoked;
+  } cases[] = {
+    { "o", NULL, TRUE }, { "o", "-20", TRUE },     { "o", "0", TRUE },
+    { "o", "1", FALSE }, { "other", NULL, FALSE },
+  };
+
+  prd_auth_revoke (auth, "o", "u", t);
+  /* An older revocation changes nothing. */
+  prd_auth_revoke (auth, "o", "u", t - 100);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *iat = NULL;
+      g_autofree char *c = NULL;
+      g_autofree char *token = NULL;
+      g_autoptr (PrdIdentity) identity = NULL;
+      g_autoptr (GError) error = NULL;
+
+      if (cases[i].iat != NULL)
+        iat = g_strdup_printf (",\"iat\":%" G_GINT64_FORMAT,
+                               t + g_ascii_strtoll (cases[i].iat, NULL, 10));
+      c = g_strdup_printf ("{\"sub\":\"u\",\"name\":\"n\",\"org\":\"%s\",\"role\":\"editor\","
+                           "\"exp\":%" G_GINT64_FORMAT "%s}",
+                           cases[i].org, now_s () + 600, iat != NULL ? iat : "");
+      token = sign_hs (c);
+      identity = prd_auth_verify (auth, token, &error);
+      if (cases[i].revoked)
+        {
+          g_assert_error (error, PRD_ERROR, PRD_ERROR_TOKEN_REVOKED);
+          g_assert_cmpstr (error->message, ==, "Token revoked");
+          g_assert_null (identity);
+        }
+      else
+        {
+          g_assert_no_error (error);
+          g_assert_false (prd_auth_is_revoked (auth, identity));
+          g_assert_cmpint (identity->iat, ==, iat != NULL ? t + 1 : 0);
+        }
+    }
+}
+
 static void
 test_expired (void)
 {
@@ -1134,6 +1185,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/auth/key-confusion", test_key_confusion);
   g_test_add_func ("/prd/auth/wrong-family", test_wrong_family);
   g_test_add_func ("/prd/auth/expired", test_expired);
+  g_test_add_func ("/prd/auth/revoked", test_revoked);
   g_test_add_func ("/prd/auth/not-yet-valid", test_not_yet_valid);
   g_test_add_func ("/prd/auth/claims", test_claims);
   g_test_add_func ("/prd/auth/bad-keys", test_bad_keys);

@@ -85,12 +85,20 @@ test_document_validation (void)
   g_assert_cmpint (op->timestamp, ==, 1706265030000);
 
   /* The same operation again is a duplicate, not an error. */
-  dup_op = json ("{\"type\":\"insert\",\"position\":0,\"content\":\"zz\"}");
+  dup_op = json ("{\"type\":\"insert\",\"position\":0,\"content\":\"\xf0\x9f\x98\x80 ab\"}");
   dup_vector = json ("[0,1]");
   g_assert_null (prd_document_apply_client_operation (doc, dup_op, dup_vector, 1, "user", 1024,
                                                       &duplicate, &error));
   g_assert_no_error (error);
   g_assert_true (duplicate);
+  /* Another operation under a known id is refused. */
+  refuse (doc, 1, "{\"type\":\"insert\",\"position\":0,\"content\":\"zz\"}", "[0,1]",
+          PRD_ERROR_OPERATION_ID_REUSED);
+  refuse (doc, 1, "{\"type\":\"insert\",\"position\":0,\"content\":\"\xf0\x9f\x98\x80 a\"}",
+          "[0,1]", PRD_ERROR_OPERATION_ID_REUSED);
+  refuse (doc, 1, "{\"type\":\"delete\",\"position\":0,\"length\":5}", "[0,1]",
+          PRD_ERROR_OPERATION_ID_REUSED);
+  refuse (doc, 1, "{\"type\":\"insert\",\"position\":0}", "[0,1]", PRD_ERROR_INVALID_PAYLOAD);
 
   refuse (doc, 1, NULL, "[0,2]", PRD_ERROR_INVALID_PAYLOAD);
   refuse (doc, 1, "[]", "[0,2]", PRD_ERROR_INVALID_PAYLOAD);
@@ -181,6 +189,50 @@ test_document_committed_view (void)
   missing = prd_document_get_missing (doc, ahead, &full, NULL);
   g_assert_true (full);
   g_assert_cmpuint (missing->len, ==, 0);
+}
+
+/* A known operation id: the same operation again is a duplicate (acked, nothing
+ * applied), another operation under it is OPERATION_ID_REUSED. */
+static void
+test_document_repeated_id (void)
+{
+  g_autoptr (PrdDocument) doc = prd_document_new ("prd_t", "org", "T", NULL);
+  g_autoptr (PrdCrdtOp) insert = NULL;
+  g_autoptr (PrdCrdtOp) delete = NULL;
+  g_autoptr (PrdCrdtOp) other = NULL;
+  g_autofree char *text = NULL;
+  const char *resends[] = {
+    "{\"type\":\"delete\",\"position\":1,\"length\":2}",
+    /* the position is not part of the comparison */
+    "{\"type\":\"delete\",\"position\":0,\"length\":2,\"timestamp\":5}",
+  };
+
+  insert = apply (doc, 1, "{\"type\":\"insert\",\"position\":0,\"content\":\"abcd\"}", "[0,1]");
+  delete = apply (doc, 1, "{\"type\":\"delete\",\"position\":1,\"length\":2}", "[0,2]");
+  other = apply (doc, 2, "{\"type\":\"insert\",\"position\":1,\"content\":\"X\"}", "[0,2,1]");
+  for (guint i = 0; i < G_N_ELEMENTS (resends); i++)
+    {
+      g_autoptr (JsonNode) op_node = json (resends[i]);
+      g_autoptr (JsonNode) vector_node = json ("[0,2]");
+      g_autoptr (GError) error = NULL;
+      gboolean duplicate = FALSE;
+
+      g_assert_null (prd_document_apply_client_operation (doc, op_node, vector_node, 1, "user",
+                                                          1024, &duplicate, &error));
+      g_assert_no_error (error);
+      g_assert_true (duplicate);
+    }
+  refuse (doc, 1, "{\"type\":\"delete\",\"position\":1,\"length\":1}", "[0,2]",
+          PRD_ERROR_OPERATION_ID_REUSED);
+  refuse (doc, 1, "{\"type\":\"insert\",\"position\":1,\"content\":\"bc\"}", "[0,2]",
+          PRD_ERROR_OPERATION_ID_REUSED);
+  refuse (doc, 1, "{\"type\":\"delete\",\"position\":0,\"length\":4}", "[0,1]",
+          PRD_ERROR_OPERATION_ID_REUSED);
+  refuse (doc, 2, "{\"type\":\"insert\",\"position\":2,\"content\":\"Y\"}", "[0,2,1]",
+          PRD_ERROR_OPERATION_ID_REUSED);
+  refuse (doc, 1, "{\"type\":\"delete\",\"position\":1}", "[0,2]", PRD_ERROR_INVALID_PAYLOAD);
+  text = prd_crdt_doc_get_text (prd_document_get_crdt (doc));
+  g_assert_cmpstr (text, ==, "aXd");
 }
 
 static void
@@ -564,6 +616,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/core/document/validation", test_document_validation);
   g_test_add_func ("/prd/core/document/committed-view", test_document_committed_view);
   g_test_add_func ("/prd/core/document/replay", test_document_replay);
+  g_test_add_func ("/prd/core/document/repeated-id", test_document_repeated_id);
   g_test_add_func ("/prd/core/room/colors", test_room_colors);
   g_test_add_func ("/prd/core/room/membership", test_room_membership);
   g_test_add_func ("/prd/core/room/presence-anchors", test_room_presence_anchors);

@@ -1016,15 +1016,27 @@ test_cli_token (Fixture *f, gconstpointer data)
 static void
 test_cli_errors (Fixture *f, gconstpointer data)
 {
+  /* The exit status, then the command line: 2 for a wrong command line,
+   * 1 for a configuration the hub refuses (README, "Exit status"). */
   const char *const cases[][8] = {
-    { "token", "--user", "u", "--name", "n", "--role", "overlord", NULL },
-    { "token", "--user", "u", "--name", "n", "--ttl", "0", NULL },
-    { "token", "--name", "n", NULL },
-    { "serve", "--listen", "nowhere", NULL },
-    { "serve", "--tls-cert", "/nonexistent/cert.pem", NULL },
-    { "serve", "--no-such-option", NULL },
-    { "serve", "extra-argument", NULL },
-    { "frobnicate", NULL },
+    { "2", "token", "--user", "u", "--name", "n", "--role", "overlord" },
+    { "2", "token", "--user", "u", "--name", "n", "--ttl", "0" },
+    { "2", "token", "--name", "n", NULL },
+    { "2", "token", "--user", "u", "--name", "n", "extra-argument" },
+    { "1", "serve", "--listen", "nowhere", NULL },
+    { "1", "serve", "--tls-cert", "/nonexistent/cert.pem", NULL },
+    { "1", "serve", "--log-level", "loud", NULL },
+    { "2", "serve", "--no-such-option", NULL },
+    { "2", "serve", "extra-argument", NULL },
+    { "2", "prd", "frobnicate", NULL },
+    { "2", "prd", "create", NULL },
+    { "2", "prd", "export", NULL },
+    { "2", "secret", NULL },
+    { "2", "secret", "set", "Bad", NULL },
+    { "2", "secret", "list", "extra-argument", NULL },
+    { "2", "discover", "--timeout", "0", NULL },
+    { "2", "help", "frobnicate", NULL },
+    { "2", "frobnicate", NULL },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -1037,7 +1049,7 @@ test_cli_errors (Fixture *f, gconstpointer data)
       g_autofree char *stderr_text = NULL;
 
       g_ptr_array_add (argv, (gpointer) prdhub_bin ());
-      for (guint j = 0; cases[i][j] != NULL; j++)
+      for (guint j = 1; j < G_N_ELEMENTS (cases[i]) && cases[i][j] != NULL; j++)
         g_ptr_array_add (argv, (gpointer) cases[i][j]);
       g_ptr_array_add (argv, (gpointer) "--data-dir");
       g_ptr_array_add (argv, f->tmp_dir);
@@ -1046,9 +1058,9 @@ test_cli_errors (Fixture *f, gconstpointer data)
       g_assert_no_error (error);
       g_subprocess_communicate_utf8 (proc, NULL, NULL, &stdout_text, &stderr_text, &error);
       g_assert_no_error (error);
-      g_test_message ("%s → %s", cases[i][0], stderr_text);
+      g_test_message ("%s → %s", cases[i][1], stderr_text);
       g_assert_true (g_subprocess_get_if_exited (proc));
-      g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 1);
+      g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, atoi (cases[i][0]));
       g_assert_cmpstr (stdout_text, ==, "");
       g_assert_true (g_str_has_prefix (stderr_text, "prdhub: "));
       /* one line */

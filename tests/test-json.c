@@ -329,6 +329,41 @@ test_mutability (void)
   g_assert_true (json_node_is_immutable (sealed));
 }
 
+/* The writer: what json-glib 1.6's own writer gets wrong (U+001F raw, 1e308
+ * as "1e+308.0") comes out as JSON, and everything reads back the same. */
+static void
+test_write (void)
+{
+  static const struct
+  {
+    const char *in;
+    const char *out;
+  } cases[] = {
+    { "[\"\\u001f\\u0001\\u001e\"]", "[\"\\u001f\\u0001\\u001e\"]" },
+    { "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "\"\\\"\\\\/\\b\\f\\n\\r\\t\"" },
+    { "[1e308,1.5e3,-0.01,0.5,-0.0,1e-400]", "[1e+308,1500.0,-0.01,0.5,-0.0,0.0]" },
+    { "[9223372036854775807,-9223372036854775808,0]",
+      "[9223372036854775807,-9223372036854775808,0]" },
+    { "{\"b\":true,\"a\":[null,false,{}],\"\\u00e9\":\"\u00e9\"}",
+      "{\"b\":true,\"a\":[null,false,{}],\"\u00e9\":\"\u00e9\"}" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (JsonNode) node = prd_json_parse (cases[i].in, -1, 0, &error);
+      g_autoptr (JsonNode) again = NULL;
+      g_autofree char *out = NULL;
+
+      g_assert_no_error (error);
+      out = prd_json_to_string (node);
+      g_assert_cmpstr (out, ==, cases[i].out);
+      again = prd_json_parse (out, -1, 0, &error);
+      g_assert_no_error (error);
+      g_assert_true (json_node_equal (node, again));
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -343,6 +378,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/json/length", test_length);
   g_test_add_func ("/prd/json/strings", test_strings);
   g_test_add_func ("/prd/json/mutability", test_mutability);
+  g_test_add_func ("/prd/json/write", test_write);
 
   return g_test_run ();
 }

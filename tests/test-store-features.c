@@ -18,6 +18,7 @@
 #include "prd-comment-store.h"
 #include "prd-conflict-store.h"
 #include "prd-notification-store.h"
+#include "prd-revocation-store.h"
 #include "prd-version-store.h"
 #include "prd-test-harness.h"
 
@@ -387,6 +388,66 @@ test_comment_rows (Fixture *f, gconstpointer data)
 }
 
 /* ---- approvals ---- */
+
+static GPtrArray *
+list_revocations (PrdRevocationStore *store)
+{
+  g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_revocation_store_list_async, store, NULL);
+  g_autoptr (GError) error = NULL;
+  GPtrArray *records = prd_revocation_store_list_finish (store, res, &error);
+
+  g_assert_no_error (error);
+  return records;
+}
+
+static gboolean
+revoke_user (
+    PrdRevocationStore *store, const char *org, const char *user, gint64 at, GError **error)
+{
+  g_autoptr (GAsyncResult) res =
+      PRD_TEST_WAIT_FOR (prd_revocation_store_revoke_async, store, org, user, at, NULL);
+
+  return prd_revocation_store_revoke_finish (store, res, error);
+}
+
+/* One row per user, the latest revocation; bad arguments write nothing. */
+static void
+test_revocations (Fixture *f, gconstpointer data)
+{
+  PrdRevocationStore *store = PRD_REVOCATION_STORE (f->store);
+  g_autoptr (GPtrArray) records = NULL;
+  g_autoptr (GError) error = NULL;
+
+  records = list_revocations (store);
+  g_assert_cmpuint (records->len, ==, 0);
+  g_clear_pointer (&records, g_ptr_array_unref);
+
+  g_assert_true (revoke_user (store, "org_a", "alice", 100, &error));
+  g_assert_true (revoke_user (store, "org_a", "alice", 300, &error));
+  g_assert_true (revoke_user (store, "org_a", "alice", 200, &error));
+  g_assert_true (revoke_user (store, "org_b", "alice", 50, &error));
+  g_assert_no_error (error);
+  g_assert_false (revoke_user (store, "org_a", "", 400, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_clear_error (&error);
+  g_assert_false (revoke_user (store, "org\x01", "bob", 400, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_clear_error (&error);
+  g_assert_false (revoke_user (store, "org_a", "bob", 0, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_clear_error (&error);
+
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM token_revocations"), ==, 2);
+  records = list_revocations (store);
+  g_assert_cmpuint (records->len, ==, 2);
+  for (guint i = 0; i < records->len; i++)
+    {
+      const PrdRevocationRecord *r = g_ptr_array_index (records, i);
+
+      g_assert_cmpstr (r->user_id, ==, "alice");
+      g_assert_cmpint (r->revoked_at, ==, g_str_equal (r->org, "org_a") ? 300 : 50);
+    }
+}
 
 static void
 test_approvals (Fixture *f, gconstpointer data)
@@ -901,6 +962,7 @@ main (int argc, char *argv[])
   ADD ("/prd/store/comments/atomic", test_comment_atomic);
   ADD ("/prd/store/comments/existing-rows", test_comment_rows);
   ADD ("/prd/store/approvals/add", test_approvals);
+  ADD ("/prd/store/revocations/roundtrip", test_revocations);
   ADD ("/prd/store/notifications/roundtrip", test_notifications);
   ADD ("/prd/store/conflicts/roundtrip", test_conflicts);
   ADD ("/prd/store/ai-jobs/roundtrip", test_ai_jobs);

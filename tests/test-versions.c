@@ -466,10 +466,16 @@ test_refusals (Fixture *f, gconstpointer data)
       g_test_message ("case %u: %s", i, payload->str);
       g_assert_cmpstr (prd_test_ack_error_code (ack), ==, cases[i].code);
     }
-  /* Nothing changed: no version, no repository. */
+  /* Nothing changed: no version, no tag (the hub creates the repository
+   * itself when it starts). */
   version = store_version (f, prd_id);
   g_assert_cmpstr (version, ==, "0.1.0");
-  g_assert_false (g_file_test (repo, G_FILE_TEST_EXISTS));
+  if (g_file_test (repo, G_FILE_TEST_EXISTS))
+    {
+      g_autofree char *tags = run_git (f, "tag", "-l", NULL);
+
+      g_assert_cmpstr (tags, ==, "");
+    }
 
   /* Exactly at the limit is fine. */
   g_string_truncate (long_log, PRD_VERSION_CHANGELOG_MAX_CHARS);

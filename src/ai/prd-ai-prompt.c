@@ -226,7 +226,9 @@ prd_ai_markdown_get_sections (const char *markdown, gsize len)
       section->start = line_offset (starts, cmark_node_get_start_line (node));
       section->body_start = heading_body_start (markdown, len, starts, node);
       section->end = len;
-      section->title = g_string_free (g_steal_pointer (&title), FALSE);
+      /* A PRD is UTF-8; the text of a heading is made so even when the input
+       * is not (cmark passes bytes through), as slugs are built from it. */
+      section->title = g_utf8_make_valid (title->str, (gssize) title->len);
 
       base = prd_ai_slugify (section->title);
       slug = g_strdup (base);

@@ -28,7 +28,7 @@
 #include "prd-error.h"
 #include "prd-json.h"
 
-#include "prd-openai-provider.h"
+#include "prd-openai-provider-private.h"
 
 #define READ_SIZE              8192
 #define MAX_ERROR_BODY         (64 * 1024)
@@ -62,7 +62,7 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (PrdOpenAiProvider,
 
 /* ---- one request ---- */
 
-typedef struct
+struct _PrdOpenAiRequest
 {
   PrdOpenAiProvider *self; /* (owned) */
   gboolean streaming;
@@ -89,7 +89,28 @@ typedef struct
 
   GString *text;           /* (owned) */
   PrdAiResponse *response; /* (owned) */
-} Request;
+};
+typedef PrdOpenAiRequest Request;
+
+static Request *
+request_new (PrdOpenAiProvider *self,
+             gboolean stream,
+             PrdAiDeltaFunc delta_func,
+             gpointer delta_data)
+{
+  Request *req = g_new0 (Request, 1);
+
+  req->self = g_object_ref (self);
+  req->streaming = stream;
+  req->delta_func = delta_func;
+  req->delta_data = delta_data;
+  req->line = g_string_new (NULL);
+  req->data = g_string_new (NULL);
+  req->text = g_string_new (NULL);
+  req->response = prd_ai_response_new ();
+  req->cancellable = g_cancellable_new ();
+  return req;
+}
 
 static void
 request_free (gpointer data)
@@ -565,6 +586,81 @@ parse_whole_answer (Request *req)
   return NULL;
 }
 
+/* ---- the body of a successful answer (also driven by tests/fuzz/fuzz-ai-sse.c) ---- */
+
+PrdOpenAiRequest *
+prd_openai_request_new (PrdOpenAiProvider *self,
+                        gboolean streaming,
+                        PrdAiDeltaFunc delta_func,
+                        gpointer delta_data)
+{
+  Request *req = request_new (self, streaming, delta_func, delta_data);
+
+  if (!streaming)
+    req->whole = g_byte_array_new ();
+  return req;
+}
+
+void
+prd_openai_request_free (PrdOpenAiRequest *req)
+{
+  request_free (req);
+}
+
+/* One piece of the body: a streamed answer's events are handled as soon as
+ * they are complete, a whole answer is kept until the end. */
+gboolean
+prd_openai_request_read (PrdOpenAiRequest *req, const guint8 *bytes, gsize len, GError **error)
+{
+  req->body_size += len;
+  /* Keep-alive comments reset the idle timer, so only a size limit stops a
+   * provider that streams for ever. */
+  if (req->body_size > req->self->max_response_bytes)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
+                   "The AI provider's answer exceeds %" G_GSIZE_FORMAT " bytes",
+                   req->self->max_response_bytes);
+      return FALSE;
+    }
+  if (!req->streaming)
+    {
+      g_byte_array_append (req->whole, bytes, (guint) len);
+      return TRUE;
+    }
+  return feed (req, bytes, len, error);
+}
+
+gboolean
+prd_openai_request_is_done (PrdOpenAiRequest *req)
+{
+  return req->done;
+}
+
+/* The end of the body: NULL if the answer is complete. */
+GError *
+prd_openai_request_end (PrdOpenAiRequest *req)
+{
+  if (!req->streaming)
+    return parse_whole_answer (req);
+  if (req->done || req->response->finish_reason != NULL)
+    return NULL;
+  return g_error_new_literal (PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
+                              "The AI provider's stream ended before the answer was complete");
+}
+
+const char *
+prd_openai_request_get_text (PrdOpenAiRequest *req, gsize *len)
+{
+  *len = req->text->len;
+  return req->text->str;
+}
+
+PrdAiResponse *
+prd_openai_request_get_response (PrdOpenAiRequest *req)
+{
+  return req->response;
+}
+
 static void read_next (GTask *task);
 
 static void
@@ -594,44 +690,26 @@ body_read (GObject *source, GAsyncResult *result, gpointer user_data)
   len = g_bytes_get_size (bytes);
   if (len == 0)
     {
-      if (!success)
-        complete (task, http_error (req));
-      else if (!req->streaming)
-        complete (task, parse_whole_answer (req));
-      else if (req->done || req->response->finish_reason != NULL)
-        complete (task, NULL);
-      else
-        complete (task, g_error_new_literal (PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
-                                             "The AI provider's stream ended before the answer "
-                                             "was complete"));
+      complete (task, success ? prd_openai_request_end (req) : http_error (req));
       return;
     }
 
   arm_idle_timeout (req);
-  req->body_size += len;
-  if (!success && req->body_size > MAX_ERROR_BODY)
+  if (!success)
     {
-      /* Enough to explain the error. */
-      complete (task, http_error (req));
-      return;
-    }
-  /* Keep-alive comments reset the idle timer, so only a size limit stops a
-   * provider that streams for ever. */
-  if (success && req->body_size > req->self->max_response_bytes)
-    {
-      complete (task, g_error_new (PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
-                                   "The AI provider's answer exceeds %" G_GSIZE_FORMAT " bytes",
-                                   req->self->max_response_bytes));
-      return;
-    }
-  if (!success || !req->streaming)
-    {
+      req->body_size += len;
+      if (req->body_size > MAX_ERROR_BODY)
+        {
+          /* Enough to explain the error. */
+          complete (task, http_error (req));
+          return;
+        }
       g_byte_array_append (req->whole, g_bytes_get_data (bytes, NULL), (guint) len);
       read_next (g_steal_pointer (&task));
       return;
     }
 
-  if (!feed (req, g_bytes_get_data (bytes, NULL), len, &failure))
+  if (!prd_openai_request_read (req, g_bytes_get_data (bytes, NULL), len, &failure))
     {
       complete (task, failure);
       return;
@@ -701,10 +779,8 @@ static GBytes *
 build_body (PrdOpenAiProvider *self, GPtrArray *messages, gboolean stream)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
   g_autoptr (JsonNode) root = NULL;
   char *text;
-  gsize len;
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "model");
@@ -738,9 +814,8 @@ build_body (PrdOpenAiProvider *self, GPtrArray *messages, gboolean stream)
   json_builder_end_object (builder);
 
   root = json_builder_get_root (builder);
-  json_generator_set_root (generator, root);
-  text = json_generator_to_data (generator, &len);
-  return g_bytes_new_take (text, len);
+  text = prd_json_to_string (root);
+  return g_bytes_new_take (text, strlen (text));
 }
 
 static void
@@ -763,16 +838,7 @@ start_request (PrdOpenAiProvider *self,
   /* Cancellation is reported as PRD_ERROR_CANCELLED, with the partial text. */
   g_task_set_check_cancellable (task, FALSE);
 
-  req = g_new0 (Request, 1);
-  req->self = g_object_ref (self);
-  req->streaming = stream;
-  req->delta_func = delta_func;
-  req->delta_data = delta_data;
-  req->line = g_string_new (NULL);
-  req->data = g_string_new (NULL);
-  req->text = g_string_new (NULL);
-  req->response = prd_ai_response_new ();
-  req->cancellable = g_cancellable_new ();
+  req = request_new (self, stream, delta_func, delta_data);
   if (cancellable != NULL)
     {
       req->caller = g_object_ref (cancellable);

@@ -38,4 +38,7 @@ JsonNode *prd_json_parse_full (const char *text,
                                gboolean *has_bad_strings,
                                GError **error);
 
+/* Compact JSON text of @node that strict readers accept (see prd-json.c). */
+char *prd_json_to_string (JsonNode *node);
+
 G_END_DECLS

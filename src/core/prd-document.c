@@ -12,6 +12,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "prd-error.h"
 
 #include "prd-document.h"
@@ -139,6 +141,15 @@ prd_document_set_version (PrdDocument *self, const char *version)
   g_return_if_fail (version != NULL);
   g_free (self->version);
   self->version = g_strdup (version);
+}
+
+void
+prd_document_set_title (PrdDocument *self, const char *title)
+{
+  g_return_if_fail (PRD_IS_DOCUMENT (self));
+  g_return_if_fail (title != NULL);
+  g_free (self->title);
+  self->title = g_strdup (title);
 }
 
 PrdCrdtDoc *
@@ -322,6 +333,64 @@ parse_vector (JsonNode *node, GError **error)
   return vector;
 }
 
+/* A repeated operation id (@site, @seq) is a re-send only when it carries the
+ * operation the hub has under that id: the same type and the same text
+ * (insert) or length (delete). The position is not compared: the hub keeps
+ * an operation by character ids, not by the position it was typed at. */
+static gboolean
+check_repeat (PrdDocument *self,
+              guint32 site,
+              guint32 seq,
+              const char *type,
+              JsonObject *object,
+              GError **error)
+{
+  g_autoptr (PrdCrdtOp) known = prd_crdt_doc_get_op (self->crdt, site, seq);
+  gboolean insert = g_str_equal (type, "insert");
+  gboolean same;
+
+  g_assert (known != NULL);
+  if (insert != (known->type == PRD_CRDT_OP_INSERT))
+    same = FALSE;
+  else if (insert)
+    {
+      JsonNode *content = json_object_get_member (object, "content");
+      const char *text;
+      guint32 units;
+
+      if (content == NULL || !JSON_NODE_HOLDS_VALUE (content) ||
+          json_node_get_value_type (content) != G_TYPE_STRING)
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                               "operation.content must be a string");
+          return FALSE;
+        }
+      text = json_node_get_string (content);
+      /* Text dropped from a stored state (U+FFFF) is compared by length. */
+      if (strstr (known->content, "\xef\xbf\xbf") != NULL)
+        same = prd_utf16_length (text, &units) && units == known->length;
+      else
+        same = g_str_equal (text, known->content);
+    }
+  else
+    {
+      gint64 length = 0;
+
+      if (!get_uint_member (object, "length", TRUE, 1, G_MAXUINT32, &length, error))
+        return FALSE;
+      same = length == known->length;
+    }
+  if (!same)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_OPERATION_ID_REUSED,
+                   "Operation %u of site %u is already another operation; sync, then send "
+                   "this edit as operation %u",
+                   seq, site, prd_crdt_doc_get_site_ops (self->crdt, site) + 1);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /**
  * prd_document_apply_client_operation:
  * @operation: the seed's `operation` object
@@ -397,6 +466,8 @@ prd_document_apply_client_operation (PrdDocument *self,
   known = prd_crdt_doc_get_site_ops (self->crdt, site);
   if (seq <= known)
     {
+      if (!check_repeat (self, site, seq, type, object, error))
+        return NULL;
       *out_duplicate = TRUE;
       return NULL;
     }

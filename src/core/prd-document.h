@@ -51,6 +51,7 @@ const char *prd_document_get_org (PrdDocument *self);
 const char *prd_document_get_title (PrdDocument *self);
 const char *prd_document_get_version (PrdDocument *self);
 void prd_document_set_version (PrdDocument *self, const char *version);
+void prd_document_set_title (PrdDocument *self, const char *title);
 PrdCrdtDoc *prd_document_get_crdt (PrdDocument *self);
 
 gboolean prd_document_load_state (PrdDocument *self, GBytes *state, GError **error);

@@ -1897,6 +1897,26 @@ build_op (PrdCrdtDoc *doc, guint32 site, guint32 seq)
     }
 }
 
+/**
+ * prd_crdt_doc_get_op:
+ * @site: a site
+ * @seq: an operation number within @site, from 1
+ *
+ * Returns: (transfer full) (nullable): operation (@site, @seq) in CRDT form
+ *   (@position where its first character is now, @timestamp 0), or %NULL when
+ *   this replica has not integrated it. The text of a deleted insert dropped
+ *   from a lossy state reads as U+FFFF.
+ */
+PrdCrdtOp *
+prd_crdt_doc_get_op (PrdCrdtDoc *doc, guint32 site, guint32 seq)
+{
+  g_return_val_if_fail (doc != NULL, NULL);
+
+  if (seq == 0 || site >= doc->sites->len || seq > site_ops (doc, site))
+    return NULL;
+  return build_op (doc, site, seq);
+}
+
 GPtrArray *
 prd_crdt_doc_get_missing_ops (PrdCrdtDoc *doc,
                               const guint32 *vector,

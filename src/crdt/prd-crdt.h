@@ -226,6 +226,9 @@ GPtrArray *prd_crdt_doc_get_missing_ops (PrdCrdtDoc *doc,
                                          gsize n_vector,
                                          GError **error);
 
+/* Operation (@site, @seq) as integrated here, or NULL when unknown. */
+PrdCrdtOp *prd_crdt_doc_get_op (PrdCrdtDoc *doc, guint32 site, guint32 seq);
+
 /* Text */
 char *prd_crdt_doc_get_text (PrdCrdtDoc *doc);
 guint32 prd_crdt_doc_get_length (PrdCrdtDoc *doc);

@@ -56,7 +56,7 @@ read_end (PrdEioIdleStream *self, void *buffer, gsize count, GError **error)
   if (self->line_offset < END_LINE_LEN && count > 0)
     {
       n = MIN (count, END_LINE_LEN - self->line_offset);
-      memcpy (buffer, END_LINE + self->line_offset, n);
+      memcpy (buffer, &END_LINE[self->line_offset], n);
       self->line_offset += n;
       return (gssize) n;
     }

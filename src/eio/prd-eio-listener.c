@@ -46,10 +46,12 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "prd-error.h"
 #include "prd-eio-idle-stream.h"
 #include "prd-eio-refusal.h"
 
@@ -73,10 +75,11 @@ typedef enum
   CONN_IDLE,      /* between two requests */
   CONN_UPGRADED,  /* taken over as a WebSocket */
   CONN_CLOSING,   /* shut down for a timeout, libsoup to close it */
+  CONN_REFUSING,  /* plain HTTP on the TLS port: answered, read until closed */
 } ConnState;
 
 static const char *const state_names[] = {
-  "handshake", "request", "busy", "idle", "upgraded", "closing",
+  "handshake", "request", "busy", "idle", "upgraded", "closing", "refusing",
 };
 
 typedef struct
@@ -85,6 +88,7 @@ typedef struct
   GSocketConnection *connection; /* (owned) the TCP connection */
   GTlsConnection *tls;           /* (owned) (nullable) */
   GCancellable *cancellable;     /* (owned) (nullable): the TLS handshake */
+  GSource *sniff;                /* (owned) (nullable): waits for the first byte (TLS) */
   PrdEioIdleStream *input;       /* (unowned) (nullable): libsoup's, until it is closed */
   GSocketAddress *remote;        /* (owned) the address libsoup reports for this connection */
   char *address;                 /* (owned) the remote IP address: the per-address key */
@@ -150,6 +154,9 @@ conn_free (Conn *conn)
     }
   if (conn->input != NULL)
     prd_eio_idle_stream_set_closed_func (conn->input, NULL, NULL);
+  if (conn->sniff != NULL)
+    g_source_destroy (conn->sniff);
+  g_clear_pointer (&conn->sniff, g_source_unref);
   g_clear_object (&conn->cancellable);
   g_clear_object (&conn->tls);
   g_clear_object (&conn->connection);
@@ -363,9 +370,128 @@ start_handshake (PrdEioListener *self, Conn *conn)
   /* As libsoup's own listener: HTTP frames its messages itself. */
   g_object_set (tls, "require-close-notify", FALSE, NULL);
   g_tls_connection_set_advertised_protocols (conn->tls, protocols);
-  conn->cancellable = g_cancellable_new ();
+  if (conn->cancellable == NULL)
+    conn->cancellable = g_cancellable_new ();
   g_tls_connection_handshake_async (conn->tls, G_PRIORITY_DEFAULT, conn->cancellable,
                                     on_handshake_done, conn);
+}
+
+/* ------------------------------------------------------------------ */
+/* Plain HTTP on the TLS port                                         */
+
+static void log_refusal (PrdEioListener *self, const char *address, const char *why);
+
+/* A TLS client speaks first, and its first record is a handshake (type
+ * 22). Anything else is answered in plain text at once, instead of letting
+ * the TLS library fail the handshake on it and close without a word. */
+#define TLS_RECORD_HANDSHAKE 0x16
+#define PLAIN_HTTP_MESSAGE   "This port speaks HTTPS: use https:// or wss://"
+
+static void
+drain (GSocket *socket)
+{
+  char buf[4096];
+
+  while (g_socket_receive_with_blocking (socket, buf, sizeof buf, FALSE, NULL, NULL) > 0)
+    ;
+}
+
+static gboolean
+on_refusing_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  Conn *conn = user_data;
+  g_autoptr (GError) error = NULL;
+  char buf[4096];
+  gssize n;
+
+  if (conn->listener == NULL)
+    {
+      conn_close_now (NULL, conn);
+      return G_SOURCE_REMOVE;
+    }
+  n = g_socket_receive_with_blocking (socket, buf, sizeof buf, FALSE, NULL, &error);
+  if (n == 0 || (n < 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)))
+    {
+      conn_close_now (conn->listener, conn);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+refuse_plain_http (PrdEioListener *self, Conn *conn)
+{
+  GSocket *socket = g_socket_connection_get_socket (conn->connection);
+  g_autofree char *body =
+      g_strdup_printf ("{\"code\":\"%s\",\"message\":\"%s\"}",
+                       prd_error_code_to_string (PRD_ERROR_TLS_REQUIRED), PLAIN_HTTP_MESSAGE);
+  g_autofree char *text = g_strdup_printf ("HTTP/1.1 400 Bad Request\r\n"
+                                           "Content-Type: application/json\r\n"
+                                           "Connection: close\r\n"
+                                           "Content-Length: %zu\r\n"
+                                           "\r\n%s",
+                                           strlen (body), body);
+
+  log_refusal (self, conn->address, "plain HTTP on the TLS port");
+  /* What the request sent so far is read first: closing with unread data
+   * would reset the connection, and the client could lose the answer. The
+   * answer is small enough for the socket's send buffer. */
+  drain (socket);
+  g_socket_send_with_blocking (socket, text, strlen (text), FALSE, NULL, NULL);
+  g_socket_shutdown (socket, FALSE, TRUE, NULL);
+  conn_set_state (conn, CONN_REFUSING, PRD_EIO_REFUSAL_LINGER_MS);
+  conn->sniff = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (conn->sniff, G_SOURCE_FUNC (on_refusing_readable), conn, NULL);
+  g_source_attach (conn->sniff, NULL);
+}
+
+static gboolean
+on_first_byte (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  Conn *conn = user_data;
+  PrdEioListener *self = conn->listener;
+  guint8 first;
+  gssize n;
+
+  g_clear_pointer (&conn->sniff, g_source_unref);
+  if (self == NULL || g_cancellable_is_cancelled (conn->cancellable))
+    {
+      /* The listener went away, or the handshake's time ran out. */
+      if (self != NULL)
+        g_debug ("TLS handshake with %s timed out", conn->address);
+      conn_close_now (self, conn);
+      return G_SOURCE_REMOVE;
+    }
+  n = recv (g_socket_get_fd (socket), &first, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    {
+      conn->sniff =
+          g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, conn->cancellable);
+      g_source_set_callback (conn->sniff, G_SOURCE_FUNC (on_first_byte), conn, NULL);
+      g_source_attach (conn->sniff, NULL);
+      return G_SOURCE_REMOVE;
+    }
+  if (n <= 0)
+    {
+      conn_close_now (self, conn);
+      return G_SOURCE_REMOVE;
+    }
+  if (first == TLS_RECORD_HANDSHAKE)
+    start_handshake (self, conn);
+  else
+    refuse_plain_http (self, conn);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+sniff_first_byte (Conn *conn)
+{
+  GSocket *socket = g_socket_connection_get_socket (conn->connection);
+
+  conn->cancellable = g_cancellable_new ();
+  conn->sniff = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, conn->cancellable);
+  g_source_set_callback (conn->sniff, G_SOURCE_FUNC (on_first_byte), conn, NULL);
+  g_source_attach (conn->sniff, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -456,7 +582,7 @@ accept_fd (PrdEioListener *self, int fd)
   if (self->certificate != NULL)
     {
       conn_set_state (conn, CONN_HANDSHAKE, self->request_timeout);
-      start_handshake (self, conn);
+      sniff_first_byte (conn);
     }
   else
     {
@@ -619,6 +745,9 @@ sweep (gpointer user_data)
           case CONN_CLOSING:
             g_warning ("A connection from %s was not closed after it was shut down; closing it",
                        conn->address);
+            conn_close_now (self, conn);
+            break;
+          case CONN_REFUSING:
             conn_close_now (self, conn);
             break;
           case CONN_BUSY:

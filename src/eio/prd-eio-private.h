@@ -42,6 +42,11 @@ void prd_eio_socket_handle_post (PrdEioSocket *self,
                                  const char *body,
                                  gsize len);
 
+/* What the next polling GET would carry, taken off the queue: the packets
+ * (element-type PrdEioPacket) in order. For in-process clients that read
+ * no HTTP (tests/fuzz/fuzz-events.c). */
+GPtrArray *prd_eio_socket_take_queued (PrdEioSocket *self);
+
 /* WebSocket transport: a direct connection (the open packet is sent first),
  * or a probe for the polling→websocket upgrade. */
 void prd_eio_socket_start_websocket (PrdEioSocket *self,

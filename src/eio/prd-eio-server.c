@@ -23,7 +23,9 @@
 
 #include <json-glib/json-glib.h>
 
+#include "prd-json.h"
 #include "prd-eio-metered-stream.h"
+#include "prd-eio-origin.h"
 #include "prd-eio-private.h"
 #include "prd-eio-refusal.h"
 
@@ -42,6 +44,9 @@ struct _PrdEioServer
   guint64 max_write_buffer;
   char **cors_origins; /* (owned) (nullable) */
   gboolean websocket_compression;
+  guint max_sessions;             /* 0: no limit */
+  guint max_sessions_per_address; /* 0: no limit */
+  GHashTable *per_address;        /* (owned) remote address → sessions (GUINT_TO_POINTER) */
 
   SoupServer *soup_server; /* (owned) (nullable) */
   char *path;              /* (owned) (nullable): without the trailing slash */
@@ -60,6 +65,8 @@ enum
   PROP_MAX_PAYLOAD,
   PROP_MAX_WRITE_BUFFER,
   PROP_CORS_ORIGINS,
+  PROP_MAX_SESSIONS,
+  PROP_MAX_SESSIONS_PER_ADDRESS,
   PROP_WEBSOCKET_COMPRESSION,
   N_PROPS
 };
@@ -179,7 +186,7 @@ build_open_packet (PrdEioServer *self, const char *sid, gboolean offer_websocket
   json_builder_end_object (builder);
 
   root = json_builder_get_root (builder);
-  json = json_to_string (root, FALSE);
+  json = prd_json_to_string (root);
   return g_strconcat ("0", json, NULL);
 }
 
@@ -187,8 +194,41 @@ static void
 on_socket_finished (PrdEioSocket *socket, gpointer user_data)
 {
   PrdEioServer *self = user_data;
+  const char *address = prd_eio_socket_get_remote_address (socket);
+  guint n =
+      address != NULL ? GPOINTER_TO_UINT (g_hash_table_lookup (self->per_address, address)) : 0;
 
+  if (n > 1)
+    g_hash_table_replace (self->per_address, g_strdup (address), GUINT_TO_POINTER (n - 1));
+  else if (n == 1)
+    g_hash_table_remove (self->per_address, address);
   g_hash_table_remove (self->sockets, prd_eio_socket_get_id (socket));
+}
+
+/* Every Engine.IO session counts, whether or not it has joined a Socket.IO
+ * namespace yet (one that never does is closed after the connect timeout;
+ * one whose client vanishes, after pingInterval + pingTimeout). A new
+ * session over a limit is refused with 503 before it is created. */
+static gboolean
+check_session_limits (PrdEioServer *self, SoupServerMessage *msg)
+{
+  const char *address = soup_server_message_get_remote_host (msg);
+  guint n =
+      address != NULL ? GPOINTER_TO_UINT (g_hash_table_lookup (self->per_address, address)) : 0;
+  const char *why = NULL;
+  g_autofree char *body = NULL;
+
+  if (self->max_sessions > 0 && g_hash_table_size (self->sockets) >= self->max_sessions)
+    why = "Too many sessions (max-sessions)";
+  else if (self->max_sessions_per_address > 0 && n >= self->max_sessions_per_address)
+    why = "Too many sessions from this address (max-sessions-per-address)";
+  if (why == NULL)
+    return TRUE;
+  g_debug ("Refused an Engine.IO session from %s: %s", address, why);
+  body = g_strdup_printf ("{\"code\":3,\"message\":\"%s\"}", why);
+  soup_server_message_set_status (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, body, strlen (body));
+  return FALSE;
 }
 
 static PrdEioSocket *
@@ -210,51 +250,14 @@ create_socket (PrdEioServer *self, SoupServerMessage *msg, GError **error)
   socket = prd_eio_socket_new_internal (sid, soup_server_message_get_remote_host (msg), &config);
   prd_eio_socket_set_finish_func (socket, on_socket_finished, self);
   g_hash_table_insert (self->sockets, g_strdup (sid), socket);
-  return socket;
-}
-
-/* ------------------------------------------------------------------ */
-/* CORS                                                               */
-
-static gboolean
-origin_is_same_host (SoupServerMessage *msg, const char *origin)
-{
-  const char *host =
-      soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Host");
-  const char *p = strstr (origin, "://");
-
-  return host != NULL && p != NULL && g_ascii_strcasecmp (p + 3, host) == 0;
-}
-
-/* NULL when there is no Origin; otherwise whether it may use the hub. */
-static gboolean
-check_origin (PrdEioServer *self, SoupServerMessage *msg, const char **origin_out)
-{
-  const char *origin =
-      soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Origin");
-
-  *origin_out = origin;
-  if (origin == NULL)
-    return TRUE;
-  if (self->cors_origins != NULL)
+  if (prd_eio_socket_get_remote_address (socket) != NULL)
     {
-      for (guint i = 0; self->cors_origins[i] != NULL; i++)
-        if (g_str_equal (self->cors_origins[i], "*") ||
-            g_ascii_strcasecmp (self->cors_origins[i], origin) == 0)
-          return TRUE;
+      const char *address = prd_eio_socket_get_remote_address (socket);
+      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_address, address));
+
+      g_hash_table_replace (self->per_address, g_strdup (address), GUINT_TO_POINTER (n + 1));
     }
-  /* A page served by the hub itself is not cross-origin. */
-  return origin_is_same_host (msg, origin);
-}
-
-static void
-add_cors_headers (SoupServerMessage *msg, const char *origin)
-{
-  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
-
-  soup_message_headers_replace (headers, "Access-Control-Allow-Origin", origin);
-  soup_message_headers_replace (headers, "Access-Control-Allow-Credentials", "true");
-  soup_message_headers_append (headers, "Vary", "Origin");
+  return socket;
 }
 
 /* ------------------------------------------------------------------ */
@@ -529,13 +532,13 @@ server_handler (SoupServer *server,
       sid = g_hash_table_lookup (query, "sid");
     }
 
-  if (!check_origin (self, msg, &origin))
+  if (!prd_eio_origin_allowed ((const char *const *) self->cors_origins, msg, &origin))
     {
       respond_error (msg, EIO_ERROR_FORBIDDEN);
       return;
     }
   if (origin != NULL && !websocket)
-    add_cors_headers (msg, origin);
+    prd_eio_origin_add_cors_headers (msg, origin);
 
   if (g_str_equal (method, SOUP_METHOD_OPTIONS))
     {
@@ -595,7 +598,7 @@ server_handler (SoupServer *server,
     {
       if (!websocket || !g_str_equal (method, SOUP_METHOD_GET))
         respond_error (msg, EIO_ERROR_BAD_REQUEST);
-      else
+      else if (sid != NULL || check_session_limits (self, msg))
         accept_websocket (self, msg);
       return;
     }
@@ -608,7 +611,8 @@ server_handler (SoupServer *server,
 
   if (socket == NULL)
     {
-      handle_handshake (self, msg);
+      if (check_session_limits (self, msg))
+        handle_handshake (self, msg);
       return;
     }
 
@@ -704,6 +708,7 @@ prd_eio_server_finalize (GObject *object)
   PrdEioServer *self = PRD_EIO_SERVER (object);
 
   g_clear_pointer (&self->sockets, g_hash_table_unref);
+  g_clear_pointer (&self->per_address, g_hash_table_unref);
   g_strfreev (self->cors_origins);
 
   G_OBJECT_CLASS (prd_eio_server_parent_class)->finalize (object);
@@ -736,6 +741,12 @@ prd_eio_server_get_property (GObject *object, guint prop_id, GValue *value, GPar
         break;
       case PROP_WEBSOCKET_COMPRESSION:
         g_value_set_boolean (value, self->websocket_compression);
+        break;
+      case PROP_MAX_SESSIONS:
+        g_value_set_uint (value, self->max_sessions);
+        break;
+      case PROP_MAX_SESSIONS_PER_ADDRESS:
+        g_value_set_uint (value, self->max_sessions_per_address);
         break;
 
       default:
@@ -800,6 +811,12 @@ prd_eio_server_set_property (GObject *object, guint prop_id, const GValue *value
           g_object_notify_by_pspec (object, pspec);
         }
         break;
+      case PROP_MAX_SESSIONS:
+        set_uint_prop (object, &self->max_sessions, value, pspec);
+        break;
+      case PROP_MAX_SESSIONS_PER_ADDRESS:
+        set_uint_prop (object, &self->max_sessions_per_address, value, pspec);
+        break;
       case PROP_WEBSOCKET_COMPRESSION:
         if (self->websocket_compression != g_value_get_boolean (value))
           {
@@ -839,6 +856,10 @@ prd_eio_server_class_init (PrdEioServerClass *klass)
       g_param_spec_boxed ("cors-origins", NULL, NULL, G_TYPE_STRV, flags);
   properties[PROP_WEBSOCKET_COMPRESSION] =
       g_param_spec_boolean ("websocket-compression", NULL, NULL, FALSE, flags);
+  properties[PROP_MAX_SESSIONS] =
+      g_param_spec_uint ("max-sessions", NULL, NULL, 0, G_MAXUINT, 0, flags);
+  properties[PROP_MAX_SESSIONS_PER_ADDRESS] =
+      g_param_spec_uint ("max-sessions-per-address", NULL, NULL, 0, G_MAXUINT, 0, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[SIGNAL_CONNECTION] =
@@ -850,6 +871,7 @@ static void
 prd_eio_server_init (PrdEioServer *self)
 {
   self->sockets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -915,6 +937,30 @@ prd_eio_server_get_n_sockets (PrdEioServer *self)
   g_hash_table_iter_init (&iter, self->sockets);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     if (prd_eio_socket_is_open (value))
+      n++;
+  return n;
+}
+
+/**
+ * prd_eio_server_get_n_sockets_on:
+ * @transport: `polling` or `websocket`
+ *
+ * Returns: how many open sessions use @transport now
+ */
+guint
+prd_eio_server_get_n_sockets_on (PrdEioServer *self, const char *transport)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint n = 0;
+
+  g_return_val_if_fail (PRD_IS_EIO_SERVER (self), 0);
+  g_return_val_if_fail (transport != NULL, 0);
+
+  g_hash_table_iter_init (&iter, self->sockets);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (prd_eio_socket_is_open (value) &&
+        g_strcmp0 (prd_eio_socket_get_transport_name (value), transport) == 0)
       n++;
   return n;
 }

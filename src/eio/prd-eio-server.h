@@ -46,6 +46,7 @@ guint prd_eio_server_get_ping_interval (PrdEioServer *self);
 guint prd_eio_server_get_ping_timeout (PrdEioServer *self);
 guint64 prd_eio_server_get_max_payload (PrdEioServer *self);
 guint prd_eio_server_get_n_sockets (PrdEioServer *self);
+guint prd_eio_server_get_n_sockets_on (PrdEioServer *self, const char *transport);
 void prd_eio_server_close_all (PrdEioServer *self);
 
 G_END_DECLS

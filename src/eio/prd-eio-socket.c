@@ -34,6 +34,7 @@
 
 #include "prd-eio-metered-stream.h"
 #include "prd-eio-private.h"
+#include "prd-metrics.h"
 
 #include "prd-eio-socket.h"
 
@@ -124,6 +125,9 @@ enum
 };
 
 static GParamSpec *properties[N_PROPS];
+
+/* (unowned): the registry's, set in class_init */
+static PrdMetric *slow_consumers_dropped;
 
 static void socket_close (PrdEioSocket *self, const char *reason, CloseMode mode);
 static void socket_flush (PrdEioSocket *self);
@@ -384,6 +388,7 @@ enqueue (PrdEioSocket *self, PrdEioPacket *packet)
       g_debug ("socket %s: write buffer overflow (%" G_GUINT64_FORMAT " bytes queued)", self->id,
                self->queued_bytes + self->inflight_bytes);
       self->ws_close_code = SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION;
+      prd_metric_inc (slow_consumers_dropped, NULL);
       socket_close (self, "write buffer overflow", CLOSE_ERROR);
       return FALSE;
     }
@@ -973,6 +978,10 @@ prd_eio_socket_class_init (PrdEioSocketClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  slow_consumers_dropped = prd_metric_counter (
+      "prdhub_slow_consumers_dropped_total",
+      "Sessions closed because more than [engine] max-write-buffer bytes waited for them.", NULL);
+
   object_class->dispose = prd_eio_socket_dispose;
   object_class->finalize = prd_eio_socket_finalize;
   object_class->get_property = prd_eio_socket_get_property;
@@ -1205,6 +1214,23 @@ prd_eio_socket_get_buffered_amount (PrdEioSocket *self)
 {
   g_return_val_if_fail (PRD_IS_EIO_SOCKET (self), 0);
   return self->queued_bytes + self->inflight_bytes;
+}
+
+GPtrArray *
+prd_eio_socket_take_queued (PrdEioSocket *self)
+{
+  GPtrArray *packets = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_eio_packet_free);
+  OutItem *item;
+
+  g_return_val_if_fail (PRD_IS_EIO_SOCKET (self), packets);
+
+  while ((item = g_queue_pop_head (&self->queue)) != NULL)
+    {
+      g_ptr_array_add (packets, g_steal_pointer (&item->packet));
+      out_item_free (item);
+    }
+  self->queued_bytes = 0;
+  return packets;
 }
 
 gboolean

@@ -41,6 +41,8 @@ struct _PrdAuth
   AlgFamily family;
   GBytes *key;      /* (owned): HMAC secret or PEM text */
   jwt_alg_t ec_alg; /* for FAMILY_EC: the one algorithm matching the curve */
+  /* (owned): "org\nsub" → (gint64 *) the latest revocation of that user */
+  GHashTable *revocations;
 };
 
 G_DEFINE_FINAL_TYPE (PrdAuth, prd_auth, G_TYPE_OBJECT)
@@ -117,10 +119,14 @@ prd_identity_new (const char *user_id,
 PrdIdentity *
 prd_identity_copy (const PrdIdentity *identity)
 {
+  PrdIdentity *copy;
+
   g_return_val_if_fail (identity != NULL, NULL);
 
-  return prd_identity_new (identity->user_id, identity->name, identity->avatar, identity->org,
+  copy = prd_identity_new (identity->user_id, identity->name, identity->avatar, identity->org,
                            identity->role, identity->exp);
+  copy->iat = identity->iat;
+  return copy;
 }
 
 void
@@ -141,6 +147,7 @@ prd_auth_finalize (GObject *object)
   PrdAuth *self = PRD_AUTH (object);
 
   g_clear_pointer (&self->key, g_bytes_unref);
+  g_clear_pointer (&self->revocations, g_hash_table_unref);
 
   G_OBJECT_CLASS (prd_auth_parent_class)->finalize (object);
 }
@@ -157,6 +164,7 @@ static void
 prd_auth_init (PrdAuth *self)
 {
   self->ec_alg = JWT_ALG_INVAL;
+  self->revocations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 /**
@@ -623,7 +631,8 @@ prd_identity_check_claims (
  *
  * Verifies @token as of @now. Every failure is %PRD_ERROR_AUTHENTICATION_FAILED
  * with a message saying why, except an expired token, which is
- * %PRD_ERROR_TOKEN_EXPIRED "Token expired".
+ * %PRD_ERROR_TOKEN_EXPIRED "Token expired", and a revoked one (see
+ * prd_auth_revoke()), %PRD_ERROR_TOKEN_REVOKED "Token revoked".
  *
  * Returns: (transfer full): the identity, or %NULL with @error set
  */
@@ -641,6 +650,7 @@ prd_auth_verify_at (PrdAuth *self, const char *token, gint64 now, GError **error
   jwt_alg_t alg;
   PrdRole role;
   JsonNode *alg_node;
+  g_autoptr (PrdIdentity) identity = NULL;
 
   g_return_val_if_fail (PRD_IS_AUTH (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -730,7 +740,70 @@ prd_auth_verify_at (PrdAuth *self, const char *token, gint64 now, GError **error
       return NULL;
     }
 
-  return prd_identity_new (sub, name, avatar, org, role, exp);
+  identity = prd_identity_new (sub, name, avatar, org, role, exp);
+  identity->iat = iat;
+  if (prd_auth_is_revoked (self, identity))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_TOKEN_REVOKED, "Token revoked");
+      return NULL;
+    }
+  return g_steal_pointer (&identity);
+}
+
+static char *
+revocation_key (const char *org, const char *user_id)
+{
+  return g_strconcat (org, "\n", user_id, NULL);
+}
+
+/**
+ * prd_auth_revoke:
+ * @org: the user's organization
+ * @user_id: the user
+ * @revoked_at: seconds since the Unix epoch
+ *
+ * From now on, tokens of the user issued at or before @revoked_at (or
+ * without `iat`) are refused with %PRD_ERROR_TOKEN_REVOKED. Revocations only
+ * grow: an earlier @revoked_at than the one known changes nothing.
+ */
+void
+prd_auth_revoke (PrdAuth *self, const char *org, const char *user_id, gint64 revoked_at)
+{
+  g_autofree char *key = NULL;
+  gint64 *known;
+
+  g_return_if_fail (PRD_IS_AUTH (self));
+  g_return_if_fail (org != NULL && user_id != NULL);
+
+  key = revocation_key (org, user_id);
+  known = g_hash_table_lookup (self->revocations, key);
+  if (known == NULL)
+    g_hash_table_insert (self->revocations, g_steal_pointer (&key),
+                         g_memdup2 (&revoked_at, sizeof revoked_at));
+  else if (*known < revoked_at)
+    *known = revoked_at;
+}
+
+/**
+ * prd_auth_is_revoked:
+ * @identity: a verified identity
+ *
+ * Returns: whether the token @identity came from is revoked
+ */
+gboolean
+prd_auth_is_revoked (PrdAuth *self, const PrdIdentity *identity)
+{
+  g_autofree char *key = NULL;
+  const gint64 *revoked_at;
+
+  g_return_val_if_fail (PRD_IS_AUTH (self), FALSE);
+  g_return_val_if_fail (identity != NULL, FALSE);
+
+  if (g_hash_table_size (self->revocations) == 0)
+    return FALSE;
+  key = revocation_key (identity->org, identity->user_id);
+  revoked_at = g_hash_table_lookup (self->revocations, key);
+  return revoked_at != NULL && identity->iat <= *revoked_at;
 }
 
 /**

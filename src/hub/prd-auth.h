@@ -30,6 +30,8 @@ gboolean prd_role_from_string (const char *str, PrdRole *role);
  * @org: organization id
  * @role: the user's role
  * @exp: expiry, seconds since the Unix epoch
+ * @iat: when the token was issued (its `iat`), seconds since the Unix epoch;
+ *   0 when the token does not say
  *
  * Who a verified token says its bearer is.
  */
@@ -41,6 +43,7 @@ typedef struct
   char *org;     /* (owned) */
   PrdRole role;
   gint64 exp;
+  gint64 iat;
 } PrdIdentity;
 
 GType prd_identity_get_type (void) G_GNUC_CONST;
@@ -83,5 +86,7 @@ const char *prd_auth_get_algorithm_family (PrdAuth *self);
 PrdIdentity *prd_auth_verify (PrdAuth *self, const char *token, GError **error);
 PrdIdentity *prd_auth_verify_at (PrdAuth *self, const char *token, gint64 now, GError **error);
 char *prd_auth_mint (PrdAuth *self, const PrdIdentity *identity, GError **error);
+void prd_auth_revoke (PrdAuth *self, const char *org, const char *user_id, gint64 revoked_at);
+gboolean prd_auth_is_revoked (PrdAuth *self, const PrdIdentity *identity);
 
 G_END_DECLS

@@ -201,6 +201,10 @@ job_end (PrdHubAi *self,
     }
   else
     job->state = state;
+  /* One line per job, when it ends. */
+  g_info ("ai job: id=%s prd=%s user=%s org=%s state=%s%s%s", job->id, job->prd_id, job->user_id,
+          job->org, prd_ai_job_state_to_string (state), error != NULL ? " code=" : "",
+          error != NULL ? prd_error_get_protocol_code (error) : "");
   save_job (self, job);
   notify_job (self, job);
   g_clear_pointer (&data->room, prd_hub_room_release);
@@ -841,33 +845,80 @@ on_ai_cancel (PrdSioSocket *socket,
   cancel_job (self, job);
 }
 
+/* One ai-review on its way to the provider: it always ends with one event
+ * to the requester, ai-review-complete or ai-error, both naming it. */
+typedef struct
+{
+  PrdSioSocket *socket; /* (owned) */
+  char *prd_id;
+  char *review_id;
+} Review;
+
+static void
+review_free (Review *review)
+{
+  g_object_unref (review->socket);
+  g_free (review->prd_id);
+  g_free (review->review_id);
+  g_free (review);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Review, review_free)
+
+/* `review_` and 24 random hex digits, as job ids. */
+static char *
+new_review_id (void)
+{
+  GString *id = g_string_new ("review_");
+
+  for (guint i = 0; i < 12; i++)
+    g_string_append_printf (id, "%02x", (guint) g_random_int_range (0, 256));
+  return g_string_free (id, FALSE);
+}
+
 static void
 on_reviewed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr (PrdSioSocket) socket = user_data;
+  g_autoptr (Review) review = user_data;
   g_autoptr (PrdAiResponse) response = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonArray) suggestions = NULL;
-  const char *prd_id = g_object_get_data (G_OBJECT (socket), "prd-hub-ai-review");
+  g_autoptr (JsonNode) complete = json_node_new (JSON_NODE_OBJECT);
+  JsonObject *object;
 
   if (!prd_ai_provider_complete_finish (PRD_AI_PROVIDER (source), result, &response, &error))
     {
-      reply_ai_error (socket, -1, NULL, error, response != NULL ? response->retry_after : 0);
+      g_autoptr (JsonNode) payload =
+          error_payload (NULL, error, response != NULL ? response->retry_after : 0,
+                         response != NULL ? response->http_status : 0);
+
+      json_object_set_string_member (json_node_get_object (payload), "prdId", review->prd_id);
+      json_object_set_string_member (json_node_get_object (payload), "reviewId", review->review_id);
+      if (prd_sio_socket_is_connected (review->socket))
+        prd_sio_socket_emit_one (review->socket, "ai-error", payload);
       return;
     }
   suggestions = validated_suggestions (response->text, TRUE);
   for (guint i = 0; i < json_array_get_length (suggestions); i++)
     {
       g_autoptr (JsonNode) payload = json_node_new (JSON_NODE_OBJECT);
-      JsonObject *object = json_object_new ();
+      JsonObject *suggestion = json_object_new ();
 
-      json_node_take_object (payload, object);
-      json_object_set_string_member (object, "prdId", prd_id);
-      json_object_set_member (object, "suggestion",
+      json_node_take_object (payload, suggestion);
+      json_object_set_string_member (suggestion, "prdId", review->prd_id);
+      json_object_set_string_member (suggestion, "reviewId", review->review_id);
+      json_object_set_member (suggestion, "suggestion",
                               json_node_copy (json_array_get_element (suggestions, i)));
-      if (prd_sio_socket_is_connected (socket))
-        prd_sio_socket_emit_one (socket, "ai-suggestion", payload);
+      if (prd_sio_socket_is_connected (review->socket))
+        prd_sio_socket_emit_one (review->socket, "ai-suggestion", payload);
     }
+  object = json_object_new ();
+  json_node_take_object (complete, object);
+  json_object_set_string_member (object, "prdId", review->prd_id);
+  json_object_set_string_member (object, "reviewId", review->review_id);
+  json_object_set_int_member (object, "count", json_array_get_length (suggestions));
+  if (prd_sio_socket_is_connected (review->socket))
+    prd_sio_socket_emit_one (review->socket, "ai-review-complete", complete);
 }
 
 static void
@@ -889,6 +940,8 @@ on_ai_review (PrdSioSocket *socket,
   PrdHubRoom *room;
   guint retry_after = 0;
   g_autoptr (PrdAiJob) quota_probe = NULL;
+  Review *review;
+  JsonObject *ack;
 
   if (self->provider == NULL)
     {
@@ -934,10 +987,14 @@ on_ai_review (PrdSioSocket *socket,
           "\"title\": a few words, \"description\": one or two sentences, \"confidence\": 0 to "
           "1}."));
   g_ptr_array_add (messages, prd_ai_message_new (PRD_AI_ROLE_USER, context));
-  g_object_set_data_full (G_OBJECT (socket), "prd-hub-ai-review", g_strdup (prd_id), g_free);
-  prd_hub_reply_ok (socket, ack_id, NULL);
-  prd_ai_provider_complete_async (self->provider, messages, self->cancellable, on_reviewed,
-                                  g_object_ref (socket));
+  review = g_new0 (Review, 1);
+  review->socket = g_object_ref (socket);
+  review->prd_id = g_strdup (prd_id);
+  review->review_id = new_review_id ();
+  ack = json_object_new ();
+  json_object_set_string_member (ack, "reviewId", review->review_id);
+  prd_hub_reply_ok (socket, ack_id, ack);
+  prd_ai_provider_complete_async (self->provider, messages, self->cancellable, on_reviewed, review);
 }
 
 /* ---- object ------------------------------------------------------------------- */

@@ -232,7 +232,7 @@ prd_hub_object_to_string (JsonObject *object)
   g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
 
   json_node_set_object (node, object);
-  return json_to_string (node, FALSE);
+  return prd_json_to_string (node);
 }
 
 /* Returns: (transfer full) (nullable): a stored payload, or %NULL */

@@ -140,6 +140,11 @@ on_join_prd (PrdSioSocket *socket,
   payload = prd_hub_payload_get_prd (socket, event, args, ack_id, &prd_id);
   if (payload == NULL)
     return;
+  if (!prd_hub_room_registry_check_join (self->rooms, socket, prd_id, &error))
+    {
+      prd_hub_reply_error (socket, ack_id, event, prd_id, error);
+      return;
+    }
   request.identity = prd_identity_copy (prd_hub_socket_get_identity (socket));
   if (!parse_join (payload, &request, &error))
     {

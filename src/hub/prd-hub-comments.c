@@ -60,7 +60,7 @@ struct _PrdHubComments
 
   PrdHubRoomRegistry *rooms;      /* (owned) */
   PrdCommentStore *comment_store; /* (owned) */
-  GHashTable *comments;           /* id → (owned) Comment; never removed */
+  GHashTable *comments;           /* id → (owned) Comment; removed with their PRD */
   GHashTable *by_prd;             /* prd id → GPtrArray of (unowned) Comment */
 };
 
@@ -238,6 +238,26 @@ comment_add (PrdHubComments *self, Comment *comment)
 }
 
 /**
+ * prd_hub_comments_prd_deleted:
+ * @prd_id: a PRD that no longer exists
+ *
+ * Forgets the comments of @prd_id (the store deleted them with it).
+ */
+void
+prd_hub_comments_prd_deleted (PrdHubComments *self, const char *prd_id)
+{
+  GPtrArray *list;
+
+  g_return_if_fail (PRD_IS_HUB_COMMENTS (self));
+
+  if (self->by_prd == NULL || (list = g_hash_table_lookup (self->by_prd, prd_id)) == NULL)
+    return;
+  for (guint i = 0; i < list->len; i++)
+    g_hash_table_remove (self->comments, ((Comment *) g_ptr_array_index (list, i))->id);
+  g_hash_table_remove (self->by_prd, prd_id);
+}
+
+/**
  * prd_hub_comments_member_joined:
  * @joined: the `joined-prd` payload of @room
  *
@@ -290,17 +310,34 @@ joined_document (PrdHubComments *self, PrdSioSocket *socket, const char *prd_id,
   return prd_hub_room_get_document (room);
 }
 
+static void
+add_unique (GPtrArray *array, const char *value)
+{
+  for (guint k = 0; k < array->len; k++)
+    if (g_str_equal (g_ptr_array_index (array, k), value))
+      return;
+  g_ptr_array_add (array, g_strdup (value));
+}
+
 /* Mentioned users: `@word` names a user by id, or by display name with the
  * blanks taken out (case-insensitive), among the users present in the
  * PRD's room; ids also match users who ever edited the PRD (have a site).
- * The author is never notified of their own mention. */
+ * The author is never notified of their own mention. The names that match
+ * nobody go to @unresolved (each once, in the order they appear), for the
+ * author's ack. */
 static GPtrArray *
-resolve_mentions (PrdRoom *room, PrdDocument *document, const char *content, const char *author)
+resolve_mentions (PrdRoom *room,
+                  PrdDocument *document,
+                  const char *content,
+                  const char *author,
+                  GPtrArray **unresolved)
 {
   g_autoptr (GPtrArray) names = prd_comment_parse_mentions (content);
   g_autoptr (JsonNode) users = prd_room_build_active_users (room);
   JsonArray *array = JSON_NODE_HOLDS_ARRAY (users) ? json_node_get_array (users) : NULL;
   GPtrArray *found = g_ptr_array_new_with_free_func (g_free);
+
+  *unresolved = g_ptr_array_new_with_free_func (g_free);
 
   for (guint i = 0; i < names->len; i++)
     {
@@ -330,15 +367,10 @@ resolve_mentions (PrdRoom *room, PrdDocument *document, const char *content, con
           if (owner != NULL && g_str_equal (owner, name) && !g_str_equal (owner, PRD_HUB_SITE_USER))
             match = owner;
         }
-      if (match != NULL && !g_str_equal (match, author))
-        {
-          gboolean seen = FALSE;
-
-          for (guint k = 0; k < found->len && !seen; k++)
-            seen = g_str_equal (g_ptr_array_index (found, k), match);
-          if (!seen)
-            g_ptr_array_add (found, g_strdup (match));
-        }
+      if (match == NULL)
+        add_unique (*unresolved, name);
+      else if (!g_str_equal (match, author))
+        add_unique (found, match);
     }
   return found;
 }
@@ -386,6 +418,7 @@ typedef struct
   char *resolved_by_id;
   char *resolved_by_name;
   gint64 resolved_at;
+  GPtrArray *unresolved;    /* (owned) (nullable) mentions that named nobody */
   PrdHubAnnounce *announce; /* (owned) */
 } Write;
 
@@ -399,6 +432,7 @@ write_free (Write *write)
   g_clear_pointer (&write->reply, reply_free);
   g_free (write->resolved_by_id);
   g_free (write->resolved_by_name);
+  g_clear_pointer (&write->unresolved, g_ptr_array_unref);
   g_clear_pointer (&write->announce, prd_hub_announce_unref);
   g_free (write);
 }
@@ -505,6 +539,14 @@ on_written (GObject *source, GAsyncResult *result, gpointer user_data)
         break;
       default:
         g_assert_not_reached ();
+    }
+  if (write->unresolved != NULL)
+    {
+      JsonArray *names = json_array_new ();
+
+      for (guint i = 0; i < write->unresolved->len; i++)
+        json_array_add_string_element (names, g_ptr_array_index (write->unresolved, i));
+      json_object_set_array_member (ack, "unresolvedMentions", names);
     }
   g_signal_emit (self, signals[SIGNAL_NOTIFICATIONS_RECORDED], 0, write->announce);
   prd_hub_reply_ok (write->socket, write->ack_id, ack);
@@ -649,7 +691,7 @@ on_add_comment (PrdSioSocket *socket,
   write->socket = g_object_ref (socket);
   write->ack_id = ack_id;
   write->announce = prd_hub_announce_new (identity->org);
-  mentioned = resolve_mentions (room, document, content, identity->user_id);
+  mentioned = resolve_mentions (room, document, content, identity->user_id, &write->unresolved);
   notify_mentions (write->announce, mentioned, identity, document, comment->id);
   {
     JsonObject *object = json_object_new ();
@@ -744,7 +786,7 @@ on_reply_comment (PrdSioSocket *socket,
           write->announce, comment->author_id,
           prd_hub_notification_new ("comment_reply", "New Reply", message, data));
     }
-  mentioned = resolve_mentions (room, document, content, identity->user_id);
+  mentioned = resolve_mentions (room, document, content, identity->user_id, &write->unresolved);
   notify_mentions (write->announce, mentioned, identity, document, comment->id);
   prd_comment_store_add_reply_async (self->comment_store, &record,
                                      write->announce->notification_records,

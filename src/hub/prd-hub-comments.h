@@ -20,4 +20,6 @@ void prd_hub_comments_member_joined (PrdHubComments *self, PrdHubRoom *room, Jso
 JsonArray *
 prd_hub_comments_list_open (PrdHubComments *self, const char *prd_id, PrdDocument *document);
 
+void prd_hub_comments_prd_deleted (PrdHubComments *self, const char *prd_id);
+
 G_END_DECLS

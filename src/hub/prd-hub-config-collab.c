@@ -17,6 +17,13 @@
  *   autosave-interval   seconds between two auto-saves (snapshot, auto-save-start,
  *                       auto-save-complete) of a PRD with unsaved changes
  *                       (1–86400, default 300; also `--autosave-interval`)
+ *   max-joined-prds     PRDs one connection may have joined at once (1–100000,
+ *                       default 100)
+ *   max-open-rooms      PRDs open in memory at once, all clients together
+ *                       (1–1000000, default 10000; a room is unloaded when
+ *                       its last member leaves)
+ *   max-pending-acks    content-updates of one connection awaiting their ack
+ *                       (1–1000000, default 1024)
  */
 #define G_LOG_DOMAIN "prd-hub-config"
 
@@ -34,6 +41,9 @@ collab_init (gpointer data)
   self->max_operation_size = PRD_HUB_CONFIG_DEFAULT_MAX_OPERATION_SIZE;
   self->snapshot_every = PRD_HUB_CONFIG_DEFAULT_SNAPSHOT_EVERY;
   self->autosave_interval = PRD_HUB_CONFIG_DEFAULT_AUTOSAVE_INTERVAL;
+  self->max_joined_prds = PRD_HUB_CONFIG_DEFAULT_MAX_JOINED_PRDS;
+  self->max_open_rooms = PRD_HUB_CONFIG_DEFAULT_MAX_OPEN_ROOMS;
+  self->max_pending_acks = PRD_HUB_CONFIG_DEFAULT_MAX_PENDING_ACKS;
 }
 
 static gboolean
@@ -69,6 +79,12 @@ collab_set (gpointer data,
   if (g_str_equal (key, "autosave-interval"))
     return set_uint (&self->autosave_interval, key, value, 1, PRD_HUB_CONFIG_MAX_AUTOSAVE_INTERVAL,
                      error);
+  if (g_str_equal (key, "max-joined-prds"))
+    return set_uint (&self->max_joined_prds, key, value, 1, 100000, error);
+  if (g_str_equal (key, "max-open-rooms"))
+    return set_uint (&self->max_open_rooms, key, value, 1, 1000000, error);
+  if (g_str_equal (key, "max-pending-acks"))
+    return set_uint (&self->max_pending_acks, key, value, 1, 1000000, error);
   prd_hub_config_set_unknown_key_error (error, group, key);
   return FALSE;
 }

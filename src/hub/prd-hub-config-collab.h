@@ -11,6 +11,9 @@ G_BEGIN_DECLS
 #define PRD_HUB_CONFIG_DEFAULT_SNAPSHOT_EVERY     500
 #define PRD_HUB_CONFIG_DEFAULT_AUTOSAVE_INTERVAL  300
 #define PRD_HUB_CONFIG_MAX_AUTOSAVE_INTERVAL      86400
+#define PRD_HUB_CONFIG_DEFAULT_MAX_JOINED_PRDS    100
+#define PRD_HUB_CONFIG_DEFAULT_MAX_OPEN_ROOMS     10000
+#define PRD_HUB_CONFIG_DEFAULT_MAX_PENDING_ACKS   1024
 
 /**
  * PrdHubCollabConfig:
@@ -25,6 +28,9 @@ typedef struct
   guint max_operation_size; /* UTF-16 code units of one content-update */
   guint snapshot_every;     /* appended operations between two snapshots */
   guint autosave_interval;  /* s between two auto-saves of a PRD with unsaved changes */
+  guint max_joined_prds;    /* PRDs one connection may have joined at once */
+  guint max_open_rooms;     /* rooms in memory at once */
+  guint max_pending_acks;   /* content-updates of one connection awaiting their ack */
 } PrdHubCollabConfig;
 
 extern const PrdHubConfigSection prd_hub_collab_config_section;

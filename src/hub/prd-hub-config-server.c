@@ -9,8 +9,10 @@
  *              listen-backlog, idle-timeout, request-timeout (s), max-connections,
  *              max-connections-per-address, per-address-exempt (list of masks)
  *   [engine]   ping-interval, ping-timeout, connect-timeout (ms), max-payload,
+ *              max-sessions, max-sessions-per-address (Engine.IO sessions),
  *              max-write-buffer (bytes)
- *   [auth]     jwt-public-key (PEM file; switches verification to RS256/ES256 and kin)
+ *   [auth]     jwt-public-key (PEM file; switches verification to RS256/ES256 and kin),
+ *              revocation-check-interval (s)
  *
  * Defaults: listen on 127.0.0.1:3000, data in `$XDG_DATA_HOME/prdhub`,
  * engine.io's timings and limits, HS256 with the hub's secret, no CORS
@@ -28,16 +30,17 @@
 
 #include "prd-hub-config-server.h"
 
-#define MIN_TIMEOUT_MS       100
-#define MAX_TIMEOUT_MS       3600000
-#define MIN_MAX_PAYLOAD      1024
-#define MAX_MAX_PAYLOAD      (256 * 1024 * 1024)
-#define MAX_MAX_WRITE_BUFFER (G_GUINT64_CONSTANT (4) * 1024 * 1024 * 1024)
-#define MIN_MAX_REQUEST_BODY 1024
-#define MAX_MAX_REQUEST_BODY (256 * 1024 * 1024)
-#define MAX_IDLE_TIMEOUT     86400
-#define MAX_REQUEST_TIMEOUT  3600
-#define MAX_CONNECTIONS      1000000
+#define MIN_TIMEOUT_MS                100
+#define MAX_TIMEOUT_MS                3600000
+#define MIN_MAX_PAYLOAD               1024
+#define MAX_MAX_PAYLOAD               (256 * 1024 * 1024)
+#define MAX_MAX_WRITE_BUFFER          (G_GUINT64_CONSTANT (4) * 1024 * 1024 * 1024)
+#define MIN_MAX_REQUEST_BODY          1024
+#define MAX_MAX_REQUEST_BODY          (256 * 1024 * 1024)
+#define MAX_IDLE_TIMEOUT              86400
+#define MAX_REQUEST_TIMEOUT           3600
+#define MAX_CONNECTIONS               1000000
+#define MAX_REVOCATION_CHECK_INTERVAL 3600
 
 static gboolean
 set_uint (guint *field,
@@ -327,6 +330,8 @@ engine_init (gpointer data)
   self->max_payload = 1000000;
   self->max_write_buffer = 16 * 1024 * 1024;
   self->connect_timeout = 45000;
+  self->max_sessions = PRD_HUB_CONFIG_DEFAULT_MAX_SESSIONS;
+  self->max_sessions_per_address = PRD_HUB_CONFIG_DEFAULT_MAX_SESSIONS_PER_ADDRESS;
 }
 
 static gboolean
@@ -353,6 +358,10 @@ engine_set (gpointer data,
   if (g_str_equal (key, "max-write-buffer"))
     return prd_hub_config_parse_uint (group, key, value, MIN_MAX_PAYLOAD, MAX_MAX_WRITE_BUFFER,
                                       &self->max_write_buffer, error);
+  if (g_str_equal (key, "max-sessions"))
+    return set_uint (&self->max_sessions, group, key, value, 1, MAX_CONNECTIONS, error);
+  if (g_str_equal (key, "max-sessions-per-address"))
+    return set_uint (&self->max_sessions_per_address, group, key, value, 0, MAX_CONNECTIONS, error);
   prd_hub_config_set_unknown_key_error (error, group, key);
   return FALSE;
 }
@@ -395,6 +404,9 @@ prd_hub_config_get_idle_timeout_ms (PrdHubConfig *config)
 static void
 auth_init (gpointer data)
 {
+  PrdHubAuthConfig *self = data;
+
+  self->revocation_check_interval = PRD_HUB_CONFIG_DEFAULT_REVOCATION_CHECK_INTERVAL;
 }
 
 static void
@@ -417,6 +429,16 @@ auth_set (gpointer data,
 
   if (g_str_equal (key, "jwt-public-key"))
     return prd_hub_config_parse_path (group, key, value, base_dir, &self->jwt_public_key, error);
+  if (g_str_equal (key, "revocation-check-interval"))
+    {
+      guint64 v;
+
+      if (!prd_hub_config_parse_uint (group, key, value, 1, MAX_REVOCATION_CHECK_INTERVAL, &v,
+                                      error))
+        return FALSE;
+      self->revocation_check_interval = (guint) v;
+      return TRUE;
+    }
   prd_hub_config_set_unknown_key_error (error, group, key);
   return FALSE;
 }

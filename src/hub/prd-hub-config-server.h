@@ -13,10 +13,14 @@ G_BEGIN_DECLS
 #define PRD_HUB_CONFIG_DEFAULT_MAX_REQUEST_BODY (2 * 1024 * 1024)
 
 /* [server] connection limits (see PrdEioListener) */
-#define PRD_HUB_CONFIG_DEFAULT_LISTEN_BACKLOG  4096 /* SOMAXCONN */
-#define PRD_HUB_CONFIG_DEFAULT_IDLE_TIMEOUT    60   /* s */
-#define PRD_HUB_CONFIG_DEFAULT_REQUEST_TIMEOUT 30   /* s */
-#define PRD_HUB_CONFIG_DEFAULT_MAX_PER_ADDRESS 256
+#define PRD_HUB_CONFIG_DEFAULT_LISTEN_BACKLOG            4096 /* SOMAXCONN */
+#define PRD_HUB_CONFIG_DEFAULT_IDLE_TIMEOUT              60   /* s */
+#define PRD_HUB_CONFIG_DEFAULT_REVOCATION_CHECK_INTERVAL 5    /* s */
+#define PRD_HUB_CONFIG_DEFAULT_REQUEST_TIMEOUT           30   /* s */
+#define PRD_HUB_CONFIG_DEFAULT_MAX_PER_ADDRESS           256
+/* [engine] Engine.IO sessions (see PrdEioServer) */
+#define PRD_HUB_CONFIG_DEFAULT_MAX_SESSIONS             16384
+#define PRD_HUB_CONFIG_DEFAULT_MAX_SESSIONS_PER_ADDRESS 1024
 
 /**
  * PrdHubServerConfig:
@@ -52,7 +56,9 @@ typedef struct
   guint ping_timeout;  /* ms */
   guint64 max_payload;
   guint64 max_write_buffer;
-  guint connect_timeout; /* ms */
+  guint connect_timeout;          /* ms */
+  guint max_sessions;             /* Engine.IO sessions at once */
+  guint max_sessions_per_address; /* the same from one address; 0: no limit */
 } PrdHubEngineConfig;
 
 /**
@@ -62,7 +68,8 @@ typedef struct
  */
 typedef struct
 {
-  char *jwt_public_key; /* (owned) (nullable) */
+  char *jwt_public_key;            /* (owned) (nullable) */
+  guint revocation_check_interval; /* seconds */
 } PrdHubAuthConfig;
 
 extern const PrdHubConfigSection prd_hub_server_config_section;

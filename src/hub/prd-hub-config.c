@@ -12,6 +12,8 @@
  *   [rate-limit]               prd-hub-config-rate-limit.c (with [rate-limit.events])
  *   [collab]                   prd-hub-config-collab.c  (collaboration and rooms)
  *   [ai]                       prd-hub-config-ai.c      (the AI feature)
+ *   [log]                      prd-hub-config-log.c     (the program's log level)
+ *   [metrics]                  prd-hub-config-metrics.c (GET /metrics)
  *
  * The descriptors live in small files beside this one rather than in the
  * features' own files because the configuration sits in the prd-auth
@@ -34,6 +36,8 @@
 
 #include "prd-hub-config-ai.h"
 #include "prd-hub-config-collab.h"
+#include "prd-hub-config-log.h"
+#include "prd-hub-config-metrics.h"
 #include "prd-hub-config-rate-limit.h"
 #include "prd-hub-config-server.h"
 
@@ -44,6 +48,7 @@ static const PrdHubConfigSection *const sections[] = {
   &prd_hub_server_config_section, &prd_hub_engine_config_section,
   &prd_hub_auth_config_section,   &prd_hub_collab_config_section,
   &prd_hub_ai_config_section,     &prd_hub_rate_limit_config_section,
+  &prd_hub_log_config_section,    &prd_hub_metrics_config_section,
 };
 
 struct _PrdHubConfig
@@ -301,6 +306,25 @@ load_key_file (PrdHubConfig *self, GKeyFile *file, const char *base_dir, GError 
   return TRUE;
 }
 
+/* The key file in @data, which must be UTF-8 text: every message about it
+ * quotes groups, keys and values. */
+static gboolean
+parse_text (GKeyFile *file, const char *data, gsize len, GError **error)
+{
+  const char *end;
+
+  if (!g_utf8_validate_len (data, len, &end))
+    {
+      guint line = 1;
+
+      for (const char *p = data; p < end; p++)
+        line += *p == '\n';
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "line %u is not UTF-8 text", line);
+      return FALSE;
+    }
+  return g_key_file_load_from_data (file, data, len, G_KEY_FILE_NONE, error);
+}
+
 /**
  * prd_hub_config_load_data:
  * @data: key-file text
@@ -320,8 +344,7 @@ prd_hub_config_load_data (PrdHubConfig *self, const char *data, gssize len, GErr
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (data != NULL, FALSE);
 
-  if (!g_key_file_load_from_data (file, data, len < 0 ? strlen (data) : (gsize) len,
-                                  G_KEY_FILE_NONE, &local_error))
+  if (!parse_text (file, data, len < 0 ? strlen (data) : (gsize) len, &local_error))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "Invalid configuration: %s",
                    local_error->message);
@@ -344,13 +367,16 @@ prd_hub_config_load_file (PrdHubConfig *self, const char *path, GError **error)
   g_autoptr (GError) local_error = NULL;
   g_autofree char *base_dir = NULL;
   g_autofree char *absolute = NULL;
+  g_autofree char *contents = NULL;
+  gsize len;
 
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (path != NULL, FALSE);
 
   absolute = g_canonicalize_filename (path, NULL);
   base_dir = g_path_get_dirname (absolute);
-  if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, &local_error) ||
+  if (!g_file_get_contents (path, &contents, &len, &local_error) ||
+      !parse_text (file, contents, len, &local_error) ||
       !load_key_file (self, file, base_dir, &local_error))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s: %s", path, local_error->message);

@@ -129,7 +129,7 @@ parties_to_string (const Conflict *conflict)
       json_object_set_member (object, "end", anchor_to_json (&party->end));
       json_array_add_object_element (array, object);
     }
-  return json_to_string (root, FALSE);
+  return prd_json_to_string (root);
 }
 
 static gboolean
@@ -404,6 +404,28 @@ compare_created (gconstpointer a, gconstpointer b)
   if (x->created_at != y->created_at)
     return x->created_at < y->created_at ? -1 : 1;
   return g_strcmp0 (x->id, y->id);
+}
+
+/**
+ * prd_hub_conflicts_prd_deleted:
+ * @prd_id: a PRD that no longer exists
+ *
+ * Forgets the open conflicts and the recent edits of @prd_id (the store
+ * deleted its conflicts with it).
+ */
+void
+prd_hub_conflicts_prd_deleted (PrdHubConflicts *self, const char *prd_id)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_if_fail (PRD_IS_HUB_CONFLICTS (self));
+
+  g_hash_table_remove (self->windows, prd_id);
+  g_hash_table_iter_init (&iter, self->conflicts);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (g_str_equal (((Conflict *) value)->prd_id, prd_id))
+      g_hash_table_iter_remove (&iter);
 }
 
 /**

@@ -37,4 +37,6 @@ void prd_hub_conflicts_operation_committed (PrdHubConflicts *self,
                                             const char *user_id,
                                             const char *user_name);
 
+void prd_hub_conflicts_prd_deleted (PrdHubConflicts *self, const char *prd_id);
+
 G_END_DECLS

@@ -53,6 +53,27 @@ prd_hub_socket_set_identity (PrdSioSocket *socket, PrdIdentity *identity)
 }
 
 /**
+ * prd_hub_socket_renew_identity:
+ * @exp: the fresh token's expiry
+ * @iat: the fresh token's issue time (0: none)
+ *
+ * The socket's user sent a fresh token (`refresh-token`): the identity stays
+ * (features may hold it), its token times change.
+ */
+void
+prd_hub_socket_renew_identity (PrdSioSocket *socket, gint64 exp, gint64 iat)
+{
+  PrdIdentity *identity;
+
+  g_return_if_fail (PRD_IS_SIO_SOCKET (socket));
+
+  identity = g_object_get_data (G_OBJECT (socket), IDENTITY_KEY);
+  g_return_if_fail (identity != NULL);
+  identity->exp = exp;
+  identity->iat = iat;
+}
+
+/**
  * prd_hub_error_to_json:
  * @error: a #GError, normally of %PRD_ERROR
  *

@@ -20,6 +20,7 @@ G_BEGIN_DECLS
 
 const PrdIdentity *prd_hub_socket_get_identity (PrdSioSocket *socket);
 void prd_hub_socket_set_identity (PrdSioSocket *socket, PrdIdentity *identity);
+void prd_hub_socket_renew_identity (PrdSioSocket *socket, gint64 exp, gint64 iat);
 
 /* ---- replies ---- */
 

@@ -2,7 +2,8 @@
 /*
  * The PRDs' own REST routes (on the router of prd-hub-rest.c):
  *
- *   GET  /api/prds                  the caller's organization's PRDs
+ *   GET  /api/prds[?archived=false|true|all]   the caller's organization's PRDs
+ *                                   (by default those not archived)
  *   POST /api/prds                  {title, content?} → 201 + Location
  *   GET  /api/prds/{id}             content, version, stateVector, updatedAt …
  *   GET  /api/prds/{id}/export.md   the Markdown text
@@ -16,7 +17,6 @@
 #include "prd-error.h"
 #include "prd-hub-room.h"
 #include "prd-hub.h"
-#include "prd-time.h"
 #include "prd-json.h"
 
 #include "prd-hub-rest-prds.h"
@@ -32,6 +32,7 @@ typedef struct
   PrdIdentity *identity;  /* (owned) */
   char *prd_id;
   gboolean export;
+  int archived; /* the list: 0 not archived, 1 archived, 2 both */
 } Call;
 
 static void
@@ -67,26 +68,11 @@ call_finish (Call *call)
   call_free (call);
 }
 
+/* The PRD object, archived state included (prd-hub-room.c). */
 static void
 add_info (JsonBuilder *builder, const PrdStoreInfo *info)
 {
-  g_autofree char *created = prd_time_format (info->created_at);
-  g_autofree char *updated = prd_time_format (info->updated_at);
-
-  json_builder_set_member_name (builder, "id");
-  json_builder_add_string_value (builder, info->id);
-  json_builder_set_member_name (builder, "title");
-  json_builder_add_string_value (builder, info->title);
-  json_builder_set_member_name (builder, "organizationId");
-  json_builder_add_string_value (builder, info->org);
-  json_builder_set_member_name (builder, "owner");
-  json_builder_add_string_value (builder, info->owner);
-  json_builder_set_member_name (builder, "version");
-  json_builder_add_string_value (builder, info->version);
-  json_builder_set_member_name (builder, "createdAt");
-  json_builder_add_string_value (builder, created);
-  json_builder_set_member_name (builder, "updatedAt");
-  json_builder_add_string_value (builder, updated);
+  prd_hub_add_prd_info (builder, info);
 }
 
 static void
@@ -164,8 +150,12 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
   json_builder_begin_array (builder);
   for (guint i = 0; i < infos->len; i++)
     {
+      PrdStoreInfo *info = g_ptr_array_index (infos, i);
+
+      if (call->archived != 2 && (info->archived_at != 0) != (call->archived == 1))
+        continue;
       json_builder_begin_object (builder);
-      add_info (builder, g_ptr_array_index (infos, i));
+      add_info (builder, info);
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
@@ -277,8 +267,24 @@ handle_list (SoupServerMessage *msg,
              gpointer user_data)
 {
   Routes *routes = user_data;
-  Call *call = call_new (msg, identity);
+  const char *archived = query != NULL ? g_hash_table_lookup (query, "archived") : NULL;
+  Call *call;
+  int which;
 
+  if (archived == NULL || g_str_equal (archived, "false"))
+    which = 0;
+  else if (g_str_equal (archived, "true"))
+    which = 1;
+  else if (g_str_equal (archived, "all"))
+    which = 2;
+  else
+    {
+      prd_hub_rest_respond_error_literal (msg, PRD_ERROR_INVALID_PAYLOAD,
+                                          "archived must be false, true or all");
+      return;
+    }
+  call = call_new (msg, identity);
+  call->archived = which;
   soup_server_message_pause (msg);
   prd_store_list_async (routes->store, identity->org, NULL, on_listed, call);
 }

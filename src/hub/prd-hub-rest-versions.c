@@ -5,6 +5,9 @@
  *   GET /api/prds/{id}/versions             {prdId, versions}, oldest first
  *   GET /api/prds/{id}/versions/{version}   that version's Markdown
  *   GET /api/prds/{id}/diff?from=&to=       a unified diff of two versions
+ *   POST /api/prds/{id}/versions {changelog, versionType?, force?}
+ *                                           → 201 the new version
+ * (prd_hub_versions_create_as_async())
  */
 #define G_LOG_DOMAIN "prd-hub-rest-versions"
 
@@ -14,6 +17,7 @@
 
 #include "prd-error.h"
 #include "prd-hub-versions.h"
+#include "prd-json.h"
 
 #include "prd-hub-rest-versions.h"
 
@@ -281,4 +285,131 @@ prd_hub_rest_versions_add (PrdHubRest *rest,
   routes->repo = g_object_ref (repo);
   prd_hub_rest_add_routes (rest, versions_routes, G_N_ELEMENTS (versions_routes), routes,
                            (GDestroyNotify) routes_free);
+}
+
+/* ---- POST /api/prds/{id}/versions ---------------------------------------------- */
+
+typedef struct
+{
+  SoupServerMessage *msg; /* (owned) */
+  char *prd_id;
+} Post;
+
+static void
+on_version_posted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Post *post = user_data;
+  g_autoptr (PrdVersionRecord) record = NULL;
+  g_autoptr (GError) error = NULL;
+
+  record = prd_hub_versions_create_as_finish (PRD_HUB_VERSIONS (source), result, &error);
+  if (record == NULL)
+    prd_hub_rest_respond_error (post->msg, error);
+  else
+    {
+      g_autoptr (JsonNode) node = prd_hub_version_to_json (record);
+      g_autofree char *location =
+          g_strdup_printf ("/api/prds/%s/versions/%s", record->prd_id, record->version);
+
+      soup_message_headers_replace (soup_server_message_get_response_headers (post->msg),
+                                    "Location", location);
+      prd_hub_rest_respond_json (post->msg, SOUP_STATUS_CREATED, node);
+    }
+  soup_server_message_unpause (post->msg);
+  g_clear_object (&post->msg);
+  g_free (post->prd_id);
+  g_free (post);
+}
+
+/* The body's size was checked before it was read (prd_hub_rest_check_headers()). */
+static void
+handle_post (SoupServerMessage *msg,
+             const PrdIdentity *identity,
+             const char *const *params,
+             GHashTable *query,
+             gpointer user_data)
+{
+  PrdHubVersions *versions = user_data;
+  g_autoptr (GBytes) bytes = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  g_autoptr (JsonNode) root = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *changelog = NULL, *type = "minor";
+  gboolean force = FALSE;
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *member;
+  Post *post;
+
+  root = prd_json_parse (g_bytes_get_data (bytes, NULL), (gssize) g_bytes_get_size (bytes),
+                         G_MAXSIZE, &error);
+  if (root == NULL)
+    {
+      g_autofree char *message =
+          g_strdup_printf ("The body is not usable JSON: %s", error->message);
+
+      prd_hub_rest_respond_error_literal (msg, PRD_ERROR_INVALID_PAYLOAD, message);
+      return;
+    }
+  if (!JSON_NODE_HOLDS_OBJECT (root))
+    {
+      prd_hub_rest_respond_error_literal (msg, PRD_ERROR_INVALID_PAYLOAD,
+                                          "The body must be a JSON object");
+      return;
+    }
+  json_object_iter_init (&iter, json_node_get_object (root));
+  while (json_object_iter_next (&iter, &name, &member))
+    {
+      gboolean is_string =
+          JSON_NODE_HOLDS_VALUE (member) && json_node_get_value_type (member) == G_TYPE_STRING;
+
+      if (g_str_equal (name, "changelog") && is_string)
+        changelog = json_node_get_string (member);
+      else if (g_str_equal (name, "versionType") && is_string)
+        type = json_node_get_string (member);
+      else if (g_str_equal (name, "force") && JSON_NODE_HOLDS_VALUE (member) &&
+               json_node_get_value_type (member) == G_TYPE_BOOLEAN)
+        force = json_node_get_boolean (member);
+      else
+        {
+          g_autofree char *valid = g_utf8_make_valid (name, -1);
+          g_autofree char *message = g_strdup_printf (
+              "Bad or unknown member \"%.64s\" (changelog: string, versionType: string, "
+              "force: boolean)",
+              valid);
+
+          prd_hub_rest_respond_error_literal (msg, PRD_ERROR_INVALID_PAYLOAD, message);
+          return;
+        }
+    }
+  if (changelog == NULL)
+    {
+      prd_hub_rest_respond_error_literal (msg, PRD_ERROR_INVALID_PAYLOAD, "changelog is required");
+      return;
+    }
+  post = g_new0 (Post, 1);
+  post->msg = g_object_ref (msg);
+  post->prd_id = g_strdup (params[0]);
+  soup_server_message_pause (msg);
+  prd_hub_versions_create_as_async (versions, identity, params[0], changelog, type, force, NULL,
+                                    on_version_posted, post);
+}
+
+static const PrdHubRouteEntry create_routes[] = {
+  { "POST", "/api/prds/{prd}/versions", handle_post, PRD_HUB_ROUTE_READS_BODY },
+};
+
+/**
+ * prd_hub_rest_versions_add_create:
+ * @versions: the versions feature
+ *
+ * Adds `POST /api/prds/{id}/versions` to @rest.
+ */
+void
+prd_hub_rest_versions_add_create (PrdHubRest *rest, PrdHubVersions *versions)
+{
+  g_return_if_fail (PRD_IS_HUB_REST (rest));
+  g_return_if_fail (PRD_IS_HUB_VERSIONS (versions));
+
+  prd_hub_rest_add_routes (rest, create_routes, G_N_ELEMENTS (create_routes),
+                           g_object_ref (versions), g_object_unref);
 }

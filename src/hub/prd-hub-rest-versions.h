@@ -3,6 +3,7 @@
 
 #include "prd-git-repo.h"
 #include "prd-hub-rest.h"
+#include "prd-hub-versions.h"
 #include "prd-store.h"
 #include "prd-version-store.h"
 
@@ -12,5 +13,6 @@ void prd_hub_rest_versions_add (PrdHubRest *rest,
                                 PrdStore *store,
                                 PrdVersionStore *versions,
                                 PrdGitRepo *repo);
+void prd_hub_rest_versions_add_create (PrdHubRest *rest, PrdHubVersions *versions);
 
 G_END_DECLS

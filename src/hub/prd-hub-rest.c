@@ -24,6 +24,16 @@
  * token, or larger than the limit, is answered at once and its connection
  * closed (prd-eio-refusal.c), so that it costs neither memory nor the time
  * to receive it.
+ *
+ * CORS, for browser apps on another origin, with the origins Engine.IO
+ * allows (`[server] cors-origins`, `--cors-origin`; the rule is
+ * prd_eio_origin_is_allowed()): a preflight (`OPTIONS` with an `Origin`) is
+ * answered from the headers, without a token: 204 with
+ * `Access-Control-Allow-Origin`, `-Methods` (the path's), `-Headers`
+ * (`Authorization, Content-Type`) and `-Max-Age` for an allowed origin, 403
+ * `FORBIDDEN` without any CORS header for another. Every other response to
+ * an allowed origin carries `Access-Control-Allow-Origin` and `Vary: Origin`
+ * (errors too, so that the app can read them); to another origin, none.
  */
 #define G_LOG_DOMAIN "prd-hub-rest"
 
@@ -31,7 +41,10 @@
 
 #include <string.h>
 
+#include "prd-json.h"
+#include "prd-eio-origin.h"
 #include "prd-eio-refusal.h"
+#include "prd-eio-server.h"
 #include "prd-error.h"
 #include "prd-store.h"
 
@@ -62,7 +75,8 @@ struct _PrdHubRest
   PrdAuth *auth; /* (owned) */
   gsize max_body;
   char *engine_path;
-  GPtrArray *routes; /* (element-type Route) (owned) */
+  char **cors_origins; /* (owned) (nullable) */
+  GPtrArray *routes;   /* (element-type Route) (owned) */
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubRest, prd_hub_rest, G_TYPE_OBJECT)
@@ -88,7 +102,7 @@ route_free (Route *route)
 void
 prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node)
 {
-  g_autofree char *text = json_to_string (node, FALSE);
+  g_autofree char *text = prd_json_to_string (node);
   gsize len = strlen (text);
 
   soup_server_message_set_status (msg, status, NULL);
@@ -109,6 +123,7 @@ status_for (const GError *error)
         return SOUP_STATUS_BAD_REQUEST;
       case PRD_ERROR_AUTHENTICATION_FAILED:
       case PRD_ERROR_TOKEN_EXPIRED:
+      case PRD_ERROR_TOKEN_REVOKED:
         return SOUP_STATUS_UNAUTHORIZED;
       case PRD_ERROR_FORBIDDEN:
         return SOUP_STATUS_FORBIDDEN;
@@ -118,6 +133,7 @@ status_for (const GError *error)
       case PRD_ERROR_PAYLOAD_TOO_LARGE:
         return SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE;
       case PRD_ERROR_ALREADY_EXISTS:
+      case PRD_ERROR_VERSION_UNCHANGED:
         return SOUP_STATUS_CONFLICT;
       default:
         return SOUP_STATUS_INTERNAL_SERVER_ERROR;
@@ -318,6 +334,55 @@ dispatch (SoupServer *server,
                       found->group->user_data);
 }
 
+/* The methods of the routes that serve @path ("GET, POST"), or %NULL. */
+static char *
+path_methods (PrdHubRest *self, const char *path)
+{
+  g_auto (GStrv) parts = split_path (path);
+  g_autoptr (GString) methods = NULL;
+
+  for (guint i = 0; i < self->routes->len; i++)
+    {
+      const Route *route = g_ptr_array_index (self->routes, i);
+
+      if (!route_matches_path (route, parts))
+        continue;
+      if (methods == NULL)
+        methods = g_string_new (route->entry->method);
+      else
+        g_string_append_printf (methods, ", %s", route->entry->method);
+    }
+  return methods != NULL ? g_string_free (g_steal_pointer (&methods), FALSE) : NULL;
+}
+
+/* An OPTIONS request, answered from its headers without a token. */
+static void
+answer_options (PrdHubRest *self, SoupServerMessage *msg, const char *path, const char *origin)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  const char *asked = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                    "Access-Control-Request-Headers");
+  g_autofree char *methods = path_methods (self, path);
+
+  if (methods == NULL)
+    {
+      if (origin != NULL)
+        prd_eio_origin_add_cors_headers (msg, origin);
+      prd_hub_rest_respond_error_literal (msg, PRD_ERROR_NOT_FOUND, "No such route");
+      return;
+    }
+  soup_message_headers_replace (headers, "Allow", methods);
+  if (origin != NULL)
+    {
+      prd_eio_origin_add_cors_headers (msg, origin);
+      soup_message_headers_replace (headers, "Access-Control-Allow-Methods", methods);
+      soup_message_headers_replace (headers, "Access-Control-Allow-Headers",
+                                    asked != NULL ? asked : "Authorization, Content-Type");
+      soup_message_headers_replace (headers, "Access-Control-Max-Age", "600");
+    }
+  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+}
+
 /* Whether the route that serves @msg keeps its body. */
 static gboolean
 reads_body (PrdHubRest *self, SoupServerMessage *msg, const char *path)
@@ -397,6 +462,7 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
   SoupEncoding encoding;
   g_autoptr (GError) error = NULL;
   const char *path;
+  const char *origin = NULL;
   gsize engine_len;
 
   g_return_if_fail (PRD_IS_HUB_REST (self));
@@ -418,12 +484,35 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
       (path[engine_len] == '\0' || path[engine_len] == '/'))
     return;
 
+  /* The Origin rule (prd-eio-origin.h), as for Engine.IO. */
+  if (!prd_eio_origin_allowed ((const char *const *) self->cors_origins, msg, &origin))
+    {
+      g_set_error (&error, PRD_ERROR, PRD_ERROR_FORBIDDEN,
+                   "Origin %s is not allowed (cors-origins)", origin);
+      refuse (msg, error);
+      return;
+    }
+  /* A preflight (or any OPTIONS) carries no token. */
+  if (g_str_equal (soup_server_message_get_method (msg), SOUP_METHOD_OPTIONS))
+    {
+      answer_options (self, msg, path, origin);
+      if (prd_eio_request_has_body (msg))
+        prd_eio_refuse_now (msg);
+      return;
+    }
+  if (origin != NULL)
+    prd_eio_origin_add_cors_headers (msg, origin);
+
   if (is_api_path (path))
     {
       PrdIdentity *identity = verify_bearer (self->auth, msg, &error);
 
       if (identity == NULL)
         {
+          /* The code, never the token. */
+          g_info ("refused: request=\"%s %s\" address=%s code=%s",
+                  soup_server_message_get_method (msg), path,
+                  soup_server_message_get_remote_host (msg), prd_error_get_protocol_code (error));
           refuse (msg, error);
           return;
         }
@@ -477,6 +566,7 @@ prd_hub_rest_finalize (GObject *object)
   g_clear_object (&self->auth);
   g_clear_pointer (&self->routes, g_ptr_array_unref);
   g_free (self->engine_path);
+  g_strfreev (self->cors_origins);
 
   G_OBJECT_CLASS (prd_hub_rest_parent_class)->finalize (object);
 }
@@ -491,6 +581,21 @@ static void
 prd_hub_rest_init (PrdHubRest *self)
 {
   self->routes = g_ptr_array_new_with_free_func ((GDestroyNotify) route_free);
+}
+
+/**
+ * prd_hub_rest_set_cors_origins:
+ * @origins: (nullable) (array zero-terminated=1): `[server] cors-origins`
+ *
+ * The origins allowed besides the hub's own (prd-eio-origin.h).
+ */
+void
+prd_hub_rest_set_cors_origins (PrdHubRest *self, const char *const *origins)
+{
+  g_return_if_fail (PRD_IS_HUB_REST (self));
+
+  g_strfreev (self->cors_origins);
+  self->cors_origins = g_strdupv ((char **) origins);
 }
 
 /**

@@ -21,6 +21,7 @@ struct _PrdHubRoomRegistry
   GCancellable *cancellable;
   gulong disconnection_id;
   guint autosave_id;
+  gboolean storage_failed; /* the last append failed: clients were told */
 };
 
 /* The registry, for its rooms. */
@@ -46,6 +47,10 @@ void prd_hub_room_registry_operation_committed (PrdHubRoomRegistry *self,
                                                 const char *user_id,
                                                 const char *user_name);
 
+/* Each append's outcome (@error %NULL: stored): `storage-status` goes to
+ * the whole namespace when it changes. */
+void prd_hub_room_registry_storage_result (PrdHubRoomRegistry *self, const GError *error);
+
 /* The rooms, for the registry and the collaboration events. */
 PrdHubRoom *prd_hub_room_new (PrdHubRoomRegistry *registry, const char *prd_id);
 void prd_hub_room_detach (PrdHubRoom *self);
@@ -63,5 +68,7 @@ void prd_hub_room_leave (PrdHubRoom *self, PrdSioSocket *socket);
 void prd_hub_room_submit (
     PrdHubRoom *self, PrdSioSocket *socket, const char *event, JsonObject *payload, gint64 ack_id);
 JsonNode *prd_hub_room_build_initial_state (PrdHubRoom *self);
+void prd_hub_room_close (PrdHubRoom *self, const char *event, JsonNode *payload);
+void prd_hub_room_set_info (PrdHubRoom *self, const char *title, gboolean archived);
 
 G_END_DECLS

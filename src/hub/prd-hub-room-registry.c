@@ -75,6 +75,9 @@ prd_hub_room_registry_member_joined (PrdHubRoomRegistry *self,
                                      const char *user_id,
                                      JsonObject *joined)
 {
+  g_info ("join: prd=%s user=%s mode=%s socket=%s", prd_hub_room_get_prd_id (room), user_id,
+          json_object_get_string_member_with_default (joined, "mode", "view"),
+          prd_sio_socket_get_id (socket));
   g_signal_emit (self, signals[SIGNAL_MEMBER_JOINED], 0, room, socket, user_id, joined);
 }
 
@@ -85,6 +88,42 @@ prd_hub_room_registry_member_left (PrdHubRoomRegistry *self,
                                    const char *user_id)
 {
   g_signal_emit (self, signals[SIGNAL_MEMBER_LEFT], 0, room, socket, user_id);
+}
+
+/* The disk filled up, or the database became unwritable: every client of
+ * /prds hears it once (its edits are refused meanwhile with STORAGE_ERROR),
+ * and again when an append succeeds. */
+void
+prd_hub_room_registry_storage_result (PrdHubRoomRegistry *self, const GError *error)
+{
+  g_autoptr (JsonNode) payload = NULL;
+  g_autofree char *timestamp = NULL;
+  JsonObject *object;
+
+  if ((error != NULL) == self->storage_failed)
+    return;
+  self->storage_failed = error != NULL;
+  if (error != NULL)
+    g_warning ("Cannot store edits: %s; refusing them until the database takes writes again",
+               error->message);
+  else
+    g_message ("The database takes writes again");
+  if (self->nsp == NULL)
+    return;
+  timestamp = prd_time_format_now ();
+  payload = json_node_new (JSON_NODE_OBJECT);
+  object = json_object_new ();
+  json_node_take_object (payload, object);
+  json_object_set_boolean_member (object, "ok", error == NULL);
+  if (error != NULL)
+    {
+      g_autofree char *message = g_utf8_make_valid (error->message, -1);
+
+      json_object_set_string_member (object, "code", prd_error_get_protocol_code (error));
+      json_object_set_string_member (object, "message", message);
+    }
+  json_object_set_string_member (object, "timestamp", timestamp);
+  prd_sio_namespace_emit_one (self->nsp, NULL, NULL, "storage-status", payload);
 }
 
 void
@@ -358,6 +397,50 @@ compare_strings (gconstpointer a, gconstpointer b, gpointer user_data)
 }
 
 /**
+ * prd_hub_room_registry_check_join:
+ * @socket: a socket asking to join @prd_id
+ *
+ * The limits of a join (`[collab] max-joined-prds`, `max-open-rooms`),
+ * checked before anything is opened. Joining a PRD again is not counted.
+ *
+ * Returns: %TRUE when @socket may join, else %FALSE with @error set
+ *   (%PRD_ERROR_LIMIT_REACHED)
+ */
+gboolean
+prd_hub_room_registry_check_join (PrdHubRoomRegistry *self,
+                                  PrdSioSocket *socket,
+                                  const char *prd_id,
+                                  GError **error)
+{
+  const PrdHubCollabConfig *config;
+  GHashTable *joined;
+
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), FALSE);
+  g_return_val_if_fail (PRD_IS_SIO_SOCKET (socket), FALSE);
+
+  config = prd_hub_config_get_collab (self->config);
+  joined = g_object_get_data (G_OBJECT (socket), JOINED_KEY);
+  if (joined != NULL && g_hash_table_contains (joined, prd_id))
+    return TRUE;
+  if (joined != NULL && g_hash_table_size (joined) >= config->max_joined_prds)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+                   "This connection has joined %u PRDs (max-joined-prds); leave one first",
+                   g_hash_table_size (joined));
+      return FALSE;
+    }
+  if (!g_hash_table_contains (self->rooms, prd_id) &&
+      g_hash_table_size (self->rooms) >= config->max_open_rooms)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+                   "The hub has %u PRDs open (max-open-rooms); try again later",
+                   g_hash_table_size (self->rooms));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
  * prd_hub_room_registry_get_socket_prds:
  *
  * Returns: (transfer full): the ids of the PRDs @socket has joined, sorted
@@ -464,4 +547,55 @@ prd_hub_room_registry_set_version (PrdHubRoomRegistry *self,
   room = g_hash_table_lookup (self->rooms, prd_id);
   if (room != NULL && prd_hub_room_get_document (room) != NULL)
     prd_document_set_version (prd_hub_room_get_document (room), version);
+}
+
+/**
+ * prd_hub_room_registry_close:
+ * @event: what every member is sent before the room closes
+ *
+ * Closes the room of a PRD that no longer exists: @event goes to its
+ * members, who leave it (#PrdHubRoomRegistry::member-left), pending joins
+ * fail with `PRD_NOT_FOUND`, and nothing is written. Nothing happens when
+ * the PRD is not open.
+ */
+void
+prd_hub_room_registry_close (PrdHubRoomRegistry *self,
+                             const char *prd_id,
+                             const char *event,
+                             JsonNode *payload)
+{
+  PrdHubRoom *room;
+
+  g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self));
+
+  room = g_hash_table_lookup (self->rooms, prd_id);
+  if (room == NULL)
+    return;
+  /* Closing drops the registry's reference. */
+  g_object_ref (room);
+  prd_hub_room_close (room, event, payload);
+  g_object_unref (room);
+}
+
+/**
+ * prd_hub_room_registry_set_info:
+ * @title: the PRD's title now
+ * @archived: whether it is archived now
+ *
+ * Tells an open room that the PRD was renamed, archived or unarchived: later
+ * joins report the title, and an archived PRD takes no more edits.
+ */
+void
+prd_hub_room_registry_set_info (PrdHubRoomRegistry *self,
+                                const char *prd_id,
+                                const char *title,
+                                gboolean archived)
+{
+  PrdHubRoom *room;
+
+  g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self));
+
+  room = g_hash_table_lookup (self->rooms, prd_id);
+  if (room != NULL)
+    prd_hub_room_set_info (room, title, archived);
 }

@@ -27,6 +27,10 @@ PrdHubRoom *prd_hub_room_registry_get_joined (PrdHubRoomRegistry *self,
                                               const char *prd_id,
                                               GError **error);
 GStrv prd_hub_room_registry_get_socket_prds (PrdHubRoomRegistry *self, PrdSioSocket *socket);
+gboolean prd_hub_room_registry_check_join (PrdHubRoomRegistry *self,
+                                           PrdSioSocket *socket,
+                                           const char *prd_id,
+                                           GError **error);
 PrdDocument *prd_hub_room_registry_peek_document (PrdHubRoomRegistry *self, const char *prd_id);
 void prd_hub_room_registry_emit (PrdHubRoomRegistry *self,
                                  const char *prd_id,
@@ -35,5 +39,14 @@ void prd_hub_room_registry_emit (PrdHubRoomRegistry *self,
 void prd_hub_room_registry_set_version (PrdHubRoomRegistry *self,
                                         const char *prd_id,
                                         const char *version);
+
+void prd_hub_room_registry_close (PrdHubRoomRegistry *self,
+                                  const char *prd_id,
+                                  const char *event,
+                                  JsonNode *payload);
+void prd_hub_room_registry_set_info (PrdHubRoomRegistry *self,
+                                     const char *prd_id,
+                                     const char *title,
+                                     gboolean archived);
 
 G_END_DECLS

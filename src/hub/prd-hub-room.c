@@ -37,6 +37,7 @@
 #include "prd-hub-room-private.h"
 
 #include "prd-hub-room.h"
+#include "prd-time.h"
 
 typedef struct
 {
@@ -94,6 +95,7 @@ struct _PrdHubRoom
   gboolean autosaving;   /* the running snapshot is an auto-save */
   PrdSioSocket *joining; /* (unowned) during prd_room_add_member() */
   guint holds;           /* prd_hub_room_hold() */
+  gboolean archived;     /* read-only: joins get view mode, writes are refused */
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubRoom, prd_hub_room, G_TYPE_OBJECT)
@@ -110,10 +112,22 @@ join_request_free (JoinRequest *request)
   g_free (request);
 }
 
+/* On a socket: how many of its content-updates await their ack. */
+#define PENDING_ACKS_KEY "prd-hub-pending-acks"
+
+static guint
+pending_acks (PrdSioSocket *socket)
+{
+  return GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (socket), PENDING_ACKS_KEY));
+}
+
 static void
 pending_free (Pending *pending)
 {
   g_clear_pointer (&pending->room, g_object_unref);
+  if (pending->socket != NULL)
+    g_object_set_data (G_OBJECT (pending->socket), PENDING_ACKS_KEY,
+                       GUINT_TO_POINTER (pending_acks (pending->socket) - 1));
   g_clear_object (&pending->socket);
   g_clear_pointer (&pending->op, prd_crdt_op_free);
   g_free (pending->user_id);
@@ -409,6 +423,46 @@ prd_hub_document_from_store (PrdStoreDocument *stored, GError **error)
   return g_steal_pointer (&document);
 }
 
+/**
+ * prd_hub_add_prd_info:
+ *
+ * Adds the members of the protocol's PRD object (REST, `prd-updated`):
+ * `id`, `title`, `organizationId`, `owner`, `version`, `createdAt`,
+ * `updatedAt`, `archived` and `archivedAt` (null unless archived).
+ */
+void
+prd_hub_add_prd_info (JsonBuilder *builder, const PrdStoreInfo *info)
+{
+  g_autofree char *created = prd_time_format (info->created_at);
+  g_autofree char *updated = prd_time_format (info->updated_at);
+
+  json_builder_set_member_name (builder, "id");
+  json_builder_add_string_value (builder, info->id);
+  json_builder_set_member_name (builder, "title");
+  json_builder_add_string_value (builder, info->title);
+  json_builder_set_member_name (builder, "organizationId");
+  json_builder_add_string_value (builder, info->org);
+  json_builder_set_member_name (builder, "owner");
+  json_builder_add_string_value (builder, info->owner);
+  json_builder_set_member_name (builder, "version");
+  json_builder_add_string_value (builder, info->version);
+  json_builder_set_member_name (builder, "createdAt");
+  json_builder_add_string_value (builder, created);
+  json_builder_set_member_name (builder, "updatedAt");
+  json_builder_add_string_value (builder, updated);
+  json_builder_set_member_name (builder, "archived");
+  json_builder_add_boolean_value (builder, info->archived_at != 0);
+  json_builder_set_member_name (builder, "archivedAt");
+  if (info->archived_at != 0)
+    {
+      g_autofree char *archived = prd_time_format (info->archived_at);
+
+      json_builder_add_string_value (builder, archived);
+    }
+  else
+    json_builder_add_null_value (builder);
+}
+
 static void
 on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -436,6 +490,7 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   room->last_seq = stored->info->last_seq;
+  room->archived = stored->info->archived_at != 0;
   prd_store_list_sites_async (room->registry->store, room->prd_id, room->registry->cancellable,
                               on_sites_listed, room);
 }
@@ -561,6 +616,50 @@ room_fail (PrdHubRoom *room, const GError *error)
   room_drop (room);
 }
 
+/* Closes @room because its PRD is gone: @event goes to every member, who
+ * leave it; nothing is written (there is nowhere to write). */
+void
+prd_hub_room_close (PrdHubRoom *room, const char *event, JsonNode *payload)
+{
+  g_autoptr (GPtrArray) sockets = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (room->registry == NULL)
+    return;
+  g_message ("Closing %s: %s", room->prd_id, event);
+  prd_sio_namespace_emit_one (room->registry->nsp, room->sio_room, NULL, event, payload);
+  sockets = prd_sio_namespace_get_room_sockets (room->registry->nsp, room->sio_room);
+  for (guint i = 0; sockets != NULL && i < sockets->len; i++)
+    {
+      PrdSioSocket *socket = g_ptr_array_index (sockets, i);
+      const char *conn_id = prd_sio_socket_get_id (socket);
+      g_autofree char *user_id = NULL;
+
+      prd_sio_socket_leave (socket, room->sio_room);
+      g_hash_table_remove (prd_hub_room_registry_socket_joined (socket), room->prd_id);
+      if (room->members == NULL)
+        continue;
+      user_id = g_strdup (prd_room_member_get_user_id (room->members, conn_id));
+      if (user_id != NULL)
+        prd_hub_room_registry_member_left (room->registry, room, socket, user_id);
+    }
+  if (room->members != NULL)
+    g_signal_handlers_disconnect_by_data (room->members, room);
+  error = g_error_new (PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", room->prd_id);
+  fail_joins (room, error);
+  room->failed = TRUE;
+  room_drop (room);
+}
+
+/* The PRD's title or archived state changed in the store. */
+void
+prd_hub_room_set_info (PrdHubRoom *room, const char *title, gboolean archived)
+{
+  room->archived = archived;
+  if (room->document != NULL && title != NULL)
+    prd_document_set_title (room->document, title);
+}
+
 JsonNode *
 prd_hub_room_build_initial_state (PrdHubRoom *room)
 {
@@ -622,6 +721,7 @@ send_joined (PrdHubRoom *room, JoinRequest *request, int site, int previous_site
   json_object_set_string_member (object, "title", prd_document_get_title (room->document));
   json_object_set_string_member (
       object, "mode", prd_room_member_can_edit (room->members, conn_id) ? "edit" : "view");
+  json_object_set_boolean_member (object, "archived", room->archived);
   prd_hub_room_registry_member_joined (room->registry, room, request->socket, identity->user_id,
                                        object);
   if (previous_site >= 0)
@@ -719,6 +819,9 @@ room_pump_joins (PrdHubRoom *room)
           join_request_free (request);
           continue;
         }
+      /* An archived PRD is read-only: everyone joins in view mode. */
+      if (room->archived)
+        request->edit = FALSE;
       if (prd_room_has_member (room->members, conn_id) || !request->edit)
         {
           send_joined (room, request, -1, -1);
@@ -825,6 +928,11 @@ settle_one (PrdHubRoom *room, Pending *pending)
           g_clear_error (&pending->error);
           g_set_error (&pending->error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot store: %s", message);
         }
+      /* The database refused the write (full disk, read-only files, I/O
+       * error), not this PRD alone (deleted meanwhile). */
+      if (!room->failed && room->registry != NULL &&
+          g_error_matches (pending->error, PRD_ERROR, PRD_ERROR_STORAGE))
+        prd_hub_room_registry_storage_result (room->registry, pending->error);
       room->failed = TRUE;
       if (pending->socket != NULL)
         prd_hub_reply_error (pending->socket, pending->ack_id, "content-update", room->prd_id,
@@ -842,6 +950,8 @@ settle_one (PrdHubRoom *room, Pending *pending)
       return;
     }
 
+  if (room->registry != NULL)
+    prd_hub_room_registry_storage_result (room->registry, NULL);
   prd_document_commit (room->document, pending->op->site, pending->op->seq);
   room->last_seq = pending->seq;
   room->since_snapshot++;
@@ -958,6 +1068,15 @@ prd_hub_room_submit (
   Pending *pending;
   int site;
 
+  if (room->archived)
+    {
+      g_autofree char *message =
+          g_strdup_printf ("%s is archived; unarchive it to change content", room->prd_id);
+
+      prd_hub_reply_error_literal (socket, ack_id, event, room->prd_id, PRD_ERROR_FORBIDDEN,
+                                   message);
+      return;
+    }
   if (!prd_room_member_can_edit (room->members, conn_id))
     {
       prd_hub_reply_error_literal (
@@ -971,6 +1090,16 @@ prd_hub_room_submit (
     {
       prd_hub_reply_error_literal (socket, ack_id, event, room->prd_id, PRD_ERROR_STORAGE,
                                    "The PRD could not be stored; join it again");
+      return;
+    }
+  if (pending_acks (socket) >= prd_hub_config_get_collab (room->registry->config)->max_pending_acks)
+    {
+      g_autofree char *message =
+          g_strdup_printf ("%u content-updates await their ack (max-pending-acks); wait for them",
+                           pending_acks (socket));
+
+      prd_hub_reply_error_literal (socket, ack_id, event, room->prd_id, PRD_ERROR_LIMIT_REACHED,
+                                   message);
       return;
     }
   site = prd_room_member_get_site (room->members, conn_id);
@@ -987,6 +1116,8 @@ prd_hub_room_submit (
   pending = g_new0 (Pending, 1);
   pending->room = g_object_ref (room);
   pending->socket = g_object_ref (socket);
+  g_object_set_data (G_OBJECT (socket), PENDING_ACKS_KEY,
+                     GUINT_TO_POINTER (pending_acks (socket) + 1));
   pending->ack_id = ack_id;
   if (duplicate)
     {
@@ -1189,6 +1320,11 @@ prd_hub_room_write (PrdHubRoom *room,
   if (room->registry == NULL || room->failed)
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_STORAGE, "The PRD was closed");
+      return FALSE;
+    }
+  if (room->archived)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_FORBIDDEN, "%s is archived", room->prd_id);
       return FALSE;
     }
   json_node_take_object (operation, object);

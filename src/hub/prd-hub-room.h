@@ -35,5 +35,6 @@ gboolean prd_hub_room_write (PrdHubRoom *self,
 
 PrdDocument *prd_hub_document_from_store (PrdStoreDocument *stored, GError **error);
 JsonNode *prd_hub_vector_to_json (GArray *vector);
+void prd_hub_add_prd_info (JsonBuilder *builder, const PrdStoreInfo *info);
 
 G_END_DECLS

@@ -51,16 +51,20 @@ static guint signals[N_SIGNALS];
 
 typedef struct
 {
-  PrdHubVersions *self; /* (owned) */
-  PrdSioSocket *socket; /* (owned) (nullable): NULL for the operator's request */
-  GTask *task;          /* (owned) (nullable): the operator's request */
-  gboolean any_org;     /* the operator's: the PRD's organization, whichever */
+  PrdHubVersions *self;  /* (owned) */
+  PrdSioSocket *socket;  /* (owned) (nullable): NULL for the operator's request */
+  GTask *task;           /* (owned) (nullable): the operator's request */
+  gboolean any_org;      /* the operator's: the PRD's organization, whichever */
+  gboolean unchanged_ok; /* a text equal to the previous version's is accepted */
+  gboolean want_record;  /* the task returns the record, not the version string */
   gint64 ack_id;
   PrdIdentity *identity; /* (owned) */
   char *prd_id;
   char *changelog;
   char *type;
   char *title;              /* (owned) (nullable): the PRD's, once loaded */
+  char *text;               /* (owned) (nullable): what the version holds, once loaded */
+  char *email;              /* (owned) (nullable) */
   PrdVersionRecord *record; /* (owned) (nullable) */
 } Create;
 
@@ -77,6 +81,8 @@ create_free (Create *create)
   g_free (create->changelog);
   g_free (create->type);
   g_free (create->title);
+  g_free (create->text);
+  g_free (create->email);
   g_clear_pointer (&create->record, prd_version_record_free);
   g_free (create);
 }
@@ -207,10 +213,15 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
   json_object_set_array_member (inner, "files", files);
   json_object_set_object_member (object, "commit", inner);
   prd_hub_room_registry_emit (self->rooms, record->prd_id, "git-commit", commit);
+  g_info ("version: prd=%s version=%s user=%s org=%s commit=%s", record->prd_id, record->version,
+          create->identity->user_id, create->identity->org, record->commit_hash);
   g_signal_emit (self, signals[SIGNAL_VERSION_CREATED], 0, record->prd_id, create->identity->org,
                  create->title, record->version, create->identity->user_id, create->identity->name);
 
-  if (create->task != NULL)
+  if (create->task != NULL && create->want_record)
+    g_task_return_pointer (create->task, prd_version_record_copy (record),
+                           (GDestroyNotify) prd_version_record_free);
+  else if (create->task != NULL)
     g_task_return_pointer (create->task, g_strdup (record->version), g_free);
   else if (create->ack_id >= 0)
     {
@@ -238,6 +249,34 @@ on_committed (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   prd_version_store_add_async (create->self->versions, create->record, NULL, on_recorded, create);
+}
+
+static void
+on_previous_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Create *create = user_data;
+  PrdVersionRecord *record = create->record;
+  g_autofree char *previous = NULL;
+  GError *error = NULL;
+
+  previous = prd_git_repo_read_finish (PRD_GIT_REPO (source), result, &error);
+  if (previous == NULL && !g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+    {
+      create_fail (create, error);
+      return;
+    }
+  g_clear_error (&error);
+  if (previous != NULL && g_str_equal (previous, create->text))
+    {
+      create_fail (create, g_error_new (PRD_ERROR, PRD_ERROR_VERSION_UNCHANGED,
+                                        "The text of %s has not changed since its last "
+                                        "version; force to create a version anyway",
+                                        create->prd_id));
+      return;
+    }
+  prd_git_repo_commit_async (create->self->repo, record->prd_id, record->version, create->text,
+                             record->changelog, record->created_by_name, create->email,
+                             record->created_at, NULL, on_committed, create);
 }
 
 static void
@@ -290,6 +329,16 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
   record->created_at = g_get_real_time ();
   text = prd_crdt_doc_get_text (prd_document_get_crdt (document));
   email = g_strdup_printf ("%s@%s", create->identity->user_id, create->identity->org);
+  if (!create->unchanged_ok)
+    {
+      /* Compared with the text of the PRD's current version (none yet: a
+       * new PRD's 0.1.0 has no tag, and anything goes). */
+      create->text = g_steal_pointer (&text);
+      create->email = g_steal_pointer (&email);
+      prd_git_repo_read_async (create->self->repo, record->prd_id, stored->info->version, NULL,
+                               on_previous_read, create);
+      return;
+    }
   prd_git_repo_commit_async (create->self->repo, record->prd_id, record->version, text,
                              record->changelog, record->created_by_name, email, record->created_at,
                              NULL, on_committed, create);
@@ -371,6 +420,7 @@ on_create_version (PrdSioSocket *socket,
   create->self = g_object_ref (self);
   create->socket = g_object_ref (socket);
   create->ack_id = ack_id;
+  create->unchanged_ok = TRUE;
   create->identity = prd_identity_copy (identity);
   if (!parse_create (args, create, &error))
     {
@@ -425,6 +475,7 @@ prd_hub_versions_create_async (PrdHubVersions *self,
   create->self = g_object_ref (self);
   create->ack_id = -1;
   create->any_org = TRUE;
+  create->unchanged_ok = TRUE;
   create->identity = prd_identity_new (PRD_HUB_SITE_USER, PRD_HUB_OPERATOR_NAME, NULL,
                                        PRD_HUB_SITE_USER, PRD_ROLE_ADMIN, G_MAXINT64);
   if (!parse_create (args, create, &error))
@@ -445,6 +496,80 @@ prd_hub_versions_create_async (PrdHubVersions *self,
  */
 char *
 prd_hub_versions_create_finish (PrdHubVersions *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * prd_hub_versions_create_as_async:
+ * @identity: who asks: an editor or admin of the PRD's organization
+ * @version_type: `major`, `minor` or `patch`
+ * @force: create the version even when the text is the same as the
+ *   previous version's
+ *
+ * Creates a version as `create-version` does (the same checks, commit,
+ * record and events, queued behind the PRD's other requests), for REST and
+ * the command line; unless @force, a text equal to the PRD's current
+ * version's fails with %PRD_ERROR_VERSION_UNCHANGED and nothing is written.
+ */
+void
+prd_hub_versions_create_as_async (PrdHubVersions *self,
+                                  const PrdIdentity *identity,
+                                  const char *prd_id,
+                                  const char *changelog,
+                                  const char *version_type,
+                                  gboolean force,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr (JsonArray) args = json_array_new ();
+  g_autoptr (GError) error = NULL;
+  JsonObject *payload = json_object_new ();
+  Create *create;
+
+  g_return_if_fail (PRD_IS_HUB_VERSIONS (self));
+  g_return_if_fail (identity != NULL && prd_id != NULL && changelog != NULL);
+  g_return_if_fail (version_type != NULL);
+
+  g_task_set_source_tag (task, prd_hub_versions_create_as_async);
+  json_object_set_string_member (payload, "prdId", prd_id);
+  json_object_set_string_member (payload, "changelog", changelog);
+  json_object_set_string_member (payload, "versionType", version_type);
+  json_array_add_object_element (args, payload);
+  create = g_new0 (Create, 1);
+  create->self = g_object_ref (self);
+  create->ack_id = -1;
+  create->want_record = TRUE;
+  create->unchanged_ok = force;
+  create->identity = prd_identity_copy (identity);
+  if (!parse_create (args, create, &error))
+    {
+      create_free (create);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (identity->role == PRD_ROLE_VIEWER)
+    {
+      create_free (create);
+      g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_FORBIDDEN,
+                               "Viewers cannot create versions");
+      return;
+    }
+  create->task = g_steal_pointer (&task);
+  queue_create (self, create);
+}
+
+/**
+ * prd_hub_versions_create_as_finish:
+ *
+ * Returns: (transfer full): the new version, or %NULL with @error set
+ */
+PrdVersionRecord *
+prd_hub_versions_create_as_finish (PrdHubVersions *self, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 

@@ -34,4 +34,16 @@ void prd_hub_versions_create_async (PrdHubVersions *self,
                                     gpointer user_data);
 char *prd_hub_versions_create_finish (PrdHubVersions *self, GAsyncResult *result, GError **error);
 
+void prd_hub_versions_create_as_async (PrdHubVersions *self,
+                                       const PrdIdentity *identity,
+                                       const char *prd_id,
+                                       const char *changelog,
+                                       const char *version_type,
+                                       gboolean force,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data);
+PrdVersionRecord *
+prd_hub_versions_create_as_finish (PrdHubVersions *self, GAsyncResult *result, GError **error);
+
 G_END_DECLS

@@ -15,8 +15,10 @@
  * engine session still delivers what it had queued (a long-polling client
  * collects it with its next GET), and soup_server_disconnect() would cut
  * responses still being written; so the hub keeps listening until every
- * session is gone and every response is written, or the drain timeout has
- * passed, and only then emits "stopped".
+ * session is gone and every request it has read is answered, or the drain
+ * timeout has passed, and only then emits "stopped". Connections with no
+ * request being answered (kept alive between two requests, or still sending
+ * a request) hold nothing back: soup_server_disconnect() closes them.
  */
 #define G_LOG_DOMAIN "prd-hub"
 
@@ -34,9 +36,15 @@
 #include "prd-hub-comments.h"
 #include "prd-hub-context.h"
 #include "prd-hub-creation.h"
+#include "prd-hub-manage.h"
+#include "prd-hub-metrics.h"
 #include "prd-hub-notifications.h"
 #include "prd-hub-rest-activity.h"
 #include "prd-hub-rest-comments.h"
+#include "prd-hub-rest-manage.h"
+#include "prd-hub-rest-notifications.h"
+#include "prd-hub-rest-sessions.h"
+#include "prd-hub-sessions.h"
 #include "prd-hub-rest-prds.h"
 #include "prd-hub-rest-presence.h"
 #include "prd-hub-rest-versions.h"
@@ -46,11 +54,11 @@
 #include "prd-hub-versions.h"
 #include "prd-hub-conflicts.h"
 #include "prd-hub-secret.h"
+#include "prd-hub-tokens.h"
 #include "prd-notification-store.h"
 
 #include "prd-hub.h"
 
-#define EXPIRY_KEY  "prd-hub-token-expiry"
 #define ENGINE_PATH "/socket.io"
 
 struct _PrdHub
@@ -59,6 +67,7 @@ struct _PrdHub
 
   PrdHubConfig *config;               /* (owned) */
   PrdAuth *auth;                      /* (owned) */
+  PrdHubTokens *tokens;               /* (owned): token expiry, refresh and revocation */
   PrdEioServer *engine;               /* (owned) */
   PrdSioServer *sio;                  /* (owned) */
   SoupServer *server;                 /* (owned) (nullable) until listening */
@@ -72,12 +81,17 @@ struct _PrdHub
   PrdHubNotifications *notifications; /* (owned) (nullable): /notifications, activity */
   PrdHubConflicts *conflicts;         /* (owned) (nullable): conflict review */
   PrdHubAi *ai;                       /* (owned) (nullable): the /prds AI events, with a store */
+  PrdHubMetrics *metrics;             /* (owned): GET /metrics and what only the hub counts */
   GHashTable *sessions;               /* (owned) engine sockets alive, weakly referenced */
-  GHashTable *requests;               /* (owned) SoupServerMessages being served, unowned */
+  GHashTable *requests;               /* (owned) SoupServerMessages read and being answered */
   guint drain_timeout;                /* ms */
 
   /* (owned) (nullable): create-version and its REST routes, with a data folder */
   PrdHubVersions *versions;
+  /* (owned) (nullable): rename, archive, delete (PATCH/DELETE /api/prds/{id}) */
+  PrdHubManage *manage;
+  /* (owned): who is connected (GET /api/sessions) */
+  PrdHubSessions *who;
 
   guint drain_id;
   guint finish_id;
@@ -113,45 +127,6 @@ static const char *const namespaces[] = {
 
 G_DEFINE_FINAL_TYPE (PrdHub, prd_hub, G_TYPE_OBJECT)
 
-static void
-destroy_source (gpointer source)
-{
-  g_source_destroy (source);
-  g_source_unref (source);
-}
-
-/* A connection lives no longer than the token that opened it: the client is
- * told why and disconnected from the namespace, and must come back with a
- * fresh token. */
-static gboolean
-on_token_expired (gpointer user_data)
-{
-  PrdSioSocket *socket = user_data;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (JsonNode) payload = NULL;
-
-  g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED, "Token expired");
-  payload = prd_hub_error_to_json (error);
-  g_debug ("%s: token expired, disconnecting", prd_sio_socket_get_id (socket));
-  prd_sio_socket_emit_one (socket, "error", payload);
-  prd_sio_socket_disconnect (socket);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-watch_expiry (PrdSioSocket *socket, gint64 exp)
-{
-  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
-  guint delay = (guint) CLAMP (exp - now, 0, (gint64) G_MAXUINT / 1000);
-  GSource *source = g_timeout_source_new (delay * 1000);
-
-  /* The source dies with the socket, so the callback never sees a freed one. */
-  g_source_set_callback (source, on_token_expired, socket, NULL);
-  g_source_set_name (source, "[prdhub] token expiry");
-  g_source_attach (source, NULL);
-  g_object_set_data_full (G_OBJECT (socket), EXPIRY_KEY, source, destroy_source);
-}
-
 static gboolean
 hub_connect (PrdSioNamespace *nsp,
              PrdSioSocket *socket,
@@ -181,19 +156,25 @@ hub_connect (PrdSioNamespace *nsp,
     identity = prd_auth_verify (self->auth, token, &error);
   if (identity == NULL)
     {
+      /* The code, never the token. */
+      g_info ("refused: namespace=%s address=%s transport=%s code=%s",
+              prd_sio_namespace_get_name (nsp), prd_sio_socket_get_remote_address (socket),
+              prd_sio_socket_get_transport_name (socket), prd_error_get_protocol_code (error));
       g_debug ("Refused a connection to %s: %s", prd_sio_namespace_get_name (nsp), error->message);
-      *error_message = g_strdup (g_error_matches (error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED)
-                                     ? "Token expired"
-                                     : "Authentication failed");
+      *error_message = g_strdup (
+          g_error_matches (error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED)   ? "Token expired"
+          : g_error_matches (error, PRD_ERROR, PRD_ERROR_TOKEN_REVOKED) ? "Token revoked"
+                                                                        : "Authentication failed");
       *error_data = prd_hub_error_to_json (error);
       return FALSE;
     }
 
-  g_debug ("%s connected to %s as %s (%s, %s)", prd_sio_socket_get_id (socket),
-           prd_sio_namespace_get_name (nsp), identity->user_id, identity->org,
-           prd_role_to_string (identity->role));
-  watch_expiry (socket, identity->exp);
+  g_info ("connection: namespace=%s address=%s transport=%s user=%s org=%s role=%s socket=%s",
+          prd_sio_namespace_get_name (nsp), prd_sio_socket_get_remote_address (socket),
+          prd_sio_socket_get_transport_name (socket), identity->user_id, identity->org,
+          prd_role_to_string (identity->role), prd_sio_socket_get_id (socket));
   prd_hub_socket_set_identity (socket, identity);
+  prd_hub_tokens_watch (self->tokens, socket);
   return TRUE;
 }
 
@@ -360,12 +341,22 @@ on_request_got_headers (SoupServerMessage *msg, gpointer user_data)
   prd_hub_rest_check_headers (self->rest, msg);
 }
 
+/* Read in full: from now on it is being answered, and a stop waits for the
+ * answer (a long-poll GET held until there is something to send included). */
+static void
+on_request_got_body (SoupServerMessage *msg, gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  g_hash_table_add (self->requests, msg);
+}
+
 static void
 on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
   PrdHub *self = user_data;
 
-  g_hash_table_add (self->requests, msg);
+  g_signal_connect_object (msg, "got-body", G_CALLBACK (on_request_got_body), self, 0);
   g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_request_wrote_informational),
                            self, 0);
   g_signal_connect_object (msg, "disconnected", G_CALLBACK (on_request_disconnected), self, 0);
@@ -409,13 +400,15 @@ prd_hub_constructed (GObject *object)
 
   self->engine = prd_eio_server_new ();
   g_signal_connect (self->engine, "connection", G_CALLBACK (on_engine_connection), self);
-  g_object_set (self->engine, "ping-interval", engine->ping_interval, "ping-timeout",
-                engine->ping_timeout, "max-payload", engine->max_payload, "max-write-buffer",
-                engine->max_write_buffer, "cors-origins",
-                prd_hub_config_get_server (config)->cors_origins, NULL);
+  g_object_set (
+      self->engine, "ping-interval", engine->ping_interval, "ping-timeout", engine->ping_timeout,
+      "max-payload", engine->max_payload, "max-write-buffer", engine->max_write_buffer,
+      "cors-origins", prd_hub_config_get_server (config)->cors_origins, "max-sessions",
+      engine->max_sessions, "max-sessions-per-address", engine->max_sessions_per_address, NULL);
 
   self->sio = prd_sio_server_new (self->engine);
   g_object_set (self->sio, "connect-timeout", engine->connect_timeout, NULL);
+  self->metrics = prd_hub_metrics_new (self->engine, self->auth, config);
 
   for (guint i = 0; i < rate_limits->limits->len; i++)
     {
@@ -428,13 +421,17 @@ prd_hub_constructed (GObject *object)
   while (g_hash_table_iter_next (&iter, &event, &event_class))
     prd_sio_server_set_event_class (self->sio, event, event_class);
 
+  self->tokens =
+      prd_hub_tokens_new (self->auth, prd_hub_config_get_auth (config)->revocation_check_interval);
   for (guint i = 0; i < G_N_ELEMENTS (namespaces); i++)
     {
       PrdSioNamespace *nsp = prd_sio_server_of (self->sio, namespaces[i]);
 
       prd_sio_namespace_set_connect_func (nsp, hub_connect, self, NULL);
       prd_sio_namespace_on (nsp, "ping", on_ping, self);
+      prd_hub_tokens_add_namespace (self->tokens, nsp);
     }
+  self->who = prd_hub_sessions_new (self->sio);
 }
 
 static void
@@ -465,16 +462,22 @@ prd_hub_dispose (GObject *object)
   g_clear_object (&self->server);
   g_clear_object (&self->rest);
   g_clear_object (&self->versions);
+  if (self->manage != NULL)
+    g_signal_handlers_disconnect_by_data (self->manage, self);
+  g_clear_object (&self->manage);
+  g_clear_object (&self->who);
   g_clear_object (&self->conflicts);
   g_clear_object (&self->comments);
   g_clear_object (&self->approvals);
   g_clear_object (&self->notifications);
   g_clear_object (&self->ai);
+  g_clear_object (&self->tokens);
   g_clear_object (&self->collab);
   if (self->rooms != NULL)
     g_signal_handlers_disconnect_by_data (self->rooms, self);
   g_clear_object (&self->rooms);
   g_clear_object (&self->store);
+  g_clear_object (&self->metrics);
   g_clear_object (&self->sio);
   g_clear_object (&self->engine);
   g_clear_object (&self->auth);
@@ -683,20 +686,35 @@ prd_hub_listen (PrdHub *self, GError **error)
       return FALSE;
     }
 
+  if (certificate == NULL && !g_inet_address_get_is_loopback (g_inet_socket_address_get_address (
+                                 G_INET_SOCKET_ADDRESS (address))))
+    g_warning ("Serving plain HTTP on %s, which is not a loopback address: tokens and PRDs "
+               "cross the network unencrypted (set tls-cert and tls-key)",
+               listen);
   g_signal_connect (server, "request-started", G_CALLBACK (on_request_started), self);
   g_signal_connect (server, "request-finished", G_CALLBACK (on_request_done), self);
   g_signal_connect (server, "request-aborted", G_CALLBACK (on_request_done), self);
   prd_eio_server_attach (self->engine, server, ENGINE_PATH);
   self->rest = prd_hub_rest_new (self->auth, config->max_request_body, ENGINE_PATH);
+  prd_hub_rest_set_cors_origins (self->rest, (const char *const *) config->cors_origins);
   if (self->store != NULL)
     prd_hub_rest_prds_add (self->rest, self->store);
   if (self->versions != NULL)
     prd_hub_rest_versions_add (self->rest, self->store, PRD_VERSION_STORE (self->store),
                                prd_hub_versions_get_repo (self->versions));
+  if (self->versions != NULL)
+    prd_hub_rest_versions_add_create (self->rest, self->versions);
   if (self->comments != NULL)
     prd_hub_rest_comments_add (self->rest, self->comments, self->rooms, self->store);
   if (self->notifications != NULL)
     prd_hub_rest_activity_add (self->rest, PRD_NOTIFICATION_STORE (self->store));
+  if (self->manage != NULL)
+    prd_hub_rest_manage_add (self->rest, self->manage);
+  prd_hub_metrics_add_routes (self->metrics, self->rest);
+  if (self->notifications != NULL)
+    prd_hub_rest_notifications_add (self->rest, PRD_NOTIFICATION_STORE (self->store));
+  prd_hub_sessions_set_rooms (self->who, self->rooms);
+  prd_hub_rest_sessions_add (self->rest, self->who);
   if (self->rooms != NULL)
     prd_hub_rest_presence_add (self->rest, self->rooms);
   prd_hub_web_add (self->rest);
@@ -867,6 +885,36 @@ on_member_joined (PrdHubRoomRegistry *rooms,
     prd_hub_conflicts_member_joined (self->conflicts, room, socket, user_id, joined);
 }
 
+/* The metrics show who is joined to which PRD. */
+static void
+on_member_joined_metrics (PrdHubRoomRegistry *rooms,
+                          PrdHubRoom *room,
+                          PrdSioSocket *socket,
+                          const char *user_id,
+                          JsonObject *joined,
+                          gpointer user_data)
+{
+  prd_hub_metrics_member_joined (PRD_HUB_METRICS (user_data), prd_hub_room_get_prd_id (room),
+                                 socket, user_id);
+}
+
+static void
+on_member_left_metrics (PrdHubRoomRegistry *rooms,
+                        PrdHubRoom *room,
+                        PrdSioSocket *socket,
+                        const char *user_id,
+                        gpointer user_data)
+{
+  prd_hub_metrics_member_left (PRD_HUB_METRICS (user_data), prd_hub_room_get_prd_id (room), socket);
+}
+
+/* … and the AI jobs by state. */
+static void
+on_job_changed_metrics (PrdHubAi *ai, PrdAiJob *job, gpointer user_data)
+{
+  prd_hub_metrics_job_changed (PRD_HUB_METRICS (user_data), job);
+}
+
 /* Conflict review compares every committed client operation with the
  * recent ones of other users. */
 static void
@@ -884,6 +932,41 @@ on_operation_committed (PrdHubRoomRegistry *rooms,
   if (self->conflicts != NULL)
     prd_hub_conflicts_operation_committed (self->conflicts, room, op, base, client_position,
                                            user_id, user_name);
+}
+
+/* A PRD was renamed, archived or unarchived: an open room learns it and
+ * tells its members. */
+static void
+on_prd_updated (PrdHubManage *manage,
+                const PrdStoreInfo *info,
+                JsonNode *payload,
+                gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  if (self->rooms == NULL)
+    return;
+  prd_hub_room_registry_set_info (self->rooms, info->id, info->title, info->archived_at != 0);
+  prd_hub_room_registry_emit (self->rooms, info->id, "prd-updated", payload);
+}
+
+/* A PRD was deleted: its room tells its members and closes; the features
+ * that keep a PRD's state in memory forget it. */
+static void
+on_prd_deleted (PrdHubManage *manage,
+                const char *prd_id,
+                const char *org,
+                JsonNode *payload,
+                gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  if (self->rooms != NULL)
+    prd_hub_room_registry_close (self->rooms, prd_id, "prd-deleted", payload);
+  if (self->comments != NULL)
+    prd_hub_comments_prd_deleted (self->comments, prd_id);
+  if (self->conflicts != NULL)
+    prd_hub_conflicts_prd_deleted (self->conflicts, prd_id);
 }
 
 static void
@@ -1000,6 +1083,8 @@ static const struct
   { prd_conflict_store_get_type, "conflicts" },
   { prd_version_store_get_type, "versions" },
   { prd_ai_job_store_get_type, "AI jobs" },
+  { prd_manage_store_get_type, "archived PRDs" },
+  { prd_revocation_store_get_type, "token revocations" },
 };
 
 /* A feature could not start: nothing of the store's half-built features
@@ -1012,6 +1097,9 @@ start_failed (GTask *task, GError *error, const char *feature)
   if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_prefix_error (&error, "%s cannot start: ", feature);
   g_clear_object (&self->versions);
+  if (self->manage != NULL)
+    g_signal_handlers_disconnect_by_data (self->manage, self);
+  g_clear_object (&self->manage);
   g_clear_object (&self->comments);
   g_clear_object (&self->approvals);
   g_clear_object (&self->notifications);
@@ -1025,6 +1113,22 @@ start_failed (GTask *task, GError *error, const char *feature)
 }
 
 static void
+on_versions_repo_ready (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  PrdHub *self = g_task_get_source_object (task);
+  GError *error = NULL;
+
+  if (!prd_git_repo_init_finish (PRD_GIT_REPO (source), result, &error))
+    {
+      start_failed (task, error, "Versions");
+      return;
+    }
+  self->starting = FALSE;
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
 on_ai_started (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
@@ -1035,6 +1139,18 @@ on_ai_started (GObject *source, GAsyncResult *result, gpointer user_data)
   if (self->ai == NULL)
     {
       start_failed (task, error, "AI help");
+      return;
+    }
+  g_signal_connect_object (self->ai, "job-changed", G_CALLBACK (on_job_changed_metrics),
+                           self->metrics, 0);
+  /* The versions repository exists from the start, so that git finds it
+   * before the first version. */
+  if (self->versions != NULL)
+    {
+      GCancellable *cancellable = g_task_get_cancellable (task);
+
+      prd_git_repo_init_async (prd_hub_versions_get_repo (self->versions), cancellable,
+                               on_versions_repo_ready, g_steal_pointer (&task));
       return;
     }
   self->starting = FALSE;
@@ -1120,10 +1236,15 @@ prd_hub_set_store_async (PrdHub *self,
 
   self->starting = TRUE;
   self->store = g_object_ref (store);
+  prd_hub_tokens_set_store (self->tokens, PRD_REVOCATION_STORE (store));
   self->rooms = prd_hub_room_registry_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS),
                                            store, self->config);
   g_signal_connect (self->rooms, "member-joined", G_CALLBACK (on_member_joined), self);
   g_signal_connect (self->rooms, "operation-committed", G_CALLBACK (on_operation_committed), self);
+  g_signal_connect_object (self->rooms, "member-joined", G_CALLBACK (on_member_joined_metrics),
+                           self->metrics, 0);
+  g_signal_connect_object (self->rooms, "member-left", G_CALLBACK (on_member_left_metrics),
+                           self->metrics, 0);
   self->collab =
       prd_hub_collab_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS), self->rooms);
   if (prd_hub_config_get_server (self->config)->data_dir != NULL)
@@ -1136,6 +1257,11 @@ prd_hub_set_store_async (PrdHub *self,
   if (self->versions != NULL)
     g_signal_connect_object (self->versions, "version-created", G_CALLBACK (on_version_created),
                              self->notifications, 0);
+  self->manage = prd_hub_manage_new (
+      store, PRD_MANAGE_STORE (store),
+      self->versions != NULL ? prd_hub_versions_get_repo (self->versions) : NULL);
+  g_signal_connect (self->manage, "prd-updated", G_CALLBACK (on_prd_updated), self);
+  g_signal_connect (self->manage, "prd-deleted", G_CALLBACK (on_prd_deleted), self);
   self->approvals = prd_hub_approvals_new (self->rooms, store, PRD_APPROVAL_STORE (store));
   g_signal_connect_object (self->approvals, "notifications-recorded",
                            G_CALLBACK (on_notifications_recorded), self->notifications, 0);

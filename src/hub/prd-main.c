@@ -5,10 +5,19 @@
  * imports, exports and lists PRDs in the hub's data folder (the same SQLite
  * database a running hub uses: WAL lets both work at once); `secret` sets,
  * deletes and lists the hub's credentials in its secret store; `discover` lists
- * the hubs announced on the LAN.
+ * the hubs announced on the LAN; `backup` and `restore` (prd-cli-backup.c)
+ * copy a data folder and put a copy back.
  *
  * Logs go to stderr (or the journal) so that stdout carries only what
  * scripts read: the one "prdhub listening on URL" line, or the token.
+ * `serve` logs at `--log-level` (default info); the other commands log
+ * warnings and errors only.
+ *
+ * Exit status, for every command: 0 success, 1 failure (configuration,
+ * data folder, storage, secrets, …), 2 usage error (unknown command, action
+ * or option, missing or extra argument, missing or out-of-range option).
+ * `prdhub help [COMMAND [ACTION]]` and `--help` anywhere print help on
+ * stdout and exit 0.
  */
 #define G_LOG_DOMAIN "prd-main"
 
@@ -20,20 +29,27 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 
+#include "prd-cli-backup.h"
+#include "prd-cli-remote.h"
 #include "prd-error.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-ai.h"
 #include "prd-hub-config-ai.h"
+#include "prd-hub-config-log.h"
 #include "prd-hub-config-server.h"
 #include "prd-hub-dbus.h"
 #include "prd-hub-discovery.h"
 #include "prd-hub-secret.h"
 #include "prd-hub.h"
+#include "prd-log.h"
+#include "prd-revocation-store.h"
 #include "prd-secret-store.h"
 #include "prd-sqlite-store.h"
 #include "prd-time.h"
@@ -43,6 +59,8 @@
 #define STORE_FILE        "prdhub.db"
 /* Largest Markdown file `prd create --file` / `prd import` accept. */
 #define MAX_IMPORT_BYTES (4 * 1024 * 1024)
+/* Exit status of a command line that is wrong; 1 is for failures. */
+#define EXIT_USAGE 2
 
 typedef struct
 {
@@ -56,6 +74,103 @@ fail (GError *error)
 {
   g_printerr ("prdhub: %s\n", error->message);
   return 1;
+}
+
+static int usage_error (const char *command, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+/* One line on stderr naming where help is; returns EXIT_USAGE. */
+static int
+usage_error (const char *command, const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_printerr ("prdhub: %s (see `prdhub help%s%s`)\n", message, command != NULL ? " " : "",
+              command != NULL ? command : "");
+  return EXIT_USAGE;
+}
+
+/* Every command handles --help itself, so that the help can name the
+ * command (and the action) rather than the program. */
+static gboolean help_requested;
+
+static const GOptionEntry help_entries[] = {
+  { "help", 'h', 0, G_OPTION_ARG_NONE, &help_requested, "Show this help", NULL },
+  { NULL },
+};
+
+/* Prints @context's help as that of @name (`prdhub serve`); returns 0. */
+static int
+print_help (GOptionContext *context, const char *name)
+{
+  g_autofree char *saved = g_strdup (g_get_prgname ());
+  g_autofree char *text = NULL;
+
+  g_set_prgname (name);
+  text = g_option_context_get_help (context, TRUE, NULL);
+  g_set_prgname (saved);
+  fputs (text, stdout);
+  fflush (stdout);
+  return 0;
+}
+
+/* Parses the options of @command (adding -h/--help); -1 to go on,
+ * otherwise the exit status (the usage error printed). */
+static int
+parse_command_line (GOptionContext *context, const char *command, int *argc, char ***argv)
+{
+  g_autoptr (GError) error = NULL;
+
+  help_requested = FALSE;
+  g_option_context_set_help_enabled (context, FALSE);
+  g_option_context_add_main_entries (context, help_entries, NULL);
+  if (!g_option_context_parse (context, argc, argv, &error))
+    return usage_error (command, "%s", error->message);
+  return -1;
+}
+
+/* Every command but `serve` works on the data folder of a hub that exists:
+ * one that does not is a typo, not a new hub (`serve` creates it first).
+ * Also says what is wrong with a folder the command cannot use. */
+static gboolean
+check_data_dir (const char *data_dir, GError **error)
+{
+  GStatBuf st;
+
+  if (g_stat (data_dir, &st) != 0)
+    {
+      int saved_errno = errno;
+
+      if (saved_errno == ENOENT)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND,
+                       "The data folder %s does not exist (check --data-dir; `prdhub serve` "
+                       "creates it when a hub first runs)",
+                       data_dir);
+          return FALSE;
+        }
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot use the data folder %s: %s",
+                   data_dir, g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (!S_ISDIR (st.st_mode))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE,
+                   "Cannot use the data folder %s: it is not a folder", data_dir);
+      return FALSE;
+    }
+  if (g_access (data_dir, R_OK | W_OK | X_OK) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot use the data folder %s: %s",
+                   data_dir, g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static PrdHubConfig *
@@ -105,22 +220,17 @@ open_secret_store (PrdHubConfig *config, GError **error)
   return g_steal_pointer (&store);
 }
 
-static gboolean
-parse_options (GOptionContext *context, int *argc, char ***argv, GError **error)
+/* load_config() for the commands other than `serve`: the data folder must
+ * exist. */
+static PrdHubConfig *
+load_existing_hub_config (const char *config_file, const char *data_dir, GError **error)
 {
-  g_autoptr (GError) local_error = NULL;
+  g_autoptr (PrdHubConfig) config =
+      load_config (config_file, NULL, data_dir, NULL, NULL, NULL, NULL, NULL, error);
 
-  if (!g_option_context_parse (context, argc, argv, &local_error))
-    {
-      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_CONFIG, local_error->message);
-      return FALSE;
-    }
-  if (*argc > 1)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "unexpected argument \"%s\"", (*argv)[1]);
-      return FALSE;
-    }
-  return TRUE;
+  if (config == NULL || !check_data_dir (prd_hub_config_get_server (config)->data_dir, error))
+    return NULL;
+  return g_steal_pointer (&config);
 }
 
 static void
@@ -210,6 +320,8 @@ open_store (PrdHubConfig *config, GError **error)
                    data_dir, g_strerror (saved_errno));
       return NULL;
     }
+  if (!check_data_dir (data_dir, error))
+    return NULL;
   prd_sqlite_store_new_async (path, NULL, store_result, &result);
   wait_for (&result);
   return (PrdStore *) prd_sqlite_store_new_finish (result, error);
@@ -284,6 +396,7 @@ cmd_serve (int argc, char **argv)
   g_autofree char *autosave_interval = NULL;
   g_autofree char *ai_base_url = NULL;
   g_autofree char *ai_model = NULL;
+  g_autofree char *log_level = NULL;
   gboolean verbose = FALSE;
   gboolean no_dbus = FALSE;
   const GOptionEntry entries[] = {
@@ -307,7 +420,9 @@ cmd_serve (int argc, char **argv)
     { "ai-model", 0, 0, G_OPTION_ARG_STRING, &ai_model, "Model name for AI help", "NAME" },
     { "no-dbus", 0, 0, G_OPTION_ARG_NONE, &no_dbus,
       "Do not offer the admin interface (org.prdtool.Hub) on the session bus", NULL },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
+    { "log-level", 0, 0, G_OPTION_ARG_STRING, &log_level, "error, warning, info (default) or debug",
+      "LEVEL" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Same as --log-level debug", NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- run the prdhub server");
@@ -323,15 +438,19 @@ cmd_serve (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autofree char *url = NULL;
   ServeState state = { 0 };
+  int status;
 
   g_option_context_add_main_entries (context, entries, NULL);
-  g_option_context_set_summary (context, "Commands: serve (default), token, prd, secret, discover. "
-                                         "See `prdhub token --help`, `prdhub prd --help`, "
-                                         "`prdhub secret --help`.");
-  if (!parse_options (context, &argc, &argv, &error))
-    return fail (error);
-  if (verbose)
-    g_log_set_debug_enabled (TRUE);
+  g_option_context_set_summary (context, "The default command: `prdhub [OPTION…]` is `prdhub serve "
+                                         "[OPTION…]`. Other commands: see `prdhub help`.");
+  if ((status = parse_command_line (context, "serve", &argc, &argv)) >= 0)
+    return status;
+  if (help_requested)
+    return print_help (context, "prdhub serve");
+  if (argc > 1)
+    return usage_error ("serve", "unexpected argument \"%s\"", argv[1]);
+  if (verbose && log_level != NULL && !g_str_equal (log_level, "debug"))
+    return usage_error ("serve", "--verbose is --log-level debug");
 
   config = load_config (config_file, listen, data_dir, tls_cert, tls_key, jwt_public_key,
                         cors_origins, autosave_interval, &error);
@@ -340,8 +459,11 @@ cmd_serve (int argc, char **argv)
   if ((ai_base_url != NULL &&
        !prd_hub_config_set (config, "ai", "base-url", ai_base_url, &error)) ||
       (ai_model != NULL && !prd_hub_config_set (config, "ai", "model", ai_model, &error)) ||
+      (log_level != NULL && !prd_hub_config_set (config, "log", "level", log_level, &error)) ||
+      (verbose && !prd_hub_config_set (config, "log", "level", "debug", &error)) ||
       !prd_hub_config_validate (config, &error))
     return fail (error);
+  prd_log_set_level (prd_hub_config_get_log (config)->level);
   secrets = open_secret_store (config, &error);
   if (secrets == NULL)
     return fail (error);
@@ -382,6 +504,10 @@ cmd_serve (int argc, char **argv)
   state.loop = loop;
   state.hub = hub;
   g_signal_connect (hub, "stopped", G_CALLBACK (on_stopped), &state);
+  /* A file size limit (RLIMIT_FSIZE) makes a write fail with EFBIG, which
+   * the store reports as STORAGE_ERROR like a full disk, instead of
+   * killing the hub. */
+  signal (SIGXFSZ, SIG_IGN);
   g_unix_signal_add (SIGINT, on_signal, &state);
   g_unix_signal_add (SIGTERM, on_signal, &state);
   g_main_loop_run (loop);
@@ -397,6 +523,66 @@ cmd_serve (int argc, char **argv)
   g_clear_object (&hub);
   /* Waits for the store's last commits (signals are ignored meanwhile). */
   close_store (store);
+  return 0;
+}
+
+/* prdhub token revoke: recorded in the store; a running hub reads it within
+ * [auth] revocation-check-interval and disconnects the user's sessions. */
+static int
+cmd_token_revoke (int argc, char **argv)
+{
+  g_autofree char *user = NULL;
+  g_autofree char *org = NULL;
+  g_autofree char *data_dir = NULL;
+  g_autofree char *config_file = NULL;
+  const GOptionEntry entries[] = {
+    { "user", 'u', 0, G_OPTION_ARG_STRING, &user, "User id (the sub claim), required", "ID" },
+    { "org", 'o', 0, G_OPTION_ARG_STRING, &org, "Organization id (default \"default\")", "ORG" },
+    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Data folder of the hub", "DIR" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file of the hub",
+      "FILE" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new (
+      "- revoke every token of a user issued until now (open connections included)");
+  g_autoptr (PrdHubConfig) config = NULL;
+  g_autoptr (PrdStore) store = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *when = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  gboolean ok;
+
+  int status;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if ((status = parse_command_line (context, "token", &argc, &argv)) >= 0)
+    return status;
+  if (help_requested)
+    return print_help (context, "prdhub token revoke");
+  if (argc > 1)
+    return usage_error ("token", "unexpected argument \"%s\"", argv[1]);
+  if (user == NULL || *user == '\0')
+    return usage_error ("token", "token revoke needs --user");
+  config = load_existing_hub_config (config_file, data_dir, &error);
+  if (config == NULL)
+    return fail (error);
+  store = open_store (config, &error);
+  if (store == NULL)
+    return fail (error);
+  prd_revocation_store_revoke_async (PRD_REVOCATION_STORE (store), org != NULL ? org : "default",
+                                     user, now, NULL, store_result, &result);
+  wait_for (&result);
+  ok = prd_revocation_store_revoke_finish (PRD_REVOCATION_STORE (store), result, &error);
+  close_store (store);
+  if (!ok)
+    return fail (error);
+  when = prd_time_format (now * G_USEC_PER_SEC);
+  printf ("Revoked the tokens of %s (organization %s) issued until %s; a running hub "
+          "disconnects their sessions within %u s\n",
+          user, org != NULL ? org : "default", when,
+          prd_hub_config_get_auth (config)->revocation_check_interval);
+  fflush (stdout);
   return 0;
 }
 
@@ -458,42 +644,35 @@ cmd_token (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autofree char *token = NULL;
   PrdRole role = PRD_ROLE_EDITOR;
+  int status;
 
-  /* So that --help reads "prdhub token [OPTION…]". */
-  g_set_prgname ("prdhub token");
+  if (argc > 1 && g_str_equal (argv[1], "revoke"))
+    {
+      argv[1] = argv[0];
+      return cmd_token_revoke (argc - 1, argv + 1);
+    }
   g_option_context_add_main_entries (context, entries, NULL);
-  if (!parse_options (context, &argc, &argv, &error))
-    return fail (error);
-
+  if ((status = parse_command_line (context, "token", &argc, &argv)) >= 0)
+    return status;
+  if (help_requested)
+    return print_help (context, "prdhub token");
+  if (argc > 1)
+    return usage_error ("token", "unexpected argument \"%s\"", argv[1]);
   if (user == NULL || *user == '\0' || name == NULL)
-    {
-      g_printerr ("prdhub: token needs --user and --name\n");
-      return 1;
-    }
+    return usage_error ("token", "token needs --user and --name");
   if (role_str != NULL && !prd_role_from_string (role_str, &role))
-    {
-      g_printerr ("prdhub: --role must be viewer, editor or admin\n");
-      return 1;
-    }
+    return usage_error ("token", "--role must be viewer, editor or admin");
   if (ttl <= 0 || ttl > MAX_TOKEN_TTL)
-    {
-      g_printerr ("prdhub: --ttl must be between 1 and %d seconds\n", MAX_TOKEN_TTL);
-      return 1;
-    }
-
+    return usage_error ("token", "--ttl must be between 1 and %d seconds", MAX_TOKEN_TTL);
   if (listen != NULL && !link)
-    {
-      g_printerr ("prdhub: --listen goes with --link\n");
-      return 1;
-    }
-  config = load_config (config_file, listen, data_dir, NULL, NULL, NULL, NULL, NULL, &error);
-  if (config == NULL)
+    return usage_error ("token", "--listen goes with --link");
+
+  config = load_existing_hub_config (config_file, data_dir, &error);
+  if (config == NULL ||
+      (listen != NULL && !prd_hub_config_set (config, "server", "listen", listen, &error)))
     return fail (error);
   if (link && prd_hub_config_get_server (config)->listen_port == 0)
-    {
-      g_printerr ("prdhub: --link needs the hub's real port, not 0 (--listen HOST:PORT)\n");
-      return 1;
-    }
+    return usage_error ("token", "--link needs the hub's real port, not 0 (--listen HOST:PORT)");
   if (prd_hub_config_get_auth (config)->jwt_public_key != NULL)
     {
       g_printerr ("prdhub: the hub verifies tokens with %s (jwt-public-key); "
@@ -565,11 +744,6 @@ prd_create (
   g_autoptr (GError) error = NULL;
   g_autofree char *content = NULL;
 
-  if (title == NULL)
-    {
-      g_printerr ("prdhub: prd create/import needs --title\n");
-      return 2;
-    }
   if (file != NULL && !read_markdown (file, &content, &error))
     return fail (error);
   prd_hub_create_prd_async (store, org, title, owner, content, NULL, store_result, &result);
@@ -633,6 +807,138 @@ prd_list (PrdStore *store, const char *org)
   return 0;
 }
 
+/* One action of a command with actions (`prd`, `secret`): its arguments,
+ * what it does, and the long names of the options it reads (besides
+ * --data-dir and --config). */
+typedef struct
+{
+  const char *name;
+  const char *arguments; /* the positional arguments after the action */
+  guint n_arguments;
+  const char *summary;
+  const char *const options[6];
+} ActionHelp;
+
+static const ActionHelp prd_actions[] = {
+  { "create", "", 0, "Create a PRD and print its id.", { "title", "org", "owner", "file" } },
+  { "import",
+    "FILE",
+    1,
+    "Create a PRD from the Markdown FILE and print its id.",
+    { "title", "org", "owner" } },
+  { "export",
+    "ID",
+    1,
+    "Print the text of PRD ID as Markdown (or write it to --output).",
+    { "output" } },
+  { "list",
+    "",
+    0,
+    "List the PRDs of an organization: id, version, last update and title "
+    "(tab-separated).",
+    { "org" } },
+};
+
+static const ActionHelp secret_actions[] = {
+  { "set",
+    "NAME",
+    1,
+    "Store the secret NAME; its value is read from standard input (not echoed on a terminal; "
+    "one trailing newline removed).",
+    { NULL } },
+  { "delete", "NAME", 1, "Delete the secret NAME.", { NULL } },
+  { "list", "", 0, "Print the names of the hub's secrets (never their values).", { NULL } },
+};
+
+static const ActionHelp *
+find_action (const ActionHelp *actions, gsize n_actions, const char *name)
+{
+  for (gsize i = 0; i < n_actions; i++)
+    if (g_str_equal (actions[i].name, name))
+      return &actions[i];
+  return NULL;
+}
+
+/* "create, import, export or list" */
+static char *
+action_names (const ActionHelp *actions, gsize n_actions)
+{
+  g_autoptr (GString) names = g_string_new (NULL);
+
+  for (gsize i = 0; i < n_actions; i++)
+    g_string_append_printf (names, "%s%s",
+                            i == 0               ? ""
+                            : i + 1 == n_actions ? " or "
+                                                 : ", ",
+                            actions[i].name);
+  return g_string_free (g_steal_pointer (&names), FALSE);
+}
+
+/* The help of `prdhub COMMAND ACTION`: its arguments, what it does and only
+ * the options it reads. */
+static int
+print_action_help (const char *command, const ActionHelp *action, const GOptionEntry *entries)
+{
+  g_autofree char *parameters = g_strdup_printf (
+      "%s%s%s", action->name, *action->arguments != '\0' ? " " : "", action->arguments);
+  g_autoptr (GOptionContext) context = g_option_context_new (parameters);
+  g_autoptr (GArray) used = g_array_new (TRUE, TRUE, sizeof (GOptionEntry));
+  g_autofree char *name = g_strdup_printf ("prdhub %s", command);
+
+  for (const GOptionEntry *e = entries; e->long_name != NULL; e++)
+    {
+      gboolean wanted =
+          g_str_equal (e->long_name, "data-dir") || g_str_equal (e->long_name, "config");
+
+      for (guint i = 0; i < G_N_ELEMENTS (action->options) && action->options[i] != NULL; i++)
+        wanted = wanted || g_str_equal (e->long_name, action->options[i]);
+      if (wanted)
+        g_array_append_val (used, *e);
+    }
+  g_option_context_set_help_enabled (context, FALSE);
+  g_option_context_add_main_entries (context, (const GOptionEntry *) used->data, NULL);
+  g_option_context_add_main_entries (context, help_entries, NULL);
+  g_option_context_set_summary (context, action->summary);
+  return print_help (context, name);
+}
+
+/* After parsing `prdhub COMMAND [ACTION [ARG…]]`: -1 when @argv holds a
+ * known action with its arguments (in *@action), otherwise the exit status
+ * (help printed, or the usage error). */
+static int
+check_action (const char *command,
+              GOptionContext *context,
+              const GOptionEntry *entries,
+              const ActionHelp *actions,
+              gsize n_actions,
+              int argc,
+              char **argv,
+              const ActionHelp **action)
+{
+  g_autofree char *names = action_names (actions, n_actions);
+  g_autofree char *help_name = g_strdup_printf ("prdhub %s", command);
+
+  if (argc < 2)
+    {
+      if (help_requested)
+        return print_help (context, help_name);
+      return usage_error (command, "%s needs an action: %s", command, names);
+    }
+  *action = find_action (actions, n_actions, argv[1]);
+  if (*action == NULL)
+    return usage_error (command, "unknown %s action \"%s\" (%s)", command, argv[1], names);
+  if (help_requested)
+    return print_action_help (command, *action, entries);
+  if ((guint) argc - 2 != (*action)->n_arguments)
+    {
+      if ((*action)->n_arguments == 0)
+        return usage_error (command, "%s %s takes no argument", command, (*action)->name);
+      return usage_error (command, "%s %s needs exactly one %s", command, (*action)->name,
+                          (*action)->arguments);
+    }
+  return -1;
+}
+
 static int
 cmd_prd (int argc, char **argv)
 {
@@ -660,60 +966,37 @@ cmd_prd (int argc, char **argv)
   g_autoptr (PrdHubConfig) config = NULL;
   g_autoptr (PrdStore) store = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GError) local_error = NULL;
-  const char *action;
+  const ActionHelp *action = NULL;
   int status;
 
-  g_set_prgname ("prdhub prd");
+  /* rename, archive, unarchive, delete, version: through the running hub */
+  if (argc > 1 && prd_cli_remote_handles (argv[1]))
+    return prd_cli_remote_prd (argc, argv);
   g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, &argc, &argv, &local_error))
-    {
-      g_printerr ("prdhub: %s\n", local_error->message);
-      return 2;
-    }
-  if (argc < 2)
-    {
-      g_printerr ("prdhub: prd needs an action: create, import, export or list\n");
-      return 2;
-    }
-  action = argv[1];
-  if (g_str_equal (action, "create") || g_str_equal (action, "list"))
-    {
-      if (argc != 2)
-        {
-          g_printerr ("prdhub: unexpected argument \"%s\"\n", argv[2]);
-          return 2;
-        }
-    }
-  else if (g_str_equal (action, "import") || g_str_equal (action, "export"))
-    {
-      if (argc != 3)
-        {
-          g_printerr ("prdhub: prd %s needs exactly one %s\n", action,
-                      g_str_equal (action, "import") ? "FILE" : "ID");
-          return 2;
-        }
-    }
-  else
-    {
-      g_printerr ("prdhub: unknown prd action \"%s\" (create, import, export, list)\n", action);
-      return 2;
-    }
+  g_option_context_set_summary (context, "`prdhub help prd ACTION` describes one action.");
+  if ((status = parse_command_line (context, "prd", &argc, &argv)) >= 0)
+    return status;
+  if ((status = check_action ("prd", context, entries, prd_actions, G_N_ELEMENTS (prd_actions),
+                              argc, argv, &action)) >= 0)
+    return status;
+  if ((g_str_equal (action->name, "create") || g_str_equal (action->name, "import")) &&
+      title == NULL)
+    return usage_error ("prd", "prd %s needs --title", action->name);
 
-  config = load_config (config_file, NULL, data_dir, NULL, NULL, NULL, NULL, NULL, &error);
+  config = load_existing_hub_config (config_file, data_dir, &error);
   if (config == NULL)
     return fail (error);
   store = open_store (config, &error);
   if (store == NULL)
     return fail (error);
 
-  if (g_str_equal (action, "create"))
+  if (g_str_equal (action->name, "create"))
     status = prd_create (store, org != NULL ? org : "default", title,
                          owner != NULL ? owner : PRD_HUB_SITE_USER, file);
-  else if (g_str_equal (action, "import"))
+  else if (g_str_equal (action->name, "import"))
     status = prd_create (store, org != NULL ? org : "default", title,
                          owner != NULL ? owner : PRD_HUB_SITE_USER, argv[2]);
-  else if (g_str_equal (action, "export"))
+  else if (g_str_equal (action->name, "export"))
     status = prd_export (store, argv[2], output);
   else
     status = prd_list (store, org != NULL ? org : "default");
@@ -798,59 +1081,33 @@ cmd_secret (int argc, char **argv)
   g_autoptr (PrdHubConfig) config = NULL;
   g_autoptr (PrdSecretStore) store = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GError) parse_error = NULL;
-  const char *action;
+  const ActionHelp *action = NULL;
   const char *name = NULL;
+  int status;
 
-  g_set_prgname ("prdhub secret");
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_summary (
       context, "set NAME reads the value from standard input (one trailing newline removed);\n"
                "list prints the names only. Secrets live in the Secret Service, or where none\n"
-               "runs, in the owner-only file DIR/secrets.");
-  if (!g_option_context_parse (context, &argc, &argv, &parse_error))
+               "runs, in the owner-only file DIR/secrets. `prdhub help secret ACTION` describes\n"
+               "one action.");
+  if ((status = parse_command_line (context, "secret", &argc, &argv)) >= 0)
+    return status;
+  if ((status = check_action ("secret", context, entries, secret_actions,
+                              G_N_ELEMENTS (secret_actions), argc, argv, &action)) >= 0)
+    return status;
+  if (action->n_arguments == 1)
     {
-      g_printerr ("prdhub: %s\n", parse_error->message);
-      return 1;
-    }
-  if (argc < 2)
-    {
-      g_printerr ("prdhub: secret needs an action: set NAME, delete NAME or list\n");
-      return 1;
-    }
-  action = argv[1];
-  if (g_str_equal (action, "set") || g_str_equal (action, "delete"))
-    {
-      if (argc != 3)
-        {
-          g_printerr ("prdhub: secret %s needs exactly one NAME%s\n", action,
-                      g_str_equal (action, "set") ? " (the value is read from standard input)"
-                                                  : "");
-          return 1;
-        }
       name = argv[2];
       if (!prd_secret_check_name (name, &error))
-        return fail (error);
-    }
-  else if (g_str_equal (action, "list"))
-    {
-      if (argc != 2)
-        {
-          g_printerr ("prdhub: secret list takes no argument\n");
-          return 1;
-        }
-    }
-  else
-    {
-      g_printerr ("prdhub: unknown secret action \"%s\" (set, delete, list)\n", action);
-      return 1;
+        return usage_error ("secret", "%s", error->message);
     }
 
-  config = load_config (config_file, NULL, data_dir, NULL, NULL, NULL, NULL, NULL, &error);
+  config = load_existing_hub_config (config_file, data_dir, &error);
   if (config == NULL)
     return fail (error);
 
-  if (g_str_equal (action, "set"))
+  if (g_str_equal (action->name, "set"))
     {
       g_autofree char *value = read_secret_value (name, &error);
 
@@ -877,7 +1134,7 @@ cmd_secret (int argc, char **argv)
                                               &error);
   if (store == NULL)
     return fail (error);
-  if (g_str_equal (action, "delete"))
+  if (g_str_equal (action->name, "delete"))
     return prd_secret_store_delete_sync (store, name, NULL, &error) ? 0 : fail (error);
 
   {
@@ -904,18 +1161,19 @@ cmd_discover (int argc, char **argv)
   g_autoptr (GPtrArray) hubs = NULL;
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
+  int status;
 
-  g_set_prgname ("prdhub discover");
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_summary (context, "Prints one line per hub: its name, its URL and its "
                                          "version, separated by tabs.");
-  if (!parse_options (context, &argc, &argv, &error))
-    return fail (error);
+  if ((status = parse_command_line (context, "discover", &argc, &argv)) >= 0)
+    return status;
+  if (help_requested)
+    return print_help (context, "prdhub discover");
+  if (argc > 1)
+    return usage_error ("discover", "unexpected argument \"%s\"", argv[1]);
   if (timeout < 1 || timeout > 60)
-    {
-      g_printerr ("prdhub: --timeout must be between 1 and 60 seconds\n");
-      return 1;
-    }
+    return usage_error ("discover", "--timeout must be between 1 and 60 seconds");
   prd_hub_discover_async ((guint) timeout * 1000, NULL, store_result, &result);
   wait_for (&result);
   hubs = prd_hub_discover_finish (result, &error);
@@ -932,33 +1190,105 @@ cmd_discover (int argc, char **argv)
   return 0;
 }
 
+typedef struct
+{
+  const char *name;
+  int (*run) (int argc, char **argv);
+  const char *summary;
+} Command;
+
+static const Command commands[] = {
+  { "serve", cmd_serve, "run the hub (the default command)" },
+  { "token", cmd_token, "print a token the hub accepts, for a LAN user" },
+  { "prd", cmd_prd, "create, import, export and list PRDs" },
+  { "secret", cmd_secret, "set, delete and list the hub's secrets" },
+  { "discover", cmd_discover, "list the hubs announced on the LAN" },
+  { "backup", prd_cli_backup, "copy a consistent snapshot of a hub's data folder" },
+  { "restore", prd_cli_restore, "restore a backup into a data folder" },
+  { "status", prd_cli_remote_status, "list who is connected to a running hub" },
+};
+
+static const Command *
+find_command (const char *name)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (g_str_equal (commands[i].name, name))
+      return &commands[i];
+  return NULL;
+}
+
+static int
+print_general_help (void)
+{
+  printf ("Usage:\n"
+          "  prdhub [COMMAND] [OPTION…]\n"
+          "\n"
+          "Commands:\n");
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    printf ("  %-10s %s\n", commands[i].name, commands[i].summary);
+  printf ("  %-10s %s\n", "help", "show the help of a command: prdhub help [COMMAND [ACTION]]");
+  printf ("\n"
+          "Options:\n"
+          "  -h, --help     Show this help\n"
+          "  --version      Show the version\n"
+          "\n"
+          "Without a command, prdhub runs `serve` with the options given.\n"
+          "Exit status: 0 success, 1 failure, 2 usage error.\n");
+  fflush (stdout);
+  return 0;
+}
+
+/* `prdhub help [COMMAND [ACTION]]` is `prdhub COMMAND [ACTION] --help`. */
+static int
+cmd_help (int argc, char **argv)
+{
+  const Command *command;
+  g_autoptr (GPtrArray) args = NULL;
+
+  if (argc < 2)
+    return print_general_help ();
+  command = find_command (argv[1]);
+  if (command == NULL)
+    return usage_error (NULL, "unknown command \"%s\"", argv[1]);
+  if (argc > 3)
+    return usage_error ("help", "unexpected argument \"%s\"", argv[3]);
+  args = g_ptr_array_new ();
+  g_ptr_array_add (args, argv[0]);
+  if (argc == 3)
+    g_ptr_array_add (args, argv[2]);
+  g_ptr_array_add (args, (gpointer) "--help");
+  g_ptr_array_add (args, NULL);
+  return command->run ((int) args->len - 1, (char **) args->pdata);
+}
+
 int
 main (int argc, char *argv[])
 {
   setlocale (LC_ALL, "");
   g_set_prgname ("prdhub");
   g_log_writer_default_set_use_stderr (TRUE);
+  /* `serve` sets its own level once its configuration is read. */
+  prd_log_init (PRD_LOG_LEVEL_WARNING);
 
+  if (argc == 2 && g_str_equal (argv[1], "--version"))
+    {
+      printf ("prdhub %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  if (argc == 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h")))
+    return print_general_help ();
   if (argc > 1 && argv[1][0] != '-')
     {
-      const char *command = argv[1];
+      const char *name = argv[1];
+      const Command *command = find_command (name);
 
       /* Drop the command so GOption sees "prdhub [options]". */
       argv[1] = argv[0];
-      if (g_str_equal (command, "serve"))
-        return cmd_serve (argc - 1, argv + 1);
-      if (g_str_equal (command, "token"))
-        return cmd_token (argc - 1, argv + 1);
-      if (g_str_equal (command, "prd"))
-        return cmd_prd (argc - 1, argv + 1);
-      if (g_str_equal (command, "secret"))
-        return cmd_secret (argc - 1, argv + 1);
-      if (g_str_equal (command, "discover"))
-        return cmd_discover (argc - 1, argv + 1);
-      g_printerr ("prdhub: unknown command \"%s\" (commands: serve, token, prd, secret, "
-                  "discover)\n",
-                  command);
-      return 1;
+      if (g_str_equal (name, "help"))
+        return cmd_help (argc - 1, argv + 1);
+      if (command == NULL)
+        return usage_error (NULL, "unknown command \"%s\"", name);
+      return command->run (argc - 1, argv + 1);
     }
   return cmd_serve (argc, argv);
 }

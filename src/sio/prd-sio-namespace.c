@@ -282,6 +282,10 @@ prd_sio_namespace_emit (PrdSioNamespace *self,
     }
   if (self->server != NULL)
     prd_sio_server_count_events (self->server, 0, sent);
+  prd_metric_inc (prd_sio_metrics.broadcasts, NULL);
+  prd_metric_add (prd_sio_metrics.broadcast_deliveries, NULL, sent);
+  if (sent > 0)
+    prd_metric_add (prd_sio_metrics.events_sent, event, sent);
 }
 
 void
@@ -358,6 +362,14 @@ prd_sio_namespace_remove_from_room (PrdSioNamespace *self, const char *room, Prd
 }
 
 /* Returns FALSE when no handler (nor catch-all) takes @event. */
+/* Whether @event has a handler of its own (not the catch-all): only such
+ * names are counted by name, so clients cannot grow the metrics. */
+gboolean
+prd_sio_namespace_handles (PrdSioNamespace *self, const char *event)
+{
+  return g_hash_table_contains (self->handlers, event);
+}
+
 gboolean
 prd_sio_namespace_dispatch (PrdSioNamespace *self,
                             PrdSioSocket *socket,

@@ -92,7 +92,7 @@ prd_sio_packet_encode (const PrdSioPacket *packet)
     g_string_append_printf (out, "%" G_GINT64_FORMAT, packet->id);
   if (packet->data != NULL)
     {
-      g_autofree char *json = json_to_string (packet->data, FALSE);
+      g_autofree char *json = prd_json_to_string (packet->data);
 
       g_string_append (out, json);
     }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include "prd-metrics.h"
 #include "prd-sio-decoder.h"
 #include "prd-sio-packet.h"
 #include "prd-sio-rate-limiter.h"
@@ -35,6 +36,21 @@ void prd_sio_client_close (PrdSioClient *client, const char *reason);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdSioClient, prd_sio_client_unref)
 
+/* The registry's families this layer counts into (prd-metrics.h), set
+ * when the PrdSioServer class is initialized. */
+typedef struct
+{
+  PrdMetric *events_received;      /* label event; unknown events as "other" */
+  PrdMetric *events_sent;          /* label event, one per receiver */
+  PrdMetric *ack_latency;          /* histogram: event received → ack sent */
+  PrdMetric *broadcasts;           /* emits to a room or a namespace */
+  PrdMetric *broadcast_deliveries; /* packets those emits sent */
+  PrdMetric *rate_limit_refusals;  /* label class */
+  PrdMetric *pending_ack_refusals;
+} PrdSioMetrics;
+
+extern PrdSioMetrics prd_sio_metrics;
+
 /* server */
 guint prd_sio_server_get_max_pending_acks (PrdSioServer *self);
 void prd_sio_server_count_events (PrdSioServer *self, guint received, guint sent);
@@ -58,6 +74,7 @@ prd_sio_namespace_remove_socket (PrdSioNamespace *self, PrdSioSocket *socket, co
 void prd_sio_namespace_add_to_room (PrdSioNamespace *self, const char *room, PrdSioSocket *socket);
 void
 prd_sio_namespace_remove_from_room (PrdSioNamespace *self, const char *room, PrdSioSocket *socket);
+gboolean prd_sio_namespace_handles (PrdSioNamespace *self, const char *event);
 gboolean prd_sio_namespace_dispatch (PrdSioNamespace *self,
                                      PrdSioSocket *socket,
                                      const char *event,

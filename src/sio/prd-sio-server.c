@@ -478,10 +478,41 @@ prd_sio_server_set_property (GObject *object, guint prop_id, const GValue *value
     }
 }
 
+PrdSioMetrics prd_sio_metrics;
+
+static void
+init_metrics (void)
+{
+  prd_sio_metrics.events_received = prd_metric_counter (
+      "prdhub_events_received_total",
+      "Socket.IO events received from clients, by name (events without a handler as \"other\").",
+      "event");
+  prd_sio_metrics.events_sent =
+      prd_metric_counter ("prdhub_events_sent_total",
+                          "Socket.IO events sent to clients, one per receiver, by name.", "event");
+  prd_sio_metrics.ack_latency = prd_metric_histogram (
+      "prdhub_ack_latency_seconds",
+      "Time from receiving an event that asks for an ack to sending its ack (ok or error).");
+  prd_sio_metrics.broadcasts = prd_metric_counter (
+      "prdhub_broadcasts_total", "Events emitted to a room or a whole namespace.", NULL);
+  prd_sio_metrics.broadcast_deliveries = prd_metric_counter (
+      "prdhub_broadcast_deliveries_total",
+      "Packets sent to the receivers of broadcasts (one per receiving connection).", NULL);
+  prd_sio_metrics.rate_limit_refusals = prd_metric_counter (
+      "prdhub_rate_limit_refusals_total",
+      "Events refused because the connection was over its rate limit, by rate-limit class.",
+      "class");
+  prd_sio_metrics.pending_ack_refusals = prd_metric_counter (
+      "prdhub_pending_ack_refusals_total",
+      "Events refused because the connection had too many requests awaiting an ack.", NULL);
+}
+
 static void
 prd_sio_server_class_init (PrdSioServerClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  init_metrics ();
 
   object_class->constructed = prd_sio_server_constructed;
   object_class->dispose = prd_sio_server_dispose;
@@ -667,6 +698,9 @@ prd_sio_server_check_rate (PrdSioServer *self,
   rate = g_hash_table_lookup (self->rate_limits, event_class);
   if (rate == NULL)
     return TRUE;
-  return prd_sio_rate_limiter_consume (client->limiter, event_class, rate->limit,
-                                       rate->window_seconds, g_get_monotonic_time (), info);
+  if (prd_sio_rate_limiter_consume (client->limiter, event_class, rate->limit, rate->window_seconds,
+                                    g_get_monotonic_time (), info))
+    return TRUE;
+  prd_metric_inc (prd_sio_metrics.rate_limit_refusals, event_class);
+  return FALSE;
 }

@@ -31,10 +31,18 @@ struct _PrdSioSocket
   GWeakRef engine;          /* PrdEioSocket */
   JsonNode *auth;           /* (owned) (nullable) */
   GHashTable *rooms;        /* (owned) set of room names */
-  GHashTable *pending_acks; /* (owned) set of gint64* ack ids asked by the client */
+  GHashTable *pending_acks; /* (owned) set of (owned) PendingAck, by ack id */
   gboolean connected;
   gboolean closed;
 };
+
+/* An ack id the client asked for, keyed by the id (its first member, as
+ * g_int64_hash() reads it), with when the event arrived. */
+typedef struct
+{
+  gint64 id;
+  gint64 received_us; /* monotonic */
+} PendingAck;
 
 G_DEFINE_FINAL_TYPE (PrdSioSocket, prd_sio_socket, G_TYPE_OBJECT)
 
@@ -187,6 +195,41 @@ prd_sio_socket_get_engine (PrdSioSocket *self)
 }
 
 /**
+ * prd_sio_socket_get_remote_address:
+ *
+ * Returns: (transfer none): the client's address, also while its connect
+ *   hook runs, or "-" once its Engine.IO session is gone
+ */
+const char *
+prd_sio_socket_get_remote_address (PrdSioSocket *self)
+{
+  g_autoptr (PrdEioSocket) engine = NULL;
+
+  g_return_val_if_fail (PRD_IS_SIO_SOCKET (self), NULL);
+
+  engine = g_weak_ref_get (&self->engine);
+  /* The session's own string: the client holds the session meanwhile. */
+  return engine != NULL ? prd_eio_socket_get_remote_address (engine) : "-";
+}
+
+/**
+ * prd_sio_socket_get_transport_name:
+ *
+ * Returns: (transfer none): "polling" or "websocket" (the transport now),
+ *   or "-" once its Engine.IO session is gone
+ */
+const char *
+prd_sio_socket_get_transport_name (PrdSioSocket *self)
+{
+  g_autoptr (PrdEioSocket) engine = NULL;
+
+  g_return_val_if_fail (PRD_IS_SIO_SOCKET (self), NULL);
+
+  engine = g_weak_ref_get (&self->engine);
+  return engine != NULL ? prd_eio_socket_get_transport_name (engine) : "-";
+}
+
+/**
  * prd_sio_socket_get_auth:
  *
  * Returns: (transfer none) (nullable): the CONNECT payload, %NULL when the
@@ -273,6 +316,7 @@ prd_sio_socket_emit (PrdSioSocket *self, const char *event, JsonArray *args, GPt
   if (text == NULL)
     return;
   prd_sio_send_packet (engine, text, attachments);
+  prd_metric_inc (prd_sio_metrics.events_sent, event);
   if (prd_sio_namespace_get_server (self->nsp) != NULL)
     prd_sio_server_count_events (prd_sio_namespace_get_server (self->nsp), 0, 1);
 }
@@ -305,6 +349,22 @@ send_ack (PrdSioSocket *self, gint64 ack_id, JsonArray *args, GPtrArray *attachm
     prd_sio_send_packet (engine, text, attachments);
 }
 
+/* Forgets @ack_id as awaited; FALSE if it was not. The time since the event
+ * arrived goes to the ack latency histogram. */
+static gboolean
+take_pending_ack (PrdSioSocket *self, gint64 ack_id)
+{
+  gpointer key;
+
+  if (ack_id < 0 || !g_hash_table_lookup_extended (self->pending_acks, &ack_id, &key, NULL))
+    return FALSE;
+  prd_metric_observe (prd_sio_metrics.ack_latency,
+                      (double) (g_get_monotonic_time () - ((PendingAck *) key)->received_us) /
+                          G_USEC_PER_SEC);
+  g_hash_table_remove (self->pending_acks, &ack_id);
+  return TRUE;
+}
+
 /**
  * prd_sio_socket_ack:
  * @ack_id: the id the client's event carried
@@ -319,7 +379,7 @@ prd_sio_socket_ack (PrdSioSocket *self, gint64 ack_id, JsonArray *args, GPtrArra
 {
   g_return_if_fail (PRD_IS_SIO_SOCKET (self));
 
-  if (ack_id < 0 || !g_hash_table_remove (self->pending_acks, &ack_id))
+  if (!take_pending_ack (self, ack_id))
     {
       g_debug ("Socket %s: ignoring ack %" G_GINT64_FORMAT ", not awaited", self->id, ack_id);
       return;
@@ -473,7 +533,7 @@ ack_error (PrdSioSocket *self, gint64 ack_id, const char *code, const char *mess
   json_object_set_member (wrapper, "error", g_steal_pointer (&error));
   json_node_set_object (payload, wrapper);
   json_array_add_element (args, g_steal_pointer (&payload));
-  g_hash_table_remove (self->pending_acks, &ack_id);
+  take_pending_ack (self, ack_id);
   send_ack (self, ack_id, args, NULL);
 }
 
@@ -559,10 +619,12 @@ prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet)
 
   for (guint i = 1; i < json_array_get_length (array); i++)
     json_array_add_element (args, json_node_copy (json_array_get_element (array, i)));
+  prd_metric_inc (prd_sio_metrics.events_received,
+                  prd_sio_namespace_handles (self->nsp, event) ? event : PRD_METRIC_OTHER_LABEL);
 
   if (packet->id >= 0)
     {
-      gint64 *key;
+      PendingAck *key;
 
       /* Handlers may answer later (after a commit), so ids are kept until
        * answered; a client that piles up unanswered requests is refused
@@ -572,12 +634,14 @@ prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet)
         {
           g_debug ("Socket %s: event '%s' refused, %u acks already pending", self->id, event,
                    g_hash_table_size (self->pending_acks));
+          prd_metric_inc (prd_sio_metrics.pending_ack_refusals, NULL);
           ack_error (self, packet->id, prd_error_code_to_string (PRD_ERROR_RATE_LIMITED),
                      "Too many requests awaiting an answer");
           return;
         }
-      key = g_new (gint64, 1);
-      *key = packet->id;
+      key = g_new (PendingAck, 1);
+      key->id = packet->id;
+      key->received_us = g_get_monotonic_time ();
       g_hash_table_add (self->pending_acks, key);
     }
 

@@ -22,6 +22,8 @@ const char *prd_sio_socket_get_id (PrdSioSocket *self);
 PrdSioNamespace *prd_sio_socket_get_namespace (PrdSioSocket *self);
 /* (transfer none) (nullable): NULL once disconnected */
 PrdEioSocket *prd_sio_socket_get_engine (PrdSioSocket *self);
+const char *prd_sio_socket_get_remote_address (PrdSioSocket *self);
+const char *prd_sio_socket_get_transport_name (PrdSioSocket *self);
 /* (nullable): the CONNECT payload as sent; NULL when the client sent none */
 JsonNode *prd_sio_socket_get_auth (PrdSioSocket *self);
 gboolean prd_sio_socket_is_connected (PrdSioSocket *self);

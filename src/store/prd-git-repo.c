@@ -295,6 +295,19 @@ do_read (GTask *task, gpointer source, gpointer task_data, GCancellable *cancell
 }
 
 static void
+do_init (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  PrdGitRepo *self = source;
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr (GError) error = NULL;
+
+  if (!ensure_open (self, TRUE, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
 do_diff (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   PrdGitRepo *self = source;
@@ -437,6 +450,35 @@ prd_git_repo_commit_finish (PrdGitRepo *self, GAsyncResult *result, GError **err
 }
 
 /**
+ * prd_git_repo_init_async:
+ *
+ * Opens the repository, creating it (bare, empty, HEAD on the `main`
+ * branch) when it does not exist, so that git finds it before the first
+ * version.
+ */
+void
+prd_git_repo_init_async (PrdGitRepo *self,
+                         GCancellable *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+
+  g_return_if_fail (PRD_IS_GIT_REPO (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, prd_git_repo_init_async);
+  g_task_run_in_thread (task, do_init);
+}
+
+gboolean
+prd_git_repo_init_finish (PrdGitRepo *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
  * prd_git_repo_read_async:
  *
  * Reads `<prd_id>.md` at tag `<prd_id>/v<version>`; NOT_FOUND if there is
@@ -503,4 +545,287 @@ prd_git_repo_diff_finish (PrdGitRepo *self, GAsyncResult *result, GError **error
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+do_purge (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  PrdGitRepo *self = source;
+  Op *op = task_data;
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (git_commit) parent = NULL;
+  g_autoptr (git_tree) parent_tree = NULL;
+  g_autoptr (git_treebuilder) builder = NULL;
+  g_autoptr (git_tree) tree = NULL;
+  g_autoptr (git_signature) signature = NULL;
+  g_autofree char *file = g_strconcat (op->prd_id, ".md", NULL);
+  g_autofree char *pattern = g_strconcat (op->prd_id, "/v*", NULL);
+  g_autofree char *name = signature_part (op->author_name);
+  g_autofree char *email = signature_part (op->author_email);
+  g_autofree char *message = g_str_has_suffix (op->message, "\n")
+                                 ? g_strdup (op->message)
+                                 : g_strconcat (op->message, "\n", NULL);
+  git_strarray tags = { NULL, 0 };
+  const git_commit *parents[1];
+  git_oid parent_oid, tree_oid, commit_oid;
+  guint *removed = g_new0 (guint, 1);
+  int rc;
+
+  /* No repository: no version was ever created, nothing to purge. */
+  if (!ensure_open (self, FALSE, &error))
+    {
+      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+        g_task_return_pointer (task, removed, g_free);
+      else
+        {
+          g_free (removed);
+          g_task_return_error (task, g_steal_pointer (&error));
+        }
+      return;
+    }
+  /* The id is validated ([A-Za-z0-9_-] after `prd_`): no glob characters. */
+  rc = git_tag_list_match (&tags, pattern, self->repo);
+  if (rc != 0)
+    {
+      set_git_error (rc, "Cannot list the tags", &error);
+      goto fail;
+    }
+  for (size_t i = 0; i < tags.count; i++)
+    {
+      rc = git_tag_delete (self->repo, tags.strings[i]);
+      if (rc != 0)
+        {
+          set_git_error (rc, "Cannot delete a tag", &error);
+          git_strarray_dispose (&tags);
+          goto fail;
+        }
+      (*removed)++;
+    }
+  git_strarray_dispose (&tags);
+
+  /* The branch's latest tree no longer holds the file; older commits do. */
+  rc = git_reference_name_to_id (&parent_oid, self->repo, PRD_GIT_BRANCH);
+  if (rc == GIT_ENOTFOUND)
+    {
+      g_task_return_pointer (task, removed, g_free);
+      return;
+    }
+  if (rc != 0 || (rc = git_commit_lookup (&parent, self->repo, &parent_oid)) != 0 ||
+      (rc = git_commit_tree (&parent_tree, parent)) != 0)
+    {
+      set_git_error (rc, "Cannot read the last commit", &error);
+      goto fail;
+    }
+  if (git_tree_entry_byname (parent_tree, file) == NULL)
+    {
+      g_task_return_pointer (task, removed, g_free);
+      return;
+    }
+  if ((rc = git_treebuilder_new (&builder, self->repo, parent_tree)) != 0 ||
+      (rc = git_treebuilder_remove (builder, file)) != 0 ||
+      (rc = git_treebuilder_write (&tree_oid, builder)) != 0 ||
+      (rc = git_tree_lookup (&tree, self->repo, &tree_oid)) != 0)
+    {
+      set_git_error (rc, "Cannot write the tree", &error);
+      goto fail;
+    }
+  rc = git_signature_new (&signature, name, email, op->time_usec / G_USEC_PER_SEC, 0);
+  if (rc != 0)
+    {
+      set_git_error (rc, "Cannot build the author", &error);
+      goto fail;
+    }
+  parents[0] = parent;
+  rc = git_commit_create (&commit_oid, self->repo, PRD_GIT_BRANCH, signature, signature, NULL,
+                          message, tree, 1, parents);
+  if (rc != 0)
+    {
+      set_git_error (rc, "Cannot commit", &error);
+      goto fail;
+    }
+  g_task_return_pointer (task, removed, g_free);
+  return;
+
+fail:
+  g_free (removed);
+  g_task_return_error (task, g_steal_pointer (&error));
+}
+
+/**
+ * prd_git_repo_purge_async:
+ * @prd_id: a validated PRD id
+ * @message: the message of the commit that removes `<prdId>.md`
+ *
+ * Forgets a deleted PRD's versions: deletes its tags `<prdId>/v*` and, when
+ * the branch's latest tree holds `<prdId>.md`, commits that tree without
+ * it. History is not rewritten: older commits still hold the file until the
+ * repository is rewritten by hand. A repository that does not exist yet has
+ * nothing to purge.
+ */
+void
+prd_git_repo_purge_async (PrdGitRepo *self,
+                          const char *prd_id,
+                          const char *message,
+                          const char *author_name,
+                          const char *author_email,
+                          gint64 time_usec,
+                          GCancellable *cancellable,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  GError *error = NULL;
+  Op *op;
+
+  g_return_if_fail (PRD_IS_GIT_REPO (self));
+  g_return_if_fail (message != NULL);
+
+  if (!prd_store_validate_prd_id (prd_id, &error))
+    {
+      g_task_report_error (self, callback, user_data, prd_git_repo_purge_async, error);
+      return;
+    }
+  op = g_new0 (Op, 1);
+  op->prd_id = g_strdup (prd_id);
+  op->message = g_strdup (message);
+  op->author_name = g_strdup (author_name);
+  op->author_email = g_strdup (author_email);
+  op->time_usec = time_usec;
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, prd_git_repo_purge_async);
+  g_task_set_task_data (task, op, (GDestroyNotify) op_free);
+  g_task_run_in_thread (task, do_purge);
+}
+
+/**
+ * prd_git_repo_purge_finish:
+ * @out_tags: (out) (optional): how many tags were deleted
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+prd_git_repo_purge_finish (PrdGitRepo *self, GAsyncResult *result, guint *out_tags, GError **error)
+{
+  g_autofree guint *removed = NULL;
+
+  g_return_val_if_fail (PRD_IS_GIT_REPO (self), FALSE);
+
+  removed = g_task_propagate_pointer (G_TASK (result), error);
+  if (removed == NULL)
+    return FALSE;
+  if (out_tags != NULL)
+    *out_tags = *removed;
+  return TRUE;
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_packbuilder, git_packbuilder_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_revwalk, git_revwalk_free)
+
+typedef struct
+{
+  char *name;
+  git_oid oid;
+} RefCopy;
+
+static void
+ref_copy_free (RefCopy *ref)
+{
+  g_free (ref->name);
+  g_free (ref);
+}
+
+/**
+ * prd_git_repo_copy:
+ * @source: a bare repository (a running hub may be committing to it)
+ * @dest: a folder that does not exist yet; becomes a bare repository
+ *
+ * Copies every branch and tag of @source, with the objects they reach, into
+ * a new bare repository: the refs are read once first, then one pack of
+ * everything they reach is written into @dest, then the refs. The copy is
+ * a consistent state of @source even while versions are being created (a
+ * commit and its tag are written before the refs that name them). HEAD
+ * names the same branch as in @source. Blocks.
+ */
+gboolean
+prd_git_repo_copy (const char *source, const char *dest, GError **error)
+{
+  static GOnce once = G_ONCE_INIT;
+  git_repository_init_options options = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+  g_autoptr (git_repository) from = NULL;
+  g_autoptr (git_repository) to = NULL;
+  g_autoptr (git_reference) head = NULL;
+  g_autoptr (git_packbuilder) pack = NULL;
+  g_autoptr (git_revwalk) walk = NULL;
+  g_autoptr (GPtrArray) refs = g_ptr_array_new_with_free_func ((GDestroyNotify) ref_copy_free);
+  g_autofree char *head_target = g_strdup (PRD_GIT_BRANCH);
+  g_autofree char *pack_dir = NULL;
+  git_strarray names = { NULL, 0 };
+  int rc;
+
+  g_return_val_if_fail (source != NULL, FALSE);
+  g_return_val_if_fail (dest != NULL, FALSE);
+
+  g_once (&once, init_libgit2, NULL);
+  if ((rc = git_repository_open_bare (&from, source)) != 0)
+    return set_git_error (rc, "Cannot open the versions repository", error);
+  if (git_reference_lookup (&head, from, "HEAD") == 0 &&
+      git_reference_type (head) == GIT_REFERENCE_SYMBOLIC)
+    {
+      g_free (head_target);
+      head_target = g_strdup (git_reference_symbolic_target (head));
+    }
+
+  /* The refs, once: what they name is already written. */
+  if ((rc = git_reference_list (&names, from)) != 0)
+    return set_git_error (rc, "Cannot list the versions repository's refs", error);
+  if ((rc = git_packbuilder_new (&pack, from)) != 0 || (rc = git_revwalk_new (&walk, from)) != 0)
+    {
+      git_strarray_dispose (&names);
+      return set_git_error (rc, "Cannot copy the versions repository", error);
+    }
+  for (gsize i = 0; i < names.count && rc == 0; i++)
+    {
+      g_autoptr (git_reference) ref = NULL;
+      g_autoptr (git_object) commit = NULL;
+      RefCopy *copy;
+
+      if ((rc = git_reference_lookup (&ref, from, names.strings[i])) != 0)
+        break;
+      if (git_reference_type (ref) != GIT_REFERENCE_DIRECT)
+        continue;
+      copy = g_new0 (RefCopy, 1);
+      copy->name = g_strdup (names.strings[i]);
+      git_oid_cpy (&copy->oid, git_reference_target (ref));
+      g_ptr_array_add (refs, copy);
+      /* An annotated tag itself, then the history of what it names. */
+      if ((rc = git_packbuilder_insert (pack, &copy->oid, NULL)) != 0 ||
+          (rc = git_reference_peel (&commit, ref, GIT_OBJECT_COMMIT)) != 0 ||
+          (rc = git_revwalk_push (walk, git_object_id (commit))) != 0)
+        break;
+    }
+  git_strarray_dispose (&names);
+  if (rc != 0 || (refs->len > 0 && (rc = git_packbuilder_insert_walk (pack, walk)) != 0))
+    return set_git_error (rc, "Cannot read the versions repository", error);
+
+  options.flags =
+      GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
+  options.description = "prdhub: versions of the PRDs";
+  if ((rc = git_repository_init_ext (&to, dest, &options)) != 0)
+    return set_git_error (rc, "Cannot create the copy of the versions repository", error);
+  pack_dir = g_build_filename (git_repository_path (to), "objects", "pack", NULL);
+  if (refs->len > 0 && (rc = git_packbuilder_write (pack, pack_dir, 0, NULL, NULL)) != 0)
+    return set_git_error (rc, "Cannot write the copy of the versions repository", error);
+  for (guint i = 0; i < refs->len; i++)
+    {
+      RefCopy *copy = g_ptr_array_index (refs, i);
+      g_autoptr (git_reference) created = NULL;
+
+      if ((rc = git_reference_create (&created, to, copy->name, &copy->oid, 0, "prdhub backup")) !=
+          0)
+        return set_git_error (rc, "Cannot write a ref of the copy", error);
+    }
+  if ((rc = git_repository_set_head (to, head_target)) != 0)
+    return set_git_error (rc, "Cannot set HEAD of the copy", error);
+  return TRUE;
 }

@@ -15,7 +15,13 @@ gboolean prd_git_validate_version (const char *version, GError **error);
 char *prd_git_tag_name (const char *prd_id, const char *version);
 
 PrdGitRepo *prd_git_repo_new (const char *path);
+gboolean prd_git_repo_copy (const char *source, const char *dest, GError **error);
 const char *prd_git_repo_get_path (PrdGitRepo *self);
+void prd_git_repo_init_async (PrdGitRepo *self,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data);
+gboolean prd_git_repo_init_finish (PrdGitRepo *self, GAsyncResult *result, GError **error);
 
 void prd_git_repo_commit_async (PrdGitRepo *self,
                                 const char *prd_id,
@@ -46,5 +52,17 @@ void prd_git_repo_diff_async (PrdGitRepo *self,
                               GAsyncReadyCallback callback,
                               gpointer user_data);
 char *prd_git_repo_diff_finish (PrdGitRepo *self, GAsyncResult *result, GError **error);
+
+void prd_git_repo_purge_async (PrdGitRepo *self,
+                               const char *prd_id,
+                               const char *message,
+                               const char *author_name,
+                               const char *author_email,
+                               gint64 time_usec,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data);
+gboolean
+prd_git_repo_purge_finish (PrdGitRepo *self, GAsyncResult *result, guint *out_tags, GError **error);
 
 G_END_DECLS

@@ -378,3 +378,49 @@ prd_notification_store_list_activity_finish (PrdNotificationStore *self,
 
   return PRD_NOTIFICATION_STORE_GET_IFACE (self)->list_activity_finish (self, result, error);
 }
+
+/**
+ * prd_notification_store_list_async:
+ * @org: the user's organization
+ * @user_id: the user
+ * @unread_only: only the unread ones
+ * @before: only those whose `seq` is below this (the paging cursor;
+ *   %G_MAXINT64 for the newest)
+ * @limit: the most notifications to return (1 to 500)
+ *
+ * Reads a user's notifications, newest first.
+ */
+void
+prd_notification_store_list_async (PrdNotificationStore *self,
+                                   const char *org,
+                                   const char *user_id,
+                                   gboolean unread_only,
+                                   gint64 before,
+                                   guint limit,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data)
+{
+  g_return_if_fail (PRD_IS_NOTIFICATION_STORE (self));
+  g_return_if_fail (org != NULL && user_id != NULL);
+  g_return_if_fail (limit >= 1 && limit <= 500);
+
+  PRD_NOTIFICATION_STORE_GET_IFACE (self)->list_async (self, org, user_id, unread_only, before,
+                                                       limit, cancellable, callback, user_data);
+}
+
+/**
+ * prd_notification_store_list_finish:
+ *
+ * Returns: (transfer full) (element-type PrdNotificationRecord): the
+ *   notifications, newest first, or %NULL with @error set
+ */
+GPtrArray *
+prd_notification_store_list_finish (PrdNotificationStore *self,
+                                    GAsyncResult *result,
+                                    GError **error)
+{
+  g_return_val_if_fail (PRD_IS_NOTIFICATION_STORE (self), NULL);
+
+  return PRD_NOTIFICATION_STORE_GET_IFACE (self)->list_finish (self, result, error);
+}

@@ -85,6 +85,8 @@ G_DECLARE_INTERFACE (PrdNotificationStore, prd_notification_store, PRD, NOTIFICA
  * @mark_read_async: mark a user's notifications read; finishes with how many
  *   changed
  * @list_activity_async: an organization's feed, newest first, before a cursor
+ * @list_async: a user's notifications (all, or the unread ones), newest
+ *   first, before a cursor
  *
  * Arguments reach the implementation already checked; the record arrays
  * are its own copies (never %NULL), which it may keep a reference to.
@@ -131,6 +133,17 @@ struct _PrdNotificationStoreInterface
   GPtrArray *(*list_activity_finish) (PrdNotificationStore *self,
                                       GAsyncResult *result,
                                       GError **error);
+
+  void (*list_async) (PrdNotificationStore *self,
+                      const char *org,
+                      const char *user_id,
+                      gboolean unread_only,
+                      gint64 before,
+                      guint limit,
+                      GCancellable *cancellable,
+                      GAsyncReadyCallback callback,
+                      gpointer user_data);
+  GPtrArray *(*list_finish) (PrdNotificationStore *self, GAsyncResult *result, GError **error);
 };
 
 void prd_notification_store_record_async (PrdNotificationStore *self,
@@ -175,5 +188,18 @@ void prd_notification_store_list_activity_async (PrdNotificationStore *self,
 GPtrArray *prd_notification_store_list_activity_finish (PrdNotificationStore *self,
                                                         GAsyncResult *result,
                                                         GError **error);
+
+void prd_notification_store_list_async (PrdNotificationStore *self,
+                                        const char *org,
+                                        const char *user_id,
+                                        gboolean unread_only,
+                                        gint64 before,
+                                        guint limit,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer user_data);
+GPtrArray *prd_notification_store_list_finish (PrdNotificationStore *self,
+                                               GAsyncResult *result,
+                                               GError **error);
 
 G_END_DECLS

@@ -322,8 +322,8 @@ libsecret_opened (GObject *source, GAsyncResult *result, gpointer user_data)
                ? g_strdup_printf ("no answer within %d ms", PRD_SECRET_STORE_PROBE_TIMEOUT_MS)
                : g_strdup (error->message);
   store = prd_file_secret_store_new (od->fallback_dir);
-  g_message ("No Secret Service available (%s); keeping secrets in the owner-only file %s", reason,
-             prd_secret_store_get_description (store));
+  g_info ("No Secret Service available (%s); keeping secrets in the owner-only file %s", reason,
+          prd_secret_store_get_description (store));
   g_task_return_pointer (task, g_steal_pointer (&store), g_object_unref);
 }
 
@@ -476,8 +476,8 @@ prd_secret_store_open_default_sync (const char *fallback_dir,
                ? g_strdup_printf ("no answer within %d ms", PRD_SECRET_STORE_PROBE_TIMEOUT_MS)
                : g_strdup (local_error->message);
   store = prd_file_secret_store_new (fallback_dir);
-  g_message ("No Secret Service available (%s); keeping secrets in the owner-only file %s", reason,
-             prd_secret_store_get_description (store));
+  g_info ("No Secret Service available (%s); keeping secrets in the owner-only file %s", reason,
+          prd_secret_store_get_description (store));
   return store;
 }
 

@@ -114,7 +114,8 @@ typedef struct
   char *user_id;
   gint64 before; /* the activity feed's cursor */
   gint64 limit;
-  GStrv ids; /* mark-read */
+  GStrv ids;            /* mark-read */
+  gboolean unread_only; /* list */
 } Query;
 
 static void
@@ -194,6 +195,74 @@ list_finish (PrdNotificationStore *self, GAsyncResult *result, GError **error)
   if (!prd_sqlite_store_run_finish (PRD_SQLITE_STORE (self), result, &records, error))
     return NULL;
   return records;
+}
+
+/* ---- every notification, newest first (REST) ---- */
+
+static gboolean
+op_list (PrdSqliteWorker *worker,
+         gpointer data,
+         gpointer *result,
+         GDestroyNotify *result_free,
+         GError **error)
+{
+  Query *query = data;
+  g_autoptr (GPtrArray) records =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_notification_record_free);
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+      worker,
+      "SELECT seq, id, user_id, org, payload, read FROM social_notifications "
+      "WHERE user_id = ? AND org = ? AND seq < ? AND (? = 0 OR read = 0) ORDER BY seq DESC LIMIT ?",
+      error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (stmt, 1, query->user_id);
+  prd_sqlite_bind_text (stmt, 2, query->org);
+  sqlite3_bind_int64 (stmt, 3, query->before);
+  sqlite3_bind_int (stmt, 4, query->unread_only ? 1 : 0);
+  sqlite3_bind_int64 (stmt, 5, query->limit);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      PrdNotificationRecord *record = g_new0 (PrdNotificationRecord, 1);
+
+      record->seq = sqlite3_column_int64 (stmt, 0);
+      record->id = prd_sqlite_column_text (stmt, 1);
+      record->user_id = prd_sqlite_column_text (stmt, 2);
+      record->org = prd_sqlite_column_text (stmt, 3);
+      record->payload = prd_sqlite_column_text (stmt, 4);
+      record->read = sqlite3_column_int (stmt, 5) != 0;
+      g_ptr_array_add (records, record);
+    }
+  if (rc != SQLITE_DONE)
+    return prd_sqlite_worker_set_error (worker, rc, "Cannot read the notifications", error);
+  *result = g_steal_pointer (&records);
+  *result_free = (GDestroyNotify) g_ptr_array_unref;
+  return TRUE;
+}
+
+static void
+list_async (PrdNotificationStore *self,
+            const char *org,
+            const char *user_id,
+            gboolean unread_only,
+            gint64 before,
+            guint limit,
+            GCancellable *cancellable,
+            GAsyncReadyCallback callback,
+            gpointer user_data)
+{
+  Query *query = g_new0 (Query, 1);
+
+  query->org = g_strdup (org);
+  query->user_id = g_strdup (user_id);
+  query->unread_only = unread_only;
+  query->before = before;
+  query->limit = limit;
+  prd_sqlite_store_run_async (PRD_SQLITE_STORE (self), FALSE, op_list, query,
+                              (GDestroyNotify) query_free, list_async, cancellable, callback,
+                              user_data);
 }
 
 /* ---- mark-read ---- */
@@ -330,4 +399,6 @@ prd_sqlite_store_notification_store_iface_init (PrdNotificationStoreInterface *i
   iface->mark_read_finish = mark_read_finish;
   iface->list_activity_async = list_activity_async;
   iface->list_activity_finish = list_finish;
+  iface->list_async = list_async;
+  iface->list_finish = list_finish;
 }

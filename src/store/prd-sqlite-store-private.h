@@ -7,7 +7,9 @@
 #include "prd-approval-store.h"
 #include "prd-comment-store.h"
 #include "prd-conflict-store.h"
+#include "prd-manage-store.h"
 #include "prd-notification-store.h"
+#include "prd-revocation-store.h"
 #include "prd-sqlite-store.h"
 #include "prd-version-store.h"
 
@@ -68,6 +70,9 @@ gboolean prd_sqlite_worker_step_done (PrdSqliteWorker *worker, sqlite3_stmt *stm
 gboolean
 prd_sqlite_worker_set_error (PrdSqliteWorker *worker, int rc, const char *what, GError **error);
 void prd_sqlite_stmt_reset (sqlite3_stmt *stmt);
+/* (transfer full): the PRD's row, or %NULL with PRD_ERROR_PRD_NOT_FOUND */
+PrdStoreInfo *
+prd_sqlite_worker_get_info (PrdSqliteWorker *worker, const char *prd_id, GError **error);
 
 typedef sqlite3_stmt PrdSqliteStmt;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdSqliteStmt, prd_sqlite_stmt_reset)
@@ -102,5 +107,7 @@ void prd_sqlite_store_comment_store_iface_init (PrdCommentStoreInterface *iface)
 void prd_sqlite_store_conflict_store_iface_init (PrdConflictStoreInterface *iface);
 void prd_sqlite_store_notification_store_iface_init (PrdNotificationStoreInterface *iface);
 void prd_sqlite_store_version_store_iface_init (PrdVersionStoreInterface *iface);
+void prd_sqlite_store_manage_store_iface_init (PrdManageStoreInterface *iface);
+void prd_sqlite_store_revocation_store_iface_init (PrdRevocationStoreInterface *iface);
 
 G_END_DECLS

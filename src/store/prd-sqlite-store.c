@@ -48,6 +48,7 @@
 
 #include "prd-autocleanups.h"
 #include "prd-error.h"
+#include "prd-metrics.h"
 #include "prd-sqlite-store-private.h"
 
 #define MAX_GROUP             4096
@@ -194,6 +195,16 @@ static const char *const migrations[] = {
   "  parties TEXT NOT NULL"
   ");"
   "CREATE INDEX conflicts_by_prd ON conflicts (prd_id);",
+  /* Managing PRDs (prd-sqlite-store-manage.c): when a PRD was archived,
+   * 0 while it is not. */
+  "ALTER TABLE prds ADD COLUMN archived_at INTEGER NOT NULL DEFAULT 0;",
+  /* Token revocations (prd-sqlite-store-revocations.c): one row per user */
+  "CREATE TABLE token_revocations ("
+  "  org TEXT NOT NULL,"
+  "  user_id TEXT NOT NULL,"
+  "  revoked_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (org, user_id)"
+  ");",
 };
 
 typedef enum
@@ -276,6 +287,9 @@ static void prd_sqlite_store_iface_init (PrdStoreInterface *iface);
 /* Besides PrdStore, one interface per concern; each is implemented in a
  * file of its own (prd-sqlite-store-<concern>.c, see
  * prd-sqlite-store-private.h). */
+/* (unowned): the registry's, set in class_init; observed by the worker. */
+static PrdMetric *commit_duration;
+
 /* clang-format off */
 G_DEFINE_FINAL_TYPE_WITH_CODE (PrdSqliteStore, prd_sqlite_store, G_TYPE_OBJECT,
   G_IMPLEMENT_INTERFACE (PRD_TYPE_STORE, prd_sqlite_store_iface_init)
@@ -285,7 +299,10 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (PrdSqliteStore, prd_sqlite_store, G_TYPE_OBJECT,
                          prd_sqlite_store_notification_store_iface_init)
   G_IMPLEMENT_INTERFACE (PRD_TYPE_CONFLICT_STORE, prd_sqlite_store_conflict_store_iface_init)
   G_IMPLEMENT_INTERFACE (PRD_TYPE_AI_JOB_STORE, prd_sqlite_store_ai_job_store_iface_init)
-  G_IMPLEMENT_INTERFACE (PRD_TYPE_VERSION_STORE, prd_sqlite_store_version_store_iface_init))
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_VERSION_STORE, prd_sqlite_store_version_store_iface_init)
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_MANAGE_STORE, prd_sqlite_store_manage_store_iface_init)
+  G_IMPLEMENT_INTERFACE (PRD_TYPE_REVOCATION_STORE,
+                         prd_sqlite_store_revocation_store_iface_init))
 /* clang-format on */
 
 static gboolean
@@ -634,7 +651,7 @@ fail:
 /* Operations (worker thread, inside a transaction) */
 
 #define INFO_COLUMNS \
-  "id, org, title, version, owner, created_at, updated_at, snapshot_seq, last_seq"
+  "id, org, title, version, owner, created_at, updated_at, snapshot_seq, last_seq, archived_at"
 
 static PrdStoreInfo *
 info_from_row (sqlite3_stmt *stmt)
@@ -650,6 +667,7 @@ info_from_row (sqlite3_stmt *stmt)
   info->updated_at = sqlite3_column_int64 (stmt, 6);
   info->snapshot_seq = sqlite3_column_int64 (stmt, 7);
   info->last_seq = sqlite3_column_int64 (stmt, 8);
+  info->archived_at = sqlite3_column_int64 (stmt, 9);
   return info;
 }
 
@@ -1230,8 +1248,16 @@ worker_end_transaction (Worker *w, GPtrArray *done, GError *txn_error)
         wrote = TRUE;
     }
 
-  if (error == NULL && !worker_exec (w, "COMMIT", &error))
-    g_prefix_error (&error, "The transaction was not committed: ");
+  if (error == NULL)
+    {
+      gint64 start = g_get_monotonic_time ();
+
+      if (!worker_exec (w, "COMMIT", &error))
+        g_prefix_error (&error, "The transaction was not committed: ");
+      else if (wrote)
+        prd_metric_observe (commit_duration,
+                            (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
+    }
 
   if (error != NULL)
     {
@@ -1426,6 +1452,9 @@ prd_sqlite_store_class_init (PrdSqliteStoreClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  commit_duration = prd_metric_histogram (
+      "prdhub_sqlite_commit_duration_seconds",
+      "Time SQLite took to COMMIT a group of writes (the fsync an acknowledged edit waits for).");
   object_class->dispose = prd_sqlite_store_dispose;
   object_class->finalize = prd_sqlite_store_finalize;
 }
@@ -1667,6 +1696,12 @@ prd_sqlite_worker_get_db (PrdSqliteWorker *worker)
   return worker->db;
 }
 
+PrdStoreInfo *
+prd_sqlite_worker_get_info (PrdSqliteWorker *worker, const char *prd_id, GError **error)
+{
+  return op_get_info (worker, prd_id, error);
+}
+
 sqlite3_stmt *
 prd_sqlite_worker_prepare (PrdSqliteWorker *worker, const char *sql, GError **error)
 {
@@ -1898,4 +1933,149 @@ prd_sqlite_store_iface_init (PrdStoreInterface *iface)
   iface->acquire_site = prd_sqlite_store_acquire_site;
   iface->list_sites = prd_sqlite_store_list_sites;
   iface->close = prd_sqlite_store_close;
+}
+
+/* SQLite's backup API gives a consistent copy: one read transaction for the
+ * whole copy, which in WAL mode neither waits for the hub's writes nor holds
+ * them up. */
+static gboolean
+backup_database (sqlite3 *from, sqlite3 *to, GError **error)
+{
+  sqlite3_backup *backup = sqlite3_backup_init (to, "main", from, "main");
+  int rc;
+
+  if (backup == NULL)
+    return set_sqlite_error (error, to, sqlite3_errcode (to), "Cannot start the copy");
+  do
+    {
+      rc = sqlite3_backup_step (backup, -1);
+      if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        sqlite3_sleep (50);
+    }
+  while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+  sqlite3_backup_finish (backup);
+  if (rc != SQLITE_DONE)
+    return set_sqlite_error (error, NULL, rc, "Cannot copy the database");
+  return TRUE;
+}
+
+static gboolean
+read_int (sqlite3 *db, const char *sql, int *value, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+  int rc = sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL);
+
+  if (rc != SQLITE_OK || (rc = sqlite3_step (stmt)) != SQLITE_ROW)
+    return set_sqlite_error (error, db, rc, "Cannot read the database");
+  *value = sqlite3_column_int (stmt, 0);
+  return TRUE;
+}
+
+/**
+ * prd_sqlite_store_copy_file:
+ * @source: a prdhub database (a running hub may be writing to it)
+ * @dest: a file that does not exist yet
+ *
+ * Copies @source into a new database file @dest with SQLite's online
+ * backup API, a consistent snapshot of every committed transaction, and
+ * checks the copy (`PRAGMA quick_check`). @source is opened read-only. A
+ * file that is not a prdhub database, or one of a newer schema than this
+ * prdhub knows, is refused. Blocks: for the command line.
+ */
+gboolean
+prd_sqlite_store_copy_file (const char *source, const char *dest, GError **error)
+{
+  g_autoptr (sqlite3) from = NULL;
+  g_autoptr (sqlite3) to = NULL;
+  g_autoptr (sqlite3_stmt) check = NULL;
+  int application_id = 0, version = 0, rc;
+
+  g_return_val_if_fail (source != NULL, FALSE);
+  g_return_val_if_fail (dest != NULL, FALSE);
+
+  rc = sqlite3_open_v2 (source, &from, SQLITE_OPEN_READONLY, NULL);
+  if (rc != SQLITE_OK)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot open %s: %s", source,
+                   from != NULL ? sqlite3_errmsg (from) : sqlite3_errstr (rc));
+      return FALSE;
+    }
+  sqlite3_busy_timeout (from, 10000);
+  if (!read_int (from, "PRAGMA application_id", &application_id, error) ||
+      !read_int (from, "PRAGMA user_version", &version, error))
+    {
+      g_prefix_error (error, "%s: ", source);
+      return FALSE;
+    }
+  if (application_id != PRDHUB_APPLICATION_ID)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA, "%s is not a prdhub database", source);
+      return FALSE;
+    }
+  if (version > (int) G_N_ELEMENTS (migrations))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_UNSUPPORTED_VERSION,
+                   "%s has schema version %d, but this prdhub only knows versions up to %d; "
+                   "use a newer prdhub",
+                   source, version, (int) G_N_ELEMENTS (migrations));
+      return FALSE;
+    }
+
+  rc = sqlite3_open_v2 (dest, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  if (rc != SQLITE_OK)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot create %s: %s", dest,
+                   to != NULL ? sqlite3_errmsg (to) : sqlite3_errstr (rc));
+      return FALSE;
+    }
+  if (!backup_database (from, to, error))
+    {
+      g_prefix_error (error, "%s: ", source);
+      return FALSE;
+    }
+  rc = sqlite3_prepare_v2 (to, "PRAGMA quick_check", -1, &check, NULL);
+  if (rc != SQLITE_OK || (rc = sqlite3_step (check)) != SQLITE_ROW)
+    return set_sqlite_error (error, to, rc, "Cannot check the copy");
+  if (g_strcmp0 ((const char *) sqlite3_column_text (check, 0), "ok") != 0)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA, "The copy %s is damaged: %s", dest,
+                   (const char *) sqlite3_column_text (check, 0));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * prd_sqlite_store_check_unused:
+ * @path: a database file that is about to be replaced
+ *
+ * Checks that no process has @path open, by taking and releasing an
+ * exclusive lock: a running hub keeps its database open (in WAL mode every
+ * connection holds a shared lock), so it is refused. A file that does not
+ * exist, or that is not a database at all, is not in use.
+ *
+ * Returns: %FALSE with %PRD_ERROR_STORAGE when another process uses @path
+ */
+gboolean
+prd_sqlite_store_check_unused (const char *path, GError **error)
+{
+  g_autoptr (sqlite3) db = NULL;
+  int rc;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    return TRUE;
+  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+    return TRUE;
+  sqlite3_busy_timeout (db, 1000);
+  rc = sqlite3_exec (db, "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; ROLLBACK", NULL, NULL,
+                     NULL);
+  if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE,
+                   "%s is in use (is a hub running on this data folder?); stop it first", path);
+      return FALSE;
+    }
+  return TRUE;
 }

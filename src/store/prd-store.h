@@ -25,6 +25,8 @@ G_BEGIN_DECLS
  * @updated_at: last change (metadata or content), microseconds since the epoch
  * @snapshot_seq: the update sequence number the stored snapshot covers
  * @last_seq: the sequence number of the last appended update (0: none)
+ * @archived_at: when the PRD was archived, microseconds since the epoch;
+ *   0 while it is not (#PrdManageStore)
  *
  * The metadata of one PRD, without its content.
  */
@@ -39,6 +41,7 @@ typedef struct
   gint64 updated_at;
   gint64 snapshot_seq;
   gint64 last_seq;
+  gint64 archived_at;
 } PrdStoreInfo;
 
 /**

@@ -431,20 +431,70 @@ test('provider failures end the job with a stable code; streamed text stays', as
   }
 });
 
-test('ai-review emits one ai-suggestion per valid suggestion', async () => {
+test('ai-review emits one ai-suggestion per valid suggestion, then ai-review-complete', async () => {
   const ai = await startAiServer();
   const hub = await startAiHub(ai);
   try {
     const prdId = await createPrd(hub, 'Review', 'scenario:review\n# PRD\n## User Stories\n');
     const a = await client(hub, user('user_a'));
     await join(a, prdId);
-    const got = once(a, 'ai-suggestion');
+    const events = recorder(a, ['ai-suggestion', 'ai-review-complete', 'ai-error']);
     const ack = await request(a, 'ai-review', { prdId });
     assert.equal(ack.ok, true);
-    const { args: [s] } = await got;
-    assert.deepEqual(s, { prdId, suggestion: { type: 'improvement', section: 'user-stories',
-      title: 'Consider edge cases', description: 'Add user stories for error scenarios',
-      confidence: 0.85 } });
+    assert.match(ack.reviewId, /^review_[0-9a-f]{24}$/);
+    await until(a, () => events.some((e) => e.event === 'ai-review-complete'));
+    assert.deepEqual(events.map((e) => e.event), ['ai-suggestion', 'ai-review-complete']);
+    assert.deepEqual(events[0].data, { prdId, reviewId: ack.reviewId, suggestion: {
+      type: 'improvement', section: 'user-stories', title: 'Consider edge cases',
+      description: 'Add user stories for error scenarios', confidence: 0.85 } });
+    assert.deepEqual(events[1].data, { prdId, reviewId: ack.reviewId, count: 1 });
+    a.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
+test('ai-review ends with an event without suggestions and after a provider failure', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai);
+  try {
+    const a = await client(hub, user('user_a'));
+    // An answer that is not a suggestion list: no suggestion, and the end.
+    const none = await createPrd(hub, 'No suggestions', 'scenario:complete\n# PRD\n');
+    await join(a, none);
+    let events = recorder(a, ['ai-suggestion', 'ai-review-complete', 'ai-error']);
+    const ack = await request(a, 'ai-review', { prdId: none });
+    assert.equal(ack.ok, true);
+    await until(a, () => events.length > 0);
+    assert.deepEqual(events, [{ event: 'ai-review-complete',
+      data: { prdId: none, reviewId: ack.reviewId, count: 0 } }]);
+
+    // The provider fails: ai-error names the review.
+    const failing = await createPrd(hub, 'Failing', 'scenario:server-error\n# PRD\n');
+    await join(a, failing);
+    a.removeAllListeners('ai-suggestion');
+    a.removeAllListeners('ai-review-complete');
+    a.removeAllListeners('ai-error');
+    events = recorder(a, ['ai-suggestion', 'ai-review-complete', 'ai-error']);
+    const ack2 = await request(a, 'ai-review', { prdId: failing });
+    assert.equal(ack2.ok, true);
+    assert.notEqual(ack2.reviewId, ack.reviewId);
+    await until(a, () => events.length > 0);
+    assert.equal(events.length, 1);
+    assert.equal(events[0].event, 'ai-error');
+    const e = events[0].data;
+    assert.equal(e.jobId, null);
+    assert.equal(e.prdId, failing);
+    assert.equal(e.reviewId, ack2.reviewId);
+    assert.equal(e.error.code, 'PROVIDER_ERROR');
+    assert.equal(e.error.status, 500);
+
+    // A refused review (not joined) gets no reviewId: the ack's error and ai-error only.
+    const other = await createPrd(hub, 'Not joined', '# PRD\n');
+    const refused = await request(a, 'ai-review', { prdId: other });
+    assert.equal(refused.error.code, 'NOT_JOINED');
+    assert.equal(refused.reviewId, undefined);
     a.close();
   } finally {
     await hub.stop();

@@ -88,3 +88,170 @@ test('without PRDHUB_JWT_SECRET the hub generates an owner-only secret and token
     await hub.stop();
   }
 });
+
+// ---- help, version and exit status -------------------------------------------
+
+test('--version prints the version', () => {
+  const res = prdhub(['--version']);
+  assert.equal(res.status, 0, res.stderr);
+  assert.match(res.stdout, /^prdhub \d+\.\d+\.\d+\n$/);
+});
+
+test('help lists every command; help COMMAND and COMMAND --help agree', () => {
+  for (const args of [['help'], ['--help'], ['-h']]) {
+    const res = prdhub(args);
+    assert.equal(res.status, 0, res.stderr);
+    for (const command of ['serve', 'token', 'prd', 'secret', 'discover', 'help'])
+      assert.match(res.stdout, new RegExp(`^  ${command} `, 'm'), `${args}: ${command}`);
+    assert.match(res.stdout, /2 usage error/);
+  }
+  for (const command of ['serve', 'token', 'prd', 'secret', 'discover']) {
+    const viaHelp = prdhub(['help', command]);
+    const viaOption = prdhub([command, '--help']);
+    assert.equal(viaHelp.status, 0, viaHelp.stderr);
+    assert.equal(viaOption.status, 0, viaOption.stderr);
+    assert.equal(viaHelp.stdout, viaOption.stdout);
+    assert.match(viaHelp.stdout, new RegExp(`prdhub ${command} \\[OPTION`), command);
+    assert.equal(viaHelp.stderr, '');
+  }
+  assert.match(prdhub(['serve', '--help']).stdout, /--log-level=LEVEL/);
+});
+
+test('each prd and secret action has a help of its own', () => {
+  const cases = {
+    'prd create': [/Create a PRD/, ['--title', '--file', '--data-dir'], ['--output']],
+    'prd import': [/from the Markdown FILE/, ['--title', '--data-dir'], ['--output', '--file']],
+    'prd export': [/as Markdown/, ['--output', '--data-dir'], ['--title', '--org']],
+    'prd list': [/List the PRDs/, ['--org'], ['--title', '--output']],
+    'secret set': [/standard input/, ['--data-dir', '--config'], []],
+    'secret delete': [/Delete the secret NAME/, ['--data-dir'], []],
+    'secret list': [/names of the hub's secrets/, ['--data-dir'], []],
+  };
+  const texts = new Set();
+  for (const [line, [summary, present, absent]] of Object.entries(cases)) {
+    const [command, action] = line.split(' ');
+    const res = prdhub(['help', command, action]);
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(prdhub([command, action, '--help']).stdout, res.stdout);
+    assert.match(res.stdout, new RegExp(`prdhub ${command} \\[OPTION…\\] ${action}`));
+    assert.match(res.stdout, summary, line);
+    for (const option of present) assert.ok(res.stdout.includes(option), `${line}: ${option}`);
+    for (const option of absent) assert.ok(!res.stdout.includes(option), `${line}: no ${option}`);
+    texts.add(res.stdout);
+  }
+  assert.equal(texts.size, Object.keys(cases).length, 'no two actions share a help text');
+});
+
+test('a wrong command line exits 2 in every command; a failure exits 1', () => {
+  const dir = tmpDir();
+  try {
+    const usage = [
+      ['frobnicate'],
+      ['help', 'frobnicate'],
+      ['serve', '--no-such-option'],
+      ['serve', 'extra'],
+      ['token', '--name', 'N'],
+      ['token', '--user', 'u', '--name', 'N', '--ttl', '0'],
+      ['token', '--user', 'u', '--name', 'N', '--no-such-option'],
+      ['prd'],
+      ['prd', 'frobnicate'],
+      ['prd', 'create'],
+      ['prd', 'export'],
+      ['prd', 'list', 'extra'],
+      ['prd', 'list', '--no-such-option'],
+      ['secret'],
+      ['secret', 'frobnicate'],
+      ['secret', 'set'],
+      ['secret', 'set', 'Not A Name'],
+      ['secret', 'list', '--no-such-option'],
+      ['discover', '--timeout', '0'],
+      ['discover', 'extra'],
+    ];
+    for (const args of usage) {
+      const res = prdhub([...args, '--data-dir', dir]);
+      assert.equal(res.status, 2, `${args.join(' ')}: ${res.stderr}`);
+      assert.equal(res.stdout, '', args.join(' '));
+      assert.match(res.stderr, /^prdhub: .*\(see `prdhub help[^`]*`\)\n$/, args.join(' '));
+    }
+    const failures = [
+      ['prd', 'export', 'prd_doesnotexist'],
+      ['prd', 'import', path.join(dir, 'missing.md'), '--title', 'T'],
+      ['secret', 'delete', 'nothing-here'],
+      ['serve', '--listen', 'not an address'],
+    ];
+    for (const args of failures) {
+      const res = prdhub([...args, '--data-dir', dir], { PRDHUB_JWT_SECRET: 'x'.repeat(32) });
+      assert.equal(res.status, 1, `${args.join(' ')}: ${res.stderr}`);
+      assert.match(res.stderr, /^prdhub: /m, args.join(' '));
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ---- the data folder ------------------------------------------------------------
+
+test('commands other than serve refuse a data folder that does not exist', () => {
+  const parent = tmpDir();
+  const typo = path.join(parent, 'typo');
+  try {
+    const commands = [
+      [['prd', 'list'], {}],
+      [['prd', 'create', '--title', 'T'], {}],
+      [['token', '--user', 'u1', '--name', 'U'], { PRDHUB_JWT_SECRET: undefined }],
+      [['token', '--user', 'u1', '--name', 'U'], { PRDHUB_JWT_SECRET: 'y'.repeat(32) }],
+      [['secret', 'list'], {}],
+    ];
+    for (const [args, env] of commands) {
+      const res = prdhub([...args, '--data-dir', typo], env);
+      assert.equal(res.status, 1, `${args.join(' ')}: ${res.stderr}`);
+      assert.equal(res.stdout, '', 'prints nothing, no token');
+      assert.ok(res.stderr.includes(`${typo} does not exist`), res.stderr);
+      assert.ok(!fs.existsSync(typo), `${args.join(' ')} created ${typo}`);
+    }
+  } finally {
+    fs.rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+test('serve creates its data folder', async () => {
+  const parent = tmpDir();
+  const dataDir = path.join(parent, 'new', 'hub');
+  try {
+    const hub = await startHub({ args: ['--data-dir', dataDir] });
+    assert.ok(fs.statSync(dataDir).isDirectory());
+    await hub.stop();
+    const res = prdhub(['prd', 'list', '--data-dir', dataDir]);
+    assert.equal(res.status, 0, res.stderr);
+  } finally {
+    fs.rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+test('a data folder the user cannot use is refused with its path and the cause', () => {
+  const parent = tmpDir();
+  const locked = path.join(parent, 'locked');
+  const file = path.join(parent, 'file');
+  fs.mkdirSync(locked, { mode: 0o700 });
+  fs.writeFileSync(file, 'not a folder');
+  // As root, run as nobody: root may use any folder.
+  const asOther = process.getuid() === 0 ? { uid: 65534, gid: 65534 } : {};
+  if (process.getuid() !== 0) fs.chmodSync(locked, 0o500);
+  fs.chmodSync(parent, 0o755);
+  try {
+    for (const args of [['prd', 'list'], ['secret', 'list'], ['serve', '--listen', '127.0.0.1:0']]) {
+      const res = spawnSync(PRDHUB_BIN, [...args, '--data-dir', locked], {
+        encoding: 'utf8', timeout: START_TIMEOUT_MS, ...asOther,
+        env: { ...process.env, PRDHUB_JWT_SECRET: 'z'.repeat(32) },
+      });
+      assert.equal(res.status, 1, `${args.join(' ')}: ${res.stderr}`);
+      assert.ok(res.stderr.includes(`${locked}: Permission denied`), res.stderr);
+    }
+    const res = prdhub(['prd', 'list', '--data-dir', file]);
+    assert.equal(res.status, 1);
+    assert.ok(res.stderr.includes(`${file}: it is not a folder`), res.stderr);
+  } finally {
+    fs.chmodSync(locked, 0o700);
+    fs.rmSync(parent, { recursive: true, force: true });
+  }
+});

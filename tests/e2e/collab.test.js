@@ -90,6 +90,13 @@ test('join, edit, sync, presence and leave with the seed payloads', async () => 
     // The same operation again: acknowledged as a duplicate, nothing else.
     const dup = await request(a, 'content-update', { prdId, operation: op, stateVector: after });
     assert.deepEqual(dup, { ok: true, stateVector: after, duplicate: true });
+    // Another operation under the same id: refused, nothing applied.
+    for (const other of [{ ...op, content: 'Other text' }, { type: 'delete', position: 0, length: 16 }]) {
+      const reusedError = once(a, 'error');
+      const reused = await request(a, 'content-update', { prdId, operation: other, stateVector: after });
+      assert.equal(reused.error.code, 'OPERATION_ID_REUSED');
+      assertErrorShape((await reusedError).args[0], 'OPERATION_ID_REUSED', 'content-update');
+    }
 
     // A gap: refused with INVALID_OPERATION (ack + error event)
     const gapError = once(a, 'error');

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
-// Browser origins: only those given with --cors-origin may use the hub.
+// Browser origins: only those given with --cors-origin may use the hub,
+// over Socket.IO polling and REST alike.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub } from './helpers/hub.js';
+import { startHub, token } from './helpers/hub.js';
 import { openRawWebSocket } from './helpers/rawws.js';
 
 const ALLOWED = 'http://allowed.example';
@@ -61,4 +62,144 @@ test('clients without an Origin (not browsers) are not affected', async () => {
   const res = await fetch(handshakeUrl());
   assert.equal(res.status, 200);
   await res.arrayBuffer();
+});
+
+// ---- REST -------------------------------------------------------------------
+
+function preflight(path, origin, method = 'POST') {
+  return fetch(`${hub.url}${path}`, {
+    method: 'OPTIONS',
+    headers: {
+      Origin: origin,
+      'Access-Control-Request-Method': method,
+      'Access-Control-Request-Headers': 'authorization,content-type',
+    },
+  });
+}
+
+test('REST: an allowed origin gets a preflight answer without a token', async () => {
+  for (const [path, methods] of [['/api/prds', ['GET', 'POST']], ['/api/prds/prd_abc', ['GET']],
+    ['/api/activity', ['GET']]]) {
+    const res = await preflight(path, ALLOWED);
+    assert.equal(res.status, 204, path);
+    assert.equal(res.headers.get('access-control-allow-origin'), ALLOWED, path);
+    const allowed = (res.headers.get('access-control-allow-methods') ?? '').split(/,\s*/);
+    for (const m of methods) assert.ok(allowed.includes(m), `${path}: ${allowed}`);
+    assert.match(res.headers.get('access-control-allow-headers') ?? '', /authorization/i);
+    assert.match(res.headers.get('access-control-allow-headers') ?? '', /content-type/i);
+    assert.match(res.headers.get('vary') ?? '', /origin/i);
+    assert.ok(Number(res.headers.get('access-control-max-age')) > 0);
+    assert.equal(res.headers.get('www-authenticate'), null, 'no authentication asked');
+    await res.arrayBuffer();
+  }
+});
+
+test('REST: another origin gets no CORS header, on a preflight or a request', async () => {
+  const pre = await preflight('/api/prds', OTHER);
+  assert.equal(pre.status, 403);
+  assert.equal(pre.headers.get('access-control-allow-origin'), null);
+  assert.equal(pre.headers.get('access-control-allow-methods'), null);
+  assert.equal((await pre.json()).code, 'FORBIDDEN');
+  const res = await fetch(`${hub.url}/api/prds`, {
+    headers: { Origin: OTHER, Authorization: `Bearer ${token()}` },
+  });
+  assert.equal(res.headers.get('access-control-allow-origin'), null);
+  await res.arrayBuffer();
+});
+
+test('REST: authenticated responses to an allowed origin carry the CORS headers', async () => {
+  const auth = { Origin: ALLOWED, Authorization: `Bearer ${token()}` };
+  const created = await fetch(`${hub.url}/api/prds`, {
+    method: 'POST',
+    headers: { ...auth, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ title: 'From a browser', content: '# Hi\n' }),
+  });
+  assert.equal(created.status, 201);
+  assert.equal(created.headers.get('access-control-allow-origin'), ALLOWED);
+  assert.match(created.headers.get('vary') ?? '', /origin/i);
+  const { id } = await created.json();
+  for (const path of ['/api/prds', `/api/prds/${id}`, `/api/prds/${id}/export.md`]) {
+    const res = await fetch(`${hub.url}${path}`, { headers: auth });
+    assert.equal(res.status, 200, path);
+    assert.equal(res.headers.get('access-control-allow-origin'), ALLOWED, path);
+    assert.match(res.headers.get('vary') ?? '', /origin/i, path);
+    await res.arrayBuffer();
+  }
+  // An error too, so that the app can read it.
+  const refused = await fetch(`${hub.url}/api/prds`, { headers: { Origin: ALLOWED } });
+  assert.equal(refused.status, 401);
+  assert.equal(refused.headers.get('access-control-allow-origin'), ALLOWED);
+  await refused.arrayBuffer();
+  // Without an Origin (not a browser): no CORS header.
+  const plain = await fetch(`${hub.url}/api/prds`, { headers: { Authorization: auth.Authorization } });
+  assert.equal(plain.status, 200);
+  assert.equal(plain.headers.get('access-control-allow-origin'), null);
+  await plain.arrayBuffer();
+});
+
+test('REST: without --cors-origin, no other origin is allowed', async () => {
+  const bare = await startHub();
+  try {
+    const res = await fetch(`${bare.url}/api/prds`, {
+      method: 'OPTIONS',
+      headers: { Origin: ALLOWED, 'Access-Control-Request-Method': 'GET' },
+    });
+    assert.equal(res.status, 403);
+    assert.equal(res.headers.get('access-control-allow-origin'), null);
+    await res.arrayBuffer();
+    // A request from the hub's own origin is not cross-origin.
+    const own = await fetch(`${bare.url}/api/prds`, {
+      method: 'OPTIONS',
+      headers: { Origin: bare.url, 'Access-Control-Request-Method': 'GET' },
+    });
+    assert.equal(own.status, 204);
+    await own.arrayBuffer();
+  } finally {
+    assert.equal((await bare.stop()).code, 0);
+  }
+});
+
+// One Origin rule for Socket.IO and REST (docs/protocol.md, "Origins").
+test('REST follows the same Origin rule', async () => {
+  const tok = token();
+  const other = await fetch(`${hub.url}/api/prds`, { headers: { Origin: OTHER, Authorization: `Bearer ${tok}` } });
+  assert.equal(other.status, 403);
+  const body = await other.json();
+  assert.equal(body.code, 'FORBIDDEN');
+  assert.match(body.message, /evil\.example/);
+  assert.equal(other.headers.get('access-control-allow-origin'), null);
+  // refused from the headers, before the token is looked at
+  const otherNoToken = await fetch(`${hub.url}/api/prds`, { headers: { Origin: OTHER } });
+  assert.equal(otherNoToken.status, 403);
+  // a body is not read
+  const post = await fetch(`${hub.url}/api/prds`, {
+    method: 'POST', headers: { Origin: OTHER, Authorization: `Bearer ${tok}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ title: 'never created' }),
+  });
+  assert.equal(post.status, 403);
+
+  const allowed = await fetch(`${hub.url}/api/prds`, { headers: { Origin: ALLOWED, Authorization: `Bearer ${tok}` } });
+  assert.equal(allowed.status, 200);
+  assert.equal(allowed.headers.get('access-control-allow-origin'), ALLOWED);
+  assert.match(allowed.headers.get('vary') ?? '', /Origin/);
+
+  const preflight = await fetch(`${hub.url}/api/prds`, {
+    method: 'OPTIONS',
+    headers: { Origin: ALLOWED, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, content-type' },
+  });
+  assert.equal(preflight.status, 204);
+  assert.equal(preflight.headers.get('access-control-allow-origin'), ALLOWED);
+  assert.match(preflight.headers.get('access-control-allow-methods'), /POST/);
+  assert.equal(preflight.headers.get('access-control-allow-headers'), 'authorization, content-type');
+  const otherPreflight = await fetch(`${hub.url}/api/prds`, {
+    method: 'OPTIONS', headers: { Origin: OTHER, 'Access-Control-Request-Method': 'POST' },
+  });
+  assert.equal(otherPreflight.status, 403);
+
+  // the hub's own address is not cross-origin; no Origin is not a browser
+  const same = await fetch(`${hub.url}/api/prds`, { headers: { Origin: hub.url, Authorization: `Bearer ${tok}` } });
+  assert.equal(same.status, 200);
+  const none = await fetch(`${hub.url}/api/prds`, { headers: { Authorization: `Bearer ${tok}` } });
+  assert.equal(none.status, 200);
+  assert.equal(none.headers.get('access-control-allow-origin'), null);
 });

@@ -82,6 +82,11 @@ test('a flooding client that never reads is dropped; the hub stays healthy', asy
   assert.deepEqual(ack, { ok: true });
   s.close();
 
+  // The drop is counted in the metrics.
+  const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+  const dropped = /^prdhub_slow_consumers_dropped_total (\d+)$/m.exec(metrics);
+  assert.ok(dropped !== null && Number(dropped[1]) >= 1, 'prdhub_slow_consumers_dropped_total');
+
   const rssAfter = hub.rssKiB();
   console.log(`# hub RSS: ${rssBefore} KiB before, ${rssAfter} KiB after`);
   // ASan keeps freed memory in quarantine (256 MiB by default): allow for it.

@@ -6,7 +6,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import https from 'node:https';
-import { startHub, connect, connectError, once, tmpDir, selfSignedCert, EVENT_TIMEOUT_MS } from './helpers/hub.js';
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+import {
+  startHub, connect, connectError, once, tmpDir, selfSignedCert, EVENT_TIMEOUT_MS, JWT_SECRET, PRDHUB_BIN,
+  START_TIMEOUT_MS,
+} from './helpers/hub.js';
 
 let hub;
 let dir;
@@ -68,4 +73,78 @@ test('a client that does not trust the certificate cannot connect', async () => 
   const err = await connectError(httpsUrl(), { transports: ['websocket'] });
   assert.ok(err instanceof Error);
   assert.equal(err.data, undefined, 'refused by TLS, not by the hub');
+});
+
+// Plain HTTP to the TLS port: answered at once in plain text (400,
+// TLS_REQUIRED), the connection closed; the port keeps serving TLS.
+test('plain HTTP to the TLS port gets a plain 400 TLS_REQUIRED and is closed', async () => {
+  for (const request of [
+    `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${hub.port}\r\n\r\n`,
+    `GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n`,
+    'garbage that is no TLS record',
+  ]) {
+    const { text, closed } = await new Promise((resolve, reject) => {
+      const socket = net.connect(hub.port, '127.0.0.1', () => socket.write(request));
+      let data = '';
+      const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer, got ${JSON.stringify(data)}`)); }, EVENT_TIMEOUT_MS);
+      socket.setEncoding('utf8');
+      socket.on('data', (d) => { data += d; });
+      socket.on('error', reject);
+      socket.on('close', () => { clearTimeout(timer); resolve({ text: data, closed: true }); });
+    });
+    assert.ok(closed);
+    assert.match(text, /^HTTP\/1\.1 400 /, request);
+    const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
+    assert.equal(body.code, 'TLS_REQUIRED');
+    assert.match(body.message, /https/);
+  }
+  // fetch() over plain http sees the same answer
+  const res = await fetch(`http://127.0.0.1:${hub.port}/healthz`);
+  assert.equal(res.status, 400);
+  assert.equal((await res.json()).code, 'TLS_REQUIRED');
+
+  // A client that connects and sends nothing is closed at request-timeout,
+  // like a TLS handshake that never starts; TLS still works meanwhile.
+  const s = await connect(httpsUrl(), { transports: ['websocket'], rejectUnauthorized: false });
+  s.close();
+});
+
+test('no warning about plain HTTP when serving TLS', () => {
+  assert.doesNotMatch(hub.stderr(), /Serving plain HTTP/);
+});
+
+// The hub on 0.0.0.0 prints "listening on http://0.0.0.0:PORT/", which
+// startHub() does not wait for: this one reads its output itself.
+function runUntilListening(args) {
+  const dataDir = tmpDir('prdhub-e2e-data-');
+  const proc = spawn(PRDHUB_BIN, ['serve', '--no-dbus', '--data-dir', dataDir, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PRDHUB_JWT_SECRET: JWT_SECRET },
+  });
+  let out = '';
+  let err = '';
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (d) => { err += d; });
+  proc.stdout.setEncoding('utf8');
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`no listening line\n${err}`)); }, START_TIMEOUT_MS);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      if (/prdhub listening on /.test(out)) {
+        clearTimeout(timer);
+        proc.once('exit', () => {
+          fs.rmSync(dataDir, { recursive: true, force: true });
+          resolve(err);
+        });
+        proc.kill('SIGTERM');
+      }
+    });
+  });
+}
+
+test('serving plain HTTP on a non-loopback address logs a warning; loopback does not', async () => {
+  const lan = await runUntilListening(['--listen', '0.0.0.0:0']);
+  assert.match(lan, /WARNING.*Serving plain HTTP on 0\.0\.0\.0:0, which is not a loopback address/);
+  const local = await runUntilListening(['--listen', '127.0.0.1:0']);
+  assert.doesNotMatch(local, /Serving plain HTTP/);
 });

@@ -123,8 +123,10 @@ test('create-version: seed shapes, REST versions, contents and diff', async () =
     assert.equal(other.json.code, 'PRD_NOT_FOUND');
     const anonymous = await rest(hub, 'GET', `/api/prds/${prdId}/versions`, { tok: null });
     assert.equal(anonymous.status, 401);
-    const post = await rest(hub, 'POST', `/api/prds/${prdId}/versions`, { body: {} });
-    assert.equal(post.status, 405);
+    // POST creates a version (manage-versions.test.js); other methods are refused.
+    const put = await rest(hub, 'PUT', `/api/prds/${prdId}/versions`, { body: {} });
+    assert.equal(put.status, 405);
+    assert.match(put.headers.get('allow'), /POST/);
   } finally {
     for (const s of sockets) s.close();
     await hub.stop();

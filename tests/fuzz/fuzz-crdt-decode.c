@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "prd-crdt.h"
+#include "prd-fuzz.h"
 
 /*
  * libFuzzer target for the CRDT decoders: the input is tried as a document
@@ -12,7 +13,11 @@
  * or update the tests produce.
  */
 
-int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+  return 0;
+}
 
 int
 LLVMFuzzerTestOneInput (const guint8 *data, size_t size)

@@ -11,17 +11,18 @@
 
 import { CrdtDoc, CrdtError } from './crdt.js';
 import { Emitter } from './emitter.js';
+import { PrdClientError } from './errors.js';
 
+// Joining again after the hub could not store an edit: from 0.5 s, doubling to 8 s.
+const STORAGE_RETRY_MIN_MS = 500;
+const STORAGE_RETRY_MAX_MS = 8000;
 const STATUSES = new Set(['viewing', 'editing', 'ai-prompting']);
 
-export class PrdClientError extends Error {
-  constructor(code, message, extra = {}) {
-    super(message);
-    this.name = 'PrdClientError';
-    this.code = code;
-    Object.assign(this, extra);
-  }
-}
+export { PrdClientError };
+// The other clients, unbound like this one (see index.js for bound ones).
+export { NotificationsClient } from './notifications.js';
+export { PrdRestClient } from './rest.js';
+export { Emitter } from './emitter.js';
 
 function decodeJwtSub(token) {
   try {
@@ -90,6 +91,7 @@ export class PrdClient extends Emitter {
     this.maxInFlight = options.maxInFlight ?? 64;
     this.presenceInterval = options.presenceInterval ?? 50;
     this.maxCoalesce = options.maxCoalesce ?? 4096;
+    this.requestTimeout = options.requestTimeout ?? 30000;
     this._io = io;
     this._socketOptions = { auth: { token }, ...socketOptions };
 
@@ -103,6 +105,8 @@ export class PrdClient extends Emitter {
     this._gen = 0; // bumped whenever in-flight acks must be ignored
     this._inFlight = 0;
     this._retryAfterMs = 1000;
+    this._storageRetryMs = STORAGE_RETRY_MIN_MS;
+    this._rejoinTimer = null;
     this._timers = new Set();
     this._flushTimer = null;
     this._syncTimer = null;
@@ -112,6 +116,10 @@ export class PrdClient extends Emitter {
     this._lastPresenceSend = 0;
     this._presence = { status: mode === 'edit' ? 'editing' : 'viewing', cursorPosition: null, selection: null };
     this.users = new Map();
+    this.comments = new Map(); // open comments by commentId
+    this.conflicts = new Map(); // this user's open conflicts by conflictId
+    this._aiJobs = new Map(); // jobId -> { waiters, result } (finished ones kept a while)
+    this._reviews = new Map(); // reviewId -> { suggestions, resolve, reject }
     this.socket = null;
     this._closed = false;
     this._joinWaiters = [];
@@ -169,11 +177,30 @@ export class PrdClient extends Emitter {
     socket.on('user-joined', (data) => this._onUserJoined(data));
     socket.on('user-left', (data) => this._onUserLeft(data));
     socket.on('sync-response', (data) => this._onSyncResponse(data));
+    this._wireFeatures(socket);
     socket.on('rate-limit', (data) => {
       if (typeof data?.retryAfter === 'number') this._retryAfterMs = Math.max(100, data.retryAfter * 1000);
     });
+    socket.on('storage-status', (data) => {
+      this.emit('storage-status', data);
+      // The hub stores again: no need to wait for the next retry.
+      if (data?.ok && this._rejoinTimer !== null) {
+        clearTimeout(this._rejoinTimer);
+        this._timers.delete(this._rejoinTimer);
+        this._rejoinTimer = null;
+        if (this.socket?.connected && !this.joined) this._join();
+      }
+    });
     socket.on('error', (data) => {
       if (data && data.prdId !== undefined && data.prdId !== this.prdId) return;
+      // The hub could not store an edit of this PRD and closed it: nothing
+      // of ours was lost (unacknowledged edits stay queued); join again.
+      if (data?.code === 'STORAGE_ERROR' && data.prdId === this.prdId) {
+        const reported = this._rejoinTimer !== null;
+        this._storageFailed();
+        if (!reported) this.emit('error', new PrdClientError(data.code, data.message ?? 'storage error', { event: data.event }));
+        return;
+      }
       // Refusals of requests that carried an ack are reported from the ack.
       if (data && (data.event === 'content-update' || data.event === 'join-prd' || data.event === 'sync-request')) return;
       this.emit('error', new PrdClientError(data?.code ?? 'ERROR', data?.message ?? 'error', { event: data?.event }));
@@ -194,6 +221,22 @@ export class PrdClient extends Emitter {
         if (gen === this._gen) this._settleJoin(e);
       }
     });
+  }
+
+  // The hub closed the PRD because its database refused a write (full disk):
+  // join again after a growing delay (or at once on `storage-status` ok).
+  _storageFailed() {
+    this.joined = false;
+    this._gen++;
+    this._inFlight = 0;
+    for (const e of this._queue) e.sent = false;
+    if (this._rejoinTimer !== null) return;
+    const delay = this._storageRetryMs;
+    this._storageRetryMs = Math.min(this._storageRetryMs * 2, STORAGE_RETRY_MAX_MS);
+    this._rejoinTimer = this._timer(() => {
+      this._rejoinTimer = null;
+      if (this.socket?.connected && !this.joined) this._join();
+    }, delay);
   }
 
   _offline() {
@@ -256,8 +299,13 @@ export class PrdClient extends Emitter {
     this.version = data.initialState.version ?? this.version;
     this.users.clear();
     for (const u of data.activeUsers ?? []) this.users.set(u.userId, { ...u });
+    this.comments.clear();
+    for (const c of data.comments ?? []) this.comments.set(c.commentId, { replies: [], ...c });
+    this.conflicts.clear();
+    for (const c of data.conflicts ?? []) this.conflicts.set(c.conflictId, { ...c });
     this.joined = true;
     this._everJoined = true;
+    this._storageRetryMs = STORAGE_RETRY_MIN_MS;
     this._lastJoined = data;
     if (data.siteConflict) this.emit('site-conflict', data.siteConflict);
     this.emit('status', 'joined');
@@ -280,9 +328,15 @@ export class PrdClient extends Emitter {
     let pending = this._queue;
     const queue = [];
     if (pending.length > 0 && oldSite !== null) {
-      // Operations the hub already has (sent, ack lost) are done; an id the
-      // hub knows with other content was reused by someone else.
-      pending = pending.filter((e) => !hub.hasSameOp(e.op));
+      // Operations the hub already has (sent, ack lost) are done: they are a
+      // prefix of the queue, and only an operation that was sent can be one.
+      // The rest stay in their order, even when the hub holds an identical
+      // operation under the same id: that one was made by whoever reused the
+      // site (SITE_CONFLICT), and skipping ours would lose an edit and
+      // misplace every later edit anchored to its characters.
+      let done = 0;
+      while (done < pending.length && pending[done].everSent && hub.hasSameOp(pending[done].op)) done++;
+      pending = pending.slice(done);
       if (newSite === oldSite) {
         try {
           for (const e of pending) {
@@ -562,6 +616,13 @@ export class PrdClient extends Emitter {
       this._timer(() => this._flush(), this._retryAfterMs);
       return;
     }
+    if (code === 'STORAGE_ERROR') {
+      // Not applied, and the hub closed the PRD: keep the edits and send
+      // them again after joining again.
+      this.emit('error', new PrdClientError(code, message, { event: 'content-update', operation: entry.wire }));
+      this._storageFailed();
+      return;
+    }
     this.emit('error', new PrdClientError(code, message, { event: 'content-update', operation: entry.wire }));
     if (code === 'NOT_JOINED') {
       this._join();
@@ -572,6 +633,237 @@ export class PrdClient extends Emitter {
     const i = this._queue.indexOf(entry);
     if (i >= 0) this._queue.length = i;
     this._requestSync();
+  }
+
+  // ---- requests ----------------------------------------------------------------------------
+
+  /**
+   * Emits @event with @payload and resolves with the hub's ack (`{ ok: true, … }`);
+   * rejects with a PrdClientError carrying the hub's code (or `TIMEOUT`,
+   * `CLOSED`). Socket.IO buffers the request while the connection is down.
+   */
+  request(event, payload, onAck) {
+    if (this._closed) return Promise.reject(new PrdClientError('CLOSED', 'client is closed', { event }));
+    if (!this.socket) return Promise.reject(new PrdClientError('NOT_JOINED', 'connect() first', { event }));
+    return new Promise((resolve, reject) => {
+      this.socket.timeout(this.requestTimeout).emit(event, payload, (err, res) => {
+        if (err) reject(new PrdClientError('TIMEOUT', `no answer to ${event}`, { event }));
+        else if (!res || res.error) {
+          reject(new PrdClientError(res?.error?.code ?? 'ERROR', res?.error?.message ?? `${event} refused`,
+            { event, retryAfter: res?.error?.retryAfter }));
+        } else {
+          if (onAck) onAck(res);
+          resolve(res);
+        }
+      });
+    });
+  }
+
+  _wireFeatures(socket) {
+    const mine = (data) => data && (data.prdId === undefined || data.prdId === this.prdId);
+    // Comments (kept in this.comments, open ones only).
+    socket.on('comment-added', (data) => {
+      if (!mine(data)) return;
+      this.comments.set(data.commentId, { replies: [], ...data });
+      this.emit('comment-added', data);
+    });
+    socket.on('comment-replied', (data) => {
+      const c = this.comments.get(data?.commentId);
+      if (!c) return;
+      c.replies.push(data.reply);
+      this.emit('comment-replied', data);
+    });
+    socket.on('comment-resolved', (data) => {
+      if (!this.comments.delete(data?.commentId)) return;
+      this.emit('comment-resolved', data);
+    });
+    // Conflicts (this user's open ones in this.conflicts).
+    socket.on('conflict-detected', (data) => {
+      if (!mine(data)) return;
+      for (const c of data.conflicts ?? []) this.conflicts.set(c.conflictId, { ...c });
+      this.emit('conflict-detected', data);
+    });
+    socket.on('conflict-resolved', (data) => {
+      if (!mine(data)) return;
+      this.conflicts.delete(data.conflictId);
+      this.emit('conflict-resolved', data);
+    });
+    // Versions, auto-save, approvals and the hub's own notices: passed on.
+    for (const name of ['version-created', 'git-commit', 'auto-save-start', 'auto-save-complete',
+      'prd-approved', 'server-shutdown', 'session-closed']) {
+      socket.on(name, (data) => {
+        if (mine(data)) this.emit(name, data);
+      });
+    }
+    // AI.
+    for (const name of ['ai-job-created', 'ai-stream-start', 'ai-stream-chunk']) {
+      socket.on(name, (data) => {
+        if (mine(data)) this.emit(name, data);
+      });
+    }
+    socket.on('ai-stream-complete', (data) => {
+      if (!mine(data)) return;
+      this._finishAiJob(data?.jobId, null, data);
+      this.emit('ai-stream-complete', data);
+    });
+    socket.on('ai-suggestion', (data) => {
+      if (!mine(data)) return;
+      this._reviews.get(data.reviewId)?.suggestions.push(data.suggestion);
+      this.emit('ai-suggestion', data);
+    });
+    socket.on('ai-review-complete', (data) => {
+      if (!mine(data)) return;
+      const r = this._reviews.get(data.reviewId);
+      if (r) {
+        this._reviews.delete(data.reviewId);
+        r.resolve({ reviewId: data.reviewId, count: data.count, suggestions: r.suggestions });
+      }
+      this.emit('ai-review-complete', data);
+    });
+    socket.on('ai-error', (data) => {
+      if (!mine(data)) return;
+      const e = new PrdClientError(data?.error?.code ?? 'ERROR', data?.error?.message ?? 'AI error',
+        { event: 'ai-error', jobId: data?.jobId ?? null, reviewId: data?.reviewId,
+          retryAfter: data?.error?.retryAfter, status: data?.error?.status });
+      if (data?.jobId) this._finishAiJob(data.jobId, e, null);
+      const r = data?.reviewId ? this._reviews.get(data.reviewId) : null;
+      if (r) {
+        this._reviews.delete(data.reviewId);
+        r.reject(e);
+      }
+      this.emit('ai-error', data);
+    });
+  }
+
+  // ---- comments ------------------------------------------------------------------------------
+
+  /**
+   * Adds a comment at @position (UTF-16 units in the current text), on
+   * @selection `{ start, end }` when given. Resolves with
+   * `{ commentId, unresolvedMentions }`.
+   */
+  async addComment({ position, content, selection }) {
+    const payload = { prdId: this.prdId, position, content };
+    if (selection) payload.selection = { start: selection.start, end: selection.end };
+    const { commentId, unresolvedMentions = [] } = await this.request('add-comment', payload);
+    return { commentId, unresolvedMentions };
+  }
+
+  /** Replies to a comment; resolves with `{ replyId, unresolvedMentions }`. */
+  async replyComment(commentId, content) {
+    const { replyId, unresolvedMentions = [] } = await this.request('reply-comment', { commentId, content });
+    return { replyId, unresolvedMentions };
+  }
+
+  /** Resolves (closes) a comment. */
+  async resolveComment(commentId) {
+    await this.request('resolve-comment', { commentId });
+  }
+
+  /** The open comments, oldest first, as the hub last reported them. */
+  getComments() {
+    return [...this.comments.values()].map((c) => ({ ...c, replies: [...c.replies] }));
+  }
+
+  // ---- versions and approvals ----------------------------------------------------------------
+
+  /** Creates a version of the committed text; resolves with the version record. */
+  async createVersion({ changelog, versionType = 'minor' }) {
+    const res = await this.request('create-version', { prdId: this.prdId, changelog, versionType });
+    return res.version;
+  }
+
+  /** Approves the PRD (admins); resolves with `{ prdId, approvedAt }`. */
+  async approve({ comment } = {}) {
+    const payload = { prdId: this.prdId };
+    if (comment !== undefined) payload.comment = comment;
+    const { prdId, approvedAt } = await this.request('approve-prd', payload);
+    return { prdId, approvedAt };
+  }
+
+  // ---- conflicts --------------------------------------------------------------------------------
+
+  /** This user's open conflicts in the PRD. */
+  getConflicts() {
+    return [...this.conflicts.values()].map((c) => ({ ...c }));
+  }
+
+  /**
+   * Resolves a conflict: `'yours'`, `'theirs'` or `'merge'` (with
+   * @mergedContent). The hub's changes arrive as remote changes.
+   */
+  async resolveConflict(conflictId, resolution, mergedContent) {
+    const payload = { prdId: this.prdId, conflictId, resolution };
+    if (mergedContent !== undefined) payload.mergedContent = mergedContent;
+    await this.request('resolve-conflict', payload);
+    this.conflicts.delete(conflictId);
+  }
+
+  // ---- AI -------------------------------------------------------------------------------------------
+
+  /**
+   * Asks the hub's AI to write (or, with `insert: false`, to preview) text
+   * at `context.cursorPosition` (default: the end). Resolves with
+   * `{ jobId }` once the job is queued; whenAiJobDone() waits for its end.
+   */
+  async aiPrompt({ prompt, section, context, insert } = {}) {
+    const payload = { prdId: this.prdId, prompt };
+    if (section !== undefined) payload.section = section;
+    if (context !== undefined) payload.context = context;
+    if (insert !== undefined) payload.insert = insert;
+    const { jobId } = await this.request('ai-prompt', payload);
+    if (!this._aiJobs.has(jobId)) this._aiJobs.set(jobId, { waiters: [], result: null });
+    return { jobId };
+  }
+
+  /**
+   * Resolves with the job's `ai-stream-complete` payload, or rejects with
+   * its `ai-error` as a PrdClientError (`CANCELLED`, `PROVIDER_ERROR`, …).
+   */
+  whenAiJobDone(jobId) {
+    let job = this._aiJobs.get(jobId);
+    if (!job) {
+      job = { waiters: [], result: null };
+      this._aiJobs.set(jobId, job);
+    }
+    if (job.result) return job.result.error ? Promise.reject(job.result.error) : Promise.resolve(job.result.value);
+    return new Promise((resolve, reject) => job.waiters.push({ resolve, reject }));
+  }
+
+  _finishAiJob(jobId, error, value) {
+    if (!jobId) return;
+    const job = this._aiJobs.get(jobId) ?? { waiters: [], result: null };
+    job.result = { error, value };
+    for (const w of job.waiters) (error ? w.reject(error) : w.resolve(value));
+    job.waiters = [];
+    this._aiJobs.set(jobId, job);
+    // keep the last 64 finished jobs for late whenAiJobDone() calls
+    if (this._aiJobs.size > 64) {
+      for (const [id, j] of this._aiJobs) {
+        if (this._aiJobs.size <= 64) break;
+        if (j.result) this._aiJobs.delete(id);
+      }
+    }
+  }
+
+  /** Cancels an AI job (the requester's own, or any of the organization for an admin). */
+  async aiCancel(jobId) {
+    await this.request('ai-cancel', { jobId });
+  }
+
+  /**
+   * Asks the AI to review the PRD. Resolves when the review ends with
+   * `{ reviewId, count, suggestions }`; rejects with the review's `ai-error`.
+   */
+  aiReview() {
+    // The review is registered from the ack callback itself: its events may
+    // be decoded in the same turn (one polling response), before any promise
+    // reaction could run.
+    return new Promise((resolve, reject) => {
+      this.request('ai-review', { prdId: this.prdId }, (res) => {
+        this._reviews.set(res.reviewId, { suggestions: [], resolve, reject });
+      }).catch(reject);
+    });
   }
 
   // ---- state ------------------------------------------------------------------------------

@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
-// @prdhub/client: the JavaScript SDK of prdhub. PrdClient here is bound to
-// socket.io-client; import './client.js' to bring another copy of it.
+// @prdhub/client: the JavaScript SDK of prdhub. PrdClient and
+// NotificationsClient here are bound to socket.io-client; import
+// './client.js' (and './notifications.js') to bring another copy of it.
 
 import { io } from 'socket.io-client';
 import { PrdClient as BaseClient } from './client.js';
+import { NotificationsClient as BaseNotifications } from './notifications.js';
 
 export class PrdClient extends BaseClient {
+  constructor(options) {
+    super({ io, ...options });
+  }
+}
+
+export class NotificationsClient extends BaseNotifications {
   constructor(options) {
     super({ io, ...options });
   }
@@ -19,6 +27,6 @@ export async function connectPrd(options) {
   return client;
 }
 
-export { PrdClientError, diffDeltas } from './client.js';
+export { PrdClientError, PrdRestClient, diffDeltas } from './client.js';
 export { CrdtDoc, CrdtError, opFromJson, opToJson, isWellFormed } from './crdt.js';
 export { Emitter } from './emitter.js';

@@ -128,9 +128,9 @@ test('prdhub token --link prints a sign-in link the hub accepts', async () => {
   assert.match((await run(['--link', '--listen', '[::1]:3000'])).stdout, /^http:\/\/\[::1\]:3000\/#token=/);
   assert.match((await run(['--link'])).stdout, /^http:\/\/127\.0\.0\.1:3000\/#token=/);
   const zero = await run(['--link', '--listen', '127.0.0.1:0']);
-  assert.equal(zero.code, 1);
+  assert.equal(zero.code, 2);
   assert.match(zero.stderr, /real port/);
   const alone = await run(['--listen', '127.0.0.1:4000']);
-  assert.equal(alone.code, 1);
+  assert.equal(alone.code, 2);
   assert.match(alone.stderr, /--listen goes with --link/);
 });

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// NotificationsClient: the hub's `/notifications` namespace. subscribe()
+// delivers the user's unread notifications, then live notifications and the
+// organization's activity feed; the subscription is renewed after every
+// reconnect. Like client.js it takes socket.io-client's `io` as an option.
+
+import { Emitter } from './emitter.js';
+import { PrdClientError } from './errors.js';
+
+export class NotificationsClient extends Emitter {
+  /** @param {{ url: string, token: string, io: Function, socketOptions?: object, requestTimeout?: number }} options */
+  constructor(options) {
+    super();
+    const { url, token, io, socketOptions = {} } = options;
+    if (typeof io !== 'function') throw new TypeError('NotificationsClient needs socket.io-client\'s io');
+    this.url = url;
+    this.requestTimeout = options.requestTimeout ?? 30000;
+    this._io = io;
+    this._socketOptions = { auth: { token }, ...socketOptions };
+    this.socket = null;
+    this.organizationId = null;
+    this._closed = false;
+  }
+
+  /** Connects to `/notifications`; resolves once the namespace is joined. */
+  connect() {
+    if (this._closed) return Promise.reject(new PrdClientError('CLOSED', 'client is closed'));
+    if (this.socket?.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      if (!this.socket) {
+        const base = this.url.replace(/\/+$/, '');
+        const socket = this._io(`${base}/notifications`, { forceNew: true, ...this._socketOptions });
+        this.socket = socket;
+        socket.on('connect', () => {
+          this.emit('status', 'connected');
+          // A reconnect subscribes again (the hub re-sends what is unread).
+          if (this.organizationId !== null && this._subscribedOnce) {
+            this._subscribe(this.organizationId).catch((err) => this.emit('error', err));
+          }
+        });
+        socket.on('disconnect', (reason) => this.emit('status', 'offline', reason));
+        socket.on('notification', (data) => this.emit('notification', data));
+        socket.on('activity-update', (data) => this.emit('activity-update', data));
+        socket.on('error', (data) => this.emit('error',
+          new PrdClientError(data?.code ?? 'ERROR', data?.message ?? 'error', { event: data?.event })));
+      }
+      const socket = this.socket;
+      const onConnect = () => {
+        socket.off('connect_error', onError);
+        resolve();
+      };
+      const onError = (err) => {
+        if (socket.active) return; // socket.io retries by itself
+        socket.off('connect', onConnect);
+        reject(new PrdClientError(err?.data?.code ?? 'CONNECT_ERROR', err?.data?.message ?? err.message,
+          { event: 'connect' }));
+      };
+      socket.once('connect', onConnect);
+      socket.on('connect_error', onError);
+      if (!socket.connected && !socket.active) socket.connect();
+    });
+  }
+
+  _request(event, payload) {
+    return new Promise((resolve, reject) => {
+      this.socket.timeout(this.requestTimeout).emit(event, payload, (err, res) => {
+        if (err) reject(new PrdClientError('TIMEOUT', `no answer to ${event}`, { event }));
+        else if (!res || res.error) {
+          reject(new PrdClientError(res?.error?.code ?? 'ERROR', res?.error?.message ?? `${event} refused`, { event }));
+        } else resolve(res);
+      });
+    });
+  }
+
+  async _subscribe(organizationId) {
+    const res = await this._request('subscribe', { organizationId });
+    return { organizationId: res.organizationId, unread: res.unread };
+  }
+
+  /**
+   * Subscribes to the organization (the token's): the unread notifications
+   * arrive as `notification` events before this resolves with
+   * `{ organizationId, unread }`.
+   */
+  async subscribe(organizationId) {
+    if (!this.socket) await this.connect();
+    const res = await this._subscribe(organizationId);
+    this.organizationId = organizationId;
+    this._subscribedOnce = true;
+    return res;
+  }
+
+  /** Marks notifications read; resolves with how many were unread and are now read. */
+  async markRead(ids) {
+    const { marked } = await this._request('mark-read', { ids });
+    return marked;
+  }
+
+  /** Closes the connection for good. */
+  close() {
+    this._closed = true;
+    if (this.socket) {
+      this.socket.disconnect();
+      this.socket.removeAllListeners();
+    }
+  }
+}

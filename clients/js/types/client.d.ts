@@ -1,0 +1,550 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// Types of @prdhub/client/client: PrdClient (one PRD on `/prds`),
+// NotificationsClient (`/notifications`), PrdRestClient (`/api`), and the
+// payloads of every event the hub sends (docs/protocol.md). In this entry
+// point the clients take socket.io-client's `io` as an option.
+
+import type { CrdtDoc, Delta, WireOperation } from './crdt.js';
+
+export type { Delta, WireOperation } from './crdt.js';
+
+// ---- shared shapes --------------------------------------------------------------------
+
+/** socket.io-client's `io` (or a compatible factory). */
+export type IoFactory = (uri: string, options?: Record<string, unknown>) => SocketLike;
+
+/** The part of a socket.io-client Socket the SDK uses. */
+export interface SocketLike {
+  readonly connected: boolean;
+  readonly active?: boolean;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  once(event: string, listener: (...args: any[]) => void): unknown;
+  off(event: string, listener?: (...args: any[]) => void): unknown;
+  emit(event: string, ...args: any[]): unknown;
+  timeout(ms: number): { emit(event: string, ...args: any[]): unknown };
+  connect(): unknown;
+  disconnect(): unknown;
+  removeAllListeners(event?: string): unknown;
+}
+
+/** ISO 8601 UTC with milliseconds (`2024-01-26T10:30:00.000Z`). */
+export type IsoTime = string;
+
+/** The hub's stable error codes (docs/protocol.md, "Error codes"). */
+export type ErrorCode =
+  | 'INTERNAL_ERROR' | 'INVALID_PAYLOAD' | 'AUTHENTICATION_FAILED' | 'TOKEN_EXPIRED' | 'FORBIDDEN'
+  | 'RATE_LIMITED' | 'PAYLOAD_TOO_LARGE' | 'NOT_FOUND' | 'PRD_NOT_FOUND' | 'INVALID_OPERATION'
+  | 'SITE_CONFLICT' | 'NOT_JOINED' | 'STORAGE_ERROR' | 'CORRUPT_DATA' | 'UNSUPPORTED_VERSION'
+  | 'CONFIG_ERROR' | 'UNKNOWN_EVENT' | 'INVALID_ID' | 'ALREADY_EXISTS' | 'PROVIDER_ERROR'
+  | 'PROVIDER_TIMEOUT' | 'PROVIDER_PROTOCOL_ERROR' | 'CANCELLED' | 'AI_NOT_CONFIGURED'
+  | 'RATE_LIMIT_EXCEEDED' | 'SECRET_STORE_ERROR' | 'INTERRUPTED'
+  // raised by the SDK itself
+  | 'CLOSED' | 'TIMEOUT' | 'CONNECT_ERROR' | 'ERROR'
+  | (string & {});
+
+export declare class PrdClientError extends Error {
+  constructor(code: string, message: string, extra?: Record<string, unknown>);
+  code: ErrorCode;
+  /** The event the error concerns (`content-update`, `ai-error`, `connect`, …). */
+  event?: string;
+  /** HTTP status (PrdRestClient). */
+  status?: number;
+  /** Seconds to wait (`RATE_LIMITED`, `RATE_LIMIT_EXCEEDED`). */
+  retryAfter?: number;
+  jobId?: string | null;
+  reviewId?: string;
+  operation?: WireOperation;
+}
+
+/** One delete and one insert that turn @a into @b. */
+export declare function diffDeltas(a: string, b: string): Delta[];
+
+export interface Person {
+  id: string;
+  name: string;
+}
+
+export type PresenceStatus = 'viewing' | 'editing' | 'ai-prompting';
+
+export interface Selection {
+  start: number;
+  end: number;
+}
+
+/** A user in the room (`activeUsers`, `user-joined`, kept up to date by presence). */
+export interface RoomUser {
+  userId: string;
+  name?: string;
+  avatar?: string | null;
+  status?: PresenceStatus;
+  color?: string;
+  siteId?: number;
+  cursorPosition?: number | null;
+  selection?: Selection | null;
+  timestamp?: number;
+}
+
+// ---- /prds payloads ---------------------------------------------------------------------
+
+export interface Comment {
+  commentId: string;
+  prdId: string;
+  author: { id: string; name: string; avatar: string | null };
+  position: number;
+  content: string;
+  selection?: { start: number; end: number; text: string };
+  createdAt: IsoTime;
+  /** Every selected character was deleted. */
+  detached?: boolean;
+  replies: CommentReply[];
+}
+
+export interface CommentReply {
+  id: string;
+  author: Person;
+  content: string;
+  createdAt: IsoTime;
+}
+
+export interface CommentReplied {
+  commentId: string;
+  reply: CommentReply;
+}
+
+export interface CommentResolved {
+  commentId: string;
+  resolvedBy: Person;
+  resolvedAt: IsoTime;
+}
+
+export interface Conflict {
+  position: number;
+  yourChange: string;
+  theirChange: string;
+  conflictId: string;
+}
+
+export type ConflictResolution = 'yours' | 'theirs' | 'merge';
+
+export interface ConflictDetected {
+  prdId: string;
+  conflicts: Conflict[];
+}
+
+export interface ConflictResolved {
+  prdId: string;
+  conflictId: string;
+  resolution: ConflictResolution;
+  resolvedBy: Person;
+}
+
+export interface JoinedPrd {
+  prdId: string;
+  title: string;
+  mode: 'edit' | 'view';
+  siteId?: number;
+  initialState: { content: string; version: string; stateVector: number[]; encodedState: string };
+  activeUsers: RoomUser[];
+  comments: Comment[];
+  conflicts: Conflict[];
+  siteConflict?: SiteConflict;
+}
+
+export interface SiteConflict {
+  code: 'SITE_CONFLICT';
+  message: string;
+  previousSiteId: number;
+}
+
+export type VersionType = 'major' | 'minor' | 'patch';
+
+export interface Version {
+  id: string;
+  /** `X.Y.Z` */
+  version: string;
+  changelog: string;
+  /** The git commit (40 hex digits). */
+  commitHash: string;
+  createdBy: Person;
+  createdAt: IsoTime;
+}
+
+export interface VersionCreated {
+  prdId: string;
+  version: Version;
+}
+
+export interface GitCommit {
+  prdId: string;
+  commit: { hash: string; message: string; author: string; timestamp: IsoTime; files: string[] };
+}
+
+export interface AutoSaveStart {
+  prdId: string;
+  changesSince: IsoTime;
+}
+
+export interface AutoSaveComplete {
+  prdId: string;
+  savedAt: IsoTime;
+  nextSaveIn: number;
+}
+
+export interface PrdApproved {
+  prdId: string;
+  approver: Person;
+  comment?: string;
+  approvedAt: IsoTime;
+}
+
+export interface ServerNotice {
+  message: string;
+  timestamp: IsoTime;
+}
+
+export type SuggestionType = 'improvement' | 'diagram' | 'missing-section' | 'clarification' | 'risk' | 'example';
+
+export interface AiPromptOptions {
+  /** 1–4000 characters. */
+  prompt: string;
+  /** Slug of a heading. */
+  section?: string;
+  context?: { selectedText?: string; cursorPosition?: number; currentContent?: string };
+  /** false: preview only, nothing is written (viewers may preview). */
+  insert?: boolean;
+}
+
+export interface AiJobCreated {
+  jobId: string;
+  prdId: string;
+  userId: string;
+  status: 'queued';
+  /** Seconds. */
+  estimatedTime: number;
+  /** 1 for the next job to start. */
+  position: number;
+}
+
+export interface AiStreamStart {
+  jobId: string;
+  prdId: string;
+  userId: string;
+  section: string | null;
+  insert: boolean;
+}
+
+export interface AiStreamChunk {
+  jobId: string;
+  chunk: string;
+  position: number;
+  isComplete: false;
+}
+
+export interface AiStreamComplete {
+  jobId: string;
+  prdId: string;
+  fullResponse: string;
+  tokensUsed: number;
+  /** Milliseconds. */
+  duration: number;
+  suggestions: Array<{ type: SuggestionType; description: string }>;
+}
+
+export interface AiErrorPayload {
+  jobId: string | null;
+  prdId?: string;
+  reviewId?: string;
+  error: { code: ErrorCode; message: string; timestamp: IsoTime; retryAfter?: number; status?: number };
+}
+
+export interface ReviewSuggestion {
+  type: SuggestionType;
+  section: string | null;
+  title: string;
+  description: string;
+  /** 0–1 */
+  confidence: number;
+}
+
+export interface AiSuggestion {
+  prdId: string;
+  reviewId: string;
+  suggestion: ReviewSuggestion;
+}
+
+export interface AiReviewComplete {
+  prdId: string;
+  reviewId: string;
+  count: number;
+}
+
+export interface AiReview {
+  reviewId: string;
+  count: number;
+  suggestions: ReviewSuggestion[];
+}
+
+export interface ChangeEvent {
+  local: boolean;
+  deltas: Delta[];
+  userId: string | null;
+  userName: string | null;
+}
+
+export interface RemoteChangeEvent {
+  deltas: Delta[];
+  userId: string | null;
+  userName: string | null;
+  operation: WireOperation | null;
+}
+
+export interface PresenceEvent {
+  users: RoomUser[];
+  user?: RoomUser;
+  joined?: RoomUser;
+  left?: { userId: string; name?: string };
+}
+
+export interface AckEvent {
+  operation: unknown;
+  stateVector: number[];
+  duplicate: boolean;
+}
+
+/** Event name → listener arguments of PrdClient. */
+export interface PrdClientEvents {
+  change: [ChangeEvent];
+  'remote-change': [RemoteChangeEvent];
+  presence: [PresenceEvent];
+  synced: [{ stateVector: number[] }];
+  ack: [AckEvent];
+  'site-conflict': [SiteConflict];
+  status: ['connected' | 'joined' | 'offline', string?];
+  error: [PrdClientError];
+  'comment-added': [Omit<Comment, 'replies'>];
+  'comment-replied': [CommentReplied];
+  'comment-resolved': [CommentResolved];
+  'conflict-detected': [ConflictDetected];
+  'conflict-resolved': [ConflictResolved];
+  'version-created': [VersionCreated];
+  'git-commit': [GitCommit];
+  'auto-save-start': [AutoSaveStart];
+  'auto-save-complete': [AutoSaveComplete];
+  'prd-approved': [PrdApproved];
+  'server-shutdown': [ServerNotice];
+  'session-closed': [ServerNotice];
+  'ai-job-created': [AiJobCreated];
+  'ai-stream-start': [AiStreamStart];
+  'ai-stream-chunk': [AiStreamChunk];
+  'ai-stream-complete': [AiStreamComplete];
+  'ai-error': [AiErrorPayload];
+  'ai-suggestion': [AiSuggestion];
+  'ai-review-complete': [AiReviewComplete];
+}
+
+export declare class Emitter<Events extends { [K in keyof Events]: unknown[] } = Record<string, unknown[]>> {
+  on<K extends keyof Events & string>(event: K, listener: (...args: Events[K]) => void): this;
+  once<K extends keyof Events & string>(event: K, listener: (...args: Events[K]) => void): this;
+  off<K extends keyof Events & string>(event: K, listener: (...args: Events[K]) => void): this;
+  listenerCount(event: keyof Events & string): number;
+  emit<K extends keyof Events & string>(event: K, ...args: Events[K]): boolean;
+}
+
+// ---- PrdClient ---------------------------------------------------------------------------
+
+export interface PrdClientOptions {
+  /** Hub base URL, e.g. `http://127.0.0.1:8080` (`/prds` is added). */
+  url: string;
+  /** JWT for the handshake (`auth.token`). */
+  token: string;
+  /** The PRD to join (`prd_…`). */
+  prdId: string;
+  mode?: 'edit' | 'view';
+  /** socket.io-client's `io`. */
+  io: IoFactory;
+  /** Extra options for io() (`transports`, `reconnectionDelay`, …). */
+  socketOptions?: Record<string, unknown>;
+  /** content-updates sent ahead of their acks (64). */
+  maxInFlight?: number;
+  /** Minimum ms between two presence-update sends (50). */
+  presenceInterval?: number;
+  /** Longest insert unsent typing is merged into, UTF-16 units (4096). */
+  maxCoalesce?: number;
+  /** Ms to wait for the ack of a request (30000). */
+  requestTimeout?: number;
+}
+
+export interface EditOptions {
+  /** A state vector this replica has: the position is read in that version. */
+  base?: number[];
+}
+
+export declare class PrdClient extends Emitter<PrdClientEvents> {
+  constructor(options: PrdClientOptions);
+  readonly url: string;
+  readonly prdId: string;
+  readonly mode: 'edit' | 'view';
+  /** The token's `sub`. */
+  readonly userId: string | null;
+  readonly siteId: number | null;
+  readonly title: string | null;
+  readonly version: string | null;
+  readonly joined: boolean;
+  readonly doc: CrdtDoc;
+  readonly socket: SocketLike | null;
+  readonly users: Map<string, RoomUser>;
+  readonly comments: Map<string, Comment>;
+  readonly conflicts: Map<string, Conflict>;
+  maxInFlight: number;
+  presenceInterval: number;
+  maxCoalesce: number;
+  requestTimeout: number;
+
+  // connection
+  connect(): Promise<JoinedPrd>;
+  disconnect(): void;
+  reconnect(): Promise<JoinedPrd>;
+  close(): void;
+  /** Any event with an ack; resolves with the ack, rejects with a PrdClientError. */
+  request<T extends { ok: true } = { ok: true; [key: string]: unknown }>(
+    event: string, payload: unknown, onAck?: (ack: T) => void): Promise<T>;
+
+  // document
+  readonly text: string;
+  getText(): string;
+  readonly length: number;
+  readonly stateVector: number[];
+  readonly pendingCount: number;
+  insert(position: number, text: string, options?: EditOptions): unknown;
+  delete(position: number, length: number, options?: EditOptions): unknown;
+  replace(position: number, length: number, text: string): void;
+  whenSynced(): Promise<void>;
+
+  // presence
+  getUsers(): RoomUser[];
+  getOthers(): RoomUser[];
+  setCursor(position: number): void;
+  setSelection(start: number, end: number): void;
+  setStatus(status: PresenceStatus): void;
+
+  // comments
+  addComment(comment: { position: number; content: string; selection?: Selection }):
+    Promise<{ commentId: string; unresolvedMentions: string[] }>;
+  replyComment(commentId: string, content: string): Promise<{ replyId: string; unresolvedMentions: string[] }>;
+  resolveComment(commentId: string): Promise<void>;
+  getComments(): Comment[];
+
+  // versions and approvals
+  createVersion(options: { changelog: string; versionType?: VersionType }): Promise<Version>;
+  approve(options?: { comment?: string }): Promise<{ prdId: string; approvedAt: IsoTime }>;
+
+  // conflicts
+  getConflicts(): Conflict[];
+  resolveConflict(conflictId: string, resolution: 'yours' | 'theirs'): Promise<void>;
+  resolveConflict(conflictId: string, resolution: 'merge', mergedContent: string): Promise<void>;
+
+  // AI
+  aiPrompt(options: AiPromptOptions): Promise<{ jobId: string }>;
+  whenAiJobDone(jobId: string): Promise<AiStreamComplete>;
+  aiCancel(jobId: string): Promise<void>;
+  aiReview(): Promise<AiReview>;
+}
+
+// ---- NotificationsClient --------------------------------------------------------------------
+
+export type NotificationType = 'mention' | 'comment_reply' | 'prd_approved' | 'version_created' | (string & {});
+
+export interface Notification {
+  id: string;
+  type: NotificationType;
+  title: string;
+  message: string;
+  data: Record<string, unknown> & { prdId?: string };
+  timestamp: IsoTime;
+}
+
+export interface Activity {
+  id: string;
+  type: 'prd_created' | 'comment_added' | 'comment_resolved' | 'prd_approved' | 'version_created' | (string & {});
+  actor: Person;
+  object: { type: string; id: string; [key: string]: unknown };
+  timestamp: IsoTime;
+}
+
+export interface ActivityUpdate {
+  organizationId: string;
+  activity: Activity;
+}
+
+export interface NotificationsClientEvents {
+  notification: [Notification];
+  'activity-update': [ActivityUpdate];
+  status: ['connected' | 'offline', string?];
+  error: [PrdClientError];
+}
+
+export interface NotificationsClientOptions {
+  url: string;
+  token: string;
+  io: IoFactory;
+  socketOptions?: Record<string, unknown>;
+  requestTimeout?: number;
+}
+
+export declare class NotificationsClient extends Emitter<NotificationsClientEvents> {
+  constructor(options: NotificationsClientOptions);
+  readonly socket: SocketLike | null;
+  readonly organizationId: string | null;
+  connect(): Promise<void>;
+  subscribe(organizationId: string): Promise<{ organizationId: string; unread: number }>;
+  markRead(ids: string[]): Promise<number>;
+  close(): void;
+}
+
+// ---- PrdRestClient ------------------------------------------------------------------------------
+
+export interface PrdSummary {
+  id: string;
+  title: string;
+  organizationId: string;
+  owner: string;
+  version: string;
+  createdAt: IsoTime;
+  updatedAt: IsoTime;
+  [key: string]: unknown;
+}
+
+export interface Prd extends PrdSummary {
+  content: string;
+  stateVector: number[];
+}
+
+export interface ActivityPage {
+  organizationId: string;
+  activities: Activity[];
+  nextBefore: string | null;
+}
+
+export interface PrdRestClientOptions {
+  url: string;
+  token: string;
+  /** Defaults to globalThis.fetch. */
+  fetch?: (input: string, init?: any) => Promise<any>;
+}
+
+export declare class PrdRestClient {
+  constructor(options: PrdRestClientOptions);
+  readonly url: string;
+  token: string;
+  health(): Promise<{ status: 'ok' }>;
+  listPrds(): Promise<PrdSummary[]>;
+  createPrd(prd: { title: string; content?: string }): Promise<PrdSummary>;
+  getPrd(prdId: string): Promise<Prd>;
+  exportMarkdown(prdId: string): Promise<string>;
+  listVersions(prdId: string): Promise<Version[]>;
+  getVersionText(prdId: string, version: string): Promise<string>;
+  diff(prdId: string, from: string, to: string): Promise<string>;
+  listComments(prdId: string): Promise<Comment[]>;
+  activity(query: { organizationId: string; limit?: number; before?: string | null }): Promise<ActivityPage>;
+}

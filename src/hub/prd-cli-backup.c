@@ -1,0 +1,594 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * `prdhub backup DEST` and `prdhub restore SRC`: a consistent copy of a data
+ * folder, whether a hub is running on it or not, and putting one back.
+ *
+ * A backup is a folder holding
+ *   prdhub.db            the database, copied with SQLite's online backup API
+ *                        (one read transaction: every transaction committed
+ *                        when the copy started, nothing half-written)
+ *   versions.git         the versions repository, copied by libgit2's local
+ *                        fetch after the database, so it holds every version
+ *                        the copied database records (a version is committed
+ *                        to git before the database records it)
+ *   secrets, jwt-secret  the owner-only secret files, when the hub keeps its
+ *                        secrets in files (secrets in the Secret Service are
+ *                        not copied)
+ *   prdhub-backup.ini    written last: what was copied, when, by which prdhub
+ *
+ * The backup is assembled in a temporary folder beside DEST and renamed into
+ * place once complete, so DEST is either a whole backup or absent.
+ *
+ * Restore copies the same way (the database through the backup API again,
+ * checked with `PRAGMA quick_check`) into a temporary folder inside the data
+ * folder, then swaps the hub's files. A data folder that holds anything is
+ * left alone unless --force is given, and one whose database a running hub
+ * has open is refused.
+ */
+#define G_LOG_DOMAIN "prd-cli-backup"
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "prd-error.h"
+#include "prd-git-repo.h"
+#include "prd-hub-config-server.h"
+#include "prd-hub-secret.h"
+#include "prd-hub-versions.h"
+#include "prd-sqlite-store.h"
+#include "prd-time.h"
+
+#include "prd-cli-backup.h"
+
+#define STORE_FILE     "prdhub.db"
+#define SECRETS_FILE   "secrets"
+#define MANIFEST_FILE  "prdhub-backup.ini"
+#define MANIFEST_GROUP "backup"
+#define FORMAT         1
+/* The secret files are small; anything larger is not one of ours. */
+#define MAX_SECRET_FILE (1024 * 1024)
+
+static const char *const secret_files[] = { SECRETS_FILE, PRD_HUB_SECRET_FILE };
+
+/* @what: what failed, e.g. "Cannot read"; the message names @path and the cause */
+static gboolean
+set_errno_error (GError **error, int saved_errno, const char *what, const char *path)
+{
+  g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "%s %s: %s", what, path,
+               g_strerror (saved_errno));
+  return FALSE;
+}
+
+static gboolean
+lexists (const char *path)
+{
+  GStatBuf st;
+
+  return g_lstat (path, &st) == 0;
+}
+
+/* Removes @path and, for a folder, what it holds; symbolic links are
+ * removed, never followed. */
+static gboolean
+remove_tree (const char *path, GError **error)
+{
+  GStatBuf st;
+
+  if (g_lstat (path, &st) != 0)
+    return errno == ENOENT ? TRUE : set_errno_error (error, errno, "Cannot read", path);
+  if (S_ISDIR (st.st_mode))
+    {
+      g_autoptr (GDir) dir = g_dir_open (path, 0, error);
+      const char *name;
+
+      if (dir == NULL)
+        return FALSE;
+      while ((name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+
+          if (!remove_tree (child, error))
+            return FALSE;
+        }
+      if (g_rmdir (path) != 0)
+        return set_errno_error (error, errno, "Cannot remove", path);
+      return TRUE;
+    }
+  if (g_unlink (path) != 0)
+    return set_errno_error (error, errno, "Cannot remove", path);
+  return TRUE;
+}
+
+/* Whether @path is a folder with nothing in it. */
+static gboolean
+is_empty_dir (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+
+  return dir != NULL && g_dir_read_name (dir) == NULL;
+}
+
+/* Writes @contents to the new file @path, mode 0600, and syncs it. */
+static gboolean
+write_new_file (const char *path, const char *contents, gsize len, GError **error)
+{
+  int fd = g_open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  gsize done = 0;
+
+  if (fd < 0)
+    return set_errno_error (error, errno, "Cannot create", path);
+  while (done < len)
+    {
+      gssize n = write (fd, contents + done, len - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved_errno = errno;
+
+          close (fd);
+          return set_errno_error (error, saved_errno, "Cannot write", path);
+        }
+      done += (gsize) n;
+    }
+  if (fsync (fd) != 0)
+    {
+      int saved_errno = errno;
+
+      close (fd);
+      return set_errno_error (error, saved_errno, "Cannot write", path);
+    }
+  if (close (fd) != 0)
+    return set_errno_error (error, errno, "Cannot write", path);
+  return TRUE;
+}
+
+/* Copies the secret file @name from @from into @to if it is there. Only a
+ * regular file is copied; the copy is owner-only whatever the original's
+ * mode (the hub refuses a secret file others may read). */
+static gboolean
+copy_secret_file (
+    const char *from, const char *to, const char *name, gboolean *copied, GError **error)
+{
+  g_autofree char *source = g_build_filename (from, name, NULL);
+  g_autofree char *dest = g_build_filename (to, name, NULL);
+  g_autofree char *contents = NULL;
+  GStatBuf st;
+  gsize len;
+
+  *copied = FALSE;
+  if (g_lstat (source, &st) != 0)
+    return errno == ENOENT ? TRUE : set_errno_error (error, errno, "Cannot read", source);
+  if (!S_ISREG (st.st_mode) || st.st_size > MAX_SECRET_FILE)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE,
+                   "%s is not a regular file of at most %d bytes", source, MAX_SECRET_FILE);
+      return FALSE;
+    }
+  if (!g_file_get_contents (source, &contents, &len, error))
+    return FALSE;
+  if (!write_new_file (dest, contents, len, error))
+    return FALSE;
+  *copied = TRUE;
+  return TRUE;
+}
+
+/* Flushes what was written under @path to disk. */
+static gboolean
+sync_dir (const char *path, GError **error)
+{
+  int fd = g_open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+
+  if (fd < 0)
+    return set_errno_error (error, errno, "Cannot open", path);
+  if (syncfs (fd) != 0 || fsync (fd) != 0)
+    {
+      int saved_errno = errno;
+
+      close (fd);
+      return set_errno_error (error, saved_errno, "Cannot flush to disk", path);
+    }
+  close (fd);
+  return TRUE;
+}
+
+/* Copies the hub's files of the data folder @from into the new folder @to:
+ * the database first, then the versions repository, then the secret files.
+ * @copied gets the names of what was copied. */
+static gboolean
+copy_data (const char *from, const char *to, GPtrArray *copied, GError **error)
+{
+  g_autofree char *db_from = g_build_filename (from, STORE_FILE, NULL);
+  g_autofree char *db_to = g_build_filename (to, STORE_FILE, NULL);
+  g_autofree char *git_from = g_build_filename (from, PRD_HUB_VERSIONS_REPO, NULL);
+  g_autofree char *git_to = g_build_filename (to, PRD_HUB_VERSIONS_REPO, NULL);
+
+  if (!g_file_test (db_from, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND, "%s has no %s: not a prdhub data folder",
+                   from, STORE_FILE);
+      return FALSE;
+    }
+  if (!prd_sqlite_store_copy_file (db_from, db_to, error))
+    return FALSE;
+  if (g_chmod (db_to, 0600) != 0)
+    return set_errno_error (error, errno, "Cannot make owner-only", db_to);
+  g_ptr_array_add (copied, g_strdup (STORE_FILE));
+  if (g_file_test (git_from, G_FILE_TEST_IS_DIR))
+    {
+      if (!prd_git_repo_copy (git_from, git_to, error))
+        return FALSE;
+      g_ptr_array_add (copied, g_strdup (PRD_HUB_VERSIONS_REPO));
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (secret_files); i++)
+    {
+      gboolean done;
+
+      if (!copy_secret_file (from, to, secret_files[i], &done, error))
+        return FALSE;
+      if (done)
+        g_ptr_array_add (copied, g_strdup (secret_files[i]));
+    }
+  return TRUE;
+}
+
+static gboolean
+write_manifest (const char *folder, const char *source, GPtrArray *copied, GError **error)
+{
+  g_autoptr (GKeyFile) manifest = g_key_file_new ();
+  g_autofree char *path = g_build_filename (folder, MANIFEST_FILE, NULL);
+  g_autofree char *created = prd_time_format_now ();
+  g_autofree char *text = NULL;
+  gsize len;
+
+  g_key_file_set_integer (manifest, MANIFEST_GROUP, "format", FORMAT);
+  g_key_file_set_string (manifest, MANIFEST_GROUP, "created", created);
+  g_key_file_set_string (manifest, MANIFEST_GROUP, "prdhub-version", PACKAGE_VERSION);
+  g_key_file_set_integer (manifest, MANIFEST_GROUP, "schema-version",
+                          prd_sqlite_store_get_schema_version ());
+  g_key_file_set_string (manifest, MANIFEST_GROUP, "data-dir", source);
+  g_ptr_array_add (copied, NULL);
+  g_key_file_set_string_list (manifest, MANIFEST_GROUP, "files",
+                              (const char *const *) copied->pdata, copied->len - 1);
+  g_ptr_array_remove_index (copied, copied->len - 1);
+  text = g_key_file_to_data (manifest, &len, NULL);
+  return write_new_file (path, text, len, error);
+}
+
+/* The data folder the configuration names; it must exist. */
+static char *
+find_data_dir (const char *config_file, const char *data_dir, GError **error)
+{
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+
+  if (config_file != NULL && !prd_hub_config_load_file (config, config_file, error))
+    return NULL;
+  if (data_dir != NULL && !prd_hub_config_set (config, "server", "data-dir", data_dir, error))
+    return NULL;
+  if (!prd_hub_config_validate (config, error))
+    return NULL;
+  return g_strdup (prd_hub_config_get_server (config)->data_dir);
+}
+
+/* `backup/` names the same folder as `backup`. */
+static char *
+without_trailing_slashes (const char *path)
+{
+  gsize len = strlen (path);
+
+  while (len > 1 && path[len - 1] == '/')
+    len--;
+  return g_strndup (path, len);
+}
+
+static int
+fail (GError *error)
+{
+  g_printerr ("prdhub: %s\n", error->message);
+  return 1;
+}
+
+/* A usage error: exit status 2, and where the help is. */
+static int
+usage (const char *command, const char *message)
+{
+  g_printerr ("prdhub: %s (see `prdhub help %s`)\n", message, command);
+  return 2;
+}
+
+static gboolean
+parse (GOptionContext *context, const char *command, int *argc, char ***argv)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!g_option_context_parse (context, argc, argv, &error))
+    {
+      usage (command, error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static int
+do_backup (const char *data_dir, const char *dest)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) copied = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *parent = g_path_get_dirname (dest);
+  g_autofree char *base = g_path_get_basename (dest);
+  g_autofree char *template = g_strdup_printf (".%s.partial-XXXXXX", base);
+  g_autofree char *work = NULL;
+  g_autofree char *files = NULL;
+
+  if (!g_file_test (data_dir, G_FILE_TEST_IS_DIR))
+    {
+      g_printerr ("prdhub: The data folder %s does not exist (check --data-dir)\n", data_dir);
+      return 1;
+    }
+  if (lexists (dest) && !is_empty_dir (dest))
+    {
+      g_printerr ("prdhub: %s exists and is not an empty folder; "
+                  "a backup goes into a new or empty folder\n",
+                  dest);
+      return 1;
+    }
+  if (!g_file_test (parent, G_FILE_TEST_IS_DIR))
+    {
+      g_printerr ("prdhub: the folder %s does not exist\n", parent);
+      return 1;
+    }
+  work = g_build_filename (parent, template, NULL);
+  if (g_mkdtemp_full (work, 0700) == NULL)
+    {
+      set_errno_error (&error, errno, "Cannot create a folder in", parent);
+      return fail (error);
+    }
+  if (!copy_data (data_dir, work, copied, &error) ||
+      !write_manifest (work, data_dir, copied, &error) || !sync_dir (work, &error))
+    goto failed;
+  if (lexists (dest) && g_rmdir (dest) != 0)
+    {
+      set_errno_error (&error, errno, "Cannot replace the empty folder", dest);
+      goto failed;
+    }
+  if (g_rename (work, dest) != 0)
+    {
+      set_errno_error (&error, errno, "Cannot rename the backup to", dest);
+      goto failed;
+    }
+  if (!sync_dir (parent, &error))
+    return fail (error);
+  g_ptr_array_add (copied, NULL);
+  files = g_strjoinv (", ", (char **) copied->pdata);
+  printf ("Backed up %s to %s (%s)\n", data_dir, dest, files);
+  fflush (stdout);
+  return 0;
+
+failed:
+  {
+    g_autoptr (GError) cleanup_error = NULL;
+
+    if (!remove_tree (work, &cleanup_error))
+      g_printerr ("prdhub: %s\n", cleanup_error->message);
+  }
+  return fail (error);
+}
+
+/**
+ * prd_cli_backup:
+ *
+ * `prdhub backup DEST [--data-dir DIR] [--config FILE]`
+ *
+ * Returns: the exit status (0, 1 on failure, 2 on a usage error)
+ */
+int
+prd_cli_backup (int argc, char **argv)
+{
+  g_autofree char *data_dir = NULL;
+  g_autofree char *config_file = NULL;
+  const GOptionEntry entries[] = { { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir,
+                                     "Data folder of the hub", "DIR" },
+                                   { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
+                                     "Configuration file of the hub", "FILE" },
+                                   { NULL } };
+  g_autoptr (GOptionContext) context =
+      g_option_context_new ("DEST - copy the hub's data folder (running or not) into DEST");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = NULL;
+
+  g_set_prgname ("prdhub backup");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_summary (
+      context, "DEST must not exist or be an empty folder. The database is copied with SQLite's "
+               "online backup API, then the versions repository, then the secret files.");
+  if (!parse (context, "backup", &argc, &argv))
+    return 2;
+  if (argc != 2)
+    return usage ("backup",
+                  argc < 2 ? "backup needs a DEST folder" : "backup takes one DEST folder");
+  dir = find_data_dir (config_file, data_dir, &error);
+  if (dir == NULL)
+    return fail (error);
+  {
+    g_autofree char *dest = without_trailing_slashes (argv[1]);
+
+    return do_backup (dir, dest);
+  }
+}
+
+/* Reads and checks SRC/prdhub-backup.ini. */
+static gboolean
+check_manifest (const char *src, GError **error)
+{
+  g_autoptr (GKeyFile) manifest = g_key_file_new ();
+  g_autofree char *path = g_build_filename (src, MANIFEST_FILE, NULL);
+  g_autoptr (GError) local_error = NULL;
+  int format;
+
+  if (!g_key_file_load_from_file (manifest, path, G_KEY_FILE_NONE, &local_error))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND,
+                   "%s is not a prdhub backup (cannot read %s: %s)", src, MANIFEST_FILE,
+                   local_error->message);
+      return FALSE;
+    }
+  format = g_key_file_get_integer (manifest, MANIFEST_GROUP, "format", &local_error);
+  if (local_error != NULL || format != FORMAT)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_UNSUPPORTED_VERSION,
+                   "%s is a backup of format %d; this prdhub restores format %d", src,
+                   local_error != NULL ? 0 : format, FORMAT);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Moves the restored files from @work into @data_dir, replacing the hub's
+ * own files there (the database with its WAL files, the versions
+ * repository, the secret files). */
+static gboolean
+swap_in (const char *work, const char *data_dir, GPtrArray *copied, GError **error)
+{
+  static const char *const replaced[] = {
+    STORE_FILE,
+    STORE_FILE "-wal",
+    STORE_FILE "-shm",
+    STORE_FILE "-journal",
+    PRD_HUB_VERSIONS_REPO,
+    SECRETS_FILE,
+    PRD_HUB_SECRET_FILE,
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (replaced); i++)
+    {
+      g_autofree char *path = g_build_filename (data_dir, replaced[i], NULL);
+
+      if (!remove_tree (path, error))
+        return FALSE;
+    }
+  for (guint i = 0; i < copied->len; i++)
+    {
+      g_autofree char *from = g_build_filename (work, copied->pdata[i], NULL);
+      g_autofree char *to = g_build_filename (data_dir, copied->pdata[i], NULL);
+
+      if (g_rename (from, to) != 0)
+        return set_errno_error (error, errno, "Cannot move the restored files into", data_dir);
+    }
+  return TRUE;
+}
+
+static int
+do_restore (const char *src, const char *data_dir, gboolean force)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) copied = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *work = NULL;
+
+  if (!g_file_test (src, G_FILE_TEST_IS_DIR))
+    {
+      g_printerr ("prdhub: the backup folder %s does not exist\n", src);
+      return 1;
+    }
+  if (!check_manifest (src, &error))
+    return fail (error);
+  if (lexists (data_dir) && !g_file_test (data_dir, G_FILE_TEST_IS_DIR))
+    {
+      g_printerr ("prdhub: %s is not a folder\n", data_dir);
+      return 1;
+    }
+  if (g_file_test (data_dir, G_FILE_TEST_IS_DIR) && !is_empty_dir (data_dir) && !force)
+    {
+      g_printerr ("prdhub: the data folder %s is not empty; stop its hub and add --force to "
+                  "replace its database, versions and secret files with the backup's\n",
+                  data_dir);
+      return 1;
+    }
+  {
+    g_autofree char *db = g_build_filename (data_dir, STORE_FILE, NULL);
+
+    if (!prd_sqlite_store_check_unused (db, &error))
+      return fail (error);
+  }
+  if (g_mkdir_with_parents (data_dir, 0700) != 0)
+    {
+      set_errno_error (&error, errno, "Cannot create the data folder", data_dir);
+      return fail (error);
+    }
+  work = g_build_filename (data_dir, ".restore-XXXXXX", NULL);
+  if (g_mkdtemp_full (work, 0700) == NULL)
+    {
+      set_errno_error (&error, errno, "Cannot create a folder in", data_dir);
+      return fail (error);
+    }
+  if (!copy_data (src, work, copied, &error) || !sync_dir (work, &error) ||
+      !swap_in (work, data_dir, copied, &error) || !sync_dir (data_dir, &error))
+    {
+      g_autoptr (GError) cleanup_error = NULL;
+
+      if (!remove_tree (work, &cleanup_error))
+        g_printerr ("prdhub: %s\n", cleanup_error->message);
+      return fail (error);
+    }
+  if (g_rmdir (work) != 0)
+    g_printerr ("prdhub: cannot remove %s: %s\n", work, g_strerror (errno));
+  {
+    g_autofree char *files = NULL;
+
+    g_ptr_array_add (copied, NULL);
+    files = g_strjoinv (", ", (char **) copied->pdata);
+    printf ("Restored %s into %s (%s)\n", src, data_dir, files);
+    fflush (stdout);
+  }
+  return 0;
+}
+
+/**
+ * prd_cli_restore:
+ *
+ * `prdhub restore SRC [--data-dir DIR] [--config FILE] [--force]`
+ *
+ * Returns: the exit status (0, 1 on failure, 2 on a usage error)
+ */
+int
+prd_cli_restore (int argc, char **argv)
+{
+  g_autofree char *data_dir = NULL;
+  g_autofree char *config_file = NULL;
+  gboolean force = FALSE;
+  const GOptionEntry entries[] = {
+    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Data folder to restore into", "DIR" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file of the hub",
+      "FILE" },
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &force,
+      "Replace the database, versions and secret files of a data folder that is not empty", NULL },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context =
+      g_option_context_new ("SRC - put a backup made by `prdhub backup` back into a data folder");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = NULL;
+
+  g_set_prgname ("prdhub restore");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_summary (context,
+                                "Stop the hub first. A data folder that is not empty is left "
+                                "alone unless --force is given.");
+  if (!parse (context, "restore", &argc, &argv))
+    return 2;
+  if (argc != 2)
+    return usage ("restore", argc < 2 ? "restore needs the SRC folder of a backup"
+                                      : "restore takes one SRC folder");
+  dir = find_data_dir (config_file, data_dir, &error);
+  if (dir == NULL)
+    return fail (error);
+  return do_restore (argv[1], dir, force);
+}

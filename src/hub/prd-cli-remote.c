@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The commands that change a running hub's PRDs or ask it who is connected
+ * talk to it over its REST API, so that its rooms, versions and clients
+ * learn of the change as they do of any other:
+ *
+ *   prdhub prd rename ID --title T
+ *   prdhub prd archive ID / prdhub prd unarchive ID
+ *   prdhub prd delete ID [--purge-versions]
+ *   prdhub prd version ID --changelog TEXT [--type major|minor|patch] [--force]
+ *   prdhub status [--json]
+ *
+ * The hub is found at --url, else from its configuration (`[server]
+ * listen`; `https` with `tls-cert`, whose certificate is then trusted). The
+ * command mints a short-lived admin token for --org (and --user) with the
+ * hub's own secret, as `prdhub token` does.
+ */
+#define G_LOG_DOMAIN "prdhub"
+
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <libsoup/soup.h>
+
+#include "prd-error.h"
+#include "prd-hub-config-server.h"
+#include "prd-hub-secret.h"
+#include "prd-hub-versions.h"
+#include "prd-hub.h"
+#include "prd-json.h"
+#include "prd-secret-store.h"
+#include "prd-store.h"
+
+#include "prd-cli-remote.h"
+
+#define TOKEN_TTL      300        /* seconds */
+#define CLI_USER       "operator" /* the token's user when --user is not given */
+#define MAX_ANSWER     (64 * 1024 * 1024)
+#define EXIT_FAILURE_1 1
+#define EXIT_USAGE     2
+
+typedef struct
+{
+  char *url;                 /* without a trailing / */
+  char *token;               /* (owned) */
+  GTlsCertificate *hub_cert; /* (owned) (nullable): trusted as the hub's own */
+  SoupSession *session;      /* (owned) */
+} Remote;
+
+static void
+remote_free (Remote *remote)
+{
+  g_free (remote->url);
+  g_free (remote->token);
+  g_clear_object (&remote->hub_cert);
+  g_clear_object (&remote->session);
+  g_free (remote);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Remote, remote_free)
+
+static int
+fail (const char *what, const GError *error)
+{
+  if (what != NULL)
+    g_printerr ("prdhub: %s: %s\n", what, error->message);
+  else
+    g_printerr ("prdhub: %s\n", error->message);
+  return EXIT_FAILURE_1;
+}
+
+/* Where the hub listens, as seen from this machine. */
+static char *
+url_from_config (PrdHubConfig *config, GError **error)
+{
+  const PrdHubServerConfig *server = prd_hub_config_get_server (config);
+  const char *host = server->listen_host;
+
+  if (server->listen_port == 0)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                           "the hub listens on a port chosen at start (listen port 0): give --url");
+      return NULL;
+    }
+  if (g_str_equal (host, "0.0.0.0") || g_str_equal (host, "localhost"))
+    host = "127.0.0.1";
+  else if (g_str_equal (host, "::"))
+    host = "::1";
+  if (strchr (host, ':') != NULL)
+    return g_strdup_printf ("%s://[%s]:%u", server->tls_cert != NULL ? "https" : "http", host,
+                            server->listen_port);
+  return g_strdup_printf ("%s://%s:%u", server->tls_cert != NULL ? "https" : "http", host,
+                          server->listen_port);
+}
+
+static Remote *
+remote_open (const char *config_file,
+             const char *data_dir,
+             const char *url,
+             const char *org,
+             const char *user,
+             GError **error)
+{
+  g_autoptr (Remote) remote = g_new0 (Remote, 1);
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+  g_autoptr (PrdSecretStore) secrets = NULL;
+  g_autoptr (PrdIdentity) identity = NULL;
+  g_autoptr (PrdAuth) auth = NULL;
+  const PrdHubServerConfig *server;
+
+  if (config_file != NULL && !prd_hub_config_load_file (config, config_file, error))
+    return NULL;
+  if (data_dir != NULL && !prd_hub_config_set (config, "server", "data-dir", data_dir, error))
+    return NULL;
+  if (!prd_hub_config_validate (config, error))
+    return NULL;
+  server = prd_hub_config_get_server (config);
+  if (prd_hub_config_get_auth (config)->jwt_public_key != NULL)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                   "the hub verifies tokens with %s (jwt-public-key): this command cannot mint "
+                   "one",
+                   prd_hub_config_get_auth (config)->jwt_public_key);
+      return NULL;
+    }
+  if (url != NULL)
+    {
+      g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+
+      if (uri == NULL || g_uri_get_host (uri) == NULL ||
+          (g_strcmp0 (g_uri_get_scheme (uri), "http") != 0 &&
+           g_strcmp0 (g_uri_get_scheme (uri), "https") != 0))
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                       "--url \"%s\" is not an http:// or https:// address", url);
+          return NULL;
+        }
+      remote->url = g_strdup (url);
+    }
+  else if ((remote->url = url_from_config (config, error)) == NULL)
+    return NULL;
+  while (g_str_has_suffix (remote->url, "/"))
+    remote->url[strlen (remote->url) - 1] = '\0';
+  if (server->tls_cert != NULL)
+    {
+      remote->hub_cert = g_tls_certificate_new_from_file (server->tls_cert, error);
+      if (remote->hub_cert == NULL)
+        return NULL;
+    }
+
+  /* The environment's secret wins, as for `prdhub token`. */
+  if (g_getenv (PRD_HUB_SECRET_ENV) == NULL || *g_getenv (PRD_HUB_SECRET_ENV) == '\0')
+    {
+      secrets = prd_secret_store_open_default_sync (server->data_dir, NULL, error);
+      if (secrets == NULL)
+        return NULL;
+      prd_hub_secret_set_store (secrets);
+    }
+  auth = prd_hub_create_auth (config, error);
+  if (auth == NULL)
+    return NULL;
+  identity =
+      prd_identity_new (user != NULL ? user : CLI_USER, user != NULL ? user : PRD_HUB_OPERATOR_NAME,
+                        NULL, org != NULL ? org : "default", PRD_ROLE_ADMIN,
+                        g_get_real_time () / G_USEC_PER_SEC + TOKEN_TTL);
+  remote->token = prd_auth_mint (auth, identity, error);
+  if (remote->token == NULL)
+    return NULL;
+  remote->session = soup_session_new ();
+  return g_steal_pointer (&remote);
+}
+
+/* A certificate the system does not trust is accepted when it is the one
+ * the hub's configuration names. */
+static gboolean
+on_accept_certificate (SoupMessage *msg,
+                       GTlsCertificate *certificate,
+                       GTlsCertificateFlags errors,
+                       gpointer user_data)
+{
+  Remote *remote = user_data;
+
+  return remote->hub_cert != NULL && g_tls_certificate_is_same (certificate, remote->hub_cert);
+}
+
+/* Sends one request; returns the parsed JSON answer of a 2xx, else NULL
+ * with @error set from the hub's { code, message } (or the transport). */
+static JsonNode *
+remote_call (Remote *remote,
+             const char *method,
+             const char *path,
+             JsonNode *body,
+             guint *out_status,
+             GError **error)
+{
+  g_autofree char *uri = g_strconcat (remote->url, path, NULL);
+  g_autofree char *auth = g_strconcat ("Bearer ", remote->token, NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new (method, uri);
+  g_autoptr (GBytes) answer = NULL;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  guint status;
+
+  if (msg == NULL)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s is not a usable address", uri);
+      return NULL;
+    }
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
+  g_signal_connect (msg, "accept-certificate", G_CALLBACK (on_accept_certificate), remote);
+  if (body != NULL)
+    {
+      char *text = json_to_string (body, FALSE);
+      gsize len = strlen (text);
+      g_autoptr (GBytes) bytes = g_bytes_new_take (text, len);
+
+      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
+    }
+  answer = soup_session_send_and_read (remote->session, msg, NULL, &local_error);
+  if (answer == NULL)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INTERNAL, "cannot reach the hub at %s: %s",
+                   remote->url, local_error->message);
+      return NULL;
+    }
+  status = soup_message_get_status (msg);
+  if (out_status != NULL)
+    *out_status = status;
+  if (g_bytes_get_size (answer) > MAX_ANSWER)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INTERNAL, "the hub's answer is too large");
+      return NULL;
+    }
+  node = prd_json_parse (g_bytes_get_data (answer, NULL), (gssize) g_bytes_get_size (answer),
+                         G_MAXSIZE, NULL);
+  if (status >= 200 && status < 300 && node != NULL)
+    return g_steal_pointer (&node);
+  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+    {
+      JsonObject *object = json_node_get_object (node);
+      const char *code = json_object_get_string_member_with_default (object, "code", NULL);
+      const char *message = json_object_get_string_member_with_default (object, "message", NULL);
+      PrdErrorCode prd_code = PRD_ERROR_INTERNAL;
+
+      if (code != NULL && message != NULL)
+        {
+          prd_error_code_from_string (code, &prd_code);
+          g_set_error (error, PRD_ERROR, (int) prd_code, "%s (%s)", message, code);
+          return NULL;
+        }
+    }
+  g_set_error (error, PRD_ERROR, PRD_ERROR_INTERNAL, "the hub answered %u %s", status,
+               soup_message_get_reason_phrase (msg));
+  return NULL;
+}
+
+/* ---- prdhub prd rename|archive|unarchive|delete|version ---------------------------- */
+
+static const char *const actions[] = { "rename", "archive", "unarchive", "delete", "version" };
+
+/**
+ * prd_cli_remote_handles:
+ *
+ * Returns: whether `prdhub prd @action` is one of the commands that go
+ *   through a running hub
+ */
+gboolean
+prd_cli_remote_handles (const char *action)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (actions); i++)
+    if (g_strcmp0 (action, actions[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+print_prd (JsonNode *node)
+{
+  JsonObject *prd = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+
+  if (prd == NULL)
+    return;
+  printf ("%s\t%s\t%s\t%s\n", json_object_get_string_member_with_default (prd, "id", ""),
+          json_object_get_string_member_with_default (prd, "version", ""),
+          json_object_get_boolean_member_with_default (prd, "archived", FALSE) ? "archived"
+                                                                               : "active",
+          json_object_get_string_member_with_default (prd, "title", ""));
+}
+
+static const char *const prd_summary =
+    "Actions that go through the running hub (its rooms and clients learn of them):\n"
+    "  rename ID --title TITLE       rename a PRD\n"
+    "  archive ID                    archive a PRD (read-only, hidden from lists)\n"
+    "  unarchive ID                  make it editable and listed again\n"
+    "  delete ID [--purge-versions]  delete a PRD (its versions stay in git unless purged)\n"
+    "  version ID --changelog TEXT [--type major|minor|patch] [--force]\n"
+    "                                create a version; refused when the text has not\n"
+    "                                changed since the last one, unless --force\n"
+    "\n"
+    "The hub is found at --url, else from its configuration; the command signs a\n"
+    "5-minute admin token for --org with the hub's secret.";
+
+/**
+ * prd_cli_remote_prd:
+ * @argv: `prdhub prd ACTION …` with the command dropped (argv[1] is the
+ *   action)
+ *
+ * Returns: the exit status: 0, 1 on an error, 2 on a usage error
+ */
+int
+prd_cli_remote_prd (int argc, char **argv)
+{
+  g_autofree char *title = NULL;
+  g_autofree char *changelog = NULL;
+  g_autofree char *type = NULL;
+  g_autofree char *org = NULL;
+  g_autofree char *user = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *data_dir = NULL;
+  g_autofree char *config_file = NULL;
+  gboolean purge = FALSE, force = FALSE;
+  const GOptionEntry entries[] = {
+    { "title", 't', 0, G_OPTION_ARG_STRING, &title, "The new title (rename)", "TITLE" },
+    { "changelog", 'm', 0, G_OPTION_ARG_STRING, &changelog, "What changed (version)", "TEXT" },
+    { "type", 'T', 0, G_OPTION_ARG_STRING, &type, "major, minor (default) or patch (version)",
+      "TYPE" },
+    { "force", 'F', 0, G_OPTION_ARG_NONE, &force,
+      "Create the version even if the text has not changed (version)", NULL },
+    { "purge-versions", 0, 0, G_OPTION_ARG_NONE, &purge,
+      "Also delete its version tags and its file from the repository's branch (delete)", NULL },
+    { "org", 'o', 0, G_OPTION_ARG_STRING, &org, "Organization (default \"default\")", "ORG" },
+    { "user", 'u', 0, G_OPTION_ARG_STRING, &user, "Act as this user id (default \"operator\")",
+      "USER" },
+    { "url", 0, 0, G_OPTION_ARG_STRING, &url, "The hub's address (default: from its configuration)",
+      "URL" },
+    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Data folder of the hub", "DIR" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file of the hub",
+      "FILE" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new (
+      "rename|archive|unarchive|delete|version ID - change a PRD on the running hub");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Remote) remote = NULL;
+  g_autoptr (JsonNode) answer = NULL;
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) body = NULL;
+  g_autofree char *path = NULL;
+  const char *action, *prd_id;
+  const char *method;
+
+  g_set_prgname ("prdhub prd");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_summary (context, prd_summary);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("prdhub: %s\n", error->message);
+      return EXIT_USAGE;
+    }
+  if (argc != 3 || !prd_cli_remote_handles (argv[1]))
+    {
+      g_printerr ("prdhub: prd %s needs exactly one ID\n", argc > 1 ? argv[1] : "");
+      return EXIT_USAGE;
+    }
+  action = argv[1];
+  prd_id = argv[2];
+  if (!prd_store_validate_prd_id (prd_id, &error))
+    return fail (NULL, error);
+  if (g_str_equal (action, "rename") != (title != NULL) ||
+      g_str_equal (action, "version") != (changelog != NULL) ||
+      (!g_str_equal (action, "version") && (type != NULL || force)) ||
+      (!g_str_equal (action, "delete") && purge))
+    {
+      g_printerr ("prdhub: prd rename needs --title, prd version --changelog (and only it takes "
+                  "--type and --force), only prd delete takes --purge-versions\n");
+      return EXIT_USAGE;
+    }
+
+  json_builder_begin_object (builder);
+  if (g_str_equal (action, "rename"))
+    {
+      json_builder_set_member_name (builder, "title");
+      json_builder_add_string_value (builder, title);
+    }
+  else if (g_str_equal (action, "archive") || g_str_equal (action, "unarchive"))
+    {
+      json_builder_set_member_name (builder, "archived");
+      json_builder_add_boolean_value (builder, g_str_equal (action, "archive"));
+    }
+  else if (g_str_equal (action, "version"))
+    {
+      json_builder_set_member_name (builder, "changelog");
+      json_builder_add_string_value (builder, changelog);
+      json_builder_set_member_name (builder, "versionType");
+      json_builder_add_string_value (builder, type != NULL ? type : "minor");
+      json_builder_set_member_name (builder, "force");
+      json_builder_add_boolean_value (builder, force);
+    }
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+
+  if (g_str_equal (action, "delete"))
+    {
+      method = "DELETE";
+      path = g_strdup_printf ("/api/prds/%s%s", prd_id, purge ? "?purgeVersions=true" : "");
+      g_clear_pointer (&body, json_node_unref);
+    }
+  else if (g_str_equal (action, "version"))
+    {
+      method = "POST";
+      path = g_strdup_printf ("/api/prds/%s/versions", prd_id);
+    }
+  else
+    {
+      method = "PATCH";
+      path = g_strdup_printf ("/api/prds/%s", prd_id);
+    }
+
+  remote = remote_open (config_file, data_dir, url, org, user, &error);
+  if (remote == NULL)
+    return fail (NULL, error);
+  answer = remote_call (remote, method, path, body, NULL, &error);
+  if (answer == NULL)
+    return fail (action, error);
+  if (g_str_equal (action, "version"))
+    printf ("%s\n", json_object_get_string_member_with_default (json_node_get_object (answer),
+                                                                "version", ""));
+  else if (!g_str_equal (action, "delete"))
+    print_prd (answer);
+  fflush (stdout);
+  return 0;
+}
+
+/* ---- prdhub status -------------------------------------------------------------- */
+
+/**
+ * prd_cli_remote_status:
+ * @argv: `prdhub status …` with the command dropped
+ *
+ * Prints who is connected to the running hub (`GET /api/sessions`): one
+ * line per connection, tab-separated: id, namespace, user id, name, role,
+ * transport, connected since, and the PRDs it joined as `prdId:mode:status`
+ * (comma-separated; `-` when none). --json prints the hub's answer.
+ */
+int
+prd_cli_remote_status (int argc, char **argv)
+{
+  g_autofree char *org = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *data_dir = NULL;
+  g_autofree char *config_file = NULL;
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "org", 'o', 0, G_OPTION_ARG_STRING, &org, "Organization (default \"default\")", "ORG" },
+    { "json", 'j', 0, G_OPTION_ARG_NONE, &json, "Print the hub's JSON answer", NULL },
+    { "url", 0, 0, G_OPTION_ARG_STRING, &url, "The hub's address (default: from its configuration)",
+      "URL" },
+    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Data folder of the hub", "DIR" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file of the hub",
+      "FILE" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context =
+      g_option_context_new ("- who is connected to the running hub (one organization)");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Remote) remote = NULL;
+  g_autoptr (JsonNode) answer = NULL;
+  JsonArray *sessions;
+
+  g_set_prgname ("prdhub status");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("prdhub: %s\n", error->message);
+      return EXIT_USAGE;
+    }
+  if (argc > 1)
+    {
+      g_printerr ("prdhub: unexpected argument \"%s\"\n", argv[1]);
+      return EXIT_USAGE;
+    }
+  remote = remote_open (config_file, data_dir, url, org, NULL, &error);
+  if (remote == NULL)
+    return fail (NULL, error);
+  answer = remote_call (remote, "GET", "/api/sessions", NULL, NULL, &error);
+  if (answer == NULL)
+    return fail ("status", error);
+  if (json)
+    {
+      g_autofree char *text = json_to_string (answer, TRUE);
+
+      printf ("%s\n", text);
+      fflush (stdout);
+      return 0;
+    }
+  sessions = JSON_NODE_HOLDS_OBJECT (answer)
+                 ? json_object_get_array_member (json_node_get_object (answer), "sessions")
+                 : NULL;
+  for (guint i = 0; sessions != NULL && i < json_array_get_length (sessions); i++)
+    {
+      JsonObject *session = json_array_get_object_element (sessions, i);
+      JsonObject *user = json_object_get_object_member (session, "user");
+      JsonArray *prds = json_object_get_array_member (session, "prds");
+      g_autoptr (GString) joined = g_string_new (NULL);
+
+      for (guint j = 0; prds != NULL && j < json_array_get_length (prds); j++)
+        {
+          JsonObject *prd = json_array_get_object_element (prds, j);
+
+          g_string_append_printf (joined, "%s%s:%s:%s", j > 0 ? "," : "",
+                                  json_object_get_string_member_with_default (prd, "prdId", ""),
+                                  json_object_get_string_member_with_default (prd, "mode", "-"),
+                                  json_object_get_string_member_with_default (prd, "status", "-"));
+        }
+      printf ("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+              json_object_get_string_member_with_default (session, "id", ""),
+              json_object_get_string_member_with_default (session, "namespace", ""),
+              json_object_get_string_member_with_default (user, "id", ""),
+              json_object_get_string_member_with_default (user, "name", ""),
+              json_object_get_string_member_with_default (session, "role", ""),
+              json_object_get_string_member_with_default (session, "transport", ""),
+              json_object_get_string_member_with_default (session, "connectedSince", ""),
+              joined->len > 0 ? joined->str : "-");
+    }
+  fflush (stdout);
+  return 0;
+}

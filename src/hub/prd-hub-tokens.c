@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * PrdHubTokens: a connection lives no longer than its token.
+ *
+ * Every authenticated socket is kept in one sequence ordered by its token's
+ * `exp`, and one timer (a single GSource whose ready time is moved, not a
+ * source per connection) wakes at the earliest expiry: that socket gets the
+ * `error` event TOKEN_EXPIRED and is disconnected from its namespace. A
+ * client that sends `refresh-token` with a fresh token of the same user
+ * before then moves its place in the sequence.
+ *
+ * Revocations (`prdhub token revoke`) are written to the store by another
+ * process; the same timer reads them back every `[auth]
+ * revocation-check-interval` seconds, gives them to PrdAuth (which then
+ * refuses those tokens everywhere: CONNECT, REST, refresh-token) and
+ * disconnects the open connections they cover with TOKEN_REVOKED.
+ */
+#define G_LOG_DOMAIN "prd-hub-tokens"
+
+#include "config.h"
+
+#include "prd-hub-context.h"
+
+#include "prd-hub-tokens.h"
+
+#define WATCH_KEY "prd-hub-token-watch"
+
+typedef struct
+{
+  PrdHubTokens *owner;  /* (unowned) (nullable): NULL once the owner is gone */
+  PrdSioSocket *socket; /* (unowned): the watch is the socket's data */
+  GSequenceIter *iter;
+} Watch;
+
+struct _PrdHubTokens
+{
+  GObject parent_instance;
+
+  PrdAuth *auth;             /* (owned) */
+  PrdRevocationStore *store; /* (owned) (nullable) */
+  GSequence *watches;        /* (element-type Watch) by expiry; the sockets own them */
+  GSource *timer;            /* (owned) the one timer */
+  GCancellable *cancellable; /* (owned) for the revocation reads */
+  guint check_interval;      /* seconds */
+  gint64 next_check;         /* seconds since the epoch; 0: none planned */
+  gboolean checking;         /* a revocation read is under way */
+};
+
+G_DEFINE_FINAL_TYPE (PrdHubTokens, prd_hub_tokens, G_TYPE_OBJECT)
+
+static void on_refresh_token (PrdSioSocket *socket,
+                              const char *event,
+                              JsonArray *args,
+                              GPtrArray *attachments,
+                              gint64 ack_id,
+                              gpointer user_data);
+
+static const PrdHubEventEntry events[] = {
+  { "refresh-token", on_refresh_token },
+};
+
+static gint64
+watch_exp (const Watch *watch)
+{
+  return prd_hub_socket_get_identity (watch->socket)->exp;
+}
+
+static int
+compare_watches (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  gint64 ea = watch_exp (a), eb = watch_exp (b);
+
+  if (ea != eb)
+    return ea < eb ? -1 : 1;
+  return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+static void
+watch_free (gpointer data)
+{
+  Watch *watch = data;
+
+  if (watch->owner != NULL)
+    g_sequence_remove (watch->iter);
+  g_free (watch);
+}
+
+static gint64
+now_seconds (void)
+{
+  return g_get_real_time () / G_USEC_PER_SEC;
+}
+
+/* The timer wakes at the earliest expiry or revocation check. Wall-clock
+ * deadlines are turned into a monotonic ready time each time it is armed;
+ * the callback re-reads the clock, so a clock step only moves a wake-up. */
+static void
+arm (PrdHubTokens *self)
+{
+  gint64 next = G_MAXINT64;
+
+  if (!g_sequence_is_empty (self->watches))
+    next = watch_exp (g_sequence_get (g_sequence_get_begin_iter (self->watches)));
+  if (self->next_check != 0)
+    next = MIN (next, self->next_check);
+  if (next == G_MAXINT64)
+    {
+      g_source_set_ready_time (self->timer, -1);
+      return;
+    }
+  g_source_set_ready_time (
+      self->timer, g_get_monotonic_time () +
+                       MAX (0, MIN (next, G_MAXINT64 / G_USEC_PER_SEC - 1) * G_USEC_PER_SEC -
+                                   g_get_real_time ()));
+}
+
+static void
+end_session (PrdSioSocket *socket, PrdErrorCode code, const char *message)
+{
+  g_autoptr (GError) error = g_error_new_literal (PRD_ERROR, code, message);
+  g_autoptr (JsonNode) payload = prd_hub_error_to_json (error);
+
+  if (!prd_sio_socket_is_connected (socket))
+    return;
+  g_debug ("%s: %s, disconnecting", prd_sio_socket_get_id (socket), message);
+  prd_sio_socket_emit_one (socket, "error", payload);
+  prd_sio_socket_disconnect (socket);
+}
+
+static void
+on_revocations_listed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PrdHubTokens *self;
+  g_autoptr (GPtrArray) records = NULL;
+  g_autoptr (GPtrArray) revoked = NULL;
+  g_autoptr (GError) error = NULL;
+
+  records = prd_revocation_store_list_finish (PRD_REVOCATION_STORE (source), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self = user_data;
+  self->checking = FALSE;
+  if (records == NULL)
+    {
+      g_warning ("Cannot read the token revocations: %s", error->message);
+      return;
+    }
+  for (guint i = 0; i < records->len; i++)
+    {
+      const PrdRevocationRecord *record = g_ptr_array_index (records, i);
+
+      prd_auth_revoke (self->auth, record->org, record->user_id, record->revoked_at);
+    }
+  revoked = g_ptr_array_new_with_free_func (g_object_unref);
+  for (GSequenceIter *it = g_sequence_get_begin_iter (self->watches); !g_sequence_iter_is_end (it);
+       it = g_sequence_iter_next (it))
+    {
+      Watch *watch = g_sequence_get (it);
+
+      if (prd_auth_is_revoked (self->auth, prd_hub_socket_get_identity (watch->socket)))
+        g_ptr_array_add (revoked, g_object_ref (watch->socket));
+    }
+  for (guint i = 0; i < revoked->len; i++)
+    end_session (g_ptr_array_index (revoked, i), PRD_ERROR_TOKEN_REVOKED, "Token revoked");
+}
+
+static gboolean
+on_timer (gpointer user_data)
+{
+  PrdHubTokens *self = user_data;
+  gint64 now = now_seconds ();
+
+  while (!g_sequence_is_empty (self->watches))
+    {
+      Watch *watch = g_sequence_get (g_sequence_get_begin_iter (self->watches));
+      g_autoptr (PrdSioSocket) socket = NULL;
+
+      if (watch_exp (watch) > now)
+        break;
+      socket = g_object_ref (watch->socket);
+      /* Frees the watch, which leaves the sequence. */
+      g_object_set_data (G_OBJECT (socket), WATCH_KEY, NULL);
+      end_session (socket, PRD_ERROR_TOKEN_EXPIRED, "Token expired");
+    }
+  if (self->store != NULL && self->next_check != 0 && self->next_check <= now)
+    {
+      self->next_check = now + self->check_interval;
+      if (!self->checking)
+        {
+          self->checking = TRUE;
+          prd_revocation_store_list_async (self->store, self->cancellable, on_revocations_listed,
+                                           self);
+        }
+    }
+  arm (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+timer_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  g_source_set_ready_time (source, -1);
+  return callback (user_data);
+}
+
+static GSourceFuncs timer_funcs = {
+  .dispatch = timer_dispatch,
+};
+
+static void
+on_refresh_token (PrdSioSocket *socket,
+                  const char *event,
+                  JsonArray *args,
+                  GPtrArray *attachments,
+                  gint64 ack_id,
+                  gpointer user_data)
+{
+  PrdHubTokens *self = user_data;
+  const PrdIdentity *current = prd_hub_socket_get_identity (socket);
+  g_autoptr (PrdIdentity) fresh = NULL;
+  g_autoptr (GError) error = NULL;
+  JsonObject *payload, *ack;
+  const char *token;
+  Watch *watch;
+
+  payload = prd_hub_payload_get_object (socket, event, args, ack_id);
+  if (payload == NULL)
+    return;
+  token = prd_hub_json_get_string (payload, "token", &error);
+  if (token != NULL)
+    fresh = prd_auth_verify (self->auth, token, &error);
+  if (fresh == NULL)
+    {
+      prd_hub_reply_error (socket, ack_id, event, NULL, error);
+      return;
+    }
+  if (!g_str_equal (fresh->org, current->org) || !g_str_equal (fresh->user_id, current->user_id))
+    {
+      prd_hub_reply_error_literal (socket, ack_id, event, NULL, PRD_ERROR_FORBIDDEN,
+                                   "The token is for another user");
+      return;
+    }
+  if (fresh->role != current->role)
+    {
+      prd_hub_reply_error_literal (socket, ack_id, event, NULL, PRD_ERROR_FORBIDDEN,
+                                   "The token gives another role; connect again with it");
+      return;
+    }
+
+  prd_hub_socket_renew_identity (socket, fresh->exp, fresh->iat);
+  watch = g_object_get_data (G_OBJECT (socket), WATCH_KEY);
+  if (watch != NULL)
+    {
+      g_sequence_sort_changed (watch->iter, compare_watches, NULL);
+      arm (self);
+    }
+  g_debug ("%s: token refreshed, expires at %" G_GINT64_FORMAT, prd_sio_socket_get_id (socket),
+           fresh->exp);
+  ack = json_object_new ();
+  json_object_set_int_member (ack, "exp", fresh->exp);
+  prd_hub_reply_ok (socket, ack_id, ack);
+}
+
+static void
+prd_hub_tokens_dispose (GObject *object)
+{
+  PrdHubTokens *self = PRD_HUB_TOKENS (object);
+
+  g_cancellable_cancel (self->cancellable);
+  /* The sockets may outlive the hub: their watches forget it. */
+  if (self->watches != NULL)
+    {
+      for (GSequenceIter *it = g_sequence_get_begin_iter (self->watches);
+           !g_sequence_iter_is_end (it); it = g_sequence_iter_next (it))
+        ((Watch *) g_sequence_get (it))->owner = NULL;
+      g_clear_pointer (&self->watches, g_sequence_free);
+    }
+  if (self->timer != NULL)
+    {
+      g_source_destroy (self->timer);
+      g_clear_pointer (&self->timer, g_source_unref);
+    }
+  g_clear_object (&self->store);
+  g_clear_object (&self->auth);
+  g_clear_object (&self->cancellable);
+
+  G_OBJECT_CLASS (prd_hub_tokens_parent_class)->dispose (object);
+}
+
+static void
+prd_hub_tokens_class_init (PrdHubTokensClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = prd_hub_tokens_dispose;
+}
+
+static void
+prd_hub_tokens_init (PrdHubTokens *self)
+{
+  self->watches = g_sequence_new (NULL);
+  self->cancellable = g_cancellable_new ();
+  self->timer = g_source_new (&timer_funcs, sizeof (GSource));
+  g_source_set_callback (self->timer, on_timer, self, NULL);
+  g_source_set_name (self->timer, "[prdhub] token expiry and revocation");
+  g_source_attach (self->timer, NULL);
+}
+
+/**
+ * prd_hub_tokens_new:
+ * @auth: the hub's verifier; revocations read from the store are given to it
+ * @revocation_check_interval: seconds between two reads of the revocations
+ */
+PrdHubTokens *
+prd_hub_tokens_new (PrdAuth *auth, guint revocation_check_interval)
+{
+  PrdHubTokens *self;
+
+  g_return_val_if_fail (PRD_IS_AUTH (auth), NULL);
+  g_return_val_if_fail (revocation_check_interval > 0, NULL);
+
+  self = g_object_new (PRD_TYPE_HUB_TOKENS, NULL);
+  self->auth = g_object_ref (auth);
+  self->check_interval = revocation_check_interval;
+  return self;
+}
+
+/**
+ * prd_hub_tokens_add_namespace:
+ *
+ * Offers `refresh-token` on @nsp.
+ */
+void
+prd_hub_tokens_add_namespace (PrdHubTokens *self, PrdSioNamespace *nsp)
+{
+  g_return_if_fail (PRD_IS_HUB_TOKENS (self));
+
+  prd_hub_add_events (nsp, events, G_N_ELEMENTS (events), self);
+}
+
+/**
+ * prd_hub_tokens_watch:
+ * @socket: a socket that has just authenticated (its identity is set)
+ *
+ * Disconnects @socket when its token expires or is revoked.
+ */
+void
+prd_hub_tokens_watch (PrdHubTokens *self, PrdSioSocket *socket)
+{
+  Watch *watch;
+
+  g_return_if_fail (PRD_IS_HUB_TOKENS (self));
+  g_return_if_fail (prd_hub_socket_get_identity (socket) != NULL);
+
+  watch = g_new0 (Watch, 1);
+  watch->owner = self;
+  watch->socket = socket;
+  watch->iter = g_sequence_insert_sorted (self->watches, watch, compare_watches, NULL);
+  g_object_set_data_full (G_OBJECT (socket), WATCH_KEY, watch, watch_free);
+  arm (self);
+}
+
+/**
+ * prd_hub_tokens_set_store:
+ * @store: where `prdhub token revoke` records revocations
+ *
+ * Reads the revocations now and every revocation check interval from now on.
+ */
+void
+prd_hub_tokens_set_store (PrdHubTokens *self, PrdRevocationStore *store)
+{
+  g_return_if_fail (PRD_IS_HUB_TOKENS (self));
+  g_return_if_fail (PRD_IS_REVOCATION_STORE (store));
+
+  g_set_object (&self->store, store);
+  self->next_check = now_seconds ();
+  arm (self);
+}

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// `prdhub backup` and `prdhub restore` (README, "Backups"): a backup taken
+// while clients edit under load, restored into a new data folder, serves
+// every edit acknowledged before the backup started, the versions and the
+// secret files; a stopped hub's folder backs up the same way; what each
+// command refuses, and that a refusal changes nothing.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  PRDHUB_BIN, START_TIMEOUT_MS, startHub, tmpDir, signJwt, claims, connect,
+} from './helpers/hub.js';
+import { request, join, bump, user, rest, PRDS } from './collab-helpers.js';
+
+const CONFIG = '[rate-limit]\ndefault = 1000000/1\ncollab = 1000000/1\n';
+// No session bus: the secrets go to the owner-only files a backup copies
+// (and GLib does not try to autolaunch a bus).
+const NO_BUS = { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/prdhub-e2e-bus' };
+// No PRDHUB_JWT_SECRET: the hub keeps its secret in <data-dir>/jwt-secret.
+const HUB_ENV = { ...NO_BUS, PRDHUB_JWT_SECRET: undefined };
+const CLIENTS = 4;
+
+function prdhub(args, env = {}) {
+  return spawnSync(PRDHUB_BIN, args, {
+    encoding: 'utf8',
+    timeout: START_TIMEOUT_MS * 4,
+    env: { ...process.env, ...NO_BUS, ...env },
+  });
+}
+
+function prdhubAsync(args) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(PRDHUB_BIN, args, {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...NO_BUS },
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => { stdout += d; });
+    proc.stderr.on('data', (d) => { stderr += d; });
+    proc.once('error', reject);
+    proc.once('exit', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+// The hub's own secret (generated into <data-dir>/jwt-secret), used to sign.
+function tokenFor(dataDir, overrides) {
+  const secret = fs.readFileSync(path.join(dataDir, 'jwt-secret'), 'utf8').trim();
+  return signJwt(claims(overrides), { secret });
+}
+
+async function editor(hub, dataDir, sub) {
+  return connect(hub.url, {
+    transports: ['websocket'],
+    auth: { token: tokenFor(dataDir, user(sub)) },
+  }, PRDS);
+}
+
+function listing(dir) {
+  return fs.readdirSync(dir).sort();
+}
+
+test('a backup under load, restored into a new folder, has every edit acknowledged before it',
+  async () => {
+    const work = tmpDir('prdhub-e2e-backup-');
+    const hub = await startHub({ config: CONFIG, env: HUB_ENV });
+    let restored;
+    const sockets = [];
+    try {
+      const admin = { ...user('user_admin'), role: 'admin' };
+      const adminToken = tokenFor(hub.dataDir, admin);
+      const created = await rest(hub, 'POST', '/api/prds', {
+        body: { title: 'Backed up', content: '# Backed up\n' }, tok: adminToken,
+      });
+      assert.equal(created.status, 201, created.text);
+      const prdId = created.json.id;
+
+      // A version, so that versions.git exists and has a tag.
+      const v = await editor(hub, hub.dataDir, 'user_v');
+      sockets.push(v);
+      await join(v, prdId);
+      const version = await request(v, 'create-version', {
+        prdId, changelog: 'First cut', versionType: 'minor',
+      });
+      assert.equal(version.ok, true, JSON.stringify(version));
+
+      // A secret in the file store.
+      const set = spawnSync(PRDHUB_BIN, ['secret', 'set', 'backup-probe', '--data-dir', hub.dataDir],
+        {
+          input: 'probe-value\n', encoding: 'utf8', timeout: START_TIMEOUT_MS,
+          env: { ...process.env, ...NO_BUS },
+        });
+      assert.equal(set.status, 0, set.stderr);
+      assert.ok(fs.existsSync(path.join(hub.dataDir, 'secrets')));
+
+      // Editors type as fast as their acks come back, each its own tokens.
+      const acked = [];
+      let stop = false;
+      const loops = [];
+      for (let c = 0; c < CLIENTS; c++) {
+        const s = await editor(hub, hub.dataDir, `user_${c}`);
+        sockets.push(s);
+        const j = await join(s, prdId);
+        loops.push((async () => {
+          // Only its own operations in its base: position 0 is valid in it.
+          let vector = [];
+          for (let n = 0; !stop; n++) {
+            const word = `[c${c}n${n}]`;
+            vector = bump(vector, j.siteId);
+            const ack = await request(s, 'content-update', {
+              prdId,
+              operation: { type: 'insert', position: 0, content: word, timestamp: Date.now() },
+              stateVector: vector,
+            });
+            assert.equal(ack.ok, true, JSON.stringify(ack));
+            acked.push(word);
+          }
+        })());
+      }
+      const waitFor = async (what, predicate) => {
+        const deadline = Date.now() + START_TIMEOUT_MS * 2;
+        while (!predicate()) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      };
+      await waitFor('edits before the backup', () => acked.length >= CLIENTS * 25);
+
+      // Everything acknowledged up to here must be in the backup.
+      const before = acked.slice();
+      const dest = path.join(work, 'backup');
+      const backup = await prdhubAsync(['backup', dest, '--data-dir', hub.dataDir]);
+      const during = acked.length - before.length;
+      await waitFor('edits after the backup', () => acked.length >= before.length + during + CLIENTS * 5);
+      stop = true;
+      await Promise.all(loops);
+      assert.equal(backup.status, 0, backup.stderr);
+      assert.match(backup.stdout, /^Backed up .* to .*backup \(prdhub\.db, versions\.git/);
+      const expected = ['prdhub-backup.ini', 'prdhub.db', 'versions.git', 'jwt-secret', 'secrets'];
+      assert.deepEqual(listing(dest), expected.sort());
+      for (const f of ['jwt-secret', 'secrets'])
+        assert.equal(fs.statSync(path.join(dest, f)).mode & 0o077, 0, `${f} stays owner-only`);
+      assert.deepEqual(fs.readdirSync(work), ['backup'], 'no partial folder is left');
+
+      // Restore into a new folder and serve it: same secret, so the same
+      // tokens work.
+      const target = path.join(work, 'restored');
+      const res = prdhub(['restore', dest, '--data-dir', target]);
+      assert.equal(res.status, 0, res.stderr);
+      assert.match(res.stdout, /^Restored /);
+      assert.deepEqual(listing(target), expected.filter((f) => f !== 'prdhub-backup.ini').sort());
+      assert.equal(fs.statSync(target).mode & 0o077, 0, 'the data folder is owner-only');
+
+      restored = await startHub({
+        config: CONFIG, env: HUB_ENV, args: ['--data-dir', target],
+      });
+      const got = await rest(restored, 'GET', `/api/prds/${prdId}`, { tok: adminToken });
+      assert.equal(got.status, 200, got.text);
+      const missing = before.filter((word) => !got.json.content.includes(word));
+      assert.deepEqual(missing, [], `${missing.length} acknowledged edits are missing`);
+      assert.ok(got.json.content.includes('# Backed up'));
+      // Nothing that was never acknowledged or sent.
+      for (const word of got.json.content.match(/\[c\d+n\d+\]/g))
+        assert.ok(acked.includes(word), `${word} was acknowledged`);
+
+      const versions = await rest(restored, 'GET', `/api/prds/${prdId}/versions`, { tok: adminToken });
+      assert.equal(versions.status, 200, versions.text);
+      assert.deepEqual(versions.json.versions.map((x) => x.commitHash), [version.version.commitHash]);
+      const text = await rest(restored, 'GET',
+        `/api/prds/${prdId}/versions/${version.version.version}`, { tok: adminToken });
+      assert.equal(text.status, 200, text.text);
+      assert.ok(text.text.includes('# Backed up'));
+      const list = prdhub(['secret', 'list', '--data-dir', target]);
+      assert.equal(list.status, 0, list.stderr);
+      assert.match(list.stdout, /^backup-probe$/m);
+
+      // Not over a running hub, even with --force.
+      const over = prdhub(['restore', dest, '--data-dir', target, '--force']);
+      assert.equal(over.status, 1);
+      assert.match(over.stderr, /in use.*stop it first/);
+      const still = await rest(restored, 'GET', `/api/prds/${prdId}`, { tok: adminToken });
+      assert.equal(still.json.content, got.json.content);
+
+      // A stopped hub's folder backs up and restores the same way.
+      const final = got.json.content;
+      for (const s of sockets) s.close();
+      sockets.length = 0;
+      assert.equal((await restored.stop()).code, 0);
+      restored = undefined;
+      const dest2 = path.join(work, 'backup-stopped');
+      assert.equal(prdhub(['backup', dest2, '--data-dir', target]).status, 0);
+      const target2 = path.join(work, 'restored-2');
+      assert.equal(prdhub(['restore', dest2, '--data-dir', target2]).status, 0);
+      restored = await startHub({
+        config: CONFIG, env: HUB_ENV, args: ['--data-dir', target2],
+      });
+      const again = await rest(restored, 'GET', `/api/prds/${prdId}`, { tok: adminToken });
+      assert.equal(again.status, 200, again.text);
+      assert.equal(again.json.content, final);
+    } finally {
+      for (const s of sockets) s.close();
+      if (restored) await restored.stop();
+      await hub.stop();
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+test('backup and restore refuse what they must, and change nothing then', async () => {
+  const work = tmpDir('prdhub-e2e-backup-');
+  try {
+    // A hub's data folder, as `prdhub serve` leaves it (the other commands
+    // need it to exist).
+    const hubFolder = (name) => {
+      const dir = path.join(work, name);
+      fs.mkdirSync(dir, { mode: 0o700 });
+      return dir;
+    };
+    const data = hubFolder('data');
+    const made = prdhub(['prd', 'create', '--title', 'T', '--data-dir', data]);
+    assert.equal(made.status, 0, made.stderr);
+
+    // Usage errors.
+    assert.equal(prdhub(['backup', '--data-dir', data]).status, 2);
+    assert.equal(prdhub(['backup', 'a', 'b', '--data-dir', data]).status, 2);
+    assert.equal(prdhub(['restore']).status, 2);
+    assert.equal(prdhub(['backup', path.join(work, 'x'), '--no-such-option']).status, 2);
+
+    // A data folder that does not exist, or is not a hub's.
+    let res = prdhub(['backup', path.join(work, 'b1'), '--data-dir', path.join(work, 'typo')]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /The data folder .*typo does not exist/);
+    fs.mkdirSync(path.join(work, 'empty'));
+    res = prdhub(['backup', path.join(work, 'b1'), '--data-dir', path.join(work, 'empty')]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /not a prdhub data folder/);
+    assert.ok(!fs.existsSync(path.join(work, 'b1')));
+    fs.writeFileSync(path.join(work, 'empty', 'prdhub.db'), 'not a database at all');
+    res = prdhub(['backup', path.join(work, 'b1'), '--data-dir', path.join(work, 'empty')]);
+    assert.equal(res.status, 1);
+    assert.ok(!fs.existsSync(path.join(work, 'b1')));
+
+    // A secret file that is not a regular file of at most 1 MiB is refused.
+    const odd = hubFolder('odd');
+    assert.equal(prdhub(['prd', 'create', '--title', 'Odd', '--data-dir', odd]).status, 0);
+    fs.symlinkSync('/etc/passwd', path.join(odd, 'secrets'));
+    res = prdhub(['backup', path.join(work, 'b2'), '--data-dir', odd]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /secrets is not a regular file/);
+    assert.ok(!fs.existsSync(path.join(work, 'b2')));
+    fs.unlinkSync(path.join(odd, 'secrets'));
+    fs.writeFileSync(path.join(odd, 'jwt-secret'), 'x'.repeat(1024 * 1024 + 1), { mode: 0o600 });
+    res = prdhub(['backup', path.join(work, 'b2'), '--data-dir', odd]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /jwt-secret is not a regular file of at most/);
+    assert.ok(!fs.existsSync(path.join(work, 'b2')));
+    fs.writeFileSync(path.join(odd, 'jwt-secret'), 'x'.repeat(1024 * 1024), { mode: 0o600 });
+    assert.equal(prdhub(['backup', path.join(work, 'b2'), '--data-dir', odd]).status, 0);
+
+    // DEST must be new or empty; an empty folder is fine.
+    const full = path.join(work, 'full');
+    fs.mkdirSync(full);
+    fs.writeFileSync(path.join(full, 'keep'), 'x');
+    res = prdhub(['backup', full, '--data-dir', data]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /not an empty folder/);
+    assert.deepEqual(listing(full), ['keep']);
+    const emptyDest = path.join(work, 'empty-dest');
+    fs.mkdirSync(emptyDest);
+    assert.equal(prdhub(['backup', `${emptyDest}/`, '--data-dir', data]).status, 0);
+    assert.ok(listing(emptyDest).includes('prdhub.db'));
+    // Nothing half-done is left beside it after any of this.
+    assert.deepEqual(fs.readdirSync(work).filter((f) => f.includes('partial')), []);
+
+    // Restore: only a backup, only into an empty folder unless --force.
+    res = prdhub(['restore', data, '--data-dir', path.join(work, 'r0')]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /not a prdhub backup/);
+    assert.ok(!fs.existsSync(path.join(work, 'r0')));
+    res = prdhub(['restore', path.join(work, 'nowhere'), '--data-dir', path.join(work, 'r0')]);
+    assert.equal(res.status, 1);
+
+    const other = hubFolder('other');
+    assert.equal(prdhub(['prd', 'create', '--title', 'Other', '--data-dir', other]).status, 0);
+    const otherDb = fs.readFileSync(path.join(other, 'prdhub.db'));
+    res = prdhub(['restore', emptyDest, '--data-dir', other]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /not empty.*--force/);
+    assert.ok(otherDb.equals(fs.readFileSync(path.join(other, 'prdhub.db'))), 'unchanged');
+
+    fs.writeFileSync(path.join(other, 'notes.txt'), 'operator notes');
+    res = prdhub(['restore', emptyDest, '--data-dir', other, '--force']);
+    assert.equal(res.status, 0, res.stderr);
+    const list = prdhub(['prd', 'list', '--data-dir', other]);
+    assert.match(list.stdout, /\tT\n/);
+    assert.doesNotMatch(list.stdout, /Other/);
+    assert.equal(fs.readFileSync(path.join(other, 'notes.txt'), 'utf8'), 'operator notes');
+    assert.deepEqual(fs.readdirSync(other).filter((f) => f.startsWith('.restore')), []);
+
+    // A backup of a newer format is refused.
+    const ini = path.join(emptyDest, 'prdhub-backup.ini');
+    fs.writeFileSync(ini, fs.readFileSync(ini, 'utf8').replace('format=1', 'format=99'));
+    res = prdhub(['restore', emptyDest, '--data-dir', path.join(work, 'r9')]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /format 99/);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});

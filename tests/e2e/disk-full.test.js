@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// A full disk while clients edit: the hub's file size limit (RLIMIT_FSIZE,
+// lowered on the running hub with prlimit(1)) makes every write that grows
+// the database fail as a full disk does. Edits are refused with
+// STORAGE_ERROR, every client of /prds hears `storage-status` {ok: false},
+// nothing acknowledged is lost, and once the limit is lifted ("space
+// returns") the same hub, without a restart, takes edits again and says
+// `storage-status` {ok: true}. Restarted on the same data folder, it holds
+// every acknowledged edit.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startHub, tmpDir } from './helpers/hub.js';
+import { bump, client, createPrd, join, once, request, rest, user } from './collab-helpers.js';
+
+function largestFile(dir) {
+  let max = 0;
+  for (const name of fs.readdirSync(dir)) {
+    const st = fs.statSync(path.join(dir, name));
+    if (st.isFile()) max = Math.max(max, st.size);
+  }
+  return max;
+}
+
+function setFileSizeLimit(pid, bytes) {
+  // soft limit only: the hard one stays, so the limit can be lifted again
+  execFileSync('prlimit', ['--pid', String(pid), `--fsize=${bytes}:`]);
+}
+
+test('a full disk refuses edits with STORAGE_ERROR, loses nothing acknowledged, and heals by itself', async () => {
+  const dataDir = tmpDir('prdhub-e2e-full-');
+  // No snapshots or autosave in the way: the appends are what fills the disk.
+  const config = '[collab]\nsnapshot-every=100000\n';
+  let hub = await startHub({ config, args: ['--data-dir', dataDir] });
+  const alice = user('disk_alice');
+  const acked = [];
+  try {
+    const prdId = await createPrd(hub, 'Disk full', 'start\n', alice);
+    const writer = await client(hub, alice);
+    const observer = await client(hub, user('disk_observer'));
+    const statuses = [];
+    observer.on('storage-status', (s) => statuses.push(s));
+    let { siteId, vector } = await join(writer, prdId);
+
+    const send = async (n) => {
+      const marker = `<${n}>`;
+      const next = bump(vector, siteId);
+      const ack = await request(writer, 'content-update', {
+        prdId, operation: { type: 'insert', position: 0, content: marker }, stateVector: next,
+      });
+      if (ack.ok) {
+        acked.push(marker);
+        vector = next;
+      }
+      return ack;
+    };
+
+    for (let n = 0; n < 5; n++) assert.equal((await send(n)).ok, true);
+
+    // The disk fills up: a little room left in the largest file (the WAL).
+    setFileSizeLimit(hub.pid, largestFile(dataDir) + 16384);
+    const statusDown = once(observer, 'storage-status', 60000);
+    let refused;
+    for (let n = 5; n < 2000 && !refused; n++) {
+      const ack = await send(n);
+      if (!ack.ok) refused = ack;
+    }
+    assert.ok(refused, 'an edit was refused once the disk was full');
+    assert.equal(refused.error.code, 'STORAGE_ERROR', JSON.stringify(refused));
+    const { args: [down] } = await statusDown;
+    assert.equal(down.ok, false);
+    assert.equal(down.code, 'STORAGE_ERROR');
+    assert.equal(typeof down.message, 'string');
+
+    // Still full: joining again works (reading needs no space), edits are
+    // refused again, the hub stays up.
+    ({ siteId, vector } = await join(writer, prdId));
+    const again = await send(10000);
+    assert.equal(again.error?.code, 'STORAGE_ERROR');
+    const health = await rest(hub, 'GET', '/healthz');
+    assert.equal(health.status, 200);
+
+    // Space returns: the same hub takes edits again.
+    setFileSizeLimit(hub.pid, 'unlimited');
+    const statusUp = once(observer, 'storage-status', 60000);
+    ({ siteId, vector } = await join(writer, prdId));
+    assert.equal((await send(20000)).ok, true);
+    const { args: [up] } = await statusUp;
+    assert.equal(up.ok, true);
+    assert.deepEqual(statuses.map((s) => s.ok), [false, true]);
+
+    const doc = (await rest(hub, 'GET', `/api/prds/${prdId}`)).json;
+    for (const m of acked) assert.ok(doc.content.includes(m), `acknowledged ${m} is there`);
+    writer.close();
+    observer.close();
+
+    // Restarted on the same folder: every acknowledged edit is still there.
+    await hub.stop();
+    hub = await startHub({ config, args: ['--data-dir', dataDir] });
+    const after = (await rest(hub, 'GET', `/api/prds/${prdId}`)).json;
+    assert.equal(after.content, [...acked].reverse().join('') + 'start\n');
+  } finally {
+    await hub.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('the SDK keeps unacknowledged edits through a full disk and sends them once space returns', async () => {
+  const { sdkClient, converged, SDK_HUB_CONFIG } = await import('./sdk-helpers.js');
+  const hub = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nsnapshot-every=100000\n` });
+  const alice = user('disk_sdk_alice');
+  const a = sdkClient(hub, await createPrd(hub, 'Disk full SDK', 'start', alice), alice);
+  try {
+    await a.connect();
+    for (let i = 0; i < 5; i++) a.insert(a.length, `[${i}]`);
+    await a.whenSynced();
+
+    const errors = [];
+    const statuses = [];
+    a.on('error', (e) => errors.push(e.code));
+    a.on('storage-status', (s) => statuses.push(s.ok));
+    setFileSizeLimit(hub.pid, largestFile(hub.dataDir) + 16384);
+    for (let i = 5; i < 5000 && !errors.includes('STORAGE_ERROR'); i++) {
+      a.insert(a.length, `[${i}]`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    assert.ok(errors.includes('STORAGE_ERROR'), `errors: ${errors}`);
+    // More typing while the hub cannot store: kept locally.
+    for (let i = 0; i < 20; i++) a.insert(1, 'w');
+    const expected = a.text;
+    assert.ok(a.pendingCount > 0);
+
+    setFileSizeLimit(hub.pid, 'unlimited');
+    const doc = await converged(hub, a.prdId, [a], alice);
+    assert.equal(doc.content, expected);
+    assert.equal(a.pendingCount, 0);
+    assert.equal(statuses[0], false);
+  } finally {
+    a.close();
+    await hub.stop();
+  }
+});

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// Log levels (--log-level, [log] level): info logs one line per connection,
+// join, refusal (its code, never the token), version and AI job; libsoup's
+// frame debugging only at debug; the file fallback of the secret store is
+// logged once by serve and never by the other commands.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import {
+  PRDHUB_BIN, START_TIMEOUT_MS, startHub, connect, connectError, signJwt, claims, tmpDir,
+} from './helpers/hub.js';
+import { client, createPrd, join, once, recorder, request, until, user } from './collab-helpers.js';
+import { startAiServer, startAiHub } from './ai-helpers.js';
+
+// No Secret Service can answer on a bus that does not exist.
+const NO_BUS = { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/prdhub-e2e-bus' };
+
+function lines(text, re) {
+  return text.split('\n').filter((l) => re.test(l));
+}
+
+// Connects a user, is refused once, joins a PRD and makes a version.
+async function activity(hub) {
+  const bad = signJwt(claims({ sub: 'user_bad' }), { secret: 'not-the-hub-secret-0123456789abcdef' });
+  const refused = await connectError(hub.url, { transports: ['websocket'], auth: { token: bad } },
+    '/prds');
+  assert.equal(refused.data.code, 'AUTHENTICATION_FAILED');
+  const rest = await fetch(`${hub.url}/api/prds`, { headers: { Authorization: `Bearer ${bad}` } });
+  assert.equal(rest.status, 401);
+  await rest.arrayBuffer();
+  const prdId = await createPrd(hub, 'Logged', '# Logged\n');
+  const a = await client(hub, user('user_log'));
+  await join(a, prdId);
+  const ack = await request(a, 'create-version', {
+    prdId, changelog: 'First', versionType: 'minor',
+  });
+  assert.equal(ack.ok, true, JSON.stringify(ack));
+  return { a, prdId, bad };
+}
+
+test('info (the default) logs connections, refusals, joins, versions and AI jobs', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { env: NO_BUS });
+  let sockets = [];
+  let prdId, bad, jobId;
+  try {
+    let a;
+    ({ a, prdId, bad } = await activity(hub));
+    sockets.push(a);
+    const events = recorder(a, ['ai-stream-complete', 'ai-error']);
+    const ack = await request(a, 'ai-prompt', { prdId, prompt: 'Say hello' });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    jobId = ack.jobId;
+    await until(a, () => events.length > 0);
+  } finally {
+    for (const s of sockets) s.close();
+    const { code } = await hub.stop();
+    await ai.stop();
+    assert.equal(code, 0);
+  }
+  const log = hub.stderr();
+  assert.equal(lines(log, /connection: namespace=\/prds address=127\.0\.0\.1 transport=websocket user=user_log org=org_e2e role=editor/).length, 1, log);
+  assert.equal(lines(log, /refused: namespace=\/prds address=127\.0\.0\.1 transport=websocket code=AUTHENTICATION_FAILED/).length, 1, log);
+  assert.equal(lines(log, /refused: request="GET \/api\/prds" address=127\.0\.0\.1 code=AUTHENTICATION_FAILED/).length, 1, log);
+  assert.equal(lines(log, new RegExp(`join: prd=${prdId} user=user_log mode=edit`)).length, 1, log);
+  assert.equal(lines(log, new RegExp(`version: prd=${prdId} version=0\\.2\\.0 user=user_log org=org_e2e commit=[0-9a-f]{40}`)).length, 1, log);
+  assert.equal(lines(log, new RegExp(`ai job: id=${jobId} prd=${prdId} user=user_log org=org_e2e state=complete`)).length, 1, log);
+  assert.ok(!log.includes(bad), 'the refused token is never logged');
+  assert.ok(!log.includes(bad.split('.')[2]), 'nor its signature');
+  // The file fallback of the secret store, once; no debugging at all.
+  assert.equal(lines(log, /No Secret Service available/).length, 1, log);
+  assert.equal(lines(log, /-DEBUG/).length, 0, log);
+});
+
+test('warning and error levels log none of it; [log] level sets it, --log-level wins', async () => {
+  const cases = [
+    [{ args: ['--log-level', 'warning'] }, false],
+    [{ args: ['--log-level', 'error'] }, false],
+    [{ config: '[log]\nlevel = warning\n' }, false],
+    [{ config: '[log]\nlevel = warning\n', args: ['--log-level', 'info'] }, true],
+  ];
+  for (const [opts, logged] of cases) {
+    const hub = await startHub({ ...opts, env: NO_BUS });
+    try {
+      const { a } = await activity(hub);
+      a.close();
+    } finally {
+      assert.equal((await hub.stop()).code, 0);
+    }
+    const log = hub.stderr();
+    const what = JSON.stringify(opts);
+    for (const re of [/connection: /, /refused: /, /join: /, /version: /, /No Secret Service/])
+      assert.equal(lines(log, re).length > 0, logged, `${what} ${re}:\n${log}`);
+  }
+});
+
+test('debug adds every library\'s debugging, libsoup\'s frames included', async () => {
+  for (const args of [['--log-level', 'debug'], ['--verbose']]) {
+    const hub = await startHub({ args, env: NO_BUS });
+    try {
+      const s = await connect(hub.url, { transports: ['websocket'] }, '/');
+      s.emit('ping');
+      await once(s, 'pong');
+      s.close();
+    } finally {
+      assert.equal((await hub.stop()).code, 0);
+    }
+    const log = hub.stderr();
+    assert.ok(lines(log, /libsoup-DEBUG/).length > 0, `${args}:\n${log.slice(0, 2000)}`);
+    assert.ok(lines(log, /connection: namespace=\/ /).length === 1, log.slice(0, 2000));
+  }
+});
+
+test('a log level that does not exist is refused', () => {
+  const dir = tmpDir();
+  try {
+    const run = (args) => spawnSync(PRDHUB_BIN, ['serve', '--listen', '127.0.0.1:0',
+      '--data-dir', dir, ...args], { encoding: 'utf8', timeout: START_TIMEOUT_MS });
+    let res = run(['--log-level', 'loud']);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /loud/);
+    assert.match(res.stderr, /error, warning, info or debug/);
+    fs.writeFileSync(`${dir}/bad.conf`, '[log]\nlevel = chatty\n');
+    res = run(['--config', `${dir}/bad.conf`]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /\[log\] level: "chatty"/);
+    res = run(['--verbose', '--log-level', 'warning']);
+    assert.equal(res.status, 2);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the command line does not announce the secrets file on every call', () => {
+  const dir = tmpDir();
+  try {
+    const env = { ...process.env, ...NO_BUS };
+    delete env.PRDHUB_JWT_SECRET;
+    // The first token generates the hub's secret, and says so once.
+    let res = spawnSync(PRDHUB_BIN, ['token', '--user', 'u', '--name', 'U', '--data-dir', dir],
+      { encoding: 'utf8', timeout: START_TIMEOUT_MS, env });
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(lines(res.stderr, /Generated a new JWT secret/).length, 1, res.stderr);
+    assert.doesNotMatch(res.stderr, /Secret Service/);
+    for (const args of [['secret', 'list'], ['token', '--user', 'u', '--name', 'U'],
+      ['prd', 'list']]) {
+      res = spawnSync(PRDHUB_BIN, [...args, '--data-dir', dir],
+        { encoding: 'utf8', timeout: START_TIMEOUT_MS, env });
+      assert.equal(res.status, 0, res.stderr);
+      assert.equal(res.stderr, '', `${args.join(' ')} logs nothing`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// Managing PRDs (docs/protocol.md, "Managing PRDs"): PATCH and DELETE
+// /api/prds/{id} with their role rules and refusals, the prd-updated and
+// prd-deleted events in the PRD's room, archived PRDs in lists, joins and
+// edits, and versions kept in git unless purged.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { startHub, token } from './helpers/hub.js';
+import {
+  client, request, join, bump, once, user, rest, createPrd, recorder, until,
+} from './collab-helpers.js';
+import { startAiServer, startAiHub } from './ai-helpers.js';
+
+const ISO_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+
+function tok(sub, extra = {}) {
+  return token({ sub, name: `Name ${sub}`, ...extra });
+}
+
+function git(dir, ...args) {
+  return spawnSync('git', ['--git-dir', dir, ...args], { encoding: 'utf8' });
+}
+
+test('PATCH renames and archives; the room hears prd-updated; archived PRDs are read-only', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Old title', '# Plan\n', user('owner_1'));
+    const a = await client(hub, user('user_a'));
+    sockets.push(a);
+    const j = await join(a, prdId);
+
+    // Rename: 200 with the PRD, the room hears it.
+    const heard = once(a, 'prd-updated');
+    const res = await rest(hub, 'PATCH', `/api/prds/${prdId}`,
+      { body: { title: 'New title' }, tok: tok('user_b') });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.id, prdId);
+    assert.equal(res.json.title, 'New title');
+    assert.equal(res.json.archived, false);
+    assert.equal(res.json.archivedAt, null);
+    const { args: [ev] } = await heard;
+    assert.deepEqual(Object.keys(ev).sort(), ['by', 'prd', 'prdId', 'timestamp']);
+    assert.equal(ev.prdId, prdId);
+    assert.equal(ev.prd.title, 'New title');
+    assert.deepEqual(ev.by, { id: 'user_b', name: 'Name user_b' });
+    assert.match(ev.timestamp, ISO_RE);
+    const got = await rest(hub, 'GET', `/api/prds/${prdId}`);
+    assert.equal(got.json.title, 'New title');
+
+    // Archive: listed only on request; the member's edits are refused.
+    const archivedEv = once(a, 'prd-updated');
+    const arch = await rest(hub, 'PATCH', `/api/prds/${prdId}`, { body: { archived: true } });
+    assert.equal(arch.status, 200, arch.text);
+    assert.equal(arch.json.archived, true);
+    assert.match(arch.json.archivedAt, ISO_RE);
+    assert.equal((await archivedEv).args[0].prd.archived, true);
+
+    const listed = await rest(hub, 'GET', '/api/prds');
+    assert.equal(listed.json.prds.some((p) => p.id === prdId), false, 'hidden by default');
+    const onlyArchived = await rest(hub, 'GET', '/api/prds?archived=true');
+    assert.deepEqual(onlyArchived.json.prds.map((p) => p.id), [prdId]);
+    const all = await rest(hub, 'GET', '/api/prds?archived=all');
+    assert.equal(all.json.prds.some((p) => p.id === prdId && p.archived), true);
+    const badFilter = await rest(hub, 'GET', '/api/prds?archived=maybe');
+    assert.equal(badFilter.status, 400);
+    assert.equal(badFilter.json.code, 'INVALID_PAYLOAD');
+
+    const refused = await request(a, 'content-update', {
+      prdId, operation: { type: 'insert', position: 0, content: 'x', timestamp: Date.now() },
+      stateVector: bump(j.vector, j.siteId),
+    });
+    assert.equal(refused.error?.code, 'FORBIDDEN', JSON.stringify(refused));
+
+    // A new join is granted view mode only, and says the PRD is archived.
+    const c = await client(hub, user('user_c'));
+    sockets.push(c);
+    const jc = await join(c, prdId);
+    assert.equal(jc.joined.mode, 'view');
+    assert.equal(jc.joined.archived, true);
+    assert.equal(jc.joined.title, 'New title');
+
+    // Archiving again keeps the first time; unarchiving makes it editable.
+    const again = await rest(hub, 'PATCH', `/api/prds/${prdId}`, { body: { archived: true } });
+    assert.equal(again.json.archivedAt, arch.json.archivedAt);
+    const un = await rest(hub, 'PATCH', `/api/prds/${prdId}`, { body: { archived: false } });
+    assert.equal(un.json.archived, false);
+    const edited = await request(a, 'content-update', {
+      prdId, operation: { type: 'insert', position: 0, content: 'x', timestamp: Date.now() },
+      stateVector: bump(j.vector, j.siteId),
+    });
+    assert.equal(edited.ok, true, JSON.stringify(edited));
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('PATCH refusals change nothing', async () => {
+  const hub = await startHub();
+  try {
+    const prdId = await createPrd(hub, 'Keep me');
+    const cases = [
+      [{ body: { title: 'x' }, tok: tok('v', { role: 'viewer' }) }, 403, 'FORBIDDEN'],
+      [{ body: { title: 'x' }, tok: tok('o', { org: 'org_other', role: 'admin' }) }, 404,
+        'PRD_NOT_FOUND'],
+      [{ body: {} }, 400, 'INVALID_PAYLOAD'],
+      [{ body: { title: '' } }, 400, 'INVALID_PAYLOAD'],
+      [{ body: { title: 'x'.repeat(201) } }, 400, 'INVALID_PAYLOAD'],
+      [{ body: { title: 7 } }, 400, 'INVALID_PAYLOAD'],
+      [{ body: { archived: 'yes' } }, 400, 'INVALID_PAYLOAD'],
+      [{ body: { title: 'x', owner: 'me' } }, 400, 'INVALID_PAYLOAD'],
+      [{ body: ['title'] }, 400, 'INVALID_PAYLOAD'],
+      [{ raw: '{"title": "x",}', headers: { 'content-type': 'application/json' } }, 400,
+        'INVALID_PAYLOAD'],
+      [{ body: { title: 'x' }, tok: null }, 401, 'AUTHENTICATION_FAILED'],
+    ];
+    for (const [opts, status, code] of cases) {
+      const res = await rest(hub, 'PATCH', `/api/prds/${prdId}`, opts);
+      assert.equal(res.status, status, `${JSON.stringify(opts)}: ${res.text}`);
+      assert.equal(res.json.code, code, JSON.stringify(opts));
+    }
+    const unknown = await rest(hub, 'PATCH', '/api/prds/prd_nope', { body: { title: 'x' } });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.json.code, 'PRD_NOT_FOUND');
+    const badId = await rest(hub, 'PATCH', '/api/prds/nope', { body: { title: 'x' } });
+    assert.equal(badId.status, 400);
+    assert.equal(badId.json.code, 'INVALID_ID');
+    const after = await rest(hub, 'GET', `/api/prds/${prdId}`);
+    assert.equal(after.json.title, 'Keep me');
+    assert.equal(after.json.archived, false);
+  } finally {
+    await hub.stop();
+  }
+});
+
+test('DELETE: role rules, the room hears prd-deleted and closes, versions stay unless purged', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const owner = user('owner_1');
+    const prdId = await createPrd(hub, 'Doomed', '# Gone soon\n', owner);
+    const a = await client(hub, user('user_a'));
+    sockets.push(a);
+    await join(a, prdId);
+    const v = await request(a, 'create-version', { prdId, changelog: 'First', versionType: 'minor' });
+    assert.equal(v.ok, true, JSON.stringify(v));
+
+    // Refusals first: nothing changes.
+    for (const [t, status, code] of [
+      [tok('v', { role: 'viewer' }), 403, 'FORBIDDEN'],
+      [tok('user_a'), 403, 'FORBIDDEN'], // an editor who is not the owner
+      [tok('x', { org: 'org_other', role: 'admin' }), 404, 'PRD_NOT_FOUND'],
+    ]) {
+      const res = await rest(hub, 'DELETE', `/api/prds/${prdId}`, { tok: t });
+      assert.equal(res.status, status, res.text);
+      assert.equal(res.json.code, code);
+    }
+    for (const q of ['?purgeVersions=yes', '?purge=true']) {
+      const res = await rest(hub, 'DELETE', `/api/prds/${prdId}${q}`, { tok: tok('owner_1') });
+      assert.equal(res.status, 400, res.text);
+      assert.equal(res.json.code, 'INVALID_PAYLOAD');
+    }
+    const badId = await rest(hub, 'DELETE', '/api/prds/nope', { tok: tok('owner_1') });
+    assert.equal(badId.status, 400);
+    assert.equal(badId.json.code, 'INVALID_ID');
+    const unknown = await rest(hub, 'DELETE', '/api/prds/prd_nope', { tok: tok('a', { role: 'admin' }) });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.json.code, 'PRD_NOT_FOUND');
+    const anonymous = await rest(hub, 'DELETE', `/api/prds/${prdId}`, { tok: null });
+    assert.equal(anonymous.status, 401);
+    assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}`)).status, 200);
+
+    // The owner deletes it: the member hears prd-deleted and is out of the room.
+    const deleted = once(a, 'prd-deleted');
+    const res = await rest(hub, 'DELETE', `/api/prds/${prdId}`, { tok: tok('owner_1') });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json, { prdId, deleted: true, purgedVersions: 0 });
+    const { args: [ev] } = await deleted;
+    assert.deepEqual(Object.keys(ev).sort(), ['by', 'prdId', 'timestamp']);
+    assert.equal(ev.prdId, prdId);
+    assert.deepEqual(ev.by, { id: 'owner_1', name: 'Name owner_1' });
+    const left = await request(a, 'leave-prd', { prdId });
+    assert.equal(left.error?.code, 'NOT_JOINED');
+    const rejoin = await request(a, 'join-prd', { prdId, mode: 'edit' });
+    assert.equal(rejoin.error?.code, 'PRD_NOT_FOUND');
+    assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}`)).status, 404);
+    assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}/versions`)).status, 404);
+    const again = await rest(hub, 'DELETE', `/api/prds/${prdId}`, { tok: tok('a', { role: 'admin' }) });
+    assert.equal(again.status, 404);
+    assert.equal(again.json.code, 'PRD_NOT_FOUND');
+
+    // Kept in git: the tag and the file on the branch.
+    const repo = `${hub.dataDir}/versions.git`;
+    assert.equal(git(repo, 'tag', '-l', `${prdId}/*`).stdout.trim(), `${prdId}/v0.2.0`);
+    assert.equal(git(repo, 'show', `main:${prdId}.md`).stdout, '# Gone soon\n');
+
+    // Purged: an admin deletes another PRD with its versions.
+    const other = await createPrd(hub, 'Purge me', 'text\n');
+    const v2 = await request(a, 'create-version', { prdId: other, changelog: 'One', versionType: 'minor' });
+    assert.equal(v2.ok, true);
+    const v3 = await request(a, 'create-version', { prdId: other, changelog: 'Two', versionType: 'patch' });
+    assert.equal(v3.ok, true);
+    const purged = await rest(hub, 'DELETE', `/api/prds/${other}?purgeVersions=true`,
+      { tok: tok('boss', { role: 'admin' }) });
+    assert.equal(purged.status, 200, purged.text);
+    assert.deepEqual(purged.json, { prdId: other, deleted: true, purgedVersions: 2 });
+    assert.equal(git(repo, 'tag', '-l', `${other}/*`).stdout.trim(), '');
+    assert.notEqual(git(repo, 'show', `main:${other}.md`).status, 0, 'file gone from the branch');
+    assert.equal(git(repo, 'show', `main:${prdId}.md`).stdout, '# Gone soon\n', 'others kept');
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('archiving stops the hub\'s own writing too: a streaming AI job ends with FORBIDDEN', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai);
+  const sockets = [];
+  try {
+    const initial = '# PRD\n';
+    const prdId = await createPrd(hub, 'AI then archive', initial);
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    sockets.push(a, b);
+    await join(a, prdId);
+    await join(b, prdId);
+    const updates = [];
+    b.on('content-update', (u) => updates.push(u));
+    const events = recorder(a, ['ai-stream-chunk', 'ai-stream-complete', 'ai-error']);
+
+    const ack = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated go',
+      context: { cursorPosition: initial.length } });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(b, () => updates.length === 1); // "first" is in
+    const archived = await rest(hub, 'PATCH', `/api/prds/${prdId}`, { body: { archived: true } });
+    assert.equal(archived.status, 200, archived.text);
+    ai.openGate();
+    await until(a, () => events.some((e) => e.event !== 'ai-stream-chunk'));
+    const end = events.find((e) => e.event !== 'ai-stream-chunk');
+    assert.equal(end.event, 'ai-error', JSON.stringify(events));
+    assert.equal(end.data.error.code, 'FORBIDDEN', JSON.stringify(end.data));
+    const text = await rest(hub, 'GET', `/api/prds/${prdId}/export.md`);
+    assert.equal(text.text, `${initial}first`);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+    await ai.stop();
+  }
+});

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// Each resource limit taken to its edge and one past it, on one hub with
+// small limits: the answer past the edge is the documented one, the hub
+// keeps serving, and once the clients are gone its RSS is back near where
+// it started.
+//
+//   [collab] max-joined-prds, max-open-rooms (idle rooms unloaded),
+//            max-pending-acks
+//   [engine] max-sessions-per-address (Engine.IO sessions, CONNECT or not),
+//            connect-timeout (sessions that never CONNECT), the heartbeat
+//            (abandoned polling sessions)
+//   HTTP headers over 64 KiB (libsoup's limit): the connection is closed
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { startHub, token } from './helpers/hub.js';
+import { openRawWebSocket } from './helpers/rawws.js';
+import { bump, client, createPrd, join, once, request, user } from './collab-helpers.js';
+
+const MAX_JOINED = 3;
+const MAX_ROOMS = 4;
+const MAX_PENDING = 8;
+const MAX_SESSIONS = 12;
+const CONFIG = `[collab]
+max-joined-prds = ${MAX_JOINED}
+max-open-rooms = ${MAX_ROOMS}
+max-pending-acks = ${MAX_PENDING}
+[engine]
+max-sessions-per-address = ${MAX_SESSIONS}
+connect-timeout = 1000
+ping-interval = 300
+ping-timeout = 300
+[rate-limit]
+default = 1000000/1
+collab = 1000000/1
+`;
+
+let hub;
+let baseline;
+
+before(async () => {
+  hub = await startHub({ config: CONFIG });
+});
+
+after(async () => {
+  const { code } = await hub.stop();
+  assert.equal(code, 0);
+});
+
+const polling = () => `${hub.url}/socket.io/?EIO=4&transport=polling`;
+
+async function handshake() {
+  const res = await fetch(polling());
+  return { status: res.status, body: await res.text() };
+}
+
+async function closeSession(sid) {
+  await fetch(`${polling()}&sid=${sid}`, { method: 'POST', body: '1', headers: { 'Content-Type': 'text/plain;charset=UTF-8' } });
+}
+
+// Opens n Engine.IO sessions, waiting (bounded, no timing assertion) until
+// the hub's own timers have freed enough of the earlier ones.
+async function sessions(n, what = 'sessions') {
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    const sids = [];
+    let last;
+    for (let i = 0; i < n; i++) {
+      last = await handshake();
+      if (last.status !== 200) break;
+      sids.push(JSON.parse(last.body.slice(1)).sid);
+    }
+    if (sids.length === n) return sids;
+    for (const sid of sids) await closeSession(sid);
+    if (Date.now() > deadline) throw new Error(`${what}: only ${sids.length} of ${n} sessions (${last.status} ${last.body})`);
+    // longer than connect-timeout and the close of a polling session, so
+    // that the sessions of this attempt are gone before the next one
+    await new Promise((r) => setTimeout(r, 1500));
+  }
+}
+
+test('baseline', async () => {
+  // warm up: one of each thing the test does, then measure
+  const s = await client(hub, user('rl_warm'));
+  const prdId = await createPrd(hub, 'warm', 'x', user('rl_warm'));
+  await join(s, prdId);
+  s.close();
+  await handshake();
+  baseline = hub.rssKiB();
+  assert.ok(baseline > 0);
+});
+
+test(`max-joined-prds: ${MAX_JOINED} PRDs joined at once per connection`, async () => {
+  const alice = user('rl_alice');
+  const s = await client(hub, alice);
+  try {
+    const ids = [];
+    for (let i = 0; i <= MAX_JOINED; i++) ids.push(await createPrd(hub, `joined ${i}`, 'x', alice));
+    for (let i = 0; i < MAX_JOINED; i++) await join(s, ids[i]);
+    const errorEvent = once(s, 'error');
+    const past = await request(s, 'join-prd', { prdId: ids[MAX_JOINED], mode: 'edit' });
+    assert.equal(past.error.code, 'LIMIT_REACHED');
+    assert.match(past.error.message, /max-joined-prds/);
+    assert.equal((await errorEvent).args[0].code, 'LIMIT_REACHED');
+    // joining one of them again is not one more
+    await join(s, ids[0]);
+    assert.deepEqual(await request(s, 'leave-prd', { prdId: ids[1] }), { ok: true });
+    await join(s, ids[MAX_JOINED]);
+  } finally {
+    s.close();
+  }
+});
+
+test(`max-open-rooms: ${MAX_ROOMS} PRDs in memory; a room nobody is in is unloaded`, async () => {
+  const bob = user('rl_bob');
+  const a = await client(hub, bob);
+  const b = await client(hub, bob);
+  try {
+    const ids = [];
+    for (let i = 0; i <= MAX_ROOMS; i++) ids.push(await createPrd(hub, `room ${i}`, 'x', bob));
+    for (let i = 0; i < MAX_JOINED; i++) await join(a, ids[i]);
+    for (let i = MAX_JOINED; i < MAX_ROOMS; i++) await join(b, ids[i]);
+    const past = await request(b, 'join-prd', { prdId: ids[MAX_ROOMS], mode: 'edit' });
+    assert.equal(past.error.code, 'LIMIT_REACHED');
+    assert.match(past.error.message, /max-open-rooms/);
+    await join(b, ids[0]); // already open: fine
+    await request(a, 'leave-prd', { prdId: ids[1] });
+    // ids[1] has no member left: unloaded, so there is room again
+    await join(b, ids[MAX_ROOMS]);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test(`max-pending-acks: ${MAX_PENDING} content-updates awaiting their ack per connection`, async () => {
+  const carol = user('rl_carol');
+  const prdId = await createPrd(hub, 'pending', 'x', carol);
+  const s = await client(hub, carol);
+  try {
+    const { siteId, vector } = await join(s, prdId);
+    let v = vector;
+    const sent = [];
+    for (let i = 0; i < MAX_PENDING * 8; i++) {
+      v = bump(v, siteId);
+      sent.push(request(s, 'content-update', {
+        prdId, operation: { type: 'insert', position: 0, content: 'p' }, stateVector: v,
+      }));
+    }
+    const acks = await Promise.all(sent);
+    const codes = acks.map((a) => (a.ok ? 'ok' : a.error.code));
+    // the first ones are taken; past the limit they are refused, and what
+    // follows a refused one has a gap in its numbers
+    assert.deepEqual(codes.slice(0, MAX_PENDING), new Array(MAX_PENDING).fill('ok'));
+    assert.ok(codes.includes('LIMIT_REACHED'), codes.join());
+    for (const c of codes) assert.ok(['ok', 'LIMIT_REACHED', 'INVALID_OPERATION'].includes(c), c);
+    const limited = acks.find((a) => a.error?.code === 'LIMIT_REACHED');
+    assert.match(limited.error.message, /max-pending-acks/);
+    // acks in: the connection sends again
+    const okCount = codes.filter((c) => c === 'ok').length;
+    const next = new Array(siteId + 1).fill(0);
+    next[siteId] = okCount + 1;
+    const again = await request(s, 'content-update', {
+      prdId, operation: { type: 'insert', position: 0, content: 'q' }, stateVector: next,
+    });
+    assert.equal(again.ok, true, JSON.stringify(again));
+  } finally {
+    s.close();
+  }
+});
+
+test(`max-sessions-per-address: ${MAX_SESSIONS} Engine.IO sessions, counted before any CONNECT and closed at connect-timeout`, async () => {
+  await sessions(MAX_SESSIONS);
+  const past = await handshake();
+  assert.equal(past.status, 503);
+  const body = JSON.parse(past.body);
+  assert.equal(body.code, 3);
+  assert.match(body.message, /max-sessions-per-address/);
+  // A WebSocket handshake is refused the same way.
+  await assert.rejects(openRawWebSocket(hub.port), (err) => /^HTTP\/1\.1 503/.test(err.head ?? ''));
+  // none of them sends CONNECT: connect-timeout (1 s) frees them all
+  for (const sid of await sessions(MAX_SESSIONS, 'connect-timeout')) await closeSession(sid);
+});
+
+test('abandoned polling sessions are closed by the heartbeat and free their slot', async () => {
+  const sids = await sessions(MAX_SESSIONS);
+  // each joins the main namespace, then never polls again
+  for (const sid of sids) {
+    const res = await fetch(`${polling()}&sid=${sid}`, {
+      method: 'POST', body: `40${JSON.stringify({ token: token() })}`,
+      headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
+    });
+    assert.equal(res.status, 200);
+  }
+  assert.equal((await handshake()).status, 503);
+  for (const sid of await sessions(MAX_SESSIONS, 'heartbeat')) await closeSession(sid);
+});
+
+test('a request header over 64 KiB closes the connection; the hub serves on', async () => {
+  const answer = await new Promise((resolve) => {
+    const socket = net.connect(hub.port, '127.0.0.1', () => {
+      socket.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(70 * 1024)}\r\n\r\n`);
+    });
+    let data = '';
+    socket.on('data', (d) => { data += d; });
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(data));
+  });
+  assert.doesNotMatch(answer, /^HTTP\/1\.1 200/);
+  const ok = await fetch(`${hub.url}/healthz`, { headers: { 'X-Fine': 'a'.repeat(8 * 1024) } });
+  assert.equal(ok.status, 200);
+});
+
+test('RSS returns near its baseline once every client is gone', async () => {
+  for (const sid of await sessions(MAX_SESSIONS, 'all freed')) await closeSession(sid);
+  const after = hub.rssKiB();
+  // allocator slack, not leaks: within 16 MiB or 50 % of the baseline
+  const slack = Math.max(16 * 1024, baseline / 2);
+  assert.ok(after <= baseline + slack, `RSS ${after} KiB after, ${baseline} KiB before`);
+  console.log(`# RSS before ${baseline} KiB, after ${after} KiB`);
+});

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// The JavaScript SDK (clients/js) beyond editing, against a real prdhub
+// with the scripted AI provider: comments and mentions, versions and their
+// events, conflicts and their resolution, AI jobs and reviews,
+// notifications, approvals and the REST client.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { NotificationsClient, PrdRestClient, PrdClientError } from '../../clients/js/src/client.js';
+import { io, token, EVENT_TIMEOUT_MS } from './helpers/hub.js';
+import { SDK_HUB_CONFIG, sdkClient, until, user } from './sdk-helpers.js';
+import { startAiServer, startAiHub } from './ai-helpers.js';
+
+const ORG = 'org_e2e';
+let ai;
+let hub;
+const alice = user('feat_alice', { name: 'Alice Smith' });
+const bob = user('feat_bob', { name: 'Bob Jones' });
+const admin = user('feat_admin', { role: 'admin' });
+
+before(async () => {
+  ai = await startAiServer();
+  hub = await startAiHub(ai, { extra: SDK_HUB_CONFIG });
+});
+
+after(async () => {
+  await hub?.stop();
+  await ai?.stop();
+});
+
+function restFor(claims) {
+  return new PrdRestClient({ url: hub.url, token: token(claims) });
+}
+
+function notificationsFor(claims) {
+  return new NotificationsClient({
+    url: hub.url, token: token(claims), io,
+    socketOptions: { transports: ['websocket'], reconnectionDelay: 50, timeout: EVENT_TIMEOUT_MS },
+  });
+}
+
+test('comments: add with mentions, reply, resolve; the open list follows; notifications arrive', async () => {
+  const rest = restFor(alice);
+  const { id: prdId } = await rest.createPrd({ title: 'SDK comments', content: 'Hello world\n' });
+  const a = sdkClient(hub, prdId, alice);
+  const b = sdkClient(hub, prdId, bob);
+  const nb = notificationsFor(bob);
+  try {
+    await a.connect();
+    await b.connect();
+    const notes = [];
+    nb.on('notification', (n) => notes.push(n));
+    const sub = await nb.subscribe(ORG);
+    assert.deepEqual(sub, { organizationId: ORG, unread: 0 });
+
+    const seen = [];
+    b.on('comment-added', (c) => seen.push(c));
+    const added = await a.addComment({ position: 6, selection: { start: 6, end: 11 },
+      content: 'Which world, @BobJones? cc @Nobody' });
+    assert.match(added.commentId, /^comment_/);
+    assert.deepEqual(added.unresolvedMentions, ['Nobody']);
+    await until(() => seen.length === 1 && notes.length === 1, 'comment-added and the mention');
+    assert.equal(seen[0].selection.text, 'world');
+    assert.equal(notes[0].type, 'mention');
+    assert.equal(notes[0].data.commentId, added.commentId);
+    assert.deepEqual(b.getComments().map((c) => c.commentId), [added.commentId]);
+
+    const replied = await b.replyComment(added.commentId, 'This one');
+    assert.deepEqual(replied.unresolvedMentions, []);
+    await until(() => a.comments.get(added.commentId)?.replies.length === 1, 'the reply');
+    assert.equal(a.getComments()[0].replies[0].content, 'This one');
+
+    // A late joiner gets the open comments with the join.
+    const c = sdkClient(hub, prdId, admin);
+    await c.connect();
+    assert.deepEqual(c.getComments().map((x) => x.replies.length), [1]);
+    c.close();
+
+    await a.resolveComment(added.commentId);
+    await until(() => b.comments.size === 0, 'comment-resolved');
+    // The connection drops: the client subscribes again by itself and the
+    // hub re-sends what is still unread.
+    const statuses = [];
+    nb.on('status', (s) => statuses.push(s));
+    nb.socket.io.engine.close();
+    await until(() => notes.length === 2, 'the unread mention again after the reconnect');
+    assert.equal(notes[1].id, notes[0].id);
+    assert.deepEqual(statuses, ['offline', 'connected']);
+    assert.equal(await nb.markRead(notes.map((n) => n.id)), 1);
+    await assert.rejects(a.resolveComment(added.commentId),
+      (e) => e instanceof PrdClientError && e.code === 'INVALID_OPERATION' && e.event === 'resolve-comment');
+    await assert.rejects(a.addComment({ position: 999, content: 'x' }), (e) => e.code === 'INVALID_PAYLOAD');
+  } finally {
+    a.close();
+    b.close();
+    nb.close();
+  }
+});
+
+test('versions: createVersion, version-created and git-commit; REST reads them back', async () => {
+  const rest = restFor(alice);
+  const { id: prdId } = await rest.createPrd({ title: 'SDK versions', content: 'v1\n' });
+  const a = sdkClient(hub, prdId, alice);
+  const b = sdkClient(hub, prdId, bob);
+  try {
+    await a.connect();
+    await b.connect();
+    const events = [];
+    b.on('version-created', (e) => events.push(['version-created', e]));
+    b.on('git-commit', (e) => events.push(['git-commit', e]));
+    const v1 = await a.createVersion({ changelog: 'First' });
+    assert.equal(v1.version, '0.2.0');
+    a.insert(a.length, 'v2\n');
+    await a.whenSynced();
+    const v2 = await a.createVersion({ changelog: 'Second', versionType: 'major' });
+    assert.equal(v2.version, '1.0.0');
+    await until(() => events.length === 4, 'the version events');
+    assert.deepEqual(events.map((e) => e[0]), ['version-created', 'git-commit', 'version-created', 'git-commit']);
+    assert.equal(events[2][1].version.commitHash, v2.commitHash);
+    assert.deepEqual((await rest.listVersions(prdId)).map((v) => v.version), ['0.2.0', '1.0.0']);
+    assert.equal(await rest.getVersionText(prdId, '0.2.0'), 'v1\n');
+    assert.match(await rest.diff(prdId, '0.2.0', '1.0.0'), /^\+v2$/m);
+    assert.equal((await rest.getPrd(prdId)).version, '1.0.0');
+    assert.equal(await rest.exportMarkdown(prdId), 'v1\nv2\n');
+    assert.ok((await rest.listPrds()).some((p) => p.id === prdId));
+    await assert.rejects(a.createVersion({ changelog: '' }), (e) => e.code === 'INVALID_PAYLOAD');
+    await assert.rejects(rest.getVersionText(prdId, '9.9.9'), (e) => e.code === 'NOT_FOUND' && e.status === 404);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test('conflicts: concurrent edits at one place are reported to both and resolved', async () => {
+  const rest = restFor(alice);
+  const { id: prdId } = await rest.createPrd({ title: 'SDK conflicts', content: 'The plan.\n' });
+  const a = sdkClient(hub, prdId, alice);
+  const b = sdkClient(hub, prdId, bob);
+  try {
+    await a.connect();
+    await b.connect();
+    b.disconnect();
+    a.insert(4, 'big ');
+    await a.whenSynced();
+    b.insert(4, 'small ');
+    const detected = [];
+    a.on('conflict-detected', (e) => detected.push(e));
+    await b.reconnect();
+    await b.whenSynced();
+    await until(() => a.conflicts.size === 1 && b.conflicts.size === 1, 'conflict-detected on both');
+    const [mine] = a.getConflicts();
+    assert.equal(mine.yourChange, 'big ');
+    assert.equal(mine.theirChange, 'small ');
+    assert.equal(detected[0].conflicts[0].conflictId, mine.conflictId);
+
+    const resolved = [];
+    b.on('conflict-resolved', (e) => resolved.push(e));
+    await a.resolveConflict(mine.conflictId, 'merge', 'medium ');
+    await until(() => resolved.length === 1 && b.conflicts.size === 0, 'conflict-resolved');
+    assert.equal(resolved[0].resolution, 'merge');
+    assert.equal(resolved[0].resolvedBy.id, 'feat_alice');
+    await until(() => a.text === 'The medium plan.\n' && b.text === a.text, 'the merged text');
+    assert.equal(a.conflicts.size, 0);
+    await assert.rejects(a.resolveConflict(mine.conflictId, 'yours'), (e) => e.code === 'NOT_FOUND');
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test('AI: a job streams into the text and ends; a review ends; cancel; errors', async () => {
+  const rest = restFor(alice);
+  const { id: prdId } = await rest.createPrd({ title: 'SDK AI', content: 'Base.\n' });
+  const a = sdkClient(hub, prdId, alice);
+  const b = sdkClient(hub, prdId, bob);
+  try {
+    await a.connect();
+    await b.connect();
+    const seen = [];
+    for (const name of ['ai-job-created', 'ai-stream-start', 'ai-stream-chunk', 'ai-stream-complete']) {
+      a.on(name, () => seen.push(name));
+    }
+    const chunks = [];
+    b.on('ai-stream-chunk', (c) => chunks.push(c.chunk));
+    const { jobId } = await a.aiPrompt({ prompt: 'Write more', context: { cursorPosition: 6 } });
+    assert.match(jobId, /^job_/);
+    const done = await a.whenAiJobDone(jobId);
+    assert.equal(done.jobId, jobId);
+    assert.equal(done.fullResponse, chunks.join(''));
+    assert.ok(done.fullResponse.length > 0);
+    assert.equal(seen[0], 'ai-job-created');
+    assert.equal(seen[seen.length - 1], 'ai-stream-complete');
+    await until(() => a.text === 'Base.\n' + done.fullResponse && b.text === a.text, 'the AI text everywhere');
+    // Once done, asking again answers at once.
+    assert.equal((await a.whenAiJobDone(jobId)).jobId, jobId);
+
+    // A failing job rejects with the provider's error.
+    const failing = await a.aiPrompt({ prompt: 'scenario:server-error please', insert: false });
+    await assert.rejects(a.whenAiJobDone(failing.jobId),
+      (e) => e instanceof PrdClientError && e.code === 'PROVIDER_ERROR' && e.status === 500);
+
+    // Cancel a job that waits on the gate.
+    const gated = await a.aiPrompt({ prompt: 'scenario:gated x', insert: false });
+    await a.aiCancel(gated.jobId);
+    await assert.rejects(a.whenAiJobDone(gated.jobId), (e) => e.code === 'CANCELLED');
+    ai.openGate();
+
+    // Reviews: with suggestions, and one whose answer holds none.
+    const review = await a.aiReview();
+    assert.match(review.reviewId, /^review_/);
+    assert.equal(review.count, review.suggestions.length);
+    await assert.rejects(b.aiPrompt({ prompt: '' }), (e) => e.code === 'INVALID_PAYLOAD');
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test('AI review with suggestions resolves with them; approvals reach the room', async () => {
+  const rest = restFor(alice);
+  const { id: prdId } = await rest.createPrd({ title: 'SDK review',
+    content: 'scenario:review\n# PRD\n## User Stories\n' });
+  const a = sdkClient(hub, prdId, alice);
+  const boss = sdkClient(hub, prdId, admin, { mode: 'view' });
+  try {
+    await a.connect();
+    await boss.connect();
+    const review = await a.aiReview();
+    assert.equal(review.count, 1);
+    assert.deepEqual(review.suggestions, [{ type: 'improvement', section: 'user-stories',
+      title: 'Consider edge cases', description: 'Add user stories for error scenarios', confidence: 0.85 }]);
+
+    const approvals = [];
+    a.on('prd-approved', (e) => approvals.push(e));
+    const ok = await boss.approve({ comment: 'Ship it' });
+    assert.equal(ok.prdId, prdId);
+    await until(() => approvals.length === 1, 'prd-approved');
+    assert.equal(approvals[0].comment, 'Ship it');
+    await assert.rejects(a.approve(), (e) => e.code === 'FORBIDDEN');
+    const page = await rest.activity({ organizationId: ORG, limit: 100 });
+    assert.ok(page.activities.some((x) => x.type === 'prd_approved' && x.object.id === prdId));
+    await assert.rejects(rest.activity({ organizationId: 'org_other' }), (e) => e.status === 403);
+  } finally {
+    a.close();
+    boss.close();
+  }
+});

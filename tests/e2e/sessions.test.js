@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// Who is connected (docs/protocol.md, "Who is connected"): GET /api/sessions
+// for admins, `prdhub status` from a running hub, and the command line's
+// PRD management (`prdhub prd rename|archive|unarchive|delete|version`),
+// which goes through the running hub's REST API.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  JWT_SECRET, PRDHUB_BIN, START_TIMEOUT_MS, startHub, token, connect, tmpDir, selfSignedCert,
+} from './helpers/hub.js';
+import {
+  client, request, join, once, user, rest, createPrd,
+} from './collab-helpers.js';
+
+const ISO_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+
+function tok(sub, extra = {}) {
+  return token({ sub, name: `Name ${sub}`, ...extra });
+}
+
+// Runs the command line beside the hub (same secret, same data folder).
+function cli(hub, args, { url = hub.url } = {}) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(PRDHUB_BIN, [...args, '--url', url, '--data-dir', hub.dataDir],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PRDHUB_JWT_SECRET: JWT_SECRET } });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => proc.kill('SIGKILL'), START_TIMEOUT_MS);
+    proc.stdout.on('data', (d) => { stdout += d; });
+    proc.stderr.on('data', (d) => { stderr += d; });
+    proc.on('error', reject);
+    proc.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
+  });
+}
+
+test('GET /api/sessions: admins see their organization\'s connections, PRDs, modes and status', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Watched');
+    const a = await client(hub, user('user_a'));
+    const v = await client(hub, user('user_v', { role: 'viewer' }), ['polling']);
+    const other = await client(hub, user('user_o', { org: 'org_other' }));
+    const notif = await connect(hub.url, { transports: ['websocket'], auth: { token: tok('user_n') } },
+      '/notifications');
+    sockets.push(a, v, other, notif);
+    await join(a, prdId);
+    const jv = await request(v, 'join-prd', { prdId });
+    assert.equal(jv.ok, true, JSON.stringify(jv));
+    const seen = once(v, 'presence-update');
+    a.emit('presence-update', { prdId, status: 'editing' });
+    await seen;
+
+    const res = await rest(hub, 'GET', '/api/sessions', { tok: tok('boss', { role: 'admin' }) });
+    assert.equal(res.status, 200, res.text);
+    const byUser = Object.fromEntries(res.json.sessions.map((s) => [s.user.id, s]));
+    assert.deepEqual(Object.keys(byUser).sort(), ['user_a', 'user_n', 'user_v'],
+      'only the caller\'s organization');
+    const sa = byUser.user_a;
+    assert.deepEqual(Object.keys(sa).sort(),
+      ['connectedSince', 'id', 'namespace', 'prds', 'role', 'transport', 'user']);
+    assert.equal(sa.id, a.id);
+    assert.equal(sa.namespace, '/prds');
+    assert.deepEqual(sa.user, { id: 'user_a', name: 'Name user_a' });
+    assert.equal(sa.role, 'editor');
+    assert.equal(sa.transport, 'websocket');
+    assert.match(sa.connectedSince, ISO_RE);
+    assert.ok(Date.parse(sa.connectedSince) <= Date.now());
+    assert.deepEqual(sa.prds, [{ prdId, mode: 'edit', status: 'editing' }]);
+    assert.equal(byUser.user_v.transport, 'polling');
+    assert.equal(byUser.user_v.role, 'viewer');
+    assert.deepEqual(byUser.user_v.prds, [{ prdId, mode: 'view', status: 'viewing' }]);
+    assert.equal(byUser.user_n.namespace, '/notifications');
+    assert.deepEqual(byUser.user_n.prds, []);
+
+    // After a disconnect the session is gone.
+    a.close();
+    const deadline = Date.now() + 10000;
+    let after;
+    do {
+      after = await rest(hub, 'GET', '/api/sessions', { tok: tok('boss', { role: 'admin' }) });
+    } while (after.json.sessions.some((s) => s.user.id === 'user_a') && Date.now() < deadline);
+    assert.equal(after.json.sessions.some((s) => s.user.id === 'user_a'), false);
+
+    for (const role of ['editor', 'viewer']) {
+      const refused = await rest(hub, 'GET', '/api/sessions', { tok: tok('u', { role }) });
+      assert.equal(refused.status, 403, role);
+      assert.equal(refused.json.code, 'FORBIDDEN');
+    }
+    const noToken = await rest(hub, 'GET', '/api/sessions', { tok: null });
+    assert.equal(noToken.status, 401);
+    const wrongMethod = await rest(hub, 'POST', '/api/sessions',
+      { tok: tok('boss', { role: 'admin' }) });
+    assert.equal(wrongMethod.status, 405);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('prdhub status lists the running hub\'s sessions of an organization', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Watched');
+    const a = await client(hub, user('user_a'));
+    sockets.push(a);
+    await join(a, prdId);
+
+    const res = await cli(hub, ['status', '--org', 'org_e2e']);
+    assert.equal(res.status, 0, res.stderr);
+    const lines = res.stdout.trim().split('\n');
+    assert.equal(lines.length, 1, res.stdout);
+    const cols = lines[0].split('\t');
+    assert.equal(cols[0], a.id);
+    assert.deepEqual(cols.slice(1, 6), ['/prds', 'user_a', 'Name user_a', 'editor', 'websocket']);
+    assert.match(cols[6], ISO_RE);
+    assert.equal(cols[7], `${prdId}:edit:viewing`);
+
+    const json = await cli(hub, ['status', '--org', 'org_e2e', '--json']);
+    assert.equal(json.status, 0, json.stderr);
+    assert.equal(JSON.parse(json.stdout).sessions[0].user.id, 'user_a');
+
+    const empty = await cli(hub, ['status', '--org', 'org_nobody']);
+    assert.equal(empty.status, 0);
+    assert.equal(empty.stdout, '');
+
+    const usage = await cli(hub, ['status', 'extra']);
+    assert.equal(usage.status, 2);
+    const down = await cli(hub, ['status'], { url: 'http://127.0.0.1:1' });
+    assert.equal(down.status, 1);
+    assert.match(down.stderr, /cannot reach the hub/);
+    const badUrl = await cli(hub, ['status'], { url: 'ftp://x' });
+    assert.equal(badUrl.status, 1);
+    assert.match(badUrl.stderr, /--url/);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('prdhub prd rename|archive|unarchive|version|delete go through the running hub', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'CLI managed', 'text\n');
+    const a = await client(hub, user('user_a'));
+    sockets.push(a);
+    await join(a, prdId);
+    const org = ['--org', 'org_e2e'];
+
+    const renamed = once(a, 'prd-updated');
+    let res = await cli(hub, ['prd', 'rename', prdId, '--title', 'Renamed', ...org]);
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(res.stdout, `${prdId}\t0.1.0\tactive\tRenamed\n`);
+    assert.equal((await renamed).args[0].prd.title, 'Renamed');
+
+    res = await cli(hub, ['prd', 'archive', prdId, ...org]);
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(res.stdout, `${prdId}\t0.1.0\tarchived\tRenamed\n`);
+    assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}`)).json.archived, true);
+    res = await cli(hub, ['prd', 'unarchive', prdId, ...org]);
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}`)).json.archived, false);
+
+    const created = once(a, 'version-created');
+    res = await cli(hub, ['prd', 'version', prdId, '--changelog', 'From the CLI', ...org]);
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(res.stdout, '0.2.0\n');
+    assert.equal((await created).args[0].version.changelog, 'From the CLI');
+    res = await cli(hub, ['prd', 'version', prdId, '--changelog', 'Again', ...org]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /VERSION_UNCHANGED/);
+    res = await cli(hub, ['prd', 'version', prdId, '--changelog', 'Again', '--force', '--type',
+      'major', ...org]);
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(res.stdout, '1.0.0\n');
+
+    // Usage errors (exit 2) and refusals (exit 1) change nothing.
+    for (const args of [['prd', 'rename', prdId], ['prd', 'version', prdId],
+      ['prd', 'archive', prdId, '--title', 'x'], ['prd', 'delete'],
+      ['prd', 'archive', prdId, 'extra'], ['prd', 'rename', prdId, '--force', '--title', 'x']]) {
+      res = await cli(hub, [...args, ...org]);
+      assert.equal(res.status, 2, `${args.join(' ')}: ${res.stderr}`);
+    }
+    res = await cli(hub, ['prd', 'rename', prdId, '--title', 'x', '--org', 'org_other']);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /PRD_NOT_FOUND/);
+    res = await cli(hub, ['prd', 'archive', 'not-an-id', ...org]);
+    assert.equal(res.status, 1);
+    res = await cli(hub, ['prd', 'rename', prdId, '--title', '', ...org]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /INVALID_PAYLOAD/);
+    assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}`)).json.title, 'Renamed');
+
+    const gone = once(a, 'prd-deleted');
+    res = await cli(hub, ['prd', 'delete', prdId, '--purge-versions', ...org]);
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal((await gone).args[0].prdId, prdId);
+    assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}`)).status, 404);
+    res = await cli(hub, ['prd', 'delete', prdId, ...org]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /PRD_NOT_FOUND/);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('over TLS the command line trusts the certificate the configuration names, and no other', async () => {
+  const dir = tmpDir();
+  const cert = selfSignedCert(dir);
+  const other = selfSignedCert(fs.mkdtempSync(path.join(dir, 'other-')));
+  const hub = await startHub({ config: `[server]\ntls-cert = ${cert.cert}\ntls-key = ${cert.key}\n` });
+  try {
+    assert.match(hub.url, /^https:/);
+    const conf = path.join(hub.dataDir, 'e2e.conf');
+    const prdId = await (async () => {
+      process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+      try {
+        return await createPrd(hub, 'Over TLS');
+      } finally {
+        delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      }
+    })();
+    let res = await cli(hub, ['prd', 'rename', prdId, '--title', 'Renamed', '--org', 'org_e2e',
+      '--config', conf]);
+    assert.equal(res.status, 0, res.stderr);
+    assert.match(res.stdout, /\tRenamed\n$/);
+
+    // A configuration naming another certificate: the hub's is not trusted.
+    const otherConf = path.join(dir, 'other.conf');
+    fs.writeFileSync(otherConf, `[server]\ntls-cert = ${other.cert}\ntls-key = ${other.key}\n`);
+    res = await cli(hub, ['status', '--org', 'org_e2e', '--config', otherConf]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /cannot reach the hub/);
+  } finally {
+    await hub.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
