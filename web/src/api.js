@@ -49,7 +49,7 @@ export function createApi(session) {
 
   return {
     request,
-    listPrds: () => request('GET', '/api/prds'),
+    listPrds: (archived) => request('GET', archived ? `/api/prds?archived=${archived}` : '/api/prds'),
     getPrd: (id) => request('GET', `/api/prds/${encodeURIComponent(id)}`),
     createPrd: (title, content) => request('POST', '/api/prds', { body: content === undefined ? { title } : { title, content } }),
     updatePrd: (id, fields) => request('PATCH', `/api/prds/${encodeURIComponent(id)}`, { body: fields }),

@@ -5,7 +5,7 @@
 // the connection state (with a switch to work offline), and the side
 // panels: comments, AI help, versions, activity; conflicts on top.
 
-import { EditorState, EditorSelection } from '@codemirror/state';
+import { Compartment, EditorState, EditorSelection } from '@codemirror/state';
 import { EditorView, keymap, lineNumbers, drawSelection, highlightActiveLine } from '@codemirror/view';
 import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
 import { markdown } from '@codemirror/lang-markdown';
@@ -95,12 +95,24 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   let view = null;
   let binding = null;
   let offlineByChoice = false;
+  // Read-only for viewers, and for everyone while the PRD is archived.
+  const editability = new Compartment();
+  let readOnly = !canEdit;
+  const editabilityOf = (ro) => [EditorState.readOnly.of(ro), EditorView.editable.of(!ro),
+    EditorView.contentAttributes.of({ 'aria-label': ro ? 'PRD text (Markdown, read-only)' : 'PRD text (Markdown)', 'aria-multiline': 'true' })];
+  function setReadOnly(ro) {
+    readOnly = ro;
+    archivedBadge.hidden = !archived;
+    if (view) view.dispatch({ effects: editability.reconfigure(editabilityOf(ro)) });
+  }
+  let archived = false;
 
   // ---- the frame -----------------------------------------------------------------------
   const titleEl = h('h1', { class: 'prd-title' }, 'Loading…');
   const connection = h('span', { id: 'connection-state', class: 'connection', role: 'status', 'aria-live': 'polite', dataset: { state: 'connecting' } }, 'Connecting…');
   const offlineButton = h('button', { type: 'button', class: 'small', 'aria-pressed': 'false' }, 'Work offline');
   const presence = h('ul', { class: 'presence', 'aria-label': 'People in this PRD' });
+  const archivedBadge = h('span', { class: 'badge', id: 'archived', hidden: true }, 'Archived: read-only');
   const conflictsEl = h('section', { class: 'conflicts', hidden: true, 'aria-label': 'Conflicts to review' });
   const messages = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
   const editorHost = h('div', { class: 'editor-host' });
@@ -125,7 +137,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       h('nav', { 'aria-label': 'Breadcrumb' }, h('a', { href: '/' }, '← All PRDs')),
       titleEl,
       h('div', { class: 'head-tools' }, connection, offlineButton, previewButton,
-        canEdit ? null : h('span', { class: 'badge', id: 'view-only' }, 'View only')),
+        canEdit ? null : h('span', { class: 'badge', id: 'view-only' }, 'View only'), archivedBadge),
       presence),
     conflictsEl,
     messages,
@@ -345,6 +357,8 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
 
   function loadJoined(data) {
     if (!data) return;
+    archived = data.archived === true;
+    setReadOnly(!canEdit || archived || data.mode === 'view');
     titleEl.textContent = data.title ?? client.title ?? prdId;
     document.title = `${titleEl.textContent} — prdhub`;
     comments.clear();
@@ -470,6 +484,32 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     });
     socket.on('conflict-resolved', (d) => {
       if (conflicts.delete(d.conflictId)) renderConflicts();
+    });
+    socket.on('prd-updated', (d) => {
+      if (d.prdId !== prdId || !d.prd) return;
+      titleEl.textContent = d.prd.title ?? titleEl.textContent;
+      document.title = `${titleEl.textContent} — prdhub`;
+      const was = archived;
+      archived = d.prd.archived === true;
+      if (archived && !was) {
+        setReadOnly(true);
+        announce(messages, `${d.by?.name ?? 'Someone'} archived this PRD: it is read-only now.`);
+      } else if (!archived && was) {
+        // A join made while archived is a view-only join: join again to edit.
+        if (canEdit && client.siteId === null) window.location.reload();
+        else setReadOnly(!canEdit);
+        announce(messages, `${d.by?.name ?? 'Someone'} took this PRD out of the archive.`);
+      } else if (d.prd.title) {
+        announce(messages, `${d.by?.name ?? 'Someone'} renamed this PRD.`);
+      }
+    });
+    socket.on('prd-deleted', (d) => {
+      if (d.prdId !== prdId) return;
+      setReadOnly(true);
+      client.close();
+      connection.dataset.state = 'error';
+      connection.textContent = 'Deleted';
+      announce(messages, `${d.by?.name ?? 'Someone'} deleted this PRD.`, true);
     });
     socket.on('version-created', (d) => {
       if (d.prdId === prdId) loadVersions();
@@ -652,9 +692,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       EditorView.lineWrapping,
       remoteCursorField,
       commentField,
-      EditorState.readOnly.of(!canEdit),
-      EditorView.editable.of(canEdit),
-      EditorView.contentAttributes.of({ 'aria-label': canEdit ? 'PRD text (Markdown)' : 'PRD text (Markdown, view only)', 'aria-multiline': 'true' }),
+      editability.of(editabilityOf(readOnly)),
       EditorView.updateListener.of((update) => {
         if (binding) for (const tr of update.transactions) binding.handleTransaction(tr);
         if (update.focusChanged && canEdit && client.joined) {

@@ -60,13 +60,17 @@ export async function listPage(root, { api, session, notifications, announce }) 
   });
   const importForm = h('div', { class: 'inline-form' },
     h('label', { for: fileId }, 'Import a Markdown file'), importInput);
+  const archivedId = uid('show-archived');
+  const showArchived = h('input', { id: archivedId, type: 'checkbox' });
+  showArchived.addEventListener('change', () => load());
+  const archivedToggle = h('div', { class: 'inline-form' }, showArchived, h('label', { for: archivedId }, 'Show archived PRDs'));
 
   const activity = h('ul', { class: 'activity-list', 'aria-label': 'Recent activity' });
   clear(root,
     h('div', { class: 'list-layout' },
       h('section', { class: 'list-main', 'aria-labelledby': 'list-heading' },
         h('h1', { id: 'list-heading' }, 'PRDs'),
-        canCreate ? h('div', { class: 'toolbar' }, createForm, importForm) : null,
+        h('div', { class: 'toolbar' }, canCreate ? [createForm, importForm] : null, archivedToggle),
         status, table),
       h('aside', { class: 'list-side', 'aria-labelledby': 'activity-heading' },
         h('h2', { id: 'activity-heading' }, 'Activity'), activity)));
@@ -124,7 +128,7 @@ export async function listPage(root, { api, session, notifications, announce }) 
 
   async function load() {
     try {
-      const { prds } = await api.listPrds();
+      const { prds } = await api.listPrds(showArchived.checked ? 'all' : undefined);
       if (manage.patch === null && prds.length > 0 && canCreate) {
         const allowed = await api.allowedMethods(prds[0].id).catch(() => null);
         if (allowed) {

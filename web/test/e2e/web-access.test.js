@@ -133,6 +133,49 @@ test('the list creates a PRD and imports a Markdown file', async () => {
   await s.context.close();
 });
 
+test('rename, archive and delete from the list; an open editor follows', async () => {
+  const owner = token(EDITOR);
+  const id = (await createPrd(hub, owner, 'Old name', 'Body.\n')).id;
+  const list = await openAs(browser, hub, EDITOR);
+  const open = await openEditor(browser, hub, EDITOR, id);
+  const row = `tr[data-prd-id="${id}"]`;
+  await list.page.waitForSelector(row, { timeout: EVENT_TIMEOUT_MS });
+  if (await list.page.$(`${row} button:has-text("Rename")`) === null) {
+    // A hub without PATCH and DELETE /api/prds/{id}: the buttons are hidden (above).
+    await list.context.close();
+    await open.context.close();
+    return;
+  }
+  list.page.once('dialog', (d) => d.accept('New name'));
+  await list.page.click(`${row} button:has-text("Rename")`);
+  await list.page.waitForSelector(`${row} th a:has-text("New name")`, { timeout: EVENT_TIMEOUT_MS });
+  await open.page.waitForSelector('.prd-title:has-text("New name")', { timeout: EVENT_TIMEOUT_MS });
+
+  await list.page.click(`${row} button:has-text("Archive")`);
+  // Archived PRDs leave the default list; "Show archived" brings them back.
+  await list.page.waitForSelector(row, { state: 'detached', timeout: EVENT_TIMEOUT_MS });
+  await open.page.waitForSelector('#archived:not([hidden])', { timeout: EVENT_TIMEOUT_MS });
+  assert.equal(await open.page.getAttribute('.cm-content', 'contenteditable'), 'false');
+  await list.page.check('text=Show archived PRDs');
+  await list.page.waitForSelector(`${row}.archived`, { timeout: EVENT_TIMEOUT_MS });
+  await list.page.click(`${row} button:has-text("Unarchive")`);
+  await open.page.waitForSelector('#archived[hidden]', { state: 'attached', timeout: EVENT_TIMEOUT_MS });
+  await waitForState(open.page, 'online');
+  await open.page.waitForSelector('.cm-content[contenteditable="true"]', { timeout: EVENT_TIMEOUT_MS });
+  await open.page.click('.cm-content');
+  await open.page.keyboard.press('Control+End');
+  await open.page.keyboard.type('Editable again.');
+  await waitUntil(async () => (await restPrd(hub, owner, id)).content === 'Body.\nEditable again.', 'the edit after unarchiving');
+
+  list.page.once('dialog', (d) => d.accept());
+  await list.page.click(`${row} button:has-text("Delete")`);
+  await list.page.waitForSelector(row, { state: 'detached', timeout: EVENT_TIMEOUT_MS });
+  await open.page.waitForSelector('#connection-state:has-text("Deleted")', { timeout: EVENT_TIMEOUT_MS });
+  assert.deepEqual(list.problems, []);
+  await list.context.close();
+  await open.context.close();
+});
+
 test('keyboard: the tabs move with the arrow keys, Tab reaches the editor', async () => {
   const s = await openEditor(browser, hub, EDITOR, prdId, { viewport: { width: 1280, height: 720 } });
   await s.page.focus('[role="tab"][data-tab="comments"]');
