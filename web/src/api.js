@@ -3,7 +3,7 @@
 // The hub's REST API with the session's bearer token. A 401 sends the user
 // back to the sign-in form with the hub's reason.
 
-import { expire } from './session.js';
+import { expire, refusalReason } from './session.js';
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -25,9 +25,7 @@ export function createApi(session) {
     });
     if (res.status === 401) {
       const err = await res.json().catch(() => ({}));
-      expire(err.code === 'TOKEN_EXPIRED'
-        ? 'Your token has expired. Ask for a new one (prdhub token) and sign in again.'
-        : `The hub refused your token: ${err.message ?? 'authentication failed'}.`);
+      expire(refusalReason(err.code, err.message));
       throw new ApiError(401, err.code ?? 'AUTHENTICATION_FAILED', err.message ?? 'authentication failed');
     }
     if (!res.ok) {

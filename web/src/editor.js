@@ -20,7 +20,7 @@ import { activityFeed } from './notify.js';
 import { parseUnifiedDiff, sideBySide } from './diff.js';
 import { headings } from './sections.js';
 import { shiftCommentAnchor } from './anchors.js';
-import { expire } from './session.js';
+import { expire, refusalReason } from './session.js';
 
 const md = new MarkdownIt({ html: false, linkify: false, typographer: false });
 
@@ -189,8 +189,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   });
   client.on('presence', () => { renderPresence(); scheduleDecorations(); });
   client.on('error', (err) => {
-    if (err.code === 'TOKEN_EXPIRED') expire('Your token has expired. Ask for a new one (prdhub token) and sign in again.');
-    else if (err.code === 'AUTHENTICATION_FAILED') expire(`The hub refused your token: ${err.message}.`);
+    if (err.code === 'TOKEN_EXPIRED' || err.code === 'TOKEN_REVOKED' || err.code === 'AUTHENTICATION_FAILED') expire(refusalReason(err.code, err.message));
     else if (err.event && err.event.startsWith('ai-')) return;
     else announce(messages, `${err.code}: ${err.message}`, true);
   });

@@ -6,7 +6,7 @@
 
 import { io } from 'socket.io-client';
 import { clear, formatTime, h } from './dom.js';
-import { expire } from './session.js';
+import { expire, refusalReason } from './session.js';
 
 // A bell drawn in SVG (no icon font: nothing is loaded from elsewhere).
 function bellIcon() {
@@ -51,7 +51,8 @@ export class Notifications {
       this.socket.emit('subscribe', { organizationId: session.org }, () => {});
     });
     this.socket.on('connect_error', (err) => {
-      if (err?.data?.code === 'TOKEN_EXPIRED') expire('Your token has expired. Ask for a new one (prdhub token) and sign in again.');
+      const code = err?.data?.code;
+      if (code === 'TOKEN_EXPIRED' || code === 'TOKEN_REVOKED' || code === 'AUTHENTICATION_FAILED') expire(refusalReason(code, err.data.message));
     });
     this.socket.on('notification', (n) => {
       if (!n || typeof n.id !== 'string') return;

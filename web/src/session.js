@@ -69,6 +69,13 @@ export function signInReason() {
   return sessionStorage.getItem(REASON_KEY);
 }
 
+/** The sign-in form's reason for a refused token's error @code. */
+export function refusalReason(code, message) {
+  if (code === 'TOKEN_EXPIRED') return 'Your token has expired. Ask for a new one (prdhub token) and sign in again.';
+  if (code === 'TOKEN_REVOKED') return 'Your token was revoked. Ask for a new one (prdhub token) and sign in again.';
+  return `The hub refused your token: ${message ?? 'authentication failed'}.`;
+}
+
 /** Sends the user back to the sign-in form with @reason (an expired or refused token). */
 export function expire(reason) {
   signOut(reason);
