@@ -38,6 +38,7 @@ test('a viewer sees the text and others\' edits but cannot type', async () => {
   const vic = await openEditor(browser, hub, VIEWER, prdId);
   const eve = await openEditor(browser, hub, EDITOR, prdId);
   assert.equal(await vic.page.isVisible('#view-only'), true);
+  assert.equal(await vic.page.isVisible('#archived'), false);
   assert.equal(await vic.page.getAttribute('.cm-content', 'contenteditable'), 'false');
   const before = await editorText(vic.page);
   await vic.page.click('.cm-content');
@@ -154,12 +155,12 @@ test('rename, archive and delete from the list; an open editor follows', async (
   await list.page.click(`${row} button:has-text("Archive")`);
   // Archived PRDs leave the default list; "Show archived" brings them back.
   await list.page.waitForSelector(row, { state: 'detached', timeout: EVENT_TIMEOUT_MS });
-  await open.page.waitForSelector('#archived:not([hidden])', { timeout: EVENT_TIMEOUT_MS });
+  await open.page.waitForSelector('#archived', { state: 'visible', timeout: EVENT_TIMEOUT_MS });
   assert.equal(await open.page.getAttribute('.cm-content', 'contenteditable'), 'false');
   await list.page.check('text=Show archived PRDs');
   await list.page.waitForSelector(`${row}.archived`, { timeout: EVENT_TIMEOUT_MS });
   await list.page.click(`${row} button:has-text("Unarchive")`);
-  await open.page.waitForSelector('#archived[hidden]', { state: 'attached', timeout: EVENT_TIMEOUT_MS });
+  await open.page.waitForSelector('#archived', { state: 'hidden', timeout: EVENT_TIMEOUT_MS });
   await waitForState(open.page, 'online');
   await open.page.waitForSelector('.cm-content[contenteditable="true"]', { timeout: EVENT_TIMEOUT_MS });
   await open.page.click('.cm-content');
