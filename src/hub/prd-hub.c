@@ -46,7 +46,9 @@
 #include "prd-hub-rest-sessions.h"
 #include "prd-hub-sessions.h"
 #include "prd-hub-rest-prds.h"
+#include "prd-hub-rest-presence.h"
 #include "prd-hub-rest-versions.h"
+#include "prd-hub-web.h"
 #include "prd-hub-room-registry.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-versions.h"
@@ -749,6 +751,9 @@ prd_hub_listen (PrdHub *self, GError **error)
     prd_hub_jira_add_routes (self->jira, self->rest);
   if (self->git != NULL)
     prd_hub_git_add_routes (self->git, self->rest);
+  if (self->rooms != NULL)
+    prd_hub_rest_presence_add (self->rest, self->rooms);
+  prd_hub_web_add (self->rest);
   prd_hub_rest_attach (self->rest, server);
   listener = g_object_new (
       PRD_TYPE_EIO_LISTENER, "server", server, "listen-backlog", config->listen_backlog,

@@ -589,6 +589,23 @@ cmd_token_revoke (int argc, char **argv)
   return 0;
 }
 
+/* The web editor's sign-in link for @token on the hub @server describes:
+ * the token goes in the fragment, which browsers never send. A hub that
+ * listens on every address is named by this machine's host name. */
+static char *
+web_link (const PrdHubServerConfig *server, const char *token)
+{
+  const char *host = server->listen_host;
+  g_autofree char *bracketed = NULL;
+
+  if (g_str_equal (host, "0.0.0.0") || g_str_equal (host, "::"))
+    host = g_get_host_name ();
+  else if (strchr (host, ':') != NULL)
+    host = bracketed = g_strdup_printf ("[%s]", host);
+  return g_strdup_printf ("%s://%s:%u/#token=%s", server->tls_cert != NULL ? "https" : "http", host,
+                          (guint) server->listen_port, token);
+}
+
 static int
 cmd_token (int argc, char **argv)
 {
@@ -599,6 +616,8 @@ cmd_token (int argc, char **argv)
   g_autofree char *avatar = NULL;
   g_autofree char *data_dir = NULL;
   g_autofree char *config_file = NULL;
+  g_autofree char *listen = NULL;
+  gboolean link = FALSE;
   int ttl = DEFAULT_TOKEN_TTL;
   const GOptionEntry entries[] = {
     { "user", 'u', 0, G_OPTION_ARG_STRING, &user, "User id (the sub claim), required", "ID" },
@@ -612,6 +631,11 @@ cmd_token (int argc, char **argv)
       "Data folder of the hub (where its secret is)", "DIR" },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file of the hub",
       "FILE" },
+    { "link", 'l', 0, G_OPTION_ARG_NONE, &link,
+      "Print a sign-in link to the web editor, http://HOST:PORT/#token=…", NULL },
+    { "listen", 0, 0, G_OPTION_ARG_STRING, &listen,
+      "With --link: the hub's address (default: [server] listen, else 127.0.0.1:3000)",
+      "HOST:PORT" },
     { NULL }
   };
   g_autoptr (GOptionContext) context =
@@ -643,10 +667,15 @@ cmd_token (int argc, char **argv)
     return usage_error ("token", "--role must be viewer, editor or admin");
   if (ttl <= 0 || ttl > MAX_TOKEN_TTL)
     return usage_error ("token", "--ttl must be between 1 and %d seconds", MAX_TOKEN_TTL);
+  if (listen != NULL && !link)
+    return usage_error ("token", "--listen goes with --link");
 
   config = load_existing_hub_config (config_file, data_dir, &error);
-  if (config == NULL)
+  if (config == NULL ||
+      (listen != NULL && !prd_hub_config_set (config, "server", "listen", listen, &error)))
     return fail (error);
+  if (link && prd_hub_config_get_server (config)->listen_port == 0)
+    return usage_error ("token", "--link needs the hub's real port, not 0 (--listen HOST:PORT)");
   if (prd_hub_config_get_auth (config)->jwt_public_key != NULL)
     {
       g_printerr ("prdhub: the hub verifies tokens with %s (jwt-public-key); "
@@ -670,7 +699,14 @@ cmd_token (int argc, char **argv)
   token = prd_auth_mint (auth, identity, &error);
   if (token == NULL)
     return fail (error);
-  printf ("%s\n", token);
+  if (link)
+    {
+      g_autofree char *url = web_link (prd_hub_config_get_server (config), token);
+
+      printf ("%s\n", url);
+    }
+  else
+    printf ("%s\n", token);
   fflush (stdout);
   return 0;
 }

@@ -1,0 +1,724 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// `/prds/{id}`: a PRD's editor. CodeMirror 6 bound to the SDK's PrdClient
+// (binding.js), others' cursors and the presence list, a rendered preview,
+// the connection state (with a switch to work offline), and the side
+// panels: comments, AI help, versions, activity; conflicts on top.
+
+import { Compartment, EditorState, EditorSelection } from '@codemirror/state';
+import { EditorView, keymap, lineNumbers, drawSelection, highlightActiveLine } from '@codemirror/view';
+import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
+import { markdown } from '@codemirror/lang-markdown';
+import { defaultHighlightStyle, syntaxHighlighting } from '@codemirror/language';
+import { io } from 'socket.io-client';
+import MarkdownIt from 'markdown-it';
+import { PrdClient } from '../../clients/js/src/client.js';
+import { EditorBinding, LINE_SEPARATOR } from './binding.js';
+import { commentField, colorClass, remoteCursorField, setCommentRanges, setRemoteCursors } from './decorations.js';
+import { clear, formatTime, h, uid } from './dom.js';
+import { activityFeed } from './notify.js';
+import { parseUnifiedDiff, sideBySide } from './diff.js';
+import { headings } from './sections.js';
+import { shiftCommentAnchor } from './anchors.js';
+import { expire, refusalReason } from './session.js';
+
+const md = new MarkdownIt({ html: false, linkify: false, typographer: false });
+
+const AI_MESSAGES = {
+  AI_NOT_CONFIGURED: 'AI help is not configured on this hub. An operator can set [ai] base-url and model (see the README, “AI help”).',
+  RATE_LIMIT_EXCEEDED: 'The AI quota is used up for now.',
+  PROVIDER_ERROR: 'The AI provider failed.',
+  PROVIDER_TIMEOUT: 'The AI provider did not answer in time.',
+  PROVIDER_PROTOCOL_ERROR: 'The AI provider sent an answer the hub could not read.',
+  CANCELLED: 'The AI request was cancelled.',
+  FORBIDDEN: 'You may not write AI answers into this PRD (view only).',
+};
+
+export function aiErrorMessage(error) {
+  const base = AI_MESSAGES[error?.code] ?? `The AI request failed: ${error?.message ?? 'unknown error'}`;
+  const parts = [base];
+  if (error?.code === 'RATE_LIMIT_EXCEEDED' && typeof error.retryAfter === 'number')
+    parts.push(`Try again in ${Math.ceil(error.retryAfter)} s.`);
+  if (error?.code === 'PROVIDER_ERROR' && typeof error.status === 'number') parts.push(`(HTTP ${error.status})`);
+  if (error?.code !== 'AI_NOT_CONFIGURED' && error?.code !== 'CANCELLED' && error?.message) parts.push(`— ${error.message}`);
+  return parts.join(' ');
+}
+
+function emitAck(socket, event, payload) {
+  return new Promise((resolve) => socket.emit(event, payload, (res) => resolve(res ?? {})));
+}
+
+/** A tab list (WAI-ARIA tabs: arrow keys move between tabs). */
+function tabs(label, entries) {
+  const list = h('div', { role: 'tablist', 'aria-label': label, class: 'tabs' });
+  const panels = [];
+  const buttons = entries.map((e, i) => {
+    const tabId = uid('tab');
+    const panelId = uid('panel');
+    const button = h('button', {
+      type: 'button', role: 'tab', id: tabId, 'aria-controls': panelId,
+      'aria-selected': String(i === 0), tabindex: i === 0 ? '0' : '-1', dataset: { tab: e.key },
+    }, e.title, e.badge ?? null);
+    const panel = h('div', { role: 'tabpanel', id: panelId, 'aria-labelledby': tabId, class: 'tab-panel', hidden: i !== 0, dataset: { panel: e.key } }, e.content);
+    panels.push(panel);
+    return button;
+  });
+  const select = (i, focus) => {
+    buttons.forEach((b, j) => {
+      b.setAttribute('aria-selected', String(i === j));
+      b.tabIndex = i === j ? 0 : -1;
+      panels[j].hidden = i !== j;
+    });
+    if (focus) buttons[i].focus();
+  };
+  buttons.forEach((b, i) => {
+    b.addEventListener('click', () => select(i, false));
+    b.addEventListener('keydown', (ev) => {
+      const n = buttons.length;
+      if (ev.key === 'ArrowRight' || ev.key === 'ArrowDown') { ev.preventDefault(); select((i + 1) % n, true); }
+      else if (ev.key === 'ArrowLeft' || ev.key === 'ArrowUp') { ev.preventDefault(); select((i + n - 1) % n, true); }
+      else if (ev.key === 'Home') { ev.preventDefault(); select(0, true); }
+      else if (ev.key === 'End') { ev.preventDefault(); select(n - 1, true); }
+    });
+  });
+  list.append(...buttons);
+  return { list, panels, select: (key) => select(entries.findIndex((e) => e.key === key), false) };
+}
+
+export async function editorPage(root, prdId, { api, session, notifications, announce }) {
+  const canEdit = session.role !== 'viewer';
+  const mode = canEdit ? 'edit' : 'view';
+  const client = new PrdClient({
+    io, url: window.location.origin, token: session.token, prdId, mode,
+    socketOptions: { transports: ['websocket', 'polling'] },
+  });
+  let view = null;
+  let binding = null;
+  let offlineByChoice = false;
+  // Read-only for viewers, and for everyone while the PRD is archived.
+  const editability = new Compartment();
+  let readOnly = !canEdit;
+  const editabilityOf = (ro) => [EditorState.readOnly.of(ro), EditorView.editable.of(!ro),
+    EditorView.contentAttributes.of({ 'aria-label': ro ? 'PRD text (Markdown, read-only)' : 'PRD text (Markdown)', 'aria-multiline': 'true' })];
+  function setReadOnly(ro) {
+    readOnly = ro;
+    archivedBadge.hidden = !archived;
+    if (view) view.dispatch({ effects: editability.reconfigure(editabilityOf(ro)) });
+  }
+  let archived = false;
+
+  // ---- the frame -----------------------------------------------------------------------
+  const titleEl = h('h1', { class: 'prd-title' }, 'Loading…');
+  const connection = h('span', { id: 'connection-state', class: 'connection', role: 'status', 'aria-live': 'polite', dataset: { state: 'connecting' } }, 'Connecting…');
+  const offlineButton = h('button', { type: 'button', class: 'small', 'aria-pressed': 'false' }, 'Work offline');
+  const presence = h('ul', { class: 'presence', 'aria-label': 'People in this PRD' });
+  const archivedBadge = h('span', { class: 'badge', id: 'archived', hidden: true }, 'Archived: read-only');
+  const conflictsEl = h('section', { class: 'conflicts', hidden: true, 'aria-label': 'Conflicts to review' });
+  const messages = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
+  const editorHost = h('div', { class: 'editor-host' });
+  const preview = h('div', { class: 'preview markdown-body', 'aria-label': 'Preview', role: 'region', tabindex: '0' });
+  const previewButton = h('button', { type: 'button', class: 'small', 'aria-pressed': 'true', 'aria-controls': 'preview-pane' }, 'Preview');
+  const previewPane = h('section', { id: 'preview-pane', class: 'preview-pane', 'aria-label': 'Rendered preview' }, preview);
+
+  const commentsPanel = h('div', { class: 'comments' });
+  const aiPanel = h('div', { class: 'ai' });
+  const versionsPanel = h('div', { class: 'versions' });
+  const activityList = h('ul', { class: 'activity-list', 'aria-label': 'Recent activity' });
+  const commentCount = h('span', { class: 'tab-count' });
+  const side = tabs('Side panels', [
+    { key: 'comments', title: 'Comments', badge: commentCount, content: commentsPanel },
+    { key: 'ai', title: 'AI', content: aiPanel },
+    { key: 'versions', title: 'Versions', content: versionsPanel },
+    { key: 'activity', title: 'Activity', content: activityList },
+  ]);
+
+  clear(root, h('div', { class: 'editor-layout' },
+    h('div', { class: 'editor-head' },
+      h('nav', { 'aria-label': 'Breadcrumb' }, h('a', { href: '/' }, '← All PRDs')),
+      titleEl,
+      h('div', { class: 'head-tools' }, connection, offlineButton, previewButton,
+        canEdit ? null : h('span', { class: 'badge', id: 'view-only' }, 'View only'), archivedBadge),
+      presence),
+    conflictsEl,
+    messages,
+    h('div', { class: 'editor-main' },
+      h('section', { class: 'editor-pane', 'aria-label': 'Editor' }, editorHost),
+      previewPane,
+      h('aside', { class: 'side-pane', 'aria-label': 'Comments, AI, versions and activity' }, side.list, side.panels))));
+
+  previewButton.addEventListener('click', () => {
+    const on = previewPane.hidden;
+    previewPane.hidden = !on;
+    previewButton.setAttribute('aria-pressed', String(on));
+    if (on) renderPreview();
+  });
+  if (window.innerWidth < 1100) {
+    previewPane.hidden = true;
+    previewButton.setAttribute('aria-pressed', 'false');
+  }
+
+  // ---- connection state ----------------------------------------------------------------
+  function renderConnection() {
+    let state;
+    let text;
+    if (!client.joined) {
+      state = offlineByChoice || client._everJoined ? 'offline' : 'connecting';
+      text = state === 'offline' ? 'Offline' : 'Connecting…';
+      if (state === 'offline') text += client.pendingCount > 0 ? ` · ${client.pendingCount} edits waiting` : ' · edits sync when back';
+    } else if (client.pendingCount > 0) {
+      state = 'saving';
+      text = 'Online · saving…';
+    } else {
+      state = 'online';
+      text = 'Online · saved';
+    }
+    connection.dataset.state = state;
+    connection.textContent = text;
+  }
+  client.on('status', (s) => {
+    if (s === 'joined') loadJoined(client._lastJoined);
+    renderConnection();
+  });
+  client.on('synced', renderConnection);
+  client.on('ack', renderConnection);
+  client.on('change', (ev) => {
+    if (ev.local) renderConnection();
+    for (const d of ev.deltas) for (const c of comments.values()) shiftCommentAnchor(c, d);
+    scheduleDecorations();
+    schedulePreview();
+  });
+  client.on('presence', () => { renderPresence(); scheduleDecorations(); });
+  client.on('error', (err) => {
+    if (err.code === 'TOKEN_EXPIRED' || err.code === 'TOKEN_REVOKED' || err.code === 'AUTHENTICATION_FAILED') expire(refusalReason(err.code, err.message));
+    else if (err.event && err.event.startsWith('ai-')) return;
+    else announce(messages, `${err.code}: ${err.message}`, true);
+  });
+  offlineButton.addEventListener('click', () => {
+    offlineByChoice = !offlineByChoice;
+    offlineButton.setAttribute('aria-pressed', String(offlineByChoice));
+    offlineButton.textContent = offlineByChoice ? 'Go online' : 'Work offline';
+    if (offlineByChoice) client.disconnect();
+    else client.reconnect();
+    renderConnection();
+  });
+
+  // ---- presence ------------------------------------------------------------------------
+  function renderPresence() {
+    const users = client.getUsers();
+    clear(presence, users.map((u) => h('li', { class: `presence-user ${colorClass(u.color)}`, dataset: { userId: u.userId } },
+      h('span', { class: 'presence-dot', 'aria-hidden': 'true' }),
+      h('span', { class: 'presence-name' }, u.userId === session.userId ? `${u.name ?? u.userId} (you)` : (u.name ?? u.userId)),
+      h('span', { class: 'presence-status' }, presenceStatus(u)))));
+  }
+
+  // A user whose presence has not changed for IDLE_MS shows as idle.
+  const IDLE_MS = 2 * 60 * 1000;
+  function presenceStatus(u) {
+    if (u.userId === session.userId) return client._presence?.status ?? u.status ?? 'viewing';
+    const at = typeof u.timestamp === 'number' ? u.timestamp : Date.parse(u.timestamp ?? '');
+    if (Number.isFinite(at) && Date.now() - at > IDLE_MS) return 'idle';
+    return u.status ?? 'viewing';
+  }
+  const idleTimer = setInterval(renderPresence, 30000);
+
+  let decoQueued = false;
+  function scheduleDecorations() {
+    if (decoQueued) return;
+    decoQueued = true;
+    queueMicrotask(() => {
+      decoQueued = false;
+      if (!view) return;
+      view.dispatch({ effects: [setRemoteCursors.of(client.getOthers()), setCommentRanges.of(commentRanges())] });
+    });
+  }
+
+  let previewTimer = null;
+  function schedulePreview() {
+    if (previewTimer !== null || previewPane.hidden) return;
+    previewTimer = setTimeout(renderPreview, 150);
+  }
+  function renderPreview() {
+    clearTimeout(previewTimer);
+    previewTimer = null;
+    if (!view || previewPane.hidden) return;
+    // markdown-it with html: false escapes raw HTML and refuses script: links.
+    preview.innerHTML = md.render(view.state.doc.toString());
+  }
+
+  // ---- comments ------------------------------------------------------------------------
+  const comments = new Map();
+  let activeComment = null;
+  const commentList = h('div', { class: 'comment-list' });
+  const newCommentId = uid('new-comment');
+  const newComment = h('textarea', { id: newCommentId, rows: 3, maxlength: 10000 });
+  const commentHint = h('p', { class: 'hint' }, 'Select text in the editor first to anchor the comment to it.');
+  const commentForm = h('form', { class: 'stack', 'aria-label': 'Add a comment' },
+    h('label', { for: newCommentId }, 'New comment (on the selection or at the cursor)'), newComment, commentHint,
+    h('button', { type: 'submit' }, 'Add comment'));
+  clear(commentsPanel, commentForm, commentList);
+  commentForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const content = newComment.value.trim();
+    if (!content || !view) return;
+    const sel = view.state.selection.main;
+    const payload = { prdId, position: sel.from, content };
+    if (!sel.empty) payload.selection = { start: sel.from, end: sel.to, text: view.state.sliceDoc(sel.from, sel.to) };
+    const res = await emitAck(client.socket, 'add-comment', payload);
+    if (res.error) announce(messages, `Could not add the comment: ${res.error.message}`, true);
+    else newComment.value = '';
+  });
+
+  function commentRanges() {
+    return [...comments.values()].filter((c) => !c.detached).map((c) => {
+      const s = c.selection;
+      const start = s && s.end > s.start ? s.start : c.position;
+      const end = s && s.end > s.start ? s.end : c.position + 1;
+      return { commentId: c.commentId, start, end, active: c.commentId === activeComment };
+    });
+  }
+
+  function renderComments() {
+    commentCount.textContent = comments.size > 0 ? ` (${comments.size})` : '';
+    const list = [...comments.values()];
+    clear(commentList, list.length === 0 ? h('p', { class: 'muted' }, 'No open comments.') : list.map(commentCard));
+    scheduleDecorations();
+  }
+
+  function commentCard(c) {
+    const replyId = uid('reply');
+    const reply = h('textarea', { id: replyId, rows: 2, maxlength: 10000 });
+    const replyForm = h('form', { class: 'stack reply-form' },
+      h('label', { for: replyId, class: 'visually-hidden' }, `Reply to ${c.author?.name ?? 'comment'}`), reply,
+      h('button', { type: 'submit', class: 'small' }, 'Reply'));
+    replyForm.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const content = reply.value.trim();
+      if (!content) return;
+      const res = await emitAck(client.socket, 'reply-comment', { commentId: c.commentId, content });
+      if (res.error) announce(messages, `Could not reply: ${res.error.message}`, true);
+    });
+    const canResolve = canEdit || c.author?.id === session.userId;
+    const quote = c.selection?.text ? h('blockquote', {}, c.selection.text) : null;
+    const card = h('article', { class: `comment${c.commentId === activeComment ? ' active' : ''}`, dataset: { commentId: c.commentId }, 'aria-label': `Comment by ${c.author?.name ?? 'someone'}` },
+      h('header', {}, h('strong', {}, c.author?.name ?? c.author?.id ?? 'someone'), ' ',
+        h('time', { datetime: c.createdAt }, formatTime(c.createdAt)), c.detached ? h('span', { class: 'badge' }, 'text deleted') : null),
+      quote,
+      h('p', { class: 'comment-content' }, c.content),
+      h('ul', { class: 'replies' }, (c.replies ?? []).map((r) => h('li', {}, h('strong', {}, r.author?.name ?? 'someone'), ': ', r.content))),
+      replyForm,
+      h('div', { class: 'row' },
+        h('button', { type: 'button', class: 'small', onclick: () => showComment(c) }, 'Show in text'),
+        canResolve ? h('button', { type: 'button', class: 'small', onclick: () => resolveComment(c) }, 'Resolve') : null));
+    return card;
+  }
+
+  function showComment(c) {
+    activeComment = c.commentId;
+    const [r] = commentRanges().filter((x) => x.commentId === c.commentId);
+    if (view && r) {
+      const len = view.state.doc.length;
+      view.dispatch({ selection: EditorSelection.range(Math.min(r.start, len), Math.min(r.end, len)), scrollIntoView: true });
+      view.focus();
+    }
+    renderComments();
+  }
+
+  async function resolveComment(c) {
+    const res = await emitAck(client.socket, 'resolve-comment', { commentId: c.commentId });
+    if (res.error) announce(messages, `Could not resolve: ${res.error.message}`, true);
+  }
+
+  // ---- conflicts -----------------------------------------------------------------------
+  const conflicts = new Map();
+  function renderConflicts() {
+    conflictsEl.hidden = conflicts.size === 0;
+    clear(conflictsEl, h('h2', {}, conflicts.size === 1 ? 'A conflict to review' : `${conflicts.size} conflicts to review`),
+      [...conflicts.values()].map((c) => {
+        const mergeId = uid('merge');
+        const merged = h('textarea', { id: mergeId, rows: 2 });
+        merged.value = `${c.yourChange ?? ''}${c.theirChange ?? ''}`;
+        const resolve = async (resolution) => {
+          const payload = { prdId, conflictId: c.conflictId, resolution };
+          if (resolution === 'merge') payload.mergedContent = merged.value;
+          const res = await emitAck(client.socket, 'resolve-conflict', payload);
+          if (res.error) announce(messages, `Could not resolve the conflict: ${res.error.message}`, true);
+          else { conflicts.delete(c.conflictId); renderConflicts(); }
+        };
+        return h('div', { class: 'conflict', dataset: { conflictId: c.conflictId } },
+          h('p', {}, 'Yours: ', h('code', {}, c.yourChange || '(nothing)'), ' · Theirs: ', h('code', {}, c.theirChange || '(nothing)')),
+          h('div', { class: 'row' },
+            h('button', { type: 'button', class: 'small', onclick: () => resolve('yours') }, 'Keep yours'),
+            h('button', { type: 'button', class: 'small', onclick: () => resolve('theirs') }, 'Keep theirs'),
+            h('label', { for: mergeId }, 'Merged text'), merged,
+            h('button', { type: 'button', class: 'small', onclick: () => resolve('merge') }, 'Merge')));
+      }));
+  }
+
+  function loadJoined(data) {
+    if (!data) return;
+    archived = data.archived === true;
+    setReadOnly(!canEdit || archived || data.mode === 'view');
+    titleEl.textContent = data.title ?? client.title ?? prdId;
+    document.title = `${titleEl.textContent} — prdhub`;
+    comments.clear();
+    for (const c of data.comments ?? []) comments.set(c.commentId, { ...c, replies: c.replies ?? [] });
+    renderComments();
+    conflicts.clear();
+    for (const c of data.conflicts ?? []) conflicts.set(c.conflictId, c);
+    renderConflicts();
+    renderPresence();
+  }
+
+  // ---- AI ------------------------------------------------------------------------------
+  const promptId = uid('ai-prompt');
+  const sectionId = uid('ai-section');
+  const insertId = uid('ai-insert');
+  const aiPrompt = h('textarea', { id: promptId, rows: 3, maxlength: 4000 });
+  const aiSection = h('select', { id: sectionId });
+  const aiInsert = h('input', { id: insertId, type: 'checkbox', checked: canEdit, disabled: !canEdit });
+  const aiSend = h('button', { type: 'submit' }, 'Ask');
+  const aiCancel = h('button', { type: 'button', disabled: true }, 'Cancel');
+  const aiReview = h('button', { type: 'button' }, 'Review this PRD');
+  const aiStatus = h('p', { class: 'status ai-status', role: 'status', 'aria-live': 'polite' });
+  const aiOutput = h('pre', { class: 'ai-output', 'aria-label': 'AI answer', tabindex: '0' });
+  const aiActions = h('div', { class: 'row ai-actions' });
+  const aiSuggestions = h('ul', { class: 'suggestions', 'aria-label': 'AI suggestions' });
+  const aiForm = h('form', { class: 'stack', 'aria-label': 'Ask the AI' },
+    h('label', { for: promptId }, 'Ask the AI'), aiPrompt,
+    h('label', { for: sectionId }, 'Section'), aiSection,
+    h('div', { class: 'row' }, aiInsert, h('label', { for: insertId }, 'Write the answer into the document at the cursor')),
+    h('div', { class: 'row' }, aiSend, aiCancel, aiReview));
+  clear(aiPanel, aiForm, aiStatus, aiOutput, aiActions, aiSuggestions);
+  let myJob = null;
+  let streamJob = null;
+
+  function refreshSections() {
+    const text = view ? view.state.doc.toString() : client.text;
+    const current = aiSection.value;
+    clear(aiSection, h('option', { value: '' }, 'Whole document'),
+      headings(text).map((s) => h('option', { value: s.slug }, s.title)));
+    aiSection.value = [...aiSection.options].some((o) => o.value === current) ? current : '';
+  }
+  aiSection.addEventListener('focus', refreshSections);
+
+  async function askAi(prompt, { insert = aiInsert.checked, section = aiSection.value } = {}) {
+    if (!view) return;
+    const sel = view.state.selection.main;
+    // For a section, the answer goes at the end of it, unless the cursor is in it.
+    let at = sel.head;
+    const text = view.state.doc.toString();
+    const target = section ? headings(text).find((hd) => hd.slug === section) : null;
+    if (target && !(sel.head > target.start && sel.head <= target.end)) {
+      at = target.end;
+      // The answer gets a line of its own: before the next heading (which it
+      // must not run into), or after the last line.
+      if (insert && canEdit && (at < text.length || (at > 0 && text[at - 1] !== '\n'))) {
+        view.dispatch({ changes: { from: at, insert: '\n' }, userEvent: 'input' });
+        if (at === text.length) at += 1;
+        await client.whenSynced();
+      }
+    }
+    const payload = { prdId, prompt, context: { cursorPosition: at }, insert };
+    if (!sel.empty) payload.context.selectedText = view.state.sliceDoc(sel.from, sel.to).slice(0, 20000);
+    if (section) payload.section = section;
+    aiStatus.textContent = 'Sending…';
+    aiStatus.classList.remove('error');
+    const res = await emitAck(client.socket, 'ai-prompt', payload);
+    if (res.error) {
+      announce(aiStatus, aiErrorMessage(res.error), true);
+      return;
+    }
+    myJob = res.jobId;
+    aiCancel.disabled = false;
+    announce(aiStatus, 'Queued…');
+  }
+
+  aiForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const prompt = aiPrompt.value.trim();
+    if (prompt) askAi(prompt);
+  });
+  aiCancel.addEventListener('click', async () => {
+    if (!myJob) return;
+    const res = await emitAck(client.socket, 'ai-cancel', { jobId: myJob });
+    if (res.error) announce(aiStatus, aiErrorMessage(res.error), true);
+  });
+  aiReview.addEventListener('click', async () => {
+    clear(aiSuggestions);
+    announce(aiStatus, 'Reviewing…');
+    const res = await emitAck(client.socket, 'ai-review', { prdId });
+    if (res.error) announce(aiStatus, aiErrorMessage(res.error), true);
+  });
+
+  function suggestionItem(s) {
+    const li = h('li', { class: 'suggestion' },
+      h('span', { class: 'badge' }, s.type ?? 'suggestion'), ' ',
+      s.title ? h('strong', {}, s.title, ': ') : null, s.description ?? '',
+      h('div', { class: 'row' },
+        h('button', { type: 'button', class: 'small', onclick: () => { li.remove(); askAi(s.description ?? s.title, { section: s.section ?? '' }); } }, 'Accept'),
+        h('button', { type: 'button', class: 'small', onclick: () => li.remove() }, 'Reject')));
+    return li;
+  }
+
+  const sock = () => client.socket;
+  function wireSocket(socket) {
+    socket.on('comment-added', (c) => {
+      if (c.prdId !== prdId) return;
+      comments.set(c.commentId, { ...c, replies: c.replies ?? [] });
+      renderComments();
+    });
+    socket.on('comment-replied', (d) => {
+      const c = comments.get(d.commentId);
+      if (!c) return;
+      c.replies.push(d.reply);
+      renderComments();
+    });
+    socket.on('comment-resolved', (d) => {
+      if (comments.delete(d.commentId)) renderComments();
+    });
+    socket.on('conflict-detected', (d) => {
+      if (d.prdId !== prdId) return;
+      for (const c of d.conflicts ?? []) conflicts.set(c.conflictId, c);
+      renderConflicts();
+    });
+    socket.on('conflict-resolved', (d) => {
+      if (conflicts.delete(d.conflictId)) renderConflicts();
+    });
+    socket.on('prd-updated', (d) => {
+      if (d.prdId !== prdId || !d.prd) return;
+      titleEl.textContent = d.prd.title ?? titleEl.textContent;
+      document.title = `${titleEl.textContent} — prdhub`;
+      const was = archived;
+      archived = d.prd.archived === true;
+      if (archived && !was) {
+        setReadOnly(true);
+        announce(messages, `${d.by?.name ?? 'Someone'} archived this PRD: it is read-only now.`);
+      } else if (!archived && was) {
+        // A join made while archived is a view-only join: join again to edit.
+        if (canEdit && client.siteId === null) window.location.reload();
+        else setReadOnly(!canEdit);
+        announce(messages, `${d.by?.name ?? 'Someone'} took this PRD out of the archive.`);
+      } else if (d.prd.title) {
+        announce(messages, `${d.by?.name ?? 'Someone'} renamed this PRD.`);
+      }
+    });
+    socket.on('prd-deleted', (d) => {
+      if (d.prdId !== prdId) return;
+      setReadOnly(true);
+      client.close();
+      connection.dataset.state = 'error';
+      connection.textContent = 'Deleted';
+      announce(messages, `${d.by?.name ?? 'Someone'} deleted this PRD.`, true);
+    });
+    socket.on('version-created', (d) => {
+      if (d.prdId === prdId) loadVersions();
+    });
+    socket.on('ai-job-created', (d) => {
+      if (d.prdId === prdId && d.jobId === myJob) announce(aiStatus, `Queued (position ${d.position ?? 1}).`);
+    });
+    socket.on('ai-stream-start', (d) => {
+      if (d.prdId !== prdId) return;
+      streamJob = d.jobId;
+      clear(aiOutput);
+      clear(aiActions);
+      aiOutput.dataset.jobId = d.jobId;
+      aiOutput.dataset.state = 'streaming';
+      aiOutput.dataset.insert = String(Boolean(d.insert));
+      const who = d.userId === session.userId ? 'your' : 'an';
+      announce(aiStatus, `The AI is writing ${who} answer${d.insert ? ' into the document' : ''}…`);
+    });
+    socket.on('ai-stream-chunk', (d) => {
+      if (d.jobId !== streamJob) return;
+      aiOutput.append(document.createTextNode(d.chunk ?? ''));
+    });
+    socket.on('ai-stream-complete', (d) => {
+      if (d.prdId !== prdId) return;
+      const mine = d.jobId === myJob;
+      const inserted = aiOutput.dataset.jobId === d.jobId && aiOutput.dataset.insert === 'true';
+      aiOutput.textContent = d.fullResponse ?? aiOutput.textContent;
+      aiOutput.dataset.state = 'complete';
+      if (d.jobId === streamJob) streamJob = null;
+      if (mine) {
+        myJob = null;
+        aiCancel.disabled = true;
+      }
+      announce(aiStatus, `The AI answered (${d.tokensUsed ?? 0} tokens).`);
+      if (!mine) return;
+      // A preview (not written into the text): insert it or discard it.
+      if (!inserted && canEdit) {
+        clear(aiActions,
+          h('button', { type: 'button', class: 'small', onclick: () => { insertAtCursor(d.fullResponse ?? ''); clear(aiActions); } }, 'Insert at cursor'),
+          h('button', { type: 'button', class: 'small', onclick: () => clear(aiActions) }, 'Discard'));
+      }
+      clear(aiSuggestions, (d.suggestions ?? []).map(suggestionItem));
+    });
+    socket.on('ai-error', (d) => {
+      // jobId null: this client's prompt or review was refused.
+      if (d.jobId !== null && d.jobId !== myJob && d.jobId !== streamJob) return;
+      if (d.jobId !== null && d.jobId === myJob) {
+        myJob = null;
+        aiCancel.disabled = true;
+      }
+      if (d.jobId !== null && d.jobId === streamJob) {
+        streamJob = null;
+        aiOutput.dataset.state = 'error';
+      }
+      announce(aiStatus, aiErrorMessage(d.error), d.error?.code !== 'CANCELLED');
+    });
+    socket.on('ai-suggestion', (d) => {
+      if (d.prdId !== prdId || !d.suggestion) return;
+      announce(aiStatus, 'Review suggestions:');
+      aiSuggestions.append(suggestionItem(d.suggestion));
+    });
+  }
+
+  function insertAtCursor(text) {
+    if (!view || !text) return;
+    const sel = view.state.selection.main;
+    view.dispatch({ changes: { from: sel.from, to: sel.to, insert: text }, selection: EditorSelection.cursor(sel.from + text.length), userEvent: 'input.paste' });
+  }
+
+  // ---- versions ------------------------------------------------------------------------
+  const changelogId = uid('changelog');
+  const bumpId = uid('bump');
+  const fromId = uid('from');
+  const toId = uid('to');
+  const changelog = h('textarea', { id: changelogId, rows: 2, maxlength: 2000 });
+  const bump = h('select', { id: bumpId }, h('option', { value: 'minor' }, 'minor'), h('option', { value: 'patch' }, 'patch'), h('option', { value: 'major' }, 'major'));
+  const versionForm = h('form', { class: 'stack', 'aria-label': 'Create a version' },
+    h('label', { for: changelogId }, 'Changelog'), changelog,
+    h('div', { class: 'row' }, h('label', { for: bumpId }, 'Kind'), bump, h('button', { type: 'submit' }, 'Create version')));
+  const versionList = h('ol', { class: 'version-list' });
+  const fromSel = h('select', { id: fromId });
+  const toSel = h('select', { id: toId });
+  const compareButton = h('button', { type: 'button' }, 'Compare side by side');
+  const compareForm = h('div', { class: 'row compare' },
+    h('label', { for: fromId }, 'From'), fromSel, h('label', { for: toId }, 'To'), toSel, compareButton);
+  const versionStatus = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
+  clear(versionsPanel, canEdit ? versionForm : null, versionStatus, versionList, compareForm);
+
+  versionForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const text = changelog.value.trim();
+    if (!text) return;
+    const res = await emitAck(client.socket, 'create-version', { prdId, changelog: text, versionType: bump.value });
+    if (res.error) announce(versionStatus, `Could not create the version: ${res.error.message}`, true);
+    else { changelog.value = ''; announce(versionStatus, `Version ${res.version.version} created.`); }
+  });
+
+  async function loadVersions() {
+    try {
+      const { versions } = await api.versions(prdId);
+      clear(versionList, versions.length === 0 ? h('li', { class: 'muted' }, 'No versions yet.') : versions.slice().reverse().map((v) =>
+        h('li', { dataset: { version: v.version } }, h('strong', {}, v.version), ' ', v.changelog, ' — ', v.createdBy?.name ?? '',
+          ' ', h('time', { datetime: v.createdAt }, formatTime(v.createdAt)))));
+      const opts = versions.map((v) => v.version);
+      const keepFrom = fromSel.value;
+      const keepTo = toSel.value;
+      clear(fromSel, opts.map((v) => h('option', { value: v }, v)));
+      clear(toSel, opts.map((v) => h('option', { value: v }, v)));
+      if (opts.length >= 2) {
+        fromSel.value = opts.includes(keepFrom) ? keepFrom : opts[opts.length - 2];
+        toSel.value = opts.includes(keepTo) ? keepTo : opts[opts.length - 1];
+      }
+      compareForm.hidden = opts.length < 2;
+    } catch (err) {
+      announce(versionStatus, `Could not read the versions: ${err.message}`, true);
+    }
+  }
+
+  compareButton.addEventListener('click', async () => {
+    try {
+      const text = await api.diff(prdId, fromSel.value, toSel.value);
+      showDiff(fromSel.value, toSel.value, sideBySide(parseUnifiedDiff(text)));
+    } catch (err) {
+      announce(versionStatus, `Could not compare: ${err.message}`, true);
+    }
+  });
+
+  function showDiff(from, to, rows) {
+    const close = h('button', { type: 'button', class: 'close' }, 'Close');
+    const cell = (side, kind) => side
+      ? [h('td', { class: 'ln' }, side.no ?? ''), h('td', { class: `code ${kind}` }, side.text)]
+      : [h('td', { class: 'ln' }), h('td', { class: 'code empty' })];
+    const dialog = h('dialog', { class: 'diff-dialog', 'aria-labelledby': 'diff-title' },
+      h('header', {}, h('h2', { id: 'diff-title' }, `Changes from ${from} to ${to}`), close),
+      rows.length === 0 ? h('p', {}, 'The two versions have the same text.') :
+        h('table', { class: 'diff' },
+          h('colgroup', {}, h('col', { class: 'ln' }), h('col'), h('col', { class: 'ln' }), h('col')),
+          h('thead', {}, h('tr', {}, h('th', { colspan: 2, scope: 'col' }, from), h('th', { colspan: 2, scope: 'col' }, to))),
+          h('tbody', {}, rows.map((r) => r.kind === 'hunk'
+            ? h('tr', { class: 'hunk' }, h('td', { colspan: 4 }, r.left.text))
+            : h('tr', { class: r.kind }, cell(r.left, r.kind === 'context' ? '' : 'del'), cell(r.right, r.kind === 'context' ? '' : 'ins'))))));
+    close.addEventListener('click', () => dialog.close());
+    dialog.addEventListener('close', () => { dialog.remove(); compareButton.focus(); });
+    document.body.append(dialog);
+    dialog.showModal();
+  }
+
+  // ---- connect and build the editor ----------------------------------------------------
+  const joinedPromise = client.connect();
+  wireSocket(sock());
+  let data;
+  try {
+    data = await joinedPromise;
+  } catch (err) {
+    client.close();
+    clearInterval(idleTimer);
+    root.querySelector('.editor-main')?.remove();
+    offlineButton.remove();
+    previewButton.remove();
+    connection.dataset.state = 'error';
+    connection.textContent = 'Not connected';
+    titleEl.textContent = 'PRD not opened';
+    if (err.code === 'PRD_NOT_FOUND') announce(messages, 'This PRD does not exist, or belongs to another organization.', true);
+    else announce(messages, `Could not open the PRD: ${err.message}`, true);
+    return () => {};
+  }
+
+  const state = EditorState.create({
+    doc: client.text,
+    extensions: [
+      EditorState.lineSeparator.of(LINE_SEPARATOR),
+      EditorView.cspNonce.of(document.querySelector('meta[name="prdhub-csp-nonce"]')?.content ?? ''),
+      lineNumbers(),
+      history(),
+      drawSelection(),
+      highlightActiveLine(),
+      keymap.of([...defaultKeymap, ...historyKeymap]),
+      markdown(),
+      syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+      EditorView.lineWrapping,
+      remoteCursorField,
+      commentField,
+      editability.of(editabilityOf(readOnly)),
+      EditorView.updateListener.of((update) => {
+        if (binding) for (const tr of update.transactions) binding.handleTransaction(tr);
+        if (update.focusChanged && canEdit && client.joined) {
+          client.setStatus(update.view.hasFocus ? 'editing' : 'viewing');
+          renderPresence();
+        }
+        if (update.docChanged) schedulePreview();
+      }),
+    ],
+  });
+  view = new EditorView({ state, parent: editorHost });
+  binding = new EditorBinding(client, view, {
+    onResync: (reason) => { if (reason) announce(messages, `The editor was brought back in line with the hub (${reason.message ?? reason}).`, true); },
+  });
+  loadJoined(data);
+  renderConnection();
+  renderPreview();
+  refreshSections();
+  scheduleDecorations();
+  loadVersions();
+  activityFeed(api, session, notifications, activityList);
+  window.prdhubEditor = { client, view }; // for people debugging in the console
+
+  return () => {
+    clearInterval(idleTimer);
+    binding.destroy();
+    client.close();
+    view.destroy();
+  };
+}

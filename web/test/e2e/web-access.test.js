@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// The web editor in real Chromium, signing in and roles: a viewer sees the
+// text but cannot type; a pasted token signs in; an expired one sends the
+// user back to the sign-in form with the reason; a PRD of another
+// organization is not opened; the PRD list creates and imports PRDs; the
+// keyboard reaches the editor and the side panels' tabs.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  EVENT_TIMEOUT_MS, createPrd, editorText, launch, openAs, openEditor, restPrd, startHub, token,
+  waitForState, waitUntil,
+} from './browser.js';
+
+const EDITOR = { sub: 'user_eve', name: 'Eve Editor', org: 'org_acc', role: 'editor' };
+const VIEWER = { sub: 'user_vic', name: 'Vic Viewer', org: 'org_acc', role: 'viewer' };
+const OUTSIDER = { sub: 'user_oz', name: 'Oz Outsider', org: 'org_other', role: 'editor' };
+
+let hub;
+let browser;
+let prdId;
+
+before(async () => {
+  hub = await startHub();
+  browser = await launch();
+  prdId = (await createPrd(hub, token(EDITOR), 'Access rules', '# Access rules\n\nOnly editors write.\n')).id;
+});
+
+after(async () => {
+  await browser?.close();
+  // A clean exit (under ASan: no leak, no error).
+  const res = await hub.stop();
+  assert.deepEqual(res, { code: 0, signal: null }, hub.stderr());
+});
+
+test('a viewer sees the text and others\' edits but cannot type', async () => {
+  const vic = await openEditor(browser, hub, VIEWER, prdId);
+  const eve = await openEditor(browser, hub, EDITOR, prdId);
+  assert.equal(await vic.page.isVisible('#view-only'), true);
+  assert.equal(await vic.page.isVisible('#archived'), false);
+  assert.equal(await vic.page.getAttribute('.cm-content', 'contenteditable'), 'false');
+  const before = await editorText(vic.page);
+  await vic.page.click('.cm-content');
+  await vic.page.keyboard.type('viewer typing');
+  await vic.page.keyboard.press('Backspace');
+  assert.equal(await editorText(vic.page), before);
+  // The editor's edit reaches the viewer; the hub has no viewer text.
+  await eve.page.click('.cm-content');
+  await eve.page.keyboard.press('Control+End');
+  await eve.page.keyboard.type('Editors agree.');
+  await waitUntil(async () => (await editorText(vic.page)).endsWith('Editors agree.'), 'the edit at the viewer');
+  const rest = await restPrd(hub, token(EDITOR), prdId);
+  assert.ok(!rest.content.includes('viewer typing'));
+  assert.equal(rest.content, await editorText(vic.page));
+  // Viewers may not create versions: no form; they may not ask the AI to write.
+  await vic.page.click('[role="tab"][data-tab="versions"]');
+  assert.equal(await vic.page.$('.versions textarea'), null);
+  await vic.page.click('[role="tab"][data-tab="ai"]');
+  assert.equal(await vic.page.isChecked('.ai input[type="checkbox"]'), false);
+  assert.equal(await vic.page.isDisabled('.ai input[type="checkbox"]'), true);
+  assert.deepEqual(vic.problems, []);
+  await vic.context.close();
+  await eve.context.close();
+});
+
+test('without an AI provider the AI panel says so', async () => {
+  const s = await openEditor(browser, hub, EDITOR, prdId);
+  await s.page.click('[role="tab"][data-tab="ai"]');
+  await s.page.fill('.ai textarea', 'Summarise the rules');
+  await s.page.click('.ai button[type="submit"]');
+  await s.page.waitForSelector('.ai-status.error:has-text("not configured")', { timeout: EVENT_TIMEOUT_MS });
+  await s.context.close();
+});
+
+test('a pasted token signs in; the session survives a reload', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${hub.url}/`);
+  await page.waitForSelector('#token-input', { timeout: EVENT_TIMEOUT_MS });
+  await page.fill('#token-input', 'not a token');
+  await page.click('button:has-text("Sign in")');
+  assert.match(await page.textContent('.signin [role="alert"]'), /not a token/);
+  await page.fill('#token-input', token(EDITOR));
+  await page.click('button:has-text("Sign in")');
+  await page.waitForSelector(`tr[data-prd-id="${prdId}"]`, { timeout: EVENT_TIMEOUT_MS });
+  await page.reload();
+  await page.waitForSelector(`tr[data-prd-id="${prdId}"]`, { timeout: EVENT_TIMEOUT_MS });
+  await page.click('button:has-text("Sign out")');
+  await page.waitForSelector('#token-input', { timeout: EVENT_TIMEOUT_MS });
+  await context.close();
+});
+
+test('an expired token goes back to the sign-in form with the reason', async () => {
+  const expired = token({ ...EDITOR, exp: Math.floor(Date.now() / 1000) - 60 });
+  const s = await openAs(browser, hub, expired, { path: `/prds/${prdId}` });
+  await s.page.waitForSelector('#token-input', { timeout: EVENT_TIMEOUT_MS });
+  assert.match(await s.page.textContent('.signin [role="alert"]'), /expired/);
+  assert.equal(new URL(s.page.url()).hash, '');
+  await s.context.close();
+});
+
+test('another organization\'s PRD does not open', async () => {
+  const s = await openAs(browser, hub, OUTSIDER, { path: `/prds/${prdId}` });
+  await s.page.waitForSelector('#connection-state[data-state="error"]', { timeout: EVENT_TIMEOUT_MS });
+  assert.match(await s.page.textContent('.editor-layout .status'), /does not exist/);
+  assert.equal(await s.page.$('.cm-content'), null);
+  await s.context.close();
+});
+
+test('the list creates a PRD and imports a Markdown file', async () => {
+  const s = await openAs(browser, hub, EDITOR);
+  // Rename and archive (PATCH), delete (DELETE) show only if the hub has them.
+  const probe = await fetch(`${hub.url}/api/prds/${prdId}`, { method: 'OPTIONS', headers: { Authorization: `Bearer ${token(EDITOR)}` } });
+  const allow = (probe.headers.get('allow') ?? probe.headers.get('access-control-allow-methods') ?? '').toUpperCase();
+  await s.page.waitForSelector(`tr[data-prd-id="${prdId}"]`, { timeout: EVENT_TIMEOUT_MS });
+  const buttons = await s.page.$$eval(`tr[data-prd-id="${prdId}"] .actions button`, (bs) => bs.map((b) => b.textContent));
+  const expected = [...(allow.includes('PATCH') ? ['Rename', 'Archive'] : []), ...(allow.includes('DELETE') ? ['Delete'] : [])];
+  assert.deepEqual(buttons, expected);
+  await s.page.fill('input[name="title"]', 'Made in the browser');
+  await s.page.click('button:has-text("Create")');
+  await s.page.waitForURL(/\/prds\/prd_/, { timeout: EVENT_TIMEOUT_MS });
+  await s.page.waitForSelector('.cm-content', { timeout: EVENT_TIMEOUT_MS });
+  assert.equal(await s.page.textContent('.prd-title'), 'Made in the browser');
+  await s.page.click('a:has-text("All PRDs")');
+  await s.page.setInputFiles('input[type="file"]', {
+    name: 'search.md', mimeType: 'text/markdown', buffer: Buffer.from('# Search revamp\n\nFaster results.\n'),
+  });
+  await s.page.waitForURL(/\/prds\/prd_/, { timeout: EVENT_TIMEOUT_MS });
+  await waitForState(s.page, 'online');
+  assert.equal(await s.page.textContent('.prd-title'), 'Search revamp');
+  assert.equal(await editorText(s.page), '# Search revamp\n\nFaster results.\n');
+  assert.deepEqual(s.problems, []);
+  await s.context.close();
+});
+
+test('rename, archive and delete from the list; an open editor follows', async () => {
+  const owner = token(EDITOR);
+  const id = (await createPrd(hub, owner, 'Old name', 'Body.\n')).id;
+  const list = await openAs(browser, hub, EDITOR);
+  const open = await openEditor(browser, hub, EDITOR, id);
+  const row = `tr[data-prd-id="${id}"]`;
+  await list.page.waitForSelector(row, { timeout: EVENT_TIMEOUT_MS });
+  if (await list.page.$(`${row} button:has-text("Rename")`) === null) {
+    // A hub without PATCH and DELETE /api/prds/{id}: the buttons are hidden (above).
+    await list.context.close();
+    await open.context.close();
+    return;
+  }
+  list.page.once('dialog', (d) => d.accept('New name'));
+  await list.page.click(`${row} button:has-text("Rename")`);
+  await list.page.waitForSelector(`${row} th a:has-text("New name")`, { timeout: EVENT_TIMEOUT_MS });
+  await open.page.waitForSelector('.prd-title:has-text("New name")', { timeout: EVENT_TIMEOUT_MS });
+
+  await list.page.click(`${row} button:has-text("Archive")`);
+  // Archived PRDs leave the default list; "Show archived" brings them back.
+  await list.page.waitForSelector(row, { state: 'detached', timeout: EVENT_TIMEOUT_MS });
+  await open.page.waitForSelector('#archived', { state: 'visible', timeout: EVENT_TIMEOUT_MS });
+  assert.equal(await open.page.getAttribute('.cm-content', 'contenteditable'), 'false');
+  await list.page.check('text=Show archived PRDs');
+  await list.page.waitForSelector(`${row}.archived`, { timeout: EVENT_TIMEOUT_MS });
+  await list.page.click(`${row} button:has-text("Unarchive")`);
+  await open.page.waitForSelector('#archived', { state: 'hidden', timeout: EVENT_TIMEOUT_MS });
+  await waitForState(open.page, 'online');
+  await open.page.waitForSelector('.cm-content[contenteditable="true"]', { timeout: EVENT_TIMEOUT_MS });
+  await open.page.click('.cm-content');
+  await open.page.keyboard.press('Control+End');
+  await open.page.keyboard.type('Editable again.');
+  await waitUntil(async () => (await restPrd(hub, owner, id)).content === 'Body.\nEditable again.', 'the edit after unarchiving');
+
+  list.page.once('dialog', (d) => d.accept());
+  await list.page.click(`${row} button:has-text("Delete")`);
+  await list.page.waitForSelector(row, { state: 'detached', timeout: EVENT_TIMEOUT_MS });
+  await open.page.waitForSelector('#connection-state:has-text("Deleted")', { timeout: EVENT_TIMEOUT_MS });
+  assert.deepEqual(list.problems, []);
+  await list.context.close();
+  await open.context.close();
+});
+
+test('keyboard: the tabs move with the arrow keys, Tab reaches the editor', async () => {
+  const s = await openEditor(browser, hub, EDITOR, prdId, { viewport: { width: 1280, height: 720 } });
+  await s.page.focus('[role="tab"][data-tab="comments"]');
+  await s.page.keyboard.press('ArrowRight');
+  assert.equal(await s.page.evaluate(() => document.activeElement.dataset.tab), 'ai');
+  assert.equal(await s.page.getAttribute('[role="tab"][data-tab="ai"]', 'aria-selected'), 'true');
+  assert.equal(await s.page.isVisible('.ai textarea'), true);
+  await s.page.keyboard.press('End');
+  assert.equal(await s.page.evaluate(() => document.activeElement.dataset.tab), 'activity');
+  // From the preview switch, Tab goes on through the page to the editor.
+  await s.page.focus('#connection-state ~ button');
+  let reached = false;
+  for (let i = 0; i < 12 && !reached; i++) {
+    await s.page.keyboard.press('Tab');
+    reached = await s.page.evaluate(() => document.activeElement?.classList.contains('cm-content'));
+  }
+  assert.ok(reached, 'Tab reaches the editor');
+  // Every form control has a label.
+  const unlabelled = await s.page.evaluate(() => [...document.querySelectorAll('input, textarea, select')]
+    .filter((el) => el.type !== 'hidden' && !(el.labels?.length > 0) && !el.getAttribute('aria-label'))
+    .map((el) => el.outerHTML.slice(0, 80)));
+  assert.deepEqual(unlabelled, []);
+  await s.context.close();
+});

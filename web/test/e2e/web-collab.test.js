@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// The web editor in real Chromium: two browser contexts (two users) on one
+// PRD against a real hub. They converge with each other and with
+// GET /api/prds/{id}; a remote cursor shows with its user's name; a
+// comment added in one appears in the other; an AI answer (the scripted AI
+// test server) streams into both; one goes offline, edits, comes back and
+// they converge; versions compare side by side. Screenshots of the list,
+// the editor with two cursors and the diff view go to <build>/web-screenshots.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startAiServer, aiConfig } from '../../../tests/e2e/ai-helpers.js';
+import {
+  EVENT_TIMEOUT_MS, createPrd, editorText, launch, openAs, openEditor, restPrd, screenshot,
+  startHub, token, waitForState, waitForText, waitUntil,
+} from './browser.js';
+
+const ANN = { sub: 'user_ann', name: 'Ann Archer', org: 'org_web', role: 'editor' };
+const BOB = { sub: 'user_bob', name: 'Bob Builder', org: 'org_web', role: 'editor' };
+
+let ai;
+let hub;
+let browser;
+let prdId;
+let ann;
+let bob;
+
+before(async () => {
+  ai = await startAiServer();
+  hub = await startHub({ config: aiConfig(ai) });
+  browser = await launch();
+  const prd = await createPrd(hub, token(ANN), 'Checkout redesign', '# Checkout redesign\n\nGoals.\n');
+  prdId = prd.id;
+});
+
+after(async () => {
+  await browser?.close();
+  await ai?.stop();
+  // A clean exit (under ASan: no leak, no error).
+  const res = await hub.stop();
+  assert.deepEqual(res, { code: 0, signal: null }, hub.stderr());
+});
+
+async function converged(what) {
+  const jwt = token(ANN);
+  await waitUntil(async () => {
+    const [a, b] = await Promise.all([editorText(ann.page), editorText(bob.page)]);
+    if (a !== b) return false;
+    const rest = await restPrd(hub, jwt, prdId);
+    return rest.content === a;
+  }, `${what}: both editors and GET /api/prds/{id} equal`);
+  return editorText(ann.page);
+}
+
+test('the list shows the PRD; the token leaves the address bar', async () => {
+  const s = await openAs(browser, hub, ANN);
+  await s.page.waitForSelector(`tr[data-prd-id="${prdId}"]`, { timeout: EVENT_TIMEOUT_MS });
+  assert.equal(new URL(s.page.url()).hash, '', 'the #token fragment is removed');
+  assert.equal(await s.page.evaluate(() => sessionStorage.getItem('prdhub-token')), s.jwt);
+  assert.match(await s.page.textContent(`tr[data-prd-id="${prdId}"] th a`), /Checkout redesign/);
+  assert.deepEqual(s.problems, []);
+  await s.context.close();
+});
+
+test('two users type at once and converge with each other and the hub', async () => {
+  ann = await openEditor(browser, hub, ANN, prdId);
+  bob = await openEditor(browser, hub, BOB, prdId);
+  await ann.page.click('.cm-content');
+  await ann.page.keyboard.press('Control+End');
+  await bob.page.click('.cm-content');
+  await bob.page.keyboard.press('Control+Home');
+  await Promise.all([
+    ann.page.keyboard.type('Ann writes the end. '),
+    bob.page.keyboard.type('Bob writes the start. '),
+  ]);
+  const text = await converged('concurrent typing');
+  assert.ok(text.includes('Ann writes the end. '), text);
+  assert.ok(text.startsWith('Bob writes the start. '), text);
+  await waitForState(ann.page, 'online');
+  await waitForState(bob.page, 'online');
+});
+
+test('the other user\'s cursor shows with their name', async () => {
+  // Bob selects the first word; Ann sees his selection and his name.
+  await bob.page.keyboard.press('Control+Home');
+  await bob.page.keyboard.press('Shift+Control+ArrowRight');
+  await ann.page.waitForSelector('.cm-remote-cursor-label:has-text("Bob Builder")', { timeout: EVENT_TIMEOUT_MS });
+  await ann.page.waitForSelector('.cm-remote-selection', { timeout: EVENT_TIMEOUT_MS });
+  await bob.page.waitForSelector('.cm-remote-cursor-label:has-text("Ann Archer")', { timeout: EVENT_TIMEOUT_MS });
+  const presence = await ann.page.textContent('.presence');
+  assert.match(presence, /Bob Builder/);
+  // The PRD list says who is in it now.
+  const list = await openAs(browser, hub, ANN);
+  const who = await list.page.waitForSelector(`tr[data-prd-id="${prdId}"] .who:has-text("Bob Builder")`, { timeout: EVENT_TIMEOUT_MS });
+  assert.match(await who.textContent(), /Ann Archer/);
+  await screenshot(list.page, 'web-list.png');
+  await list.context.close();
+  await screenshot(ann.page, 'web-editor-two-cursors.png');
+});
+
+test('a comment added by one appears in the other', async () => {
+  await ann.page.click('.cm-content');
+  await ann.page.keyboard.press('Control+End');
+  await ann.page.keyboard.press('Shift+Home');
+  await ann.page.click('[role="tab"][data-tab="comments"]');
+  await ann.page.fill('.comments textarea >> nth=0', 'Should this mention mobile?');
+  await ann.page.click('.comments button[type="submit"] >> text=Add comment');
+  const card = await bob.page.waitForSelector('.comment:has-text("Should this mention mobile?")', { timeout: EVENT_TIMEOUT_MS });
+  assert.match(await card.textContent(), /Ann Archer/);
+  // The anchored text is highlighted in Bob's editor too, and the feed says so.
+  await bob.page.waitForSelector('.cm-comment-range', { timeout: EVENT_TIMEOUT_MS });
+  await bob.page.click('[role="tab"][data-tab="activity"]');
+  await bob.page.waitForSelector('.activity-list li:has-text("Ann Archer commented on Checkout redesign")', { timeout: EVENT_TIMEOUT_MS });
+  await bob.page.click('[role="tab"][data-tab="comments"]');
+  // Bob replies; Ann sees it.
+  await card.$eval('textarea', (el) => el.focus());
+  await bob.page.keyboard.type('Yes, a section on it.');
+  await (await card.$('button:has-text("Reply")')).click();
+  await ann.page.waitForSelector('.comment .replies:has-text("Yes, a section on it.")', { timeout: EVENT_TIMEOUT_MS });
+  // The reply notifies Ann: the bell counts it, and marking it read clears it.
+  await ann.page.waitForSelector('button.bell[aria-label="Notifications, 1 unread"]', { timeout: EVENT_TIMEOUT_MS });
+  await ann.page.click('button.bell');
+  assert.match(await ann.page.textContent('#notification-panel'), /Bob Builder|repl/i);
+  await ann.page.click('#notification-panel button:has-text("Mark all read")');
+  await ann.page.waitForSelector('button.bell[aria-label="Notifications, 0 unread"]', { timeout: EVENT_TIMEOUT_MS });
+  await ann.page.keyboard.press('Escape');
+});
+
+test('an AI answer streams into both editors', async () => {
+  await ann.page.click('.cm-content');
+  await ann.page.keyboard.press('Control+End');
+  await ann.page.keyboard.type('\n');
+  await ann.page.click('[role="tab"][data-tab="ai"]');
+  await ann.page.fill('.ai textarea', 'scenario:stream then:suggestions Write an introduction');
+  await ann.page.click('.ai button[type="submit"]');
+  for (const s of [ann, bob]) await waitForText(s.page, 'Hello, world ✓');
+  await bob.page.click('[role="tab"][data-tab="ai"]');
+  for (const s of [ann, bob]) {
+    await s.page.waitForSelector('.ai-output[data-state="complete"]', { timeout: EVENT_TIMEOUT_MS });
+    assert.equal(await s.page.textContent('.ai-output'), 'Hello, world ✓');
+  }
+  // The follow-up suggestions come to the requester, with accept and reject.
+  await ann.page.waitForSelector('.suggestion button:has-text("Accept")', { timeout: EVENT_TIMEOUT_MS });
+  const text = await converged('after the AI answer');
+  assert.equal(text.split('Hello, world ✓').length, 2, 'the answer is in the text once');
+});
+
+test('an AI preview is inserted on request; a running answer can be cancelled', async () => {
+  await ann.page.click('.cm-content');
+  await ann.page.keyboard.press('Control+End');
+  await ann.page.click('[role="tab"][data-tab="ai"]');
+  await ann.page.uncheck('.ai input[type="checkbox"]');
+  await ann.page.fill('.ai textarea', 'scenario:stream Preview only');
+  await ann.page.click('.ai button[type="submit"]');
+  const insert = await ann.page.waitForSelector('.ai-actions button:has-text("Insert at cursor")', { timeout: EVENT_TIMEOUT_MS });
+  assert.equal((await editorText(ann.page)).split('Hello, world ✓').length, 2, 'a preview writes nothing');
+  await insert.click();
+  await waitForText(bob.page, (t) => t.split('Hello, world ✓').length === 3, 'the inserted preview at Bob');
+  await converged('after inserting the preview');
+  // A gated answer waits after its first piece: cancel it.
+  await ann.page.fill('.ai textarea', 'scenario:gated Take your time');
+  await ann.page.click('.ai button[type="submit"]');
+  await ann.page.waitForSelector('.ai-output[data-state="streaming"]:has-text("first")', { timeout: EVENT_TIMEOUT_MS });
+  await ann.page.click('.ai button:has-text("Cancel")');
+  await ann.page.waitForSelector('.ai-status:has-text("cancelled")', { timeout: EVENT_TIMEOUT_MS });
+  assert.equal(await ann.page.getAttribute('.ai-output', 'data-state'), 'error');
+  assert.equal(await ann.page.isDisabled('.ai button:has-text("Cancel")'), true);
+  await ann.page.check('.ai input[type="checkbox"]');
+});
+
+test('offline in one, edits on both sides, back online: they converge', async () => {
+  await bob.context.setOffline(true);
+  await bob.page.click('button:has-text("Work offline")');
+  await waitForState(bob.page, 'offline');
+  await bob.page.click('.cm-content');
+  await bob.page.keyboard.press('Control+Home');
+  await bob.page.keyboard.type('[offline edit] ');
+  await ann.page.click('.cm-content');
+  await ann.page.keyboard.press('Control+End');
+  await ann.page.keyboard.type(' [online edit]');
+  await waitForState(ann.page, 'online');
+  assert.match(await bob.page.textContent('#connection-state'), /Offline/);
+  assert.ok(!(await editorText(bob.page)).includes('[online edit]'), 'the offline editor did not get the edit');
+  await bob.context.setOffline(false);
+  await bob.page.click('button:has-text("Go online")');
+  const text = await converged('after reconnecting');
+  assert.ok(text.includes('[offline edit] '), text);
+  assert.ok(text.includes(' [online edit]'), text);
+  await waitForState(bob.page, 'online');
+});
+
+test('two edits at one place: both see the conflict, one resolves it for both', async () => {
+  await bob.page.click('button:has-text("Work offline")');
+  await waitForState(bob.page, 'offline');
+  await bob.page.click('.cm-content');
+  await bob.page.keyboard.press('Control+Home');
+  await bob.page.keyboard.type('B');
+  await ann.page.click('.cm-content');
+  await ann.page.keyboard.press('Control+Home');
+  await ann.page.keyboard.type('A');
+  await waitForState(ann.page, 'online');
+  await bob.page.click('button:has-text("Go online")');
+  await converged('the two edits');
+  const annConflict = await ann.page.waitForSelector('.conflicts:not([hidden]) .conflict', { timeout: EVENT_TIMEOUT_MS });
+  await bob.page.waitForSelector('.conflicts:not([hidden]) .conflict', { timeout: EVENT_TIMEOUT_MS });
+  assert.match(await annConflict.textContent(), /Yours: A · Theirs: B/);
+  await (await annConflict.$('button:has-text("Keep yours")')).click();
+  await ann.page.waitForSelector('.conflicts[hidden]', { state: 'attached', timeout: EVENT_TIMEOUT_MS });
+  await bob.page.waitForSelector('.conflicts[hidden]', { state: 'attached', timeout: EVENT_TIMEOUT_MS });
+  const text = await converged('after the resolution');
+  assert.ok(text.startsWith('A') && !text.startsWith('AB') && !text.startsWith('BA'), text.slice(0, 20));
+});
+
+test('versions: create two and compare them side by side', async () => {
+  await ann.page.click('[role="tab"][data-tab="versions"]');
+  await ann.page.fill('.versions textarea', 'First draft');
+  await ann.page.click('.versions button:has-text("Create version")');
+  await ann.page.waitForSelector('.version-list li[data-version="0.2.0"]', { timeout: EVENT_TIMEOUT_MS });
+  await ann.page.click('.cm-content');
+  await ann.page.keyboard.press('Control+End');
+  await ann.page.keyboard.type('\n\n## Risks\n\nPayment provider outages.');
+  await waitForState(ann.page, 'online');
+  await ann.page.fill('.versions textarea', 'Risks added');
+  await ann.page.click('.versions button:has-text("Create version")');
+  await ann.page.waitForSelector('.version-list li[data-version="0.3.0"]', { timeout: EVENT_TIMEOUT_MS });
+  // Bob's list follows through version-created.
+  await bob.page.click('[role="tab"][data-tab="versions"]');
+  await bob.page.waitForSelector('.version-list li[data-version="0.3.0"]', { timeout: EVENT_TIMEOUT_MS });
+  await ann.page.selectOption('.compare select >> nth=0', '0.2.0');
+  await ann.page.selectOption('.compare select >> nth=1', '0.3.0');
+  await ann.page.click('button:has-text("Compare side by side")');
+  const dialog = await ann.page.waitForSelector('dialog.diff-dialog table.diff', { timeout: EVENT_TIMEOUT_MS });
+  assert.match(await dialog.$eval('td.ins >> nth=0', (el) => el.closest('tbody').textContent), /Payment provider outages\./);
+  await screenshot(ann.page, 'web-diff.png');
+  await ann.page.click('dialog.diff-dialog button:has-text("Close")');
+});
+
+test('no console errors, CSP violations or external requests', () => {
+  assert.deepEqual(ann.problems, []);
+  // Bob's offline spell may log failed requests; nothing else.
+  assert.deepEqual(bob.problems.filter((p) => !/ERR_INTERNET_DISCONNECTED|net::/.test(p)), []);
+});
