@@ -1006,6 +1006,13 @@ test_config_invalid (void)
       "[server] per-address-exempt: \"localhost\" is not an IP address" },
     { "[server]\nper-address-exempt = 10.0.0.0/33\n",
       "[server] per-address-exempt: \"10.0.0.0/33\"" },
+    { "[auth]\nrevocation-check-interval = 0\n", "[auth] revocation-check-interval" },
+    { "[auth]\nrevocation-check-interval = 3601\n", "[auth] revocation-check-interval" },
+    { "[engine]\nmax-sessions = 0\n", "[engine] max-sessions" },
+    { "[engine]\nmax-sessions-per-address = x\n", "[engine] max-sessions-per-address" },
+    { "[collab]\nmax-joined-prds = 0\n", "[collab] max-joined-prds" },
+    { "[collab]\nmax-open-rooms = 1000001\n", "[collab] max-open-rooms" },
+    { "[collab]\nmax-pending-acks = -1\n", "[collab] max-pending-acks" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)

@@ -313,12 +313,13 @@ hand_over (PrdEioListener *self, Conn *conn, GIOStream *base)
     }
   stream = prd_eio_idle_io_stream_new (base, &conn->input);
   prd_eio_idle_stream_set_closed_func (conn->input, on_input_closed, conn);
-  /* A refusal lingers on the plain socket (prd-eio-refusal.c); over TLS it
-   * closes the TLS connection instead. */
-  if (conn->tls == NULL)
-    g_object_set_data_full (G_OBJECT (conn->remote), PRD_EIO_SOCKET_KEY,
-                            g_object_ref (g_socket_connection_get_socket (conn->connection)),
-                            g_object_unref);
+  /* A refusal lingers on the TCP socket (prd-eio-refusal.c): over TLS too,
+   * it writes its answer through the TLS connection, then half-closes the
+   * socket and drops the client's records until it stops sending, so that
+   * the client reads the answer instead of a reset. */
+  g_object_set_data_full (G_OBJECT (conn->remote), PRD_EIO_SOCKET_KEY,
+                          g_object_ref (g_socket_connection_get_socket (conn->connection)),
+                          g_object_unref);
   g_object_set_qdata (G_OBJECT (conn->remote), conn_quark, conn);
   /* The first request starts (request-started) before this returns. */
   if (!soup_server_accept_iostream (self->server, stream, local, conn->remote, &error))

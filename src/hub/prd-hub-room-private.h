@@ -24,6 +24,10 @@ struct _PrdHubRoomRegistry
   gboolean storage_failed; /* the last append failed: clients were told */
 };
 
+/* On a socket: its join-prd requests queued in rooms and not answered yet
+ * (GUINT_TO_POINTER), counted against max-joined-prds with the PRDs it is in. */
+#define PRD_HUB_ROOM_JOINING_KEY "prd-hub-room-joining"
+
 /* The registry, for its rooms. */
 GHashTable *prd_hub_room_registry_socket_joined (PrdSioSocket *socket);
 void prd_hub_room_registry_forget (PrdHubRoomRegistry *self, PrdHubRoom *room);

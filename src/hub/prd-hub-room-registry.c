@@ -414,6 +414,7 @@ prd_hub_room_registry_check_join (PrdHubRoomRegistry *self,
 {
   const PrdHubCollabConfig *config;
   GHashTable *joined;
+  guint n_joined;
 
   g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), FALSE);
   g_return_val_if_fail (PRD_IS_SIO_SOCKET (socket), FALSE);
@@ -422,11 +423,14 @@ prd_hub_room_registry_check_join (PrdHubRoomRegistry *self,
   joined = g_object_get_data (G_OBJECT (socket), JOINED_KEY);
   if (joined != NULL && g_hash_table_contains (joined, prd_id))
     return TRUE;
-  if (joined != NULL && g_hash_table_size (joined) >= config->max_joined_prds)
+  /* Joins still being answered count too, or a burst of them would pass. */
+  n_joined = (joined != NULL ? g_hash_table_size (joined) : 0) +
+             GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (socket), PRD_HUB_ROOM_JOINING_KEY));
+  if (n_joined >= config->max_joined_prds)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
                    "This connection has joined %u PRDs (max-joined-prds); leave one first",
-                   g_hash_table_size (joined));
+                   n_joined);
       return FALSE;
     }
   if (!g_hash_table_contains (self->rooms, prd_id) &&

@@ -106,6 +106,12 @@ static void autosave_complete (PrdHubRoom *room);
 static void
 join_request_free (JoinRequest *request)
 {
+  if (request->socket != NULL)
+    g_object_set_data (
+        G_OBJECT (request->socket), PRD_HUB_ROOM_JOINING_KEY,
+        GUINT_TO_POINTER (GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (request->socket),
+                                                               PRD_HUB_ROOM_JOINING_KEY)) -
+                          1));
   g_clear_object (&request->socket);
   g_clear_pointer (&request->client_vector, g_array_unref);
   g_clear_pointer (&request->identity, prd_identity_free);
@@ -1035,6 +1041,10 @@ prd_hub_room_join (PrdHubRoom *room,
   JoinRequest *request = g_new0 (JoinRequest, 1);
 
   request->socket = g_object_ref (socket);
+  g_object_set_data (
+      G_OBJECT (socket), PRD_HUB_ROOM_JOINING_KEY,
+      GUINT_TO_POINTER (
+          GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (socket), PRD_HUB_ROOM_JOINING_KEY)) + 1));
   request->ack_id = ack_id;
   request->identity = identity;
   request->edit = edit;

@@ -144,3 +144,102 @@ test('the SDK keeps unacknowledged edits through a full disk and sends them once
     await hub.stop();
   }
 });
+
+// The same with a real full disk: the data folder on a small tmpfs (needs
+// root for mount(8); skipped otherwise), filled up to a few KiB with a
+// file, then emptied again.
+test('a real full disk (small tmpfs): STORAGE_ERROR, then edits again once space is freed', async (t) => {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+    t.skip('mounting a tmpfs needs root');
+    return;
+  }
+  const dataDir = tmpDir('prdhub-e2e-tmpfs-');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m,mode=0700', 'tmpfs', dataDir]);
+  } catch (err) {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    t.skip(`cannot mount a tmpfs: ${err.message}`);
+    return;
+  }
+  const config = '[collab]\nsnapshot-every=100000\n';
+  let hub;
+  try {
+    hub = await startHub({ config, args: ['--data-dir', dataDir] });
+    const alice = user('tmpfs_alice');
+    const prdId = await createPrd(hub, 'tmpfs', 'start\n', alice);
+    const writer = await client(hub, alice);
+    const observer = await client(hub, user('tmpfs_observer'));
+    let { siteId, vector } = await join(writer, prdId);
+    const acked = [];
+    const send = async (n) => {
+      const marker = `<${n}>`;
+      const next = bump(vector, siteId);
+      const ack = await request(writer, 'content-update', {
+        prdId, operation: { type: 'insert', position: 0, content: marker }, stateVector: next,
+      });
+      if (ack.ok) {
+        acked.push(marker);
+        vector = next;
+      }
+      return ack;
+    };
+    for (let n = 0; n < 5; n++) assert.equal((await send(n)).ok, true);
+
+    const filler = path.join(dataDir, 'filler');
+    const { bavail, bsize } = fs.statfsSync(dataDir);
+    fs.writeFileSync(filler, Buffer.alloc(Math.max(0, bavail * bsize - 8192)));
+    const down = once(observer, 'storage-status', 60000);
+    let refused;
+    for (let n = 5; n < 5000 && !refused; n++) {
+      const ack = await send(n);
+      if (!ack.ok) refused = ack;
+    }
+    assert.equal(refused?.error.code, 'STORAGE_ERROR', JSON.stringify(refused));
+    assert.equal((await down).args[0].ok, false);
+
+    fs.rmSync(filler);
+    const up = once(observer, 'storage-status', 60000);
+    ({ siteId, vector } = await join(writer, prdId));
+    assert.equal((await send(99999)).ok, true);
+    assert.equal((await up).args[0].ok, true);
+    const doc = (await rest(hub, 'GET', `/api/prds/${prdId}`)).json;
+    assert.equal(doc.content, [...acked].reverse().join('') + 'start\n');
+    writer.close();
+    observer.close();
+  } finally {
+    await hub?.stop();
+    execFileSync('umount', [dataDir]);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+// A data folder that is read-only when the hub starts (a read-only bind
+// mount; needs root): the hub refuses to start, naming the database
+// ("Cannot open the database", or, when the files are there, a feature that
+// cannot write at start: "attempt to write a readonly database"), instead
+// of serving edits it cannot keep.
+test('a read-only data folder at start: the hub exits with a clear error', async (t) => {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+    t.skip('a read-only bind mount needs root');
+    return;
+  }
+  const dataDir = tmpDir('prdhub-e2e-ro-');
+  const first = await startHub({ args: ['--data-dir', dataDir] });
+  await first.stop();
+  try {
+    execFileSync('mount', ['--bind', dataDir, dataDir]);
+    execFileSync('mount', ['-o', 'remount,bind,ro', dataDir]);
+  } catch (err) {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    t.skip(`cannot make a read-only bind mount: ${err.message}`);
+    return;
+  }
+  try {
+    await assert.rejects(startHub({ args: ['--data-dir', dataDir] }),
+      (err) => /exited early \(code 1/.test(err.message) &&
+        /Cannot open the database|readonly database/.test(err.message));
+  } finally {
+    execFileSync('umount', [dataDir]);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});

@@ -135,3 +135,28 @@ test('prdhub token revoke ends the user\'s open sessions and refuses their token
     bystander.close();
   }
 });
+
+test('the SDK refreshes its token on the open connection', async () => {
+  const { sdkClient } = await import('./sdk-helpers.js');
+  const { createPrd, user } = await import('./collab-helpers.js');
+  const sdkUser = user('sdk_refresher', { org: 'org_tok' });
+  const prdId = await createPrd(hub, 'SDK refresh', 'x', sdkUser);
+  const exp = now() + 3;
+  const a = sdkClient(hub, prdId, { ...sdkUser, exp });
+  const plain = await socketWith(token({ ...sdkUser, exp }));
+  try {
+    await a.connect();
+    const res = await a.refreshToken(token({ ...sdkUser, exp: now() + 3600 }));
+    assert.equal(res.ok, true);
+    await assert.rejects(a.refreshToken(token({ ...sdkUser, sub: 'other', exp: now() + 3600 })),
+      (e) => e.code === 'FORBIDDEN');
+    // the plain connection's token ran out; the SDK's connection lives on
+    assert.equal((await once(plain, 'error')).args[0].code, 'TOKEN_EXPIRED');
+    a.insert(0, 'still here ');
+    await a.whenSynced();
+    assert.equal(a.joined, true);
+  } finally {
+    a.close();
+    plain.close();
+  }
+});

@@ -42,15 +42,19 @@ function decodeJwtSub(token) {
 }
 
 // Sends `refresh-token` on @client's socket when it is connected (the hub
-// checks the token and resolves with its `exp`) and keeps the token for
-// every later connect. Offline, only the latter (and resolves with null).
+// checks the token; resolves with its ack `{ ok: true, exp }`) and keeps the
+// token for every later connect. Offline, only the latter (and resolves with
+// `{ ok: true, offline: true }`). A refused token changes nothing.
 async function refreshSocketToken(client, token) {
   if (typeof token !== 'string' || token === '') throw new TypeError('token must be a non-empty string');
-  let exp = null;
-  if (client.socket?.connected) ({ exp } = await client.request('refresh-token', { token }));
+  let res = { ok: true, offline: true };
+  if (client.socket?.connected) {
+    const { exp } = await client.request('refresh-token', { token });
+    res = { ok: true, exp };
+  }
   client._socketOptions.auth = { ...client._socketOptions.auth, token };
   if (client.socket) client.socket.auth = { ...(client.socket.auth ?? {}), token };
-  return exp;
+  return res;
 }
 
 // One delete and one insert that turn @a into @b (common prefix and suffix kept).
@@ -285,10 +289,12 @@ export class PrdClient extends Emitter {
   }
 
   /**
-   * Sends a fresh token before the current one's `exp` (`refresh-token`):
-   * the connection then lives until the new `exp`, which this resolves with.
-   * The token is also used for every later (re)connect; offline, that is all
-   * it does. After the hub ended the connection with `TOKEN_EXPIRED` or
+   * Sends a fresh token of the same user before the current one's `exp`
+   * (`refresh-token`): the connection then lives until the new `exp`; resolves
+   * with the hub's ack `{ ok: true, exp }`, rejects with its code
+   * (AUTHENTICATION_FAILED, TOKEN_EXPIRED, TOKEN_REVOKED, FORBIDDEN for
+   * another user or role). The token is also used for every later
+   * (re)connect; offline, that is all it does (`{ ok: true, offline: true }`). After the hub ended the connection with `TOKEN_EXPIRED` or
    * `TOKEN_REVOKED`, call this with a fresh token, then reconnect().
    */
   refreshToken(token) {

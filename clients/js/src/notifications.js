@@ -99,17 +99,20 @@ export class NotificationsClient extends Emitter {
 
   /**
    * Sends a fresh token before the current one's `exp` (`refresh-token`);
-   * resolves with the new `exp`. The token is kept for later reconnects
-   * (offline, that is all it does; it then resolves with null).
+   * resolves with the hub's ack `{ ok: true, exp }`. The token is kept for
+   * later reconnects (offline, that is all it does: `{ ok: true, offline: true }`).
    */
   async refreshToken(token) {
     if (typeof token !== 'string' || token === '') throw new TypeError('token must be a non-empty string');
     if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event: 'refresh-token' });
-    let exp = null;
-    if (this.socket?.connected) ({ exp } = await this._request('refresh-token', { token }));
+    let res = { ok: true, offline: true };
+    if (this.socket?.connected) {
+      const { exp } = await this._request('refresh-token', { token });
+      res = { ok: true, exp };
+    }
     this._socketOptions.auth = { ...this._socketOptions.auth, token };
     if (this.socket) this.socket.auth = { ...(this.socket.auth ?? {}), token };
-    return exp;
+    return res;
   }
 
   /** Closes the connection for good. */

@@ -96,8 +96,9 @@ export async function usage(url: string, token: string): Promise<void> {
   const state: [boolean, boolean, boolean, 'edit' | 'view' | null] =
     [client.archived, client.deleted, client.closed, client.grantedMode];
   const wasArchived: boolean | undefined = joined.archived;
-  const exp: number | null = await client.refreshToken(token);
-  const notesExp: number | null = await notes.refreshToken(token);
+  const refreshed = await client.refreshToken(token);
+  const exp: number | null = 'exp' in refreshed ? refreshed.exp : null;
+  const notesExp: boolean = (await notes.refreshToken(token)).ok;
   const codes: ErrorCode[] = ['TOKEN_EXPIRED', 'TOKEN_REVOKED', 'OPERATION_ID_REUSED', 'STORAGE_ERROR',
     'VERSION_UNCHANGED'];
   log(renamed, archived, since, onlyArchived, forced, purged, read, markedRest, where, state, wasArchived, exp,
@@ -136,6 +137,8 @@ export async function usage(url: string, token: string): Promise<void> {
   client.on('storage-status', (st) => log(st.code));
   // @ts-expect-error a refreshed token is a string
   await client.refreshToken({ token });
+  // @ts-expect-error offline, a refresh has no exp
+  log((await client.refreshToken(token)).exp);
   // @ts-expect-error the session list takes no organization (it is the token's)
   await rest.listSessions('org');
 }

@@ -228,6 +228,9 @@ export interface ClosedEvent {
   pendingCount: number;
 }
 
+/** What refreshToken() resolves with. */
+export type TokenRefreshed = { ok: true; exp: number } | { ok: true; offline: true };
+
 export interface ServerNotice {
   message: string;
   timestamp: IsoTime;
@@ -448,8 +451,8 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   disconnect(): void;
   reconnect(): Promise<JoinedPrd>;
   close(): void;
-  /** `refresh-token`: resolves with the fresh token's `exp` (null when offline; kept for reconnects). */
-  refreshToken(token: string): Promise<number | null>;
+  /** `refresh-token`: the hub's ack with the fresh token's `exp`; offline, the token is only kept for reconnects. */
+  refreshToken(token: string): Promise<TokenRefreshed>;
   /** Any event with an ack; resolves with the ack, rejects with a PrdClientError. */
   request<T extends { ok: true } = { ok: true; [key: string]: unknown }>(
     event: string, payload: unknown, onAck?: (ack: T) => void): Promise<T>;
@@ -543,8 +546,8 @@ export declare class NotificationsClient extends Emitter<NotificationsClientEven
   connect(): Promise<void>;
   subscribe(organizationId: string): Promise<{ organizationId: string; unread: number }>;
   markRead(ids: string[]): Promise<number>;
-  /** `refresh-token`: resolves with the fresh token's `exp` (null when offline; kept for reconnects). */
-  refreshToken(token: string): Promise<number | null>;
+  /** `refresh-token`: the hub's ack with the fresh token's `exp`; offline, the token is only kept for reconnects. */
+  refreshToken(token: string): Promise<TokenRefreshed>;
   close(): void;
 }
 
