@@ -24,21 +24,17 @@ export { NotificationsClient } from './notifications.js';
 export { PrdRestClient } from './rest.js';
 export { Emitter } from './emitter.js';
 
-function decodeJwtClaims(token) {
+function decodeJwtSub(token) {
   try {
     const part = String(token).split('.')[1];
     const b64 = part.replace(/-/g, '+').replace(/_/g, '/');
     const json = typeof Buffer !== 'undefined'
       ? Buffer.from(b64, 'base64').toString('utf8')
       : decodeURIComponent(escape(atob(b64)));
-    return JSON.parse(json) ?? {};
+    return JSON.parse(json).sub ?? null;
   } catch {
-    return {};
+    return null;
   }
-}
-
-function decodeJwtSub(token) {
-  return decodeJwtClaims(token).sub ?? null;
 }
 
 // Sends `refresh-token` on @client's socket when it is connected (the hub
@@ -294,7 +290,8 @@ export class PrdClient extends Emitter {
    * with the hub's ack `{ ok: true, exp }`, rejects with its code
    * (AUTHENTICATION_FAILED, TOKEN_EXPIRED, TOKEN_REVOKED, FORBIDDEN for
    * another user or role). The token is also used for every later
-   * (re)connect; offline, that is all it does (`{ ok: true, offline: true }`). After the hub ended the connection with `TOKEN_EXPIRED` or
+   * (re)connect; offline, that is all it does (`{ ok: true, offline: true }`).
+   * After the hub ended the connection with `TOKEN_EXPIRED` or
    * `TOKEN_REVOKED`, call this with a fresh token, then reconnect().
    */
   refreshToken(token) {
