@@ -152,7 +152,8 @@ test('the packaged example runs against a real hub', { skip: !npm && 'npm is not
       return [o.step, o];
     }));
     assert.deepEqual(Object.keys(steps),
-      ['created', 'joined', 'typed', 'commented', 'replied', 'versioned', 'subscribed', 'reviewed', 'done']);
+      ['created', 'joined', 'typed', 'commented', 'replied', 'versioned', 'subscribed', 'reviewed', 'archived',
+        'done']);
     assert.match(steps.created.prdId, /^prd_/);
     assert.equal(steps.joined.text, '# SDK tour\n\n');
     assert.equal(steps.typed.text, '# SDK tour\n\nUsers sign in with OAuth2.\n');
@@ -168,6 +169,7 @@ test('the packaged example runs against a real hub', { skip: !npm && 'npm is not
     assert.match(steps.reviewed.reviewId, /^review_/);
     assert.equal(steps.reviewed.count, 0);
     assert.deepEqual(steps.reviewed.suggestions, []);
+    assert.deepEqual(steps.archived, { step: 'archived', archived: true, clientSees: true, listed: false });
     assert.equal(steps.done.comments, 1);
     // What the example did is in the hub.
     const res = await fetch(`${hub.url}/api/prds/${steps.created.prdId}/comments`,

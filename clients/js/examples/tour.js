@@ -3,8 +3,9 @@
 //
 // A tour of @prdhub/client against a running hub: create a PRD over REST,
 // join it, type, comment (with a mention of nobody), reply, take a
-// version and read it back, subscribe to notifications, and, when the hub
-// has an AI provider, ask for a review. Prints one JSON line per step.
+// version and read it back, subscribe to notifications, when the hub has
+// an AI provider ask for a review, and archive the PRD at the end (it stays
+// readable, out of the default list). Prints one JSON line per step.
 //
 //   PRDHUB_URL=http://127.0.0.1:8080 \
 //   PRDHUB_TOKEN=$(prdhub token --user alice --name Alice) \
@@ -64,6 +65,13 @@ try {
     const review = await client.aiReview();
     step('reviewed', { reviewId: review.reviewId, count: review.count, suggestions: review.suggestions });
   }
+
+  // The joined client hears the archive as prd-updated.
+  const heard = new Promise((resolve) => client.once('prd-updated', resolve));
+  const archived = await rest.archivePrd(prd.id);
+  await heard;
+  const listed = (await rest.listPrds()).some((p) => p.id === prd.id);
+  step('archived', { archived: archived.archived, clientSees: client.archived, listed });
   step('done', { comments: client.getComments().length });
 } catch (err) {
   step('failed', { code: err.code, message: err.message });

@@ -37,6 +37,22 @@ function decodeJwtSub(token) {
   }
 }
 
+// Sends `refresh-token` on @client's socket when it is connected (the hub
+// checks the token; resolves with its ack `{ ok: true, exp }`) and keeps the
+// token for every later connect. Offline, only the latter (and resolves with
+// `{ ok: true, offline: true }`). A refused token changes nothing.
+async function refreshSocketToken(client, token) {
+  if (typeof token !== 'string' || token === '') throw new TypeError('token must be a non-empty string');
+  let res = { ok: true, offline: true };
+  if (client.socket?.connected) {
+    const { exp } = await client.request('refresh-token', { token });
+    res = { ok: true, exp };
+  }
+  client._socketOptions.auth = { ...client._socketOptions.auth, token };
+  if (client.socket) client.socket.auth = { ...(client.socket.auth ?? {}), token };
+  return res;
+}
+
 // One delete and one insert that turn @a into @b (common prefix and suffix kept).
 export function diffDeltas(a, b) {
   if (a === b) return [];
@@ -100,6 +116,9 @@ export class PrdClient extends Emitter {
     this.title = null;
     this.version = null;
     this.joined = false;
+    this.grantedMode = null; // the mode of the last joined-prd
+    this.archived = false;
+    this.deleted = false;
     this._everJoined = false;
     this._queue = []; // unacknowledged local ops: { op, wire, vector, sent }
     this._gen = 0; // bumped whenever in-flight acks must be ignored
@@ -177,6 +196,8 @@ export class PrdClient extends Emitter {
     socket.on('user-joined', (data) => this._onUserJoined(data));
     socket.on('user-left', (data) => this._onUserLeft(data));
     socket.on('sync-response', (data) => this._onSyncResponse(data));
+    socket.on('prd-updated', (data) => this._onPrdUpdated(data));
+    socket.on('prd-deleted', (data) => this._onPrdDeleted(data));
     this._wireFeatures(socket);
     socket.on('rate-limit', (data) => {
       if (typeof data?.retryAfter === 'number') this._retryAfterMs = Math.max(100, data.retryAfter * 1000);
@@ -219,6 +240,11 @@ export class PrdClient extends Emitter {
         const e = new PrdClientError(res.error.code, res.error.message, { event: 'join-prd' });
         this.emit('error', e);
         if (gen === this._gen) this._settleJoin(e);
+        // The PRD this client had joined is gone (deleted while offline).
+        if (res.error.code === 'PRD_NOT_FOUND' && this._everJoined && !this._closed) {
+          this.deleted = true;
+          this._end('deleted');
+        }
       }
     });
   }
@@ -247,32 +273,6 @@ export class PrdClient extends Emitter {
     this._syncing = false;
   }
 
-  /**
-   * Hands the hub a fresh token of the same user before the current one
-   * expires (the hub's `refresh-token`); it is also used for later
-   * reconnects. Resolves with the hub's ack ({ ok, exp }) or rejects with a
-   * PrdClientError (AUTHENTICATION_FAILED, TOKEN_EXPIRED, TOKEN_REVOKED,
-   * FORBIDDEN for another user or role).
-   */
-  refreshToken(token) {
-    const adopt = () => {
-      this._socketOptions.auth = { token };
-      if (this.socket) this.socket.auth = { token };
-    };
-    if (!this.socket || !this.socket.connected) {
-      adopt();
-      return Promise.resolve({ ok: true, offline: true });
-    }
-    return new Promise((resolve, reject) => {
-      this.socket.emit('refresh-token', { token }, (res) => {
-        if (res && res.ok) {
-          adopt();
-          resolve(res);
-        } else reject(new PrdClientError(res?.error?.code ?? 'ERROR', res?.error?.message ?? 'refresh refused', { event: 'refresh-token' }));
-      });
-    });
-  }
-
   /** Goes offline (edits continue locally and are sent after reconnect()). */
   disconnect() {
     if (this.socket) this.socket.disconnect();
@@ -284,8 +284,33 @@ export class PrdClient extends Emitter {
     return this.connect();
   }
 
+  /**
+   * Sends a fresh token of the same user before the current one's `exp`
+   * (`refresh-token`): the connection then lives until the new `exp`; resolves
+   * with the hub's ack `{ ok: true, exp }`, rejects with its code
+   * (AUTHENTICATION_FAILED, TOKEN_EXPIRED, TOKEN_REVOKED, FORBIDDEN for
+   * another user or role). The token is also used for every later
+   * (re)connect; offline, that is all it does (`{ ok: true, offline: true }`).
+   * After the hub ended the connection with `TOKEN_EXPIRED` or
+   * `TOKEN_REVOKED`, call this with a fresh token, then reconnect().
+   */
+  refreshToken(token) {
+    if (this._closed) return Promise.reject(new PrdClientError('CLOSED', 'client is closed', { event: 'refresh-token' }));
+    return refreshSocketToken(this, token);
+  }
+
+  /** Whether close() was called or the session ended (the PRD was deleted). */
+  get closed() {
+    return this._closed;
+  }
+
   /** Leaves the PRD and closes the connection for good. */
   close() {
+    this._end('closed');
+  }
+
+  _end(reason) {
+    if (this._closed) return;
     this._closed = true;
     for (const t of this._timers) clearTimeout(t);
     this._timers.clear();
@@ -295,7 +320,39 @@ export class PrdClient extends Emitter {
       this.socket.removeAllListeners();
     }
     this._offline();
-    this._settleJoin(new PrdClientError('CLOSED', 'client is closed'));
+    this._settleJoin(reason === 'deleted'
+      ? new PrdClientError('PRD_NOT_FOUND', `${this.prdId} was deleted`)
+      : new PrdClientError('CLOSED', 'client is closed'));
+    this.emit('status', 'closed', reason);
+    this.emit('closed', { reason, pendingCount: this._queue.length });
+  }
+
+  // ---- the PRD itself: renamed, archived, deleted ---------------------------------------
+
+  _onPrdUpdated(data) {
+    if (!data || data.prdId !== this.prdId || !data.prd) return;
+    const wasArchived = this.archived;
+    if (typeof data.prd.title === 'string') this.title = data.prd.title;
+    if (typeof data.prd.archived === 'boolean') this.archived = data.prd.archived;
+    this.emit('prd-updated', data);
+    // Unarchived while this client, which asked to edit, holds a view-mode
+    // join (it joined while archived): leave and join again to edit.
+    if (wasArchived && !this.archived && this.mode === 'edit' && this.grantedMode === 'view' &&
+        this.joined && this.socket?.connected) {
+      this.socket.emit('leave-prd', { prdId: this.prdId });
+      this._offline();
+      this._join();
+    }
+  }
+
+  // The hub deleted the PRD and took this client out of its room: the
+  // session ends (unacknowledged edits are dropped with it).
+  _onPrdDeleted(data) {
+    if (!data || data.prdId !== this.prdId || this._closed) return;
+    this.deleted = true;
+    this.joined = false;
+    this.emit('prd-deleted', data);
+    this._end('deleted');
   }
 
   _timer(fn, ms) {
@@ -323,6 +380,8 @@ export class PrdClient extends Emitter {
     }
     this.title = data.title ?? this.title;
     this.version = data.initialState.version ?? this.version;
+    this.grantedMode = data.mode ?? this.mode;
+    this.archived = data.archived === true;
     this.users.clear();
     for (const u of data.activeUsers ?? []) this.users.set(u.userId, { ...u });
     this.comments.clear();
@@ -519,6 +578,7 @@ export class PrdClient extends Emitter {
   _checkEditable() {
     if (this._closed) throw new PrdClientError('CLOSED', 'client is closed');
     if (this.mode !== 'edit') throw new PrdClientError('FORBIDDEN', 'joined in view mode');
+    if (this.archived) throw new PrdClientError('FORBIDDEN', `${this.prdId} is archived`);
     if (this.siteId === null) throw new PrdClientError('NOT_JOINED', 'join the PRD before editing');
   }
 
@@ -916,18 +976,36 @@ export class PrdClient extends Emitter {
     return this._queue.length;
   }
 
-  /** Resolves when every local edit has been acknowledged (durable at the hub). */
+  /**
+   * Resolves when every local edit has been acknowledged (durable at the
+   * hub); rejects (`CLOSED`, or `PRD_NOT_FOUND` for a deleted PRD) when the
+   * session ends first.
+   */
   whenSynced() {
     if (this.joined && this._queue.length === 0) return Promise.resolve();
-    return new Promise((resolve) => {
+    if (this._closed) return Promise.reject(this._closedError());
+    return new Promise((resolve, reject) => {
       const check = () => {
         if (this.joined && this._queue.length === 0) {
           this.off('synced', check);
+          this.off('closed', ended);
           resolve();
         }
       };
+      const ended = () => {
+        this.off('synced', check);
+        this.off('closed', ended);
+        reject(this._closedError());
+      };
       this.on('synced', check);
+      this.on('closed', ended);
     });
+  }
+
+  _closedError() {
+    return this.deleted
+      ? new PrdClientError('PRD_NOT_FOUND', `${this.prdId} was deleted`)
+      : new PrdClientError('CLOSED', 'client is closed');
   }
 
   // ---- presence ------------------------------------------------------------------------------

@@ -97,6 +97,24 @@ export class NotificationsClient extends Emitter {
     return marked;
   }
 
+  /**
+   * Sends a fresh token before the current one's `exp` (`refresh-token`);
+   * resolves with the hub's ack `{ ok: true, exp }`. The token is kept for
+   * later reconnects (offline, that is all it does: `{ ok: true, offline: true }`).
+   */
+  async refreshToken(token) {
+    if (typeof token !== 'string' || token === '') throw new TypeError('token must be a non-empty string');
+    if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event: 'refresh-token' });
+    let res = { ok: true, offline: true };
+    if (this.socket?.connected) {
+      const { exp } = await this._request('refresh-token', { token });
+      res = { ok: true, exp };
+    }
+    this._socketOptions.auth = { ...this._socketOptions.auth, token };
+    if (this.socket) this.socket.auth = { ...(this.socket.auth ?? {}), token };
+    return res;
+  }
+
   /** Closes the connection for good. */
   close() {
     this._closed = true;

@@ -46,9 +46,19 @@ export class PrdRestClient {
     return this._call('GET', '/healthz');
   }
 
-  /** The organization's PRDs. */
-  async listPrds() {
-    return (await this._call('GET', '/api/prds')).prds;
+  /**
+   * The organization's PRDs: those not archived (default), with
+   * `{ archived: true }` only the archived ones, with `{ archived: 'all' }` both.
+   */
+  async listPrds({ archived } = {}) {
+    let q = '';
+    if (archived !== undefined) {
+      if (archived !== true && archived !== false && archived !== 'all') {
+        throw new TypeError('archived must be true, false or "all"');
+      }
+      q = `?archived=${archived}`;
+    }
+    return (await this._call('GET', `/api/prds${q}`)).prds;
   }
 
   /** Creates a PRD (editors and admins); resolves with it (without content). */
@@ -59,6 +69,48 @@ export class PrdRestClient {
   /** One PRD with its content and state vector. */
   getPrd(prdId) {
     return this._call('GET', `/api/prds/${PrdRestClient._id(prdId)}`);
+  }
+
+  /**
+   * Renames, archives or unarchives a PRD (editors and admins): `{ title?,
+   * archived? }`, at least one. Resolves with the PRD as it is now.
+   */
+  updatePrd(prdId, { title, archived } = {}) {
+    const body = {};
+    if (title !== undefined) body.title = title;
+    if (archived !== undefined) body.archived = archived;
+    return this._call('PATCH', `/api/prds/${PrdRestClient._id(prdId)}`, { body });
+  }
+
+  /** Archives a PRD (read-only, out of the default list); resolves with it. */
+  archivePrd(prdId) {
+    return this.updatePrd(prdId, { archived: true });
+  }
+
+  /** Unarchives a PRD; resolves with it. */
+  unarchivePrd(prdId) {
+    return this.updatePrd(prdId, { archived: false });
+  }
+
+  /**
+   * Deletes a PRD (its owner, or an admin); with `purgeVersions: true` its
+   * version tags go too. Resolves with `{ prdId, deleted, purgedVersions }`.
+   */
+  deletePrd(prdId, { purgeVersions } = {}) {
+    const q = purgeVersions === undefined ? '' : `?purgeVersions=${purgeVersions === true}`;
+    return this._call('DELETE', `/api/prds/${PrdRestClient._id(prdId)}${q}`);
+  }
+
+  /**
+   * Creates a version of the PRD's text (editors and admins); resolves with
+   * the version. An unchanged text is refused with `VERSION_UNCHANGED`
+   * unless `force: true`.
+   */
+  createVersion(prdId, { changelog, versionType, force } = {}) {
+    const body = { changelog };
+    if (versionType !== undefined) body.versionType = versionType;
+    if (force !== undefined) body.force = force;
+    return this._call('POST', `/api/prds/${PrdRestClient._id(prdId)}/versions`, { body });
   }
 
   /** The PRD's text as Markdown. */
@@ -86,6 +138,29 @@ export class PrdRestClient {
   /** The PRD's open comments, with their replies. */
   async listComments(prdId) {
     return (await this._call('GET', `/api/prds/${PrdRestClient._id(prdId)}/comments`)).comments;
+  }
+
+  /**
+   * One page of the caller's notifications, newest first:
+   * `{ notifications, nextBefore }` (each with `read`).
+   */
+  notifications({ unread, limit, before } = {}) {
+    const q = new URLSearchParams();
+    if (unread !== undefined) q.set('unread', String(unread === true));
+    if (limit !== undefined) q.set('limit', String(limit));
+    if (before !== undefined && before !== null) q.set('before', before);
+    const qs = q.toString();
+    return this._call('GET', `/api/notifications${qs ? `?${qs}` : ''}`);
+  }
+
+  /** Marks notifications read; resolves with how many were unread and are now read. */
+  async markNotificationsRead(ids) {
+    return (await this._call('POST', '/api/notifications/read', { body: { ids } })).marked;
+  }
+
+  /** The organization's Socket.IO connections (admins). */
+  async listSessions() {
+    return (await this._call('GET', '/api/sessions')).sessions;
   }
 
   /** One page of the organization's activity feed, newest first. */

@@ -58,6 +58,52 @@ test('a refusal rejects with the hub\'s code and the HTTP status', async () => {
   await assert.rejects(rest.listPrds(), (e) => e.code === 'HTTP_502' && e.message === 'Bad gateway');
 });
 
+test('managing PRDs, REST versions, notifications and sessions: methods, paths and bodies', async () => {
+  const { fetch, calls } = recordingFetch([
+    [200, '{"prds":[]}'],
+    [200, '{"prds":[]}'],
+    [200, '{"id":"prd_1","archived":true}'],
+    [200, '{"id":"prd_1","title":"N"}'],
+    [200, '{"prdId":"prd_1","deleted":true,"purgedVersions":2}'],
+    [200, '{"prdId":"prd_1","deleted":true,"purgedVersions":0}'],
+    [201, '{"version":"0.2.0"}'],
+    [409, '{"code":"VERSION_UNCHANGED","message":"unchanged"}'],
+    [200, '{"notifications":[],"nextBefore":null}'],
+    [200, '{"notifications":[],"nextBefore":null}'],
+    [200, '{"marked":3}'],
+    [200, '{"sessions":[{"id":"s"}]}'],
+  ]);
+  const rest = new PrdRestClient({ url: 'http://hub.test', token: 'tok', fetch });
+  await rest.listPrds({ archived: 'all' });
+  await rest.listPrds({ archived: false });
+  await assert.rejects(rest.listPrds({ archived: 'some' }), TypeError);
+  assert.equal((await rest.archivePrd('prd_1')).archived, true);
+  await rest.updatePrd('prd_1', { title: 'N' });
+  assert.equal((await rest.deletePrd('prd_1', { purgeVersions: true })).purgedVersions, 2);
+  await rest.deletePrd('prd_1');
+  assert.deepEqual(await rest.createVersion('prd_1', { changelog: 'c', force: true }), { version: '0.2.0' });
+  await assert.rejects(rest.createVersion('prd_1', { changelog: 'c' }),
+    (e) => e.code === 'VERSION_UNCHANGED' && e.status === 409);
+  await rest.notifications({ unread: true, limit: 2, before: 'c 1' });
+  await rest.notifications();
+  assert.equal(await rest.markNotificationsRead(['notif_a']), 3);
+  assert.deepEqual(await rest.listSessions(), [{ id: 's' }]);
+  assert.deepEqual(calls.map((c) => [c.method, c.url.slice('http://hub.test'.length), c.body]), [
+    ['GET', '/api/prds?archived=all', undefined],
+    ['GET', '/api/prds?archived=false', undefined],
+    ['PATCH', '/api/prds/prd_1', '{"archived":true}'],
+    ['PATCH', '/api/prds/prd_1', '{"title":"N"}'],
+    ['DELETE', '/api/prds/prd_1?purgeVersions=true', undefined],
+    ['DELETE', '/api/prds/prd_1', undefined],
+    ['POST', '/api/prds/prd_1/versions', '{"changelog":"c","force":true}'],
+    ['POST', '/api/prds/prd_1/versions', '{"changelog":"c"}'],
+    ['GET', '/api/notifications?unread=true&limit=2&before=c+1', undefined],
+    ['GET', '/api/notifications', undefined],
+    ['POST', '/api/notifications/read', '{"ids":["notif_a"]}'],
+    ['GET', '/api/sessions', undefined],
+  ]);
+});
+
 test('constructors refuse what cannot work', () => {
   assert.throws(() => new PrdRestClient({ token: 't' }), TypeError);
   assert.throws(() => new NotificationsClient({ url: 'http://h', token: 't' }), /io/);

@@ -8,6 +8,7 @@
 import {
   PrdClient, NotificationsClient, PrdRestClient, PrdClientError, connectPrd, CrdtDoc, diffDeltas,
   type AiReview, type Comment, type Version, type Notification, type Delta, type JoinedPrd,
+  type PrdSummary, type PrdUpdated, type PrdDeleted, type Session, type StorageStatus, type ErrorCode,
 } from '@prdhub/client';
 import { PrdClient as UnboundClient, type IoFactory } from '@prdhub/client/client';
 import { CrdtError } from '@prdhub/client/crdt';
@@ -72,6 +73,37 @@ export async function usage(url: string, token: string): Promise<void> {
   const err = new CrdtError('INVALID_OPERATION', 'x');
   log(siteId, names, open, texts, diff, used, first, unread, marked, next, deltas, doc.getText(), err.code);
 
+  // Managing PRDs, REST versions and notifications, sessions.
+  const renamed: PrdSummary = await rest.updatePrd(prdId, { title: 'New title' });
+  const archived: boolean = (await rest.archivePrd(prdId)).archived;
+  const since: string | null = (await rest.unarchivePrd(prdId)).archivedAt;
+  await rest.updatePrd(prdId, { archived: false });
+  const onlyArchived: PrdSummary[] = await rest.listPrds({ archived: true });
+  await rest.listPrds({ archived: 'all' });
+  const forced: Version = await rest.createVersion(prdId, { changelog: 'again', versionType: 'patch', force: true });
+  const gone = await rest.deletePrd(prdId, { purgeVersions: true });
+  const purged: number = gone.purgedVersions;
+  const notePage = await rest.notifications({ unread: true, limit: 10 });
+  const read: boolean = notePage.notifications[0]?.read ?? false;
+  const markedRest: number = await rest.markNotificationsRead([notePage.notifications[0]?.id ?? 'notif_1']);
+  const sessions: Session[] = await rest.listSessions();
+  const where: string[] = sessions.flatMap((x) => x.prds.map((p) => `${x.namespace}:${p.prdId}:${p.mode}`));
+  client.on('prd-updated', (u: PrdUpdated) => log(u.prd.title, u.prd.archived, u.by.name));
+  client.on('prd-deleted', (d: PrdDeleted) => log(d.by.id, d.timestamp));
+  client.on('closed', ({ reason, pendingCount }) => log(reason === 'deleted', pendingCount));
+  client.on('storage-status', (st: StorageStatus) => log(st.ok ? st.timestamp : st.code));
+  client.on('status', (st, why) => log(st === 'closed', why));
+  const state: [boolean, boolean, boolean, 'edit' | 'view' | null] =
+    [client.archived, client.deleted, client.closed, client.grantedMode];
+  const wasArchived: boolean | undefined = joined.archived;
+  const refreshed = await client.refreshToken(token);
+  const exp: number | null = 'exp' in refreshed ? refreshed.exp : null;
+  const notesExp: boolean = (await notes.refreshToken(token)).ok;
+  const codes: ErrorCode[] = ['TOKEN_EXPIRED', 'TOKEN_REVOKED', 'OPERATION_ID_REUSED', 'STORAGE_ERROR',
+    'VERSION_UNCHANGED'];
+  log(renamed, archived, since, onlyArchived, forced, purged, read, markedRest, where, state, wasArchived, exp,
+    notesExp, codes);
+
   // Misuse the typings refuse:
   // @ts-expect-error the unbound client needs io
   new UnboundClient({ url, token, prdId });
@@ -89,4 +121,24 @@ export async function usage(url: string, token: string): Promise<void> {
   client.on('comment-resolved', (c: { conflictId: string }) => log(c));
   // @ts-expect-error notifications need an organization id
   await notes.subscribe();
+  // @ts-expect-error a PATCH needs a title or archived
+  await rest.updatePrd(prdId, {});
+  // @ts-expect-error archived is a boolean
+  await rest.updatePrd(prdId, { archived: 'yes' });
+  // @ts-expect-error the list filter is true, false or 'all'
+  await rest.listPrds({ archived: 'some' });
+  // @ts-expect-error a REST version needs a changelog
+  await rest.createVersion(prdId, { force: true });
+  // @ts-expect-error purgeVersions is a boolean
+  await rest.deletePrd(prdId, { purgeVersions: 'true' });
+  // @ts-expect-error prd-deleted carries no PRD object
+  client.on('prd-deleted', (d) => log(d.prd));
+  // @ts-expect-error a storage-status that is not ok carries a code; an ok one does not
+  client.on('storage-status', (st) => log(st.code));
+  // @ts-expect-error a refreshed token is a string
+  await client.refreshToken({ token });
+  // @ts-expect-error offline, a refresh has no exp
+  log((await client.refreshToken(token)).exp);
+  // @ts-expect-error the session list takes no organization (it is the token's)
+  await rest.listSessions('org');
 }

@@ -38,7 +38,8 @@ export type ErrorCode =
   | 'SITE_CONFLICT' | 'NOT_JOINED' | 'STORAGE_ERROR' | 'CORRUPT_DATA' | 'UNSUPPORTED_VERSION'
   | 'CONFIG_ERROR' | 'UNKNOWN_EVENT' | 'INVALID_ID' | 'ALREADY_EXISTS' | 'PROVIDER_ERROR'
   | 'PROVIDER_TIMEOUT' | 'PROVIDER_PROTOCOL_ERROR' | 'CANCELLED' | 'AI_NOT_CONFIGURED'
-  | 'RATE_LIMIT_EXCEEDED' | 'SECRET_STORE_ERROR' | 'INTERRUPTED'
+  | 'RATE_LIMIT_EXCEEDED' | 'SECRET_STORE_ERROR' | 'INTERRUPTED' | 'TOKEN_REVOKED' | 'TLS_REQUIRED'
+  | 'LIMIT_REACHED' | 'OPERATION_ID_REUSED' | 'VERSION_UNCHANGED'
   // raised by the SDK itself
   | 'CLOSED' | 'TIMEOUT' | 'CONNECT_ERROR' | 'ERROR'
   | (string & {});
@@ -149,6 +150,8 @@ export interface JoinedPrd {
   comments: Comment[];
   conflicts: Conflict[];
   siteConflict?: SiteConflict;
+  /** The PRD is archived: read-only, `mode` is then always `view`. */
+  archived?: boolean;
 }
 
 export interface SiteConflict {
@@ -197,6 +200,36 @@ export interface PrdApproved {
   comment?: string;
   approvedAt: IsoTime;
 }
+
+/** The hub's `storage-status`: its database refused a write, or takes writes again. */
+export type StorageStatus =
+  | { ok: false; code: 'STORAGE_ERROR'; message: string; timestamp: IsoTime }
+  | { ok: true; timestamp: IsoTime };
+
+/** `prd-updated`: the PRD was renamed, archived or unarchived. */
+export interface PrdUpdated {
+  prdId: string;
+  prd: PrdSummary;
+  by: Person;
+  timestamp: IsoTime;
+}
+
+/** `prd-deleted`: the PRD is gone; the client's session ends. */
+export interface PrdDeleted {
+  prdId: string;
+  by: Person;
+  timestamp: IsoTime;
+}
+
+/** Why a PrdClient's session ended: close(), or the PRD was deleted. */
+export interface ClosedEvent {
+  reason: 'closed' | 'deleted';
+  /** Local edits never acknowledged (dropped). */
+  pendingCount: number;
+}
+
+/** What refreshToken() resolves with. */
+export type TokenRefreshed = { ok: true; exp: number } | { ok: true; offline: true };
 
 export interface ServerNotice {
   message: string;
@@ -320,8 +353,12 @@ export interface PrdClientEvents {
   synced: [{ stateVector: number[] }];
   ack: [AckEvent];
   'site-conflict': [SiteConflict];
-  status: ['connected' | 'joined' | 'offline', string?];
+  status: ['connected' | 'joined' | 'offline' | 'closed', string?];
   error: [PrdClientError];
+  'storage-status': [StorageStatus];
+  'prd-updated': [PrdUpdated];
+  'prd-deleted': [PrdDeleted];
+  closed: [ClosedEvent];
   'comment-added': [Omit<Comment, 'replies'>];
   'comment-replied': [CommentReplied];
   'comment-resolved': [CommentResolved];
@@ -391,6 +428,14 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   readonly title: string | null;
   readonly version: string | null;
   readonly joined: boolean;
+  /** The mode of the last `joined-prd` (`view` for an archived PRD). */
+  readonly grantedMode: 'edit' | 'view' | null;
+  /** Kept from `joined-prd` and `prd-updated`. */
+  readonly archived: boolean;
+  /** The hub deleted the PRD (`prd-deleted`, or `PRD_NOT_FOUND` on a rejoin). */
+  readonly deleted: boolean;
+  /** close() was called or the session ended. */
+  readonly closed: boolean;
   readonly doc: CrdtDoc;
   readonly socket: SocketLike | null;
   readonly users: Map<string, RoomUser>;
@@ -406,6 +451,8 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   disconnect(): void;
   reconnect(): Promise<JoinedPrd>;
   close(): void;
+  /** `refresh-token`: the hub's ack with the fresh token's `exp`; offline, the token is only kept for reconnects. */
+  refreshToken(token: string): Promise<TokenRefreshed>;
   /** Any event with an ack; resolves with the ack, rejects with a PrdClientError. */
   request<T extends { ok: true } = { ok: true; [key: string]: unknown }>(
     event: string, payload: unknown, onAck?: (ack: T) => void): Promise<T>;
@@ -499,6 +546,8 @@ export declare class NotificationsClient extends Emitter<NotificationsClientEven
   connect(): Promise<void>;
   subscribe(organizationId: string): Promise<{ organizationId: string; unread: number }>;
   markRead(ids: string[]): Promise<number>;
+  /** `refresh-token`: the hub's ack with the fresh token's `exp`; offline, the token is only kept for reconnects. */
+  refreshToken(token: string): Promise<TokenRefreshed>;
   close(): void;
 }
 
@@ -512,6 +561,9 @@ export interface PrdSummary {
   version: string;
   createdAt: IsoTime;
   updatedAt: IsoTime;
+  archived: boolean;
+  /** When it was archived; null unless archived. */
+  archivedAt: IsoTime | null;
   [key: string]: unknown;
 }
 
@@ -526,6 +578,31 @@ export interface ActivityPage {
   nextBefore: string | null;
 }
 
+export interface NotificationRecord extends Notification {
+  read: boolean;
+}
+
+export interface NotificationsPage {
+  notifications: NotificationRecord[];
+  nextBefore: string | null;
+}
+
+export interface Session {
+  /** The socket id. */
+  id: string;
+  namespace: '/' | '/prds' | '/notifications';
+  user: Person;
+  role: 'viewer' | 'editor' | 'admin';
+  transport: 'websocket' | 'polling';
+  connectedSince: IsoTime;
+  prds: Array<{ prdId: string; mode: 'edit' | 'view'; status: PresenceStatus }>;
+}
+
+/** At least one of title and archived. */
+export type PrdUpdate =
+  | { title: string; archived?: boolean }
+  | { title?: string; archived: boolean };
+
 export interface PrdRestClientOptions {
   url: string;
   token: string;
@@ -538,7 +615,22 @@ export declare class PrdRestClient {
   readonly url: string;
   token: string;
   health(): Promise<{ status: 'ok' }>;
-  listPrds(): Promise<PrdSummary[]>;
+  /** Not archived (default), only archived (`true`) or both (`'all'`). */
+  listPrds(query?: { archived?: boolean | 'all' }): Promise<PrdSummary[]>;
+  /** `PATCH /api/prds/{id}`. */
+  updatePrd(prdId: string, update: PrdUpdate): Promise<PrdSummary>;
+  archivePrd(prdId: string): Promise<PrdSummary>;
+  unarchivePrd(prdId: string): Promise<PrdSummary>;
+  /** The PRD's owner or an admin. */
+  deletePrd(prdId: string, options?: { purgeVersions?: boolean }):
+    Promise<{ prdId: string; deleted: true; purgedVersions: number }>;
+  /** `POST /api/prds/{id}/versions`; `VERSION_UNCHANGED` (409) for an unchanged text unless `force`. */
+  createVersion(prdId: string, options: { changelog: string; versionType?: VersionType; force?: boolean }):
+    Promise<Version>;
+  notifications(query?: { unread?: boolean; limit?: number; before?: string | null }): Promise<NotificationsPage>;
+  markNotificationsRead(ids: string[]): Promise<number>;
+  /** Admins only. */
+  listSessions(): Promise<Session[]>;
   createPrd(prd: { title: string; content?: string }): Promise<PrdSummary>;
   getPrd(prdId: string): Promise<Prd>;
   exportMarkdown(prdId: string): Promise<string>;
