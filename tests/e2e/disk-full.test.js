@@ -214,10 +214,10 @@ test('a real full disk (small tmpfs): STORAGE_ERROR, then edits again once space
 });
 
 // A data folder that is read-only when the hub starts (a read-only bind
-// mount; needs root): the hub refuses to start, naming the database
-// ("Cannot open the database", or, when the files are there, a feature that
-// cannot write at start: "attempt to write a readonly database"), instead
-// of serving edits it cannot keep.
+// mount; needs root): the hub refuses to start, naming the folder and the
+// cause ("Cannot use the data folder …: Read-only file system"; or the
+// database: "Cannot open the database", "attempt to write a readonly
+// database"), instead of serving edits it cannot keep.
 test('a read-only data folder at start: the hub exits with a clear error', async (t) => {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
     t.skip('a read-only bind mount needs root');
@@ -237,7 +237,8 @@ test('a read-only data folder at start: the hub exits with a clear error', async
   try {
     await assert.rejects(startHub({ args: ['--data-dir', dataDir] }),
       (err) => /exited early \(code 1/.test(err.message) &&
-        /Cannot open the database|readonly database/.test(err.message));
+        (new RegExp(`Cannot use the data folder ${dataDir}: Read-only file system`).test(err.message) ||
+          /Cannot open the database|readonly database/.test(err.message)));
   } finally {
     execFileSync('umount', [dataDir]);
     fs.rmSync(dataDir, { recursive: true, force: true });
