@@ -53,7 +53,8 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
 
   while (text <= end)
     {
-      const char *sep = memchr (text, '\x1e', (gsize) (end - text));
+      /* memchr() wants a pointer even for 0 bytes (an empty input is NULL). */
+      const char *sep = text < end ? memchr (text, '\x1e', (gsize) (end - text)) : NULL;
       gsize len = (gsize) ((sep != NULL ? sep : end) - text);
       g_autoptr (PrdSioPacket) packet = NULL;
       g_autoptr (GError) error = NULL;
