@@ -232,7 +232,11 @@ export async function runSoak({ cycles = 50, clients: nClients = 4, seed = Date.
       // Load for a random moment, then SIGKILL.
       await sleep(300 + Math.floor(rand() * 1200));
       hub.proc.kill('SIGKILL');
-      await hub.exited;
+      const { code, signal } = await hub.exited;
+      // It was alive until then (a sanitizer's abort or a crash would not
+      // have waited for the kill).
+      if (signal !== 'SIGKILL' || /runtime error|Sanitizer/.test(hub.stderr()))
+        throw new Error(`cycle ${cycle}: the hub ended by itself (code ${code}, signal ${signal})\n${hub.stderr()}`);
       fs.rmSync(hub.dataDir, { recursive: true, force: true });
       // Down for a moment (the clients keep typing offline), then back on
       // the same port and data folder.
@@ -254,6 +258,11 @@ export async function runSoak({ cycles = 50, clients: nClients = 4, seed = Date.
     }
     await checkHub('after the run');
     const notifications = await checkNotifications();
+    // A clean stop at the end (under ASan: no leak report either).
+    for (const c of clients) c.close();
+    const stopped = await hub.stop();
+    if (stopped.code !== 0 || /runtime error|Sanitizer/.test(hub.stderr()))
+      throw new Error(`the hub's stop ended with ${JSON.stringify(stopped)}\n${hub.stderr()}`);
     return {
       seed,
       cycles,
