@@ -78,6 +78,7 @@ export async function runSoak({ cycles = 50, clients: nClients = 4, seed = Date.
   };
   const refused = new Map(); // code → count (requests the hub answered with an error)
   const sdkErrors = new Map();
+  const errorSamples = [];
   let stopping = false;
   let hub = await startHub({ args: baseArgs });
   const port = hub.port;
@@ -151,14 +152,20 @@ export async function runSoak({ cycles = 50, clients: nClients = 4, seed = Date.
     c.on('ack', ({ operation }) => {
       if (operation.type === 'insert') for (const m of markersIn(operation.content)) acked.markers.add(m);
     });
-    c.on('error', (err) => count(sdkErrors, err.code));
+    // What the SDK reports: the hub's refusals (with their event) and its
+    // own connection attempts while the hub is down.
+    c.on('error', (err) => {
+      const key = err.event ? `${err.event} ${err.code}` : err.code;
+      count(sdkErrors, key);
+      if (err.code !== 'CONNECT_ERROR' && errorSamples.length < 5) errorSamples.push(`${key}: ${err.message}`);
+    });
     return (async () => {
       while (!stopping) {
         if (c.joined || c.siteId !== null) {
           try {
             c.insert(boundary(c.text, rand), `<${i}:${++n}>`);
           } catch (err) {
-            count(sdkErrors, err.code ?? err.message);
+            count(sdkErrors, `local insert ${err.code ?? err.message}`);
           }
         }
         await sleep(5 + Math.floor(rand() * 20));
@@ -275,6 +282,7 @@ export async function runSoak({ cycles = 50, clients: nClients = 4, seed = Date.
       textLength: doc.content.length,
       refused: Object.fromEntries(refused),
       sdkErrors: Object.fromEntries(sdkErrors),
+      errorSamples,
       seconds: Math.round((Date.now() - started) / 1000),
     };
   } finally {
