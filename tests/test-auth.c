@@ -760,6 +760,37 @@ test_roles (void)
 
 /* ---- configuration ---- */
 
+/* A configuration that is not UTF-8 is refused up front, naming the line
+ * (its group names and values would otherwise be quoted in error messages
+ * that are not UTF-8 either: found by tests/fuzz/fuzz-config.c). */
+static void
+test_config_not_utf8 (void)
+{
+  static const char text[] = "[server]\nlisten = 127.0.0.1:3000\n[unkno\xff\xfewn]\nkey = v\n";
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+  g_autoptr (PrdHubConfig) from_file = prd_hub_config_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("prd-config-utf8-XXXXXX", NULL);
+  g_autofree char *path = NULL;
+
+  g_assert_nonnull (dir);
+  path = g_build_filename (dir, "hub.conf", NULL);
+
+  g_assert_false (prd_hub_config_load_data (config, text, -1, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  g_assert_nonnull (strstr (error->message, "line 3 is not UTF-8"));
+  g_clear_error (&error);
+
+  g_assert_true (g_file_set_contents (path, text, -1, &error));
+  g_assert_false (prd_hub_config_load_file (from_file, path, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  g_assert_nonnull (strstr (error->message, "line 3 is not UTF-8"));
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
 static void
 test_config_defaults (void)
 {
@@ -1199,6 +1230,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/auth/mint-errors", test_mint_errors);
   g_test_add_func ("/prd/auth/roles", test_roles);
   g_test_add_func ("/prd/config/defaults", test_config_defaults);
+  g_test_add_func ("/prd/config/not-utf8", test_config_not_utf8);
   g_test_add_func ("/prd/config/valid-file", test_config_valid_file);
   g_test_add_func ("/prd/config/connection-limits", test_config_connection_limits);
   g_test_add_func ("/prd/config/invalid", test_config_invalid);

@@ -78,6 +78,7 @@ export async function runSoak({ cycles = 50, clients: nClients = 4, seed = Date.
   };
   const refused = new Map(); // code → count (requests the hub answered with an error)
   const sdkErrors = new Map();
+  const errorSamples = [];
   let stopping = false;
   let hub = await startHub({ args: baseArgs });
   const port = hub.port;
@@ -151,14 +152,20 @@ export async function runSoak({ cycles = 50, clients: nClients = 4, seed = Date.
     c.on('ack', ({ operation }) => {
       if (operation.type === 'insert') for (const m of markersIn(operation.content)) acked.markers.add(m);
     });
-    c.on('error', (err) => count(sdkErrors, err.code));
+    // What the SDK reports: the hub's refusals (with their event) and its
+    // own connection attempts while the hub is down.
+    c.on('error', (err) => {
+      const key = err.event ? `${err.event} ${err.code}` : err.code;
+      count(sdkErrors, key);
+      if (err.code !== 'CONNECT_ERROR' && errorSamples.length < 5) errorSamples.push(`${key}: ${err.message}`);
+    });
     return (async () => {
       while (!stopping) {
         if (c.joined || c.siteId !== null) {
           try {
             c.insert(boundary(c.text, rand), `<${i}:${++n}>`);
           } catch (err) {
-            count(sdkErrors, err.code ?? err.message);
+            count(sdkErrors, `local insert ${err.code ?? err.message}`);
           }
         }
         await sleep(5 + Math.floor(rand() * 20));
@@ -232,7 +239,11 @@ export async function runSoak({ cycles = 50, clients: nClients = 4, seed = Date.
       // Load for a random moment, then SIGKILL.
       await sleep(300 + Math.floor(rand() * 1200));
       hub.proc.kill('SIGKILL');
-      await hub.exited;
+      const { code, signal } = await hub.exited;
+      // It was alive until then (a sanitizer's abort or a crash would not
+      // have waited for the kill).
+      if (signal !== 'SIGKILL' || /runtime error|Sanitizer/.test(hub.stderr()))
+        throw new Error(`cycle ${cycle}: the hub ended by itself (code ${code}, signal ${signal})\n${hub.stderr()}`);
       fs.rmSync(hub.dataDir, { recursive: true, force: true });
       // Down for a moment (the clients keep typing offline), then back on
       // the same port and data folder.
@@ -254,6 +265,11 @@ export async function runSoak({ cycles = 50, clients: nClients = 4, seed = Date.
     }
     await checkHub('after the run');
     const notifications = await checkNotifications();
+    // A clean stop at the end (under ASan: no leak report either).
+    for (const c of clients) c.close();
+    const stopped = await hub.stop();
+    if (stopped.code !== 0 || /runtime error|Sanitizer/.test(hub.stderr()))
+      throw new Error(`the hub's stop ended with ${JSON.stringify(stopped)}\n${hub.stderr()}`);
     return {
       seed,
       cycles,
@@ -266,6 +282,7 @@ export async function runSoak({ cycles = 50, clients: nClients = 4, seed = Date.
       textLength: doc.content.length,
       refused: Object.fromEntries(refused),
       sdkErrors: Object.fromEntries(sdkErrors),
+      errorSamples,
       seconds: Math.round((Date.now() - started) / 1000),
     };
   } finally {
