@@ -31,6 +31,25 @@ function setFileSizeLimit(pid, bytes) {
   execFileSync('prlimit', ['--pid', String(pid), `--fsize=${bytes}:`]);
 }
 
+// A refused append closes the PRD's room: each member gets the `error`
+// event STORAGE_ERROR (maybe after the refused edit's ack) and joins again.
+// Rejoin only once the room was closed `n` times, so that the join does not
+// take that error for its own answer.
+function countClosures(socket) {
+  const closures = [];
+  socket.on('error', (e) => { if (e?.code === 'STORAGE_ERROR') closures.push(e); });
+  return closures;
+}
+
+async function rejoinAfter(socket, prdId, closures, n) {
+  const deadline = Date.now() + 30000;
+  while (closures.length < n) {
+    if (Date.now() > deadline) throw new Error(`the room was closed ${closures.length} times, not ${n}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return join(socket, prdId);
+}
+
 test('a full disk refuses edits with STORAGE_ERROR, loses nothing acknowledged, and heals by itself', async () => {
   const dataDir = tmpDir('prdhub-e2e-full-');
   // No snapshots or autosave in the way: the appends are what fills the disk.
@@ -44,6 +63,7 @@ test('a full disk refuses edits with STORAGE_ERROR, loses nothing acknowledged, 
     const observer = await client(hub, user('disk_observer'));
     const statuses = [];
     observer.on('storage-status', (s) => statuses.push(s));
+    const closures = countClosures(writer);
     let { siteId, vector } = await join(writer, prdId);
 
     const send = async (n) => {
@@ -78,7 +98,7 @@ test('a full disk refuses edits with STORAGE_ERROR, loses nothing acknowledged, 
 
     // Still full: joining again works (reading needs no space), edits are
     // refused again, the hub stays up.
-    ({ siteId, vector } = await join(writer, prdId));
+    ({ siteId, vector } = await rejoinAfter(writer, prdId, closures, 1));
     const again = await send(10000);
     assert.equal(again.error?.code, 'STORAGE_ERROR');
     const health = await rest(hub, 'GET', '/healthz');
@@ -87,7 +107,7 @@ test('a full disk refuses edits with STORAGE_ERROR, loses nothing acknowledged, 
     // Space returns: the same hub takes edits again.
     setFileSizeLimit(hub.pid, 'unlimited');
     const statusUp = once(observer, 'storage-status', 60000);
-    ({ siteId, vector } = await join(writer, prdId));
+    ({ siteId, vector } = await rejoinAfter(writer, prdId, closures, 2));
     assert.equal((await send(20000)).ok, true);
     const { args: [up] } = await statusUp;
     assert.equal(up.ok, true);
@@ -169,6 +189,7 @@ test('a real full disk (small tmpfs): STORAGE_ERROR, then edits again once space
     const prdId = await createPrd(hub, 'tmpfs', 'start\n', alice);
     const writer = await client(hub, alice);
     const observer = await client(hub, user('tmpfs_observer'));
+    const closures = countClosures(writer);
     let { siteId, vector } = await join(writer, prdId);
     const acked = [];
     const send = async (n) => {
@@ -199,7 +220,7 @@ test('a real full disk (small tmpfs): STORAGE_ERROR, then edits again once space
 
     fs.rmSync(filler);
     const up = once(observer, 'storage-status', 60000);
-    ({ siteId, vector } = await join(writer, prdId));
+    ({ siteId, vector } = await rejoinAfter(writer, prdId, closures, 1));
     assert.equal((await send(99999)).ok, true);
     assert.equal((await up).args[0].ok, true);
     const doc = (await rest(hub, 'GET', `/api/prds/${prdId}`)).json;
