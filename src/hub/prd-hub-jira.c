@@ -967,12 +967,7 @@ on_hook_links (GObject *source, GAsyncResult *result, gpointer user_data)
 static const char *
 member_string (JsonObject *object, const char *name)
 {
-  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
+  return prd_integration_json_text (object != NULL ? json_object_get_member (object, name) : NULL);
 }
 
 static JsonObject *

@@ -603,3 +603,31 @@ prd_integration_secret_name (const char *service, const char *org, const char *k
   digest[16] = '\0';
   return g_strdup_printf ("integration.%s.%s.%s", service, digest, lower);
 }
+
+/**
+ * prd_integration_json_text:
+ * @node: (nullable): a JSON value
+ *
+ * Returns: (nullable): @node's text when it is a string; %NULL when it is
+ *   missing or of any other type
+ */
+const char *
+prd_integration_json_text (JsonNode *node)
+{
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+/**
+ * prd_integration_settings_get_string:
+ *
+ * Returns: (nullable): the setting @name of @settings when it is a string;
+ *   %NULL when it is missing or of any other type
+ */
+const char *
+prd_integration_settings_get_string (JsonObject *settings, const char *name)
+{
+  return prd_integration_json_text (json_object_get_member (settings, name));
+}

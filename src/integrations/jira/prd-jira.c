@@ -188,17 +188,6 @@ jira_get_schema (PrdIntegration *integration, gsize *n_keys)
   return jira_keys;
 }
 
-static const char *
-get_string (JsonObject *settings, const char *name)
-{
-  JsonNode *node = json_object_get_member (settings, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
 static gboolean
 project_key_is_valid (const char *key)
 {
@@ -216,9 +205,9 @@ jira_check_settings (PrdIntegration *integration,
                      GHashTable *secrets_set,
                      GError **error)
 {
-  const char *deployment = get_string (settings, "deployment");
-  const char *project = get_string (settings, "projectKey");
-  const char *email = get_string (settings, "email");
+  const char *deployment = prd_integration_settings_get_string (settings, "deployment");
+  const char *project = prd_integration_settings_get_string (settings, "projectKey");
+  const char *email = prd_integration_settings_get_string (settings, "email");
 
   if (g_strcmp0 (deployment, "datacenter") == 0 &&
       json_object_get_int_member_with_default (settings, "apiVersion", 2) != 2)
@@ -252,23 +241,26 @@ jira_setup (PrdIntegration *integration,
             GError **error)
 {
   PrdJira *self = PRD_JIRA (integration);
-  const char *base = get_string (settings, "baseUrl");
+  const char *base = prd_integration_settings_get_string (settings, "baseUrl");
   const char *token = g_hash_table_lookup (secrets, "token");
-  const char *email = get_string (settings, "email");
+  const char *email = prd_integration_settings_get_string (settings, "email");
   const char *secret = g_hash_table_lookup (secrets, "webhookSecret");
   gsize len;
 
-  if (base == NULL || get_string (settings, "projectKey") == NULL || token == NULL)
+  if (base == NULL || prd_integration_settings_get_string (settings, "projectKey") == NULL ||
+      token == NULL)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_INTEGRATION_NOT_CONFIGURED,
                    "Jira is not completely configured: %s is not set",
-                   base == NULL                                  ? "baseUrl"
-                   : get_string (settings, "projectKey") == NULL ? "projectKey"
-                                                                 : "the token");
+                   base == NULL ? "baseUrl"
+                   : prd_integration_settings_get_string (settings, "projectKey") == NULL
+                       ? "projectKey"
+                       : "the token");
       return FALSE;
     }
   self->org = g_strdup (org);
-  self->cloud = g_strcmp0 (get_string (settings, "deployment"), "datacenter") != 0;
+  self->cloud =
+      g_strcmp0 (prd_integration_settings_get_string (settings, "deployment"), "datacenter") != 0;
   if (self->cloud && email == NULL)
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INTEGRATION_NOT_CONFIGURED,
@@ -280,8 +272,8 @@ jira_setup (PrdIntegration *integration,
   while (len > 0 && self->base_url[len - 1] == '/')
     self->base_url[--len] = '\0';
   self->api_version = (int) json_object_get_int_member_with_default (settings, "apiVersion", 2);
-  self->project_key = g_strdup (get_string (settings, "projectKey"));
-  self->issue_type = g_strdup (get_string (settings, "issueType"));
+  self->project_key = g_strdup (prd_integration_settings_get_string (settings, "projectKey"));
+  self->issue_type = g_strdup (prd_integration_settings_get_string (settings, "issueType"));
   if (self->issue_type == NULL)
     self->issue_type = g_strdup ("Story");
   self->webhook_secret = g_strdup (secret);
@@ -761,12 +753,7 @@ static void search_page (GTask *task);
 static const char *
 object_string (JsonObject *object, const char *name)
 {
-  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
+  return prd_integration_json_text (object != NULL ? json_object_get_member (object, name) : NULL);
 }
 
 static JsonObject *
