@@ -285,6 +285,28 @@ prd_integration_report_call (PrdIntegration *self, const char *what, const GErro
     prd_integration_report_failure (self, error);
 }
 
+/**
+ * prd_integration_return_check:
+ * @task: the connection check's task (its callback gets a boolean)
+ * @error: (transfer full) (nullable): why the check failed, as the hub
+ *   reports it; %NULL when it succeeded
+ *
+ * Ends a connection check: reports it as the call "connection check" (see
+ * prd_integration_report_call()) and returns %TRUE or @error through @task.
+ */
+void
+prd_integration_return_check (PrdIntegration *self, GTask *task, GError *error)
+{
+  g_return_if_fail (PRD_IS_INTEGRATION (self));
+  g_return_if_fail (G_IS_TASK (task));
+
+  prd_integration_report_call (self, "connection check", error);
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
 /* Carries the status of a replaced instance over (no signal). */
 void
 prd_integration_restore_status (PrdIntegration *self,

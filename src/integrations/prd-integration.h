@@ -137,6 +137,7 @@ void prd_integration_restore_status (PrdIntegration *self,
                                      const char *last_error,
                                      gint64 changed_at,
                                      gint64 last_success);
+void prd_integration_return_check (PrdIntegration *self, GTask *task, GError *error);
 
 /* ---- settings by schema ---- */
 

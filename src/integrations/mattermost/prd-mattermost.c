@@ -307,16 +307,8 @@ on_checked (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
 
   response = prd_integration_http_send_finish (PRD_INTEGRATION_HTTP (source), result, &error);
-  if (response == NULL)
-    {
-      GError *translated = translate_error (self, error, FALSE);
-
-      prd_integration_report_call (PRD_INTEGRATION (self), "connection check", translated);
-      g_task_return_error (task, translated);
-      return;
-    }
-  prd_integration_report_call (PRD_INTEGRATION (self), "connection check", NULL);
-  g_task_return_boolean (task, TRUE);
+  prd_integration_return_check (PRD_INTEGRATION (self), task,
+                                response == NULL ? translate_error (self, error, FALSE) : NULL);
 }
 
 static void
