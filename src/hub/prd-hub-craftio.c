@@ -635,13 +635,10 @@ on_entry (GObject *source, GAsyncResult *result, gpointer user_data)
       request_fail (request, error);
       return;
     }
-  if (entry->integration == NULL || !PRD_IS_CRAFTIO (entry->integration))
+  if (!prd_integration_entry_check_usable (
+          entry, PRD_TYPE_CRAFTIO, "Craft.io is not configured for this organization", &error))
     {
-      request_fail (request,
-                    g_error_new_literal (PRD_ERROR, PRD_ERROR_INTEGRATION_NOT_CONFIGURED,
-                                         entry->problem != NULL
-                                             ? entry->problem
-                                             : "Craft.io is not configured for this organization"));
+      request_fail (request, error);
       return;
     }
   request->craft = PRD_CRAFTIO (g_object_ref (entry->integration));

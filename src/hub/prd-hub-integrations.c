@@ -467,11 +467,10 @@ on_got_for_test (GObject *source, GAsyncResult *result, gpointer user_data)
       call_finish (call);
       return;
     }
-  if (entry->integration == NULL)
+  if (!prd_integration_entry_check_usable (entry, PRD_TYPE_INTEGRATION,
+                                           "This integration is not configured", &error))
     {
-      prd_hub_rest_respond_error_literal (
-          call->msg, PRD_ERROR_INTEGRATION_NOT_CONFIGURED,
-          entry->problem != NULL ? entry->problem : "This integration is not configured");
+      prd_hub_rest_respond_error (call->msg, error);
       prd_integration_entry_free (entry);
       call_finish (call);
       return;

@@ -598,12 +598,10 @@ on_configuration (GObject *source, GAsyncResult *result, gpointer user_data)
       sync_fail (sync, error);
       return;
     }
-  if (entry->integration == NULL)
+  if (!prd_integration_entry_check_usable (entry, PRD_TYPE_INTEGRATION,
+                                           "Jira is not configured for this organization", &error))
     {
-      sync_fail (sync, g_error_new_literal (PRD_ERROR, PRD_ERROR_INTEGRATION_NOT_CONFIGURED,
-                                            entry->problem != NULL
-                                                ? entry->problem
-                                                : "Jira is not configured for this organization"));
+      sync_fail (sync, error);
       return;
     }
   sync->jira = PRD_JIRA (g_object_ref (entry->integration));
