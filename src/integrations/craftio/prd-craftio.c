@@ -648,11 +648,12 @@ on_item (GObject *source, GAsyncResult *result, gpointer user_data)
                                (const char *) g_task_get_task_data (task));
       return;
     }
-  if (response != NULL && (response->json == NULL || !JSON_NODE_HOLDS_OBJECT (response->json)))
+  if (response != NULL && prd_integration_http_response_get_object (response) == NULL)
     g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR,
                          "Craft.io: the item is not a JSON object");
   else if (response != NULL)
-    initiative = prd_craft_initiative_parse (json_node_get_object (response->json), &error);
+    initiative =
+        prd_craft_initiative_parse (prd_integration_http_response_get_object (response), &error);
   if (initiative == NULL)
     {
       GError *translated = translate_error (error);

@@ -777,7 +777,8 @@ on_search_page (GObject *source, GAsyncResult *result, gpointer user_data)
   guint n;
 
   response = prd_integration_http_send_finish (PRD_INTEGRATION_HTTP (source), result, &error);
-  if (response == NULL || response->json == NULL || !JSON_NODE_HOLDS_OBJECT (response->json))
+  body = prd_integration_http_response_get_object (response);
+  if (body == NULL)
     {
       GError *translated =
           error != NULL ? translate_error (error)
@@ -789,7 +790,6 @@ on_search_page (GObject *source, GAsyncResult *result, gpointer user_data)
       g_object_unref (task);
       return;
     }
-  body = json_node_get_object (response->json);
   issues = object_array (body, "issues");
   n = issues != NULL ? json_array_get_length (issues) : 0;
   for (guint i = 0; i < n && search->issues->len < PRD_JIRA_MAX_SEARCH; i++)
@@ -1203,6 +1203,7 @@ on_bulk (GObject *source, GAsyncResult *result, gpointer user_data)
   Export *export = g_task_get_task_data (task);
   g_autoptr (PrdIntegrationHttpResponse) response = NULL;
   g_autoptr (GError) error = NULL;
+  JsonObject *body;
 
   response = prd_integration_http_send_finish (PRD_INTEGRATION_HTTP (source), result, &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -1221,7 +1222,8 @@ on_bulk (GObject *source, GAsyncResult *result, gpointer user_data)
                              on_searched_after_failure, task);
       return;
     }
-  if (response == NULL || response->json == NULL || !JSON_NODE_HOLDS_OBJECT (response->json))
+  body = prd_integration_http_response_get_object (response);
+  if (body == NULL)
     {
       g_autoptr (GError) translated =
           error != NULL ? translate_error (error)
@@ -1239,7 +1241,7 @@ on_bulk (GObject *source, GAsyncResult *result, gpointer user_data)
       export_next (task);
       return;
     }
-  take_bulk_answer (self, export, json_node_get_object (response->json));
+  take_bulk_answer (self, export, body);
   export_next (task);
 }
 

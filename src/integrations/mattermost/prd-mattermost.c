@@ -521,9 +521,9 @@ response_id (PrdIntegrationHttpResponse *response)
   JsonObject *object;
   JsonNode *id;
 
-  if (response->json == NULL || !JSON_NODE_HOLDS_OBJECT (response->json))
+  object = prd_integration_http_response_get_object (response);
+  if (object == NULL)
     return NULL;
-  object = json_node_get_object (response->json);
   id = json_object_get_member (object, "id");
   if (id == NULL || !JSON_NODE_HOLDS_VALUE (id) || json_node_get_value_type (id) != G_TYPE_STRING)
     return NULL;
