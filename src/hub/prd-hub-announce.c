@@ -114,6 +114,63 @@ prd_hub_announce_activity (PrdHubAnnounce *self, JsonObject *activity)
   g_ptr_array_add (self->activities, activity);
 }
 
+typedef struct
+{
+  PrdHubAnnounce *announce; /* (owned) */
+  GObject *instance;        /* (owned) */
+  guint signal_id;
+  char *who;
+} Record;
+
+static void
+on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Record *record = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (prd_notification_store_record_finish (PRD_NOTIFICATION_STORE (source), result, &error))
+    g_signal_emit (record->instance, record->signal_id, 0, record->announce);
+  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_warning ("Cannot record what %s announced: %s", record->who, error->message);
+  g_object_unref (record->instance);
+  prd_hub_announce_unref (record->announce);
+  g_free (record->who);
+  g_free (record);
+}
+
+/**
+ * prd_hub_announce_record:
+ * @feed: where notifications and activities are kept
+ * @instance: (type GObject): the feature that announces
+ * @signal_id: @instance's signal (one #PrdHubAnnounce argument) emitted once
+ *   the rows are stored
+ * @who: who announced, in words (for the warning when storing fails)
+ *
+ * Stores @self's notification and activity rows, then emits @signal_id on
+ * @instance so that the hub delivers them. A failure is only logged.
+ */
+void
+prd_hub_announce_record (PrdHubAnnounce *self,
+                         PrdNotificationStore *feed,
+                         gpointer instance,
+                         guint signal_id,
+                         const char *who,
+                         GCancellable *cancellable)
+{
+  Record *data;
+
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (G_IS_OBJECT (instance));
+
+  data = g_new0 (Record, 1);
+  data->announce = prd_hub_announce_ref (self);
+  data->instance = g_object_ref (instance);
+  data->signal_id = signal_id;
+  data->who = g_strdup (who);
+  prd_notification_store_record_async (feed, self->notification_records, self->activity_records,
+                                       cancellable, on_recorded, data);
+}
+
 /* ---- the seed's shapes ------------------------------------------------------- */
 
 /* Returns: (transfer full): the seed's notification object */

@@ -49,6 +49,12 @@ PrdHubAnnounce *prd_hub_announce_ref (PrdHubAnnounce *self);
 void prd_hub_announce_unref (PrdHubAnnounce *self);
 void prd_hub_announce_notify (PrdHubAnnounce *self, const char *user_id, JsonObject *notification);
 void prd_hub_announce_activity (PrdHubAnnounce *self, JsonObject *activity);
+void prd_hub_announce_record (PrdHubAnnounce *self,
+                              PrdNotificationStore *feed,
+                              gpointer instance,
+                              guint signal_id,
+                              const char *who,
+                              GCancellable *cancellable);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdHubAnnounce, prd_hub_announce_unref)
 

@@ -199,37 +199,11 @@ linked_payload (const char *prd_id, const PrdCraftInitiative *initiative, const 
 
 /* ---- announcements ---- */
 
-typedef struct
-{
-  PrdHubCraftio *self;      /* (owned) */
-  PrdHubAnnounce *announce; /* (owned) */
-} Record;
-
-static void
-on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Record *record = user_data;
-  g_autoptr (GError) error = NULL;
-
-  if (prd_notification_store_record_finish (PRD_NOTIFICATION_STORE (source), result, &error))
-    g_signal_emit (record->self, signals[SIGNAL_NOTIFICATIONS_RECORDED], 0, record->announce);
-  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_warning ("Cannot record what Craft.io announced: %s", error->message);
-  g_object_unref (record->self);
-  prd_hub_announce_unref (record->announce);
-  g_free (record);
-}
-
 static void
 record (PrdHubCraftio *self, PrdHubAnnounce *announce)
 {
-  Record *data = g_new0 (Record, 1);
-
-  data->self = g_object_ref (self);
-  data->announce = prd_hub_announce_ref (announce);
-  prd_notification_store_record_async (self->feed, announce->notification_records,
-                                       announce->activity_records, self->cancellable, on_recorded,
-                                       data);
+  prd_hub_announce_record (announce, self->feed, self, signals[SIGNAL_NOTIFICATIONS_RECORDED],
+                           "Craft.io", self->cancellable);
 }
 
 /* ---- requests from sockets ---- */
@@ -661,13 +635,10 @@ on_entry (GObject *source, GAsyncResult *result, gpointer user_data)
       request_fail (request, error);
       return;
     }
-  if (entry->integration == NULL || !PRD_IS_CRAFTIO (entry->integration))
+  if (!prd_integration_entry_check_usable (
+          entry, PRD_TYPE_CRAFTIO, "Craft.io is not configured for this organization", &error))
     {
-      request_fail (request,
-                    g_error_new_literal (PRD_ERROR, PRD_ERROR_INTEGRATION_NOT_CONFIGURED,
-                                         entry->problem != NULL
-                                             ? entry->problem
-                                             : "Craft.io is not configured for this organization"));
+      request_fail (request, error);
       return;
     }
   request->craft = PRD_CRAFTIO (g_object_ref (entry->integration));

@@ -199,10 +199,9 @@ on_entry (GObject *source, GAsyncResult *result, gpointer user_data)
       run_end (push, NULL, error);
       return;
     }
-  if (entry->integration == NULL || !PRD_IS_GIT_REMOTE (entry->integration))
+  if (!prd_integration_entry_check_usable (entry, PRD_TYPE_GIT_REMOTE,
+                                           "No git remote is configured", &error))
     {
-      g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_INTEGRATION_NOT_CONFIGURED,
-                           entry->problem != NULL ? entry->problem : "No git remote is configured");
       run_end (push, NULL, error);
       return;
     }

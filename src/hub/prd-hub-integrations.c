@@ -109,37 +109,11 @@ note_admin (PrdHubIntegrations *self, const PrdIdentity *identity)
 
 /* ---- announcements ---- */
 
-typedef struct
-{
-  PrdHubIntegrations *self; /* (owned) */
-  PrdHubAnnounce *announce; /* (owned) */
-} Record;
-
-static void
-on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Record *record = user_data;
-  g_autoptr (GError) error = NULL;
-
-  if (prd_notification_store_record_finish (PRD_NOTIFICATION_STORE (source), result, &error))
-    g_signal_emit (record->self, signals[SIGNAL_NOTIFICATIONS_RECORDED], 0, record->announce);
-  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_warning ("Cannot record what an integration announced: %s", error->message);
-  g_object_unref (record->self);
-  prd_hub_announce_unref (record->announce);
-  g_free (record);
-}
-
 static void
 record (PrdHubIntegrations *self, PrdHubAnnounce *announce)
 {
-  Record *data = g_new0 (Record, 1);
-
-  data->self = g_object_ref (self);
-  data->announce = prd_hub_announce_ref (announce);
-  prd_notification_store_record_async (self->feed, announce->notification_records,
-                                       announce->activity_records, self->cancellable, on_recorded,
-                                       data);
+  prd_hub_announce_record (announce, self->feed, self, signals[SIGNAL_NOTIFICATIONS_RECORDED],
+                           "an integration", self->cancellable);
 }
 
 static const char *
@@ -493,11 +467,10 @@ on_got_for_test (GObject *source, GAsyncResult *result, gpointer user_data)
       call_finish (call);
       return;
     }
-  if (entry->integration == NULL)
+  if (!prd_integration_entry_check_usable (entry, PRD_TYPE_INTEGRATION,
+                                           "This integration is not configured", &error))
     {
-      prd_hub_rest_respond_error_literal (
-          call->msg, PRD_ERROR_INTEGRATION_NOT_CONFIGURED,
-          entry->problem != NULL ? entry->problem : "This integration is not configured");
+      prd_hub_rest_respond_error (call->msg, error);
       prd_integration_entry_free (entry);
       call_finish (call);
       return;

@@ -598,12 +598,10 @@ on_configuration (GObject *source, GAsyncResult *result, gpointer user_data)
       sync_fail (sync, error);
       return;
     }
-  if (entry->integration == NULL)
+  if (!prd_integration_entry_check_usable (entry, PRD_TYPE_INTEGRATION,
+                                           "Jira is not configured for this organization", &error))
     {
-      sync_fail (sync, g_error_new_literal (PRD_ERROR, PRD_ERROR_INTEGRATION_NOT_CONFIGURED,
-                                            entry->problem != NULL
-                                                ? entry->problem
-                                                : "Jira is not configured for this organization"));
+      sync_fail (sync, error);
       return;
     }
   sync->jira = PRD_JIRA (g_object_ref (entry->integration));
@@ -967,12 +965,7 @@ on_hook_links (GObject *source, GAsyncResult *result, gpointer user_data)
 static const char *
 member_string (JsonObject *object, const char *name)
 {
-  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
+  return prd_integration_json_text (object != NULL ? json_object_get_member (object, name) : NULL);
 }
 
 static JsonObject *

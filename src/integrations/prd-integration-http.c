@@ -94,6 +94,21 @@ prd_integration_http_response_free (PrdIntegrationHttpResponse *response)
   g_free (response);
 }
 
+/**
+ * prd_integration_http_response_get_object:
+ * @response: (nullable): an answer
+ *
+ * Returns: (transfer none) (nullable): the answer's body when it is a JSON
+ *   object; %NULL when there is no answer or its body is anything else
+ */
+JsonObject *
+prd_integration_http_response_get_object (const PrdIntegrationHttpResponse *response)
+{
+  if (response == NULL || response->json == NULL || !JSON_NODE_HOLDS_OBJECT (response->json))
+    return NULL;
+  return json_node_get_object (response->json);
+}
+
 static void
 prd_integration_http_dispose (GObject *object)
 {

@@ -78,6 +78,7 @@ typedef struct
 
 void prd_integration_http_response_free (PrdIntegrationHttpResponse *response);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdIntegrationHttpResponse, prd_integration_http_response_free)
+JsonObject *prd_integration_http_response_get_object (const PrdIntegrationHttpResponse *response);
 
 #define PRD_TYPE_INTEGRATION_HTTP (prd_integration_http_get_type ())
 

@@ -107,6 +107,30 @@ prd_integration_entry_free (PrdIntegrationEntry *entry)
   g_free (entry);
 }
 
+/**
+ * prd_integration_entry_check_usable:
+ * @type: the integration's type (%PRD_TYPE_INTEGRATION: any)
+ * @missing: the message when the entry does not say why it cannot be used
+ *
+ * Returns: %TRUE when @entry holds a working integration of @type;
+ *   otherwise %FALSE with %PRD_ERROR_INTEGRATION_NOT_CONFIGURED, whose
+ *   message is the entry's problem, or @missing when it has none
+ */
+gboolean
+prd_integration_entry_check_usable (const PrdIntegrationEntry *entry,
+                                    GType type,
+                                    const char *missing,
+                                    GError **error)
+{
+  g_return_val_if_fail (entry != NULL, FALSE);
+
+  if (entry->integration != NULL && G_TYPE_CHECK_INSTANCE_TYPE (entry->integration, type))
+    return TRUE;
+  g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INTEGRATION_NOT_CONFIGURED,
+                       entry->problem != NULL ? entry->problem : missing);
+  return FALSE;
+}
+
 static void
 prd_integration_registry_dispose (GObject *object)
 {

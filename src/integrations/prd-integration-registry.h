@@ -35,6 +35,10 @@ typedef struct
 } PrdIntegrationEntry;
 
 void prd_integration_entry_free (PrdIntegrationEntry *entry);
+gboolean prd_integration_entry_check_usable (const PrdIntegrationEntry *entry,
+                                             GType type,
+                                             const char *missing,
+                                             GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdIntegrationEntry, prd_integration_entry_free)
 
 #define PRD_TYPE_INTEGRATION_REGISTRY (prd_integration_registry_get_type ())

@@ -285,6 +285,28 @@ prd_integration_report_call (PrdIntegration *self, const char *what, const GErro
     prd_integration_report_failure (self, error);
 }
 
+/**
+ * prd_integration_return_check:
+ * @task: the connection check's task (its callback gets a boolean)
+ * @error: (transfer full) (nullable): why the check failed, as the hub
+ *   reports it; %NULL when it succeeded
+ *
+ * Ends a connection check: reports it as the call "connection check" (see
+ * prd_integration_report_call()) and returns %TRUE or @error through @task.
+ */
+void
+prd_integration_return_check (PrdIntegration *self, GTask *task, GError *error)
+{
+  g_return_if_fail (PRD_IS_INTEGRATION (self));
+  g_return_if_fail (G_IS_TASK (task));
+
+  prd_integration_report_call (self, "connection check", error);
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
 /* Carries the status of a replaced instance over (no signal). */
 void
 prd_integration_restore_status (PrdIntegration *self,
@@ -602,4 +624,32 @@ prd_integration_secret_name (const char *service, const char *org, const char *k
 
   digest[16] = '\0';
   return g_strdup_printf ("integration.%s.%s.%s", service, digest, lower);
+}
+
+/**
+ * prd_integration_json_text:
+ * @node: (nullable): a JSON value
+ *
+ * Returns: (nullable): @node's text when it is a string; %NULL when it is
+ *   missing or of any other type
+ */
+const char *
+prd_integration_json_text (JsonNode *node)
+{
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+/**
+ * prd_integration_settings_get_string:
+ *
+ * Returns: (nullable): the setting @name of @settings when it is a string;
+ *   %NULL when it is missing or of any other type
+ */
+const char *
+prd_integration_settings_get_string (JsonObject *settings, const char *name)
+{
+  return prd_integration_json_text (json_object_get_member (settings, name));
 }

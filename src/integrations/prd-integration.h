@@ -137,6 +137,7 @@ void prd_integration_restore_status (PrdIntegration *self,
                                      const char *last_error,
                                      gint64 changed_at,
                                      gint64 last_success);
+void prd_integration_return_check (PrdIntegration *self, GTask *task, GError *error);
 
 /* ---- settings by schema ---- */
 
@@ -156,5 +157,7 @@ gboolean prd_integration_schema_parse_value (const PrdIntegrationKey *key,
 const PrdIntegrationKey *
 prd_integration_schema_lookup (const PrdIntegrationKey *keys, gsize n_keys, const char *name);
 char *prd_integration_secret_name (const char *service, const char *org, const char *key);
+const char *prd_integration_json_text (JsonNode *node);
+const char *prd_integration_settings_get_string (JsonObject *settings, const char *name);
 
 G_END_DECLS

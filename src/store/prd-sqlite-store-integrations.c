@@ -164,6 +164,20 @@ put_settings_async (PrdIntegrationStore *self,
        cancellable, callback, user_data);
 }
 
+/* Runs @sql, whose two parameters are @first and @second. */
+static gboolean
+exec_pair (
+    PrdSqliteWorker *worker, const char *sql, const char *first, const char *second, GError **error)
+{
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (worker, sql, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (stmt, 1, first);
+  prd_sqlite_bind_text (stmt, 2, second);
+  return prd_sqlite_worker_step_done (worker, stmt, error);
+}
+
 static gboolean
 op_delete_settings (PrdSqliteWorker *worker,
                     gpointer data,
@@ -172,16 +186,9 @@ op_delete_settings (PrdSqliteWorker *worker,
                     GError **error)
 {
   Args *args = data;
-  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
-      worker, "DELETE FROM integration_settings WHERE org = ? AND service = ?", error);
-  g_autoptr (PrdSqliteStmt) links = NULL;
-  g_autoptr (PrdSqliteStmt) deliveries = NULL;
 
-  if (stmt == NULL)
-    return FALSE;
-  prd_sqlite_bind_text (stmt, 1, args->org);
-  prd_sqlite_bind_text (stmt, 2, args->service);
-  if (!prd_sqlite_worker_step_done (worker, stmt, error))
+  if (!exec_pair (worker, "DELETE FROM integration_settings WHERE org = ? AND service = ?",
+                  args->org, args->service, error))
     return FALSE;
   if (sqlite3_changes (prd_sqlite_worker_get_db (worker)) == 0)
     {
@@ -189,21 +196,10 @@ op_delete_settings (PrdSqliteWorker *worker,
                    args->service);
       return FALSE;
     }
-  links = prd_sqlite_worker_prepare (
-      worker, "DELETE FROM integration_links WHERE org = ? AND service = ?", error);
-  if (links == NULL)
-    return FALSE;
-  prd_sqlite_bind_text (links, 1, args->org);
-  prd_sqlite_bind_text (links, 2, args->service);
-  if (!prd_sqlite_worker_step_done (worker, links, error))
-    return FALSE;
-  deliveries = prd_sqlite_worker_prepare (
-      worker, "DELETE FROM integration_deliveries WHERE org = ? AND service = ?", error);
-  if (deliveries == NULL)
-    return FALSE;
-  prd_sqlite_bind_text (deliveries, 1, args->org);
-  prd_sqlite_bind_text (deliveries, 2, args->service);
-  return prd_sqlite_worker_step_done (worker, deliveries, error);
+  return exec_pair (worker, "DELETE FROM integration_links WHERE org = ? AND service = ?",
+                    args->org, args->service, error) &&
+         exec_pair (worker, "DELETE FROM integration_deliveries WHERE org = ? AND service = ?",
+                    args->org, args->service, error);
 }
 
 static void
@@ -375,14 +371,9 @@ op_delete_prd_links (PrdSqliteWorker *worker,
                      GError **error)
 {
   Args *args = data;
-  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
-      worker, "DELETE FROM integration_links WHERE org = ? AND prd_id = ?", error);
 
-  if (stmt == NULL)
-    return FALSE;
-  prd_sqlite_bind_text (stmt, 1, args->org);
-  prd_sqlite_bind_text (stmt, 2, args->text);
-  return prd_sqlite_worker_step_done (worker, stmt, error);
+  return exec_pair (worker, "DELETE FROM integration_links WHERE org = ? AND prd_id = ?", args->org,
+                    args->text, error);
 }
 
 static void

@@ -127,15 +127,6 @@ prd_craft_status_normalize (const char *name)
   return g_string_free (out, FALSE);
 }
 
-static const char *
-node_text (JsonNode *node)
-{
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
 /* Text, or an object's first of @names that is text. */
 static const char *
 named_text (JsonNode *node, const char *const *names)
@@ -145,11 +136,11 @@ named_text (JsonNode *node, const char *const *names)
       JsonObject *object = json_node_get_object (node);
 
       for (guint i = 0; names[i] != NULL; i++)
-        if (node_text (json_object_get_member (object, names[i])) != NULL)
-          return node_text (json_object_get_member (object, names[i]));
+        if (prd_integration_json_text (json_object_get_member (object, names[i])) != NULL)
+          return prd_integration_json_text (json_object_get_member (object, names[i]));
       return NULL;
     }
-  return node_text (node);
+  return prd_integration_json_text (node);
 }
 
 static const char *const title_names[] = { "title", "name", NULL };
@@ -212,9 +203,9 @@ PrdCraftInitiative *
 prd_craft_initiative_parse (JsonObject *item, GError **error)
 {
   g_autoptr (PrdCraftInitiative) initiative = g_new0 (PrdCraftInitiative, 1);
-  const char *title = node_text (json_object_get_member (item, "title"));
+  const char *title = prd_integration_json_text (json_object_get_member (item, "title"));
   const char *status = named_text (json_object_get_member (item, "status"), title_names);
-  const char *url = node_text (json_object_get_member (item, "webUrl"));
+  const char *url = prd_integration_json_text (json_object_get_member (item, "webUrl"));
 
   initiative->id = id_text (json_object_get_member (item, "id"));
   if (initiative->id == NULL || *initiative->id == '\0' || strlen (initiative->id) > 128 ||
@@ -443,12 +434,6 @@ craftio_get_schema (PrdIntegration *integration, gsize *n_keys)
   return craftio_keys;
 }
 
-static const char *
-get_string (JsonObject *settings, const char *name)
-{
-  return node_text (json_object_get_member (settings, name));
-}
-
 /* An HTTP header name (RFC 9110 token). */
 static gboolean
 header_is_valid (const char *name)
@@ -479,9 +464,9 @@ craftio_check_settings (PrdIntegration *integration,
                         GHashTable *secrets_set,
                         GError **error)
 {
-  const char *header = get_string (settings, "authHeader");
-  const char *workspace = get_string (settings, "workspaceId");
-  const char *account = get_string (settings, "accountId");
+  const char *header = prd_integration_settings_get_string (settings, "authHeader");
+  const char *workspace = prd_integration_settings_get_string (settings, "workspaceId");
+  const char *account = prd_integration_settings_get_string (settings, "accountId");
 
   if (header != NULL && !header_is_valid (header))
     {
@@ -521,13 +506,13 @@ craftio_setup (PrdIntegration *integration,
                GError **error)
 {
   PrdCraftio *self = PRD_CRAFTIO (integration);
-  const char *base = get_string (settings, "baseUrl");
+  const char *base = prd_integration_settings_get_string (settings, "baseUrl");
   const char *key = g_hash_table_lookup (secrets, "apiKey");
-  const char *header = get_string (settings, "authHeader");
-  const char *type = get_string (settings, "initiativeType");
+  const char *header = prd_integration_settings_get_string (settings, "authHeader");
+  const char *type = prd_integration_settings_get_string (settings, "initiativeType");
   gsize len;
 
-  if (key == NULL || get_string (settings, "workspaceId") == NULL)
+  if (key == NULL || prd_integration_settings_get_string (settings, "workspaceId") == NULL)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_INTEGRATION_NOT_CONFIGURED,
                    "Craft.io is not completely configured: %s is not set",
@@ -539,7 +524,7 @@ craftio_setup (PrdIntegration *integration,
   len = strlen (self->base_url);
   while (len > 0 && self->base_url[len - 1] == '/')
     self->base_url[--len] = '\0';
-  self->workspace_id = g_strdup (get_string (settings, "workspaceId"));
+  self->workspace_id = g_strdup (prd_integration_settings_get_string (settings, "workspaceId"));
   self->initiative_type = g_strdup (type != NULL ? type : "Initiative");
   self->poll_interval =
       (guint) json_object_get_int_member_with_default (settings, "pollInterval", 300);
@@ -574,16 +559,8 @@ on_workspaces (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
 
   response = prd_integration_http_send_finish (PRD_INTEGRATION_HTTP (source), result, &error);
-  if (response == NULL)
-    {
-      GError *translated = translate_error (error);
-
-      prd_integration_report_call (PRD_INTEGRATION (self), "connection check", translated);
-      g_task_return_error (task, translated);
-      return;
-    }
-  prd_integration_report_call (PRD_INTEGRATION (self), "connection check", NULL);
-  g_task_return_boolean (task, TRUE);
+  prd_integration_return_check (PRD_INTEGRATION (self), task,
+                                response == NULL ? translate_error (error) : NULL);
 }
 
 static void
@@ -606,16 +583,8 @@ on_api_key (GObject *source, GAsyncResult *result, gpointer user_data)
           g_task_get_cancellable (task), on_workspaces, g_object_ref (task));
       return;
     }
-  if (response == NULL)
-    {
-      GError *translated = translate_error (error);
-
-      prd_integration_report_call (PRD_INTEGRATION (self), "connection check", translated);
-      g_task_return_error (task, translated);
-      return;
-    }
-  prd_integration_report_call (PRD_INTEGRATION (self), "connection check", NULL);
-  g_task_return_boolean (task, TRUE);
+  prd_integration_return_check (PRD_INTEGRATION (self), task,
+                                response == NULL ? translate_error (error) : NULL);
 }
 
 static void
@@ -679,11 +648,12 @@ on_item (GObject *source, GAsyncResult *result, gpointer user_data)
                                (const char *) g_task_get_task_data (task));
       return;
     }
-  if (response != NULL && (response->json == NULL || !JSON_NODE_HOLDS_OBJECT (response->json)))
+  if (response != NULL && prd_integration_http_response_get_object (response) == NULL)
     g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR,
                          "Craft.io: the item is not a JSON object");
   else if (response != NULL)
-    initiative = prd_craft_initiative_parse (json_node_get_object (response->json), &error);
+    initiative =
+        prd_craft_initiative_parse (prd_integration_http_response_get_object (response), &error);
   if (initiative == NULL)
     {
       GError *translated = translate_error (error);

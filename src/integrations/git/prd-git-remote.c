@@ -140,17 +140,6 @@ prd_git_push_result_free (PrdGitPushResult *result)
 
 /* ---- settings ---- */
 
-static const char *
-get_string (JsonObject *settings, const char *name)
-{
-  JsonNode *node = json_object_get_member (settings, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
 static gboolean
 is_loopback (const char *host)
 {
@@ -233,9 +222,9 @@ git_check_settings (PrdIntegration *integration,
                     GHashTable *secrets_set,
                     GError **error)
 {
-  const char *url = get_string (settings, "remoteUrl");
-  const char *branch = get_string (settings, "branch");
-  const char *ca_file = get_string (settings, "caFile");
+  const char *url = prd_integration_settings_get_string (settings, "remoteUrl");
+  const char *branch = prd_integration_settings_get_string (settings, "branch");
+  const char *ca_file = prd_integration_settings_get_string (settings, "caFile");
   g_autofree char *host = NULL;
   Kind kind;
 
@@ -271,8 +260,8 @@ git_setup (PrdIntegration *integration,
            GError **error)
 {
   PrdGitRemote *self = PRD_GIT_REMOTE (integration);
-  const char *url = get_string (settings, "remoteUrl");
-  const char *ca_file = get_string (settings, "caFile");
+  const char *url = prd_integration_settings_get_string (settings, "remoteUrl");
+  const char *ca_file = prd_integration_settings_get_string (settings, "caFile");
   const char *username = g_hash_table_lookup (secrets, "username");
   const char *token = g_hash_table_lookup (secrets, "token");
   const char *key = g_hash_table_lookup (secrets, "sshPrivateKey");
@@ -310,10 +299,11 @@ git_setup (PrdIntegration *integration,
   prd_git_watch_setup ();
   self->org = g_strdup (org);
   self->url = g_strdup (url);
-  self->branch = g_strdup (get_string (settings, "branch"));
+  self->branch = g_strdup (prd_integration_settings_get_string (settings, "branch"));
   if (self->branch == NULL)
     self->branch = g_strdup ("main");
-  self->push_on_version = g_strcmp0 (get_string (settings, "pushOnVersion"), "false") != 0;
+  self->push_on_version =
+      g_strcmp0 (prd_integration_settings_get_string (settings, "pushOnVersion"), "false") != 0;
   self->timeout = (guint) json_object_get_int_member_with_default (settings, "timeoutSeconds", 120);
   self->ca_file = ca_file != NULL && *ca_file != '\0' ? g_strdup (ca_file) : NULL;
   self->username = g_strdup (username);

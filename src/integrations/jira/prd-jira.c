@@ -188,17 +188,6 @@ jira_get_schema (PrdIntegration *integration, gsize *n_keys)
   return jira_keys;
 }
 
-static const char *
-get_string (JsonObject *settings, const char *name)
-{
-  JsonNode *node = json_object_get_member (settings, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
 static gboolean
 project_key_is_valid (const char *key)
 {
@@ -216,9 +205,9 @@ jira_check_settings (PrdIntegration *integration,
                      GHashTable *secrets_set,
                      GError **error)
 {
-  const char *deployment = get_string (settings, "deployment");
-  const char *project = get_string (settings, "projectKey");
-  const char *email = get_string (settings, "email");
+  const char *deployment = prd_integration_settings_get_string (settings, "deployment");
+  const char *project = prd_integration_settings_get_string (settings, "projectKey");
+  const char *email = prd_integration_settings_get_string (settings, "email");
 
   if (g_strcmp0 (deployment, "datacenter") == 0 &&
       json_object_get_int_member_with_default (settings, "apiVersion", 2) != 2)
@@ -252,23 +241,26 @@ jira_setup (PrdIntegration *integration,
             GError **error)
 {
   PrdJira *self = PRD_JIRA (integration);
-  const char *base = get_string (settings, "baseUrl");
+  const char *base = prd_integration_settings_get_string (settings, "baseUrl");
   const char *token = g_hash_table_lookup (secrets, "token");
-  const char *email = get_string (settings, "email");
+  const char *email = prd_integration_settings_get_string (settings, "email");
   const char *secret = g_hash_table_lookup (secrets, "webhookSecret");
   gsize len;
 
-  if (base == NULL || get_string (settings, "projectKey") == NULL || token == NULL)
+  if (base == NULL || prd_integration_settings_get_string (settings, "projectKey") == NULL ||
+      token == NULL)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_INTEGRATION_NOT_CONFIGURED,
                    "Jira is not completely configured: %s is not set",
-                   base == NULL                                  ? "baseUrl"
-                   : get_string (settings, "projectKey") == NULL ? "projectKey"
-                                                                 : "the token");
+                   base == NULL ? "baseUrl"
+                   : prd_integration_settings_get_string (settings, "projectKey") == NULL
+                       ? "projectKey"
+                       : "the token");
       return FALSE;
     }
   self->org = g_strdup (org);
-  self->cloud = g_strcmp0 (get_string (settings, "deployment"), "datacenter") != 0;
+  self->cloud =
+      g_strcmp0 (prd_integration_settings_get_string (settings, "deployment"), "datacenter") != 0;
   if (self->cloud && email == NULL)
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INTEGRATION_NOT_CONFIGURED,
@@ -280,8 +272,8 @@ jira_setup (PrdIntegration *integration,
   while (len > 0 && self->base_url[len - 1] == '/')
     self->base_url[--len] = '\0';
   self->api_version = (int) json_object_get_int_member_with_default (settings, "apiVersion", 2);
-  self->project_key = g_strdup (get_string (settings, "projectKey"));
-  self->issue_type = g_strdup (get_string (settings, "issueType"));
+  self->project_key = g_strdup (prd_integration_settings_get_string (settings, "projectKey"));
+  self->issue_type = g_strdup (prd_integration_settings_get_string (settings, "issueType"));
   if (self->issue_type == NULL)
     self->issue_type = g_strdup ("Story");
   self->webhook_secret = g_strdup (secret);
@@ -339,16 +331,8 @@ on_myself (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
 
   response = prd_integration_http_send_finish (PRD_INTEGRATION_HTTP (source), result, &error);
-  if (response == NULL)
-    {
-      GError *translated = translate_error (error);
-
-      prd_integration_report_call (PRD_INTEGRATION (self), "connection check", translated);
-      g_task_return_error (task, translated);
-      return;
-    }
-  prd_integration_report_call (PRD_INTEGRATION (self), "connection check", NULL);
-  g_task_return_boolean (task, TRUE);
+  prd_integration_return_check (PRD_INTEGRATION (self), task,
+                                response == NULL ? translate_error (error) : NULL);
 }
 
 static void
@@ -761,12 +745,7 @@ static void search_page (GTask *task);
 static const char *
 object_string (JsonObject *object, const char *name)
 {
-  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
+  return prd_integration_json_text (object != NULL ? json_object_get_member (object, name) : NULL);
 }
 
 static JsonObject *
@@ -798,7 +777,8 @@ on_search_page (GObject *source, GAsyncResult *result, gpointer user_data)
   guint n;
 
   response = prd_integration_http_send_finish (PRD_INTEGRATION_HTTP (source), result, &error);
-  if (response == NULL || response->json == NULL || !JSON_NODE_HOLDS_OBJECT (response->json))
+  body = prd_integration_http_response_get_object (response);
+  if (body == NULL)
     {
       GError *translated =
           error != NULL ? translate_error (error)
@@ -810,7 +790,6 @@ on_search_page (GObject *source, GAsyncResult *result, gpointer user_data)
       g_object_unref (task);
       return;
     }
-  body = json_node_get_object (response->json);
   issues = object_array (body, "issues");
   n = issues != NULL ? json_array_get_length (issues) : 0;
   for (guint i = 0; i < n && search->issues->len < PRD_JIRA_MAX_SEARCH; i++)
@@ -1224,6 +1203,7 @@ on_bulk (GObject *source, GAsyncResult *result, gpointer user_data)
   Export *export = g_task_get_task_data (task);
   g_autoptr (PrdIntegrationHttpResponse) response = NULL;
   g_autoptr (GError) error = NULL;
+  JsonObject *body;
 
   response = prd_integration_http_send_finish (PRD_INTEGRATION_HTTP (source), result, &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -1242,7 +1222,8 @@ on_bulk (GObject *source, GAsyncResult *result, gpointer user_data)
                              on_searched_after_failure, task);
       return;
     }
-  if (response == NULL || response->json == NULL || !JSON_NODE_HOLDS_OBJECT (response->json))
+  body = prd_integration_http_response_get_object (response);
+  if (body == NULL)
     {
       g_autoptr (GError) translated =
           error != NULL ? translate_error (error)
@@ -1260,7 +1241,7 @@ on_bulk (GObject *source, GAsyncResult *result, gpointer user_data)
       export_next (task);
       return;
     }
-  take_bulk_answer (self, export, json_node_get_object (response->json));
+  take_bulk_answer (self, export, body);
   export_next (task);
 }
 

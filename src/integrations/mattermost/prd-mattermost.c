@@ -125,17 +125,6 @@ mattermost_get_schema (PrdIntegration *integration, gsize *n_keys)
   return mattermost_keys;
 }
 
-static const char *
-get_string (JsonObject *settings, const char *name)
-{
-  JsonNode *node = json_object_get_member (settings, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
 /* Team and channel names (URL handles): lower-case letters, digits, '-',
  * '_' and '.'. */
 static gboolean
@@ -180,8 +169,8 @@ mattermost_check_settings (PrdIntegration *integration,
                            GHashTable *secrets_set,
                            GError **error)
 {
-  const char *team = get_string (settings, "team");
-  const char *channel = get_string (settings, "channel");
+  const char *team = prd_integration_settings_get_string (settings, "team");
+  const char *channel = prd_integration_settings_get_string (settings, "channel");
 
   if (team != NULL && !name_is_valid (team))
     {
@@ -221,7 +210,7 @@ mattermost_setup (PrdIntegration *integration,
                   GError **error)
 {
   PrdMattermost *self = PRD_MATTERMOST (integration);
-  const char *base = get_string (settings, "serverUrl");
+  const char *base = prd_integration_settings_get_string (settings, "serverUrl");
   const char *token = g_hash_table_lookup (secrets, "token");
   const char *hook = g_hash_table_lookup (secrets, "webhookUrl");
   gsize len;
@@ -239,8 +228,8 @@ mattermost_setup (PrdIntegration *integration,
                            "access token) or the webhookUrl (an incoming webhook)");
       return FALSE;
     }
-  if (token != NULL &&
-      (get_string (settings, "team") == NULL || get_string (settings, "channel") == NULL))
+  if (token != NULL && (prd_integration_settings_get_string (settings, "team") == NULL ||
+                        prd_integration_settings_get_string (settings, "channel") == NULL))
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INTEGRATION_NOT_CONFIGURED,
                            "Mattermost is not completely configured: a bot token needs the team "
@@ -259,8 +248,8 @@ mattermost_setup (PrdIntegration *integration,
   len = strlen (self->server_url);
   while (len > 0 && self->server_url[len - 1] == '/')
     self->server_url[--len] = '\0';
-  self->team = g_strdup (get_string (settings, "team"));
-  self->channel = g_strdup (get_string (settings, "channel"));
+  self->team = g_strdup (prd_integration_settings_get_string (settings, "team"));
+  self->channel = g_strdup (prd_integration_settings_get_string (settings, "channel"));
   self->http = g_object_ref (http);
   self->use_token = token != NULL;
   if (self->use_token)
@@ -318,16 +307,8 @@ on_checked (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
 
   response = prd_integration_http_send_finish (PRD_INTEGRATION_HTTP (source), result, &error);
-  if (response == NULL)
-    {
-      GError *translated = translate_error (self, error, FALSE);
-
-      prd_integration_report_call (PRD_INTEGRATION (self), "connection check", translated);
-      g_task_return_error (task, translated);
-      return;
-    }
-  prd_integration_report_call (PRD_INTEGRATION (self), "connection check", NULL);
-  g_task_return_boolean (task, TRUE);
+  prd_integration_return_check (PRD_INTEGRATION (self), task,
+                                response == NULL ? translate_error (self, error, FALSE) : NULL);
 }
 
 static void
@@ -540,9 +521,9 @@ response_id (PrdIntegrationHttpResponse *response)
   JsonObject *object;
   JsonNode *id;
 
-  if (response->json == NULL || !JSON_NODE_HOLDS_OBJECT (response->json))
+  object = prd_integration_http_response_get_object (response);
+  if (object == NULL)
     return NULL;
-  object = json_node_get_object (response->json);
   id = json_object_get_member (object, "id");
   if (id == NULL || !JSON_NODE_HOLDS_VALUE (id) || json_node_get_value_type (id) != G_TYPE_STRING)
     return NULL;
