@@ -32,6 +32,16 @@ function ghostInsert(client, site, position, text) {
   client.doc.localInsert(site, position, text);
 }
 
+// @promise, or a rejection after a bound (an upper bound on waiting for a
+// failure, e.g. edits the SDK dropped that never get acknowledged).
+function within(promise, what, ms = 60000) {
+  let timer;
+  const bound = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`gave up waiting for ${typeof what === 'function' ? what() : what}`)), ms);
+  });
+  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
+}
+
 function collectErrors(client) {
   const errors = [];
   client.on('error', (err) => errors.push(`${err.code}: ${err.message}`));
@@ -56,7 +66,7 @@ test('edits typed offline after operations the hub lacks are re-applied on rejoi
     assert.equal(a.text, 'AhelloZ-ZQR');
     await a.reconnect();
     assert.equal(a.siteId, site, 'the same site again');
-    const doc = await converged(hub, prdId, [a], alice);
+    const doc = await within(converged(hub, prdId, [a], alice), () => `the client to converge (errors: ${errors.join('; ')})`);
     assert.equal(doc.content, 'Ahello-QR');
     assert.equal(a.text, doc.content);
     assert.deepEqual(errors.filter((e) => e.includes('dropped')), []);
@@ -77,7 +87,7 @@ test('an edit the hub refuses for missing operations is re-applied after a sync'
     a.insert(13, '!');
     a.insert(0, '>');
     assert.equal(a.text, '>hello worldYY!');
-    const doc = await converged(hub, prdId, [a], alice);
+    const doc = await within(converged(hub, prdId, [a], alice), () => `the client to converge (errors: ${errors.join('; ')})`);
     assert.equal(doc.content, '>hello world!');
     assert.equal(a.text, doc.content);
     assert.ok(errors.some((e) => e.includes('missing operations')), `the hub refused the edit: ${errors}`);
