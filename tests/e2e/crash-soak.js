@@ -79,6 +79,8 @@ export async function runSoak({ cycles = 50, clients: nClients = 4, seed = Date.
   const refused = new Map(); // code → count (requests the hub answered with an error)
   const sdkErrors = new Map();
   const errorSamples = [];
+  const typed = new Set(); // every marker a client typed (applied locally)
+  const dropped = []; // the SDK's reports of local edits it dropped
   let stopping = false;
   let hub = await startHub({ args: baseArgs });
   const port = hub.port;
@@ -158,12 +160,15 @@ export async function runSoak({ cycles = 50, clients: nClients = 4, seed = Date.
       const key = err.event ? `${err.event} ${err.code}` : err.code;
       count(sdkErrors, key);
       if (err.code !== 'CONNECT_ERROR' && errorSamples.length < 5) errorSamples.push(`${key}: ${err.message}`);
+      if (/dropped/.test(err.message)) dropped.push(`client ${i}: ${key}: ${err.message}`);
     });
     return (async () => {
       while (!stopping) {
         if (c.joined || c.siteId !== null) {
           try {
-            c.insert(boundary(c.text, rand), `<${i}:${++n}>`);
+            const marker = `<${i}:${++n}>`;
+            c.insert(boundary(c.text, rand), marker);
+            typed.add(marker);
           } catch (err) {
             count(sdkErrors, `local insert ${err.code ?? err.message}`);
           }
@@ -263,6 +268,13 @@ export async function runSoak({ cycles = 50, clients: nClients = 4, seed = Date.
         throw new Error(`client ${c.userId} did not converge: ${c.text.length} vs ${doc.content.length} characters`);
       if (!sameVector(c.stateVector, doc.stateVector)) throw new Error(`client ${c.userId}: vector differs`);
     }
+    // No typed edit is dropped, acknowledged or not (the SDK re-applies
+    // edits built on operations the hub lost).
+    if (dropped.length > 0) throw new Error(`the SDK dropped typed edits: ${dropped.slice(0, 5).join('; ')}`);
+    const final = new Set(markersIn(doc.content));
+    const lost = [...typed].filter((m) => !final.has(m));
+    if (lost.length > 0)
+      throw new Error(`${lost.length} of ${typed.size} typed edits missing from the final text: ${lost.slice(0, 10).join(' ')}`);
     await checkHub('after the run');
     const notifications = await checkNotifications();
     // A clean stop at the end (under ASan: no leak report either).
@@ -275,6 +287,7 @@ export async function runSoak({ cycles = 50, clients: nClients = 4, seed = Date.
       cycles,
       clients: nClients,
       edits: acked.markers.size,
+      typed: typed.size,
       comments: acked.comments.size,
       versions: acked.versions.size,
       notifications,

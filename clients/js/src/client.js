@@ -404,8 +404,9 @@ export class PrdClient extends Emitter {
 
   // Replace the replica by the hub's state @hubState, keeping the local edits the
   // hub has not integrated: under the same site they are integrated as they
-  // are (and sent again with the same ids); under a fresh site they are
-  // re-applied as new edits at the places they were made.
+  // are (and sent again with the same ids); under a fresh site, or when they
+  // depend on operations the hub lacks, they are re-applied as new edits at
+  // the places they were made.
   _adopt(hubState, newSite) {
     let hub = CrdtDoc.decodeState(hubState);
     const oldText = this._everJoined ? this.doc.getText() : null;
@@ -431,12 +432,16 @@ export class PrdClient extends Emitter {
           if (hub.nPending > 0) throw new CrdtError('INVALID_OPERATION', 'local edits depend on operations the hub lacks');
         } catch (err) {
           if (!(err instanceof CrdtError)) throw err;
+          // They were built on operations the hub no longer has (it handed
+          // them out before they were durable, then died): re-apply them
+          // as new edits at the places they were made, as after a
+          // SITE_CONFLICT, instead of dropping them.
           hub = CrdtDoc.decodeState(hubState);
           queue.length = 0;
-          this.emit('error', new PrdClientError(err.code, `${pending.length} local edits dropped: ${err.message}`));
+          this._rebase(hub, oldSite, newSite, pending, queue, this.doc);
         }
       } else if (newSite !== null && pending.length > 0) {
-        this._rebase(hub, oldSite, newSite, pending, queue);
+        this._rebase(hub, oldSite, newSite, pending, queue, this.doc);
       } else if (pending.length > 0) {
         this.emit('error', new PrdClientError('FORBIDDEN', `${pending.length} local edits dropped: joined without a site`));
       }
@@ -451,15 +456,43 @@ export class PrdClient extends Emitter {
     }
   }
 
-  _rebase(hub, oldSite, newSite, pending, queue) {
+  // Re-applies the local edits @pending (made under @oldSite in the replica
+  // @old) to the hub's state @hub as new edits of @newSite (which may be
+  // @oldSite), queueing them in @queue. An insert goes after the character
+  // it was typed after; when the hub lacks that character (an operation of
+  // another site that died with the hub), after the nearest character
+  // before it that the hub has. A delete removes the characters it removed
+  // that the hub has.
+  _rebase(hub, oldSite, newSite, pending, queue, old) {
     let c0 = Infinity;
     for (const e of pending) if (e.op.type === 'insert') { c0 = e.op.clock; break; }
     const c1 = hub.siteClock(newSite);
     const map = (site, clock) => (site === oldSite && clock >= c0 ? [newSite, clock - c0 + c1] : [site, clock]);
+    const has = (site, clock) => {
+      const [s, c] = map(site, clock);
+      return c < hub.siteClock(s);
+    };
     const charPos = (site, clock) => {
       const l = hub._locateId(site, clock);
       const it = l.chunk.items[l.idx];
       return { pos: hub._locPosition(l), visible: it.del === 0 && !it.hid };
+    };
+    // The nearest character at or before (@site, @clock) in @old that the
+    // hub has, as an unmapped id, or null when there is none.
+    const nearest = (site, clock) => {
+      if (has(site, clock)) return [site, clock];
+      if (!old || site >= old.sites.length || clock >= old.siteClock(site)) return null;
+      old._ensureIndex();
+      const l = old._locateId(site, clock);
+      for (let o = l.chunk.idx; o >= 0; o--) {
+        const items = old.chunks[o].items;
+        for (let i = o === l.chunk.idx ? l.idx : items.length - 1; i >= 0; i--) {
+          const it = items[i];
+          const from = o === l.chunk.idx && i === l.idx ? clock : it.clock + it.len - 1;
+          for (let c = from; c >= it.clock; c--) if (has(it.site, c)) return [it.site, c];
+        }
+      }
+      return null;
     };
     const push = (op) => {
       const wire = op.type === 'insert'
@@ -471,8 +504,9 @@ export class PrdClient extends Emitter {
       const op = e.op;
       if (op.type === 'insert') {
         let pos = 0;
-        if (op.origin) {
-          const [s, c] = map(op.origin[0], op.origin[1]);
+        const origin = op.origin ? nearest(op.origin[0], op.origin[1]) : null;
+        if (origin) {
+          const [s, c] = map(origin[0], origin[1]);
           const at = charPos(s, c);
           pos = at.pos + (at.visible ? 1 : 0);
         }
@@ -536,6 +570,7 @@ export class PrdClient extends Emitter {
       return;
     }
     for (const u of data.missingUpdates ?? []) this._applyRemote(u.operation, u.userId ?? null, null);
+    this._flush();
   }
 
   // ---- remote changes ------------------------------------------------------------------
@@ -712,6 +747,14 @@ export class PrdClient extends Emitter {
     this.emit('error', new PrdClientError(code, message, { event: 'content-update', operation: entry.wire }));
     if (code === 'NOT_JOINED') {
       this._join();
+      return;
+    }
+    // The edit is built on operations the hub does not have (it lost
+    // operations it had handed out before they were durable): keep it and
+    // what follows, and resynchronise; the hub's state then comes in full
+    // and the edits are re-applied on it (_adopt).
+    if (code === 'INVALID_OPERATION' && message.includes('missing operations')) {
+      this._requestSync();
       return;
     }
     // The hub will never take this edit: drop it and what follows, and
