@@ -127,28 +127,19 @@ query_free (Query *query)
   g_free (query);
 }
 
+/* Runs @stmt (columns seq, id, user_id, org, payload, read) and hands its
+ * rows over as a GPtrArray of PrdNotificationRecord. */
 static gboolean
-op_list_unread (PrdSqliteWorker *worker,
-                gpointer data,
-                gpointer *result,
-                GDestroyNotify *result_free,
-                GError **error)
+read_records (PrdSqliteWorker *worker,
+              PrdSqliteStmt *stmt,
+              gpointer *result,
+              GDestroyNotify *result_free,
+              GError **error)
 {
-  Query *query = data;
   g_autoptr (GPtrArray) records =
       g_ptr_array_new_with_free_func ((GDestroyNotify) prd_notification_record_free);
-  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
-      worker,
-      "SELECT seq, id, user_id, org, payload, read FROM social_notifications "
-      "WHERE user_id = ? AND org = ? AND read = 0 ORDER BY seq LIMIT ?",
-      error);
   int rc;
 
-  if (stmt == NULL)
-    return FALSE;
-  prd_sqlite_bind_text (stmt, 1, query->user_id);
-  prd_sqlite_bind_text (stmt, 2, query->org);
-  sqlite3_bind_int64 (stmt, 3, query->limit);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
       PrdNotificationRecord *record = g_new0 (PrdNotificationRecord, 1);
@@ -166,6 +157,28 @@ op_list_unread (PrdSqliteWorker *worker,
   *result = g_steal_pointer (&records);
   *result_free = (GDestroyNotify) g_ptr_array_unref;
   return TRUE;
+}
+
+static gboolean
+op_list_unread (PrdSqliteWorker *worker,
+                gpointer data,
+                gpointer *result,
+                GDestroyNotify *result_free,
+                GError **error)
+{
+  Query *query = data;
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+      worker,
+      "SELECT seq, id, user_id, org, payload, read FROM social_notifications "
+      "WHERE user_id = ? AND org = ? AND read = 0 ORDER BY seq LIMIT ?",
+      error);
+
+  if (stmt == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (stmt, 1, query->user_id);
+  prd_sqlite_bind_text (stmt, 2, query->org);
+  sqlite3_bind_int64 (stmt, 3, query->limit);
+  return read_records (worker, stmt, result, result_free, error);
 }
 
 static void
@@ -207,14 +220,11 @@ op_list (PrdSqliteWorker *worker,
          GError **error)
 {
   Query *query = data;
-  g_autoptr (GPtrArray) records =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_notification_record_free);
   g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
       worker,
       "SELECT seq, id, user_id, org, payload, read FROM social_notifications "
       "WHERE user_id = ? AND org = ? AND seq < ? AND (? = 0 OR read = 0) ORDER BY seq DESC LIMIT ?",
       error);
-  int rc;
 
   if (stmt == NULL)
     return FALSE;
@@ -223,23 +233,7 @@ op_list (PrdSqliteWorker *worker,
   sqlite3_bind_int64 (stmt, 3, query->before);
   sqlite3_bind_int (stmt, 4, query->unread_only ? 1 : 0);
   sqlite3_bind_int64 (stmt, 5, query->limit);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      PrdNotificationRecord *record = g_new0 (PrdNotificationRecord, 1);
-
-      record->seq = sqlite3_column_int64 (stmt, 0);
-      record->id = prd_sqlite_column_text (stmt, 1);
-      record->user_id = prd_sqlite_column_text (stmt, 2);
-      record->org = prd_sqlite_column_text (stmt, 3);
-      record->payload = prd_sqlite_column_text (stmt, 4);
-      record->read = sqlite3_column_int (stmt, 5) != 0;
-      g_ptr_array_add (records, record);
-    }
-  if (rc != SQLITE_DONE)
-    return prd_sqlite_worker_set_error (worker, rc, "Cannot read the notifications", error);
-  *result = g_steal_pointer (&records);
-  *result_free = (GDestroyNotify) g_ptr_array_unref;
-  return TRUE;
+  return read_records (worker, stmt, result, result_free, error);
 }
 
 static void
