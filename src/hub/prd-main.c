@@ -1203,6 +1203,17 @@ print_json (JsonNode *node)
   printf ("%s\n", text);
 }
 
+/* A service's settings as the CLI prints them: the REST object plus its
+ * organization. */
+static JsonObject *
+entry_to_json (PrdIntegrationRegistry *registry, PrdIntegrationEntry *entry)
+{
+  JsonObject *object = prd_integration_entry_to_json (registry, entry);
+
+  json_object_set_string_member (object, "organizationId", entry->org);
+  return object;
+}
+
 static int
 integration_list (PrdIntegrationRegistry *registry, const char *org)
 {
@@ -1220,11 +1231,8 @@ integration_list (PrdIntegrationRegistry *registry, const char *org)
     return fail (error);
   for (guint i = 0; i < entries->len; i++)
     {
-      PrdIntegrationEntry *entry = g_ptr_array_index (entries, i);
-      JsonObject *object = prd_integration_entry_to_json (registry, entry);
-
-      json_object_set_string_member (object, "organizationId", entry->org);
-      json_array_add_object_element (array, object);
+      json_array_add_object_element (array,
+                                     entry_to_json (registry, g_ptr_array_index (entries, i)));
     }
   print_json (node);
   return 0;
@@ -1249,10 +1257,8 @@ integration_put (PrdIntegrationRegistry *registry,
   g_info ("%s (%s): settings changed on the command line", service, org);
   {
     g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
-    JsonObject *object = prd_integration_entry_to_json (registry, entry);
 
-    json_object_set_string_member (object, "organizationId", entry->org);
-    json_node_take_object (node, object);
+    json_node_take_object (node, entry_to_json (registry, entry));
     print_json (node);
   }
   return 0;
