@@ -31,6 +31,16 @@ struct _PrdEioIdleStream
   GError *end_error; /* (owned) (nullable) */
   PrdEioClosedFunc closed_func;
   gpointer closed_data;
+
+  /* The request head (request line and headers) being read, counted up to
+   * its empty line; see prd_eio_idle_stream_set_header_limit(). */
+  gsize header_limit; /* 0: none */
+  gsize header_bytes;
+  guint8 header_end;     /* 1 after "\n", 2 after "\n\r": the next "\n" ends the head */
+  gboolean in_head;      /* reading a request head */
+  gboolean head_refused; /* over the limit: nothing more reaches libsoup */
+  PrdEioClosedFunc too_large_func;
+  gpointer too_large_data;
 };
 
 static void prd_eio_idle_stream_pollable_iface_init (GPollableInputStreamInterface *iface);
@@ -65,12 +75,55 @@ read_end (PrdEioIdleStream *self, void *buffer, gsize count, GError **error)
   return -1;
 }
 
+static gssize
+refuse_head (GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                       "The request headers are too large");
+  return -1;
+}
+
+/* Counts the bytes of a request head in @buffer; returns whether the head
+ * grew past the limit. What follows the head (a body, WebSocket frames, the
+ * next pipelined request) is not counted. */
+static gboolean
+count_head (PrdEioIdleStream *self, const guint8 *buffer, gsize n)
+{
+  for (gsize i = 0; i < n && self->in_head; i++)
+    {
+      guint8 c = buffer[i];
+
+      if (++self->header_bytes > self->header_limit)
+        return TRUE;
+      if (c == '\n' && self->header_end > 0)
+        self->in_head = FALSE;
+      else if (c == '\n')
+        self->header_end = 1;
+      else if (c == '\r' && self->header_end == 1)
+        self->header_end = 2;
+      else if (c != '\r')
+        self->header_end = 0;
+    }
+  return FALSE;
+}
+
 /* Looks at what the base stream returned (@n, and @error when @n < 0). */
 static gssize
 filter_read (PrdEioIdleStream *self, void *buffer, gsize count, gssize n, GError **error)
 {
   GError *base_error = NULL;
 
+  if (n > 0 && self->header_limit > 0 && count_head (self, buffer, (gsize) n))
+    {
+      PrdEioClosedFunc func = self->too_large_func;
+
+      self->head_refused = TRUE;
+      self->too_large_func = NULL;
+      if (func != NULL)
+        func (self->too_large_data);
+      g_clear_error (error);
+      return refuse_head (error);
+    }
   if (n > 0 || !self->idle)
     return n;
   if (n < 0 && error != NULL && g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
@@ -100,6 +153,8 @@ prd_eio_idle_stream_read (
   g_autoptr (GError) local_error = NULL;
   gssize n;
 
+  if (self->head_refused)
+    return refuse_head (error);
   if (self->ended)
     return read_end (self, buffer, count, error);
   n = g_input_stream_read (base_stream (self), buffer, count, cancellable, &local_error);
@@ -123,10 +178,13 @@ static gboolean
 prd_eio_idle_stream_close (GInputStream *stream, GCancellable *cancellable, GError **error)
 {
   PrdEioIdleStream *self = PRD_EIO_IDLE_STREAM (stream);
-  gboolean ok;
+  gboolean ok = TRUE;
 
-  /* Closing the base GIOStream (not only its input) closes the socket. */
-  ok = g_io_stream_close (self->base_io, cancellable, error);
+  /* Closing the base GIOStream (not only its input) closes the socket;
+   * after a refused head the refusal's owner closes it once its answer has
+   * been read. */
+  if (!self->head_refused)
+    ok = g_io_stream_close (self->base_io, cancellable, error);
   notify_closed (self);
   return ok;
 }
@@ -158,6 +216,13 @@ prd_eio_idle_stream_close_async (GInputStream *stream,
   GTask *task = g_task_new (stream, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, prd_eio_idle_stream_close_async);
+  if (self->head_refused)
+    {
+      notify_closed (self);
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    }
   g_io_stream_close_async (self->base_io, io_priority, cancellable, on_base_closed, task);
 }
 
@@ -181,7 +246,7 @@ prd_eio_idle_stream_is_readable (GPollableInputStream *stream)
 {
   PrdEioIdleStream *self = PRD_EIO_IDLE_STREAM (stream);
 
-  return self->ended ||
+  return self->ended || self->head_refused ||
          g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_stream (self)));
 }
 
@@ -191,7 +256,7 @@ prd_eio_idle_stream_create_source (GPollableInputStream *stream, GCancellable *c
   PrdEioIdleStream *self = PRD_EIO_IDLE_STREAM (stream);
   g_autoptr (GSource) base_source = NULL;
 
-  if (self->ended)
+  if (self->ended || self->head_refused)
     base_source = g_timeout_source_new (0);
   else
     base_source = g_pollable_input_stream_create_source (
@@ -209,6 +274,8 @@ prd_eio_idle_stream_read_nonblocking (GPollableInputStream *stream,
   g_autoptr (GError) local_error = NULL;
   gssize n;
 
+  if (self->head_refused)
+    return refuse_head (error);
   if (self->ended)
     return read_end (self, buffer, count, error);
   n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (base_stream (self)),
@@ -255,6 +322,7 @@ prd_eio_idle_stream_class_init (PrdEioIdleStreamClass *klass)
 static void
 prd_eio_idle_stream_init (PrdEioIdleStream *self)
 {
+  self->in_head = TRUE;
 }
 
 GIOStream *
@@ -286,6 +354,13 @@ prd_eio_idle_stream_set_idle (PrdEioIdleStream *self, gboolean idle)
 {
   g_return_if_fail (PRD_IS_EIO_IDLE_STREAM (self));
   self->idle = !!idle;
+  /* What arrives next is the next request's head. */
+  if (idle)
+    {
+      self->in_head = TRUE;
+      self->header_bytes = 0;
+      self->header_end = 0;
+    }
 }
 
 gboolean
@@ -303,4 +378,34 @@ prd_eio_idle_stream_set_closed_func (PrdEioIdleStream *self,
   g_return_if_fail (PRD_IS_EIO_IDLE_STREAM (self));
   self->closed_func = func;
   self->closed_data = user_data;
+}
+
+/**
+ * prd_eio_idle_stream_set_header_limit:
+ * @limit: bytes a request head (request line, headers and the empty line)
+ *   may have; 0 for no limit
+ * @func: (nullable): runs once, when a head grows past @limit, before
+ *   anything of it beyond the limit reaches the reader
+ *
+ * From then on the reader (libsoup) gets %G_IO_ERROR_MESSAGE_TOO_LARGE, and
+ * closing the stream no longer closes the base stream: @func's owner
+ * answers the client and closes the connection itself.
+ */
+void
+prd_eio_idle_stream_set_header_limit (PrdEioIdleStream *self,
+                                      gsize limit,
+                                      PrdEioClosedFunc func,
+                                      gpointer user_data)
+{
+  g_return_if_fail (PRD_IS_EIO_IDLE_STREAM (self));
+  self->header_limit = limit;
+  self->too_large_func = func;
+  self->too_large_data = user_data;
+}
+
+gboolean
+prd_eio_idle_stream_get_head_refused (PrdEioIdleStream *self)
+{
+  g_return_val_if_fail (PRD_IS_EIO_IDLE_STREAM (self), FALSE);
+  return self->head_refused;
 }

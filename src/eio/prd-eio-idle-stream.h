@@ -39,4 +39,10 @@ void prd_eio_idle_stream_set_closed_func (PrdEioIdleStream *self,
                                           PrdEioClosedFunc func,
                                           gpointer user_data);
 
+void prd_eio_idle_stream_set_header_limit (PrdEioIdleStream *self,
+                                           gsize limit,
+                                           PrdEioClosedFunc func,
+                                           gpointer user_data);
+gboolean prd_eio_idle_stream_get_head_refused (PrdEioIdleStream *self);
+
 G_END_DECLS

@@ -75,7 +75,8 @@ typedef enum
   CONN_IDLE,      /* between two requests */
   CONN_UPGRADED,  /* taken over as a WebSocket */
   CONN_CLOSING,   /* shut down for a timeout, libsoup to close it */
-  CONN_REFUSING,  /* plain HTTP on the TLS port: answered, read until closed */
+  CONN_REFUSING,  /* refused (plain HTTP on the TLS port, headers too large):
+                   * answered, read until closed */
 } ConnState;
 
 static const char *const state_names[] = {
@@ -211,7 +212,9 @@ on_input_closed (gpointer user_data)
   Conn *conn = user_data;
 
   conn->input = NULL;
-  conn_forget (conn->listener, conn);
+  /* A refusal closes the connection itself once its answer is read. */
+  if (conn->state != CONN_REFUSING)
+    conn_forget (conn->listener, conn);
 }
 
 static void
@@ -297,6 +300,8 @@ on_request_done (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 /* ------------------------------------------------------------------ */
 /* Handing connections to libsoup                                     */
 
+static void on_head_too_large (gpointer user_data);
+
 static void
 hand_over (PrdEioListener *self, Conn *conn, GIOStream *base)
 {
@@ -313,6 +318,8 @@ hand_over (PrdEioListener *self, Conn *conn, GIOStream *base)
     }
   stream = prd_eio_idle_io_stream_new (base, &conn->input);
   prd_eio_idle_stream_set_closed_func (conn->input, on_input_closed, conn);
+  prd_eio_idle_stream_set_header_limit (conn->input, PRD_EIO_LISTENER_MAX_HEADER_SIZE,
+                                        on_head_too_large, conn);
   /* A refusal lingers on the TCP socket (prd-eio-refusal.c): over TLS too,
    * it writes its answer through the TLS connection, then half-closes the
    * socket and drops the client's records until it stops sending, so that
@@ -419,31 +426,66 @@ on_refusing_readable (GSocket *socket, GIOCondition condition, gpointer user_dat
   return G_SOURCE_CONTINUE;
 }
 
+/* Answers @status with a `{ code, message }` body on @conn (through TLS
+ * when it has it), half-closes it and reads what still arrives for
+ * PRD_EIO_REFUSAL_LINGER_MS, so that the client reads the answer rather than
+ * a connection reset; then the connection is closed. */
 static void
-refuse_plain_http (PrdEioListener *self, Conn *conn)
+refuse_connection (PrdEioListener *self,
+                   Conn *conn,
+                   const char *status,
+                   PrdErrorCode code,
+                   const char *message,
+                   const char *why)
 {
   GSocket *socket = g_socket_connection_get_socket (conn->connection);
-  g_autofree char *body =
-      g_strdup_printf ("{\"code\":\"%s\",\"message\":\"%s\"}",
-                       prd_error_code_to_string (PRD_ERROR_TLS_REQUIRED), PLAIN_HTTP_MESSAGE);
-  g_autofree char *text = g_strdup_printf ("HTTP/1.1 400 Bad Request\r\n"
+  GIOStream *io = conn->tls != NULL ? G_IO_STREAM (conn->tls) : G_IO_STREAM (conn->connection);
+  GOutputStream *output = g_io_stream_get_output_stream (io);
+  g_autofree char *body = g_strdup_printf ("{\"code\":\"%s\",\"message\":\"%s\"}",
+                                           prd_error_code_to_string (code), message);
+  g_autofree char *text = g_strdup_printf ("HTTP/1.1 %s\r\n"
                                            "Content-Type: application/json\r\n"
                                            "Connection: close\r\n"
                                            "Content-Length: %zu\r\n"
                                            "\r\n%s",
-                                           strlen (body), body);
+                                           status, strlen (body), body);
 
-  log_refusal (self, conn->address, "plain HTTP on the TLS port");
+  log_refusal (self, conn->address, why);
   /* What the request sent so far is read first: closing with unread data
    * would reset the connection, and the client could lose the answer. The
    * answer is small enough for the socket's send buffer. */
-  drain (socket);
-  g_socket_send_with_blocking (socket, text, strlen (text), FALSE, NULL, NULL);
+  if (conn->tls == NULL)
+    drain (socket);
+  g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (output), text,
+                                              strlen (text), NULL, NULL);
   g_socket_shutdown (socket, FALSE, TRUE, NULL);
   conn_set_state (conn, CONN_REFUSING, PRD_EIO_REFUSAL_LINGER_MS);
   conn->sniff = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
   g_source_set_callback (conn->sniff, G_SOURCE_FUNC (on_refusing_readable), conn, NULL);
   g_source_attach (conn->sniff, NULL);
+}
+
+static void
+refuse_plain_http (PrdEioListener *self, Conn *conn)
+{
+  refuse_connection (self, conn, "400 Bad Request", PRD_ERROR_TLS_REQUIRED, PLAIN_HTTP_MESSAGE,
+                     "plain HTTP on the TLS port");
+}
+
+/* From the idle stream, inside libsoup's read: the request head grew past
+ * PRD_EIO_LISTENER_MAX_HEADER_SIZE. libsoup gets a read error next and
+ * closes its side; the socket stays ours until the answer is read. */
+static void
+on_head_too_large (gpointer user_data)
+{
+  Conn *conn = user_data;
+
+  if (conn->listener == NULL || conn->state == CONN_CLOSING || conn->state == CONN_REFUSING)
+    return;
+  refuse_connection (
+      conn->listener, conn, "431 Request Header Fields Too Large", PRD_ERROR_PAYLOAD_TOO_LARGE,
+      "The request headers are over " G_STRINGIFY (PRD_EIO_LISTENER_MAX_HEADER_SIZE) " bytes",
+      "request headers too large");
 }
 
 static gboolean

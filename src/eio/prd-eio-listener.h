@@ -14,6 +14,10 @@ G_BEGIN_DECLS
  * PRD_EIO_LISTENER_FD_RESERVE when that is lower. */
 #define PRD_EIO_LISTENER_DEFAULT_MAX_CONNECTIONS 16384
 #define PRD_EIO_LISTENER_FD_RESERVE              64
+/* A request head (request line, headers, empty line) longer than this is
+ * answered 431 and its connection closed; libsoup's own limit, which
+ * closes without an answer, is 64 KiB. */
+#define PRD_EIO_LISTENER_MAX_HEADER_SIZE 32768
 /* Addresses exempt from the per-address limit unless told otherwise. */
 #define PRD_EIO_LISTENER_DEFAULT_EXEMPT "127.0.0.0/8", "::1"
 

@@ -10,7 +10,7 @@
 //   [engine] max-sessions-per-address (Engine.IO sessions, CONNECT or not),
 //            connect-timeout (sessions that never CONNECT), the heartbeat
 //            (abandoned polling sessions)
-//   HTTP headers over 64 KiB (libsoup's limit): the connection is closed
+//   HTTP request headers over 32 KiB: 431 PAYLOAD_TOO_LARGE, the connection is closed
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -214,17 +214,60 @@ test('abandoned polling sessions are closed by the heartbeat and free their slot
   for (const sid of await sessions(MAX_SESSIONS, 'heartbeat')) await closeSession(sid);
 });
 
-test('a request header over 64 KiB closes the connection; the hub serves on', async () => {
-  const answer = await new Promise((resolve) => {
-    const socket = net.connect(hub.port, '127.0.0.1', () => {
-      socket.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(70 * 1024)}\r\n\r\n`);
-    });
+// Sends one raw request on a new connection; resolves with everything the
+// hub sent until it closed the connection (or, for a kept-alive one, after
+// the first answer when `keep` is set).
+function rawRequest(request, { keep = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(hub.port, '127.0.0.1', () => socket.write(request));
     let data = '';
-    socket.on('data', (d) => { data += d; });
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer: ${data.slice(0, 200)}`)); }, 10000);
+    const done = () => { clearTimeout(timer); socket.destroy(); resolve({ text: data, closed: !keep }); };
+    socket.setEncoding('latin1');
+    socket.on('data', (d) => {
+      data += d;
+      if (keep && /\r\n\r\n[\s\S]*\}$/.test(data)) done();
+    });
     socket.on('error', () => {});
-    socket.on('close', () => resolve(data));
+    socket.on('close', done);
   });
-  assert.doesNotMatch(answer, /^HTTP\/1\.1 200/);
+}
+
+test('request headers: up to 32 KiB served, past it 431 PAYLOAD_TOO_LARGE and closed; the hub serves on', async () => {
+  const head = (n) => `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(n)}\r\n\r\n`;
+  const fixed = head(0).length;
+  // at the edge: the whole head is exactly 32,768 bytes
+  const edge = await rawRequest(head(32768 - fixed), { keep: true });
+  assert.match(edge.text, /^HTTP\/1\.1 200 /);
+  // one byte past it, far past it, and past libsoup's own 64 KiB
+  for (const n of [32769 - fixed, 40 * 1024, 70 * 1024, 1024 * 1024]) {
+    const { text } = await rawRequest(head(n));
+    assert.match(text, /^HTTP\/1\.1 431 /, `${n} bytes of header`);
+    assert.match(text, /\r\nConnection: close\r\n/i);
+    const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
+    assert.equal(body.code, 'PAYLOAD_TOO_LARGE');
+    assert.match(body.message, /32768 bytes/);
+  }
+  // the second request of a kept-alive connection is counted on its own
+  const both = await new Promise((resolve, reject) => {
+    const socket = net.connect(hub.port, '127.0.0.1', () => socket.write(head(100)));
+    let data = '';
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer: ${data.slice(0, 200)}`)); }, 10000);
+    socket.setEncoding('latin1');
+    socket.on('data', (d) => {
+      const first = data === '';
+      data += d;
+      if (first) socket.write(head(33 * 1024));
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => { clearTimeout(timer); resolve(data); });
+  });
+  assert.match(both, /^HTTP\/1\.1 200 [\s\S]*HTTP\/1\.1 431 /);
+  // a WebSocket upgrade is held to the same limit
+  const ws = await rawRequest(`GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n` +
+    `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n` +
+    `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Big: ${'a'.repeat(40000)}\r\n\r\n`);
+  assert.match(ws.text, /^HTTP\/1\.1 431 /);
   const ok = await fetch(`${hub.url}/healthz`, { headers: { 'X-Fine': 'a'.repeat(8 * 1024) } });
   assert.equal(ok.status, 200);
 });

@@ -109,6 +109,28 @@ test('plain HTTP to the TLS port gets a plain 400 TLS_REQUIRED and is closed', a
   s.close();
 });
 
+test('over TLS, request headers past 32 KiB get 431 PAYLOAD_TOO_LARGE and the connection is closed', async () => {
+  const { tlsConnect } = await import('node:tls').then((m) => ({ tlsConnect: m.connect }));
+  const text = await new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: hub.port, rejectUnauthorized: false }, () => {
+      socket.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(40000)}\r\n\r\n`);
+    });
+    let data = '';
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer, got ${JSON.stringify(data)}`)); }, EVENT_TIMEOUT_MS);
+    socket.setEncoding('utf8');
+    socket.on('data', (d) => { data += d; });
+    socket.on('error', () => {});
+    socket.on('close', () => { clearTimeout(timer); resolve(data); });
+  });
+  assert.match(text, /^HTTP\/1\.1 431 /);
+  assert.equal(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)).code, 'PAYLOAD_TOO_LARGE');
+  const res = await new Promise((resolve, reject) => {
+    https.get(`${httpsUrl()}/healthz`, { rejectUnauthorized: false }, resolve).on('error', reject);
+  });
+  assert.equal(res.statusCode, 200);
+  res.resume();
+});
+
 test('no warning about plain HTTP when serving TLS', () => {
   assert.doesNotMatch(hub.stderr(), /Serving plain HTTP/);
 });
