@@ -64,12 +64,26 @@ export async function createPrd(hub, title, content, claims) {
 }
 
 // Joins in edit mode; returns { joined, ack, siteId, vector }.
+// Only an `error` event about this join refuses it: one about an earlier
+// event (a room closed under a failed write) may still be on its way.
 export async function join(socket, prdId, extra = {}) {
-  const joined = once(socket, ['joined-prd', 'error']);
-  const ack = await request(socket, 'join-prd', { prdId, mode: 'edit', ...extra });
-  const { event, args } = await joined;
-  if (event !== 'joined-prd') throw new Error(`join refused: ${JSON.stringify(args[0])}`);
-  return { joined: args[0], ack, siteId: ack.siteId, vector: ack.stateVector };
+  let onError;
+  const refused = new Promise((resolve) => {
+    onError = (e) => { if (e?.event === undefined || e.event === 'join-prd') resolve(e); };
+    socket.on('error', onError);
+  });
+  const joined = once(socket, 'joined-prd');
+  try {
+    const ack = await request(socket, 'join-prd', { prdId, mode: 'edit', ...extra });
+    const first = await Promise.race([joined.then(({ args }) => ({ args })), refused.then((e) => ({ e }))]);
+    if (first.e !== undefined || ack?.ok === false) {
+      joined.catch(() => {});
+      throw new Error(`join refused: ${JSON.stringify(first.e ?? ack.error)}`);
+    }
+    return { joined: first.args[0], ack, siteId: ack.siteId, vector: ack.stateVector };
+  } finally {
+    socket.off('error', onError);
+  }
 }
 
 // The vector after one more operation of `site` on top of `vector`.
