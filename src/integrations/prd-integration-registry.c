@@ -1063,7 +1063,9 @@ prd_integration_registry_remove_async (PrdIntegrationRegistry *self,
       g_object_unref (task);
       return;
     }
+  /* check_service() found it. */
   found = find_service (self, service);
+  g_assert (found != NULL);
   write = write_new (found, org);
   for (gsize i = 0; i < found->n_keys; i++)
     if (found->keys[i].secret)
