@@ -139,9 +139,11 @@ prd_conflict_edits_conflict (const PrdConflictEdit *earlier,
 {
   guint32 a_start, a_end, b_start, b_end;
 
-  if (g_strcmp0 (earlier->user_id, later->user_id) == 0)
-    return FALSE;
+  /* The cheap test first: most edits in a window are ones the later edit
+   * had already seen (every edit of a lone writer is). */
   if (!prd_conflict_edits_concurrent (earlier, later))
+    return FALSE;
+  if (g_strcmp0 (earlier->user_id, later->user_id) == 0)
     return FALSE;
   if (!prd_conflict_edit_get_range (earlier, doc, &a_start, &a_end) ||
       !prd_conflict_edit_get_range (later, doc, &b_start, &b_end))
