@@ -47,7 +47,7 @@
 #define ORG              "acme"
 #define MAX_LINES        16
 #define RECONNECT_EVERY  500
-#define RESET_EVERY      1000
+#define RESET_EVERY      250
 #define ANSWER_TIMEOUT_S 10
 
 static const char config_text[] = "[rate-limit]\n"
