@@ -1037,8 +1037,8 @@ const C_RUN_KIND = 0;
 const C_RUN_COUNT = 1;
 const C_RUN_PSITE = 2;
 const C_RUN_START = 3;
-const C_DEL_SITE = 4;
-const C_DEL_CLOCK = 5;
+const C_DEL_ITEM = 4;
+const C_DEL_OFFSET = 5;
 const C_DEL_LEN = 6;
 const N_RUN_COLS = 7;
 const RUN_INSERT = 0;
@@ -1068,7 +1068,7 @@ function checkDeleteRun(run, nSites) {
 
 // Sizes the sites; the operation history, and delete targets must name
 // existing characters. @delRuns: per site [runs, targets].
-function finishSites(doc, nChars, delRuns) {
+function finishSites(doc, nChars, delRuns, checkTargets = true) {
   const nSites = doc.sites.length;
   for (let s = 0; s < nSites; s++) {
     const site = doc.sites[s];
@@ -1079,8 +1079,9 @@ function finishSites(doc, nChars, delRuns) {
   for (let s = 0; s < nSites; s++) {
     const site = doc.sites[s];
     const [runs, targets] = delRuns[s];
-    for (const t of targets)
-      if (t[1] + t[2] > doc.sites[t[0]].text.len) throw corrupt('delete target out of range');
+    if (checkTargets)
+      for (const t of targets)
+        if (t[1] + t[2] > doc.sites[t[0]].text.len) throw corrupt('delete target out of range');
     for (const run of runs) {
       if (run.kind >= RUN_BACKSPACE) {
         const hi = run.kind === RUN_BACKSPACE ? run.start : run.start + run.count - 1;
@@ -1307,7 +1308,8 @@ function decodeBodyV2(doc, body, text, dropped) {
     const runs = [];
     const targets = new Array(nDels);
     const acc = { ops: 0, chars: 0, dels: 0 };
-    let last = 0; // where the site's previous delete ended
+    let last = 0; // where the site's previous backspace/forward run ended
+    let lastJ = 0; // the item of the site's previous delete target
     for (let i = 0; i < nRuns; i++) {
       const ek = col[C_RUN_KIND].varint();
       const run = checkRun(ek, col[C_RUN_COUNT].u32(), acc);
@@ -1321,12 +1323,13 @@ function decodeBodyV2(doc, body, text, dropped) {
       } else if (run.kind === RUN_DELETE) {
         if (acc.dels > nDels) throw corrupt('delete targets do not add up');
         for (let k = run.start; k < acc.dels; k++) {
-          const ts = col[C_DEL_SITE].u32();
-          const c = last + col[C_DEL_CLOCK].zigzag();
+          // item index and offset for now: resolved once the items are read
+          const j = lastJ + col[C_DEL_ITEM].zigzag();
+          const off = col[C_DEL_OFFSET].u32();
           const len = col[C_DEL_LEN].u32();
-          if (ts >= nSites || c < 0 || c > 0xffffffff || len === 0) throw corrupt('bad delete target');
-          targets[k] = [ts, c, len];
-          last = c + len;
+          if (j < 0 || j >= nItems || len === 0) throw corrupt('bad delete target');
+          targets[k] = [j, off, len];
+          lastJ = j;
         }
       }
       runs.push(run);
@@ -1336,7 +1339,7 @@ function decodeBodyV2(doc, body, text, dropped) {
     delRuns.push([runs, targets]);
   }
   for (let k = 0; k < N_RUN_COLS; k++) if (col[k].left !== 0) throw corrupt('trailing bytes in a run column');
-  finishSites(doc, heads.map((h) => h.nChars), delRuns);
+  finishSites(doc, heads.map((h) => h.nChars), delRuns, false);
   let totalChars = 0;
   for (const s of doc.sites) totalChars += s.text.len;
   if (nItems > totalChars) throw corrupt('bad item count');
@@ -1434,6 +1437,16 @@ function decodeBodyV2(doc, body, text, dropped) {
       const src = order[oidx[k]]; // before this one: already resolved
       it.rs = src.rs;
       it.rc = src.rc;
+    }
+  }
+  // delete targets given as (item index, offset) become ids of existing characters
+  for (const [, targets] of delRuns) {
+    for (const t of targets) {
+      const it = order[t[0]];
+      if (t[1] >= it.len || it.clock + t[1] + t[2] > doc.sites[it.site].text.len)
+        throw corrupt('delete target out of range');
+      t[0] = it.site;
+      t[1] = it.clock + t[1];
     }
   }
   decodeText(doc, order, new Reader(text), dropped);
