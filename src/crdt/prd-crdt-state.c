@@ -19,8 +19,10 @@
  * the first part's raw deflate stream, that stream, then the second part's
  * raw deflate stream up to the end.
  *   - the first holds the site headers, the integration log, and column by
- *     column the sites' operation runs and delete targets (delete positions as
- *     differences from where the site's previous delete ended) and the items
+ *     column the sites' operation runs (a backspace/forward-delete run's start
+ *     as the difference from where the site's previous such run ended), their
+ *     delete targets (the item holding the first character, as the distance
+ *     from the previous target's item, and the offset in it) and the items
  *     in document order. An item's origin and right origin are mostly implied
  *     (the previous item, the next one, the character before the item's own
  *     first one, the right origin of the item holding the origin); the others
@@ -35,7 +37,8 @@
  * sites (runs and targets interleaved), the log, the item columns with
  * explicit origins as ids, and the text.
  *
- * Decoding validates every count and id against what precedes it; the
+ * Decoding validates every count and id against what precedes it (references
+ * to items once every item is read); the
  * checksum (version 2: the CRC-32; version 1: zlib's Adler-32) catches
  * flipped bits, the structural checks everything else.
  */
