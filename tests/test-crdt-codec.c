@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <gio/gio.h>
+#include <zlib.h>
 #include <json-glib/json-glib.h>
 
 #include "prd-error.h"
@@ -304,49 +305,114 @@ test_state_version (void)
   g_autoptr (PrdCrdtDoc) copy = NULL;
   g_autoptr (PrdCrdtOp) op = NULL;
   guint8 op_bytes[] = { 9, 0, 0, 1 };
+  const guint8 versions[] = { 0, PRD_CRDT_STATE_VERSION + 1, 255 };
 
-  data[0] = 2;
+  g_assert_cmpuint (data[0], ==, PRD_CRDT_STATE_VERSION);
+  for (guint i = 0; i < G_N_ELEMENTS (versions); i++)
+    {
+      data[0] = versions[i];
+      copy = prd_crdt_doc_decode_state (data, g_bytes_get_size (state), &error);
+      g_assert_null (copy);
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_UNSUPPORTED_VERSION);
+      g_clear_error (&error);
+    }
+  /* a version 2 state is not read as version 1, nor the reverse */
+  data[0] = 1;
   copy = prd_crdt_doc_decode_state (data, g_bytes_get_size (state), &error);
   g_assert_null (copy);
-  g_assert_error (error, PRD_ERROR, PRD_ERROR_UNSUPPORTED_VERSION);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
   g_clear_error (&error);
   op = prd_crdt_op_decode (op_bytes, sizeof op_bytes, &error);
   g_assert_null (op);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_UNSUPPORTED_VERSION);
 }
 
-/* Recompress a modified body, so that the structural checks (not the zlib
- * checksum) are what has to catch the damage. */
 static GBytes *
-repack (const guint8 *head, GBytes *body)
+pack_stream (GBytes *data, GZlibCompressorFormat format)
 {
-  g_autoptr (GZlibCompressor) zc = g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_ZLIB, 1);
+  g_autoptr (GZlibCompressor) zc = g_zlib_compressor_new (format, 1);
   g_autoptr (GOutputStream) mem = g_memory_output_stream_new_resizable ();
   g_autoptr (GOutputStream) out = g_converter_output_stream_new (mem, G_CONVERTER (zc));
-  GByteArray *res = g_byte_array_new ();
   gsize written;
 
-  g_byte_array_append (res, head, 2);
-  g_assert_true (g_output_stream_write_all (out, g_bytes_get_data (body, NULL),
-                                            g_bytes_get_size (body), &written, NULL, NULL));
+  g_assert_true (g_output_stream_write_all (out, g_bytes_get_data (data, NULL),
+                                            g_bytes_get_size (data), &written, NULL, NULL));
   g_assert_true (g_output_stream_close (out, NULL, NULL));
-  g_byte_array_append (res, g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (mem)),
-                       g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (mem)));
-  return g_byte_array_free_to_bytes (res);
+  return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (mem));
 }
 
 static GBytes *
-unpack (GBytes *state)
+unpack_stream (const guint8 *data, gsize size, GZlibCompressorFormat format)
 {
-  g_autoptr (GZlibDecompressor) zd = g_zlib_decompressor_new (G_ZLIB_COMPRESSOR_FORMAT_ZLIB);
-  g_autoptr (GInputStream) mem = g_memory_input_stream_new_from_data (
-      (const guint8 *) g_bytes_get_data (state, NULL) + 2, g_bytes_get_size (state) - 2, NULL);
+  g_autoptr (GZlibDecompressor) zd = g_zlib_decompressor_new (format);
+  g_autoptr (GInputStream) mem = g_memory_input_stream_new_from_data (data, size, NULL);
   g_autoptr (GInputStream) in = g_converter_input_stream_new (mem, G_CONVERTER (zd));
   g_autoptr (GOutputStream) out = g_memory_output_stream_new_resizable ();
 
   g_assert_cmpint (
       g_output_stream_splice (out, in, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, NULL, NULL), >=, 0);
   return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
+}
+
+/* Rebuilds a state around a modified body (and text, for version 2) with a
+ * valid checksum, so that the structural checks are what has to catch the
+ * damage. */
+static GBytes *
+repack (const guint8 *head, GBytes *body, GBytes *text)
+{
+  GByteArray *res = g_byte_array_new ();
+
+  g_byte_array_append (res, head, 2);
+  if (head[0] == 1)
+    {
+      g_autoptr (GBytes) z = pack_stream (body, G_ZLIB_COMPRESSOR_FORMAT_ZLIB);
+      g_byte_array_append (res, g_bytes_get_data (z, NULL), g_bytes_get_size (z));
+    }
+  else
+    {
+      g_autoptr (GBytes) zb = pack_stream (body, G_ZLIB_COMPRESSOR_FORMAT_RAW);
+      g_autoptr (GBytes) zt = pack_stream (text, G_ZLIB_COMPRESSOR_FORMAT_RAW);
+      guint32 crc = crc32_z (crc32_z (0, g_bytes_get_data (body, NULL), g_bytes_get_size (body)),
+                             g_bytes_get_data (text, NULL), g_bytes_get_size (text));
+      gsize n = g_bytes_get_size (zb);
+      guint8 b[4] = { crc & 0xff, (crc >> 8) & 0xff, (crc >> 16) & 0xff, crc >> 24 };
+
+      g_byte_array_append (res, b, 4);
+      do
+        {
+          guint8 v = (n & 0x7f) | (n >= 0x80 ? 0x80 : 0);
+          g_byte_array_append (res, &v, 1);
+          n >>= 7;
+        }
+      while (n);
+      g_byte_array_append (res, g_bytes_get_data (zb, NULL), g_bytes_get_size (zb));
+      g_byte_array_append (res, g_bytes_get_data (zt, NULL), g_bytes_get_size (zt));
+    }
+  return g_byte_array_free_to_bytes (res);
+}
+
+/* The uncompressed parts of a state: the body, and for version 2 the text. */
+static void
+unpack (GBytes *state, GBytes **body, GBytes **text)
+{
+  const guint8 *data = g_bytes_get_data (state, NULL);
+  gsize size = g_bytes_get_size (state), len = 0, at = 6;
+
+  if (data[0] == 1)
+    {
+      *body = unpack_stream (data + 2, size - 2, G_ZLIB_COMPRESSOR_FORMAT_ZLIB);
+      *text = g_bytes_new (NULL, 0);
+      return;
+    }
+  g_assert_cmpuint (data[0], ==, 2);
+  for (guint shift = 0;; shift += 7)
+    {
+      len |= (gsize) (data[at] & 0x7f) << shift;
+      if (!(data[at++] & 0x80))
+        break;
+    }
+  *body = unpack_stream (data + at, len, G_ZLIB_COMPRESSOR_FORMAT_RAW);
+  *text = unpack_stream (data + at + len, size - at - len, G_ZLIB_COMPRESSOR_FORMAT_RAW);
 }
 
 static void
@@ -367,9 +433,99 @@ check_decode (const guint8 *data, gsize size)
       /* a damaged but well-formed document is still a document */
       g_autofree char *text = prd_crdt_doc_get_text (doc);
       g_autoptr (GBytes) again = prd_crdt_doc_encode_state (doc, PRD_CRDT_ENCODE_DEFAULT);
+      g_autoptr (PrdCrdtDoc) copy = NULL;
+      g_autofree char *text2 = NULL;
       g_assert_no_error (error);
       g_assert_nonnull (text);
       g_assert_nonnull (again);
+      /* and its re-encoding reads back as the same document */
+      copy = prd_crdt_doc_decode_state (g_bytes_get_data (again, NULL), g_bytes_get_size (again),
+                                        &error);
+      g_assert_no_error (error);
+      text2 = prd_crdt_doc_get_text (copy);
+      g_assert_cmpstr (text, ==, text2);
+    }
+}
+
+/* Damages @state every way: each truncation must be refused, flipped bits
+ * and (behind a valid checksum) damaged bodies refused or read as some
+ * well-formed document. */
+static void
+fuzz_state (GBytes *state, GRand *rand)
+{
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GBytes) text = NULL;
+  const guint8 *data = g_bytes_get_data (state, NULL);
+  gsize size = g_bytes_get_size (state), bsize, tsize;
+
+  unpack (state, &body, &text);
+  bsize = g_bytes_get_size (body);
+  tsize = g_bytes_get_size (text);
+
+  /* every truncation of the encoded state */
+  for (gsize cut = 0; cut < size; cut++)
+    {
+      g_autofree guint8 *copy = g_memdup2 (data, cut + 1);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PrdCrdtDoc) d = prd_crdt_doc_decode_state (copy, cut, &error);
+      g_assert_null (d);
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
+    }
+  /* every truncation of the body and of the text, recompressed */
+  for (gsize cut = 0; cut < bsize; cut += 1 + cut / 64)
+    {
+      g_autoptr (GBytes) part = g_bytes_new_from_bytes (body, 0, cut);
+      g_autoptr (GBytes) packed = repack (data, part, text);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PrdCrdtDoc) d = prd_crdt_doc_decode_state (g_bytes_get_data (packed, NULL),
+                                                            g_bytes_get_size (packed), &error);
+      g_assert_null (d);
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
+    }
+  for (gsize cut = 0; cut < tsize; cut += 1 + cut / 64)
+    {
+      g_autoptr (GBytes) part = g_bytes_new_from_bytes (text, 0, cut);
+      g_autoptr (GBytes) packed = repack (data, body, part);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PrdCrdtDoc) d = prd_crdt_doc_decode_state (g_bytes_get_data (packed, NULL),
+                                                            g_bytes_get_size (packed), &error);
+      g_assert_null (d);
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
+    }
+  /* bit flips, in the encoded state and in the body */
+  for (guint i = 0; i < 1500; i++)
+    {
+      g_autofree guint8 *copy = g_memdup2 (data, size);
+      gsize at = g_rand_int_range (rand, 0, size);
+      copy[at] ^= 1 << g_rand_int_range (rand, 0, 8);
+      check_decode (copy, size);
+    }
+  for (guint i = 0; i < 1500; i++)
+    {
+      g_autofree guint8 *copy = g_memdup2 (g_bytes_get_data (body, NULL), bsize);
+      g_autoptr (GBytes) changed = NULL;
+      g_autoptr (GBytes) packed = NULL;
+      for (guint k = 0, n = g_rand_int_range (rand, 1, 4); k < n; k++)
+        {
+          gsize at = g_rand_int_range (rand, 0, bsize);
+          if (g_rand_boolean (rand))
+            copy[at] ^= 1 << g_rand_int_range (rand, 0, 8);
+          else
+            copy[at] = g_rand_int_range (rand, 0, 256);
+        }
+      changed = g_bytes_new_take (g_steal_pointer (&copy), bsize);
+      packed = repack (data, changed, text);
+      check_decode (g_bytes_get_data (packed, NULL), g_bytes_get_size (packed));
+    }
+  for (guint i = 0; i < 300 && tsize > 0; i++)
+    {
+      g_autofree guint8 *copy = g_memdup2 (g_bytes_get_data (text, NULL), tsize);
+      g_autoptr (GBytes) changed = NULL;
+      g_autoptr (GBytes) packed = NULL;
+      copy[g_rand_int_range (rand, 0, tsize)] = g_rand_int_range (rand, 0, 256);
+      changed = g_bytes_new_take (g_steal_pointer (&copy), tsize);
+      packed = repack (data, body, changed);
+      check_decode (g_bytes_get_data (packed, NULL), g_bytes_get_size (packed));
     }
 }
 
@@ -382,56 +538,78 @@ test_state_fuzz (void)
   for (guint flags = 0; flags < 2; flags++)
     {
       g_autoptr (GBytes) state = prd_crdt_doc_encode_state (doc, flags);
-      g_autoptr (GBytes) body = unpack (state);
-      const guint8 *data = g_bytes_get_data (state, NULL);
-      gsize size = g_bytes_get_size (state), bsize = g_bytes_get_size (body);
-
-      /* every truncation of the encoded state */
-      for (gsize cut = 0; cut < size; cut++)
-        {
-          g_autofree guint8 *copy = g_memdup2 (data, cut + 1);
-          g_autoptr (GError) error = NULL;
-          g_autoptr (PrdCrdtDoc) d = prd_crdt_doc_decode_state (copy, cut, &error);
-          g_assert_null (d);
-          g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
-        }
-      /* every truncation of the body, recompressed */
-      for (gsize cut = 0; cut < bsize; cut += 1 + cut / 64)
-        {
-          g_autoptr (GBytes) part = g_bytes_new_from_bytes (body, 0, cut);
-          g_autoptr (GBytes) packed = repack (data, part);
-          g_autoptr (GError) error = NULL;
-          g_autoptr (PrdCrdtDoc) d = prd_crdt_doc_decode_state (g_bytes_get_data (packed, NULL),
-                                                                g_bytes_get_size (packed), &error);
-          g_assert_null (d);
-          g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
-        }
-      /* bit flips, in the encoded state and in the body */
-      for (guint i = 0; i < 1500; i++)
-        {
-          g_autofree guint8 *copy = g_memdup2 (data, size);
-          gsize at = g_rand_int_range (rand, 0, size);
-          copy[at] ^= 1 << g_rand_int_range (rand, 0, 8);
-          check_decode (copy, size);
-        }
-      for (guint i = 0; i < 1500; i++)
-        {
-          g_autofree guint8 *copy = g_memdup2 (g_bytes_get_data (body, NULL), bsize);
-          g_autoptr (GBytes) changed = NULL;
-          g_autoptr (GBytes) packed = NULL;
-          for (guint k = 0, n = g_rand_int_range (rand, 1, 4); k < n; k++)
-            {
-              gsize at = g_rand_int_range (rand, 0, bsize);
-              if (g_rand_boolean (rand))
-                copy[at] ^= 1 << g_rand_int_range (rand, 0, 8);
-              else
-                copy[at] = g_rand_int_range (rand, 0, 256);
-            }
-          changed = g_bytes_new_take (g_steal_pointer (&copy), bsize);
-          packed = repack (data, changed);
-          check_decode (g_bytes_get_data (packed, NULL), g_bytes_get_size (packed));
-        }
+      fuzz_state (state, rand);
     }
+  g_rand_free (rand);
+}
+
+/* Version 1 states (tests/data/sdk-states-v1, written before version 2) still
+ * load: same text and state vector as recorded, and re-encoded they are
+ * exactly the version 2 state of the same document (tests/data/sdk-states). */
+static void
+test_state_v1 (void)
+{
+  g_autofree char *dir = g_build_filename (SOURCE_ROOT, "tests", "data", "sdk-states-v1", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDir) d = g_dir_open (dir, 0, &error);
+  const char *entry;
+  guint n = 0;
+  GRand *rand = g_rand_new_with_seed (7);
+
+  g_assert_no_error (error);
+  while ((entry = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, entry, NULL);
+      g_autofree char *path2 =
+          g_build_filename (SOURCE_ROOT, "tests", "data", "sdk-states", entry, NULL);
+      g_autoptr (JsonParser) p1 = json_parser_new ();
+      g_autoptr (JsonParser) p2 = json_parser_new ();
+      const char *members[] = { "encodedState", "encodedStateDropped" };
+      JsonObject *o1, *o2;
+
+      if (!g_str_has_suffix (entry, ".json"))
+        continue;
+      g_assert_true (json_parser_load_from_file (p1, path, &error));
+      g_assert_true (json_parser_load_from_file (p2, path2, &error));
+      g_assert_no_error (error);
+      o1 = json_node_get_object (json_parser_get_root (p1));
+      o2 = json_node_get_object (json_parser_get_root (p2));
+      for (guint m = 0; m < G_N_ELEMENTS (members); m++)
+        {
+          gsize size, size2;
+          g_autofree guint8 *data =
+              g_base64_decode (json_object_get_string_member (o1, members[m]), &size);
+          g_autofree guint8 *want =
+              g_base64_decode (json_object_get_string_member (o2, members[m]), &size2);
+          g_autoptr (PrdCrdtDoc) doc = NULL;
+          g_autoptr (GBytes) again = NULL;
+          g_autoptr (GArray) vector = NULL;
+          g_autofree char *text = NULL;
+          JsonArray *expected = json_object_get_array_member (o1, "expectedStateVector");
+
+          g_assert_cmpuint (data[0], ==, 1);
+          doc = prd_crdt_doc_decode_state (data, size, &error);
+          g_assert_no_error (error);
+          text = prd_crdt_doc_get_text (doc);
+          g_assert_cmpstr (text, ==, json_object_get_string_member (o1, "expectedText"));
+          vector = prd_crdt_doc_get_state_vector (doc);
+          g_assert_cmpuint (vector->len, ==, json_array_get_length (expected));
+          for (guint i = 0; i < vector->len; i++)
+            g_assert_cmpint (g_array_index (vector, guint32, i), ==,
+                             json_array_get_int_element (expected, i));
+          again = prd_crdt_doc_encode_state (doc, m == 0 ? PRD_CRDT_ENCODE_DEFAULT
+                                                         : PRD_CRDT_ENCODE_DROP_DELETED_TEXT);
+          g_assert_cmpuint (g_bytes_get_size (again), ==, size2);
+          g_assert_cmpmem (g_bytes_get_data (again, NULL), size2, want, size2);
+          if (g_str_equal (entry, "random-08.json"))
+            {
+              g_autoptr (GBytes) state = g_bytes_new (data, size);
+              fuzz_state (state, rand);
+            }
+        }
+      n++;
+    }
+  g_assert_cmpuint (n, >=, 10);
   g_rand_free (rand);
 }
 
@@ -562,6 +740,7 @@ main (int argc, char **argv)
   g_test_add_func ("/prd/crdt-codec/state-lossy", test_state_lossy);
   g_test_add_func ("/prd/crdt-codec/state-version", test_state_version);
   g_test_add_func ("/prd/crdt-codec/state-fuzz", test_state_fuzz);
+  g_test_add_func ("/prd/crdt-codec/state-v1", test_state_v1);
   g_test_add_func ("/prd/crdt-codec/op-fuzz", test_op_fuzz);
   return g_test_run ();
 }

@@ -39,6 +39,8 @@ G_BEGIN_DECLS
 /* Keeps character clocks far from overflowing (2^31 units per site). */
 #define PRD_CRDT_MAX_SITE_UNITS 0x80000000u
 #define PRD_CRDT_FORMAT_VERSION 1
+/* Version of prd_crdt_doc_encode_state()'s output (version 1 is still read). */
+#define PRD_CRDT_STATE_VERSION 2
 
 typedef enum
 {

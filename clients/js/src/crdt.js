@@ -17,13 +17,15 @@
 // document has) is resolved the eg-walker way: the missing operations are
 // retreated in place, the position is looked up, and they are advanced again.
 
-import { zlibInflate, InflateError } from './inflate.js';
+import { zlibInflate, rawInflate, crc32, InflateError } from './inflate.js';
 
 export const NONE = -1;
 export const MAX_SITES = 65536;
 export const MAX_PENDING = 65536;
 export const MAX_INSERT_UNITS = 16 * 1024 * 1024;
 export const FORMAT_VERSION = 1;
+/** Version of the encoded document state the C engine writes (1 is still read). */
+export const STATE_VERSION = 2;
 
 const CHUNK_MAX = 64;
 const DECODE_FILL = 56;
@@ -914,19 +916,31 @@ export class CrdtDoc {
     if (typeof data === 'string') data = base64ToBytes(data);
     if (!(data instanceof Uint8Array)) throw corrupt('not a byte string');
     if (data.length < 1) throw corrupt('empty');
-    if (data[0] !== FORMAT_VERSION)
+    if (data[0] !== 1 && data[0] !== STATE_VERSION)
       throw new CrdtError('UNSUPPORTED_VERSION',
-        `Unsupported CRDT format version ${data[0]} (this build reads ${FORMAT_VERSION})`);
+        `Unsupported CRDT state version ${data[0]} (this build reads 1 to ${STATE_VERSION})`);
     if (data.length < 2 || (data[1] & ~1) !== 0) throw corrupt('bad flags');
-    let body;
+    const dropped = (data[1] & 1) !== 0;
+    const doc = new CrdtDoc();
     try {
-      body = zlibInflate(data.subarray(2));
+      if (data[0] === 1) {
+        decodeBodyV1(doc, zlibInflate(data.subarray(2)), dropped);
+        return doc;
+      }
+      if (data.length < 6) throw corrupt('truncated');
+      const crc = (data[2] | (data[3] << 8) | (data[4] << 16) | (data[5] << 24)) >>> 0;
+      const h = new Reader(data.subarray(6));
+      const len = h.u32();
+      if (len > h.left) throw corrupt('truncated');
+      const start = 6 + h.p;
+      const body = rawInflate(data.subarray(start, start + len));
+      const text = rawInflate(data.subarray(start + len), 512 * 1024 * 1024 - body.length);
+      if (crc32(text, crc32(body)) !== crc) throw corrupt('checksum mismatch');
+      decodeBodyV2(doc, body, text, dropped);
     } catch (err) {
       if (err instanceof InflateError) throw corrupt(err.message);
       throw err;
     }
-    const doc = new CrdtDoc();
-    decodeBody(doc, body, (data[1] & 1) !== 0);
     return doc;
   }
 }
@@ -1000,8 +1014,13 @@ class Reader {
 
 const O_NONE = 0;
 const O_PREV = 1;
+const O_EXPLICIT = 2;
+const O_SELF = 3; // version 2: the character before the item's first one
 const R_NONE = 0;
 const R_NEXT = 1;
+const R_EXPLICIT = 2;
+const R_INHERIT = 3; // version 2: the right origin of the item holding the origin
+const PENDING = -2; // an origin given by item index, until every item is read
 const H_DELETED = 16;
 const H_SITE = 32;
 const H_MANYDEL = 64;
@@ -1013,72 +1032,56 @@ const C_ORIG = 4;
 const C_RIGHT = 5;
 const C_DEL = 6;
 const N_COLS = 7;
+// version 2: the runs and delete targets come first, column by column
+const C_RUN_KIND = 0;
+const C_RUN_COUNT = 1;
+const C_RUN_PSITE = 2;
+const C_RUN_START = 3;
+const C_DEL_ITEM = 4;
+const C_DEL_OFFSET = 5;
+const C_DEL_LEN = 6;
+const N_RUN_COLS = 7;
 const RUN_INSERT = 0;
 const RUN_DELETE = 1;
 const RUN_BACKSPACE = 2;
 const RUN_FORWARD = 3;
 
-function decodeBody(doc, body, dropped) {
-  const r = new Reader(body);
-  const nSites = r.u32();
-  if (nSites > MAX_SITES || nSites > r.left) throw corrupt('too many sites');
-  for (let s = 0; s < nSites; s++) doc._ensureSite(s);
-  const delRuns = []; // per site: [runs, dels]
+// Checks the kind, count and length of an operation run; @acc counts the
+// site's operations, characters and delete targets so far.
+function checkRun(ek, count, acc) {
+  const each = Math.floor(ek / 4);
+  const kind = ek % 4;
+  if (each === 0 || each > 0xffffffff || count === 0) throw corrupt('bad operation run');
+  const run = { kind, each, count, start: kind === RUN_DELETE ? acc.dels : acc.chars, psite: 0 };
+  acc.ops += count;
+  if (kind === RUN_DELETE) acc.dels += count * each;
+  else if (kind === RUN_INSERT) acc.chars += count * each;
+  if (acc.ops > 0xffffffff || acc.chars > 0xffffffff || acc.dels > 0xffffffff) throw corrupt('operation run overflow');
+  return run;
+}
+
+function checkDeleteRun(run, nSites) {
+  if (run.each !== 1 || run.psite >= nSites ||
+      (run.kind === RUN_BACKSPACE ? run.start < run.count - 1 : run.start + run.count > 0xffffffff))
+    throw corrupt('bad delete run');
+}
+
+// Sizes the sites; the operation history, and delete targets must name
+// existing characters. @delRuns: per site [runs, targets].
+function finishSites(doc, nChars, delRuns, checkTargets = true) {
+  const nSites = doc.sites.length;
   for (let s = 0; s < nSites; s++) {
     const site = doc.sites[s];
-    const nOps = r.u32();
-    const nChars = r.u32();
-    const nRuns = r.u32();
-    if (nRuns > r.left / 2 || nChars > 512 * 1024 * 1024) throw corrupt('bad site header');
-    const runs = [];
-    let ops = 0;
-    let chars = 0;
-    let dels = 0;
-    for (let i = 0; i < nRuns; i++) {
-      const ek = r.varint();
-      const count = r.u32();
-      const each = Math.floor(ek / 4);
-      const kind = ek % 4;
-      if (each === 0 || each > 0xffffffff || count === 0) throw corrupt('bad operation run');
-      const run = { kind, each, count, start: kind === RUN_DELETE ? dels : chars, psite: 0 };
-      if (kind >= RUN_BACKSPACE) {
-        run.psite = r.u32();
-        run.start = r.u32();
-        if (each !== 1 || run.psite >= nSites ||
-            (kind === RUN_BACKSPACE ? run.start < count - 1 : run.start + count > 0xffffffff))
-          throw corrupt('bad delete run');
-      }
-      ops += count;
-      if (kind === RUN_DELETE) dels += count * each;
-      else if (kind === RUN_INSERT) chars += count * each;
-      if (ops > 0xffffffff || chars > 0xffffffff || dels > 0xffffffff) throw corrupt('operation run overflow');
-      runs.push(run);
-    }
-    if (ops !== nOps || chars !== nChars) throw corrupt('operation runs do not add up');
-    const nDels = r.u32();
-    if (nDels !== dels || nDels > r.left / 3) throw corrupt('delete targets do not add up');
-    const targets = new Array(nDels);
-    let pc = 0;
-    for (let i = 0; i < nDels; i++) {
-      const ts = r.u32();
-      const c = pc + r.zigzag();
-      const len = r.u32();
-      if (ts >= nSites || c < 0 || c > 0xffffffff || len === 0) throw corrupt('bad delete target');
-      targets[i] = [ts, c, len];
-      pc = c;
-    }
-    site.nOps = nOps;
-    site.text.reserve(nChars);
-    site.text.len = nChars;
-    site.loc = new Array(nChars);
-    delRuns.push([runs, targets]);
+    site.text.reserve(nChars[s]);
+    site.text.len = nChars[s];
+    site.loc = new Array(nChars[s]);
   }
-  // the operation history, and delete targets must name existing characters
   for (let s = 0; s < nSites; s++) {
     const site = doc.sites[s];
     const [runs, targets] = delRuns[s];
-    for (const t of targets)
-      if (t[1] + t[2] > doc.sites[t[0]].text.len) throw corrupt('delete target out of range');
+    if (checkTargets)
+      for (const t of targets)
+        if (t[1] + t[2] > doc.sites[t[0]].text.len) throw corrupt('delete target out of range');
     for (const run of runs) {
       if (run.kind >= RUN_BACKSPACE) {
         const hi = run.kind === RUN_BACKSPACE ? run.start : run.start + run.count - 1;
@@ -1094,7 +1097,10 @@ function decodeBody(doc, body, dropped) {
       }
     }
   }
+}
 
+function decodeLog(doc, r) {
+  const nSites = doc.sites.length;
   const nLog = r.u32();
   if (nLog > r.left / 2) throw corrupt('bad log');
   const seen = new Array(nSites).fill(0);
@@ -1106,23 +1112,112 @@ function decodeBody(doc, body, dropped) {
     doc.log.push([site, count]);
   }
   for (let s = 0; s < nSites; s++) if (seen[s] !== doc.sites[s].nOps) throw corrupt('log does not match the sites');
+}
+
+function readColumns(r, n, body) {
+  const clen = [];
+  for (let k = 0; k < n; k++) clen.push(r.u32());
+  const col = [];
+  for (let k = 0; k < n; k++) {
+    if (clen[k] > r.left) throw corrupt('bad column length');
+    col.push(new Reader(body.subarray(r.p, r.p + clen[k])));
+    r.p += clen[k];
+  }
+  return col;
+}
+
+// Appends a decoded item in document order.
+function addItem(doc, it, state) {
+  const site = doc.sites[it.site];
+  for (let c = 0; c < it.len; c++) if (site.loc[it.clock + c] !== undefined) throw corrupt('character stored twice');
+  if (state.chunk === null || state.chunk.items.length === DECODE_FILL) {
+    state.chunk = { items: [], vis: 0, idx: doc.chunks.length };
+    doc.chunks.push(state.chunk);
+  }
+  state.chunk.items.push(it);
+  state.chunk.vis += vis(it);
+  for (let c = 0; c < it.len; c++) site.loc[it.clock + c] = state.chunk;
+}
+
+// The text, item by item in document order; then the document is complete.
+function decodeText(doc, order, r, dropped) {
+  for (const it of order) {
+    const units = doc.sites[it.site].text.buf.subarray(it.clock, it.clock + it.len);
+    if (dropped && it.del > 0) units.fill(0xffff);
+    else r.units(it.len, units);
+  }
+  if (r.left !== 0) throw corrupt('trailing bytes');
+  doc.lossy = dropped;
+  doc.length = 0;
+  for (const c of doc.chunks) doc.length += c.vis;
+  doc.dirty = false;
+  doc._textValid = false;
+}
+
+function decodeDelCount(h, col) {
+  if (h & H_MANYDEL) {
+    const del = col.u32();
+    if (del < 2 || del >= 0x80000000) throw corrupt('bad delete count');
+    return del;
+  }
+  return h & H_DELETED ? 1 : 0;
+}
+
+// Version 1: one zlib stream, sites with their runs and targets interleaved,
+// explicit origins as ids.
+function decodeBodyV1(doc, body, dropped) {
+  const r = new Reader(body);
+  const nSites = r.u32();
+  if (nSites > MAX_SITES || nSites > r.left) throw corrupt('too many sites');
+  for (let s = 0; s < nSites; s++) doc._ensureSite(s);
+  const delRuns = []; // per site: [runs, dels]
+  const nChars = [];
+  for (let s = 0; s < nSites; s++) {
+    const site = doc.sites[s];
+    const nOps = r.u32();
+    nChars.push(r.u32());
+    const nRuns = r.u32();
+    if (nRuns > r.left / 2 || nChars[s] > 512 * 1024 * 1024) throw corrupt('bad site header');
+    const runs = [];
+    const acc = { ops: 0, chars: 0, dels: 0 };
+    for (let i = 0; i < nRuns; i++) {
+      const ek = r.varint();
+      const run = checkRun(ek, r.u32(), acc);
+      if (run.kind >= RUN_BACKSPACE) {
+        run.psite = r.u32();
+        run.start = r.u32();
+        checkDeleteRun(run, nSites);
+      }
+      runs.push(run);
+    }
+    if (acc.ops !== nOps || acc.chars !== nChars[s]) throw corrupt('operation runs do not add up');
+    const nDels = r.u32();
+    if (nDels !== acc.dels || nDels > r.left / 3) throw corrupt('delete targets do not add up');
+    const targets = new Array(nDels);
+    let pc = 0;
+    for (let i = 0; i < nDels; i++) {
+      const ts = r.u32();
+      const c = pc + r.zigzag();
+      const len = r.u32();
+      if (ts >= nSites || c < 0 || c > 0xffffffff || len === 0) throw corrupt('bad delete target');
+      targets[i] = [ts, c, len];
+      pc = c;
+    }
+    site.nOps = nOps;
+    delRuns.push([runs, targets]);
+  }
+  finishSites(doc, nChars, delRuns);
+  decodeLog(doc, r);
 
   const nItems = r.u32();
   let totalChars = 0;
   for (const s of doc.sites) totalChars += s.text.len;
   if (nItems > r.left / 2 || nItems > totalChars) throw corrupt('bad item count');
   // item fields are stored column by column
-  const clen = [];
-  for (let k = 0; k < N_COLS; k++) clen.push(r.u32());
-  const col = [];
-  for (let k = 0; k < N_COLS; k++) {
-    if (clen[k] > r.left) throw corrupt('bad column length');
-    col.push(new Reader(body.subarray(r.p, r.p + clen[k])));
-    r.p += clen[k];
-  }
+  const col = readColumns(r, N_COLS, body);
   const lastEnd = new Array(nSites).fill(0);
   const order = new Array(nItems);
-  let chunk = null;
+  const state = { chunk: null };
   let prev = null;
   let prevSite = 0;
   let prevRNext = false;
@@ -1164,25 +1259,13 @@ function decodeBody(doc, body, dropped) {
         it.rc = col[C_RIGHT].u32();
         if (it.rs >= nSites || it.rc >= doc.sites[it.rs].text.len) throw corrupt('right origin out of range');
     }
-    if (h & H_MANYDEL) {
-      it.del = col[C_DEL].u32();
-      if (it.del < 2 || it.del >= 0x80000000) throw corrupt('bad delete count');
-    } else if (h & H_DELETED) {
-      it.del = 1;
-    }
-    for (let c = 0; c < it.len; c++) if (site.loc[clock + c] !== undefined) throw corrupt('character stored twice');
+    it.del = decodeDelCount(h, col[C_DEL]);
+    addItem(doc, it, state);
     if (prevRNext) {
       prev.rs = it.site;
       prev.rc = it.clock;
     }
     prevRNext = rNext;
-    if (chunk === null || chunk.items.length === DECODE_FILL) {
-      chunk = { items: [], vis: 0, idx: doc.chunks.length };
-      doc.chunks.push(chunk);
-    }
-    chunk.items.push(it);
-    chunk.vis += vis(it);
-    for (let c = 0; c < it.len; c++) site.loc[clock + c] = chunk;
     order[k] = it;
     covered += it.len;
     lastEnd[it.site] = clock + it.len;
@@ -1192,17 +1275,179 @@ function decodeBody(doc, body, dropped) {
   if (prevRNext) throw corrupt('right origin after the last item');
   for (const c of col) if (c.left !== 0) throw corrupt('trailing bytes in an item column');
   if (covered !== totalChars) throw corrupt('items do not cover every character');
+  decodeText(doc, order, r, dropped);
+}
 
-  // text, item by item in document order
-  for (const it of order) {
-    const units = doc.sites[it.site].text.buf.subarray(it.clock, it.clock + it.len);
-    if (dropped && it.del > 0) units.fill(0xffff);
-    else r.units(it.len, units);
+// Version 2 (docs/crdt.md, "Binary forms"): the metadata body and the text
+// come from two raw deflate streams; runs, targets and items column by column.
+function decodeBodyV2(doc, body, text, dropped) {
+  const r = new Reader(body);
+  const nSites = r.u32();
+  if (nSites > MAX_SITES || nSites > r.left) throw corrupt('too many sites');
+  for (let s = 0; s < nSites; s++) doc._ensureSite(s);
+  const heads = [];
+  for (let s = 0; s < nSites; s++) {
+    const nOps = r.u32();
+    const nChars = r.u32();
+    const nRuns = r.u32();
+    const nDels = r.u32();
+    if (nRuns > r.left / 2 || nDels > r.left / 3 || nChars > 512 * 1024 * 1024) throw corrupt('bad site header');
+    doc.sites[s].nOps = nOps;
+    heads.push({ nChars, nRuns, nDels });
   }
-  if (r.p !== body.length) throw corrupt('trailing bytes');
-  doc.lossy = dropped;
-  doc.length = 0;
-  for (const c of doc.chunks) doc.length += c.vis;
-  doc.dirty = false;
-  doc._textValid = false;
+  decodeLog(doc, r);
+  const nItems = r.u32();
+  if (nItems > r.left / 2) throw corrupt('bad item count');
+  const col = readColumns(r, N_RUN_COLS + N_COLS, body);
+  if (r.left !== 0) throw corrupt('trailing bytes');
+
+  // the runs and delete targets of every site
+  const delRuns = [];
+  for (let s = 0; s < nSites; s++) {
+    const { nChars, nRuns, nDels } = heads[s];
+    const runs = [];
+    const targets = new Array(nDels);
+    const acc = { ops: 0, chars: 0, dels: 0 };
+    let last = 0; // where the site's previous backspace/forward run ended
+    let lastJ = 0; // the item of the site's previous delete target
+    for (let i = 0; i < nRuns; i++) {
+      const ek = col[C_RUN_KIND].varint();
+      const run = checkRun(ek, col[C_RUN_COUNT].u32(), acc);
+      if (run.kind >= RUN_BACKSPACE) {
+        run.psite = col[C_RUN_PSITE].u32();
+        const v = last + col[C_RUN_START].zigzag();
+        if (v < 0 || v > 0xffffffff) throw corrupt('bad delete run');
+        run.start = v;
+        checkDeleteRun(run, nSites);
+        last = run.kind === RUN_BACKSPACE ? v - run.count + 1 : v + run.count;
+      } else if (run.kind === RUN_DELETE) {
+        if (acc.dels > nDels) throw corrupt('delete targets do not add up');
+        for (let k = run.start; k < acc.dels; k++) {
+          // item index and offset for now: resolved once the items are read
+          const j = lastJ + col[C_DEL_ITEM].zigzag();
+          const off = col[C_DEL_OFFSET].u32();
+          const len = col[C_DEL_LEN].u32();
+          if (j < 0 || j >= nItems || len === 0) throw corrupt('bad delete target');
+          targets[k] = [j, off, len];
+          lastJ = j;
+        }
+      }
+      runs.push(run);
+    }
+    if (acc.ops !== doc.sites[s].nOps || acc.chars !== nChars) throw corrupt('operation runs do not add up');
+    if (acc.dels !== nDels) throw corrupt('delete targets do not add up');
+    delRuns.push([runs, targets]);
+  }
+  for (let k = 0; k < N_RUN_COLS; k++) if (col[k].left !== 0) throw corrupt('trailing bytes in a run column');
+  finishSites(doc, heads.map((h) => h.nChars), delRuns, false);
+  let totalChars = 0;
+  for (const s of doc.sites) totalChars += s.text.len;
+  if (nItems > totalChars) throw corrupt('bad item count');
+
+  const ic = col.slice(N_RUN_COLS);
+  const lastEnd = new Array(nSites).fill(0);
+  const order = new Array(nItems);
+  const oidx = new Array(nItems); // item holding the origin
+  const rref = new Array(nItems); // right origin: [mode, item, offset]
+  const state = { chunk: null };
+  let prev = null;
+  let prevSite = 0;
+  let covered = 0;
+  for (let k = 0; k < nItems; k++) {
+    const h = ic[C_HDR].u32();
+    const om = h & 3;
+    const rm = (h >> 2) & 3;
+    if (h >= 128 || (om === O_SELF && (h & H_SITE)) || ((h & H_MANYDEL) && !(h & H_DELETED)) ||
+        (om === O_NONE && rm === R_INHERIT))
+      throw corrupt('bad item header');
+    const it = { site: prevSite, clock: 0, len: 0, os: NONE, oc: 0, rs: NONE, rc: 0, del: 0, hid: false };
+    let clock;
+    if (om === O_SELF) {
+      const d = ic[C_ORIG].u32();
+      if (d === 0 || d > k) throw corrupt('origin out of range');
+      const src = order[k - d];
+      oidx[k] = k - d;
+      it.site = src.site;
+      clock = src.clock + src.len;
+      it.os = src.site;
+      it.oc = clock - 1;
+    } else {
+      if (h & H_SITE) it.site = ic[C_SITE].u32();
+      if (it.site >= nSites || ((h & H_SITE) && k > 0 && it.site === prevSite)) throw corrupt('bad item site');
+      clock = lastEnd[it.site] + ic[C_CLOCK].zigzag();
+    }
+    it.len = ic[C_LEN].u32();
+    const site = doc.sites[it.site];
+    if (clock < 0 || it.len === 0 || clock + it.len > site.text.len) throw corrupt('item out of range');
+    it.clock = clock;
+    if (om === O_PREV) {
+      if (!prev) throw corrupt('origin before the first item');
+      it.os = prev.site;
+      it.oc = prev.clock + prev.len - 1;
+      oidx[k] = k - 1;
+    } else if (om === O_EXPLICIT) {
+      const j = k - ic[C_ORIG].zigzag();
+      it.oc = ic[C_ORIG].u32(); // offset from the end of item j, resolved below
+      if (j < 0 || j >= nItems) throw corrupt('origin out of range');
+      oidx[k] = j;
+      it.os = PENDING;
+    }
+    if (rm === R_NEXT) {
+      rref[k] = [R_NEXT];
+    } else if (rm === R_EXPLICIT) {
+      const t = k + ic[C_RIGHT].zigzag();
+      const off = ic[C_RIGHT].u32();
+      if (t < 0 || t >= nItems) throw corrupt('right origin out of range');
+      rref[k] = [R_EXPLICIT, t, off];
+    } else if (rm === R_INHERIT) {
+      if (oidx[k] >= k) throw corrupt('right origin out of range');
+      rref[k] = [R_INHERIT];
+    }
+    it.del = decodeDelCount(h, ic[C_DEL]);
+    addItem(doc, it, state);
+    order[k] = it;
+    covered += it.len;
+    lastEnd[it.site] = clock + it.len;
+    prevSite = it.site;
+    prev = it;
+  }
+  for (const c of ic) if (c.left !== 0) throw corrupt('trailing bytes in an item column');
+  if (covered !== totalChars) throw corrupt('items do not cover every character');
+  // origins and right origins given by item index, now that every item is known
+  for (let k = 0; k < nItems; k++) {
+    const it = order[k];
+    if (it.os === PENDING) {
+      const src = order[oidx[k]];
+      if (it.oc >= src.len) throw corrupt('origin out of range');
+      it.os = src.site;
+      it.oc = src.clock + src.len - 1 - it.oc;
+    }
+    const ref = rref[k];
+    if (ref === undefined) continue;
+    if (ref[0] === R_NEXT) {
+      if (k + 1 >= nItems) throw corrupt('right origin after the last item');
+      it.rs = order[k + 1].site;
+      it.rc = order[k + 1].clock;
+    } else if (ref[0] === R_EXPLICIT) {
+      const dst = order[ref[1]];
+      if (ref[2] >= dst.len) throw corrupt('right origin out of range');
+      it.rs = dst.site;
+      it.rc = dst.clock + ref[2];
+    } else {
+      const src = order[oidx[k]]; // before this one: already resolved
+      it.rs = src.rs;
+      it.rc = src.rc;
+    }
+  }
+  // delete targets given as (item index, offset) become ids of existing characters
+  for (const [, targets] of delRuns) {
+    for (const t of targets) {
+      const it = order[t[0]];
+      if (t[1] >= it.len || it.clock + t[1] + t[2] > doc.sites[it.site].text.len)
+        throw corrupt('delete target out of range');
+      t[0] = it.site;
+      t[1] = it.clock + t[1];
+    }
+  }
+  decodeText(doc, order, new Reader(text), dropped);
 }

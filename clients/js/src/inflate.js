@@ -200,6 +200,20 @@ function adler32(buf, n) {
   return ((b << 16) | a) >>> 0;
 }
 
+function inflateBlocks(data, pos, limit) {
+  const s = new State(data, pos, limit);
+  let last;
+  do {
+    last = s.bits(1);
+    const type = s.bits(2);
+    if (type === 0) stored(s);
+    else if (type === 1) codes(s, ...fixedTables());
+    else if (type === 2) dynamic(s);
+    else fail('bad block type');
+  } while (!last);
+  return s;
+}
+
 /**
  * Decompresses a complete zlib stream (header, DEFLATE data, Adler-32).
  * @param {Uint8Array} data
@@ -212,19 +226,45 @@ export function zlibInflate(data, limit = 512 * 1024 * 1024) {
   const flg = data[1];
   if ((cmf & 0x0f) !== 8 || (cmf >> 4) > 7 || ((cmf << 8) | flg) % 31 !== 0) fail('bad header');
   if (flg & 0x20) fail('preset dictionary');
-  const s = new State(data, 2, limit);
-  let last;
-  do {
-    last = s.bits(1);
-    const type = s.bits(2);
-    if (type === 0) stored(s);
-    else if (type === 1) codes(s, ...fixedTables());
-    else if (type === 2) dynamic(s);
-    else fail('bad block type');
-  } while (!last);
+  const s = inflateBlocks(data, 2, limit);
   if (s.pos + 4 !== data.length) fail(s.pos + 4 > data.length ? 'truncated' : 'trailing bytes');
   const want = ((data[s.pos] << 24) | (data[s.pos + 1] << 16) | (data[s.pos + 2] << 8) |
     data[s.pos + 3]) >>> 0;
   if (adler32(s.out, s.outLen) !== want) fail('checksum mismatch');
   return s.out.subarray(0, s.outLen);
+}
+
+/**
+ * Decompresses a complete raw DEFLATE stream (no header, no checksum): the
+ * whole of @data must be the stream.
+ * @param {Uint8Array} data
+ * @param {number} [limit] largest output accepted, in bytes
+ * @returns {Uint8Array}
+ */
+export function rawInflate(data, limit = 512 * 1024 * 1024) {
+  const s = inflateBlocks(data, 0, limit);
+  if (s.pos !== data.length) fail('trailing bytes');
+  return s.out.subarray(0, s.outLen);
+}
+
+let crcTable = null;
+
+/**
+ * CRC-32 (the one of zlib, PNG and gzip) of @buf, continuing from @crc.
+ * @param {Uint8Array} buf
+ * @param {number} [crc]
+ * @returns {number}
+ */
+export function crc32(buf, crc = 0) {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let c = ~crc >>> 0;
+  for (let i = 0; i < buf.length; i++) c = crcTable[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
 // Decoding the hub's encoded CRDT state (tests/data/sdk-states, written by
-// the C engine's prd_crdt_doc_encode_state()), and the zlib decoder.
+// the C engine's prd_crdt_doc_encode_state(); tests/data/sdk-states-v1, the
+// same documents in the version 1 format), and the zlib decoder.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,8 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import { CrdtDoc, CrdtError, opToJson } from '../src/crdt.js';
-import { zlibInflate, InflateError } from '../src/inflate.js';
+import { CrdtDoc, CrdtError, opToJson, STATE_VERSION } from '../src/crdt.js';
+import { zlibInflate, rawInflate, crc32, InflateError } from '../src/inflate.js';
 import { rng } from './util.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -31,6 +32,39 @@ for (const file of files) {
     const lossy = CrdtDoc.decodeState(s.encodedStateDropped);
     assert.equal(lossy.getText(), s.expectedText);
     assert.deepEqual(lossy.stateVector(), s.expectedStateVector);
+  });
+}
+
+// Every item of a decoded document, with its origins: what the two format
+// versions must agree on.
+function items(doc) {
+  const out = [];
+  for (const c of doc.chunks) for (const it of c.items) out.push([it.site, it.clock, it.len, it.os, it.oc, it.rs, it.rc, it.del]);
+  return out;
+}
+
+const dirV1 = path.join(root, 'sdk-states-v1');
+const filesV1 = fs.existsSync(dirV1) ? fs.readdirSync(dirV1).filter((f) => f.endsWith('.json')).sort() : [];
+
+test('the version 1 states are present', () => {
+  assert.ok(filesV1.length >= 10, `expected encoded states in ${dirV1}`);
+});
+
+for (const file of filesV1) {
+  const old = JSON.parse(fs.readFileSync(path.join(dirV1, file), 'utf8'));
+  const cur = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+  test(`${old.name}: version 1 and version ${STATE_VERSION} give the same document`, () => {
+    for (const member of ['encodedState', 'encodedStateDropped']) {
+      assert.equal(Buffer.from(old[member], 'base64')[0], 1);
+      assert.equal(Buffer.from(cur[member], 'base64')[0], STATE_VERSION);
+      const a = CrdtDoc.decodeState(old[member]);
+      const b = CrdtDoc.decodeState(cur[member]);
+      assert.equal(a.getText(), old.expectedText);
+      assert.deepEqual(a.stateVector(), old.expectedStateVector);
+      assert.deepEqual(items(b), items(a));
+      assert.deepEqual(b.sites.map((s) => s.ops), a.sites.map((s) => s.ops));
+      assert.deepEqual(b.log, a.log);
+    }
   });
 }
 
@@ -73,10 +107,22 @@ test('corrupt states are refused with CORRUPT_DATA', () => {
   for (let n = 0; n < bytes.length; n++) {
     assert.throws(() => CrdtDoc.decodeState(bytes.subarray(0, n)), CrdtError);
   }
-  assert.throws(() => CrdtDoc.decodeState(Uint8Array.of(2, 0)), (e) => e.code === 'UNSUPPORTED_VERSION');
+  for (const v of [0, STATE_VERSION + 1, 255])
+    assert.throws(() => CrdtDoc.decodeState(Uint8Array.of(v, 0)), (e) => e.code === 'UNSUPPORTED_VERSION');
   // a body that zlib accepts but that is not a document
   const junk = zlib.deflateSync(Buffer.from([5, 1, 2, 3]));
   assert.throws(() => CrdtDoc.decodeState(Uint8Array.of(1, 0, ...junk)), (e) => e.code === 'CORRUPT_DATA');
+  // version 2: a valid checksum over parts that are not a document, and a wrong checksum
+  const v2 = (body, text, crc) => {
+    const zb = zlib.deflateRawSync(Buffer.from(body));
+    const zt = zlib.deflateRawSync(Buffer.from(text));
+    const c = crc ?? crc32(Uint8Array.from(text), crc32(Uint8Array.from(body)));
+    return Uint8Array.of(2, 0, c & 0xff, (c >>> 8) & 0xff, (c >>> 16) & 0xff, c >>> 24, zb.length, ...zb, ...zt);
+  };
+  assert.throws(() => CrdtDoc.decodeState(v2([5, 1, 2, 3], [])), (e) => e.code === 'CORRUPT_DATA');
+  assert.equal(CrdtDoc.decodeState(v2([0, 0, 0, ...new Array(14).fill(0)], [])).getText(), '');
+  assert.throws(() => CrdtDoc.decodeState(v2([0, 0, 0, ...new Array(14).fill(0)], [], 1)), /checksum/);
+  assert.throws(() => CrdtDoc.decodeState(v2([0, 0, 0, ...new Array(14).fill(0)], [65])), /trailing/);
   assert.throws(() => CrdtDoc.decodeState(undefined), (e) => e.code === 'CORRUPT_DATA');
 });
 
@@ -92,6 +138,28 @@ test('zlibInflate agrees with node:zlib', () => {
       assert.ok(Buffer.from(out).equals(b), `case ${t} level ${level}`);
     }
   }
+});
+
+test('rawInflate and crc32 agree with node:zlib', () => {
+  const r = rng(2);
+  for (let t = 0; t < 30; t++) {
+    const n = r() % 70000;
+    const alpha = 1 + (r() % 256);
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = r() % alpha;
+    for (const level of [0, 1, 9]) {
+      const out = rawInflate(new Uint8Array(zlib.deflateRawSync(b, { level })));
+      assert.ok(Buffer.from(out).equals(b), `case ${t} level ${level}`);
+    }
+    // the CRC-32 in a gzip trailer
+    const gz = zlib.gzipSync(b);
+    assert.equal(crc32(new Uint8Array(b)), gz.readUInt32LE(gz.length - 8));
+  }
+  assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926);
+  const good = new Uint8Array(zlib.deflateRawSync(Buffer.from('hello hello hello hello')));
+  assert.throws(() => rawInflate(good.subarray(0, good.length - 1)), InflateError);
+  assert.throws(() => rawInflate(Uint8Array.of(...good, 0)), /trailing/);
+  assert.throws(() => rawInflate(new Uint8Array(0)), InflateError);
 });
 
 test('zlibInflate refuses corrupt streams', () => {

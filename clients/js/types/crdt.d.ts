@@ -45,6 +45,8 @@ export declare const MAX_SITES: number;
 export declare const MAX_PENDING: number;
 export declare const MAX_INSERT_UNITS: number;
 export declare const FORMAT_VERSION: number;
+/** Version of the encoded document state the hub writes (version 1 is still read). */
+export declare const STATE_VERSION: number;
 
 export declare class CrdtError extends Error {
   constructor(code: string, message: string);
