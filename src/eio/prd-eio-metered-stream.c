@@ -2,6 +2,18 @@
 /*
  * A pollable filter input stream that meters what a WebSocket peer sends
  * between two complete messages; see prd-eio-metered-stream.h for why.
+ *
+ * It also gives libsoup a cheaper source to wait on. libsoup creates a new
+ * input source for every read, and the source of a filter stream is a
+ * GPollableSource with the base stream's source as its child: the chain of
+ * filters under a WebSocket (this one, libsoup's SoupFilterInputStream, the
+ * listener's idle stream) makes four sources per connection, every one of
+ * which the main context visits in each iteration, however idle the
+ * connection. When the bottom of the chain is a plain socket (not TLS), and
+ * the last read through the chain ended with G_IO_ERROR_WOULD_BLOCK (so no
+ * filter holds anything: a filter only reports that when it has nothing to
+ * give), the chain is readable exactly when the socket is, and the source is
+ * one GPollableSource watching the socket's descriptor.
  */
 #define G_LOG_DOMAIN "prd-eio"
 
@@ -17,6 +29,8 @@ struct _PrdEioMeteredStream
   guint64 limit;
   guint64 count;
   gboolean exceeded;
+  gboolean drained; /* the last read ended with G_IO_ERROR_WOULD_BLOCK */
+  GSocket *socket;  /* (owned) (nullable): the bottom of the chain, when a plain socket */
   PrdEioOverflowFunc overflow_func;
   gpointer overflow_data;
 };
@@ -60,6 +74,7 @@ prd_eio_metered_stream_read (
 
   if (self->exceeded)
     return 0;
+  self->drained = FALSE;
   n = g_input_stream_read (base_stream (self), buffer, count, cancellable, error);
   account (self, n);
   return n;
@@ -134,10 +149,23 @@ prd_eio_metered_stream_create_source (GPollableInputStream *stream, GCancellable
   g_autoptr (GSource) base_source = NULL;
 
   if (self->exceeded)
-    base_source = g_timeout_source_new (0);
+    {
+      base_source = g_timeout_source_new (0);
+    }
+  else if (self->drained && self->socket != NULL && cancellable == NULL &&
+           !g_socket_is_closed (self->socket))
+    {
+      GSource *source = g_pollable_source_new (G_OBJECT (stream));
+
+      /* GLib dispatches a source when one of its descriptors polls ready. */
+      g_source_add_unix_fd (source, g_socket_get_fd (self->socket), G_IO_IN | G_IO_HUP | G_IO_ERR);
+      return source;
+    }
   else
-    base_source = g_pollable_input_stream_create_source (
-        G_POLLABLE_INPUT_STREAM (base_stream (self)), cancellable);
+    {
+      base_source = g_pollable_input_stream_create_source (
+          G_POLLABLE_INPUT_STREAM (base_stream (self)), cancellable);
+    }
   return g_pollable_source_new_full (stream, base_source, cancellable);
 }
 
@@ -154,6 +182,8 @@ prd_eio_metered_stream_read_nonblocking (GPollableInputStream *stream,
     return 0;
   n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (base_stream (self)),
                                                 buffer, count, NULL, error);
+  self->drained = n < 0 && error != NULL && *error != NULL &&
+                  g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   account (self, n);
   return n;
 }
@@ -173,6 +203,7 @@ prd_eio_metered_stream_finalize (GObject *object)
   PrdEioMeteredStream *self = PRD_EIO_METERED_STREAM (object);
 
   g_clear_object (&self->base_io);
+  g_clear_object (&self->socket);
 
   G_OBJECT_CLASS (prd_eio_metered_stream_parent_class)->finalize (object);
 }
@@ -195,6 +226,22 @@ prd_eio_metered_stream_init (PrdEioMeteredStream *self)
 {
 }
 
+/* The GSocket at the bottom of @stream's chain of filters, if it is a
+ * socket's own stream (not, say, a TLS connection's). */
+static GSocket *
+find_socket (GInputStream *stream)
+{
+  GType socket_stream_type = g_type_from_name ("GSocketInputStream");
+  GSocket *socket = NULL;
+
+  while (G_IS_FILTER_INPUT_STREAM (stream))
+    stream = g_filter_input_stream_get_base_stream (G_FILTER_INPUT_STREAM (stream));
+  if (socket_stream_type == 0 || !G_TYPE_CHECK_INSTANCE_TYPE (stream, socket_stream_type))
+    return NULL;
+  g_object_get (stream, "socket", &socket, NULL);
+  return socket;
+}
+
 GIOStream *
 prd_eio_metered_io_stream_new (GIOStream *base, guint64 limit, PrdEioMeteredStream **out_metered)
 {
@@ -207,6 +254,7 @@ prd_eio_metered_io_stream_new (GIOStream *base, guint64 limit, PrdEioMeteredStre
                           g_io_stream_get_input_stream (base), "close-base-stream", FALSE, NULL);
   metered->base_io = g_object_ref (base);
   metered->limit = limit;
+  metered->socket = find_socket (g_io_stream_get_input_stream (base));
 
   io = g_simple_io_stream_new (G_INPUT_STREAM (metered), g_io_stream_get_output_stream (base));
   if (out_metered != NULL)
