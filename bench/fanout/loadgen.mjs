@@ -25,7 +25,7 @@
 // clients connect at once. --idle-extra N connects N more clients that
 // authenticate but join nothing, before the steps (what idle connections
 // cost the active ones); --data-parent is where the hub's data directory is
-// made (default $TMPDIR or /tmp; /dev/shm keeps fsync out). Bounded: at most 5000 clients,
+// made (default $TMPDIR or /tmp; /dev/shm keeps fsync out). Bounded: at most 10000 clients,
 // 60 s per step, 127.0.0.1 only.
 
 import crypto from 'node:crypto';
@@ -453,8 +453,8 @@ function parseArgs(argv) {
     switch (a) {
       case '--server': o.server = next(); break;
       case '--hub': o.hub = next(); break;
-      case '--clients': o.clients = num(next(), 1, 5000); break;
-      case '--rooms': o.rooms = num(next(), 1, 5000); break;
+      case '--clients': o.clients = num(next(), 1, 10000); break;
+      case '--rooms': o.rooms = num(next(), 1, 10000); break;
       case '--rate': o.rate = next().split(',').map((v) => num(v, 1, 100000)); break;
       case '--seconds': o.seconds = num(next(), 0.5, 60); break;
       case '--concurrency': o.concurrency = num(next(), 1, 5000); break;
