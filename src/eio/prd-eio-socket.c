@@ -112,6 +112,9 @@ struct _PrdEioSocket
 
   PrdEioSocketFinishFunc finish_func;
   gpointer finish_data;
+
+  const PrdEioSocketReceiver *receiver; /* (unowned) (nullable) */
+  gpointer receiver_data;
 };
 
 G_DEFINE_FINAL_TYPE (PrdEioSocket, prd_eio_socket, G_TYPE_OBJECT)
@@ -499,6 +502,8 @@ handle_packet (PrdEioSocket *self, const PrdEioPacket *packet)
       case PRD_EIO_PACKET_MESSAGE:
         if (packet->binary)
           {
+            if (self->receiver != NULL && self->receiver->binary_message != NULL)
+              self->receiver->binary_message (self, packet->data, self->receiver_data);
             g_signal_emit (self, signals[SIGNAL_BINARY_MESSAGE], 0, packet->data);
           }
         else
@@ -507,6 +512,8 @@ handle_packet (PrdEioSocket *self, const PrdEioPacket *packet)
             const char *text = g_bytes_get_data (packet->data, &len);
             g_autofree char *copy = g_strndup (text != NULL ? text : "", len);
 
+            if (self->receiver != NULL && self->receiver->text_message != NULL)
+              self->receiver->text_message (self, copy, len, self->receiver_data);
             g_signal_emit (self, signals[SIGNAL_TEXT_MESSAGE], 0, copy, len);
           }
         break;
@@ -864,6 +871,8 @@ socket_close (PrdEioSocket *self, const char *reason, CloseMode mode)
   abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
 
   g_debug ("socket %s closed: %s", self->id, reason);
+  if (self->receiver != NULL && self->receiver->closed != NULL)
+    self->receiver->closed (self, reason, self->receiver_data);
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0, reason);
 
   self->closing_mode = mode;
@@ -1184,6 +1193,26 @@ prd_eio_websocket_hard_limit (guint64 max_payload)
 
 /* ------------------------------------------------------------------ */
 /* Public API                                                         */
+
+/**
+ * prd_eio_socket_set_receiver:
+ * @self: a session
+ * @receiver: (nullable): the functions, which must outlive their use; %NULL
+ *   to stop receiving
+ * @user_data: passed to them
+ *
+ * Sets the one receiver of @self (see #PrdEioSocketReceiver).
+ */
+void
+prd_eio_socket_set_receiver (PrdEioSocket *self,
+                             const PrdEioSocketReceiver *receiver,
+                             gpointer user_data)
+{
+  g_return_if_fail (PRD_IS_EIO_SOCKET (self));
+
+  self->receiver = receiver;
+  self->receiver_data = receiver != NULL ? user_data : NULL;
+}
 
 const char *
 prd_eio_socket_get_id (PrdEioSocket *self)

@@ -25,9 +25,7 @@ typedef struct _PrdSioClient
   PrdSioRateLimiter *limiter; /* (owned) */
   GHashTable *sockets;        /* (owned) nsp name → (owned) PrdSioSocket */
   PrdTimer connect_timer;     /* on the server's timer queue */
-  gulong text_handler;
-  gulong binary_handler;
-  gulong closed_handler;
+  gboolean receiving;         /* the engine socket's receiver is this client */
   gboolean closed;
 } PrdSioClient;
 

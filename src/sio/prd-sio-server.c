@@ -105,9 +105,11 @@ client_teardown (PrdSioClient *client, const char *reason)
   hold = prd_sio_client_ref (client);
 
   prd_timer_cancel (&client->connect_timer);
-  g_clear_signal_handler (&client->text_handler, client->engine);
-  g_clear_signal_handler (&client->binary_handler, client->engine);
-  g_clear_signal_handler (&client->closed_handler, client->engine);
+  if (client->receiving)
+    {
+      prd_eio_socket_set_receiver (client->engine, NULL, NULL);
+      client->receiving = FALSE;
+    }
 
   sockets = g_ptr_array_new_with_free_func (g_object_unref);
   g_hash_table_iter_init (&iter, client->sockets);
@@ -293,7 +295,7 @@ client_handle_packet (PrdSioClient *client, PrdSioPacket *packet)
 }
 
 static void
-on_text_message (PrdEioSocket *engine, const char *text, gulong len, gpointer user_data)
+on_text_message (PrdEioSocket *engine, const char *text, gsize len, gpointer user_data)
 {
   g_autoptr (PrdSioClient) client = prd_sio_client_ref (user_data);
   g_autoptr (PrdSioPacket) packet = NULL;
@@ -340,6 +342,12 @@ on_engine_closed (PrdEioSocket *engine, const char *reason, gpointer user_data)
   client_teardown (user_data, reason);
 }
 
+static const PrdEioSocketReceiver client_receiver = {
+  .text_message = on_text_message,
+  .binary_message = on_binary_message,
+  .closed = on_engine_closed,
+};
+
 static void
 on_connect_timeout (PrdTimer *timer, gpointer user_data)
 {
@@ -361,12 +369,8 @@ on_engine_connection (PrdEioServer *engine, PrdEioSocket *socket, gpointer user_
   client->decoder = prd_sio_decoder_new ();
   client->limiter = prd_sio_rate_limiter_new ();
   client->sockets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
-  client->text_handler =
-      g_signal_connect (socket, "text-message", G_CALLBACK (on_text_message), client);
-  client->binary_handler =
-      g_signal_connect (socket, "binary-message", G_CALLBACK (on_binary_message), client);
-  client->closed_handler =
-      g_signal_connect (socket, "closed", G_CALLBACK (on_engine_closed), client);
+  prd_eio_socket_set_receiver (socket, &client_receiver, client);
+  client->receiving = TRUE;
   prd_timer_init (&client->connect_timer, on_connect_timeout, client);
   prd_timer_queue_schedule_ms (self->timers, &client->connect_timer, self->connect_timeout);
   g_hash_table_insert (self->clients, socket, client);
