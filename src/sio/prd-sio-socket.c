@@ -31,7 +31,8 @@ struct _PrdSioSocket
   GWeakRef engine;          /* PrdEioSocket */
   JsonNode *auth;           /* (owned) (nullable) */
   GHashTable *rooms;        /* (owned) set of room names */
-  GHashTable *pending_acks; /* (owned) set of (owned) PendingAck, by ack id */
+  GHashTable *pending_acks; /* (owned) (nullable) set of (owned) PendingAck, by ack id; made
+                             * at the first (most sockets of idle clients never need it) */
   gboolean connected;
   gboolean closed;
 };
@@ -95,7 +96,6 @@ prd_sio_socket_init (PrdSioSocket *self)
 {
   g_weak_ref_init (&self->engine, NULL);
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->pending_acks = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 }
 
 /* Socket ids name rooms and are shown to other clients, so they must not let
@@ -356,7 +356,8 @@ take_pending_ack (PrdSioSocket *self, gint64 ack_id)
 {
   gpointer key;
 
-  if (ack_id < 0 || !g_hash_table_lookup_extended (self->pending_acks, &ack_id, &key, NULL))
+  if (ack_id < 0 || self->pending_acks == NULL ||
+      !g_hash_table_lookup_extended (self->pending_acks, &ack_id, &key, NULL))
     return FALSE;
   prd_metric_observe (prd_sio_metrics.ack_latency,
                       (double) (g_get_monotonic_time () - ((PendingAck *) key)->received_us) /
@@ -448,7 +449,8 @@ prd_sio_socket_close (PrdSioSocket *self, const char *reason)
   while (g_hash_table_iter_next (&iter, (gpointer *) &room, NULL))
     prd_sio_namespace_remove_from_room (self->nsp, room, self);
   g_hash_table_remove_all (self->rooms);
-  g_hash_table_remove_all (self->pending_acks);
+  if (self->pending_acks != NULL)
+    g_hash_table_remove_all (self->pending_acks);
 
   if (client != NULL &&
       g_hash_table_lookup (client->sockets, prd_sio_namespace_get_name (self->nsp)) == self)
@@ -629,6 +631,8 @@ prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet)
       /* Handlers may answer later (after a commit), so ids are kept until
        * answered; a client that piles up unanswered requests is refused
        * rather than allowed to grow the set without bound. */
+      if (self->pending_acks == NULL)
+        self->pending_acks = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
       if (server != NULL &&
           g_hash_table_size (self->pending_acks) >= prd_sio_server_get_max_pending_acks (server))
         {
