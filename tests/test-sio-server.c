@@ -235,12 +235,33 @@ admin_connect (PrdSioNamespace *nsp,
   return FALSE;
 }
 
+/* The sockets in @room: exactly @expected (or none). */
+static void
+assert_room_is (PrdSioNamespace *nsp, const char *room, PrdSioSocket *expected)
+{
+  g_autoptr (GPtrArray) sockets = prd_sio_namespace_get_room_sockets (nsp, room);
+
+  g_assert_cmpuint (sockets->len, ==, expected != NULL ? 1 : 0);
+  if (expected != NULL)
+    g_assert_true (g_ptr_array_index (sockets, 0) == expected);
+}
+
 static void
 on_connection (PrdSioNamespace *nsp, PrdSioSocket *socket, Fixture *fixture)
 {
+  const char *id = prd_sio_socket_get_id (socket);
+
   g_assert_true (prd_sio_socket_is_connected (socket));
-  g_assert_true (prd_sio_socket_in_room (socket, prd_sio_socket_get_id (socket)));
+  g_assert_true (prd_sio_socket_in_room (socket, id));
   g_assert_nonnull (prd_sio_socket_get_engine (socket));
+  /* The room named by its id holds the socket, can be left and joined. */
+  assert_room_is (nsp, id, socket);
+  prd_sio_socket_leave (socket, id);
+  g_assert_false (prd_sio_socket_in_room (socket, id));
+  assert_room_is (nsp, id, NULL);
+  prd_sio_socket_join (socket, id);
+  g_assert_true (prd_sio_socket_in_room (socket, id));
+  assert_room_is (nsp, id, socket);
   fixture->n_connections++;
 }
 
@@ -248,6 +269,8 @@ static void
 on_disconnection (PrdSioNamespace *nsp, PrdSioSocket *socket, const char *reason, Fixture *fixture)
 {
   g_assert_false (prd_sio_socket_is_connected (socket));
+  g_assert_false (prd_sio_socket_in_room (socket, prd_sio_socket_get_id (socket)));
+  assert_room_is (nsp, prd_sio_socket_get_id (socket), NULL);
   g_ptr_array_add (fixture->disconnections,
                    g_strdup_printf ("%s:%s", prd_sio_namespace_get_name (nsp), reason));
 }

@@ -216,6 +216,7 @@ prd_sio_namespace_get_room_sockets (PrdSioNamespace *self, const char *room)
   GHashTable *set;
   GHashTableIter iter;
   gpointer socket;
+  PrdSioSocket *owner;
 
   g_return_val_if_fail (PRD_IS_SIO_NAMESPACE (self), result);
 
@@ -228,11 +229,16 @@ prd_sio_namespace_get_room_sockets (PrdSioNamespace *self, const char *room)
     }
 
   set = g_hash_table_lookup (self->rooms, room);
-  if (set == NULL)
-    return result;
-  g_hash_table_iter_init (&iter, set);
-  while (g_hash_table_iter_next (&iter, &socket, NULL))
-    g_ptr_array_add (result, g_object_ref (socket));
+  if (set != NULL)
+    {
+      g_hash_table_iter_init (&iter, set);
+      while (g_hash_table_iter_next (&iter, &socket, NULL))
+        g_ptr_array_add (result, g_object_ref (socket));
+    }
+  /* The room named by a socket's id is kept by the socket (prd-sio-socket.c). */
+  owner = g_hash_table_lookup (self->sockets, room);
+  if (owner != NULL && prd_sio_socket_in_room (owner, room))
+    g_ptr_array_add (result, g_object_ref (owner));
   return result;
 }
 

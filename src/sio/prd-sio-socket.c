@@ -30,11 +30,15 @@ struct _PrdSioSocket
   PrdSioClient *client;     /* (unowned) (nullable): cleared when disconnected */
   GWeakRef engine;          /* PrdEioSocket */
   JsonNode *auth;           /* (owned) (nullable) */
-  GHashTable *rooms;        /* (owned) set of room names */
+  GHashTable *rooms;        /* (owned) (nullable) set of room names but its own id */
   GHashTable *pending_acks; /* (owned) (nullable) set of (owned) PendingAck, by ack id; made
                              * at the first (most sockets of idle clients never need it) */
   gboolean connected;
   gboolean closed;
+  /* In the room named by its id. That room is not in the namespace's table
+   * of rooms (the namespace finds the socket by id), nor in @rooms: every
+   * connection would otherwise carry two tables for it. */
+  gboolean in_own_room;
 };
 
 /* An ack id the client asked for, keyed by the id (its first member, as
@@ -95,7 +99,6 @@ static void
 prd_sio_socket_init (PrdSioSocket *self)
 {
   g_weak_ref_init (&self->engine, NULL);
-  self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 /* Socket ids name rooms and are shown to other clients, so they must not let
@@ -404,7 +407,16 @@ prd_sio_socket_join (PrdSioSocket *self, const char *room)
   g_return_if_fail (PRD_IS_SIO_SOCKET (self));
   g_return_if_fail (room != NULL);
 
-  if (!self->connected || g_hash_table_contains (self->rooms, room))
+  if (!self->connected)
+    return;
+  if (g_str_equal (room, self->id))
+    {
+      self->in_own_room = TRUE;
+      return;
+    }
+  if (self->rooms == NULL)
+    self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  else if (g_hash_table_contains (self->rooms, room))
     return;
   g_hash_table_add (self->rooms, g_strdup (room));
   prd_sio_namespace_add_to_room (self->nsp, room, self);
@@ -416,7 +428,12 @@ prd_sio_socket_leave (PrdSioSocket *self, const char *room)
   g_return_if_fail (PRD_IS_SIO_SOCKET (self));
   g_return_if_fail (room != NULL);
 
-  if (!g_hash_table_contains (self->rooms, room))
+  if (g_str_equal (room, self->id))
+    {
+      self->in_own_room = FALSE;
+      return;
+    }
+  if (self->rooms == NULL || !g_hash_table_contains (self->rooms, room))
     return;
   prd_sio_namespace_remove_from_room (self->nsp, room, self);
   g_hash_table_remove (self->rooms, room);
@@ -428,7 +445,9 @@ prd_sio_socket_in_room (PrdSioSocket *self, const char *room)
   g_return_val_if_fail (PRD_IS_SIO_SOCKET (self), FALSE);
   g_return_val_if_fail (room != NULL, FALSE);
 
-  return g_hash_table_contains (self->rooms, room);
+  if (g_str_equal (room, self->id))
+    return self->in_own_room;
+  return self->rooms != NULL && g_hash_table_contains (self->rooms, room);
 }
 
 void
@@ -445,10 +464,14 @@ prd_sio_socket_close (PrdSioSocket *self, const char *reason)
   hold = g_object_ref (self);
   self->client = NULL;
 
-  g_hash_table_iter_init (&iter, self->rooms);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &room, NULL))
-    prd_sio_namespace_remove_from_room (self->nsp, room, self);
-  g_hash_table_remove_all (self->rooms);
+  self->in_own_room = FALSE;
+  if (self->rooms != NULL)
+    {
+      g_hash_table_iter_init (&iter, self->rooms);
+      while (g_hash_table_iter_next (&iter, (gpointer *) &room, NULL))
+        prd_sio_namespace_remove_from_room (self->nsp, room, self);
+      g_hash_table_remove_all (self->rooms);
+    }
   if (self->pending_acks != NULL)
     g_hash_table_remove_all (self->pending_acks);
 
