@@ -32,6 +32,7 @@ struct _PrdSioNamespace
   PrdSioConnectFunc connect_func;
   gpointer connect_data;
   GDestroyNotify connect_destroy;
+  gboolean forget_auth; /* sockets do not keep their CONNECT payload */
 
   GHashTable *handlers; /* (owned) event → (owned) Handler */
   Handler catch_all;
@@ -151,6 +152,30 @@ prd_sio_namespace_set_connect_func (PrdSioNamespace *self,
   self->connect_func = func;
   self->connect_data = user_data;
   self->connect_destroy = destroy;
+}
+
+/**
+ * prd_sio_namespace_set_keep_auth:
+ * @keep: whether sockets keep their CONNECT payload (the default)
+ *
+ * A namespace whose connect function is all that reads the payload (a
+ * token, a few hundred bytes) can have its sockets drop it:
+ * prd_sio_socket_get_auth() then returns %NULL.
+ */
+void
+prd_sio_namespace_set_keep_auth (PrdSioNamespace *self, gboolean keep)
+{
+  g_return_if_fail (PRD_IS_SIO_NAMESPACE (self));
+
+  self->forget_auth = !keep;
+}
+
+gboolean
+prd_sio_namespace_get_keep_auth (PrdSioNamespace *self)
+{
+  g_return_val_if_fail (PRD_IS_SIO_NAMESPACE (self), TRUE);
+
+  return !self->forget_auth;
 }
 
 /**

@@ -149,7 +149,8 @@ prd_sio_socket_new (PrdSioNamespace *nsp, PrdSioClient *client, JsonNode *auth)
   self->nsp = g_object_ref (nsp);
   self->client = client;
   g_weak_ref_set (&self->engine, client->engine);
-  self->auth = auth != NULL ? json_node_copy (auth) : NULL;
+  if (auth != NULL && prd_sio_namespace_get_keep_auth (nsp))
+    self->auth = json_node_copy (auth);
   return self;
 }
 
@@ -236,7 +237,8 @@ prd_sio_socket_get_transport_name (PrdSioSocket *self)
  * prd_sio_socket_get_auth:
  *
  * Returns: (transfer none) (nullable): the CONNECT payload, %NULL when the
- *   client sent none
+ *   client sent none or the namespace does not keep it
+ *   (prd_sio_namespace_set_keep_auth())
  */
 JsonNode *
 prd_sio_socket_get_auth (PrdSioSocket *self)
