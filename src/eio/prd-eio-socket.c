@@ -502,8 +502,6 @@ handle_packet (PrdEioSocket *self, const PrdEioPacket *packet)
       case PRD_EIO_PACKET_MESSAGE:
         if (packet->binary)
           {
-            if (self->receiver != NULL && self->receiver->binary_message != NULL)
-              self->receiver->binary_message (self, packet->data, self->receiver_data);
             g_signal_emit (self, signals[SIGNAL_BINARY_MESSAGE], 0, packet->data);
           }
         else
@@ -512,8 +510,6 @@ handle_packet (PrdEioSocket *self, const PrdEioPacket *packet)
             const char *text = g_bytes_get_data (packet->data, &len);
             g_autofree char *copy = g_strndup (text != NULL ? text : "", len);
 
-            if (self->receiver != NULL && self->receiver->text_message != NULL)
-              self->receiver->text_message (self, copy, len, self->receiver_data);
             g_signal_emit (self, signals[SIGNAL_TEXT_MESSAGE], 0, copy, len);
           }
         break;
@@ -871,8 +867,6 @@ socket_close (PrdEioSocket *self, const char *reason, CloseMode mode)
   abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
 
   g_debug ("socket %s closed: %s", self->id, reason);
-  if (self->receiver != NULL && self->receiver->closed != NULL)
-    self->receiver->closed (self, reason, self->receiver_data);
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0, reason);
 
   self->closing_mode = mode;
@@ -979,6 +973,28 @@ prd_eio_socket_get_property (GObject *object, guint prop_id, GValue *value, GPar
     }
 }
 
+/* The signals' class handlers (run first): the receiver. */
+static void
+receive_text_message (PrdEioSocket *self, const char *text, gulong len)
+{
+  if (self->receiver != NULL && self->receiver->text_message != NULL)
+    self->receiver->text_message (self, text, len, self->receiver_data);
+}
+
+static void
+receive_binary_message (PrdEioSocket *self, GBytes *data)
+{
+  if (self->receiver != NULL && self->receiver->binary_message != NULL)
+    self->receiver->binary_message (self, data, self->receiver_data);
+}
+
+static void
+receive_closed (PrdEioSocket *self, const char *reason)
+{
+  if (self->receiver != NULL && self->receiver->closed != NULL)
+    self->receiver->closed (self, reason, self->receiver_data);
+}
+
 static void
 prd_eio_socket_class_init (PrdEioSocketClass *klass)
 {
@@ -1002,14 +1018,18 @@ prd_eio_socket_class_init (PrdEioSocketClass *klass)
                            G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
+  /* The receiver is the class handler, so that it runs before the
+   * handlers, and whoever emits the signals. */
   signals[SIGNAL_TEXT_MESSAGE] =
-      g_signal_new ("text-message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                    NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_ULONG);
-  signals[SIGNAL_BINARY_MESSAGE] =
-      g_signal_new ("binary-message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                    NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
-  signals[SIGNAL_CLOSED] = g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                                         NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+      g_signal_new_class_handler ("text-message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST,
+                                  G_CALLBACK (receive_text_message), NULL, NULL, NULL, G_TYPE_NONE,
+                                  2, G_TYPE_STRING, G_TYPE_ULONG);
+  signals[SIGNAL_BINARY_MESSAGE] = g_signal_new_class_handler (
+      "binary-message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST,
+      G_CALLBACK (receive_binary_message), NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
+  signals[SIGNAL_CLOSED] = g_signal_new_class_handler (
+      "closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST, G_CALLBACK (receive_closed), NULL,
+      NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void

@@ -33,8 +33,9 @@ G_DECLARE_FINAL_TYPE (PrdEioSocket, prd_eio_socket, PRD, EIO_SOCKET, GObject)
  */
 
 /*
- * A receiver gets what the three signals carry, before them, through plain
- * function pointers: the layer above (Socket.IO) has one per session, and
+ * A receiver gets what the three signals carry through plain function
+ * pointers, called by the signals' class handlers (before any handler, and
+ * whoever emits them): the layer above (Socket.IO) has one per session, and
  * three signal handlers (closures) per session cost about 670 bytes each
  * connection. NULL functions are skipped.
  */
