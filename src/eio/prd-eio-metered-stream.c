@@ -226,6 +226,143 @@ prd_eio_metered_stream_init (PrdEioMeteredStream *self)
 {
 }
 
+/* ------------------------------------------------------------------ */
+/* The output side: a pass-through that remembers whether the last write
+ * took everything it was given. libsoup writes a frame as soon as it gets
+ * it; when the socket takes only part of it (or nothing), libsoup keeps the
+ * rest and waits for the socket, and that is what the session must know
+ * before it hands over the next frame. Asking the socket (poll(2)) before
+ * every frame costs a system call per frame; the result of the write that
+ * just happened costs nothing. */
+
+struct _PrdEioWatchedOutput
+{
+  GFilterOutputStream parent_instance;
+
+  gboolean stalled;
+};
+
+static void prd_eio_watched_output_pollable_iface_init (GPollableOutputStreamInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (PrdEioWatchedOutput,
+                               prd_eio_watched_output,
+                               G_TYPE_FILTER_OUTPUT_STREAM,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_OUTPUT_STREAM,
+                                                      prd_eio_watched_output_pollable_iface_init))
+
+static GOutputStream *
+output_base (PrdEioWatchedOutput *self)
+{
+  return g_filter_output_stream_get_base_stream (G_FILTER_OUTPUT_STREAM (self));
+}
+
+static gssize
+prd_eio_watched_output_write (GOutputStream *stream,
+                              const void *buffer,
+                              gsize count,
+                              GCancellable *cancellable,
+                              GError **error)
+{
+  PrdEioWatchedOutput *self = PRD_EIO_WATCHED_OUTPUT (stream);
+  gssize n = g_output_stream_write (output_base (self), buffer, count, cancellable, error);
+
+  self->stalled = n < 0 || (gsize) n < count;
+  return n;
+}
+
+/* Closing the base is the input side's business (it closes the whole base
+ * GIOStream); GOutputStream would run close_fn in a worker thread. */
+static void
+prd_eio_watched_output_close_async (GOutputStream *stream,
+                                    int io_priority,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (stream, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, prd_eio_watched_output_close_async);
+  g_task_return_boolean (task, TRUE);
+}
+
+static gboolean
+prd_eio_watched_output_close_finish (GOutputStream *stream, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static gboolean
+prd_eio_watched_output_can_poll (GPollableOutputStream *stream)
+{
+  GOutputStream *base = output_base (PRD_EIO_WATCHED_OUTPUT (stream));
+
+  return G_IS_POLLABLE_OUTPUT_STREAM (base) &&
+         g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (base));
+}
+
+static gboolean
+prd_eio_watched_output_is_writable (GPollableOutputStream *stream)
+{
+  return g_pollable_output_stream_is_writable (
+      G_POLLABLE_OUTPUT_STREAM (output_base (PRD_EIO_WATCHED_OUTPUT (stream))));
+}
+
+static GSource *
+prd_eio_watched_output_create_source (GPollableOutputStream *stream, GCancellable *cancellable)
+{
+  g_autoptr (GSource) base_source = g_pollable_output_stream_create_source (
+      G_POLLABLE_OUTPUT_STREAM (output_base (PRD_EIO_WATCHED_OUTPUT (stream))), cancellable);
+
+  return g_pollable_source_new_full (stream, base_source, cancellable);
+}
+
+static gssize
+prd_eio_watched_output_write_nonblocking (GPollableOutputStream *stream,
+                                          const void *buffer,
+                                          gsize count,
+                                          GError **error)
+{
+  PrdEioWatchedOutput *self = PRD_EIO_WATCHED_OUTPUT (stream);
+  gssize n = g_pollable_output_stream_write_nonblocking (
+      G_POLLABLE_OUTPUT_STREAM (output_base (self)), buffer, count, NULL, error);
+
+  self->stalled = n < 0 || (gsize) n < count;
+  return n;
+}
+
+static void
+prd_eio_watched_output_pollable_iface_init (GPollableOutputStreamInterface *iface)
+{
+  iface->can_poll = prd_eio_watched_output_can_poll;
+  iface->is_writable = prd_eio_watched_output_is_writable;
+  iface->create_source = prd_eio_watched_output_create_source;
+  iface->write_nonblocking = prd_eio_watched_output_write_nonblocking;
+}
+
+static void
+prd_eio_watched_output_class_init (PrdEioWatchedOutputClass *klass)
+{
+  GOutputStreamClass *output_class = G_OUTPUT_STREAM_CLASS (klass);
+
+  output_class->write_fn = prd_eio_watched_output_write;
+  output_class->close_async = prd_eio_watched_output_close_async;
+  output_class->close_finish = prd_eio_watched_output_close_finish;
+}
+
+static void
+prd_eio_watched_output_init (PrdEioWatchedOutput *self)
+{
+}
+
+gboolean
+prd_eio_watched_output_is_stalled (PrdEioWatchedOutput *self)
+{
+  g_return_val_if_fail (PRD_IS_EIO_WATCHED_OUTPUT (self), TRUE);
+  return self->stalled;
+}
+
+/* ------------------------------------------------------------------ */
+
 /* The GSocket at the bottom of @stream's chain of filters, if it is a
  * socket's own stream (not, say, a TLS connection's). */
 static GSocket *
@@ -246,6 +383,7 @@ GIOStream *
 prd_eio_metered_io_stream_new (GIOStream *base, guint64 limit, PrdEioMeteredStream **out_metered)
 {
   PrdEioMeteredStream *metered;
+  GOutputStream *output;
   GIOStream *io;
 
   g_return_val_if_fail (G_IS_IO_STREAM (base), NULL);
@@ -256,10 +394,14 @@ prd_eio_metered_io_stream_new (GIOStream *base, guint64 limit, PrdEioMeteredStre
   metered->limit = limit;
   metered->socket = find_socket (g_io_stream_get_input_stream (base));
 
-  io = g_simple_io_stream_new (G_INPUT_STREAM (metered), g_io_stream_get_output_stream (base));
+  output = g_object_new (PRD_TYPE_EIO_WATCHED_OUTPUT, "base-stream",
+                         g_io_stream_get_output_stream (base), "close-base-stream", FALSE, NULL);
+
+  io = g_simple_io_stream_new (G_INPUT_STREAM (metered), output);
   if (out_metered != NULL)
     *out_metered = metered;
   g_object_unref (metered);
+  g_object_unref (output);
   return io;
 }
 

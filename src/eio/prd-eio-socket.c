@@ -13,12 +13,15 @@
  *   finished.
  * - WebSocket: libsoup 3.2 queues every frame it is given and has no API to
  *   tell how much is still unsent. So frames stay in our queue and are handed
- *   to libsoup only while the connection's pollable output stream is
- *   writable. libsoup writes a frame immediately (non-blocking) when it gets
- *   it, so after a hand-over either the whole frame reached the kernel, or the
- *   stream stopped being writable and we wait for it (a pollable source)
- *   before handing over more. libsoup's own queue thus never holds more than
- *   about the last frame handed over, and everything else is visible here.
+ *   to libsoup only while its last write took all it was given (the
+ *   connection writes through a PrdEioWatchedOutput that records it, which
+ *   spares a poll(2) per frame). libsoup writes a frame immediately
+ *   (non-blocking) when it gets it, so after a hand-over either the whole
+ *   frame reached the kernel, or the write stalled and we wait for the stream
+ *   to be writable (a pollable source) and for libsoup to have written the
+ *   rest before handing over more. libsoup's own queue thus never holds more
+ *   than about the last frame handed over, and everything else is visible
+ *   here.
  *
  * "closed" is emitted once, at the moment the session stops accepting
  * packets. A server-side close (prd_eio_socket_close) still flushes what was
@@ -334,7 +337,9 @@ flush_websocket (PrdEioSocket *self)
       if (self->ws_writable != NULL)
         return;
 
-      if (out != NULL && !g_pollable_output_stream_is_writable (out))
+      if (out != NULL && (PRD_IS_EIO_WATCHED_OUTPUT (out)
+                              ? prd_eio_watched_output_is_stalled (PRD_EIO_WATCHED_OUTPUT (out))
+                              : !g_pollable_output_stream_is_writable (out)))
         {
           self->ws_writable = g_pollable_output_stream_create_source (out, NULL);
           g_source_set_callback (self->ws_writable, G_SOURCE_FUNC (on_ws_writable), self, NULL);
