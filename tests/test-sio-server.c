@@ -28,6 +28,7 @@ typedef struct
   GUri *base;
   GPtrArray *disconnections; /* (element-type utf8) "nsp:reason" */
   guint n_connections;
+  gboolean auth_kept; /* the last connected socket has its CONNECT payload */
 } Fixture;
 
 typedef struct
@@ -235,12 +236,34 @@ admin_connect (PrdSioNamespace *nsp,
   return FALSE;
 }
 
+/* The sockets in @room: exactly @expected (or none). */
+static void
+assert_room_is (PrdSioNamespace *nsp, const char *room, PrdSioSocket *expected)
+{
+  g_autoptr (GPtrArray) sockets = prd_sio_namespace_get_room_sockets (nsp, room);
+
+  g_assert_cmpuint (sockets->len, ==, expected != NULL ? 1 : 0);
+  if (expected != NULL)
+    g_assert_true (g_ptr_array_index (sockets, 0) == expected);
+}
+
 static void
 on_connection (PrdSioNamespace *nsp, PrdSioSocket *socket, Fixture *fixture)
 {
+  const char *id = prd_sio_socket_get_id (socket);
+
   g_assert_true (prd_sio_socket_is_connected (socket));
-  g_assert_true (prd_sio_socket_in_room (socket, prd_sio_socket_get_id (socket)));
+  g_assert_true (prd_sio_socket_in_room (socket, id));
   g_assert_nonnull (prd_sio_socket_get_engine (socket));
+  /* The room named by its id holds the socket, can be left and joined. */
+  assert_room_is (nsp, id, socket);
+  prd_sio_socket_leave (socket, id);
+  g_assert_false (prd_sio_socket_in_room (socket, id));
+  assert_room_is (nsp, id, NULL);
+  prd_sio_socket_join (socket, id);
+  g_assert_true (prd_sio_socket_in_room (socket, id));
+  assert_room_is (nsp, id, socket);
+  fixture->auth_kept = prd_sio_socket_get_auth (socket) != NULL;
   fixture->n_connections++;
 }
 
@@ -248,6 +271,8 @@ static void
 on_disconnection (PrdSioNamespace *nsp, PrdSioSocket *socket, const char *reason, Fixture *fixture)
 {
   g_assert_false (prd_sio_socket_is_connected (socket));
+  g_assert_false (prd_sio_socket_in_room (socket, prd_sio_socket_get_id (socket)));
+  assert_room_is (nsp, prd_sio_socket_get_id (socket), NULL);
   g_ptr_array_add (fixture->disconnections,
                    g_strdup_printf ("%s:%s", prd_sio_namespace_get_name (nsp), reason));
 }
@@ -289,6 +314,7 @@ fixture_setup (Fixture *fixture, gconstpointer user_data)
   nsp = prd_sio_server_of (fixture->sio, "/admin");
   setup_namespace (fixture, nsp);
   prd_sio_namespace_set_connect_func (nsp, admin_connect, NULL, NULL);
+  prd_sio_namespace_set_keep_auth (nsp, FALSE);
   nsp = prd_sio_server_of (fixture->sio, "/catch");
   prd_sio_namespace_set_catch_all (nsp, on_catch_all, NULL);
   g_assert_true (prd_sio_server_lookup (fixture->sio, "/catch") == nsp);
@@ -573,8 +599,17 @@ test_auth (Fixture *fixture, gconstpointer user_data)
   reply = client_next_text (client);
   g_assert_true (g_str_has_prefix (reply, "0/admin,{\"sid\":"));
   g_assert_cmpuint (fixture->n_connections, ==, 1);
+  /* /admin does not keep the payload its connect function checked */
+  g_assert_false (fixture->auth_kept);
   client_send (client, "2/admin,1[\"echo\",\"x\"]");
   client_expect (client, "3/admin,1[\"x\"]");
+
+  /* the other namespaces keep it */
+  g_clear_pointer (&reply, g_free);
+  client_send (client, "0/custom,{\"a\":1}");
+  reply = client_next_text (client);
+  g_assert_true (g_str_has_prefix (reply, "0/custom,{\"sid\":"));
+  g_assert_true (fixture->auth_kept);
 }
 
 static void

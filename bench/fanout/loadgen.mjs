@@ -18,15 +18,19 @@
 //
 //   node bench/fanout/loadgen.mjs --server prdhub|node [--hub PATH]
 //        [--clients 100] [--rooms 10] [--rate 1000[,2000,...]] [--seconds 5]
-//        [--idle] [--concurrency 100] [--json]
+//        [--idle] [--idle-extra N] [--concurrency 100] [--data-parent DIR] [--json]
 //
 // --idle connects and authenticates the clients without joining and prints
 // the server's RSS growth per client instead; --concurrency is how many
-// clients connect at once. Bounded: at most 5000 clients,
+// clients connect at once. --idle-extra N connects N more clients that
+// authenticate but join nothing, before the steps (what idle connections
+// cost the active ones); --data-parent is where the hub's data directory is
+// made (default $TMPDIR or /tmp; /dev/shm keeps fsync out). Bounded: at most 10000 clients,
 // 60 s per step, 127.0.0.1 only.
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { startServer } from './servers.mjs';
@@ -434,7 +438,7 @@ function usage() {
 }
 
 function parseArgs(argv) {
-  const o = { server: null, hub: undefined, clients: 100, rooms: 10, rate: [1000], seconds: 5, idle: false, json: false, concurrency: 100 };
+  const o = { server: null, hub: undefined, clients: 100, rooms: 10, rate: [1000], seconds: 5, idle: false, idleExtra: 0, dataParent: undefined, json: false, concurrency: 100 };
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -449,12 +453,14 @@ function parseArgs(argv) {
     switch (a) {
       case '--server': o.server = next(); break;
       case '--hub': o.hub = next(); break;
-      case '--clients': o.clients = num(next(), 1, 5000); break;
-      case '--rooms': o.rooms = num(next(), 1, 5000); break;
+      case '--clients': o.clients = num(next(), 1, 10000); break;
+      case '--rooms': o.rooms = num(next(), 1, 10000); break;
       case '--rate': o.rate = next().split(',').map((v) => num(v, 1, 100000)); break;
       case '--seconds': o.seconds = num(next(), 0.5, 60); break;
       case '--concurrency': o.concurrency = num(next(), 1, 5000); break;
       case '--idle': o.idle = true; break;
+      case '--idle-extra': o.idleExtra = num(next(), 0, 5000); break;
+      case '--data-parent': o.dataParent = path.resolve(next()); break;
       case '--json': o.json = true; break;
       case '-h': case '--help':
         console.log(usage());
@@ -472,7 +478,7 @@ const f1 = (v) => (Number.isFinite(v) ? v.toFixed(1) : '-');
 
 async function main() {
   const o = parseArgs(process.argv);
-  const server = await startServer(o.server, { hub: o.hub });
+  const server = await startServer(o.server, { hub: o.hub, dataParent: o.dataParent });
   const out = [];
   try {
     await sleep(500);
@@ -482,6 +488,13 @@ async function main() {
     console.log(`${o.server}: ${o.clients - setup.failed}/${o.clients} clients ${o.idle ? 'authenticated' : `joined ${o.rooms} rooms`} in ${(setup.connectMs / 1000).toFixed(2)} s` +
       `, ${setup.listenOverflows} listen-queue overflows, ${setup.syncookiesFailed} SYN-cookie resets` +
       (setup.failed ? ` (first failure: ${setup.firstFailure})` : ''));
+    let extra = null;
+    if (o.idleExtra > 0) {
+      extra = new Session(server, { clients: o.idleExtra, join: false, concurrency: o.concurrency });
+      const es = await extra.setup();
+      console.log(`${o.server}: ${o.idleExtra - es.failed}/${o.idleExtra} more idle clients authenticated in ${(es.connectMs / 1000).toFixed(2)} s` +
+        (es.failed ? ` (first failure: ${es.firstFailure})` : ''));
+    }
     if (o.idle) {
       await sleep(2000);
       const rss1 = server.mem().rss;
@@ -506,6 +519,7 @@ async function main() {
       }
     }
     s.close();
+    extra?.close();
   } finally {
     await server.stop();
   }

@@ -27,6 +27,10 @@ batch-threshold = 0
 [rate-limit]
 default = 1000000/1
 collab = 1000000/1
+
+[engine]
+# every client comes from 127.0.0.1
+max-sessions-per-address = 0
 `;
 
 const START_TIMEOUT_MS = 30000;

@@ -2,6 +2,18 @@
 /*
  * A pollable filter input stream that meters what a WebSocket peer sends
  * between two complete messages; see prd-eio-metered-stream.h for why.
+ *
+ * It also gives libsoup a cheaper source to wait on. libsoup creates a new
+ * input source for every read, and the source of a filter stream is a
+ * GPollableSource with the base stream's source as its child: the chain of
+ * filters under a WebSocket (this one, libsoup's SoupFilterInputStream, the
+ * listener's idle stream) makes four sources per connection, every one of
+ * which the main context visits in each iteration, however idle the
+ * connection. When the bottom of the chain is a plain socket (not TLS), and
+ * the last read through the chain ended with G_IO_ERROR_WOULD_BLOCK (so no
+ * filter holds anything: a filter only reports that when it has nothing to
+ * give), the chain is readable exactly when the socket is, and the source is
+ * one GPollableSource watching the socket's descriptor.
  */
 #define G_LOG_DOMAIN "prd-eio"
 
@@ -17,6 +29,8 @@ struct _PrdEioMeteredStream
   guint64 limit;
   guint64 count;
   gboolean exceeded;
+  gboolean drained; /* the last read ended with G_IO_ERROR_WOULD_BLOCK */
+  GSocket *socket;  /* (owned) (nullable): the bottom of the chain, when a plain socket */
   PrdEioOverflowFunc overflow_func;
   gpointer overflow_data;
 };
@@ -60,6 +74,7 @@ prd_eio_metered_stream_read (
 
   if (self->exceeded)
     return 0;
+  self->drained = FALSE;
   n = g_input_stream_read (base_stream (self), buffer, count, cancellable, error);
   account (self, n);
   return n;
@@ -134,10 +149,23 @@ prd_eio_metered_stream_create_source (GPollableInputStream *stream, GCancellable
   g_autoptr (GSource) base_source = NULL;
 
   if (self->exceeded)
-    base_source = g_timeout_source_new (0);
+    {
+      base_source = g_timeout_source_new (0);
+    }
+  else if (self->drained && self->socket != NULL && cancellable == NULL &&
+           !g_socket_is_closed (self->socket))
+    {
+      GSource *source = g_pollable_source_new (G_OBJECT (stream));
+
+      /* GLib dispatches a source when one of its descriptors polls ready. */
+      g_source_add_unix_fd (source, g_socket_get_fd (self->socket), G_IO_IN | G_IO_HUP | G_IO_ERR);
+      return source;
+    }
   else
-    base_source = g_pollable_input_stream_create_source (
-        G_POLLABLE_INPUT_STREAM (base_stream (self)), cancellable);
+    {
+      base_source = g_pollable_input_stream_create_source (
+          G_POLLABLE_INPUT_STREAM (base_stream (self)), cancellable);
+    }
   return g_pollable_source_new_full (stream, base_source, cancellable);
 }
 
@@ -154,6 +182,8 @@ prd_eio_metered_stream_read_nonblocking (GPollableInputStream *stream,
     return 0;
   n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (base_stream (self)),
                                                 buffer, count, NULL, error);
+  self->drained = n < 0 && error != NULL && *error != NULL &&
+                  g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   account (self, n);
   return n;
 }
@@ -173,6 +203,7 @@ prd_eio_metered_stream_finalize (GObject *object)
   PrdEioMeteredStream *self = PRD_EIO_METERED_STREAM (object);
 
   g_clear_object (&self->base_io);
+  g_clear_object (&self->socket);
 
   G_OBJECT_CLASS (prd_eio_metered_stream_parent_class)->finalize (object);
 }
@@ -195,10 +226,164 @@ prd_eio_metered_stream_init (PrdEioMeteredStream *self)
 {
 }
 
+/* ------------------------------------------------------------------ */
+/* The output side: a pass-through that remembers whether the last write
+ * took everything it was given. libsoup writes a frame as soon as it gets
+ * it; when the socket takes only part of it (or nothing), libsoup keeps the
+ * rest and waits for the socket, and that is what the session must know
+ * before it hands over the next frame. Asking the socket (poll(2)) before
+ * every frame costs a system call per frame; the result of the write that
+ * just happened costs nothing. */
+
+struct _PrdEioWatchedOutput
+{
+  GFilterOutputStream parent_instance;
+
+  gboolean stalled;
+};
+
+static void prd_eio_watched_output_pollable_iface_init (GPollableOutputStreamInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (PrdEioWatchedOutput,
+                               prd_eio_watched_output,
+                               G_TYPE_FILTER_OUTPUT_STREAM,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_OUTPUT_STREAM,
+                                                      prd_eio_watched_output_pollable_iface_init))
+
+static GOutputStream *
+output_base (PrdEioWatchedOutput *self)
+{
+  return g_filter_output_stream_get_base_stream (G_FILTER_OUTPUT_STREAM (self));
+}
+
+static gssize
+prd_eio_watched_output_write (GOutputStream *stream,
+                              const void *buffer,
+                              gsize count,
+                              GCancellable *cancellable,
+                              GError **error)
+{
+  PrdEioWatchedOutput *self = PRD_EIO_WATCHED_OUTPUT (stream);
+  gssize n = g_output_stream_write (output_base (self), buffer, count, cancellable, error);
+
+  self->stalled = n < 0 || (gsize) n < count;
+  return n;
+}
+
+/* Closing the base is the input side's business (it closes the whole base
+ * GIOStream); GOutputStream would run close_fn in a worker thread. */
+static void
+prd_eio_watched_output_close_async (GOutputStream *stream,
+                                    int io_priority,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (stream, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, prd_eio_watched_output_close_async);
+  g_task_return_boolean (task, TRUE);
+}
+
+static gboolean
+prd_eio_watched_output_close_finish (GOutputStream *stream, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static gboolean
+prd_eio_watched_output_can_poll (GPollableOutputStream *stream)
+{
+  GOutputStream *base = output_base (PRD_EIO_WATCHED_OUTPUT (stream));
+
+  return G_IS_POLLABLE_OUTPUT_STREAM (base) &&
+         g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (base));
+}
+
+static gboolean
+prd_eio_watched_output_is_writable (GPollableOutputStream *stream)
+{
+  return g_pollable_output_stream_is_writable (
+      G_POLLABLE_OUTPUT_STREAM (output_base (PRD_EIO_WATCHED_OUTPUT (stream))));
+}
+
+static GSource *
+prd_eio_watched_output_create_source (GPollableOutputStream *stream, GCancellable *cancellable)
+{
+  g_autoptr (GSource) base_source = g_pollable_output_stream_create_source (
+      G_POLLABLE_OUTPUT_STREAM (output_base (PRD_EIO_WATCHED_OUTPUT (stream))), cancellable);
+
+  return g_pollable_source_new_full (stream, base_source, cancellable);
+}
+
+static gssize
+prd_eio_watched_output_write_nonblocking (GPollableOutputStream *stream,
+                                          const void *buffer,
+                                          gsize count,
+                                          GError **error)
+{
+  PrdEioWatchedOutput *self = PRD_EIO_WATCHED_OUTPUT (stream);
+  gssize n = g_pollable_output_stream_write_nonblocking (
+      G_POLLABLE_OUTPUT_STREAM (output_base (self)), buffer, count, NULL, error);
+
+  self->stalled = n < 0 || (gsize) n < count;
+  return n;
+}
+
+static void
+prd_eio_watched_output_pollable_iface_init (GPollableOutputStreamInterface *iface)
+{
+  iface->can_poll = prd_eio_watched_output_can_poll;
+  iface->is_writable = prd_eio_watched_output_is_writable;
+  iface->create_source = prd_eio_watched_output_create_source;
+  iface->write_nonblocking = prd_eio_watched_output_write_nonblocking;
+}
+
+static void
+prd_eio_watched_output_class_init (PrdEioWatchedOutputClass *klass)
+{
+  GOutputStreamClass *output_class = G_OUTPUT_STREAM_CLASS (klass);
+
+  output_class->write_fn = prd_eio_watched_output_write;
+  output_class->close_async = prd_eio_watched_output_close_async;
+  output_class->close_finish = prd_eio_watched_output_close_finish;
+}
+
+static void
+prd_eio_watched_output_init (PrdEioWatchedOutput *self)
+{
+}
+
+gboolean
+prd_eio_watched_output_is_stalled (PrdEioWatchedOutput *self)
+{
+  g_return_val_if_fail (PRD_IS_EIO_WATCHED_OUTPUT (self), TRUE);
+  return self->stalled;
+}
+
+/* ------------------------------------------------------------------ */
+
+/* The GSocket at the bottom of @stream's chain of filters, if it is a
+ * socket's own stream (not, say, a TLS connection's). */
+static GSocket *
+find_socket (GInputStream *stream)
+{
+  GType socket_stream_type = g_type_from_name ("GSocketInputStream");
+  GSocket *socket = NULL;
+
+  while (G_IS_FILTER_INPUT_STREAM (stream))
+    stream = g_filter_input_stream_get_base_stream (G_FILTER_INPUT_STREAM (stream));
+  if (socket_stream_type == 0 || !G_TYPE_CHECK_INSTANCE_TYPE (stream, socket_stream_type))
+    return NULL;
+  g_object_get (stream, "socket", &socket, NULL);
+  return socket;
+}
+
 GIOStream *
 prd_eio_metered_io_stream_new (GIOStream *base, guint64 limit, PrdEioMeteredStream **out_metered)
 {
   PrdEioMeteredStream *metered;
+  GOutputStream *output;
   GIOStream *io;
 
   g_return_val_if_fail (G_IS_IO_STREAM (base), NULL);
@@ -207,11 +392,16 @@ prd_eio_metered_io_stream_new (GIOStream *base, guint64 limit, PrdEioMeteredStre
                           g_io_stream_get_input_stream (base), "close-base-stream", FALSE, NULL);
   metered->base_io = g_object_ref (base);
   metered->limit = limit;
+  metered->socket = find_socket (g_io_stream_get_input_stream (base));
 
-  io = g_simple_io_stream_new (G_INPUT_STREAM (metered), g_io_stream_get_output_stream (base));
+  output = g_object_new (PRD_TYPE_EIO_WATCHED_OUTPUT, "base-stream",
+                         g_io_stream_get_output_stream (base), "close-base-stream", FALSE, NULL);
+
+  io = g_simple_io_stream_new (G_INPUT_STREAM (metered), output);
   if (out_metered != NULL)
     *out_metered = metered;
   g_object_unref (metered);
+  g_object_unref (output);
   return io;
 }
 

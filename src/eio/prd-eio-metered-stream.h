@@ -23,9 +23,21 @@ G_DECLARE_FINAL_TYPE (
 
 typedef void (*PrdEioOverflowFunc) (gpointer user_data);
 
-/* Returns a GIOStream that reads through a metered stream and writes to
- * @base's output stream; closing it closes @base. @out_metered is
- * (transfer none): the returned stream owns it. */
+/*
+ * PrdEioWatchedOutput: the output side of the same connection, a
+ * pass-through that tells whether the last write took all it was given
+ * (libsoup otherwise holds the rest of a frame until the socket is
+ * writable again).
+ */
+#define PRD_TYPE_EIO_WATCHED_OUTPUT (prd_eio_watched_output_get_type ())
+G_DECLARE_FINAL_TYPE (
+    PrdEioWatchedOutput, prd_eio_watched_output, PRD, EIO_WATCHED_OUTPUT, GFilterOutputStream)
+
+gboolean prd_eio_watched_output_is_stalled (PrdEioWatchedOutput *self);
+
+/* Returns a GIOStream that reads through a metered stream and writes
+ * through a watched output to @base's output stream; closing it closes
+ * @base. @out_metered is (transfer none): the returned stream owns it. */
 GIOStream *
 prd_eio_metered_io_stream_new (GIOStream *base, guint64 limit, PrdEioMeteredStream **out_metered);
 void prd_eio_metered_stream_reset (PrdEioMeteredStream *self);

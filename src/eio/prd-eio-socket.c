@@ -13,12 +13,15 @@
  *   finished.
  * - WebSocket: libsoup 3.2 queues every frame it is given and has no API to
  *   tell how much is still unsent. So frames stay in our queue and are handed
- *   to libsoup only while the connection's pollable output stream is
- *   writable. libsoup writes a frame immediately (non-blocking) when it gets
- *   it, so after a hand-over either the whole frame reached the kernel, or the
- *   stream stopped being writable and we wait for it (a pollable source)
- *   before handing over more. libsoup's own queue thus never holds more than
- *   about the last frame handed over, and everything else is visible here.
+ *   to libsoup only while its last write took all it was given (the
+ *   connection writes through a PrdEioWatchedOutput that records it, which
+ *   spares a poll(2) per frame). libsoup writes a frame immediately
+ *   (non-blocking) when it gets it, so after a hand-over either the whole
+ *   frame reached the kernel, or the write stalled and we wait for the stream
+ *   to be writable (a pollable source) and for libsoup to have written the
+ *   rest before handing over more. libsoup's own queue thus never holds more
+ *   than about the last frame handed over, and everything else is visible
+ *   here.
  *
  * "closed" is emitted once, at the moment the session stops accepting
  * packets. A server-side close (prd_eio_socket_close) still flushes what was
@@ -35,6 +38,7 @@
 #include "prd-eio-metered-stream.h"
 #include "prd-eio-private.h"
 #include "prd-metrics.h"
+#include "prd-timer-queue.h"
 
 #include "prd-eio-socket.h"
 
@@ -86,23 +90,34 @@ struct _PrdEioSocket
   /* Upgrade. */
   SoupWebsocketConnection *probe_ws; /* (owned) (nullable) */
   gboolean probe_seen;
-  guint upgrade_noop_id;
+  PrdTimer upgrade_noop_timer;
 
-  guint upgrade_timeout_id;
+  PrdTimer upgrade_timer;
 
   /* Heartbeat. */
-  guint ping_id;
-  guint pong_timeout_id;
+  PrdTimer ping_timer;
+  PrdTimer pong_timer;
   gboolean awaiting_pong;
   gboolean pong_refreshed;
   gint64 ping_due;      /* monotonic µs */
   gint64 pong_deadline; /* monotonic µs */
 
-  guint close_timeout_id;
+  PrdTimer close_timer;
   CloseMode closing_mode;
+
+  /* The deadlines of every session are on two shared queues, one GSource
+   * each, rather than a GSource per timer. Heartbeat timers run at high
+   * priority so that busy I/O cannot delay a timeout past the moment a
+   * client may rely on it having happened; the others at the default
+   * priority, as the GLib timeouts they replace. */
+  PrdTimerQueue *high_timers; /* (owned) */
+  PrdTimerQueue *timers;      /* (owned) */
 
   PrdEioSocketFinishFunc finish_func;
   gpointer finish_data;
+
+  const PrdEioSocketReceiver *receiver; /* (unowned) (nullable) */
+  gpointer receiver_data;
 };
 
 G_DEFINE_FINAL_TYPE (PrdEioSocket, prd_eio_socket, G_TYPE_OBJECT)
@@ -322,7 +337,9 @@ flush_websocket (PrdEioSocket *self)
       if (self->ws_writable != NULL)
         return;
 
-      if (out != NULL && !g_pollable_output_stream_is_writable (out))
+      if (out != NULL && (PRD_IS_EIO_WATCHED_OUTPUT (out)
+                              ? prd_eio_watched_output_is_stalled (PRD_EIO_WATCHED_OUTPUT (out))
+                              : !g_pollable_output_stream_is_writable (out)))
         {
           self->ws_writable = g_pollable_output_stream_create_source (out, NULL);
           g_source_set_callback (self->ws_writable, G_SOURCE_FUNC (on_ws_writable), self, NULL);
@@ -415,59 +432,46 @@ enqueue (PrdEioSocket *self, PrdEioPacket *packet)
 /* ------------------------------------------------------------------ */
 /* Heartbeat                                                          */
 
-static gboolean
-on_pong_timeout (gpointer user_data)
+static void
+on_pong_timeout (PrdTimer *timer, gpointer user_data)
 {
   PrdEioSocket *self = user_data;
 
-  self->pong_timeout_id = 0;
   socket_close (self, "ping timeout", CLOSE_ERROR);
-  return G_SOURCE_REMOVE;
 }
 
-/* Heartbeat timers run at high priority so that busy I/O cannot delay a
- * timeout past the moment a client may rely on it having happened. */
 static void
 arm_pong_timeout (PrdEioSocket *self, gint64 from)
 {
-  gint64 now = g_get_monotonic_time ();
-
-  g_clear_handle_id (&self->pong_timeout_id, g_source_remove);
   self->pong_deadline = from + (gint64) self->config.ping_timeout * 1000;
-  self->pong_timeout_id =
-      g_timeout_add_full (G_PRIORITY_HIGH, (guint) (MAX (self->pong_deadline - now, 0) / 1000),
-                          on_pong_timeout, self, NULL);
+  prd_timer_queue_schedule (self->high_timers, &self->pong_timer, self->pong_deadline);
 }
 
-static gboolean
-on_ping_timer (gpointer user_data)
+static void
+on_ping_timer (PrdTimer *timer, gpointer user_data)
 {
   PrdEioSocket *self = user_data;
 
-  self->ping_id = 0;
   self->awaiting_pong = TRUE;
   self->pong_refreshed = FALSE;
   /* In engine.io 6 the timeout runs from the moment the ping is sent; count
    * from when it was due, so that a late main loop does not add up. */
   arm_pong_timeout (self, self->ping_due);
   enqueue (self, prd_eio_packet_new (PRD_EIO_PACKET_PING, NULL, 0));
-  return G_SOURCE_REMOVE;
 }
 
 static void
 schedule_ping (PrdEioSocket *self)
 {
-  g_clear_handle_id (&self->ping_id, g_source_remove);
   self->ping_due = g_get_monotonic_time () + (gint64) self->config.ping_interval * 1000;
-  self->ping_id =
-      g_timeout_add_full (G_PRIORITY_HIGH, self->config.ping_interval, on_ping_timer, self, NULL);
+  prd_timer_queue_schedule (self->high_timers, &self->ping_timer, self->ping_due);
 }
 
 static void
 stop_timers (PrdEioSocket *self)
 {
-  g_clear_handle_id (&self->ping_id, g_source_remove);
-  g_clear_handle_id (&self->pong_timeout_id, g_source_remove);
+  prd_timer_cancel (&self->ping_timer);
+  prd_timer_cancel (&self->pong_timer);
   g_clear_handle_id (&self->flush_idle_id, g_source_remove);
   self->awaiting_pong = FALSE;
 }
@@ -495,7 +499,7 @@ handle_packet (PrdEioSocket *self, const PrdEioPacket *packet)
         if (self->awaiting_pong)
           {
             self->awaiting_pong = FALSE;
-            g_clear_handle_id (&self->pong_timeout_id, g_source_remove);
+            prd_timer_cancel (&self->pong_timer);
             schedule_ping (self);
           }
         break;
@@ -697,8 +701,8 @@ abort_upgrade (PrdEioSocket *self, gushort code)
 {
   g_autoptr (SoupWebsocketConnection) probe = g_steal_pointer (&self->probe_ws);
 
-  g_clear_handle_id (&self->upgrade_timeout_id, g_source_remove);
-  g_clear_handle_id (&self->upgrade_noop_id, g_source_remove);
+  prd_timer_cancel (&self->upgrade_timer);
+  prd_timer_cancel (&self->upgrade_noop_timer);
   self->probe_seen = FALSE;
   if (probe == NULL)
     return;
@@ -707,25 +711,26 @@ abort_upgrade (PrdEioSocket *self, gushort code)
   ws_close_and_release (g_steal_pointer (&probe), code);
 }
 
-static gboolean
-on_upgrade_timeout (gpointer user_data)
+static void
+on_upgrade_timeout (PrdTimer *timer, gpointer user_data)
 {
   PrdEioSocket *self = user_data;
 
-  self->upgrade_timeout_id = 0;
   g_debug ("socket %s: upgrade timed out", self->id);
   abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_NORMAL);
-  return G_SOURCE_REMOVE;
 }
 
-static gboolean
-on_upgrade_noop (gpointer user_data)
+#define UPGRADE_NOOP_MS 100
+
+static void
+on_upgrade_noop (PrdTimer *timer, gpointer user_data)
 {
   PrdEioSocket *self = user_data;
 
+  /* Again and again until the upgrade completes or fails. */
+  prd_timer_queue_schedule_ms (self->timers, timer, UPGRADE_NOOP_MS);
   if (self->poll_get != NULL)
     answer_get (self, g_queue_is_empty (&self->queue) ? "6" : NULL);
-  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -733,8 +738,8 @@ complete_upgrade (PrdEioSocket *self)
 {
   SoupWebsocketConnection *conn = g_steal_pointer (&self->probe_ws);
 
-  g_clear_handle_id (&self->upgrade_timeout_id, g_source_remove);
-  g_clear_handle_id (&self->upgrade_noop_id, g_source_remove);
+  prd_timer_cancel (&self->upgrade_timer);
+  prd_timer_cancel (&self->upgrade_noop_timer);
   g_signal_handlers_disconnect_by_data (conn, self);
   self->probe_seen = FALSE;
 
@@ -779,8 +784,8 @@ on_probe_message (SoupWebsocketConnection *conn, int type, GBytes *message, gpoi
       /* Make the client's pending poll return so it can send "5"; like
        * engine.io, on a 100 ms tick, which also lets a "5" already on its
        * way arrive before a GET sent after it is answered. */
-      if (self->upgrade_noop_id == 0)
-        self->upgrade_noop_id = g_timeout_add (100, on_upgrade_noop, self);
+      if (!prd_timer_is_scheduled (&self->upgrade_noop_timer))
+        prd_timer_queue_schedule_ms (self->timers, &self->upgrade_noop_timer, UPGRADE_NOOP_MS);
     }
   else if (packet != NULL && packet->type == PRD_EIO_PACKET_UPGRADE)
     {
@@ -818,7 +823,7 @@ teardown (PrdEioSocket *self, CloseMode mode)
 
   self->state = STATE_CLOSED;
   stop_timers (self);
-  g_clear_handle_id (&self->close_timeout_id, g_source_remove);
+  prd_timer_cancel (&self->close_timer);
   abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
 
   if (mode != CLOSE_FLUSH)
@@ -839,15 +844,13 @@ teardown (PrdEioSocket *self, CloseMode mode)
     }
 }
 
-static gboolean
-on_close_timeout (gpointer user_data)
+static void
+on_close_timeout (PrdTimer *timer, gpointer user_data)
 {
   PrdEioSocket *self = user_data;
 
   /* The client never came back for the last packets. */
-  self->close_timeout_id = 0;
   teardown (self, CLOSE_ERROR);
-  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -886,14 +889,14 @@ socket_close (PrdEioSocket *self, const char *reason, CloseMode mode)
       if (self->poll_get != NULL)
         teardown (self, mode);
       else
-        self->close_timeout_id = g_timeout_add (self->config.ping_timeout, on_close_timeout, self);
+        prd_timer_queue_schedule_ms (self->timers, &self->close_timer, self->config.ping_timeout);
     }
   else if (self->websocket)
     {
       if (g_queue_is_empty (&self->queue))
         teardown (self, mode);
       else
-        self->close_timeout_id = g_timeout_add (self->config.ping_timeout, on_close_timeout, self);
+        prd_timer_queue_schedule_ms (self->timers, &self->close_timer, self->config.ping_timeout);
     }
   else if (self->poll_get != NULL && g_queue_is_empty (&self->queue))
     {
@@ -908,8 +911,8 @@ socket_close (PrdEioSocket *self, const char *reason, CloseMode mode)
        * not for longer than a client may be silent. */
       if (self->poll_get != NULL)
         answer_get (self, NULL);
-      self->close_timeout_id = g_timeout_add (
-          self->config.ping_interval + self->config.ping_timeout, on_close_timeout, self);
+      prd_timer_queue_schedule_ms (self->timers, &self->close_timer,
+                                   self->config.ping_interval + self->config.ping_timeout);
     }
 
   g_object_unref (self);
@@ -925,8 +928,8 @@ prd_eio_socket_dispose (GObject *object)
 
   self->finish_func = NULL;
   stop_timers (self);
-  g_clear_handle_id (&self->close_timeout_id, g_source_remove);
-  g_clear_handle_id (&self->upgrade_timeout_id, g_source_remove);
+  prd_timer_cancel (&self->close_timer);
+  prd_timer_cancel (&self->upgrade_timer);
   abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
   if (self->poll_get != NULL)
     answer_get (self, "1");
@@ -954,6 +957,8 @@ prd_eio_socket_finalize (GObject *object)
 
   g_free (self->id);
   g_free (self->remote_address);
+  g_clear_pointer (&self->high_timers, prd_timer_queue_unref);
+  g_clear_pointer (&self->timers, prd_timer_queue_unref);
 
   G_OBJECT_CLASS (prd_eio_socket_parent_class)->finalize (object);
 }
@@ -971,6 +976,28 @@ prd_eio_socket_get_property (GObject *object, guint prop_id, GValue *value, GPar
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
+}
+
+/* The signals' class handlers (run first): the receiver. */
+static void
+receive_text_message (PrdEioSocket *self, const char *text, gulong len)
+{
+  if (self->receiver != NULL && self->receiver->text_message != NULL)
+    self->receiver->text_message (self, text, len, self->receiver_data);
+}
+
+static void
+receive_binary_message (PrdEioSocket *self, GBytes *data)
+{
+  if (self->receiver != NULL && self->receiver->binary_message != NULL)
+    self->receiver->binary_message (self, data, self->receiver_data);
+}
+
+static void
+receive_closed (PrdEioSocket *self, const char *reason)
+{
+  if (self->receiver != NULL && self->receiver->closed != NULL)
+    self->receiver->closed (self, reason, self->receiver_data);
 }
 
 static void
@@ -996,14 +1023,18 @@ prd_eio_socket_class_init (PrdEioSocketClass *klass)
                            G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
+  /* The receiver is the class handler, so that it runs before the
+   * handlers, and whoever emits the signals. */
   signals[SIGNAL_TEXT_MESSAGE] =
-      g_signal_new ("text-message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                    NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_ULONG);
-  signals[SIGNAL_BINARY_MESSAGE] =
-      g_signal_new ("binary-message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                    NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
-  signals[SIGNAL_CLOSED] = g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                                         NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+      g_signal_new_class_handler ("text-message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST,
+                                  G_CALLBACK (receive_text_message), NULL, NULL, NULL, G_TYPE_NONE,
+                                  2, G_TYPE_STRING, G_TYPE_ULONG);
+  signals[SIGNAL_BINARY_MESSAGE] = g_signal_new_class_handler (
+      "binary-message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST,
+      G_CALLBACK (receive_binary_message), NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
+  signals[SIGNAL_CLOSED] = g_signal_new_class_handler (
+      "closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST, G_CALLBACK (receive_closed), NULL,
+      NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -1011,6 +1042,13 @@ prd_eio_socket_init (PrdEioSocket *self)
 {
   g_queue_init (&self->queue);
   self->ws_close_code = SOUP_WEBSOCKET_CLOSE_NORMAL;
+  self->high_timers = prd_timer_queue_get_shared (G_PRIORITY_HIGH);
+  self->timers = prd_timer_queue_get_shared (G_PRIORITY_DEFAULT);
+  prd_timer_init (&self->ping_timer, on_ping_timer, self);
+  prd_timer_init (&self->pong_timer, on_pong_timeout, self);
+  prd_timer_init (&self->close_timer, on_close_timeout, self);
+  prd_timer_init (&self->upgrade_timer, on_upgrade_timeout, self);
+  prd_timer_init (&self->upgrade_noop_timer, on_upgrade_noop, self);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1054,7 +1092,7 @@ prd_eio_socket_check_heartbeat (PrdEioSocket *self)
   if (self->state == STATE_OPEN && self->awaiting_pong &&
       g_get_monotonic_time () >= self->pong_deadline)
     {
-      g_clear_handle_id (&self->pong_timeout_id, g_source_remove);
+      prd_timer_cancel (&self->pong_timer);
       socket_close (self, "ping timeout", CLOSE_ERROR);
     }
 }
@@ -1167,7 +1205,7 @@ prd_eio_socket_offer_upgrade (PrdEioSocket *self, SoupWebsocketConnection *conn)
   g_signal_connect (conn, "closed", G_CALLBACK (on_probe_closed), self);
   g_signal_connect (conn, "error", G_CALLBACK (on_ws_error), self);
   meter_set_overflow (conn, on_probe_overflow, self);
-  self->upgrade_timeout_id = g_timeout_add (self->config.upgrade_timeout, on_upgrade_timeout, self);
+  prd_timer_queue_schedule_ms (self->timers, &self->upgrade_timer, self->config.upgrade_timeout);
 }
 
 guint64
@@ -1180,6 +1218,26 @@ prd_eio_websocket_hard_limit (guint64 max_payload)
 
 /* ------------------------------------------------------------------ */
 /* Public API                                                         */
+
+/**
+ * prd_eio_socket_set_receiver:
+ * @self: a session
+ * @receiver: (nullable): the functions, which must outlive their use; %NULL
+ *   to stop receiving
+ * @user_data: passed to them
+ *
+ * Sets the one receiver of @self (see #PrdEioSocketReceiver).
+ */
+void
+prd_eio_socket_set_receiver (PrdEioSocket *self,
+                             const PrdEioSocketReceiver *receiver,
+                             gpointer user_data)
+{
+  g_return_if_fail (PRD_IS_EIO_SOCKET (self));
+
+  self->receiver = receiver;
+  self->receiver_data = receiver != NULL ? user_data : NULL;
+}
 
 const char *
 prd_eio_socket_get_id (PrdEioSocket *self)

@@ -32,6 +32,24 @@ G_DECLARE_FINAL_TYPE (PrdEioSocket, prd_eio_socket, PRD, EIO_SOCKET, GObject)
  * transport; "closed" is emitted at once.
  */
 
+/*
+ * A receiver gets what the three signals carry through plain function
+ * pointers, called by the signals' class handlers (before any handler, and
+ * whoever emits them): the layer above (Socket.IO) has one per session, and
+ * three signal handlers (closures) per session cost about 670 bytes each
+ * connection. NULL functions are skipped.
+ */
+typedef struct
+{
+  void (*text_message) (PrdEioSocket *socket, const char *text, gsize len, gpointer user_data);
+  void (*binary_message) (PrdEioSocket *socket, GBytes *data, gpointer user_data);
+  void (*closed) (PrdEioSocket *socket, const char *reason, gpointer user_data);
+} PrdEioSocketReceiver;
+
+void prd_eio_socket_set_receiver (PrdEioSocket *self,
+                                  const PrdEioSocketReceiver *receiver,
+                                  gpointer user_data);
+
 const char *prd_eio_socket_get_id (PrdEioSocket *self);
 const char *prd_eio_socket_get_transport_name (PrdEioSocket *self);
 const char *prd_eio_socket_get_remote_address (PrdEioSocket *self);

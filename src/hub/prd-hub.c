@@ -447,6 +447,8 @@ prd_hub_constructed (GObject *object)
       PrdSioNamespace *nsp = prd_sio_server_of (self->sio, namespaces[i]);
 
       prd_sio_namespace_set_connect_func (nsp, hub_connect, self, NULL);
+      /* hub_connect reads the token; nothing needs the payload later. */
+      prd_sio_namespace_set_keep_auth (nsp, FALSE);
       prd_sio_namespace_on (nsp, "ping", on_ping, self);
       prd_hub_tokens_add_namespace (self->tokens, nsp);
     }

@@ -38,6 +38,7 @@
 
 #include "prd-cli-backup.h"
 #include "prd-cli-remote.h"
+#include "prd-eio-listener.h"
 #include "prd-error.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-ai.h"
@@ -353,20 +354,58 @@ start_hub (PrdHub *hub, PrdStore *store, GError **error)
 }
 
 /* Connections are bounded by [server] max-connections, not by a soft
- * open-file limit left at 1024 for select() users: the hub polls. */
+ * open-file limit left at 1024 for select() users: the hub polls. Runs
+ * before the listener derives its automatic max-connections from the
+ * limit. */
 static void
-raise_open_file_limit (void)
+raise_open_file_limit (PrdHubServerConfig *server)
 {
   struct rlimit limit;
   rlim_t soft;
+  guint64 wanted;
 
-  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max)
-    return;
-  soft = limit.rlim_cur;
-  limit.rlim_cur = limit.rlim_max;
-  if (setrlimit (RLIMIT_NOFILE, &limit) == 0)
-    g_debug ("Open-file limit raised from %llu to %llu", (unsigned long long) soft,
-             (unsigned long long) limit.rlim_max);
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+    {
+      g_warning ("Cannot read the open-file limit: %s", g_strerror (errno));
+      return;
+    }
+  if (limit.rlim_cur < limit.rlim_max)
+    {
+      soft = limit.rlim_cur;
+      limit.rlim_cur = limit.rlim_max;
+      if (setrlimit (RLIMIT_NOFILE, &limit) == 0)
+        {
+          g_info ("Open-file limit raised from %llu to %llu", (unsigned long long) soft,
+                  (unsigned long long) limit.rlim_max);
+        }
+      else
+        {
+          g_warning ("Cannot raise the open-file limit from %llu to %llu: %s",
+                     (unsigned long long) soft, (unsigned long long) limit.rlim_max,
+                     g_strerror (errno));
+          limit.rlim_cur = soft;
+        }
+    }
+
+  /* One descriptor per connection, and a reserve for the store, logs and
+   * the rest (the listener's automatic max-connections keeps it free). */
+  wanted = (guint64) (server->max_connections != 0 ? server->max_connections
+                                                   : PRD_EIO_LISTENER_DEFAULT_MAX_CONNECTIONS) +
+           PRD_EIO_LISTENER_FD_RESERVE;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted)
+    {
+      g_autofree char *what =
+          server->max_connections != 0
+              ? g_strdup_printf ("max-connections = %u", server->max_connections)
+              : g_strdup_printf ("the automatic max-connections (%u)",
+                                 PRD_EIO_LISTENER_DEFAULT_MAX_CONNECTIONS);
+
+      g_warning ("Open-file limit %llu is below the %" G_GUINT64_FORMAT
+                 " descriptors %s needs: fewer connections can be open at once. Raise the hard "
+                 "limit: `ulimit -Hn %" G_GUINT64_FORMAT "` (as root) before starting prdhub, or "
+                 "LimitNOFILE=%" G_GUINT64_FORMAT " in its systemd unit",
+                 (unsigned long long) limit.rlim_cur, wanted, what, wanted, wanted);
+    }
 }
 
 /* The LAN announcement of @hub, on the port it really listens on. */
@@ -466,6 +505,7 @@ cmd_serve (int argc, char **argv)
       !prd_hub_config_validate (config, &error))
     return fail (error);
   prd_log_set_level (prd_hub_config_get_log (config)->level);
+  raise_open_file_limit (prd_hub_config_get_server (config));
   secrets = open_secret_store (config, &error);
   if (secrets == NULL)
     return fail (error);
@@ -487,7 +527,6 @@ cmd_serve (int argc, char **argv)
       return fail (error);
     }
   prd_hub_set_ai_provider (hub, provider);
-  raise_open_file_limit ();
   if (!prd_hub_listen (hub, &error))
     return fail (error);
 

@@ -32,6 +32,7 @@ struct _PrdSioNamespace
   PrdSioConnectFunc connect_func;
   gpointer connect_data;
   GDestroyNotify connect_destroy;
+  gboolean forget_auth; /* sockets do not keep their CONNECT payload */
 
   GHashTable *handlers; /* (owned) event → (owned) Handler */
   Handler catch_all;
@@ -154,6 +155,30 @@ prd_sio_namespace_set_connect_func (PrdSioNamespace *self,
 }
 
 /**
+ * prd_sio_namespace_set_keep_auth:
+ * @keep: whether sockets keep their CONNECT payload (the default)
+ *
+ * A namespace whose connect function is all that reads the payload (a
+ * token, a few hundred bytes) can have its sockets drop it:
+ * prd_sio_socket_get_auth() then returns %NULL.
+ */
+void
+prd_sio_namespace_set_keep_auth (PrdSioNamespace *self, gboolean keep)
+{
+  g_return_if_fail (PRD_IS_SIO_NAMESPACE (self));
+
+  self->forget_auth = !keep;
+}
+
+gboolean
+prd_sio_namespace_get_keep_auth (PrdSioNamespace *self)
+{
+  g_return_val_if_fail (PRD_IS_SIO_NAMESPACE (self), TRUE);
+
+  return !self->forget_auth;
+}
+
+/**
  * prd_sio_namespace_on:
  * @func: (nullable): the handler; %NULL removes it
  *
@@ -216,6 +241,7 @@ prd_sio_namespace_get_room_sockets (PrdSioNamespace *self, const char *room)
   GHashTable *set;
   GHashTableIter iter;
   gpointer socket;
+  PrdSioSocket *owner;
 
   g_return_val_if_fail (PRD_IS_SIO_NAMESPACE (self), result);
 
@@ -228,11 +254,16 @@ prd_sio_namespace_get_room_sockets (PrdSioNamespace *self, const char *room)
     }
 
   set = g_hash_table_lookup (self->rooms, room);
-  if (set == NULL)
-    return result;
-  g_hash_table_iter_init (&iter, set);
-  while (g_hash_table_iter_next (&iter, &socket, NULL))
-    g_ptr_array_add (result, g_object_ref (socket));
+  if (set != NULL)
+    {
+      g_hash_table_iter_init (&iter, set);
+      while (g_hash_table_iter_next (&iter, &socket, NULL))
+        g_ptr_array_add (result, g_object_ref (socket));
+    }
+  /* The room named by a socket's id is kept by the socket (prd-sio-socket.c). */
+  owner = g_hash_table_lookup (self->sockets, room);
+  if (owner != NULL && prd_sio_socket_in_room (owner, room))
+    g_ptr_array_add (result, g_object_ref (owner));
   return result;
 }
 

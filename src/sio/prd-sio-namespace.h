@@ -54,6 +54,8 @@ void prd_sio_namespace_set_connect_func (PrdSioNamespace *self,
                                          PrdSioConnectFunc func,
                                          gpointer user_data,
                                          GDestroyNotify destroy);
+void prd_sio_namespace_set_keep_auth (PrdSioNamespace *self, gboolean keep);
+gboolean prd_sio_namespace_get_keep_auth (PrdSioNamespace *self);
 /* One handler per event; a later call replaces it, a NULL @func removes it.
  * Events with neither a handler nor a catch-all get UNKNOWN_EVENT. */
 void prd_sio_namespace_on (PrdSioNamespace *self,

@@ -6,6 +6,7 @@
 #include "prd-sio-packet.h"
 #include "prd-sio-rate-limiter.h"
 #include "prd-sio-server.h"
+#include "prd-timer-queue.h"
 
 G_BEGIN_DECLS
 
@@ -23,10 +24,8 @@ typedef struct _PrdSioClient
   PrdSioDecoder *decoder;     /* (owned) */
   PrdSioRateLimiter *limiter; /* (owned) */
   GHashTable *sockets;        /* (owned) nsp name → (owned) PrdSioSocket */
-  guint connect_timeout_id;
-  gulong text_handler;
-  gulong binary_handler;
-  gulong closed_handler;
+  PrdTimer connect_timer;     /* on the server's timer queue */
+  gboolean receiving;         /* the engine socket's receiver is this client */
   gboolean closed;
 } PrdSioClient;
 

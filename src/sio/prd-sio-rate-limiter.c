@@ -13,16 +13,14 @@ typedef struct
 
 struct _PrdSioRateLimiter
 {
-  GHashTable *buckets; /* (owned) char* class → (owned) Bucket* */
+  GHashTable *buckets; /* (owned) (nullable): char* class → (owned) Bucket*; made at the first
+                        * event (a client that sends none costs no table) */
 };
 
 PrdSioRateLimiter *
 prd_sio_rate_limiter_new (void)
 {
-  PrdSioRateLimiter *self = g_new0 (PrdSioRateLimiter, 1);
-
-  self->buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  return self;
+  return g_new0 (PrdSioRateLimiter, 1);
 }
 
 void
@@ -30,7 +28,7 @@ prd_sio_rate_limiter_free (PrdSioRateLimiter *self)
 {
   if (self == NULL)
     return;
-  g_hash_table_unref (self->buckets);
+  g_clear_pointer (&self->buckets, g_hash_table_unref);
   g_free (self);
 }
 
@@ -49,6 +47,8 @@ prd_sio_rate_limiter_consume (PrdSioRateLimiter *self,
   g_return_val_if_fail (event_class != NULL, FALSE);
   g_return_val_if_fail (window_seconds > 0, FALSE);
 
+  if (self->buckets == NULL)
+    self->buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   bucket = g_hash_table_lookup (self->buckets, event_class);
   if (bucket == NULL)
     {

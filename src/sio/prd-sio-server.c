@@ -42,6 +42,7 @@ struct _PrdSioServer
   gulong connection_handler;
   guint connect_timeout;
   guint max_pending_acks;
+  PrdTimerQueue *timers;     /* (owned): the sessions' connect timeouts */
   guint64 n_events_received; /* EVENT packets from clients */
   guint64 n_events_sent;     /* EVENT packets to clients, one per receiver */
 
@@ -103,10 +104,12 @@ client_teardown (PrdSioClient *client, const char *reason)
   client->closed = TRUE;
   hold = prd_sio_client_ref (client);
 
-  g_clear_handle_id (&client->connect_timeout_id, g_source_remove);
-  g_clear_signal_handler (&client->text_handler, client->engine);
-  g_clear_signal_handler (&client->binary_handler, client->engine);
-  g_clear_signal_handler (&client->closed_handler, client->engine);
+  prd_timer_cancel (&client->connect_timer);
+  if (client->receiving)
+    {
+      prd_eio_socket_set_receiver (client->engine, NULL, NULL);
+      client->receiving = FALSE;
+    }
 
   sockets = g_ptr_array_new_with_free_func (g_object_unref);
   g_hash_table_iter_init (&iter, client->sockets);
@@ -222,7 +225,7 @@ client_connect (PrdSioClient *client, PrdSioPacket *packet)
   if (client->closed || g_hash_table_contains (client->sockets, packet->nsp))
     return;
 
-  g_clear_handle_id (&client->connect_timeout_id, g_source_remove);
+  prd_timer_cancel (&client->connect_timer);
   prd_sio_socket_set_connected (socket);
   g_hash_table_insert (client->sockets, g_strdup (packet->nsp), g_object_ref (socket));
 
@@ -292,7 +295,7 @@ client_handle_packet (PrdSioClient *client, PrdSioPacket *packet)
 }
 
 static void
-on_text_message (PrdEioSocket *engine, const char *text, gulong len, gpointer user_data)
+on_text_message (PrdEioSocket *engine, const char *text, gsize len, gpointer user_data)
 {
   g_autoptr (PrdSioClient) client = prd_sio_client_ref (user_data);
   g_autoptr (PrdSioPacket) packet = NULL;
@@ -339,15 +342,19 @@ on_engine_closed (PrdEioSocket *engine, const char *reason, gpointer user_data)
   client_teardown (user_data, reason);
 }
 
-static gboolean
-on_connect_timeout (gpointer user_data)
+static const PrdEioSocketReceiver client_receiver = {
+  .text_message = on_text_message,
+  .binary_message = on_binary_message,
+  .closed = on_engine_closed,
+};
+
+static void
+on_connect_timeout (PrdTimer *timer, gpointer user_data)
 {
   PrdSioClient *client = user_data;
 
-  client->connect_timeout_id = 0;
   if (g_hash_table_size (client->sockets) == 0)
     violation (client, "forced close", "no namespace CONNECT within the connect timeout");
-  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -362,13 +369,10 @@ on_engine_connection (PrdEioServer *engine, PrdEioSocket *socket, gpointer user_
   client->decoder = prd_sio_decoder_new ();
   client->limiter = prd_sio_rate_limiter_new ();
   client->sockets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
-  client->text_handler =
-      g_signal_connect (socket, "text-message", G_CALLBACK (on_text_message), client);
-  client->binary_handler =
-      g_signal_connect (socket, "binary-message", G_CALLBACK (on_binary_message), client);
-  client->closed_handler =
-      g_signal_connect (socket, "closed", G_CALLBACK (on_engine_closed), client);
-  client->connect_timeout_id = g_timeout_add (self->connect_timeout, on_connect_timeout, client);
+  prd_eio_socket_set_receiver (socket, &client_receiver, client);
+  client->receiving = TRUE;
+  prd_timer_init (&client->connect_timer, on_connect_timeout, client);
+  prd_timer_queue_schedule_ms (self->timers, &client->connect_timer, self->connect_timeout);
   g_hash_table_insert (self->clients, socket, client);
 
   if (!prd_eio_socket_is_open (socket))
@@ -425,6 +429,7 @@ prd_sio_server_finalize (GObject *object)
   g_hash_table_unref (self->clients);
   g_hash_table_unref (self->rate_limits);
   g_hash_table_unref (self->event_classes);
+  prd_timer_queue_unref (self->timers);
   G_OBJECT_CLASS (prd_sio_server_parent_class)->finalize (object);
 }
 
@@ -544,6 +549,7 @@ prd_sio_server_init (PrdSioServer *self)
   self->clients = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) prd_sio_client_unref);
   self->rate_limits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->event_classes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->timers = prd_timer_queue_get_shared (G_PRIORITY_DEFAULT);
 }
 
 PrdSioServer *

@@ -30,10 +30,15 @@ struct _PrdSioSocket
   PrdSioClient *client;     /* (unowned) (nullable): cleared when disconnected */
   GWeakRef engine;          /* PrdEioSocket */
   JsonNode *auth;           /* (owned) (nullable) */
-  GHashTable *rooms;        /* (owned) set of room names */
-  GHashTable *pending_acks; /* (owned) set of (owned) PendingAck, by ack id */
+  GHashTable *rooms;        /* (owned) (nullable) set of room names but its own id */
+  GHashTable *pending_acks; /* (owned) (nullable) set of (owned) PendingAck, by ack id; made
+                             * at the first (most sockets of idle clients never need it) */
   gboolean connected;
   gboolean closed;
+  /* In the room named by its id. That room is not in the namespace's table
+   * of rooms (the namespace finds the socket by id), nor in @rooms: every
+   * connection would otherwise carry two tables for it. */
+  gboolean in_own_room;
 };
 
 /* An ack id the client asked for, keyed by the id (its first member, as
@@ -94,8 +99,6 @@ static void
 prd_sio_socket_init (PrdSioSocket *self)
 {
   g_weak_ref_init (&self->engine, NULL);
-  self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->pending_acks = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 }
 
 /* Socket ids name rooms and are shown to other clients, so they must not let
@@ -146,7 +149,8 @@ prd_sio_socket_new (PrdSioNamespace *nsp, PrdSioClient *client, JsonNode *auth)
   self->nsp = g_object_ref (nsp);
   self->client = client;
   g_weak_ref_set (&self->engine, client->engine);
-  self->auth = auth != NULL ? json_node_copy (auth) : NULL;
+  if (auth != NULL && prd_sio_namespace_get_keep_auth (nsp))
+    self->auth = json_node_copy (auth);
   return self;
 }
 
@@ -233,7 +237,8 @@ prd_sio_socket_get_transport_name (PrdSioSocket *self)
  * prd_sio_socket_get_auth:
  *
  * Returns: (transfer none) (nullable): the CONNECT payload, %NULL when the
- *   client sent none
+ *   client sent none or the namespace does not keep it
+ *   (prd_sio_namespace_set_keep_auth())
  */
 JsonNode *
 prd_sio_socket_get_auth (PrdSioSocket *self)
@@ -356,7 +361,8 @@ take_pending_ack (PrdSioSocket *self, gint64 ack_id)
 {
   gpointer key;
 
-  if (ack_id < 0 || !g_hash_table_lookup_extended (self->pending_acks, &ack_id, &key, NULL))
+  if (ack_id < 0 || self->pending_acks == NULL ||
+      !g_hash_table_lookup_extended (self->pending_acks, &ack_id, &key, NULL))
     return FALSE;
   prd_metric_observe (prd_sio_metrics.ack_latency,
                       (double) (g_get_monotonic_time () - ((PendingAck *) key)->received_us) /
@@ -403,7 +409,16 @@ prd_sio_socket_join (PrdSioSocket *self, const char *room)
   g_return_if_fail (PRD_IS_SIO_SOCKET (self));
   g_return_if_fail (room != NULL);
 
-  if (!self->connected || g_hash_table_contains (self->rooms, room))
+  if (!self->connected)
+    return;
+  if (g_str_equal (room, self->id))
+    {
+      self->in_own_room = TRUE;
+      return;
+    }
+  if (self->rooms == NULL)
+    self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  else if (g_hash_table_contains (self->rooms, room))
     return;
   g_hash_table_add (self->rooms, g_strdup (room));
   prd_sio_namespace_add_to_room (self->nsp, room, self);
@@ -415,7 +430,12 @@ prd_sio_socket_leave (PrdSioSocket *self, const char *room)
   g_return_if_fail (PRD_IS_SIO_SOCKET (self));
   g_return_if_fail (room != NULL);
 
-  if (!g_hash_table_contains (self->rooms, room))
+  if (g_str_equal (room, self->id))
+    {
+      self->in_own_room = FALSE;
+      return;
+    }
+  if (self->rooms == NULL || !g_hash_table_contains (self->rooms, room))
     return;
   prd_sio_namespace_remove_from_room (self->nsp, room, self);
   g_hash_table_remove (self->rooms, room);
@@ -427,7 +447,9 @@ prd_sio_socket_in_room (PrdSioSocket *self, const char *room)
   g_return_val_if_fail (PRD_IS_SIO_SOCKET (self), FALSE);
   g_return_val_if_fail (room != NULL, FALSE);
 
-  return g_hash_table_contains (self->rooms, room);
+  if (g_str_equal (room, self->id))
+    return self->in_own_room;
+  return self->rooms != NULL && g_hash_table_contains (self->rooms, room);
 }
 
 void
@@ -444,11 +466,16 @@ prd_sio_socket_close (PrdSioSocket *self, const char *reason)
   hold = g_object_ref (self);
   self->client = NULL;
 
-  g_hash_table_iter_init (&iter, self->rooms);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &room, NULL))
-    prd_sio_namespace_remove_from_room (self->nsp, room, self);
-  g_hash_table_remove_all (self->rooms);
-  g_hash_table_remove_all (self->pending_acks);
+  self->in_own_room = FALSE;
+  if (self->rooms != NULL)
+    {
+      g_hash_table_iter_init (&iter, self->rooms);
+      while (g_hash_table_iter_next (&iter, (gpointer *) &room, NULL))
+        prd_sio_namespace_remove_from_room (self->nsp, room, self);
+      g_hash_table_remove_all (self->rooms);
+    }
+  if (self->pending_acks != NULL)
+    g_hash_table_remove_all (self->pending_acks);
 
   if (client != NULL &&
       g_hash_table_lookup (client->sockets, prd_sio_namespace_get_name (self->nsp)) == self)
@@ -629,6 +656,8 @@ prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet)
       /* Handlers may answer later (after a commit), so ids are kept until
        * answered; a client that piles up unanswered requests is refused
        * rather than allowed to grow the set without bound. */
+      if (self->pending_acks == NULL)
+        self->pending_acks = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
       if (server != NULL &&
           g_hash_table_size (self->pending_acks) >= prd_sio_server_get_max_pending_acks (server))
         {

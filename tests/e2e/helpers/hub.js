@@ -122,8 +122,9 @@ function collectStderr(proc) {
 
 // Starts `prdhub serve` on an ephemeral port with a fresh data dir.
 // `config` is the text of an INI file passed with --config; `fdLimit` runs
-// it under `ulimit -n fdLimit` (soft and hard).
-export async function startHub({ config, args = [], env = {}, fdLimit } = {}) {
+// it under `ulimit -n fdLimit` (soft and hard), `fdLimits: [soft, hard]`
+// under those two.
+export async function startHub({ config, args = [], env = {}, fdLimit, fdLimits } = {}) {
   const dataDir = tmpDir('prdhub-e2e-data-');
   const argv = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir];
   if (config !== undefined) {
@@ -133,9 +134,12 @@ export async function startHub({ config, args = [], env = {}, fdLimit } = {}) {
   }
   argv.push(...args);
 
-  const [file, fileArgs] = fdLimit === undefined
+  const ulimit = fdLimits !== undefined
+    ? `ulimit -Sn ${Number(fdLimits[0])} && ulimit -Hn ${Number(fdLimits[1])}`
+    : fdLimit !== undefined ? `ulimit -n ${Number(fdLimit)}` : null;
+  const [file, fileArgs] = ulimit === null
     ? [PRDHUB_BIN, argv]
-    : ['/bin/sh', ['-c', `ulimit -n ${Number(fdLimit)} && exec "$0" "$@"`, PRDHUB_BIN, ...argv]];
+    : ['/bin/sh', ['-c', `${ulimit} && exec "$0" "$@"`, PRDHUB_BIN, ...argv]];
   const proc = spawn(file, fileArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PRDHUB_JWT_SECRET: JWT_SECRET, ...env },
