@@ -527,6 +527,19 @@ cmd_serve (int argc, char **argv)
       return fail (error);
     }
   prd_hub_set_ai_provider (hub, provider);
+  /* The handlers are in place before the "listening" line: a supervisor or
+   * script that reads it and stops the hub at once gets a clean stop, not
+   * the default action of SIGTERM. */
+  loop = g_main_loop_new (NULL, FALSE);
+  state.loop = loop;
+  state.hub = hub;
+  g_signal_connect (hub, "stopped", G_CALLBACK (on_stopped), &state);
+  /* A file size limit (RLIMIT_FSIZE) makes a write fail with EFBIG, which
+   * the store reports as STORAGE_ERROR like a full disk, instead of
+   * killing the hub. */
+  signal (SIGXFSZ, SIG_IGN);
+  g_unix_signal_add (SIGINT, on_signal, &state);
+  g_unix_signal_add (SIGTERM, on_signal, &state);
   if (!prd_hub_listen (hub, &error))
     return fail (error);
 
@@ -542,16 +555,6 @@ cmd_serve (int argc, char **argv)
       prd_hub_dbus_start (dbus);
     }
 
-  loop = g_main_loop_new (NULL, FALSE);
-  state.loop = loop;
-  state.hub = hub;
-  g_signal_connect (hub, "stopped", G_CALLBACK (on_stopped), &state);
-  /* A file size limit (RLIMIT_FSIZE) makes a write fail with EFBIG, which
-   * the store reports as STORAGE_ERROR like a full disk, instead of
-   * killing the hub. */
-  signal (SIGXFSZ, SIG_IGN);
-  g_unix_signal_add (SIGINT, on_signal, &state);
-  g_unix_signal_add (SIGTERM, on_signal, &state);
   g_main_loop_run (loop);
 
   /* The handlers stay installed until the process exits: removing them

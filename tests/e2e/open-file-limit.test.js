@@ -20,8 +20,7 @@ async function logMatching(hub, re) {
   return hub.stderr();
 }
 
-// Once the hub answers, its main loop runs with its SIGTERM handler in
-// place (installed after the listening line): stop() is then a clean stop.
+// The hub serves, then stops cleanly.
 async function stopWhenServing(hub) {
   assert.equal((await fetch(`${hub.url}/healthz`)).status, 200);
   assert.equal((await hub.stop()).code, 0);

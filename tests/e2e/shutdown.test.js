@@ -94,3 +94,16 @@ test('a request that is being answered still gets its answer', async () => {
     await hub.stop();
   }
 });
+
+test('SIGTERM the moment the listening line is printed is a clean stop', async () => {
+  // startHub() resolves when it has read the "prdhub listening on" line;
+  // stop() sends SIGTERM right away. The handlers are installed before that
+  // line is printed, so the hub stops cleanly (exit status 0) instead of
+  // dying of the signal. Several rounds: the window was a few milliseconds.
+  for (let i = 0; i < 5; i++) {
+    const hub = await startHub();
+    const { code, signal } = await hub.stop();
+    assert.equal(signal ?? null, null, `round ${i}: the hub was killed by ${signal}`);
+    assert.equal(code, 0, `round ${i}`);
+  }
+});
