@@ -272,12 +272,21 @@ batch_entry (PrdBatchItem *item, PrdHubRoom *room)
   return node;
 }
 
+/* A batch's entries may be NULL (batch_entry(): the presence of a member
+ * who has left since). */
+static void
+entry_free (gpointer entry)
+{
+  if (entry != NULL)
+    json_node_unref (entry);
+}
+
 static void
 on_batch_flush (PrdBatcher *batcher, GPtrArray *items, const char *batch_id, gpointer user_data)
 {
   PrdHubRoom *room = user_data;
   g_autoptr (GPtrArray) sockets = NULL;
-  g_autoptr (GPtrArray) entries = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+  g_autoptr (GPtrArray) entries = g_ptr_array_new_with_free_func (entry_free);
   g_autofree char *timestamp = prd_time_format_now ();
 
   if (room->registry == NULL)

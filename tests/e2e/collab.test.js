@@ -395,6 +395,33 @@ test('above the threshold presence is coalesced and content keeps its order', as
   }
 });
 
+test('a batch whose presence belongs to a member who has left since is sent without it', async () => {
+  const hub = await startHub({ config: '[collab]\nbatch-threshold=1\nbatch-interval=300\n' });
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Batching', 'abcdef');
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    sockets.push(a, b);
+    await join(a, prdId);
+    await join(b, prdId);
+    const events = recorder(b, ['presence-update', 'batch-update', 'user-left']);
+    // Above the threshold: a's presence waits for the batch; a leaves first.
+    const acks = [];
+    for (let i = 0; i < 4; i++) acks.push(request(a, 'presence-update', { prdId, status: 'editing', cursorPosition: i }));
+    for (const r of await Promise.all(acks)) assert.equal(r.ok, true);
+    assert.equal((await request(a, 'leave-prd', { prdId })).ok, true);
+    await until(b, () => events.some((e) => e.event === 'user-left'));
+    await new Promise((resolve) => setTimeout(resolve, 600)); // past the batch interval
+    for (const { data } of events.filter((e) => e.event === 'batch-update'))
+      assert.ok(!data.updates.some((u) => u.type === 'presence-update' && u.userId === 'user_a'));
+    assert.doesNotMatch(hub.stderr(), /CRITICAL/);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
 test('REST: create, read, export, list, and every error status', async () => {
   const hub = await startHub();
   try {
