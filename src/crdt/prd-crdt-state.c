@@ -462,6 +462,23 @@ corrupt (GError **error, const char *what)
   return FALSE;
 }
 
+/* An item's delete count from its header @h: none, one, or (H_MANYDEL) read
+ * from the delete column, at least 2. */
+static gboolean
+read_delete_count (PrdCrdtReader *col, guint h, guint32 *out_del, GError **error)
+{
+  if (h & H_MANYDEL)
+    {
+      if (!prd_crdt_get_u32 (col, out_del, error))
+        return FALSE;
+      if (*out_del < 2 || *out_del >= PRD_CRDT_NOT_INSERTED)
+        return corrupt (error, "bad delete count");
+    }
+  else if (h & H_DELETED)
+    *out_del = 1;
+  return TRUE;
+}
+
 /* Reads the (site, count) runs of the integration order. */
 static gboolean
 decode_log (PrdCrdtDoc *doc, PrdCrdtReader *r, guint32 n_sites, GError **error)
@@ -797,15 +814,8 @@ decode_body_v1 (PrdCrdtDoc *doc, PrdCrdtReader *r, gboolean dropped, GError **er
                     ((PrdCrdtSite *) g_ptr_array_index (doc->sites, it.r_site))->text->len)
               return corrupt (error, "right origin out of range");
         }
-      if (h & H_MANYDEL)
-        {
-          if (!prd_crdt_get_u32 (&cr[C_DEL], &it.del, error))
-            return FALSE;
-          if (it.del < 2 || it.del >= PRD_CRDT_NOT_INSERTED)
-            return corrupt (error, "bad delete count");
-        }
-      else if (h & H_DELETED)
-        it.del = 1;
+      if (!read_delete_count (&cr[C_DEL], h, &it.del, error))
+        return FALSE;
 
       if (!add_item (doc, &it, &chunk, error))
         return FALSE;
@@ -1112,15 +1122,8 @@ decode_body_v2 (
               return corrupt (error, "right origin out of range");
             it.r_site = PENDING_INHERIT;
         }
-      if (h & H_MANYDEL)
-        {
-          if (!prd_crdt_get_u32 (&ic[C_DEL], &it.del, error))
-            return FALSE;
-          if (it.del < 2 || it.del >= PRD_CRDT_NOT_INSERTED)
-            return corrupt (error, "bad delete count");
-        }
-      else if (h & H_DELETED)
-        it.del = 1;
+      if (!read_delete_count (&ic[C_DEL], h, &it.del, error))
+        return FALSE;
 
       if (!add_item (doc, &it, &chunk, error))
         return FALSE;
