@@ -177,6 +177,49 @@ test_crlf_and_duplicates (void)
   g_assert_cmpstr (doc + third->body_start, ==, "x");
 }
 
+/* Thousands of headings of one title (and some that look like its
+ * suffixed slugs) get distinct slugs in order, and nested sections end
+ * where the next heading of their level or higher starts. */
+static void
+test_many_duplicates (void)
+{
+  g_autoptr (GString) doc = g_string_new ("# Top\n");
+  g_autoptr (GPtrArray) sections = NULL;
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+
+  g_string_append (doc, "## Same 2\n");
+  for (guint i = 0; i < 3000; i++)
+    g_string_append (doc, i % 2 == 0 ? "## Same\ntext\n" : "### Same\n");
+  g_string_append (doc, "# End\n");
+  sections = prd_ai_markdown_get_sections (doc->str, doc->len);
+  g_assert_cmpuint (sections->len, ==, 3003);
+  for (guint i = 0; i < sections->len; i++)
+    {
+      PrdAiSection *section = g_ptr_array_index (sections, i);
+
+      g_assert_false (g_hash_table_contains (seen, section->slug));
+      g_hash_table_add (seen, section->slug);
+    }
+  /* "same-2" is taken by "Same 2": the third "Same" skips it */
+  g_assert_cmpstr (((PrdAiSection *) g_ptr_array_index (sections, 2))->slug, ==, "same");
+  g_assert_cmpstr (((PrdAiSection *) g_ptr_array_index (sections, 3))->slug, ==, "same-1");
+  g_assert_cmpstr (((PrdAiSection *) g_ptr_array_index (sections, 4))->slug, ==, "same-3");
+  g_assert_cmpstr (((PrdAiSection *) g_ptr_array_index (sections, 3001))->slug, ==, "same-3000");
+  /* # Top ends at # End; each ## at the next ##; each ### at the next ## */
+  {
+    PrdAiSection *top = g_ptr_array_index (sections, 0);
+    PrdAiSection *h2 = g_ptr_array_index (sections, 2);
+    PrdAiSection *h3 = g_ptr_array_index (sections, 3);
+    PrdAiSection *next_h2 = g_ptr_array_index (sections, 4);
+    PrdAiSection *end = g_ptr_array_index (sections, 3002);
+
+    g_assert_cmpuint (top->end, ==, end->start);
+    g_assert_cmpuint (h2->end, ==, next_h2->start);
+    g_assert_cmpuint (h3->end, ==, next_h2->start);
+    g_assert_cmpuint (end->end, ==, doc->len);
+  }
+}
+
 static const PrdAiMessage *
 message (PrdAiPrompt *prompt, guint i)
 {
@@ -473,6 +516,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/ai/prompt/nested-headings", test_nested);
   g_test_add_func ("/prd/ai/prompt/setext-headings", test_setext);
   g_test_add_func ("/prd/ai/prompt/crlf-and-duplicates", test_crlf_and_duplicates);
+  g_test_add_func ("/prd/ai/prompt/many-duplicates", test_many_duplicates);
   g_test_add_func ("/prd/ai/prompt/build-whole", test_build_whole);
   g_test_add_func ("/prd/ai/prompt/build-missing-section", test_build_missing_section);
   g_test_add_func ("/prd/ai/prompt/build-empty-document", test_build_empty_document);

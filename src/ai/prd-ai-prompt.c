@@ -197,6 +197,12 @@ prd_ai_markdown_get_sections (const char *markdown, gsize len)
   g_autoptr (GPtrArray) sections =
       g_ptr_array_new_with_free_func ((GDestroyNotify) prd_ai_section_free);
   g_autoptr (GHashTable) slugs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  /* base slug → the next suffix to try for it: n headings of one title
+   * cost n lookups, not n² / 2 */
+  g_autoptr (GHashTable) next_suffix =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  /* the sections still open, outermost first (their levels increase) */
+  g_autoptr (GPtrArray) open = g_ptr_array_new ();
   g_autoptr (cmark_node) document = NULL;
   g_autoptr (GArray) starts = NULL;
 
@@ -232,22 +238,25 @@ prd_ai_markdown_get_sections (const char *markdown, gsize len)
 
       base = prd_ai_slugify (section->title);
       slug = g_strdup (base);
-      for (n = 1; g_hash_table_contains (slugs, slug); n++)
+      n = GPOINTER_TO_UINT (g_hash_table_lookup (next_suffix, base));
+      for (n = MAX (n, 1); g_hash_table_contains (slugs, slug); n++)
         {
           g_free (slug);
           slug = g_strdup_printf ("%s-%u", base, n);
         }
+      g_hash_table_replace (next_suffix, g_steal_pointer (&base), GUINT_TO_POINTER (n));
       g_hash_table_add (slugs, g_strdup (slug));
       section->slug = slug;
 
       /* This heading ends every open section of its level or deeper. */
-      for (guint i = sections->len; i > 0; i--)
+      while (open->len > 0 &&
+             ((PrdAiSection *) g_ptr_array_index (open, open->len - 1))->level >= section->level)
         {
-          PrdAiSection *open = g_ptr_array_index (sections, i - 1);
+          PrdAiSection *closed = g_ptr_array_steal_index (open, open->len - 1);
 
-          if (open->end == len && open->level >= section->level)
-            open->end = section->start;
+          closed->end = section->start;
         }
+      g_ptr_array_add (open, section);
       g_ptr_array_add (sections, section);
     }
   return g_steal_pointer (&sections);
