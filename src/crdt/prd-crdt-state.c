@@ -462,6 +462,20 @@ corrupt (GError **error, const char *what)
   return FALSE;
 }
 
+/* The site count that starts the body of both state versions: bounded,
+ * and every site made in @doc. */
+static gboolean
+read_sites (PrdCrdtDoc *doc, PrdCrdtReader *r, guint32 *out_n_sites, GError **error)
+{
+  if (!prd_crdt_get_u32 (r, out_n_sites, error))
+    return FALSE;
+  if (*out_n_sites > PRD_CRDT_MAX_SITES || *out_n_sites > (gsize) (r->end - r->p))
+    return corrupt (error, "too many sites");
+  for (guint32 s = 0; s < *out_n_sites; s++)
+    prd_crdt_doc_ensure_site (doc, s);
+  return TRUE;
+}
+
 /* An item's delete count from its header @h: none, one, or (H_MANYDEL) read
  * from the delete column, at least 2. */
 static gboolean
@@ -684,12 +698,8 @@ decode_body_v1 (PrdCrdtDoc *doc, PrdCrdtReader *r, gboolean dropped, GError **er
   PrdCrdtItem *prev = NULL;
   PrdCrdtReader cr[N_COLS];
 
-  if (!prd_crdt_get_u32 (r, &n_sites, error))
+  if (!read_sites (doc, r, &n_sites, error))
     return FALSE;
-  if (n_sites > PRD_CRDT_MAX_SITES || n_sites > (gsize) (r->end - r->p))
-    return corrupt (error, "too many sites");
-  for (guint32 s = 0; s < n_sites; s++)
-    prd_crdt_doc_ensure_site (doc, s);
   n_chars = g_new0 (guint32, n_sites + 1);
   for (guint32 s = 0; s < n_sites; s++)
     {
@@ -990,12 +1000,8 @@ decode_body_v2 (
   PrdCrdtReader cr[N_RUN_COLS + N_COLS];
   PrdCrdtReader *ic = cr + N_RUN_COLS;
 
-  if (!prd_crdt_get_u32 (r, &n_sites, error))
+  if (!read_sites (doc, r, &n_sites, error))
     return FALSE;
-  if (n_sites > PRD_CRDT_MAX_SITES || n_sites > (gsize) (r->end - r->p))
-    return corrupt (error, "too many sites");
-  for (guint32 s = 0; s < n_sites; s++)
-    prd_crdt_doc_ensure_site (doc, s);
   n_chars = g_new0 (guint32, n_sites + 1);
   for (guint32 s = 0; s < n_sites; s++)
     {
