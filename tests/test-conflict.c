@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "prd-conflict.h"
 
 /* A replica: the hub's document plus the window of recent edits. */
@@ -256,6 +258,78 @@ test_window_bounds (void)
   g_assert_cmpuint (prd_conflict_window_get_n_edits (window), ==, 0);
 }
 
+/* The window against the rule applied to its kept edits one by one: many
+ * concurrent writers at stale bases, past the window's size many times. */
+static void
+test_window_random (void)
+{
+  const guint max_edits = 8, n_sites = 4;
+  g_autoptr (PrdConflictWindow) window = prd_conflict_window_new (max_edits, G_MAXINT64 / 2);
+  g_autoptr (PrdCrdtDoc) doc = prd_crdt_doc_new ();
+  g_autoptr (GPtrArray) kept = g_ptr_array_new (); /* the window's edits, oldest first */
+  GArray *seen[4];
+  GRand *rand = g_rand_new_with_seed (11);
+  guint n_conflicts = 0;
+
+  for (guint i = 0; i < n_sites; i++)
+    {
+      seen[i] = g_array_new (FALSE, TRUE, sizeof (guint32));
+      g_array_set_size (seen[i], n_sites + 1);
+    }
+  for (guint n = 0; n < 400; n++)
+    {
+      guint32 site = 1 + g_rand_int_range (rand, 0, n_sites);
+      GArray *vector = seen[site - 1];
+      g_autofree char *text = NULL;
+      g_autofree char *user = g_strdup_printf ("user%u", site);
+      g_autoptr (PrdCrdtOp) op = NULL;
+      g_autoptr (GPtrArray) found = NULL;
+      g_autoptr (GPtrArray) expected = g_ptr_array_new ();
+      g_autoptr (GError) error = NULL;
+      PrdConflictEdit *e;
+      guint32 position;
+
+      /* Now and then the writer catches up with everything. */
+      if (g_rand_int_range (rand, 0, 4) == 0)
+        {
+          g_autoptr (GArray) now = prd_crdt_doc_get_state_vector (doc);
+
+          for (guint k = 0; k < now->len && k < vector->len; k++)
+            g_array_index (vector, guint32, k) = g_array_index (now, guint32, k);
+        }
+      text = prd_crdt_doc_get_text_at (doc, (const guint32 *) vector->data, vector->len, NULL);
+      g_assert_nonnull (text);
+      /* Near the start, where the writers meet. */
+      position = (guint32) g_rand_int_range (rand, 0, 4);
+      position = MIN (position, (guint32) strlen (text));
+      prd_crdt_doc_apply_local_insert (doc, site, (const guint32 *) vector->data, vector->len,
+                                       position, "ab", -1, 0, &op, &error);
+      g_assert_no_error (error);
+      e = prd_conflict_edit_new (op, (const guint32 *) vector->data, vector->len, position, user,
+                                 NULL, n);
+      g_array_index (vector, guint32, site) = op->seq;
+
+      if (kept->len == max_edits)
+        g_ptr_array_remove_index (kept, 0);
+      for (guint k = 0; k < kept->len; k++)
+        if (prd_conflict_edits_conflict (kept->pdata[k], e, doc, NULL))
+          g_ptr_array_add (expected, kept->pdata[k]);
+      found = prd_conflict_window_add (window, doc, e);
+      g_ptr_array_add (kept, e);
+
+      g_assert_cmpuint (found->len, ==, expected->len);
+      for (guint k = 0; k < found->len; k++)
+        g_assert_true (found->pdata[k] == expected->pdata[k]);
+      g_assert_cmpuint (prd_conflict_window_get_n_edits (window), ==, kept->len);
+      n_conflicts += found->len;
+    }
+  /* The test compared something. */
+  g_assert_cmpuint (n_conflicts, >, 40);
+  for (guint i = 0; i < n_sites; i++)
+    g_array_unref (seen[i]);
+  g_rand_free (rand);
+}
+
 static void
 test_utf16_substring (void)
 {
@@ -284,6 +358,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/conflict/delete-across-insert", test_delete_across_insert);
   g_test_add_func ("/prd/conflict/later-edit-moves-range", test_later_edit_moves_range);
   g_test_add_func ("/prd/conflict/window-bounds", test_window_bounds);
+  g_test_add_func ("/prd/conflict/window-random", test_window_random);
   g_test_add_func ("/prd/conflict/utf16-substring", test_utf16_substring);
   return g_test_run ();
 }

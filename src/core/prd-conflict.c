@@ -155,10 +155,23 @@ prd_conflict_edits_conflict (const PrdConflictEdit *earlier,
   return TRUE;
 }
 
+/* The window is a ring of the last edits, oldest first. Each new edit is
+ * compared with every kept one, so the test that rules most of them out
+ * (was it concurrent: the operation's id against the new edit's base)
+ * reads a packed array of ids, not the edits themselves. */
+typedef struct
+{
+  guint32 site;
+  guint32 seq;
+} EditId;
+
 struct _PrdConflictWindow
 {
-  GQueue edits; /* PrdConflictEdit, oldest first */
+  PrdConflictEdit **edits; /* max_edits slots */
+  EditId *ids;             /* the id of edits[i] */
   guint max_edits;
+  guint head; /* slot of the oldest */
+  guint n_edits;
   gint64 max_age_us;
 };
 
@@ -167,10 +180,19 @@ prd_conflict_window_new (guint max_edits, gint64 max_age_us)
 {
   PrdConflictWindow *window = g_new0 (PrdConflictWindow, 1);
 
-  g_queue_init (&window->edits);
   window->max_edits = MAX (max_edits, 1);
+  window->edits = g_new0 (PrdConflictEdit *, window->max_edits);
+  window->ids = g_new0 (EditId, window->max_edits);
   window->max_age_us = max_age_us;
   return window;
+}
+
+static void
+drop_oldest (PrdConflictWindow *window)
+{
+  g_clear_pointer (&window->edits[window->head], prd_conflict_edit_free);
+  window->head = (window->head + 1) % window->max_edits;
+  window->n_edits--;
 }
 
 void
@@ -178,14 +200,17 @@ prd_conflict_window_free (PrdConflictWindow *window)
 {
   if (window == NULL)
     return;
-  g_queue_clear_full (&window->edits, (GDestroyNotify) prd_conflict_edit_free);
+  while (window->n_edits > 0)
+    drop_oldest (window);
+  g_free (window->edits);
+  g_free (window->ids);
   g_free (window);
 }
 
 guint
 prd_conflict_window_get_n_edits (PrdConflictWindow *window)
 {
-  return g_queue_get_length (&window->edits);
+  return window->n_edits;
 }
 
 /**
@@ -199,25 +224,37 @@ prd_conflict_window_get_n_edits (PrdConflictWindow *window)
 guint
 prd_conflict_window_expire (PrdConflictWindow *window, gint64 now_us)
 {
-  PrdConflictEdit *oldest;
-
-  while ((oldest = g_queue_peek_head (&window->edits)) != NULL &&
-         now_us - oldest->time_us > window->max_age_us)
-    prd_conflict_edit_free (g_queue_pop_head (&window->edits));
-  return g_queue_get_length (&window->edits);
+  while (window->n_edits > 0 && now_us - window->edits[window->head]->time_us > window->max_age_us)
+    drop_oldest (window);
+  return window->n_edits;
 }
 
 GPtrArray *
 prd_conflict_window_add (PrdConflictWindow *window, PrdCrdtDoc *doc, PrdConflictEdit *edit)
 {
   GPtrArray *found = g_ptr_array_new ();
+  const guint32 *base = (const guint32 *) edit->base->data;
+  guint n_base = edit->base->len;
+  guint slot;
 
   prd_conflict_window_expire (window, edit->time_us);
-  while (g_queue_get_length (&window->edits) >= window->max_edits)
-    prd_conflict_edit_free (g_queue_pop_head (&window->edits));
-  for (GList *l = window->edits.head; l != NULL; l = l->next)
-    if (prd_conflict_edits_conflict (l->data, edit, doc, NULL))
-      g_ptr_array_add (found, l->data);
-  g_queue_push_tail (&window->edits, edit);
+  if (window->n_edits == window->max_edits)
+    drop_oldest (window);
+  for (guint i = 0; i < window->n_edits; i++)
+    {
+      const EditId *id;
+
+      slot = (window->head + i) % window->max_edits;
+      id = &window->ids[slot];
+      /* prd_conflict_edits_concurrent(), without reading the edit. */
+      if ((id->site < n_base ? base[id->site] : 0) >= id->seq)
+        continue;
+      if (prd_conflict_edits_conflict (window->edits[slot], edit, doc, NULL))
+        g_ptr_array_add (found, window->edits[slot]);
+    }
+  slot = (window->head + window->n_edits) % window->max_edits;
+  window->edits[slot] = edit;
+  window->ids[slot] = (EditId){ edit->site, edit->seq };
+  window->n_edits++;
   return found;
 }
