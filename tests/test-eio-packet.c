@@ -135,6 +135,56 @@ test_text_frame (void)
   g_assert_null (bad);
 }
 
+/* A broadcast's packet: framed once, the frame shared by every copy. */
+static void
+test_shared_message (void)
+{
+  g_autoptr (PrdEioPacket) message = prd_eio_packet_new_message ("2/prds,[\"x\"]", -1);
+  g_autoptr (PrdEioPacket) copy = NULL;
+  g_autoptr (PrdEioPacket) plain =
+      prd_eio_packet_new (PRD_EIO_PACKET_MESSAGE, "2/prds,[\"x\"]", -1);
+  g_autoptr (GBytes) frame = NULL;
+  g_autoptr (GBytes) plain_frame = NULL;
+  g_autoptr (GString) payload = g_string_new (NULL);
+  g_autoptr (GString) plain_payload = g_string_new (NULL);
+  PrdEioPacket *bad;
+  const char *text;
+  gsize len;
+
+  g_assert_nonnull (message);
+  g_assert_cmpint (message->type, ==, PRD_EIO_PACKET_MESSAGE);
+  g_assert_false (message->binary);
+  text = prd_eio_packet_get_text (message, &len);
+  g_assert_cmpmem (text, len, "2/prds,[\"x\"]", 12);
+
+  /* The frame is the same bytes for the packet and each copy. */
+  copy = prd_eio_packet_copy (message);
+  frame = prd_eio_packet_encode_text (copy);
+  g_assert_true (frame == message->frame);
+  g_assert_true (prd_eio_packet_get_text (copy, NULL) == text);
+  plain_frame = prd_eio_packet_encode_text (plain);
+  g_assert_true (g_bytes_equal (frame, plain_frame));
+
+  /* Over polling it is a record like any other. */
+  prd_eio_payload_append (payload, copy);
+  prd_eio_payload_append (plain_payload, plain);
+  g_assert_cmpstr (payload->str, ==, plain_payload->str);
+  g_assert_cmpuint (prd_eio_packet_get_polling_size (copy), ==,
+                    prd_eio_packet_get_polling_size (plain));
+
+  /* What would corrupt the stream is a caller bug, refused. */
+  g_test_expect_message ("prd-eio", G_LOG_LEVEL_CRITICAL, "*g_utf8_validate_len*");
+  bad = prd_eio_packet_new_message ("\xff", 1);
+  g_test_assert_expected_messages ();
+  g_assert_null (bad);
+  g_test_expect_message ("prd-eio", G_LOG_LEVEL_CRITICAL, "*memchr*");
+  bad = prd_eio_packet_new_message ("a\x1e"
+                                    "b",
+                                    3);
+  g_test_assert_expected_messages ();
+  g_assert_null (bad);
+}
+
 static void
 test_binary_encode (void)
 {
@@ -193,6 +243,7 @@ main (int argc, char *argv[])
   add_corpus ("invalid", test_invalid_file);
   g_test_add_func ("/prd/eio-packet/text-frame", test_text_frame);
   g_test_add_func ("/prd/eio-packet/binary-encode", test_binary_encode);
+  g_test_add_func ("/prd/eio-packet/shared-message", test_shared_message);
 
   return g_test_run ();
 }

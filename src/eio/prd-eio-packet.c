@@ -49,12 +49,53 @@ prd_eio_packet_new_binary (GBytes *data)
   return packet;
 }
 
+PrdEioPacket *
+prd_eio_packet_new_message (const char *text, gssize len)
+{
+  PrdEioPacket *packet;
+  char *buf;
+
+  g_return_val_if_fail (text != NULL, NULL);
+
+  if (len < 0)
+    len = strlen (text);
+  /* Over polling U+001E separates packets; Socket.IO's JSON escapes it, so
+   * a raw one is a caller bug that would corrupt the stream. */
+  g_return_val_if_fail (g_utf8_validate_len (text, len, NULL), NULL);
+  g_return_val_if_fail (memchr (text, PRD_EIO_RECORD_SEPARATOR, len) == NULL, NULL);
+
+  buf = g_malloc (len + 1);
+  buf[0] = (char) ('0' + PRD_EIO_PACKET_MESSAGE);
+  memcpy (buf + 1, text, len);
+  packet = g_new0 (PrdEioPacket, 1);
+  packet->type = PRD_EIO_PACKET_MESSAGE;
+  packet->frame = g_bytes_new_take (buf, len + 1);
+  packet->data = g_bytes_new_from_bytes (packet->frame, 1, len);
+  return packet;
+}
+
+PrdEioPacket *
+prd_eio_packet_copy (const PrdEioPacket *packet)
+{
+  PrdEioPacket *copy;
+
+  g_return_val_if_fail (packet != NULL, NULL);
+
+  copy = g_new (PrdEioPacket, 1);
+  copy->type = packet->type;
+  copy->binary = packet->binary;
+  copy->data = g_bytes_ref (packet->data);
+  copy->frame = packet->frame != NULL ? g_bytes_ref (packet->frame) : NULL;
+  return copy;
+}
+
 void
 prd_eio_packet_free (PrdEioPacket *packet)
 {
   if (packet == NULL)
     return;
   g_bytes_unref (packet->data);
+  g_clear_pointer (&packet->frame, g_bytes_unref);
   g_free (packet);
 }
 
@@ -130,6 +171,8 @@ prd_eio_packet_encode_text (const PrdEioPacket *packet)
   g_return_val_if_fail (packet != NULL, NULL);
   g_return_val_if_fail (!packet->binary, NULL);
 
+  if (packet->frame != NULL)
+    return g_bytes_ref (packet->frame);
   text = g_bytes_get_data (packet->data, &len);
   buf = g_malloc (len + 1);
   buf[0] = (char) ('0' + packet->type);

@@ -33,10 +33,17 @@ typedef struct
   PrdEioPacketType type;
   gboolean binary; /* only ever TRUE for PRD_EIO_PACKET_MESSAGE */
   GBytes *data;    /* (owned) (not nullable): text after the type character, or the raw bytes */
+  GBytes *frame;   /* (owned) (nullable): "<type><data>", made once for every socket a
+                    * broadcast goes to (prd_eio_packet_new_message()); @data is part of it */
 } PrdEioPacket;
 
 PrdEioPacket *prd_eio_packet_new (PrdEioPacketType type, const char *text, gssize len);
 PrdEioPacket *prd_eio_packet_new_binary (GBytes *data);
+/* A MESSAGE with its WebSocket frame made: checked and encoded once however
+ * many sockets it is sent to (prd_eio_socket_send_message()). */
+PrdEioPacket *prd_eio_packet_new_message (const char *text, gssize len);
+/* Another reference to the same bytes, for one more queue. */
+PrdEioPacket *prd_eio_packet_copy (const PrdEioPacket *packet);
 void prd_eio_packet_free (PrdEioPacket *packet);
 
 const char *prd_eio_packet_get_text (const PrdEioPacket *packet, gsize *len);

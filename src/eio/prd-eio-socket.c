@@ -1294,17 +1294,22 @@ prd_eio_socket_take_queued (PrdEioSocket *self)
 gboolean
 prd_eio_socket_send_text (PrdEioSocket *self, const char *text, gssize len)
 {
+  PrdEioPacket *packet;
+
   g_return_val_if_fail (PRD_IS_EIO_SOCKET (self), FALSE);
   g_return_val_if_fail (text != NULL, FALSE);
 
-  if (len < 0)
-    len = strlen (text);
-  /* Over polling U+001E separates packets; Socket.IO's JSON escapes it, so
-   * a raw one is a caller bug that would corrupt the stream. */
-  g_return_val_if_fail (g_utf8_validate_len (text, len, NULL), FALSE);
-  g_return_val_if_fail (memchr (text, PRD_EIO_RECORD_SEPARATOR, len) == NULL, FALSE);
+  packet = prd_eio_packet_new_message (text, len);
+  return packet != NULL && enqueue (self, packet);
+}
 
-  return enqueue (self, prd_eio_packet_new (PRD_EIO_PACKET_MESSAGE, text, len));
+gboolean
+prd_eio_socket_send_message (PrdEioSocket *self, const PrdEioPacket *message)
+{
+  g_return_val_if_fail (PRD_IS_EIO_SOCKET (self), FALSE);
+  g_return_val_if_fail (message != NULL && message->frame != NULL, FALSE);
+
+  return enqueue (self, prd_eio_packet_copy (message));
 }
 
 gboolean

@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "prd-eio-packet.h"
+
 G_BEGIN_DECLS
 
 #define PRD_TYPE_EIO_SOCKET (prd_eio_socket_get_type ())
@@ -56,6 +58,8 @@ const char *prd_eio_socket_get_remote_address (PrdEioSocket *self);
 gboolean prd_eio_socket_is_open (PrdEioSocket *self);
 guint64 prd_eio_socket_get_buffered_amount (PrdEioSocket *self);
 gboolean prd_eio_socket_send_text (PrdEioSocket *self, const char *text, gssize len);
+/* @message: from prd_eio_packet_new_message(); not consumed */
+gboolean prd_eio_socket_send_message (PrdEioSocket *self, const PrdEioPacket *message);
 gboolean prd_eio_socket_send_binary (PrdEioSocket *self, GBytes *data);
 void prd_eio_socket_close (PrdEioSocket *self, const char *reason);
 

@@ -284,6 +284,7 @@ prd_sio_namespace_emit (PrdSioNamespace *self,
 {
   g_autoptr (GPtrArray) targets = NULL;
   g_autofree char *text = NULL;
+  g_autoptr (PrdEioPacket) message = NULL;
   guint sent = 0;
 
   g_return_if_fail (PRD_IS_SIO_NAMESPACE (self));
@@ -297,6 +298,10 @@ prd_sio_namespace_emit (PrdSioNamespace *self,
   text = prd_sio_encode_with_args (PRD_SIO_PACKET_EVENT, self->name, -1, event, args, attachments);
   if (text == NULL)
     return;
+  /* Checked and framed once, queued by reference to every recipient. */
+  message = prd_eio_packet_new_message (text, -1);
+  if (message == NULL)
+    return;
   for (guint i = 0; i < targets->len; i++)
     {
       PrdSioSocket *socket = g_ptr_array_index (targets, i);
@@ -307,7 +312,7 @@ prd_sio_namespace_emit (PrdSioNamespace *self,
       engine = prd_sio_socket_get_engine (socket);
       if (engine != NULL)
         {
-          prd_sio_send_packet (engine, text, attachments);
+          prd_sio_send_shared (engine, message, attachments);
           sent++;
         }
     }

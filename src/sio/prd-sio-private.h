@@ -88,6 +88,8 @@ void prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet);
 /* Ends the socket's membership of its namespace once, from whichever side. */
 void prd_sio_socket_close (PrdSioSocket *self, const char *reason);
 void prd_sio_send_packet (PrdEioSocket *engine, const char *text, GPtrArray *attachments);
+void
+prd_sio_send_shared (PrdEioSocket *engine, const PrdEioPacket *message, GPtrArray *attachments);
 char *prd_sio_encode_with_args (PrdSioPacketType type,
                                 const char *nsp,
                                 gint64 id,

@@ -256,15 +256,28 @@ prd_sio_socket_is_connected (PrdSioSocket *self)
   return self->connected;
 }
 
-void
-prd_sio_send_packet (PrdEioSocket *engine, const char *text, GPtrArray *attachments)
+static void
+send_attachments (PrdEioSocket *engine, GPtrArray *attachments)
 {
-  if (!prd_eio_socket_send_text (engine, text, -1))
-    return;
   if (attachments != NULL)
     for (guint i = 0; i < attachments->len; i++)
       if (!prd_eio_socket_send_binary (engine, g_ptr_array_index (attachments, i)))
         return;
+}
+
+void
+prd_sio_send_packet (PrdEioSocket *engine, const char *text, GPtrArray *attachments)
+{
+  if (prd_eio_socket_send_text (engine, text, -1))
+    send_attachments (engine, attachments);
+}
+
+/* @message: prd_eio_packet_new_message(), the same for every recipient */
+void
+prd_sio_send_shared (PrdEioSocket *engine, const PrdEioPacket *message, GPtrArray *attachments)
+{
+  if (prd_eio_socket_send_message (engine, message))
+    send_attachments (engine, attachments);
 }
 
 /* Encodes an EVENT (when @event is set) or ACK, switching to the binary type
