@@ -53,6 +53,92 @@ assert_strings_clean (JsonNode *node)
     g_assert_true (g_utf8_validate (json_node_get_string (node), -1, NULL));
 }
 
+/* The reader builds its own tree; it must be the one json-glib's parser
+ * makes of the same (accepted) text: values, their types (an integer is
+ * not a double), member order, the last of two members of one name. */
+static void
+assert_same_as_json_glib (const char *text, gsize len, JsonNode *node)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *ours = NULL;
+  g_autofree char *theirs = NULL;
+  JsonNode *root;
+
+  json_parser_load_from_data (parser, text, (gssize) len, &error);
+  g_assert_no_error (error);
+  root = json_parser_get_root (parser);
+  g_assert_nonnull (root);
+  g_assert_true (json_node_equal (node, root));
+  ours = prd_json_to_string (node);
+  theirs = prd_json_to_string (root);
+  g_assert_cmpstr (ours, ==, theirs);
+}
+
+/* Texts the corpus does not spell out. */
+static void
+test_same_tree (void)
+{
+  static const char *const texts[] = {
+    "{\"a\":1,\"b\":2,\"a\":3}",
+    "[-0, 0, -0.0, 1e5, 1E+2, -1.5e-3, 9223372036854775807, -9223372036854775808, 0.1]",
+    "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00x\"",
+    "{\"\":[],\"nested\":{\"deep\":[[{}],[true,false,null]]}, \"s\" : \"v\" }",
+    " [ 1 , \"two\" , { \"three\" : 3 } ] ",
+    "{\"a-very-long-member-name-that-does-not-fit-in-sixty-four-bytes-of-stack\":\"\\u0041\"}",
+    "17",
+    "\"just a string\"",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (JsonNode) node = prd_json_parse (texts[i], -1, 0, &error);
+      g_autoptr (JsonNode) sealed = NULL;
+
+      g_assert_no_error (error);
+      assert_same_as_json_glib (texts[i], strlen (texts[i]), node);
+      g_assert_false (json_node_is_immutable (node));
+      sealed = prd_json_parse_full (texts[i], -1, 0, PRD_JSON_PARSE_IMMUTABLE, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_true (json_node_is_immutable (sealed));
+      g_assert_true (json_node_equal (node, sealed));
+    }
+}
+
+/* A text that is not nul-terminated and ends in a number is read to its
+ * length only. */
+static void
+test_unterminated_number (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) node = prd_json_parse ("12345", 3, 0, &error);
+  g_autoptr (JsonNode) array = prd_json_parse ("[1,2]3", 5, 0, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (json_node_get_int (node), ==, 123);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (array)), ==, 2);
+}
+
+/* Integers are written without printf(): every one of them, the ends of
+ * the range included, as printf() writes it. */
+static void
+test_write_integers (void)
+{
+  static const gint64 values[] = { 0,          1,          -1,         9,          10,
+                                   -10,        99,         100,        1234567890, -987654321,
+                                   G_MAXINT32, G_MININT32, G_MAXINT64, G_MININT64, G_MININT64 + 1 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++)
+    {
+      g_autoptr (JsonNode) node = json_node_init_int (json_node_alloc (), values[i]);
+      g_autofree char *written = prd_json_to_string (node);
+      g_autofree char *expected = g_strdup_printf ("%" G_GINT64_FORMAT, values[i]);
+
+      g_assert_cmpstr (written, ==, expected);
+    }
+}
+
 static void
 test_accepted_file (gconstpointer user_data)
 {
@@ -73,6 +159,7 @@ test_accepted_file (gconstpointer user_data)
   g_assert_no_error (error);
   g_assert_false (bad);
   g_assert_true (json_node_equal (node, replaced));
+  assert_same_as_json_glib (text, len, node);
 }
 
 static void
@@ -373,6 +460,9 @@ main (int argc, char *argv[])
   g_assert_cmpuint (add_corpus ("n_", "refused", test_refused_file), >=, 30);
   g_assert_cmpuint (add_corpus ("b_", "bad-strings", test_bad_strings_file), >=, 10);
   g_test_add_func ("/prd/json/depth", test_depth);
+  g_test_add_func ("/prd/json/same-tree", test_same_tree);
+  g_test_add_func ("/prd/json/write-integers", test_write_integers);
+  g_test_add_func ("/prd/json/unterminated-number", test_unterminated_number);
   g_test_add_func ("/prd/json/pathological-nesting", test_pathological_nesting);
   g_test_add_func ("/prd/json/size-limit", test_size_limit);
   g_test_add_func ("/prd/json/length", test_length);
