@@ -214,6 +214,7 @@ GPtrArray *
 prd_comment_parse_mentions (const char *content)
 {
   GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal); /* in @names */
   const char *p = content;
   gunichar previous = 0;
 
@@ -232,13 +233,12 @@ prd_comment_parse_mentions (const char *content)
             end--;
           if (end > start)
             {
-              gboolean seen = FALSE;
-
               name = g_strndup (start, end - start);
-              for (guint i = 0; i < names->len && !seen; i++)
-                seen = g_str_equal (g_ptr_array_index (names, i), name);
-              if (!seen)
-                g_ptr_array_add (names, g_steal_pointer (&name));
+              if (!g_hash_table_contains (seen, name))
+                {
+                  g_hash_table_add (seen, name);
+                  g_ptr_array_add (names, g_steal_pointer (&name));
+                }
             }
           previous = '@';
           p = end > start ? end : start;

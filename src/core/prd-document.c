@@ -28,6 +28,7 @@ struct _PrdDocument
   char *version;
   PrdCrdtDoc *crdt;        /* (owned) */
   GHashTable *site_owners; /* GUINT_TO_POINTER (site) → (owned) user id */
+  GHashTable *owner_sites; /* (owned) user id → GUINT_TO_POINTER (number of its sites) */
   GHashTable *timestamps;  /* (site << 32 | seq) as gint64* → gint64* */
   GArray *committed;       /* (element-type guint32) */
   guint n_uncommitted;
@@ -64,6 +65,7 @@ prd_document_finalize (GObject *object)
   g_free (self->version);
   g_clear_pointer (&self->crdt, prd_crdt_doc_free);
   g_clear_pointer (&self->site_owners, g_hash_table_unref);
+  g_clear_pointer (&self->owner_sites, g_hash_table_unref);
   g_clear_pointer (&self->timestamps, g_hash_table_unref);
   g_clear_pointer (&self->committed, g_array_unref);
 
@@ -87,6 +89,7 @@ prd_document_init (PrdDocument *self)
 {
   self->crdt = prd_crdt_doc_new ();
   self->site_owners = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
+  self->owner_sites = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->timestamps = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
   self->committed = g_array_new (FALSE, TRUE, sizeof (guint32));
 }
@@ -242,10 +245,41 @@ prd_document_replay (PrdDocument *self, GBytes *payload, const char *user_id, GE
 void
 prd_document_set_site_owner (PrdDocument *self, guint32 site, const char *user_id)
 {
+  const char *previous;
+
   g_return_if_fail (PRD_IS_DOCUMENT (self));
   g_return_if_fail (user_id != NULL);
 
+  previous = g_hash_table_lookup (self->site_owners, GUINT_TO_POINTER (site));
+  if (previous != NULL)
+    {
+      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (self->owner_sites, previous));
+
+      if (n <= 1)
+        g_hash_table_remove (self->owner_sites, previous);
+      else
+        g_hash_table_insert (self->owner_sites, g_strdup (previous), GUINT_TO_POINTER (n - 1));
+    }
+  g_hash_table_insert (
+      self->owner_sites, g_strdup (user_id),
+      GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (self->owner_sites, user_id)) + 1));
   g_hash_table_replace (self->site_owners, GUINT_TO_POINTER (site), g_strdup (user_id));
+}
+
+/**
+ * prd_document_is_site_owner:
+ * @user_id: a user id
+ *
+ * Returns: whether @user_id owns one of the document's sites (has edited
+ *   it, in this or an earlier session)
+ */
+gboolean
+prd_document_is_site_owner (PrdDocument *self, const char *user_id)
+{
+  g_return_val_if_fail (PRD_IS_DOCUMENT (self), FALSE);
+  g_return_val_if_fail (user_id != NULL, FALSE);
+
+  return g_hash_table_contains (self->owner_sites, user_id);
 }
 
 const char *

@@ -60,6 +60,7 @@ prd_document_replay (PrdDocument *self, GBytes *payload, const char *user_id, GE
 
 void prd_document_set_site_owner (PrdDocument *self, guint32 site, const char *user_id);
 const char *prd_document_get_site_owner (PrdDocument *self, guint32 site);
+gboolean prd_document_is_site_owner (PrdDocument *self, const char *user_id);
 
 PrdCrdtOp *prd_document_apply_client_operation (PrdDocument *self,
                                                 JsonNode *operation,

@@ -342,6 +342,7 @@ resolve_mentions (PrdRoom *room,
   for (guint i = 0; i < names->len; i++)
     {
       const char *name = g_ptr_array_index (names, i);
+      g_autofree char *folded = g_utf8_casefold (name, -1);
       const char *match = NULL;
 
       for (guint j = 0; array != NULL && j < json_array_get_length (array) && match == NULL; j++)
@@ -350,25 +351,21 @@ resolve_mentions (PrdRoom *room,
           const char *id = json_object_get_string_member_with_default (user, "userId", "");
           const char *display = json_object_get_string_member_with_default (user, "name", "");
           g_autoptr (GString) squeezed = g_string_new (NULL);
-          g_autofree char *a = NULL, *b = NULL;
+          g_autofree char *a = NULL;
 
           for (const char *p = display; *p != '\0'; p = g_utf8_next_char (p))
             if (!g_unichar_isspace (g_utf8_get_char (p)))
               g_string_append_unichar (squeezed, g_utf8_get_char (p));
           a = g_utf8_casefold (squeezed->str, -1);
-          b = g_utf8_casefold (name, -1);
-          if (g_str_equal (id, name) || (*a != '\0' && g_str_equal (a, b)))
+          if (g_str_equal (id, name) || (*a != '\0' && g_str_equal (a, folded)))
             match = id;
         }
-      for (guint site = 0; match == NULL && site < PRD_CRDT_MAX_SITES; site++)
-        {
-          const char *owner = prd_document_get_site_owner (document, site);
-
-          if (owner != NULL && g_str_equal (owner, name) && !g_str_equal (owner, PRD_HUB_SITE_USER))
-            match = owner;
-        }
-      if (match == NULL)
-        add_unique (*unresolved, name);
+      /* Someone who has edited the PRD, present or not (by id only). */
+      if (match == NULL && !g_str_equal (name, PRD_HUB_SITE_USER) &&
+          prd_document_is_site_owner (document, name))
+        match = name;
+      if (match == NULL) /* the names are distinct already */
+        g_ptr_array_add (*unresolved, g_strdup (name));
       else if (!g_str_equal (match, author))
         add_unique (found, match);
     }
