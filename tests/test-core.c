@@ -273,6 +273,15 @@ test_document_replay (void)
   got = prd_crdt_doc_get_text (prd_document_get_crdt (copy));
   g_assert_cmpstr (got, ==, expected);
   g_assert_cmpstr (prd_document_get_site_owner (copy, 0), ==, "u");
+  g_assert_true (prd_document_is_site_owner (copy, "u"));
+  g_assert_false (prd_document_is_site_owner (copy, "v"));
+  /* A site handed to someone else: the first owner owns nothing now. */
+  prd_document_set_site_owner (copy, 1, "u");
+  prd_document_set_site_owner (copy, 0, "v");
+  g_assert_true (prd_document_is_site_owner (copy, "u"));
+  prd_document_set_site_owner (copy, 1, "v");
+  g_assert_false (prd_document_is_site_owner (copy, "u"));
+  g_assert_true (prd_document_is_site_owner (copy, "v"));
 
   /* Snapshot after op 2, then the whole log (the store may keep older
    * updates until compaction): replay is idempotent. */

@@ -591,7 +591,7 @@ prd_json_parse_full (const char *text,
 
   /* The builder stops at the delimiters the scanner has seen: a number
    * at the very end of a text that is not nul-terminated needs one. */
-  if (text[size - 1] >= '0' && text[size - 1] <= '9')
+  if (len >= 0 && g_ascii_isdigit (text[size - 1]))
     b.p = terminated = g_strndup (text, size);
   else
     b.p = text;
