@@ -2,8 +2,10 @@
 /*
  * PrdEioServer on a real SoupServer (127.0.0.1, port 0), driven by a
  * SoupSession and, where a misbehaving client is needed, by raw sockets.
- * Everything runs on one main context: the helpers iterate it until the
- * awaited event happened; nothing depends on how long anything takes.
+ * The sessions run on the test's main context: the helpers iterate it
+ * until the awaited event happened; nothing depends on how long anything
+ * takes. Every WebSocket test runs twice: with the connections on the main
+ * context, and on two I/O threads ("websocket-io-threads/...").
  */
 #define G_LOG_DOMAIN "prd-test"
 
@@ -26,6 +28,7 @@ typedef struct
   guint64 max_write_buffer;
   gboolean compression;
   const char *const *cors;
+  guint io_threads;
 } ServerConfig;
 
 typedef struct
@@ -99,10 +102,11 @@ fixture_setup (Fixture *f, gconstpointer user_data)
   GSList *uris;
 
   f->soup_server = soup_server_new (NULL, NULL);
-  f->eio = g_object_new (PRD_TYPE_EIO_SERVER, "ping-interval", config->ping_interval,
-                         "ping-timeout", config->ping_timeout, "max-payload", config->max_payload,
-                         "max-write-buffer", config->max_write_buffer, "websocket-compression",
-                         config->compression, "cors-origins", config->cors, NULL);
+  f->eio =
+      g_object_new (PRD_TYPE_EIO_SERVER, "ping-interval", config->ping_interval, "ping-timeout",
+                    config->ping_timeout, "max-payload", config->max_payload, "max-write-buffer",
+                    config->max_write_buffer, "websocket-compression", config->compression,
+                    "cors-origins", config->cors, "io-threads", config->io_threads, NULL);
   if (config->upgrade_timeout != 0)
     g_object_set (f->eio, "upgrade-timeout", config->upgrade_timeout, NULL);
   g_signal_connect (f->eio, "connection", G_CALLBACK (on_connection), f);
@@ -1241,6 +1245,53 @@ test_websocket_too_big_fragmented (Fixture *f, gconstpointer user_data)
   g_assert_true (found);
 }
 
+/* A client that sends messages and closes at once, in one write: the
+ * answers to its messages still reach it, before the server's Close. With
+ * the connection on an I/O thread, the Close is held back until the
+ * session has handled the messages read before it. */
+static void
+test_websocket_close_after_messages (Fixture *f, gconstpointer user_data)
+{
+  g_autoptr (GSocketConnection) conn = raw_websocket_connect (f);
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (conn));
+  g_autoptr (GByteArray) frames = g_byte_array_new ();
+  g_autoptr (GBytes) received = NULL;
+  g_autoptr (GError) error = NULL;
+  static const guint8 close_normal[] = { 0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8 };
+  const char *messages[] = { "4first", "4second", "4third" };
+  const char *data;
+  gsize len;
+  const char *last = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (messages); i++)
+    {
+      /* Masked with a zero key. */
+      guint8 header[6] = { 0x81, 0x80 | (guint8) strlen (messages[i]), 0, 0, 0, 0 };
+
+      g_byte_array_append (frames, header, sizeof header);
+      g_byte_array_append (frames, (const guint8 *) messages[i], strlen (messages[i]));
+    }
+  g_byte_array_append (frames, close_normal, sizeof close_normal);
+  g_output_stream_write_all (out, frames->data, frames->len, NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  received = read_until_eof (conn);
+  wait_closed (f, 1);
+  g_assert_cmpuint (f->texts->len, ==, G_N_ELEMENTS (messages));
+
+  /* Every echo arrived, in order, and nothing after the Close frame. */
+  data = g_bytes_get_data (received, &len);
+  for (guint i = 0; i < G_N_ELEMENTS (messages); i++)
+    {
+      const char *found = g_strstr_len (last != NULL ? last : data,
+                                        len - ((last != NULL ? last : data) - data), messages[i]);
+
+      g_assert_nonnull (found);
+      last = found + strlen (messages[i]);
+    }
+  g_assert_nonnull (memchr (last, 0x88, len - (last - data)));
+}
+
 static const ServerConfig compression_config = {
   .ping_interval = 60000,
   .ping_timeout = 60000,
@@ -1513,10 +1564,26 @@ test_slow_reader_polling (Fixture *f, gconstpointer user_data)
 int
 main (int argc, char *argv[])
 {
+  g_autoptr (GPtrArray) configs = g_ptr_array_new_with_free_func (g_free);
+
   g_test_init (&argc, &argv, NULL);
 
 #define ADD(path, config, func) \
   g_test_add ("/prd/eio-server/" path, Fixture, config, fixture_setup, func, fixture_teardown)
+/* The same test with the WebSocket connections on two I/O threads. */
+#define ADD_THREADED(path, config, func)                                                    \
+  G_STMT_START                                                                              \
+  {                                                                                         \
+    ServerConfig *threaded = g_new (ServerConfig, 1);                                       \
+                                                                                            \
+    *threaded = config != NULL ? *(const ServerConfig *) config : default_config;           \
+    threaded->io_threads = 2;                                                               \
+    g_ptr_array_add (configs, threaded);                                                    \
+    ADD (path, config, func);                                                               \
+    g_test_add ("/prd/eio-server/io-threads/" path, Fixture, threaded, fixture_setup, func, \
+                fixture_teardown);                                                          \
+  }                                                                                         \
+  G_STMT_END
 
   ADD ("polling/handshake", NULL, test_polling_handshake);
   ADD ("polling/exchange", NULL, test_polling_exchange);
@@ -1531,18 +1598,21 @@ main (int argc, char *argv[])
   ADD ("heartbeat/polling", &heartbeat_config, test_heartbeat_polling);
   ADD ("heartbeat/timeout", &timeout_config, test_heartbeat_timeout);
   ADD ("heartbeat/client-ping", NULL, test_heartbeat_client_ping);
-  ADD ("websocket/direct", NULL, test_websocket_direct);
-  ADD ("websocket/server-close", NULL, test_websocket_server_close);
-  ADD ("websocket/parse-error", NULL, test_websocket_parse_error);
-  ADD ("websocket/upgrade", NULL, test_websocket_upgrade);
-  ADD ("websocket/upgrade-timeout", &upgrade_timeout_config, test_websocket_upgrade_timeout);
-  ADD ("websocket/bad-probe", NULL, test_websocket_bad_probe);
-  ADD ("websocket/too-big", NULL, test_websocket_too_big);
-  ADD ("websocket/too-big-fragmented", NULL, test_websocket_too_big_fragmented);
-  ADD ("websocket/too-big-compressed", &compression_config, test_websocket_too_big_compressed);
+  ADD_THREADED ("websocket/direct", NULL, test_websocket_direct);
+  ADD_THREADED ("websocket/server-close", NULL, test_websocket_server_close);
+  ADD_THREADED ("websocket/parse-error", NULL, test_websocket_parse_error);
+  ADD_THREADED ("websocket/upgrade", NULL, test_websocket_upgrade);
+  ADD_THREADED ("websocket/upgrade-timeout", &upgrade_timeout_config,
+                test_websocket_upgrade_timeout);
+  ADD_THREADED ("websocket/bad-probe", NULL, test_websocket_bad_probe);
+  ADD_THREADED ("websocket/too-big", NULL, test_websocket_too_big);
+  ADD_THREADED ("websocket/too-big-fragmented", NULL, test_websocket_too_big_fragmented);
+  ADD_THREADED ("websocket/close-after-messages", NULL, test_websocket_close_after_messages);
+  ADD_THREADED ("websocket/too-big-compressed", &compression_config,
+                test_websocket_too_big_compressed);
   ADD ("errors", NULL, test_errors);
   ADD ("cors", &cors_config, test_cors);
-  ADD ("slow-reader/websocket", &slow_config, test_slow_reader_websocket);
+  ADD_THREADED ("slow-reader/websocket", &slow_config, test_slow_reader_websocket);
   ADD ("slow-reader/polling", &slow_config, test_slow_reader_polling);
 
 #undef ADD

@@ -31,6 +31,10 @@ struct _PrdEioIdleStream
   GError *end_error; /* (owned) (nullable) */
   PrdEioClosedFunc closed_func;
   gpointer closed_data;
+  /* Where closed_func runs: a connection taken over as a WebSocket is
+   * closed on an I/O thread (prd-eio-ws-link.c). */
+  GThread *closed_thread;       /* (unowned) (nullable) */
+  GMainContext *closed_context; /* (owned) (nullable) */
 
   /* The request head (request line and headers) being read, counted up to
    * its empty line; see prd_eio_idle_stream_set_header_limit(). */
@@ -164,14 +168,31 @@ prd_eio_idle_stream_read (
   return n;
 }
 
+static gboolean notify_closed_cb (gpointer user_data);
+
 static void
 notify_closed (PrdEioIdleStream *self)
 {
-  PrdEioClosedFunc func = self->closed_func;
+  PrdEioClosedFunc func;
 
+  if (self->closed_thread != NULL && self->closed_thread != g_thread_self ())
+    {
+      g_main_context_invoke_full (self->closed_context, G_PRIORITY_DEFAULT, notify_closed_cb,
+                                  g_object_ref (self), g_object_unref);
+      return;
+    }
+
+  func = self->closed_func;
   self->closed_func = NULL;
   if (func != NULL)
     func (self->closed_data);
+}
+
+static gboolean
+notify_closed_cb (gpointer user_data)
+{
+  notify_closed (user_data);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -302,6 +323,7 @@ prd_eio_idle_stream_finalize (GObject *object)
 
   g_clear_object (&self->base_io);
   g_clear_error (&self->end_error);
+  g_clear_pointer (&self->closed_context, g_main_context_unref);
 
   G_OBJECT_CLASS (prd_eio_idle_stream_parent_class)->finalize (object);
 }
@@ -378,6 +400,11 @@ prd_eio_idle_stream_set_closed_func (PrdEioIdleStream *self,
   g_return_if_fail (PRD_IS_EIO_IDLE_STREAM (self));
   self->closed_func = func;
   self->closed_data = user_data;
+  if (func != NULL && self->closed_context == NULL)
+    {
+      self->closed_thread = g_thread_self ();
+      self->closed_context = g_main_context_ref_thread_default ();
+    }
 }
 
 /**

@@ -34,7 +34,9 @@ typedef void (*PrdEioClosedFunc) (gpointer user_data);
 GIOStream *prd_eio_idle_io_stream_new (GIOStream *base, PrdEioIdleStream **out_idle);
 void prd_eio_idle_stream_set_idle (PrdEioIdleStream *self, gboolean idle);
 gboolean prd_eio_idle_stream_get_idle (PrdEioIdleStream *self);
-/* @func runs once, when the stream (and so @base) is closed. */
+/* @func runs once, when the stream (and so @base) is closed, on the thread
+ * that set it (from its thread-default context when the stream is closed
+ * on another thread). */
 void prd_eio_idle_stream_set_closed_func (PrdEioIdleStream *self,
                                           PrdEioClosedFunc func,
                                           gpointer user_data);

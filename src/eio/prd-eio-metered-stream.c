@@ -14,10 +14,19 @@
  * filter holds anything: a filter only reports that when it has nothing to
  * give), the chain is readable exactly when the socket is, and the source is
  * one GPollableSource watching the socket's descriptor.
+ *
+ * The close gate: the peer's Close frame (or the end of its input) can be
+ * held back from libsoup until the messages read before it have been
+ * handled (see prd_eio_metered_stream_set_gate()). The stream follows the
+ * frame headers of what passes through; when a Close frame is next and the
+ * gate is shut, it hands out what comes before, keeps the rest, and reports
+ * G_IO_ERROR_WOULD_BLOCK until the gate opens.
  */
 #define G_LOG_DOMAIN "prd-eio"
 
 #include "config.h"
+
+#include <string.h>
 
 #include "prd-eio-metered-stream.h"
 
@@ -33,6 +42,18 @@ struct _PrdEioMeteredStream
   GSocket *socket;  /* (owned) (nullable): the bottom of the chain, when a plain socket */
   PrdEioOverflowFunc overflow_func;
   gpointer overflow_data;
+
+  /* The close gate. */
+  PrdEioGateFunc gate_func;
+  gpointer gate_data;
+  GByteArray *held;     /* (owned) (nullable): read, from a held Close frame on */
+  gsize held_offset;    /* of held, already handed out */
+  gboolean held_eof;    /* the end of input came while the gate was shut */
+  GSource *held_source; /* (owned) (nullable): handed out while held, to wake */
+  guint8 header[14];    /* the frame header being read */
+  guint header_len;
+  guint64 payload_left; /* of the current frame */
+  guint64 messages;     /* complete messages handed out (their last frame begun) */
 };
 
 static void prd_eio_metered_stream_pollable_iface_init (GPollableInputStreamInterface *iface);
@@ -65,6 +86,151 @@ account (PrdEioMeteredStream *self, gssize n)
   return !self->exceeded;
 }
 
+/* ------------------------------------------------------------------ */
+/* The close gate                                                     */
+
+static gboolean
+gate_shut (PrdEioMeteredStream *self)
+{
+  return self->gate_func != NULL && self->gate_func (self->messages, self->gate_data);
+}
+
+static gboolean
+is_held (PrdEioMeteredStream *self)
+{
+  return self->held_eof || (self->held != NULL && self->held_offset < self->held->len);
+}
+
+/* The length of the frame header that begins with header[0..header_len). */
+static guint
+header_size (const guint8 *header, guint header_len)
+{
+  guint len7;
+
+  if (header_len < 2)
+    return 2;
+  len7 = header[1] & 0x7f;
+  return 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((header[1] & 0x80) ? 4 : 0);
+}
+
+static guint64
+header_payload (const guint8 *header)
+{
+  guint len7 = header[1] & 0x7f;
+  guint64 len = 0;
+
+  if (len7 < 126)
+    return len7;
+  for (guint i = 0; i < (len7 == 126 ? 2u : 8u); i++)
+    len = (len << 8) | header[2 + i];
+  return len;
+}
+
+/* Follows the frames in @data; returns where a Close frame begins that must
+ * wait for the gate, or @n. Only what comes before is taken into account. */
+static gsize
+scan (PrdEioMeteredStream *self, const guint8 *data, gsize n)
+{
+  gsize i = 0;
+
+  if (self->gate_func == NULL)
+    return n;
+
+  while (i < n)
+    {
+      if (self->payload_left > 0)
+        {
+          guint64 skip = MIN (self->payload_left, (guint64) (n - i));
+
+          i += skip;
+          self->payload_left -= skip;
+          continue;
+        }
+      if (self->header_len == 0 && (data[i] & 0x0f) == 0x8 && gate_shut (self))
+        return i;
+      self->header[self->header_len++] = data[i++];
+      if (self->header_len == header_size (self->header, self->header_len))
+        {
+          /* The final frame of a message (continuation, text or binary)
+           * completes it. */
+          if ((self->header[0] & 0x80) && (self->header[0] & 0x0f) <= 0x2)
+            self->messages++;
+          self->payload_left = header_payload (self->header);
+          self->header_len = 0;
+        }
+    }
+  return n;
+}
+
+static gssize
+would_block (GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
+                       "Waiting for the messages before the close to be handled");
+  return -1;
+}
+
+/* What a read hands out once base_read() returned @n bytes into @buffer. */
+static gssize
+filter_read (PrdEioMeteredStream *self, guint8 *buffer, gssize n, GError **error)
+{
+  gsize pass;
+
+  if (n < 0)
+    return n;
+  if (n == 0)
+    {
+      if (self->gate_func == NULL || !gate_shut (self))
+        return 0;
+      self->held_eof = TRUE;
+      return would_block (error);
+    }
+
+  pass = scan (self, buffer, n);
+  if (pass < (gsize) n)
+    {
+      if (self->held == NULL)
+        self->held = g_byte_array_new ();
+      g_byte_array_append (self->held, buffer + pass, n - pass);
+      if (pass == 0)
+        return would_block (error);
+    }
+  account (self, pass);
+  return pass;
+}
+
+/* Hands out what was held, once the gate is open. */
+static gssize
+read_held (PrdEioMeteredStream *self, guint8 *buffer, gsize count, GError **error)
+{
+  gsize available, pass;
+
+  if (gate_shut (self))
+    return would_block (error);
+
+  available = self->held != NULL ? self->held->len - self->held_offset : 0;
+  if (available == 0)
+    {
+      /* Only the end was held. */
+      self->held_eof = FALSE;
+      return 0;
+    }
+
+  count = MIN (count, available);
+  memcpy (buffer, self->held->data + self->held_offset, count);
+  pass = scan (self, buffer, count);
+  if (pass == 0)
+    return would_block (error);
+  self->held_offset += pass;
+  if (self->held_offset == self->held->len)
+    {
+      g_byte_array_set_size (self->held, 0);
+      self->held_offset = 0;
+    }
+  account (self, pass);
+  return pass;
+}
+
 static gssize
 prd_eio_metered_stream_read (
     GInputStream *stream, void *buffer, gsize count, GCancellable *cancellable, GError **error)
@@ -75,9 +241,10 @@ prd_eio_metered_stream_read (
   if (self->exceeded)
     return 0;
   self->drained = FALSE;
+  if (is_held (self))
+    return read_held (self, buffer, count, error);
   n = g_input_stream_read (base_stream (self), buffer, count, cancellable, error);
-  account (self, n);
-  return n;
+  return filter_read (self, buffer, n, error);
 }
 
 static gboolean
@@ -138,6 +305,8 @@ prd_eio_metered_stream_is_readable (GPollableInputStream *stream)
   PrdEioMeteredStream *self = PRD_EIO_METERED_STREAM (stream);
 
   /* Past the limit the stream is at its end, which is always readable. */
+  if (!self->exceeded && is_held (self))
+    return !gate_shut (self);
   return self->exceeded ||
          g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_stream (self)));
 }
@@ -151,6 +320,18 @@ prd_eio_metered_stream_create_source (GPollableInputStream *stream, GCancellable
   if (self->exceeded)
     {
       base_source = g_timeout_source_new (0);
+    }
+  else if (is_held (self))
+    {
+      /* Ready at once if the gate is open; otherwise woken by
+       * prd_eio_metered_stream_open_gate(). */
+      GSource *source = g_pollable_source_new (G_OBJECT (stream));
+
+      if (!gate_shut (self))
+        g_source_set_ready_time (source, 0);
+      g_clear_pointer (&self->held_source, g_source_unref);
+      self->held_source = g_source_ref (source);
+      return source;
     }
   else if (self->drained && self->socket != NULL && cancellable == NULL &&
            !g_socket_is_closed (self->socket))
@@ -180,12 +361,16 @@ prd_eio_metered_stream_read_nonblocking (GPollableInputStream *stream,
 
   if (self->exceeded)
     return 0;
+  if (is_held (self))
+    {
+      self->drained = FALSE;
+      return read_held (self, buffer, count, error);
+    }
   n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (base_stream (self)),
                                                 buffer, count, NULL, error);
   self->drained = n < 0 && error != NULL && *error != NULL &&
                   g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  account (self, n);
-  return n;
+  return filter_read (self, buffer, n, error);
 }
 
 static void
@@ -204,6 +389,8 @@ prd_eio_metered_stream_finalize (GObject *object)
 
   g_clear_object (&self->base_io);
   g_clear_object (&self->socket);
+  g_clear_pointer (&self->held, g_byte_array_unref);
+  g_clear_pointer (&self->held_source, g_source_unref);
 
   G_OBJECT_CLASS (prd_eio_metered_stream_parent_class)->finalize (object);
 }
@@ -420,4 +607,30 @@ prd_eio_metered_stream_set_overflow_func (PrdEioMeteredStream *self,
   g_return_if_fail (PRD_IS_EIO_METERED_STREAM (self));
   self->overflow_func = func;
   self->overflow_data = user_data;
+}
+
+/**
+ * prd_eio_metered_stream_set_gate:
+ * @func: (nullable): tells whether the peer's close must wait
+ *
+ * From now on, a Close frame from the peer (and the end of its input) is
+ * handed out only while @func returns %FALSE; call
+ * prd_eio_metered_stream_open_gate() when it may have changed. Set before
+ * the first read: the frames are followed from the first byte.
+ */
+void
+prd_eio_metered_stream_set_gate (PrdEioMeteredStream *self, PrdEioGateFunc func, gpointer user_data)
+{
+  g_return_if_fail (PRD_IS_EIO_METERED_STREAM (self));
+  self->gate_func = func;
+  self->gate_data = user_data;
+}
+
+/* The gate may be open now: wake the reader if it waits for it. */
+void
+prd_eio_metered_stream_open_gate (PrdEioMeteredStream *self)
+{
+  g_return_if_fail (PRD_IS_EIO_METERED_STREAM (self));
+  if (self->held_source != NULL && is_held (self) && !gate_shut (self))
+    g_source_set_ready_time (self->held_source, 0);
 }

@@ -5,6 +5,7 @@
 
 #include "prd-eio-packet.h"
 #include "prd-eio-socket.h"
+#include "prd-eio-ws-link.h"
 
 G_BEGIN_DECLS
 
@@ -49,13 +50,9 @@ GPtrArray *prd_eio_socket_take_queued (PrdEioSocket *self);
 
 /* WebSocket transport: a direct connection (the open packet is sent first),
  * or a probe for the polling→websocket upgrade. */
-void prd_eio_socket_start_websocket (PrdEioSocket *self,
-                                     SoupWebsocketConnection *conn,
-                                     const char *open_packet);
-void prd_eio_socket_offer_upgrade (PrdEioSocket *self, SoupWebsocketConnection *conn);
-
-/* Object data on a SoupWebsocketConnection: its PrdEioMeteredStream. */
-#define PRD_EIO_METERED_KEY "prd-eio-metered"
+void
+prd_eio_socket_start_websocket (PrdEioSocket *self, PrdEioWsLink *link, const char *open_packet);
+void prd_eio_socket_offer_upgrade (PrdEioSocket *self, PrdEioWsLink *link);
 
 /* Frames larger than this are refused by libsoup itself (connection dropped
  * without a close frame); anything between max-payload and this is read and

@@ -24,7 +24,6 @@
 #include <json-glib/json-glib.h>
 
 #include "prd-json.h"
-#include "prd-eio-metered-stream.h"
 #include "prd-eio-origin.h"
 #include "prd-eio-private.h"
 #include "prd-eio-refusal.h"
@@ -52,7 +51,14 @@ struct _PrdEioServer
   char *path;              /* (owned) (nullable): without the trailing slash */
 
   GHashTable *sockets; /* (owned): id → PrdEioSocket (owned) */
+
+  guint io_threads;
+  PrdEioIoPool *io_pool; /* (owned) (nullable): made at the first WebSocket */
 };
+
+/* How long a stopping server lets its I/O threads write what their
+ * connections still hold. */
+#define IO_POOL_FLUSH_MS 1000
 
 G_DEFINE_FINAL_TYPE (PrdEioServer, prd_eio_server, G_TYPE_OBJECT)
 
@@ -68,6 +74,7 @@ enum
   PROP_MAX_SESSIONS,
   PROP_MAX_SESSIONS_PER_ADDRESS,
   PROP_WEBSOCKET_COMPRESSION,
+  PROP_IO_THREADS,
   N_PROPS
 };
 
@@ -435,8 +442,7 @@ handle_post (PrdEioServer *self, PrdEioSocket *socket, SoupServerMessage *msg)
   prd_eio_socket_handle_post (socket, msg, (const char *) upload->body->data, upload->body->len);
 }
 
-static void
-websocket_opened (PrdEioServer *self, SoupServerMessage *msg, SoupWebsocketConnection *conn);
+static void websocket_opened (PrdEioServer *self, SoupServerMessage *msg, PrdEioWsLink *link);
 
 #define EXTENSIONS_KEY "prd-eio-ws-extensions"
 
@@ -452,9 +458,7 @@ on_wrote_switching_protocols (SoupServerMessage *msg, gpointer user_data)
 {
   PrdEioServer *self = user_data;
   g_autoptr (GIOStream) stream = NULL;
-  g_autoptr (GIOStream) metered_io = NULL;
-  g_autoptr (SoupWebsocketConnection) conn = NULL;
-  PrdEioMeteredStream *metered = NULL;
+  g_autoptr (PrdEioWsLink) link = NULL;
   GList *extensions;
 
   if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
@@ -464,17 +468,14 @@ on_wrote_switching_protocols (SoupServerMessage *msg, gpointer user_data)
   g_object_ref (msg);
   extensions = g_object_steal_data (G_OBJECT (msg), EXTENSIONS_KEY);
   stream = soup_server_message_steal_connection (msg);
-  metered_io = prd_eio_metered_io_stream_new (
-      stream, prd_eio_websocket_hard_limit (self->max_payload), &metered);
-  conn = soup_websocket_connection_new (
-      metered_io, soup_server_message_get_uri (msg), SOUP_WEBSOCKET_CONNECTION_SERVER,
-      soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Origin"), NULL,
-      extensions);
-  g_object_set_data (G_OBJECT (conn), PRD_EIO_METERED_KEY, metered);
-  soup_websocket_connection_set_max_incoming_payload_size (
-      conn, prd_eio_websocket_hard_limit (self->max_payload));
+  if (self->io_pool == NULL)
+    self->io_pool = prd_eio_io_pool_new (self->io_threads);
+  link = prd_eio_ws_link_new (
+      self->io_pool, stream, soup_server_message_get_uri (msg),
+      soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Origin"),
+      extensions, prd_eio_websocket_hard_limit (self->max_payload));
 
-  websocket_opened (self, msg, conn);
+  websocket_opened (self, msg, link);
   g_object_unref (msg);
 }
 
@@ -627,7 +628,7 @@ server_handler (SoupServer *server,
 }
 
 static void
-websocket_opened (PrdEioServer *self, SoupServerMessage *msg, SoupWebsocketConnection *conn)
+websocket_opened (PrdEioServer *self, SoupServerMessage *msg, PrdEioWsLink *link)
 {
   GUri *uri = soup_server_message_get_uri (msg);
   g_autoptr (GHashTable) query = NULL;
@@ -645,10 +646,10 @@ websocket_opened (PrdEioServer *self, SoupServerMessage *msg, SoupWebsocketConne
       if (socket == NULL)
         {
           /* The session ended between the handshake check and now. */
-          soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, NULL);
+          prd_eio_ws_link_close (link, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, FALSE, 0);
           return;
         }
-      prd_eio_socket_offer_upgrade (socket, conn);
+      prd_eio_socket_offer_upgrade (socket, link);
     }
   else
     {
@@ -659,11 +660,11 @@ websocket_opened (PrdEioServer *self, SoupServerMessage *msg, SoupWebsocketConne
       if (socket == NULL)
         {
           g_warning ("Cannot create an Engine.IO session: %s", error->message);
-          soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);
+          prd_eio_ws_link_close (link, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, FALSE, 0);
           return;
         }
       open_packet = build_open_packet (self, prd_eio_socket_get_id (socket), FALSE);
-      prd_eio_socket_start_websocket (socket, conn, open_packet);
+      prd_eio_socket_start_websocket (socket, link, open_packet);
       g_signal_emit (self, signals[SIGNAL_CONNECTION], 0, socket);
     }
 }
@@ -678,6 +679,12 @@ detach (PrdEioServer *self)
     soup_server_remove_handler (self->soup_server, self->path);
   g_clear_object (&self->soup_server);
   g_clear_pointer (&self->path, g_free);
+}
+
+static void
+prd_eio_io_pool_free_default (PrdEioIoPool *pool)
+{
+  prd_eio_io_pool_free (pool, IO_POOL_FLUSH_MS);
 }
 
 static void
@@ -698,6 +705,7 @@ prd_eio_server_dispose (GObject *object)
       /* Sockets still flushing are dropped now; nobody will answer them. */
       g_hash_table_remove_all (self->sockets);
     }
+  g_clear_pointer (&self->io_pool, prd_eio_io_pool_free_default);
 
   G_OBJECT_CLASS (prd_eio_server_parent_class)->dispose (object);
 }
@@ -747,6 +755,9 @@ prd_eio_server_get_property (GObject *object, guint prop_id, GValue *value, GPar
         break;
       case PROP_MAX_SESSIONS_PER_ADDRESS:
         g_value_set_uint (value, self->max_sessions_per_address);
+        break;
+      case PROP_IO_THREADS:
+        g_value_set_uint (value, self->io_threads);
         break;
 
       default:
@@ -817,6 +828,14 @@ prd_eio_server_set_property (GObject *object, guint prop_id, const GValue *value
       case PROP_MAX_SESSIONS_PER_ADDRESS:
         set_uint_prop (object, &self->max_sessions_per_address, value, pspec);
         break;
+      case PROP_IO_THREADS:
+        /* The pool is made with the first WebSocket and keeps its size. */
+        if (self->io_pool == NULL)
+          set_uint_prop (object, &self->io_threads, value, pspec);
+        else if (self->io_threads != g_value_get_uint (value))
+          g_warning ("io-threads is set before the first WebSocket connects; keeping %u",
+                     self->io_threads);
+        break;
       case PROP_WEBSOCKET_COMPRESSION:
         if (self->websocket_compression != g_value_get_boolean (value))
           {
@@ -860,6 +879,15 @@ prd_eio_server_class_init (PrdEioServerClass *klass)
       g_param_spec_uint ("max-sessions", NULL, NULL, 0, G_MAXUINT, 0, flags);
   properties[PROP_MAX_SESSIONS_PER_ADDRESS] =
       g_param_spec_uint ("max-sessions-per-address", NULL, NULL, 0, G_MAXUINT, 0, flags);
+  /**
+   * PrdEioServer:io-threads:
+   *
+   * How many threads run the WebSocket connections (framing, reads and
+   * writes); 0 runs them on the thread of the main context, with the
+   * sessions. Read when the first WebSocket connects.
+   */
+  properties[PROP_IO_THREADS] =
+      g_param_spec_uint ("io-threads", NULL, NULL, 0, PRD_EIO_SERVER_MAX_IO_THREADS, 0, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[SIGNAL_CONNECTION] =

@@ -10,6 +10,9 @@ G_BEGIN_DECLS
 #define PRD_TYPE_EIO_SERVER (prd_eio_server_get_type ())
 G_DECLARE_FINAL_TYPE (PrdEioServer, prd_eio_server, PRD, EIO_SERVER, GObject)
 
+/* The largest PrdEioServer:io-threads. */
+#define PRD_EIO_SERVER_MAX_IO_THREADS 64
+
 /*
  * PrdEioServer: an Engine.IO v4 server (HTTP long-polling and WebSocket,
  * the polling→websocket upgrade, server-sent heartbeats) attached to a

@@ -11,17 +11,11 @@
  * - polling: packets wait in our queue until the next GET takes them; the
  *   response body then counts as in flight until libsoup reports the message
  *   finished.
- * - WebSocket: libsoup 3.2 queues every frame it is given and has no API to
- *   tell how much is still unsent. So frames stay in our queue and are handed
- *   to libsoup only while its last write took all it was given (the
- *   connection writes through a PrdEioWatchedOutput that records it, which
- *   spares a poll(2) per frame). libsoup writes a frame immediately
- *   (non-blocking) when it gets it, so after a hand-over either the whole
- *   frame reached the kernel, or the write stalled and we wait for the stream
- *   to be writable (a pollable source) and for libsoup to have written the
- *   rest before handing over more. libsoup's own queue thus never holds more
- *   than about the last frame handed over, and everything else is visible
- *   here.
+ * - WebSocket: the connection lives on an I/O thread behind a PrdEioWsLink
+ *   (prd-eio-ws-link.h). Packets go to the link as they are sent, and the
+ *   link hands them to libsoup only while its last write took all it was
+ *   given; what waits in the link counts here through
+ *   prd_eio_ws_link_get_buffered().
  *
  * "closed" is emitted once, at the moment the session stops accepting
  * packets. A server-side close (prd_eio_socket_close) still flushes what was
@@ -35,8 +29,8 @@
 
 #include <string.h>
 
-#include "prd-eio-metered-stream.h"
 #include "prd-eio-private.h"
+#include "prd-eio-ws-link.h"
 #include "prd-metrics.h"
 #include "prd-timer-queue.h"
 
@@ -83,12 +77,11 @@ struct _PrdEioSocket
   SoupServerMessage *poll_post;    /* (owned) (nullable): body being read */
 
   /* WebSocket. */
-  SoupWebsocketConnection *ws; /* (owned) (nullable) */
-  GSource *ws_writable;        /* (owned) (nullable) */
+  PrdEioWsLink *ws; /* (owned) (nullable) */
   gushort ws_close_code;
 
   /* Upgrade. */
-  SoupWebsocketConnection *probe_ws; /* (owned) (nullable) */
+  PrdEioWsLink *probe_ws; /* (owned) (nullable) */
   gboolean probe_seen;
   PrdTimer upgrade_noop_timer;
 
@@ -277,83 +270,38 @@ reject_get (PrdEioSocket *self)
 /* ------------------------------------------------------------------ */
 /* WebSocket output                                                    */
 
-static gboolean
-ws_is_open (SoupWebsocketConnection *conn)
-{
-  return conn != NULL && soup_websocket_connection_get_state (conn) == SOUP_WEBSOCKET_STATE_OPEN;
-}
-
 static void
-ws_send_packet (SoupWebsocketConnection *conn, const PrdEioPacket *packet)
+ws_send_packet (PrdEioWsLink *link, const PrdEioPacket *packet)
 {
   if (packet->binary)
     {
-      soup_websocket_connection_send_message (conn, SOUP_WEBSOCKET_DATA_BINARY, packet->data);
+      prd_eio_ws_link_send (link, SOUP_WEBSOCKET_DATA_BINARY, packet->data);
     }
   else
     {
       g_autoptr (GBytes) frame = prd_eio_packet_encode_text (packet);
 
-      soup_websocket_connection_send_message (conn, SOUP_WEBSOCKET_DATA_TEXT, frame);
+      prd_eio_ws_link_send (link, SOUP_WEBSOCKET_DATA_TEXT, frame);
     }
-}
-
-static GPollableOutputStream *
-ws_output (SoupWebsocketConnection *conn)
-{
-  GOutputStream *out =
-      g_io_stream_get_output_stream (soup_websocket_connection_get_io_stream (conn));
-
-  if (G_IS_POLLABLE_OUTPUT_STREAM (out) &&
-      g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (out)))
-    return G_POLLABLE_OUTPUT_STREAM (out);
-  return NULL;
-}
-
-static gboolean
-on_ws_writable (GObject *stream, gpointer user_data)
-{
-  PrdEioSocket *self = user_data;
-
-  g_clear_pointer (&self->ws_writable, g_source_unref);
-  socket_flush (self);
-  return G_SOURCE_REMOVE;
 }
 
 static void teardown (PrdEioSocket *self, CloseMode mode);
 
+/* Everything queued goes to the link, which writes it as the connection
+ * takes it. */
 static void
 flush_websocket (PrdEioSocket *self)
 {
-  GPollableOutputStream *out;
   OutItem *item;
 
-  if (!ws_is_open (self->ws))
+  if (!prd_eio_ws_link_is_open (self->ws))
     return;
 
-  out = ws_output (self->ws);
-  while (!g_queue_is_empty (&self->queue))
+  while ((item = g_queue_pop_head (&self->queue)) != NULL)
     {
-      if (self->ws_writable != NULL)
-        return;
-
-      if (out != NULL && (PRD_IS_EIO_WATCHED_OUTPUT (out)
-                              ? prd_eio_watched_output_is_stalled (PRD_EIO_WATCHED_OUTPUT (out))
-                              : !g_pollable_output_stream_is_writable (out)))
-        {
-          self->ws_writable = g_pollable_output_stream_create_source (out, NULL);
-          g_source_set_callback (self->ws_writable, G_SOURCE_FUNC (on_ws_writable), self, NULL);
-          g_source_attach (self->ws_writable, NULL);
-          return;
-        }
-
-      item = g_queue_pop_head (&self->queue);
       self->queued_bytes -= item->cost;
       ws_send_packet (self->ws, item->packet);
       out_item_free (item);
-
-      if (!ws_is_open (self->ws))
-        return;
     }
 
   if (self->state == STATE_CLOSING)
@@ -390,6 +338,7 @@ static gboolean
 enqueue (PrdEioSocket *self, PrdEioPacket *packet)
 {
   OutItem *item;
+  guint64 buffered;
   gsize cost;
 
   if (self->state != STATE_OPEN)
@@ -399,11 +348,12 @@ enqueue (PrdEioSocket *self, PrdEioPacket *packet)
     }
 
   cost = packet_cost (self, packet);
-  if (self->queued_bytes + self->inflight_bytes + cost > self->config.max_write_buffer)
+  buffered = prd_eio_socket_get_buffered_amount (self);
+  if (buffered + cost > self->config.max_write_buffer)
     {
       prd_eio_packet_free (packet);
       g_debug ("socket %s: write buffer overflow (%" G_GUINT64_FORMAT " bytes queued)", self->id,
-               self->queued_bytes + self->inflight_bytes);
+               buffered);
       self->ws_close_code = SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION;
       prd_metric_inc (slow_consumers_dropped, NULL);
       socket_close (self, "write buffer overflow", CLOSE_ERROR);
@@ -546,26 +496,14 @@ handle_packet (PrdEioSocket *self, const PrdEioPacket *packet)
 /* ------------------------------------------------------------------ */
 /* WebSocket input                                                    */
 
+/* Closes @link (if still open) and drops our reference: the link lives on
+ * its I/O thread until libsoup has finished the closing handshake, or given
+ * up after its own timeout. */
 static void
-release_ws_when_closed (SoupWebsocketConnection *conn, gpointer user_data)
+ws_close_and_release (PrdEioWsLink *link, gushort code, gboolean flush, guint flush_ms)
 {
-  g_signal_handlers_disconnect_by_func (conn, release_ws_when_closed, user_data);
-  g_object_unref (conn);
-}
-
-/* Closes @conn (if still open) and lets it live until libsoup has finished
- * the closing handshake, or given up after its own timeout. */
-static void
-ws_close_and_release (SoupWebsocketConnection *conn, gushort code)
-{
-  if (soup_websocket_connection_get_state (conn) == SOUP_WEBSOCKET_STATE_CLOSED)
-    {
-      g_object_unref (conn);
-      return;
-    }
-  g_signal_connect (conn, "closed", G_CALLBACK (release_ws_when_closed), NULL);
-  if (soup_websocket_connection_get_state (conn) == SOUP_WEBSOCKET_STATE_OPEN)
-    soup_websocket_connection_close (conn, code, NULL);
+  prd_eio_ws_link_close (link, code, flush, flush_ms);
+  prd_eio_ws_link_unref (link);
 }
 
 static gboolean
@@ -576,29 +514,10 @@ check_incoming_size (PrdEioSocket *self, GBytes *message)
   return g_bytes_get_size (message) <= self->config.max_payload;
 }
 
-static void
-meter_set_overflow (SoupWebsocketConnection *conn, PrdEioOverflowFunc func, gpointer user_data)
-{
-  PrdEioMeteredStream *metered = g_object_get_data (G_OBJECT (conn), PRD_EIO_METERED_KEY);
-
-  if (metered != NULL)
-    prd_eio_metered_stream_set_overflow_func (metered, func, user_data);
-}
-
-/* A complete message arrived: what is read from now on belongs to the next. */
-static void
-meter_reset (SoupWebsocketConnection *conn)
-{
-  PrdEioMeteredStream *metered = g_object_get_data (G_OBJECT (conn), PRD_EIO_METERED_KEY);
-
-  if (metered != NULL)
-    prd_eio_metered_stream_reset (metered);
-}
-
 /* Too many bytes without a complete message: a message being assembled
  * from fragments is already past max-payload. */
 static void
-on_ws_overflow (gpointer user_data)
+on_ws_overflow (PrdEioWsLink *link, gpointer user_data)
 {
   PrdEioSocket *self = user_data;
 
@@ -607,13 +526,12 @@ on_ws_overflow (gpointer user_data)
 }
 
 static void
-on_ws_message (SoupWebsocketConnection *conn, int type, GBytes *message, gpointer user_data)
+on_ws_message (PrdEioWsLink *link, int type, GBytes *message, gpointer user_data)
 {
   PrdEioSocket *self = user_data;
   g_autoptr (PrdEioPacket) packet = NULL;
   g_autoptr (GError) error = NULL;
 
-  meter_reset (conn);
   if (!check_incoming_size (self, message))
     {
       self->ws_close_code = SOUP_WEBSOCKET_CLOSE_TOO_BIG;
@@ -646,7 +564,7 @@ on_ws_message (SoupWebsocketConnection *conn, int type, GBytes *message, gpointe
 }
 
 static void
-on_ws_closed (SoupWebsocketConnection *conn, gpointer user_data)
+on_ws_closed (PrdEioWsLink *link, gpointer user_data)
 {
   PrdEioSocket *self = user_data;
 
@@ -656,41 +574,30 @@ on_ws_closed (SoupWebsocketConnection *conn, gpointer user_data)
     teardown (self, CLOSE_ERROR);
 }
 
-static void
-on_ws_error (SoupWebsocketConnection *conn, GError *error, gpointer user_data)
-{
-  PrdEioSocket *self = user_data;
-
-  g_debug ("socket %s: websocket error: %s", self->id, error->message);
-}
+static const PrdEioWsLinkHandler ws_handler = {
+  .message = on_ws_message,
+  .closed = on_ws_closed,
+  .overflow = on_ws_overflow,
+};
 
 static void
-attach_websocket (PrdEioSocket *self, SoupWebsocketConnection *conn)
+attach_websocket (PrdEioSocket *self, PrdEioWsLink *link)
 {
-  self->ws = conn;
+  self->ws = link;
   self->websocket = TRUE;
-  g_signal_connect (conn, "message", G_CALLBACK (on_ws_message), self);
-  g_signal_connect (conn, "closed", G_CALLBACK (on_ws_closed), self);
-  g_signal_connect (conn, "error", G_CALLBACK (on_ws_error), self);
-  meter_set_overflow (conn, on_ws_overflow, self);
+  prd_eio_ws_link_set_handler (link, &ws_handler, self);
 }
 
 static void
-detach_websocket (PrdEioSocket *self)
+detach_websocket (PrdEioSocket *self, CloseMode mode)
 {
-  g_autoptr (SoupWebsocketConnection) conn = g_steal_pointer (&self->ws);
+  PrdEioWsLink *link = g_steal_pointer (&self->ws);
 
-  if (self->ws_writable != NULL)
-    {
-      g_source_destroy (self->ws_writable);
-      g_clear_pointer (&self->ws_writable, g_source_unref);
-    }
-  if (conn == NULL)
+  if (link == NULL)
     return;
-
-  g_signal_handlers_disconnect_by_data (conn, self);
-  meter_set_overflow (conn, NULL, NULL);
-  ws_close_and_release (g_steal_pointer (&conn), self->ws_close_code);
+  /* A server-side close delivers what was sent before it, as long as the
+   * client keeps reading; the others drop it. */
+  ws_close_and_release (link, self->ws_close_code, mode == CLOSE_FLUSH, self->config.ping_timeout);
 }
 
 /* ------------------------------------------------------------------ */
@@ -699,16 +606,14 @@ detach_websocket (PrdEioSocket *self)
 static void
 abort_upgrade (PrdEioSocket *self, gushort code)
 {
-  g_autoptr (SoupWebsocketConnection) probe = g_steal_pointer (&self->probe_ws);
+  PrdEioWsLink *probe = g_steal_pointer (&self->probe_ws);
 
   prd_timer_cancel (&self->upgrade_timer);
   prd_timer_cancel (&self->upgrade_noop_timer);
   self->probe_seen = FALSE;
   if (probe == NULL)
     return;
-  g_signal_handlers_disconnect_by_data (probe, self);
-  meter_set_overflow (probe, NULL, NULL);
-  ws_close_and_release (g_steal_pointer (&probe), code);
+  ws_close_and_release (probe, code, FALSE, 0);
 }
 
 static void
@@ -736,11 +641,10 @@ on_upgrade_noop (PrdTimer *timer, gpointer user_data)
 static void
 complete_upgrade (PrdEioSocket *self)
 {
-  SoupWebsocketConnection *conn = g_steal_pointer (&self->probe_ws);
+  PrdEioWsLink *link = g_steal_pointer (&self->probe_ws);
 
   prd_timer_cancel (&self->upgrade_timer);
   prd_timer_cancel (&self->upgrade_noop_timer);
-  g_signal_handlers_disconnect_by_data (conn, self);
   self->probe_seen = FALSE;
 
   /* The client sent "5" after its last poll returned: a GET held now was
@@ -749,21 +653,20 @@ complete_upgrade (PrdEioSocket *self)
     reject_get (self);
   g_clear_handle_id (&self->flush_idle_id, g_source_remove);
 
-  attach_websocket (self, conn);
+  attach_websocket (self, link);
   recompute_queue_cost (self);
   flush_websocket (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TRANSPORT]);
 }
 
 static void
-on_probe_message (SoupWebsocketConnection *conn, int type, GBytes *message, gpointer user_data)
+on_probe_message (PrdEioWsLink *link, int type, GBytes *message, gpointer user_data)
 {
   PrdEioSocket *self = user_data;
   g_autoptr (PrdEioPacket) packet = NULL;
   gsize len;
   const char *data;
 
-  meter_reset (conn);
   if (!check_incoming_size (self, message))
     {
       abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_TOO_BIG);
@@ -779,7 +682,7 @@ on_probe_message (SoupWebsocketConnection *conn, int type, GBytes *message, gpoi
   packet = prd_eio_packet_decode_text (data, len, NULL);
   if (packet != NULL && packet->type == PRD_EIO_PACKET_PING && g_bytes_get_size (packet->data) == 5)
     {
-      soup_websocket_connection_send_text (conn, "3probe");
+      prd_eio_ws_link_send_text (link, "3probe");
       self->probe_seen = TRUE;
       /* Make the client's pending poll return so it can send "5"; like
        * engine.io, on a 100 ms tick, which also lets a "5" already on its
@@ -801,16 +704,22 @@ on_probe_message (SoupWebsocketConnection *conn, int type, GBytes *message, gpoi
 }
 
 static void
-on_probe_overflow (gpointer user_data)
+on_probe_overflow (PrdEioWsLink *link, gpointer user_data)
 {
   abort_upgrade (user_data, SOUP_WEBSOCKET_CLOSE_TOO_BIG);
 }
 
 static void
-on_probe_closed (SoupWebsocketConnection *conn, gpointer user_data)
+on_probe_closed (PrdEioWsLink *link, gpointer user_data)
 {
   abort_upgrade (user_data, SOUP_WEBSOCKET_CLOSE_NORMAL);
 }
+
+static const PrdEioWsLinkHandler probe_handler = {
+  .message = on_probe_message,
+  .closed = on_probe_closed,
+  .overflow = on_probe_overflow,
+};
 
 /* ------------------------------------------------------------------ */
 /* Close                                                              */
@@ -833,7 +742,7 @@ teardown (PrdEioSocket *self, CloseMode mode)
     answer_get (self, mode == CLOSE_CLIENT ? "6" : "1");
   queue_clear (self);
 
-  detach_websocket (self);
+  detach_websocket (self, mode);
 
   if (self->finish_func != NULL)
     {
@@ -943,7 +852,7 @@ prd_eio_socket_dispose (GObject *object)
       g_signal_handlers_disconnect_by_data (self->poll_post, self);
       g_clear_object (&self->poll_post);
     }
-  detach_websocket (self);
+  detach_websocket (self, CLOSE_ERROR);
   queue_clear (self);
   self->state = STATE_CLOSED;
 
@@ -1181,30 +1090,25 @@ prd_eio_socket_handle_post (PrdEioSocket *self, SoupServerMessage *msg, const ch
 }
 
 void
-prd_eio_socket_start_websocket (PrdEioSocket *self,
-                                SoupWebsocketConnection *conn,
-                                const char *open_packet)
+prd_eio_socket_start_websocket (PrdEioSocket *self, PrdEioWsLink *link, const char *open_packet)
 {
-  attach_websocket (self, g_object_ref (conn));
-  soup_websocket_connection_send_text (conn, open_packet);
+  attach_websocket (self, prd_eio_ws_link_ref (link));
+  prd_eio_ws_link_send_text (link, open_packet);
   schedule_ping (self);
 }
 
 void
-prd_eio_socket_offer_upgrade (PrdEioSocket *self, SoupWebsocketConnection *conn)
+prd_eio_socket_offer_upgrade (PrdEioSocket *self, PrdEioWsLink *link)
 {
   if (self->state != STATE_OPEN || self->websocket || self->probe_ws != NULL)
     {
       /* engine.io accepts a second WebSocket for the session and closes it. */
-      ws_close_and_release (g_object_ref (conn), SOUP_WEBSOCKET_CLOSE_NORMAL);
+      prd_eio_ws_link_close (link, SOUP_WEBSOCKET_CLOSE_NORMAL, FALSE, 0);
       return;
     }
 
-  self->probe_ws = g_object_ref (conn);
-  g_signal_connect (conn, "message", G_CALLBACK (on_probe_message), self);
-  g_signal_connect (conn, "closed", G_CALLBACK (on_probe_closed), self);
-  g_signal_connect (conn, "error", G_CALLBACK (on_ws_error), self);
-  meter_set_overflow (conn, on_probe_overflow, self);
+  self->probe_ws = prd_eio_ws_link_ref (link);
+  prd_eio_ws_link_set_handler (link, &probe_handler, self);
   prd_timer_queue_schedule_ms (self->timers, &self->upgrade_timer, self->config.upgrade_timeout);
 }
 
@@ -1271,7 +1175,8 @@ guint64
 prd_eio_socket_get_buffered_amount (PrdEioSocket *self)
 {
   g_return_val_if_fail (PRD_IS_EIO_SOCKET (self), 0);
-  return self->queued_bytes + self->inflight_bytes;
+  return self->queued_bytes + self->inflight_bytes +
+         (self->ws != NULL ? prd_eio_ws_link_get_buffered (self->ws) : 0);
 }
 
 GPtrArray *
