@@ -908,6 +908,7 @@ test_config_valid_file (void)
                           "max-payload = 2000000\n"
                           "max-write-buffer = 8000000\n"
                           "connect-timeout = 30000\n"
+                          "io-threads = 3\n"
                           "[auth]\n"
                           "jwt-public-key = %s\n"
                           "[rate-limit]\n"
@@ -940,6 +941,14 @@ test_config_valid_file (void)
   g_assert_cmpuint (prd_hub_config_get_engine (config)->max_payload, ==, 2000000);
   g_assert_cmpuint (prd_hub_config_get_engine (config)->max_write_buffer, ==, 8000000);
   g_assert_cmpuint (prd_hub_config_get_engine (config)->connect_timeout, ==, 30000);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->io_threads, ==, 3);
+  /* "auto" and the default: one per processor beyond the first, at most 4. */
+  g_assert_true (prd_hub_config_set (config, "engine", "io-threads", "auto", &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->io_threads, ==,
+                    CLAMP (g_get_num_processors (), 1, 5) - 1);
+  g_assert_cmpuint (prd_hub_config_default_io_threads (), ==,
+                    CLAMP (g_get_num_processors (), 1, 5) - 1);
   limit = prd_hub_rate_limit_config_lookup (prd_hub_config_get_rate_limits (config), "default");
   g_assert_cmpuint (limit->limit, ==, 50);
   g_assert_cmpuint (limit->window_seconds, ==, 5);
@@ -1041,6 +1050,9 @@ test_config_invalid (void)
     { "[auth]\nrevocation-check-interval = 3601\n", "[auth] revocation-check-interval" },
     { "[engine]\nmax-sessions = 0\n", "[engine] max-sessions" },
     { "[engine]\nmax-sessions-per-address = x\n", "[engine] max-sessions-per-address" },
+    { "[engine]\nio-threads = 65\n", "[engine] io-threads" },
+    { "[engine]\nio-threads = -1\n", "[engine] io-threads" },
+    { "[engine]\nio-threads = many\n", "[engine] io-threads: \"many\"" },
     { "[collab]\nmax-joined-prds = 0\n", "[collab] max-joined-prds" },
     { "[collab]\nmax-open-rooms = 1000001\n", "[collab] max-open-rooms" },
     { "[collab]\nmax-pending-acks = -1\n", "[collab] max-pending-acks" },

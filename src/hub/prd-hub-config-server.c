@@ -10,7 +10,7 @@
  *              max-connections-per-address, per-address-exempt (list of masks)
  *   [engine]   ping-interval, ping-timeout, connect-timeout (ms), max-payload,
  *              max-sessions, max-sessions-per-address (Engine.IO sessions),
- *              max-write-buffer (bytes)
+ *              max-write-buffer (bytes), io-threads (or "auto")
  *   [auth]     jwt-public-key (PEM file; switches verification to RS256/ES256 and kin),
  *              revocation-check-interval (s)
  *
@@ -332,6 +332,23 @@ engine_init (gpointer data)
   self->connect_timeout = 45000;
   self->max_sessions = PRD_HUB_CONFIG_DEFAULT_MAX_SESSIONS;
   self->max_sessions_per_address = PRD_HUB_CONFIG_DEFAULT_MAX_SESSIONS_PER_ADDRESS;
+  self->io_threads = prd_hub_config_default_io_threads ();
+}
+
+/**
+ * prd_hub_config_default_io_threads:
+ *
+ * What `io-threads = auto` (the default) stands for: one thread for the
+ * WebSocket connections per processor beyond the first, at most four, so
+ * that the documents keep a processor of their own; none on a single
+ * processor.
+ */
+guint
+prd_hub_config_default_io_threads (void)
+{
+  guint n = g_get_num_processors ();
+
+  return CLAMP (n, 1, 5) - 1;
 }
 
 static gboolean
@@ -362,6 +379,16 @@ engine_set (gpointer data,
     return set_uint (&self->max_sessions, group, key, value, 1, MAX_CONNECTIONS, error);
   if (g_str_equal (key, "max-sessions-per-address"))
     return set_uint (&self->max_sessions_per_address, group, key, value, 0, MAX_CONNECTIONS, error);
+  if (g_str_equal (key, "io-threads"))
+    {
+      if (g_str_equal (value, "auto"))
+        {
+          self->io_threads = prd_hub_config_default_io_threads ();
+          return TRUE;
+        }
+      return set_uint (&self->io_threads, group, key, value, 0, PRD_HUB_CONFIG_MAX_IO_THREADS,
+                       error);
+    }
   prd_hub_config_set_unknown_key_error (error, group, key);
   return FALSE;
 }

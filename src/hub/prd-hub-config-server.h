@@ -59,7 +59,13 @@ typedef struct
   guint connect_timeout;          /* ms */
   guint max_sessions;             /* Engine.IO sessions at once */
   guint max_sessions_per_address; /* the same from one address; 0: no limit */
+  guint io_threads;               /* threads for WebSocket I/O; 0: the main thread */
 } PrdHubEngineConfig;
+
+/* The largest [engine] io-threads. */
+#define PRD_HUB_CONFIG_MAX_IO_THREADS 64
+
+guint prd_hub_config_default_io_threads (void);
 
 /**
  * PrdHubAuthConfig:

@@ -419,11 +419,12 @@ prd_hub_constructed (GObject *object)
 
   self->engine = prd_eio_server_new ();
   g_signal_connect (self->engine, "connection", G_CALLBACK (on_engine_connection), self);
-  g_object_set (
-      self->engine, "ping-interval", engine->ping_interval, "ping-timeout", engine->ping_timeout,
-      "max-payload", engine->max_payload, "max-write-buffer", engine->max_write_buffer,
-      "cors-origins", prd_hub_config_get_server (config)->cors_origins, "max-sessions",
-      engine->max_sessions, "max-sessions-per-address", engine->max_sessions_per_address, NULL);
+  g_object_set (self->engine, "ping-interval", engine->ping_interval, "ping-timeout",
+                engine->ping_timeout, "max-payload", engine->max_payload, "max-write-buffer",
+                engine->max_write_buffer, "cors-origins",
+                prd_hub_config_get_server (config)->cors_origins, "max-sessions",
+                engine->max_sessions, "max-sessions-per-address", engine->max_sessions_per_address,
+                "io-threads", engine->io_threads, NULL);
 
   self->sio = prd_sio_server_new (self->engine);
   g_object_set (self->sio, "connect-timeout", engine->connect_timeout, NULL);
