@@ -15,6 +15,7 @@
 //              --buildtype=release -Dtests=false when missing, then ninja)
 //            --no-build  --json  --only prdhub|node
 //            --connect-concurrency N (clients connecting at once; 100)
+//            --io-threads N (the hub's [engine] io-threads; default auto)
 //            --data-parent DIR (where the hub's data directory goes; $TMPDIR
 //              or /tmp by default: the hub fsyncs each commit there)
 
@@ -29,6 +30,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Where the hub keeps its data directory (--data-parent; default $TMPDIR or /tmp).
 let dataParent = os.tmpdir();
+// The hub's [engine] io-threads (--io-threads; default the hub's own, auto).
+let ioThreads;
 
 const PROFILES = {
   full: {
@@ -81,6 +84,7 @@ function parseArgs(argv) {
       case '--json': o.json = true; break;
       case '--only': o.only = next(); break;
       case '--data-parent': o.dataParent = path.resolve(next()); break;
+      case '--io-threads': o.ioThreads = Number(next()); break;
       case '--connect-concurrency': o.concurrency = Math.max(1, Number(next()) || 100); break;
       case '-h': case '--help':
         console.log(usage());
@@ -159,7 +163,7 @@ function connectNote(setup) {
 const passes = (r) => r.p99 < P99_LIMIT_MS && r.deliveredPct >= MIN_DELIVERED_PCT && r.disconnects === 0;
 
 async function withSession(kind, hub, sessOpts, fn) {
-  const server = await startServer(kind, { hub, dataParent });
+  const server = await startServer(kind, { hub, dataParent, ioThreads });
   let session = null;
   try {
     await sleep(300);
@@ -241,7 +245,7 @@ async function fanout(kind, hub, P) {
 
 // Scenario B: memory per idle authenticated client.
 async function idle(kind, hub, P) {
-  const server = await startServer(kind, { hub, dataParent });
+  const server = await startServer(kind, { hub, dataParent, ioThreads });
   try {
     await sleep(1000);
     const before = server.mem().rss;
@@ -342,6 +346,10 @@ async function main() {
   const hub = kinds.includes('prdhub') ? hubBinary(o) : null;
   const P = { ...PROFILES[o.profile], concurrency: o.concurrency };
   if (o.dataParent) dataParent = o.dataParent;
+  if (o.ioThreads !== undefined) {
+    if (!Number.isInteger(o.ioThreads) || o.ioThreads < 0 || o.ioThreads > 64) throw new Error('--io-threads: 0..64');
+    ioThreads = o.ioThreads;
+  }
   const watchdog = setTimeout(() => {
     console.error(`compare: still running after ${P.watchdogS} s; giving up`);
     process.exit(2);

@@ -18,7 +18,7 @@
 //
 //   node bench/fanout/loadgen.mjs --server prdhub|node [--hub PATH]
 //        [--clients 100] [--rooms 10] [--rate 1000[,2000,...]] [--seconds 5]
-//        [--idle] [--idle-extra N] [--concurrency 100] [--data-parent DIR] [--json]
+//        [--idle] [--idle-extra N] [--concurrency 100] [--data-parent DIR] [--io-threads N] [--json]
 //
 // --idle connects and authenticates the clients without joining and prints
 // the server's RSS growth per client instead; --concurrency is how many
@@ -438,7 +438,7 @@ function usage() {
 }
 
 function parseArgs(argv) {
-  const o = { server: null, hub: undefined, clients: 100, rooms: 10, rate: [1000], seconds: 5, idle: false, idleExtra: 0, dataParent: undefined, json: false, concurrency: 100 };
+  const o = { server: null, hub: undefined, clients: 100, rooms: 10, rate: [1000], seconds: 5, idle: false, idleExtra: 0, dataParent: undefined, ioThreads: undefined, json: false, concurrency: 100 };
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -461,6 +461,7 @@ function parseArgs(argv) {
       case '--idle': o.idle = true; break;
       case '--idle-extra': o.idleExtra = num(next(), 0, 5000); break;
       case '--data-parent': o.dataParent = path.resolve(next()); break;
+      case '--io-threads': o.ioThreads = num(next(), 0, 64); break;
       case '--json': o.json = true; break;
       case '-h': case '--help':
         console.log(usage());
@@ -478,7 +479,7 @@ const f1 = (v) => (Number.isFinite(v) ? v.toFixed(1) : '-');
 
 async function main() {
   const o = parseArgs(process.argv);
-  const server = await startServer(o.server, { hub: o.hub, dataParent: o.dataParent });
+  const server = await startServer(o.server, { hub: o.hub, dataParent: o.dataParent, ioThreads: o.ioThreads });
   const out = [];
   try {
     await sleep(500);

@@ -138,14 +138,15 @@ function collect(proc) {
 // kind: 'prdhub' (opts.hub: the binary) or 'node' (the reference server).
 // dataParent: where the hub's data directory is made (default: the system's
 // temporary directory, $TMPDIR or /tmp; the hub fsyncs its SQLite WAL there).
-export async function startServer(kind, { hub = DEFAULT_HUB, secret, dataParent = os.tmpdir() } = {}) {
+// ioThreads: the hub's [engine] io-threads (default: the hub's own, auto).
+export async function startServer(kind, { hub = DEFAULT_HUB, secret, dataParent = os.tmpdir(), ioThreads } = {}) {
   secret ??= crypto.randomBytes(24).toString('hex');
   const env = { ...process.env, PRDHUB_JWT_SECRET: secret };
   if (kind === 'prdhub') {
     if (!fs.existsSync(hub)) throw new Error(`no prdhub at ${hub}`);
     const dataDir = fs.mkdtempSync(path.join(dataParent, 'prdhub-fanout-'));
     const conf = path.join(dataDir, 'fanout.conf');
-    fs.writeFileSync(conf, HUB_CONFIG);
+    fs.writeFileSync(conf, HUB_CONFIG + (ioThreads === undefined ? '' : `io-threads = ${ioThreads}\n`));
     const proc = spawn(hub, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--config', conf], {
       stdio: ['ignore', 'pipe', 'pipe'], env,
     });
