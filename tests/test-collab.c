@@ -15,6 +15,8 @@
 
 #include "prd-error.h"
 #include "prd-hub.h"
+#include "prd-hub-room-private.h"
+#include "prd-json.h"
 #include "prd-hub-config-collab.h"
 #include "prd-hub-config-rate-limit.h"
 #include "prd-sqlite-store.h"
@@ -116,10 +118,16 @@ test_acked_is_stored (Fixture *f, gconstpointer data)
   for (int i = 1; i <= 5; i++)
     {
       g_autofree char *payload = NULL;
-      g_autoptr (JsonNode) ack = NULL;
       g_autoptr (JsonNode) relayed = NULL;
       g_autoptr (GString) vector = g_string_new ("[");
       g_autofree char *stored = NULL;
+      g_autofree char *ack_prefix = NULL;
+      g_autofree char *ack_text = NULL;
+      g_autofree char *expected_ack = NULL;
+      g_autofree char *relayed_text = NULL;
+      g_autofree char *expected_start = NULL;
+      g_autofree char *rewritten = NULL;
+      gint64 ack_id;
 
       for (int s = 0; s <= site_a; s++)
         g_string_append_printf (vector, "%s%d", s > 0 ? "," : "",
@@ -129,12 +137,34 @@ test_acked_is_stored (Fixture *f, gconstpointer data)
                                  "\"position\":4,\"content\":\"%d\",\"timestamp\":1706265030000},"
                                  "\"stateVector\":%s}",
                                  prd_id, i, vector->str);
-      ack = prd_test_client_request (a, "content-update", payload);
-      prd_test_assert_ok (ack);
+      /* The ack and the broadcast are written without trees: the ack's text
+       * is exactly what the tree path sent, the broadcast's members in
+       * their order and its text what prd_json_to_string() makes of it. */
+      ack_id = prd_test_client_emit (a, "content-update", payload);
+      ack_prefix = g_strdup_printf ("43/prds,%" G_GINT64_FORMAT "[", ack_id);
+      ack_text = prd_test_client_take_message (a, ack_prefix);
+      expected_ack =
+          g_strdup_printf ("%s{\"stateVector\":%s,\"ok\":true}]", ack_prefix, vector->str);
+      g_assert_cmpstr (ack_text, ==, expected_ack);
       /* Acked means committed: a replica rebuilt from the store has it. */
       stored = stored_text (f, prd_id, NULL);
       g_assert_nonnull (strchr (stored, '0' + i));
-      relayed = prd_test_client_wait_event (b, "content-update");
+      relayed_text = prd_test_client_take_message (b, "42/prds,[\"content-update\",");
+      expected_start = g_strdup_printf (
+          "42/prds,[\"content-update\",{\"prdId\":\"%s\",\"userId\":\"alice\",\"userName\":",
+          prd_id);
+      g_assert_true (g_str_has_prefix (relayed_text, expected_start));
+      g_assert_nonnull (strstr (relayed_text, "},\"stateVector\":"));
+      {
+        g_autoptr (GError) error = NULL;
+        g_autoptr (JsonNode) array =
+            prd_json_parse (relayed_text + strlen ("42/prds,"), -1, 0, &error);
+
+        g_assert_no_error (error);
+        rewritten = prd_json_to_string (array);
+        g_assert_cmpstr (relayed_text + strlen ("42/prds,"), ==, rewritten);
+        relayed = json_node_copy (json_array_get_element (json_node_get_array (array), 1));
+      }
       g_assert_cmpstr (json_object_get_string_member (json_node_get_object (relayed), "userId"), ==,
                        "alice");
     }
@@ -371,12 +401,109 @@ test_config (void)
     }
 }
 
+/* Strings of what JSON writers get wrong. */
+static char *
+random_awkward (GRand *rand, guint max_chars)
+{
+  static const gunichar specials[] = { '"',  '\\', '/',    0x01,   0x1e,    0x1f,    '\n',
+                                       0x7f, 0xe9, 0x2028, 0xfeff, 0x1f600, 0x10ffff };
+  GString *out = g_string_new (NULL);
+  guint n = (guint) g_rand_int_range (rand, 1, (gint32) max_chars + 1);
+
+  for (guint i = 0; i < n; i++)
+    {
+      gunichar c;
+
+      switch (g_rand_int_range (rand, 0, 4))
+        {
+          case 0:
+            c = specials[g_rand_int_range (rand, 0, G_N_ELEMENTS (specials))];
+            break;
+          case 1:
+            c = (gunichar) g_rand_int_range (rand, 0x10000, 0x110000);
+            break;
+          case 2:
+            do
+              c = (gunichar) g_rand_int_range (rand, 0x80, 0x10000);
+            while (c >= 0xd800 && c <= 0xdfff);
+            break;
+          default:
+            c = (gunichar) g_rand_int_range (rand, 0x20, 0x7f);
+            break;
+        }
+      g_string_append_unichar (out, c);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* The content-update the room writes directly is the text of the tree it
+ * used to build, for the operations of a document edited with awkward text
+ * by users with awkward names, and with every field at its extremes. */
+static void
+test_content_update_text (void)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (g_test_rand_int ());
+  g_autoptr (PrdCrdtDoc) doc = prd_crdt_doc_new ();
+  guint n_checked = 0;
+
+  for (guint i = 0; i < 3000; i++)
+    {
+      g_autoptr (GArray) v = prd_crdt_doc_get_state_vector (doc);
+      guint32 site = (guint32) g_rand_int_range (rand, 0, 4);
+      guint32 len = prd_crdt_doc_get_length (doc);
+      guint32 pos = (guint32) g_rand_int_range (rand, 0, (gint32) len + 1);
+      gint64 timestamp = i % 7 == 0 ? G_MAXINT64 - i : 1706265030000 + i;
+      g_autoptr (PrdCrdtOp) op = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autofree char *user_id = random_awkward (rand, 6);
+      g_autofree char *user_name = random_awkward (rand, 12);
+      g_autoptr (GArray) after = NULL;
+      g_autoptr (JsonNode) tree = NULL;
+      g_autofree char *expected = NULL;
+      g_autoptr (GString) direct = g_string_new (NULL);
+
+      if (len > 0 && pos < len && g_rand_int_range (rand, 0, 3) == 0)
+        prd_crdt_doc_apply_local_delete (doc, site, (guint32 *) (void *) v->data, v->len, pos,
+                                         MIN (len - pos, (guint32) g_rand_int_range (rand, 1, 30)),
+                                         timestamp, &op, &error);
+      else
+        {
+          g_autofree char *text = random_awkward (rand, i % 50 == 0 ? 500 : 8);
+
+          prd_crdt_doc_apply_local_insert (doc, site, (guint32 *) (void *) v->data, v->len, pos,
+                                           text, -1, timestamp, &op, &error);
+        }
+      if (op == NULL) /* a position inside a surrogate pair */
+        {
+          g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+          continue;
+        }
+      after = prd_crdt_doc_get_state_vector (doc);
+      if (i % 11 == 0) /* ids and clocks at their extremes */
+        {
+          op->site = G_MAXUINT32;
+          op->seq = G_MAXUINT32 - 1;
+          op->position = G_MAXUINT32;
+          g_array_index (after, guint32, 0) = G_MAXUINT32;
+        }
+      tree = prd_hub_build_content_update ("prd_0123abc", user_id, i % 13 == 0 ? NULL : user_name,
+                                           op, after);
+      expected = prd_json_to_string (tree);
+      prd_hub_write_content_update (direct, "prd_0123abc", user_id, i % 13 == 0 ? NULL : user_name,
+                                    op, after);
+      g_assert_cmpstr (direct->str, ==, expected);
+      n_checked++;
+    }
+  g_assert_cmpuint (n_checked, >, 1500);
+}
+
 int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/prd/collab/config", test_config);
+  g_test_add_func ("/prd/collab/content-update-text", test_content_update_text);
   g_test_add ("/prd/collab/acked-is-stored", Fixture, NULL, fixture_setup, test_acked_is_stored,
               fixture_teardown);
   g_test_add ("/prd/collab/release-and-restore", Fixture, NULL, fixture_setup,

@@ -11,6 +11,7 @@
 
 #include "prd-error.h"
 #include "prd-crdt.h"
+#include "prd-json.h"
 
 /* A document with some history from several sites. */
 static PrdCrdtDoc *
@@ -216,6 +217,181 @@ test_vector_json (void)
       g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
       g_clear_error (&error);
     }
+}
+
+/* Text of the kinds JSON writers get wrong: controls, quotes, backslashes,
+ * DEL, U+2028, non-ASCII and characters outside the BMP (a surrogate pair
+ * in the UTF-16 positions). Never empty. */
+static char *
+random_content (GRand *rand, guint max_chars)
+{
+  static const gunichar specials[] = { '"', '\\', '/', 0x7f, 0xe9, 0x2028, 0xfeff, 0x1f600 };
+  GString *out = g_string_new (NULL);
+  guint n = (guint) g_rand_int_range (rand, 1, (gint32) max_chars + 1);
+
+  for (guint i = 0; i < n; i++)
+    {
+      gunichar c;
+
+      switch (g_rand_int_range (rand, 0, 5))
+        {
+          case 0:
+            c = (gunichar) g_rand_int_range (rand, 1, 0x20);
+            break;
+          case 1:
+            c = specials[g_rand_int_range (rand, 0, G_N_ELEMENTS (specials))];
+            break;
+          case 2:
+            c = (gunichar) g_rand_int_range (rand, 0x10000, 0x110000);
+            break;
+          case 3:
+            do
+              c = (gunichar) g_rand_int_range (rand, 0x80, 0x10000);
+            while (c >= 0xd800 && c <= 0xdfff);
+            break;
+          default:
+            c = (gunichar) g_rand_int_range (rand, 0x20, 0x7f);
+            break;
+        }
+      g_string_append_unichar (out, c);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* The direct writer gives the tree path's text, byte for byte. */
+static void
+assert_op_written_as_tree (const PrdCrdtOp *op)
+{
+  g_autoptr (JsonNode) tree = prd_crdt_op_to_json (op);
+  g_autofree char *expected = prd_json_to_string (tree);
+  g_autoptr (GString) direct = g_string_new ("prefix:");
+
+  prd_crdt_op_write_json (op, direct);
+  g_assert_cmpstr (direct->str + strlen ("prefix:"), ==, expected);
+}
+
+static guint32
+random_u32 (GRand *rand)
+{
+  /* small values and the extremes more often than a uniform draw gives them */
+  switch (g_rand_int_range (rand, 0, 4))
+    {
+      case 0:
+        return (guint32) g_rand_int_range (rand, 0, 10);
+      case 1:
+        return G_MAXUINT32 - (guint32) g_rand_int_range (rand, 0, 3);
+      default:
+        return g_rand_int (rand) >> g_rand_int_range (rand, 0, 32);
+    }
+}
+
+/* Random operations, of every field's range (not only what a document
+ * makes), and the operations of a document edited with awkward text. */
+static void
+test_op_write_json (void)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (g_test_rand_int ());
+  g_autoptr (PrdCrdtDoc) doc = prd_crdt_doc_new ();
+  guint n_doc_ops = 0;
+
+  for (guint i = 0; i < 3000; i++)
+    {
+      PrdCrdtOp op = { 0 };
+      g_autofree char *content = NULL;
+      g_autofree PrdCrdtIdRange *targets = NULL;
+
+      op.type = g_rand_boolean (rand) ? PRD_CRDT_OP_INSERT : PRD_CRDT_OP_DELETE;
+      op.site = random_u32 (rand);
+      op.seq = random_u32 (rand);
+      op.position = random_u32 (rand);
+      op.length = random_u32 (rand);
+      op.timestamp = (gint64) ((guint64) g_rand_int (rand) << 32 | g_rand_int (rand)) >>
+                     g_rand_int_range (rand, 0, 64);
+      if (op.type == PRD_CRDT_OP_INSERT)
+        {
+          op.content = content = random_content (rand, i % 10 == 0 ? 300 : 12);
+          op.clock = random_u32 (rand);
+          op.has_origin = g_rand_boolean (rand);
+          op.origin.site = random_u32 (rand);
+          op.origin.clock = random_u32 (rand);
+          op.has_right_origin = g_rand_boolean (rand);
+          op.right_origin.site = random_u32 (rand);
+          op.right_origin.clock = random_u32 (rand);
+        }
+      else
+        {
+          op.n_targets = (guint) g_rand_int_range (rand, 0, 6);
+          op.targets = targets = g_new0 (PrdCrdtIdRange, MAX (op.n_targets, 1));
+          for (guint t = 0; t < op.n_targets; t++)
+            {
+              targets[t].site = random_u32 (rand);
+              targets[t].clock = random_u32 (rand);
+              targets[t].length = random_u32 (rand);
+            }
+        }
+      assert_op_written_as_tree (&op);
+    }
+
+  /* what the hub really broadcasts: a document's operations from three sites */
+  for (guint i = 0; i < 2000; i++)
+    {
+      g_autoptr (GArray) v = prd_crdt_doc_get_state_vector (doc);
+      guint32 site = (guint32) g_rand_int_range (rand, 0, 3);
+      guint32 len = prd_crdt_doc_get_length (doc);
+      guint32 pos = (guint32) g_rand_int_range (rand, 0, (gint32) len + 1);
+      g_autoptr (PrdCrdtOp) op = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GString) direct = g_string_new (NULL);
+      g_autoptr (JsonNode) tree = NULL;
+      g_autofree char *expected = NULL;
+
+      if (len > 0 && pos < len && g_rand_int_range (rand, 0, 3) == 0)
+        prd_crdt_doc_apply_local_delete (doc, site, (guint32 *) (void *) v->data, v->len, pos,
+                                         MIN (len - pos, (guint32) g_rand_int_range (rand, 1, 20)),
+                                         g_get_real_time () / 1000, &op, &error);
+      else
+        {
+          g_autofree char *text = random_content (rand, 6);
+
+          prd_crdt_doc_apply_local_insert (doc, site, (guint32 *) (void *) v->data, v->len, pos,
+                                           text, -1, g_get_real_time () / 1000, &op, &error);
+        }
+      /* a position inside a surrogate pair is refused, nothing else */
+      if (op == NULL)
+        {
+          g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+          continue;
+        }
+      assert_op_written_as_tree (op);
+      n_doc_ops++;
+
+      g_clear_pointer (&v, g_array_unref);
+      v = prd_crdt_doc_get_state_vector (doc);
+      tree = prd_crdt_vector_to_json ((const guint32 *) (void *) v->data, v->len);
+      expected = prd_json_to_string (tree);
+      prd_crdt_vector_write_json ((const guint32 *) (void *) v->data, v->len, direct);
+      g_assert_cmpstr (direct->str, ==, expected);
+    }
+  g_assert_cmpuint (n_doc_ops, >, 1000);
+}
+
+static void
+test_vector_write_json (void)
+{
+  static const guint32 vectors[][4] = {
+    { 0, 0, 0, 0 }, { 1, 2, 3, 5 }, { G_MAXUINT32, 0, 10, 4000000000u }, { 9, 99, 999, 9999 }
+  };
+
+  for (guint n = 0; n <= 4; n++)
+    for (guint i = 0; i < G_N_ELEMENTS (vectors); i++)
+      {
+        g_autoptr (JsonNode) tree = prd_crdt_vector_to_json (vectors[i], n);
+        g_autofree char *expected = prd_json_to_string (tree);
+        g_autoptr (GString) direct = g_string_new (NULL);
+
+        prd_crdt_vector_write_json (vectors[i], n, direct);
+        g_assert_cmpstr (direct->str, ==, expected);
+      }
 }
 
 static void
@@ -735,6 +911,8 @@ main (int argc, char **argv)
   g_test_add_func ("/prd/crdt-codec/json-shape", test_json_shape);
   g_test_add_func ("/prd/crdt-codec/json-invalid", test_json_invalid);
   g_test_add_func ("/prd/crdt-codec/vector-json", test_vector_json);
+  g_test_add_func ("/prd/crdt-codec/op-write-json", test_op_write_json);
+  g_test_add_func ("/prd/crdt-codec/vector-write-json", test_vector_write_json);
   g_test_add_func ("/prd/crdt-codec/content-update", test_content_update);
   g_test_add_func ("/prd/crdt-codec/state-round-trip", test_state_round_trip);
   g_test_add_func ("/prd/crdt-codec/state-lossy", test_state_lossy);

@@ -451,6 +451,149 @@ test_write (void)
     }
 }
 
+/* The writer as it was before it wrote runs of plain bytes in one append:
+ * one byte at a time. The direct writer must give exactly its text. */
+static void
+reference_write_string (GString *out, const char *str)
+{
+  g_string_append_c (out, '"');
+  for (const guchar *p = (const guchar *) str; *p != '\0'; p++)
+    switch (*p)
+      {
+        case '"':
+          g_string_append (out, "\\\"");
+          break;
+        case '\\':
+          g_string_append (out, "\\\\");
+          break;
+        case '\b':
+          g_string_append (out, "\\b");
+          break;
+        case '\f':
+          g_string_append (out, "\\f");
+          break;
+        case '\n':
+          g_string_append (out, "\\n");
+          break;
+        case '\r':
+          g_string_append (out, "\\r");
+          break;
+        case '\t':
+          g_string_append (out, "\\t");
+          break;
+        default:
+          if (*p < 0x20)
+            g_string_append_printf (out, "\\u%04x", *p);
+          else
+            g_string_append_c (out, (char) *p);
+      }
+  g_string_append_c (out, '"');
+}
+
+/* A random string of characters JSON writers get wrong: controls, quotes,
+ * backslashes, DEL, U+2028, two- and three-byte characters and characters
+ * outside the BMP (a surrogate pair in UTF-16). */
+static char *
+random_awkward_string (guint max_chars)
+{
+  static const gunichar specials[] = { '"',    '\\',   '/',    0x7f,   0x80,    0xe9,    0x2028,
+                                       0x2029, 0xfeff, 0xfffd, 0xffff, 0x10000, 0x1f600, 0x10ffff };
+  GString *out = g_string_new (NULL);
+  guint n = (guint) g_test_rand_int_range (0, (gint32) max_chars + 1);
+
+  for (guint i = 0; i < n; i++)
+    {
+      gunichar c;
+
+      switch (g_test_rand_int_range (0, 5))
+        {
+          case 0:
+            c = (gunichar) g_test_rand_int_range (1, 0x20); /* a control character */
+            break;
+          case 1:
+            c = specials[g_test_rand_int_range (0, G_N_ELEMENTS (specials))];
+            break;
+          case 2:
+            c = (gunichar) g_test_rand_int_range (0x10000, 0x110000);
+            break;
+          case 3:
+            do
+              c = (gunichar) g_test_rand_int_range (0x80, 0x10000);
+            while (c >= 0xd800 && c <= 0xdfff);
+            break;
+          default:
+            c = (gunichar) g_test_rand_int_range (0x20, 0x7f);
+            break;
+        }
+      g_string_append_unichar (out, c);
+    }
+  return g_string_free (out, FALSE);
+}
+
+static void
+test_write_string_direct (void)
+{
+  static const char *const fixed[] = {
+    "",     "a", "\"", "\\", "\x1f", "\x1e\x01", "a\"b\\c\nd", "\xf0\x9f\x98\x80", "\xe2\x80\xa8",
+    "\x7f",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (fixed) + 2000; i++)
+    {
+      g_autofree char *str =
+          i < G_N_ELEMENTS (fixed) ? g_strdup (fixed[i]) : random_awkward_string (i % 3 ? 8 : 200);
+      g_autoptr (GString) direct = g_string_new ("x");
+      g_autoptr (GString) reference = g_string_new ("x");
+      g_autoptr (JsonNode) node = json_node_init_string (json_node_alloc (), str);
+      g_autofree char *tree = prd_json_to_string (node);
+      g_autoptr (JsonNode) again = NULL;
+      g_autoptr (GError) error = NULL;
+
+      prd_json_write_string (direct, str);
+      reference_write_string (reference, str);
+      g_assert_cmpstr (direct->str, ==, reference->str);
+      g_assert_cmpstr (direct->str + 1, ==, tree);
+      again = prd_json_parse (direct->str + 1, -1, 0, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (json_node_get_string (again), ==, str);
+    }
+}
+
+static void
+test_write_int_direct (void)
+{
+  for (guint i = 0; i < 5000; i++)
+    {
+      gint64 value;
+      g_autoptr (GString) direct = g_string_new ("[");
+      g_autofree char *expected = NULL;
+
+      switch (i)
+        {
+          case 0:
+            value = G_MININT64;
+            break;
+          case 1:
+            value = G_MAXINT64;
+            break;
+          case 2:
+            value = 0;
+            break;
+          case 3:
+            value = G_MAXUINT32;
+            break;
+          default:
+            /* every magnitude: a random 64-bit value shifted right by 0..63 */
+            value = (gint64) (((guint64) g_test_rand_int () << 32 | (guint32) g_test_rand_int ()) >>
+                              (i % 64));
+            break;
+        }
+      expected = g_strdup_printf ("[%" G_GINT64_FORMAT, value);
+      prd_json_write_int (direct, value);
+      g_assert_cmpstr (direct->str, ==, expected);
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -469,6 +612,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/json/strings", test_strings);
   g_test_add_func ("/prd/json/mutability", test_mutability);
   g_test_add_func ("/prd/json/write", test_write);
+  g_test_add_func ("/prd/json/write-string-direct", test_write_string_direct);
+  g_test_add_func ("/prd/json/write-int-direct", test_write_int_direct);
 
   return g_test_run ();
 }

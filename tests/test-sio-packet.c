@@ -16,8 +16,10 @@
 #include <string.h>
 
 #include "prd-error.h"
+#include "prd-json.h"
 #include "prd-sio-decoder.h"
 #include "prd-sio-packet.h"
+#include "prd-sio-private.h"
 #include "prd-sio-rate-limiter.h"
 
 /* "<type> <nsp> <id> <n_attachments> <json or ->" */
@@ -383,6 +385,80 @@ test_rate_limiter (void)
   g_assert_cmpint (info.reset_time_us, ==, t0 + 20 * G_USEC_PER_SEC);
 }
 
+/* A random string with what an encoder must escape. */
+static char *
+random_text (void)
+{
+  static const char *const pieces[] = {
+    "a",        "content-update",   "\"", "\\",          "\x01", "\x1e", "\x1f", "\n",
+    "\xc3\xa9", "\xf0\x9f\x98\x80", "/",  "\xe2\x80\xa8"
+  };
+  GString *out = g_string_new (NULL);
+  guint n = (guint) g_test_rand_int_range (0, 8);
+
+  for (guint i = 0; i < n; i++)
+    g_string_append (out, pieces[g_test_rand_int_range (0, G_N_ELEMENTS (pieces))]);
+  return g_string_free (out, FALSE);
+}
+
+/* An event or ack whose arguments are JSON text already encodes to the
+ * packet the tree path makes of the same arguments. */
+static void
+test_encode_raw (void)
+{
+  static const char *const nsps[] = { "/", "/prds", "/notifications" };
+
+  for (guint i = 0; i < 2000; i++)
+    {
+      g_autoptr (JsonArray) args = json_array_new ();
+      g_autoptr (GString) raw_args = g_string_new (NULL);
+      g_autofree char *event = random_text ();
+      const char *nsp = nsps[i % G_N_ELEMENTS (nsps)];
+      gboolean ack = i % 4 == 3;
+      gint64 id = ack ? (gint64) g_test_rand_int_range (0, G_MAXINT32) : (i % 2 ? -1 : (gint64) i);
+      guint n_args = (guint) g_test_rand_int_range (0, 4);
+      g_autofree char *tree = NULL;
+      g_autoptr (GString) raw = NULL;
+
+      for (guint a = 0; a < n_args; a++)
+        {
+          g_autofree char *text = random_text ();
+          g_autoptr (JsonNode) node = NULL;
+          g_autofree char *written = NULL;
+
+          switch (g_test_rand_int_range (0, 3))
+            {
+              case 0:
+                node = json_node_init_string (json_node_alloc (), text);
+                break;
+              case 1:
+                node = json_node_init_int (json_node_alloc (), g_test_rand_int ());
+                break;
+              default:
+                {
+                  JsonObject *object = json_object_new ();
+
+                  json_object_set_string_member (object, "prdId", text);
+                  json_object_set_boolean_member (object, "ok", TRUE);
+                  node = json_node_init_object (json_node_alloc (), object);
+                  json_object_unref (object);
+                }
+                break;
+            }
+          written = prd_json_to_string (node);
+          if (a > 0)
+            g_string_append_c (raw_args, ',');
+          g_string_append (raw_args, written);
+          json_array_add_element (args, g_steal_pointer (&node));
+        }
+      tree = prd_sio_encode_with_args (ack ? PRD_SIO_PACKET_ACK : PRD_SIO_PACKET_EVENT, nsp, id,
+                                       ack ? NULL : event, args, NULL);
+      raw = prd_sio_encode_raw (ack ? PRD_SIO_PACKET_ACK : PRD_SIO_PACKET_EVENT, nsp, id,
+                                ack ? NULL : event, raw_args->str, raw_args->len);
+      g_assert_cmpstr (raw->str, ==, tree);
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -393,6 +469,7 @@ main (int argc, char *argv[])
   g_assert_cmpuint (add_corpus ("unusable", test_unusable_file), >=, 10);
   g_test_add_func ("/prd/sio-packet/non-canonical", test_non_canonical);
   g_test_add_func ("/prd/sio-packet/encode", test_encode);
+  g_test_add_func ("/prd/sio-packet/encode-raw", test_encode_raw);
   g_test_add_func ("/prd/sio-packet/mutations", test_mutations);
   g_test_add_func ("/prd/sio-packet/long-message", test_long_message);
   g_test_add_func ("/prd/sio-packet/decoder/binary", test_decoder_binary);

@@ -76,6 +76,29 @@ on_echo (PrdSioSocket *socket,
     prd_sio_socket_emit (socket, "echo-back", args, attachments);
 }
 
+/* raw(text): @text back as the arguments, written as JSON text already: in
+ * the ack when asked for one, else as `raw-back` to the socket and as
+ * `raw-room` to the socket's room but the socket */
+static void
+on_raw (PrdSioSocket *socket,
+        const char *event,
+        JsonArray *args,
+        GPtrArray *attachments,
+        gint64 ack_id,
+        gpointer user_data)
+{
+  const char *text = json_array_get_string_element (args, 0);
+
+  if (ack_id >= 0)
+    {
+      prd_sio_socket_ack_raw (socket, ack_id, text, -1);
+      return;
+    }
+  prd_sio_socket_emit_raw (socket, "raw-back", text, (gssize) strlen (text));
+  prd_sio_namespace_emit_raw (prd_sio_socket_get_namespace (socket), "r1", socket, "raw\"room",
+                              text, -1);
+}
+
 static void
 on_join (PrdSioSocket *socket,
          const char *event,
@@ -281,6 +304,7 @@ static void
 setup_namespace (Fixture *fixture, PrdSioNamespace *nsp)
 {
   prd_sio_namespace_on (nsp, "echo", on_echo, NULL);
+  prd_sio_namespace_on (nsp, "raw", on_raw, NULL);
   prd_sio_namespace_on (nsp, "join", on_join, NULL);
   prd_sio_namespace_on (nsp, "shout", on_shout, NULL);
   prd_sio_namespace_on (nsp, "limited", on_limited, NULL);
@@ -818,6 +842,44 @@ test_broadcast_namespace (Fixture *fixture, gconstpointer user_data)
   client_expect (b, "31[]");
 }
 
+/* Arguments written as JSON text already reach clients as the tree path
+ * would write them; the event name is escaped. */
+static void
+test_emit_raw (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) a = client_new (fixture);
+  g_autoptr (Client) b = client_new (fixture);
+  g_autofree char *sid_a = client_connect (a, "/");
+  g_autofree char *sid_b = client_connect (b, "/");
+  g_autofree char *sid_a_custom = client_connect (a, "/custom");
+  g_autofree char *sid_b_custom = client_connect (b, "/custom");
+
+  client_send (a, "2/custom,1[\"join\",\"r1\"]");
+  client_expect (a, "3/custom,1[true]");
+  client_send (b, "2/custom,1[\"join\",\"r1\"]");
+  client_expect (b, "3/custom,1[true]");
+
+  prd_sio_namespace_emit_raw (prd_sio_server_of (fixture->sio, "/"), NULL, NULL, "news",
+                              "{\"all\":true}", -1);
+  client_expect (a, "2[\"news\",{\"all\":true}]");
+  client_expect (b, "2[\"news\",{\"all\":true}]");
+  prd_sio_namespace_emit_raw (prd_sio_server_of (fixture->sio, "/"), NULL, NULL, "n\x01\\\"", NULL,
+                              -1);
+  client_expect (a, "2[\"n\\u0001\\\\\\\"\"]");
+  client_expect (b, "2[\"n\\u0001\\\\\\\"\"]");
+
+  /* an ack, an event to one socket, one to a room but the sender */
+  client_send (a, "2/custom,7[\"raw\",\"{\\\"ok\\\":true},[1,2]\"]");
+  client_expect (a, "3/custom,7[{\"ok\":true},[1,2]]");
+  client_send (a, "2/custom,[\"raw\",\"\\\"\\u00e9\\\\u001f\\\"\"]");
+  client_expect (a, "2/custom,[\"raw-back\",\"\u00e9\\u001f\"]");
+  client_expect (b, "2/custom,[\"raw\\\"room\",\"\u00e9\\u001f\"]");
+  client_send (a, "2/custom,8[\"raw\",\"\"]");
+  client_expect (a, "3/custom,8[]");
+  client_send (b, "21[\"echo\"]");
+  client_expect (b, "31[]");
+}
+
 static void
 test_unknown_event (Fixture *fixture, gconstpointer user_data)
 {
@@ -1121,6 +1183,7 @@ main (int argc, char *argv[])
   ADD ("unexpected-binary", test_unexpected_binary, 0);
   ADD ("rooms", test_rooms, 0);
   ADD ("broadcast-namespace", test_broadcast_namespace, 0);
+  ADD ("emit-raw", test_emit_raw, 0);
   ADD ("unknown-event", test_unknown_event, 0);
   ADD ("catch-all", test_catch_all, 0);
   ADD ("rate-limit", test_rate_limit, 0);

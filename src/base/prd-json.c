@@ -623,47 +623,85 @@ prd_json_parse (const char *text, gssize len, gsize max_size, GError **error)
 
 /* ---- writing ---------------------------------------------------------------------- */
 
-static void
-write_string (GString *out, const char *str)
+/**
+ * prd_json_write_string:
+ * @out: where the text goes
+ * @str: UTF-8 (it is written as it is held)
+ *
+ * Appends @str as a JSON string: `"` and `\\` escaped, every control
+ * character escaped (`\\n`, or `\\u001f` for those without a short form),
+ * everything else, non-ASCII included, as it is. This is the writer of
+ * prd_json_to_string(), for callers that write their JSON text directly.
+ */
+void
+prd_json_write_string (GString *out, const char *str)
 {
+  static const char hex[] = "0123456789abcdef";
+  const guchar *p = (const guchar *) str;
+  const guchar *run = p;
+
   g_string_append_c (out, '"');
-  for (const guchar *p = (const guchar *) str; *p != '\0'; p++)
-    switch (*p)
-      {
-        case '"':
-          g_string_append (out, "\\\"");
-          break;
-        case '\\':
-          g_string_append (out, "\\\\");
-          break;
-        case '\b':
-          g_string_append (out, "\\b");
-          break;
-        case '\f':
-          g_string_append (out, "\\f");
-          break;
-        case '\n':
-          g_string_append (out, "\\n");
-          break;
-        case '\r':
-          g_string_append (out, "\\r");
-          break;
-        case '\t':
-          g_string_append (out, "\\t");
-          break;
-        default:
-          if (*p < 0x20)
-            g_string_append_printf (out, "\\u%04x", *p);
-          else
-            g_string_append_c (out, (char) *p);
-      }
+  for (;; p++)
+    {
+      guchar c = *p;
+      char escape[6];
+      gsize n = 2;
+
+      if (G_LIKELY (c >= 0x20 && c != '"' && c != '\\'))
+        continue;
+      /* a run of bytes that need no escape, in one append */
+      if (p > run)
+        g_string_append_len (out, (const char *) run, p - run);
+      if (c == '\0')
+        break;
+      run = p + 1;
+      escape[0] = '\\';
+      switch (c)
+        {
+          case '"':
+          case '\\':
+            escape[1] = (char) c;
+            break;
+          case '\b':
+            escape[1] = 'b';
+            break;
+          case '\f':
+            escape[1] = 'f';
+            break;
+          case '\n':
+            escape[1] = 'n';
+            break;
+          case '\r':
+            escape[1] = 'r';
+            break;
+          case '\t':
+            escape[1] = 't';
+            break;
+          default:
+            escape[1] = 'u';
+            escape[2] = '0';
+            escape[3] = '0';
+            escape[4] = hex[c >> 4];
+            escape[5] = hex[c & 0xf];
+            n = 6;
+            break;
+        }
+      g_string_append_len (out, escape, n);
+    }
   g_string_append_c (out, '"');
 }
 
-/* printf() costs a thousand instructions for what this does in a few dozen,
- * and the hub writes state vectors: arrays of integers, in every event. */
-static void
-write_int (GString *out, gint64 value)
+/**
+ * prd_json_write_int:
+ * @out: where the text goes
+ * @value: any 64-bit integer
+ *
+ * Appends @value in decimal. printf() costs a thousand instructions for what
+ * this does in a few dozen, and the hub writes state vectors, arrays of
+ * integers, in every event.
+ */
+void
+prd_json_write_int (GString *out, gint64 value)
 {
   char buf[24];
   char *p = buf + sizeof buf;
@@ -711,7 +749,7 @@ write_member (JsonObject *object, const char *name, JsonNode *node, gpointer use
 
   if (out->str[out->len - 1] != '{')
     g_string_append_c (out, ',');
-  write_string (out, name);
+  prd_json_write_string (out, name);
   g_string_append_c (out, ':');
   write_node (out, node);
 }
@@ -744,7 +782,7 @@ write_node (GString *out, JsonNode *node)
         switch (json_node_get_value_type (node))
           {
             case G_TYPE_INT64:
-              write_int (out, json_node_get_int (node));
+              prd_json_write_int (out, json_node_get_int (node));
               break;
             case G_TYPE_DOUBLE:
               write_double (out, json_node_get_double (node));
@@ -753,7 +791,7 @@ write_node (GString *out, JsonNode *node)
               g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
               break;
             case G_TYPE_STRING:
-              write_string (out, json_node_get_string (node));
+              prd_json_write_string (out, json_node_get_string (node));
               break;
             default:
               g_string_append (out, "null");

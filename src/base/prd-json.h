@@ -41,4 +41,9 @@ JsonNode *prd_json_parse_full (const char *text,
 /* Compact JSON text of @node that strict readers accept (see prd-json.c). */
 char *prd_json_to_string (JsonNode *node);
 
+/* The pieces prd_json_to_string() writes with, for JSON text written
+ * directly, without a tree (the hub's per-update events). */
+void prd_json_write_string (GString *out, const char *str);
+void prd_json_write_int (GString *out, gint64 value);
+
 G_END_DECLS

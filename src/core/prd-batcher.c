@@ -146,23 +146,17 @@ on_timer (gpointer user_data)
 }
 
 /**
- * prd_batcher_submit:
+ * prd_batcher_count:
  * @now_us: a monotonic time in microseconds
  *
  * Counts one outgoing event. Returns %TRUE when the caller sends it now;
- * %FALSE when it was queued for the next batch (the batcher keeps a
- * reference to @payload).
+ * %FALSE when it must go to the next batch: the caller then hands it over
+ * with prd_batcher_queue(). A caller that writes its event as text without
+ * a tree builds the tree only in that case.
  */
 gboolean
-prd_batcher_submit (PrdBatcher *self,
-                    const char *type,
-                    const char *origin,
-                    const char *key,
-                    JsonNode *payload,
-                    gint64 now_us)
+prd_batcher_count (PrdBatcher *self, gint64 now_us)
 {
-  PrdBatchItem *item;
-
   g_return_val_if_fail (PRD_IS_BATCHER (self), TRUE);
 
   advance (self, now_us);
@@ -176,6 +170,22 @@ prd_batcher_submit (PrdBatcher *self,
       if (self->timer_id == 0)
         self->timer_id = g_timeout_add (self->interval_ms, on_timer, self);
     }
+  return FALSE;
+}
+
+/**
+ * prd_batcher_queue:
+ *
+ * Queues an event prd_batcher_count() kept for the next batch (the batcher
+ * keeps a reference to @payload).
+ */
+void
+prd_batcher_queue (
+    PrdBatcher *self, const char *type, const char *origin, const char *key, JsonNode *payload)
+{
+  PrdBatchItem *item;
+
+  g_return_if_fail (PRD_IS_BATCHER (self));
 
   item = g_new0 (PrdBatchItem, 1);
   item->type = g_strdup (type);
@@ -194,6 +204,29 @@ prd_batcher_submit (PrdBatcher *self,
           }
       g_ptr_array_add (self->coalesced, item);
     }
+}
+
+/**
+ * prd_batcher_submit:
+ * @now_us: a monotonic time in microseconds
+ *
+ * prd_batcher_count(), then prd_batcher_queue() when the event is kept for
+ * the next batch. Returns %TRUE when the caller sends it now; %FALSE when
+ * it was queued (the batcher keeps a reference to @payload).
+ */
+gboolean
+prd_batcher_submit (PrdBatcher *self,
+                    const char *type,
+                    const char *origin,
+                    const char *key,
+                    JsonNode *payload,
+                    gint64 now_us)
+{
+  g_return_val_if_fail (PRD_IS_BATCHER (self), TRUE);
+
+  if (prd_batcher_count (self, now_us))
+    return TRUE;
+  prd_batcher_queue (self, type, origin, key, payload);
   return FALSE;
 }
 

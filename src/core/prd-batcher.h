@@ -48,6 +48,9 @@ gboolean prd_batcher_submit (PrdBatcher *self,
                              const char *key,
                              JsonNode *payload,
                              gint64 now_us);
+gboolean prd_batcher_count (PrdBatcher *self, gint64 now_us);
+void prd_batcher_queue (
+    PrdBatcher *self, const char *type, const char *origin, const char *key, JsonNode *payload);
 gboolean prd_batcher_is_batching (PrdBatcher *self);
 guint prd_batcher_get_rate (PrdBatcher *self, gint64 now_us);
 guint prd_batcher_get_n_queued (PrdBatcher *self);

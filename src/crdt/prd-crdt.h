@@ -157,10 +157,15 @@ GPtrArray *prd_crdt_ops_decode (const guint8 *data, gsize size, GError **error);
 /* JSON forms: the seed fields plus the CRDT identity (docs/crdt.md). */
 JsonNode *prd_crdt_op_to_json (const PrdCrdtOp *op);
 PrdCrdtOp *prd_crdt_op_from_json (JsonNode *node, GError **error);
+/* The text prd_json_to_string() makes of prd_crdt_op_to_json(), written
+ * directly (appended to @out, no tree): the hub's per-update events. */
+void prd_crdt_op_write_json (const PrdCrdtOp *op, GString *out);
 
 /* State vectors as JSON arrays */
 JsonNode *prd_crdt_vector_to_json (const guint32 *vector, gsize n_vector);
 GArray *prd_crdt_vector_from_json (JsonNode *node, GError **error);
+/* The text of prd_crdt_vector_to_json(), appended to @out. */
+void prd_crdt_vector_write_json (const guint32 *vector, gsize n_vector, GString *out);
 
 /* Documents */
 PrdCrdtDoc *prd_crdt_doc_new (void);

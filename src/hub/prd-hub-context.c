@@ -17,6 +17,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "prd-store.h"
 
 #include "prd-hub-context.h"
@@ -139,6 +141,38 @@ prd_hub_reply_ok (PrdSioSocket *socket, gint64 ack_id, JsonObject *members)
 
   json_object_set_boolean_member (object, "ok", TRUE);
   prd_hub_ack (socket, ack_id, object);
+}
+
+/**
+ * prd_hub_reply_ok_raw:
+ * @members: (nullable): the ack's other members as JSON text, written
+ *   directly (`"stateVector":[1,2]`); %NULL or empty for none
+ * @len: the length of @members, or -1 when nul-terminated
+ *
+ * prd_hub_reply_ok() for members written as text: answers @ack_id with
+ * `{…@members,"ok":true}`, the text prd_hub_reply_ok() sends for the same
+ * members.
+ */
+void
+prd_hub_reply_ok_raw (PrdSioSocket *socket, gint64 ack_id, const char *members, gssize len)
+{
+  g_autoptr (GString) text = NULL;
+
+  if (ack_id < 0 || !prd_sio_socket_is_connected (socket))
+    return;
+  if (members == NULL)
+    len = 0;
+  else if (len < 0)
+    len = (gssize) strlen (members);
+  text = g_string_sized_new ((gsize) len + 16);
+  g_string_append_c (text, '{');
+  if (len > 0)
+    {
+      g_string_append_len (text, members, len);
+      g_string_append_c (text, ',');
+    }
+  g_string_append (text, "\"ok\":true}");
+  prd_sio_socket_ack_raw (socket, ack_id, text->str, (gssize) text->len);
 }
 
 /**

@@ -27,6 +27,7 @@ void prd_hub_socket_renew_identity (PrdSioSocket *socket, gint64 exp, gint64 iat
 JsonNode *prd_hub_error_to_json (const GError *error);
 void prd_hub_ack (PrdSioSocket *socket, gint64 ack_id, JsonObject *members);
 void prd_hub_reply_ok (PrdSioSocket *socket, gint64 ack_id, JsonObject *members);
+void prd_hub_reply_ok_raw (PrdSioSocket *socket, gint64 ack_id, const char *members, gssize len);
 void prd_hub_reply_error (PrdSioSocket *socket,
                           gint64 ack_id,
                           const char *event,

@@ -76,4 +76,18 @@ JsonNode *prd_hub_room_build_initial_state (PrdHubRoom *self);
 void prd_hub_room_close (PrdHubRoom *self, const char *event, JsonNode *payload);
 void prd_hub_room_set_info (PrdHubRoom *self, const char *title, gboolean archived);
 
+/* The content-update a committed operation is broadcast with: written
+ * directly (every update), or as a tree (a batch-update's entry). */
+void prd_hub_write_content_update (GString *out,
+                                   const char *prd_id,
+                                   const char *user_id,
+                                   const char *user_name,
+                                   const PrdCrdtOp *op,
+                                   GArray *vector);
+JsonNode *prd_hub_build_content_update (const char *prd_id,
+                                        const char *user_id,
+                                        const char *user_name,
+                                        const PrdCrdtOp *op,
+                                        GArray *vector);
+
 G_END_DECLS

@@ -35,6 +35,7 @@
 #include "prd-hub-config-collab.h"
 #include "prd-hub-context.h"
 #include "prd-hub-room-private.h"
+#include "prd-json.h"
 
 #include "prd-hub-room.h"
 #include "prd-time.h"
@@ -64,7 +65,7 @@ typedef struct
   PrdCrdtOp *op; /* (owned) (nullable) */
   char *user_id;
   char *user_name;
-  JsonNode *vector; /* (owned): the hub's vector right after integration */
+  GArray *vector; /* (owned): the hub's vector right after integration */
   gboolean done;
   gint64 seq;
   GError *error;
@@ -138,7 +139,7 @@ pending_free (Pending *pending)
   g_clear_pointer (&pending->op, prd_crdt_op_free);
   g_free (pending->user_id);
   g_free (pending->user_name);
-  g_clear_pointer (&pending->vector, json_node_unref);
+  g_clear_pointer (&pending->vector, g_array_unref);
   g_clear_pointer (&pending->base, g_array_unref);
   g_clear_error (&pending->error);
   g_free (pending);
@@ -195,6 +196,75 @@ JsonNode *
 prd_hub_vector_to_json (GArray *vector)
 {
   return prd_crdt_vector_to_json ((const guint32 *) vector->data, vector->len);
+}
+
+/* A string member's value; %NULL is null, as json_object_set_string_member()
+ * has it. */
+static void
+write_nullable_string (GString *out, const char *str)
+{
+  if (str != NULL)
+    prd_json_write_string (out, str);
+  else
+    g_string_append (out, "null");
+}
+
+/**
+ * prd_hub_write_content_update:
+ * @out: where the text goes
+ * @vector: (element-type guint32): the hub's state vector after @op
+ *
+ * Appends the payload of the `content-update` event the room sends for a
+ * committed operation: byte for byte prd_json_to_string() of
+ * prd_hub_build_content_update(), without the tree (tests/test-collab.c
+ * compares the two).
+ */
+void
+prd_hub_write_content_update (GString *out,
+                              const char *prd_id,
+                              const char *user_id,
+                              const char *user_name,
+                              const PrdCrdtOp *op,
+                              GArray *vector)
+{
+  g_string_append (out, "{\"prdId\":");
+  write_nullable_string (out, prd_id);
+  g_string_append (out, ",\"userId\":");
+  write_nullable_string (out, user_id);
+  g_string_append (out, ",\"userName\":");
+  write_nullable_string (out, user_name);
+  g_string_append (out, ",\"operation\":");
+  prd_crdt_op_write_json (op, out);
+  g_string_append (out, ",\"stateVector\":");
+  prd_crdt_vector_write_json ((const guint32 *) (void *) vector->data, vector->len, out);
+  g_string_append_c (out, '}');
+}
+
+/**
+ * prd_hub_build_content_update:
+ *
+ * The payload of prd_hub_write_content_update() as a tree, for a
+ * `batch-update` entry.
+ *
+ * Returns: (transfer full): the payload
+ */
+JsonNode *
+prd_hub_build_content_update (const char *prd_id,
+                              const char *user_id,
+                              const char *user_name,
+                              const PrdCrdtOp *op,
+                              GArray *vector)
+{
+  JsonNode *payload = json_node_new (JSON_NODE_OBJECT);
+  JsonObject *object = json_object_new ();
+
+  json_node_take_object (payload, object);
+  json_object_set_string_member (object, "prdId", prd_id);
+  json_object_set_string_member (object, "userId", user_id);
+  json_object_set_string_member (object, "userName", user_name);
+  json_object_set_member (object, "operation", prd_crdt_op_to_json (op));
+  json_object_set_member (object, "stateVector", prd_hub_vector_to_json (vector));
+  return payload;
 }
 
 /* ---- rooms ---------------------------------------------------------------- */
@@ -924,11 +994,43 @@ on_appended (GObject *source, GAsyncResult *result, gpointer user_data)
   room_settle (room);
 }
 
+/* `"stateVector":[…]`, the ack's member, into @out. */
+static void
+write_vector_member (GString *out, GArray *vector)
+{
+  g_string_append (out, "\"stateVector\":");
+  prd_crdt_vector_write_json ((const guint32 *) (void *) vector->data, vector->len, out);
+}
+
+/* The committed operation to the room but its sender. Every update takes
+ * this path: its text is written directly; a tree is built only when the
+ * batcher keeps the event for a batch-update. */
+static void
+broadcast_operation (PrdHubRoom *room, Pending *pending)
+{
+  g_autoptr (GString) text = NULL;
+  g_autoptr (JsonNode) payload = NULL;
+
+  if (!prd_batcher_count (room->batcher, g_get_monotonic_time ()))
+    {
+      payload = prd_hub_build_content_update (room->prd_id, pending->user_id, pending->user_name,
+                                              pending->op, pending->vector);
+      prd_batcher_queue (room->batcher, "content-update",
+                         pending->socket != NULL ? prd_sio_socket_get_id (pending->socket) : NULL,
+                         NULL, payload);
+      return;
+    }
+  text = g_string_sized_new (256);
+  prd_hub_write_content_update (text, room->prd_id, pending->user_id, pending->user_name,
+                                pending->op, pending->vector);
+  prd_sio_namespace_emit_raw (room->registry->nsp, room->sio_room, pending->socket,
+                              "content-update", text->str, (gssize) text->len);
+}
+
 static void
 settle_one (PrdHubRoom *room, Pending *pending)
 {
-  g_autoptr (JsonNode) payload = NULL;
-  JsonObject *ack;
+  g_autoptr (GString) ack = NULL;
 
   /* After a failed append, nothing behind it is confirmed: a repeat of an
    * operation that was never stored is no success either. */
@@ -959,10 +1061,10 @@ settle_one (PrdHubRoom *room, Pending *pending)
     {
       g_autoptr (GArray) vector = prd_document_get_committed_vector (room->document);
 
-      ack = json_object_new ();
-      json_object_set_member (ack, "stateVector", prd_hub_vector_to_json (vector));
-      json_object_set_boolean_member (ack, "duplicate", TRUE);
-      prd_hub_reply_ok (pending->socket, pending->ack_id, ack);
+      ack = g_string_sized_new (64);
+      write_vector_member (ack, vector);
+      g_string_append (ack, ",\"duplicate\":true");
+      prd_hub_reply_ok_raw (pending->socket, pending->ack_id, ack->str, (gssize) ack->len);
       return;
     }
 
@@ -974,19 +1076,8 @@ settle_one (PrdHubRoom *room, Pending *pending)
   if (room->unsaved_since == 0)
     room->unsaved_since = g_get_real_time ();
 
-  payload = json_node_new (JSON_NODE_OBJECT);
-  {
-    JsonObject *object = json_object_new ();
-
-    json_node_take_object (payload, object);
-    json_object_set_string_member (object, "prdId", room->prd_id);
-    json_object_set_string_member (object, "userId", pending->user_id);
-    json_object_set_string_member (object, "userName", pending->user_name);
-    json_object_set_member (object, "operation", prd_crdt_op_to_json (pending->op));
-    json_object_set_member (object, "stateVector", json_node_ref (pending->vector));
-  }
   if (room->registry != NULL)
-    prd_hub_room_broadcast (room, pending->socket, "content-update", NULL, payload);
+    broadcast_operation (room, pending);
   if (room->registry != NULL)
     prd_hub_room_registry_operation_committed (room->registry, room, pending->op, pending->base,
                                                pending->client_position, pending->user_id,
@@ -994,9 +1085,9 @@ settle_one (PrdHubRoom *room, Pending *pending)
 
   if (pending->socket == NULL) /* the hub's AI site: nobody to acknowledge */
     return;
-  ack = json_object_new ();
-  json_object_set_member (ack, "stateVector", json_node_ref (pending->vector));
-  prd_hub_reply_ok (pending->socket, pending->ack_id, ack);
+  ack = g_string_sized_new (64);
+  write_vector_member (ack, pending->vector);
+  prd_hub_reply_ok_raw (pending->socket, pending->ack_id, ack->str, (gssize) ack->len);
 }
 
 static void
@@ -1150,8 +1241,7 @@ prd_hub_room_submit (
   pending->kind = PENDING_OP;
   pending->user_id = g_strdup (identity->user_id);
   pending->user_name = g_strdup (identity->name);
-  vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (room->document));
-  pending->vector = prd_hub_vector_to_json (vector);
+  pending->vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (room->document));
   pending->base = prd_crdt_vector_from_json (json_object_get_member (payload, "stateVector"), NULL);
   if (pending->base != NULL && pending->base->len > (guint) site)
     g_array_index (pending->base, guint32, site) = op->seq - 1;
@@ -1377,7 +1467,7 @@ prd_hub_room_write (PrdHubRoom *room,
   pending->user_name = g_strdup (user_name != NULL ? user_name : pending->user_id);
   g_clear_pointer (&vector, g_array_unref);
   vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (room->document));
-  pending->vector = prd_hub_vector_to_json (vector);
+  pending->vector = g_steal_pointer (&vector);
   encoded = prd_crdt_ops_encode (&op, 1);
   pending->op = g_steal_pointer (&op);
   g_queue_push_tail (&room->inflight, pending);

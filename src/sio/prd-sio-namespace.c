@@ -12,6 +12,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "prd-sio-namespace.h"
 #include "prd-sio-private.h"
 #include "prd-sio-socket.h"
@@ -267,41 +269,18 @@ prd_sio_namespace_get_room_sockets (PrdSioNamespace *self, const char *room)
   return result;
 }
 
-/**
- * prd_sio_namespace_emit:
- * @room: (nullable): the room, %NULL for the whole namespace
- * @except: (nullable): a socket that does not get the event (the sender)
- * @args: (nullable): not consumed
- * @attachments: (nullable) (element-type GBytes): not consumed
- */
-void
-prd_sio_namespace_emit (PrdSioNamespace *self,
-                        const char *room,
-                        PrdSioSocket *except,
-                        const char *event,
-                        JsonArray *args,
-                        GPtrArray *attachments)
+/* Queues @message (and @attachments) on every socket of @targets but
+ * @except, and counts what was sent. */
+static void
+send_to_targets (PrdSioNamespace *self,
+                 GPtrArray *targets,
+                 PrdSioSocket *except,
+                 const char *event,
+                 const PrdEioPacket *message,
+                 GPtrArray *attachments)
 {
-  g_autoptr (GPtrArray) targets = NULL;
-  g_autofree char *text = NULL;
-  g_autoptr (PrdEioPacket) message = NULL;
   guint sent = 0;
 
-  g_return_if_fail (PRD_IS_SIO_NAMESPACE (self));
-  g_return_if_fail (event != NULL);
-
-  /* A send can end a slow consumer's session and with it change the room
-   * while we walk it: take the list first. */
-  targets = prd_sio_namespace_get_room_sockets (self, room);
-  if (targets->len == 0)
-    return;
-  text = prd_sio_encode_with_args (PRD_SIO_PACKET_EVENT, self->name, -1, event, args, attachments);
-  if (text == NULL)
-    return;
-  /* Checked and framed once, queued by reference to every recipient. */
-  message = prd_eio_packet_new_message (text, -1);
-  if (message == NULL)
-    return;
   for (guint i = 0; i < targets->len; i++)
     {
       PrdSioSocket *socket = g_ptr_array_index (targets, i);
@@ -322,6 +301,87 @@ prd_sio_namespace_emit (PrdSioNamespace *self,
   prd_metric_add (prd_sio_metrics.broadcast_deliveries, NULL, sent);
   if (sent > 0)
     prd_metric_add (prd_sio_metrics.events_sent, event, sent);
+}
+
+/**
+ * prd_sio_namespace_emit:
+ * @room: (nullable): the room, %NULL for the whole namespace
+ * @except: (nullable): a socket that does not get the event (the sender)
+ * @args: (nullable): not consumed
+ * @attachments: (nullable) (element-type GBytes): not consumed
+ */
+void
+prd_sio_namespace_emit (PrdSioNamespace *self,
+                        const char *room,
+                        PrdSioSocket *except,
+                        const char *event,
+                        JsonArray *args,
+                        GPtrArray *attachments)
+{
+  g_autoptr (GPtrArray) targets = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr (PrdEioPacket) message = NULL;
+
+  g_return_if_fail (PRD_IS_SIO_NAMESPACE (self));
+  g_return_if_fail (event != NULL);
+
+  /* A send can end a slow consumer's session and with it change the room
+   * while we walk it: take the list first. */
+  targets = prd_sio_namespace_get_room_sockets (self, room);
+  if (targets->len == 0)
+    return;
+  text = prd_sio_encode_with_args (PRD_SIO_PACKET_EVENT, self->name, -1, event, args, attachments);
+  if (text == NULL)
+    return;
+  /* Checked and framed once, queued by reference to every recipient. */
+  message = prd_eio_packet_new_message (text, -1);
+  if (message == NULL)
+    return;
+  send_to_targets (self, targets, except, event, message, attachments);
+}
+
+/**
+ * prd_sio_namespace_emit_raw:
+ * @room: (nullable): the room, %NULL for the whole namespace
+ * @except: (nullable): a socket that does not get the event (the sender)
+ * @event: the event's name (escaped here)
+ * @args: (nullable): the arguments after the name as JSON text, values
+ *   separated by commas; %NULL or empty for none
+ * @args_len: the length of @args, or -1 when nul-terminated
+ *
+ * prd_sio_namespace_emit() for arguments written as JSON text already, no
+ * attachments: the hub's per-update events are written without a tree.
+ * @args is sent as it is (see prd_sio_socket_emit_raw()).
+ */
+void
+prd_sio_namespace_emit_raw (PrdSioNamespace *self,
+                            const char *room,
+                            PrdSioSocket *except,
+                            const char *event,
+                            const char *args,
+                            gssize args_len)
+{
+  g_autoptr (GPtrArray) targets = NULL;
+  g_autoptr (GString) text = NULL;
+  g_autoptr (PrdEioPacket) message = NULL;
+
+  g_return_if_fail (PRD_IS_SIO_NAMESPACE (self));
+  g_return_if_fail (event != NULL);
+
+  /* A send can end a slow consumer's session and with it change the room
+   * while we walk it: take the list first. */
+  targets = prd_sio_namespace_get_room_sockets (self, room);
+  if (targets->len == 0)
+    return;
+  if (args == NULL)
+    args_len = 0;
+  else if (args_len < 0)
+    args_len = (gssize) strlen (args);
+  text = prd_sio_encode_raw (PRD_SIO_PACKET_EVENT, self->name, -1, event, args, (gsize) args_len);
+  message = prd_eio_packet_new_message (text->str, (gssize) text->len);
+  if (message == NULL)
+    return;
+  send_to_targets (self, targets, except, event, message, NULL);
 }
 
 void

@@ -75,6 +75,15 @@ void prd_sio_namespace_emit (PrdSioNamespace *self,
                              const char *event,
                              JsonArray *args,
                              GPtrArray *attachments);
+/* The same with the arguments after the event name written as JSON text
+ * already (values separated by commas; @args_len -1 when nul-terminated),
+ * no attachments. */
+void prd_sio_namespace_emit_raw (PrdSioNamespace *self,
+                                 const char *room,
+                                 PrdSioSocket *except,
+                                 const char *event,
+                                 const char *args,
+                                 gssize args_len);
 /* Convenience: one payload argument (consumed is NOT taken; caller keeps it) */
 void prd_sio_namespace_emit_one (PrdSioNamespace *self,
                                  const char *room,

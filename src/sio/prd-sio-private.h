@@ -96,5 +96,11 @@ char *prd_sio_encode_with_args (PrdSioPacketType type,
                                 const char *event,
                                 JsonArray *args,
                                 GPtrArray *attachments);
+GString *prd_sio_encode_raw (PrdSioPacketType type,
+                             const char *nsp,
+                             gint64 id,
+                             const char *event,
+                             const char *args,
+                             gsize args_len);
 
 G_END_DECLS

@@ -14,9 +14,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/random.h>
 
 #include "prd-error.h"
+#include "prd-json.h"
 #include "prd-time.h"
 #include "prd-sio-private.h"
 #include "prd-sio-socket.h"
@@ -312,6 +314,74 @@ prd_sio_encode_with_args (PrdSioPacketType type,
   return prd_sio_packet_encode (packet);
 }
 
+/* Encodes an EVENT (when @event is set) or ACK whose arguments after the
+ * event name are JSON text already: @args is the array's inside, values
+ * separated by commas (empty for none). No attachments. */
+GString *
+prd_sio_encode_raw (PrdSioPacketType type,
+                    const char *nsp,
+                    gint64 id,
+                    const char *event,
+                    const char *args,
+                    gsize args_len)
+{
+  GString *out = g_string_sized_new (args_len + 64);
+
+  g_string_append_c (out, (char) ('0' + type));
+  if (nsp != NULL && strcmp (nsp, "/") != 0)
+    {
+      g_string_append (out, nsp);
+      g_string_append_c (out, ',');
+    }
+  if (id >= 0)
+    prd_json_write_int (out, id);
+  g_string_append_c (out, '[');
+  if (event != NULL)
+    {
+      prd_json_write_string (out, event);
+      if (args_len > 0)
+        g_string_append_c (out, ',');
+    }
+  g_string_append_len (out, args, args_len);
+  g_string_append_c (out, ']');
+  return out;
+}
+
+/**
+ * prd_sio_socket_emit_raw:
+ * @event: the event's name (escaped here)
+ * @args: (nullable): the arguments after the name as JSON text, values
+ *   separated by commas (`{"a":1}`, `1,"two"`); %NULL or empty for none
+ * @args_len: the length of @args, or -1 when nul-terminated
+ *
+ * prd_sio_socket_emit() for arguments written as JSON text already (no
+ * binary attachments). @args is sent as it is: it must be valid JSON values
+ * in the hub's output form (prd_json_write_string() escapes every control
+ * character, as the Engine.IO framing needs).
+ */
+void
+prd_sio_socket_emit_raw (PrdSioSocket *self, const char *event, const char *args, gssize args_len)
+{
+  g_autoptr (PrdEioSocket) engine = NULL;
+  g_autoptr (GString) text = NULL;
+
+  g_return_if_fail (PRD_IS_SIO_SOCKET (self));
+  g_return_if_fail (event != NULL);
+
+  if (!self->connected || (engine = g_weak_ref_get (&self->engine)) == NULL)
+    return;
+  if (args == NULL)
+    args_len = 0;
+  else if (args_len < 0)
+    args_len = (gssize) strlen (args);
+  text = prd_sio_encode_raw (PRD_SIO_PACKET_EVENT, prd_sio_namespace_get_name (self->nsp), -1,
+                             event, args, (gsize) args_len);
+  prd_eio_socket_send_text (engine, text->str, (gssize) text->len);
+  prd_metric_inc (prd_sio_metrics.events_sent, event);
+  if (prd_sio_namespace_get_server (self->nsp) != NULL)
+    prd_sio_server_count_events (prd_sio_namespace_get_server (self->nsp), 0, 1);
+}
+
 /**
  * prd_sio_socket_emit:
  * @args: (nullable): the arguments after the event name; not consumed
@@ -404,6 +474,39 @@ prd_sio_socket_ack (PrdSioSocket *self, gint64 ack_id, JsonArray *args, GPtrArra
       return;
     }
   send_ack (self, ack_id, args, attachments);
+}
+
+/**
+ * prd_sio_socket_ack_raw:
+ * @args: (nullable): the ack's arguments as JSON text, values separated by
+ *   commas; %NULL or empty for none
+ * @args_len: the length of @args, or -1 when nul-terminated
+ *
+ * prd_sio_socket_ack() for arguments written as JSON text already (see
+ * prd_sio_socket_emit_raw()).
+ */
+void
+prd_sio_socket_ack_raw (PrdSioSocket *self, gint64 ack_id, const char *args, gssize args_len)
+{
+  g_autoptr (PrdEioSocket) engine = NULL;
+  g_autoptr (GString) text = NULL;
+
+  g_return_if_fail (PRD_IS_SIO_SOCKET (self));
+
+  if (!take_pending_ack (self, ack_id))
+    {
+      g_debug ("Socket %s: ignoring ack %" G_GINT64_FORMAT ", not awaited", self->id, ack_id);
+      return;
+    }
+  if (!self->connected || (engine = g_weak_ref_get (&self->engine)) == NULL)
+    return;
+  if (args == NULL)
+    args_len = 0;
+  else if (args_len < 0)
+    args_len = (gssize) strlen (args);
+  text = prd_sio_encode_raw (PRD_SIO_PACKET_ACK, prd_sio_namespace_get_name (self->nsp), ack_id,
+                             NULL, args, (gsize) args_len);
+  prd_eio_socket_send_text (engine, text->str, (gssize) text->len);
 }
 
 void

@@ -36,6 +36,11 @@ void prd_sio_socket_emit_one (PrdSioSocket *self, const char *event, JsonNode *p
 void
 prd_sio_socket_ack (PrdSioSocket *self, gint64 ack_id, JsonArray *args, GPtrArray *attachments);
 void prd_sio_socket_ack_one (PrdSioSocket *self, gint64 ack_id, JsonNode *payload);
+/* The same with arguments written as JSON text already (values separated
+ * by commas; @args_len -1 when nul-terminated), no attachments. */
+void
+prd_sio_socket_emit_raw (PrdSioSocket *self, const char *event, const char *args, gssize args_len);
+void prd_sio_socket_ack_raw (PrdSioSocket *self, gint64 ack_id, const char *args, gssize args_len);
 
 void prd_sio_socket_join (PrdSioSocket *self, const char *room);
 void prd_sio_socket_leave (PrdSioSocket *self, const char *room);
