@@ -1187,12 +1187,14 @@ raw_websocket_connect (Fixture *f)
                                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                                        "Sec-WebSocket-Version: 13\r\n\r\n";
 
+  guint before = f->sockets->len;
+
   conn = g_socket_client_connect_to_host (client, "127.0.0.1", f->port, NULL, &error);
   g_assert_no_error (error);
   g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), handshake_text,
                              strlen (handshake_text), NULL, NULL, &error);
   g_assert_no_error (error);
-  prd_test_wait_while (f->sockets->len == 0, PRD_TEST_TIMEOUT_MS);
+  prd_test_wait_while (f->sockets->len == before, PRD_TEST_TIMEOUT_MS);
   return g_steal_pointer (&conn);
 }
 
@@ -1290,6 +1292,54 @@ test_websocket_close_after_messages (Fixture *f, gconstpointer user_data)
       last = found + strlen (messages[i]);
     }
   g_assert_nonnull (memchr (last, 0x88, len - (last - data)));
+}
+
+/* Many connections waiting on the I/O context's epoll set: each message
+ * is read from the connection that sent it, in any order. */
+static void
+test_websocket_many_idle (Fixture *f, gconstpointer user_data)
+{
+  enum
+  {
+    N_CONNS = 40
+  };
+  GSocketConnection *conns[N_CONNS];
+  guint order[N_CONNS];
+
+  for (guint i = 0; i < N_CONNS; i++)
+    {
+      conns[i] = raw_websocket_connect (f);
+      order[i] = i;
+    }
+  for (guint i = N_CONNS - 1; i > 0; i--)
+    {
+      guint j = g_test_rand_int_range (0, i + 1);
+      guint tmp = order[i];
+
+      order[i] = order[j];
+      order[j] = tmp;
+    }
+
+  for (guint k = 0; k < N_CONNS; k++)
+    {
+      g_autofree char *text = g_strdup_printf ("4conn-%02u", order[k]);
+      g_autofree char *expected = g_strdup_printf ("conn-%02u", order[k]);
+      g_autoptr (GError) error = NULL;
+      guint8 header[6] = { 0x81, 0x80 | (guint8) strlen (text), 0, 0, 0, 0 };
+      GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (conns[order[k]]));
+
+      g_output_stream_write_all (out, header, sizeof header, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_output_stream_write_all (out, text, strlen (text), NULL, NULL, &error);
+      g_assert_no_error (error);
+      prd_test_wait_while (f->texts->len == k, PRD_TEST_TIMEOUT_MS);
+      g_assert_cmpstr (g_ptr_array_index (f->texts, k), ==, expected);
+    }
+  g_assert_cmpuint (f->closed->len, ==, 0);
+
+  for (guint i = 0; i < N_CONNS; i++)
+    g_object_unref (conns[i]);
+  wait_closed (f, N_CONNS);
 }
 
 static const ServerConfig compression_config = {
@@ -1608,6 +1658,7 @@ main (int argc, char *argv[])
   ADD_THREADED ("websocket/too-big", NULL, test_websocket_too_big);
   ADD_THREADED ("websocket/too-big-fragmented", NULL, test_websocket_too_big_fragmented);
   ADD_THREADED ("websocket/close-after-messages", NULL, test_websocket_close_after_messages);
+  ADD_THREADED ("websocket/many-idle", NULL, test_websocket_many_idle);
   ADD_THREADED ("websocket/too-big-compressed", &compression_config,
                 test_websocket_too_big_compressed);
   ADD ("errors", NULL, test_errors);

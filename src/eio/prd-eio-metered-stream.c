@@ -54,6 +54,9 @@ struct _PrdEioMeteredStream
   guint header_len;
   guint64 payload_left; /* of the current frame */
   guint64 messages;     /* complete messages handed out (their last frame begun) */
+
+  PrdEioPoller *poller; /* (owned) (nullable): watches the socket when drained */
+  PrdEioPollerWatch watch;
 };
 
 static void prd_eio_metered_stream_pollable_iface_init (GPollableInputStreamInterface *iface);
@@ -247,11 +250,22 @@ prd_eio_metered_stream_read (
   return filter_read (self, buffer, n, error);
 }
 
+/* Before the socket is closed, so that its descriptor leaves the set. */
+static void
+forget_poller (PrdEioMeteredStream *self)
+{
+  if (self->poller == NULL)
+    return;
+  prd_eio_poller_forget (self->poller, &self->watch);
+  g_clear_pointer (&self->poller, prd_eio_poller_unref);
+}
+
 static gboolean
 prd_eio_metered_stream_close (GInputStream *stream, GCancellable *cancellable, GError **error)
 {
   PrdEioMeteredStream *self = PRD_EIO_METERED_STREAM (stream);
 
+  forget_poller (self);
   /* Closing the base GIOStream (not only its input) closes the socket. */
   return g_io_stream_close (self->base_io, cancellable, error);
 }
@@ -281,6 +295,7 @@ prd_eio_metered_stream_close_async (GInputStream *stream,
   GTask *task = g_task_new (stream, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, prd_eio_metered_stream_close_async);
+  forget_poller (self);
   g_io_stream_close_async (self->base_io, io_priority, cancellable, on_base_closed, task);
 }
 
@@ -338,8 +353,12 @@ prd_eio_metered_stream_create_source (GPollableInputStream *stream, GCancellable
     {
       GSource *source = g_pollable_source_new (G_OBJECT (stream));
 
-      /* GLib dispatches a source when one of its descriptors polls ready. */
-      g_source_add_unix_fd (source, g_socket_get_fd (self->socket), G_IO_IN | G_IO_HUP | G_IO_ERR);
+      /* On an epoll set shared with other connections, or else polled by
+       * GLib with the context's other descriptors. */
+      if (self->poller == NULL ||
+          !prd_eio_poller_arm (self->poller, &self->watch, g_socket_get_fd (self->socket), source))
+        g_source_add_unix_fd (source, g_socket_get_fd (self->socket),
+                              G_IO_IN | G_IO_HUP | G_IO_ERR);
       return source;
     }
   else
@@ -389,6 +408,7 @@ prd_eio_metered_stream_finalize (GObject *object)
 
   g_clear_object (&self->base_io);
   g_clear_object (&self->socket);
+  forget_poller (self);
   g_clear_pointer (&self->held, g_byte_array_unref);
   g_clear_pointer (&self->held_source, g_source_unref);
 
@@ -411,6 +431,7 @@ prd_eio_metered_stream_class_init (PrdEioMeteredStreamClass *klass)
 static void
 prd_eio_metered_stream_init (PrdEioMeteredStream *self)
 {
+  self->watch = (PrdEioPollerWatch) PRD_EIO_POLLER_WATCH_INIT;
 }
 
 /* ------------------------------------------------------------------ */
@@ -633,4 +654,15 @@ prd_eio_metered_stream_open_gate (PrdEioMeteredStream *self)
   g_return_if_fail (PRD_IS_EIO_METERED_STREAM (self));
   if (self->held_source != NULL && is_held (self) && !gate_shut (self))
     g_source_set_ready_time (self->held_source, 0);
+}
+
+/* Waits for the socket on @poller's epoll set rather than with its own
+ * descriptor in the context; call on the poller's thread, before the first
+ * read. */
+void
+prd_eio_metered_stream_set_poller (PrdEioMeteredStream *self, PrdEioPoller *poller)
+{
+  g_return_if_fail (PRD_IS_EIO_METERED_STREAM (self));
+  forget_poller (self);
+  self->poller = poller != NULL ? prd_eio_poller_ref (poller) : NULL;
 }

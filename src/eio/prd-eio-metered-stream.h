@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "prd-eio-poller.h"
+
 G_BEGIN_DECLS
 
 /*
@@ -53,5 +55,6 @@ void prd_eio_metered_stream_set_gate (PrdEioMeteredStream *self,
                                       PrdEioGateFunc func,
                                       gpointer user_data);
 void prd_eio_metered_stream_open_gate (PrdEioMeteredStream *self);
+void prd_eio_metered_stream_set_poller (PrdEioMeteredStream *self, PrdEioPoller *poller);
 
 G_END_DECLS

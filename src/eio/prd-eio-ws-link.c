@@ -74,6 +74,7 @@ typedef struct
   GQueue outbox;         /* (element-type Mail) (owned): main thread, for inbox */
   gboolean closed;       /* the pool was freed: commands are dropped */
   GHashTable *links;     /* (owned): PrdEioWsLink (owned) whose connection lives */
+  PrdEioPoller *poller;  /* (owned) (nullable): the sockets waiting for input */
   gint64 stop_deadline;
   GSource *stop_check; /* (owned) (nullable) */
 } IoThread;
@@ -532,6 +533,8 @@ io_open (PrdEioWsLink *link)
   g_signal_connect (link->conn, "error", G_CALLBACK (on_io_error), link);
   prd_eio_metered_stream_set_overflow_func (metered, on_io_overflow, link);
   prd_eio_metered_stream_set_gate (metered, io_gate_shut, link);
+  if (link->io->poller != NULL)
+    prd_eio_metered_stream_set_poller (metered, link->io->poller);
   g_hash_table_add (link->io->links, prd_eio_ws_link_ref (link));
 }
 
@@ -764,6 +767,7 @@ PrdEioIoPool *
 prd_eio_io_pool_new (guint n_threads)
 {
   PrdEioIoPool *pool = g_new0 (PrdEioIoPool, 1);
+  GError *error = NULL;
 
   pool->ref_count = 1;
   pool->main_context = g_main_context_ref_thread_default ();
@@ -788,14 +792,18 @@ prd_eio_io_pool_new (guint n_threads)
 
       io->pool = pool;
       io->links = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) prd_eio_ws_link_unref, NULL);
-      if (n_threads == 0)
+      io->context =
+          n_threads == 0 ? g_main_context_ref (pool->main_context) : g_main_context_new ();
+      io->poller = prd_eio_poller_new (io->context, &error);
+      if (io->poller == NULL)
         {
-          io->context = g_main_context_ref (pool->main_context);
-          continue;
+          g_warning ("WebSocket sockets are polled one by one: %s", error->message);
+          g_clear_error (&error);
         }
+      if (n_threads == 0)
+        continue;
 
       name = g_strdup_printf ("prd-io-%u", i);
-      io->context = g_main_context_new ();
       io->loop = g_main_loop_new (io->context, FALSE);
       io->inbox = mailbox_new (io->context, G_PRIORITY_DEFAULT, io_command, io);
       io->thread = g_thread_new (name, io_thread_main, io);
@@ -823,6 +831,9 @@ pool_unref (PrdEioIoPool *pool)
       if (io->inbox != NULL)
         g_source_unref (&io->inbox->source);
       g_clear_pointer (&io->links, g_hash_table_unref);
+      if (io->poller != NULL)
+        prd_eio_poller_detach (io->poller);
+      g_clear_pointer (&io->poller, prd_eio_poller_unref);
       g_clear_pointer (&io->loop, g_main_loop_unref);
       g_clear_pointer (&io->context, g_main_context_unref);
     }
