@@ -942,13 +942,13 @@ test_config_valid_file (void)
   g_assert_cmpuint (prd_hub_config_get_engine (config)->max_write_buffer, ==, 8000000);
   g_assert_cmpuint (prd_hub_config_get_engine (config)->connect_timeout, ==, 30000);
   g_assert_cmpuint (prd_hub_config_get_engine (config)->io_threads, ==, 3);
-  /* "auto" and the default: one per processor beyond the first, at most 4. */
+  /* "auto" and the default: the processors beyond two, at most 4. */
   g_assert_true (prd_hub_config_set (config, "engine", "io-threads", "auto", &error));
   g_assert_no_error (error);
   g_assert_cmpuint (prd_hub_config_get_engine (config)->io_threads, ==,
-                    CLAMP (g_get_num_processors (), 1, 5) - 1);
+                    prd_hub_config_default_io_threads ());
   g_assert_cmpuint (prd_hub_config_default_io_threads (), ==,
-                    CLAMP (g_get_num_processors (), 1, 5) - 1);
+                    g_get_num_processors () > 2 ? MIN (g_get_num_processors () - 2, 4) : 0);
   limit = prd_hub_rate_limit_config_lookup (prd_hub_config_get_rate_limits (config), "default");
   g_assert_cmpuint (limit->limit, ==, 50);
   g_assert_cmpuint (limit->window_seconds, ==, 5);

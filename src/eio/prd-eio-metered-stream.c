@@ -15,11 +15,12 @@
  * give), the chain is readable exactly when the socket is, and the source is
  * one GPollableSource watching the socket's descriptor.
  *
- * The close gate: the peer's Close frame (or the end of its input) can be
- * held back from libsoup until the messages read before it have been
- * handled (see prd_eio_metered_stream_set_gate()). The stream follows the
- * frame headers of what passes through; when a Close frame is next and the
- * gate is shut, it hands out what comes before, keeps the rest, and reports
+ * The gate: the peer's next frame can be held back from libsoup, so that a
+ * Close frame (or the end of input) waits until the messages read before it
+ * have been handled, and no more is read while too many wait to be handled
+ * (see prd_eio_metered_stream_set_gate()). The stream follows the frame
+ * headers of what passes through; when the next frame must wait, it hands
+ * out what comes before, keeps the rest, and reports
  * G_IO_ERROR_WOULD_BLOCK until the gate opens.
  */
 #define G_LOG_DOMAIN "prd-eio"
@@ -92,10 +93,22 @@ account (PrdEioMeteredStream *self, gssize n)
 /* ------------------------------------------------------------------ */
 /* The close gate                                                     */
 
+/* Whether a frame (a Close frame, or the end of input, if @close) must
+ * wait. */
+static gboolean
+gate_shut_for (PrdEioMeteredStream *self, gboolean close)
+{
+  return self->gate_func != NULL && self->gate_func (self->messages, close, self->gate_data);
+}
+
+/* Whether what is held (it begins with a frame header) must still wait. */
 static gboolean
 gate_shut (PrdEioMeteredStream *self)
 {
-  return self->gate_func != NULL && self->gate_func (self->messages, self->gate_data);
+  gboolean close = self->held == NULL || self->held_offset >= self->held->len ||
+                   (self->held->data[self->held_offset] & 0x0f) == 0x8;
+
+  return gate_shut_for (self, close);
 }
 
 static gboolean
@@ -149,7 +162,7 @@ scan (PrdEioMeteredStream *self, const guint8 *data, gsize n)
           self->payload_left -= skip;
           continue;
         }
-      if (self->header_len == 0 && (data[i] & 0x0f) == 0x8 && gate_shut (self))
+      if (self->header_len == 0 && gate_shut_for (self, (data[i] & 0x0f) == 0x8))
         return i;
       self->header[self->header_len++] = data[i++];
       if (self->header_len == header_size (self->header, self->header_len))
@@ -183,7 +196,7 @@ filter_read (PrdEioMeteredStream *self, guint8 *buffer, gssize n, GError **error
     return n;
   if (n == 0)
     {
-      if (self->gate_func == NULL || !gate_shut (self))
+      if (!gate_shut_for (self, TRUE))
         return 0;
       self->held_eof = TRUE;
       return would_block (error);
@@ -208,13 +221,12 @@ read_held (PrdEioMeteredStream *self, guint8 *buffer, gsize count, GError **erro
 {
   gsize available, pass;
 
-  if (gate_shut (self))
-    return would_block (error);
-
   available = self->held != NULL ? self->held->len - self->held_offset : 0;
   if (available == 0)
     {
       /* Only the end was held. */
+      if (gate_shut_for (self, TRUE))
+        return would_block (error);
       self->held_eof = FALSE;
       return 0;
     }
@@ -632,12 +644,12 @@ prd_eio_metered_stream_set_overflow_func (PrdEioMeteredStream *self,
 
 /**
  * prd_eio_metered_stream_set_gate:
- * @func: (nullable): tells whether the peer's close must wait
+ * @func: (nullable): tells whether the peer's next frame must wait
  *
- * From now on, a Close frame from the peer (and the end of its input) is
- * handed out only while @func returns %FALSE; call
- * prd_eio_metered_stream_open_gate() when it may have changed. Set before
- * the first read: the frames are followed from the first byte.
+ * From now on, each frame from the peer (and the end of its input) is
+ * handed out only while @func returns %FALSE for it; call
+ * prd_eio_metered_stream_open_gate() when that may have changed. Set
+ * before the first read: the frames are followed from the first byte.
  */
 void
 prd_eio_metered_stream_set_gate (PrdEioMeteredStream *self, PrdEioGateFunc func, gpointer user_data)

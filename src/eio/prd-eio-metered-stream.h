@@ -47,9 +47,10 @@ void prd_eio_metered_stream_set_overflow_func (PrdEioMeteredStream *self,
                                                PrdEioOverflowFunc func,
                                                gpointer user_data);
 
-/* TRUE while the peer's Close frame must wait, given the @messages that
- * came before it (see prd_eio_metered_stream_set_gate()). */
-typedef gboolean (*PrdEioGateFunc) (guint64 messages, gpointer user_data);
+/* TRUE while the peer's next frame must wait, given the @messages that
+ * came before it; @close: it is a Close frame, or the end of input (see
+ * prd_eio_metered_stream_set_gate()). */
+typedef gboolean (*PrdEioGateFunc) (guint64 messages, gboolean close, gpointer user_data);
 
 void prd_eio_metered_stream_set_gate (PrdEioMeteredStream *self,
                                       PrdEioGateFunc func,

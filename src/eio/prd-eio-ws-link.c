@@ -43,6 +43,7 @@ typedef struct
   GBytes *bytes;      /* (owned) (nullable) */
   gboolean flush;
   guint flush_ms;
+  guint64 size; /* CMD_HANDLED: of the message handled */
 } Mail;
 
 /* Returns TRUE when it took @mail over. */
@@ -98,10 +99,14 @@ struct _PrdEioWsLink
   IoThread *io;       /* (unowned): the pool's */
   guint64 buffered;   /* atomic */
 
-  /* The close gate (prd_eio_metered_stream_set_gate()): the peer's Close
-   * waits until the main thread has handled every message read before it,
-   * so that the answers to them still go out. */
-  guint64 handled; /* I/O thread: CMD_HANDLED received */
+  /* The gate (prd_eio_metered_stream_set_gate()): the peer's Close waits
+   * until the main thread has handled every message read before it, so
+   * that the answers to them still go out; and nothing more is read while
+   * MAX_UNHANDLED messages, or input_limit bytes of them, wait to be
+   * handled, so that a peer that sends faster than the hub handles is held
+   * back by TCP, not queued in memory. */
+  guint64 handled;       /* I/O thread: CMD_HANDLED received */
+  guint64 pending_bytes; /* I/O thread: of messages reported, not handled */
 
   /* Main thread. */
   const PrdEioWsLinkHandler *handler; /* (unowned) (nullable) */
@@ -124,6 +129,10 @@ struct _PrdEioWsLink
   gboolean close_requested;
   gushort close_code;
 };
+
+/* Messages read and not yet handled by the main thread, at most; see
+ * PrdEioWsLink.handled. */
+#define MAX_UNHANDLED 256
 
 static void pool_unref (PrdEioIoPool *pool);
 
@@ -295,11 +304,27 @@ mailbox_close (Mailbox *box)
 /* ------------------------------------------------------------------ */
 /* I/O thread side                                                    */
 
+static gboolean main_event (gpointer owner, Mail *mail);
+
 static void
 post_event (PrdEioWsLink *link, MailKind kind, int type, GBytes *bytes)
 {
-  Mail *mail = mail_new (kind, link);
+  Mail *mail;
 
+  if (kind == EV_MESSAGE && link->io->inbox == NULL)
+    {
+      /* On the main thread a message is handled at once, from libsoup's
+       * signal, as before there were links: the answers to a flood go out
+       * (or overflow the write buffer) while it is read. */
+      Mail now = { .kind = kind, .link = link, .type = type, .bytes = bytes };
+
+      prd_eio_ws_link_ref (link);
+      main_event (link->pool, &now);
+      prd_eio_ws_link_unref (link);
+      return;
+    }
+
+  mail = mail_new (kind, link);
   mail->type = type;
   mail->bytes = bytes != NULL ? g_bytes_ref (bytes) : NULL;
   mailbox_post (link->pool->events, mail);
@@ -469,15 +494,23 @@ on_io_message (SoupWebsocketConnection *conn, int type, GBytes *message, gpointe
   if (link->metered != NULL)
     prd_eio_metered_stream_reset (link->metered);
   if (!link->close_requested)
-    post_event (link, EV_MESSAGE, type, message);
+    {
+      link->pending_bytes += g_bytes_get_size (message);
+      post_event (link, EV_MESSAGE, type, message);
+    }
 }
 
 static gboolean
-io_gate_shut (guint64 messages, gpointer user_data)
+io_gate_shut (guint64 messages, gboolean close, gpointer user_data)
 {
   PrdEioWsLink *link = user_data;
 
-  return link->handled < messages && !link->close_requested;
+  /* Whatever the peer sent last no longer needs an answer. */
+  if (link->close_requested)
+    return FALSE;
+  if (close)
+    return link->handled < messages;
+  return messages - link->handled >= MAX_UNHANDLED || link->pending_bytes >= link->input_limit;
 }
 
 static void
@@ -598,6 +631,7 @@ io_run (IoThread *io, Mail *mail)
       case CMD_HANDLED:
         /* The answers to the message came before this. */
         link->handled++;
+        link->pending_bytes -= MIN (link->pending_bytes, mail->size);
         if (link->metered != NULL)
           prd_eio_metered_stream_open_gate (link->metered);
         break;
@@ -675,6 +709,7 @@ main_event (gpointer owner, Mail *mail)
 {
   PrdEioWsLink *link = mail->link;
   const PrdEioWsLinkHandler *handler = link->handler;
+  Mail *handled;
 
   if (mail->kind == EV_MESSAGE)
     {
@@ -682,7 +717,9 @@ main_event (gpointer owner, Mail *mail)
         handler->message (link, mail->type, mail->bytes, link->handler_data);
       /* Handled: its answers are on their way to the I/O thread, ahead of
        * this. A Close waiting for it may pass once they are. */
-      send_command (link, mail_new (CMD_HANDLED, link));
+      handled = mail_new (CMD_HANDLED, link);
+      handled->size = g_bytes_get_size (mail->bytes);
+      send_command (link, handled);
       return FALSE;
     }
 

@@ -338,17 +338,18 @@ engine_init (gpointer data)
 /**
  * prd_hub_config_default_io_threads:
  *
- * What `io-threads = auto` (the default) stands for: one thread for the
- * WebSocket connections per processor beyond the first, at most four, so
- * that the documents keep a processor of their own; none on a single
- * processor.
+ * What `io-threads = auto` (the default) stands for: the processors beyond
+ * two, at most four. The thread that holds the documents and the store's
+ * thread keep a processor each; on two processors the connections stay on
+ * the first, where handing every frame to another thread costs more than
+ * it saves (docs/performance.md, "I/O threads").
  */
 guint
 prd_hub_config_default_io_threads (void)
 {
   guint n = g_get_num_processors ();
 
-  return CLAMP (n, 1, 5) - 1;
+  return n > 2 ? MIN (n - 2, 4) : 0;
 }
 
 static gboolean

@@ -124,9 +124,18 @@ function collectStderr(proc) {
 // `config` is the text of an INI file passed with --config; `fdLimit` runs
 // it under `ulimit -n fdLimit` (soft and hard), `fdLimits: [soft, hard]`
 // under those two.
+//
+// PRDHUB_E2E_IO_THREADS=N in the environment runs every hub with
+// `[engine] io-threads = N` (meson registers the WebSocket-heavy files a
+// second time that way: the e2e-io-threads-* tests).
 export async function startHub({ config, args = [], env = {}, fdLimit, fdLimits } = {}) {
   const dataDir = tmpDir('prdhub-e2e-data-');
   const argv = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir];
+  const ioThreads = process.env.PRDHUB_E2E_IO_THREADS;
+  if (ioThreads !== undefined && ioThreads !== '') {
+    // A group named twice in a key file is one group.
+    config = `[engine]\nio-threads = ${Number(ioThreads)}\n` + (config ?? '');
+  }
   if (config !== undefined) {
     const file = path.join(dataDir, 'e2e.conf');
     fs.writeFileSync(file, config);
