@@ -22,6 +22,7 @@
 #include "prd-sqlite-store.h"
 
 #include "prd-test-harness.h"
+#include "prd-test-text.h"
 
 #define SECRET "collab-test-secret-0123456789abcdef0123"
 
@@ -401,41 +402,6 @@ test_config (void)
     }
 }
 
-/* Strings of what JSON writers get wrong. */
-static char *
-random_awkward (GRand *rand, guint max_chars)
-{
-  static const gunichar specials[] = { '"',  '\\', '/',    0x01,   0x1e,    0x1f,    '\n',
-                                       0x7f, 0xe9, 0x2028, 0xfeff, 0x1f600, 0x10ffff };
-  GString *out = g_string_new (NULL);
-  guint n = (guint) g_rand_int_range (rand, 1, (gint32) max_chars + 1);
-
-  for (guint i = 0; i < n; i++)
-    {
-      gunichar c;
-
-      switch (g_rand_int_range (rand, 0, 4))
-        {
-          case 0:
-            c = specials[g_rand_int_range (rand, 0, G_N_ELEMENTS (specials))];
-            break;
-          case 1:
-            c = (gunichar) g_rand_int_range (rand, 0x10000, 0x110000);
-            break;
-          case 2:
-            do
-              c = (gunichar) g_rand_int_range (rand, 0x80, 0x10000);
-            while (c >= 0xd800 && c <= 0xdfff);
-            break;
-          default:
-            c = (gunichar) g_rand_int_range (rand, 0x20, 0x7f);
-            break;
-        }
-      g_string_append_unichar (out, c);
-    }
-  return g_string_free (out, FALSE);
-}
-
 /* The content-update the room writes directly is the text of the tree it
  * used to build, for the operations of a document edited with awkward text
  * by users with awkward names, and with every field at its extremes. */
@@ -455,8 +421,8 @@ test_content_update_text (void)
       gint64 timestamp = i % 7 == 0 ? G_MAXINT64 - i : 1706265030000 + i;
       g_autoptr (PrdCrdtOp) op = NULL;
       g_autoptr (GError) error = NULL;
-      g_autofree char *user_id = random_awkward (rand, 6);
-      g_autofree char *user_name = random_awkward (rand, 12);
+      g_autofree char *user_id = prd_test_random_text (rand, 6);
+      g_autofree char *user_name = prd_test_random_text (rand, 12);
       g_autoptr (GArray) after = NULL;
       g_autoptr (JsonNode) tree = NULL;
       g_autofree char *expected = NULL;
@@ -468,7 +434,7 @@ test_content_update_text (void)
                                          timestamp, &op, &error);
       else
         {
-          g_autofree char *text = random_awkward (rand, i % 50 == 0 ? 500 : 8);
+          g_autofree char *text = prd_test_random_text (rand, i % 50 == 0 ? 500 : 8);
 
           prd_crdt_doc_apply_local_insert (doc, site, (guint32 *) (void *) v->data, v->len, pos,
                                            text, -1, timestamp, &op, &error);

@@ -12,6 +12,7 @@
 #include "prd-error.h"
 #include "prd-crdt.h"
 #include "prd-json.h"
+#include "prd-test-text.h"
 
 /* A document with some history from several sites. */
 static PrdCrdtDoc *
@@ -219,45 +220,6 @@ test_vector_json (void)
     }
 }
 
-/* Text of the kinds JSON writers get wrong: controls, quotes, backslashes,
- * DEL, U+2028, non-ASCII and characters outside the BMP (a surrogate pair
- * in the UTF-16 positions). Never empty. */
-static char *
-random_content (GRand *rand, guint max_chars)
-{
-  static const gunichar specials[] = { '"', '\\', '/', 0x7f, 0xe9, 0x2028, 0xfeff, 0x1f600 };
-  GString *out = g_string_new (NULL);
-  guint n = (guint) g_rand_int_range (rand, 1, (gint32) max_chars + 1);
-
-  for (guint i = 0; i < n; i++)
-    {
-      gunichar c;
-
-      switch (g_rand_int_range (rand, 0, 5))
-        {
-          case 0:
-            c = (gunichar) g_rand_int_range (rand, 1, 0x20);
-            break;
-          case 1:
-            c = specials[g_rand_int_range (rand, 0, G_N_ELEMENTS (specials))];
-            break;
-          case 2:
-            c = (gunichar) g_rand_int_range (rand, 0x10000, 0x110000);
-            break;
-          case 3:
-            do
-              c = (gunichar) g_rand_int_range (rand, 0x80, 0x10000);
-            while (c >= 0xd800 && c <= 0xdfff);
-            break;
-          default:
-            c = (gunichar) g_rand_int_range (rand, 0x20, 0x7f);
-            break;
-        }
-      g_string_append_unichar (out, c);
-    }
-  return g_string_free (out, FALSE);
-}
-
 /* The direct writer gives the tree path's text, byte for byte. */
 static void
 assert_op_written_as_tree (const PrdCrdtOp *op)
@@ -309,7 +271,7 @@ test_op_write_json (void)
                      g_rand_int_range (rand, 0, 64);
       if (op.type == PRD_CRDT_OP_INSERT)
         {
-          op.content = content = random_content (rand, i % 10 == 0 ? 300 : 12);
+          op.content = content = prd_test_random_text (rand, i % 10 == 0 ? 300 : 12);
           op.clock = random_u32 (rand);
           op.has_origin = g_rand_boolean (rand);
           op.origin.site = random_u32 (rand);
@@ -351,7 +313,7 @@ test_op_write_json (void)
                                          g_get_real_time () / 1000, &op, &error);
       else
         {
-          g_autofree char *text = random_content (rand, 6);
+          g_autofree char *text = prd_test_random_text (rand, 6);
 
           prd_crdt_doc_apply_local_insert (doc, site, (guint32 *) (void *) v->data, v->len, pos,
                                            text, -1, g_get_real_time () / 1000, &op, &error);

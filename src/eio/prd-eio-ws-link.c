@@ -673,17 +673,13 @@ io_command (gpointer owner, Mail *mail)
   return FALSE;
 }
 
-static gpointer
-io_thread_main (gpointer user_data)
+/* Forgets every connection still open on @io (the pool is stopping). */
+static void
+io_release_all (IoThread *io)
 {
-  IoThread *io = user_data;
   GHashTableIter iter;
   gpointer key;
 
-  g_main_context_push_thread_default (io->context);
-  g_main_loop_run (io->loop);
-
-  /* Stopping: what could not be written in time is given up. */
   g_hash_table_iter_init (&iter, io->links);
   while (g_hash_table_iter_next (&iter, &key, NULL))
     {
@@ -691,10 +687,22 @@ io_thread_main (gpointer user_data)
 
       g_hash_table_iter_steal (&iter);
       io_release (link);
-      /* io_release's removal found nothing: the reference was ours. */
+      /* io_release's removal found nothing: the table's reference and
+       * ours are dropped here. */
       prd_eio_ws_link_unref (link);
       prd_eio_ws_link_unref (link);
     }
+}
+
+static gpointer
+io_thread_main (gpointer user_data)
+{
+  IoThread *io = user_data;
+
+  g_main_context_push_thread_default (io->context);
+  g_main_loop_run (io->loop);
+  /* Stopping: what could not be written in time is given up. */
+  io_release_all (io);
   g_main_context_pop_thread_default (io->context);
   return NULL;
 }
@@ -910,19 +918,7 @@ prd_eio_io_pool_free (PrdEioIoPool *pool, guint flush_ms)
         {
           /* On this thread, frames are handed over as they are sent: only
            * a stalled connection holds any, and it is given up. */
-          GHashTableIter iter;
-          gpointer key;
-
-          g_hash_table_iter_init (&iter, io->links);
-          while (g_hash_table_iter_next (&iter, &key, NULL))
-            {
-              PrdEioWsLink *link = prd_eio_ws_link_ref (key);
-
-              g_hash_table_iter_steal (&iter);
-              io_release (link);
-              prd_eio_ws_link_unref (link);
-              prd_eio_ws_link_unref (link);
-            }
+          io_release_all (io);
         }
     }
   pool_unref (pool);
