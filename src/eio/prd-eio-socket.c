@@ -11,11 +11,11 @@
  * - polling: packets wait in our queue until the next GET takes them; the
  *   response body then counts as in flight until libsoup reports the message
  *   finished.
- * - WebSocket: the connection lives on an I/O thread behind a PrdEioWsLink
- *   (prd-eio-ws-link.h). Packets go to the link as they are sent, and the
- *   link hands them to libsoup only while its last write took all it was
- *   given; what waits in the link counts here through
- *   prd_eio_ws_link_get_buffered().
+ * - WebSocket: the connection lives behind a PrdEioWsLink, on an I/O
+ *   thread or, with none, on this one (prd-eio-ws-link.h). Packets go to the
+ *   link as they are sent, and the link hands them to libsoup only while its
+ *   last write took all it was given; what waits in the link counts here
+ *   through prd_eio_ws_link_get_buffered().
  *
  * "closed" is emitted once, at the moment the session stops accepting
  * packets. A server-side close (prd_eio_socket_close) still flushes what was
