@@ -44,10 +44,10 @@ struct _PrdEioMeteredStream
   PrdEioOverflowFunc overflow_func;
   gpointer overflow_data;
 
-  /* The close gate. */
+  /* The gate. */
   PrdEioGateFunc gate_func;
   gpointer gate_data;
-  GByteArray *held;     /* (owned) (nullable): read, from a held Close frame on */
+  GByteArray *held;     /* (owned) (nullable): read, from the held frame on */
   gsize held_offset;    /* of held, already handed out */
   gboolean held_eof;    /* the end of input came while the gate was shut */
   GSource *held_source; /* (owned) (nullable): handed out while held, to wake */
@@ -91,7 +91,7 @@ account (PrdEioMeteredStream *self, gssize n)
 }
 
 /* ------------------------------------------------------------------ */
-/* The close gate                                                     */
+/* The gate                                                           */
 
 /* Whether a frame (a Close frame, or the end of input, if @close) must
  * wait. */
@@ -142,8 +142,8 @@ header_payload (const guint8 *header)
   return len;
 }
 
-/* Follows the frames in @data; returns where a Close frame begins that must
- * wait for the gate, or @n. Only what comes before is taken into account. */
+/* Follows the frames in @data; returns where a frame begins that must wait
+ * for the gate, or @n. Only what comes before is taken into account. */
 static gsize
 scan (PrdEioMeteredStream *self, const guint8 *data, gsize n)
 {
@@ -182,7 +182,7 @@ static gssize
 would_block (GError **error)
 {
   g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
-                       "Waiting for the messages before the close to be handled");
+                       "Waiting for the messages read to be handled");
   return -1;
 }
 

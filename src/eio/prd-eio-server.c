@@ -682,7 +682,7 @@ detach (PrdEioServer *self)
 }
 
 static void
-prd_eio_io_pool_free_default (PrdEioIoPool *pool)
+free_io_pool (PrdEioIoPool *pool)
 {
   prd_eio_io_pool_free (pool, IO_POOL_FLUSH_MS);
 }
@@ -705,7 +705,7 @@ prd_eio_server_dispose (GObject *object)
       /* Sockets still flushing are dropped now; nobody will answer them. */
       g_hash_table_remove_all (self->sockets);
     }
-  g_clear_pointer (&self->io_pool, prd_eio_io_pool_free_default);
+  g_clear_pointer (&self->io_pool, free_io_pool);
 
   G_OBJECT_CLASS (prd_eio_server_parent_class)->dispose (object);
 }

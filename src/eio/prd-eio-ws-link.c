@@ -88,7 +88,6 @@ struct _PrdEioIoPool
   GSource *flusher;           /* (owned): hands the outboxes over */
   IoThread *threads;          /* (owned) (array length=n_io) */
   guint n_io;
-  guint n_threads; /* 0: the one IoThread is the main thread */
   guint next;
 };
 
@@ -241,6 +240,8 @@ mailbox_post_all (Mailbox *box, GQueue *mails)
 {
   GQueue refused = G_QUEUE_INIT;
 
+  if (g_queue_is_empty (mails))
+    return;
   pthread_mutex_lock (&box->lock);
   if (box->closed)
     {
@@ -270,18 +271,10 @@ mailbox_post_all (Mailbox *box, GQueue *mails)
 static void
 mailbox_post (Mailbox *box, Mail *mail)
 {
-  gboolean closed;
+  GQueue one = G_QUEUE_INIT;
 
-  pthread_mutex_lock (&box->lock);
-  closed = box->closed;
-  if (!closed)
-    g_queue_push_tail (&box->mails, mail);
-  pthread_mutex_unlock (&box->lock);
-
-  if (closed)
-    mail_free (mail);
-  else if (g_atomic_int_compare_and_exchange (&box->pending, 0, 1))
-    g_main_context_wakeup (box->context);
+  g_queue_push_tail (&one, mail);
+  mailbox_post_all (box, &one);
 }
 
 /* No mail is accepted from now on; what waits is dropped. The mailbox
@@ -417,6 +410,13 @@ io_is_stalled (GPollableOutputStream *out)
   return !g_pollable_output_stream_is_writable (out);
 }
 
+static gboolean
+io_is_open (PrdEioWsLink *link)
+{
+  return link->conn != NULL &&
+         soup_websocket_connection_get_state (link->conn) == SOUP_WEBSOCKET_STATE_OPEN;
+}
+
 static void io_flush (PrdEioWsLink *link);
 
 static gboolean
@@ -436,8 +436,7 @@ io_flush (PrdEioWsLink *link)
   GPollableOutputStream *out;
   Mail *mail;
 
-  if (link->conn == NULL ||
-      soup_websocket_connection_get_state (link->conn) != SOUP_WEBSOCKET_STATE_OPEN)
+  if (!io_is_open (link))
     {
       io_drop_out (link);
       return;
@@ -461,8 +460,7 @@ io_flush (PrdEioWsLink *link)
       soup_websocket_connection_send_message (link->conn, mail->type, mail->bytes);
       mail_free (mail);
 
-      if (link->conn == NULL ||
-          soup_websocket_connection_get_state (link->conn) != SOUP_WEBSOCKET_STATE_OPEN)
+      if (!io_is_open (link))
         {
           io_drop_out (link);
           return;
@@ -826,7 +824,6 @@ prd_eio_io_pool_new (guint n_threads)
   g_source_set_priority (pool->flusher, G_MININT);
   g_source_set_static_name (pool->flusher, "prd-eio flusher");
   g_source_attach (pool->flusher, pool->main_context);
-  pool->n_threads = n_threads;
   pool->n_io = MAX (n_threads, 1);
   pool->threads = g_new0 (IoThread, pool->n_io);
 
@@ -854,12 +851,6 @@ prd_eio_io_pool_new (guint n_threads)
       io->thread = g_thread_new (name, io_thread_main, io);
     }
   return pool;
-}
-
-guint
-prd_eio_io_pool_get_n_threads (PrdEioIoPool *pool)
-{
-  return pool->n_threads;
 }
 
 static void

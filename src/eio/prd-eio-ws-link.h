@@ -48,7 +48,6 @@ typedef struct
 } PrdEioWsLinkHandler;
 
 PrdEioIoPool *prd_eio_io_pool_new (guint n_threads);
-guint prd_eio_io_pool_get_n_threads (PrdEioIoPool *pool);
 /* Lets every thread write what its links hold (for at most @flush_ms),
  * then stops the threads and closes what is left. */
 void prd_eio_io_pool_free (PrdEioIoPool *pool, guint flush_ms);

@@ -71,6 +71,10 @@
 
 #define ENGINE_PATH "/socket.io"
 
+/* The configuration (which must not depend on src/eio) accepts what the
+ * engine does. */
+G_STATIC_ASSERT (PRD_HUB_CONFIG_MAX_IO_THREADS == PRD_EIO_SERVER_MAX_IO_THREADS);
+
 struct _PrdHub
 {
   GObject parent_instance;
