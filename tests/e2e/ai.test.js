@@ -131,13 +131,15 @@ test('the whole sequence: job, stream into the PRD for everyone, suggestions', a
       assert.equal(u.userName, 'AI Assistant');
       assert.equal(u.operation.type, 'insert');
     }
-    // B saw A's status go to ai-prompting, then back.
-    const statuses = evB.filter((e) => e.event === 'presence-update' && e.data.userId === 'user_a')
-      .map((e) => e.data.status);
-    assert.deepEqual(statuses, ['ai-prompting', 'editing']);
+    // B saw A's status go to ai-prompting, then back. The way back is
+    // emitted after ai-stream-complete, in a frame of its own: wait for it.
+    const presenceOfA = () => evB
+      .filter((e) => e.event === 'presence-update' && e.data.userId === 'user_a')
+      .map((e) => e.data);
+    await until(b, () => presenceOfA().length >= 2);
+    assert.deepEqual(presenceOfA().map((p) => p.status), ['ai-prompting', 'editing']);
     // The hub changes the status only: A's cursor stays where A put it.
-    const cursors = evB.filter((e) => e.event === 'presence-update' && e.data.userId === 'user_a')
-      .map((e) => e.data.cursorPosition);
+    const cursors = presenceOfA().map((p) => p.cursorPosition);
     assert.deepEqual(cursors, [3, 3]);
 
     const expected = initial + 'Hello, world \u2713';
