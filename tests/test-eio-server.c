@@ -1294,6 +1294,159 @@ test_websocket_close_after_messages (Fixture *f, gconstpointer user_data)
   g_assert_nonnull (memchr (last, 0x88, len - (last - data)));
 }
 
+/* Appends a client frame (masked with @key) to @out. */
+static void
+append_frame (GByteArray *out, guint8 first, const void *payload, gsize len, guint32 key)
+{
+  guint8 header[8] = { first };
+  guint8 mask[4] = { key >> 24, key >> 16, key >> 8, key };
+  gsize at = out->len;
+  gsize n = 2;
+
+  g_assert_cmpuint (len, <, 65536);
+  if (len < 126)
+    header[1] = 0x80 | len;
+  else
+    {
+      header[1] = 0x80 | 126;
+      header[2] = len >> 8;
+      header[3] = len & 0xff;
+      n = 4;
+    }
+  g_byte_array_append (out, header, n);
+  g_byte_array_append (out, mask, 4);
+  g_byte_array_append (out, payload, len);
+  for (gsize i = 0; i < len; i++)
+    out->data[at + n + 4 + i] ^= mask[i & 3];
+}
+
+/* Writes @frames to a new raw WebSocket connection and returns everything
+ * the server sent until it closed the connection. */
+static GBytes *
+exchange_raw (Fixture *f, GByteArray *frames)
+{
+  g_autoptr (GSocketConnection) conn = raw_websocket_connect (f);
+  g_autoptr (GError) error = NULL;
+
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), frames->data,
+                             frames->len, NULL, NULL, &error);
+  g_assert_no_error (error);
+  return read_until_eof (conn);
+}
+
+/* The offset of the first @needle in @haystack, or -1; *count (if not
+ * NULL) is set to how many there are. */
+static gssize
+find_bytes_counted (GBytes *haystack, const void *needle, gsize len, guint *count)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (haystack, &size);
+  gssize first = -1;
+  guint n = 0;
+
+  for (gsize i = 0; i + len <= size; i++)
+    if (memcmp (data + i, needle, len) == 0)
+      {
+        if (first < 0)
+          first = i;
+        n++;
+      }
+  if (count != NULL)
+    *count = n;
+  return first;
+}
+
+static gssize
+find_bytes (GBytes *haystack, const void *needle, gsize len)
+{
+  return find_bytes_counted (haystack, needle, len, NULL);
+}
+
+/* A Ping is answered with a Pong carrying its payload; a message sent in
+ * fragments, with a Ping between them and a mask key that is not zero, is
+ * one message; the peer's Close is answered with its code. */
+static void
+test_websocket_frames (Fixture *f, gconstpointer user_data)
+{
+  g_autoptr (GByteArray) frames = g_byte_array_new ();
+  g_autoptr (GBytes) received = NULL;
+  static const guint8 pong[] = { 0x8a, 0x05, 'h', 'e', 'l', 'l', 'o' };
+  static const guint8 close_4000[] = { 0x88, 0x02, 0x0f, 0xa0 };
+  static const guint8 close_4000_bye[] = { 0x0f, 0xa0, 'b', 'y', 'e' };
+  /* "4fragmé" split inside the two bytes of the é */
+  static const char text[] = "4fragm\xc3\xa9";
+  gssize at_pong, at_echo, at_close;
+  guint n_pongs;
+
+  append_frame (frames, 0x89, "hello", 5, 0x12345678);
+  append_frame (frames, 0x01, text, 3, 0xdeadbeef);
+  append_frame (frames, 0x89, "hello", 5, 0x01020304);
+  append_frame (frames, 0x00, text + 3, 4, 0xcafef00d);
+  append_frame (frames, 0x80, text + 7, 1, 0x0badf00d);
+  append_frame (frames, 0x88, close_4000_bye, sizeof close_4000_bye, 0x55aa55aa);
+  received = exchange_raw (f, frames);
+  wait_closed (f, 1);
+
+  g_assert_cmpuint (f->texts->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (f->texts, 0), ==, "fragm\xc3\xa9");
+  g_assert_cmpstr (g_ptr_array_index (f->closed, 0), ==, "transport close");
+  at_pong = find_bytes_counted (received, pong, sizeof pong, &n_pongs);
+  at_echo = find_bytes (received, "fragm\xc3\xa9", 7);
+  at_close = find_bytes (received, close_4000, sizeof close_4000);
+  g_assert_cmpint (at_pong, >=, 0);
+  g_assert_cmpint (at_echo, >, at_pong);
+  g_assert_cmpint (at_close, >, at_echo);
+  /* Both Pings were answered. */
+  g_assert_cmpuint (n_pongs, ==, 2);
+}
+
+/* Each frame a client may not send closes the connection with the code the
+ * protocol gives, and nothing of it reaches the session. */
+static void
+test_websocket_protocol_errors (Fixture *f, gconstpointer user_data)
+{
+  static const struct
+  {
+    const char *what;
+    guint8 first;
+    const char *payload;
+    gsize len;
+    gboolean unmasked;
+    gushort code;
+  } cases[] = {
+    { "unmasked", 0x81, "4abc", 4, TRUE, 1002 },
+    { "reserved bit", 0x81 | 0x40, "4abc", 4, FALSE, 1002 },
+    { "unknown opcode", 0x83, "4abc", 4, FALSE, 1002 },
+    { "continuation first", 0x80, "4abc", 4, FALSE, 1002 },
+    { "fragmented ping", 0x09, "p", 1, FALSE, 1002 },
+    { "text not UTF-8", 0x81, "4a\xff", 3, FALSE, 1007 },
+    { "close code 1005", 0x88, "\x03\xed", 2, FALSE, 1002 },
+    { "close of one byte", 0x88, "\x03", 1, FALSE, 1002 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GByteArray) frames = g_byte_array_new ();
+      g_autoptr (GBytes) received = NULL;
+      guint8 close[] = { 0x88, 0x02, cases[i].code >> 8, cases[i].code & 0xff };
+
+      g_test_message ("%s", cases[i].what);
+      if (cases[i].unmasked)
+        {
+          guint8 header[] = { cases[i].first, cases[i].len };
+
+          g_byte_array_append (frames, header, sizeof header);
+          g_byte_array_append (frames, (const guint8 *) cases[i].payload, cases[i].len);
+        }
+      else
+        append_frame (frames, cases[i].first, cases[i].payload, cases[i].len, 0x0f0f0f0f);
+      received = exchange_raw (f, frames);
+      wait_closed (f, i + 1);
+      g_assert_cmpint (find_bytes (received, close, sizeof close), >=, 0);
+      g_assert_cmpuint (f->texts->len, ==, 0);
+    }
+}
+
 /* Many connections waiting on the I/O context's epoll set: each message
  * is read from the connection that sent it, in any order. */
 static void
@@ -1659,6 +1812,8 @@ main (int argc, char *argv[])
   ADD_THREADED ("websocket/too-big-fragmented", NULL, test_websocket_too_big_fragmented);
   ADD_THREADED ("websocket/close-after-messages", NULL, test_websocket_close_after_messages);
   ADD_THREADED ("websocket/many-idle", NULL, test_websocket_many_idle);
+  ADD_THREADED ("websocket/frames", NULL, test_websocket_frames);
+  ADD_THREADED ("websocket/protocol-errors", NULL, test_websocket_protocol_errors);
   ADD_THREADED ("websocket/too-big-compressed", &compression_config,
                 test_websocket_too_big_compressed);
   ADD ("errors", NULL, test_errors);

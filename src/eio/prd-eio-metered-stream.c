@@ -585,8 +585,8 @@ prd_eio_watched_output_is_stalled (PrdEioWatchedOutput *self)
 
 /* The GSocket at the bottom of @stream's chain of filters, if it is a
  * socket's own stream (not, say, a TLS connection's). */
-static GSocket *
-find_socket (GInputStream *stream)
+GSocket *
+prd_eio_find_socket (GInputStream *stream)
 {
   GType socket_stream_type = g_type_from_name ("GSocketInputStream");
   GSocket *socket = NULL;
@@ -612,7 +612,7 @@ prd_eio_metered_io_stream_new (GIOStream *base, guint64 limit, PrdEioMeteredStre
                           g_io_stream_get_input_stream (base), "close-base-stream", FALSE, NULL);
   metered->base_io = g_object_ref (base);
   metered->limit = limit;
-  metered->socket = find_socket (g_io_stream_get_input_stream (base));
+  metered->socket = prd_eio_find_socket (g_io_stream_get_input_stream (base));
 
   output = g_object_new (PRD_TYPE_EIO_WATCHED_OUTPUT, "base-stream",
                          g_io_stream_get_output_stream (base), "close-base-stream", FALSE, NULL);

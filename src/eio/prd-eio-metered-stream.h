@@ -8,8 +8,10 @@
 G_BEGIN_DECLS
 
 /*
- * PrdEioMeteredStream: the input side of a WebSocket connection, counting
- * the bytes read since the last complete message (internal to src/eio).
+ * PrdEioMeteredStream: the input side of a WebSocket connection handled by
+ * libsoup (with permessage-deflate; see prd-eio-ws-conn.h for the others),
+ * counting the bytes read since the last complete message (internal to
+ * src/eio).
  *
  * libsoup 3.2 checks max-incoming-payload-size per frame, not per message:
  * a message sent as many small fragments grows in libsoup's memory without
@@ -57,5 +59,9 @@ void prd_eio_metered_stream_set_gate (PrdEioMeteredStream *self,
                                       gpointer user_data);
 void prd_eio_metered_stream_open_gate (PrdEioMeteredStream *self);
 void prd_eio_metered_stream_set_poller (PrdEioMeteredStream *self, PrdEioPoller *poller);
+
+/* The GSocket at the bottom of @stream's chain of filter streams when it is
+ * a socket's own stream (not, say, a TLS connection's); (transfer full). */
+GSocket *prd_eio_find_socket (GInputStream *stream);
 
 G_END_DECLS

@@ -22,6 +22,7 @@ struct _PrdEioPoller
   int ref_count; /* atomic */
   int epfd;
   GSource *source; /* (owned) (nullable) */
+  GQueue ready;    /* (element-type PrdEioPollerWatch) (unowned): to call */
 };
 
 typedef struct
@@ -48,6 +49,23 @@ poller_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
       /* A no-op on a source its owner destroyed meanwhile. */
       if (watch->source != NULL)
         g_source_set_ready_time (watch->source, 0);
+      else if (watch->func != NULL && !watch->queued)
+        {
+          watch->queued = TRUE;
+          watch->ready.data = watch;
+          g_queue_push_tail_link (&poller->ready, &watch->ready);
+        }
+    }
+
+  /* A function may forget (and free) any watch, its own or one further on
+   * in the queue: prd_eio_poller_forget() takes it out of the queue. */
+  while (poller->ready.head != NULL)
+    {
+      GList *link = g_queue_pop_head_link (&poller->ready);
+      PrdEioPollerWatch *watch = link->data;
+
+      watch->queued = FALSE;
+      watch->func (watch->data);
     }
   return G_SOURCE_CONTINUE;
 }
@@ -108,8 +126,9 @@ prd_eio_poller_unref (PrdEioPoller *poller)
   g_free (poller);
 }
 
-gboolean
-prd_eio_poller_arm (PrdEioPoller *poller, PrdEioPollerWatch *watch, int fd, GSource *source)
+/* Registers @fd for one wake-up, for @watch. */
+static gboolean
+watch_arm (PrdEioPoller *poller, PrdEioPollerWatch *watch, int fd)
 {
   struct epoll_event event = {
     .events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT,
@@ -126,7 +145,27 @@ prd_eio_poller_arm (PrdEioPoller *poller, PrdEioPollerWatch *watch, int fd, GSou
     }
   watch->fd = fd;
   g_clear_pointer (&watch->source, g_source_unref);
+  watch->func = NULL;
+  return TRUE;
+}
+
+gboolean
+prd_eio_poller_arm (PrdEioPoller *poller, PrdEioPollerWatch *watch, int fd, GSource *source)
+{
+  if (!watch_arm (poller, watch, fd))
+    return FALSE;
   watch->source = g_source_ref (source);
+  return TRUE;
+}
+
+gboolean
+prd_eio_poller_arm_func (
+    PrdEioPoller *poller, PrdEioPollerWatch *watch, int fd, PrdEioPollerFunc func, gpointer data)
+{
+  if (!watch_arm (poller, watch, fd))
+    return FALSE;
+  watch->func = func;
+  watch->data = data;
   return TRUE;
 }
 
@@ -137,4 +176,10 @@ prd_eio_poller_forget (PrdEioPoller *poller, PrdEioPollerWatch *watch)
     epoll_ctl (poller->epfd, EPOLL_CTL_DEL, watch->fd, NULL);
   watch->fd = -1;
   g_clear_pointer (&watch->source, g_source_unref);
+  watch->func = NULL;
+  if (watch->queued)
+    {
+      g_queue_unlink (&poller->ready, &watch->ready);
+      watch->queued = FALSE;
+    }
 }

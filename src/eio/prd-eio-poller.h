@@ -22,16 +22,22 @@ G_BEGIN_DECLS
 
 typedef struct _PrdEioPoller PrdEioPoller;
 
-/* One socket's registration, kept by its stream. */
+typedef void (*PrdEioPollerFunc) (gpointer user_data);
+
+/* One socket's registration, kept by its owner. */
 typedef struct
 {
   int fd;          /* -1: not registered */
   GSource *source; /* (owned) (nullable): made ready when fd is readable */
+  PrdEioPollerFunc func;
+  gpointer data;
+  GList ready; /* in the poller's queue of watches to call */
+  gboolean queued;
 } PrdEioPollerWatch;
 
-#define PRD_EIO_POLLER_WATCH_INIT \
-  {                               \
-    -1, NULL                      \
+#define PRD_EIO_POLLER_WATCH_INIT  \
+  {                                \
+    -1, NULL, NULL, NULL, { 0 }, 0 \
   }
 
 PrdEioPoller *prd_eio_poller_new (GMainContext *context, GError **error);
@@ -43,7 +49,11 @@ void prd_eio_poller_detach (PrdEioPoller *poller);
 /* Makes @source ready (ready time 0) once @fd is readable, or hung up. */
 gboolean
 prd_eio_poller_arm (PrdEioPoller *poller, PrdEioPollerWatch *watch, int fd, GSource *source);
-/* Before @watch's descriptor is closed. */
+/* Calls @func once @fd is readable, or hung up: from the poller's own
+ * dispatch, so that a connection waiting for input has no GSource at all. */
+gboolean prd_eio_poller_arm_func (
+    PrdEioPoller *poller, PrdEioPollerWatch *watch, int fd, PrdEioPollerFunc func, gpointer data);
+/* Before @watch's descriptor is closed, or @watch is freed. */
 void prd_eio_poller_forget (PrdEioPoller *poller, PrdEioPollerWatch *watch);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdEioPoller, prd_eio_poller_unref)

@@ -481,10 +481,11 @@ on_wrote_switching_protocols (SoupServerMessage *msg, gpointer user_data)
 
 /*
  * The WebSocket handshake is done here rather than by a libsoup WebSocket
- * handler, for two reasons: the connection must read through a metered
- * stream (libsoup limits frames, not messages; see
- * prd-eio-metered-stream.h), and permessage-deflate is decided per
- * PrdEioServer instead of for the whole SoupServer.
+ * handler, for two reasons: the connection is the hub's own
+ * (prd-eio-ws-conn.h), or libsoup's reading through a metered stream
+ * (libsoup limits frames, not messages; see prd-eio-metered-stream.h), and
+ * permessage-deflate is decided per PrdEioServer instead of for the whole
+ * SoupServer.
  */
 static void
 accept_websocket (PrdEioServer *self, SoupServerMessage *msg)

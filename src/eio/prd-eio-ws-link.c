@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "prd-eio-metered-stream.h"
+#include "prd-eio-ws-conn.h"
 
 #include "prd-eio-ws-link.h"
 
@@ -119,7 +120,9 @@ struct _PrdEioWsLink
   GList *extensions; /* (owned) (element-type SoupWebsocketExtension) */
   guint64 input_limit;
 
-  /* I/O thread. */
+  /* I/O thread: the connection is our own, unless an extension was
+   * negotiated (permessage-deflate), then libsoup's. */
+  PrdEioWsConn *own;             /* (owned) (nullable) */
   SoupWebsocketConnection *conn; /* (owned) (nullable) */
   PrdEioMeteredStream *metered;  /* (unowned) (nullable): conn's */
   GQueue out;                    /* (element-type Mail) (owned): CMD_SEND */
@@ -333,6 +336,8 @@ io_drop_out (PrdEioWsLink *link)
       __atomic_fetch_sub (&link->buffered, mail_size (mail), __ATOMIC_RELAXED);
       mail_free (mail);
     }
+  if (link->own != NULL)
+    prd_eio_ws_conn_drop_output (link->own);
 }
 
 static void
@@ -351,6 +356,7 @@ io_release (PrdEioWsLink *link)
   g_autoptr (SoupWebsocketConnection) conn = g_steal_pointer (&link->conn);
 
   io_drop_out (link);
+  g_clear_pointer (&link->own, prd_eio_ws_conn_free);
   clear_source (&link->writable);
   clear_source (&link->flush_timeout);
   if (conn != NULL)
@@ -370,6 +376,14 @@ static void
 io_do_close (PrdEioWsLink *link)
 {
   clear_source (&link->flush_timeout);
+  if (link->own != NULL)
+    {
+      if (prd_eio_ws_conn_is_closed (link->own))
+        io_release (link);
+      else
+        prd_eio_ws_conn_close (link->own, link->close_code);
+      return;
+    }
   if (link->conn == NULL)
     return;
   switch (soup_websocket_connection_get_state (link->conn))
@@ -413,8 +427,19 @@ io_is_stalled (GPollableOutputStream *out)
 static gboolean
 io_is_open (PrdEioWsLink *link)
 {
+  if (link->own != NULL)
+    return prd_eio_ws_conn_is_open (link->own);
   return link->conn != NULL &&
          soup_websocket_connection_get_state (link->conn) == SOUP_WEBSOCKET_STATE_OPEN;
+}
+
+/* Whether frames sent wait for the connection's socket. */
+static gboolean
+io_has_queued (PrdEioWsLink *link)
+{
+  if (link->own != NULL)
+    return !g_queue_is_empty (&link->out) || prd_eio_ws_conn_has_output (link->own);
+  return !g_queue_is_empty (&link->out) && link->conn != NULL;
 }
 
 static void io_flush (PrdEioWsLink *link);
@@ -439,6 +464,20 @@ io_flush (PrdEioWsLink *link)
   if (!io_is_open (link))
     {
       io_drop_out (link);
+      return;
+    }
+
+  if (link->own != NULL)
+    {
+      /* Our connection writes them all with one writev(2) and counts what
+       * waits (on_own_written()). */
+      while ((mail = g_queue_pop_head (&link->out)) != NULL)
+        {
+          prd_eio_ws_conn_send (link->own, mail->type, mail->bytes);
+          mail_free (mail);
+        }
+      if (link->close_requested)
+        io_do_close (link);
       return;
     }
 
@@ -543,6 +582,50 @@ on_io_overflow (gpointer user_data)
   io_do_close (link);
 }
 
+/* The gate may have opened. */
+static void
+io_open_gate (PrdEioWsLink *link)
+{
+  if (link->own != NULL)
+    prd_eio_ws_conn_open_gate (link->own);
+  else if (link->metered != NULL)
+    prd_eio_metered_stream_open_gate (link->metered);
+}
+
+static void
+on_own_message (gpointer user_data, int type, GBytes *message)
+{
+  on_io_message (NULL, type, message, user_data);
+}
+
+static void
+on_own_closed (gpointer user_data)
+{
+  on_io_closed (NULL, user_data);
+}
+
+static gboolean
+on_own_gate (gpointer user_data, guint64 messages, gboolean close)
+{
+  return io_gate_shut (messages, close, user_data);
+}
+
+static void
+on_own_written (gpointer user_data, gsize size)
+{
+  PrdEioWsLink *link = user_data;
+
+  __atomic_fetch_sub (&link->buffered, size, __ATOMIC_RELAXED);
+}
+
+static const PrdEioWsConnFuncs own_funcs = {
+  .message = on_own_message,
+  .closed = on_own_closed,
+  .overflow = on_io_overflow,
+  .gate = on_own_gate,
+  .written = on_own_written,
+};
+
 static void
 io_open (PrdEioWsLink *link)
 {
@@ -551,6 +634,15 @@ io_open (PrdEioWsLink *link)
   g_autoptr (GIOStream) stream = g_steal_pointer (&link->stream);
   g_autoptr (GUri) uri = g_steal_pointer (&link->uri);
   g_autofree char *origin = g_steal_pointer (&link->origin);
+
+  g_hash_table_add (link->io->links, prd_eio_ws_link_ref (link));
+  if (link->extensions == NULL)
+    {
+      /* Created here, so that its sources go to this thread's context. */
+      link->own =
+          prd_eio_ws_conn_new (stream, link->input_limit, link->io->poller, &own_funcs, link);
+      return;
+    }
 
   /* Created here, so that libsoup attaches its sources to this thread's
    * context (the thread-default one). */
@@ -566,7 +658,6 @@ io_open (PrdEioWsLink *link)
   prd_eio_metered_stream_set_gate (metered, io_gate_shut, link);
   if (link->io->poller != NULL)
     prd_eio_metered_stream_set_poller (metered, link->io->poller);
-  g_hash_table_add (link->io->links, prd_eio_ws_link_ref (link));
 }
 
 static gboolean
@@ -580,7 +671,7 @@ io_has_output (IoThread *io)
     {
       PrdEioWsLink *link = key;
 
-      if (!g_queue_is_empty (&link->out) || link->writable != NULL)
+      if (io_has_queued (link) || link->writable != NULL)
         return TRUE;
     }
   return FALSE;
@@ -615,9 +706,8 @@ io_run (IoThread *io, Mail *mail)
         if (!mail->flush)
           io_drop_out (link);
         /* Whatever the peer sent last no longer needs an answer. */
-        if (link->metered != NULL)
-          prd_eio_metered_stream_open_gate (link->metered);
-        if (!g_queue_is_empty (&link->out) && link->conn != NULL && link->flush_timeout == NULL)
+        io_open_gate (link);
+        if (io_has_queued (link) && link->flush_timeout == NULL)
           {
             link->flush_timeout = g_timeout_source_new (mail->flush_ms);
             g_source_set_callback (link->flush_timeout, on_io_flush_timeout, link, NULL);
@@ -630,8 +720,7 @@ io_run (IoThread *io, Mail *mail)
         /* The answers to the message came before this. */
         link->handled++;
         link->pending_bytes -= MIN (link->pending_bytes, mail->size);
-        if (link->metered != NULL)
-          prd_eio_metered_stream_open_gate (link->metered);
+        io_open_gate (link);
         break;
 
       case CMD_STOP:
@@ -954,7 +1043,7 @@ prd_eio_ws_link_unref (PrdEioWsLink *link)
   if (__atomic_sub_fetch (&link->ref_count, 1, __ATOMIC_ACQ_REL) != 0)
     return;
 
-  g_assert (link->conn == NULL);
+  g_assert (link->conn == NULL && link->own == NULL);
   g_queue_clear_full (&link->out, (GDestroyNotify) mail_free);
   g_clear_object (&link->stream);
   g_clear_pointer (&link->uri, g_uri_unref);

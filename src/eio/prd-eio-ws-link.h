@@ -11,11 +11,13 @@ G_BEGIN_DECLS
  *
  * Every Engine.IO session's logic (queue, heartbeat, upgrade) stays on the
  * thread of the hub's main context, with the documents. What costs per
- * delivery and grows with the connections, libsoup's framing, the write(2)
- * of each frame, the poll of each socket and the reading and unmasking of
+ * delivery and grows with the connections, the framing, the write(2) of
+ * each frame, the wait for each socket and the reading and unmasking of
  * incoming frames, runs on a small pool of I/O threads, each with its own
  * GMainContext: a WebSocket connection is created on one of them and stays
- * there until it is closed.
+ * there until it is closed. The connection is a PrdEioWsConn
+ * (prd-eio-ws-conn.h), or libsoup's SoupWebsocketConnection when an
+ * extension (permessage-deflate) was negotiated.
  *
  * The main thread talks to a connection through its PrdEioWsLink. Commands
  * (send a frame, close) go to the link's thread, events (a message, closed,
@@ -28,10 +30,10 @@ G_BEGIN_DECLS
  * the links behave the same (commands run at once, events arrive from the
  * main loop).
  *
- * Backpressure: frames wait in the link until libsoup's last write took all
- * it was given (as PrdEioSocket did on one thread, see prd-eio-socket.c);
- * prd_eio_ws_link_get_buffered() tells how many bytes wait, from any
- * thread, so that the session can enforce max-write-buffer.
+ * Backpressure: prd_eio_ws_link_get_buffered() tells how many bytes of the
+ * frames sent were not yet written whole, from any thread, so that the
+ * session can enforce max-write-buffer. (With libsoup's connection, frames
+ * wait in the link until libsoup's last write took all it was given.)
  */
 
 typedef struct _PrdEioIoPool PrdEioIoPool;

@@ -97,7 +97,7 @@ test('warning and error levels log none of it; [log] level sets it, --log-level 
   }
 });
 
-test('debug adds every library\'s debugging, libsoup\'s frames included', async () => {
+test('debug adds every library\'s debugging, the WebSocket frames included', async () => {
   for (const args of [['--log-level', 'debug'], ['--verbose']]) {
     const hub = await startHub({ args, env: NO_BUS });
     try {
@@ -109,7 +109,10 @@ test('debug adds every library\'s debugging, libsoup\'s frames included', async 
       assert.equal((await hub.stop()).code, 0);
     }
     const log = hub.stderr();
-    assert.ok(lines(log, /libsoup-DEBUG/).length > 0, `${args}:\n${log.slice(0, 2000)}`);
+    assert.ok(lines(log, /prd-eio-DEBUG: .*websocket fd \d+: read a message \(\d+ bytes\)/).length > 0,
+      `${args}:\n${log.slice(0, 2000)}`);
+    assert.ok(lines(log, /prd-eio-DEBUG: .*websocket fd \d+: wrote \d+ of \d+ bytes/).length > 0,
+      `${args}:\n${log.slice(0, 2000)}`);
     assert.ok(lines(log, /connection: namespace=\/ /).length === 1, log.slice(0, 2000));
   }
 });

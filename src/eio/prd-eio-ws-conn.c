@@ -1,0 +1,691 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * A server-side WebSocket connection without extensions: see
+ * prd-eio-ws-conn.h.
+ */
+#define G_LOG_DOMAIN "prd-eio"
+
+#include "config.h"
+
+#include <string.h>
+
+#include <libsoup/soup.h>
+
+#include "prd-eio-metered-stream.h"
+
+#include "prd-eio-ws-conn.h"
+
+/* Read per system call. */
+#define READ_SIZE 16384
+/* Frames written per writev(2). */
+#define MAX_WRITE_FRAMES 64
+/* How long the peer has to answer our Close (libsoup's figure). */
+#define CLOSE_TIMEOUT_S 5
+
+/* Every frame at the debug level. GLib formats a message before its
+ * writer drops it: nothing is formatted unless debugging is on. */
+#define FRAME_DEBUG(...)                         \
+  G_STMT_START                                   \
+  {                                              \
+    if (G_UNLIKELY (g_log_get_debug_enabled ())) \
+      g_debug (__VA_ARGS__);                     \
+  }                                              \
+  G_STMT_END
+
+typedef struct
+{
+  guint8 header[10];
+  guint8 header_len;
+  guint8 opcode;
+  GBytes *payload; /* (owned) */
+  gsize sent;      /* of header and payload together */
+} OutFrame;
+
+struct _PrdEioWsConn
+{
+  GIOStream *stream; /* (owned) */
+  GPollableInputStream *in;
+  GPollableOutputStream *out;
+  GMainContext *context;
+  int fd;               /* the plain socket's, or -1 (TLS) */
+  PrdEioPoller *poller; /* (owned) (nullable) */
+  PrdEioPollerWatch watch;
+
+  GSource *in_source;     /* (owned) (nullable): waiting for input, without poller */
+  GSource *wake;          /* (owned) (nullable): read again (first read, gate opened) */
+  GSource *out_source;    /* (owned) (nullable): waiting until writable */
+  GSource *close_timeout; /* (owned) (nullable) */
+
+  PrdEioWsParser parser;
+  GByteArray *held; /* (owned) (nullable): read, not parsed: the gate shut */
+  guint64 messages; /* reported */
+  GQueue frames;    /* (element-type OutFrame) (owned) */
+
+  gboolean gated;        /* reading waits for prd_eio_ws_conn_open_gate() */
+  gboolean end_pending;  /* the peer's Close or end of input waits for the gate */
+  gboolean reading_done; /* nothing more is read */
+  gboolean close_queued; /* our Close is queued (or written) */
+  gboolean close_received;
+  gushort peer_code;
+  gboolean close_after_close; /* close the stream once our Close is written */
+  gboolean io_closed;
+
+  const PrdEioWsConnFuncs *funcs;
+  gpointer user_data;
+  guint busy;      /* calls into this connection on the stack */
+  gboolean doomed; /* freed once busy drops to 0 */
+};
+
+static void conn_read (PrdEioWsConn *conn);
+static void flush_out (PrdEioWsConn *conn);
+
+/* ------------------------------------------------------------------ */
+
+static void
+out_frame_free (OutFrame *frame)
+{
+  g_bytes_unref (frame->payload);
+  g_free (frame);
+}
+
+static gsize
+out_frame_size (const OutFrame *frame)
+{
+  return frame->header_len + g_bytes_get_size (frame->payload);
+}
+
+static gboolean
+is_data (guint8 opcode)
+{
+  return opcode == PRD_EIO_WS_OPCODE_TEXT || opcode == PRD_EIO_WS_OPCODE_BINARY;
+}
+
+static void
+clear_source (GSource **source)
+{
+  if (*source == NULL)
+    return;
+  g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
+}
+
+static void
+enter (PrdEioWsConn *conn)
+{
+  conn->busy++;
+}
+
+static void really_free (PrdEioWsConn *conn);
+
+static void
+leave (PrdEioWsConn *conn)
+{
+  if (--conn->busy == 0 && conn->doomed)
+    really_free (conn);
+}
+
+/* Whether no function may be called any more. */
+static gboolean
+is_gone (PrdEioWsConn *conn)
+{
+  return conn->doomed || conn->io_closed;
+}
+
+/* Drops the messages not begun, or every frame with @all. */
+static void
+drop_frames (PrdEioWsConn *conn, gboolean all)
+{
+  GList *l = conn->frames.head;
+
+  while (l != NULL)
+    {
+      GList *next = l->next;
+      OutFrame *frame = l->data;
+
+      if (all || (frame->sent == 0 && is_data (frame->opcode)))
+        {
+          if (is_data (frame->opcode) && !conn->doomed)
+            conn->funcs->written (conn->user_data, g_bytes_get_size (frame->payload));
+          g_queue_delete_link (&conn->frames, l);
+          out_frame_free (frame);
+        }
+      l = next;
+    }
+}
+
+/* Closes the stream; with @report, says so. */
+static void
+close_io (PrdEioWsConn *conn, gboolean report)
+{
+  if (conn->io_closed)
+    return;
+  if (conn->poller != NULL)
+    prd_eio_poller_forget (conn->poller, &conn->watch);
+  clear_source (&conn->in_source);
+  clear_source (&conn->wake);
+  clear_source (&conn->out_source);
+  clear_source (&conn->close_timeout);
+  drop_frames (conn, TRUE);
+  conn->reading_done = TRUE;
+  g_io_stream_close (conn->stream, NULL, NULL);
+  conn->io_closed = TRUE;
+  if (report && !conn->doomed)
+    conn->funcs->closed (conn->user_data);
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing                                                            */
+
+static void
+queue_frame (PrdEioWsConn *conn, guint8 opcode, GBytes *payload)
+{
+  OutFrame *frame = g_new0 (OutFrame, 1);
+
+  frame->opcode = opcode;
+  frame->payload = payload;
+  frame->header_len = prd_eio_ws_frame_header (frame->header, opcode, g_bytes_get_size (payload));
+  g_queue_push_tail (&conn->frames, frame);
+}
+
+static gboolean
+on_close_timeout (gpointer user_data)
+{
+  PrdEioWsConn *conn = user_data;
+
+  g_clear_pointer (&conn->close_timeout, g_source_unref);
+  g_debug ("websocket: the peer did not answer the Close in time");
+  enter (conn);
+  close_io (conn, TRUE);
+  leave (conn);
+  return G_SOURCE_REMOVE;
+}
+
+/* Queues our Close; the stream is closed once it is written if
+ * @then_close, or once the peer answers, and after CLOSE_TIMEOUT_S in any
+ * case. */
+static void
+queue_close (PrdEioWsConn *conn, gushort code, gboolean then_close)
+{
+  guint8 payload[2] = { code >> 8, code & 0xff };
+
+  if (conn->close_queued || conn->io_closed)
+    return;
+  conn->close_queued = TRUE;
+  conn->close_after_close = then_close;
+  queue_frame (conn, PRD_EIO_WS_OPCODE_CLOSE, g_bytes_new (payload, code != 0 ? 2 : 0));
+  conn->close_timeout = g_timeout_source_new_seconds (CLOSE_TIMEOUT_S);
+  g_source_set_callback (conn->close_timeout, on_close_timeout, conn, NULL);
+  g_source_attach (conn->close_timeout, conn->context);
+  flush_out (conn);
+}
+
+static gboolean
+on_writable (GObject *stream, gpointer user_data)
+{
+  PrdEioWsConn *conn = user_data;
+
+  g_clear_pointer (&conn->out_source, g_source_unref);
+  enter (conn);
+  flush_out (conn);
+  leave (conn);
+  return G_SOURCE_REMOVE;
+}
+
+/* @frame was written whole. */
+static void
+frame_written (PrdEioWsConn *conn, OutFrame *frame)
+{
+  if (is_data (frame->opcode))
+    conn->funcs->written (conn->user_data, g_bytes_get_size (frame->payload));
+  else if (frame->opcode == PRD_EIO_WS_OPCODE_CLOSE && conn->close_after_close)
+    close_io (conn, TRUE);
+}
+
+/* Writes what the socket takes, every waiting frame in one writev(2). */
+static void
+flush_out (PrdEioWsConn *conn)
+{
+  while (!is_gone (conn) && conn->out_source == NULL && conn->frames.head != NULL)
+    {
+      GOutputVector vectors[2 * MAX_WRITE_FRAMES];
+      g_autoptr (GError) error = NULL;
+      gsize n_vectors = 0, wanted = 0, written = 0, took;
+      GPollableReturn res;
+      guint n_frames = 0;
+
+      for (GList *l = conn->frames.head; l != NULL && n_frames < MAX_WRITE_FRAMES; l = l->next)
+        {
+          OutFrame *frame = l->data;
+          gsize size;
+          const guint8 *payload = g_bytes_get_data (frame->payload, &size);
+          gsize skip = frame->sent;
+
+          if (skip < frame->header_len)
+            {
+              vectors[n_vectors].buffer = frame->header + skip;
+              vectors[n_vectors++].size = frame->header_len - skip;
+              skip = 0;
+            }
+          else
+            skip -= frame->header_len;
+          if (size > skip)
+            {
+              vectors[n_vectors].buffer = payload + skip;
+              vectors[n_vectors++].size = size - skip;
+            }
+          wanted += out_frame_size (frame) - frame->sent;
+          n_frames++;
+        }
+
+      res = g_pollable_output_stream_writev_nonblocking (conn->out, vectors, n_vectors, &written,
+                                                         NULL, &error);
+      if (res == G_POLLABLE_RETURN_WOULD_BLOCK)
+        written = 0;
+      else if (res == G_POLLABLE_RETURN_FAILED)
+        {
+          g_debug ("websocket: write failed: %s", error->message);
+          close_io (conn, TRUE);
+          return;
+        }
+
+      took = written;
+      FRAME_DEBUG ("websocket fd %d: wrote %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
+                   " bytes (%u frames)",
+                   conn->fd, took, wanted, n_frames);
+      while (written > 0)
+        {
+          OutFrame *frame = g_queue_peek_head (&conn->frames);
+          gsize left = out_frame_size (frame) - frame->sent;
+
+          if (written < left)
+            {
+              frame->sent += written;
+              break;
+            }
+          written -= left;
+          g_queue_pop_head (&conn->frames);
+          frame_written (conn, frame);
+          out_frame_free (frame);
+          if (is_gone (conn))
+            return;
+        }
+
+      /* The socket took less than it was given: wait until it takes more. */
+      if (conn->frames.head != NULL && took < wanted)
+        {
+          conn->out_source = g_pollable_output_stream_create_source (conn->out, NULL);
+          g_source_set_callback (conn->out_source, G_SOURCE_FUNC (on_writable), conn, NULL);
+          g_source_attach (conn->out_source, conn->context);
+          return;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading                                                            */
+
+static gboolean
+gate_shut (PrdEioWsConn *conn, gboolean close)
+{
+  return conn->funcs->gate (conn->user_data, conn->messages, close);
+}
+
+static gboolean
+on_wake (gpointer user_data)
+{
+  PrdEioWsConn *conn = user_data;
+
+  g_clear_pointer (&conn->wake, g_source_unref);
+  enter (conn);
+  conn_read (conn);
+  leave (conn);
+  return G_SOURCE_REMOVE;
+}
+
+/* Reads again from the main loop (not from inside the caller). */
+static void
+schedule_read (PrdEioWsConn *conn)
+{
+  if (conn->wake != NULL || is_gone (conn))
+    return;
+  conn->wake = g_idle_source_new ();
+  g_source_set_priority (conn->wake, G_PRIORITY_DEFAULT);
+  g_source_set_callback (conn->wake, on_wake, conn, NULL);
+  g_source_attach (conn->wake, conn->context);
+}
+
+static void
+on_poller_readable (gpointer user_data)
+{
+  PrdEioWsConn *conn = user_data;
+
+  enter (conn);
+  conn_read (conn);
+  leave (conn);
+}
+
+static gboolean
+on_in_source (GObject *stream, gpointer user_data)
+{
+  PrdEioWsConn *conn = user_data;
+
+  g_clear_pointer (&conn->in_source, g_source_unref);
+  enter (conn);
+  conn_read (conn);
+  leave (conn);
+  return G_SOURCE_REMOVE;
+}
+
+/* The socket is drained: wait until it is readable. */
+static void
+wait_input (PrdEioWsConn *conn)
+{
+  if (conn->fd >= 0 && conn->poller != NULL &&
+      prd_eio_poller_arm_func (conn->poller, &conn->watch, conn->fd, on_poller_readable, conn))
+    return;
+  if (conn->in_source != NULL)
+    return;
+  conn->in_source = g_pollable_input_stream_create_source (conn->in, NULL);
+  g_source_set_callback (conn->in_source, G_SOURCE_FUNC (on_in_source), conn, NULL);
+  g_source_attach (conn->in_source, conn->context);
+}
+
+/* The peer's Close or the end of its input, once the gate lets it pass. */
+static void
+handle_end (PrdEioWsConn *conn)
+{
+  if (gate_shut (conn, TRUE))
+    {
+      conn->gated = TRUE;
+      return;
+    }
+  conn->end_pending = FALSE;
+  conn->reading_done = TRUE;
+  if (!conn->close_received || conn->close_queued)
+    {
+      /* The end of input, or the answer to our Close. */
+      close_io (conn, TRUE);
+      return;
+    }
+  /* Answer with the peer's code, and close once it is written. */
+  queue_close (conn, conn->peer_code, TRUE);
+}
+
+static void
+protocol_error (PrdEioWsConn *conn, const PrdEioWsEvent *event)
+{
+  conn->reading_done = TRUE;
+  if (event->close_code == SOUP_WEBSOCKET_CLOSE_TOO_BIG)
+    {
+      g_debug ("websocket: %s", event->error);
+      conn->funcs->overflow (conn->user_data);
+      return;
+    }
+  g_debug ("websocket: protocol error: %s", event->error);
+  drop_frames (conn, FALSE);
+  queue_close (conn, event->close_code, TRUE);
+}
+
+static const char *
+event_name (PrdEioWsEventKind kind)
+{
+  switch (kind)
+    {
+      case PRD_EIO_WS_EVENT_MESSAGE:
+        return "a message";
+      case PRD_EIO_WS_EVENT_PING:
+        return "a Ping";
+      case PRD_EIO_WS_EVENT_PONG:
+        return "a Pong";
+      case PRD_EIO_WS_EVENT_CLOSE:
+        return "a Close";
+      case PRD_EIO_WS_EVENT_ERROR:
+      case PRD_EIO_WS_EVENT_NONE:
+      default:
+        return "a broken frame";
+    }
+}
+
+/* Parses @data; FALSE when reading must stop (the gate shut, the input
+ * ended, or the connection went), with *used set to what was parsed. */
+static gboolean
+consume (PrdEioWsConn *conn, const guint8 *data, gsize len, gsize *used)
+{
+  gsize pos = 0;
+
+  while (pos < len)
+    {
+      PrdEioWsEvent event;
+
+      if (!prd_eio_ws_parser_is_busy (&conn->parser) && gate_shut (conn, FALSE))
+        {
+          conn->gated = TRUE;
+          *used = pos;
+          return FALSE;
+        }
+      pos += prd_eio_ws_parser_feed (&conn->parser, data + pos, len - pos, &event);
+      if (event.kind != PRD_EIO_WS_EVENT_NONE)
+        FRAME_DEBUG ("websocket fd %d: read %s (%" G_GSIZE_FORMAT " bytes)", conn->fd,
+                     event_name (event.kind),
+                     event.message != NULL ? g_bytes_get_size (event.message) : event.payload_len);
+      switch (event.kind)
+        {
+          case PRD_EIO_WS_EVENT_NONE:
+          case PRD_EIO_WS_EVENT_PONG:
+            break;
+          case PRD_EIO_WS_EVENT_MESSAGE:
+            conn->messages++;
+            conn->funcs->message (conn->user_data,
+                                  event.type == PRD_EIO_WS_OPCODE_TEXT ? SOUP_WEBSOCKET_DATA_TEXT
+                                                                       : SOUP_WEBSOCKET_DATA_BINARY,
+                                  event.message);
+            g_bytes_unref (event.message);
+            if (is_gone (conn) || conn->reading_done)
+              {
+                *used = len;
+                return FALSE;
+              }
+            break;
+          case PRD_EIO_WS_EVENT_PING:
+            if (!conn->close_queued)
+              {
+                queue_frame (conn, PRD_EIO_WS_OPCODE_PONG,
+                             g_bytes_new (event.payload, event.payload_len));
+                flush_out (conn);
+                if (is_gone (conn))
+                  {
+                    *used = len;
+                    return FALSE;
+                  }
+              }
+            break;
+          case PRD_EIO_WS_EVENT_CLOSE:
+            conn->close_received = TRUE;
+            conn->peer_code = event.close_code;
+            conn->end_pending = TRUE;
+            *used = len;
+            return FALSE;
+          case PRD_EIO_WS_EVENT_ERROR:
+          default:
+            protocol_error (conn, &event);
+            *used = len;
+            return FALSE;
+        }
+    }
+  *used = len;
+  return TRUE;
+}
+
+static void
+conn_read (PrdEioWsConn *conn)
+{
+  conn->gated = FALSE;
+  while (!is_gone (conn) && !conn->reading_done)
+    {
+      guint8 buffer[READ_SIZE];
+      g_autoptr (GError) error = NULL;
+      gsize used = 0;
+      gssize n;
+
+      if (conn->held != NULL)
+        {
+          gboolean go_on = consume (conn, conn->held->data, conn->held->len, &used);
+
+          g_byte_array_remove_range (conn->held, 0, used);
+          if (conn->held->len == 0)
+            g_clear_pointer (&conn->held, g_byte_array_unref);
+          if (!go_on)
+            break;
+          continue;
+        }
+      if (conn->end_pending)
+        {
+          handle_end (conn);
+          return;
+        }
+      if (gate_shut (conn, FALSE))
+        {
+          conn->gated = TRUE;
+          return;
+        }
+
+      n = g_pollable_input_stream_read_nonblocking (conn->in, buffer, sizeof buffer, NULL, &error);
+      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          wait_input (conn);
+          return;
+        }
+      if (n <= 0)
+        {
+          if (n < 0)
+            g_debug ("websocket: read failed: %s", error->message);
+          conn->end_pending = TRUE;
+          continue;
+        }
+      if (!consume (conn, buffer, n, &used))
+        {
+          if (!is_gone (conn) && !conn->reading_done && used < (gsize) n)
+            conn->held = g_byte_array_new_take (g_memdup2 (buffer + used, n - used), n - used);
+          break;
+        }
+    }
+  /* Stopped for the gate, or on the peer's Close, which waits for it too. */
+  if (!is_gone (conn) && conn->end_pending && !conn->gated)
+    handle_end (conn);
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API                                                         */
+
+PrdEioWsConn *
+prd_eio_ws_conn_new (GIOStream *stream,
+                     guint64 limit,
+                     PrdEioPoller *poller,
+                     const PrdEioWsConnFuncs *funcs,
+                     gpointer user_data)
+{
+  PrdEioWsConn *conn = g_new0 (PrdEioWsConn, 1);
+  g_autoptr (GSocket) socket = NULL;
+
+  conn->stream = g_object_ref (stream);
+  conn->in = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (stream));
+  conn->out = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (stream));
+  conn->context = g_main_context_get_thread_default ();
+  socket = prd_eio_find_socket (g_io_stream_get_input_stream (stream));
+  conn->fd = socket != NULL ? g_socket_get_fd (socket) : -1;
+  conn->poller = poller != NULL ? prd_eio_poller_ref (poller) : NULL;
+  conn->watch = (PrdEioPollerWatch) PRD_EIO_POLLER_WATCH_INIT;
+  prd_eio_ws_parser_init (&conn->parser, limit);
+  g_queue_init (&conn->frames);
+  conn->funcs = funcs;
+  conn->user_data = user_data;
+  /* From the main loop: what libsoup read past the handshake may be
+   * waiting in its buffer, where no poll would see it. */
+  schedule_read (conn);
+  return conn;
+}
+
+static void
+really_free (PrdEioWsConn *conn)
+{
+  close_io (conn, FALSE);
+  if (conn->poller != NULL)
+    prd_eio_poller_forget (conn->poller, &conn->watch);
+  g_clear_pointer (&conn->poller, prd_eio_poller_unref);
+  g_queue_clear_full (&conn->frames, (GDestroyNotify) out_frame_free);
+  g_clear_pointer (&conn->held, g_byte_array_unref);
+  prd_eio_ws_parser_clear (&conn->parser);
+  g_object_unref (conn->stream);
+  g_free (conn);
+}
+
+void
+prd_eio_ws_conn_free (PrdEioWsConn *conn)
+{
+  if (conn == NULL)
+    return;
+  /* Frames still waiting are reported as written, then nothing more. */
+  close_io (conn, FALSE);
+  conn->doomed = TRUE;
+  if (conn->busy == 0)
+    really_free (conn);
+}
+
+gboolean
+prd_eio_ws_conn_is_open (PrdEioWsConn *conn)
+{
+  /* After the peer's Close, the answers to what it sent before still go
+   * out ahead of ours. */
+  return !conn->io_closed && !conn->close_queued;
+}
+
+gboolean
+prd_eio_ws_conn_is_closed (PrdEioWsConn *conn)
+{
+  return conn->io_closed;
+}
+
+void
+prd_eio_ws_conn_send (PrdEioWsConn *conn, int type, GBytes *payload)
+{
+  if (conn->close_queued || is_gone (conn))
+    {
+      if (!conn->doomed)
+        conn->funcs->written (conn->user_data, g_bytes_get_size (payload));
+      return;
+    }
+  queue_frame (
+      conn, type == SOUP_WEBSOCKET_DATA_BINARY ? PRD_EIO_WS_OPCODE_BINARY : PRD_EIO_WS_OPCODE_TEXT,
+      g_bytes_ref (payload));
+  enter (conn);
+  flush_out (conn);
+  leave (conn);
+}
+
+gboolean
+prd_eio_ws_conn_has_output (PrdEioWsConn *conn)
+{
+  return conn->frames.head != NULL;
+}
+
+void
+prd_eio_ws_conn_drop_output (PrdEioWsConn *conn)
+{
+  drop_frames (conn, FALSE);
+}
+
+void
+prd_eio_ws_conn_close (PrdEioWsConn *conn, gushort code)
+{
+  enter (conn);
+  /* An answer to the peer's Close closes the stream once written. */
+  queue_close (conn, code, conn->close_received);
+  leave (conn);
+}
+
+void
+prd_eio_ws_conn_open_gate (PrdEioWsConn *conn)
+{
+  if (conn->gated && !is_gone (conn))
+    schedule_read (conn);
+}
