@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * prd-log: level names, and the one line an integration logs per call.
+ * prd-log: level names, the one line an integration logs per call, and
+ * whether a debug message would be shown.
  */
 #include "config.h"
 
@@ -49,6 +50,43 @@ test_integration_call (void)
   g_test_assert_expected_messages ();
 }
 
+/* Whether a debug message would be shown: GLib's rule before
+ * prd_log_init(), the level and G_MESSAGES_DEBUG's domains after. Each
+ * case runs in a subprocess: the writer and the environment are global. */
+static void
+test_would_debug (void)
+{
+  if (g_test_subprocess ())
+    {
+      const char *domains = g_getenv ("PRD_TEST_DEBUG_DOMAINS");
+
+      if (*domains != '\0')
+        g_setenv ("G_MESSAGES_DEBUG", domains, TRUE);
+      else
+        g_unsetenv ("G_MESSAGES_DEBUG");
+      g_assert_cmpint (prd_log_would_debug ("prd-eio"), ==, *domains != '\0');
+      g_assert_false (prd_log_would_debug ("prd-hub"));
+
+      prd_log_init (PRD_LOG_LEVEL_WARNING);
+      g_assert_cmpint (prd_log_would_debug ("prd-eio"), ==, *domains != '\0');
+      g_assert_false (prd_log_would_debug ("prd-hub"));
+      prd_log_set_level (PRD_LOG_LEVEL_INFO);
+      g_assert_cmpint (prd_log_would_debug ("prd-eio"), ==, *domains != '\0');
+      g_assert_false (prd_log_would_debug ("prd-hub"));
+      prd_log_set_level (PRD_LOG_LEVEL_DEBUG);
+      g_assert_true (prd_log_would_debug ("prd-eio"));
+      g_assert_true (prd_log_would_debug ("prd-hub"));
+      return;
+    }
+
+  g_setenv ("PRD_TEST_DEBUG_DOMAINS", "", TRUE);
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+  g_setenv ("PRD_TEST_DEBUG_DOMAINS", "prd-store prd-eio", TRUE);
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -56,6 +94,7 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/prd/log/level-names", test_level_names);
   g_test_add_func ("/prd/log/integration-call", test_integration_call);
+  g_test_add_func ("/prd/log/would-debug", test_would_debug);
 
   return g_test_run ();
 }

@@ -21,6 +21,7 @@
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
 static PrdLogLevel current_level = PRD_LOG_LEVEL_WARNING;
+static gboolean initialized;
 static char **debug_domains; /* (owned) (nullable): from G_MESSAGES_DEBUG */
 static gboolean debug_all;
 
@@ -104,6 +105,7 @@ prd_log_init (PrdLogLevel level)
       debug_all = g_strv_contains ((const char *const *) debug_domains, "all");
     }
   g_log_set_writer_func (writer, NULL, NULL);
+  initialized = TRUE;
   prd_log_set_level (level);
 }
 
@@ -122,6 +124,23 @@ PrdLogLevel
 prd_log_get_level (void)
 {
   return current_level;
+}
+
+/**
+ * prd_log_would_debug:
+ * @domain: a log domain
+ *
+ * Whether a debug message of @domain would be shown. GLib formats a
+ * message before any writer drops it: code that logs per frame or per
+ * message asks this first. Without prd_log_init() (the test programs),
+ * GLib's own rule (`G_MESSAGES_DEBUG`) decides.
+ */
+gboolean
+prd_log_would_debug (const char *domain)
+{
+  if (!initialized)
+    return !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, domain);
+  return current_level >= PRD_LOG_LEVEL_DEBUG || domain_debugged (domain);
 }
 
 /**

@@ -31,6 +31,7 @@ const char *prd_log_level_to_string (PrdLogLevel level);
 void prd_log_init (PrdLogLevel level);
 void prd_log_set_level (PrdLogLevel level);
 PrdLogLevel prd_log_get_level (void);
+gboolean prd_log_would_debug (const char *domain);
 
 void prd_log_integration_call (const char *service,
                                const char *organization,

@@ -12,6 +12,7 @@
 #include <libsoup/soup.h>
 
 #include "prd-eio-metered-stream.h"
+#include "prd-log.h"
 
 #include "prd-eio-ws-conn.h"
 
@@ -23,13 +24,13 @@
 #define CLOSE_TIMEOUT_S 5
 
 /* Every frame at the debug level. GLib formats a message before its
- * writer drops it: nothing is formatted unless debugging is on. */
-#define FRAME_DEBUG(...)                         \
-  G_STMT_START                                   \
-  {                                              \
-    if (G_UNLIKELY (g_log_get_debug_enabled ())) \
-      g_debug (__VA_ARGS__);                     \
-  }                                              \
+ * writer drops it: nothing is formatted unless it would be shown. */
+#define FRAME_DEBUG(...)                                 \
+  G_STMT_START                                           \
+  {                                                      \
+    if (G_UNLIKELY (prd_log_would_debug (G_LOG_DOMAIN))) \
+      g_debug (__VA_ARGS__);                             \
+  }                                                      \
   G_STMT_END
 
 typedef struct
