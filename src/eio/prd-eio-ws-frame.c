@@ -44,6 +44,30 @@ prd_eio_ws_close_code_is_valid (gushort code)
          (code >= 3000 && code <= 4999);
 }
 
+/* Whether @data is UTF-8. U+0000 is a character like any other, which
+ * g_utf8_validate_len() refuses: the text between NULs is checked. */
+static gboolean
+utf8_validate (const guint8 *data, gsize len)
+{
+  const char *p = (const char *) data;
+  const char *end;
+
+  if (len == 0)
+    return TRUE; /* @data may be NULL */
+  end = p + len;
+  while (p < end)
+    {
+      const char *stop;
+
+      if (g_utf8_validate_len (p, end - p, &stop))
+        return TRUE;
+      if (*stop != '\0')
+        return FALSE;
+      p = stop + 1;
+    }
+  return TRUE;
+}
+
 static gsize
 fail (PrdEioWsParser *parser, PrdEioWsEvent *event, gsize consumed, gushort code, const char *what)
 {
@@ -202,7 +226,7 @@ frame_done (PrdEioWsParser *parser, PrdEioWsEvent *event, gsize consumed)
               event->close_code = (gushort) ((p[0] << 8) | p[1]);
               if (!prd_eio_ws_close_code_is_valid (event->close_code))
                 return fail (parser, event, consumed, 1002, "a Close frame with an invalid code");
-              if (!g_utf8_validate_len ((const char *) p + 2, n - 2, NULL))
+              if (!utf8_validate (p + 2, n - 2))
                 return fail (parser, event, consumed, 1007, "a close reason is not UTF-8");
             }
           event->kind = PRD_EIO_WS_EVENT_CLOSE;
@@ -215,7 +239,7 @@ frame_done (PrdEioWsParser *parser, PrdEioWsEvent *event, gsize consumed)
   if (!parser->fin)
     return consumed;
   if (parser->msg_type == PRD_EIO_WS_OPCODE_TEXT &&
-      !g_utf8_validate_len ((const char *) parser->msg->data, parser->msg->len, NULL))
+      !utf8_validate (parser->msg->data, parser->msg->len))
     return fail (parser, event, consumed, 1007, "a text message is not UTF-8");
   event->kind = PRD_EIO_WS_EVENT_MESSAGE;
   event->type = parser->msg_type;
