@@ -242,6 +242,32 @@ frame_written (PrdEioWsConn *conn, OutFrame *frame)
     close_io (conn, TRUE);
 }
 
+/* One writev(2); returns the bytes the socket took (0 when it would
+ * block), or -1 when the connection failed (the caller closes it). */
+static gssize
+write_vectors (PrdEioWsConn *conn, GOutputVector *vectors, gsize n_vectors, gsize wanted)
+{
+  g_autoptr (GError) error = NULL;
+  gsize written = 0;
+
+  switch (g_pollable_output_stream_writev_nonblocking (conn->out, vectors, n_vectors, &written,
+                                                       NULL, &error))
+    {
+      case G_POLLABLE_RETURN_FAILED:
+        g_debug ("websocket: write failed: %s", error->message);
+        return -1;
+      case G_POLLABLE_RETURN_WOULD_BLOCK:
+        written = 0;
+        break;
+      case G_POLLABLE_RETURN_OK:
+      default:
+        break;
+    }
+  FRAME_DEBUG ("websocket fd %d: wrote %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes", conn->fd,
+               written, wanted);
+  return written;
+}
+
 /* Writes what the socket takes, every waiting frame in one writev(2). */
 static void
 flush_out (PrdEioWsConn *conn)
@@ -249,10 +275,9 @@ flush_out (PrdEioWsConn *conn)
   while (!is_gone (conn) && conn->out_source == NULL && conn->frames.head != NULL)
     {
       GOutputVector vectors[2 * MAX_WRITE_FRAMES];
-      g_autoptr (GError) error = NULL;
-      gsize n_vectors = 0, wanted = 0, written = 0, took;
-      GPollableReturn res;
+      gsize n_vectors = 0, wanted = 0, written, took;
       guint n_frames = 0;
+      gssize res;
 
       for (GList *l = conn->frames.head; l != NULL && n_frames < MAX_WRITE_FRAMES; l = l->next)
         {
@@ -278,21 +303,13 @@ flush_out (PrdEioWsConn *conn)
           n_frames++;
         }
 
-      res = g_pollable_output_stream_writev_nonblocking (conn->out, vectors, n_vectors, &written,
-                                                         NULL, &error);
-      if (res == G_POLLABLE_RETURN_WOULD_BLOCK)
-        written = 0;
-      else if (res == G_POLLABLE_RETURN_FAILED)
+      res = write_vectors (conn, vectors, n_vectors, wanted);
+      if (res < 0)
         {
-          g_debug ("websocket: write failed: %s", error->message);
           close_io (conn, TRUE);
           return;
         }
-
-      took = written;
-      FRAME_DEBUG ("websocket fd %d: wrote %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
-                   " bytes (%u frames)",
-                   conn->fd, took, wanted, n_frames);
+      took = written = res;
       while (written > 0)
         {
           OutFrame *frame = g_queue_peek_head (&conn->frames);
@@ -649,16 +666,41 @@ prd_eio_ws_conn_is_closed (PrdEioWsConn *conn)
 void
 prd_eio_ws_conn_send (PrdEioWsConn *conn, int type, GBytes *payload)
 {
+  PrdEioWsOpcode opcode =
+      type == SOUP_WEBSOCKET_DATA_BINARY ? PRD_EIO_WS_OPCODE_BINARY : PRD_EIO_WS_OPCODE_TEXT;
+
   if (conn->close_queued || is_gone (conn))
     {
       if (!conn->doomed)
         conn->funcs->written (conn->user_data, g_bytes_get_size (payload));
       return;
     }
-  queue_frame (
-      conn, type == SOUP_WEBSOCKET_DATA_BINARY ? PRD_EIO_WS_OPCODE_BINARY : PRD_EIO_WS_OPCODE_TEXT,
-      g_bytes_ref (payload));
   enter (conn);
+  if (conn->frames.head == NULL && conn->out_source == NULL)
+    {
+      /* Nothing waits: write it now, and queue only what the socket does
+       * not take. */
+      guint8 header[10];
+      gsize size;
+      const void *data = g_bytes_get_data (payload, &size);
+      gsize header_len = prd_eio_ws_frame_header (header, opcode, size);
+      GOutputVector vectors[2] = { { header, header_len }, { data, size } };
+      gssize written = write_vectors (conn, vectors, size > 0 ? 2 : 1, header_len + size);
+
+      if (written < 0 || (gsize) written == header_len + size)
+        {
+          /* Written whole, or given up with the connection. */
+          conn->funcs->written (conn->user_data, size);
+          if (written < 0)
+            close_io (conn, TRUE);
+          leave (conn);
+          return;
+        }
+      queue_frame (conn, opcode, g_bytes_ref (payload));
+      ((OutFrame *) conn->frames.tail->data)->sent = written;
+    }
+  else
+    queue_frame (conn, opcode, g_bytes_ref (payload));
   flush_out (conn);
   leave (conn);
 }

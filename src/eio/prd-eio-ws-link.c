@@ -1075,10 +1075,17 @@ prd_eio_ws_link_send (PrdEioWsLink *link, SoupWebsocketDataType type, GBytes *fr
 
   if (!link->open)
     return;
+  __atomic_fetch_add (&link->buffered, g_bytes_get_size (frame), __ATOMIC_RELAXED);
+  if (link->io->inbox == NULL && link->own != NULL && g_queue_is_empty (&link->out) &&
+      !link->io->closed)
+    {
+      /* On this thread, with nothing waiting in the link: no mail. */
+      prd_eio_ws_conn_send (link->own, type, frame);
+      return;
+    }
   mail = mail_new (CMD_SEND, link);
   mail->type = type;
   mail->bytes = g_bytes_ref (frame);
-  __atomic_fetch_add (&link->buffered, g_bytes_get_size (frame), __ATOMIC_RELAXED);
   send_command (link, mail);
 }
 
