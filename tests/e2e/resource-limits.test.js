@@ -16,7 +16,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
-import { startHub, token } from './helpers/hub.js';
+import { startHub, token, assertCleanStop } from './helpers/hub.js';
 import { openRawWebSocket } from './helpers/rawws.js';
 import { bump, client, createPrd, join, once, request, user } from './collab-helpers.js';
 
@@ -46,8 +46,7 @@ before(async () => {
 });
 
 after(async () => {
-  const { code } = await hub.stop();
-  assert.equal(code, 0);
+  await assertCleanStop(hub);
 });
 
 const polling = () => `${hub.url}/socket.io/?EIO=4&transport=polling`;
