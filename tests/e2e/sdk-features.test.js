@@ -183,10 +183,15 @@ test('AI: a job streams into the text and ends; a review ends; cancel; errors', 
     }
     const chunks = [];
     b.on('ai-stream-chunk', (c) => chunks.push(c.chunk));
+    const completeOnB = [];
+    b.on('ai-stream-complete', (c) => completeOnB.push(c.jobId));
     const { jobId } = await a.aiPrompt({ prompt: 'Write more', context: { cursorPosition: 6 } });
     assert.match(jobId, /^job_/);
     const done = await a.whenAiJobDone(jobId);
     assert.equal(done.jobId, jobId);
+    // b's chunks come on b's own connection, which may lag behind a's: b
+    // has them all once its ai-stream-complete, sent after them, is in.
+    await until(() => completeOnB.includes(jobId), 'ai-stream-complete on b');
     assert.equal(done.fullResponse, chunks.join(''));
     assert.ok(done.fullResponse.length > 0);
     assert.equal(seen[0], 'ai-job-created');
