@@ -105,11 +105,12 @@ export function selfSignedCert(dir) {
 
 // ---- processes --------------------------------------------------------------
 
+// Resolves on 'close', not 'exit': at 'exit' the child's stdout and stderr
+// may still hold unread output (its last lines: "Stopped", a sanitizer's
+// report), which a test reading stderr() afterwards must see.
 function waitExit(proc) {
-  if (proc.exitCode !== null || proc.signalCode !== null)
-    return Promise.resolve({ code: proc.exitCode, signal: proc.signalCode });
   return new Promise((resolve) =>
-    proc.once('exit', (code, signal) => resolve({ code, signal })));
+    proc.once('close', (code, signal) => resolve({ code, signal })));
 }
 
 function collectStderr(proc) {
