@@ -340,7 +340,8 @@ test('ai-cancel and the hourly quota never cross organizations', async () => {
     assert.equal(again.error.code, 'RATE_LIMIT_EXCEEDED');
 
     assert.equal((await request(a, 'ai-cancel', { jobId: job.jobId })).ok, true);
-    await until(a, () => ev.some((e) => e.event === 'ai-error'));
+    // The refused prompt above had its own ai-error: wait for the job's.
+    await until(a, () => ev.some((e) => e.event === 'ai-error' && e.data.jobId === job.jobId));
     for (const s of [a, twin, admin]) s.close();
   } finally {
     await hub.stop();

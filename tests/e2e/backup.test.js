@@ -12,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  PRDHUB_BIN, START_TIMEOUT_MS, startHub, tmpDir, signJwt, claims, connect,
+  PRDHUB_BIN, START_TIMEOUT_MS, startHub, tmpDir, signJwt, claims, connect, assertCleanStop,
 } from './helpers/hub.js';
 import { request, join, bump, user, rest, PRDS } from './collab-helpers.js';
 
@@ -188,7 +188,7 @@ test('a backup under load, restored into a new folder, has every edit acknowledg
       const final = got.json.content;
       for (const s of sockets) s.close();
       sockets.length = 0;
-      assert.equal((await restored.stop()).code, 0);
+      await assertCleanStop(restored);
       restored = undefined;
       const dest2 = path.join(work, 'backup-stopped');
       assert.equal(prdhub(['backup', dest2, '--data-dir', target]).status, 0);

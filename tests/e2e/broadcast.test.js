@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, connect, once, token, isoTime } from './helpers/hub.js';
+import { startHub, connect, once, token, isoTime, assertCleanStop } from './helpers/hub.js';
 
 const CLIENTS = 200;
 const NAMESPACES = ['/', '/prds', '/notifications'];
@@ -41,9 +41,7 @@ test(`${CLIENTS} clients all receive the server-shutdown broadcast`, async () =>
     }
   } finally {
     for (const s of sockets) s.close();
-    const { code, signal } = await hub.stop();
-    assert.equal(signal, null);
-    assert.equal(code, 0, `prdhub exits 0 after SIGTERM\n${hub.stderr()}`);
+    await assertCleanStop(hub, 'prdhub after SIGTERM');
   }
 });
 
@@ -67,8 +65,7 @@ test('long-polling clients receive server-shutdown before the hub closes', async
     }
   } finally {
     for (const s of sockets) s.close();
-    const { code } = await hub.stop();
-    assert.equal(code, 0);
+    await assertCleanStop(hub, 'prdhub after SIGTERM');
   }
 });
 
@@ -80,6 +77,5 @@ test('SIGINT also broadcasts server-shutdown and exits 0', async () => {
   const { args: [data] } = await got;
   assert.equal(typeof data.message, 'string');
   s.close();
-  const res = await hub.stop();
-  assert.equal(res.code, 0, JSON.stringify(res) + hub.stderr());
+  await assertCleanStop(hub, 'prdhub after SIGINT');
 });

@@ -54,6 +54,21 @@ export async function rest(hub, method, path, { body, tok, headers = {}, raw } =
   return { status: res.status, headers: res.headers, text, json };
 }
 
+// Resolves once the hub no longer lists `userId` among the users of `prdId`
+// (GET /api/presence). A client that closes its connection is gone only
+// once the hub has read the close, and nothing on another connection waits
+// for that: wait here before counting on it (its site being free).
+export async function untilLeft(hub, prdId, userId, timeoutMs = EVENT_TIMEOUT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await rest(hub, 'GET', `/api/presence?prdIds=${prdId}`);
+    if (res.status !== 200) throw new Error(`GET /api/presence: ${res.status} ${res.text}`);
+    if (!(res.json.prds[prdId] ?? []).some((u) => u.userId === userId)) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${userId} to leave ${prdId}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 export async function createPrd(hub, title, content, claims) {
   const res = await rest(hub, 'POST', '/api/prds', {
     body: content === undefined ? { title } : { title, content },

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startHub, token } from './helpers/hub.js';
 import {
-  client, request, join, bump, once, user, rest, createPrd, recorder, until,
+  client, request, join, bump, once, user, rest, createPrd, recorder, until, untilLeft,
 } from './collab-helpers.js';
 
 const COLOR_RE = /^#[0-9A-F]{6}$/;
@@ -495,6 +495,8 @@ test('sites: a rejoining client gets its site back; a reused site is a conflict'
     });
     assert.equal(ack.ok, true);
     a.close();
+    // Its site is free once the hub has seen the close, on a's connection.
+    await untilLeft(hub, prdId, 'user_a');
 
     // Same user, no local state: the free site back, continuing its count.
     const a2 = await client(hub, user('user_a'));
@@ -506,6 +508,7 @@ test('sites: a rejoining client gets its site back; a reused site is a conflict'
 
     // Same user asking for its site by number (held by nobody after a2 leaves).
     a2.close();
+    await untilLeft(hub, prdId, 'user_a');
     const a3 = await client(hub, user('user_a'));
     sockets.push(a3);
     const ja3 = await join(a3, prdId, { siteId: ja.siteId, stateVector: v });

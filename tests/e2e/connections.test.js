@@ -13,7 +13,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { startHub, connect, once, tmpDir, selfSignedCert, EVENT_TIMEOUT_MS } from './helpers/hub.js';
+import {
+  startHub, connect, once, tmpDir, selfSignedCert, assertCleanStop, EVENT_TIMEOUT_MS,
+} from './helpers/hub.js';
 
 const BOUND_MS = 20000;
 
@@ -123,7 +125,7 @@ describe('kept-alive connections closed by the client', () => {
       await assertFdsBackTo(t, hub, baseline, '300 kept-alive connections');
       assert.match(await getSoon(hub.port), /^HTTP\/1\.1 200 OK/);
     } finally {
-      assert.equal((await hub.stop()).code, 0);
+      await assertCleanStop(hub);
     }
   });
 
@@ -138,7 +140,7 @@ describe('kept-alive connections closed by the client', () => {
       await churn(hub.port, 100, { secure: true, batch: 10 });
       await assertFdsBackTo(t, hub, baseline, '100 kept-alive TLS connections');
     } finally {
-      assert.equal((await hub.stop()).code, 0);
+      await assertCleanStop(hub);
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -167,7 +169,7 @@ describe('timeouts', () => {
       await waitFor(() => tlsLike.closed, 'the hub to close a stalled connection');
       await waitFor(() => fdCount(hub.pid) <= baseline, 'the descriptors to be released');
     } finally {
-      assert.equal((await hub.stop()).code, 0);
+      await assertCleanStop(hub);
     }
   });
 
@@ -183,7 +185,7 @@ describe('timeouts', () => {
       stalled.socket.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00])); // half a ClientHello
       await waitFor(() => stalled.closed, 'the hub to close a stalled TLS handshake');
     } finally {
-      assert.equal((await hub.stop()).code, 0);
+      await assertCleanStop(hub);
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -207,7 +209,7 @@ describe('timeouts', () => {
         s.close();
       }
     } finally {
-      assert.equal((await hub.stop()).code, 0);
+      await assertCleanStop(hub);
     }
   });
 });
@@ -229,7 +231,7 @@ describe('limits', () => {
       assert.match(await getSoon(hub.port), /^HTTP\/1\.1 200 OK/);
       for (const c of held) c.socket.destroy();
     } finally {
-      assert.equal((await hub.stop()).code, 0);
+      await assertCleanStop(hub);
     }
   });
 
@@ -244,7 +246,7 @@ describe('limits', () => {
       }
       for (const c of conns) c.socket.destroy();
     } finally {
-      assert.equal((await hub.stop()).code, 0);
+      await assertCleanStop(hub);
     }
   });
 
@@ -260,7 +262,7 @@ describe('limits', () => {
       assert.match(await getSoon(hub.port), /^HTTP\/1\.1 200 OK/);
       for (const c of held) c.socket.destroy();
     } finally {
-      assert.equal((await hub.stop()).code, 0);
+      await assertCleanStop(hub);
     }
   });
 
@@ -306,8 +308,8 @@ describe('accepting', () => {
       assert.equal(listenBacklog(hub.port), Math.min(4096, somaxconn));
       assert.equal(listenBacklog(tuned.port), Math.min(123, somaxconn));
     } finally {
-      assert.equal((await hub.stop()).code, 0);
-      assert.equal((await tuned.stop()).code, 0);
+      await assertCleanStop(hub);
+      await assertCleanStop(tuned);
     }
   });
 
@@ -321,7 +323,7 @@ describe('accepting', () => {
       for (const c of conns) c.socket.destroy();
       await assertFdsBackTo(t, hub, baseline, '600 connections at once');
     } finally {
-      assert.equal((await hub.stop()).code, 0);
+      await assertCleanStop(hub);
     }
   });
 
@@ -334,7 +336,7 @@ describe('accepting', () => {
       for (const c of conns) c.socket.destroy();
       assert.match(await getSoon(hub.port), /^HTTP\/1\.1 200 OK/);
     } finally {
-      assert.equal((await hub.stop()).code, 0);
+      await assertCleanStop(hub);
     }
   });
 });

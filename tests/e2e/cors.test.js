@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, token } from './helpers/hub.js';
+import { startHub, token, assertCleanStop } from './helpers/hub.js';
 import { openRawWebSocket } from './helpers/rawws.js';
 
 const ALLOWED = 'http://allowed.example';
@@ -14,8 +14,7 @@ const OTHER = 'http://evil.example';
 let hub;
 before(async () => { hub = await startHub({ args: ['--cors-origin', ALLOWED] }); });
 after(async () => {
-  const { code } = await hub.stop();
-  assert.equal(code, 0);
+  await assertCleanStop(hub);
 });
 
 const handshakeUrl = () => `${hub.url}/socket.io/?EIO=4&transport=polling`;
@@ -155,7 +154,7 @@ test('REST: without --cors-origin, no other origin is allowed', async () => {
     assert.equal(own.status, 204);
     await own.arrayBuffer();
   } finally {
-    assert.equal((await bare.stop()).code, 0);
+    await assertCleanStop(bare);
   }
 });
 

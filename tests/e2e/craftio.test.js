@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startHub, tmpDir, token, connect } from './helpers/hub.js';
+import { startHub, tmpDir, token, connect, assertCleanStop } from './helpers/hub.js';
 import { startFakeCraftio } from './helpers/fake-craftio.js';
 import { startAiServer, aiConfig } from './ai-helpers.js';
 import { client, request, join, user, rest, createPrd, recorder, until } from './collab-helpers.js';
@@ -29,12 +29,6 @@ async function configure(hub, body, claims = ADMIN) {
 function settings(fake, extra = {}) {
   return { baseUrl: fake.url, apiKey: fake.state.apiKey, workspaceId: fake.state.workspaceId,
     accountId: 'acc-1', ...extra };
-}
-
-async function stopClean(hub) {
-  const { code, signal } = await hub.stop();
-  assert.equal(signal, null, `hub killed by ${signal}\n${hub.stderr().slice(-4000)}`);
-  assert.equal(code, 0, hub.stderr().slice(-4000));
 }
 
 function assertLinked(data, prdId, item, linkType) {
@@ -83,7 +77,7 @@ test('settings: admins only, validated, the key in its header, /me/api-key then 
       assert.ok(!t.includes(fake.state.apiKey), 'the API key leaked');
   } finally {
     await fake.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
   }
 });
 
@@ -141,7 +135,7 @@ test('craft-link and craft-unlink: seed shape, refusals', async () => {
   } finally {
     for (const s of sockets) s.disconnect();
     await fake.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
   }
 });
 
@@ -229,7 +223,7 @@ test('a new PRD: automatic link and suggestions; polling sends craft-initiative-
   } finally {
     for (const s of sockets) s.disconnect();
     await fake.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
   }
 });
 
@@ -252,7 +246,7 @@ test('craft-check-alignment: the heuristic, refusals, links surviving a restart'
     assert.equal(ack.error.code, 'NOT_FOUND');
     ack = await request(editor, 'craft-link', { prdId, initiativeId: String(item.id) });
     assert.equal(ack.ok, true);
-    await stopClean(hub);
+    await assertCleanStop(hub);
 
     hub = await startHub({ args: ['--data-dir', dataDir], env: VERBOSE });
     const viewer = await client(hub, VIEWER);
@@ -278,7 +272,7 @@ test('craft-check-alignment: the heuristic, refusals, links surviving a restart'
   } finally {
     for (const s of sockets) s.disconnect();
     await fake.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
@@ -318,7 +312,7 @@ test('craft-check-alignment with an AI provider: validated, bounded, method ai',
   } finally {
     for (const s of sockets) s.disconnect();
     await fake.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
     await server.stop();
   }
 });
@@ -365,6 +359,6 @@ test('failure modes: 429 waited out, 500 refused, a failing poll reaches the adm
   } finally {
     for (const s of sockets) s.disconnect();
     await fake.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
   }
 });

@@ -16,7 +16,9 @@ import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { startHub, tmpDir, token, connect, once, PRDHUB_BIN } from './helpers/hub.js';
+import {
+  startHub, tmpDir, token, connect, once, assertCleanStop, PRDHUB_BIN,
+} from './helpers/hub.js';
 import { client, request, join, user, rest, createPrd, recorder, until } from './collab-helpers.js';
 
 const ORG = 'org_e2e';
@@ -77,12 +79,6 @@ async function eventually(fn, what, timeoutMs = 30000) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-async function stopClean(hub) {
-  const { code, signal } = await hub.stop();
-  assert.equal(signal, null, `hub killed by ${signal}\n${hub.stderr().slice(-4000)}`);
-  assert.equal(code, 0, hub.stderr().slice(-4000));
 }
 
 async function version(socket, prdId, changelog) {
@@ -243,7 +239,7 @@ test('git remote: push on version and by REST, refusals, errors to admins, no se
   } finally {
     for (const s of sockets) s.disconnect();
     await server.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
@@ -264,7 +260,7 @@ test('git remote: settings survive a restart', async () => {
     await join(a, prdId);
     const v = await version(a, prdId, 'Before the restart');
     a.disconnect();
-    await stopClean(hub);
+    await assertCleanStop(hub);
 
     // The command line, on the data folder of the stopped hub.
     const cli = (args, input = '') => spawnSync(PRDHUB_BIN,
@@ -296,7 +292,7 @@ test('git remote: settings survive a restart', async () => {
     assert.equal(git(remote, 'rev-parse', 'prds').out, res.json.commit);
     assert.equal(git(remote, 'tag', '-l').out, `${prdId}/v${v.version}`);
   } finally {
-    await stopClean(hub);
+    await assertCleanStop(hub);
     fs.rmSync(root, { recursive: true, force: true });
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
@@ -333,12 +329,12 @@ test('git remote: a remote that never answers; a stop ends the push under way', 
     const before = held.length;
     const pending = rest(hub, 'POST', '/api/integrations/git/push', { tok: token(ADMIN) }).catch((e) => e);
     await eventually(() => held.length > before, 'the push to connect');
-    await stopClean(hub);
+    await assertCleanStop(hub);
     await pending;
     assert.ok(!hub.stderr().includes(GIT_TOKEN));
   } finally {
     for (const s of held) s.destroy();
     silent.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
   }
 });

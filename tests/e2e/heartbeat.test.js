@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, connect, once, token, EVENT_TIMEOUT_MS } from './helpers/hub.js';
+import { startHub, connect, once, token, assertCleanStop, EVENT_TIMEOUT_MS } from './helpers/hub.js';
 import { wsFrame, openRawWebSocket, drain } from './helpers/rawws.js';
 
 const PING_INTERVAL = 300;
@@ -19,8 +19,7 @@ before(async () => {
   });
 });
 after(async () => {
-  const { code } = await hub.stop();
-  assert.equal(code, 0);
+  await assertCleanStop(hub);
 });
 
 test('the handshake announces the configured heartbeat', async () => {

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { startHub, tmpDir, token, connect, PRDHUB_BIN } from './helpers/hub.js';
+import { startHub, tmpDir, token, connect, assertCleanStop, PRDHUB_BIN } from './helpers/hub.js';
 import { startFakeJira, sendWebhook } from './helpers/fake-jira.js';
 import { client, request, join, bump, user, rest, createPrd, recorder, until } from './collab-helpers.js';
 
@@ -88,14 +88,6 @@ async function edit(socket, hub, prdId, joinAck, after, text) {
   });
   assert.equal(ack.ok, true, JSON.stringify(ack));
   joinAck.vector = ack.stateVector ?? v;
-}
-
-// Stops the hub and checks it exited cleanly (under the sanitizers a leak
-// or an error makes it exit otherwise).
-async function stopClean(hub) {
-  const { code, signal } = await hub.stop();
-  assert.equal(signal, null, `hub killed by ${signal}\n${hub.stderr().slice(-4000)}`);
-  assert.equal(code, 0, hub.stderr().slice(-4000));
 }
 
 function secretFree(hub, fake, ...texts) {
@@ -218,7 +210,7 @@ test('settings by REST: admins only, validated, secrets write-only, connection c
     }
   } finally {
     await fake.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
   }
 });
 
@@ -269,7 +261,7 @@ test('settings by the command line reach a running hub; restart keeps settings a
     assert.equal(typeof created[0].fields.description, 'string');
     assert.match(created[0].fields.description, /From the PRD \[DC PRD\|http:\/\/127\.0\.0\.1:\d+\/api\/prds\/.+\/export\.md\]/);
     a.disconnect();
-    await stopClean(hub);
+    await assertCleanStop(hub);
 
     hub = await startHub({ args: ['--data-dir', dataDir], env: VERBOSE });
     res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
@@ -291,7 +283,7 @@ test('settings by the command line reach a running hub; restart keeps settings a
     assert.equal(res.json.integrations.find((i) => i.service === 'jira').configured, false);
   } finally {
     await fake.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
@@ -384,7 +376,7 @@ test('export, re-export, import and the bidirectional rule (Cloud, v3)', async (
     b.disconnect();
   } finally {
     await fake.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
   }
 });
 
@@ -436,7 +428,7 @@ test('refusals: viewer, other organization, unconfigured, bad payloads, a second
     other.disconnect();
   } finally {
     await fake.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
   }
 });
 
@@ -509,7 +501,7 @@ test('failure modes: partial bulk failure, lost answer, 429, HTML, 401, 400 proj
     secretFree(hub, fake);
   } finally {
     await fake.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
   }
 });
 
@@ -582,7 +574,7 @@ test('webhook: signature, de-duplication, status changes notify editors', async 
     secretFree(hub, fake);
   } finally {
     await fake.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
   }
 });
 
@@ -614,7 +606,7 @@ test('a REST sync of a PRD nobody has open; a stop cancels a sync under way', as
     await until(a, () => fake.state.held.length === 1);
     a.disconnect();
   } finally {
-    await stopClean(hub);
+    await assertCleanStop(hub);
     fake.release();
     await fake.close();
   }
@@ -636,6 +628,6 @@ test('bulk creates go in batches of at most 50', async () => {
     a.disconnect();
   } finally {
     await fake.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
   }
 });

@@ -4,7 +4,9 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, connect, once, token, isoTime, EVENT_TIMEOUT_MS } from './helpers/hub.js';
+import {
+  startHub, connect, once, token, isoTime, assertCleanStop, EVENT_TIMEOUT_MS,
+} from './helpers/hub.js';
 import { wsFrame, openRawWebSocket, drain } from './helpers/rawws.js';
 
 const MAX_PAYLOAD = 1000000;
@@ -21,8 +23,7 @@ describe('maxPayload', () => {
   let hub;
   before(async () => { hub = await startHub(); });
   after(async () => {
-    const { code } = await hub.stop();
-    assert.equal(code, 0);
+    await assertCleanStop(hub);
   });
 
   test('the handshake announces maxPayload 1000000', async () => {

@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import {
   PRDHUB_BIN, START_TIMEOUT_MS, startHub, connect, connectError, signJwt, claims, tmpDir,
+  assertCleanExit, assertCleanStop,
 } from './helpers/hub.js';
 import { client, createPrd, join, once, recorder, request, until, user } from './collab-helpers.js';
 import { startAiServer, startAiHub } from './ai-helpers.js';
@@ -57,9 +58,9 @@ test('info (the default) logs connections, refusals, joins, versions and AI jobs
     await until(a, () => events.length > 0);
   } finally {
     for (const s of sockets) s.close();
-    const { code } = await hub.stop();
+    const stopped = await hub.stop();
     await ai.stop();
-    assert.equal(code, 0);
+    assertCleanExit(hub, stopped);
   }
   const log = hub.stderr();
   assert.equal(lines(log, /connection: namespace=\/prds address=127\.0\.0\.1 transport=websocket user=user_log org=org_e2e role=editor/).length, 1, log);
@@ -88,7 +89,7 @@ test('warning and error levels log none of it; [log] level sets it, --log-level 
       const { a } = await activity(hub);
       a.close();
     } finally {
-      assert.equal((await hub.stop()).code, 0);
+      await assertCleanStop(hub);
     }
     const log = hub.stderr();
     const what = JSON.stringify(opts);
@@ -106,7 +107,7 @@ test('debug adds every library\'s debugging, the WebSocket frames included', asy
       await once(s, 'pong');
       s.close();
     } finally {
-      assert.equal((await hub.stop()).code, 0);
+      await assertCleanStop(hub);
     }
     const log = hub.stderr();
     assert.ok(lines(log, /prd-eio-DEBUG: .*websocket fd \d+: read a message \(\d+ bytes\)/).length > 0,

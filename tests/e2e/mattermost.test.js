@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startHub, tmpDir, token, connect } from './helpers/hub.js';
+import { startHub, tmpDir, token, connect, assertCleanStop } from './helpers/hub.js';
 import { startFakeMattermost } from './helpers/fake-mattermost.js';
 import { client, request, join, user, rest, createPrd, recorder, until } from './collab-helpers.js';
 
@@ -38,12 +38,6 @@ async function admins(hub, claims = ADMIN) {
   const ack = await request(socket, 'subscribe', { organizationId: claims.org ?? ORG });
   assert.equal(ack.ok ?? true, true, JSON.stringify(ack));
   return { socket, got };
-}
-
-async function stopClean(hub) {
-  const { code, signal } = await hub.stop();
-  assert.equal(signal, null, `hub killed by ${signal}\n${hub.stderr().slice(-4000)}`);
-  assert.equal(code, 0, hub.stderr().slice(-4000));
 }
 
 function secretFree(fake, ...texts) {
@@ -152,7 +146,7 @@ test('settings: admins only, validated, secrets write-only, connection checks', 
     secretFree(fake, hub.stderr(), ...texts, JSON.stringify(watch.got));
   } finally {
     await fake.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
   }
 });
 
@@ -217,7 +211,7 @@ test('seed §8.3: a message for an approval, a version, a mention and a new PRD 
   } finally {
     for (const s of sockets) s.disconnect();
     await fake.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
   }
 });
 
@@ -266,7 +260,7 @@ test('incoming webhook: `ok` is success, the hub gives the message id', async ()
   } finally {
     for (const s of sockets) s.disconnect();
     await fake.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
   }
 });
 
@@ -317,7 +311,7 @@ test('failure modes: 429 waited out, 403 channel, 404 channel; admins hear of er
   } finally {
     for (const s of sockets) s.disconnect();
     await fake.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
   }
 });
 
@@ -343,7 +337,7 @@ test('unconfigured and other organizations post nothing; settings survive a rest
     assert.match(fake.state.posts[0].message, /Theirs/);
 
     await configure(hub, botSettings(fake));
-    await stopClean(hub);
+    await assertCleanStop(hub);
     hub = await startHub({ args: ['--data-dir', dataDir], env: VERBOSE });
     const res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
     const mm = res.json.integrations.find((i) => i.service === 'mattermost');
@@ -364,7 +358,7 @@ test('unconfigured and other organizations post nothing; settings survive a rest
   } finally {
     for (const s of sockets) s.disconnect();
     await fake.close();
-    await stopClean(hub);
+    await assertCleanStop(hub);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });

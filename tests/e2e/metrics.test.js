@@ -8,7 +8,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, token, connect, once } from './helpers/hub.js';
+import { startHub, token, connect, once, assertCleanExit, assertCleanStop } from './helpers/hub.js';
 import { client, user, request, createPrd, join, bump, recorder, until } from './collab-helpers.js';
 import { startAiServer, startAiHub } from './ai-helpers.js';
 
@@ -207,8 +207,7 @@ const RATE_CONFIG = '[rate-limit]\nchatty = 2/3600\n[rate-limit.events]\nping = 
 let hub;
 before(async () => { hub = await startHub({ config: RATE_CONFIG }); });
 after(async () => {
-  const { code } = await hub.stop();
-  assert.equal(code, 0);
+  await assertCleanStop(hub);
 });
 
 async function scrape(target, headers = {}) {
@@ -360,7 +359,7 @@ test('without the loopback exemption only admins read the metrics', async () => 
     assert.equal(admin.status, 200);
     parseExposition(admin.text);
   } finally {
-    assert.equal((await strict.stop()).code, 0);
+    await assertCleanStop(strict);
   }
 });
 
@@ -371,7 +370,7 @@ test('[metrics] enabled = false answers 404', async () => {
     assert.equal(res.status, 404);
     assert.doesNotMatch(res.text, /prdhub_/);
   } finally {
-    assert.equal((await off.stop()).code, 0);
+    await assertCleanStop(off);
   }
 });
 
@@ -417,7 +416,8 @@ test('AI jobs by state: queued and streaming now, and how they ended', async () 
     assert.equal(sample(after, 'prdhub_ai_jobs_finished_total', { state: 'complete' }), 0);
     a.close();
   } finally {
-    assert.equal((await aiHub.stop()).code, 0);
+    const stopped = await aiHub.stop();
     await ai.stop();
+    assertCleanExit(aiHub, stopped);
   }
 });

@@ -7,7 +7,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startHub } from './helpers/hub.js';
+import { startHub, assertCleanStop } from './helpers/hub.js';
 
 // The log reaches us through a pipe of its own, maybe after the listening
 // line: wait (bounded) until it holds @re.
@@ -23,7 +23,7 @@ async function logMatching(hub, re) {
 // The hub serves, then stops cleanly.
 async function stopWhenServing(hub) {
   assert.equal((await fetch(`${hub.url}/healthz`)).status, 200);
-  assert.equal((await hub.stop()).code, 0);
+  await assertCleanStop(hub);
 }
 
 // The "Max open files" row of /proc/PID/limits: [soft, hard].

@@ -16,9 +16,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
-import { startHub, token } from './helpers/hub.js';
+import { startHub, token, assertCleanStop, EVENT_TIMEOUT_MS } from './helpers/hub.js';
 import { openRawWebSocket } from './helpers/rawws.js';
-import { bump, client, createPrd, join, once, request, user } from './collab-helpers.js';
+import { bump, client, createPrd, join, once, request, rest, user } from './collab-helpers.js';
 
 const MAX_JOINED = 3;
 const MAX_ROOMS = 4;
@@ -46,11 +46,27 @@ before(async () => {
 });
 
 after(async () => {
-  const { code } = await hub.stop();
-  assert.equal(code, 0);
+  await assertCleanStop(hub);
 });
 
 const polling = () => `${hub.url}/socket.io/?EIO=4&transport=polling`;
+
+// Closes the sockets and waits until the hub has seen them go (GET
+// /api/sessions lists them no more). The close travels on their own
+// connections: until the hub has read it, the PRDs they joined stay open
+// and count against the next test's joins (max-open-rooms is per hub).
+async function closeAll(...sockets) {
+  const ids = sockets.map((s) => s.id);
+  for (const s of sockets) s.close();
+  const deadline = Date.now() + EVENT_TIMEOUT_MS;
+  for (;;) {
+    const res = await rest(hub, 'GET', '/api/sessions', { tok: token({ role: 'admin' }) });
+    assert.equal(res.status, 200, res.text);
+    if (!res.json.sessions.some((x) => ids.includes(x.id))) return;
+    if (Date.now() > deadline) throw new Error('the hub did not see the connections close');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 async function handshake() {
   const res = await fetch(polling());
@@ -87,7 +103,7 @@ test('baseline', async () => {
   const s = await client(hub, user('rl_warm'));
   const prdId = await createPrd(hub, 'warm', 'x', user('rl_warm'));
   await join(s, prdId);
-  s.close();
+  await closeAll(s);
   await handshake();
   baseline = hub.rssKiB();
   assert.ok(baseline > 0);
@@ -110,7 +126,7 @@ test(`max-joined-prds: ${MAX_JOINED} PRDs joined at once per connection`, async 
     assert.deepEqual(await request(s, 'leave-prd', { prdId: ids[1] }), { ok: true });
     await join(s, ids[MAX_JOINED]);
   } finally {
-    s.close();
+    await closeAll(s);
   }
 });
 
@@ -125,7 +141,7 @@ test('max-joined-prds holds for a burst of joins sent at once', async () => {
     assert.equal(codes.filter((c) => c === 'ok').length, MAX_JOINED, codes.join());
     assert.equal(codes.filter((c) => c === 'LIMIT_REACHED').length, 3, codes.join());
   } finally {
-    s.close();
+    await closeAll(s);
   }
 });
 
@@ -146,8 +162,7 @@ test(`max-open-rooms: ${MAX_ROOMS} PRDs in memory; a room nobody is in is unload
     // ids[1] has no member left: unloaded, so there is room again
     await join(b, ids[MAX_ROOMS]);
   } finally {
-    a.close();
-    b.close();
+    await closeAll(a, b);
   }
 });
 
@@ -183,7 +198,7 @@ test(`max-pending-acks: ${MAX_PENDING} content-updates awaiting their ack per co
     });
     assert.equal(again.ok, true, JSON.stringify(again));
   } finally {
-    s.close();
+    await closeAll(s);
   }
 });
 

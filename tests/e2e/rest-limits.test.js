@@ -15,7 +15,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import {
-  startHub, connect, once, token, tmpDir, selfSignedCert, EVENT_TIMEOUT_MS,
+  startHub, connect, once, token, tmpDir, selfSignedCert, assertCleanExit, assertCleanStop,
+  EVENT_TIMEOUT_MS,
 } from './helpers/hub.js';
 
 const MAX_BODY = 2 * 1024 * 1024; // [server] max-request-body default
@@ -140,8 +141,7 @@ describe('REST: token and body size are decided from the headers', () => {
   let hub;
   before(async () => { hub = await startHub(); });
   after(async () => {
-    const { code } = await hub.stop();
-    assert.equal(code, 0);
+    await assertCleanStop(hub);
   });
 
   test('POST /api/prds, empty bearer token, Content-Length 500 MiB: 401 before the body', async () => {
@@ -291,9 +291,9 @@ describe('over TLS too', () => {
     hub = await startHub({ args: ['--tls-cert', cert.cert, '--tls-key', cert.key] });
   });
   after(async () => {
-    const { code } = await hub.stop();
+    const stopped = await hub.stop();
     fs.rmSync(dir, { recursive: true, force: true });
-    assert.equal(code, 0);
+    assertCleanExit(hub, stopped);
   });
 
   test('Content-Length 500 MiB without a token: 401 before the body, closed', async () => {
@@ -324,8 +324,7 @@ describe('Engine.IO: a polling POST over maxPayload is refused from the headers'
   let hub;
   before(async () => { hub = await startHub(); });
   after(async () => {
-    const { code } = await hub.stop();
-    assert.equal(code, 0);
+    await assertCleanStop(hub);
   });
 
   async function handshake() {

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { NotificationsClient, PrdRestClient, PrdClientError } from '../../clients/js/src/client.js';
 import { io, token, EVENT_TIMEOUT_MS } from './helpers/hub.js';
-import { SDK_HUB_CONFIG, sdkClient, until, user } from './sdk-helpers.js';
+import { SDK_HUB_CONFIG, sdkClient, until, untilLeft, user } from './sdk-helpers.js';
 import { startAiServer, startAiHub } from './ai-helpers.js';
 
 const ORG = 'org_e2e';
@@ -146,6 +146,9 @@ test('conflicts: concurrent edits at one place are reported to both and resolved
     b.insert(4, 'small ');
     const detected = [];
     a.on('conflict-detected', (e) => detected.push(e));
+    // b rejoins on its own site (its edit then stays concurrent with a's)
+    // only once the hub has seen b's old connection close.
+    await untilLeft(hub, prdId, bob.sub);
     await b.reconnect();
     await b.whenSynced();
     await until(() => a.conflicts.size === 1 && b.conflicts.size === 1, 'conflict-detected on both');
@@ -183,10 +186,15 @@ test('AI: a job streams into the text and ends; a review ends; cancel; errors', 
     }
     const chunks = [];
     b.on('ai-stream-chunk', (c) => chunks.push(c.chunk));
+    const completeOnB = [];
+    b.on('ai-stream-complete', (c) => completeOnB.push(c.jobId));
     const { jobId } = await a.aiPrompt({ prompt: 'Write more', context: { cursorPosition: 6 } });
     assert.match(jobId, /^job_/);
     const done = await a.whenAiJobDone(jobId);
     assert.equal(done.jobId, jobId);
+    // b's chunks come on b's own connection, which may lag behind a's: b
+    // has them all once its ai-stream-complete, sent after them, is in.
+    await until(() => completeOnB.includes(jobId), 'ai-stream-complete on b');
     assert.equal(done.fullResponse, chunks.join(''));
     assert.ok(done.fullResponse.length > 0);
     assert.equal(seen[0], 'ai-job-created');

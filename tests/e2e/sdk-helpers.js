@@ -5,9 +5,9 @@
 
 import { PrdClient } from '../../clients/js/src/client.js';
 import { io, startHub, token, EVENT_TIMEOUT_MS } from './helpers/hub.js';
-import { createPrd, rest, user } from './collab-helpers.js';
+import { createPrd, rest, untilLeft, user } from './collab-helpers.js';
 
-export { PrdClient, createPrd, rest, user, startHub, token };
+export { PrdClient, createPrd, rest, untilLeft, user, startHub, token };
 
 // Rate limits out of the way: these tests send thousands of operations per
 // connection on purpose.

@@ -12,7 +12,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { SDK_HUB_CONFIG, converged, createPrd, sdkClient, startHub, user } from './sdk-helpers.js';
+import {
+  SDK_HUB_CONFIG, converged, createPrd, sdkClient, startHub, untilLeft, user,
+} from './sdk-helpers.js';
 
 let hub;
 const alice = user('lost_alice');
@@ -64,6 +66,8 @@ test('edits typed offline after operations the hub lacks are re-applied on rejoi
     a.insert(6, '-'); // between the ghost's characters
     a.insert(0, 'A'); // on what the hub has
     assert.equal(a.text, 'AhelloZ-ZQR');
+    // The site is a's again once the hub has seen a's old connection close.
+    await untilLeft(hub, prdId, carol.sub);
     await a.reconnect();
     assert.equal(a.siteId, site, 'the same site again');
     const doc = await within(converged(hub, prdId, [a], alice), () => `the client to converge (errors: ${errors.join('; ')})`);

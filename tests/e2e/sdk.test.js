@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  SDK_HUB_CONFIG, converged, createPrd, hubContent, sdkClient, startHub, until, user,
+  SDK_HUB_CONFIG, converged, createPrd, hubContent, sdkClient, startHub, until, untilLeft, user,
 } from './sdk-helpers.js';
 
 let hub;
@@ -98,6 +98,9 @@ test('edits made offline are sent after reconnecting, with the same ids', async 
     b.insert(b.text.length, ' four');
     await b.whenSynced();
     assert.equal(a.pendingCount, 2);
+    // a's site is free for it again once the hub has seen a's old
+    // connection close (nothing on the new one waits for that).
+    await untilLeft(hub, prdId, 'sdk_alice');
     await a.reconnect();
     assert.equal(a.siteId, site);
     const doc = await converged(hub, prdId, [a, b], alice);
@@ -154,6 +157,8 @@ for (const bEdits of [1, 5]) {
       a.insert(0, '[');
       await a.whenSynced();
       a.disconnect();
+      // The site is free once the hub has seen a's connection close.
+      await untilLeft(hub, prdId, carol.sub);
       a.insert(a.text.length, ']');
       a.insert(1, 'A1 ');
       a.delete(4, 6); // "alpha " of "[A1 alpha beta]"

@@ -9,7 +9,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startHub, connect, token, once } from './helpers/hub.js';
+import {
+  startHub, connect, token, once, assertCleanExit, assertCleanStop,
+} from './helpers/hub.js';
 
 function rawConnection(port, send) {
   return new Promise((resolve, reject) => {
@@ -58,8 +60,7 @@ test('idle connections and unfinished requests do not hold the stop back', async
 
     hub.proc.kill('SIGTERM');
     await Promise.all(told);
-    const { code } = await hub.exited;
-    assert.equal(code, 0);
+    assertCleanExit(hub, await hub.exited);
     await keptClosed;
     for (const c of closed) await c;
     const log = hub.stderr();
@@ -87,8 +88,7 @@ test('a request that is being answered still gets its answer', async () => {
     const res = await held;
     assert.equal(res.status, 200);
     assert.match(await res.text(), /(^|\x1e)1$/);
-    const { code } = await hub.exited;
-    assert.equal(code, 0);
+    assertCleanExit(hub, await hub.exited);
     assert.doesNotMatch(hub.stderr(), /Stopping without waiting longer/);
   } finally {
     await hub.stop();
@@ -102,8 +102,6 @@ test('SIGTERM the moment the listening line is printed is a clean stop', async (
   // dying of the signal. Several rounds: the window was a few milliseconds.
   for (let i = 0; i < 5; i++) {
     const hub = await startHub();
-    const { code, signal } = await hub.stop();
-    assert.equal(signal ?? null, null, `round ${i}: the hub was killed by ${signal}`);
-    assert.equal(code, 0, `round ${i}`);
+    await assertCleanStop(hub, `round ${i}: prdhub`);
   }
 });

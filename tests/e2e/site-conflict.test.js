@@ -13,7 +13,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { SDK_HUB_CONFIG, converged, createPrd, sdkClient, startHub, user } from './sdk-helpers.js';
+import {
+  SDK_HUB_CONFIG, converged, createPrd, sdkClient, startHub, untilLeft, user,
+} from './sdk-helpers.js';
 
 const SEED = Number(process.env.PRD_SITE_CONFLICT_SEED ?? Date.now() % 1000000);
 const ROUNDS = Number(process.env.PRD_SITE_CONFLICT_ROUNDS ?? 12);
@@ -71,6 +73,8 @@ test(`unsent edits keep their order under a fresh site (seed ${SEED}, ${ROUNDS} 
       for (let i = Math.floor(rand() * 4); i > 0; i--) randomEdit(a, rand);
       await a.whenSynced();
       a.disconnect();
+      // The site is free once the hub has seen a's connection close.
+      await untilLeft(hub, prdId, carol.sub);
       for (let i = 1 + Math.floor(rand() * 10); i > 0; i--) randomEdit(a, rand);
       const expected = a.text;
 

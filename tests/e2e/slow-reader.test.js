@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startHub, connect, token, EVENT_TIMEOUT_MS } from './helpers/hub.js';
+import { startHub, connect, token, assertCleanStop, EVENT_TIMEOUT_MS } from './helpers/hub.js';
 import { wsFrame, openRawWebSocket, drain } from './helpers/rawws.js';
 
 const MAX_WRITE_BUFFER = 65536;
@@ -29,8 +29,7 @@ before(async () => {
   });
 });
 after(async () => {
-  const { code } = await hub.stop();
-  assert.equal(code, 0);
+  await assertCleanStop(hub);
 });
 
 test('a flooding client that never reads is dropped; the hub stays healthy', async () => {

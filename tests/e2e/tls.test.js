@@ -10,7 +10,7 @@ import net from 'node:net';
 import { spawn } from 'node:child_process';
 import {
   startHub, connect, connectError, once, tmpDir, selfSignedCert, EVENT_TIMEOUT_MS, JWT_SECRET, PRDHUB_BIN,
-  START_TIMEOUT_MS,
+  START_TIMEOUT_MS, assertCleanExit,
 } from './helpers/hub.js';
 
 let hub;
@@ -22,9 +22,9 @@ before(async () => {
   hub = await startHub({ args: ['--tls-cert', tls.cert, '--tls-key', tls.key] });
 });
 after(async () => {
-  const { code } = await hub.stop();
+  const stopped = await hub.stop();
   fs.rmSync(dir, { recursive: true, force: true });
-  assert.equal(code, 0);
+  assertCleanExit(hub, stopped);
 });
 
 function httpsUrl() {

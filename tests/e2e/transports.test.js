@@ -5,13 +5,14 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, connect, once, token, Manager, EVENT_TIMEOUT_MS } from './helpers/hub.js';
+import {
+  startHub, connect, once, token, Manager, assertCleanStop, EVENT_TIMEOUT_MS,
+} from './helpers/hub.js';
 
 let hub;
 before(async () => { hub = await startHub(); });
 after(async () => {
-  const { code } = await hub.stop();
-  assert.equal(code, 0, 'prdhub exits 0 on SIGTERM');
+  await assertCleanStop(hub, 'prdhub on SIGTERM');
 });
 
 async function pingPong(socket) {

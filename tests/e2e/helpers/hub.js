@@ -3,6 +3,7 @@
 // Starts real prdhub / prdhub-sio-conformance processes for the end-to-end
 // tests and signs JWTs for them with node:crypto only.
 
+import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -104,11 +105,12 @@ export function selfSignedCert(dir) {
 
 // ---- processes --------------------------------------------------------------
 
+// Resolves on 'close', not 'exit': at 'exit' the child's stdout and stderr
+// may still hold unread output (its last lines: "Stopped", a sanitizer's
+// report), which a test reading stderr() afterwards must see.
 function waitExit(proc) {
-  if (proc.exitCode !== null || proc.signalCode !== null)
-    return Promise.resolve({ code: proc.exitCode, signal: proc.signalCode });
   return new Promise((resolve) =>
-    proc.once('exit', (code, signal) => resolve({ code, signal })));
+    proc.once('close', (code, signal) => resolve({ code, signal })));
 }
 
 function collectStderr(proc) {
@@ -198,6 +200,30 @@ export async function startHub({ config, args = [], env = {}, fdLimit, fdLimits 
     },
   };
   return hub;
+}
+
+// The end of a hub's stderr (about 4 KiB), for failure messages: under the
+// sanitizers their report is there.
+export function stderrTail(hub, chars = 4096) {
+  const text = hub.stderr();
+  return text.length > chars ? `[…]${text.slice(-chars)}` : text;
+}
+
+// Asserts that a hub ended by itself with status 0; `res` is what
+// hub.stop() or hub.exited resolves with. A failure shows the end of the
+// hub's stderr.
+export function assertCleanExit(hub, res, what = 'prdhub') {
+  const stderr = () => `\n--- the end of its stderr:\n${stderrTail(hub)}`;
+  assert.equal(res.signal, null, `${what} was killed by ${res.signal}${stderr()}`);
+  assert.equal(res.code, 0, `${what} exited with status ${res.code}${stderr()}`);
+}
+
+// Stops a hub (hub.stop()) and asserts that it exited cleanly, showing the
+// end of its stderr when it did not.
+export async function assertCleanStop(hub, what) {
+  const res = await hub.stop();
+  assertCleanExit(hub, res, what);
+  return res;
 }
 
 export function rssKiB(pid) {
