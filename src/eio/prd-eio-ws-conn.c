@@ -20,6 +20,9 @@
 #define READ_SIZE 16384
 /* Frames written per writev(2). */
 #define MAX_WRITE_FRAMES 64
+/* Pongs waiting for the socket, at most: a peer that pings and does not
+ * read is not read any more either, so that its Pongs do not pile up. */
+#define MAX_PONGS 16
 /* How long the peer has to answer our Close (libsoup's figure). */
 #define CLOSE_TIMEOUT_S 5
 
@@ -63,6 +66,8 @@ struct _PrdEioWsConn
   GQueue frames;    /* (element-type OutFrame) (owned) */
 
   gboolean gated;        /* reading waits for prd_eio_ws_conn_open_gate() */
+  guint pongs;           /* queued, not written */
+  gboolean pong_paused;  /* reading waits until fewer than MAX_PONGS are queued */
   gboolean end_pending;  /* the peer's Close or end of input waits for the gate */
   gboolean reading_done; /* nothing more is read */
   gboolean close_queued; /* our Close is queued (or written) */
@@ -79,6 +84,7 @@ struct _PrdEioWsConn
 
 static void conn_read (PrdEioWsConn *conn);
 static void flush_out (PrdEioWsConn *conn);
+static void schedule_read (PrdEioWsConn *conn);
 
 /* ------------------------------------------------------------------ */
 
@@ -132,6 +138,20 @@ is_gone (PrdEioWsConn *conn)
   return conn->doomed || conn->io_closed;
 }
 
+/* @frame leaves the queue (written or dropped). */
+static void
+frame_gone (PrdEioWsConn *conn, OutFrame *frame)
+{
+  if (frame->opcode != PRD_EIO_WS_OPCODE_PONG)
+    return;
+  conn->pongs--;
+  if (conn->pong_paused && conn->pongs < MAX_PONGS)
+    {
+      conn->pong_paused = FALSE;
+      schedule_read (conn);
+    }
+}
+
 /* Drops the messages not begun, or every frame with @all. */
 static void
 drop_frames (PrdEioWsConn *conn, gboolean all)
@@ -147,6 +167,7 @@ drop_frames (PrdEioWsConn *conn, gboolean all)
         {
           if (is_data (frame->opcode) && !conn->doomed)
             conn->funcs->written (conn->user_data, g_bytes_get_size (frame->payload));
+          frame_gone (conn, frame);
           g_queue_delete_link (&conn->frames, l);
           out_frame_free (frame);
         }
@@ -160,6 +181,8 @@ close_io (PrdEioWsConn *conn, gboolean report)
 {
   if (conn->io_closed)
     return;
+  /* First: nothing below may schedule another read. */
+  conn->reading_done = TRUE;
   if (conn->poller != NULL)
     prd_eio_poller_forget (conn->poller, &conn->watch);
   clear_source (&conn->in_source);
@@ -167,7 +190,6 @@ close_io (PrdEioWsConn *conn, gboolean report)
   clear_source (&conn->out_source);
   clear_source (&conn->close_timeout);
   drop_frames (conn, TRUE);
-  conn->reading_done = TRUE;
   g_io_stream_close (conn->stream, NULL, NULL);
   conn->io_closed = TRUE;
   if (report && !conn->doomed)
@@ -236,6 +258,7 @@ on_writable (GObject *stream, gpointer user_data)
 static void
 frame_written (PrdEioWsConn *conn, OutFrame *frame)
 {
+  frame_gone (conn, frame);
   if (is_data (frame->opcode))
     conn->funcs->written (conn->user_data, g_bytes_get_size (frame->payload));
   else if (frame->opcode == PRD_EIO_WS_OPCODE_CLOSE && conn->close_after_close)
@@ -364,7 +387,7 @@ on_wake (gpointer user_data)
 static void
 schedule_read (PrdEioWsConn *conn)
 {
-  if (conn->wake != NULL || is_gone (conn))
+  if (conn->wake != NULL || is_gone (conn) || conn->reading_done)
     return;
   conn->wake = g_idle_source_new ();
   g_source_set_priority (conn->wake, G_PRIORITY_DEFAULT);
@@ -464,6 +487,24 @@ event_name (PrdEioWsEventKind kind)
     }
 }
 
+/* Whether reading must wait: for the gate (only between messages), or
+ * for the peer to read the Pongs it asked for. */
+static gboolean
+input_paused (PrdEioWsConn *conn)
+{
+  if (conn->pongs >= MAX_PONGS)
+    {
+      conn->pong_paused = TRUE;
+      return TRUE;
+    }
+  if (!prd_eio_ws_parser_is_busy (&conn->parser) && gate_shut (conn, FALSE))
+    {
+      conn->gated = TRUE;
+      return TRUE;
+    }
+  return FALSE;
+}
+
 /* Parses @data; FALSE when reading must stop (the gate shut, the input
  * ended, or the connection went), with *used set to what was parsed. */
 static gboolean
@@ -475,9 +516,8 @@ consume (PrdEioWsConn *conn, const guint8 *data, gsize len, gsize *used)
     {
       PrdEioWsEvent event;
 
-      if (!prd_eio_ws_parser_is_busy (&conn->parser) && gate_shut (conn, FALSE))
+      if (input_paused (conn))
         {
-          conn->gated = TRUE;
           *used = pos;
           return FALSE;
         }
@@ -509,6 +549,7 @@ consume (PrdEioWsConn *conn, const guint8 *data, gsize len, gsize *used)
               {
                 queue_frame (conn, PRD_EIO_WS_OPCODE_PONG,
                              g_bytes_new (event.payload, event.payload_len));
+                conn->pongs++;
                 flush_out (conn);
                 if (is_gone (conn))
                   {
@@ -538,6 +579,7 @@ static void
 conn_read (PrdEioWsConn *conn)
 {
   conn->gated = FALSE;
+  conn->pong_paused = FALSE;
   while (!is_gone (conn) && !conn->reading_done)
     {
       guint8 buffer[READ_SIZE];
@@ -561,11 +603,8 @@ conn_read (PrdEioWsConn *conn)
           handle_end (conn);
           return;
         }
-      if (gate_shut (conn, FALSE))
-        {
-          conn->gated = TRUE;
-          return;
-        }
+      if (input_paused (conn))
+        return;
 
       n = g_pollable_input_stream_read_nonblocking (conn->in, buffer, sizeof buffer, NULL, &error);
       if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
@@ -709,6 +748,12 @@ gboolean
 prd_eio_ws_conn_has_output (PrdEioWsConn *conn)
 {
   return conn->frames.head != NULL;
+}
+
+guint
+prd_eio_ws_conn_get_n_queued (PrdEioWsConn *conn)
+{
+  return conn->frames.length;
 }
 
 void

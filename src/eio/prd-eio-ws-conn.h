@@ -27,6 +27,8 @@ G_BEGIN_DECLS
  *   gate lets it pass.
  * - A message is limited as a whole, fragments included, before its
  *   payload is read.
+ * - A peer that pings and does not read is not read either once
+ *   MAX_PONGS (16) Pongs wait for its socket.
  *
  * Everything runs on the thread of the context that was thread-default when
  * it was created. The functions may free the connection (see
@@ -68,8 +70,10 @@ gboolean prd_eio_ws_conn_is_closed (PrdEioWsConn *conn);
 /* Queues a text or binary message (the payload is not copied) and writes
  * what the socket takes now. */
 void prd_eio_ws_conn_send (PrdEioWsConn *conn, int type, GBytes *payload);
-/* Whether sent frames wait for the socket. */
+/* Whether sent frames wait for the socket; how many (Pongs and Close
+ * included). */
 gboolean prd_eio_ws_conn_has_output (PrdEioWsConn *conn);
+guint prd_eio_ws_conn_get_n_queued (PrdEioWsConn *conn);
 /* Drops the frames not begun yet (reported as written). */
 void prd_eio_ws_conn_drop_output (PrdEioWsConn *conn);
 /* Sends a Close with @code after what was sent before, then waits for the
