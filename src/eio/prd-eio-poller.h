@@ -58,4 +58,14 @@ void prd_eio_poller_forget (PrdEioPoller *poller, PrdEioPollerWatch *watch);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdEioPoller, prd_eio_poller_unref)
 
+/* Destroys and releases *@source, if any, and sets it to NULL. */
+static inline void
+prd_eio_clear_source (GSource **source)
+{
+  if (*source == NULL)
+    return;
+  g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
+}
+
 G_END_DECLS

@@ -108,15 +108,6 @@ is_data (guint8 opcode)
 }
 
 static void
-clear_source (GSource **source)
-{
-  if (*source == NULL)
-    return;
-  g_source_destroy (*source);
-  g_clear_pointer (source, g_source_unref);
-}
-
-static void
 enter (PrdEioWsConn *conn)
 {
   conn->busy++;
@@ -185,10 +176,10 @@ close_io (PrdEioWsConn *conn, gboolean report)
   conn->reading_done = TRUE;
   if (conn->poller != NULL)
     prd_eio_poller_forget (conn->poller, &conn->watch);
-  clear_source (&conn->in_source);
-  clear_source (&conn->wake);
-  clear_source (&conn->out_source);
-  clear_source (&conn->close_timeout);
+  prd_eio_clear_source (&conn->in_source);
+  prd_eio_clear_source (&conn->wake);
+  prd_eio_clear_source (&conn->out_source);
+  prd_eio_clear_source (&conn->close_timeout);
   drop_frames (conn, TRUE);
   g_io_stream_close (conn->stream, NULL, NULL);
   conn->io_closed = TRUE;
@@ -210,17 +201,30 @@ queue_frame (PrdEioWsConn *conn, guint8 opcode, GBytes *payload)
   g_queue_push_tail (&conn->frames, frame);
 }
 
+/* One of @conn's one-shot sources (in *@slot) fired: forget it, run @func. */
+static gboolean
+fired (PrdEioWsConn *conn, GSource **slot, void (*func) (PrdEioWsConn *conn))
+{
+  g_clear_pointer (slot, g_source_unref);
+  enter (conn);
+  func (conn);
+  leave (conn);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+close_late (PrdEioWsConn *conn)
+{
+  g_debug ("websocket: the peer did not answer the Close in time");
+  close_io (conn, TRUE);
+}
+
 static gboolean
 on_close_timeout (gpointer user_data)
 {
   PrdEioWsConn *conn = user_data;
 
-  g_clear_pointer (&conn->close_timeout, g_source_unref);
-  g_debug ("websocket: the peer did not answer the Close in time");
-  enter (conn);
-  close_io (conn, TRUE);
-  leave (conn);
-  return G_SOURCE_REMOVE;
+  return fired (conn, &conn->close_timeout, close_late);
 }
 
 /* Queues our Close; the stream is closed once it is written if
@@ -247,11 +251,7 @@ on_writable (GObject *stream, gpointer user_data)
 {
   PrdEioWsConn *conn = user_data;
 
-  g_clear_pointer (&conn->out_source, g_source_unref);
-  enter (conn);
-  flush_out (conn);
-  leave (conn);
-  return G_SOURCE_REMOVE;
+  return fired (conn, &conn->out_source, flush_out);
 }
 
 /* @frame was written whole. */
@@ -376,11 +376,7 @@ on_wake (gpointer user_data)
 {
   PrdEioWsConn *conn = user_data;
 
-  g_clear_pointer (&conn->wake, g_source_unref);
-  enter (conn);
-  conn_read (conn);
-  leave (conn);
-  return G_SOURCE_REMOVE;
+  return fired (conn, &conn->wake, conn_read);
 }
 
 /* Reads again from the main loop (not from inside the caller). */
@@ -410,11 +406,7 @@ on_in_source (GObject *stream, gpointer user_data)
 {
   PrdEioWsConn *conn = user_data;
 
-  g_clear_pointer (&conn->in_source, g_source_unref);
-  enter (conn);
-  conn_read (conn);
-  leave (conn);
-  return G_SOURCE_REMOVE;
+  return fired (conn, &conn->in_source, conn_read);
 }
 
 /* The socket is drained: wait until it is readable. */

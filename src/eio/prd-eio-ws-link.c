@@ -340,15 +340,6 @@ io_drop_out (PrdEioWsLink *link)
     prd_eio_ws_conn_drop_output (link->own);
 }
 
-static void
-clear_source (GSource **source)
-{
-  if (*source == NULL)
-    return;
-  g_source_destroy (*source);
-  g_clear_pointer (source, g_source_unref);
-}
-
 /* The connection is gone (or is given up at shutdown): forget it. */
 static void
 io_release (PrdEioWsLink *link)
@@ -357,8 +348,8 @@ io_release (PrdEioWsLink *link)
 
   io_drop_out (link);
   g_clear_pointer (&link->own, prd_eio_ws_conn_free);
-  clear_source (&link->writable);
-  clear_source (&link->flush_timeout);
+  prd_eio_clear_source (&link->writable);
+  prd_eio_clear_source (&link->flush_timeout);
   if (conn != NULL)
     {
       g_signal_handlers_disconnect_by_data (conn, link);
@@ -375,7 +366,7 @@ io_release (PrdEioWsLink *link)
 static void
 io_do_close (PrdEioWsLink *link)
 {
-  clear_source (&link->flush_timeout);
+  prd_eio_clear_source (&link->flush_timeout);
   if (link->own != NULL)
     {
       if (prd_eio_ws_conn_is_closed (link->own))
