@@ -15,7 +15,8 @@
  *
  * Replays an editing trace through the hub's path for a content-update
  * (positional operation at its base vector -> integrated operation -> binary
- * wire encoding), then encodes the whole document, decodes it and
+ * wire encoding), then encodes the whole document (and times the draft, the
+ * encoding without its compression, on its own), decodes it and
  * materialises the text. Prints one JSON line with the medians of RUNS runs
  * (default 7); the apply and integrate medians and bests are over the warm
  * runs (all but the first, reported on its own, as the reference script does
@@ -52,6 +53,9 @@ main (int argc, char **argv)
   guint runs = 7;
   g_autofree double *apply = NULL;
   g_autofree double *encode = NULL;
+  g_autofree double *draft = NULL;
+  g_autofree double *encode_full = NULL;
+  g_autofree double *draft_full = NULL;
   g_autofree double *decode = NULL;
   g_autofree double *integrate = NULL;
   gsize encoded_bytes = 0, encoded_full_bytes = 0;
@@ -82,6 +86,9 @@ main (int argc, char **argv)
   malloc_trim (0);
   apply = g_new0 (double, runs);
   encode = g_new0 (double, runs);
+  draft = g_new0 (double, runs);
+  encode_full = g_new0 (double, runs);
+  draft_full = g_new0 (double, runs);
   decode = g_new0 (double, runs);
   integrate = g_new0 (double, runs);
 
@@ -119,8 +126,24 @@ main (int argc, char **argv)
       state = prd_crdt_doc_encode_state (doc, PRD_CRDT_ENCODE_DROP_DELETED_TEXT);
       encode[r] = now_ms () - t0;
       encoded_bytes = g_bytes_get_size (state);
+      {
+        g_autoptr (PrdCrdtStateDraft) d = NULL;
+
+        t0 = now_ms ();
+        d = prd_crdt_doc_draft_state (doc, PRD_CRDT_ENCODE_DROP_DELETED_TEXT);
+        draft[r] = now_ms () - t0;
+      }
+      t0 = now_ms ();
       full = prd_crdt_doc_encode_state (doc, PRD_CRDT_ENCODE_DEFAULT);
+      encode_full[r] = now_ms () - t0;
       encoded_full_bytes = g_bytes_get_size (full);
+      {
+        g_autoptr (PrdCrdtStateDraft) d = NULL;
+
+        t0 = now_ms ();
+        d = prd_crdt_doc_draft_state (doc, PRD_CRDT_ENCODE_DEFAULT);
+        draft_full[r] = now_ms () - t0;
+      }
       g_clear_pointer (&doc, prd_crdt_doc_free);
       g_clear_pointer (&text, g_free);
 
@@ -152,7 +175,8 @@ main (int argc, char **argv)
   qsort (integrate + warm, runs - warm, sizeof (double), cmp_double);
   printf ("{\"trace\":\"%s\",\"ops\":%u,\"apply_ms\":%.2f,\"apply_best_ms\":%.2f,"
           "\"apply_first_ms\":%.2f,\"integrate_ms\":%.2f,\"integrate_best_ms\":%.2f,"
-          "\"ops_per_s\":%.0f,\"encode_ms\":%.2f,"
+          "\"ops_per_s\":%.0f,\"encode_ms\":%.2f,\"draft_ms\":%.2f,"
+          "\"encode_full_ms\":%.2f,\"draft_full_ms\":%.2f,"
           "\"encoded_bytes\":%" G_GSIZE_FORMAT
           ",\"encoded_bytes_with_deleted_text\":%" G_GSIZE_FORMAT
           ",\"wire_update_bytes\":%" G_GUINT64_FORMAT
@@ -160,8 +184,9 @@ main (int argc, char **argv)
           ",\"peak_rss_kb\":%ld,\"runs\":%u,\"final_ok\":%s}\n",
           trace->name, ops, median (apply + warm, runs - warm), apply[warm], apply_first,
           median (integrate + warm, runs - warm), integrate[warm],
-          ops / (median (apply + warm, runs - warm) / 1000.0), median (encode, runs), encoded_bytes,
-          encoded_full_bytes, wire_bytes, median (decode, runs), doc_bytes / 1024, ru.ru_maxrss,
-          runs, final_ok ? "true" : "false");
+          ops / (median (apply + warm, runs - warm) / 1000.0), median (encode, runs),
+          median (draft, runs), median (encode_full, runs), median (draft_full, runs),
+          encoded_bytes, encoded_full_bytes, wire_bytes, median (decode, runs), doc_bytes / 1024,
+          ru.ru_maxrss, runs, final_ok ? "true" : "false");
   return final_ok ? 0 : 1;
 }

@@ -395,6 +395,55 @@ test_state_round_trip (void)
     }
 }
 
+static gpointer
+pack_in_thread (gpointer data)
+{
+  return prd_crdt_state_draft_pack (data);
+}
+
+/* Drafting then packing is encoding, byte for byte, and packing needs
+ * nothing but the draft: it gives the same bytes on another thread, after
+ * the document has changed or is gone. */
+static void
+test_state_draft_pack (void)
+{
+  for (guint32 seed = 1; seed <= 40; seed++)
+    for (guint flags = 0; flags < 2; flags++)
+      {
+        g_autoptr (PrdCrdtDoc) doc = make_doc (seed * 7919, seed * 17);
+        g_autoptr (GBytes) state = prd_crdt_doc_encode_state (doc, flags);
+        g_autoptr (PrdCrdtStateDraft) draft = prd_crdt_doc_draft_state (doc, flags);
+        g_autoptr (GBytes) packed = prd_crdt_state_draft_pack (draft);
+        g_autoptr (GBytes) again = prd_crdt_state_draft_pack (draft);
+        g_autoptr (GBytes) threaded = NULL;
+        g_autoptr (GArray) v = prd_crdt_doc_get_state_vector (doc);
+        g_autoptr (GError) error = NULL;
+        GThread *thread;
+
+        g_assert_true (g_bytes_equal (packed, state));
+        g_assert_true (g_bytes_equal (again, state));
+
+        g_assert_true (prd_crdt_doc_apply_local_insert (doc, 0, (guint32 *) (void *) v->data,
+                                                        v->len, 0, "changed after the draft", -1, 0,
+                                                        NULL, &error));
+        g_assert_no_error (error);
+        g_clear_pointer (&doc, prd_crdt_doc_free);
+        thread = g_thread_new ("pack", pack_in_thread, draft);
+        threaded = g_thread_join (thread);
+        g_assert_true (g_bytes_equal (threaded, state));
+      }
+
+  /* and the empty document */
+  {
+    g_autoptr (PrdCrdtDoc) doc = prd_crdt_doc_new ();
+    g_autoptr (GBytes) state = prd_crdt_doc_encode_state (doc, PRD_CRDT_ENCODE_DEFAULT);
+    g_autoptr (PrdCrdtStateDraft) draft = prd_crdt_doc_draft_state (doc, PRD_CRDT_ENCODE_DEFAULT);
+    g_autoptr (GBytes) packed = prd_crdt_state_draft_pack (draft);
+
+    g_assert_true (g_bytes_equal (packed, state));
+  }
+}
+
 static void
 test_state_lossy (void)
 {
@@ -878,6 +927,7 @@ main (int argc, char **argv)
   g_test_add_func ("/prd/crdt-codec/content-update", test_content_update);
   g_test_add_func ("/prd/crdt-codec/state-round-trip", test_state_round_trip);
   g_test_add_func ("/prd/crdt-codec/state-lossy", test_state_lossy);
+  g_test_add_func ("/prd/crdt-codec/state-draft-pack", test_state_draft_pack);
   g_test_add_func ("/prd/crdt-codec/state-version", test_state_version);
   g_test_add_func ("/prd/crdt-codec/state-fuzz", test_state_fuzz);
   g_test_add_func ("/prd/crdt-codec/state-v1", test_state_v1);

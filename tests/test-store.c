@@ -1010,6 +1010,263 @@ test_snapshot_restore (Fixture *f, gconstpointer data)
   }
 }
 
+/* What a pack function saw: where it ran, and how often it and its destroy
+ * notify were called. */
+typedef struct
+{
+  GBytes *bytes; /* (nullable): what pack returns */
+  GThread *thread;
+  int packed;    /* atomic */
+  int destroyed; /* atomic */
+} PackProbe;
+
+static GBytes *
+probe_pack (gpointer data)
+{
+  PackProbe *probe = data;
+
+  probe->thread = g_thread_self ();
+  g_atomic_int_inc (&probe->packed);
+  return probe->bytes != NULL ? g_bytes_ref (probe->bytes) : NULL;
+}
+
+static void
+probe_destroy (gpointer data)
+{
+  PackProbe *probe = data;
+
+  g_atomic_int_inc (&probe->destroyed);
+}
+
+static GAsyncResult *
+write_packed (Fixture *f, const char *prd_id, PackProbe *probe, gint64 seq)
+{
+  return PRD_TEST_WAIT_FOR (prd_store_write_snapshot_packed_async, f->store, prd_id, probe_pack,
+                            probe, probe_destroy, seq, NULL);
+}
+
+static void
+assert_snapshot (Fixture *f, const char *prd_id, GBytes *state, gint64 seq, guint n_updates)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdStoreDocument) doc = prd_test_store_load (f->store, prd_id, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (doc->info->snapshot_seq, ==, seq);
+  if (state == NULL)
+    g_assert_null (doc->snapshot);
+  else
+    g_assert_true (g_bytes_equal (doc->snapshot, state));
+  g_assert_cmpuint (doc->updates->len, ==, n_updates);
+}
+
+/* A snapshot made on the store's thread is stored like one passed in; what
+ * the function returns is checked alike, and its data is freed once. */
+static void
+test_snapshot_packed (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_pack", "acme");
+  g_autoptr (GBytes) first = g_bytes_new_static ("first state", 11);
+  g_autoptr (GBytes) second = g_bytes_new_static ("second state", 12);
+  g_autoptr (GBytes) huge = g_bytes_new_take (g_malloc0 (PRD_STORE_SNAPSHOT_MAX_BYTES + 1),
+                                              PRD_STORE_SNAPSHOT_MAX_BYTES + 1);
+  g_autoptr (GBytes) max =
+      g_bytes_new_take (g_malloc0 (PRD_STORE_SNAPSHOT_MAX_BYTES), PRD_STORE_SNAPSHOT_MAX_BYTES);
+  g_autoptr (GBytes) empty = g_bytes_new (NULL, 0);
+  g_autoptr (GError) error = NULL;
+  GAsyncResult *res;
+  guint64 before;
+  int site = acquire_ok (f, "prd_pack", "alice");
+
+  for (int i = 1; i <= 4; i++)
+    {
+      g_autoptr (GBytes) payload = payload_for (site, i);
+
+      prd_test_store_append (f->store, "prd_pack", site, i, "alice", payload, &error);
+      g_assert_no_error (error);
+    }
+
+  /* Written, packed on another thread than the caller's. */
+  {
+    PackProbe probe = { .bytes = first };
+
+    res = write_packed (f, "prd_pack", &probe, 2);
+    g_assert_true (prd_store_write_snapshot_finish (f->store, res, &error));
+    g_assert_no_error (error);
+    g_clear_object (&res);
+    g_assert_cmpint (probe.packed, ==, 1);
+    g_assert_cmpint (probe.destroyed, ==, 1);
+    g_assert_nonnull (probe.thread);
+    g_assert_true (probe.thread != g_thread_self ());
+    assert_snapshot (f, "prd_pack", first, 2, 2);
+  }
+
+  /* NULL and too many bytes are refused as the bytes of
+   * prd_store_write_snapshot_async() are, and change nothing. */
+  before = commits (f);
+  {
+    PackProbe probe = { .bytes = NULL };
+
+    res = write_packed (f, "prd_pack", &probe, 3);
+    g_assert_false (prd_store_write_snapshot_finish (f->store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+    g_clear_error (&error);
+    g_clear_object (&res);
+    g_assert_cmpint (probe.packed, ==, 1);
+    g_assert_cmpint (probe.destroyed, ==, 1);
+  }
+  {
+    PackProbe probe = { .bytes = huge };
+
+    res = write_packed (f, "prd_pack", &probe, 3);
+    g_assert_false (prd_store_write_snapshot_finish (f->store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE);
+    g_clear_error (&error);
+    g_clear_object (&res);
+    g_assert_cmpint (probe.packed, ==, 1);
+    g_assert_cmpint (probe.destroyed, ==, 1);
+  }
+  /* The bytes' checks come first, as they do for bytes passed in. */
+  {
+    PackProbe probe = { .bytes = huge };
+
+    res = write_packed (f, "prd_pack", &probe, 99);
+    g_assert_false (prd_store_write_snapshot_finish (f->store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE);
+    g_clear_error (&error);
+    g_clear_object (&res);
+    g_assert_cmpint (probe.destroyed, ==, 1);
+  }
+  /* Good bytes outside the log: refused after packing. */
+  {
+    PackProbe probe = { .bytes = second };
+
+    res = write_packed (f, "prd_pack", &probe, 5);
+    g_assert_false (prd_store_write_snapshot_finish (f->store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+    g_clear_error (&error);
+    g_clear_object (&res);
+    g_assert_cmpint (probe.packed, ==, 1);
+    g_assert_cmpint (probe.destroyed, ==, 1);
+  }
+  /* Arguments refused up front: never packed, still freed. */
+  {
+    PackProbe probe = { .bytes = second };
+
+    res = write_packed (f, "prd_nope'--", &probe, 3);
+    g_assert_false (prd_store_write_snapshot_finish (f->store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_ID);
+    g_clear_error (&error);
+    g_clear_object (&res);
+    res = write_packed (f, "prd_pack", &probe, -1);
+    g_assert_false (prd_store_write_snapshot_finish (f->store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+    g_clear_error (&error);
+    g_clear_object (&res);
+    g_assert_cmpint (probe.packed, ==, 0);
+    g_assert_cmpint (probe.destroyed, ==, 2);
+  }
+  /* A PRD that does not exist. */
+  {
+    PackProbe probe = { .bytes = second };
+
+    res = write_packed (f, "prd_none", &probe, 0);
+    g_assert_false (prd_store_write_snapshot_finish (f->store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+    g_clear_error (&error);
+    g_clear_object (&res);
+    g_assert_cmpint (probe.destroyed, ==, 1);
+  }
+  g_assert_cmpuint (commits (f), ==, before);
+  assert_snapshot (f, "prd_pack", first, 2, 2);
+
+  /* The limit itself, and an empty state, are states. */
+  {
+    PackProbe probe = { .bytes = max };
+
+    res = write_packed (f, "prd_pack", &probe, 3);
+    g_assert_true (prd_store_write_snapshot_finish (f->store, res, &error));
+    g_assert_no_error (error);
+    g_clear_object (&res);
+    g_assert_cmpint (probe.destroyed, ==, 1);
+    assert_snapshot (f, "prd_pack", max, 3, 1);
+  }
+  {
+    PackProbe probe = { .bytes = empty };
+
+    res = write_packed (f, "prd_pack", &probe, 4);
+    g_assert_true (prd_store_write_snapshot_finish (f->store, res, &error));
+    g_assert_no_error (error);
+    g_clear_object (&res);
+    g_assert_cmpint (probe.destroyed, ==, 1);
+    assert_snapshot (f, "prd_pack", empty, 4, 0);
+  }
+}
+
+/* Cancelled while queued: never packed, freed once. Queued before the
+ * store closes: packed and written before it closes. After: freed once. */
+static void
+test_snapshot_packed_lifecycle (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_pack", "acme");
+  g_autoptr (GBytes) state = g_bytes_new_static ("a state", 7);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GAsyncResult) close_res = NULL;
+  GAsyncResult *res = NULL;
+  PackProbe cancelled = { .bytes = state };
+  PackProbe queued = { .bytes = state };
+  PackProbe late = { .bytes = state };
+  int site = acquire_ok (f, "prd_pack", "alice");
+  g_autoptr (GBytes) payload = payload_for (site, 1);
+
+  prd_test_store_append (f->store, "prd_pack", site, 1, "alice", payload, &error);
+  g_assert_no_error (error);
+
+  prd_store_write_snapshot_packed_async (f->store, "prd_pack", probe_pack, &cancelled,
+                                         probe_destroy, 1, cancellable, prd_test_result_cb, &res);
+  g_cancellable_cancel (cancellable);
+  prd_test_wait_result (&res);
+  g_assert_false (prd_store_write_snapshot_finish (f->store, res, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_clear_object (&res);
+  g_assert_cmpint (cancelled.packed, ==, 0);
+  g_assert_cmpint (cancelled.destroyed, ==, 1);
+  assert_snapshot (f, "prd_pack", NULL, 0, 1);
+
+  prd_store_write_snapshot_packed_async (f->store, "prd_pack", probe_pack, &queued, probe_destroy,
+                                         1, NULL, prd_test_result_cb, &res);
+  prd_store_close_async (f->store, NULL, prd_test_result_cb, &close_res);
+  prd_store_write_snapshot_packed_async (f->store, "prd_pack", probe_pack, &late, probe_destroy, 1,
+                                         NULL, NULL, NULL);
+  g_assert_cmpint (late.packed, ==, 0);
+  g_assert_cmpint (late.destroyed, ==, 1);
+  prd_test_wait_result (&res);
+  g_assert_true (prd_store_write_snapshot_finish (f->store, res, &error));
+  g_assert_no_error (error);
+  g_clear_object (&res);
+  prd_test_wait_result (&close_res);
+  g_assert_true (prd_store_close_finish (f->store, close_res, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (queued.packed, ==, 1);
+  g_assert_cmpint (queued.destroyed, ==, 1);
+
+  res = PRD_TEST_WAIT_FOR (prd_store_write_snapshot_packed_async, f->store, "prd_pack", probe_pack,
+                           &late, probe_destroy, 1, NULL);
+  g_assert_false (prd_store_write_snapshot_finish (f->store, res, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+  g_clear_error (&error);
+  g_clear_object (&res);
+  g_assert_cmpint (late.packed, ==, 0);
+  g_assert_cmpint (late.destroyed, ==, 2);
+
+  g_clear_object (&f->store);
+  f->store = prd_test_store_open (f->path, &error);
+  g_assert_no_error (error);
+  assert_snapshot (f, "prd_pack", state, 1, 0);
+}
+
 static void
 test_corrupt_log_detected (Fixture *f, gconstpointer data)
 {
@@ -1277,6 +1534,10 @@ main (int argc, char *argv[])
               test_commit_count_sequential, fixture_tear_down);
   g_test_add ("/prd/store/snapshot-restore", Fixture, NULL, fixture_set_up, test_snapshot_restore,
               fixture_tear_down);
+  g_test_add ("/prd/store/snapshot-packed", Fixture, NULL, fixture_set_up, test_snapshot_packed,
+              fixture_tear_down);
+  g_test_add ("/prd/store/snapshot-packed-lifecycle", Fixture, NULL, fixture_set_up,
+              test_snapshot_packed_lifecycle, fixture_tear_down);
   g_test_add ("/prd/store/corrupt-log", Fixture, NULL, fixture_set_up, test_corrupt_log_detected,
               fixture_tear_down);
   g_test_add ("/prd/store/cancel", Fixture, NULL, fixture_set_up, test_cancel, fixture_tear_down);

@@ -256,8 +256,16 @@ gboolean prd_crdt_doc_anchor_resolve (PrdCrdtDoc *doc,
 /* Binary state */
 GBytes *prd_crdt_doc_encode_state (PrdCrdtDoc *doc, PrdCrdtEncodeFlags flags);
 PrdCrdtDoc *prd_crdt_doc_decode_state (const guint8 *data, gsize size, GError **error);
+/* prd_crdt_doc_encode_state() in two steps: the draft reads the document
+ * (cheap), packing compresses the draft alone (the expensive part) and may
+ * run on any thread. */
+typedef struct _PrdCrdtStateDraft PrdCrdtStateDraft;
+PrdCrdtStateDraft *prd_crdt_doc_draft_state (PrdCrdtDoc *doc, PrdCrdtEncodeFlags flags);
+GBytes *prd_crdt_state_draft_pack (PrdCrdtStateDraft *draft);
+void prd_crdt_state_draft_free (PrdCrdtStateDraft *draft);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdCrdtOp, prd_crdt_op_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdCrdtDoc, prd_crdt_doc_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdCrdtStateDraft, prd_crdt_state_draft_free)
 
 G_END_DECLS

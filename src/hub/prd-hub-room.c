@@ -644,20 +644,24 @@ on_snapshot_written (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 room_snapshot (PrdHubRoom *room)
 {
-  g_autoptr (GBytes) state = NULL;
+  PrdCrdtStateDraft *draft;
 
   g_assert (g_queue_is_empty (&room->inflight));
   if (room->snapshotting || room->failed || room->since_snapshot == 0)
     return;
   room->snapshotting = TRUE;
   /* The whole history stays in the snapshot: sync-request serves old
-   * vectors from it after the log behind it is compacted. */
-  state =
-      prd_crdt_doc_encode_state (prd_document_get_crdt (room->document), PRD_CRDT_ENCODE_DEFAULT);
+   * vectors from it after the log behind it is compacted. Only the draft
+   * reads the document here; compressing it, most of the work, happens on
+   * the store's thread. */
+  draft =
+      prd_crdt_doc_draft_state (prd_document_get_crdt (room->document), PRD_CRDT_ENCODE_DEFAULT);
   g_debug ("Snapshot of %s at update %" G_GINT64_FORMAT, room->prd_id, room->last_seq);
   room->snapshot_covered = room->since_snapshot;
-  prd_store_write_snapshot_async (room->registry->store, room->prd_id, state, room->last_seq, NULL,
-                                  on_snapshot_written, g_object_ref (room));
+  prd_store_write_snapshot_packed_async (room->registry->store, room->prd_id,
+                                         (PrdStorePackFunc) prd_crdt_state_draft_pack, draft,
+                                         (GDestroyNotify) prd_crdt_state_draft_free, room->last_seq,
+                                         NULL, on_snapshot_written, g_object_ref (room));
 }
 
 /* Releases @room when nobody is in it and nothing is under way; the

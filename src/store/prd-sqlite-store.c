@@ -35,6 +35,12 @@
  * activity, conflicts, AI jobs, versions), each in its own
  * prd-sqlite-store-<concern>.c through prd-sqlite-store-private.h.
  *
+ * Snapshots. A snapshot request may carry a function that makes its bytes
+ * (prd_store_write_snapshot_packed_async()): the worker calls it when it
+ * reaches the request, inside the group's transaction, so a state is
+ * compressed here rather than on the main context; the other requests of
+ * that group commit that much later.
+ *
  * Cancellation is honoured while a request is still queued; once the worker
  * has run it, the result reports what happened, because a committed update
  * reported as cancelled would be sent again and stored twice.
@@ -273,6 +279,11 @@ typedef struct
   gint64 clock;
   gint64 seq;
 
+  /* REQUEST_WRITE_SNAPSHOT: makes `bytes` on the worker, just before the write */
+  PrdStorePackFunc pack;
+  gpointer pack_data;
+  GDestroyNotify pack_destroy;
+
   /* REQUEST_CUSTOM: an operation of a feature's own file */
   PrdSqliteOpFunc custom_func;
   gpointer custom_data;
@@ -376,6 +387,8 @@ request_free (gpointer data)
   g_free (r->version);
   g_clear_pointer (&r->bytes, g_bytes_unref);
   g_clear_pointer (&r->busy_sites, g_array_unref);
+  if (r->pack_destroy != NULL)
+    r->pack_destroy (r->pack_data);
   if (r->custom_data != NULL && r->custom_data_free != NULL)
     r->custom_data_free (r->custom_data);
   if (r->result != NULL && r->result_free != NULL)
@@ -1008,6 +1021,13 @@ op_write_snapshot (Worker *w, Request *r, GError **error)
 {
   g_autoptr (PrdStoreInfo) info = NULL;
   g_autoptr (sqlite3_stmt_reset) stmt = NULL;
+
+  /* Packing first: its result is checked before anything else, as the
+   * bytes of a request that came with them were. */
+  g_assert (r->bytes == NULL);
+  r->bytes = r->pack (r->pack_data);
+  if (!prd_store_validate_snapshot (r->bytes, error))
+    return FALSE;
 
   info = op_get_info (w, r->prd_id, error);
   if (info == NULL)
@@ -1886,18 +1906,22 @@ prd_sqlite_store_load (PrdStore *store,
 static void
 prd_sqlite_store_write_snapshot (PrdStore *store,
                                  const char *prd_id,
-                                 GBytes *state,
+                                 PrdStorePackFunc pack,
+                                 gpointer pack_data,
+                                 GDestroyNotify pack_destroy,
                                  gint64 seq,
                                  GCancellable *cancellable,
                                  GAsyncReadyCallback callback,
                                  gpointer user_data)
 {
   PrdSqliteStore *self = PRD_SQLITE_STORE (store);
-  Request *r = request_new (self, REQUEST_WRITE_SNAPSHOT, prd_store_write_snapshot_async,
+  Request *r = request_new (self, REQUEST_WRITE_SNAPSHOT, prd_store_write_snapshot_packed_async,
                             cancellable, callback, user_data);
 
   r->prd_id = g_strdup (prd_id);
-  r->bytes = g_bytes_ref (state);
+  r->pack = pack;
+  r->pack_data = pack_data;
+  r->pack_destroy = pack_destroy;
   r->seq = seq;
   enqueue (self, r);
 }

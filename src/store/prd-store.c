@@ -731,6 +731,42 @@ prd_store_load_finish (PrdStore *self, GAsyncResult *result, GError **error)
 }
 
 /**
+ * prd_store_validate_snapshot:
+ * @state: (nullable): an encoded CRDT state
+ * @error: return location for a #GError
+ *
+ * What every snapshot must be: bytes (%NULL fails with
+ * %PRD_ERROR_INVALID_PAYLOAD; empty is allowed) of at most
+ * %PRD_STORE_SNAPSHOT_MAX_BYTES (%PRD_ERROR_PAYLOAD_TOO_LARGE).
+ * Implementations check the result of a #PrdStorePackFunc with it.
+ *
+ * Returns: %TRUE if @state may be stored
+ */
+gboolean
+prd_store_validate_snapshot (GBytes *state, GError **error)
+{
+  return validate_bytes ("snapshot", state, PRD_STORE_SNAPSHOT_MAX_BYTES, TRUE, error);
+}
+
+static gboolean
+validate_snapshot_seq (gint64 seq, GError **error)
+{
+  if (seq < 0)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                           "A snapshot's sequence number must not be negative");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static GBytes *
+ref_bytes (gpointer data)
+{
+  return g_bytes_ref (data);
+}
+
+/**
  * prd_store_write_snapshot_async:
  * @self: a #PrdStore
  * @prd_id: the PRD id
@@ -757,18 +793,75 @@ prd_store_write_snapshot_async (PrdStore *self,
   g_return_if_fail (PRD_IS_STORE (self));
 
   REPORT_IF_INVALID (prd_store_validate_prd_id (prd_id, &invalid));
-  REPORT_IF_INVALID (
-      validate_bytes ("snapshot", state, PRD_STORE_SNAPSHOT_MAX_BYTES, TRUE, &invalid));
-  if (seq < 0)
+  REPORT_IF_INVALID (prd_store_validate_snapshot (state, &invalid));
+  REPORT_IF_INVALID (validate_snapshot_seq (seq, &invalid));
+
+  prd_store_write_snapshot_packed_async (self, prd_id, ref_bytes, g_bytes_ref (state),
+                                         (GDestroyNotify) g_bytes_unref, seq, cancellable, callback,
+                                         user_data);
+}
+
+/**
+ * prd_store_write_snapshot_packed_async:
+ * @self: a #PrdStore
+ * @prd_id: the PRD id
+ * @pack: makes the encoded CRDT state after update @seq
+ * @pack_data: (closure pack): data for @pack
+ * @pack_destroy: (nullable): frees @pack_data
+ * @seq: the last update the state includes; not beyond the log's end, not
+ *   before the current snapshot
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the snapshot is committed
+ * @user_data: data for @callback
+ *
+ * Like prd_store_write_snapshot_async(), for a state too long to make on
+ * the caller's thread (compressing it, say): @pack runs on the store's own
+ * thread just before the write, in order with the store's other requests,
+ * and does not run at all when the request is cancelled or fails before.
+ * What it returns is checked as prd_store_write_snapshot_async() checks
+ * @state (prd_store_validate_snapshot()): %NULL fails with
+ * %PRD_ERROR_INVALID_PAYLOAD, more than %PRD_STORE_SNAPSHOT_MAX_BYTES with
+ * %PRD_ERROR_PAYLOAD_TOO_LARGE, and such a request changes nothing.
+ *
+ * @pack must not touch anything the caller's thread may be changing
+ * meanwhile. @pack_destroy is called on @pack_data exactly once whatever
+ * happens (invalid arguments, cancelled, store closed, failed or written),
+ * after @pack has returned if it ran, on the thread of the store's main
+ * context. Finish with prd_store_write_snapshot_finish().
+ */
+void
+prd_store_write_snapshot_packed_async (PrdStore *self,
+                                       const char *prd_id,
+                                       PrdStorePackFunc pack,
+                                       gpointer pack_data,
+                                       GDestroyNotify pack_destroy,
+                                       gint64 seq,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data)
+{
+  g_autoptr (GError) invalid = NULL;
+
+  if (!PRD_IS_STORE (self) || pack == NULL)
     {
-      g_task_report_new_error (self, callback, user_data, source_tag, PRD_ERROR,
-                               PRD_ERROR_INVALID_OPERATION,
-                               "A snapshot's sequence number must not be negative");
+      if (pack_destroy != NULL)
+        pack_destroy (pack_data);
+      g_return_if_fail (PRD_IS_STORE (self));
+      g_return_if_fail (pack != NULL);
       return;
     }
 
-  PRD_STORE_GET_IFACE (self)->write_snapshot (self, prd_id, state, seq, cancellable, callback,
-                                              user_data);
+  if (!prd_store_validate_prd_id (prd_id, &invalid) || !validate_snapshot_seq (seq, &invalid))
+    {
+      if (pack_destroy != NULL)
+        pack_destroy (pack_data);
+      g_task_report_error (self, callback, user_data, prd_store_write_snapshot_packed_async,
+                           g_steal_pointer (&invalid));
+      return;
+    }
+
+  PRD_STORE_GET_IFACE (self)->write_snapshot (self, prd_id, pack, pack_data, pack_destroy, seq,
+                                              cancellable, callback, user_data);
 }
 
 /**
@@ -776,6 +869,9 @@ prd_store_write_snapshot_async (PrdStore *self,
  * @self: a #PrdStore
  * @result: the #GAsyncResult
  * @error: return location for a #GError
+ *
+ * Finishes prd_store_write_snapshot_async() and
+ * prd_store_write_snapshot_packed_async().
  *
  * Returns: %TRUE if the snapshot was stored
  */

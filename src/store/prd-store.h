@@ -126,6 +126,19 @@ gboolean prd_store_validate_name (const char *what, const char *name, GError **e
 gboolean prd_store_validate_version (const char *version, GError **error);
 char *prd_store_generate_prd_id (void);
 
+/**
+ * PrdStorePackFunc:
+ * @data: the caller's data
+ *
+ * Makes the bytes to store, on the store's own thread
+ * (prd_store_write_snapshot_packed_async()).
+ *
+ * Returns: (transfer full) (nullable): the bytes, or %NULL when there are none
+ */
+typedef GBytes *(*PrdStorePackFunc) (gpointer data);
+
+gboolean prd_store_validate_snapshot (GBytes *state, GError **error);
+
 #define PRD_TYPE_STORE (prd_store_get_type ())
 
 G_DECLARE_INTERFACE (PrdStore, prd_store, PRD, STORE, GObject)
@@ -139,6 +152,12 @@ G_DECLARE_INTERFACE (PrdStore, prd_store, PRD, STORE, GObject)
  * that produce nothing), so the `_finish` functions are shared. Every
  * operation validates its arguments before anything touches storage, and a
  * rejected operation changes nothing.
+ *
+ * @write_snapshot gets the state as a #PrdStorePackFunc: the implementation
+ * calls it once, on a thread of its own, right before the write (not at all
+ * when the request is cancelled or fails before), checks what it returns
+ * with prd_store_validate_snapshot(), and calls @pack_destroy on @pack_data
+ * exactly once, whatever happens.
  */
 struct _PrdStoreInterface
 {
@@ -190,7 +209,9 @@ struct _PrdStoreInterface
                 gpointer user_data);
   void (*write_snapshot) (PrdStore *self,
                           const char *prd_id,
-                          GBytes *state,
+                          PrdStorePackFunc pack,
+                          gpointer pack_data,
+                          GDestroyNotify pack_destroy,
                           gint64 seq,
                           GCancellable *cancellable,
                           GAsyncReadyCallback callback,
@@ -280,6 +301,15 @@ void prd_store_write_snapshot_async (PrdStore *self,
                                      GCancellable *cancellable,
                                      GAsyncReadyCallback callback,
                                      gpointer user_data);
+void prd_store_write_snapshot_packed_async (PrdStore *self,
+                                            const char *prd_id,
+                                            PrdStorePackFunc pack,
+                                            gpointer pack_data,
+                                            GDestroyNotify pack_destroy,
+                                            gint64 seq,
+                                            GCancellable *cancellable,
+                                            GAsyncReadyCallback callback,
+                                            gpointer user_data);
 gboolean prd_store_write_snapshot_finish (PrdStore *self, GAsyncResult *result, GError **error);
 
 void prd_store_acquire_site_async (PrdStore *self,
