@@ -28,10 +28,23 @@ test(`${CLIENTS} clients all receive the server-shutdown broadcast`, async () =>
     assert.equal(sockets.length, CLIENTS);
     assert.ok(sockets.every((s) => s.connected));
 
+    // What each socket went through after the SIGTERM: when one misses the
+    // broadcast, the failure says which and how it ended.
+    const history = sockets.map((s) => {
+      const seen = [];
+      s.on('disconnect', (reason) => seen.push(`disconnect (${reason})`));
+      s.io.on('reconnect_attempt', () => seen.push('reconnect attempt'));
+      return seen;
+    });
     const received = sockets.map((s) => once(s, 'server-shutdown'));
     const before = Date.now();
     hub.proc.kill('SIGTERM');
-    const payloads = await Promise.all(received);
+    const settled = await Promise.allSettled(received);
+    const missed = settled.flatMap((r, i) => (r.status === 'rejected'
+      ? [`#${i} ${NAMESPACES[i % NAMESPACES.length]} connected=${sockets[i].connected}: ${history[i].join(', ') || 'nothing'}`]
+      : []));
+    assert.deepEqual(missed, [], `${missed.length} of ${CLIENTS} missed server-shutdown\n${hub.stderr().slice(-4096)}`);
+    const payloads = settled.map((r) => r.value);
     assert.equal(payloads.length, CLIENTS);
     for (const { args: [data] } of payloads) {
       assert.equal(typeof data.message, 'string');
