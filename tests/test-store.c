@@ -1205,6 +1205,69 @@ test_snapshot_packed (Fixture *f, gconstpointer data)
 
 /* Cancelled while queued: never packed, freed once. Queued before the
  * store closes: packed and written before it closes. After: freed once. */
+/* A pack function that waits until the test lets it go. */
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  gboolean released;
+  GBytes *bytes;
+} PackGate;
+
+static GBytes *
+gated_pack (gpointer data)
+{
+  PackGate *gate = data;
+
+  g_mutex_lock (&gate->lock);
+  while (!gate->released)
+    g_cond_wait (&gate->cond, &gate->lock);
+  g_mutex_unlock (&gate->lock);
+  return g_bytes_ref (gate->bytes);
+}
+
+/* A write queued before a snapshot in the same group commits (and is
+ * reported) without waiting for the snapshot's packing. */
+static void
+test_snapshot_packed_commits_first (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_gate", "acme");
+  g_autoptr (GBytes) state = g_bytes_new_static ("a state", 7);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GAsyncResult) appended = NULL;
+  g_autoptr (GAsyncResult) written = NULL;
+  PackGate gate = { .bytes = state };
+  int site = acquire_ok (f, "prd_gate", "alice");
+  g_autoptr (GBytes) first = payload_for (site, 1);
+  g_autoptr (GBytes) second = payload_for (site, 2);
+
+  g_mutex_init (&gate.lock);
+  g_cond_init (&gate.cond);
+  prd_test_store_append (f->store, "prd_gate", site, 1, "alice", first, &error);
+  g_assert_no_error (error);
+
+  /* Both in one main-loop iteration: one group for the worker. */
+  prd_store_append_update_async (f->store, "prd_gate", site, 2, "alice", second, NULL,
+                                 prd_test_result_cb, &appended);
+  prd_store_write_snapshot_packed_async (f->store, "prd_gate", gated_pack, &gate, NULL, 1, NULL,
+                                         prd_test_result_cb, &written);
+  prd_test_wait_result (&appended);
+  g_assert_cmpint (prd_store_append_update_finish (f->store, appended, &error), ==, 2);
+  g_assert_no_error (error);
+  g_assert_null (written);
+
+  g_mutex_lock (&gate.lock);
+  gate.released = TRUE;
+  g_cond_signal (&gate.cond);
+  g_mutex_unlock (&gate.lock);
+  prd_test_wait_result (&written);
+  g_assert_true (prd_store_write_snapshot_finish (f->store, written, &error));
+  g_assert_no_error (error);
+  assert_snapshot (f, "prd_gate", state, 1, 1);
+  g_mutex_clear (&gate.lock);
+  g_cond_clear (&gate.cond);
+}
+
 static void
 test_snapshot_packed_lifecycle (Fixture *f, gconstpointer data)
 {
@@ -1536,6 +1599,8 @@ main (int argc, char *argv[])
               fixture_tear_down);
   g_test_add ("/prd/store/snapshot-packed", Fixture, NULL, fixture_set_up, test_snapshot_packed,
               fixture_tear_down);
+  g_test_add ("/prd/store/snapshot-packed-commits-first", Fixture, NULL, fixture_set_up,
+              test_snapshot_packed_commits_first, fixture_tear_down);
   g_test_add ("/prd/store/snapshot-packed-lifecycle", Fixture, NULL, fixture_set_up,
               test_snapshot_packed_lifecycle, fixture_tear_down);
   g_test_add ("/prd/store/corrupt-log", Fixture, NULL, fixture_set_up, test_corrupt_log_detected,

@@ -37,9 +37,10 @@
  *
  * Snapshots. A snapshot request may carry a function that makes its bytes
  * (prd_store_write_snapshot_packed_async()): the worker calls it when it
- * reaches the request, inside the group's transaction, so a state is
- * compressed here rather than on the main context; the other requests of
- * that group commit that much later.
+ * reaches the request, so a state is compressed here rather than on the
+ * main context. The requests of the group before it commit first (one
+ * more commit per snapshot), so that their acks do not wait for the
+ * packing; those after it do wait.
  *
  * Cancellation is honoured while a request is still queued; once the worker
  * has run it, the result reports what happened, because a committed update
@@ -1367,6 +1368,16 @@ worker_run_group (Worker *w, GPtrArray *batch, gboolean *quit)
               if (r->kind == REQUEST_CLOSE)
                 *quit = TRUE;
               continue;
+            }
+
+          /* Packing a snapshot takes milliseconds: what the group wrote
+           * so far commits first, so that its acks do not wait for it; the
+           * snapshot and what follows it make the next group. */
+          if (r->pack != NULL && in_txn && txn_error == NULL)
+            {
+              worker_end_transaction (w, done, NULL);
+              done = g_ptr_array_new_with_free_func (request_free);
+              in_txn = FALSE;
             }
 
           g_ptr_array_add (done, r);
