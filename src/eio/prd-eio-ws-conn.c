@@ -758,8 +758,9 @@ void
 prd_eio_ws_conn_close (PrdEioWsConn *conn, gushort code)
 {
   enter (conn);
-  /* An answer to the peer's Close closes the stream once written. */
-  queue_close (conn, code, conn->close_received);
+  /* An answer to the peer's Close closes the stream once written, as does
+   * a Close whose answer would not be read (after a message too big). */
+  queue_close (conn, code, conn->close_received || conn->reading_done);
   leave (conn);
 }
 
