@@ -65,7 +65,8 @@ poller_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
       PrdEioPollerWatch *watch = link->data;
 
       watch->queued = FALSE;
-      watch->func (watch->data);
+      if (watch->func != NULL) /* not re-armed with a source meanwhile */
+        watch->func (watch->data);
     }
   return G_SOURCE_CONTINUE;
 }
