@@ -373,11 +373,7 @@ prd_sio_namespace_emit_raw (PrdSioNamespace *self,
   targets = prd_sio_namespace_get_room_sockets (self, room);
   if (targets->len == 0)
     return;
-  if (args == NULL)
-    args_len = 0;
-  else if (args_len < 0)
-    args_len = (gssize) strlen (args);
-  text = prd_sio_encode_raw (PRD_SIO_PACKET_EVENT, self->name, -1, event, args, (gsize) args_len);
+  text = prd_sio_encode_raw (PRD_SIO_PACKET_EVENT, self->name, -1, event, args, args_len);
   message = prd_eio_packet_new_message (text->str, (gssize) text->len);
   if (message == NULL)
     return;

@@ -101,6 +101,6 @@ GString *prd_sio_encode_raw (PrdSioPacketType type,
                              gint64 id,
                              const char *event,
                              const char *args,
-                             gsize args_len);
+                             gssize args_len);
 
 G_END_DECLS

@@ -316,16 +316,23 @@ prd_sio_encode_with_args (PrdSioPacketType type,
 
 /* Encodes an EVENT (when @event is set) or ACK whose arguments after the
  * event name are JSON text already: @args is the array's inside, values
- * separated by commas (empty for none). No attachments. */
+ * separated by commas (%NULL or empty for none; @args_len -1 when
+ * nul-terminated). No attachments. */
 GString *
 prd_sio_encode_raw (PrdSioPacketType type,
                     const char *nsp,
                     gint64 id,
                     const char *event,
                     const char *args,
-                    gsize args_len)
+                    gssize args_len)
 {
-  GString *out = g_string_sized_new (args_len + 64);
+  GString *out;
+
+  if (args == NULL)
+    args_len = 0;
+  else if (args_len < 0)
+    args_len = (gssize) strlen (args);
+  out = g_string_sized_new (args_len + 64);
 
   g_string_append_c (out, (char) ('0' + type));
   if (nsp != NULL && strcmp (nsp, "/") != 0)
@@ -370,12 +377,8 @@ prd_sio_socket_emit_raw (PrdSioSocket *self, const char *event, const char *args
 
   if (!self->connected || (engine = g_weak_ref_get (&self->engine)) == NULL)
     return;
-  if (args == NULL)
-    args_len = 0;
-  else if (args_len < 0)
-    args_len = (gssize) strlen (args);
   text = prd_sio_encode_raw (PRD_SIO_PACKET_EVENT, prd_sio_namespace_get_name (self->nsp), -1,
-                             event, args, (gsize) args_len);
+                             event, args, args_len);
   prd_eio_socket_send_text (engine, text->str, (gssize) text->len);
   prd_metric_inc (prd_sio_metrics.events_sent, event);
   if (prd_sio_namespace_get_server (self->nsp) != NULL)
@@ -500,12 +503,8 @@ prd_sio_socket_ack_raw (PrdSioSocket *self, gint64 ack_id, const char *args, gss
     }
   if (!self->connected || (engine = g_weak_ref_get (&self->engine)) == NULL)
     return;
-  if (args == NULL)
-    args_len = 0;
-  else if (args_len < 0)
-    args_len = (gssize) strlen (args);
   text = prd_sio_encode_raw (PRD_SIO_PACKET_ACK, prd_sio_namespace_get_name (self->nsp), ack_id,
-                             NULL, args, (gsize) args_len);
+                             NULL, args, args_len);
   prd_eio_socket_send_text (engine, text->str, (gssize) text->len);
 }
 
