@@ -410,6 +410,27 @@ test_free_in_callback (Fixture *f, gconstpointer user_data)
   g_assert_false (f->closed);
 }
 
+/* A peer that never answers our Close is closed anyway, after the close
+ * timeout (5 s). */
+static void
+test_close_unanswered (Fixture *f, gconstpointer user_data)
+{
+  g_autoptr (GByteArray) received = g_byte_array_new ();
+  GBytes *payload = NULL;
+  gsize at = 0;
+
+  prd_eio_ws_conn_close (f->conn, 1001);
+  g_assert_false (prd_eio_ws_conn_is_open (f->conn));
+  prd_test_wait_while (!f->closed, PRD_TEST_TIMEOUT_MS);
+  g_assert_true (prd_eio_ws_conn_is_closed (f->conn));
+
+  peer_read_available (f, received);
+  g_assert_cmpint (next_frame (received, &at, &payload), ==, 0x88);
+  g_assert_cmpmem (g_bytes_get_data (payload, NULL), g_bytes_get_size (payload), "\x03\xe9", 2);
+  g_bytes_unref (payload);
+  g_assert_cmpuint (at, ==, received->len);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -432,6 +453,10 @@ main (int argc, char *argv[])
   ADD ("free-in-callback", test_free_in_callback);
 
 #undef ADD
+
+  /* Once: it waits for the timeout. */
+  g_test_add ("/prd/eio-ws-conn/close-unanswered", Fixture, &plain, fixture_setup,
+              test_close_unanswered, fixture_teardown);
 
   return g_test_run ();
 }
