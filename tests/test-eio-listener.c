@@ -14,6 +14,7 @@
 #include <libsoup/soup.h>
 
 #include "prd-test-harness.h"
+#include "prd-eio-closed-notice.h"
 #include "prd-eio-listener.h"
 
 #define BOUND_MS 15000
@@ -534,11 +535,51 @@ test_auto_max_connections (Fixture *f, gconstpointer data)
   g_assert_cmpuint (max, <=, PRD_EIO_LISTENER_DEFAULT_MAX_CONNECTIONS);
 }
 
+static gpointer
+fire_in_thread (gpointer notice)
+{
+  prd_eio_closed_notice_fire (notice);
+  return NULL;
+}
+
+static void
+count_call (gpointer user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+/* How the listener hears that a connection it counts was closed, by
+ * whatever thread closes it: the notice runs on the thread that made it,
+ * once; one cancelled meanwhile (the listener forgot the connection first)
+ * never runs. */
+static void
+test_closed_notice (void)
+{
+  guint calls = 0, cancelled_calls = 0;
+  g_autoptr (PrdEioClosedNotice) notice = prd_eio_closed_notice_new (count_call, &calls);
+  g_autoptr (PrdEioClosedNotice) cancelled =
+      prd_eio_closed_notice_new (count_call, &cancelled_calls);
+
+  g_thread_join (g_thread_new ("fire", fire_in_thread, notice));
+  g_thread_join (g_thread_new ("fire", fire_in_thread, cancelled));
+  /* Not on the firing thread, even though this context was free. */
+  g_assert_cmpuint (calls, ==, 0);
+  prd_eio_closed_notice_cancel (cancelled);
+  prd_test_wait_while (calls == 0, PRD_TEST_TIMEOUT_MS);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  /* Fired again, on this thread: it already ran. */
+  prd_eio_closed_notice_fire (notice);
+  g_assert_cmpuint (calls, ==, 1);
+  g_assert_cmpuint (cancelled_calls, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
+  g_test_add_func ("/prd/eio-listener/closed-notice", test_closed_notice);
   g_test_add ("/prd/eio-listener/keepalive-hangup", Fixture, NULL, fixture_setup,
               test_keepalive_hangup, fixture_teardown);
   g_test_add ("/prd/eio-listener/timeouts", Fixture, &short_timeouts, fixture_setup, test_timeouts,

@@ -29,12 +29,9 @@ struct _PrdEioIdleStream
   gboolean ended;    /* the end came while idle: hand out END_LINE, then end_error */
   gsize line_offset; /* bytes of END_LINE handed out */
   GError *end_error; /* (owned) (nullable) */
-  PrdEioClosedFunc closed_func;
-  gpointer closed_data;
-  /* Where closed_func runs: a connection taken over as a WebSocket is
-   * closed on an I/O thread (prd-eio-ws-link.c). */
-  GThread *closed_thread;       /* (unowned) (nullable) */
-  GMainContext *closed_context; /* (owned) (nullable) */
+  /* Fired when this stream is closed, unless the connection was handed
+   * off (prd_eio_idle_stream_hand_off()). */
+  PrdEioClosedNotice *closed; /* (owned) (nullable) */
 
   /* The request head (request line and headers) being read, counted up to
    * its empty line; see prd_eio_idle_stream_set_header_limit(). */
@@ -168,31 +165,13 @@ prd_eio_idle_stream_read (
   return n;
 }
 
-static gboolean notify_closed_cb (gpointer user_data);
-
 static void
 notify_closed (PrdEioIdleStream *self)
 {
-  PrdEioClosedFunc func;
+  g_autoptr (PrdEioClosedNotice) closed = g_steal_pointer (&self->closed);
 
-  if (self->closed_thread != NULL && self->closed_thread != g_thread_self ())
-    {
-      g_main_context_invoke_full (self->closed_context, G_PRIORITY_DEFAULT, notify_closed_cb,
-                                  g_object_ref (self), g_object_unref);
-      return;
-    }
-
-  func = self->closed_func;
-  self->closed_func = NULL;
-  if (func != NULL)
-    func (self->closed_data);
-}
-
-static gboolean
-notify_closed_cb (gpointer user_data)
-{
-  notify_closed (user_data);
-  return G_SOURCE_REMOVE;
+  if (closed != NULL)
+    prd_eio_closed_notice_fire (closed);
 }
 
 static gboolean
@@ -323,7 +302,7 @@ prd_eio_idle_stream_finalize (GObject *object)
 
   g_clear_object (&self->base_io);
   g_clear_error (&self->end_error);
-  g_clear_pointer (&self->closed_context, g_main_context_unref);
+  g_clear_pointer (&self->closed, prd_eio_closed_notice_unref);
 
   G_OBJECT_CLASS (prd_eio_idle_stream_parent_class)->finalize (object);
 }
@@ -393,18 +372,18 @@ prd_eio_idle_stream_get_idle (PrdEioIdleStream *self)
 }
 
 void
-prd_eio_idle_stream_set_closed_func (PrdEioIdleStream *self,
-                                     PrdEioClosedFunc func,
-                                     gpointer user_data)
+prd_eio_idle_stream_set_closed_notice (PrdEioIdleStream *self, PrdEioClosedNotice *notice)
 {
   g_return_if_fail (PRD_IS_EIO_IDLE_STREAM (self));
-  self->closed_func = func;
-  self->closed_data = user_data;
-  if (func != NULL && self->closed_context == NULL)
-    {
-      self->closed_thread = g_thread_self ();
-      self->closed_context = g_main_context_ref_thread_default ();
-    }
+  g_clear_pointer (&self->closed, prd_eio_closed_notice_unref);
+  self->closed = notice != NULL ? prd_eio_closed_notice_ref (notice) : NULL;
+}
+
+PrdEioClosedNotice *
+prd_eio_idle_stream_hand_off (PrdEioIdleStream *self)
+{
+  g_return_val_if_fail (PRD_IS_EIO_IDLE_STREAM (self), NULL);
+  return g_steal_pointer (&self->closed);
 }
 
 /**

@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "prd-eio-closed-notice.h"
+
 G_BEGIN_DECLS
 
 /*
@@ -26,20 +28,19 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (
     PrdEioIdleStream, prd_eio_idle_stream, PRD, EIO_IDLE_STREAM, GFilterInputStream)
 
-typedef void (*PrdEioClosedFunc) (gpointer user_data);
-
 /* Returns a GIOStream that reads through an idle stream and writes to
  * @base's output stream; closing it closes @base. @out_idle is
  * (transfer none): the returned stream owns it. */
 GIOStream *prd_eio_idle_io_stream_new (GIOStream *base, PrdEioIdleStream **out_idle);
 void prd_eio_idle_stream_set_idle (PrdEioIdleStream *self, gboolean idle);
 gboolean prd_eio_idle_stream_get_idle (PrdEioIdleStream *self);
-/* @func runs once, when the stream (and so @base) is closed, on the thread
- * that set it (from its thread-default context when the stream is closed
- * on another thread). */
-void prd_eio_idle_stream_set_closed_func (PrdEioIdleStream *self,
-                                          PrdEioClosedFunc func,
-                                          gpointer user_data);
+/* @notice (nullable) is fired when the stream (and so @base) is closed. */
+void prd_eio_idle_stream_set_closed_notice (PrdEioIdleStream *self, PrdEioClosedNotice *notice);
+/* The connection outlives this stream (its descriptor was duplicated;
+ * prd-eio-ws-conn.c): closing the stream no longer fires the notice, which
+ * is returned (transfer full, nullable) for the new owner to fire once it
+ * closes the connection. */
+PrdEioClosedNotice *prd_eio_idle_stream_hand_off (PrdEioIdleStream *self);
 
 void prd_eio_idle_stream_set_header_limit (PrdEioIdleStream *self,
                                            gsize limit,

@@ -90,8 +90,11 @@ typedef struct
   GTlsConnection *tls;           /* (owned) (nullable) */
   GCancellable *cancellable;     /* (owned) (nullable): the TLS handshake */
   GSource *sniff;                /* (owned) (nullable): waits for the first byte (TLS) */
-  PrdEioIdleStream *input;       /* (unowned) (nullable): libsoup's, until it is closed */
-  GSocketAddress *remote;        /* (owned) the address libsoup reports for this connection */
+  PrdEioIdleStream *input;       /* (unowned) (nullable): libsoup's, until it is closed or
+                                  * the connection is upgraded */
+  PrdEioClosedNotice *closed;    /* (owned) (nullable): from whatever closes the connection */
+  GSocketAddress *remote;        /* (owned) (nullable) the address libsoup reports for this
+                                  * connection */
   char *address;                 /* (owned) the remote IP address: the per-address key */
   ConnState state;
   gint64 deadline; /* monotonic µs; 0: none */
@@ -145,23 +148,37 @@ static GQuark conn_quark;
 /* ------------------------------------------------------------------ */
 /* Connection records                                                 */
 
+/* From now on only the count matters: the connection's objects are left to
+ * whoever holds the connection, which may free them long before it is
+ * closed (prd-eio-ws-conn.c keeps just the descriptor of a WebSocket). */
 static void
-conn_free (Conn *conn)
+conn_release_objects (Conn *conn)
 {
   if (conn->remote != NULL)
     {
       g_object_set_qdata (G_OBJECT (conn->remote), conn_quark, NULL);
       g_object_set_data (G_OBJECT (conn->remote), PRD_EIO_SOCKET_KEY, NULL);
     }
+  /* No request head is read any more: no refusal can come from it. */
   if (conn->input != NULL)
-    prd_eio_idle_stream_set_closed_func (conn->input, NULL, NULL);
+    prd_eio_idle_stream_set_header_limit (conn->input, 0, NULL, NULL);
+  conn->input = NULL;
+  g_clear_object (&conn->tls);
+  g_clear_object (&conn->connection);
+  g_clear_object (&conn->remote);
+}
+
+static void
+conn_free (Conn *conn)
+{
+  if (conn->closed != NULL)
+    prd_eio_closed_notice_cancel (conn->closed);
+  g_clear_pointer (&conn->closed, prd_eio_closed_notice_unref);
+  conn_release_objects (conn);
   if (conn->sniff != NULL)
     g_source_destroy (conn->sniff);
   g_clear_pointer (&conn->sniff, g_source_unref);
   g_clear_object (&conn->cancellable);
-  g_clear_object (&conn->tls);
-  g_clear_object (&conn->connection);
-  g_clear_object (&conn->remote);
   g_free (conn->address);
   g_free (conn);
 }
@@ -185,7 +202,8 @@ conn_forget (PrdEioListener *self, Conn *conn)
 static void
 conn_shutdown (Conn *conn)
 {
-  g_socket_shutdown (g_socket_connection_get_socket (conn->connection), TRUE, TRUE, NULL);
+  if (conn->connection != NULL)
+    g_socket_shutdown (g_socket_connection_get_socket (conn->connection), TRUE, TRUE, NULL);
 }
 
 /* Closes the connection underneath whatever uses it and forgets it. */
@@ -195,11 +213,12 @@ conn_close_now (PrdEioListener *self, Conn *conn)
   /* Shut down first: closing a TLS connection writes close_notify, which
    * must not wait for a peer that does not read. */
   conn_shutdown (conn);
-  if (conn->input != NULL)
-    prd_eio_idle_stream_set_closed_func (conn->input, NULL, NULL);
+  if (conn->closed != NULL)
+    prd_eio_closed_notice_cancel (conn->closed);
   if (conn->tls != NULL && conn->input == NULL)
     g_io_stream_close (G_IO_STREAM (conn->tls), NULL, NULL);
-  g_io_stream_close (G_IO_STREAM (conn->connection), NULL, NULL);
+  if (conn->connection != NULL)
+    g_io_stream_close (G_IO_STREAM (conn->connection), NULL, NULL);
   if (self != NULL)
     conn_forget (self, conn);
   else
@@ -265,7 +284,11 @@ on_wrote_informational (SoupServerMessage *msg, gpointer user_data)
 
   if (conn != NULL && conn->state != CONN_CLOSING &&
       soup_server_message_get_status (msg) == SOUP_STATUS_SWITCHING_PROTOCOLS)
-    conn_set_state (conn, CONN_UPGRADED, 0);
+    {
+      conn_set_state (conn, CONN_UPGRADED, 0);
+      /* Counted until the notice says it is closed; nothing else. */
+      conn_release_objects (conn);
+    }
 }
 
 static void
@@ -317,7 +340,8 @@ hand_over (PrdEioListener *self, Conn *conn, GIOStream *base)
       return;
     }
   stream = prd_eio_idle_io_stream_new (base, &conn->input);
-  prd_eio_idle_stream_set_closed_func (conn->input, on_input_closed, conn);
+  conn->closed = prd_eio_closed_notice_new (on_input_closed, conn);
+  prd_eio_idle_stream_set_closed_notice (conn->input, conn->closed);
   prd_eio_idle_stream_set_header_limit (conn->input, PRD_EIO_LISTENER_MAX_HEADER_SIZE,
                                         on_head_too_large, conn);
   /* A refusal lingers on the TCP socket (prd-eio-refusal.c): over TLS too,
