@@ -1174,8 +1174,10 @@ read_until_eof (GSocketConnection *conn)
   return g_byte_array_free_to_bytes (g_steal_pointer (&data));
 }
 
+/* Connects, and sends the handshake with @early (nullable) after it in the
+ * same write. */
 static GSocketConnection *
-raw_websocket_connect (Fixture *f)
+raw_websocket_connect_with (Fixture *f, GByteArray *early)
 {
   g_autoptr (GSocketClient) client = g_socket_client_new ();
   g_autoptr (GSocketConnection) conn = NULL;
@@ -1187,15 +1189,25 @@ raw_websocket_connect (Fixture *f)
                                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                                        "Sec-WebSocket-Version: 13\r\n\r\n";
 
+  g_autoptr (GByteArray) sent = g_byte_array_new ();
   guint before = f->sockets->len;
 
   conn = g_socket_client_connect_to_host (client, "127.0.0.1", f->port, NULL, &error);
   g_assert_no_error (error);
-  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), handshake_text,
-                             strlen (handshake_text), NULL, NULL, &error);
+  g_byte_array_append (sent, (const guint8 *) handshake_text, strlen (handshake_text));
+  if (early != NULL)
+    g_byte_array_append (sent, early->data, early->len);
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), sent->data,
+                             sent->len, NULL, NULL, &error);
   g_assert_no_error (error);
   prd_test_wait_while (f->sockets->len == before, PRD_TEST_TIMEOUT_MS);
   return g_steal_pointer (&conn);
+}
+
+static GSocketConnection *
+raw_websocket_connect (Fixture *f)
+{
+  return raw_websocket_connect_with (f, NULL);
 }
 
 /* A message sent as many small fragments is refused once it passes the
@@ -1398,6 +1410,32 @@ test_websocket_frames (Fixture *f, gconstpointer user_data)
   g_assert_cmpint (at_close, >, at_echo);
   /* Both Pings were answered. */
   g_assert_cmpuint (n_pongs, ==, 2);
+}
+
+/* Frames sent in the same write as the handshake arrive with it, and
+ * libsoup reads them into its buffer with the request: the connection,
+ * which keeps only the socket's descriptor, takes them from there. */
+static void
+test_websocket_early_frames (Fixture *f, gconstpointer user_data)
+{
+  g_autoptr (GByteArray) frames = g_byte_array_new ();
+  g_autoptr (GSocketConnection) conn = NULL;
+  g_autoptr (GBytes) received = NULL;
+  static const guint8 close_1000[] = { 0x88, 0x02, 0x03, 0xe8 };
+
+  append_frame (frames, 0x81, "4first", 6, 0x11223344);
+  append_frame (frames, 0x81, "4second", 7, 0x55667788);
+  append_frame (frames, 0x88, "\x03\xe8", 2, 0x99aabbcc);
+  conn = raw_websocket_connect_with (f, frames);
+  received = read_until_eof (conn);
+  wait_closed (f, 1);
+
+  g_assert_cmpuint (f->texts->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (f->texts, 0), ==, "first");
+  g_assert_cmpstr (g_ptr_array_index (f->texts, 1), ==, "second");
+  g_assert_cmpint (find_bytes (received, "4second", 7), >, find_bytes (received, "4first", 6));
+  g_assert_cmpint (find_bytes (received, close_1000, sizeof close_1000), >,
+                   find_bytes (received, "4second", 7));
 }
 
 /* Each frame a client may not send closes the connection with the code the
@@ -1813,6 +1851,7 @@ main (int argc, char *argv[])
   ADD_THREADED ("websocket/close-after-messages", NULL, test_websocket_close_after_messages);
   ADD_THREADED ("websocket/many-idle", NULL, test_websocket_many_idle);
   ADD_THREADED ("websocket/frames", NULL, test_websocket_frames);
+  ADD_THREADED ("websocket/early-frames", NULL, test_websocket_early_frames);
   ADD_THREADED ("websocket/protocol-errors", NULL, test_websocket_protocol_errors);
   ADD_THREADED ("websocket/too-big-compressed", &compression_config,
                 test_websocket_too_big_compressed);

@@ -4,7 +4,9 @@
  * the gate (messages held while too many wait, the peer's Close held until
  * they were handled), Pongs bounded for a peer that does not read, frames
  * the socket takes in pieces, and a connection freed from its own
- * callback. Every case runs with and without the context's epoll set.
+ * callback. Every case runs on a plain socket (the connection keeps only a
+ * descriptor of its own) with and without the context's epoll set, and on
+ * a stream that is no socket's (as over TLS).
  */
 #include "config.h"
 
@@ -12,6 +14,8 @@
 #include <sys/socket.h>
 
 #include <gio/gio.h>
+#include <gio/gunixinputstream.h>
+#include <gio/gunixoutputstream.h>
 #include <libsoup/soup.h>
 
 #include "prd-eio-ws-conn.h"
@@ -21,6 +25,7 @@
 typedef struct
 {
   gboolean use_poller;
+  gboolean over_stream; /* the server's end is no GSocketConnection */
 } Params;
 
 typedef struct
@@ -107,7 +112,17 @@ fixture_setup (Fixture *f, gconstpointer user_data)
   f->peer = g_socket_new_from_fd (fds[1], &error);
   g_assert_no_error (error);
   g_socket_set_blocking (f->peer, FALSE);
-  f->stream = G_IO_STREAM (g_socket_connection_factory_create_connection (server));
+  if (params->over_stream)
+    {
+      g_autoptr (GInputStream) in = g_unix_input_stream_new (g_socket_get_fd (server), FALSE);
+      g_autoptr (GOutputStream) out = g_unix_output_stream_new (g_socket_get_fd (server), FALSE);
+
+      /* The socket closes the descriptor when the fixture drops it. */
+      g_object_set_data_full (G_OBJECT (in), "socket", g_object_ref (server), g_object_unref);
+      f->stream = g_simple_io_stream_new (in, out);
+    }
+  else
+    f->stream = G_IO_STREAM (g_socket_connection_factory_create_connection (server));
   if (params->use_poller)
     {
       f->poller = prd_eio_poller_new (NULL, &error);
@@ -116,6 +131,9 @@ fixture_setup (Fixture *f, gconstpointer user_data)
   f->messages = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   f->max_unhandled = G_MAXUINT;
   f->conn = prd_eio_ws_conn_new (f->stream, 1 << 20, f->poller, &funcs, f);
+  /* On a socket, the connection took a descriptor of its own and closed
+   * the stream; otherwise it reads and writes through the stream. */
+  g_assert_cmpint (g_io_stream_is_closed (f->stream), ==, !params->over_stream);
 }
 
 static void
@@ -434,7 +452,7 @@ test_close_unanswered (Fixture *f, gconstpointer user_data)
 int
 main (int argc, char *argv[])
 {
-  static const Params plain = { FALSE }, polled = { TRUE };
+  static const Params plain = { FALSE, FALSE }, polled = { TRUE, FALSE }, stream = { TRUE, TRUE };
 
   g_test_init (&argc, &argv, NULL);
 
@@ -443,6 +461,8 @@ main (int argc, char *argv[])
   {                                                                                                \
     g_test_add ("/prd/eio-ws-conn/" path, Fixture, &plain, fixture_setup, func, fixture_teardown); \
     g_test_add ("/prd/eio-ws-conn/poller/" path, Fixture, &polled, fixture_setup, func,            \
+                fixture_teardown);                                                                 \
+    g_test_add ("/prd/eio-ws-conn/stream/" path, Fixture, &stream, fixture_setup, func,            \
                 fixture_teardown);                                                                 \
   }                                                                                                \
   G_STMT_END

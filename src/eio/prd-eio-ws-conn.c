@@ -7,10 +7,18 @@
 
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
+#include <glib-unix.h>
 #include <libsoup/soup.h>
 
+#include "prd-eio-idle-stream.h"
 #include "prd-eio-metered-stream.h"
 #include "prd-log.h"
 
@@ -25,6 +33,14 @@
 #define MAX_PONGS 16
 /* How long the peer has to answer our Close (libsoup's figure). */
 #define CLOSE_TIMEOUT_S 5
+/* What is taken from libsoup's buffer when the descriptor is taken over,
+ * at most: it holds less than one read of a request head (8 KiB). */
+#define MAX_PREREAD (4 * READ_SIZE)
+
+/* A frame's vectors go to sendmsg(2) as they are. */
+G_STATIC_ASSERT (sizeof (GOutputVector) == sizeof (struct iovec));
+G_STATIC_ASSERT (offsetof (GOutputVector, buffer) == offsetof (struct iovec, iov_base));
+G_STATIC_ASSERT (offsetof (GOutputVector, size) == offsetof (struct iovec, iov_len));
 
 /* Every frame at the debug level. GLib formats a message before its
  * writer drops it: nothing is formatted unless it would be shown. */
@@ -47,11 +63,14 @@ typedef struct
 
 struct _PrdEioWsConn
 {
-  GIOStream *stream; /* (owned) */
+  /* Over TLS, the stream libsoup handed over. On a plain socket, only a
+   * descriptor of our own (see take_descriptor()): stream is NULL. */
+  GIOStream *stream; /* (owned) (nullable) */
   GPollableInputStream *in;
   GPollableOutputStream *out;
+  PrdEioClosedNotice *closed_notice; /* (owned) (nullable): fired once fd is closed */
   GMainContext *context;
-  int fd;               /* the plain socket's, or -1 (TLS) */
+  int fd;               /* the plain socket's (ours when stream is NULL), or -1 (TLS) */
   PrdEioPoller *poller; /* (owned) (nullable) */
   PrdEioPollerWatch watch;
 
@@ -181,8 +200,14 @@ close_io (PrdEioWsConn *conn, gboolean report)
   prd_eio_clear_source (&conn->out_source);
   prd_eio_clear_source (&conn->close_timeout);
   drop_frames (conn, TRUE);
-  g_io_stream_close (conn->stream, NULL, NULL);
+  if (conn->stream != NULL)
+    g_io_stream_close (conn->stream, NULL, NULL);
+  else
+    close (conn->fd);
   conn->io_closed = TRUE;
+  if (conn->closed_notice != NULL)
+    prd_eio_closed_notice_fire (conn->closed_notice);
+  g_clear_pointer (&conn->closed_notice, prd_eio_closed_notice_unref);
   if (report && !conn->doomed)
     conn->funcs->closed (conn->user_data);
 }
@@ -254,6 +279,38 @@ on_writable (GObject *stream, gpointer user_data)
   return fired (conn, &conn->out_source, flush_out);
 }
 
+static gboolean
+on_fd_writable (int fd, GIOCondition condition, gpointer user_data)
+{
+  PrdEioWsConn *conn = user_data;
+
+  return fired (conn, &conn->out_source, flush_out);
+}
+
+/* A pollable source on the stream, or on our descriptor, calling @func or
+ * @fd_func. */
+static GSource *
+watch_io (PrdEioWsConn *conn, GIOCondition condition, GSourceFunc func, GUnixFDSourceFunc fd_func)
+{
+  GSource *source;
+
+  if (conn->stream == NULL)
+    {
+      source = g_unix_fd_source_new (conn->fd, condition);
+      g_source_set_callback (source, G_SOURCE_FUNC (fd_func), conn, NULL);
+    }
+  else
+    {
+      if (condition & G_IO_IN)
+        source = g_pollable_input_stream_create_source (conn->in, NULL);
+      else
+        source = g_pollable_output_stream_create_source (conn->out, NULL);
+      g_source_set_callback (source, func, conn, NULL);
+    }
+  g_source_attach (source, conn->context);
+  return source;
+}
+
 /* @frame was written whole. */
 static void
 frame_written (PrdEioWsConn *conn, OutFrame *frame)
@@ -268,24 +325,50 @@ frame_written (PrdEioWsConn *conn, OutFrame *frame)
 /* One writev(2); returns the bytes the socket took (0 when it would
  * block), or -1 when the connection failed (the caller closes it). */
 static gssize
+send_vectors (PrdEioWsConn *conn, GOutputVector *vectors, gsize n_vectors)
+{
+  struct msghdr msg = { .msg_iov = (struct iovec *) vectors, .msg_iovlen = n_vectors };
+  gssize n;
+
+  do
+    n = sendmsg (conn->fd, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n >= 0)
+    return n;
+  if (errno == EAGAIN || errno == EWOULDBLOCK)
+    return 0;
+  g_debug ("websocket: write failed: %s", g_strerror (errno));
+  return -1;
+}
+
+static gssize
 write_vectors (PrdEioWsConn *conn, GOutputVector *vectors, gsize n_vectors, gsize wanted)
 {
   g_autoptr (GError) error = NULL;
   gsize written = 0;
 
-  switch (g_pollable_output_stream_writev_nonblocking (conn->out, vectors, n_vectors, &written,
-                                                       NULL, &error))
+  if (conn->stream == NULL)
     {
-      case G_POLLABLE_RETURN_FAILED:
-        g_debug ("websocket: write failed: %s", error->message);
+      gssize n = send_vectors (conn, vectors, n_vectors);
+
+      if (n < 0)
         return -1;
-      case G_POLLABLE_RETURN_WOULD_BLOCK:
-        written = 0;
-        break;
-      case G_POLLABLE_RETURN_OK:
-      default:
-        break;
+      written = n;
     }
+  else
+    switch (g_pollable_output_stream_writev_nonblocking (conn->out, vectors, n_vectors, &written,
+                                                         NULL, &error))
+      {
+        case G_POLLABLE_RETURN_FAILED:
+          g_debug ("websocket: write failed: %s", error->message);
+          return -1;
+        case G_POLLABLE_RETURN_WOULD_BLOCK:
+          written = 0;
+          break;
+        case G_POLLABLE_RETURN_OK:
+        default:
+          break;
+      }
   FRAME_DEBUG ("websocket fd %d: wrote %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes", conn->fd,
                written, wanted);
   return written;
@@ -354,9 +437,7 @@ flush_out (PrdEioWsConn *conn)
       /* The socket took less than it was given: wait until it takes more. */
       if (conn->frames.head != NULL && took < wanted)
         {
-          conn->out_source = g_pollable_output_stream_create_source (conn->out, NULL);
-          g_source_set_callback (conn->out_source, G_SOURCE_FUNC (on_writable), conn, NULL);
-          g_source_attach (conn->out_source, conn->context);
+          conn->out_source = watch_io (conn, G_IO_OUT, G_SOURCE_FUNC (on_writable), on_fd_writable);
           return;
         }
     }
@@ -409,6 +490,14 @@ on_in_source (GObject *stream, gpointer user_data)
   return fired (conn, &conn->in_source, conn_read);
 }
 
+static gboolean
+on_fd_readable (int fd, GIOCondition condition, gpointer user_data)
+{
+  PrdEioWsConn *conn = user_data;
+
+  return fired (conn, &conn->in_source, conn_read);
+}
+
 /* The socket is drained: wait until it is readable. */
 static void
 wait_input (PrdEioWsConn *conn)
@@ -418,9 +507,7 @@ wait_input (PrdEioWsConn *conn)
     return;
   if (conn->in_source != NULL)
     return;
-  conn->in_source = g_pollable_input_stream_create_source (conn->in, NULL);
-  g_source_set_callback (conn->in_source, G_SOURCE_FUNC (on_in_source), conn, NULL);
-  g_source_attach (conn->in_source, conn->context);
+  conn->in_source = watch_io (conn, G_IO_IN, G_SOURCE_FUNC (on_in_source), on_fd_readable);
 }
 
 /* The peer's Close or the end of its input, once the gate lets it pass. */
@@ -567,6 +654,37 @@ consume (PrdEioWsConn *conn, const guint8 *data, gsize len, gsize *used)
   return TRUE;
 }
 
+/* Reads what the peer sent: the bytes read, 0 at the end of input (or
+ * after an error, logged), -1 when nothing is there yet. */
+static gssize
+read_some (PrdEioWsConn *conn, guint8 *buffer, gsize size)
+{
+  g_autoptr (GError) error = NULL;
+  gssize n;
+
+  if (conn->stream == NULL)
+    {
+      do
+        n = recv (conn->fd, buffer, size, 0);
+      while (n < 0 && errno == EINTR);
+      if (n >= 0)
+        return n;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return -1;
+      g_debug ("websocket: read failed: %s", g_strerror (errno));
+      return 0;
+    }
+  n = g_pollable_input_stream_read_nonblocking (conn->in, buffer, size, NULL, &error);
+  if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    return -1;
+  if (n < 0)
+    {
+      g_debug ("websocket: read failed: %s", error->message);
+      return 0;
+    }
+  return n;
+}
+
 static void
 conn_read (PrdEioWsConn *conn)
 {
@@ -575,7 +693,6 @@ conn_read (PrdEioWsConn *conn)
   while (!is_gone (conn) && !conn->reading_done)
     {
       guint8 buffer[READ_SIZE];
-      g_autoptr (GError) error = NULL;
       gsize used = 0;
       gssize n;
 
@@ -598,16 +715,14 @@ conn_read (PrdEioWsConn *conn)
       if (input_paused (conn))
         return;
 
-      n = g_pollable_input_stream_read_nonblocking (conn->in, buffer, sizeof buffer, NULL, &error);
-      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+      n = read_some (conn, buffer, sizeof buffer);
+      if (n < 0)
         {
           wait_input (conn);
           return;
         }
-      if (n <= 0)
+      if (n == 0)
         {
-          if (n < 0)
-            g_debug ("websocket: read failed: %s", error->message);
           conn->end_pending = TRUE;
           continue;
         }
@@ -626,6 +741,61 @@ conn_read (PrdEioWsConn *conn)
 /* ------------------------------------------------------------------ */
 /* Public API                                                         */
 
+/*
+ * On a plain socket, the connection keeps a duplicate of its descriptor
+ * and nothing else: the stream (libsoup's, over the listener's idle
+ * stream, over the GSocketConnection, its streams, GSocket and addresses;
+ * about 1.3 KB) is closed, which closes the original descriptor. What
+ * libsoup read past the handshake is taken from its buffer first (a read
+ * gives the buffer's content before it reads the socket again), and the
+ * listener's notice that the connection is closed is taken from the idle
+ * stream, to be fired when our descriptor is closed.
+ *
+ * FALSE (TLS, or no descriptor left) leaves @stream untouched.
+ */
+static gboolean
+take_descriptor (PrdEioWsConn *conn, GIOStream *stream)
+{
+  GInputStream *in = g_io_stream_get_input_stream (stream);
+  g_autoptr (GSocket) socket = prd_eio_find_socket (in);
+  g_autoptr (GByteArray) preread = NULL;
+
+  if (socket == NULL || !G_IS_POLLABLE_INPUT_STREAM (in))
+    return FALSE;
+  conn->fd = fcntl (g_socket_get_fd (socket), F_DUPFD_CLOEXEC, 3);
+  if (conn->fd < 0)
+    {
+      g_debug ("websocket: keeping the stream: cannot duplicate its descriptor: %s",
+               g_strerror (errno));
+      conn->fd = g_socket_get_fd (socket);
+      return FALSE;
+    }
+
+  preread = g_byte_array_new ();
+  while (preread->len < MAX_PREREAD)
+    {
+      guint8 buffer[READ_SIZE];
+      gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (in), buffer,
+                                                           sizeof buffer, NULL, NULL);
+
+      /* Nothing more there, or the end, which the descriptor reads again. */
+      if (n <= 0)
+        break;
+      g_byte_array_append (preread, buffer, n);
+      if (n < (gssize) sizeof buffer)
+        break;
+    }
+  if (preread->len > 0)
+    conn->held = g_steal_pointer (&preread);
+
+  for (GInputStream *s = in; G_IS_FILTER_INPUT_STREAM (s);
+       s = g_filter_input_stream_get_base_stream (G_FILTER_INPUT_STREAM (s)))
+    if (PRD_IS_EIO_IDLE_STREAM (s))
+      conn->closed_notice = prd_eio_idle_stream_hand_off (PRD_EIO_IDLE_STREAM (s));
+  g_io_stream_close (stream, NULL, NULL);
+  return TRUE;
+}
+
 PrdEioWsConn *
 prd_eio_ws_conn_new (GIOStream *stream,
                      guint64 limit,
@@ -634,14 +804,15 @@ prd_eio_ws_conn_new (GIOStream *stream,
                      gpointer user_data)
 {
   PrdEioWsConn *conn = g_new0 (PrdEioWsConn, 1);
-  g_autoptr (GSocket) socket = NULL;
 
-  conn->stream = g_object_ref (stream);
-  conn->in = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (stream));
-  conn->out = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (stream));
   conn->context = g_main_context_get_thread_default ();
-  socket = prd_eio_find_socket (g_io_stream_get_input_stream (stream));
-  conn->fd = socket != NULL ? g_socket_get_fd (socket) : -1;
+  conn->fd = -1;
+  if (!take_descriptor (conn, stream))
+    {
+      conn->stream = g_object_ref (stream);
+      conn->in = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (stream));
+      conn->out = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (stream));
+    }
   conn->poller = poller != NULL ? prd_eio_poller_ref (poller) : NULL;
   conn->watch = (PrdEioPollerWatch) PRD_EIO_POLLER_WATCH_INIT;
   prd_eio_ws_parser_init (&conn->parser, limit);
@@ -649,7 +820,8 @@ prd_eio_ws_conn_new (GIOStream *stream,
   conn->funcs = funcs;
   conn->user_data = user_data;
   /* From the main loop: what libsoup read past the handshake may be
-   * waiting in its buffer, where no poll would see it. */
+   * waiting (in its buffer, or taken from it), where no poll would see
+   * it. */
   schedule_read (conn);
   return conn;
 }
@@ -664,7 +836,7 @@ really_free (PrdEioWsConn *conn)
   g_queue_clear_full (&conn->frames, (GDestroyNotify) out_frame_free);
   g_clear_pointer (&conn->held, g_byte_array_unref);
   prd_eio_ws_parser_clear (&conn->parser);
-  g_object_unref (conn->stream);
+  g_clear_object (&conn->stream);
   g_free (conn);
 }
 

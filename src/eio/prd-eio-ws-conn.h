@@ -15,6 +15,12 @@ G_BEGIN_DECLS
  * SoupWebsocketConnection only when permessage-deflate was negotiated).
  *
  * What it does differently from libsoup's, and why:
+ * - On a plain socket it keeps a duplicate of the descriptor and nothing
+ *   else: the stream libsoup handed over, and the GIO and libsoup objects
+ *   under it, are closed and freed at once (about 1.3 KB a connection);
+ *   what libsoup had read past the handshake is taken from its buffer
+ *   first. The listener's notice that the connection is closed
+ *   (prd-eio-closed-notice.h) is fired when that descriptor is closed.
  * - A frame is written as its header and the payload the caller gave, with
  *   one writev(2) for every frame waiting: a broadcast's text is shared by
  *   all its recipients, never copied into a frame per recipient.
@@ -53,7 +59,10 @@ typedef struct
   void (*written) (gpointer user_data, gsize size);
 } PrdEioWsConnFuncs;
 
-/* @poller: (nullable): the context's epoll set */
+/* @stream: what soup_server_message_steal_connection() returned, with
+ * nothing of it read yet but what libsoup buffered; on a plain socket it is
+ * closed before this returns.
+ * @poller: (nullable): the context's epoll set */
 PrdEioWsConn *prd_eio_ws_conn_new (GIOStream *stream,
                                    guint64 limit,
                                    PrdEioPoller *poller,

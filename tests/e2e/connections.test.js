@@ -266,6 +266,38 @@ describe('limits', () => {
     }
   });
 
+  // A WebSocket keeps only a duplicate of its socket's descriptor once the
+  // hub has taken it over; it is counted until that is closed, whichever
+  // thread closes it.
+  for (const ioThreads of [0, 1]) {
+    test(`a WebSocket counts against max-connections until it closes (io-threads = ${ioThreads})`, async () => {
+      const hub = await startHub({
+        config: `[server]\nmax-connections = 2\n[engine]\nio-threads = ${ioThreads}\n`,
+      });
+      try {
+        const sockets = [];
+        const fds = [];
+        for (let i = 0; i < 2; i++) {
+          const s = await connect(hub.url, { transports: ['websocket'] });
+          assert.deepEqual(await s.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping'), { ok: true });
+          sockets.push(s);
+          fds.push(fdCount(hub.pid));
+        }
+        // One descriptor a connection: the one it was accepted on is closed.
+        assert.equal(fds[1], fds[0] + 1);
+        await assertClosedSilently(await open(hub.port), 'the third connection');
+
+        sockets[0].close();
+        assert.match(await getSoon(hub.port), /^HTTP\/1\.1 200 OK/);
+        assert.deepEqual(await sockets[1].timeout(EVENT_TIMEOUT_MS).emitWithAck('ping'), { ok: true });
+        sockets[1].close();
+        await waitFor(() => fdCount(hub.pid) === fds[0] - 1, 'the descriptors to be closed');
+      } finally {
+        await assertCleanStop(hub);
+      }
+    });
+  }
+
   test('bad values are refused with the key named', async () => {
     for (const [text, key] of [
       ['[server]\nlisten-backlog = 0\n', 'listen-backlog'],
