@@ -23,7 +23,8 @@ typedef struct _PrdSioClient
   PrdEioSocket *engine;       /* (owned) */
   PrdSioDecoder *decoder;     /* (owned) */
   PrdSioRateLimiter *limiter; /* (owned) */
-  GHashTable *sockets;        /* (owned) nsp name → (owned) PrdSioSocket */
+  GSList *sockets;            /* (owned) (element-type PrdSioSocket): one per namespace joined;
+                               * a list, not a table: a client joins one or two */
   PrdTimer connect_timer;     /* on the server's timer queue */
   gboolean receiving;         /* the engine socket's receiver is this client */
   gboolean closed;
@@ -32,6 +33,10 @@ typedef struct _PrdSioClient
 PrdSioClient *prd_sio_client_ref (PrdSioClient *client);
 void prd_sio_client_unref (PrdSioClient *client);
 void prd_sio_client_close (PrdSioClient *client, const char *reason);
+/* The socket of @client in the namespace called @nsp, or NULL. */
+PrdSioSocket *prd_sio_client_find_socket (PrdSioClient *client, const char *nsp);
+/* @socket leaves @client's sockets (if it is there). */
+void prd_sio_client_forget_socket (PrdSioClient *client, PrdSioSocket *socket);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdSioClient, prd_sio_client_unref)
 

@@ -82,11 +82,31 @@ prd_sio_client_unref (PrdSioClient *client)
   if (!g_ref_count_dec (&client->ref_count))
     return;
   g_assert (client->closed);
-  g_clear_pointer (&client->sockets, g_hash_table_unref);
+  g_slist_free_full (g_steal_pointer (&client->sockets), g_object_unref);
   g_clear_pointer (&client->decoder, prd_sio_decoder_free);
   g_clear_pointer (&client->limiter, prd_sio_rate_limiter_free);
   g_clear_object (&client->engine);
   g_free (client);
+}
+
+PrdSioSocket *
+prd_sio_client_find_socket (PrdSioClient *client, const char *nsp)
+{
+  for (GSList *l = client->sockets; l != NULL; l = l->next)
+    if (g_str_equal (prd_sio_namespace_get_name (prd_sio_socket_get_namespace (l->data)), nsp))
+      return l->data;
+  return NULL;
+}
+
+void
+prd_sio_client_forget_socket (PrdSioClient *client, PrdSioSocket *socket)
+{
+  GSList *link = g_slist_find (client->sockets, socket);
+
+  if (link == NULL)
+    return;
+  client->sockets = g_slist_delete_link (client->sockets, link);
+  g_object_unref (socket);
 }
 
 /* Ends every namespace socket of @client with @reason and forgets the
@@ -95,9 +115,7 @@ static void
 client_teardown (PrdSioClient *client, const char *reason)
 {
   g_autoptr (PrdSioClient) hold = NULL;
-  g_autoptr (GPtrArray) sockets = NULL;
-  GHashTableIter iter;
-  gpointer socket;
+  GSList *sockets;
 
   if (client->closed)
     return;
@@ -111,13 +129,11 @@ client_teardown (PrdSioClient *client, const char *reason)
       client->receiving = FALSE;
     }
 
-  sockets = g_ptr_array_new_with_free_func (g_object_unref);
-  g_hash_table_iter_init (&iter, client->sockets);
-  while (g_hash_table_iter_next (&iter, NULL, &socket))
-    g_ptr_array_add (sockets, g_object_ref (socket));
-  for (guint i = 0; i < sockets->len; i++)
-    prd_sio_socket_close (g_ptr_array_index (sockets, i), reason);
-  g_hash_table_remove_all (client->sockets);
+  /* Taken first: closing a socket makes it leave the list. */
+  sockets = g_steal_pointer (&client->sockets);
+  for (GSList *l = sockets; l != NULL; l = l->next)
+    prd_sio_socket_close (l->data, reason);
+  g_slist_free_full (sockets, g_object_unref);
 
   if (client->server != NULL)
     {
@@ -222,12 +238,12 @@ client_connect (PrdSioClient *client, PrdSioPacket *packet)
       return;
     }
   g_object_unref (nsp);
-  if (client->closed || g_hash_table_contains (client->sockets, packet->nsp))
+  if (client->closed || prd_sio_client_find_socket (client, packet->nsp) != NULL)
     return;
 
   prd_timer_cancel (&client->connect_timer);
   prd_sio_socket_set_connected (socket);
-  g_hash_table_insert (client->sockets, g_strdup (packet->nsp), g_object_ref (socket));
+  client->sockets = g_slist_prepend (client->sockets, g_object_ref (socket));
 
   object = json_object_new ();
   json_object_set_string_member (object, "sid", prd_sio_socket_get_id (socket));
@@ -243,7 +259,7 @@ client_connect (PrdSioClient *client, PrdSioPacket *packet)
 static void
 client_handle_packet (PrdSioClient *client, PrdSioPacket *packet)
 {
-  PrdSioSocket *socket = g_hash_table_lookup (client->sockets, packet->nsp);
+  PrdSioSocket *socket = prd_sio_client_find_socket (client, packet->nsp);
 
   switch (packet->type)
     {
@@ -353,7 +369,7 @@ on_connect_timeout (PrdTimer *timer, gpointer user_data)
 {
   PrdSioClient *client = user_data;
 
-  if (g_hash_table_size (client->sockets) == 0)
+  if (client->sockets == NULL)
     violation (client, "forced close", "no namespace CONNECT within the connect timeout");
 }
 
@@ -368,7 +384,6 @@ on_engine_connection (PrdEioServer *engine, PrdEioSocket *socket, gpointer user_
   client->engine = g_object_ref (socket);
   client->decoder = prd_sio_decoder_new ();
   client->limiter = prd_sio_rate_limiter_new ();
-  client->sockets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   prd_eio_socket_set_receiver (socket, &client_receiver, client);
   client->receiving = TRUE;
   prd_timer_init (&client->connect_timer, on_connect_timeout, client);

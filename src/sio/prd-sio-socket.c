@@ -592,9 +592,8 @@ prd_sio_socket_close (PrdSioSocket *self, const char *reason)
   if (self->pending_acks != NULL)
     g_hash_table_remove_all (self->pending_acks);
 
-  if (client != NULL &&
-      g_hash_table_lookup (client->sockets, prd_sio_namespace_get_name (self->nsp)) == self)
-    g_hash_table_remove (client->sockets, prd_sio_namespace_get_name (self->nsp));
+  if (client != NULL)
+    prd_sio_client_forget_socket (client, self);
 
   if (self->connected)
     {
