@@ -43,6 +43,7 @@ typedef struct
   GPtrArray *closed;   /* (element-type utf8) close reasons, in order */
   GPtrArray *texts;    /* (element-type utf8) text messages received by the server */
   GPtrArray *binaries; /* (element-type GBytes) */
+  GPtrArray *upgraded; /* (element-type PrdEioSocket) "upgraded", in order */
   gboolean echo;
 } Fixture;
 
@@ -95,6 +96,13 @@ on_connection (PrdEioServer *server, PrdEioSocket *socket, Fixture *f)
 }
 
 static void
+on_upgraded (PrdEioServer *server, PrdEioSocket *socket, Fixture *f)
+{
+  g_assert_cmpstr (prd_eio_socket_get_transport_name (socket), ==, "websocket");
+  g_ptr_array_add (f->upgraded, g_object_ref (socket));
+}
+
+static void
 fixture_setup (Fixture *f, gconstpointer user_data)
 {
   const ServerConfig *config = user_data != NULL ? user_data : &default_config;
@@ -110,6 +118,7 @@ fixture_setup (Fixture *f, gconstpointer user_data)
   if (config->upgrade_timeout != 0)
     g_object_set (f->eio, "upgrade-timeout", config->upgrade_timeout, NULL);
   g_signal_connect (f->eio, "connection", G_CALLBACK (on_connection), f);
+  g_signal_connect (f->eio, "upgraded", G_CALLBACK (on_upgraded), f);
   prd_eio_server_attach (f->eio, f->soup_server, "/engine.io/");
 
   soup_server_listen_local (f->soup_server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
@@ -125,6 +134,7 @@ fixture_setup (Fixture *f, gconstpointer user_data)
   f->closed = g_ptr_array_new_with_free_func (g_free);
   f->texts = g_ptr_array_new_with_free_func (g_free);
   f->binaries = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  f->upgraded = g_ptr_array_new_with_free_func (g_object_unref);
   f->echo = TRUE;
 }
 
@@ -141,6 +151,7 @@ fixture_teardown (Fixture *f, gconstpointer user_data)
   g_ptr_array_unref (f->closed);
   g_ptr_array_unref (f->texts);
   g_ptr_array_unref (f->binaries);
+  g_ptr_array_unref (f->upgraded);
   g_free (f->base);
 
   /* Let pending closes and idles run before the next test. */
@@ -1041,6 +1052,7 @@ test_websocket_upgrade (Fixture *f, gconstpointer user_data)
   request_wait (held);
   assert_response (held, SOUP_STATUS_OK, "6");
   g_assert_cmpstr (prd_eio_socket_get_transport_name (last_socket (f)), ==, "polling");
+  g_assert_cmpuint (f->upgraded->len, ==, 0);
 
   /* Sent before the switch: delivered over the new transport. */
   g_assert_true (prd_eio_socket_send_text (last_socket (f), "queued", -1));
@@ -1048,6 +1060,9 @@ test_websocket_upgrade (Fixture *f, gconstpointer user_data)
   flushed = ws_next (ws);
   g_assert_cmpstr (flushed, ==, "T4queued");
   g_assert_cmpstr (prd_eio_socket_get_transport_name (last_socket (f)), ==, "websocket");
+  /* The server says so, once. */
+  g_assert_cmpuint (f->upgraded->len, ==, 1);
+  g_assert_true (g_ptr_array_index (f->upgraded, 0) == last_socket (f));
 
   soup_websocket_connection_send_text (ws->conn, "4hello");
   echo = ws_next (ws);
@@ -1061,6 +1076,7 @@ test_websocket_upgrade (Fixture *f, gconstpointer user_data)
   ws_wait_closed (ws2);
   g_assert_cmpuint (f->closed->len, ==, 0);
   g_assert_cmpuint (f->sockets->len, ==, 1);
+  g_assert_cmpuint (f->upgraded->len, ==, 1);
 }
 
 static const ServerConfig upgrade_timeout_config = {

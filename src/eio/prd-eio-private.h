@@ -20,16 +20,23 @@ typedef struct
   guint64 max_write_buffer;
 } PrdEioConfig;
 
-/* Called once when the session is completely torn down and its id may be
- * forgotten (after "closed", once the last queued packets were flushed). */
-typedef void (*PrdEioSocketFinishFunc) (PrdEioSocket *socket, gpointer user_data);
+/* What a session tells the server that made it. */
+typedef struct
+{
+  /* The session moved to WebSocket (an upgrade completed). */
+  void (*upgraded) (PrdEioSocket *socket, gpointer user_data);
+  /* Once, when the session is completely torn down and its id may be
+   * forgotten (after "closed", once the last queued packets were flushed);
+   * nothing is called after it. */
+  void (*finished) (PrdEioSocket *socket, gpointer user_data);
+} PrdEioSocketOwner;
 
 PrdEioSocket *prd_eio_socket_new_internal (const char *id,
                                            const char *remote_address,
                                            const PrdEioConfig *config);
-void prd_eio_socket_set_finish_func (PrdEioSocket *self,
-                                     PrdEioSocketFinishFunc func,
-                                     gpointer user_data);
+/* @owner: (nullable) */
+void
+prd_eio_socket_set_owner (PrdEioSocket *self, const PrdEioSocketOwner *owner, gpointer user_data);
 gboolean prd_eio_socket_is_websocket (PrdEioSocket *self);
 gboolean prd_eio_socket_is_finished (PrdEioSocket *self);
 void prd_eio_socket_check_heartbeat (PrdEioSocket *self);

@@ -83,6 +83,7 @@ static GParamSpec *properties[N_PROPS];
 enum
 {
   SIGNAL_CONNECTION,
+  SIGNAL_UPGRADED,
   N_SIGNALS
 };
 
@@ -212,6 +213,17 @@ on_socket_finished (PrdEioSocket *socket, gpointer user_data)
   g_hash_table_remove (self->sockets, prd_eio_socket_get_id (socket));
 }
 
+static void
+on_socket_upgraded (PrdEioSocket *socket, gpointer user_data)
+{
+  g_signal_emit (user_data, signals[SIGNAL_UPGRADED], 0, socket);
+}
+
+static const PrdEioSocketOwner socket_owner = {
+  .upgraded = on_socket_upgraded,
+  .finished = on_socket_finished,
+};
+
 /* Every Engine.IO session counts, whether or not it has joined a Socket.IO
  * namespace yet (one that never does is closed after the connect timeout;
  * one whose client vanishes, after pingInterval + pingTimeout). A new
@@ -255,7 +267,7 @@ create_socket (PrdEioServer *self, SoupServerMessage *msg, GError **error)
   while (g_hash_table_contains (self->sockets, sid));
 
   socket = prd_eio_socket_new_internal (sid, soup_server_message_get_remote_host (msg), &config);
-  prd_eio_socket_set_finish_func (socket, on_socket_finished, self);
+  prd_eio_socket_set_owner (socket, &socket_owner, self);
   g_hash_table_insert (self->sockets, g_strdup (sid), socket);
   if (prd_eio_socket_get_remote_address (socket) != NULL)
     {
@@ -702,7 +714,7 @@ prd_eio_server_dispose (GObject *object)
       prd_eio_server_close_all (self);
       g_hash_table_iter_init (&iter, self->sockets);
       while (g_hash_table_iter_next (&iter, NULL, &value))
-        prd_eio_socket_set_finish_func (value, NULL, NULL);
+        prd_eio_socket_set_owner (value, NULL, NULL);
       /* Sockets still flushing are dropped now; nobody will answer them. */
       g_hash_table_remove_all (self->sockets);
     }
@@ -893,6 +905,9 @@ prd_eio_server_class_init (PrdEioServerClass *klass)
 
   signals[SIGNAL_CONNECTION] =
       g_signal_new ("connection", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                    G_TYPE_NONE, 1, PRD_TYPE_EIO_SOCKET);
+  signals[SIGNAL_UPGRADED] =
+      g_signal_new ("upgraded", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                     G_TYPE_NONE, 1, PRD_TYPE_EIO_SOCKET);
 }
 

@@ -41,6 +41,9 @@ G_DECLARE_FINAL_TYPE (PrdEioServer, prd_eio_server, PRD, EIO_SERVER, GObject)
  * Signals:
  *   "connection" (PrdEioSocket *socket): a new session completed its
  *   handshake. The handler takes its own reference if it keeps the socket.
+ *   "upgraded" (PrdEioSocket *socket): a session moved from polling to
+ *   WebSocket (its "transport" property changed): one handler for every
+ *   session, rather than one on each.
  */
 
 PrdEioServer *prd_eio_server_new (void);

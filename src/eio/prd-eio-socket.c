@@ -106,8 +106,8 @@ struct _PrdEioSocket
   PrdTimerQueue *high_timers; /* (owned) */
   PrdTimerQueue *timers;      /* (owned) */
 
-  PrdEioSocketFinishFunc finish_func;
-  gpointer finish_data;
+  const PrdEioSocketOwner *owner; /* (unowned) (nullable) */
+  gpointer owner_data;
 
   const PrdEioSocketReceiver *receiver; /* (unowned) (nullable) */
   gpointer receiver_data;
@@ -657,6 +657,8 @@ complete_upgrade (PrdEioSocket *self)
   recompute_queue_cost (self);
   flush_websocket (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TRANSPORT]);
+  if (self->owner != NULL)
+    self->owner->upgraded (self, self->owner_data);
 }
 
 static void
@@ -744,12 +746,12 @@ teardown (PrdEioSocket *self, CloseMode mode)
 
   detach_websocket (self, mode);
 
-  if (self->finish_func != NULL)
+  if (self->owner != NULL)
     {
-      PrdEioSocketFinishFunc func = self->finish_func;
+      const PrdEioSocketOwner *owner = self->owner;
 
-      self->finish_func = NULL;
-      func (self, self->finish_data);
+      self->owner = NULL;
+      owner->finished (self, self->owner_data);
     }
 }
 
@@ -835,7 +837,7 @@ prd_eio_socket_dispose (GObject *object)
 {
   PrdEioSocket *self = PRD_EIO_SOCKET (object);
 
-  self->finish_func = NULL;
+  self->owner = NULL;
   stop_timers (self);
   prd_timer_cancel (&self->close_timer);
   prd_timer_cancel (&self->upgrade_timer);
@@ -975,10 +977,10 @@ prd_eio_socket_new_internal (const char *id, const char *remote_address, const P
 }
 
 void
-prd_eio_socket_set_finish_func (PrdEioSocket *self, PrdEioSocketFinishFunc func, gpointer user_data)
+prd_eio_socket_set_owner (PrdEioSocket *self, const PrdEioSocketOwner *owner, gpointer user_data)
 {
-  self->finish_func = func;
-  self->finish_data = user_data;
+  self->owner = owner;
+  self->owner_data = owner != NULL ? user_data : NULL;
 }
 
 gboolean

@@ -42,7 +42,6 @@
 
 #include "prd-hub-dbus.h"
 
-#define SINCE_KEY        "prd-hub-dbus-since"
 #define MAX_REASON_CHARS 500
 #define MAX_ID_CHARS     256
 #define DEFAULT_REASON   "Disconnected by the hub's operator"
@@ -126,7 +125,6 @@ session_to_variant (PrdHubDbus *self, PrdSioSocket *socket)
   const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
   PrdEioSocket *engine = prd_sio_socket_get_engine (socket);
   PrdHubRoomRegistry *rooms = prd_hub_get_rooms (self->hub);
-  const gint64 *since = g_object_get_data (G_OBJECT (socket), SINCE_KEY);
   const char *nsp_name = prd_sio_namespace_get_name (prd_sio_socket_get_namespace (socket));
   const char *remote = engine != NULL ? prd_eio_socket_get_remote_address (engine) : NULL;
   GVariantDict dict;
@@ -141,7 +139,7 @@ session_to_variant (PrdHubDbus *self, PrdSioSocket *socket)
   g_variant_dict_insert (&dict, "transport", "s",
                          engine != NULL ? prd_eio_socket_get_transport_name (engine) : "");
   g_variant_dict_insert (&dict, "remote-address", "s", remote != NULL ? remote : "");
-  g_variant_dict_insert (&dict, "connected-since", "x", since != NULL ? *since : 0);
+  g_variant_dict_insert (&dict, "connected-since", "x", prd_sio_socket_get_connected_at (socket));
 
   if (rooms != NULL && g_str_equal (nsp_name, PRD_HUB_NAMESPACE_PRDS))
     {
@@ -360,8 +358,9 @@ sessions_changed (PrdHubDbus *self)
   schedule (self);
 }
 
+/* A session's transport is part of what the session list shows. */
 static void
-on_transport (PrdEioSocket *engine, GParamSpec *pspec, gpointer user_data)
+on_upgraded (PrdEioServer *engine, PrdEioSocket *socket, gpointer user_data)
 {
   sessions_changed (PRD_HUB_DBUS (user_data));
 }
@@ -369,14 +368,7 @@ on_transport (PrdEioSocket *engine, GParamSpec *pspec, gpointer user_data)
 static void
 on_connection (PrdSioNamespace *nsp, PrdSioSocket *socket, gpointer user_data)
 {
-  PrdHubDbus *self = user_data;
-  PrdEioSocket *engine = prd_sio_socket_get_engine (socket);
-  gint64 now = g_get_real_time ();
-
-  g_object_set_data_full (G_OBJECT (socket), SINCE_KEY, g_memdup2 (&now, sizeof now), g_free);
-  if (engine != NULL)
-    g_signal_connect_object (engine, "notify::transport", G_CALLBACK (on_transport), self, 0);
-  sessions_changed (self);
+  sessions_changed (PRD_HUB_DBUS (user_data));
 }
 
 static void
@@ -984,6 +976,7 @@ prd_hub_dbus_dispose (GObject *object)
           if (nsp != NULL)
             g_signal_handlers_disconnect_by_data (nsp, self);
         }
+      g_signal_handlers_disconnect_by_data (prd_sio_server_get_engine (sio), self);
       if (prd_hub_get_rooms (self->hub) != NULL)
         g_signal_handlers_disconnect_by_data (prd_hub_get_rooms (self->hub), self);
       if (prd_hub_get_ai (self->hub) != NULL)
@@ -1071,6 +1064,7 @@ prd_hub_dbus_new (PrdHub *hub)
       g_signal_connect (nsp, "connection", G_CALLBACK (on_connection), self);
       g_signal_connect (nsp, "disconnection", G_CALLBACK (on_disconnection), self);
     }
+  g_signal_connect (prd_sio_server_get_engine (sio), "upgraded", G_CALLBACK (on_upgraded), self);
   if (prd_hub_get_rooms (hub) != NULL)
     {
       PrdHubRoomRegistry *rooms = prd_hub_get_rooms (hub);

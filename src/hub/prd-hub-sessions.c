@@ -17,8 +17,6 @@
 
 #include "prd-hub-sessions.h"
 
-#define SINCE_KEY "prd-hub-sessions-since"
-
 struct _PrdHubSessions
 {
   GObject parent_instance;
@@ -34,14 +32,6 @@ static const char *const namespaces[] = {
   PRD_HUB_NAMESPACE_PRDS,
   PRD_HUB_NAMESPACE_NOTIFICATIONS,
 };
-
-static void
-on_connection (PrdSioNamespace *nsp, PrdSioSocket *socket, gpointer user_data)
-{
-  gint64 now = g_get_real_time ();
-
-  g_object_set_data_full (G_OBJECT (socket), SINCE_KEY, g_memdup2 (&now, sizeof now), g_free);
-}
 
 static void
 add_prds (PrdHubSessions *self, JsonBuilder *builder, PrdSioSocket *socket)
@@ -111,13 +101,12 @@ prd_hub_sessions_list (PrdHubSessions *self, const char *org)
           PrdSioSocket *socket = g_ptr_array_index (in_nsp, j);
           const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
           PrdEioSocket *engine = prd_sio_socket_get_engine (socket);
-          const gint64 *since = g_object_get_data (G_OBJECT (socket), SINCE_KEY);
           g_autofree char *connected = NULL;
 
           if (!prd_sio_socket_is_connected (socket) || identity == NULL ||
               !g_str_equal (identity->org, org))
             continue;
-          connected = prd_time_format (since != NULL ? *since : 0);
+          connected = prd_time_format (prd_sio_socket_get_connected_at (socket));
           json_builder_begin_object (builder);
           json_builder_set_member_name (builder, "id");
           json_builder_add_string_value (builder, prd_sio_socket_get_id (socket));
@@ -201,12 +190,5 @@ prd_hub_sessions_new (PrdSioServer *sio)
 
   self = g_object_new (PRD_TYPE_HUB_SESSIONS, NULL);
   self->sio = g_object_ref (sio);
-  for (guint i = 0; i < G_N_ELEMENTS (namespaces); i++)
-    {
-      PrdSioNamespace *nsp = prd_sio_server_lookup (sio, namespaces[i]);
-
-      if (nsp != NULL)
-        g_signal_connect (nsp, "connection", G_CALLBACK (on_connection), self);
-    }
   return self;
 }

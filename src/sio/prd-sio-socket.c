@@ -36,6 +36,7 @@ struct _PrdSioSocket
   GHashTable *pending_acks; /* (owned) (nullable) set of (owned) PendingAck, by ack id; made
                              * at the first (most sockets of idle clients never need it) */
   gboolean connected;
+  gint64 connected_at; /* µs since the epoch */
   gboolean closed;
   /* In the room named by its id. That room is not in the namespace's table
    * of rooms (the namespace finds the socket by id), nor in @rooms: every
@@ -160,6 +161,15 @@ void
 prd_sio_socket_set_connected (PrdSioSocket *self)
 {
   self->connected = TRUE;
+  self->connected_at = g_get_real_time ();
+}
+
+gint64
+prd_sio_socket_get_connected_at (PrdSioSocket *self)
+{
+  g_return_val_if_fail (PRD_IS_SIO_SOCKET (self), 0);
+
+  return self->connected_at;
 }
 
 const char *

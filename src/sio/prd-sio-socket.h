@@ -27,6 +27,8 @@ const char *prd_sio_socket_get_transport_name (PrdSioSocket *self);
 /* (nullable): the CONNECT payload as sent; NULL when the client sent none */
 JsonNode *prd_sio_socket_get_auth (PrdSioSocket *self);
 gboolean prd_sio_socket_is_connected (PrdSioSocket *self);
+/* When the namespace accepted the CONNECT, in µs since the epoch; 0 before. */
+gint64 prd_sio_socket_get_connected_at (PrdSioSocket *self);
 
 void prd_sio_socket_emit (PrdSioSocket *self,
                           const char *event,
