@@ -541,6 +541,16 @@ step_done (Worker *w, sqlite3_stmt *stmt, GError **error)
   return TRUE;
 }
 
+/* A statement without results, prepared once: the transaction control of
+ * every write (sqlite3_exec() would parse it again each time). */
+static gboolean
+worker_run (Worker *w, const char *sql, GError **error)
+{
+  g_autoptr (sqlite3_stmt_reset) stmt = worker_prepare (w, sql, error);
+
+  return stmt != NULL && step_done (w, stmt, error);
+}
+
 static void
 set_prd_not_found (GError **error, const char *prd_id)
 {
@@ -1305,7 +1315,7 @@ worker_end_transaction (Worker *w, GPtrArray *done, GError *txn_error)
     {
       gint64 start = g_get_monotonic_time ();
 
-      if (!worker_exec (w, "COMMIT", &error))
+      if (!worker_run (w, "COMMIT", &error))
         g_prefix_error (&error, "The transaction was not committed: ");
       else if (wrote)
         prd_metric_observe (commit_duration,
@@ -1407,7 +1417,7 @@ worker_run_group (Worker *w, GPtrArray *batch, gboolean *quit)
             }
           if (!in_txn)
             {
-              if (!worker_exec (w, "BEGIN IMMEDIATE", &r->error))
+              if (!worker_run (w, "BEGIN IMMEDIATE", &r->error))
                 {
                   g_prefix_error (&r->error, "Cannot start a transaction: ");
                   continue;
@@ -1416,7 +1426,7 @@ worker_run_group (Worker *w, GPtrArray *batch, gboolean *quit)
             }
 
           r->changed = write;
-          if (write && !worker_exec (w, "SAVEPOINT request", &txn_error))
+          if (write && !worker_run (w, "SAVEPOINT request", &txn_error))
             {
               request_fail (r, txn_error);
               continue;
@@ -1424,10 +1434,10 @@ worker_run_group (Worker *w, GPtrArray *batch, gboolean *quit)
           if (!worker_run_operation (w, r, &r->error) && write)
             {
               /* Undo this request alone; the rest of the group still commits. */
-              if (!worker_exec (w, "ROLLBACK TO request", &txn_error))
+              if (!worker_run (w, "ROLLBACK TO request", &txn_error))
                 continue;
             }
-          if (write && !worker_exec (w, "RELEASE request", &txn_error))
+          if (write && !worker_run (w, "RELEASE request", &txn_error))
             continue;
         }
 
