@@ -320,6 +320,125 @@ test_sessions (void)
   wait_until (status_cond, "editing", "status editing");
 }
 
+/* ---- a session that starts on polling ------------------------------------------ */
+
+/* A request to the hub's Engine.IO endpoint; its body (200 asserted). */
+static char *
+engine_request (SoupSession *session, const char *method, const char *query, const char *body)
+{
+  g_autofree char *url =
+      g_strconcat (t.hub->url, "socket.io/?EIO=4&transport=polling", query, NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
+  g_autoptr (GBytes) reply = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (body != NULL)
+    {
+      g_autoptr (GBytes) bytes = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (msg, "text/plain;charset=UTF-8", bytes);
+    }
+  reply = soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  return g_strndup (g_bytes_get_data (reply, NULL), g_bytes_get_size (reply));
+}
+
+static gboolean
+transport_cond (gpointer data)
+{
+  g_autoptr (GVariant) sessions = list_sessions ();
+  g_autoptr (GVariant) carol = find_session (sessions, "carol");
+  const char *transport = NULL;
+
+  if (data == NULL)
+    return carol == NULL;
+  return carol != NULL && g_variant_lookup (carol, "transport", "&s", &transport) &&
+         g_str_equal (transport, data);
+}
+
+static void
+on_ws_message (SoupWebsocketConnection *ws, int type, GBytes *message, gpointer user_data)
+{
+  GPtrArray *texts = user_data;
+
+  g_ptr_array_add (texts, g_strndup (g_bytes_get_data (message, NULL), g_bytes_get_size (message)));
+}
+
+static gboolean
+has_text_cond (gpointer data)
+{
+  GPtrArray **texts_and_want = data;
+  GPtrArray *texts = texts_and_want[0];
+
+  for (guint i = 0; i < texts->len; i++)
+    if (g_str_equal (g_ptr_array_index (texts, i), (const char *) texts_and_want[1]))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+ws_closed_cond (gpointer data)
+{
+  return soup_websocket_connection_get_state (data) == SOUP_WEBSOCKET_STATE_CLOSED;
+}
+
+/* A client that connects over polling and then upgrades (what a stock
+ * socket.io-client does) is listed with its transport, and the list is
+ * said to have changed when the transport does. */
+static void
+test_session_upgrade (void)
+{
+  g_autofree char *token = prd_test_mint_token (t.auth, "carol", "org_a", PRD_ROLE_EDITOR);
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autoptr (SoupWebsocketConnection) ws = NULL;
+  g_autoptr (SoupMessage) ws_msg = NULL;
+  g_autoptr (GAsyncResult) connected = NULL;
+  g_autoptr (GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (JsonNode) open = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *handshake = NULL;
+  g_autofree char *sid_query = NULL;
+  g_autofree char *connect = NULL;
+  g_autofree char *ok = NULL;
+  g_autofree char *ws_url = NULL;
+  gpointer want_probe[2] = { texts, "3probe" };
+  guint seen;
+
+  handshake = engine_request (session, "GET", "", NULL);
+  g_assert_true (g_str_has_prefix (handshake, "0{"));
+  open = json_from_string (handshake + 1, &error);
+  g_assert_no_error (error);
+  sid_query = g_strconcat (
+      "&sid=", json_object_get_string_member (json_node_get_object (open), "sid"), NULL);
+  seen = t.sessions_changed;
+  connect = g_strdup_printf ("40/prds,{\"token\":\"%s\"}", token);
+  ok = engine_request (session, "POST", sid_query, connect);
+  g_assert_cmpstr (ok, ==, "ok");
+  wait_until (sessions_cond, GUINT_TO_POINTER (seen + 1), "SessionsChanged after connecting");
+  wait_until (transport_cond, "polling", "carol listed on polling");
+
+  /* The upgrade: a WebSocket for the same session, the probe, then "5". */
+  ws_url = g_strconcat (t.hub->url, "socket.io/?EIO=4&transport=websocket", sid_query, NULL);
+  ws_msg = soup_message_new ("GET", ws_url);
+  soup_session_websocket_connect_async (session, ws_msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+                                        prd_test_result_cb, &connected);
+  prd_test_wait_while (connected == NULL, PRD_TEST_TIMEOUT_MS);
+  ws = soup_session_websocket_connect_finish (session, connected, &error);
+  g_assert_no_error (error);
+  g_signal_connect (ws, "message", G_CALLBACK (on_ws_message), texts);
+  soup_websocket_connection_send_text (ws, "2probe");
+  wait_until (has_text_cond, want_probe, "the probe's answer");
+  seen = t.sessions_changed;
+  soup_websocket_connection_send_text (ws, "5");
+  wait_until (sessions_cond, GUINT_TO_POINTER (seen + 1), "SessionsChanged after the upgrade");
+  wait_until (transport_cond, "websocket", "carol listed on websocket");
+
+  soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  wait_until (ws_closed_cond, ws, "the WebSocket closed");
+  wait_until (transport_cond, NULL, "carol gone from the list");
+}
+
 static gboolean
 events_cond (gpointer data)
 {
@@ -838,6 +957,7 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/prd/dbus/properties-idle", test_properties_idle);
   g_test_add_func ("/prd/dbus/sessions", test_sessions);
+  g_test_add_func ("/prd/dbus/session-upgrade", test_session_upgrade);
   g_test_add_func ("/prd/dbus/properties-rate", test_properties_rate);
   g_test_add_func ("/prd/dbus/ai-jobs", test_ai_jobs);
   g_test_add_func ("/prd/dbus/create-version", test_create_version);
