@@ -322,8 +322,7 @@ frame_written (PrdEioWsConn *conn, OutFrame *frame)
     close_io (conn, TRUE);
 }
 
-/* One writev(2); returns the bytes the socket took (0 when it would
- * block), or -1 when the connection failed (the caller closes it). */
+/* sendmsg(2) on our descriptor: what write_vectors() returns. */
 static gssize
 send_vectors (PrdEioWsConn *conn, GOutputVector *vectors, gsize n_vectors)
 {
@@ -341,6 +340,8 @@ send_vectors (PrdEioWsConn *conn, GOutputVector *vectors, gsize n_vectors)
   return -1;
 }
 
+/* One writev(2); returns the bytes the socket took (0 when it would
+ * block), or -1 when the connection failed (the caller closes it). */
 static gssize
 write_vectors (PrdEioWsConn *conn, GOutputVector *vectors, gsize n_vectors, gsize wanted)
 {

@@ -976,7 +976,8 @@ prd_hub_dbus_dispose (GObject *object)
           if (nsp != NULL)
             g_signal_handlers_disconnect_by_data (nsp, self);
         }
-      g_signal_handlers_disconnect_by_data (prd_sio_server_get_engine (sio), self);
+      if (prd_sio_server_get_engine (sio) != NULL)
+        g_signal_handlers_disconnect_by_data (prd_sio_server_get_engine (sio), self);
       if (prd_hub_get_rooms (self->hub) != NULL)
         g_signal_handlers_disconnect_by_data (prd_hub_get_rooms (self->hub), self);
       if (prd_hub_get_ai (self->hub) != NULL)
