@@ -271,33 +271,39 @@ queue_close (PrdEioWsConn *conn, gushort code, gboolean then_close)
   flush_out (conn);
 }
 
+/* conn->in_source or conn->out_source fired: read, or write what waits. */
 static gboolean
-on_writable (GObject *stream, gpointer user_data)
+io_ready (PrdEioWsConn *conn)
 {
-  PrdEioWsConn *conn = user_data;
-
-  return fired (conn, &conn->out_source, flush_out);
+  if (g_main_current_source () == conn->out_source)
+    return fired (conn, &conn->out_source, flush_out);
+  return fired (conn, &conn->in_source, conn_read);
 }
 
 static gboolean
-on_fd_writable (int fd, GIOCondition condition, gpointer user_data)
+on_stream_ready (GObject *stream, gpointer user_data)
 {
-  PrdEioWsConn *conn = user_data;
-
-  return fired (conn, &conn->out_source, flush_out);
+  return io_ready (user_data);
 }
 
-/* A pollable source on the stream, or on our descriptor, calling @func or
- * @fd_func. */
+static gboolean
+on_fd_ready (int fd, GIOCondition condition, gpointer user_data)
+{
+  return io_ready (user_data);
+}
+
+/* A source that fires when the stream, or our descriptor, is readable
+ * (@condition G_IO_IN: for conn->in_source) or writable (G_IO_OUT: for
+ * conn->out_source). */
 static GSource *
-watch_io (PrdEioWsConn *conn, GIOCondition condition, GSourceFunc func, GUnixFDSourceFunc fd_func)
+watch_io (PrdEioWsConn *conn, GIOCondition condition)
 {
   GSource *source;
 
   if (conn->stream == NULL)
     {
       source = g_unix_fd_source_new (conn->fd, condition);
-      g_source_set_callback (source, G_SOURCE_FUNC (fd_func), conn, NULL);
+      g_source_set_callback (source, G_SOURCE_FUNC (on_fd_ready), conn, NULL);
     }
   else
     {
@@ -305,7 +311,7 @@ watch_io (PrdEioWsConn *conn, GIOCondition condition, GSourceFunc func, GUnixFDS
         source = g_pollable_input_stream_create_source (conn->in, NULL);
       else
         source = g_pollable_output_stream_create_source (conn->out, NULL);
-      g_source_set_callback (source, func, conn, NULL);
+      g_source_set_callback (source, G_SOURCE_FUNC (on_stream_ready), conn, NULL);
     }
   g_source_attach (source, conn->context);
   return source;
@@ -438,7 +444,7 @@ flush_out (PrdEioWsConn *conn)
       /* The socket took less than it was given: wait until it takes more. */
       if (conn->frames.head != NULL && took < wanted)
         {
-          conn->out_source = watch_io (conn, G_IO_OUT, G_SOURCE_FUNC (on_writable), on_fd_writable);
+          conn->out_source = watch_io (conn, G_IO_OUT);
           return;
         }
     }
@@ -483,22 +489,6 @@ on_poller_readable (gpointer user_data)
   leave (conn);
 }
 
-static gboolean
-on_in_source (GObject *stream, gpointer user_data)
-{
-  PrdEioWsConn *conn = user_data;
-
-  return fired (conn, &conn->in_source, conn_read);
-}
-
-static gboolean
-on_fd_readable (int fd, GIOCondition condition, gpointer user_data)
-{
-  PrdEioWsConn *conn = user_data;
-
-  return fired (conn, &conn->in_source, conn_read);
-}
-
 /* The socket is drained: wait until it is readable. */
 static void
 wait_input (PrdEioWsConn *conn)
@@ -508,7 +498,7 @@ wait_input (PrdEioWsConn *conn)
     return;
   if (conn->in_source != NULL)
     return;
-  conn->in_source = watch_io (conn, G_IO_IN, G_SOURCE_FUNC (on_in_source), on_fd_readable);
+  conn->in_source = watch_io (conn, G_IO_IN);
 }
 
 /* The peer's Close or the end of its input, once the gate lets it pass. */
