@@ -139,6 +139,113 @@ test_write_integers (void)
     }
 }
 
+/* A tree made with a PrdJsonCursor alone, and every value also stepped over
+ * with prd_json_cursor_skip() from the same place, which must end where the
+ * reading ended. NULL when a member name holds an escape, which the cursor
+ * does not compare (prd_json_cursor_read_name() refuses it). */
+static JsonNode *
+cursor_build (PrdJsonCursor *cursor)
+{
+  PrdJsonCursor skipped = *cursor;
+  g_autoptr (JsonNode) node = NULL;
+  char c = prd_json_cursor_peek (cursor);
+  gint64 number;
+
+  prd_json_cursor_skip (&skipped);
+  if (c == '{')
+    {
+      g_autoptr (JsonObject) object = json_object_new ();
+
+      g_assert_true (prd_json_cursor_enter (cursor, '{'));
+      g_assert_false (prd_json_cursor_enter (cursor, '['));
+      while (prd_json_cursor_next (cursor))
+        {
+          g_autofree char *name = NULL;
+          const char *raw;
+          const char *before = prd_json_cursor_get_position (cursor);
+          gsize len;
+          JsonNode *member;
+
+          if (!prd_json_cursor_read_name (cursor, &raw, &len))
+            {
+              g_assert_true (prd_json_cursor_get_position (cursor) == before);
+              return NULL;
+            }
+          name = g_strndup (raw, len);
+          member = cursor_build (cursor);
+          if (member == NULL)
+            return NULL;
+          json_object_set_member (object, name, member);
+        }
+      node = json_node_init_object (json_node_alloc (), object);
+    }
+  else if (c == '[')
+    {
+      g_autoptr (JsonArray) array = json_array_new ();
+
+      g_assert_true (prd_json_cursor_enter (cursor, '['));
+      while (prd_json_cursor_next (cursor))
+        {
+          JsonNode *element = cursor_build (cursor);
+
+          if (element == NULL)
+            return NULL;
+          json_array_add_element (array, element);
+        }
+      node = json_node_init_array (json_node_alloc (), array);
+    }
+  else if (c == '"')
+    {
+      g_autoptr (GString) str = g_string_new ("stale");
+
+      g_assert_false (prd_json_cursor_read_int (cursor, &number));
+      g_assert_true (prd_json_cursor_read_string (cursor, str));
+      node = json_node_init_string (json_node_alloc (), str->str);
+    }
+  else if (prd_json_cursor_read_int (cursor, &number))
+    node = json_node_init_int (json_node_alloc (), number);
+  else
+    {
+      const char *begin = prd_json_cursor_get_position (cursor);
+      g_autofree char *literal = NULL;
+
+      g_assert_false (prd_json_cursor_read_string (cursor, NULL));
+      g_assert_true (prd_json_cursor_get_position (cursor) == begin);
+      prd_json_cursor_skip (cursor);
+      literal = g_strndup (begin, (gsize) (prd_json_cursor_get_position (cursor) - begin));
+      if (g_str_equal (literal, "true") || g_str_equal (literal, "false"))
+        node = json_node_init_boolean (json_node_alloc (), literal[0] == 't');
+      else if (g_str_equal (literal, "null"))
+        node = json_node_init_null (json_node_alloc ());
+      else
+        node = json_node_init_double (json_node_alloc (), g_ascii_strtod (literal, NULL));
+    }
+  g_assert_true (prd_json_cursor_get_position (cursor) == prd_json_cursor_get_position (&skipped));
+  return g_steal_pointer (&node);
+}
+
+/* The cursor reads @text (accepted) as the tree @node has it. */
+static gboolean
+assert_cursor_reads (const char *text, gsize len, JsonNode *node)
+{
+  g_autoptr (JsonNode) read = NULL;
+  g_autofree char *ours = NULL;
+  g_autofree char *theirs = NULL;
+  PrdJsonCursor cursor;
+
+  prd_json_cursor_init (&cursor, text, len);
+  read = cursor_build (&cursor);
+  if (read == NULL)
+    return FALSE;
+  g_assert_cmpint (prd_json_cursor_peek (&cursor), ==, 0);
+  g_assert_false (prd_json_cursor_next (&cursor));
+  g_assert_true (json_node_equal (read, node));
+  ours = prd_json_to_string (read);
+  theirs = prd_json_to_string (node);
+  g_assert_cmpstr (ours, ==, theirs);
+  return TRUE;
+}
+
 static void
 test_accepted_file (gconstpointer user_data)
 {
@@ -160,6 +267,154 @@ test_accepted_file (gconstpointer user_data)
   g_assert_false (bad);
   g_assert_true (json_node_equal (node, replaced));
   assert_same_as_json_glib (text, len, node);
+}
+
+/* The cursor reads every accepted file as the tree has it, but for those
+ * with an escape in a member name, which it does not read. */
+static void
+test_cursor_file (gconstpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  gsize len;
+  g_autofree char *text = read_case (user_data, &len);
+  g_autoptr (JsonNode) node = prd_json_parse (text, (gssize) len, 0, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (prd_json_validate (text, (gssize) len, 0, PRD_JSON_PARSE_DEFAULT, NULL, &error));
+  g_assert_no_error (error);
+  if (!assert_cursor_reads (text, len, node))
+    g_assert_nonnull (memchr (text, '\\', len));
+}
+
+/* The cursor over the arguments of an event (values separated by commas,
+ * no brackets) and what it refuses to read. */
+static void
+test_cursor (void)
+{
+  static const char args[] =
+      " {\"prdId\":\"p\\u0031\", \"n\" : -42, \"skip\": [1, {\"a\": \"}]\\\"\"}, 2.5e1]},"
+      "\"x\\\"y\" ,1.5, 7,true , null ";
+  g_autoptr (GString) str = g_string_new (NULL);
+  PrdJsonCursor cursor;
+  const char *name;
+  gsize len;
+  gint64 number = 0;
+
+  g_autofree char *array = g_strdup_printf ("[%s]", args);
+
+  /* the text a cursor reads was checked */
+  g_assert_true (prd_json_validate (array, -1, 0, PRD_JSON_PARSE_DEFAULT, NULL, NULL));
+  prd_json_cursor_init (&cursor, args, sizeof args - 1);
+  g_assert_true (prd_json_cursor_next (&cursor));
+  g_assert_cmpint (prd_json_cursor_peek (&cursor), ==, '{');
+  g_assert_false (prd_json_cursor_read_int (&cursor, &number));
+  g_assert_false (prd_json_cursor_read_string (&cursor, str));
+  g_assert_true (prd_json_cursor_enter (&cursor, '{'));
+
+  g_assert_true (prd_json_cursor_next (&cursor));
+  g_assert_true (prd_json_cursor_read_name (&cursor, &name, &len));
+  g_assert_cmpmem (name, len, "prdId", 5);
+  g_assert_true (prd_json_cursor_read_string (&cursor, str));
+  g_assert_cmpstr (str->str, ==, "p1");
+
+  g_assert_true (prd_json_cursor_next (&cursor));
+  g_assert_true (prd_json_cursor_read_name (&cursor, &name, &len));
+  g_assert_cmpmem (name, len, "n", 1);
+  g_assert_true (prd_json_cursor_read_int (&cursor, &number));
+  g_assert_cmpint (number, ==, -42);
+
+  g_assert_true (prd_json_cursor_next (&cursor));
+  g_assert_true (prd_json_cursor_read_name (&cursor, &name, &len));
+  g_assert_cmpmem (name, len, "skip", 4);
+  prd_json_cursor_skip (&cursor);
+  g_assert_false (prd_json_cursor_next (&cursor)); /* the object's '}' */
+
+  g_assert_true (prd_json_cursor_next (&cursor));
+  g_assert_true (prd_json_cursor_read_string (&cursor, str));
+  g_assert_cmpstr (str->str, ==, "x\"y");
+  g_assert_true (prd_json_cursor_next (&cursor));
+  g_assert_false (prd_json_cursor_read_int (&cursor, &number)); /* 1.5 */
+  g_assert_cmpint (number, ==, -42);
+  prd_json_cursor_skip (&cursor);
+  g_assert_true (prd_json_cursor_next (&cursor));
+  g_assert_true (prd_json_cursor_read_int (&cursor, &number));
+  g_assert_cmpint (number, ==, 7);
+  g_assert_true (prd_json_cursor_next (&cursor));
+  g_assert_cmpint (prd_json_cursor_peek (&cursor), ==, 't');
+  g_assert_false (prd_json_cursor_enter (&cursor, '['));
+  prd_json_cursor_skip (&cursor);
+  g_assert_true (prd_json_cursor_next (&cursor));
+  g_assert_cmpint (prd_json_cursor_peek (&cursor), ==, 'n');
+  prd_json_cursor_skip (&cursor);
+  g_assert_false (prd_json_cursor_next (&cursor));
+  g_assert_cmpint (prd_json_cursor_peek (&cursor), ==, 0);
+  /* stepping over nothing at the end moves nothing */
+  prd_json_cursor_skip (&cursor);
+  g_assert_false (prd_json_cursor_next (&cursor));
+
+  /* an escaped member name is not read, and the cursor stays */
+  prd_json_cursor_init (&cursor, "{\"l\\u0061st\": 1}", 17);
+  g_assert_true (prd_json_cursor_enter (&cursor, '{'));
+  g_assert_true (prd_json_cursor_next (&cursor));
+  name = prd_json_cursor_get_position (&cursor);
+  g_assert_false (prd_json_cursor_read_name (&cursor, &name, &len));
+
+  /* an empty list, and empty containers */
+  prd_json_cursor_init (&cursor, "  ", 2);
+  g_assert_false (prd_json_cursor_next (&cursor));
+  prd_json_cursor_init (&cursor, "[ ],{}", 6);
+  g_assert_true (prd_json_cursor_next (&cursor));
+  g_assert_true (prd_json_cursor_enter (&cursor, '['));
+  g_assert_false (prd_json_cursor_next (&cursor));
+  g_assert_true (prd_json_cursor_next (&cursor));
+  g_assert_true (prd_json_cursor_enter (&cursor, '{'));
+  g_assert_false (prd_json_cursor_next (&cursor));
+  g_assert_false (prd_json_cursor_next (&cursor));
+
+  /* a number at the very end of a text that is not nul-terminated */
+  prd_json_cursor_init (&cursor, "[12]", 3);
+  g_assert_true (prd_json_cursor_enter (&cursor, '['));
+  g_assert_true (prd_json_cursor_next (&cursor));
+  g_assert_true (prd_json_cursor_read_int (&cursor, &number));
+  g_assert_cmpint (number, ==, 12);
+  g_assert_false (prd_json_cursor_next (&cursor));
+}
+
+/* prd_json_validate() and prd_json_build_checked() are prd_json_parse_full()
+ * in two steps: the same errors, the same trees. */
+static void
+test_validate_then_build (void)
+{
+  static const char *const texts[] = {
+    "[1,2]", "{\"a\":\"\\ud800\"}", "[1,", "{\"a\":1}x", "\"\\u0000\"", "12345",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
+    for (PrdJsonParseFlags flags = 0; flags <= PRD_JSON_PARSE_REPLACE_BAD_STRINGS; flags += 2)
+      {
+        g_autoptr (GError) parse_error = NULL;
+        g_autoptr (GError) validate_error = NULL;
+        gboolean parse_bad = FALSE, validate_bad = FALSE;
+        gssize len = i == G_N_ELEMENTS (texts) - 1 ? 3 : -1;
+        g_autoptr (JsonNode) parsed =
+            prd_json_parse_full (texts[i], len, 0, flags, &parse_bad, &parse_error);
+        gboolean valid =
+            prd_json_validate (texts[i], len, 0, flags, &validate_bad, &validate_error);
+
+        g_assert_cmpint (valid, ==, parsed != NULL);
+        g_assert_cmpint (validate_bad, ==, parse_bad);
+        if (!valid)
+          {
+            g_assert_error (validate_error, PRD_ERROR, parse_error->code);
+            g_assert_cmpstr (validate_error->message, ==, parse_error->message);
+          }
+        else
+          {
+            g_autoptr (JsonNode) built = prd_json_build_checked (texts[i], len, flags);
+
+            g_assert_true (json_node_equal (built, parsed));
+          }
+      }
 }
 
 static void
@@ -600,9 +855,12 @@ main (int argc, char *argv[])
   g_test_init (&argc, &argv, NULL);
 
   g_assert_cmpuint (add_corpus ("y_", "accepted", test_accepted_file), >=, 10);
+  add_corpus ("y_", "cursor", test_cursor_file);
   g_assert_cmpuint (add_corpus ("n_", "refused", test_refused_file), >=, 30);
   g_assert_cmpuint (add_corpus ("b_", "bad-strings", test_bad_strings_file), >=, 10);
   g_test_add_func ("/prd/json/depth", test_depth);
+  g_test_add_func ("/prd/json/cursor", test_cursor);
+  g_test_add_func ("/prd/json/validate-then-build", test_validate_then_build);
   g_test_add_func ("/prd/json/same-tree", test_same_tree);
   g_test_add_func ("/prd/json/write-integers", test_write_integers);
   g_test_add_func ("/prd/json/unterminated-number", test_unterminated_number);

@@ -3,7 +3,8 @@
  * The one JSON reader of the hub. Every JSON text that comes in — REST
  * bodies, Socket.IO payloads, the AI provider's events and answers, JWT
  * payloads, rows the hub reads back from its own database — goes through
- * prd_json_parse() or prd_json_parse_full(), with the same limits.
+ * prd_json_validate() (prd_json_parse() and prd_json_parse_full() call it),
+ * with the same limits.
  *
  * json-glib 1.6 is lenient in ways that matter on a network boundary: it
  * accepts comments, single-quoted strings, hex and leading-zero numbers and
@@ -19,7 +20,8 @@
  * 200-byte Socket.IO event, ten times what checking it takes, on the path of
  * every message a client sends. The tree is made of json-glib's nodes, as
  * its parser makes them (json_object_set_member(): the last of two members
- * of one name wins, in the place of the first).
+ * of one name wins, in the place of the first). A checked text can also be
+ * read in place, without a tree, with a PrdJsonCursor (see there).
  */
 #define G_LOG_DOMAIN "prd-base"
 
@@ -333,61 +335,64 @@ build_skip_ws (Builder *b)
     b->p++;
 }
 
-/* Reads the string at b->p (its opening quote) into b->scratch. */
+/* Reads the checked string at *@pp (its opening quote) into @out, and leaves
+ * *@pp after its closing quote. An unusable escape (U+0000, an unpaired
+ * surrogate) reads as U+FFFD. */
 static void
-build_string (Builder *b)
+unescape_string (const char **pp, GString *out)
 {
-  b->p++;
-  g_string_truncate (b->scratch, 0);
-  while (*b->p != '"')
+  const char *p = *pp + 1;
+
+  g_string_truncate (out, 0);
+  while (*p != '"')
     {
-      const char *run = b->p;
+      const char *run = p;
       guint unit, low;
 
-      if (*b->p != '\\')
+      if (*p != '\\')
         {
-          while (*b->p != '"' && *b->p != '\\')
-            b->p++;
-          g_string_append_len (b->scratch, run, b->p - run);
+          while (*p != '"' && *p != '\\')
+            p++;
+          g_string_append_len (out, run, p - run);
           continue;
         }
-      b->p += 2;
-      switch (b->p[-1])
+      p += 2;
+      switch (p[-1])
         {
           case 'b':
-            g_string_append_c (b->scratch, '\b');
+            g_string_append_c (out, '\b');
             continue;
           case 'f':
-            g_string_append_c (b->scratch, '\f');
+            g_string_append_c (out, '\f');
             continue;
           case 'n':
-            g_string_append_c (b->scratch, '\n');
+            g_string_append_c (out, '\n');
             continue;
           case 'r':
-            g_string_append_c (b->scratch, '\r');
+            g_string_append_c (out, '\r');
             continue;
           case 't':
-            g_string_append_c (b->scratch, '\t');
+            g_string_append_c (out, '\t');
             continue;
           case 'u':
             break;
           default: /* '"', '\\', '/' */
-            g_string_append_c (b->scratch, b->p[-1]);
+            g_string_append_c (out, p[-1]);
             continue;
         }
-      read_hex4 (b->p, &unit);
-      b->p += 4;
-      if (unit >= 0xD800 && unit <= 0xDBFF && b->p[0] == '\\' && b->p[1] == 'u' &&
-          read_hex4 (b->p + 2, &low) && low >= 0xDC00 && low <= 0xDFFF)
+      read_hex4 (p, &unit);
+      p += 4;
+      if (unit >= 0xD800 && unit <= 0xDBFF && p[0] == '\\' && p[1] == 'u' &&
+          read_hex4 (p + 2, &low) && low >= 0xDC00 && low <= 0xDFFF)
         {
           unit = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
-          b->p += 6;
+          p += 6;
         }
       else if (unit == 0 || (unit >= 0xD800 && unit <= 0xDFFF))
         unit = 0xFFFD;
-      g_string_append_unichar (b->scratch, unit);
+      g_string_append_unichar (out, unit);
     }
-  b->p++;
+  *pp = p + 1;
 }
 
 static JsonNode *
@@ -455,7 +460,7 @@ build_object (Builder *b)
       JsonNode *member;
 
       build_skip_ws (b);
-      build_string (b);
+      unescape_string (&b->p, b->scratch);
       /* The value's strings go through the scratch buffer too. */
       if (b->scratch->len < sizeof short_name)
         name = memcpy (short_name, b->scratch->str, b->scratch->len + 1);
@@ -487,7 +492,7 @@ build_value (Builder *b)
       case '[':
         return build_array (b);
       case '"':
-        build_string (b);
+        unescape_string (&b->p, b->scratch);
         return json_node_init_string (json_node_alloc (), b->scratch->str);
       case 't':
         b->p += 4;
@@ -504,43 +509,43 @@ build_value (Builder *b)
 }
 
 /**
- * prd_json_parse_full:
+ * prd_json_validate:
  * @text: UTF-8 JSON text (need not be nul-terminated when @len is given)
  * @len: its length in bytes, or -1 when @text is nul-terminated
  * @max_size: the largest @len accepted; 0 for %PRD_JSON_DEFAULT_MAX_SIZE,
  *   %G_MAXSIZE when the caller has bounded the text already (e.g. a
  *   transport's message limit)
- * @flags: #PrdJsonParseFlags
+ * @flags: #PrdJsonParseFlags (only %PRD_JSON_PARSE_REPLACE_BAD_STRINGS
+ *   matters here)
  * @has_bad_strings: (out) (optional): with
  *   %PRD_JSON_PARSE_REPLACE_BAD_STRINGS, whether a string held U+0000 or an
- *   unpaired surrogate (each read as U+FFFD)
+ *   unpaired surrogate
  *
- * Reads exactly one JSON value (RFC 8259, nothing else around it but white
- * space), nested at most %PRD_JSON_MAX_DEPTH deep. Numbers must fit what
- * json-glib holds (a gint64 for integers, a finite double otherwise). A
- * string escape of U+0000 (C strings end there) or a surrogate that is not
- * part of a pair (not a character at all) makes the text unusable: it fails
- * the parse unless @flags has %PRD_JSON_PARSE_REPLACE_BAD_STRINGS.
+ * Checks that @text is exactly one JSON value (RFC 8259, nothing else around
+ * it but white space), nested at most %PRD_JSON_MAX_DEPTH deep. Numbers must
+ * fit what json-glib holds (a gint64 for integers, a finite double
+ * otherwise). A string escape of U+0000 (C strings end there) or a surrogate
+ * that is not part of a pair (not a character at all) makes the text
+ * unusable: it fails unless @flags has %PRD_JSON_PARSE_REPLACE_BAD_STRINGS.
  *
- * Returns: (transfer full): the value, or %NULL with %PRD_ERROR_INVALID_PAYLOAD
- *   (not JSON, too deep, an unusable string) or %PRD_ERROR_PAYLOAD_TOO_LARGE
- *   (@len over @max_size)
+ * A text that passed may be read with a #PrdJsonCursor or turned into a tree
+ * with prd_json_build_checked(), without being checked again.
+ *
+ * Returns: %FALSE with %PRD_ERROR_INVALID_PAYLOAD (not JSON, too deep, an
+ *   unusable string) or %PRD_ERROR_PAYLOAD_TOO_LARGE (@len over @max_size)
  */
-JsonNode *
-prd_json_parse_full (const char *text,
-                     gssize len,
-                     gsize max_size,
-                     PrdJsonParseFlags flags,
-                     gboolean *has_bad_strings,
-                     GError **error)
+gboolean
+prd_json_validate (const char *text,
+                   gssize len,
+                   gsize max_size,
+                   PrdJsonParseFlags flags,
+                   gboolean *has_bad_strings,
+                   GError **error)
 {
   Scanner s = { 0 };
-  Builder b = { 0 };
-  g_autofree char *terminated = NULL;
   gsize size;
-  JsonNode *root;
 
-  g_return_val_if_fail (text != NULL || len <= 0, NULL);
+  g_return_val_if_fail (text != NULL || len <= 0, FALSE);
 
   if (has_bad_strings != NULL)
     *has_bad_strings = FALSE;
@@ -555,13 +560,13 @@ prd_json_parse_full (const char *text,
                    "JSON text of %" G_GSIZE_FORMAT " bytes is over the limit of %" G_GSIZE_FORMAT
                    " bytes",
                    size, max_size);
-      return NULL;
+      return FALSE;
     }
   /* also refuses NUL bytes and UTF-8 encoded surrogates */
   if (!g_utf8_validate_len (text, size, NULL))
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "JSON is not valid UTF-8");
-      return NULL;
+      return FALSE;
     }
 
   s.p = s.start = text;
@@ -569,13 +574,10 @@ prd_json_parse_full (const char *text,
   s.error = error;
   s.replace = (flags & PRD_JSON_PARSE_REPLACE_BAD_STRINGS) != 0;
   if (!scan_value (&s, 0))
-    return NULL;
+    return FALSE;
   skip_ws (&s);
   if (s.p != s.end)
-    {
-      fail (&s, "trailing data after JSON value");
-      return NULL;
-    }
+    return fail (&s, "trailing data after JSON value");
   if (s.first_bad != NULL)
     {
       if (!s.replace)
@@ -583,16 +585,40 @@ prd_json_parse_full (const char *text,
           g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
                        "Unusable JSON string at offset %ld: it holds %s",
                        (long) (s.first_bad - s.start), s.first_bad_what);
-          return NULL;
+          return FALSE;
         }
       if (has_bad_strings != NULL)
         *has_bad_strings = TRUE;
     }
+  return TRUE;
+}
+
+/**
+ * prd_json_build_checked:
+ * @text: a text prd_json_validate() accepted
+ * @len: its length in bytes, or -1 when @text is nul-terminated
+ * @flags: %PRD_JSON_PARSE_IMMUTABLE for a sealed tree; an unusable string
+ *   (which prd_json_validate() let through only with
+ *   %PRD_JSON_PARSE_REPLACE_BAD_STRINGS) reads as U+FFFD
+ *
+ * Builds the tree of a checked text. Nothing is checked again: @text must be
+ * the very bytes prd_json_validate() accepted.
+ *
+ * Returns: (transfer full): the value
+ */
+JsonNode *
+prd_json_build_checked (const char *text, gssize len, PrdJsonParseFlags flags)
+{
+  Builder b = { 0 };
+  g_autofree char *terminated = NULL;
+  JsonNode *root;
+
+  g_return_val_if_fail (text != NULL, NULL);
 
   /* The builder stops at the delimiters the scanner has seen: a number
    * at the very end of a text that is not nul-terminated needs one. */
-  if (len >= 0 && g_ascii_isdigit (text[size - 1]))
-    b.p = terminated = g_strndup (text, size);
+  if (len > 0 && g_ascii_isdigit (text[len - 1]))
+    b.p = terminated = g_strndup (text, (gsize) len);
   else
     b.p = text;
   b.scratch = g_string_new (NULL);
@@ -601,6 +627,35 @@ prd_json_parse_full (const char *text,
   if ((flags & PRD_JSON_PARSE_IMMUTABLE) != 0)
     json_node_seal (root);
   return root;
+}
+
+/**
+ * prd_json_parse_full:
+ * @text: UTF-8 JSON text (need not be nul-terminated when @len is given)
+ * @len: its length in bytes, or -1 when @text is nul-terminated
+ * @max_size: as for prd_json_validate()
+ * @flags: #PrdJsonParseFlags
+ * @has_bad_strings: (out) (optional): with
+ *   %PRD_JSON_PARSE_REPLACE_BAD_STRINGS, whether a string held U+0000 or an
+ *   unpaired surrogate (each read as U+FFFD)
+ *
+ * prd_json_validate(), then prd_json_build_checked().
+ *
+ * Returns: (transfer full): the value, or %NULL with %PRD_ERROR_INVALID_PAYLOAD
+ *   (not JSON, too deep, an unusable string) or %PRD_ERROR_PAYLOAD_TOO_LARGE
+ *   (@len over @max_size)
+ */
+JsonNode *
+prd_json_parse_full (const char *text,
+                     gssize len,
+                     gsize max_size,
+                     PrdJsonParseFlags flags,
+                     gboolean *has_bad_strings,
+                     GError **error)
+{
+  if (!prd_json_validate (text, len, max_size, flags, has_bad_strings, error))
+    return NULL;
+  return prd_json_build_checked (text != NULL ? text : "", len, flags);
 }
 
 /**
@@ -619,6 +674,250 @@ JsonNode *
 prd_json_parse (const char *text, gssize len, gsize max_size, GError **error)
 {
   return prd_json_parse_full (text, len, max_size, PRD_JSON_PARSE_DEFAULT, NULL, error);
+}
+
+/* ---- reading a checked text in place ------------------------------------------- */
+
+/*
+ * A PrdJsonCursor walks a text prd_json_validate() accepted, for the few
+ * events read often enough that building a tree for them shows (a
+ * content-update: a dozen nodes, each a GSlice block, most with a string or
+ * a hash table of their own). It reads only what its caller asks for and
+ * checks nothing the validator checked; a caller that meets anything other
+ * than the shape it expects reads the text again as a tree.
+ */
+
+static void
+cursor_skip_ws (PrdJsonCursor *c)
+{
+  while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+    c->p++;
+}
+
+/**
+ * prd_json_cursor_init:
+ * @text: a text prd_json_validate() accepted, or a part of one that is a
+ *   list of values separated by commas (the arguments of an event)
+ * @len: its length in bytes
+ *
+ * Places @cursor before the first value of @text.
+ */
+void
+prd_json_cursor_init (PrdJsonCursor *cursor, const char *text, gsize len)
+{
+  g_return_if_fail (cursor != NULL);
+  g_return_if_fail (text != NULL || len == 0);
+
+  cursor->p = text;
+  cursor->end = text + len;
+}
+
+/**
+ * prd_json_cursor_peek:
+ *
+ * Returns: the first byte of the next value (`{`, `[`, `"`, `t`, `f`, `n`,
+ *   `-` or a digit), or 0 when a container or the text ends there
+ */
+char
+prd_json_cursor_peek (PrdJsonCursor *cursor)
+{
+  cursor_skip_ws (cursor);
+  if (cursor->p >= cursor->end || *cursor->p == ',' || *cursor->p == ']' || *cursor->p == '}')
+    return 0;
+  return *cursor->p;
+}
+
+/**
+ * prd_json_cursor_enter:
+ * @open: `{` or `[`
+ *
+ * Steps into the object or array that comes next; walk its members or
+ * elements with prd_json_cursor_next().
+ *
+ * Returns: %FALSE, with nothing read, when the next value is not one
+ */
+gboolean
+prd_json_cursor_enter (PrdJsonCursor *cursor, char open)
+{
+  g_return_val_if_fail (open == '{' || open == '[', FALSE);
+
+  if (prd_json_cursor_peek (cursor) != open)
+    return FALSE;
+  cursor->p++;
+  return TRUE;
+}
+
+/**
+ * prd_json_cursor_next:
+ *
+ * Moves to the next member or element of the container last entered (or the
+ * next value of a list given to prd_json_cursor_init()); read it, or skip it
+ * with prd_json_cursor_skip(), before calling this again.
+ *
+ * Returns: %TRUE when there is one; %FALSE at the end of the container,
+ *   which is then left
+ */
+gboolean
+prd_json_cursor_next (PrdJsonCursor *cursor)
+{
+  cursor_skip_ws (cursor);
+  if (cursor->p >= cursor->end)
+    return FALSE;
+  if (*cursor->p == ']' || *cursor->p == '}')
+    {
+      cursor->p++;
+      return FALSE;
+    }
+  if (*cursor->p == ',')
+    {
+      cursor->p++;
+      cursor_skip_ws (cursor);
+    }
+  return TRUE;
+}
+
+/**
+ * prd_json_cursor_read_name:
+ * @name: (out) (transfer none): the member's name, in the text (not
+ *   nul-terminated)
+ * @name_len: (out): its length in bytes
+ *
+ * Reads the name of the member prd_json_cursor_next() moved to, and its
+ * colon; its value comes next.
+ *
+ * Returns: %FALSE, with nothing read, when the name holds an escape (it
+ *   cannot be compared as it is)
+ */
+gboolean
+prd_json_cursor_read_name (PrdJsonCursor *cursor, const char **name, gsize *name_len)
+{
+  const char *p = cursor->p + 1;
+
+  g_return_val_if_fail (cursor->p < cursor->end && *cursor->p == '"', FALSE);
+
+  *name = p;
+  while (*p != '"')
+    {
+      if (*p == '\\')
+        return FALSE;
+      p++;
+    }
+  *name_len = (gsize) (p - *name);
+  cursor->p = p + 1;
+  cursor_skip_ws (cursor);
+  cursor->p++; /* ':' */
+  return TRUE;
+}
+
+/**
+ * prd_json_cursor_read_string:
+ * @out: receives the string, unescaped
+ *
+ * Returns: %FALSE, with nothing read, when the next value is not a string
+ */
+gboolean
+prd_json_cursor_read_string (PrdJsonCursor *cursor, GString *out)
+{
+  if (prd_json_cursor_peek (cursor) != '"')
+    return FALSE;
+  unescape_string (&cursor->p, out);
+  return TRUE;
+}
+
+/**
+ * prd_json_cursor_read_int:
+ * @out: (out): the value
+ *
+ * Reads an integer: a number written without fraction or exponent, which is
+ * what a tree holds as %G_TYPE_INT64.
+ *
+ * Returns: %FALSE, with nothing read, when the next value is not one
+ */
+gboolean
+prd_json_cursor_read_int (PrdJsonCursor *cursor, gint64 *out)
+{
+  char c = prd_json_cursor_peek (cursor);
+  const char *p = cursor->p;
+  char buf[64]; /* the validator refused longer numbers */
+  gsize len;
+
+  if (c != '-' && !g_ascii_isdigit (c))
+    return FALSE;
+  if (*p == '-')
+    p++;
+  while (p < cursor->end && g_ascii_isdigit (*p))
+    p++;
+  if (p < cursor->end && (*p == '.' || *p == 'e' || *p == 'E'))
+    return FALSE;
+  len = (gsize) (p - cursor->p);
+  memcpy (buf, cursor->p, len);
+  buf[len] = '\0';
+  *out = g_ascii_strtoll (buf, NULL, 10);
+  cursor->p = p;
+  return TRUE;
+}
+
+/**
+ * prd_json_cursor_skip:
+ *
+ * Steps over the next value, whatever it is.
+ */
+void
+prd_json_cursor_skip (PrdJsonCursor *cursor)
+{
+  guint depth = 0;
+
+  do
+    {
+      switch (prd_json_cursor_peek (cursor))
+        {
+          case '{':
+          case '[':
+            depth++;
+            cursor->p++;
+            break;
+          case '"':
+            for (cursor->p++; *cursor->p != '"'; cursor->p++)
+              if (*cursor->p == '\\')
+                cursor->p++;
+            cursor->p++;
+            break;
+          case 0:
+            /* the end of a container, or a ',' between its values */
+            if (depth == 0 || cursor->p >= cursor->end)
+              return;
+            if (*cursor->p != ',')
+              depth--;
+            cursor->p++;
+            break;
+          default: /* a literal or a number */
+            while (cursor->p < cursor->end && *cursor->p != ',' && *cursor->p != ']' &&
+                   *cursor->p != '}' && *cursor->p != ' ' && *cursor->p != '\t' &&
+                   *cursor->p != '\n' && *cursor->p != '\r')
+              cursor->p++;
+            break;
+        }
+      /* a member's name and its colon are read like a string and skipped */
+      if (depth > 0)
+        {
+          cursor_skip_ws (cursor);
+          if (cursor->p < cursor->end && *cursor->p == ':')
+            cursor->p++;
+        }
+    }
+  while (depth > 0);
+}
+
+/**
+ * prd_json_cursor_get_position:
+ *
+ * Returns: (transfer none): where in the text @cursor is (after the last
+ *   value read or skipped)
+ */
+const char *
+prd_json_cursor_get_position (PrdJsonCursor *cursor)
+{
+  return cursor->p;
 }
 
 /* ---- writing ---------------------------------------------------------------------- */

@@ -30,6 +30,13 @@ typedef enum
   PRD_JSON_PARSE_REPLACE_BAD_STRINGS = 1 << 1,
 } PrdJsonParseFlags;
 
+gboolean prd_json_validate (const char *text,
+                            gssize len,
+                            gsize max_size,
+                            PrdJsonParseFlags flags,
+                            gboolean *has_bad_strings,
+                            GError **error);
+JsonNode *prd_json_build_checked (const char *text, gssize len, PrdJsonParseFlags flags);
 JsonNode *prd_json_parse (const char *text, gssize len, gsize max_size, GError **error);
 JsonNode *prd_json_parse_full (const char *text,
                                gssize len,
@@ -37,6 +44,29 @@ JsonNode *prd_json_parse_full (const char *text,
                                PrdJsonParseFlags flags,
                                gboolean *has_bad_strings,
                                GError **error);
+
+/**
+ * PrdJsonCursor:
+ *
+ * Reads a text that prd_json_validate() accepted, in place, without a tree
+ * (see prd-json.c). Lives on the stack; nothing to free.
+ */
+typedef struct
+{
+  /*< private >*/
+  const char *p;
+  const char *end;
+} PrdJsonCursor;
+
+void prd_json_cursor_init (PrdJsonCursor *cursor, const char *text, gsize len);
+char prd_json_cursor_peek (PrdJsonCursor *cursor);
+gboolean prd_json_cursor_enter (PrdJsonCursor *cursor, char open);
+gboolean prd_json_cursor_next (PrdJsonCursor *cursor);
+gboolean prd_json_cursor_read_name (PrdJsonCursor *cursor, const char **name, gsize *name_len);
+gboolean prd_json_cursor_read_string (PrdJsonCursor *cursor, GString *out);
+gboolean prd_json_cursor_read_int (PrdJsonCursor *cursor, gint64 *out);
+void prd_json_cursor_skip (PrdJsonCursor *cursor);
+const char *prd_json_cursor_get_position (PrdJsonCursor *cursor);
 
 /* Compact JSON text of @node that strict readers accept (see prd-json.c). */
 char *prd_json_to_string (JsonNode *node);
