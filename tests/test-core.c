@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "prd-batcher.h"
 #include "prd-document.h"
 #include "prd-error.h"
@@ -21,32 +23,120 @@ json (const char *text)
   return node;
 }
 
-/* Applies a client operation given as JSON and asserts success. */
+/* @op and @vector read into a PrdClientOperation, as the hub reads a
+ * content-update without a tree; FALSE when they are not of the types that
+ * reader takes (the tree path alone answers those). */
+static gboolean
+to_client_operation (JsonNode *op, JsonNode *vector, PrdClientOperation *out, GArray **out_vector)
+{
+  JsonObject *object;
+  JsonArray *array;
+  const char *type;
+
+  memset (out, 0, sizeof *out);
+  if (op == NULL || vector == NULL || !JSON_NODE_HOLDS_OBJECT (op) ||
+      !JSON_NODE_HOLDS_ARRAY (vector))
+    return FALSE;
+  object = json_node_get_object (op);
+  type = json_object_get_string_member_with_default (object, "type", "");
+  if (!json_object_has_member (object, "position") ||
+      json_node_get_value_type (json_object_get_member (object, "position")) != G_TYPE_INT64 ||
+      json_object_get_int_member (object, "position") < 0 ||
+      json_object_get_int_member (object, "position") > G_MAXUINT32)
+    return FALSE;
+  out->position = (guint32) json_object_get_int_member (object, "position");
+  if (json_object_has_member (object, "timestamp") &&
+      json_node_get_value_type (json_object_get_member (object, "timestamp")) != G_TYPE_INT64)
+    return FALSE;
+  out->timestamp = json_object_get_int_member_with_default (object, "timestamp", 0);
+  out->insert = g_str_equal (type, "insert");
+  if (out->insert)
+    out->content = json_object_get_string_member_with_default (object, "content", NULL);
+  else if (g_str_equal (type, "delete") && json_object_has_member (object, "length") &&
+           json_object_get_int_member (object, "length") >= 0 &&
+           json_object_get_int_member (object, "length") <= G_MAXUINT32)
+    /* 0 is kept: the reader refuses it, the struct path must too */
+    out->length = (guint32) json_object_get_int_member (object, "length");
+  else
+    return FALSE;
+  if (out->insert && out->content == NULL)
+    return FALSE;
+  array = json_node_get_array (vector);
+  *out_vector = g_array_new (FALSE, FALSE, sizeof (guint32));
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *entry = json_array_get_element (array, i);
+      guint32 value;
+
+      if (json_node_get_value_type (entry) != G_TYPE_INT64 || json_node_get_int (entry) < 0 ||
+          json_node_get_int (entry) > G_MAXUINT32)
+        {
+          g_clear_pointer (out_vector, g_array_unref);
+          return FALSE;
+        }
+      value = (guint32) json_node_get_int (entry);
+      g_array_append_val (*out_vector, value);
+    }
+  return TRUE;
+}
+
+/* Applies a client operation given as JSON and asserts success. Every other
+ * call goes through prd_document_apply_operation() when the operation reads
+ * as a PrdClientOperation; either way the other path then finds it a
+ * duplicate. */
 static PrdCrdtOp *
 apply (PrdDocument *doc, guint32 site, const char *op, const char *vector)
 {
+  static guint calls;
   g_autoptr (JsonNode) op_node = json (op);
   g_autoptr (JsonNode) vector_node = json (vector);
+  g_autoptr (GArray) read_vector = NULL;
   g_autoptr (GError) error = NULL;
+  PrdClientOperation read;
   gboolean duplicate = TRUE;
+  gboolean readable = to_client_operation (op_node, vector_node, &read, &read_vector);
+  gboolean read_first = readable && calls++ % 2 == 1;
   PrdCrdtOp *result;
 
-  result = prd_document_apply_client_operation (doc, op_node, vector_node, site, "user", 1024,
-                                                &duplicate, &error);
+  if (read_first)
+    result =
+        prd_document_apply_operation (doc, &read, (const guint32 *) read_vector->data,
+                                      read_vector->len, site, "user", 1024, &duplicate, &error);
+  else
+    result = prd_document_apply_client_operation (doc, op_node, vector_node, site, "user", 1024,
+                                                  &duplicate, &error);
   g_assert_no_error (error);
   g_assert_false (duplicate);
   g_assert_nonnull (result);
+
+  if (readable)
+    {
+      if (read_first)
+        g_assert_null (prd_document_apply_client_operation (doc, op_node, vector_node, site, "user",
+                                                            1024, &duplicate, &error));
+      else
+        g_assert_null (prd_document_apply_operation (
+            doc, &read, (const guint32 *) read_vector->data, read_vector->len, site, "user", 1024,
+            &duplicate, &error));
+      g_assert_no_error (error);
+      g_assert_true (duplicate);
+    }
   return result;
 }
 
+/* Refused with @code, changing nothing; through prd_document_apply_operation()
+ * too, with the same error, when the operation reads as a PrdClientOperation. */
 static void
 refuse (PrdDocument *doc, guint32 site, const char *op, const char *vector, PrdErrorCode code)
 {
   g_autoptr (JsonNode) op_node = op != NULL ? json (op) : NULL;
   g_autoptr (JsonNode) vector_node = vector != NULL ? json (vector) : NULL;
+  g_autoptr (GArray) read_vector = NULL;
   g_autoptr (GError) error = NULL;
+  g_autoptr (GError) read_error = NULL;
   g_autofree char *before = prd_crdt_doc_get_text (prd_document_get_crdt (doc));
   g_autofree char *after = NULL;
+  PrdClientOperation read;
   gboolean duplicate = TRUE;
   PrdCrdtOp *result;
 
@@ -55,6 +145,16 @@ refuse (PrdDocument *doc, guint32 site, const char *op, const char *vector, PrdE
   g_assert_null (result);
   g_assert_false (duplicate);
   g_assert_error (error, PRD_ERROR, (int) code);
+  if (to_client_operation (op_node, vector_node, &read, &read_vector))
+    {
+      duplicate = TRUE;
+      g_assert_null (prd_document_apply_operation (doc, &read, (const guint32 *) read_vector->data,
+                                                   read_vector->len, site, "user", 16, &duplicate,
+                                                   &read_error));
+      g_assert_false (duplicate);
+      g_assert_error (read_error, PRD_ERROR, (int) code);
+      g_assert_cmpstr (read_error->message, ==, error->message);
+    }
   after = prd_crdt_doc_get_text (prd_document_get_crdt (doc));
   g_assert_cmpstr (before, ==, after);
 }

@@ -313,6 +313,19 @@ prd_utf16_length (const char *text, guint32 *out_units)
 }
 
 static gboolean
+check_range (const char *name, gint64 value, gint64 min, gint64 max, GError **error)
+{
+  if (value < min || value > max)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                   "operation.%s must be between %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT, name,
+                   min, max);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
 get_uint_member (JsonObject *object,
                  const char *name,
                  gboolean required,
@@ -340,14 +353,7 @@ get_uint_member (JsonObject *object,
       return FALSE;
     }
   *out = json_node_get_int (node);
-  if (*out < min || *out > max)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                   "operation.%s must be between %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT, name,
-                   min, max);
-      return FALSE;
-    }
-  return TRUE;
+  return check_range (name, *out, min, max, error);
 }
 
 static GArray *
@@ -367,39 +373,68 @@ parse_vector (JsonNode *node, GError **error)
   return vector;
 }
 
+/* An operation on its way in. Read from a tree, @object is set, and the
+ * content or length is read from it only where it is needed, so that a
+ * payload with several faults is answered with the same one as always; given
+ * read (a #PrdClientOperation), @object is %NULL. */
+typedef struct
+{
+  PrdClientOperation op;
+  JsonObject *object; /* (nullable) */
+} Incoming;
+
+static gboolean
+incoming_get_content (const Incoming *in, const char **out, GError **error)
+{
+  if (in->object != NULL)
+    {
+      JsonNode *content = json_object_get_member (in->object, "content");
+
+      *out = content != NULL && JSON_NODE_HOLDS_VALUE (content) &&
+                     json_node_get_value_type (content) == G_TYPE_STRING
+                 ? json_node_get_string (content)
+                 : NULL;
+    }
+  else
+    *out = in->op.content;
+  if (*out == NULL)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "operation.content must be a string");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+incoming_get_length (const Incoming *in, gint64 *out, GError **error)
+{
+  if (in->object != NULL)
+    return get_uint_member (in->object, "length", TRUE, 1, G_MAXUINT32, out, error);
+  *out = in->op.length;
+  return check_range ("length", *out, 1, G_MAXUINT32, error);
+}
+
 /* A repeated operation id (@site, @seq) is a re-send only when it carries the
  * operation the hub has under that id: the same type and the same text
  * (insert) or length (delete). The position is not compared: the hub keeps
  * an operation by character ids, not by the position it was typed at. */
 static gboolean
-check_repeat (PrdDocument *self,
-              guint32 site,
-              guint32 seq,
-              const char *type,
-              JsonObject *object,
-              GError **error)
+check_repeat (PrdDocument *self, guint32 site, guint32 seq, const Incoming *in, GError **error)
 {
   g_autoptr (PrdCrdtOp) known = prd_crdt_doc_get_op (self->crdt, site, seq);
-  gboolean insert = g_str_equal (type, "insert");
   gboolean same;
 
   g_assert (known != NULL);
-  if (insert != (known->type == PRD_CRDT_OP_INSERT))
+  if (in->op.insert != (known->type == PRD_CRDT_OP_INSERT))
     same = FALSE;
-  else if (insert)
+  else if (in->op.insert)
     {
-      JsonNode *content = json_object_get_member (object, "content");
       const char *text;
       guint32 units;
 
-      if (content == NULL || !JSON_NODE_HOLDS_VALUE (content) ||
-          json_node_get_value_type (content) != G_TYPE_STRING)
-        {
-          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                               "operation.content must be a string");
-          return FALSE;
-        }
-      text = json_node_get_string (content);
+      if (!incoming_get_content (in, &text, error))
+        return FALSE;
       /* Text dropped from a stored state (U+FFFF) is compared by length. */
       if (strstr (known->content, "\xef\xbf\xbf") != NULL)
         same = prd_utf16_length (text, &units) && units == known->length;
@@ -410,7 +445,7 @@ check_repeat (PrdDocument *self,
     {
       gint64 length = 0;
 
-      if (!get_uint_member (object, "length", TRUE, 1, G_MAXUINT32, &length, error))
+      if (!incoming_get_length (in, &length, error))
         return FALSE;
       same = length == known->length;
     }
@@ -423,6 +458,109 @@ check_repeat (PrdDocument *self,
       return FALSE;
     }
   return TRUE;
+}
+
+/* Everything after the operation's own fields: @vector (the client's, which
+ * this changes) against the document, then the content or length. */
+static PrdCrdtOp *
+apply_incoming (PrdDocument *self,
+                const Incoming *in,
+                GArray *vector,
+                guint32 site,
+                const char *user_id,
+                guint max_operation_size,
+                gboolean *out_duplicate,
+                GError **error)
+{
+  g_autoptr (PrdCrdtOp) op = NULL;
+  guint32 seq, known;
+  gboolean ok;
+
+  if (site >= vector->len || g_array_index (vector, guint32, site) == 0)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "stateVector[%u] (your site) must be the operation's number, from 1", site);
+      return NULL;
+    }
+  seq = g_array_index (vector, guint32, site);
+  known = prd_crdt_doc_get_site_ops (self->crdt, site);
+  if (seq <= known)
+    {
+      if (!check_repeat (self, site, seq, in, error))
+        return NULL;
+      *out_duplicate = TRUE;
+      return NULL;
+    }
+  if (seq > known + 1)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                   "missing operations; sync first (operation %u of site %u, the hub has %u)", seq,
+                   site, known);
+      return NULL;
+    }
+  for (guint s = 0; s < vector->len; s++)
+    if (s != site && g_array_index (vector, guint32, s) > prd_crdt_doc_get_site_ops (self->crdt, s))
+      {
+        g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                     "missing operations; sync first (stateVector[%u] is ahead of the hub)", s);
+        return NULL;
+      }
+  g_array_index (vector, guint32, site) = seq - 1;
+
+  if (in->op.insert)
+    {
+      const char *content;
+      guint32 units;
+
+      if (!incoming_get_content (in, &content, error))
+        return NULL;
+      if (!prd_utf16_length (content, &units))
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                               "operation.content is not valid Unicode text");
+          return NULL;
+        }
+      if (units == 0)
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                               "operation.content must not be empty");
+          return NULL;
+        }
+      if (units > max_operation_size)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE,
+                       "operation.content has %u UTF-16 code units (at most %u)", units,
+                       max_operation_size);
+          return NULL;
+        }
+      ok = prd_crdt_doc_apply_local_insert (self->crdt, site, (const guint32 *) vector->data,
+                                            vector->len, in->op.position, content, -1,
+                                            in->op.timestamp, &op, error);
+    }
+  else
+    {
+      gint64 length = 0;
+
+      if (!incoming_get_length (in, &length, error))
+        return NULL;
+      if (length > max_operation_size)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE,
+                       "operation.length is %" G_GINT64_FORMAT " (at most %u)", length,
+                       max_operation_size);
+          return NULL;
+        }
+      ok = prd_crdt_doc_apply_local_delete (self->crdt, site, (const guint32 *) vector->data,
+                                            vector->len, in->op.position, (guint32) length,
+                                            in->op.timestamp, &op, error);
+    }
+  if (!ok)
+    return NULL;
+
+  self->n_uncommitted++;
+  remember_timestamp (self, op->site, op->seq, in->op.timestamp);
+  g_signal_emit (self, signals[SIGNAL_OPERATION_APPLIED], 0, op, user_id);
+  return g_steal_pointer (&op);
 }
 
 /**
@@ -450,13 +588,11 @@ prd_document_apply_client_operation (PrdDocument *self,
                                      GError **error)
 {
   g_autoptr (GArray) vector = NULL;
-  g_autoptr (PrdCrdtOp) op = NULL;
+  Incoming in = { 0 };
   JsonObject *object;
   JsonNode *type_node;
   const char *type;
-  gint64 position = 0, length = 0, timestamp = 0;
-  guint32 seq, known;
-  gboolean ok;
+  gint64 position = 0, timestamp = 0;
 
   g_return_val_if_fail (PRD_IS_DOCUMENT (self), NULL);
 
@@ -490,94 +626,60 @@ prd_document_apply_client_operation (PrdDocument *self,
   vector = parse_vector (state_vector, error);
   if (vector == NULL)
     return NULL;
-  if (site >= vector->len || g_array_index (vector, guint32, site) == 0)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
-                   "stateVector[%u] (your site) must be the operation's number, from 1", site);
-      return NULL;
-    }
-  seq = g_array_index (vector, guint32, site);
-  known = prd_crdt_doc_get_site_ops (self->crdt, site);
-  if (seq <= known)
-    {
-      if (!check_repeat (self, site, seq, type, object, error))
-        return NULL;
-      *out_duplicate = TRUE;
-      return NULL;
-    }
-  if (seq > known + 1)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
-                   "missing operations; sync first (operation %u of site %u, the hub has %u)", seq,
-                   site, known);
-      return NULL;
-    }
-  for (guint s = 0; s < vector->len; s++)
-    if (s != site && g_array_index (vector, guint32, s) > prd_crdt_doc_get_site_ops (self->crdt, s))
-      {
-        g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
-                     "missing operations; sync first (stateVector[%u] is ahead of the hub)", s);
-        return NULL;
-      }
-  g_array_index (vector, guint32, site) = seq - 1;
+  in.op.insert = g_str_equal (type, "insert");
+  in.op.position = (guint32) position;
+  in.op.timestamp = timestamp;
+  in.object = object;
+  return apply_incoming (self, &in, vector, site, user_id, max_operation_size, out_duplicate,
+                         error);
+}
 
-  if (g_str_equal (type, "insert"))
-    {
-      JsonNode *content = json_object_get_member (object, "content");
-      guint32 units;
+/**
+ * prd_document_apply_operation:
+ * @operation: the operation, read already
+ * @state_vector: (array length=n_state_vector): the client's vector after
+ *   the operation
+ * @site: the sender's site
+ * @max_operation_size: the largest insert/delete, in UTF-16 code units
+ * @out_duplicate: (out): set when the operation is already known
+ *
+ * prd_document_apply_client_operation() for an operation that is not a JSON
+ * tree: the same checks, the same errors, the same result.
+ *
+ * Returns: (transfer full) (nullable): the integrated operation; %NULL with
+ *   @out_duplicate set for a repeated operation, %NULL with @error otherwise
+ */
+PrdCrdtOp *
+prd_document_apply_operation (PrdDocument *self,
+                              const PrdClientOperation *operation,
+                              const guint32 *state_vector,
+                              guint n_state_vector,
+                              guint32 site,
+                              const char *user_id,
+                              guint max_operation_size,
+                              gboolean *out_duplicate,
+                              GError **error)
+{
+  g_autoptr (GArray) vector = NULL;
+  Incoming in = { .op = *operation, .object = NULL };
 
-      if (content == NULL || !JSON_NODE_HOLDS_VALUE (content) ||
-          json_node_get_value_type (content) != G_TYPE_STRING)
-        {
-          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                               "operation.content must be a string");
-          return NULL;
-        }
-      if (!prd_utf16_length (json_node_get_string (content), &units))
-        {
-          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                               "operation.content is not valid Unicode text");
-          return NULL;
-        }
-      if (units == 0)
-        {
-          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
-                               "operation.content must not be empty");
-          return NULL;
-        }
-      if (units > max_operation_size)
-        {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE,
-                       "operation.content has %u UTF-16 code units (at most %u)", units,
-                       max_operation_size);
-          return NULL;
-        }
-      ok = prd_crdt_doc_apply_local_insert (
-          self->crdt, site, (const guint32 *) vector->data, vector->len, (guint32) position,
-          json_node_get_string (content), -1, timestamp, &op, error);
-    }
-  else
-    {
-      if (!get_uint_member (object, "length", TRUE, 1, G_MAXUINT32, &length, error))
-        return NULL;
-      if (length > max_operation_size)
-        {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE,
-                       "operation.length is %" G_GINT64_FORMAT " (at most %u)", length,
-                       max_operation_size);
-          return NULL;
-        }
-      ok = prd_crdt_doc_apply_local_delete (self->crdt, site, (const guint32 *) vector->data,
-                                            vector->len, (guint32) position, (guint32) length,
-                                            timestamp, &op, error);
-    }
-  if (!ok)
+  g_return_val_if_fail (PRD_IS_DOCUMENT (self), NULL);
+  g_return_val_if_fail (operation != NULL, NULL);
+  g_return_val_if_fail (state_vector != NULL || n_state_vector == 0, NULL);
+
+  *out_duplicate = FALSE;
+  if (!check_range ("timestamp", operation->timestamp, 0, G_MAXINT64, error))
     return NULL;
-
-  self->n_uncommitted++;
-  remember_timestamp (self, op->site, op->seq, timestamp);
-  g_signal_emit (self, signals[SIGNAL_OPERATION_APPLIED], 0, op, user_id);
-  return g_steal_pointer (&op);
+  if (n_state_vector > PRD_CRDT_MAX_SITES)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                   "stateVector has %u entries (at most %d)", n_state_vector, PRD_CRDT_MAX_SITES);
+      return NULL;
+    }
+  vector = g_array_sized_new (FALSE, FALSE, sizeof (guint32), n_state_vector);
+  g_array_append_vals (vector, state_vector, n_state_vector);
+  return apply_incoming (self, &in, vector, site, user_id, max_operation_size, out_duplicate,
+                         error);
 }
 
 /**

@@ -62,6 +62,36 @@ void prd_document_set_site_owner (PrdDocument *self, guint32 site, const char *u
 const char *prd_document_get_site_owner (PrdDocument *self, guint32 site);
 gboolean prd_document_is_site_owner (PrdDocument *self, const char *user_id);
 
+/**
+ * PrdClientOperation:
+ * @insert: an insert (of @content) or a delete (of @length code units)
+ * @position: where, in UTF-16 code units of the text at the operation's base
+ * @timestamp: when it was made (ms since the epoch), 0 when not given
+ * @content: insert: the text (valid UTF-8 or not, it is checked)
+ * @length: delete: how many code units, from 1
+ *
+ * A client's `operation`, read already (a content-update read without a
+ * tree, or an edit the hub makes itself): see
+ * prd_document_apply_operation().
+ */
+typedef struct
+{
+  gboolean insert;
+  guint32 position;
+  gint64 timestamp;
+  const char *content;
+  guint32 length;
+} PrdClientOperation;
+
+PrdCrdtOp *prd_document_apply_operation (PrdDocument *self,
+                                         const PrdClientOperation *operation,
+                                         const guint32 *state_vector,
+                                         guint n_state_vector,
+                                         guint32 site,
+                                         const char *user_id,
+                                         guint max_operation_size,
+                                         gboolean *out_duplicate,
+                                         GError **error);
 PrdCrdtOp *prd_document_apply_client_operation (PrdDocument *self,
                                                 JsonNode *operation,
                                                 JsonNode *state_vector,

@@ -72,6 +72,13 @@ void prd_hub_room_join (PrdHubRoom *self,
 void prd_hub_room_leave (PrdHubRoom *self, PrdSioSocket *socket);
 void prd_hub_room_submit (
     PrdHubRoom *self, PrdSioSocket *socket, const char *event, JsonObject *payload, gint64 ack_id);
+void prd_hub_room_submit_operation (PrdHubRoom *room,
+                                    PrdSioSocket *socket,
+                                    const char *event,
+                                    const PrdClientOperation *operation,
+                                    const guint32 *vector,
+                                    guint n_vector,
+                                    gint64 ack_id);
 JsonNode *prd_hub_room_build_initial_state (PrdHubRoom *self);
 void prd_hub_room_close (PrdHubRoom *self, const char *event, JsonNode *payload);
 void prd_hub_room_set_info (PrdHubRoom *self, const char *title, gboolean archived);

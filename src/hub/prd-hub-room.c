@@ -1161,6 +1161,98 @@ prd_hub_room_join (PrdHubRoom *room,
   prd_hub_room_maybe_release (room);
 }
 
+/* What may refuse a member's operation before it is read; returns its site,
+ * or -1 after replying. */
+static int
+submit_check (PrdHubRoom *room, PrdSioSocket *socket, const char *event, gint64 ack_id)
+{
+  const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
+  const char *conn_id = prd_sio_socket_get_id (socket);
+
+  if (room->archived)
+    {
+      g_autofree char *message =
+          g_strdup_printf ("%s is archived; unarchive it to change content", room->prd_id);
+
+      prd_hub_reply_error_literal (socket, ack_id, event, room->prd_id, PRD_ERROR_FORBIDDEN,
+                                   message);
+      return -1;
+    }
+  if (!prd_room_member_can_edit (room->members, conn_id))
+    {
+      prd_hub_reply_error_literal (
+          socket, ack_id, event, room->prd_id, PRD_ERROR_FORBIDDEN,
+          identity->role == PRD_ROLE_VIEWER
+              ? "Viewers cannot change content"
+              : "Joined in view mode; join in edit mode to change content");
+      return -1;
+    }
+  if (room->failed)
+    {
+      prd_hub_reply_error_literal (socket, ack_id, event, room->prd_id, PRD_ERROR_STORAGE,
+                                   "The PRD could not be stored; join it again");
+      return -1;
+    }
+  if (pending_acks (socket) >= prd_hub_config_get_collab (room->registry->config)->max_pending_acks)
+    {
+      g_autofree char *message =
+          g_strdup_printf ("%u content-updates await their ack (max-pending-acks); wait for them",
+                           pending_acks (socket));
+
+      prd_hub_reply_error_literal (socket, ack_id, event, room->prd_id, PRD_ERROR_LIMIT_REACHED,
+                                   message);
+      return -1;
+    }
+  return prd_room_member_get_site (room->members, conn_id);
+}
+
+/* The rest of a member's operation once the document took it (@op) or knew
+ * it (@op %NULL: a duplicate): it is acked and broadcast once stored, in
+ * order. @base (transfer full) (nullable) is the client's vector,
+ * @client_position where it typed. */
+static void
+submit_applied (PrdHubRoom *room,
+                PrdSioSocket *socket,
+                int site,
+                PrdCrdtOp *op,
+                GArray *base,
+                guint32 client_position,
+                gint64 ack_id)
+{
+  const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
+  g_autoptr (GBytes) encoded = NULL;
+  Pending *pending;
+
+  pending = g_new0 (Pending, 1);
+  pending->room = g_object_ref (room);
+  pending->socket = g_object_ref (socket);
+  g_object_set_data (G_OBJECT (socket), PENDING_ACKS_KEY,
+                     GUINT_TO_POINTER (pending_acks (socket) + 1));
+  pending->ack_id = ack_id;
+  if (op == NULL)
+    {
+      g_clear_pointer (&base, g_array_unref);
+      pending->kind = PENDING_DUPLICATE;
+      pending->done = TRUE;
+      g_queue_push_tail (&room->inflight, pending);
+      room_settle (room);
+      return;
+    }
+  pending->kind = PENDING_OP;
+  pending->user_id = g_strdup (identity->user_id);
+  pending->user_name = g_strdup (identity->name);
+  pending->vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (room->document));
+  pending->base = base;
+  if (pending->base != NULL && pending->base->len > (guint) site)
+    g_array_index (pending->base, guint32, site) = op->seq - 1;
+  pending->client_position = client_position;
+  encoded = prd_crdt_ops_encode (&op, 1);
+  pending->op = op;
+  g_queue_push_tail (&room->inflight, pending);
+  prd_store_append_update_async (room->registry->store, room->prd_id, site, pending->op->seq,
+                                 identity->user_id, encoded, NULL, on_appended, pending);
+}
+
 /**
  * prd_hub_room_submit:
  * @socket: a member that may edit
@@ -1173,89 +1265,69 @@ void
 prd_hub_room_submit (
     PrdHubRoom *room, PrdSioSocket *socket, const char *event, JsonObject *payload, gint64 ack_id)
 {
-  const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
-  const char *conn_id = prd_sio_socket_get_id (socket);
   g_autoptr (GError) error = NULL;
-  g_autoptr (PrdCrdtOp) op = NULL;
-  g_autoptr (GArray) vector = NULL;
-  g_autoptr (GBytes) encoded = NULL;
+  PrdCrdtOp *op;
+  GArray *base;
   gboolean duplicate = FALSE;
-  Pending *pending;
-  int site;
+  int site = submit_check (room, socket, event, ack_id);
 
-  if (room->archived)
-    {
-      g_autofree char *message =
-          g_strdup_printf ("%s is archived; unarchive it to change content", room->prd_id);
-
-      prd_hub_reply_error_literal (socket, ack_id, event, room->prd_id, PRD_ERROR_FORBIDDEN,
-                                   message);
-      return;
-    }
-  if (!prd_room_member_can_edit (room->members, conn_id))
-    {
-      prd_hub_reply_error_literal (
-          socket, ack_id, event, room->prd_id, PRD_ERROR_FORBIDDEN,
-          identity->role == PRD_ROLE_VIEWER
-              ? "Viewers cannot change content"
-              : "Joined in view mode; join in edit mode to change content");
-      return;
-    }
-  if (room->failed)
-    {
-      prd_hub_reply_error_literal (socket, ack_id, event, room->prd_id, PRD_ERROR_STORAGE,
-                                   "The PRD could not be stored; join it again");
-      return;
-    }
-  if (pending_acks (socket) >= prd_hub_config_get_collab (room->registry->config)->max_pending_acks)
-    {
-      g_autofree char *message =
-          g_strdup_printf ("%u content-updates await their ack (max-pending-acks); wait for them",
-                           pending_acks (socket));
-
-      prd_hub_reply_error_literal (socket, ack_id, event, room->prd_id, PRD_ERROR_LIMIT_REACHED,
-                                   message);
-      return;
-    }
-  site = prd_room_member_get_site (room->members, conn_id);
+  if (site < 0)
+    return;
   op = prd_document_apply_client_operation (
       room->document, json_object_get_member (payload, "operation"),
-      json_object_get_member (payload, "stateVector"), (guint32) site, identity->user_id,
+      json_object_get_member (payload, "stateVector"), (guint32) site,
+      prd_hub_socket_get_identity (socket)->user_id,
       prd_hub_config_get_collab (room->registry->config)->max_operation_size, &duplicate, &error);
   if (op == NULL && !duplicate)
     {
       prd_hub_reply_error (socket, ack_id, event, room->prd_id, error);
       return;
     }
+  /* read as the document just did */
+  base = prd_crdt_vector_from_json (json_object_get_member (payload, "stateVector"), NULL);
+  submit_applied (room, socket, site, op, base,
+                  (guint32) json_object_get_int_member (
+                      json_object_get_object_member (payload, "operation"), "position"),
+                  ack_id);
+}
 
-  pending = g_new0 (Pending, 1);
-  pending->room = g_object_ref (room);
-  pending->socket = g_object_ref (socket);
-  g_object_set_data (G_OBJECT (socket), PENDING_ACKS_KEY,
-                     GUINT_TO_POINTER (pending_acks (socket) + 1));
-  pending->ack_id = ack_id;
-  if (duplicate)
+/**
+ * prd_hub_room_submit_operation:
+ * @socket: a member that may edit
+ * @operation: the content-update's `operation`, read already
+ * @vector: (array length=n_vector): its `stateVector`
+ *
+ * prd_hub_room_submit() for a content-update read without a tree.
+ */
+void
+prd_hub_room_submit_operation (PrdHubRoom *room,
+                               PrdSioSocket *socket,
+                               const char *event,
+                               const PrdClientOperation *operation,
+                               const guint32 *vector,
+                               guint n_vector,
+                               gint64 ack_id)
+{
+  g_autoptr (GError) error = NULL;
+  PrdCrdtOp *op;
+  GArray *base;
+  gboolean duplicate = FALSE;
+  int site = submit_check (room, socket, event, ack_id);
+
+  if (site < 0)
+    return;
+  op = prd_document_apply_operation (
+      room->document, operation, vector, n_vector, (guint32) site,
+      prd_hub_socket_get_identity (socket)->user_id,
+      prd_hub_config_get_collab (room->registry->config)->max_operation_size, &duplicate, &error);
+  if (op == NULL && !duplicate)
     {
-      pending->kind = PENDING_DUPLICATE;
-      pending->done = TRUE;
-      g_queue_push_tail (&room->inflight, pending);
-      room_settle (room);
+      prd_hub_reply_error (socket, ack_id, event, room->prd_id, error);
       return;
     }
-  pending->kind = PENDING_OP;
-  pending->user_id = g_strdup (identity->user_id);
-  pending->user_name = g_strdup (identity->name);
-  pending->vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (room->document));
-  pending->base = prd_crdt_vector_from_json (json_object_get_member (payload, "stateVector"), NULL);
-  if (pending->base != NULL && pending->base->len > (guint) site)
-    g_array_index (pending->base, guint32, site) = op->seq - 1;
-  pending->client_position = (guint32) json_object_get_int_member (
-      json_object_get_object_member (payload, "operation"), "position");
-  encoded = prd_crdt_ops_encode (&op, 1);
-  pending->op = g_steal_pointer (&op);
-  g_queue_push_tail (&room->inflight, pending);
-  prd_store_append_update_async (room->registry->store, room->prd_id, site, pending->op->seq,
-                                 identity->user_id, encoded, NULL, on_appended, pending);
+  base = g_array_sized_new (FALSE, FALSE, sizeof (guint32), n_vector);
+  g_array_append_vals (base, vector, n_vector);
+  submit_applied (room, socket, site, op, base, operation->position, ack_id);
 }
 
 gboolean
@@ -1421,12 +1493,16 @@ prd_hub_room_write (PrdHubRoom *room,
                     guint32 length,
                     GError **error)
 {
-  g_autoptr (JsonNode) operation = json_node_new (JSON_NODE_OBJECT);
+  PrdClientOperation operation = {
+    .insert = insert,
+    .position = position,
+    .timestamp = g_get_real_time () / 1000,
+    .content = text,
+    .length = length,
+  };
   g_autoptr (GArray) vector = NULL;
   g_autoptr (GBytes) encoded = NULL;
-  g_autoptr (JsonNode) vector_node = NULL;
   g_autoptr (PrdCrdtOp) op = NULL;
-  JsonObject *object = json_object_new ();
   gboolean duplicate = FALSE;
   Pending *pending;
   guint32 zero = 0;
@@ -1441,21 +1517,13 @@ prd_hub_room_write (PrdHubRoom *room,
       g_set_error (error, PRD_ERROR, PRD_ERROR_FORBIDDEN, "%s is archived", room->prd_id);
       return FALSE;
     }
-  json_node_take_object (operation, object);
-  json_object_set_string_member (object, "type", insert ? "insert" : "delete");
-  json_object_set_int_member (object, "position", position);
-  if (insert)
-    json_object_set_string_member (object, "content", text);
-  else
-    json_object_set_int_member (object, "length", length);
-  json_object_set_int_member (object, "timestamp", g_get_real_time () / 1000);
   vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (room->document));
   while (vector->len <= site)
     g_array_append_val (vector, zero);
   g_array_index (vector, guint32, site)++;
-  vector_node = prd_hub_vector_to_json (vector);
-  op = prd_document_apply_client_operation (room->document, operation, vector_node, site, site_user,
-                                            PRD_DOCUMENT_MAX_OPERATION_SIZE, &duplicate, error);
+  op = prd_document_apply_operation (room->document, &operation, (const guint32 *) vector->data,
+                                     vector->len, site, site_user, PRD_DOCUMENT_MAX_OPERATION_SIZE,
+                                     &duplicate, error);
   if (op == NULL)
     {
       if (duplicate)
