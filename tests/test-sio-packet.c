@@ -24,9 +24,10 @@
 
 /* "<type> <nsp> <id> <n_attachments> <json or ->" */
 static char *
-packet_describe (const PrdSioPacket *packet)
+packet_describe (PrdSioPacket *packet)
 {
-  g_autofree char *json = packet->data != NULL ? json_to_string (packet->data, FALSE) : NULL;
+  JsonNode *data = prd_sio_packet_get_data (packet);
+  g_autofree char *json = data != NULL ? json_to_string (data, FALSE) : NULL;
 
   return g_strdup_printf ("%d %s %" G_GINT64_FORMAT " %u %s", (int) packet->type, packet->nsp,
                           packet->id, packet->n_attachments, json != NULL ? json : "-");
@@ -174,6 +175,70 @@ test_non_canonical (void)
       out = prd_sio_packet_encode (packet);
       g_assert_cmpstr (out, ==, cases[i].out);
     }
+}
+
+/* An EVENT named by a string keeps its payload as text, with the name read
+ * and the arguments after it marked; its tree is built when asked for and
+ * is the one decoding used to build. Other packets have their tree. */
+static void
+test_event_text (void)
+{
+  static const struct
+  {
+    const char *in;
+    const char *event; /* NULL: decoded as a tree */
+    const char *args;
+  } cases[] = {
+    { "2/prds,12[\"content-update\",{\"a\":[1,\"],\"]}, 2 ]", "content-update",
+      "{\"a\":[1,\"],\"]}, 2 " },
+    { "2[\"x\"]", "x", "" },
+    { "2[ \"x\" ]\t", "x", "" },
+    { "2[\"n\\u0061me\\n\",null]", "name\n", "null" },
+    { "2[\"\\ud83d\\ude00\",[]]", "\xf0\x9f\x98\x80", "[]" },
+    { "2[7,1]", NULL, NULL },
+    { "2[\"bad\\u0000\",1]", NULL, NULL }, /* unusable: the frame only */
+    { "3/prds,1[\"x\"]", NULL, NULL },
+    { "0{\"token\":\"t\"}", NULL, NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      const char *in = cases[i].in;
+      g_autoptr (PrdSioPacket) packet = prd_sio_packet_decode (in, strlen (in), &error);
+      g_autoptr (JsonNode) tree = NULL;
+      const char *json = strpbrk (in, "[{");
+
+      g_assert_no_error (error);
+      if (cases[i].event == NULL)
+        {
+          g_assert_null (packet->text);
+          g_assert_null (packet->event);
+          g_assert_null (packet->args);
+          g_assert_nonnull (packet->data);
+          continue;
+        }
+      g_assert_null (packet->data);
+      g_assert_cmpstr (packet->text, ==, json);
+      g_assert_cmpuint (packet->text_len, ==, strlen (json));
+      g_assert_cmpstr (packet->event, ==, cases[i].event);
+      g_assert_cmpmem (packet->args, packet->args_len, cases[i].args, strlen (cases[i].args));
+      tree = prd_json_parse_full (json, -1, 0, PRD_JSON_PARSE_IMMUTABLE, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_true (json_node_equal (prd_sio_packet_get_data (packet), tree));
+      g_assert_true (json_node_is_immutable (packet->data));
+      g_assert_true (prd_sio_packet_get_data (packet) == packet->data);
+    }
+
+  /* a reserved name is refused as before */
+  {
+    g_autoptr (GError) error = NULL;
+
+    g_assert_null (prd_sio_packet_decode ("2[\"connect\"]", 12, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+    g_assert_cmpstr (error->message, ==,
+                     "Invalid Socket.IO packet: event name \"connect\" is reserved");
+  }
 }
 
 /* Every truncation and many byte substitutions of every valid packet:
@@ -469,6 +534,7 @@ main (int argc, char *argv[])
   g_assert_cmpuint (add_corpus ("unusable", test_unusable_file), >=, 10);
   g_test_add_func ("/prd/sio-packet/non-canonical", test_non_canonical);
   g_test_add_func ("/prd/sio-packet/encode", test_encode);
+  g_test_add_func ("/prd/sio-packet/event-text", test_event_text);
   g_test_add_func ("/prd/sio-packet/encode-raw", test_encode_raw);
   g_test_add_func ("/prd/sio-packet/mutations", test_mutations);
   g_test_add_func ("/prd/sio-packet/long-message", test_long_message);

@@ -17,6 +17,7 @@
 
 #include "prd-test-harness.h"
 #include "prd-error.h"
+#include "prd-json.h"
 #include "prd-sio-server.h"
 
 typedef struct
@@ -929,6 +930,80 @@ test_catch_all (Fixture *fixture, gconstpointer user_data)
   client_expect (client, "3/catch,3[\"caught\",\"whatever\"]");
 }
 
+/* read: acks ["tree", args...] */
+static void
+on_read_tree (PrdSioSocket *socket,
+              const char *event,
+              JsonArray *args,
+              GPtrArray *attachments,
+              gint64 ack_id,
+              gpointer user_data)
+{
+  g_autoptr (JsonArray) reply = json_array_new ();
+
+  json_array_add_string_element (reply, "tree");
+  for (guint i = 0; i < json_array_get_length (args); i++)
+    json_array_add_element (reply, json_node_copy (json_array_get_element (args, i)));
+  prd_sio_socket_ack (socket, ack_id, reply, NULL);
+}
+
+/* read, as text: acks ["text", args...] with the arguments as they came,
+ * unless the first is "tree" */
+static gboolean
+on_read_text (PrdSioSocket *socket,
+              const char *event,
+              const char *args,
+              gsize args_len,
+              gint64 ack_id,
+              gpointer user_data)
+{
+  g_autoptr (GString) reply = g_string_new ("\"text\"");
+  g_autoptr (GString) first = g_string_new (NULL);
+  PrdJsonCursor cursor;
+
+  prd_json_cursor_init (&cursor, args, args_len);
+  if (prd_json_cursor_next (&cursor) && prd_json_cursor_read_string (&cursor, first) &&
+      g_str_equal (first->str, "tree"))
+    return FALSE;
+  if (args_len > 0)
+    g_string_append_c (reply, ',');
+  g_string_append_len (reply, args, (gssize) args_len);
+  prd_sio_socket_ack_raw (socket, ack_id, reply->str, (gssize) reply->len);
+  return TRUE;
+}
+
+/* An event's text handler gets the arguments as the client wrote them, may
+ * leave the event to the tree handler, and goes with its handler. */
+static void
+test_text_handler (Fixture *fixture, gconstpointer user_data)
+{
+  PrdSioNamespace *nsp = prd_sio_server_of (fixture->sio, "/");
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/");
+
+  prd_sio_namespace_on (nsp, "read", on_read_tree, NULL);
+  prd_sio_namespace_set_text_handler (nsp, "read", on_read_text);
+
+  client_send (client, "21[\"read\",{\"a\":[1,\"]\"]}, 2 ]");
+  client_expect (client, "31[\"text\",{\"a\":[1,\"]\"]}, 2 ]");
+  client_send (client, "22[\"read\"]");
+  client_expect (client, "32[\"text\"]");
+  client_send (client, "23[ \"re\\u0061d\" , 5 ]");
+  client_expect (client, "33[\"text\", 5 ]");
+  /* declined: the tree handler answers */
+  client_send (client, "24[\"read\",\"tree\",1]");
+  client_expect (client, "34[\"tree\",\"tree\",1]");
+  /* an event named by a number is read as a tree */
+  prd_sio_namespace_on (nsp, "7", on_read_tree, NULL);
+  prd_sio_namespace_set_text_handler (nsp, "7", on_read_text);
+  client_send (client, "25[7,1]");
+  client_expect (client, "35[\"tree\",1]");
+  /* replacing the handler removes its text form */
+  prd_sio_namespace_on (nsp, "read", on_read_tree, NULL);
+  client_send (client, "26[\"read\",{}]");
+  client_expect (client, "36[\"tree\",{}]");
+}
+
 static void
 test_rate_limit (Fixture *fixture, gconstpointer user_data)
 {
@@ -1186,6 +1261,7 @@ main (int argc, char *argv[])
   ADD ("emit-raw", test_emit_raw, 0);
   ADD ("unknown-event", test_unknown_event, 0);
   ADD ("catch-all", test_catch_all, 0);
+  ADD ("text-handler", test_text_handler, 0);
   ADD ("rate-limit", test_rate_limit, 0);
   ADD ("pending-acks-limit", test_pending_acks_limit, 0);
   ADD ("server-disconnect", test_server_disconnect, 0);

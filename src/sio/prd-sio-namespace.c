@@ -21,6 +21,7 @@
 typedef struct
 {
   PrdSioEventFunc func;
+  PrdSioTextEventFunc text_func; /* (nullable) */
   gpointer user_data;
 } Handler;
 
@@ -206,6 +207,32 @@ prd_sio_namespace_on (PrdSioNamespace *self,
   handler->func = func;
   handler->user_data = user_data;
   g_hash_table_replace (self->handlers, g_strdup (event), handler);
+}
+
+/**
+ * prd_sio_namespace_set_text_handler:
+ * @event: an event with a handler (prd_sio_namespace_on())
+ * @func: (nullable): reads the event's arguments as text first; %NULL removes it
+ *
+ * Gives @event's handler a second form, called with the arguments as
+ * checked JSON text when the client sent the event as text (not binary) and
+ * its name as a string. It gets the handler's user data, and goes with the
+ * handler when that is replaced or removed. When it returns %FALSE, having
+ * done nothing, the handler is called with the arguments as a tree.
+ */
+void
+prd_sio_namespace_set_text_handler (PrdSioNamespace *self,
+                                    const char *event,
+                                    PrdSioTextEventFunc func)
+{
+  Handler *handler;
+
+  g_return_if_fail (PRD_IS_SIO_NAMESPACE (self));
+  g_return_if_fail (event != NULL);
+
+  handler = g_hash_table_lookup (self->handlers, event);
+  g_return_if_fail (handler != NULL);
+  handler->text_func = func;
 }
 
 /**
@@ -453,7 +480,6 @@ prd_sio_namespace_remove_from_room (PrdSioNamespace *self, const char *room, Prd
     g_hash_table_remove (self->rooms, room);
 }
 
-/* Returns FALSE when no handler (nor catch-all) takes @event. */
 /* Whether @event has a handler of its own (not the catch-all): only such
  * names are counted by name, so clients cannot grow the metrics. */
 gboolean
@@ -462,6 +488,23 @@ prd_sio_namespace_handles (PrdSioNamespace *self, const char *event)
   return g_hash_table_contains (self->handlers, event);
 }
 
+/* Returns TRUE when @event has a text handler and it took the event
+ * (prd_sio_namespace_set_text_handler()); otherwise nothing happened. */
+gboolean
+prd_sio_namespace_dispatch_text (PrdSioNamespace *self,
+                                 PrdSioSocket *socket,
+                                 const char *event,
+                                 const char *args,
+                                 gsize args_len,
+                                 gint64 ack_id)
+{
+  Handler *handler = g_hash_table_lookup (self->handlers, event);
+
+  return handler != NULL && handler->text_func != NULL &&
+         handler->text_func (socket, event, args, args_len, ack_id, handler->user_data);
+}
+
+/* Returns FALSE when no handler (nor catch-all) takes @event. */
 gboolean
 prd_sio_namespace_dispatch (PrdSioNamespace *self,
                             PrdSioSocket *socket,

@@ -41,6 +41,28 @@ typedef void (*PrdSioEventFunc) (PrdSioSocket *socket,
                                  gint64 ack_id,
                                  gpointer user_data);
 
+/**
+ * PrdSioTextEventFunc:
+ * @args: the event's arguments after the name as JSON text, checked
+ *   (prd_json_validate()): values separated by commas, possibly none; read
+ *   it with a #PrdJsonCursor. Owned by the caller for the duration of the
+ *   call.
+ * @args_len: its length in bytes
+ * @ack_id: as for #PrdSioEventFunc
+ *
+ * An event handler's form without a tree (see
+ * prd_sio_namespace_set_text_handler()).
+ *
+ * Returns: %TRUE when it took the event; %FALSE, having done nothing, to have
+ *   the event handler called with the arguments as a tree instead
+ */
+typedef gboolean (*PrdSioTextEventFunc) (PrdSioSocket *socket,
+                                         const char *event,
+                                         const char *args,
+                                         gsize args_len,
+                                         gint64 ack_id,
+                                         gpointer user_data);
+
 /*
  * Signals:
  *   "connection"    (PrdSioSocket *socket)                  after a CONNECT was accepted
@@ -62,6 +84,9 @@ void prd_sio_namespace_on (PrdSioNamespace *self,
                            const char *event,
                            PrdSioEventFunc func,
                            gpointer user_data);
+void prd_sio_namespace_set_text_handler (PrdSioNamespace *self,
+                                         const char *event,
+                                         PrdSioTextEventFunc func);
 void
 prd_sio_namespace_set_catch_all (PrdSioNamespace *self, PrdSioEventFunc func, gpointer user_data);
 guint prd_sio_namespace_get_n_sockets (PrdSioNamespace *self);

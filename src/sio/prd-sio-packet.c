@@ -13,6 +13,11 @@
  * event can be answered with INVALID_PAYLOAD (its name and ack id are known)
  * while the connection stays open. Encoding is the exact inverse for
  * canonical input.
+ *
+ * An EVENT named by a string (what clients send) is checked but not made
+ * into a tree when it is decoded: the packet keeps its text, and the tree is
+ * built only if a handler asks for it (prd_sio_packet_get_data()); an event
+ * with a text handler never needs one (prd_sio_namespace_set_text_handler()).
  */
 #define G_LOG_DOMAIN "prd-sio"
 
@@ -55,6 +60,8 @@ prd_sio_packet_free (PrdSioPacket *packet)
     return;
   g_free (packet->nsp);
   g_clear_pointer (&packet->data, json_node_unref);
+  g_free (packet->text);
+  g_free (packet->event);
   g_clear_pointer (&packet->attachments, g_ptr_array_unref);
   g_free (packet);
 }
@@ -90,13 +97,38 @@ prd_sio_packet_encode (const PrdSioPacket *packet)
     }
   if (packet->id >= 0)
     g_string_append_printf (out, "%" G_GINT64_FORMAT, packet->id);
-  if (packet->data != NULL)
+  if (packet->data != NULL || packet->text != NULL)
     {
-      g_autofree char *json = prd_json_to_string (packet->data);
+      g_autoptr (JsonNode) built = NULL;
+      g_autofree char *json = NULL;
 
+      /* canonical, whatever spacing a decoded packet's text had */
+      if (packet->data == NULL)
+        built = prd_json_build_checked (packet->text, (gssize) packet->text_len,
+                                        PRD_JSON_PARSE_DEFAULT);
+      json = prd_json_to_string (packet->data != NULL ? packet->data : built);
       g_string_append (out, json);
     }
   return g_string_free (out, FALSE);
+}
+
+/**
+ * prd_sio_packet_get_data:
+ *
+ * The packet's payload as a tree, built now if the packet was decoded
+ * without one (see #PrdSioPacket.text).
+ *
+ * Returns: (transfer none) (nullable): the payload
+ */
+JsonNode *
+prd_sio_packet_get_data (PrdSioPacket *packet)
+{
+  g_return_val_if_fail (packet != NULL, NULL);
+
+  if (packet->data == NULL && packet->text != NULL)
+    packet->data =
+        prd_json_build_checked (packet->text, (gssize) packet->text_len, PRD_JSON_PARSE_IMMUTABLE);
+  return packet->data;
 }
 
 static void set_invalid (GError **error, const char *format, va_list args) G_GNUC_PRINTF (2, 0);
@@ -175,6 +207,15 @@ check_placeholders (JsonNode *node, guint n_attachments, GError **error)
 }
 
 static gboolean
+check_event_name (const char *name, GError **error)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (reserved_events); i++)
+    if (g_str_equal (name, reserved_events[i]))
+      return invalid (error, "event name \"%s\" is reserved", reserved_events[i]);
+  return TRUE;
+}
+
+static gboolean
 check_payload (PrdSioPacket *packet, GError **error)
 {
   JsonNode *data = packet->data;
@@ -215,10 +256,9 @@ check_payload (PrdSioPacket *packet, GError **error)
                                                 json_node_get_value_type (name) != G_TYPE_INT64 &&
                                                 json_node_get_value_type (name) != G_TYPE_DOUBLE))
             return invalid (error, "event name must be a string or a number");
-          if (json_node_get_value_type (name) == G_TYPE_STRING)
-            for (guint i = 0; i < G_N_ELEMENTS (reserved_events); i++)
-              if (g_strcmp0 (json_node_get_string (name), reserved_events[i]) == 0)
-                return invalid (error, "event name \"%s\" is reserved", reserved_events[i]);
+          if (json_node_get_value_type (name) == G_TYPE_STRING &&
+              !check_event_name (json_node_get_string (name), error))
+            return FALSE;
           break;
         }
 
@@ -268,6 +308,44 @@ keep_frame_only (PrdSioPacket *packet)
   packet->data = json_node_new (JSON_NODE_ARRAY);
   json_node_take_array (packet->data, frame);
   json_node_seal (packet->data);
+}
+
+/* An EVENT's payload, checked: when it is an array whose first element is a
+ * string (what every client sends), keeps it as text with the name read
+ * (#PrdSioPacket.text). Any other payload is left to the tree and
+ * check_payload(). */
+static gboolean
+keep_event_text (PrdSioPacket *packet, const char *json, gsize len)
+{
+  g_autofree char *text = g_strndup (json, len);
+  g_autoptr (GString) name = NULL;
+  PrdJsonCursor cursor;
+  const char *args, *end;
+
+  prd_json_cursor_init (&cursor, text, len);
+  if (!prd_json_cursor_enter (&cursor, '[') || !prd_json_cursor_next (&cursor) ||
+      prd_json_cursor_peek (&cursor) != '"')
+    return FALSE;
+  name = g_string_new (NULL);
+  prd_json_cursor_read_string (&cursor, name);
+
+  /* the arguments: after the name's comma, up to the array's closing ']' */
+  end = text + len;
+  while (end[-1] != ']')
+    end--;
+  end--;
+  args = prd_json_cursor_get_position (&cursor);
+  while (args < end && *args != ',')
+    args++;
+  if (args < end)
+    args++;
+
+  packet->event = g_string_free (g_steal_pointer (&name), FALSE);
+  packet->args = args;
+  packet->args_len = (gsize) (end - args);
+  packet->text = g_steal_pointer (&text);
+  packet->text_len = len;
+  return TRUE;
 }
 
 /**
@@ -364,13 +442,14 @@ prd_sio_packet_decode (const char *text, gsize len, GError **error)
       g_autoptr (GError) json_error = NULL;
 
       /* The Engine.IO maxPayload bounds the message already. */
-      packet->data =
-          prd_json_parse_full (p, (gssize) (end - p), G_MAXSIZE,
-                               PRD_JSON_PARSE_IMMUTABLE | PRD_JSON_PARSE_REPLACE_BAD_STRINGS,
-                               &packet->unusable_payload, &json_error);
-      if (packet->data == NULL)
+      if (!prd_json_validate (p, (gssize) (end - p), G_MAXSIZE, PRD_JSON_PARSE_REPLACE_BAD_STRINGS,
+                              &packet->unusable_payload, &json_error))
         return invalid_packet (error, "%s payload: %s", type_names[packet->type],
                                json_error->message);
+      if (packet->type == PRD_SIO_PACKET_EVENT && !packet->unusable_payload &&
+          keep_event_text (packet, p, (gsize) (end - p)))
+        return check_event_name (packet->event, error) ? g_steal_pointer (&packet) : NULL;
+      packet->data = prd_json_build_checked (p, (gssize) (end - p), PRD_JSON_PARSE_IMMUTABLE);
     }
 
   if (!check_payload (packet, error))

@@ -37,6 +37,17 @@ typedef struct
    * ack; nothing for a CONNECT) and the packet is refused with
    * INVALID_PAYLOAD instead of being handled. */
   gboolean unusable_payload;
+
+  /* A decoded EVENT whose name is a string keeps its payload as text, checked
+   * (prd_json_validate()) but not made into a tree: @data is %NULL until
+   * prd_sio_packet_get_data() builds it. @event is the name, @args the text
+   * of the arguments after it: values separated by commas, as
+   * prd_sio_namespace_emit_raw() takes them (#PrdJsonCursor reads them). */
+  char *text; /* (owned) (nullable) nul-terminated */
+  gsize text_len;
+  char *event;      /* (owned) (nullable) */
+  const char *args; /* (nullable) in @text */
+  gsize args_len;
 } PrdSioPacket;
 
 PrdSioPacket *
@@ -44,6 +55,7 @@ prd_sio_packet_new (PrdSioPacketType type, const char *nsp, gint64 id, JsonNode 
 void prd_sio_packet_free (PrdSioPacket *packet);
 char *prd_sio_packet_encode (const PrdSioPacket *packet);
 PrdSioPacket *prd_sio_packet_decode (const char *text, gsize len, GError **error);
+JsonNode *prd_sio_packet_get_data (PrdSioPacket *packet);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdSioPacket, prd_sio_packet_free)
 

@@ -79,6 +79,12 @@ void prd_sio_namespace_add_to_room (PrdSioNamespace *self, const char *room, Prd
 void
 prd_sio_namespace_remove_from_room (PrdSioNamespace *self, const char *room, PrdSioSocket *socket);
 gboolean prd_sio_namespace_handles (PrdSioNamespace *self, const char *event);
+gboolean prd_sio_namespace_dispatch_text (PrdSioNamespace *self,
+                                          PrdSioSocket *socket,
+                                          const char *event,
+                                          const char *args,
+                                          gsize args_len,
+                                          gint64 ack_id);
 gboolean prd_sio_namespace_dispatch (PrdSioNamespace *self,
                                      PrdSioSocket *socket,
                                      const char *event,

@@ -748,28 +748,32 @@ void
 prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet)
 {
   g_autoptr (PrdSioSocket) hold = g_object_ref (self);
-  JsonArray *array = json_node_get_array (packet->data);
-  JsonNode *name_node = json_array_get_element (array, 0);
-  g_autoptr (JsonArray) args = json_array_sized_new (json_array_get_length (array) - 1);
-  g_autofree char *event = NULL;
+  g_autoptr (JsonArray) args = NULL;
+  g_autofree char *number_name = NULL;
+  const char *event = packet->event;
   PrdSioServer *server = prd_sio_namespace_get_server (self->nsp);
   PrdSioRateInfo info;
+  JsonArray *array;
 
   if (server != NULL)
     prd_sio_server_count_events (server, 1, 0);
-  if (json_node_get_value_type (name_node) == G_TYPE_STRING)
-    event = g_strdup (json_node_get_string (name_node));
-  else if (json_node_get_value_type (name_node) == G_TYPE_INT64)
-    event = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (name_node));
-  else
+  if (event == NULL)
     {
-      char buf[G_ASCII_DTOSTR_BUF_SIZE];
+      JsonNode *name_node = json_array_get_element (json_node_get_array (packet->data), 0);
 
-      event = g_strdup (g_ascii_dtostr (buf, sizeof buf, json_node_get_double (name_node)));
+      if (json_node_get_value_type (name_node) == G_TYPE_STRING)
+        event = json_node_get_string (name_node);
+      else if (json_node_get_value_type (name_node) == G_TYPE_INT64)
+        event = number_name = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (name_node));
+      else
+        {
+          char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+          event = number_name =
+              g_strdup (g_ascii_dtostr (buf, sizeof buf, json_node_get_double (name_node)));
+        }
     }
 
-  for (guint i = 1; i < json_array_get_length (array); i++)
-    json_array_add_element (args, json_node_copy (json_array_get_element (array, i)));
   prd_metric_inc (prd_sio_metrics.events_received,
                   prd_sio_namespace_handles (self->nsp, event) ? event : PRD_METRIC_OTHER_LABEL);
 
@@ -814,6 +818,14 @@ prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet)
       return;
     }
 
+  if (packet->args != NULL && prd_sio_namespace_dispatch_text (self->nsp, self, event, packet->args,
+                                                               packet->args_len, packet->id))
+    return;
+
+  array = json_node_get_array (prd_sio_packet_get_data (packet));
+  args = json_array_sized_new (json_array_get_length (array) - 1);
+  for (guint i = 1; i < json_array_get_length (array); i++)
+    json_array_add_element (args, json_node_copy (json_array_get_element (array, i)));
   if (!prd_sio_namespace_dispatch (self->nsp, self, event, args, packet->attachments, packet->id))
     refuse_unknown_event (self, event, packet->id);
 }
