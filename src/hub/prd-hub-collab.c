@@ -4,14 +4,22 @@
  * and presence-update, read from the socket and turned into calls on the
  * room (PrdHubRoom) and its registry; the room answers what waits for the
  * store (joins, operations), the handlers here answer the rest.
+ *
+ * content-update, sent with every edit, is read without a JSON tree when it
+ * has the protocol's shape (on_content_update_text()); any other payload is
+ * read as a tree, whose reading is the reference: both end in the same
+ * checks of the document (prd_document_apply_operation()).
  */
 #define G_LOG_DOMAIN "prd-hub-collab"
 
 #include "config.h"
 
+#include <string.h>
+
 #include "prd-error.h"
 #include "prd-hub-context.h"
 #include "prd-hub-room-private.h"
+#include "prd-json.h"
 
 #include "prd-hub-collab.h"
 
@@ -67,6 +75,215 @@ on_content_update (PrdSioSocket *socket,
   if (room == NULL)
     return;
   prd_hub_room_submit (room, socket, event, payload, ack_id);
+}
+
+/* A content-update read without a tree (the event most often sent). */
+typedef struct
+{
+  GString *prd_id;
+  GString *content;
+  PrdClientOperation operation;
+  GArray *vector; /* (element-type guint32) */
+} ContentUpdate;
+
+static void
+content_update_clear (ContentUpdate *update)
+{
+  g_string_free (update->prd_id, TRUE);
+  g_string_free (update->content, TRUE);
+  g_array_unref (update->vector);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ContentUpdate, content_update_clear)
+
+enum
+{
+  SEEN_PRD_ID = 1 << 0,
+  SEEN_OPERATION = 1 << 1,
+  SEEN_STATE_VECTOR = 1 << 2,
+  SEEN_TYPE = 1 << 3,
+  SEEN_POSITION = 1 << 4,
+  SEEN_TIMESTAMP = 1 << 5,
+  SEEN_CONTENT = 1 << 6,
+  SEEN_LENGTH = 1 << 7,
+  SEEN_TWICE = 1 << 8,
+};
+
+/* Whether the member read is @want, which is then marked in @seen. A name
+ * given twice marks SEEN_TWICE: the tree keeps the last of the two, this
+ * reader gives up. */
+static gboolean
+member_is (const char *name, gsize len, const char *want, guint bit, guint *seen)
+{
+  if (len != strlen (want) || memcmp (name, want, len) != 0)
+    return FALSE;
+  *seen |= (*seen & bit) != 0 ? SEEN_TWICE : bit;
+  return TRUE;
+}
+
+/* Steps over a member this reader does not use, as the tree path ignores
+ * it; FALSE for a name it cannot compare (an escape in it). */
+static gboolean
+skip_other_member (PrdJsonCursor *cursor, const char *name, gsize len)
+{
+  if (memchr (name, '\\', len) != NULL)
+    return FALSE;
+  prd_json_cursor_skip (cursor);
+  return TRUE;
+}
+
+static gboolean
+read_bounded_int (PrdJsonCursor *cursor, gint64 min, gint64 max, gint64 *out)
+{
+  return prd_json_cursor_read_int (cursor, out) && *out >= min && *out <= max;
+}
+
+static gboolean
+read_operation (PrdJsonCursor *cursor, ContentUpdate *update, guint *seen)
+{
+  PrdClientOperation *op = &update->operation;
+  g_autoptr (GString) type = g_string_new (NULL);
+  const char *name;
+  gsize len;
+  gint64 value;
+
+  if (!prd_json_cursor_enter (cursor, '{'))
+    return FALSE;
+  while (prd_json_cursor_next (cursor))
+    {
+      if (!prd_json_cursor_read_name (cursor, &name, &len))
+        return FALSE;
+      if (member_is (name, len, "type", SEEN_TYPE, seen))
+        {
+          if (!prd_json_cursor_read_string (cursor, type))
+            return FALSE;
+        }
+      else if (member_is (name, len, "position", SEEN_POSITION, seen))
+        {
+          if (!read_bounded_int (cursor, 0, G_MAXUINT32, &value))
+            return FALSE;
+          op->position = (guint32) value;
+        }
+      else if (member_is (name, len, "timestamp", SEEN_TIMESTAMP, seen))
+        {
+          if (!read_bounded_int (cursor, 0, G_MAXINT64, &op->timestamp))
+            return FALSE;
+        }
+      else if (member_is (name, len, "content", SEEN_CONTENT, seen))
+        {
+          if (!prd_json_cursor_read_string (cursor, update->content))
+            return FALSE;
+          op->content = update->content->str;
+        }
+      else if (member_is (name, len, "length", SEEN_LENGTH, seen))
+        {
+          if (!read_bounded_int (cursor, 1, G_MAXUINT32, &value))
+            return FALSE;
+          op->length = (guint32) value;
+        }
+      else if (!skip_other_member (cursor, name, len))
+        return FALSE;
+    }
+  if ((*seen & (SEEN_TYPE | SEEN_POSITION)) != (SEEN_TYPE | SEEN_POSITION))
+    return FALSE;
+  op->insert = g_str_equal (type->str, "insert");
+  if (op->insert)
+    return (*seen & SEEN_CONTENT) != 0;
+  return g_str_equal (type->str, "delete") && (*seen & SEEN_LENGTH) != 0;
+}
+
+static gboolean
+read_state_vector (PrdJsonCursor *cursor, GArray *vector)
+{
+  gint64 value;
+
+  if (!prd_json_cursor_enter (cursor, '['))
+    return FALSE;
+  while (prd_json_cursor_next (cursor))
+    {
+      guint32 entry;
+
+      if (vector->len == PRD_CRDT_MAX_SITES || !read_bounded_int (cursor, 0, G_MAXUINT32, &value))
+        return FALSE;
+      entry = (guint32) value;
+      g_array_append_val (vector, entry);
+    }
+  return TRUE;
+}
+
+/* Reads the arguments of a content-update that has the shape the protocol
+ * gives it, each member of the right type and in range, each once. FALSE
+ * for anything else, which the tree path then reads and answers: its errors
+ * stay the only ones. */
+static gboolean
+read_content_update (const char *args, gsize args_len, ContentUpdate *update)
+{
+  PrdJsonCursor cursor;
+  const char *name;
+  gsize len;
+  guint seen = 0;
+
+  prd_json_cursor_init (&cursor, args, args_len);
+  if (!prd_json_cursor_next (&cursor) || !prd_json_cursor_enter (&cursor, '{'))
+    return FALSE;
+  while (prd_json_cursor_next (&cursor))
+    {
+      if (!prd_json_cursor_read_name (&cursor, &name, &len))
+        return FALSE;
+      if (member_is (name, len, "prdId", SEEN_PRD_ID, &seen))
+        {
+          if (!prd_json_cursor_read_string (&cursor, update->prd_id))
+            return FALSE;
+        }
+      else if (member_is (name, len, "operation", SEEN_OPERATION, &seen))
+        {
+          if (!read_operation (&cursor, update, &seen))
+            return FALSE;
+        }
+      else if (member_is (name, len, "stateVector", SEEN_STATE_VECTOR, &seen))
+        {
+          if (!read_state_vector (&cursor, update->vector))
+            return FALSE;
+        }
+      else if (!skip_other_member (&cursor, name, len))
+        return FALSE;
+    }
+  return (seen & (SEEN_PRD_ID | SEEN_OPERATION | SEEN_STATE_VECTOR | SEEN_TWICE)) ==
+         (SEEN_PRD_ID | SEEN_OPERATION | SEEN_STATE_VECTOR);
+}
+
+/* content-update without a tree: what on_content_update() does, for the
+ * payloads read_content_update() takes. */
+static gboolean
+on_content_update_text (PrdSioSocket *socket,
+                        const char *event,
+                        const char *args,
+                        gsize args_len,
+                        gint64 ack_id,
+                        gpointer user_data)
+{
+  PrdHubCollab *self = user_data;
+  g_auto (ContentUpdate) update = {
+    .prd_id = g_string_new (NULL),
+    .content = g_string_new (NULL),
+    .vector = g_array_sized_new (FALSE, FALSE, sizeof (guint32), 16),
+  };
+  g_autoptr (GError) error = NULL;
+  PrdHubRoom *room;
+
+  if (!read_content_update (args, args_len, &update))
+    return FALSE;
+  if (!prd_store_validate_prd_id (update.prd_id->str, &error))
+    {
+      prd_hub_reply_error (socket, ack_id, event, NULL, error);
+      return TRUE;
+    }
+  room = joined_room (self, socket, event, update.prd_id->str, ack_id);
+  if (room != NULL)
+    prd_hub_room_submit_operation (room, socket, event, &update.operation,
+                                   (const guint32 *) update.vector->data, update.vector->len,
+                                   ack_id);
+  return TRUE;
 }
 
 static gboolean
@@ -347,5 +564,6 @@ prd_hub_collab_new (PrdSioNamespace *nsp, PrdHubRoomRegistry *rooms)
   g_object_add_weak_pointer (G_OBJECT (nsp), (gpointer *) &self->nsp);
   self->rooms = g_object_ref (rooms);
   prd_hub_add_events (nsp, events, G_N_ELEMENTS (events), self);
+  prd_sio_namespace_set_text_handler (nsp, "content-update", on_content_update_text);
   return self;
 }

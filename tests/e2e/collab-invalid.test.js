@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startHub } from './helpers/hub.js';
-import { client, request, join, user, rest, createPrd, once } from './collab-helpers.js';
+import { client, request, join, user, rest, createPrd, once, bump } from './collab-helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const corpus = path.resolve(here, '..', 'data', 'prds-invalid');
@@ -70,6 +70,91 @@ test('every malformed /prds payload is answered with its code and changes nothin
     });
     assert.equal(ok.ok, true, JSON.stringify(ok));
     assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}`)).json.content, '😀! abc');
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+// content-update is read without a tree when it has the protocol's shape
+// (src/hub/prd-hub-collab.c); anything else is read as a tree. Unusual but
+// valid JSON must mean what it means as a tree: escaped member names, a
+// member given twice (the last counts), unknown members, null timestamps,
+// escapes in the text, more arguments. A refusal reads the same either way.
+test('content-update written unusually is read as JSON means it', async () => {
+  const hub = await startHub({ config: '[rate-limit]\ndefault=1000/10\n' });
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Unusual', TEXT);
+    const s = await client(hub, user('user_unusual'));
+    const other = await client(hub, user('user_other'));
+    sockets.push(s, other);
+    let { siteId, vector } = await join(s, prdId);
+    await join(other, prdId);
+    const errors = [];
+    s.on('error', (e) => errors.push(e));
+
+    const id = JSON.stringify(prdId);
+    const cases = [
+      ['escaped member names', (v) =>
+        `["content-update",{"prd\\u0049d":${id},"operation":{"typ\\u0065":"insert","position":0,` +
+        `"content":"A"},"stateVector":${v}}]`, 'A'],
+      ['a member twice', (v) =>
+        `["content-update",{"prdId":${id},"operation":{"type":"insert","position":0,` +
+        `"content":"X","content":"B"},"stateVector":${v}}]`, 'B'],
+      ['white space, unknown members, null timestamp, more arguments', (v) =>
+        `[ "content-update" , { "note" : [1,{"a":"}]"}], "prdId" : ${id} , "operation" : ` +
+        `{ "extra": null, "type" : "insert" , "position" : 0 , "content" : "C" , ` +
+        `"timestamp" : null } , "stateVector" : ${v} } , 42 ]`, 'C'],
+      ['escapes in the text', (v) =>
+        `["content-update",{"prdId":${id},"operation":{"type":"insert","position":0,` +
+        `"content":"\\u00e9\\n\\ud83d\\ude00\\"\\\\\\/","timestamp":1},"stateVector":${v}}]`,
+      'é\n😀"\\/'],
+      ['prdId twice', (v) =>
+        `["content-update",{"prdId":"prd_elsewhere","prdId":${id},"operation":{"type":"insert",` +
+        `"position":0,"content":"D"},"stateVector":${v}}]`, 'D'],
+      ['stateVector twice', (v) =>
+        `["content-update",{"stateVector":[9,9],"prdId":${id},"operation":{"type":"insert",` +
+        `"position":0,"content":"E"},"stateVector":${v}}]`, 'E'],
+      ['an escaped event name', (v) =>
+        `["content-upd\\u0061te",{"prdId":${id},"operation":{"type":"delete","position":0,` +
+        `"length":1},"stateVector":${v}}]`, null],
+    ];
+    let expected = TEXT;
+    for (const [what, packet, content] of cases) {
+      vector = bump(vector, siteId);
+      const got = once(other, 'content-update');
+      s.io.engine.write(`2/prds,${packet(JSON.stringify(vector))}`);
+      const { args: [update] } = await got;
+      if (content === null) {
+        assert.deepEqual(update.operation.type, 'delete', what);
+        expected = expected.slice(1);
+      } else {
+        assert.equal(update.operation.content, content, what);
+        expected = content + expected;
+      }
+      assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}`)).json.content, expected, what);
+    }
+    assert.deepEqual(errors, []);
+
+    // The same refusal, read without a tree and read as one.
+    const stale = JSON.stringify(vector);
+    const refusals = [
+      `["content-update",{"prdId":${id},"operation":{"type":"insert","position":0,` +
+        `"content":"Z"},"stateVector":${stale}}]`,
+      `["content-update",{"prd\\u0049d":${id},"operation":{"type":"insert","position":0,` +
+        `"content":"Z"},"stateVector":${stale}}]`,
+    ];
+    const answers = [];
+    for (const packet of refusals) {
+      const refused = once(s, 'error');
+      s.io.engine.write(`2/prds,${packet}`);
+      const { args: [err] } = await refused;
+      answers.push({ code: err.code, message: err.message, event: err.event });
+    }
+    assert.equal(answers[0].code, 'OPERATION_ID_REUSED', JSON.stringify(answers[0]));
+    assert.deepEqual(answers[1], answers[0]);
+    assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}`)).json.content, expected);
   } finally {
     for (const s of sockets) s.close();
     await hub.stop();

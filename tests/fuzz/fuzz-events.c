@@ -22,10 +22,10 @@
  * every feature) runs in the process, with one connected client on /prds
  * and /notifications that has joined the PRD `prd_fuzz` for editing. Each
  * line of the input is one event, "<event name> <JSON>": the JSON is the
- * event's payload (an array is its whole argument list); the event is handed
- * to the client's socket as a decoded EVENT packet with an ack id would be
- * (prd_sio_socket_handle_event: pending acks, rate limits, then the
- * feature's handler), and the hub's main loop runs until the event's ack
+ * event's payload (an array is its whole argument list); the event is
+ * encoded and decoded as an EVENT packet with an ack id, and handed to the
+ * client's socket (prd_sio_socket_handle_event: pending acks, rate limits,
+ * then the feature's handler), and the hub's main loop runs until the event's ack
  * has been sent (after its store write, for what writes).
  * `subscribe` and `mark-read` go to /notifications, every other name to
  * /prds. Lines that are not JSON are skipped (the decoders have targets of
@@ -180,8 +180,14 @@ namespace_socket (const char *name)
 static void
 dispatch (PrdSioSocket *socket, const char *nsp, const char *event, JsonNode *array)
 {
-  g_autoptr (PrdSioPacket) packet =
+  g_autoptr (PrdSioPacket) built =
       prd_sio_packet_new (PRD_SIO_PACKET_EVENT, nsp, ++fx.ack_id, json_node_ref (array));
+  g_autofree char *text = prd_sio_packet_encode (built);
+  /* Decoded as a client's packet is: an event named by a string keeps its
+   * text, which a text handler reads (content-update). Names the decoder
+   * refuses (reserved ones) go in as the tree. */
+  g_autoptr (PrdSioPacket) decoded = prd_sio_packet_decode (text, strlen (text), NULL);
+  PrdSioPacket *packet = decoded != NULL ? decoded : built;
 
   if (!prd_sio_socket_is_connected (socket))
     return;
