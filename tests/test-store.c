@@ -1226,44 +1226,186 @@ gated_pack (gpointer data)
   return g_bytes_ref (gate->bytes);
 }
 
-/* A write queued before a snapshot in the same group commits (and is
- * reported) without waiting for the snapshot's packing. */
 static void
-test_snapshot_packed_commits_first (Fixture *f, gconstpointer data)
+gate_open (PackGate *gate)
+{
+  g_mutex_lock (&gate->lock);
+  gate->released = TRUE;
+  g_cond_signal (&gate->cond);
+  g_mutex_unlock (&gate->lock);
+}
+
+/* A result and the order results came in. */
+typedef struct
+{
+  GString *order; /* (unowned) */
+  const char *name;
+  GAsyncResult *result;
+} Noted;
+
+static void
+noted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Noted *noted = user_data;
+
+  noted->result = g_object_ref (result);
+  g_string_append_printf (noted->order, "%s%s", noted->order->len > 0 ? " " : "", noted->name);
+}
+
+static void
+wait_noted (Noted *noted)
+{
+  prd_test_wait_result (&noted->result);
+}
+
+/* Nothing waits for a snapshot's packing: writes asked for before it and
+ * after it, in the same main-loop iteration or later, commit and are
+ * reported while it packs. */
+static void
+test_snapshot_packed_aside (Fixture *f, gconstpointer data)
 {
   g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_gate", "acme");
   g_autoptr (GBytes) state = g_bytes_new_static ("a state", 7);
+  g_autoptr (GString) order = g_string_new (NULL);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GAsyncResult) appended = NULL;
-  g_autoptr (GAsyncResult) written = NULL;
   PackGate gate = { .bytes = state };
   int site = acquire_ok (f, "prd_gate", "alice");
+  Noted before = { order, "before" }, after = { order, "after" }, later = { order, "later" };
+  Noted written = { order, "snapshot" };
   g_autoptr (GBytes) first = payload_for (site, 1);
-  g_autoptr (GBytes) second = payload_for (site, 2);
 
   g_mutex_init (&gate.lock);
   g_cond_init (&gate.cond);
   prd_test_store_append (f->store, "prd_gate", site, 1, "alice", first, &error);
   g_assert_no_error (error);
 
-  /* Both in one main-loop iteration: one group for the worker. */
-  prd_store_append_update_async (f->store, "prd_gate", site, 2, "alice", second, NULL,
-                                 prd_test_result_cb, &appended);
-  prd_store_write_snapshot_packed_async (f->store, "prd_gate", gated_pack, &gate, NULL, 1, NULL,
-                                         prd_test_result_cb, &written);
-  prd_test_wait_result (&appended);
-  g_assert_cmpint (prd_store_append_update_finish (f->store, appended, &error), ==, 2);
-  g_assert_no_error (error);
-  g_assert_null (written);
+  /* one main-loop iteration: one batch */
+  {
+    g_autoptr (GBytes) second = payload_for (site, 2);
+    g_autoptr (GBytes) third = payload_for (site, 3);
 
-  g_mutex_lock (&gate.lock);
-  gate.released = TRUE;
-  g_cond_signal (&gate.cond);
-  g_mutex_unlock (&gate.lock);
-  prd_test_wait_result (&written);
-  g_assert_true (prd_store_write_snapshot_finish (f->store, written, &error));
+    prd_store_append_update_async (f->store, "prd_gate", site, 2, "alice", second, NULL, noted_cb,
+                                   &before);
+    prd_store_write_snapshot_packed_async (f->store, "prd_gate", gated_pack, &gate, NULL, 1, NULL,
+                                           noted_cb, &written);
+    prd_store_append_update_async (f->store, "prd_gate", site, 3, "alice", third, NULL, noted_cb,
+                                   &after);
+  }
+  wait_noted (&before);
+  wait_noted (&after);
+  {
+    g_autoptr (GBytes) fourth = payload_for (site, 4);
+
+    prd_store_append_update_async (f->store, "prd_gate", site, 4, "alice", fourth, NULL, noted_cb,
+                                   &later);
+  }
+  wait_noted (&later);
+  g_assert_cmpstr (order->str, ==, "before after later");
+  g_assert_cmpint (prd_store_append_update_finish (f->store, before.result, &error), ==, 2);
+  g_assert_cmpint (prd_store_append_update_finish (f->store, after.result, &error), ==, 3);
+  g_assert_cmpint (prd_store_append_update_finish (f->store, later.result, &error), ==, 4);
   g_assert_no_error (error);
-  assert_snapshot (f, "prd_gate", state, 1, 1);
+
+  gate_open (&gate);
+  wait_noted (&written);
+  g_assert_true (prd_store_write_snapshot_finish (f->store, written.result, &error));
+  g_assert_no_error (error);
+  assert_snapshot (f, "prd_gate", state, 1, 3);
+  g_clear_object (&before.result);
+  g_clear_object (&after.result);
+  g_clear_object (&later.result);
+  g_clear_object (&written.result);
+  g_mutex_clear (&gate.lock);
+  g_cond_clear (&gate.cond);
+}
+
+/* Deleting a PRD waits for the snapshots being packed, and so does every
+ * request made after the delete: they see the PRD gone. Closing the store
+ * waits as well, and the snapshot is written before it closes. */
+static void
+test_snapshot_packed_barrier (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_gate", "acme");
+  g_autoptr (PrdStoreInfo) b = create_ok (f, "prd_other", "acme");
+  g_autoptr (GBytes) state = g_bytes_new_static ("a state", 7);
+  g_autoptr (GString) order = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  PackGate gate = { .bytes = state };
+  int site = acquire_ok (f, "prd_gate", "alice");
+  int other_site = acquire_ok (f, "prd_other", "alice");
+  Noted written = { order, "snapshot" }, deleted = { order, "delete" };
+  Noted appended = { order, "append" }, elsewhere = { order, "elsewhere" };
+  Noted last = { order, "last" }, closed = { order, "close" };
+  g_autoptr (GBytes) first = payload_for (site, 1);
+  g_autoptr (GBytes) second = payload_for (site, 2);
+  g_autoptr (GBytes) other_first = payload_for (other_site, 1);
+
+  g_mutex_init (&gate.lock);
+  g_cond_init (&gate.cond);
+  prd_test_store_append (f->store, "prd_gate", site, 1, "alice", first, &error);
+  g_assert_no_error (error);
+
+  prd_store_write_snapshot_packed_async (f->store, "prd_gate", gated_pack, &gate, NULL, 1, NULL,
+                                         noted_cb, &written);
+  /* a later iteration: the snapshot is with the packer */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  prd_store_delete_async (f->store, "prd_gate", NULL, noted_cb, &deleted);
+  prd_store_append_update_async (f->store, "prd_gate", site, 2, "alice", second, NULL, noted_cb,
+                                 &appended);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  prd_store_append_update_async (f->store, "prd_other", other_site, 1, "alice", other_first, NULL,
+                                 noted_cb, &elsewhere);
+  /* give the worker time to answer what would not wait */
+  g_usleep (100 * G_TIME_SPAN_MILLISECOND);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpstr (order->str, ==, "");
+
+  gate_open (&gate);
+  wait_noted (&elsewhere);
+  g_assert_cmpstr (order->str, ==, "snapshot delete append elsewhere");
+  g_assert_true (prd_store_write_snapshot_finish (f->store, written.result, &error));
+  g_assert_no_error (error);
+  g_assert_true (prd_store_delete_finish (f->store, deleted.result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (prd_store_append_update_finish (f->store, appended.result, &error), ==, -1);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_cmpint (prd_store_append_update_finish (f->store, elsewhere.result, &error), ==, 1);
+  g_assert_no_error (error);
+
+  /* closing: the snapshot asked for before it is written first */
+  g_string_truncate (order, 0);
+  gate.released = FALSE;
+  prd_store_write_snapshot_packed_async (f->store, "prd_other", gated_pack, &gate, NULL, 1, NULL,
+                                         noted_cb, &last);
+  prd_store_close_async (f->store, NULL, noted_cb, &closed);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_usleep (100 * G_TIME_SPAN_MILLISECOND);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpstr (order->str, ==, "");
+  gate_open (&gate);
+  wait_noted (&closed);
+  g_assert_cmpstr (order->str, ==, "last close");
+  g_assert_true (prd_store_write_snapshot_finish (f->store, last.result, &error));
+  g_assert_no_error (error);
+  g_assert_true (prd_store_close_finish (f->store, closed.result, &error));
+  g_assert_no_error (error);
+
+  g_clear_object (&f->store);
+  f->store = prd_test_store_open (f->path, &error);
+  g_assert_no_error (error);
+  assert_snapshot (f, "prd_other", state, 1, 0);
+  g_clear_object (&written.result);
+  g_clear_object (&deleted.result);
+  g_clear_object (&appended.result);
+  g_clear_object (&elsewhere.result);
+  g_clear_object (&last.result);
+  g_clear_object (&closed.result);
   g_mutex_clear (&gate.lock);
   g_cond_clear (&gate.cond);
 }
@@ -1599,8 +1741,10 @@ main (int argc, char *argv[])
               fixture_tear_down);
   g_test_add ("/prd/store/snapshot-packed", Fixture, NULL, fixture_set_up, test_snapshot_packed,
               fixture_tear_down);
-  g_test_add ("/prd/store/snapshot-packed-commits-first", Fixture, NULL, fixture_set_up,
-              test_snapshot_packed_commits_first, fixture_tear_down);
+  g_test_add ("/prd/store/snapshot-packed-aside", Fixture, NULL, fixture_set_up,
+              test_snapshot_packed_aside, fixture_tear_down);
+  g_test_add ("/prd/store/snapshot-packed-barrier", Fixture, NULL, fixture_set_up,
+              test_snapshot_packed_barrier, fixture_tear_down);
   g_test_add ("/prd/store/snapshot-packed-lifecycle", Fixture, NULL, fixture_set_up,
               test_snapshot_packed_lifecycle, fixture_tear_down);
   g_test_add ("/prd/store/corrupt-log", Fixture, NULL, fixture_set_up, test_corrupt_log_detected,

@@ -35,12 +35,16 @@
  * activity, conflicts, AI jobs, versions), each in its own
  * prd-sqlite-store-<concern>.c through prd-sqlite-store-private.h.
  *
- * Snapshots. A snapshot request may carry a function that makes its bytes
- * (prd_store_write_snapshot_packed_async()): the worker calls it when it
- * reaches the request, so a state is compressed here rather than on the
- * main context. The requests of the group before it commit first (one
- * more commit per snapshot), so that their acks do not wait for the
- * packing; those after it do wait.
+ * Snapshots. A snapshot request carries a function that makes its bytes
+ * (prd_store_write_snapshot_packed_async()), which compresses a document's
+ * state: milliseconds for a large PRD. Nothing waits for it: the batch hands
+ * each snapshot to the packer, a thread of its own, which calls the
+ * function and then queues the request for the worker, while the batch's
+ * other requests go to the worker at once. So a snapshot's callback comes
+ * after those of the requests made while it was packed; snapshots stay in
+ * order among themselves. What must not overtake one — closing the store,
+ * deleting a PRD, and everything asked for after either — goes through the
+ * packer too, behind the snapshots it packs (a barrier).
  *
  * Cancellation is honoured while a request is still queued; once the worker
  * has run it, the result reports what happened, because a committed update
@@ -280,7 +284,7 @@ typedef struct
   gint64 clock;
   gint64 seq;
 
-  /* REQUEST_WRITE_SNAPSHOT: makes `bytes` on the worker, just before the write */
+  /* REQUEST_WRITE_SNAPSHOT: makes `bytes` on the packer, before the write */
   PrdStorePackFunc pack;
   gpointer pack_data;
   GDestroyNotify pack_destroy;
@@ -305,6 +309,12 @@ struct _PrdSqliteWorker
   GMainContext *context; /* (owned) where requests complete */
   char *path;
   gint64 commits; /* atomic */
+
+  /* The packer (see the top of the file): one thread at a time, tasks in
+   * the order they were pushed (element-type PackerJob) */
+  GThreadPool *packer;
+  int packing;  /* atomic: snapshots pushed to the packer, not yet to the worker */
+  int barriers; /* atomic: barriers pushed to the packer, not yet to the worker */
 
   /* Only the worker thread touches these */
   sqlite3 *db;
@@ -1033,10 +1043,9 @@ op_write_snapshot (Worker *w, Request *r, GError **error)
   g_autoptr (PrdStoreInfo) info = NULL;
   g_autoptr (sqlite3_stmt_reset) stmt = NULL;
 
-  /* Packing first: its result is checked before anything else, as the
-   * bytes of a request that came with them were. */
-  g_assert (r->bytes == NULL);
-  r->bytes = r->pack (r->pack_data);
+  /* The packer's result is checked before anything else, as the bytes of
+   * a request that came with them were. */
+  g_assert (r->pack == NULL);
   if (!prd_store_validate_snapshot (r->bytes, error))
     return FALSE;
 
@@ -1380,16 +1389,6 @@ worker_run_group (Worker *w, GPtrArray *batch, gboolean *quit)
               continue;
             }
 
-          /* Packing a snapshot takes milliseconds: what the group wrote
-           * so far commits first, so that its acks do not wait for it; the
-           * snapshot and what follows it make the next group. */
-          if (r->pack != NULL && in_txn && txn_error == NULL)
-            {
-              worker_end_transaction (w, done, NULL);
-              done = g_ptr_array_new_with_free_func (request_free);
-              in_txn = FALSE;
-            }
-
           g_ptr_array_add (done, r);
 
           if (txn_error != NULL)
@@ -1466,11 +1465,62 @@ worker_thread (gpointer data)
   return NULL;
 }
 
+/* The packer's tasks: a snapshot to pack, then queue for the worker; or a
+ * barrier, queued for the worker once the snapshots pushed before it are. */
+typedef struct
+{
+  Request *snapshot;  /* (owned) (nullable) */
+  GPtrArray *barrier; /* (owned) (nullable) (element-type Request) */
+} PackerJob;
+
+static void
+packer_run (gpointer data, gpointer user_data)
+{
+  PackerJob *job = data;
+  Worker *w = user_data;
+
+  if (job->snapshot != NULL)
+    {
+      Request *r = job->snapshot;
+      GPtrArray *batch = g_ptr_array_new ();
+
+      /* cancelled while queued: never packed (the worker reports it) */
+      if (!g_cancellable_is_cancelled (g_task_get_cancellable (r->task)))
+        r->bytes = r->pack (r->pack_data);
+      r->pack = NULL;
+      g_ptr_array_add (batch, r);
+      g_async_queue_push (w->queue, batch);
+      (void) g_atomic_int_dec_and_test (&w->packing);
+    }
+  else
+    {
+      g_async_queue_push (w->queue, job->barrier);
+      (void) g_atomic_int_dec_and_test (&w->barriers);
+    }
+  g_free (job);
+}
+
+static void
+packer_push (Worker *w, PackerJob *job)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (job->snapshot != NULL)
+    g_atomic_int_inc (&w->packing);
+  else
+    g_atomic_int_inc (&w->barriers);
+  /* On failure the task stays queued for the pool's next thread. */
+  if (!g_thread_pool_push (w->packer, job, &error))
+    g_warning ("Cannot start the snapshot packer: %s", error->message);
+}
+
 static void
 worker_free (Worker *w)
 {
   g_assert (w->thread == NULL);
   g_assert (w->db == NULL);
+  if (w->packer != NULL)
+    g_thread_pool_free (w->packer, FALSE, TRUE);
   g_async_queue_unref (w->queue);
   g_hash_table_unref (w->statements);
   g_main_context_unref (w->context);
@@ -1541,6 +1591,53 @@ prd_sqlite_store_init (PrdSqliteStore *self)
 
 /* Queueing (any thread; normally the store's main context) */
 
+/* Hands one iteration's requests on, in order: snapshots to the packer, the
+ * rest to the worker, and from a barrier on (a close or a delete while a
+ * snapshot is packed, or anything while a barrier waits) to the packer. */
+static void
+dispatch_batch (Worker *w, GPtrArray *batch)
+{
+  g_autoptr (GPtrArray) now = g_ptr_array_new ();
+  guint i;
+
+  for (i = 0; i < batch->len; i++)
+    {
+      Request *r = batch->pdata[i];
+
+      if (g_atomic_int_get (&w->barriers) > 0 ||
+          ((r->kind == REQUEST_CLOSE || r->kind == REQUEST_DELETE) &&
+           g_atomic_int_get (&w->packing) > 0))
+        break;
+      if (r->kind == REQUEST_WRITE_SNAPSHOT)
+        {
+          PackerJob *job = g_new0 (PackerJob, 1);
+
+          /* what came before it goes first: it may be packed at once */
+          if (now->len > 0)
+            {
+              g_async_queue_push (w->queue, g_steal_pointer (&now));
+              now = g_ptr_array_new ();
+            }
+          job->snapshot = r;
+          packer_push (w, job);
+          continue;
+        }
+      g_ptr_array_add (now, r);
+    }
+  if (now->len > 0)
+    g_async_queue_push (w->queue, g_steal_pointer (&now));
+  if (i < batch->len)
+    {
+      PackerJob *job = g_new0 (PackerJob, 1);
+
+      job->barrier = g_ptr_array_new ();
+      for (; i < batch->len; i++)
+        g_ptr_array_add (job->barrier, batch->pdata[i]);
+      packer_push (w, job);
+    }
+  g_ptr_array_unref (batch);
+}
+
 static gboolean
 flush_cb (gpointer data)
 {
@@ -1553,7 +1650,7 @@ flush_cb (gpointer data)
   g_clear_pointer (&self->flush_source, g_source_unref);
   g_mutex_unlock (&self->lock);
 
-  g_async_queue_push (self->worker->queue, batch);
+  dispatch_batch (self->worker, batch);
   return G_SOURCE_REMOVE;
 }
 
@@ -1632,6 +1729,7 @@ prd_sqlite_store_new_async (const char *path,
   w->context = g_main_context_ref_thread_default ();
   w->queue = g_async_queue_new_full (batch_free);
   w->statements = g_hash_table_new_full (NULL, NULL, NULL, statement_free);
+  w->packer = g_thread_pool_new (packer_run, w, 1, FALSE, NULL);
   w->thread = g_thread_try_new ("prd-sqlite-store", worker_thread, w, &error);
   if (w->thread == NULL)
     {
