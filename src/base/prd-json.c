@@ -791,18 +791,19 @@ prd_json_cursor_next (PrdJsonCursor *cursor)
 gboolean
 prd_json_cursor_read_name (PrdJsonCursor *cursor, const char **name, gsize *name_len)
 {
-  const char *p = cursor->p + 1;
+  const char *start = cursor->p + 1;
+  const char *p = start;
 
   g_return_val_if_fail (cursor->p < cursor->end && *cursor->p == '"', FALSE);
 
-  *name = p;
   while (*p != '"')
     {
       if (*p == '\\')
         return FALSE;
       p++;
     }
-  *name_len = (gsize) (p - *name);
+  *name = start;
+  *name_len = (gsize) (p - start);
   cursor->p = p + 1;
   cursor_skip_ws (cursor);
   cursor->p++; /* ':' */
