@@ -302,6 +302,78 @@ remove_tmp_db (const char *path)
   prd_test_remove_tree (dir);
 }
 
+/* A database written by the store at schema version 8, before snapshots
+ * moved out of the prds table: opening it migrates it, and every PRD loads
+ * as it was stored. */
+static void
+test_schema_migrate_snapshots (void)
+{
+  g_autofree char *path = make_tmp_db ();
+  g_autofree char *dump_path =
+      g_test_build_filename (G_TEST_DIST, "data", "store", "schema-8.sql", NULL);
+  g_autofree char *dump = NULL;
+  g_autoptr (sqlite3) db = raw_open (path);
+  g_autoptr (PrdStore) store = NULL;
+  g_autoptr (PrdStoreDocument) with = NULL;
+  g_autoptr (PrdStoreDocument) without = NULL;
+  g_autoptr (PrdStoreDocument) after = NULL;
+  g_autoptr (GBytes) state = g_bytes_new_static ("state-after-3", 13);
+  g_autoptr (GBytes) payload = g_bytes_new_static ("update-6", 8);
+  g_autoptr (GAsyncResult) res = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (g_file_get_contents (dump_path, &dump, NULL, &error));
+  g_assert_no_error (error);
+  raw_exec (db, dump);
+  g_assert_cmpint (raw_int (db, "PRAGMA user_version"), ==, 8);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prds WHERE snapshot IS NOT NULL"), ==, 1);
+  g_clear_pointer (&db, sqlite3_close);
+
+  store = prd_test_store_open (path, &error);
+  g_assert_no_error (error);
+
+  with = prd_test_store_load (store, "prd_with_snapshot", &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (with->snapshot, state));
+  g_assert_cmpint (with->info->snapshot_seq, ==, 3);
+  g_assert_cmpint (with->info->last_seq, ==, 5);
+  g_assert_cmpuint (with->updates->len, ==, 2);
+  g_assert_cmpint (((PrdStoreUpdate *) with->updates->pdata[0])->seq, ==, 4);
+  g_assert_cmpmem (g_bytes_get_data (((PrdStoreUpdate *) with->updates->pdata[1])->payload, NULL),
+                   g_bytes_get_size (((PrdStoreUpdate *) with->updates->pdata[1])->payload),
+                   "update-5-of-prd_with_snapshot", 29);
+
+  without = prd_test_store_load (store, "prd_without_snapshot", &error);
+  g_assert_no_error (error);
+  g_assert_null (without->snapshot);
+  g_assert_cmpint (without->info->snapshot_seq, ==, 0);
+  g_assert_cmpuint (without->updates->len, ==, 5);
+
+  /* The log goes on where it was, and a new snapshot replaces the old. */
+  g_assert_cmpint (
+      prd_test_store_append (store, "prd_with_snapshot", 0, 6, "alice", payload, &error), ==, 6);
+  g_assert_no_error (error);
+  res = PRD_TEST_WAIT_FOR (prd_store_write_snapshot_async, store, "prd_with_snapshot", payload, 6,
+                           NULL);
+  g_assert_true (prd_store_write_snapshot_finish (store, res, &error));
+  g_assert_no_error (error);
+  after = prd_test_store_load (store, "prd_with_snapshot", &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (after->snapshot, payload));
+  g_assert_cmpuint (after->updates->len, ==, 0);
+  prd_test_store_close (store);
+
+  db = raw_open (path);
+  g_assert_cmpint (raw_int (db, "PRAGMA user_version"), ==, prd_sqlite_store_get_schema_version ());
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prd_snapshots"), ==, 1);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM pragma_table_info('prds')"
+                                " WHERE name = 'snapshot'"),
+                   ==, 0);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM pragma_foreign_key_check"), ==, 0);
+  g_clear_pointer (&db, sqlite3_close);
+  remove_tmp_db (path);
+}
+
 static void
 test_schema_migrate_from_zero (void)
 {
@@ -511,6 +583,10 @@ test_delete_cascades (Fixture *f, gconstpointer data)
   g_assert_cmpint (prd_test_store_append (f->store, "prd_gone", site, 1, "alice", payload, &error),
                    ==, 1);
   g_assert_no_error (error);
+  res = PRD_TEST_WAIT_FOR (prd_store_write_snapshot_async, f->store, "prd_gone", payload, 1, NULL);
+  g_assert_true (prd_store_write_snapshot_finish (f->store, res, &error));
+  g_assert_no_error (error);
+  g_clear_object (&res);
   res = PRD_TEST_WAIT_FOR (prd_store_delete_async, f->store, "prd_gone", NULL);
   g_assert_true (prd_store_delete_finish (f->store, res, &error));
   g_assert_no_error (error);
@@ -518,6 +594,7 @@ test_delete_cascades (Fixture *f, gconstpointer data)
   db = raw_open (f->path);
   g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prd_updates"), ==, 0);
   g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prd_sites"), ==, 0);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prd_snapshots"), ==, 0);
 }
 
 static void
@@ -628,7 +705,7 @@ test_invalid_input_changes_nothing (Fixture *f, gconstpointer data)
   g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prds"), ==, 1);
   g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prd_updates"), ==, 0);
   g_assert_cmpint (raw_int (db, "SELECT last_seq FROM prds"), ==, 0);
-  g_assert_cmpint (raw_int (db, "SELECT snapshot IS NULL FROM prds"), ==, 1);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prd_snapshots"), ==, 0);
 
   /* The limit itself is allowed. */
   g_assert_cmpint (prd_test_store_append (f->store, "prd_ok", site, 1, "alice", max, &error), ==,
@@ -963,6 +1040,12 @@ test_snapshot_restore (Fixture *f, gconstpointer data)
   db = raw_open (f->path);
   g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prd_updates"), ==, 4);
   g_assert_cmpint (raw_int (db, "SELECT min(seq) FROM prd_updates"), ==, 7);
+  /* The snapshot is kept apart from the PRD's row, which every append
+   * reads and rewrites. */
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prd_snapshots"), ==, 1);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM pragma_table_info('prds')"
+                                " WHERE name = 'snapshot'"),
+                   ==, 0);
 
   fixture_reopen (f);
   restored = prd_test_store_load (f->store, "prd_snap", &error);
@@ -1722,6 +1805,7 @@ main (int argc, char *argv[])
   g_test_add ("/prd/store/schema/fresh-and-reopen", Fixture, NULL, fixture_set_up,
               test_schema_fresh, fixture_tear_down);
   g_test_add_func ("/prd/store/schema/migrate-from-0", test_schema_migrate_from_zero);
+  g_test_add_func ("/prd/store/schema/migrate-snapshots", test_schema_migrate_snapshots);
   g_test_add_func ("/prd/store/schema/newer-refused", test_schema_newer_refused);
   g_test_add_func ("/prd/store/schema/foreign-refused", test_schema_foreign_refused);
   g_test_add_func ("/prd/store/schema/unwritable", test_schema_unwritable);

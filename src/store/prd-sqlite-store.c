@@ -72,11 +72,16 @@
  * run in one transaction at open. To change the schema, append a migration;
  * never edit one that has shipped.
  *
- * Version 1:
- *   prds         one row per PRD. Times are microseconds since the Unix
- *                epoch. `snapshot` is the encoded CRDT state (opaque) after
- *                update `snapshot_seq`; `last_seq` is the last update's seq,
- *                kept here so that seqs stay gap-free after compaction.
+ * The PRDs' tables (version 1, snapshots moved out of prds in the last
+ * migration):
+ *   prds         one row per PRD, small columns only. Times are
+ *                microseconds since the Unix epoch. `snapshot_seq` is the
+ *                update the PRD's snapshot was taken after (0: none);
+ *                `last_seq` is the last update's seq, kept here so that seqs
+ *                stay gap-free after compaction.
+ *   prd_snapshots  the encoded CRDT state (opaque) after update snapshot_seq,
+ *                for PRDs that have one. Kept apart so that the row every
+ *                append reads and rewrites stays a few dozen bytes.
  *   prd_updates  the update log: seq 1, 2, … per PRD without gaps; rows up
  *                to snapshot_seq may be compacted away. (site, clock) is the
  *                CRDT id of the update and unique within a PRD.
@@ -247,6 +252,16 @@ static const char *const migrations[] = {
   "  received_at INTEGER NOT NULL,"
   "  PRIMARY KEY (org, service, delivery_id)"
   ");",
+  /* Snapshots in a table of their own. In prds, every append's read of the
+   * PRD's row and its rewrite of last_seq went through the snapshot's
+   * overflow pages: the bigger the PRD, the dearer each edit. */
+  "CREATE TABLE prd_snapshots ("
+  "  prd_id TEXT PRIMARY KEY NOT NULL REFERENCES prds (id) ON DELETE CASCADE,"
+  "  state BLOB NOT NULL"
+  ");"
+  "INSERT INTO prd_snapshots (prd_id, state)"
+  "  SELECT id, snapshot FROM prds WHERE snapshot IS NOT NULL;"
+  "ALTER TABLE prds DROP COLUMN snapshot;",
 };
 
 typedef enum
@@ -979,14 +994,15 @@ op_load (Worker *w, Request *r, GError **error)
     return FALSE;
   document->updates = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_store_update_free);
 
-  stmt = worker_prepare (w, "SELECT snapshot FROM prds WHERE id = ?1", error);
+  stmt = worker_prepare (w, "SELECT state FROM prd_snapshots WHERE prd_id = ?1", error);
   if (stmt == NULL)
     return FALSE;
   bind_text (stmt, 1, r->prd_id);
   rc = sqlite3_step (stmt);
-  if (rc != SQLITE_ROW)
+  if (rc == SQLITE_ROW)
+    document->snapshot = column_bytes (stmt, 0);
+  else if (rc != SQLITE_DONE)
     return set_sqlite_error (error, w->db, rc, "Cannot read the snapshot");
-  document->snapshot = column_bytes (stmt, 0);
   g_clear_pointer (&stmt, stmt_done);
 
   stmt = worker_prepare (w,
@@ -1063,15 +1079,24 @@ op_write_snapshot (Worker *w, Request *r, GError **error)
     }
 
   stmt = worker_prepare (w,
-                         "UPDATE prds SET snapshot = ?2, snapshot_seq = ?3, updated_at = ?4"
-                         " WHERE id = ?1",
+                         "INSERT INTO prd_snapshots (prd_id, state) VALUES (?1, ?2)"
+                         " ON CONFLICT (prd_id) DO UPDATE SET state = excluded.state",
                          error);
   if (stmt == NULL)
     return FALSE;
   bind_text (stmt, 1, r->prd_id);
   bind_bytes (stmt, 2, r->bytes);
-  sqlite3_bind_int64 (stmt, 3, r->seq);
-  sqlite3_bind_int64 (stmt, 4, g_get_real_time ());
+  if (!step_done (w, stmt, error))
+    return FALSE;
+  g_clear_pointer (&stmt, stmt_done);
+
+  stmt =
+      worker_prepare (w, "UPDATE prds SET snapshot_seq = ?2, updated_at = ?3 WHERE id = ?1", error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, r->prd_id);
+  sqlite3_bind_int64 (stmt, 2, r->seq);
+  sqlite3_bind_int64 (stmt, 3, g_get_real_time ());
   if (!step_done (w, stmt, error))
     return FALSE;
   g_clear_pointer (&stmt, stmt_done);
