@@ -304,6 +304,41 @@ test_snapshots_and_sync (Fixture *f, gconstpointer data)
                     ==, 5);
 }
 
+/* With snapshot-every=2, a large PRD is snapshotted only once the
+ * operations since its last snapshot add up to a quarter of that
+ * snapshot's size: small edits to it do not each pay for packing it. */
+static void
+test_snapshots_by_size (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", NULL);
+  g_autoptr (PrdTestClient) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+  g_autofree char *big = g_strnfill (8000, 'b');
+  g_autofree char *bigger = g_strnfill (4000, 'c');
+  gint64 snapshot_seq = 0;
+  gint64 site = join (a, prd_id, "edit", NULL);
+
+  for (int i = 1; i <= 13; i++)
+    {
+      const char *text = i == 1 ? big : i == 13 ? bigger : "s";
+      g_autofree char *payload = insert_payload (prd_id, (int) site, i, text);
+      g_autoptr (JsonNode) ack = prd_test_client_request (a, "content-update", payload);
+
+      prd_test_assert_ok (ack);
+      /* The first snapshot (the size is not known before it) comes after
+       * two operations, as snapshot-every says; wait for it. */
+      while (i == 2 && snapshot_seq < 2)
+        g_free (stored_text (f, prd_id, &snapshot_seq));
+      g_assert_cmpint (snapshot_seq, ==, i < 2 ? 0 : 2);
+    }
+  /* The ten small edits after it were not worth one (every other one was,
+   * by count); the 4,000-byte insert brought the log past a quarter. */
+  while (snapshot_seq != 13)
+    {
+      g_free (stored_text (f, prd_id, &snapshot_seq));
+      g_assert_true (snapshot_seq == 2 || snapshot_seq == 13);
+    }
+}
+
 /* A store that refuses an append: the sender learns why, the room is closed
  * for everyone (its memory would be ahead of the store), and nothing of it
  * reaches anyone. */
@@ -476,6 +511,8 @@ main (int argc, char *argv[])
               test_release_and_restore, fixture_teardown);
   g_test_add ("/prd/collab/snapshots-and-sync", Fixture, "[collab]\nsnapshot-every=2\n",
               fixture_setup, test_snapshots_and_sync, fixture_teardown);
+  g_test_add ("/prd/collab/snapshots-by-size", Fixture, "[collab]\nsnapshot-every=2\n",
+              fixture_setup, test_snapshots_by_size, fixture_teardown);
   g_test_add ("/prd/collab/storage-failure", Fixture, NULL, fixture_setup, test_storage_failure,
               fixture_teardown);
   g_test_add ("/prd/collab/refusals", Fixture, NULL, fixture_setup, test_refusals,

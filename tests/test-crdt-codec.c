@@ -422,6 +422,11 @@ test_state_draft_pack (void)
 
         g_assert_true (g_bytes_equal (packed, state));
         g_assert_true (g_bytes_equal (again, state));
+        /* The draft holds the text uncompressed (at least a byte a UTF-16
+         * unit), besides the metadata. */
+        if (flags == PRD_CRDT_ENCODE_DEFAULT)
+          g_assert_cmpuint (prd_crdt_state_draft_get_size (draft), >,
+                            prd_crdt_doc_get_length (doc));
 
         g_assert_true (prd_crdt_doc_apply_local_insert (doc, 0, (guint32 *) (void *) v->data,
                                                         v->len, 0, "changed after the draft", -1, 0,
@@ -441,6 +446,8 @@ test_state_draft_pack (void)
     g_autoptr (GBytes) packed = prd_crdt_state_draft_pack (draft);
 
     g_assert_true (g_bytes_equal (packed, state));
+    g_assert_cmpuint (prd_crdt_state_draft_get_size (draft), >, 0);
+    g_assert_cmpuint (prd_crdt_state_draft_get_size (draft), <, 64);
   }
 }
 

@@ -492,6 +492,23 @@ prd_crdt_state_draft_pack (PrdCrdtStateDraft *draft)
 }
 
 /**
+ * prd_crdt_state_draft_get_size:
+ * @draft: a draft from prd_crdt_doc_draft_state()
+ *
+ * The size of the draft's parts before compression: what packing it
+ * reads, and so a measure of what packing it costs.
+ *
+ * Returns: the size in bytes
+ */
+gsize
+prd_crdt_state_draft_get_size (PrdCrdtStateDraft *draft)
+{
+  g_return_val_if_fail (draft != NULL, 0);
+
+  return draft->body->len + draft->text->len;
+}
+
+/**
  * prd_crdt_state_draft_free:
  * @draft: (nullable): a draft
  *

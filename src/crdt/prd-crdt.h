@@ -262,6 +262,7 @@ PrdCrdtDoc *prd_crdt_doc_decode_state (const guint8 *data, gsize size, GError **
 typedef struct _PrdCrdtStateDraft PrdCrdtStateDraft;
 PrdCrdtStateDraft *prd_crdt_doc_draft_state (PrdCrdtDoc *doc, PrdCrdtEncodeFlags flags);
 GBytes *prd_crdt_state_draft_pack (PrdCrdtStateDraft *draft);
+gsize prd_crdt_state_draft_get_size (PrdCrdtStateDraft *draft);
 void prd_crdt_state_draft_free (PrdCrdtStateDraft *draft);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdCrdtOp, prd_crdt_op_free)

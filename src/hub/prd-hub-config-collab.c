@@ -13,7 +13,9 @@
  *                       inserted text or deleted characters (1–4194304,
  *                       default 65536)
  *   snapshot-every      operations appended between two snapshots of a PRD
- *                       (1–1000000, default 500)
+ *                       (1–1000000, default 500); at least: a large PRD also
+ *                       waits until they add up to a quarter of its last
+ *                       snapshot's size (prd-hub-room.c)
  *   autosave-interval   seconds between two auto-saves (snapshot, auto-save-start,
  *                       auto-save-complete) of a PRD with unsaved changes
  *                       (1–86400, default 300; also `--autosave-interval`)

@@ -71,6 +71,7 @@ typedef struct
   GError *error;
   GArray *base; /* (nullable): a client's operation's base vector */
   guint32 client_position;
+  gsize bytes; /* the encoded operation's size in the update log */
 } Pending;
 
 struct _PrdHubRoom
@@ -89,9 +90,12 @@ struct _PrdHubRoom
   gboolean join_busy;
   GQueue inflight; /* (element-type Pending) */
   gint64 last_seq;
-  guint since_snapshot;
+  guint since_snapshot;       /* operations committed after the last snapshot */
+  gsize since_snapshot_bytes; /* their size in the update log */
   gboolean snapshotting;
-  guint snapshot_covered;
+  guint snapshot_covered; /* the running snapshot's operations */
+  gsize snapshot_covered_bytes;
+  gsize state_bytes;     /* the last snapshot's size before compression (at load: as stored) */
   gint64 unsaved_since;  /* real time of the first change no snapshot covers; 0: none */
   gboolean autosaving;   /* the running snapshot is an auto-save */
   PrdSioSocket *joining; /* (unowned) during prd_room_add_member() */
@@ -576,6 +580,7 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   room->last_seq = stored->info->last_seq;
+  room->state_bytes = stored->snapshot != NULL ? g_bytes_get_size (stored->snapshot) : 0;
   room->archived = stored->info->archived_at != 0;
   prd_store_list_sites_async (room->registry->store, room->prd_id, room->registry->cancellable,
                               on_sites_listed, room);
@@ -630,7 +635,10 @@ on_snapshot_written (GObject *source, GAsyncResult *result, gpointer user_data)
     g_warning ("Cannot write the snapshot of %s: %s", room->prd_id, error->message);
   room->snapshotting = FALSE;
   if (error == NULL)
-    room->since_snapshot -= MIN (room->snapshot_covered, room->since_snapshot);
+    {
+      room->since_snapshot -= MIN (room->snapshot_covered, room->since_snapshot);
+      room->since_snapshot_bytes -= MIN (room->snapshot_covered_bytes, room->since_snapshot_bytes);
+    }
   if (error == NULL && room->since_snapshot == 0)
     room->unsaved_since = 0;
   if (room->autosaving && room->registry != NULL && error == NULL)
@@ -658,6 +666,8 @@ room_snapshot (PrdHubRoom *room)
       prd_crdt_doc_draft_state (prd_document_get_crdt (room->document), PRD_CRDT_ENCODE_DEFAULT);
   g_debug ("Snapshot of %s at update %" G_GINT64_FORMAT, room->prd_id, room->last_seq);
   room->snapshot_covered = room->since_snapshot;
+  room->snapshot_covered_bytes = room->since_snapshot_bytes;
+  room->state_bytes = prd_crdt_state_draft_get_size (draft);
   prd_store_write_snapshot_packed_async (room->registry->store, room->prd_id,
                                          (PrdStorePackFunc) prd_crdt_state_draft_pack, draft,
                                          (GDestroyNotify) prd_crdt_state_draft_free, room->last_seq,
@@ -1077,6 +1087,7 @@ settle_one (PrdHubRoom *room, Pending *pending)
   prd_document_commit (room->document, pending->op->site, pending->op->seq);
   room->last_seq = pending->seq;
   room->since_snapshot++;
+  room->since_snapshot_bytes += pending->bytes;
   if (room->unsaved_since == 0)
     room->unsaved_since = g_get_real_time ();
 
@@ -1092,6 +1103,19 @@ settle_one (PrdHubRoom *room, Pending *pending)
   ack = g_string_sized_new (64);
   write_vector_member (ack, pending->vector);
   prd_hub_reply_ok_raw (pending->socket, pending->ack_id, ack->str, (gssize) ack->len);
+}
+
+/* A snapshot after every `snapshot-every` operations; for a large PRD only
+ * once the operations since the last one add up to a quarter of its size.
+ * Packing a snapshot costs in proportion to the PRD's size, so this keeps
+ * that cost in proportion to the editing, and what a load replays to about
+ * a quarter of the state. */
+static gboolean
+snapshot_due (PrdHubRoom *room)
+{
+  return room->since_snapshot >=
+             prd_hub_config_get_collab (room->registry->config)->snapshot_every &&
+         room->since_snapshot_bytes >= room->state_bytes / 4;
 }
 
 static void
@@ -1116,8 +1140,7 @@ room_settle (PrdHubRoom *room)
 
           room_fail (room, error);
         }
-      else if (room->since_snapshot >=
-               prd_hub_config_get_collab (room->registry->config)->snapshot_every)
+      else if (snapshot_due (room))
         room_snapshot (room);
       prd_hub_room_maybe_release (room);
     }
@@ -1247,6 +1270,7 @@ submit_applied (PrdHubRoom *room,
     g_array_index (pending->base, guint32, site) = op->seq - 1;
   pending->client_position = client_position;
   encoded = prd_crdt_ops_encode (&op, 1);
+  pending->bytes = g_bytes_get_size (encoded);
   pending->op = op;
   g_queue_push_tail (&room->inflight, pending);
   prd_store_append_update_async (room->registry->store, room->prd_id, site, pending->op->seq,
@@ -1541,6 +1565,7 @@ prd_hub_room_write (PrdHubRoom *room,
   vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (room->document));
   pending->vector = g_steal_pointer (&vector);
   encoded = prd_crdt_ops_encode (&op, 1);
+  pending->bytes = g_bytes_get_size (encoded);
   pending->op = g_steal_pointer (&op);
   g_queue_push_tail (&room->inflight, pending);
   prd_store_append_update_async (room->registry->store, room->prd_id, site, pending->op->seq,
