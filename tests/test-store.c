@@ -324,9 +324,20 @@ test_schema_migrate_snapshots (void)
 
   g_assert_true (g_file_get_contents (dump_path, &dump, NULL, &error));
   g_assert_no_error (error);
+  raw_exec (db, "PRAGMA journal_mode = WAL");
   raw_exec (db, dump);
   g_assert_cmpint (raw_int (db, "PRAGMA user_version"), ==, 8);
   g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prds WHERE snapshot IS NOT NULL"), ==, 1);
+
+  /* Not upgraded while another connection (a running hub of the previous
+   * version, say) has it open. */
+  store = prd_test_store_open (path, &error);
+  g_assert_null (store);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+  g_assert_nonnull (
+      strstr (error->message, "has schema version 8 and another process has it open"));
+  g_clear_error (&error);
+  g_assert_cmpint (raw_int (db, "PRAGMA user_version"), ==, 8);
   g_clear_pointer (&db, sqlite3_close);
 
   store = prd_test_store_open (path, &error);

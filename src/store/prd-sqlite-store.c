@@ -669,6 +669,38 @@ worker_close_db (Worker *w)
   w->db = NULL;
 }
 
+/* An upgrade must not happen under another process that has the database
+ * open: a hub of an older prdhub, still running, would go on with a schema
+ * it does not know. So a database of an older schema that another process
+ * holds open is refused. A file that does not exist yet, or has no schema
+ * (version 0), is not checked: BEGIN IMMEDIATE serializes its creation. */
+static gboolean
+check_upgrade_alone (const char *path, GError **error)
+{
+  g_autoptr (sqlite3) db = NULL;
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+  int version;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS) ||
+      sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+    return TRUE; /* opening it for real reports why it cannot be opened */
+  sqlite3_busy_timeout (db, BUSY_TIMEOUT_MS);
+  if (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK ||
+      sqlite3_step (stmt) != SQLITE_ROW)
+    return TRUE;
+  version = sqlite3_column_int (stmt, 0);
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&db, sqlite3_close);
+  if (version <= 0 || version >= (int) G_N_ELEMENTS (migrations) ||
+      prd_sqlite_store_check_unused (path, NULL))
+    return TRUE;
+  g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE,
+               "%s has schema version %d and another process has it open (a hub of an older "
+               "prdhub?); stop it so that the database can be upgraded to version %d",
+               path, version, (int) G_N_ELEMENTS (migrations));
+  return FALSE;
+}
+
 static gboolean
 worker_open (Worker *w, GError **error)
 {
@@ -686,6 +718,8 @@ worker_open (Worker *w, GError **error)
       return FALSE;
     }
 
+  if (!check_upgrade_alone (w->path, error))
+    return FALSE;
   rc = sqlite3_open_v2 (w->path, &w->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK)
