@@ -304,6 +304,58 @@ test_snapshots_and_sync (Fixture *f, gconstpointer data)
                     ==, 5);
 }
 
+static char *
+joined_state_text (JsonNode *joined)
+{
+  JsonObject *state = json_object_get_object_member (json_node_get_object (joined), "initialState");
+  const char *encoded = json_object_get_string_member (state, "encodedState");
+  g_autofree guchar *bytes = NULL;
+  g_autoptr (PrdCrdtDoc) doc = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize size;
+
+  bytes = g_base64_decode (encoded, &size);
+  doc = prd_crdt_doc_decode_state (bytes, size, &error);
+  g_assert_no_error (error);
+  return prd_crdt_doc_get_text (doc);
+}
+
+/* Joins with nothing integrated in between share one encoded state; an
+ * edit makes the next join's state new. */
+static void
+test_joined_encoded_state (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "base");
+  g_autoptr (PrdTestClient) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+  g_autoptr (PrdTestClient) b = client_new (f, "bob", "org", PRD_ROLE_EDITOR);
+  g_autoptr (PrdTestClient) c = client_new (f, "carol", "org", PRD_ROLE_EDITOR);
+  g_autoptr (JsonNode) joined_a = NULL;
+  g_autoptr (JsonNode) joined_b = NULL;
+  g_autoptr (JsonNode) joined_c = NULL;
+  g_autoptr (JsonNode) ack = NULL;
+  g_autofree char *payload = NULL;
+  g_autofree char *text_a = NULL;
+  g_autofree char *text_b = NULL;
+  g_autofree char *text_c = NULL;
+  g_autofree char *stored = NULL;
+  gint64 site = join (a, prd_id, "edit", &joined_a);
+
+  join (b, prd_id, "edit", &joined_b);
+  text_a = joined_state_text (joined_a);
+  text_b = joined_state_text (joined_b);
+  g_assert_cmpstr (text_a, ==, "base");
+  g_assert_cmpstr (text_b, ==, "base");
+
+  payload = insert_payload (prd_id, (int) site, 1, "new ");
+  ack = prd_test_client_request (a, "content-update", payload);
+  prd_test_assert_ok (ack);
+  join (c, prd_id, "edit", &joined_c);
+  text_c = joined_state_text (joined_c);
+  stored = stored_text (f, prd_id, NULL);
+  g_assert_cmpuint (strlen (stored), ==, strlen ("new base"));
+  g_assert_cmpstr (text_c, ==, stored);
+}
+
 /* With snapshot-every=2, a large PRD is snapshotted only once the
  * operations since its last snapshot add up to a quarter of that
  * snapshot's size: small edits to it do not each pay for packing it. */
@@ -511,6 +563,8 @@ main (int argc, char *argv[])
               test_release_and_restore, fixture_teardown);
   g_test_add ("/prd/collab/snapshots-and-sync", Fixture, "[collab]\nsnapshot-every=2\n",
               fixture_setup, test_snapshots_and_sync, fixture_teardown);
+  g_test_add ("/prd/collab/joined-encoded-state", Fixture, NULL, fixture_setup,
+              test_joined_encoded_state, fixture_teardown);
   g_test_add ("/prd/collab/snapshots-by-size", Fixture, "[collab]\nsnapshot-every=2\n",
               fixture_setup, test_snapshots_by_size, fixture_teardown);
   g_test_add ("/prd/collab/storage-failure", Fixture, NULL, fixture_setup, test_storage_failure,

@@ -101,6 +101,11 @@ struct _PrdHubRoom
   PrdSioSocket *joining; /* (unowned) during prd_room_add_member() */
   guint holds;           /* prd_hub_room_hold() */
   gboolean archived;     /* read-only: joins get view mode, writes are refused */
+  /* The encodedState of the last initial state and the CRDT's state vector
+   * it encodes: joins and full syncs with no operation integrated in
+   * between share one encoding (a large PRD's takes tens of ms). */
+  char *encoded_state;    /* (owned) (nullable): base64 */
+  GArray *encoded_vector; /* (owned) (nullable) */
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubRoom, prd_hub_room, G_TYPE_OBJECT)
@@ -174,6 +179,8 @@ prd_hub_room_finalize (GObject *object)
   g_assert (g_queue_is_empty (&room->inflight));
   g_free (room->prd_id);
   g_free (room->sio_room);
+  g_free (room->encoded_state);
+  g_clear_pointer (&room->encoded_vector, g_array_unref);
 
   G_OBJECT_CLASS (prd_hub_room_parent_class)->finalize (object);
 }
@@ -760,18 +767,36 @@ prd_hub_room_set_info (PrdHubRoom *room, const char *title, gboolean archived)
     prd_document_set_title (room->document, title);
 }
 
+/* The CRDT's encoded state in base64, encoded again only when an operation
+ * was integrated since the last time (the state holds integrated operations
+ * only, so the state vector tells). */
+static const char *
+room_encoded_state (PrdHubRoom *room)
+{
+  PrdCrdtDoc *crdt = prd_document_get_crdt (room->document);
+  g_autoptr (GArray) vector = prd_crdt_doc_get_state_vector (crdt);
+  g_autoptr (GBytes) state = NULL;
+
+  if (room->encoded_state != NULL && room->encoded_vector->len == vector->len &&
+      memcmp (room->encoded_vector->data, vector->data,
+              vector->len * g_array_get_element_size (vector)) == 0)
+    return room->encoded_state;
+  state = prd_crdt_doc_encode_state (crdt, PRD_CRDT_ENCODE_DEFAULT);
+  g_free (room->encoded_state);
+  room->encoded_state = g_base64_encode (g_bytes_get_data (state, NULL), g_bytes_get_size (state));
+  g_clear_pointer (&room->encoded_vector, g_array_unref);
+  room->encoded_vector = g_steal_pointer (&vector);
+  return room->encoded_state;
+}
+
 JsonNode *
 prd_hub_room_build_initial_state (PrdHubRoom *room)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (GArray) vector = prd_document_get_committed_vector (room->document);
-  g_autoptr (GBytes) state = NULL;
   g_autofree char *text = prd_document_get_committed_text (room->document);
-  g_autofree char *encoded = NULL;
+  const char *encoded = room_encoded_state (room);
 
-  state =
-      prd_crdt_doc_encode_state (prd_document_get_crdt (room->document), PRD_CRDT_ENCODE_DEFAULT);
-  encoded = g_base64_encode (g_bytes_get_data (state, NULL), g_bytes_get_size (state));
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "content");
   json_builder_add_string_value (builder, text != NULL ? text : "");
