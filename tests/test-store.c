@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
 
 #include "prd-sqlite-store-private.h"
 #include "prd-test-harness.h"
@@ -300,6 +302,58 @@ remove_tmp_db (const char *path)
   g_autofree char *dir = g_path_get_dirname (path);
 
   prd_test_remove_tree (dir);
+}
+
+static guint
+file_mode (const char *path)
+{
+  GStatBuf st;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return st.st_mode & 07777;
+}
+
+/* The database and its -wal and -shm files are the owner's only, whatever
+ * the umask; those of an older prdhub, readable by all, are made so. */
+static void
+test_files_private (void)
+{
+  g_autofree char *path = make_tmp_db ();
+  g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+  g_autofree char *shm = g_strconcat (path, "-shm", NULL);
+  g_autoptr (PrdStore) store = NULL;
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (sqlite3) db = NULL;
+  g_autoptr (GError) error = NULL;
+  mode_t saved = umask (022);
+
+  store = prd_test_store_open (path, &error);
+  g_assert_no_error (error);
+  info = prd_test_store_create (store, "prd_private", "acme", "Title", "alice", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (file_mode (path), ==, 0600);
+  g_assert_cmpuint (file_mode (wal), ==, 0600);
+  g_assert_cmpuint (file_mode (shm), ==, 0600);
+  prd_test_store_close (store);
+  g_clear_object (&store);
+
+  /* As an older prdhub left them, a connection of its still open. */
+  g_assert_cmpint (g_chmod (path, 0644), ==, 0);
+  db = raw_open (path);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prds"), ==, 1);
+  g_assert_cmpint (g_chmod (wal, 0644), ==, 0);
+  g_assert_cmpint (g_chmod (shm, 0644), ==, 0);
+  store = prd_test_store_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (file_mode (path), ==, 0600);
+  g_assert_cmpuint (file_mode (wal), ==, 0600);
+  g_assert_cmpuint (file_mode (shm), ==, 0600);
+  prd_test_store_close (store);
+  g_clear_object (&store);
+  g_clear_pointer (&db, sqlite3_close);
+
+  umask (saved);
+  remove_tmp_db (path);
 }
 
 /* A database written by the store at schema version 8, before snapshots
@@ -1817,6 +1871,7 @@ main (int argc, char *argv[])
               test_schema_fresh, fixture_tear_down);
   g_test_add_func ("/prd/store/schema/migrate-from-0", test_schema_migrate_from_zero);
   g_test_add_func ("/prd/store/schema/migrate-snapshots", test_schema_migrate_snapshots);
+  g_test_add_func ("/prd/store/files-private", test_files_private);
   g_test_add_func ("/prd/store/schema/newer-refused", test_schema_newer_refused);
   g_test_add_func ("/prd/store/schema/foreign-refused", test_schema_foreign_refused);
   g_test_add_func ("/prd/store/schema/unwritable", test_schema_unwritable);

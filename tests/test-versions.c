@@ -212,6 +212,13 @@ check_with_libgit2 (Fixture *f, const char *prd_id, Expected *expected, guint n)
   git_libgit2_init ();
   g_assert_cmpint (git_repository_open_bare (&repo, path), ==, 0);
   g_assert_true (git_repository_is_bare (repo));
+  /* Every organization's PRDs are in it: nobody else may go in. */
+  {
+    GStatBuf st;
+
+    g_assert_cmpint (g_stat (path, &st), ==, 0);
+    g_assert_cmpuint (st.st_mode & 0777, ==, 0700);
+  }
   for (i = 0; i < n; i++)
     {
       g_autofree char *ref = g_strdup_printf ("refs/tags/%s/v%s", prd_id, expected[i].version);

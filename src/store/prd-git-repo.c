@@ -19,6 +19,7 @@
 
 #include "prd-autocleanups.h"
 #include "prd-error.h"
+#include "prd-private-file.h"
 #include "prd-store.h"
 
 #include "prd-git-repo.h"
@@ -142,7 +143,7 @@ ensure_open (PrdGitRepo *self, gboolean create, GError **error)
     return TRUE;
   rc = git_repository_open_bare (&self->repo, self->path);
   if (rc == 0)
-    return TRUE;
+    goto opened;
   if (rc != GIT_ENOTFOUND)
     return set_git_error (rc, "Cannot open the versions repository", error);
   if (!create)
@@ -156,6 +157,15 @@ ensure_open (PrdGitRepo *self, gboolean create, GError **error)
   rc = git_repository_init_ext (&self->repo, self->path, &options);
   if (rc != 0)
     return set_git_error (rc, "Cannot create the versions repository", error);
+
+opened:
+  /* Every organization's PRDs are in it: the folder is the owner's only
+   * (what is inside cannot be reached through it). */
+  if (!prd_private_file_restrict (self->path, error))
+    {
+      g_clear_pointer (&self->repo, git_repository_free);
+      return FALSE;
+    }
   return TRUE;
 }
 

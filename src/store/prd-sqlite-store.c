@@ -60,6 +60,7 @@
 #include "prd-autocleanups.h"
 #include "prd-error.h"
 #include "prd-metrics.h"
+#include "prd-private-file.h"
 #include "prd-sqlite-store-private.h"
 
 #define MAX_GROUP             4096
@@ -704,6 +705,7 @@ check_upgrade_alone (const char *path, GError **error)
 static gboolean
 worker_open (Worker *w, GError **error)
 {
+  static const char *const suffixes[] = { "", "-wal", "-shm" };
   g_autofree char *dir = g_path_get_dirname (w->path);
   g_autoptr (sqlite3_stmt) stmt = NULL;
   const char *mode;
@@ -718,6 +720,18 @@ worker_open (Worker *w, GError **error)
       return FALSE;
     }
 
+  /* The database holds every organization's PRDs: owner-only, whatever
+   * the umask. SQLite gives its -wal and -shm files the database's mode;
+   * files of an older prdhub are made private here. */
+  if (!prd_private_file_create (w->path, error))
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
+    {
+      g_autofree char *file = g_strconcat (w->path, suffixes[i], NULL);
+
+      if (!prd_private_file_restrict (file, error))
+        return FALSE;
+    }
   if (!check_upgrade_alone (w->path, error))
     return FALSE;
   rc = sqlite3_open_v2 (w->path, &w->db,

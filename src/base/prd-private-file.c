@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * What the hub keeps (the database and its WAL, the versions repository)
+ * holds every organization's PRDs: only its owner may read it, whatever
+ * the umask and however the data folder was made.
+ */
+#define G_LOG_DOMAIN "prd-base"
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "prd-error.h"
+
+#include "prd-private-file.h"
+
+/**
+ * prd_private_file_create:
+ * @path: a file
+ *
+ * Creates @path, empty and readable by its owner only, unless it exists
+ * (then it is left as it is: see prd_private_file_restrict()).
+ *
+ * Returns: %FALSE with %PRD_ERROR_STORAGE if it could not be created
+ */
+gboolean
+prd_private_file_create (const char *path, GError **error)
+{
+  int fd;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  fd = g_open (path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot create %s: %s", path,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
+}
+
+/**
+ * prd_private_file_restrict:
+ * @path: a file or folder
+ *
+ * Takes every permission of group and others away from @path if it has
+ * any (an existing database of an older prdhub, made under a umask of
+ * 022, say). A @path that does not exist is fine.
+ *
+ * Returns: %FALSE with %PRD_ERROR_STORAGE if @path could not be changed
+ *   (it belongs to somebody else, say)
+ */
+gboolean
+prd_private_file_restrict (const char *path, GError **error)
+{
+  GStatBuf st;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (g_lstat (path, &st) != 0)
+    {
+      int saved_errno = errno;
+
+      if (saved_errno == ENOENT)
+        return TRUE;
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot read the permissions of %s: %s",
+                   path, g_strerror (saved_errno));
+      return FALSE;
+    }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) == 0 || S_ISLNK (st.st_mode))
+    return TRUE;
+  if (g_chmod (path, st.st_mode & S_IRWXU) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE,
+                   "%s can be read by other users (mode %04o) and cannot be made private: %s", path,
+                   (unsigned) (st.st_mode & 07777), g_strerror (saved_errno));
+      return FALSE;
+    }
+  g_info ("Made %s readable by its owner only (it was %04o)", path,
+          (unsigned) (st.st_mode & 07777));
+  return TRUE;
+}
