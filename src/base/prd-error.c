@@ -144,3 +144,19 @@ prd_error_get_protocol_code (const GError *error)
     return protocol_codes[PRD_ERROR_INTERNAL];
   return prd_error_code_to_string ((PrdErrorCode) error->code);
 }
+
+/**
+ * prd_error_new_prd_not_found:
+ * @prd_id: the id asked for
+ *
+ * The one answer for a PRD that does not exist and for one of another
+ * organization: they must read the same, code and message, so that nobody
+ * learns which ids another organization has.
+ *
+ * Returns: (transfer full): a %PRD_ERROR_PRD_NOT_FOUND error
+ */
+GError *
+prd_error_new_prd_not_found (const char *prd_id)
+{
+  return g_error_new (PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", prd_id);
+}

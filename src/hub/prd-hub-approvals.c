@@ -112,10 +112,10 @@ on_approve_info (GObject *source, GAsyncResult *result, gpointer user_data)
   info = prd_store_get_finish (PRD_STORE (source), result, &error);
   if (info == NULL || !g_str_equal (info->org, approve->identity->org))
     {
-      if (info != NULL || g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+      if (info != NULL || g_error_matches (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND))
         {
           g_clear_error (&error);
-          g_set_error (&error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", approve->prd_id);
+          error = prd_error_new_prd_not_found (approve->prd_id);
         }
       prd_hub_reply_error (approve->socket, approve->ack_id, "approve-prd", NULL, error);
       approve_free (approve);

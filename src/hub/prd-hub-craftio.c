@@ -656,7 +656,7 @@ on_prd (GObject *source, GAsyncResult *result, gpointer user_data)
   if (info != NULL && !g_str_equal (info->org, request->org))
     {
       g_clear_pointer (&info, prd_store_info_free);
-      error = g_error_new (PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", request->prd_id);
+      error = prd_error_new_prd_not_found (request->prd_id);
     }
   if (info == NULL)
     {

@@ -47,7 +47,7 @@ struct _PrdHubJira
   PrdIntegrationRegistry *registry; /* (owned) */
   PrdIntegrationStore *links;       /* (owned) */
   PrdNotificationStore *feed;       /* (owned) */
-  GHashTable *syncs;                /* prd id → Sync (unowned: a sync removes itself) */
+  GHashTable *syncs;                /* sync_key () → Sync (unowned: a sync removes itself) */
   char *public_url;                 /* (nullable) */
   GCancellable *cancellable;
 };
@@ -77,6 +77,7 @@ typedef struct
   char *sync_id;
   char *prd_id;
   char *org;
+  char *key;         /* in syncs */
   char *project_key; /* (nullable): the configured one */
   SyncType type;
   char *actor_id;
@@ -105,8 +106,8 @@ sync_free (Sync *sync)
     g_signal_handler_disconnect (sync->self->rooms, sync->loaded_id);
   if (sync->closed_id != 0)
     g_signal_handler_disconnect (sync->self->rooms, sync->closed_id);
-  if (sync->self->syncs != NULL && g_hash_table_lookup (sync->self->syncs, sync->prd_id) == sync)
-    g_hash_table_remove (sync->self->syncs, sync->prd_id);
+  if (sync->self->syncs != NULL && g_hash_table_lookup (sync->self->syncs, sync->key) == sync)
+    g_hash_table_remove (sync->self->syncs, sync->key);
   g_clear_pointer (&sync->room, prd_hub_room_release);
   g_clear_object (&sync->jira);
   g_clear_pointer (&sync->result, prd_jira_result_free);
@@ -120,6 +121,7 @@ sync_free (Sync *sync)
   g_object_unref (sync->self);
   g_free (sync->sync_id);
   g_free (sync->prd_id);
+  g_free (sync->key);
   g_free (sync->org);
   g_free (sync->project_key);
   g_free (sync->actor_id);
@@ -619,7 +621,7 @@ on_prd (GObject *source, GAsyncResult *result, gpointer user_data)
   if (info != NULL && !g_str_equal (info->org, sync->org))
     {
       g_clear_pointer (&info, prd_store_info_free);
-      error = g_error_new (PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", sync->prd_id);
+      error = prd_error_new_prd_not_found (sync->prd_id);
     }
   if (info == NULL)
     {
@@ -643,6 +645,7 @@ sync_new (PrdHubJira *self,
   const char *type_text = NULL, *project_key = NULL;
   Sync *sync;
   int type = -1;
+  g_autofree char *key = NULL;
 
   if (identity->role == PRD_ROLE_VIEWER)
     {
@@ -670,7 +673,10 @@ sync_new (PrdHubJira *self,
                            "syncType must be export, import or bidirectional");
       return NULL;
     }
-  if (g_hash_table_contains (self->syncs, prd_id))
+  /* Per organization: a sync of somebody else's PRD (the same id) must
+   * not show through; asking for it fails as for any unknown PRD. */
+  key = g_strdup_printf ("%zu:%s%s", strlen (identity->org), identity->org, prd_id);
+  if (g_hash_table_contains (self->syncs, key))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_SYNC_IN_PROGRESS, "A Jira sync of %s is under way",
                    prd_id);
@@ -681,13 +687,14 @@ sync_new (PrdHubJira *self,
   sync->sync_id = prd_hub_new_id ("sync_");
   sync->prd_id = g_strdup (prd_id);
   sync->org = g_strdup (identity->org);
+  sync->key = g_strdup (key);
   sync->project_key = g_strdup (project_key);
   sync->type = (SyncType) type;
   sync->actor_id = g_strdup (identity->user_id);
   sync->actor_name = g_strdup (identity->name);
   sync->result = prd_jira_result_new ();
   sync->ack_id = -1;
-  g_hash_table_insert (self->syncs, g_strdup (prd_id), sync);
+  g_hash_table_insert (self->syncs, g_steal_pointer (&key), sync);
   return sync;
 }
 

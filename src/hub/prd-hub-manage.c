@@ -196,7 +196,7 @@ on_got (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       /* Indistinguishable from an unknown id, on purpose. */
       g_clear_pointer (&call->before, prd_store_info_free);
-      error = g_error_new (PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", call->prd_id);
+      error = prd_error_new_prd_not_found (call->prd_id);
     }
   if (call->before == NULL)
     {

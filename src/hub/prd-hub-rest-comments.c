@@ -78,11 +78,11 @@ on_prd_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
     document = prd_hub_document_from_store (stored, &error);
   if (document == NULL)
     {
-      if (error == NULL || g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+      if (error == NULL || g_error_matches (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND))
         {
-          g_autofree char *message = g_strdup_printf ("No PRD %s", call->prd_id);
+          g_autoptr (GError) not_found = prd_error_new_prd_not_found (call->prd_id);
 
-          prd_hub_rest_respond_error_literal (call->msg, PRD_ERROR_PRD_NOT_FOUND, message);
+          prd_hub_rest_respond_error (call->msg, not_found);
         }
       else
         prd_hub_rest_respond_error (call->msg, error);

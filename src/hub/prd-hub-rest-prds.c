@@ -88,7 +88,7 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
   if (stored != NULL && !g_str_equal (stored->info->org, call->identity->org))
     {
       g_clear_pointer (&stored, prd_store_document_free);
-      g_set_error (&error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", call->prd_id);
+      g_propagate_error (&error, prd_error_new_prd_not_found (call->prd_id));
     }
   if (stored != NULL)
     document = prd_hub_document_from_store (stored, &error);

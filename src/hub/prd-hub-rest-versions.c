@@ -154,7 +154,7 @@ on_rest_info (GObject *source, GAsyncResult *result, gpointer user_data)
   if (info != NULL && !g_str_equal (info->org, call->org))
     {
       g_clear_pointer (&info, prd_store_info_free);
-      g_set_error (&error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", call->prd_id);
+      g_propagate_error (&error, prd_error_new_prd_not_found (call->prd_id));
     }
   if (info == NULL)
     {

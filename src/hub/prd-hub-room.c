@@ -752,7 +752,7 @@ prd_hub_room_close (PrdHubRoom *room, const char *event, JsonNode *payload)
     }
   if (room->members != NULL)
     g_signal_handlers_disconnect_by_data (room->members, room);
-  error = g_error_new (PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", room->prd_id);
+  error = prd_error_new_prd_not_found (room->prd_id);
   fail_joins (room, error);
   room->failed = TRUE;
   room_drop (room);
@@ -937,10 +937,9 @@ room_pump_joins (PrdHubRoom *room)
       if (!g_str_equal (identity->org, prd_document_get_org (room->document)))
         {
           /* Indistinguishable from an unknown id, on purpose. */
-          g_autofree char *message = g_strdup_printf ("No PRD %s", room->prd_id);
+          g_autoptr (GError) error = prd_error_new_prd_not_found (room->prd_id);
 
-          prd_hub_reply_error_literal (request->socket, request->ack_id, "join-prd", room->prd_id,
-                                       PRD_ERROR_PRD_NOT_FOUND, message);
+          prd_hub_reply_error (request->socket, request->ack_id, "join-prd", room->prd_id, error);
           join_request_free (request);
           continue;
         }

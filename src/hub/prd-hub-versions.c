@@ -300,7 +300,7 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       /* Indistinguishable from an unknown id, on purpose. */
       g_clear_pointer (&stored, prd_store_document_free);
-      error = g_error_new (PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", create->prd_id);
+      error = prd_error_new_prd_not_found (create->prd_id);
     }
   if (stored != NULL)
     document = prd_hub_document_from_store (stored, &error);

@@ -54,7 +54,7 @@ update_op (PrdSqliteWorker *worker,
     return FALSE;
   if (sqlite3_changes (prd_sqlite_worker_get_db (worker)) == 0)
     {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "No PRD %s", update->prd_id);
+      g_propagate_error (error, prd_error_new_prd_not_found (update->prd_id));
       return FALSE;
     }
   info = prd_sqlite_worker_get_info (worker, update->prd_id, error);

@@ -33,7 +33,7 @@ add_op (PrdSqliteWorker *worker,
     return FALSE;
   if (sqlite3_changes (prd_sqlite_worker_get_db (worker)) == 0)
     {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "There is no PRD %s", record->prd_id);
+      g_propagate_error (error, prd_error_new_prd_not_found (record->prd_id));
       return FALSE;
     }
   insert = prd_sqlite_worker_prepare (worker,

@@ -580,7 +580,7 @@ worker_run (Worker *w, const char *sql, GError **error)
 static void
 set_prd_not_found (GError **error, const char *prd_id)
 {
-  g_set_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND, "There is no PRD %s", prd_id);
+  g_propagate_error (error, prd_error_new_prd_not_found (prd_id));
 }
 
 /* Open and migrate */

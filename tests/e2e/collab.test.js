@@ -308,6 +308,34 @@ test('organizations are isolated over Socket.IO and REST', async () => {
     assert.deepEqual(list.json.prds, []);
     const own = await rest(hub, 'GET', '/api/prds', { tok: token(user('user_a', { org: 'org_a' })) });
     assert.deepEqual(own.json.prds.map((p) => p.id), [prdId]);
+
+    // Another organization's PRD and an id nobody has read the same, code
+    // and message: nobody learns which ids exist elsewhere.
+    const admin = await client(hub, user('user_y', { org: 'org_b', role: 'admin' }));
+    sockets.push(admin);
+    const tokAdmin = token(user('user_y', { org: 'org_b', role: 'admin' }));
+    const unknownId = 'prd_doesnotexist';
+    const same = (what, foreignError, unknownError) => {
+      assert.equal(foreignError?.code, 'PRD_NOT_FOUND', what);
+      assert.equal(foreignError.message.replaceAll(prdId, 'ID'),
+        unknownError.message.replaceAll(unknownId, 'ID'), what);
+      assert.equal(unknownError.code, 'PRD_NOT_FOUND', what);
+    };
+    for (const [event, extra] of [['join-prd', { mode: 'edit' }], ['approve-prd', {}],
+      ['create-version', { changelog: 'x', versionType: 'patch' }], ['jira-sync', { syncType: 'export' }]]) {
+      const f = await request(admin, event, { prdId, ...extra });
+      const u = await request(admin, event, { prdId: unknownId, ...extra });
+      same(event, f.error, u.error);
+    }
+    for (const [method, suffix, body] of [['GET', ''], ['GET', '/export.md'], ['GET', '/versions'],
+      ['GET', '/comments'], ['PATCH', '', { title: 'Mine' }], ['DELETE', ''],
+      ['POST', '/versions', { changelog: 'x', versionType: 'patch' }]]) {
+      const f = await rest(hub, method, `/api/prds/${prdId}${suffix}`, { tok: tokAdmin, body });
+      const u = await rest(hub, method, `/api/prds/${unknownId}${suffix}`, { tok: tokAdmin, body });
+      assert.equal(f.status, 404, `${method} ${suffix}`);
+      assert.equal(u.status, 404, `${method} ${suffix}`);
+      same(`${method} ${suffix}`, f.json, u.json);
+    }
   } finally {
     for (const s of sockets) s.close();
     await hub.stop();

@@ -419,6 +419,10 @@ test('refusals: viewer, other organization, unconfigured, bad payloads, a second
     res = await rest(hub, 'POST', `/api/prds/${prdId}/jira-sync`, { body: { syncType: 'export' }, tok: token(EDITOR) });
     assert.equal(res.status, 409);
     assert.equal(res.json.code, 'SYNC_IN_PROGRESS');
+    // Another organization learns nothing of it: its answer is the one for
+    // any id it does not have.
+    ack = await request(other, 'jira-sync', { prdId, syncType: 'export' });
+    assert.equal(ack.error.code, 'PRD_NOT_FOUND');
     fake.release();
     await until(a, () => seen.length === 1);
     ack = await request(a, 'jira-sync', { prdId, syncType: 'export' });
