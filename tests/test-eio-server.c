@@ -1129,6 +1129,32 @@ test_websocket_bad_probe (Fixture *f, gconstpointer user_data)
   g_assert_cmpuint (f->closed->len, ==, 0);
 }
 
+/* A client probes once: a second probe aborts the upgrade (answering
+ * every probe of a client that does not read would queue answers without
+ * limit). The session goes on over polling. */
+static void
+test_websocket_second_probe (Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *sid = handshake (f, NULL);
+  g_autofree char *query = sid_query (sid);
+  g_autoptr (WsClient) ws = ws_connect (f, sid);
+  g_autoptr (Request) get = NULL;
+  g_autofree char *probe = NULL;
+
+  soup_websocket_connection_send_text (ws->conn, "2probe");
+  probe = ws_next (ws);
+  g_assert_cmpstr (probe, ==, "T3probe");
+  soup_websocket_connection_send_text (ws->conn, "2probe");
+  ws_wait_closed (ws);
+  g_assert_cmpuint (soup_websocket_connection_get_close_code (ws->conn), ==,
+                    SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR);
+  g_assert_cmpstr (prd_eio_socket_get_transport_name (last_socket (f)), ==, "polling");
+  g_assert_true (prd_eio_socket_send_text (last_socket (f), "polling", -1));
+  get = request (f, "GET", query, NULL);
+  assert_response (get, SOUP_STATUS_OK, "4polling");
+  g_assert_cmpuint (f->closed->len, ==, 0);
+}
+
 static void
 test_websocket_too_big (Fixture *f, gconstpointer user_data)
 {
@@ -1320,6 +1346,63 @@ test_websocket_close_after_messages (Fixture *f, gconstpointer user_data)
       last = found + strlen (messages[i]);
     }
   g_assert_nonnull (memchr (last, 0x88, len - (last - data)));
+}
+
+typedef struct
+{
+  GSocketConnection *conn;
+  gint stop;     /* atomic */
+  gint finished; /* atomic: the flood stopped by itself */
+} Flood;
+
+#define FLOOD_MAX_BYTES (256 * 1024 * 1024)
+
+/* Sends empty Pongs (which ask for nothing back) as fast as the socket
+ * takes them, until told to stop or FLOOD_MAX_BYTES are sent. */
+static gpointer
+flood_run (gpointer data)
+{
+  Flood *flood = data;
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (flood->conn));
+  static const guint8 pong[] = { 0x8a, 0x80, 0, 0, 0, 0 };
+  g_autoptr (GByteArray) chunk = g_byte_array_new ();
+  gsize sent = 0;
+
+  while (chunk->len < 60000)
+    g_byte_array_append (chunk, pong, sizeof pong);
+  while (!g_atomic_int_get (&flood->stop) && sent < FLOOD_MAX_BYTES)
+    {
+      if (!g_output_stream_write_all (out, chunk->data, chunk->len, NULL, NULL, NULL))
+        break;
+      sent += chunk->len;
+    }
+  g_atomic_int_set (&flood->finished, 1);
+  return NULL;
+}
+
+/* A peer that sends faster than its frames are parsed does not keep the
+ * context from everything else on it: a timer fires while the flood goes
+ * on (before the bound, here connections run on the main context, timers
+ * and all; reading without end stopped them until the flood ended). */
+static void
+test_websocket_flood (Fixture *f, gconstpointer user_data)
+{
+  g_autoptr (GSocketConnection) conn = raw_websocket_connect (f);
+  Flood flood = { conn, 0, 0 };
+  GThread *thread;
+  gboolean fired = FALSE;
+  gboolean flooding;
+
+  thread = g_thread_new ("flood", flood_run, &flood);
+  g_timeout_add (10, set_flag_timeout, &fired);
+  iterate_until (&fired);
+  flooding = !g_atomic_int_get (&flood.finished);
+  g_atomic_int_set (&flood.stop, 1);
+  /* The writer may wait for the server to read: let it. */
+  while (!g_atomic_int_get (&flood.finished))
+    g_main_context_iteration (NULL, FALSE);
+  g_thread_join (thread);
+  g_assert_true (flooding);
 }
 
 /* Appends a client frame (masked with @key) to @out. */
@@ -1862,6 +1945,8 @@ main (int argc, char *argv[])
   ADD_THREADED ("websocket/upgrade-timeout", &upgrade_timeout_config,
                 test_websocket_upgrade_timeout);
   ADD_THREADED ("websocket/bad-probe", NULL, test_websocket_bad_probe);
+  ADD_THREADED ("websocket/second-probe", NULL, test_websocket_second_probe);
+  ADD ("websocket/flood", NULL, test_websocket_flood);
   ADD_THREADED ("websocket/too-big", NULL, test_websocket_too_big);
   ADD_THREADED ("websocket/too-big-fragmented", NULL, test_websocket_too_big_fragmented);
   ADD_THREADED ("websocket/close-after-messages", NULL, test_websocket_close_after_messages);

@@ -26,6 +26,11 @@
 
 /* Read per system call. */
 #define READ_SIZE 16384
+/* Reads per wake-up, at most (256 KiB): a peer that sends faster than its
+ * frames are parsed must not keep the context from everything else on it
+ * (other connections, timers, on the main thread the whole hub). The rest
+ * is read in the next iteration. */
+#define READS_PER_WAKE 16
 /* Frames written per writev(2). */
 #define MAX_WRITE_FRAMES 64
 /* Pongs waiting for the socket, at most: a peer that pings and does not
@@ -679,6 +684,8 @@ read_some (PrdEioWsConn *conn, guint8 *buffer, gsize size)
 static void
 conn_read (PrdEioWsConn *conn)
 {
+  guint reads = 0;
+
   conn->gated = FALSE;
   conn->pong_paused = FALSE;
   while (!is_gone (conn) && !conn->reading_done)
@@ -705,6 +712,11 @@ conn_read (PrdEioWsConn *conn)
         }
       if (input_paused (conn))
         return;
+      if (reads++ == READS_PER_WAKE)
+        {
+          schedule_read (conn);
+          return;
+        }
 
       n = read_some (conn, buffer, sizeof buffer);
       if (n < 0)
