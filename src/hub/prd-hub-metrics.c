@@ -42,6 +42,7 @@ struct _PrdHubMetrics
   PrdHubConfig *config; /* (owned) */
   GPtrArray *allowed;   /* (owned) (element-type GInetAddressMask) */
   GHashTable *members;  /* (owned) PRD id → (owned) GHashTable member → (owned) user id */
+  GHashTable *orgs;     /* (owned) PRD id → (owned) its organization, for the PRDs in members */
   GHashTable *jobs;     /* (owned) job id → PrdAiJobState (as pointer) */
 };
 
@@ -60,6 +61,7 @@ prd_hub_metrics_finalize (GObject *object)
   g_clear_pointer (&self->config, prd_hub_config_unref);
   g_clear_pointer (&self->allowed, g_ptr_array_unref);
   g_clear_pointer (&self->members, g_hash_table_unref);
+  g_clear_pointer (&self->orgs, g_hash_table_unref);
   g_clear_pointer (&self->jobs, g_hash_table_unref);
   G_OBJECT_CLASS (prd_hub_metrics_parent_class)->finalize (object);
 }
@@ -89,6 +91,7 @@ prd_hub_metrics_init (PrdHubMetrics *self)
   self->allowed = g_ptr_array_new_with_free_func (g_object_unref);
   self->members =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
+  self->orgs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->jobs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
@@ -127,6 +130,7 @@ prd_hub_metrics_new (PrdEioServer *engine, PrdAuth *auth, PrdHubConfig *config)
 
 /**
  * prd_hub_metrics_member_joined:
+ * @org: the organization @prd_id belongs to
  * @member: the joined connection (compared, never dereferenced)
  *
  * A connection joined @prd_id (or repeated its join).
@@ -134,6 +138,7 @@ prd_hub_metrics_new (PrdEioServer *engine, PrdAuth *auth, PrdHubConfig *config)
 void
 prd_hub_metrics_member_joined (PrdHubMetrics *self,
                                const char *prd_id,
+                               const char *org,
                                gconstpointer member,
                                const char *user_id)
 {
@@ -146,6 +151,7 @@ prd_hub_metrics_member_joined (PrdHubMetrics *self,
     {
       room = g_hash_table_new_full (NULL, NULL, NULL, g_free);
       g_hash_table_insert (self->members, g_strdup (prd_id), room);
+      g_hash_table_replace (self->orgs, g_strdup (prd_id), g_strdup (org));
     }
   g_hash_table_replace (room, (gpointer) member, g_strdup (user_id));
 }
@@ -162,7 +168,10 @@ prd_hub_metrics_member_left (PrdHubMetrics *self, const char *prd_id, gconstpoin
     return;
   g_hash_table_remove (room, member);
   if (g_hash_table_size (room) == 0)
-    g_hash_table_remove (self->members, prd_id);
+    {
+      g_hash_table_remove (self->orgs, prd_id);
+      g_hash_table_remove (self->members, prd_id);
+    }
 }
 
 /**
@@ -205,7 +214,7 @@ compare_strings (gconstpointer a, gconstpointer b)
 }
 
 static void
-render_collected (PrdHubMetrics *self, GString *out)
+render_collected (PrdHubMetrics *self, const char *org, GString *out)
 {
   static const char *const transports[] = { "polling", "websocket" };
   static const PrdAiJobState active[] = { PRD_AI_JOB_QUEUED, PRD_AI_JOB_STREAMING };
@@ -229,8 +238,9 @@ render_collected (PrdHubMetrics *self, GString *out)
   prds = g_hash_table_get_keys_as_array (self->members, &n_prds);
   qsort (prds, n_prds, sizeof *prds, compare_strings);
   for (guint i = 0; i < n_prds; i++)
-    prd_metrics_write_sample (out, "prdhub_prd_joined_users", "prd", prds[i],
-                              count_users (g_hash_table_lookup (self->members, prds[i])));
+    if (org == NULL || g_strcmp0 (g_hash_table_lookup (self->orgs, prds[i]), org) == 0)
+      prd_metrics_write_sample (out, "prdhub_prd_joined_users", "prd", prds[i],
+                                count_users (g_hash_table_lookup (self->members, prds[i])));
 
   prd_metrics_write_header (out, "prdhub_ai_jobs", "AI jobs queued or running now, by state.",
                             "gauge");
@@ -253,18 +263,20 @@ render_collected (PrdHubMetrics *self, GString *out)
 
 /**
  * prd_hub_metrics_render:
+ * @org: (nullable): whose PRDs the per-PRD series show; %NULL: every
+ *   organization's (for the hub's operator)
  *
  * Returns: (transfer full): every family, as GET /metrics serves it
  */
 char *
-prd_hub_metrics_render (PrdHubMetrics *self)
+prd_hub_metrics_render (PrdHubMetrics *self, const char *org)
 {
   GString *out = g_string_sized_new (8192);
 
   g_return_val_if_fail (PRD_IS_HUB_METRICS (self), NULL);
 
   prd_metrics_render (out);
-  render_collected (self, out);
+  render_collected (self, org, out);
   return g_string_free (out, FALSE);
 }
 
@@ -283,8 +295,9 @@ allowed_without_token (PrdHubMetrics *self, SoupServerMessage *msg)
   return FALSE;
 }
 
-/* An admin's bearer token, else the request is answered with why not. */
-static gboolean
+/* An admin's bearer token (its identity), else the request is answered
+ * with why not. */
+static PrdIdentity *
 check_admin (PrdHubMetrics *self, SoupServerMessage *msg)
 {
   const char *header =
@@ -296,21 +309,21 @@ check_admin (PrdHubMetrics *self, SoupServerMessage *msg)
     {
       prd_hub_rest_respond_error_literal (msg, PRD_ERROR_AUTHENTICATION_FAILED,
                                           "Authorization: Bearer <token> of an admin is required");
-      return FALSE;
+      return NULL;
     }
   identity = prd_auth_verify (self->auth, header + 7, &error);
   if (identity == NULL)
     {
       prd_hub_rest_respond_error (msg, error);
-      return FALSE;
+      return NULL;
     }
   if (identity->role != PRD_ROLE_ADMIN)
     {
       prd_hub_rest_respond_error_literal (msg, PRD_ERROR_FORBIDDEN,
                                           "Only admins may read the metrics");
-      return FALSE;
+      return NULL;
     }
-  return TRUE;
+  return g_steal_pointer (&identity);
 }
 
 static void
@@ -321,6 +334,7 @@ handle_metrics (SoupServerMessage *msg,
                 gpointer user_data)
 {
   PrdHubMetrics *self = user_data;
+  g_autoptr (PrdIdentity) admin = NULL;
   char *text;
 
   if (!prd_hub_config_get_metrics (self->config)->enabled)
@@ -329,9 +343,11 @@ handle_metrics (SoupServerMessage *msg,
                                           "Metrics are turned off ([metrics] enabled = false)");
       return;
     }
-  if (!allowed_without_token (self, msg) && !check_admin (self, msg))
+  /* An organization's admin sees the hub's totals and its own PRDs, not
+   * which PRDs other organizations have open. */
+  if (!allowed_without_token (self, msg) && (admin = check_admin (self, msg)) == NULL)
     return;
-  text = prd_hub_metrics_render (self);
+  text = prd_hub_metrics_render (self, admin != NULL ? admin->org : NULL);
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
   soup_server_message_set_response (msg, CONTENT_TYPE, SOUP_MEMORY_TAKE, text, strlen (text));
 }

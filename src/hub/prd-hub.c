@@ -947,7 +947,8 @@ on_member_joined_metrics (PrdHubRoomRegistry *rooms,
                           gpointer user_data)
 {
   prd_hub_metrics_member_joined (PRD_HUB_METRICS (user_data), prd_hub_room_get_prd_id (room),
-                                 socket, user_id);
+                                 prd_document_get_org (prd_hub_room_get_document (room)), socket,
+                                 user_id);
 }
 
 static void

@@ -358,6 +358,24 @@ test('without the loopback exemption only admins read the metrics', async () => 
     const admin = await scrape(strict, { authorization: `Bearer ${token({ role: 'admin' })}` });
     assert.equal(admin.status, 200);
     parseExposition(admin.text);
+
+    // An organization's admin sees the hub's totals and its own PRDs, not
+    // which PRDs other organizations have open.
+    const prdId = await createPrd(strict, 'Org A', 'x', user('owner_a', { org: 'org_a' }));
+    const a = await client(strict, user('user_a', { org: 'org_a' }));
+    try {
+      await join(a, prdId);
+      const other = await scrape(strict,
+        { authorization: `Bearer ${token({ role: 'admin', org: 'org_b' })}` });
+      assert.equal(other.status, 200);
+      assert.doesNotMatch(other.text, new RegExp(prdId));
+      assert.equal(sample(parseExposition(other.text), 'prdhub_open_prds'), 1);
+      const own = await scrape(strict,
+        { authorization: `Bearer ${token({ role: 'admin', org: 'org_a' })}` });
+      assert.equal(sample(parseExposition(own.text), 'prdhub_prd_joined_users', { prd: prdId }), 1);
+    } finally {
+      a.close();
+    }
   } finally {
     await assertCleanStop(strict);
   }
