@@ -470,6 +470,31 @@ test_https_ca_file (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "not trusted"));
   g_clear_error (&error);
 
+  /* A caFile that is missing and one that holds no certificate fail the
+   * same way: which files the hub's machine has is none of the
+   * organization's business. */
+  {
+    g_autofree char *missing = g_build_filename (f->dir, "missing.pem", NULL);
+    const char *const files[] = { missing, ext };
+    g_autofree char *first = NULL;
+
+    for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+      {
+        g_autoptr (PrdGitRemote) wrong = make_git_remote_full (
+            "org-a", url, NULL, files[i], "username", "pusher", "token", "token", NULL);
+        g_autoptr (PrdGitPushResult) none = push (f, wrong, org_a_prds, &error);
+
+        g_assert_null (none);
+        g_assert_error (error, PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR);
+        g_assert_nonnull (strstr (error->message, "caFile is not a readable file"));
+        g_assert_null (strstr (error->message, files[i]));
+        if (first == NULL)
+          first = g_strdup (error->message);
+        g_assert_cmpstr (error->message, ==, first);
+        g_clear_error (&error);
+      }
+  }
+
   trusted =
       make_git_remote_full ("org-a", url, NULL, ca, "username", "pusher", "token", "token", NULL);
   result = push (f, trusted, org_a_prds, &error);

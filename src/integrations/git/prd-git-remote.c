@@ -443,9 +443,10 @@ on_certificate (git_cert *cert, int valid, const char *host, void *payload)
   database = g_tls_file_database_new (push->ca_file, &error);
   if (database == NULL)
     {
-      g_autofree char *message = g_strdup_printf ("cannot read caFile: %s", error->message);
-
-      git_error_set_str (GIT_ERROR_SSL, message);
+      /* Why goes to the hub's log only: the organization's admin who set
+       * caFile must not learn which files the hub's machine has. */
+      g_message ("Cannot read caFile %s: %s", push->ca_file, error->message);
+      git_error_set_str (GIT_ERROR_SSL, "caFile is not a readable file of PEM certificates");
       return GIT_ECERTIFICATE;
     }
   base64 = g_base64_encode (x509->data, x509->len);
