@@ -609,6 +609,26 @@ test_watchdog (Fixture *f, gconstpointer data)
   g_socket_service_stop (service);
 }
 
+/* A file:/// remote only when the operator allows them. */
+static void
+test_file_urls_allowed (void)
+{
+  g_autoptr (PrdGitRemote) remote = g_object_new (PRD_TYPE_GIT_REMOTE, NULL);
+  g_autoptr (GHashTable) set = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (JsonObject) settings = json_object_new ();
+  g_autoptr (GError) error = NULL;
+
+  json_object_set_string_member (settings, "remoteUrl", "file:///srv/git/prds.git");
+  prd_git_remote_set_file_urls_allowed (FALSE);
+  g_assert_false (prd_integration_check_settings (PRD_INTEGRATION (remote), settings, set, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_assert_nonnull (strstr (error->message, "git-file-remotes"));
+  g_clear_error (&error);
+  prd_git_remote_set_file_urls_allowed (TRUE);
+  g_assert_true (prd_integration_check_settings (PRD_INTEGRATION (remote), settings, set, &error));
+  g_assert_no_error (error);
+}
+
 /* Settings that are refused, each with the key named. */
 static void
 test_settings (void)
@@ -695,6 +715,8 @@ int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
+  /* The pushes here go to file:/// remotes too. */
+  prd_git_remote_set_file_urls_allowed (TRUE);
 
   g_test_add ("/git-push/file", Fixture, NULL, fixture_setup, test_file_push, fixture_teardown);
   g_test_add ("/git-push/deleted-prd", Fixture, NULL, fixture_setup, test_deleted_prd,
@@ -708,5 +730,6 @@ main (int argc, char *argv[])
   g_test_add ("/git-push/watchdog", Fixture, NULL, fixture_setup, test_watchdog, fixture_teardown);
   g_test_add_func ("/git-push/settings", test_settings);
   g_test_add_func ("/git-push/setup-refusals", test_setup_refusals);
+  g_test_add_func ("/git-push/file-urls-allowed", test_file_urls_allowed);
   return g_test_run ();
 }

@@ -37,6 +37,7 @@
 #include "prd-hub-config-ai.h"
 #include "prd-hub-config-collab.h"
 #include "prd-hub-config-log.h"
+#include "prd-hub-config-integrations.h"
 #include "prd-hub-config-metrics.h"
 #include "prd-hub-config-rate-limit.h"
 #include "prd-hub-config-server.h"
@@ -45,10 +46,11 @@
 
 /* Every known group, in the order their cross-key checks run. */
 static const PrdHubConfigSection *const sections[] = {
-  &prd_hub_server_config_section, &prd_hub_engine_config_section,
-  &prd_hub_auth_config_section,   &prd_hub_collab_config_section,
-  &prd_hub_ai_config_section,     &prd_hub_rate_limit_config_section,
-  &prd_hub_log_config_section,    &prd_hub_metrics_config_section,
+  &prd_hub_server_config_section,       &prd_hub_engine_config_section,
+  &prd_hub_auth_config_section,         &prd_hub_collab_config_section,
+  &prd_hub_ai_config_section,           &prd_hub_rate_limit_config_section,
+  &prd_hub_log_config_section,          &prd_hub_metrics_config_section,
+  &prd_hub_integrations_config_section,
 };
 
 struct _PrdHubConfig

@@ -30,6 +30,7 @@
 #include "prd-error.h"
 #include "prd-hub-ai.h"
 #include "prd-hub-approvals.h"
+#include "prd-hub-config-integrations.h"
 #include "prd-hub-config-rate-limit.h"
 #include "prd-hub-config-server.h"
 #include "prd-hub-collab.h"
@@ -1384,13 +1385,15 @@ static GType (*const integration_services[]) (void) = {
 
 /**
  * prd_hub_add_integration_services:
+ * @config: the hub's configuration: its [integrations] group applies
  *
  * Offers every integration service of this hub in @registry (the hub's own,
  * and the command line's).
  */
 void
-prd_hub_add_integration_services (PrdIntegrationRegistry *registry)
+prd_hub_add_integration_services (PrdIntegrationRegistry *registry, PrdHubConfig *config)
 {
+  prd_git_remote_set_file_urls_allowed (prd_hub_config_get_integrations (config)->git_file_remotes);
   for (guint i = 0; i < G_N_ELEMENTS (integration_services); i++)
     prd_integration_registry_add_service (registry, integration_services[i]());
 }
@@ -1418,8 +1421,7 @@ start_integrations (PrdHub *self, PrdStore *store)
     return;
   self->integration_registry =
       prd_integration_registry_new (PRD_INTEGRATION_STORE (store), self->secrets);
-  for (guint i = 0; i < G_N_ELEMENTS (integration_services); i++)
-    prd_integration_registry_add_service (self->integration_registry, integration_services[i]());
+  prd_hub_add_integration_services (self->integration_registry, self->config);
   self->integrations =
       prd_hub_integrations_new (self->integration_registry, PRD_NOTIFICATION_STORE (store));
   prd_hub_integrations_watch_namespace (

@@ -56,7 +56,7 @@ PrdHubVersions *prd_hub_get_versions (PrdHub *self);
 void prd_hub_set_ai_provider (PrdHub *self, PrdAiProvider *provider);
 void prd_hub_set_secret_store (PrdHub *self, PrdSecretStore *secrets);
 PrdIntegrationRegistry *prd_hub_get_integration_registry (PrdHub *self);
-void prd_hub_add_integration_services (PrdIntegrationRegistry *registry);
+void prd_hub_add_integration_services (PrdIntegrationRegistry *registry, PrdHubConfig *config);
 
 /* Creating a PRD, as the REST route and the command line do. */
 void prd_hub_create_prd_async (PrdStore *store,

@@ -1515,7 +1515,7 @@ cmd_integration (int argc, char **argv)
       return fail (error);
     }
   registry = prd_integration_registry_new (PRD_INTEGRATION_STORE (store), secrets);
-  prd_hub_add_integration_services (registry);
+  prd_hub_add_integration_services (registry, config);
 
   if (g_str_equal (action->name, "list"))
     status = integration_list (registry, org);

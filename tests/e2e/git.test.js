@@ -28,6 +28,8 @@ const VIEWER = user('viewer_1', { role: 'viewer' });
 const OTHER_ADMIN = user('admin_2', { role: 'admin', org: 'org_other' });
 const GIT_TOKEN = 'git-token-' + 'q'.repeat(20);
 const VERBOSE = { G_MESSAGES_DEBUG: 'all' };
+// file:/// remotes are the operator's to allow.
+const FILE_REMOTES = '[integrations]\ngit-file-remotes = true\n';
 const SERVER = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'git-http-server.py');
 
 function git(dir, ...args) {
@@ -131,6 +133,12 @@ test('git remote: push on version and by REST, refusals, errors to admins, no se
       assert.equal(res.json.key, key, res.text);
       texts.push(res.text);
     }
+    // A file:/// remote is any repository the hub's user can write: only
+    // when the operator allows it ([integrations] git-file-remotes).
+    res = await rest(hub, 'PUT', '/api/integrations/git', { body: { remoteUrl: `file://${remote}` }, tok: token(ADMIN) });
+    assert.equal(res.status, 400, res.text);
+    assert.equal(res.json.key, 'remoteUrl');
+    assert.match(res.json.message, /git-file-remotes/);
     res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
     assert.equal(res.json.integrations.find((i) => i.service === 'git').configured, false);
 
@@ -248,7 +256,7 @@ test('git remote: settings survive a restart', async () => {
   const dataDir = tmpDir('prdhub-e2e-git-data-');
   const root = tmpDir('prdhub-e2e-git-');
   const remote = bareRepo(root, 'prds.git');
-  let hub = await startHub({ args: ['--data-dir', dataDir], env: VERBOSE });
+  let hub = await startHub({ args: ['--data-dir', dataDir], env: VERBOSE, config: FILE_REMOTES });
   try {
     let res = await rest(hub, 'PUT', '/api/integrations/git', {
       body: { remoteUrl: `file://${remote}`, branch: 'prds', pushOnVersion: 'false' },
@@ -262,9 +270,12 @@ test('git remote: settings survive a restart', async () => {
     a.disconnect();
     await assertCleanStop(hub);
 
-    // The command line, on the data folder of the stopped hub.
+    // The command line, on the data folder of the stopped hub, with its
+    // configuration (which allows file:/// remotes).
+    const conf = path.join(root, 'hub.conf');
+    fs.writeFileSync(conf, FILE_REMOTES);
     const cli = (args, input = '') => spawnSync(PRDHUB_BIN,
-      ['integration', ...args, '--data-dir', dataDir, '--org', ORG],
+      ['integration', ...args, '--data-dir', dataDir, '--org', ORG, '--config', conf],
       { input, encoding: 'utf8', env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent' } });
     let r = cli(['set', 'git', 'timeoutSeconds=30']);
     assert.equal(r.status, 0, r.stderr);
@@ -279,7 +290,7 @@ test('git remote: settings survive a restart', async () => {
     assert.equal(listed.settings.timeoutSeconds, 30);
     assert.equal(listed.settings.tokenSet, false);
 
-    hub = await startHub({ args: ['--data-dir', dataDir], env: VERBOSE });
+    hub = await startHub({ args: ['--data-dir', dataDir], env: VERBOSE, config: FILE_REMOTES });
     res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
     const entry = res.json.integrations.find((i) => i.service === 'git');
     assert.equal(entry.configured, true);
@@ -336,5 +347,11 @@ test('git remote: a remote that never answers; a stop ends the push under way', 
     for (const s of held) s.destroy();
     silent.close();
     await assertCleanStop(hub);
+  }
+});
+
+test('a bad [integrations] setting stops the hub from starting', async () => {
+  for (const config of ['[integrations]\ngit-file-remotes = maybe\n', '[integrations]\nno-such-key = 1\n']) {
+    await assert.rejects(startHub({ config }), /exited early/, config);
   }
 });

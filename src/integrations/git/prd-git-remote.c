@@ -140,6 +140,24 @@ prd_git_push_result_free (PrdGitPushResult *result)
 
 /* ---- settings ---- */
 
+/* The operator's [integrations] git-file-remotes: one for the process, set
+ * before any remote is. */
+static gint file_urls_allowed;
+
+/**
+ * prd_git_remote_set_file_urls_allowed:
+ * @allowed: whether a remote may be a `file:///` URL
+ *
+ * Such a remote is any repository the hub's user can write: off (the
+ * default), every organization's admin is held to remotes of their own.
+ * Remotes already set up are checked again when they are next used.
+ */
+void
+prd_git_remote_set_file_urls_allowed (gboolean allowed)
+{
+  g_atomic_int_set (&file_urls_allowed, allowed ? 1 : 0);
+}
+
 static gboolean
 is_loopback (const char *host)
 {
@@ -191,6 +209,9 @@ parse_remote_url (const char *url, Kind *out_kind, char **out_host, GError **err
       if ((g_uri_get_host (uri) != NULL && *g_uri_get_host (uri) != '\0') ||
           !g_path_is_absolute (g_uri_get_path (uri)))
         return bad_url (error, "a file URL names an absolute path on this machine (file:///…)");
+      if (!g_atomic_int_get (&file_urls_allowed))
+        return bad_url (error, "file URLs are turned off on this hub (its operator turns them "
+                               "on with [integrations] git-file-remotes = true)");
       *out_kind = KIND_FILE;
       *out_host = NULL;
       return TRUE;

@@ -35,6 +35,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdGitPushResult, prd_git_push_result_free)
 
 G_DECLARE_FINAL_TYPE (PrdGitRemote, prd_git_remote, PRD, GIT_REMOTE, GObject)
 
+void prd_git_remote_set_file_urls_allowed (gboolean allowed);
 gboolean prd_git_remote_get_push_on_version (PrdGitRemote *self);
 const char *prd_git_remote_get_url (PrdGitRemote *self);
 
