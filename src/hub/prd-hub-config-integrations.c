@@ -38,19 +38,7 @@ integrations_set (gpointer data,
   PrdHubIntegrationsConfig *self = data;
 
   if (g_str_equal (key, "git-file-remotes"))
-    {
-      if (g_str_equal (value, "true"))
-        self->git_file_remotes = TRUE;
-      else if (g_str_equal (value, "false"))
-        self->git_file_remotes = FALSE;
-      else
-        {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                       "[%s] %s: \"%s\" is neither true nor false", group, key, value);
-          return FALSE;
-        }
-      return TRUE;
-    }
+    return prd_hub_config_parse_bool (group, key, value, &self->git_file_remotes, error);
   prd_hub_config_set_unknown_key_error (error, group, key);
   return FALSE;
 }

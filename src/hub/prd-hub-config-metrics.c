@@ -49,19 +49,7 @@ metrics_set (gpointer data,
   PrdHubMetricsConfig *self = data;
 
   if (g_str_equal (key, "enabled"))
-    {
-      if (g_str_equal (value, "true"))
-        self->enabled = TRUE;
-      else if (g_str_equal (value, "false"))
-        self->enabled = FALSE;
-      else
-        {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                       "[metrics] enabled: \"%s\" is neither true nor false", value);
-          return FALSE;
-        }
-      return TRUE;
-    }
+    return prd_hub_config_parse_bool (group, key, value, &self->enabled, error);
   prd_hub_config_set_unknown_key_error (error, group, key);
   return FALSE;
 }

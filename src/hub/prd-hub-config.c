@@ -390,6 +390,26 @@ prd_hub_config_load_file (PrdHubConfig *self, const char *path, GError **error)
 /* ---- helpers for sections ---- */
 
 /**
+ * prd_hub_config_parse_bool:
+ * @value: `true` or `false`
+ *
+ * Returns: whether @value is one of them; the error names `[group] key`
+ */
+gboolean
+prd_hub_config_parse_bool (
+    const char *group, const char *key, const char *value, gboolean *out, GError **error)
+{
+  if (g_strcmp0 (value, "true") == 0 || g_strcmp0 (value, "false") == 0)
+    {
+      *out = g_str_equal (value, "true");
+      return TRUE;
+    }
+  g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "[%s] %s: \"%s\" is neither true nor false",
+               group, key, value);
+  return FALSE;
+}
+
+/**
  * prd_hub_config_parse_uint:
  * @value: decimal text; surrounding whitespace is ignored
  *

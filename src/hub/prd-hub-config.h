@@ -81,6 +81,8 @@ gboolean prd_hub_config_validate (PrdHubConfig *self, GError **error);
 gpointer prd_hub_config_get_section (PrdHubConfig *self, const PrdHubConfigSection *section);
 
 /* For sections */
+gboolean prd_hub_config_parse_bool (
+    const char *group, const char *key, const char *value, gboolean *out, GError **error);
 gboolean prd_hub_config_parse_uint (const char *group,
                                     const char *key,
                                     const char *value,
