@@ -47,7 +47,7 @@ struct _PrdHubJira
   PrdIntegrationRegistry *registry; /* (owned) */
   PrdIntegrationStore *links;       /* (owned) */
   PrdNotificationStore *feed;       /* (owned) */
-  GHashTable *syncs;                /* sync_key () → Sync (unowned: a sync removes itself) */
+  GHashTable *syncs;                /* "<len>:<org><prd id>" → Sync (unowned; removes itself) */
   char *public_url;                 /* (nullable) */
   GCancellable *cancellable;
 };
