@@ -632,6 +632,21 @@ autosave_complete (PrdHubRoom *room)
                               payload);
 }
 
+/* A snapshot after every `snapshot-every` operations; for a large PRD only
+ * once the operations since the last one add up to a quarter of its size.
+ * Packing a snapshot costs in proportion to the PRD's size, so this keeps
+ * that cost in proportion to the editing, and what a load replays to about
+ * a quarter of the state. */
+static gboolean
+snapshot_due (PrdHubRoom *room)
+{
+  return room->since_snapshot >=
+             prd_hub_config_get_collab (room->registry->config)->snapshot_every &&
+         room->since_snapshot_bytes >= room->state_bytes / 4;
+}
+
+static void room_snapshot (PrdHubRoom *room);
+
 static void
 on_snapshot_written (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -651,6 +666,11 @@ on_snapshot_written (GObject *source, GAsyncResult *result, gpointer user_data)
   if (room->autosaving && room->registry != NULL && error == NULL)
     autosave_complete (room);
   room->autosaving = FALSE;
+  /* What was committed while it was written may have made the next one
+   * due: no later commit may come to ask. */
+  if (room->registry != NULL && error == NULL && !room->failed &&
+      g_queue_is_empty (&room->inflight) && snapshot_due (room))
+    room_snapshot (room);
   if (room->registry != NULL)
     prd_hub_room_maybe_release (room);
   g_object_unref (room);
@@ -1127,19 +1147,6 @@ settle_one (PrdHubRoom *room, Pending *pending)
   ack = g_string_sized_new (64);
   write_vector_member (ack, pending->vector);
   prd_hub_reply_ok_raw (pending->socket, pending->ack_id, ack->str, (gssize) ack->len);
-}
-
-/* A snapshot after every `snapshot-every` operations; for a large PRD only
- * once the operations since the last one add up to a quarter of its size.
- * Packing a snapshot costs in proportion to the PRD's size, so this keeps
- * that cost in proportion to the editing, and what a load replays to about
- * a quarter of the state. */
-static gboolean
-snapshot_due (PrdHubRoom *room)
-{
-  return room->since_snapshot >=
-             prd_hub_config_get_collab (room->registry->config)->snapshot_every &&
-         room->since_snapshot_bytes >= room->state_bytes / 4;
 }
 
 static void
