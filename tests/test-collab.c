@@ -354,6 +354,23 @@ test_joined_encoded_state (Fixture *f, gconstpointer data)
   stored = stored_text (f, prd_id, NULL);
   g_assert_cmpuint (strlen (stored), ==, strlen ("new base"));
   g_assert_cmpstr (text_c, ==, stored);
+
+  /* An empty PRD has an empty state vector: the second join compares two
+   * of them (UBSan once caught a memcmp() given their NULL data). */
+  {
+    g_autofree char *empty_id = create_prd (f, "org", NULL);
+    g_autoptr (JsonNode) first = NULL;
+    g_autoptr (JsonNode) second = NULL;
+    g_autofree char *first_text = NULL;
+    g_autofree char *second_text = NULL;
+
+    join (a, empty_id, "edit", &first);
+    join (b, empty_id, "edit", &second);
+    first_text = joined_state_text (first);
+    second_text = joined_state_text (second);
+    g_assert_cmpstr (first_text, ==, "");
+    g_assert_cmpstr (second_text, ==, "");
+  }
 }
 
 /* With snapshot-every=2, a large PRD is snapshotted only once the

@@ -797,9 +797,10 @@ room_encoded_state (PrdHubRoom *room)
   g_autoptr (GArray) vector = prd_crdt_doc_get_state_vector (crdt);
   g_autoptr (GBytes) state = NULL;
 
+  /* An empty vector's data is NULL, which memcmp() must not be given. */
   if (room->encoded_state != NULL && room->encoded_vector->len == vector->len &&
-      memcmp (room->encoded_vector->data, vector->data,
-              vector->len * g_array_get_element_size (vector)) == 0)
+      (vector->len == 0 || memcmp (room->encoded_vector->data, vector->data,
+                                   vector->len * g_array_get_element_size (vector)) == 0))
     return room->encoded_state;
   state = prd_crdt_doc_encode_state (crdt, PRD_CRDT_ENCODE_DEFAULT);
   g_free (room->encoded_state);

@@ -178,6 +178,14 @@ export async function startHub({ config, args = [], env = {}, fdLimit, fdLimits 
     });
   });
 
+  // A hub that aborts on its own (a sanitizer's report, with
+  // abort_on_error=1) fails the test running then, with its report, rather
+  // than leave clients that retry waiting until the suite's timeout.
+  exited.then(({ signal }) => {
+    if (signal === 'SIGABRT' && !proc.killed)
+      throw new Error(`prdhub aborted\n${stderr().slice(-8192)}`);
+  });
+
   const hub = {
     url,
     port: Number(new URL(url).port),
