@@ -313,6 +313,20 @@ file_mode (const char *path)
   return st.st_mode & 07777;
 }
 
+/* @path and its -wal and -shm files are mode 0600. */
+static void
+assert_private (const char *path)
+{
+  static const char *const suffixes[] = { "", "-wal", "-shm" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
+    {
+      g_autofree char *file = g_strconcat (path, suffixes[i], NULL);
+
+      g_assert_cmpuint (file_mode (file), ==, 0600);
+    }
+}
+
 /* The database and its -wal and -shm files are the owner's only, whatever
  * the umask; those of an older prdhub, readable by all, are made so. */
 static void
@@ -331,9 +345,7 @@ test_files_private (void)
   g_assert_no_error (error);
   info = prd_test_store_create (store, "prd_private", "acme", "Title", "alice", &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (file_mode (path), ==, 0600);
-  g_assert_cmpuint (file_mode (wal), ==, 0600);
-  g_assert_cmpuint (file_mode (shm), ==, 0600);
+  assert_private (path);
   prd_test_store_close (store);
   g_clear_object (&store);
 
@@ -345,9 +357,7 @@ test_files_private (void)
   g_assert_cmpint (g_chmod (shm, 0644), ==, 0);
   store = prd_test_store_open (path, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (file_mode (path), ==, 0600);
-  g_assert_cmpuint (file_mode (wal), ==, 0600);
-  g_assert_cmpuint (file_mode (shm), ==, 0600);
+  assert_private (path);
   prd_test_store_close (store);
   g_clear_object (&store);
   g_clear_pointer (&db, sqlite3_close);
