@@ -673,8 +673,9 @@ worker_close_db (Worker *w)
 /* An upgrade must not happen under another process that has the database
  * open: a hub of an older prdhub, still running, would go on with a schema
  * it does not know. So a database of an older schema that another process
- * holds open is refused. A file that does not exist yet, or has no schema
- * (version 0), is not checked: BEGIN IMMEDIATE serializes its creation. */
+ * holds open is refused. A file without a schema yet (version 0; worker_open()
+ * has created it empty) is not checked: BEGIN IMMEDIATE serializes its
+ * creation. */
 static gboolean
 check_upgrade_alone (const char *path, GError **error)
 {
@@ -682,8 +683,7 @@ check_upgrade_alone (const char *path, GError **error)
   g_autoptr (sqlite3_stmt) stmt = NULL;
   int version;
 
-  if (!g_file_test (path, G_FILE_TEST_EXISTS) ||
-      sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
     return TRUE; /* opening it for real reports why it cannot be opened */
   sqlite3_busy_timeout (db, BUSY_TIMEOUT_MS);
   if (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK ||
