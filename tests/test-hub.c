@@ -405,9 +405,18 @@ fixture_setup_tls (Fixture *f, gconstpointer data)
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
+  PrdEioServer *engine = NULL;
+
   if (f->hub != NULL)
-    prd_hub_stop (f->hub);
+    {
+      prd_hub_stop (f->hub);
+      engine = prd_hub_get_engine (f->hub);
+      g_object_add_weak_pointer (G_OBJECT (engine), (gpointer *) &engine);
+    }
   g_clear_object (&f->hub);
+  /* Nothing the hub built outlives it: its engine's I/O threads flush what
+   * is left to send only when the engine goes. */
+  g_assert_null (engine);
   g_clear_object (&f->auth);
   g_clear_pointer (&f->config, prd_hub_config_unref);
   /* Let closing connections finish before the next test. */

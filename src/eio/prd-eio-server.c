@@ -927,6 +927,23 @@ prd_eio_server_new (void)
   return g_object_new (PRD_TYPE_EIO_SERVER, NULL);
 }
 
+/**
+ * prd_eio_server_detach:
+ *
+ * Removes the handlers prd_eio_server_attach() added and drops the server.
+ * The server's owner calls it before letting go of either: the handlers
+ * of the server's other users may hold what holds @self, and the cycle
+ * would keep the engine, its sessions and its I/O threads alive. Sessions
+ * already open go on. Idempotent.
+ */
+void
+prd_eio_server_detach (PrdEioServer *self)
+{
+  g_return_if_fail (PRD_IS_EIO_SERVER (self));
+
+  detach (self);
+}
+
 void
 prd_eio_server_attach (PrdEioServer *self, SoupServer *server, const char *path)
 {

@@ -48,6 +48,7 @@ G_DECLARE_FINAL_TYPE (PrdEioServer, prd_eio_server, PRD, EIO_SERVER, GObject)
 
 PrdEioServer *prd_eio_server_new (void);
 void prd_eio_server_attach (PrdEioServer *self, SoupServer *server, const char *path);
+void prd_eio_server_detach (PrdEioServer *self);
 guint prd_eio_server_get_ping_interval (PrdEioServer *self);
 guint prd_eio_server_get_ping_timeout (PrdEioServer *self);
 guint64 prd_eio_server_get_max_payload (PrdEioServer *self);

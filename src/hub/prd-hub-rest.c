@@ -699,3 +699,18 @@ prd_hub_rest_attach (PrdHubRest *self, SoupServer *server)
 
   soup_server_add_handler (server, NULL, dispatch, g_object_ref (self), g_object_unref);
 }
+
+/**
+ * prd_hub_rest_detach:
+ *
+ * Undoes prd_hub_rest_attach(): @server drops its reference to @self, and
+ * with it to every route's data.
+ */
+void
+prd_hub_rest_detach (PrdHubRest *self, SoupServer *server)
+{
+  g_return_if_fail (PRD_IS_HUB_REST (self));
+  g_return_if_fail (SOUP_IS_SERVER (server));
+
+  soup_server_remove_handler (server, NULL);
+}

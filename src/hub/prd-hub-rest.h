@@ -73,6 +73,7 @@ void prd_hub_rest_add_routes (PrdHubRest *self,
                               gpointer user_data,
                               GDestroyNotify destroy);
 void prd_hub_rest_attach (PrdHubRest *self, SoupServer *server);
+void prd_hub_rest_detach (PrdHubRest *self, SoupServer *server);
 void prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg);
 
 /* What every route answers with. */

@@ -484,6 +484,13 @@ prd_hub_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->engine, self);
   if (self->server != NULL)
     g_signal_handlers_disconnect_by_data (self->server, self);
+  /* The engine holds the server, whose routes hold features that hold the
+   * engine: without this, none of them is ever freed, and the engine's
+   * I/O threads never flush what they still have to send. */
+  if (self->engine != NULL)
+    prd_eio_server_detach (self->engine);
+  if (self->rest != NULL && self->server != NULL)
+    prd_hub_rest_detach (self->rest, self->server);
   g_hash_table_remove_all (self->requests);
   g_clear_object (&self->listener);
   g_clear_object (&self->server);
