@@ -76,7 +76,16 @@ prd_test_hub_setup (PrdTestHub *f,
 void
 prd_test_hub_teardown (PrdTestHub *f)
 {
+  GObject *engine = G_OBJECT (prd_hub_get_engine (f->hub));
+  GObject *rooms = G_OBJECT (prd_hub_get_rooms (f->hub));
+
+  /* Nothing the hub built outlives it (a reference cycle would keep its
+   * engine's I/O threads from flushing at exit). */
+  g_object_add_weak_pointer (engine, (gpointer *) &engine);
+  g_object_add_weak_pointer (rooms, (gpointer *) &rooms);
   g_clear_object (&f->hub);
+  g_assert_null (engine);
+  g_assert_null (rooms);
   prd_test_store_close (f->store);
   g_clear_object (&f->store);
   g_clear_object (&f->auth);
