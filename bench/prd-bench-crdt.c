@@ -16,7 +16,8 @@
  * Replays an editing trace through the hub's path for a content-update
  * (positional operation at its base vector -> integrated operation -> binary
  * wire encoding), then encodes the whole document (and times the draft, the
- * encoding without its compression, on its own), decodes it and
+ * encoding without its compression, on its own, and the fast compression a
+ * join's state gets: encode_fast_ms, encoded_fast_bytes), decodes it and
  * materialises the text. Prints one JSON line with the medians of RUNS runs
  * (default 7); the apply and integrate medians and bests are over the warm
  * runs (all but the first, reported on its own, as the reference script does
@@ -56,9 +57,10 @@ main (int argc, char **argv)
   g_autofree double *draft = NULL;
   g_autofree double *encode_full = NULL;
   g_autofree double *draft_full = NULL;
+  g_autofree double *encode_fast = NULL;
   g_autofree double *decode = NULL;
   g_autofree double *integrate = NULL;
-  gsize encoded_bytes = 0, encoded_full_bytes = 0;
+  gsize encoded_bytes = 0, encoded_full_bytes = 0, encoded_fast_bytes = 0;
   guint64 wire_bytes = 0;
   guint ops = 0;
   gboolean final_ok = TRUE;
@@ -89,6 +91,7 @@ main (int argc, char **argv)
   draft = g_new0 (double, runs);
   encode_full = g_new0 (double, runs);
   draft_full = g_new0 (double, runs);
+  encode_fast = g_new0 (double, runs);
   decode = g_new0 (double, runs);
   integrate = g_new0 (double, runs);
 
@@ -144,6 +147,14 @@ main (int argc, char **argv)
         d = prd_crdt_doc_draft_state (doc, PRD_CRDT_ENCODE_DEFAULT);
         draft_full[r] = now_ms () - t0;
       }
+      {
+        g_autoptr (GBytes) fast = NULL;
+
+        t0 = now_ms ();
+        fast = prd_crdt_doc_encode_state (doc, PRD_CRDT_ENCODE_DEFAULT | PRD_CRDT_ENCODE_FAST);
+        encode_fast[r] = now_ms () - t0;
+        encoded_fast_bytes = g_bytes_get_size (fast);
+      }
       g_clear_pointer (&doc, prd_crdt_doc_free);
       g_clear_pointer (&text, g_free);
 
@@ -173,20 +184,20 @@ main (int argc, char **argv)
   warm = runs > 1 ? 1 : 0;
   qsort (apply + warm, runs - warm, sizeof (double), cmp_double);
   qsort (integrate + warm, runs - warm, sizeof (double), cmp_double);
-  printf ("{\"trace\":\"%s\",\"ops\":%u,\"apply_ms\":%.2f,\"apply_best_ms\":%.2f,"
-          "\"apply_first_ms\":%.2f,\"integrate_ms\":%.2f,\"integrate_best_ms\":%.2f,"
-          "\"ops_per_s\":%.0f,\"encode_ms\":%.2f,\"draft_ms\":%.2f,"
-          "\"encode_full_ms\":%.2f,\"draft_full_ms\":%.2f,"
-          "\"encoded_bytes\":%" G_GSIZE_FORMAT
-          ",\"encoded_bytes_with_deleted_text\":%" G_GSIZE_FORMAT
-          ",\"wire_update_bytes\":%" G_GUINT64_FORMAT
-          ",\"decode_ms\":%.2f,\"doc_memory_kb\":%" G_GSIZE_FORMAT
-          ",\"peak_rss_kb\":%ld,\"runs\":%u,\"final_ok\":%s}\n",
-          trace->name, ops, median (apply + warm, runs - warm), apply[warm], apply_first,
-          median (integrate + warm, runs - warm), integrate[warm],
-          ops / (median (apply + warm, runs - warm) / 1000.0), median (encode, runs),
-          median (draft, runs), median (encode_full, runs), median (draft_full, runs),
-          encoded_bytes, encoded_full_bytes, wire_bytes, median (decode, runs), doc_bytes / 1024,
-          ru.ru_maxrss, runs, final_ok ? "true" : "false");
+  printf (
+      "{\"trace\":\"%s\",\"ops\":%u,\"apply_ms\":%.2f,\"apply_best_ms\":%.2f,"
+      "\"apply_first_ms\":%.2f,\"integrate_ms\":%.2f,\"integrate_best_ms\":%.2f,"
+      "\"ops_per_s\":%.0f,\"encode_ms\":%.2f,\"draft_ms\":%.2f,"
+      "\"encode_full_ms\":%.2f,\"draft_full_ms\":%.2f,\"encode_fast_ms\":%.2f,"
+      "\"encoded_bytes\":%" G_GSIZE_FORMAT ",\"encoded_bytes_with_deleted_text\":%" G_GSIZE_FORMAT
+      ",\"encoded_fast_bytes\":%" G_GSIZE_FORMAT ",\"wire_update_bytes\":%" G_GUINT64_FORMAT
+      ",\"decode_ms\":%.2f,\"doc_memory_kb\":%" G_GSIZE_FORMAT
+      ",\"peak_rss_kb\":%ld,\"runs\":%u,\"final_ok\":%s}\n",
+      trace->name, ops, median (apply + warm, runs - warm), apply[warm], apply_first,
+      median (integrate + warm, runs - warm), integrate[warm],
+      ops / (median (apply + warm, runs - warm) / 1000.0), median (encode, runs),
+      median (draft, runs), median (encode_full, runs), median (draft_full, runs),
+      median (encode_fast, runs), encoded_bytes, encoded_full_bytes, encoded_fast_bytes, wire_bytes,
+      median (decode, runs), doc_bytes / 1024, ru.ru_maxrss, runs, final_ok ? "true" : "false");
   return final_ok ? 0 : 1;
 }

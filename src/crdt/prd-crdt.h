@@ -141,6 +141,10 @@ typedef enum
    * everything, but a replica decoded from it cannot produce old snapshots
    * or missing inserts whose text was deleted). */
   PRD_CRDT_ENCODE_DROP_DELETED_TEXT = 1 << 0,
+  /* Compress for speed rather than size, for a state someone waits for:
+   * the same format, decoded the same way; on text, about 10 to 40 times
+   * faster to pack and 5 to 20 % larger. */
+  PRD_CRDT_ENCODE_FAST = 1 << 1,
 } PrdCrdtEncodeFlags;
 
 /* Operations */

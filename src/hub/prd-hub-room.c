@@ -802,7 +802,9 @@ room_encoded_state (PrdHubRoom *room)
       (vector->len == 0 || memcmp (room->encoded_vector->data, vector->data,
                                    vector->len * g_array_get_element_size (vector)) == 0))
     return room->encoded_state;
-  state = prd_crdt_doc_encode_state (crdt, PRD_CRDT_ENCODE_DEFAULT);
+  /* On the main thread, with every room waiting: compressed for speed (a
+   * stored snapshot is compressed for size, on the packer's thread). */
+  state = prd_crdt_doc_encode_state (crdt, PRD_CRDT_ENCODE_DEFAULT | PRD_CRDT_ENCODE_FAST);
   g_free (room->encoded_state);
   room->encoded_state = g_base64_encode (g_bytes_get_data (state, NULL), g_bytes_get_size (state));
   g_clear_pointer (&room->encoded_vector, g_array_unref);
