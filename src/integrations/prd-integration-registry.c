@@ -401,6 +401,43 @@ with_defaults (Service *service, JsonObject *stored)
   return settings;
 }
 
+/* A secret the integration sends to the service and that is stored goes
+ * nowhere new: changing where it is sent needs it given again in the same
+ * write (or removed). Otherwise an admin who cannot read a token back could
+ * point the integration at a server of their own and receive it there. */
+static gboolean
+check_secrets_follow (Service *service,
+                      JsonObject *stored,
+                      JsonObject *complete,
+                      GHashTable *given,
+                      char **secrets_set,
+                      char **bad_key,
+                      GError **error)
+{
+  g_autoptr (JsonObject) before = with_defaults (service, stored);
+
+  for (gsize i = 0; i < service->n_keys; i++)
+    {
+      const PrdIntegrationKey *key = &service->keys[i];
+      const char *was, *will_be;
+
+      if (key->sent_to == NULL || g_hash_table_contains (given, key->name) ||
+          !g_strv_contains ((const char *const *) secrets_set, key->name))
+        continue;
+      was = prd_integration_settings_get_string (before, key->sent_to);
+      will_be = prd_integration_settings_get_string (complete, key->sent_to);
+      if (g_strcmp0 (was, will_be) == 0)
+        continue;
+      *bad_key = g_strdup (key->name);
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                   "Setting \"%s\": give it again with the new %s (a stored secret is never "
+                   "sent to another address)",
+                   key->name, key->sent_to);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static JsonObject *
 parse_stored (const char *text)
 {
@@ -934,6 +971,13 @@ on_current_read (GObject *source, GAsyncResult *result, gpointer user_data)
   /* Checks across keys, on the settings as they would be. */
   probe = g_object_new (write->service->type, NULL);
   complete = with_defaults (write->service, settings);
+  if (!check_secrets_follow (write->service, stored, complete, secrets, current->secrets_set,
+                             &write->bad_key, &error))
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
   if (!prd_integration_check_settings (probe, complete, secrets_set, &error))
     {
       /* A check across keys names the key it refuses as the schema does. */

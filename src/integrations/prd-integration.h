@@ -52,6 +52,10 @@ typedef enum
  * @choices: (nullable) (array zero-terminated=1): for CHOICE and LIST
  * @min: for INT
  * @max: for INT; the longest text otherwise
+ * @sent_to: (nullable): for a secret the integration sends to the service
+ *   (a token, a key), the key that says where to. Changing where is refused
+ *   unless the secret is given again with it: a stored secret never goes
+ *   to an address it was not given for.
  *
  * One row of a service's settings schema.
  */
@@ -65,6 +69,7 @@ typedef struct
   const char *const *choices;
   gint64 min;
   gint64 max;
+  const char *sent_to;
 } PrdIntegrationKey;
 
 #define PRD_TYPE_INTEGRATION (prd_integration_get_type ())

@@ -168,6 +168,26 @@ test('settings by REST: admins only, validated, secrets write-only, connection c
     assert.equal(myself.length, 1);
     assert.ok(myself[0].headers.authorization.startsWith('Basic '));
 
+    // The stored token goes nowhere new: another address needs it given
+    // again, and a refused write changes nothing. The same address, or the
+    // token with the new one, is accepted.
+    for (const body of [{ baseUrl: 'http://127.0.0.2:9/elsewhere' },
+      { baseUrl: 'http://127.0.0.2:9/elsewhere', webhookSecret: HOOK_SECRET }]) {
+      res = await rest(hub, 'PUT', '/api/integrations/jira', { body, tok: token(ADMIN) });
+      assert.equal(res.status, 400, res.text);
+      assert.equal(res.json.code, 'INVALID_PAYLOAD');
+      assert.equal(res.json.key, 'token');
+      assert.match(res.json.message, /give it again with the new baseUrl/);
+    }
+    res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
+    assert.equal(res.json.integrations.find((i) => i.service === 'jira').settings.baseUrl, fake.url);
+    res = await rest(hub, 'PUT', '/api/integrations/jira', { body: { baseUrl: fake.url, issueType: 'Story' }, tok: token(ADMIN) });
+    assert.equal(res.status, 200, res.text);
+    res = await rest(hub, 'PUT', '/api/integrations/jira',
+      { body: { baseUrl: fake.url + '/', token: fake.state.token }, tok: token(ADMIN) });
+    assert.equal(res.status, 200, res.text);
+    await configure(hub, fake);
+
     // Wrong credentials: error status, and the admins hear of it.
     const notes = await connect(hub.url, { transports: ['websocket'], auth: { token: token(ADMIN) } }, '/notifications');
     const got = recorder(notes, ['notification']);

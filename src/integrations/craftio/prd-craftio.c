@@ -34,13 +34,13 @@
 #include "prd-craftio.h"
 
 static const PrdIntegrationKey craftio_keys[] = {
-  { "baseUrl", PRD_INTEGRATION_KEY_URL, FALSE, FALSE, "https://api.craft.io", NULL, 0, 2048 },
-  { "authHeader", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, "x-api-key", NULL, 0, 64 },
-  { "apiKey", PRD_INTEGRATION_KEY_STRING, TRUE, TRUE, NULL, NULL, 0, 4096 },
-  { "accountId", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, NULL, NULL, 0, 128 },
-  { "workspaceId", PRD_INTEGRATION_KEY_STRING, FALSE, TRUE, NULL, NULL, 0, 128 },
-  { "pollInterval", PRD_INTEGRATION_KEY_INT, FALSE, FALSE, "300", NULL, 2, 86400 },
-  { "initiativeType", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, "Initiative", NULL, 0, 64 },
+  { "baseUrl", PRD_INTEGRATION_KEY_URL, FALSE, FALSE, "https://api.craft.io", NULL, 0, 2048, NULL },
+  { "authHeader", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, "x-api-key", NULL, 0, 64, NULL },
+  { "apiKey", PRD_INTEGRATION_KEY_STRING, TRUE, TRUE, NULL, NULL, 0, 4096, "baseUrl" },
+  { "accountId", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, NULL, NULL, 0, 128, NULL },
+  { "workspaceId", PRD_INTEGRATION_KEY_STRING, FALSE, TRUE, NULL, NULL, 0, 128, NULL },
+  { "pollInterval", PRD_INTEGRATION_KEY_INT, FALSE, FALSE, "300", NULL, 2, 86400, NULL },
+  { "initiativeType", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, "Initiative", NULL, 0, 64, NULL },
 };
 
 struct _PrdCraftio

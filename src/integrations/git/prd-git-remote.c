@@ -46,15 +46,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_tag, git_tag_free)
 static const char *const booleans[] = { "true", "false", NULL };
 
 static const PrdIntegrationKey git_keys[] = {
-  { "remoteUrl", PRD_INTEGRATION_KEY_STRING, FALSE, TRUE, NULL, NULL, 0, 2048 },
-  { "branch", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, "main", NULL, 0, 200 },
-  { "pushOnVersion", PRD_INTEGRATION_KEY_CHOICE, FALSE, FALSE, "true", booleans, 0, 5 },
-  { "timeoutSeconds", PRD_INTEGRATION_KEY_INT, FALSE, FALSE, "120", NULL, 1, 3600 },
-  { "caFile", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, NULL, NULL, 0, 4096 },
-  { "username", PRD_INTEGRATION_KEY_STRING, TRUE, FALSE, NULL, NULL, 0, 256 },
-  { "token", PRD_INTEGRATION_KEY_STRING, TRUE, FALSE, NULL, NULL, 0, 4096 },
-  { "sshPrivateKey", PRD_INTEGRATION_KEY_STRING, TRUE, FALSE, NULL, NULL, 0, 16384 },
-  { "sshPassphrase", PRD_INTEGRATION_KEY_STRING, TRUE, FALSE, NULL, NULL, 0, 1024 },
+  { "remoteUrl", PRD_INTEGRATION_KEY_STRING, FALSE, TRUE, NULL, NULL, 0, 2048, NULL },
+  { "branch", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, "main", NULL, 0, 200, NULL },
+  { "pushOnVersion", PRD_INTEGRATION_KEY_CHOICE, FALSE, FALSE, "true", booleans, 0, 5, NULL },
+  { "timeoutSeconds", PRD_INTEGRATION_KEY_INT, FALSE, FALSE, "120", NULL, 1, 3600, NULL },
+  { "caFile", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, NULL, NULL, 0, 4096, NULL },
+  { "username", PRD_INTEGRATION_KEY_STRING, TRUE, FALSE, NULL, NULL, 0, 256, "remoteUrl" },
+  { "token", PRD_INTEGRATION_KEY_STRING, TRUE, FALSE, NULL, NULL, 0, 4096, "remoteUrl" },
+  { "sshPrivateKey", PRD_INTEGRATION_KEY_STRING, TRUE, FALSE, NULL, NULL, 0, 16384, "remoteUrl" },
+  { "sshPassphrase", PRD_INTEGRATION_KEY_STRING, TRUE, FALSE, NULL, NULL, 0, 1024, "remoteUrl" },
 };
 
 typedef enum

@@ -44,14 +44,14 @@
 static const char *const deployments[] = { "cloud", "datacenter", NULL };
 
 static const PrdIntegrationKey jira_keys[] = {
-  { "baseUrl", PRD_INTEGRATION_KEY_URL, FALSE, TRUE, NULL, NULL, 0, 2048 },
-  { "deployment", PRD_INTEGRATION_KEY_CHOICE, FALSE, FALSE, "cloud", deployments, 0, 16 },
-  { "apiVersion", PRD_INTEGRATION_KEY_INT, FALSE, FALSE, "2", NULL, 2, 3 },
-  { "email", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, NULL, NULL, 0, 254 },
-  { "token", PRD_INTEGRATION_KEY_STRING, TRUE, TRUE, NULL, NULL, 0, 4096 },
-  { "projectKey", PRD_INTEGRATION_KEY_STRING, FALSE, TRUE, NULL, NULL, 0, 64 },
-  { "issueType", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, "Story", NULL, 0, 255 },
-  { "webhookSecret", PRD_INTEGRATION_KEY_STRING, TRUE, FALSE, NULL, NULL, 0, 4096 },
+  { "baseUrl", PRD_INTEGRATION_KEY_URL, FALSE, TRUE, NULL, NULL, 0, 2048, NULL },
+  { "deployment", PRD_INTEGRATION_KEY_CHOICE, FALSE, FALSE, "cloud", deployments, 0, 16, NULL },
+  { "apiVersion", PRD_INTEGRATION_KEY_INT, FALSE, FALSE, "2", NULL, 2, 3, NULL },
+  { "email", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, NULL, NULL, 0, 254, NULL },
+  { "token", PRD_INTEGRATION_KEY_STRING, TRUE, TRUE, NULL, NULL, 0, 4096, "baseUrl" },
+  { "projectKey", PRD_INTEGRATION_KEY_STRING, FALSE, TRUE, NULL, NULL, 0, 64, NULL },
+  { "issueType", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, "Story", NULL, 0, 255, NULL },
+  { "webhookSecret", PRD_INTEGRATION_KEY_STRING, TRUE, FALSE, NULL, NULL, 0, 4096, NULL },
 };
 
 struct _PrdJira

@@ -36,12 +36,12 @@ static const char *const event_choices[] = {
 };
 
 static const PrdIntegrationKey mattermost_keys[] = {
-  { "serverUrl", PRD_INTEGRATION_KEY_URL, FALSE, TRUE, NULL, NULL, 0, 2048 },
-  { "team", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, NULL, NULL, 0, 64 },
-  { "channel", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, NULL, NULL, 0, 64 },
-  { "token", PRD_INTEGRATION_KEY_STRING, TRUE, FALSE, NULL, NULL, 0, 4096 },
-  { "webhookUrl", PRD_INTEGRATION_KEY_STRING, TRUE, FALSE, NULL, NULL, 0, 2048 },
-  { "notify", PRD_INTEGRATION_KEY_LIST, FALSE, FALSE, DEFAULT_NOTIFY, event_choices, 0, 4 },
+  { "serverUrl", PRD_INTEGRATION_KEY_URL, FALSE, TRUE, NULL, NULL, 0, 2048, NULL },
+  { "team", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, NULL, NULL, 0, 64, NULL },
+  { "channel", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, NULL, NULL, 0, 64, NULL },
+  { "token", PRD_INTEGRATION_KEY_STRING, TRUE, FALSE, NULL, NULL, 0, 4096, "serverUrl" },
+  { "webhookUrl", PRD_INTEGRATION_KEY_STRING, TRUE, FALSE, NULL, NULL, 0, 2048, NULL },
+  { "notify", PRD_INTEGRATION_KEY_LIST, FALSE, FALSE, DEFAULT_NOTIFY, event_choices, 0, 4, NULL },
 };
 
 static const char *const event_names[PRD_MATTERMOST_N_EVENTS] = {
