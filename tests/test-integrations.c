@@ -665,7 +665,32 @@ typedef struct
   guint requests;
   char *last_authorization;
   char *mode;
+  guint64 streamed; /* bytes of /endless's body handed to libsoup */
 } Fixture;
+
+#define ENDLESS_CHUNK (64 * 1024)
+#define ENDLESS_MAX   ((guint64) 256 * 1024 * 1024)
+
+/* /endless: one more chunk each time one is written, up to ENDLESS_MAX. */
+static void
+on_endless_wrote_chunk (SoupServerMessage *msg, gsize size, gpointer user_data)
+{
+  Fixture *f = user_data;
+  SoupMessageBody *body = soup_server_message_get_response_body (msg);
+
+  if (f->streamed >= ENDLESS_MAX)
+    {
+      soup_message_body_append (body, SOUP_MEMORY_STATIC, "\"", 1);
+      soup_message_body_complete (body);
+    }
+  else
+    {
+      soup_message_body_append_take (body, (guchar *) g_strnfill (ENDLESS_CHUNK, 'x'),
+                                     ENDLESS_CHUNK);
+      f->streamed += ENDLESS_CHUNK;
+    }
+  soup_server_message_unpause (msg);
+}
 
 static void
 on_request (SoupServer *server,
@@ -698,6 +723,55 @@ on_request (SoupServer *server,
     {
       soup_message_headers_replace (response, "Retry-After", "3600");
       soup_server_message_set_status (msg, 429, NULL);
+      return;
+    }
+  if (g_str_equal (path, "/redirect"))
+    {
+      g_autofree char *to = g_strconcat (f->base, "/ok", NULL);
+
+      soup_message_headers_replace (response, "Location", to);
+      soup_server_message_set_status (msg, 302, NULL);
+      return;
+    }
+  if (g_str_equal (path, "/endless"))
+    {
+      soup_message_headers_set_encoding (response, SOUP_ENCODING_CHUNKED);
+      soup_message_headers_set_content_type (response, "application/json", NULL);
+      soup_server_message_set_status (msg, 200, NULL);
+      soup_message_body_append (soup_server_message_get_response_body (msg), SOUP_MEMORY_STATIC,
+                                "\"", 1);
+      g_signal_connect (msg, "wrote-chunk", G_CALLBACK (on_endless_wrote_chunk), f);
+      return;
+    }
+  if (g_str_equal (path, "/huge") || g_str_equal (path, "/gzip-bomb"))
+    {
+      /* 16 MiB of a JSON string: whole, or gzipped to some 16 KiB. */
+      gsize size = 16 * 1024 * 1024;
+      g_autofree char *text = g_malloc (size);
+      g_autoptr (GBytes) body = NULL;
+
+      memset (text, 'x', size);
+      text[0] = '"';
+      text[size - 1] = '"';
+      body = g_bytes_new_take (g_steal_pointer (&text), size);
+      if (g_str_equal (path, "/gzip-bomb"))
+        {
+          g_autoptr (GZlibCompressor) gz = g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_GZIP, 9);
+          g_autoptr (GInputStream) plain = g_memory_input_stream_new_from_bytes (body);
+          g_autoptr (GInputStream) packed = g_converter_input_stream_new (plain, G_CONVERTER (gz));
+          g_autoptr (GOutputStream) out = g_memory_output_stream_new_resizable ();
+
+          g_assert_cmpint (
+              g_output_stream_splice (out, packed, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, NULL, NULL),
+              >, 0);
+          g_clear_pointer (&body, g_bytes_unref);
+          body = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
+          g_assert_cmpuint (g_bytes_get_size (body), <, PRD_INTEGRATION_HTTP_MAX_BODY / 64);
+          soup_message_headers_replace (response, "Content-Encoding", "gzip");
+        }
+      soup_server_message_set_status (msg, 200, NULL);
+      soup_message_headers_set_content_type (response, "application/json", NULL);
+      soup_message_body_append_bytes (soup_server_message_get_response_body (msg), body);
       return;
     }
   if (g_str_equal (path, "/html"))
@@ -859,6 +933,46 @@ test_http_auth_and_json (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->requests, ==, 1);
   g_assert_cmpstr (f->last_authorization, ==, "Bearer t0ken");
   outcome_clear (&outcome);
+}
+
+/* A redirect is not followed: the credentials would go with it. */
+static void
+test_http_redirect (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdIntegrationHttp) http = client ();
+  Outcome outcome;
+
+  send (f, http, "GET", "/redirect", PRD_INTEGRATION_HTTP_IDEMPOTENT, NULL, &outcome);
+  g_assert_error (outcome.error, PRD_INTEGRATION_HTTP_ERROR, PRD_INTEGRATION_HTTP_ERROR_STATUS);
+  g_assert_cmpuint (prd_integration_http_error_get_status (outcome.error), ==, 302);
+  g_assert_nonnull (strstr (outcome.error->message, "/ok, which is not followed"));
+  g_assert_cmpuint (f->requests, ==, 1);
+  outcome_clear (&outcome);
+}
+
+/* An answer is read no further than the limit, counted after decoding. */
+static void
+test_http_answer_limit (Fixture *f, gconstpointer data)
+{
+  const char *const paths[] = { "/huge", "/gzip-bomb", "/endless" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autoptr (PrdIntegrationHttp) http = client ();
+      Outcome outcome;
+
+      f->requests = 0;
+      send (f, http, "GET", paths[i], PRD_INTEGRATION_HTTP_IDEMPOTENT, NULL, &outcome);
+      g_assert_error (outcome.error, PRD_INTEGRATION_HTTP_ERROR,
+                      PRD_INTEGRATION_HTTP_ERROR_NOT_JSON);
+      g_assert_nonnull (strstr (outcome.error->message, "the answer is larger than 4194304 bytes"));
+      g_assert_cmpuint (f->requests, ==, 1);
+      outcome_clear (&outcome);
+    }
+  /* The client stopped reading the endless body soon after the limit
+   * (what was streamed beyond it sat in socket buffers). */
+  g_assert_cmpuint (f->streamed, >, PRD_INTEGRATION_HTTP_MAX_BODY);
+  g_assert_cmpuint (f->streamed, <, ENDLESS_MAX / 4);
 }
 
 static void
@@ -1049,6 +1163,10 @@ main (int argc, char *argv[])
               test_http_auth_and_json, fixture_tear_down);
   g_test_add ("/prd/integrations/http/retry-after", Fixture, NULL, fixture_set_up,
               test_http_retry_after, fixture_tear_down);
+  g_test_add ("/prd/integrations/http/redirect", Fixture, NULL, fixture_set_up, test_http_redirect,
+              fixture_tear_down);
+  g_test_add ("/prd/integrations/http/answer-limit", Fixture, NULL, fixture_set_up,
+              test_http_answer_limit, fixture_tear_down);
   g_test_add ("/prd/integrations/http/transport", Fixture, NULL, fixture_set_up,
               test_http_transport, fixture_tear_down);
   g_test_add ("/prd/integrations/http/not-json", Fixture, NULL, fixture_set_up, test_http_not_json,

@@ -18,6 +18,8 @@
  *   all of a client's calls (the hub does on shutdown).
  * - An error body that is not JSON (an HTML page from a proxy) is described
  *   by its status and type, never parsed as JSON.
+ * - Redirects are not followed, and an answer is read no further than
+ *   PRD_INTEGRATION_HTTP_MAX_BODY decoded bytes.
  *
  * Each call and its outcome is logged at info level; headers never are.
  */
@@ -64,7 +66,17 @@ typedef struct
   guint attempt;
   guint timeout_id;
   gint64 started;
+  /* The attempt under way. */
+  SoupMessage *msg;    /* (owned) (nullable) */
+  GInputStream *input; /* (owned) (nullable): its body, being read */
+  GByteArray *read;    /* (owned) (nullable): what was read of it */
 } Call;
+
+/* An answer's body is read by chunks of this size, and no further than
+ * PRD_INTEGRATION_HTTP_MAX_BODY decoded bytes: a service (or a server an
+ * admin points an integration at) cannot make the hub hold more, however
+ * long the body or however well it is compressed. */
+#define READ_CHUNK 65536
 
 static void
 call_free (Call *call)
@@ -78,6 +90,9 @@ call_free (Call *call)
   g_clear_object (&call->cancel);
   g_clear_object (&call->self);
   g_clear_pointer (&call->body, g_bytes_unref);
+  g_clear_object (&call->msg);
+  g_clear_object (&call->input);
+  g_clear_pointer (&call->read, g_byte_array_unref);
   g_free (call->method);
   g_free (call->url);
   g_free (call->shown);
@@ -479,21 +494,20 @@ log_outcome (Call *call, guint status, const char *outcome)
           outcome != NULL ? ", " : "", status, (g_get_monotonic_time () - call->started) / 1000);
 }
 
+/* The attempt's answer: its whole @body, or the @error that ended it. */
 static void
-on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+on_answer (GTask *task, GBytes *body, GError *error)
 {
-  g_autoptr (GTask) task = user_data;
   Call *call = g_task_get_task_data (task);
-  SoupMessage *msg = soup_session_get_async_result_message (SOUP_SESSION (source), result);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) body = NULL;
+  g_autoptr (SoupMessage) msg = g_steal_pointer (&call->msg);
   g_autoptr (PrdIntegrationHttpResponse) response = NULL;
   gboolean more = call->attempt < PRD_INTEGRATION_HTTP_MAX_ATTEMPTS;
   SoupMessageHeaders *headers;
   const char *content_type;
   guint status;
 
-  body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  g_clear_object (&call->input);
+  g_clear_pointer (&call->read, g_byte_array_unref);
   if (check_cancelled (task))
     return;
   if (body == NULL)
@@ -519,6 +533,21 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
   headers = soup_message_get_response_headers (msg);
   content_type = soup_message_headers_get_content_type (headers, NULL);
   log_outcome (call, status, NULL);
+  if (SOUP_STATUS_IS_REDIRECTION (status))
+    {
+      const char *location = soup_message_headers_get_one (headers, "Location");
+      const char *reason = soup_status_get_phrase (status);
+
+      /* Not followed: the credentials go to the configured address only. */
+      g_task_return_new_error (
+          task, PRD_INTEGRATION_HTTP_ERROR, PRD_INTEGRATION_HTTP_ERROR_STATUS,
+          "HTTP %u %s: %s %s redirects to %.200s%s, which is not followed (an integration's "
+          "credentials go to its configured address only); configure the address it points to",
+          status, reason != NULL ? reason : "", call->method, call->shown,
+          location != NULL && g_utf8_validate (location, -1, NULL) ? location : "(no address)",
+          location != NULL && strlen (location) > 200 ? "…" : "");
+      return;
+    }
   if (status == 429 || status == SOUP_STATUS_SERVICE_UNAVAILABLE)
     {
       gint64 wait_ms;
@@ -601,6 +630,72 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
                          (GDestroyNotify) prd_integration_http_response_free);
 }
 
+static void read_more (GTask *task);
+
+static void
+on_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  Call *call = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) chunk = NULL;
+  g_autoptr (GBytes) body = NULL;
+
+  chunk = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
+  if (chunk == NULL)
+    {
+      on_answer (task, NULL, error);
+      return;
+    }
+  if (g_bytes_get_size (chunk) == 0)
+    {
+      body = g_byte_array_free_to_bytes (g_steal_pointer (&call->read));
+      on_answer (task, body, NULL);
+      return;
+    }
+  if (call->read->len + g_bytes_get_size (chunk) > PRD_INTEGRATION_HTTP_MAX_BODY)
+    {
+      /* Dropping the stream unread closes the connection. */
+      g_clear_object (&call->input);
+      g_clear_object (&call->msg);
+      log_outcome (call, 0, "answer too large");
+      g_task_return_new_error (task, PRD_INTEGRATION_HTTP_ERROR,
+                               PRD_INTEGRATION_HTTP_ERROR_NOT_JSON,
+                               "%s %s: the answer is larger than %d bytes", call->method,
+                               call->shown, PRD_INTEGRATION_HTTP_MAX_BODY);
+      return;
+    }
+  g_byte_array_append (call->read, g_bytes_get_data (chunk, NULL), g_bytes_get_size (chunk));
+  read_more (g_steal_pointer (&task));
+}
+
+/* Takes over a reference to @task. */
+static void
+read_more (GTask *task)
+{
+  Call *call = g_task_get_task_data (task);
+
+  g_input_stream_read_bytes_async (call->input, READ_CHUNK, G_PRIORITY_DEFAULT, call->cancel,
+                                   on_read, task);
+}
+
+static void
+on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  Call *call = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+
+  call->input = soup_session_send_finish (SOUP_SESSION (source), result, &error);
+  if (call->input == NULL)
+    {
+      on_answer (task, NULL, error);
+      return;
+    }
+  call->read = g_byte_array_new ();
+  read_more (g_steal_pointer (&task));
+}
+
 /* A URL that is itself a secret (an incoming webhook's) as logs and errors
  * show it: its scheme and authority only. */
 static char *
@@ -647,8 +742,12 @@ send_attempt (GTask *task)
         call->self->authorization);
   if (call->body != NULL)
     soup_message_set_request_body_from_bytes (msg, "application/json", call->body);
-  soup_session_send_and_read_async (call->self->session, msg, G_PRIORITY_DEFAULT, call->cancel,
-                                    on_sent, task);
+  /* A redirect is answered as an error (on_answer()): libsoup would carry
+   * a key in its own header (Craft.io's) to any host it is sent to. */
+  soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
+  g_set_object (&call->msg, msg);
+  soup_session_send_async (call->self->session, msg, G_PRIORITY_DEFAULT, call->cancel, on_sent,
+                           task);
 }
 
 /**
