@@ -13,7 +13,8 @@
  * it calls no feature.
  *
  * Access ([metrics] in the configuration): a request from an address in
- * `allow-without-token` (default: loopback) is answered as it is; any other
+ * `allow-without-token` (default: loopback) that names the hub by an IP
+ * address or as localhost in its Host header is answered as it is; any other
  * needs an admin's bearer token (401 without a valid token, 403 with a
  * token of another role). `enabled = false` answers 404.
  */
@@ -280,6 +281,30 @@ prd_hub_metrics_render (PrdHubMetrics *self, const char *org)
   return g_string_free (out, FALSE);
 }
 
+/* Whether @host (a Host header) names this machine by an address or as
+ * localhost, rather than by a name whoever runs its DNS can point anywhere. */
+static gboolean
+host_is_address (const char *host)
+{
+  g_autofree char *name = NULL;
+  const char *end;
+
+  if (host == NULL)
+    return FALSE;
+  if (host[0] == '[')
+    {
+      end = strchr (host, ']');
+      if (end == NULL || (end[1] != '\0' && end[1] != ':'))
+        return FALSE;
+      name = g_strndup (host + 1, end - host - 1);
+      return g_hostname_is_ip_address (name) && strchr (name, ':') != NULL;
+    }
+  end = strchr (host, ':');
+  name = end != NULL ? g_strndup (host, end - host) : g_strdup (host);
+  return g_ascii_strcasecmp (name, "localhost") == 0 ||
+         (g_hostname_is_ip_address (name) && strchr (name, ':') == NULL);
+}
+
 static gboolean
 allowed_without_token (PrdHubMetrics *self, SoupServerMessage *msg)
 {
@@ -287,6 +312,11 @@ allowed_without_token (PrdHubMetrics *self, SoupServerMessage *msg)
   GInetAddress *inet;
 
   if (!G_IS_INET_SOCKET_ADDRESS (remote))
+    return FALSE;
+  /* A page a browser loaded from a name that then resolved to this machine
+   * (DNS rebinding) sends that name: it needs a token like anyone else. */
+  if (!host_is_address (
+          soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Host")))
     return FALSE;
   inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote));
   for (guint i = 0; i < self->allowed->len; i++)

@@ -8,6 +8,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { startHub, token, connect, once, assertCleanExit, assertCleanStop } from './helpers/hub.js';
 import { client, user, request, createPrd, join, bump, recorder, until } from './collab-helpers.js';
 import { startAiServer, startAiHub } from './ai-helpers.js';
@@ -326,6 +327,38 @@ test('metrics after traffic: names, types, values, and counters that only grow',
 test('a token is not needed from loopback, and a bad one does not matter there', async () => {
   const res = await scrape(hub, { authorization: 'Bearer not-a-token' });
   assert.equal(res.status, 200);
+});
+
+// A GET with the Host header given as is (fetch() will not send another).
+function getWithHost(target, host, headers = {}) {
+  const { port } = new URL(target.url);
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/metrics', headers: { host, ...headers } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => { text += d; });
+        res.on('end', () => resolve({ status: res.statusCode, text }));
+      });
+    req.on('error', reject);
+  });
+}
+
+test('from loopback, a request that names the hub by a DNS name needs a token (DNS rebinding)', async () => {
+  const { port } = new URL(hub.url);
+  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, '127.0.0.1']) {
+    const res = await getWithHost(hub, host);
+    assert.equal(res.status, 200, host);
+  }
+  for (const host of [`evil.test:${port}`, 'evil.test', `127.0.0.1.evil.test:${port}`]) {
+    const res = await getWithHost(hub, host, { origin: `http://${host}` });
+    assert.equal(res.status, 401, host);
+    assert.equal(JSON.parse(res.text).code, 'AUTHENTICATION_FAILED');
+    assert.doesNotMatch(res.text, /prdhub_/);
+  }
+  const admin = await getWithHost(hub, `evil.test:${port}`,
+    { authorization: `Bearer ${token({ role: 'admin' })}` });
+  assert.equal(admin.status, 200);
 });
 
 // ---- access from addresses that are not exempt ---------------------------------
