@@ -630,7 +630,7 @@ test_store (void)
 
     for (guint i = 0; i < PRD_INTEGRATION_STORE_MAX_DELIVERIES; i++)
       {
-        g_autofree char *id = g_strdup_printf ("d%05u", i);
+        g_autofree char *id = g_strdup_printf ("d%06u", i);
 
         prd_integration_store_record_delivery_async (integrations, "org_a", "jira", id, NULL,
                                                      on_delivery_recorded, &pending);
@@ -639,7 +639,7 @@ test_store (void)
   }
   /* "first" was forgotten, the newest were not. */
   g_assert_true (record_delivery (integrations, "first", &error));
-  g_assert_false (record_delivery (integrations, "d09999", &error));
+  g_assert_false (record_delivery (integrations, "d099999", &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS);
   g_clear_error (&error);
 

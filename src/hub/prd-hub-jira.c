@@ -26,6 +26,10 @@
  */
 #define G_LOG_DOMAIN "prd-hub-jira"
 
+/* A signed webhook delivery older than this is not handled ("stale"): the
+ * hub remembers the deliveries of about that long (see hook_is_stale()). */
+#define PRD_HUB_JIRA_WEBHOOK_MAX_AGE_MS ((gint64) 24 * 3600 * 1000)
+
 #include "config.h"
 
 #include <string.h>
@@ -1038,6 +1042,32 @@ hook_read (Hook *hook)
                                           hook->self->cancellable, on_hook_links, hook);
 }
 
+/* A signed delivery older than the deliveries the hub remembers could be
+ * one it handled and forgot: its `timestamp` (milliseconds, signed with
+ * the rest) must be recent. Jira retries within hours. The store remembers
+ * the newest PRD_INTEGRATION_STORE_MAX_DELIVERIES, more than a day of any
+ * LAN hub's deliveries. */
+static gboolean
+hook_is_stale (Hook *hook)
+{
+  g_autoptr (JsonNode) node = prd_json_parse (g_bytes_get_data (hook->body, NULL),
+                                              (gssize) g_bytes_get_size (hook->body), 0, NULL);
+  JsonNode *timestamp;
+  gint64 sent_ms;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    return FALSE;
+  timestamp = json_object_get_member (json_node_get_object (node), "timestamp");
+  if (timestamp == NULL || !JSON_NODE_HOLDS_VALUE (timestamp) ||
+      (json_node_get_value_type (timestamp) != G_TYPE_INT64 &&
+       json_node_get_value_type (timestamp) != G_TYPE_DOUBLE))
+    return FALSE;
+  sent_ms = json_node_get_value_type (timestamp) == G_TYPE_INT64
+                ? json_node_get_int (timestamp)
+                : (gint64) json_node_get_double (timestamp);
+  return sent_ms < g_get_real_time () / 1000 - PRD_HUB_JIRA_WEBHOOK_MAX_AGE_MS;
+}
+
 static void
 on_delivery_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -1064,6 +1094,8 @@ on_hook_configuration (GObject *source, GAsyncResult *result, gpointer user_data
 {
   Hook *hook = user_data;
   g_autofree char *expected = NULL;
+  g_autofree char *digest = NULL;
+  g_autofree char *seen_as = NULL;
   const char *secret;
   GError *error = NULL;
 
@@ -1091,13 +1123,17 @@ on_hook_configuration (GObject *source, GAsyncResult *result, gpointer user_data
                                             "The webhook signature is missing or wrong"));
       return;
     }
-  if (hook->delivery == NULL)
+  if (hook_is_stale (hook))
     {
-      hook_read (hook);
+      hook_answer (hook, "stale");
       return;
     }
+  /* Handled once: a retry sends the same body, and so does a replay, under
+   * whatever X-Atlassian-Webhook-Identifier (which is not signed). */
+  digest = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, hook->body);
+  seen_as = g_strconcat ("sha256:", digest, NULL);
   prd_integration_store_record_delivery_async (hook->self->links, hook->org, PRD_JIRA_SERVICE,
-                                               hook->delivery, hook->self->cancellable,
+                                               seen_as, hook->self->cancellable,
                                                on_delivery_recorded, hook);
 }
 

@@ -572,6 +572,19 @@ test('webhook: signature, de-duplication, status changes notify editors', async 
     // The same delivery again: handled once.
     res = await sendWebhook(hub.url, ORG, HOOK_SECRET, event, { id: 'delivery-1' });
     assert.equal(res.json.outcome, 'duplicate');
+    // A replay is a duplicate under any identifier (which is not signed), or none.
+    for (const id of ['delivery-new', undefined]) {
+      res = await sendWebhook(hub.url, ORG, HOOK_SECRET, event, { id });
+      assert.equal(res.json.outcome, 'duplicate', String(id));
+    }
+    // A signed delivery older than a day is not handled; one without a
+    // timestamp is.
+    res = await sendWebhook(hub.url, ORG, HOOK_SECRET, { ...event, timestamp: Date.now() - 25 * 3600 * 1000 });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.outcome, 'stale');
+    const { timestamp: _, ...untimed } = event;
+    res = await sendWebhook(hub.url, ORG, HOOK_SECRET, { ...untimed, changelog: { ...event.changelog, id: '2' } });
+    assert.equal(res.json.outcome, 'unchanged', res.text);
     res = await sendWebhook(hub.url, ORG, HOOK_SECRET, { ...event, issue: { ...event.issue, key: 'OTHER-9' } }, { id: 'delivery-2' });
     assert.equal(res.json.outcome, 'not-linked');
     res = await sendWebhook(hub.url, ORG, HOOK_SECRET, { webhookEvent: 'jira:issue_deleted', issue: { key: 'PRD-2' } }, { id: 'delivery-3' });
@@ -588,7 +601,7 @@ test('webhook: signature, de-duplication, status changes notify editors', async 
     assert.equal(res.status, 200, res.text);
     const deadline = Date.now() + 20000;
     for (let n = 6; ; n++) {
-      res = await sendWebhook(hub.url, ORG, HOOK_SECRET, { ...event, issue: { ...event.issue, key: 'PRD-3' } }, { id: `delivery-${n}` });
+      res = await sendWebhook(hub.url, ORG, HOOK_SECRET, { ...event, timestamp: event.timestamp + n, issue: { ...event.issue, key: 'PRD-3' } }, { id: `delivery-${n}` });
       if (res.json.outcome === 'not-linked') break;
       assert.ok(Date.now() < deadline, `still linked: ${res.text}`);
       await new Promise((r) => setTimeout(r, 20));
