@@ -817,8 +817,9 @@ hook_answer (Hook *hook, const char *outcome)
   json_object_set_string_member (object, "outcome", outcome);
   node = prd_hub_object_node (object);
   prd_hub_rest_respond_json (hook->msg, SOUP_STATUS_OK, node);
-  g_info ("jira (%s): webhook %s for %s: %s", hook->org, hook->event != NULL ? hook->event : "?",
-          hook->key != NULL ? hook->key : "?", outcome);
+  g_info ("jira (%s): webhook %s for %s (delivery %s): %s", hook->org,
+          hook->event != NULL ? hook->event : "?", hook->key != NULL ? hook->key : "?",
+          hook->delivery != NULL ? hook->delivery : "without an identifier", outcome);
   hook_free (hook);
 }
 
