@@ -5,9 +5,12 @@
 // then N clients join it one after another over raw WebSocket (each waits
 // for its joined-prd, whose initial state carries the whole document), and
 // prints the wall time and the server's CPU per join, for prdhub and for
-// the Node reference (socket.io + Yjs) in the same run.
+// the Node reference (socket.io + Yjs) in the same run. With --edit, the
+// first client inserts a few characters (and waits for the ack) before each
+// of the other joins, so that no join finds the document as the last one
+// left it.
 //
-//   node bench/fanout/joins.mjs [--hub PATH] [--joins 20] [--kib 1024] [--data-parent DIR]
+//   node bench/fanout/joins.mjs [--hub PATH] [--joins 20] [--kib 1024] [--edit] [--data-parent DIR]
 //
 // Bounded: at most 1000 joins and 1536 KiB (the hub's REST body limit is
 // 2 MiB); 127.0.0.1 only.
@@ -17,7 +20,7 @@ import { signToken } from './loadgen.mjs';
 import { DEFAULT_HUB, startServer } from './servers.mjs';
 
 function parseArgs(argv) {
-  const o = { hub: DEFAULT_HUB, joins: 20, kib: 1024, dataParent: undefined };
+  const o = { hub: DEFAULT_HUB, joins: 20, kib: 1024, edit: false, dataParent: undefined };
   const num = (v, min, max, name) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be ${min}-${max}`);
@@ -32,6 +35,7 @@ function parseArgs(argv) {
       case '--hub': o.hub = next(); break;
       case '--joins': o.joins = num(next(), 1, 1000, '--joins'); break;
       case '--kib': o.kib = num(next(), 1, 1536, '--kib'); break;
+      case '--edit': o.edit = true; break;
       case '--data-parent': o.dataParent = next(); break;
       default: throw new Error(`unknown option ${argv[i]}`);
     }
@@ -53,6 +57,37 @@ function makeText(kib) {
   return words.join('');
 }
 
+// One insert at the end of the document by @ws, resolved on its ack.
+function editOnce(ws, prdId, index) {
+  return new Promise((resolve, reject) => {
+    const id = 1000 + index;
+    const timer = setTimeout(() => reject(new Error(`edit ${index}: timed out`)), 60000);
+    const done = () => {
+      clearTimeout(timer);
+      ws.off('message', onMessage);
+      ws.off('close', onClose);
+    };
+    const onMessage = (data) => {
+      const d = data.toString();
+      if (!d.startsWith(`43/prds,${id}[`)) return;
+      done();
+      if (!d.includes('"ok":true')) reject(new Error(`edit ${index}: ${d.slice(0, 300)}`));
+      else resolve();
+    };
+    const onClose = (code) => {
+      done();
+      reject(new Error(`edit ${index}: the server closed the connection (${code})`));
+    };
+    ws.on('message', onMessage);
+    ws.on('close', onClose);
+    const text = `edit ${index}. `;
+    while (ws.sv.length <= ws.siteId) ws.sv.push(0);
+    ws.sv[ws.siteId]++;
+    ws.send(`42/prds,${id}["content-update",{"prdId":"${prdId}","operation":{"type":"insert","position":${ws.len},"content":"${text}","timestamp":${Date.now()}},"stateVector":[${ws.sv.join(',')}]}]`);
+    ws.len += text.length;
+  });
+}
+
 // One client: connect, authenticate on /prds, join, resolve on joined-prd.
 function joinOnce(server, prdId, index) {
   return new Promise((resolve, reject) => {
@@ -69,6 +104,10 @@ function joinOnce(server, prdId, index) {
         ws.send(`42/prds,1["join-prd",{"prdId":"${prdId}","mode":"edit"}]`);
       else if (d.startsWith('42/prds,["joined-prd"')) {
         clearTimeout(timer);
+        const [, p] = JSON.parse(d.slice(8));
+        ws.siteId = p.siteId;
+        ws.len = p.initialState.content.length;
+        ws.sv = p.initialState.stateVector.slice();
         resolve(ws);
       } else if (d.startsWith('43/prds,1[{"error"') || d.startsWith('42/prds,["error"')) {
         clearTimeout(timer);
@@ -92,7 +131,10 @@ async function run(kind, o, text) {
     const { id } = await res.json();
     const cpu0 = server.cpuSeconds();
     const t0 = performance.now();
-    for (let i = 0; i < o.joins; i++) sockets.push(await joinOnce(server, id, i));
+    for (let i = 0; i < o.joins; i++) {
+      if (o.edit && i > 0) await editOnce(sockets[0], id, i);
+      sockets.push(await joinOnce(server, id, i));
+    }
     const wallMs = performance.now() - t0;
     const cpuMs = (server.cpuSeconds() - cpu0) * 1000;
     return { wallMs, cpuMs };
@@ -107,7 +149,8 @@ async function main() {
   const text = makeText(o.kib);
   const hub = await run('prdhub', o, text);
   const node = await run('node', o, text);
-  console.log(`${o.joins} joins, one after another, of one PRD of ${o.kib} KiB of text`);
+  console.log(`${o.joins} joins, one after another, of one PRD of ${o.kib} KiB of text` +
+    (o.edit ? ', an edit before each but the first' : ''));
   console.log('server                  wall ms   CPU ms per join');
   for (const [name, r] of [['prdhub', hub], ['Node socket.io + Yjs', node]])
     console.log(`${name.padEnd(22)} ${r.wallMs.toFixed(0).padStart(8)}   ${(r.cpuMs / o.joins).toFixed(1).padStart(15)}`);
