@@ -599,6 +599,32 @@ prd_eio_find_socket (GInputStream *stream)
   return socket;
 }
 
+#define STREAM_SOCKET_KEY "prd-eio-stream-socket"
+
+/* @socket: (nullable) */
+void
+prd_eio_stream_set_socket (GIOStream *stream, GSocket *socket)
+{
+  g_object_set_data_full (G_OBJECT (stream), STREAM_SOCKET_KEY,
+                          socket != NULL ? g_object_ref (socket) : NULL, g_object_unref);
+}
+
+/* Returns: (transfer none) (nullable) */
+GSocket *
+prd_eio_stream_get_socket (GIOStream *stream)
+{
+  return g_object_get_data (G_OBJECT (stream), STREAM_SOCKET_KEY);
+}
+
+void
+prd_eio_stream_shut_down (GIOStream *stream)
+{
+  GSocket *socket = prd_eio_stream_get_socket (stream);
+
+  if (socket != NULL)
+    g_socket_shutdown (socket, TRUE, TRUE, NULL);
+}
+
 GIOStream *
 prd_eio_metered_io_stream_new (GIOStream *base, guint64 limit, PrdEioMeteredStream **out_metered)
 {

@@ -64,4 +64,13 @@ void prd_eio_metered_stream_set_poller (PrdEioMeteredStream *self, PrdEioPoller 
  * a socket's own stream (not, say, a TLS connection's); (transfer full). */
 GSocket *prd_eio_find_socket (GInputStream *stream);
 
+/* The TCP socket under a stream that does not show it (a TLS connection's),
+ * noted when the stream is taken from libsoup. Closing such a stream writes
+ * TLS's close_notify, which waits for a peer that does not read:
+ * prd_eio_stream_shut_down() shuts the socket down first, so that it
+ * fails at once. */
+void prd_eio_stream_set_socket (GIOStream *stream, GSocket *socket);
+GSocket *prd_eio_stream_get_socket (GIOStream *stream);
+void prd_eio_stream_shut_down (GIOStream *stream);
+
 G_END_DECLS

@@ -24,6 +24,7 @@
 #include <json-glib/json-glib.h>
 
 #include "prd-json.h"
+#include "prd-eio-metered-stream.h"
 #include "prd-eio-origin.h"
 #include "prd-eio-private.h"
 #include "prd-eio-refusal.h"
@@ -480,6 +481,11 @@ on_wrote_switching_protocols (SoupServerMessage *msg, gpointer user_data)
   g_object_ref (msg);
   extensions = g_object_steal_data (G_OBJECT (msg), EXTENSIONS_KEY);
   stream = soup_server_message_steal_connection (msg);
+  /* Noted by PrdEioListener: a TLS stream does not show its socket. */
+  if (soup_server_message_get_remote_address (msg) != NULL)
+    prd_eio_stream_set_socket (
+        stream, g_object_get_data (G_OBJECT (soup_server_message_get_remote_address (msg)),
+                                   PRD_EIO_SOCKET_KEY));
   if (self->io_pool == NULL)
     self->io_pool = prd_eio_io_pool_new (self->io_threads);
   link = prd_eio_ws_link_new (

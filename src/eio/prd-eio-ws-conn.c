@@ -206,7 +206,12 @@ close_io (PrdEioWsConn *conn, gboolean report)
   prd_eio_clear_source (&conn->close_timeout);
   drop_frames (conn, TRUE);
   if (conn->stream != NULL)
-    g_io_stream_close (conn->stream, NULL, NULL);
+    {
+      /* A TLS stream: its close_notify must not wait for a peer that does
+       * not read (one dropped for not reading, say). */
+      prd_eio_stream_shut_down (conn->stream);
+      g_io_stream_close (conn->stream, NULL, NULL);
+    }
   else
     close (conn->fd);
   conn->io_closed = TRUE;

@@ -357,7 +357,10 @@ io_release (PrdEioWsLink *link)
         prd_eio_metered_stream_set_overflow_func (link->metered, NULL, NULL);
       link->metered = NULL;
       if (soup_websocket_connection_get_state (conn) != SOUP_WEBSOCKET_STATE_CLOSED)
-        g_io_stream_close (soup_websocket_connection_get_io_stream (conn), NULL, NULL);
+        {
+          prd_eio_stream_shut_down (soup_websocket_connection_get_io_stream (conn));
+          g_io_stream_close (soup_websocket_connection_get_io_stream (conn), NULL, NULL);
+        }
     }
   /* Last: it may hold the last reference to the link. */
   g_hash_table_remove (link->io->links, link);
@@ -638,6 +641,7 @@ io_open (PrdEioWsLink *link)
   /* Created here, so that libsoup attaches its sources to this thread's
    * context (the thread-default one). */
   metered_io = prd_eio_metered_io_stream_new (stream, link->input_limit, &metered);
+  prd_eio_stream_set_socket (metered_io, prd_eio_stream_get_socket (stream));
   link->metered = metered;
   link->conn = soup_websocket_connection_new (metered_io, uri, SOUP_WEBSOCKET_CONNECTION_SERVER,
                                               origin, NULL, g_steal_pointer (&link->extensions));
