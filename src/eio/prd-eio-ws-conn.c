@@ -427,7 +427,10 @@ flush_out (PrdEioWsConn *conn)
         }
 
       res = write_vectors (conn, vectors, n_vectors, wanted);
-      if (res < 0)
+      /* More than it was given: GnuTLS sends the record it had begun when
+       * a write would have blocked, whatever the next write offers, so
+       * after frames were dropped its count is not of these frames. */
+      if (res < 0 || (gsize) res > wanted)
         {
           close_io (conn, TRUE);
           return;
