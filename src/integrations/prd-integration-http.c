@@ -537,15 +537,24 @@ on_answer (GTask *task, GBytes *body, GError *error)
     {
       const char *location = soup_message_headers_get_one (headers, "Location");
       const char *reason = soup_status_get_phrase (status);
+      g_autofree char *shown = NULL;
 
+      if (location == NULL || !g_utf8_validate (location, -1, NULL))
+        shown = g_strdup ("(no address)");
+      else if (g_utf8_strlen (location, -1) > 200)
+        {
+          g_autofree char *start = g_utf8_substring (location, 0, 200);
+
+          shown = g_strconcat (start, "…", NULL);
+        }
+      else
+        shown = g_strdup (location);
       /* Not followed: the credentials go to the configured address only. */
       g_task_return_new_error (
           task, PRD_INTEGRATION_HTTP_ERROR, PRD_INTEGRATION_HTTP_ERROR_STATUS,
-          "HTTP %u %s: %s %s redirects to %.200s%s, which is not followed (an integration's "
+          "HTTP %u %s: %s %s redirects to %s, which is not followed (an integration's "
           "credentials go to its configured address only); configure the address it points to",
-          status, reason != NULL ? reason : "", call->method, call->shown,
-          location != NULL && g_utf8_validate (location, -1, NULL) ? location : "(no address)",
-          location != NULL && strlen (location) > 200 ? "…" : "");
+          status, reason != NULL ? reason : "", call->method, call->shown, shown);
       return;
     }
   if (status == 429 || status == SOUP_STATUS_SERVICE_UNAVAILABLE)
@@ -656,9 +665,9 @@ on_read (GObject *source, GAsyncResult *result, gpointer user_data)
   if (call->read->len + g_bytes_get_size (chunk) > PRD_INTEGRATION_HTTP_MAX_BODY)
     {
       /* Dropping the stream unread closes the connection. */
+      log_outcome (call, soup_message_get_status (call->msg), "answer too large");
       g_clear_object (&call->input);
       g_clear_object (&call->msg);
-      log_outcome (call, 0, "answer too large");
       g_task_return_new_error (task, PRD_INTEGRATION_HTTP_ERROR,
                                PRD_INTEGRATION_HTTP_ERROR_NOT_JSON,
                                "%s %s: the answer is larger than %d bytes", call->method,
