@@ -120,6 +120,24 @@ prd_metric_counter (const char *name, const char *help, const char *label_name)
 }
 
 /**
+ * prd_metric_rate_limit_refusals:
+ *
+ * `prdhub_rate_limit_refusals_total`, labelled by rate-limit class:
+ * Socket.IO events over a connection's limit, REST writes over a user's
+ * (class `rest`), AI requests over the hourly quota.
+ *
+ * Returns: (transfer none): the family
+ */
+PrdMetric *
+prd_metric_rate_limit_refusals (void)
+{
+  return prd_metric_counter ("prdhub_rate_limit_refusals_total",
+                             "Requests refused because their sender was over a rate limit, by "
+                             "rate-limit class.",
+                             "class");
+}
+
+/**
  * prd_metric_gauge:
  *
  * Like prd_metric_counter(), for a value that goes up and down.

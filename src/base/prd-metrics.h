@@ -25,6 +25,8 @@ typedef struct _PrdMetric PrdMetric;
 PrdMetric *prd_metric_counter (const char *name, const char *help, const char *label_name);
 PrdMetric *prd_metric_gauge (const char *name, const char *help, const char *label_name);
 PrdMetric *prd_metric_histogram (const char *name, const char *help);
+/* The one family three layers count into: what a rate limit refused. */
+PrdMetric *prd_metric_rate_limit_refusals (void);
 
 void prd_metric_inc (PrdMetric *metric, const char *label_value);
 void prd_metric_add (PrdMetric *metric, const char *label_value, gint64 delta);

@@ -65,10 +65,7 @@ prd_ai_queue_class_init (PrdAiQueueClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->finalize = prd_ai_queue_finalize;
-  refusals = prd_metric_counter (
-      "prdhub_rate_limit_refusals_total",
-      "Events refused because the connection was over its rate limit, by rate-limit class.",
-      "class");
+  refusals = prd_metric_rate_limit_refusals ();
   signals[SIGNAL_START] = g_signal_new ("start", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                         NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
 }

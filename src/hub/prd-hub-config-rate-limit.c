@@ -155,6 +155,7 @@ rate_limit_init (gpointer data)
   g_assert (set_event_class (self, "content-update", PRD_HUB_CONFIG_COLLAB_CLASS, NULL));
   g_assert (set_event_class (self, "presence-update", PRD_HUB_CONFIG_COLLAB_CLASS, NULL));
   g_assert (set_event_class (self, "sync-request", PRD_HUB_CONFIG_COLLAB_CLASS, NULL));
+  g_assert (set_limit (self, PRD_HUB_CONFIG_REST_CLASS, PRD_HUB_CONFIG_DEFAULT_REST_RATE, NULL));
 }
 
 static void

@@ -25,6 +25,10 @@ typedef struct
 #define PRD_HUB_CONFIG_COLLAB_CLASS        "collab"
 #define PRD_HUB_CONFIG_DEFAULT_COLLAB_RATE "1200/10"
 
+/* Rate-limit class of one user's REST writes (requests but GET and HEAD). */
+#define PRD_HUB_CONFIG_REST_CLASS        "rest"
+#define PRD_HUB_CONFIG_DEFAULT_REST_RATE "600/60"
+
 /**
  * PrdHubRateLimitConfig:
  *

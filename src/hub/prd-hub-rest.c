@@ -34,6 +34,10 @@
  * `FORBIDDEN` without any CORS header for another. Every other response to
  * an allowed origin carries `Access-Control-Allow-Origin` and `Vary: Origin`
  * (errors too, so that the app can read them); to another origin, none.
+ *
+ * Writes (any method but GET and HEAD) by one user are rate-limited
+ * ([rate-limit] class `rest`, prd_hub_rest_set_write_rate()): one over the
+ * limit gets 429 `RATE_LIMITED` with `Retry-After`, and changes nothing.
  */
 #define G_LOG_DOMAIN "prd-hub-rest"
 
@@ -46,6 +50,8 @@
 #include "prd-eio-refusal.h"
 #include "prd-eio-server.h"
 #include "prd-error.h"
+#include "prd-metrics.h"
+#include "prd-sio-rate-limiter.h"
 #include "prd-store.h"
 
 #include "prd-hub-rest.h"
@@ -77,7 +83,29 @@ struct _PrdHubRest
   char *engine_path;
   char **cors_origins; /* (owned) (nullable) */
   GPtrArray *routes;   /* (element-type Route) (owned) */
+  /* Writes per user: "org\nuser" → (owned) Writer. */
+  GHashTable *writers; /* (owned) */
+  guint write_limit;   /* 0: not limited */
+  guint write_window;  /* seconds */
 };
+
+/* One user's writes. */
+typedef struct
+{
+  PrdSioRateLimiter *limiter; /* (owned) */
+  gint64 window_end_us;       /* when its bucket is full again */
+} Writer;
+
+#define WRITE_CLASS "rest"
+/* Users whose window has ended are forgotten once this many are known. */
+#define WRITERS_PRUNE_AT 1024
+
+static void
+writer_free (Writer *writer)
+{
+  prd_sio_rate_limiter_free (writer->limiter);
+  g_free (writer);
+}
 
 G_DEFINE_FINAL_TYPE (PrdHubRest, prd_hub_rest, G_TYPE_OBJECT)
 
@@ -139,6 +167,8 @@ status_for (const GError *error)
         return SOUP_STATUS_CONFLICT;
       case PRD_ERROR_INTEGRATION_ERROR:
         return SOUP_STATUS_BAD_GATEWAY;
+      case PRD_ERROR_RATE_LIMITED:
+        return 429; /* Too Many Requests: libsoup 3.2 has no name for it */
       default:
         return SOUP_STATUS_INTERNAL_SERVER_ERROR;
     }
@@ -272,6 +302,54 @@ is_api_path (const char *path)
   return g_str_equal (path, "/api") || g_str_has_prefix (path, "/api/");
 }
 
+/* Takes one of @identity's writes, or answers @msg with 429. */
+static gboolean
+write_allowed (PrdHubRest *self, SoupServerMessage *msg, const PrdIdentity *identity)
+{
+  g_autofree char *key = NULL;
+  g_autofree char *message = NULL;
+  g_autofree char *retry_after = NULL;
+  gint64 now = g_get_monotonic_time ();
+  PrdSioRateInfo info;
+  Writer *writer;
+
+  if (self->write_limit == 0)
+    return TRUE;
+  key = g_strconcat (identity->org, "\n", identity->user_id, NULL);
+  writer = g_hash_table_lookup (self->writers, key);
+  if (writer == NULL)
+    {
+      if (g_hash_table_size (self->writers) >= WRITERS_PRUNE_AT)
+        {
+          GHashTableIter iter;
+          gpointer value;
+
+          g_hash_table_iter_init (&iter, self->writers);
+          while (g_hash_table_iter_next (&iter, NULL, &value))
+            if (((Writer *) value)->window_end_us <= now)
+              g_hash_table_iter_remove (&iter);
+        }
+      writer = g_new0 (Writer, 1);
+      writer->limiter = prd_sio_rate_limiter_new ();
+      g_hash_table_insert (self->writers, g_steal_pointer (&key), writer);
+    }
+  if (prd_sio_rate_limiter_consume (writer->limiter, WRITE_CLASS, self->write_limit,
+                                    self->write_window, now, &info))
+    {
+      writer->window_end_us = info.reset_time_us;
+      return TRUE;
+    }
+  writer->window_end_us = info.reset_time_us;
+  prd_metric_inc (prd_metric_rate_limit_refusals (), WRITE_CLASS);
+  retry_after = g_strdup_printf ("%u", info.retry_after);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
+                                retry_after);
+  message = g_strdup_printf ("Too many changes: at most %u in %u seconds; retry in %u seconds",
+                             self->write_limit, self->write_window, info.retry_after);
+  prd_hub_rest_respond_error_literal (msg, PRD_ERROR_RATE_LIMITED, message);
+  return FALSE;
+}
+
 static void
 dispatch (SoupServer *server,
           SoupServerMessage *msg,
@@ -328,6 +406,9 @@ dispatch (SoupServer *server,
     }
   if (is_api_path (path) && (found->entry->flags & PRD_HUB_ROUTE_NO_TOKEN) == 0 &&
       (identity = authenticate (self, msg)) == NULL)
+    return;
+  if (identity != NULL && !g_str_equal (method, "GET") && !g_str_equal (method, "HEAD") &&
+      !write_allowed (self, msg, identity))
     return;
   params = route_params (found, parts, &error);
   if (params == NULL)
@@ -580,6 +661,7 @@ prd_hub_rest_finalize (GObject *object)
 
   g_clear_object (&self->auth);
   g_clear_pointer (&self->routes, g_ptr_array_unref);
+  g_clear_pointer (&self->writers, g_hash_table_unref);
   g_free (self->engine_path);
   g_strfreev (self->cors_origins);
 
@@ -596,6 +678,26 @@ static void
 prd_hub_rest_init (PrdHubRest *self)
 {
   self->routes = g_ptr_array_new_with_free_func ((GDestroyNotify) route_free);
+  self->writers =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) writer_free);
+}
+
+/**
+ * prd_hub_rest_set_write_rate:
+ * @limit: writes one user may make per window (0: any number)
+ * @window_seconds: the window (at least 1 when @limit is not 0)
+ *
+ * The [rate-limit] class `rest`: how many requests other than GET and HEAD
+ * one user (the token's organization and subject) may make.
+ */
+void
+prd_hub_rest_set_write_rate (PrdHubRest *self, guint limit, guint window_seconds)
+{
+  g_return_if_fail (PRD_IS_HUB_REST (self));
+  g_return_if_fail (limit == 0 || window_seconds > 0);
+
+  self->write_limit = limit;
+  self->write_window = window_seconds;
 }
 
 /**

@@ -742,6 +742,12 @@ prd_hub_listen (PrdHub *self, GError **error)
   prd_eio_server_attach (self->engine, server, ENGINE_PATH);
   self->rest = prd_hub_rest_new (self->auth, config->max_request_body, ENGINE_PATH);
   prd_hub_rest_set_cors_origins (self->rest, (const char *const *) config->cors_origins);
+  {
+    const PrdRateLimit *writes = prd_hub_rate_limit_config_lookup (
+        prd_hub_config_get_rate_limits (self->config), PRD_HUB_CONFIG_REST_CLASS);
+
+    prd_hub_rest_set_write_rate (self->rest, writes->limit, writes->window_seconds);
+  }
   if (self->store != NULL)
     prd_hub_rest_prds_add (self->rest, self->store);
   if (self->versions != NULL)

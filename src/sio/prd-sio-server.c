@@ -518,10 +518,7 @@ init_metrics (void)
   prd_sio_metrics.broadcast_deliveries = prd_metric_counter (
       "prdhub_broadcast_deliveries_total",
       "Packets sent to the receivers of broadcasts (one per receiving connection).", NULL);
-  prd_sio_metrics.rate_limit_refusals = prd_metric_counter (
-      "prdhub_rate_limit_refusals_total",
-      "Events refused because the connection was over its rate limit, by rate-limit class.",
-      "class");
+  prd_sio_metrics.rate_limit_refusals = prd_metric_rate_limit_refusals ();
   prd_sio_metrics.pending_ack_refusals = prd_metric_counter (
       "prdhub_pending_ack_refusals_total",
       "Events refused because the connection had too many requests awaiting an ack.", NULL);

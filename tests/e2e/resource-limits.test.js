@@ -11,6 +11,7 @@
 //            connect-timeout (sessions that never CONNECT), the heartbeat
 //            (abandoned polling sessions)
 //   HTTP request headers over 32 KiB: 431 PAYLOAD_TOO_LARGE, the connection is closed
+//   [rate-limit] rest: one user's REST writes (a hub of its own)
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -285,6 +286,35 @@ test('request headers: up to 32 KiB served, past it 431 PAYLOAD_TOO_LARGE and cl
   assert.match(ws.text, /^HTTP\/1\.1 431 /);
   const ok = await fetch(`${hub.url}/healthz`, { headers: { 'X-Fine': 'a'.repeat(8 * 1024) } });
   assert.equal(ok.status, 200);
+});
+
+test('[rate-limit] rest: one user\'s REST writes past the limit get 429 and change nothing', async () => {
+  const limited = await startHub({ config: '[rate-limit]\nrest = 3/60\n' });
+  try {
+    const alice = user('rate_alice');
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push(await createPrd(limited, `rate ${i}`, 'x', alice));
+    const over = await rest(limited, 'POST', '/api/prds', { body: { title: 'one too many' }, tok: token(alice) });
+    assert.equal(over.status, 429, over.text);
+    assert.equal(over.json.code, 'RATE_LIMITED');
+    assert.match(over.json.message, /at most 3 in 60 seconds/);
+    const wait = Number(over.headers.get('retry-after'));
+    assert.ok(wait >= 1 && wait <= 60, `Retry-After ${wait}`);
+    // the same for any write (a PATCH of a PRD of hers), never for reads
+    const patch = await rest(limited, 'PATCH', `/api/prds/${ids[0]}`, { body: { title: 'renamed' }, tok: token(alice) });
+    assert.equal(patch.status, 429);
+    const list = await rest(limited, 'GET', '/api/prds', { tok: token(alice) });
+    assert.equal(list.status, 200, list.text);
+    const mine = list.json.prds.filter((p) => p.title.startsWith('rate ') || p.title === 'one too many');
+    assert.deepEqual(mine.map((p) => p.title).sort(), ['rate 0', 'rate 1', 'rate 2']);
+    // another user, or the same id in another organization, has a limit of its own
+    assert.ok(await createPrd(limited, 'bob', 'x', user('rate_bob')));
+    assert.ok(await createPrd(limited, 'alice elsewhere', 'x', user('rate_alice', { org: 'org_rate_other' })));
+    const metrics = await (await fetch(`${limited.url}/metrics`)).text();
+    assert.match(metrics, /^prdhub_rate_limit_refusals_total\{class="rest"\} 2$/m);
+  } finally {
+    await assertCleanStop(limited);
+  }
 });
 
 test('RSS returns near its baseline once every client is gone', async () => {
