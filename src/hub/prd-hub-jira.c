@@ -26,10 +26,6 @@
  */
 #define G_LOG_DOMAIN "prd-hub-jira"
 
-/* A signed webhook delivery older than this is not handled ("stale"): the
- * hub remembers the deliveries of about that long (see hook_is_stale()). */
-#define PRD_HUB_JIRA_WEBHOOK_MAX_AGE_MS ((gint64) 24 * 3600 * 1000)
-
 #include "config.h"
 
 #include <string.h>
@@ -41,6 +37,10 @@
 #include "prd-json.h"
 
 #include "prd-hub-jira.h"
+
+/* A signed webhook delivery older than this is not handled ("stale"): the
+ * hub remembers the deliveries of about that long (see hook_is_stale()). */
+#define PRD_HUB_JIRA_WEBHOOK_MAX_AGE_MS ((gint64) 24 * 3600 * 1000)
 
 struct _PrdHubJira
 {
