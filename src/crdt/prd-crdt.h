@@ -142,8 +142,9 @@ typedef enum
    * or missing inserts whose text was deleted). */
   PRD_CRDT_ENCODE_DROP_DELETED_TEXT = 1 << 0,
   /* Compress for speed rather than size, for a state someone waits for:
-   * the same format, decoded the same way; on text, about 10 to 40 times
-   * faster to pack and 5 to 20 % larger. */
+   * the same format, decoded the same way; 2.5 to 5.6 times faster to
+   * encode on the editing traces (40 times on 1 MiB of varied words), 10 to
+   * 22 % larger. */
   PRD_CRDT_ENCODE_FAST = 1 << 1,
 } PrdCrdtEncodeFlags;
 
