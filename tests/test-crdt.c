@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "prd-error.h"
+#include "prd-crdt-private.h"
 #include "prd-crdt.h"
 #include "test-crdt-trace.h"
 
@@ -115,6 +116,44 @@ test_utf16 (void)
   insert_at (doc, 0, 1, "\xc3\xa9", NULL);
   assert_text (doc, "a\xc3\xa9"
                     "b");
+}
+
+/* UTF-16 to UTF-8, appended: every length of a character, pairs, and a
+ * lone half (which only a lossy snapshot can hold) as U+FFFD. */
+static void
+test_utf16_to_utf8 (void)
+{
+  static const struct
+  {
+    guint16 units[4];
+    gsize n;
+    const char *utf8;
+  } cases[] = {
+    { { 'a' }, 1, "a" },
+    { { 0xE9 }, 1, "\xc3\xa9" },
+    { { 0x20AC }, 1, "\xe2\x82\xac" },
+    { { 0xD83D, 0xDE00 }, 2, "\xf0\x9f\x98\x80" },
+    { { 0xD83D }, 1, "\xef\xbf\xbd" },
+    { { 0xDE00, 'b' },
+      2,
+      "\xef\xbf\xbd"
+      "b" },
+    { { 0xD83D, 'c', 0xE9 },
+      3,
+      "\xef\xbf\xbd"
+      "c\xc3\xa9" },
+    { { 0 }, 0, "" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GString) out = g_string_new ("x");
+
+      prd_crdt_utf16_append_utf8 (out, cases[i].units, cases[i].n);
+      g_assert_cmpuint (out->len, ==, 1 + strlen (cases[i].utf8));
+      g_assert_cmpstr (out->str + 1, ==, cases[i].utf8);
+      g_assert_true (g_utf8_validate (out->str, out->len, NULL));
+    }
 }
 
 static void
@@ -718,6 +757,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/prd/crdt/basic", test_basic);
   g_test_add_func ("/prd/crdt/utf16", test_utf16);
+  g_test_add_func ("/prd/crdt/utf16-to-utf8", test_utf16_to_utf8);
   g_test_add_func ("/prd/crdt/bad-local", test_bad_local);
   g_test_add_func ("/prd/crdt/old-base", test_old_base);
   g_test_add_func ("/prd/crdt/remote-pending", test_remote_pending);

@@ -112,12 +112,34 @@ prd_crdt_utf16_length (const char *text, gsize len)
 void
 prd_crdt_utf16_append_utf8 (GString *out, const guint16 *u, gsize n)
 {
+  gsize start = out->len;
+  gsize size = 0;
+  char *p;
+
+  /* Sized first, then written in place: a pair is four bytes, any other
+   * unit (a lone half becomes U+FFFD) one to three. */
+  for (gsize i = 0; i < n; i++)
+    {
+      guint16 c = u[i];
+
+      if (c < 0x80)
+        size += 1;
+      else if (c < 0x800)
+        size += 2;
+      else if (c >= 0xD800 && c < 0xDC00 && i + 1 < n && u[i + 1] >= 0xDC00 && u[i + 1] < 0xE000)
+        size += 4, i++;
+      else
+        size += 3;
+    }
+  g_string_set_size (out, start + size);
+  p = out->str + start;
   for (gsize i = 0; i < n; i++)
     {
       gunichar c = u[i];
+
       if (c < 0x80)
         {
-          g_string_append_c (out, (char) c);
+          *p++ = (char) c;
           continue;
         }
       if (c >= 0xD800 && c < 0xDC00 && i + 1 < n && u[i + 1] >= 0xDC00 && u[i + 1] < 0xE000)
@@ -127,7 +149,7 @@ prd_crdt_utf16_append_utf8 (GString *out, const guint16 *u, gsize n)
         }
       else if (c >= 0xD800 && c < 0xE000)
         c = 0xFFFD; /* a lone half can only come from a lossy snapshot */
-      g_string_append_unichar (out, c);
+      p += g_unichar_to_utf8 (c, p);
     }
 }
 
