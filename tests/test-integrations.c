@@ -666,6 +666,7 @@ typedef struct
   char *last_authorization;
   char *mode;
   guint64 streamed; /* bytes of /endless's body handed to libsoup */
+  guint trickle_id; /* /trickle's bytes */
 } Fixture;
 
 #define ENDLESS_CHUNK (64 * 1024)
@@ -690,6 +691,17 @@ on_endless_wrote_chunk (SoupServerMessage *msg, gsize size, gpointer user_data)
       f->streamed += ENDLESS_CHUNK;
     }
   soup_server_message_unpause (msg);
+}
+
+static gboolean
+trickle_byte (gpointer user_data)
+{
+  SoupServerMessage *msg = user_data;
+
+  soup_message_body_append (soup_server_message_get_response_body (msg), SOUP_MEMORY_STATIC, " ",
+                            1);
+  soup_server_message_unpause (msg);
+  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -830,6 +842,17 @@ on_request (SoupServer *server,
       g_object_unref (stream);
       return;
     }
+  if (g_str_equal (path, "/trickle"))
+    {
+      /* A byte now and then, never the whole answer. */
+      soup_message_headers_set_encoding (response, SOUP_ENCODING_CHUNKED);
+      soup_server_message_set_status (msg, 200, NULL);
+      soup_message_body_append (soup_server_message_get_response_body (msg), SOUP_MEMORY_STATIC,
+                                "[", 1);
+      f->trickle_id = g_timeout_add_full (G_PRIORITY_DEFAULT, 200, trickle_byte, g_object_ref (msg),
+                                          g_object_unref);
+      return;
+    }
   if (g_str_equal (path, "/hang"))
     {
       soup_server_message_pause (msg);
@@ -862,6 +885,7 @@ static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
   g_object_set_data (G_OBJECT (f->server), "paused", NULL);
+  g_clear_handle_id (&f->trickle_id, g_source_remove);
   soup_server_disconnect (f->server);
   g_clear_object (&f->server);
   g_free (f->base);
@@ -932,6 +956,28 @@ test_http_auth_and_json (Fixture *f, gconstpointer data)
   /* Sent with the first request, unasked. */
   g_assert_cmpuint (f->requests, ==, 1);
   g_assert_cmpstr (f->last_authorization, ==, "Bearer t0ken");
+  outcome_clear (&outcome);
+}
+
+/* An answer that trickles in fails at the deadline, however lively, and
+ * the client is free again. */
+static void
+test_http_deadline (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdIntegrationHttp) http = client ();
+  Outcome outcome;
+
+  prd_integration_http_set_deadline (http, 1);
+  send (f, http, "GET", "/trickle", PRD_INTEGRATION_HTTP_DEFAULT, NULL, &outcome);
+  g_assert_error (outcome.error, PRD_INTEGRATION_HTTP_ERROR, PRD_INTEGRATION_HTTP_ERROR_TRANSPORT);
+  g_assert_nonnull (strstr (outcome.error->message, "no whole answer within 1 s"));
+  g_assert_cmpuint (f->requests, ==, 1);
+  outcome_clear (&outcome);
+  g_clear_handle_id (&f->trickle_id, g_source_remove);
+
+  send (f, http, "GET", "/ok", PRD_INTEGRATION_HTTP_IDEMPOTENT, NULL, &outcome);
+  g_assert_no_error (outcome.error);
+  g_assert_cmpuint (outcome.response->status, ==, 200);
   outcome_clear (&outcome);
 }
 
@@ -1164,6 +1210,8 @@ main (int argc, char *argv[])
   g_test_add ("/prd/integrations/http/retry-after", Fixture, NULL, fixture_set_up,
               test_http_retry_after, fixture_tear_down);
   g_test_add ("/prd/integrations/http/redirect", Fixture, NULL, fixture_set_up, test_http_redirect,
+              fixture_tear_down);
+  g_test_add ("/prd/integrations/http/deadline", Fixture, NULL, fixture_set_up, test_http_deadline,
               fixture_tear_down);
   g_test_add ("/prd/integrations/http/answer-limit", Fixture, NULL, fixture_set_up,
               test_http_answer_limit, fixture_tear_down);

@@ -20,6 +20,11 @@
  *   by its status and type, never parsed as JSON.
  * - Redirects are not followed, and an answer is read no further than
  *   PRD_INTEGRATION_HTTP_MAX_BODY decoded bytes.
+ * - An attempt whose whole answer has not come within
+ *   PRD_INTEGRATION_HTTP_DEADLINE seconds fails as a transport failure (the
+ *   session's timeout only bounds a silence), so that a server that
+ *   trickles its answers does not hold the client's connections (libsoup's
+ *   two per host; more requests wait for them) for ever.
  *
  * Each call and its outcome is logged at info level; headers never are.
  */
@@ -45,6 +50,7 @@ struct _PrdIntegrationHttp
   GCancellable *shutdown; /* (owned) */
   guint backoff_base;
   guint backoff_cap;
+  guint deadline; /* s */
 };
 
 G_DEFINE_FINAL_TYPE (PrdIntegrationHttp, prd_integration_http, G_TYPE_OBJECT)
@@ -67,6 +73,11 @@ typedef struct
   guint timeout_id;
   gint64 started;
   /* The attempt under way. */
+  gboolean in_flight;           /* between attempt_begin() and attempt_end() */
+  gboolean timed_out;           /* ended by its deadline */
+  GCancellable *attempt_cancel; /* (owned) (nullable): with the call, or at the deadline */
+  gulong attempt_link;          /* cancel → attempt_cancel */
+  guint deadline_id;
   SoupMessage *msg;    /* (owned) (nullable) */
   GInputStream *input; /* (owned) (nullable): its body, being read */
   GByteArray *read;    /* (owned) (nullable): what was read of it */
@@ -86,6 +97,8 @@ call_free (Call *call)
   if (call->shutdown_id != 0)
     g_cancellable_disconnect (call->self->shutdown, call->shutdown_id);
   g_clear_handle_id (&call->timeout_id, g_source_remove);
+  /* Every way an attempt ends goes through attempt_end(). */
+  g_assert (!call->in_flight);
   g_clear_object (&call->caller);
   g_clear_object (&call->cancel);
   g_clear_object (&call->self);
@@ -166,6 +179,7 @@ prd_integration_http_init (PrdIntegrationHttp *self)
   self->shutdown = g_cancellable_new ();
   self->backoff_base = PRD_INTEGRATION_HTTP_BACKOFF_BASE;
   self->backoff_cap = PRD_INTEGRATION_HTTP_BACKOFF_CAP;
+  self->deadline = PRD_INTEGRATION_HTTP_DEADLINE;
 }
 
 /**
@@ -252,6 +266,16 @@ prd_integration_http_set_backoff (PrdIntegrationHttp *self, guint base_ms, guint
 
   self->backoff_base = base_ms;
   self->backoff_cap = cap_ms;
+}
+
+/* How long an attempt may take, its answer included (tests shorten it). */
+void
+prd_integration_http_set_deadline (PrdIntegrationHttp *self, guint seconds)
+{
+  g_return_if_fail (PRD_IS_INTEGRATION_HTTP (self));
+  g_return_if_fail (seconds > 0);
+
+  self->deadline = seconds;
 }
 
 /* Cancels every call under way and every call made from now on. */
@@ -486,6 +510,44 @@ check_cancelled (GTask *task)
   return TRUE;
 }
 
+static gboolean
+on_deadline (gpointer user_data)
+{
+  Call *call = user_data;
+
+  call->deadline_id = 0;
+  call->timed_out = TRUE;
+  g_cancellable_cancel (call->attempt_cancel);
+  return G_SOURCE_REMOVE;
+}
+
+/* An attempt starts: its own cancellable, cancelled with the call or at its
+ * deadline. */
+static void
+attempt_begin (Call *call)
+{
+  call->in_flight = TRUE;
+  call->timed_out = FALSE;
+  call->attempt_cancel = g_cancellable_new ();
+  /* Cancelling the call cancels the attempt (at once if it already is). */
+  call->attempt_link = g_cancellable_connect (call->cancel, G_CALLBACK (on_cancelled),
+                                              g_object_ref (call->attempt_cancel), g_object_unref);
+  call->deadline_id = g_timeout_add_seconds (call->self->deadline, on_deadline, call);
+}
+
+/* The attempt is over: an answer, an error, or given up. */
+static void
+attempt_end (Call *call)
+{
+  if (!call->in_flight)
+    return;
+  call->in_flight = FALSE;
+  g_clear_handle_id (&call->deadline_id, g_source_remove);
+  g_cancellable_disconnect (call->cancel, call->attempt_link);
+  call->attempt_link = 0;
+  g_clear_object (&call->attempt_cancel);
+}
+
 static void
 log_outcome (Call *call, guint status, const char *outcome)
 {
@@ -504,12 +566,17 @@ on_answer (GTask *task, GBytes *body, GError *error)
   gboolean more = call->attempt < PRD_INTEGRATION_HTTP_MAX_ATTEMPTS;
   SoupMessageHeaders *headers;
   const char *content_type;
+  g_autoptr (GError) late = NULL;
   guint status;
 
   g_clear_object (&call->input);
   g_clear_pointer (&call->read, g_byte_array_unref);
+  attempt_end (call);
   if (check_cancelled (task))
     return;
+  if (body == NULL && call->timed_out)
+    error = late = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "no whole answer within %u s",
+                                call->self->deadline);
   if (body == NULL)
     {
       log_outcome (call, 0, error->message);
@@ -668,6 +735,7 @@ on_read (GObject *source, GAsyncResult *result, gpointer user_data)
       log_outcome (call, soup_message_get_status (call->msg), "answer too large");
       g_clear_object (&call->input);
       g_clear_object (&call->msg);
+      attempt_end (call);
       g_task_return_new_error (task, PRD_INTEGRATION_HTTP_ERROR,
                                PRD_INTEGRATION_HTTP_ERROR_NOT_JSON,
                                "%s %s: the answer is larger than %d bytes", call->method,
@@ -684,8 +752,8 @@ read_more (GTask *task)
 {
   Call *call = g_task_get_task_data (task);
 
-  g_input_stream_read_bytes_async (call->input, READ_CHUNK, G_PRIORITY_DEFAULT, call->cancel,
-                                   on_read, task);
+  g_input_stream_read_bytes_async (call->input, READ_CHUNK, G_PRIORITY_DEFAULT,
+                                   call->attempt_cancel, on_read, task);
 }
 
 static void
@@ -755,8 +823,9 @@ send_attempt (GTask *task)
    * a key in its own header (Craft.io's) to any host it is sent to. */
   soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
   g_set_object (&call->msg, msg);
-  soup_session_send_async (call->self->session, msg, G_PRIORITY_DEFAULT, call->cancel, on_sent,
-                           task);
+  attempt_begin (call);
+  soup_session_send_async (call->self->session, msg, G_PRIORITY_DEFAULT, call->attempt_cancel,
+                           on_sent, task);
 }
 
 /**

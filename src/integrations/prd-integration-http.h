@@ -37,6 +37,7 @@ GQuark prd_integration_http_error_quark (void);
 #define PRD_INTEGRATION_HTTP_MAX_RETRY_AFTER 60000 /* ms: a longer wait fails the call */
 #define PRD_INTEGRATION_HTTP_MAX_BODY        (4 * 1024 * 1024)
 #define PRD_INTEGRATION_HTTP_MAX_TEXT        65536 /* bytes, a TEXT_BODY answer */
+#define PRD_INTEGRATION_HTTP_DEADLINE        120   /* s: an attempt, its whole answer included */
 
 /**
  * PrdIntegrationHttpFlags:
@@ -93,6 +94,7 @@ void prd_integration_http_set_credential (PrdIntegrationHttp *self,
                                           const char *value);
 void prd_integration_http_set_timeout (PrdIntegrationHttp *self, guint seconds);
 void prd_integration_http_set_backoff (PrdIntegrationHttp *self, guint base_ms, guint cap_ms);
+void prd_integration_http_set_deadline (PrdIntegrationHttp *self, guint seconds);
 void prd_integration_http_shutdown (PrdIntegrationHttp *self);
 
 void prd_integration_http_send_async (PrdIntegrationHttp *self,
