@@ -609,6 +609,103 @@ test_watchdog (Fixture *f, gconstpointer data)
   g_socket_service_stop (service);
 }
 
+typedef struct
+{
+  GSocketConnection *connection; /* (owned) */
+  guint64 sent;                  /* atomic */
+} Flood;
+
+/* Answers a smart-HTTP ref discovery with refs that never end, until the
+ * client goes away. */
+static gpointer
+flood_refs (gpointer data)
+{
+  Flood *flood = data;
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (flood->connection));
+  const char *head = "HTTP/1.1 200 OK\r\n"
+                     "Content-Type: application/x-git-receive-pack-advertisement\r\n"
+                     "Cache-Control: no-cache\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n"
+                     "1f\r\n001f# service=git-receive-pack\n\r\n4\r\n0000\r\n";
+  g_autoptr (GString) chunk = g_string_new (NULL);
+  guint64 n = 0;
+
+  if (!g_output_stream_write_all (out, head, strlen (head), NULL, NULL, NULL))
+    return NULL;
+  while (TRUE)
+    {
+      g_autoptr (GString) lines = g_string_new (NULL);
+
+      /* 1,000 refs a chunk, each "<len><sha> refs/tags/t<10 digits>\n" (67 bytes) */
+      for (guint i = 0; i < 1000; i++, n++)
+        g_string_append_printf (lines, "0043%040u refs/tags/t%010" G_GUINT64_FORMAT "\n", 0u, n);
+      g_string_printf (chunk, "%zx\r\n%s\r\n", lines->len, lines->str);
+      if (!g_output_stream_write_all (out, chunk->str, chunk->len, NULL, NULL, NULL))
+        break;
+      __atomic_add_fetch (&flood->sent, chunk->len, __ATOMIC_RELAXED);
+      /* The test's bound, for a client that would not stop. */
+      if (__atomic_load_n (&flood->sent, __ATOMIC_RELAXED) > 64u * 1024 * 1024)
+        break;
+    }
+  return NULL;
+}
+
+static gboolean
+on_flood_incoming (GSocketService *service,
+                   GSocketConnection *connection,
+                   GObject *source,
+                   gpointer user_data)
+{
+  Flood *flood = user_data;
+  char request[4096];
+
+  /* the request's head, then refs */
+  g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (connection)), request,
+                       sizeof request, NULL, NULL);
+  g_clear_object (&flood->connection);
+  flood->connection = g_object_ref (connection);
+  g_thread_unref (g_thread_new ("flood", flood_refs, flood));
+  return TRUE;
+}
+
+/* A remote whose refs never end: the push stops after 16 MiB of them, long
+ * before its watchdog. */
+static void
+test_read_limit (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GSocketService) service = g_socket_service_new ();
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdGitRemote) remote = NULL;
+  g_autoptr (PrdGitPushResult) result = NULL;
+  g_autofree char *url = NULL;
+  Flood flood = { 0 };
+
+  g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (service), address,
+                                                G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
+                                                &bound, &error));
+  g_assert_no_error (error);
+  g_signal_connect (service, "incoming", G_CALLBACK (on_flood_incoming), &flood);
+  g_socket_service_start (service);
+  url = g_strdup_printf ("http://127.0.0.1:%u/a.git",
+                         g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  commit_version (f, "prd_alpha", "1.0.0", "# Alpha\n");
+  remote = make_git_remote ("org-a", url, "600", "username", "u", "token", "t", NULL);
+
+  result = push (f, remote, org_a_prds, &error);
+  g_assert_null (result);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR);
+  g_assert_nonnull (strstr (error->message, "the remote sent more than 16 MiB"));
+  g_socket_service_stop (service);
+  if (flood.connection != NULL)
+    g_io_stream_close (G_IO_STREAM (flood.connection), NULL, NULL);
+  /* What was sent past the limit sat in socket buffers. */
+  g_assert_cmpuint (__atomic_load_n (&flood.sent, __ATOMIC_RELAXED), <, 48u * 1024 * 1024);
+  g_clear_object (&flood.connection);
+}
+
 /* A file:/// remote only when the operator allows them. */
 static void
 test_file_urls_allowed (void)
@@ -728,6 +825,8 @@ main (int argc, char *argv[])
   g_test_add ("/git-push/https-ca-file", Fixture, NULL, fixture_setup, test_https_ca_file,
               fixture_teardown);
   g_test_add ("/git-push/watchdog", Fixture, NULL, fixture_setup, test_watchdog, fixture_teardown);
+  g_test_add ("/git-push/read-limit", Fixture, NULL, fixture_setup, test_read_limit,
+              fixture_teardown);
   g_test_add_func ("/git-push/settings", test_settings);
   g_test_add_func ("/git-push/setup-refusals", test_setup_refusals);
   g_test_add_func ("/git-push/file-urls-allowed", test_file_urls_allowed);

@@ -12,6 +12,12 @@
  *
  * The stream starts like libgit2's own socket stream (host, port, socket),
  * because libgit2's SSH transport reads the descriptor at that place.
+ *
+ * libgit2 keeps what a remote advertises (its refs) in memory as it reads
+ * it: the sockets of one watch read at most PRD_GIT_WATCH_MAX_READ bytes
+ * between them, so that a remote that never stops cannot take the hub's
+ * memory in the time its watchdog allows. (libssh2 reads an ssh:// remote's
+ * descriptor itself, past this count.)
  */
 #define G_LOG_DOMAIN "prd-integration-git"
 
@@ -36,6 +42,7 @@ struct _PrdGitWatch
   GMutex lock;
   gboolean aborted; /* guarded by lock */
   GArray *sockets;  /* (element-type int) guarded by lock */
+  guint64 received; /* guarded by lock: bytes its sockets read */
   int wake[2];      /* readable once aborted */
 };
 
@@ -268,6 +275,16 @@ stream_connect (git_stream *base)
   return 0;
 }
 
+/* Counts @n more bytes read under @watch: FALSE past the limit. */
+static gboolean
+watch_count (PrdGitWatch *watch, gsize n)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&watch->lock);
+
+  watch->received += n;
+  return watch->received <= PRD_GIT_WATCH_MAX_READ;
+}
+
 static ssize_t
 stream_read (git_stream *base, void *data, size_t len)
 {
@@ -280,6 +297,12 @@ stream_read (git_stream *base, void *data, size_t len)
       if (stream_wait (stream, POLLIN) < 0)
         return -1;
       n = recv (stream->s, data, len, MSG_DONTWAIT);
+      if (n >= 0 && stream->watch != NULL && !watch_count (stream->watch, n))
+        {
+          git_error_set_str (GIT_ERROR_NET, "stopped: the remote sent more than " G_STRINGIFY (
+                                                PRD_GIT_WATCH_MAX_READ_MIB) " MiB");
+          return -1;
+        }
       if (n >= 0)
         return n;
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)

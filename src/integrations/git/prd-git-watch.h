@@ -11,6 +11,10 @@ G_BEGIN_DECLS
  */
 typedef struct _PrdGitWatch PrdGitWatch;
 
+/* What the sockets of one watch may read in all (see prd-git-watch.c). */
+#define PRD_GIT_WATCH_MAX_READ_MIB 16
+#define PRD_GIT_WATCH_MAX_READ     ((guint64) PRD_GIT_WATCH_MAX_READ_MIB * 1024 * 1024)
+
 PrdGitWatch *prd_git_watch_new (void);
 PrdGitWatch *prd_git_watch_ref (PrdGitWatch *watch);
 void prd_git_watch_unref (PrdGitWatch *watch);
