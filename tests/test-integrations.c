@@ -125,6 +125,45 @@ apply (const char *input_text,
 }
 
 static void
+on_call_finished (PrdIntegration *integration,
+                  const char *what,
+                  gboolean ok,
+                  const char *message,
+                  gpointer user_data)
+{
+  g_free (*(char **) user_data);
+  *(char **) user_data = g_strdup (message);
+}
+
+/* What a service said reaches logs, statuses and D-Bus as one line of valid
+ * UTF-8, at most 1024 characters. */
+static void
+test_report_clean (void)
+{
+  g_autoptr (PrdIntegration) jira = g_object_new (PRD_TYPE_JIRA, NULL);
+  g_autofree char *finished = NULL;
+  g_autofree char *long_text = g_strnfill (3000, 'x');
+  g_autoptr (GError) forged =
+      g_error_new_literal (PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR,
+                           "bad \xff\xfe bytes\nprd-hub-Message: FORGED\tline\x7f");
+  g_autoptr (GError) longer =
+      g_error_new_literal (PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR, long_text);
+  const char *last;
+
+  g_signal_connect (jira, "call-finished", G_CALLBACK (on_call_finished), &finished);
+  prd_integration_report_call (jira, "push", forged);
+  last = prd_integration_get_last_error (jira);
+  g_assert_cmpstr (last, ==, "bad \xef\xbf\xbd\xef\xbf\xbd bytes prd-hub-Message: FORGED line ");
+  g_assert_cmpstr (finished, ==, last);
+
+  prd_integration_report_failure (jira, longer);
+  last = prd_integration_get_last_error (jira);
+  g_assert_true (g_utf8_validate (last, -1, NULL));
+  g_assert_cmpint (g_utf8_strlen (last, -1), ==, 1025);
+  g_assert_true (g_str_has_suffix (last, "x\xe2\x80\xa6"));
+}
+
+static void
 test_schema (void)
 {
   static const struct
@@ -1198,6 +1237,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/integrations/backoff", test_backoff);
   g_test_add_func ("/prd/integrations/error-body", test_error_body);
   g_test_add_func ("/prd/integrations/schema", test_schema);
+  g_test_add_func ("/prd/integrations/report-clean", test_report_clean);
   g_test_add_func ("/prd/integrations/secret-name", test_secret_name);
   g_test_add_func ("/prd/integrations/store", test_store);
   g_test_add_func ("/prd/integrations/jira/stories", test_stories);

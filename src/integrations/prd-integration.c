@@ -234,9 +234,37 @@ prd_integration_report_success (PrdIntegration *self)
   g_signal_emit (self, signals[SIGNAL_STATUS_CHANGED], 0);
 }
 
+/* What a service or remote said, as logs, statuses and D-Bus show it:
+ * valid UTF-8 without control characters (a remote's text could forge a
+ * log line, and D-Bus refuses invalid UTF-8), at most MESSAGE_MAX
+ * characters. */
+#define MESSAGE_MAX 1024
+
+static char *
+clean_message (const char *text)
+{
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  GString *out = g_string_sized_new (strlen (valid));
+  const char *p = valid;
+
+  for (glong n = 0; *p != '\0' && n < MESSAGE_MAX; p = g_utf8_next_char (p), n++)
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0))
+        g_string_append_c (out, ' ');
+      else
+        g_string_append_len (out, p, g_utf8_next_char (p) - p);
+    }
+  if (*p != '\0')
+    g_string_append (out, "…");
+  return g_string_free (out, FALSE);
+}
+
 void
 prd_integration_report_failure (PrdIntegration *self, const GError *error)
 {
+  g_autofree char *message = NULL;
   Status *status;
 
   g_return_if_fail (PRD_IS_INTEGRATION (self));
@@ -246,13 +274,13 @@ prd_integration_report_failure (PrdIntegration *self, const GError *error)
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
       g_error_matches (error, PRD_ERROR, PRD_ERROR_CANCELLED))
     return;
+  message = clean_message (error->message);
   status = get_status (self);
-  if (status->status == PRD_INTEGRATION_ERROR &&
-      g_strcmp0 (status->last_error, error->message) == 0)
+  if (status->status == PRD_INTEGRATION_ERROR && g_strcmp0 (status->last_error, message) == 0)
     return;
   status->status = PRD_INTEGRATION_ERROR;
   g_free (status->last_error);
-  status->last_error = g_strdup (error->message);
+  status->last_error = g_steal_pointer (&message);
   status->changed_at = g_get_real_time ();
   g_signal_emit (self, signals[SIGNAL_STATUS_CHANGED], 0);
 }
@@ -268,17 +296,20 @@ prd_integration_report_failure (PrdIntegration *self, const GError *error)
 void
 prd_integration_report_call (PrdIntegration *self, const char *what, const GError *error)
 {
+  g_autofree char *message = NULL;
+
   g_return_if_fail (PRD_IS_INTEGRATION (self));
 
+  if (error != NULL)
+    message = clean_message (error->message);
   if (error == NULL)
     g_info ("%s: %s succeeded", prd_integration_get_service (self), what);
   else
-    g_info ("%s: %s failed: %s", prd_integration_get_service (self), what, error->message);
+    g_info ("%s: %s failed: %s", prd_integration_get_service (self), what, message);
   if (error != NULL && (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
                         g_error_matches (error, PRD_ERROR, PRD_ERROR_CANCELLED)))
     return;
-  g_signal_emit (self, signals[SIGNAL_CALL_FINISHED], 0, what, error == NULL,
-                 error != NULL ? error->message : NULL);
+  g_signal_emit (self, signals[SIGNAL_CALL_FINISHED], 0, what, error == NULL, message);
   if (error == NULL)
     prd_integration_report_success (self);
   else
