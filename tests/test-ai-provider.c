@@ -675,6 +675,20 @@ test_complete_errors (Fixture *f, gconstpointer data)
   g_assert_false (complete (f, "scenario:rate-limit", &response, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_RATE_LIMIT_EXCEEDED);
   g_assert_cmpuint (response->retry_after, ==, 7);
+  g_clear_error (&error);
+  g_clear_pointer (&response, prd_ai_response_unref);
+
+  /* A redirect is not followed. */
+  g_assert_false (complete (f, "scenario:redirect", &response, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PROVIDER_ERROR);
+  g_assert_nonnull (strstr (error->message, "answered HTTP 302"));
+  g_clear_error (&error);
+  g_clear_pointer (&response, prd_ai_response_unref);
+
+  /* A non-streamed answer is read as one tree: at most 1 MiB of it. */
+  g_assert_false (complete (f, "scenario:complete-huge", &response, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR);
+  g_assert_nonnull (strstr (error->message, "exceeds 1048576 bytes"));
 }
 
 /* ---- bad requests and settings change nothing ---- */

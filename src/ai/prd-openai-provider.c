@@ -612,14 +612,16 @@ prd_openai_request_free (PrdOpenAiRequest *req)
 gboolean
 prd_openai_request_read (PrdOpenAiRequest *req, const guint8 *bytes, gsize len, GError **error)
 {
+  gsize limit = req->streaming ? req->self->max_response_bytes
+                               : MIN (req->self->max_response_bytes, PRD_OPENAI_MAX_WHOLE_SIZE);
+
   req->body_size += len;
   /* Keep-alive comments reset the idle timer, so only a size limit stops a
    * provider that streams for ever. */
-  if (req->body_size > req->self->max_response_bytes)
+  if (req->body_size > limit)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
-                   "The AI provider's answer exceeds %" G_GSIZE_FORMAT " bytes",
-                   req->self->max_response_bytes);
+                   "The AI provider's answer exceeds %" G_GSIZE_FORMAT " bytes", limit);
       return FALSE;
     }
   if (!req->streaming)
@@ -848,6 +850,10 @@ start_request (PrdOpenAiProvider *self,
   g_task_set_task_data (task, req, request_free);
 
   req->msg = soup_message_new (SOUP_METHOD_POST, self->endpoint);
+  /* A redirect is an error (http_error()): it would turn the POST into a
+   * GET to wherever the provider points, with the API key unless libsoup
+   * drops it. */
+  soup_message_add_flags (req->msg, SOUP_MESSAGE_NO_REDIRECT);
   g_assert (req->msg != NULL);
   headers = soup_message_get_request_headers (req->msg);
   soup_message_headers_replace (headers, "Accept",

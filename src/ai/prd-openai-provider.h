@@ -15,6 +15,9 @@ G_BEGIN_DECLS
 /* Default limit of a response body, streamed or not (the JSON around each
  * streamed token is a few hundred bytes). */
 #define PRD_OPENAI_MAX_RESPONSE_SIZE (64 * 1024 * 1024)
+/* Limit of a response that is not streamed (suggestions, reviews): read as
+ * one JSON tree, which takes tens of times its size in memory. */
+#define PRD_OPENAI_MAX_WHOLE_SIZE (1024 * 1024)
 
 /**
  * PrdOpenAiSettings:

@@ -31,6 +31,9 @@
  *   json-instead      a non-streamed JSON answer to a streamed request
  *   complete          a non-streamed answer with usage
  *   complete-garbage  a non-streamed answer that is not JSON
+ *   redirect          302 to this server's own answer (`complete`)
+ *   complete-huge     a non-streamed answer of 2 MiB (valid: an array of
+ *                     empty arrays in its content's place)
  *   suggestions       a non-streamed answer: a JSON array of follow-up
  *                     suggestions, one valid and two not
  *   review            a non-streamed answer: a JSON array of review
@@ -449,6 +452,26 @@ handle_completions (SoupServer *server,
       memset (body, 'e', size);
       soup_server_message_set_status (msg, 500, NULL);
       soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_TAKE, body, size);
+      return;
+    }
+  if (g_str_equal (scenario, "redirect"))
+    {
+      g_autofree char *to = g_uri_to_string (soup_server_message_get_uri (msg));
+
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Location", to);
+      soup_server_message_set_status (msg, 302, NULL);
+      return;
+    }
+  if (g_str_equal (scenario, "complete-huge"))
+    {
+      g_autoptr (GString) body = g_string_new ("{\"choices\":[{\"message\":{\"content\":[");
+
+      while (body->len < 2 * 1024 * 1024)
+        g_string_append (body, "[],");
+      g_string_append (body, "[]]}}]}");
+      soup_server_message_set_status (msg, 200, NULL);
+      soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, body->str,
+                                        body->len);
       return;
     }
   if (g_str_equal (scenario, "unauthorized"))
