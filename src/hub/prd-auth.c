@@ -821,6 +821,37 @@ prd_auth_verify (PrdAuth *self, const char *token, GError **error)
 }
 
 /**
+ * prd_auth_prove:
+ * @challenge: what the asker chose (hex digits)
+ *
+ * Proves that this side holds the HMAC secret without showing it, so that
+ * the command line checks it talks to its own hub before it sends a token
+ * there: HMAC-SHA256 of `prdhub hub proof:` and @challenge, under a key
+ * derived from the secret (never the JWT signing itself).
+ *
+ * Returns: (transfer full) (nullable): the proof in hex, or %NULL when the
+ *   verifier holds no secret (public keys)
+ */
+char *
+prd_auth_prove (PrdAuth *self, const char *challenge)
+{
+  g_autofree char *key = NULL;
+  g_autofree char *message = NULL;
+
+  g_return_val_if_fail (PRD_IS_AUTH (self), NULL);
+  g_return_val_if_fail (challenge != NULL, NULL);
+
+  if (self->family != FAMILY_HMAC)
+    return NULL;
+  key = g_compute_hmac_for_data (G_CHECKSUM_SHA256, g_bytes_get_data (self->key, NULL),
+                                 g_bytes_get_size (self->key), (const guchar *) "prdhub hub proof",
+                                 strlen ("prdhub hub proof"));
+  message = g_strconcat ("prdhub hub proof:", challenge, NULL);
+  return g_compute_hmac_for_string (G_CHECKSUM_SHA256, (const guchar *) key, strlen (key), message,
+                                    -1);
+}
+
+/**
  * prd_auth_mint:
  * @identity: who the token is for; @identity->exp is its expiry
  *

@@ -86,6 +86,7 @@ const char *prd_auth_get_algorithm_family (PrdAuth *self);
 PrdIdentity *prd_auth_verify (PrdAuth *self, const char *token, GError **error);
 PrdIdentity *prd_auth_verify_at (PrdAuth *self, const char *token, gint64 now, GError **error);
 char *prd_auth_mint (PrdAuth *self, const PrdIdentity *identity, GError **error);
+char *prd_auth_prove (PrdAuth *self, const char *challenge);
 void prd_auth_revoke (PrdAuth *self, const char *org, const char *user_id, gint64 revoked_at);
 gboolean prd_auth_is_revoked (PrdAuth *self, const PrdIdentity *identity);
 

@@ -13,7 +13,11 @@
  * The hub is found at --url, else from its configuration (`[server]
  * listen`; `https` with `tls-cert`, whose certificate is then trusted). The
  * command mints a short-lived admin token for --org (and --user) with the
- * hub's own secret, as `prdhub token` does.
+ * hub's own secret, as `prdhub token` does. Before the token goes anywhere,
+ * the server must prove it holds that secret (`GET /api/hub-proof`,
+ * prd_auth_prove()): whatever else listens at the address (another user's
+ * server while the hub is down) gets no token. Answers are read no further
+ * than MAX_ANSWER bytes.
  */
 #define G_LOG_DOMAIN "prdhub"
 
@@ -21,6 +25,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <libsoup/soup.h>
 
@@ -45,6 +50,8 @@ typedef struct
 {
   char *url;                 /* without a trailing / */
   char *token;               /* (owned) */
+  PrdAuth *auth;             /* (owned): what minted the token, and checks the proof */
+  gboolean verified;         /* the server proved it is the hub */
   GTlsCertificate *hub_cert; /* (owned) (nullable): trusted as the hub's own */
   SoupSession *session;      /* (owned) */
 } Remote;
@@ -54,6 +61,7 @@ remote_free (Remote *remote)
 {
   g_free (remote->url);
   g_free (remote->token);
+  g_clear_object (&remote->auth);
   g_clear_object (&remote->hub_cert);
   g_clear_object (&remote->session);
   g_free (remote);
@@ -168,6 +176,7 @@ remote_open (const char *config_file,
   remote->token = prd_auth_mint (auth, identity, error);
   if (remote->token == NULL)
     return NULL;
+  remote->auth = g_steal_pointer (&auth);
   remote->session = soup_session_new ();
   return g_steal_pointer (&remote);
 }
@@ -185,6 +194,112 @@ on_accept_certificate (SoupMessage *msg,
   return remote->hub_cert != NULL && g_tls_certificate_is_same (certificate, remote->hub_cert);
 }
 
+/* Sends @msg and reads its answer, at most @limit bytes of it. */
+static GBytes *
+send_and_read_bounded (Remote *remote, SoupMessage *msg, gsize limit, GError **error)
+{
+  g_autoptr (GInputStream) in = NULL;
+  g_autoptr (GByteArray) answer = g_byte_array_new ();
+  GError *local_error = NULL;
+
+  g_signal_connect (msg, "accept-certificate", G_CALLBACK (on_accept_certificate), remote);
+  in = soup_session_send (remote->session, msg, NULL, &local_error);
+  if (in == NULL)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INTERNAL, "cannot reach the hub at %s: %s",
+                   remote->url, local_error->message);
+      g_error_free (local_error);
+      return NULL;
+    }
+  while (TRUE)
+    {
+      guint8 buffer[65536];
+      gssize n = g_input_stream_read (in, buffer, sizeof buffer, NULL, &local_error);
+
+      if (n < 0)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INTERNAL, "cannot read the hub's answer: %s",
+                       local_error->message);
+          g_error_free (local_error);
+          return NULL;
+        }
+      if (n == 0)
+        break;
+      if (answer->len + (gsize) n > limit)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INTERNAL,
+                       "the answer from %s is larger than %" G_GSIZE_FORMAT " bytes", remote->url,
+                       limit);
+          return NULL;
+        }
+      g_byte_array_append (answer, buffer, (guint) n);
+    }
+  return g_byte_array_free_to_bytes (g_steal_pointer (&answer));
+}
+
+/* In a time that does not depend on where the two texts differ. */
+static gboolean
+same_text (const char *a, const char *b)
+{
+  gsize len = strlen (b);
+  guint8 diff = strlen (a) != len;
+
+  for (gsize i = 0; i < len && a[i] != '\0'; i++)
+    diff |= (guint8) (a[i] ^ b[i]);
+  return diff == 0;
+}
+
+/* The server at remote->url must show it holds the hub's secret before it
+ * gets a token minted with it. */
+static gboolean
+remote_verify (Remote *remote, GError **error)
+{
+  guint8 random[24];
+  g_autoptr (GString) challenge = g_string_new (NULL);
+  g_autofree char *uri = NULL;
+  g_autofree char *expected = NULL;
+  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (GBytes) answer = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  const char *proof = NULL;
+
+  if (remote->verified)
+    return TRUE;
+  if (getrandom (random, sizeof random, 0) != sizeof random)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INTERNAL, "no random bytes for a challenge");
+      return FALSE;
+    }
+  for (gsize i = 0; i < sizeof random; i++)
+    g_string_append_printf (challenge, "%02x", random[i]);
+  uri = g_strconcat (remote->url, "/api/hub-proof?challenge=", challenge->str, NULL);
+  msg = soup_message_new (SOUP_METHOD_GET, uri);
+  if (msg == NULL)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s is not a usable address", remote->url);
+      return FALSE;
+    }
+  answer = send_and_read_bounded (remote, msg, 4096, error);
+  if (answer == NULL)
+    return FALSE;
+  node = prd_json_parse (g_bytes_get_data (answer, NULL), (gssize) g_bytes_get_size (answer), 4096,
+                         NULL);
+  if (soup_message_get_status (msg) == SOUP_STATUS_OK && node != NULL &&
+      JSON_NODE_HOLDS_OBJECT (node))
+    proof = json_object_get_string_member_with_default (json_node_get_object (node), "proof", NULL);
+  expected = prd_auth_prove (remote->auth, challenge->str);
+  if (proof == NULL || expected == NULL || !same_text (proof, expected))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED,
+                   "the server at %s did not prove it is this hub (it does not hold the hub's "
+                   "secret); no token was sent to it",
+                   remote->url);
+      return FALSE;
+    }
+  remote->verified = TRUE;
+  return TRUE;
+}
+
 /* Sends one request; returns the parsed JSON answer of a 2xx, else NULL
  * with @error set from the hub's { code, message } (or the transport). */
 static JsonNode *
@@ -199,7 +314,6 @@ remote_call (Remote *remote,
   g_autofree char *auth = g_strconcat ("Bearer ", remote->token, NULL);
   g_autoptr (SoupMessage) msg = soup_message_new (method, uri);
   g_autoptr (GBytes) answer = NULL;
-  g_autoptr (GError) local_error = NULL;
   g_autoptr (JsonNode) node = NULL;
   guint status;
 
@@ -208,8 +322,9 @@ remote_call (Remote *remote,
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s is not a usable address", uri);
       return NULL;
     }
+  if (!remote_verify (remote, error))
+    return NULL;
   soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
-  g_signal_connect (msg, "accept-certificate", G_CALLBACK (on_accept_certificate), remote);
   if (body != NULL)
     {
       char *text = json_to_string (body, FALSE);
@@ -218,21 +333,12 @@ remote_call (Remote *remote,
 
       soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
     }
-  answer = soup_session_send_and_read (remote->session, msg, NULL, &local_error);
+  answer = send_and_read_bounded (remote, msg, MAX_ANSWER, error);
   if (answer == NULL)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INTERNAL, "cannot reach the hub at %s: %s",
-                   remote->url, local_error->message);
-      return NULL;
-    }
+    return NULL;
   status = soup_message_get_status (msg);
   if (out_status != NULL)
     *out_status = status;
-  if (g_bytes_get_size (answer) > MAX_ANSWER)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INTERNAL, "the hub's answer is too large");
-      return NULL;
-    }
   node = prd_json_parse (g_bytes_get_data (answer, NULL), (gssize) g_bytes_get_size (answer),
                          G_MAXSIZE, NULL);
   if (status >= 200 && status < 300 && node != NULL)

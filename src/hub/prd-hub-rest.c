@@ -649,9 +649,51 @@ handle_healthz (SoupServerMessage *msg,
   prd_hub_rest_respond_json (msg, SOUP_STATUS_OK, node);
 }
 
+/* The command line's check that it talks to its own hub (prd_auth_prove())
+ * before it sends a token: no token, a challenge of 32 to 128 hex digits. */
+static void
+handle_proof (SoupServerMessage *msg,
+              const PrdIdentity *identity,
+              const char *const *params,
+              GHashTable *query,
+              gpointer user_data)
+{
+  PrdHubRest *self = user_data;
+  const char *challenge = query != NULL ? g_hash_table_lookup (query, "challenge") : NULL;
+  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+  g_autofree char *proof = NULL;
+  JsonObject *object;
+  gsize len = challenge != NULL ? strlen (challenge) : 0;
+
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isxdigit (challenge[i]))
+      len = 0;
+  if (len < 32 || len > 128)
+    {
+      prd_hub_rest_respond_error_literal (msg, PRD_ERROR_INVALID_PAYLOAD,
+                                          "?challenge= takes 32 to 128 hex digits");
+      return;
+    }
+  proof = prd_auth_prove (self->auth, challenge);
+  if (proof == NULL)
+    {
+      prd_hub_rest_respond_error_literal (
+          msg, PRD_ERROR_NOT_FOUND, "This hub verifies tokens with a public key: it has no proof");
+      return;
+    }
+  object = json_object_new ();
+  json_object_set_string_member (object, "proof", proof);
+  json_node_take_object (node, object);
+  prd_hub_rest_respond_json (msg, SOUP_STATUS_OK, node);
+}
+
 static const PrdHubRouteEntry health_routes[] = {
   { "GET", "/healthz", handle_healthz },
   { "HEAD", "/healthz", handle_healthz },
+};
+
+static const PrdHubRouteEntry proof_routes[] = {
+  { "GET", "/api/hub-proof", handle_proof, PRD_HUB_ROUTE_NO_TOKEN },
 };
 
 static void
@@ -738,6 +780,7 @@ prd_hub_rest_new (PrdAuth *auth, gsize max_body, const char *engine_path)
   self->max_body = max_body;
   self->engine_path = g_strdup (engine_path);
   prd_hub_rest_add_routes (self, health_routes, G_N_ELEMENTS (health_routes), NULL, NULL);
+  prd_hub_rest_add_routes (self, proof_routes, G_N_ELEMENTS (proof_routes), self, NULL);
   return self;
 }
 

@@ -7,6 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -141,6 +142,34 @@ test('prdhub status lists the running hub\'s sessions of an organization', async
     const badUrl = await cli(hub, ['status'], { url: 'ftp://x' });
     assert.equal(badUrl.status, 1);
     assert.match(badUrl.stderr, /--url/);
+
+    // Another server at the address (say, another user's while the hub is
+    // down) cannot prove it holds the hub's secret, and gets no token.
+    const seen = [];
+    const impostor = http.createServer((req, res) => {
+      seen.push(req.headers);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(req.url.startsWith('/api/hub-proof') ? '{"proof":"00"}' : '{"sessions":[]}');
+    });
+    await new Promise((resolve) => impostor.listen(0, '127.0.0.1', resolve));
+    try {
+      const fooled = await cli(hub, ['status'], { url: `http://127.0.0.1:${impostor.address().port}` });
+      assert.equal(fooled.status, 1, fooled.stdout);
+      assert.match(fooled.stderr, /did not prove it is this hub.*no token was sent/);
+      assert.ok(seen.length >= 1);
+      assert.ok(seen.every((h) => h.authorization === undefined), JSON.stringify(seen));
+    } finally {
+      impostor.close();
+    }
+    // The hub's proof route: no token, a challenge of 32 to 128 hex digits.
+    for (const challenge of ['', 'xyz', '0'.repeat(31), '0'.repeat(129), 'g'.repeat(32)]) {
+      const bad = await rest(hub, 'GET', `/api/hub-proof?challenge=${challenge}`, { tok: null });
+      assert.equal(bad.status, 400, challenge);
+      assert.equal(bad.json.code, 'INVALID_PAYLOAD');
+    }
+    const proved = await rest(hub, 'GET', `/api/hub-proof?challenge=${'ab'.repeat(24)}`, { tok: null });
+    assert.equal(proved.status, 200, proved.text);
+    assert.match(proved.json.proof, /^[0-9a-f]{64}$/);
   } finally {
     for (const s of sockets) s.close();
     await hub.stop();
