@@ -39,6 +39,7 @@
 #include <glib/gstdio.h>
 
 #include "prd-error.h"
+#include "prd-private-file.h"
 #include "prd-git-repo.h"
 #include "prd-hub-config-server.h"
 #include "prd-hub-secret.h"
@@ -225,7 +226,10 @@ copy_data (const char *from, const char *to, GPtrArray *copied, GError **error)
   g_ptr_array_add (copied, g_strdup (STORE_FILE));
   if (g_file_test (git_from, G_FILE_TEST_IS_DIR))
     {
-      if (!prd_git_repo_copy (git_from, git_to, error))
+      /* libgit2 makes the copy with its own modes: every organization's
+       * PRD versions are in it. */
+      if (!prd_git_repo_copy (git_from, git_to, error) ||
+          !prd_private_file_restrict (git_to, error))
         return FALSE;
       g_ptr_array_add (copied, g_strdup (PRD_HUB_VERSIONS_REPO));
     }

@@ -141,7 +141,7 @@ test('a backup under load, restored into a new folder, has every edit acknowledg
       assert.match(backup.stdout, /^Backed up .* to .*backup \(prdhub\.db, versions\.git/);
       const expected = ['prdhub-backup.ini', 'prdhub.db', 'versions.git', 'jwt-secret', 'secrets'];
       assert.deepEqual(listing(dest), expected.sort());
-      for (const f of ['jwt-secret', 'secrets'])
+      for (const f of ['jwt-secret', 'secrets', 'prdhub.db', 'versions.git'])
         assert.equal(fs.statSync(path.join(dest, f)).mode & 0o077, 0, `${f} stays owner-only`);
       assert.deepEqual(fs.readdirSync(work), ['backup'], 'no partial folder is left');
 
@@ -192,8 +192,13 @@ test('a backup under load, restored into a new folder, has every edit acknowledg
       restored = undefined;
       const dest2 = path.join(work, 'backup-stopped');
       assert.equal(prdhub(['backup', dest2, '--data-dir', target]).status, 0);
+      // into a folder that exists, open to others: what is restored is not
       const target2 = path.join(work, 'restored-2');
+      fs.mkdirSync(target2, { mode: 0o755 });
+      fs.chmodSync(target2, 0o755);
       assert.equal(prdhub(['restore', dest2, '--data-dir', target2]).status, 0);
+      for (const f of ['prdhub.db', 'versions.git'])
+        assert.equal(fs.statSync(path.join(target2, f)).mode & 0o077, 0, `restored ${f} is owner-only`);
       restored = await startHub({
         config: CONFIG, env: HUB_ENV, args: ['--data-dir', target2],
       });
