@@ -292,6 +292,29 @@ test_slow_but_alive (Fixture *f, gconstpointer data)
   run_clear (&run);
 }
 
+/* However lively, a request ends at its deadline; what came stays. */
+static void
+test_max_duration (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  PrdOpenAiSettings settings = { .base_url = f->base_url,
+                                 .model = MODEL,
+                                 .timeout_ms = 10000,
+                                 .max_tokens = 10,
+                                 .max_duration_ms = 400 };
+  g_autoptr (PrdAiProvider) provider = prd_openai_provider_new (&settings, &error);
+  g_autoptr (PrdAiResponse) response = NULL;
+  Run run = { 0 };
+
+  g_assert_no_error (error);
+  g_assert_false (stream (f, provider, &run, "scenario:slow", &response, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PROVIDER_TIMEOUT);
+  g_assert_nonnull (strstr (error->message, "took longer than 400 ms"));
+  /* Five deltas 150 ms apart: not all of them came. */
+  g_assert_cmpuint (strlen (response->text), <, 5);
+  run_clear (&run);
+}
+
 static void
 test_finish_without_done (Fixture *f, gconstpointer data)
 {
@@ -786,6 +809,7 @@ main (int argc, char *argv[])
   ADD ("/prd/ai/openai/split", test_split);
   ADD ("/prd/ai/openai/incremental", test_incremental);
   ADD ("/prd/ai/openai/slow-but-alive", test_slow_but_alive);
+  ADD ("/prd/ai/openai/max-duration", test_max_duration);
   ADD ("/prd/ai/openai/finish-without-done", test_finish_without_done);
   ADD ("/prd/ai/openai/concurrent", test_concurrent);
   ADD ("/prd/ai/openai/rate-limit", test_rate_limit);

@@ -51,6 +51,7 @@ struct _PrdOpenAiProvider
   guint timeout_ms;
   guint max_tokens;
   gsize max_response_bytes;
+  guint max_duration_ms;
 };
 
 static void ai_provider_iface_init (PrdAiProviderInterface *iface);
@@ -72,7 +73,9 @@ struct _PrdOpenAiRequest
   GCancellable *caller;      /* (owned) (nullable) */
   gulong caller_handler;
   GSource *idle_timeout; /* (owned) (nullable) */
+  GSource *deadline;     /* (owned) (nullable): max_duration_ms */
   gboolean timed_out;
+  gboolean overran; /* timed out by the deadline, not a silence */
   gboolean completed;
 
   PrdAiDeltaFunc delta_func;
@@ -123,6 +126,9 @@ request_free (gpointer data)
   if (req->idle_timeout != NULL)
     g_source_destroy (req->idle_timeout);
   g_clear_pointer (&req->idle_timeout, g_source_unref);
+  if (req->deadline != NULL)
+    g_source_destroy (req->deadline);
+  g_clear_pointer (&req->deadline, g_source_unref);
   g_clear_object (&req->body);
   g_clear_object (&req->msg);
   g_clear_object (&req->cancellable);
@@ -143,6 +149,24 @@ idle_timeout_fired (gpointer user_data)
   req->timed_out = TRUE;
   g_cancellable_cancel (req->cancellable);
   return G_SOURCE_REMOVE;
+}
+
+static gboolean
+deadline_passed (gpointer user_data)
+{
+  Request *req = user_data;
+
+  req->overran = TRUE;
+  return idle_timeout_fired (req);
+}
+
+/* The whole request's limit, started with it. */
+static void
+arm_deadline (Request *req)
+{
+  req->deadline = g_timeout_source_new (req->self->max_duration_ms);
+  g_source_set_callback (req->deadline, deadline_passed, req, NULL);
+  g_source_attach (req->deadline, g_main_context_get_thread_default ());
 }
 
 /* (Re)starts the silence timer: called when the request starts and with
@@ -178,6 +202,11 @@ complete (GTask *task, GError *error)
       g_source_destroy (req->idle_timeout);
       g_clear_pointer (&req->idle_timeout, g_source_unref);
     }
+  if (req->deadline != NULL)
+    {
+      g_source_destroy (req->deadline);
+      g_clear_pointer (&req->deadline, g_source_unref);
+    }
   g_free (req->response->text);
   req->response->text = g_strndup (req->text->str, req->text->len);
   if (error != NULL)
@@ -189,6 +218,10 @@ complete (GTask *task, GError *error)
 static GError *
 io_error (Request *req, const GError *error, gboolean answer_started)
 {
+  if (req->overran)
+    return g_error_new (PRD_ERROR, PRD_ERROR_PROVIDER_TIMEOUT,
+                        "The AI provider's answer took longer than %u ms",
+                        req->self->max_duration_ms);
   if (req->timed_out)
     return g_error_new (PRD_ERROR, PRD_ERROR_PROVIDER_TIMEOUT,
                         "The AI provider sent nothing for %u ms", req->self->timeout_ms);
@@ -867,6 +900,7 @@ start_request (PrdOpenAiProvider *self,
   soup_message_set_request_body_from_bytes (req->msg, "application/json", body);
 
   arm_idle_timeout (req);
+  arm_deadline (req);
   soup_session_send_async (self->session, req->msg, G_PRIORITY_DEFAULT, req->cancellable, sent,
                            g_steal_pointer (&task));
 }
@@ -1079,6 +1113,8 @@ prd_openai_provider_new (const PrdOpenAiSettings *settings, GError **error)
   self->max_tokens = settings->max_tokens;
   self->max_response_bytes = settings->max_response_bytes != 0 ? settings->max_response_bytes
                                                                : PRD_OPENAI_MAX_RESPONSE_SIZE;
+  self->max_duration_ms = settings->max_duration_ms != 0 ? settings->max_duration_ms
+                                                         : PRD_OPENAI_DEFAULT_MAX_DURATION_MS;
   /* Our own idle timer covers the timeouts; several jobs may stream from
    * one server at once. */
   self->session = soup_session_new_with_options ("user-agent", PACKAGE_NAME "/" PACKAGE_VERSION,

@@ -18,6 +18,9 @@ G_BEGIN_DECLS
 /* Limit of a response that is not streamed (suggestions, reviews): read as
  * one JSON tree, which takes tens of times its size in memory. */
 #define PRD_OPENAI_MAX_WHOLE_SIZE (1024 * 1024)
+/* The longest a request may take, answer included: keep-alive comments
+ * reset the silence timer, not this one. */
+#define PRD_OPENAI_DEFAULT_MAX_DURATION_MS (15 * 60 * 1000)
 
 /**
  * PrdOpenAiSettings:
@@ -32,6 +35,8 @@ G_BEGIN_DECLS
  * @max_tokens: the `max_tokens` of each request
  * @max_response_bytes: the most bytes of a response body read before the
  *   request fails, 0 for %PRD_OPENAI_MAX_RESPONSE_SIZE
+ * @max_duration_ms: the longest a request may take, however lively the
+ *   provider, 0 for %PRD_OPENAI_DEFAULT_MAX_DURATION_MS
  */
 typedef struct
 {
@@ -41,6 +46,7 @@ typedef struct
   guint timeout_ms;
   guint max_tokens;
   gsize max_response_bytes;
+  guint max_duration_ms;
 } PrdOpenAiSettings;
 
 #define PRD_TYPE_OPENAI_PROVIDER (prd_openai_provider_get_type ())
