@@ -36,6 +36,7 @@ struct _PrdHubAi
   PrdAiQueue *queue;
   GHashTable *jobs; /* job id → PrdAiJob (owned), from submit to the end */
   GCancellable *cancellable;
+  guint reviews; /* ai-review requests at the provider */
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubAi, prd_hub_ai, G_TYPE_OBJECT)
@@ -849,14 +850,21 @@ on_ai_cancel (PrdSioSocket *socket,
  * to the requester, ai-review-complete or ai-error, both naming it. */
 typedef struct
 {
+  PrdHubAi *self;       /* (owned) */
   PrdSioSocket *socket; /* (owned) */
   char *prd_id;
   char *review_id;
 } Review;
 
+/* Reviews wait for no queue: past [ai] concurrency of them at the provider,
+ * one more is refused (RATE_LIMIT_EXCEEDED) with this retryAfter. */
+#define REVIEW_BUSY_RETRY_AFTER 5
+
 static void
 review_free (Review *review)
 {
+  review->self->reviews--;
+  g_object_unref (review->self);
   g_object_unref (review->socket);
   g_free (review->prd_id);
   g_free (review->review_id);
@@ -963,6 +971,17 @@ on_ai_review (PrdSioSocket *socket,
     }
   markdown = prd_document_get_committed_text (prd_hub_room_get_document (room));
   prd_hub_room_release (room);
+  if (self->reviews >= prd_hub_config_get_ai (self->config)->concurrency)
+    {
+      g_autoptr (GError) busy =
+          g_error_new (PRD_ERROR, PRD_ERROR_RATE_LIMIT_EXCEEDED,
+                       "%u reviews are under way, as many as [ai] concurrency allows; retry in "
+                       "%d s",
+                       self->reviews, REVIEW_BUSY_RETRY_AFTER);
+
+      reply_ai_error (socket, ack_id, NULL, busy, REVIEW_BUSY_RETRY_AFTER);
+      return;
+    }
   /* A review counts against the hourly quota like a prompt. */
   quota_probe = prd_ai_job_new (prd_id, identity->org, identity->user_id, "review", NULL);
   if (!prd_ai_queue_submit (self->queue, quota_probe, g_get_monotonic_time (), &retry_after,
@@ -988,6 +1007,8 @@ on_ai_review (PrdSioSocket *socket,
           "1}."));
   g_ptr_array_add (messages, prd_ai_message_new (PRD_AI_ROLE_USER, context));
   review = g_new0 (Review, 1);
+  review->self = g_object_ref (self);
+  self->reviews++;
   review->socket = g_object_ref (socket);
   review->prd_id = g_strdup (prd_id);
   review->review_id = new_review_id ();

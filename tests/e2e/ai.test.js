@@ -505,6 +505,31 @@ test('ai-review ends with an event without suggestions and after a provider fail
   }
 });
 
+test('ai-review: no more at the provider at once than [ai] concurrency', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { extra: 'concurrency=1\n' });
+  try {
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    // The provider never answers this one: it holds the only review slot.
+    const stalled = await createPrd(hub, 'Stalled', 'scenario:stall-headers\n# PRD\n');
+    await join(a, stalled);
+    const first = await request(a, 'ai-review', { prdId: stalled });
+    assert.equal(first.ok, true, JSON.stringify(first));
+    const other = await createPrd(hub, 'Other', 'scenario:review\n# PRD\n');
+    await join(b, other);
+    const busy = await request(b, 'ai-review', { prdId: other });
+    assert.equal(busy.error.code, 'RATE_LIMIT_EXCEEDED', JSON.stringify(busy));
+    assert.equal(busy.error.retryAfter, 5);
+    assert.match(busy.error.message, /1 reviews are under way/);
+    a.close();
+    b.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
 test('a restart marks the jobs that were running as failed (INTERRUPTED)', async () => {
   const ai = await startAiServer();
   const dataDir = tmpDir('prdhub-e2e-ai-restart-');
