@@ -563,6 +563,25 @@ test_http_push (Fixture *f, gconstpointer data)
   }
 }
 
+/* Starts @service on a free loopback port; returns a remote URL there. */
+static char *
+listen_local (GSocketService *service, GCallback on_connection, gpointer data)
+{
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (service), address,
+                                                G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
+                                                &bound, &error));
+  g_assert_no_error (error);
+  g_signal_connect (service, "incoming", on_connection, data);
+  g_socket_service_start (service);
+  return g_strdup_printf ("http://127.0.0.1:%u/a.git",
+                          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+}
+
 static gboolean
 on_incoming (GSocketService *service,
              GSocketConnection *connection,
@@ -580,22 +599,11 @@ test_watchdog (Fixture *f, gconstpointer data)
 {
   g_autoptr (GSocketService) service = g_socket_service_new ();
   g_autoptr (GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
-  g_autoptr (GSocketAddress) bound = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (PrdGitRemote) remote = NULL;
   g_autoptr (PrdGitPushResult) result = NULL;
-  g_autofree char *url = NULL;
+  g_autofree char *url = listen_local (service, G_CALLBACK (on_incoming), held);
 
-  g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (service), address,
-                                                G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
-                                                &bound, &error));
-  g_assert_no_error (error);
-  g_signal_connect (service, "incoming", G_CALLBACK (on_incoming), held);
-  g_socket_service_start (service);
-  url = g_strdup_printf ("http://127.0.0.1:%u/a.git",
-                         g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
   commit_version (f, "prd_alpha", "1.0.0", "# Alpha\n");
   remote = make_git_remote ("org-a", url, "1", "username", "u", "token", "t", NULL);
 
@@ -612,6 +620,7 @@ test_watchdog (Fixture *f, gconstpointer data)
 typedef struct
 {
   GSocketConnection *connection; /* (owned) */
+  GThread *thread;               /* (owned) (nullable): writes to it */
   guint64 sent;                  /* atomic */
 } Flood;
 
@@ -659,12 +668,14 @@ on_flood_incoming (GSocketService *service,
   Flood *flood = user_data;
   char request[4096];
 
+  /* One connection is flooded; another is not answered. */
+  if (flood->thread != NULL)
+    return FALSE;
   /* the request's head, then refs */
   g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (connection)), request,
                        sizeof request, NULL, NULL);
-  g_clear_object (&flood->connection);
   flood->connection = g_object_ref (connection);
-  g_thread_unref (g_thread_new ("flood", flood_refs, flood));
+  flood->thread = g_thread_new ("flood", flood_refs, flood);
   return TRUE;
 }
 
@@ -674,23 +685,12 @@ static void
 test_read_limit (Fixture *f, gconstpointer data)
 {
   g_autoptr (GSocketService) service = g_socket_service_new ();
-  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
-  g_autoptr (GSocketAddress) bound = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (PrdGitRemote) remote = NULL;
   g_autoptr (PrdGitPushResult) result = NULL;
-  g_autofree char *url = NULL;
   Flood flood = { 0 };
+  g_autofree char *url = listen_local (service, G_CALLBACK (on_flood_incoming), &flood);
 
-  g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (service), address,
-                                                G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
-                                                &bound, &error));
-  g_assert_no_error (error);
-  g_signal_connect (service, "incoming", G_CALLBACK (on_flood_incoming), &flood);
-  g_socket_service_start (service);
-  url = g_strdup_printf ("http://127.0.0.1:%u/a.git",
-                         g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
   commit_version (f, "prd_alpha", "1.0.0", "# Alpha\n");
   remote = make_git_remote ("org-a", url, "600", "username", "u", "token", "t", NULL);
 
@@ -700,7 +700,9 @@ test_read_limit (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "the remote sent more than 16 MiB"));
   g_socket_service_stop (service);
   if (flood.connection != NULL)
-    g_io_stream_close (G_IO_STREAM (flood.connection), NULL, NULL);
+    g_socket_shutdown (g_socket_connection_get_socket (flood.connection), TRUE, TRUE, NULL);
+  if (flood.thread != NULL)
+    g_thread_join (flood.thread);
   /* What was sent past the limit sat in socket buffers. */
   g_assert_cmpuint (__atomic_load_n (&flood.sent, __ATOMIC_RELAXED), <, 48u * 1024 * 1024);
   g_clear_object (&flood.connection);
