@@ -213,6 +213,20 @@ copy_data (const char *from, const char *to, GPtrArray *copied, GError **error)
   g_autofree char *git_from = g_build_filename (from, PRD_HUB_VERSIONS_REPO, NULL);
   g_autofree char *git_to = g_build_filename (to, PRD_HUB_VERSIONS_REPO, NULL);
 
+  /* A folder holds the files themselves: a link could bring in a
+   * database or repository from anywhere on the machine. */
+  const char *const linked[] = { db_from, git_from };
+
+  for (guint i = 0; i < G_N_ELEMENTS (linked); i++)
+    if (g_file_test (linked[i], G_FILE_TEST_IS_SYMLINK))
+      {
+        g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                     "%s is a symbolic link: a prdhub data or backup folder holds the files "
+                     "themselves",
+                     linked[i]);
+        return FALSE;
+      }
+
   if (!g_file_test (db_from, G_FILE_TEST_IS_REGULAR))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND, "%s has no %s: not a prdhub data folder",
@@ -496,6 +510,7 @@ do_restore (const char *src, const char *data_dir, gboolean force)
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) copied = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *work = NULL;
+  gboolean created;
 
   if (!g_file_test (src, G_FILE_TEST_IS_DIR))
     {
@@ -522,6 +537,7 @@ do_restore (const char *src, const char *data_dir, gboolean force)
     if (!prd_sqlite_store_check_unused (db, &error))
       return fail (error);
   }
+  created = !lexists (data_dir);
   if (g_mkdir_with_parents (data_dir, 0700) != 0)
     {
       set_errno_error (&error, errno, "Cannot create the data folder", data_dir);
@@ -540,6 +556,9 @@ do_restore (const char *src, const char *data_dir, gboolean force)
 
       if (!remove_tree (work, &cleanup_error))
         g_printerr ("prdhub: %s\n", cleanup_error->message);
+      /* A failed restore leaves no data folder it made. */
+      else if (created)
+        g_rmdir (data_dir);
       return fail (error);
     }
   if (g_rmdir (work) != 0)

@@ -2281,6 +2281,11 @@ prd_sqlite_store_copy_file (const char *source, const char *dest, GError **error
       g_prefix_error (error, "%s: ", source);
       return FALSE;
     }
+  /* The copy is one file: reading it later (a restore opens a backup
+   * read-only) must not make WAL files beside it. The hub turns WAL on
+   * again when it opens a restored database. */
+  if (sqlite3_exec (to, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK)
+    return set_sqlite_error (error, to, sqlite3_errcode (to), "Cannot make the copy one file");
   rc = sqlite3_prepare_v2 (to, "PRAGMA quick_check", -1, &check, NULL);
   if (rc != SQLITE_OK || (rc = sqlite3_step (check)) != SQLITE_ROW)
     return set_sqlite_error (error, to, rc, "Cannot check the copy");

@@ -295,9 +295,22 @@ test('backup and restore refuse what they must, and change nothing then', async 
     assert.match(res.stderr, /not empty.*--force/);
     assert.ok(otherDb.equals(fs.readFileSync(path.join(other, 'prdhub.db'))), 'unchanged');
 
+    // A backup whose database is a link to one elsewhere is refused.
+    const linked = path.join(work, 'linked');
+    fs.cpSync(emptyDest, linked, { recursive: true });
+    fs.rmSync(path.join(linked, 'prdhub.db'));
+    fs.symlinkSync(path.join(other, 'prdhub.db'), path.join(linked, 'prdhub.db'));
+    res = prdhub(['restore', linked, '--data-dir', path.join(work, 'r1')]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /prdhub\.db is a symbolic link/);
+    assert.ok(!fs.existsSync(path.join(work, 'r1')));
+
     fs.writeFileSync(path.join(other, 'notes.txt'), 'operator notes');
+    const backupFiles = listing(emptyDest);
     res = prdhub(['restore', emptyDest, '--data-dir', other, '--force']);
     assert.equal(res.status, 0, res.stderr);
+    // Reading the backup wrote nothing beside it (no -wal or -shm).
+    assert.deepEqual(listing(emptyDest), backupFiles);
     const list = prdhub(['prd', 'list', '--data-dir', other]);
     assert.match(list.stdout, /\tT\n/);
     assert.doesNotMatch(list.stdout, /Other/);
