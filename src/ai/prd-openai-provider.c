@@ -234,20 +234,6 @@ io_error (Request *req, const GError *error, gboolean answer_started)
                       req->self->base_url, error->message);
 }
 
-static char *
-truncate_message (const char *message)
-{
-  g_autofree char *valid = g_utf8_make_valid (message, -1);
-
-  if (g_utf8_strlen (valid, -1) > MAX_ERROR_MESSAGE)
-    {
-      g_autofree char *cut = g_utf8_substring (valid, 0, MAX_ERROR_MESSAGE);
-
-      return g_strconcat (cut, "…", NULL);
-    }
-  return g_steal_pointer (&valid);
-}
-
 /* The `error.message` of an OpenAI-style error object, if there is one. */
 static char *
 error_object_message (JsonNode *node)
@@ -262,7 +248,7 @@ error_object_message (JsonNode *node)
   if (error_node == NULL)
     return NULL;
   if (JSON_NODE_HOLDS_VALUE (error_node) && json_node_get_value_type (error_node) == G_TYPE_STRING)
-    return truncate_message (json_node_get_string (error_node));
+    return prd_error_truncate_message (json_node_get_string (error_node), MAX_ERROR_MESSAGE);
   if (JSON_NODE_HOLDS_OBJECT (error_node))
     {
       JsonObject *error_object = json_node_get_object (error_node);
@@ -270,7 +256,7 @@ error_object_message (JsonNode *node)
 
       if (message != NULL && JSON_NODE_HOLDS_VALUE (message) &&
           json_node_get_value_type (message) == G_TYPE_STRING)
-        return truncate_message (json_node_get_string (message));
+        return prd_error_truncate_message (json_node_get_string (message), MAX_ERROR_MESSAGE);
       return g_strdup ("(no message)");
     }
   return g_strdup ("(no message)");
@@ -319,7 +305,7 @@ http_error (Request *req)
         {
           g_autofree char *text = g_strndup ((const char *) req->whole->data, req->whole->len);
 
-          detail = truncate_message (g_strstrip (text));
+          detail = prd_error_truncate_message (g_strstrip (text), MAX_ERROR_MESSAGE);
         }
     }
   if (detail == NULL || *detail == '\0')

@@ -146,6 +146,30 @@ prd_error_get_protocol_code (const GError *error)
 }
 
 /**
+ * prd_error_truncate_message:
+ * @text: what another program said (a service's error, an address)
+ * @max_chars: the most characters kept
+ *
+ * @text for one of our messages: valid UTF-8 (an invalid byte becomes
+ * U+FFFD), cut after @max_chars characters with `…`.
+ *
+ * Returns: (transfer full): the text
+ */
+char *
+prd_error_truncate_message (const char *text, glong max_chars)
+{
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+
+  if (g_utf8_strlen (valid, -1) > max_chars)
+    {
+      g_autofree char *cut = g_utf8_substring (valid, 0, max_chars);
+
+      return g_strconcat (cut, "…", NULL);
+    }
+  return g_steal_pointer (&valid);
+}
+
+/**
  * prd_error_new_prd_not_found:
  * @prd_id: the id asked for
  *

@@ -59,5 +59,6 @@ const char *prd_error_code_to_string (PrdErrorCode code);
 gboolean prd_error_code_from_string (const char *str, PrdErrorCode *code);
 const char *prd_error_get_protocol_code (const GError *error);
 GError *prd_error_new_prd_not_found (const char *prd_id);
+char *prd_error_truncate_message (const char *text, glong max_chars);
 
 G_END_DECLS

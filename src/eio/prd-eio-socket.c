@@ -666,6 +666,7 @@ on_probe_message (PrdEioWsLink *link, int type, GBytes *message, gpointer user_d
 {
   PrdEioSocket *self = user_data;
   g_autoptr (PrdEioPacket) packet = NULL;
+  gboolean is_probe;
   gsize len;
   const char *data;
 
@@ -682,16 +683,16 @@ on_probe_message (PrdEioWsLink *link, int type, GBytes *message, gpointer user_d
 
   data = g_bytes_get_data (message, &len);
   packet = prd_eio_packet_decode_text (data, len, NULL);
-  if (packet != NULL && packet->type == PRD_EIO_PACKET_PING &&
-      g_bytes_get_size (packet->data) == 5 && self->probe_seen)
+  is_probe =
+      packet != NULL && packet->type == PRD_EIO_PACKET_PING && g_bytes_get_size (packet->data) == 5;
+  if (is_probe && self->probe_seen)
     {
       /* A client probes once. Answering every probe of one that does not
        * read would queue answers without limit. */
       g_debug ("socket %s: a second probe", self->id);
       abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR);
     }
-  else if (packet != NULL && packet->type == PRD_EIO_PACKET_PING &&
-           g_bytes_get_size (packet->data) == 5)
+  else if (is_probe)
     {
       prd_eio_ws_link_send_text (link, "3probe");
       self->probe_seen = TRUE;

@@ -780,6 +780,7 @@ typedef struct
   char *signature; /* (nullable) */
   char *delivery;  /* (nullable) */
   GBytes *body;    /* (owned) */
+  JsonNode *json;  /* (owned) (nullable): the body, read once it is known genuine */
   PrdIntegrationEntry *entry;
   char *event;
   char *key;
@@ -798,6 +799,7 @@ hook_free (Hook *hook)
   g_free (hook->signature);
   g_free (hook->delivery);
   g_bytes_unref (hook->body);
+  g_clear_pointer (&hook->json, json_node_unref);
   g_clear_pointer (&hook->entry, prd_integration_entry_free);
   g_free (hook->event);
   g_free (hook->key);
@@ -992,13 +994,12 @@ member_object (JsonObject *object, const char *name)
 static void
 hook_read (Hook *hook)
 {
-  g_autoptr (JsonNode) node = NULL;
   JsonObject *body, *issue, *changelog;
   JsonNode *items;
 
-  node = prd_json_parse (g_bytes_get_data (hook->body, NULL),
-                         (gssize) g_bytes_get_size (hook->body), 0, NULL);
-  body = node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+  body = hook->json != NULL && JSON_NODE_HOLDS_OBJECT (hook->json)
+             ? json_node_get_object (hook->json)
+             : NULL;
   if (body == NULL || member_string (body, "webhookEvent") == NULL)
     {
       hook_fail (hook, g_error_new_literal (PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
@@ -1051,14 +1052,12 @@ hook_read (Hook *hook)
 static gboolean
 hook_is_stale (Hook *hook)
 {
-  g_autoptr (JsonNode) node = prd_json_parse (g_bytes_get_data (hook->body, NULL),
-                                              (gssize) g_bytes_get_size (hook->body), 0, NULL);
   JsonNode *timestamp;
   gint64 sent_ms;
 
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+  if (hook->json == NULL || !JSON_NODE_HOLDS_OBJECT (hook->json))
     return FALSE;
-  timestamp = json_object_get_member (json_node_get_object (node), "timestamp");
+  timestamp = json_object_get_member (json_node_get_object (hook->json), "timestamp");
   if (timestamp == NULL || !JSON_NODE_HOLDS_VALUE (timestamp) ||
       (json_node_get_value_type (timestamp) != G_TYPE_INT64 &&
        json_node_get_value_type (timestamp) != G_TYPE_DOUBLE))
@@ -1124,6 +1123,8 @@ on_hook_configuration (GObject *source, GAsyncResult *result, gpointer user_data
                                             "The webhook signature is missing or wrong"));
       return;
     }
+  hook->json = prd_json_parse (g_bytes_get_data (hook->body, NULL),
+                               (gssize) g_bytes_get_size (hook->body), 0, NULL);
   if (hook_is_stale (hook))
     {
       hook_answer (hook, "stale");

@@ -311,6 +311,7 @@ write_allowed (PrdHubRest *self, SoupServerMessage *msg, const PrdIdentity *iden
   g_autofree char *retry_after = NULL;
   gint64 now = g_get_monotonic_time ();
   PrdSioRateInfo info;
+  gboolean allowed;
   Writer *writer;
 
   if (self->write_limit == 0)
@@ -333,13 +334,11 @@ write_allowed (PrdHubRest *self, SoupServerMessage *msg, const PrdIdentity *iden
       writer->limiter = prd_sio_rate_limiter_new ();
       g_hash_table_insert (self->writers, g_steal_pointer (&key), writer);
     }
-  if (prd_sio_rate_limiter_consume (writer->limiter, WRITE_CLASS, self->write_limit,
-                                    self->write_window, now, &info))
-    {
-      writer->window_end_us = info.reset_time_us;
-      return TRUE;
-    }
+  allowed = prd_sio_rate_limiter_consume (writer->limiter, WRITE_CLASS, self->write_limit,
+                                          self->write_window, now, &info);
   writer->window_end_us = info.reset_time_us;
+  if (allowed)
+    return TRUE;
   prd_metric_inc (prd_metric_rate_limit_refusals (), WRITE_CLASS);
   retry_after = g_strdup_printf ("%u", info.retry_after);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",

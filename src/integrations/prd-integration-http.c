@@ -34,6 +34,7 @@
 
 #include <string.h>
 
+#include "prd-error.h"
 #include "prd-json.h"
 
 #include "prd-integration-http.h"
@@ -604,18 +605,8 @@ on_answer (GTask *task, GBytes *body, GError *error)
     {
       const char *location = soup_message_headers_get_one (headers, "Location");
       const char *reason = soup_status_get_phrase (status);
-      g_autofree char *shown = NULL;
-
-      if (location == NULL || !g_utf8_validate (location, -1, NULL))
-        shown = g_strdup ("(no address)");
-      else if (g_utf8_strlen (location, -1) > 200)
-        {
-          g_autofree char *start = g_utf8_substring (location, 0, 200);
-
-          shown = g_strconcat (start, "…", NULL);
-        }
-      else
-        shown = g_strdup (location);
+      g_autofree char *shown =
+          location != NULL ? prd_error_truncate_message (location, 200) : g_strdup ("(no address)");
       /* Not followed: the credentials go to the configured address only. */
       g_task_return_new_error (
           task, PRD_INTEGRATION_HTTP_ERROR, PRD_INTEGRATION_HTTP_ERROR_STATUS,

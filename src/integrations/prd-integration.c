@@ -243,11 +243,10 @@ prd_integration_report_success (PrdIntegration *self)
 static char *
 clean_message (const char *text)
 {
-  g_autofree char *valid = g_utf8_make_valid (text, -1);
-  GString *out = g_string_sized_new (strlen (valid));
-  const char *p = valid;
+  g_autofree char *cut = prd_error_truncate_message (text, MESSAGE_MAX);
+  GString *out = g_string_sized_new (strlen (cut));
 
-  for (glong n = 0; *p != '\0' && n < MESSAGE_MAX; p = g_utf8_next_char (p), n++)
+  for (const char *p = cut; *p != '\0'; p = g_utf8_next_char (p))
     {
       gunichar c = g_utf8_get_char (p);
 
@@ -256,33 +255,41 @@ clean_message (const char *text)
       else
         g_string_append_len (out, p, g_utf8_next_char (p) - p);
     }
-  if (*p != '\0')
-    g_string_append (out, "…");
   return g_string_free (out, FALSE);
+}
+
+static gboolean
+is_cancelled (const GError *error)
+{
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+         g_error_matches (error, PRD_ERROR, PRD_ERROR_CANCELLED);
+}
+
+/* @message: a clean_message() */
+static void
+report_failure_message (PrdIntegration *self, char *message)
+{
+  g_autofree char *owned = message;
+  Status *status = get_status (self);
+
+  if (status->status == PRD_INTEGRATION_ERROR && g_strcmp0 (status->last_error, owned) == 0)
+    return;
+  status->status = PRD_INTEGRATION_ERROR;
+  g_free (status->last_error);
+  status->last_error = g_steal_pointer (&owned);
+  status->changed_at = g_get_real_time ();
+  g_signal_emit (self, signals[SIGNAL_STATUS_CHANGED], 0);
 }
 
 void
 prd_integration_report_failure (PrdIntegration *self, const GError *error)
 {
-  g_autofree char *message = NULL;
-  Status *status;
-
   g_return_if_fail (PRD_IS_INTEGRATION (self));
   g_return_if_fail (error != NULL);
 
   /* A call the hub cancelled (shutdown) says nothing about the service. */
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
-      g_error_matches (error, PRD_ERROR, PRD_ERROR_CANCELLED))
-    return;
-  message = clean_message (error->message);
-  status = get_status (self);
-  if (status->status == PRD_INTEGRATION_ERROR && g_strcmp0 (status->last_error, message) == 0)
-    return;
-  status->status = PRD_INTEGRATION_ERROR;
-  g_free (status->last_error);
-  status->last_error = g_steal_pointer (&message);
-  status->changed_at = g_get_real_time ();
-  g_signal_emit (self, signals[SIGNAL_STATUS_CHANGED], 0);
+  if (!is_cancelled (error))
+    report_failure_message (self, clean_message (error->message));
 }
 
 /**
@@ -300,20 +307,19 @@ prd_integration_report_call (PrdIntegration *self, const char *what, const GErro
 
   g_return_if_fail (PRD_IS_INTEGRATION (self));
 
-  if (error != NULL)
-    message = clean_message (error->message);
   if (error == NULL)
-    g_info ("%s: %s succeeded", prd_integration_get_service (self), what);
-  else
-    g_info ("%s: %s failed: %s", prd_integration_get_service (self), what, message);
-  if (error != NULL && (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
-                        g_error_matches (error, PRD_ERROR, PRD_ERROR_CANCELLED)))
+    {
+      g_info ("%s: %s succeeded", prd_integration_get_service (self), what);
+      g_signal_emit (self, signals[SIGNAL_CALL_FINISHED], 0, what, TRUE, NULL);
+      prd_integration_report_success (self);
+      return;
+    }
+  message = clean_message (error->message);
+  g_info ("%s: %s failed: %s", prd_integration_get_service (self), what, message);
+  if (is_cancelled (error))
     return;
-  g_signal_emit (self, signals[SIGNAL_CALL_FINISHED], 0, what, error == NULL, message);
-  if (error == NULL)
-    prd_integration_report_success (self);
-  else
-    prd_integration_report_failure (self, error);
+  g_signal_emit (self, signals[SIGNAL_CALL_FINISHED], 0, what, FALSE, message);
+  report_failure_message (self, g_steal_pointer (&message));
 }
 
 /**
