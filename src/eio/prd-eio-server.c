@@ -523,6 +523,23 @@ accept_websocket (PrdEioServer *self, SoupServerMessage *msg)
                            self, 0);
 }
 
+/* Whether a browser sent @msg for a script (fetch, XMLHttpRequest,
+ * WebSocket) rather than for an <img>, <script>, <iframe> or a navigation.
+ * Those carry no Origin header, so the Origin rule lets them through; any
+ * page (a PRD's markdown image, a page elsewhere on the web) could make a
+ * reader's browser open Engine.IO sessions by the hundred and use up the
+ * reader's per-address limit. Clients outside a browser send no
+ * Sec-Fetch-Dest. */
+static gboolean
+fetched_by_script (SoupServerMessage *msg)
+{
+  const char *dest = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                   "Sec-Fetch-Dest");
+
+  return dest == NULL || g_ascii_strcasecmp (dest, "empty") == 0 ||
+         g_ascii_strcasecmp (dest, "websocket") == 0;
+}
+
 static void
 server_handler (SoupServer *server,
                 SoupServerMessage *msg,
@@ -552,7 +569,8 @@ server_handler (SoupServer *server,
       sid = g_hash_table_lookup (query, "sid");
     }
 
-  if (!prd_eio_origin_allowed ((const char *const *) self->cors_origins, msg, &origin))
+  if (!prd_eio_origin_allowed ((const char *const *) self->cors_origins, msg, &origin) ||
+      !fetched_by_script (msg))
     {
       respond_error (msg, EIO_ERROR_FORBIDDEN);
       return;

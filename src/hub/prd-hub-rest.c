@@ -576,6 +576,15 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
       (path[engine_len] == '\0' || path[engine_len] == '/'))
     return;
 
+  /* No answer here is a page: a browser must neither sniff one into HTML
+   * nor run or frame anything it holds. The web editor's routes
+   * (prd-hub-web.c) replace the policy with their own. */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "X-Content-Type-Options", "nosniff");
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Content-Security-Policy",
+                                "default-src 'none'; frame-ancestors 'none'");
+
   /* The Origin rule (prd-eio-origin.h), as for Engine.IO. */
   if (!prd_eio_origin_allowed ((const char *const *) self->cors_origins, msg, &origin))
     {

@@ -35,11 +35,13 @@
 #define RESOURCE_ROOT "/org/prdtool/Hub/web/"
 
 /* Only the hub itself: scripts and styles from /assets, REST and Socket.IO
- * (ws:// included) to the same origin, images from data: URLs for the
- * page's own icons. The page also allows the <style> elements that carry
+ * (ws:// included) to the same origin, images from data: URLs only (the
+ * page's own icons): an image in a PRD's preview is not fetched, from the
+ * hub or anywhere else, so a PRD cannot make its readers' browsers send
+ * requests. The page also allows the <style> elements that carry
  * its nonce (CodeMirror mounts its styles that way). */
 #define CSP_COMMON                                                                 \
-  "default-src 'none'; script-src 'self'; img-src 'self' data:; font-src 'self'; " \
+  "default-src 'none'; script-src 'self'; img-src data:; font-src 'self'; "        \
   "connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; " \
   "frame-ancestors 'none'"
 #define CONTENT_SECURITY_POLICY CSP_COMMON "; style-src 'self'"

@@ -63,6 +63,31 @@ test('clients without an Origin (not browsers) are not affected', async () => {
   await res.arrayBuffer();
 });
 
+test('a browser\'s image, script, frame or page request opens no session', async () => {
+  // They carry no Origin: a markdown image, or any page on the web, could
+  // otherwise open sessions by the hundred in a reader's name.
+  for (const dest of ['image', 'script', 'iframe', 'document', 'style']) {
+    const res = await fetch(handshakeUrl(), { headers: { 'Sec-Fetch-Dest': dest } });
+    assert.equal(res.status, 403, dest);
+    assert.deepEqual(await res.json(), { code: 4, message: 'Forbidden' }, dest);
+  }
+  const sessions = async () => {
+    const text = await (await fetch(`${hub.url}/metrics`)).text();
+    return Number(/^prdhub_connections\{transport="polling"\} (\d+)$/m.exec(text)?.[1]);
+  };
+  const before = await sessions();
+  await (await fetch(handshakeUrl(), { headers: { 'Sec-Fetch-Dest': 'image' } })).arrayBuffer();
+  assert.equal(await sessions(), before, 'no session was opened');
+  // What fetch(), XMLHttpRequest and WebSocket send.
+  const res = await fetch(handshakeUrl(), { headers: { 'Sec-Fetch-Dest': 'empty', Origin: ALLOWED } });
+  assert.equal(res.status, 200);
+  assert.equal((await res.text())[0], '0');
+  const sock = await openRawWebSocket(hub.port, { Origin: ALLOWED, 'Sec-Fetch-Dest': 'websocket' });
+  sock.destroy();
+  await assert.rejects(openRawWebSocket(hub.port, { 'Sec-Fetch-Dest': 'image' }),
+    (err) => /^HTTP\/1\.1 403/.test(err.head ?? ''));
+});
+
 // ---- REST -------------------------------------------------------------------
 
 function preflight(path, origin, method = 'POST') {
@@ -134,6 +159,28 @@ test('REST: authenticated responses to an allowed origin carry the CORS headers'
   assert.equal(plain.status, 200);
   assert.equal(plain.headers.get('access-control-allow-origin'), null);
   await plain.arrayBuffer();
+});
+
+test('REST: no answer can be sniffed into a page, framed or run', async () => {
+  const auth = { Authorization: `Bearer ${token()}` };
+  const created = await fetch(`${hub.url}/api/prds`, {
+    method: 'POST',
+    headers: { ...auth, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ title: '<script>x()</script>', content: '<html><script>x()</script>\n' }),
+  });
+  const { id } = await created.json();
+  const answers = [created];
+  for (const [path, headers] of [['/api/prds', auth], [`/api/prds/${id}/export.md`, auth],
+    ['/api/prds', {}], ['/api/nowhere', auth], ['/healthz', {}], ['/metrics', {}]]) {
+    answers.push(await fetch(`${hub.url}${path}`, { headers }));
+  }
+  for (const res of answers) {
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff', res.url);
+    assert.equal(res.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'",
+      res.url);
+    if (!res.bodyUsed) await res.arrayBuffer();
+  }
+  assert.deepEqual(answers.map((r) => r.status), [201, 200, 200, 401, 404, 200, 200]);
 });
 
 test('REST: without --cors-origin, no other origin is allowed', async () => {

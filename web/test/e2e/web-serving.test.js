@@ -49,6 +49,8 @@ test('the page\'s policy: only the hub, no inline script, a fresh style nonce', 
   assert.equal(pa['default-src'], "'none'");
   assert.equal(pa['script-src'], "'self'");
   assert.equal(pa['connect-src'], "'self'");
+  // A PRD's markdown image is fetched from nowhere, the hub included.
+  assert.equal(pa['img-src'], 'data:');
   assert.equal(pa['frame-ancestors'], "'none'");
   const nonceA = /'nonce-([A-Za-z0-9+/=]+)'/.exec(pa['style-src'])[1];
   const nonceB = /'nonce-([A-Za-z0-9+/=]+)'/.exec(csp(b.res)['style-src'])[1];
