@@ -1478,8 +1478,9 @@ test_snapshot_packed_aside (Fixture *f, gconstpointer data)
 }
 
 /* Deleting a PRD waits for the snapshots being packed, and so does every
- * request made after the delete: they see the PRD gone. Closing the store
- * waits as well, and the snapshot is written before it closes. */
+ * request made after the delete: they see the PRD gone; a snapshot asked for
+ * meanwhile is packed in its turn. Closing the store waits as well, and the
+ * snapshot is written before it closes. */
 static void
 test_snapshot_packed_barrier (Fixture *f, gconstpointer data)
 {
@@ -1494,6 +1495,8 @@ test_snapshot_packed_barrier (Fixture *f, gconstpointer data)
   Noted written = { order, "snapshot" }, deleted = { order, "delete" };
   Noted appended = { order, "append" }, elsewhere = { order, "elsewhere" };
   Noted last = { order, "last" }, closed = { order, "close" };
+  Noted waiting = { order, "waiting-snapshot" };
+  PackProbe probe = { .bytes = state };
   g_autoptr (GBytes) first = payload_for (site, 1);
   g_autoptr (GBytes) second = payload_for (site, 2);
   g_autoptr (GBytes) other_first = payload_for (other_site, 1);
@@ -1515,6 +1518,10 @@ test_snapshot_packed_barrier (Fixture *f, gconstpointer data)
     ;
   prd_store_append_update_async (f->store, "prd_other", other_site, 1, "alice", other_first, NULL,
                                  noted_cb, &elsewhere);
+  /* behind the barrier too, and packed before the worker writes it (it
+   * used to reach the worker unpacked, which aborted the hub) */
+  prd_store_write_snapshot_packed_async (f->store, "prd_other", probe_pack, &probe, probe_destroy,
+                                         1, NULL, noted_cb, &waiting);
   /* give the worker time to answer what would not wait */
   g_usleep (100 * G_TIME_SPAN_MILLISECOND);
   while (g_main_context_iteration (NULL, FALSE))
@@ -1523,7 +1530,13 @@ test_snapshot_packed_barrier (Fixture *f, gconstpointer data)
 
   gate_open (&gate);
   wait_noted (&elsewhere);
-  g_assert_cmpstr (order->str, ==, "snapshot delete append elsewhere");
+  wait_noted (&waiting);
+  g_assert_cmpstr (order->str, ==, "snapshot delete append elsewhere waiting-snapshot");
+  g_assert_true (prd_store_write_snapshot_finish (f->store, waiting.result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_atomic_int_get (&probe.packed), ==, 1);
+  g_assert_cmpint (g_atomic_int_get (&probe.destroyed), ==, 1);
+  assert_snapshot (f, "prd_other", state, 1, 0);
   g_assert_true (prd_store_write_snapshot_finish (f->store, written.result, &error));
   g_assert_no_error (error);
   g_assert_true (prd_store_delete_finish (f->store, deleted.result, &error));
@@ -1564,6 +1577,7 @@ test_snapshot_packed_barrier (Fixture *f, gconstpointer data)
   g_clear_object (&elsewhere.result);
   g_clear_object (&last.result);
   g_clear_object (&closed.result);
+  g_clear_object (&waiting.result);
   g_mutex_clear (&gate.lock);
   g_cond_clear (&gate.cond);
 }

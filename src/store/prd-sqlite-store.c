@@ -1546,6 +1546,18 @@ typedef struct
   GPtrArray *barrier; /* (owned) (nullable) (element-type Request) */
 } PackerJob;
 
+/* Makes a snapshot request's bytes, on the packer. */
+static void
+pack_snapshot (Request *r)
+{
+  g_assert (r->kind == REQUEST_WRITE_SNAPSHOT && r->pack != NULL);
+
+  /* cancelled while queued: never packed (the worker reports it) */
+  if (!g_cancellable_is_cancelled (g_task_get_cancellable (r->task)))
+    r->bytes = r->pack (r->pack_data);
+  r->pack = NULL;
+}
+
 static void
 packer_run (gpointer data, gpointer user_data)
 {
@@ -1554,19 +1566,25 @@ packer_run (gpointer data, gpointer user_data)
 
   if (job->snapshot != NULL)
     {
-      Request *r = job->snapshot;
       GPtrArray *batch = g_ptr_array_new ();
 
-      /* cancelled while queued: never packed (the worker reports it) */
-      if (!g_cancellable_is_cancelled (g_task_get_cancellable (r->task)))
-        r->bytes = r->pack (r->pack_data);
-      r->pack = NULL;
-      g_ptr_array_add (batch, r);
+      pack_snapshot (job->snapshot);
+      g_ptr_array_add (batch, job->snapshot);
       g_async_queue_push (w->queue, batch);
       (void) g_atomic_int_dec_and_test (&w->packing);
     }
   else
     {
+      /* A barrier holds whatever came after it, snapshots included: they
+       * are packed here, in their place, since this thread runs its tasks
+       * in order. */
+      for (guint i = 0; i < job->barrier->len; i++)
+        {
+          Request *r = job->barrier->pdata[i];
+
+          if (r->kind == REQUEST_WRITE_SNAPSHOT)
+            pack_snapshot (r);
+        }
       g_async_queue_push (w->queue, job->barrier);
       (void) g_atomic_int_dec_and_test (&w->barriers);
     }
