@@ -278,7 +278,7 @@ test_git_purge (Fixture *f, gconstpointer data)
   guint tags = 99;
 
   /* No repository yet: nothing to purge. */
-  g_assert_true (git_purge (repo, "prd_a", &tags, &error));
+  g_assert_true (git_purge (repo, "prd_none", &tags, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (tags, ==, 0);
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
@@ -303,6 +303,45 @@ test_git_purge (Fixture *f, gconstpointer data)
   g_assert_true (git_purge (repo, "prd_a", &tags, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (tags, ==, 0);
+
+  /* A version of the PRD still on its way (its text was read before the
+   * delete) does not bring the text back, whichever runs first. */
+  {
+    g_autoptr (GAsyncResult) committed = NULL;
+    g_autoptr (GAsyncResult) purged = NULL;
+    g_autofree char *hash = NULL;
+    g_autofree char *back = NULL;
+
+    h1 = (g_free (h1), git_commit (repo, "prd_c", "0.2.0", "c1\n"));
+    prd_git_repo_commit_async (repo, "prd_c", "0.3.0", "secret\n", "message", "Alice",
+                               "alice@org_a", g_get_real_time (), NULL, prd_test_result_cb,
+                               &committed);
+    prd_git_repo_purge_async (repo, "prd_c", "Delete", "Alice", "alice@org_a", g_get_real_time (),
+                              NULL, prd_test_result_cb, &purged);
+    prd_test_wait_result (&committed);
+    prd_test_wait_result (&purged);
+    hash = prd_git_repo_commit_finish (repo, committed, &error);
+    g_clear_error (&error); /* refused, or undone by the purge */
+    g_assert_true (prd_git_repo_purge_finish (repo, purged, &tags, &error));
+    g_assert_no_error (error);
+    for (const char *const *v = (const char *const[]){ "0.2.0", "0.3.0", NULL }; *v != NULL; v++)
+      {
+        back = (g_free (back), git_read (repo, "prd_c", *v, &error));
+        g_assert_null (back);
+        g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+        g_clear_error (&error);
+      }
+    /* and one asked for after the purge is refused */
+    g_clear_object (&committed);
+    committed = PRD_TEST_WAIT_FOR (prd_git_repo_commit_async, repo, "prd_c", "0.4.0", "late\n",
+                                   "message", "Alice", "alice@org_a", g_get_real_time (), NULL);
+    g_assert_null (prd_git_repo_commit_finish (repo, committed, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+    g_clear_error (&error);
+    back = (g_free (back), git_read (repo, "prd_c", "0.4.0", &error));
+    g_assert_null (back);
+    g_clear_error (&error);
+  }
 
   g_assert_false (git_purge (repo, "../evil", &tags, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_ID);

@@ -29,9 +29,15 @@ struct _PrdGitRepo
   GObject parent_instance;
 
   char *path;
-  GMutex lock;          /* guards repo; held for a whole operation */
+  GMutex lock;          /* guards repo and purged; held for a whole operation */
   git_repository *repo; /* (nullable) opened on first use */
+  /* PRDs whose versions were purged, with when (monotonic µs): a commit for
+   * one that was asked for before the purge, and runs after it, would bring
+   * the text back. Kept for PURGED_KEEP_USEC. */
+  GHashTable *purged;
 };
+
+#define PURGED_KEEP_USEC (G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC)
 
 G_DEFINE_FINAL_TYPE (PrdGitRepo, prd_git_repo, G_TYPE_OBJECT)
 
@@ -194,6 +200,11 @@ do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
   char hex[GIT_OID_HEXSZ + 1];
   int rc;
 
+  if (g_hash_table_contains (self->purged, op->prd_id))
+    {
+      error = prd_error_new_prd_not_found (op->prd_id);
+      goto fail;
+    }
   if (!ensure_open (self, TRUE, &error))
     goto fail;
   rc = git_blob_create_from_buffer (&blob_oid, self->repo, op->content, strlen (op->content));
@@ -359,6 +370,7 @@ prd_git_repo_finalize (GObject *object)
 
   g_clear_pointer (&self->repo, git_repository_free);
   g_mutex_clear (&self->lock);
+  g_hash_table_unref (self->purged);
   g_free (self->path);
 
   G_OBJECT_CLASS (prd_git_repo_parent_class)->finalize (object);
@@ -374,6 +386,7 @@ static void
 prd_git_repo_init (PrdGitRepo *self)
 {
   g_mutex_init (&self->lock);
+  self->purged = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 /**
@@ -669,7 +682,9 @@ fail:
  *
  * Forgets a deleted PRD's versions: deletes its tags `<prdId>/v*` and, when
  * the branch's latest tree holds `<prdId>.md`, commits that tree without
- * it. History is not rewritten: older commits still hold the file until the
+ * it. A commit of the PRD that has not run yet, or is asked for within the
+ * next hour, fails with %PRD_ERROR_PRD_NOT_FOUND instead of bringing the
+ * text back. History is not rewritten: older commits still hold the file until the
  * repository is rewritten by hand. A repository that does not exist yet has
  * nothing to purge.
  */
@@ -696,6 +711,19 @@ prd_git_repo_purge_async (PrdGitRepo *self,
       g_task_report_error (self, callback, user_data, prd_git_repo_purge_async, error);
       return;
     }
+  /* From now on no commit of the PRD is made, even one asked for before. */
+  {
+    g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+    gint64 now = g_get_monotonic_time ();
+    GHashTableIter iter;
+    gpointer at;
+
+    g_hash_table_iter_init (&iter, self->purged);
+    while (g_hash_table_iter_next (&iter, NULL, &at))
+      if (now - *(gint64 *) at > PURGED_KEEP_USEC)
+        g_hash_table_iter_remove (&iter);
+    g_hash_table_replace (self->purged, g_strdup (prd_id), g_memdup2 (&now, sizeof now));
+  }
   op = g_new0 (Op, 1);
   op->prd_id = g_strdup (prd_id);
   op->message = g_strdup (message);
