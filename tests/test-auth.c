@@ -181,6 +181,59 @@ test_hs256_valid (void)
   g_assert_cmpint (out2->role, ==, PRD_ROLE_VIEWER);
 }
 
+/* A sign-in link's token opens its link and nothing else; a session's
+ * token is no link. */
+static void
+test_sign_in_link (void)
+{
+  g_autoptr (PrdAuth) auth = hmac_auth ();
+  g_autoptr (PrdIdentity) in = prd_identity_new ("user_456", "Sarah Smith", NULL, "org_123",
+                                                 PRD_ROLE_EDITOR, now_s () + 600);
+  g_autoptr (PrdIdentity) out = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *link = prd_auth_mint_link (auth, in, &error);
+  g_autofree char *other = prd_auth_mint_link (auth, in, &error);
+  g_autofree char *session = prd_auth_mint (auth, in, &error);
+  g_autofree char *link_id = NULL;
+  g_autofree char *other_id = NULL;
+  g_autofree char *forged = NULL;
+
+  g_assert_no_error (error);
+  assert_auth_failed (auth, link, "This token is a sign-in link's: open the link to sign in");
+  out = prd_auth_verify_link_at (auth, link, now_s (), &link_id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (out->user_id, ==, "user_456");
+  g_assert_cmpint (out->exp, ==, in->exp);
+  g_assert_true (g_uuid_string_is_valid (link_id));
+  g_clear_pointer (&out, prd_identity_free);
+  out = prd_auth_verify_link_at (auth, other, now_s (), &other_id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (link_id, !=, other_id);
+  g_clear_pointer (&out, prd_identity_free);
+  g_clear_pointer (&link_id, g_free);
+
+  g_assert_null (prd_auth_verify_link_at (auth, session, now_s (), &link_id, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED);
+  g_assert_null (link_id);
+  g_clear_error (&error);
+  g_assert_null (prd_auth_verify_link_at (auth, link, in->exp, &link_id, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED);
+  g_clear_error (&error);
+  /* a link id that is not a UUID */
+  forged = sign_hs ("{\"sub\":\"u\",\"name\":\"U\",\"org\":\"o\",\"role\":\"editor\","
+                    "\"exp\":99999999999,\"sign_in_link\":\"x\"}");
+  g_assert_null (prd_auth_verify_link_at (auth, forged, now_s (), &link_id, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED);
+  g_assert_null (link_id);
+  g_clear_error (&error);
+  assert_auth_failed (auth, forged, "This token is a sign-in link's: open the link to sign in");
+  /* revoked users' links are refused too */
+  prd_auth_revoke (auth, "org_123", "user_456", now_s () + 1);
+  g_assert_null (prd_auth_verify_link_at (auth, link, now_s (), &link_id, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_TOKEN_REVOKED);
+  g_assert_null (link_id);
+}
+
 static void
 test_public_key_valid (gconstpointer data)
 {
@@ -1222,6 +1275,7 @@ main (int argc, char *argv[])
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/prd/auth/hs256-valid", test_hs256_valid);
+  g_test_add_func ("/prd/auth/sign-in-link", test_sign_in_link);
   g_test_add_data_func ("/prd/auth/rs256-valid", rs256, test_public_key_valid);
   g_test_add_data_func ("/prd/auth/rs512-valid", rs512, test_public_key_valid);
   g_test_add_data_func ("/prd/auth/es256-valid", es256, test_public_key_valid);

@@ -449,6 +449,48 @@ test_revocations (Fixture *f, gconstpointer data)
     }
 }
 
+static gboolean
+use_link (PrdRevocationStore *store, const char *link_id, gint64 expires_at, GError **error)
+{
+  g_autoptr (GAsyncResult) res =
+      PRD_TEST_WAIT_FOR (prd_revocation_store_use_link_async, store, link_id, expires_at, NULL);
+
+  return prd_revocation_store_use_link_finish (store, res, error);
+}
+
+/* A sign-in link is used once; links that have expired are forgotten. */
+static void
+test_sign_in_links (Fixture *f, gconstpointer data)
+{
+  PrdRevocationStore *store = PRD_REVOCATION_STORE (f->store);
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (use_link (store, "link-a", now + 600, &error));
+  g_assert_no_error (error);
+  g_assert_false (use_link (store, "link-a", now + 600, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_TOKEN_REVOKED);
+  g_clear_error (&error);
+  g_assert_true (use_link (store, "link-old", now - 10, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM sign_in_links"), ==, 2);
+  /* the next use forgets the expired link */
+  g_assert_true (use_link (store, "link-b", now + 600, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM sign_in_links"), ==, 2);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM sign_in_links WHERE link_id = 'link-old'"),
+                   ==, 0);
+  /* bad ids write nothing */
+  for (const char *const *bad = (const char *const[]){ "", "a b", "a'--", NULL }; *bad != NULL;
+       bad++)
+    {
+      g_assert_false (use_link (store, *bad, now + 600, &error));
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+      g_clear_error (&error);
+    }
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM sign_in_links"), ==, 2);
+}
+
 static void
 test_approvals (Fixture *f, gconstpointer data)
 {
@@ -963,6 +1005,7 @@ main (int argc, char *argv[])
   ADD ("/prd/store/comments/existing-rows", test_comment_rows);
   ADD ("/prd/store/approvals/add", test_approvals);
   ADD ("/prd/store/revocations/roundtrip", test_revocations);
+  ADD ("/prd/store/revocations/sign-in-links", test_sign_in_links);
   ADD ("/prd/store/notifications/roundtrip", test_notifications);
   ADD ("/prd/store/conflicts/roundtrip", test_conflicts);
   ADD ("/prd/store/ai-jobs/roundtrip", test_ai_jobs);

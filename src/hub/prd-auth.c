@@ -624,20 +624,10 @@ prd_identity_check_claims (
   return TRUE;
 }
 
-/**
- * prd_auth_verify_at:
- * @token: (nullable): the compact JWS from the client
- * @now: the current time, seconds since the Unix epoch
- *
- * Verifies @token as of @now. Every failure is %PRD_ERROR_AUTHENTICATION_FAILED
- * with a message saying why, except an expired token, which is
- * %PRD_ERROR_TOKEN_EXPIRED "Token expired", and a revoked one (see
- * prd_auth_revoke()), %PRD_ERROR_TOKEN_REVOKED "Token revoked".
- *
- * Returns: (transfer full): the identity, or %NULL with @error set
- */
-PrdIdentity *
-prd_auth_verify_at (PrdAuth *self, const char *token, gint64 now, GError **error)
+/* Verifies @token as of @now: a session's token when @link_id is NULL,
+ * else a sign-in link's, whose id goes to @link_id. */
+static PrdIdentity *
+verify (PrdAuth *self, const char *token, gint64 now, char **link_id, GError **error)
 {
   g_autoptr (JsonObject) header = NULL;
   g_autoptr (JsonObject) claims = NULL;
@@ -651,9 +641,6 @@ prd_auth_verify_at (PrdAuth *self, const char *token, gint64 now, GError **error
   PrdRole role;
   JsonNode *alg_node;
   g_autoptr (PrdIdentity) identity = NULL;
-
-  g_return_val_if_fail (PRD_IS_AUTH (self), NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (token == NULL || *token == '\0')
     return auth_failed (error, "Missing token");
@@ -740,14 +727,76 @@ prd_auth_verify_at (PrdAuth *self, const char *token, gint64 now, GError **error
       return NULL;
     }
 
+  /* A sign-in link's token opens its link once (prd_auth_verify_link_at())
+   * and is nothing else: it may be left in a browser's history. */
+  if (link_id == NULL && json_object_has_member (claims, PRD_AUTH_LINK_CLAIM))
+    return auth_failed (error, "This token is a sign-in link's: open the link to sign in");
+  if (link_id != NULL)
+    {
+      const char *id = get_string_claim (claims, PRD_AUTH_LINK_CLAIM, &bad);
+
+      if (id == NULL || !g_uuid_string_is_valid (id))
+        return auth_failed (error, "This token is not a sign-in link's");
+      *link_id = g_strdup (id);
+    }
+
   identity = prd_identity_new (sub, name, avatar, org, role, exp);
   identity->iat = iat;
   if (prd_auth_is_revoked (self, identity))
     {
+      if (link_id != NULL)
+        g_clear_pointer (link_id, g_free);
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_TOKEN_REVOKED, "Token revoked");
       return NULL;
     }
   return g_steal_pointer (&identity);
+}
+
+/**
+ * prd_auth_verify_at:
+ * @token: (nullable): the compact JWS from the client
+ * @now: the current time, seconds since the Unix epoch
+ *
+ * Verifies @token as of @now. Every failure is %PRD_ERROR_AUTHENTICATION_FAILED
+ * with a message saying why, except an expired token, which is
+ * %PRD_ERROR_TOKEN_EXPIRED "Token expired", and a revoked one (see
+ * prd_auth_revoke()), %PRD_ERROR_TOKEN_REVOKED "Token revoked". A sign-in
+ * link's token (prd_auth_mint_link()) is refused.
+ *
+ * Returns: (transfer full): the identity, or %NULL with @error set
+ */
+PrdIdentity *
+prd_auth_verify_at (PrdAuth *self, const char *token, gint64 now, GError **error)
+{
+  g_return_val_if_fail (PRD_IS_AUTH (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return verify (self, token, now, NULL, error);
+}
+
+/**
+ * prd_auth_verify_link_at:
+ * @token: (nullable): the token of a sign-in link
+ * @now: the current time, seconds since the Unix epoch
+ * @link_id: (out) (transfer full): the link's id, which the caller must
+ *   check has not been used yet
+ *
+ * Verifies @token as prd_auth_verify_at() does, but only a sign-in link's
+ * token passes.
+ *
+ * Returns: (transfer full): the identity the link signs in as, or %NULL
+ *   with @error set
+ */
+PrdIdentity *
+prd_auth_verify_link_at (
+    PrdAuth *self, const char *token, gint64 now, char **link_id, GError **error)
+{
+  g_return_val_if_fail (PRD_IS_AUTH (self), NULL);
+  g_return_val_if_fail (link_id != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  *link_id = NULL;
+  return verify (self, token, now, link_id, error);
 }
 
 static char *
@@ -851,26 +900,14 @@ prd_auth_prove (PrdAuth *self, const char *challenge)
                                     -1);
 }
 
-/**
- * prd_auth_mint:
- * @identity: who the token is for; @identity->exp is its expiry
- *
- * Signs an HS256 token for @identity with the verifier's secret, for
- * operators handing out tokens (`prdhub token`).
- *
- * Returns: (transfer full): the compact token, or %NULL with @error set
- */
-char *
-prd_auth_mint (PrdAuth *self, const PrdIdentity *identity, GError **error)
+/* Signs @identity's token; a sign-in link's when @link_id is given. */
+static char *
+mint (PrdAuth *self, const PrdIdentity *identity, const char *link_id, GError **error)
 {
   g_autoptr (jwt_t) jwt = NULL;
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
   char *raw;
   char *token;
-
-  g_return_val_if_fail (PRD_IS_AUTH (self), NULL);
-  g_return_val_if_fail (identity != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (self->family != FAMILY_HMAC)
     {
@@ -902,6 +939,7 @@ prd_auth_mint (PrdAuth *self, const PrdIdentity *identity, GError **error)
       (identity->avatar != NULL && jwt_add_grant (jwt, "avatar", identity->avatar) != 0) ||
       jwt_add_grant_int (jwt, "iat", (long) now) != 0 ||
       jwt_add_grant_int (jwt, "exp", (long) identity->exp) != 0 ||
+      (link_id != NULL && jwt_add_grant (jwt, PRD_AUTH_LINK_CLAIM, link_id) != 0) ||
       jwt_set_alg (jwt, JWT_ALG_HS256, g_bytes_get_data (self->key, NULL),
                    (int) g_bytes_get_size (self->key)) != 0)
     {
@@ -917,4 +955,48 @@ prd_auth_mint (PrdAuth *self, const PrdIdentity *identity, GError **error)
   token = g_strdup (raw);
   free (raw);
   return token;
+}
+
+/**
+ * prd_auth_mint:
+ * @identity: who the token is for; @identity->exp is its expiry
+ *
+ * Signs an HS256 token for @identity with the verifier's secret, for
+ * operators handing out tokens (`prdhub token`) and for the sign-in links
+ * the hub redeems.
+ *
+ * Returns: (transfer full): the compact token, or %NULL with @error set
+ */
+char *
+prd_auth_mint (PrdAuth *self, const PrdIdentity *identity, GError **error)
+{
+  g_return_val_if_fail (PRD_IS_AUTH (self), NULL);
+  g_return_val_if_fail (identity != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return mint (self, identity, NULL, error);
+}
+
+/**
+ * prd_auth_mint_link:
+ * @identity: who the link signs in as; @identity->exp is when the link and
+ *   the session it opens expire
+ *
+ * Signs the token of a sign-in link (`prdhub token --link`): the web editor
+ * trades it once for a session's token (`POST /api/sign-in`), and it is
+ * refused everywhere else, so that the copy a browser keeps in its history
+ * opens nothing.
+ *
+ * Returns: (transfer full): the compact token, or %NULL with @error set
+ */
+char *
+prd_auth_mint_link (PrdAuth *self, const PrdIdentity *identity, GError **error)
+{
+  g_autofree char *link_id = g_uuid_string_random ();
+
+  g_return_val_if_fail (PRD_IS_AUTH (self), NULL);
+  g_return_val_if_fail (identity != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return mint (self, identity, link_id, error);
 }

@@ -73,6 +73,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdIdentity, prd_identity_free)
  * AI's text); no token may claim them, or its bearer could write as the hub. */
 #define PRD_AUTH_HUB_USER_ID "hub"
 #define PRD_AUTH_AI_USER_ID  "ai"
+/* The claim that makes a token a sign-in link's (prd_auth_mint_link()): the
+ * link's id, a random UUID in its 36-character form. */
+#define PRD_AUTH_LINK_CLAIM     "sign_in_link"
+#define PRD_AUTH_LINK_ID_LENGTH 36
 /* Shortest HMAC secret accepted, in bytes (RFC 7518 §3.2: at least the hash size). */
 #define PRD_AUTH_MIN_SECRET_LENGTH 32
 
@@ -85,7 +89,10 @@ PrdAuth *prd_auth_new_public_key_file (const char *path, GError **error);
 const char *prd_auth_get_algorithm_family (PrdAuth *self);
 PrdIdentity *prd_auth_verify (PrdAuth *self, const char *token, GError **error);
 PrdIdentity *prd_auth_verify_at (PrdAuth *self, const char *token, gint64 now, GError **error);
+PrdIdentity *prd_auth_verify_link_at (
+    PrdAuth *self, const char *token, gint64 now, char **link_id, GError **error);
 char *prd_auth_mint (PrdAuth *self, const PrdIdentity *identity, GError **error);
+char *prd_auth_mint_link (PrdAuth *self, const PrdIdentity *identity, GError **error);
 char *prd_auth_prove (PrdAuth *self, const char *challenge);
 void prd_auth_revoke (PrdAuth *self, const char *org, const char *user_id, gint64 revoked_at);
 gboolean prd_auth_is_revoked (PrdAuth *self, const PrdIdentity *identity);

@@ -14,6 +14,11 @@
  * revocation-check-interval` seconds, gives them to PrdAuth (which then
  * refuses those tokens everywhere: CONNECT, REST, refresh-token) and
  * disconnects the open connections they cover with TOKEN_REVOKED.
+ *
+ * A sign-in link (`prdhub token --link`) carries a token that opens nothing
+ * but its link: prd_hub_tokens_sign_in_async() checks it, records the link
+ * as used in the store (so it works once, and the copy a browser keeps in
+ * its history is spent) and gives the session's token in exchange.
  */
 #define G_LOG_DOMAIN "prd-hub-tokens"
 
@@ -373,4 +378,84 @@ prd_hub_tokens_set_store (PrdHubTokens *self, PrdRevocationStore *store)
   g_set_object (&self->store, store);
   self->next_check = now_seconds ();
   arm (self);
+}
+
+static void
+on_link_used (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  PrdHubTokens *self = g_task_get_source_object (task);
+  PrdIdentity *identity = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+  char *token;
+
+  if (!prd_revocation_store_use_link_finish (PRD_REVOCATION_STORE (source), result, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  token = prd_auth_mint (self->auth, identity, &error);
+  if (token == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_info ("signed in: user=%s org=%s through a sign-in link", identity->user_id, identity->org);
+  g_task_return_pointer (task, token, g_free);
+}
+
+/**
+ * prd_hub_tokens_sign_in_async:
+ * @link_token: the token of a sign-in link (prd_auth_mint_link())
+ *
+ * Trades @link_token, once, for a session's token of the same identity and
+ * expiry.
+ */
+void
+prd_hub_tokens_sign_in_async (PrdHubTokens *self,
+                              const char *link_token,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *link_id = NULL;
+  PrdIdentity *identity;
+
+  g_return_if_fail (PRD_IS_HUB_TOKENS (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, prd_hub_tokens_sign_in_async);
+  identity = prd_auth_verify_link_at (self->auth, link_token, now_seconds (), &link_id, &error);
+  if (identity == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_task_set_task_data (task, identity, (GDestroyNotify) prd_identity_free);
+  if (self->store == NULL)
+    {
+      g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_STORAGE,
+                               "The hub's store is not open yet: try again in a moment");
+      return;
+    }
+  prd_revocation_store_use_link_async (self->store, link_id, identity->exp, cancellable,
+                                       on_link_used, g_steal_pointer (&task));
+}
+
+/**
+ * prd_hub_tokens_sign_in_finish:
+ *
+ * Returns: (transfer full): the session's token, or %NULL with @error:
+ *   %PRD_ERROR_AUTHENTICATION_FAILED (not a sign-in link's token),
+ *   %PRD_ERROR_TOKEN_EXPIRED, %PRD_ERROR_TOKEN_REVOKED (the user's tokens
+ *   were revoked, or the link was used already), or a store error
+ */
+char *
+prd_hub_tokens_sign_in_finish (PrdHubTokens *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -15,5 +15,11 @@ PrdHubTokens *prd_hub_tokens_new (PrdAuth *auth, guint revocation_check_interval
 void prd_hub_tokens_add_namespace (PrdHubTokens *self, PrdSioNamespace *nsp);
 void prd_hub_tokens_watch (PrdHubTokens *self, PrdSioSocket *socket);
 void prd_hub_tokens_set_store (PrdHubTokens *self, PrdRevocationStore *store);
+void prd_hub_tokens_sign_in_async (PrdHubTokens *self,
+                                   const char *link_token,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+char *prd_hub_tokens_sign_in_finish (PrdHubTokens *self, GAsyncResult *result, GError **error);
 
 G_END_DECLS

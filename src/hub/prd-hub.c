@@ -45,6 +45,7 @@
 #include "prd-hub-rest-manage.h"
 #include "prd-hub-rest-notifications.h"
 #include "prd-hub-rest-sessions.h"
+#include "prd-hub-rest-tokens.h"
 #include "prd-hub-sessions.h"
 #include "prd-hub-rest-prds.h"
 #include "prd-hub-rest-presence.h"
@@ -766,6 +767,7 @@ prd_hub_listen (PrdHub *self, GError **error)
     prd_hub_rest_notifications_add (self->rest, PRD_NOTIFICATION_STORE (self->store));
   prd_hub_sessions_set_rooms (self->who, self->rooms);
   prd_hub_rest_sessions_add (self->rest, self->who);
+  prd_hub_rest_tokens_add (self->rest, self->tokens);
   if (self->integrations != NULL)
     prd_hub_integrations_add_routes (self->integrations, self->rest);
   if (self->jira != NULL)

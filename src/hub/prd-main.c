@@ -674,7 +674,8 @@ cmd_token (int argc, char **argv)
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file of the hub",
       "FILE" },
     { "link", 'l', 0, G_OPTION_ARG_NONE, &link,
-      "Print a sign-in link to the web editor, http://HOST:PORT/#token=…", NULL },
+      "Print a sign-in link to the web editor, http://HOST:PORT/#token=…, that signs in once",
+      NULL },
     { "listen", 0, 0, G_OPTION_ARG_STRING, &listen,
       "With --link: the hub's address (default: [server] listen, else 127.0.0.1:3000)",
       "HOST:PORT" },
@@ -738,7 +739,9 @@ cmd_token (int argc, char **argv)
 
   identity = prd_identity_new (user, name, avatar, org != NULL ? org : "default", role,
                                g_get_real_time () / G_USEC_PER_SEC + ttl);
-  token = prd_auth_mint (auth, identity, &error);
+  /* A link's token opens the link once and nothing else (prd_auth_mint_link()). */
+  token =
+      link ? prd_auth_mint_link (auth, identity, &error) : prd_auth_mint (auth, identity, &error);
   if (token == NULL)
     return fail (error);
   if (link)

@@ -13,6 +13,9 @@ G_BEGIN_DECLS
  * second (its `iat`; a token without `iat` counts as issued before any
  * revocation). A later revocation of the same user replaces the earlier.
  *
+ * It also remembers the sign-in links already used (`prdhub token --link`):
+ * each opens one session, and is forgotten once it has expired.
+ *
  * Every method is asynchronous and completes on the main context it was
  * called from; a write that fails changes nothing.
  */
@@ -41,6 +44,8 @@ G_DECLARE_INTERFACE (PrdRevocationStore, prd_revocation_store, PRD, REVOCATION_S
  * PrdRevocationStoreInterface:
  * @revoke_async: records a revocation (arguments already checked)
  * @list_async: every revocation, as a #GPtrArray of #PrdRevocationRecord
+ * @use_link_async: records a sign-in link as used, failing if it was
+ *   already (arguments already checked)
  */
 struct _PrdRevocationStoreInterface
 {
@@ -59,6 +64,13 @@ struct _PrdRevocationStoreInterface
                       GAsyncReadyCallback callback,
                       gpointer user_data);
   GPtrArray *(*list_finish) (PrdRevocationStore *self, GAsyncResult *result, GError **error);
+  void (*use_link_async) (PrdRevocationStore *self,
+                          const char *link_id,
+                          gint64 expires_at,
+                          GCancellable *cancellable,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data);
+  gboolean (*use_link_finish) (PrdRevocationStore *self, GAsyncResult *result, GError **error);
 };
 
 void prd_revocation_store_revoke_async (PrdRevocationStore *self,
@@ -76,5 +88,14 @@ void prd_revocation_store_list_async (PrdRevocationStore *self,
                                       gpointer user_data);
 GPtrArray *
 prd_revocation_store_list_finish (PrdRevocationStore *self, GAsyncResult *result, GError **error);
+void prd_revocation_store_use_link_async (PrdRevocationStore *self,
+                                          const char *link_id,
+                                          gint64 expires_at,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback,
+                                          gpointer user_data);
+gboolean prd_revocation_store_use_link_finish (PrdRevocationStore *self,
+                                               GAsyncResult *result,
+                                               GError **error);
 
 G_END_DECLS

@@ -2,7 +2,8 @@
 /*
  * PrdRevocationStore on SQLite: the table `token_revocations` (schema
  * migration "token revocations" in prd-sqlite-store.c), one row per user,
- * the latest revocation.
+ * the latest revocation; and `sign_in_links`, one row per sign-in link used
+ * and not yet expired.
  */
 #define G_LOG_DOMAIN "prd-store"
 
@@ -124,6 +125,80 @@ list_finish (PrdRevocationStore *self, GAsyncResult *result, GError **error)
   return records;
 }
 
+typedef struct
+{
+  char *link_id;
+  gint64 expires_at;
+} UseLink;
+
+static void
+use_link_free (UseLink *use)
+{
+  g_free (use->link_id);
+  g_free (use);
+}
+
+static gboolean
+op_use_link (PrdSqliteWorker *worker,
+             gpointer data,
+             gpointer *result,
+             GDestroyNotify *result_free,
+             GError **error)
+{
+  UseLink *use = data;
+  g_autoptr (PrdSqliteStmt) purge =
+      prd_sqlite_worker_prepare (worker, "DELETE FROM sign_in_links WHERE expires_at < ?", error);
+  g_autoptr (PrdSqliteStmt) insert = NULL;
+
+  if (purge == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (purge, 1, g_get_real_time () / G_USEC_PER_SEC);
+  if (!prd_sqlite_worker_step_done (worker, purge, error))
+    return FALSE;
+  insert =
+      prd_sqlite_worker_prepare (worker,
+                                 "INSERT INTO sign_in_links (link_id, expires_at) VALUES (?, ?) "
+                                 "ON CONFLICT (link_id) DO NOTHING",
+                                 error);
+  if (insert == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (insert, 1, use->link_id);
+  sqlite3_bind_int64 (insert, 2, use->expires_at);
+  if (!prd_sqlite_worker_step_done (worker, insert, error))
+    return FALSE;
+  if (sqlite3_changes (prd_sqlite_worker_get_db (worker)) == 0)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_TOKEN_REVOKED,
+                           "This sign-in link was used already: ask for a new one "
+                           "(prdhub token --link)");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+use_link_async (PrdRevocationStore *self,
+                const char *link_id,
+                gint64 expires_at,
+                GCancellable *cancellable,
+                GAsyncReadyCallback callback,
+                gpointer user_data)
+{
+  UseLink *use = g_new0 (UseLink, 1);
+
+  use->link_id = g_strdup (link_id);
+  use->expires_at = expires_at;
+  prd_sqlite_store_run_async (PRD_SQLITE_STORE (self), TRUE, op_use_link, use,
+                              (GDestroyNotify) use_link_free, use_link_async, cancellable, callback,
+                              user_data);
+}
+
+static gboolean
+use_link_finish (PrdRevocationStore *self, GAsyncResult *result, GError **error)
+{
+  return prd_sqlite_store_run_finish (PRD_SQLITE_STORE (self), result, NULL, error);
+}
+
 void
 prd_sqlite_store_revocation_store_iface_init (PrdRevocationStoreInterface *iface)
 {
@@ -131,4 +206,6 @@ prd_sqlite_store_revocation_store_iface_init (PrdRevocationStoreInterface *iface
   iface->revoke_finish = revoke_finish;
   iface->list_async = list_async;
   iface->list_finish = list_finish;
+  iface->use_link_async = use_link_async;
+  iface->use_link_finish = use_link_finish;
 }

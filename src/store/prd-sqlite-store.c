@@ -263,6 +263,12 @@ static const char *const migrations[] = {
   "INSERT INTO prd_snapshots (prd_id, state)"
   "  SELECT id, snapshot FROM prds WHERE snapshot IS NOT NULL;"
   "ALTER TABLE prds DROP COLUMN snapshot;",
+  /* Sign-in links already used (prd-sqlite-store-revocations.c): a link
+   * opens one session; rows go once the link has expired. */
+  "CREATE TABLE sign_in_links ("
+  "  link_id TEXT PRIMARY KEY NOT NULL,"
+  "  expires_at INTEGER NOT NULL"
+  ") WITHOUT ROWID;",
 };
 
 typedef enum

@@ -5,6 +5,7 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -49,6 +50,9 @@ describe('HS256 hub', () => {
     'alg none': [{ auth: { token: token({}, { alg: 'none' }) } }, 'AUTHENTICATION_FAILED'],
     'expired': [{ auth: { token: token({ exp: now() - 120 }) } }, 'TOKEN_EXPIRED'],
     'not valid yet (nbf in the future)': [{ auth: { token: token({ nbf: now() + 3600 }) } },
+      'AUTHENTICATION_FAILED'],
+    // It opens its link (POST /api/sign-in), once, and nothing else.
+    'a sign-in link\'s token': [{ auth: { token: token({ sign_in_link: crypto.randomUUID() }) } },
       'AUTHENTICATION_FAILED'],
   };
 

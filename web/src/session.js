@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
-// Sign-in for a LAN: a token from `#token=…` (removed from the address bar
-// at once) or pasted into the sign-in form, kept in sessionStorage.
+// Sign-in for a LAN: a token pasted into the sign-in form, or a link
+// `#token=…` (`prdhub token --link`), kept in sessionStorage. A link's token
+// is taken out of the address bar at once and signs in only once the user
+// has said yes (main.js); a sign-in link's token (claim `sign_in_link`) is
+// traded once for the session's own token (`POST /api/sign-in`), so the copy
+// the browser keeps in its history opens nothing.
 
 const KEY = 'prdhub-token';
 const REASON_KEY = 'prdhub-signin-reason';
@@ -17,18 +21,48 @@ export function decodeClaims(token) {
   }
 }
 
-/** Takes `#token=…` from the address into sessionStorage and drops the fragment. */
-export function adoptFragmentToken() {
+/**
+ * Takes `#token=…` out of the address (so that it is not shown, bookmarked
+ * or sent anywhere) and returns `{ token, claims }`, or null without one.
+ * Nothing is signed in: the page asks first.
+ */
+export function takeFragmentToken() {
   const hash = window.location.hash;
-  if (!hash.startsWith('#')) return;
+  if (!hash.startsWith('#')) return null;
   const params = new URLSearchParams(hash.slice(1));
   const token = params.get('token');
-  if (token === null) return;
-  if (token !== '') sessionStorage.setItem(KEY, token);
+  if (token === null) return null;
   params.delete('token');
   const rest = params.toString();
   const url = window.location.pathname + window.location.search + (rest ? `#${rest}` : '');
   window.history.replaceState(null, '', url);
+  return { token: token.trim(), claims: decodeClaims(token.trim()) };
+}
+
+/** Why a link's token cannot sign in (unreadable, expired), or null. */
+export function linkProblem(claims) {
+  if (!claims || typeof claims.sub !== 'string') {
+    return 'That link’s token could not be read. Ask for a new link (prdhub token --link).';
+  }
+  if (typeof claims.exp === 'number' && claims.exp * 1000 <= Date.now()) {
+    return 'That link has expired. Ask for a new one (prdhub token --link).';
+  }
+  return null;
+}
+
+/** Whether @claims are a sign-in link's, which the hub trades once for a session's token. */
+export function isSignInLink(claims) {
+  return typeof claims?.sign_in_link === 'string';
+}
+
+/** Who @claims name, as the page shows a user. */
+export function describeClaims(claims) {
+  return {
+    userId: claims.sub,
+    name: typeof claims.name === 'string' ? claims.name : claims.sub,
+    org: typeof claims.org === 'string' ? claims.org : 'default',
+    role: typeof claims.role === 'string' ? claims.role : 'editor',
+  };
 }
 
 /** The signed-in session, or null with the reason in `signInReason()`. */
@@ -44,14 +78,7 @@ export function currentSession() {
     signOut('Your token has expired. Ask for a new one (prdhub token) and sign in again.');
     return null;
   }
-  return {
-    token,
-    userId: claims.sub,
-    name: typeof claims.name === 'string' ? claims.name : claims.sub,
-    org: typeof claims.org === 'string' ? claims.org : 'default',
-    role: typeof claims.role === 'string' ? claims.role : 'editor',
-    exp: claims.exp,
-  };
+  return { token, ...describeClaims(claims), exp: claims.exp };
 }
 
 export function signIn(token) {

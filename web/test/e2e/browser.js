@@ -2,7 +2,7 @@
 //
 // Helpers of the web editor's browser tests: Debian's Chromium driven
 // headless by playwright-core (never a downloaded browser), pages signed in
-// with `#token=…`, waits bounded by a timeout (they wait for a condition,
+// with `#token=…` (and its confirmation), waits bounded by a timeout (they wait for a condition,
 // they do not measure time), and the screenshots' folder.
 
 import fs from 'node:fs';
@@ -55,6 +55,12 @@ export async function openAs(browser, hub, who, { path: at = '/', viewport = { w
   });
   const jwt = typeof who === 'string' ? who : token(who);
   await page.goto(`${hub.url}${at}#token=${jwt}`);
+  // The page asks before a link signs in (the sign-in form instead for a
+  // token it cannot use).
+  const first = await page.waitForSelector('#signin-confirm, #token-input', { timeout: EVENT_TIMEOUT_MS });
+  if (await first.getAttribute('id') === 'signin-confirm') {
+    await Promise.all([page.waitForEvent('load', { timeout: EVENT_TIMEOUT_MS }), first.click()]);
+  }
   return { context, page, problems, jwt };
 }
 

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
 // The web editor in real Chromium, signing in and roles: a viewer sees the
-// text but cannot type; a pasted token signs in; an expired one sends the
+// text but cannot type; a pasted token signs in; a link asks before it
+// signs in, and a sign-in link works once; an expired token sends the
 // user back to the sign-in form with the reason; a PRD of another
 // organization is not opened; the PRD list creates and imports PRDs; the
 // keyboard reaches the editor and the side panels' tabs.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import {
   EVENT_TIMEOUT_MS, createPrd, editorText, launch, openAs, openEditor, restPrd, startHub, token,
   waitForState, waitUntil,
@@ -97,6 +99,61 @@ test('an expired token goes back to the sign-in form with the reason', async () 
   await s.page.waitForSelector('#token-input', { timeout: EVENT_TIMEOUT_MS });
   assert.match(await s.page.textContent('.signin [role="alert"]'), /expired/);
   assert.equal(new URL(s.page.url()).hash, '');
+  await s.context.close();
+});
+
+test('a sign-in link asks first, signs in once, and its token opens nothing else', async () => {
+  const link = token({ ...EDITOR, sign_in_link: crypto.randomUUID() });
+  const first = await browser.newContext();
+  const page = await first.newPage();
+  await page.goto(`${hub.url}/#token=${link}`);
+  await page.waitForSelector('#signin-confirm', { timeout: EVENT_TIMEOUT_MS });
+  assert.equal(new URL(page.url()).hash, '', 'the link leaves the address bar at once');
+  assert.match(await page.textContent('.signin-who'), /Eve Editor \(user_eve\), editor in organization org_acc/);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('prdhub-token')), null, 'nothing signed in yet');
+  await Promise.all([page.waitForEvent('load'), page.click('#signin-confirm')]);
+  await page.waitForSelector(`tr[data-prd-id="${prdId}"]`, { timeout: EVENT_TIMEOUT_MS });
+  // The session's token is the hub's, not the link's.
+  const session = await page.evaluate(() => sessionStorage.getItem('prdhub-token'));
+  assert.notEqual(session, link);
+  assert.equal(JSON.parse(Buffer.from(session.split('.')[1], 'base64url')).sign_in_link, undefined);
+  // The link's token, as a browser's history keeps it, opens nothing.
+  const res = await fetch(`${hub.url}/api/prds`, { headers: { Authorization: `Bearer ${link}` } });
+  assert.equal(res.status, 401);
+  await first.close();
+  // Nor does the link itself, a second time.
+  const second = await browser.newContext();
+  const again = await second.newPage();
+  await again.goto(`${hub.url}/#token=${link}`);
+  await again.click('#signin-confirm', { timeout: EVENT_TIMEOUT_MS });
+  await again.waitForSelector('.signin [role="alert"]:has-text("used already")', { timeout: EVENT_TIMEOUT_MS });
+  assert.equal(await again.evaluate(() => sessionStorage.getItem('prdhub-token')), null);
+  await second.close();
+});
+
+test('a link for someone else does not replace the session unless asked to', async () => {
+  const s = await openAs(browser, hub, EDITOR);
+  await s.page.waitForSelector(`tr[data-prd-id="${prdId}"]`, { timeout: EVENT_TIMEOUT_MS });
+  const other = token(OUTSIDER);
+  await s.page.goto(`${hub.url}/#token=${other}`);
+  await s.page.waitForSelector('#signin-confirm', { timeout: EVENT_TIMEOUT_MS });
+  assert.match(await s.page.textContent('.signin-current'), /signed in as Eve Editor \(user_eve\)/);
+  assert.match(await s.page.textContent('.signin-who'), /Oz Outsider \(user_oz\), editor in organization org_other/);
+  await Promise.all([s.page.waitForEvent('load'), s.page.click('#signin-cancel')]);
+  await s.page.waitForSelector(`tr[data-prd-id="${prdId}"]`, { timeout: EVENT_TIMEOUT_MS });
+  assert.equal(await s.page.evaluate(() => sessionStorage.getItem('prdhub-token')), s.jwt);
+  // An unreadable or expired link neither asks nor ends the session.
+  for (const bad of ['garbage', token({ ...OUTSIDER, exp: Math.floor(Date.now() / 1000) - 60 })]) {
+    await s.page.goto(`${hub.url}/#token=${bad}`);
+    await s.page.waitForSelector(`tr[data-prd-id="${prdId}"]`, { timeout: EVENT_TIMEOUT_MS });
+    assert.equal(await s.page.evaluate(() => sessionStorage.getItem('prdhub-token')), s.jwt);
+  }
+  // Saying yes switches.
+  await s.page.goto(`${hub.url}/#token=${other}`);
+  await Promise.all([s.page.waitForEvent('load'), s.page.click('#signin-confirm')]);
+  await s.page.waitForSelector('.me:has-text("Oz Outsider")', { timeout: EVENT_TIMEOUT_MS });
+  assert.equal(await s.page.$(`tr[data-prd-id="${prdId}"]`), null);
+  assert.deepEqual(s.problems, []);
   await s.context.close();
 });
 

@@ -111,7 +111,7 @@ test('GET /api/presence: who is in which PRD now, checked', async () => {
   assert.equal((await fetch(`${hub.url}/api/presence?prdIds=prd_a`)).status, 401);
 });
 
-test('prdhub token --link prints a sign-in link the hub accepts', async () => {
+test('prdhub token --link prints a sign-in link the hub redeems once', async () => {
   const { execFile } = await import('node:child_process');
   const { PRDHUB_BIN, JWT_SECRET } = await import('../../../tests/e2e/helpers/hub.js');
   const run = (args) => new Promise((resolve) => {
@@ -125,8 +125,37 @@ test('prdhub token --link prints a sign-in link the hub accepts', async () => {
   const m = /^http:\/\/127\.0\.0\.1:(\d+)\/#token=([\w-]+\.[\w-]+\.[\w-]+)\n$/.exec(out.stdout);
   assert.ok(m, out.stdout);
   assert.equal(m[1], port);
-  const res = await fetch(`${hub.url}/api/prds`, { headers: { Authorization: `Bearer ${m[2]}` } });
+  // The link's token opens nothing but the link: the page trades it, once,
+  // for the session's token.
+  const bearer = (t) => ({ headers: { Authorization: `Bearer ${t}` } });
+  const refused = await fetch(`${hub.url}/api/prds`, bearer(m[2]));
+  assert.equal(refused.status, 401);
+  assert.match((await refused.json()).message, /sign-in link/);
+  const redeem = () => fetch(`${hub.url}/api/sign-in`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ link: m[2] }),
+  });
+  const first = await redeem();
+  assert.equal(first.status, 200);
+  const { token: session } = await first.json();
+  const res = await fetch(`${hub.url}/api/prds`, bearer(session));
   assert.equal(res.status, 200);
+  const linkClaims = JSON.parse(Buffer.from(m[2].split('.')[1], 'base64url'));
+  const sessionClaims = JSON.parse(Buffer.from(session.split('.')[1], 'base64url'));
+  assert.match(linkClaims.sign_in_link, /^[0-9a-f-]{36}$/);
+  delete linkClaims.sign_in_link;
+  assert.deepEqual({ ...sessionClaims, iat: 0 }, { ...linkClaims, iat: 0 });
+  const second = await redeem();
+  assert.equal(second.status, 401);
+  assert.equal((await second.json()).code, 'TOKEN_REVOKED');
+  // A session's token is no link; a body without one is refused.
+  const notLink = await fetch(`${hub.url}/api/sign-in`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ link: session }),
+  });
+  assert.equal(notLink.status, 401);
+  assert.equal((await notLink.json()).code, 'AUTHENTICATION_FAILED');
+  const noBody = await fetch(`${hub.url}/api/sign-in`, { method: 'POST', body: '{}' });
+  assert.equal(noBody.status, 400);
+  assert.equal((await noBody.json()).code, 'INVALID_PAYLOAD');
   assert.match((await run(['--link', '--listen', '[::1]:3000'])).stdout, /^http:\/\/\[::1\]:3000\/#token=/);
   assert.match((await run(['--link'])).stdout, /^http:\/\/127\.0\.0\.1:3000\/#token=/);
   const zero = await run(['--link', '--listen', '127.0.0.1:0']);
