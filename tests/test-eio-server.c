@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -1809,6 +1810,103 @@ test_cors (Fixture *f, gconstpointer user_data)
 /* ------------------------------------------------------------------ */
 /* Slow consumers                                                     */
 
+static const ServerConfig unread_config = {
+  .ping_interval = 400,
+  .ping_timeout = 400,
+  .max_payload = 1000,
+  .max_write_buffer = 64 * 1024 * 1024,
+};
+
+/* Far more than the kernel's buffers take: the rest waits in the hub. */
+#define UNREAD_SIZE (8 * 1024 * 1024)
+
+/* A polling GET of @sid on a connection of its own that reads nothing. */
+static GSocket *
+unread_get (Fixture *f, const char *sid)
+{
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new_from_string ("127.0.0.1", f->port);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *head = g_strdup_printf (
+      "GET /engine.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", sid);
+
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_socket_set_option (socket, SOL_SOCKET, SO_RCVBUF, 4096, &error);
+  g_assert_no_error (error);
+  g_socket_connect (socket, address, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_socket_send (socket, head, strlen (head), NULL, &error), ==, strlen (head));
+  g_assert_no_error (error);
+  g_socket_set_blocking (socket, FALSE);
+  return g_steal_pointer (&socket);
+}
+
+/* Runs the main loop for @ms. */
+static void
+iterate_for (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
+
+  while (g_get_monotonic_time () < end)
+    {
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      g_usleep (2 * G_TIME_SPAN_MILLISECOND);
+    }
+}
+
+/* Polling responses a client leaves unread all count against the write
+ * buffer, and one not written within ping-interval + ping-timeout loses
+ * its connection, session or not: a client could otherwise make the hub
+ * hold them for as long as it keeps the connections open. */
+static void
+test_slow_reader_polling_unread (Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *sid = handshake (f, NULL);
+  g_autofree char *big = g_strnfill (UNREAD_SIZE, 'z');
+  g_autoptr (GSocket) first = NULL;
+  g_autoptr (GSocket) second = NULL;
+  PrdEioSocket *session = last_socket (f);
+  guint64 got = 0;
+  gboolean ended = FALSE;
+  gint64 deadline;
+
+  g_assert_true (prd_eio_socket_send_text (session, big, -1));
+  first = unread_get (f, sid);
+  iterate_for (100);
+  g_assert_cmpuint (prd_eio_socket_get_buffered_amount (session), >=, UNREAD_SIZE);
+  g_assert_true (prd_eio_socket_send_text (session, big, -1));
+  second = unread_get (f, sid);
+  iterate_for (100);
+  /* both answers: neither was written */
+  g_assert_cmpuint (prd_eio_socket_get_buffered_amount (session), >=, 2 * UNREAD_SIZE);
+
+  /* No pong comes: the session ends; the answers' deadline cuts their
+   * connections. A client that reads now gets what the kernel had, then
+   * the end, not the whole answer. */
+  wait_closed (f, 1);
+  g_assert_cmpstr (g_ptr_array_index (f->closed, 0), ==, "ping timeout");
+  iterate_for (unread_config.ping_interval + unread_config.ping_timeout);
+  deadline = g_get_monotonic_time () + PRD_TEST_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+  while (!ended && g_get_monotonic_time () < deadline)
+    {
+      char buffer[65536];
+      g_autoptr (GError) error = NULL;
+      gssize n = g_socket_receive (first, buffer, sizeof buffer, NULL, &error);
+
+      if (n > 0)
+        got += (guint64) n;
+      else if (n == 0 || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        ended = TRUE;
+      else
+        iterate_for (5);
+    }
+  g_test_message ("read %" G_GUINT64_FORMAT " bytes before the end", got);
+  g_assert_true (ended);
+  g_assert_cmpuint (got, <, UNREAD_SIZE);
+}
+
 static const ServerConfig slow_config = {
   .ping_interval = 60000,
   .ping_timeout = 60000,
@@ -1960,6 +2058,7 @@ main (int argc, char *argv[])
   ADD ("cors", &cors_config, test_cors);
   ADD_THREADED ("slow-reader/websocket", &slow_config, test_slow_reader_websocket);
   ADD ("slow-reader/polling", &slow_config, test_slow_reader_polling);
+  ADD ("slow-reader/polling-unread", &unread_config, test_slow_reader_polling_unread);
 
 #undef ADD
 

@@ -10,7 +10,12 @@
  *
  * - polling: packets wait in our queue until the next GET takes them; the
  *   response body then counts as in flight until libsoup reports the message
- *   finished.
+ *   finished, every such response of the session (a client may ask again on
+ *   another connection without reading the last answer). A response not
+ *   written within ping-interval + ping-timeout (a client that takes its
+ *   answers that slowly has lost its session anyway) has its connection
+ *   shut down, whether or not the session still lives, so that it cannot
+ *   hold the hub's memory for as long as the client keeps the connection.
  * - WebSocket: the connection lives behind a PrdEioWsLink, on an I/O
  *   thread or, with none, on this one (prd-eio-ws-link.h). Packets go to the
  *   link as they are sent, and the link hands them to libsoup only while its
@@ -30,6 +35,7 @@
 #include <string.h>
 
 #include "prd-eio-private.h"
+#include "prd-eio-refusal.h"
 #include "prd-eio-ws-link.h"
 #include "prd-metrics.h"
 #include "prd-timer-queue.h"
@@ -56,6 +62,18 @@ typedef struct
   gsize cost;
 } OutItem;
 
+/* A polling response being written. It outlives its session if need be:
+ * until libsoup has written it, or its deadline has cut the connection. */
+typedef struct
+{
+  PrdEioSocket *owner;    /* (unowned) (nullable): NULL once the session is gone */
+  GList *link;            /* in owner->inflight */
+  SoupServerMessage *msg; /* (owned) */
+  GSocket *socket;        /* (owned) (nullable) */
+  gsize bytes;
+  GSource *deadline; /* (owned) */
+} InFlight;
+
 struct _PrdEioSocket
 {
   GObject parent_instance;
@@ -72,9 +90,9 @@ struct _PrdEioSocket
   guint flush_idle_id;
 
   /* Polling. */
-  SoupServerMessage *poll_get;     /* (owned) (nullable): held, not answered yet */
-  SoupServerMessage *inflight_get; /* (owned) (nullable): answered, being written */
-  SoupServerMessage *poll_post;    /* (owned) (nullable): body being read */
+  SoupServerMessage *poll_get;  /* (owned) (nullable): held, not answered yet */
+  GQueue inflight;              /* (element-type InFlight): answered, being written */
+  SoupServerMessage *poll_post; /* (owned) (nullable): body being read */
 
   /* WebSocket. */
   PrdEioWsLink *ws; /* (owned) (nullable) */
@@ -198,17 +216,87 @@ on_get_finished (SoupServerMessage *msg, gpointer user_data)
 
   g_signal_handlers_disconnect_by_func (msg, on_get_finished, self);
 
-  if (msg == self->inflight_get)
-    {
-      self->inflight_bytes = 0;
-      g_clear_object (&self->inflight_get);
-    }
-  else if (msg == self->poll_get)
+  if (msg == self->poll_get)
     {
       /* The client went away while its GET was held. */
       g_clear_object (&self->poll_get);
       socket_close (self, "transport close", CLOSE_ERROR);
     }
+}
+
+static void
+inflight_forget (InFlight *inflight)
+{
+  if (inflight->owner == NULL)
+    return;
+  inflight->owner->inflight_bytes -= inflight->bytes;
+  g_queue_delete_link (&inflight->owner->inflight, inflight->link);
+  inflight->owner = NULL;
+  inflight->link = NULL;
+}
+
+static void
+on_inflight_finished (SoupServerMessage *msg, gpointer user_data)
+{
+  InFlight *inflight = user_data;
+
+  g_signal_handlers_disconnect_by_data (msg, inflight);
+  inflight_forget (inflight);
+  g_source_destroy (inflight->deadline);
+  g_source_unref (inflight->deadline);
+  g_clear_object (&inflight->socket);
+  g_object_unref (inflight->msg);
+  g_free (inflight);
+}
+
+static gboolean
+on_inflight_deadline (gpointer user_data)
+{
+  InFlight *inflight = user_data;
+
+  g_debug ("polling response of %" G_GSIZE_FORMAT " bytes not taken in time: closing its "
+           "connection",
+           inflight->bytes);
+  /* libsoup's next write fails, and the message finishes. */
+  if (inflight->socket != NULL)
+    g_socket_shutdown (inflight->socket, TRUE, TRUE, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+/* @msg has its response: counted until it is written. */
+static void
+inflight_add (PrdEioSocket *self, SoupServerMessage *msg, gsize bytes)
+{
+  InFlight *inflight = g_new0 (InFlight, 1);
+  GSocket *socket = soup_server_message_get_socket (msg);
+
+  if (socket == NULL && soup_server_message_get_remote_address (msg) != NULL)
+    socket = g_object_get_data (G_OBJECT (soup_server_message_get_remote_address (msg)),
+                                PRD_EIO_SOCKET_KEY);
+  inflight->owner = self;
+  inflight->msg = g_object_ref (msg);
+  inflight->socket = socket != NULL ? g_object_ref (socket) : NULL;
+  inflight->bytes = bytes;
+  inflight->deadline = g_timeout_source_new (
+      (guint) MIN ((guint64) self->config.ping_interval + (guint64) self->config.ping_timeout,
+                   (guint64) G_MAXUINT));
+  g_source_set_callback (inflight->deadline, on_inflight_deadline, inflight, NULL);
+  g_source_set_static_name (inflight->deadline, "[prdhub] polling response deadline");
+  g_source_attach (inflight->deadline, g_main_context_get_thread_default ());
+  g_queue_push_tail (&self->inflight, inflight);
+  inflight->link = self->inflight.tail;
+  self->inflight_bytes += bytes;
+  g_signal_connect (msg, "finished", G_CALLBACK (on_inflight_finished), inflight);
+  g_signal_connect (msg, "disconnected", G_CALLBACK (on_inflight_finished), inflight);
+}
+
+/* The session is gone: its responses still being written go on, on their
+ * own deadlines. */
+static void
+inflight_detach_all (PrdEioSocket *self)
+{
+  while (!g_queue_is_empty (&self->inflight))
+    inflight_forget (g_queue_peek_head (&self->inflight));
 }
 
 /* Answers the held GET with @tail ("1", "6") or, when @tail is NULL, with
@@ -244,13 +332,8 @@ answer_get (PrdEioSocket *self, const char *tail)
                                     g_string_free (g_steal_pointer (&payload), FALSE), len);
 
   /* Still our memory until libsoup has written it. */
-  if (self->inflight_get != NULL)
-    {
-      g_signal_handlers_disconnect_by_func (self->inflight_get, on_get_finished, self);
-      g_clear_object (&self->inflight_get);
-    }
-  self->inflight_get = g_object_ref (msg);
-  self->inflight_bytes = len;
+  g_signal_handlers_disconnect_by_func (msg, on_get_finished, self);
+  inflight_add (self, msg, len);
 
   soup_server_message_unpause (msg);
 }
@@ -854,11 +937,7 @@ prd_eio_socket_dispose (GObject *object)
   abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
   if (self->poll_get != NULL)
     answer_get (self, "1");
-  if (self->inflight_get != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->inflight_get, self);
-      g_clear_object (&self->inflight_get);
-    }
+  inflight_detach_all (self);
   if (self->poll_post != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->poll_post, self);
@@ -962,6 +1041,7 @@ static void
 prd_eio_socket_init (PrdEioSocket *self)
 {
   g_queue_init (&self->queue);
+  g_queue_init (&self->inflight);
   self->ws_close_code = SOUP_WEBSOCKET_CLOSE_NORMAL;
   self->high_timers = prd_timer_queue_get_shared (G_PRIORITY_HIGH);
   self->timers = prd_timer_queue_get_shared (G_PRIORITY_DEFAULT);
