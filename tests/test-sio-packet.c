@@ -415,6 +415,60 @@ test_decoder_unexpected_binary (void)
   g_assert_false (prd_sio_decoder_is_awaiting_binary (decoder));
 }
 
+/* A packet split over messages gets no more room than one message; the
+ * namespace of the packet being collected is known before it is whole. */
+static void
+test_decoder_max_size (void)
+{
+  g_autoptr (PrdSioDecoder) decoder = prd_sio_decoder_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) big = g_bytes_new_take (g_malloc0 (60), 60);
+  g_autoptr (PrdSioPacket) packet = NULL;
+  const char *header = "52-/prds,[\"m\",{\"_placeholder\":true,\"num\":0},"
+                       "{\"_placeholder\":true,\"num\":1}]";
+  gsize len = strlen (header);
+
+  g_assert_null (prd_sio_decoder_get_awaiting_nsp (decoder));
+  prd_sio_decoder_set_max_size (decoder, len + 100);
+  g_assert_true (prd_sio_decoder_feed_text (decoder, header, len, &packet, &error));
+  g_assert_cmpstr (prd_sio_decoder_get_awaiting_nsp (decoder), ==, "/prds");
+  g_assert_true (prd_sio_decoder_feed_binary (decoder, big, &packet, &error));
+  g_assert_null (packet);
+  g_assert_false (prd_sio_decoder_feed_binary (decoder, big, &packet, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE);
+  g_assert_null (packet);
+  g_assert_false (prd_sio_decoder_is_awaiting_binary (decoder));
+  g_clear_error (&error);
+
+  /* exactly at the limit */
+  prd_sio_decoder_set_max_size (decoder, len + 120);
+  g_assert_true (prd_sio_decoder_feed_text (decoder, header, len, &packet, &error));
+  g_assert_true (prd_sio_decoder_feed_binary (decoder, big, &packet, &error));
+  g_assert_true (prd_sio_decoder_feed_binary (decoder, big, &packet, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (packet);
+}
+
+/* A namespace is at most PRD_SIO_MAX_NSP_LENGTH bytes. */
+static void
+test_namespace_length (void)
+{
+  g_autoptr (GString) text = g_string_new ("0/");
+  g_autoptr (PrdSioPacket) packet = NULL;
+  g_autoptr (GError) error = NULL;
+
+  while (text->len < 1 + PRD_SIO_MAX_NSP_LENGTH)
+    g_string_append_c (text, 'n');
+  packet = prd_sio_packet_decode (text->str, text->len, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (strlen (packet->nsp), ==, PRD_SIO_MAX_NSP_LENGTH);
+  g_clear_pointer (&packet, prd_sio_packet_free);
+  g_string_append (text, "n,");
+  packet = prd_sio_packet_decode (text->str, text->len, &error);
+  g_assert_null (packet);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+}
+
 static void
 test_rate_limiter (void)
 {
@@ -541,6 +595,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/sio-packet/decoder/binary", test_decoder_binary);
   g_test_add_func ("/prd/sio-packet/decoder/text-while-awaiting", test_decoder_text_while_awaiting);
   g_test_add_func ("/prd/sio-packet/decoder/unexpected-binary", test_decoder_unexpected_binary);
+  g_test_add_func ("/prd/sio-packet/decoder/max-size", test_decoder_max_size);
+  g_test_add_func ("/prd/sio-packet/namespace-length", test_namespace_length);
   g_test_add_func ("/prd/sio-packet/rate-limiter", test_rate_limiter);
 
   return g_test_run ();

@@ -1120,6 +1120,17 @@ test_protocol_violations (Fixture *fixture, gconstpointer user_data)
   check_closes (fixture, TRUE, "0");
   /* CONNECT_ERROR from a client */
   check_closes (fixture, TRUE, "4{\"message\":\"x\"}");
+  /* a binary packet for a namespace not connected: closed at its header,
+   * its attachments are not waited for (nor kept) */
+  check_closes (fixture, FALSE, "51-[\"echo\",{\"_placeholder\":true,\"num\":0}]");
+  check_closes (fixture, TRUE, "51-/custom,[\"echo\",{\"_placeholder\":true,\"num\":0}]");
+  /* a namespace name longer than 256 bytes */
+  {
+    g_autofree char *name = g_strnfill (300, 'n');
+    g_autofree char *connect = g_strdup_printf ("0/%s,", name);
+
+    check_closes (fixture, FALSE, connect);
+  }
 }
 
 static void

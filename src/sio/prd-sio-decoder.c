@@ -9,6 +9,8 @@
 struct _PrdSioDecoder
 {
   PrdSioPacket *pending; /* (owned) (nullable): a binary packet awaiting attachments */
+  gsize pending_size;    /* its header's and attachments' bytes so far */
+  gsize max_size;        /* 0: no limit */
 };
 
 PrdSioDecoder *
@@ -32,6 +34,25 @@ prd_sio_decoder_is_awaiting_binary (PrdSioDecoder *self)
   g_return_val_if_fail (self != NULL, FALSE);
 
   return self->pending != NULL;
+}
+
+/* The namespace of the packet whose attachments are awaited, or NULL. */
+const char *
+prd_sio_decoder_get_awaiting_nsp (PrdSioDecoder *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return self->pending != NULL ? self->pending->nsp : NULL;
+}
+
+/* The most bytes a binary packet may take, header and attachments
+ * together (0: no limit); a larger one is a protocol error. */
+void
+prd_sio_decoder_set_max_size (PrdSioDecoder *self, gsize max_size)
+{
+  g_return_if_fail (self != NULL);
+
+  self->max_size = max_size;
 }
 
 gboolean
@@ -63,6 +84,7 @@ prd_sio_decoder_feed_text (
       decoded->attachments =
           g_ptr_array_new_full (decoded->n_attachments, (GDestroyNotify) g_bytes_unref);
       self->pending = g_steal_pointer (&decoded);
+      self->pending_size = len;
       return TRUE;
     }
 
@@ -88,6 +110,15 @@ prd_sio_decoder_feed_binary (PrdSioDecoder *self,
       return FALSE;
     }
 
+  self->pending_size += g_bytes_get_size (data);
+  if (self->max_size > 0 && self->pending_size > self->max_size)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE,
+                   "A binary packet and its attachments take at most %" G_GSIZE_FORMAT " bytes",
+                   self->max_size);
+      g_clear_pointer (&self->pending, prd_sio_packet_free);
+      return FALSE;
+    }
   g_ptr_array_add (self->pending->attachments, g_bytes_ref (data));
   if (self->pending->attachments->len == self->pending->n_attachments)
     *packet = g_steal_pointer (&self->pending);

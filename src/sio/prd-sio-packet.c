@@ -409,6 +409,9 @@ prd_sio_packet_decode (const char *text, gsize len, GError **error)
             return invalid_packet (error, "control character in namespace");
           p++;
         }
+      /* The answer to an unknown namespace names it: no echo of a megabyte. */
+      if ((gsize) (p - nsp) > PRD_SIO_MAX_NSP_LENGTH)
+        return invalid_packet (error, "namespace longer than %d bytes", PRD_SIO_MAX_NSP_LENGTH);
       g_free (packet->nsp);
       packet->nsp = g_strndup (nsp, (gsize) (p - nsp));
       if (p < end)

@@ -17,6 +17,8 @@ typedef enum
 } PrdSioPacketType;
 
 #define PRD_SIO_MAX_ATTACHMENTS 10
+/* Longest namespace name a packet may carry, in bytes. */
+#define PRD_SIO_MAX_NSP_LENGTH 256
 
 /*
  * PrdSioPacket: one Socket.IO v5 packet. Binary attachments stay out of the

@@ -332,6 +332,12 @@ on_text_message (PrdEioSocket *engine, const char *text, gsize len, gpointer use
     }
   if (packet != NULL)
     client_handle_packet (client, packet);
+  else if (prd_sio_decoder_is_awaiting_binary (client->decoder) &&
+           prd_sio_client_find_socket (client,
+                                       prd_sio_decoder_get_awaiting_nsp (client->decoder)) == NULL)
+    /* Its attachments would be kept for nothing (before any CONNECT, too). */
+    violation (client, "forced close", "binary packet for namespace %s, which is not connected",
+               prd_sio_decoder_get_awaiting_nsp (client->decoder));
 }
 
 static void
@@ -383,6 +389,7 @@ on_engine_connection (PrdEioServer *engine, PrdEioSocket *socket, gpointer user_
   client->server = self;
   client->engine = g_object_ref (socket);
   client->decoder = prd_sio_decoder_new ();
+  prd_sio_decoder_set_max_size (client->decoder, prd_eio_server_get_max_payload (engine));
   client->limiter = prd_sio_rate_limiter_new ();
   prd_eio_socket_set_receiver (socket, &client_receiver, client);
   client->receiving = TRUE;
