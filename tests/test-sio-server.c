@@ -18,6 +18,7 @@
 #include "prd-test-harness.h"
 #include "prd-error.h"
 #include "prd-json.h"
+#include "prd-sio-private.h"
 #include "prd-sio-server.h"
 
 typedef struct
@@ -1046,6 +1047,34 @@ test_rate_limit (Fixture *fixture, gconstpointer user_data)
   /* other classes are not limited */
   client_send (client, "24[\"echo\"]");
   client_expect (client, "34[]");
+
+  /* as many events again as the limit, past it, within the window: the
+   * client is closed rather than answered without end */
+  client_send (client, "25[\"limited\"]");
+  client_expect_closed (client);
+  wait_for_disconnections (fixture, 2);
+  for (guint i = 0; i < 2; i++)
+    g_assert_true (g_str_has_suffix (g_ptr_array_index (fixture->disconnections, i),
+                                     ":forced close"));
+}
+
+/* A client that keeps asking for namespaces it cannot have is closed. */
+static void
+test_refused_connects (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/");
+
+  for (guint i = 0; i < PRD_SIO_MAX_REFUSED_CONNECTS; i++)
+    {
+      client_send (client, "0/nowhere,");
+      client_expect (client, "4/nowhere,{\"message\":\"Invalid namespace\"}");
+    }
+  client_send (client, "2[\"echo\",1]");
+  client_expect (client, "2[\"echo-back\",1]");
+  client_send (client, "0/nowhere,");
+  client_expect (client, "4/nowhere,{\"message\":\"Invalid namespace\"}");
+  client_expect_closed (client);
 }
 
 static void
@@ -1274,6 +1303,7 @@ main (int argc, char *argv[])
   ADD ("catch-all", test_catch_all, 0);
   ADD ("text-handler", test_text_handler, 0);
   ADD ("rate-limit", test_rate_limit, 0);
+  ADD ("refused-connects", test_refused_connects, 0);
   ADD ("pending-acks-limit", test_pending_acks_limit, 0);
   ADD ("server-disconnect", test_server_disconnect, 0);
   ADD ("protocol-violations", test_protocol_violations, 0);

@@ -26,9 +26,16 @@ typedef struct _PrdSioClient
   GSList *sockets;            /* (owned) (element-type PrdSioSocket): one per namespace joined;
                                * a list, not a table: a client joins one or two */
   PrdTimer connect_timer;     /* on the server's timer queue */
+  guint refused_connects;     /* namespace CONNECTs answered with an error */
+  guint refused_events;       /* events refused by a rate limit since refused_since */
+  gint64 refused_since;       /* monotonic µs */
   gboolean receiving;         /* the engine socket's receiver is this client */
   gboolean closed;
 } PrdSioClient;
+
+/* Namespace CONNECTs refused (unknown namespace, bad auth) before a client
+ * is closed. */
+#define PRD_SIO_MAX_REFUSED_CONNECTS 16
 
 PrdSioClient *prd_sio_client_ref (PrdSioClient *client);
 void prd_sio_client_unref (PrdSioClient *client);

@@ -189,6 +189,16 @@ send_connect_error (PrdSioClient *client, const char *nsp, const char *message, 
   prd_eio_socket_send_text (client->engine, text, -1);
 }
 
+/* A client that keeps asking for namespaces it cannot have (unknown, or
+ * refused by their auth hook) is closed: each answer costs the hub a
+ * CONNECT_ERROR, and a payload holds thousands of such requests. */
+static void
+connect_refused (PrdSioClient *client)
+{
+  if (++client->refused_connects > PRD_SIO_MAX_REFUSED_CONNECTS)
+    violation (client, "forced close", "%u namespace CONNECTs refused", client->refused_connects);
+}
+
 static void
 client_connect (PrdSioClient *client, PrdSioPacket *packet)
 {
@@ -206,6 +216,7 @@ client_connect (PrdSioClient *client, PrdSioPacket *packet)
   if (nsp == NULL)
     {
       send_connect_error (client, packet->nsp, "Invalid namespace", NULL);
+      connect_refused (client);
       return;
     }
 
@@ -222,6 +233,7 @@ client_connect (PrdSioClient *client, PrdSioPacket *packet)
       json_object_set_string_member (data, "timestamp", timestamp);
       json_node_set_object (data_node, data);
       send_connect_error (client, packet->nsp, "Invalid payload", data_node);
+      connect_refused (client);
       return;
     }
 
@@ -235,6 +247,7 @@ client_connect (PrdSioClient *client, PrdSioPacket *packet)
       send_connect_error (client, packet->nsp,
                           error_message != NULL ? error_message : "not authorized", error_data);
       prd_sio_socket_close (socket, "connection refused");
+      connect_refused (client);
       return;
     }
   g_object_unref (nsp);
@@ -717,15 +730,29 @@ prd_sio_server_check_rate (PrdSioServer *self,
 {
   const char *event_class = g_hash_table_lookup (self->event_classes, event);
   RateLimit *rate;
+  gint64 now;
 
   if (event_class == NULL)
     event_class = DEFAULT_EVENT_CLASS;
   rate = g_hash_table_lookup (self->rate_limits, event_class);
   if (rate == NULL)
     return TRUE;
+  now = g_get_monotonic_time ();
   if (prd_sio_rate_limiter_consume (client->limiter, event_class, rate->limit, rate->window_seconds,
-                                    g_get_monotonic_time (), info))
+                                    now, info))
     return TRUE;
   prd_metric_inc (prd_sio_metrics.rate_limit_refusals, event_class);
+  /* Each refusal is answered (rate-limit, the ack): a client that sends as
+   * many events again as its limit past it, within one window, is closed
+   * rather than answered without end. */
+  if (client->refused_events == 0 ||
+      now - client->refused_since > (gint64) rate->window_seconds * G_USEC_PER_SEC)
+    {
+      client->refused_since = now;
+      client->refused_events = 0;
+    }
+  if (++client->refused_events > rate->limit)
+    violation (client, "forced close", "%u events past the rate limit of class %s",
+               client->refused_events, event_class);
   return FALSE;
 }

@@ -807,7 +807,9 @@ prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet)
     {
       g_debug ("Socket %s: event '%s' refused, rate limit of %u reached", self->id, event,
                info.limit);
-      refuse_rate_limited (self, &info, packet->id);
+      /* unless the refusal closed the client */
+      if (self->client != NULL && !self->client->closed)
+        refuse_rate_limited (self, &info, packet->id);
       return;
     }
 
