@@ -49,6 +49,19 @@ test('the handshake is served over https with the configured certificate', async
   assert.equal(cert.subject.CN, '127.0.0.1');
 });
 
+test('a page the hub serves over https is of its own origin', async () => {
+  // The web editor at https://HOST:PORT/ opens Socket.IO and REST there.
+  for (const path of ['/socket.io/?EIO=4&transport=polling', '/api/prds']) {
+    const status = await new Promise((resolve, reject) => {
+      const req = https.get(`${httpsUrl()}${path}`, { ca: tls.certPem, headers: { Origin: httpsUrl() } },
+        (res) => { res.resume(); resolve(res.statusCode); });
+      req.on('error', reject);
+    });
+    // REST asks for a token, but not because of the origin
+    assert.equal(status, path.startsWith('/api') ? 401 : 200, path);
+  }
+});
+
 test('wss only, trusting the certificate as CA', async () => {
   const s = await connect(httpsUrl(), { transports: ['websocket'], ca: tls.certPem });
   assert.equal(s.io.engine.transport.name, 'websocket');
