@@ -75,8 +75,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdIdentity, prd_identity_free)
 #define PRD_AUTH_AI_USER_ID  "ai"
 /* The claim that makes a token a sign-in link's (prd_auth_mint_link()): the
  * link's id, a random UUID in its 36-character form. */
-#define PRD_AUTH_LINK_CLAIM     "sign_in_link"
-#define PRD_AUTH_LINK_ID_LENGTH 36
+#define PRD_AUTH_LINK_CLAIM "sign_in_link"
 /* Shortest HMAC secret accepted, in bytes (RFC 7518 §3.2: at least the hash size). */
 #define PRD_AUTH_MIN_SECRET_LENGTH 32
 

@@ -21,7 +21,6 @@ on_signed_in (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (SoupServerMessage) msg = user_data;
   g_autoptr (GError) error = NULL;
   g_autofree char *token = NULL;
-  g_autoptr (PrdIdentity) identity = NULL;
   g_autoptr (JsonNode) node = NULL;
   JsonObject *object;
 

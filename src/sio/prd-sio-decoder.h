@@ -13,8 +13,8 @@ G_BEGIN_DECLS
  * none is, is a protocol error, and so is a packet whose header and
  * attachments together pass the size set (the Engine.IO max-payload: a
  * packet split over several messages gets no more room than one message).
- * After an error the decoder is empty again,
- * but the connection is expected to be closed.
+ * After an error the decoder is empty again, but the connection is expected
+ * to be closed.
  */
 typedef struct _PrdSioDecoder PrdSioDecoder;
 

@@ -684,9 +684,9 @@ fail:
  * the branch's latest tree holds `<prdId>.md`, commits that tree without
  * it. A commit of the PRD that has not run yet, or is asked for within the
  * next hour, fails with %PRD_ERROR_PRD_NOT_FOUND instead of bringing the
- * text back. History is not rewritten: older commits still hold the file until the
- * repository is rewritten by hand. A repository that does not exist yet has
- * nothing to purge.
+ * text back. History is not rewritten: older commits still hold the file
+ * until the repository is rewritten by hand. A repository that does not
+ * exist yet has nothing to purge.
  */
 void
 prd_git_repo_purge_async (PrdGitRepo *self,
