@@ -28,7 +28,7 @@ function signInPage(root, reason = signInReason()) {
       '), or open the link ', h('code', {}, 'prdhub token --link'), ' prints.'),
     h('label', { for: 'token-input' }, 'Token'), input, error,
     h('button', { type: 'submit' }, 'Sign in'));
-  form.addEventListener('submit', (e) => {
+  form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const token = input.value.trim();
     const claims = decodeClaims(token);
@@ -36,8 +36,13 @@ function signInPage(root, reason = signInReason()) {
       announce(error, 'That is not a token: paste the whole line printed by prdhub token.', true);
       return;
     }
-    signIn(token);
-    window.location.reload();
+    try {
+      // A sign-in link's token, pasted: traded like the link's.
+      signIn(isSignInLink(claims) ? await redeemLink(token) : token);
+      window.location.reload();
+    } catch (err) {
+      announce(error, err.message, true);
+    }
   });
   clear(root, form);
   input.focus();

@@ -128,6 +128,13 @@ test('a sign-in link asks first, signs in once, and its token opens nothing else
   await again.click('#signin-confirm', { timeout: EVENT_TIMEOUT_MS });
   await again.waitForSelector('.signin [role="alert"]:has-text("used already")', { timeout: EVENT_TIMEOUT_MS });
   assert.equal(await again.evaluate(() => sessionStorage.getItem('prdhub-token')), null);
+  // A link's token pasted into the form is traded the same way, once.
+  const pasted = token({ ...EDITOR, sign_in_link: crypto.randomUUID() });
+  await again.goto(`${hub.url}/`);
+  await again.fill('#token-input', pasted, { timeout: EVENT_TIMEOUT_MS });
+  await Promise.all([again.waitForEvent('load'), again.click('button:has-text("Sign in")')]);
+  await again.waitForSelector(`tr[data-prd-id="${prdId}"]`, { timeout: EVENT_TIMEOUT_MS });
+  assert.notEqual(await again.evaluate(() => sessionStorage.getItem('prdhub-token')), pasted);
   await second.close();
 });
 
