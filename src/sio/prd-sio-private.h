@@ -35,7 +35,7 @@ typedef struct _PrdSioClient
 
 /* Namespace CONNECTs refused (unknown namespace, bad auth) before a client
  * is closed. */
-#define PRD_SIO_MAX_REFUSED_CONNECTS 16
+#define PRD_SIO_MAX_REFUSED_CONNECTS 64
 
 PrdSioClient *prd_sio_client_ref (PrdSioClient *client);
 void prd_sio_client_unref (PrdSioClient *client);
