@@ -18,6 +18,7 @@
 #include "prd-error.h"
 #include "prd-hub-context.h"
 #include "prd-hub-secret.h"
+#include "prd-hub-tokens.h"
 #include "prd-hub.h"
 #include "prd-test-harness.h"
 
@@ -888,6 +889,39 @@ test_listen_errors (Fixture *f, gconstpointer data)
   g_assert_true (g_str_has_prefix (error->message, "Cannot load the TLS certificate"));
 }
 
+/* The hub's token watcher goes away while it reads the revocations: the
+ * read's answer finds nothing freed (it used to reach a freed object). */
+static void
+test_tokens_gone_while_reading (void)
+{
+  g_autofree char *dir = prd_test_make_tmp_dir ("prd-hub-tokens-XXXXXX");
+  g_autofree char *path = g_build_filename (dir, "prdhub.db", NULL);
+  g_autoptr (GBytes) secret = g_bytes_new_static (SECRET, strlen (SECRET));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdAuth) auth = prd_auth_new_hmac (secret, &error);
+  PrdStore *store = prd_test_store_open (path, &error);
+  PrdHubTokens *tokens;
+
+  g_assert_no_error (error);
+  for (guint round = 0; round < 20; round++)
+    {
+      GWeakRef weak;
+
+      tokens = prd_hub_tokens_new (auth, 1);
+      g_weak_ref_init (&weak, tokens);
+      /* the first read is due at once: the timer starts it */
+      prd_hub_tokens_set_store (tokens, PRD_REVOCATION_STORE (store));
+      for (guint i = 0; i < round % 4; i++)
+        g_main_context_iteration (NULL, FALSE);
+      g_object_unref (tokens);
+      prd_test_run_for (20);
+      g_assert_null (g_weak_ref_get (&weak));
+      g_weak_ref_clear (&weak);
+    }
+  prd_test_store_close (store);
+  prd_test_remove_tree (dir);
+}
+
 static void
 test_create_auth (void)
 {
@@ -1101,6 +1135,7 @@ main (int argc, char *argv[])
   g_test_add ("/prd/hub/listen-errors", Fixture, NULL, fixture_setup, test_listen_errors,
               fixture_teardown);
   g_test_add_func ("/prd/hub/create-auth", test_create_auth);
+  g_test_add_func ("/prd/hub/tokens-gone-while-reading", test_tokens_gone_while_reading);
   g_test_add ("/prd/hub/cli-serve", Fixture, NULL, fixture_setup_tls, test_cli_serve,
               fixture_teardown);
   g_test_add ("/prd/hub/cli-token", Fixture, NULL, fixture_setup_tls, test_cli_token,

@@ -135,15 +135,16 @@ end_session (PrdSioSocket *socket, PrdErrorCode code, const char *message)
 static void
 on_revocations_listed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  PrdHubTokens *self;
+  g_autoptr (PrdHubTokens) self = user_data;
   g_autoptr (GPtrArray) records = NULL;
   g_autoptr (GPtrArray) revoked = NULL;
   g_autoptr (GError) error = NULL;
 
   records = prd_revocation_store_list_finish (PRD_REVOCATION_STORE (source), result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  /* Disposed meanwhile: the read may have finished before it saw the
+   * cancel. */
+  if (self->auth == NULL || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
-  self = user_data;
   self->checking = FALSE;
   if (records == NULL)
     {
@@ -194,7 +195,7 @@ on_timer (gpointer user_data)
         {
           self->checking = TRUE;
           prd_revocation_store_list_async (self->store, self->cancellable, on_revocations_listed,
-                                           self);
+                                           g_object_ref (self));
         }
     }
   arm (self);
@@ -392,6 +393,11 @@ on_link_used (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!prd_revocation_store_use_link_finish (PRD_REVOCATION_STORE (source), result, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (self->auth == NULL)
+    {
+      g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_STORAGE, "The hub is stopping");
       return;
     }
   token = prd_auth_mint (self->auth, identity, &error);
