@@ -38,6 +38,7 @@
 
 #include <glib/gstdio.h>
 
+#include "prd-data-lock.h"
 #include "prd-error.h"
 #include "prd-private-file.h"
 #include "prd-git-repo.h"
@@ -510,6 +511,7 @@ do_restore (const char *src, const char *data_dir, gboolean force)
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) copied = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *work = NULL;
+  g_autoptr (PrdDataLock) lock = NULL;
   gboolean created;
 
   if (!g_file_test (src, G_FILE_TEST_IS_DIR))
@@ -543,6 +545,10 @@ do_restore (const char *src, const char *data_dir, gboolean force)
       set_errno_error (&error, errno, "Cannot create the data folder", data_dir);
       return fail (error);
     }
+  /* No hub may start on the folder while its files are replaced. */
+  lock = prd_data_lock_acquire (data_dir, &error);
+  if (lock == NULL)
+    return fail (error);
   work = g_build_filename (data_dir, ".restore-XXXXXX", NULL);
   if (g_mkdtemp_full (work, 0700) == NULL)
     {
@@ -556,9 +562,15 @@ do_restore (const char *src, const char *data_dir, gboolean force)
 
       if (!remove_tree (work, &cleanup_error))
         g_printerr ("prdhub: %s\n", cleanup_error->message);
-      /* A failed restore leaves no data folder it made. */
+      /* A failed restore leaves no data folder it made (the lock file
+       * included: no hub can have taken a folder this one made). */
       else if (created)
-        g_rmdir (data_dir);
+        {
+          g_autofree char *lock_file = g_build_filename (data_dir, PRD_DATA_LOCK_FILE, NULL);
+
+          g_unlink (lock_file);
+          g_rmdir (data_dir);
+        }
       return fail (error);
     }
   if (g_rmdir (work) != 0)

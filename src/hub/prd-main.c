@@ -39,6 +39,7 @@
 #include "prd-cli-backup.h"
 #include "prd-cli-remote.h"
 #include "prd-eio-listener.h"
+#include "prd-data-lock.h"
 #include "prd-error.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-ai.h"
@@ -308,12 +309,13 @@ store_result (GObject *source, GAsyncResult *result, gpointer user_data)
   *out = g_object_ref (result);
 }
 
-static PrdStore *
-open_store (PrdHubConfig *config, GError **error)
+/* Makes the data folder if need be and takes it for this hub
+ * (prd-data-lock.c): a second hub on it would append over this one's
+ * updates. */
+static PrdDataLock *
+lock_data_dir (PrdHubConfig *config, GError **error)
 {
   const char *data_dir = prd_hub_config_get_server (config)->data_dir;
-  g_autofree char *path = g_build_filename (data_dir, STORE_FILE, NULL);
-  g_autoptr (GAsyncResult) result = NULL;
 
   if (g_mkdir_with_parents (data_dir, 0700) != 0)
     {
@@ -325,6 +327,17 @@ open_store (PrdHubConfig *config, GError **error)
     }
   if (!check_data_dir (data_dir, error))
     return NULL;
+  return prd_data_lock_acquire (data_dir, error);
+}
+
+/* The data folder exists and is this hub's (lock_data_dir()). */
+static PrdStore *
+open_store (PrdHubConfig *config, GError **error)
+{
+  const char *data_dir = prd_hub_config_get_server (config)->data_dir;
+  g_autofree char *path = g_build_filename (data_dir, STORE_FILE, NULL);
+  g_autoptr (GAsyncResult) result = NULL;
+
   prd_sqlite_store_new_async (path, NULL, store_result, &result);
   wait_for (&result);
   return (PrdStore *) prd_sqlite_store_new_finish (result, error);
@@ -467,6 +480,8 @@ cmd_serve (int argc, char **argv)
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- run the prdhub server");
+  /* Let go of last, after the store is closed. */
+  g_autoptr (PrdDataLock) data_lock = NULL;
   g_autoptr (PrdHubConfig) config = NULL;
   g_autoptr (PrdSecretStore) secrets = NULL;
   g_autoptr (PrdAuth) auth = NULL;
@@ -506,6 +521,10 @@ cmd_serve (int argc, char **argv)
     return fail (error);
   prd_log_set_level (prd_hub_config_get_log (config)->level);
   raise_open_file_limit (prd_hub_config_get_server (config));
+  /* Before anything is written there: the secret store may make files. */
+  data_lock = lock_data_dir (config, &error);
+  if (data_lock == NULL)
+    return fail (error);
   secrets = open_secret_store (config, &error);
   if (secrets == NULL)
     return fail (error);

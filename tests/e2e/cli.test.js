@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
 // The prdhub command line: bad configuration is refused up front with a
-// message naming what is wrong; the generated JWT secret is private.
+// message naming what is wrong; the generated JWT secret is private; one
+// hub serves a data folder.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -223,6 +224,34 @@ test('serve creates its data folder', async () => {
     await hub.stop();
     const res = prdhub(['prd', 'list', '--data-dir', dataDir]);
     assert.equal(res.status, 0, res.stderr);
+  } finally {
+    fs.rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+test('one hub per data folder: a second serve is refused, naming the first; other commands go on', async () => {
+  const parent = tmpDir();
+  const dataDir = path.join(parent, 'hub');
+  try {
+    const hub = await startHub({ args: ['--data-dir', dataDir] });
+    let second;
+    try {
+      second = prdhub(['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir],
+        { PRDHUB_JWT_SECRET: 'x'.repeat(40) });
+      assert.equal(second.status, 1, second.stderr);
+      assert.match(second.stderr,
+        new RegExp(`Another prdhub \\(process ${hub.pid}\\) is serving the data folder ${dataDir}: stop it first`));
+      assert.doesNotMatch(second.stdout, /listening/);
+      // the first one is unharmed; commands that read the folder go on
+      assert.equal((await fetch(`${hub.url}/healthz`)).status, 200);
+      const list = prdhub(['prd', 'list', '--data-dir', dataDir]);
+      assert.equal(list.status, 0, list.stderr);
+    } finally {
+      await hub.stop();
+    }
+    // once it has stopped, the folder is free again
+    const again = await startHub({ args: ['--data-dir', dataDir] });
+    await again.stop();
   } finally {
     fs.rmSync(parent, { recursive: true, force: true });
   }
