@@ -682,6 +682,63 @@ check_rejected (Fixture *f, GAsyncResult *res, int code)
   g_object_unref (res);
 }
 
+/* A PRD created with its first update has it from the start: one
+ * transaction gives the row, site 0 and update 1, and a refused one gives
+ * nothing. */
+static void
+test_create_with_update (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GBytes) first = payload_for (0, 1);
+  g_autoptr (GBytes) empty = g_bytes_new_static ("", 0);
+  g_autoptr (GAsyncResult) res = NULL;
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (PrdStoreDocument) doc = NULL;
+  g_autoptr (GPtrArray) sites = NULL;
+  g_autoptr (GError) error = NULL;
+  const PrdStoreUpdate *update;
+
+  res = PRD_TEST_WAIT_FOR (prd_store_create_with_update_async, f->store, "prd_full", "acme", "T",
+                           "alice", "hub", 1, first, NULL);
+  info = prd_store_create_finish (f->store, res, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (info->last_seq, ==, 1);
+  doc = prd_test_store_load (f->store, "prd_full", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (doc->updates->len, ==, 1);
+  update = doc->updates->pdata[0];
+  g_assert_cmpint (update->seq, ==, 1);
+  g_assert_cmpint (update->site, ==, 0);
+  g_assert_cmpint (update->clock, ==, 1);
+  g_assert_cmpstr (update->user_id, ==, "hub");
+  g_assert_true (g_bytes_equal (update->payload, first));
+  g_clear_object (&res);
+  res = PRD_TEST_WAIT_FOR (prd_store_list_sites_async, f->store, "prd_full", NULL);
+  sites = prd_store_list_sites_finish (f->store, res, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (sites->len, ==, 1);
+  g_assert_cmpint (((PrdStoreSite *) sites->pdata[0])->site, ==, 0);
+  g_assert_cmpstr (((PrdStoreSite *) sites->pdata[0])->user_id, ==, "hub");
+  g_assert_cmpint (((PrdStoreSite *) sites->pdata[0])->clock, ==, 1);
+  /* the next site is another's */
+  g_assert_cmpint (acquire_ok (f, "prd_full", "alice"), ==, 1);
+
+  /* refused: nothing is created */
+  check_rejected (f,
+                  PRD_TEST_WAIT_FOR (prd_store_create_with_update_async, f->store, "prd_none",
+                                     "acme", "T", "alice", "hub", 0, first, NULL),
+                  PRD_ERROR_INVALID_OPERATION);
+  check_rejected (f,
+                  PRD_TEST_WAIT_FOR (prd_store_create_with_update_async, f->store, "prd_none",
+                                     "acme", "T", "alice", "hub", 1, empty, NULL),
+                  PRD_ERROR_INVALID_PAYLOAD);
+  check_rejected (f,
+                  PRD_TEST_WAIT_FOR (prd_store_create_with_update_async, f->store, "prd_full",
+                                     "acme", "T", "alice", "hub", 1, first, NULL),
+                  PRD_ERROR_ALREADY_EXISTS);
+  g_assert_null (prd_test_store_load (f->store, "prd_none", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+}
+
 static void
 test_invalid_input_changes_nothing (Fixture *f, gconstpointer data)
 {
@@ -1904,6 +1961,8 @@ main (int argc, char *argv[])
               fixture_tear_down);
   g_test_add ("/prd/store/invalid-input-changes-nothing", Fixture, NULL, fixture_set_up,
               test_invalid_input_changes_nothing, fixture_tear_down);
+  g_test_add ("/prd/store/create-with-update", Fixture, NULL, fixture_set_up,
+              test_create_with_update, fixture_tear_down);
   g_test_add ("/prd/store/sites", Fixture, NULL, fixture_set_up, test_sites, fixture_tear_down);
   g_test_add ("/prd/store/duplicate-update", Fixture, NULL, fixture_set_up, test_duplicate_update,
               fixture_tear_down);

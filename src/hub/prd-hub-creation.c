@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * PrdHubCreation: creating a PRD (REST, the command line). The PRD row is
- * created, its initial content stored as one insert of the hub's own site,
- * and #PrdHubCreation::prd-created tells whoever keeps track (the activity
- * feed) before the caller hears of it.
+ * created with its initial content, one insert of the hub's own site, in
+ * one store transaction, and #PrdHubCreation::prd-created tells whoever
+ * keeps track (the activity feed) before the caller hears of it.
  */
 #define G_LOG_DOMAIN "prd-hub-creation"
 
@@ -35,115 +35,27 @@ G_DEFINE_FINAL_TYPE (PrdHubCreation, prd_hub_creation, G_TYPE_OBJECT)
 
 typedef struct
 {
-  char *content;
-  char *owner;
   char *owner_name;
   PrdStoreInfo *info;
-  GBytes *update;
-  int site;
 } CreateData;
 
 static void
 create_data_free (CreateData *data)
 {
-  g_free (data->content);
-  g_free (data->owner);
   g_free (data->owner_name);
   g_clear_pointer (&data->info, prd_store_info_free);
-  g_clear_pointer (&data->update, g_bytes_unref);
   g_free (data);
 }
 
-/* The PRD exists: everyone interested hears of it, then the caller. */
-static void
-create_done (GTask *task)
-{
-  PrdHubCreation *self = g_task_get_source_object (task);
-  CreateData *data = g_task_get_task_data (task);
-
-  g_signal_emit (self, signals[SIGNAL_PRD_CREATED], 0, data->info, data->owner_name);
-  g_task_return_pointer (task, prd_store_info_copy (data->info),
-                         (GDestroyNotify) prd_store_info_free);
-  g_object_unref (task);
-}
-
-static void
-create_on_info (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr (GTask) task = user_data;
-  g_autoptr (GError) error = NULL;
-  CreateData *data = g_task_get_task_data (task);
-  PrdStoreInfo *info = prd_store_get_finish (PRD_STORE (source), result, &error);
-
-  if (info == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  prd_store_info_free (data->info);
-  data->info = info;
-  create_done (g_steal_pointer (&task));
-}
-
-static void
-create_on_appended (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr (GTask) task = user_data;
-  g_autoptr (GError) error = NULL;
-  CreateData *data = g_task_get_task_data (task);
-
-  if (prd_store_append_update_finish (PRD_STORE (source), result, &error) == 0 && error != NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  prd_store_get_async (PRD_STORE (source), data->info->id, g_task_get_cancellable (task),
-                       create_on_info, g_object_ref (task));
-}
-
-static void
-create_on_site (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr (GTask) task = user_data;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PrdStoreSite) site = NULL;
-  g_autoptr (PrdCrdtDoc) crdt = NULL;
-  g_autoptr (PrdCrdtOp) op = NULL;
-  g_autoptr (GArray) base = NULL;
-  g_autoptr (GBytes) encoded = NULL;
-  CreateData *data = g_task_get_task_data (task);
-  GCancellable *cancellable;
-
-  site = prd_store_acquire_site_finish (PRD_STORE (source), result, &error);
-  if (site == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  crdt = prd_crdt_doc_new ();
-  base = g_array_new (FALSE, TRUE, sizeof (guint32));
-  g_array_set_size (base, site->site + 1);
-  if (!prd_crdt_doc_apply_local_insert (crdt, site->site, (const guint32 *) base->data, base->len,
-                                        0, data->content, -1, g_get_real_time () / 1000, &op,
-                                        &error))
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  encoded = prd_crdt_ops_encode (&op, 1);
-  cancellable = g_task_get_cancellable (task);
-  prd_store_append_update_async (PRD_STORE (source), data->info->id, site->site, op->seq,
-                                 PRD_AUTH_HUB_USER_ID, encoded, cancellable, create_on_appended,
-                                 g_steal_pointer (&task));
-}
-
+/* The PRD exists, with its content: everyone interested hears of it, then
+ * the caller. */
 static void
 create_on_created (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
   g_autoptr (GError) error = NULL;
+  PrdHubCreation *self = g_task_get_source_object (task);
   CreateData *data = g_task_get_task_data (task);
-  GCancellable *cancellable;
 
   data->info = prd_store_create_finish (PRD_STORE (source), result, &error);
   if (data->info == NULL)
@@ -151,14 +63,25 @@ create_on_created (GObject *source, GAsyncResult *result, gpointer user_data)
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  if (data->content == NULL || *data->content == '\0')
-    {
-      create_done (g_steal_pointer (&task));
-      return;
-    }
-  cancellable = g_task_get_cancellable (task);
-  prd_store_acquire_site_async (PRD_STORE (source), data->info->id, PRD_AUTH_HUB_USER_ID, NULL, 0,
-                                cancellable, create_on_site, g_steal_pointer (&task));
+  g_signal_emit (self, signals[SIGNAL_PRD_CREATED], 0, data->info, data->owner_name);
+  g_task_return_pointer (task, prd_store_info_copy (data->info),
+                         (GDestroyNotify) prd_store_info_free);
+}
+
+/* @content as the first operation of a new PRD: one insert on site 0, which
+ * the store gives the hub's user together with the PRD. */
+static GBytes *
+encode_content (const char *content, GError **error)
+{
+  g_autoptr (PrdCrdtDoc) crdt = prd_crdt_doc_new ();
+  g_autoptr (PrdCrdtOp) op = NULL;
+  const guint32 base[1] = { 0 };
+
+  if (!prd_crdt_doc_apply_local_insert (crdt, 0, base, G_N_ELEMENTS (base), 0, content, -1,
+                                        g_get_real_time () / 1000, &op, error))
+    return NULL;
+  g_assert (op->site == 0 && op->seq == 1);
+  return prd_crdt_ops_encode (&op, 1);
 }
 
 /**
@@ -183,6 +106,8 @@ prd_hub_creation_create_async (PrdHubCreation *self,
                                gpointer user_data)
 {
   g_autoptr (GTask) task = NULL;
+  g_autoptr (GBytes) update = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *id = prd_store_generate_prd_id ();
   CreateData *data;
   guint32 units;
@@ -192,8 +117,6 @@ prd_hub_creation_create_async (PrdHubCreation *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, prd_hub_creation_create_async);
   data = g_new0 (CreateData, 1);
-  data->content = g_strdup (content);
-  data->owner = g_strdup (owner);
   data->owner_name = g_strdup (owner_name);
   g_task_set_task_data (task, data, (GDestroyNotify) create_data_free);
   if (content != NULL && !prd_utf16_length (content, &units))
@@ -202,8 +125,23 @@ prd_hub_creation_create_async (PrdHubCreation *self,
                                "The content is not valid UTF-8 text");
       return;
     }
-  prd_store_create_async (self->store, id, org, title, owner, cancellable, create_on_created,
-                          g_steal_pointer (&task));
+  if (content == NULL || *content == '\0')
+    {
+      prd_store_create_async (self->store, id, org, title, owner, cancellable, create_on_created,
+                              g_steal_pointer (&task));
+      return;
+    }
+  /* One transaction: a PRD read between its row and its content would be
+   * joined empty, and that room's snapshot would drop the content. */
+  update = encode_content (content, &error);
+  if (update == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  prd_store_create_with_update_async (self->store, id, org, title, owner, PRD_AUTH_HUB_USER_ID, 1,
+                                      update, cancellable, create_on_created,
+                                      g_steal_pointer (&task));
 }
 
 /**

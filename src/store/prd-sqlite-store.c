@@ -826,6 +826,40 @@ op_get_info (Worker *w, const char *prd_id, GError **error)
   return NULL;
 }
 
+static gboolean op_append_update (Worker *w, Request *r, GError **error);
+
+/* The new PRD @id's first update, in the same transaction as its row:
+ * site 0 for r->user_id, then r->bytes at r->clock as update 1. No load can
+ * come between, so nobody sees the PRD without it. */
+static gboolean
+create_first_update (Worker *w, Request *r, const char *id, gint64 now, GError **error)
+{
+  g_autoptr (sqlite3_stmt_reset) stmt = NULL;
+  gint64 *seq;
+
+  stmt = worker_prepare (w,
+                         "INSERT INTO prd_sites (prd_id, site, user_id, created_at)"
+                         " VALUES (?1, 0, ?2, ?3)",
+                         error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, id);
+  bind_text (stmt, 2, r->user_id);
+  sqlite3_bind_int64 (stmt, 3, now);
+  if (!step_done (w, stmt, error))
+    return FALSE;
+  g_free (r->prd_id);
+  r->prd_id = g_strdup (id);
+  r->site = 0;
+  if (!op_append_update (w, r, error))
+    return FALSE;
+  seq = g_steal_pointer (&r->result);
+  g_assert (*seq == 1);
+  g_free (seq);
+  r->result_free = NULL;
+  return TRUE;
+}
+
 static gboolean
 op_create (Worker *w, Request *r, GError **error)
 {
@@ -852,6 +886,8 @@ op_create (Worker *w, Request *r, GError **error)
       if (rc == SQLITE_DONE)
         {
           g_clear_pointer (&stmt, stmt_done);
+          if (r->bytes != NULL && !create_first_update (w, r, id, now, error))
+            return FALSE;
           request_set_result (r, op_get_info (w, id, error), (GDestroyNotify) prd_store_info_free);
           return r->result != NULL;
         }
@@ -2002,6 +2038,9 @@ prd_sqlite_store_create (PrdStore *store,
                          const char *org,
                          const char *title,
                          const char *owner,
+                         const char *first_user,
+                         gint64 first_clock,
+                         GBytes *first_update,
                          GCancellable *cancellable,
                          GAsyncReadyCallback callback,
                          gpointer user_data)
@@ -2014,6 +2053,12 @@ prd_sqlite_store_create (PrdStore *store,
   r->org = g_strdup (org);
   r->title = g_strdup (title);
   r->owner = g_strdup (owner);
+  if (first_update != NULL)
+    {
+      r->user_id = g_strdup (first_user);
+      r->clock = first_clock;
+      r->bytes = g_bytes_ref (first_update);
+    }
   enqueue (self, r);
 }
 

@@ -168,6 +168,9 @@ struct _PrdStoreInterface
                   const char *org,
                   const char *title,
                   const char *owner,
+                  const char *first_user,
+                  gint64 first_clock,
+                  GBytes *first_update,
                   GCancellable *cancellable,
                   GAsyncReadyCallback callback,
                   gpointer user_data);
@@ -243,6 +246,17 @@ void prd_store_create_async (PrdStore *self,
                              GCancellable *cancellable,
                              GAsyncReadyCallback callback,
                              gpointer user_data);
+void prd_store_create_with_update_async (PrdStore *self,
+                                         const char *prd_id,
+                                         const char *org,
+                                         const char *title,
+                                         const char *owner,
+                                         const char *first_user,
+                                         gint64 first_clock,
+                                         GBytes *first_update,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
 PrdStoreInfo *prd_store_create_finish (PrdStore *self, GAsyncResult *result, GError **error);
 
 void prd_store_get_async (PrdStore *self,
