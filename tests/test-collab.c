@@ -216,6 +216,53 @@ test_release_and_restore (Fixture *f, gconstpointer data)
   }
 }
 
+/* An update the room never saw (a writer behind its back) is not
+ * compacted away by the room's snapshot: the room writes none, and the next
+ * load has both. */
+static void
+test_log_gap (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", NULL);
+  g_autofree char *text = NULL;
+  gint64 snapshot_seq = -1;
+
+  {
+    g_autoptr (PrdTestClient) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+    g_autoptr (PrdStoreSite) site = NULL;
+    g_autoptr (PrdCrdtDoc) crdt = prd_crdt_doc_new ();
+    g_autoptr (PrdCrdtOp) op = NULL;
+    g_autoptr (GBytes) encoded = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autofree char *payload = NULL;
+    g_autoptr (JsonNode) ack = NULL;
+    const guint32 base[2] = { 0, 0 };
+
+    g_assert_cmpint (join (a, prd_id, "edit", NULL), ==, 0);
+    site = prd_test_store_acquire_site (f->store, prd_id, "mallory", NULL, 0, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (site->site, ==, 1);
+    g_assert_true (
+        prd_crdt_doc_apply_local_insert (crdt, 1, base, 2, 0, "behind", -1, 0, &op, &error));
+    encoded = prd_crdt_ops_encode (&op, 1);
+    g_assert_cmpint (prd_test_store_append (f->store, prd_id, 1, 1, "mallory", encoded, &error), ==,
+                     1);
+    g_assert_no_error (error);
+
+    g_test_expect_message ("prd-hub-room", G_LOG_LEVEL_WARNING, "*was stored after*");
+    payload = g_strdup_printf ("{\"prdId\":\"%s\",\"operation\":{\"type\":\"insert\","
+                               "\"position\":0,\"content\":\"kept\"},\"stateVector\":[1]}",
+                               prd_id);
+    ack = prd_test_client_request (a, "content-update", payload);
+    prd_test_assert_ok (ack);
+    g_test_assert_expected_messages ();
+  }
+  wait_rooms_released (f);
+  text = stored_text (f, prd_id, &snapshot_seq);
+  g_assert_cmpint (snapshot_seq, ==, 0);
+  g_assert_nonnull (strstr (text, "kept"));
+  g_assert_nonnull (strstr (text, "behind"));
+}
+
 static void
 test_refusals (Fixture *f, gconstpointer data)
 {
@@ -586,6 +633,7 @@ main (int argc, char *argv[])
               fixture_setup, test_snapshots_by_size, fixture_teardown);
   g_test_add ("/prd/collab/storage-failure", Fixture, NULL, fixture_setup, test_storage_failure,
               fixture_teardown);
+  g_test_add ("/prd/collab/log-gap", Fixture, NULL, fixture_setup, test_log_gap, fixture_teardown);
   g_test_add ("/prd/collab/refusals", Fixture, NULL, fixture_setup, test_refusals,
               fixture_teardown);
 

@@ -90,6 +90,10 @@ struct _PrdHubRoom
   gboolean join_busy;
   GQueue inflight; /* (element-type Pending) */
   gint64 last_seq;
+  /* The log holds an update this room never integrated (its appends came
+   * back past last_seq + 1): a snapshot labelled with last_seq would
+   * compact it away, so none is written until the room is loaded again. */
+  gboolean log_gap;
   guint since_snapshot;       /* operations committed after the last snapshot */
   gsize since_snapshot_bytes; /* their size in the update log */
   gboolean snapshotting;
@@ -682,7 +686,7 @@ room_snapshot (PrdHubRoom *room)
   PrdCrdtStateDraft *draft;
 
   g_assert (g_queue_is_empty (&room->inflight));
-  if (room->snapshotting || room->failed || room->since_snapshot == 0)
+  if (room->snapshotting || room->failed || room->log_gap || room->since_snapshot == 0)
     return;
   room->snapshotting = TRUE;
   /* The whole history stays in the snapshot: sync-request serves old
@@ -712,7 +716,7 @@ prd_hub_room_maybe_release (PrdHubRoom *room)
       room->join_busy || !g_queue_is_empty (&room->inflight) || room->snapshotting ||
       room->holds > 0)
     return;
-  if (room->since_snapshot > 0 && !room->failed)
+  if (room->since_snapshot > 0 && !room->failed && !room->log_gap)
     {
       room_snapshot (room);
       return;
@@ -1132,6 +1136,13 @@ settle_one (PrdHubRoom *room, Pending *pending)
   if (room->registry != NULL)
     prd_hub_room_registry_storage_result (room->registry, NULL);
   prd_document_commit (room->document, pending->op->site, pending->op->seq);
+  if (pending->seq != room->last_seq + 1 && !room->log_gap)
+    {
+      g_warning ("%s: update %" G_GINT64_FORMAT " was stored after %" G_GINT64_FORMAT
+                 ", which this room has not seen; it writes no snapshot until it is loaded again",
+                 room->prd_id, pending->seq, room->last_seq);
+      room->log_gap = TRUE;
+    }
   room->last_seq = pending->seq;
   room->since_snapshot++;
   room->since_snapshot_bytes += pending->bytes;
@@ -1406,7 +1417,8 @@ prd_hub_room_autosave (PrdHubRoom *room)
   JsonObject *object;
 
   if (room->registry == NULL || room->registry->nsp == NULL || !room->loaded || room->failed ||
-      room->since_snapshot == 0 || room->snapshotting || !g_queue_is_empty (&room->inflight))
+      room->log_gap || room->since_snapshot == 0 || room->snapshotting ||
+      !g_queue_is_empty (&room->inflight))
     return;
   since = prd_time_format (room->unsaved_since);
   payload = json_node_new (JSON_NODE_OBJECT);
