@@ -319,3 +319,31 @@ test('typing offline is sent as a few operations', async () => {
     b.close();
   }
 });
+
+test('a paste longer than the hub takes in one operation goes as several; typing after it stays', async () => {
+  const small = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-operation-size = 1000\n` });
+  const prdId = await createPrd(small, 'Big paste', 'start.', alice);
+  const a = sdkClient(small, prdId, alice, { maxOperationSize: 1000 });
+  const errors = [];
+  a.on('error', (e) => errors.push(e));
+  try {
+    await a.connect();
+    // 2,500 units, with a surrogate pair across the first 1,000-unit boundary
+    const paste = `${'p'.repeat(999)}🌍${'q'.repeat(1499)}`;
+    a.insert(6, paste);
+    a.insert(6 + paste.length, ' typed after');
+    a.delete(0, 1);
+    assert.equal(a.text, `tart.${paste} typed after`);
+    const doc = await converged(small, prdId, [a], alice);
+    assert.equal(doc.content, a.text);
+    // A deletion past the limit goes the same way.
+    a.delete(5, paste.length);
+    assert.equal(a.text, 'tart. typed after');
+    const after = await converged(small, prdId, [a], alice);
+    assert.equal(after.content, 'tart. typed after');
+    assert.deepEqual(errors, []);
+  } finally {
+    a.close();
+    await small.stop();
+  }
+});

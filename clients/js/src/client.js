@@ -91,6 +91,9 @@ function shiftPosition(pos, delta, own) {
  * @property {object} [socketOptions] extra options for io()
  * @property {number} [maxInFlight] content-updates sent before their acks (64)
  * @property {number} [presenceInterval] ms between presence-update sends (50)
+ * @property {number} [maxCoalesce] longest insert unsent typing is merged into (4096)
+ * @property {number} [maxOperationSize] longest insert or delete sent as one
+ *   operation, the hub's `[collab] max-operation-size` (65536)
  */
 export class PrdClient extends Emitter {
   /** @param {PrdClientOptions} options */
@@ -107,6 +110,7 @@ export class PrdClient extends Emitter {
     this.maxInFlight = options.maxInFlight ?? 64;
     this.presenceInterval = options.presenceInterval ?? 50;
     this.maxCoalesce = options.maxCoalesce ?? 4096;
+    this.maxOperationSize = options.maxOperationSize ?? 65536;
     this.requestTimeout = options.requestTimeout ?? 30000;
     this._io = io;
     this._socketOptions = { auth: { token }, ...socketOptions };
@@ -641,6 +645,20 @@ export class PrdClient extends Emitter {
    */
   insert(position, text, { base } = {}) {
     this._checkEditable();
+    // A paste longer than the hub takes in one operation goes as several,
+    // one after the other (never splitting a surrogate pair): the hub would
+    // refuse it whole, and the typing after it with it.
+    if (!base && typeof text === 'string' && text.length > this.maxOperationSize) {
+      let op = null;
+      for (let at = 0; at < text.length;) {
+        let end = Math.min(at + this.maxOperationSize, text.length);
+        const last = text.charCodeAt(end - 1);
+        if (end < text.length && end - at > 1 && last >= 0xd800 && last <= 0xdbff) end--;
+        op = this.insert(position + at, text.slice(at, end));
+        at = end;
+      }
+      return op;
+    }
     if (!base) {
       const merged = this._coalesce(position, text);
       if (merged) return merged;
@@ -661,7 +679,8 @@ export class PrdClient extends Emitter {
     if (position !== e.wire.position + e.op.content.length) return null;
     const v = this.doc.stateVector();
     if (v.length !== e.vector.length || v.some((x, i) => x !== e.vector[i])) return null;
-    if (typeof text !== 'string' || e.op.content.length + text.length > this.maxCoalesce) return null;
+    const limit = Math.min(this.maxCoalesce, this.maxOperationSize);
+    if (typeof text !== 'string' || e.op.content.length + text.length > limit) return null;
     const deltas = this.doc.extendLastInsert(this.siteId, text);
     if (!deltas) return null;
     e.op.content += text;
@@ -677,6 +696,18 @@ export class PrdClient extends Emitter {
   /** Deletes @length characters at @position (see insert() for `base`). */
   delete(position, length, { base } = {}) {
     this._checkEditable();
+    // As for insert(): a long deletion goes as several operations.
+    if (!base && length > this.maxOperationSize) {
+      let op = null;
+      for (let left = length; left > 0;) {
+        let n = Math.min(left, this.maxOperationSize);
+        const last = this.text.charCodeAt(position + n - 1);
+        if (n < left && n > 1 && last >= 0xd800 && last <= 0xdbff) n--;
+        op = this.delete(position, n);
+        left -= n;
+      }
+      return op;
+    }
     const b = base ? [...base] : this.doc.stateVector();
     const { op, deltas } = this.doc.localDelete(this.siteId, position, length, { base: b, timestamp: Date.now() });
     while (b.length <= this.siteId) b.push(0);

@@ -408,6 +408,11 @@ export interface PrdClientOptions {
   presenceInterval?: number;
   /** Longest insert unsent typing is merged into, UTF-16 units (4096). */
   maxCoalesce?: number;
+  /**
+   * Longest insert or delete sent as one operation, UTF-16 units: the hub's
+   * `[collab] max-operation-size` (65536). Longer ones go as several.
+   */
+  maxOperationSize?: number;
   /** Ms to wait for the ack of a request (30000). */
   requestTimeout?: number;
 }
@@ -444,6 +449,7 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   maxInFlight: number;
   presenceInterval: number;
   maxCoalesce: number;
+  maxOperationSize: number;
   requestTimeout: number;
 
   // connection
