@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { NotificationsClient, PrdRestClient, PrdClientError } from '../../clients/js/src/client.js';
 import { io, now, token, EVENT_TIMEOUT_MS } from './helpers/hub.js';
-import { SDK_HUB_CONFIG, sdkClient, startHub, until, user } from './sdk-helpers.js';
+import { SDK_HUB_CONFIG, sdkClient, startHub, until, untilLeft, user } from './sdk-helpers.js';
 
 const ORG = 'org_e2e';
 let hub;
@@ -120,6 +120,36 @@ test('rename, archive and unarchive: PrdClient follows title and archived; edits
   } finally {
     a.close();
     late?.close();
+  }
+});
+
+test('edits typed offline while the PRD was archived are kept, and sent once it is unarchived', async () => {
+  const rest = restFor(owner);
+  const { id: prdId } = await rest.createPrd({ title: 'Archived offline', content: 'Body\n' });
+  const a = sdkClient(hub, prdId, editor);
+  const errors = [];
+  a.on('error', (e) => errors.push(e));
+  try {
+    await a.connect();
+    a.disconnect();
+    a.insert(0, 'Offline: ');
+    await rest.archivePrd(prdId);
+    await untilLeft(hub, prdId, editor.sub);
+    await a.reconnect();
+    // Joined in view mode: the edit waits (the text is the hub's meanwhile).
+    assert.equal(a.grantedMode, 'view');
+    assert.equal(a.pendingCount, 1);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].code, 'FORBIDDEN');
+    assert.match(errors[0].message, /1 local edits kept/);
+    await rest.unarchivePrd(prdId);
+    await until(() => a.grantedMode === 'edit' && a.joined, 'the edit join after unarchive');
+    await a.whenSynced();
+    assert.equal(a.text, 'Offline: Body\n');
+    assert.equal((await rest.getPrd(prdId)).content, 'Offline: Body\n');
+    assert.equal(a.pendingCount, 0);
+  } finally {
+    a.close();
   }
 });
 

@@ -125,6 +125,7 @@ export class PrdClient extends Emitter {
     this.deleted = false;
     this._everJoined = false;
     this._queue = []; // unacknowledged local ops: { op, wire, vector, sent }
+    this._held = null; // edits kept through a join without a site: { pending, old, site }
     this._gen = 0; // bumped whenever in-flight acks must be ignored
     this._inFlight = 0;
     this._retryAfterMs = 1000;
@@ -403,7 +404,7 @@ export class PrdClient extends Emitter {
     this._presenceDirty = this._presence.cursorPosition !== null || this._presence.status !== 'viewing';
     this._schedulePresence();
     this._flush();
-    if (this._queue.length === 0) this.emit('synced', { stateVector: this.doc.stateVector() });
+    if (this._queue.length === 0 && !this._held) this.emit('synced', { stateVector: this.doc.stateVector() });
   }
 
   // Replace the replica by the hub's state @hubState, keeping the local edits the
@@ -447,8 +448,16 @@ export class PrdClient extends Emitter {
       } else if (newSite !== null && pending.length > 0) {
         this._rebase(hub, oldSite, newSite, pending, queue, this.doc);
       } else if (pending.length > 0) {
-        this.emit('error', new PrdClientError('FORBIDDEN', `${pending.length} local edits dropped: joined without a site`));
+        // Joined without a site (the PRD was archived meanwhile): the edits
+        // wait, with the replica they were made on, for a join that can
+        // take them (after unarchiving), instead of being dropped.
+        this._held = { pending, old: this.doc, site: oldSite };
+        this.emit('error', new PrdClientError('FORBIDDEN', `${pending.length} local edits kept until the PRD can be edited again`));
       }
+    }
+    if (this._held && newSite !== null) {
+      this._rebase(hub, this._held.site, newSite, this._held.pending, queue, this._held.old);
+      this._held = null;
     }
     this.doc = hub;
     this.siteId = newSite;
@@ -1047,7 +1056,7 @@ export class PrdClient extends Emitter {
 
   /** Number of local operations the hub has not acknowledged yet. */
   get pendingCount() {
-    return this._queue.length;
+    return this._queue.length + (this._held ? this._held.pending.length : 0);
   }
 
   /**
@@ -1056,11 +1065,11 @@ export class PrdClient extends Emitter {
    * session ends first.
    */
   whenSynced() {
-    if (this.joined && this._queue.length === 0) return Promise.resolve();
+    if (this.joined && this._queue.length === 0 && !this._held) return Promise.resolve();
     if (this._closed) return Promise.reject(this._closedError());
     return new Promise((resolve, reject) => {
       const check = () => {
-        if (this.joined && this._queue.length === 0) {
+        if (this.joined && this._queue.length === 0 && !this._held) {
           this.off('synced', check);
           this.off('closed', ended);
           resolve();
