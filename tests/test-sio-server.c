@@ -1054,8 +1054,8 @@ test_rate_limit (Fixture *fixture, gconstpointer user_data)
   client_expect_closed (client);
   wait_for_disconnections (fixture, 2);
   for (guint i = 0; i < 2; i++)
-    g_assert_true (g_str_has_suffix (g_ptr_array_index (fixture->disconnections, i),
-                                     ":forced close"));
+    g_assert_true (
+        g_str_has_suffix (g_ptr_array_index (fixture->disconnections, i), ":forced close"));
 }
 
 /* A client that keeps asking for namespaces it cannot have is closed. */

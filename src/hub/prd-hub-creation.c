@@ -125,16 +125,9 @@ prd_hub_creation_create_async (PrdHubCreation *self,
                                "The content is not valid UTF-8 text");
       return;
     }
-  if (content == NULL || *content == '\0')
-    {
-      prd_store_create_async (self->store, id, org, title, owner, cancellable, create_on_created,
-                              g_steal_pointer (&task));
-      return;
-    }
   /* One transaction: a PRD read between its row and its content would be
    * joined empty, and that room's snapshot would drop the content. */
-  update = encode_content (content, &error);
-  if (update == NULL)
+  if (content != NULL && *content != '\0' && (update = encode_content (content, &error)) == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;

@@ -421,25 +421,17 @@ prd_store_create_async (PrdStore *self,
                         GAsyncReadyCallback callback,
                         gpointer user_data)
 {
-  gpointer source_tag = prd_store_create_async;
-
-  g_return_if_fail (PRD_IS_STORE (self));
-
-  REPORT_IF_INVALID (prd_id == NULL || prd_store_validate_prd_id (prd_id, &invalid));
-  REPORT_IF_INVALID (prd_store_validate_name ("organization", org, &invalid));
-  REPORT_IF_INVALID (prd_store_validate_title (title, &invalid));
-  REPORT_IF_INVALID (prd_store_validate_name ("owner", owner, &invalid));
-
-  PRD_STORE_GET_IFACE (self)->create (self, prd_id, org, title, owner, NULL, 0, NULL, cancellable,
+  prd_store_create_with_update_async (self, prd_id, org, title, owner, NULL, 0, NULL, cancellable,
                                       callback, user_data);
 }
 
 /**
  * prd_store_create_with_update_async:
  * @prd_id: (nullable): the id for the new PRD, or %NULL to generate one
- * @first_user: the user the first update is by
+ * @first_user: (nullable): the user the first update is by
  * @first_clock: its clock on site 0 (1 for a first operation)
- * @first_update: the encoded operation
+ * @first_update: (nullable): the encoded operation; %NULL for none (then
+ *   @first_user and @first_clock are not looked at)
  *
  * prd_store_create_async() with the PRD's first update: site 0 goes to
  * @first_user and @first_update is update 1, in the same transaction, so
@@ -462,16 +454,17 @@ prd_store_create_with_update_async (PrdStore *self,
   gpointer source_tag = prd_store_create_async;
 
   g_return_if_fail (PRD_IS_STORE (self));
-  g_return_if_fail (first_update != NULL);
 
   REPORT_IF_INVALID (prd_id == NULL || prd_store_validate_prd_id (prd_id, &invalid));
   REPORT_IF_INVALID (prd_store_validate_name ("organization", org, &invalid));
   REPORT_IF_INVALID (prd_store_validate_title (title, &invalid));
   REPORT_IF_INVALID (prd_store_validate_name ("owner", owner, &invalid));
-  REPORT_IF_INVALID (prd_store_validate_name ("user id", first_user, &invalid));
+  REPORT_IF_INVALID (first_update == NULL ||
+                     prd_store_validate_name ("user id", first_user, &invalid));
   REPORT_IF_INVALID (
+      first_update == NULL ||
       validate_bytes ("update", first_update, PRD_STORE_UPDATE_MAX_BYTES, FALSE, &invalid));
-  if (first_clock < 1)
+  if (first_update != NULL && first_clock < 1)
     {
       g_task_report_new_error (self, callback, user_data, source_tag, PRD_ERROR,
                                PRD_ERROR_INVALID_OPERATION, "An update needs a clock >= 1");
