@@ -436,6 +436,18 @@ test_schema_migrate_snapshots (void)
   g_assert_no_error (error);
   g_assert_true (g_bytes_equal (after->snapshot, payload));
   g_assert_cmpuint (after->updates->len, ==, 0);
+
+  /* Sites from before replicaId are held by nobody since their start. */
+  {
+    g_autoptr (GAsyncResult) listed =
+        PRD_TEST_WAIT_FOR (prd_store_list_sites_async, store, "prd_with_snapshot", NULL);
+    g_autoptr (GPtrArray) sites = prd_store_list_sites_finish (store, listed, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (sites->len, ==, 1);
+    g_assert_null (((PrdStoreSite *) sites->pdata[0])->holder);
+    g_assert_cmpint (((PrdStoreSite *) sites->pdata[0])->holder_from, ==, 0);
+  }
   prd_test_store_close (store);
 
   db = raw_open (path);
@@ -950,6 +962,92 @@ test_sites (Fixture *f, gconstpointer data)
   missing = prd_test_store_acquire_site (f->store, "prd_none", "alice", NULL, 0, &error);
   g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
   g_assert_null (missing);
+}
+
+static gboolean
+hold_site (
+    Fixture *f, const char *prd_id, int site, const char *holder, gint64 from, GError **error)
+{
+  g_autoptr (GAsyncResult) res =
+      PRD_TEST_WAIT_FOR (prd_store_hold_site_async, f->store, prd_id, site, holder, from, NULL);
+
+  return prd_store_hold_site_finish (f->store, res, error);
+}
+
+static PrdStoreSite *
+list_site (Fixture *f, const char *prd_id, int site)
+{
+  g_autoptr (GAsyncResult) res =
+      PRD_TEST_WAIT_FOR (prd_store_list_sites_async, f->store, prd_id, NULL);
+  g_autoptr (GPtrArray) sites = NULL;
+  g_autoptr (GError) error = NULL;
+
+  sites = prd_store_list_sites_finish (f->store, res, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < sites->len; i++)
+    if (((PrdStoreSite *) sites->pdata[i])->site == site)
+      return prd_store_site_copy (sites->pdata[i]);
+  return NULL;
+}
+
+/* Who holds a site is kept across a restart; a bad holder or count changes
+ * nothing; a site or PRD that is gone is no error. */
+static void
+test_site_holders (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_held", "acme");
+  g_autoptr (PrdStoreSite) site = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *bad[] = { "", "a b", "x/y", "é",
+                        "0123456789012345678901234567890123456789"
+                        "01234567890123456789012345" };
+
+  g_assert_cmpint (acquire_ok (f, "prd_held", "alice"), ==, 0);
+  site = list_site (f, "prd_held", 0);
+  g_assert_null (site->holder);
+  g_assert_cmpint (site->holder_from, ==, 0);
+  g_clear_pointer (&site, prd_store_site_free);
+
+  g_assert_true (hold_site (f, "prd_held", 0, "replica-A_1", 7, &error));
+  g_assert_no_error (error);
+  fixture_reopen (f);
+  site = list_site (f, "prd_held", 0);
+  g_assert_cmpstr (site->holder, ==, "replica-A_1");
+  g_assert_cmpint (site->holder_from, ==, 7);
+  g_clear_pointer (&site, prd_store_site_free);
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_assert_false (hold_site (f, "prd_held", 0, bad[i], 9, &error));
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+      g_clear_error (&error);
+    }
+  g_assert_false (hold_site (f, "prd_held", 0, "B", -1, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+  g_clear_error (&error);
+  g_assert_false (hold_site (f, "prd_held", -1, "B", 1, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+  g_clear_error (&error);
+  g_assert_false (hold_site (f, "bad id", 0, "B", 1, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_ID);
+  g_clear_error (&error);
+  site = list_site (f, "prd_held", 0);
+  g_assert_cmpstr (site->holder, ==, "replica-A_1");
+  g_assert_cmpint (site->holder_from, ==, 7);
+  g_clear_pointer (&site, prd_store_site_free);
+
+  /* A client that does not name its replica. */
+  g_assert_true (hold_site (f, "prd_held", 0, NULL, 8, &error));
+  g_assert_no_error (error);
+  site = list_site (f, "prd_held", 0);
+  g_assert_null (site->holder);
+  g_assert_cmpint (site->holder_from, ==, 8);
+
+  g_assert_true (hold_site (f, "prd_held", 5, "B", 1, &error));
+  g_assert_no_error (error);
+  g_assert_true (hold_site (f, "prd_gone", 0, "B", 1, &error));
+  g_assert_no_error (error);
+  g_assert_null (list_site (f, "prd_held", 5));
 }
 
 static void
@@ -1964,6 +2062,8 @@ main (int argc, char *argv[])
   g_test_add ("/prd/store/create-with-update", Fixture, NULL, fixture_set_up,
               test_create_with_update, fixture_tear_down);
   g_test_add ("/prd/store/sites", Fixture, NULL, fixture_set_up, test_sites, fixture_tear_down);
+  g_test_add ("/prd/store/site-holders", Fixture, NULL, fixture_set_up, test_site_holders,
+              fixture_tear_down);
   g_test_add ("/prd/store/duplicate-update", Fixture, NULL, fixture_set_up, test_duplicate_update,
               fixture_tear_down);
   g_test_add ("/prd/store/group-commit", Fixture, NULL, fixture_set_up, test_group_commit,

@@ -39,7 +39,8 @@ typedef struct
   PrdIdentity *identity; /* (owned) */
   gboolean edit;
   int requested_site;
-  GArray *client_vector; /* (owned) (nullable) */
+  GArray *client_vector;  /* (owned) (nullable) */
+  const char *replica_id; /* (nullable): in the payload */
 } JoinRequest;
 
 /* The room @socket has joined under @prd_id, or NULL after replying NOT_JOINED. */
@@ -292,6 +293,7 @@ parse_join (JsonObject *payload, JoinRequest *request, GError **error)
   JsonNode *mode = json_object_get_member (payload, "mode");
   JsonNode *site = json_object_get_member (payload, "siteId");
   JsonNode *vector = json_object_get_member (payload, "stateVector");
+  JsonNode *replica = json_object_get_member (payload, "replicaId");
 
   request->edit = request->identity->role != PRD_ROLE_VIEWER;
   if (mode != NULL && !JSON_NODE_HOLDS_NULL (mode))
@@ -319,6 +321,18 @@ parse_join (JsonObject *payload, JoinRequest *request, GError **error)
           return FALSE;
         }
       request->requested_site = (int) json_node_get_int (site);
+    }
+  if (replica != NULL && !JSON_NODE_HOLDS_NULL (replica))
+    {
+      if (!JSON_NODE_HOLDS_VALUE (replica) || json_node_get_value_type (replica) != G_TYPE_STRING)
+        {
+          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                               "replicaId must be a string");
+          return FALSE;
+        }
+      request->replica_id = json_node_get_string (replica);
+      if (!prd_store_validate_replica_id (request->replica_id, error))
+        return FALSE;
     }
   if (vector != NULL && !JSON_NODE_HOLDS_NULL (vector))
     {
@@ -371,7 +385,8 @@ on_join_prd (PrdSioSocket *socket,
       return;
     }
   prd_hub_room_join (prd_hub_room_registry_open (self->rooms, prd_id), socket, ack_id,
-                     request.identity, request.edit, request.requested_site, request.client_vector);
+                     request.identity, request.edit, request.requested_site, request.client_vector,
+                     request.replica_id);
 }
 
 static void

@@ -68,7 +68,8 @@ void prd_hub_room_join (PrdHubRoom *self,
                         PrdIdentity *identity,
                         gboolean edit,
                         int requested_site,
-                        GArray *client_vector);
+                        GArray *client_vector,
+                        const char *replica_id);
 void prd_hub_room_leave (PrdHubRoom *self, PrdSioSocket *socket);
 void prd_hub_room_submit (
     PrdHubRoom *self, PrdSioSocket *socket, const char *event, JsonObject *payload, gint64 ack_id);

@@ -47,8 +47,18 @@ typedef struct
   gboolean edit;
   int requested_site;
   GArray *client_vector; /* (nullable) */
+  char *replica_id;      /* (nullable) */
   PrdIdentity *identity; /* (owned) */
 } JoinRequest;
+
+/* Who writes with a site: the replica that took it over last (join-prd's
+ * replicaId; %NULL: one that did not say), and the site's operation count
+ * at that moment. Kept in the store (prd_store_hold_site_async()). */
+typedef struct
+{
+  char *replica; /* (nullable) */
+  guint32 from;
+} SiteHolder;
 
 typedef enum
 {
@@ -110,6 +120,7 @@ struct _PrdHubRoom
    * between share one encoding (a large PRD's takes tens of ms). */
   char *encoded_state;    /* (owned) (nullable): base64 */
   GArray *encoded_vector; /* (owned) (nullable) */
+  GHashTable *holders;    /* GINT_TO_POINTER (site) → (owned) SiteHolder, once loaded */
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubRoom, prd_hub_room, G_TYPE_OBJECT)
@@ -129,7 +140,15 @@ join_request_free (JoinRequest *request)
   g_clear_object (&request->socket);
   g_clear_pointer (&request->client_vector, g_array_unref);
   g_clear_pointer (&request->identity, prd_identity_free);
+  g_free (request->replica_id);
   g_free (request);
+}
+
+static void
+site_holder_free (SiteHolder *holder)
+{
+  g_free (holder->replica);
+  g_free (holder);
 }
 
 /* On a socket: how many of its content-updates await their ack. */
@@ -185,6 +204,7 @@ prd_hub_room_finalize (GObject *object)
   g_free (room->sio_room);
   g_free (room->encoded_state);
   g_clear_pointer (&room->encoded_vector, g_array_unref);
+  g_clear_pointer (&room->holders, g_hash_table_unref);
 
   G_OBJECT_CLASS (prd_hub_room_parent_class)->finalize (object);
 }
@@ -478,11 +498,17 @@ on_sites_listed (GObject *source, GAsyncResult *result, gpointer user_data)
       g_object_unref (room);
       return;
     }
+  room->holders = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                         (GDestroyNotify) site_holder_free);
   for (guint i = 0; i < sites->len; i++)
     {
       PrdStoreSite *site = g_ptr_array_index (sites, i);
+      SiteHolder *holder = g_new0 (SiteHolder, 1);
 
       prd_document_set_site_owner (room->document, site->site, site->user_id);
+      holder->replica = g_strdup (site->holder);
+      holder->from = (guint32) CLAMP (site->holder_from, 0, G_MAXUINT32);
+      g_hash_table_insert (room->holders, GINT_TO_POINTER (site->site), holder);
     }
   room->members = prd_room_new (room->document);
   g_signal_connect (room->members, "user-joined", G_CALLBACK (on_user_joined), room);
@@ -899,6 +925,53 @@ send_joined (PrdHubRoom *room, JoinRequest *request, int site, int previous_site
   prd_hub_reply_ok (request->socket, request->ack_id, ack);
 }
 
+/* Whether a replica that rejoins with its old @site, holding @client_ops
+ * operations under it, may go on writing with it: when no other replica
+ * took the site over since, or when all its operations came before that
+ * (the hub has them all, or they are still on their way from it). Otherwise
+ * its newer operations carry ids the other replica's edits took: the hub
+ * would ack a matching one as a re-send and refuse the others, and the edits
+ * would be lost. A client that does not name its replica cannot tell, and
+ * gets its site back as before. */
+static gboolean
+site_continues (PrdHubRoom *room, int site, const char *replica, guint32 client_ops)
+{
+  const SiteHolder *holder = g_hash_table_lookup (room->holders, GINT_TO_POINTER (site));
+
+  if (replica == NULL)
+    return TRUE;
+  if (holder != NULL && g_strcmp0 (holder->replica, replica) == 0)
+    return TRUE;
+  return client_ops <= (holder != NULL ? holder->from : 0);
+}
+
+static void
+on_site_held (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!prd_store_hold_site_finish (PRD_STORE (source), result, &error))
+    g_warning ("Cannot record who holds a site: %s", error->message);
+}
+
+/* Records that @replica writes with @site from now on, unless it already
+ * did. Not cancellable: it must be stored before any operation the new
+ * holder appends after it (the store runs requests in order). */
+static void
+room_hold_site (PrdHubRoom *room, int site, const char *replica)
+{
+  SiteHolder *holder = g_hash_table_lookup (room->holders, GINT_TO_POINTER (site));
+
+  if (holder != NULL && g_strcmp0 (holder->replica, replica) == 0)
+    return;
+  holder = g_new0 (SiteHolder, 1);
+  holder->replica = g_strdup (replica);
+  holder->from = prd_crdt_doc_get_site_ops (prd_document_get_crdt (room->document), site);
+  g_hash_table_replace (room->holders, GINT_TO_POINTER (site), holder);
+  prd_store_hold_site_async (room->registry->store, room->prd_id, site, replica, holder->from, NULL,
+                             on_site_held, NULL);
+}
+
 typedef struct
 {
   PrdHubRoom *room;
@@ -928,8 +1001,11 @@ on_site_acquired (GObject *source, GAsyncResult *result, gpointer user_data)
         {
           prd_document_set_site_owner (room->document, site->site, site->user_id);
           if (prd_sio_socket_is_connected (request->socket))
-            send_joined (room, request, site->site,
-                         acquire->previous_site != site->site ? acquire->previous_site : -1);
+            {
+              room_hold_site (room, site->site, request->replica_id);
+              send_joined (room, request, site->site,
+                           acquire->previous_site != site->site ? acquire->previous_site : -1);
+            }
         }
       room_pump_joins (room);
       prd_hub_room_maybe_release (room);
@@ -990,19 +1066,25 @@ room_pump_joins (PrdHubRoom *room)
                   ? g_array_index (request->client_vector, guint32, requested)
                   : 0;
 
+          gboolean continues = site_continues (room, requested, request->replica_id, client_ops);
+
           if (g_strcmp0 (owner, identity->user_id) == 0 &&
-              !prd_room_site_is_held (room->members, requested))
+              !prd_room_site_is_held (room->members, requested) && continues)
             {
+              room_hold_site (room, requested, request->replica_id);
               send_joined (room, request, requested, -1);
               join_request_free (request);
               continue;
             }
-          if (client_ops > hub_ops)
+          if (client_ops > hub_ops || !continues)
             previous_site = requested;
         }
 
       room->join_busy = TRUE;
       busy = prd_room_get_busy_sites (room->members);
+      /* Not given back: not handed out again as the user's free site either. */
+      if (requested >= 0)
+        g_array_append_val (busy, requested);
       acquire = g_new0 (Acquire, 1);
       acquire->room = g_object_ref (room);
       acquire->request = request;
@@ -1198,6 +1280,8 @@ room_settle (PrdHubRoom *room)
  * prd_hub_room_join:
  * @identity: (transfer full): who joins
  * @client_vector: (transfer full) (nullable): the client's state vector
+ * @replica_id: (nullable): the client's replica (join-prd's `replicaId`),
+ *   validated with prd_store_validate_replica_id()
  *
  * Queues a join-prd; it is answered (joined-prd and the ack, or an error)
  * once the room is loaded and the joins before it are done.
@@ -1209,7 +1293,8 @@ prd_hub_room_join (PrdHubRoom *room,
                    PrdIdentity *identity,
                    gboolean edit,
                    int requested_site,
-                   GArray *client_vector)
+                   GArray *client_vector,
+                   const char *replica_id)
 {
   JoinRequest *request = g_new0 (JoinRequest, 1);
 
@@ -1223,6 +1308,7 @@ prd_hub_room_join (PrdHubRoom *room,
   request->edit = edit;
   request->requested_site = requested_site;
   request->client_vector = client_vector;
+  request->replica_id = g_strdup (replica_id);
   g_queue_push_tail (&room->joins, request);
   room_pump_joins (room);
   /* A refused join (another organization's PRD) may leave the room empty. */

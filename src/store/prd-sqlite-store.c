@@ -88,7 +88,9 @@
  *                CRDT id of the update and unique within a PRD.
  *   prd_sites    the sites handed out per PRD, the user each belongs to and
  *                the highest clock stored for it, so that a user can continue
- *                on their site after a restart.
+ *                on their site after a restart; `holder` is the replica
+ *                (join-prd's replicaId) that took it over last, when its
+ *                operation count was `holder_from`.
  */
 static const char *const migrations[] = {
   /* 0 → 1 */
@@ -269,6 +271,12 @@ static const char *const migrations[] = {
   "  link_id TEXT PRIMARY KEY NOT NULL,"
   "  expires_at INTEGER NOT NULL"
   ") WITHOUT ROWID;",
+  /* Which replica holds a site, and since which operation (prd-store.c,
+   * prd_store_hold_site_async()). Sites from before are held by nobody
+   * since their first operation: a replica that comes back to one with
+   * operations gets a fresh site, once. */
+  "ALTER TABLE prd_sites ADD COLUMN holder TEXT;"
+  "ALTER TABLE prd_sites ADD COLUMN holder_from INTEGER NOT NULL DEFAULT 0;",
 };
 
 typedef enum
@@ -285,6 +293,7 @@ typedef enum
   REQUEST_WRITE_SNAPSHOT,
   REQUEST_ACQUIRE_SITE,
   REQUEST_LIST_SITES,
+  REQUEST_HOLD_SITE,
   REQUEST_CUSTOM,
 } RequestKind;
 
@@ -300,6 +309,7 @@ typedef struct
   char *owner;
   char *user_id;
   char *version;
+  char *holder;
   GBytes *bytes;
   GArray *busy_sites; /* (element-type int) (nullable) */
   int site;
@@ -392,6 +402,7 @@ request_is_write (const Request *r)
       case REQUEST_APPEND_UPDATE:
       case REQUEST_WRITE_SNAPSHOT:
       case REQUEST_ACQUIRE_SITE:
+      case REQUEST_HOLD_SITE:
         return TRUE;
       case REQUEST_CUSTOM:
         return r->custom_write;
@@ -418,6 +429,7 @@ request_free (gpointer data)
   g_free (r->owner);
   g_free (r->user_id);
   g_free (r->version);
+  g_free (r->holder);
   g_clear_pointer (&r->bytes, g_bytes_unref);
   g_clear_pointer (&r->busy_sites, g_array_unref);
   if (r->pack_destroy != NULL)
@@ -1302,7 +1314,10 @@ op_list_sites (Worker *w, Request *r, GError **error)
     return FALSE;
 
   stmt = worker_prepare (
-      w, "SELECT site, user_id, clock FROM prd_sites WHERE prd_id = ?1 ORDER BY site", error);
+      w,
+      "SELECT site, user_id, clock, holder, holder_from FROM prd_sites WHERE prd_id = ?1"
+      " ORDER BY site",
+      error);
   if (stmt == NULL)
     return FALSE;
   bind_text (stmt, 1, r->prd_id);
@@ -1313,12 +1328,33 @@ op_list_sites (Worker *w, Request *r, GError **error)
       site->site = sqlite3_column_int (stmt, 0);
       site->user_id = column_text (stmt, 1);
       site->clock = sqlite3_column_int64 (stmt, 2);
+      site->holder = column_text (stmt, 3);
+      site->holder_from = sqlite3_column_int64 (stmt, 4);
       g_ptr_array_add (sites, site);
     }
   if (rc != SQLITE_DONE)
     return set_sqlite_error (error, w->db, rc, "Cannot read the sites");
 
   request_set_result (r, g_steal_pointer (&sites), (GDestroyNotify) g_ptr_array_unref);
+  return TRUE;
+}
+
+static gboolean
+op_hold_site (Worker *w, Request *r, GError **error)
+{
+  g_autoptr (sqlite3_stmt_reset) stmt = worker_prepare (
+      w, "UPDATE prd_sites SET holder = ?3, holder_from = ?4 WHERE prd_id = ?1 AND site = ?2",
+      error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, r->prd_id);
+  sqlite3_bind_int (stmt, 2, r->site);
+  bind_text (stmt, 3, r->holder);
+  sqlite3_bind_int64 (stmt, 4, r->clock);
+  if (!step_done (w, stmt, error))
+    return FALSE;
+  r->changed = sqlite3_changes (w->db) > 0;
   return TRUE;
 }
 
@@ -1347,6 +1383,8 @@ worker_run_operation (Worker *w, Request *r, GError **error)
         return op_acquire_site (w, r, error);
       case REQUEST_LIST_SITES:
         return op_list_sites (w, r, error);
+      case REQUEST_HOLD_SITE:
+        return op_hold_site (w, r, error);
       case REQUEST_CUSTOM:
         {
           gpointer result = NULL;
@@ -2224,6 +2262,27 @@ prd_sqlite_store_list_sites (PrdStore *store,
 }
 
 static void
+prd_sqlite_store_hold_site (PrdStore *store,
+                            const char *prd_id,
+                            int site,
+                            const char *holder,
+                            gint64 holder_from,
+                            GCancellable *cancellable,
+                            GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+  PrdSqliteStore *self = PRD_SQLITE_STORE (store);
+  Request *r = request_new (self, REQUEST_HOLD_SITE, prd_store_hold_site_async, cancellable,
+                            callback, user_data);
+
+  r->prd_id = g_strdup (prd_id);
+  r->site = site;
+  r->holder = g_strdup (holder);
+  r->clock = holder_from;
+  enqueue (self, r);
+}
+
+static void
 prd_sqlite_store_close (PrdStore *store,
                         GCancellable *cancellable,
                         GAsyncReadyCallback callback,
@@ -2249,6 +2308,7 @@ prd_sqlite_store_iface_init (PrdStoreInterface *iface)
   iface->write_snapshot = prd_sqlite_store_write_snapshot;
   iface->acquire_site = prd_sqlite_store_acquire_site;
   iface->list_sites = prd_sqlite_store_list_sites;
+  iface->hold_site = prd_sqlite_store_hold_site;
   iface->close = prd_sqlite_store_close;
 }
 

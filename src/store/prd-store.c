@@ -127,6 +127,7 @@ prd_store_site_copy (const PrdStoreSite *site)
   copy = g_new0 (PrdStoreSite, 1);
   *copy = *site;
   copy->user_id = g_strdup (site->user_id);
+  copy->holder = g_strdup (site->holder);
   return copy;
 }
 
@@ -136,6 +137,7 @@ prd_store_site_free (PrdStoreSite *site)
   if (site == NULL)
     return;
   g_free (site->user_id);
+  g_free (site->holder);
   g_free (site);
 }
 
@@ -185,6 +187,32 @@ prd_store_validate_prd_id (const char *prd_id, GError **error)
     }
 
   return TRUE;
+}
+
+/**
+ * prd_store_validate_replica_id:
+ * @replica_id: (nullable): a replica id from a client (`join-prd`'s
+ *   `replicaId`)
+ * @error: return location for a #GError
+ *
+ * A replica id is 1 to %PRD_STORE_ID_MAX_LENGTH letters, digits, `_` or
+ * `-`; anything else is %PRD_ERROR_INVALID_PAYLOAD.
+ *
+ * Returns: whether @replica_id is one
+ */
+gboolean
+prd_store_validate_replica_id (const char *replica_id, GError **error)
+{
+  gsize len = replica_id != NULL ? strlen (replica_id) : 0;
+  gboolean valid = len >= 1 && len <= PRD_STORE_ID_MAX_LENGTH;
+
+  for (gsize i = 0; valid && i < len; i++)
+    valid = g_ascii_isalnum (replica_id[i]) || replica_id[i] == '_' || replica_id[i] == '-';
+  if (!valid)
+    g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                 "replicaId must be 1 to %d letters, digits, \"_\" or \"-\"",
+                 PRD_STORE_ID_MAX_LENGTH);
+  return valid;
 }
 
 static gboolean
@@ -1016,6 +1044,69 @@ prd_store_list_sites_finish (PrdStore *self, GAsyncResult *result, GError **erro
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * prd_store_hold_site_async:
+ * @self: a #PrdStore
+ * @prd_id: the PRD id
+ * @site: a site of the PRD
+ * @holder: (nullable): the replica that writes with @site from now on
+ *   (prd_store_validate_replica_id()), or %NULL for one that did not say
+ * @holder_from: @site's operation count at this moment
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called once it is stored
+ * @user_data: data for @callback
+ *
+ * Records that @site changed hands: the operations after @holder_from are
+ * @holder's. A replica that comes back with operations of its own past that
+ * number, while @holder is another, would reuse ids the site's new holder
+ * took, so the room gives it another site (see prd_hub_room_join()). A
+ * site or PRD that no longer exists is no error: there is nothing to hold.
+ * Requests run in order, so an operation appended after this call is never
+ * durable without it.
+ */
+void
+prd_store_hold_site_async (PrdStore *self,
+                           const char *prd_id,
+                           int site,
+                           const char *holder,
+                           gint64 holder_from,
+                           GCancellable *cancellable,
+                           GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
+  gpointer source_tag = prd_store_hold_site_async;
+
+  g_return_if_fail (PRD_IS_STORE (self));
+
+  REPORT_IF_INVALID (prd_store_validate_prd_id (prd_id, &invalid));
+  REPORT_IF_INVALID (holder == NULL || prd_store_validate_replica_id (holder, &invalid));
+  if (site < 0 || site > PRD_STORE_MAX_SITE || holder_from < 0)
+    {
+      g_task_report_new_error (self, callback, user_data, source_tag, PRD_ERROR,
+                               PRD_ERROR_INVALID_OPERATION, "No site %d from %" G_GINT64_FORMAT,
+                               site, holder_from);
+      return;
+    }
+
+  PRD_STORE_GET_IFACE (self)->hold_site (self, prd_id, site, holder, holder_from, cancellable,
+                                         callback, user_data);
+}
+
+/**
+ * prd_store_hold_site_finish:
+ * @self: a #PrdStore
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE once stored
+ */
+gboolean
+prd_store_hold_site_finish (PrdStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /**

@@ -85,6 +85,11 @@ typedef struct
  * @user_id: the user the site belongs to
  * @clock: the highest clock stored for this site (0: none yet)
  * @is_new: whether prd_store_acquire_site_async() allocated it just now
+ * @holder: (nullable): the replica that writes with the site since it was
+ *   last handed to another (prd_store_hold_site_async()); %NULL when it
+ *   never said which it is
+ * @holder_from: the site's operation count when @holder took it over: the
+ *   operations after that number are @holder's
  */
 typedef struct
 {
@@ -92,6 +97,8 @@ typedef struct
   char *user_id;
   gint64 clock;
   gboolean is_new;
+  char *holder;
+  gint64 holder_from;
 } PrdStoreSite;
 
 #define PRD_TYPE_STORE_INFO     (prd_store_info_get_type ())
@@ -232,6 +239,14 @@ struct _PrdStoreInterface
                       GCancellable *cancellable,
                       GAsyncReadyCallback callback,
                       gpointer user_data);
+  void (*hold_site) (PrdStore *self,
+                     const char *prd_id,
+                     int site,
+                     const char *holder,
+                     gint64 holder_from,
+                     GCancellable *cancellable,
+                     GAsyncReadyCallback callback,
+                     gpointer user_data);
   void (*close) (PrdStore *self,
                  GCancellable *cancellable,
                  GAsyncReadyCallback callback,
@@ -342,6 +357,16 @@ void prd_store_list_sites_async (PrdStore *self,
                                  GAsyncReadyCallback callback,
                                  gpointer user_data);
 GPtrArray *prd_store_list_sites_finish (PrdStore *self, GAsyncResult *result, GError **error);
+void prd_store_hold_site_async (PrdStore *self,
+                                const char *prd_id,
+                                int site,
+                                const char *holder,
+                                gint64 holder_from,
+                                GCancellable *cancellable,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data);
+gboolean prd_store_hold_site_finish (PrdStore *self, GAsyncResult *result, GError **error);
+gboolean prd_store_validate_replica_id (const char *replica_id, GError **error);
 
 void prd_store_close_async (PrdStore *self,
                             GCancellable *cancellable,

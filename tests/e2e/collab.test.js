@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startHub, token } from './helpers/hub.js';
+import { startHub, tmpDir, token } from './helpers/hub.js';
 import {
   client, request, join, bump, once, user, rest, createPrd, recorder, until, untilLeft,
 } from './collab-helpers.js';
@@ -559,6 +559,88 @@ test('sites: a rejoining client gets its site back; a reused site is a conflict'
     const jc = await join(c, prdId, { siteId: ja.siteId });
     assert.notEqual(jc.siteId, ja.siteId);
     assert.equal(jc.joined.siteConflict, undefined);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('replicaId: a site another replica wrote with is not given back to one with newer operations', async () => {
+  const dataDir = tmpDir('prdhub-e2e-replica-');
+  let hub = await startHub({ args: ['--data-dir', dataDir] });
+  const sockets = [];
+  const insert = async (s, prdId, siteId, vector, content) => {
+    const v = bump(vector, siteId);
+    const ack = await request(s, 'content-update', {
+      prdId, operation: { type: 'insert', position: 0, content, timestamp: Date.now() }, stateVector: v,
+    });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    return v;
+  };
+  const session = async (extra) => {
+    const s = await client(hub, user('user_r'));
+    sockets.push(s);
+    return { s, j: await join(s, prdId, extra) };
+  };
+  const leave = async ({ s }) => {
+    s.close();
+    await untilLeft(hub, prdId, 'user_r');
+  };
+  let prdId;
+  try {
+    prdId = await createPrd(hub, 'Replicas', 'abc');
+    // Replica A writes one operation, then goes; the operation it types
+    // offline will be its number 2.
+    const a = await session({ replicaId: 'replica-A' });
+    const site = a.j.siteId;
+    const va = await insert(a.s, prdId, site, a.j.vector, 'a');
+    await leave(a);
+    const offline = bump(va, site);
+
+    // Replica B, with no local state, gets the free site and writes number 2.
+    const b = await session({ replicaId: 'replica-B' });
+    assert.equal(b.j.siteId, site);
+    await insert(b.s, prdId, site, b.j.vector, 'b');
+    await leave(b);
+
+    // The record of who holds the site survives a restart.
+    await hub.stop();
+    hub = await startHub({ args: ['--data-dir', dataDir] });
+
+    // A comes back with its offline operation number 2: another site, and a
+    // conflict telling it to re-apply that operation there.
+    const a2 = await session({ replicaId: 'replica-A', siteId: site, stateVector: offline });
+    assert.notEqual(a2.j.siteId, site);
+    assert.equal(a2.j.joined.siteConflict.code, 'SITE_CONFLICT');
+    assert.equal(a2.j.joined.siteConflict.previousSiteId, site);
+    await leave(a2);
+
+    // A replica whose operations all came before B took the site over
+    // continues it, and holds it from then on.
+    const a3 = await session({ replicaId: 'replica-A', siteId: site, stateVector: va });
+    assert.equal(a3.j.siteId, site);
+    assert.equal(a3.j.joined.siteConflict, undefined);
+    assert.equal(a3.j.vector[site], 2);
+    const v3 = await insert(a3.s, prdId, site, a3.j.vector, 'c');
+    await leave(a3);
+
+    // B, back with operations past that point, is now the one refused.
+    const b2 = await session({ replicaId: 'replica-B', siteId: site, stateVector: bump(v3, site) });
+    assert.notEqual(b2.j.siteId, site);
+    assert.equal(b2.j.joined.siteConflict.previousSiteId, site);
+    await leave(b2);
+
+    // A continues its own site with offline operations the hub lacks.
+    const a4 = await session({ replicaId: 'replica-A', siteId: site, stateVector: bump(v3, site) });
+    assert.equal(a4.j.siteId, site);
+    assert.equal(a4.j.joined.siteConflict, undefined);
+    await leave(a4);
+
+    // A client that does not name its replica gets the site back as before.
+    const c = await session({ siteId: site, stateVector: v3 });
+    assert.equal(c.j.siteId, site);
+    await leave(c);
+    assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}`)).json.content, 'cbaabc');
   } finally {
     for (const s of sockets) s.close();
     await hub.stop();

@@ -97,3 +97,70 @@ test(`unsent edits keep their order under a fresh site (seed ${SEED}, ${ROUNDS} 
     }
   }
 });
+
+// The other tab takes the site back, types, and is gone before A returns:
+// the site is free again and A's offline operations carry ids the hub holds
+// for the other tab's edits. A must not get the site back (its edit would be
+// acked as a duplicate, or refused as OPERATION_ID_REUSED, and lost).
+for (const [name, aText, bText] of [['the same text', 'X', 'X'], ['other text', 'X', 'Y'],
+  ['more edits', 'X', 'YZW']]) {
+  test(`a site reused while its device was offline is not given back to it (${name})`, async () => {
+    const carol = user(`conflict_gone_${aText}${bText}`);
+    const prdId = await createPrd(hub, `site reused (${name})`, '[abc', alice);
+    const a = sdkClient(hub, prdId, carol);
+    let b;
+    try {
+      await a.connect();
+      const site = a.siteId;
+      a.insert(1, 'k');
+      await a.whenSynced();
+      a.disconnect();
+      await untilLeft(hub, prdId, carol.sub);
+      a.insert(2, aText);
+      const expected = a.text;
+
+      b = sdkClient(hub, prdId, carol);
+      await b.connect();
+      assert.equal(b.siteId, site, 'the other tab gets the free site back');
+      for (const c of bText) b.insert(0, c);
+      await b.whenSynced();
+      const prefix = b.text.slice(0, b.text.indexOf('['));
+      b.close();
+      await untilLeft(hub, prdId, carol.sub);
+
+      await a.reconnect();
+      assert.notEqual(a.siteId, site, 'the site was used by another device meanwhile');
+      const doc = await converged(hub, prdId, [a], alice);
+      assert.equal(doc.content, prefix + expected);
+      assert.equal(a.text, doc.content);
+    } finally {
+      a.close();
+      b?.close();
+    }
+  });
+}
+
+// A device that comes back to a site nobody else used since keeps it, with
+// its offline edits under their ids.
+test('a device that comes back to its own site keeps it', async () => {
+  const carol = user('conflict_own');
+  const prdId = await createPrd(hub, 'site kept', '[abc', alice);
+  const a = sdkClient(hub, prdId, carol);
+  try {
+    await a.connect();
+    const site = a.siteId;
+    a.insert(1, 'k');
+    await a.whenSynced();
+    a.disconnect();
+    await untilLeft(hub, prdId, carol.sub);
+    a.insert(2, 'X');
+    const expected = a.text;
+    await a.reconnect();
+    assert.equal(a.siteId, site);
+    const doc = await converged(hub, prdId, [a], alice);
+    assert.equal(doc.content, expected);
+    assert.equal(doc.stateVector.length, site + 1, 'no site was added');
+  } finally {
+    a.close();
+  }
+});

@@ -24,6 +24,29 @@ export { NotificationsClient } from './notifications.js';
 export { PrdRestClient } from './rest.js';
 export { Emitter } from './emitter.js';
 
+// 128 random bits as 22 base64url characters. Uniqueness is all that
+// matters (the hub compares it only between replicas of one user): Web
+// Crypto where there is one (browsers, node >= 19), Math.random otherwise.
+function newReplicaId() {
+  const bytes = new Uint8Array(16);
+  if (globalThis.crypto?.getRandomValues) globalThis.crypto.getRandomValues(bytes);
+  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  let id = '';
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  let bits = 0;
+  let value = 0;
+  for (const b of bytes) {
+    value = ((value << 8) | b) & 0xffff;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      id += alphabet[(value >> bits) & 63];
+    }
+  }
+  if (bits > 0) id += alphabet[(value << (6 - bits)) & 63];
+  return id;
+}
+
 function decodeJwtSub(token) {
   try {
     const part = String(token).split('.')[1];
@@ -117,6 +140,9 @@ export class PrdClient extends Emitter {
 
     this.doc = new CrdtDoc();
     this.siteId = null;
+    // Names this replica to the hub (join-prd's replicaId), so that the hub
+    // gives the site back only to the replica that wrote with it last.
+    this.replicaId = newReplicaId();
     this.title = null;
     this.version = null;
     this.joined = false;
@@ -234,7 +260,7 @@ export class PrdClient extends Emitter {
   }
 
   _join() {
-    const payload = { prdId: this.prdId, mode: this.mode };
+    const payload = { prdId: this.prdId, mode: this.mode, replicaId: this.replicaId };
     if (this.siteId !== null) {
       payload.siteId = this.siteId;
       payload.stateVector = this.doc.stateVector();

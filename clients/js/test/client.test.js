@@ -49,3 +49,14 @@ test('options are checked; editing needs a joined edit session', () => {
   c.close();
   assert.throws(() => c.insert(0, 'x'), (e) => e.code === 'CLOSED');
 });
+
+test('every client names its replica with an id of its own, as the hub accepts it', () => {
+  const io = () => { throw new Error('not connecting in this test'); };
+  const ids = new Set();
+  for (let i = 0; i < 1000; i++) {
+    const { replicaId } = new PrdClient({ url: 'http://127.0.0.1:1', token: 't', prdId: 'p', io });
+    assert.match(replicaId, /^[A-Za-z0-9_-]{22}$/);
+    ids.add(replicaId);
+  }
+  assert.equal(ids.size, 1000);
+});

@@ -430,6 +430,8 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   /** The token's `sub`. */
   readonly userId: string | null;
   readonly siteId: number | null;
+  /** This replica's random id, sent as `join-prd`'s `replicaId`. */
+  readonly replicaId: string;
   readonly title: string | null;
   readonly version: string | null;
   readonly joined: boolean;
