@@ -153,6 +153,68 @@ test('edits typed offline while the PRD was archived are kept, and sent once it 
   }
 });
 
+// Holds back the prd-updated events the client's socket receives, as a
+// slow network would, until release() hands them over in order.
+function holdPrdUpdated(client) {
+  const socket = client.socket;
+  const listeners = socket.listeners('prd-updated');
+  const held = [];
+  socket.off('prd-updated');
+  socket.on('prd-updated', (data) => held.push(data));
+  return {
+    held,
+    release() {
+      socket.off('prd-updated');
+      for (const l of listeners) socket.on('prd-updated', l);
+      for (const data of held.splice(0)) for (const l of listeners) l(data);
+    },
+  };
+}
+
+// An edit sent before the client heard of the archive is refused with
+// FORBIDDEN; it stays pending (and on screen) and is sent once the PRD is
+// unarchived: when the client hears so, or, if it heard nothing, on a retry.
+for (const hear of ['hears the unarchive', 'hears nothing']) {
+  test(`edits in flight when the PRD is archived are sent after unarchiving (${hear})`, async () => {
+    const rest = restFor(owner);
+    const { id: prdId } = await rest.createPrd({ title: `Archived in flight (${hear})`, content: 'Body\n' });
+    const a = sdkClient(hub, prdId, editor);
+    const errors = [];
+    a.on('error', (e) => errors.push(e));
+    try {
+      await a.connect();
+      const hold = holdPrdUpdated(a);
+      await rest.archivePrd(prdId);
+      a.insert(0, 'In flight: ');
+      a.insert(0, '+');
+      await until(() => errors.length > 0, 'the refusal');
+      assert.equal(errors[0].code, 'FORBIDDEN');
+      assert.match(errors[0].message, /is archived.*\(2 local edits kept until it is unarchived\)/);
+      assert.equal(errors.length, 1);
+      assert.equal(a.pendingCount, 2);
+      assert.equal(a.text, '+In flight: Body\n');
+      if (hear === 'hears the unarchive') {
+        hold.release();
+        assert.equal(a.archived, true);
+        await rest.unarchivePrd(prdId);
+        await until(() => !a.archived, 'prd-updated for the unarchive');
+      } else {
+        await rest.unarchivePrd(prdId);
+      }
+      await a.whenSynced();
+      assert.equal(a.text, '+In flight: Body\n');
+      assert.equal((await rest.getPrd(prdId)).content, '+In flight: Body\n');
+      assert.equal(a.pendingCount, 0);
+      if (hear === 'hears nothing') {
+        hold.release();
+        assert.equal(a.archived, false);
+      }
+    } finally {
+      a.close();
+    }
+  });
+}
+
 test('delete: the room hears prd-deleted and the SDK session ends; offline clients end on rejoin', async () => {
   const rest = restFor(owner);
   const { id: prdId } = await rest.createPrd({ title: 'Doomed', content: 'Short life\n' });

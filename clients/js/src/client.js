@@ -16,6 +16,8 @@ import { PrdClientError } from './errors.js';
 // Joining again after the hub could not store an edit: from 0.5 s, doubling to 8 s.
 const STORAGE_RETRY_MIN_MS = 500;
 const STORAGE_RETRY_MAX_MS = 8000;
+const ARCHIVED_RETRY_MIN_MS = 1000;
+const ARCHIVED_RETRY_MAX_MS = 60000;
 const STATUSES = new Set(['viewing', 'editing', 'ai-prompting']);
 
 export { PrdClientError };
@@ -152,6 +154,10 @@ export class PrdClient extends Emitter {
     this._everJoined = false;
     this._queue = []; // unacknowledged local ops: { op, wire, vector, sent }
     this._held = null; // edits kept through a join without a site: { pending, old, site }
+    // The hub refused the queue as archived before this client heard so:
+    // nothing is sent until it is unarchived (or a retry finds it is).
+    this._archivedHold = false;
+    this._archivedRetryMs = ARCHIVED_RETRY_MIN_MS;
     this._gen = 0; // bumped whenever in-flight acks must be ignored
     this._inFlight = 0;
     this._retryAfterMs = 1000;
@@ -366,6 +372,7 @@ export class PrdClient extends Emitter {
     if (typeof data.prd.title === 'string') this.title = data.prd.title;
     if (typeof data.prd.archived === 'boolean') this.archived = data.prd.archived;
     this.emit('prd-updated', data);
+    if (wasArchived && !this.archived) this._releaseArchivedHold();
     // Unarchived while this client, which asked to edit, holds a view-mode
     // join (it joined while archived): leave and join again to edit.
     if (wasArchived && !this.archived && this.mode === 'edit' && this.grantedMode === 'view' &&
@@ -422,6 +429,10 @@ export class PrdClient extends Emitter {
     this.joined = true;
     this._everJoined = true;
     this._storageRetryMs = STORAGE_RETRY_MIN_MS;
+    // A join sends what it keeps afresh (an archived PRD gives view mode,
+    // and _adopt holds the edits instead).
+    this._archivedHold = false;
+    this._archivedRetryMs = ARCHIVED_RETRY_MIN_MS;
     this._lastJoined = data;
     if (data.siteConflict) this.emit('site-conflict', data.siteConflict);
     this.emit('status', 'joined');
@@ -766,7 +777,7 @@ export class PrdClient extends Emitter {
   }
 
   _flush() {
-    if (!this.joined || !this.socket || !this.socket.connected) return;
+    if (!this.joined || !this.socket || !this.socket.connected || this._archivedHold) return;
     const gen = this._gen;
     for (const e of this._queue) {
       if (this._inFlight >= this.maxInFlight) break;
@@ -810,6 +821,16 @@ export class PrdClient extends Emitter {
       this._storageFailed();
       return;
     }
+    // An edit-mode member is refused FORBIDDEN only when the PRD was
+    // archived: the hub applied nothing and takes the edits again, with
+    // the same ids, once it is unarchived. Keep them until then.
+    if (code === 'FORBIDDEN' && this.grantedMode === 'edit') {
+      this.emit('error', new PrdClientError(code,
+        `${message} (${this._queue.length} local edits kept until it is unarchived)`,
+        { event: 'content-update', operation: entry.wire }));
+      this._holdArchived();
+      return;
+    }
     this.emit('error', new PrdClientError(code, message, { event: 'content-update', operation: entry.wire }));
     if (code === 'NOT_JOINED') {
       this._join();
@@ -828,6 +849,31 @@ export class PrdClient extends Emitter {
     const i = this._queue.indexOf(entry);
     if (i >= 0) this._queue.length = i;
     this._requestSync();
+  }
+
+  _holdArchived() {
+    this._archivedHold = true;
+    const check = () => {
+      if (!this._archivedHold) return;
+      // Still archived as far as this client knows: prd-updated will say
+      // when it is not. Otherwise (that news was missed) try again.
+      if (this.archived) this._timer(check, this._nextArchivedRetry());
+      else this._releaseArchivedHold();
+    };
+    this._timer(check, this._nextArchivedRetry());
+  }
+
+  _nextArchivedRetry() {
+    const delay = this._archivedRetryMs;
+    this._archivedRetryMs = Math.min(delay * 2, ARCHIVED_RETRY_MAX_MS);
+    return delay;
+  }
+
+  _releaseArchivedHold() {
+    if (!this._archivedHold) return;
+    this._archivedHold = false;
+    this._archivedRetryMs = ARCHIVED_RETRY_MIN_MS;
+    this._flush();
   }
 
   // ---- requests ----------------------------------------------------------------------------
