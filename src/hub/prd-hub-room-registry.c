@@ -419,7 +419,8 @@ compare_strings (gconstpointer a, gconstpointer b, gpointer user_data)
  * @socket: a socket asking to join @prd_id
  *
  * The limits of a join (`[collab] max-joined-prds`, `max-open-rooms`),
- * checked before anything is opened. Joining a PRD again is not counted.
+ * checked before anything is opened. Joining a PRD again is not counted,
+ * nor is a PRD of the joiner's organization that is open already.
  *
  * Returns: %TRUE when @socket may join, else %FALSE with @error set
  *   (%PRD_ERROR_LIMIT_REACHED)
@@ -432,6 +433,8 @@ prd_hub_room_registry_check_join (PrdHubRoomRegistry *self,
 {
   const PrdHubCollabConfig *config;
   GHashTable *joined;
+  PrdHubRoom *room;
+  gboolean open;
   guint n_joined;
 
   g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), FALSE);
@@ -451,8 +454,14 @@ prd_hub_room_registry_check_join (PrdHubRoomRegistry *self,
                    n_joined);
       return FALSE;
     }
-  if (!g_hash_table_contains (self->rooms, prd_id) &&
-      g_hash_table_size (self->rooms) >= config->max_open_rooms)
+  /* An open room is this PRD's only for its own organization (and only
+   * once loaded, when that is known): another organization's user must get
+   * what an unknown id gets, or the limit would tell that the PRD exists. */
+  room = g_hash_table_lookup (self->rooms, prd_id);
+  open = room != NULL && prd_hub_room_is_loaded (room) &&
+         g_strcmp0 (prd_document_get_org (prd_hub_room_get_document (room)),
+                    prd_hub_socket_get_identity (socket)->org) == 0;
+  if (!open && g_hash_table_size (self->rooms) >= config->max_open_rooms)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
                    "The hub has %u PRDs open (max-open-rooms); try again later",

@@ -159,6 +159,18 @@ test(`max-open-rooms: ${MAX_ROOMS} PRDs in memory; a room nobody is in is unload
     assert.equal(past.error.code, 'LIMIT_REACHED');
     assert.match(past.error.message, /max-open-rooms/);
     await join(b, ids[0]); // already open: fine
+    // Another organization's user gets for an open PRD what an unknown id
+    // gets: its being open must not tell that it exists.
+    const eve = await client(hub, user('rl_eve', { org: 'org_other' }));
+    try {
+      const open = await request(eve, 'join-prd', { prdId: ids[0], mode: 'edit' });
+      const unknown = await request(eve, 'join-prd', { prdId: 'prd_nosuchprd000', mode: 'edit' });
+      assert.equal(open.error.code, unknown.error.code);
+      assert.equal(open.error.code, 'LIMIT_REACHED');
+      assert.equal(open.error.message, unknown.error.message);
+    } finally {
+      eve.close();
+    }
     await request(a, 'leave-prd', { prdId: ids[1] });
     // ids[1] has no member left: unloaded, so there is room again
     await join(b, ids[MAX_ROOMS]);
