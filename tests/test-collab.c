@@ -12,6 +12,7 @@
 
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
+#include <sqlite3.h>
 
 #include "prd-error.h"
 #include "prd-hub.h"
@@ -500,6 +501,67 @@ test_storage_failure (Fixture *f, gconstpointer data)
 }
 
 static void
+exec_sql (Fixture *f, const char *sql)
+{
+  g_autofree char *path = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  sqlite3_busy_timeout (db, 10000);
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+}
+
+/* A room closed after a failed write retires its PRD's sites: the
+ * operations in flight were lost after joins may have been handed them, so
+ * no site goes on numbering new ones like them. The next joins get new
+ * sites, the client that wrote with the old one included. */
+static void
+test_storage_failure_retires_sites (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "x");
+  g_autoptr (PrdTestClient) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+  g_autoptr (PrdTestClient) b = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+  g_autoptr (JsonNode) ack = NULL;
+  g_autoptr (JsonNode) rejoined = NULL;
+  g_autoptr (JsonNode) joined = NULL;
+  g_autofree char *payload = NULL;
+  g_autofree char *rejoin = NULL;
+  gint64 site = join (a, prd_id, "edit", NULL);
+  gint64 site_b;
+
+  exec_sql (f, "CREATE TRIGGER refuse_appends BEFORE INSERT ON prd_updates"
+               " BEGIN SELECT RAISE (ABORT, 'refused by the test'); END;");
+  payload = insert_payload (prd_id, (int) site, 1, "lost");
+  g_test_expect_message ("prd-hub-room-registry", G_LOG_LEVEL_WARNING,
+                         "Cannot store edits: *refused by the test*");
+  g_test_expect_message ("prd-hub-room", G_LOG_LEVEL_WARNING, "Closing prd_*");
+  ack = prd_test_client_request (a, "content-update", payload);
+  g_assert_cmpstr (prd_test_ack_error_code (ack), ==, "STORAGE_ERROR");
+  wait_rooms_released (f);
+  g_test_assert_expected_messages ();
+  exec_sql (f, "DROP TRIGGER refuse_appends;");
+
+  rejoin = g_strdup_printf ("{\"prdId\":\"%s\",\"mode\":\"edit\",\"siteId\":%" G_GINT64_FORMAT
+                            ",\"stateVector\":[1,1],\"replicaId\":\"replica-a\"}",
+                            prd_id, site);
+  g_clear_pointer (&ack, json_node_unref);
+  ack = prd_test_client_request (a, "join-prd", rejoin);
+  prd_test_assert_ok (ack);
+  rejoined = prd_test_client_wait_event (a, "joined-prd");
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (ack), "siteId"), >, site);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (
+                                                   json_node_get_object (rejoined), "siteConflict"),
+                                               "previousSiteId"),
+                   ==, site);
+
+  /* Another tab of the same user, with no state: not the old site either. */
+  site_b = join (b, prd_id, "edit", &joined);
+  g_assert_cmpint (site_b, >, site);
+  g_assert_cmpint (site_b, !=, json_object_get_int_member (json_node_get_object (ack), "siteId"));
+}
+
+static void
 test_config (void)
 {
   const char *bad[] = {
@@ -633,6 +695,8 @@ main (int argc, char *argv[])
               fixture_setup, test_snapshots_by_size, fixture_teardown);
   g_test_add ("/prd/collab/storage-failure", Fixture, NULL, fixture_setup, test_storage_failure,
               fixture_teardown);
+  g_test_add ("/prd/collab/storage-failure-retires-sites", Fixture, NULL, fixture_setup,
+              test_storage_failure_retires_sites, fixture_teardown);
   g_test_add ("/prd/collab/log-gap", Fixture, NULL, fixture_setup, test_log_gap, fixture_teardown);
   g_test_add ("/prd/collab/refusals", Fixture, NULL, fixture_setup, test_refusals,
               fixture_teardown);

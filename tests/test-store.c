@@ -1050,6 +1050,68 @@ test_site_holders (Fixture *f, gconstpointer data)
   g_assert_null (list_site (f, "prd_held", 5));
 }
 
+static gboolean
+retire_sites (Fixture *f, const char *prd_id, GError **error)
+{
+  g_autoptr (GAsyncResult) res =
+      PRD_TEST_WAIT_FOR (prd_store_retire_sites_async, f->store, prd_id, NULL);
+
+  return prd_store_retire_sites_finish (f->store, res, error);
+}
+
+/* Retired sites are listed as such and never handed out again, whoever
+ * asks: one PRD's, or every PRD's at once. */
+static void
+test_retire_sites (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_ret_a", "acme");
+  g_autoptr (PrdStoreInfo) b = create_ok (f, "prd_ret_b", "acme");
+  g_autoptr (PrdStoreSite) site = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (acquire_ok (f, "prd_ret_a", "alice"), ==, 0);
+  g_assert_cmpint (acquire_ok (f, "prd_ret_a", "bob"), ==, 1);
+  g_assert_cmpint (acquire_ok (f, "prd_ret_b", "alice"), ==, 0);
+
+  g_assert_true (retire_sites (f, "prd_ret_a", &error));
+  g_assert_no_error (error);
+  site = list_site (f, "prd_ret_a", 0);
+  g_assert_true (site->retired);
+  g_clear_pointer (&site, prd_store_site_free);
+  site = list_site (f, "prd_ret_b", 0);
+  g_assert_false (site->retired);
+  g_clear_pointer (&site, prd_store_site_free);
+
+  /* Alice's free site of prd_ret_a is retired: a new one. prd_ret_b's
+   * comes back as before. */
+  g_assert_cmpint (acquire_ok (f, "prd_ret_a", "alice"), ==, 2);
+  g_assert_cmpint (acquire_ok (f, "prd_ret_b", "alice"), ==, 0);
+
+  /* Every PRD's, kept across a restart. */
+  g_assert_true (retire_sites (f, NULL, &error));
+  g_assert_no_error (error);
+  fixture_reopen (f);
+  for (int i = 0; i < 3; i++)
+    {
+      site = list_site (f, "prd_ret_a", i);
+      g_assert_true (site->retired);
+      g_clear_pointer (&site, prd_store_site_free);
+    }
+  g_assert_cmpint (acquire_ok (f, "prd_ret_a", "alice"), ==, 3);
+  g_assert_cmpint (acquire_ok (f, "prd_ret_b", "alice"), ==, 1);
+  g_assert_cmpint (acquire_ok (f, "prd_ret_b", "hub"), ==, 2);
+
+  /* A bad id changes nothing; an unknown PRD has nothing to retire. */
+  g_assert_false (retire_sites (f, "no such id", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_ID);
+  g_clear_error (&error);
+  site = list_site (f, "prd_ret_b", 1);
+  g_assert_false (site->retired);
+  g_clear_pointer (&site, prd_store_site_free);
+  g_assert_true (retire_sites (f, "prd_unknown", &error));
+  g_assert_no_error (error);
+}
+
 static void
 test_duplicate_update (Fixture *f, gconstpointer data)
 {
@@ -2063,6 +2125,8 @@ main (int argc, char *argv[])
               test_create_with_update, fixture_tear_down);
   g_test_add ("/prd/store/sites", Fixture, NULL, fixture_set_up, test_sites, fixture_tear_down);
   g_test_add ("/prd/store/site-holders", Fixture, NULL, fixture_set_up, test_site_holders,
+              fixture_tear_down);
+  g_test_add ("/prd/store/retire-sites", Fixture, NULL, fixture_set_up, test_retire_sites,
               fixture_tear_down);
   g_test_add ("/prd/store/duplicate-update", Fixture, NULL, fixture_set_up, test_duplicate_update,
               fixture_tear_down);

@@ -575,6 +575,9 @@ do_restore (const char *src, const char *data_dir, gboolean force)
     }
   if (g_rmdir (work) != 0)
     g_printerr ("prdhub: cannot remove %s: %s\n", work, g_strerror (errno));
+  /* Clients of the hub before may hold operations the backup lacks: the
+   * next hub retires every site, so that none is numbered like them. */
+  prd_data_lock_release_restored (g_steal_pointer (&lock));
   {
     g_autofree char *files = NULL;
 

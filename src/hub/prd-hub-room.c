@@ -53,11 +53,13 @@ typedef struct
 
 /* Who writes with a site: the replica that took it over last (join-prd's
  * replicaId; %NULL: one that did not say), and the site's operation count
- * at that moment. Kept in the store (prd_store_hold_site_async()). */
+ * at that moment. Kept in the store (prd_store_hold_site_async()). A
+ * retired site (prd_store_retire_sites_async()) goes to nobody again. */
 typedef struct
 {
   char *replica; /* (nullable) */
   guint32 from;
+  gboolean retired;
 } SiteHolder;
 
 typedef enum
@@ -508,6 +510,7 @@ on_sites_listed (GObject *source, GAsyncResult *result, gpointer user_data)
       prd_document_set_site_owner (room->document, site->site, site->user_id);
       holder->replica = g_strdup (site->holder);
       holder->from = (guint32) CLAMP (site->holder_from, 0, G_MAXUINT32);
+      holder->retired = site->retired;
       g_hash_table_insert (room->holders, GINT_TO_POINTER (site->site), holder);
     }
   room->members = prd_room_new (room->document);
@@ -752,6 +755,15 @@ prd_hub_room_maybe_release (PrdHubRoom *room)
 
 /* Closes a room whose memory is ahead of the store: everyone must rejoin. */
 static void
+on_sites_retired (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!prd_store_retire_sites_finish (PRD_STORE (source), result, &error))
+    g_warning ("Cannot retire the sites of a closed PRD: %s", error->message);
+}
+
+static void
 room_fail (PrdHubRoom *room, const GError *error)
 {
   g_autoptr (GPtrArray) sockets = NULL;
@@ -759,6 +771,9 @@ room_fail (PrdHubRoom *room, const GError *error)
   if (room->registry == NULL)
     return;
   g_warning ("Closing %s: %s", room->prd_id, error->message);
+  /* Its operations in flight were lost, after joins may have been handed
+   * them: their ids must not come back with other operations. */
+  prd_store_retire_sites_async (room->registry->store, room->prd_id, NULL, on_sites_retired, NULL);
   sockets = prd_sio_namespace_get_room_sockets (room->registry->nsp, room->sio_room);
   for (guint i = 0; sockets != NULL && i < sockets->len; i++)
     {
@@ -906,8 +921,8 @@ send_joined (PrdHubRoom *room, JoinRequest *request, int site, int previous_site
     {
       JsonObject *conflict = json_object_new ();
       g_autofree char *message =
-          g_strdup_printf ("Site %d is held by another connection or user; use site %d and "
-                           "re-apply your pending edits",
+          g_strdup_printf ("Site %d is held by another connection, user or device, or was "
+                           "retired after a crash; use site %d and re-apply your pending edits",
                            previous_site, site);
 
       json_object_set_string_member (conflict, "code", "SITE_CONFLICT");
@@ -932,12 +947,14 @@ send_joined (PrdHubRoom *room, JoinRequest *request, int site, int previous_site
  * its newer operations carry ids the other replica's edits took: the hub
  * would ack a matching one as a re-send and refuse the others, and the edits
  * would be lost. A client that does not name its replica cannot tell, and
- * gets its site back as before. */
+ * gets its site back as before. A retired site goes on for nobody. */
 static gboolean
 site_continues (PrdHubRoom *room, int site, const char *replica, guint32 client_ops)
 {
   const SiteHolder *holder = g_hash_table_lookup (room->holders, GINT_TO_POINTER (site));
 
+  if (holder != NULL && holder->retired)
+    return FALSE;
   if (replica == NULL)
     return TRUE;
   if (holder != NULL && g_strcmp0 (holder->replica, replica) == 0)
@@ -964,6 +981,7 @@ room_hold_site (PrdHubRoom *room, int site, const char *replica)
 
   if (holder != NULL && g_strcmp0 (holder->replica, replica) == 0)
     return;
+  g_return_if_fail (holder == NULL || !holder->retired);
   holder = g_new0 (SiteHolder, 1);
   holder->replica = g_strdup (replica);
   holder->from = prd_crdt_doc_get_site_ops (prd_document_get_crdt (room->document), site);
@@ -1076,7 +1094,7 @@ room_pump_joins (PrdHubRoom *room)
               join_request_free (request);
               continue;
             }
-          if (client_ops > hub_ops || !continues)
+          if (client_ops > hub_ops || (!continues && client_ops > 0))
             previous_site = requested;
         }
 

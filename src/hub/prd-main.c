@@ -355,6 +355,35 @@ close_store (PrdStore *store)
     g_warning ("Cannot close the store: %s", error->message);
 }
 
+/* The hub before this one on the folder did not let it go (it crashed or
+ * was killed), or the folder was restored from a backup: operations that
+ * were handed out to joining clients before they were stored may be gone,
+ * and a site that went on would number new operations like them (a client
+ * that held a lost one would take the new one for it). Every site is
+ * retired; editors get new ones, and the SDK re-applies unsent edits. */
+static gboolean
+retire_sites (PrdStore *store, const char *left_by, const char *data_dir, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  prd_store_retire_sites_async (store, NULL, NULL, store_result, &result);
+  wait_for (&result);
+  if (!prd_store_retire_sites_finish (store, result, error))
+    {
+      g_prefix_error (error, "Cannot retire the CRDT sites after an unclean stop: ");
+      return FALSE;
+    }
+  if (g_str_equal (left_by, "restore"))
+    g_message ("The data folder %s was restored from a backup: editors of every PRD get new "
+               "CRDT sites",
+               data_dir);
+  else
+    g_message ("The hub before this one on %s (process %s) did not stop cleanly: editors of every "
+               "PRD get new CRDT sites",
+               data_dir, left_by);
+  return TRUE;
+}
+
 /* Every feature starts (and loads what it holds) before the hub listens. */
 static gboolean
 start_hub (PrdHub *hub, PrdStore *store, GError **error)
@@ -538,6 +567,13 @@ cmd_serve (int argc, char **argv)
   store = open_store (config, &error);
   if (store == NULL)
     return fail (error);
+  if (prd_data_lock_get_left_by (data_lock) != NULL &&
+      !retire_sites (store, prd_data_lock_get_left_by (data_lock),
+                     prd_hub_config_get_server (config)->data_dir, &error))
+    {
+      close_store (store);
+      return fail (error);
+    }
   hub = prd_hub_new (config, auth);
   prd_hub_set_secret_store (hub, secrets);
   if (!start_hub (hub, store, &error))

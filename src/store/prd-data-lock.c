@@ -8,7 +8,10 @@
  * `prdhub restore`, which replaces the folder's files) therefore holds an
  * exclusive flock(2) on <data-dir>/prdhub.lock for as long as it runs, with
  * its process id written in it for the message the next one gets. The lock
- * goes with the process, however it ends; the file stays. Commands that
+ * goes with the process, however it ends; the file stays, emptied when the
+ * holder lets go (prd_data_lock_release()). A process id found in it by
+ * the next holder therefore means the last one ended without letting go: it
+ * crashed or was killed (prd_data_lock_get_left_by()). Commands that
  * only read or add to the database (`prd list`, `token revoke`, `backup`)
  * do not take it: SQLite serializes them with the hub.
  */
@@ -28,14 +31,18 @@
 
 #include "prd-data-lock.h"
 
+/* What prd_data_lock_release_restored() leaves in the file. */
+#define RESTORED_MARK "restore"
+
 struct _PrdDataLock
 {
   int fd;
+  char *left_by; /* (nullable): what the previous holder left in the file */
 };
 
-/* The process id the holder wrote, or NULL. */
+/* What the file holds (a process id, or RESTORED_MARK), or NULL. */
 static char *
-read_holder (int fd)
+read_content (int fd)
 {
   char buffer[32];
   ssize_t n = pread (fd, buffer, sizeof buffer - 1, 0);
@@ -44,10 +51,19 @@ read_holder (int fd)
     return NULL;
   buffer[n] = '\0';
   g_strstrip (buffer);
-  for (const char *p = buffer; *p != '\0'; p++)
+  return buffer[0] != '\0' ? g_strdup (buffer) : NULL;
+}
+
+/* The process id the holder wrote, or NULL. */
+static char *
+read_holder (int fd)
+{
+  g_autofree char *content = read_content (fd);
+
+  for (const char *p = content; p != NULL && *p != '\0'; p++)
     if (!g_ascii_isdigit (*p))
       return NULL;
-  return buffer[0] != '\0' ? g_strdup (buffer) : NULL;
+  return g_steal_pointer (&content);
 }
 
 /**
@@ -97,12 +113,54 @@ prd_data_lock_acquire (const char *data_dir, GError **error)
                      g_strerror (saved_errno));
       return NULL;
     }
+  lock = g_new0 (PrdDataLock, 1);
+  lock->fd = fd;
+  lock->left_by = read_content (fd);
   pid = g_strdup_printf ("%ld\n", (long) getpid ());
   if (ftruncate (fd, 0) != 0 || pwrite (fd, pid, strlen (pid), 0) != (ssize_t) strlen (pid))
     g_debug ("Cannot write the process id into %s: %s", path, g_strerror (errno));
-  lock = g_new0 (PrdDataLock, 1);
-  lock->fd = fd;
   return lock;
+}
+
+/**
+ * prd_data_lock_get_left_by:
+ * @lock: a #PrdDataLock
+ *
+ * How the folder's previous holder left it. %NULL: it let go
+ * (prd_data_lock_release()), or there was none. Otherwise it did not: a
+ * process id (that process crashed or was killed while it held the folder),
+ * or `restore` (prd_data_lock_release_restored()); anything else found in
+ * the file counts the same. Either way, what it handed out may not be in
+ * the folder's files.
+ *
+ * Returns: (nullable): what the previous holder left
+ */
+const char *
+prd_data_lock_get_left_by (PrdDataLock *lock)
+{
+  g_return_val_if_fail (lock != NULL, NULL);
+  return lock->left_by;
+}
+
+/**
+ * prd_data_lock_release_restored:
+ * @lock: (transfer full): a #PrdDataLock
+ *
+ * Lets the data folder go after its files were replaced by older ones (a
+ * restore): the next holder finds `restore` with prd_data_lock_get_left_by().
+ */
+void
+prd_data_lock_release_restored (PrdDataLock *lock)
+{
+  g_return_if_fail (lock != NULL);
+
+  if (ftruncate (lock->fd, 0) != 0 ||
+      pwrite (lock->fd, RESTORED_MARK "\n", strlen (RESTORED_MARK "\n"), 0) !=
+          (ssize_t) strlen (RESTORED_MARK "\n"))
+    g_warning ("Cannot mark the data folder as restored: %s", g_strerror (errno));
+  close (lock->fd);
+  g_free (lock->left_by);
+  g_free (lock);
 }
 
 /**
@@ -115,8 +173,12 @@ prd_data_lock_release (PrdDataLock *lock)
 {
   if (lock == NULL)
     return;
-  /* Closing the descriptor releases the lock; the file stays, so that no
-   * other process can lock a file that is about to be removed. */
+  /* Emptied: the next holder knows this one let go. Closing the descriptor
+   * releases the lock; the file stays, so that no other process can lock a
+   * file that is about to be removed. */
+  if (ftruncate (lock->fd, 0) != 0)
+    g_debug ("Cannot empty the lock file: %s", g_strerror (errno));
   close (lock->fd);
+  g_free (lock->left_by);
   g_free (lock);
 }

@@ -11,7 +11,9 @@ G_BEGIN_DECLS
 typedef struct _PrdDataLock PrdDataLock;
 
 PrdDataLock *prd_data_lock_acquire (const char *data_dir, GError **error);
+const char *prd_data_lock_get_left_by (PrdDataLock *lock);
 void prd_data_lock_release (PrdDataLock *lock);
+void prd_data_lock_release_restored (PrdDataLock *lock);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdDataLock, prd_data_lock_release)
 

@@ -90,7 +90,8 @@
  *                the highest clock stored for it, so that a user can continue
  *                on their site after a restart; `holder` is the replica
  *                (join-prd's replicaId) that took it over last, when its
- *                operation count was `holder_from`.
+ *                operation count was `holder_from`; a `retired` site is
+ *                never handed out again.
  */
 static const char *const migrations[] = {
   /* 0 → 1 */
@@ -277,6 +278,8 @@ static const char *const migrations[] = {
    * operations gets a fresh site, once. */
   "ALTER TABLE prd_sites ADD COLUMN holder TEXT;"
   "ALTER TABLE prd_sites ADD COLUMN holder_from INTEGER NOT NULL DEFAULT 0;",
+  /* Sites never handed out again (prd_store_retire_sites_async()). */
+  "ALTER TABLE prd_sites ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;",
 };
 
 typedef enum
@@ -294,6 +297,7 @@ typedef enum
   REQUEST_ACQUIRE_SITE,
   REQUEST_LIST_SITES,
   REQUEST_HOLD_SITE,
+  REQUEST_RETIRE_SITES,
   REQUEST_CUSTOM,
 } RequestKind;
 
@@ -403,6 +407,7 @@ request_is_write (const Request *r)
       case REQUEST_WRITE_SNAPSHOT:
       case REQUEST_ACQUIRE_SITE:
       case REQUEST_HOLD_SITE:
+      case REQUEST_RETIRE_SITES:
         return TRUE;
       case REQUEST_CUSTOM:
         return r->custom_write;
@@ -1235,7 +1240,7 @@ op_acquire_site (Worker *w, Request *r, GError **error)
 
   stmt = worker_prepare (w,
                          "SELECT site, clock FROM prd_sites WHERE prd_id = ?1 AND user_id = ?2"
-                         " ORDER BY site",
+                         " AND NOT retired ORDER BY site",
                          error);
   if (stmt == NULL)
     return FALSE;
@@ -1313,11 +1318,10 @@ op_list_sites (Worker *w, Request *r, GError **error)
   if (info == NULL)
     return FALSE;
 
-  stmt = worker_prepare (
-      w,
-      "SELECT site, user_id, clock, holder, holder_from FROM prd_sites WHERE prd_id = ?1"
-      " ORDER BY site",
-      error);
+  stmt = worker_prepare (w,
+                         "SELECT site, user_id, clock, holder, holder_from, retired FROM prd_sites"
+                         " WHERE prd_id = ?1 ORDER BY site",
+                         error);
   if (stmt == NULL)
     return FALSE;
   bind_text (stmt, 1, r->prd_id);
@@ -1330,6 +1334,7 @@ op_list_sites (Worker *w, Request *r, GError **error)
       site->clock = sqlite3_column_int64 (stmt, 2);
       site->holder = column_text (stmt, 3);
       site->holder_from = sqlite3_column_int64 (stmt, 4);
+      site->retired = sqlite3_column_int (stmt, 5) != 0;
       g_ptr_array_add (sites, site);
     }
   if (rc != SQLITE_DONE)
@@ -1352,6 +1357,22 @@ op_hold_site (Worker *w, Request *r, GError **error)
   sqlite3_bind_int (stmt, 2, r->site);
   bind_text (stmt, 3, r->holder);
   sqlite3_bind_int64 (stmt, 4, r->clock);
+  if (!step_done (w, stmt, error))
+    return FALSE;
+  r->changed = sqlite3_changes (w->db) > 0;
+  return TRUE;
+}
+
+static gboolean
+op_retire_sites (Worker *w, Request *r, GError **error)
+{
+  g_autoptr (sqlite3_stmt_reset) stmt = worker_prepare (
+      w, "UPDATE prd_sites SET retired = 1 WHERE NOT retired AND (?1 IS NULL OR prd_id = ?1)",
+      error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, r->prd_id);
   if (!step_done (w, stmt, error))
     return FALSE;
   r->changed = sqlite3_changes (w->db) > 0;
@@ -1385,6 +1406,8 @@ worker_run_operation (Worker *w, Request *r, GError **error)
         return op_list_sites (w, r, error);
       case REQUEST_HOLD_SITE:
         return op_hold_site (w, r, error);
+      case REQUEST_RETIRE_SITES:
+        return op_retire_sites (w, r, error);
       case REQUEST_CUSTOM:
         {
           gpointer result = NULL;
@@ -2283,6 +2306,21 @@ prd_sqlite_store_hold_site (PrdStore *store,
 }
 
 static void
+prd_sqlite_store_retire_sites (PrdStore *store,
+                               const char *prd_id,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+  PrdSqliteStore *self = PRD_SQLITE_STORE (store);
+  Request *r = request_new (self, REQUEST_RETIRE_SITES, prd_store_retire_sites_async, cancellable,
+                            callback, user_data);
+
+  r->prd_id = g_strdup (prd_id);
+  enqueue (self, r);
+}
+
+static void
 prd_sqlite_store_close (PrdStore *store,
                         GCancellable *cancellable,
                         GAsyncReadyCallback callback,
@@ -2309,6 +2347,7 @@ prd_sqlite_store_iface_init (PrdStoreInterface *iface)
   iface->acquire_site = prd_sqlite_store_acquire_site;
   iface->list_sites = prd_sqlite_store_list_sites;
   iface->hold_site = prd_sqlite_store_hold_site;
+  iface->retire_sites = prd_sqlite_store_retire_sites;
   iface->close = prd_sqlite_store_close;
 }
 

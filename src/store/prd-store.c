@@ -963,8 +963,9 @@ prd_store_write_snapshot_finish (PrdStore *self, GAsyncResult *result, GError **
  * @callback: called with the site
  * @user_data: data for @callback
  *
- * Gives the user back the lowest of their sites no live connection holds,
- * with its clock, or allocates (and persists) the next free site.
+ * Gives the user back the lowest of their sites no live connection holds
+ * and that is not retired, with its clock, or allocates (and persists) the
+ * next free site.
  */
 void
 prd_store_acquire_site_async (PrdStore *self,
@@ -1104,6 +1105,52 @@ prd_store_hold_site_async (PrdStore *self,
  */
 gboolean
 prd_store_hold_site_finish (PrdStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * prd_store_retire_sites_async:
+ * @self: a #PrdStore
+ * @prd_id: (nullable): a PRD id, or %NULL for every PRD
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called once it is stored
+ * @user_data: data for @callback
+ *
+ * Retires the sites of @prd_id (of every PRD): prd_store_acquire_site_async()
+ * never hands them out again, and rooms give them back to nobody. For when
+ * operations may have been handed out (in a join's state) and then lost
+ * before they were stored: after a crash, a failed write or a restore. A
+ * site that went on would number its next operations like the lost ones,
+ * and a client that held a lost one would take the new one for it.
+ */
+void
+prd_store_retire_sites_async (PrdStore *self,
+                              const char *prd_id,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  gpointer source_tag = prd_store_retire_sites_async;
+
+  g_return_if_fail (PRD_IS_STORE (self));
+
+  REPORT_IF_INVALID (prd_id == NULL || prd_store_validate_prd_id (prd_id, &invalid));
+
+  PRD_STORE_GET_IFACE (self)->retire_sites (self, prd_id, cancellable, callback, user_data);
+}
+
+/**
+ * prd_store_retire_sites_finish:
+ * @self: a #PrdStore
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE once stored
+ */
+gboolean
+prd_store_retire_sites_finish (PrdStore *self, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);

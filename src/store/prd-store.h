@@ -90,6 +90,7 @@ typedef struct
  *   never said which it is
  * @holder_from: the site's operation count when @holder took it over: the
  *   operations after that number are @holder's
+ * @retired: the site is never handed out again (prd_store_retire_sites_async())
  */
 typedef struct
 {
@@ -99,6 +100,7 @@ typedef struct
   gboolean is_new;
   char *holder;
   gint64 holder_from;
+  gboolean retired;
 } PrdStoreSite;
 
 #define PRD_TYPE_STORE_INFO     (prd_store_info_get_type ())
@@ -247,6 +249,11 @@ struct _PrdStoreInterface
                      GCancellable *cancellable,
                      GAsyncReadyCallback callback,
                      gpointer user_data);
+  void (*retire_sites) (PrdStore *self,
+                        const char *prd_id,
+                        GCancellable *cancellable,
+                        GAsyncReadyCallback callback,
+                        gpointer user_data);
   void (*close) (PrdStore *self,
                  GCancellable *cancellable,
                  GAsyncReadyCallback callback,
@@ -366,6 +373,12 @@ void prd_store_hold_site_async (PrdStore *self,
                                 GAsyncReadyCallback callback,
                                 gpointer user_data);
 gboolean prd_store_hold_site_finish (PrdStore *self, GAsyncResult *result, GError **error);
+void prd_store_retire_sites_async (PrdStore *self,
+                                   const char *prd_id,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+gboolean prd_store_retire_sites_finish (PrdStore *self, GAsyncResult *result, GError **error);
 gboolean prd_store_validate_replica_id (const char *replica_id, GError **error);
 
 void prd_store_close_async (PrdStore *self,

@@ -70,14 +70,21 @@ test('SIGKILL loses no acknowledged update; rejoining clients converge', async (
     assert.deepEqual(missing, [], `${acked.size} acknowledged operations, all present`);
     assert.ok(page.json.content.includes('start\n'));
 
-    // Every client rejoins (its own site back) and sees the same document.
+    // The hub says it found the folder left uncleanly.
+    assert.match(hub.stderr(), /did not stop cleanly: editors of every PRD get new CRDT sites/);
+
+    // Every client rejoins and sees the same document. None gets a site
+    // that existed before the kill: operations in flight then were lost,
+    // and a site going on would number new ones like them.
     sockets = await Promise.all(
       Array.from({ length: CLIENTS }, (_, i) => client(hub, user(`user_${i}`))));
     const joins = [];
     for (let i = 0; i < CLIENTS; i++) joins.push(await join(sockets[i], prdId, { siteId: sites[i] }));
+    const before = Math.max(...sites);
     for (const j of joins) {
       assert.equal(j.joined.initialState.content, page.json.content);
       assert.deepEqual(j.joined.initialState.stateVector, page.json.stateVector);
+      assert.ok(j.siteId > before, `site ${j.siteId} is new`);
     }
     // … and can keep editing from where the hub is.
     const j0 = joins[0];
