@@ -409,6 +409,47 @@ test_anchors (void)
   g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
 }
 
+/* Where an insert's characters are now: its own, visible, in order;
+ * text typed among them and deleted characters left out. */
+static void
+test_visible_spans (void)
+{
+  g_autoptr (PrdCrdtDoc) doc = prd_crdt_doc_new ();
+  g_autoptr (GArray) spans = NULL;
+  const PrdCrdtSpan *span;
+
+  insert_at (doc, 0, 0, "hello world", NULL);
+  insert_at (doc, 1, 5, "ABCDEF", NULL); /* "helloABCDEF world", site 1 clocks 0-5 */
+  insert_at (doc, 2, 7, "xy", NULL);     /* "helloABxyCDEF world" */
+  delete_at (doc, 0, 10, 1, NULL);       /* "helloABxyCEF world": D gone */
+  insert_at (doc, 0, 0, ">", NULL);      /* ">helloABxyCEF world" */
+
+  spans = prd_crdt_doc_get_visible_spans (doc, 1, 0, 6);
+  g_assert_cmpuint (spans->len, ==, 2);
+  span = &g_array_index (spans, PrdCrdtSpan, 0);
+  g_assert_cmpuint (span->position, ==, 6);
+  g_assert_cmpuint (span->length, ==, 2); /* AB */
+  span = &g_array_index (spans, PrdCrdtSpan, 1);
+  g_assert_cmpuint (span->position, ==, 10);
+  g_assert_cmpuint (span->length, ==, 3); /* C and EF, adjacent once D went */
+  g_clear_pointer (&spans, g_array_unref);
+
+  /* Part of it; past what the site has; a site it does not have. */
+  spans = prd_crdt_doc_get_visible_spans (doc, 1, 4, 100);
+  g_assert_cmpuint (spans->len, ==, 1);
+  g_assert_cmpuint (g_array_index (spans, PrdCrdtSpan, 0).position, ==, 11);
+  g_assert_cmpuint (g_array_index (spans, PrdCrdtSpan, 0).length, ==, 2);
+  g_clear_pointer (&spans, g_array_unref);
+  spans = prd_crdt_doc_get_visible_spans (doc, 1, 3, 1);
+  g_assert_cmpuint (spans->len, ==, 0);
+  g_clear_pointer (&spans, g_array_unref);
+  spans = prd_crdt_doc_get_visible_spans (doc, 7, 0, 3);
+  g_assert_cmpuint (spans->len, ==, 0);
+  g_clear_pointer (&spans, g_array_unref);
+  spans = prd_crdt_doc_get_visible_spans (doc, 1, G_MAXUINT32, G_MAXUINT32);
+  g_assert_cmpuint (spans->len, ==, 0);
+}
+
 /* ---- randomised convergence ------------------------------------------------ */
 
 typedef struct
@@ -765,6 +806,7 @@ main (int argc, char **argv)
   g_test_add_func ("/prd/crdt/pending-limit", test_pending_limit);
   g_test_add_func ("/prd/crdt/insert-limit", test_insert_limit);
   g_test_add_func ("/prd/crdt/anchors", test_anchors);
+  g_test_add_func ("/prd/crdt/visible-spans", test_visible_spans);
   g_test_add_func ("/prd/crdt/random", test_random);
   g_test_add_data_func ("/prd/crdt/trace/automerge-paper", "automerge-paper", test_trace);
   g_test_add_data_func ("/prd/crdt/trace/seph-blog1", "seph-blog1", test_trace);

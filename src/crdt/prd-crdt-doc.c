@@ -2051,6 +2051,54 @@ prd_crdt_doc_anchor_resolve (PrdCrdtDoc *doc,
   return TRUE;
 }
 
+static int
+compare_spans (gconstpointer a, gconstpointer b)
+{
+  guint32 pa = ((const PrdCrdtSpan *) a)->position, pb = ((const PrdCrdtSpan *) b)->position;
+
+  return pa < pb ? -1 : pa > pb;
+}
+
+GArray *
+prd_crdt_doc_get_visible_spans (PrdCrdtDoc *doc, guint32 site, guint32 clock, guint32 length)
+{
+  GArray *spans = g_array_new (FALSE, FALSE, sizeof (PrdCrdtSpan));
+  guint32 end, merged = 0;
+
+  g_return_val_if_fail (doc != NULL, spans);
+
+  end = (guint32) MIN ((guint64) clock + length, (guint64) site_n_chars (doc, site));
+  /* One item at a time: its characters share their deletion state and are
+   * adjacent in the document. */
+  for (guint32 c = clock; c < end;)
+    {
+      Loc l = locate_id (doc, site, c);
+      const PrdCrdtItem *it = &l.chunk->items[l.idx];
+      guint32 n = MIN (it->len - l.off, end - c);
+
+      if (it->del == 0)
+        {
+          PrdCrdtSpan span = { loc_position (doc, l), n };
+
+          g_array_append_val (spans, span);
+        }
+      c += n;
+    }
+  g_array_sort (spans, compare_spans);
+  for (guint i = 0; i < spans->len; i++)
+    {
+      PrdCrdtSpan *span = &g_array_index (spans, PrdCrdtSpan, i);
+      PrdCrdtSpan *last = merged > 0 ? &g_array_index (spans, PrdCrdtSpan, merged - 1) : NULL;
+
+      if (last != NULL && last->position + last->length == span->position)
+        last->length += span->length;
+      else
+        g_array_index (spans, PrdCrdtSpan, merged++) = *span;
+    }
+  g_array_set_size (spans, merged);
+  return spans;
+}
+
 /* ---- consistency (used after decoding) ----------------------------------------- */
 
 gboolean

@@ -258,6 +258,20 @@ gboolean prd_crdt_doc_anchor_resolve (PrdCrdtDoc *doc,
                                       guint32 *out_position,
                                       GError **error);
 
+/* A stretch of visible text: @length UTF-16 units from @position. */
+typedef struct
+{
+  guint32 position;
+  guint32 length;
+} PrdCrdtSpan;
+
+/* (element-type PrdCrdtSpan): where the characters (@site, @clock) …
+ * (@site, @clock + @length - 1) that are visible now are, in position
+ * order, adjacent spans merged; characters deleted or unknown here are
+ * left out. Undoing an insert deletes these, and nothing typed among them. */
+GArray *
+prd_crdt_doc_get_visible_spans (PrdCrdtDoc *doc, guint32 site, guint32 clock, guint32 length);
+
 /* Binary state */
 GBytes *prd_crdt_doc_encode_state (PrdCrdtDoc *doc, PrdCrdtEncodeFlags flags);
 PrdCrdtDoc *prd_crdt_doc_decode_state (const guint8 *data, gsize size, GError **error);

@@ -549,12 +549,36 @@ on_closed (GObject *source, GAsyncResult *result, gpointer user_data)
     }
 }
 
+static int
+compare_spans (gconstpointer a, gconstpointer b)
+{
+  guint32 pa = ((const PrdCrdtSpan *) a)->position, pb = ((const PrdCrdtSpan *) b)->position;
+
+  return pa < pb ? -1 : pa > pb;
+}
+
+/* Adds to @spans where @party's inserted characters that are still there
+ * are: not what others typed among them since, which stays. */
+static void
+add_inserted_spans (const Party *party, PrdCrdtDoc *doc, GArray *spans)
+{
+  g_autoptr (GArray) own = NULL;
+
+  if (party->type != PRD_CRDT_OP_INSERT || !party->start.has_id ||
+      party->end.id.site != party->start.id.site || party->end.id.clock < party->start.id.clock)
+    return;
+  own = prd_crdt_doc_get_visible_spans (doc, party->start.id.site, party->start.id.clock,
+                                        party->end.id.clock - party->start.id.clock + 1);
+  g_array_append_vals (spans, own->data, own->len);
+}
+
 /* Makes the document say what @resolve asks, as operations of @site. */
 static gboolean
 apply_resolution (Resolve *resolve, Conflict *conflict, guint32 site, GError **error)
 {
   PrdCrdtDoc *doc = prd_document_get_crdt (prd_hub_room_get_document (resolve->room));
   int mine = party_of (conflict, resolve->user_id);
+  g_autoptr (GArray) spans = g_array_new (FALSE, FALSE, sizeof (PrdCrdtSpan));
   const Party *undone = NULL;
   guint32 start = G_MAXUINT32, end = 0;
 
@@ -572,23 +596,35 @@ apply_resolution (Resolve *resolve, Conflict *conflict, guint32 site, GError **e
             {
               start = MIN (start, s);
               end = MAX (end, e);
+              add_inserted_spans (&conflict->parties[i], doc, spans);
             }
         }
       if (start == G_MAXUINT32)
-        start = end = MIN (conflict->position, prd_crdt_doc_get_length (doc));
-      if (end > start && !EDIT (FALSE, start, NULL, end - start))
-        return FALSE;
-      if (*resolve->merged != '\0' && !EDIT (TRUE, start, resolve->merged, 0))
-        return FALSE;
-      return TRUE;
+        start = MIN (conflict->position, prd_crdt_doc_get_length (doc));
+    }
+  else
+    {
+      undone = &conflict->parties[resolve->resolution == RESOLVE_YOURS ? 1 - mine : mine];
+      if (!party_range (undone, doc, &start, &end))
+        return TRUE;
+      add_inserted_spans (undone, doc, spans);
     }
 
-  undone = &conflict->parties[resolve->resolution == RESOLVE_YOURS ? 1 - mine : mine];
-  if (!party_range (undone, doc, &start, &end))
-    return TRUE;
-  if (undone->type == PRD_CRDT_OP_INSERT)
-    return end <= start || EDIT (FALSE, start, NULL, end - start);
-  return *undone->text == '\0' || EDIT (TRUE, start, undone->text, 0);
+  /* From the last, so that the positions before hold (all are at or after
+   * @start). */
+  g_array_sort (spans, compare_spans);
+  for (guint i = spans->len; i > 0; i--)
+    {
+      const PrdCrdtSpan *span = &g_array_index (spans, PrdCrdtSpan, i - 1);
+
+      if (!EDIT (FALSE, span->position, NULL, span->length))
+        return FALSE;
+    }
+
+  if (resolve->resolution == RESOLVE_MERGE)
+    return *resolve->merged == '\0' || EDIT (TRUE, start, resolve->merged, 0);
+  return undone->type == PRD_CRDT_OP_INSERT || *undone->text == '\0' ||
+         EDIT (TRUE, start, undone->text, 0);
 #undef EDIT
 }
 

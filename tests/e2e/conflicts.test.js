@@ -176,6 +176,49 @@ for (const [resolution, resolver, merged, expected] of [
   });
 }
 
+// Undoing an insert (or merging) removes the parties' own characters, not
+// what others typed among them meanwhile.
+for (const [resolution, merged] of [['yours', undefined], ['merge', 'XY']]) {
+  test(`resolve-conflict '${resolution}' keeps the text a third user typed inside an insert`, async () => {
+    const hub = await startHub();
+    const sockets = [];
+    try {
+      const prdId = await createPrd(hub, 'Inside', 'hello world');
+      const c = await collide(hub, prdId, op('insert', 5, { content: 'AAA' }),
+        op('insert', 5, { content: 'BBBB' }), sockets);
+      const before = await text(hub, prdId);
+      const at = before.indexOf('BBBB');
+      assert.ok(at > 0, before);
+      // Carol types in the middle of b's insert, and deletes one of its letters.
+      const carol = await client(hub, user('user_c'));
+      sockets.push(carol);
+      const jc = await join(carol, prdId);
+      let v = bump(jc.vector, jc.siteId);
+      let ack = await request(carol, 'content-update',
+        { prdId, operation: op('insert', at + 2, { content: 'cc' }), stateVector: v });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      v = bump(ack.stateVector, jc.siteId);
+      ack = await request(carol, 'content-update',
+        { prdId, operation: op('delete', at + 5, { length: 1 }), stateVector: v });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      assert.equal(await text(hub, prdId), before.slice(0, at) + 'BBccB' + before.slice(at + 4));
+
+      const conflictId = c.fromA.conflicts[0].conflictId;
+      const payload = { prdId, conflictId, resolution };
+      if (merged !== undefined) payload.mergedContent = merged;
+      const resolved = await request(c.a, 'resolve-conflict', payload);
+      assert.equal(resolved.ok, true, JSON.stringify(resolved));
+      if (resolution === 'yours')
+        assert.equal(await text(hub, prdId), before.slice(0, at) + 'cc' + before.slice(at + 4));
+      else
+        assert.equal(await text(hub, prdId), 'hello' + merged + 'cc world');
+    } finally {
+      for (const s of sockets) s.close();
+      await hub.stop();
+    }
+  });
+}
+
 test('delete across the other\'s insert is a conflict; theirs puts the text back', async () => {
   const hub = await startHub();
   const sockets = [];
