@@ -998,9 +998,8 @@ test_site_holders (Fixture *f, gconstpointer data)
   g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_held", "acme");
   g_autoptr (PrdStoreSite) site = NULL;
   g_autoptr (GError) error = NULL;
-  const char *bad[] = { "", "a b", "x/y", "é",
-                        "0123456789012345678901234567890123456789"
-                        "01234567890123456789012345" };
+  g_autofree char *too_long = g_strnfill (PRD_STORE_ID_MAX_LENGTH + 1, 'r');
+  const char *bad[] = { "", "a b", "x/y", "é", too_long };
 
   g_assert_cmpint (acquire_ok (f, "prd_held", "alice"), ==, 0);
   site = list_site (f, "prd_held", 0);

@@ -276,8 +276,8 @@ static const char *const migrations[] = {
    * prd_store_hold_site_async()). Sites from before are held by nobody
    * since their first operation: a replica that comes back to one with
    * operations gets a fresh site, once. */
-  "ALTER TABLE prd_sites ADD COLUMN holder TEXT;"
-  "ALTER TABLE prd_sites ADD COLUMN holder_from INTEGER NOT NULL DEFAULT 0;",
+  ("ALTER TABLE prd_sites ADD COLUMN holder TEXT;"
+   "ALTER TABLE prd_sites ADD COLUMN holder_from INTEGER NOT NULL DEFAULT 0;"),
   /* Sites never handed out again (prd_store_retire_sites_async()). */
   "ALTER TABLE prd_sites ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;",
 };
