@@ -378,8 +378,9 @@ retire_sites (PrdStore *store, const char *left_by, const char *data_dir, GError
                "CRDT sites",
                data_dir);
   else
-    g_message ("The hub before this one on %s (process %s) did not stop cleanly: editors of every "
-               "PRD get new CRDT sites",
+    g_message ("The hub before this one on %s (process %s) did not mark a clean stop (it "
+               "crashed or was killed, or was an older prdhub): editors of every PRD get new CRDT "
+               "sites",
                data_dir, left_by);
   return TRUE;
 }
@@ -567,12 +568,15 @@ cmd_serve (int argc, char **argv)
   store = open_store (config, &error);
   if (store == NULL)
     return fail (error);
-  if (prd_data_lock_get_left_by (data_lock) != NULL &&
-      !retire_sites (store, prd_data_lock_get_left_by (data_lock),
-                     prd_hub_config_get_server (config)->data_dir, &error))
+  if (prd_data_lock_get_left_by (data_lock) != NULL)
     {
-      close_store (store);
-      return fail (error);
+      if (!retire_sites (store, prd_data_lock_get_left_by (data_lock),
+                         prd_hub_config_get_server (config)->data_dir, &error))
+        {
+          close_store (store);
+          return fail (error);
+        }
+      prd_data_lock_forget_left_by (data_lock);
     }
   hub = prd_hub_new (config, auth);
   prd_hub_set_secret_store (hub, secrets);

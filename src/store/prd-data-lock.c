@@ -11,7 +11,9 @@
  * goes with the process, however it ends; the file stays, emptied when the
  * holder lets go (prd_data_lock_release()). A process id found in it by
  * the next holder therefore means the last one ended without letting go: it
- * crashed or was killed (prd_data_lock_get_left_by()). Commands that
+ * crashed or was killed (prd_data_lock_get_left_by()). That news is kept
+ * for the holder after it until one has dealt with it
+ * (prd_data_lock_forget_left_by()). Commands that
  * only read or add to the database (`prd list`, `token revoke`, `backup`)
  * do not take it: SQLite serializes them with the hub.
  */
@@ -143,6 +145,22 @@ prd_data_lock_get_left_by (PrdDataLock *lock)
 }
 
 /**
+ * prd_data_lock_forget_left_by:
+ * @lock: a #PrdDataLock
+ *
+ * Says that what the previous holder left (prd_data_lock_get_left_by()) has
+ * been dealt with. Until then, prd_data_lock_release() puts it back in the
+ * file, so that a holder that stops early (a start that fails) does not
+ * hide it from the next.
+ */
+void
+prd_data_lock_forget_left_by (PrdDataLock *lock)
+{
+  g_return_if_fail (lock != NULL);
+  g_clear_pointer (&lock->left_by, g_free);
+}
+
+/**
  * prd_data_lock_release_restored:
  * @lock: (transfer full): a #PrdDataLock
  *
@@ -166,18 +184,23 @@ prd_data_lock_release_restored (PrdDataLock *lock)
 /**
  * prd_data_lock_release:
  *
- * Lets the data folder go.
+ * Lets the data folder go: the file is emptied, so that the next holder
+ * knows this one let go; or, if what the previous holder left was not dealt
+ * with (prd_data_lock_forget_left_by()), that is put back.
  */
 void
 prd_data_lock_release (PrdDataLock *lock)
 {
+  gsize len;
+
   if (lock == NULL)
     return;
-  /* Emptied: the next holder knows this one let go. Closing the descriptor
-   * releases the lock; the file stays, so that no other process can lock a
-   * file that is about to be removed. */
-  if (ftruncate (lock->fd, 0) != 0)
-    g_debug ("Cannot empty the lock file: %s", g_strerror (errno));
+  len = lock->left_by != NULL ? strlen (lock->left_by) : 0;
+  if (ftruncate (lock->fd, 0) != 0 ||
+      (len > 0 && pwrite (lock->fd, lock->left_by, len, 0) != (ssize_t) len))
+    g_warning ("Cannot write the lock file of the data folder: %s", g_strerror (errno));
+  /* Closing the descriptor releases the lock; the file stays, so that no
+   * other process can lock a file that is about to be removed. */
   close (lock->fd);
   g_free (lock->left_by);
   g_free (lock);
