@@ -41,6 +41,7 @@ typedef struct
   int requested_site;
   GArray *client_vector;  /* (owned) (nullable) */
   const char *replica_id; /* (nullable): in the payload */
+  gint64 pending_from;    /* -1: not given */
 } JoinRequest;
 
 /* The room @socket has joined under @prd_id, or NULL after replying NOT_JOINED. */
@@ -294,6 +295,7 @@ parse_join (JsonObject *payload, JoinRequest *request, GError **error)
   JsonNode *site = json_object_get_member (payload, "siteId");
   JsonNode *vector = json_object_get_member (payload, "stateVector");
   JsonNode *replica = json_object_get_member (payload, "replicaId");
+  JsonNode *pending = json_object_get_member (payload, "pendingFrom");
 
   request->edit = request->identity->role != PRD_ROLE_VIEWER;
   if (mode != NULL && !JSON_NODE_HOLDS_NULL (mode))
@@ -333,6 +335,18 @@ parse_join (JsonObject *payload, JoinRequest *request, GError **error)
       request->replica_id = json_node_get_string (replica);
       if (!prd_store_validate_replica_id (request->replica_id, error))
         return FALSE;
+    }
+  request->pending_from = -1;
+  if (pending != NULL && !JSON_NODE_HOLDS_NULL (pending))
+    {
+      if (!JSON_NODE_HOLDS_VALUE (pending) || json_node_get_value_type (pending) != G_TYPE_INT64 ||
+          json_node_get_int (pending) < 1 || json_node_get_int (pending) > G_MAXUINT32)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                       "pendingFrom must be an integer between 1 and %u", G_MAXUINT32);
+          return FALSE;
+        }
+      request->pending_from = json_node_get_int (pending);
     }
   if (vector != NULL && !JSON_NODE_HOLDS_NULL (vector))
     {
@@ -386,7 +400,7 @@ on_join_prd (PrdSioSocket *socket,
     }
   prd_hub_room_join (prd_hub_room_registry_open (self->rooms, prd_id), socket, ack_id,
                      request.identity, request.edit, request.requested_site, request.client_vector,
-                     request.replica_id);
+                     request.replica_id, request.pending_from);
 }
 
 static void

@@ -69,7 +69,8 @@ void prd_hub_room_join (PrdHubRoom *self,
                         gboolean edit,
                         int requested_site,
                         GArray *client_vector,
-                        const char *replica_id);
+                        const char *replica_id,
+                        gint64 pending_from);
 void prd_hub_room_leave (PrdHubRoom *self, PrdSioSocket *socket);
 void prd_hub_room_submit (
     PrdHubRoom *self, PrdSioSocket *socket, const char *event, JsonObject *payload, gint64 ack_id);

@@ -48,6 +48,7 @@ typedef struct
   int requested_site;
   GArray *client_vector; /* (nullable) */
   char *replica_id;      /* (nullable) */
+  gint64 pending_from;   /* -1: not given */
   PrdIdentity *identity; /* (owned) */
 } JoinRequest;
 
@@ -941,15 +942,25 @@ send_joined (PrdHubRoom *room, JoinRequest *request, int site, int previous_site
 }
 
 /* Whether a replica that rejoins with its old @site, holding @client_ops
- * operations under it, may go on writing with it: when no other replica
- * took the site over since, or when all its operations came before that
- * (the hub has them all, or they are still on their way from it). Otherwise
- * its newer operations carry ids the other replica's edits took: the hub
- * would ack a matching one as a re-send and refuse the others, and the edits
- * would be lost. A client that does not name its replica cannot tell, and
- * gets its site back as before. A retired site goes on for nobody. */
+ * operations under it of which those from @pending_from on are not
+ * acknowledged (-1: it did not say), may go on writing with it. Yes when it
+ * is the replica that took the site over last, or when nobody took the
+ * ids of its unacknowledged operations (the hub has fewer than
+ * @pending_from operations of the site; an acknowledged one is in the hub
+ * as it sent it). Otherwise another device of its user wrote with the site
+ * meanwhile: the hub would ack one of its operations that matches as a
+ * re-send and refuse the others, and its edits would be lost. Without
+ * @pending_from, all its operations must have come before the last
+ * takeover: a guess, wrong once the site changed hands twice. A client that
+ * does not name its replica cannot tell, and gets its site back as before.
+ * A retired site goes on for nobody. */
 static gboolean
-site_continues (PrdHubRoom *room, int site, const char *replica, guint32 client_ops)
+site_continues (PrdHubRoom *room,
+                int site,
+                const char *replica,
+                guint32 client_ops,
+                gint64 pending_from,
+                guint32 hub_ops)
 {
   const SiteHolder *holder = g_hash_table_lookup (room->holders, GINT_TO_POINTER (site));
 
@@ -959,6 +970,8 @@ site_continues (PrdHubRoom *room, int site, const char *replica, guint32 client_
     return TRUE;
   if (holder != NULL && g_strcmp0 (holder->replica, replica) == 0)
     return TRUE;
+  if (pending_from >= 1)
+    return pending_from > client_ops || hub_ops < pending_from;
   return client_ops <= (holder != NULL ? holder->from : 0);
 }
 
@@ -1084,7 +1097,10 @@ room_pump_joins (PrdHubRoom *room)
                   ? g_array_index (request->client_vector, guint32, requested)
                   : 0;
 
-          gboolean continues = site_continues (room, requested, request->replica_id, client_ops);
+          gboolean continues = site_continues (room, requested, request->replica_id, client_ops,
+                                               request->pending_from, hub_ops);
+          gboolean pending =
+              request->pending_from >= 1 ? request->pending_from <= client_ops : client_ops > 0;
 
           if (g_strcmp0 (owner, identity->user_id) == 0 &&
               !prd_room_site_is_held (room->members, requested) && continues)
@@ -1094,7 +1110,7 @@ room_pump_joins (PrdHubRoom *room)
               join_request_free (request);
               continue;
             }
-          if (client_ops > hub_ops || (!continues && client_ops > 0))
+          if (client_ops > hub_ops || (!continues && pending))
             previous_site = requested;
         }
 
@@ -1300,6 +1316,8 @@ room_settle (PrdHubRoom *room)
  * @client_vector: (transfer full) (nullable): the client's state vector
  * @replica_id: (nullable): the client's replica (join-prd's `replicaId`),
  *   validated with prd_store_validate_replica_id()
+ * @pending_from: the number of the client's first unacknowledged operation
+ *   under @requested_site (join-prd's `pendingFrom`), or -1
  *
  * Queues a join-prd; it is answered (joined-prd and the ack, or an error)
  * once the room is loaded and the joins before it are done.
@@ -1312,7 +1330,8 @@ prd_hub_room_join (PrdHubRoom *room,
                    gboolean edit,
                    int requested_site,
                    GArray *client_vector,
-                   const char *replica_id)
+                   const char *replica_id,
+                   gint64 pending_from)
 {
   JoinRequest *request = g_new0 (JoinRequest, 1);
 
@@ -1327,6 +1346,7 @@ prd_hub_room_join (PrdHubRoom *room,
   request->requested_site = requested_site;
   request->client_vector = client_vector;
   request->replica_id = g_strdup (replica_id);
+  request->pending_from = pending_from;
   g_queue_push_tail (&room->joins, request);
   room_pump_joins (room);
   /* A refused join (another organization's PRD) may leave the room empty. */

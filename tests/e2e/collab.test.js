@@ -640,7 +640,32 @@ test('replicaId: a site another replica wrote with is not given back to one with
     const c = await session({ siteId: site, stateVector: v3 });
     assert.equal(c.j.siteId, site);
     await leave(c);
-    assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}`)).json.content, 'cbaabc');
+
+    // pendingFrom: E writes operation 4 and goes, with operation 5 typed
+    // offline; F takes the site and writes operation 5; G takes it and
+    // writes nothing. E's operations all came before G's takeover, but F
+    // took the id of E's unacknowledged one: E must not get the site back.
+    const e = await session({ replicaId: 'replica-E' });
+    assert.equal(e.j.siteId, site);
+    const v4 = await insert(e.s, prdId, site, e.j.vector, 'e');
+    await leave(e);
+    for (const [replicaId, text] of [['replica-F', 'f'], ['replica-G', null]]) {
+      const other = await session({ replicaId });
+      assert.equal(other.j.siteId, site);
+      if (text !== null) await insert(other.s, prdId, site, other.j.vector, text);
+      await leave(other);
+    }
+    const e2 = await session({ replicaId: 'replica-E', siteId: site, stateVector: bump(v4, site), pendingFrom: 5 });
+    assert.notEqual(e2.j.siteId, site);
+    assert.equal(e2.j.joined.siteConflict.previousSiteId, site);
+    await leave(e2);
+    // With nothing unacknowledged (pendingFrom past its operations), a
+    // replica continues the site whoever took it meanwhile.
+    const e3 = await session({ replicaId: 'replica-E', siteId: site, stateVector: v4, pendingFrom: 5 });
+    assert.equal(e3.j.siteId, site);
+    assert.equal(e3.j.joined.siteConflict, undefined);
+    await leave(e3);
+    assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}`)).json.content, 'fecbaabc');
   } finally {
     for (const s of sockets) s.close();
     await hub.stop();

@@ -140,6 +140,45 @@ for (const [name, aText, bText] of [['the same text', 'X', 'X'], ['other text', 
   });
 }
 
+// The same after the site changed hands twice: the device that comes back
+// must not be measured against the last takeover only.
+test('a site taken over by two other devices in turn is not given back', async () => {
+  const carol = user('conflict_chain');
+  const prdId = await createPrd(hub, 'site chain', '[abc', alice);
+  const a = sdkClient(hub, prdId, carol);
+  const others = [];
+  try {
+    await a.connect();
+    const site = a.siteId;
+    a.insert(1, 'k');
+    await a.whenSynced();
+    a.disconnect();
+    await untilLeft(hub, prdId, carol.sub);
+    a.insert(2, 'OFFLINE');
+    const expected = a.text;
+
+    for (const typed of ['123', '']) {
+      const other = sdkClient(hub, prdId, carol);
+      others.push(other);
+      await other.connect();
+      assert.equal(other.siteId, site);
+      for (const ch of typed) other.insert(0, ch);
+      await other.whenSynced();
+      other.close();
+      await untilLeft(hub, prdId, carol.sub);
+    }
+
+    await a.reconnect();
+    assert.notEqual(a.siteId, site);
+    const doc = await converged(hub, prdId, [a], alice);
+    assert.equal(doc.content, '321' + expected);
+    assert.equal(a.text, doc.content);
+  } finally {
+    a.close();
+    for (const o of others) o.close();
+  }
+});
+
 // A device that comes back to a site nobody else used since keeps it, with
 // its offline edits under their ids.
 test('a device that comes back to its own site keeps it', async () => {

@@ -270,6 +270,9 @@ export class PrdClient extends Emitter {
     if (this.siteId !== null) {
       payload.siteId = this.siteId;
       payload.stateVector = this.doc.stateVector();
+      // The first of its operations the hub has not acknowledged: the hub
+      // gives the site back only if nobody took those ids meanwhile.
+      payload.pendingFrom = this._queue.length > 0 ? this._queue[0].op.seq : this.doc.siteOps(this.siteId) + 1;
     }
     const gen = this._gen;
     this.socket.emit('join-prd', payload, (res) => {
@@ -794,6 +797,7 @@ export class PrdClient extends Emitter {
     if (gen !== this._gen) return;
     this._inFlight--;
     if (res && res.ok) {
+      this._archivedRetryMs = ARCHIVED_RETRY_MIN_MS;
       const i = this._queue.indexOf(entry);
       if (i >= 0) {
         const done = this._queue.splice(0, i + 1);
@@ -869,10 +873,11 @@ export class PrdClient extends Emitter {
     return delay;
   }
 
+  // The wait between retries is reset by an acknowledged edit (or a join),
+  // not here: a refusal that does not go away is asked less and less often.
   _releaseArchivedHold() {
     if (!this._archivedHold) return;
     this._archivedHold = false;
-    this._archivedRetryMs = ARCHIVED_RETRY_MIN_MS;
     this._flush();
   }
 
