@@ -754,7 +754,6 @@ prd_hub_room_maybe_release (PrdHubRoom *room)
   room_drop (room);
 }
 
-/* Closes a room whose memory is ahead of the store: everyone must rejoin. */
 static void
 on_sites_retired (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -764,6 +763,7 @@ on_sites_retired (GObject *source, GAsyncResult *result, gpointer user_data)
     g_warning ("Cannot retire the sites of a closed PRD: %s", error->message);
 }
 
+/* Closes a room whose memory is ahead of the store: everyone must rejoin. */
 static void
 room_fail (PrdHubRoom *room, const GError *error)
 {
