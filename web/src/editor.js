@@ -494,9 +494,10 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
         setReadOnly(true);
         announce(messages, `${d.by?.name ?? 'Someone'} archived this PRD: it is read-only now.`);
       } else if (!archived && was) {
-        // A join made while archived is a view-only join: join again to edit.
-        if (canEdit && client.siteId === null) window.location.reload();
-        else setReadOnly(!canEdit);
+        // A join made while archived is a view-only join: the client joins
+        // again in edit mode by itself (with the edits it kept meanwhile),
+        // and loadJoined() makes the editor editable then.
+        if (!(canEdit && client.siteId === null)) setReadOnly(!canEdit);
         announce(messages, `${d.by?.name ?? 'Someone'} took this PRD out of the archive.`);
       } else if (d.prd.title) {
         announce(messages, `${d.by?.name ?? 'Someone'} renamed this PRD.`);
@@ -714,8 +715,17 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   loadVersions();
   activityFeed(api, session, notifications, activityList);
   window.prdhubEditor = { client, view }; // for people debugging in the console
+  // Edits the hub has not acknowledged live in this page only (offline,
+  // or on their way): leaving it would lose them, so the browser asks first.
+  const guardUnsent = (event) => {
+    if (client.pendingCount === 0) return;
+    event.preventDefault();
+    event.returnValue = '';
+  };
+  window.addEventListener('beforeunload', guardUnsent);
 
   return () => {
+    window.removeEventListener('beforeunload', guardUnsent);
     clearInterval(idleTimer);
     binding.destroy();
     client.close();

@@ -236,6 +236,57 @@ test('versions: create two and compare them side by side', async () => {
   await ann.page.click('dialog.diff-dialog button:has-text("Close")');
 });
 
+test('leaving the page with unsent edits asks first; staying keeps them', async () => {
+  await bob.page.click('button:has-text("Work offline")');
+  await waitForState(bob.page, 'offline');
+  await bob.page.click('.cm-content');
+  await bob.page.keyboard.press('Control+Home');
+  await bob.page.keyboard.type('[kept] ');
+  const asked = bob.page.waitForEvent('dialog', { timeout: EVENT_TIMEOUT_MS });
+  // Not awaited: a reload the user cancels never completes.
+  bob.page.evaluate(() => window.location.reload()).catch(() => {});
+  const dialog = await asked;
+  assert.equal(dialog.type(), 'beforeunload');
+  await dialog.dismiss();
+  assert.ok((await editorText(bob.page)).startsWith('[kept] '));
+  await bob.page.click('button:has-text("Go online")');
+  const text = await converged('after staying');
+  assert.ok(text.startsWith('[kept] '), text);
+  // Everything acknowledged: leaving asks nothing.
+  await waitForState(bob.page, 'online');
+  const dialogs = [];
+  const record = (d) => { dialogs.push(d.type()); d.accept(); };
+  bob.page.on('dialog', record);
+  await bob.page.reload();
+  await bob.page.waitForSelector('.cm-content', { timeout: EVENT_TIMEOUT_MS });
+  await waitForState(bob.page, 'online');
+  bob.page.off('dialog', record);
+  assert.deepEqual(dialogs, []);
+});
+
+test('edits typed offline while the PRD was archived: unarchiving sends them, with no reload', async () => {
+  const archive = (archived) => fetch(`${hub.url}/api/prds/${prdId}`, {
+    method: 'PATCH',
+    headers: { Authorization: `Bearer ${token(ANN)}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ archived }),
+  }).then((res) => assert.equal(res.status, 200));
+  await bob.page.click('button:has-text("Work offline")');
+  await waitForState(bob.page, 'offline');
+  await bob.page.click('.cm-content');
+  await bob.page.keyboard.press('Control+Home');
+  await bob.page.keyboard.type('[while archived] ');
+  await archive(true);
+  await bob.page.evaluate(() => { window.samePage = true; });
+  await bob.page.click('button:has-text("Go online")');
+  // Joined read-only; the edit waits.
+  await bob.page.waitForSelector('.cm-content[contenteditable="false"]', { timeout: EVENT_TIMEOUT_MS });
+  await archive(false);
+  await bob.page.waitForSelector('.cm-content[contenteditable="true"]', { timeout: EVENT_TIMEOUT_MS });
+  const text = await converged('after unarchiving');
+  assert.ok(text.startsWith('[while archived] '), text);
+  assert.equal(await bob.page.evaluate(() => window.samePage), true, 'the page was not reloaded');
+});
+
 test('no console errors, CSP violations or external requests', () => {
   assert.deepEqual(ann.problems, []);
   // Bob's offline spell may log failed requests; nothing else.
