@@ -990,14 +990,22 @@ on_site_held (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 room_hold_site (PrdHubRoom *room, int site, const char *replica)
 {
-  SiteHolder *holder = g_hash_table_lookup (room->holders, GINT_TO_POINTER (site));
+  SiteHolder *before = g_hash_table_lookup (room->holders, GINT_TO_POINTER (site));
+  SiteHolder *holder;
 
-  if (holder != NULL && g_strcmp0 (holder->replica, replica) == 0)
+  if (before != NULL && g_strcmp0 (before->replica, replica) == 0)
     return;
-  g_return_if_fail (holder == NULL || !holder->retired);
+  g_return_if_fail (before == NULL || !before->retired);
   holder = g_new0 (SiteHolder, 1);
   holder->replica = g_strdup (replica);
   holder->from = prd_crdt_doc_get_site_ops (prd_document_get_crdt (room->document), site);
+  /* A site new to this room's list (just allocated) has that row already:
+   * no holder, from 0. */
+  if (before == NULL && replica == NULL && holder->from == 0)
+    {
+      g_hash_table_insert (room->holders, GINT_TO_POINTER (site), holder);
+      return;
+    }
   g_hash_table_replace (room->holders, GINT_TO_POINTER (site), holder);
   prd_store_hold_site_async (room->registry->store, room->prd_id, site, replica, holder->from, NULL,
                              on_site_held, NULL);
