@@ -98,6 +98,42 @@ test(`unsent edits keep their order under a fresh site (seed ${SEED}, ${ROUNDS} 
   }
 });
 
+// A device of @claims that types 'k', has it acknowledged, goes offline and
+// types @offline there: { a, site, expected } (its text by then).
+async function offlineDevice(prdId, claims, offline) {
+  const a = sdkClient(hub, prdId, claims);
+  try {
+    await a.connect();
+    const site = a.siteId;
+    a.insert(1, 'k');
+    await a.whenSynced();
+    a.disconnect();
+    // The site is free once the hub has seen a's connection close.
+    await untilLeft(hub, prdId, claims.sub);
+    a.insert(2, offline);
+    return { a, site, expected: a.text };
+  } catch (err) {
+    a.close();
+    throw err;
+  }
+}
+
+// Another device of @claims takes the free @site, types @typed at the start
+// and leaves; returns what it typed as the text shows it.
+async function takeOver(prdId, claims, site, typed) {
+  const other = sdkClient(hub, prdId, claims);
+  try {
+    await other.connect();
+    assert.equal(other.siteId, site, 'the other device gets the free site back');
+    for (const ch of typed) other.insert(0, ch);
+    await other.whenSynced();
+    return other.text.slice(0, other.text.indexOf('['));
+  } finally {
+    other.close();
+    await untilLeft(hub, prdId, claims.sub);
+  }
+}
+
 // The other tab takes the site back, types, and is gone before A returns:
 // the site is free again and A's offline operations carry ids the hub holds
 // for the other tab's edits. A must not get the site back (its edit would be
@@ -107,27 +143,9 @@ for (const [name, aText, bText] of [['the same text', 'X', 'X'], ['other text', 
   test(`a site reused while its device was offline is not given back to it (${name})`, async () => {
     const carol = user(`conflict_gone_${aText}${bText}`);
     const prdId = await createPrd(hub, `site reused (${name})`, '[abc', alice);
-    const a = sdkClient(hub, prdId, carol);
-    let b;
+    const { a, site, expected } = await offlineDevice(prdId, carol, aText);
     try {
-      await a.connect();
-      const site = a.siteId;
-      a.insert(1, 'k');
-      await a.whenSynced();
-      a.disconnect();
-      await untilLeft(hub, prdId, carol.sub);
-      a.insert(2, aText);
-      const expected = a.text;
-
-      b = sdkClient(hub, prdId, carol);
-      await b.connect();
-      assert.equal(b.siteId, site, 'the other tab gets the free site back');
-      for (const c of bText) b.insert(0, c);
-      await b.whenSynced();
-      const prefix = b.text.slice(0, b.text.indexOf('['));
-      b.close();
-      await untilLeft(hub, prdId, carol.sub);
-
+      const prefix = await takeOver(prdId, carol, site, bText);
       await a.reconnect();
       assert.notEqual(a.siteId, site, 'the site was used by another device meanwhile');
       const doc = await converged(hub, prdId, [a], alice);
@@ -135,7 +153,6 @@ for (const [name, aText, bText] of [['the same text', 'X', 'X'], ['other text', 
       assert.equal(a.text, doc.content);
     } finally {
       a.close();
-      b?.close();
     }
   });
 }
@@ -145,37 +162,17 @@ for (const [name, aText, bText] of [['the same text', 'X', 'X'], ['other text', 
 test('a site taken over by two other devices in turn is not given back', async () => {
   const carol = user('conflict_chain');
   const prdId = await createPrd(hub, 'site chain', '[abc', alice);
-  const a = sdkClient(hub, prdId, carol);
-  const others = [];
+  const { a, site, expected } = await offlineDevice(prdId, carol, 'OFFLINE');
   try {
-    await a.connect();
-    const site = a.siteId;
-    a.insert(1, 'k');
-    await a.whenSynced();
-    a.disconnect();
-    await untilLeft(hub, prdId, carol.sub);
-    a.insert(2, 'OFFLINE');
-    const expected = a.text;
-
-    for (const typed of ['123', '']) {
-      const other = sdkClient(hub, prdId, carol);
-      others.push(other);
-      await other.connect();
-      assert.equal(other.siteId, site);
-      for (const ch of typed) other.insert(0, ch);
-      await other.whenSynced();
-      other.close();
-      await untilLeft(hub, prdId, carol.sub);
-    }
-
+    const prefix = await takeOver(prdId, carol, site, '123');
+    await takeOver(prdId, carol, site, '');
     await a.reconnect();
     assert.notEqual(a.siteId, site);
     const doc = await converged(hub, prdId, [a], alice);
-    assert.equal(doc.content, '321' + expected);
+    assert.equal(doc.content, prefix + expected);
     assert.equal(a.text, doc.content);
   } finally {
     a.close();
-    for (const o of others) o.close();
   }
 });
 
@@ -184,16 +181,8 @@ test('a site taken over by two other devices in turn is not given back', async (
 test('a device that comes back to its own site keeps it', async () => {
   const carol = user('conflict_own');
   const prdId = await createPrd(hub, 'site kept', '[abc', alice);
-  const a = sdkClient(hub, prdId, carol);
+  const { a, site, expected } = await offlineDevice(prdId, carol, 'X');
   try {
-    await a.connect();
-    const site = a.siteId;
-    a.insert(1, 'k');
-    await a.whenSynced();
-    a.disconnect();
-    await untilLeft(hub, prdId, carol.sub);
-    a.insert(2, 'X');
-    const expected = a.text;
     await a.reconnect();
     assert.equal(a.siteId, site);
     const doc = await converged(hub, prdId, [a], alice);
