@@ -22,6 +22,8 @@ struct _PrdHubRoomRegistry
   gulong disconnection_id;
   guint autosave_id;
   gboolean storage_failed; /* the last append failed: clients were told */
+  /* An append failed in this run: operations a join was handed may be gone. */
+  gboolean writes_lost;
 };
 
 /* On a socket: its join-prd requests queued in rooms and not answered yet

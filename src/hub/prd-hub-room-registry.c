@@ -107,6 +107,8 @@ prd_hub_room_registry_storage_result (PrdHubRoomRegistry *self, const GError *er
   g_autofree char *timestamp = NULL;
   JsonObject *object;
 
+  if (error != NULL)
+    self->writes_lost = TRUE;
   if ((error != NULL) == self->storage_failed)
     return;
   self->storage_failed = error != NULL;
@@ -367,6 +369,24 @@ prd_hub_room_registry_get_namespace (PrdHubRoomRegistry *self)
   g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), NULL);
 
   return self->nsp;
+}
+
+/**
+ * prd_hub_room_registry_get_writes_lost:
+ *
+ * Whether an append failed since the hub started (a full disk, an
+ * unwritable database): operations in flight then were lost, after joins
+ * may have been handed them. Rooms retire their PRD's sites when that
+ * happens, with a write that may fail too; the hub makes the next start
+ * retire every site as well (prd-main.c).
+ *
+ * Returns: whether an append failed in this run
+ */
+gboolean
+prd_hub_room_registry_get_writes_lost (PrdHubRoomRegistry *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), FALSE);
+  return self->writes_lost;
 }
 
 /* The rooms open now (loading, in use or being saved). */

@@ -20,6 +20,7 @@ PrdHubRoomRegistry *
 prd_hub_room_registry_new (PrdSioNamespace *nsp, PrdStore *store, PrdHubConfig *config);
 PrdSioNamespace *prd_hub_room_registry_get_namespace (PrdHubRoomRegistry *self);
 guint prd_hub_room_registry_get_n_rooms (PrdHubRoomRegistry *self);
+gboolean prd_hub_room_registry_get_writes_lost (PrdHubRoomRegistry *self);
 PrdHubRoom *prd_hub_room_registry_open (PrdHubRoomRegistry *self, const char *prd_id);
 PrdHubRoom *prd_hub_room_registry_lookup (PrdHubRoomRegistry *self, const char *prd_id);
 PrdHubRoom *prd_hub_room_registry_get_joined (PrdHubRoomRegistry *self,

@@ -622,6 +622,12 @@ cmd_serve (int argc, char **argv)
    * on find no loop and are ignored. */
   state.loop = NULL;
   state.hub = NULL;
+  if (prd_hub_room_registry_get_writes_lost (prd_hub_get_rooms (hub)))
+    {
+      g_message ("Some edits could not be stored in this run: the next start gives editors of "
+                 "every PRD new CRDT sites");
+      prd_data_lock_leave_unclean (data_lock);
+    }
   g_clear_object (&dbus);
   g_clear_object (&discovery);
   g_clear_object (&hub);

@@ -161,6 +161,23 @@ prd_data_lock_forget_left_by (PrdDataLock *lock)
 }
 
 /**
+ * prd_data_lock_leave_unclean:
+ * @lock: a #PrdDataLock
+ *
+ * Makes prd_data_lock_release() leave this process's id in the file, as
+ * if it had crashed: the next holder finds it with
+ * prd_data_lock_get_left_by(). For a hub that lost operations it may have
+ * handed out (a failed write) and could not be sure it dealt with that.
+ */
+void
+prd_data_lock_leave_unclean (PrdDataLock *lock)
+{
+  g_return_if_fail (lock != NULL);
+  g_free (lock->left_by);
+  lock->left_by = g_strdup_printf ("%ld\n", (long) getpid ());
+}
+
+/**
  * prd_data_lock_release_restored:
  * @lock: (transfer full): a #PrdDataLock
  *

@@ -13,6 +13,7 @@ typedef struct _PrdDataLock PrdDataLock;
 PrdDataLock *prd_data_lock_acquire (const char *data_dir, GError **error);
 const char *prd_data_lock_get_left_by (PrdDataLock *lock);
 void prd_data_lock_forget_left_by (PrdDataLock *lock);
+void prd_data_lock_leave_unclean (PrdDataLock *lock);
 void prd_data_lock_release (PrdDataLock *lock);
 void prd_data_lock_release_restored (PrdDataLock *lock);
 
