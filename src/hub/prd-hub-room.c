@@ -916,6 +916,10 @@ send_joined (PrdHubRoom *room, JoinRequest *request, int site, int previous_site
   json_object_set_string_member (
       object, "mode", prd_room_member_can_edit (room->members, conn_id) ? "edit" : "view");
   json_object_set_boolean_member (object, "archived", room->archived);
+  /* So that a client splits long edits the way this hub takes them. */
+  json_object_set_int_member (
+      object, "maxOperationSize",
+      prd_hub_config_get_collab (room->registry->config)->max_operation_size);
   prd_hub_room_registry_member_joined (room->registry, room, request->socket, identity->user_id,
                                        object);
   if (previous_site >= 0)

@@ -6,6 +6,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { tmpDir } from './helpers/hub.js';
 import {
   SDK_HUB_CONFIG, converged, createPrd, hubContent, sdkClient, startHub, until, untilLeft, user,
 } from './sdk-helpers.js';
@@ -245,7 +247,7 @@ test('rate limited edits are sent again after retryAfter', async () => {
 });
 
 test('an edit the hub refuses is reported, undone, and editing goes on', async () => {
-  const shub = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-operation-size = 16\n` });
+  const shub = await startHub({ config: SDK_HUB_CONFIG });
   const prdId = await createPrd(shub, 'SDK refused', 'small', alice);
   const a = sdkClient(shub, prdId, alice);
   const b = sdkClient(shub, prdId, bob);
@@ -256,10 +258,20 @@ test('an edit the hub refuses is reported, undone, and editing goes on', async (
     a.on('error', (e) => errors.push(e));
     const remote = [];
     a.on('remote-change', (e) => remote.push(e));
-    a.insert(5, ' but this insert is longer than sixteen characters');
+    // The hub will never take this one: its position is past the text (as a
+    // client with a bug would send it).
+    const emit = a.socket.emit.bind(a.socket);
+    a.socket.emit = (event, payload, ...rest) => {
+      if (event === 'content-update') {
+        a.socket.emit = emit;
+        payload = { ...payload, operation: { ...payload.operation, position: 10000 } };
+      }
+      return emit(event, payload, ...rest);
+    };
+    a.insert(5, ' but this insert is refused');
     await until(() => errors.length > 0, 'the refusal');
     assert.equal(errors[0].event, 'content-update');
-    assert.ok(['PAYLOAD_TOO_LARGE', 'INVALID_OPERATION'].includes(errors[0].code), errors[0].code);
+    assert.equal(errors[0].code, 'INVALID_OPERATION');
     // the replica resynchronises from the hub: the refused text goes away
     await until(() => a.text === 'small', 'the refused edit to be undone');
     assert.ok(remote.some((r) => r.deltas.some((d) => d.type === 'delete')));
@@ -317,6 +329,50 @@ test('typing offline is sent as a few operations', async () => {
   } finally {
     a.close();
     b.close();
+  }
+});
+
+test('the hub\'s max-operation-size comes with the join: edits split to it, also those made before', async () => {
+  const dataDir = tmpDir('prdhub-e2e-opsize-');
+  let shub = await startHub({ config: SDK_HUB_CONFIG, args: ['--data-dir', dataDir] });
+  const prdId = await createPrd(shub, 'Limits', 'start.', alice);
+  const a = sdkClient(shub, prdId, alice);
+  const errors = [];
+  a.on('error', (e) => errors.push(e));
+  try {
+    await a.connect();
+    assert.equal(a.maxOperationSize, 65536);
+    // Typed offline as one operation, while the hub took 65,536 units.
+    a.disconnect();
+    a.insert(6, ' typed offline, longer than sixteen units');
+    a.delete(0, 6);
+    // The hub comes back on the same port, taking 16 units at most.
+    const { port } = shub;
+    await shub.stop();
+    shub = await startHub({
+      config: `${SDK_HUB_CONFIG}[collab]\nmax-operation-size = 16\n`,
+      args: ['--data-dir', dataDir, '--listen', `127.0.0.1:${port}`],
+    });
+    await a.reconnect();
+    assert.equal(a.maxOperationSize, 16);
+    // And from now on, a paste goes in pieces of 16.
+    a.insert(0, '>'.repeat(40));
+    const doc = await converged(shub, prdId, [a], alice);
+    assert.equal(doc.content, '>'.repeat(40) + ' typed offline, longer than sixteen units');
+    assert.equal(a.text, doc.content);
+    // A client that sends more than the hub takes anyway (as one whose
+    // limit is out of date would) is refused, joins again and sends the
+    // same edit in pieces: nothing lost, nothing reported.
+    a.maxOperationSize = 65536;
+    a.insert(0, '<'.repeat(40));
+    const again = await converged(shub, prdId, [a], alice);
+    assert.equal(again.content, '<'.repeat(40) + doc.content);
+    assert.equal(a.maxOperationSize, 16);
+    assert.deepEqual(errors.map((e) => e.code), []);
+  } finally {
+    a.close();
+    await shub.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
 

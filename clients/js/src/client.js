@@ -135,7 +135,9 @@ export class PrdClient extends Emitter {
     this.maxInFlight = options.maxInFlight ?? 64;
     this.presenceInterval = options.presenceInterval ?? 50;
     this.maxCoalesce = options.maxCoalesce ?? 4096;
-    this.maxOperationSize = options.maxOperationSize ?? 65536;
+    // What the caller allows; the hub's own limit (joined-prd) may be lower.
+    this._maxOperationSizeOption = options.maxOperationSize ?? 65536;
+    this.maxOperationSize = this._maxOperationSizeOption;
     this.requestTimeout = options.requestTimeout ?? 30000;
     this._io = io;
     this._socketOptions = { auth: { token }, ...socketOptions };
@@ -154,6 +156,9 @@ export class PrdClient extends Emitter {
     this._everJoined = false;
     this._queue = []; // unacknowledged local ops: { op, wire, vector, sent }
     this._held = null; // edits kept through a join without a site: { pending, old, site }
+    // The hub refused an edit as larger than its max-operation-size: the
+    // next join re-applies the unsent edits in pieces it takes.
+    this._resplit = false;
     // The hub refused the queue as archived before this client heard so:
     // nothing is sent until it is unarchived (or a retry finds it is).
     this._archivedHold = false;
@@ -410,6 +415,8 @@ export class PrdClient extends Emitter {
   _onJoined(data) {
     if (!data || data.prdId !== this.prdId) return;
     const newSite = typeof data.siteId === 'number' ? data.siteId : null;
+    if (Number.isInteger(data.maxOperationSize) && data.maxOperationSize > 0)
+      this.maxOperationSize = Math.min(this._maxOperationSizeOption, data.maxOperationSize);
     try {
       this._adopt(data.initialState?.encodedState, newSite);
     } catch (err) {
@@ -468,7 +475,13 @@ export class PrdClient extends Emitter {
       let done = 0;
       while (done < pending.length && pending[done].everSent && hub.hasSameOp(pending[done].op)) done++;
       pending = pending.slice(done);
-      if (newSite === oldSite) {
+      const tooLarge = (op) => (op.type === 'insert' ? op.content.length : op.length) > this.maxOperationSize;
+      if (newSite === oldSite && (this._resplit || pending.some((e) => tooLarge(e.op)))) {
+        // Larger than the hub takes (refused, or made before its limit was
+        // known): the hub never integrated them, so their ids are free. The
+        // same edits again, in pieces it takes.
+        this._rebase(hub, oldSite, newSite, pending, queue, this.doc);
+      } else if (newSite === oldSite) {
         try {
           for (const e of pending) {
             hub._applyRemoteOp(e.op);
@@ -499,6 +512,7 @@ export class PrdClient extends Emitter {
       this._rebase(hub, this._held.site, newSite, this._held.pending, queue, this._held.old);
       this._held = null;
     }
+    this._resplit = false;
     this.doc = hub;
     this.siteId = newSite;
     this._queue = queue;
@@ -563,9 +577,12 @@ export class PrdClient extends Emitter {
           const at = charPos(s, c);
           pos = at.pos + (at.visible ? 1 : 0);
         }
-        const { op: nop } = hub.localInsert(newSite, pos, op.content, { timestamp: op.timestamp });
-        nop.position = pos;
-        push(nop);
+        for (const piece of this._pieces(op.content)) {
+          const { op: nop } = hub.localInsert(newSite, pos, piece, { timestamp: op.timestamp });
+          nop.position = pos;
+          push(nop);
+          pos += piece.length;
+        }
       } else {
         const positions = [];
         for (const [ts, tc, tl] of op.targets) {
@@ -584,12 +601,29 @@ export class PrdClient extends Emitter {
           else if (!last || last[0] + last[1] < p) ranges.push([p, 1]);
         }
         for (let i = ranges.length - 1; i >= 0; i--) {
-          const { op: nop } = hub.localDelete(newSite, ranges[i][0], ranges[i][1], { timestamp: op.timestamp });
-          nop.position = ranges[i][0];
-          push(nop);
+          const [at, length] = ranges[i];
+          for (const piece of this._pieces(hub.getText().slice(at, at + length))) {
+            const { op: nop } = hub.localDelete(newSite, at, piece.length, { timestamp: op.timestamp });
+            nop.position = at;
+            push(nop);
+          }
         }
       }
     }
+  }
+
+  // @text cut into pieces of at most maxOperationSize UTF-16 units, never
+  // between the two halves of a surrogate pair.
+  _pieces(text) {
+    const pieces = [];
+    for (let at = 0; at < text.length;) {
+      let end = Math.min(at + this.maxOperationSize, text.length);
+      const last = text.charCodeAt(end - 1);
+      if (end < text.length && end - at > 1 && last >= 0xd800 && last <= 0xdbff) end--;
+      pieces.push(text.slice(at, end));
+      at = end;
+    }
+    return pieces;
   }
 
   _requestSync() {
@@ -699,12 +733,10 @@ export class PrdClient extends Emitter {
     // refuse it whole, and the typing after it with it.
     if (!base && typeof text === 'string' && text.length > this.maxOperationSize) {
       let op = null;
-      for (let at = 0; at < text.length;) {
-        let end = Math.min(at + this.maxOperationSize, text.length);
-        const last = text.charCodeAt(end - 1);
-        if (end < text.length && end - at > 1 && last >= 0xd800 && last <= 0xdbff) end--;
-        op = this.insert(position + at, text.slice(at, end));
-        at = end;
+      let at = position;
+      for (const piece of this._pieces(text)) {
+        op = this.insert(at, piece);
+        at += piece.length;
       }
       return op;
     }
@@ -748,13 +780,7 @@ export class PrdClient extends Emitter {
     // As for insert(): a long deletion goes as several operations.
     if (!base && length > this.maxOperationSize) {
       let op = null;
-      for (let left = length; left > 0;) {
-        let n = Math.min(left, this.maxOperationSize);
-        const last = this.text.charCodeAt(position + n - 1);
-        if (n < left && n > 1 && last >= 0xd800 && last <= 0xdbff) n--;
-        op = this.delete(position, n);
-        left -= n;
-      }
+      for (const piece of this._pieces(this.text.slice(position, position + length))) op = this.delete(position, piece.length);
       return op;
     }
     const b = base ? [...base] : this.doc.stateVector();
@@ -833,6 +859,15 @@ export class PrdClient extends Emitter {
         `${message} (${this._queue.length} local edits kept until it is unarchived)`,
         { event: 'content-update', operation: entry.wire }));
       this._holdArchived();
+      return;
+    }
+    // Larger than the hub takes (its limit is lower than this client
+    // thought): nothing was applied. Join again; the hub's state comes with
+    // its limit, and the edits are re-applied in pieces it takes (nothing is
+    // lost, so nothing is reported).
+    if (code === 'PAYLOAD_TOO_LARGE') {
+      this._resplit = true;
+      this._join();
       return;
     }
     this.emit('error', new PrdClientError(code, message, { event: 'content-update', operation: entry.wire }));
