@@ -161,7 +161,10 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   function renderConnection() {
     let state;
     let text;
-    if (!client.joined) {
+    if (client.closed) {
+      state = 'error';
+      text = client.deleted ? 'Deleted' : 'Closed';
+    } else if (!client.joined) {
       state = offlineByChoice || client._everJoined ? 'offline' : 'connecting';
       text = state === 'offline' ? 'Offline' : 'Connecting…';
       if (state === 'offline') text += client.pendingCount > 0 ? ` · ${client.pendingCount} edits waiting` : ' · edits sync when back';
@@ -175,6 +178,17 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     connection.dataset.state = state;
     connection.textContent = text;
   }
+  // The PRD was deleted: heard live (prd-deleted, which names who), or on
+  // joining again after being offline (the client ends either way).
+  let deletedBy = null;
+  client.on('prd-deleted', (d) => { deletedBy = d.by?.name ?? null; });
+  client.on('closed', ({ reason, pendingCount }) => {
+    if (reason !== 'deleted') return;
+    setReadOnly(true);
+    renderConnection();
+    const lost = pendingCount > 0 ? ` ${pendingCount} edits made here could not be saved.` : '';
+    announce(messages, `${deletedBy ? `${deletedBy} deleted` : 'Someone deleted'} this PRD.${lost}`, true);
+  });
   client.on('status', (s) => {
     if (s === 'joined') loadJoined(client._lastJoined);
     renderConnection();
@@ -503,14 +517,6 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
         announce(messages, `${d.by?.name ?? 'Someone'} renamed this PRD.`);
       }
     });
-    socket.on('prd-deleted', (d) => {
-      if (d.prdId !== prdId) return;
-      setReadOnly(true);
-      client.close();
-      connection.dataset.state = 'error';
-      connection.textContent = 'Deleted';
-      announce(messages, `${d.by?.name ?? 'Someone'} deleted this PRD.`, true);
-    });
     socket.on('version-created', (d) => {
       if (d.prdId === prdId) loadVersions();
     });
@@ -718,7 +724,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   // Edits the hub has not acknowledged live in this page only (offline,
   // or on their way): leaving it would lose them, so the browser asks first.
   const guardUnsent = (event) => {
-    if (client.pendingCount === 0) return;
+    if (client.closed || client.pendingCount === 0) return;
     event.preventDefault();
     event.returnValue = '';
   };

@@ -232,13 +232,28 @@ test('rename, archive and delete from the list; an open editor follows', async (
   await open.page.keyboard.type('Editable again.');
   await waitUntil(async () => (await restPrd(hub, owner, id)).content === 'Body.\nEditable again.', 'the edit after unarchiving');
 
+  // A second editor is offline with an edit when the PRD is deleted.
+  const away = await openEditor(browser, hub, EDITOR, id);
+  await away.page.click('button:has-text("Work offline")');
+  await waitForState(away.page, 'offline');
+  await away.page.click('.cm-content');
+  await away.page.keyboard.type('Never sent. ');
+
   list.page.once('dialog', (d) => d.accept());
   await list.page.click(`${row} button:has-text("Delete")`);
   await list.page.waitForSelector(row, { state: 'detached', timeout: EVENT_TIMEOUT_MS });
   await open.page.waitForSelector('#connection-state:has-text("Deleted")', { timeout: EVENT_TIMEOUT_MS });
+  assert.equal(await open.page.getAttribute('.cm-content', 'contenteditable'), 'false');
+  assert.match(await open.page.textContent('.status[role="status"]'), /deleted this PRD\./);
+  // Back online, it learns the same, and says what could not be saved.
+  await away.page.click('button:has-text("Go online")');
+  await away.page.waitForSelector('#connection-state:has-text("Deleted")', { timeout: EVENT_TIMEOUT_MS });
+  assert.equal(await away.page.getAttribute('.cm-content', 'contenteditable'), 'false');
+  assert.match(await away.page.textContent('.status[role="status"]'), /deleted this PRD\. 1 edits made here could not be saved\./);
   assert.deepEqual(list.problems, []);
   await list.context.close();
   await open.context.close();
+  await away.context.close();
 });
 
 test('keyboard: the tabs move with the arrow keys, Tab reaches the editor', async () => {
