@@ -581,7 +581,6 @@ test_room_presence_invalid (void)
     "{\"status\":\"editing\",\"selection\":{\"start\":4,\"end\":1}}",
     "{\"status\":\"editing\",\"selection\":{\"start\":1}}",
     "{\"status\":\"editing\",\"selection\":[1,2]}",
-    "{\"status\":\"editing\",\"cursorPosition\":1}", /* splits the surrogate pair */
   };
   g_autoptr (JsonNode) good = json ("{\"status\":\"ai-prompting\",\"cursorPosition\":2}");
   g_autoptr (JsonNode) far = json ("{\"status\":\"viewing\",\"cursorPosition\":1000}");
@@ -616,6 +615,23 @@ test_room_presence_invalid (void)
 
     g_assert_cmpint (json_object_get_int_member (json_node_get_object (after), "cursorPosition"),
                      ==, 3);
+  }
+  /* So is one between the two halves of the hub's surrogate pair: the
+   * caret goes before the pair. */
+  {
+    g_autoptr (JsonNode) split = json ("{\"status\":\"editing\",\"cursorPosition\":1,"
+                                       "\"selection\":{\"start\":1,\"end\":3}}");
+    g_autoptr (JsonNode) after = NULL;
+    JsonObject *selection;
+
+    g_assert_true (prd_room_update_presence (room, "c", json_node_get_object (split), &error));
+    g_assert_no_error (error);
+    after = prd_room_build_presence (room, "c");
+    g_assert_cmpint (json_object_get_int_member (json_node_get_object (after), "cursorPosition"),
+                     ==, 0);
+    selection = json_object_get_object_member (json_node_get_object (after), "selection");
+    g_assert_cmpint (json_object_get_int_member (selection, "start"), ==, 0);
+    g_assert_cmpint (json_object_get_int_member (selection, "end"), ==, 3);
   }
 }
 

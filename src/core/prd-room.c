@@ -420,6 +420,11 @@ anchor_at (PrdCrdtDoc *crdt,
 {
   g_autoptr (GError) local_error = NULL;
 
+  /* As past the end (read_position()): a client a few operations behind
+   * may point between the two halves of a pair the hub has there; its caret
+   * is before the pair. */
+  if (position > 0 && prd_crdt_doc_splits_surrogate (crdt, position))
+    position--;
   if (!prd_crdt_doc_anchor_at (crdt, position, assoc, anchor, &local_error))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "%s: %s", what,

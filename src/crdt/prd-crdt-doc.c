@@ -2051,6 +2051,13 @@ prd_crdt_doc_anchor_resolve (PrdCrdtDoc *doc,
   return TRUE;
 }
 
+gboolean
+prd_crdt_doc_splits_surrogate (PrdCrdtDoc *doc, guint32 position)
+{
+  g_return_val_if_fail (doc != NULL, FALSE);
+  return !check_boundary (doc, position, NULL);
+}
+
 static int
 compare_spans (gconstpointer a, gconstpointer b)
 {

@@ -258,6 +258,9 @@ gboolean prd_crdt_doc_anchor_resolve (PrdCrdtDoc *doc,
                                       guint32 *out_position,
                                       GError **error);
 
+/* Whether @position falls between the two halves of a surrogate pair. */
+gboolean prd_crdt_doc_splits_surrogate (PrdCrdtDoc *doc, guint32 position);
+
 /* A stretch of visible text: @length UTF-16 units from @position. */
 typedef struct
 {
