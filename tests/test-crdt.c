@@ -401,6 +401,27 @@ test_anchors (void)
   g_assert_true (prd_crdt_doc_anchor_resolve (doc, &end, &pos, &error));
   g_assert_cmpuint (pos, ==, 12);
   g_assert_no_error (error);
+  /* Read at the first version ("hello world", site 0's one operation),
+   * position 5 (after "hello") is after the same "o" now. */
+  {
+    const guint32 first[] = { 1 };
+    const guint32 ahead[] = { 1, 9 };
+    PrdCrdtAnchor then;
+
+    g_assert_true (
+        prd_crdt_doc_anchor_at_version (doc, first, 1, 5, PRD_CRDT_ASSOC_BEFORE, &then, &error));
+    g_assert_no_error (error);
+    g_assert_true (prd_crdt_doc_anchor_resolve (doc, &then, &pos, &error));
+    g_assert_cmpuint (pos, ==, 8); /* ">> hello" */
+    g_assert_false (
+        prd_crdt_doc_anchor_at_version (doc, first, 1, 12, PRD_CRDT_ASSOC_BEFORE, &then, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+    g_clear_error (&error);
+    g_assert_false (
+        prd_crdt_doc_anchor_at_version (doc, ahead, 2, 0, PRD_CRDT_ASSOC_BEFORE, &then, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+    g_clear_error (&error);
+  }
   end.id.clock = 999;
   g_assert_false (prd_crdt_doc_anchor_resolve (doc, &end, &pos, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);

@@ -2019,6 +2019,31 @@ prd_crdt_doc_anchor_at (PrdCrdtDoc *doc,
 }
 
 gboolean
+prd_crdt_doc_anchor_at_version (PrdCrdtDoc *doc,
+                                const guint32 *vector,
+                                gsize n_vector,
+                                guint32 position,
+                                PrdCrdtAssoc assoc,
+                                PrdCrdtAnchor *out_anchor,
+                                GError **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (doc != NULL, FALSE);
+  g_return_val_if_fail (vector != NULL || n_vector == 0, FALSE);
+  g_return_val_if_fail (out_anchor != NULL, FALSE);
+
+  if (!check_vector (doc, vector, n_vector, error))
+    return FALSE;
+  if (vector_is_current (doc, vector, n_vector))
+    return prd_crdt_doc_anchor_at (doc, position, assoc, out_anchor, error);
+  move_version (doc, vector, n_vector, TRUE);
+  ok = prd_crdt_doc_anchor_at (doc, position, assoc, out_anchor, error);
+  move_version (doc, vector, n_vector, FALSE);
+  return ok;
+}
+
+gboolean
 prd_crdt_doc_anchor_resolve (PrdCrdtDoc *doc,
                              const PrdCrdtAnchor *anchor,
                              guint32 *out_position,

@@ -253,6 +253,15 @@ gboolean prd_crdt_doc_anchor_at (PrdCrdtDoc *doc,
                                  PrdCrdtAssoc assoc,
                                  PrdCrdtAnchor *out_anchor,
                                  GError **error);
+/* The same, with @position read in the version @vector (which this
+ * document has): the anchor names the same character there and here. */
+gboolean prd_crdt_doc_anchor_at_version (PrdCrdtDoc *doc,
+                                         const guint32 *vector,
+                                         gsize n_vector,
+                                         guint32 position,
+                                         PrdCrdtAssoc assoc,
+                                         PrdCrdtAnchor *out_anchor,
+                                         GError **error);
 gboolean prd_crdt_doc_anchor_resolve (PrdCrdtDoc *doc,
                                       const PrdCrdtAnchor *anchor,
                                       guint32 *out_position,

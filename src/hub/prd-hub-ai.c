@@ -622,6 +622,8 @@ on_ai_prompt (PrdSioSocket *socket,
   g_autoptr (GError) error = NULL;
   g_autoptr (PrdAiJob) job = NULL;
   g_autoptr (JsonNode) created = NULL;
+  g_autoptr (GArray) version = NULL;
+  PrdCrdtAnchor anchor;
   const char *prd_id, *prompt, *section, *selected = NULL;
   JsonObject *payload, *context = NULL, *object, *ack;
   JsonNode *node;
@@ -720,6 +722,21 @@ on_ai_prompt (PrdSioSocket *socket,
           cursor = json_node_get_int (node);
           has_cursor = TRUE;
         }
+      node = json_object_get_member (context, "stateVector");
+      if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+        {
+          g_autoptr (GError) vector_error = NULL;
+
+          version = prd_crdt_vector_from_json (node, &vector_error);
+          if (version == NULL)
+            {
+              g_autofree char *message =
+                  g_strdup_printf ("context.stateVector: %s", vector_error->message);
+
+              reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, message);
+              return;
+            }
+        }
     }
 
   room = hold_room (self, prd_id, socket, insert, &error);
@@ -730,7 +747,27 @@ on_ai_prompt (PrdSioSocket *socket,
     }
   crdt = prd_document_get_crdt (prd_hub_room_get_document (room));
   length = prd_crdt_doc_get_length (crdt);
-  if (has_cursor && cursor > length)
+  /* Tied to the character before the cursor: text typed at the cursor
+   * later goes after the anchor, so the answer stays where it was asked.
+   * A cursor read at an older version (context.stateVector: the client had
+   * not seen others' edits yet) names the character it was after there. */
+  if (has_cursor && version != NULL)
+    {
+      g_autoptr (GError) version_error = NULL;
+
+      if (!prd_crdt_doc_anchor_at_version (crdt, (const guint32 *) version->data, version->len,
+                                           (guint32) MIN (cursor, G_MAXUINT32),
+                                           PRD_CRDT_ASSOC_BEFORE, &anchor, &version_error))
+        {
+          g_autofree char *message = g_strdup_printf (
+              "context.cursorPosition at context.stateVector: %s", version_error->message);
+
+          prd_hub_room_release (room);
+          reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, message);
+          return;
+        }
+    }
+  else if (has_cursor && cursor > length)
     {
       g_autofree char *message = g_strdup_printf ("context.cursorPosition %" G_GINT64_FORMAT
                                                   " is past the end of the PRD (%u)",
@@ -749,10 +786,11 @@ on_ai_prompt (PrdSioSocket *socket,
   data->insert = insert;
   data->site = -1;
   data->text = g_string_new (NULL);
-  /* Tied to the character before the cursor: text typed at the cursor
-   * later goes after the anchor, so the answer stays where it was asked. */
-  prd_crdt_doc_anchor_at (crdt, has_cursor ? (guint32) cursor : length, PRD_CRDT_ASSOC_BEFORE,
-                          &data->anchor, NULL);
+  if (has_cursor && version != NULL)
+    data->anchor = anchor;
+  else
+    prd_crdt_doc_anchor_at (crdt, has_cursor ? (guint32) cursor : length, PRD_CRDT_ASSOC_BEFORE,
+                            &data->anchor, NULL);
   job->data = data;
   job->data_free = (GDestroyNotify) job_data_free;
 

@@ -207,6 +207,38 @@ test('a user typing at and around the anchor while the AI streams garbles neithe
   }
 });
 
+// A cursor read in a client's text that lacks others' latest edits: with
+// the version it was read in (context.stateVector), the answer goes where
+// the client pointed, not at the same number in the hub's newer text.
+test('a cursor read at an older version keeps its place after others\' edits', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai);
+  try {
+    const initial = 'Goals: fast.\nRisks: none.\n';
+    const prdId = await createPrd(hub, 'Versioned cursor', initial);
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    const ja = await join(a, prdId);
+    const jb = await join(b, prdId);
+    // B adds a title; A asks before it has seen it.
+    const ack = await request(b, 'content-update', { prdId, stateVector: bump(jb.vector, jb.siteId),
+      operation: { type: 'insert', position: 0, content: '# Title\n', timestamp: Date.now() } });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    const done = recorder(a, ['ai-stream-complete', 'ai-error']);
+    const asked = await request(a, 'ai-prompt', { prdId, prompt: 'more goals',
+      context: { cursorPosition: 'Goals: fast.'.length, stateVector: ja.vector } });
+    assert.equal(asked.ok, true, JSON.stringify(asked));
+    await until(a, () => done.length > 0);
+    assert.equal(errorOf(done), undefined);
+    assert.equal(await contentOf(hub, prdId), '# Title\nGoals: fast.Hello, world \u2713\nRisks: none.\n');
+    a.close();
+    b.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
 test('insert: false previews without writing; viewers may preview only', async () => {
   const ai = await startAiServer();
   const hub = await startAiHub(ai);
@@ -258,6 +290,10 @@ test('bad ai-prompt payloads are refused with INVALID_PAYLOAD and change nothing
       { prdId, prompt: 'x', context: { cursorPosition: -1 } },
       { prdId, prompt: 'x', context: { cursorPosition: 1.5 } },
       { prdId, prompt: 'x', context: { cursorPosition: 7 } },
+      { prdId, prompt: 'x', context: { cursorPosition: 1, stateVector: 'v' } },
+      { prdId, prompt: 'x', context: { cursorPosition: 1, stateVector: [-1] } },
+      { prdId, prompt: 'x', context: { cursorPosition: 1, stateVector: [99] } },
+      { prdId, prompt: 'x', context: { cursorPosition: 7, stateVector: [1] } },
       { prdId, prompt: 'x', section: '' },
     ]) {
       const ack = await request(a, 'ai-prompt', payload);

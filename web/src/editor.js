@@ -434,6 +434,14 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     }
     const payload = { prdId, prompt, context: { cursorPosition: at }, insert };
     if (!sel.empty) payload.context.selectedText = view.state.sliceDoc(sel.from, sel.to).slice(0, 20000);
+    // The position is read in this page's text: say which version that is,
+    // so that edits others made meanwhile do not move the answer. Once the
+    // hub has this page's own edits of that version.
+    if (client.joined) {
+      payload.context.stateVector = client.stateVector;
+      aiStatus.textContent = 'Saving…';
+      await client.whenSynced();
+    }
     if (section) payload.section = section;
     aiStatus.textContent = 'Sending…';
     aiStatus.classList.remove('error');

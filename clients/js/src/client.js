@@ -1084,13 +1084,20 @@ export class PrdClient extends Emitter {
 
   /**
    * Asks the hub's AI to write (or, with `insert: false`, to preview) text
-   * at `context.cursorPosition` (default: the end). Resolves with
+   * at `context.cursorPosition` (default: the end), read in this client's
+   * text at the moment of the call. Resolves with
    * `{ jobId }` once the job is queued; whenAiJobDone() waits for its end.
    */
   async aiPrompt({ prompt, section, context, insert } = {}) {
     const payload = { prdId: this.prdId, prompt };
     if (section !== undefined) payload.section = section;
-    if (context !== undefined) payload.context = context;
+    if (context !== undefined) payload.context = { ...context };
+    // A cursor read in this replica's text now: the hub maps it from this
+    // version (once it has this replica's own edits of it) to its own.
+    if (typeof context?.cursorPosition === 'number' && context.stateVector === undefined && this.joined) {
+      payload.context.stateVector = this.doc.stateVector();
+      await this.whenSynced();
+    }
     if (insert !== undefined) payload.insert = insert;
     const { jobId } = await this.request('ai-prompt', payload);
     if (!this._aiJobs.has(jobId)) this._aiJobs.set(jobId, { waiters: [], result: null });
