@@ -78,7 +78,7 @@ test_insert_before (void)
   g_autoptr (GError) error = NULL;
   PrdCommentAnchor anchor;
 
-  g_assert_true (prd_comment_anchor_init (&anchor, doc, 6, TRUE, 6, 21, &error));
+  g_assert_true (prd_comment_anchor_init (&anchor, doc, NULL, 0, 6, TRUE, 6, 21, &error));
   g_assert_no_error (error);
   assert_place (&anchor, doc, 6, 6, 21, "OAuth2 endpoint", FALSE);
   insert (doc, 1, 0, "XXX");
@@ -100,7 +100,7 @@ test_delete_across (void)
   g_autoptr (PrdCrdtDoc) doc = doc_with ("Hello OAuth2 endpoint world");
   PrdCommentAnchor anchor;
 
-  g_assert_true (prd_comment_anchor_init (&anchor, doc, 6, TRUE, 6, 21, NULL));
+  g_assert_true (prd_comment_anchor_init (&anchor, doc, NULL, 0, 6, TRUE, 6, 21, NULL));
   /* "o OAut" goes: the start moves to what is left. */
   delete (doc, 1, 4, 6);
   assert_place (&anchor, doc, 4, 4, 15, "h2 endpoint", FALSE);
@@ -115,8 +115,8 @@ test_delete_anchor (void)
   g_autoptr (PrdCrdtDoc) doc = doc_with ("Hello OAuth2 endpoint world");
   PrdCommentAnchor anchor, point;
 
-  g_assert_true (prd_comment_anchor_init (&anchor, doc, 6, TRUE, 6, 21, NULL));
-  g_assert_true (prd_comment_anchor_init (&point, doc, 22, FALSE, 0, 0, NULL));
+  g_assert_true (prd_comment_anchor_init (&anchor, doc, NULL, 0, 6, TRUE, 6, 21, NULL));
+  g_assert_true (prd_comment_anchor_init (&point, doc, NULL, 0, 22, FALSE, 0, 0, NULL));
   assert_place (&point, doc, 22, 0, 0, NULL, FALSE);
   delete (doc, 1, 6, 15);
   assert_place (&anchor, doc, 6, 6, 6, "", TRUE);
@@ -139,7 +139,7 @@ test_concurrent (void)
   PrdCommentAnchor anchor;
 
   g_array_set_size (base, 3);
-  g_assert_true (prd_comment_anchor_init (&anchor, doc, 4, TRUE, 4, 7, NULL));
+  g_assert_true (prd_comment_anchor_init (&anchor, doc, NULL, 0, 4, TRUE, 4, 7, NULL));
   /* Two sites edit from the same base, neither seeing the other. */
   g_assert_true (prd_crdt_doc_apply_local_insert (doc, 1, (const guint32 *) base->data, base->len,
                                                   2, "12", -1, 0, NULL, &error));
@@ -168,12 +168,12 @@ test_bounds (void)
     {
       g_autoptr (GError) error = NULL;
 
-      g_assert_false (prd_comment_anchor_init (&anchor, doc, bad[i].position, bad[i].selection,
-                                               bad[i].start, bad[i].end, &error));
+      g_assert_false (prd_comment_anchor_init (&anchor, doc, NULL, 0, bad[i].position,
+                                               bad[i].selection, bad[i].start, bad[i].end, &error));
       g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
     }
   /* The end of the text is a valid position. */
-  g_assert_true (prd_comment_anchor_init (&anchor, doc, 3, TRUE, 0, 3, NULL));
+  g_assert_true (prd_comment_anchor_init (&anchor, doc, NULL, 0, 3, TRUE, 0, 3, NULL));
   assert_place (&anchor, doc, 3, 0, 3, "abc", FALSE);
 }
 

@@ -24,6 +24,8 @@ prd_comment_place_clear (PrdCommentPlace *place)
 
 static gboolean
 anchor_at (PrdCrdtDoc *doc,
+           const guint32 *version,
+           gsize n_version,
            guint32 position,
            PrdCrdtAssoc assoc,
            const char *what,
@@ -31,7 +33,19 @@ anchor_at (PrdCrdtDoc *doc,
            GError **error)
 {
   guint32 length = prd_crdt_doc_get_length (doc);
+  g_autoptr (GError) local_error = NULL;
 
+  if (version != NULL)
+    {
+      if (!prd_crdt_doc_anchor_at_version (doc, version, n_version, position, assoc, anchor,
+                                           &local_error))
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "%s (%u) at stateVector: %s",
+                       what, position, local_error->message);
+          return FALSE;
+        }
+      return TRUE;
+    }
   if (position > length)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
@@ -45,7 +59,9 @@ anchor_at (PrdCrdtDoc *doc,
 
 /**
  * prd_comment_anchor_init:
- * @position: UTF-16 offset in the current text
+ * @version: (array length=n_version) (nullable): the state vector of the
+ *   text the offsets were read in (which @doc has); %NULL: the current text
+ * @position: UTF-16 offset in that text
  * @start: (if @has_selection) the selection's start, @start < @end
  *
  * Ties a new comment to the characters at these offsets.
@@ -53,6 +69,8 @@ anchor_at (PrdCrdtDoc *doc,
 gboolean
 prd_comment_anchor_init (PrdCommentAnchor *anchor,
                          PrdCrdtDoc *doc,
+                         const guint32 *version,
+                         gsize n_version,
                          guint32 position,
                          gboolean has_selection,
                          guint32 start,
@@ -60,7 +78,8 @@ prd_comment_anchor_init (PrdCommentAnchor *anchor,
                          GError **error)
 {
   memset (anchor, 0, sizeof *anchor);
-  if (!anchor_at (doc, position, PRD_CRDT_ASSOC_AFTER, "position", &anchor->position, error))
+  if (!anchor_at (doc, version, n_version, position, PRD_CRDT_ASSOC_AFTER, "position",
+                  &anchor->position, error))
     return FALSE;
   if (!has_selection)
     return TRUE;
@@ -72,8 +91,10 @@ prd_comment_anchor_init (PrdCommentAnchor *anchor,
     }
   /* The end is tied to the last selected character, so text typed right
    * after the selection stays out of it. */
-  if (!anchor_at (doc, start, PRD_CRDT_ASSOC_AFTER, "selection.start", &anchor->start, error) ||
-      !anchor_at (doc, end, PRD_CRDT_ASSOC_BEFORE, "selection.end", &anchor->end, error))
+  if (!anchor_at (doc, version, n_version, start, PRD_CRDT_ASSOC_AFTER, "selection.start",
+                  &anchor->start, error) ||
+      !anchor_at (doc, version, n_version, end, PRD_CRDT_ASSOC_BEFORE, "selection.end",
+                  &anchor->end, error))
     return FALSE;
   anchor->has_selection = TRUE;
   return TRUE;

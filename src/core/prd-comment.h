@@ -47,6 +47,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PrdCommentPlace, prd_comment_place_clear)
 
 gboolean prd_comment_anchor_init (PrdCommentAnchor *anchor,
                                   PrdCrdtDoc *doc,
+                                  const guint32 *version,
+                                  gsize n_version,
                                   guint32 position,
                                   gboolean has_selection,
                                   guint32 start,

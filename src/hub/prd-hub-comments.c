@@ -602,9 +602,10 @@ on_add_comment (PrdSioSocket *socket,
   g_autoptr (Comment) comment = NULL;
   g_autoptr (GPtrArray) mentioned = NULL;
   g_autofree char *anchor = NULL;
+  g_autoptr (GArray) version = NULL;
   PrdCommentRecord record = { 0 };
   JsonObject *payload, *selection = NULL;
-  JsonNode *selection_node;
+  JsonNode *selection_node, *version_node;
   const char *prd_id, *content, *text;
   guint32 position = 0, start = 0, end = 0;
   PrdDocument *document;
@@ -644,6 +645,20 @@ on_add_comment (PrdSioSocket *socket,
           goto fail;
         }
     }
+  /* The version of the text the offsets were read in (added, optional). */
+  version_node = json_object_get_member (payload, "stateVector");
+  if (version_node != NULL && !JSON_NODE_HOLDS_NULL (version_node))
+    {
+      g_autoptr (GError) vector_error = NULL;
+
+      version = prd_crdt_vector_from_json (version_node, &vector_error);
+      if (version == NULL)
+        {
+          g_set_error (&error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "stateVector: %s",
+                       vector_error->message);
+          goto fail;
+        }
+    }
   document = joined_document (self, socket, prd_id, &room);
   if (document == NULL)
     {
@@ -653,8 +668,10 @@ on_add_comment (PrdSioSocket *socket,
     }
 
   comment = g_new0 (Comment, 1);
-  if (!prd_comment_anchor_init (&comment->anchor, prd_document_get_crdt (document), position,
-                                selection != NULL, start, end, &error))
+  if (!prd_comment_anchor_init (&comment->anchor, prd_document_get_crdt (document),
+                                version != NULL ? (const guint32 *) version->data : NULL,
+                                version != NULL ? version->len : 0, position, selection != NULL,
+                                start, end, &error))
     {
       if (error->code != PRD_ERROR_INVALID_PAYLOAD)
         error->code = PRD_ERROR_INVALID_PAYLOAD;

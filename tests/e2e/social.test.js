@@ -199,6 +199,38 @@ test('anchors under concurrent edits converge to the same place for everyone', a
   }
 });
 
+// Offsets read in a client's text that lacks another's latest edit: with
+// the version they were read in (stateVector), the comment sits on the
+// characters the client meant.
+test('a comment placed at an older version sits where the client pointed', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Versioned comment', 'abcdefghij');
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    sockets.push(a, b);
+    const ja = await join(a, prdId);
+    const jb = await join(b, prdId);
+    const ack = await request(b, 'content-update', {
+      prdId, operation: { type: 'insert', position: 0, content: 'XYZ' }, stateVector: bump(jb.vector, jb.siteId),
+    });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    // A has not seen "XYZ": "efg" is at 4..7 in its text.
+    const { commentId } = await request(a, 'add-comment', {
+      prdId, position: 4, content: 'on efg', selection: { start: 4, end: 7, text: 'efg' },
+      stateVector: ja.vector,
+    });
+    const [c] = await comments(hub, prdId);
+    assert.equal(c.commentId, commentId);
+    assert.deepEqual(c.selection, { start: 7, end: 10, text: 'efg' });
+    assert.equal(c.position, 7);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
 test('mentions notify live and after reconnect (unread first); mark-read', async () => {
   const hub = await startHub();
   const sockets = [];
@@ -493,6 +525,9 @@ test('every bad input is answered with a code and changes nothing', async () => 
       ['add-comment', { prdId, position: 0, content: 'c', selection: { start: 2, end: 1 } }, 'INVALID_PAYLOAD'],
       ['add-comment', { prdId, position: 0, content: 'c', selection: { start: 0, end: 9 } }, 'INVALID_PAYLOAD'],
       ['add-comment', { prdId, position: 0, content: 'c', selection: { start: 0, end: 1, text: 7 } }, 'INVALID_PAYLOAD'],
+      ['add-comment', { prdId, position: 0, content: 'c', stateVector: 'v' }, 'INVALID_PAYLOAD'],
+      ['add-comment', { prdId, position: 0, content: 'c', stateVector: [99] }, 'INVALID_PAYLOAD'],
+      ['add-comment', { prdId, position: 9, content: 'c', stateVector: [1] }, 'INVALID_PAYLOAD'],
       ['add-comment', { prdId: 'prd_notjoined', position: 0, content: 'c' }, 'NOT_JOINED'],
       ['reply-comment', { commentId: 'comment_unknown', content: 'c' }, 'NOT_FOUND'],
       ['reply-comment', { commentId: 'nope', content: 'c' }, 'INVALID_ID'],

@@ -277,6 +277,11 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     const sel = view.state.selection.main;
     const payload = { prdId, position: sel.from, content };
     if (!sel.empty) payload.selection = { start: sel.from, end: sel.to, text: view.state.sliceDoc(sel.from, sel.to) };
+    // Read in this page's text: which version (see askAi()).
+    if (client.joined) {
+      payload.stateVector = client.stateVector;
+      await client.whenSynced();
+    }
     const res = await emitAck(client.socket, 'add-comment', payload);
     if (res.error) announce(messages, `Could not add the comment: ${res.error.message}`, true);
     else newComment.value = '';
@@ -435,8 +440,8 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     const payload = { prdId, prompt, context: { cursorPosition: at }, insert };
     if (!sel.empty) payload.context.selectedText = view.state.sliceDoc(sel.from, sel.to).slice(0, 20000);
     // The position is read in this page's text: say which version that is,
-    // so that edits others made meanwhile do not move the answer. Once the
-    // hub has this page's own edits of that version.
+    // so that edits others made meanwhile do not move the answer (sent once
+    // the hub has this page's own edits of that version).
     if (client.joined) {
       payload.context.stateVector = client.stateVector;
       aiStatus.textContent = 'Saving…';

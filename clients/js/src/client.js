@@ -1019,13 +1019,20 @@ export class PrdClient extends Emitter {
   // ---- comments ------------------------------------------------------------------------------
 
   /**
-   * Adds a comment at @position (UTF-16 units in the current text), on
+   * Adds a comment at @position (UTF-16 units in this client's text at the
+   * moment of the call), on
    * @selection `{ start, end }` when given. Resolves with
    * `{ commentId, unresolvedMentions }`.
    */
   async addComment({ position, content, selection }) {
     const payload = { prdId: this.prdId, position, content };
     if (selection) payload.selection = { start: selection.start, end: selection.end };
+    // Read in this replica's text now: the hub maps them from this version
+    // (once it has this replica's own edits of it) to its own.
+    if (this.joined) {
+      payload.stateVector = this.doc.stateVector();
+      await this.whenSynced();
+    }
     const { commentId, unresolvedMentions = [] } = await this.request('add-comment', payload);
     return { commentId, unresolvedMentions };
   }
