@@ -376,6 +376,26 @@ test('the hub\'s max-operation-size comes with the join: edits split to it, also
   }
 });
 
+test('syncedVersion: the version of the text at the call, once the hub has its edits; null offline', async () => {
+  const prdId = await createPrd(hub, 'Versions', 'abc', alice);
+  const a = sdkClient(hub, prdId, alice);
+  try {
+    await a.connect();
+    a.insert(3, 'd');
+    const at = a.stateVector;
+    const version = a.syncedVersion();
+    a.insert(4, 'e'); // after the call: not in the version
+    assert.deepEqual(await version, at);
+    assert.ok(a.pendingCount <= 1);
+    const doc = await converged(hub, prdId, [a], alice);
+    assert.equal(doc.content, 'abcde');
+    a.disconnect();
+    assert.equal(await a.syncedVersion(), null);
+  } finally {
+    a.close();
+  }
+});
+
 test('a paste longer than the hub takes in one operation goes as several; typing after it stays', async () => {
   const small = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-operation-size = 1000\n` });
   const prdId = await createPrd(small, 'Big paste', 'start.', alice);

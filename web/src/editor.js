@@ -278,10 +278,8 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     const payload = { prdId, position: sel.from, content };
     if (!sel.empty) payload.selection = { start: sel.from, end: sel.to, text: view.state.sliceDoc(sel.from, sel.to) };
     // Read in this page's text: which version (see askAi()).
-    if (client.joined) {
-      payload.stateVector = client.stateVector;
-      await client.whenSynced();
-    }
+    const version = await client.syncedVersion();
+    if (version) payload.stateVector = version;
     const res = await emitAck(client.socket, 'add-comment', payload);
     if (res.error) announce(messages, `Could not add the comment: ${res.error.message}`, true);
     else newComment.value = '';
@@ -442,11 +440,9 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     // The position is read in this page's text: say which version that is,
     // so that edits others made meanwhile do not move the answer (sent once
     // the hub has this page's own edits of that version).
-    if (client.joined) {
-      payload.context.stateVector = client.stateVector;
-      aiStatus.textContent = 'Saving…';
-      await client.whenSynced();
-    }
+    aiStatus.textContent = 'Saving…';
+    const version = await client.syncedVersion();
+    if (version) payload.context.stateVector = version;
     if (section) payload.section = section;
     aiStatus.textContent = 'Sending…';
     aiStatus.classList.remove('error');

@@ -1016,6 +1016,21 @@ export class PrdClient extends Emitter {
     });
   }
 
+  /**
+   * The state vector of this replica's text as of the call, once the hub
+   * has acknowledged this replica's own edits it counts: what to send with
+   * offsets read in that text (`add-comment`'s and `ai-prompt`'s
+   * `stateVector`), so that the hub maps them past edits this replica has
+   * not seen. Resolves with null when those edits cannot be sent now
+   * (offline, or waiting for the PRD to be unarchived).
+   */
+  async syncedVersion() {
+    if (!this.joined || this._archivedHold || this._held) return null;
+    const vector = this.doc.stateVector();
+    if (this._queue.length > 0) await this.whenSynced();
+    return vector;
+  }
+
   // ---- comments ------------------------------------------------------------------------------
 
   /**
@@ -1027,12 +1042,9 @@ export class PrdClient extends Emitter {
   async addComment({ position, content, selection }) {
     const payload = { prdId: this.prdId, position, content };
     if (selection) payload.selection = { start: selection.start, end: selection.end };
-    // Read in this replica's text now: the hub maps them from this version
-    // (once it has this replica's own edits of it) to its own.
-    if (this.joined) {
-      payload.stateVector = this.doc.stateVector();
-      await this.whenSynced();
-    }
+    // Read in this replica's text now: the hub maps them from this version.
+    const version = await this.syncedVersion();
+    if (version) payload.stateVector = version;
     const { commentId, unresolvedMentions = [] } = await this.request('add-comment', payload);
     return { commentId, unresolvedMentions };
   }
@@ -1100,10 +1112,10 @@ export class PrdClient extends Emitter {
     if (section !== undefined) payload.section = section;
     if (context !== undefined) payload.context = { ...context };
     // A cursor read in this replica's text now: the hub maps it from this
-    // version (once it has this replica's own edits of it) to its own.
-    if (typeof context?.cursorPosition === 'number' && context.stateVector === undefined && this.joined) {
-      payload.context.stateVector = this.doc.stateVector();
-      await this.whenSynced();
+    // version.
+    if (typeof context?.cursorPosition === 'number' && context.stateVector === undefined) {
+      const version = await this.syncedVersion();
+      if (version) payload.context.stateVector = version;
     }
     if (insert !== undefined) payload.insert = insert;
     const { jobId } = await this.request('ai-prompt', payload);

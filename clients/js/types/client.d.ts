@@ -475,6 +475,12 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   delete(position: number, length: number, options?: EditOptions): unknown;
   replace(position: number, length: number, text: string): void;
   whenSynced(): Promise<void>;
+  /**
+   * This replica's state vector as of the call, once the hub has
+   * acknowledged this replica's own edits it counts (null when they cannot
+   * be sent now): what to send with offsets read in this text.
+   */
+  syncedVersion(): Promise<number[] | null>;
 
   // presence
   getUsers(): RoomUser[];
