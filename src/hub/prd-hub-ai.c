@@ -722,20 +722,11 @@ on_ai_prompt (PrdSioSocket *socket,
           cursor = json_node_get_int (node);
           has_cursor = TRUE;
         }
-      node = json_object_get_member (context, "stateVector");
-      if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+      if (!prd_hub_json_get_optional_vector (context, "stateVector", "context.stateVector",
+                                             &version, &error))
         {
-          g_autoptr (GError) vector_error = NULL;
-
-          version = prd_crdt_vector_from_json (node, &vector_error);
-          if (version == NULL)
-            {
-              g_autofree char *message =
-                  g_strdup_printf ("context.stateVector: %s", vector_error->message);
-
-              reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, message);
-              return;
-            }
+          reply_ai_error (socket, ack_id, NULL, error, 0);
+          return;
         }
     }
 

@@ -293,7 +293,6 @@ parse_join (JsonObject *payload, JoinRequest *request, GError **error)
 {
   JsonNode *mode = json_object_get_member (payload, "mode");
   JsonNode *site = json_object_get_member (payload, "siteId");
-  JsonNode *vector = json_object_get_member (payload, "stateVector");
   JsonNode *replica = json_object_get_member (payload, "replicaId");
   JsonNode *pending = json_object_get_member (payload, "pendingFrom");
 
@@ -348,17 +347,9 @@ parse_join (JsonObject *payload, JoinRequest *request, GError **error)
         }
       request->pending_from = json_node_get_int (pending);
     }
-  if (vector != NULL && !JSON_NODE_HOLDS_NULL (vector))
-    {
-      g_autoptr (GError) local_error = NULL;
-
-      request->client_vector = prd_crdt_vector_from_json (vector, &local_error);
-      if (request->client_vector == NULL)
-        {
-          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, local_error->message);
-          return FALSE;
-        }
-    }
+  if (!prd_hub_json_get_optional_vector (payload, "stateVector", NULL, &request->client_vector,
+                                         error))
+    return FALSE;
   if (request->edit && request->identity->role == PRD_ROLE_VIEWER)
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_FORBIDDEN,

@@ -605,7 +605,7 @@ on_add_comment (PrdSioSocket *socket,
   g_autoptr (GArray) version = NULL;
   PrdCommentRecord record = { 0 };
   JsonObject *payload, *selection = NULL;
-  JsonNode *selection_node, *version_node;
+  JsonNode *selection_node;
   const char *prd_id, *content, *text;
   guint32 position = 0, start = 0, end = 0;
   PrdDocument *document;
@@ -646,19 +646,8 @@ on_add_comment (PrdSioSocket *socket,
         }
     }
   /* The version of the text the offsets were read in (added, optional). */
-  version_node = json_object_get_member (payload, "stateVector");
-  if (version_node != NULL && !JSON_NODE_HOLDS_NULL (version_node))
-    {
-      g_autoptr (GError) vector_error = NULL;
-
-      version = prd_crdt_vector_from_json (version_node, &vector_error);
-      if (version == NULL)
-        {
-          g_set_error (&error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "stateVector: %s",
-                       vector_error->message);
-          goto fail;
-        }
-    }
+  if (!prd_hub_json_get_optional_vector (payload, "stateVector", "stateVector", &version, &error))
+    goto fail;
   document = joined_document (self, socket, prd_id, &room);
   if (document == NULL)
     {

@@ -19,6 +19,7 @@
 
 #include <string.h>
 
+#include "prd-crdt.h"
 #include "prd-store.h"
 
 #include "prd-hub-context.h"
@@ -361,6 +362,38 @@ prd_hub_json_get_offset (
     }
   *out = (guint32) json_node_get_int (node);
   return TRUE;
+}
+
+/**
+ * prd_hub_json_get_optional_vector:
+ * @what: (nullable): how the message names the member, or %NULL to give
+ *   the vector reader's message alone
+ * @out: (out) (transfer full) (nullable): the state vector, %NULL when the
+ *   member is missing or null
+ *
+ * Reads a CRDT state vector member (prd_crdt_vector_from_json()).
+ *
+ * Returns: %FALSE with @error set (INVALID_PAYLOAD) when the member is
+ *   there but not a state vector
+ */
+gboolean
+prd_hub_json_get_optional_vector (
+    JsonObject *object, const char *name, const char *what, GArray **out, GError **error)
+{
+  JsonNode *node = json_object_get_member (object, name);
+  g_autoptr (GError) local_error = NULL;
+
+  *out = NULL;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  *out = prd_crdt_vector_from_json (node, &local_error);
+  if (*out != NULL)
+    return TRUE;
+  if (what != NULL)
+    g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "%s: %s", what, local_error->message);
+  else
+    g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, local_error->message);
+  return FALSE;
 }
 
 /**

@@ -59,6 +59,8 @@ gboolean prd_hub_json_get_optional_string (JsonObject *object,
                                            GError **error);
 gboolean prd_hub_json_get_offset (
     JsonObject *object, const char *name, const char *what, guint32 *out, GError **error);
+gboolean prd_hub_json_get_optional_vector (
+    JsonObject *object, const char *name, const char *what, GArray **out, GError **error);
 
 /* ---- event tables ---- */
 

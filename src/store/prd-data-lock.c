@@ -189,13 +189,9 @@ prd_data_lock_release_restored (PrdDataLock *lock)
 {
   g_return_if_fail (lock != NULL);
 
-  if (ftruncate (lock->fd, 0) != 0 ||
-      pwrite (lock->fd, RESTORED_MARK "\n", strlen (RESTORED_MARK "\n"), 0) !=
-          (ssize_t) strlen (RESTORED_MARK "\n"))
-    g_warning ("Cannot mark the data folder as restored: %s", g_strerror (errno));
-  close (lock->fd);
   g_free (lock->left_by);
-  g_free (lock);
+  lock->left_by = g_strdup (RESTORED_MARK "\n");
+  prd_data_lock_release (lock);
 }
 
 /**
