@@ -396,6 +396,41 @@ test('syncedVersion: the version of the text at the call, once the hub has its e
   }
 });
 
+// Asked between connections, a comment (or an AI prompt) waits for the join
+// instead of going out first and being refused NOT_JOINED, and its offsets
+// are read in the text they were read in, past another user's edit above.
+test('syncedVersion between connections waits for the join; a comment asked offline lands where it was read', async () => {
+  const prdId = await createPrd(hub, 'Offline comment', 'one two three', alice);
+  const a = sdkClient(hub, prdId, alice);
+  const b = sdkClient(hub, prdId, bob);
+  try {
+    await a.connect();
+    await b.connect();
+    a.socket.io.reconnectionDelay(1500).reconnectionDelayMax(1500).randomizationFactor(0);
+    a.socket.io.engine.close();
+    await until(() => !a.joined, 'a to go offline');
+    a.insert(4, 'and ');
+    b.insert(0, 'zero ');
+    await b.whenSynced();
+    const at = a.text.indexOf('two');
+    const seen = [];
+    b.on('comment-added', (c) => seen.push(c));
+    const { commentId } = await a.addComment({ position: at, selection: { start: at, end: at + 3 }, content: 'Which two?' });
+    await until(() => seen.length === 1, 'comment-added');
+    assert.equal(seen[0].commentId, commentId);
+    const doc = await converged(hub, prdId, [a, b], alice);
+    assert.equal(doc.content, 'zero one and two three');
+    assert.equal(seen[0].position, doc.content.indexOf('two'));
+    assert.equal(seen[0].selection.text, 'two');
+    // Disconnected on purpose: nothing to wait for.
+    a.disconnect();
+    assert.equal(await a.syncedVersion(), null);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
 test('a paste longer than the hub takes in one operation goes as several; typing after it stays', async () => {
   const small = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-operation-size = 1000\n` });
   const prdId = await createPrd(small, 'Big paste', 'start.', alice);

@@ -259,6 +259,20 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     preview.innerHTML = md.render(view.state.doc.toString());
   }
 
+  // The version offsets read in this page's text now go with (null: none),
+  // once this page is joined again if it was between connections;
+  // undefined when it is offline (nothing is sent then: the hub would refuse
+  // it).
+  async function versionToSend() {
+    let version = null;
+    try {
+      version = await client.syncedVersion();
+    } catch {
+      return undefined;
+    }
+    return client.joined ? version : undefined;
+  }
+
   // ---- comments ------------------------------------------------------------------------
   const comments = new Map();
   let activeComment = null;
@@ -278,7 +292,11 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     const payload = { prdId, position: sel.from, content };
     if (!sel.empty) payload.selection = { start: sel.from, end: sel.to, text: view.state.sliceDoc(sel.from, sel.to) };
     // Read in this page's text: which version (see askAi()).
-    const version = await client.syncedVersion();
+    const version = await versionToSend();
+    if (version === undefined) {
+      announce(messages, 'Could not add the comment: offline. Add it again once connected.', true);
+      return;
+    }
     if (version) payload.stateVector = version;
     const res = await emitAck(client.socket, 'add-comment', payload);
     if (res.error) announce(messages, `Could not add the comment: ${res.error.message}`, true);
@@ -441,7 +459,11 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     // so that edits others made meanwhile do not move the answer (sent once
     // the hub has this page's own edits of that version).
     aiStatus.textContent = 'Saving…';
-    const version = await client.syncedVersion();
+    const version = await versionToSend();
+    if (version === undefined) {
+      announce(aiStatus, 'Offline: ask again once connected.', true);
+      return;
+    }
     if (version) payload.context.stateVector = version;
     if (section) payload.section = section;
     aiStatus.textContent = 'Sending…';

@@ -1021,14 +1021,37 @@ export class PrdClient extends Emitter {
    * has acknowledged this replica's own edits it counts: what to send with
    * offsets read in that text (`add-comment`'s and `ai-prompt`'s
    * `stateVector`), so that the hub maps them past edits this replica has
-   * not seen. Resolves with null when those edits cannot be sent now
-   * (offline, or waiting for the PRD to be unarchived).
+   * not seen. Between connections (reconnecting by itself) it waits for
+   * the next join, at most requestTimeout. Resolves with null when those
+   * edits cannot be sent (after disconnect(), or waiting for the PRD to be
+   * unarchived), or went out under another site after the join.
    */
   async syncedVersion() {
-    if (!this.joined || this._archivedHold || this._held) return null;
+    if (this._closed || this._archivedHold || this._held) return null;
+    if (this.joined) {
+      const vector = this.doc.stateVector();
+      if (this._queue.length > 0) await this.whenSynced();
+      return vector;
+    }
+    // Between connections (the client reconnects by itself): wait to be
+    // joined and synced again, at most requestTimeout. A request sent
+    // before the join would be refused NOT_JOINED.
+    if (!this.socket?.active) return null;
     const vector = this.doc.stateVector();
-    if (this._queue.length > 0) await this.whenSynced();
-    return vector;
+    const site = this.siteId;
+    let timer = null;
+    const late = new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(new PrdClientError('NOT_JOINED',
+        `not joined to ${this.prdId} again within ${this.requestTimeout} ms (offline)`)), this.requestTimeout);
+    });
+    try {
+      await Promise.race([this.whenSynced(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+    // Joined under another site (this one went to another replica, or was
+    // retired): the edits @vector counts carry other ids now.
+    return this.siteId === site ? vector : null;
   }
 
   // ---- comments ------------------------------------------------------------------------------

@@ -176,6 +176,14 @@ test('offline in one, edits on both sides, back online: they converge', async ()
   await bob.page.click('.cm-content');
   await bob.page.keyboard.press('Control+Home');
   await bob.page.keyboard.type('[offline edit] ');
+  // A comment is not sent offline (the hub would refuse it): the page says
+  // so and keeps what was written.
+  await bob.page.click('[role="tab"][data-tab="comments"]');
+  await bob.page.fill('.comments textarea >> nth=0', 'Written offline');
+  await bob.page.click('.comments button[type="submit"] >> text=Add comment');
+  await bob.page.waitForSelector('text=Could not add the comment: offline', { timeout: EVENT_TIMEOUT_MS });
+  assert.equal(await bob.page.inputValue('.comments textarea >> nth=0'), 'Written offline');
+  await bob.page.fill('.comments textarea >> nth=0', '');
   await ann.page.click('.cm-content');
   await ann.page.keyboard.press('Control+End');
   await ann.page.keyboard.type(' [online edit]');
