@@ -557,6 +557,39 @@ log_outcome (Call *call, guint status, const char *outcome)
           outcome != NULL ? ", " : "", status, (g_get_monotonic_time () - call->started) / 1000);
 }
 
+/* A URL that is itself a secret (an incoming webhook's) as logs and errors
+ * show it: its scheme and authority only. */
+static char *
+shown_url (const char *url)
+{
+  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+
+  if (uri == NULL || g_uri_get_host (uri) == NULL)
+    return g_strdup ("(a secret URL)");
+  if (g_uri_get_port (uri) > 0)
+    return g_strdup_printf ("%s://%s:%d/...", g_uri_get_scheme (uri), g_uri_get_host (uri),
+                            g_uri_get_port (uri));
+  return g_strdup_printf ("%s://%s/...", g_uri_get_scheme (uri), g_uri_get_host (uri));
+}
+
+/* Where a redirect points, as errors and logs show it: its scheme and
+ * authority only (its path and query may carry a token, as an incoming
+ * webhook's address does), resolved against the request's address. */
+static char *
+shown_location (SoupMessage *msg, const char *location)
+{
+  g_autoptr (GUri) target = NULL;
+  g_autofree char *text = NULL;
+
+  if (location == NULL)
+    return g_strdup ("(no address)");
+  target = g_uri_parse_relative (soup_message_get_uri (msg), location, G_URI_FLAGS_NONE, NULL);
+  if (target == NULL)
+    return g_strdup ("(an address that is not a URL)");
+  text = g_uri_to_string (target);
+  return shown_url (text);
+}
+
 /* The attempt's answer: its whole @body, or the @error that ended it. */
 static void
 on_answer (GTask *task, GBytes *body, GError *error)
@@ -605,8 +638,7 @@ on_answer (GTask *task, GBytes *body, GError *error)
     {
       const char *location = soup_message_headers_get_one (headers, "Location");
       const char *reason = soup_status_get_phrase (status);
-      g_autofree char *shown =
-          location != NULL ? prd_error_truncate_message (location, 200) : g_strdup ("(no address)");
+      g_autofree char *shown = shown_location (msg, location);
       /* Not followed: the credentials go to the configured address only. */
       g_task_return_new_error (
           task, PRD_INTEGRATION_HTTP_ERROR, PRD_INTEGRATION_HTTP_ERROR_STATUS,
@@ -762,21 +794,6 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   call->read = g_byte_array_new ();
   read_more (g_steal_pointer (&task));
-}
-
-/* A URL that is itself a secret (an incoming webhook's) as logs and errors
- * show it: its scheme and authority only. */
-static char *
-shown_url (const char *url)
-{
-  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
-
-  if (uri == NULL || g_uri_get_host (uri) == NULL)
-    return g_strdup ("(a secret URL)");
-  if (g_uri_get_port (uri) > 0)
-    return g_strdup_printf ("%s://%s:%d/...", g_uri_get_scheme (uri), g_uri_get_host (uri),
-                            g_uri_get_port (uri));
-  return g_strdup_printf ("%s://%s/...", g_uri_get_scheme (uri), g_uri_get_host (uri));
 }
 
 /* Takes over a reference to @task. */

@@ -350,6 +350,56 @@ test('git remote: a remote that never answers; a stop ends the push under way', 
   }
 });
 
+// A remote that redirects the push: the credentials go to the configured
+// origin only, not to another port of the same host (nor another host).
+test('git remote: no credentials after a redirect to another port or host', async () => {
+  const http = await import('node:http');
+  const listen = async (handler) => {
+    const server = http.createServer(handler);
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    return server;
+  };
+  const seen = [];
+  const thief = await listen((req, res) => {
+    seen.push(req.headers.authorization ?? null);
+    res.writeHead(401, { 'www-authenticate': 'Basic realm="x"' });
+    res.end();
+  });
+  const thiefPort = thief.address().port;
+  let target = `http://127.0.0.1:${thiefPort}`;
+  const front = await listen((req, res) => {
+    if (!req.headers.authorization) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="x"' });
+      res.end();
+      return;
+    }
+    res.writeHead(302, { location: target + req.url });
+    res.end();
+  });
+  const hub = await startHub({ env: VERBOSE });
+  try {
+    let res = await rest(hub, 'PUT', '/api/integrations/git', {
+      body: { remoteUrl: `http://127.0.0.1:${front.address().port}/prds.git`, username: 'bot',
+        token: GIT_TOKEN, timeoutSeconds: 20, pushOnVersion: 'false' },
+      tok: token(ADMIN),
+    });
+    assert.equal(res.status, 200, res.text);
+    for (const to of [`http://127.0.0.1:${thiefPort}`, `http://localhost:${thiefPort}`]) {
+      target = to;
+      res = await rest(hub, 'POST', '/api/integrations/git/test', { tok: token(ADMIN) });
+      assert.equal(res.json.status, 'error', res.text);
+      assert.match(res.json.lastError, /another address/, to);
+    }
+    assert.ok(seen.length >= 1, 'the redirect was followed');
+    assert.deepEqual(seen.filter((a) => a !== null), [], 'credentials went to the redirect target');
+    assert.ok(!hub.stderr().includes(GIT_TOKEN));
+  } finally {
+    await assertCleanStop(hub);
+    thief.close();
+    front.close();
+  }
+});
+
 test('a bad [integrations] setting stops the hub from starting', async () => {
   for (const config of ['[integrations]\ngit-file-remotes = maybe\n', '[integrations]\nno-such-key = 1\n']) {
     await assert.rejects(startHub({ config }), /exited early/, config);

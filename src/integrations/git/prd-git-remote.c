@@ -396,16 +396,30 @@ git_error_out (int rc, const char *what, GError **error)
   return FALSE;
 }
 
-/* The host of a URL libgit2 hands the credential callback. */
+/* The origin of a remote URL, `scheme://host:port` with the scheme's
+ * default port filled in and the host in lower case (scp-like
+ * `user@host:path` is ssh on port 22); %NULL for a URL it cannot read. */
 static char *
-url_host (const char *url)
+url_origin (const char *url)
 {
+  g_autoptr (GUri) uri = NULL;
   g_autofree char *host = NULL;
+  g_autofree char *scheme = NULL;
   Kind kind;
+  int port;
 
-  if (!parse_remote_url (url, &kind, &host, NULL))
+  if (!parse_remote_url (url, &kind, &host, NULL) || host == NULL)
     return NULL;
-  return g_steal_pointer (&host);
+  if (strstr (url, "://") == NULL)
+    return g_strdup_printf ("ssh://%s:22", g_ascii_strdown (host, -1));
+  uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL)
+    return NULL;
+  scheme = g_ascii_strdown (g_uri_get_scheme (uri), -1);
+  port = g_uri_get_port (uri);
+  if (port <= 0)
+    port = g_str_equal (scheme, "https") ? 443 : g_str_equal (scheme, "http") ? 80 : 22;
+  return g_strdup_printf ("%s://%s:%d", scheme, g_ascii_strdown (g_uri_get_host (uri), -1), port);
 }
 
 static int
@@ -423,13 +437,16 @@ on_credentials (git_credential **out,
                 void *payload)
 {
   Push *push = payload;
-  g_autofree char *host = url != NULL ? url_host (url) : NULL;
+  g_autofree char *origin = url != NULL ? url_origin (url) : NULL;
+  g_autofree char *configured = url_origin (push->url);
   const char *user = username_from_url != NULL ? username_from_url : "git";
 
-  /* never hand the credentials to another host (a redirect) */
-  if (push->host != NULL && (host == NULL || g_ascii_strcasecmp (host, push->host) != 0))
-    return refuse_credentials ("the remote sent the push to another host; no credentials "
-                               "are given there");
+  /* Never hand the credentials to another origin (a redirect): another
+   * host, another port of the same host, or plain http instead of https. */
+  if (push->host != NULL &&
+      (origin == NULL || configured == NULL || !g_str_equal (origin, configured)))
+    return refuse_credentials ("the remote sent the push to another address (scheme, host or "
+                               "port); no credentials are given there");
   if (allowed & GIT_CREDENTIAL_USERNAME)
     return git_credential_username_new (out, user);
   if (++push->auth_attempts > MAX_AUTH_ATTEMPTS)
