@@ -265,7 +265,7 @@ test_document_committed_view (void)
   g_assert_cmpstr (text, ==, "hello");
   vector = prd_document_get_committed_vector (doc);
   g_assert_cmpuint (vector->len, ==, 1);
-  missing = prd_document_get_missing (doc, empty, &full, NULL);
+  missing = prd_document_get_missing (doc, empty, 0, &full, NULL);
   g_assert_false (full);
   g_assert_cmpuint (missing->len, ==, 1);
   g_clear_pointer (&missing, g_ptr_array_unref);
@@ -275,7 +275,7 @@ test_document_committed_view (void)
   g_clear_pointer (&text, g_free);
   text = committed_text (doc);
   g_assert_cmpstr (text, ==, "hello world");
-  missing = prd_document_get_missing (doc, empty, &full, NULL);
+  missing = prd_document_get_missing (doc, empty, 0, &full, NULL);
   g_assert_cmpuint (missing->len, ==, 2);
   {
     PrdDocumentUpdate *first = g_ptr_array_index (missing, 0);
@@ -286,9 +286,50 @@ test_document_committed_view (void)
     g_assert_cmpstr (second->user_id, ==, "bob");
   }
   g_clear_pointer (&missing, g_ptr_array_unref);
-  missing = prd_document_get_missing (doc, ahead, &full, NULL);
+  /* More missing than the caller lists: the full state instead. */
+  missing = prd_document_get_missing (doc, empty, 2, &full, NULL);
+  g_assert_false (full);
+  g_assert_cmpuint (missing->len, ==, 2);
+  g_clear_pointer (&missing, g_ptr_array_unref);
+  missing = prd_document_get_missing (doc, empty, 1, &full, NULL);
   g_assert_true (full);
   g_assert_cmpuint (missing->len, ==, 0);
+  g_clear_pointer (&missing, g_ptr_array_unref);
+  missing = prd_document_get_missing (doc, ahead, 0, &full, NULL);
+  g_assert_true (full);
+  g_assert_cmpuint (missing->len, ==, 0);
+}
+
+/* An insert past the document's maximum length is refused LIMIT_REACHED and
+ * changes nothing; a deletion makes room again. */
+static void
+test_document_max_length (void)
+{
+  g_autoptr (PrdDocument) doc = prd_document_new ("prd_t", "org", "T", NULL);
+  g_autoptr (PrdCrdtOp) first = NULL;
+  g_autoptr (PrdCrdtOp) removed = NULL;
+  g_autoptr (PrdCrdtOp) refill = NULL;
+  g_autoptr (JsonNode) op = json ("{\"type\":\"insert\",\"position\":8,\"content\":\"xyz\"}");
+  g_autoptr (JsonNode) vector = json ("[1,1]");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+  gboolean duplicate = FALSE;
+
+  prd_document_set_max_length (doc, 10);
+  first = apply (doc, 0, "{\"type\":\"insert\",\"position\":0,\"content\":\"abcdefgh\"}", "[1]");
+  g_assert_null (
+      prd_document_apply_client_operation (doc, op, vector, 1, "user", 1024, &duplicate, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED);
+  g_assert_nonnull (strstr (error->message, "max-document-size"));
+  g_assert_false (duplicate);
+  g_assert_cmpuint (prd_crdt_doc_get_site_ops (prd_document_get_crdt (doc), 1), ==, 0);
+  text = prd_crdt_doc_get_text (prd_document_get_crdt (doc));
+  g_assert_cmpstr (text, ==, "abcdefgh");
+  removed = apply (doc, 1, "{\"type\":\"delete\",\"position\":0,\"length\":2}", "[1,1]");
+  refill = apply (doc, 1, "{\"type\":\"insert\",\"position\":6,\"content\":\"xyzw\"}", "[1,2]");
+  g_clear_pointer (&text, g_free);
+  text = prd_crdt_doc_get_text (prd_document_get_crdt (doc));
+  g_assert_cmpstr (text, ==, "cdefghxyzw");
 }
 
 /* A known operation id: the same operation again is a duplicate (acked, nothing
@@ -742,6 +783,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/core/document/committed-view", test_document_committed_view);
   g_test_add_func ("/prd/core/document/replay", test_document_replay);
   g_test_add_func ("/prd/core/document/repeated-id", test_document_repeated_id);
+  g_test_add_func ("/prd/core/document/max-length", test_document_max_length);
   g_test_add_func ("/prd/core/room/colors", test_room_colors);
   g_test_add_func ("/prd/core/room/membership", test_room_membership);
   g_test_add_func ("/prd/core/room/presence-anchors", test_room_presence_anchors);

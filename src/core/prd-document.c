@@ -32,6 +32,7 @@ struct _PrdDocument
   GHashTable *timestamps;  /* (site << 32 | seq) as gint64* → gint64* */
   GArray *committed;       /* (element-type guint32) */
   guint n_uncommitted;
+  guint max_length; /* UTF-16 code units the text may grow to; 0: no limit */
 };
 
 enum
@@ -533,6 +534,16 @@ apply_incoming (PrdDocument *self,
                        max_operation_size);
           return NULL;
         }
+      if (self->max_length > 0 &&
+          (guint64) prd_crdt_doc_get_length (self->crdt) + units > self->max_length)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+                       "The PRD would have %" G_GUINT64_FORMAT
+                       " UTF-16 code units, more than it may hold (%u, max-document-size): "
+                       "delete text first",
+                       (guint64) prd_crdt_doc_get_length (self->crdt) + units, self->max_length);
+          return NULL;
+        }
       ok = prd_crdt_doc_apply_local_insert (self->crdt, site, (const guint32 *) vector->data,
                                             vector->len, in->op.position, content, -1,
                                             in->op.timestamp, &op, error);
@@ -751,8 +762,25 @@ is_committed (PrdDocument *self, const PrdCrdtOp *op)
 }
 
 /**
+ * prd_document_set_max_length:
+ * @max_length: UTF-16 code units the text may grow to (0: no limit)
+ *
+ * Inserts that would make the text longer are refused with
+ * %PRD_ERROR_LIMIT_REACHED; deletions always pass, and a text longer
+ * already (loaded from before the limit) stays as it is.
+ */
+void
+prd_document_set_max_length (PrdDocument *self, guint max_length)
+{
+  g_return_if_fail (PRD_IS_DOCUMENT (self));
+  self->max_length = max_length;
+}
+
+/**
  * prd_document_get_missing:
  * @state_vector: the client's vector (JSON)
+ * @max_ops: the most operations to list (0: no limit); a client missing
+ *   more is given the full state
  * @out_full: (out): set when the client must take the full state instead
  *
  * Returns: (transfer full) (element-type PrdDocumentUpdate): the committed
@@ -760,12 +788,12 @@ is_committed (PrdDocument *self, const PrdCrdtOp *op)
  *   invalid vector
  */
 GPtrArray *
-prd_document_get_missing (PrdDocument *self,
-                          JsonNode *state_vector,
-                          gboolean *out_full,
-                          GError **error)
+prd_document_get_missing (
+    PrdDocument *self, JsonNode *state_vector, guint max_ops, gboolean *out_full, GError **error)
 {
   g_autoptr (GArray) vector = NULL;
+  g_autoptr (GArray) current = NULL;
+  guint64 n_missing = 0;
   g_autoptr (GPtrArray) ops = NULL;
   g_autoptr (GError) local_error = NULL;
   GPtrArray *updates;
@@ -783,6 +811,17 @@ prd_document_get_missing (PrdDocument *self,
         *out_full = TRUE;
         return updates;
       }
+  /* Counted before anything is built: listing costs time and memory with
+   * each operation, the full state only with the text's size. */
+  current = prd_crdt_doc_get_state_vector (self->crdt);
+  for (guint s = 0; s < current->len; s++)
+    n_missing += g_array_index (current, guint32, s) -
+                 (s < vector->len ? g_array_index (vector, guint32, s) : 0);
+  if (max_ops > 0 && n_missing > max_ops)
+    {
+      *out_full = TRUE;
+      return updates;
+    }
   ops = prd_crdt_doc_get_missing_ops (self->crdt, (const guint32 *) vector->data, vector->len,
                                       &local_error);
   if (ops == NULL)

@@ -105,10 +105,9 @@ void prd_document_commit (PrdDocument *self, guint32 site, guint32 seq);
 GArray *prd_document_get_committed_vector (PrdDocument *self);
 char *prd_document_get_committed_text (PrdDocument *self);
 gboolean prd_document_has_uncommitted (PrdDocument *self);
-GPtrArray *prd_document_get_missing (PrdDocument *self,
-                                     JsonNode *state_vector,
-                                     gboolean *out_full,
-                                     GError **error);
+void prd_document_set_max_length (PrdDocument *self, guint max_length);
+GPtrArray *prd_document_get_missing (
+    PrdDocument *self, JsonNode *state_vector, guint max_ops, gboolean *out_full, GError **error);
 
 gboolean prd_utf16_length (const char *text, guint32 *out_units);
 

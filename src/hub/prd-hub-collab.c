@@ -22,6 +22,7 @@
 #include "prd-json.h"
 
 #include "prd-hub-collab.h"
+#include "prd-hub-config-collab.h"
 
 struct _PrdHubCollab
 {
@@ -441,9 +442,10 @@ on_sync_request (PrdSioSocket *socket,
   room = joined_room (self, socket, event, prd_id, ack_id);
   if (room == NULL)
     return;
-  updates =
-      prd_document_get_missing (prd_hub_room_get_document (room),
-                                json_object_get_member (payload, "stateVector"), &full, &error);
+  updates = prd_document_get_missing (
+      prd_hub_room_get_document (room), json_object_get_member (payload, "stateVector"),
+      prd_hub_config_get_collab (prd_hub_room_registry_get_config (self->rooms))->max_sync_ops,
+      &full, &error);
   if (updates == NULL)
     {
       prd_hub_reply_error (socket, ack_id, event, prd_id, error);

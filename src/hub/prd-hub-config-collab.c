@@ -26,6 +26,11 @@
  *                       its last member leaves)
  *   max-pending-acks    content-updates of one connection awaiting their ack
  *                       (1–1000000, default 1024)
+ *   max-document-size   longest text of a PRD, in UTF-16 code units: an
+ *                       insert past it is refused (1–16777216, default 1048576)
+ *   max-sync-operations missing operations a sync-response lists; a client
+ *                       further behind gets the full state (1–1000000,
+ *                       default 1000)
  */
 #define G_LOG_DOMAIN "prd-hub-config"
 
@@ -46,6 +51,8 @@ collab_init (gpointer data)
   self->max_joined_prds = PRD_HUB_CONFIG_DEFAULT_MAX_JOINED_PRDS;
   self->max_open_rooms = PRD_HUB_CONFIG_DEFAULT_MAX_OPEN_ROOMS;
   self->max_pending_acks = PRD_HUB_CONFIG_DEFAULT_MAX_PENDING_ACKS;
+  self->max_document_size = PRD_HUB_CONFIG_DEFAULT_MAX_DOCUMENT_SIZE;
+  self->max_sync_ops = PRD_HUB_CONFIG_DEFAULT_MAX_SYNC_OPS;
 }
 
 static gboolean
@@ -87,6 +94,10 @@ collab_set (gpointer data,
     return set_uint (&self->max_open_rooms, key, value, 1, 1000000, error);
   if (g_str_equal (key, "max-pending-acks"))
     return set_uint (&self->max_pending_acks, key, value, 1, 1000000, error);
+  if (g_str_equal (key, "max-document-size"))
+    return set_uint (&self->max_document_size, key, value, 1, 16 * 1024 * 1024, error);
+  if (g_str_equal (key, "max-sync-operations"))
+    return set_uint (&self->max_sync_ops, key, value, 1, 1000000, error);
   prd_hub_config_set_unknown_key_error (error, group, key);
   return FALSE;
 }

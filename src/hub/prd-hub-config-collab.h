@@ -14,6 +14,8 @@ G_BEGIN_DECLS
 #define PRD_HUB_CONFIG_DEFAULT_MAX_JOINED_PRDS    100
 #define PRD_HUB_CONFIG_DEFAULT_MAX_OPEN_ROOMS     10000
 #define PRD_HUB_CONFIG_DEFAULT_MAX_PENDING_ACKS   1024
+#define PRD_HUB_CONFIG_DEFAULT_MAX_DOCUMENT_SIZE  (1024 * 1024)
+#define PRD_HUB_CONFIG_DEFAULT_MAX_SYNC_OPS       1000
 
 /**
  * PrdHubCollabConfig:
@@ -31,6 +33,8 @@ typedef struct
   guint max_joined_prds;    /* PRDs one connection may have joined at once */
   guint max_open_rooms;     /* rooms in memory at once */
   guint max_pending_acks;   /* content-updates of one connection awaiting their ack */
+  guint max_document_size;  /* UTF-16 code units of a PRD's text */
+  guint max_sync_ops;       /* missing operations a sync-response lists; beyond, the full state */
 } PrdHubCollabConfig;
 
 extern const PrdHubConfigSection prd_hub_collab_config_section;

@@ -24,6 +24,7 @@
 typedef struct
 {
   PrdStore *store; /* (owned) */
+  guint max_document_size;
 } Routes;
 
 typedef struct
@@ -251,6 +252,14 @@ create (Routes *routes, Call *call)
       call_free (call);
       return;
     }
+  if (content != NULL && JSON_NODE_HOLDS_VALUE (content) &&
+      !prd_hub_check_content_size (json_node_get_string (content), routes->max_document_size,
+                                   &error))
+    {
+      prd_hub_rest_respond_error (call->msg, error);
+      call_free (call);
+      return;
+    }
   soup_server_message_pause (call->msg);
   prd_hub_create_prd_as_async (
       routes->store, call->identity->org, json_node_get_string (title), call->identity->user_id,
@@ -344,11 +353,13 @@ static const PrdHubRouteEntry prds_routes[] = {
 /**
  * prd_hub_rest_prds_add:
  * @store: where the PRDs are
+ * @max_document_size: the longest content a new PRD may have (UTF-16 code
+ *   units)
  *
  * Adds the PRDs' routes to @rest.
  */
 void
-prd_hub_rest_prds_add (PrdHubRest *rest, PrdStore *store)
+prd_hub_rest_prds_add (PrdHubRest *rest, PrdStore *store, guint max_document_size)
 {
   Routes *routes;
 
@@ -357,6 +368,7 @@ prd_hub_rest_prds_add (PrdHubRest *rest, PrdStore *store)
 
   routes = g_new0 (Routes, 1);
   routes->store = g_object_ref (store);
+  routes->max_document_size = max_document_size;
   prd_hub_rest_add_routes (rest, prds_routes, G_N_ELEMENTS (prds_routes), routes,
                            (GDestroyNotify) routes_free);
 }

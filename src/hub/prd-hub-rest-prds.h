@@ -6,6 +6,6 @@
 
 G_BEGIN_DECLS
 
-void prd_hub_rest_prds_add (PrdHubRest *rest, PrdStore *store);
+void prd_hub_rest_prds_add (PrdHubRest *rest, PrdStore *store, guint max_document_size);
 
 G_END_DECLS

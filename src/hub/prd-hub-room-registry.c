@@ -363,6 +363,18 @@ prd_hub_room_registry_new (PrdSioNamespace *nsp, PrdStore *store, PrdHubConfig *
 }
 
 /* (transfer none) (nullable): the /prds namespace, while it lives */
+/**
+ * prd_hub_room_registry_get_config:
+ *
+ * Returns: (transfer none): the hub's configuration
+ */
+PrdHubConfig *
+prd_hub_room_registry_get_config (PrdHubRoomRegistry *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), NULL);
+  return self->config;
+}
+
 PrdSioNamespace *
 prd_hub_room_registry_get_namespace (PrdHubRoomRegistry *self)
 {

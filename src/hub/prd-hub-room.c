@@ -609,6 +609,9 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (stored != NULL)
     room->document = prd_hub_document_from_store (stored, &error);
+  if (room->document != NULL)
+    prd_document_set_max_length (
+        room->document, prd_hub_config_get_collab (room->registry->config)->max_document_size);
   if (room->document == NULL)
     {
       if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
@@ -920,6 +923,9 @@ send_joined (PrdHubRoom *room, JoinRequest *request, int site, int previous_site
   json_object_set_int_member (
       object, "maxOperationSize",
       prd_hub_config_get_collab (room->registry->config)->max_operation_size);
+  json_object_set_int_member (
+      object, "maxDocumentSize",
+      prd_hub_config_get_collab (room->registry->config)->max_document_size);
   prd_hub_room_registry_member_joined (room->registry, room, request->socket, identity->user_id,
                                        object);
   if (previous_site >= 0)

@@ -30,6 +30,7 @@
 #include "prd-error.h"
 #include "prd-hub-ai.h"
 #include "prd-hub-approvals.h"
+#include "prd-hub-config-collab.h"
 #include "prd-hub-config-integrations.h"
 #include "prd-hub-config-rate-limit.h"
 #include "prd-hub-config-server.h"
@@ -750,7 +751,8 @@ prd_hub_listen (PrdHub *self, GError **error)
     prd_hub_rest_set_write_rate (self->rest, writes->limit, writes->window_seconds);
   }
   if (self->store != NULL)
-    prd_hub_rest_prds_add (self->rest, self->store);
+    prd_hub_rest_prds_add (self->rest, self->store,
+                           prd_hub_config_get_collab (self->config)->max_document_size);
   if (self->versions != NULL)
     prd_hub_rest_versions_add (self->rest, self->store, PRD_VERSION_STORE (self->store),
                                prd_hub_versions_get_repo (self->versions));
@@ -1142,6 +1144,29 @@ PrdStoreInfo *
 prd_hub_create_prd_finish (GAsyncResult *result, GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * prd_hub_check_content_size:
+ * @content: (nullable): a new PRD's text
+ * @max_length: the most UTF-16 code units a PRD holds (`[collab]
+ *   max-document-size`)
+ *
+ * Returns: %FALSE, with %PRD_ERROR_PAYLOAD_TOO_LARGE, when @content is
+ *   longer than a PRD may be
+ */
+gboolean
+prd_hub_check_content_size (const char *content, guint max_length, GError **error)
+{
+  guint32 units = 0;
+
+  if (content == NULL || !prd_utf16_length (content, &units) || units <= max_length)
+    return TRUE;
+  g_set_error (error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE,
+               "content has %u UTF-16 code units, more than a PRD may hold (%u, "
+               "max-document-size)",
+               units, max_length);
+  return FALSE;
 }
 
 /* What each feature keeps in the store; a store without one of these

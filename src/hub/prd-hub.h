@@ -77,5 +77,6 @@ void prd_hub_create_prd_as_async (PrdStore *store,
                                   GAsyncReadyCallback callback,
                                   gpointer user_data);
 PrdStoreInfo *prd_hub_create_prd_finish (GAsyncResult *result, GError **error);
+gboolean prd_hub_check_content_size (const char *content, guint max_length, GError **error);
 
 G_END_DECLS

@@ -44,6 +44,7 @@
 #include "prd-hub-rest.h"
 #include "prd-hub-ai.h"
 #include "prd-hub-config-ai.h"
+#include "prd-hub-config-collab.h"
 #include "prd-hub-config-log.h"
 #include "prd-hub-config-server.h"
 #include "prd-hub-dbus.h"
@@ -849,8 +850,12 @@ read_markdown (const char *path, char **out, GError **error)
 }
 
 static int
-prd_create (
-    PrdStore *store, const char *org, const char *title, const char *owner, const char *file)
+prd_create (PrdStore *store,
+            const char *org,
+            const char *title,
+            const char *owner,
+            const char *file,
+            guint max_length)
 {
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (PrdStoreInfo) info = NULL;
@@ -858,6 +863,8 @@ prd_create (
   g_autofree char *content = NULL;
 
   if (file != NULL && !read_markdown (file, &content, &error))
+    return fail (error);
+  if (!prd_hub_check_content_size (content, max_length, &error))
     return fail (error);
   prd_hub_create_prd_async (store, org, title, owner, content, NULL, store_result, &result);
   wait_for (&result);
@@ -1105,10 +1112,12 @@ cmd_prd (int argc, char **argv)
 
   if (g_str_equal (action->name, "create"))
     status = prd_create (store, org != NULL ? org : "default", title,
-                         owner != NULL ? owner : PRD_HUB_SITE_USER, file);
+                         owner != NULL ? owner : PRD_HUB_SITE_USER, file,
+                         prd_hub_config_get_collab (config)->max_document_size);
   else if (g_str_equal (action->name, "import"))
     status = prd_create (store, org != NULL ? org : "default", title,
-                         owner != NULL ? owner : PRD_HUB_SITE_USER, argv[2]);
+                         owner != NULL ? owner : PRD_HUB_SITE_USER, argv[2],
+                         prd_hub_config_get_collab (config)->max_document_size);
   else if (g_str_equal (action->name, "export"))
     status = prd_export (store, argv[2], output);
   else

@@ -329,6 +329,65 @@ test('[rate-limit] rest: one user\'s REST writes past the limit get 429 and chan
   }
 });
 
+test('[collab] max-document-size and max-sync-operations: a PRD text has a limit; a client far behind gets the full state', async () => {
+  const small = await startHub({ config: '[collab]\nmax-document-size = 20\nmax-sync-operations = 3\n' });
+  try {
+    const alice = user('size_alice');
+    // Creation with more than the limit: 413, nothing created.
+    const big = await rest(small, 'POST', '/api/prds', { body: { title: 'big', content: 'x'.repeat(21) }, tok: token(alice) });
+    assert.equal(big.status, 413, big.text);
+    assert.equal(big.json.code, 'PAYLOAD_TOO_LARGE');
+    assert.match(big.json.message, /max-document-size/);
+    assert.deepEqual((await rest(small, 'GET', '/api/prds', { tok: token(alice) })).json.prds, []);
+    const prdId = await createPrd(small, 'sized', 'abcdefghij', alice);
+    const a = await client(small, alice);
+    try {
+      const { joined, siteId, vector } = await join(a, prdId);
+      assert.equal(joined.maxDocumentSize, 20);
+      // 10 + 11 > 20: refused, nothing applied, the site's count unchanged.
+      const over = await request(a, 'content-update', {
+        prdId, operation: { type: 'insert', position: 10, content: 'k'.repeat(11) }, stateVector: bump(vector, siteId),
+      });
+      assert.equal(over.error.code, 'LIMIT_REACHED');
+      assert.match(over.error.message, /more than it may hold \(20, max-document-size\)/);
+      // Deleting makes room; up to the limit exactly is fine.
+      let v = bump(vector, siteId);
+      let ack = await request(a, 'content-update', { prdId, operation: { type: 'delete', position: 0, length: 5 }, stateVector: v });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      v = bump(v, siteId);
+      ack = await request(a, 'content-update', { prdId, operation: { type: 'insert', position: 5, content: 'k'.repeat(15) }, stateVector: v });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      const doc = await rest(small, 'GET', `/api/prds/${prdId}`, { tok: token(alice) });
+      assert.equal(doc.json.content, `fghij${'k'.repeat(15)}`);
+
+      // Three operations (the content, two edits): listed up to the limit...
+      let resp = once(a, 'sync-response');
+      await request(a, 'sync-request', { prdId, stateVector: [1] });
+      let [sr] = (await resp).args;
+      assert.equal(sr.full, false);
+      assert.equal(sr.missingUpdates.length, 2);
+      // ...and a vector missing more than it gets the full state instead.
+      for (let i = 0; i < 2; i++) {
+        v = bump(v, siteId);
+        ack = await request(a, 'content-update', { prdId, operation: { type: 'delete', position: 0, length: 1 }, stateVector: v });
+        assert.equal(ack.ok, true, JSON.stringify(ack));
+      }
+      resp = once(a, 'sync-response');
+      const syncAck = await request(a, 'sync-request', { prdId, stateVector: [] });
+      [sr] = (await resp).args;
+      assert.equal(syncAck.full, true);
+      assert.equal(sr.full, true);
+      assert.deepEqual(sr.missingUpdates, []);
+      assert.equal(sr.fullState.content, `hij${'k'.repeat(15)}`);
+      assert.equal(typeof sr.fullState.encodedState, 'string');
+    } finally {
+      a.disconnect();
+    }
+  } finally {
+    await assertCleanStop(small);
+  }
+});
+
 test('RSS returns near its baseline once every client is gone', async () => {
   for (const sid of await sessions(MAX_SESSIONS, 'all freed')) await closeSession(sid);
   const after = hub.rssKiB();

@@ -431,6 +431,29 @@ test('syncedVersion between connections waits for the join; a comment asked offl
   }
 });
 
+test('an insert past the hub\'s max-document-size is refused before the replica takes it', async () => {
+  const small = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-document-size = 12\n` });
+  const prdId = await createPrd(small, 'Small', 'abcdef', alice);
+  const a = sdkClient(small, prdId, alice);
+  const errors = [];
+  a.on('error', (e) => errors.push(e));
+  try {
+    await a.connect();
+    assert.equal(a.maxDocumentSize, 12);
+    assert.throws(() => a.insert(6, 'ghijklm'), (e) => e.code === 'LIMIT_REACHED' && /delete text first/.test(e.message));
+    assert.equal(a.text, 'abcdef');
+    assert.equal(a.pendingCount, 0);
+    a.replace(0, 3, 'XYZ-');
+    a.insert(a.length, 'gh');
+    const doc = await converged(small, prdId, [a], alice);
+    assert.equal(doc.content, 'XYZ-defgh');
+    assert.deepEqual(errors, []);
+  } finally {
+    a.close();
+    await small.stop();
+  }
+});
+
 test('a paste longer than the hub takes in one operation goes as several; typing after it stays', async () => {
   const small = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-operation-size = 1000\n` });
   const prdId = await createPrd(small, 'Big paste', 'start.', alice);

@@ -138,6 +138,7 @@ export class PrdClient extends Emitter {
     // What the caller allows; the hub's own limit (joined-prd) may be lower.
     this._maxOperationSizeOption = options.maxOperationSize ?? 65536;
     this.maxOperationSize = this._maxOperationSizeOption;
+    this.maxDocumentSize = null; // the hub's [collab] max-document-size, from the join
     this.requestTimeout = options.requestTimeout ?? 30000;
     this._io = io;
     this._socketOptions = { auth: { token }, ...socketOptions };
@@ -417,6 +418,7 @@ export class PrdClient extends Emitter {
     const newSite = typeof data.siteId === 'number' ? data.siteId : null;
     if (Number.isInteger(data.maxOperationSize) && data.maxOperationSize > 0)
       this.maxOperationSize = Math.min(this._maxOperationSizeOption, data.maxOperationSize);
+    if (Number.isInteger(data.maxDocumentSize) && data.maxDocumentSize > 0) this.maxDocumentSize = data.maxDocumentSize;
     try {
       this._adopt(data.initialState?.encodedState, newSite);
     } catch (err) {
@@ -728,6 +730,13 @@ export class PrdClient extends Emitter {
    */
   insert(position, text, { base } = {}) {
     this._checkEditable();
+    // The hub refuses an insert that makes the text longer than a PRD may
+    // be: refused here first, before the replica takes it.
+    if (!base && this.maxDocumentSize !== null && typeof text === 'string' &&
+        this.length + text.length > this.maxDocumentSize) {
+      throw new PrdClientError('LIMIT_REACHED',
+        `the PRD would have ${this.length + text.length} UTF-16 units, more than it may hold (${this.maxDocumentSize}): delete text first`);
+    }
     // A paste longer than the hub takes in one operation goes as several,
     // one after the other (never splitting a surrogate pair): the hub would
     // refuse it whole, and the typing after it with it.

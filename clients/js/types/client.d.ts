@@ -452,6 +452,8 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   presenceInterval: number;
   maxCoalesce: number;
   maxOperationSize: number;
+  /** The hub's `[collab] max-document-size` (from `joined-prd`); null before the first join. */
+  readonly maxDocumentSize: number | null;
   requestTimeout: number;
 
   // connection
