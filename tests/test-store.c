@@ -447,6 +447,8 @@ test_schema_migrate_snapshots (void)
     g_assert_cmpuint (sites->len, ==, 1);
     g_assert_null (((PrdStoreSite *) sites->pdata[0])->holder);
     g_assert_cmpint (((PrdStoreSite *) sites->pdata[0])->holder_from, ==, 0);
+    /* and retired: a hub that old may have crashed without a trace */
+    g_assert_true (((PrdStoreSite *) sites->pdata[0])->retired);
   }
   prd_test_store_close (store);
 

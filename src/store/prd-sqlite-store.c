@@ -278,8 +278,13 @@ static const char *const migrations[] = {
    * operations gets a fresh site, once. */
   ("ALTER TABLE prd_sites ADD COLUMN holder TEXT;"
    "ALTER TABLE prd_sites ADD COLUMN holder_from INTEGER NOT NULL DEFAULT 0;"),
-  /* Sites never handed out again (prd_store_retire_sites_async()). */
-  "ALTER TABLE prd_sites ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;",
+  /* Sites never handed out again (prd_store_retire_sites_async()). Those
+   * of a folder from before are retired: a prdhub that old cannot show that
+   * it stopped cleanly (before the lock file, a crash left no trace), and
+   * operations it handed out and then lost would come back with other
+   * text under the same ids. */
+  ("ALTER TABLE prd_sites ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;"
+   "UPDATE prd_sites SET retired = 1;"),
 };
 
 typedef enum
