@@ -565,11 +565,19 @@ static void
 test_config (void)
 {
   const char *bad[] = {
-    "[collab]\nbatch-threshold=-1\n",   "[collab]\nbatch-threshold=1000001\n",
-    "[collab]\nbatch-interval=4\n",     "[collab]\nbatch-interval=5001\n",
-    "[collab]\nmax-operation-size=0\n", "[collab]\nmax-operation-size=4194305\n",
-    "[collab]\nsnapshot-every=0\n",     "[collab]\nsnapshot-every=many\n",
+    "[collab]\nbatch-threshold=-1\n",
+    "[collab]\nbatch-threshold=1000001\n",
+    "[collab]\nbatch-interval=4\n",
+    "[collab]\nbatch-interval=5001\n",
+    "[collab]\nmax-operation-size=0\n",
+    "[collab]\nmax-operation-size=4194305\n",
+    "[collab]\nsnapshot-every=0\n",
+    "[collab]\nsnapshot-every=many\n",
     "[collab]\nbatch-size=3\n",
+    "[collab]\nmax-document-size=0\n",
+    "[collab]\nmax-document-size=16777217\n",
+    "[collab]\nmax-sync-operations=0\n",
+    "[collab]\nmax-sync-operations=1000001\n",
   };
   g_autoptr (PrdHubConfig) defaults = prd_hub_config_new ();
   g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
@@ -592,7 +600,16 @@ test_config (void)
     g_assert_cmpstr (g_hash_table_lookup (prd_hub_config_get_rate_limits (defaults)->event_classes,
                                           "presence-update"),
                      ==, "collab");
+    /* a sync-response may be the whole state: a class of its own */
+    limit = prd_hub_rate_limit_config_lookup (prd_hub_config_get_rate_limits (defaults), "sync");
+    g_assert_nonnull (limit);
+    g_assert_cmpuint (limit->limit, ==, 30);
+    g_assert_cmpstr (g_hash_table_lookup (prd_hub_config_get_rate_limits (defaults)->event_classes,
+                                          "sync-request"),
+                     ==, "sync");
   }
+  g_assert_cmpuint (prd_hub_config_get_collab (defaults)->max_document_size, ==, 1048576);
+  g_assert_cmpuint (prd_hub_config_get_collab (defaults)->max_sync_ops, ==, 1000);
 
   g_assert_true (prd_hub_config_load_data (config,
                                            "[collab]\nbatch-threshold=0\nbatch-interval=5000\n"

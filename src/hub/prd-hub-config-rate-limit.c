@@ -8,8 +8,9 @@
  *   [rate-limit]         CLASS = LIMIT/WINDOW_SECONDS
  *   [rate-limit.events]  EVENT = CLASS
  *
- * Defaults: `default` at 100 events per 10 seconds; content-update,
- * presence-update and sync-request in the `collab` class at 1200/10.
+ * Defaults: `default` at 100 events per 10 seconds; content-update and
+ * presence-update in the `collab` class at 1200/10; sync-request in the
+ * `sync` class at 30/10 (its answer may be the PRD's whole state).
  */
 #define G_LOG_DOMAIN "prd-hub-config"
 
@@ -154,7 +155,10 @@ rate_limit_init (gpointer data)
       set_limit (self, PRD_HUB_CONFIG_COLLAB_CLASS, PRD_HUB_CONFIG_DEFAULT_COLLAB_RATE, NULL));
   g_assert (set_event_class (self, "content-update", PRD_HUB_CONFIG_COLLAB_CLASS, NULL));
   g_assert (set_event_class (self, "presence-update", PRD_HUB_CONFIG_COLLAB_CLASS, NULL));
-  g_assert (set_event_class (self, "sync-request", PRD_HUB_CONFIG_COLLAB_CLASS, NULL));
+  /* A sync-response may be the PRD's whole state (a client far behind):
+   * far dearer than an edit, and needed only after a gap. */
+  g_assert (set_limit (self, PRD_HUB_CONFIG_SYNC_CLASS, PRD_HUB_CONFIG_DEFAULT_SYNC_RATE, NULL));
+  g_assert (set_event_class (self, "sync-request", PRD_HUB_CONFIG_SYNC_CLASS, NULL));
   g_assert (set_limit (self, PRD_HUB_CONFIG_REST_CLASS, PRD_HUB_CONFIG_DEFAULT_REST_RATE, NULL));
 }
 

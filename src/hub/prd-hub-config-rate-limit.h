@@ -21,9 +21,13 @@ typedef struct
 #define PRD_HUB_CONFIG_DEFAULT_RATE_LIMIT  100
 #define PRD_HUB_CONFIG_DEFAULT_RATE_WINDOW 10
 
-/* Rate-limit class of content-update, presence-update and sync-request. */
+/* Rate-limit class of content-update and presence-update. */
 #define PRD_HUB_CONFIG_COLLAB_CLASS        "collab"
 #define PRD_HUB_CONFIG_DEFAULT_COLLAB_RATE "1200/10"
+
+/* Rate-limit class of sync-request: an answer may be the whole state. */
+#define PRD_HUB_CONFIG_SYNC_CLASS        "sync"
+#define PRD_HUB_CONFIG_DEFAULT_SYNC_RATE "30/10"
 
 /* Rate-limit class of one user's REST writes (requests but GET and HEAD). */
 #define PRD_HUB_CONFIG_REST_CLASS        "rest"
