@@ -28,7 +28,9 @@
  * Import: the issues labelled `prdhub-<prdId>` (`/search/jql` on Cloud,
  * `/search` on Data Center) that the PRD lacks become new items under the
  * User Stories heading, `- Title (KEY)`; an issue whose summary changed in
- * Jira while its story did not has the story's first line rewritten. A
+ * Jira while its story did not has the story's first line rewritten; an
+ * unlinked issue whose summary is that of a story never linked is linked
+ * to it (not added again). A
  * story changed on both sides keeps the PRD's text (a bidirectional sync
  * then exports it). A story removed from the PRD is not brought back.
  */
@@ -628,6 +630,7 @@ prd_jira_plan_import (PrdJira *self,
   g_autoptr (GPtrArray) matched = prd_jira_match (stories, links);
   g_autoptr (GString) appended = g_string_new (NULL);
   PrdJiraImportPlan *plan = g_new0 (PrdJiraImportPlan, 1);
+  g_autoptr (GHashTable) adopted = g_hash_table_new (NULL, NULL);
   guint next_position = stories->stories->len;
 
   plan->edits = g_ptr_array_new_with_free_func ((GDestroyNotify) edit_free);
@@ -653,6 +656,21 @@ prd_jira_plan_import (PrdJira *self,
         }
       if (*summary == '\0')
         continue;
+      for (guint j = 0; link == NULL && j < stories->stories->len && story == NULL; j++)
+        {
+          PrdJiraStory *candidate = g_ptr_array_index (stories->stories, j);
+
+          /* A story never linked with the issue's summary: the issue was
+           * made for it by an export that did not hear back (or by hand);
+           * it is linked, not added again. */
+          if (matched->pdata[j] == NULL && candidate->key == NULL &&
+              !g_hash_table_contains (adopted, candidate) &&
+              g_str_equal (candidate->summary, summary))
+            {
+              story = candidate;
+              g_hash_table_add (adopted, candidate);
+            }
+        }
       if (link == NULL && story == NULL)
         {
           /* An issue the PRD lacks: a new item. */
