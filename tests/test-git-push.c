@@ -746,14 +746,56 @@ test_settings (void)
     { "remoteUrl", "not a url", "not a URL" },
     { "branch", "a..b", "not a valid branch name" },
     { "caFile", "relative.pem", "absolute path" },
+    /* No remote helper (ext:: runs a command), no host or user that ssh
+     * would read as an option, no space. */
+    { "remoteUrl", "ext::sh -c touch% /tmp/pwned", "spaces" },
+    { "remoteUrl", "ext::sh%20-c%20x", "remote helpers" },
+    { "remoteUrl", "fd::17", "remote helpers" },
+    { "remoteUrl", "ssh://-oProxyCommand=x/r", "start with '-'" },
+    { "remoteUrl", "ssh://-oProxyCommand=x@example.com/r", "start with '-'" },
+    { "remoteUrl", "-oProxyCommand=x:r", "start with '-'" },
+    { "remoteUrl", "-o@example.com:r", "start with '-'" },
+    { "remoteUrl", "git@example.com:-r", "path may not start with '-'" },
+    { "remoteUrl", "git@ex$ample.com:r", "a host is" },
+    { "remoteUrl", "https://example.com/a\tb.git", "control" },
+    { "remoteUrl", "git://example.com/r.git", "only https, ssh and file" },
+    /* Branches as `git check-ref-format --branch` takes them. */
+    { "branch", "-x", "not a valid branch name" },
+    { "branch", "a b", "not a valid branch name" },
+    { "branch", "a~1", "not a valid branch name" },
+    { "branch", "a^", "not a valid branch name" },
+    { "branch", "a:b", "not a valid branch name" },
+    { "branch", "a?", "not a valid branch name" },
+    { "branch", "a*", "not a valid branch name" },
+    { "branch", "a[b", "not a valid branch name" },
+    { "branch", "a\\b", "not a valid branch name" },
+    { "branch", "a@{1}", "not a valid branch name" },
+    { "branch", "a/", "not a valid branch name" },
+    { "branch", "/a", "not a valid branch name" },
+    { "branch", "a.lock", "not a valid branch name" },
+    { "branch", "a/b.lock/c", "not a valid branch name" },
+    { "branch", ".a", "not a valid branch name" },
+    { "branch", "a/.b", "not a valid branch name" },
+    { "branch", "a.", "not a valid branch name" },
+    { "branch", "a//b", "not a valid branch name" },
+    { "branch", "HEAD", "not a valid branch name" },
+    { "branch", "@", "not a valid branch name" },
+    { "branch", "a\x7f", "not a valid branch name" },
   };
   g_autoptr (PrdGitRemote) remote = g_object_new (PRD_TYPE_GIT_REMOTE, NULL);
   g_autoptr (GHashTable) set = g_hash_table_new (g_str_hash, g_str_equal);
   static const char *const good[] = {
-    "https://git.example.com/team/prds.git", "ssh://git@git.example.com:2222/team/prds.git",
-    "git@git.example.com:team/prds.git",     "file:///srv/git/prds.git",
+    "https://git.example.com/team/prds.git",
+    "ssh://git@git.example.com:2222/team/prds.git",
+    "git@git.example.com:team/prds.git",
+    "file:///srv/git/prds.git",
     "http://127.0.0.1:8080/prds.git",
+    "ssh://[::1]:22/prds.git",
+    "git@[::1]:prds.git",
+    "git.example.com:prds.git",
   };
+  static const char *const good_branches[] = { "main", "release/1.x", "feature-a_b.c", "a-",
+                                               "v1@x" };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -765,7 +807,9 @@ test_settings (void)
           prd_integration_check_settings (PRD_INTEGRATION (remote), settings, set, &error));
       g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
       g_assert_nonnull (strstr (error->message, cases[i].key));
-      g_assert_nonnull (strstr (error->message, cases[i].expect));
+      if (strstr (error->message, cases[i].expect) == NULL)
+        g_error ("%s \"%s\": \"%s\" lacks \"%s\"", cases[i].key, cases[i].value, error->message,
+                 cases[i].expect);
     }
   for (guint i = 0; i < G_N_ELEMENTS (good); i++)
     {
@@ -773,6 +817,17 @@ test_settings (void)
       g_autoptr (GError) error = NULL;
 
       json_object_set_string_member (settings, "remoteUrl", good[i]);
+      g_assert_true (
+          prd_integration_check_settings (PRD_INTEGRATION (remote), settings, set, &error));
+      g_assert_no_error (error);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (good_branches); i++)
+    {
+      g_autoptr (JsonObject) settings = json_object_new ();
+      g_autoptr (GError) error = NULL;
+
+      json_object_set_string_member (settings, "remoteUrl", "https://example.com/x.git");
+      json_object_set_string_member (settings, "branch", good_branches[i]);
       g_assert_true (
           prd_integration_check_settings (PRD_INTEGRATION (remote), settings, set, &error));
       g_assert_no_error (error);

@@ -496,6 +496,38 @@ test_plan_import (void)
     g_assert_cmpuint (again->edits->len, ==, 0);
     g_assert_cmpuint (again->result->created + again->result->updated, ==, 0);
   }
+
+  /* Issues an export created without hearing back (a lost answer): their
+   * stories, never linked, are linked to them, not added again. */
+  {
+    const char fresh[] = "# PRD\n\n## User Stories\n\n- Delta\n- Epsilon\n- Delta\n";
+    g_autoptr (GPtrArray) none =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+    g_autoptr (GPtrArray) made =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) prd_jira_issue_free);
+    g_autoptr (PrdJiraImportPlan) lost = NULL;
+    g_autofree char *after = NULL;
+
+    g_ptr_array_add (made, issue_record ("PRD-20", "Delta"));
+    g_ptr_array_add (made, issue_record ("PRD-21", "Epsilon"));
+    g_ptr_array_add (made, issue_record ("PRD-22", "Delta"));
+    g_ptr_array_add (made, issue_record ("PRD-23", "Delta"));
+    lost = prd_jira_plan_import (jira, "org", "prd_1", fresh, none, made);
+    after = apply_plan (fresh, lost);
+    /* Two stories "Delta", three issues: the third is a new item. */
+    g_assert_cmpstr (after, ==,
+                     "# PRD\n\n## User Stories\n\n- Delta\n- Epsilon\n- Delta\n"
+                     "- Delta (PRD-23)\n");
+    g_assert_cmpuint (lost->result->links->len, ==, 4);
+    g_assert_cmpstr (
+        ((PrdIntegrationLinkRecord *) g_ptr_array_index (lost->result->links, 0))->remote_key, ==,
+        "PRD-20");
+    g_assert_cmpint (
+        ((PrdIntegrationLinkRecord *) g_ptr_array_index (lost->result->links, 0))->position, ==, 0);
+    g_assert_cmpint (
+        ((PrdIntegrationLinkRecord *) g_ptr_array_index (lost->result->links, 2))->position, ==, 2);
+    g_assert_cmpuint (lost->result->created, ==, 1);
+  }
 }
 
 static void

@@ -125,6 +125,50 @@ test_settings (void)
       g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
       g_assert_cmpstr (key, ==, "notify");
     }
+  /* webhookUrl is a secret and an address: checked as one, the message
+   * never quoting it; an empty value removes it. */
+  {
+    const char *bad_hooks[] = {
+      "{\"webhookUrl\": \"javascript:alert(1)\"}",
+      "{\"webhookUrl\": \"http://user:pw@mm.example/hooks/x\"}",
+      "{\"webhookUrl\": \"ftp://mm.example/hooks/x\"}",
+      "{\"webhookUrl\": \"https://mm.example/hooks/x#f\"}",
+      "{\"webhookUrl\": \"https:///hooks/x\"}",
+      "{\"webhookUrl\": \"hooks\"}",
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (bad_hooks); i++)
+      {
+        g_autoptr (JsonObject) input = parse_object (bad_hooks[i]);
+        g_autoptr (JsonObject) out = NULL;
+        g_autoptr (GHashTable) secrets = NULL;
+        g_autofree char *key = NULL;
+        g_autoptr (GError) error = NULL;
+
+        g_assert_false (prd_integration_schema_apply (keys, n_keys, NULL, input, FALSE, &out,
+                                                      &secrets, &key, &error));
+        g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+        g_assert_cmpstr (key, ==, "webhookUrl");
+        g_assert_null (strstr (error->message, "mm.example"));
+        g_assert_null (out);
+        g_assert_null (secrets);
+      }
+    for (guint i = 0; i < 2; i++)
+      {
+        g_autoptr (JsonObject) input =
+            parse_object (i == 0 ? "{\"webhookUrl\": \"https://mm.example/hooks/abc\"}"
+                                 : "{\"webhookUrl\": \"\"}");
+        g_autoptr (JsonObject) out = NULL;
+        g_autoptr (GHashTable) secrets = NULL;
+        g_autoptr (GError) error = NULL;
+
+        g_assert_true (prd_integration_schema_apply (keys, n_keys, NULL, input, FALSE, &out,
+                                                     &secrets, NULL, &error));
+        g_assert_no_error (error);
+        g_assert_true (g_hash_table_contains (secrets, "webhookUrl"));
+      }
+  }
+
   g_assert_true (prd_integration_schema_parse_value (notify, "", &none, NULL));
   g_assert_cmpuint (json_array_get_length (json_node_get_array (none)), ==, 0);
   g_assert_true (

@@ -971,13 +971,8 @@ on_current_read (GObject *source, GAsyncResult *result, gpointer user_data)
   /* Checks across keys, on the settings as they would be. */
   probe = g_object_new (write->service->type, NULL);
   complete = with_defaults (write->service, settings);
-  if (!check_secrets_follow (write->service, stored, complete, secrets, current->secrets_set,
-                             &write->bad_key, &error))
-    {
-      g_task_return_error (task, error);
-      g_object_unref (task);
-      return;
-    }
+  /* The values first: a bad address is refused for what it is, not for the
+   * credential that would have to follow it. */
   if (!prd_integration_check_settings (probe, complete, secrets_set, &error))
     {
       /* A check across keys names the key it refuses as the schema does. */
@@ -985,6 +980,13 @@ on_current_read (GObject *source, GAsyncResult *result, gpointer user_data)
           strchr (error->message + 9, '"') != NULL)
         write->bad_key = g_strndup (
             error->message + 9, (gsize) (strchr (error->message + 9, '"') - (error->message + 9)));
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  if (!check_secrets_follow (write->service, stored, complete, secrets, current->secrets_set,
+                             &write->bad_key, &error))
+    {
       g_task_return_error (task, error);
       g_object_unref (task);
       return;

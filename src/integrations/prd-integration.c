@@ -632,6 +632,11 @@ prd_integration_schema_apply (const PrdIntegrationKey *keys,
           if (strlen (value) > (gsize) key->max || !g_utf8_validate (value, -1, NULL))
             return bad_key (key, NULL, error, "at most %" G_GINT64_FORMAT " bytes of UTF-8",
                             key->max);
+          /* A secret address (a webhook URL) is checked like any other;
+           * the messages never show the value. */
+          if (key->type == PRD_INTEGRATION_KEY_URL && *value != '\0' &&
+              (!check_text (key, value, error) || !check_url (key, value, error)))
+            return FALSE;
           g_hash_table_replace (secrets, g_strdup (name), g_strdup (value));
           continue;
         }

@@ -26,7 +26,8 @@ const char *prd_integration_status_to_string (PrdIntegrationStatus status);
  * PrdIntegrationKeyType:
  * @PRD_INTEGRATION_KEY_STRING: text of at most `max` characters
  * @PRD_INTEGRATION_KEY_URL: an absolute http or https URL without user
- *   info, query or fragment
+ *   info, query or fragment (a secret one too, checked when it is written;
+ *   the empty text removes a secret)
  * @PRD_INTEGRATION_KEY_CHOICE: one of `choices`
  * @PRD_INTEGRATION_KEY_INT: an integer from `min` to `max` (a JSON number,
  *   or its decimal text from the command line)

@@ -125,6 +125,21 @@ test('git remote: push on version and by REST, refusals, errors to admins, no se
       [{ sshPrivateKey: 'k'.repeat(16385) }, 'sshPrivateKey'],
       [{ caFile: 'ca.pem' }, 'caFile'],
       [{ token: 5 }, 'token'],
+      // No remote helper, no option for ssh, no space, only the transports named.
+      [{ remoteUrl: 'ext::sh -c touch% /tmp/pwned' }, 'remoteUrl'],
+      [{ remoteUrl: 'ext::sh%20-c%20x' }, 'remoteUrl'],
+      [{ remoteUrl: 'fd::17' }, 'remoteUrl'],
+      [{ remoteUrl: 'ssh://-oProxyCommand=x/r' }, 'remoteUrl'],
+      [{ remoteUrl: 'ssh://-oProxyCommand=x@example.com/r' }, 'remoteUrl'],
+      [{ remoteUrl: '-oProxyCommand=x:r' }, 'remoteUrl'],
+      [{ remoteUrl: '-oProxyCommand=x@example.com:r' }, 'remoteUrl'],
+      [{ remoteUrl: 'git@example.com:-r' }, 'remoteUrl'],
+      [{ remoteUrl: 'https://example.com/a b.git' }, 'remoteUrl'],
+      [{ remoteUrl: 'git@exa mple.com:r' }, 'remoteUrl'],
+      [{ remoteUrl: 'git://example.com/r.git' }, 'remoteUrl'],
+      // As `git check-ref-format --branch`.
+      ...['-x', 'a b', 'a~1', 'a^', 'a:b', 'a?', 'a*', 'a[b', 'a\\b', 'a@{1}', 'a/', 'a.lock',
+        '.a', 'a/.b', 'a.', 'a//b', 'HEAD', '@', 'a\u0001'].map((branch) => [{ branch }, 'branch']),
     ];
     for (const [body, key] of bad) {
       res = await rest(hub, 'PUT', '/api/integrations/git', { body, tok: token(ADMIN) });
@@ -153,6 +168,26 @@ test('git remote: push on version and by REST, refusals, errors to admins, no se
     assert.equal(res.json.settings.tokenSet, true);
     assert.equal(res.json.settings.usernameSet, true);
     assert.equal(res.json.settings.token, undefined);
+
+    // With a credential stored, a bad remoteUrl or branch is refused for
+    // what it is (not "give the credential again"), and nothing changes.
+    for (const [body, key] of [[{ remoteUrl: 'ssh://-oProxyCommand=x/r' }, 'remoteUrl'],
+      [{ remoteUrl: 'ext::sh -c touch% /tmp/pwned' }, 'remoteUrl'],
+      [{ remoteUrl: '-oProxyCommand=x:r', username: null, token: null }, 'remoteUrl'],
+      [{ branch: '-x' }, 'branch'], [{ branch: 'a..b' }, 'branch']]) {
+      res = await rest(hub, 'PUT', '/api/integrations/git', { body, tok: token(ADMIN) });
+      assert.equal(res.status, 400, `${JSON.stringify(body)}: ${res.text}`);
+      assert.equal(res.json.code, 'INVALID_PAYLOAD');
+      assert.equal(res.json.key, key, res.text);
+    }
+    res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
+    {
+      const git = res.json.integrations.find((i) => i.service === 'git');
+      assert.equal(git.settings.remoteUrl, `${server.url}/prds.git`);
+      assert.equal(git.settings.branch, 'main');
+      assert.equal(git.settings.tokenSet, true);
+      assert.equal(git.settings.usernameSet, true);
+    }
 
     // Another organization's admin has no remote.
     res = await rest(hub, 'POST', '/api/integrations/git/push', { tok: token(OTHER_ADMIN) });

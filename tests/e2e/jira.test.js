@@ -668,3 +668,60 @@ test('bulk creates go in batches of at most 50', async () => {
     await assertCleanStop(hub);
   }
 });
+
+test('a lost bulk answer while the search lags: adopted later, never created twice', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeJira({ flavour: 'datacenter' });
+  const inJira = (prdId) => [...fake.state.issues.values()]
+    .filter((i) => i.fields.labels.includes(`prdhub-${prdId}`)).map((i) => i.fields.summary).sort();
+  const summaries = ['As a buyer I pay by card', 'As a buyer I see my receipt', 'As an admin I refund'];
+  try {
+    await configure(hub, fake);
+    const a = await client(hub, EDITOR);
+
+    // Created, the answer lost, the next two searches do not show them yet:
+    // the hub searches again a little later and adopts them.
+    const prd1 = await createPrd(hub, 'Lagging index', PRD_TEXT);
+    await join(a, prd1);
+    fake.state.dropNextBulk = 1;
+    fake.state.searchLag = 2;
+    let r = await sync(a, prd1, 'export');
+    fake.state.searchLag = 0;
+    assert.equal(r.complete.result.created, 3, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.errors, 0);
+    assert.deepEqual(inJira(prd1), summaries);
+    assert.equal(fake.requestsTo(/issue\/bulk$/).length, 1, 'the bulk create is not sent again');
+    r = await sync(a, prd1, 'export');
+    assert.equal(r.complete.result.created, 0);
+    assert.deepEqual(inJira(prd1), summaries);
+
+    // The index lags longer than the hub looks: the stories fail, nothing
+    // is sent again; the next export finds the issues and adopts them.
+    const prd2 = await createPrd(hub, 'Lagging more', PRD_TEXT);
+    await join(a, prd2);
+    fake.state.dropNextBulk = 1;
+    fake.state.searchLag = 100;
+    r = await sync(a, prd2, 'export');
+    fake.state.searchLag = 0;
+    assert.equal(r.complete.result.created, 0, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.errors, 3);
+    assert.match(r.complete.result.failures[0].message, /not created again/);
+    assert.deepEqual(inJira(prd2), summaries);
+    assert.equal(fake.requestsTo(/issue\/bulk$/).length, 2);
+    fake.catchUp();
+    r = await sync(a, prd2, 'export');
+    assert.equal(r.complete.result.created, 3, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.errors, 0);
+    assert.deepEqual(r.complete.result.issues.map((i) => i.title).sort(), summaries);
+    assert.deepEqual(inJira(prd2), summaries, 'no issue is created twice');
+    assert.equal(fake.requestsTo(/issue\/bulk$/).length, 2, 'adopted, not created');
+    // Linked now: nothing more to send.
+    r = await sync(a, prd2, 'export');
+    assert.equal(r.complete.result.created + r.complete.result.updated, 0);
+    assert.deepEqual(inJira(prd2), summaries);
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});

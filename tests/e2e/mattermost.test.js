@@ -78,6 +78,12 @@ test('settings: admins only, validated, secrets write-only, connection checks', 
       [{ token: 7 }, 'token'],
       [{ channel: 'x'.repeat(65) }, 'channel'],
       [{ colour: 'blue' }, 'colour'],
+      // The webhook URL is a secret, and checked as an address all the same.
+      [{ webhookUrl: 'javascript:alert(1)' }, 'webhookUrl'],
+      [{ webhookUrl: `http://user:pw@127.0.0.1:${new URL(fake.url).port}/hooks/x` }, 'webhookUrl'],
+      [{ webhookUrl: 'ftp://mm.invalid/hooks/x' }, 'webhookUrl'],
+      [{ webhookUrl: 'https://mm.invalid/hooks/x?a=1' }, 'webhookUrl'],
+      [{ webhookUrl: 'not a url' }, 'webhookUrl'],
     ];
     for (const [body, key] of bad) {
       const res = await rest(hub, 'PUT', '/api/integrations/mattermost', { body, tok: token(ADMIN) });
@@ -98,6 +104,22 @@ test('settings: admins only, validated, secrets write-only, connection checks', 
     assert.equal(entry.settings.tokenSet, true);
     assert.equal(entry.settings.token, undefined);
     assert.deepEqual(entry.settings.notify, ['prd_approved', 'version_created', 'comment_mention', 'prd_created']);
+    // A bad webhook URL on a configured service: refused, named, not shown
+    // back, nothing stored.
+    for (const webhookUrl of ['javascript:alert(1)', 'http://user:pw@mm.invalid/hooks/x']) {
+      res = await rest(hub, 'PUT', '/api/integrations/mattermost',
+        { body: { webhookUrl, channel: 'elsewhere' }, tok: token(ADMIN) });
+      assert.equal(res.status, 400, res.text);
+      assert.equal(res.json.code, 'INVALID_PAYLOAD');
+      assert.equal(res.json.key, 'webhookUrl');
+      assert.ok(!res.text.includes(webhookUrl) && !res.text.includes('pw@'), res.text);
+    }
+    res = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
+    {
+      const mm = res.json.integrations.find((i) => i.service === 'mattermost');
+      assert.equal(mm.settings.webhookUrlSet, false);
+      assert.equal(mm.settings.channel, entry.settings.channel);
+    }
 
     // An admin subscribed hears the status now and on each change.
     const watch = await admins(hub);

@@ -172,23 +172,64 @@ bad_url (GError **error, const char *why)
   return FALSE;
 }
 
-/* Reads @url: its kind and host. scp-like `user@host:path` is ssh. */
+/* A host name, an IPv4 or a bracketed IPv6 address: never an option to the
+ * ssh command (a leading '-'), nothing a shell or a command line reads
+ * otherwise. */
+static gboolean
+host_is_valid (const char *host)
+{
+  if (*host == '\0' || *host == '-')
+    return FALSE;
+  for (const char *p = host; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && strchr ("-._:[]", *p) == NULL)
+      return FALSE;
+  return TRUE;
+}
+
+/* A user name for ssh: not an option (a leading '-'), no space or control
+ * character. */
+static gboolean
+user_is_valid (const char *user)
+{
+  if (*user == '-')
+    return FALSE;
+  for (const char *p = user; *p != '\0'; p++)
+    if ((guchar) *p <= 0x20 || *p == 0x7f)
+      return FALSE;
+  return TRUE;
+}
+
+/* Reads @url: its kind and host. scp-like `user@host:path` is ssh. Only
+ * the transports named are accepted: no `<transport>::<address>` (git's
+ * remote helpers, `ext::` runs a command), no host or user that reads as
+ * an option, no space or control character anywhere. */
 static gboolean
 parse_remote_url (const char *url, Kind *out_kind, char **out_host, GError **error)
 {
   g_autoptr (GUri) uri = NULL;
   const char *scheme;
   const char *colon;
+  const char *p;
 
+  for (p = url; *p != '\0'; p++)
+    if ((guchar) *p <= 0x20 || *p == 0x7f)
+      return bad_url (error, "not a URL: spaces and control characters are not allowed");
+  for (p = url; g_ascii_isalnum (*p) || *p == '+' || *p == '-' || *p == '.'; p++)
+    ;
+  if (p > url && p[0] == ':' && p[1] == ':')
+    return bad_url (error, "remote helpers (<transport>::<address>) are not accepted; only "
+                           "https://, ssh://, user@host:path or file:///");
   if (strstr (url, "://") == NULL)
     {
       const char *at = strchr (url, '@');
       const char *slash = strchr (url, '/');
+      g_autofree char *user = NULL;
 
       colon = strchr (url, ':');
       if (colon == NULL || colon == url || (slash != NULL && slash < colon) || colon[1] == '\0')
         return bad_url (error, "not a URL (https://, ssh://, user@host:path or file:///)");
-      *out_kind = KIND_SSH;
+      if (at != NULL && at < colon)
+        user = g_strndup (url, at - url);
       *out_host = at != NULL && at < colon ? g_strndup (at + 1, colon - at - 1)
                                            : g_strndup (url, colon - url);
       if (**out_host == '\0')
@@ -196,6 +237,19 @@ parse_remote_url (const char *url, Kind *out_kind, char **out_host, GError **err
           g_clear_pointer (out_host, g_free);
           return bad_url (error, "the URL has no host");
         }
+      if (!host_is_valid (*out_host) || (user != NULL && (*user == '\0' || !user_is_valid (user))))
+        {
+          g_clear_pointer (out_host, g_free);
+          return bad_url (error, "the host or user may not start with '-' (it would be read as "
+                                 "an option) and a host is letters, digits, '-', '.', '_' or an "
+                                 "address");
+        }
+      if (colon[1] == '-')
+        {
+          g_clear_pointer (out_host, g_free);
+          return bad_url (error, "the path may not start with '-'");
+        }
+      *out_kind = KIND_SSH;
       return TRUE;
     }
   uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
@@ -233,8 +287,37 @@ parse_remote_url (const char *url, Kind *out_kind, char **out_host, GError **err
     return bad_url (error, "only https, ssh and file URLs are accepted");
   if (*out_kind == KIND_HTTP && g_uri_get_userinfo (uri) != NULL)
     return bad_url (error, "credentials belong in the secret settings (username, token)");
+  if (!host_is_valid (g_uri_get_host (uri)) ||
+      (g_uri_get_user (uri) != NULL && !user_is_valid (g_uri_get_user (uri))))
+    return bad_url (error, "the host or user may not start with '-' (it would be read as an "
+                           "option) and a host is letters, digits, '-', '.', '_' or an address");
   *out_host = g_strdup (g_uri_get_host (uri));
   return TRUE;
+}
+
+/* A branch name as `git check-ref-format --branch` takes it (and
+ * libgit2 after it). */
+static gboolean
+branch_is_valid (const char *branch)
+{
+  g_autofree char *ref = NULL;
+  g_auto (GStrv) parts = NULL;
+  int valid = 0;
+
+  if (*branch == '\0' || *branch == '-' || *branch == '/' || g_str_has_suffix (branch, "/") ||
+      g_str_has_suffix (branch, ".") || g_str_equal (branch, "HEAD") || g_str_equal (branch, "@") ||
+      strstr (branch, "..") != NULL || strstr (branch, "@{") != NULL ||
+      strstr (branch, "//") != NULL)
+    return FALSE;
+  for (const char *p = branch; *p != '\0'; p++)
+    if ((guchar) *p <= 0x20 || *p == 0x7f || strchr ("~^:?*[\\", *p) != NULL)
+      return FALSE;
+  parts = g_strsplit (branch, "/", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    if (parts[i][0] == '.' || g_str_has_suffix (parts[i], ".lock"))
+      return FALSE;
+  ref = g_strconcat ("refs/heads/", branch, NULL);
+  return git_reference_name_is_valid (&valid, ref) == 0 && valid;
 }
 
 static gboolean
@@ -251,17 +334,15 @@ git_check_settings (PrdIntegration *integration,
 
   if (url != NULL && !parse_remote_url (url, &kind, &host, error))
     return FALSE;
-  if (branch != NULL)
+  if (branch != NULL && !branch_is_valid (branch))
     {
-      g_autofree char *ref = g_strconcat ("refs/heads/", branch, NULL);
-      int valid = 0;
-
-      if (*branch == '\0' || git_reference_name_is_valid (&valid, ref) != 0 || !valid)
-        {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                       "Setting \"branch\": \"%s\" is not a valid branch name", branch);
-          return FALSE;
-        }
+      g_set_error_literal (
+          error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+          "Setting \"branch\": not a valid branch name (as `git check-ref-format --branch`: "
+          "no leading '-', no \"..\", \"@{\", \"//\", space, control character or any of "
+          "~^:?*[\\, no component starting with '.' or ending with \".lock\", not ending with "
+          "'/' or '.', not \"HEAD\" or \"@\")");
+      return FALSE;
     }
   if (ca_file != NULL && *ca_file != '\0' && !g_path_is_absolute (ca_file))
     {

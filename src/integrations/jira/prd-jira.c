@@ -16,15 +16,21 @@
  * stories as of the last sync (a title edited in place). A matched story
  * whose text changed is updated (`PUT issue`); an unmatched one is created,
  * with the others, by bulk create in batches of at most 50, partial
- * failures mapped back by `failedElementNumber`. When a bulk create gets no
- * answer (a transport failure) the issues labelled for the PRD are
- * searched first and those found are adopted, so that a story is never
- * created twice; only the rest is sent again, once.
+ * failures mapped back by `failedElementNumber`. A story is never created
+ * twice: before the first create the issues labelled for the PRD are
+ * searched, and an issue of the project linked to no story whose summary is
+ * a story's to create is adopted instead (an earlier export created it and
+ * never heard back). A bulk create that gets no answer (a transport
+ * failure) is never sent again: its issues are searched for, again after
+ * 1, 2 and 4 s while some are missing (Jira's search index lags), those
+ * found are adopted and the rest fail (the next export adopts them).
  *
  * Import: the issues labelled `prdhub-<prdId>` (`/search/jql` on Cloud,
  * `/search` on Data Center) that the PRD lacks become new items under the
  * User Stories heading, `- Title (KEY)`; an issue whose summary changed in
- * Jira while its story did not has the story's first line rewritten. A
+ * Jira while its story did not has the story's first line rewritten; an
+ * unlinked issue whose summary is that of a story never linked is linked
+ * to it (not added again). A
  * story changed on both sides keeps the PRD's text (a bidirectional sync
  * then exports it). A story removed from the PRD is not brought back.
  */
@@ -624,6 +630,7 @@ prd_jira_plan_import (PrdJira *self,
   g_autoptr (GPtrArray) matched = prd_jira_match (stories, links);
   g_autoptr (GString) appended = g_string_new (NULL);
   PrdJiraImportPlan *plan = g_new0 (PrdJiraImportPlan, 1);
+  g_autoptr (GHashTable) adopted = g_hash_table_new (NULL, NULL);
   guint next_position = stories->stories->len;
 
   plan->edits = g_ptr_array_new_with_free_func ((GDestroyNotify) edit_free);
@@ -649,6 +656,21 @@ prd_jira_plan_import (PrdJira *self,
         }
       if (*summary == '\0')
         continue;
+      for (guint j = 0; link == NULL && j < stories->stories->len && story == NULL; j++)
+        {
+          PrdJiraStory *candidate = g_ptr_array_index (stories->stories, j);
+
+          /* A story never linked with the issue's summary: the issue was
+           * made for it by an export that did not hear back (or by hand);
+           * it is linked, not added again. */
+          if (matched->pdata[j] == NULL && candidate->key == NULL &&
+              !g_hash_table_contains (adopted, candidate) &&
+              g_str_equal (candidate->summary, summary))
+            {
+              story = candidate;
+              g_hash_table_add (adopted, candidate);
+            }
+        }
       if (link == NULL && story == NULL)
         {
           /* An issue the PRD lacks: a new item. */
@@ -914,9 +936,14 @@ typedef struct
   GArray *batch;      /* (element-type guint) story indices of the bulk create under way */
   guint next_update;
   guint next_create;
-  gboolean resent;
+  gboolean reconciled; /* the PRD's issues were searched before the first create */
+  guint lost_searches; /* searches for the issues of a bulk create that got no answer */
   PrdJiraResult *result;
 } Export;
+
+/* After a bulk create got no answer: the waits before searching again for
+ * its issues (Jira's search index lags behind its writes). */
+static const guint lost_search_delays_ms[] = { 1000, 2000, 4000 };
 
 static void
 export_free (Export *export)
@@ -1125,6 +1152,101 @@ take_bulk_answer (PrdJira *self, Export *export, JsonObject *body)
   g_array_set_size (export->batch, 0);
 }
 
+/* The keys of the issues already linked to a story of the PRD, or to one
+ * by this export. */
+static GHashTable *
+claimed_keys (Export *export)
+{
+  GHashTable *known = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < export->links->len; i++)
+    g_hash_table_add (
+        known, ((PrdIntegrationLinkRecord *) g_ptr_array_index (export->links, i))->remote_key);
+  for (guint i = 0; i < export->result->links->len; i++)
+    g_hash_table_add (
+        known,
+        ((PrdIntegrationLinkRecord *) g_ptr_array_index (export->result->links, i))->remote_key);
+  return known;
+}
+
+/* An issue labelled for the PRD, in the export's project, linked to no
+ * story, whose summary is @story's: one the hub created for it and never
+ * heard of (a lost answer). */
+static PrdJiraIssue *
+find_unclaimed (Export *export, GPtrArray *issues, GHashTable *known, PrdJiraStory *story)
+{
+  gsize project_len = strlen (export->project_key);
+
+  for (guint j = 0; j < issues->len; j++)
+    {
+      PrdJiraIssue *issue = g_ptr_array_index (issues, j);
+
+      if (!g_hash_table_contains (known, issue->key) &&
+          strncmp (issue->key, export->project_key, project_len) == 0 &&
+          issue->key[project_len] == '-' && g_str_equal (issue->summary, story->summary))
+        return issue;
+    }
+  return NULL;
+}
+
+/* Links the story at @index to @issue, found in Jira: it counts as created
+ * (the issue exists for it now). */
+static void
+adopt (PrdJira *self, Export *export, GHashTable *known, guint index, PrdJiraIssue *issue)
+{
+  PrdJiraStory *story = story_at (export, index);
+
+  g_hash_table_add (known, issue->key);
+  g_ptr_array_add (export->result->links,
+                   link_new (self, export->org, export->prd_id, issue->key, issue->id,
+                             story->summary, story->digest, (int) index, issue->status));
+  add_issue (self, export->result, issue->key, story->summary);
+  export->result->created++;
+}
+
+/* Adopts, for each story in @indices, the unclaimed issue that matches it;
+ * leaves in @indices the stories none matches. Returns how many were
+ * adopted. */
+static guint
+adopt_found (PrdJira *self, Export *export, GPtrArray *issues, GArray *indices)
+{
+  g_autoptr (GHashTable) known = claimed_keys (export);
+  g_autoptr (GArray) rest = g_array_new (FALSE, FALSE, sizeof (guint));
+  guint adopted;
+
+  for (guint i = 0; i < indices->len; i++)
+    {
+      guint index = g_array_index (indices, guint, i);
+      PrdJiraIssue *found = find_unclaimed (export, issues, known, story_at (export, index));
+
+      if (found == NULL)
+        g_array_append_val (rest, index);
+      else
+        adopt (self, export, known, index, found);
+    }
+  adopted = indices->len - rest->len;
+  g_array_set_size (indices, 0);
+  g_array_append_vals (indices, rest->data, rest->len);
+  return adopted;
+}
+
+static void search_after_loss (GTask *task);
+
+static gboolean
+on_search_wait (GCancellable *cancellable, gpointer user_data)
+{
+  GTask *task = user_data;
+
+  /* The source holds its own reference; the export's goes on. */
+  if (g_task_return_error_if_cancelled (task))
+    {
+      g_object_unref (task);
+      return G_SOURCE_REMOVE;
+    }
+  search_after_loss (task);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_searched_after_failure (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -1133,14 +1255,22 @@ on_searched_after_failure (GObject *source, GAsyncResult *result, gpointer user_
   Export *export = g_task_get_task_data (task);
   g_autoptr (GPtrArray) issues = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GArray) rest = g_array_new (FALSE, FALSE, sizeof (guint));
-  g_autoptr (GHashTable) known = g_hash_table_new (g_str_hash, g_str_equal);
+  guint before = export->batch->len;
+  guint adopted;
 
   issues = prd_jira_search_finish (self, result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
   if (issues == NULL)
     {
       g_autofree char *message = g_strdup_printf (
-          "Jira did not answer a bulk create and could not be searched: %s", error->message);
+          "Jira did not answer a bulk create and could not be searched: %s; the issue is not "
+          "created again (the next export adopts it if Jira created it)",
+          error->message);
 
       for (guint i = 0; i < export->batch->len; i++)
         add_failure (export->result,
@@ -1149,50 +1279,47 @@ on_searched_after_failure (GObject *source, GAsyncResult *result, gpointer user_
       export_next (task);
       return;
     }
-  for (guint i = 0; i < export->links->len; i++)
-    g_hash_table_add (
-        known, ((PrdIntegrationLinkRecord *) g_ptr_array_index (export->links, i))->remote_key);
-  for (guint i = 0; i < export->result->links->len; i++)
-    g_hash_table_add (
-        known,
-        ((PrdIntegrationLinkRecord *) g_ptr_array_index (export->result->links, i))->remote_key);
-  /* What the lost request created is adopted; the rest is sent again. */
-  for (guint i = 0; i < export->batch->len; i++)
+  /* What the lost request created is adopted. */
+  adopted = adopt_found (self, export, issues, export->batch);
+  g_info ("jira (%s): a bulk create for %s got no answer; search %u found %u of the %u issues "
+          "still missing",
+          export->org, export->prd_id, export->lost_searches, adopted, before);
+  if (export->batch->len == 0)
     {
-      guint index = g_array_index (export->batch, guint, i);
-      PrdJiraStory *story = story_at (export, index);
-      PrdJiraIssue *found = NULL;
-
-      for (guint j = 0; j < issues->len && found == NULL; j++)
-        {
-          PrdJiraIssue *issue = g_ptr_array_index (issues, j);
-
-          if (!g_hash_table_contains (known, issue->key) &&
-              g_str_equal (issue->summary, story->summary))
-            found = issue;
-        }
-      if (found == NULL)
-        {
-          g_array_append_val (rest, index);
-          continue;
-        }
-      g_hash_table_add (known, found->key);
-      g_ptr_array_add (export->result->links,
-                       link_new (self, export->org, export->prd_id, found->key, found->id,
-                                 story->summary, story->digest, (int) index, found->status));
-      add_issue (self, export->result, found->key, story->summary);
-      export->result->created++;
-    }
-  g_info ("jira (%s): a bulk create for %s got no answer; %u of its %u issues were found created",
-          export->org, export->prd_id, export->batch->len - rest->len, export->batch->len);
-  g_array_set_size (export->batch, 0);
-  g_array_append_vals (export->batch, rest->data, rest->len);
-  if (export->batch->len > 0)
-    {
-      send_batch (task);
+      export_next (task);
       return;
     }
+  if (export->lost_searches <= G_N_ELEMENTS (lost_search_delays_ms))
+    {
+      /* Jira's search index lags behind its writes: look again later. */
+      GSource *wait = g_cancellable_source_new (g_task_get_cancellable (task));
+
+      g_source_set_ready_time (wait, g_get_monotonic_time () +
+                                         (gint64) lost_search_delays_ms[export->lost_searches - 1] *
+                                             G_TIME_SPAN_MILLISECOND);
+      g_task_attach_source (task, wait, G_SOURCE_FUNC (on_search_wait));
+      g_source_unref (wait);
+      return;
+    }
+  /* Never sent again: it may have been created and not be searchable yet. */
+  for (guint i = 0; i < export->batch->len; i++)
+    add_failure (export->result,
+                 story_at (export, g_array_index (export->batch, guint, i))->summary,
+                 "Jira did not answer a bulk create and its search does not show the issue; it "
+                 "is not created again (the next export adopts it if Jira created it)");
+  g_array_set_size (export->batch, 0);
   export_next (task);
+}
+
+static void
+search_after_loss (GTask *task)
+{
+  PrdJira *self = g_task_get_source_object (task);
+  Export *export = g_task_get_task_data (task);
+
+  export->lost_searches++;
+  prd_jira_search_async (self, export->prd_id, g_task_get_cancellable (task),
+                         on_searched_after_failure, task);
 }
 
 static void
@@ -1213,13 +1340,12 @@ on_bulk (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   if (response == NULL &&
-      g_error_matches (error, PRD_INTEGRATION_HTTP_ERROR, PRD_INTEGRATION_HTTP_ERROR_TRANSPORT) &&
-      !export->resent)
+      g_error_matches (error, PRD_INTEGRATION_HTTP_ERROR, PRD_INTEGRATION_HTTP_ERROR_TRANSPORT))
     {
-      /* The request may have been applied: look before sending again. */
-      export->resent = TRUE;
-      prd_jira_search_async (self, export->prd_id, g_task_get_cancellable (task),
-                             on_searched_after_failure, task);
+      /* The request may have been applied: look for its issues, a few
+       * times, and never send it again. */
+      export->lost_searches = 0;
+      search_after_loss (task);
       return;
     }
   body = prd_integration_http_response_get_object (response);
@@ -1271,6 +1397,45 @@ send_batch (GTask *task)
                                    g_task_get_cancellable (task), on_bulk, task);
 }
 
+static void
+on_searched_before_create (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  PrdJira *self = g_task_get_source_object (task);
+  Export *export = g_task_get_task_data (task);
+  g_autoptr (GPtrArray) issues = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) pending = NULL;
+  guint adopted;
+
+  issues = prd_jira_search_finish (self, result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+  if (issues == NULL)
+    {
+      g_autofree char *message =
+          g_strdup_printf ("Jira could not be searched before creating issues: %s", error->message);
+
+      fail_creates (export, export->next_create, message);
+      export_next (task);
+      return;
+    }
+  pending = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_array_append_vals (pending, &g_array_index (export->creates, guint, export->next_create),
+                       export->creates->len - export->next_create);
+  adopted = adopt_found (self, export, issues, pending);
+  if (adopted > 0)
+    g_info ("jira (%s): %u issues labelled for %s and linked to no story were adopted", export->org,
+            adopted, export->prd_id);
+  g_array_set_size (export->creates, export->next_create);
+  g_array_append_vals (export->creates, pending->data, pending->len);
+  export_next (task);
+}
+
 /* Takes over @task: the updates one by one, then the creates by batches. */
 static void
 export_next (GTask *task)
@@ -1306,6 +1471,15 @@ export_next (GTask *task)
                                        g_task_get_cancellable (task), on_updated, task);
       return;
     }
+  if (!export->reconciled && export->next_create < export->creates->len)
+    {
+      /* Issues an earlier export created without hearing of it (a lost
+       * answer) are adopted, never created twice. */
+      export->reconciled = TRUE;
+      prd_jira_search_async (self, export->prd_id, g_task_get_cancellable (task),
+                             on_searched_before_create, task);
+      return;
+    }
   if (export->next_create < export->creates->len)
     {
       guint n = MIN (PRD_JIRA_BULK_LIMIT, export->creates->len - export->next_create);
@@ -1314,7 +1488,6 @@ export_next (GTask *task)
       g_array_append_vals (export->batch,
                            &g_array_index (export->creates, guint, export->next_create), n);
       export->next_create += n;
-      export->resent = FALSE;
       send_batch (task);
       return;
     }

@@ -40,7 +40,7 @@ static const PrdIntegrationKey mattermost_keys[] = {
   { "team", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, NULL, NULL, 0, 64, NULL },
   { "channel", PRD_INTEGRATION_KEY_STRING, FALSE, FALSE, NULL, NULL, 0, 64, NULL },
   { "token", PRD_INTEGRATION_KEY_STRING, TRUE, FALSE, NULL, NULL, 0, 4096, "serverUrl" },
-  { "webhookUrl", PRD_INTEGRATION_KEY_STRING, TRUE, FALSE, NULL, NULL, 0, 2048, NULL },
+  { "webhookUrl", PRD_INTEGRATION_KEY_URL, TRUE, FALSE, NULL, NULL, 0, 2048, NULL },
   { "notify", PRD_INTEGRATION_KEY_LIST, FALSE, FALSE, DEFAULT_NOTIFY, event_choices, 0, 4, NULL },
 };
 

@@ -10,6 +10,9 @@
 //   dropNextBulk    a bulk create is applied, then the connection dies
 //   failSummaries   bulk items with these summaries fail (per-item 400)
 //   holdSearch      searches wait until release() (a sync that runs long)
+//   searchLag       an issue created now stays out of the next searchLag
+//                   searches (Jira's search index is eventually consistent);
+//                   catchUp() makes every issue searchable
 // plus a webhook sender that signs like Jira Cloud admin webhooks.
 
 import http from 'node:http';
@@ -32,6 +35,7 @@ export async function startFakeJira({ flavour = 'cloud', email = 'bot@example.co
     failSummaries: new Set(),
     holdSearch: false,
     held: [],
+    searchLag: 0,
   };
 
   const expectedAuth = () => (state.flavour === 'cloud'
@@ -64,16 +68,22 @@ export async function startFakeJira({ flavour = 'cloud', email = 'bot@example.co
     state.issues.set(key, {
       id, key,
       fields: { ...fields, status: { name: 'To Do' } },
+      unindexedFor: state.searchLag,
     });
     return { issue: { id, key, self: `http://fake/rest/api/2/issue/${id}` } };
   }
 
+  // One search request: what the index holds now; each issue not yet
+  // indexed comes one search closer to it.
   function labelled(jql) {
     const m = /labels\s*=\s*"([^"]+)"/.exec(jql ?? '');
     const label = m ? m[1] : null;
-    return [...state.issues.values()]
+    const found = [...state.issues.values()]
+      .filter((i) => !(i.unindexedFor > 0))
       .filter((i) => label === null || (i.fields.labels ?? []).includes(label))
       .sort((a, b) => Number(a.id) - Number(b.id));
+    for (const i of state.issues.values()) if (i.unindexedFor > 0) i.unindexedFor--;
+    return found;
   }
 
   function view(issue) {
@@ -206,6 +216,10 @@ export async function startFakeJira({ flavour = 'cloud', email = 'bot@example.co
       state.holdSearch = false;
       const held = state.held.splice(0);
       for (const cb of held) cb();
+    },
+    // Jira's search index catches up with every issue.
+    catchUp() {
+      for (const i of state.issues.values()) i.unindexedFor = 0;
     },
     // Adds an issue as a person in Jira would.
     addIssue(prdId, summary, project = 'PRD') {
