@@ -26,6 +26,17 @@
  *                       its last member leaves)
  *   max-pending-acks    content-updates of one connection awaiting their ack
  *                       (1–1000000, default 1024)
+ *   max-open-comments   open (unresolved) comments of one PRD (1–100000,
+ *                       default 1000)
+ *   max-open-comments-per-user
+ *                       open comments of one user on one PRD (1–100000,
+ *                       default 200)
+ *   max-replies         replies to one comment (1–100000, default 100)
+ *   max-open-comments-bytes
+ *                       what the open comments of one PRD, their replies
+ *                       included, may weigh in `joined-prd`, as
+ *                       prd-hub-comments.c counts it (65536–1073741824,
+ *                       default 8 MiB: half of [engine] max-write-buffer)
  */
 #define G_LOG_DOMAIN "prd-hub-config"
 
@@ -46,6 +57,10 @@ collab_init (gpointer data)
   self->max_joined_prds = PRD_HUB_CONFIG_DEFAULT_MAX_JOINED_PRDS;
   self->max_open_rooms = PRD_HUB_CONFIG_DEFAULT_MAX_OPEN_ROOMS;
   self->max_pending_acks = PRD_HUB_CONFIG_DEFAULT_MAX_PENDING_ACKS;
+  self->max_open_comments = PRD_HUB_CONFIG_DEFAULT_MAX_OPEN_COMMENTS;
+  self->max_user_comments = PRD_HUB_CONFIG_DEFAULT_MAX_USER_COMMENTS;
+  self->max_replies = PRD_HUB_CONFIG_DEFAULT_MAX_REPLIES;
+  self->max_comment_bytes = PRD_HUB_CONFIG_DEFAULT_MAX_COMMENT_BYTES;
 }
 
 static gboolean
@@ -87,6 +102,14 @@ collab_set (gpointer data,
     return set_uint (&self->max_open_rooms, key, value, 1, 1000000, error);
   if (g_str_equal (key, "max-pending-acks"))
     return set_uint (&self->max_pending_acks, key, value, 1, 1000000, error);
+  if (g_str_equal (key, "max-open-comments"))
+    return set_uint (&self->max_open_comments, key, value, 1, 100000, error);
+  if (g_str_equal (key, "max-open-comments-per-user"))
+    return set_uint (&self->max_user_comments, key, value, 1, 100000, error);
+  if (g_str_equal (key, "max-replies"))
+    return set_uint (&self->max_replies, key, value, 1, 100000, error);
+  if (g_str_equal (key, "max-open-comments-bytes"))
+    return set_uint (&self->max_comment_bytes, key, value, 65536, 1024 * 1024 * 1024, error);
   prd_hub_config_set_unknown_key_error (error, group, key);
   return FALSE;
 }

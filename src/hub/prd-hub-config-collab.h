@@ -14,6 +14,10 @@ G_BEGIN_DECLS
 #define PRD_HUB_CONFIG_DEFAULT_MAX_JOINED_PRDS    100
 #define PRD_HUB_CONFIG_DEFAULT_MAX_OPEN_ROOMS     10000
 #define PRD_HUB_CONFIG_DEFAULT_MAX_PENDING_ACKS   1024
+#define PRD_HUB_CONFIG_DEFAULT_MAX_OPEN_COMMENTS  1000
+#define PRD_HUB_CONFIG_DEFAULT_MAX_USER_COMMENTS  200
+#define PRD_HUB_CONFIG_DEFAULT_MAX_REPLIES        100
+#define PRD_HUB_CONFIG_DEFAULT_MAX_COMMENT_BYTES  (8 * 1024 * 1024)
 
 /**
  * PrdHubCollabConfig:
@@ -31,6 +35,10 @@ typedef struct
   guint max_joined_prds;    /* PRDs one connection may have joined at once */
   guint max_open_rooms;     /* rooms in memory at once */
   guint max_pending_acks;   /* content-updates of one connection awaiting their ack */
+  guint max_open_comments;  /* open comments of one PRD */
+  guint max_user_comments;  /* open comments of one user on one PRD */
+  guint max_replies;        /* replies to one comment */
+  guint max_comment_bytes;  /* what a PRD's open comments may weigh in joined-prd */
 } PrdHubCollabConfig;
 
 extern const PrdHubConfigSection prd_hub_collab_config_section;

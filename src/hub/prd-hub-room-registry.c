@@ -371,6 +371,16 @@ prd_hub_room_registry_get_namespace (PrdHubRoomRegistry *self)
   return self->nsp;
 }
 
+/* (transfer none): the hub's configuration (its [collab] group bounds the
+ * features riding on the rooms too) */
+PrdHubConfig *
+prd_hub_room_registry_get_config (PrdHubRoomRegistry *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), NULL);
+
+  return self->config;
+}
+
 /**
  * prd_hub_room_registry_get_writes_lost:
  *

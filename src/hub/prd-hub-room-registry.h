@@ -19,6 +19,7 @@ G_DECLARE_FINAL_TYPE (PrdHubRoomRegistry, prd_hub_room_registry, PRD, HUB_ROOM_R
 PrdHubRoomRegistry *
 prd_hub_room_registry_new (PrdSioNamespace *nsp, PrdStore *store, PrdHubConfig *config);
 PrdSioNamespace *prd_hub_room_registry_get_namespace (PrdHubRoomRegistry *self);
+PrdHubConfig *prd_hub_room_registry_get_config (PrdHubRoomRegistry *self);
 guint prd_hub_room_registry_get_n_rooms (PrdHubRoomRegistry *self);
 gboolean prd_hub_room_registry_get_writes_lost (PrdHubRoomRegistry *self);
 PrdHubRoom *prd_hub_room_registry_open (PrdHubRoomRegistry *self, const char *prd_id);
