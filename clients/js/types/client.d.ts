@@ -502,7 +502,7 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   getComments(): Comment[];
 
   // versions and approvals
-  createVersion(options: { changelog: string; versionType?: VersionType }): Promise<Version>;
+  createVersion(options: { changelog: string; versionType?: VersionType; force?: boolean }): Promise<Version>;
   approve(options?: { comment?: string }): Promise<{ prdId: string; approvedAt: IsoTime }>;
 
   // conflicts
