@@ -9,7 +9,8 @@
  *   [rate-limit.events]  EVENT = CLASS
  *
  * Defaults: `default` at 100 events per 10 seconds; content-update,
- * presence-update and sync-request in the `collab` class at 1200/10.
+ * presence-update and sync-request in the `collab` class at 1200/10; one
+ * user's REST writes (`rest`) at 600/60 and reads (`rest-read`) at 1200/60.
  */
 #define G_LOG_DOMAIN "prd-hub-config"
 
@@ -156,6 +157,8 @@ rate_limit_init (gpointer data)
   g_assert (set_event_class (self, "presence-update", PRD_HUB_CONFIG_COLLAB_CLASS, NULL));
   g_assert (set_event_class (self, "sync-request", PRD_HUB_CONFIG_COLLAB_CLASS, NULL));
   g_assert (set_limit (self, PRD_HUB_CONFIG_REST_CLASS, PRD_HUB_CONFIG_DEFAULT_REST_RATE, NULL));
+  g_assert (set_limit (self, PRD_HUB_CONFIG_REST_READ_CLASS, PRD_HUB_CONFIG_DEFAULT_REST_READ_RATE,
+                       NULL));
 }
 
 static void
