@@ -63,7 +63,7 @@ assert_place (const PrdCommentAnchor *anchor,
 {
   g_auto (PrdCommentPlace) place = { 0 };
 
-  prd_comment_anchor_resolve (anchor, doc, &place);
+  prd_comment_anchor_resolve (anchor, doc, NULL, &place);
   g_assert_cmpuint (place.position, ==, position);
   g_assert_cmpuint (place.start, ==, start);
   g_assert_cmpuint (place.end, ==, end);
@@ -189,6 +189,61 @@ test_utf16 (void)
   g_assert_cmpstr (c, ==, "c");
 }
 
+/* selection.text is cut at PRD_COMMENT_MAX_SELECTION_TEXT UTF-16 code
+ * units, never inside a surrogate pair, and says so. */
+static void
+test_selection_cut (void)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+  g_autoptr (PrdCrdtDoc) doc = NULL;
+  g_autoptr (PrdCommentText) shared = NULL;
+  g_autofree char *head = NULL;
+  PrdCommentAnchor anchor;
+
+  /* 450 units, then 999 'a', an emoji across the limit, 1200 'b'. */
+  for (guint i = 0; i < 150; i++)
+    g_string_append (text, "x\xf0\x9f\x98\x80");
+  for (guint i = 0; i < 999; i++)
+    g_string_append_c (text, 'a');
+  g_string_append (text, "\xf0\x9f\x98\x80");
+  for (guint i = 0; i < 1200; i++)
+    g_string_append_c (text, 'b');
+  doc = doc_with (text->str);
+  shared = prd_comment_text_new (doc);
+
+  /* 150 × ("x" + emoji) = 450 units before the 'a's. */
+  g_assert_true (prd_comment_anchor_init (&anchor, doc, NULL, 0, 450, TRUE, 450, 2651, NULL));
+  for (guint round = 0; round < 2; round++)
+    {
+      g_auto (PrdCommentPlace) place = { 0 };
+      g_autofree char *as = g_strnfill (999, 'a');
+
+      prd_comment_anchor_resolve (&anchor, doc, round == 0 ? NULL : shared, &place);
+      g_assert_cmpuint (place.start, ==, 450);
+      g_assert_cmpuint (place.end, ==, 2651);
+      g_assert_cmpstr (place.text, ==, as);
+      g_assert_true (place.truncated);
+    }
+  g_assert_true (prd_comment_anchor_init (&anchor, doc, NULL, 0, 0, TRUE, 0, 3, NULL));
+  {
+    g_auto (PrdCommentPlace) place = { 0 };
+
+    prd_comment_anchor_resolve (&anchor, doc, shared, &place);
+    g_assert_cmpstr (place.text, ==, "x\xf0\x9f\x98\x80");
+    g_assert_false (place.truncated);
+  }
+  /* Exactly the limit: whole, not truncated. */
+  head = g_strnfill (1000, 'b');
+  g_assert_true (prd_comment_anchor_init (&anchor, doc, NULL, 0, 1451, TRUE, 1451, 2451, NULL));
+  {
+    g_auto (PrdCommentPlace) place = { 0 };
+
+    prd_comment_anchor_resolve (&anchor, doc, shared, &place);
+    g_assert_cmpstr (place.text, ==, head);
+    g_assert_false (place.truncated);
+  }
+}
+
 static void
 test_mentions (void)
 {
@@ -233,6 +288,7 @@ main (int argc, char **argv)
   g_test_add_func ("/prd/comment/concurrent", test_concurrent);
   g_test_add_func ("/prd/comment/bounds", test_bounds);
   g_test_add_func ("/prd/comment/utf16", test_utf16);
+  g_test_add_func ("/prd/comment/selection-cut", test_selection_cut);
   g_test_add_func ("/prd/comment/mentions", test_mentions);
   g_test_add_func ("/prd/comment/content", test_content);
 

@@ -127,11 +127,15 @@ insert (
   return json_to_string (json_object_get_member (json_node_get_object (ack), "stateVector"), FALSE);
 }
 
+/* Forced: these versions need not differ in text (an unchanged text is
+ * refused otherwise, VERSION_UNCHANGED). */
 static JsonNode *
 create_version (PrdTestClient *client, const char *prd_id, const char *changelog, const char *type)
 {
-  g_autofree char *payload = g_strdup_printf (
-      "{\"prdId\":\"%s\",\"changelog\":\"%s\",\"versionType\":\"%s\"}", prd_id, changelog, type);
+  g_autofree char *payload =
+      g_strdup_printf ("{\"prdId\":\"%s\",\"changelog\":\"%s\",\"versionType\":\"%s\","
+                       "\"force\":true}",
+                       prd_id, changelog, type);
 
   return prd_test_client_request (client, "create-version", payload);
 }
@@ -504,7 +508,7 @@ test_concurrent (Fixture *f, gconstpointer data)
   g_autoptr (PrdTestClient) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
   g_autoptr (PrdTestClient) b = client_new (f, "bob", "org", PRD_ROLE_EDITOR);
   g_autofree char *payload = g_strdup_printf (
-      "{\"prdId\":\"%s\",\"changelog\":\"step\",\"versionType\":\"patch\"}", prd_id);
+      "{\"prdId\":\"%s\",\"changelog\":\"step\",\"versionType\":\"patch\",\"force\":true}", prd_id);
   gint64 ids_a[4], ids_b[4];
   GHashTable *seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   guint patch_a = 0, patch_b = 0;

@@ -128,18 +128,142 @@ resolve (PrdCrdtDoc *doc, const PrdCrdtAnchor *anchor)
   return position;
 }
 
+/* Byte offsets of every CHECKPOINT_UNITS-th UTF-16 code unit. */
+#define CHECKPOINT_UNITS 256
+
+struct _PrdCommentText
+{
+  char *text;          /* (owned) */
+  GArray *checkpoints; /* (element-type Checkpoint) */
+};
+
+typedef struct
+{
+  guint32 unit; /* the first character at or after a multiple of CHECKPOINT_UNITS */
+  gsize byte;
+} Checkpoint;
+
+/**
+ * prd_comment_text_new:
+ * @doc: the document
+ *
+ * Returns: (transfer full): the text of @doc now, to place comments in
+ */
+PrdCommentText *
+prd_comment_text_new (PrdCrdtDoc *doc)
+{
+  PrdCommentText *self = g_new0 (PrdCommentText, 1);
+  guint32 units = 0;
+  const char *p;
+
+  self->text = prd_crdt_doc_get_text (doc);
+  if (self->text == NULL)
+    self->text = g_strdup ("");
+  self->checkpoints = g_array_new (FALSE, FALSE, sizeof (Checkpoint));
+  for (p = self->text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      if (units >= self->checkpoints->len * CHECKPOINT_UNITS)
+        {
+          Checkpoint c = { units, (gsize) (p - self->text) };
+
+          g_array_append_val (self->checkpoints, c);
+        }
+      units += (guchar) *p >= 0xf0 ? 2 : 1;
+    }
+  return self;
+}
+
+void
+prd_comment_text_free (PrdCommentText *self)
+{
+  if (self == NULL)
+    return;
+  g_free (self->text);
+  g_array_unref (self->checkpoints);
+  g_free (self);
+}
+
+/* Byte of @text at UTF-16 offset @offset (clamped to the end; an offset
+ * inside a surrogate pair is that character's end), walked from @from. */
+static const char *
+utf16_walk (const char *from, guint32 from_unit, guint32 offset, guint32 *out_unit)
+{
+  const char *p = from;
+  guint32 units = from_unit;
+
+  while (*p != '\0' && units < offset)
+    {
+      units += (guchar) *p >= 0xf0 ? 2 : 1;
+      p = g_utf8_next_char (p);
+    }
+  if (out_unit != NULL)
+    *out_unit = units;
+  return p;
+}
+
+static const char *
+text_at (PrdCommentText *self, guint32 offset, guint32 *out_unit)
+{
+  guint i = offset / CHECKPOINT_UNITS;
+  const Checkpoint *c;
+
+  if (self->checkpoints->len == 0)
+    return utf16_walk (self->text, 0, offset, out_unit);
+  if (i >= self->checkpoints->len)
+    i = self->checkpoints->len - 1;
+  c = &g_array_index (self->checkpoints, Checkpoint, i);
+  if (c->unit > offset && i > 0)
+    c = &g_array_index (self->checkpoints, Checkpoint, i - 1);
+  return utf16_walk (self->text + c->byte, c->unit, offset, out_unit);
+}
+
+/* The selected characters, at most PRD_COMMENT_MAX_SELECTION_TEXT units of
+ * them: a character that would cross the limit (a surrogate pair) is left
+ * out with the rest. */
+static void
+place_text (PrdCommentText *text, PrdCommentPlace *place)
+{
+  guint32 unit = 0, limit;
+  const char *from, *to, *p;
+
+  from = text_at (text, place->start, &unit);
+  limit = place->end - place->start > PRD_COMMENT_MAX_SELECTION_TEXT
+              ? unit + PRD_COMMENT_MAX_SELECTION_TEXT
+              : place->end;
+  for (p = from; *p != '\0' && unit < place->end; p = g_utf8_next_char (p))
+    {
+      guint32 width = (guchar) *p >= 0xf0 ? 2 : 1;
+
+      if (unit + width > limit)
+        {
+          place->truncated = TRUE;
+          break;
+        }
+      unit += width;
+    }
+  to = p;
+  place->text = g_strndup (from, (gsize) (to - from));
+}
+
 /**
  * prd_comment_anchor_resolve:
+ * @text: (nullable): the text of @doc now (prd_comment_text_new()), when
+ *   several comments are placed in it; %NULL reads it
  *
  * Where the comment is now. A comment with a selection is detached once
  * every selected character is deleted; one without, once the character at
- * its position is.
+ * its position is. The selected text is cut at
+ * %PRD_COMMENT_MAX_SELECTION_TEXT UTF-16 code units (@out_place's
+ * `truncated`).
  */
 void
 prd_comment_anchor_resolve (const PrdCommentAnchor *anchor,
                             PrdCrdtDoc *doc,
+                            PrdCommentText *text,
                             PrdCommentPlace *out_place)
 {
+  g_autoptr (PrdCommentText) own = NULL;
+
   memset (out_place, 0, sizeof *out_place);
   out_place->position = resolve (doc, &anchor->position);
   if (!anchor->has_selection)
@@ -152,28 +276,9 @@ prd_comment_anchor_resolve (const PrdCommentAnchor *anchor,
   if (out_place->end < out_place->start)
     out_place->end = out_place->start;
   out_place->detached = out_place->end == out_place->start;
-  {
-    g_autofree char *text = prd_crdt_doc_get_text (doc);
-
-    out_place->text = prd_comment_utf16_slice (text, out_place->start, out_place->end);
-  }
-}
-
-/* Bytes of @text before UTF-16 offset @offset (clamped to the end). */
-static gsize
-utf16_to_byte (const char *text, guint32 offset)
-{
-  const char *p = text;
-  guint32 units = 0;
-
-  while (*p != '\0' && units < offset)
-    {
-      gunichar c = g_utf8_get_char (p);
-
-      units += c >= 0x10000 ? 2 : 1;
-      p = g_utf8_next_char (p);
-    }
-  return (gsize) (p - text);
+  if (text == NULL)
+    text = own = prd_comment_text_new (doc);
+  place_text (text, out_place);
 }
 
 /**
@@ -189,8 +294,8 @@ prd_comment_utf16_slice (const char *text, guint32 start, guint32 end)
 
   if (text == NULL)
     return g_strdup ("");
-  from = utf16_to_byte (text, start);
-  to = utf16_to_byte (text, end);
+  from = (gsize) (utf16_walk (text, 0, start, NULL) - text);
+  to = (gsize) (utf16_walk (text, 0, end, NULL) - text);
   return g_strndup (text + from, to > from ? to - from : 0);
 }
 

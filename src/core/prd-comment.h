@@ -8,6 +8,10 @@ G_BEGIN_DECLS
 /* The most UTF-8 characters a comment or reply may hold. */
 #define PRD_COMMENT_MAX_CONTENT 10000
 
+/* The most UTF-16 code units of `selection.text` the hub sends: the rest is
+ * cut (never inside a surrogate pair) and `textTruncated` says so. */
+#define PRD_COMMENT_MAX_SELECTION_TEXT 1000
+
 /**
  * PrdCommentAnchor:
  * @position: where the comment points (tied to the character after it)
@@ -30,7 +34,9 @@ typedef struct
  * @position: the comment's position now
  * @start: the selection's start now (if any)
  * @end: the selection's end now (if any)
- * @text: (nullable): the selected text now
+ * @text: (nullable): the selected text now, its first
+ *   %PRD_COMMENT_MAX_SELECTION_TEXT UTF-16 code units at most
+ * @truncated: @text is shorter than the selection
  * @detached: the anchored text is gone
  */
 typedef struct
@@ -39,8 +45,22 @@ typedef struct
   guint32 start;
   guint32 end;
   char *text;
+  gboolean truncated;
   gboolean detached;
 } PrdCommentPlace;
+
+/**
+ * PrdCommentText:
+ *
+ * A document's text read once, with an index from UTF-16 offsets to bytes,
+ * so that placing many comments in it costs neither a copy of the text nor
+ * a walk from its start per comment.
+ */
+typedef struct _PrdCommentText PrdCommentText;
+
+PrdCommentText *prd_comment_text_new (PrdCrdtDoc *doc);
+void prd_comment_text_free (PrdCommentText *text);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdCommentText, prd_comment_text_free)
 
 void prd_comment_place_clear (PrdCommentPlace *place);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PrdCommentPlace, prd_comment_place_clear)
@@ -56,6 +76,7 @@ gboolean prd_comment_anchor_init (PrdCommentAnchor *anchor,
                                   GError **error);
 void prd_comment_anchor_resolve (const PrdCommentAnchor *anchor,
                                  PrdCrdtDoc *doc,
+                                 PrdCommentText *text,
                                  PrdCommentPlace *out_place);
 char *prd_comment_utf16_slice (const char *text, guint32 start, guint32 end);
 gboolean prd_comment_validate_content (const char *what, const char *content, GError **error);

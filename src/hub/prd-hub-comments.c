@@ -12,6 +12,14 @@
  * the notifications feature) and the ack follow its commit, so nobody hears
  * of a comment the hub could lose. Positions are re-resolved from the
  * comment's CRDT anchors each time a comment is sent.
+ *
+ * What the open comments of a PRD cost every `joined-prd` is bounded
+ * ([collab] max-open-comments, max-open-comments-per-user, max-replies,
+ * max-open-comments-bytes): `selection.text` is cut at
+ * %PRD_COMMENT_MAX_SELECTION_TEXT UTF-16 code units wherever it is sent, and
+ * each comment and reply is weighed (comment_weight()) as the most JSON it
+ * can take, so that a PRD's open comments never make a `joined-prd` larger
+ * than max-open-comments-bytes plus the document.
  */
 #define G_LOG_DOMAIN "prd-hub-comments"
 
@@ -23,6 +31,7 @@
 #include "prd-comment.h"
 #include "prd-error.h"
 #include "prd-hub-announce.h"
+#include "prd-hub-config-collab.h"
 #include "prd-hub-context.h"
 
 #include "prd-hub-comments.h"
@@ -34,6 +43,7 @@ typedef struct
   char *author_name;
   char *content;
   gint64 created_at;
+  gsize weight; /* reply_weight() */
 } Reply;
 
 typedef struct
@@ -52,6 +62,7 @@ typedef struct
   gint64 resolved_at;
   gboolean resolving; /* a resolve is being written */
   GPtrArray *replies; /* Reply */
+  gsize weight;       /* comment_weight(), its replies' included */
 } Comment;
 
 struct _PrdHubComments
@@ -62,6 +73,7 @@ struct _PrdHubComments
   PrdCommentStore *comment_store; /* (owned) */
   GHashTable *comments;           /* id → (owned) Comment; removed with their PRD */
   GHashTable *by_prd;             /* prd id → GPtrArray of (unowned) Comment */
+  GPtrArray *pending; /* (element-type Write) (unowned): adds and replies being written */
 };
 
 enum
@@ -136,11 +148,58 @@ anchor_from_string (const char *text, PrdCommentAnchor *a)
   return TRUE;
 }
 
+/* ---- weights ----------------------------------------------------------------- */
+
+/* The most bytes of JSON around a comment's strings (keys, ids' quotes,
+ * offsets of 10 digits, `createdAt`, `detached`, `textTruncated`, `replies`
+ * and separators), and around a reply's. */
+#define COMMENT_OVERHEAD 512
+#define REPLY_OVERHEAD   256
+/* `selection.text`: one UTF-16 code unit is at most 6 bytes of JSON (a
+ * control character, escaped as \u00XX). */
+#define SELECTION_RESERVE (6 * PRD_COMMENT_MAX_SELECTION_TEXT)
+
+/* The most bytes @text takes as a JSON string's content: a control
+ * character is escaped in 6, a quote or backslash in 2. */
+static gsize
+string_weight (const char *text)
+{
+  gsize weight = 0;
+
+  if (text == NULL)
+    return 4; /* null */
+  for (const guchar *p = (const guchar *) text; *p != '\0'; p++)
+    weight += *p < 0x20 || *p == 0x7f ? 6 : *p == '"' || *p == '\\' ? 2 : 1;
+  return weight;
+}
+
+static gsize
+reply_weight (const Reply *reply)
+{
+  return REPLY_OVERHEAD + string_weight (reply->id) + string_weight (reply->author_id) +
+         string_weight (reply->author_name) + string_weight (reply->content);
+}
+
+/* What @comment, without its replies, can take in `joined-prd` at most,
+ * whatever edits its selection sees. */
+static gsize
+comment_weight (const Comment *comment)
+{
+  return COMMENT_OVERHEAD + string_weight (comment->id) + string_weight (comment->prd_id) +
+         string_weight (comment->author_id) + string_weight (comment->author_name) +
+         string_weight (comment->author_avatar) + string_weight (comment->content) +
+         (comment->anchor.has_selection ? SELECTION_RESERVE : 0);
+}
+
 /* ---- comments ------------------------------------------------------------------ */
 
-/* Returns: (transfer full): the comment as the seed's `comment-added` */
+/* Returns: (transfer full): the comment as the seed's `comment-added`;
+ * @text: (nullable): the text of @document, when several comments are sent */
 static JsonObject *
-comment_to_json (Comment *comment, PrdDocument *document, gboolean with_replies)
+comment_to_json (Comment *comment,
+                 PrdDocument *document,
+                 PrdCommentText *text,
+                 gboolean with_replies)
 {
   JsonObject *object = json_object_new ();
   JsonObject *author = prd_hub_person_new (comment->author_id, comment->author_name);
@@ -151,7 +210,7 @@ comment_to_json (Comment *comment, PrdDocument *document, gboolean with_replies)
   else
     json_object_set_null_member (author, "avatar");
   if (document != NULL)
-    prd_comment_anchor_resolve (&comment->anchor, prd_document_get_crdt (document), &place);
+    prd_comment_anchor_resolve (&comment->anchor, prd_document_get_crdt (document), text, &place);
   json_object_set_string_member (object, "commentId", comment->id);
   json_object_set_string_member (object, "prdId", comment->prd_id);
   json_object_set_object_member (object, "author", author);
@@ -164,6 +223,8 @@ comment_to_json (Comment *comment, PrdDocument *document, gboolean with_replies)
       json_object_set_int_member (selection, "start", place.start);
       json_object_set_int_member (selection, "end", place.end);
       json_object_set_string_member (selection, "text", place.text != NULL ? place.text : "");
+      if (place.truncated)
+        json_object_set_boolean_member (selection, "textTruncated", TRUE);
       json_object_set_object_member (object, "selection", selection);
     }
   prd_hub_json_set_time (object, "createdAt", comment->created_at);
@@ -206,6 +267,7 @@ open_comments (PrdHubComments *self, const char *prd_id, PrdDocument *document)
 {
   GPtrArray *all = g_hash_table_lookup (self->by_prd, prd_id);
   g_autoptr (GPtrArray) list = g_ptr_array_new ();
+  g_autoptr (PrdCommentText) text = NULL;
   JsonArray *array = json_array_new ();
 
   for (guint i = 0; all != NULL && i < all->len; i++)
@@ -216,9 +278,12 @@ open_comments (PrdHubComments *self, const char *prd_id, PrdDocument *document)
         g_ptr_array_add (list, comment);
     }
   g_ptr_array_sort (list, compare_comments);
+  /* The text once, not once per comment. */
+  if (document != NULL && list->len > 0)
+    text = prd_comment_text_new (prd_document_get_crdt (document));
   for (guint i = 0; i < list->len; i++)
-    json_array_add_object_element (array,
-                                   comment_to_json (g_ptr_array_index (list, i), document, TRUE));
+    json_array_add_object_element (
+        array, comment_to_json (g_ptr_array_index (list, i), document, text, TRUE));
   return array;
 }
 
@@ -411,6 +476,7 @@ typedef struct
   gint64 ack_id;
   Comment *comment; /* (owned) for WRITE_ADD, else (nullable) a copy of the key */
   char *comment_id;
+  char *prd_id; /* the PRD of a reply */
   Reply *reply; /* (owned) (nullable) */
   char *resolved_by_id;
   char *resolved_by_name;
@@ -426,6 +492,7 @@ write_free (Write *write)
   g_clear_object (&write->socket);
   g_clear_pointer (&write->comment, comment_free);
   g_free (write->comment_id);
+  g_free (write->prd_id);
   g_clear_pointer (&write->reply, reply_free);
   g_free (write->resolved_by_id);
   g_free (write->resolved_by_name);
@@ -448,6 +515,7 @@ on_written (GObject *source, GAsyncResult *result, gpointer user_data)
   Comment *comment;
   JsonObject *payload, *ack;
 
+  g_ptr_array_remove_fast (self->pending, write);
   switch (write->kind)
     {
       case WRITE_ADD:
@@ -493,7 +561,8 @@ on_written (GObject *source, GAsyncResult *result, gpointer user_data)
         write->comment = NULL;
         comment_add (self, comment);
         payload = comment_to_json (
-            comment, prd_hub_room_registry_peek_document (self->rooms, comment->prd_id), FALSE);
+            comment, prd_hub_room_registry_peek_document (self->rooms, comment->prd_id), NULL,
+            FALSE);
         json_object_set_string_member (ack, "commentId", comment->id);
         room_emit (self, comment->prd_id, "comment-added", payload);
         break;
@@ -506,6 +575,7 @@ on_written (GObject *source, GAsyncResult *result, gpointer user_data)
           JsonObject *r = json_object_new ();
 
           g_ptr_array_add (comment->replies, reply);
+          comment->weight += reply->weight;
           payload = json_object_new ();
           json_object_set_string_member (payload, "commentId", comment->id);
           json_object_set_string_member (r, "id", reply->id);
@@ -586,6 +656,81 @@ lookup_comment (PrdHubComments *self,
       return NULL;
     }
   return comment;
+}
+
+/* Whether a new comment by @author_id on @prd_id (@replied %NULL), or a
+ * reply to @replied, of @weight, stays within [collab] max-open-comments,
+ * max-open-comments-per-user, max-replies and max-open-comments-bytes; the
+ * comments and replies still being written count. */
+static gboolean
+check_limits (PrdHubComments *self,
+              const char *prd_id,
+              const char *author_id,
+              const Comment *replied,
+              gsize weight,
+              GError **error)
+{
+  const PrdHubCollabConfig *config =
+      prd_hub_config_get_collab (prd_hub_room_registry_get_config (self->rooms));
+  GPtrArray *all = g_hash_table_lookup (self->by_prd, prd_id);
+  guint open = 0, mine = 0, replies = replied != NULL ? replied->replies->len : 0;
+  guint64 total = weight;
+
+  for (guint i = 0; all != NULL && i < all->len; i++)
+    {
+      const Comment *comment = g_ptr_array_index (all, i);
+
+      if (comment->resolved_by_id != NULL)
+        continue;
+      open++;
+      mine += g_str_equal (comment->author_id, author_id);
+      total += comment->weight;
+    }
+  for (guint i = 0; i < self->pending->len; i++)
+    {
+      const Write *write = g_ptr_array_index (self->pending, i);
+
+      if (write->kind == WRITE_ADD && g_str_equal (write->comment->prd_id, prd_id))
+        {
+          open++;
+          mine += g_str_equal (write->comment->author_id, author_id);
+          total += write->comment->weight;
+        }
+      else if (write->kind == WRITE_REPLY && g_str_equal (write->prd_id, prd_id))
+        {
+          total += write->reply->weight;
+          replies += replied != NULL && g_str_equal (write->comment_id, replied->id);
+        }
+    }
+  if (replied == NULL && open >= config->max_open_comments)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+                   "%s has %u open comments (max-open-comments); resolve some first", prd_id, open);
+      return FALSE;
+    }
+  if (replied == NULL && mine >= config->max_user_comments)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+                   "You have %u open comments on %s (max-open-comments-per-user); resolve some "
+                   "first",
+                   mine, prd_id);
+      return FALSE;
+    }
+  if (replied != NULL && replies >= config->max_replies)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+                   "Comment %s has %u replies (max-replies)", replied->id, replies);
+      return FALSE;
+    }
+  if (total > config->max_comment_bytes)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+                   "The open comments of %s would weigh more than %u bytes "
+                   "(max-open-comments-bytes); resolve some first",
+                   prd_id, config->max_comment_bytes);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static void
@@ -678,6 +823,9 @@ on_add_comment (PrdSioSocket *socket,
 
   if (comment->author_avatar != NULL && *comment->author_avatar == '\0')
     g_clear_pointer (&comment->author_avatar, g_free);
+  comment->weight = comment_weight (comment);
+  if (!check_limits (self, prd_id, identity->user_id, NULL, comment->weight, &error))
+    goto fail;
   anchor = anchor_to_string (&comment->anchor);
   record.id = comment->id;
   record.prd_id = comment->prd_id;
@@ -710,6 +858,7 @@ on_add_comment (PrdSioSocket *socket,
   prd_comment_store_add_async (self->comment_store, &record, write->announce->notification_records,
                                write->announce->activity_records, NULL, on_written, write);
   write->comment = g_steal_pointer (&comment);
+  g_ptr_array_add (self->pending, write);
   return;
 
 fail:
@@ -759,6 +908,12 @@ on_reply_comment (PrdSioSocket *socket,
   reply->author_name = g_strdup (identity->name);
   reply->content = g_strdup (content);
   reply->created_at = g_get_real_time ();
+  reply->weight = reply_weight (reply);
+  if (!check_limits (self, comment->prd_id, identity->user_id, comment, reply->weight, &error))
+    {
+      reply_free (reply);
+      goto fail;
+    }
   record.id = reply->id;
   record.comment_id = comment->id;
   record.author_id = reply->author_id;
@@ -771,6 +926,7 @@ on_reply_comment (PrdSioSocket *socket,
   write->socket = g_object_ref (socket);
   write->ack_id = ack_id;
   write->comment_id = g_strdup (comment->id);
+  write->prd_id = g_strdup (comment->prd_id);
   write->reply = reply;
   write->announce = prd_hub_announce_new (identity->org);
   if (!g_str_equal (comment->author_id, identity->user_id))
@@ -794,6 +950,7 @@ on_reply_comment (PrdSioSocket *socket,
   prd_comment_store_add_reply_async (self->comment_store, &record,
                                      write->announce->notification_records,
                                      write->announce->activity_records, NULL, on_written, write);
+  g_ptr_array_add (self->pending, write);
   return;
 
 fail:
@@ -896,6 +1053,7 @@ load_comments (PrdHubComments *self, GPtrArray *records, GError **error)
                        comment->id != NULL ? comment->id : "?");
           return FALSE;
         }
+      comment->weight = comment_weight (comment);
       for (guint k = 0; record->replies != NULL && k < record->replies->len; k++)
         {
           const PrdReplyRecord *r = g_ptr_array_index (record->replies, k);
@@ -906,6 +1064,8 @@ load_comments (PrdHubComments *self, GPtrArray *records, GError **error)
           reply->author_name = g_strdup (r->author_name);
           reply->content = g_strdup (r->content);
           reply->created_at = r->created_at;
+          reply->weight = reply_weight (reply);
+          comment->weight += reply->weight;
           g_ptr_array_add (comment->replies, reply);
         }
       comment_add (self, g_steal_pointer (&comment));
@@ -947,6 +1107,7 @@ prd_hub_comments_finalize (GObject *object)
 
   g_clear_pointer (&self->by_prd, g_hash_table_unref);
   g_clear_pointer (&self->comments, g_hash_table_unref);
+  g_clear_pointer (&self->pending, g_ptr_array_unref);
 
   G_OBJECT_CLASS (prd_hub_comments_parent_class)->finalize (object);
 }
@@ -979,6 +1140,7 @@ prd_hub_comments_init (PrdHubComments *self)
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
   self->comments =
       g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) comment_free);
+  self->pending = g_ptr_array_new ();
 }
 
 static void

@@ -31,6 +31,17 @@
  *   max-sync-operations missing operations a sync-response lists; a client
  *                       further behind gets the full state (1–1000000,
  *                       default 1000)
+ *   max-open-comments   open (unresolved) comments of one PRD (1–100000,
+ *                       default 1000)
+ *   max-open-comments-per-user
+ *                       open comments of one user on one PRD (1–100000,
+ *                       default 200)
+ *   max-replies         replies to one comment (1–100000, default 100)
+ *   max-open-comments-bytes
+ *                       what the open comments of one PRD, their replies
+ *                       included, may weigh in `joined-prd`, as
+ *                       prd-hub-comments.c counts it (65536–1073741824,
+ *                       default 8 MiB: half of [engine] max-write-buffer)
  */
 #define G_LOG_DOMAIN "prd-hub-config"
 
@@ -53,6 +64,10 @@ collab_init (gpointer data)
   self->max_pending_acks = PRD_HUB_CONFIG_DEFAULT_MAX_PENDING_ACKS;
   self->max_document_size = PRD_HUB_CONFIG_DEFAULT_MAX_DOCUMENT_SIZE;
   self->max_sync_ops = PRD_HUB_CONFIG_DEFAULT_MAX_SYNC_OPS;
+  self->max_open_comments = PRD_HUB_CONFIG_DEFAULT_MAX_OPEN_COMMENTS;
+  self->max_user_comments = PRD_HUB_CONFIG_DEFAULT_MAX_USER_COMMENTS;
+  self->max_replies = PRD_HUB_CONFIG_DEFAULT_MAX_REPLIES;
+  self->max_comment_bytes = PRD_HUB_CONFIG_DEFAULT_MAX_COMMENT_BYTES;
 }
 
 static gboolean
@@ -98,6 +113,14 @@ collab_set (gpointer data,
     return set_uint (&self->max_document_size, key, value, 1, 16 * 1024 * 1024, error);
   if (g_str_equal (key, "max-sync-operations"))
     return set_uint (&self->max_sync_ops, key, value, 1, 1000000, error);
+  if (g_str_equal (key, "max-open-comments"))
+    return set_uint (&self->max_open_comments, key, value, 1, 100000, error);
+  if (g_str_equal (key, "max-open-comments-per-user"))
+    return set_uint (&self->max_user_comments, key, value, 1, 100000, error);
+  if (g_str_equal (key, "max-replies"))
+    return set_uint (&self->max_replies, key, value, 1, 100000, error);
+  if (g_str_equal (key, "max-open-comments-bytes"))
+    return set_uint (&self->max_comment_bytes, key, value, 65536, 1024 * 1024 * 1024, error);
   prd_hub_config_set_unknown_key_error (error, group, key);
   return FALSE;
 }

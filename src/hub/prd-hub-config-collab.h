@@ -16,6 +16,10 @@ G_BEGIN_DECLS
 #define PRD_HUB_CONFIG_DEFAULT_MAX_PENDING_ACKS   1024
 #define PRD_HUB_CONFIG_DEFAULT_MAX_DOCUMENT_SIZE  (1024 * 1024)
 #define PRD_HUB_CONFIG_DEFAULT_MAX_SYNC_OPS       1000
+#define PRD_HUB_CONFIG_DEFAULT_MAX_OPEN_COMMENTS  1000
+#define PRD_HUB_CONFIG_DEFAULT_MAX_USER_COMMENTS  200
+#define PRD_HUB_CONFIG_DEFAULT_MAX_REPLIES        100
+#define PRD_HUB_CONFIG_DEFAULT_MAX_COMMENT_BYTES  (8 * 1024 * 1024)
 
 /**
  * PrdHubCollabConfig:
@@ -35,6 +39,10 @@ typedef struct
   guint max_pending_acks;   /* content-updates of one connection awaiting their ack */
   guint max_document_size;  /* UTF-16 code units of a PRD's text */
   guint max_sync_ops;       /* missing operations a sync-response lists; beyond, the full state */
+  guint max_open_comments;  /* open comments of one PRD */
+  guint max_user_comments;  /* open comments of one user on one PRD */
+  guint max_replies;        /* replies to one comment */
+  guint max_comment_bytes;  /* what a PRD's open comments may weigh in joined-prd */
 } PrdHubCollabConfig;
 
 extern const PrdHubConfigSection prd_hub_collab_config_section;

@@ -10,7 +10,8 @@
  *
  * Defaults: `default` at 100 events per 10 seconds; content-update and
  * presence-update in the `collab` class at 1200/10; sync-request in the
- * `sync` class at 30/10 (its answer may be the PRD's whole state).
+ * `sync` class at 30/10 (its answer may be the PRD's whole state); one
+ * user's REST writes (`rest`) at 600/60 and reads (`rest-read`) at 1200/60.
  */
 #define G_LOG_DOMAIN "prd-hub-config"
 
@@ -160,6 +161,8 @@ rate_limit_init (gpointer data)
   g_assert (set_limit (self, PRD_HUB_CONFIG_SYNC_CLASS, PRD_HUB_CONFIG_DEFAULT_SYNC_RATE, NULL));
   g_assert (set_event_class (self, "sync-request", PRD_HUB_CONFIG_SYNC_CLASS, NULL));
   g_assert (set_limit (self, PRD_HUB_CONFIG_REST_CLASS, PRD_HUB_CONFIG_DEFAULT_REST_RATE, NULL));
+  g_assert (set_limit (self, PRD_HUB_CONFIG_REST_READ_CLASS, PRD_HUB_CONFIG_DEFAULT_REST_READ_RATE,
+                       NULL));
 }
 
 static void

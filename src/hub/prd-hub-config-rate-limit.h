@@ -33,6 +33,10 @@ typedef struct
 #define PRD_HUB_CONFIG_REST_CLASS        "rest"
 #define PRD_HUB_CONFIG_DEFAULT_REST_RATE "600/60"
 
+/* Rate-limit class of one user's REST reads (GET and HEAD with a token). */
+#define PRD_HUB_CONFIG_REST_READ_CLASS        "rest-read"
+#define PRD_HUB_CONFIG_DEFAULT_REST_READ_RATE "1200/60"
+
 /**
  * PrdHubRateLimitConfig:
  *

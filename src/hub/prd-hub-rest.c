@@ -38,6 +38,10 @@
  * Writes (any method but GET and HEAD) by one user are rate-limited
  * ([rate-limit] class `rest`, prd_hub_rest_set_write_rate()): one over the
  * limit gets 429 `RATE_LIMITED` with `Retry-After`, and changes nothing.
+ * Reads (GET and HEAD) with a token are too, separately ([rate-limit] class
+ * `rest-read`, prd_hub_rest_set_read_rate()); requests without a token
+ * (/healthz, /metrics, the web editor's files, /api/hub-proof) are not
+ * counted: they cost next to nothing and name nobody.
  */
 #define G_LOG_DOMAIN "prd-hub-rest"
 
@@ -83,20 +87,23 @@ struct _PrdHubRest
   char *engine_path;
   char **cors_origins; /* (owned) (nullable) */
   GPtrArray *routes;   /* (element-type Route) (owned) */
-  /* Writes per user: "org\nuser" → (owned) Writer. */
+  /* Requests per user: "org\nuser" → (owned) Writer. */
   GHashTable *writers; /* (owned) */
   guint write_limit;   /* 0: not limited */
   guint write_window;  /* seconds */
+  guint read_limit;    /* 0: not limited */
+  guint read_window;   /* seconds */
 };
 
-/* One user's writes. */
+/* One user's requests, writes and reads. */
 typedef struct
 {
-  PrdSioRateLimiter *limiter; /* (owned) */
-  gint64 window_end_us;       /* when its bucket is full again */
+  PrdSioRateLimiter *limiter; /* (owned): classes WRITE_CLASS and READ_CLASS */
+  gint64 window_end_us;       /* when both its buckets are full again */
 } Writer;
 
 #define WRITE_CLASS "rest"
+#define READ_CLASS  "rest-read"
 /* Users whose window has ended are forgotten once this many are known. */
 #define WRITERS_PRUNE_AT 1024
 
@@ -169,6 +176,8 @@ status_for (const GError *error)
         return SOUP_STATUS_BAD_GATEWAY;
       case PRD_ERROR_RATE_LIMITED:
         return 429; /* Too Many Requests: libsoup 3.2 has no name for it */
+      case PRD_ERROR_LIMIT_REACHED:
+        return SOUP_STATUS_UNPROCESSABLE_ENTITY;
       default:
         return SOUP_STATUS_INTERNAL_SERVER_ERROR;
     }
@@ -302,10 +311,17 @@ is_api_path (const char *path)
   return g_str_equal (path, "/api") || g_str_has_prefix (path, "/api/");
 }
 
-/* Takes one of @identity's writes, or answers @msg with 429. */
+/* Takes one of @identity's requests of @klass (WRITE_CLASS, READ_CLASS),
+ * or answers @msg with 429. */
 static gboolean
-write_allowed (PrdHubRest *self, SoupServerMessage *msg, const PrdIdentity *identity)
+request_allowed (PrdHubRest *self,
+                 SoupServerMessage *msg,
+                 const PrdIdentity *identity,
+                 const char *klass)
 {
+  gboolean write = g_str_equal (klass, WRITE_CLASS);
+  guint limit = write ? self->write_limit : self->read_limit;
+  guint window = write ? self->write_window : self->read_window;
   g_autofree char *key = NULL;
   g_autofree char *message = NULL;
   g_autofree char *retry_after = NULL;
@@ -314,7 +330,7 @@ write_allowed (PrdHubRest *self, SoupServerMessage *msg, const PrdIdentity *iden
   gboolean allowed;
   Writer *writer;
 
-  if (self->write_limit == 0)
+  if (limit == 0)
     return TRUE;
   key = g_strconcat (identity->org, "\n", identity->user_id, NULL);
   writer = g_hash_table_lookup (self->writers, key);
@@ -334,17 +350,16 @@ write_allowed (PrdHubRest *self, SoupServerMessage *msg, const PrdIdentity *iden
       writer->limiter = prd_sio_rate_limiter_new ();
       g_hash_table_insert (self->writers, g_steal_pointer (&key), writer);
     }
-  allowed = prd_sio_rate_limiter_consume (writer->limiter, WRITE_CLASS, self->write_limit,
-                                          self->write_window, now, &info);
-  writer->window_end_us = info.reset_time_us;
+  allowed = prd_sio_rate_limiter_consume (writer->limiter, klass, limit, window, now, &info);
+  writer->window_end_us = MAX (writer->window_end_us, info.reset_time_us);
   if (allowed)
     return TRUE;
-  prd_metric_inc (prd_metric_rate_limit_refusals (), WRITE_CLASS);
+  prd_metric_inc (prd_metric_rate_limit_refusals (), klass);
   retry_after = g_strdup_printf ("%u", info.retry_after);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
                                 retry_after);
-  message = g_strdup_printf ("Too many changes: at most %u in %u seconds; retry in %u seconds",
-                             self->write_limit, self->write_window, info.retry_after);
+  message = g_strdup_printf ("Too many %s: at most %u in %u seconds; retry in %u seconds",
+                             write ? "changes" : "requests", limit, window, info.retry_after);
   prd_hub_rest_respond_error_literal (msg, PRD_ERROR_RATE_LIMITED, message);
   return FALSE;
 }
@@ -406,8 +421,10 @@ dispatch (SoupServer *server,
   if (is_api_path (path) && (found->entry->flags & PRD_HUB_ROUTE_NO_TOKEN) == 0 &&
       (identity = authenticate (self, msg)) == NULL)
     return;
-  if (identity != NULL && !g_str_equal (method, "GET") && !g_str_equal (method, "HEAD") &&
-      !write_allowed (self, msg, identity))
+  if (identity != NULL &&
+      !request_allowed (self, msg, identity,
+                        g_str_equal (method, "GET") || g_str_equal (method, "HEAD") ? READ_CLASS
+                                                                                    : WRITE_CLASS))
     return;
   params = route_params (found, parts, &error);
   if (params == NULL)
@@ -748,6 +765,24 @@ prd_hub_rest_set_write_rate (PrdHubRest *self, guint limit, guint window_seconds
 
   self->write_limit = limit;
   self->write_window = window_seconds;
+}
+
+/**
+ * prd_hub_rest_set_read_rate:
+ * @limit: reads one user may make per window (0: any number)
+ * @window_seconds: the window (at least 1 when @limit is not 0)
+ *
+ * The [rate-limit] class `rest-read`: how many GET and HEAD requests with a
+ * token one user (the token's organization and subject) may make.
+ */
+void
+prd_hub_rest_set_read_rate (PrdHubRest *self, guint limit, guint window_seconds)
+{
+  g_return_if_fail (PRD_IS_HUB_REST (self));
+  g_return_if_fail (limit == 0 || window_seconds > 0);
+
+  self->read_limit = limit;
+  self->read_window = window_seconds;
 }
 
 /**

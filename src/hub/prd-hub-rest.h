@@ -68,6 +68,7 @@ G_DECLARE_FINAL_TYPE (PrdHubRest, prd_hub_rest, PRD, HUB_REST, GObject)
 PrdHubRest *prd_hub_rest_new (PrdAuth *auth, gsize max_body, const char *engine_path);
 void prd_hub_rest_set_cors_origins (PrdHubRest *self, const char *const *origins);
 void prd_hub_rest_set_write_rate (PrdHubRest *self, guint limit, guint window_seconds);
+void prd_hub_rest_set_read_rate (PrdHubRest *self, guint limit, guint window_seconds);
 void prd_hub_rest_add_routes (PrdHubRest *self,
                               const PrdHubRouteEntry *entries,
                               gsize n_entries,

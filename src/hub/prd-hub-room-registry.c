@@ -363,24 +363,22 @@ prd_hub_room_registry_new (PrdSioNamespace *nsp, PrdStore *store, PrdHubConfig *
 }
 
 /* (transfer none) (nullable): the /prds namespace, while it lives */
-/**
- * prd_hub_room_registry_get_config:
- *
- * Returns: (transfer none): the hub's configuration
- */
-PrdHubConfig *
-prd_hub_room_registry_get_config (PrdHubRoomRegistry *self)
-{
-  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), NULL);
-  return self->config;
-}
-
 PrdSioNamespace *
 prd_hub_room_registry_get_namespace (PrdHubRoomRegistry *self)
 {
   g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), NULL);
 
   return self->nsp;
+}
+
+/* (transfer none): the hub's configuration (its [collab] group bounds the
+ * features riding on the rooms too) */
+PrdHubConfig *
+prd_hub_room_registry_get_config (PrdHubRoomRegistry *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), NULL);
+
+  return self->config;
 }
 
 /**

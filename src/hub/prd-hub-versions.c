@@ -10,7 +10,9 @@
  * `git-commit`) and acks. Requests for one PRD run one after another, so
  * concurrent calls get distinct versions in the order they arrived; a
  * failure anywhere answers that request with an error and the next one
- * starts from what is stored.
+ * starts from what is stored. A text equal to the PRD's current version's
+ * is refused with VERSION_UNCHANGED unless the request says `force` (the
+ * event and REST alike; the operator's D-Bus call always creates).
  */
 #define G_LOG_DOMAIN "prd-hub-versions"
 
@@ -416,17 +418,32 @@ on_create_version (PrdSioSocket *socket,
   const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
   g_autoptr (GError) error = NULL;
   Create *create = g_new0 (Create, 1);
+  JsonNode *force;
 
   create->self = g_object_ref (self);
   create->socket = g_object_ref (socket);
   create->ack_id = ack_id;
-  create->unchanged_ok = TRUE;
   create->identity = prd_identity_copy (identity);
   if (!parse_create (args, create, &error))
     {
       prd_hub_reply_error (socket, ack_id, event, create->prd_id, error);
       create_free (create);
       return;
+    }
+  /* As POST /api/prds/{id}/versions: an unchanged text is refused
+   * (VERSION_UNCHANGED) unless the added `force` is true. */
+  force = json_object_get_member (prd_hub_payload_peek_object (args), "force");
+  if (force != NULL && !JSON_NODE_HOLDS_NULL (force))
+    {
+      if (!JSON_NODE_HOLDS_VALUE (force) || json_node_get_value_type (force) != G_TYPE_BOOLEAN)
+        {
+          g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                               "force must be a boolean");
+          prd_hub_reply_error (socket, ack_id, event, create->prd_id, error);
+          create_free (create);
+          return;
+        }
+      create->unchanged_ok = json_node_get_boolean (force);
     }
   if (identity->role == PRD_ROLE_VIEWER)
     {

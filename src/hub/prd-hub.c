@@ -748,7 +748,11 @@ prd_hub_listen (PrdHub *self, GError **error)
     const PrdRateLimit *writes = prd_hub_rate_limit_config_lookup (
         prd_hub_config_get_rate_limits (self->config), PRD_HUB_CONFIG_REST_CLASS);
 
+    const PrdRateLimit *reads = prd_hub_rate_limit_config_lookup (
+        prd_hub_config_get_rate_limits (self->config), PRD_HUB_CONFIG_REST_READ_CLASS);
+
     prd_hub_rest_set_write_rate (self->rest, writes->limit, writes->window_seconds);
+    prd_hub_rest_set_read_rate (self->rest, reads->limit, reads->window_seconds);
   }
   if (self->store != NULL)
     prd_hub_rest_prds_add (self->rest, self->store,

@@ -328,6 +328,41 @@ do_init (GTask *task, gpointer source, gpointer task_data, GCancellable *cancell
     g_task_return_boolean (task, TRUE);
 }
 
+/* Whether @blob, version @version of @prd_id, is small enough to diff. */
+static gboolean
+check_diffable (git_blob *blob, const char *prd_id, const char *version, GError **error)
+{
+  const char *data = git_blob_rawcontent (blob);
+  gsize size = (gsize) git_blob_rawsize (blob);
+  gsize lines = 0;
+
+  if (size > PRD_GIT_REPO_DIFF_MAX_BYTES)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+                   "Version %s of %s has %" G_GSIZE_FORMAT " bytes; versions of at most %d bytes "
+                   "and %d lines are compared",
+                   version, prd_id, size, PRD_GIT_REPO_DIFF_MAX_BYTES, PRD_GIT_REPO_DIFF_MAX_LINES);
+      return FALSE;
+    }
+  for (const char *p = data, *end = data + size; p != NULL && p < end;)
+    {
+      p = memchr (p, '\n', (gsize) (end - p));
+      if (p != NULL)
+        p++;
+      lines++;
+    }
+  if (lines > PRD_GIT_REPO_DIFF_MAX_LINES)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+                   "Version %s of %s has %" G_GSIZE_FORMAT " lines; versions of at most %d lines "
+                   "and %d bytes are compared",
+                   version, prd_id, lines, PRD_GIT_REPO_DIFF_MAX_LINES,
+                   PRD_GIT_REPO_DIFF_MAX_BYTES);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static void
 do_diff (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -346,7 +381,9 @@ do_diff (GTask *task, gpointer source, gpointer task_data, GCancellable *cancell
 
   if (!ensure_open (self, FALSE, &error) ||
       (from = lookup_blob (self, op->prd_id, op->version, &error)) == NULL ||
-      (to = lookup_blob (self, op->prd_id, op->to_version, &error)) == NULL)
+      (to = lookup_blob (self, op->prd_id, op->to_version, &error)) == NULL ||
+      !check_diffable (from, op->prd_id, op->version, &error) ||
+      !check_diffable (to, op->prd_id, op->to_version, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -539,7 +576,9 @@ prd_git_repo_read_finish (PrdGitRepo *self, GAsyncResult *result, GError **error
  *
  * The unified diff of `<prd_id>.md` from one version to another, as
  * libgit2 formats it (`diff --git a/<id>.md b/<id>.md` …); empty when the
- * two texts are equal.
+ * two texts are equal. A version of more than %PRD_GIT_REPO_DIFF_MAX_LINES
+ * lines or %PRD_GIT_REPO_DIFF_MAX_BYTES bytes fails with
+ * %PRD_ERROR_LIMIT_REACHED.
  */
 void
 prd_git_repo_diff_async (PrdGitRepo *self,

@@ -44,6 +44,11 @@ void prd_git_repo_read_async (PrdGitRepo *self,
                               gpointer user_data);
 char *prd_git_repo_read_finish (PrdGitRepo *self, GAsyncResult *result, GError **error);
 
+/* The largest versions prd_git_repo_diff_async() compares: the cost of a
+ * diff grows with the lines times the edits between them. */
+#define PRD_GIT_REPO_DIFF_MAX_LINES 10000
+#define PRD_GIT_REPO_DIFF_MAX_BYTES (1024 * 1024)
+
 void prd_git_repo_diff_async (PrdGitRepo *self,
                               const char *prd_id,
                               const char *from_version,

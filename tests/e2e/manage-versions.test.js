@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHub, token, connect } from './helpers/hub.js';
 import {
-  client, request, join, bump, once, user, rest, createPrd,
+  client, request, join, bump, once, user, rest, createPrd, until,
 } from './collab-helpers.js';
 
 function tok(sub, extra = {}) {
@@ -65,10 +65,28 @@ test('POST /api/prds/{id}/versions: created as create-version does; an unchanged
     const text = await rest(hub, 'GET', `/api/prds/${prdId}/versions/1.0.0`);
     assert.equal(text.text, '# Plan\nMore\n');
 
-    // The socket event keeps its behaviour: no refusal of an unchanged text.
-    const viaSocket = await request(a, 'create-version',
+    // The socket event refuses an unchanged text the same way, nothing
+    // written, unless forced; a force that is not a boolean is refused.
+    const errors = [];
+    a.on('error', (e) => errors.push(e));
+    const sameViaSocket = await request(a, 'create-version',
       { prdId, changelog: 'Same again', versionType: 'patch' });
+    assert.equal(sameViaSocket.error?.code, 'VERSION_UNCHANGED', JSON.stringify(sameViaSocket));
+    const badForce = await request(a, 'create-version',
+      { prdId, changelog: 'Same again', versionType: 'patch', force: 'yes' });
+    assert.equal(badForce.error?.code, 'INVALID_PAYLOAD', JSON.stringify(badForce));
+    const notForced = await request(a, 'create-version',
+      { prdId, changelog: 'Same again', versionType: 'patch', force: false });
+    assert.equal(notForced.error?.code, 'VERSION_UNCHANGED', JSON.stringify(notForced));
+    list = await rest(hub, 'GET', `/api/prds/${prdId}/versions`);
+    assert.deepEqual(list.json.versions.map((v) => v.version), ['0.2.0', '0.2.1', '1.0.0']);
+    await until(a, () => errors.length === 3);
+    assert.deepEqual(errors.map((e) => [e.event, e.code]), [['create-version', 'VERSION_UNCHANGED'],
+      ['create-version', 'INVALID_PAYLOAD'], ['create-version', 'VERSION_UNCHANGED']]);
+    const viaSocket = await request(a, 'create-version',
+      { prdId, changelog: 'Same again', versionType: 'patch', force: true });
     assert.equal(viaSocket.ok, true, JSON.stringify(viaSocket));
+    assert.equal(viaSocket.version.version, '1.0.1');
 
     // Refusals change nothing.
     const before = (await rest(hub, 'GET', `/api/prds/${prdId}/versions`)).json.versions.length;

@@ -202,7 +202,8 @@ test('DELETE: role rules, the room hears prd-deleted and closes, versions stay u
     const other = await createPrd(hub, 'Purge me', 'text\n');
     const v2 = await request(a, 'create-version', { prdId: other, changelog: 'One', versionType: 'minor' });
     assert.equal(v2.ok, true);
-    const v3 = await request(a, 'create-version', { prdId: other, changelog: 'Two', versionType: 'patch' });
+    const v3 = await request(a, 'create-version',
+      { prdId: other, changelog: 'Two', versionType: 'patch', force: true });
     assert.equal(v3.ok, true);
     const purged = await rest(hub, 'DELETE', `/api/prds/${other}?purgeVersions=true`,
       { tok: tok('boss', { role: 'admin' }) });

@@ -224,7 +224,8 @@ test('seed §8.3: a message for an approval, a version, a mention and a new PRD 
     await configure(hub, { notify: ['version_created'] });
     ack = await request(admin, 'approve-prd', { prdId });
     assert.equal(ack.ok, true);
-    ack = await request(editor, 'create-version', { prdId, changelog: 'Second', versionType: 'patch' });
+    ack = await request(editor, 'create-version',
+      { prdId, changelog: 'Second', versionType: 'patch', force: true });
     assert.equal(ack.ok, true, JSON.stringify(ack));
     await until(editor, () => seen.length === 4);
     assert.equal(seen[3].data.type, 'version_created');

@@ -77,14 +77,16 @@ test('the token, PRD and versions examples run as written', async () => {
     assert.match(out, /"title":"Login"/);
     assert.equal(out.split('# Login').length - 1, 2, 'export.md and prd export print the text');
 
-    // Two versions of that PRD, as an editor would make them.
+    // Two versions of that PRD, as an editor would make them (the text does
+    // not change between them: forced).
     const list = spawnSync(PRDHUB_BIN, ['prd', 'list', '--data-dir', at.dataDir],
       { encoding: 'utf8' });
     const prdId = list.stdout.split('\t')[0];
     const editor = await client(at.hub, user('user_456', { org: 'default' }));
     await join(editor, prdId);
     for (const changelog of ['First', 'Second']) {
-      const ack = await request(editor, 'create-version', { prdId, changelog, versionType: 'minor' });
+      const ack = await request(editor, 'create-version',
+        { prdId, changelog, versionType: 'minor', force: true });
       assert.equal(ack.ok, true, JSON.stringify(ack));
     }
     editor.close();

@@ -189,7 +189,8 @@ test('concurrent create-version calls get distinct, ordered versions', async () 
     for (let i = 0; i < 4; i++) clients.push(await client(hub, user(`user_${i}`)));
     sockets.push(...clients);
     const acks = await Promise.all(clients.flatMap((c, i) => [0, 1, 2].map((k) =>
-      request(c, 'create-version', { prdId, changelog: `c${i}.${k}`, versionType: 'patch' }))));
+      request(c, 'create-version',
+        { prdId, changelog: `c${i}.${k}`, versionType: 'patch', force: true }))));
     const versions = acks.map((a) => a.version.version);
     assert.equal(new Set(versions).size, 12);
     assert.deepEqual([...versions].sort((x, y) => Number(x.split('.')[2]) - Number(y.split('.')[2])),
@@ -230,7 +231,7 @@ test('versions survive a restart', async () => {
     assert.equal(text.text, 'kept\n');
     socket = await client(hub, user('user_a'));
     const second = await request(socket, 'create-version',
-      { prdId, changelog: 'two', versionType: 'minor' });
+      { prdId, changelog: 'two', versionType: 'minor', force: true });
     assert.equal(second.version.version, '0.3.0');
   } finally {
     socket?.close();

@@ -333,7 +333,8 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       if (res.error) announce(messages, `Could not reply: ${res.error.message}`, true);
     });
     const canResolve = canEdit || c.author?.id === session.userId;
-    const quote = c.selection?.text ? h('blockquote', {}, c.selection.text) : null;
+    // The hub sends the first 1000 UTF-16 units of a longer selection.
+    const quote = c.selection?.text ? h('blockquote', {}, c.selection.text + (c.selection.textTruncated ? '…' : '')) : null;
     const card = h('article', { class: `comment${c.commentId === activeComment ? ' active' : ''}`, dataset: { commentId: c.commentId }, 'aria-label': `Comment by ${c.author?.name ?? 'someone'}` },
       h('header', {}, h('strong', {}, c.author?.name ?? c.author?.id ?? 'someone'), ' ',
         h('time', { datetime: c.createdAt }, formatTime(c.createdAt)), c.detached ? h('span', { class: 'badge' }, 'text deleted') : null),

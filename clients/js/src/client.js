@@ -1100,8 +1100,10 @@ export class PrdClient extends Emitter {
   // ---- versions and approvals ----------------------------------------------------------------
 
   /** Creates a version of the committed text; resolves with the version record. */
-  async createVersion({ changelog, versionType = 'minor' }) {
-    const res = await this.request('create-version', { prdId: this.prdId, changelog, versionType });
+  async createVersion({ changelog, versionType = 'minor', force }) {
+    const payload = { prdId: this.prdId, changelog, versionType };
+    if (force !== undefined) payload.force = force;
+    const res = await this.request('create-version', payload);
     return res.version;
   }
 

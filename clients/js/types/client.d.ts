@@ -94,7 +94,9 @@ export interface Comment {
   author: { id: string; name: string; avatar: string | null };
   position: number;
   content: string;
-  selection?: { start: number; end: number; text: string };
+  /** `text` is at most the selection's first 1000 UTF-16 code units;
+   *  `textTruncated` is `true` when it was cut. */
+  selection?: { start: number; end: number; text: string; textTruncated?: boolean };
   createdAt: IsoTime;
   /** Every selected character was deleted. */
   detached?: boolean;
@@ -502,7 +504,7 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   getComments(): Comment[];
 
   // versions and approvals
-  createVersion(options: { changelog: string; versionType?: VersionType }): Promise<Version>;
+  createVersion(options: { changelog: string; versionType?: VersionType; force?: boolean }): Promise<Version>;
   approve(options?: { comment?: string }): Promise<{ prdId: string; approvedAt: IsoTime }>;
 
   // conflicts
