@@ -1005,6 +1005,114 @@ test_text_handler (Fixture *fixture, gconstpointer user_data)
   client_expect (client, "36[\"tree\",{}]");
 }
 
+/* The next message is the `error` event with @code, naming @event. */
+static void
+client_expect_error_event (Client *client, const char *code, const char *event)
+{
+  g_autofree char *text = client_next_text (client);
+  g_autoptr (JsonNode) node = NULL;
+  JsonObject *error;
+
+  g_assert_true (g_str_has_prefix (text, "2[\"error\","));
+  node = json_from_string (text + 1, NULL);
+  g_assert_nonnull (node);
+  error = json_array_get_object_element (json_node_get_array (node), 1);
+  g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, code);
+  g_assert_cmpstr (json_object_get_string_member_with_default (error, "event", NULL), ==, event);
+}
+
+/* A payload with more JSON values than max-json-values is refused with
+ * PAYLOAD_TOO_LARGE, whatever would read it (tree or text handler, binary
+ * or not), after the checks that need no tree (unknown event, rate limit);
+ * the connection stays open. */
+static void
+test_too_many_values (Fixture *fixture, gconstpointer user_data)
+{
+  PrdSioNamespace *nsp = prd_sio_server_of (fixture->sio, "/");
+  g_autoptr (Client) client = NULL;
+  g_autofree char *sid = NULL;
+  g_autofree char *sid_custom = NULL;
+  const char *too_large = "{\"error\":{\"code\":\"PAYLOAD_TOO_LARGE\",\"message\":\"The payload "
+                          "holds 9 JSON values, more than the limit of 8 (max-json-values)\"}}";
+  g_autofree char *expected = NULL;
+
+  /* read by the sessions that start after it is set */
+  g_object_set (fixture->sio, "max-json-values", 8, NULL);
+  client = client_new (fixture);
+  sid = client_connect (client, "/");
+  prd_sio_namespace_on (nsp, "read", on_read_tree, NULL);
+  prd_sio_namespace_set_text_handler (nsp, "read", on_read_text);
+
+  /* 8 values: the array, the name and 6 more */
+  client_send (client, "21[\"echo\",1,[2,{\"a\":3}],4]");
+  client_expect (client, "31[1,[2,{\"a\":3}],4]");
+
+  /* 9: refused, for the tree handler and the text handler alike */
+  client_send (client, "22[\"echo\",1,[2,{\"a\":3}],4,5]");
+  client_expect_error_event (client, "PAYLOAD_TOO_LARGE", "echo");
+  expected = g_strdup_printf ("32[%s]", too_large);
+  client_expect (client, expected);
+  client_send (client, "23[\"read\",1,[2,{\"a\":3}],4,5]");
+  client_expect_error_event (client, "PAYLOAD_TOO_LARGE", "read");
+  g_free (expected);
+  expected = g_strdup_printf ("33[%s]", too_large);
+  client_expect (client, expected);
+  /* an event named by a number, and a binary event */
+  prd_sio_namespace_on (nsp, "7", on_read_tree, NULL);
+  client_send (client, "24[7,1,[2,{\"a\":3}],4,5]");
+  client_expect_error_event (client, "PAYLOAD_TOO_LARGE", "7");
+  g_free (expected);
+  expected = g_strdup_printf ("34[%s]", too_large);
+  client_expect (client, expected);
+  client_send (client, "51-5[\"echo\",{\"_placeholder\":true,\"num\":0},[1,2,3]]");
+  client_send_binary (client, "\1", 1);
+  client_expect_error_event (client, "PAYLOAD_TOO_LARGE", "echo");
+  g_free (expected);
+  expected = g_strdup_printf ("35[%s]", too_large);
+  client_expect (client, expected);
+
+  /* an unknown event is refused as such, before its size is looked at */
+  client_send (client, "26[\"nope\",1,2,3,4,5,6,7,8,9]");
+  client_expect_error_event (client, "UNKNOWN_EVENT", NULL);
+  client_expect (
+      client, "36[{\"error\":{\"code\":\"UNKNOWN_EVENT\",\"message\":\"Unknown event 'nope'\"}}]");
+  /* so is one over the rate limit */
+  client_send (client, "27[\"limited\"]");
+  client_expect (client, "37[{\"ok\":true}]");
+  client_send (client, "28[\"limited\"]");
+  client_expect (client, "38[{\"ok\":true}]");
+  client_send (client, "29[\"limited\",1,2,3,4,5,6,7,8,9]");
+  {
+    g_autofree char *text = client_next_text (client);
+
+    g_assert_true (g_str_has_prefix (text, "2[\"rate-limit\","));
+  }
+  client_expect (client,
+                 "39[{\"error\":{\"code\":\"RATE_LIMITED\",\"message\":\"Rate limit exceeded\"}}]");
+
+  /* a CONNECT whose auth holds too many: connect_error, the session stays */
+  client_send (client, "0/custom,{\"a\":[1,2,3,4,5,6,7,8]}");
+  {
+    g_autofree char *text = client_next_text (client);
+
+    g_assert_true (g_str_has_prefix (
+        text,
+        "4/custom,{\"message\":\"Payload too large\",\"data\":{\"code\":\"PAYLOAD_TOO_LARGE\","
+        "\"message\":\"auth holds 10 JSON values, more than the limit of 8 "
+        "(max-json-values)\",\"timestamp\":"));
+  }
+  sid_custom = client_connect (client, "/custom");
+  client_send (client, "2/custom,10[\"echo\",1]");
+  client_expect (client, "3/custom,10[1]");
+
+  client_send (client, "211[\"echo\"]");
+  client_expect (client, "311[]");
+
+  /* a name that is not one is still a protocol violation */
+  client_send (client, "2[[1,2,3,4,5,6,7,8,9],1]");
+  client_expect_closed (client);
+}
+
 static void
 test_rate_limit (Fixture *fixture, gconstpointer user_data)
 {
@@ -1303,6 +1411,7 @@ main (int argc, char *argv[])
   ADD ("catch-all", test_catch_all, 0);
   ADD ("text-handler", test_text_handler, 0);
   ADD ("rate-limit", test_rate_limit, 0);
+  ADD ("too-many-values", test_too_many_values, 0);
   ADD ("refused-connects", test_refused_connects, 0);
   ADD ("pending-acks-limit", test_pending_acks_limit, 0);
   ADD ("server-disconnect", test_server_disconnect, 0);

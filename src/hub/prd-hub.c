@@ -433,7 +433,8 @@ prd_hub_constructed (GObject *object)
                 "io-threads", engine->io_threads, NULL);
 
   self->sio = prd_sio_server_new (self->engine);
-  g_object_set (self->sio, "connect-timeout", engine->connect_timeout, NULL);
+  g_object_set (self->sio, "connect-timeout", engine->connect_timeout, "max-json-values",
+                engine->max_json_values, NULL);
   self->metrics = prd_hub_metrics_new (self->engine, self->auth, config);
 
   for (guint i = 0; i < rate_limits->limits->len; i++)

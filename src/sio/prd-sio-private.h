@@ -64,6 +64,7 @@ extern PrdSioMetrics prd_sio_metrics;
 
 /* server */
 guint prd_sio_server_get_max_pending_acks (PrdSioServer *self);
+guint prd_sio_server_get_max_json_values (PrdSioServer *self);
 void prd_sio_server_count_events (PrdSioServer *self, guint received, guint sent);
 gboolean prd_sio_server_check_rate (PrdSioServer *self,
                                     PrdSioClient *client,
@@ -86,6 +87,8 @@ void prd_sio_namespace_add_to_room (PrdSioNamespace *self, const char *room, Prd
 void
 prd_sio_namespace_remove_from_room (PrdSioNamespace *self, const char *room, PrdSioSocket *socket);
 gboolean prd_sio_namespace_handles (PrdSioNamespace *self, const char *event);
+/* Whether a handler or the catch-all would take @event. */
+gboolean prd_sio_namespace_takes (PrdSioNamespace *self, const char *event);
 gboolean prd_sio_namespace_dispatch_text (PrdSioNamespace *self,
                                           PrdSioSocket *socket,
                                           const char *event,

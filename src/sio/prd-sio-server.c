@@ -27,6 +27,10 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS 45000
 #define DEFAULT_EVENT_CLASS        "default"
 #define DEFAULT_MAX_PENDING_ACKS   1000
+/* Twice the longest state vector (PRD_CRDT_MAX_SITES entries), the largest
+ * thing a client sends in one payload: this layer cannot see the CRDT's
+ * headers, docs/protocol.md says why the number. */
+#define DEFAULT_MAX_JSON_VALUES 131072
 
 typedef struct
 {
@@ -42,6 +46,7 @@ struct _PrdSioServer
   gulong connection_handler;
   guint connect_timeout;
   guint max_pending_acks;
+  guint max_json_values;
   PrdTimerQueue *timers;     /* (owned): the sessions' connect timeouts */
   guint64 n_events_received; /* EVENT packets from clients */
   guint64 n_events_sent;     /* EVENT packets to clients, one per receiver */
@@ -60,6 +65,7 @@ enum
   PROP_ENGINE,
   PROP_CONNECT_TIMEOUT,
   PROP_MAX_PENDING_ACKS,
+  PROP_MAX_JSON_VALUES,
   N_PROPS
 };
 
@@ -220,19 +226,29 @@ client_connect (PrdSioClient *client, PrdSioPacket *packet)
       return;
     }
 
-  if (packet->unusable_payload)
+  if (packet->unusable_payload || packet->too_many_values)
     {
       g_autoptr (JsonObject) data = json_object_new ();
       g_autoptr (JsonNode) data_node = json_node_new (JSON_NODE_OBJECT);
       g_autofree char *timestamp = prd_time_format_now ();
+      g_autofree char *message = NULL;
 
+      if (packet->unusable_payload)
+        message = g_strdup ("A string in auth holds U+0000 or an unpaired surrogate");
+      else
+        message = g_strdup_printf ("auth holds %" G_GSIZE_FORMAT
+                                   " JSON values, more than the limit of %u (max-json-values)",
+                                   packet->n_values, client->server->max_json_values);
       json_object_set_string_member (data, "code",
-                                     prd_error_code_to_string (PRD_ERROR_INVALID_PAYLOAD));
-      json_object_set_string_member (data, "message",
-                                     "A string in auth holds U+0000 or an unpaired surrogate");
+                                     prd_error_code_to_string (packet->unusable_payload
+                                                                   ? PRD_ERROR_INVALID_PAYLOAD
+                                                                   : PRD_ERROR_PAYLOAD_TOO_LARGE));
+      json_object_set_string_member (data, "message", message);
       json_object_set_string_member (data, "timestamp", timestamp);
       json_node_set_object (data_node, data);
-      send_connect_error (client, packet->nsp, "Invalid payload", data_node);
+      send_connect_error (client, packet->nsp,
+                          packet->unusable_payload ? "Invalid payload" : "Payload too large",
+                          data_node);
       connect_refused (client);
       return;
     }
@@ -403,6 +419,7 @@ on_engine_connection (PrdEioServer *engine, PrdEioSocket *socket, gpointer user_
   client->engine = g_object_ref (socket);
   client->decoder = prd_sio_decoder_new ();
   prd_sio_decoder_set_max_size (client->decoder, prd_eio_server_get_max_payload (engine));
+  prd_sio_decoder_set_max_values (client->decoder, self->max_json_values);
   client->limiter = prd_sio_rate_limiter_new ();
   prd_eio_socket_set_receiver (socket, &client_receiver, client);
   client->receiving = TRUE;
@@ -484,6 +501,9 @@ prd_sio_server_get_property (GObject *object, guint prop_id, GValue *value, GPar
       case PROP_MAX_PENDING_ACKS:
         g_value_set_uint (value, self->max_pending_acks);
         break;
+      case PROP_MAX_JSON_VALUES:
+        g_value_set_uint (value, self->max_json_values);
+        break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -510,6 +530,13 @@ prd_sio_server_set_property (GObject *object, guint prop_id, const GValue *value
         if (self->max_pending_acks != g_value_get_uint (value))
           {
             self->max_pending_acks = g_value_get_uint (value);
+            g_object_notify_by_pspec (object, pspec);
+          }
+        break;
+      case PROP_MAX_JSON_VALUES:
+        if (self->max_json_values != g_value_get_uint (value))
+          {
+            self->max_json_values = g_value_get_uint (value);
             g_object_notify_by_pspec (object, pspec);
           }
         break;
@@ -569,6 +596,14 @@ prd_sio_server_class_init (PrdSioServerClass *klass)
   properties[PROP_MAX_PENDING_ACKS] = g_param_spec_uint (
       "max-pending-acks", NULL, NULL, 1, G_MAXUINT, DEFAULT_MAX_PENDING_ACKS,
       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* JSON values (arrays, objects, strings, numbers, literals, nested ones
+   * included) one packet's payload may hold; a packet with more is never
+   * made into a tree: an event is refused with PAYLOAD_TOO_LARGE, a CONNECT
+   * with connect_error. 0: no limit. Applies to sessions that start after it
+   * is set. */
+  properties[PROP_MAX_JSON_VALUES] = g_param_spec_uint (
+      "max-json-values", NULL, NULL, 0, G_MAXUINT, DEFAULT_MAX_JSON_VALUES,
+      G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -577,6 +612,7 @@ prd_sio_server_init (PrdSioServer *self)
 {
   self->connect_timeout = DEFAULT_CONNECT_TIMEOUT_MS;
   self->max_pending_acks = DEFAULT_MAX_PENDING_ACKS;
+  self->max_json_values = DEFAULT_MAX_JSON_VALUES;
   self->namespaces = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->clients = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) prd_sio_client_unref);
   self->rate_limits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -720,6 +756,12 @@ guint
 prd_sio_server_get_max_pending_acks (PrdSioServer *self)
 {
   return self->max_pending_acks;
+}
+
+guint
+prd_sio_server_get_max_json_values (PrdSioServer *self)
+{
+  return self->max_json_values;
 }
 
 gboolean

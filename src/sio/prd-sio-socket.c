@@ -743,7 +743,29 @@ refuse_unusable_payload (PrdSioSocket *self, const char *event, gint64 ack_id)
     ack_error (self, ack_id, code, message);
 }
 
-/* Runs one EVENT/BINARY_EVENT packet of this socket's client. */
+static void
+refuse_too_many_values (PrdSioSocket *self, const char *event, gsize n_values, gint64 ack_id)
+{
+  const char *code = prd_error_code_to_string (PRD_ERROR_PAYLOAD_TOO_LARGE);
+  g_autofree char *message = NULL;
+  g_autoptr (JsonNode) payload = NULL;
+  PrdSioServer *server = prd_sio_namespace_get_server (self->nsp);
+
+  message =
+      g_strdup_printf ("The payload holds %" G_GSIZE_FORMAT
+                       " JSON values, more than the limit of %u (max-json-values)",
+                       n_values, server != NULL ? prd_sio_server_get_max_json_values (server) : 0);
+  payload = error_object (code, message, event, TRUE);
+  prd_sio_socket_emit_one (self, "error", payload);
+  if (ack_id >= 0)
+    ack_error (self, ack_id, code, message);
+}
+
+/* Runs one EVENT/BINARY_EVENT packet of this socket's client.
+ *
+ * Everything that may refuse the event is decided from its name and the
+ * decoder's counts, before any tree of its payload is built: a refused
+ * event costs the check of its text and nothing more, whatever it holds. */
 void
 prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet)
 {
@@ -817,6 +839,20 @@ prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet)
     {
       g_debug ("Socket %s: event '%s' refused, a string in it cannot be held", self->id, event);
       refuse_unusable_payload (self, event, packet->id);
+      return;
+    }
+
+  if (!prd_sio_namespace_takes (self->nsp, event))
+    {
+      refuse_unknown_event (self, event, packet->id);
+      return;
+    }
+
+  if (packet->too_many_values)
+    {
+      g_debug ("Socket %s: event '%s' refused, %" G_GSIZE_FORMAT " JSON values", self->id, event,
+               packet->n_values);
+      refuse_too_many_values (self, event, packet->n_values, packet->id);
       return;
     }
 

@@ -101,6 +101,27 @@ describe('maxPayload', () => {
     assert.notEqual(seen.closeCode, 1009);
   });
 
+  test('a payload of more JSON values than max-json-values is refused, the connection stays', async () => {
+    const socket = await connect(hub.url, { transports: ['websocket'] });
+    let pongs = 0;
+    socket.on('pong', () => pongs++);
+    const error = once(socket, 'error');
+    // 200,003 values in about 400 KB: within maxPayload, over 131072
+    const ack = await socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping', new Array(200000).fill(0));
+    assert.equal(ack.error?.code, 'PAYLOAD_TOO_LARGE');
+    assert.match(ack.error.message, /200003 JSON values.*131072 \(max-json-values\)/);
+    const { args: [err] } = await error;
+    assert.equal(err.code, 'PAYLOAD_TOO_LARGE');
+    assert.equal(err.event, 'ping');
+    // the largest legitimate payload (a state vector of 65,536 sites) is read
+    const sync = await socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('sync-request',
+      { prdId: 'prd_nope', stateVector: new Array(65536).fill(0) });
+    assert.notEqual(sync.error?.code, 'PAYLOAD_TOO_LARGE');
+    assert.deepEqual(await socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping'), { ok: true });
+    assert.equal(pongs, 1, 'the refused ping was not answered with pong');
+    socket.close();
+  });
+
   test('the hub still serves new clients after refusing over-size payloads', async () => {
     const socket = await connect(hub.url, { transports: ['websocket'] });
     const ack = await socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping');
