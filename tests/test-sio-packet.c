@@ -566,6 +566,32 @@ test_rate_limiter (void)
   g_assert_cmpint (info.reset_time_us, ==, t0 + 20 * G_USEC_PER_SEC);
 }
 
+/* Charging takes more than one token, never below none; the window's end
+ * refills as ever. */
+static void
+test_rate_limiter_charge (void)
+{
+  g_autoptr (PrdSioRateLimiter) limiter = prd_sio_rate_limiter_new ();
+  PrdSioRateInfo info;
+  gint64 t0 = 1000 * G_USEC_PER_SEC;
+
+  g_assert_true (prd_sio_rate_limiter_consume (limiter, "edit", 10, 10, t0, &info));
+  prd_sio_rate_limiter_charge (limiter, "edit", 10, 10, t0 + 1, 4);
+  g_assert_true (prd_sio_rate_limiter_consume (limiter, "edit", 10, 10, t0 + 2, &info));
+  g_assert_cmpuint (info.remaining, ==, 4);
+  prd_sio_rate_limiter_charge (limiter, "edit", 10, 10, t0 + 3, 1000);
+  g_assert_false (prd_sio_rate_limiter_consume (limiter, "edit", 10, 10, t0 + 4, &info));
+  g_assert_cmpint (info.reset_time_us, ==, t0 + 10 * G_USEC_PER_SEC);
+  g_assert_true (
+      prd_sio_rate_limiter_consume (limiter, "edit", 10, 10, t0 + 10 * G_USEC_PER_SEC, &info));
+  g_assert_cmpuint (info.remaining, ==, 9);
+
+  /* a charge to a bucket not used yet starts its window */
+  prd_sio_rate_limiter_charge (limiter, "chat", 2, 10, t0, 5);
+  g_assert_false (prd_sio_rate_limiter_consume (limiter, "chat", 2, 10, t0 + 1, &info));
+  g_assert_cmpint (info.reset_time_us, ==, t0 + 10 * G_USEC_PER_SEC);
+}
+
 /* A random string with what an encoder must escape. */
 static char *
 random_text (void)
@@ -661,6 +687,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/sio-packet/max-values", test_max_values);
   g_test_add_func ("/prd/sio-packet/namespace-length", test_namespace_length);
   g_test_add_func ("/prd/sio-packet/rate-limiter", test_rate_limiter);
+  g_test_add_func ("/prd/sio-packet/rate-limiter-charge", test_rate_limiter_charge);
 
   return g_test_run ();
 }

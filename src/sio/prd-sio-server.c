@@ -55,6 +55,17 @@ struct _PrdSioServer
   GHashTable *clients;       /* (owned) PrdEioSocket → (owned) PrdSioClient */
   GHashTable *rate_limits;   /* (owned) class → (owned) RateLimit */
   GHashTable *event_classes; /* (owned) event → (owned) class */
+  /* (owned) rate key → (unowned) PrdSioSharedLimiter, which holds a
+   * reference to the table and leaves it with its last socket */
+  GHashTable *shared_limiters;
+};
+
+struct _PrdSioSharedLimiter
+{
+  grefcount ref_count;        /* one per socket with the key */
+  char *key;                  /* (owned) */
+  GHashTable *table;          /* (owned): the server's shared_limiters */
+  PrdSioRateLimiter *limiter; /* (owned) */
 };
 
 G_DEFINE_FINAL_TYPE (PrdSioServer, prd_sio_server, G_TYPE_OBJECT)
@@ -481,6 +492,7 @@ prd_sio_server_finalize (GObject *object)
   g_hash_table_unref (self->clients);
   g_hash_table_unref (self->rate_limits);
   g_hash_table_unref (self->event_classes);
+  g_hash_table_unref (self->shared_limiters);
   prd_timer_queue_unref (self->timers);
   G_OBJECT_CLASS (prd_sio_server_parent_class)->finalize (object);
 }
@@ -617,6 +629,7 @@ prd_sio_server_init (PrdSioServer *self)
   self->clients = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) prd_sio_client_unref);
   self->rate_limits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->event_classes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->shared_limiters = g_hash_table_new (g_str_hash, g_str_equal);
   self->timers = prd_timer_queue_get_shared (G_PRIORITY_DEFAULT);
 }
 
@@ -764,24 +777,80 @@ prd_sio_server_get_max_json_values (PrdSioServer *self)
   return self->max_json_values;
 }
 
+/* ---- rate limits ------------------------------------------------------- */
+
+PrdSioSharedLimiter *
+prd_sio_server_acquire_limiter (PrdSioServer *self, const char *key)
+{
+  PrdSioSharedLimiter *shared = g_hash_table_lookup (self->shared_limiters, key);
+
+  if (shared != NULL)
+    {
+      g_ref_count_inc (&shared->ref_count);
+      return shared;
+    }
+  shared = g_new0 (PrdSioSharedLimiter, 1);
+  g_ref_count_init (&shared->ref_count);
+  shared->key = g_strdup (key);
+  shared->table = g_hash_table_ref (self->shared_limiters);
+  shared->limiter = prd_sio_rate_limiter_new ();
+  g_hash_table_insert (self->shared_limiters, shared->key, shared);
+  return shared;
+}
+
+void
+prd_sio_shared_limiter_release (PrdSioSharedLimiter *shared)
+{
+  if (!g_ref_count_dec (&shared->ref_count))
+    return;
+  g_hash_table_remove (shared->table, shared->key);
+  g_hash_table_unref (shared->table);
+  prd_sio_rate_limiter_free (shared->limiter);
+  g_free (shared->key);
+  g_free (shared);
+}
+
+PrdSioRateLimiter *
+prd_sio_shared_limiter_get_limiter (PrdSioSharedLimiter *shared)
+{
+  return shared->limiter;
+}
+
+guint
+prd_sio_server_get_n_rate_keys (PrdSioServer *self)
+{
+  return g_hash_table_size (self->shared_limiters);
+}
+
+/* The limit of @event's class, or NULL when the class has none. */
+static RateLimit *
+lookup_rate (PrdSioServer *self, const char *event, const char **event_class)
+{
+  *event_class = g_hash_table_lookup (self->event_classes, event);
+  if (*event_class == NULL)
+    *event_class = DEFAULT_EVENT_CLASS;
+  return g_hash_table_lookup (self->rate_limits, *event_class);
+}
+
+/* @limiter: the buckets @event counts against, @client's own or those of
+ * the socket's rate key. Refusals are counted per @client whatever the
+ * buckets: a session that goes on sending past the limit is closed. */
 gboolean
 prd_sio_server_check_rate (PrdSioServer *self,
                            PrdSioClient *client,
+                           PrdSioRateLimiter *limiter,
                            const char *event,
                            PrdSioRateInfo *info)
 {
-  const char *event_class = g_hash_table_lookup (self->event_classes, event);
-  RateLimit *rate;
+  const char *event_class;
+  RateLimit *rate = lookup_rate (self, event, &event_class);
   gint64 now;
 
-  if (event_class == NULL)
-    event_class = DEFAULT_EVENT_CLASS;
-  rate = g_hash_table_lookup (self->rate_limits, event_class);
   if (rate == NULL)
     return TRUE;
   now = g_get_monotonic_time ();
-  if (prd_sio_rate_limiter_consume (client->limiter, event_class, rate->limit, rate->window_seconds,
-                                    now, info))
+  if (prd_sio_rate_limiter_consume (limiter, event_class, rate->limit, rate->window_seconds, now,
+                                    info))
     return TRUE;
   prd_metric_inc (prd_sio_metrics.rate_limit_refusals, event_class);
   /* Each refusal is answered (rate-limit, the ack): a client that sends as
@@ -797,4 +866,18 @@ prd_sio_server_check_rate (PrdSioServer *self,
     violation (client, "forced close", "%u events past the rate limit of class %s",
                client->refused_events, event_class);
   return FALSE;
+}
+
+void
+prd_sio_server_charge_rate (PrdSioServer *self,
+                            PrdSioRateLimiter *limiter,
+                            const char *event,
+                            guint tokens)
+{
+  const char *event_class;
+  RateLimit *rate = lookup_rate (self, event, &event_class);
+
+  if (rate != NULL)
+    prd_sio_rate_limiter_charge (limiter, event_class, rate->limit, rate->window_seconds,
+                                 g_get_monotonic_time (), tokens);
 }
