@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
-// maxPayload over both transports and the per-event rate limit.
+// maxPayload over both transports, max-json-values, and the per-event
+// rate limit (per user).
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -167,6 +168,21 @@ describe('rate limit', () => {
     assert.equal(ack2.error?.code, 'RATE_LIMITED');
     assert.equal(pongs, 0);
     socket.close();
+  });
+
+  test("one user's connections share the budget", async () => {
+    const auth = { token: token({ sub: 'user_shared' }) };
+    const a = await connect(hub.url, { transports: ['websocket'], auth });
+    const b = await connect(hub.url, { transports: ['websocket'], auth });
+    const ping = (s) => s.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping');
+    for (let i = 0; i < LIMIT - 1; i++) assert.deepEqual(await ping(a), { ok: true });
+    assert.deepEqual(await ping(b), { ok: true }, 'the last of the budget, on another connection');
+    assert.equal((await ping(b)).error?.code, 'RATE_LIMITED');
+    assert.equal((await ping(a)).error?.code, 'RATE_LIMITED');
+    // a new connection while others are open: no fresh budget
+    const c = await connect(hub.url, { transports: ['polling'], auth });
+    assert.equal((await ping(c)).error?.code, 'RATE_LIMITED');
+    for (const s of [a, b, c]) s.close();
   });
 
   test("another user is not limited by the first user's budget", async () => {
