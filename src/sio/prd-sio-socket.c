@@ -6,9 +6,9 @@
  * that an application holds on to after the disconnect never keeps the
  * transport alive; sending on it is then a no-op. Incoming events pass a
  * rate limiter before they reach a handler (the buckets of the socket's
- * user when the application gave it a rate key, else its connection's); refusals, unknown
- * events and events whose payload the decoder marked unusable are always
- * answered (never dropped silently).
+ * user when the application gave it a rate key, else its connection's);
+ * refusals, unknown events, events whose payload the decoder marked
+ * unusable or too large are always answered (never dropped silently).
  */
 #define G_LOG_DOMAIN "prd-sio"
 
