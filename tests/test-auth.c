@@ -995,6 +995,11 @@ test_config_valid_file (void)
   g_assert_cmpuint (prd_hub_config_get_engine (config)->max_write_buffer, ==, 8000000);
   g_assert_cmpuint (prd_hub_config_get_engine (config)->connect_timeout, ==, 30000);
   g_assert_cmpuint (prd_hub_config_get_engine (config)->io_threads, ==, 3);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->max_json_values, ==,
+                    PRD_HUB_CONFIG_DEFAULT_MAX_JSON_VALUES);
+  g_assert_true (prd_hub_config_set (config, "engine", "max-json-values", "200000", &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->max_json_values, ==, 200000);
   /* "auto" and the default: the processors beyond two, at most 4. */
   g_assert_true (prd_hub_config_set (config, "engine", "io-threads", "auto", &error));
   g_assert_no_error (error);
@@ -1103,6 +1108,8 @@ test_config_invalid (void)
     { "[auth]\nrevocation-check-interval = 3601\n", "[auth] revocation-check-interval" },
     { "[engine]\nmax-sessions = 0\n", "[engine] max-sessions" },
     { "[engine]\nmax-sessions-per-address = x\n", "[engine] max-sessions-per-address" },
+    { "[engine]\nmax-json-values = 1023\n", "[engine] max-json-values" },
+    { "[engine]\nmax-json-values = 67108865\n", "[engine] max-json-values" },
     { "[engine]\nio-threads = 65\n", "[engine] io-threads" },
     { "[engine]\nio-threads = -1\n", "[engine] io-threads" },
     { "[engine]\nio-threads = many\n", "[engine] io-threads: \"many\"" },

@@ -417,6 +417,68 @@ test_decoder_unexpected_binary (void)
 
 /* A packet split over messages gets no more room than one message; the
  * namespace of the packet being collected is known before it is whole. */
+/* Over max_values a payload is counted, never made into a tree: the
+ * packet keeps its frame. */
+static void
+test_max_values (void)
+{
+  static const struct
+  {
+    const char *in;
+    gsize n_values;
+    const char *frame; /* (nullable) */
+  } cases[] = {
+    { "2[\"e\",1,[2,{\"a\":3}],4,5]", 9, "[\"e\"]" },
+    { "2[7,{\"a\":[1,2,3,4,5,6,7]}]", 11, "[7]" },
+    { "2[-1.5,{\"a\":[1,2,3,4,5,6,7]}]", 11, "[-1.5]" },
+    { "51-[\"e\",{\"_placeholder\":true,\"num\":0},[1,2,3]]", 9, "[\"e\"]" },
+    { "31[1,2,3,4,5,6,7,8,9]", 10, "[]" },
+    { "0/a,{\"a\":[1,2,3,4,5,6,7,8]}", 10, NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PrdSioPacket) packet = NULL;
+      g_autoptr (PrdSioPacket) within = NULL;
+
+      packet = prd_sio_packet_decode_full (cases[i].in, strlen (cases[i].in), 8, &error);
+      g_assert_no_error (error);
+      g_assert_true (packet->too_many_values);
+      g_assert_false (packet->unusable_payload);
+      g_assert_cmpuint (packet->n_values, ==, cases[i].n_values);
+      if (cases[i].frame == NULL)
+        g_assert_null (prd_sio_packet_get_data (packet));
+      else
+        {
+          g_autofree char *frame = prd_json_to_string (prd_sio_packet_get_data (packet));
+
+          g_assert_cmpstr (frame, ==, cases[i].frame);
+        }
+
+      /* at the limit it is read as ever */
+      within =
+          prd_sio_packet_decode_full (cases[i].in, strlen (cases[i].in), cases[i].n_values, &error);
+      g_assert_no_error (error);
+      g_assert_false (within->too_many_values);
+      g_assert_cmpuint (within->n_values, ==, cases[i].n_values);
+    }
+
+  /* what is wrong with the frame is wrong with the packet */
+  {
+    g_autoptr (GError) error = NULL;
+
+    g_assert_null (prd_sio_packet_decode_full ("2[[1,2,3,4,5,6,7,8]]", 20, 8, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+    g_clear_error (&error);
+    g_assert_null (prd_sio_packet_decode_full ("2{\"a\":[1,2,3,4,5,6,7,8]}", 24, 8, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+    g_clear_error (&error);
+    g_assert_null (prd_sio_packet_decode_full ("1[1,2,3,4,5,6,7,8,9]", 20, 8, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  }
+}
+
 static void
 test_decoder_max_size (void)
 {
@@ -502,6 +564,32 @@ test_rate_limiter (void)
       prd_sio_rate_limiter_consume (limiter, "edit", 3, 10, t0 + 10 * G_USEC_PER_SEC, &info));
   g_assert_cmpuint (info.remaining, ==, 2);
   g_assert_cmpint (info.reset_time_us, ==, t0 + 20 * G_USEC_PER_SEC);
+}
+
+/* Charging takes more than one token, never below none; the window's end
+ * refills as ever. */
+static void
+test_rate_limiter_charge (void)
+{
+  g_autoptr (PrdSioRateLimiter) limiter = prd_sio_rate_limiter_new ();
+  PrdSioRateInfo info;
+  gint64 t0 = 1000 * G_USEC_PER_SEC;
+
+  g_assert_true (prd_sio_rate_limiter_consume (limiter, "edit", 10, 10, t0, &info));
+  prd_sio_rate_limiter_charge (limiter, "edit", 10, 10, t0 + 1, 4);
+  g_assert_true (prd_sio_rate_limiter_consume (limiter, "edit", 10, 10, t0 + 2, &info));
+  g_assert_cmpuint (info.remaining, ==, 4);
+  prd_sio_rate_limiter_charge (limiter, "edit", 10, 10, t0 + 3, 1000);
+  g_assert_false (prd_sio_rate_limiter_consume (limiter, "edit", 10, 10, t0 + 4, &info));
+  g_assert_cmpint (info.reset_time_us, ==, t0 + 10 * G_USEC_PER_SEC);
+  g_assert_true (
+      prd_sio_rate_limiter_consume (limiter, "edit", 10, 10, t0 + 10 * G_USEC_PER_SEC, &info));
+  g_assert_cmpuint (info.remaining, ==, 9);
+
+  /* a charge to a bucket not used yet starts its window */
+  prd_sio_rate_limiter_charge (limiter, "chat", 2, 10, t0, 5);
+  g_assert_false (prd_sio_rate_limiter_consume (limiter, "chat", 2, 10, t0 + 1, &info));
+  g_assert_cmpint (info.reset_time_us, ==, t0 + 10 * G_USEC_PER_SEC);
 }
 
 /* A random string with what an encoder must escape. */
@@ -596,8 +684,10 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/sio-packet/decoder/text-while-awaiting", test_decoder_text_while_awaiting);
   g_test_add_func ("/prd/sio-packet/decoder/unexpected-binary", test_decoder_unexpected_binary);
   g_test_add_func ("/prd/sio-packet/decoder/max-size", test_decoder_max_size);
+  g_test_add_func ("/prd/sio-packet/max-values", test_max_values);
   g_test_add_func ("/prd/sio-packet/namespace-length", test_namespace_length);
   g_test_add_func ("/prd/sio-packet/rate-limiter", test_rate_limiter);
+  g_test_add_func ("/prd/sio-packet/rate-limiter-charge", test_rate_limiter_charge);
 
   return g_test_run ();
 }

@@ -250,7 +250,12 @@ admin_connect (PrdSioNamespace *nsp,
   if (auth != NULL)
     token = json_object_get_string_member_with_default (json_node_get_object (auth), "token", NULL);
   if (g_strcmp0 (token, "good") == 0)
-    return TRUE;
+    {
+      /* {"user": key}: the socket's events count for that key */
+      prd_sio_socket_set_rate_key (socket, json_object_get_string_member_with_default (
+                                               json_node_get_object (auth), "user", NULL));
+      return TRUE;
+    }
   if (g_strcmp0 (token, "nodata") == 0)
     {
       *error_message = g_strdup ("no data");
@@ -543,6 +548,19 @@ client_connect (Client *client, const char *nsp)
   g_assert_nonnull (node);
   g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
   return g_strdup (json_object_get_string_member (json_node_get_object (node), "sid"));
+}
+
+/* CONNECTs to @nsp with @auth (JSON) and expects it accepted */
+static void
+client_connect_with (Client *client, const char *nsp, const char *auth)
+{
+  g_autofree char *request = g_strdup_printf ("0%s,%s", nsp, auth);
+  g_autofree char *prefix = g_strdup_printf ("0%s,{\"sid\":", nsp);
+  g_autofree char *reply = NULL;
+
+  client_send (client, request);
+  reply = client_next_text (client);
+  g_assert_true (g_str_has_prefix (reply, prefix));
 }
 
 static void
@@ -1005,6 +1023,114 @@ test_text_handler (Fixture *fixture, gconstpointer user_data)
   client_expect (client, "36[\"tree\",{}]");
 }
 
+/* The next message is the `error` event with @code, naming @event. */
+static void
+client_expect_error_event (Client *client, const char *code, const char *event)
+{
+  g_autofree char *text = client_next_text (client);
+  g_autoptr (JsonNode) node = NULL;
+  JsonObject *error;
+
+  g_assert_true (g_str_has_prefix (text, "2[\"error\","));
+  node = json_from_string (text + 1, NULL);
+  g_assert_nonnull (node);
+  error = json_array_get_object_element (json_node_get_array (node), 1);
+  g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, code);
+  g_assert_cmpstr (json_object_get_string_member_with_default (error, "event", NULL), ==, event);
+}
+
+/* A payload with more JSON values than max-json-values is refused with
+ * PAYLOAD_TOO_LARGE, whatever would read it (tree or text handler, binary
+ * or not), after the checks that need no tree (unknown event, rate limit);
+ * the connection stays open. */
+static void
+test_too_many_values (Fixture *fixture, gconstpointer user_data)
+{
+  PrdSioNamespace *nsp = prd_sio_server_of (fixture->sio, "/");
+  g_autoptr (Client) client = NULL;
+  g_autofree char *sid = NULL;
+  g_autofree char *sid_custom = NULL;
+  const char *too_large = "{\"error\":{\"code\":\"PAYLOAD_TOO_LARGE\",\"message\":\"The payload "
+                          "holds 9 JSON values, more than the limit of 8 (max-json-values)\"}}";
+  g_autofree char *expected = NULL;
+
+  /* read by the sessions that start after it is set */
+  g_object_set (fixture->sio, "max-json-values", 8, NULL);
+  client = client_new (fixture);
+  sid = client_connect (client, "/");
+  prd_sio_namespace_on (nsp, "read", on_read_tree, NULL);
+  prd_sio_namespace_set_text_handler (nsp, "read", on_read_text);
+
+  /* 8 values: the array, the name and 6 more */
+  client_send (client, "21[\"echo\",1,[2,{\"a\":3}],4]");
+  client_expect (client, "31[1,[2,{\"a\":3}],4]");
+
+  /* 9: refused, for the tree handler and the text handler alike */
+  client_send (client, "22[\"echo\",1,[2,{\"a\":3}],4,5]");
+  client_expect_error_event (client, "PAYLOAD_TOO_LARGE", "echo");
+  expected = g_strdup_printf ("32[%s]", too_large);
+  client_expect (client, expected);
+  client_send (client, "23[\"read\",1,[2,{\"a\":3}],4,5]");
+  client_expect_error_event (client, "PAYLOAD_TOO_LARGE", "read");
+  g_free (expected);
+  expected = g_strdup_printf ("33[%s]", too_large);
+  client_expect (client, expected);
+  /* an event named by a number, and a binary event */
+  prd_sio_namespace_on (nsp, "7", on_read_tree, NULL);
+  client_send (client, "24[7,1,[2,{\"a\":3}],4,5]");
+  client_expect_error_event (client, "PAYLOAD_TOO_LARGE", "7");
+  g_free (expected);
+  expected = g_strdup_printf ("34[%s]", too_large);
+  client_expect (client, expected);
+  client_send (client, "51-5[\"echo\",{\"_placeholder\":true,\"num\":0},[1,2,3]]");
+  client_send_binary (client, "\1", 1);
+  client_expect_error_event (client, "PAYLOAD_TOO_LARGE", "echo");
+  g_free (expected);
+  expected = g_strdup_printf ("35[%s]", too_large);
+  client_expect (client, expected);
+
+  /* an unknown event is refused as such, before its size is looked at */
+  client_send (client, "26[\"nope\",1,2,3,4,5,6,7,8,9]");
+  client_expect_error_event (client, "UNKNOWN_EVENT", NULL);
+  client_expect (
+      client, "36[{\"error\":{\"code\":\"UNKNOWN_EVENT\",\"message\":\"Unknown event 'nope'\"}}]");
+  /* so is one over the rate limit */
+  client_send (client, "27[\"limited\"]");
+  client_expect (client, "37[{\"ok\":true}]");
+  client_send (client, "28[\"limited\"]");
+  client_expect (client, "38[{\"ok\":true}]");
+  client_send (client, "29[\"limited\",1,2,3,4,5,6,7,8,9]");
+  {
+    g_autofree char *text = client_next_text (client);
+
+    g_assert_true (g_str_has_prefix (text, "2[\"rate-limit\","));
+  }
+  client_expect (client,
+                 "39[{\"error\":{\"code\":\"RATE_LIMITED\",\"message\":\"Rate limit exceeded\"}}]");
+
+  /* a CONNECT whose auth holds too many: connect_error, the session stays */
+  client_send (client, "0/custom,{\"a\":[1,2,3,4,5,6,7,8]}");
+  {
+    g_autofree char *text = client_next_text (client);
+
+    g_assert_true (g_str_has_prefix (
+        text,
+        "4/custom,{\"message\":\"Payload too large\",\"data\":{\"code\":\"PAYLOAD_TOO_LARGE\","
+        "\"message\":\"auth holds 10 JSON values, more than the limit of 8 "
+        "(max-json-values)\",\"timestamp\":"));
+  }
+  sid_custom = client_connect (client, "/custom");
+  client_send (client, "2/custom,10[\"echo\",1]");
+  client_expect (client, "3/custom,10[1]");
+
+  client_send (client, "211[\"echo\"]");
+  client_expect (client, "311[]");
+
+  /* a name that is not one is still a protocol violation */
+  client_send (client, "2[[1,2,3,4,5,6,7,8,9],1]");
+  client_expect_closed (client);
+}
+
 static void
 test_rate_limit (Fixture *fixture, gconstpointer user_data)
 {
@@ -1056,6 +1182,141 @@ test_rate_limit (Fixture *fixture, gconstpointer user_data)
   for (guint i = 0; i < 2; i++)
     g_assert_true (
         g_str_has_suffix (g_ptr_array_index (fixture->disconnections, i), ":forced close"));
+}
+
+/* Sockets given the same rate key share their buckets, whatever their
+ * sessions; the buckets go with the key's last socket. */
+static void
+test_rate_key (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) a = client_new (fixture);
+  g_autoptr (Client) b = client_new (fixture);
+  g_autoptr (Client) c = client_new (fixture);
+  g_autoptr (Client) d = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *sid = NULL;
+  const char *limited =
+      "3/admin,2[{\"error\":{\"code\":\"RATE_LIMITED\",\"message\":\"Rate limit exceeded\"}}]";
+
+  client_connect_with (a, "/admin", "{\"token\":\"good\",\"user\":\"u1\"}");
+  client_connect_with (b, "/admin", "{\"token\":\"good\",\"user\":\"u1\"}");
+  client_connect_with (c, "/admin", "{\"token\":\"good\",\"user\":\"u2\"}");
+  g_assert_cmpuint (prd_sio_server_get_n_rate_keys (fixture->sio), ==, 2);
+
+  /* u1's limit of 2, over two sessions */
+  client_send (a, "2/admin,1[\"limited\"]");
+  client_expect (a, "3/admin,1[{\"ok\":true}]");
+  client_send (b, "2/admin,1[\"limited\"]");
+  client_expect (b, "3/admin,1[{\"ok\":true}]");
+  client_send (b, "2/admin,2[\"limited\"]");
+  text = client_next_text (b);
+  g_assert_true (g_str_has_prefix (text, "2/admin,[\"rate-limit\","));
+  client_expect (b, limited);
+  client_send (a, "2/admin,2[\"limited\"]");
+  g_clear_pointer (&text, g_free);
+  text = client_next_text (a);
+  g_assert_true (g_str_has_prefix (text, "2/admin,[\"rate-limit\","));
+  client_expect (a, limited);
+  /* u2 has its own */
+  client_send (c, "2/admin,1[\"limited\"]");
+  client_expect (c, "3/admin,1[{\"ok\":true}]");
+  /* a namespace without a key counts against its session's own buckets */
+  sid = client_connect (a, "/custom");
+  client_send (a, "2/custom,3[\"limited\"]");
+  client_expect (a, "3/custom,3[{\"ok\":true}]");
+
+  /* u1's buckets go with its last socket, and come back fresh */
+  g_clear_pointer (&a, client_free);
+  wait_for_disconnections (fixture, 2);
+  g_assert_cmpuint (prd_sio_server_get_n_rate_keys (fixture->sio), ==, 2);
+  g_clear_pointer (&b, client_free);
+  wait_for_disconnections (fixture, 3);
+  g_assert_cmpuint (prd_sio_server_get_n_rate_keys (fixture->sio), ==, 1);
+  d = client_new (fixture);
+  client_connect_with (d, "/admin", "{\"token\":\"good\",\"user\":\"u1\"}");
+  client_send (d, "2/admin,1[\"limited\"]");
+  client_expect (d, "3/admin,1[{\"ok\":true}]");
+  g_assert_cmpuint (prd_sio_server_get_n_rate_keys (fixture->sio), ==, 2);
+  g_clear_pointer (&c, client_free);
+  g_clear_pointer (&d, client_free);
+  wait_for_disconnections (fixture, 5);
+  g_assert_cmpuint (prd_sio_server_get_n_rate_keys (fixture->sio), ==, 0);
+
+  /* a refused CONNECT leaves no key behind */
+  {
+    g_autoptr (Client) e = client_new (fixture);
+
+    client_send (e, "0/admin,{\"token\":\"bad\",\"user\":\"u3\"}");
+    g_clear_pointer (&text, g_free);
+    text = client_next_text (e);
+    g_assert_true (g_str_has_prefix (text, "4/admin,"));
+    g_assert_cmpuint (prd_sio_server_get_n_rate_keys (fixture->sio), ==, 0);
+  }
+}
+
+/* expensive: charges GPOINTER_TO_UINT (user_data) more tokens of its class */
+static void
+on_expensive (PrdSioSocket *socket,
+              const char *event,
+              JsonArray *args,
+              GPtrArray *attachments,
+              gint64 ack_id,
+              gpointer user_data)
+{
+  prd_sio_socket_charge_rate (socket, event, GPOINTER_TO_UINT (user_data));
+  prd_sio_socket_ack (socket, ack_id, NULL, NULL);
+}
+
+/* A handler may charge its event's class for what its work cost: later
+ * events are refused sooner, never less than an empty bucket. */
+static void
+test_charge_rate (Fixture *fixture, gconstpointer user_data)
+{
+  PrdSioNamespace *nsp = prd_sio_server_of (fixture->sio, "/");
+  g_autoptr (Client) client = client_new (fixture);
+  g_autoptr (Client) other = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/");
+  g_autofree char *sid_other = client_connect (other, "/");
+  g_autofree char *text = NULL;
+
+  prd_sio_server_set_rate_limit (fixture->sio, "chat", 10, 60);
+  prd_sio_namespace_on (nsp, "expensive", on_expensive, GUINT_TO_POINTER (3));
+  prd_sio_namespace_on (nsp, "ruinous", on_expensive, GUINT_TO_POINTER (1000));
+  prd_sio_server_set_event_class (fixture->sio, "expensive", "chat");
+  prd_sio_server_set_event_class (fixture->sio, "ruinous", "chat");
+
+  /* 10 - 1 - 3: six more */
+  client_send (client, "21[\"expensive\"]");
+  client_expect (client, "31[]");
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autofree char *send = g_strdup_printf ("2%u[\"limited\"]", 10 + i);
+      g_autofree char *expected = g_strdup_printf ("3%u[{\"ok\":true}]", 10 + i);
+
+      client_send (client, send);
+      client_expect (client, expected);
+    }
+  client_send (client, "220[\"limited\"]");
+  text = client_next_text (client);
+  g_assert_true (g_str_has_prefix (text, "2[\"rate-limit\","));
+  client_expect (
+      client, "320[{\"error\":{\"code\":\"RATE_LIMITED\",\"message\":\"Rate limit exceeded\"}}]");
+
+  /* more than the bucket holds empties it */
+  client_send (other, "21[\"ruinous\"]");
+  client_expect (other, "31[]");
+  client_send (other, "22[\"limited\"]");
+  g_clear_pointer (&text, g_free);
+  text = client_next_text (other);
+  g_assert_true (g_str_has_prefix (text, "2[\"rate-limit\","));
+  client_expect (other,
+                 "32[{\"error\":{\"code\":\"RATE_LIMITED\",\"message\":\"Rate limit exceeded\"}}]");
+  /* a class without a limit is not charged */
+  prd_sio_server_set_event_class (fixture->sio, "ruinous", NULL);
+  client_send (other, "23[\"ruinous\"]");
+  client_expect (other, "33[]");
+  client_send (other, "24[\"echo\"]");
+  client_expect (other, "34[]");
 }
 
 /* A client that keeps asking for namespaces it cannot have is closed. */
@@ -1303,6 +1564,9 @@ main (int argc, char *argv[])
   ADD ("catch-all", test_catch_all, 0);
   ADD ("text-handler", test_text_handler, 0);
   ADD ("rate-limit", test_rate_limit, 0);
+  ADD ("too-many-values", test_too_many_values, 0);
+  ADD ("rate-key", test_rate_key, 0);
+  ADD ("charge-rate", test_charge_rate, 0);
   ADD ("refused-connects", test_refused_connects, 0);
   ADD ("pending-acks-limit", test_pending_acks_limit, 0);
   ADD ("server-disconnect", test_server_disconnect, 0);

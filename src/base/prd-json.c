@@ -47,6 +47,8 @@ typedef struct
   gboolean replace;
   const char *first_bad; /* (nullable): its backslash */
   const char *first_bad_what;
+
+  gsize n_values; /* values met so far, containers and members' values included */
 } Scanner;
 
 static gboolean
@@ -293,6 +295,7 @@ scan_container (Scanner *s, guint depth, gboolean object)
 static gboolean
 scan_value (Scanner *s, guint depth)
 {
+  s->n_values++;
   skip_ws (s);
   if (s->p >= s->end)
     return fail (s, "unexpected end of input");
@@ -509,7 +512,7 @@ build_value (Builder *b)
 }
 
 /**
- * prd_json_validate:
+ * prd_json_validate_full:
  * @text: UTF-8 JSON text (need not be nul-terminated when @len is given)
  * @len: its length in bytes, or -1 when @text is nul-terminated
  * @max_size: the largest @len accepted; 0 for %PRD_JSON_DEFAULT_MAX_SIZE,
@@ -520,6 +523,10 @@ build_value (Builder *b)
  * @has_bad_strings: (out) (optional): with
  *   %PRD_JSON_PARSE_REPLACE_BAD_STRINGS, whether a string held U+0000 or an
  *   unpaired surrogate
+ * @n_values: (out) (optional): how many values @text holds: every array,
+ *   object, string, number and literal, nested ones included (a member's
+ *   name is not one). A tree of the text has as many nodes; this is what
+ *   building it costs, which a caller may bound before it does
  *
  * Checks that @text is exactly one JSON value (RFC 8259, nothing else around
  * it but white space), nested at most %PRD_JSON_MAX_DEPTH deep. Numbers must
@@ -535,12 +542,13 @@ build_value (Builder *b)
  *   unusable string) or %PRD_ERROR_PAYLOAD_TOO_LARGE (@len over @max_size)
  */
 gboolean
-prd_json_validate (const char *text,
-                   gssize len,
-                   gsize max_size,
-                   PrdJsonParseFlags flags,
-                   gboolean *has_bad_strings,
-                   GError **error)
+prd_json_validate_full (const char *text,
+                        gssize len,
+                        gsize max_size,
+                        PrdJsonParseFlags flags,
+                        gboolean *has_bad_strings,
+                        gsize *n_values,
+                        GError **error)
 {
   Scanner s = { 0 };
   gsize size;
@@ -549,6 +557,8 @@ prd_json_validate (const char *text,
 
   if (has_bad_strings != NULL)
     *has_bad_strings = FALSE;
+  if (n_values != NULL)
+    *n_values = 0;
   if (text == NULL)
     text = "";
   size = len < 0 ? strlen (text) : (gsize) len;
@@ -590,7 +600,25 @@ prd_json_validate (const char *text,
       if (has_bad_strings != NULL)
         *has_bad_strings = TRUE;
     }
+  if (n_values != NULL)
+    *n_values = s.n_values;
   return TRUE;
+}
+
+/**
+ * prd_json_validate:
+ *
+ * prd_json_validate_full() without the count of values.
+ */
+gboolean
+prd_json_validate (const char *text,
+                   gssize len,
+                   gsize max_size,
+                   PrdJsonParseFlags flags,
+                   gboolean *has_bad_strings,
+                   GError **error)
+{
+  return prd_json_validate_full (text, len, max_size, flags, has_bad_strings, NULL, error);
 }
 
 /**

@@ -36,6 +36,13 @@ gboolean prd_json_validate (const char *text,
                             PrdJsonParseFlags flags,
                             gboolean *has_bad_strings,
                             GError **error);
+gboolean prd_json_validate_full (const char *text,
+                                 gssize len,
+                                 gsize max_size,
+                                 PrdJsonParseFlags flags,
+                                 gboolean *has_bad_strings,
+                                 gsize *n_values,
+                                 GError **error);
 JsonNode *prd_json_build_checked (const char *text, gssize len, PrdJsonParseFlags flags);
 JsonNode *prd_json_parse (const char *text, gssize len, gsize max_size, GError **error);
 JsonNode *prd_json_parse_full (const char *text,

@@ -10,7 +10,8 @@
  *              max-connections-per-address, per-address-exempt (list of masks)
  *   [engine]   ping-interval, ping-timeout, connect-timeout (ms), max-payload,
  *              max-sessions, max-sessions-per-address (Engine.IO sessions),
- *              max-write-buffer (bytes), io-threads (or "auto")
+ *              max-write-buffer (bytes), io-threads (or "auto"),
+ *              max-json-values (in one Socket.IO packet's payload)
  *   [auth]     jwt-public-key (PEM file; switches verification to RS256/ES256 and kin),
  *              revocation-check-interval (s)
  *
@@ -38,6 +39,8 @@
 #define MIN_MAX_REQUEST_BODY          1024
 #define MAX_MAX_REQUEST_BODY          (256 * 1024 * 1024)
 #define MAX_IDLE_TIMEOUT              86400
+#define MIN_MAX_JSON_VALUES           1024
+#define MAX_MAX_JSON_VALUES           (64 * 1024 * 1024)
 #define MAX_REQUEST_TIMEOUT           3600
 #define MAX_CONNECTIONS               1000000
 #define MAX_REVOCATION_CHECK_INTERVAL 3600
@@ -333,6 +336,7 @@ engine_init (gpointer data)
   self->max_sessions = PRD_HUB_CONFIG_DEFAULT_MAX_SESSIONS;
   self->max_sessions_per_address = PRD_HUB_CONFIG_DEFAULT_MAX_SESSIONS_PER_ADDRESS;
   self->io_threads = prd_hub_config_default_io_threads ();
+  self->max_json_values = PRD_HUB_CONFIG_DEFAULT_MAX_JSON_VALUES;
 }
 
 /**
@@ -380,6 +384,9 @@ engine_set (gpointer data,
     return set_uint (&self->max_sessions, group, key, value, 1, MAX_CONNECTIONS, error);
   if (g_str_equal (key, "max-sessions-per-address"))
     return set_uint (&self->max_sessions_per_address, group, key, value, 0, MAX_CONNECTIONS, error);
+  if (g_str_equal (key, "max-json-values"))
+    return set_uint (&self->max_json_values, group, key, value, MIN_MAX_JSON_VALUES,
+                     MAX_MAX_JSON_VALUES, error);
   if (g_str_equal (key, "io-threads"))
     {
       if (g_str_equal (value, "auto"))

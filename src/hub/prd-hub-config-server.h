@@ -21,6 +21,9 @@ G_BEGIN_DECLS
 /* [engine] Engine.IO sessions (see PrdEioServer) */
 #define PRD_HUB_CONFIG_DEFAULT_MAX_SESSIONS             16384
 #define PRD_HUB_CONFIG_DEFAULT_MAX_SESSIONS_PER_ADDRESS 1024
+/* [engine] max-json-values: twice the longest state vector a client may send
+ * (65,536 sites); docs/protocol.md, "JSON input". */
+#define PRD_HUB_CONFIG_DEFAULT_MAX_JSON_VALUES 131072
 
 /**
  * PrdHubServerConfig:
@@ -60,6 +63,7 @@ typedef struct
   guint max_sessions;             /* Engine.IO sessions at once */
   guint max_sessions_per_address; /* the same from one address; 0: no limit */
   guint io_threads;               /* threads for WebSocket I/O; 0: the main thread */
+  guint max_json_values;          /* JSON values in one Socket.IO packet's payload */
 } PrdHubEngineConfig;
 
 /* The largest [engine] io-threads. */

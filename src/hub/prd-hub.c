@@ -165,6 +165,7 @@ hub_connect (PrdSioNamespace *nsp,
   g_autoptr (GError) error = NULL;
   const char *token = NULL;
   PrdIdentity *identity = NULL;
+  g_autofree char *rate_key = NULL;
 
   if (auth != NULL && JSON_NODE_HOLDS_OBJECT (auth))
     {
@@ -199,6 +200,10 @@ hub_connect (PrdSioNamespace *nsp,
           prd_sio_namespace_get_name (nsp), prd_sio_socket_get_remote_address (socket),
           prd_sio_socket_get_transport_name (socket), identity->user_id, identity->org,
           prd_role_to_string (identity->role), prd_sio_socket_get_id (socket));
+  /* The rate limits are the user's, whatever their connections (as the REST
+   * write limit is): "org\nuser", as prd-hub-rest.c keys its writers. */
+  rate_key = g_strconcat (identity->org, "\n", identity->user_id, NULL);
+  prd_sio_socket_set_rate_key (socket, rate_key);
   prd_hub_socket_set_identity (socket, identity);
   prd_hub_tokens_watch (self->tokens, socket);
   return TRUE;
@@ -434,7 +439,8 @@ prd_hub_constructed (GObject *object)
                 "io-threads", engine->io_threads, NULL);
 
   self->sio = prd_sio_server_new (self->engine);
-  g_object_set (self->sio, "connect-timeout", engine->connect_timeout, NULL);
+  g_object_set (self->sio, "connect-timeout", engine->connect_timeout, "max-json-values",
+                engine->max_json_values, NULL);
   self->metrics = prd_hub_metrics_new (self->engine, self->auth, config);
 
   for (guint i = 0; i < rate_limits->limits->len; i++)

@@ -11,6 +11,7 @@ struct _PrdSioDecoder
   PrdSioPacket *pending; /* (owned) (nullable): a binary packet awaiting attachments */
   gsize pending_size;    /* its header's and attachments' bytes so far */
   gsize max_size;        /* 0: no limit */
+  gsize max_values;      /* JSON values in a packet's payload; 0: no limit */
 };
 
 PrdSioDecoder *
@@ -55,6 +56,17 @@ prd_sio_decoder_set_max_size (PrdSioDecoder *self, gsize max_size)
   self->max_size = max_size;
 }
 
+/* The most JSON values a packet's payload may hold (0: no limit); a packet
+ * with more decodes with too_many_values set, and no tree of its payload
+ * (prd_sio_packet_decode_full()). */
+void
+prd_sio_decoder_set_max_values (PrdSioDecoder *self, gsize max_values)
+{
+  g_return_if_fail (self != NULL);
+
+  self->max_values = max_values;
+}
+
 gboolean
 prd_sio_decoder_feed_text (
     PrdSioDecoder *self, const char *text, gsize len, PrdSioPacket **packet, GError **error)
@@ -75,7 +87,7 @@ prd_sio_decoder_feed_text (
       return FALSE;
     }
 
-  decoded = prd_sio_packet_decode (text, len, error);
+  decoded = prd_sio_packet_decode_full (text, len, self->max_values, error);
   if (decoded == NULL)
     return FALSE;
 

@@ -23,6 +23,7 @@ void prd_sio_decoder_free (PrdSioDecoder *self);
 gboolean prd_sio_decoder_is_awaiting_binary (PrdSioDecoder *self);
 const char *prd_sio_decoder_get_awaiting_nsp (PrdSioDecoder *self);
 void prd_sio_decoder_set_max_size (PrdSioDecoder *self, gsize max_size);
+void prd_sio_decoder_set_max_values (PrdSioDecoder *self, gsize max_values);
 /* On success *packet is the complete packet, or NULL while attachments are
  * still due. */
 gboolean prd_sio_decoder_feed_text (

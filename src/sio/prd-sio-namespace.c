@@ -488,6 +488,12 @@ prd_sio_namespace_handles (PrdSioNamespace *self, const char *event)
   return g_hash_table_contains (self->handlers, event);
 }
 
+gboolean
+prd_sio_namespace_takes (PrdSioNamespace *self, const char *event)
+{
+  return self->catch_all.func != NULL || g_hash_table_contains (self->handlers, event);
+}
+
 /* Returns TRUE when @event has a text handler and it took the event
  * (prd_sio_namespace_set_text_handler()); otherwise nothing happened. */
 gboolean

@@ -14,6 +14,12 @@
  * while the connection stays open. Encoding is the exact inverse for
  * canonical input.
  *
+ * A payload holding more JSON values than the caller's limit is never made
+ * into a tree at all: a megabyte of `[{},{},…]` is a third of a million
+ * nodes, whose building costs a hundred times what checking the text does.
+ * Such a packet keeps its frame only and is refused by the socket
+ * (PAYLOAD_TOO_LARGE), the connection staying open.
+ *
  * An EVENT named by a string (what clients send) is checked but not made
  * into a tree when it is decoded: the packet keeps its text, and the tree is
  * built only if a handler asks for it (prd_sio_packet_get_data()); an event
@@ -112,6 +118,9 @@ prd_sio_packet_encode (const PrdSioPacket *packet)
   return g_string_free (out, FALSE);
 }
 
+static JsonNode *build_frame (const char *json, gsize len);
+static void keep_frame_only (PrdSioPacket *packet);
+
 /**
  * prd_sio_packet_get_data:
  *
@@ -126,8 +135,17 @@ prd_sio_packet_get_data (PrdSioPacket *packet)
   g_return_val_if_fail (packet != NULL, NULL);
 
   if (packet->data == NULL && packet->text != NULL)
-    packet->data =
-        prd_json_build_checked (packet->text, (gssize) packet->text_len, PRD_JSON_PARSE_IMMUTABLE);
+    {
+      /* never the tree of a payload refused for its size */
+      if (packet->too_many_values)
+        {
+          packet->data = build_frame (packet->text, packet->text_len);
+          keep_frame_only (packet);
+        }
+      else
+        packet->data = prd_json_build_checked (packet->text, (gssize) packet->text_len,
+                                               PRD_JSON_PARSE_IMMUTABLE);
+    }
   return packet->data;
 }
 
@@ -310,6 +328,57 @@ keep_frame_only (PrdSioPacket *packet)
   json_node_seal (packet->data);
 }
 
+/* The frame of a checked payload that holds too many values, built from its
+ * text without a tree of the rest: an array with only its first element
+ * (an event's name) for an array, an empty object for an object. What
+ * check_payload() then finds wrong with the frame is wrong with the
+ * payload. */
+static JsonNode *
+build_frame (const char *json, gsize len)
+{
+  PrdJsonCursor cursor;
+  JsonNode *node;
+
+  prd_json_cursor_init (&cursor, json, len);
+  if (prd_json_cursor_enter (&cursor, '['))
+    {
+      JsonArray *frame = json_array_new ();
+
+      if (prd_json_cursor_next (&cursor))
+        {
+          char first = prd_json_cursor_peek (&cursor);
+          const char *start = prd_json_cursor_get_position (&cursor);
+
+          /* A container is no event name (check_payload() says so): an
+           * empty one stands for it, however much it holds. */
+          if (first == '[')
+            json_array_add_array_element (frame, json_array_new ());
+          else if (first == '{')
+            json_array_add_object_element (frame, json_object_new ());
+          else
+            {
+              prd_json_cursor_skip (&cursor);
+              /* one scalar of a checked text is a checked text */
+              json_array_add_element (
+                  frame, prd_json_build_checked (
+                             start, (gssize) (prd_json_cursor_get_position (&cursor) - start),
+                             PRD_JSON_PARSE_IMMUTABLE));
+            }
+        }
+      node = json_node_new (JSON_NODE_ARRAY);
+      json_node_take_array (node, frame);
+    }
+  else
+    {
+      /* an object; a scalar is one value, never too many */
+      g_assert (prd_json_cursor_peek (&cursor) == '{');
+      node = json_node_new (JSON_NODE_OBJECT);
+      json_node_take_object (node, json_object_new ());
+    }
+  json_node_seal (node);
+  return node;
+}
+
 /* An EVENT's payload, checked: when it is an array whose first element is a
  * string (what every client sends), keeps it as text with the name read
  * (#PrdSioPacket.text). Any other payload is left to the tree and
@@ -350,19 +419,36 @@ keep_event_text (PrdSioPacket *packet, const char *json, gsize len)
 
 /**
  * prd_sio_packet_decode:
- * @text: the text of one Engine.IO message
- * @len: its length in bytes
  *
- * Decodes the text part of a packet. For BINARY_EVENT/BINARY_ACK the result
- * announces @n_attachments and has no @attachments yet (see #PrdSioDecoder).
- *
- * A payload that is JSON but holds an unusable string still decodes, with
- * #PrdSioPacket.unusable_payload set (see there).
+ * prd_sio_packet_decode_full() with no limit on the payload's values.
  *
  * Returns: (transfer full): the packet, or %NULL with %PRD_ERROR_INVALID_PAYLOAD
  */
 PrdSioPacket *
 prd_sio_packet_decode (const char *text, gsize len, GError **error)
+{
+  return prd_sio_packet_decode_full (text, len, 0, error);
+}
+
+/**
+ * prd_sio_packet_decode_full:
+ * @text: the text of one Engine.IO message
+ * @len: its length in bytes
+ * @max_values: the most JSON values the payload may hold (every array,
+ *   object, string, number and literal, nested ones included); 0 for no
+ *   limit
+ *
+ * Decodes the text part of a packet. For BINARY_EVENT/BINARY_ACK the result
+ * announces @n_attachments and has no @attachments yet (see #PrdSioDecoder).
+ *
+ * A payload that is JSON but holds an unusable string still decodes, with
+ * #PrdSioPacket.unusable_payload set (see there); so does one with more
+ * values than @max_values, with #PrdSioPacket.too_many_values set.
+ *
+ * Returns: (transfer full): the packet, or %NULL with %PRD_ERROR_INVALID_PAYLOAD
+ */
+PrdSioPacket *
+prd_sio_packet_decode_full (const char *text, gsize len, gsize max_values, GError **error)
 {
   g_autoptr (PrdSioPacket) packet = NULL;
   const char *p = text;
@@ -445,19 +531,24 @@ prd_sio_packet_decode (const char *text, gsize len, GError **error)
       g_autoptr (GError) json_error = NULL;
 
       /* The Engine.IO maxPayload bounds the message already. */
-      if (!prd_json_validate (p, (gssize) (end - p), G_MAXSIZE, PRD_JSON_PARSE_REPLACE_BAD_STRINGS,
-                              &packet->unusable_payload, &json_error))
+      if (!prd_json_validate_full (p, (gssize) (end - p), G_MAXSIZE,
+                                   PRD_JSON_PARSE_REPLACE_BAD_STRINGS, &packet->unusable_payload,
+                                   &packet->n_values, &json_error))
         return invalid_packet (error, "%s payload: %s", type_names[packet->type],
                                json_error->message);
+      packet->too_many_values = max_values > 0 && packet->n_values > max_values;
       if (packet->type == PRD_SIO_PACKET_EVENT && !packet->unusable_payload &&
           keep_event_text (packet, p, (gsize) (end - p)))
         return check_event_name (packet->event, error) ? g_steal_pointer (&packet) : NULL;
-      packet->data = prd_json_build_checked (p, (gssize) (end - p), PRD_JSON_PARSE_IMMUTABLE);
+      if (packet->too_many_values)
+        packet->data = build_frame (p, (gsize) (end - p));
+      else
+        packet->data = prd_json_build_checked (p, (gssize) (end - p), PRD_JSON_PARSE_IMMUTABLE);
     }
 
   if (!check_payload (packet, error))
     return NULL;
-  if (packet->unusable_payload)
+  if (packet->unusable_payload || packet->too_many_values)
     keep_frame_only (packet);
   return g_steal_pointer (&packet);
 }

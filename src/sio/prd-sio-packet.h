@@ -39,6 +39,13 @@ typedef struct
    * ack; nothing for a CONNECT) and the packet is refused with
    * INVALID_PAYLOAD instead of being handled. */
   gboolean unusable_payload;
+  /* The payload holds more JSON values than the decoder's limit
+   * (prd_sio_packet_decode_full()): no tree of it is ever built. @data keeps
+   * only the frame as for @unusable_payload (an event's name; an empty array
+   * for an ack; nothing for a CONNECT) and the packet is refused with
+   * PAYLOAD_TOO_LARGE instead of being handled. @n_values is the count. */
+  gboolean too_many_values;
+  gsize n_values; /* JSON values in the payload, its array and an event's name included */
 
   /* A decoded EVENT whose name is a string keeps its payload as text, checked
    * (prd_json_validate()) but not made into a tree: @data is %NULL until
@@ -57,6 +64,8 @@ prd_sio_packet_new (PrdSioPacketType type, const char *nsp, gint64 id, JsonNode 
 void prd_sio_packet_free (PrdSioPacket *packet);
 char *prd_sio_packet_encode (const PrdSioPacket *packet);
 PrdSioPacket *prd_sio_packet_decode (const char *text, gsize len, GError **error);
+PrdSioPacket *
+prd_sio_packet_decode_full (const char *text, gsize len, gsize max_values, GError **error);
 JsonNode *prd_sio_packet_get_data (PrdSioPacket *packet);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdSioPacket, prd_sio_packet_free)

@@ -13,8 +13,10 @@ G_BEGIN_DECLS
 /*
  * PrdSioClient: the Socket.IO side of one Engine.IO session. It owns the
  * namespace sockets multiplexed on that session, the binary reassembly state
- * and the rate-limit buckets (shared by all its namespaces, so that opening
- * more namespaces does not multiply a client's budget).
+ * and the rate-limit buckets of its sockets that have no rate key (shared by
+ * all its namespaces, so that opening more namespaces does not multiply a
+ * client's budget; a socket with a key uses its user's buckets, see
+ * PrdSioSharedLimiter).
  */
 typedef struct _PrdSioClient
 {
@@ -22,7 +24,7 @@ typedef struct _PrdSioClient
   PrdSioServer *server;       /* (unowned) (nullable): cleared at teardown */
   PrdEioSocket *engine;       /* (owned) */
   PrdSioDecoder *decoder;     /* (owned) */
-  PrdSioRateLimiter *limiter; /* (owned) */
+  PrdSioRateLimiter *limiter; /* (owned): for its sockets without a rate key */
   GSList *sockets;            /* (owned) (element-type PrdSioSocket): one per namespace joined;
                                * a list, not a table: a client joins one or two */
   PrdTimer connect_timer;     /* on the server's timer queue */
@@ -62,13 +64,35 @@ typedef struct
 
 extern PrdSioMetrics prd_sio_metrics;
 
+/*
+ * PrdSioSharedLimiter: the rate-limit buckets of one rate key (one user),
+ * shared by every socket given that key (prd_sio_socket_set_rate_key()),
+ * whatever their sessions. Each such socket holds a reference; the last one
+ * released frees the buckets and takes the key out of the server's table,
+ * so that the table holds only the keys of sockets that are connected.
+ * Like the rest of this layer, main thread only.
+ */
+typedef struct _PrdSioSharedLimiter PrdSioSharedLimiter;
+
+PrdSioSharedLimiter *prd_sio_server_acquire_limiter (PrdSioServer *self, const char *key);
+void prd_sio_shared_limiter_release (PrdSioSharedLimiter *shared);
+PrdSioRateLimiter *prd_sio_shared_limiter_get_limiter (PrdSioSharedLimiter *shared);
+/* How many rate keys have buckets now (for tests). */
+guint prd_sio_server_get_n_rate_keys (PrdSioServer *self);
+
 /* server */
 guint prd_sio_server_get_max_pending_acks (PrdSioServer *self);
+guint prd_sio_server_get_max_json_values (PrdSioServer *self);
 void prd_sio_server_count_events (PrdSioServer *self, guint received, guint sent);
 gboolean prd_sio_server_check_rate (PrdSioServer *self,
                                     PrdSioClient *client,
+                                    PrdSioRateLimiter *limiter,
                                     const char *event,
                                     PrdSioRateInfo *info);
+void prd_sio_server_charge_rate (PrdSioServer *self,
+                                 PrdSioRateLimiter *limiter,
+                                 const char *event,
+                                 guint tokens);
 
 /* namespace */
 PrdSioNamespace *prd_sio_namespace_new (PrdSioServer *server, const char *name);
@@ -86,6 +110,8 @@ void prd_sio_namespace_add_to_room (PrdSioNamespace *self, const char *room, Prd
 void
 prd_sio_namespace_remove_from_room (PrdSioNamespace *self, const char *room, PrdSioSocket *socket);
 gboolean prd_sio_namespace_handles (PrdSioNamespace *self, const char *event);
+/* Whether a handler or the catch-all would take @event. */
+gboolean prd_sio_namespace_takes (PrdSioNamespace *self, const char *event);
 gboolean prd_sio_namespace_dispatch_text (PrdSioNamespace *self,
                                           PrdSioSocket *socket,
                                           const char *event,

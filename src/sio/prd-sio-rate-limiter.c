@@ -32,20 +32,16 @@ prd_sio_rate_limiter_free (PrdSioRateLimiter *self)
   g_free (self);
 }
 
-gboolean
-prd_sio_rate_limiter_consume (PrdSioRateLimiter *self,
-                              const char *event_class,
-                              guint limit,
-                              guint window_seconds,
-                              gint64 now_us,
-                              PrdSioRateInfo *info)
+/* @event_class's bucket as of @now_us: refilled if its window has passed,
+ * a window started if none runs. */
+static Bucket *
+get_bucket (PrdSioRateLimiter *self,
+            const char *event_class,
+            guint limit,
+            guint window_seconds,
+            gint64 now_us)
 {
   Bucket *bucket;
-  gint64 left_us;
-
-  g_return_val_if_fail (self != NULL, FALSE);
-  g_return_val_if_fail (event_class != NULL, FALSE);
-  g_return_val_if_fail (window_seconds > 0, FALSE);
 
   if (self->buckets == NULL)
     self->buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -66,7 +62,25 @@ prd_sio_rate_limiter_consume (PrdSioRateLimiter *self,
   bucket->tokens = MIN (bucket->tokens, limit);
   if (bucket->window_end_us == 0)
     bucket->window_end_us = now_us + (gint64) window_seconds * G_USEC_PER_SEC;
+  return bucket;
+}
 
+gboolean
+prd_sio_rate_limiter_consume (PrdSioRateLimiter *self,
+                              const char *event_class,
+                              guint limit,
+                              guint window_seconds,
+                              gint64 now_us,
+                              PrdSioRateInfo *info)
+{
+  Bucket *bucket;
+  gint64 left_us;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (event_class != NULL, FALSE);
+  g_return_val_if_fail (window_seconds > 0, FALSE);
+
+  bucket = get_bucket (self, event_class, limit, window_seconds, now_us);
   left_us = bucket->window_end_us - now_us;
   if (info != NULL)
     {
@@ -86,4 +100,22 @@ prd_sio_rate_limiter_consume (PrdSioRateLimiter *self,
   if (info != NULL)
     info->remaining = bucket->tokens;
   return TRUE;
+}
+
+void
+prd_sio_rate_limiter_charge (PrdSioRateLimiter *self,
+                             const char *event_class,
+                             guint limit,
+                             guint window_seconds,
+                             gint64 now_us,
+                             guint tokens)
+{
+  Bucket *bucket;
+
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (event_class != NULL);
+  g_return_if_fail (window_seconds > 0);
+
+  bucket = get_bucket (self, event_class, limit, window_seconds, now_us);
+  bucket->tokens -= MIN (bucket->tokens, tokens);
 }

@@ -6,8 +6,9 @@
 G_BEGIN_DECLS
 
 /*
- * PrdSioRateLimiter: the token buckets of one connection, one per event
- * class. A bucket holds @limit tokens and is refilled completely when its
+ * PrdSioRateLimiter: token buckets, one per event class: those of one
+ * connection, or those all the connections of one user share (see
+ * prd_sio_socket_set_rate_key()). A bucket holds @limit tokens and is refilled completely when its
  * window (started by the first event that found it full) has passed. Times
  * are monotonic microseconds so that tests can drive the clock.
  */
@@ -31,6 +32,15 @@ gboolean prd_sio_rate_limiter_consume (PrdSioRateLimiter *self,
                                        guint window_seconds,
                                        gint64 now_us,
                                        PrdSioRateInfo *info);
+
+/* Takes @tokens more of @event_class's bucket, as many as it has when it
+ * has fewer (then later events are refused until its window ends). */
+void prd_sio_rate_limiter_charge (PrdSioRateLimiter *self,
+                                  const char *event_class,
+                                  guint limit,
+                                  guint window_seconds,
+                                  gint64 now_us,
+                                  guint tokens);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdSioRateLimiter, prd_sio_rate_limiter_free)
 

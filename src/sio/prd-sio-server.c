@@ -27,6 +27,10 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS 45000
 #define DEFAULT_EVENT_CLASS        "default"
 #define DEFAULT_MAX_PENDING_ACKS   1000
+/* Twice the longest state vector (PRD_CRDT_MAX_SITES entries), the largest
+ * thing a client sends in one payload: this layer cannot see the CRDT's
+ * headers, docs/protocol.md says why the number. */
+#define DEFAULT_MAX_JSON_VALUES 131072
 
 typedef struct
 {
@@ -42,6 +46,7 @@ struct _PrdSioServer
   gulong connection_handler;
   guint connect_timeout;
   guint max_pending_acks;
+  guint max_json_values;
   PrdTimerQueue *timers;     /* (owned): the sessions' connect timeouts */
   guint64 n_events_received; /* EVENT packets from clients */
   guint64 n_events_sent;     /* EVENT packets to clients, one per receiver */
@@ -50,6 +55,17 @@ struct _PrdSioServer
   GHashTable *clients;       /* (owned) PrdEioSocket → (owned) PrdSioClient */
   GHashTable *rate_limits;   /* (owned) class → (owned) RateLimit */
   GHashTable *event_classes; /* (owned) event → (owned) class */
+  /* (owned) rate key → (unowned) PrdSioSharedLimiter, which holds a
+   * reference to the table and leaves it with its last socket */
+  GHashTable *shared_limiters;
+};
+
+struct _PrdSioSharedLimiter
+{
+  grefcount ref_count;        /* one per socket with the key */
+  char *key;                  /* (owned) */
+  GHashTable *table;          /* (owned): the server's shared_limiters */
+  PrdSioRateLimiter *limiter; /* (owned) */
 };
 
 G_DEFINE_FINAL_TYPE (PrdSioServer, prd_sio_server, G_TYPE_OBJECT)
@@ -60,6 +76,7 @@ enum
   PROP_ENGINE,
   PROP_CONNECT_TIMEOUT,
   PROP_MAX_PENDING_ACKS,
+  PROP_MAX_JSON_VALUES,
   N_PROPS
 };
 
@@ -220,19 +237,29 @@ client_connect (PrdSioClient *client, PrdSioPacket *packet)
       return;
     }
 
-  if (packet->unusable_payload)
+  if (packet->unusable_payload || packet->too_many_values)
     {
       g_autoptr (JsonObject) data = json_object_new ();
       g_autoptr (JsonNode) data_node = json_node_new (JSON_NODE_OBJECT);
       g_autofree char *timestamp = prd_time_format_now ();
+      g_autofree char *message = NULL;
 
+      if (packet->unusable_payload)
+        message = g_strdup ("A string in auth holds U+0000 or an unpaired surrogate");
+      else
+        message = g_strdup_printf ("auth holds %" G_GSIZE_FORMAT
+                                   " JSON values, more than the limit of %u (max-json-values)",
+                                   packet->n_values, client->server->max_json_values);
       json_object_set_string_member (data, "code",
-                                     prd_error_code_to_string (PRD_ERROR_INVALID_PAYLOAD));
-      json_object_set_string_member (data, "message",
-                                     "A string in auth holds U+0000 or an unpaired surrogate");
+                                     prd_error_code_to_string (packet->unusable_payload
+                                                                   ? PRD_ERROR_INVALID_PAYLOAD
+                                                                   : PRD_ERROR_PAYLOAD_TOO_LARGE));
+      json_object_set_string_member (data, "message", message);
       json_object_set_string_member (data, "timestamp", timestamp);
       json_node_set_object (data_node, data);
-      send_connect_error (client, packet->nsp, "Invalid payload", data_node);
+      send_connect_error (client, packet->nsp,
+                          packet->unusable_payload ? "Invalid payload" : "Payload too large",
+                          data_node);
       connect_refused (client);
       return;
     }
@@ -403,6 +430,7 @@ on_engine_connection (PrdEioServer *engine, PrdEioSocket *socket, gpointer user_
   client->engine = g_object_ref (socket);
   client->decoder = prd_sio_decoder_new ();
   prd_sio_decoder_set_max_size (client->decoder, prd_eio_server_get_max_payload (engine));
+  prd_sio_decoder_set_max_values (client->decoder, self->max_json_values);
   client->limiter = prd_sio_rate_limiter_new ();
   prd_eio_socket_set_receiver (socket, &client_receiver, client);
   client->receiving = TRUE;
@@ -464,6 +492,7 @@ prd_sio_server_finalize (GObject *object)
   g_hash_table_unref (self->clients);
   g_hash_table_unref (self->rate_limits);
   g_hash_table_unref (self->event_classes);
+  g_hash_table_unref (self->shared_limiters);
   prd_timer_queue_unref (self->timers);
   G_OBJECT_CLASS (prd_sio_server_parent_class)->finalize (object);
 }
@@ -483,6 +512,9 @@ prd_sio_server_get_property (GObject *object, guint prop_id, GValue *value, GPar
         break;
       case PROP_MAX_PENDING_ACKS:
         g_value_set_uint (value, self->max_pending_acks);
+        break;
+      case PROP_MAX_JSON_VALUES:
+        g_value_set_uint (value, self->max_json_values);
         break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -510,6 +542,13 @@ prd_sio_server_set_property (GObject *object, guint prop_id, const GValue *value
         if (self->max_pending_acks != g_value_get_uint (value))
           {
             self->max_pending_acks = g_value_get_uint (value);
+            g_object_notify_by_pspec (object, pspec);
+          }
+        break;
+      case PROP_MAX_JSON_VALUES:
+        if (self->max_json_values != g_value_get_uint (value))
+          {
+            self->max_json_values = g_value_get_uint (value);
             g_object_notify_by_pspec (object, pspec);
           }
         break;
@@ -569,6 +608,14 @@ prd_sio_server_class_init (PrdSioServerClass *klass)
   properties[PROP_MAX_PENDING_ACKS] = g_param_spec_uint (
       "max-pending-acks", NULL, NULL, 1, G_MAXUINT, DEFAULT_MAX_PENDING_ACKS,
       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* JSON values (arrays, objects, strings, numbers, literals, nested ones
+   * included) one packet's payload may hold; a packet with more is never
+   * made into a tree: an event is refused with PAYLOAD_TOO_LARGE, a CONNECT
+   * with connect_error. 0: no limit. Applies to sessions that start after it
+   * is set. */
+  properties[PROP_MAX_JSON_VALUES] = g_param_spec_uint (
+      "max-json-values", NULL, NULL, 0, G_MAXUINT, DEFAULT_MAX_JSON_VALUES,
+      G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -577,10 +624,12 @@ prd_sio_server_init (PrdSioServer *self)
 {
   self->connect_timeout = DEFAULT_CONNECT_TIMEOUT_MS;
   self->max_pending_acks = DEFAULT_MAX_PENDING_ACKS;
+  self->max_json_values = DEFAULT_MAX_JSON_VALUES;
   self->namespaces = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->clients = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) prd_sio_client_unref);
   self->rate_limits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->event_classes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->shared_limiters = g_hash_table_new (g_str_hash, g_str_equal);
   self->timers = prd_timer_queue_get_shared (G_PRIORITY_DEFAULT);
 }
 
@@ -722,24 +771,86 @@ prd_sio_server_get_max_pending_acks (PrdSioServer *self)
   return self->max_pending_acks;
 }
 
+guint
+prd_sio_server_get_max_json_values (PrdSioServer *self)
+{
+  return self->max_json_values;
+}
+
+/* ---- rate limits ------------------------------------------------------- */
+
+PrdSioSharedLimiter *
+prd_sio_server_acquire_limiter (PrdSioServer *self, const char *key)
+{
+  PrdSioSharedLimiter *shared = g_hash_table_lookup (self->shared_limiters, key);
+
+  if (shared != NULL)
+    {
+      g_ref_count_inc (&shared->ref_count);
+      return shared;
+    }
+  shared = g_new0 (PrdSioSharedLimiter, 1);
+  g_ref_count_init (&shared->ref_count);
+  shared->key = g_strdup (key);
+  shared->table = g_hash_table_ref (self->shared_limiters);
+  shared->limiter = prd_sio_rate_limiter_new ();
+  g_hash_table_insert (self->shared_limiters, shared->key, shared);
+  return shared;
+}
+
+void
+prd_sio_shared_limiter_release (PrdSioSharedLimiter *shared)
+{
+  if (!g_ref_count_dec (&shared->ref_count))
+    return;
+  g_hash_table_remove (shared->table, shared->key);
+  g_hash_table_unref (shared->table);
+  prd_sio_rate_limiter_free (shared->limiter);
+  g_free (shared->key);
+  g_free (shared);
+}
+
+PrdSioRateLimiter *
+prd_sio_shared_limiter_get_limiter (PrdSioSharedLimiter *shared)
+{
+  return shared->limiter;
+}
+
+guint
+prd_sio_server_get_n_rate_keys (PrdSioServer *self)
+{
+  return g_hash_table_size (self->shared_limiters);
+}
+
+/* The limit of @event's class, or NULL when the class has none. */
+static RateLimit *
+lookup_rate (PrdSioServer *self, const char *event, const char **event_class)
+{
+  *event_class = g_hash_table_lookup (self->event_classes, event);
+  if (*event_class == NULL)
+    *event_class = DEFAULT_EVENT_CLASS;
+  return g_hash_table_lookup (self->rate_limits, *event_class);
+}
+
+/* @limiter: the buckets @event counts against, @client's own or those of
+ * the socket's rate key. Refusals are counted per @client whatever the
+ * buckets: a session that goes on sending past the limit is closed. */
 gboolean
 prd_sio_server_check_rate (PrdSioServer *self,
                            PrdSioClient *client,
+                           PrdSioRateLimiter *limiter,
                            const char *event,
                            PrdSioRateInfo *info)
 {
-  const char *event_class = g_hash_table_lookup (self->event_classes, event);
-  RateLimit *rate;
+  const char *event_class;
+  RateLimit *rate = lookup_rate (self, event, &event_class);
   gint64 now;
 
-  if (event_class == NULL)
-    event_class = DEFAULT_EVENT_CLASS;
-  rate = g_hash_table_lookup (self->rate_limits, event_class);
   if (rate == NULL)
     return TRUE;
   now = g_get_monotonic_time ();
-  if (prd_sio_rate_limiter_consume (client->limiter, event_class, rate->limit, rate->window_seconds,
-                                    now, info))
+  if (prd_sio_rate_limiter_consume (limiter, event_class, rate->limit, rate->window_seconds, now,
+                                    info))
     return TRUE;
   prd_metric_inc (prd_sio_metrics.rate_limit_refusals, event_class);
   /* Each refusal is answered (rate-limit, the ack): a client that sends as
@@ -755,4 +866,18 @@ prd_sio_server_check_rate (PrdSioServer *self,
     violation (client, "forced close", "%u events past the rate limit of class %s",
                client->refused_events, event_class);
   return FALSE;
+}
+
+void
+prd_sio_server_charge_rate (PrdSioServer *self,
+                            PrdSioRateLimiter *limiter,
+                            const char *event,
+                            guint tokens)
+{
+  const char *event_class;
+  RateLimit *rate = lookup_rate (self, event, &event_class);
+
+  if (rate != NULL)
+    prd_sio_rate_limiter_charge (limiter, event_class, rate->limit, rate->window_seconds,
+                                 g_get_monotonic_time (), tokens);
 }

@@ -4,10 +4,11 @@
  *
  * The socket keeps only a weak link to its Engine.IO session, so a socket
  * that an application holds on to after the disconnect never keeps the
- * transport alive; sending on it is then a no-op. Incoming events pass the
- * connection's rate limiter before they reach a handler; refusals, unknown
- * events and events whose payload the decoder marked unusable are always
- * answered (never dropped silently).
+ * transport alive; sending on it is then a no-op. Incoming events pass a
+ * rate limiter before they reach a handler (the buckets of the socket's
+ * user when the application gave it a rate key, else its connection's);
+ * refusals, unknown events, events whose payload the decoder marked
+ * unusable or too large are always answered (never dropped silently).
  */
 #define G_LOG_DOMAIN "prd-sio"
 
@@ -35,6 +36,7 @@ struct _PrdSioSocket
   GHashTable *rooms;        /* (owned) (nullable) set of room names but its own id */
   GHashTable *pending_acks; /* (owned) (nullable) set of (owned) PendingAck, by ack id; made
                              * at the first (most sockets of idle clients never need it) */
+  PrdSioSharedLimiter *shared_limiter; /* (owned) (nullable): its rate key's buckets */
   gboolean connected;
   gint64 connected_at; /* µs since the epoch */
   gboolean closed;
@@ -77,6 +79,7 @@ prd_sio_socket_finalize (GObject *object)
   PrdSioSocket *self = PRD_SIO_SOCKET (object);
 
   g_weak_ref_clear (&self->engine);
+  g_clear_pointer (&self->shared_limiter, prd_sio_shared_limiter_release);
   g_clear_object (&self->nsp);
   g_clear_pointer (&self->auth, json_node_unref);
   g_clear_pointer (&self->rooms, g_hash_table_unref);
@@ -602,6 +605,8 @@ prd_sio_socket_close (PrdSioSocket *self, const char *reason)
   if (self->pending_acks != NULL)
     g_hash_table_remove_all (self->pending_acks);
 
+  /* The user's buckets go with their last connection. */
+  g_clear_pointer (&self->shared_limiter, prd_sio_shared_limiter_release);
   if (client != NULL)
     prd_sio_client_forget_socket (client, self);
 
@@ -639,6 +644,74 @@ prd_sio_socket_disconnect (PrdSioSocket *self)
       prd_eio_socket_send_text (engine, text, -1);
     }
   prd_sio_socket_close (self, "server namespace disconnect");
+}
+
+/**
+ * prd_sio_socket_set_rate_key:
+ * @key: (nullable): who the socket's events count for, e.g. the user it
+ *   authenticated as; %NULL for its connection's own buckets
+ *
+ * Makes the socket's events count against buckets shared by every socket
+ * with the same key, whatever its connection, instead of its connection's:
+ * one user's many connections then share one budget per event class. The
+ * buckets are made with the first socket of a key and freed with the last
+ * one (when it closes), so that only connected keys take memory. Call it
+ * from the namespace's connect hook (prd_sio_namespace_set_connect_func()),
+ * before any event. Tokens taken from the connection's buckets so far are
+ * not carried over.
+ */
+void
+prd_sio_socket_set_rate_key (PrdSioSocket *self, const char *key)
+{
+  PrdSioServer *server;
+  PrdSioSharedLimiter *old;
+
+  g_return_if_fail (PRD_IS_SIO_SOCKET (self));
+
+  old = g_steal_pointer (&self->shared_limiter);
+  server = prd_sio_namespace_get_server (self->nsp);
+  if (key != NULL && server != NULL && !self->closed)
+    self->shared_limiter = prd_sio_server_acquire_limiter (server, key);
+  if (old != NULL)
+    prd_sio_shared_limiter_release (old);
+}
+
+/* The buckets the socket's events count against, or NULL once it has
+ * neither a key nor a connection. */
+static PrdSioRateLimiter *
+socket_limiter (PrdSioSocket *self)
+{
+  if (self->shared_limiter != NULL)
+    return prd_sio_shared_limiter_get_limiter (self->shared_limiter);
+  return self->client != NULL ? self->client->limiter : NULL;
+}
+
+/**
+ * prd_sio_socket_charge_rate:
+ * @event: an event name; its class's bucket is charged
+ * @tokens: how many events' worth to take
+ *
+ * Takes @tokens more from the bucket of @event's class, the one the
+ * socket's events count against (its rate key's, else its connection's),
+ * for work that cost more than one event: a handler calls it after doing
+ * it. A bucket with fewer tokens is emptied: later events of the class are
+ * refused until its window ends. Nothing happens when the class has no
+ * limit or the socket is closed.
+ */
+void
+prd_sio_socket_charge_rate (PrdSioSocket *self, const char *event, guint tokens)
+{
+  PrdSioServer *server;
+  PrdSioRateLimiter *limiter;
+
+  g_return_if_fail (PRD_IS_SIO_SOCKET (self));
+  g_return_if_fail (event != NULL);
+
+  server = prd_sio_namespace_get_server (self->nsp);
+  limiter = socket_limiter (self);
+  if (server == NULL || limiter == NULL || tokens == 0)
+    return;
+  prd_sio_server_charge_rate (server, limiter, event, tokens);
 }
 
 /* @event: (nullable): the refused event, named in `error` events.
@@ -743,7 +816,29 @@ refuse_unusable_payload (PrdSioSocket *self, const char *event, gint64 ack_id)
     ack_error (self, ack_id, code, message);
 }
 
-/* Runs one EVENT/BINARY_EVENT packet of this socket's client. */
+static void
+refuse_too_many_values (PrdSioSocket *self, const char *event, gsize n_values, gint64 ack_id)
+{
+  const char *code = prd_error_code_to_string (PRD_ERROR_PAYLOAD_TOO_LARGE);
+  g_autofree char *message = NULL;
+  g_autoptr (JsonNode) payload = NULL;
+  PrdSioServer *server = prd_sio_namespace_get_server (self->nsp);
+
+  message =
+      g_strdup_printf ("The payload holds %" G_GSIZE_FORMAT
+                       " JSON values, more than the limit of %u (max-json-values)",
+                       n_values, server != NULL ? prd_sio_server_get_max_json_values (server) : 0);
+  payload = error_object (code, message, event, TRUE);
+  prd_sio_socket_emit_one (self, "error", payload);
+  if (ack_id >= 0)
+    ack_error (self, ack_id, code, message);
+}
+
+/* Runs one EVENT/BINARY_EVENT packet of this socket's client.
+ *
+ * Everything that may refuse the event is decided from its name and the
+ * decoder's counts, before any tree of its payload is built: a refused
+ * event costs the check of its text and nothing more, whatever it holds. */
 void
 prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet)
 {
@@ -803,7 +898,7 @@ prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet)
     }
 
   if (server != NULL && self->client != NULL &&
-      !prd_sio_server_check_rate (server, self->client, event, &info))
+      !prd_sio_server_check_rate (server, self->client, socket_limiter (self), event, &info))
     {
       g_debug ("Socket %s: event '%s' refused, rate limit of %u reached", self->id, event,
                info.limit);
@@ -817,6 +912,20 @@ prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet)
     {
       g_debug ("Socket %s: event '%s' refused, a string in it cannot be held", self->id, event);
       refuse_unusable_payload (self, event, packet->id);
+      return;
+    }
+
+  if (!prd_sio_namespace_takes (self->nsp, event))
+    {
+      refuse_unknown_event (self, event, packet->id);
+      return;
+    }
+
+  if (packet->too_many_values)
+    {
+      g_debug ("Socket %s: event '%s' refused, %" G_GSIZE_FORMAT " JSON values", self->id, event,
+               packet->n_values);
+      refuse_too_many_values (self, event, packet->n_values, packet->id);
       return;
     }
 

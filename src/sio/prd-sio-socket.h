@@ -50,4 +50,7 @@ gboolean prd_sio_socket_in_room (PrdSioSocket *self, const char *room);
 /* Server-side disconnect from this namespace: sends DISCONNECT. */
 void prd_sio_socket_disconnect (PrdSioSocket *self);
 
+void prd_sio_socket_set_rate_key (PrdSioSocket *self, const char *key);
+void prd_sio_socket_charge_rate (PrdSioSocket *self, const char *event, guint tokens);
+
 G_END_DECLS

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
-// maxPayload over both transports and the per-event rate limit.
+// maxPayload over both transports, max-json-values, and the per-event
+// rate limit (per user).
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -101,6 +102,27 @@ describe('maxPayload', () => {
     assert.notEqual(seen.closeCode, 1009);
   });
 
+  test('a payload of more JSON values than max-json-values is refused, the connection stays', async () => {
+    const socket = await connect(hub.url, { transports: ['websocket'] });
+    let pongs = 0;
+    socket.on('pong', () => pongs++);
+    const error = once(socket, 'error');
+    // 200,003 values in about 400 KB: within maxPayload, over 131072
+    const ack = await socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping', new Array(200000).fill(0));
+    assert.equal(ack.error?.code, 'PAYLOAD_TOO_LARGE');
+    assert.match(ack.error.message, /200003 JSON values.*131072 \(max-json-values\)/);
+    const { args: [err] } = await error;
+    assert.equal(err.code, 'PAYLOAD_TOO_LARGE');
+    assert.equal(err.event, 'ping');
+    // the largest legitimate payload (a state vector of 65,536 sites) is read
+    const sync = await socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('sync-request',
+      { prdId: 'prd_nope', stateVector: new Array(65536).fill(0) });
+    assert.notEqual(sync.error?.code, 'PAYLOAD_TOO_LARGE');
+    assert.deepEqual(await socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping'), { ok: true });
+    assert.equal(pongs, 1, 'the refused ping was not answered with pong');
+    socket.close();
+  });
+
   test('the hub still serves new clients after refusing over-size payloads', async () => {
     const socket = await connect(hub.url, { transports: ['websocket'] });
     const ack = await socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping');
@@ -146,6 +168,21 @@ describe('rate limit', () => {
     assert.equal(ack2.error?.code, 'RATE_LIMITED');
     assert.equal(pongs, 0);
     socket.close();
+  });
+
+  test("one user's connections share the budget", async () => {
+    const auth = { token: token({ sub: 'user_shared' }) };
+    const a = await connect(hub.url, { transports: ['websocket'], auth });
+    const b = await connect(hub.url, { transports: ['websocket'], auth });
+    const ping = (s) => s.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping');
+    for (let i = 0; i < LIMIT - 1; i++) assert.deepEqual(await ping(a), { ok: true });
+    assert.deepEqual(await ping(b), { ok: true }, 'the last of the budget, on another connection');
+    assert.equal((await ping(b)).error?.code, 'RATE_LIMITED');
+    assert.equal((await ping(a)).error?.code, 'RATE_LIMITED');
+    // a new connection while others are open: no fresh budget
+    const c = await connect(hub.url, { transports: ['polling'], auth });
+    assert.equal((await ping(c)).error?.code, 'RATE_LIMITED');
+    for (const s of [a, b, c]) s.close();
   });
 
   test("another user is not limited by the first user's budget", async () => {
