@@ -413,6 +413,10 @@ test_anchors (void)
     g_assert_no_error (error);
     g_assert_true (prd_crdt_doc_anchor_resolve (doc, &then, &pos, &error));
     g_assert_cmpuint (pos, ==, 8); /* ">> hello" */
+    /* what that read walked back through: site 1's four operations */
+    g_assert_cmpuint (prd_crdt_doc_count_missing (doc, first, 1), ==, 4);
+    g_assert_cmpuint (prd_crdt_doc_count_missing (doc, NULL, 0), ==, 5);
+    g_assert_cmpuint (prd_crdt_doc_count_missing (doc, ahead, 2), ==, 0);
     g_assert_false (
         prd_crdt_doc_anchor_at_version (doc, first, 1, 12, PRD_CRDT_ASSOC_BEFORE, &then, &error));
     g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);

@@ -1191,6 +1191,24 @@ vector_is_current (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector)
   return TRUE;
 }
 
+guint64
+prd_crdt_doc_count_missing (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector)
+{
+  guint64 n = 0;
+
+  g_return_val_if_fail (doc != NULL, 0);
+  g_return_val_if_fail (vector != NULL || n_vector == 0, 0);
+
+  for (guint i = 0; i < doc->sites->len; i++)
+    {
+      guint32 have = site_ops (doc, i), v = i < n_vector ? vector[i] : 0;
+
+      if (have > v)
+        n += have - v;
+    }
+  return n;
+}
+
 char *
 prd_crdt_doc_get_text_at (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector, GError **error)
 {

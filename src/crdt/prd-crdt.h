@@ -238,6 +238,10 @@ GPtrArray *prd_crdt_doc_get_missing_ops (PrdCrdtDoc *doc,
                                          gsize n_vector,
                                          GError **error);
 
+/* How many operations this document has that @vector does not count: what
+ * reading a position at that version walks back through. */
+guint64 prd_crdt_doc_count_missing (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector);
+
 /* Operation (@site, @seq) as integrated here, or NULL when unknown. */
 PrdCrdtOp *prd_crdt_doc_get_op (PrdCrdtDoc *doc, guint32 site, guint32 seq);
 

@@ -13,6 +13,7 @@
 #include "prd-ai-queue.h"
 #include "prd-error.h"
 #include "prd-hub-config-ai.h"
+#include "prd-hub-config-collab.h"
 #include "prd-hub-context.h"
 #include "prd-json.h"
 #include "prd-openai-provider.h"
@@ -746,9 +747,13 @@ on_ai_prompt (PrdSioSocket *socket,
     {
       g_autoptr (GError) version_error = NULL;
 
-      if (!prd_crdt_doc_anchor_at_version (crdt, (const guint32 *) version->data, version->len,
-                                           (guint32) MIN (cursor, G_MAXUINT32),
-                                           PRD_CRDT_ASSOC_BEFORE, &anchor, &version_error))
+      gboolean anchored = prd_crdt_doc_anchor_at_version (
+          crdt, (const guint32 *) version->data, version->len, (guint32) MIN (cursor, G_MAXUINT32),
+          PRD_CRDT_ASSOC_BEFORE, &anchor, &version_error);
+
+      prd_hub_charge_history (socket, event, crdt, (const guint32 *) version->data, version->len, 1,
+                              prd_hub_config_get_collab (self->config)->history_ops);
+      if (!anchored)
         {
           g_autofree char *message = g_strdup_printf (
               "context.cursorPosition at context.stateVector: %s", version_error->message);

@@ -756,6 +756,7 @@ on_add_comment (PrdSioSocket *socket,
   PrdDocument *document;
   PrdRoom *room = NULL;
   Write *write;
+  gboolean ok;
 
   payload = prd_hub_payload_get_object (socket, event, args, ack_id);
   if (payload == NULL)
@@ -802,10 +803,17 @@ on_add_comment (PrdSioSocket *socket,
     }
 
   comment = g_new0 (Comment, 1);
-  if (!prd_comment_anchor_init (&comment->anchor, prd_document_get_crdt (document),
+  ok = prd_comment_anchor_init (&comment->anchor, prd_document_get_crdt (document),
                                 version != NULL ? (const guint32 *) version->data : NULL,
                                 version != NULL ? version->len : 0, position, selection != NULL,
-                                start, end, &error))
+                                start, end, &error);
+  /* the position, and the selection's two ends */
+  if (version != NULL)
+    prd_hub_charge_history (
+        socket, event, prd_document_get_crdt (document), (const guint32 *) version->data,
+        version->len, selection != NULL ? 3 : 1,
+        prd_hub_config_get_collab (prd_hub_room_registry_get_config (self->rooms))->history_ops);
+  if (!ok)
     {
       if (error->code != PRD_ERROR_INVALID_PAYLOAD)
         error->code = PRD_ERROR_INVALID_PAYLOAD;

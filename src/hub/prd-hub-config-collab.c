@@ -31,6 +31,11 @@
  *   max-sync-operations missing operations a sync-response lists; a client
  *                       further behind gets the full state (1–1000000,
  *                       default 1000)
+ *   history-ops-per-event
+ *                       operations a position read at an older version walks
+ *                       back through that count as one more event of the
+ *                       request's rate-limit class (1–1000000000, default
+ *                       10000; prd_hub_charge_history())
  *   max-open-comments   open (unresolved) comments of one PRD (1–100000,
  *                       default 1000)
  *   max-open-comments-per-user
@@ -64,6 +69,7 @@ collab_init (gpointer data)
   self->max_pending_acks = PRD_HUB_CONFIG_DEFAULT_MAX_PENDING_ACKS;
   self->max_document_size = PRD_HUB_CONFIG_DEFAULT_MAX_DOCUMENT_SIZE;
   self->max_sync_ops = PRD_HUB_CONFIG_DEFAULT_MAX_SYNC_OPS;
+  self->history_ops = PRD_HUB_CONFIG_DEFAULT_HISTORY_OPS;
   self->max_open_comments = PRD_HUB_CONFIG_DEFAULT_MAX_OPEN_COMMENTS;
   self->max_user_comments = PRD_HUB_CONFIG_DEFAULT_MAX_USER_COMMENTS;
   self->max_replies = PRD_HUB_CONFIG_DEFAULT_MAX_REPLIES;
@@ -113,6 +119,8 @@ collab_set (gpointer data,
     return set_uint (&self->max_document_size, key, value, 1, 16 * 1024 * 1024, error);
   if (g_str_equal (key, "max-sync-operations"))
     return set_uint (&self->max_sync_ops, key, value, 1, 1000000, error);
+  if (g_str_equal (key, "history-ops-per-event"))
+    return set_uint (&self->history_ops, key, value, 1, 1000000000, error);
   if (g_str_equal (key, "max-open-comments"))
     return set_uint (&self->max_open_comments, key, value, 1, 100000, error);
   if (g_str_equal (key, "max-open-comments-per-user"))

@@ -27,6 +27,39 @@
 #define IDENTITY_KEY "prd-hub-identity"
 
 /**
+ * prd_hub_charge_history:
+ * @event: the request, whose rate-limit class pays
+ * @vector: (array length=n_vector) (nullable): the version @reads positions
+ *   were read at
+ * @reads: how many positions were read there
+ * @ops_per_event: `[collab] history-ops-per-event`
+ *
+ * Reading a position at an older version walks back through every
+ * operation since (prd_crdt_doc_anchor_at_version(), a content-update's
+ * base vector): on a long history that costs milliseconds, where an
+ * ordinary request costs microseconds. Every @ops_per_event operations
+ * walked count as one more event of the request's class, so that the rate
+ * limit bounds the work and not only the requests.
+ */
+void
+prd_hub_charge_history (PrdSioSocket *socket,
+                        const char *event,
+                        PrdCrdtDoc *doc,
+                        const guint32 *vector,
+                        gsize n_vector,
+                        guint reads,
+                        guint ops_per_event)
+{
+  guint64 walked;
+
+  if (reads == 0 || ops_per_event == 0)
+    return;
+  walked = prd_crdt_doc_count_missing (doc, vector, n_vector) * reads;
+  if (walked >= ops_per_event)
+    prd_sio_socket_charge_rate (socket, event, (guint) MIN (walked / ops_per_event, G_MAXUINT));
+}
+
+/**
  * prd_hub_socket_get_identity:
  * @socket: a socket admitted by the hub
  *

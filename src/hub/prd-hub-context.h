@@ -9,6 +9,7 @@
 #include <json-glib/json-glib.h>
 
 #include "prd-auth.h"
+#include "prd-crdt.h"
 #include "prd-error.h"
 #include "prd-sio-namespace.h"
 #include "prd-sio-socket.h"
@@ -21,6 +22,16 @@ G_BEGIN_DECLS
 const PrdIdentity *prd_hub_socket_get_identity (PrdSioSocket *socket);
 void prd_hub_socket_set_identity (PrdSioSocket *socket, PrdIdentity *identity);
 void prd_hub_socket_renew_identity (PrdSioSocket *socket, gint64 exp, gint64 iat);
+
+/* ---- work charged to the rate limit ---- */
+
+void prd_hub_charge_history (PrdSioSocket *socket,
+                             const char *event,
+                             PrdCrdtDoc *doc,
+                             const guint32 *vector,
+                             gsize n_vector,
+                             guint reads,
+                             guint ops_per_event);
 
 /* ---- replies ---- */
 

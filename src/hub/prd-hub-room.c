@@ -1489,13 +1489,18 @@ prd_hub_room_submit (
       json_object_get_member (payload, "stateVector"), (guint32) site,
       prd_hub_socket_get_identity (socket)->user_id,
       prd_hub_config_get_collab (room->registry->config)->max_operation_size, &duplicate, &error);
+  /* read as the document just did */
+  base = prd_crdt_vector_from_json (json_object_get_member (payload, "stateVector"), NULL);
+  if (base != NULL && !duplicate)
+    prd_hub_charge_history (socket, event, prd_document_get_crdt (room->document),
+                            (const guint32 *) base->data, base->len, 1,
+                            prd_hub_config_get_collab (room->registry->config)->history_ops);
   if (op == NULL && !duplicate)
     {
+      g_clear_pointer (&base, g_array_unref);
       prd_hub_reply_error (socket, ack_id, event, room->prd_id, error);
       return;
     }
-  /* read as the document just did */
-  base = prd_crdt_vector_from_json (json_object_get_member (payload, "stateVector"), NULL);
   submit_applied (room, socket, site, op, base,
                   (guint32) json_object_get_int_member (
                       json_object_get_object_member (payload, "operation"), "position"),
@@ -1531,6 +1536,9 @@ prd_hub_room_submit_operation (PrdHubRoom *room,
       room->document, operation, vector, n_vector, (guint32) site,
       prd_hub_socket_get_identity (socket)->user_id,
       prd_hub_config_get_collab (room->registry->config)->max_operation_size, &duplicate, &error);
+  if (!duplicate)
+    prd_hub_charge_history (socket, event, prd_document_get_crdt (room->document), vector, n_vector,
+                            1, prd_hub_config_get_collab (room->registry->config)->history_ops);
   if (op == NULL && !duplicate)
     {
       prd_hub_reply_error (socket, ack_id, event, room->prd_id, error);

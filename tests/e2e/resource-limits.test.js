@@ -388,6 +388,54 @@ test('[collab] max-document-size and max-sync-operations: a PRD text has a limit
   }
 });
 
+// A position read at an older version walks back through every operation
+// since: each [collab] history-ops-per-event of them counts as one more
+// event of the request's class (here 5 operations, and collab 40 per 10 s).
+test('[collab] history-ops-per-event: edits made at an old version cost more of the rate limit', async () => {
+  const limited = await startHub({ config: '[collab]\nhistory-ops-per-event = 5\n[rate-limit]\ncollab = 40/10\n' });
+  try {
+    const alice = user('history_alice');
+    const bob = user('history_bob');
+    const prdId = await createPrd(limited, 'history', 'x', alice);
+    const a = await client(limited, alice);
+    const b = await client(limited, bob);
+    try {
+      const ja = await join(a, prdId);
+      const jb = await join(b, prdId);
+      // Bob writes 25 operations that Alice's edits below never see.
+      let vb = jb.vector;
+      for (let i = 0; i < 25; i++) {
+        vb = bump(vb, jb.siteId);
+        const ack = await request(b, 'content-update', { prdId, operation: { type: 'insert', position: 0, content: 'b' }, stateVector: vb });
+        assert.equal(ack.ok, true, JSON.stringify(ack));
+      }
+      // Each of Alice's costs 1 + 25 / 5 = 6 events, charged once it is
+      // done: six leave 4 of the 40, the seventh takes them, the eighth is
+      // refused (with the old version free, all twelve would pass).
+      let va = ja.vector;
+      let accepted = 0;
+      let refused = null;
+      for (let i = 0; i < 12 && refused === null; i++) {
+        va = bump(va, ja.siteId);
+        const ack = await request(a, 'content-update', { prdId, operation: { type: 'insert', position: 1, content: 'a' }, stateVector: va });
+        if (ack.ok) accepted++;
+        else refused = ack.error;
+      }
+      assert.equal(accepted, 7);
+      assert.equal(refused?.code, 'RATE_LIMITED');
+      // Bob's budget is his own: his edits at the current version still pass.
+      vb = bump(vb, jb.siteId);
+      const ok = await request(b, 'content-update', { prdId, operation: { type: 'insert', position: 0, content: 'c' }, stateVector: vb });
+      assert.equal(ok.ok, true, JSON.stringify(ok));
+    } finally {
+      a.disconnect();
+      b.disconnect();
+    }
+  } finally {
+    await assertCleanStop(limited);
+  }
+});
+
 test('RSS returns near its baseline once every client is gone', async () => {
   for (const sid of await sessions(MAX_SESSIONS, 'all freed')) await closeSession(sid);
   const after = hub.rssKiB();
