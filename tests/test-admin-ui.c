@@ -27,6 +27,7 @@
 #include "prd-admin-record.h"
 #include "prd-admin-window.h"
 #include "prd-error.h"
+#include "prd-hub-dbus.h"
 
 #include "test-hub-process.h"
 #include "prd-test-harness.h"
@@ -558,6 +559,122 @@ test_jobs (void)
   wait_until (no_toast_cond, "AI job cancelled", "the toast to go");
 }
 
+/* A finished job as AiJobChanged sends it. */
+static GVariant *
+finished_job (const char *id, gint64 started_at)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "id", "s", id);
+  g_variant_dict_insert (&dict, "prd-id", "s", "prd_fake");
+  g_variant_dict_insert (&dict, "organization", "s", "org_a");
+  g_variant_dict_insert (&dict, "user-id", "s", "alice");
+  g_variant_dict_insert (&dict, "state", "s", "complete");
+  g_variant_dict_insert (&dict, "tokens", "t", (guint64) 3);
+  g_variant_dict_insert (&dict, "chunks", "u", 3);
+  g_variant_dict_insert (&dict, "created-at", "x", started_at);
+  g_variant_dict_insert (&dict, "started-at", "x", started_at);
+  g_variant_dict_insert (&dict, "duration", "t", (guint64) 10);
+  return g_variant_ref_sink (g_variant_dict_end (&dict));
+}
+
+static guint
+count_finished (GListModel *model)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr (PrdAdminRecord) record = g_list_model_get_item (model, i);
+      const char *state = prd_admin_record_get_string (record, "state");
+
+      n += !g_str_equal (state, "queued") && !g_str_equal (state, "streaming");
+    }
+  return n;
+}
+
+/* The hub lists only the last PRD_HUB_DBUS_MAX_FINISHED_JOBS finished jobs;
+ * the page keeps no more, dropping those that finished first. The jobs
+ * come as AiJobChanged from the proxy (a hub that ran a hundred jobs would
+ * take too long here). */
+static void
+test_jobs_cap (void)
+{
+  PrdAdminJobsPage *page = prd_admin_window_get_jobs_page (t.window);
+  GListModel *model = prd_admin_jobs_page_get_model (page);
+  PrdDbusHub1 *proxy =
+      prd_admin_client_get_proxy (prd_admin_application_get_client (t.app)); /* (transfer none) */
+  g_autoptr (PrdAdminRecord) first_fake = NULL;
+  g_autoptr (GPtrArray) real_finished = g_ptr_array_new_with_free_func (g_free);
+  guint n_real = g_list_model_get_n_items (model);
+  gint64 now = g_get_real_time ();
+  guint n_active;
+
+  G_STATIC_ASSERT (PRD_ADMIN_JOBS_MAX_FINISHED == PRD_HUB_DBUS_MAX_FINISHED_JOBS);
+  g_assert_nonnull (proxy);
+  prd_admin_window_show_page (t.window, "jobs");
+  /* The jobs of test_jobs: the complete one and the cancelled one at least. */
+  g_assert_cmpuint (n_real, ==, 3);
+  g_assert_cmpuint (count_finished (model), >=, 2);
+  n_active = n_real - count_finished (model);
+  for (guint i = 0; i < n_real; i++)
+    {
+      g_autoptr (PrdAdminRecord) record = g_list_model_get_item (model, i);
+      const char *state = prd_admin_record_get_string (record, "state");
+
+      if (!g_str_equal (state, "queued") && !g_str_equal (state, "streaming"))
+        g_ptr_array_add (real_finished, g_strdup (prd_admin_record_get_string (record, "id")));
+    }
+
+  for (guint i = 0; i < PRD_HUB_DBUS_MAX_FINISHED_JOBS; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("fake-%03u", i);
+      g_autoptr (GVariant) job = finished_job (id, now + i);
+
+      g_signal_emit_by_name (proxy, "ai-job-changed", job);
+    }
+  /* The hundred newest finished jobs stay; the real ones, which finished
+   * before, are gone; the running ones stay. */
+  g_assert_cmpuint (count_finished (model), ==, PRD_HUB_DBUS_MAX_FINISHED_JOBS);
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==,
+                    PRD_HUB_DBUS_MAX_FINISHED_JOBS + n_active);
+  for (guint i = 0; i < real_finished->len; i++)
+    {
+      g_autoptr (PrdAdminRecord) gone = find_record (model, "id", real_finished->pdata[i]);
+
+      g_assert_null (gone);
+    }
+  first_fake = find_record (model, "id", "fake-000");
+  g_assert_nonnull (first_fake);
+
+  /* A change of a finished job it keeps does not count it twice. */
+  {
+    g_autoptr (GVariant) job = finished_job ("fake-050", now + 50);
+
+    g_signal_emit_by_name (proxy, "ai-job-changed", job);
+  }
+  g_assert_cmpuint (count_finished (model), ==, PRD_HUB_DBUS_MAX_FINISHED_JOBS);
+  g_clear_object (&first_fake);
+  first_fake = find_record (model, "id", "fake-000");
+  g_assert_nonnull (first_fake);
+  /* One more finished job: the first fake one goes. */
+  {
+    g_autoptr (GVariant) job = finished_job ("fake-100", now + 100);
+
+    g_signal_emit_by_name (proxy, "ai-job-changed", job);
+  }
+  g_assert_cmpuint (count_finished (model), ==, PRD_HUB_DBUS_MAX_FINISHED_JOBS);
+  g_clear_object (&first_fake);
+  first_fake = find_record (model, "id", "fake-000");
+  g_assert_null (first_fake);
+
+  /* A fresh listing is the hub's again. */
+  prd_admin_jobs_page_refresh (page);
+  wait_until (n_items_cond, (gpointer[]){ model, GUINT_TO_POINTER (n_real) }, "the hub's jobs");
+  g_assert_null (find_record (model, "id", "fake-100"));
+}
+
 static void
 test_integrations (void)
 {
@@ -836,6 +953,7 @@ on_activate (GApplication *application, gpointer user_data)
   g_test_add_func ("/prd/admin-ui/overview", test_overview);
   g_test_add_func ("/prd/admin-ui/integrations", test_integrations);
   g_test_add_func ("/prd/admin-ui/jobs", test_jobs);
+  g_test_add_func ("/prd/admin-ui/jobs-cap", test_jobs_cap);
   g_test_add_func ("/prd/admin-ui/sessions", test_sessions);
   g_test_add_func ("/prd/admin-ui/markup", test_markup);
   g_test_add_func ("/prd/admin-ui/no-hub", test_no_hub);
