@@ -27,6 +27,7 @@
 #include "prd-admin-record.h"
 #include "prd-admin-window.h"
 #include "prd-error.h"
+#include "prd-hub-dbus.h"
 
 #include "test-hub-process.h"
 #include "prd-test-harness.h"
@@ -139,6 +140,40 @@ shows_label (GtkWidget *widget, const char *text)
         return TRUE;
     }
   return FALSE;
+}
+
+/* Whether a label below @widget shows text that holds @text. */
+static gboolean
+shows_label_containing (GtkWidget *widget, const char *text)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      if (GTK_IS_LABEL (child) && gtk_widget_get_mapped (child) &&
+          strstr (gtk_label_get_text (GTK_LABEL (child)), text) != NULL)
+        return TRUE;
+      if (shows_label_containing (child, text))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* The first AdwPreferencesRow below @widget whose title is @title, or NULL. */
+static AdwPreferencesRow *
+find_row (GtkWidget *widget, const char *title)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      AdwPreferencesRow *found;
+
+      if (ADW_IS_PREFERENCES_ROW (child) &&
+          g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (child)), title) == 0)
+        return ADW_PREFERENCES_ROW (child);
+      if ((found = find_row (child, title)) != NULL)
+        return found;
+    }
+  return NULL;
 }
 
 static AdwMessageDialog *
@@ -292,6 +327,12 @@ static gboolean
 no_toast_cond (gpointer data)
 {
   return !shows_label (GTK_WIDGET (t.window), data);
+}
+
+static gboolean
+label_containing_cond (gpointer data)
+{
+  return shows_label_containing (GTK_WIDGET (t.window), data);
 }
 
 static gboolean
@@ -518,6 +559,128 @@ test_jobs (void)
   wait_until (no_toast_cond, "AI job cancelled", "the toast to go");
 }
 
+/* A finished job as AiJobChanged sends it. */
+static GVariant *
+finished_job (const char *id, gint64 started_at)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "id", "s", id);
+  g_variant_dict_insert (&dict, "prd-id", "s", "prd_fake");
+  g_variant_dict_insert (&dict, "organization", "s", "org_a");
+  g_variant_dict_insert (&dict, "user-id", "s", "alice");
+  g_variant_dict_insert (&dict, "state", "s", "complete");
+  g_variant_dict_insert (&dict, "tokens", "t", (guint64) 3);
+  g_variant_dict_insert (&dict, "chunks", "u", 3);
+  g_variant_dict_insert (&dict, "created-at", "x", started_at);
+  g_variant_dict_insert (&dict, "started-at", "x", started_at);
+  g_variant_dict_insert (&dict, "duration", "t", (guint64) 10);
+  return g_variant_ref_sink (g_variant_dict_end (&dict));
+}
+
+static guint
+count_finished (GListModel *model)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr (PrdAdminRecord) record = g_list_model_get_item (model, i);
+      const char *state = prd_admin_record_get_string (record, "state");
+
+      n += !g_str_equal (state, "queued") && !g_str_equal (state, "streaming");
+    }
+  return n;
+}
+
+static gboolean
+all_finished_cond (gpointer data)
+{
+  return count_finished (data) == g_list_model_get_n_items (data);
+}
+
+/* The hub lists only the last PRD_HUB_DBUS_MAX_FINISHED_JOBS finished jobs;
+ * the page keeps no more, dropping those that finished first. The jobs
+ * come as AiJobChanged from the proxy (a hub that ran a hundred jobs would
+ * take too long here). */
+static void
+test_jobs_cap (void)
+{
+  PrdAdminJobsPage *page = prd_admin_window_get_jobs_page (t.window);
+  GListModel *model = prd_admin_jobs_page_get_model (page);
+  PrdDbusHub1 *proxy =
+      prd_admin_client_get_proxy (prd_admin_application_get_client (t.app)); /* (transfer none) */
+  g_autoptr (PrdAdminRecord) first_fake = NULL;
+  g_autoptr (GPtrArray) real_finished = g_ptr_array_new_with_free_func (g_free);
+  guint n_real = g_list_model_get_n_items (model);
+  gint64 now = g_get_real_time ();
+
+  G_STATIC_ASSERT (PRD_ADMIN_JOBS_MAX_FINISHED == PRD_HUB_DBUS_MAX_FINISHED_JOBS);
+  g_assert_nonnull (proxy);
+  prd_admin_window_show_page (t.window, "jobs");
+  /* The jobs of test_jobs, all finished (the slow one within a second). */
+  g_assert_cmpuint (n_real, ==, 3);
+  wait_until (all_finished_cond, model, "the jobs of test_jobs to finish");
+  for (guint i = 0; i < n_real; i++)
+    {
+      g_autoptr (PrdAdminRecord) record = g_list_model_get_item (model, i);
+      const char *state = prd_admin_record_get_string (record, "state");
+
+      if (!g_str_equal (state, "queued") && !g_str_equal (state, "streaming"))
+        g_ptr_array_add (real_finished, g_strdup (prd_admin_record_get_string (record, "id")));
+    }
+
+  for (guint i = 0; i < PRD_HUB_DBUS_MAX_FINISHED_JOBS; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("fake-%03u", i);
+      g_autoptr (GVariant) job = finished_job (id, now + i);
+
+      g_signal_emit_by_name (proxy, "ai-job-changed", job);
+      /* As from the bus: one at a time, the main loop running between (the
+       * clients answer the hub's pings). */
+      g_main_context_iteration (NULL, FALSE);
+    }
+  /* The hundred newest finished jobs stay; the real ones, which finished
+   * before, are gone. */
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, PRD_HUB_DBUS_MAX_FINISHED_JOBS);
+  g_assert_cmpuint (count_finished (model), ==, PRD_HUB_DBUS_MAX_FINISHED_JOBS);
+  for (guint i = 0; i < real_finished->len; i++)
+    {
+      g_autoptr (PrdAdminRecord) gone = find_record (model, "id", real_finished->pdata[i]);
+
+      g_assert_null (gone);
+    }
+  first_fake = find_record (model, "id", "fake-000");
+  g_assert_nonnull (first_fake);
+
+  /* A change of a finished job it keeps does not count it twice. */
+  {
+    g_autoptr (GVariant) job = finished_job ("fake-050", now + 50);
+
+    g_signal_emit_by_name (proxy, "ai-job-changed", job);
+  }
+  g_assert_cmpuint (count_finished (model), ==, PRD_HUB_DBUS_MAX_FINISHED_JOBS);
+  g_clear_object (&first_fake);
+  first_fake = find_record (model, "id", "fake-000");
+  g_assert_nonnull (first_fake);
+  /* One more finished job: the first fake one goes. */
+  {
+    g_autoptr (GVariant) job = finished_job ("fake-100", now + 100);
+
+    g_signal_emit_by_name (proxy, "ai-job-changed", job);
+  }
+  g_assert_cmpuint (count_finished (model), ==, PRD_HUB_DBUS_MAX_FINISHED_JOBS);
+  g_clear_object (&first_fake);
+  first_fake = find_record (model, "id", "fake-000");
+  g_assert_null (first_fake);
+
+  /* A fresh listing is the hub's again. */
+  prd_admin_jobs_page_refresh (page);
+  wait_until (n_items_cond, (gpointer[]){ model, GUINT_TO_POINTER (n_real) }, "the hub's jobs");
+  g_assert_null (find_record (model, "id", "fake-100"));
+}
+
 static void
 test_integrations (void)
 {
@@ -541,6 +704,160 @@ test_integrations (void)
   wait_until (no_toast_cond,
               "Test failed: No integration jira is configured for organization org_a",
               "the toast to go");
+}
+
+/* Text from the hub is text: an organization id, a person's name and a
+ * service's error message holding '&', entities, '<' and markup (where the
+ * hub lets them through) show as they are, in rows, dialogs and toasts.
+ * Read as Pango markup they would blank the label (GTK warns "Failed to set
+ * text … from markup", which gtk_test_init makes fatal) or render <b> bold. */
+#define MARKUP_ORG   "R&D <b>bold</b> <"
+#define MARKUP_NAME  "Eve & Co &amp; Sons"
+#define MARKUP_ERROR "Project R&D <b>unknown</b> & scope <missing"
+
+static void
+on_error_request (SoupServer *server,
+                  SoupServerMessage *msg,
+                  const char *path,
+                  GHashTable *query,
+                  gpointer user_data)
+{
+  static const char body[] = "{\"errorMessages\":[\"" MARKUP_ERROR "\"],\"errors\":{}}";
+
+  soup_server_message_set_status (msg, 400, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC, body,
+                                    strlen (body));
+}
+
+static void
+run_prdhub (const char *const *argv, const char *input)
+{
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GError) error = NULL;
+
+  process = g_subprocess_newv (
+      argv, (input != NULL ? G_SUBPROCESS_FLAGS_STDIN_PIPE : 0) | G_SUBPROCESS_FLAGS_STDOUT_SILENCE,
+      &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_communicate_utf8 (process, input, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait_check (process, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_markup (void)
+{
+  PrdAdminOverviewPage *overview = prd_admin_window_get_overview_page (t.window);
+  PrdAdminIntegrationsPage *integrations = prd_admin_window_get_integrations_page (t.window);
+  PrdAdminSessionsPage *sessions = prd_admin_window_get_sessions_page (t.window);
+  GListModel *session_model = prd_admin_sessions_page_get_model (sessions);
+  g_autoptr (SoupServer) server = soup_server_new (NULL, NULL);
+  g_autoptr (PrdIdentity) identity = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdAdminRecord) eve = NULL;
+  g_autofree char *base_url = NULL;
+  g_autofree char *base_url_arg = NULL;
+  g_autofree char *data_dir = g_build_filename (t.tmp_dir, "hub", NULL);
+  g_autofree char *token = NULL;
+  g_autofree char *eve_id = NULL;
+  PrdTestClient *client;
+  AdwMessageDialog *dialog;
+  AdwPreferencesRow *row;
+  GSList *uris;
+  gpointer eve_cond[] = { session_model, "name", MARKUP_NAME, "organization", "R&D" };
+  const char *row_title = "Jira — " MARKUP_ORG;
+  const char *toast = "Jira — " MARKUP_ORG ": error";
+  const char *disconnected = MARKUP_NAME " was disconnected";
+
+  /* The overview's rows that carry the hub's words are not markup. */
+  row = find_row (GTK_WIDGET (overview), "On the LAN");
+  g_assert_nonnull (row);
+  g_assert_false (adw_preferences_row_get_use_markup (row));
+  row = find_row (GTK_WIDGET (overview), "Uptime");
+  g_assert_nonnull (row);
+  g_assert_false (adw_preferences_row_get_use_markup (row));
+
+  /* Jira for the organization MARKUP_ORG, whose server answers every call
+   * with an error message holding markup. */
+  soup_server_add_handler (server, NULL, on_error_request, NULL, NULL);
+  g_assert_true (soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (server);
+  base_url = g_uri_to_string (uris->data);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  base_url_arg = g_strconcat ("baseUrl=", base_url, NULL);
+  {
+    const char *set[] = { g_getenv ("PRDHUB_BIN"),
+                          "integration",
+                          "set",
+                          "jira",
+                          "--data-dir",
+                          data_dir,
+                          "--org",
+                          MARKUP_ORG,
+                          base_url_arg,
+                          "deployment=datacenter",
+                          "projectKey=PRD",
+                          NULL };
+    const char *secret[] = { g_getenv ("PRDHUB_BIN"),
+                             "integration",
+                             "secret",
+                             "jira",
+                             "token",
+                             "--data-dir",
+                             data_dir,
+                             "--org",
+                             MARKUP_ORG,
+                             NULL };
+
+    run_prdhub (set, NULL);
+    run_prdhub (secret, "pat-value\n");
+  }
+
+  /* The row shows the organization id as it is… */
+  prd_admin_window_show_page (t.window, "integrations");
+  prd_admin_integrations_page_refresh (integrations);
+  wait_until (toast_cond, (gpointer) row_title, "the integration's row");
+  /* …and so does the toast of "Test Now", and the row the service's error. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (integrations), "integrations.test", "(ss)",
+                                             MARKUP_ORG, "jira"));
+  wait_until (toast_cond, (gpointer) toast, "the toast of the test");
+  wait_until (label_containing_cond, "last error: Jira: HTTP 400 Bad Request: " MARKUP_ERROR,
+              "the last error in the row");
+  g_assert_true (shows_label (GTK_WIDGET (integrations), row_title));
+  save_screenshot (GTK_WIDGET (t.window), "integrations-markup");
+  g_assert_cmpuint (dismiss_toasts (GTK_WIDGET (t.window)), >=, 1);
+  wait_until (no_toast_cond, (gpointer) toast, "the toast to go");
+
+  /* A person named MARKUP_NAME of the organization "R&D" (the hub refuses
+   * '<' and '>' in a token's name and organization, not '&' and entities):
+   * the sessions' cells, the confirmation and the toast of the disconnect. */
+  identity = prd_identity_new ("eve", MARKUP_NAME, NULL, "R&D", PRD_ROLE_EDITOR,
+                               g_get_real_time () / G_USEC_PER_SEC + 3600);
+  token = prd_test_mint (t.auth, identity);
+  client = prd_test_client_connect (t.hub->url, token);
+  prd_admin_window_show_page (t.window, "sessions");
+  wait_until (record_cond, eve_cond, "eve's session");
+  wait_until (toast_cond, MARKUP_NAME, "eve's name in the list");
+  g_assert_true (shows_label (GTK_WIDGET (sessions), "R&D"));
+  eve = find_record (session_model, "name", MARKUP_NAME);
+  eve_id = g_strdup (prd_admin_record_get_string (eve, "id"));
+  g_assert_true (
+      gtk_widget_activate_action (GTK_WIDGET (sessions), "sessions.disconnect", "s", eve_id));
+  wait_until (dialog_cond, NULL, "the confirmation");
+  dialog = find_dialog ();
+  g_assert_false (adw_message_dialog_get_heading_use_markup (dialog));
+  g_assert_false (adw_message_dialog_get_body_use_markup (dialog));
+  g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, "Disconnect " MARKUP_NAME "?");
+  g_assert_true (shows_label (GTK_WIDGET (dialog), "Disconnect " MARKUP_NAME "?"));
+  click_response (dialog, "_Disconnect");
+  wait_until (no_dialog_cond, NULL, "the dialog to close");
+  wait_until (toast_cond, (gpointer) disconnected, "the toast of the disconnect");
+  g_assert_cmpuint (dismiss_toasts (GTK_WIDGET (t.window)), >=, 1);
+  wait_until (no_toast_cond, (gpointer) disconnected, "the toast to go");
+  prd_test_client_free (client);
+  soup_server_disconnect (server);
 }
 
 static void
@@ -642,7 +959,9 @@ on_activate (GApplication *application, gpointer user_data)
   g_test_add_func ("/prd/admin-ui/overview", test_overview);
   g_test_add_func ("/prd/admin-ui/integrations", test_integrations);
   g_test_add_func ("/prd/admin-ui/jobs", test_jobs);
+  g_test_add_func ("/prd/admin-ui/jobs-cap", test_jobs_cap);
   g_test_add_func ("/prd/admin-ui/sessions", test_sessions);
+  g_test_add_func ("/prd/admin-ui/markup", test_markup);
   g_test_add_func ("/prd/admin-ui/no-hub", test_no_hub);
   g_test_add_func ("/prd/admin-ui/start-hub", test_start_hub);
   *status = g_test_run ();

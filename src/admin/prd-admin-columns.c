@@ -320,11 +320,14 @@ prd_admin_confirm_dialog_new (GtkWidget *widget,
 /**
  * prd_admin_show_toast:
  * @widget: a widget inside the window's #AdwToastOverlay
+ * @title: plain text, not markup: it may hold what the hub sends (names,
+ *   organization ids, error messages), and is shown as it is
  */
 void
 prd_admin_show_toast (GtkWidget *widget, const char *title)
 {
   GtkWidget *overlay = gtk_widget_get_ancestor (widget, ADW_TYPE_TOAST_OVERLAY);
+  g_autofree char *escaped = NULL;
   AdwToast *toast;
 
   if (overlay == NULL)
@@ -332,7 +335,9 @@ prd_admin_show_toast (GtkWidget *widget, const char *title)
       g_message ("%s", title);
       return;
     }
-  toast = adw_toast_new (title);
+  /* An AdwToast's title is always Pango markup in libadwaita 1.2. */
+  escaped = g_markup_escape_text (title, -1);
+  toast = adw_toast_new (escaped);
   adw_toast_set_timeout (toast, 4);
   adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), toast);
 }

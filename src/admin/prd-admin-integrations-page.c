@@ -71,6 +71,9 @@ create_row (gpointer item, gpointer user_data)
   if (*last_error != '\0')
     /* Translators: after the integration's status */
     g_string_append_printf (subtitle, _ (" · last error: %s"), last_error);
+  /* The title and subtitle hold the hub's text (organization ids, a
+   * service's error message): plain text, never markup. */
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
   adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle->str);
   gtk_widget_set_valign (button, GTK_ALIGN_CENTER);

@@ -3,8 +3,10 @@
  * PrdAdminJobsPage: the hub's AI jobs, queued, running and finished, in a
  * sortable, filterable GtkColumnView. The list is read once when the hub
  * appears and then kept by AiJobChanged; the running jobs' durations tick
- * every second. A queued or running job is cancelled through the
- * `jobs.cancel` action (the row's button), after a confirmation.
+ * every second. Like the hub, which lists only the last
+ * PRD_ADMIN_JOBS_MAX_FINISHED finished jobs, the page keeps that many
+ * finished rows, dropping the one that finished first. A queued or running job is cancelled through
+ * the `jobs.cancel` action (the row's button), after a confirmation.
  */
 #define G_LOG_DOMAIN "prd-admin"
 
@@ -41,6 +43,8 @@ struct _PrdAdminJobsPage
   GtkSortListModel *sorted;     /* (owned) */
   GtkCustomFilter *filter;      /* (unowned) */
   char *needle;                 /* (owned) (nullable) */
+  GQueue finished;              /* (element-type utf8) (owned): the ids of the finished rows,
+                                   the one that finished first at the head */
   guint tick_id;
 };
 
@@ -51,6 +55,71 @@ static const char *const filter_keys[] = {
 };
 
 static const char *const active_states[] = { "queued", "streaming", NULL };
+
+static gboolean
+is_finished (PrdAdminRecord *record)
+{
+  return !g_strv_contains (active_states, prd_admin_record_get_string (record, "state"));
+}
+
+/* When a finished job ended, as near as its record says (µs). */
+static gint64
+finished_at (PrdAdminRecord *record)
+{
+  gint64 started = prd_admin_record_get_int (record, "started-at");
+
+  if (started > 0)
+    return started + prd_admin_record_get_int (record, "duration") * 1000;
+  return prd_admin_record_get_int (record, "created-at");
+}
+
+static int
+compare_finished (gconstpointer a, gconstpointer b)
+{
+  gint64 time_a = finished_at (*(PrdAdminRecord **) a);
+  gint64 time_b = finished_at (*(PrdAdminRecord **) b);
+
+  return (time_a > time_b) - (time_a < time_b);
+}
+
+/* Drops the finished rows beyond the hub's cap, the one that finished first
+ * first. */
+static void
+trim_finished (PrdAdminJobsPage *self)
+{
+  while (self->finished.length > PRD_ADMIN_JOBS_MAX_FINISHED)
+    {
+      g_autofree char *oldest = g_queue_pop_head (&self->finished);
+      int position = prd_admin_store_find (self->store, oldest);
+
+      if (position >= 0)
+        g_list_store_remove (self->store, (guint) position);
+    }
+}
+
+/* Learns the finished rows of a fresh listing, in the order they ended. */
+static void
+reset_finished (PrdAdminJobsPage *self)
+{
+  g_autoptr (GPtrArray) records = g_ptr_array_new_with_free_func (g_object_unref);
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->store));
+
+  g_queue_clear_full (&self->finished, g_free);
+  for (guint i = 0; i < n; i++)
+    {
+      PrdAdminRecord *record = g_list_model_get_item (G_LIST_MODEL (self->store), i);
+
+      if (is_finished (record))
+        g_ptr_array_add (records, record);
+      else
+        g_object_unref (record);
+    }
+  g_ptr_array_sort (records, compare_finished);
+  for (guint i = 0; i < records->len; i++)
+    g_queue_push_tail (&self->finished,
+                       g_strdup (prd_admin_record_get_string (records->pdata[i], "id")));
+  trim_finished (self);
+}
 
 static void
 update_stack (PrdAdminJobsPage *self)
@@ -122,6 +191,7 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   g_clear_object (&self->cancellable);
   prd_admin_store_replace (self->store, jobs);
+  reset_finished (self);
   update_stack (self);
 }
 
@@ -149,6 +219,12 @@ on_job_changed (PrdDbusHub1 *proxy, GVariant *job, gpointer user_data)
     g_list_store_splice (self->store, (guint) position, 1, (gpointer *) &record, 1);
   else
     g_list_store_append (self->store, record);
+  if (is_finished (record) &&
+      g_queue_find_custom (&self->finished, id, (GCompareFunc) g_strcmp0) == NULL)
+    {
+      g_queue_push_tail (&self->finished, g_strdup (id));
+      trim_finished (self);
+    }
   update_stack (self);
 }
 
@@ -287,6 +363,7 @@ prd_admin_jobs_page_finalize (GObject *object)
   PrdAdminJobsPage *self = PRD_ADMIN_JOBS_PAGE (object);
 
   g_free (self->needle);
+  g_queue_clear_full (&self->finished, g_free);
 
   G_OBJECT_CLASS (prd_admin_jobs_page_parent_class)->finalize (object);
 }
@@ -379,6 +456,7 @@ prd_admin_jobs_page_set_proxy (PrdAdminJobsPage *self, PrdDbusHub1 *proxy)
   if (self->proxy != NULL)
     g_signal_handlers_disconnect_by_data (self->proxy, self);
   g_set_object (&self->proxy, proxy);
+  g_queue_clear_full (&self->finished, g_free);
   if (self->store != NULL)
     {
       g_list_store_remove_all (self->store);

@@ -7,6 +7,10 @@
 
 G_BEGIN_DECLS
 
+/* The finished jobs the page keeps: as many as the hub lists
+ * (PRD_HUB_DBUS_MAX_FINISHED_JOBS in src/hub/prd-hub-dbus.h). */
+#define PRD_ADMIN_JOBS_MAX_FINISHED 100
+
 #define PRD_TYPE_ADMIN_JOBS_PAGE (prd_admin_jobs_page_get_type ())
 G_DECLARE_FINAL_TYPE (PrdAdminJobsPage, prd_admin_jobs_page, PRD, ADMIN_JOBS_PAGE, AdwBin)
 

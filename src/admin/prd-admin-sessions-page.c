@@ -77,6 +77,9 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
         return;
       g_clear_object (&self->cancellable);
       g_debug ("ListSessions: %s", error->message);
+      /* A change came meanwhile: the next listing may well succeed. */
+      if (self->again)
+        list_sessions (self);
       return;
     }
   g_clear_object (&self->cancellable);
