@@ -431,9 +431,13 @@ test('git remote: no credentials after a redirect to another port or host', asyn
     assert.deepEqual(seen.filter((a) => a !== null), [], 'credentials went to the redirect target');
     assert.ok(!hub.stderr().includes(GIT_TOKEN));
   } finally {
+    // The servers first: a failing stop must not leave them holding the
+    // test runner open.
+    for (const server of [thief, front]) {
+      server.close();
+      server.closeAllConnections();
+    }
     await assertCleanStop(hub);
-    thief.close();
-    front.close();
   }
 });
 

@@ -485,6 +485,7 @@ url_origin (const char *url)
 {
   g_autoptr (GUri) uri = NULL;
   g_autofree char *host = NULL;
+  g_autofree char *lower = NULL;
   g_autofree char *scheme = NULL;
   Kind kind;
   int port;
@@ -492,15 +493,19 @@ url_origin (const char *url)
   if (!parse_remote_url (url, &kind, &host, NULL) || host == NULL)
     return NULL;
   if (strstr (url, "://") == NULL)
-    return g_strdup_printf ("ssh://%s:22", g_ascii_strdown (host, -1));
+    {
+      lower = g_ascii_strdown (host, -1);
+      return g_strdup_printf ("ssh://%s:22", lower);
+    }
   uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
   if (uri == NULL)
     return NULL;
   scheme = g_ascii_strdown (g_uri_get_scheme (uri), -1);
+  lower = g_ascii_strdown (g_uri_get_host (uri), -1);
   port = g_uri_get_port (uri);
   if (port <= 0)
     port = g_str_equal (scheme, "https") ? 443 : g_str_equal (scheme, "http") ? 80 : 22;
-  return g_strdup_printf ("%s://%s:%d", scheme, g_ascii_strdown (g_uri_get_host (uri), -1), port);
+  return g_strdup_printf ("%s://%s:%d", scheme, lower, port);
 }
 
 static int
