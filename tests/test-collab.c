@@ -579,6 +579,7 @@ test_config (void)
     "[collab]\nmax-sync-operations=0\n",
     "[collab]\nmax-sync-operations=1000001\n",
     "[collab]\nhistory-ops-per-event=0\n",
+    "[collab]\ninsert-units-per-event=0\n",
   };
   g_autoptr (PrdHubConfig) defaults = prd_hub_config_new ();
   g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
@@ -612,6 +613,7 @@ test_config (void)
   g_assert_cmpuint (prd_hub_config_get_collab (defaults)->max_document_size, ==, 1048576);
   g_assert_cmpuint (prd_hub_config_get_collab (defaults)->max_sync_ops, ==, 1000);
   g_assert_cmpuint (prd_hub_config_get_collab (defaults)->history_ops, ==, 10000);
+  g_assert_cmpuint (prd_hub_config_get_collab (defaults)->insert_units, ==, 4096);
 
   g_assert_true (prd_hub_config_load_data (config,
                                            "[collab]\nbatch-threshold=0\nbatch-interval=5000\n"

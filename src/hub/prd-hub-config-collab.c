@@ -36,6 +36,10 @@
  *                       back through that count as one more event of the
  *                       request's rate-limit class (1–1000000000, default
  *                       10000; prd_hub_charge_history())
+ *   insert-units-per-event
+ *                       UTF-16 code units one content-update inserts that
+ *                       count as one more event of its rate-limit class
+ *                       (1–4194304, default 4096)
  *   max-open-comments   open (unresolved) comments of one PRD (1–100000,
  *                       default 1000)
  *   max-open-comments-per-user
@@ -70,6 +74,7 @@ collab_init (gpointer data)
   self->max_document_size = PRD_HUB_CONFIG_DEFAULT_MAX_DOCUMENT_SIZE;
   self->max_sync_ops = PRD_HUB_CONFIG_DEFAULT_MAX_SYNC_OPS;
   self->history_ops = PRD_HUB_CONFIG_DEFAULT_HISTORY_OPS;
+  self->insert_units = PRD_HUB_CONFIG_DEFAULT_INSERT_UNITS;
   self->max_open_comments = PRD_HUB_CONFIG_DEFAULT_MAX_OPEN_COMMENTS;
   self->max_user_comments = PRD_HUB_CONFIG_DEFAULT_MAX_USER_COMMENTS;
   self->max_replies = PRD_HUB_CONFIG_DEFAULT_MAX_REPLIES;
@@ -121,6 +126,8 @@ collab_set (gpointer data,
     return set_uint (&self->max_sync_ops, key, value, 1, 1000000, error);
   if (g_str_equal (key, "history-ops-per-event"))
     return set_uint (&self->history_ops, key, value, 1, 1000000000, error);
+  if (g_str_equal (key, "insert-units-per-event"))
+    return set_uint (&self->insert_units, key, value, 1, 4 * 1024 * 1024, error);
   if (g_str_equal (key, "max-open-comments"))
     return set_uint (&self->max_open_comments, key, value, 1, 100000, error);
   if (g_str_equal (key, "max-open-comments-per-user"))

@@ -17,6 +17,7 @@ G_BEGIN_DECLS
 #define PRD_HUB_CONFIG_DEFAULT_MAX_DOCUMENT_SIZE  (1024 * 1024)
 #define PRD_HUB_CONFIG_DEFAULT_MAX_SYNC_OPS       1000
 #define PRD_HUB_CONFIG_DEFAULT_HISTORY_OPS        10000
+#define PRD_HUB_CONFIG_DEFAULT_INSERT_UNITS       4096
 #define PRD_HUB_CONFIG_DEFAULT_MAX_OPEN_COMMENTS  1000
 #define PRD_HUB_CONFIG_DEFAULT_MAX_USER_COMMENTS  200
 #define PRD_HUB_CONFIG_DEFAULT_MAX_REPLIES        100
@@ -41,6 +42,7 @@ typedef struct
   guint max_document_size;  /* UTF-16 code units of a PRD's text */
   guint max_sync_ops;       /* missing operations a sync-response lists; beyond, the full state */
   guint history_ops;        /* operations read back through that count as one more event */
+  guint insert_units;       /* UTF-16 code units inserted that count as one more event */
   guint max_open_comments;  /* open comments of one PRD */
   guint max_user_comments;  /* open comments of one user on one PRD */
   guint max_replies;        /* replies to one comment */

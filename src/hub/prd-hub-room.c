@@ -1423,6 +1423,7 @@ submit_check (PrdHubRoom *room, PrdSioSocket *socket, const char *event, gint64 
 static void
 submit_applied (PrdHubRoom *room,
                 PrdSioSocket *socket,
+                const char *event,
                 int site,
                 PrdCrdtOp *op,
                 GArray *base,
@@ -1447,6 +1448,16 @@ submit_applied (PrdHubRoom *room,
       g_queue_push_tail (&room->inflight, pending);
       room_settle (room);
       return;
+    }
+  /* The document keeps every character ever inserted (deleted ones as
+   * tombstones): long inserts count as more events, so that the rate limit
+   * bounds how fast one user grows it, not only how often. */
+  if (op->type == PRD_CRDT_OP_INSERT)
+    {
+      guint per_event = prd_hub_config_get_collab (room->registry->config)->insert_units;
+
+      if (op->length >= per_event)
+        prd_sio_socket_charge_rate (socket, event, op->length / per_event);
     }
   pending->kind = PENDING_OP;
   pending->user_id = g_strdup (identity->user_id);
@@ -1501,7 +1512,7 @@ prd_hub_room_submit (
       prd_hub_reply_error (socket, ack_id, event, room->prd_id, error);
       return;
     }
-  submit_applied (room, socket, site, op, base,
+  submit_applied (room, socket, event, site, op, base,
                   (guint32) json_object_get_int_member (
                       json_object_get_object_member (payload, "operation"), "position"),
                   ack_id);
@@ -1546,7 +1557,7 @@ prd_hub_room_submit_operation (PrdHubRoom *room,
     }
   base = g_array_sized_new (FALSE, FALSE, sizeof (guint32), n_vector);
   g_array_append_vals (base, vector, n_vector);
-  submit_applied (room, socket, site, op, base, operation->position, ack_id);
+  submit_applied (room, socket, event, site, op, base, operation->position, ack_id);
 }
 
 gboolean

@@ -436,6 +436,45 @@ test('[collab] history-ops-per-event: edits made at an old version cost more of 
   }
 });
 
+// A PRD keeps every character ever inserted: long inserts count as more
+// events (here every 10 units one more, and collab 40 per 10 s).
+test('[collab] insert-units-per-event: long inserts cost more of the rate limit; deletions do not', async () => {
+  const limited = await startHub({ config: '[collab]\ninsert-units-per-event = 10\n[rate-limit]\ncollab = 40/10\n' });
+  try {
+    const carol = user('units_carol');
+    const prdId = await createPrd(limited, 'units', 'x', carol);
+    const c = await client(limited, carol);
+    try {
+      const { siteId, vector } = await join(c, prdId);
+      let v = vector;
+      // A 10-unit deletion costs one event like any other...
+      v = bump(v, siteId);
+      let ack = await request(c, 'content-update', { prdId, operation: { type: 'insert', position: 0, content: 'd'.repeat(9) }, stateVector: v });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      v = bump(v, siteId);
+      ack = await request(c, 'content-update', { prdId, operation: { type: 'delete', position: 0, length: 9 }, stateVector: v });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      // ...a 50-unit insert 1 + 50 / 10 = 6, charged once applied: the 38
+      // tokens left make six with 2 to spare, the seventh takes those, the
+      // eighth is refused (uncharged, all twelve would pass).
+      let accepted = 0;
+      let refused = null;
+      for (let i = 0; i < 12 && refused === null; i++) {
+        v = bump(v, siteId);
+        ack = await request(c, 'content-update', { prdId, operation: { type: 'insert', position: 0, content: 'i'.repeat(50) }, stateVector: v });
+        if (ack.ok) accepted++;
+        else refused = ack.error;
+      }
+      assert.equal(accepted, 7);
+      assert.equal(refused?.code, 'RATE_LIMITED');
+    } finally {
+      c.disconnect();
+    }
+  } finally {
+    await assertCleanStop(limited);
+  }
+});
+
 test('RSS returns near its baseline once every client is gone', async () => {
   for (const sid of await sessions(MAX_SESSIONS, 'all freed')) await closeSession(sid);
   const after = hub.rssKiB();
