@@ -53,4 +53,8 @@ void prd_sio_socket_disconnect (PrdSioSocket *self);
 void prd_sio_socket_set_rate_key (PrdSioSocket *self, const char *key);
 void prd_sio_socket_charge_rate (PrdSioSocket *self, const char *event, guint tokens);
 
+/* JSON values in an event's payload that count as one more event of its
+ * rate-limit class. */
+#define PRD_SIO_VALUES_PER_EVENT 4096
+
 G_END_DECLS

@@ -185,6 +185,28 @@ describe('rate limit', () => {
     for (const s of [a, b, c]) s.close();
   });
 
+  test('every 4,096 JSON values in a payload count as one more event', async () => {
+    const valued = await startHub({ config: '[rate-limit]\ne2e-values = 40/3600\n\n[rate-limit.events]\nping = e2e-values\n' });
+    try {
+      const socket = await connect(valued.url, { transports: ['websocket'] });
+      // 8,194 values (the event's array, its name, the payload's 8,192):
+      // 1 + 2 events each, charged once handled; the fourteenth takes the
+      // last token, the fifteenth is refused (uncharged: forty would pass).
+      let accepted = 0;
+      let refused = null;
+      for (let i = 0; i < 40 && refused === null; i++) {
+        const ack = await socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping', new Array(8191).fill(0));
+        if (ack.ok) accepted++;
+        else refused = ack.error;
+      }
+      assert.equal(accepted, 14);
+      assert.equal(refused?.code, 'RATE_LIMITED');
+      socket.close();
+    } finally {
+      await valued.stop();
+    }
+  });
+
   test("another user is not limited by the first user's budget", async () => {
     const socket = await connect(hub.url, {
       transports: ['websocket'], auth: { token: token({ sub: 'user_other' }) },
