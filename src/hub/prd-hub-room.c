@@ -1488,6 +1488,7 @@ prd_hub_room_submit (
     PrdHubRoom *room, PrdSioSocket *socket, const char *event, JsonObject *payload, gint64 ack_id)
 {
   g_autoptr (GError) error = NULL;
+  JsonNode *vector_node;
   PrdCrdtOp *op;
   GArray *base;
   gboolean duplicate = FALSE;
@@ -1500,8 +1501,10 @@ prd_hub_room_submit (
       json_object_get_member (payload, "stateVector"), (guint32) site,
       prd_hub_socket_get_identity (socket)->user_id,
       prd_hub_config_get_collab (room->registry->config)->max_operation_size, &duplicate, &error);
-  /* read as the document just did */
-  base = prd_crdt_vector_from_json (json_object_get_member (payload, "stateVector"), NULL);
+  /* read as the document just did (when it could: a payload without one
+   * was refused) */
+  vector_node = json_object_get_member (payload, "stateVector");
+  base = vector_node != NULL ? prd_crdt_vector_from_json (vector_node, NULL) : NULL;
   if (base != NULL && !duplicate)
     prd_hub_charge_history (socket, event, prd_document_get_crdt (room->document),
                             (const guint32 *) base->data, base->len, 1,
