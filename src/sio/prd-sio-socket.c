@@ -929,15 +929,16 @@ prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet)
       return;
     }
 
-  /* A tree costs time and memory with each value it holds: every
-   * PRD_SIO_VALUES_PER_EVENT of them count as one more event of the
-   * event's class, so that the rate limit bounds that work too. */
-  if (packet->n_values >= PRD_SIO_VALUES_PER_EVENT)
-    prd_sio_socket_charge_rate (self, event, (guint) (packet->n_values / PRD_SIO_VALUES_PER_EVENT));
-
   if (packet->args != NULL && prd_sio_namespace_dispatch_text (self->nsp, self, event, packet->args,
                                                                packet->args_len, packet->id))
     return;
+
+  /* A tree costs time and memory with each value it holds (a payload read
+   * as text, above, builds none): every PRD_SIO_VALUES_PER_EVENT of them
+   * count as one more event of the event's class, so that the rate limit
+   * bounds that work too. */
+  if (packet->n_values >= PRD_SIO_VALUES_PER_EVENT)
+    prd_sio_socket_charge_rate (self, event, (guint) (packet->n_values / PRD_SIO_VALUES_PER_EVENT));
 
   array = json_node_get_array (prd_sio_packet_get_data (packet));
   args = json_array_sized_new (json_array_get_length (array) - 1);
