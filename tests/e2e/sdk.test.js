@@ -454,6 +454,37 @@ test('an insert past the hub\'s max-document-size is refused before the replica 
   }
 });
 
+// Offline, Alice inserts 8 units (98 of 100 as far as she knows) and then
+// deletes 30; meanwhile Bob's 8 units take the room. The hub refuses her
+// insert: that one is lost and reported, her deletion is not.
+test('an insert refused because the PRD is full loses that insert only, not the edits after it', async () => {
+  const small = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-document-size = 100\n` });
+  const prdId = await createPrd(small, 'Full', `${'x'.repeat(20)}${'y'.repeat(30)}${'z'.repeat(40)}`, alice);
+  const a = sdkClient(small, prdId, alice);
+  const b = sdkClient(small, prdId, bob);
+  const errors = [];
+  a.on('error', (e) => errors.push(e));
+  try {
+    await a.connect();
+    await b.connect();
+    a.disconnect();
+    a.insert(0, 'AAAAAAAA');
+    a.delete(28, 30); // the 30 y's
+    b.insert(0, 'BBBBBBBB');
+    await b.whenSynced();
+    await untilLeft(small, prdId, 'sdk_alice');
+    await a.reconnect();
+    const doc = await converged(small, prdId, [a, b], alice);
+    assert.equal(doc.content, `BBBBBBBB${'x'.repeat(20)}${'z'.repeat(40)}`);
+    assert.deepEqual(errors.map((e) => e.code), ['LIMIT_REACHED']);
+    assert.match(errors[0].message, /max-document-size/);
+  } finally {
+    a.close();
+    b.close();
+    await small.stop();
+  }
+});
+
 test('a paste longer than the hub takes in one operation goes as several; typing after it stays', async () => {
   const small = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-operation-size = 1000\n` });
   const prdId = await createPrd(small, 'Big paste', 'start.', alice);

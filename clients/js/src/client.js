@@ -639,6 +639,11 @@ export class PrdClient extends Emitter {
       this.socket.emit('sync-request', { prdId: this.prdId, stateVector: vector }, (res) => {
         if (res && res.error) {
           this._syncing = false;
+          // Over the user's sync budget: ask again once it allows.
+          if (res.error.code === 'RATE_LIMITED') {
+            this._timer(() => this._requestSync(), this._retryAfterMs);
+            return;
+          }
           this.emit('error', new PrdClientError(res.error.code, res.error.message, { event: 'sync-request' }));
         }
       });
@@ -889,6 +894,16 @@ export class PrdClient extends Emitter {
     // what follows, and resynchronise; the hub's state then comes in full
     // and the edits are re-applied on it (_adopt).
     if (code === 'INVALID_OPERATION' && message.includes('missing operations')) {
+      this._requestSync();
+      return;
+    }
+    // An insert the PRD has no room for (someone else's text came first):
+    // that insert is lost, and reported above, but not the edits after it
+    // (a deletion always passes). Drop it alone; the replica resynchronises
+    // and re-applies the rest on the hub's state.
+    if (code === 'LIMIT_REACHED' && message.includes('max-document-size')) {
+      const i = this._queue.indexOf(entry);
+      if (i >= 0) this._queue.splice(i, 1);
       this._requestSync();
       return;
     }
