@@ -777,6 +777,38 @@ prd_document_set_max_length (PrdDocument *self, guint max_length)
 }
 
 /**
+ * prd_document_check_growth:
+ * @deleted: UTF-16 code units an edit made of several operations deletes
+ * @inserted: UTF-16 code units it inserts
+ *
+ * For edits written as several operations (deletions, then inserts):
+ * whether the text keeps within the maximum length once all are applied,
+ * checked before the first, so that such an edit is applied whole or not
+ * at all. An edit that does not make the text longer always passes.
+ *
+ * Returns: %FALSE with %PRD_ERROR_LIMIT_REACHED when it would not
+ */
+gboolean
+prd_document_check_growth (PrdDocument *self, guint32 deleted, guint32 inserted, GError **error)
+{
+  guint32 length;
+  guint64 after;
+
+  g_return_val_if_fail (PRD_IS_DOCUMENT (self), FALSE);
+
+  length = prd_crdt_doc_get_length (self->crdt);
+  after = (guint64) length - MIN (deleted, length) + inserted;
+  if (self->max_length == 0 || inserted <= deleted || after <= self->max_length)
+    return TRUE;
+  g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+               "The PRD would have %" G_GUINT64_FORMAT
+               " UTF-16 code units, more than it may hold (%u, max-document-size): "
+               "delete text first",
+               after, self->max_length);
+  return FALSE;
+}
+
+/**
  * prd_document_get_missing:
  * @state_vector: the client's vector (JSON)
  * @max_ops: the most operations to list (0: no limit); a client missing

@@ -106,6 +106,8 @@ GArray *prd_document_get_committed_vector (PrdDocument *self);
 char *prd_document_get_committed_text (PrdDocument *self);
 gboolean prd_document_has_uncommitted (PrdDocument *self);
 void prd_document_set_max_length (PrdDocument *self, guint max_length);
+gboolean
+prd_document_check_growth (PrdDocument *self, guint32 deleted, guint32 inserted, GError **error);
 GPtrArray *prd_document_get_missing (
     PrdDocument *self, JsonNode *state_vector, guint max_ops, gboolean *out_full, GError **error);
 

@@ -610,6 +610,23 @@ apply_resolution (Resolve *resolve, Conflict *conflict, guint32 site, GError **e
       add_inserted_spans (undone, doc, spans);
     }
 
+  /* Applied whole or not at all: a resolution that would not fit is
+   * refused before its deletions are written. */
+  {
+    const char *restored = resolve->resolution == RESOLVE_MERGE ? resolve->merged
+                           : undone->type == PRD_CRDT_OP_INSERT ? NULL
+                                                                : undone->text;
+    guint32 deleted = 0, inserted = 0;
+
+    for (guint i = 0; i < spans->len; i++)
+      deleted += g_array_index (spans, PrdCrdtSpan, i).length;
+    if (restored != NULL && !prd_utf16_length (restored, &inserted))
+      inserted = 0;
+    if (!prd_document_check_growth (prd_hub_room_get_document (resolve->room), deleted, inserted,
+                                    error))
+      return FALSE;
+  }
+
   /* From the last, so that the positions before hold (all are at or after
    * @start). */
   g_array_sort (spans, compare_spans);

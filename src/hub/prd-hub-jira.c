@@ -400,6 +400,20 @@ apply_plan (Sync *sync, guint32 site, GError **error)
 {
   g_autofree char *text = current_text (sync);
   gsize len = strlen (text);
+  guint32 deleted = 0, inserted = 0;
+
+  /* Applied whole or not at all: an import that would not fit in the PRD
+   * is refused before its first deletion is written. */
+  for (guint i = 0; i < sync->plan->edits->len; i++)
+    {
+      PrdJiraEdit *edit = g_ptr_array_index (sync->plan->edits, i);
+
+      if (edit->start <= len && edit->end <= len && edit->start <= edit->end)
+        deleted += utf16_length (text + edit->start, edit->end - edit->start);
+      inserted += utf16_length (edit->text, strlen (edit->text));
+    }
+  if (!prd_document_check_growth (prd_hub_room_get_document (sync->room), deleted, inserted, error))
+    return FALSE;
 
   for (guint i = 0; i < sync->plan->edits->len; i++)
     {

@@ -244,6 +244,32 @@ test('delete across the other\'s insert is a conflict; theirs puts the text back
   }
 });
 
+// A resolution is written as deletions and then an insert: one that would
+// not fit in the PRD is refused before anything is written.
+test('a merge the PRD has no room for is refused whole: nothing deleted, the conflict stays open', async () => {
+  const hub = await startHub({ config: '[collab]\nmax-document-size = 40\n' });
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Full merge', 'hello world');
+    const c = await collide(hub, prdId, op('insert', 5, { content: 'A'.repeat(10) }),
+      op('insert', 5, { content: 'B'.repeat(10) }), sockets);
+    const before = await text(hub, prdId);
+    assert.equal(before.length, 31);
+    const conflictId = c.fromA.conflicts[0].conflictId;
+    const refused = await request(c.a, 'resolve-conflict', { prdId, conflictId, resolution: 'merge', mergedContent: 'M'.repeat(30) });
+    assert.equal(refused.error?.code, 'LIMIT_REACHED', JSON.stringify(refused));
+    assert.match(refused.error.message, /max-document-size/);
+    assert.equal(await text(hub, prdId), before);
+    // still open: a merge that fits resolves it
+    const ok = await request(c.a, 'resolve-conflict', { prdId, conflictId, resolution: 'merge', mergedContent: 'M'.repeat(20) });
+    assert.equal(ok.ok, true, JSON.stringify(ok));
+    assert.equal(await text(hub, prdId), `hello${'M'.repeat(20)} world`);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
 test('bad resolve-conflict input is refused with a code and changes nothing', async () => {
   const hub = await startHub();
   const sockets = [];
