@@ -1225,22 +1225,27 @@ test_rate_key (Fixture *fixture, gconstpointer user_data)
   client_send (a, "2/custom,3[\"limited\"]");
   client_expect (a, "3/custom,3[{\"ok\":true}]");
 
-  /* u1's buckets go with its last socket, and come back fresh */
+  /* u1's buckets outlive its last socket while their window runs:
+   * connecting again does not refill them */
   g_clear_pointer (&a, client_free);
   wait_for_disconnections (fixture, 2);
   g_assert_cmpuint (prd_sio_server_get_n_rate_keys (fixture->sio), ==, 2);
   g_clear_pointer (&b, client_free);
   wait_for_disconnections (fixture, 3);
-  g_assert_cmpuint (prd_sio_server_get_n_rate_keys (fixture->sio), ==, 1);
+  g_assert_cmpuint (prd_sio_server_get_n_rate_keys (fixture->sio), ==, 2);
   d = client_new (fixture);
   client_connect_with (d, "/admin", "{\"token\":\"good\",\"user\":\"u1\"}");
   client_send (d, "2/admin,1[\"limited\"]");
-  client_expect (d, "3/admin,1[{\"ok\":true}]");
+  g_clear_pointer (&text, g_free);
+  text = client_next_text (d);
+  g_assert_true (g_str_has_prefix (text, "2/admin,[\"rate-limit\","));
+  client_expect (d, "3/admin,1[{\"error\":{\"code\":\"RATE_LIMITED\",\"message\":\"Rate limit "
+                    "exceeded\"}}]");
   g_assert_cmpuint (prd_sio_server_get_n_rate_keys (fixture->sio), ==, 2);
   g_clear_pointer (&c, client_free);
   g_clear_pointer (&d, client_free);
   wait_for_disconnections (fixture, 5);
-  g_assert_cmpuint (prd_sio_server_get_n_rate_keys (fixture->sio), ==, 0);
+  g_assert_cmpuint (prd_sio_server_get_n_rate_keys (fixture->sio), ==, 2);
 
   /* a refused CONNECT leaves no key behind */
   {
@@ -1250,8 +1255,32 @@ test_rate_key (Fixture *fixture, gconstpointer user_data)
     g_clear_pointer (&text, g_free);
     text = client_next_text (e);
     g_assert_true (g_str_has_prefix (text, "4/admin,"));
-    g_assert_cmpuint (prd_sio_server_get_n_rate_keys (fixture->sio), ==, 0);
+    g_assert_cmpuint (prd_sio_server_get_n_rate_keys (fixture->sio), ==, 2);
   }
+}
+
+/* Idle buckets go once their windows have ended (here 1 s), looked over
+ * when a socket next takes a key; a key used by no event never stays. */
+static void
+test_rate_key_pruned (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) a = client_new (fixture);
+  g_autoptr (Client) b = client_new (fixture);
+  g_autoptr (Client) c = client_new (fixture);
+
+  prd_sio_server_set_rate_limit (fixture->sio, "chat", 2, 1);
+  client_connect_with (a, "/admin", "{\"token\":\"good\",\"user\":\"u1\"}");
+  client_connect_with (b, "/admin", "{\"token\":\"good\",\"user\":\"u2\"}");
+  client_send (a, "2/admin,1[\"limited\"]");
+  client_expect (a, "3/admin,1[{\"ok\":true}]");
+  g_clear_pointer (&a, client_free);
+  g_clear_pointer (&b, client_free);
+  wait_for_disconnections (fixture, 2);
+  /* u1's window runs: kept; u2 never used one: gone */
+  g_assert_cmpuint (prd_sio_server_get_n_rate_keys (fixture->sio), ==, 1);
+  g_usleep (1100 * 1000);
+  client_connect_with (c, "/admin", "{\"token\":\"good\",\"user\":\"u3\"}");
+  g_assert_cmpuint (prd_sio_server_get_n_rate_keys (fixture->sio), ==, 1);
 }
 
 /* expensive: charges GPOINTER_TO_UINT (user_data) more tokens of its class */
@@ -1566,6 +1595,7 @@ main (int argc, char *argv[])
   ADD ("rate-limit", test_rate_limit, 0);
   ADD ("too-many-values", test_too_many_values, 0);
   ADD ("rate-key", test_rate_key, 0);
+  ADD ("rate-key-pruned", test_rate_key_pruned, 0);
   ADD ("charge-rate", test_charge_rate, 0);
   ADD ("refused-connects", test_refused_connects, 0);
   ADD ("pending-acks-limit", test_pending_acks_limit, 0);

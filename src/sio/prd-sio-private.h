@@ -67,17 +67,20 @@ extern PrdSioMetrics prd_sio_metrics;
 /*
  * PrdSioSharedLimiter: the rate-limit buckets of one rate key (one user),
  * shared by every socket given that key (prd_sio_socket_set_rate_key()),
- * whatever their sessions. Each such socket holds a reference; the last one
- * released frees the buckets and takes the key out of the server's table,
- * so that the table holds only the keys of sockets that are connected.
- * Like the rest of this layer, main thread only.
+ * whatever their sessions. Each such socket holds a reference. When the
+ * last one is released the buckets stay in the server's table while one of
+ * their windows runs (connecting again does not refill them), and go once
+ * all have ended (looked over when a socket acquires a key, at most once a
+ * second), so that the table holds the keys of connected sockets and of
+ * users who left within a window. Like the rest of this layer, main thread
+ * only.
  */
 typedef struct _PrdSioSharedLimiter PrdSioSharedLimiter;
 
 PrdSioSharedLimiter *prd_sio_server_acquire_limiter (PrdSioServer *self, const char *key);
 void prd_sio_shared_limiter_release (PrdSioSharedLimiter *shared);
 PrdSioRateLimiter *prd_sio_shared_limiter_get_limiter (PrdSioSharedLimiter *shared);
-/* How many rate keys have buckets now (for tests). */
+/* How many rate keys have buckets now, idle ones included (for tests). */
 guint prd_sio_server_get_n_rate_keys (PrdSioServer *self);
 
 /* server */

@@ -119,3 +119,25 @@ prd_sio_rate_limiter_charge (PrdSioRateLimiter *self,
   bucket = get_bucket (self, event_class, limit, window_seconds, now_us);
   bucket->tokens -= MIN (bucket->tokens, tokens);
 }
+
+gint64
+prd_sio_rate_limiter_get_windows_end (PrdSioRateLimiter *self, gint64 now_us)
+{
+  GHashTableIter iter;
+  gpointer value;
+  gint64 end = 0;
+
+  g_return_val_if_fail (self != NULL, 0);
+
+  if (self->buckets == NULL)
+    return 0;
+  g_hash_table_iter_init (&iter, self->buckets);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      const Bucket *bucket = value;
+
+      if (bucket->window_end_us > now_us)
+        end = MAX (end, bucket->window_end_us);
+    }
+  return end;
+}

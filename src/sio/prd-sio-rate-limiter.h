@@ -42,6 +42,10 @@ void prd_sio_rate_limiter_charge (PrdSioRateLimiter *self,
                                   gint64 now_us,
                                   guint tokens);
 
+/* When the last window under way ends (monotonic µs), or 0 when none runs
+ * after @now_us: from then on every bucket is full again. */
+gint64 prd_sio_rate_limiter_get_windows_end (PrdSioRateLimiter *self, gint64 now_us);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdSioRateLimiter, prd_sio_rate_limiter_free)
 
 G_END_DECLS

@@ -55,18 +55,30 @@ struct _PrdSioServer
   GHashTable *clients;       /* (owned) PrdEioSocket → (owned) PrdSioClient */
   GHashTable *rate_limits;   /* (owned) class → (owned) RateLimit */
   GHashTable *event_classes; /* (owned) event → (owned) class */
-  /* (owned) rate key → (unowned) PrdSioSharedLimiter, which holds a
-   * reference to the table and leaves it with its last socket */
+  /* (owned) rate key → PrdSioSharedLimiter: in use ones hold a reference
+   * to the table and are unowned; idle ones (no socket, a window still
+   * running) are the table's */
   GHashTable *shared_limiters;
+  gint64 limiters_pruned_us; /* when idle limiters were last looked over */
 };
 
 struct _PrdSioSharedLimiter
 {
-  grefcount ref_count;        /* one per socket with the key */
+  guint n_sockets;            /* sockets with the key; 0: idle */
   char *key;                  /* (owned) */
-  GHashTable *table;          /* (owned): the server's shared_limiters */
+  GHashTable *table;          /* (owned) (nullable): the server's shared_limiters, while in use */
   PrdSioRateLimiter *limiter; /* (owned) */
+  gint64 idle_until;          /* idle: when its last window ends (monotonic µs) */
+  gboolean orphan;            /* in use when the server went: freed with its last socket */
 };
+
+static void
+shared_limiter_free (PrdSioSharedLimiter *shared)
+{
+  prd_sio_rate_limiter_free (shared->limiter);
+  g_free (shared->key);
+  g_free (shared);
+}
 
 G_DEFINE_FINAL_TYPE (PrdSioServer, prd_sio_server, G_TYPE_OBJECT)
 
@@ -492,6 +504,24 @@ prd_sio_server_finalize (GObject *object)
   g_hash_table_unref (self->clients);
   g_hash_table_unref (self->rate_limits);
   g_hash_table_unref (self->event_classes);
+  /* Idle limiters are the table's; those still in use are freed with
+   * their last socket. */
+  {
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init (&iter, self->shared_limiters);
+    while (g_hash_table_iter_next (&iter, NULL, &value))
+      {
+        PrdSioSharedLimiter *shared = value;
+
+        g_hash_table_iter_remove (&iter);
+        if (shared->n_sockets == 0)
+          shared_limiter_free (shared);
+        else
+          shared->orphan = TRUE;
+      }
+  }
   g_hash_table_unref (self->shared_limiters);
   prd_timer_queue_unref (self->timers);
   G_OBJECT_CLASS (prd_sio_server_parent_class)->finalize (object);
@@ -779,18 +809,48 @@ prd_sio_server_get_max_json_values (PrdSioServer *self)
 
 /* ---- rate limits ------------------------------------------------------- */
 
+/* Idle limiters whose windows have all ended hold nothing a new socket of
+ * their key would not get afresh: they go, looked over at most once a
+ * second. */
+static void
+prune_limiters (PrdSioServer *self, gint64 now)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  if (now - self->limiters_pruned_us < G_USEC_PER_SEC)
+    return;
+  self->limiters_pruned_us = now;
+  g_hash_table_iter_init (&iter, self->shared_limiters);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      PrdSioSharedLimiter *shared = value;
+
+      if (shared->n_sockets == 0 && shared->idle_until <= now)
+        {
+          g_hash_table_iter_remove (&iter);
+          shared_limiter_free (shared);
+        }
+    }
+}
+
 PrdSioSharedLimiter *
 prd_sio_server_acquire_limiter (PrdSioServer *self, const char *key)
 {
-  PrdSioSharedLimiter *shared = g_hash_table_lookup (self->shared_limiters, key);
+  gint64 now = g_get_monotonic_time ();
+  PrdSioSharedLimiter *shared;
 
+  prune_limiters (self, now);
+  shared = g_hash_table_lookup (self->shared_limiters, key);
   if (shared != NULL)
     {
-      g_ref_count_inc (&shared->ref_count);
+      /* An idle one comes back with what its windows left. */
+      if (shared->n_sockets++ == 0)
+        shared->table = g_hash_table_ref (self->shared_limiters);
       return shared;
     }
   shared = g_new0 (PrdSioSharedLimiter, 1);
-  g_ref_count_init (&shared->ref_count);
+  shared->n_sockets = 1;
   shared->key = g_strdup (key);
   shared->table = g_hash_table_ref (self->shared_limiters);
   shared->limiter = prd_sio_rate_limiter_new ();
@@ -798,16 +858,28 @@ prd_sio_server_acquire_limiter (PrdSioServer *self, const char *key)
   return shared;
 }
 
+/* A user's last socket gone: its buckets stay while a window runs, so
+ * that connecting again does not refill them (the table owns them then);
+ * else they go at once. */
 void
 prd_sio_shared_limiter_release (PrdSioSharedLimiter *shared)
 {
-  if (!g_ref_count_dec (&shared->ref_count))
+  gint64 now = g_get_monotonic_time ();
+  g_autoptr (GHashTable) table = NULL;
+
+  g_return_if_fail (shared->n_sockets > 0);
+
+  if (--shared->n_sockets > 0)
     return;
-  g_hash_table_remove (shared->table, shared->key);
-  g_hash_table_unref (shared->table);
-  prd_sio_rate_limiter_free (shared->limiter);
-  g_free (shared->key);
-  g_free (shared);
+  table = g_steal_pointer (&shared->table);
+  if (!shared->orphan)
+    {
+      shared->idle_until = prd_sio_rate_limiter_get_windows_end (shared->limiter, now);
+      if (shared->idle_until > now)
+        return;
+      g_hash_table_remove (table, shared->key);
+    }
+  shared_limiter_free (shared);
 }
 
 PrdSioRateLimiter *

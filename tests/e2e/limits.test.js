@@ -183,6 +183,11 @@ describe('rate limit', () => {
     const c = await connect(hub.url, { transports: ['polling'], auth });
     assert.equal((await ping(c)).error?.code, 'RATE_LIMITED');
     for (const s of [a, b, c]) s.close();
+    // nor once they are all closed: the budget waits for its window
+    await new Promise((r) => setTimeout(r, 200));
+    const d = await connect(hub.url, { transports: ['websocket'], auth });
+    assert.equal((await ping(d)).error?.code, 'RATE_LIMITED');
+    d.close();
   });
 
   test('every 4,096 JSON values in a payload count as one more event', async () => {
