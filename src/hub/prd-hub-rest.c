@@ -42,6 +42,12 @@
  * `rest-read`, prd_hub_rest_set_read_rate()); requests without a token
  * (/healthz, /metrics, the web editor's files, /api/hub-proof) are not
  * counted: they cost next to nothing and name nobody.
+ *
+ * A JSON body of a request with a token holds at most
+ * %PRD_HUB_REST_MAX_JSON_VALUES values (counted while its grammar is
+ * checked, before any handler builds a tree of it): no route takes more
+ * than a few hundred, and a tree costs time with each (a 2 MiB body of
+ * tiny values, about 300 ms). More is 413 `PAYLOAD_TOO_LARGE`.
  */
 #define G_LOG_DOMAIN "prd-hub-rest"
 
@@ -106,6 +112,8 @@ typedef struct
 #define READ_CLASS  "rest-read"
 /* Users whose window has ended are forgotten once this many are known. */
 #define WRITERS_PRUNE_AT 1024
+
+#define PRD_HUB_REST_MAX_JSON_VALUES 4096
 
 static void
 writer_free (Writer *writer)
@@ -364,6 +372,32 @@ request_allowed (PrdHubRest *self,
   return FALSE;
 }
 
+/* A JSON body of more than PRD_HUB_REST_MAX_JSON_VALUES values is refused
+ * (413) before a handler reads it; a body that is not JSON is the
+ * handler's to refuse, with its own words. */
+static gboolean
+body_allowed (SoupServerMessage *msg)
+{
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+  g_autoptr (GBytes) bytes = NULL;
+  g_autofree char *message = NULL;
+  gsize n_values = 0;
+
+  if (body == NULL || body->length == 0)
+    return TRUE;
+  bytes = soup_message_body_flatten (body);
+  if (!prd_json_validate_full (g_bytes_get_data (bytes, NULL), (gssize) g_bytes_get_size (bytes),
+                               G_MAXSIZE, PRD_JSON_PARSE_REPLACE_BAD_STRINGS, NULL, &n_values,
+                               NULL) ||
+      n_values <= PRD_HUB_REST_MAX_JSON_VALUES)
+    return TRUE;
+  message = g_strdup_printf ("The body holds %" G_GSIZE_FORMAT
+                             " JSON values, more than a request may (%d)",
+                             n_values, PRD_HUB_REST_MAX_JSON_VALUES);
+  prd_hub_rest_respond_error_literal (msg, PRD_ERROR_PAYLOAD_TOO_LARGE, message);
+  return FALSE;
+}
+
 static void
 dispatch (SoupServer *server,
           SoupServerMessage *msg,
@@ -425,6 +459,8 @@ dispatch (SoupServer *server,
       !request_allowed (self, msg, identity,
                         g_str_equal (method, "GET") || g_str_equal (method, "HEAD") ? READ_CLASS
                                                                                     : WRITE_CLASS))
+    return;
+  if (identity != NULL && !body_allowed (msg))
     return;
   params = route_params (found, parts, &error);
   if (params == NULL)

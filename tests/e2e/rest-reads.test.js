@@ -69,3 +69,24 @@ test('the diff route refuses versions over 10000 lines with LIMIT_REACHED', asyn
     await hub.stop();
   }
 });
+
+// A JSON body is counted before any route builds a tree of it: more than
+// 4096 values is 413 PAYLOAD_TOO_LARGE, and nothing is created.
+test('a request body of more than 4096 JSON values is refused 413 before any route reads it', async () => {
+  const hub = await startHub();
+  try {
+    const alice = token(user('values_a'));
+    const body = { title: 'Many values', content: 'x', extra: new Array(5000).fill(0) };
+    const refused = await rest(hub, 'POST', '/api/prds', { body, tok: alice });
+    assert.equal(refused.status, 413, refused.text);
+    assert.equal(refused.json.code, 'PAYLOAD_TOO_LARGE');
+    assert.match(refused.json.message, /5004 JSON values, more than a request may \(4096\)/);
+    const list = await rest(hub, 'GET', '/api/prds', { tok: alice });
+    assert.deepEqual(list.json.prds.map((p) => p.title), []);
+    // within the cap, the route reads it (and ignores what it does not know)
+    const ok = await rest(hub, 'POST', '/api/prds', { body: { ...body, extra: new Array(4000).fill(0) }, tok: alice });
+    assert.equal(ok.status, 201, ok.text);
+  } finally {
+    await hub.stop();
+  }
+});
