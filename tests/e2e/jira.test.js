@@ -400,6 +400,32 @@ test('export, re-export, import and the bidirectional rule (Cloud, v3)', async (
   }
 });
 
+// An import is written as deletions and inserts: one the PRD has no room
+// for is refused whole, before the first is written.
+test('an import that would not fit in the PRD changes nothing', async () => {
+  const hub = await startHub({ config: `[collab]\nmax-document-size = ${PRD_TEXT.length + 10}\n` });
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const prdId = await createPrd(hub, 'Full import', PRD_TEXT);
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+    const first = await sync(a, prdId, 'export');
+    assert.equal(first.complete.result.created, 3);
+    // Two summaries changed in Jira, 8 units longer each: either fits, not
+    // both (the last is written first).
+    fake.state.issues.get('PRD-2').fields.summary = 'As a buyer I see my receipt by mail';
+    fake.state.issues.get('PRD-3').fields.summary = 'As an admin I refund quickly';
+    const before = await prdText(hub, prdId);
+    const r = await sync(a, prdId, 'import');
+    assert.match(JSON.stringify(r.complete), /max-document-size/);
+    assert.equal(await prdText(hub, prdId), before);
+  } finally {
+    await hub.stop();
+    await fake.close();
+  }
+});
+
 test('refusals: viewer, other organization, unconfigured, bad payloads, a second sync', async () => {
   const hub = await startHub();
   const fake = await startFakeJira();
