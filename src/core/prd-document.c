@@ -534,16 +534,8 @@ apply_incoming (PrdDocument *self,
                        max_operation_size);
           return NULL;
         }
-      if (self->max_length > 0 &&
-          (guint64) prd_crdt_doc_get_length (self->crdt) + units > self->max_length)
-        {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
-                       "The PRD would have %" G_GUINT64_FORMAT
-                       " UTF-16 code units, more than it may hold (%u, max-document-size): "
-                       "delete text first",
-                       (guint64) prd_crdt_doc_get_length (self->crdt) + units, self->max_length);
-          return NULL;
-        }
+      if (!prd_document_check_growth (self, 0, units, error))
+        return NULL;
       ok = prd_crdt_doc_apply_local_insert (self->crdt, site, (const guint32 *) vector->data,
                                             vector->len, in->op.position, content, -1,
                                             in->op.timestamp, &op, error);
@@ -781,10 +773,11 @@ prd_document_set_max_length (PrdDocument *self, guint max_length)
  * @deleted: UTF-16 code units an edit made of several operations deletes
  * @inserted: UTF-16 code units it inserts
  *
- * For edits written as several operations (deletions, then inserts):
- * whether the text keeps within the maximum length once all are applied,
- * checked before the first, so that such an edit is applied whole or not
- * at all. An edit that does not make the text longer always passes.
+ * Whether the text keeps within the maximum length once an edit is
+ * applied: an insert (@deleted 0), or an edit written as several
+ * operations (deletions, then inserts), checked before the first so that
+ * it is applied whole or not at all. An edit that does not make the text
+ * longer always passes.
  *
  * Returns: %FALSE with %PRD_ERROR_LIMIT_REACHED when it would not
  */
