@@ -1527,6 +1527,44 @@ http (Fixture *fixture, const char *method, const char *query, const char *body)
   return g_strndup (g_bytes_get_data (response, NULL), g_bytes_get_size (response));
 }
 
+/* A polling client that never CONNECTs and never polls: its session ends at
+ * the connect timeout and frees its place then (max-sessions counts every
+ * session), not a heartbeat later while it waits for a GET to take the
+ * close packet. */
+static void
+test_connect_timeout_polling (Fixture *fixture, gconstpointer user_data)
+{
+  g_autofree char *open = NULL;
+  g_autofree char *url = endpoint (fixture, "http", "transport=polling");
+  gint64 deadline;
+  guint status = 0;
+
+  g_object_set (fixture->eio, "max-sessions", 1, NULL);
+  open = http (fixture, SOUP_METHOD_GET, "transport=polling", NULL);
+  g_assert_true (g_str_has_prefix (open, "0{"));
+
+  /* Far less than the heartbeat (25 s + 20 s) the place was held for. */
+  deadline = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+  while (status != SOUP_STATUS_OK && g_get_monotonic_time () < deadline)
+    {
+      g_autoptr (SoupMessage) msg = soup_message_new (SOUP_METHOD_GET, url);
+      g_autoptr (GBytes) response = NULL;
+
+      soup_session_send_and_read_async (fixture->session, msg, G_PRIORITY_DEFAULT, NULL,
+                                        on_http_done, &response);
+      prd_test_wait_while (response == NULL, PRD_TEST_TIMEOUT_MS);
+      status = soup_message_get_status (msg);
+      if (status != SOUP_STATUS_OK)
+        {
+          gint64 retry = g_get_monotonic_time () + 100 * G_TIME_SPAN_MILLISECOND;
+
+          g_assert_cmpuint (status, ==, SOUP_STATUS_SERVICE_UNAVAILABLE);
+          prd_test_wait_while (g_get_monotonic_time () < retry, PRD_TEST_TIMEOUT_MS);
+        }
+    }
+  g_assert_cmpuint (status, ==, SOUP_STATUS_OK);
+}
+
 static void
 test_polling (Fixture *fixture, gconstpointer user_data)
 {
@@ -1605,6 +1643,7 @@ main (int argc, char *argv[])
   /* long enough for one CONNECT round trip on a loaded machine */
   ADD ("connect-timeout", test_connect_timeout, 1000);
   ADD ("connect-in-time", test_connect_in_time, 1000);
+  ADD ("connect-timeout-polling", test_connect_timeout_polling, 1000);
   ADD ("polling", test_polling, 0);
 
 #undef ADD

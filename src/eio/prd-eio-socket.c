@@ -116,6 +116,12 @@ struct _PrdEioSocket
   PrdTimer close_timer;
   CloseMode closing_mode;
 
+  /* The write buffer overflowed: nothing more is queued, and the session
+   * closes from its own timer, never inside the send that overflowed (the
+   * sender may be walking a room the close would take it out of). */
+  gboolean overflowed;
+  PrdTimer overflow_timer;
+
   /* The deadlines of every session are on two shared queues, one GSource
    * each, rather than a GSource per timer. Heartbeat timers run at high
    * priority so that busy I/O cannot delay a timeout past the moment a
@@ -424,7 +430,7 @@ enqueue (PrdEioSocket *self, PrdEioPacket *packet)
   guint64 buffered;
   gsize cost;
 
-  if (self->state != STATE_OPEN)
+  if (self->state != STATE_OPEN || self->overflowed)
     {
       prd_eio_packet_free (packet);
       return FALSE;
@@ -439,7 +445,8 @@ enqueue (PrdEioSocket *self, PrdEioPacket *packet)
                buffered);
       self->ws_close_code = SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION;
       prd_metric_inc (slow_consumers_dropped, NULL);
-      socket_close (self, "write buffer overflow", CLOSE_ERROR);
+      self->overflowed = TRUE;
+      prd_timer_queue_schedule_ms (self->timers, &self->overflow_timer, 0);
       return FALSE;
     }
 
@@ -828,6 +835,7 @@ teardown (PrdEioSocket *self, CloseMode mode)
   self->state = STATE_CLOSED;
   stop_timers (self);
   prd_timer_cancel (&self->close_timer);
+  prd_timer_cancel (&self->overflow_timer);
   abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
 
   if (mode != CLOSE_FLUSH)
@@ -855,6 +863,14 @@ on_close_timeout (PrdTimer *timer, gpointer user_data)
 
   /* The client never came back for the last packets. */
   teardown (self, CLOSE_ERROR);
+}
+
+static void
+on_overflow (PrdTimer *timer, gpointer user_data)
+{
+  PrdEioSocket *self = user_data;
+
+  socket_close (self, "write buffer overflow", CLOSE_ERROR);
 }
 
 static void
@@ -933,6 +949,7 @@ prd_eio_socket_dispose (GObject *object)
   self->owner = NULL;
   stop_timers (self);
   prd_timer_cancel (&self->close_timer);
+  prd_timer_cancel (&self->overflow_timer);
   prd_timer_cancel (&self->upgrade_timer);
   abort_upgrade (self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
   if (self->poll_get != NULL)
@@ -1048,6 +1065,7 @@ prd_eio_socket_init (PrdEioSocket *self)
   prd_timer_init (&self->ping_timer, on_ping_timer, self);
   prd_timer_init (&self->pong_timer, on_pong_timeout, self);
   prd_timer_init (&self->close_timer, on_close_timeout, self);
+  prd_timer_init (&self->overflow_timer, on_overflow, self);
   prd_timer_init (&self->upgrade_timer, on_upgrade_timeout, self);
   prd_timer_init (&self->upgrade_noop_timer, on_upgrade_noop, self);
 }
@@ -1324,4 +1342,12 @@ prd_eio_socket_close (PrdEioSocket *self, const char *reason)
   g_return_if_fail (PRD_IS_EIO_SOCKET (self));
 
   socket_close (self, reason != NULL ? reason : "forced close", CLOSE_FLUSH);
+}
+
+void
+prd_eio_socket_abort (PrdEioSocket *self, const char *reason)
+{
+  g_return_if_fail (PRD_IS_EIO_SOCKET (self));
+
+  socket_close (self, reason != NULL ? reason : "forced close", CLOSE_ERROR);
 }

@@ -25,13 +25,17 @@ G_DECLARE_FINAL_TYPE (PrdEioSocket, prd_eio_socket, PRD, EIO_SOCKET, GObject)
  * notified when a polling session upgrades.
  *
  * Sending after "closed" is a no-op returning FALSE. A send that would
- * take the buffered amount past the server's "max-write-buffer" closes the
- * socket ("write buffer overflow") and returns FALSE. Text must be valid
- * UTF-8 without U+001E (the polling packet separator; JSON escapes it).
+ * take the buffered amount past the server's "max-write-buffer" returns
+ * FALSE, as does every send after it, and the socket closes ("write buffer
+ * overflow") from the main loop, never inside the send: a caller may go on
+ * with what it was doing (a room it walks stays as it was). Text must be
+ * valid UTF-8 without U+001E (the polling packet separator; JSON escapes it).
  *
  * prd_eio_socket_close() delivers what was sent before it (over polling,
  * with the next GET, followed by the close packet) and then ends the
- * transport; "closed" is emitted at once.
+ * transport; "closed" is emitted at once. prd_eio_socket_abort() drops
+ * what is queued and ends the session at once, so that it no longer counts
+ * against the session limits.
  */
 
 /*
@@ -62,5 +66,6 @@ gboolean prd_eio_socket_send_text (PrdEioSocket *self, const char *text, gssize 
 gboolean prd_eio_socket_send_message (PrdEioSocket *self, const PrdEioPacket *message);
 gboolean prd_eio_socket_send_binary (PrdEioSocket *self, GBytes *data);
 void prd_eio_socket_close (PrdEioSocket *self, const char *reason);
+void prd_eio_socket_abort (PrdEioSocket *self, const char *reason);
 
 G_END_DECLS

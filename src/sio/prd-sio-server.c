@@ -427,8 +427,17 @@ on_connect_timeout (PrdTimer *timer, gpointer user_data)
 {
   PrdSioClient *client = user_data;
 
-  if (client->sockets == NULL)
-    violation (client, "forced close", "no namespace CONNECT within the connect timeout");
+  g_autoptr (PrdSioClient) hold = prd_sio_client_ref (client);
+
+  if (client->sockets != NULL || client->closed)
+    return;
+  g_debug ("Closing Engine.IO session %s: no namespace CONNECT within the connect timeout",
+           prd_eio_socket_get_id (client->engine));
+  /* Nothing the client waits for is queued (a refused CONNECT's answer had
+   * the whole timeout to be taken): the session ends now and frees its
+   * place, rather than wait a heartbeat for a poll to take the close. */
+  prd_eio_socket_abort (client->engine, "forced close");
+  client_teardown (client, "forced close");
 }
 
 static void

@@ -28,7 +28,7 @@ before(async () => {
     config: '[engine]\n' +
       `max-write-buffer = ${MAX_WRITE_BUFFER}\n` +
       'ping-interval = 600000\nping-timeout = 600000\n' +
-      '[rate-limit]\ndefault = 1000000/60\n',
+      '[rate-limit]\ndefault = 1000000/60\ncollab = 1000000/60\n',
   });
 });
 after(async () => {
@@ -95,4 +95,68 @@ test('a flooding client that never reads is dropped; the hub stays healthy', asy
   const boundKiB = (sanitized ? 384 : 128) * 1024;
   assert.ok(rssAfter - rssBefore < boundKiB,
     `hub RSS grew by ${rssAfter - rssBefore} KiB while a slow reader was connected`);
+});
+
+async function droppedCount(hub) {
+  const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+  return Number(/^prdhub_slow_consumers_dropped_total (\d+)$/m.exec(metrics)?.[1] ?? 0);
+}
+
+// The answer that overflows the buffer drops the reader at once, in the middle
+// of the handler that sends it: a room whose only member that was went away
+// under the join that was being answered (the hub crashed on it).
+test('a reader that never reads, joining a PRD again and again, is dropped; the hub stays up', async () => {
+  // A buffer that holds a few answers, so that the one that overflows it is
+  // not the first.
+  const hub = await startHub({
+    config: '[engine]\nmax-write-buffer = 1048576\n' +
+      '[rate-limit]\ndefault = 1000000/60\ncollab = 1000000/60\n',
+  });
+  const admin = token({ role: 'admin' });
+  const res = await fetch(`${hub.url}/api/prds`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ title: 'Big', content: 'lorem ipsum '.repeat(25000) }),
+  });
+  assert.equal(res.status, 201);
+  const prd = await res.json();
+
+  const sock = await openRawWebSocket(hub.port);
+  sock.on('error', () => {});
+  sock.write(wsFrame(`40/prds,${JSON.stringify({ token: token({ role: 'viewer' }) })}`));
+  await new Promise((resolve) => {
+    let seen = '';
+    const onData = (d) => {
+      seen += d.toString('latin1');
+      if (!seen.includes('40/prds,')) return;
+      sock.off('data', onData);
+      sock.pause();
+      resolve();
+    };
+    sock.on('data', onData);
+    sock.resume();
+  });
+  // Each answer carries the whole text (300 KB): 100 of them (as many joins
+  // as a connection may have pending, max-joined-prds) are far more than the
+  // hub's buffer and the loopback buffers hold.
+  const before = await droppedCount(hub);
+  for (let i = 0; i < 100; i++)
+    sock.write(wsFrame(`42/prds,${i + 1}["join-prd",${JSON.stringify({ prdId: prd.id })}]`));
+  // Read nothing until the hub has dropped the reader (or has died).
+  const deadline = Date.now() + EVENT_TIMEOUT_MS;
+  while ((await droppedCount(hub)) === before) {
+    assert.ok(Date.now() < deadline, 'the hub dropped the slow reader');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+
+  sock.resume();
+  const seen = await drain(sock);
+  sock.destroy();
+  assert.notEqual(seen.how, 'timeout', 'the hub closed the connection');
+
+  const s = await connect(hub.url, { transports: ['websocket'] }, '/prds');
+  const joined = await s.timeout(EVENT_TIMEOUT_MS).emitWithAck('join-prd', { prdId: prd.id });
+  assert.equal(joined.error, undefined, JSON.stringify(joined.error));
+  s.close();
+  await assertCleanStop(hub);
 });
