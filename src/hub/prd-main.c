@@ -771,7 +771,7 @@ cmd_token (int argc, char **argv)
     return print_help (context, "prdhub token");
   if (argc > 1)
     return usage_error ("token", "unexpected argument \"%s\"", argv[1]);
-  if (user == NULL || *user == '\0' || name == NULL)
+  if (user == NULL || *user == '\0' || name == NULL || *name == '\0')
     return usage_error ("token", "token needs --user and --name");
   if (role_str != NULL && !prd_role_from_string (role_str, &role))
     return usage_error ("token", "--role must be viewer, editor or admin");

@@ -167,9 +167,27 @@ test('a wrong command line exits 2 in every command; a failure exits 1', () => {
       ['secret', 'list', '--no-such-option'],
       ['discover', '--timeout', '0'],
       ['discover', 'extra'],
+      ['status', 'extra'],
+      ['status', '--no-such-option'],
+      ['prd', 'rename'],
+      ['prd', 'rename', 'prd_abc'],
+      ['prd', 'rename', 'prd_abc', 'prd_def', '--title', 'T'],
+      ['prd', 'archive', 'prd_abc', '--title', 'T'],
+      ['prd', 'version', 'prd_abc'],
+      ['prd', 'delete', 'prd_abc', '--force'],
+      ['prd', 'unarchive', 'prd_abc', '--no-such-option'],
+      ['token', '--user', 'u', '--name', ''],
+      ['token', '--user', '', '--name', 'N'],
+      ['token', 'revoke'],
+      ['integration'],
+      ['integration', 'frobnicate'],
+      ['integration', 'set', 'jira'],
+      ['backup'],
+      ['restore'],
+      ['help', 'prd', 'create', 'extra'],
     ];
     for (const args of usage) {
-      const res = prdhub([...args, '--data-dir', dir]);
+      const res = prdhub([...args, '--data-dir', dir], { PRDHUB_JWT_SECRET: 'x'.repeat(32) });
       assert.equal(res.status, 2, `${args.join(' ')}: ${res.stderr}`);
       assert.equal(res.stdout, '', args.join(' '));
       assert.match(res.stderr, /^prdhub: .*\(see `prdhub help[^`]*`\)\n$/, args.join(' '));
