@@ -708,6 +708,29 @@ test_create_version (void)
   g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
 }
 
+/* 255 × "a" then "é": 257 bytes, 256 characters. */
+static char *
+id_ending_in_two_byte_char (void)
+{
+  g_autofree char *prefix = g_strnfill (255, 'a');
+
+  return g_strconcat (prefix, "é", NULL);
+}
+
+/* A NotFound whose message is valid UTF-8 and names @id whole (it is 256
+ * characters, the most a message shows), and a hub that logged no
+ * critical warning on the way. */
+static void
+assert_not_found_naming (const GError *error, const char *id)
+{
+  g_autofree char *log = hub_process_read_stderr (t.hub);
+
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  g_assert_nonnull (strstr (error->message, id));
+  g_assert_null (strstr (log, "CRITICAL"));
+}
+
 static gboolean
 integration_changed_cond (gpointer data)
 {
@@ -720,6 +743,7 @@ test_integrations (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) integrations = NULL;
   g_autoptr (GVariant) result = NULL;
+  g_autofree char *long_id = id_ending_in_two_byte_char ();
 
   g_assert_true (prd_dbus_hub1_call_list_integrations_sync (t.proxy, &integrations, NULL, &error));
   g_assert_no_error (error);
@@ -734,6 +758,16 @@ test_integrations (void)
   g_assert_false (
       prd_dbus_hub1_call_test_integration_sync (t.proxy, "", "jira", &result, NULL, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_clear_error (&error);
+  /* A long service id is cut at a character in the message. */
+  g_assert_false (
+      prd_dbus_hub1_call_test_integration_sync (t.proxy, "org_a", long_id, &result, NULL, &error));
+  assert_not_found_naming (error, long_id);
+  g_clear_error (&error);
+  /* (An organization id that long is refused as such.) */
+  g_assert_false (
+      prd_dbus_hub1_call_test_integration_sync (t.proxy, long_id, "jira", &result, NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_ID);
   g_clear_error (&error);
 
   /* Configured on the command line while the hub runs: Jira on a port where
@@ -810,10 +844,16 @@ test_disconnect (void)
   g_autofree char *bob_id = g_strdup (lookup_string (bob, "id"));
   g_autofree char *disconnect = NULL;
   g_autofree char *too_long = g_strnfill (501, 'x');
+  g_autofree char *long_id = id_ending_in_two_byte_char ();
   guint seen = t.sessions_changed;
 
   g_assert_false (prd_dbus_hub1_call_disconnect_session_sync (t.proxy, "nope", "", NULL, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  /* An id whose 256th byte starts a two-byte character: the message cuts
+   * it at a character, never inside one. */
+  g_assert_false (prd_dbus_hub1_call_disconnect_session_sync (t.proxy, long_id, "", NULL, &error));
+  assert_not_found_naming (error, long_id);
   g_clear_error (&error);
   g_assert_false (
       prd_dbus_hub1_call_disconnect_session_sync (t.proxy, bob_id, too_long, NULL, &error));

@@ -8,7 +8,9 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,7 +19,7 @@
 
 #include "prd-auth.h"
 #include "prd-error.h"
-#include "prd-file-secret-store.h"
+#include "prd-file-secret-store-private.h"
 #include "prd-hub-secret.h"
 #include "prd-libsecret-store.h"
 #include "prd-secret-store.h"
@@ -336,10 +338,24 @@ test_file_permissions (Fixture *f, gconstpointer data)
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
   {
     g_autoptr (GDir) listing = g_dir_open (f->dir, 0, &error);
+    g_autoptr (GPtrArray) names = g_ptr_array_new ();
 
     g_assert_no_error (error);
-    g_assert_cmpstr (g_dir_read_name (listing), ==, "secrets");
-    g_assert_null (g_dir_read_name (listing));
+    for (const char *name; (name = g_dir_read_name (listing)) != NULL;)
+      g_ptr_array_add (names, g_strdup (name));
+    g_ptr_array_set_free_func (names, g_free);
+    g_assert_cmpuint (names->len, ==, 2);
+    g_assert_true (g_ptr_array_find_with_equal_func (names, "secrets", g_str_equal, NULL));
+    g_assert_true (g_ptr_array_find_with_equal_func (names, "secrets.lock", g_str_equal, NULL));
+  }
+  /* The lock file holds nothing and is as private as the file. */
+  {
+    g_autofree char *lock_path = g_build_filename (f->dir, "secrets.lock", NULL);
+
+    g_assert_cmpint (g_lstat (lock_path, &st), ==, 0);
+    g_assert_true (S_ISREG (st.st_mode));
+    g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+    g_assert_cmpint (st.st_size, ==, 0);
   }
 
   /* Readable by others: refused for reading and for writing, untouched. */
@@ -407,6 +423,124 @@ test_file_refuses_symlink_and_garbage (Fixture *f, gconstpointer data)
   g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
   g_clear_error (&error);
   g_unlink (elsewhere);
+}
+
+/* Writers in other processes: this test program run again with
+ * --write-secrets DIR PREFIX N, storing PREFIX0 … PREFIX(N-1). */
+#define CONCURRENT_SECRETS 40
+
+static int
+write_secrets (const char *dir, const char *prefix, guint n)
+{
+  g_autoptr (PrdSecretStore) store = prd_file_secret_store_new (dir);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *name = g_strdup_printf ("%s%u", prefix, i);
+
+      if (!prd_secret_store_store_sync (store, name, name, NULL, &error))
+        {
+          g_printerr ("%s: %s\n", name, error->message);
+          return 1;
+        }
+    }
+  return 0;
+}
+
+static GSubprocess *
+spawn_writer (const char *dir, const char *prefix)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", &error);
+  g_autofree char *count = g_strdup_printf ("%u", CONCURRENT_SECRETS);
+  GSubprocess *process;
+
+  g_assert_no_error (error);
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, self, "--write-secrets", dir, prefix,
+                              count, NULL);
+  g_assert_no_error (error);
+  return process;
+}
+
+/* Two other processes (two `prdhub secret set`) and this one (the hub)
+ * write at once: every write reads the file under the lock, so none
+ * writes back a file without another's secret. */
+static void
+test_file_concurrent_processes (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) a = NULL;
+  g_autoptr (GSubprocess) b = NULL;
+  g_auto (GStrv) names = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (f->dir, 0700), ==, 0);
+  a = spawn_writer (f->dir, "a");
+  b = spawn_writer (f->dir, "b");
+  g_assert_cmpint (write_secrets (f->dir, "p", CONCURRENT_SECRETS), ==, 0);
+  g_assert_true (g_subprocess_wait_check (a, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait_check (b, NULL, &error));
+  g_assert_no_error (error);
+
+  names = prd_secret_store_list_sync (f->store, NULL, &error);
+  g_assert_no_error (error);
+  for (const char *prefix = "abp"; *prefix != '\0'; prefix++)
+    for (guint i = 0; i < CONCURRENT_SECRETS; i++)
+      {
+        g_autofree char *name = g_strdup_printf ("%c%u", *prefix, i);
+
+        if (!g_strv_contains ((const char *const *) names, name))
+          g_error ("%s was lost (%u of %u secrets kept)", name, g_strv_length (names),
+                   3 * CONCURRENT_SECRETS);
+      }
+  g_assert_cmpuint (g_strv_length (names), ==, 3 * CONCURRENT_SECRETS);
+}
+
+/* A write waits for the lock no longer than its wait, then fails, changing
+ * nothing; once the other process lets go, writes go on. */
+static void
+test_file_lock_wait (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = g_build_filename (f->dir, "secrets", NULL);
+  g_autofree char *lock_path = g_build_filename (f->dir, "secrets.lock", NULL);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *value = NULL;
+  g_auto (GStrv) names = NULL;
+  int fd;
+
+  g_assert_true (prd_secret_store_store_sync (f->store, "kept", "v1", NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (path, &before, NULL, NULL));
+  prd_file_secret_store_set_lock_wait (PRD_FILE_SECRET_STORE (f->store), 50);
+
+  /* Another open file description: flock(2) treats it as another process. */
+  fd = open (lock_path, O_RDWR | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (flock (fd, LOCK_EX | LOCK_NB), ==, 0);
+  g_assert_false (prd_secret_store_store_sync (f->store, "new", "v2", NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+  g_assert_nonnull (strstr (error->message, lock_path));
+  g_assert_nonnull (strstr (error->message, "nothing was changed"));
+  g_clear_error (&error);
+  g_assert_false (prd_secret_store_delete_sync (f->store, "kept", NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+  g_clear_error (&error);
+  g_assert_true (g_file_get_contents (path, &after, NULL, NULL));
+  g_assert_cmpstr (before, ==, after);
+  /* Reading needs no lock. */
+  value = prd_secret_store_lookup_sync (f->store, "kept", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (value, ==, "v1");
+
+  close (fd);
+  g_assert_true (prd_secret_store_store_sync (f->store, "new", "v2", NULL, &error));
+  g_assert_no_error (error);
+  names = prd_secret_store_list_sync (f->store, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (names), ==, 2);
 }
 
 /* The fallback is chosen within the probe time, however the bus fails. */
@@ -728,6 +862,8 @@ main (int argc, char *argv[])
 {
   const char *backend = g_getenv ("PRD_TEST_SECRET_BACKEND");
 
+  if (argc == 5 && g_str_equal (argv[1], "--write-secrets"))
+    return write_secrets (argv[2], argv[3], (guint) g_ascii_strtoull (argv[4], NULL, 10));
   g_unsetenv (PRD_HUB_SECRET_ENV);
   keyring_mode = g_strcmp0 (backend, "keyring") == 0;
   if (!keyring_mode)
@@ -751,6 +887,8 @@ main (int argc, char *argv[])
       ADD ("/prd/secret-store/file/permissions", test_file_permissions);
       ADD ("/prd/secret-store/file/symlink-and-garbage", test_file_refuses_symlink_and_garbage);
       ADD ("/prd/secret-store/file/fallback-async", test_file_fallback_async);
+      ADD ("/prd/secret-store/file/concurrent-processes", test_file_concurrent_processes);
+      ADD ("/prd/secret-store/file/lock-wait", test_file_lock_wait);
     }
 #undef ADD
 

@@ -43,8 +43,9 @@
 #include "prd-hub-dbus.h"
 
 #define MAX_REASON_CHARS 500
-#define MAX_ID_CHARS     256
-#define DEFAULT_REASON   "Disconnected by the hub's operator"
+/* An id longer than this is cut (at a character) in an error message. */
+#define MAX_ID_CHARS   256
+#define DEFAULT_REASON "Disconnected by the hub's operator"
 
 struct _PrdHubDbus
 {
@@ -663,7 +664,8 @@ disconnect_session (PrdHubDbus *self, GDBusMethodInvocation *invocation)
   socket = find_socket (self, id);
   if (socket == NULL)
     {
-      g_autofree char *message = g_strdup_printf ("No session %.*s is connected", MAX_ID_CHARS, id);
+      g_autofree char *shown = prd_error_truncate_message (id, MAX_ID_CHARS);
+      g_autofree char *message = g_strdup_printf ("No session %s is connected", shown);
 
       return_error (invocation, PRD_ERROR_NOT_FOUND, message);
       return;
@@ -694,12 +696,16 @@ cancel_ai_job (PrdHubDbus *self, GDBusMethodInvocation *invocation)
 {
   PrdHubAi *ai = prd_hub_get_ai (self->hub);
   g_autoptr (GError) error = NULL;
+  g_autofree char *shown = NULL;
   const char *id;
 
   g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s)", &id);
   if (ai == NULL)
-    g_set_error (&error, PRD_ERROR, PRD_ERROR_NOT_FOUND, "No AI job %.*s is queued or running",
-                 MAX_ID_CHARS, id);
+    {
+      shown = prd_error_truncate_message (id, MAX_ID_CHARS);
+      g_set_error (&error, PRD_ERROR, PRD_ERROR_NOT_FOUND, "No AI job %s is queued or running",
+                   shown);
+    }
   else if (strlen (id) <= MAX_ID_CHARS)
     prd_hub_ai_cancel_job (ai, id, &error);
   else
@@ -746,9 +752,12 @@ on_integration_got (GObject *source, GAsyncResult *result, gpointer user_data)
   entry = prd_integration_registry_get_finish (PRD_INTEGRATION_REGISTRY (source), result, &error);
   if (entry != NULL && entry->integration == NULL)
     {
+      g_autofree char *service = prd_error_truncate_message (entry->service, MAX_ID_CHARS);
+      g_autofree char *org = prd_error_truncate_message (entry->org, MAX_ID_CHARS);
+
       g_set_error (&error, PRD_ERROR, PRD_ERROR_NOT_FOUND,
-                   "No integration %.*s is configured for organization %.*s%s%s", MAX_ID_CHARS,
-                   entry->service, MAX_ID_CHARS, entry->org, entry->problem != NULL ? ": " : "",
+                   "No integration %s is configured for organization %s%s%s", service, org,
+                   entry->problem != NULL ? ": " : "",
                    entry->problem != NULL ? entry->problem : "");
       g_clear_pointer (&entry, prd_integration_entry_free);
     }
@@ -781,8 +790,11 @@ test_integration (PrdHubDbus *self, GDBusMethodInvocation *invocation)
     }
   if (registry == NULL || !prd_integration_registry_has_service (registry, service))
     {
-      message = g_strdup_printf ("No integration %.*s is configured for organization %.*s",
-                                 MAX_ID_CHARS, service, MAX_ID_CHARS, organization);
+      g_autofree char *shown_service = prd_error_truncate_message (service, MAX_ID_CHARS);
+      g_autofree char *shown_org = prd_error_truncate_message (organization, MAX_ID_CHARS);
+
+      message = g_strdup_printf ("No integration %s is configured for organization %s",
+                                 shown_service, shown_org);
       return_error (invocation, PRD_ERROR_NOT_FOUND, message);
       return;
     }

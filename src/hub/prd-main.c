@@ -24,6 +24,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -770,7 +771,7 @@ cmd_token (int argc, char **argv)
     return print_help (context, "prdhub token");
   if (argc > 1)
     return usage_error ("token", "unexpected argument \"%s\"", argv[1]);
-  if (user == NULL || *user == '\0' || name == NULL)
+  if (user == NULL || *user == '\0' || name == NULL || *name == '\0')
     return usage_error ("token", "token needs --user and --name");
   if (role_str != NULL && !prd_role_from_string (role_str, &role))
     return usage_error ("token", "--role must be viewer, editor or admin");
@@ -822,24 +823,52 @@ cmd_token (int argc, char **argv)
   return 0;
 }
 
+/* Reads no more than one byte past the limit, so that an endless input
+ * (/dev/zero, a FIFO, standard input) or a huge file is refused without
+ * being held in memory. */
 static gboolean
 read_markdown (const char *path, char **out, GError **error)
 {
-  g_autoptr (GError) local_error = NULL;
-  g_autofree char *text = NULL;
-  gsize len;
+  g_autofree char *text = g_malloc (MAX_IMPORT_BYTES + 2);
+  gsize len = 0;
+  int fd;
 
-  if (!g_file_get_contents (path, &text, &len, &local_error))
+  fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0)
     {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "%s", local_error->message);
+      int saved_errno = errno;
+
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "Cannot open %s: %s", path,
+                   g_strerror (saved_errno));
       return FALSE;
     }
+  while (len <= MAX_IMPORT_BYTES)
+    {
+      ssize_t n = read (fd, text + len, MAX_IMPORT_BYTES + 1 - len);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved_errno = errno;
+
+          close (fd);
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "Cannot read %s: %s", path,
+                       g_strerror (saved_errno));
+          return FALSE;
+        }
+      if (n == 0)
+        break;
+      len += (gsize) n;
+    }
+  close (fd);
   if (len > MAX_IMPORT_BYTES)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_PAYLOAD_TOO_LARGE, "%s is larger than %d bytes",
                    path, MAX_IMPORT_BYTES);
       return FALSE;
     }
+  text[len] = '\0';
   if (memchr (text, '\0', len) != NULL || !g_utf8_validate (text, len, NULL))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "%s is not UTF-8 text", path);

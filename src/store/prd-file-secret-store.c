@@ -9,6 +9,15 @@
  * should know. Writes replace the file atomically (write, fsync, rename),
  * so a crash never leaves half a file. File work runs in a worker thread,
  * one operation at a time.
+ *
+ * A write reads the whole file, changes one key and writes it back; two
+ * processes doing so at once (`prdhub secret set` beside a running hub, or
+ * two of them) would each write back the file without the other's key.
+ * Every write therefore holds an exclusive flock(2) on `<dir>/secrets.lock`
+ * from before it reads the file until the new one is in place. It waits at
+ * most LOCK_WAIT_MS for another process's write to end, then fails with
+ * %PRD_ERROR_STORAGE naming the lock file. Reads need no lock: the file is
+ * only ever replaced whole.
  */
 #define G_LOG_DOMAIN "prd-store"
 
@@ -17,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,18 +34,26 @@
 
 #include "prd-error.h"
 
-#include "prd-file-secret-store.h"
+#include "prd-file-secret-store-private.h"
 
 #define SECRETS_GROUP "secrets"
 /* Far more than any set of credentials; a bigger file is not ours. */
 #define MAX_FILE_SIZE (8 * 1024 * 1024)
+/* The longest a write waits for another process's write to the file: far
+ * longer than one write takes (a few fsyncs), short enough that a stuck
+ * holder is reported rather than waited for forever. */
+#define LOCK_WAIT_MS 10000
+/* How often a waiting write tries the lock again. */
+#define LOCK_RETRY_MS 10
 
 struct _PrdFileSecretStore
 {
   GObject parent_instance;
 
-  char *dir;  /* (owned) */
-  char *path; /* (owned) */
+  char *dir;       /* (owned) */
+  char *path;      /* (owned) */
+  char *lock_path; /* (owned) */
+  guint lock_wait_ms;
   GMutex lock;
 };
 
@@ -160,14 +178,11 @@ load_file (PrdFileSecretStore *self, GError **error)
   return g_steal_pointer (&file);
 }
 
+/* The folder of the file, created if need be, and writable by its owner only. */
 static gboolean
-save_file (PrdFileSecretStore *self, GKeyFile *file, GError **error)
+prepare_dir (PrdFileSecretStore *self, GError **error)
 {
-  g_autoptr (GError) local_error = NULL;
-  g_autofree char *data = NULL;
-  gsize len;
   struct stat st;
-  gboolean ok;
 
   if (g_mkdir_with_parents (self->dir, 0700) != 0)
     {
@@ -186,6 +201,66 @@ save_file (PrdFileSecretStore *self, GKeyFile *file, GError **error)
                    self->dir, self->dir);
       return FALSE;
     }
+  return TRUE;
+}
+
+/* Takes the lock that keeps other processes' writes out until the returned
+ * descriptor is closed; -1 with @error when it cannot be opened, or another
+ * process holds it for longer than the wait. */
+static int
+lock_for_write (PrdFileSecretStore *self, GCancellable *cancellable, GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) self->lock_wait_ms * 1000;
+  int fd;
+
+  fd = g_open (self->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot open the lock file %s: %s",
+                   self->lock_path, g_strerror (saved_errno));
+      return -1;
+    }
+  while (flock (fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      int saved_errno = errno;
+
+      if (saved_errno == EINTR)
+        continue;
+      if (saved_errno != EWOULDBLOCK)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot lock %s: %s", self->lock_path,
+                       g_strerror (saved_errno));
+          close (fd);
+          return -1;
+        }
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        {
+          close (fd);
+          return -1;
+        }
+      if (g_get_monotonic_time () >= deadline)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE,
+                       "Another process has been writing the secrets file %s for more than %u ms "
+                       "(it holds %s); nothing was changed, try again",
+                       self->path, self->lock_wait_ms, self->lock_path);
+          close (fd);
+          return -1;
+        }
+      g_usleep (LOCK_RETRY_MS * 1000);
+    }
+  return fd;
+}
+
+static gboolean
+save_file (PrdFileSecretStore *self, GKeyFile *file, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *data = NULL;
+  gsize len;
+  gboolean ok;
 
   data = g_key_file_to_data (file, &len, NULL);
   ok = g_file_set_contents_full (self->path, data, (gssize) len,
@@ -209,6 +284,7 @@ run_op (GTask *task, gpointer source, gpointer task_data, GCancellable *cancella
   g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   g_autoptr (GKeyFile) file = NULL;
   GError *error = NULL;
+  int lock_fd = -1;
 
   if (g_cancellable_is_cancelled (cancellable))
     {
@@ -216,9 +292,28 @@ run_op (GTask *task, gpointer source, gpointer task_data, GCancellable *cancella
       return;
     }
 
+  /* A write reads the file under the lock, so that it changes what the
+   * last writer, in whichever process, left. A delete in a folder that
+   * does not exist finds nothing and needs no lock. */
+  if (od->op == OP_STORE || (od->op == OP_DELETE && g_file_test (self->dir, G_FILE_TEST_IS_DIR)))
+    {
+      if (!prepare_dir (self, &error) || (lock_fd = lock_for_write (self, cancellable, &error)) < 0)
+        {
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            {
+              g_clear_error (&error);
+              g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_CANCELLED, "Cancelled");
+            }
+          g_task_return_error (task, error);
+          return;
+        }
+    }
+
   file = load_file (self, &error);
   if (file == NULL)
     {
+      if (lock_fd >= 0)
+        close (lock_fd);
       g_task_return_error (task, error);
       return;
     }
@@ -274,6 +369,9 @@ run_op (GTask *task, gpointer source, gpointer task_data, GCancellable *cancella
       default:
         g_assert_not_reached ();
     }
+  /* The new file is in place (or nothing changed): other writers may go on. */
+  if (lock_fd >= 0)
+    close (lock_fd);
 }
 
 static GTask *
@@ -468,6 +566,7 @@ prd_file_secret_store_finalize (GObject *object)
 
   g_free (self->dir);
   g_free (self->path);
+  g_free (self->lock_path);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (prd_file_secret_store_parent_class)->finalize (object);
@@ -483,6 +582,7 @@ static void
 prd_file_secret_store_init (PrdFileSecretStore *self)
 {
   g_mutex_init (&self->lock);
+  self->lock_wait_ms = LOCK_WAIT_MS;
 }
 
 /**
@@ -501,6 +601,7 @@ prd_file_secret_store_new (const char *dir)
   self = g_object_new (PRD_TYPE_FILE_SECRET_STORE, NULL);
   self->dir = g_canonicalize_filename (dir, NULL);
   self->path = g_build_filename (self->dir, PRD_FILE_SECRET_STORE_FILE, NULL);
+  self->lock_path = g_build_filename (self->dir, PRD_FILE_SECRET_STORE_LOCK_FILE, NULL);
   return PRD_SECRET_STORE (self);
 }
 
@@ -515,4 +616,18 @@ prd_file_secret_store_get_path (PrdFileSecretStore *self)
   g_return_val_if_fail (PRD_IS_FILE_SECRET_STORE (self), NULL);
 
   return self->path;
+}
+
+/**
+ * prd_file_secret_store_set_lock_wait:
+ * @wait_ms: the longest a write waits for another process's write
+ *
+ * For the tests: a shorter wait than the default 10 seconds.
+ */
+void
+prd_file_secret_store_set_lock_wait (PrdFileSecretStore *self, guint wait_ms)
+{
+  g_return_if_fail (PRD_IS_FILE_SECRET_STORE (self));
+
+  self->lock_wait_ms = wait_ms;
 }

@@ -6,6 +6,8 @@
 G_BEGIN_DECLS
 
 #define PRD_FILE_SECRET_STORE_FILE "secrets"
+/* Held by every write to the file, across processes. */
+#define PRD_FILE_SECRET_STORE_LOCK_FILE "secrets.lock"
 
 #define PRD_TYPE_FILE_SECRET_STORE (prd_file_secret_store_get_type ())
 

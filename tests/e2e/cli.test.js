@@ -167,9 +167,27 @@ test('a wrong command line exits 2 in every command; a failure exits 1', () => {
       ['secret', 'list', '--no-such-option'],
       ['discover', '--timeout', '0'],
       ['discover', 'extra'],
+      ['status', 'extra'],
+      ['status', '--no-such-option'],
+      ['prd', 'rename'],
+      ['prd', 'rename', 'prd_abc'],
+      ['prd', 'rename', 'prd_abc', 'prd_def', '--title', 'T'],
+      ['prd', 'archive', 'prd_abc', '--title', 'T'],
+      ['prd', 'version', 'prd_abc'],
+      ['prd', 'delete', 'prd_abc', '--force'],
+      ['prd', 'unarchive', 'prd_abc', '--no-such-option'],
+      ['token', '--user', 'u', '--name', ''],
+      ['token', '--user', '', '--name', 'N'],
+      ['token', 'revoke'],
+      ['integration'],
+      ['integration', 'frobnicate'],
+      ['integration', 'set', 'jira'],
+      ['backup'],
+      ['restore'],
+      ['help', 'prd', 'create', 'extra'],
     ];
     for (const args of usage) {
-      const res = prdhub([...args, '--data-dir', dir]);
+      const res = prdhub([...args, '--data-dir', dir], { PRDHUB_JWT_SECRET: 'x'.repeat(32) });
       assert.equal(res.status, 2, `${args.join(' ')}: ${res.stderr}`);
       assert.equal(res.stdout, '', args.join(' '));
       assert.match(res.stderr, /^prdhub: .*\(see `prdhub help[^`]*`\)\n$/, args.join(' '));
@@ -185,6 +203,54 @@ test('a wrong command line exits 2 in every command; a failure exits 1', () => {
       assert.equal(res.status, 1, `${args.join(' ')}: ${res.stderr}`);
       assert.match(res.stderr, /^prdhub: /m, args.join(' '));
     }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('prd import and prd create --file refuse an endless or too large input after reading 4 MiB', () => {
+  const dir = tmpDir();
+  const config = path.join(dir, 'big.conf');
+  // A PRD may be longer than the file limit, so that the file limit is what refuses.
+  fs.writeFileSync(config, '[collab]\nmax-document-size = 8388608\n');
+  const limit = 4 * 1024 * 1024;
+  try {
+    assert.equal(prdhub(['prd', 'list', '--data-dir', dir]).status, 0);
+    // /dev/zero never ends: refused once limit + 1 bytes are read (the
+    // spawn timeout only bounds how long a broken prdhub would be waited for).
+    for (const args of [['import', '/dev/zero'], ['create', '--file', '/dev/zero']]) {
+      const res = prdhub(['prd', ...args, '--title', 'Z', '--data-dir', dir]);
+      assert.equal(res.signal, null, `${args.join(' ')} ended by itself`);
+      assert.equal(res.status, 1, res.stderr);
+      assert.equal(res.stdout, '');
+      assert.equal(res.stderr, `prdhub: /dev/zero is larger than ${limit} bytes\n`);
+    }
+    // At the edge: the limit is accepted, one byte more is not.
+    const atLimit = path.join(dir, 'at-limit.md');
+    const overLimit = path.join(dir, 'over-limit.md');
+    fs.writeFileSync(atLimit, 'a'.repeat(limit));
+    fs.writeFileSync(overLimit, 'a'.repeat(limit + 1));
+    const over = prdhub(['prd', 'import', overLimit, '--title', 'Over', '--data-dir', dir,
+      '--config', config]);
+    assert.equal(over.status, 1, over.stderr);
+    assert.match(over.stderr, new RegExp(`over-limit\\.md is larger than ${limit} bytes`));
+    // (A file at the limit passes the reader; the store's own limit on one
+    // update, which counts more than the text, then decides.)
+    const at = prdhub(['prd', 'import', atLimit, '--title', 'At', '--data-dir', dir,
+      '--config', config]);
+    assert.doesNotMatch(at.stderr, /is larger than/);
+    const fits = path.join(dir, 'fits.md');
+    fs.writeFileSync(fits, 'a'.repeat(limit - 64 * 1024));
+    const ok = prdhub(['prd', 'import', fits, '--title', 'Fits', '--data-dir', dir,
+      '--config', config]);
+    assert.equal(ok.status, 0, ok.stderr);
+    const list = prdhub(['prd', 'list', '--data-dir', dir]);
+    assert.equal(list.stdout.trim().split('\n').length, 1, 'only the PRD that fits was created');
+    assert.match(list.stdout, /\tFits\n$/);
+    // A folder is refused with its path and the cause.
+    const folder = prdhub(['prd', 'create', '--title', 'F', '--file', dir, '--data-dir', dir]);
+    assert.equal(folder.status, 1);
+    assert.equal(folder.stderr, `prdhub: Cannot read ${dir}: Is a directory\n`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
