@@ -154,11 +154,18 @@ reply_ai_error (
     prd_sio_socket_emit_one (socket, "ai-error", payload);
   if (ack_id >= 0)
     {
+      JsonObject *err = json_object_get_object_member (json_node_get_object (payload), "error");
+      JsonObject *inner = json_object_new ();
       JsonObject *object = json_object_new ();
 
-      json_object_set_member (
-          object, "error",
-          json_node_copy (json_object_get_member (json_node_get_object (payload), "error")));
+      /* The ack's error is every ack's { code, message }, and retryAfter
+       * when there is one; the timestamp is the ai-error event's. */
+      json_object_set_string_member (inner, "code", json_object_get_string_member (err, "code"));
+      json_object_set_string_member (inner, "message",
+                                     json_object_get_string_member (err, "message"));
+      if (retry_after > 0)
+        json_object_set_int_member (inner, "retryAfter", retry_after);
+      json_object_set_object_member (object, "error", inner);
       prd_hub_ack (socket, ack_id, object);
     }
 }

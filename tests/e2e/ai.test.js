@@ -42,12 +42,16 @@ test('without a provider every ai-prompt gets AI_NOT_CONFIGURED', async () => {
     const err = once(a, 'ai-error');
     const ack = await request(a, 'ai-prompt', { prdId, prompt: 'Write something' });
     assert.equal(ack.error.code, 'AI_NOT_CONFIGURED');
+    // Every ack's error is { code, message } (the event has the timestamp).
+    assert.deepEqual(Object.keys(ack.error).sort(), ['code', 'message']);
     const { args: [e] } = await err;
+    assert.equal(typeof e.error.timestamp, 'string');
     assert.equal(e.jobId, null);
     assert.equal(e.error.code, 'AI_NOT_CONFIGURED');
     assert.equal(typeof e.error.message, 'string');
     const review = await request(a, 'ai-review', { prdId });
     assert.equal(review.error.code, 'AI_NOT_CONFIGURED');
+    assert.deepEqual(Object.keys(review.error).sort(), ['code', 'message']);
     assert.equal(await contentOf(hub, prdId), '# PRD\n');
     a.close();
   } finally {
