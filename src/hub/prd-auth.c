@@ -472,9 +472,13 @@ auth_failed (GError **error, const char *message)
   return NULL;
 }
 
-/* Numeric date claims may be integers or (rarely) fractional numbers. */
+/* Numeric date claims may be integers or (rarely) fractional numbers; a
+ * fractional one must be within ±10^15 seconds to convert exactly enough.
+ * Sets an AUTHENTICATION_FAILED @error naming the claim when it is there but
+ * unusable: not a number, or a number out of that range (as `1e300`). */
 static gboolean
-get_numeric_date (JsonObject *claims, const char *name, gboolean *present, gint64 *value)
+get_numeric_date (
+    JsonObject *claims, const char *name, gboolean *present, gint64 *value, GError **error)
 {
   JsonNode *node = json_object_get_member (claims, name);
   GType type;
@@ -482,22 +486,29 @@ get_numeric_date (JsonObject *claims, const char *name, gboolean *present, gint6
   *present = node != NULL && !JSON_NODE_HOLDS_NULL (node);
   if (!*present)
     return TRUE;
-  if (!JSON_NODE_HOLDS_VALUE (node))
-    return FALSE;
-  type = json_node_get_value_type (node);
+  type = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node) : G_TYPE_INVALID;
   if (type == G_TYPE_INT64)
-    *value = json_node_get_int (node);
-  else if (type == G_TYPE_DOUBLE)
+    {
+      *value = json_node_get_int (node);
+      return TRUE;
+    }
+  if (type == G_TYPE_DOUBLE)
     {
       double d = json_node_get_double (node);
 
-      if (!(d > -1e15 && d < 1e15))
-        return FALSE;
-      *value = (gint64) d;
+      if (d > -1e15 && d < 1e15)
+        {
+          *value = (gint64) d;
+          return TRUE;
+        }
+      g_set_error (error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED,
+                   "Token claim \"%s\" is a number out of range (seconds since 1970 expected)",
+                   name);
+      return FALSE;
     }
-  else
-    return FALSE;
-  return TRUE;
+  g_set_error (error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED,
+               "Token claim \"%s\" must be a number", name);
+  return FALSE;
 }
 
 /* Returns the claim if it is a string; %NULL if absent or JSON null. Sets
@@ -693,8 +704,8 @@ verify (PrdAuth *self, const char *token, gint64 now, char **link_id, GError **e
   if (jwt_get_alg (jwt) != alg)
     return auth_failed (error, "Invalid token signature");
 
-  if (!get_numeric_date (claims, "exp", &present, &exp))
-    return auth_failed (error, "Token claim \"exp\" must be a number");
+  if (!get_numeric_date (claims, "exp", &present, &exp, error))
+    return NULL;
   if (!present)
     return auth_failed (error, "Token has no \"exp\" claim");
   if (now >= exp)
@@ -702,12 +713,12 @@ verify (PrdAuth *self, const char *token, gint64 now, char **link_id, GError **e
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED, "Token expired");
       return NULL;
     }
-  if (!get_numeric_date (claims, "nbf", &present, &nbf))
-    return auth_failed (error, "Token claim \"nbf\" must be a number");
+  if (!get_numeric_date (claims, "nbf", &present, &nbf, error))
+    return NULL;
   if (present && nbf > now + PRD_AUTH_LEEWAY_SECONDS)
     return auth_failed (error, "Token is not valid yet");
-  if (!get_numeric_date (claims, "iat", &present, &iat))
-    return auth_failed (error, "Token claim \"iat\" must be a number");
+  if (!get_numeric_date (claims, "iat", &present, &iat, error))
+    return NULL;
   if (present && iat > now + PRD_AUTH_LEEWAY_SECONDS)
     return auth_failed (error, "Token was issued in the future");
 
