@@ -428,6 +428,35 @@ alg_accepted (PrdAuth *self, jwt_alg_t alg)
     }
 }
 
+/* The algorithm names an HS/RS/ES verifier accepts, spelled as they must be. */
+static const char *
+accepted_alg_names (PrdAuth *self)
+{
+  switch (self->family)
+    {
+      case FAMILY_HMAC:
+        return "HS256, HS384 or HS512";
+      case FAMILY_RSA:
+        return "RS256, RS384 or RS512";
+      case FAMILY_EC:
+        return jwt_alg_str (self->ec_alg);
+      default:
+        g_assert_not_reached ();
+    }
+}
+
+/* Whether @header's `alg` is `none` (in any case: refused as unsigned
+ * whatever its spelling). */
+static gboolean
+header_alg_is_none (JsonObject *header)
+{
+  JsonNode *node = json_object_get_member (header, "alg");
+
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
+         json_node_get_value_type (node) == G_TYPE_STRING &&
+         g_ascii_strcasecmp (json_node_get_string (node), "none") == 0;
+}
+
 static gboolean
 is_base64url (const char *p, gsize len)
 {
@@ -661,6 +690,16 @@ verify (PrdAuth *self, const char *token, gint64 now, char **link_id, GError **e
 
   dot1 = strchr (token, '.');
   dot2 = dot1 != NULL ? strchr (dot1 + 1, '.') : NULL;
+  /* RFC 7519 §6.1: an unsecured JWT is `header.payload.`, its signature
+   * empty. It is refused for what it is, not for its shape. */
+  if (dot2 != NULL && dot2[1] == '\0' && dot1 != token &&
+      is_base64url (token, (gsize) (dot1 - token)))
+    {
+      g_autoptr (JsonObject) unsigned_header = decode_segment (token, (gsize) (dot1 - token));
+
+      if (unsigned_header != NULL && header_alg_is_none (unsigned_header))
+        return auth_failed (error, "Unsigned tokens are not accepted");
+    }
   if (dot1 == NULL || dot2 == NULL || strchr (dot2 + 1, '.') != NULL || dot1 == token ||
       dot2 == dot1 + 1 || dot2[1] == '\0' || !is_base64url (token, (gsize) (dot1 - token)) ||
       !is_base64url (dot1 + 1, (gsize) (dot2 - dot1 - 1)) ||
@@ -679,9 +718,19 @@ verify (PrdAuth *self, const char *token, gint64 now, char **link_id, GError **e
    * verifier understands none. */
   if (json_object_has_member (header, "crit"))
     return auth_failed (error, "Token header has unsupported critical extensions");
-  if (g_ascii_strcasecmp (alg_name, "none") == 0)
+  if (header_alg_is_none (header))
     return auth_failed (error, "Unsigned tokens are not accepted");
   alg = jwt_str_alg (alg_name);
+  /* RFC 7515 §4.1.1: `alg` is case-sensitive, but libjwt's jwt_str_alg()
+   * is not: "hs256" is no algorithm at all. */
+  if (alg != JWT_ALG_INVAL && strcmp (jwt_alg_str (alg), alg_name) != 0)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED,
+                   "Token algorithm is not accepted (algorithm names are case-sensitive: "
+                   "this hub accepts %s)",
+                   accepted_alg_names (self));
+      return NULL;
+    }
   if (alg == JWT_ALG_INVAL || alg == JWT_ALG_NONE || !alg_accepted (self, alg))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED,
