@@ -981,7 +981,6 @@ on_ai_review (PrdSioSocket *socket,
   const char *prd_id = NULL;
   PrdHubRoom *room;
   guint retry_after = 0;
-  g_autoptr (PrdAiJob) quota_probe = NULL;
   Review *review;
   JsonObject *ack;
 
@@ -1017,14 +1016,12 @@ on_ai_review (PrdSioSocket *socket,
       return;
     }
   /* A review counts against the hourly quota like a prompt. */
-  quota_probe = prd_ai_job_new (prd_id, identity->org, identity->user_id, "review", NULL);
-  if (!prd_ai_queue_submit (self->queue, quota_probe, g_get_monotonic_time (), &retry_after,
-                            &error))
+  if (!prd_ai_queue_charge (self->queue, identity->org, identity->user_id, g_get_monotonic_time (),
+                            &retry_after, &error))
     {
       reply_ai_error (socket, ack_id, NULL, error, retry_after);
       return;
     }
-  prd_ai_queue_cancel_queued (self->queue, quota_probe);
   if (strlen (markdown) > prd_hub_config_get_ai (self->config)->context_chars)
     context = g_utf8_make_valid (markdown, prd_hub_config_get_ai (self->config)->context_chars);
   else
@@ -1210,7 +1207,8 @@ prd_hub_ai_new_async (PrdSioNamespace *nsp,
   self->config = prd_hub_config_ref (config);
   self->provider = provider != NULL ? g_object_ref (provider) : NULL;
   self->queue = prd_ai_queue_new (prd_hub_config_get_ai (config)->concurrency,
-                                  prd_hub_config_get_ai (config)->hourly_quota);
+                                  prd_hub_config_get_ai (config)->hourly_quota,
+                                  prd_hub_config_get_ai (config)->max_queued_per_user);
   g_signal_connect (self->queue, "start", G_CALLBACK (on_job_start), self);
   task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (task, prd_hub_ai_new_async);
