@@ -648,6 +648,40 @@ test('ai-review: no more at the provider at once than [ai] concurrency', async (
   }
 });
 
+test('ai-review: one review per user at a time, so one user cannot hold every slot', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { extra: 'concurrency=2\n' });
+  try {
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    // The provider never answers this one: user_a's review stays under way.
+    const stalled = await createPrd(hub, 'Stalled', 'scenario:stall-headers\n# PRD\n');
+    await join(a, stalled);
+    await join(b, stalled);
+    const first = await request(a, 'ai-review', { prdId: stalled });
+    assert.equal(first.ok, true, JSON.stringify(first));
+    const second = await request(a, 'ai-review', { prdId: stalled });
+    assert.equal(second.error.code, 'RATE_LIMIT_EXCEEDED', JSON.stringify(second));
+    assert.equal(second.error.retryAfter, 5);
+    assert.match(second.error.message, /one review per user at a time/);
+    // The same `sub` in another organization is another user.
+    const twinPrd = await createPrd(hub, 'Twin', 'scenario:stall-headers\n# PRD\n',
+      user('user_a', { org: 'org_other' }));
+    const twin = await client(hub, user('user_a', { org: 'org_other' }));
+    await join(twin, twinPrd);
+    const theirs = await request(twin, 'ai-review', { prdId: twinPrd });
+    assert.equal(theirs.ok, true, JSON.stringify(theirs));
+    // Both slots are now taken by two users: a third waits its turn.
+    const busy = await request(b, 'ai-review', { prdId: stalled });
+    assert.equal(busy.error.code, 'RATE_LIMIT_EXCEEDED');
+    assert.match(busy.error.message, /2 reviews are under way/);
+    for (const s of [a, b, twin]) s.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
 test('a restart marks the jobs that were running as failed (INTERRUPTED)', async () => {
   const ai = await startAiServer();
   const dataDir = tmpDir('prdhub-e2e-ai-restart-');
