@@ -258,7 +258,7 @@ test_restart_interrupts (Fixture *f, gconstpointer data)
 static void
 test_queue_quota_per_organization (void)
 {
-  g_autoptr (PrdAiQueue) queue = prd_ai_queue_new (1, 2);
+  g_autoptr (PrdAiQueue) queue = prd_ai_queue_new (1, 2, 4);
   g_autoptr (GError) error = NULL;
   gint64 t0 = 1000 * G_USEC_PER_SEC;
   const char *orgs[] = { "acme", "other", "acme", "other", "2:a", "2" };
@@ -296,9 +296,10 @@ test_job_owner (void)
 static void
 test_queue (void)
 {
-  g_autoptr (PrdAiQueue) queue = prd_ai_queue_new (2, 3);
+  g_autoptr (PrdAiQueue) queue = prd_ai_queue_new (2, 3, 4);
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) started = g_ptr_array_new ();
+  g_autoptr (PrdAiJob) extra = prd_ai_job_new ("prd_a", "org", "user_a", "p", NULL);
   PrdAiJob *jobs[4];
   guint retry_after = 0;
   gint64 t0 = 1000 * G_USEC_PER_SEC;
@@ -312,45 +313,152 @@ test_queue (void)
           prd_ai_queue_submit (queue, jobs[i], t0 + i * G_USEC_PER_SEC, &retry_after, &error));
       g_assert_no_error (error);
     }
-  g_assert_cmpint (prd_ai_queue_get_position (queue, jobs[3]), ==, 4);
+  /* user_b's first job comes right after user_a's first, not after all three. */
+  g_assert_cmpint (prd_ai_queue_get_position (queue, jobs[3]), ==, 2);
+  g_assert_cmpint (prd_ai_queue_get_position (queue, jobs[2]), ==, 4);
   g_assert_cmpuint (prd_ai_queue_estimate (queue, 0), ==, PRD_AI_QUEUE_DEFAULT_ESTIMATE);
   prd_ai_queue_pump (queue, t0 + 5 * G_USEC_PER_SEC);
   g_assert_cmpuint (started->len, ==, 2);
+  g_assert_true (started->pdata[0] == jobs[0]);
+  g_assert_true (started->pdata[1] == jobs[3]);
   g_assert_cmpint (prd_ai_queue_get_position (queue, jobs[0]), ==, 0);
-  g_assert_cmpint (prd_ai_queue_get_position (queue, jobs[2]), ==, 1);
+  g_assert_cmpint (prd_ai_queue_get_position (queue, jobs[1]), ==, 1);
+  g_assert_cmpint (prd_ai_queue_get_position (queue, jobs[2]), ==, 2);
   g_assert_cmpint (jobs[0]->state, ==, PRD_AI_JOB_STREAMING);
 
   /* The fourth of user_a within the hour: refused until the first leaves the window. */
-  {
-    g_autoptr (PrdAiJob) extra = prd_ai_job_new ("prd_a", "org", "user_a", "p", NULL);
-
-    g_assert_false (
-        prd_ai_queue_submit (queue, extra, t0 + 10 * G_USEC_PER_SEC, &retry_after, &error));
-    g_assert_error (error, PRD_ERROR, PRD_ERROR_RATE_LIMIT_EXCEEDED);
-    g_assert_cmpuint (retry_after, ==, 3600 - 10);
-    g_clear_error (&error);
-    g_assert_true (prd_ai_queue_submit (queue, extra, t0 + (gint64) 3600 * G_USEC_PER_SEC,
-                                        &retry_after, &error));
-    g_assert_cmpint (prd_ai_queue_get_position (queue, extra), ==, 3);
-  }
+  g_assert_false (
+      prd_ai_queue_submit (queue, extra, t0 + 10 * G_USEC_PER_SEC, &retry_after, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_RATE_LIMIT_EXCEEDED);
+  g_assert_cmpuint (retry_after, ==, 3600 - 10);
+  g_clear_error (&error);
+  g_assert_true (prd_ai_queue_submit (queue, extra, t0 + (gint64) 3600 * G_USEC_PER_SEC,
+                                      &retry_after, &error));
+  g_assert_cmpint (prd_ai_queue_get_position (queue, extra), ==, 3);
 
   /* A complete job's duration is the estimate; a slot frees for the next. */
   prd_ai_queue_finish (queue, jobs[0], PRD_AI_JOB_COMPLETE, t0 + 15 * G_USEC_PER_SEC);
   g_assert_cmpint (jobs[0]->duration, ==, 10000);
   g_assert_cmpuint (started->len, ==, 3);
+  g_assert_true (started->pdata[2] == jobs[1]);
   g_assert_cmpuint (prd_ai_queue_estimate (queue, 0), ==, 10);
   /* Position 2 with both slots taken waits one round. */
   g_assert_cmpuint (prd_ai_queue_estimate (queue, 2), ==, 20);
-  g_assert_true (prd_ai_queue_cancel_queued (queue, jobs[3]));
-  g_assert_cmpint (jobs[3]->state, ==, PRD_AI_JOB_CANCELLED);
-  g_assert_false (prd_ai_queue_cancel_queued (queue, jobs[3]));
-  prd_ai_queue_finish (queue, jobs[1], PRD_AI_JOB_FAILED, t0 + 20 * G_USEC_PER_SEC);
+  g_assert_true (prd_ai_queue_cancel_queued (queue, jobs[2]));
+  g_assert_cmpint (jobs[2]->state, ==, PRD_AI_JOB_CANCELLED);
+  g_assert_false (prd_ai_queue_cancel_queued (queue, jobs[2]));
+  prd_ai_queue_finish (queue, jobs[3], PRD_AI_JOB_FAILED, t0 + 20 * G_USEC_PER_SEC);
   g_assert_cmpuint (started->len, ==, 4);
+  g_assert_true (started->pdata[3] == extra);
   g_assert_cmpuint (prd_ai_queue_estimate (queue, 0), ==, 10);
   g_assert_cmpuint (prd_ai_queue_get_n_queued (queue), ==, 0);
   g_assert_cmpuint (prd_ai_queue_get_n_running (queue), ==, 2);
   for (guint i = 0; i < 4; i++)
     prd_ai_job_unref (jobs[i]);
+}
+
+static PrdAiJob *
+submit (PrdAiQueue *queue, const char *org, const char *user_id, gint64 now)
+{
+  g_autoptr (GError) error = NULL;
+  PrdAiJob *job = prd_ai_job_new ("prd_a", org, user_id, "p", NULL);
+
+  g_assert_true (prd_ai_queue_submit (queue, job, now, NULL, &error));
+  g_assert_no_error (error);
+  return job;
+}
+
+/* One user's backlog does not hold everyone else's first job: slots go to
+ * the user with the fewest jobs running, and one user may have only
+ * max-queued-per-user jobs waiting or running. A user is (organization,
+ * user id): the same `sub` of another organization is someone else. */
+static void
+test_queue_fair (void)
+{
+  g_autoptr (PrdAiQueue) queue = prd_ai_queue_new (2, 5, 4);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) started = g_ptr_array_new ();
+  g_autoptr (PrdAiJob) over = prd_ai_job_new ("prd_a", "org_b", "u", "p", NULL);
+  g_autoptr (PrdAiJob) again = NULL;
+  g_autoptr (PrdAiJob) b1 = NULL;
+  g_autoptr (PrdAiJob) c1 = NULL;
+  PrdAiJob *a[4];
+  guint retry_after = 7;
+  gint64 t0 = 1000 * G_USEC_PER_SEC;
+
+  g_signal_connect_swapped (queue, "start", G_CALLBACK (g_ptr_array_add), started);
+  for (guint i = 0; i < 4; i++)
+    a[i] = submit (queue, "org_b", "u", t0 + i);
+  /* The fifth waiting or running: LIMIT_REACHED, not counted against the quota. */
+  g_assert_false (prd_ai_queue_submit (queue, over, t0 + 10, &retry_after, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED);
+  g_assert_nonnull (strstr (error->message, "max-queued-per-user"));
+  g_assert_cmpuint (retry_after, ==, 0);
+  g_clear_error (&error);
+  g_assert_cmpuint (prd_ai_queue_get_n_queued (queue), ==, 4);
+
+  prd_ai_queue_pump (queue, t0 + 20);
+  g_assert_cmpuint (started->len, ==, 2);
+  g_assert_true (started->pdata[0] == a[0] && started->pdata[1] == a[1]);
+
+  /* Another user's first job is next, then a third user's, then the backlog. */
+  b1 = submit (queue, "org_a", "u", t0 + 30);
+  c1 = submit (queue, "org_a", "v", t0 + 40);
+  g_assert_cmpint (prd_ai_queue_get_position (queue, b1), ==, 1);
+  g_assert_cmpint (prd_ai_queue_get_position (queue, c1), ==, 2);
+  g_assert_cmpint (prd_ai_queue_get_position (queue, a[2]), ==, 3);
+  g_assert_cmpint (prd_ai_queue_get_position (queue, a[3]), ==, 4);
+  /* Position 1 with both slots taken: one round, then its own. */
+  g_assert_cmpuint (prd_ai_queue_estimate (queue, 1), ==, 2 * PRD_AI_QUEUE_DEFAULT_ESTIMATE);
+
+  prd_ai_queue_finish (queue, a[0], PRD_AI_JOB_COMPLETE, t0 + 50);
+  g_assert_true (started->pdata[2] == b1);
+  prd_ai_queue_finish (queue, a[1], PRD_AI_JOB_COMPLETE, t0 + 60);
+  g_assert_true (started->pdata[3] == c1);
+  g_assert_cmpint (prd_ai_queue_get_position (queue, a[2]), ==, 1);
+  /* org_b/u has nothing running now, b1 and c1 one each: a[2] goes first. */
+  prd_ai_queue_finish (queue, b1, PRD_AI_JOB_COMPLETE, t0 + 70);
+  g_assert_true (started->pdata[4] == a[2]);
+  g_assert_cmpint (prd_ai_queue_get_position (queue, a[3]), ==, 1);
+
+  /* Cancelling a waiting job gives its place back: the user may submit
+   * again, within the hour's quota (5: four above and this one). */
+  g_assert_true (prd_ai_queue_cancel_queued (queue, a[3]));
+  again = submit (queue, "org_b", "u", t0 + 80);
+  g_assert_false (prd_ai_queue_submit (queue, over, t0 + 90, &retry_after, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_RATE_LIMIT_EXCEEDED);
+  g_clear_error (&error);
+  for (guint i = 0; i < 4; i++)
+    prd_ai_job_unref (a[i]);
+}
+
+/* max-queued-per-user at its edges: 1 admits one job at a time. */
+static void
+test_queue_max_per_user_one (void)
+{
+  g_autoptr (PrdAiQueue) queue = prd_ai_queue_new (1, 100, 1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdAiJob) first = submit (queue, "org", "u", 1);
+  g_autoptr (PrdAiJob) second = prd_ai_job_new ("prd_a", "org", "u", "p", NULL);
+  g_autoptr (PrdAiJob) third = NULL;
+  g_autoptr (PrdAiJob) other = submit (queue, "org", "w", 2);
+
+  g_assert_false (prd_ai_queue_submit (queue, second, 3, NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED);
+  g_clear_error (&error);
+  prd_ai_queue_pump (queue, 4);
+  g_assert_cmpint (first->state, ==, PRD_AI_JOB_STREAMING);
+  /* Running counts as much as waiting. */
+  g_assert_false (prd_ai_queue_submit (queue, second, 5, NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED);
+  g_clear_error (&error);
+  prd_ai_queue_finish (queue, first, PRD_AI_JOB_COMPLETE, 6);
+  g_assert_cmpint (other->state, ==, PRD_AI_JOB_STREAMING);
+  g_assert_true (prd_ai_queue_submit (queue, second, 7, NULL, &error));
+  g_assert_no_error (error);
+  third = prd_ai_job_new ("prd_a", "org", "u", "p", NULL);
+  g_assert_false (prd_ai_queue_submit (queue, third, 8, NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED);
 }
 
 static void
@@ -361,17 +469,21 @@ test_config (void)
 
   g_assert_cmpuint (prd_hub_config_get_ai (config)->concurrency, ==, 2);
   g_assert_cmpuint (prd_hub_config_get_ai (config)->hourly_quota, ==, 30);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->max_queued_per_user, ==, 4);
+  g_assert_true (prd_hub_config_set (config, "ai", "max-queued-per-user", "1000", &error));
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->max_queued_per_user, ==, 1000);
+  g_assert_true (prd_hub_config_set (config, "ai", "max-queued-per-user", "1", &error));
   g_assert_true (prd_hub_config_set (config, "ai", "concurrency", "4", &error));
   g_assert_true (prd_hub_config_set (config, "ai", "hourly-quota", "100", &error));
   g_assert_cmpuint (prd_hub_config_get_ai (config)->concurrency, ==, 4);
   g_assert_cmpuint (prd_hub_config_get_ai (config)->hourly_quota, ==, 100);
-  for (guint i = 0; i < 4; i++)
+  for (guint i = 0; i < 7; i++)
     {
       static const char *const bad[][2] = {
-        { "concurrency", "0" },
-        { "concurrency", "65" },
-        { "hourly-quota", "0" },
-        { "hourly-quota", "lots" },
+        { "concurrency", "0" },          { "concurrency", "65" },
+        { "hourly-quota", "0" },         { "hourly-quota", "lots" },
+        { "max-queued-per-user", "0" },  { "max-queued-per-user", "1001" },
+        { "max-queued-per-user", "-1" },
       };
 
       g_assert_false (prd_hub_config_set (config, "ai", bad[i][0], bad[i][1], &error));
@@ -380,6 +492,7 @@ test_config (void)
     }
   g_assert_cmpuint (prd_hub_config_get_ai (config)->concurrency, ==, 4);
   g_assert_cmpuint (prd_hub_config_get_ai (config)->hourly_quota, ==, 100);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->max_queued_per_user, ==, 1);
 }
 
 int
@@ -389,6 +502,8 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/prd/ai-jobs/config", test_config);
   g_test_add_func ("/prd/ai-jobs/queue", test_queue);
+  g_test_add_func ("/prd/ai-jobs/queue-fair", test_queue_fair);
+  g_test_add_func ("/prd/ai-jobs/queue-max-per-user-one", test_queue_max_per_user_one);
   g_test_add_func ("/prd/ai-jobs/queue-quota-per-organization", test_queue_quota_per_organization);
   g_test_add_func ("/prd/ai-jobs/job-owner", test_job_owner);
   g_test_add ("/prd/ai-jobs/stream-is-stored", Fixture, NULL, fixture_setup, test_stream_is_stored,

@@ -407,12 +407,75 @@ test_alg_none (void)
   g_autofree char *none = raw_token ("{\"alg\":\"none\",\"typ\":\"JWT\"}", c, "AA");
   g_autofree char *none_upper = raw_token ("{\"alg\":\"NONE\"}", c, "AA");
   g_autofree char *unsigned_token = raw_token ("{\"alg\":\"none\"}", c, "");
+  g_autofree char *unsigned_upper = raw_token ("{\"alg\":\"None\",\"typ\":\"JWT\"}", c, "");
+  g_autofree char *empty_signature = raw_token ("{\"alg\":\"HS256\"}", c, "");
 
   assert_auth_failed (auth, none, "Unsigned tokens are not accepted");
   assert_auth_failed (auth, none_upper, "Unsigned tokens are not accepted");
   assert_auth_failed (rsa, none, "Unsigned tokens are not accepted");
-  /* The canonical unsecured form has an empty signature. */
-  assert_auth_failed (auth, unsigned_token, "Malformed token");
+  /* The canonical unsecured form has an empty signature: refused for what
+   * it is, whatever the verifier's family. */
+  assert_auth_failed (auth, unsigned_token, "Unsigned tokens are not accepted");
+  assert_auth_failed (rsa, unsigned_token, "Unsigned tokens are not accepted");
+  assert_auth_failed (auth, unsigned_upper, "Unsigned tokens are not accepted");
+  /* An empty signature under a real algorithm is still a bad shape. */
+  assert_auth_failed (auth, empty_signature, "Malformed token");
+}
+
+/* @header and @payload signed with HS256 and the test secret, whatever
+ * @header's alg says. */
+static char *
+hmac_token (const char *header, const char *payload)
+{
+  g_autofree char *unsigned_part = raw_token (header, payload, "");
+  g_autoptr (GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *) SECRET, strlen (SECRET));
+  g_autofree char *b64 = NULL;
+  guint8 digest[32];
+  gsize digest_len = sizeof digest;
+  GString *token = g_string_new (unsigned_part);
+
+  /* the signing input is everything before the final '.' */
+  g_hmac_update (hmac, (const guchar *) unsigned_part, (gssize) strlen (unsigned_part) - 1);
+  g_hmac_get_digest (hmac, digest, &digest_len);
+  b64 = g_base64_encode (digest, digest_len);
+  for (const char *p = b64; *p != '\0' && *p != '='; p++)
+    g_string_append_c (token, *p == '+' ? '-' : *p == '/' ? '_' : *p);
+  return g_string_free (token, FALSE);
+}
+
+/* RFC 7515 §4.1.1: alg values are case-sensitive; libjwt alone would take
+ * "hs256" for HS256. */
+static void
+test_alg_case_sensitive (void)
+{
+  g_autoptr (PrdAuth) auth = hmac_auth ();
+  g_autoptr (PrdAuth) rsa = key_auth ("rsa-public.pem");
+  g_autoptr (PrdAuth) ec = key_auth ("ec256-public.pem");
+  g_autoptr (PrdIdentity) identity = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *c = claims (NULL);
+  g_autofree char *exact = hmac_token ("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", c);
+  g_autofree char *lower = hmac_token ("{\"alg\":\"hs256\",\"typ\":\"JWT\"}", c);
+  g_autofree char *mixed = hmac_token ("{\"alg\":\"Hs512\"}", c);
+  g_autofree char *rs_lower = raw_token ("{\"alg\":\"rs256\"}", c, "c2ln");
+  g_autofree char *es_lower = raw_token ("{\"alg\":\"es256\"}", c, "c2ln");
+
+  /* The helper signs as libjwt does: the exact spelling verifies. */
+  identity = prd_auth_verify (auth, exact, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (identity);
+  assert_auth_failed (auth, lower,
+                      "Token algorithm is not accepted (algorithm names are case-sensitive: "
+                      "this hub accepts HS256, HS384 or HS512)");
+  assert_auth_failed (auth, mixed,
+                      "Token algorithm is not accepted (algorithm names are case-sensitive: "
+                      "this hub accepts HS256, HS384 or HS512)");
+  assert_auth_failed (rsa, rs_lower,
+                      "Token algorithm is not accepted (algorithm names are case-sensitive: "
+                      "this hub accepts RS256, RS384 or RS512)");
+  assert_auth_failed (ec, es_lower,
+                      "Token algorithm is not accepted (algorithm names are case-sensitive: "
+                      "this hub accepts ES256)");
 }
 
 static void
@@ -654,7 +717,13 @@ test_claims (void)
     { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":true,\"y\":%s}",
       "Token claim \"exp\" must be a number" },
     { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":1e300,\"y\":%s}",
-      "Token claim \"exp\" must be a number" },
+      "Token claim \"exp\" is a number out of range (seconds since 1970 expected)" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":-1e15,\"y\":%s}",
+      "Token claim \"exp\" is a number out of range (seconds since 1970 expected)" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":%s,\"nbf\":1e15}",
+      "Token claim \"nbf\" is a number out of range (seconds since 1970 expected)" },
+    { "{\"sub\":\"u\",\"name\":\"n\",\"org\":\"o\",\"role\":\"viewer\",\"exp\":%s,\"iat\":-1e300}",
+      "Token claim \"iat\" is a number out of range (seconds since 1970 expected)" },
     /* One rule for the identity's text, whatever later uses it (git authors,
      * room names, SQL rows). */
     { "{\"sub\":\"a>b\",\"name\":\"n\",\"org\":\"o\",\"role\":\"editor\",\"exp\":%s}",
@@ -1291,6 +1360,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/auth/missing", test_missing);
   g_test_add_func ("/prd/auth/too-long", test_too_long);
   g_test_add_func ("/prd/auth/malformed", test_malformed);
+  g_test_add_func ("/prd/auth/alg-case-sensitive", test_alg_case_sensitive);
   g_test_add_func ("/prd/auth/bad-signature", test_bad_signature);
   g_test_add_func ("/prd/auth/alg-none", test_alg_none);
   g_test_add_func ("/prd/auth/key-confusion", test_key_confusion);

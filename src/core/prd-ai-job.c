@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "prd-ai-job.h"
 
 typedef struct
@@ -29,6 +31,21 @@ prd_ai_job_state_to_string (PrdAiJobState state)
       default:
         g_return_val_if_reached ("failed");
     }
+}
+
+/**
+ * prd_ai_user_key:
+ *
+ * Returns: (transfer full): one string per user, the pair (@org, @user_id):
+ *   the same `sub` in two organizations is two users. The organization's
+ *   length keeps the key unambiguous whatever either part holds.
+ */
+char *
+prd_ai_user_key (const char *org, const char *user_id)
+{
+  g_return_val_if_fail (org != NULL && user_id != NULL, NULL);
+
+  return g_strdup_printf ("%zu:%s%s", strlen (org), org, user_id);
 }
 
 PrdAiJob *

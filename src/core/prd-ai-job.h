@@ -61,6 +61,7 @@ PrdAiJob *prd_ai_job_new (const char *prd_id,
                           const char *prompt,
                           const char *section);
 gboolean prd_ai_job_is_owned_by (const PrdAiJob *job, const char *org, const char *user_id);
+char *prd_ai_user_key (const char *org, const char *user_id);
 PrdAiJob *prd_ai_job_ref (PrdAiJob *job);
 void prd_ai_job_unref (PrdAiJob *job);
 gboolean prd_ai_job_is_finished (const PrdAiJob *job);

@@ -12,16 +12,32 @@
 
 #define HOUR_US (G_USEC_PER_SEC * (gint64) 3600)
 
+/* What one user (see prd_ai_user_key()) has in the queue. */
+typedef struct
+{
+  guint running;      /* jobs streaming */
+  guint active;       /* jobs waiting or streaming; the entry goes when it is 0 */
+  guint64 last_start; /* PrdAiQueue.starts when a job of this user last started, 0: none yet */
+  guint walk;         /* the walk (PrdAiQueue.walk) that last counted this user */
+  guint waiting;      /* that walk: waiting jobs of this user passed so far */
+  guint head;         /* that walk: index in @waiting of this user's oldest waiting job */
+} UserLoad;
+
 struct _PrdAiQueue
 {
   GObject parent_instance;
 
   guint concurrency;
   guint hourly_quota;
-  GQueue waiting;        /* (owned) PrdAiJob */
+  guint max_per_user;
+  GQueue waiting;        /* (owned) PrdAiJob, in the order they were submitted */
   GHashTable *running;   /* (owned) job id → PrdAiJob (owned) */
   GHashTable *by_id;     /* job id → PrdAiJob (unowned), waiting or running */
-  GHashTable *submitted; /* user key (see user_key()) → (owned) GQueue of submission times */
+  GHashTable *submitted; /* user key (see prd_ai_user_key()) → (owned) GQueue of submission times */
+  GHashTable *users;     /* user key → (owned) UserLoad, users with a job waiting or running */
+  GHashTable *loads;     /* PrdAiJob (unowned), waiting or running → its user's UserLoad */
+  guint walk;            /* counts walks over @waiting (see walk_pass()) */
+  guint64 starts;        /* jobs started so far: the clock of UserLoad.last_start */
   gint64 durations[PRD_AI_QUEUE_N_DURATIONS];
   guint n_durations;
   guint next_duration;
@@ -55,6 +71,8 @@ prd_ai_queue_finalize (GObject *object)
   g_clear_pointer (&self->running, g_hash_table_unref);
   g_clear_pointer (&self->by_id, g_hash_table_unref);
   g_clear_pointer (&self->submitted, g_hash_table_unref);
+  g_clear_pointer (&self->loads, g_hash_table_unref);
+  g_clear_pointer (&self->users, g_hash_table_unref);
 
   G_OBJECT_CLASS (prd_ai_queue_parent_class)->finalize (object);
 }
@@ -79,60 +97,64 @@ prd_ai_queue_init (PrdAiQueue *self)
   self->by_id = g_hash_table_new (g_str_hash, g_str_equal);
   self->submitted =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) times_free);
+  self->users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->loads = g_hash_table_new (g_direct_hash, g_direct_equal);
 }
 
 /**
  * prd_ai_queue_new:
  * @concurrency: jobs that may run at once, 1 to %PRD_AI_QUEUE_MAX_CONCURRENCY
  * @hourly_quota: jobs one user may submit per sliding hour
+ * @max_per_user: jobs one user may have waiting or running at once, 1 to
+ *   %PRD_AI_QUEUE_MAX_PER_USER
  */
 PrdAiQueue *
-prd_ai_queue_new (guint concurrency, guint hourly_quota)
+prd_ai_queue_new (guint concurrency, guint hourly_quota, guint max_per_user)
 {
   PrdAiQueue *self;
 
   g_return_val_if_fail (concurrency >= 1 && concurrency <= PRD_AI_QUEUE_MAX_CONCURRENCY, NULL);
   g_return_val_if_fail (hourly_quota >= 1 && hourly_quota <= PRD_AI_QUEUE_MAX_HOURLY_QUOTA, NULL);
+  g_return_val_if_fail (max_per_user >= 1 && max_per_user <= PRD_AI_QUEUE_MAX_PER_USER, NULL);
 
   self = g_object_new (PRD_TYPE_AI_QUEUE, NULL);
   self->concurrency = concurrency;
   self->hourly_quota = hourly_quota;
+  self->max_per_user = max_per_user;
   return self;
 }
 
-/* A user is (organization, user id): the same `sub` in two organizations is
- * two users with a quota each. The organization's length keeps the key
- * unambiguous whatever either part holds. */
-static char *
-user_key (const PrdAiJob *job)
-{
-  return g_strdup_printf ("%zu:%s%s", strlen (job->org), job->org, job->user_id);
-}
-
 /**
- * prd_ai_queue_submit:
+ * prd_ai_queue_charge:
+ * @org: the user's organization
+ * @user_id: the user's id in it
  * @now: monotonic µs
  * @out_retry_after: (out) (optional): on RATE_LIMIT_EXCEEDED, the seconds
  *   until the oldest submission of the hour leaves the window
  *
- * Queues @job unless its user (organization and user id) has used up the
- * hour's quota. Nothing starts
- * until prd_ai_queue_pump().
+ * Counts one request of the user (organization and user id) against the
+ * hourly quota, unless it is used up already (then nothing is counted).
+ * prd_ai_queue_submit() charges each job; an AI request that does not queue
+ * (a review) calls this on its own.
  */
 gboolean
-prd_ai_queue_submit (
-    PrdAiQueue *self, PrdAiJob *job, gint64 now, guint *out_retry_after, GError **error)
+prd_ai_queue_charge (PrdAiQueue *self,
+                     const char *org,
+                     const char *user_id,
+                     gint64 now,
+                     guint *out_retry_after,
+                     GError **error)
 {
   g_autofree char *key = NULL;
   GQueue *times;
   gint64 *stamp;
 
   g_return_val_if_fail (PRD_IS_AI_QUEUE (self), FALSE);
-  g_return_val_if_fail (job != NULL && job->state == PRD_AI_JOB_QUEUED, FALSE);
+  g_return_val_if_fail (org != NULL && user_id != NULL, FALSE);
 
   if (out_retry_after != NULL)
     *out_retry_after = 0;
-  key = user_key (job);
+  key = prd_ai_user_key (org, user_id);
   times = g_hash_table_lookup (self->submitted, key);
   if (times == NULL)
     {
@@ -156,9 +178,131 @@ prd_ai_queue_submit (
   stamp = g_new (gint64, 1);
   *stamp = now;
   g_queue_push_tail (times, stamp);
+  return TRUE;
+}
+
+/**
+ * prd_ai_queue_submit:
+ * @now: monotonic µs
+ * @out_retry_after: (out) (optional): on RATE_LIMIT_EXCEEDED, the seconds
+ *   until the oldest submission of the hour leaves the window
+ *
+ * Queues @job unless its user (organization and user id) has
+ * @max_per_user jobs waiting or running already (LIMIT_REACHED) or has
+ * used up the hour's quota (RATE_LIMIT_EXCEEDED); a refused job is not
+ * counted against the quota. Nothing starts until prd_ai_queue_pump().
+ */
+gboolean
+prd_ai_queue_submit (
+    PrdAiQueue *self, PrdAiJob *job, gint64 now, guint *out_retry_after, GError **error)
+{
+  g_autofree char *key = NULL;
+  UserLoad *load;
+
+  g_return_val_if_fail (PRD_IS_AI_QUEUE (self), FALSE);
+  g_return_val_if_fail (job != NULL && job->state == PRD_AI_JOB_QUEUED, FALSE);
+
+  if (out_retry_after != NULL)
+    *out_retry_after = 0;
+  key = prd_ai_user_key (job->org, job->user_id);
+  load = g_hash_table_lookup (self->users, key);
+  if (load != NULL && load->active >= self->max_per_user)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+                   "You have %u AI jobs queued or running, as many as one user may "
+                   "(max-queued-per-user): wait for one to end or cancel one",
+                   load->active);
+      return FALSE;
+    }
+  if (!prd_ai_queue_charge (self, job->org, job->user_id, now, out_retry_after, error))
+    return FALSE;
+  if (load == NULL)
+    {
+      load = g_new0 (UserLoad, 1);
+      g_hash_table_insert (self->users, g_steal_pointer (&key), load);
+    }
+  load->active++;
+  g_hash_table_insert (self->loads, job, load);
   g_queue_push_tail (&self->waiting, prd_ai_job_ref (job));
   g_hash_table_insert (self->by_id, job->id, job);
   return TRUE;
+}
+
+/* A job left the queue (ended or cancelled): its user has one fewer. */
+static void
+forget_job (PrdAiQueue *self, PrdAiJob *job, gboolean was_running)
+{
+  UserLoad *load = g_hash_table_lookup (self->loads, job);
+
+  g_assert (load != NULL && load->active > 0);
+  g_hash_table_remove (self->loads, job);
+  if (was_running)
+    load->running--;
+  if (--load->active == 0)
+    {
+      g_autofree char *key = prd_ai_user_key (job->org, job->user_id);
+
+      g_hash_table_remove (self->users, key);
+    }
+}
+
+/* The user of @job, the @index-th job of @waiting, as a walk over @waiting
+ * passes it: the walk's first pass of a user notes its oldest waiting job;
+ * each pass counts one more waiting job. Returns the jobs of the user the
+ * walk passed before @job. */
+static guint
+walk_pass (PrdAiQueue *self, PrdAiJob *job, guint index, UserLoad **out_load)
+{
+  UserLoad *load = g_hash_table_lookup (self->loads, job);
+
+  g_assert (load != NULL);
+  if (load->walk != self->walk)
+    {
+      load->walk = self->walk;
+      load->waiting = 0;
+      load->head = index;
+    }
+  *out_load = load;
+  return load->waiting++;
+}
+
+/* Whether @a's oldest waiting job starts before @b's when both users have
+ * as many jobs running: the user served longest ago first (round robin;
+ * one with none started yet first of all), then the older job. */
+static gboolean
+serves_before (const UserLoad *a, const UserLoad *b)
+{
+  if (a->last_start != b->last_start)
+    return a->last_start < b->last_start;
+  return a->head < b->head;
+}
+
+/* The fair order: the next job to start is the oldest waiting job of the
+ * user with the fewest jobs running, among those the one served longest
+ * ago (serves_before()). So one user's backlog delays another user's first
+ * job by no more than the jobs that run already. */
+static GList *
+next_link (PrdAiQueue *self)
+{
+  GList *best = NULL;
+  UserLoad *best_load = NULL;
+  guint index = 0;
+
+  self->walk++;
+  for (GList *l = self->waiting.head; l != NULL; l = l->next, index++)
+    {
+      UserLoad *load;
+
+      if (walk_pass (self, l->data, index, &load) != 0)
+        continue;
+      if (best_load == NULL || load->running < best_load->running ||
+          (load->running == best_load->running && serves_before (load, best_load)))
+        {
+          best = l;
+          best_load = load;
+        }
+    }
+  return best;
 }
 
 /* Starts waiting jobs while slots are free. */
@@ -171,8 +315,14 @@ prd_ai_queue_pump (PrdAiQueue *self, gint64 now)
   while (g_hash_table_size (self->running) < self->concurrency &&
          !g_queue_is_empty (&self->waiting))
     {
-      PrdAiJob *job = g_queue_pop_head (&self->waiting);
+      GList *link = next_link (self);
+      PrdAiJob *job = link->data;
 
+      UserLoad *load = g_hash_table_lookup (self->loads, job);
+
+      g_queue_delete_link (&self->waiting, link);
+      load->running++;
+      load->last_start = ++self->starts;
       job->state = PRD_AI_JOB_STREAMING;
       job->started_at = now;
       g_hash_table_insert (self->running, job->id, job);
@@ -200,6 +350,7 @@ prd_ai_queue_finish (PrdAiQueue *self, PrdAiJob *job, PrdAiJobState state, gint6
   if (g_hash_table_lookup (self->running, job->id) != job)
     return;
   held = prd_ai_job_ref (job);
+  forget_job (self, job, TRUE);
   g_hash_table_remove (self->by_id, job->id);
   g_hash_table_remove (self->running, job->id);
   job->state = state;
@@ -225,6 +376,7 @@ prd_ai_queue_cancel_queued (PrdAiQueue *self, PrdAiJob *job)
   if (link == NULL)
     return FALSE;
   g_queue_delete_link (&self->waiting, link);
+  forget_job (self, job, FALSE);
   g_hash_table_remove (self->by_id, job->id);
   job->state = PRD_AI_JOB_CANCELLED;
   prd_ai_job_unref (job);
@@ -240,18 +392,58 @@ prd_ai_queue_lookup (PrdAiQueue *self, const char *job_id)
   return g_hash_table_lookup (self->by_id, job_id);
 }
 
-/* 0 when @job runs, n ≥ 1 when n − 1 jobs wait before it, -1 when unknown. */
+/* 0 when @job runs, n ≥ 1 when n − 1 waiting jobs start before it in the
+ * fair order (see next_link()) as the queue stands, -1 when unknown.
+ *
+ * Looking ahead as if every job kept its slot: a user's k-th waiting job
+ * (from 0) starts at "level" running + k, and jobs start level by level.
+ * Within a level, a user who had a job start at the level below (in this
+ * look-ahead, later than any real start) comes after one whose first
+ * waiting job is at this level, so the order within a level is: more jobs
+ * running first, then serves_before(). */
 int
 prd_ai_queue_get_position (PrdAiQueue *self, PrdAiJob *job)
 {
-  int index;
+  GHashTableIter iter;
+  UserLoad *load = NULL, *other;
+  guint index = 0, k = 0, level;
+  int position = 1;
+  gboolean found = FALSE;
 
   g_return_val_if_fail (PRD_IS_AI_QUEUE (self), -1);
 
   if (g_hash_table_lookup (self->running, job->id) == job)
     return 0;
-  index = g_queue_index (&self->waiting, job);
-  return index < 0 ? -1 : index + 1;
+  self->walk++;
+  for (GList *l = self->waiting.head; l != NULL; l = l->next, index++)
+    {
+      UserLoad *passed;
+      guint before = walk_pass (self, l->data, index, &passed);
+
+      if (l->data == job)
+        {
+          found = TRUE;
+          load = passed;
+          k = before;
+        }
+    }
+  if (!found)
+    return -1;
+  level = load->running + k;
+  position += (int) k;
+  g_hash_table_iter_init (&iter, self->users);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &other))
+    {
+      if (other == load || other->walk != self->walk || other->running > level)
+        continue;
+      /* its jobs below @level, then its job at @level if that goes first */
+      position += (int) MIN (level - other->running, other->waiting);
+      if (level - other->running < other->waiting &&
+          (other->running > load->running ||
+           (other->running == load->running && serves_before (other, load))))
+        position++;
+    }
+  return position;
 }
 
 /**

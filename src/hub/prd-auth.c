@@ -428,6 +428,35 @@ alg_accepted (PrdAuth *self, jwt_alg_t alg)
     }
 }
 
+/* The algorithm names an HS/RS/ES verifier accepts, spelled as they must be. */
+static const char *
+accepted_alg_names (PrdAuth *self)
+{
+  switch (self->family)
+    {
+      case FAMILY_HMAC:
+        return "HS256, HS384 or HS512";
+      case FAMILY_RSA:
+        return "RS256, RS384 or RS512";
+      case FAMILY_EC:
+        return jwt_alg_str (self->ec_alg);
+      default:
+        g_assert_not_reached ();
+    }
+}
+
+/* Whether @header's `alg` is `none` (in any case: refused as unsigned
+ * whatever its spelling). */
+static gboolean
+header_alg_is_none (JsonObject *header)
+{
+  JsonNode *node = json_object_get_member (header, "alg");
+
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
+         json_node_get_value_type (node) == G_TYPE_STRING &&
+         g_ascii_strcasecmp (json_node_get_string (node), "none") == 0;
+}
+
 static gboolean
 is_base64url (const char *p, gsize len)
 {
@@ -472,9 +501,13 @@ auth_failed (GError **error, const char *message)
   return NULL;
 }
 
-/* Numeric date claims may be integers or (rarely) fractional numbers. */
+/* Numeric date claims may be integers or (rarely) fractional numbers; a
+ * fractional one must be within ±10^15 seconds to convert exactly enough.
+ * Sets an AUTHENTICATION_FAILED @error naming the claim when it is there but
+ * unusable: not a number, or a number out of that range (as `1e300`). */
 static gboolean
-get_numeric_date (JsonObject *claims, const char *name, gboolean *present, gint64 *value)
+get_numeric_date (
+    JsonObject *claims, const char *name, gboolean *present, gint64 *value, GError **error)
 {
   JsonNode *node = json_object_get_member (claims, name);
   GType type;
@@ -482,22 +515,29 @@ get_numeric_date (JsonObject *claims, const char *name, gboolean *present, gint6
   *present = node != NULL && !JSON_NODE_HOLDS_NULL (node);
   if (!*present)
     return TRUE;
-  if (!JSON_NODE_HOLDS_VALUE (node))
-    return FALSE;
-  type = json_node_get_value_type (node);
+  type = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node) : G_TYPE_INVALID;
   if (type == G_TYPE_INT64)
-    *value = json_node_get_int (node);
-  else if (type == G_TYPE_DOUBLE)
+    {
+      *value = json_node_get_int (node);
+      return TRUE;
+    }
+  if (type == G_TYPE_DOUBLE)
     {
       double d = json_node_get_double (node);
 
-      if (!(d > -1e15 && d < 1e15))
-        return FALSE;
-      *value = (gint64) d;
+      if (d > -1e15 && d < 1e15)
+        {
+          *value = (gint64) d;
+          return TRUE;
+        }
+      g_set_error (error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED,
+                   "Token claim \"%s\" is a number out of range (seconds since 1970 expected)",
+                   name);
+      return FALSE;
     }
-  else
-    return FALSE;
-  return TRUE;
+  g_set_error (error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED,
+               "Token claim \"%s\" must be a number", name);
+  return FALSE;
 }
 
 /* Returns the claim if it is a string; %NULL if absent or JSON null. Sets
@@ -650,6 +690,16 @@ verify (PrdAuth *self, const char *token, gint64 now, char **link_id, GError **e
 
   dot1 = strchr (token, '.');
   dot2 = dot1 != NULL ? strchr (dot1 + 1, '.') : NULL;
+  /* RFC 7519 §6.1: an unsecured JWT is `header.payload.`, its signature
+   * empty. It is refused for what it is, not for its shape. */
+  if (dot2 != NULL && dot2[1] == '\0' && dot1 != token &&
+      is_base64url (token, (gsize) (dot1 - token)))
+    {
+      g_autoptr (JsonObject) unsigned_header = decode_segment (token, (gsize) (dot1 - token));
+
+      if (unsigned_header != NULL && header_alg_is_none (unsigned_header))
+        return auth_failed (error, "Unsigned tokens are not accepted");
+    }
   if (dot1 == NULL || dot2 == NULL || strchr (dot2 + 1, '.') != NULL || dot1 == token ||
       dot2 == dot1 + 1 || dot2[1] == '\0' || !is_base64url (token, (gsize) (dot1 - token)) ||
       !is_base64url (dot1 + 1, (gsize) (dot2 - dot1 - 1)) ||
@@ -668,9 +718,19 @@ verify (PrdAuth *self, const char *token, gint64 now, char **link_id, GError **e
    * verifier understands none. */
   if (json_object_has_member (header, "crit"))
     return auth_failed (error, "Token header has unsupported critical extensions");
-  if (g_ascii_strcasecmp (alg_name, "none") == 0)
+  if (header_alg_is_none (header))
     return auth_failed (error, "Unsigned tokens are not accepted");
   alg = jwt_str_alg (alg_name);
+  /* RFC 7515 §4.1.1: `alg` is case-sensitive, but libjwt's jwt_str_alg()
+   * is not: "hs256" is no algorithm at all. */
+  if (alg != JWT_ALG_INVAL && strcmp (jwt_alg_str (alg), alg_name) != 0)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED,
+                   "Token algorithm is not accepted (algorithm names are case-sensitive: "
+                   "this hub accepts %s)",
+                   accepted_alg_names (self));
+      return NULL;
+    }
   if (alg == JWT_ALG_INVAL || alg == JWT_ALG_NONE || !alg_accepted (self, alg))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_AUTHENTICATION_FAILED,
@@ -693,8 +753,8 @@ verify (PrdAuth *self, const char *token, gint64 now, char **link_id, GError **e
   if (jwt_get_alg (jwt) != alg)
     return auth_failed (error, "Invalid token signature");
 
-  if (!get_numeric_date (claims, "exp", &present, &exp))
-    return auth_failed (error, "Token claim \"exp\" must be a number");
+  if (!get_numeric_date (claims, "exp", &present, &exp, error))
+    return NULL;
   if (!present)
     return auth_failed (error, "Token has no \"exp\" claim");
   if (now >= exp)
@@ -702,12 +762,12 @@ verify (PrdAuth *self, const char *token, gint64 now, char **link_id, GError **e
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED, "Token expired");
       return NULL;
     }
-  if (!get_numeric_date (claims, "nbf", &present, &nbf))
-    return auth_failed (error, "Token claim \"nbf\" must be a number");
+  if (!get_numeric_date (claims, "nbf", &present, &nbf, error))
+    return NULL;
   if (present && nbf > now + PRD_AUTH_LEEWAY_SECONDS)
     return auth_failed (error, "Token is not valid yet");
-  if (!get_numeric_date (claims, "iat", &present, &iat))
-    return auth_failed (error, "Token claim \"iat\" must be a number");
+  if (!get_numeric_date (claims, "iat", &present, &iat, error))
+    return NULL;
   if (present && iat > now + PRD_AUTH_LEEWAY_SECONDS)
     return auth_failed (error, "Token was issued in the future");
 

@@ -37,7 +37,8 @@ struct _PrdHubAi
   PrdAiQueue *queue;
   GHashTable *jobs; /* job id → PrdAiJob (owned), from submit to the end */
   GCancellable *cancellable;
-  guint reviews; /* ai-review requests at the provider */
+  guint reviews;         /* ai-review requests at the provider */
+  GHashTable *reviewers; /* (owned) user keys (prd_ai_user_key()) with a review there */
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubAi, prd_hub_ai, G_TYPE_OBJECT)
@@ -895,16 +896,21 @@ typedef struct
   PrdSioSocket *socket; /* (owned) */
   char *prd_id;
   char *review_id;
+  char *user_key; /* the requester's (prd_ai_user_key()) */
 } Review;
 
 /* Reviews wait for no queue: past [ai] concurrency of them at the provider,
- * one more is refused (RATE_LIMIT_EXCEEDED) with this retryAfter. */
+ * or a second one of the same user, one more is refused
+ * (RATE_LIMIT_EXCEEDED) with this retryAfter. One per user keeps one user
+ * from holding every slot. */
 #define REVIEW_BUSY_RETRY_AFTER 5
 
 static void
 review_free (Review *review)
 {
   review->self->reviews--;
+  g_hash_table_remove (review->self->reviewers, review->user_key);
+  g_free (review->user_key);
   g_object_unref (review->self);
   g_object_unref (review->socket);
   g_free (review->prd_id);
@@ -988,7 +994,7 @@ on_ai_review (PrdSioSocket *socket,
   const char *prd_id = NULL;
   PrdHubRoom *room;
   guint retry_after = 0;
-  g_autoptr (PrdAiJob) quota_probe = NULL;
+  g_autofree char *user_key = NULL;
   Review *review;
   JsonObject *ack;
 
@@ -1012,6 +1018,17 @@ on_ai_review (PrdSioSocket *socket,
     }
   markdown = prd_document_get_committed_text (prd_hub_room_get_document (room));
   prd_hub_room_release (room);
+  user_key = prd_ai_user_key (identity->org, identity->user_id);
+  if (g_hash_table_contains (self->reviewers, user_key))
+    {
+      g_autoptr (GError) busy = g_error_new (
+          PRD_ERROR, PRD_ERROR_RATE_LIMIT_EXCEEDED,
+          "Your previous review is under way; one review per user at a time; retry in %d s",
+          REVIEW_BUSY_RETRY_AFTER);
+
+      reply_ai_error (socket, ack_id, NULL, busy, REVIEW_BUSY_RETRY_AFTER);
+      return;
+    }
   if (self->reviews >= prd_hub_config_get_ai (self->config)->concurrency)
     {
       g_autoptr (GError) busy =
@@ -1024,14 +1041,12 @@ on_ai_review (PrdSioSocket *socket,
       return;
     }
   /* A review counts against the hourly quota like a prompt. */
-  quota_probe = prd_ai_job_new (prd_id, identity->org, identity->user_id, "review", NULL);
-  if (!prd_ai_queue_submit (self->queue, quota_probe, g_get_monotonic_time (), &retry_after,
-                            &error))
+  if (!prd_ai_queue_charge (self->queue, identity->org, identity->user_id, g_get_monotonic_time (),
+                            &retry_after, &error))
     {
       reply_ai_error (socket, ack_id, NULL, error, retry_after);
       return;
     }
-  prd_ai_queue_cancel_queued (self->queue, quota_probe);
   if (strlen (markdown) > prd_hub_config_get_ai (self->config)->context_chars)
     context = g_utf8_make_valid (markdown, prd_hub_config_get_ai (self->config)->context_chars);
   else
@@ -1050,6 +1065,8 @@ on_ai_review (PrdSioSocket *socket,
   review = g_new0 (Review, 1);
   review->self = g_object_ref (self);
   self->reviews++;
+  review->user_key = g_strdup (user_key);
+  g_hash_table_add (self->reviewers, g_steal_pointer (&user_key));
   review->socket = g_object_ref (socket);
   review->prd_id = g_strdup (prd_id);
   review->review_id = new_review_id ();
@@ -1115,6 +1132,7 @@ prd_hub_ai_finalize (GObject *object)
   PrdHubAi *self = PRD_HUB_AI (object);
 
   g_clear_pointer (&self->jobs, g_hash_table_unref);
+  g_clear_pointer (&self->reviewers, g_hash_table_unref);
   g_clear_pointer (&self->config, prd_hub_config_unref);
   g_clear_object (&self->cancellable);
 
@@ -1146,6 +1164,7 @@ prd_hub_ai_init (PrdHubAi *self)
 {
   self->jobs =
       g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) prd_ai_job_unref);
+  self->reviewers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->cancellable = g_cancellable_new ();
 }
 
@@ -1217,7 +1236,8 @@ prd_hub_ai_new_async (PrdSioNamespace *nsp,
   self->config = prd_hub_config_ref (config);
   self->provider = provider != NULL ? g_object_ref (provider) : NULL;
   self->queue = prd_ai_queue_new (prd_hub_config_get_ai (config)->concurrency,
-                                  prd_hub_config_get_ai (config)->hourly_quota);
+                                  prd_hub_config_get_ai (config)->hourly_quota,
+                                  prd_hub_config_get_ai (config)->max_queued_per_user);
   g_signal_connect (self->queue, "start", G_CALLBACK (on_job_start), self);
   task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (task, prd_hub_ai_new_async);

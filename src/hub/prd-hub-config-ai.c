@@ -6,7 +6,8 @@
  *
  *   [ai]  base-url (OpenAI-compatible API root), model, timeout (s of
  *         silence), max-tokens, context-chars, concurrency (jobs at once),
- *         hourly-quota (jobs per user per hour); the API key is the secret
+ *         hourly-quota (jobs per user per hour), max-queued-per-user (jobs
+ *         one user may have waiting or running at once); the API key is the secret
  *         `ai-api-key` (`prdhub secret set ai-api-key`)
  *
  * base-url and model come together or not at all.
@@ -28,6 +29,7 @@
 #define MAX_AI_MODEL_LENGTH  256
 #define MAX_AI_CONCURRENCY   64
 #define MAX_AI_HOURLY_QUOTA  100000
+#define MAX_AI_MAX_QUEUED    1000
 
 static void
 ai_init (gpointer data)
@@ -39,6 +41,7 @@ ai_init (gpointer data)
   self->context_chars = PRD_HUB_CONFIG_DEFAULT_AI_CONTEXT_CHARS;
   self->concurrency = PRD_HUB_CONFIG_DEFAULT_AI_CONCURRENCY;
   self->hourly_quota = PRD_HUB_CONFIG_DEFAULT_AI_HOURLY_QUOTA;
+  self->max_queued_per_user = PRD_HUB_CONFIG_DEFAULT_AI_MAX_QUEUED_PER_USER;
 }
 
 static void
@@ -130,6 +133,8 @@ ai_set (gpointer data,
     return set_uint (&self->concurrency, key, value, 1, MAX_AI_CONCURRENCY, error);
   if (g_str_equal (key, "hourly-quota"))
     return set_uint (&self->hourly_quota, key, value, 1, MAX_AI_HOURLY_QUOTA, error);
+  if (g_str_equal (key, "max-queued-per-user"))
+    return set_uint (&self->max_queued_per_user, key, value, 1, MAX_AI_MAX_QUEUED, error);
   prd_hub_config_set_unknown_key_error (error, group, key);
   return FALSE;
 }

@@ -12,6 +12,8 @@ G_BEGIN_DECLS
 #define PRD_HUB_CONFIG_DEFAULT_AI_CONTEXT_CHARS 24000
 #define PRD_HUB_CONFIG_DEFAULT_AI_CONCURRENCY   2
 #define PRD_HUB_CONFIG_DEFAULT_AI_HOURLY_QUOTA  30
+/* AI jobs one user may have waiting or running at once. */
+#define PRD_HUB_CONFIG_DEFAULT_AI_MAX_QUEUED_PER_USER 4
 
 /**
  * PrdHubAiConfig:
@@ -20,13 +22,14 @@ G_BEGIN_DECLS
  */
 typedef struct
 {
-  char *base_url;      /* (owned) (nullable) unset: no AI help */
-  char *model;         /* (owned) (nullable) */
-  guint timeout;       /* s of provider silence */
-  guint max_tokens;    /* per answer */
-  guint context_chars; /* of PRD text per request */
-  guint concurrency;   /* jobs running at once */
-  guint hourly_quota;  /* jobs per user per sliding hour */
+  char *base_url;            /* (owned) (nullable) unset: no AI help */
+  char *model;               /* (owned) (nullable) */
+  guint timeout;             /* s of provider silence */
+  guint max_tokens;          /* per answer */
+  guint context_chars;       /* of PRD text per request */
+  guint concurrency;         /* jobs running at once */
+  guint hourly_quota;        /* jobs per user per sliding hour */
+  guint max_queued_per_user; /* jobs one user may have waiting or running at once */
 } PrdHubAiConfig;
 
 extern const PrdHubConfigSection prd_hub_ai_config_section;

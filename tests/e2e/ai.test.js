@@ -435,6 +435,88 @@ test('concurrency limit queues jobs; cancel stops a queued and a running job', a
   }
 });
 
+// One user's backlog (here previews by a viewer of another organization)
+// does not hold up another user's job: the queue is shared out by user, and
+// one user may have only [ai] max-queued-per-user jobs waiting or running.
+test('fair queue: another user\'s first job starts before one user\'s backlog', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { extra: 'concurrency=1\n' });
+  try {
+    const mallory = user('mallory', { org: 'org_b', role: 'viewer' });
+    const alice = user('alice', { org: 'org_a', role: 'editor' });
+    const theirs = await createPrd(hub, 'B', 'text b\n', user('bob', { org: 'org_b' }));
+    const ours = await createPrd(hub, 'A', 'text a\n', alice);
+    const m = await client(hub, mallory);
+    await join(m, theirs, { mode: 'view' });
+    const mev = recorder(m, ['ai-stream-start', 'ai-stream-chunk', 'ai-error']);
+    const backlog = [];
+    for (let i = 0; i < 4; i++) {
+      const ack = await request(m, 'ai-prompt', { prdId: theirs, prompt: `scenario:gated ${i}`, insert: false });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      backlog.push(ack.jobId);
+    }
+    // The first holds the only slot (the provider waits at its gate).
+    await until(m, () => mev.some((e) => e.event === 'ai-stream-chunk'));
+
+    const a = await client(hub, alice);
+    await join(a, ours);
+    const aev = recorder(a, ['ai-job-created', 'ai-stream-start', 'ai-stream-chunk']);
+    const job = await request(a, 'ai-prompt', { prdId: ours, prompt: 'scenario:gated a', insert: false });
+    assert.equal(job.ok, true, JSON.stringify(job));
+    await until(a, () => aev.some((e) => e.event === 'ai-job-created'));
+    const created = aev.find((e) => e.event === 'ai-job-created').data;
+    // Next after the job that runs, not after mallory's three waiting.
+    assert.equal(created.position, 1);
+    assert.equal(created.estimatedTime, 2 * 30);
+
+    // The running job ends: alice's starts next and, waiting at the closed
+    // gate, holds the only slot, so mallory's other three have not started.
+    assert.equal((await request(m, 'ai-cancel', { jobId: backlog[0] })).ok, true);
+    await until(a, () => aev.some((e) => e.event === 'ai-stream-chunk'));
+    assert.equal(aev.find((e) => e.event === 'ai-stream-start').data.jobId, job.jobId);
+    const mStarts = mev.filter((e) => e.event === 'ai-stream-start').map((e) => e.data.jobId);
+    assert.deepEqual(mStarts, [backlog[0]]);
+    a.close();
+    m.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
+test('max-queued-per-user: one more job is LIMIT_REACHED and costs no quota', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { extra: 'concurrency=1\nmax-queued-per-user=2\nhourly-quota=3\n' });
+  try {
+    const prdId = await createPrd(hub, 'Cap', 'Text.\n');
+    const a = await client(hub, user('user_a'));
+    await join(a, prdId);
+    const ev = recorder(a, ['ai-stream-chunk', 'ai-error']);
+    const first = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated 1', insert: false });
+    const second = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated 2', insert: false });
+    assert.equal(first.ok, true);
+    assert.equal(second.ok, true);
+    const over = await request(a, 'ai-prompt', { prdId, prompt: 'three', insert: false });
+    assert.equal(over.error.code, 'LIMIT_REACHED', JSON.stringify(over));
+    assert.match(over.error.message, /max-queued-per-user/);
+    assert.equal(over.error.retryAfter, undefined);
+    await until(a, () => ev.some((e) => e.event === 'ai-error' && e.data.jobId === null));
+    assert.equal(ev.find((e) => e.event === 'ai-error').data.error.code, 'LIMIT_REACHED');
+    // Cancelling the waiting one gives its place back; the refusal above
+    // cost nothing of the hourly quota (3: two above, this one).
+    assert.equal((await request(a, 'ai-cancel', { jobId: second.jobId })).ok, true);
+    const third = await request(a, 'ai-prompt', { prdId, prompt: 'three', insert: false });
+    assert.equal(third.ok, true, JSON.stringify(third));
+    assert.equal((await request(a, 'ai-cancel', { jobId: third.jobId })).ok, true);
+    const fourth = await request(a, 'ai-prompt', { prdId, prompt: 'four', insert: false });
+    assert.equal(fourth.error.code, 'RATE_LIMIT_EXCEEDED', JSON.stringify(fourth));
+    a.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
 test('provider failures end the job with a stable code; streamed text stays', async () => {
   const ai = await startAiServer();
   const hub = await startAiHub(ai, { extra: 'timeout=1\n' });
@@ -564,6 +646,40 @@ test('ai-review: no more at the provider at once than [ai] concurrency', async (
     assert.match(busy.error.message, /1 reviews are under way/);
     a.close();
     b.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
+test('ai-review: one review per user at a time, so one user cannot hold every slot', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { extra: 'concurrency=2\n' });
+  try {
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    // The provider never answers this one: user_a's review stays under way.
+    const stalled = await createPrd(hub, 'Stalled', 'scenario:stall-headers\n# PRD\n');
+    await join(a, stalled);
+    await join(b, stalled);
+    const first = await request(a, 'ai-review', { prdId: stalled });
+    assert.equal(first.ok, true, JSON.stringify(first));
+    const second = await request(a, 'ai-review', { prdId: stalled });
+    assert.equal(second.error.code, 'RATE_LIMIT_EXCEEDED', JSON.stringify(second));
+    assert.equal(second.error.retryAfter, 5);
+    assert.match(second.error.message, /one review per user at a time/);
+    // The same `sub` in another organization is another user.
+    const twinPrd = await createPrd(hub, 'Twin', 'scenario:stall-headers\n# PRD\n',
+      user('user_a', { org: 'org_other' }));
+    const twin = await client(hub, user('user_a', { org: 'org_other' }));
+    await join(twin, twinPrd);
+    const theirs = await request(twin, 'ai-review', { prdId: twinPrd });
+    assert.equal(theirs.ok, true, JSON.stringify(theirs));
+    // Both slots are now taken by two users: a third waits its turn.
+    const busy = await request(b, 'ai-review', { prdId: stalled });
+    assert.equal(busy.error.code, 'RATE_LIMIT_EXCEEDED');
+    assert.match(busy.error.message, /2 reviews are under way/);
+    for (const s of [a, b, twin]) s.close();
   } finally {
     await hub.stop();
     await ai.stop();
