@@ -26,8 +26,9 @@ struct _PrdHubRoomRegistry
   gboolean writes_lost;
 };
 
-/* On a socket: its join-prd requests queued in rooms and not answered yet
- * (GUINT_TO_POINTER), counted against max-joined-prds with the PRDs it is in. */
+/* On a socket: its join-prd requests queued in rooms and not answered yet,
+ * a GHashTable of PRD id → requests (GUINT_TO_POINTER); each PRD among them
+ * counts once against max-joined-prds with the PRDs the socket is in. */
 #define PRD_HUB_ROOM_JOINING_KEY "prd-hub-room-joining"
 
 /* The registry, for its rooms. */

@@ -463,6 +463,7 @@ prd_hub_room_registry_check_join (PrdHubRoomRegistry *self,
 {
   const PrdHubCollabConfig *config;
   GHashTable *joined;
+  GHashTable *joining;
   PrdHubRoom *room;
   gboolean open;
   guint n_joined;
@@ -472,11 +473,23 @@ prd_hub_room_registry_check_join (PrdHubRoomRegistry *self,
 
   config = prd_hub_config_get_collab (self->config);
   joined = g_object_get_data (G_OBJECT (socket), JOINED_KEY);
-  if (joined != NULL && g_hash_table_contains (joined, prd_id))
+  joining = g_object_get_data (G_OBJECT (socket), PRD_HUB_ROOM_JOINING_KEY);
+  if ((joined != NULL && g_hash_table_contains (joined, prd_id)) ||
+      (joining != NULL && g_hash_table_contains (joining, prd_id)))
     return TRUE;
-  /* Joins still being answered count too, or a burst of them would pass. */
-  n_joined = (joined != NULL ? g_hash_table_size (joined) : 0) +
-             GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (socket), PRD_HUB_ROOM_JOINING_KEY));
+  /* PRDs whose joins are still being answered count too, or a burst of
+   * them would pass; each once, whether or not it is joined already. */
+  n_joined = joined != NULL ? g_hash_table_size (joined) : 0;
+  if (joining != NULL)
+    {
+      GHashTableIter iter;
+      gpointer key;
+
+      g_hash_table_iter_init (&iter, joining);
+      while (g_hash_table_iter_next (&iter, &key, NULL))
+        if (joined == NULL || !g_hash_table_contains (joined, key))
+          n_joined++;
+    }
   if (n_joined >= config->max_joined_prds)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,

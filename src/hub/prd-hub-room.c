@@ -48,6 +48,7 @@ typedef struct
   int requested_site;
   GArray *client_vector; /* (nullable) */
   char *replica_id;      /* (nullable) */
+  char *prd_id;          /* (owned): its room's, for the socket's count of joins */
   gint64 pending_from;   /* -1: not given */
   PrdIdentity *identity; /* (owned) */
 } JoinRequest;
@@ -131,19 +132,38 @@ G_DEFINE_FINAL_TYPE (PrdHubRoom, prd_hub_room, G_TYPE_OBJECT)
 static void room_pump_joins (PrdHubRoom *room);
 static void autosave_complete (PrdHubRoom *room);
 
+/* PRD_HUB_ROOM_JOINING_KEY: @delta (+1 or -1) requests of @socket for @prd_id. */
+static void
+count_joining (PrdSioSocket *socket, const char *prd_id, int delta)
+{
+  GHashTable *joining = g_object_get_data (G_OBJECT (socket), PRD_HUB_ROOM_JOINING_KEY);
+  guint n;
+
+  if (joining == NULL)
+    {
+      joining = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      g_object_set_data_full (G_OBJECT (socket), PRD_HUB_ROOM_JOINING_KEY, joining,
+                              (GDestroyNotify) g_hash_table_unref);
+    }
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (joining, prd_id));
+  g_return_if_fail (delta > 0 || n > 0);
+  n = delta > 0 ? n + 1 : n - 1;
+  if (n == 0)
+    g_hash_table_remove (joining, prd_id);
+  else
+    g_hash_table_replace (joining, g_strdup (prd_id), GUINT_TO_POINTER (n));
+}
+
 static void
 join_request_free (JoinRequest *request)
 {
   if (request->socket != NULL)
-    g_object_set_data (
-        G_OBJECT (request->socket), PRD_HUB_ROOM_JOINING_KEY,
-        GUINT_TO_POINTER (GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (request->socket),
-                                                               PRD_HUB_ROOM_JOINING_KEY)) -
-                          1));
+    count_joining (request->socket, request->prd_id, -1);
   g_clear_object (&request->socket);
   g_clear_pointer (&request->client_vector, g_array_unref);
   g_clear_pointer (&request->identity, prd_identity_free);
   g_free (request->replica_id);
+  g_free (request->prd_id);
   g_free (request);
 }
 
@@ -1354,10 +1374,8 @@ prd_hub_room_join (PrdHubRoom *room,
   JoinRequest *request = g_new0 (JoinRequest, 1);
 
   request->socket = g_object_ref (socket);
-  g_object_set_data (
-      G_OBJECT (socket), PRD_HUB_ROOM_JOINING_KEY,
-      GUINT_TO_POINTER (
-          GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (socket), PRD_HUB_ROOM_JOINING_KEY)) + 1));
+  request->prd_id = g_strdup (room->prd_id);
+  count_joining (socket, request->prd_id, +1);
   request->ack_id = ack_id;
   request->identity = identity;
   request->edit = edit;

@@ -146,6 +146,22 @@ test('max-joined-prds holds for a burst of joins sent at once', async () => {
   }
 });
 
+test('max-joined-prds: joins of one PRD sent at once count as one PRD', async () => {
+  const erin = user('rl_erin');
+  const s = await client(hub, erin);
+  try {
+    const ids = [];
+    for (let i = 0; i < MAX_JOINED; i++) ids.push(await createPrd(hub, `again ${i}`, 'x', erin));
+    // The last PRD asked for again and again before the first answer: still
+    // MAX_JOINED PRDs, so none is refused.
+    const burst = [...ids, ...Array(MAX_JOINED + 2).fill(ids[MAX_JOINED - 1])];
+    const acks = await Promise.all(burst.map((prdId) => request(s, 'join-prd', { prdId, mode: 'edit' })));
+    assert.deepEqual(acks.map((a) => (a.error ? a.error.code : 'ok')), burst.map(() => 'ok'));
+  } finally {
+    await closeAll(s);
+  }
+});
+
 test(`max-open-rooms: ${MAX_ROOMS} PRDs in memory; a room nobody is in is unloaded`, async () => {
   const bob = user('rl_bob');
   const a = await client(hub, bob);
