@@ -338,3 +338,118 @@ test('backup and restore refuse what they must, and change nothing then', async 
     fs.rmSync(work, { recursive: true, force: true });
   }
 });
+
+// `prdhub serve` on @dataDir until it listens, then stopped: its stderr.
+function serveOnce(dataDir) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(PRDHUB_BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir,
+      '--no-dbus', '--log-level', 'info'], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...NO_BUS },
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => {
+      stdout += d;
+      if (/listening on/.test(stdout)) proc.kill('SIGTERM');
+    });
+    proc.stderr.on('data', (d) => { stderr += d; });
+    proc.once('error', reject);
+    proc.once('exit', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+test('a restore killed while it swaps files is finished, or undone, by the next command or hub',
+  async () => {
+    const work = tmpDir('prdhub-e2e-backup-');
+    try {
+      // The backup holds PRD "New"; the data folder PRD "Old".
+      const source = path.join(work, 'source');
+      fs.mkdirSync(source, { mode: 0o700 });
+      let res = prdhub(['prd', 'create', '--title', 'New', '--data-dir', source], HUB_ENV);
+      assert.equal(res.status, 0, res.stderr);
+      assert.equal(prdhub(['token', '--user', 'u', '--name', 'U', '--data-dir', source], HUB_ENV)
+        .status, 0);
+      const bk = path.join(work, 'bk');
+      res = prdhub(['backup', bk, '--data-dir', source]);
+      assert.equal(res.status, 0, res.stderr);
+      const newFiles = listing(bk).filter((f) => f !== 'prdhub-backup.ini');
+
+      const folder = (name) => {
+        const data = path.join(work, name);
+        fs.mkdirSync(data, { mode: 0o700 });
+        assert.equal(prdhub(['prd', 'create', '--title', 'Old', '--data-dir', data]).status, 0);
+        fs.writeFileSync(path.join(data, 'notes.txt'), 'operator notes');
+        return data;
+      };
+      // What `restore --force` leaves when killed after it marked its copy
+      // complete and moved the old database aside (the moment the audit
+      // killed it: no prdhub.db in the folder at all).
+      const interrupted = (data, { marked }) => {
+        const swap = path.join(data, '.restore-e2e123');
+        fs.mkdirSync(path.join(swap, 'new'), { recursive: true, mode: 0o700 });
+        for (const f of newFiles) {
+          fs.cpSync(path.join(bk, f), path.join(swap, 'new', f), { recursive: true });
+        }
+        if (!marked) return;
+        fs.writeFileSync(path.join(swap, 'complete'),
+          `[swap]\nfiles=${newFiles.join(';')};\n`
+          + 'replaced=prdhub.db;prdhub.db-wal;prdhub.db-shm;prdhub.db-journal;versions.git;'
+          + 'secrets;jwt-secret;\n');
+        fs.mkdirSync(path.join(swap, 'old'), { mode: 0o700 });
+        for (const f of ['prdhub.db', 'prdhub.db-wal', 'prdhub.db-shm']) {
+          if (fs.existsSync(path.join(data, f))) {
+            fs.renameSync(path.join(data, f), path.join(swap, 'old', f));
+          }
+        }
+        assert.ok(!fs.existsSync(path.join(data, 'prdhub.db')));
+      };
+      const noSwapLeft = (data) => assert.deepEqual(
+        fs.readdirSync(data).filter((f) => f.startsWith('.restore')), []);
+
+      // A command finishes a marked swap: the backup's PRD, not an empty hub.
+      const a = folder('a');
+      interrupted(a, { marked: true });
+      res = prdhub(['prd', 'list', '--data-dir', a]);
+      assert.equal(res.status, 0, res.stderr);
+      assert.match(res.stdout, /\tNew\n/);
+      assert.doesNotMatch(res.stdout, /Old/);
+      assert.match(res.stderr, /Finished the restore that was interrupted in/);
+      assert.equal(fs.readFileSync(path.join(a, 'notes.txt'), 'utf8'), 'operator notes');
+      noSwapLeft(a);
+
+      // So does a hub starting on it.
+      const b = folder('b');
+      interrupted(b, { marked: true });
+      res = await serveOnce(b);
+      assert.match(res.stderr, /Finished the restore that was interrupted in/);
+      noSwapLeft(b);
+      assert.match(prdhub(['prd', 'list', '--data-dir', b]).stdout, /\tNew\n/);
+
+      // One killed before its copy was complete changed nothing: undone.
+      const c = folder('c');
+      interrupted(c, { marked: false });
+      res = await serveOnce(c);
+      assert.match(res.stderr, /Removed .*restore-e2e123, the copy of a restore that stopped/);
+      noSwapLeft(c);
+      res = prdhub(['prd', 'list', '--data-dir', c]);
+      assert.match(res.stdout, /\tOld\n/);
+      assert.doesNotMatch(res.stdout, /New/);
+
+      // A backup of such a folder finishes the swap first, then copies it.
+      const d = folder('d');
+      interrupted(d, { marked: true });
+      res = prdhub(['backup', path.join(work, 'bk-d'), '--data-dir', d]);
+      assert.equal(res.status, 0, res.stderr);
+      noSwapLeft(d);
+      // And a restore into it, too.
+      const e = folder('e');
+      interrupted(e, { marked: false });
+      res = prdhub(['restore', bk, '--data-dir', e, '--force']);
+      assert.equal(res.status, 0, res.stderr);
+      assert.match(res.stderr, /Removed .*restore-e2e123/);
+      noSwapLeft(e);
+      assert.match(prdhub(['prd', 'list', '--data-dir', e]).stdout, /\tNew\n/);
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
