@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -308,6 +309,50 @@ parse (GOptionContext *context, const char *command, int *argc, char ***argv)
   return TRUE;
 }
 
+/* The real path of @path, which need not exist: that of the folder it is
+ * in, and its name. %NULL if that folder does not exist either. */
+static char *
+real_path (const char *path)
+{
+  g_autofree char *parent = NULL;
+  g_autofree char *base = NULL;
+  char *real = realpath (path, NULL);
+
+  if (real != NULL)
+    {
+      char *copy = g_strdup (real);
+
+      free (real);
+      return copy;
+    }
+  parent = g_path_get_dirname (path);
+  base = g_path_get_basename (path);
+  real = realpath (parent, NULL);
+  if (real == NULL)
+    return NULL;
+  {
+    char *joined = g_build_filename (real, base, NULL);
+
+    free (real);
+    return joined;
+  }
+}
+
+/* Whether @path is @folder or inside it, once links and `..` are resolved. */
+static gboolean
+is_inside (const char *path, const char *folder)
+{
+  g_autofree char *real_child = real_path (path);
+  g_autofree char *real_folder = real_path (folder);
+  g_autofree char *prefix = NULL;
+
+  if (real_child == NULL || real_folder == NULL)
+    return FALSE;
+  prefix = g_str_has_suffix (real_folder, "/") ? g_strdup (real_folder)
+                                               : g_strconcat (real_folder, "/", NULL);
+  return g_str_equal (real_child, real_folder) || g_str_has_prefix (real_child, prefix);
+}
+
 static int
 do_backup (const char *data_dir, const char *dest)
 {
@@ -322,6 +367,15 @@ do_backup (const char *data_dir, const char *dest)
   if (!g_file_test (data_dir, G_FILE_TEST_IS_DIR))
     {
       g_printerr ("prdhub: The data folder %s does not exist (check --data-dir)\n", data_dir);
+      return 1;
+    }
+  /* Inside, it would take the name of one of the hub's files (a backup
+   * named prdhub.db-journal breaks the database), and go with the folder
+   * it is meant to outlive. */
+  if (is_inside (dest, data_dir))
+    {
+      g_printerr ("prdhub: %s is inside the data folder %s; a backup goes outside it\n", dest,
+                  data_dir);
       return 1;
     }
   /* What a restore interrupted there left is put right before it is read. */
@@ -408,6 +462,8 @@ prd_cli_backup (int argc, char **argv)
   if (argc != 2)
     return usage ("backup",
                   argc < 2 ? "backup needs a DEST folder" : "backup takes one DEST folder");
+  if (*argv[1] == '\0')
+    return usage ("backup", "DEST is empty: backup needs the name of a folder");
   dir = find_data_dir (config_file, data_dir, &error);
   if (dir == NULL)
     return fail (error);
@@ -590,6 +646,8 @@ prd_cli_restore (int argc, char **argv)
   if (argc != 2)
     return usage ("restore", argc < 2 ? "restore needs the SRC folder of a backup"
                                       : "restore takes one SRC folder");
+  if (*argv[1] == '\0')
+    return usage ("restore", "SRC is empty: restore needs the folder of a backup");
   dir = find_data_dir (config_file, data_dir, &error);
   if (dir == NULL)
     return fail (error);

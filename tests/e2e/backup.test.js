@@ -453,3 +453,41 @@ test('a restore killed while it swaps files is finished, or undone, by the next 
       fs.rmSync(work, { recursive: true, force: true });
     }
   });
+
+test('a backup goes outside the data folder, into a named folder', async () => {
+  const work = tmpDir('prdhub-e2e-backup-');
+  try {
+    const data = path.join(work, 'data');
+    fs.mkdirSync(data, { mode: 0o700 });
+    let res = prdhub(['prd', 'create', '--title', 'T', '--data-dir', data]);
+    assert.equal(res.status, 0, res.stderr);
+    const before = listing(data);
+
+    // Inside the data folder, however it is named: refused, nothing made.
+    fs.symlinkSync(data, path.join(work, 'link'));
+    for (const dest of [
+      path.join(data, 'prdhub.db-journal'), path.join(data, 'prdhub.db-wal'),
+      path.join(data, 'secrets'), path.join(data, 'sub'), data, `${data}/`,
+      path.join(work, 'data', '..', 'data', 'x'), path.join(work, 'link', 'y'),
+      path.join(work, 'link'),
+    ]) {
+      res = prdhub(['backup', dest, '--data-dir', data]);
+      assert.equal(res.status, 1, dest);
+      assert.match(res.stderr, /is inside the data folder .*; a backup goes outside it/, dest);
+      assert.deepEqual(listing(data), before, dest);
+    }
+    res = prdhub(['prd', 'list', '--data-dir', data]);
+    assert.equal(res.status, 0, res.stderr);
+    assert.match(res.stdout, /\tT\n/);
+
+    // An empty DEST or SRC is a usage error.
+    res = prdhub(['backup', '', '--data-dir', data]);
+    assert.equal(res.status, 2);
+    assert.match(res.stderr, /DEST is empty.*\(see `prdhub help backup`\)/);
+    res = prdhub(['restore', '', '--data-dir', data]);
+    assert.equal(res.status, 2);
+    assert.match(res.stderr, /SRC is empty.*\(see `prdhub help restore`\)/);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
