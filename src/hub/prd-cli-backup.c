@@ -44,6 +44,7 @@
 #include "prd-data-lock.h"
 #include "prd-data-swap.h"
 #include "prd-error.h"
+#include "prd-file-secret-store.h"
 #include "prd-private-file.h"
 #include "prd-git-repo.h"
 #include "prd-hub-config-server.h"
@@ -515,6 +516,38 @@ static const char *const replaced_files[] = {
   NULL,
 };
 
+/* Reads the restored secret files in @dir the way the hub will: a hub
+ * that cannot read them does not start. */
+static gboolean
+check_secrets (const char *src, const char *dir, GPtrArray *copied, GError **error)
+{
+  g_autofree char *jwt_secret = g_build_filename (dir, PRD_HUB_SECRET_FILE, NULL);
+
+  for (guint i = 0; i < copied->len; i++)
+    {
+      const char *name = copied->pdata[i];
+
+      if (g_str_equal (name, SECRETS_FILE))
+        {
+          g_autoptr (PrdSecretStore) store = prd_file_secret_store_new (dir);
+          g_auto (GStrv) names = prd_secret_store_list_sync (store, NULL, error);
+
+          if (names == NULL)
+            {
+              g_prefix_error (error, "the backup's %s/%s cannot be used: ", src, name);
+              return FALSE;
+            }
+        }
+      else if (g_str_equal (name, PRD_HUB_SECRET_FILE) &&
+               !prd_hub_secret_check_file (jwt_secret, error))
+        {
+          g_prefix_error (error, "the backup's %s/%s cannot be used: ", src, name);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 static int
 do_restore (const char *src, const char *data_dir, gboolean force)
 {
@@ -567,7 +600,8 @@ do_restore (const char *src, const char *data_dir, gboolean force)
   if (work == NULL)
     return fail (error);
   new_dir = g_build_filename (work, PRD_DATA_SWAP_NEW, NULL);
-  if (!copy_data (src, new_dir, copied, &error) || !sync_dir (new_dir, &error))
+  if (!copy_data (src, new_dir, copied, &error) || !check_secrets (src, new_dir, copied, &error) ||
+      !sync_dir (new_dir, &error))
     {
       g_autoptr (GError) cleanup_error = NULL;
 

@@ -491,3 +491,49 @@ test('a backup goes outside the data folder, into a named folder', async () => {
     fs.rmSync(work, { recursive: true, force: true });
   }
 });
+
+test('restore refuses a backup whose secret files the hub could not read', async () => {
+  const work = tmpDir('prdhub-e2e-backup-');
+  try {
+    const source = path.join(work, 'source');
+    fs.mkdirSync(source, { mode: 0o700 });
+    let res = prdhub(['prd', 'create', '--title', 'V', '--data-dir', source], HUB_ENV);
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(prdhub(['token', '--user', 'u', '--name', 'U', '--data-dir', source], HUB_ENV)
+      .status, 0);
+    res = spawnSync(PRDHUB_BIN, ['secret', 'set', 'probe', '--data-dir', source], {
+      input: 'v\n', encoding: 'utf8', env: { ...process.env, ...NO_BUS },
+    });
+    assert.equal(res.status, 0, res.stderr);
+    const bk = path.join(work, 'bk');
+    res = prdhub(['backup', bk, '--data-dir', source]);
+    assert.equal(res.status, 0, res.stderr);
+    assert.match(res.stdout, /secrets, jwt-secret/);
+
+    // A backup whose secret files the hub could not read is refused, and
+    // the data folder is left as it was.
+    const target = path.join(work, 'target');
+    fs.mkdirSync(target, { mode: 0o700 });
+    assert.equal(prdhub(['prd', 'create', '--title', 'Kept', '--data-dir', target]).status, 0);
+    const unlocked = (dir) => listing(dir).filter((f) => f !== 'prdhub.lock');
+    const kept = unlocked(target);
+    const keptDb = fs.readFileSync(path.join(target, 'prdhub.db'));
+    const broken = [
+      ['secrets', 'not = a key file [\n', /backup's .*secrets cannot be used: .*not a valid key file/],
+      ['jwt-secret', 'short\n', /backup's .*jwt-secret cannot be used: .*shorter than/],
+    ];
+    for (const [file, contents, message] of broken) {
+      const bad = path.join(work, `bad-${file}`);
+      fs.cpSync(bk, bad, { recursive: true });
+      fs.writeFileSync(path.join(bad, file), contents, { mode: 0o600 });
+      res = prdhub(['restore', bad, '--data-dir', target, '--force']);
+      assert.equal(res.status, 1, file);
+      assert.match(res.stderr, message);
+      assert.match(res.stderr, /Nothing was restored/);
+      assert.deepEqual(unlocked(target), kept);
+      assert.ok(keptDb.equals(fs.readFileSync(path.join(target, 'prdhub.db'))), file);
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
