@@ -105,6 +105,42 @@ open_dir (const char *path, GError **error)
 }
 
 /**
+ * prd_private_file_restrict_tree:
+ * @path: a file or folder
+ *
+ * prd_private_file_restrict() on @path and, for a folder, on everything in
+ * it (symbolic links are left alone, never followed): for a copy made by a
+ * library that uses the umask's modes (libgit2), so that every file of the
+ * copy is owner-only, not only its top folder.
+ *
+ * Returns: %FALSE with %PRD_ERROR_STORAGE if something could not be changed
+ */
+gboolean
+prd_private_file_restrict_tree (const char *path, GError **error)
+{
+  g_autoptr (GDir) dir = NULL;
+  const char *name;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (!prd_private_file_restrict (path, error))
+    return FALSE;
+  if (!g_file_test (path, G_FILE_TEST_IS_DIR) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    return TRUE;
+  dir = open_dir (path, error);
+  if (dir == NULL)
+    return FALSE;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (!prd_private_file_restrict_tree (child, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/**
  * prd_private_file_remove_tree:
  * @path: a file or folder
  *

@@ -214,10 +214,11 @@ copy_data (const char *from, const char *to, GPtrArray *copied, GError **error)
   g_ptr_array_add (copied, g_strdup (STORE_FILE));
   if (g_file_test (git_from, G_FILE_TEST_IS_DIR))
     {
-      /* libgit2 makes the copy with its own modes: every organization's
-       * PRD versions are in it. */
+      /* libgit2 makes the copy with the umask's modes: every
+       * organization's PRD versions are in it, so every file of it is
+       * made owner-only. */
       if (!prd_git_repo_copy (git_from, git_to, error) ||
-          !prd_private_file_restrict (git_to, error))
+          !prd_private_file_restrict_tree (git_to, error))
         return FALSE;
       g_ptr_array_add (copied, g_strdup (PRD_HUB_VERSIONS_REPO));
     }

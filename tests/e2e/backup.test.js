@@ -492,6 +492,52 @@ test('a backup goes outside the data folder, into a named folder', async () => {
   }
 });
 
+// A backup's copy of the versions repository, and a restored one.
+test('under umask 000, nothing of a backup or a restored repository is open to others',
+  async () => {
+    const work = tmpDir('prdhub-e2e-backup-');
+    try {
+      // Under umask 000, nothing of a backup (nor of a restored folder) is
+      // open to group or others.
+      const source = path.join(work, 'source');
+      fs.mkdirSync(source, { mode: 0o700 });
+      const hub = spawnSync('/bin/sh', ['-c',
+        'umask 000 && "$0" prd create --title V --data-dir "$1" && '
+        + '"$0" token --user u --name U --data-dir "$1" && '
+        + 'printf "v\\n" | "$0" secret set probe --data-dir "$1"',
+        PRDHUB_BIN, source], { encoding: 'utf8', env: { ...process.env, ...HUB_ENV } });
+      assert.equal(hub.status, 0, hub.stderr);
+      // A versions repository as a hub under umask 000 writes it.
+      const git = spawnSync('/bin/sh', ['-c',
+        'umask 000 && git init -q --bare -b main "$0/versions.git" && '
+        + 'git --git-dir="$0/versions.git" -c user.name=u -c user.email=u@x commit-tree '
+        + '-m v 4b825dc642cb6eb9a060e54bf8d69288fbee4904 > "$0/c" && '
+        + 'git --git-dir="$0/versions.git" update-ref refs/heads/main "$(cat "$0/c")" && '
+        + 'rm "$0/c"', source], { encoding: 'utf8' });
+      assert.equal(git.status, 0, git.stderr);
+      const bk = path.join(work, 'bk');
+      let res = spawnSync('/bin/sh', ['-c', 'umask 000 && exec "$0" backup "$1" --data-dir "$2"',
+        PRDHUB_BIN, bk, source], { encoding: 'utf8', env: { ...process.env, ...NO_BUS } });
+      assert.equal(res.status, 0, res.stderr);
+      assert.match(res.stdout, /versions\.git/);
+      const restored = path.join(work, 'restored');
+      res = spawnSync('/bin/sh', ['-c', 'umask 000 && exec "$0" restore "$1" --data-dir "$2"',
+        PRDHUB_BIN, bk, restored], { encoding: 'utf8', env: { ...process.env, ...NO_BUS } });
+      assert.equal(res.status, 0, res.stderr);
+      const open = [];
+      const walk = (p) => {
+        const st = fs.lstatSync(p);
+        if (st.mode & 0o077) open.push(`${(st.mode & 0o777).toString(8)} ${p}`);
+        if (st.isDirectory()) for (const f of fs.readdirSync(p)) walk(path.join(p, f));
+      };
+      walk(bk);
+      walk(path.join(restored, 'versions.git'));
+      assert.deepEqual(open, []);
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+
 test('restore refuses a backup whose secret files the hub could not read', async () => {
   const work = tmpDir('prdhub-e2e-backup-');
   try {
