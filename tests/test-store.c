@@ -5,6 +5,8 @@
 #include <glib/gstdio.h>
 #include <sys/stat.h>
 
+#include "prd-data-swap.h"
+#include "prd-error.h"
 #include "prd-sqlite-store-private.h"
 #include "prd-test-harness.h"
 
@@ -2101,6 +2103,261 @@ test_custom_operations (Fixture *f, gconstpointer data)
   g_object_unref (good);
 }
 
+/* A restore's swap of a data folder's files (prd-data-swap.c), interrupted
+ * at each point a kill or a power loss can stop it: the states are built on
+ * disk as the swap leaves them, and the next open of the folder
+ * (prd_data_swap_recover()) must end with the old files or the new ones,
+ * whole, never neither. */
+
+static const char *const swap_files[] = { "prdhub.db", "secrets", NULL };
+static const char *const swap_replaced[] = { "prdhub.db", "prdhub.db-wal", "versions.git",
+                                             "secrets", NULL };
+
+typedef enum
+{
+  SWAP_UNMARKED,     /* new/ filled, no mark: nothing was replaced yet */
+  SWAP_MARK_WRITING, /* the mark's temporary file only */
+  SWAP_MARKED,       /* marked, nothing moved */
+  SWAP_HALF_ASIDE,   /* marked, some old files moved aside */
+  SWAP_HALF_IN,      /* every old file aside, one new file moved in */
+  SWAP_ALL_IN,       /* every new file in, old/ half removed */
+  SWAP_MARK_LEFT,    /* everything done but the mark and the folder */
+} SwapState;
+
+static void
+put (const char *dir, const char *name, const char *contents)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_file_set_contents (path, contents, -1, &error);
+  g_assert_no_error (error);
+}
+
+/* The contents of @dir/@name, or NULL if it does not exist. */
+static char *
+get (const char *dir, const char *name)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  char *contents = NULL;
+
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    return NULL;
+  return contents;
+}
+
+static void
+move (const char *from_dir, const char *to_dir, const char *name)
+{
+  g_autofree char *from = g_build_filename (from_dir, name, NULL);
+  g_autofree char *to = g_build_filename (to_dir, name, NULL);
+
+  g_assert_cmpint (g_rename (from, to), ==, 0);
+}
+
+/* The data folder's own files: a database with its WAL, a versions
+ * repository, a secrets file, and a file of the operator's. */
+static void
+put_old_files (const char *data)
+{
+  g_autofree char *git = g_build_filename (data, "versions.git", NULL);
+
+  put (data, "prdhub.db", "old db");
+  put (data, "prdhub.db-wal", "old wal");
+  put (data, "secrets", "old secrets");
+  put (data, "notes", "operator's");
+  g_assert_cmpint (g_mkdir (git, 0700), ==, 0);
+  put (git, "HEAD", "old head");
+}
+
+static void
+assert_old_files (const char *data)
+{
+  g_autofree char *db = get (data, "prdhub.db");
+  g_autofree char *wal = get (data, "prdhub.db-wal");
+  g_autofree char *secrets = get (data, "secrets");
+  g_autofree char *head = get (data, "versions.git/HEAD");
+  g_autofree char *notes = get (data, "notes");
+
+  g_assert_cmpstr (db, ==, "old db");
+  g_assert_cmpstr (wal, ==, "old wal");
+  g_assert_cmpstr (secrets, ==, "old secrets");
+  g_assert_cmpstr (head, ==, "old head");
+  g_assert_cmpstr (notes, ==, "operator's");
+}
+
+static void
+assert_new_files (const char *data)
+{
+  g_autofree char *db = get (data, "prdhub.db");
+  g_autofree char *secrets = get (data, "secrets");
+  g_autofree char *notes = get (data, "notes");
+  g_autofree char *wal = g_build_filename (data, "prdhub.db-wal", NULL);
+  g_autofree char *git = g_build_filename (data, "versions.git", NULL);
+
+  g_assert_cmpstr (db, ==, "new db");
+  g_assert_cmpstr (secrets, ==, "new secrets");
+  g_assert_cmpstr (notes, ==, "operator's");
+  /* The old WAL would be replayed into the new database; the backup had
+   * no versions repository. */
+  g_assert_false (g_file_test (wal, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (git, G_FILE_TEST_EXISTS));
+}
+
+/* No swap folder is left in @data. */
+static void
+assert_no_swap (const char *data)
+{
+  g_autoptr (GDir) dir = g_dir_open (data, 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    g_assert_false (g_str_has_prefix (name, PRD_DATA_SWAP_PREFIX));
+}
+
+/* Builds @state in @data, as a swap interrupted there leaves it. */
+static void
+build_swap_state (const char *data, SwapState state)
+{
+  g_autofree char *swap = g_build_filename (data, PRD_DATA_SWAP_PREFIX "test01", NULL);
+  g_autofree char *new_dir = g_build_filename (swap, PRD_DATA_SWAP_NEW, NULL);
+  g_autofree char *old_dir = g_build_filename (swap, PRD_DATA_SWAP_OLD, NULL);
+  g_autofree char *old_git = g_build_filename (old_dir, "versions.git", NULL);
+  const char *mark = "[swap]\nfiles=prdhub.db;secrets;\n"
+                     "replaced=prdhub.db;prdhub.db-wal;versions.git;secrets;\n";
+
+  put_old_files (data);
+  g_assert_cmpint (g_mkdir (swap, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir (new_dir, 0700), ==, 0);
+  put (new_dir, "prdhub.db", "new db");
+  put (new_dir, "secrets", "new secrets");
+  if (state == SWAP_UNMARKED)
+    return;
+  if (state == SWAP_MARK_WRITING)
+    {
+      put (swap, PRD_DATA_SWAP_COMPLETE ".AB12CD", "[swap]\nfil");
+      return;
+    }
+  put (swap, PRD_DATA_SWAP_COMPLETE, mark);
+  if (state == SWAP_MARKED)
+    return;
+  g_assert_cmpint (g_mkdir (old_dir, 0700), ==, 0);
+  move (data, old_dir, "prdhub.db");
+  move (data, old_dir, "prdhub.db-wal");
+  if (state == SWAP_HALF_ASIDE)
+    return;
+  move (data, old_dir, "versions.git");
+  move (data, old_dir, "secrets");
+  move (new_dir, data, "prdhub.db");
+  if (state == SWAP_HALF_IN)
+    return;
+  move (new_dir, data, "secrets");
+  prd_test_remove_tree (old_git);
+  if (state == SWAP_ALL_IN)
+    return;
+  prd_test_remove_tree (old_dir);
+  prd_test_remove_tree (new_dir);
+}
+
+static void
+test_swap_recover (gconstpointer data)
+{
+  SwapState state = GPOINTER_TO_INT (data);
+  g_autofree char *dir = prd_test_make_tmp_dir ("prd-swap-XXXXXX");
+  g_autofree char *folder = g_build_filename (dir, "data", NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir (folder, 0700), ==, 0);
+  build_swap_state (folder, state);
+
+  /* While another process holds the folder (a restore under way), a
+   * command does not touch the swap. */
+  {
+    g_autoptr (PrdDataLock) holder = prd_data_lock_acquire (folder, &error);
+
+    g_assert_no_error (error);
+    g_assert_false (prd_data_swap_recover (folder, NULL, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+    g_assert_nonnull (strstr (error->message, "A restore into"));
+    g_clear_error (&error);
+  }
+
+  g_assert_true (prd_data_swap_recover (folder, NULL, &error));
+  g_assert_no_error (error);
+  if (state == SWAP_UNMARKED || state == SWAP_MARK_WRITING)
+    assert_old_files (folder);
+  else
+    assert_new_files (folder);
+  assert_no_swap (folder);
+
+  /* Nothing is left to do the next time. */
+  g_assert_true (prd_data_swap_recover (folder, NULL, &error));
+  g_assert_no_error (error);
+  prd_test_remove_tree (dir);
+}
+
+/* A whole swap, and names it refuses before it changes anything; a folder
+ * named like a swap's that is not one is left alone. */
+static void
+test_swap_commit (void)
+{
+  g_autofree char *dir = prd_test_make_tmp_dir ("prd-swap-XXXXXX");
+  g_autofree char *folder = g_build_filename (dir, "data", NULL);
+  g_autofree char *swap = NULL;
+  g_autofree char *new_dir = NULL;
+  g_autofree char *foreign = NULL;
+  g_autoptr (PrdDataLock) lock = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *const bad_files[] = { "../prdhub.db", NULL };
+  const char *const unlisted[] = { "prdhub.db", "notes", NULL };
+
+  g_assert_cmpint (g_mkdir (folder, 0700), ==, 0);
+  put_old_files (folder);
+  lock = prd_data_lock_acquire (folder, &error);
+  g_assert_no_error (error);
+  swap = prd_data_swap_begin (folder, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (swap, folder));
+  new_dir = g_build_filename (swap, PRD_DATA_SWAP_NEW, NULL);
+  put (new_dir, "prdhub.db", "new db");
+  put (new_dir, "secrets", "new secrets");
+
+  g_assert_false (prd_data_swap_commit (swap, folder, bad_files, swap_replaced, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_clear_error (&error);
+  g_assert_false (prd_data_swap_commit (swap, folder, unlisted, swap_replaced, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+  g_clear_error (&error);
+  assert_old_files (folder);
+
+  g_assert_true (prd_data_swap_commit (swap, folder, swap_files, swap_replaced, &error));
+  g_assert_no_error (error);
+  assert_new_files (folder);
+  assert_no_swap (folder);
+
+  /* Abandoned before its mark: the data folder is untouched. */
+  g_clear_pointer (&swap, g_free);
+  swap = prd_data_swap_begin (folder, &error);
+  g_assert_no_error (error);
+  g_assert_true (prd_data_swap_abandon (swap, &error));
+  g_assert_no_error (error);
+  assert_new_files (folder);
+  assert_no_swap (folder);
+
+  /* Not a swap's folder: recovering leaves it, and says so. */
+  foreign = g_build_filename (folder, PRD_DATA_SWAP_PREFIX "mine", NULL);
+  g_assert_cmpint (g_mkdir (foreign, 0700), ==, 0);
+  put (foreign, "keep", "x");
+  g_test_expect_message ("prd-store", G_LOG_LEVEL_WARNING, "*is not the folder of an unfinished*");
+  g_assert_true (prd_data_swap_recover (folder, lock, &error));
+  g_assert_no_error (error);
+  g_test_assert_expected_messages ();
+  g_assert_true (g_file_test (foreign, G_FILE_TEST_IS_DIR));
+  g_clear_pointer (&lock, prd_data_lock_release);
+  prd_test_remove_tree (dir);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -2114,6 +2371,19 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/store/schema/migrate-from-0", test_schema_migrate_from_zero);
   g_test_add_func ("/prd/store/schema/migrate-snapshots", test_schema_migrate_snapshots);
   g_test_add_func ("/prd/store/files-private", test_files_private);
+  g_test_add_data_func ("/prd/store/swap/unmarked", GINT_TO_POINTER (SWAP_UNMARKED),
+                        test_swap_recover);
+  g_test_add_data_func ("/prd/store/swap/mark-writing", GINT_TO_POINTER (SWAP_MARK_WRITING),
+                        test_swap_recover);
+  g_test_add_data_func ("/prd/store/swap/marked", GINT_TO_POINTER (SWAP_MARKED), test_swap_recover);
+  g_test_add_data_func ("/prd/store/swap/half-aside", GINT_TO_POINTER (SWAP_HALF_ASIDE),
+                        test_swap_recover);
+  g_test_add_data_func ("/prd/store/swap/half-in", GINT_TO_POINTER (SWAP_HALF_IN),
+                        test_swap_recover);
+  g_test_add_data_func ("/prd/store/swap/all-in", GINT_TO_POINTER (SWAP_ALL_IN), test_swap_recover);
+  g_test_add_data_func ("/prd/store/swap/mark-left", GINT_TO_POINTER (SWAP_MARK_LEFT),
+                        test_swap_recover);
+  g_test_add_func ("/prd/store/swap/commit", test_swap_commit);
   g_test_add_func ("/prd/store/schema/newer-refused", test_schema_newer_refused);
   g_test_add_func ("/prd/store/schema/foreign-refused", test_schema_foreign_refused);
   g_test_add_func ("/prd/store/schema/unwritable", test_schema_unwritable);

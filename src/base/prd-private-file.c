@@ -90,3 +90,103 @@ prd_private_file_restrict (const char *path, GError **error)
           (unsigned) (st.st_mode & 07777));
   return TRUE;
 }
+
+/* g_dir_open() with the error in PRD_ERROR. */
+static GDir *
+open_dir (const char *path, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  GDir *dir = g_dir_open (path, 0, &local_error);
+
+  if (dir == NULL)
+    g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot read the folder %s: %s", path,
+                 local_error->message);
+  return dir;
+}
+
+/**
+ * prd_private_file_restrict_tree:
+ * @path: a file or folder
+ *
+ * prd_private_file_restrict() on @path and, for a folder, on everything in
+ * it (symbolic links are left alone, never followed): for a copy made by a
+ * library that uses the umask's modes (libgit2), so that every file of the
+ * copy is owner-only, not only its top folder.
+ *
+ * Returns: %FALSE with %PRD_ERROR_STORAGE if something could not be changed
+ */
+gboolean
+prd_private_file_restrict_tree (const char *path, GError **error)
+{
+  g_autoptr (GDir) dir = NULL;
+  const char *name;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (!prd_private_file_restrict (path, error))
+    return FALSE;
+  if (!g_file_test (path, G_FILE_TEST_IS_DIR) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    return TRUE;
+  dir = open_dir (path, error);
+  if (dir == NULL)
+    return FALSE;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (!prd_private_file_restrict_tree (child, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * prd_private_file_remove_tree:
+ * @path: a file or folder
+ *
+ * Removes @path and, for a folder, what it holds; symbolic links are
+ * removed, never followed. A @path that does not exist is fine.
+ *
+ * Returns: %FALSE with %PRD_ERROR_STORAGE if something could not be removed
+ */
+gboolean
+prd_private_file_remove_tree (const char *path, GError **error)
+{
+  GStatBuf st;
+  int saved_errno;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (g_lstat (path, &st) != 0)
+    {
+      saved_errno = errno;
+      if (saved_errno == ENOENT)
+        return TRUE;
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot read %s: %s", path,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (S_ISDIR (st.st_mode))
+    {
+      g_autoptr (GDir) dir = open_dir (path, error);
+      const char *name;
+
+      if (dir == NULL)
+        return FALSE;
+      while ((name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+
+          if (!prd_private_file_remove_tree (child, error))
+            return FALSE;
+        }
+      if (g_rmdir (path) == 0)
+        return TRUE;
+    }
+  else if (g_unlink (path) == 0)
+    return TRUE;
+  saved_errno = errno;
+  g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot remove %s: %s", path,
+               g_strerror (saved_errno));
+  return FALSE;
+}

@@ -20,8 +20,10 @@
  * place once complete, so DEST is either a whole backup or absent.
  *
  * Restore copies the same way (the database through the backup API again,
- * checked with `PRAGMA quick_check`) into a temporary folder inside the data
- * folder, then swaps the hub's files. A data folder that holds anything is
+ * checked with `PRAGMA quick_check`) into the `new/` folder of a swap in the
+ * data folder, then swaps the hub's files (prd-data-swap.c: once the copy is
+ * marked complete, a kill or power loss leaves a swap that the next command
+ * or hub on the folder finishes). A data folder that holds anything is
  * left alone unless --force is given, and one whose database a running hub
  * has open is refused.
  */
@@ -32,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,7 +42,9 @@
 #include <glib/gstdio.h>
 
 #include "prd-data-lock.h"
+#include "prd-data-swap.h"
 #include "prd-error.h"
+#include "prd-file-secret-store.h"
 #include "prd-private-file.h"
 #include "prd-git-repo.h"
 #include "prd-hub-config-server.h"
@@ -75,38 +80,6 @@ lexists (const char *path)
   GStatBuf st;
 
   return g_lstat (path, &st) == 0;
-}
-
-/* Removes @path and, for a folder, what it holds; symbolic links are
- * removed, never followed. */
-static gboolean
-remove_tree (const char *path, GError **error)
-{
-  GStatBuf st;
-
-  if (g_lstat (path, &st) != 0)
-    return errno == ENOENT ? TRUE : set_errno_error (error, errno, "Cannot read", path);
-  if (S_ISDIR (st.st_mode))
-    {
-      g_autoptr (GDir) dir = g_dir_open (path, 0, error);
-      const char *name;
-
-      if (dir == NULL)
-        return FALSE;
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-
-          if (!remove_tree (child, error))
-            return FALSE;
-        }
-      if (g_rmdir (path) != 0)
-        return set_errno_error (error, errno, "Cannot remove", path);
-      return TRUE;
-    }
-  if (g_unlink (path) != 0)
-    return set_errno_error (error, errno, "Cannot remove", path);
-  return TRUE;
 }
 
 /* Whether @path is a folder with nothing in it. */
@@ -241,10 +214,11 @@ copy_data (const char *from, const char *to, GPtrArray *copied, GError **error)
   g_ptr_array_add (copied, g_strdup (STORE_FILE));
   if (g_file_test (git_from, G_FILE_TEST_IS_DIR))
     {
-      /* libgit2 makes the copy with its own modes: every organization's
-       * PRD versions are in it. */
+      /* libgit2 makes the copy with the umask's modes: every
+       * organization's PRD versions are in it, so every file of it is
+       * made owner-only. */
       if (!prd_git_repo_copy (git_from, git_to, error) ||
-          !prd_private_file_restrict (git_to, error))
+          !prd_private_file_restrict_tree (git_to, error))
         return FALSE;
       g_ptr_array_add (copied, g_strdup (PRD_HUB_VERSIONS_REPO));
     }
@@ -337,6 +311,50 @@ parse (GOptionContext *context, const char *command, int *argc, char ***argv)
   return TRUE;
 }
 
+/* The real path of @path, which need not exist: that of the folder it is
+ * in, and its name. %NULL if that folder does not exist either. */
+static char *
+real_path (const char *path)
+{
+  g_autofree char *parent = NULL;
+  g_autofree char *base = NULL;
+  char *real = realpath (path, NULL);
+
+  if (real != NULL)
+    {
+      char *copy = g_strdup (real);
+
+      free (real);
+      return copy;
+    }
+  parent = g_path_get_dirname (path);
+  base = g_path_get_basename (path);
+  real = realpath (parent, NULL);
+  if (real == NULL)
+    return NULL;
+  {
+    char *joined = g_build_filename (real, base, NULL);
+
+    free (real);
+    return joined;
+  }
+}
+
+/* Whether @path is @folder or inside it, once links and `..` are resolved. */
+static gboolean
+is_inside (const char *path, const char *folder)
+{
+  g_autofree char *real_child = real_path (path);
+  g_autofree char *real_folder = real_path (folder);
+  g_autofree char *prefix = NULL;
+
+  if (real_child == NULL || real_folder == NULL)
+    return FALSE;
+  prefix = g_str_has_suffix (real_folder, "/") ? g_strdup (real_folder)
+                                               : g_strconcat (real_folder, "/", NULL);
+  return g_str_equal (real_child, real_folder) || g_str_has_prefix (real_child, prefix);
+}
+
 static int
 do_backup (const char *data_dir, const char *dest)
 {
@@ -353,6 +371,18 @@ do_backup (const char *data_dir, const char *dest)
       g_printerr ("prdhub: The data folder %s does not exist (check --data-dir)\n", data_dir);
       return 1;
     }
+  /* Inside, it would take the name of one of the hub's files (a backup
+   * named prdhub.db-journal breaks the database), and go with the folder
+   * it is meant to outlive. */
+  if (is_inside (dest, data_dir))
+    {
+      g_printerr ("prdhub: %s is inside the data folder %s; a backup goes outside it\n", dest,
+                  data_dir);
+      return 1;
+    }
+  /* What a restore interrupted there left is put right before it is read. */
+  if (!prd_data_swap_recover (data_dir, NULL, &error))
+    return fail (error);
   if (lexists (dest) && !is_empty_dir (dest))
     {
       g_printerr ("prdhub: %s exists and is not an empty folder; "
@@ -396,7 +426,7 @@ failed:
   {
     g_autoptr (GError) cleanup_error = NULL;
 
-    if (!remove_tree (work, &cleanup_error))
+    if (!prd_private_file_remove_tree (work, &cleanup_error))
       g_printerr ("prdhub: %s\n", cleanup_error->message);
   }
   return fail (error);
@@ -434,6 +464,8 @@ prd_cli_backup (int argc, char **argv)
   if (argc != 2)
     return usage ("backup",
                   argc < 2 ? "backup needs a DEST folder" : "backup takes one DEST folder");
+  if (*argv[1] == '\0')
+    return usage ("backup", "DEST is empty: backup needs the name of a folder");
   dir = find_data_dir (config_file, data_dir, &error);
   if (dir == NULL)
     return fail (error);
@@ -471,36 +503,48 @@ check_manifest (const char *src, GError **error)
   return TRUE;
 }
 
-/* Moves the restored files from @work into @data_dir, replacing the hub's
- * own files there (the database with its WAL files, the versions
- * repository, the secret files). */
+/* The hub's own files in a data folder, which a restore replaces: the
+ * database with its WAL and journal files, the versions repository, the
+ * secret files. */
+static const char *const replaced_files[] = {
+  STORE_FILE,
+  STORE_FILE "-wal",
+  STORE_FILE "-shm",
+  STORE_FILE "-journal",
+  PRD_HUB_VERSIONS_REPO,
+  SECRETS_FILE,
+  PRD_HUB_SECRET_FILE,
+  NULL,
+};
+
+/* Reads the restored secret files in @dir the way the hub will: a hub
+ * that cannot read them does not start. */
 static gboolean
-swap_in (const char *work, const char *data_dir, GPtrArray *copied, GError **error)
+check_secrets (const char *src, const char *dir, GPtrArray *copied, GError **error)
 {
-  static const char *const replaced[] = {
-    STORE_FILE,
-    STORE_FILE "-wal",
-    STORE_FILE "-shm",
-    STORE_FILE "-journal",
-    PRD_HUB_VERSIONS_REPO,
-    SECRETS_FILE,
-    PRD_HUB_SECRET_FILE,
-  };
+  g_autofree char *jwt_secret = g_build_filename (dir, PRD_HUB_SECRET_FILE, NULL);
 
-  for (guint i = 0; i < G_N_ELEMENTS (replaced); i++)
-    {
-      g_autofree char *path = g_build_filename (data_dir, replaced[i], NULL);
-
-      if (!remove_tree (path, error))
-        return FALSE;
-    }
   for (guint i = 0; i < copied->len; i++)
     {
-      g_autofree char *from = g_build_filename (work, copied->pdata[i], NULL);
-      g_autofree char *to = g_build_filename (data_dir, copied->pdata[i], NULL);
+      const char *name = copied->pdata[i];
 
-      if (g_rename (from, to) != 0)
-        return set_errno_error (error, errno, "Cannot move the restored files into", data_dir);
+      if (g_str_equal (name, SECRETS_FILE))
+        {
+          g_autoptr (PrdSecretStore) store = prd_file_secret_store_new (dir);
+          g_auto (GStrv) names = prd_secret_store_list_sync (store, NULL, error);
+
+          if (names == NULL)
+            {
+              g_prefix_error (error, "the backup's %s/%s cannot be used: ", src, name);
+              return FALSE;
+            }
+        }
+      else if (g_str_equal (name, PRD_HUB_SECRET_FILE) &&
+               !prd_hub_secret_check_file (jwt_secret, error))
+        {
+          g_prefix_error (error, "the backup's %s/%s cannot be used: ", src, name);
+          return FALSE;
+        }
     }
   return TRUE;
 }
@@ -511,6 +555,7 @@ do_restore (const char *src, const char *data_dir, gboolean force)
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) copied = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *work = NULL;
+  g_autofree char *new_dir = NULL;
   g_autoptr (PrdDataLock) lock = NULL;
   gboolean created;
 
@@ -549,18 +594,20 @@ do_restore (const char *src, const char *data_dir, gboolean force)
   lock = prd_data_lock_acquire (data_dir, &error);
   if (lock == NULL)
     return fail (error);
-  work = g_build_filename (data_dir, ".restore-XXXXXX", NULL);
-  if (g_mkdtemp_full (work, 0700) == NULL)
-    {
-      set_errno_error (&error, errno, "Cannot create a folder in", data_dir);
-      return fail (error);
-    }
-  if (!copy_data (src, work, copied, &error) || !sync_dir (work, &error) ||
-      !swap_in (work, data_dir, copied, &error) || !sync_dir (data_dir, &error))
+  /* A restore interrupted before this one is finished (or removed) first. */
+  if (!prd_data_swap_recover (data_dir, lock, &error))
+    return fail (error);
+  work = prd_data_swap_begin (data_dir, &error);
+  if (work == NULL)
+    return fail (error);
+  new_dir = g_build_filename (work, PRD_DATA_SWAP_NEW, NULL);
+  if (!copy_data (src, new_dir, copied, &error) || !check_secrets (src, new_dir, copied, &error) ||
+      !sync_dir (new_dir, &error))
     {
       g_autoptr (GError) cleanup_error = NULL;
 
-      if (!remove_tree (work, &cleanup_error))
+      g_prefix_error (&error, "Nothing was restored: ");
+      if (!prd_data_swap_abandon (work, &cleanup_error))
         g_printerr ("prdhub: %s\n", cleanup_error->message);
       /* A failed restore leaves no data folder it made (the lock file
        * included: no hub can have taken a folder this one made). */
@@ -573,15 +620,24 @@ do_restore (const char *src, const char *data_dir, gboolean force)
         }
       return fail (error);
     }
-  if (g_rmdir (work) != 0)
-    g_printerr ("prdhub: cannot remove %s: %s\n", work, g_strerror (errno));
+  /* From here on the restore is done, even if this process dies: the next
+   * command or hub on the folder finishes it (prd-data-swap.c). */
+  g_ptr_array_add (copied, NULL);
+  if (!prd_data_swap_commit (work, data_dir, (const char *const *) copied->pdata, replaced_files,
+                             &error))
+    {
+      g_printerr ("prdhub: %s; the restored files are complete in %s, and the next prdhub "
+                  "command or hub on %s puts them in place\n",
+                  error->message, work, data_dir);
+      prd_data_lock_release_restored (g_steal_pointer (&lock));
+      return 1;
+    }
   /* Clients of the hub before may hold operations the backup lacks: the
    * next hub retires every site, so that none is numbered like them. */
   prd_data_lock_release_restored (g_steal_pointer (&lock));
   {
     g_autofree char *files = NULL;
 
-    g_ptr_array_add (copied, NULL);
     files = g_strjoinv (", ", (char **) copied->pdata);
     printf ("Restored %s into %s (%s)\n", src, data_dir, files);
     fflush (stdout);
@@ -625,6 +681,8 @@ prd_cli_restore (int argc, char **argv)
   if (argc != 2)
     return usage ("restore", argc < 2 ? "restore needs the SRC folder of a backup"
                                       : "restore takes one SRC folder");
+  if (*argv[1] == '\0')
+    return usage ("restore", "SRC is empty: restore needs the folder of a backup");
   dir = find_data_dir (config_file, data_dir, &error);
   if (dir == NULL)
     return fail (error);

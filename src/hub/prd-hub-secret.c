@@ -104,6 +104,27 @@ read_secret_file (const char *path, GError **error)
   return g_bytes_new (contents, strlen (contents));
 }
 
+/**
+ * prd_hub_secret_check_file:
+ * @path: a JWT secret file
+ *
+ * Whether a hub could use @path as its `jwt-secret` file: an owner-only
+ * regular file of at most 4096 bytes holding a secret long enough
+ * (what `prdhub restore` checks before it puts one in place).
+ *
+ * Returns: %FALSE with %PRD_ERROR_CONFIG saying why not
+ */
+gboolean
+prd_hub_secret_check_file (const char *path, GError **error)
+{
+  g_autoptr (GBytes) secret = NULL;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  secret = read_secret_file (path, error);
+  return secret != NULL;
+}
+
 static PrdSecretStore *installed_store; /* (owned) (nullable) */
 
 /**

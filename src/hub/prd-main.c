@@ -41,6 +41,7 @@
 #include "prd-cli-remote.h"
 #include "prd-eio-listener.h"
 #include "prd-data-lock.h"
+#include "prd-data-swap.h"
 #include "prd-error.h"
 #include "prd-hub-rest.h"
 #include "prd-hub-ai.h"
@@ -227,14 +228,16 @@ open_secret_store (PrdHubConfig *config, GError **error)
 }
 
 /* load_config() for the commands other than `serve`: the data folder must
- * exist. */
+ * exist. A restore interrupted there is finished (or undone) before the
+ * command opens its files (prd-data-swap.c). */
 static PrdHubConfig *
 load_existing_hub_config (const char *config_file, const char *data_dir, GError **error)
 {
   g_autoptr (PrdHubConfig) config =
       load_config (config_file, NULL, data_dir, NULL, NULL, NULL, NULL, NULL, error);
 
-  if (config == NULL || !check_data_dir (prd_hub_config_get_server (config)->data_dir, error))
+  if (config == NULL || !check_data_dir (prd_hub_config_get_server (config)->data_dir, error) ||
+      !prd_data_swap_recover (prd_hub_config_get_server (config)->data_dir, NULL, error))
     return NULL;
   return g_steal_pointer (&config);
 }
@@ -318,6 +321,7 @@ static PrdDataLock *
 lock_data_dir (PrdHubConfig *config, GError **error)
 {
   const char *data_dir = prd_hub_config_get_server (config)->data_dir;
+  g_autoptr (PrdDataLock) lock = NULL;
 
   if (g_mkdir_with_parents (data_dir, 0700) != 0)
     {
@@ -329,7 +333,12 @@ lock_data_dir (PrdHubConfig *config, GError **error)
     }
   if (!check_data_dir (data_dir, error))
     return NULL;
-  return prd_data_lock_acquire (data_dir, error);
+  lock = prd_data_lock_acquire (data_dir, error);
+  /* A restore interrupted there is finished (or undone) before the hub
+   * opens its files (prd-data-swap.c). */
+  if (lock == NULL || !prd_data_swap_recover (data_dir, lock, error))
+    return NULL;
+  return g_steal_pointer (&lock);
 }
 
 /* The data folder exists and is this hub's (lock_data_dir()). */

@@ -338,3 +338,248 @@ test('backup and restore refuse what they must, and change nothing then', async 
     fs.rmSync(work, { recursive: true, force: true });
   }
 });
+
+// `prdhub serve` on @dataDir until it listens, then stopped: its stderr.
+function serveOnce(dataDir) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(PRDHUB_BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir,
+      '--no-dbus', '--log-level', 'info'], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...NO_BUS },
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => {
+      stdout += d;
+      if (/listening on/.test(stdout)) proc.kill('SIGTERM');
+    });
+    proc.stderr.on('data', (d) => { stderr += d; });
+    proc.once('error', reject);
+    proc.once('exit', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+test('a restore killed while it swaps files is finished, or undone, by the next command or hub',
+  async () => {
+    const work = tmpDir('prdhub-e2e-backup-');
+    try {
+      // The backup holds PRD "New"; the data folder PRD "Old".
+      const source = path.join(work, 'source');
+      fs.mkdirSync(source, { mode: 0o700 });
+      let res = prdhub(['prd', 'create', '--title', 'New', '--data-dir', source], HUB_ENV);
+      assert.equal(res.status, 0, res.stderr);
+      assert.equal(prdhub(['token', '--user', 'u', '--name', 'U', '--data-dir', source], HUB_ENV)
+        .status, 0);
+      const bk = path.join(work, 'bk');
+      res = prdhub(['backup', bk, '--data-dir', source]);
+      assert.equal(res.status, 0, res.stderr);
+      const newFiles = listing(bk).filter((f) => f !== 'prdhub-backup.ini');
+
+      const folder = (name) => {
+        const data = path.join(work, name);
+        fs.mkdirSync(data, { mode: 0o700 });
+        assert.equal(prdhub(['prd', 'create', '--title', 'Old', '--data-dir', data]).status, 0);
+        fs.writeFileSync(path.join(data, 'notes.txt'), 'operator notes');
+        return data;
+      };
+      // What `restore --force` leaves when killed after it marked its copy
+      // complete and moved the old database aside (the moment the audit
+      // killed it: no prdhub.db in the folder at all).
+      const interrupted = (data, { marked }) => {
+        const swap = path.join(data, '.restore-e2e123');
+        fs.mkdirSync(path.join(swap, 'new'), { recursive: true, mode: 0o700 });
+        for (const f of newFiles) {
+          fs.cpSync(path.join(bk, f), path.join(swap, 'new', f), { recursive: true });
+        }
+        if (!marked) return;
+        fs.writeFileSync(path.join(swap, 'complete'),
+          `[swap]\nfiles=${newFiles.join(';')};\n`
+          + 'replaced=prdhub.db;prdhub.db-wal;prdhub.db-shm;prdhub.db-journal;versions.git;'
+          + 'secrets;jwt-secret;\n');
+        fs.mkdirSync(path.join(swap, 'old'), { mode: 0o700 });
+        for (const f of ['prdhub.db', 'prdhub.db-wal', 'prdhub.db-shm']) {
+          if (fs.existsSync(path.join(data, f))) {
+            fs.renameSync(path.join(data, f), path.join(swap, 'old', f));
+          }
+        }
+        assert.ok(!fs.existsSync(path.join(data, 'prdhub.db')));
+      };
+      const noSwapLeft = (data) => assert.deepEqual(
+        fs.readdirSync(data).filter((f) => f.startsWith('.restore')), []);
+
+      // A command finishes a marked swap: the backup's PRD, not an empty hub.
+      const a = folder('a');
+      interrupted(a, { marked: true });
+      res = prdhub(['prd', 'list', '--data-dir', a]);
+      assert.equal(res.status, 0, res.stderr);
+      assert.match(res.stdout, /\tNew\n/);
+      assert.doesNotMatch(res.stdout, /Old/);
+      assert.match(res.stderr, /Finished the restore that was interrupted in/);
+      assert.equal(fs.readFileSync(path.join(a, 'notes.txt'), 'utf8'), 'operator notes');
+      noSwapLeft(a);
+
+      // So does a hub starting on it.
+      const b = folder('b');
+      interrupted(b, { marked: true });
+      res = await serveOnce(b);
+      assert.match(res.stderr, /Finished the restore that was interrupted in/);
+      noSwapLeft(b);
+      assert.match(prdhub(['prd', 'list', '--data-dir', b]).stdout, /\tNew\n/);
+
+      // One killed before its copy was complete changed nothing: undone.
+      const c = folder('c');
+      interrupted(c, { marked: false });
+      res = await serveOnce(c);
+      assert.match(res.stderr, /Removed .*restore-e2e123, the copy of a restore that stopped/);
+      noSwapLeft(c);
+      res = prdhub(['prd', 'list', '--data-dir', c]);
+      assert.match(res.stdout, /\tOld\n/);
+      assert.doesNotMatch(res.stdout, /New/);
+
+      // A backup of such a folder finishes the swap first, then copies it.
+      const d = folder('d');
+      interrupted(d, { marked: true });
+      res = prdhub(['backup', path.join(work, 'bk-d'), '--data-dir', d]);
+      assert.equal(res.status, 0, res.stderr);
+      noSwapLeft(d);
+      // And a restore into it, too.
+      const e = folder('e');
+      interrupted(e, { marked: false });
+      res = prdhub(['restore', bk, '--data-dir', e, '--force']);
+      assert.equal(res.status, 0, res.stderr);
+      assert.match(res.stderr, /Removed .*restore-e2e123/);
+      noSwapLeft(e);
+      assert.match(prdhub(['prd', 'list', '--data-dir', e]).stdout, /\tNew\n/);
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+test('a backup goes outside the data folder, into a named folder', async () => {
+  const work = tmpDir('prdhub-e2e-backup-');
+  try {
+    const data = path.join(work, 'data');
+    fs.mkdirSync(data, { mode: 0o700 });
+    let res = prdhub(['prd', 'create', '--title', 'T', '--data-dir', data]);
+    assert.equal(res.status, 0, res.stderr);
+    const before = listing(data);
+
+    // Inside the data folder, however it is named: refused, nothing made.
+    fs.symlinkSync(data, path.join(work, 'link'));
+    for (const dest of [
+      path.join(data, 'prdhub.db-journal'), path.join(data, 'prdhub.db-wal'),
+      path.join(data, 'secrets'), path.join(data, 'sub'), data, `${data}/`,
+      path.join(work, 'data', '..', 'data', 'x'), path.join(work, 'link', 'y'),
+      path.join(work, 'link'),
+    ]) {
+      res = prdhub(['backup', dest, '--data-dir', data]);
+      assert.equal(res.status, 1, dest);
+      assert.match(res.stderr, /is inside the data folder .*; a backup goes outside it/, dest);
+      assert.deepEqual(listing(data), before, dest);
+    }
+    res = prdhub(['prd', 'list', '--data-dir', data]);
+    assert.equal(res.status, 0, res.stderr);
+    assert.match(res.stdout, /\tT\n/);
+
+    // An empty DEST or SRC is a usage error.
+    res = prdhub(['backup', '', '--data-dir', data]);
+    assert.equal(res.status, 2);
+    assert.match(res.stderr, /DEST is empty.*\(see `prdhub help backup`\)/);
+    res = prdhub(['restore', '', '--data-dir', data]);
+    assert.equal(res.status, 2);
+    assert.match(res.stderr, /SRC is empty.*\(see `prdhub help restore`\)/);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
+// A backup's copy of the versions repository, and a restored one.
+test('under umask 000, nothing of a backup or a restored repository is open to others',
+  async () => {
+    const work = tmpDir('prdhub-e2e-backup-');
+    try {
+      // Under umask 000, nothing of a backup (nor of a restored folder) is
+      // open to group or others.
+      const source = path.join(work, 'source');
+      fs.mkdirSync(source, { mode: 0o700 });
+      const hub = spawnSync('/bin/sh', ['-c',
+        'umask 000 && "$0" prd create --title V --data-dir "$1" && '
+        + '"$0" token --user u --name U --data-dir "$1" && '
+        + 'printf "v\\n" | "$0" secret set probe --data-dir "$1"',
+        PRDHUB_BIN, source], { encoding: 'utf8', env: { ...process.env, ...HUB_ENV } });
+      assert.equal(hub.status, 0, hub.stderr);
+      // A versions repository as a hub under umask 000 writes it.
+      const git = spawnSync('/bin/sh', ['-c',
+        'umask 000 && git init -q --bare -b main "$0/versions.git" && '
+        + 'git --git-dir="$0/versions.git" -c user.name=u -c user.email=u@x commit-tree '
+        + '-m v 4b825dc642cb6eb9a060e54bf8d69288fbee4904 > "$0/c" && '
+        + 'git --git-dir="$0/versions.git" update-ref refs/heads/main "$(cat "$0/c")" && '
+        + 'rm "$0/c"', source], { encoding: 'utf8' });
+      assert.equal(git.status, 0, git.stderr);
+      const bk = path.join(work, 'bk');
+      let res = spawnSync('/bin/sh', ['-c', 'umask 000 && exec "$0" backup "$1" --data-dir "$2"',
+        PRDHUB_BIN, bk, source], { encoding: 'utf8', env: { ...process.env, ...NO_BUS } });
+      assert.equal(res.status, 0, res.stderr);
+      assert.match(res.stdout, /versions\.git/);
+      const restored = path.join(work, 'restored');
+      res = spawnSync('/bin/sh', ['-c', 'umask 000 && exec "$0" restore "$1" --data-dir "$2"',
+        PRDHUB_BIN, bk, restored], { encoding: 'utf8', env: { ...process.env, ...NO_BUS } });
+      assert.equal(res.status, 0, res.stderr);
+      const open = [];
+      const walk = (p) => {
+        const st = fs.lstatSync(p);
+        if (st.mode & 0o077) open.push(`${(st.mode & 0o777).toString(8)} ${p}`);
+        if (st.isDirectory()) for (const f of fs.readdirSync(p)) walk(path.join(p, f));
+      };
+      walk(bk);
+      walk(path.join(restored, 'versions.git'));
+      assert.deepEqual(open, []);
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+test('restore refuses a backup whose secret files the hub could not read', async () => {
+  const work = tmpDir('prdhub-e2e-backup-');
+  try {
+    const source = path.join(work, 'source');
+    fs.mkdirSync(source, { mode: 0o700 });
+    let res = prdhub(['prd', 'create', '--title', 'V', '--data-dir', source], HUB_ENV);
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(prdhub(['token', '--user', 'u', '--name', 'U', '--data-dir', source], HUB_ENV)
+      .status, 0);
+    res = spawnSync(PRDHUB_BIN, ['secret', 'set', 'probe', '--data-dir', source], {
+      input: 'v\n', encoding: 'utf8', env: { ...process.env, ...NO_BUS },
+    });
+    assert.equal(res.status, 0, res.stderr);
+    const bk = path.join(work, 'bk');
+    res = prdhub(['backup', bk, '--data-dir', source]);
+    assert.equal(res.status, 0, res.stderr);
+    assert.match(res.stdout, /secrets, jwt-secret/);
+
+    // A backup whose secret files the hub could not read is refused, and
+    // the data folder is left as it was.
+    const target = path.join(work, 'target');
+    fs.mkdirSync(target, { mode: 0o700 });
+    assert.equal(prdhub(['prd', 'create', '--title', 'Kept', '--data-dir', target]).status, 0);
+    const unlocked = (dir) => listing(dir).filter((f) => f !== 'prdhub.lock');
+    const kept = unlocked(target);
+    const keptDb = fs.readFileSync(path.join(target, 'prdhub.db'));
+    const broken = [
+      ['secrets', 'not = a key file [\n', /backup's .*secrets cannot be used: .*not a valid key file/],
+      ['jwt-secret', 'short\n', /backup's .*jwt-secret cannot be used: .*shorter than/],
+    ];
+    for (const [file, contents, message] of broken) {
+      const bad = path.join(work, `bad-${file}`);
+      fs.cpSync(bk, bad, { recursive: true });
+      fs.writeFileSync(path.join(bad, file), contents, { mode: 0o600 });
+      res = prdhub(['restore', bad, '--data-dir', target, '--force']);
+      assert.equal(res.status, 1, file);
+      assert.match(res.stderr, message);
+      assert.match(res.stderr, /Nothing was restored/);
+      assert.deepEqual(unlocked(target), kept);
+      assert.ok(keptDb.equals(fs.readFileSync(path.join(target, 'prdhub.db'))), file);
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
