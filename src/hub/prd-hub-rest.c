@@ -48,6 +48,10 @@
  * checked, before any handler builds a tree of it): no route takes more
  * than a few hundred, and a tree costs time with each (a 2 MiB body of
  * tiny values, about 300 ms). More is 413 `PAYLOAD_TOO_LARGE`.
+ *
+ * No answer is partial: `Range` is dropped from every request, and a
+ * request whose body's framing is ambiguous is refused 400 and closed
+ * (prd_hub_rest_check_headers()).
  */
 #define G_LOG_DOMAIN "prd-hub-rest"
 
@@ -584,17 +588,52 @@ on_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
     refuse_too_large (msg, count->max_body);
 }
 
+/* RFC 9112 §6.1, §6.3: a request with both Transfer-Encoding and
+ * Content-Length, or with more than one Content-Length (two header lines,
+ * or a list in one), could end where the hub does not think it ends (libsoup
+ * takes the last Content-Length, or the chunked body). */
+static gboolean
+framing_is_clear (SoupMessageHeaders *headers, GError **error)
+{
+  SoupMessageHeadersIter iter;
+  const char *name, *value;
+  guint n_lengths = 0;
+  gboolean transfer_encoding = FALSE;
+
+  soup_message_headers_iter_init (&iter, headers);
+  while (soup_message_headers_iter_next (&iter, &name, &value))
+    {
+      if (g_ascii_strcasecmp (name, "Content-Length") == 0)
+        n_lengths += strchr (value, ',') != NULL ? 2 : 1;
+      else if (g_ascii_strcasecmp (name, "Transfer-Encoding") == 0)
+        transfer_encoding = TRUE;
+    }
+  if (n_lengths > 1 || (n_lengths > 0 && transfer_encoding))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "A request has one Content-Length or a Transfer-Encoding, not "
+                           "several Content-Lengths nor both");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /**
  * prd_hub_rest_check_headers:
  * @msg: any request, its headers just read ("got-headers")
  *
- * Decides from the headers alone, before any of the body is read:
- * below /api, a request without a valid bearer token gets 401 (the JSON
- * error, `WWW-Authenticate: Bearer`); then a `Content-Length` above
- * the router's body limit gets 413. A request with a body is answered at once and its
- * connection closed; a chunked body is counted as it arrives and refused the
- * same way once it grows past the limit. Bodies that no route reads are
- * dropped as they arrive rather than kept.
+ * Decides from the headers alone, before any of the body is read, for
+ * every request (Engine.IO's too): its `Range` is dropped (no answer is
+ * partial), and one whose body's end is ambiguous (`Content-Length` with
+ * `Transfer-Encoding`, or more than one `Content-Length`) gets 400
+ * `INVALID_PAYLOAD` and its connection closed. Then, for the router's
+ * paths: below /api, a request without a valid bearer token gets 401 (the
+ * JSON error, `WWW-Authenticate: Bearer`); then a `Content-Length` above
+ * the router's body limit gets 413.
+ * A request with a body is answered at once and its connection closed; a
+ * chunked body is counted as it arrives and refused the same way once it
+ * grows past the limit. Bodies that no route reads are dropped as they
+ * arrive rather than kept.
  *
  * A request that already has a status (libsoup answers a path with ".."
  * segments 400 before any handler sees it) is answered the same way, at
@@ -614,6 +653,22 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
   g_return_if_fail (SOUP_IS_SERVER_MESSAGE (msg));
 
   headers = soup_server_message_get_request_headers (msg);
+
+  /* No answer honours Range (RFC 9110 lets a server ignore it): libsoup
+   * would cut any 200 to a GET into the ranges asked for when it writes
+   * the headers, building a multipart/byteranges body of every range,
+   * overlapping or not, in memory (3000 ranges of a 400 KB file: 1.2 GB). */
+  soup_message_headers_remove (headers, "Range");
+  soup_message_headers_remove (headers, "If-Range");
+
+  if (soup_server_message_get_status (msg) == 0 && !framing_is_clear (headers, &error))
+    {
+      /* Where the body ends is not known: the connection cannot go on. */
+      prd_hub_rest_respond_error (msg, error);
+      prd_eio_refuse_now (msg);
+      return;
+    }
+
   encoding = soup_message_headers_get_encoding (headers);
   path = g_uri_get_path (soup_server_message_get_uri (msg));
   engine_len = strlen (self->engine_path);
