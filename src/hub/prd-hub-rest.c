@@ -43,8 +43,8 @@
  * (/healthz, /metrics, the web editor's files, /api/hub-proof) are not
  * counted: they cost next to nothing and name nobody.
  *
- * A JSON body of a request with a token holds at most
- * %PRD_HUB_REST_MAX_JSON_VALUES values (counted while its grammar is
+ * A JSON body, with a token or without (a sign-in, a webhook), holds at
+ * most %PRD_HUB_REST_MAX_JSON_VALUES values (counted while its grammar is
  * checked, before any handler builds a tree of it): no route takes more
  * than a few hundred, and a tree costs time with each (a 2 MiB body of
  * tiny values, about 300 ms). More is 413 `PAYLOAD_TOO_LARGE`.
@@ -377,8 +377,9 @@ request_allowed (PrdHubRest *self,
 }
 
 /* A JSON body of more than PRD_HUB_REST_MAX_JSON_VALUES values is refused
- * (413) before a handler reads it; a body that is not JSON is the
- * handler's to refuse, with its own words. */
+ * (413) before a handler reads it, with a token or without (a sign-in, a
+ * webhook); a body that is not JSON is the handler's to refuse, with its
+ * own words. */
 static gboolean
 body_allowed (SoupServerMessage *msg)
 {
@@ -464,7 +465,7 @@ dispatch (SoupServer *server,
                         g_str_equal (method, "GET") || g_str_equal (method, "HEAD") ? READ_CLASS
                                                                                     : WRITE_CLASS))
     return;
-  if (identity != NULL && !body_allowed (msg))
+  if (!body_allowed (msg))
     return;
   params = route_params (found, parts, &error);
   if (params == NULL)
@@ -525,9 +526,9 @@ answer_options (PrdHubRest *self, SoupServerMessage *msg, const char *path, cons
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
-/* Whether the route that serves @msg has @flag. */
-static gboolean
-route_has_flag (PrdHubRest *self, SoupServerMessage *msg, const char *path, PrdHubRouteFlags flag)
+/* The route that serves @msg, or %NULL. */
+static const PrdHubRouteEntry *
+lookup_route (PrdHubRest *self, SoupServerMessage *msg, const char *path)
 {
   const char *method = soup_server_message_get_method (msg);
   g_auto (GStrv) parts = split_path (path);
@@ -536,11 +537,31 @@ route_has_flag (PrdHubRest *self, SoupServerMessage *msg, const char *path, PrdH
     {
       const Route *route = g_ptr_array_index (self->routes, i);
 
-      if ((route->entry->flags & flag) != 0 && g_str_equal (route->entry->method, method) &&
-          route_matches_path (route, parts))
-        return TRUE;
+      if (g_str_equal (route->entry->method, method) && route_matches_path (route, parts))
+        return route->entry;
     }
-  return FALSE;
+  return NULL;
+}
+
+/* Whether the route that serves @msg has @flag. */
+static gboolean
+route_has_flag (PrdHubRest *self, SoupServerMessage *msg, const char *path, PrdHubRouteFlags flag)
+{
+  const PrdHubRouteEntry *entry = lookup_route (self, msg, path);
+
+  return entry != NULL && (entry->flags & flag) != 0;
+}
+
+/* The largest body @msg may have: the router's limit, or less for a
+ * route that says so. */
+static gsize
+max_body_for (PrdHubRest *self, SoupServerMessage *msg, const char *path)
+{
+  const PrdHubRouteEntry *entry = lookup_route (self, msg, path);
+
+  if (entry != NULL && entry->max_body > 0)
+    return MIN (entry->max_body, self->max_body);
+  return self->max_body;
 }
 
 /* Whether the route that serves @msg keeps its body. */
@@ -629,8 +650,8 @@ framing_is_clear (SoupMessageHeaders *headers, GError **error)
  * `INVALID_PAYLOAD` and its connection closed. Then, for the router's
  * paths: below /api, a request without a valid bearer token gets 401 (the
  * JSON error, `WWW-Authenticate: Bearer`); then a `Content-Length` above
- * the router's body limit gets 413.
- * A request with a body is answered at once and its connection closed; a
+ * the route's body limit (the router's, or the route's own max_body) gets
+ * 413. A request with a body is answered at once and its connection closed; a
  * chunked body is counted as it arrives and refused the same way once it
  * grows past the limit. Bodies that no route reads are dropped as they
  * arrive rather than kept.
@@ -648,6 +669,7 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
   const char *path;
   const char *origin = NULL;
   gsize engine_len;
+  gsize max_body;
 
   g_return_if_fail (PRD_IS_HUB_REST (self));
   g_return_if_fail (SOUP_IS_SERVER_MESSAGE (msg));
@@ -732,10 +754,11 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
                               (GDestroyNotify) prd_identity_free);
     }
 
+  max_body = max_body_for (self, msg, path);
   if (encoding == SOUP_ENCODING_CONTENT_LENGTH &&
-      (guint64) MAX (soup_message_headers_get_content_length (headers), 0) > self->max_body)
+      (guint64) MAX (soup_message_headers_get_content_length (headers), 0) > max_body)
     {
-      refuse_too_large (msg, self->max_body);
+      refuse_too_large (msg, max_body);
       return;
     }
   if (!reads_body (self, msg, path))
@@ -744,7 +767,7 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
     {
       BodyCount *count = g_new0 (BodyCount, 1);
 
-      count->max_body = self->max_body;
+      count->max_body = max_body;
       g_signal_connect_data (msg, "got-chunk", G_CALLBACK (on_got_chunk), count,
                              (GClosureNotify) (GCallback) g_free, 0);
     }
