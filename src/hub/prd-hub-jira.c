@@ -1061,8 +1061,8 @@ hook_read (Hook *hook)
 /* A signed delivery older than the deliveries the hub remembers could be
  * one it handled and forgot: its `timestamp` (milliseconds, signed with
  * the rest) must be recent. Jira retries within hours. The store remembers
- * the newest PRD_INTEGRATION_STORE_MAX_DELIVERIES, more than a day of any
- * LAN hub's deliveries. */
+ * an organization's newest PRD_INTEGRATION_STORE_MAX_DELIVERIES, more than a
+ * day of any LAN hub's deliveries. */
 static gboolean
 hook_is_stale (Hook *hook)
 {

@@ -17,9 +17,10 @@ G_BEGIN_DECLS
 
 /* The longest settings text (JSON) one service keeps for one organization. */
 #define PRD_INTEGRATION_STORE_MAX_SETTINGS 16384
-/* How many webhook deliveries are remembered (the newest, all organizations
- * and services together): more than a day of a busy hub's, the age past
- * which a delivery is refused as stale. */
+/* How many webhook deliveries are remembered per organization (its newest,
+ * all services together): more than a day of a busy organization's, the age
+ * past which a delivery is refused as stale. One organization's deliveries
+ * never push out another's. */
 #define PRD_INTEGRATION_STORE_MAX_DELIVERIES 100000
 
 /**
