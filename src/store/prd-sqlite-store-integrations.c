@@ -450,6 +450,40 @@ record_delivery_async (PrdIntegrationStore *self,
        cancellable, callback, user_data);
 }
 
+static gboolean
+op_forget_delivery (PrdSqliteWorker *worker,
+                    gpointer data,
+                    gpointer *result,
+                    GDestroyNotify *result_free,
+                    GError **error)
+{
+  Args *args = data;
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+      worker,
+      "DELETE FROM integration_deliveries WHERE org = ? AND service = ? AND delivery_id = ?",
+      error);
+
+  if (stmt == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (stmt, 1, args->org);
+  prd_sqlite_bind_text (stmt, 2, args->service);
+  prd_sqlite_bind_text (stmt, 3, args->text);
+  return prd_sqlite_worker_step_done (worker, stmt, error);
+}
+
+static void
+forget_delivery_async (PrdIntegrationStore *self,
+                       const char *org,
+                       const char *service,
+                       const char *delivery_id,
+                       GCancellable *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data)
+{
+  run (self, TRUE, op_forget_delivery, args_new (org, service, delivery_id), forget_delivery_async,
+       cancellable, callback, user_data);
+}
+
 void
 prd_sqlite_store_integration_store_iface_init (PrdIntegrationStoreInterface *iface)
 {
@@ -469,4 +503,6 @@ prd_sqlite_store_integration_store_iface_init (PrdIntegrationStoreInterface *ifa
   iface->delete_prd_links_finish = finish_boolean;
   iface->record_delivery_async = record_delivery_async;
   iface->record_delivery_finish = finish_boolean;
+  iface->forget_delivery_async = forget_delivery_async;
+  iface->forget_delivery_finish = finish_boolean;
 }
