@@ -258,6 +258,31 @@ describe('REST: token and body size are decided from the headers', () => {
     }
   });
 
+  // Not a regression test: docs/protocol.md, "Web editor", says paths are
+  // normalised first (RFC 3986), so no {file} is ever "..".
+  test('dot segments are resolved before routing; a ".." made by %2f is 400', async () => {
+    const page = await fetch(`${hub.url}/`);
+    await page.arrayBuffer();
+    for (const path of ['/assets/%2e%2e', '/assets/..', '/assets/.%2E']) {
+      const conn = await rawConnection(hub.port);
+      conn.sock.write(head('GET', path));
+      const res = await answer(conn, `GET ${path}`);
+      assert.equal(res.status, page.status, path);
+      assert.equal(res.headers['content-type'], page.headers.get('content-type'), path);
+      conn.sock.destroy();
+    }
+    const conn = await rawConnection(hub.port);
+    conn.sock.write(head('GET', '/assets/%2e%2e/healthz'));
+    assert.equal(JSON.parse((await answer(conn)).body).status, 'ok');
+    conn.sock.destroy();
+    for (const path of ['/assets/..%2f..%2fetc%2fpasswd', '/assets/a%2f..']) {
+      const c = await rawConnection(hub.port);
+      c.sock.write(head('GET', path));
+      assert.equal((await answer(c, `GET ${path}`)).status, 400, path);
+      c.sock.destroy();
+    }
+  });
+
   // RFC 9112 §6.1, §6.3: where such a body ends is ambiguous (request
   // smuggling behind a proxy that reads it the other way).
   test('two Content-Lengths, or Content-Length with Transfer-Encoding: 400 and closed', async () => {
