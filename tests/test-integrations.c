@@ -585,14 +585,20 @@ list_settings (PrdIntegrationStore *store, const char *org)
 }
 
 static gboolean
-record_delivery (PrdIntegrationStore *store, const char *id, GError **error)
+record_delivery_of (PrdIntegrationStore *store, const char *org, const char *id, GError **error)
 {
   g_autoptr (GAsyncResult) result = NULL;
 
-  prd_integration_store_record_delivery_async (store, "org_a", "jira", id, NULL, on_store_result,
+  prd_integration_store_record_delivery_async (store, org, "jira", id, NULL, on_store_result,
                                                &result);
   STORE_WAIT (result);
   return prd_integration_store_record_delivery_finish (store, result, error);
+}
+
+static gboolean
+record_delivery (PrdIntegrationStore *store, const char *id, GError **error)
+{
+  return record_delivery_of (store, "org_a", id, error);
 }
 
 static void
@@ -690,7 +696,9 @@ test_store (void)
     g_assert_cmpuint (links->len, ==, 0);
   }
 
-  /* Deliveries: each once; only the newest are remembered. */
+  /* Deliveries: each once; only an organization's newest are remembered,
+   * and another organization's deliveries do not push them out. */
+  g_assert_true (record_delivery_of (integrations, "org_b", "first", &error));
   g_assert_true (record_delivery (integrations, "first", &error));
   g_assert_false (record_delivery (integrations, "first", &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS);
@@ -708,7 +716,14 @@ test_store (void)
       }
     prd_test_wait_while (pending > 0, 60000);
   }
-  /* "first" was forgotten, the newest were not. */
+  /* org_a's "first" was forgotten, its newest MAX_DELIVERIES (d000000 the
+   * oldest of them) were not, nor org_b's one. */
+  g_assert_false (record_delivery (integrations, "d000000", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS);
+  g_clear_error (&error);
+  g_assert_false (record_delivery_of (integrations, "org_b", "first", &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS);
+  g_clear_error (&error);
   g_assert_true (record_delivery (integrations, "first", &error));
   g_assert_false (record_delivery (integrations, "d099999", &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS);

@@ -22,7 +22,9 @@
  * A webhook delivery for a linked issue whose status changed notifies the
  * PRD's editors (`integration_update`) and enters the activity feed
  * (`jira_issue_updated`); a deleted issue loses its link. Deliveries are
- * remembered by X-Atlassian-Webhook-Identifier and handled once.
+ * checked whole first (400 for a status, key or timestamp the hub would not
+ * keep), then remembered by their body's digest and handled once; one whose
+ * handling fails is forgotten again, so that Jira's retry is handled.
  */
 #define G_LOG_DOMAIN "prd-hub-jira"
 
@@ -39,7 +41,7 @@
 #include "prd-hub-jira.h"
 
 /* A signed webhook delivery older than this is not handled ("stale"): the
- * hub remembers the deliveries of about that long (see hook_is_stale()). */
+ * hub remembers the deliveries of about that long (see hook_check_age()). */
 #define PRD_HUB_JIRA_WEBHOOK_MAX_AGE_MS ((gint64) 24 * 3600 * 1000)
 
 struct _PrdHubJira
@@ -801,6 +803,10 @@ typedef struct
   char *status; /* (nullable): the new status */
   PrdIntegrationLinkRecord *link;
   PrdHubAnnounce *announce; /* (owned) (nullable): what a status change announces */
+  char *seen_as;            /* the body's digest, as the store remembers the delivery */
+  gboolean recorded;        /* the store remembers it (to be forgotten if handling fails) */
+  gboolean ignored;         /* an event the hub does not handle */
+  GError *error;            /* (owned) (nullable): the failure, once the delivery is forgotten */
 } Hook;
 
 static void
@@ -820,6 +826,8 @@ hook_free (Hook *hook)
   g_free (hook->status);
   g_clear_pointer (&hook->link, prd_integration_link_record_free);
   g_clear_pointer (&hook->announce, prd_hub_announce_unref);
+  g_free (hook->seen_as);
+  g_clear_error (&hook->error);
   g_free (hook);
 }
 
@@ -839,9 +847,35 @@ hook_answer (Hook *hook, const char *outcome)
   hook_free (hook);
 }
 
+static void hook_fail (Hook *hook, GError *error);
+
+static void
+on_hook_forgotten (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Hook *hook = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!prd_integration_store_forget_delivery_finish (PRD_INTEGRATION_STORE (source), result,
+                                                     &error))
+    g_warning ("Cannot forget a Jira webhook delivery whose handling failed (its retry will be a "
+               "duplicate): %s",
+               error->message);
+  hook_fail (hook, g_steal_pointer (&hook->error));
+}
+
+/* Answers @hook with @error (taken). A delivery the store remembers already
+ * is forgotten first: it was not handled, and Jira's retry must be. */
 static void
 hook_fail (Hook *hook, GError *error)
 {
+  if (hook->recorded)
+    {
+      hook->recorded = FALSE;
+      hook->error = error;
+      prd_integration_store_forget_delivery_async (hook->self->links, hook->org, PRD_JIRA_SERVICE,
+                                                   hook->seen_as, NULL, on_hook_forgotten, hook);
+      return;
+    }
   prd_hub_rest_respond_error (hook->msg, error);
   g_info ("jira (%s): webhook refused: %s", hook->org, error->message);
   g_error_free (error);
@@ -1004,37 +1038,90 @@ member_object (JsonObject *object, const char *name)
   return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
 }
 
-/* The delivery is genuine and new: what does it say? */
-static void
-hook_read (Hook *hook)
+/* A status as Jira names one ("In Progress"): the link, the activity feed
+ * and every editor's notification keep it. */
+#define PRD_HUB_JIRA_MAX_STATUS_LENGTH 255
+
+static gboolean
+status_is_valid (const char *status)
+{
+  if (status == NULL || *status == '\0' || strlen (status) > 4 * PRD_HUB_JIRA_MAX_STATUS_LENGTH ||
+      !g_utf8_validate (status, -1, NULL) ||
+      g_utf8_strlen (status, -1) > PRD_HUB_JIRA_MAX_STATUS_LENGTH)
+    return FALSE;
+  for (const char *p = status; *p != '\0'; p = g_utf8_next_char (p))
+    if (g_unichar_iscntrl (g_utf8_get_char (p)))
+      return FALSE;
+  return TRUE;
+}
+
+/* A signed delivery older than the deliveries the hub remembers could be
+ * one it handled and forgot: its `timestamp` (milliseconds, signed with
+ * the rest), when it has one, must be recent. Jira retries within hours.
+ * The store remembers an organization's newest
+ * PRD_INTEGRATION_STORE_MAX_DELIVERIES, more than a day of any LAN hub's
+ * deliveries. A timestamp that is not a whole number of milliseconds
+ * (a string, a fraction, beyond 64 bits) is refused. */
+static gboolean
+hook_check_age (JsonObject *body, gboolean *stale, GError **error)
+{
+  JsonNode *timestamp = json_object_get_member (body, "timestamp");
+  gint64 sent_ms;
+
+  *stale = FALSE;
+  if (timestamp == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (timestamp) || json_node_get_value_type (timestamp) != G_TYPE_INT64 ||
+      (sent_ms = json_node_get_int (timestamp)) < 0)
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "timestamp must be a whole number of milliseconds since the Unix "
+                           "epoch");
+      return FALSE;
+    }
+  *stale = sent_ms < g_get_real_time () / 1000 - PRD_HUB_JIRA_WEBHOOK_MAX_AGE_MS;
+  return TRUE;
+}
+
+/* The delivery is genuine: what does it say? Everything it would make the
+ * hub keep is checked here, before the delivery is recorded. */
+static gboolean
+hook_read (Hook *hook, gboolean *stale, GError **error)
 {
   JsonObject *body, *issue, *changelog;
   JsonNode *items;
+  const char *key;
 
   body = hook->json != NULL && JSON_NODE_HOLDS_OBJECT (hook->json)
              ? json_node_get_object (hook->json)
              : NULL;
   if (body == NULL || member_string (body, "webhookEvent") == NULL)
     {
-      hook_fail (hook, g_error_new_literal (PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                                            "The body must be a Jira webhook event"));
-      return;
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "The body must be a Jira webhook event");
+      return FALSE;
     }
+  if (!hook_check_age (body, stale, error))
+    return FALSE;
   hook->event = g_strdup (member_string (body, "webhookEvent"));
   issue = member_object (body, "issue");
-  hook->key = g_strdup (member_string (issue, "key"));
+  key = member_string (issue, "key");
+  /* Logged: only a key that is one. */
+  hook->key = prd_jira_key_is_valid (key) ? g_strdup (key) : NULL;
   if (!g_str_equal (hook->event, "jira:issue_updated") &&
       !g_str_equal (hook->event, "jira:issue_deleted"))
     {
-      hook_answer (hook, "ignored");
-      return;
+      hook->ignored = TRUE;
+      return TRUE;
     }
-  if (!prd_jira_key_is_valid (hook->key))
+  if (hook->key == NULL)
     {
-      hook_fail (hook, g_error_new_literal (PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                                            "The event names no valid issue key"));
-      return;
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "The event names no valid issue key");
+      return FALSE;
     }
+  if (g_str_equal (hook->event, "jira:issue_deleted"))
+    return TRUE;
   changelog = member_object (body, "changelog");
   items = changelog != NULL ? json_object_get_member (changelog, "items") : NULL;
   for (guint i = 0; items != NULL && JSON_NODE_HOLDS_ARRAY (items) &&
@@ -1054,32 +1141,14 @@ hook_read (Hook *hook)
   if (hook->status == NULL)
     hook->status = g_strdup (
         member_string (member_object (member_object (issue, "fields"), "status"), "name"));
-  prd_integration_store_list_links_async (hook->self->links, hook->org, PRD_JIRA_SERVICE, NULL,
-                                          hook->self->cancellable, on_hook_links, hook);
-}
-
-/* A signed delivery older than the deliveries the hub remembers could be
- * one it handled and forgot: its `timestamp` (milliseconds, signed with
- * the rest) must be recent. Jira retries within hours. The store remembers
- * the newest PRD_INTEGRATION_STORE_MAX_DELIVERIES, more than a day of any
- * LAN hub's deliveries. */
-static gboolean
-hook_is_stale (Hook *hook)
-{
-  JsonNode *timestamp;
-  gint64 sent_ms;
-
-  if (hook->json == NULL || !JSON_NODE_HOLDS_OBJECT (hook->json))
-    return FALSE;
-  timestamp = json_object_get_member (json_node_get_object (hook->json), "timestamp");
-  if (timestamp == NULL || !JSON_NODE_HOLDS_VALUE (timestamp) ||
-      (json_node_get_value_type (timestamp) != G_TYPE_INT64 &&
-       json_node_get_value_type (timestamp) != G_TYPE_DOUBLE))
-    return FALSE;
-  sent_ms = json_node_get_value_type (timestamp) == G_TYPE_INT64
-                ? json_node_get_int (timestamp)
-                : (gint64) json_node_get_double (timestamp);
-  return sent_ms < g_get_real_time () / 1000 - PRD_HUB_JIRA_WEBHOOK_MAX_AGE_MS;
+  if (hook->status != NULL && !status_is_valid (hook->status))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                   "The issue's status must be 1 to %d characters, without control characters",
+                   PRD_HUB_JIRA_MAX_STATUS_LENGTH);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static void
@@ -1100,7 +1169,14 @@ on_delivery_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
       hook_fail (hook, error);
       return;
     }
-  hook_read (hook);
+  hook->recorded = TRUE;
+  if (hook->ignored)
+    {
+      hook_answer (hook, "ignored");
+      return;
+    }
+  prd_integration_store_list_links_async (hook->self->links, hook->org, PRD_JIRA_SERVICE, NULL,
+                                          hook->self->cancellable, on_hook_links, hook);
 }
 
 static void
@@ -1109,7 +1185,7 @@ on_hook_configuration (GObject *source, GAsyncResult *result, gpointer user_data
   Hook *hook = user_data;
   g_autofree char *expected = NULL;
   g_autofree char *digest = NULL;
-  g_autofree char *seen_as = NULL;
+  gboolean stale = FALSE;
   const char *secret;
   GError *error = NULL;
 
@@ -1139,17 +1215,24 @@ on_hook_configuration (GObject *source, GAsyncResult *result, gpointer user_data
     }
   hook->json = prd_json_parse (g_bytes_get_data (hook->body, NULL),
                                (gssize) g_bytes_get_size (hook->body), 0, NULL);
-  if (hook_is_stale (hook))
+  if (!hook_read (hook, &stale, &error))
+    {
+      hook_fail (hook, error);
+      return;
+    }
+  if (stale)
     {
       hook_answer (hook, "stale");
       return;
     }
   /* Handled once: a retry sends the same body, and so does a replay, under
-   * whatever X-Atlassian-Webhook-Identifier (which is not signed). */
+   * whatever X-Atlassian-Webhook-Identifier (which is not signed). Recorded
+   * before it is handled, so that a copy arriving meanwhile is a duplicate;
+   * forgotten again if handling fails (hook_fail()). */
   digest = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, hook->body);
-  seen_as = g_strconcat ("sha256:", digest, NULL);
+  hook->seen_as = g_strconcat ("sha256:", digest, NULL);
   prd_integration_store_record_delivery_async (hook->self->links, hook->org, PRD_JIRA_SERVICE,
-                                               seen_as, hook->self->cancellable,
+                                               hook->seen_as, hook->self->cancellable,
                                                on_delivery_recorded, hook);
 }
 

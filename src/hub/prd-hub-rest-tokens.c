@@ -5,6 +5,10 @@
  *
  *   POST /api/sign-in   {link} → 200 {token}, once per link; no
  *                       bearer token: the link's token is the credential
+ *
+ * Anybody may send one, so its body is held to what a link can be (a token
+ * is at most PRD_AUTH_MAX_TOKEN_LENGTH characters): at most
+ * PRD_HUB_SIGN_IN_MAX_BODY bytes, checked from the headers (413).
  */
 #define G_LOG_DOMAIN "prd-hub-rest-tokens"
 
@@ -14,6 +18,10 @@
 #include "prd-json.h"
 
 #include "prd-hub-rest-tokens.h"
+
+/* Room for a token of PRD_AUTH_MAX_TOKEN_LENGTH characters, its member name
+ * and whitespace. */
+#define PRD_HUB_SIGN_IN_MAX_BODY (2 * PRD_AUTH_MAX_TOKEN_LENGTH)
 
 static void
 on_signed_in (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -70,7 +78,8 @@ handle_sign_in (SoupServerMessage *msg,
 }
 
 static const PrdHubRouteEntry tokens_routes[] = {
-  { "POST", "/api/sign-in", handle_sign_in, PRD_HUB_ROUTE_NO_TOKEN | PRD_HUB_ROUTE_READS_BODY },
+  { "POST", "/api/sign-in", handle_sign_in, PRD_HUB_ROUTE_NO_TOKEN | PRD_HUB_ROUTE_READS_BODY,
+    PRD_HUB_SIGN_IN_MAX_BODY },
 };
 
 /**

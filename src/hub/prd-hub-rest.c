@@ -43,11 +43,15 @@
  * (/healthz, /metrics, the web editor's files, /api/hub-proof) are not
  * counted: they cost next to nothing and name nobody.
  *
- * A JSON body of a request with a token holds at most
- * %PRD_HUB_REST_MAX_JSON_VALUES values (counted while its grammar is
+ * A JSON body, with a token or without (a sign-in, a webhook), holds at
+ * most %PRD_HUB_REST_MAX_JSON_VALUES values (counted while its grammar is
  * checked, before any handler builds a tree of it): no route takes more
  * than a few hundred, and a tree costs time with each (a 2 MiB body of
  * tiny values, about 300 ms). More is 413 `PAYLOAD_TOO_LARGE`.
+ *
+ * No answer is partial: `Range` is dropped from every request, and a
+ * request whose body's framing is ambiguous is refused 400 and closed
+ * (prd_hub_rest_check_headers()).
  */
 #define G_LOG_DOMAIN "prd-hub-rest"
 
@@ -373,8 +377,9 @@ request_allowed (PrdHubRest *self,
 }
 
 /* A JSON body of more than PRD_HUB_REST_MAX_JSON_VALUES values is refused
- * (413) before a handler reads it; a body that is not JSON is the
- * handler's to refuse, with its own words. */
+ * (413) before a handler reads it, with a token or without (a sign-in, a
+ * webhook); a body that is not JSON is the handler's to refuse, with its
+ * own words. */
 static gboolean
 body_allowed (SoupServerMessage *msg)
 {
@@ -460,7 +465,7 @@ dispatch (SoupServer *server,
                         g_str_equal (method, "GET") || g_str_equal (method, "HEAD") ? READ_CLASS
                                                                                     : WRITE_CLASS))
     return;
-  if (identity != NULL && !body_allowed (msg))
+  if (!body_allowed (msg))
     return;
   params = route_params (found, parts, &error);
   if (params == NULL)
@@ -521,9 +526,9 @@ answer_options (PrdHubRest *self, SoupServerMessage *msg, const char *path, cons
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
-/* Whether the route that serves @msg has @flag. */
-static gboolean
-route_has_flag (PrdHubRest *self, SoupServerMessage *msg, const char *path, PrdHubRouteFlags flag)
+/* The route that serves @msg, or %NULL. */
+static const PrdHubRouteEntry *
+lookup_route (PrdHubRest *self, SoupServerMessage *msg, const char *path)
 {
   const char *method = soup_server_message_get_method (msg);
   g_auto (GStrv) parts = split_path (path);
@@ -532,11 +537,31 @@ route_has_flag (PrdHubRest *self, SoupServerMessage *msg, const char *path, PrdH
     {
       const Route *route = g_ptr_array_index (self->routes, i);
 
-      if ((route->entry->flags & flag) != 0 && g_str_equal (route->entry->method, method) &&
-          route_matches_path (route, parts))
-        return TRUE;
+      if (g_str_equal (route->entry->method, method) && route_matches_path (route, parts))
+        return route->entry;
     }
-  return FALSE;
+  return NULL;
+}
+
+/* Whether the route that serves @msg has @flag. */
+static gboolean
+route_has_flag (PrdHubRest *self, SoupServerMessage *msg, const char *path, PrdHubRouteFlags flag)
+{
+  const PrdHubRouteEntry *entry = lookup_route (self, msg, path);
+
+  return entry != NULL && (entry->flags & flag) != 0;
+}
+
+/* The largest body @msg may have: the router's limit, or less for a
+ * route that says so. */
+static gsize
+max_body_for (PrdHubRest *self, SoupServerMessage *msg, const char *path)
+{
+  const PrdHubRouteEntry *entry = lookup_route (self, msg, path);
+
+  if (entry != NULL && entry->max_body > 0)
+    return MIN (entry->max_body, self->max_body);
+  return self->max_body;
 }
 
 /* Whether the route that serves @msg keeps its body. */
@@ -584,17 +609,52 @@ on_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
     refuse_too_large (msg, count->max_body);
 }
 
+/* RFC 9112 §6.1, §6.3: a request with both Transfer-Encoding and
+ * Content-Length, or with more than one Content-Length (two header lines,
+ * or a list in one), could end where the hub does not think it ends (libsoup
+ * takes the last Content-Length, or the chunked body). */
+static gboolean
+framing_is_clear (SoupMessageHeaders *headers, GError **error)
+{
+  SoupMessageHeadersIter iter;
+  const char *name, *value;
+  guint n_lengths = 0;
+  gboolean transfer_encoding = FALSE;
+
+  soup_message_headers_iter_init (&iter, headers);
+  while (soup_message_headers_iter_next (&iter, &name, &value))
+    {
+      if (g_ascii_strcasecmp (name, "Content-Length") == 0)
+        n_lengths += strchr (value, ',') != NULL ? 2 : 1;
+      else if (g_ascii_strcasecmp (name, "Transfer-Encoding") == 0)
+        transfer_encoding = TRUE;
+    }
+  if (n_lengths > 1 || (n_lengths > 0 && transfer_encoding))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "A request has one Content-Length or a Transfer-Encoding, not "
+                           "several Content-Lengths nor both");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /**
  * prd_hub_rest_check_headers:
  * @msg: any request, its headers just read ("got-headers")
  *
- * Decides from the headers alone, before any of the body is read:
- * below /api, a request without a valid bearer token gets 401 (the JSON
- * error, `WWW-Authenticate: Bearer`); then a `Content-Length` above
- * the router's body limit gets 413. A request with a body is answered at once and its
- * connection closed; a chunked body is counted as it arrives and refused the
- * same way once it grows past the limit. Bodies that no route reads are
- * dropped as they arrive rather than kept.
+ * Decides from the headers alone, before any of the body is read, for
+ * every request (Engine.IO's too): its `Range` is dropped (no answer is
+ * partial), and one whose body's end is ambiguous (`Content-Length` with
+ * `Transfer-Encoding`, or more than one `Content-Length`) gets 400
+ * `INVALID_PAYLOAD` and its connection closed. Then, for the router's
+ * paths: below /api, a request without a valid bearer token gets 401 (the
+ * JSON error, `WWW-Authenticate: Bearer`); then a `Content-Length` above
+ * the route's body limit (the router's, or the route's own max_body) gets
+ * 413. A request with a body is answered at once and its connection closed; a
+ * chunked body is counted as it arrives and refused the same way once it
+ * grows past the limit. Bodies that no route reads are dropped as they
+ * arrive rather than kept.
  *
  * A request that already has a status (libsoup answers a path with ".."
  * segments 400 before any handler sees it) is answered the same way, at
@@ -609,11 +669,28 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
   const char *path;
   const char *origin = NULL;
   gsize engine_len;
+  gsize max_body;
 
   g_return_if_fail (PRD_IS_HUB_REST (self));
   g_return_if_fail (SOUP_IS_SERVER_MESSAGE (msg));
 
   headers = soup_server_message_get_request_headers (msg);
+
+  /* No answer honours Range (RFC 9110 lets a server ignore it): libsoup
+   * would cut any 200 to a GET into the ranges asked for when it writes
+   * the headers, building a multipart/byteranges body of every range,
+   * overlapping or not, in memory (3000 ranges of a 400 KB file: 1.2 GB). */
+  soup_message_headers_remove (headers, "Range");
+  soup_message_headers_remove (headers, "If-Range");
+
+  if (soup_server_message_get_status (msg) == 0 && !framing_is_clear (headers, &error))
+    {
+      /* Where the body ends is not known: the connection cannot go on. */
+      prd_hub_rest_respond_error (msg, error);
+      prd_eio_refuse_now (msg);
+      return;
+    }
+
   encoding = soup_message_headers_get_encoding (headers);
   path = g_uri_get_path (soup_server_message_get_uri (msg));
   engine_len = strlen (self->engine_path);
@@ -677,10 +754,11 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
                               (GDestroyNotify) prd_identity_free);
     }
 
+  max_body = max_body_for (self, msg, path);
   if (encoding == SOUP_ENCODING_CONTENT_LENGTH &&
-      (guint64) MAX (soup_message_headers_get_content_length (headers), 0) > self->max_body)
+      (guint64) MAX (soup_message_headers_get_content_length (headers), 0) > max_body)
     {
-      refuse_too_large (msg, self->max_body);
+      refuse_too_large (msg, max_body);
       return;
     }
   if (!reads_body (self, msg, path))
@@ -689,7 +767,7 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
     {
       BodyCount *count = g_new0 (BodyCount, 1);
 
-      count->max_body = self->max_body;
+      count->max_body = max_body;
       g_signal_connect_data (msg, "got-chunk", G_CALLBACK (on_got_chunk), count,
                              (GClosureNotify) (GCallback) g_free, 0);
     }

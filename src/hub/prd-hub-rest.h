@@ -50,6 +50,9 @@ typedef void (*PrdHubRouteFunc) (SoupServerMessage *msg,
  *   `{name}` matches one segment. A trailing `/` on a request is ignored.
  * @func: the handler
  * @flags: what the route needs
+ * @max_body: a route that reads a body and takes less than `[server]
+ *   max-request-body`: the most it takes, in bytes, checked from the headers
+ *   as that limit is (0: that limit)
  *
  * One route of a feature; a feature adds a static array of them with
  * prd_hub_rest_add_routes().
@@ -60,6 +63,7 @@ typedef struct
   const char *pattern;
   PrdHubRouteFunc func;
   PrdHubRouteFlags flags;
+  gsize max_body;
 } PrdHubRouteEntry;
 
 #define PRD_TYPE_HUB_REST (prd_hub_rest_get_type ())

@@ -454,3 +454,44 @@ prd_integration_store_record_delivery_finish (PrdIntegrationStore *self,
     return g_task_propagate_boolean (G_TASK (result), error);
   return PRD_INTEGRATION_STORE_GET_IFACE (self)->record_delivery_finish (self, result, error);
 }
+
+/**
+ * prd_integration_store_forget_delivery_async:
+ *
+ * Forgets a delivery prd_integration_store_record_delivery_async()
+ * remembered and whose handling then failed: its retry is to be handled,
+ * not answered as a duplicate.
+ */
+void
+prd_integration_store_forget_delivery_async (PrdIntegrationStore *self,
+                                             const char *org,
+                                             const char *service,
+                                             const char *delivery_id,
+                                             GCancellable *cancellable,
+                                             GAsyncReadyCallback callback,
+                                             gpointer user_data)
+{
+  GError *error = NULL;
+
+  g_return_if_fail (PRD_IS_INTEGRATION_STORE (self));
+
+  if (prd_integration_store_check_org (org, &error) &&
+      prd_integration_store_check_service (service, &error))
+    check_text (delivery_id, MAX_DELIVERY_LENGTH, "A delivery id", &error);
+  if (report (self, prd_integration_store_forget_delivery_async, error, callback, user_data))
+    return;
+  PRD_INTEGRATION_STORE_GET_IFACE (self)->forget_delivery_async (self, org, service, delivery_id,
+                                                                 cancellable, callback, user_data);
+}
+
+gboolean
+prd_integration_store_forget_delivery_finish (PrdIntegrationStore *self,
+                                              GAsyncResult *result,
+                                              GError **error)
+{
+  g_return_val_if_fail (PRD_IS_INTEGRATION_STORE (self), FALSE);
+
+  if (g_async_result_is_tagged (result, prd_integration_store_forget_delivery_async))
+    return g_task_propagate_boolean (G_TASK (result), error);
+  return PRD_INTEGRATION_STORE_GET_IFACE (self)->forget_delivery_finish (self, result, error);
+}

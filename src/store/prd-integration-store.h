@@ -17,9 +17,10 @@ G_BEGIN_DECLS
 
 /* The longest settings text (JSON) one service keeps for one organization. */
 #define PRD_INTEGRATION_STORE_MAX_SETTINGS 16384
-/* How many webhook deliveries are remembered (the newest, all organizations
- * and services together): more than a day of a busy hub's, the age past
- * which a delivery is refused as stale. */
+/* How many webhook deliveries are remembered per organization (its newest,
+ * all services together): more than a day of a busy organization's, the age
+ * past which a delivery is refused as stale. One organization's deliveries
+ * never push out another's. */
 #define PRD_INTEGRATION_STORE_MAX_DELIVERIES 100000
 
 /**
@@ -93,6 +94,8 @@ G_DECLARE_INTERFACE (PrdIntegrationStore, prd_integration_store, PRD, INTEGRATIO
  * @delete_prd_links_async: forgets the links of one PRD (it was deleted)
  * @record_delivery_async: remembers a webhook delivery; ALREADY_EXISTS when
  *   it was seen before
+ * @forget_delivery_async: forgets a webhook delivery (its handling failed:
+ *   a retry is handled again); forgetting one not remembered is no error
  *
  * Arguments reach the implementation already checked.
  */
@@ -164,6 +167,16 @@ struct _PrdIntegrationStoreInterface
                                  GAsyncReadyCallback callback,
                                  gpointer user_data);
   gboolean (*record_delivery_finish) (PrdIntegrationStore *self,
+                                      GAsyncResult *result,
+                                      GError **error);
+  void (*forget_delivery_async) (PrdIntegrationStore *self,
+                                 const char *org,
+                                 const char *service,
+                                 const char *delivery_id,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data);
+  gboolean (*forget_delivery_finish) (PrdIntegrationStore *self,
                                       GAsyncResult *result,
                                       GError **error);
 };
@@ -240,6 +253,16 @@ void prd_integration_store_record_delivery_async (PrdIntegrationStore *self,
                                                   GAsyncReadyCallback callback,
                                                   gpointer user_data);
 gboolean prd_integration_store_record_delivery_finish (PrdIntegrationStore *self,
+                                                       GAsyncResult *result,
+                                                       GError **error);
+void prd_integration_store_forget_delivery_async (PrdIntegrationStore *self,
+                                                  const char *org,
+                                                  const char *service,
+                                                  const char *delivery_id,
+                                                  GCancellable *cancellable,
+                                                  GAsyncReadyCallback callback,
+                                                  gpointer user_data);
+gboolean prd_integration_store_forget_delivery_finish (PrdIntegrationStore *self,
                                                        GAsyncResult *result,
                                                        GError **error);
 

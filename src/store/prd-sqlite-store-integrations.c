@@ -398,10 +398,12 @@ op_record_delivery (PrdSqliteWorker *worker,
                     GError **error)
 {
   Args *args = data;
+  /* The organization's deliveries are numbered 1, 2, … (seq). */
   g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
       worker,
-      "INSERT OR IGNORE INTO integration_deliveries (org, service, delivery_id, received_at) "
-      "VALUES (?, ?, ?, ?)",
+      "INSERT OR IGNORE INTO integration_deliveries (org, service, delivery_id, received_at, seq) "
+      "VALUES (?1, ?2, ?3, ?4, "
+      "(SELECT COALESCE (MAX (seq), 0) + 1 FROM integration_deliveries WHERE org = ?1))",
       error);
   g_autoptr (PrdSqliteStmt) trim = NULL;
 
@@ -419,15 +421,19 @@ op_record_delivery (PrdSqliteWorker *worker,
                            "This delivery was handled already");
       return FALSE;
     }
-  /* Only the newest deliveries are remembered (retries come within hours):
-   * a range of rowids, so that trimming stays cheap. */
-  trim = prd_sqlite_worker_prepare (worker, "DELETE FROM integration_deliveries WHERE rowid <= ?",
-                                    error);
+  /* Only the organization's newest deliveries are remembered (retries come
+   * within hours): a range of the index on (org, seq), so that trimming
+   * stays cheap, and one organization's deliveries never push out
+   * another's. */
+  trim = prd_sqlite_worker_prepare (
+      worker,
+      "DELETE FROM integration_deliveries WHERE org = ?1 AND seq <= "
+      "(SELECT MAX (seq) FROM integration_deliveries WHERE org = ?1) - ?2",
+      error);
   if (trim == NULL)
     return FALSE;
-  sqlite3_bind_int64 (trim, 1,
-                      sqlite3_last_insert_rowid (prd_sqlite_worker_get_db (worker)) -
-                          PRD_INTEGRATION_STORE_MAX_DELIVERIES);
+  prd_sqlite_bind_text (trim, 1, args->org);
+  sqlite3_bind_int64 (trim, 2, PRD_INTEGRATION_STORE_MAX_DELIVERIES);
   return prd_sqlite_worker_step_done (worker, trim, error);
 }
 
@@ -441,6 +447,40 @@ record_delivery_async (PrdIntegrationStore *self,
                        gpointer user_data)
 {
   run (self, TRUE, op_record_delivery, args_new (org, service, delivery_id), record_delivery_async,
+       cancellable, callback, user_data);
+}
+
+static gboolean
+op_forget_delivery (PrdSqliteWorker *worker,
+                    gpointer data,
+                    gpointer *result,
+                    GDestroyNotify *result_free,
+                    GError **error)
+{
+  Args *args = data;
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+      worker,
+      "DELETE FROM integration_deliveries WHERE org = ? AND service = ? AND delivery_id = ?",
+      error);
+
+  if (stmt == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (stmt, 1, args->org);
+  prd_sqlite_bind_text (stmt, 2, args->service);
+  prd_sqlite_bind_text (stmt, 3, args->text);
+  return prd_sqlite_worker_step_done (worker, stmt, error);
+}
+
+static void
+forget_delivery_async (PrdIntegrationStore *self,
+                       const char *org,
+                       const char *service,
+                       const char *delivery_id,
+                       GCancellable *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data)
+{
+  run (self, TRUE, op_forget_delivery, args_new (org, service, delivery_id), forget_delivery_async,
        cancellable, callback, user_data);
 }
 
@@ -463,4 +503,6 @@ prd_sqlite_store_integration_store_iface_init (PrdIntegrationStoreInterface *ifa
   iface->delete_prd_links_finish = finish_boolean;
   iface->record_delivery_async = record_delivery_async;
   iface->record_delivery_finish = finish_boolean;
+  iface->forget_delivery_async = forget_delivery_async;
+  iface->forget_delivery_finish = finish_boolean;
 }

@@ -285,6 +285,16 @@ static const char *const migrations[] = {
    * text under the same ids. */
   ("ALTER TABLE prd_sites ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;"
    "UPDATE prd_sites SET retired = 1;"),
+  /* Webhook deliveries are remembered per organization
+   * (prd-sqlite-store-integrations.c): `seq` numbers one organization's
+   * deliveries 1, 2, … in the order they came, so that forgetting its
+   * oldest is a range of an index and never touches another's. */
+  ("ALTER TABLE integration_deliveries ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;"
+   "UPDATE integration_deliveries SET seq = numbered.n FROM ("
+   "  SELECT rowid AS id, row_number () OVER (PARTITION BY org ORDER BY rowid) AS n"
+   "  FROM integration_deliveries) AS numbered"
+   "  WHERE integration_deliveries.rowid = numbered.id;"
+   "CREATE INDEX integration_deliveries_by_org ON integration_deliveries (org, seq);"),
 };
 
 typedef enum

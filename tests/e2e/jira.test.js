@@ -7,8 +7,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { startHub, tmpDir, token, connect, assertCleanStop, PRDHUB_BIN } from './helpers/hub.js';
 import { startFakeJira, sendWebhook } from './helpers/fake-jira.js';
 import { client, request, join, bump, user, rest, createPrd, recorder, until } from './collab-helpers.js';
@@ -638,6 +639,77 @@ test('webhook: signature, de-duplication, status changes notify editors', async 
   } finally {
     await fake.close();
     await assertCleanStop(hub);
+  }
+});
+
+// What a delivery would make the hub keep (the link's status, the feed,
+// every editor's notification) is checked before anything is recorded; a
+// delivery whose handling failed is not remembered, so Jira's retry is
+// handled rather than taken for a duplicate.
+test('webhook: a bad status or timestamp is 400 and changes nothing; a failed delivery is handled on its retry', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const prdId = await createPrd(hub, 'Hooks', PRD_TEXT);
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+    await sync(a, prdId, 'export');
+    a.disconnect();
+    const update = (status, extra = {}) => ({ timestamp: Date.now(), webhookEvent: 'jira:issue_updated',
+      issue: { key: 'PRD-1', fields: { status: { name: status } } }, ...extra });
+    const feed = async () => {
+      const res = await rest(hub, 'GET', `/api/activity?organizationId=${ORG}&limit=50`, { tok: token(VIEWER) });
+      assert.equal(res.status, 200, res.text);
+      return res.json.activities.filter((x) => x.type === 'jira_issue_updated').map((x) => x.object.status);
+    };
+
+    // The status: 1 to 255 characters, no control characters.
+    for (const status of ['S'.repeat(256), '<img src=x>' + 'S'.repeat(1_500_000), 'Done\n', 'Done\u0085']) {
+      const res = await sendWebhook(hub.url, ORG, HOOK_SECRET, update(status));
+      assert.equal(res.status, 400, `${status.length}: ${res.text}`);
+      assert.equal(res.json.code, 'INVALID_PAYLOAD');
+      assert.match(res.json.message, /status must be 1 to 255 characters/);
+    }
+    // The timestamp, when there is one: a whole number of milliseconds.
+    for (const timestamp of ['1', 1.5, 1e300, -1, null]) {
+      const res = await sendWebhook(hub.url, ORG, HOOK_SECRET, update('Done', { timestamp }));
+      assert.equal(res.status, 400, `${timestamp}: ${res.text}`);
+      assert.equal(res.json.code, 'INVALID_PAYLOAD');
+      assert.match(res.json.message, /timestamp/);
+    }
+    assert.deepEqual(await feed(), []);
+    // At the edge: 255 characters (not bytes) pass.
+    for (const status of ['S'.repeat(255), '\u00e9'.repeat(255)]) {
+      const res = await sendWebhook(hub.url, ORG, HOOK_SECRET, update(status));
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.outcome, 'status-changed');
+    }
+    assert.deepEqual((await feed()).sort(), ['S'.repeat(255), '\u00e9'.repeat(255)].sort());
+
+    // The link cannot be written (a trigger refuses it): 500, and the
+    // delivery is not remembered.
+    const db = path.join(hub.dataDir, 'prdhub.db');
+    const sql = (script) => execFileSync('/usr/bin/python3', ['-c',
+      'import sqlite3,sys;c=sqlite3.connect(sys.argv[1],timeout=10);c.executescript(sys.argv[2]);c.close()',
+      db, script]);
+    sql("CREATE TRIGGER refuse_links BEFORE INSERT ON integration_links BEGIN SELECT RAISE (ABORT, 'refused by the test'); END;" +
+      "CREATE TRIGGER refuse_link_updates BEFORE UPDATE ON integration_links BEGIN SELECT RAISE (ABORT, 'refused by the test'); END;");
+    const event = update('In Review');
+    let res = await sendWebhook(hub.url, ORG, HOOK_SECRET, event);
+    assert.equal(res.status, 500, res.text);
+    assert.equal(res.json.code, 'STORAGE_ERROR');
+    sql('DROP TRIGGER refuse_links; DROP TRIGGER refuse_link_updates;');
+    // Jira's retry: the same body.
+    res = await sendWebhook(hub.url, ORG, HOOK_SECRET, event);
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.outcome, 'status-changed');
+    assert.ok((await feed()).includes('In Review'));
+    res = await sendWebhook(hub.url, ORG, HOOK_SECRET, event);
+    assert.equal(res.json.outcome, 'duplicate');
+  } finally {
+    await fake.close();
+    await hub.stop();
   }
 });
 

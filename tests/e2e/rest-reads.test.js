@@ -90,3 +90,48 @@ test('a request body of more than 4096 JSON values is refused 413 before any rou
     await hub.stop();
   }
 });
+
+// Routes without a bearer token count the values of their bodies too (a
+// sign-in, a webhook: anybody can send them), and a sign-in's body is no
+// larger than a link can make it: 16384 bytes (twice the longest token).
+test('without a token too: more than 4096 JSON values is 413; a sign-in body is at most 16384 bytes', async () => {
+  const hub = await startHub();
+  try {
+    // {link, pad: [n values]}: n + 3 values
+    const signIn = (n) => rest(hub, 'POST', '/api/sign-in', { tok: null, body: { link: 'x', pad: new Array(n).fill(0) } });
+    let res = await signIn(4094);
+    assert.equal(res.status, 413, res.text);
+    assert.equal(res.json.code, 'PAYLOAD_TOO_LARGE');
+    assert.match(res.json.message, /4097 JSON values, more than a request may \(4096\)/);
+    res = await signIn(4093);
+    assert.equal(res.status, 401, res.text);
+    assert.equal(res.json.code, 'AUTHENTICATION_FAILED');
+    // a webhook is counted before its signature is checked
+    res = await rest(hub, 'POST', '/api/integrations/jira/webhook?org=org_a',
+      { tok: null, body: { webhookEvent: 'jira:issue_updated', pad: new Array(5000).fill(0) } });
+    assert.equal(res.status, 413, res.text);
+    assert.equal(res.json.code, 'PAYLOAD_TOO_LARGE');
+
+    // The size, at its edge: {"link":"x","pad":"…"} of 16384 bytes is read,
+    // one byte more is refused from the headers.
+    const sized = (bytes) => {
+      const frame = JSON.stringify({ link: 'x', pad: '' });
+      return JSON.stringify({ link: 'x', pad: 'p'.repeat(bytes - frame.length) });
+    };
+    const post = (raw) => rest(hub, 'POST', '/api/sign-in',
+      { tok: null, raw, headers: { 'content-type': 'application/json' } });
+    assert.equal(sized(16384).length, 16384);
+    res = await post(sized(16384));
+    assert.equal(res.status, 401, res.text);
+    res = await post(sized(16385));
+    assert.equal(res.status, 413, res.text);
+    assert.equal(res.json.code, 'PAYLOAD_TOO_LARGE');
+    assert.match(res.json.message, /limited to 16384 bytes/);
+    // the limit of the other routes stays (2 MiB)
+    res = await rest(hub, 'POST', '/api/prds', { raw: 'x'.repeat(16385), headers: { 'content-type': 'application/json' } });
+    assert.equal(res.status, 400, res.text);
+    assert.equal(res.json.code, 'INVALID_PAYLOAD');
+  } finally {
+    await hub.stop();
+  }
+});
