@@ -207,12 +207,15 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     else if (err.event && err.event.startsWith('ai-')) return;
     else announce(messages, `${err.code}: ${err.message}`, true);
   });
+  // reconnect() rejects when the join is refused (a deleted PRD, a refused
+  // token): the 'error' and 'closed' handlers above report it.
+  const reconnect = () => client.reconnect().catch(() => {});
   offlineButton.addEventListener('click', () => {
     offlineByChoice = !offlineByChoice;
     offlineButton.setAttribute('aria-pressed', String(offlineByChoice));
     offlineButton.textContent = offlineByChoice ? 'Go online' : 'Work offline';
     if (offlineByChoice) client.disconnect();
-    else client.reconnect();
+    else reconnect();
     renderConnection();
   });
 
@@ -479,10 +482,13 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     announce(aiStatus, 'Queued…');
   }
 
+  // askAi() rejects when the session ends while it waits for this page's
+  // edits to be saved (a deleted PRD).
+  const ask = (prompt, opts) => askAi(prompt, opts).catch((err) => announce(aiStatus, `Not sent: ${err.message}`, true));
   aiForm.addEventListener('submit', (e) => {
     e.preventDefault();
     const prompt = aiPrompt.value.trim();
-    if (prompt) askAi(prompt);
+    if (prompt) ask(prompt);
   });
   aiCancel.addEventListener('click', async () => {
     if (!myJob) return;
@@ -501,7 +507,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       h('span', { class: 'badge' }, s.type ?? 'suggestion'), ' ',
       s.title ? h('strong', {}, s.title, ': ') : null, s.description ?? '',
       h('div', { class: 'row' },
-        h('button', { type: 'button', class: 'small', onclick: () => { li.remove(); askAi(s.description ?? s.title, { section: s.section ?? '' }); } }, 'Accept'),
+        h('button', { type: 'button', class: 'small', onclick: () => { li.remove(); ask(s.description ?? s.title, { section: s.section ?? '' }); } }, 'Accept'),
         h('button', { type: 'button', class: 'small', onclick: () => li.remove() }, 'Reject')));
     return li;
   }

@@ -250,7 +250,10 @@ test('rename, archive and delete from the list; an open editor follows', async (
   await away.page.waitForSelector('#connection-state:has-text("Deleted")', { timeout: EVENT_TIMEOUT_MS });
   assert.equal(await away.page.getAttribute('.cm-content', 'contenteditable'), 'false');
   assert.match(await away.page.textContent('.status[role="status"]'), /deleted this PRD\. 1 edits made here could not be saved\./);
+  // The refused join is reported on the page, not thrown at it.
   assert.deepEqual(list.problems, []);
+  assert.deepEqual(open.problems, []);
+  assert.deepEqual(away.problems, []);
   await list.context.close();
   await open.context.close();
   await away.context.close();
