@@ -190,9 +190,13 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     announce(messages, `${deletedBy ? `${deletedBy} deleted` : 'Someone deleted'} this PRD.${lost}`, true);
   });
   client.on('status', (s) => {
-    if (s === 'joined') loadJoined(client._lastJoined);
+    if (s === 'joined') {
+      clearNotice();
+      loadJoined(client._lastJoined);
+    }
     renderConnection();
   });
+  client.on('server-shutdown', () => showNotice('The hub is restarting: edits made here are kept and sent when it is back.'));
   client.on('synced', renderConnection);
   client.on('ack', renderConnection);
   client.on('change', (ev) => {
@@ -205,8 +209,22 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   client.on('error', (err) => {
     if (err.code === 'TOKEN_EXPIRED' || err.code === 'TOKEN_REVOKED' || err.code === 'AUTHENTICATION_FAILED') expire(refusalReason(err.code, err.message));
     else if (err.event && err.event.startsWith('ai-')) return;
+    // Not reaching the hub: it stays on screen until the page is joined
+    // again, unless it is what the hub's restart notice announced.
+    else if (err.event === 'connect') { if (notice === null) showNotice(`${err.code}: ${err.message}`, true); }
     else announce(messages, `${err.code}: ${err.message}`, true);
   });
+  // What the connection's troubles show in `messages` (a restart notice or a
+  // connection error), cleared once joined again.
+  let notice = null;
+  function showNotice(text, isError = false) {
+    notice = text;
+    announce(messages, text, isError);
+  }
+  function clearNotice() {
+    if (notice !== null && messages.textContent === notice) announce(messages, '');
+    notice = null;
+  }
   // reconnect() rejects when the join is refused (a deleted PRD, a refused
   // token): the 'error' and 'closed' handlers above report it.
   const reconnect = () => client.reconnect().catch(() => {});
