@@ -25,7 +25,7 @@ export function createApi(session) {
     });
     if (res.status === 401) {
       const err = await res.json().catch(() => ({}));
-      expire(refusalReason(err.code, err.message));
+      expire(refusalReason(err.code, err.message), err.code ?? 'AUTHENTICATION_FAILED');
       throw new ApiError(401, err.code ?? 'AUTHENTICATION_FAILED', err.message ?? 'authentication failed');
     }
     if (!res.ok) {

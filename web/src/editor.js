@@ -3,7 +3,9 @@
 // `/prds/{id}`: a PRD's editor. CodeMirror 6 bound to the SDK's PrdClient
 // (binding.js), others' cursors and the presence list, a rendered preview,
 // the connection state (with a switch to work offline), and the side
-// panels: comments, AI help, versions, activity; conflicts on top.
+// panels: comments, AI help, versions, activity; conflicts on top. When the
+// token stops working (expired, revoked) the page stays: read-only, saying
+// how many edits wait, until a fresh token pasted in place sends them.
 
 import { Compartment, EditorState, EditorSelection } from '@codemirror/state';
 import { EditorView, keymap, lineNumbers, drawSelection, highlightActiveLine } from '@codemirror/view';
@@ -20,7 +22,10 @@ import { activityFeed } from './notify.js';
 import { parseUnifiedDiff, sideBySide } from './diff.js';
 import { headings } from './sections.js';
 import { shiftCommentAnchor } from './anchors.js';
-import { expire, refusalReason } from './session.js';
+import {
+  decodeClaims, expire, freshTokenProblem, handleExpiry, isSignInLink, pastedToken, redeemLink, refusalReason, signIn,
+  signOut,
+} from './session.js';
 
 const md = new MarkdownIt({ html: false, linkify: false, typographer: false });
 
@@ -103,9 +108,15 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   function setReadOnly(ro) {
     readOnly = ro;
     archivedBadge.hidden = !archived;
-    if (view) view.dispatch({ effects: editability.reconfigure(editabilityOf(ro)) });
+    if (view) view.dispatch({ effects: editability.reconfigure(editabilityOf(ro || signedOut !== null)) });
   }
   let archived = false;
+  // Why the session's token stopped working ({ reason, code }), until a
+  // fresh one is in use: the editor is read-only meanwhile (nothing typed
+  // goes into a session that cannot send it).
+  let signedOut = null;
+  // A fresh token pasted, in use once the page is joined with it.
+  let renewing = null;
 
   // ---- the frame -----------------------------------------------------------------------
   const titleEl = h('h1', { class: 'prd-title' }, 'Loading…');
@@ -115,6 +126,16 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   const archivedBadge = h('span', { class: 'badge', id: 'archived', hidden: true }, 'Archived: read-only');
   const conflictsEl = h('section', { class: 'conflicts', hidden: true, 'aria-label': 'Conflicts to review' });
   const messages = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
+  const renewId = uid('renew-token');
+  const renewReason = h('p', { class: 'renew-reason', role: 'alert' });
+  const renewWaiting = h('p', { class: 'renew-waiting' });
+  const renewInput = h('textarea', { id: renewId, rows: 3, spellcheck: 'false', autocomplete: 'off' });
+  const renewStatus = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
+  const renewButton = h('button', { type: 'submit' }, 'Continue');
+  const renewal = h('form', { id: 'token-renewal', class: 'renewal stack', hidden: true, 'aria-labelledby': `${renewId}-heading` },
+    h('h2', { id: `${renewId}-heading` }, 'Your sign-in has ended'), renewReason, renewWaiting,
+    h('label', { for: renewId }, 'A fresh token of the same user (prdhub token), or a sign-in link (prdhub token --link)'),
+    renewInput, renewStatus, h('div', { class: 'row' }, renewButton));
   const editorHost = h('div', { class: 'editor-host' });
   const preview = h('div', { class: 'preview markdown-body', 'aria-label': 'Preview', role: 'region', tabindex: '0' });
   const previewButton = h('button', { type: 'button', class: 'small', 'aria-pressed': 'true', 'aria-controls': 'preview-pane' }, 'Preview');
@@ -141,6 +162,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       presence),
     conflictsEl,
     messages,
+    renewal,
     h('div', { class: 'editor-main' },
       h('section', { class: 'editor-pane', 'aria-label': 'Editor' }, editorHost),
       previewPane,
@@ -164,6 +186,14 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     if (client.closed) {
       state = 'error';
       text = client.deleted ? 'Deleted' : 'Closed';
+    } else if (signedOut !== null) {
+      state = 'signed-out';
+      text = client.pendingCount > 0 ? `Signed out · ${client.pendingCount} edits waiting` : 'Signed out · saved';
+      const n = client.pendingCount;
+      renewWaiting.textContent = n === 0
+        ? 'Every edit made here reached the hub. Paste a fresh token to go on editing.'
+        : `${n === 1 ? '1 edit' : `${n} edits`} made here ${n === 1 ? 'is' : 'are'} not saved yet: ` +
+          `paste a fresh token and ${n === 1 ? 'it is' : 'they are'} sent. Leaving or reloading this page loses ${n === 1 ? 'it' : 'them'}.`;
     } else if (!client.joined) {
       state = offlineByChoice || client._everJoined ? 'offline' : 'connecting';
       text = state === 'offline' ? 'Offline' : 'Connecting…';
@@ -190,9 +220,14 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     announce(messages, `${deletedBy ? `${deletedBy} deleted` : 'Someone deleted'} this PRD.${lost}`, true);
   });
   client.on('status', (s) => {
-    if (s === 'joined') loadJoined(client._lastJoined);
+    if (s === 'joined') {
+      if (renewing !== null) finishRenewal();
+      clearNotice();
+      loadJoined(client._lastJoined);
+    }
     renderConnection();
   });
+  client.on('server-shutdown', () => showNotice('The hub is restarting: edits made here are kept and sent when it is back.'));
   client.on('synced', renderConnection);
   client.on('ack', renderConnection);
   client.on('change', (ev) => {
@@ -203,17 +238,100 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   });
   client.on('presence', () => { renderPresence(); scheduleDecorations(); });
   client.on('error', (err) => {
-    if (err.code === 'TOKEN_EXPIRED' || err.code === 'TOKEN_REVOKED' || err.code === 'AUTHENTICATION_FAILED') expire(refusalReason(err.code, err.message));
+    // A refused fresh token changes nothing (the renewal form says why).
+    if (err.event === 'refresh-token') return;
+    if (err.code === 'TOKEN_EXPIRED' || err.code === 'TOKEN_REVOKED' || err.code === 'AUTHENTICATION_FAILED') expire(refusalReason(err.code, err.message), err.code);
     else if (err.event && err.event.startsWith('ai-')) return;
+    // Not reaching the hub: it stays on screen until the page is joined
+    // again, unless it is what the hub's restart notice announced.
+    else if (err.event === 'connect') { if (notice === null) showNotice(`${err.code}: ${err.message}`, true); }
     else announce(messages, `${err.code}: ${err.message}`, true);
   });
+  // What the connection's troubles show in `messages` (a restart notice or a
+  // connection error), cleared once joined again.
+  let notice = null;
+  function showNotice(text, isError = false) {
+    notice = text;
+    announce(messages, text, isError);
+  }
+  function clearNotice() {
+    if (notice !== null && messages.textContent === notice) announce(messages, '');
+    notice = null;
+  }
+  // reconnect() rejects when the join is refused (a deleted PRD, a refused
+  // token): the 'error' and 'closed' handlers above report it.
+  const reconnect = () => client.reconnect().catch(() => {});
   offlineButton.addEventListener('click', () => {
     offlineByChoice = !offlineByChoice;
     offlineButton.setAttribute('aria-pressed', String(offlineByChoice));
     offlineButton.textContent = offlineByChoice ? 'Go online' : 'Work offline';
     if (offlineByChoice) client.disconnect();
-    else client.reconnect();
+    else reconnect();
     renderConnection();
+  });
+
+  // ---- the end of the session's token --------------------------------------------------
+  // The hub ended the connection (TOKEN_EXPIRED, TOKEN_REVOKED) or refused
+  // the token (a REST call, a reconnect): stay, read-only, and ask for a
+  // fresh token. The tab forgets the old one (a reload shows the sign-in
+  // form with @reason).
+  function tokenEnded(reason, code) {
+    if (client.closed) return;
+    signedOut = { reason, code };
+    signOut(reason);
+    setReadOnly(readOnly);
+    offlineButton.disabled = true;
+    const why = code === 'TOKEN_REVOKED' ? 'Your token was revoked.'
+      : code === 'TOKEN_EXPIRED' ? 'Your token has expired.' : reason;
+    renewReason.textContent = `${why} This page saves nothing more until you continue with a fresh token; ` +
+      'the editor is read-only meanwhile.';
+    renewal.hidden = false;
+    renderConnection();
+  }
+  function finishRenewal() {
+    if (renewing !== null) {
+      signIn(renewing);
+      session.token = renewing;
+      session.exp = decodeClaims(renewing)?.exp;
+      notifications.refreshToken(renewing);
+      renewing = null;
+    }
+    signedOut = null;
+    renewal.hidden = true;
+    renewInput.value = '';
+    announce(renewStatus, '');
+    offlineButton.disabled = false;
+    setReadOnly(readOnly);
+    announce(messages, 'Signed in again with the fresh token.');
+    renderConnection();
+  }
+  renewal.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const pasted = pastedToken(renewInput.value);
+    const claims = decodeClaims(pasted);
+    const problem = freshTokenProblem(claims, session);
+    if (problem) {
+      announce(renewStatus, problem, true);
+      return;
+    }
+    renewButton.disabled = true;
+    announce(renewStatus, 'Connecting with the fresh token…');
+    try {
+      const fresh = isSignInLink(claims) ? await redeemLink(pasted) : pasted;
+      await client.refreshToken(fresh);
+      renewing = fresh;
+      offlineByChoice = false;
+      offlineButton.setAttribute('aria-pressed', 'false');
+      offlineButton.textContent = 'Work offline';
+      await client.reconnect();
+      // Still connected (the hub took refresh-token): no new join.
+      if (renewing !== null) finishRenewal();
+    } catch (err) {
+      renewing = null;
+      if (signedOut !== null) announce(renewStatus, `The hub refused that token: ${err.message}`, true);
+    } finally {
+      renewButton.disabled = false;
+    }
   });
 
   // ---- presence ------------------------------------------------------------------------
@@ -479,10 +597,13 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     announce(aiStatus, 'Queued…');
   }
 
+  // askAi() rejects when the session ends while it waits for this page's
+  // edits to be saved (a deleted PRD).
+  const ask = (prompt, opts) => askAi(prompt, opts).catch((err) => announce(aiStatus, `Not sent: ${err.message}`, true));
   aiForm.addEventListener('submit', (e) => {
     e.preventDefault();
     const prompt = aiPrompt.value.trim();
-    if (prompt) askAi(prompt);
+    if (prompt) ask(prompt);
   });
   aiCancel.addEventListener('click', async () => {
     if (!myJob) return;
@@ -501,7 +622,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       h('span', { class: 'badge' }, s.type ?? 'suggestion'), ' ',
       s.title ? h('strong', {}, s.title, ': ') : null, s.description ?? '',
       h('div', { class: 'row' },
-        h('button', { type: 'button', class: 'small', onclick: () => { li.remove(); askAi(s.description ?? s.title, { section: s.section ?? '' }); } }, 'Accept'),
+        h('button', { type: 'button', class: 'small', onclick: () => { li.remove(); ask(s.description ?? s.title, { section: s.section ?? '' }); } }, 'Accept'),
         h('button', { type: 'button', class: 'small', onclick: () => li.remove() }, 'Reject')));
     return li;
   }
@@ -761,8 +882,11 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     event.returnValue = '';
   };
   window.addEventListener('beforeunload', guardUnsent);
+  // From now on an ended token keeps the page (and its edits).
+  const stopHandlingExpiry = handleExpiry(tokenEnded);
 
   return () => {
+    stopHandlingExpiry();
     window.removeEventListener('beforeunload', guardUnsent);
     clearInterval(idleTimer);
     binding.destroy();

@@ -10,8 +10,8 @@ import { editorPage } from './editor.js';
 import { listPage } from './list.js';
 import { Notifications } from './notify.js';
 import {
-  currentSession, decodeClaims, describeClaims, isSignInLink, linkProblem, signIn, signInReason, signOut,
-  takeFragmentToken,
+  currentSession, decodeClaims, describeClaims, isSignInLink, linkProblem, redeemLink, signIn, signInReason,
+  signOut, takeFragmentToken,
 } from './session.js';
 
 function announce(el, text, isError = false) {
@@ -46,21 +46,6 @@ function signInPage(root, reason = signInReason()) {
   });
   clear(root, form);
   input.focus();
-}
-
-/** Trades a sign-in link's token for the session's own (once per link). */
-async function redeemLink(link) {
-  const res = await fetch('/api/sign-in', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ link }),
-    cache: 'no-store',
-  });
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok || typeof body.token !== 'string') {
-    throw new Error(body.message ?? `The hub refused the link (HTTP ${res.status})`);
-  }
-  return body.token;
 }
 
 /**

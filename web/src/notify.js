@@ -52,7 +52,7 @@ export class Notifications {
     });
     this.socket.on('connect_error', (err) => {
       const code = err?.data?.code;
-      if (code === 'TOKEN_EXPIRED' || code === 'TOKEN_REVOKED' || code === 'AUTHENTICATION_FAILED') expire(refusalReason(code, err.data.message));
+      if (code === 'TOKEN_EXPIRED' || code === 'TOKEN_REVOKED' || code === 'AUTHENTICATION_FAILED') expire(refusalReason(code, err.data.message), code);
     });
     this.socket.on('notification', (n) => {
       if (!n || typeof n.id !== 'string') return;
@@ -62,6 +62,14 @@ export class Notifications {
     this.socket.on('activity-update', (data) => {
       for (const fn of this.activityListeners) fn(data.activity);
     });
+  }
+
+  /** Continues with a fresh @token of the same user (the editor's "continue"). */
+  refreshToken(token) {
+    this.session.token = token;
+    this.socket.auth = { token };
+    if (this.socket.connected) this.socket.emit('refresh-token', { token }, () => {});
+    else this.socket.connect();
   }
 
   get unread() {

@@ -5,7 +5,10 @@
 // is taken out of the address bar at once and signs in only once the user
 // has said yes (main.js); a sign-in link's token (claim `sign_in_link`) is
 // traded once for the session's own token (`POST /api/sign-in`), so the copy
-// the browser keeps in its history opens nothing.
+// the browser keeps in its history opens nothing. A token that stops
+// working sends the user back to the sign-in form, unless the page holds
+// work of its own (the editor: handleExpiry()), which then asks for a fresh
+// token in place.
 
 const KEY = 'prdhub-token';
 const REASON_KEY = 'prdhub-signin-reason';
@@ -103,8 +106,81 @@ export function refusalReason(code, message) {
   return `The hub refused your token: ${message ?? 'authentication failed'}.`;
 }
 
-/** Sends the user back to the sign-in form with @reason (an expired or refused token). */
-export function expire(reason) {
+/**
+ * Trades a sign-in link's token for the session's own (once per link):
+ * resolves with the token, rejects with the hub's reason.
+ */
+export async function redeemLink(link) {
+  const res = await fetch('/api/sign-in', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ link }),
+    cache: 'no-store',
+  });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok || typeof body.token !== 'string') {
+    throw new Error(body.message ?? `The hub refused the link (HTTP ${res.status})`);
+  }
+  return body.token;
+}
+
+/**
+ * The token in what the user pasted to continue a session: a token, or a
+ * sign-in link (`http://HOST/#token=…`), whose token is taken.
+ */
+export function pastedToken(text) {
+  const value = String(text).trim();
+  const at = value.indexOf('#');
+  if (at < 0) return value;
+  return new URLSearchParams(value.slice(at + 1)).get('token')?.trim() ?? value;
+}
+
+/**
+ * Why @claims (of a token pasted to continue @session) cannot continue it,
+ * or null: unreadable, expired, or another user or role (the hub's
+ * `refresh-token` rule).
+ */
+export function freshTokenProblem(claims, session) {
+  if (!claims || typeof claims.sub !== 'string') {
+    return 'That is not a token: paste the whole line printed by prdhub token, or a link of prdhub token --link.';
+  }
+  if (typeof claims.exp === 'number' && claims.exp * 1000 <= Date.now()) {
+    return 'That token has expired too. Ask for a new one (prdhub token).';
+  }
+  const who = describeClaims(claims);
+  if (who.userId !== session.userId || who.org !== session.org || who.role !== session.role) {
+    return `That token is for ${who.name} (${who.userId}), ${who.role} in organization ${who.org}; ` +
+      `this page is ${session.name}'s (${session.userId}), ${session.role} in organization ${session.org}. ` +
+      'Paste a token of that user and role.';
+  }
+  return null;
+}
+
+// A page holding work of its own (the editor's unsent edits) takes the end
+// of the session itself instead of leaving for the sign-in form.
+let expiryHandler = null;
+
+/**
+ * Makes expire() call @handler(reason, code) instead of leaving the page,
+ * until the returned function is called.
+ */
+export function handleExpiry(handler) {
+  expiryHandler = handler;
+  return () => {
+    if (expiryHandler === handler) expiryHandler = null;
+  };
+}
+
+/**
+ * The session's token no longer works (@code: TOKEN_EXPIRED, TOKEN_REVOKED,
+ * AUTHENTICATION_FAILED): the page's handler is told (handleExpiry()), or
+ * the user goes back to the sign-in form with @reason.
+ */
+export function expire(reason, code) {
+  if (expiryHandler) {
+    expiryHandler(reason, code);
+    return;
+  }
   signOut(reason);
   window.location.assign('/');
 }

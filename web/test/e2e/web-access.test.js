@@ -3,13 +3,16 @@
 // The web editor in real Chromium, signing in and roles: a viewer sees the
 // text but cannot type; a pasted token signs in; a link asks before it
 // signs in, and a sign-in link works once; an expired token sends the
-// user back to the sign-in form with the reason; a PRD of another
-// organization is not opened; the PRD list creates and imports PRDs; the
+// user back to the sign-in form with the reason, while an open editor whose
+// token expires or is revoked stays, read-only, until a fresh token pasted
+// in place sends every edit; a PRD of another organization is not opened; the PRD list creates and imports PRDs; the
 // keyboard reaches the editor and the side panels' tabs.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import { PRDHUB_BIN, START_TIMEOUT_MS, now } from '../../../tests/e2e/helpers/hub.js';
 import {
   EVENT_TIMEOUT_MS, createPrd, editorText, launch, openAs, openEditor, restPrd, startHub, token,
   waitForState, waitUntil,
@@ -99,6 +102,97 @@ test('an expired token goes back to the sign-in form with the reason', async () 
   await s.page.waitForSelector('#token-input', { timeout: EVENT_TIMEOUT_MS });
   assert.match(await s.page.textContent('.signin [role="alert"]'), /expired/);
   assert.equal(new URL(s.page.url()).hash, '');
+  await s.context.close();
+});
+
+test('a token that expires while typing: the editor stays, read-only, and a fresh token sends every edit', async () => {
+  const id = (await createPrd(hub, token(EDITOR), 'Expiry', '# Expiry\n')).id;
+  const exp = now() + 10;
+  const s = await openEditor(browser, hub, { ...EDITOR, exp }, id);
+  await s.page.evaluate(() => { window.samePage = true; });
+  await s.page.click('.cm-content');
+  await s.page.keyboard.press('Control+End');
+  // Type word after word until the page says the session ended (the hub
+  // ends the connection at exp).
+  let typed = '';
+  const deadline = exp * 1000 + EVENT_TIMEOUT_MS;
+  for (let i = 0; !(await s.page.isVisible('#token-renewal')); i++) {
+    assert.ok(Date.now() < deadline, 'the page says the token expired');
+    await s.page.keyboard.type(`w${i} `);
+    typed += `w${i} `;
+  }
+  assert.match(await s.page.textContent('#token-renewal'), /Your token has expired/);
+  assert.match(await s.page.textContent('#token-renewal'),
+    /Every edit made here reached the hub|\d+ edits? made here (is|are) not saved yet: paste a fresh token/);
+  await waitForState(s.page, 'signed-out');
+  // Read-only: nothing typed now goes into a session that cannot send it.
+  assert.equal(await s.page.getAttribute('.cm-content', 'contenteditable'), 'false');
+  const kept = await editorText(s.page);
+  assert.ok(kept.length > '# Expiry\n'.length && `# Expiry\n${typed}`.startsWith(kept), kept);
+  await s.page.click('.cm-content');
+  await s.page.keyboard.type('ignored');
+  assert.equal(await editorText(s.page), kept);
+  // A token of someone else is refused in place and changes nothing.
+  await s.page.fill('#token-renewal textarea', token(VIEWER));
+  await s.page.click('#token-renewal button:has-text("Continue")');
+  await s.page.waitForSelector('#token-renewal .status.error:has-text("That token is for Vic Viewer")', { timeout: EVENT_TIMEOUT_MS });
+  assert.equal(await s.page.getAttribute('.cm-content', 'contenteditable'), 'false');
+  // A fresh token of the same user: every edit reaches the hub, the editor
+  // is editable again, and the tab keeps the fresh token.
+  const fresh = token(EDITOR);
+  await s.page.fill('#token-renewal textarea', fresh);
+  await s.page.click('#token-renewal button:has-text("Continue")');
+  await waitForState(s.page, 'online');
+  await s.page.waitForSelector('#token-renewal', { state: 'hidden', timeout: EVENT_TIMEOUT_MS });
+  await waitUntil(async () => (await restPrd(hub, token(EDITOR), id)).content === kept, 'every edit at the hub');
+  await s.page.click('.cm-content');
+  await s.page.keyboard.press('Control+End');
+  await s.page.keyboard.type('after');
+  await waitUntil(async () => (await restPrd(hub, token(EDITOR), id)).content === `${kept}after`, 'an edit with the fresh token');
+  assert.equal(await s.page.evaluate(() => sessionStorage.getItem('prdhub-token')), fresh);
+  assert.equal(await s.page.evaluate(() => window.samePage), true, 'the page was not left');
+  assert.deepEqual(s.problems, []);
+  await s.context.close();
+});
+
+test('revoked while offline: going online asks for a fresh token, says what waits, and sends it', async () => {
+  const RITA = { sub: 'user_rita', name: 'Rita Revoked', org: 'org_acc', role: 'editor' };
+  const id = (await createPrd(hub, token(EDITOR), 'Revoked', '# Revoked\n')).id;
+  const s = await openEditor(browser, hub, { ...RITA, iat: now() - 10 }, id);
+  await s.page.click('button:has-text("Work offline")');
+  await waitForState(s.page, 'offline');
+  await s.page.click('.cm-content');
+  await s.page.keyboard.press('Control+End');
+  await s.page.keyboard.type('[written offline] ');
+  const res = spawnSync(PRDHUB_BIN, ['token', 'revoke', '--user', RITA.sub, '--org', RITA.org, '--data-dir', hub.dataDir],
+    { encoding: 'utf8', timeout: START_TIMEOUT_MS });
+  assert.equal(res.status, 0, res.stderr);
+  // The hub reads the revocations every [auth] revocation-check-interval.
+  await waitUntil(async () => (await fetch(`${hub.url}/api/prds`, { headers: { Authorization: `Bearer ${s.jwt}` } })).status === 401,
+    'the revocation at the hub');
+  await s.page.click('button:has-text("Go online")');
+  await s.page.waitForSelector('#token-renewal:not([hidden])', { timeout: EVENT_TIMEOUT_MS });
+  const panel = await s.page.textContent('#token-renewal');
+  assert.match(panel, /Your token was revoked/);
+  assert.match(panel, /\d+ edits? made here (is|are) not saved yet: paste a fresh token and (it is|they are) sent\. Leaving or reloading this page loses/);
+  assert.match(await s.page.textContent('#connection-state'), /^Signed out · \d+ edits waiting$/);
+  assert.equal(await s.page.getAttribute('.cm-content', 'contenteditable'), 'false');
+  assert.equal(await s.page.isDisabled('button:has-text("Work offline")'), true);
+  // Leaving asks first; staying keeps the edits.
+  const asked = s.page.waitForEvent('dialog', { timeout: EVENT_TIMEOUT_MS });
+  s.page.evaluate(() => window.location.reload()).catch(() => {});
+  const dialog = await asked;
+  assert.equal(dialog.type(), 'beforeunload');
+  await dialog.dismiss();
+  assert.ok((await editorText(s.page)).endsWith('[written offline] '));
+  // A token issued after the revocation, pasted as a link.
+  await s.page.fill('#token-renewal textarea', `${hub.url}/#token=${token({ ...RITA, iat: now() + 2 })}`);
+  await s.page.click('#token-renewal button:has-text("Continue")');
+  await waitForState(s.page, 'online');
+  await waitUntil(async () => (await restPrd(hub, token(EDITOR), id)).content === '# Revoked\n[written offline] ',
+    'the edit made offline at the hub');
+  assert.equal(await s.page.getAttribute('.cm-content', 'contenteditable'), 'true');
+  assert.deepEqual(s.problems, []);
   await s.context.close();
 });
 
@@ -250,7 +344,10 @@ test('rename, archive and delete from the list; an open editor follows', async (
   await away.page.waitForSelector('#connection-state:has-text("Deleted")', { timeout: EVENT_TIMEOUT_MS });
   assert.equal(await away.page.getAttribute('.cm-content', 'contenteditable'), 'false');
   assert.match(await away.page.textContent('.status[role="status"]'), /deleted this PRD\. 1 edits made here could not be saved\./);
+  // The refused join is reported on the page, not thrown at it.
   assert.deepEqual(list.problems, []);
+  assert.deepEqual(open.problems, []);
+  assert.deepEqual(away.problems, []);
   await list.context.close();
   await open.context.close();
   await away.context.close();

@@ -5,12 +5,15 @@
 // GET /api/prds/{id}; a remote cursor shows with its user's name; a
 // comment added in one appears in the other; an AI answer (the scripted AI
 // test server) streams into both; one goes offline, edits, comes back and
-// they converge; versions compare side by side. Screenshots of the list,
+// they converge; versions compare side by side; the hub restarting (and
+// killed) is said while it lasts and not after. Screenshots of the list,
 // the editor with two cursors and the diff view go to <build>/web-screenshots.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { startAiServer, aiConfig } from '../../../tests/e2e/ai-helpers.js';
+import { freePort, tmpDir } from '../../../tests/e2e/helpers/hub.js';
 import {
   EVENT_TIMEOUT_MS, createPrd, editorText, launch, openAs, openEditor, restPrd, screenshot,
   startHub, token, waitForState, waitForText, waitUntil,
@@ -293,6 +296,48 @@ test('edits typed offline while the PRD was archived: unarchiving sends them, wi
   const text = await converged('after unarchiving');
   assert.ok(text.startsWith('[while archived] '), text);
   assert.equal(await bob.page.evaluate(() => window.samePage), true, 'the page was not reloaded');
+});
+
+test('the hub restarts, then is killed: the page says so while it lasts, and not once back online', async () => {
+  // A hub of its own, started again on the same port and data.
+  const dataDir = tmpDir('prdhub-web-restart-');
+  const args = ['--data-dir', dataDir, '--listen', `127.0.0.1:${await freePort()}`];
+  let own = await startHub({ args });
+  const id = (await createPrd(own, token(ANN), 'Restarts', '# Restarts\n')).id;
+  const s = await openEditor(browser, own, ANN, id);
+  const messages = () => s.page.textContent('.editor-layout > .status[role="status"]');
+  try {
+    await s.page.click('.cm-content');
+    await s.page.keyboard.press('Control+End');
+    await s.page.keyboard.type('before ');
+    await waitForState(s.page, 'online');
+    // SIGTERM: the hub's server-shutdown is shown.
+    assert.deepEqual(await own.stop(), { code: 0, signal: null });
+    await s.page.waitForSelector('.status[role="status"]:has-text("The hub is restarting")', { timeout: EVENT_TIMEOUT_MS });
+    await waitForState(s.page, 'offline');
+    await s.page.keyboard.type('while-restarting ');
+    own = await startHub({ args });
+    await waitForState(s.page, 'online');
+    assert.doesNotMatch(await messages(), /restarting|CONNECT_ERROR/);
+    // SIGKILL (no server-shutdown): the connection error shows while the hub
+    // is away, and goes once the page is joined again.
+    own.proc.kill('SIGKILL');
+    await own.stop();
+    await s.page.waitForSelector('.status.error:has-text("CONNECT_ERROR")', { timeout: EVENT_TIMEOUT_MS });
+    await s.page.keyboard.type('while-killed');
+    own = await startHub({ args });
+    await waitForState(s.page, 'online');
+    assert.doesNotMatch(await messages(), /CONNECT_ERROR/);
+    assert.equal(await s.page.$('.editor-layout > .status.error'), null);
+    await waitUntil(async () => (await restPrd(own, token(ANN), id)).content === '# Restarts\nbefore while-restarting while-killed',
+      'every edit at the restarted hub');
+    // Only the failed connections while the hub was away are logged.
+    assert.deepEqual(s.problems.filter((p) => !/WebSocket connection to|net::ERR_CONNECTION_REFUSED/.test(p)), []);
+  } finally {
+    await s.context.close();
+    await own.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
 });
 
 test('no console errors, CSP violations or external requests', () => {
