@@ -316,10 +316,14 @@ prd_ai_queue_pump (PrdAiQueue *self, gint64 now)
          !g_queue_is_empty (&self->waiting))
     {
       GList *link = next_link (self);
-      PrdAiJob *job = link->data;
+      PrdAiJob *job;
+      UserLoad *load;
 
-      UserLoad *load = g_hash_table_lookup (self->loads, job);
-
+      /* (a queue with a job always has a next one) */
+      if (G_UNLIKELY (link == NULL))
+        break;
+      job = link->data;
+      load = g_hash_table_lookup (self->loads, job);
       g_queue_delete_link (&self->waiting, link);
       load->running++;
       load->last_start = ++self->starts;
