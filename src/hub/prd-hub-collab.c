@@ -404,14 +404,33 @@ on_leave_prd (PrdSioSocket *socket,
               gpointer user_data)
 {
   PrdHubCollab *self = user_data;
+  g_autoptr (GError) error = NULL;
   const char *prd_id;
   PrdHubRoom *room;
+  guint cancelled = 0;
 
   if (prd_hub_payload_get_prd (socket, event, args, ack_id, &prd_id) == NULL)
     return;
-  room = joined_room (self, socket, event, prd_id, ack_id);
+  /* Joins of this PRD sent before the leave and not answered yet end
+   * first (CANCELLED): the leave undoes them as it would had they been
+   * answered. */
+  room = prd_hub_room_registry_lookup (self->rooms, prd_id);
+  if (room != NULL)
+    {
+      g_object_ref (room);
+      cancelled = prd_hub_room_cancel_joins (room, socket);
+      prd_hub_room_maybe_release (room);
+      g_object_unref (room);
+    }
+  room = prd_hub_room_registry_get_joined (self->rooms, socket, prd_id, &error);
   if (room == NULL)
-    return;
+    {
+      if (cancelled > 0)
+        prd_hub_reply_ok (socket, ack_id, NULL);
+      else
+        prd_hub_reply_error (socket, ack_id, event, prd_id, error);
+      return;
+    }
   prd_hub_reply_ok (socket, ack_id, NULL);
   prd_hub_room_leave (room, socket);
 }

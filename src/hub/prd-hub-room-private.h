@@ -75,6 +75,7 @@ void prd_hub_room_join (PrdHubRoom *self,
                         const char *replica_id,
                         gint64 pending_from);
 void prd_hub_room_leave (PrdHubRoom *self, PrdSioSocket *socket);
+guint prd_hub_room_cancel_joins (PrdHubRoom *self, PrdSioSocket *socket);
 void prd_hub_room_submit (
     PrdHubRoom *self, PrdSioSocket *socket, const char *event, JsonObject *payload, gint64 ack_id);
 void prd_hub_room_submit_operation (PrdHubRoom *room,

@@ -49,6 +49,7 @@ typedef struct
   GArray *client_vector; /* (nullable) */
   char *replica_id;      /* (nullable) */
   char *prd_id;          /* (owned): its room's, for the socket's count of joins */
+  gboolean cancelled;    /* a leave-prd came while its site was being acquired */
   gint64 pending_from;   /* -1: not given */
   PrdIdentity *identity; /* (owned) */
 } JoinRequest;
@@ -102,7 +103,8 @@ struct _PrdHubRoom
   PrdBatcher *batcher;   /* (owned) (nullable) */
   GQueue joins;          /* (element-type JoinRequest) */
   gboolean join_busy;
-  GQueue inflight; /* (element-type Pending) */
+  JoinRequest *acquiring; /* (unowned) (nullable): the join whose site is being acquired */
+  GQueue inflight;        /* (element-type Pending) */
   gint64 last_seq;
   /* The log holds an update this room never integrated (its appends came
    * back past last_seq + 1): a snapshot labelled with last_seq would
@@ -1059,9 +1061,17 @@ on_site_acquired (GObject *source, GAsyncResult *result, gpointer user_data)
 
   site = prd_store_acquire_site_finish (PRD_STORE (source), result, &error);
   room->join_busy = FALSE;
+  room->acquiring = NULL;
   if (room->registry != NULL)
     {
-      if (site == NULL)
+      if (request->cancelled)
+        {
+          /* Answered when the leave came; a site acquired stays the user's,
+           * free for their next join. */
+          if (site != NULL && site->site < PRD_CRDT_MAX_SITES)
+            prd_document_set_site_owner (room->document, site->site, site->user_id);
+        }
+      else if (site == NULL)
         prd_hub_reply_error (request->socket, request->ack_id, "join-prd", room->prd_id, error);
       else if (site->site >= PRD_CRDT_MAX_SITES)
         prd_hub_reply_error_literal (request->socket, request->ack_id, "join-prd", room->prd_id,
@@ -1161,6 +1171,7 @@ room_pump_joins (PrdHubRoom *room)
       acquire->room = g_object_ref (room);
       acquire->request = request;
       acquire->previous_site = previous_site;
+      room->acquiring = request;
       prd_store_acquire_site_async (room->registry->store, room->prd_id, identity->user_id,
                                     (const int *) busy->data, busy->len,
                                     room->registry->cancellable, on_site_acquired, acquire);
@@ -1387,6 +1398,48 @@ prd_hub_room_join (PrdHubRoom *room,
   room_pump_joins (room);
   /* A refused join (another organization's PRD) may leave the room empty. */
   prd_hub_room_maybe_release (room);
+}
+
+/**
+ * prd_hub_room_cancel_joins:
+ *
+ * A leave-prd of @socket: its joins of this room not answered yet are
+ * answered `CANCELLED` now (the one whose site is being acquired, once it
+ * is), so that a join sent before the leave does not make the socket a
+ * member after it.
+ *
+ * Returns: how many joins were cancelled
+ */
+guint
+prd_hub_room_cancel_joins (PrdHubRoom *room, PrdSioSocket *socket)
+{
+  g_autoptr (GError) error = NULL;
+  GList *l = room->joins.head;
+  guint n = 0;
+
+  g_set_error_literal (&error, PRD_ERROR, PRD_ERROR_CANCELLED,
+                       "A leave-prd for this PRD came before this join was answered");
+  while (l != NULL)
+    {
+      GList *next = l->next;
+      JoinRequest *request = l->data;
+
+      if (request->socket == socket)
+        {
+          g_queue_delete_link (&room->joins, l);
+          prd_hub_reply_error (socket, request->ack_id, "join-prd", room->prd_id, error);
+          join_request_free (request);
+          n++;
+        }
+      l = next;
+    }
+  if (room->acquiring != NULL && room->acquiring->socket == socket && !room->acquiring->cancelled)
+    {
+      room->acquiring->cancelled = TRUE;
+      prd_hub_reply_error (socket, room->acquiring->ack_id, "join-prd", room->prd_id, error);
+      n++;
+    }
+  return n;
 }
 
 /* What may refuse a member's operation before it is read; returns its site,

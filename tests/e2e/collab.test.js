@@ -213,6 +213,30 @@ test('a second tab of a user is announced once and leaves once', async () => {
   }
 });
 
+test('a leave-prd sent right after join-prd leaves: the join is cancelled or answered first', async () => {
+  const hub = await startHub();
+  const s = await client(hub, user('user_quick'));
+  try {
+    for (const mode of ['edit', 'view', 'edit', 'view']) {
+      const prdId = await createPrd(hub, `Quick ${mode}`);
+      const order = [];
+      const joined = request(s, 'join-prd', { prdId, mode }).then((a) => { order.push('join'); return a; });
+      const left = request(s, 'leave-prd', { prdId }).then((a) => { order.push('leave'); return a; });
+      const [joinAck, leaveAck] = await Promise.all([joined, left]);
+      assert.deepEqual(order, ['join', 'leave']);
+      if (joinAck.error) assert.equal(joinAck.error.code, 'CANCELLED', JSON.stringify(joinAck));
+      assert.deepEqual(leaveAck, { ok: true });
+      // Not a member: neither for its own requests nor for the others.
+      const sync = await request(s, 'sync-request', { prdId, stateVector: [] });
+      assert.equal(sync.error?.code, 'NOT_JOINED', JSON.stringify(sync));
+      await untilLeft(hub, prdId, 'user_quick');
+    }
+  } finally {
+    s.close();
+    await hub.stop();
+  }
+});
+
 test('a tab that leaves takes its cursor with it while the user stays', async () => {
   const hub = await startHub({ config: '[collab]\nbatch-threshold=0\n' });
   const sockets = [];
