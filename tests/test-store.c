@@ -2354,6 +2354,13 @@ test_swap_commit (void)
   g_assert_no_error (error);
   g_test_assert_expected_messages ();
   g_assert_true (g_file_test (foreign, G_FILE_TEST_IS_DIR));
+  /* Nor does it make a command wait for the folder's lock: with the folder
+   * held (a hub serving it), there is nothing to recover. */
+  g_test_expect_message ("prd-store", G_LOG_LEVEL_WARNING, "*is not the folder of an unfinished*");
+  g_assert_true (prd_data_swap_recover (folder, NULL, &error));
+  g_assert_no_error (error);
+  g_test_assert_expected_messages ();
+  g_assert_true (g_file_test (foreign, G_FILE_TEST_IS_DIR));
   g_clear_pointer (&lock, prd_data_lock_release);
   prd_test_remove_tree (dir);
 }

@@ -259,6 +259,27 @@ prd_data_swap_abandon (const char *swap_dir, GError **error)
   return prd_private_file_remove_tree (swap_dir, error);
 }
 
+/* Whether @swap_dir is not a swap's: never marked complete, and holding
+ * something else than a swap's new/ and the temporary file of a mark being
+ * written (a folder an old release's restore left, say). Such a folder is
+ * left alone; it does not make anyone wait for the data folder's lock. */
+static gboolean
+is_foreign (const char *swap_dir)
+{
+  g_autofree char *complete = g_build_filename (swap_dir, PRD_DATA_SWAP_COMPLETE, NULL);
+  g_autoptr (GDir) dir = NULL;
+  const char *name;
+
+  if (lexists (complete))
+    return FALSE;
+  dir = g_dir_open (swap_dir, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (strcmp (name, PRD_DATA_SWAP_NEW) != 0 &&
+        !g_str_has_prefix (name, PRD_DATA_SWAP_COMPLETE "."))
+      return TRUE;
+  return FALSE;
+}
+
 /* Finishes or removes the swap @swap_dir of @data_dir. */
 static gboolean
 recover_one (const char *data_dir, const char *swap_dir, GError **error)
@@ -269,22 +290,13 @@ recover_one (const char *data_dir, const char *swap_dir, GError **error)
   g_auto (GStrv) files = NULL;
   g_auto (GStrv) replaced = NULL;
 
+  if (is_foreign (swap_dir))
+    return TRUE;
   if (!lexists (complete))
     {
       /* A folder of a swap (new/, and the temporary file of a mark being
        * written, at most) that was never marked complete: the data
-       * folder's files are as they were. Anything else is not one of
-       * ours, and is left alone. */
-      g_autoptr (GDir) dir = g_dir_open (swap_dir, 0, NULL);
-      const char *name;
-
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        if (strcmp (name, PRD_DATA_SWAP_NEW) != 0 &&
-            !g_str_has_prefix (name, PRD_DATA_SWAP_COMPLETE "."))
-          {
-            g_warning ("Left %s alone: it is not the folder of an unfinished restore", swap_dir);
-            return TRUE;
-          }
+       * folder's files are as they were. */
       if (!prd_private_file_remove_tree (swap_dir, error))
         return FALSE;
       g_message ("Removed %s, the copy of a restore that stopped before it replaced any file of "
@@ -330,9 +342,10 @@ recover_one (const char *data_dir, const char *swap_dir, GError **error)
   return TRUE;
 }
 
-/* The swap folders in @data_dir. */
+/* The swap folders in @data_dir; folders named like them that are not
+ * (is_foreign()) are left out, with a warning when @warn. */
 static GPtrArray *
-find_swaps (const char *data_dir, GError **error)
+find_swaps (const char *data_dir, gboolean warn, GError **error)
 {
   g_autoptr (GPtrArray) swaps = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GError) local_error = NULL;
@@ -353,8 +366,15 @@ find_swaps (const char *data_dir, GError **error)
       if (!g_str_has_prefix (name, PRD_DATA_SWAP_PREFIX))
         continue;
       path = g_build_filename (data_dir, name, NULL);
-      if (g_lstat (path, &st) == 0 && S_ISDIR (st.st_mode))
-        g_ptr_array_add (swaps, g_steal_pointer (&path));
+      if (g_lstat (path, &st) != 0 || !S_ISDIR (st.st_mode))
+        continue;
+      if (is_foreign (path))
+        {
+          if (warn)
+            g_warning ("Left %s alone: it is not the folder of an unfinished restore", path);
+          continue;
+        }
+      g_ptr_array_add (swaps, g_steal_pointer (&path));
     }
   return g_steal_pointer (&swaps);
 }
@@ -382,7 +402,7 @@ prd_data_swap_recover (const char *data_dir, PrdDataLock *lock, GError **error)
 
   g_return_val_if_fail (data_dir != NULL, FALSE);
 
-  swaps = find_swaps (data_dir, error);
+  swaps = find_swaps (data_dir, TRUE, error);
   if (swaps == NULL)
     return FALSE;
   if (swaps->len == 0)
@@ -397,7 +417,7 @@ prd_data_swap_recover (const char *data_dir, PrdDataLock *lock, GError **error)
         }
       /* Another process may have dealt with them meanwhile. */
       g_clear_pointer (&swaps, g_ptr_array_unref);
-      swaps = find_swaps (data_dir, error);
+      swaps = find_swaps (data_dir, FALSE, error);
       if (swaps == NULL)
         return FALSE;
     }
