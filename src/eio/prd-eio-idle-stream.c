@@ -20,6 +20,10 @@
 #define END_LINE     "\r\n"
 #define END_LINE_LEN 2
 
+/* Of each header line, what the framing checks read: enough for any valid
+ * Transfer-Encoding or Content-Length line. */
+#define LINE_KEPT 96
+
 struct _PrdEioIdleStream
 {
   GFilterInputStream parent_instance;
@@ -39,9 +43,15 @@ struct _PrdEioIdleStream
   gsize header_bytes;
   guint8 header_end;     /* 1 after "\n", 2 after "\n\r": the next "\n" ends the head */
   gboolean in_head;      /* reading a request head */
-  gboolean head_refused; /* over the limit: nothing more reaches libsoup */
-  PrdEioClosedFunc too_large_func;
-  gpointer too_large_data;
+  gboolean head_refused; /* refused: nothing more reaches libsoup */
+  PrdEioHeadRefusal head_refusal;
+  PrdEioHeadRefusedFunc refused_func;
+  gpointer refused_data;
+  /* The head's current line, for the framing checks (scan_line()). */
+  char line[LINE_KEPT + 1];
+  gsize line_len;         /* bytes of the line so far (only LINE_KEPT kept) */
+  gboolean request_line;  /* the current line is the request line */
+  guint transfer_codings; /* Transfer-Encoding lines so far */
 };
 
 static void prd_eio_idle_stream_pollable_iface_init (GPollableInputStreamInterface *iface);
@@ -77,25 +87,115 @@ read_end (PrdEioIdleStream *self, void *buffer, gsize count, GError **error)
 }
 
 static gssize
-refuse_head (GError **error)
+refuse_head (PrdEioHeadRefusal why, GError **error)
 {
-  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                       "The request headers are too large");
+  g_set_error_literal (error, G_IO_ERROR,
+                       why == PRD_EIO_HEAD_TOO_LARGE ? G_IO_ERROR_MESSAGE_TOO_LARGE
+                                                     : G_IO_ERROR_INVALID_DATA,
+                       why == PRD_EIO_HEAD_TOO_LARGE ? "The request headers are too large"
+                                                     : "The request's body framing is refused");
   return -1;
 }
 
-/* Counts the bytes of a request head in @buffer; returns whether the head
- * grew past the limit. What follows the head (a body, WebSocket frames, the
- * next pipelined request) is not counted. */
+/* @value (of @len bytes, not NUL-terminated) without white space at
+ * either end, as a new string. */
+static char *
+trimmed (const char *value, gsize len)
+{
+  while (len > 0 && (*value == ' ' || *value == '\t'))
+    value++, len--;
+  while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+    len--;
+  return g_strndup (value, len);
+}
+
+/* A header line (without its line break) of a request head: returns
+ * whether its framing is refused, and why. libsoup 3.2 answers a request
+ * whose Transfer-Encoding it does not know, or whose Content-Length is not
+ * a number, itself (501, 400), and then keeps that request's path for the
+ * life of the process (soup-server-message-io-http1.c, parse_headers(): it
+ * returns before it frees it): such heads never reach it. A folded line
+ * (obsolete, RFC 9112 §5.2) is refused too: folded into a Content-Length,
+ * it is one libsoup cannot read. */
 static gboolean
-count_head (PrdEioIdleStream *self, const guint8 *buffer, gsize n)
+scan_line (PrdEioIdleStream *self, PrdEioHeadRefusal *why)
+{
+  const char *colon;
+  gsize name_len;
+  gsize kept = MIN (self->line_len, LINE_KEPT);
+  g_autofree char *value = NULL;
+
+  if (self->request_line)
+    {
+      self->request_line = FALSE;
+      return FALSE;
+    }
+  if (self->line_len == 0)
+    return FALSE;
+  if (self->line[0] == ' ' || self->line[0] == '\t')
+    {
+      *why = PRD_EIO_HEAD_BAD_FRAMING;
+      return TRUE;
+    }
+  colon = memchr (self->line, ':', kept);
+  if (colon == NULL)
+    return FALSE;
+  name_len = (gsize) (colon - self->line);
+  if (name_len == strlen ("Transfer-Encoding") &&
+      g_ascii_strncasecmp (self->line, "Transfer-Encoding", name_len) == 0)
+    {
+      value = trimmed (colon + 1, kept - name_len - 1);
+      /* Several lines are one list to libsoup, which knows none. */
+      if (self->line_len > LINE_KEPT || ++self->transfer_codings > 1 ||
+          (g_ascii_strcasecmp (value, "chunked") != 0 &&
+           g_ascii_strcasecmp (value, "identity") != 0))
+        {
+          *why = PRD_EIO_HEAD_UNKNOWN_CODING;
+          return TRUE;
+        }
+    }
+  else if (name_len == strlen ("Content-Length") &&
+           g_ascii_strncasecmp (self->line, "Content-Length", name_len) == 0)
+    {
+      value = trimmed (colon + 1, kept - name_len - 1);
+      if (self->line_len > LINE_KEPT || value[0] == '\0' ||
+          strspn (value, "0123456789") != strlen (value))
+        {
+          *why = PRD_EIO_HEAD_BAD_FRAMING;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+/* Counts and checks the bytes of a request head in @buffer; returns
+ * whether the head is refused (past the limit, or its framing: scan_line()),
+ * and why. What follows the head (a body, WebSocket frames, the next
+ * pipelined request) is not looked at. */
+static gboolean
+count_head (PrdEioIdleStream *self, const guint8 *buffer, gsize n, PrdEioHeadRefusal *why)
 {
   for (gsize i = 0; i < n && self->in_head; i++)
     {
       guint8 c = buffer[i];
 
       if (++self->header_bytes > self->header_limit)
-        return TRUE;
+        {
+          *why = PRD_EIO_HEAD_TOO_LARGE;
+          return TRUE;
+        }
+      if (c == '\n')
+        {
+          if (scan_line (self, why))
+            return TRUE;
+          self->line_len = 0;
+        }
+      else if (c != '\r')
+        {
+          if (self->line_len < LINE_KEPT)
+            self->line[self->line_len] = (char) c;
+          self->line_len++;
+        }
       if (c == '\n' && self->header_end > 0)
         self->in_head = FALSE;
       else if (c == '\n')
@@ -113,17 +213,19 @@ static gssize
 filter_read (PrdEioIdleStream *self, void *buffer, gsize count, gssize n, GError **error)
 {
   GError *base_error = NULL;
+  PrdEioHeadRefusal why;
 
-  if (n > 0 && self->header_limit > 0 && count_head (self, buffer, (gsize) n))
+  if (n > 0 && self->header_limit > 0 && count_head (self, buffer, (gsize) n, &why))
     {
-      PrdEioClosedFunc func = self->too_large_func;
+      PrdEioHeadRefusedFunc func = self->refused_func;
 
       self->head_refused = TRUE;
-      self->too_large_func = NULL;
+      self->head_refusal = why;
+      self->refused_func = NULL;
       if (func != NULL)
-        func (self->too_large_data);
+        func (why, self->refused_data);
       g_clear_error (error);
-      return refuse_head (error);
+      return refuse_head (why, error);
     }
   if (n > 0 || !self->idle)
     return n;
@@ -155,7 +257,7 @@ prd_eio_idle_stream_read (
   gssize n;
 
   if (self->head_refused)
-    return refuse_head (error);
+    return refuse_head (self->head_refusal, error);
   if (self->ended)
     return read_end (self, buffer, count, error);
   n = g_input_stream_read (base_stream (self), buffer, count, cancellable, &local_error);
@@ -275,7 +377,7 @@ prd_eio_idle_stream_read_nonblocking (GPollableInputStream *stream,
   gssize n;
 
   if (self->head_refused)
-    return refuse_head (error);
+    return refuse_head (self->head_refusal, error);
   if (self->ended)
     return read_end (self, buffer, count, error);
   n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (base_stream (self)),
@@ -324,6 +426,7 @@ static void
 prd_eio_idle_stream_init (PrdEioIdleStream *self)
 {
   self->in_head = TRUE;
+  self->request_line = TRUE;
 }
 
 GIOStream *
@@ -361,6 +464,9 @@ prd_eio_idle_stream_set_idle (PrdEioIdleStream *self, gboolean idle)
       self->in_head = TRUE;
       self->header_bytes = 0;
       self->header_end = 0;
+      self->line_len = 0;
+      self->request_line = TRUE;
+      self->transfer_codings = 0;
     }
 }
 
@@ -390,23 +496,24 @@ prd_eio_idle_stream_hand_off (PrdEioIdleStream *self)
  * prd_eio_idle_stream_set_header_limit:
  * @limit: bytes a request head (request line, headers and the empty line)
  *   may have; 0 for no limit
- * @func: (nullable): runs once, when a head grows past @limit, before
- *   anything of it beyond the limit reaches the reader
+ * @func: (nullable): runs once, when a head grows past @limit, or holds a
+ *   framing libsoup must not see (scan_line()), before any of the read that
+ *   found it reaches the reader
  *
- * From then on the reader (libsoup) gets %G_IO_ERROR_MESSAGE_TOO_LARGE, and
- * closing the stream no longer closes the base stream: @func's owner
- * answers the client and closes the connection itself.
+ * From then on the reader (libsoup) gets an error, and closing the stream
+ * no longer closes the base stream: @func's owner answers the client and
+ * closes the connection itself.
  */
 void
 prd_eio_idle_stream_set_header_limit (PrdEioIdleStream *self,
                                       gsize limit,
-                                      PrdEioClosedFunc func,
+                                      PrdEioHeadRefusedFunc func,
                                       gpointer user_data)
 {
   g_return_if_fail (PRD_IS_EIO_IDLE_STREAM (self));
   self->header_limit = limit;
-  self->too_large_func = func;
-  self->too_large_data = user_data;
+  self->refused_func = func;
+  self->refused_data = user_data;
 }
 
 gboolean

@@ -42,9 +42,19 @@ void prd_eio_idle_stream_set_closed_notice (PrdEioIdleStream *self, PrdEioClosed
  * closes the connection. */
 PrdEioClosedNotice *prd_eio_idle_stream_hand_off (PrdEioIdleStream *self);
 
+/* Why a request head is refused before libsoup parses it. */
+typedef enum
+{
+  PRD_EIO_HEAD_TOO_LARGE,      /* past the limit */
+  PRD_EIO_HEAD_BAD_FRAMING,    /* a folded line, a Content-Length that is not a number */
+  PRD_EIO_HEAD_UNKNOWN_CODING, /* a Transfer-Encoding other than chunked (or several) */
+} PrdEioHeadRefusal;
+
+typedef void (*PrdEioHeadRefusedFunc) (PrdEioHeadRefusal why, gpointer user_data);
+
 void prd_eio_idle_stream_set_header_limit (PrdEioIdleStream *self,
                                            gsize limit,
-                                           PrdEioClosedFunc func,
+                                           PrdEioHeadRefusedFunc func,
                                            gpointer user_data);
 gboolean prd_eio_idle_stream_get_head_refused (PrdEioIdleStream *self);
 

@@ -323,7 +323,7 @@ on_request_done (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 /* ------------------------------------------------------------------ */
 /* Handing connections to libsoup                                     */
 
-static void on_head_too_large (gpointer user_data);
+static void on_head_refused (PrdEioHeadRefusal why, gpointer user_data);
 
 static void
 hand_over (PrdEioListener *self, Conn *conn, GIOStream *base)
@@ -343,7 +343,7 @@ hand_over (PrdEioListener *self, Conn *conn, GIOStream *base)
   conn->closed = prd_eio_closed_notice_new (on_input_closed, conn);
   prd_eio_idle_stream_set_closed_notice (conn->input, conn->closed);
   prd_eio_idle_stream_set_header_limit (conn->input, PRD_EIO_LISTENER_MAX_HEADER_SIZE,
-                                        on_head_too_large, conn);
+                                        on_head_refused, conn);
   /* A refusal lingers on the TCP socket (prd-eio-refusal.c): over TLS too,
    * it writes its answer through the TLS connection, then half-closes the
    * socket and drops the client's records until it stops sending, so that
@@ -497,19 +497,36 @@ refuse_plain_http (PrdEioListener *self, Conn *conn)
 }
 
 /* From the idle stream, inside libsoup's read: the request head grew past
- * PRD_EIO_LISTENER_MAX_HEADER_SIZE. libsoup gets a read error next and
- * closes its side; the socket stays ours until the answer is read. */
+ * PRD_EIO_LISTENER_MAX_HEADER_SIZE, or its framing is one libsoup must not
+ * see (prd-eio-idle-stream.c, scan_line()). libsoup gets a read error next
+ * and closes its side; the socket stays ours until the answer is read. */
 static void
-on_head_too_large (gpointer user_data)
+on_head_refused (PrdEioHeadRefusal why, gpointer user_data)
 {
   Conn *conn = user_data;
 
   if (conn->listener == NULL || conn->state == CONN_CLOSING || conn->state == CONN_REFUSING)
     return;
-  refuse_connection (
-      conn->listener, conn, "431 Request Header Fields Too Large", PRD_ERROR_PAYLOAD_TOO_LARGE,
-      "The request headers are over " G_STRINGIFY (PRD_EIO_LISTENER_MAX_HEADER_SIZE) " bytes",
-      "request headers too large");
+  switch (why)
+    {
+      case PRD_EIO_HEAD_TOO_LARGE:
+        refuse_connection (
+            conn->listener, conn, "431 Request Header Fields Too Large",
+            PRD_ERROR_PAYLOAD_TOO_LARGE,
+            "The request headers are over " G_STRINGIFY (PRD_EIO_LISTENER_MAX_HEADER_SIZE) " bytes",
+            "request headers too large");
+        break;
+      case PRD_EIO_HEAD_BAD_FRAMING:
+        refuse_connection (conn->listener, conn, "400 Bad Request", PRD_ERROR_INVALID_PAYLOAD,
+                           "A header line is folded, or Content-Length is not a number",
+                           "bad request framing");
+        break;
+      case PRD_EIO_HEAD_UNKNOWN_CODING:
+        refuse_connection (conn->listener, conn, "501 Not Implemented", PRD_ERROR_INVALID_PAYLOAD,
+                           "The only Transfer-Encoding a request may have is chunked",
+                           "unknown transfer coding");
+        break;
+    }
 }
 
 static gboolean

@@ -310,6 +310,37 @@ describe('REST: token and body size are decided from the headers', () => {
     assert.ok(!(await list.json()).prds.some((p) => p.title === 'Framed'));
   });
 
+  // libsoup 3.2 answers these itself and then keeps each one's path for
+  // good (30 KB a request with a long path): the hub refuses their heads
+  // before libsoup reads them (the ASan run's leak check shows the rest).
+  test('an unknown Transfer-Encoding (501), a folded line or a Content-Length that is not a number (400): refused before libsoup, closed', async () => {
+    const long = '/' + 'a'.repeat(2000);
+    const cases = [
+      [501, 'POST', long, 'Transfer-Encoding: gzip', 'x'],
+      [501, 'POST', '/api/sign-in', 'Transfer-Encoding: gzip, chunked', '0\r\n\r\n'],
+      [501, 'POST', '/api/prds', 'Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked', '0\r\n\r\n'],
+      [400, 'POST', long, 'Content-Length: 5\r\n 7', '12345'],
+      [400, 'POST', '/socket.io/?EIO=4&transport=polling', 'Content-Length: abc', ''],
+      [400, 'GET', '/healthz', 'X-Note: a\r\n\tfolded', ''],
+    ];
+    for (const [status, method, path, framing, data] of cases) {
+      const conn = await rawConnection(hub.port);
+      conn.sock.write(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${framing}\r\n\r\n${data}`);
+      const res = await answer(conn, `${status} for ${framing}`);
+      assertRefusedJson(res, status, 'INVALID_PAYLOAD');
+      await closedByHub(conn);
+      conn.sock.destroy();
+    }
+    // Valid framings still pass: identity, and white space around a length.
+    for (const framing of ['Transfer-Encoding: identity', 'Content-Length:  0 ']) {
+      const conn = await rawConnection(hub.port);
+      conn.sock.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n${framing}\r\n\r\n`);
+      const res = await answer(conn, framing);
+      assert.equal(res.status, 200, framing);
+      conn.sock.destroy();
+    }
+  });
+
   test('Expect: 100-continue without a token gets 401, not 100 Continue', async () => {
     const conn = await rawConnection(hub.port);
     conn.sock.write(head('POST', '/api/prds', {
