@@ -190,3 +190,61 @@ prd_private_file_remove_tree (const char *path, GError **error)
                g_strerror (saved_errno));
   return FALSE;
 }
+
+/**
+ * prd_private_file_set_errno_error:
+ * @what: what failed, e.g. "Cannot read"
+ *
+ * Sets @error (%PRD_ERROR_STORAGE) to a message naming @what, @path and the
+ * cause (@saved_errno).
+ *
+ * Returns: %FALSE
+ */
+gboolean
+prd_private_file_set_errno_error (GError **error,
+                                  int saved_errno,
+                                  const char *what,
+                                  const char *path)
+{
+  g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "%s %s: %s", what, path,
+               g_strerror (saved_errno));
+  return FALSE;
+}
+
+/* Whether @path exists, as itself (a symbolic link is not followed). */
+gboolean
+prd_private_file_lexists (const char *path)
+{
+  GStatBuf st;
+
+  return g_lstat (path, &st) == 0;
+}
+
+/**
+ * prd_private_file_sync_dir:
+ * @path: a folder
+ * @whole_filesystem: also flush what was written anywhere on its file
+ *   system (syncfs()), e.g. the files just copied under it
+ *
+ * Makes the renames in @path (and, with @whole_filesystem, what was
+ * written) durable.
+ *
+ * Returns: %FALSE with %PRD_ERROR_STORAGE if it could not be flushed
+ */
+gboolean
+prd_private_file_sync_dir (const char *path, gboolean whole_filesystem, GError **error)
+{
+  int fd = g_open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+
+  if (fd < 0)
+    return prd_private_file_set_errno_error (error, errno, "Cannot open", path);
+  if ((whole_filesystem && syncfs (fd) != 0) || fsync (fd) != 0)
+    {
+      int saved_errno = errno;
+
+      close (fd);
+      return prd_private_file_set_errno_error (error, saved_errno, "Cannot flush to disk", path);
+    }
+  close (fd);
+  return TRUE;
+}

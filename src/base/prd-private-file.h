@@ -9,5 +9,11 @@ gboolean prd_private_file_create (const char *path, GError **error);
 gboolean prd_private_file_restrict (const char *path, GError **error);
 gboolean prd_private_file_restrict_tree (const char *path, GError **error);
 gboolean prd_private_file_remove_tree (const char *path, GError **error);
+gboolean prd_private_file_lexists (const char *path);
+gboolean prd_private_file_sync_dir (const char *path, gboolean whole_filesystem, GError **error);
+gboolean prd_private_file_set_errno_error (GError **error,
+                                           int saved_errno,
+                                           const char *what,
+                                           const char *path);
 
 G_END_DECLS

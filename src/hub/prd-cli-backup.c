@@ -65,23 +65,6 @@
 
 static const char *const secret_files[] = { SECRETS_FILE, PRD_HUB_SECRET_FILE };
 
-/* @what: what failed, e.g. "Cannot read"; the message names @path and the cause */
-static gboolean
-set_errno_error (GError **error, int saved_errno, const char *what, const char *path)
-{
-  g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "%s %s: %s", what, path,
-               g_strerror (saved_errno));
-  return FALSE;
-}
-
-static gboolean
-lexists (const char *path)
-{
-  GStatBuf st;
-
-  return g_lstat (path, &st) == 0;
-}
-
 /* Whether @path is a folder with nothing in it. */
 static gboolean
 is_empty_dir (const char *path)
@@ -99,7 +82,7 @@ write_new_file (const char *path, const char *contents, gsize len, GError **erro
   gsize done = 0;
 
   if (fd < 0)
-    return set_errno_error (error, errno, "Cannot create", path);
+    return prd_private_file_set_errno_error (error, errno, "Cannot create", path);
   while (done < len)
     {
       gssize n = write (fd, contents + done, len - done);
@@ -111,7 +94,7 @@ write_new_file (const char *path, const char *contents, gsize len, GError **erro
           int saved_errno = errno;
 
           close (fd);
-          return set_errno_error (error, saved_errno, "Cannot write", path);
+          return prd_private_file_set_errno_error (error, saved_errno, "Cannot write", path);
         }
       done += (gsize) n;
     }
@@ -120,10 +103,10 @@ write_new_file (const char *path, const char *contents, gsize len, GError **erro
       int saved_errno = errno;
 
       close (fd);
-      return set_errno_error (error, saved_errno, "Cannot write", path);
+      return prd_private_file_set_errno_error (error, saved_errno, "Cannot write", path);
     }
   if (close (fd) != 0)
-    return set_errno_error (error, errno, "Cannot write", path);
+    return prd_private_file_set_errno_error (error, errno, "Cannot write", path);
   return TRUE;
 }
 
@@ -142,7 +125,8 @@ copy_secret_file (
 
   *copied = FALSE;
   if (g_lstat (source, &st) != 0)
-    return errno == ENOENT ? TRUE : set_errno_error (error, errno, "Cannot read", source);
+    return errno == ENOENT ? TRUE
+                           : prd_private_file_set_errno_error (error, errno, "Cannot read", source);
   if (!S_ISREG (st.st_mode) || st.st_size > MAX_SECRET_FILE)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE,
@@ -154,25 +138,6 @@ copy_secret_file (
   if (!write_new_file (dest, contents, len, error))
     return FALSE;
   *copied = TRUE;
-  return TRUE;
-}
-
-/* Flushes what was written under @path to disk. */
-static gboolean
-sync_dir (const char *path, GError **error)
-{
-  int fd = g_open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-
-  if (fd < 0)
-    return set_errno_error (error, errno, "Cannot open", path);
-  if (syncfs (fd) != 0 || fsync (fd) != 0)
-    {
-      int saved_errno = errno;
-
-      close (fd);
-      return set_errno_error (error, saved_errno, "Cannot flush to disk", path);
-    }
-  close (fd);
   return TRUE;
 }
 
@@ -210,7 +175,7 @@ copy_data (const char *from, const char *to, GPtrArray *copied, GError **error)
   if (!prd_sqlite_store_copy_file (db_from, db_to, error))
     return FALSE;
   if (g_chmod (db_to, 0600) != 0)
-    return set_errno_error (error, errno, "Cannot make owner-only", db_to);
+    return prd_private_file_set_errno_error (error, errno, "Cannot make owner-only", db_to);
   g_ptr_array_add (copied, g_strdup (STORE_FILE));
   if (g_file_test (git_from, G_FILE_TEST_IS_DIR))
     {
@@ -383,7 +348,7 @@ do_backup (const char *data_dir, const char *dest)
   /* What a restore interrupted there left is put right before it is read. */
   if (!prd_data_swap_recover (data_dir, NULL, &error))
     return fail (error);
-  if (lexists (dest) && !is_empty_dir (dest))
+  if (prd_private_file_lexists (dest) && !is_empty_dir (dest))
     {
       g_printerr ("prdhub: %s exists and is not an empty folder; "
                   "a backup goes into a new or empty folder\n",
@@ -398,23 +363,24 @@ do_backup (const char *data_dir, const char *dest)
   work = g_build_filename (parent, template, NULL);
   if (g_mkdtemp_full (work, 0700) == NULL)
     {
-      set_errno_error (&error, errno, "Cannot create a folder in", parent);
+      prd_private_file_set_errno_error (&error, errno, "Cannot create a folder in", parent);
       return fail (error);
     }
   if (!copy_data (data_dir, work, copied, &error) ||
-      !write_manifest (work, data_dir, copied, &error) || !sync_dir (work, &error))
+      !write_manifest (work, data_dir, copied, &error) ||
+      !prd_private_file_sync_dir (work, TRUE, &error))
     goto failed;
-  if (lexists (dest) && g_rmdir (dest) != 0)
+  if (prd_private_file_lexists (dest) && g_rmdir (dest) != 0)
     {
-      set_errno_error (&error, errno, "Cannot replace the empty folder", dest);
+      prd_private_file_set_errno_error (&error, errno, "Cannot replace the empty folder", dest);
       goto failed;
     }
   if (g_rename (work, dest) != 0)
     {
-      set_errno_error (&error, errno, "Cannot rename the backup to", dest);
+      prd_private_file_set_errno_error (&error, errno, "Cannot rename the backup to", dest);
       goto failed;
     }
-  if (!sync_dir (parent, &error))
+  if (!prd_private_file_sync_dir (parent, TRUE, &error))
     return fail (error);
   g_ptr_array_add (copied, NULL);
   files = g_strjoinv (", ", (char **) copied->pdata);
@@ -566,7 +532,7 @@ do_restore (const char *src, const char *data_dir, gboolean force)
     }
   if (!check_manifest (src, &error))
     return fail (error);
-  if (lexists (data_dir) && !g_file_test (data_dir, G_FILE_TEST_IS_DIR))
+  if (prd_private_file_lexists (data_dir) && !g_file_test (data_dir, G_FILE_TEST_IS_DIR))
     {
       g_printerr ("prdhub: %s is not a folder\n", data_dir);
       return 1;
@@ -584,10 +550,10 @@ do_restore (const char *src, const char *data_dir, gboolean force)
     if (!prd_sqlite_store_check_unused (db, &error))
       return fail (error);
   }
-  created = !lexists (data_dir);
+  created = !prd_private_file_lexists (data_dir);
   if (g_mkdir_with_parents (data_dir, 0700) != 0)
     {
-      set_errno_error (&error, errno, "Cannot create the data folder", data_dir);
+      prd_private_file_set_errno_error (&error, errno, "Cannot create the data folder", data_dir);
       return fail (error);
     }
   /* No hub may start on the folder while its files are replaced. */
@@ -602,7 +568,7 @@ do_restore (const char *src, const char *data_dir, gboolean force)
     return fail (error);
   new_dir = g_build_filename (work, PRD_DATA_SWAP_NEW, NULL);
   if (!copy_data (src, new_dir, copied, &error) || !check_secrets (src, new_dir, copied, &error) ||
-      !sync_dir (new_dir, &error))
+      !prd_private_file_sync_dir (new_dir, TRUE, &error))
     {
       g_autoptr (GError) cleanup_error = NULL;
 

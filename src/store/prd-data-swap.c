@@ -45,41 +45,6 @@
 
 #define COMPLETE_GROUP "swap"
 
-static gboolean
-set_errno_error (GError **error, int saved_errno, const char *what, const char *path)
-{
-  g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "%s %s: %s", what, path,
-               g_strerror (saved_errno));
-  return FALSE;
-}
-
-static gboolean
-lexists (const char *path)
-{
-  GStatBuf st;
-
-  return g_lstat (path, &st) == 0;
-}
-
-/* Makes the renames in the folder @path durable. */
-static gboolean
-sync_dir (const char *path, GError **error)
-{
-  int fd = g_open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-
-  if (fd < 0)
-    return set_errno_error (error, errno, "Cannot open", path);
-  if (fsync (fd) != 0)
-    {
-      int saved_errno = errno;
-
-      close (fd);
-      return set_errno_error (error, saved_errno, "Cannot flush to disk", path);
-    }
-  close (fd);
-  return TRUE;
-}
-
 /**
  * prd_data_swap_begin:
  * @data_dir: a data folder, held with a #PrdDataLock
@@ -101,13 +66,13 @@ prd_data_swap_begin (const char *data_dir, GError **error)
   swap_dir = g_build_filename (data_dir, PRD_DATA_SWAP_PREFIX "XXXXXX", NULL);
   if (g_mkdtemp_full (swap_dir, 0700) == NULL)
     {
-      set_errno_error (error, errno, "Cannot create a folder in", data_dir);
+      prd_private_file_set_errno_error (error, errno, "Cannot create a folder in", data_dir);
       return NULL;
     }
   new_dir = g_build_filename (swap_dir, PRD_DATA_SWAP_NEW, NULL);
   if (g_mkdir (new_dir, 0700) != 0)
     {
-      set_errno_error (error, errno, "Cannot create", new_dir);
+      prd_private_file_set_errno_error (error, errno, "Cannot create", new_dir);
       g_rmdir (swap_dir);
       return NULL;
     }
@@ -135,7 +100,7 @@ finish (const char *swap_dir,
   g_autofree char *complete = g_build_filename (swap_dir, PRD_DATA_SWAP_COMPLETE, NULL);
 
   if (g_mkdir (old_dir, 0700) != 0 && errno != EEXIST)
-    return set_errno_error (error, errno, "Cannot create", old_dir);
+    return prd_private_file_set_errno_error (error, errno, "Cannot create", old_dir);
 
   /* The old files aside: a name with no new file, or whose new file is not
    * moved in yet, is still the old one in the data folder. */
@@ -145,14 +110,15 @@ finish (const char *swap_dir,
       g_autofree char *pending = g_build_filename (new_dir, replaced[i], NULL);
       g_autofree char *aside = g_build_filename (old_dir, replaced[i], NULL);
 
-      if (!lexists (path))
+      if (!prd_private_file_lexists (path))
         continue;
-      if (g_strv_contains (files, replaced[i]) && !lexists (pending))
+      if (g_strv_contains (files, replaced[i]) && !prd_private_file_lexists (pending))
         continue;
       if (g_rename (path, aside) != 0)
-        return set_errno_error (error, errno, "Cannot move aside", path);
+        return prd_private_file_set_errno_error (error, errno, "Cannot move aside", path);
     }
-  if (!sync_dir (old_dir, error) || !sync_dir (data_dir, error))
+  if (!prd_private_file_sync_dir (old_dir, FALSE, error) ||
+      !prd_private_file_sync_dir (data_dir, FALSE, error))
     return FALSE;
 
   for (guint i = 0; files[i] != NULL; i++)
@@ -160,10 +126,10 @@ finish (const char *swap_dir,
       g_autofree char *pending = g_build_filename (new_dir, files[i], NULL);
       g_autofree char *path = g_build_filename (data_dir, files[i], NULL);
 
-      if (lexists (pending) && g_rename (pending, path) != 0)
-        return set_errno_error (error, errno, "Cannot move into place", pending);
+      if (prd_private_file_lexists (pending) && g_rename (pending, path) != 0)
+        return prd_private_file_set_errno_error (error, errno, "Cannot move into place", pending);
     }
-  if (!sync_dir (data_dir, error))
+  if (!prd_private_file_sync_dir (data_dir, FALSE, error))
     return FALSE;
 
   /* The mark goes last: until then, finishing again only removes. */
@@ -171,10 +137,10 @@ finish (const char *swap_dir,
       !prd_private_file_remove_tree (new_dir, error))
     return FALSE;
   if (g_unlink (complete) != 0)
-    return set_errno_error (error, errno, "Cannot remove", complete);
+    return prd_private_file_set_errno_error (error, errno, "Cannot remove", complete);
   if (g_rmdir (swap_dir) != 0)
-    return set_errno_error (error, errno, "Cannot remove", swap_dir);
-  return sync_dir (data_dir, error);
+    return prd_private_file_set_errno_error (error, errno, "Cannot remove", swap_dir);
+  return prd_private_file_sync_dir (data_dir, FALSE, error);
 }
 
 /**
@@ -238,7 +204,8 @@ prd_data_swap_commit (const char *swap_dir,
                                  G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600,
                                  error))
     return FALSE;
-  if (!sync_dir (swap_dir, error) || !sync_dir (data_dir, error))
+  if (!prd_private_file_sync_dir (swap_dir, FALSE, error) ||
+      !prd_private_file_sync_dir (data_dir, FALSE, error))
     return FALSE;
   return finish (swap_dir, data_dir, files, replaced, error);
 }
@@ -270,7 +237,7 @@ is_foreign (const char *swap_dir)
   g_autoptr (GDir) dir = NULL;
   const char *name;
 
-  if (lexists (complete))
+  if (prd_private_file_lexists (complete))
     return FALSE;
   dir = g_dir_open (swap_dir, 0, NULL);
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
@@ -292,7 +259,7 @@ recover_one (const char *data_dir, const char *swap_dir, GError **error)
 
   if (is_foreign (swap_dir))
     return TRUE;
-  if (!lexists (complete))
+  if (!prd_private_file_lexists (complete))
     {
       /* A folder of a swap (new/, and the temporary file of a mark being
        * written, at most) that was never marked complete: the data
