@@ -53,6 +53,7 @@
 #include "prd-sqlite-store.h"
 #include "prd-time.h"
 
+#include "prd-cli.h"
 #include "prd-cli-backup.h"
 
 #define STORE_FILE     "prdhub.db"
@@ -255,14 +256,6 @@ fail (GError *error)
   return 1;
 }
 
-/* A usage error: exit status 2, and where the help is. */
-static int
-usage (const char *command, const char *message)
-{
-  g_printerr ("prdhub: %s (see `prdhub help %s`)\n", message, command);
-  return 2;
-}
-
 static gboolean
 parse (GOptionContext *context, const char *command, int *argc, char ***argv)
 {
@@ -270,7 +263,7 @@ parse (GOptionContext *context, const char *command, int *argc, char ***argv)
 
   if (!g_option_context_parse (context, argc, argv, &error))
     {
-      usage (command, error->message);
+      prd_cli_usage_error (command, "%s", error->message);
       return FALSE;
     }
   return TRUE;
@@ -426,12 +419,12 @@ prd_cli_backup (int argc, char **argv)
       context, "DEST must not exist or be an empty folder. The database is copied with SQLite's "
                "online backup API, then the versions repository, then the secret files.");
   if (!parse (context, "backup", &argc, &argv))
-    return 2;
+    return PRD_CLI_EXIT_USAGE;
   if (argc != 2)
-    return usage ("backup",
-                  argc < 2 ? "backup needs a DEST folder" : "backup takes one DEST folder");
+    return prd_cli_usage_error (
+        "backup", "%s", argc < 2 ? "backup needs a DEST folder" : "backup takes one DEST folder");
   if (*argv[1] == '\0')
-    return usage ("backup", "DEST is empty: backup needs the name of a folder");
+    return prd_cli_usage_error ("backup", "DEST is empty: backup needs the name of a folder");
   dir = find_data_dir (config_file, data_dir, &error);
   if (dir == NULL)
     return fail (error);
@@ -643,12 +636,13 @@ prd_cli_restore (int argc, char **argv)
                                 "Stop the hub first. A data folder that is not empty is left "
                                 "alone unless --force is given.");
   if (!parse (context, "restore", &argc, &argv))
-    return 2;
+    return PRD_CLI_EXIT_USAGE;
   if (argc != 2)
-    return usage ("restore", argc < 2 ? "restore needs the SRC folder of a backup"
-                                      : "restore takes one SRC folder");
+    return prd_cli_usage_error ("restore", "%s",
+                                argc < 2 ? "restore needs the SRC folder of a backup"
+                                         : "restore takes one SRC folder");
   if (*argv[1] == '\0')
-    return usage ("restore", "SRC is empty: restore needs the folder of a backup");
+    return prd_cli_usage_error ("restore", "SRC is empty: restore needs the folder of a backup");
   dir = find_data_dir (config_file, data_dir, &error);
   if (dir == NULL)
     return fail (error);

@@ -38,13 +38,14 @@
 #include "prd-secret-store.h"
 #include "prd-store.h"
 
+#include "prd-cli.h"
 #include "prd-cli-remote.h"
 
 #define TOKEN_TTL      300        /* seconds */
 #define CLI_USER       "operator" /* the token's user when --user is not given */
 #define MAX_ANSWER     (64 * 1024 * 1024)
-#define EXIT_FAILURE_1 1
-#define EXIT_USAGE     2
+#define EXIT_FAILURE_1 PRD_CLI_EXIT_FAILURE
+#define EXIT_USAGE     PRD_CLI_EXIT_USAGE
 
 typedef struct
 {
@@ -77,23 +78,6 @@ fail (const char *what, const GError *error)
   else
     g_printerr ("prdhub: %s\n", error->message);
   return EXIT_FAILURE_1;
-}
-
-static int usage_error (const char *command, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-/* One line on stderr naming where help is, as every command's usage errors
- * do (prd-main.c); returns EXIT_USAGE. */
-static int
-usage_error (const char *command, const char *format, ...)
-{
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_printerr ("prdhub: %s (see `prdhub help %s`)\n", message, command);
-  return EXIT_USAGE;
 }
 
 /* Where the hub listens, as seen from this machine. */
@@ -478,9 +462,9 @@ prd_cli_remote_prd (int argc, char **argv)
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_summary (context, prd_summary);
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return usage_error ("prd", "%s", error->message);
+    return prd_cli_usage_error ("prd", "%s", error->message);
   if (argc != 3 || !prd_cli_remote_handles (argv[1]))
-    return usage_error ("prd", "prd %s needs exactly one ID", argc > 1 ? argv[1] : "");
+    return prd_cli_usage_error ("prd", "prd %s needs exactly one ID", argc > 1 ? argv[1] : "");
   action = argv[1];
   prd_id = argv[2];
   if (!prd_store_validate_prd_id (prd_id, &error))
@@ -489,8 +473,9 @@ prd_cli_remote_prd (int argc, char **argv)
       g_str_equal (action, "version") != (changelog != NULL) ||
       (!g_str_equal (action, "version") && (type != NULL || force)) ||
       (!g_str_equal (action, "delete") && purge))
-    return usage_error ("prd", "prd rename needs --title, prd version --changelog (and only it "
-                               "takes --type and --force), only prd delete takes --purge-versions");
+    return prd_cli_usage_error (
+        "prd", "prd rename needs --title, prd version --changelog (and only it "
+               "takes --type and --force), only prd delete takes --purge-versions");
 
   json_builder_begin_object (builder);
   if (g_str_equal (action, "rename"))
@@ -586,9 +571,9 @@ prd_cli_remote_status (int argc, char **argv)
   g_set_prgname ("prdhub status");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return usage_error ("status", "%s", error->message);
+    return prd_cli_usage_error ("status", "%s", error->message);
   if (argc > 1)
-    return usage_error ("status", "unexpected argument \"%s\"", argv[1]);
+    return prd_cli_usage_error ("status", "unexpected argument \"%s\"", argv[1]);
   remote = remote_open (config_file, data_dir, url, org, NULL, &error);
   if (remote == NULL)
     return fail (NULL, error);

@@ -37,6 +37,7 @@
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 
+#include "prd-cli.h"
 #include "prd-cli-backup.h"
 #include "prd-cli-remote.h"
 #include "prd-eio-listener.h"
@@ -67,7 +68,7 @@
 /* Largest Markdown file `prd create --file` / `prd import` accept. */
 #define MAX_IMPORT_BYTES (4 * 1024 * 1024)
 /* Exit status of a command line that is wrong; 1 is for failures. */
-#define EXIT_USAGE 2
+#define EXIT_USAGE PRD_CLI_EXIT_USAGE
 
 typedef struct
 {
@@ -81,23 +82,6 @@ fail (GError *error)
 {
   g_printerr ("prdhub: %s\n", error->message);
   return 1;
-}
-
-static int usage_error (const char *command, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-/* One line on stderr naming where help is; returns EXIT_USAGE. */
-static int
-usage_error (const char *command, const char *format, ...)
-{
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_printerr ("prdhub: %s (see `prdhub help%s%s`)\n", message, command != NULL ? " " : "",
-              command != NULL ? command : "");
-  return EXIT_USAGE;
 }
 
 /* Every command handles --help itself, so that the help can name the
@@ -135,7 +119,7 @@ parse_command_line (GOptionContext *context, const char *command, int *argc, cha
   g_option_context_set_help_enabled (context, FALSE);
   g_option_context_add_main_entries (context, help_entries, NULL);
   if (!g_option_context_parse (context, argc, argv, &error))
-    return usage_error (command, "%s", error->message);
+    return prd_cli_usage_error (command, "%s", error->message);
   return -1;
 }
 
@@ -545,9 +529,9 @@ cmd_serve (int argc, char **argv)
   if (help_requested)
     return print_help (context, "prdhub serve");
   if (argc > 1)
-    return usage_error ("serve", "unexpected argument \"%s\"", argv[1]);
+    return prd_cli_usage_error ("serve", "unexpected argument \"%s\"", argv[1]);
   if (verbose && log_level != NULL && !g_str_equal (log_level, "debug"))
-    return usage_error ("serve", "--verbose is --log-level debug");
+    return prd_cli_usage_error ("serve", "--verbose is --log-level debug");
 
   config = load_config (config_file, listen, data_dir, tls_cert, tls_key, jwt_public_key,
                         cors_origins, autosave_interval, &error);
@@ -682,9 +666,9 @@ cmd_token_revoke (int argc, char **argv)
   if (help_requested)
     return print_help (context, "prdhub token revoke");
   if (argc > 1)
-    return usage_error ("token", "unexpected argument \"%s\"", argv[1]);
+    return prd_cli_usage_error ("token", "unexpected argument \"%s\"", argv[1]);
   if (user == NULL || *user == '\0')
-    return usage_error ("token", "token revoke needs --user");
+    return prd_cli_usage_error ("token", "token revoke needs --user");
   config = load_existing_hub_config (config_file, data_dir, &error);
   if (config == NULL)
     return fail (error);
@@ -779,22 +763,23 @@ cmd_token (int argc, char **argv)
   if (help_requested)
     return print_help (context, "prdhub token");
   if (argc > 1)
-    return usage_error ("token", "unexpected argument \"%s\"", argv[1]);
+    return prd_cli_usage_error ("token", "unexpected argument \"%s\"", argv[1]);
   if (user == NULL || *user == '\0' || name == NULL || *name == '\0')
-    return usage_error ("token", "token needs --user and --name");
+    return prd_cli_usage_error ("token", "token needs --user and --name");
   if (role_str != NULL && !prd_role_from_string (role_str, &role))
-    return usage_error ("token", "--role must be viewer, editor or admin");
+    return prd_cli_usage_error ("token", "--role must be viewer, editor or admin");
   if (ttl <= 0 || ttl > MAX_TOKEN_TTL)
-    return usage_error ("token", "--ttl must be between 1 and %d seconds", MAX_TOKEN_TTL);
+    return prd_cli_usage_error ("token", "--ttl must be between 1 and %d seconds", MAX_TOKEN_TTL);
   if (listen != NULL && !link)
-    return usage_error ("token", "--listen goes with --link");
+    return prd_cli_usage_error ("token", "--listen goes with --link");
 
   config = load_existing_hub_config (config_file, data_dir, &error);
   if (config == NULL ||
       (listen != NULL && !prd_hub_config_set (config, "server", "listen", listen, &error)))
     return fail (error);
   if (link && prd_hub_config_get_server (config)->listen_port == 0)
-    return usage_error ("token", "--link needs the hub's real port, not 0 (--listen HOST:PORT)");
+    return prd_cli_usage_error ("token",
+                                "--link needs the hub's real port, not 0 (--listen HOST:PORT)");
   if (prd_hub_config_get_auth (config)->jwt_public_key != NULL)
     {
       g_printerr ("prdhub: the hub verifies tokens with %s (jwt-public-key); "
@@ -1080,19 +1065,19 @@ check_action (const char *command,
     {
       if (help_requested)
         return print_help (context, help_name);
-      return usage_error (command, "%s needs an action: %s", command, names);
+      return prd_cli_usage_error (command, "%s needs an action: %s", command, names);
     }
   *action = find_action (actions, n_actions, argv[1]);
   if (*action == NULL)
-    return usage_error (command, "unknown %s action \"%s\" (%s)", command, argv[1], names);
+    return prd_cli_usage_error (command, "unknown %s action \"%s\" (%s)", command, argv[1], names);
   if (help_requested)
     return print_action_help (command, *action, entries);
   if ((guint) argc - 2 != (*action)->n_arguments)
     {
       if ((*action)->n_arguments == 0)
-        return usage_error (command, "%s %s takes no argument", command, (*action)->name);
-      return usage_error (command, "%s %s needs exactly one %s", command, (*action)->name,
-                          (*action)->arguments);
+        return prd_cli_usage_error (command, "%s %s takes no argument", command, (*action)->name);
+      return prd_cli_usage_error (command, "%s %s needs exactly one %s", command, (*action)->name,
+                                  (*action)->arguments);
     }
   return -1;
 }
@@ -1139,7 +1124,7 @@ cmd_prd (int argc, char **argv)
     return status;
   if ((g_str_equal (action->name, "create") || g_str_equal (action->name, "import")) &&
       title == NULL)
-    return usage_error ("prd", "prd %s needs --title", action->name);
+    return prd_cli_usage_error ("prd", "prd %s needs --title", action->name);
 
   config = load_existing_hub_config (config_file, data_dir, &error);
   if (config == NULL)
@@ -1260,7 +1245,7 @@ cmd_secret (int argc, char **argv)
     {
       name = argv[2];
       if (!prd_secret_check_name (name, &error))
-        return usage_error ("secret", "%s", error->message);
+        return prd_cli_usage_error ("secret", "%s", error->message);
     }
 
   config = load_existing_hub_config (config_file, data_dir, &error);
@@ -1331,9 +1316,9 @@ cmd_discover (int argc, char **argv)
   if (help_requested)
     return print_help (context, "prdhub discover");
   if (argc > 1)
-    return usage_error ("discover", "unexpected argument \"%s\"", argv[1]);
+    return prd_cli_usage_error ("discover", "unexpected argument \"%s\"", argv[1]);
   if (timeout < 1 || timeout > 60)
-    return usage_error ("discover", "--timeout must be between 1 and 60 seconds");
+    return prd_cli_usage_error ("discover", "--timeout must be between 1 and 60 seconds");
   prd_hub_discover_async ((guint) timeout * 1000, NULL, store_result, &result);
   wait_for (&result);
   hubs = prd_hub_discover_finish (result, &error);
@@ -1604,17 +1589,18 @@ cmd_integration (int argc, char **argv)
     {
       if (help_requested)
         return print_help (context, "prdhub integration");
-      return usage_error ("integration", "integration needs an action: %s", names);
+      return prd_cli_usage_error ("integration", "integration needs an action: %s", names);
     }
   action = find_action (integration_actions, G_N_ELEMENTS (integration_actions), argv[1]);
   if (action == NULL)
-    return usage_error ("integration", "unknown integration action \"%s\" (%s)", argv[1], names);
+    return prd_cli_usage_error ("integration", "unknown integration action \"%s\" (%s)", argv[1],
+                                names);
   if (help_requested)
     return print_action_help ("integration", action, entries);
   /* set takes KEY=VALUE… after its SERVICE; the others exactly their arguments. */
   if (g_str_equal (action->name, "set") ? argc < 4 : (guint) argc - 2 != action->n_arguments)
-    return usage_error ("integration", "usage: prdhub integration %s %s", action->name,
-                        action->arguments);
+    return prd_cli_usage_error ("integration", "usage: prdhub integration %s %s", action->name,
+                                action->arguments);
 
   config = load_existing_hub_config (config_file, data_dir, &error);
   if (config == NULL)
@@ -1707,9 +1693,9 @@ cmd_help (int argc, char **argv)
     return print_general_help ();
   command = find_command (argv[1]);
   if (command == NULL)
-    return usage_error (NULL, "unknown command \"%s\"", argv[1]);
+    return prd_cli_usage_error (NULL, "unknown command \"%s\"", argv[1]);
   if (argc > 3)
-    return usage_error ("help", "unexpected argument \"%s\"", argv[3]);
+    return prd_cli_usage_error ("help", "unexpected argument \"%s\"", argv[3]);
   args = g_ptr_array_new ();
   g_ptr_array_add (args, argv[0]);
   if (argc == 3)
@@ -1745,7 +1731,7 @@ main (int argc, char *argv[])
       if (g_str_equal (name, "help"))
         return cmd_help (argc - 1, argv + 1);
       if (command == NULL)
-        return usage_error (NULL, "unknown command \"%s\"", name);
+        return prd_cli_usage_error (NULL, "unknown command \"%s\"", name);
       return command->run (argc - 1, argv + 1);
     }
   return cmd_serve (argc, argv);

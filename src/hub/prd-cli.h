@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Every command's exit status: 0 done, 1 an error (nothing changed), 2 a
+ * usage error (README, "The command line"). */
+#define PRD_CLI_EXIT_FAILURE 1
+#define PRD_CLI_EXIT_USAGE   2
+
+int prd_cli_usage_error (const char *command, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+G_END_DECLS
