@@ -39,6 +39,7 @@ struct _PrdHubAi
   GCancellable *cancellable;
   guint reviews;         /* ai-review requests at the provider */
   GHashTable *reviewers; /* (owned) user keys (prd_ai_user_key()) with a review there */
+  gboolean stopping;     /* prd_hub_ai_shutdown(): no job starts any more */
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubAi, prd_hub_ai, G_TYPE_OBJECT)
@@ -651,6 +652,12 @@ on_ai_prompt (PrdSioSocket *socket,
                               "No AI provider is configured on this hub ([ai] base-url and model)");
       return;
     }
+  if (self->stopping)
+    {
+      reply_ai_error_literal (socket, ack_id, PRD_ERROR_INTERRUPTED,
+                              "The hub is stopping; ask again once it is back");
+      return;
+    }
   payload = prd_hub_payload_peek_object (args);
   if (payload == NULL)
     {
@@ -1103,7 +1110,8 @@ prd_hub_ai_dispose (GObject *object)
 
           /* Their callbacks still come; they find no hub and stop. The
            * rows stay queued or streaming until the next start marks
-           * them INTERRUPTED. */
+           * them INTERRUPTED (a hub that stops first ends them in
+           * prd_hub_ai_shutdown()). */
           data->self = NULL;
           g_cancellable_cancel (job->cancellable);
           g_clear_pointer (&data->room, prd_hub_room_release);
@@ -1338,4 +1346,63 @@ prd_hub_ai_cancel_job (PrdHubAi *self, const char *job_id, GError **error)
     }
   cancel_job (self, job);
   return TRUE;
+}
+
+/* Ends @job on the hub's stop: its requester (queued) or its room
+ * (running) gets ai-error INTERRUPTED, the record says so. */
+static void
+interrupt_job (PrdHubAi *self, PrdAiJob *job, const GError *error)
+{
+  JobData *data = job->data;
+
+  if (job->state == PRD_AI_JOB_QUEUED)
+    {
+      prd_ai_queue_cancel_queued (self->queue, job);
+      job->state = PRD_AI_JOB_QUEUED;
+    }
+  job_end (self, job, PRD_AI_JOB_FAILED, error, 0, 0);
+  /* The stream's callbacks still come; they find no hub and stop. */
+  data->self = NULL;
+  g_cancellable_cancel (job->cancellable);
+}
+
+/**
+ * prd_hub_ai_shutdown:
+ *
+ * The hub is stopping: every queued or running job ends now with
+ * `ai-error` `INTERRUPTED` (to the requester of a queued job, to the room
+ * of a running one) and is recorded failed, and later `ai-prompt`s are
+ * refused (`INTERRUPTED`). The hub calls it before its `server-shutdown`
+ * goes out, so that clients hear of their jobs while still connected.
+ * Text a job wrote stays. Idempotent.
+ */
+void
+prd_hub_ai_shutdown (PrdHubAi *self)
+{
+  g_autoptr (GPtrArray) jobs = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (PRD_IS_HUB_AI (self));
+
+  if (self->stopping)
+    return;
+  self->stopping = TRUE;
+  error = g_error_new_literal (PRD_ERROR, PRD_ERROR_INTERRUPTED,
+                               "The hub is stopping; the AI job was interrupted");
+  jobs = prd_hub_ai_list_jobs (self);
+  /* The queued ones first: a running job that ends starts the next. */
+  for (guint i = 0; i < jobs->len; i++)
+    {
+      PrdAiJob *job = g_ptr_array_index (jobs, i);
+
+      if (job->state == PRD_AI_JOB_QUEUED && g_hash_table_contains (self->jobs, job->id))
+        interrupt_job (self, job, error);
+    }
+  for (guint i = 0; i < jobs->len; i++)
+    {
+      PrdAiJob *job = g_ptr_array_index (jobs, i);
+
+      if (g_hash_table_contains (self->jobs, job->id))
+        interrupt_job (self, job, error);
+    }
 }

@@ -3,8 +3,9 @@
 // AI jobs on /prds (docs/protocol.md, "AI help") against a real prdhub
 // pointed at the scripted OpenAI-compatible test server: the event sequence
 // and shapes, the text written into the PRD for everyone, typing at the
-// anchor while the AI streams, quota, cancel, concurrency, restart, and the
-// provider's failures.
+// anchor while the AI streams, quota, cancel, concurrency, restart, a hub
+// that stops under a job (ai-error INTERRUPTED, the SDK's whenAiJobDone()),
+// and the provider's failures.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import {
   client, request, join, bump, once, user, createPrd, recorder, until,
 } from './collab-helpers.js';
 import { startAiServer, startAiHub } from './ai-helpers.js';
+import { sdkClient, SDK_HUB_CONFIG, until as untilTrue } from './sdk-helpers.js';
 
 const JOB_RE = /^job_[0-9a-f]{24}$/;
 
@@ -716,6 +718,59 @@ test('a restart marks the jobs that were running as failed (INTERRUPTED)', async
     // The text streamed before the crash stayed.
     assert.equal(await contentOf(hub, prdId), 'Base.\nfirst');
   } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
+// The state of a promise, readable without awaiting it.
+function settled(promise) {
+  const s = { state: 'pending' };
+  promise.then((value) => Object.assign(s, { state: 'resolved', value }),
+    (error) => Object.assign(s, { state: 'rejected', error }));
+  return s;
+}
+
+// `state error_code error_message` of a job's row in a stopped hub's database.
+function jobRow(dataDir, jobId) {
+  return execFileSync('/usr/bin/python3', ['-c',
+    'import sqlite3,sys;c=sqlite3.connect(sys.argv[1]);' +
+    'r=c.execute("select state, error_code, error_message from ai_jobs where id=?",(sys.argv[2],)).fetchone();' +
+    'print(" ".join(str(x) for x in r))', path.join(dataDir, 'prdhub.db'), jobId]).toString().trim();
+}
+
+test('a hub that stops ends its AI jobs first: ai-error INTERRUPTED before server-shutdown', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { extra: `concurrency=1\n${SDK_HUB_CONFIG}` });
+  const c = sdkClient(hub, await createPrd(hub, 'Stop', 'Base.\n'), user('user_a'));
+  try {
+    const seen = [];
+    for (const name of ['ai-stream-chunk', 'ai-error', 'server-shutdown'])
+      c.on(name, (d) => seen.push(name === 'ai-error' ? `ai-error ${d.jobId} ${d.error.code}` : name));
+    await c.connect();
+    const running = await c.aiPrompt({ prompt: 'scenario:gated x' });
+    const queued = await c.aiPrompt({ prompt: 'later', insert: false });
+    const done = [settled(c.whenAiJobDone(running.jobId)), settled(c.whenAiJobDone(queued.jobId))];
+    await untilTrue(() => seen.includes('ai-stream-chunk'), 'the first chunk');
+    hub.proc.kill('SIGTERM');
+    await untilTrue(() => seen.includes('server-shutdown'), 'server-shutdown');
+    // The queued job's requester and the running job's room hear first.
+    const order = seen.filter((e) => e !== 'ai-stream-chunk');
+    assert.equal(order.at(-1), 'server-shutdown');
+    assert.deepEqual(order.slice(0, -1).sort(),
+      [`ai-error ${running.jobId} INTERRUPTED`, `ai-error ${queued.jobId} INTERRUPTED`].sort());
+    await untilTrue(() => done.every((d) => d.state !== 'pending'), 'both jobs to settle');
+    for (const d of done) {
+      assert.equal(d.state, 'rejected');
+      assert.equal(d.error.code, 'INTERRUPTED');
+      assert.match(d.error.message, /stopping/);
+    }
+    // Recorded at the stop, not only at the next start.
+    assert.equal((await hub.exited).code, 0);
+    for (const { jobId } of [running, queued])
+      assert.match(jobRow(hub.dataDir, jobId), /^failed INTERRUPTED The hub is stopping/);
+  } finally {
+    c.close();
     await hub.stop();
     await ai.stop();
   }
