@@ -4,8 +4,8 @@
 // pointed at the scripted OpenAI-compatible test server: the event sequence
 // and shapes, the text written into the PRD for everyone, typing at the
 // anchor while the AI streams, quota, cancel, concurrency, restart, a hub
-// that stops under a job (ai-error INTERRUPTED, the SDK's whenAiJobDone()),
-// and the provider's failures.
+// that stops or dies under a job (ai-error INTERRUPTED, ai-job-status, the
+// SDK's whenAiJobDone()), and the provider's failures.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -771,6 +771,81 @@ test('a hub that stops ends its AI jobs first: ai-error INTERRUPTED before serve
       assert.match(jobRow(hub.dataDir, jobId), /^failed INTERRUPTED The hub is stopping/);
   } finally {
     c.close();
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
+test('ai-job-status: the state of a job of a joined PRD; refusals change nothing', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { extra: 'concurrency=1\n' });
+  try {
+    const prdId = await createPrd(hub, 'Status', 'Start.\n');
+    const a = await client(hub, user('user_a'));
+    const viewer = await client(hub, user('user_v', { role: 'viewer' }));
+    await join(a, prdId);
+    await join(viewer, prdId, { mode: 'view' });
+    const ev = recorder(a, ['ai-stream-chunk', 'ai-stream-complete', 'ai-error']);
+    const first = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated one' });
+    await until(a, () => ev.some((e) => e.event === 'ai-stream-chunk'));
+    const second = await request(a, 'ai-prompt', { prdId, prompt: 'two', insert: false });
+
+    // Any member of the PRD's room may ask, viewers included.
+    const running = await request(viewer, 'ai-job-status', { prdId, jobId: first.jobId });
+    assert.deepEqual(running, { ok: true,
+      job: { jobId: first.jobId, prdId, state: 'streaming', tokensUsed: 0, duration: 0 } });
+    const waiting = await request(a, 'ai-job-status', { prdId, jobId: second.jobId });
+    assert.equal(waiting.job.state, 'queued');
+
+    // Refusals: an ack { error: { code, message } } (and the error event).
+    const unknown = await request(a, 'ai-job-status', { prdId, jobId: 'job_000000000000000000000000' });
+    assert.deepEqual(Object.keys(unknown.error).sort(), ['code', 'message']);
+    assert.equal(unknown.error.code, 'NOT_FOUND');
+    for (const bad of [undefined, {}, { prdId }, { jobId: first.jobId },
+      { prdId, jobId: 'job_1' }, { prdId, jobId: `${first.jobId}0` }, { prdId, jobId: 7 },
+      { prdId: 'nope', jobId: first.jobId }])
+      assert.equal((await request(a, 'ai-job-status', bad)).error.code, 'INVALID_PAYLOAD', JSON.stringify(bad));
+
+    // Another organization: its PRD is not joinable, and a job is not found
+    // through a PRD of its own, as an unknown id.
+    const otherPrd = await createPrd(hub, 'Theirs', 'Other.\n', user('user_a', { org: 'org_other' }));
+    const twin = await client(hub, user('user_a', { org: 'org_other' }));
+    await join(twin, otherPrd);
+    assert.equal((await request(twin, 'ai-job-status', { prdId, jobId: first.jobId })).error.code,
+      'NOT_JOINED');
+    const foreign = await request(twin, 'ai-job-status', { prdId: otherPrd, jobId: first.jobId });
+    assert.deepEqual(foreign.error, unknown.error);
+    // A job of another PRD of one's own organization is not found either.
+    const mine = await createPrd(hub, 'Mine too', 'x\n');
+    await join(a, mine);
+    assert.equal((await request(a, 'ai-job-status', { prdId: mine, jobId: first.jobId })).error.code,
+      'NOT_FOUND');
+    assert.equal(ev.filter((e) => e.event === 'ai-error').length, 0);
+
+    // Ended jobs come from the record: cancelled (with its code), complete.
+    assert.equal((await request(a, 'ai-cancel', { jobId: first.jobId })).ok, true);
+    await until(a, () => ev.some((e) => e.event === 'ai-stream-complete'));
+    const readBack = async (jobId, state) => {
+      // The record is written after the job's last event: ask until it is.
+      let res;
+      const deadline = Date.now() + 20000;
+      for (;;) {
+        res = await request(a, 'ai-job-status', { prdId, jobId });
+        if (res.job?.state === state || Date.now() > deadline) return res;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const cancelled = await readBack(first.jobId, 'cancelled');
+    assert.equal(cancelled.job.state, 'cancelled');
+    assert.equal(cancelled.job.error.code, 'CANCELLED');
+    assert.equal(typeof cancelled.job.error.message, 'string');
+    const complete = await readBack(second.jobId, 'complete');
+    assert.equal(complete.job.state, 'complete');
+    assert.equal(complete.job.error, undefined);
+    assert.equal(typeof complete.job.tokensUsed, 'number');
+    assert.equal(typeof complete.job.duration, 'number');
+    for (const s of [a, viewer, twin]) s.close();
+  } finally {
     await hub.stop();
     await ai.stop();
   }
