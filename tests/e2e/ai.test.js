@@ -10,6 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { startHub, tmpDir, token } from './helpers/hub.js';
 import {
@@ -773,6 +774,38 @@ test('a hub that stops ends its AI jobs first: ai-error INTERRUPTED before serve
     c.close();
     await hub.stop();
     await ai.stop();
+  }
+});
+
+test('after a killed hub is back, the SDK learns that its AI job was INTERRUPTED', async () => {
+  const ai = await startAiServer();
+  const dataDir = tmpDir('prdhub-e2e-ai-kill-');
+  let hub = await startAiHub(ai, { extra: SDK_HUB_CONFIG, args: ['--data-dir', dataDir] });
+  const port = hub.port;
+  const c = sdkClient(hub, await createPrd(hub, 'Killed', 'Base.\n'), user('user_a'));
+  try {
+    let chunks = 0;
+    c.on('ai-stream-chunk', () => chunks++);
+    await c.connect();
+    const { jobId } = await c.aiPrompt({ prompt: 'scenario:gated x' });
+    const done = settled(c.whenAiJobDone(jobId));
+    await untilTrue(() => chunks > 0, 'the first chunk');
+    hub.proc.kill('SIGKILL');
+    await hub.stop();
+    hub = await startAiHub(ai, { extra: SDK_HUB_CONFIG,
+      args: ['--data-dir', dataDir, '--listen', `127.0.0.1:${port}`] });
+    // No ai-error can come from the hub that died: the rejoin asks.
+    await untilTrue(() => done.state !== 'pending', 'whenAiJobDone to settle after the rejoin', 20000);
+    assert.equal(done.state, 'rejected');
+    assert.equal(done.error.code, 'INTERRUPTED');
+    const status = await c.aiJobStatus(jobId);
+    assert.equal(status.state, 'failed');
+    assert.equal(status.error.code, 'INTERRUPTED');
+  } finally {
+    c.close();
+    await hub.stop();
+    await ai.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
 
