@@ -39,6 +39,7 @@ struct _PrdHubAi
   GCancellable *cancellable;
   guint reviews;         /* ai-review requests at the provider */
   GHashTable *reviewers; /* (owned) user keys (prd_ai_user_key()) with a review there */
+  gboolean stopping;     /* prd_hub_ai_shutdown(): no job starts any more */
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubAi, prd_hub_ai, G_TYPE_OBJECT)
@@ -651,6 +652,12 @@ on_ai_prompt (PrdSioSocket *socket,
                               "No AI provider is configured on this hub ([ai] base-url and model)");
       return;
     }
+  if (self->stopping)
+    {
+      reply_ai_error_literal (socket, ack_id, PRD_ERROR_INTERRUPTED,
+                              "The hub is stopping; ask again once it is back");
+      return;
+    }
   payload = prd_hub_payload_peek_object (args);
   if (payload == NULL)
     {
@@ -1076,12 +1083,156 @@ on_ai_review (PrdSioSocket *socket,
   prd_ai_provider_complete_async (self->provider, messages, self->cancellable, on_reviewed, review);
 }
 
+/* ---- how a job ended ----------------------------------------------------------- */
+
+/* `job_` and 24 lowercase hex digits (prd_ai_job_new()). */
+static gboolean
+is_job_id (const char *job_id)
+{
+  if (strlen (job_id) != 28 || !g_str_has_prefix (job_id, "job_"))
+    return FALSE;
+  for (const char *p = job_id + 4; *p != '\0'; p++)
+    if (!g_ascii_isdigit (*p) && !(*p >= 'a' && *p <= 'f'))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+reply_job_status (PrdSioSocket *socket,
+                  gint64 ack_id,
+                  const char *job_id,
+                  const char *prd_id,
+                  const char *state,
+                  gint64 tokens,
+                  gint64 duration,
+                  const char *error_code,
+                  const char *error_message)
+{
+  JsonObject *ack = json_object_new ();
+  JsonObject *job = json_object_new ();
+
+  json_object_set_string_member (job, "jobId", job_id);
+  json_object_set_string_member (job, "prdId", prd_id);
+  json_object_set_string_member (job, "state", state);
+  json_object_set_int_member (job, "tokensUsed", tokens);
+  json_object_set_int_member (job, "duration", duration);
+  if (error_code != NULL)
+    {
+      JsonObject *error = json_object_new ();
+
+      json_object_set_string_member (error, "code", error_code);
+      json_object_set_string_member (error, "message", error_message != NULL ? error_message : "");
+      json_object_set_object_member (job, "error", error);
+    }
+  json_object_set_object_member (ack, "job", job);
+  prd_hub_reply_ok (socket, ack_id, ack);
+}
+
+typedef struct
+{
+  PrdSioSocket *socket; /* (owned) */
+  gint64 ack_id;
+  char *prd_id;
+  char *job_id;
+} StatusRequest;
+
+static void
+status_request_free (StatusRequest *request)
+{
+  g_object_unref (request->socket);
+  g_free (request->prd_id);
+  g_free (request->job_id);
+  g_free (request);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StatusRequest, status_request_free)
+
+static void
+on_job_record (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (StatusRequest) request = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdAiJobRecord) record = NULL;
+
+  record = prd_ai_job_store_get_finish (PRD_AI_JOB_STORE (source), result, &error);
+  if (error != NULL)
+    {
+      prd_hub_reply_error (request->socket, request->ack_id, "ai-job-status", request->prd_id,
+                           error);
+      return;
+    }
+  /* A job of another PRD, hence maybe of another organization, is not
+   * there for the caller. */
+  if (record == NULL || g_strcmp0 (record->prd_id, request->prd_id) != 0)
+    {
+      prd_hub_reply_error_literal (request->socket, request->ack_id, "ai-job-status",
+                                   request->prd_id, PRD_ERROR_NOT_FOUND,
+                                   "No such AI job on record for this PRD");
+      return;
+    }
+  reply_job_status (request->socket, request->ack_id, record->id, record->prd_id, record->state,
+                    record->tokens, record->duration, record->error_code, record->error_message);
+}
+
+/* ai-job-status { prdId, jobId }: how a job of a joined PRD stands, from
+ * the jobs under way, else from the jobs on record. A client that lost
+ * its connection (or a hub that was killed) learns so how its job ended. */
+static void
+on_ai_job_status (PrdSioSocket *socket,
+                  const char *event,
+                  JsonArray *args,
+                  GPtrArray *attachments,
+                  gint64 ack_id,
+                  gpointer user_data)
+{
+  PrdHubAi *self = user_data;
+  JsonObject *payload = prd_hub_payload_peek_object (args);
+  g_autoptr (GError) error = NULL;
+  const char *prd_id = NULL, *job_id = NULL;
+  StatusRequest *request;
+  PrdAiJob *job;
+
+  if (payload == NULL || !prd_hub_json_get_optional_string (payload, "prdId", &prd_id, &error) ||
+      prd_id == NULL || !prd_store_validate_prd_id (prd_id, NULL))
+    {
+      prd_hub_reply_error_literal (socket, ack_id, event, NULL, PRD_ERROR_INVALID_PAYLOAD,
+                                   "prdId must be a PRD id");
+      return;
+    }
+  if (!prd_hub_json_get_optional_string (payload, "jobId", &job_id, &error) || job_id == NULL ||
+      !is_job_id (job_id))
+    {
+      prd_hub_reply_error_literal (socket, ack_id, event, prd_id, PRD_ERROR_INVALID_PAYLOAD,
+                                   "jobId must be a job id (job_ and 24 hex digits)");
+      return;
+    }
+  if (prd_hub_room_registry_get_joined (self->rooms, socket, prd_id, &error) == NULL)
+    {
+      prd_hub_reply_error (socket, ack_id, event, prd_id, error);
+      return;
+    }
+  job = g_hash_table_lookup (self->jobs, job_id);
+  if (job != NULL && g_str_equal (job->prd_id, prd_id))
+    {
+      reply_job_status (socket, ack_id, job->id, job->prd_id,
+                        prd_ai_job_state_to_string (job->state), job->tokens, 0, NULL, NULL);
+      return;
+    }
+  request = g_new0 (StatusRequest, 1);
+  request->socket = g_object_ref (socket);
+  request->ack_id = ack_id;
+  request->prd_id = g_strdup (prd_id);
+  request->job_id = g_strdup (job_id);
+  prd_ai_job_store_get_async (self->job_store, job_id, NULL, on_job_record, request);
+}
+
 /* ---- object ------------------------------------------------------------------- */
 
 static const PrdHubEventEntry events[] = {
   { "ai-prompt", on_ai_prompt },
   { "ai-cancel", on_ai_cancel },
   { "ai-review", on_ai_review },
+  { "ai-job-status", on_ai_job_status },
 };
 
 static void
@@ -1103,7 +1254,8 @@ prd_hub_ai_dispose (GObject *object)
 
           /* Their callbacks still come; they find no hub and stop. The
            * rows stay queued or streaming until the next start marks
-           * them INTERRUPTED. */
+           * them INTERRUPTED (a hub that stops first ends them in
+           * prd_hub_ai_shutdown()). */
           data->self = NULL;
           g_cancellable_cancel (job->cancellable);
           g_clear_pointer (&data->room, prd_hub_room_release);
@@ -1338,4 +1490,63 @@ prd_hub_ai_cancel_job (PrdHubAi *self, const char *job_id, GError **error)
     }
   cancel_job (self, job);
   return TRUE;
+}
+
+/* Ends @job on the hub's stop: its requester (queued) or its room
+ * (running) gets ai-error INTERRUPTED, the record says so. */
+static void
+interrupt_job (PrdHubAi *self, PrdAiJob *job, const GError *error)
+{
+  JobData *data = job->data;
+
+  if (job->state == PRD_AI_JOB_QUEUED)
+    {
+      prd_ai_queue_cancel_queued (self->queue, job);
+      job->state = PRD_AI_JOB_QUEUED;
+    }
+  job_end (self, job, PRD_AI_JOB_FAILED, error, 0, 0);
+  /* The stream's callbacks still come; they find no hub and stop. */
+  data->self = NULL;
+  g_cancellable_cancel (job->cancellable);
+}
+
+/**
+ * prd_hub_ai_shutdown:
+ *
+ * The hub is stopping: every queued or running job ends now with
+ * `ai-error` `INTERRUPTED` (to the requester of a queued job, to the room
+ * of a running one) and is recorded failed, and later `ai-prompt`s are
+ * refused (`INTERRUPTED`). The hub calls it before its `server-shutdown`
+ * goes out, so that clients hear of their jobs while still connected.
+ * Text a job wrote stays. Idempotent.
+ */
+void
+prd_hub_ai_shutdown (PrdHubAi *self)
+{
+  g_autoptr (GPtrArray) jobs = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (PRD_IS_HUB_AI (self));
+
+  if (self->stopping)
+    return;
+  self->stopping = TRUE;
+  error = g_error_new_literal (PRD_ERROR, PRD_ERROR_INTERRUPTED,
+                               "The hub is stopping; the AI job was interrupted");
+  jobs = prd_hub_ai_list_jobs (self);
+  /* The queued ones first: a running job that ends starts the next. */
+  for (guint i = 0; i < jobs->len; i++)
+    {
+      PrdAiJob *job = g_ptr_array_index (jobs, i);
+
+      if (job->state == PRD_AI_JOB_QUEUED && g_hash_table_contains (self->jobs, job->id))
+        interrupt_job (self, job, error);
+    }
+  for (guint i = 0; i < jobs->len; i++)
+    {
+      PrdAiJob *job = g_ptr_array_index (jobs, i);
+
+      if (g_hash_table_contains (self->jobs, job->id))
+        interrupt_job (self, job, error);
+    }
 }

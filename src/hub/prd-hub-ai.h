@@ -26,5 +26,6 @@ PrdAiProvider *
 prd_hub_ai_build_provider (PrdHubConfig *config, const char *api_key, GError **error);
 GPtrArray *prd_hub_ai_list_jobs (PrdHubAi *self);
 gboolean prd_hub_ai_cancel_job (PrdHubAi *self, const char *job_id, GError **error);
+void prd_hub_ai_shutdown (PrdHubAi *self);
 
 G_END_DECLS

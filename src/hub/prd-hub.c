@@ -859,7 +859,8 @@ prd_hub_get_url (PrdHub *self)
 /**
  * prd_hub_stop:
  *
- * Broadcasts `server-shutdown` on every namespace, lets every engine session
+ * Ends the AI jobs under way (INTERRUPTED), then broadcasts
+ * `server-shutdown` on every namespace, lets every engine session
  * deliver it, then closes the sessions. The hub keeps listening until they
  * are gone, then stops listening and emits #PrdHub::stopped (at once when no
  * session is open). Idempotent.
@@ -879,6 +880,10 @@ prd_hub_stop (PrdHub *self)
     prd_integration_registry_shutdown (self->integration_registry);
   if (self->git != NULL)
     prd_hub_git_shutdown (self->git);
+  /* AI jobs queued or running end now, with ai-error INTERRUPTED to their
+   * requesters and rooms: before server-shutdown, while they listen. */
+  if (self->ai != NULL)
+    prd_hub_ai_shutdown (self->ai);
 
   payload = timestamped_object ("Server shutting down");
   for (guint i = 0; i < G_N_ELEMENTS (namespaces); i++)

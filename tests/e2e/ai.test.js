@@ -3,18 +3,21 @@
 // AI jobs on /prds (docs/protocol.md, "AI help") against a real prdhub
 // pointed at the scripted OpenAI-compatible test server: the event sequence
 // and shapes, the text written into the PRD for everyone, typing at the
-// anchor while the AI streams, quota, cancel, concurrency, restart, and the
-// provider's failures.
+// anchor while the AI streams, quota, cancel, concurrency, restart, a hub
+// that stops or dies under a job (ai-error INTERRUPTED, ai-job-status, the
+// SDK's whenAiJobDone()), and the provider's failures.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { startHub, tmpDir, token } from './helpers/hub.js';
 import {
   client, request, join, bump, once, user, createPrd, recorder, until,
 } from './collab-helpers.js';
 import { startAiServer, startAiHub } from './ai-helpers.js';
+import { sdkClient, SDK_HUB_CONFIG, until as untilTrue } from './sdk-helpers.js';
 
 const JOB_RE = /^job_[0-9a-f]{24}$/;
 
@@ -715,6 +718,166 @@ test('a restart marks the jobs that were running as failed (INTERRUPTED)', async
     assert.equal(row, 'failed INTERRUPTED');
     // The text streamed before the crash stayed.
     assert.equal(await contentOf(hub, prdId), 'Base.\nfirst');
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
+// The state of a promise, readable without awaiting it.
+function settled(promise) {
+  const s = { state: 'pending' };
+  promise.then((value) => Object.assign(s, { state: 'resolved', value }),
+    (error) => Object.assign(s, { state: 'rejected', error }));
+  return s;
+}
+
+// `state error_code error_message` of a job's row in a stopped hub's database.
+function jobRow(dataDir, jobId) {
+  return execFileSync('/usr/bin/python3', ['-c',
+    'import sqlite3,sys;c=sqlite3.connect(sys.argv[1]);' +
+    'r=c.execute("select state, error_code, error_message from ai_jobs where id=?",(sys.argv[2],)).fetchone();' +
+    'print(" ".join(str(x) for x in r))', path.join(dataDir, 'prdhub.db'), jobId]).toString().trim();
+}
+
+test('a hub that stops ends its AI jobs first: ai-error INTERRUPTED before server-shutdown', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { extra: `concurrency=1\n${SDK_HUB_CONFIG}` });
+  const c = sdkClient(hub, await createPrd(hub, 'Stop', 'Base.\n'), user('user_a'));
+  try {
+    const seen = [];
+    for (const name of ['ai-stream-chunk', 'ai-error', 'server-shutdown'])
+      c.on(name, (d) => seen.push(name === 'ai-error' ? `ai-error ${d.jobId} ${d.error.code}` : name));
+    await c.connect();
+    const running = await c.aiPrompt({ prompt: 'scenario:gated x' });
+    const queued = await c.aiPrompt({ prompt: 'later', insert: false });
+    const done = [settled(c.whenAiJobDone(running.jobId)), settled(c.whenAiJobDone(queued.jobId))];
+    await untilTrue(() => seen.includes('ai-stream-chunk'), 'the first chunk');
+    hub.proc.kill('SIGTERM');
+    await untilTrue(() => seen.includes('server-shutdown'), 'server-shutdown');
+    // The queued job's requester and the running job's room hear first.
+    const order = seen.filter((e) => e !== 'ai-stream-chunk');
+    assert.equal(order.at(-1), 'server-shutdown');
+    assert.deepEqual(order.slice(0, -1).sort(),
+      [`ai-error ${running.jobId} INTERRUPTED`, `ai-error ${queued.jobId} INTERRUPTED`].sort());
+    await untilTrue(() => done.every((d) => d.state !== 'pending'), 'both jobs to settle');
+    for (const d of done) {
+      assert.equal(d.state, 'rejected');
+      assert.equal(d.error.code, 'INTERRUPTED');
+      assert.match(d.error.message, /stopping/);
+    }
+    // Recorded at the stop, not only at the next start.
+    assert.equal((await hub.exited).code, 0);
+    for (const { jobId } of [running, queued])
+      assert.match(jobRow(hub.dataDir, jobId), /^failed INTERRUPTED The hub is stopping/);
+  } finally {
+    c.close();
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
+test('after a killed hub is back, the SDK learns that its AI job was INTERRUPTED', async () => {
+  const ai = await startAiServer();
+  const dataDir = tmpDir('prdhub-e2e-ai-kill-');
+  let hub = await startAiHub(ai, { extra: SDK_HUB_CONFIG, args: ['--data-dir', dataDir] });
+  const port = hub.port;
+  const c = sdkClient(hub, await createPrd(hub, 'Killed', 'Base.\n'), user('user_a'));
+  try {
+    let chunks = 0;
+    c.on('ai-stream-chunk', () => chunks++);
+    await c.connect();
+    const { jobId } = await c.aiPrompt({ prompt: 'scenario:gated x' });
+    const done = settled(c.whenAiJobDone(jobId));
+    await untilTrue(() => chunks > 0, 'the first chunk');
+    hub.proc.kill('SIGKILL');
+    await hub.stop();
+    hub = await startAiHub(ai, { extra: SDK_HUB_CONFIG,
+      args: ['--data-dir', dataDir, '--listen', `127.0.0.1:${port}`] });
+    // No ai-error can come from the hub that died: the rejoin asks.
+    await untilTrue(() => done.state !== 'pending', 'whenAiJobDone to settle after the rejoin', 20000);
+    assert.equal(done.state, 'rejected');
+    assert.equal(done.error.code, 'INTERRUPTED');
+    const status = await c.aiJobStatus(jobId);
+    assert.equal(status.state, 'failed');
+    assert.equal(status.error.code, 'INTERRUPTED');
+  } finally {
+    c.close();
+    await hub.stop();
+    await ai.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('ai-job-status: the state of a job of a joined PRD; refusals change nothing', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { extra: 'concurrency=1\n' });
+  try {
+    const prdId = await createPrd(hub, 'Status', 'Start.\n');
+    const a = await client(hub, user('user_a'));
+    const viewer = await client(hub, user('user_v', { role: 'viewer' }));
+    await join(a, prdId);
+    await join(viewer, prdId, { mode: 'view' });
+    const ev = recorder(a, ['ai-stream-chunk', 'ai-stream-complete', 'ai-error']);
+    const first = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated one' });
+    await until(a, () => ev.some((e) => e.event === 'ai-stream-chunk'));
+    const second = await request(a, 'ai-prompt', { prdId, prompt: 'two', insert: false });
+
+    // Any member of the PRD's room may ask, viewers included.
+    const running = await request(viewer, 'ai-job-status', { prdId, jobId: first.jobId });
+    assert.deepEqual(running, { ok: true,
+      job: { jobId: first.jobId, prdId, state: 'streaming', tokensUsed: 0, duration: 0 } });
+    const waiting = await request(a, 'ai-job-status', { prdId, jobId: second.jobId });
+    assert.equal(waiting.job.state, 'queued');
+
+    // Refusals: an ack { error: { code, message } } (and the error event).
+    const unknown = await request(a, 'ai-job-status', { prdId, jobId: 'job_000000000000000000000000' });
+    assert.deepEqual(Object.keys(unknown.error).sort(), ['code', 'message']);
+    assert.equal(unknown.error.code, 'NOT_FOUND');
+    for (const bad of [undefined, {}, { prdId }, { jobId: first.jobId },
+      { prdId, jobId: 'job_1' }, { prdId, jobId: `${first.jobId}0` }, { prdId, jobId: 7 },
+      { prdId: 'nope', jobId: first.jobId }])
+      assert.equal((await request(a, 'ai-job-status', bad)).error.code, 'INVALID_PAYLOAD', JSON.stringify(bad));
+
+    // Another organization: its PRD is not joinable, and a job is not found
+    // through a PRD of its own, as an unknown id.
+    const otherPrd = await createPrd(hub, 'Theirs', 'Other.\n', user('user_a', { org: 'org_other' }));
+    const twin = await client(hub, user('user_a', { org: 'org_other' }));
+    await join(twin, otherPrd);
+    assert.equal((await request(twin, 'ai-job-status', { prdId, jobId: first.jobId })).error.code,
+      'NOT_JOINED');
+    const foreign = await request(twin, 'ai-job-status', { prdId: otherPrd, jobId: first.jobId });
+    assert.deepEqual(foreign.error, unknown.error);
+    // A job of another PRD of one's own organization is not found either.
+    const mine = await createPrd(hub, 'Mine too', 'x\n');
+    await join(a, mine);
+    assert.equal((await request(a, 'ai-job-status', { prdId: mine, jobId: first.jobId })).error.code,
+      'NOT_FOUND');
+    assert.equal(ev.filter((e) => e.event === 'ai-error').length, 0);
+
+    // Ended jobs come from the record: cancelled (with its code), complete.
+    assert.equal((await request(a, 'ai-cancel', { jobId: first.jobId })).ok, true);
+    await until(a, () => ev.some((e) => e.event === 'ai-stream-complete'));
+    const readBack = async (jobId, state) => {
+      // The record is written after the job's last event: ask until it is.
+      let res;
+      const deadline = Date.now() + 20000;
+      for (;;) {
+        res = await request(a, 'ai-job-status', { prdId, jobId });
+        if (res.job?.state === state || Date.now() > deadline) return res;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const cancelled = await readBack(first.jobId, 'cancelled');
+    assert.equal(cancelled.job.state, 'cancelled');
+    assert.equal(cancelled.job.error.code, 'CANCELLED');
+    assert.equal(typeof cancelled.job.error.message, 'string');
+    const complete = await readBack(second.jobId, 'complete');
+    assert.equal(complete.job.state, 'complete');
+    assert.equal(complete.job.error, undefined);
+    assert.equal(typeof complete.job.tokensUsed, 'number');
+    assert.equal(typeof complete.job.duration, 'number');
+    for (const s of [a, viewer, twin]) s.close();
   } finally {
     await hub.stop();
     await ai.stop();

@@ -266,7 +266,8 @@ export class PrdClient extends Emitter {
         return;
       }
       // Refusals of requests that carried an ack are reported from the ack.
-      if (data && (data.event === 'content-update' || data.event === 'join-prd' || data.event === 'sync-request')) return;
+      if (data && (data.event === 'content-update' || data.event === 'join-prd' || data.event === 'sync-request' ||
+        data.event === 'ai-job-status')) return;
       this.emit('error', new PrdClientError(data?.code ?? 'ERROR', data?.message ?? 'error', { event: data?.event }));
     });
   }
@@ -454,6 +455,7 @@ export class PrdClient extends Emitter {
     this._schedulePresence();
     this._flush();
     if (this._queue.length === 0 && !this._held) this.emit('synced', { stateVector: this.doc.stateVector() });
+    this._checkAiJobs();
   }
 
   // Replace the replica by the hub's state @hubState, keeping the local edits the
@@ -1174,7 +1176,13 @@ export class PrdClient extends Emitter {
 
   /**
    * Resolves with the job's `ai-stream-complete` payload, or rejects with
-   * its `ai-error` as a PrdClientError (`CANCELLED`, `PROVIDER_ERROR`, …).
+   * its `ai-error` as a PrdClientError (`CANCELLED`, `PROVIDER_ERROR`,
+   * `INTERRUPTED` when the hub stopped, …). After every rejoin the client
+   * asks the hub how the jobs it still waits for stand (`ai-job-status`)
+   * and settles those that ended meanwhile: a failed or cancelled one
+   * rejects with its recorded code, a complete one resolves with
+   * `{ jobId, prdId, tokensUsed, duration, fullResponse: '', suggestions: [],
+   * recovered: true }`, and one the hub does not know rejects `NOT_FOUND`.
    */
   whenAiJobDone(jobId) {
     let job = this._aiJobs.get(jobId);
@@ -1199,6 +1207,41 @@ export class PrdClient extends Emitter {
         if (this._aiJobs.size <= 64) break;
         if (j.result) this._aiJobs.delete(id);
       }
+    }
+  }
+
+  /**
+   * How a job of this PRD stands (`ai-job-status`): `{ jobId, prdId, state,
+   * tokensUsed, duration, error? }`, from the jobs under way or on record.
+   */
+  async aiJobStatus(jobId) {
+    const { job } = await this.request('ai-job-status', { prdId: this.prdId, jobId });
+    return job;
+  }
+
+  // After every (re)join: the jobs whenAiJobDone() still waits for may have
+  // ended while this client was away (or the hub was killed), so their
+  // ai-error or ai-stream-complete never came; the hub's record says how.
+  _checkAiJobs() {
+    for (const [jobId, job] of this._aiJobs) {
+      if (job.result) continue;
+      const gen = this._gen;
+      this.aiJobStatus(jobId).then((status) => {
+        if (job.result || gen !== this._gen) return;
+        if (status.state === 'complete') {
+          this._finishAiJob(jobId, null, { jobId, prdId: status.prdId, fullResponse: '',
+            tokensUsed: status.tokensUsed, duration: status.duration, suggestions: [], recovered: true });
+        } else if (status.state === 'failed' || status.state === 'cancelled') {
+          const code = status.error?.code ?? (status.state === 'cancelled' ? 'CANCELLED' : 'ERROR');
+          this._finishAiJob(jobId, new PrdClientError(code, status.error?.message ?? `the AI job ${status.state}`,
+            { event: 'ai-job-status', jobId }), null);
+        }
+        // queued or streaming: its events still come.
+      }, (err) => {
+        // The hub has no such job for this PRD: nothing will ever come.
+        if (err?.code === 'NOT_FOUND' && !job.result) this._finishAiJob(jobId, err, null);
+        // Anything else (offline, rate limited): the next join asks again.
+      });
     }
   }
 

@@ -284,6 +284,26 @@ export interface AiStreamComplete {
   /** Milliseconds. */
   duration: number;
   suggestions: Array<{ type: SuggestionType; description: string }>;
+  /**
+   * Set when the client learnt of the job's end from the hub's record
+   * (`ai-job-status` after a rejoin) instead of its `ai-stream-complete`:
+   * `fullResponse` is then `''` and `suggestions` `[]`.
+   */
+  recovered?: true;
+}
+
+export type AiJobState = 'queued' | 'streaming' | 'complete' | 'failed' | 'cancelled';
+
+/** The answer of `ai-job-status`. */
+export interface AiJobStatus {
+  jobId: string;
+  prdId: string;
+  state: AiJobState;
+  tokensUsed: number;
+  /** Milliseconds from start to end (0 while not ended). */
+  duration: number;
+  /** For a failed or cancelled job (`INTERRUPTED` when the hub stopped). */
+  error?: { code: string; message: string };
 }
 
 export interface AiErrorPayload {
@@ -515,6 +535,7 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   // AI
   aiPrompt(options: AiPromptOptions): Promise<{ jobId: string }>;
   whenAiJobDone(jobId: string): Promise<AiStreamComplete>;
+  aiJobStatus(jobId: string): Promise<AiJobStatus>;
   aiCancel(jobId: string): Promise<void>;
   aiReview(): Promise<AiReview>;
 }
