@@ -454,6 +454,10 @@ test_refusals (Fixture *f, gconstpointer data)
     { editor, "{\"prdId\":\"%s\",\"changelog\":7,\"versionType\":\"minor\"}", "INVALID_PAYLOAD" },
     { editor, "{\"prdId\":\"%s\",\"changelog\":\"  \",\"versionType\":\"minor\"}",
       "INVALID_PAYLOAD" },
+    /* Unicode's white space is white space too */
+    { editor,
+      "{\"prdId\":\"%s\",\"changelog\":\"\\u00a0\\u2028 \\u3000\",\"versionType\":\"minor\"}",
+      "INVALID_PAYLOAD" },
     { editor, "{\"prdId\":\"%s\",\"versionType\":\"minor\"}", "INVALID_PAYLOAD" },
     { editor, "{\"prdId\":\"%s\",\"changelog\":\"%s\",\"versionType\":\"minor\"}",
       "INVALID_PAYLOAD" },
@@ -471,7 +475,7 @@ test_refusals (Fixture *f, gconstpointer data)
       g_autoptr (GString) payload = g_string_new (cases[i].payload);
       g_autoptr (JsonNode) ack = NULL;
 
-      g_string_replace (payload, "%s", i == 7 ? "" : prd_id, 1);
+      g_string_replace (payload, "%s", i == 8 ? "" : prd_id, 1);
       g_string_replace (payload, "%s", long_log->str, 1);
       ack = prd_test_client_request (cases[i].client, "create-version", payload->str);
       g_test_message ("case %u: %s", i, payload->str);

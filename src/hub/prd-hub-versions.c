@@ -352,12 +352,22 @@ create_start (Create *create)
   prd_store_load_async (create->self->store, create->prd_id, NULL, on_loaded, create);
 }
 
+/* Whether valid UTF-8 @text is empty or only white space, Unicode's
+ * (U+00A0, U+2028, U+3000 … as well as ASCII's). */
+static gboolean
+only_white_space (const char *text)
+{
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    if (!g_unichar_isspace (g_utf8_get_char (p)))
+      return FALSE;
+  return TRUE;
+}
+
 static gboolean
 parse_create (JsonArray *args, Create *create, GError **error)
 {
   JsonObject *object = prd_hub_payload_peek_object (args);
   const char *prd_id, *changelog, *type;
-  g_autofree char *stripped = NULL;
 
   if (object == NULL)
     {
@@ -372,8 +382,7 @@ parse_create (JsonArray *args, Create *create, GError **error)
   if ((changelog = prd_hub_json_get_string (object, "changelog", error)) == NULL ||
       (type = prd_hub_json_get_string (object, "versionType", error)) == NULL)
     return FALSE;
-  stripped = g_strstrip (g_strdup (changelog));
-  if (*stripped == '\0' || !g_utf8_validate (changelog, -1, NULL) ||
+  if (!g_utf8_validate (changelog, -1, NULL) || only_white_space (changelog) ||
       g_utf8_strlen (changelog, -1) > PRD_VERSION_CHANGELOG_MAX_CHARS)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
