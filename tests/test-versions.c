@@ -431,6 +431,63 @@ test_git (Fixture *f, gconstpointer data)
     g_free (expected[i].hash);
 }
 
+/* Names the hub accepts that libgit2 trims to nothing (it trims spaces
+ * and .,:;"'\ from both ends): the commit's author is the user id
+ * instead, and purging works too. */
+static void
+test_signature_names (void)
+{
+  const char *const names[] = { ".", "'", "...", ", ;", " \\\"" };
+  g_autofree char *dir = prd_test_make_tmp_dir ("prd-versions-names-XXXXXX");
+  g_autofree char *path = g_build_filename (dir, "versions.git", NULL);
+  g_autoptr (PrdGitRepo) repo = prd_git_repo_new (path);
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *authors = NULL;
+  g_autofree char *files = NULL;
+  guint tags = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *version = g_strdup_printf ("0.%u.0", i + 2);
+      g_autofree char *hash = NULL;
+
+      prd_git_repo_commit_async (repo, "prd_names", version, "text\n", "c", names[i], "u1@org",
+                                 g_get_real_time (), NULL, prd_test_result_cb, &result);
+      hash = prd_git_repo_commit_finish (repo, prd_test_wait_result (&result), &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (hash);
+      g_clear_object (&result);
+    }
+  prd_git_repo_purge_async (repo, "prd_names", "deleted", ".", "u2@org", g_get_real_time (), NULL,
+                            prd_test_result_cb, &result);
+  g_assert_true (prd_git_repo_purge_finish (repo, prd_test_wait_result (&result), &tags, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (tags, ==, G_N_ELEMENTS (names));
+  {
+    const char *argv[] = { "git", "log", "--format=%an <%ae>", "main", NULL };
+    g_autofree char *err = NULL;
+    int status = 0;
+
+    g_assert_true (g_spawn_sync (path, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                                 &authors, &err, &status, &error));
+    g_assert_no_error (error);
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+  }
+  g_assert_cmpstr (authors, ==,
+                   "u2 <u2@org>\nu1 <u1@org>\nu1 <u1@org>\nu1 <u1@org>\nu1 <u1@org>\n"
+                   "u1 <u1@org>\n");
+  {
+    const char *argv[] = { "git", "ls-tree", "--name-only", "main", NULL };
+
+    g_assert_true (g_spawn_sync (path, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                                 &files, NULL, NULL, &error));
+    g_assert_cmpstr (files, ==, "");
+  }
+  g_clear_object (&repo);
+  prd_test_remove_tree (dir);
+}
+
 static void
 test_refusals (Fixture *f, gconstpointer data)
 {
@@ -658,6 +715,7 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/prd/versions/config", test_config);
   g_test_add_func ("/prd/versions/bump", test_bump);
+  g_test_add_func ("/prd/versions/signature-names", test_signature_names);
   g_test_add ("/prd/versions/git", Fixture, "[collab]\nautosave-interval=3600\n", fixture_setup,
               test_git, fixture_teardown);
   g_test_add ("/prd/versions/refusals", Fixture, NULL, fixture_setup, test_refusals,

@@ -119,16 +119,48 @@ prd_git_tag_name (const char *prd_id, const char *version)
   return g_strdup_printf ("%s/v%s", prd_id, version);
 }
 
-/* Angle brackets and line breaks would corrupt the commit header. */
-static char *
-signature_part (const char *value)
+/* What libgit2's git_signature_new() trims from both ends of a name or an
+ * address (libgit2 1.x, signature.c: is_crud()). */
+static gboolean
+is_signature_crud (guchar c)
 {
-  char *copy = g_strdup (value != NULL && *value != '\0' ? value : "unknown");
+  return c <= 32 || strchr (".,:;<>\"\\'", c) != NULL;
+}
 
-  for (char *p = copy; *p != '\0'; p++)
-    if (*p == '<' || *p == '>' || *p == '\n' || *p == '\r')
-      *p = '-';
-  return g_strstrip (copy);
+/* Angle brackets and line breaks would corrupt the commit header; a value
+ * libgit2 would trim to nothing ("." or "'" as a name) makes
+ * git_signature_new() fail, so @fallback (or "unknown") stands for it. */
+static char *
+signature_part (const char *value, const char *fallback)
+{
+  const char *candidates[] = { value, fallback, "unknown" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
+    {
+      g_autofree char *copy = NULL;
+
+      if (candidates[i] == NULL)
+        continue;
+      copy = g_strdup (candidates[i]);
+      for (char *p = copy; *p != '\0'; p++)
+        if (*p == '<' || *p == '>' || *p == '\n' || *p == '\r')
+          *p = '-';
+      g_strstrip (copy);
+      for (const char *p = copy; *p != '\0'; p++)
+        if (!is_signature_crud ((guchar) *p))
+          return g_steal_pointer (&copy);
+    }
+  g_assert_not_reached ();
+}
+
+/* The name's stand-in: the author's address up to its last '@' (the user
+ * id in the hub's `<userId>@<org>`). */
+static char *
+signature_fallback (const char *email)
+{
+  const char *at = email != NULL ? strrchr (email, '@') : NULL;
+
+  return at != NULL ? g_strndup (email, at - email) : g_strdup (email);
 }
 
 static gpointer
@@ -190,8 +222,9 @@ do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
   g_autoptr (git_object) commit = NULL;
   g_autofree char *file = g_strconcat (op->prd_id, ".md", NULL);
   g_autofree char *tag = prd_git_tag_name (op->prd_id, op->version);
-  g_autofree char *name = signature_part (op->author_name);
-  g_autofree char *email = signature_part (op->author_email);
+  g_autofree char *user = signature_fallback (op->author_email);
+  g_autofree char *name = signature_part (op->author_name, user);
+  g_autofree char *email = signature_part (op->author_email, NULL);
   g_autofree char *message = g_str_has_suffix (op->message, "\n")
                                  ? g_strdup (op->message)
                                  : g_strconcat (op->message, "\n", NULL);
@@ -470,7 +503,10 @@ check_ids (GTask *task, const char *prd_id, const char *version, const char *to_
  * @time_usec: the author time, microseconds since the Unix epoch (UTC)
  *
  * Commits @content as `<prd_id>.md` on %PRD_GIT_BRANCH with @message and
- * tags it `<prd_id>/v<version>`. Finishes with the commit id (40 hex digits).
+ * tags it `<prd_id>/v<version>`. Finishes with the commit id (40 hex
+ * digits). An @author_name libgit2 would trim to nothing (only spaces and
+ * `.,:;"'\`) is replaced by @author_email up to its last `@`, or by
+ * `unknown`.
  */
 void
 prd_git_repo_commit_async (PrdGitRepo *self,
@@ -623,8 +659,9 @@ do_purge (GTask *task, gpointer source, gpointer task_data, GCancellable *cancel
   g_autoptr (git_signature) signature = NULL;
   g_autofree char *file = g_strconcat (op->prd_id, ".md", NULL);
   g_autofree char *pattern = g_strconcat (op->prd_id, "/v*", NULL);
-  g_autofree char *name = signature_part (op->author_name);
-  g_autofree char *email = signature_part (op->author_email);
+  g_autofree char *user = signature_fallback (op->author_email);
+  g_autofree char *name = signature_part (op->author_name, user);
+  g_autofree char *email = signature_part (op->author_email, NULL);
   g_autofree char *message = g_str_has_suffix (op->message, "\n")
                                  ? g_strdup (op->message)
                                  : g_strconcat (op->message, "\n", NULL);
