@@ -317,23 +317,37 @@ check_with_git_cli (Fixture *f, const char *prd_id, Expected *expected, guint n)
   g_assert_cmpuint (g_strv_length (tag_lines), ==, n + 1);
 }
 
-/* Stops the hub and the store and starts both again on the same folder. */
+/* Stops the hub and the store. */
 static void
-restart (Fixture *f)
+stop (Fixture *f)
 {
-  g_autoptr (GError) error = NULL;
-  g_autofree char *db = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
-
   g_clear_object (&f->hub);
   prd_test_store_close (f->store);
   g_clear_object (&f->store);
   g_clear_pointer (&f->url, g_free);
+}
+
+/* Starts the store and the hub again on the same folder. */
+static void
+start (Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *db = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
+
   f->store = prd_test_store_open (db, &error);
   g_assert_no_error (error);
   f->hub = prd_hub_new (f->config, f->auth);
   prd_test_start_hub (f->hub, f->store);
   g_assert_true (prd_hub_listen (f->hub, &error));
   f->url = prd_hub_get_url (f->hub);
+}
+
+/* Stops the hub and the store and starts both again on the same folder. */
+static void
+restart (Fixture *f)
+{
+  stop (f);
+  start (f);
 }
 
 static void
@@ -429,6 +443,51 @@ test_git (Fixture *f, gconstpointer data)
   check_with_libgit2 (f, prd_id, expected, 4);
   for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
     g_free (expected[i].hash);
+}
+
+/* A hub killed while writing leaves libgit2's lock files: the next start
+ * removes them, and versions go on. */
+static void
+test_stale_locks (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "# Spec\n");
+  g_autofree char *repo = repo_path (f);
+  g_autofree char *tag_dir = g_build_filename (repo, "refs", "tags", prd_id, NULL);
+  const char *const locks[] = { "refs/heads/main.lock", "packed-refs.lock", "HEAD.lock",
+                                "config.lock", "index.lock" };
+  g_autofree char *tag_lock = g_build_filename (tag_dir, "v0.3.0.lock", NULL);
+  g_autofree char *tags = NULL;
+
+  {
+    g_autoptr (PrdTestClient) alice = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+    g_autoptr (JsonNode) ack = create_version (alice, prd_id, "First", "minor");
+
+    g_assert_cmpstr (ack_version (ack, "version"), ==, "0.2.0");
+  }
+  stop (f);
+  for (guint i = 0; i < G_N_ELEMENTS (locks); i++)
+    {
+      g_autofree char *path = g_build_filename (repo, locks[i], NULL);
+
+      g_assert_true (g_file_set_contents (path, "", 0, NULL));
+    }
+  g_assert_true (g_file_set_contents (tag_lock, "", 0, NULL));
+  start (f);
+  {
+    g_autoptr (PrdTestClient) alice = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+    g_autoptr (JsonNode) ack = create_version (alice, prd_id, "After the kill", "minor");
+
+    g_assert_cmpstr (ack_version (ack, "version"), ==, "0.3.0");
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (locks); i++)
+    {
+      g_autofree char *path = g_build_filename (repo, locks[i], NULL);
+
+      g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+    }
+  g_assert_false (g_file_test (tag_lock, G_FILE_TEST_EXISTS));
+  tags = run_git (f, "tag", "-l", NULL);
+  g_assert_nonnull (strstr (tags, "/v0.3.0\n"));
 }
 
 /* Names the hub accepts that libgit2 trims to nothing (it trims spaces
@@ -718,6 +777,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/versions/signature-names", test_signature_names);
   g_test_add ("/prd/versions/git", Fixture, "[collab]\nautosave-interval=3600\n", fixture_setup,
               test_git, fixture_teardown);
+  g_test_add ("/prd/versions/stale-locks", Fixture, NULL, fixture_setup, test_stale_locks,
+              fixture_teardown);
   g_test_add ("/prd/versions/refusals", Fixture, NULL, fixture_setup, test_refusals,
               fixture_teardown);
   g_test_add ("/prd/versions/concurrent", Fixture, NULL, fixture_setup, test_concurrent,

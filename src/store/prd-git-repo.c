@@ -8,13 +8,22 @@
  * libgit2 blocks on disk, so every call runs in a GTask thread; a mutex
  * keeps one operation at a time on the repository, which also keeps the
  * branch linear. libgit2's errors are turned into PRD_ERROR_STORAGE here.
+ *
+ * Durability: libgit2 fsyncs what it writes into the repository
+ * (GIT_OPT_ENABLE_FSYNC_GITDIR), so a version acknowledged after its
+ * commit, tag and database record survives a power loss like the record.
+ * A process killed while writing leaves `*.lock` files behind;
+ * prd_git_repo_init_async(), called by the hub that holds the data
+ * folder's lock, removes them.
  */
 #define G_LOG_DOMAIN "prd-git"
 
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 
+#include <glib/gstdio.h>
 #include <git2.h>
 
 #include "prd-autocleanups.h"
@@ -29,8 +38,9 @@ struct _PrdGitRepo
   GObject parent_instance;
 
   char *path;
-  GMutex lock;          /* guards repo and purged; held for a whole operation */
-  git_repository *repo; /* (nullable) opened on first use */
+  GMutex lock;            /* guards repo and purged; held for a whole operation */
+  git_repository *repo;   /* (nullable) opened on first use */
+  gboolean locks_removed; /* stale lock files were looked for (prd_git_repo_init_async()) */
   /* PRDs whose versions were purged, with when (monotonic µs): a commit for
    * one that was asked for before the purge, and runs after it, would bring
    * the text back. Kept for PURGED_KEEP_USEC. */
@@ -167,7 +177,63 @@ static gpointer
 init_libgit2 (gpointer data)
 {
   git_libgit2_init ();
+  /* Objects, refs and packs are fsynced before they are renamed into
+   * place, as SQLite's synchronous=FULL does for the version's record. */
+  git_libgit2_opts (GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
   return NULL;
+}
+
+static void
+remove_lock_file (const char *path)
+{
+  if (g_unlink (path) == 0)
+    g_message ("Removed %s, a lock file a stopped process left in the versions repository", path);
+  else if (errno != ENOENT)
+    g_warning ("Cannot remove the stale lock file %s: %s", path, g_strerror (errno));
+}
+
+static void
+remove_lock_files_under (const char *dir, guint depth)
+{
+  g_autoptr (GDir) listing = NULL;
+  const char *name;
+
+  /* Ref names have a bounded number of components: a deeper tree is not
+   * the hub's. */
+  if (depth > 16 || (listing = g_dir_open (dir, 0, NULL)) == NULL)
+    return;
+  while ((name = g_dir_read_name (listing)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      if (g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+        continue;
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        remove_lock_files_under (path, depth + 1);
+      else if (g_str_has_suffix (name, ".lock"))
+        remove_lock_file (path);
+    }
+}
+
+/* The lock files libgit2 writes next to a ref, packed-refs, HEAD, the
+ * config or the index, and renames into place once written: one that is
+ * still there was left by a process killed in between, and blocks every
+ * later write of that file. Only the process holding the data folder's
+ * lock writes the repository, so none is in use. Lock held. */
+static void
+remove_stale_locks (PrdGitRepo *self)
+{
+  static const char *const top[] = { "HEAD.lock", "packed-refs.lock", "config.lock", "index.lock" };
+  g_autofree char *refs = g_build_filename (self->path, "refs", NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (top); i++)
+    {
+      g_autofree char *path = g_build_filename (self->path, top[i], NULL);
+
+      if (g_file_test (path, G_FILE_TEST_EXISTS))
+        remove_lock_file (path);
+    }
+  remove_lock_files_under (refs, 0);
 }
 
 /* Called with the lock held, on a worker thread. */
@@ -355,6 +421,11 @@ do_init (GTask *task, gpointer source, gpointer task_data, GCancellable *cancell
   g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   g_autoptr (GError) error = NULL;
 
+  if (!self->locks_removed)
+    {
+      remove_stale_locks (self);
+      self->locks_removed = TRUE;
+    }
   if (!ensure_open (self, TRUE, &error))
     g_task_return_error (task, g_steal_pointer (&error));
   else
@@ -550,7 +621,11 @@ prd_git_repo_commit_finish (PrdGitRepo *self, GAsyncResult *result, GError **err
  *
  * Opens the repository, creating it (bare, empty, HEAD on the `main`
  * branch) when it does not exist, so that git finds it before the first
- * version.
+ * version. Called by the repository's only writer, the process that holds
+ * the data folder's lock, before any other operation: the first call
+ * removes the `*.lock` files a killed process left under `refs/` and
+ * `HEAD.lock`, `packed-refs.lock`, `config.lock`, `index.lock` (each one
+ * logged), which would otherwise fail every later version.
  */
 void
 prd_git_repo_init_async (PrdGitRepo *self,
