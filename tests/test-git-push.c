@@ -302,6 +302,51 @@ test_deleted_prd (Fixture *f, gconstpointer data)
   g_assert_cmpstr (count, ==, "3");
 }
 
+/* A tag no record names (a crash came between the commit and the
+ * database): a commit for that version fails and leaves it where it is
+ * (it may have been pushed); the next number works and pushes. */
+static void
+test_tag_never_moved (Fixture *f, gconstpointer data)
+{
+  g_autofree char *remote_path = make_remote (f, "a.git");
+  g_autofree char *url = g_strconcat ("file://", remote_path, NULL);
+  g_autoptr (PrdGitRemote) remote = make_git_remote ("org-a", url, NULL, NULL);
+  g_autoptr (PrdGitPushResult) result = NULL;
+  g_autoptr (GAsyncResult) committed = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *main_before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *main_after = NULL;
+  g_autofree char *hash = NULL;
+  g_autofree char *tags = NULL;
+
+  commit_version (f, "prd_alpha", "1.0.0", "# Alpha\n");
+  result = push (f, remote, org_a_prds, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&result, prd_git_push_result_free);
+  before = git (f->repo_path, "rev-parse", "refs/tags/prd_alpha/v1.0.0");
+  main_before = git (f->repo_path, "rev-parse", "main");
+
+  committed =
+      PRD_TEST_WAIT_FOR (prd_git_repo_commit_async, f->repo, "prd_alpha", "1.0.0",
+                         "# Alpha again\n", "again", "Ada", "ada@org", g_get_real_time (), NULL);
+  hash = prd_git_repo_commit_finish (f->repo, committed, &error);
+  g_assert_null (hash);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS);
+  g_clear_error (&error);
+  after = git (f->repo_path, "rev-parse", "refs/tags/prd_alpha/v1.0.0");
+  g_assert_cmpstr (after, ==, before);
+  main_after = git (f->repo_path, "rev-parse", "main");
+  g_assert_cmpstr (main_after, ==, main_before);
+
+  commit_version (f, "prd_alpha", "1.1.0", "# Alpha again\n");
+  result = push (f, remote, org_a_prds, &error);
+  g_assert_no_error (error);
+  tags = git (remote_path, "tag", "-l");
+  g_assert_cmpstr (tags, ==, "prd_alpha/v1.0.0\nprd_alpha/v1.1.0");
+}
+
 /* The remote's branch moved elsewhere: the push fails, nothing is forced. */
 static void
 test_diverged (Fixture *f, gconstpointer data)
@@ -876,6 +921,8 @@ main (int argc, char *argv[])
   g_test_add ("/git-push/deleted-prd", Fixture, NULL, fixture_setup, test_deleted_prd,
               fixture_teardown);
   g_test_add ("/git-push/diverged", Fixture, NULL, fixture_setup, test_diverged, fixture_teardown);
+  g_test_add ("/git-push/tag-never-moved", Fixture, NULL, fixture_setup, test_tag_never_moved,
+              fixture_teardown);
   g_test_add ("/git-push/refused-by-hook", Fixture, NULL, fixture_setup, test_refused_by_hook,
               fixture_teardown);
   g_test_add ("/git-push/http", Fixture, NULL, fixture_setup, test_http_push, fixture_teardown);

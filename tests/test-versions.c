@@ -490,6 +490,45 @@ test_stale_locks (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (tags, "/v0.3.0\n"));
 }
 
+/* A crash between a version's commit and its record leaves a tag no record
+ * names: the next version takes the next number and leaves the tag as it
+ * is. */
+static void
+test_unrecorded_tag (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "# Spec\n");
+  g_autofree char *repo = repo_path (f);
+  g_autofree char *ref = g_strdup_printf ("refs/tags/%s/v0.2.0", prd_id);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *version = NULL;
+
+  stop (f);
+  {
+    g_autoptr (PrdGitRepo) crashed = prd_git_repo_new (repo);
+    g_autoptr (GAsyncResult) result = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autofree char *hash = NULL;
+
+    prd_git_repo_commit_async (crashed, prd_id, "0.2.0", "# Spec\n", "Lost record", "alice",
+                               "alice@org", g_get_real_time (), NULL, prd_test_result_cb, &result);
+    hash = prd_git_repo_commit_finish (crashed, prd_test_wait_result (&result), &error);
+    g_assert_no_error (error);
+  }
+  before = run_git (f, "rev-parse", ref, NULL);
+  start (f);
+  {
+    g_autoptr (PrdTestClient) alice = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+    g_autoptr (JsonNode) ack = create_version (alice, prd_id, "Next", "minor");
+
+    g_assert_cmpstr (ack_version (ack, "version"), ==, "0.3.0");
+  }
+  after = run_git (f, "rev-parse", ref, NULL);
+  g_assert_cmpstr (after, ==, before);
+  version = store_version (f, prd_id);
+  g_assert_cmpstr (version, ==, "0.3.0");
+}
+
 /* Names the hub accepts that libgit2 trims to nothing (it trims spaces
  * and .,:;"'\ from both ends): the commit's author is the user id
  * instead, and purging works too. */
@@ -778,6 +817,8 @@ main (int argc, char *argv[])
   g_test_add ("/prd/versions/git", Fixture, "[collab]\nautosave-interval=3600\n", fixture_setup,
               test_git, fixture_teardown);
   g_test_add ("/prd/versions/stale-locks", Fixture, NULL, fixture_setup, test_stale_locks,
+              fixture_teardown);
+  g_test_add ("/prd/versions/unrecorded-tag", Fixture, NULL, fixture_setup, test_unrecorded_tag,
               fixture_teardown);
   g_test_add ("/prd/versions/refusals", Fixture, NULL, fixture_setup, test_refusals,
               fixture_teardown);

@@ -12,9 +12,13 @@
  * Durability: libgit2 fsyncs what it writes into the repository
  * (GIT_OPT_ENABLE_FSYNC_GITDIR), so a version acknowledged after its
  * commit, tag and database record survives a power loss like the record.
- * A process killed while writing leaves `*.lock` files behind;
- * prd_git_repo_init_async(), called by the hub that holds the data
- * folder's lock, removes them.
+ * A version's tag is written before the branch moves onto its commit, and
+ * an existing tag is never moved: a crash between the commit and the
+ * database record leaves a tag no record names, and the next version of
+ * that PRD takes the next free number (prd_git_repo_commit_async() fails
+ * with PRD_ERROR_ALREADY_EXISTS). A process killed while writing leaves
+ * `*.lock` files behind; prd_git_repo_init_async(), called by the hub that
+ * holds the data folder's lock, removes them.
  */
 #define G_LOG_DOMAIN "prd-git"
 
@@ -288,9 +292,12 @@ do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
   g_autoptr (git_object) commit = NULL;
   g_autofree char *file = g_strconcat (op->prd_id, ".md", NULL);
   g_autofree char *tag = prd_git_tag_name (op->prd_id, op->version);
+  g_autofree char *tag_ref = g_strconcat ("refs/tags/", tag, NULL);
   g_autofree char *user = signature_fallback (op->author_email);
   g_autofree char *name = signature_part (op->author_name, user);
   g_autofree char *email = signature_part (op->author_email, NULL);
+  g_autoptr (git_reference) existing = NULL;
+  g_autoptr (git_reference) branch = NULL;
   g_autofree char *message = g_str_has_suffix (op->message, "\n")
                                  ? g_strdup (op->message)
                                  : g_strconcat (op->message, "\n", NULL);
@@ -306,6 +313,20 @@ do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
     }
   if (!ensure_open (self, TRUE, &error))
     goto fail;
+  /* A tag is never moved: one no record names was left by a crash between
+   * the commit and the record (and may have been pushed already). */
+  rc = git_reference_lookup (&existing, self->repo, tag_ref);
+  if (rc == 0)
+    {
+      g_set_error (&error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS,
+                   "The versions repository already has the tag %s", tag);
+      goto fail;
+    }
+  if (rc != GIT_ENOTFOUND)
+    {
+      set_git_error (rc, "Cannot read the tag", &error);
+      goto fail;
+    }
   rc = git_blob_create_from_buffer (&blob_oid, self->repo, op->content, strlen (op->content));
   if (rc != 0)
     {
@@ -342,19 +363,34 @@ do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
       goto fail;
     }
   parents[0] = parent;
-  rc = git_commit_create (&commit_oid, self->repo, PRD_GIT_BRANCH, signature, signature, NULL,
-                          message, tree, parent != NULL ? 1 : 0, parents);
+  rc = git_commit_create (&commit_oid, self->repo, NULL, signature, signature, NULL, message, tree,
+                          parent != NULL ? 1 : 0, parents);
   if (rc != 0)
     {
       set_git_error (rc, "Cannot commit", &error);
       goto fail;
     }
-  /* force: a tag whose version the database never recorded (the database
-   * write failed after the commit) is taken over by the retry. */
+  /* The tag first, then the branch: whoever reads the branch (a push's
+   * export) finds the tag of every version commit on it. */
   if ((rc = git_object_lookup (&commit, self->repo, &commit_oid, GIT_OBJECT_COMMIT)) != 0 ||
-      (rc = git_tag_create (&tag_oid, self->repo, tag, commit, signature, message, 1)) != 0)
+      (rc = git_tag_create (&tag_oid, self->repo, tag, commit, signature, message, 0)) != 0)
     {
-      set_git_error (rc, "Cannot tag the commit", &error);
+      if (rc == GIT_EEXISTS)
+        g_set_error (&error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS,
+                     "The versions repository already has the tag %s", tag);
+      else
+        set_git_error (rc, "Cannot tag the commit", &error);
+      goto fail;
+    }
+  if (parent != NULL)
+    rc = git_reference_create_matching (&branch, self->repo, PRD_GIT_BRANCH, &commit_oid, 1,
+                                        &parent_oid, "prdhub: version");
+  else
+    rc = git_reference_create (&branch, self->repo, PRD_GIT_BRANCH, &commit_oid, 0,
+                               "prdhub: version");
+  if (rc != 0)
+    {
+      set_git_error (rc, "Cannot move " PRD_GIT_BRANCH, &error);
       goto fail;
     }
   git_oid_tostr (hex, sizeof hex, &commit_oid);
@@ -574,10 +610,12 @@ check_ids (GTask *task, const char *prd_id, const char *version, const char *to_
  * @time_usec: the author time, microseconds since the Unix epoch (UTC)
  *
  * Commits @content as `<prd_id>.md` on %PRD_GIT_BRANCH with @message and
- * tags it `<prd_id>/v<version>`. Finishes with the commit id (40 hex
- * digits). An @author_name libgit2 would trim to nothing (only spaces and
- * `.,:;"'\`) is replaced by @author_email up to its last `@`, or by
- * `unknown`.
+ * tags it `<prd_id>/v<version>` (the tag is written before the branch
+ * moves). Finishes with the commit id (40 hex digits). When the tag exists
+ * already (a version whose record a crash lost), nothing is written and it
+ * fails with %PRD_ERROR_ALREADY_EXISTS: a tag is never moved. An
+ * @author_name libgit2 would trim to nothing (only spaces and `.,:;"'\`)
+ * is replaced by @author_email up to its last `@`, or by `unknown`.
  */
 void
 prd_git_repo_commit_async (PrdGitRepo *self,
