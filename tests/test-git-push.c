@@ -238,11 +238,16 @@ test_file_push (Fixture *f, gconstpointer data)
   g_assert_cmpstr (tags, ==, "prd_alpha/v1.0.0\nprd_alpha/v1.1.0");
   fsck = git (remote_path, "fsck", "--strict");
 
+  /* the branch and the new tag changed; the first tag was there already */
+  g_assert_cmpuint (second->n_updated, ==, 2);
+
   /* a push with nothing new changes nothing */
   g_clear_pointer (&first, prd_git_push_result_free);
   first = push (f, remote, org_a_prds, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (first->commit, ==, second->commit);
+  g_assert_cmpuint (first->n_tags, ==, 2);
+  g_assert_cmpuint (first->n_updated, ==, 0);
   g_assert_cmpint (prd_integration_get_status (PRD_INTEGRATION (remote)), ==,
                    PRD_INTEGRATION_CONNECTED);
 }
@@ -597,6 +602,14 @@ test_http_push (Fixture *f, gconstpointer data)
   g_assert_cmpstr (tags, ==, "prd_alpha/v1.0.0");
   files = git (remote_path, "ls-tree", "-r", "--name-only", "main");
   g_assert_cmpstr (files, ==, "prd_alpha.md");
+  g_assert_cmpuint (result->n_updated, ==, 2);
+
+  /* over smart HTTP too, `updated` counts what the remote changed */
+  g_clear_pointer (&result, prd_git_push_result_free);
+  result = push (f, remote, org_a_prds, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (result->n_tags, ==, 1);
+  g_assert_cmpuint (result->n_updated, ==, 0);
 
   /* the connection check */
   {

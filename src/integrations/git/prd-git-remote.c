@@ -20,7 +20,9 @@
  * A push runs on a worker thread; a watchdog on the caller's main context
  * ends it after `timeoutSeconds` (see prd-git-watch.c). A ref the remote
  * refuses comes back through the push-update-reference callback with the
- * remote's message and fails the push.
+ * remote's message and fails the push; the refs counted as updated are the
+ * ones the push-negotiation callback saw change (libgit2 reports every ref
+ * sent as updated, also the ones the remote had already).
  */
 #define G_LOG_DOMAIN "prd-integration-git"
 
@@ -438,7 +440,8 @@ typedef struct
   /* while it runs */
   PrdGitWatch *watch;
   guint auth_attempts;
-  GPtrArray *rejected; /* "<ref>: <message>" */
+  GPtrArray *rejected;  /* "<ref>: <message>" */
+  GHashTable *changing; /* remote ref names the push changes */
   guint n_updated;
   /* main thread only */
   GSource *watchdog;
@@ -464,6 +467,7 @@ push_free (Push *push)
   g_clear_pointer (&push->prd_ids, g_hash_table_unref);
   prd_git_watch_unref (push->watch);
   g_ptr_array_unref (push->rejected);
+  g_hash_table_unref (push->changing);
   g_free (push);
 }
 
@@ -588,6 +592,19 @@ on_certificate (git_cert *cert, int valid, const char *host, void *payload)
   return GIT_ECERTIFICATE;
 }
 
+/* Which of the refs sent change on the remote: libgit2 reports every ref
+ * of the push as updated, also the ones the remote already had. */
+static int
+on_negotiation (const git_push_update **updates, size_t len, void *payload)
+{
+  Push *push = payload;
+
+  for (size_t i = 0; i < len; i++)
+    if (!git_oid_equal (&updates[i]->src, &updates[i]->dst))
+      g_hash_table_add (push->changing, g_strdup (updates[i]->dst_refname));
+  return 0;
+}
+
 static int
 on_update_reference (const char *refname, const char *status, void *payload)
 {
@@ -595,7 +612,7 @@ on_update_reference (const char *refname, const char *status, void *payload)
 
   if (status != NULL)
     g_ptr_array_add (push->rejected, g_strdup_printf ("%s: %s", refname, status));
-  else
+  else if (g_hash_table_contains (push->changing, refname))
     push->n_updated++;
   return 0;
 }
@@ -613,6 +630,7 @@ fill_callbacks (Push *push, git_remote_callbacks *callbacks)
 {
   callbacks->credentials = on_credentials;
   callbacks->certificate_check = on_certificate;
+  callbacks->push_negotiation = on_negotiation;
   callbacks->push_update_reference = on_update_reference;
   callbacks->push_transfer_progress = on_transfer;
   callbacks->payload = push;
@@ -1187,6 +1205,7 @@ start (PrdGitRemote *self, Push *push, GTask *outer, GCancellable *cancellable)
   push->timeout = self->timeout;
   push->watch = prd_git_watch_new ();
   push->rejected = g_ptr_array_new_with_free_func (g_free);
+  push->changing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   push->outer = outer;
 
   /* the inner task owns the push; it ends only once the thread returned */
