@@ -238,11 +238,16 @@ test_file_push (Fixture *f, gconstpointer data)
   g_assert_cmpstr (tags, ==, "prd_alpha/v1.0.0\nprd_alpha/v1.1.0");
   fsck = git (remote_path, "fsck", "--strict");
 
+  /* the branch and the new tag changed; the first tag was there already */
+  g_assert_cmpuint (second->n_updated, ==, 2);
+
   /* a push with nothing new changes nothing */
   g_clear_pointer (&first, prd_git_push_result_free);
   first = push (f, remote, org_a_prds, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (first->commit, ==, second->commit);
+  g_assert_cmpuint (first->n_tags, ==, 2);
+  g_assert_cmpuint (first->n_updated, ==, 0);
   g_assert_cmpint (prd_integration_get_status (PRD_INTEGRATION (remote)), ==,
                    PRD_INTEGRATION_CONNECTED);
 }
@@ -300,6 +305,113 @@ test_deleted_prd (Fixture *f, gconstpointer data)
   g_free (count);
   count = git (remote_path, "rev-list", "--count", "main");
   g_assert_cmpstr (count, ==, "3");
+}
+
+/* A version whose tag the export did not find when it walked past its
+ * commit (the tag was written after the branch moved, or the PRD was
+ * listed before it was created): the next push still sends it, once. */
+static void
+test_late_versions (Fixture *f, gconstpointer data)
+{
+  static const char *const both[] = { "prd_alpha", "prd_new", NULL };
+  g_autofree char *remote_path = make_remote (f, "a.git");
+  g_autofree char *url = g_strconcat ("file://", remote_path, NULL);
+  g_autoptr (PrdGitRemote) remote = make_git_remote ("org-a", url, NULL, NULL);
+  g_autoptr (PrdGitPushResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *tag_oid = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *tags = NULL;
+  g_autofree char *files = NULL;
+  g_autofree char *content = NULL;
+  g_autofree char *count = NULL;
+
+  /* prd_new is created and versioned after the PRDs were listed */
+  commit_version (f, "prd_alpha", "1.0.0", "# Alpha\n");
+  commit_version (f, "prd_new", "0.2.0", "# New\n");
+  result = push (f, remote, org_a_prds, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&result, prd_git_push_result_free);
+
+  /* alpha's 1.1.0 is on the branch, its tag not yet written */
+  commit_version (f, "prd_alpha", "1.1.0", "# Alpha 2\n");
+  tag_oid = git (f->repo_path, "rev-parse", "refs/tags/prd_alpha/v1.1.0");
+  out = git (f->repo_path, "update-ref", "-d", "refs/tags/prd_alpha/v1.1.0");
+  result = push (f, remote, both, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&result, prd_git_push_result_free);
+  g_free (out);
+  out = git (f->repo_path, "update-ref", "refs/tags/prd_alpha/v1.1.0", tag_oid);
+
+  /* main has not moved since: both late versions go now */
+  result = push (f, remote, both, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (result->n_tags, ==, 3);
+  tags = git (remote_path, "tag", "-l");
+  g_assert_cmpstr (tags, ==, "prd_alpha/v1.0.0\nprd_alpha/v1.1.0\nprd_new/v0.2.0");
+  files = git (remote_path, "ls-tree", "-r", "--name-only", "main");
+  g_assert_cmpstr (files, ==, "prd_alpha.md\nprd_new.md");
+  content = git (remote_path, "show", "main:prd_alpha.md");
+  g_assert_cmpstr (content, ==, "# Alpha 2");
+  g_free (content);
+  content = git (remote_path, "show", "prd_new/v0.2.0:prd_new.md");
+  g_assert_cmpstr (content, ==, "# New");
+  count = git (remote_path, "rev-list", "--count", "main");
+  g_assert_cmpstr (count, ==, "3");
+
+  /* exactly once */
+  g_clear_pointer (&result, prd_git_push_result_free);
+  result = push (f, remote, both, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (result->n_updated, ==, 0);
+  g_free (count);
+  count = git (remote_path, "rev-list", "--count", "main");
+  g_assert_cmpstr (count, ==, "3");
+}
+
+/* A tag no record names (a crash came between the commit and the
+ * database): a commit for that version fails and leaves it where it is
+ * (it may have been pushed); the next number works and pushes. */
+static void
+test_tag_never_moved (Fixture *f, gconstpointer data)
+{
+  g_autofree char *remote_path = make_remote (f, "a.git");
+  g_autofree char *url = g_strconcat ("file://", remote_path, NULL);
+  g_autoptr (PrdGitRemote) remote = make_git_remote ("org-a", url, NULL, NULL);
+  g_autoptr (PrdGitPushResult) result = NULL;
+  g_autoptr (GAsyncResult) committed = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *main_before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *main_after = NULL;
+  g_autofree char *hash = NULL;
+  g_autofree char *tags = NULL;
+
+  commit_version (f, "prd_alpha", "1.0.0", "# Alpha\n");
+  result = push (f, remote, org_a_prds, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&result, prd_git_push_result_free);
+  before = git (f->repo_path, "rev-parse", "refs/tags/prd_alpha/v1.0.0");
+  main_before = git (f->repo_path, "rev-parse", "main");
+
+  committed =
+      PRD_TEST_WAIT_FOR (prd_git_repo_commit_async, f->repo, "prd_alpha", "1.0.0",
+                         "# Alpha again\n", "again", "Ada", "ada@org", g_get_real_time (), NULL);
+  hash = prd_git_repo_commit_finish (f->repo, committed, &error);
+  g_assert_null (hash);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS);
+  g_clear_error (&error);
+  after = git (f->repo_path, "rev-parse", "refs/tags/prd_alpha/v1.0.0");
+  g_assert_cmpstr (after, ==, before);
+  main_after = git (f->repo_path, "rev-parse", "main");
+  g_assert_cmpstr (main_after, ==, main_before);
+
+  commit_version (f, "prd_alpha", "1.1.0", "# Alpha again\n");
+  result = push (f, remote, org_a_prds, &error);
+  g_assert_no_error (error);
+  tags = git (remote_path, "tag", "-l");
+  g_assert_cmpstr (tags, ==, "prd_alpha/v1.0.0\nprd_alpha/v1.1.0");
 }
 
 /* The remote's branch moved elsewhere: the push fails, nothing is forced. */
@@ -552,6 +664,14 @@ test_http_push (Fixture *f, gconstpointer data)
   g_assert_cmpstr (tags, ==, "prd_alpha/v1.0.0");
   files = git (remote_path, "ls-tree", "-r", "--name-only", "main");
   g_assert_cmpstr (files, ==, "prd_alpha.md");
+  g_assert_cmpuint (result->n_updated, ==, 2);
+
+  /* over smart HTTP too, `updated` counts what the remote changed */
+  g_clear_pointer (&result, prd_git_push_result_free);
+  result = push (f, remote, org_a_prds, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (result->n_tags, ==, 1);
+  g_assert_cmpuint (result->n_updated, ==, 0);
 
   /* the connection check */
   {
@@ -876,6 +996,10 @@ main (int argc, char *argv[])
   g_test_add ("/git-push/deleted-prd", Fixture, NULL, fixture_setup, test_deleted_prd,
               fixture_teardown);
   g_test_add ("/git-push/diverged", Fixture, NULL, fixture_setup, test_diverged, fixture_teardown);
+  g_test_add ("/git-push/late-versions", Fixture, NULL, fixture_setup, test_late_versions,
+              fixture_teardown);
+  g_test_add ("/git-push/tag-never-moved", Fixture, NULL, fixture_setup, test_tag_never_moved,
+              fixture_teardown);
   g_test_add ("/git-push/refused-by-hook", Fixture, NULL, fixture_setup, test_refused_by_hook,
               fixture_teardown);
   g_test_add ("/git-push/http", Fixture, NULL, fixture_setup, test_http_push, fixture_teardown);

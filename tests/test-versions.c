@@ -317,23 +317,37 @@ check_with_git_cli (Fixture *f, const char *prd_id, Expected *expected, guint n)
   g_assert_cmpuint (g_strv_length (tag_lines), ==, n + 1);
 }
 
-/* Stops the hub and the store and starts both again on the same folder. */
+/* Stops the hub and the store. */
 static void
-restart (Fixture *f)
+stop (Fixture *f)
 {
-  g_autoptr (GError) error = NULL;
-  g_autofree char *db = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
-
   g_clear_object (&f->hub);
   prd_test_store_close (f->store);
   g_clear_object (&f->store);
   g_clear_pointer (&f->url, g_free);
+}
+
+/* Starts the store and the hub again on the same folder. */
+static void
+start (Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *db = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
+
   f->store = prd_test_store_open (db, &error);
   g_assert_no_error (error);
   f->hub = prd_hub_new (f->config, f->auth);
   prd_test_start_hub (f->hub, f->store);
   g_assert_true (prd_hub_listen (f->hub, &error));
   f->url = prd_hub_get_url (f->hub);
+}
+
+/* Stops the hub and the store and starts both again on the same folder. */
+static void
+restart (Fixture *f)
+{
+  stop (f);
+  start (f);
 }
 
 static void
@@ -431,6 +445,147 @@ test_git (Fixture *f, gconstpointer data)
     g_free (expected[i].hash);
 }
 
+/* A hub killed while writing leaves libgit2's lock files: the next start
+ * removes them, and versions go on. */
+static void
+test_stale_locks (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "# Spec\n");
+  g_autofree char *repo = repo_path (f);
+  g_autofree char *tag_dir = g_build_filename (repo, "refs", "tags", prd_id, NULL);
+  const char *const locks[] = { "refs/heads/main.lock", "packed-refs.lock", "HEAD.lock",
+                                "config.lock", "index.lock" };
+  g_autofree char *tag_lock = g_build_filename (tag_dir, "v0.3.0.lock", NULL);
+  g_autofree char *tags = NULL;
+
+  {
+    g_autoptr (PrdTestClient) alice = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+    g_autoptr (JsonNode) ack = create_version (alice, prd_id, "First", "minor");
+
+    g_assert_cmpstr (ack_version (ack, "version"), ==, "0.2.0");
+  }
+  stop (f);
+  for (guint i = 0; i < G_N_ELEMENTS (locks); i++)
+    {
+      g_autofree char *path = g_build_filename (repo, locks[i], NULL);
+
+      g_assert_true (g_file_set_contents (path, "", 0, NULL));
+    }
+  g_assert_true (g_file_set_contents (tag_lock, "", 0, NULL));
+  start (f);
+  {
+    g_autoptr (PrdTestClient) alice = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+    g_autoptr (JsonNode) ack = create_version (alice, prd_id, "After the kill", "minor");
+
+    g_assert_cmpstr (ack_version (ack, "version"), ==, "0.3.0");
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (locks); i++)
+    {
+      g_autofree char *path = g_build_filename (repo, locks[i], NULL);
+
+      g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+    }
+  g_assert_false (g_file_test (tag_lock, G_FILE_TEST_EXISTS));
+  tags = run_git (f, "tag", "-l", NULL);
+  g_assert_nonnull (strstr (tags, "/v0.3.0\n"));
+}
+
+/* A crash between a version's commit and its record leaves a tag no record
+ * names: the next version takes the next number and leaves the tag as it
+ * is. */
+static void
+test_unrecorded_tag (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "# Spec\n");
+  g_autofree char *repo = repo_path (f);
+  g_autofree char *ref = g_strdup_printf ("refs/tags/%s/v0.2.0", prd_id);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *version = NULL;
+
+  stop (f);
+  {
+    g_autoptr (PrdGitRepo) crashed = prd_git_repo_new (repo);
+    g_autoptr (GAsyncResult) result = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autofree char *hash = NULL;
+
+    prd_git_repo_commit_async (crashed, prd_id, "0.2.0", "# Spec\n", "Lost record", "alice",
+                               "alice@org", g_get_real_time (), NULL, prd_test_result_cb, &result);
+    hash = prd_git_repo_commit_finish (crashed, prd_test_wait_result (&result), &error);
+    g_assert_no_error (error);
+  }
+  before = run_git (f, "rev-parse", ref, NULL);
+  start (f);
+  {
+    g_autoptr (PrdTestClient) alice = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+    g_autoptr (JsonNode) ack = create_version (alice, prd_id, "Next", "minor");
+
+    g_assert_cmpstr (ack_version (ack, "version"), ==, "0.3.0");
+  }
+  after = run_git (f, "rev-parse", ref, NULL);
+  g_assert_cmpstr (after, ==, before);
+  version = store_version (f, prd_id);
+  g_assert_cmpstr (version, ==, "0.3.0");
+}
+
+/* Names the hub accepts that libgit2 trims to nothing (it trims spaces
+ * and .,:;"'\ from both ends): the commit's author is the user id
+ * instead, and purging works too. */
+static void
+test_signature_names (void)
+{
+  const char *const names[] = { ".", "'", "...", ", ;", " \\\"" };
+  g_autofree char *dir = prd_test_make_tmp_dir ("prd-versions-names-XXXXXX");
+  g_autofree char *path = g_build_filename (dir, "versions.git", NULL);
+  g_autoptr (PrdGitRepo) repo = prd_git_repo_new (path);
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *authors = NULL;
+  g_autofree char *files = NULL;
+  guint tags = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *version = g_strdup_printf ("0.%u.0", i + 2);
+      g_autofree char *hash = NULL;
+
+      prd_git_repo_commit_async (repo, "prd_names", version, "text\n", "c", names[i], "u1@org",
+                                 g_get_real_time (), NULL, prd_test_result_cb, &result);
+      hash = prd_git_repo_commit_finish (repo, prd_test_wait_result (&result), &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (hash);
+      g_clear_object (&result);
+    }
+  prd_git_repo_purge_async (repo, "prd_names", "deleted", ".", "u2@org", g_get_real_time (), NULL,
+                            prd_test_result_cb, &result);
+  g_assert_true (prd_git_repo_purge_finish (repo, prd_test_wait_result (&result), &tags, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (tags, ==, G_N_ELEMENTS (names));
+  {
+    const char *argv[] = { "git", "log", "--format=%an <%ae>", "main", NULL };
+    g_autofree char *err = NULL;
+    int status = 0;
+
+    g_assert_true (g_spawn_sync (path, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                                 &authors, &err, &status, &error));
+    g_assert_no_error (error);
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+  }
+  g_assert_cmpstr (authors, ==,
+                   "u2 <u2@org>\nu1 <u1@org>\nu1 <u1@org>\nu1 <u1@org>\nu1 <u1@org>\n"
+                   "u1 <u1@org>\n");
+  {
+    const char *argv[] = { "git", "ls-tree", "--name-only", "main", NULL };
+
+    g_assert_true (g_spawn_sync (path, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                                 &files, NULL, NULL, &error));
+    g_assert_cmpstr (files, ==, "");
+  }
+  g_clear_object (&repo);
+  prd_test_remove_tree (dir);
+}
+
 static void
 test_refusals (Fixture *f, gconstpointer data)
 {
@@ -454,6 +609,10 @@ test_refusals (Fixture *f, gconstpointer data)
     { editor, "{\"prdId\":\"%s\",\"changelog\":7,\"versionType\":\"minor\"}", "INVALID_PAYLOAD" },
     { editor, "{\"prdId\":\"%s\",\"changelog\":\"  \",\"versionType\":\"minor\"}",
       "INVALID_PAYLOAD" },
+    /* Unicode's white space is white space too */
+    { editor,
+      "{\"prdId\":\"%s\",\"changelog\":\"\\u00a0\\u2028 \\u3000\",\"versionType\":\"minor\"}",
+      "INVALID_PAYLOAD" },
     { editor, "{\"prdId\":\"%s\",\"versionType\":\"minor\"}", "INVALID_PAYLOAD" },
     { editor, "{\"prdId\":\"%s\",\"changelog\":\"%s\",\"versionType\":\"minor\"}",
       "INVALID_PAYLOAD" },
@@ -471,7 +630,7 @@ test_refusals (Fixture *f, gconstpointer data)
       g_autoptr (GString) payload = g_string_new (cases[i].payload);
       g_autoptr (JsonNode) ack = NULL;
 
-      g_string_replace (payload, "%s", i == 7 ? "" : prd_id, 1);
+      g_string_replace (payload, "%s", i == 8 ? "" : prd_id, 1);
       g_string_replace (payload, "%s", long_log->str, 1);
       ack = prd_test_client_request (cases[i].client, "create-version", payload->str);
       g_test_message ("case %u: %s", i, payload->str);
@@ -654,8 +813,13 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/prd/versions/config", test_config);
   g_test_add_func ("/prd/versions/bump", test_bump);
+  g_test_add_func ("/prd/versions/signature-names", test_signature_names);
   g_test_add ("/prd/versions/git", Fixture, "[collab]\nautosave-interval=3600\n", fixture_setup,
               test_git, fixture_teardown);
+  g_test_add ("/prd/versions/stale-locks", Fixture, NULL, fixture_setup, test_stale_locks,
+              fixture_teardown);
+  g_test_add ("/prd/versions/unrecorded-tag", Fixture, NULL, fixture_setup, test_unrecorded_tag,
+              fixture_teardown);
   g_test_add ("/prd/versions/refusals", Fixture, NULL, fixture_setup, test_refusals,
               fixture_teardown);
   g_test_add ("/prd/versions/concurrent", Fixture, NULL, fixture_setup, test_concurrent,

@@ -403,6 +403,15 @@ body_allowed (SoupServerMessage *msg)
   return FALSE;
 }
 
+/* Whether @uri's query, as sent (percent-encoded), holds an encoded NUL. */
+static gboolean
+query_has_nul (GUri *uri)
+{
+  const char *query = g_uri_get_query (uri);
+
+  return query != NULL && strstr (query, "%00") != NULL;
+}
+
 static void
 dispatch (SoupServer *server,
           SoupServerMessage *msg,
@@ -429,6 +438,14 @@ dispatch (SoupServer *server,
             "A path segment is not valid UTF-8 (after percent-decoding)");
         return;
       }
+  /* libsoup cuts a query value at a %00 (`from=0.2.0%00x` would read as
+   * `0.2.0`): no parameter of any route holds a NUL. */
+  if (query_has_nul (soup_server_message_get_uri (msg)))
+    {
+      prd_hub_rest_respond_error_literal (msg, PRD_ERROR_INVALID_PAYLOAD,
+                                          "A query parameter holds a NUL byte (%00)");
+      return;
+    }
   for (guint i = 0; i < self->routes->len && found == NULL; i++)
     {
       const Route *route = g_ptr_array_index (self->routes, i);
@@ -657,8 +674,9 @@ framing_is_clear (SoupMessageHeaders *headers, GError **error)
  * arrive rather than kept.
  *
  * A request that already has a status (libsoup answers a path with ".."
- * segments 400 before any handler sees it) is answered the same way, at
- * once if a body follows, whatever its path.
+ * segments or a %00 400 before any handler sees it) is answered the same
+ * way, at once if a body follows, whatever its path; below the router's
+ * paths, libsoup's bare 400 gets the JSON error `INVALID_ID`.
  */
 void
 prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
@@ -697,7 +715,17 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
   if (soup_server_message_get_status (msg) != 0)
     {
       /* libsoup (or the Engine.IO server) answered already, but libsoup
-       * would still read the whole body first. */
+       * would still read the whole body first. libsoup's own 400 (a path
+       * that does not decode: %00, a bad escape, a ".." segment) has no
+       * body: it gets the JSON error every other refusal has. */
+      if (soup_server_message_get_status (msg) == SOUP_STATUS_BAD_REQUEST &&
+          soup_server_message_get_response_body (msg)->length == 0 &&
+          !(strncmp (path, self->engine_path, engine_len) == 0 &&
+            (path[engine_len] == '\0' || path[engine_len] == '/')))
+        prd_hub_rest_respond_error_literal (
+            msg, PRD_ERROR_INVALID_ID,
+            "The request's path cannot be read: it holds %00, an invalid percent escape or a "
+            "\"..\" segment");
       if (prd_eio_request_has_body (msg))
         prd_eio_refuse_now (msg);
       return;

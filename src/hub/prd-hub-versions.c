@@ -12,7 +12,10 @@
  * failure anywhere answers that request with an error and the next one
  * starts from what is stored. A text equal to the PRD's current version's
  * is refused with VERSION_UNCHANGED unless the request says `force` (the
- * event and REST alike; the operator's D-Bus call always creates).
+ * event and REST alike; the operator's D-Bus call always creates). A
+ * version number whose tag the repository has already (a crash came
+ * between a commit and its record) is skipped: the version takes the next
+ * free number, and the tag is never moved.
  */
 #define G_LOG_DOMAIN "prd-hub-versions"
 
@@ -245,6 +248,32 @@ on_committed (GObject *source, GAsyncResult *result, gpointer user_data)
   GError *error = NULL;
 
   create->record->commit_hash = prd_git_repo_commit_finish (PRD_GIT_REPO (source), result, &error);
+  if (create->record->commit_hash == NULL &&
+      g_error_matches (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS))
+    {
+      PrdVersionRecord *record = create->record;
+      char *next;
+
+      /* A tag no record names: a crash came between a commit and its
+       * record. It stays as it is (it may have been pushed); this version
+       * takes the next free number. Tags are finite: this ends. */
+      g_clear_error (&error);
+      next = prd_version_bump (record->version, create->type, &error);
+      if (next == NULL)
+        {
+          create_fail (create, error);
+          return;
+        }
+      g_message ("create-version %s: version %s is in the versions repository without a record "
+                 "(left by a crash); taking %s",
+                 record->prd_id, record->version, next);
+      g_free (record->version);
+      record->version = next;
+      prd_git_repo_commit_async (create->self->repo, record->prd_id, record->version, create->text,
+                                 record->changelog, record->created_by_name, create->email,
+                                 record->created_at, NULL, on_committed, create);
+      return;
+    }
   if (create->record->commit_hash == NULL)
     {
       create_fail (create, error);
@@ -341,9 +370,11 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
                                on_previous_read, create);
       return;
     }
-  prd_git_repo_commit_async (create->self->repo, record->prd_id, record->version, text,
-                             record->changelog, record->created_by_name, email, record->created_at,
-                             NULL, on_committed, create);
+  create->text = g_steal_pointer (&text);
+  create->email = g_steal_pointer (&email);
+  prd_git_repo_commit_async (create->self->repo, record->prd_id, record->version, create->text,
+                             record->changelog, record->created_by_name, create->email,
+                             record->created_at, NULL, on_committed, create);
 }
 
 static void
@@ -352,12 +383,22 @@ create_start (Create *create)
   prd_store_load_async (create->self->store, create->prd_id, NULL, on_loaded, create);
 }
 
+/* Whether valid UTF-8 @text is empty or only white space, Unicode's
+ * (U+00A0, U+2028, U+3000 … as well as ASCII's). */
+static gboolean
+only_white_space (const char *text)
+{
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    if (!g_unichar_isspace (g_utf8_get_char (p)))
+      return FALSE;
+  return TRUE;
+}
+
 static gboolean
 parse_create (JsonArray *args, Create *create, GError **error)
 {
   JsonObject *object = prd_hub_payload_peek_object (args);
   const char *prd_id, *changelog, *type;
-  g_autofree char *stripped = NULL;
 
   if (object == NULL)
     {
@@ -372,8 +413,7 @@ parse_create (JsonArray *args, Create *create, GError **error)
   if ((changelog = prd_hub_json_get_string (object, "changelog", error)) == NULL ||
       (type = prd_hub_json_get_string (object, "versionType", error)) == NULL)
     return FALSE;
-  stripped = g_strstrip (g_strdup (changelog));
-  if (*stripped == '\0' || !g_utf8_validate (changelog, -1, NULL) ||
+  if (!g_utf8_validate (changelog, -1, NULL) || only_white_space (changelog) ||
       g_utf8_strlen (changelog, -1) > PRD_VERSION_CHANGELOG_MAX_CHARS)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,

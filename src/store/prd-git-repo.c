@@ -8,13 +8,26 @@
  * libgit2 blocks on disk, so every call runs in a GTask thread; a mutex
  * keeps one operation at a time on the repository, which also keeps the
  * branch linear. libgit2's errors are turned into PRD_ERROR_STORAGE here.
+ *
+ * Durability: libgit2 fsyncs what it writes into the repository
+ * (GIT_OPT_ENABLE_FSYNC_GITDIR), so a version acknowledged after its
+ * commit, tag and database record survives a power loss like the record.
+ * A version's tag is written before the branch moves onto its commit, and
+ * an existing tag is never moved: a crash between the commit and the
+ * database record leaves a tag no record names, and the next version of
+ * that PRD takes the next free number (prd_git_repo_commit_async() fails
+ * with PRD_ERROR_ALREADY_EXISTS). A process killed while writing leaves
+ * `*.lock` files behind; prd_git_repo_init_async(), called by the hub that
+ * holds the data folder's lock, removes them.
  */
 #define G_LOG_DOMAIN "prd-git"
 
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 
+#include <glib/gstdio.h>
 #include <git2.h>
 
 #include "prd-autocleanups.h"
@@ -29,8 +42,9 @@ struct _PrdGitRepo
   GObject parent_instance;
 
   char *path;
-  GMutex lock;          /* guards repo and purged; held for a whole operation */
-  git_repository *repo; /* (nullable) opened on first use */
+  GMutex lock;            /* guards repo and purged; held for a whole operation */
+  git_repository *repo;   /* (nullable) opened on first use */
+  gboolean locks_removed; /* stale lock files were looked for (prd_git_repo_init_async()) */
   /* PRDs whose versions were purged, with when (monotonic µs): a commit for
    * one that was asked for before the purge, and runs after it, would bring
    * the text back. Kept for PURGED_KEEP_USEC. */
@@ -119,23 +133,111 @@ prd_git_tag_name (const char *prd_id, const char *version)
   return g_strdup_printf ("%s/v%s", prd_id, version);
 }
 
-/* Angle brackets and line breaks would corrupt the commit header. */
-static char *
-signature_part (const char *value)
+/* What libgit2's git_signature_new() trims from both ends of a name or an
+ * address (libgit2 1.x, signature.c: is_crud()). */
+static gboolean
+is_signature_crud (guchar c)
 {
-  char *copy = g_strdup (value != NULL && *value != '\0' ? value : "unknown");
+  return c <= 32 || strchr (".,:;<>\"\\'", c) != NULL;
+}
 
-  for (char *p = copy; *p != '\0'; p++)
-    if (*p == '<' || *p == '>' || *p == '\n' || *p == '\r')
-      *p = '-';
-  return g_strstrip (copy);
+/* Angle brackets and line breaks would corrupt the commit header; a value
+ * libgit2 would trim to nothing ("." or "'" as a name) makes
+ * git_signature_new() fail, so @fallback (or "unknown") stands for it. */
+static char *
+signature_part (const char *value, const char *fallback)
+{
+  const char *candidates[] = { value, fallback, "unknown" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
+    {
+      g_autofree char *copy = NULL;
+
+      if (candidates[i] == NULL)
+        continue;
+      copy = g_strdup (candidates[i]);
+      for (char *p = copy; *p != '\0'; p++)
+        if (*p == '<' || *p == '>' || *p == '\n' || *p == '\r')
+          *p = '-';
+      g_strstrip (copy);
+      for (const char *p = copy; *p != '\0'; p++)
+        if (!is_signature_crud ((guchar) *p))
+          return g_steal_pointer (&copy);
+    }
+  g_assert_not_reached ();
+}
+
+/* The name's stand-in: the author's address up to its last '@' (the user
+ * id in the hub's `<userId>@<org>`). */
+static char *
+signature_fallback (const char *email)
+{
+  const char *at = email != NULL ? strrchr (email, '@') : NULL;
+
+  return at != NULL ? g_strndup (email, at - email) : g_strdup (email);
 }
 
 static gpointer
 init_libgit2 (gpointer data)
 {
   git_libgit2_init ();
+  /* Objects, refs and packs are fsynced before they are renamed into
+   * place, as SQLite's synchronous=FULL does for the version's record. */
+  git_libgit2_opts (GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
   return NULL;
+}
+
+static void
+remove_lock_file (const char *path)
+{
+  if (g_unlink (path) == 0)
+    g_message ("Removed %s, a lock file a stopped process left in the versions repository", path);
+  else if (errno != ENOENT)
+    g_warning ("Cannot remove the stale lock file %s: %s", path, g_strerror (errno));
+}
+
+static void
+remove_lock_files_under (const char *dir, guint depth)
+{
+  g_autoptr (GDir) listing = NULL;
+  const char *name;
+
+  /* Ref names have a bounded number of components: a deeper tree is not
+   * the hub's. */
+  if (depth > 16 || (listing = g_dir_open (dir, 0, NULL)) == NULL)
+    return;
+  while ((name = g_dir_read_name (listing)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      if (g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+        continue;
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        remove_lock_files_under (path, depth + 1);
+      else if (g_str_has_suffix (name, ".lock"))
+        remove_lock_file (path);
+    }
+}
+
+/* The lock files libgit2 writes next to a ref, packed-refs, HEAD, the
+ * config or the index, and renames into place once written: one that is
+ * still there was left by a process killed in between, and blocks every
+ * later write of that file. Only the process holding the data folder's
+ * lock writes the repository, so none is in use. Lock held. */
+static void
+remove_stale_locks (PrdGitRepo *self)
+{
+  static const char *const top[] = { "HEAD.lock", "packed-refs.lock", "config.lock", "index.lock" };
+  g_autofree char *refs = g_build_filename (self->path, "refs", NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (top); i++)
+    {
+      g_autofree char *path = g_build_filename (self->path, top[i], NULL);
+
+      if (g_file_test (path, G_FILE_TEST_EXISTS))
+        remove_lock_file (path);
+    }
+  remove_lock_files_under (refs, 0);
 }
 
 /* Called with the lock held, on a worker thread. */
@@ -190,8 +292,12 @@ do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
   g_autoptr (git_object) commit = NULL;
   g_autofree char *file = g_strconcat (op->prd_id, ".md", NULL);
   g_autofree char *tag = prd_git_tag_name (op->prd_id, op->version);
-  g_autofree char *name = signature_part (op->author_name);
-  g_autofree char *email = signature_part (op->author_email);
+  g_autofree char *tag_ref = g_strconcat ("refs/tags/", tag, NULL);
+  g_autofree char *user = signature_fallback (op->author_email);
+  g_autofree char *name = signature_part (op->author_name, user);
+  g_autofree char *email = signature_part (op->author_email, NULL);
+  g_autoptr (git_reference) existing = NULL;
+  g_autoptr (git_reference) branch = NULL;
   g_autofree char *message = g_str_has_suffix (op->message, "\n")
                                  ? g_strdup (op->message)
                                  : g_strconcat (op->message, "\n", NULL);
@@ -207,6 +313,20 @@ do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
     }
   if (!ensure_open (self, TRUE, &error))
     goto fail;
+  /* A tag is never moved: one no record names was left by a crash between
+   * the commit and the record (and may have been pushed already). */
+  rc = git_reference_lookup (&existing, self->repo, tag_ref);
+  if (rc == 0)
+    {
+      g_set_error (&error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS,
+                   "The versions repository already has the tag %s", tag);
+      goto fail;
+    }
+  if (rc != GIT_ENOTFOUND)
+    {
+      set_git_error (rc, "Cannot read the tag", &error);
+      goto fail;
+    }
   rc = git_blob_create_from_buffer (&blob_oid, self->repo, op->content, strlen (op->content));
   if (rc != 0)
     {
@@ -243,19 +363,34 @@ do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
       goto fail;
     }
   parents[0] = parent;
-  rc = git_commit_create (&commit_oid, self->repo, PRD_GIT_BRANCH, signature, signature, NULL,
-                          message, tree, parent != NULL ? 1 : 0, parents);
+  rc = git_commit_create (&commit_oid, self->repo, NULL, signature, signature, NULL, message, tree,
+                          parent != NULL ? 1 : 0, parents);
   if (rc != 0)
     {
       set_git_error (rc, "Cannot commit", &error);
       goto fail;
     }
-  /* force: a tag whose version the database never recorded (the database
-   * write failed after the commit) is taken over by the retry. */
+  /* The tag first, then the branch: whoever reads the branch (a push's
+   * export) finds the tag of every version commit on it. */
   if ((rc = git_object_lookup (&commit, self->repo, &commit_oid, GIT_OBJECT_COMMIT)) != 0 ||
-      (rc = git_tag_create (&tag_oid, self->repo, tag, commit, signature, message, 1)) != 0)
+      (rc = git_tag_create (&tag_oid, self->repo, tag, commit, signature, message, 0)) != 0)
     {
-      set_git_error (rc, "Cannot tag the commit", &error);
+      if (rc == GIT_EEXISTS)
+        g_set_error (&error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS,
+                     "The versions repository already has the tag %s", tag);
+      else
+        set_git_error (rc, "Cannot tag the commit", &error);
+      goto fail;
+    }
+  if (parent != NULL)
+    rc = git_reference_create_matching (&branch, self->repo, PRD_GIT_BRANCH, &commit_oid, 1,
+                                        &parent_oid, "prdhub: version");
+  else
+    rc = git_reference_create (&branch, self->repo, PRD_GIT_BRANCH, &commit_oid, 0,
+                               "prdhub: version");
+  if (rc != 0)
+    {
+      set_git_error (rc, "Cannot move " PRD_GIT_BRANCH, &error);
       goto fail;
     }
   git_oid_tostr (hex, sizeof hex, &commit_oid);
@@ -322,6 +457,11 @@ do_init (GTask *task, gpointer source, gpointer task_data, GCancellable *cancell
   g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   g_autoptr (GError) error = NULL;
 
+  if (!self->locks_removed)
+    {
+      remove_stale_locks (self);
+      self->locks_removed = TRUE;
+    }
   if (!ensure_open (self, TRUE, &error))
     g_task_return_error (task, g_steal_pointer (&error));
   else
@@ -470,7 +610,12 @@ check_ids (GTask *task, const char *prd_id, const char *version, const char *to_
  * @time_usec: the author time, microseconds since the Unix epoch (UTC)
  *
  * Commits @content as `<prd_id>.md` on %PRD_GIT_BRANCH with @message and
- * tags it `<prd_id>/v<version>`. Finishes with the commit id (40 hex digits).
+ * tags it `<prd_id>/v<version>` (the tag is written before the branch
+ * moves). Finishes with the commit id (40 hex digits). When the tag exists
+ * already (a version whose record a crash lost), nothing is written and it
+ * fails with %PRD_ERROR_ALREADY_EXISTS: a tag is never moved. An
+ * @author_name libgit2 would trim to nothing (only spaces and `.,:;"'\`)
+ * is replaced by @author_email up to its last `@`, or by `unknown`.
  */
 void
 prd_git_repo_commit_async (PrdGitRepo *self,
@@ -514,7 +659,11 @@ prd_git_repo_commit_finish (PrdGitRepo *self, GAsyncResult *result, GError **err
  *
  * Opens the repository, creating it (bare, empty, HEAD on the `main`
  * branch) when it does not exist, so that git finds it before the first
- * version.
+ * version. Called by the repository's only writer, the process that holds
+ * the data folder's lock, before any other operation: the first call
+ * removes the `*.lock` files a killed process left under `refs/` and
+ * `HEAD.lock`, `packed-refs.lock`, `config.lock`, `index.lock` (each one
+ * logged), which would otherwise fail every later version.
  */
 void
 prd_git_repo_init_async (PrdGitRepo *self,
@@ -623,8 +772,9 @@ do_purge (GTask *task, gpointer source, gpointer task_data, GCancellable *cancel
   g_autoptr (git_signature) signature = NULL;
   g_autofree char *file = g_strconcat (op->prd_id, ".md", NULL);
   g_autofree char *pattern = g_strconcat (op->prd_id, "/v*", NULL);
-  g_autofree char *name = signature_part (op->author_name);
-  g_autofree char *email = signature_part (op->author_email);
+  g_autofree char *user = signature_fallback (op->author_email);
+  g_autofree char *name = signature_part (op->author_name, user);
+  g_autofree char *email = signature_part (op->author_email, NULL);
   g_autofree char *message = g_str_has_suffix (op->message, "\n")
                                  ? g_strdup (op->message)
                                  : g_strconcat (op->message, "\n", NULL);

@@ -529,6 +529,29 @@ describe('error messages are valid UTF-8', () => {
     assert.equal(body.code, 'INVALID_ID');
   });
 
+  // libsoup refuses a path that does not decode (%00) before any route
+  // sees it; the refusal carries the JSON error all the same.
+  test('a %00 in a path segment: 400 INVALID_ID with the JSON error', async () => {
+    for (const path of ['/api/prds/prd_abc/versions/0.2.0%00', '/api/prds/prd_abc%00/versions',
+      '/nowhere/%00', '/x/%2e%2e%2fy']) {
+      const res = await get(path);
+      assert.equal(res.status, 400, path);
+      assert.match(res.headers['content-type'], /^application\/json/, path);
+      const body = json(res);
+      assert.equal(body.code, 'INVALID_ID', path);
+      assert.ok(body.message.length > 0, path);
+    }
+  });
+
+  // libsoup would cut the value at the NUL and the route read `0.2.0`.
+  test('a %00 in a query parameter: 400 INVALID_PAYLOAD', async () => {
+    const res = await get('/api/prds/prd_abc/diff?from=0.2.0%00&to=0.2.0');
+    assert.equal(res.status, 400);
+    const body = json(res);
+    assert.equal(body.code, 'INVALID_PAYLOAD');
+    assert.match(body.message, /NUL/);
+  });
+
   test('a query parameter quoted in a message comes back as valid UTF-8', async () => {
     const res = await get('/api/prds/prd_abc/diff?from=%FF&to=1.0.0');
     assert.equal(res.status, 400);

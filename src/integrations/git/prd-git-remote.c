@@ -13,14 +13,19 @@
  * (in order), one commit with the same author, committer and message whose
  * tree holds only that organization's PRDs, and a copy of the version tag
  * on it. `source` remembers the last main commit looked at, so that
- * history only grows and is never rewritten. The push then sends that
+ * history only grows and is never rewritten; a version tag on a commit
+ * before it that has no copy yet (its PRD was listed after the export ran,
+ * or its tag came late) is exported by the next push, before the new
+ * commits: each version is exported exactly once. The push then sends that
  * branch to `refs/heads/<branch>` and the tags to `refs/tags/<prdId>/v<x.y.z>`,
  * never forced.
  *
  * A push runs on a worker thread; a watchdog on the caller's main context
  * ends it after `timeoutSeconds` (see prd-git-watch.c). A ref the remote
  * refuses comes back through the push-update-reference callback with the
- * remote's message and fails the push.
+ * remote's message and fails the push; the refs counted as updated are the
+ * ones the push-negotiation callback saw change (libgit2 reports every ref
+ * sent as updated, also the ones the remote had already).
  */
 #define G_LOG_DOMAIN "prd-integration-git"
 
@@ -438,7 +443,8 @@ typedef struct
   /* while it runs */
   PrdGitWatch *watch;
   guint auth_attempts;
-  GPtrArray *rejected; /* "<ref>: <message>" */
+  GPtrArray *rejected;  /* "<ref>: <message>" */
+  GHashTable *changing; /* remote ref names the push changes */
   guint n_updated;
   /* main thread only */
   GSource *watchdog;
@@ -464,6 +470,7 @@ push_free (Push *push)
   g_clear_pointer (&push->prd_ids, g_hash_table_unref);
   prd_git_watch_unref (push->watch);
   g_ptr_array_unref (push->rejected);
+  g_hash_table_unref (push->changing);
   g_free (push);
 }
 
@@ -588,6 +595,19 @@ on_certificate (git_cert *cert, int valid, const char *host, void *payload)
   return GIT_ECERTIFICATE;
 }
 
+/* Which of the refs sent change on the remote: libgit2 reports every ref
+ * of the push as updated, also the ones the remote already had. */
+static int
+on_negotiation (const git_push_update **updates, size_t len, void *payload)
+{
+  Push *push = payload;
+
+  for (size_t i = 0; i < len; i++)
+    if (!git_oid_equal (&updates[i]->src, &updates[i]->dst))
+      g_hash_table_add (push->changing, g_strdup (updates[i]->dst_refname));
+  return 0;
+}
+
 static int
 on_update_reference (const char *refname, const char *status, void *payload)
 {
@@ -595,7 +615,7 @@ on_update_reference (const char *refname, const char *status, void *payload)
 
   if (status != NULL)
     g_ptr_array_add (push->rejected, g_strdup_printf ("%s: %s", refname, status));
-  else
+  else if (g_hash_table_contains (push->changing, refname))
     push->n_updated++;
   return 0;
 }
@@ -613,6 +633,7 @@ fill_callbacks (Push *push, git_remote_callbacks *callbacks)
 {
   callbacks->credentials = on_credentials;
   callbacks->certificate_check = on_certificate;
+  callbacks->push_negotiation = on_negotiation;
   callbacks->push_update_reference = on_update_reference;
   callbacks->push_transfer_progress = on_transfer;
   callbacks->payload = push;
@@ -635,8 +656,8 @@ collect_name (const char *name, void *payload)
   return 0;
 }
 
-/* Which of the hub's tags are versions of the organization's PRDs, by the
- * commit they name. */
+/* Which of the hub's tags are versions of the organization's PRDs that its
+ * history has no copy of yet, by the commit they name. */
 static gboolean
 collect_tags (Export *export, GError **error)
 {
@@ -653,11 +674,19 @@ collect_tags (Export *export, GError **error)
       g_autofree char *prd = slash != NULL ? g_strndup (tag, slash - tag) : NULL;
       g_autoptr (git_reference) ref = NULL;
       g_autoptr (git_object) commit = NULL;
+      g_autofree char *copy = NULL;
       char hex[GIT_OID_HEXSZ + 1];
+      git_oid copied;
       GPtrArray *list;
 
       if (prd == NULL || !g_hash_table_contains (export->push->prd_ids, prd))
         continue;
+      copy = g_strdup_printf ("%s/tags/%s", export->push->export_ns, tag);
+      rc = git_reference_name_to_id (&copied, export->repo, copy);
+      if (rc == 0)
+        continue;
+      if (rc != GIT_ENOTFOUND)
+        return git_error_out (rc, "Cannot read the organization's tags", error);
       if ((rc = git_reference_lookup (&ref, export->repo, names->pdata[i])) != 0 ||
           (rc = git_reference_peel (&commit, ref, GIT_OBJECT_COMMIT)) != 0)
         return git_error_out (rc, "Cannot read a version tag", error);
@@ -843,8 +872,134 @@ lookup_optional (
   return git_error_out (rc, "Cannot read the versions repository", error);
 }
 
+typedef struct
+{
+  git_oid oid;
+  size_t behind; /* how many commits the branch has after it */
+} Late;
+
+static int
+compare_late (gconstpointer a, gconstpointer b)
+{
+  const Late *x = a, *y = b;
+
+  return x->behind < y->behind ? 1 : x->behind > y->behind ? -1 : 0;
+}
+
+/* Whether @version is greater than the version in the tag name @copy
+ * (`…/v<x.y.z>`). */
+static gboolean
+version_greater (const char *copy, guint64 major, guint64 minor, guint64 patch)
+{
+  const char *v = strrchr (copy, 'v');
+  guint64 other[3] = { 0, 0, 0 };
+  g_auto (GStrv) parts = v != NULL ? g_strsplit (v + 1, ".", 3) : NULL;
+
+  for (guint i = 0; parts != NULL && parts[i] != NULL && i < 3; i++)
+    other[i] = g_ascii_strtoull (parts[i], NULL, 10);
+  if (major != other[0])
+    return major > other[0];
+  if (minor != other[1])
+    return minor > other[1];
+  return patch > other[2];
+}
+
+/* Whether the history has a copy of a later version of @tag's PRD than
+ * @tag (`<prdId>/v<x.y.z>`). */
+static gboolean
+later_version_copied (Export *export, const char *tag, gboolean *later, GError **error)
+{
+  const char *slash = strchr (tag, '/');
+  g_autofree char *glob =
+      g_strdup_printf ("%s/tags/%.*s/v*", export->push->export_ns, (int) (slash - tag), tag);
+  g_autoptr (GPtrArray) copies = g_ptr_array_new_with_free_func (g_free);
+  g_auto (GStrv) parts = g_strsplit (slash + 2, ".", 3);
+  guint64 version[3] = { 0, 0, 0 };
+  int rc;
+
+  for (guint i = 0; parts[i] != NULL && i < 3; i++)
+    version[i] = g_ascii_strtoull (parts[i], NULL, 10);
+  if ((rc = git_reference_foreach_glob (export->repo, glob, collect_name, copies)) != 0)
+    return git_error_out (rc, "Cannot list the organization's tags", error);
+  *later = FALSE;
+  for (guint i = 0; i < copies->len && !*later; i++)
+    *later = !version_greater (copies->pdata[i], version[0], version[1], version[2]);
+  return TRUE;
+}
+
+/* The versions on the branch up to @source (what an earlier export looked
+ * at) that have no copy yet: their tag did not exist yet or their PRD was
+ * not known to be the organization's (created after the PRDs were listed)
+ * when that export ran. They go first, oldest first, so that the history's
+ * tree ends with each PRD's latest version. A version older than one
+ * already copied (left behind before the hub exported this way) is left
+ * out: it would bring back an older text. */
+static gboolean
+export_late (
+    Export *export, const git_oid *source_oid, git_commit **head, gboolean *moved, GError **error)
+{
+  g_autoptr (GArray) late = g_array_new (FALSE, FALSE, sizeof (Late));
+  GHashTableIter iter;
+  gpointer key;
+  int rc;
+
+  g_hash_table_iter_init (&iter, export->by_commit);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      Late entry;
+      size_t ahead;
+
+      if ((rc = git_oid_fromstr (&entry.oid, key)) != 0)
+        return git_error_out (rc, "Cannot read a version tag", error);
+      /* behind: commits of the source not in the tagged one; ahead: of the
+       * tagged one not in the source (not on the branch up to there) */
+      if ((rc = git_graph_ahead_behind (&entry.behind, &ahead, export->repo, source_oid,
+                                        &entry.oid)) != 0)
+        return git_error_out (rc, "Cannot walk the versions", error);
+      if (ahead == 0)
+        g_array_append_val (late, entry);
+    }
+  g_array_sort (late, compare_late);
+  for (guint i = 0; i < late->len; i++)
+    {
+      const git_oid *oid = &g_array_index (late, Late, i).oid;
+      char hex[GIT_OID_HEXSZ + 1];
+      g_autoptr (git_commit) source = NULL;
+      g_autoptr (GPtrArray) tags = NULL;
+
+      git_oid_tostr (hex, sizeof hex, oid);
+      g_hash_table_steal_extended (export->by_commit, hex, &key, (gpointer *) &tags);
+      g_free (key);
+      for (guint j = tags->len; j > 0; j--)
+        {
+          gboolean later;
+
+          if (!later_version_copied (export, tags->pdata[j - 1], &later, error))
+            return FALSE;
+          if (later)
+            {
+              g_message ("git export: %s is older than a version already exported; left out",
+                         (const char *) tags->pdata[j - 1]);
+              g_ptr_array_remove_index (tags, j - 1);
+            }
+        }
+      if (tags->len == 0)
+        continue;
+      if ((rc = git_commit_lookup (&source, export->repo, oid)) != 0)
+        return git_error_out (rc, "Cannot read a version", error);
+      if (!export_commit (export, source, tags, head, error))
+        return FALSE;
+      *moved = TRUE;
+    }
+  return TRUE;
+}
+
 /* Brings the organization's history up to date; @out_head is unset when it
- * has no version. Lock held. */
+ * has no version. Every version tag of the organization's PRDs on the
+ * branch gets exactly one copy, whenever the export runs: the new commits
+ * of the branch are walked from `source` on, and the tags on commits
+ * before it that have no copy yet (see export_late()) are exported first.
+ * Lock held. */
 static gboolean
 export_update (Export *export, git_oid *out_head, gboolean *has_head, GError **error)
 {
@@ -863,10 +1018,21 @@ export_update (Export *export, git_oid *out_head, gboolean *has_head, GError **e
     return FALSE;
   if (*has_head && (rc = git_commit_lookup (&head, export->repo, &head_oid)) != 0)
     return git_error_out (rc, "Cannot read the organization's history", error);
+  if (has_main && !collect_tags (export, error))
+    return FALSE;
+  if (has_main && has_source && g_hash_table_size (export->by_commit) > 0)
+    {
+      gboolean moved = FALSE;
+
+      if (!export_late (export, &source_oid, &head, &moved, error))
+        return FALSE;
+      if (moved && (rc = git_reference_create (&ref, export->repo, head_name, git_commit_id (head),
+                                               1, "prdhub export")) != 0)
+        return git_error_out (rc, "Cannot record the organization's history", error);
+      g_clear_pointer (&ref, git_reference_free);
+    }
   if (has_main && !(has_source && git_oid_equal (&main_oid, &source_oid)))
     {
-      if (!collect_tags (export, error))
-        return FALSE;
       if ((rc = git_revwalk_new (&walk, export->repo)) != 0 ||
           (rc = git_revwalk_sorting (walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE)) != 0 ||
           (rc = git_revwalk_push (walk, &main_oid)) != 0 ||
@@ -1187,6 +1353,7 @@ start (PrdGitRemote *self, Push *push, GTask *outer, GCancellable *cancellable)
   push->timeout = self->timeout;
   push->watch = prd_git_watch_new ();
   push->rejected = g_ptr_array_new_with_free_func (g_free);
+  push->changing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   push->outer = outer;
 
   /* the inner task owns the push; it ends only once the thread returned */
