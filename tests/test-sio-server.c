@@ -1367,6 +1367,64 @@ test_refused_connects (Fixture *fixture, gconstpointer user_data)
   client_expect_closed (client);
 }
 
+/* Refusals count toward the close per class, each against its own limit:
+ * those of a class with a larger limit do not close a client at its first
+ * refusal in another. */
+static void
+test_rate_limit_per_class (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/");
+  const char *refused =
+      "{\"error\":{\"code\":\"RATE_LIMITED\",\"message\":\"Rate limit exceeded\"}}]";
+  guint id = 1;
+
+  prd_sio_server_set_event_class (fixture->sio, "echo", "wide");
+  prd_sio_server_set_rate_limit (fixture->sio, "wide", 4, 60);
+
+  /* wide: its 4, then 4 refused (as many as its limit: still open) */
+  for (guint i = 0; i < 8; i++, id++)
+    {
+      g_autofree char *event = g_strdup_printf ("2%u[\"echo\"]", id);
+      g_autofree char *ack = NULL;
+
+      client_send (client, event);
+      if (i < 4)
+        {
+          ack = g_strdup_printf ("3%u[]", id);
+          client_expect (client, ack);
+          continue;
+        }
+      g_free (client_next_text (client)); /* rate-limit */
+      ack = g_strdup_printf ("3%u[%s", id, refused);
+      client_expect (client, ack);
+    }
+
+  /* chat (limit 2): its 2, then 2 refused, answered */
+  for (guint i = 0; i < 4; i++, id++)
+    {
+      g_autofree char *event = g_strdup_printf ("2%u[\"limited\"]", id);
+      g_autofree char *ack = NULL;
+
+      client_send (client, event);
+      if (i < 2)
+        {
+          ack = g_strdup_printf ("3%u[{\"ok\":true}]", id);
+          client_expect (client, ack);
+          continue;
+        }
+      g_free (client_next_text (client));
+      ack = g_strdup_printf ("3%u[%s", id, refused);
+      client_expect (client, ack);
+    }
+
+  /* the third past chat's limit closes it */
+  client_send (client, "2[\"limited\"]");
+  client_expect_closed (client);
+  wait_for_disconnections (fixture, 1);
+  g_assert_cmpstr (g_ptr_array_index (fixture->disconnections, 0), ==, "/:forced close");
+}
+
 static void
 test_pending_acks_limit (Fixture *fixture, gconstpointer user_data)
 {
@@ -1636,6 +1694,7 @@ main (int argc, char *argv[])
   ADD ("rate-key-pruned", test_rate_key_pruned, 0);
   ADD ("charge-rate", test_charge_rate, 0);
   ADD ("refused-connects", test_refused_connects, 0);
+  ADD ("rate-limit-per-class", test_rate_limit_per_class, 0);
   ADD ("pending-acks-limit", test_pending_acks_limit, 0);
   ADD ("server-disconnect", test_server_disconnect, 0);
   ADD ("protocol-violations", test_protocol_violations, 0);

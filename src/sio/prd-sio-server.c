@@ -114,6 +114,7 @@ prd_sio_client_unref (PrdSioClient *client)
   g_slist_free_full (g_steal_pointer (&client->sockets), g_object_unref);
   g_clear_pointer (&client->decoder, prd_sio_decoder_free);
   g_clear_pointer (&client->limiter, prd_sio_rate_limiter_free);
+  g_clear_pointer (&client->refusals, g_hash_table_unref);
   g_clear_object (&client->engine);
   g_free (client);
 }
@@ -914,8 +915,9 @@ lookup_rate (PrdSioServer *self, const char *event, const char **event_class)
 }
 
 /* @limiter: the buckets @event counts against, @client's own or those of
- * the socket's rate key. Refusals are counted per @client whatever the
- * buckets: a session that goes on sending past the limit is closed. */
+ * the socket's rate key. Refusals are counted per @client and per class
+ * whatever the buckets: a session that goes on sending past a class's limit
+ * is closed. */
 gboolean
 prd_sio_server_check_rate (PrdSioServer *self,
                            PrdSioClient *client,
@@ -925,6 +927,7 @@ prd_sio_server_check_rate (PrdSioServer *self,
 {
   const char *event_class;
   RateLimit *rate = lookup_rate (self, event, &event_class);
+  PrdSioRefusals *refusals;
   gint64 now;
 
   if (rate == NULL)
@@ -935,17 +938,26 @@ prd_sio_server_check_rate (PrdSioServer *self,
     return TRUE;
   prd_metric_inc (prd_sio_metrics.rate_limit_refusals, event_class);
   /* Each refusal is answered (rate-limit, the ack): a client that sends as
-   * many events again as its limit past it, within one window, is closed
-   * rather than answered without end. */
-  if (client->refused_events == 0 ||
-      now - client->refused_since > (gint64) rate->window_seconds * G_USEC_PER_SEC)
+   * many events of a class again as its limit past it, within one window,
+   * is closed rather than answered without end. Refusals of another class
+   * (with a limit of its own) do not count. */
+  if (client->refusals == NULL)
+    client->refusals = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  refusals = g_hash_table_lookup (client->refusals, event_class);
+  if (refusals == NULL)
     {
-      client->refused_since = now;
-      client->refused_events = 0;
+      refusals = g_new0 (PrdSioRefusals, 1);
+      g_hash_table_insert (client->refusals, g_strdup (event_class), refusals);
     }
-  if (++client->refused_events > rate->limit)
+  if (refusals->n_events == 0 ||
+      now - refusals->since > (gint64) rate->window_seconds * G_USEC_PER_SEC)
+    {
+      refusals->since = now;
+      refusals->n_events = 0;
+    }
+  if (++refusals->n_events > rate->limit)
     violation (client, "forced close", "%u events past the rate limit of class %s",
-               client->refused_events, event_class);
+               refusals->n_events, event_class);
   return FALSE;
 }
 
