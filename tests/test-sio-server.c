@@ -1175,8 +1175,11 @@ test_rate_limit (Fixture *fixture, gconstpointer user_data)
   client_expect (client, "34[]");
 
   /* as many events again as the limit, past it, within the window: the
-   * client is closed rather than answered without end */
+   * client is closed rather than answered without end, each namespace told
+   * first (socket.io-client: "io server disconnect", no reconnection) */
   client_send (client, "25[\"limited\"]");
+  client_expect (client, "1/custom,");
+  client_expect (client, "1");
   client_expect_closed (client);
   wait_for_disconnections (fixture, 2);
   for (guint i = 0; i < 2; i++)
@@ -1364,6 +1367,7 @@ test_refused_connects (Fixture *fixture, gconstpointer user_data)
   client_expect (client, "2[\"echo-back\",1]");
   client_send (client, "0/nowhere,");
   client_expect (client, "4/nowhere,{\"message\":\"Invalid namespace\"}");
+  client_expect (client, "1");
   client_expect_closed (client);
 }
 
@@ -1420,6 +1424,7 @@ test_rate_limit_per_class (Fixture *fixture, gconstpointer user_data)
 
   /* the third past chat's limit closes it */
   client_send (client, "2[\"limited\"]");
+  client_expect (client, "1");
   client_expect_closed (client);
   wait_for_disconnections (fixture, 1);
   g_assert_cmpstr (g_ptr_array_index (fixture->disconnections, 0), ==, "/:forced close");

@@ -186,20 +186,65 @@ prd_sio_client_close (PrdSioClient *client, const char *reason)
   client_teardown (client, reason);
 }
 
+static void violation_va (PrdSioClient *client,
+                          const char *reason,
+                          gboolean disconnect,
+                          const char *format,
+                          va_list args) G_GNUC_PRINTF (4, 0);
+
+static void
+violation_va (
+    PrdSioClient *client, const char *reason, gboolean disconnect, const char *format, va_list args)
+{
+  g_autofree char *message = g_strdup_vprintf (format, args);
+
+  g_debug ("Closing Engine.IO session %s: %s", prd_eio_socket_get_id (client->engine), message);
+  /* Queued before the session's close, which delivers what is queued
+   * first: socket.io-client then ends each namespace with "io server
+   * disconnect" and does not reconnect by itself. */
+  for (GSList *l = disconnect ? client->sockets : NULL; l != NULL; l = l->next)
+    {
+      g_autoptr (PrdSioPacket) packet = prd_sio_packet_new (
+          PRD_SIO_PACKET_DISCONNECT,
+          prd_sio_namespace_get_name (prd_sio_socket_get_namespace (l->data)), -1, NULL);
+      g_autofree char *text = prd_sio_packet_encode (packet);
+
+      prd_eio_socket_send_text (client->engine, text, -1);
+    }
+  prd_sio_client_close (client, reason);
+}
+
+/* A packet that breaks the protocol (does not decode, names a namespace
+ * that is not connected, a second CONNECT): the session ends at the
+ * Engine.IO level, as socket.io ends it; such a client may not even read a
+ * DISCONNECT packet. */
 static void violation (PrdSioClient *client, const char *reason, const char *format, ...)
     G_GNUC_PRINTF (3, 4);
 
 static void
 violation (PrdSioClient *client, const char *reason, const char *format, ...)
 {
-  g_autofree char *message = NULL;
   va_list args;
 
   va_start (args, format);
-  message = g_strdup_vprintf (format, args);
+  violation_va (client, reason, FALSE, format, args);
   va_end (args);
-  g_debug ("Closing Engine.IO session %s: %s", prd_eio_socket_get_id (client->engine), message);
-  prd_sio_client_close (client, reason);
+}
+
+/* A client that keeps doing what is refused (events past a rate limit,
+ * namespaces it cannot have) while speaking the protocol: each namespace it
+ * joined gets a DISCONNECT, then the session ends ("forced close"). */
+static void violation_disconnect (PrdSioClient *client, const char *format, ...)
+    G_GNUC_PRINTF (2, 3);
+
+static void
+violation_disconnect (PrdSioClient *client, const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  violation_va (client, "forced close", TRUE, format, args);
+  va_end (args);
 }
 
 static void
@@ -226,7 +271,7 @@ static void
 connect_refused (PrdSioClient *client)
 {
   if (++client->refused_connects > PRD_SIO_MAX_REFUSED_CONNECTS)
-    violation (client, "forced close", "%u namespace CONNECTs refused", client->refused_connects);
+    violation_disconnect (client, "%u namespace CONNECTs refused", client->refused_connects);
 }
 
 static void
@@ -956,8 +1001,8 @@ prd_sio_server_check_rate (PrdSioServer *self,
       refusals->n_events = 0;
     }
   if (++refusals->n_events > rate->limit)
-    violation (client, "forced close", "%u events past the rate limit of class %s",
-               refusals->n_events, event_class);
+    violation_disconnect (client, "%u events past the rate limit of class %s", refusals->n_events,
+                          event_class);
   return FALSE;
 }
 

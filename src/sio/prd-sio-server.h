@@ -37,7 +37,10 @@ G_DECLARE_FINAL_TYPE (PrdSioServer, prd_sio_server, PRD, SIO_SERVER, GObject)
  * Engine.IO session ends; "client namespace disconnect" (client sent
  * DISCONNECT), "server namespace disconnect" (prd_sio_socket_disconnect()),
  * "parse error" (a packet did not decode), "forced close" (protocol state
- * violation or connect timeout), "server shutting down" (server disposed).
+ * violation or connect timeout; also a client that sends past a rate limit
+ * or has too many CONNECTs refused, whose namespaces each get a DISCONNECT
+ * packet before the session ends), "server shutting down" (server
+ * disposed).
  *
  * Additions outside these headers: prd-sio-decoder.h (binary reassembly)
  * and prd-sio-rate-limiter.h (the token buckets), both public.
