@@ -16,6 +16,7 @@
 #include "prd-autocleanups.h"
 
 #include "prd-error.h"
+#include "prd-hub-config-collab.h"
 #include "prd-hub-context.h"
 #include "prd-hub-metrics.h"
 #include "prd-hub-secret.h"
@@ -1112,6 +1113,20 @@ test_cli_errors (Fixture *f, gconstpointer data)
     }
 }
 
+/* The Socket.IO layer's limit on requests awaiting their answer stays
+ * above [collab] max-pending-acks, so that the collaboration's limit,
+ * which names its setting, answers first (docs/protocol.md, "Limits"). */
+static void
+test_pending_requests (Fixture *f, gconstpointer data)
+{
+  guint collab = prd_hub_config_get_collab (f->config)->max_pending_acks;
+  guint sio = 0;
+
+  g_object_get (prd_hub_get_sio_server (f->hub), "max-pending-acks", &sio, NULL);
+  g_assert_cmpuint (collab, ==, data != NULL ? 5000 : 1024);
+  g_assert_cmpuint (sio, ==, collab + 1024);
+}
+
 /* How many series of prdhub_prd_joined_users @text holds, and the value
  * of the one labelled @prd (-1 when absent). */
 static guint
@@ -1220,6 +1235,11 @@ main (int argc, char *argv[])
               fixture_teardown);
   g_test_add ("/prd/hub/tls", Fixture, NULL, fixture_setup_tls, test_tls, fixture_teardown);
   g_test_add ("/prd/hub/listen-errors", Fixture, NULL, fixture_setup, test_listen_errors,
+              fixture_teardown);
+  g_test_add ("/prd/hub/pending-requests", Fixture, NULL, fixture_setup, test_pending_requests,
+              fixture_teardown);
+  g_test_add ("/prd/hub/pending-requests-configured", Fixture,
+              "[collab]\nmax-pending-acks = 5000\n", fixture_setup, test_pending_requests,
               fixture_teardown);
   g_test_add_func ("/prd/hub/metrics-prd-cap", test_metrics_prd_cap);
   g_test_add_func ("/prd/hub/create-auth", test_create_auth);

@@ -689,7 +689,8 @@ prd_sio_server_class_init (PrdSioServerClass *klass)
       "connect-timeout", NULL, NULL, 1, G_MAXUINT, DEFAULT_CONNECT_TIMEOUT_MS,
       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   /* Events asking for an ack that one socket may have unanswered at once;
-   * beyond it an event is refused with an ack error (RATE_LIMITED). */
+   * beyond it an event is refused with the `error` event and an ack error
+   * (RATE_LIMITED). */
   properties[PROP_MAX_PENDING_ACKS] = g_param_spec_uint (
       "max-pending-acks", NULL, NULL, 1, G_MAXUINT, DEFAULT_MAX_PENDING_ACKS,
       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
