@@ -16,7 +16,9 @@
 #include "prd-autocleanups.h"
 
 #include "prd-error.h"
+#include "prd-hub-config-collab.h"
 #include "prd-hub-context.h"
+#include "prd-hub-metrics.h"
 #include "prd-hub-secret.h"
 #include "prd-hub-tokens.h"
 #include "prd-hub.h"
@@ -1111,6 +1113,106 @@ test_cli_errors (Fixture *f, gconstpointer data)
     }
 }
 
+/* The Socket.IO layer's limit on requests awaiting their answer stays
+ * above [collab] max-pending-acks, so that the collaboration's limit,
+ * which names its setting, answers first (docs/protocol.md, "Limits"). */
+static void
+test_pending_requests (Fixture *f, gconstpointer data)
+{
+  guint collab = prd_hub_config_get_collab (f->config)->max_pending_acks;
+  guint sio = 0;
+
+  g_object_get (prd_hub_get_sio_server (f->hub), "max-pending-acks", &sio, NULL);
+  g_assert_cmpuint (collab, ==, data != NULL ? 5000 : 1024);
+  g_assert_cmpuint (sio, ==, collab + 1024);
+}
+
+/* How many series of prdhub_prd_joined_users @text holds, and the value
+ * of the one labelled @prd (-1 when absent). */
+static guint
+joined_users (const char *text, const char *prd, int *value)
+{
+  g_autofree char *prefix = g_strdup_printf ("prdhub_prd_joined_users{prd=\"%s\"} ", prd);
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  guint n = 0;
+
+  *value = -1;
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (g_str_has_prefix (lines[i], "prdhub_prd_joined_users{"))
+        n++;
+      if (g_str_has_prefix (lines[i], prefix))
+        *value = atoi (lines[i] + strlen (prefix));
+    }
+  return n;
+}
+
+/* prdhub_prd_joined_users keeps 256 PRDs, those with the most users (then
+ * by id), and sums the users of the others under prd="other". */
+static void
+test_metrics_prd_cap (void)
+{
+  g_autoptr (GBytes) secret = g_bytes_new_static (SECRET, strlen (SECRET));
+  g_autoptr (PrdAuth) auth = prd_auth_new_hmac (secret, NULL);
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+  g_autoptr (PrdEioServer) engine = prd_eio_server_new ();
+  g_autoptr (PrdHubMetrics) metrics = prd_hub_metrics_new (engine, auth, config);
+  g_autofree char *text = NULL;
+  guint member = 0;
+  int value;
+
+  /* 256 PRDs: each its own series */
+  for (guint i = 0; i < 256; i++)
+    {
+      g_autofree char *prd = g_strdup_printf ("prd_%03u", i);
+
+      prd_hub_metrics_member_joined (metrics, prd, "a", GUINT_TO_POINTER (++member), "u1");
+    }
+  /* a second connection of the same user is not a second user */
+  prd_hub_metrics_member_joined (metrics, "prd_000", "a", GUINT_TO_POINTER (++member), "u1");
+  text = prd_hub_metrics_render (metrics, NULL);
+  g_assert_cmpuint (joined_users (text, "other", &value), ==, 256);
+  g_assert_cmpint (value, ==, -1);
+  g_assert_cmpuint (joined_users (text, "prd_255", &value), ==, 256);
+  g_assert_cmpint (value, ==, 1);
+
+  /* 300: the two with three users first, then by id; 44 in "other" */
+  for (guint i = 256; i < 300; i++)
+    {
+      g_autofree char *prd = g_strdup_printf ("prd_%03u", i);
+
+      prd_hub_metrics_member_joined (metrics, prd, "a", GUINT_TO_POINTER (++member), "u1");
+      if (i >= 298)
+        {
+          prd_hub_metrics_member_joined (metrics, prd, "a", GUINT_TO_POINTER (++member), "u2");
+          prd_hub_metrics_member_joined (metrics, prd, "a", GUINT_TO_POINTER (++member), "u3");
+        }
+    }
+  g_clear_pointer (&text, g_free);
+  text = prd_hub_metrics_render (metrics, NULL);
+  g_assert_cmpuint (joined_users (text, "other", &value), ==, 257);
+  g_assert_cmpint (value, ==, 44);
+  joined_users (text, "prd_299", &value);
+  g_assert_cmpint (value, ==, 3);
+  joined_users (text, "prd_253", &value);
+  g_assert_cmpint (value, ==, 1);
+  joined_users (text, "prd_254", &value);
+  g_assert_cmpint (value, ==, -1);
+  g_assert_true (strstr (text, "{prd=\"prd_298\"} 3\nprdhub_prd_joined_users{prd=\"prd_299\"} 3\n"
+                               "prdhub_prd_joined_users{prd=\"prd_000\"} 1\n") != NULL);
+
+  /* an admin sees their organization's PRDs only, and counts them alone */
+  prd_hub_metrics_member_joined (metrics, "prd_b", "b", GUINT_TO_POINTER (++member), "u1");
+  g_clear_pointer (&text, g_free);
+  text = prd_hub_metrics_render (metrics, "b");
+  g_assert_cmpuint (joined_users (text, "prd_b", &value), ==, 1);
+  g_assert_cmpint (value, ==, 1);
+  g_clear_pointer (&text, g_free);
+  text = prd_hub_metrics_render (metrics, NULL);
+  g_assert_cmpuint (joined_users (text, "other", &value), ==, 257);
+  g_assert_cmpint (value, ==, 45);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1134,6 +1236,12 @@ main (int argc, char *argv[])
   g_test_add ("/prd/hub/tls", Fixture, NULL, fixture_setup_tls, test_tls, fixture_teardown);
   g_test_add ("/prd/hub/listen-errors", Fixture, NULL, fixture_setup, test_listen_errors,
               fixture_teardown);
+  g_test_add ("/prd/hub/pending-requests", Fixture, NULL, fixture_setup, test_pending_requests,
+              fixture_teardown);
+  g_test_add ("/prd/hub/pending-requests-configured", Fixture,
+              "[collab]\nmax-pending-acks = 5000\n", fixture_setup, test_pending_requests,
+              fixture_teardown);
+  g_test_add_func ("/prd/hub/metrics-prd-cap", test_metrics_prd_cap);
   g_test_add_func ("/prd/hub/create-auth", test_create_auth);
   g_test_add_func ("/prd/hub/tokens-gone-while-reading", test_tokens_gone_while_reading);
   g_test_add ("/prd/hub/cli-serve", Fixture, NULL, fixture_setup_tls, test_cli_serve,

@@ -1175,8 +1175,11 @@ test_rate_limit (Fixture *fixture, gconstpointer user_data)
   client_expect (client, "34[]");
 
   /* as many events again as the limit, past it, within the window: the
-   * client is closed rather than answered without end */
+   * client is closed rather than answered without end, each namespace told
+   * first (socket.io-client: "io server disconnect", no reconnection) */
   client_send (client, "25[\"limited\"]");
+  client_expect (client, "1/custom,");
+  client_expect (client, "1");
   client_expect_closed (client);
   wait_for_disconnections (fixture, 2);
   for (guint i = 0; i < 2; i++)
@@ -1364,7 +1367,67 @@ test_refused_connects (Fixture *fixture, gconstpointer user_data)
   client_expect (client, "2[\"echo-back\",1]");
   client_send (client, "0/nowhere,");
   client_expect (client, "4/nowhere,{\"message\":\"Invalid namespace\"}");
+  client_expect (client, "1");
   client_expect_closed (client);
+}
+
+/* Refusals count toward the close per class, each against its own limit:
+ * those of a class with a larger limit do not close a client at its first
+ * refusal in another. */
+static void
+test_rate_limit_per_class (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/");
+  const char *refused =
+      "{\"error\":{\"code\":\"RATE_LIMITED\",\"message\":\"Rate limit exceeded\"}}]";
+  guint id = 1;
+
+  prd_sio_server_set_event_class (fixture->sio, "echo", "wide");
+  prd_sio_server_set_rate_limit (fixture->sio, "wide", 4, 60);
+
+  /* wide: its 4, then 4 refused (as many as its limit: still open) */
+  for (guint i = 0; i < 8; i++, id++)
+    {
+      g_autofree char *event = g_strdup_printf ("2%u[\"echo\"]", id);
+      g_autofree char *ack = NULL;
+
+      client_send (client, event);
+      if (i < 4)
+        {
+          ack = g_strdup_printf ("3%u[]", id);
+          client_expect (client, ack);
+          continue;
+        }
+      g_free (client_next_text (client)); /* rate-limit */
+      ack = g_strdup_printf ("3%u[%s", id, refused);
+      client_expect (client, ack);
+    }
+
+  /* chat (limit 2): its 2, then 2 refused, answered */
+  for (guint i = 0; i < 4; i++, id++)
+    {
+      g_autofree char *event = g_strdup_printf ("2%u[\"limited\"]", id);
+      g_autofree char *ack = NULL;
+
+      client_send (client, event);
+      if (i < 2)
+        {
+          ack = g_strdup_printf ("3%u[{\"ok\":true}]", id);
+          client_expect (client, ack);
+          continue;
+        }
+      g_free (client_next_text (client));
+      ack = g_strdup_printf ("3%u[%s", id, refused);
+      client_expect (client, ack);
+    }
+
+  /* the third past chat's limit closes it */
+  client_send (client, "2[\"limited\"]");
+  client_expect (client, "1");
+  client_expect_closed (client);
+  wait_for_disconnections (fixture, 1);
+  g_assert_cmpstr (g_ptr_array_index (fixture->disconnections, 0), ==, "/:forced close");
 }
 
 static void
@@ -1372,13 +1435,31 @@ test_pending_acks_limit (Fixture *fixture, gconstpointer user_data)
 {
   g_autoptr (Client) client = client_new (fixture);
   g_autofree char *sid = client_connect (client, "/");
+  const char *message =
+      "3 requests of this connection await their answer, as many as it may; wait for them";
+  g_autofree char *text = NULL;
+  g_autofree char *ack = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  JsonObject *error;
+
+  /* max-pending-acks is 3: three held requests are taken */
 
   client_send (client, "21[\"hold\"]");
   client_send (client, "22[\"hold\"]");
   client_send (client, "23[\"hold\"]");
   client_send (client, "24[\"hold\"]");
-  client_expect (client, "34[{\"error\":{\"code\":\"RATE_LIMITED\",\"message\":\"Too many "
-                         "requests awaiting an answer\"}}]");
+  /* answered as any refusal: the `error` event, then the ack's error */
+  text = client_next_text (client);
+  node = json_from_string (text + 1, NULL);
+  g_assert_nonnull (node);
+  g_assert_cmpstr (json_array_get_string_element (json_node_get_array (node), 0), ==, "error");
+  error = json_array_get_object_element (json_node_get_array (node), 1);
+  g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, "RATE_LIMITED");
+  g_assert_cmpstr (json_object_get_string_member (error, "message"), ==, message);
+  g_assert_cmpstr (json_object_get_string_member (error, "event"), ==, "hold");
+  g_assert_true (json_object_has_member (error, "timestamp"));
+  ack = g_strdup_printf ("34[{\"error\":{\"code\":\"RATE_LIMITED\",\"message\":\"%s\"}}]", message);
+  client_expect (client, ack);
   /* events without an ack still go through */
   client_send (client, "2[\"echo\",1]");
   client_expect (client, "2[\"echo-back\",1]");
@@ -1636,6 +1717,7 @@ main (int argc, char *argv[])
   ADD ("rate-key-pruned", test_rate_key_pruned, 0);
   ADD ("charge-rate", test_charge_rate, 0);
   ADD ("refused-connects", test_refused_connects, 0);
+  ADD ("rate-limit-per-class", test_rate_limit_per_class, 0);
   ADD ("pending-acks-limit", test_pending_acks_limit, 0);
   ADD ("server-disconnect", test_server_disconnect, 0);
   ADD ("protocol-violations", test_protocol_violations, 0);

@@ -893,6 +893,10 @@ prd_eio_server_class_init (PrdEioServerClass *klass)
   GParamFlags flags =
       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
 
+  /* The socket class registers the metric families it counts into: a
+   * server's first scrape lists them, before any session. */
+  g_type_class_unref (g_type_class_ref (PRD_TYPE_EIO_SOCKET));
+
   object_class->dispose = prd_eio_server_dispose;
   object_class->finalize = prd_eio_server_finalize;
   object_class->get_property = prd_eio_server_get_property;

@@ -25,7 +25,8 @@
  *                       (1–1000000, default 10000; a room is unloaded when
  *                       its last member leaves)
  *   max-pending-acks    content-updates of one connection awaiting their ack
- *                       (1–1000000, default 1024)
+ *                       (1–1000000, default 1024); requests of any event
+ *                       awaiting their answer may be 1024 more (prd-hub.c)
  *   max-document-size   longest text of a PRD, in UTF-16 code units: an
  *                       insert past it is refused (1–16777216, default 1048576)
  *   max-sync-operations missing operations a sync-response lists; a client

@@ -208,10 +208,59 @@ count_users (GHashTable *room)
   return g_hash_table_size (users);
 }
 
-static int
-compare_strings (gconstpointer a, gconstpointer b)
+typedef struct
 {
-  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+  const char *prd_id; /* (unowned): a key of members */
+  guint n_users;
+} JoinedUsers;
+
+/* Most users first, then by id: which PRDs get a series of their own when
+ * there are more than the family keeps does not depend on the tables'
+ * order. */
+static int
+compare_joined_users (gconstpointer a, gconstpointer b)
+{
+  const JoinedUsers *x = a;
+  const JoinedUsers *y = b;
+
+  if (x->n_users != y->n_users)
+    return x->n_users > y->n_users ? -1 : 1;
+  return g_strcmp0 (x->prd_id, y->prd_id);
+}
+
+/* prdhub_prd_joined_users: one series per PRD of @org (every organization's
+ * when %NULL), at most PRD_METRIC_MAX_LABEL_VALUES of them, the PRDs with
+ * the most users; the users of the others summed under "other". */
+static void
+render_joined_users (PrdHubMetrics *self, const char *org, GString *out)
+{
+  g_autoptr (GArray) rows =
+      g_array_sized_new (FALSE, FALSE, sizeof (JoinedUsers), g_hash_table_size (self->members));
+  GHashTableIter iter;
+  gpointer prd_id, room;
+  guint64 others = 0;
+
+  g_hash_table_iter_init (&iter, self->members);
+  while (g_hash_table_iter_next (&iter, &prd_id, &room))
+    if (org == NULL || g_strcmp0 (g_hash_table_lookup (self->orgs, prd_id), org) == 0)
+      {
+        JoinedUsers row = { prd_id, count_users (room) };
+
+        g_array_append_val (rows, row);
+      }
+  g_array_sort (rows, compare_joined_users);
+  for (guint i = 0; i < rows->len; i++)
+    {
+      const JoinedUsers *row = &g_array_index (rows, JoinedUsers, i);
+
+      if (i < PRD_METRIC_MAX_LABEL_VALUES)
+        prd_metrics_write_sample (out, "prdhub_prd_joined_users", "prd", row->prd_id, row->n_users);
+      else
+        others += row->n_users;
+    }
+  if (rows->len > PRD_METRIC_MAX_LABEL_VALUES)
+    prd_metrics_write_sample (out, "prdhub_prd_joined_users", "prd", PRD_METRIC_OTHER_LABEL,
+                              others);
 }
 
 static void
@@ -219,8 +268,6 @@ render_collected (PrdHubMetrics *self, const char *org, GString *out)
 {
   static const char *const transports[] = { "polling", "websocket" };
   static const PrdAiJobState active[] = { PRD_AI_JOB_QUEUED, PRD_AI_JOB_STREAMING };
-  g_autofree gpointer *prds = NULL;
-  guint n_prds = 0;
 
   prd_metrics_write_header (out, "prdhub_build_info", "The hub's version (always 1).", "gauge");
   prd_metrics_write_sample (out, "prdhub_build_info", "version", PACKAGE_VERSION, 1);
@@ -236,12 +283,7 @@ render_collected (PrdHubMetrics *self, const char *org, GString *out)
   prd_metrics_write_sample (out, "prdhub_open_prds", NULL, NULL, g_hash_table_size (self->members));
   prd_metrics_write_header (out, "prdhub_prd_joined_users",
                             "Distinct users joined to each PRD with at least one.", "gauge");
-  prds = g_hash_table_get_keys_as_array (self->members, &n_prds);
-  qsort (prds, n_prds, sizeof *prds, compare_strings);
-  for (guint i = 0; i < n_prds; i++)
-    if (org == NULL || g_strcmp0 (g_hash_table_lookup (self->orgs, prds[i]), org) == 0)
-      prd_metrics_write_sample (out, "prdhub_prd_joined_users", "prd", prds[i],
-                                count_users (g_hash_table_lookup (self->members, prds[i])));
+  render_joined_users (self, org, out);
 
   prd_metrics_write_header (out, "prdhub_ai_jobs", "AI jobs queued or running now, by state.",
                             "gauge");

@@ -74,6 +74,11 @@
 
 #define ENGINE_PATH "/socket.io"
 
+/* Requests of one connection awaiting their answer, besides [collab]
+ * max-pending-acks content-updates, before the Socket.IO layer refuses
+ * more (docs/protocol.md, "Limits"). */
+#define PENDING_REQUESTS_HEADROOM 1024
+
 /* The configuration (which must not depend on src/eio) accepts what the
  * engine does. */
 G_STATIC_ASSERT (PRD_HUB_CONFIG_MAX_IO_THREADS == PRD_EIO_SERVER_MAX_IO_THREADS);
@@ -439,8 +444,15 @@ prd_hub_constructed (GObject *object)
                 "io-threads", engine->io_threads, NULL);
 
   self->sio = prd_sio_server_new (self->engine);
+  /* Every request awaiting its answer counts at the Socket.IO layer, so
+   * that limit stays above [collab] max-pending-acks (content-updates
+   * awaiting their commit): that one, which names its setting, answers
+   * first, unless the connection also has this many other requests
+   * waiting. */
   g_object_set (self->sio, "connect-timeout", engine->connect_timeout, "max-json-values",
-                engine->max_json_values, NULL);
+                engine->max_json_values, "max-pending-acks",
+                prd_hub_config_get_collab (config)->max_pending_acks + PENDING_REQUESTS_HEADROOM,
+                NULL);
   self->metrics = prd_hub_metrics_new (self->engine, self->auth, config);
 
   for (guint i = 0; i < rate_limits->limits->len; i++)

@@ -29,11 +29,20 @@ typedef struct _PrdSioClient
                                * a list, not a table: a client joins one or two */
   PrdTimer connect_timer;     /* on the server's timer queue */
   guint refused_connects;     /* namespace CONNECTs answered with an error */
-  guint refused_events;       /* events refused by a rate limit since refused_since */
-  gint64 refused_since;       /* monotonic µs */
-  gboolean receiving;         /* the engine socket's receiver is this client */
+  /* (owned) (nullable): rate-limit class → (owned) PrdSioRefusals; made at
+   * the first refusal */
+  GHashTable *refusals;
+  gboolean receiving; /* the engine socket's receiver is this client */
   gboolean closed;
 } PrdSioClient;
+
+/* Events of one rate-limit class a client had refused since @since: each
+ * class is measured against its own limit. */
+typedef struct
+{
+  guint n_events;
+  gint64 since; /* monotonic µs */
+} PrdSioRefusals;
 
 /* Namespace CONNECTs refused (unknown namespace, bad auth) before a client
  * is closed. */

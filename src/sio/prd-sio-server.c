@@ -114,6 +114,7 @@ prd_sio_client_unref (PrdSioClient *client)
   g_slist_free_full (g_steal_pointer (&client->sockets), g_object_unref);
   g_clear_pointer (&client->decoder, prd_sio_decoder_free);
   g_clear_pointer (&client->limiter, prd_sio_rate_limiter_free);
+  g_clear_pointer (&client->refusals, g_hash_table_unref);
   g_clear_object (&client->engine);
   g_free (client);
 }
@@ -185,20 +186,65 @@ prd_sio_client_close (PrdSioClient *client, const char *reason)
   client_teardown (client, reason);
 }
 
+static void violation_va (PrdSioClient *client,
+                          const char *reason,
+                          gboolean disconnect,
+                          const char *format,
+                          va_list args) G_GNUC_PRINTF (4, 0);
+
+static void
+violation_va (
+    PrdSioClient *client, const char *reason, gboolean disconnect, const char *format, va_list args)
+{
+  g_autofree char *message = g_strdup_vprintf (format, args);
+
+  g_debug ("Closing Engine.IO session %s: %s", prd_eio_socket_get_id (client->engine), message);
+  /* Queued before the session's close, which delivers what is queued
+   * first: socket.io-client then ends each namespace with "io server
+   * disconnect" and does not reconnect by itself. */
+  for (GSList *l = disconnect ? client->sockets : NULL; l != NULL; l = l->next)
+    {
+      g_autoptr (PrdSioPacket) packet = prd_sio_packet_new (
+          PRD_SIO_PACKET_DISCONNECT,
+          prd_sio_namespace_get_name (prd_sio_socket_get_namespace (l->data)), -1, NULL);
+      g_autofree char *text = prd_sio_packet_encode (packet);
+
+      prd_eio_socket_send_text (client->engine, text, -1);
+    }
+  prd_sio_client_close (client, reason);
+}
+
+/* A packet that breaks the protocol (does not decode, names a namespace
+ * that is not connected, a second CONNECT): the session ends at the
+ * Engine.IO level, as socket.io ends it; such a client may not even read a
+ * DISCONNECT packet. */
 static void violation (PrdSioClient *client, const char *reason, const char *format, ...)
     G_GNUC_PRINTF (3, 4);
 
 static void
 violation (PrdSioClient *client, const char *reason, const char *format, ...)
 {
-  g_autofree char *message = NULL;
   va_list args;
 
   va_start (args, format);
-  message = g_strdup_vprintf (format, args);
+  violation_va (client, reason, FALSE, format, args);
   va_end (args);
-  g_debug ("Closing Engine.IO session %s: %s", prd_eio_socket_get_id (client->engine), message);
-  prd_sio_client_close (client, reason);
+}
+
+/* A client that keeps doing what is refused (events past a rate limit,
+ * namespaces it cannot have) while speaking the protocol: each namespace it
+ * joined gets a DISCONNECT, then the session ends ("forced close"). */
+static void violation_disconnect (PrdSioClient *client, const char *format, ...)
+    G_GNUC_PRINTF (2, 3);
+
+static void
+violation_disconnect (PrdSioClient *client, const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  violation_va (client, "forced close", TRUE, format, args);
+  va_end (args);
 }
 
 static void
@@ -225,7 +271,7 @@ static void
 connect_refused (PrdSioClient *client)
 {
   if (++client->refused_connects > PRD_SIO_MAX_REFUSED_CONNECTS)
-    violation (client, "forced close", "%u namespace CONNECTs refused", client->refused_connects);
+    violation_disconnect (client, "%u namespace CONNECTs refused", client->refused_connects);
 }
 
 static void
@@ -643,7 +689,8 @@ prd_sio_server_class_init (PrdSioServerClass *klass)
       "connect-timeout", NULL, NULL, 1, G_MAXUINT, DEFAULT_CONNECT_TIMEOUT_MS,
       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   /* Events asking for an ack that one socket may have unanswered at once;
-   * beyond it an event is refused with an ack error (RATE_LIMITED). */
+   * beyond it an event is refused with the `error` event and an ack error
+   * (RATE_LIMITED). */
   properties[PROP_MAX_PENDING_ACKS] = g_param_spec_uint (
       "max-pending-acks", NULL, NULL, 1, G_MAXUINT, DEFAULT_MAX_PENDING_ACKS,
       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -914,8 +961,9 @@ lookup_rate (PrdSioServer *self, const char *event, const char **event_class)
 }
 
 /* @limiter: the buckets @event counts against, @client's own or those of
- * the socket's rate key. Refusals are counted per @client whatever the
- * buckets: a session that goes on sending past the limit is closed. */
+ * the socket's rate key. Refusals are counted per @client and per class
+ * whatever the buckets: a session that goes on sending past a class's limit
+ * is closed. */
 gboolean
 prd_sio_server_check_rate (PrdSioServer *self,
                            PrdSioClient *client,
@@ -925,6 +973,7 @@ prd_sio_server_check_rate (PrdSioServer *self,
 {
   const char *event_class;
   RateLimit *rate = lookup_rate (self, event, &event_class);
+  PrdSioRefusals *refusals;
   gint64 now;
 
   if (rate == NULL)
@@ -935,17 +984,26 @@ prd_sio_server_check_rate (PrdSioServer *self,
     return TRUE;
   prd_metric_inc (prd_sio_metrics.rate_limit_refusals, event_class);
   /* Each refusal is answered (rate-limit, the ack): a client that sends as
-   * many events again as its limit past it, within one window, is closed
-   * rather than answered without end. */
-  if (client->refused_events == 0 ||
-      now - client->refused_since > (gint64) rate->window_seconds * G_USEC_PER_SEC)
+   * many events of a class again as its limit past it, within one window,
+   * is closed rather than answered without end. Refusals of another class
+   * (with a limit of its own) do not count. */
+  if (client->refusals == NULL)
+    client->refusals = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  refusals = g_hash_table_lookup (client->refusals, event_class);
+  if (refusals == NULL)
     {
-      client->refused_since = now;
-      client->refused_events = 0;
+      refusals = g_new0 (PrdSioRefusals, 1);
+      g_hash_table_insert (client->refusals, g_strdup (event_class), refusals);
     }
-  if (++client->refused_events > rate->limit)
-    violation (client, "forced close", "%u events past the rate limit of class %s",
-               client->refused_events, event_class);
+  if (refusals->n_events == 0 ||
+      now - refusals->since > (gint64) rate->window_seconds * G_USEC_PER_SEC)
+    {
+      refusals->since = now;
+      refusals->n_events = 0;
+    }
+  if (++refusals->n_events > rate->limit)
+    violation_disconnect (client, "%u events past the rate limit of class %s", refusals->n_events,
+                          event_class);
   return FALSE;
 }
 

@@ -18,9 +18,9 @@ G_DECLARE_FINAL_TYPE (PrdSioServer, prd_sio_server, PRD, SIO_SERVER, GObject)
  * Properties: "connect-timeout" (guint ms, 45000).
  *   Added: "engine" (PrdEioServer, construct-only) and "max-pending-acks"
  *   (guint, 1000): how many events asking for an ack one socket may have
- *   unanswered; beyond it an event is refused with an ack error
- *   {"error":{"code":"RATE_LIMITED","message":"Too many requests awaiting an
- *   answer"}} and not dispatched.
+ *   unanswered; beyond it an event is refused, not dispatched, with the
+ *   `error` event {code: "RATE_LIMITED", message, event, timestamp} and the
+ *   ack error {"error":{"code":"RATE_LIMITED","message":…}}.
  *
  * Rate limiting: every EVENT belongs to an event class ("default" unless
  * mapped with prd_sio_server_set_event_class()); each connection has a token
@@ -37,7 +37,10 @@ G_DECLARE_FINAL_TYPE (PrdSioServer, prd_sio_server, PRD, SIO_SERVER, GObject)
  * Engine.IO session ends; "client namespace disconnect" (client sent
  * DISCONNECT), "server namespace disconnect" (prd_sio_socket_disconnect()),
  * "parse error" (a packet did not decode), "forced close" (protocol state
- * violation or connect timeout), "server shutting down" (server disposed).
+ * violation or connect timeout; also a client that sends past a rate limit
+ * or has too many CONNECTs refused, whose namespaces each get a DISCONNECT
+ * packet before the session ends), "server shutting down" (server
+ * disposed).
  *
  * Additions outside these headers: prd-sio-decoder.h (binary reassembly)
  * and prd-sio-rate-limiter.h (the token buckets), both public.

@@ -834,6 +834,21 @@ refuse_too_many_values (PrdSioSocket *self, const char *event, gsize n_values, g
     ack_error (self, ack_id, code, message);
 }
 
+/* Answered like any request the hub refuses: the ack's error and the
+ * `error` event, naming the event. */
+static void
+refuse_pending_acks (PrdSioSocket *self, const char *event, guint n_pending, gint64 ack_id)
+{
+  const char *code = prd_error_code_to_string (PRD_ERROR_RATE_LIMITED);
+  g_autofree char *message = g_strdup_printf (
+      "%u requests of this connection await their answer, as many as it may; wait for them",
+      n_pending);
+  g_autoptr (JsonNode) payload = error_object (code, message, event, TRUE);
+
+  prd_sio_socket_emit_one (self, "error", payload);
+  ack_error (self, ack_id, code, message);
+}
+
 /* Runs one EVENT/BINARY_EVENT packet of this socket's client.
  *
  * Everything that may refuse the event is decided from its name and the
@@ -887,8 +902,7 @@ prd_sio_socket_handle_event (PrdSioSocket *self, PrdSioPacket *packet)
           g_debug ("Socket %s: event '%s' refused, %u acks already pending", self->id, event,
                    g_hash_table_size (self->pending_acks));
           prd_metric_inc (prd_sio_metrics.pending_ack_refusals, NULL);
-          ack_error (self, packet->id, prd_error_code_to_string (PRD_ERROR_RATE_LIMITED),
-                     "Too many requests awaiting an answer");
+          refuse_pending_acks (self, event, g_hash_table_size (self->pending_acks), packet->id);
           return;
         }
       key = g_new (PendingAck, 1);

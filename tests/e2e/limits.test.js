@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
 // maxPayload over both transports, max-json-values, and the per-event
-// rate limit (per user).
+// rate limit (per user), and how a connection that abuses it is closed.
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startHub, connect, once, token, isoTime, assertCleanStop, EVENT_TIMEOUT_MS,
+  startHub, connect, once, token, isoTime, assertCleanStop, EVENT_TIMEOUT_MS, Manager,
 } from './helpers/hub.js';
 import { wsFrame, openRawWebSocket, drain } from './helpers/rawws.js';
 
@@ -211,6 +211,31 @@ describe('rate limit', () => {
       await valued.stop();
     }
   });
+
+  for (const transport of ['websocket', 'polling']) {
+    test(`past the limit as many events again: io server disconnect on each namespace, no reconnection (${transport})`, async () => {
+      const auth = { token: token({ sub: `user_abuse_${transport}` }) };
+      const manager = new Manager(hub.url, {
+        transports: [transport], reconnectionDelay: 50, reconnectionDelayMax: 100,
+        timeout: EVENT_TIMEOUT_MS,
+      });
+      const sockets = ['/', '/notifications'].map((nsp) => manager.socket(nsp, { auth }));
+      await Promise.all(sockets.map((s) => once(s, 'connect')));
+      const disconnects = sockets.map((s) => once(s, 'disconnect'));
+      const acks = [];
+      // LIMIT pass, LIMIT more are refused (answered), the next closes.
+      for (let i = 0; i < 2 * LIMIT + 1; i++)
+        acks.push(sockets[0].timeout(EVENT_TIMEOUT_MS).emitWithAck('ping').catch((err) => err));
+      for (const { args: [reason] } of await Promise.all(disconnects))
+        assert.equal(reason, 'io server disconnect');
+      const answers = await Promise.all(acks.slice(0, 2 * LIMIT));
+      assert.deepEqual(answers.map((a) => a.ok ?? a.error?.code),
+        [...Array(LIMIT).fill(true), ...Array(LIMIT).fill('RATE_LIMITED')]);
+      // socket.io-client reconnects by itself after anything else
+      for (const s of sockets) assert.equal(s.active, false, `${s.nsp} will not reconnect`);
+      for (const s of sockets) s.close();
+    });
+  }
 
   test("another user is not limited by the first user's budget", async () => {
     const socket = await connect(hub.url, {

@@ -8,6 +8,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
 import { startHub, token, connect, once, assertCleanExit, assertCleanStop } from './helpers/hub.js';
 import { client, user, request, createPrd, join, bump, recorder, until } from './collab-helpers.js';
@@ -411,6 +412,33 @@ test('without the loopback exemption only admins read the metrics', async () => 
     }
   } finally {
     await assertCleanStop(strict);
+  }
+});
+
+// The families of the "Metrics" table of docs/protocol.md, by name: type.
+function documentedFamilies() {
+  const docs = fs.readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
+  const section = docs.split('### Metrics: `GET /metrics`')[1].split('\n### ')[0];
+  const families = new Map();
+  for (const line of section.split('\n')) {
+    const cells = line.split('|').map((c) => c.trim());
+    if (cells.length < 4 || !cells[1].startsWith('`')) continue;
+    for (const [, name] of cells[1].matchAll(/`([a-z_:]+)`/g)) families.set(name, cells[2]);
+  }
+  return families;
+}
+
+test("a fresh hub's first scrape lists every family of the docs' Metrics table, and no other", async () => {
+  const fresh = await startHub();
+  try {
+    const families = parseExposition((await scrape(fresh)).text);
+    const documented = documentedFamilies();
+    assert.ok(documented.size >= 19, `${documented.size} families in the docs`);
+    for (const [name, type] of documented)
+      assert.equal(families.get(name)?.type, type, `${name}, a ${type}, is there before any session`);
+    for (const name of families.keys()) assert.ok(documented.has(name), `${name} is documented`);
+  } finally {
+    await assertCleanStop(fresh);
   }
 });
 
