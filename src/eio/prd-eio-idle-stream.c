@@ -24,6 +24,18 @@
  * Transfer-Encoding or Content-Length line. */
 #define LINE_KEPT 96
 
+/* Where the stream is, request by request. */
+typedef enum
+{
+  SCAN_HEAD,       /* a request head */
+  SCAN_BODY,       /* body_left bytes of a body */
+  SCAN_CHUNK_SIZE, /* a chunk's size line */
+  SCAN_CHUNK_DATA, /* body_left bytes of a chunk */
+  SCAN_CHUNK_END,  /* the line break after a chunk */
+  SCAN_TRAILER,    /* trailer lines, up to an empty one */
+  SCAN_STOPPED,    /* after an Upgrade request: until the connection is idle again */
+} Scan;
+
 struct _PrdEioIdleStream
 {
   GFilterInputStream parent_instance;
@@ -37,21 +49,27 @@ struct _PrdEioIdleStream
    * off (prd_eio_idle_stream_hand_off()). */
   PrdEioClosedNotice *closed; /* (owned) (nullable) */
 
-  /* The request head (request line and headers) being read, counted up to
-   * its empty line; see prd_eio_idle_stream_set_header_limit(). */
-  gsize header_limit; /* 0: none */
-  gsize header_bytes;
-  guint8 header_end;     /* 1 after "\n", 2 after "\n\r": the next "\n" ends the head */
-  gboolean in_head;      /* reading a request head */
+  /* What the client sends, followed request by request (heads, and the
+   * bodies between them, so that pipelined requests are found where libsoup
+   * finds them); see prd_eio_idle_stream_set_header_limit(). */
+  gsize header_limit; /* 0: none, and nothing is followed */
+  Scan scan;
+  gsize header_bytes;    /* of the head being read */
+  gboolean head_started; /* a byte other than CR or LF came (empty lines before are skipped) */
   gboolean head_refused; /* refused: nothing more reaches libsoup */
   PrdEioHeadRefusal head_refusal;
   PrdEioHeadRefusedFunc refused_func;
   gpointer refused_data;
-  /* The head's current line, for the framing checks (scan_line()). */
+  /* The current line (of a head, a chunk size, a trailer), for the checks
+   * (scan_line()). */
   char line[LINE_KEPT + 1];
   gsize line_len;         /* bytes of the line so far (only LINE_KEPT kept) */
   gboolean request_line;  /* the current line is the request line */
   guint transfer_codings; /* Transfer-Encoding lines so far */
+  gboolean chunked;       /* the head's body is chunked */
+  gboolean has_length;    /* the head has a Content-Length */
+  gboolean upgrade;       /* the head asks for an Upgrade (a WebSocket) */
+  guint64 body_left;      /* of a Content-Length body, or of a chunk */
 };
 
 static void prd_eio_idle_stream_pollable_iface_init (GPollableInputStreamInterface *iface);
@@ -153,6 +171,7 @@ scan_line (PrdEioIdleStream *self, PrdEioHeadRefusal *why)
           *why = PRD_EIO_HEAD_UNKNOWN_CODING;
           return TRUE;
         }
+      self->chunked = g_ascii_strcasecmp (value, "chunked") == 0;
     }
   else if (name_len == strlen ("Content-Length") &&
            g_ascii_strncasecmp (self->line, "Content-Length", name_len) == 0)
@@ -164,46 +183,167 @@ scan_line (PrdEioIdleStream *self, PrdEioHeadRefusal *why)
           *why = PRD_EIO_HEAD_BAD_FRAMING;
           return TRUE;
         }
+      /* (a second one is refused by the router: the connection ends) */
+      self->has_length = TRUE;
+      self->body_left = g_ascii_strtoull (value, NULL, 10);
     }
+  else if (name_len == strlen ("Upgrade") &&
+           g_ascii_strncasecmp (self->line, "Upgrade", name_len) == 0)
+    self->upgrade = TRUE;
   return FALSE;
 }
 
-/* Counts and checks the bytes of a request head in @buffer; returns
- * whether the head is refused (past the limit, or its framing: scan_line()),
- * and why. What follows the head (a body, WebSocket frames, the next
- * pipelined request) is not looked at. */
+/* The next request's head comes next. */
+static void
+begin_head (PrdEioIdleStream *self)
+{
+  self->scan = SCAN_HEAD;
+  self->header_bytes = 0;
+  self->head_started = FALSE;
+  self->line_len = 0;
+  self->request_line = TRUE;
+  self->transfer_codings = 0;
+  self->chunked = FALSE;
+  self->has_length = FALSE;
+  self->upgrade = FALSE;
+  self->body_left = 0;
+}
+
+/* The head just ended: what follows it. */
+static void
+end_head (PrdEioIdleStream *self)
+{
+  gboolean chunked = self->chunked, has_length = self->has_length, upgrade = self->upgrade;
+  guint64 length = self->body_left;
+
+  begin_head (self);
+  if (chunked)
+    self->scan = SCAN_CHUNK_SIZE;
+  else if (has_length && length > 0)
+    {
+      self->scan = SCAN_BODY;
+      self->body_left = length;
+    }
+  else if (upgrade)
+    self->scan = SCAN_STOPPED;
+}
+
+/* A whole line (its line break, and a CR before it, left out) of a chunked
+ * body: as libsoup reads one (soup-body-input-stream.c). */
+static void
+end_body_line (PrdEioIdleStream *self)
+{
+  gsize kept = MIN (self->line_len, LINE_KEPT);
+
+  switch (self->scan)
+    {
+      case SCAN_CHUNK_SIZE:
+        self->line[kept] = '\0';
+        self->body_left = g_ascii_strtoull (self->line, NULL, 16);
+        self->scan = self->body_left > 0 ? SCAN_CHUNK_DATA : SCAN_TRAILER;
+        break;
+      case SCAN_CHUNK_END:
+        self->scan = SCAN_CHUNK_SIZE;
+        break;
+      case SCAN_TRAILER:
+        if (self->line_len == 0)
+          begin_head (self);
+        break;
+      case SCAN_HEAD:
+      case SCAN_BODY:
+      case SCAN_CHUNK_DATA:
+      case SCAN_STOPPED:
+      default:
+        break;
+    }
+  self->line_len = 0;
+}
+
+/* Adds @c to the current line; a line break ends it (returns TRUE), its CR
+ * left out. A CR elsewhere stays: libsoup reads it as a space, so
+ * "chun\rked" is not chunked. */
+static gboolean
+add_to_line (PrdEioIdleStream *self, guint8 c)
+{
+  if (c == '\n')
+    {
+      if (self->line_len > 0 && self->line_len <= LINE_KEPT &&
+          self->line[self->line_len - 1] == '\r')
+        self->line_len--;
+      else if (self->line_len > LINE_KEPT)
+        self->line_len = LINE_KEPT + 1; /* (long: its CR does not matter) */
+      return TRUE;
+    }
+  if (self->line_len < LINE_KEPT)
+    self->line[self->line_len] = (char) c;
+  self->line_len++;
+  return FALSE;
+}
+
+/* Follows @buffer, what the client sent next, request by request: counts
+ * and checks each head (its limit, and its framing: scan_line()), and skips
+ * the body after it as libsoup reads it (Content-Length, or chunked), so
+ * that a pipelined request's head is checked too and a body is never read
+ * as a head. Returns whether a head is refused, and why. After a request
+ * that asks for an Upgrade nothing is followed until the connection is idle
+ * again (the upgrade was refused). */
 static gboolean
 count_head (PrdEioIdleStream *self, const guint8 *buffer, gsize n, PrdEioHeadRefusal *why)
 {
-  for (gsize i = 0; i < n && self->in_head; i++)
+  for (gsize i = 0; i < n; i++)
     {
       guint8 c = buffer[i];
 
-      if (++self->header_bytes > self->header_limit)
+      switch (self->scan)
         {
-          *why = PRD_EIO_HEAD_TOO_LARGE;
-          return TRUE;
+          case SCAN_STOPPED:
+            return FALSE;
+          case SCAN_BODY:
+          case SCAN_CHUNK_DATA:
+            {
+              gsize take = (gsize) MIN ((guint64) (n - i), self->body_left);
+
+              self->body_left -= take;
+              i += take - 1;
+              if (self->body_left == 0)
+                self->scan = self->scan == SCAN_BODY ? SCAN_HEAD : SCAN_CHUNK_END;
+              if (self->scan == SCAN_HEAD)
+                begin_head (self);
+            }
+            break;
+          case SCAN_CHUNK_SIZE:
+          case SCAN_CHUNK_END:
+          case SCAN_TRAILER:
+            if (add_to_line (self, c))
+              end_body_line (self);
+            break;
+          case SCAN_HEAD:
+          default:
+            if (++self->header_bytes > self->header_limit)
+              {
+                *why = PRD_EIO_HEAD_TOO_LARGE;
+                return TRUE;
+              }
+            /* Empty lines before the request line are skipped, as libsoup
+             * skips them. */
+            if (!self->head_started)
+              {
+                if (c == '\r' || c == '\n')
+                  break;
+                self->head_started = TRUE;
+              }
+            if (!add_to_line (self, c))
+              break;
+            if (self->line_len == 0 && !self->request_line)
+              {
+                end_head (self);
+                break;
+              }
+            if (scan_line (self, why))
+              return TRUE;
+            self->line_len = 0;
+            break;
         }
-      if (c == '\n')
-        {
-          if (scan_line (self, why))
-            return TRUE;
-          self->line_len = 0;
-        }
-      else if (c != '\r')
-        {
-          if (self->line_len < LINE_KEPT)
-            self->line[self->line_len] = (char) c;
-          self->line_len++;
-        }
-      if (c == '\n' && self->header_end > 0)
-        self->in_head = FALSE;
-      else if (c == '\n')
-        self->header_end = 1;
-      else if (c == '\r' && self->header_end == 1)
-        self->header_end = 2;
-      else if (c != '\r')
-        self->header_end = 0;
     }
   return FALSE;
 }
@@ -425,8 +565,7 @@ prd_eio_idle_stream_class_init (PrdEioIdleStreamClass *klass)
 static void
 prd_eio_idle_stream_init (PrdEioIdleStream *self)
 {
-  self->in_head = TRUE;
-  self->request_line = TRUE;
+  begin_head (self);
 }
 
 GIOStream *
@@ -458,16 +597,11 @@ prd_eio_idle_stream_set_idle (PrdEioIdleStream *self, gboolean idle)
 {
   g_return_if_fail (PRD_IS_EIO_IDLE_STREAM (self));
   self->idle = !!idle;
-  /* What arrives next is the next request's head. */
-  if (idle)
-    {
-      self->in_head = TRUE;
-      self->header_bytes = 0;
-      self->header_end = 0;
-      self->line_len = 0;
-      self->request_line = TRUE;
-      self->transfer_codings = 0;
-    }
+  /* A request that asked for an Upgrade was answered without one: what
+   * arrives next is the next request's head. (Otherwise the stream is
+   * followed as it comes: a pipelined head may have been read already.) */
+  if (idle && self->scan == SCAN_STOPPED)
+    begin_head (self);
 }
 
 gboolean
