@@ -198,11 +198,16 @@ job_end (PrdHubAi *self,
       g_autoptr (JsonNode) payload = error_payload (job->id, error, retry_after, http_status);
 
       prd_ai_job_set_error (job, prd_error_get_protocol_code (error), error->message);
-      /* Everyone who saw the stream start learns that it stopped. */
+      /* Everyone who saw the stream start learns that it stopped; a job
+       * that had not started, its requester: on the connection that asked,
+       * or, when that one is gone (a reconnect), on each of theirs in the
+       * PRD. */
       if (job->state == PRD_AI_JOB_STREAMING && data->room != NULL)
         prd_hub_room_emit (data->room, "ai-error", payload);
       else if (prd_sio_socket_is_connected (data->socket))
         prd_sio_socket_emit_one (data->socket, "ai-error", payload);
+      else if (data->room != NULL)
+        prd_hub_room_emit_to_user (data->room, job->org, job->user_id, "ai-error", payload);
     }
   if (job->state == PRD_AI_JOB_STREAMING)
     {

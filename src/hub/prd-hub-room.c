@@ -1749,6 +1749,41 @@ prd_hub_room_emit (PrdHubRoom *room, const char *event, JsonNode *payload)
     prd_sio_namespace_emit_one (room->registry->nsp, room->sio_room, NULL, event, payload);
 }
 
+/**
+ * prd_hub_room_emit_to_user:
+ *
+ * Sends @payload to every connection of one user (@org and @user_id) in the
+ * room, unbatched.
+ *
+ * Returns: how many connections it went to
+ */
+guint
+prd_hub_room_emit_to_user (
+    PrdHubRoom *room, const char *org, const char *user_id, const char *event, JsonNode *payload)
+{
+  g_autoptr (GPtrArray) sockets = NULL;
+  guint n = 0;
+
+  g_return_val_if_fail (PRD_IS_HUB_ROOM (room), 0);
+
+  if (room->registry == NULL || room->registry->nsp == NULL)
+    return 0;
+  sockets = prd_sio_namespace_get_room_sockets (room->registry->nsp, room->sio_room);
+  for (guint i = 0; i < sockets->len; i++)
+    {
+      PrdSioSocket *socket = sockets->pdata[i];
+      const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
+
+      if (identity != NULL && g_strcmp0 (identity->org, org) == 0 &&
+          g_strcmp0 (identity->user_id, user_id) == 0 && prd_sio_socket_is_connected (socket))
+        {
+          prd_sio_socket_emit_one (socket, event, payload);
+          n++;
+        }
+    }
+  return n;
+}
+
 /* Sets the presence status of @socket's member and relays it. */
 void
 prd_hub_room_set_status (PrdHubRoom *room, PrdSioSocket *socket, const char *status)

@@ -17,6 +17,8 @@ PrdRoom *prd_hub_room_get_members (PrdHubRoom *self);
 gboolean prd_hub_room_is_open (PrdHubRoom *self);
 GArray *prd_hub_room_get_busy_sites (PrdHubRoom *self);
 void prd_hub_room_emit (PrdHubRoom *self, const char *event, JsonNode *payload);
+guint prd_hub_room_emit_to_user (
+    PrdHubRoom *self, const char *org, const char *user_id, const char *event, JsonNode *payload);
 void prd_hub_room_broadcast (
     PrdHubRoom *self, PrdSioSocket *origin, const char *event, const char *key, JsonNode *payload);
 void prd_hub_room_set_status (PrdHubRoom *self, PrdSioSocket *socket, const char *status);

@@ -777,6 +777,38 @@ test('a hub that stops ends its AI jobs first: ai-error INTERRUPTED before serve
   }
 });
 
+test('a queued job that ends after its requester reconnected is told on the new connection', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { extra: `concurrency=1\n${SDK_HUB_CONFIG}` });
+  const c = sdkClient(hub, await createPrd(hub, 'Requeued', 'Base.\n'), user('user_a'));
+  try {
+    const seen = [];
+    for (const name of ['ai-stream-chunk', 'ai-error'])
+      c.on(name, (d) => seen.push(name === 'ai-error' ? `ai-error ${d.jobId} ${d.error.code}` : name));
+    await c.connect();
+    await c.aiPrompt({ prompt: 'scenario:gated x' });
+    const queued = await c.aiPrompt({ prompt: 'later', insert: false });
+    const cancelled = await c.aiPrompt({ prompt: 'later still', insert: false });
+    const done = [settled(c.whenAiJobDone(queued.jobId)), settled(c.whenAiJobDone(cancelled.jobId))];
+    await untilTrue(() => seen.includes('ai-stream-chunk'), 'the first chunk');
+    // A network blip: the jobs were asked on the connection that is gone.
+    c.disconnect();
+    c.reconnect();
+    await c.whenSynced();
+    await c.aiCancel(cancelled.jobId);
+    await untilTrue(() => done[1].state !== 'pending', 'the cancelled job to settle');
+    assert.equal(done[1].error.code, 'CANCELLED');
+    hub.proc.kill('SIGTERM');
+    await untilTrue(() => done[0].state !== 'pending', 'the queued job to settle at the stop');
+    assert.equal(done[0].error.code, 'INTERRUPTED');
+    assert.ok(seen.includes(`ai-error ${queued.jobId} INTERRUPTED`), seen.join());
+  } finally {
+    c.close();
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
 test('after a killed hub is back, the SDK learns that its AI job was INTERRUPTED', async () => {
   const ai = await startAiServer();
   const dataDir = tmpDir('prdhub-e2e-ai-kill-');
