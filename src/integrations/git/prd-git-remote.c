@@ -939,26 +939,35 @@ export_late (
     Export *export, const git_oid *source_oid, git_commit **head, gboolean *moved, GError **error)
 {
   g_autoptr (GArray) late = g_array_new (FALSE, FALSE, sizeof (Late));
-  GHashTableIter iter;
+  g_autoptr (git_revwalk) walk = NULL;
   gpointer key;
+  git_oid walked;
+  size_t behind = 0;
   int rc;
 
-  g_hash_table_iter_init (&iter, export->by_commit);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
+  /* One walk back from @source (not one per tag: a backlog of N versions
+   * would cost N walks): the tagged commits it meets are the late ones,
+   * "behind" counting how far back. */
+  if ((rc = git_revwalk_new (&walk, export->repo)) != 0 ||
+      (rc = git_revwalk_sorting (walk, GIT_SORT_TOPOLOGICAL)) != 0 ||
+      (rc = git_revwalk_push (walk, source_oid)) != 0)
+    return git_error_out (rc, "Cannot walk the versions", error);
+  while (late->len < g_hash_table_size (export->by_commit) &&
+         (rc = git_revwalk_next (&walked, walk)) == 0)
     {
-      Late entry;
-      size_t ahead;
+      char hex[GIT_OID_HEXSZ + 1];
 
-      if ((rc = git_oid_fromstr (&entry.oid, key)) != 0)
-        return git_error_out (rc, "Cannot read a version tag", error);
-      /* behind: commits of the source not in the tagged one; ahead: of the
-       * tagged one not in the source (not on the branch up to there) */
-      if ((rc = git_graph_ahead_behind (&entry.behind, &ahead, export->repo, source_oid,
-                                        &entry.oid)) != 0)
-        return git_error_out (rc, "Cannot walk the versions", error);
-      if (ahead == 0)
-        g_array_append_val (late, entry);
+      git_oid_tostr (hex, sizeof hex, &walked);
+      if (g_hash_table_contains (export->by_commit, hex))
+        {
+          Late entry = { .oid = walked, .behind = behind };
+
+          g_array_append_val (late, entry);
+        }
+      behind++;
     }
+  if (rc != 0 && rc != GIT_ITEROVER)
+    return git_error_out (rc, "Cannot walk the versions", error);
   g_array_sort (late, compare_late);
   for (guint i = 0; i < late->len; i++)
     {
