@@ -324,6 +324,13 @@ count_head (PrdEioIdleStream *self, const guint8 *buffer, gsize n, PrdEioHeadRef
                 *why = PRD_EIO_HEAD_TOO_LARGE;
                 return TRUE;
               }
+            /* libsoup refuses a head holding a NUL itself, with a bare 400:
+             * the hub's answer says why. */
+            if (c == '\0')
+              {
+                *why = PRD_EIO_HEAD_NUL;
+                return TRUE;
+              }
             /* Empty lines before the request line are skipped, as libsoup
              * skips them. */
             if (!self->head_started)

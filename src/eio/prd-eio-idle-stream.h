@@ -48,6 +48,7 @@ typedef enum
   PRD_EIO_HEAD_TOO_LARGE,      /* past the limit */
   PRD_EIO_HEAD_BAD_FRAMING,    /* a folded line, a Content-Length that is not a number */
   PRD_EIO_HEAD_UNKNOWN_CODING, /* a Transfer-Encoding other than chunked (or several) */
+  PRD_EIO_HEAD_NUL,            /* a NUL byte */
 } PrdEioHeadRefusal;
 
 typedef void (*PrdEioHeadRefusedFunc) (PrdEioHeadRefusal why, gpointer user_data);

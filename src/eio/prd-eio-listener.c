@@ -526,6 +526,10 @@ on_head_refused (PrdEioHeadRefusal why, gpointer user_data)
                            "The only Transfer-Encoding a request may have is chunked",
                            "unknown transfer coding");
         break;
+      case PRD_EIO_HEAD_NUL:
+        refuse_connection (conn->listener, conn, "400 Bad Request", PRD_ERROR_INVALID_PAYLOAD,
+                           "The request line or a header holds a NUL byte", "NUL in request head");
+        break;
     }
 }
 

@@ -332,6 +332,8 @@ describe('REST: token and body size are decided from the headers', () => {
       [400, 'POST', long, 'Content-Length: 5\r\n 7', '12345'],
       [400, 'POST', '/socket.io/?EIO=4&transport=polling', 'Content-Length: abc', ''],
       [400, 'GET', '/healthz', 'X-Note: a\r\n\tfolded', ''],
+      [400, 'GET', '/healthz', 'X-Note: a\u0000b', ''],
+      [400, 'POST', '/api/prds', 'Content-Length: 5\u0000x', '12345'],
     ];
     for (const [status, method, path, framing, data] of cases) {
       const conn = await rawConnection(hub.port);
