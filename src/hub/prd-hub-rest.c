@@ -560,32 +560,14 @@ lookup_route (PrdHubRest *self, SoupServerMessage *msg, const char *path)
   return NULL;
 }
 
-/* Whether the route that serves @msg has @flag. */
-static gboolean
-route_has_flag (PrdHubRest *self, SoupServerMessage *msg, const char *path, PrdHubRouteFlags flag)
-{
-  const PrdHubRouteEntry *entry = lookup_route (self, msg, path);
-
-  return entry != NULL && (entry->flags & flag) != 0;
-}
-
-/* The largest body @msg may have: the router's limit, or less for a
- * route that says so. */
+/* The largest body a request to @route (nullable) may have: the router's
+ * limit, or less for a route that says so. */
 static gsize
-max_body_for (PrdHubRest *self, SoupServerMessage *msg, const char *path)
+max_body_for (PrdHubRest *self, const PrdHubRouteEntry *route)
 {
-  const PrdHubRouteEntry *entry = lookup_route (self, msg, path);
-
-  if (entry != NULL && entry->max_body > 0)
-    return MIN (entry->max_body, self->max_body);
+  if (route != NULL && route->max_body > 0)
+    return MIN (route->max_body, self->max_body);
   return self->max_body;
-}
-
-/* Whether the route that serves @msg keeps its body. */
-static gboolean
-reads_body (PrdHubRest *self, SoupServerMessage *msg, const char *path)
-{
-  return route_has_flag (self, msg, path, PRD_HUB_ROUTE_READS_BODY);
 }
 
 /* Answers @msg with @error from its headers: at once, the connection
@@ -686,6 +668,8 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
   g_autoptr (GError) error = NULL;
   const char *path;
   const char *origin = NULL;
+  const PrdHubRouteEntry *route;
+  gboolean engine;
   gsize engine_len;
   gsize max_body;
 
@@ -712,6 +696,8 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
   encoding = soup_message_headers_get_encoding (headers);
   path = g_uri_get_path (soup_server_message_get_uri (msg));
   engine_len = strlen (self->engine_path);
+  engine = strncmp (path, self->engine_path, engine_len) == 0 &&
+           (path[engine_len] == '\0' || path[engine_len] == '/');
   if (soup_server_message_get_status (msg) != 0)
     {
       /* libsoup (or the Engine.IO server) answered already, but libsoup
@@ -719,9 +705,7 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
        * that does not decode: %00, a bad escape, a ".." segment) has no
        * body: it gets the JSON error every other refusal has. */
       if (soup_server_message_get_status (msg) == SOUP_STATUS_BAD_REQUEST &&
-          soup_server_message_get_response_body (msg)->length == 0 &&
-          !(strncmp (path, self->engine_path, engine_len) == 0 &&
-            (path[engine_len] == '\0' || path[engine_len] == '/')))
+          soup_server_message_get_response_body (msg)->length == 0 && !engine)
         prd_hub_rest_respond_error_literal (
             msg, PRD_ERROR_INVALID_ID,
             "The request's path cannot be read: it holds %00, an invalid percent escape or a "
@@ -730,8 +714,7 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
         prd_eio_refuse_now (msg);
       return;
     }
-  if (strncmp (path, self->engine_path, engine_len) == 0 &&
-      (path[engine_len] == '\0' || path[engine_len] == '/'))
+  if (engine)
     return;
 
   /* No answer here is a page: a browser must neither sniff one into HTML
@@ -762,7 +745,9 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
   if (origin != NULL)
     prd_eio_origin_add_cors_headers (msg, origin);
 
-  if (is_api_path (path) && !route_has_flag (self, msg, path, PRD_HUB_ROUTE_NO_TOKEN))
+  /* One lookup decides the token, the body's limit and whether it is kept. */
+  route = lookup_route (self, msg, path);
+  if (is_api_path (path) && (route == NULL || (route->flags & PRD_HUB_ROUTE_NO_TOKEN) == 0))
     {
       PrdIdentity *identity = verify_bearer (self->auth, msg, &error);
 
@@ -782,14 +767,14 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
                               (GDestroyNotify) prd_identity_free);
     }
 
-  max_body = max_body_for (self, msg, path);
+  max_body = max_body_for (self, route);
   if (encoding == SOUP_ENCODING_CONTENT_LENGTH &&
       (guint64) MAX (soup_message_headers_get_content_length (headers), 0) > max_body)
     {
       refuse_too_large (msg, max_body);
       return;
     }
-  if (!reads_body (self, msg, path))
+  if (route == NULL || (route->flags & PRD_HUB_ROUTE_READS_BODY) == 0)
     soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
   if (encoding != SOUP_ENCODING_CONTENT_LENGTH && prd_eio_request_has_body (msg))
     {
