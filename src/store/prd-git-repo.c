@@ -167,14 +167,19 @@ signature_part (const char *value, const char *fallback)
   g_assert_not_reached ();
 }
 
-/* The name's stand-in: the author's address up to its last '@' (the user
+/* The version's author and committer: a name libgit2 would trim to
+ * nothing stands in as the author's address up to its last '@' (the user
  * id in the hub's `<userId>@<org>`). */
-static char *
-signature_fallback (const char *email)
+static int
+new_signature (git_signature **out, const char *author_name, const char *author_email, gint64 usec)
 {
-  const char *at = email != NULL ? strrchr (email, '@') : NULL;
+  const char *at = author_email != NULL ? strrchr (author_email, '@') : NULL;
+  g_autofree char *user =
+      at != NULL ? g_strndup (author_email, at - author_email) : g_strdup (author_email);
+  g_autofree char *name = signature_part (author_name, user);
+  g_autofree char *email = signature_part (author_email, NULL);
 
-  return at != NULL ? g_strndup (email, at - email) : g_strdup (email);
+  return git_signature_new (out, name, email, usec / G_USEC_PER_SEC, 0);
 }
 
 static gpointer
@@ -293,9 +298,6 @@ do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
   g_autofree char *file = g_strconcat (op->prd_id, ".md", NULL);
   g_autofree char *tag = prd_git_tag_name (op->prd_id, op->version);
   g_autofree char *tag_ref = g_strconcat ("refs/tags/", tag, NULL);
-  g_autofree char *user = signature_fallback (op->author_email);
-  g_autofree char *name = signature_part (op->author_name, user);
-  g_autofree char *email = signature_part (op->author_email, NULL);
   g_autoptr (git_reference) existing = NULL;
   g_autoptr (git_reference) branch = NULL;
   g_autofree char *message = g_str_has_suffix (op->message, "\n")
@@ -356,7 +358,7 @@ do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
       set_git_error (rc, "Cannot write the tree", &error);
       goto fail;
     }
-  rc = git_signature_new (&signature, name, email, op->time_usec / G_USEC_PER_SEC, 0);
+  rc = new_signature (&signature, op->author_name, op->author_email, op->time_usec);
   if (rc != 0)
     {
       set_git_error (rc, "Cannot build the author", &error);
@@ -772,9 +774,6 @@ do_purge (GTask *task, gpointer source, gpointer task_data, GCancellable *cancel
   g_autoptr (git_signature) signature = NULL;
   g_autofree char *file = g_strconcat (op->prd_id, ".md", NULL);
   g_autofree char *pattern = g_strconcat (op->prd_id, "/v*", NULL);
-  g_autofree char *user = signature_fallback (op->author_email);
-  g_autofree char *name = signature_part (op->author_name, user);
-  g_autofree char *email = signature_part (op->author_email, NULL);
   g_autofree char *message = g_str_has_suffix (op->message, "\n")
                                  ? g_strdup (op->message)
                                  : g_strconcat (op->message, "\n", NULL);
@@ -842,7 +841,7 @@ do_purge (GTask *task, gpointer source, gpointer task_data, GCancellable *cancel
       set_git_error (rc, "Cannot write the tree", &error);
       goto fail;
     }
-  rc = git_signature_new (&signature, name, email, op->time_usec / G_USEC_PER_SEC, 0);
+  rc = new_signature (&signature, op->author_name, op->author_email, op->time_usec);
   if (rc != 0)
     {
       set_git_error (rc, "Cannot build the author", &error);
