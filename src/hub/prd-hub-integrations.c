@@ -17,7 +17,9 @@
  * (`integration_call`), and a status that turns to `error` notifies the
  * organization's admins the hub knows of (a `notification` of type
  * `integration_error`): those who used these routes or connected to
- * /notifications or /prds since the hub started.
+ * /notifications or /prds since the hub started, as admins the last time
+ * they did (a user seen since with another role is forgotten), at most
+ * MAX_ADMINS per organization, those seen most recently.
  */
 #define G_LOG_DOMAIN "prd-hub-integrations"
 
@@ -30,7 +32,8 @@
 
 #include "prd-hub-integrations.h"
 
-/* The most admins remembered per organization. */
+/* The most admins remembered per organization; past it, the one seen
+ * least recently is forgotten. */
 #define MAX_ADMINS 256
 
 struct _PrdHubIntegrations
@@ -39,7 +42,8 @@ struct _PrdHubIntegrations
 
   PrdIntegrationRegistry *registry; /* (owned) */
   PrdNotificationStore *feed;       /* (owned) */
-  GHashTable *admins;               /* org → (set of user ids) */
+  GHashTable *admins;               /* org → (user id → last seen, a sequence number) */
+  guint64 seen;                     /* the last sequence number given */
   GCancellable *cancellable;
 };
 
@@ -90,21 +94,45 @@ prd_hub_integrations_init (PrdHubIntegrations *self)
   self->cancellable = g_cancellable_new ();
 }
 
+/* Remembers the user of @identity as an admin of its organization, or
+ * forgets them when they come back with another role (demoted). */
 static void
-note_admin (PrdHubIntegrations *self, const PrdIdentity *identity)
+note_identity (PrdHubIntegrations *self, const PrdIdentity *identity)
 {
   GHashTable *users;
 
-  if (identity == NULL || identity->role != PRD_ROLE_ADMIN)
+  if (identity == NULL)
     return;
   users = g_hash_table_lookup (self->admins, identity->org);
+  if (identity->role != PRD_ROLE_ADMIN)
+    {
+      if (users != NULL)
+        g_hash_table_remove (users, identity->user_id);
+      return;
+    }
   if (users == NULL)
     {
-      users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
       g_hash_table_insert (self->admins, g_strdup (identity->org), users);
     }
-  if (g_hash_table_size (users) < MAX_ADMINS)
-    g_hash_table_add (users, g_strdup (identity->user_id));
+  g_hash_table_insert (users, g_strdup (identity->user_id),
+                       g_memdup2 (&(guint64){ ++self->seen }, sizeof (guint64)));
+  if (g_hash_table_size (users) > MAX_ADMINS)
+    {
+      GHashTableIter iter;
+      gpointer user, seen;
+      gpointer oldest = NULL;
+      guint64 oldest_seen = G_MAXUINT64;
+
+      g_hash_table_iter_init (&iter, users);
+      while (g_hash_table_iter_next (&iter, &user, &seen))
+        if (*(guint64 *) seen < oldest_seen)
+          {
+            oldest = user;
+            oldest_seen = *(guint64 *) seen;
+          }
+      g_hash_table_remove (users, oldest);
+    }
 }
 
 /* ---- announcements ---- */
@@ -216,7 +244,7 @@ prd_hub_integrations_new (PrdIntegrationRegistry *registry, PrdNotificationStore
 static void
 on_connection (PrdSioNamespace *nsp, PrdSioSocket *socket, gpointer user_data)
 {
-  note_admin (PRD_HUB_INTEGRATIONS (user_data), prd_hub_socket_get_identity (socket));
+  note_identity (PRD_HUB_INTEGRATIONS (user_data), prd_hub_socket_get_identity (socket));
 }
 
 /* Admins who connect to @nsp hear of integration errors. */
@@ -265,7 +293,7 @@ call_finish (Call *call)
 static gboolean
 check_admin (SoupServerMessage *msg, PrdHubIntegrations *self, const PrdIdentity *identity)
 {
-  note_admin (self, identity);
+  note_identity (self, identity);
   if (identity->role == PRD_ROLE_ADMIN)
     return TRUE;
   prd_hub_rest_respond_error_literal (msg, PRD_ERROR_FORBIDDEN,

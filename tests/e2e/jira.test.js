@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startHub, tmpDir, token, connect, assertCleanStop, PRDHUB_BIN } from './helpers/hub.js';
+import { startHub, tmpDir, token, connect, assertCleanStop, freePort, PRDHUB_BIN } from './helpers/hub.js';
 import { startFakeJira, sendWebhook } from './helpers/fake-jira.js';
 import { client, request, join, bump, user, rest, createPrd, recorder, until } from './collab-helpers.js';
 
@@ -231,6 +231,43 @@ test('settings by REST: admins only, validated, secrets write-only, connection c
     }
   } finally {
     await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
+test('integration_error reaches the admins seen most recently, not one seen since as a viewer', async () => {
+  const hub = await startHub({});
+  try {
+    // 258 admins use the integrations routes; the hub keeps the 256 seen last.
+    const admins = [];
+    for (let i = 0; i < 258; i++) admins.push(user(`adm_${i}`, { role: 'admin' }));
+    for (const a of admins) {
+      const res = await rest(hub, 'GET', '/api/integrations', { tok: token(a) });
+      assert.equal(res.status, 200, res.text);
+    }
+    // adm_257 is demoted: the same user comes back with a viewer's token.
+    const demoted = user('adm_257', { role: 'viewer' });
+    assert.equal((await rest(hub, 'GET', '/api/integrations', { tok: token(demoted) })).status, 403);
+
+    let res = await rest(hub, 'PUT', '/api/integrations/jira', {
+      tok: token(admins[2]),
+      body: { baseUrl: `http://127.0.0.1:${await freePort()}`, deployment: 'datacenter',
+        apiVersion: 2, token: 'unused-token', projectKey: 'PRD' },
+    });
+    assert.equal(res.status, 200, res.text);
+    res = await rest(hub, 'POST', '/api/integrations/jira/test', { tok: token(admins[2]) });
+    assert.equal(res.json.status, 'error');
+
+    const errors = async (claims) => {
+      const r = await rest(hub, 'GET', '/api/notifications', { tok: token(claims) });
+      assert.equal(r.status, 200, r.text);
+      return r.json.notifications.filter((n) => n.type === 'integration_error').length;
+    };
+    assert.equal(await errors(admins[256]), 1, 'an admin seen last is told');
+    assert.equal(await errors(admins[2]), 1);
+    assert.equal(await errors(admins[0]), 0, 'the admin seen least recently was forgotten');
+    assert.equal(await errors(demoted), 0, 'a demoted user is not told');
+  } finally {
     await assertCleanStop(hub);
   }
 });
