@@ -619,6 +619,8 @@ hold_room (PrdHubAi *self, const char *prd_id, PrdSioSocket *socket, gboolean ed
                            "previews without writing)");
       return NULL;
     }
+  if (edit && !prd_hub_room_check_writable (room, error))
+    return NULL;
   if (!prd_hub_room_hold (room, error))
     return NULL;
   return room;

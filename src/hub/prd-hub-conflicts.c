@@ -758,7 +758,8 @@ on_resolve_conflict (PrdSioSocket *socket,
                                    "Only editors who joined in edit mode may resolve conflicts");
       return;
     }
-  if (room == NULL || !prd_hub_room_hold (room, &error))
+  if (room == NULL || !prd_hub_room_check_writable (room, &error) ||
+      !prd_hub_room_hold (room, &error))
     {
       prd_hub_reply_error (socket, ack_id, event, prd_id, error);
       return;

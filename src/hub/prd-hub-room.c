@@ -1449,14 +1449,11 @@ submit_check (PrdHubRoom *room, PrdSioSocket *socket, const char *event, gint64 
 {
   const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
   const char *conn_id = prd_sio_socket_get_id (socket);
+  g_autoptr (GError) error = NULL;
 
-  if (room->archived)
+  if (!prd_hub_room_check_writable (room, &error))
     {
-      g_autofree char *message =
-          g_strdup_printf ("%s is archived; unarchive it to change content", room->prd_id);
-
-      prd_hub_reply_error_literal (socket, ack_id, event, room->prd_id, PRD_ERROR_FORBIDDEN,
-                                   message);
+      prd_hub_reply_error (socket, ack_id, event, room->prd_id, error);
       return -1;
     }
   if (!prd_room_member_can_edit (room->members, conn_id))
@@ -1719,6 +1716,25 @@ prd_hub_room_get_document (PrdHubRoom *room)
   return room->document;
 }
 
+/**
+ * prd_hub_room_check_writable:
+ *
+ * Whether the PRD's content may change now: not while it is archived.
+ *
+ * Returns: %FALSE with @error set (FORBIDDEN) when archived
+ */
+gboolean
+prd_hub_room_check_writable (PrdHubRoom *room, GError **error)
+{
+  g_return_val_if_fail (PRD_IS_HUB_ROOM (room), FALSE);
+
+  if (!room->archived)
+    return TRUE;
+  g_set_error (error, PRD_ERROR, PRD_ERROR_FORBIDDEN,
+               "%s is archived; unarchive it to change content", room->prd_id);
+  return FALSE;
+}
+
 /* Whether the room still takes writes: not closed after a failed append,
  * nor released. */
 gboolean
@@ -1852,11 +1868,8 @@ prd_hub_room_write (PrdHubRoom *room,
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_STORAGE, "The PRD was closed");
       return FALSE;
     }
-  if (room->archived)
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_FORBIDDEN, "%s is archived", room->prd_id);
-      return FALSE;
-    }
+  if (!prd_hub_room_check_writable (room, error))
+    return FALSE;
   vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (room->document));
   while (vector->len <= site)
     g_array_append_val (vector, zero);

@@ -15,6 +15,7 @@ const char *prd_hub_room_get_prd_id (PrdHubRoom *self);
 PrdDocument *prd_hub_room_get_document (PrdHubRoom *self);
 PrdRoom *prd_hub_room_get_members (PrdHubRoom *self);
 gboolean prd_hub_room_is_open (PrdHubRoom *self);
+gboolean prd_hub_room_check_writable (PrdHubRoom *self, GError **error);
 GArray *prd_hub_room_get_busy_sites (PrdHubRoom *self);
 void prd_hub_room_emit (PrdHubRoom *self, const char *event, JsonNode *payload);
 guint prd_hub_room_emit_to_user (

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startHub, tmpDir, token } from './helpers/hub.js';
 import {
-  client, request, join, bump, once, user, createPrd, recorder, until,
+  client, request, join, bump, once, user, createPrd, recorder, until, rest,
 } from './collab-helpers.js';
 import { startAiServer, startAiHub } from './ai-helpers.js';
 import { sdkClient, SDK_HUB_CONFIG, until as untilTrue } from './sdk-helpers.js';
@@ -268,6 +268,17 @@ test('insert: false previews without writing; viewers may preview only', async (
     assert.equal(refused.error.code, 'FORBIDDEN');
     const allowed = await request(v, 'ai-prompt', { prdId, prompt: 'Write', insert: false });
     assert.equal(allowed.ok, true);
+
+    // An archived PRD: a member who joined in edit mode may still preview,
+    // but a job that would write is refused up front, not failed later.
+    const archived = await rest(hub, 'PATCH', `/api/prds/${prdId}`, { body: { archived: true } });
+    assert.equal(archived.status, 200, archived.text);
+    const onArchived = await request(a, 'ai-prompt', { prdId, prompt: 'Write', insert: true });
+    assert.equal(onArchived.error?.code, 'FORBIDDEN', JSON.stringify(onArchived));
+    assert.match(onArchived.error.message, /is archived/);
+    const preview = await request(a, 'ai-prompt', { prdId, prompt: 'Say hello', insert: false });
+    assert.equal(preview.ok, true, JSON.stringify(preview));
+    assert.equal(await contentOf(hub, prdId), 'Text.\n');
     a.close();
     v.close();
   } finally {
