@@ -492,6 +492,53 @@ test_schema_migrate_from_zero (void)
   remove_tmp_db (path);
 }
 
+/* An older release's backup: a WAL-mode database of an older schema, with
+ * no -wal file beside it. Copying it (a restore) reports its schema
+ * version and writes nothing beside it, so a backup on read-only media
+ * restores; copying a data folder's database (a backup) reports its
+ * version too, which the backup's manifest records. */
+static void
+test_copy_old_backup (void)
+{
+  g_autofree char *path = make_tmp_db ();
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+  g_autofree char *shm = g_strconcat (path, "-shm", NULL);
+  g_autofree char *restored = g_build_filename (dir, "restored.db", NULL);
+  g_autofree char *copied = g_build_filename (dir, "copied.db", NULL);
+  g_autofree char *dump_path =
+      g_test_build_filename (G_TEST_DIST, "data", "store", "schema-8.sql", NULL);
+  g_autofree char *dump = NULL;
+  g_autoptr (sqlite3) db = raw_open (path);
+  g_autoptr (GError) error = NULL;
+  int version = 0;
+
+  g_assert_true (g_file_get_contents (dump_path, &dump, NULL, &error));
+  g_assert_no_error (error);
+  raw_exec (db, "PRAGMA journal_mode = WAL");
+  raw_exec (db, dump);
+  g_clear_pointer (&db, sqlite3_close);
+  g_assert_false (g_file_test (wal, G_FILE_TEST_EXISTS));
+
+  g_assert_true (prd_sqlite_store_copy_file (path, TRUE, restored, &version, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (version, ==, 8);
+  g_assert_false (g_file_test (wal, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (shm, G_FILE_TEST_EXISTS));
+  db = raw_open (restored);
+  g_assert_cmpint (raw_int (db, "PRAGMA user_version"), ==, 8);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM prds"), ==, 2);
+  g_clear_pointer (&db, sqlite3_close);
+
+  version = 0;
+  g_assert_true (prd_sqlite_store_copy_file (path, FALSE, copied, &version, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (version, ==, 8);
+  g_assert_cmpint (prd_sqlite_store_get_schema_version (), >, 8);
+
+  remove_tmp_db (path);
+}
+
 static void
 test_schema_newer_refused (void)
 {
@@ -2392,6 +2439,7 @@ main (int argc, char *argv[])
                         test_swap_recover);
   g_test_add_func ("/prd/store/swap/commit", test_swap_commit);
   g_test_add_func ("/prd/store/schema/newer-refused", test_schema_newer_refused);
+  g_test_add_func ("/prd/store/copy/old-backup", test_copy_old_backup);
   g_test_add_func ("/prd/store/schema/foreign-refused", test_schema_foreign_refused);
   g_test_add_func ("/prd/store/schema/unwritable", test_schema_unwritable);
   g_test_add ("/prd/store/crud", Fixture, NULL, fixture_set_up, test_crud, fixture_tear_down);

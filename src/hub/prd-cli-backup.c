@@ -142,11 +142,17 @@ copy_secret_file (
   return TRUE;
 }
 
-/* Copies the hub's files of the data folder @from into the new folder @to:
- * the database first, then the versions repository, then the secret files.
- * @copied gets the names of what was copied. */
+/* Copies the hub's files of the data folder (or, @from_backup, the backup)
+ * @from into the new folder @to: the database first, then the versions
+ * repository, then the secret files. @copied gets the names of what was
+ * copied, @schema_version the database's schema version. */
 static gboolean
-copy_data (const char *from, const char *to, GPtrArray *copied, GError **error)
+copy_data (const char *from,
+           gboolean from_backup,
+           const char *to,
+           GPtrArray *copied,
+           int *schema_version,
+           GError **error)
 {
   g_autofree char *db_from = g_build_filename (from, STORE_FILE, NULL);
   g_autofree char *db_to = g_build_filename (to, STORE_FILE, NULL);
@@ -173,7 +179,7 @@ copy_data (const char *from, const char *to, GPtrArray *copied, GError **error)
                    from, STORE_FILE);
       return FALSE;
     }
-  if (!prd_sqlite_store_copy_file (db_from, db_to, error))
+  if (!prd_sqlite_store_copy_file (db_from, from_backup, db_to, schema_version, error))
     return FALSE;
   if (g_chmod (db_to, 0600) != 0)
     return prd_private_file_set_errno_error (error, errno, "Cannot make owner-only", db_to);
@@ -201,7 +207,8 @@ copy_data (const char *from, const char *to, GPtrArray *copied, GError **error)
 }
 
 static gboolean
-write_manifest (const char *folder, const char *source, GPtrArray *copied, GError **error)
+write_manifest (
+    const char *folder, const char *source, GPtrArray *copied, int schema_version, GError **error)
 {
   g_autoptr (GKeyFile) manifest = g_key_file_new ();
   g_autofree char *path = g_build_filename (folder, MANIFEST_FILE, NULL);
@@ -212,8 +219,9 @@ write_manifest (const char *folder, const char *source, GPtrArray *copied, GErro
   g_key_file_set_integer (manifest, MANIFEST_GROUP, "format", FORMAT);
   g_key_file_set_string (manifest, MANIFEST_GROUP, "created", created);
   g_key_file_set_string (manifest, MANIFEST_GROUP, "prdhub-version", PACKAGE_VERSION);
-  g_key_file_set_integer (manifest, MANIFEST_GROUP, "schema-version",
-                          prd_sqlite_store_get_schema_version ());
+  /* The copied database's, which is older than this prdhub's when the hub
+   * has not yet opened (and upgraded) the folder. */
+  g_key_file_set_integer (manifest, MANIFEST_GROUP, "schema-version", schema_version);
   g_key_file_set_string (manifest, MANIFEST_GROUP, "data-dir", source);
   g_ptr_array_add (copied, NULL);
   g_key_file_set_string_list (manifest, MANIFEST_GROUP, "files",
@@ -323,6 +331,7 @@ do_backup (const char *data_dir, const char *dest)
   g_autofree char *template = g_strdup_printf (".%s.partial-XXXXXX", base);
   g_autofree char *work = NULL;
   g_autofree char *files = NULL;
+  int schema_version = 0;
 
   if (!g_file_test (data_dir, G_FILE_TEST_IS_DIR))
     {
@@ -359,8 +368,8 @@ do_backup (const char *data_dir, const char *dest)
       prd_private_file_set_errno_error (&error, errno, "Cannot create a folder in", parent);
       return fail (error);
     }
-  if (!copy_data (data_dir, work, copied, &error) ||
-      !write_manifest (work, data_dir, copied, &error) ||
+  if (!copy_data (data_dir, FALSE, work, copied, &schema_version, &error) ||
+      !write_manifest (work, data_dir, copied, schema_version, &error) ||
       !prd_private_file_sync_dir (work, TRUE, &error))
     goto failed;
   if (prd_private_file_lexists (dest) && g_rmdir (dest) != 0)
@@ -560,7 +569,8 @@ do_restore (const char *src, const char *data_dir, gboolean force)
   if (work == NULL)
     return fail (error);
   new_dir = g_build_filename (work, PRD_DATA_SWAP_NEW, NULL);
-  if (!copy_data (src, new_dir, copied, &error) || !check_secrets (src, new_dir, copied, &error) ||
+  if (!copy_data (src, TRUE, new_dir, copied, NULL, &error) ||
+      !check_secrets (src, new_dir, copied, &error) ||
       !prd_private_file_sync_dir (new_dir, TRUE, &error))
     {
       g_autoptr (GError) cleanup_error = NULL;

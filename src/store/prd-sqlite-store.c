@@ -2405,26 +2405,47 @@ read_int (sqlite3 *db, const char *sql, int *value, GError **error)
 /**
  * prd_sqlite_store_copy_file:
  * @source: a prdhub database (a running hub may be writing to it)
+ * @from_backup: whether @source is a backup's copy, which nothing writes to
  * @dest: a file that does not exist yet
+ * @schema_version: (out) (optional): the schema version of @source (and of
+ *   the copy)
  *
  * Copies @source into a new database file @dest with SQLite's online
  * backup API, a consistent snapshot of every committed transaction, and
- * checks the copy (`PRAGMA quick_check`). @source is opened read-only. A
- * file that is not a prdhub database, or one of a newer schema than this
- * prdhub knows, is refused. Blocks: for the command line.
+ * checks the copy (`PRAGMA quick_check`). @source is opened read-only; a
+ * backup's copy without a `-wal` file beside it is read as unchanging, so
+ * nothing is written beside it (older releases' backups are in WAL mode,
+ * and would otherwise get `-shm` and `-wal` files, or fail to open on
+ * read-only media). A file that is not a prdhub database, or one of a
+ * newer schema than this prdhub knows, is refused. Blocks: for the
+ * command line.
  */
 gboolean
-prd_sqlite_store_copy_file (const char *source, const char *dest, GError **error)
+prd_sqlite_store_copy_file (
+    const char *source, gboolean from_backup, const char *dest, int *schema_version, GError **error)
 {
   g_autoptr (sqlite3) from = NULL;
   g_autoptr (sqlite3) to = NULL;
   g_autoptr (sqlite3_stmt) check = NULL;
+  g_autofree char *wal = NULL;
+  g_autofree char *uri = NULL;
   int application_id = 0, version = 0, rc;
 
   g_return_val_if_fail (source != NULL, FALSE);
   g_return_val_if_fail (dest != NULL, FALSE);
 
-  rc = sqlite3_open_v2 (source, &from, SQLITE_OPEN_READONLY, NULL);
+  wal = g_strconcat (source, "-wal", NULL);
+  if (from_backup && !g_file_test (wal, G_FILE_TEST_EXISTS))
+    {
+      g_autofree char *absolute = g_canonicalize_filename (source, NULL);
+      g_autofree char *file_uri = g_filename_to_uri (absolute, NULL, error);
+
+      if (file_uri == NULL)
+        return FALSE;
+      uri = g_strconcat (file_uri, "?immutable=1", NULL);
+    }
+  rc = sqlite3_open_v2 (uri != NULL ? uri : source, &from,
+                        SQLITE_OPEN_READONLY | (uri != NULL ? SQLITE_OPEN_URI : 0), NULL);
   if (rc != SQLITE_OK)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot open %s: %s", source,
@@ -2451,6 +2472,8 @@ prd_sqlite_store_copy_file (const char *source, const char *dest, GError **error
                    source, version, (int) G_N_ELEMENTS (migrations));
       return FALSE;
     }
+  if (schema_version != NULL)
+    *schema_version = version;
 
   rc = sqlite3_open_v2 (dest, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
   if (rc != SQLITE_OK)

@@ -18,7 +18,11 @@ PrdSqliteStore *prd_sqlite_store_new_finish (GAsyncResult *result, GError **erro
 const char *prd_sqlite_store_get_path (PrdSqliteStore *self);
 guint64 prd_sqlite_store_get_transactions_committed (PrdSqliteStore *self);
 int prd_sqlite_store_get_schema_version (void);
-gboolean prd_sqlite_store_copy_file (const char *source, const char *dest, GError **error);
+gboolean prd_sqlite_store_copy_file (const char *source,
+                                     gboolean from_backup,
+                                     const char *dest,
+                                     int *schema_version,
+                                     GError **error);
 gboolean prd_sqlite_store_check_unused (const char *path, GError **error);
 
 G_END_DECLS
