@@ -9,7 +9,7 @@
 // This module does not import socket.io-client itself: pass `io` (index.js
 // does that for you), so that an application can bring its own copy.
 
-import { CrdtDoc, CrdtError } from './crdt.js';
+import { CrdtDoc, CrdtError, isWellFormed } from './crdt.js';
 import { Emitter } from './emitter.js';
 import { PrdClientError } from './errors.js';
 
@@ -730,6 +730,48 @@ export class PrdClient extends Emitter {
     return op;
   }
 
+  // The checks of an insert of @text at @position in a text of @length
+  // UTF-16 units (this one's, or what a replace leaves), made before
+  // anything is applied: an edit that goes as several operations (or a
+  // replace) must not be refused half way, with its first part applied and
+  // sent. The replica makes the same checks again (and the surrogate pair
+  // one) on each piece.
+  _checkInsert(position, text, length = this.length) {
+    if (typeof text !== 'string') throw new CrdtError('INVALID_OPERATION', 'text must be a string');
+    if (text.length === 0) throw new CrdtError('INVALID_OPERATION', 'Insert of empty text');
+    if (!isWellFormed(text)) throw new CrdtError('INVALID_OPERATION', 'Inserted text is not valid UTF-8');
+    if (!Number.isInteger(position) || position < 0)
+      throw new CrdtError('INVALID_OPERATION', 'position must be a non-negative integer');
+    if (position > length)
+      throw new CrdtError('INVALID_OPERATION', `Insert position ${position} is beyond the end of the document (length ${length})`);
+    // The hub refuses an insert that makes the text longer than a PRD may
+    // be: refused here first, before the replica takes it.
+    if (this.maxDocumentSize !== null && length + text.length > this.maxDocumentSize) {
+      throw new PrdClientError('LIMIT_REACHED',
+        `the PRD would have ${length + text.length} UTF-16 units, more than it may hold (${this.maxDocumentSize}): delete text first`);
+    }
+  }
+
+  // The checks of a delete of @length units at @position, before anything
+  // is applied (see _checkInsert); with @text (this replica's text, built
+  // anyway for a deletion that goes as several operations) also that it
+  // splits no surrogate pair.
+  _checkDelete(position, length, text = null) {
+    if (!Number.isInteger(length) || length <= 0)
+      throw new CrdtError('INVALID_OPERATION', 'length must be a positive integer');
+    if (!Number.isInteger(position) || position < 0)
+      throw new CrdtError('INVALID_OPERATION', 'position must be a non-negative integer');
+    if (position > this.length || length > this.length - position) {
+      throw new CrdtError('INVALID_OPERATION',
+        `Delete of ${length} at ${position} is beyond the end of the document (length ${this.length})`);
+    }
+    if (text === null) return;
+    const first = text.charCodeAt(position);
+    const last = text.charCodeAt(position + length - 1);
+    if ((first >= 0xdc00 && first < 0xe000) || (last >= 0xd800 && last < 0xdc00))
+      throw new CrdtError('INVALID_OPERATION', `Delete of ${length} at ${position} splits a surrogate pair`);
+  }
+
   /**
    * Inserts @text at @position. With `base` (a state vector this replica
    * has, for replaying recorded edits), @position is read in that version.
@@ -737,17 +779,11 @@ export class PrdClient extends Emitter {
    */
   insert(position, text, { base } = {}) {
     this._checkEditable();
-    // The hub refuses an insert that makes the text longer than a PRD may
-    // be: refused here first, before the replica takes it.
-    if (!base && this.maxDocumentSize !== null && typeof text === 'string' &&
-        this.length + text.length > this.maxDocumentSize) {
-      throw new PrdClientError('LIMIT_REACHED',
-        `the PRD would have ${this.length + text.length} UTF-16 units, more than it may hold (${this.maxDocumentSize}): delete text first`);
-    }
+    if (!base) this._checkInsert(position, text);
     // A paste longer than the hub takes in one operation goes as several,
     // one after the other (never splitting a surrogate pair): the hub would
     // refuse it whole, and the typing after it with it.
-    if (!base && typeof text === 'string' && text.length > this.maxOperationSize) {
+    if (!base && text.length > this.maxOperationSize) {
       let op = null;
       let at = position;
       for (const piece of this._pieces(text)) {
@@ -793,10 +829,13 @@ export class PrdClient extends Emitter {
   /** Deletes @length characters at @position (see insert() for `base`). */
   delete(position, length, { base } = {}) {
     this._checkEditable();
-    // As for insert(): a long deletion goes as several operations.
+    // As for insert(): a long deletion goes as several operations, all of
+    // it checked first (a length past the end is refused, not cut).
     if (!base && length > this.maxOperationSize) {
+      const text = this.text;
+      this._checkDelete(position, length, text);
       let op = null;
-      for (const piece of this._pieces(this.text.slice(position, position + length))) op = this.delete(position, piece.length);
+      for (const piece of this._pieces(text.slice(position, position + length))) op = this.delete(position, piece.length);
       return op;
     }
     const b = base ? [...base] : this.doc.stateVector();
@@ -807,10 +846,20 @@ export class PrdClient extends Emitter {
     return this._local(op, deltas, position);
   }
 
-  /** Replaces @length characters at @position by @text (a delete, then an insert). */
+  /**
+   * Replaces @length characters at @position by @text (a delete, then an
+   * insert): the insert is checked first, against the text the delete
+   * leaves, so that a refused replace changes nothing.
+   */
   replace(position, length, text) {
+    this._checkEditable();
+    if (!Number.isInteger(length) || length < 0)
+      throw new CrdtError('INVALID_OPERATION', 'length must be a non-negative integer');
+    if (length > 0) this._checkDelete(position, length);
+    const inserting = text !== undefined && text !== null && text !== '';
+    if (inserting) this._checkInsert(position, text, this.length - length);
     if (length > 0) this.delete(position, length);
-    if (text) this.insert(position, text);
+    if (inserting) this.insert(position, text);
   }
 
   _scheduleFlush() {
