@@ -70,7 +70,8 @@ async function refreshSocketToken(client, token) {
   if (typeof token !== 'string' || token === '') throw new TypeError('token must be a non-empty string');
   let res = { ok: true, offline: true };
   if (client.socket?.connected) {
-    const { exp } = await client.request('refresh-token', { token });
+    // Not about the PRD: needs no join (and may come before one).
+    const { exp } = await client._send('refresh-token', { token });
     res = { ok: true, exp };
   }
   client._socketOptions.auth = { ...client._socketOptions.auth, token };
@@ -996,11 +997,50 @@ export class PrdClient extends Emitter {
   /**
    * Emits @event with @payload and resolves with the hub's ack (`{ ok: true, … }`);
    * rejects with a PrdClientError carrying the hub's code (or `TIMEOUT`,
-   * `CLOSED`). Socket.IO buffers the request while the connection is down.
+   * `CLOSED`). The hub answers a connection that has not joined the PRD
+   * with `NOT_JOINED`, so a request made while the client is not joined
+   * (connecting, or offline: reconnecting by itself, or until reconnect())
+   * waits for the join, at most requestTimeout (then it rejects
+   * `NOT_JOINED`), and goes out after it and after the edits kept offline.
    */
-  request(event, payload, onAck) {
+  async request(event, payload, onAck) {
+    if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event });
+    if (!this.socket) throw new PrdClientError('NOT_JOINED', 'connect() first', { event });
+    await this._ready(event, false);
+    return this._send(event, payload, onAck);
+  }
+
+  // Waits until the client is joined and, with @synced, until the hub has
+  // acknowledged the edits made before the call (unless they cannot be
+  // sent: the PRD is archived), each wait at most requestTimeout. Socket.IO
+  // would send a request buffered offline as soon as it reconnects, before
+  // the join-prd that the `connect` handler sends.
+  async _ready(event, synced) {
+    const unsynced = () => synced && this._queue.length > 0 && !this._held && !this._archivedHold;
+    if (this.joined && !unsynced()) return;
+    let timer = null;
+    const late = (code, message) => new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(new PrdClientError(code, message, { event })), this.requestTimeout);
+    });
+    try {
+      if (!this.joined) {
+        await Promise.race([this._waitJoined(), late('NOT_JOINED',
+          `${event}: not joined to ${this.prdId} within ${this.requestTimeout} ms (offline)`)]);
+        clearTimeout(timer);
+      }
+      if (unsynced()) {
+        await Promise.race([this.whenSynced(), late('TIMEOUT',
+          `${event}: the edits made before it were not acknowledged within ${this.requestTimeout} ms`)]);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event });
+  }
+
+  // Emits at once (Socket.IO buffers it while the connection is down).
+  _send(event, payload, onAck) {
     if (this._closed) return Promise.reject(new PrdClientError('CLOSED', 'client is closed', { event }));
-    if (!this.socket) return Promise.reject(new PrdClientError('NOT_JOINED', 'connect() first', { event }));
     return new Promise((resolve, reject) => {
       this.socket.timeout(this.requestTimeout).emit(event, payload, (err, res) => {
         if (err) reject(new PrdClientError('TIMEOUT', `no answer to ${event}`, { event }));
@@ -1169,6 +1209,10 @@ export class PrdClient extends Emitter {
   async createVersion({ changelog, versionType = 'minor', force }) {
     const payload = { prdId: this.prdId, changelog, versionType };
     if (force !== undefined) payload.force = force;
+    if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event: 'create-version' });
+    // The version is of the text as of the call: the edits made before it
+    // (offline ones too) go first.
+    if (this.socket) await this._ready('create-version', true);
     const res = await this.request('create-version', payload);
     return res.version;
   }

@@ -485,7 +485,11 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   close(): void;
   /** `refresh-token`: the hub's ack with the fresh token's `exp`; offline, the token is only kept for reconnects. */
   refreshToken(token: string): Promise<TokenRefreshed>;
-  /** Any event with an ack; resolves with the ack, rejects with a PrdClientError. */
+  /**
+   * Any event with an ack; resolves with the ack, rejects with a
+   * PrdClientError. Not joined, it waits for the join first (at most
+   * `requestTimeout`, then rejects `NOT_JOINED`).
+   */
   request<T extends { ok: true } = { ok: true; [key: string]: unknown }>(
     event: string, payload: unknown, onAck?: (ack: T) => void): Promise<T>;
 
