@@ -109,3 +109,26 @@ test('constructors refuse what cannot work', () => {
   assert.throws(() => new NotificationsClient({ url: 'http://h', token: 't' }), /io/);
   assert.throws(() => new PrdClient({ url: 'http://h', token: 't', prdId: 'p', mode: 'write', io: () => null }), /mode/);
 });
+
+// `.` and `..` survive encodeURIComponent and the URL parser resolves them
+// as dot-segments: `getVersionText(id, '..')` would read the PRD itself.
+test('ids and versions that would name another route are refused INVALID_ID before any request', async () => {
+  const { fetch, calls } = recordingFetch([]);
+  const rest = new PrdRestClient({ url: 'http://hub.test', token: 't', fetch });
+  const invalid = (e) => e instanceof PrdClientError && e.code === 'INVALID_ID' && /must be a non-empty string/.test(e.message);
+  for (const bad of ['.', '..', '', undefined, 5]) {
+    await assert.rejects(rest.getPrd(bad), invalid);
+    await assert.rejects(rest.updatePrd(bad, { title: 'x' }), invalid);
+    await assert.rejects(rest.archivePrd(bad), invalid);
+    await assert.rejects(rest.unarchivePrd(bad), invalid);
+    await assert.rejects(rest.deletePrd(bad), invalid);
+    await assert.rejects(rest.createVersion(bad, { changelog: 'c' }), invalid);
+    await assert.rejects(rest.exportMarkdown(bad), invalid);
+    await assert.rejects(rest.listVersions(bad), invalid);
+    await assert.rejects(rest.getVersionText(bad, '0.1.0'), invalid);
+    await assert.rejects(rest.getVersionText('prd_1', bad), invalid);
+    await assert.rejects(rest.diff(bad, '0.1.0', '0.2.0'), invalid);
+    await assert.rejects(rest.listComments(bad), invalid);
+  }
+  assert.deepEqual(calls, []);
+});
