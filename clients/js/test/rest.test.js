@@ -132,3 +132,58 @@ test('ids and versions that would name another route are refused INVALID_ID befo
   }
   assert.deepEqual(calls, []);
 });
+
+// A socket.io-client stand-in: connects at once, never answers a request.
+function silentIo() {
+  return () => {
+    const listeners = new Map();
+    const socket = {
+      connected: false,
+      active: false,
+      on(name, fn) {
+        if (!listeners.has(name)) listeners.set(name, []);
+        listeners.get(name).push(fn);
+        return socket;
+      },
+      once(name, fn) {
+        const once = (...args) => {
+          socket.off(name, once);
+          fn(...args);
+        };
+        return socket.on(name, once);
+      },
+      off(name, fn) {
+        listeners.set(name, (listeners.get(name) ?? []).filter((l) => l !== fn));
+        return socket;
+      },
+      removeAllListeners() {
+        listeners.clear();
+      },
+      connect() {
+        socket.connected = true;
+        socket.active = true;
+        queueMicrotask(() => (listeners.get('connect') ?? []).forEach((fn) => fn()));
+      },
+      disconnect() {
+        socket.connected = false;
+        socket.active = false;
+      },
+      timeout(ms) {
+        return { emit: (event, payload, ack) => setTimeout(() => ack(new Error('timeout')), ms) };
+      },
+    };
+    return socket;
+  };
+}
+
+test('NotificationsClient: NOT_JOINED before connect(), CLOSED after close(), as PrdClient', async () => {
+  const notes = new NotificationsClient({ url: 'http://hub.test', token: 't', io: silentIo(), requestTimeout: 200 });
+  await assert.rejects(notes.markRead(['notif_a']),
+    (e) => e instanceof PrdClientError && e.code === 'NOT_JOINED' && e.event === 'mark-read');
+  await notes.connect();
+  notes.close();
+  await assert.rejects(notes.markRead(['notif_a']), (e) => e instanceof PrdClientError && e.code === 'CLOSED');
+  await assert.rejects(notes.subscribe('org'), (e) => e instanceof PrdClientError && e.code === 'CLOSED');
+  await assert.rejects(notes.refreshToken('t2'), (e) => e.code === 'CLOSED');
+  await assert.rejects(notes.connect(), (e) => e.code === 'CLOSED');
+});
