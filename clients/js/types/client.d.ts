@@ -154,6 +154,13 @@ export interface JoinedPrd {
   siteConflict?: SiteConflict;
   /** The PRD is archived: read-only, `mode` is then always `view`. */
   archived?: boolean;
+  /**
+   * The hub's `[collab] max-operation-size`: the longest insert or delete
+   * (UTF-16 units) one `content-update` may carry.
+   */
+  maxOperationSize: number;
+  /** The hub's `[collab] max-document-size`: the longest text (UTF-16 units) the PRD may have. */
+  maxDocumentSize: number;
 }
 
 export interface SiteConflict {
