@@ -581,3 +581,29 @@ test('a replace refused for its insert deletes nothing', async () => {
   });
   assert.equal(content, `AB23456789${'x'.repeat(30)}`);
 });
+
+// close() right after an edit, while online: the edit still goes out, and
+// close() resolves once the hub has it.
+test('close() sends the edits typed just before it and resolves once the hub has them', async () => {
+  const prdId = await createPrd(hub, 'Close', 'seed', alice);
+  const a = sdkClient(hub, prdId, alice);
+  const closed = [];
+  a.on('closed', (e) => closed.push(e));
+  await a.connect();
+  a.insert(0, 'Z');
+  a.delete(1, 1);
+  await a.close();
+  assert.equal(a.closed, true);
+  assert.throws(() => a.insert(0, 'late'), (e) => e.code === 'CLOSED');
+  assert.deepEqual(closed, [{ reason: 'closed', pendingCount: 0 }]);
+  assert.equal(a.pendingCount, 0);
+  assert.equal((await hubContent(hub, prdId, alice)).content, 'Zeed');
+  // Offline, close() ends at once: the edits are dropped, and counted.
+  const b = sdkClient(hub, prdId, alice);
+  b.on('closed', (e) => closed.push(e));
+  await b.connect();
+  b.disconnect();
+  b.insert(0, 'offline');
+  await b.close();
+  assert.deepEqual(closed[1], { reason: 'closed', pendingCount: 1 });
+});

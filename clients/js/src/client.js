@@ -184,7 +184,9 @@ export class PrdClient extends Emitter {
     this._aiJobs = new Map(); // jobId -> { waiters, result } (finished ones kept a while)
     this._reviews = new Map(); // reviewId -> { suggestions, resolve, reject }
     this.socket = null;
-    this._closed = false;
+    this._closed = false; // close() was called, or the session ended
+    this._ended = false; // the session ended (close() first sends the edits made before it)
+    this._closing = null;
     this._joinWaiters = [];
   }
 
@@ -289,7 +291,7 @@ export class PrdClient extends Emitter {
         this.emit('error', e);
         if (gen === this._gen) this._settleJoin(e);
         // The PRD this client had joined is gone (deleted while offline).
-        if (res.error.code === 'PRD_NOT_FOUND' && this._everJoined && !this._closed) {
+        if (res.error.code === 'PRD_NOT_FOUND' && this._everJoined && !this._ended) {
           this.deleted = true;
           this._end('deleted');
         }
@@ -352,13 +354,50 @@ export class PrdClient extends Emitter {
     return this._closed;
   }
 
-  /** Leaves the PRD and closes the connection for good. */
+  /**
+   * Leaves the PRD and closes the connection for good. From the call on,
+   * edits and requests are refused `CLOSED`; the edits made before it that
+   * the hub has not acknowledged yet are still sent while the client is
+   * joined, and the returned promise resolves once they are acknowledged,
+   * or when they cannot be (the connection drops, the PRD is archived),
+   * at most requestTimeout later: the `closed` event's pendingCount counts
+   * those dropped. Offline it closes at once.
+   */
   close() {
-    this._end('closed');
+    if (this._closed) return this._closing ?? Promise.resolve();
+    this._closed = true;
+    const sending = () => this.joined && this.socket?.connected && this._queue.length > 0 &&
+      !this._held && !this._archivedHold && !this._ended;
+    if (!sending()) {
+      this._end('closed');
+      return Promise.resolve();
+    }
+    this._closing = new Promise((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        for (const [name, fn] of listeners) this.off(name, fn);
+        this._end('closed');
+        resolve();
+      };
+      // After the other listeners of the event (whenSynced() resolves
+      // before the session ends), and after a refusal dropped its edits.
+      const check = () => queueMicrotask(() => {
+        if (!sending()) finish();
+      });
+      const listeners = [['synced', check], ['status', check], ['error', check], ['closed', check]];
+      const timer = setTimeout(finish, this.requestTimeout);
+      for (const [name, fn] of listeners) this.on(name, fn);
+    });
+    this._flush();
+    return this._closing;
   }
 
   _end(reason) {
-    if (this._closed) return;
+    if (this._ended) return;
+    this._ended = true;
     this._closed = true;
     for (const t of this._timers) clearTimeout(t);
     this._timers.clear();
@@ -397,7 +436,7 @@ export class PrdClient extends Emitter {
   // The hub deleted the PRD and took this client out of its room: the
   // session ends (unacknowledged edits are dropped with it).
   _onPrdDeleted(data) {
-    if (!data || data.prdId !== this.prdId || this._closed) return;
+    if (!data || data.prdId !== this.prdId || this._ended) return;
     this.deleted = true;
     this.joined = false;
     this.emit('prd-deleted', data);
@@ -1389,7 +1428,7 @@ export class PrdClient extends Emitter {
    */
   whenSynced() {
     if (this.joined && this._queue.length === 0 && !this._held) return Promise.resolve();
-    if (this._closed) return Promise.reject(this._closedError());
+    if (this._ended) return Promise.reject(this._closedError());
     return new Promise((resolve, reject) => {
       const check = () => {
         if (this.joined && this._queue.length === 0 && !this._held) {

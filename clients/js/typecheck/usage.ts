@@ -68,7 +68,7 @@ export async function usage(url: string, token: string): Promise<void> {
   const other = await connectPrd({ url, token, prdId, mode: 'view' });
   other.close();
   const unbound = new UnboundClient({ url, token, prdId, io });
-  unbound.close();
+  await unbound.close();
   const deltas: Delta[] = diffDeltas('a', 'b');
   const doc = CrdtDoc.decodeState(joined.initialState.encodedState);
   const err = new CrdtError('INVALID_OPERATION', 'x');

@@ -489,7 +489,12 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   connect(): Promise<JoinedPrd>;
   disconnect(): void;
   reconnect(): Promise<JoinedPrd>;
-  close(): void;
+  /**
+   * Leaves for good; edits made before it that the hub has not acknowledged
+   * are still sent while joined: resolves once they are acknowledged (or
+   * cannot be, at most `requestTimeout` later). Offline it closes at once.
+   */
+  close(): Promise<void>;
   /** `refresh-token`: the hub's ack with the fresh token's `exp`; offline, the token is only kept for reconnects. */
   refreshToken(token: string): Promise<TokenRefreshed>;
   /**
