@@ -132,6 +132,45 @@ test('versions: createVersion, version-created and git-commit; REST reads them b
   }
 });
 
+// The hub refuses a request of a connection that has not joined the PRD
+// (NOT_JOINED), and Socket.IO sends what it buffered offline as soon as it
+// reconnects, before the join: requests made offline wait for the rejoin.
+// A version asked offline is of the text as of the call, with the edits
+// typed before it.
+test('requests made offline go out after the rejoin; a version asked offline has the edits typed before it', async () => {
+  const rest = restFor(alice);
+  const { id: prdId } = await rest.createPrd({ title: 'SDK offline requests', content: 'text\n' });
+  const a = sdkClient(hub, prdId, alice);
+  try {
+    await a.connect();
+    const { commentId } = await a.addComment({ position: 0, content: 'first' });
+    const { commentId: second } = await a.addComment({ position: 1, content: 'second' });
+    // Offline on purpose, until reconnect().
+    a.disconnect();
+    a.insert(0, 'offline ');
+    const asked = Promise.all([
+      a.replyComment(commentId, 'a reply'),
+      a.resolveComment(second),
+      a.createVersion({ changelog: 'offline', force: true }),
+      a.aiJobStatus('job_000000000000000000000000').catch((e) => e.code),
+    ]);
+    await a.reconnect();
+    const [reply, , version, status] = await asked;
+    assert.match(reply.replyId, /^reply_/);
+    assert.equal(status, 'NOT_FOUND');
+    assert.equal(await rest.getVersionText(prdId, version.version), 'offline text\n');
+    // The connection drops: the client reconnects by itself.
+    a.socket.io.engine.close();
+    await until(() => !a.joined, 'a to go offline');
+    const again = await a.replyComment(commentId, 'another reply');
+    assert.match(again.replyId, /^reply_/);
+    await a.resolveComment(commentId);
+    assert.deepEqual((await rest.listComments(prdId)).map((c) => c.commentId), []);
+  } finally {
+    a.close();
+  }
+});
+
 test('conflicts: concurrent edits at one place are reported to both and resolved', async () => {
   const rest = restFor(alice);
   const { id: prdId } = await rest.createPrd({ title: 'SDK conflicts', content: 'The plan.\n' });

@@ -515,3 +515,95 @@ test('a paste longer than the hub takes in one operation goes as several; typing
     await small.stop();
   }
 });
+
+// An edit the SDK refuses changes nothing, also one that goes as several
+// operations (longer than the hub's max-operation-size) and a replace: the
+// whole of it is checked before its first part is applied and sent. Each
+// test gets a client on a hub taking 8 units per operation and 40 per PRD,
+// and returns the hub's text once the client is synced.
+async function refusing(content, body) {
+  const small = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-operation-size = 8\nmax-document-size = 40\n` });
+  const prdId = await createPrd(small, 'Checked', content, alice);
+  const a = sdkClient(small, prdId, alice);
+  const errors = [];
+  a.on('error', (e) => errors.push(e));
+  const refused = (fn, code, message) => {
+    const text = a.text;
+    const pending = a.pendingCount;
+    assert.throws(fn, (e) => e.code === code && message.test(e.message));
+    assert.equal(a.text, text);
+    assert.equal(a.pendingCount, pending);
+  };
+  try {
+    await a.connect();
+    assert.equal(a.maxOperationSize, 8);
+    assert.equal(a.maxDocumentSize, 40);
+    await body(a, refused);
+    const doc = await converged(small, prdId, [a], alice);
+    assert.equal(doc.content, a.text);
+    assert.deepEqual(errors, []);
+    return doc.content;
+  } finally {
+    a.close();
+    await small.stop();
+  }
+}
+
+test('a deletion past the end is refused, not cut to the end, also one longer than max-operation-size', async () => {
+  const content = await refusing('012345678🌍ABCDEF', (a, refused) => {
+    refused(() => a.delete(2, 50), 'INVALID_OPERATION', /beyond the end of the document/);
+    refused(() => a.delete(4, 1000), 'INVALID_OPERATION', /beyond the end of the document/);
+    refused(() => a.delete(0, Infinity), 'INVALID_OPERATION', /length must be a positive integer/);
+    // Ending inside a surrogate pair, in its last piece.
+    refused(() => a.delete(0, 10), 'INVALID_OPERATION', /splits a surrogate pair/);
+    a.delete(0, 11);
+  });
+  assert.equal(content, 'ABCDEF');
+});
+
+test('an insert longer than max-operation-size refused in a later part applies none of it', async () => {
+  const content = await refusing('ABCDEFGH', (a, refused) => {
+    refused(() => a.insert(8, 'abcdefghij\ud800k'), 'INVALID_OPERATION', /not valid UTF-8/);
+    refused(() => a.insert(8, 'x'.repeat(33)), 'LIMIT_REACHED', /41 UTF-16 units/);
+    a.insert(8, 'abcdefghij🌍k');
+  });
+  assert.equal(content, 'ABCDEFGHabcdefghij🌍k');
+});
+
+test('a replace refused for its insert deletes nothing', async () => {
+  const content = await refusing('0123456789', (a, refused) => {
+    a.insert(10, 'x'.repeat(30)); // 40 of 40 units
+    refused(() => a.replace(0, 1, 'AB'), 'LIMIT_REACHED', /41 UTF-16 units/);
+    refused(() => a.replace(38, 5, 'y'), 'INVALID_OPERATION', /beyond the end of the document/);
+    refused(() => a.replace(0, 1, '\udc00'), 'INVALID_OPERATION', /not valid UTF-8/);
+    refused(() => a.replace(0, 1, 7), 'INVALID_OPERATION', /text must be a string/);
+    a.replace(0, 2, 'AB');
+  });
+  assert.equal(content, `AB23456789${'x'.repeat(30)}`);
+});
+
+// close() right after an edit, while online: the edit still goes out, and
+// close() resolves once the hub has it.
+test('close() sends the edits typed just before it and resolves once the hub has them', async () => {
+  const prdId = await createPrd(hub, 'Close', 'seed', alice);
+  const a = sdkClient(hub, prdId, alice);
+  const closed = [];
+  a.on('closed', (e) => closed.push(e));
+  await a.connect();
+  a.insert(0, 'Z');
+  a.delete(1, 1);
+  await a.close();
+  assert.equal(a.closed, true);
+  assert.throws(() => a.insert(0, 'late'), (e) => e.code === 'CLOSED');
+  assert.deepEqual(closed, [{ reason: 'closed', pendingCount: 0 }]);
+  assert.equal(a.pendingCount, 0);
+  assert.equal((await hubContent(hub, prdId, alice)).content, 'Zeed');
+  // Offline, close() ends at once: the edits are dropped, and counted.
+  const b = sdkClient(hub, prdId, alice);
+  b.on('closed', (e) => closed.push(e));
+  await b.connect();
+  b.disconnect();
+  b.insert(0, 'offline');
+  await b.close();
+  assert.deepEqual(closed[1], { reason: 'closed', pendingCount: 1 });
+});

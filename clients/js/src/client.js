@@ -9,7 +9,7 @@
 // This module does not import socket.io-client itself: pass `io` (index.js
 // does that for you), so that an application can bring its own copy.
 
-import { CrdtDoc, CrdtError } from './crdt.js';
+import { CrdtDoc, CrdtError, isWellFormed } from './crdt.js';
 import { Emitter } from './emitter.js';
 import { PrdClientError } from './errors.js';
 
@@ -70,7 +70,8 @@ async function refreshSocketToken(client, token) {
   if (typeof token !== 'string' || token === '') throw new TypeError('token must be a non-empty string');
   let res = { ok: true, offline: true };
   if (client.socket?.connected) {
-    const { exp } = await client.request('refresh-token', { token });
+    // Not about the PRD: needs no join (and may come before one).
+    const { exp } = await client._send('refresh-token', { token });
     res = { ok: true, exp };
   }
   client._socketOptions.auth = { ...client._socketOptions.auth, token };
@@ -183,7 +184,9 @@ export class PrdClient extends Emitter {
     this._aiJobs = new Map(); // jobId -> { waiters, result } (finished ones kept a while)
     this._reviews = new Map(); // reviewId -> { suggestions, resolve, reject }
     this.socket = null;
-    this._closed = false;
+    this._closed = false; // close() was called, or the session ended
+    this._ended = false; // the session ended (close() first sends the edits made before it)
+    this._closing = null;
     this._joinWaiters = [];
   }
 
@@ -288,7 +291,7 @@ export class PrdClient extends Emitter {
         this.emit('error', e);
         if (gen === this._gen) this._settleJoin(e);
         // The PRD this client had joined is gone (deleted while offline).
-        if (res.error.code === 'PRD_NOT_FOUND' && this._everJoined && !this._closed) {
+        if (res.error.code === 'PRD_NOT_FOUND' && this._everJoined && !this._ended) {
           this.deleted = true;
           this._end('deleted');
         }
@@ -351,13 +354,50 @@ export class PrdClient extends Emitter {
     return this._closed;
   }
 
-  /** Leaves the PRD and closes the connection for good. */
+  /**
+   * Leaves the PRD and closes the connection for good. From the call on,
+   * edits and requests are refused `CLOSED`; the edits made before it that
+   * the hub has not acknowledged yet are still sent while the client is
+   * joined, and the returned promise resolves once they are acknowledged,
+   * or when they cannot be (the connection drops, the PRD is archived),
+   * at most requestTimeout later: the `closed` event's pendingCount counts
+   * those dropped. Offline it closes at once.
+   */
   close() {
-    this._end('closed');
+    if (this._closed) return this._closing ?? Promise.resolve();
+    this._closed = true;
+    const sending = () => this.joined && this.socket?.connected && this._queue.length > 0 &&
+      !this._held && !this._archivedHold && !this._ended;
+    if (!sending()) {
+      this._end('closed');
+      return Promise.resolve();
+    }
+    this._closing = new Promise((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        for (const [name, fn] of listeners) this.off(name, fn);
+        this._end('closed');
+        resolve();
+      };
+      // After the other listeners of the event (whenSynced() resolves
+      // before the session ends), and after a refusal dropped its edits.
+      const check = () => queueMicrotask(() => {
+        if (!sending()) finish();
+      });
+      const listeners = [['synced', check], ['status', check], ['error', check], ['closed', check]];
+      const timer = setTimeout(finish, this.requestTimeout);
+      for (const [name, fn] of listeners) this.on(name, fn);
+    });
+    this._flush();
+    return this._closing;
   }
 
   _end(reason) {
-    if (this._closed) return;
+    if (this._ended) return;
+    this._ended = true;
     this._closed = true;
     for (const t of this._timers) clearTimeout(t);
     this._timers.clear();
@@ -396,7 +436,7 @@ export class PrdClient extends Emitter {
   // The hub deleted the PRD and took this client out of its room: the
   // session ends (unacknowledged edits are dropped with it).
   _onPrdDeleted(data) {
-    if (!data || data.prdId !== this.prdId || this._closed) return;
+    if (!data || data.prdId !== this.prdId || this._ended) return;
     this.deleted = true;
     this.joined = false;
     this.emit('prd-deleted', data);
@@ -730,6 +770,48 @@ export class PrdClient extends Emitter {
     return op;
   }
 
+  // The checks of an insert of @text at @position in a text of @length
+  // UTF-16 units (this one's, or what a replace leaves), made before
+  // anything is applied: an edit that goes as several operations (or a
+  // replace) must not be refused half way, with its first part applied and
+  // sent. The replica makes the same checks again (and the surrogate pair
+  // one) on each piece.
+  _checkInsert(position, text, length = this.length) {
+    if (typeof text !== 'string') throw new CrdtError('INVALID_OPERATION', 'text must be a string');
+    if (text.length === 0) throw new CrdtError('INVALID_OPERATION', 'Insert of empty text');
+    if (!isWellFormed(text)) throw new CrdtError('INVALID_OPERATION', 'Inserted text is not valid UTF-8');
+    if (!Number.isInteger(position) || position < 0)
+      throw new CrdtError('INVALID_OPERATION', 'position must be a non-negative integer');
+    if (position > length)
+      throw new CrdtError('INVALID_OPERATION', `Insert position ${position} is beyond the end of the document (length ${length})`);
+    // The hub refuses an insert that makes the text longer than a PRD may
+    // be: refused here first, before the replica takes it.
+    if (this.maxDocumentSize !== null && length + text.length > this.maxDocumentSize) {
+      throw new PrdClientError('LIMIT_REACHED',
+        `the PRD would have ${length + text.length} UTF-16 units, more than it may hold (${this.maxDocumentSize}): delete text first`);
+    }
+  }
+
+  // The checks of a delete of @length units at @position, before anything
+  // is applied (see _checkInsert); with @text (this replica's text, built
+  // anyway for a deletion that goes as several operations) also that it
+  // splits no surrogate pair.
+  _checkDelete(position, length, text = null) {
+    if (!Number.isInteger(length) || length <= 0)
+      throw new CrdtError('INVALID_OPERATION', 'length must be a positive integer');
+    if (!Number.isInteger(position) || position < 0)
+      throw new CrdtError('INVALID_OPERATION', 'position must be a non-negative integer');
+    if (position > this.length || length > this.length - position) {
+      throw new CrdtError('INVALID_OPERATION',
+        `Delete of ${length} at ${position} is beyond the end of the document (length ${this.length})`);
+    }
+    if (text === null) return;
+    const first = text.charCodeAt(position);
+    const last = text.charCodeAt(position + length - 1);
+    if ((first >= 0xdc00 && first < 0xe000) || (last >= 0xd800 && last < 0xdc00))
+      throw new CrdtError('INVALID_OPERATION', `Delete of ${length} at ${position} splits a surrogate pair`);
+  }
+
   /**
    * Inserts @text at @position. With `base` (a state vector this replica
    * has, for replaying recorded edits), @position is read in that version.
@@ -737,17 +819,11 @@ export class PrdClient extends Emitter {
    */
   insert(position, text, { base } = {}) {
     this._checkEditable();
-    // The hub refuses an insert that makes the text longer than a PRD may
-    // be: refused here first, before the replica takes it.
-    if (!base && this.maxDocumentSize !== null && typeof text === 'string' &&
-        this.length + text.length > this.maxDocumentSize) {
-      throw new PrdClientError('LIMIT_REACHED',
-        `the PRD would have ${this.length + text.length} UTF-16 units, more than it may hold (${this.maxDocumentSize}): delete text first`);
-    }
+    if (!base) this._checkInsert(position, text);
     // A paste longer than the hub takes in one operation goes as several,
     // one after the other (never splitting a surrogate pair): the hub would
     // refuse it whole, and the typing after it with it.
-    if (!base && typeof text === 'string' && text.length > this.maxOperationSize) {
+    if (!base && text.length > this.maxOperationSize) {
       let op = null;
       let at = position;
       for (const piece of this._pieces(text)) {
@@ -793,10 +869,13 @@ export class PrdClient extends Emitter {
   /** Deletes @length characters at @position (see insert() for `base`). */
   delete(position, length, { base } = {}) {
     this._checkEditable();
-    // As for insert(): a long deletion goes as several operations.
+    // As for insert(): a long deletion goes as several operations, all of
+    // it checked first (a length past the end is refused, not cut).
     if (!base && length > this.maxOperationSize) {
+      const text = this.text;
+      this._checkDelete(position, length, text);
       let op = null;
-      for (const piece of this._pieces(this.text.slice(position, position + length))) op = this.delete(position, piece.length);
+      for (const piece of this._pieces(text.slice(position, position + length))) op = this.delete(position, piece.length);
       return op;
     }
     const b = base ? [...base] : this.doc.stateVector();
@@ -807,10 +886,20 @@ export class PrdClient extends Emitter {
     return this._local(op, deltas, position);
   }
 
-  /** Replaces @length characters at @position by @text (a delete, then an insert). */
+  /**
+   * Replaces @length characters at @position by @text (a delete, then an
+   * insert): the insert is checked first, against the text the delete
+   * leaves, so that a refused replace changes nothing.
+   */
   replace(position, length, text) {
+    this._checkEditable();
+    if (!Number.isInteger(length) || length < 0)
+      throw new CrdtError('INVALID_OPERATION', 'length must be a non-negative integer');
+    if (length > 0) this._checkDelete(position, length);
+    const inserting = text !== undefined && text !== null && text !== '';
+    if (inserting) this._checkInsert(position, text, this.length - length);
     if (length > 0) this.delete(position, length);
-    if (text) this.insert(position, text);
+    if (inserting) this.insert(position, text);
   }
 
   _scheduleFlush() {
@@ -947,11 +1036,50 @@ export class PrdClient extends Emitter {
   /**
    * Emits @event with @payload and resolves with the hub's ack (`{ ok: true, … }`);
    * rejects with a PrdClientError carrying the hub's code (or `TIMEOUT`,
-   * `CLOSED`). Socket.IO buffers the request while the connection is down.
+   * `CLOSED`). The hub answers a connection that has not joined the PRD
+   * with `NOT_JOINED`, so a request made while the client is not joined
+   * (connecting, or offline: reconnecting by itself, or until reconnect())
+   * waits for the join, at most requestTimeout (then it rejects
+   * `NOT_JOINED`), and goes out after it and after the edits kept offline.
    */
-  request(event, payload, onAck) {
+  async request(event, payload, onAck) {
+    if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event });
+    if (!this.socket) throw new PrdClientError('NOT_JOINED', 'connect() first', { event });
+    await this._ready(event, false);
+    return this._send(event, payload, onAck);
+  }
+
+  // Waits until the client is joined and, with @synced, until the hub has
+  // acknowledged the edits made before the call (unless they cannot be
+  // sent: the PRD is archived), each wait at most requestTimeout. Socket.IO
+  // would send a request buffered offline as soon as it reconnects, before
+  // the join-prd that the `connect` handler sends.
+  async _ready(event, synced) {
+    const unsynced = () => synced && this._queue.length > 0 && !this._held && !this._archivedHold;
+    if (this.joined && !unsynced()) return;
+    let timer = null;
+    const late = (code, message) => new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(new PrdClientError(code, message, { event })), this.requestTimeout);
+    });
+    try {
+      if (!this.joined) {
+        await Promise.race([this._waitJoined(), late('NOT_JOINED',
+          `${event}: not joined to ${this.prdId} within ${this.requestTimeout} ms (offline)`)]);
+        clearTimeout(timer);
+      }
+      if (unsynced()) {
+        await Promise.race([this.whenSynced(), late('TIMEOUT',
+          `${event}: the edits made before it were not acknowledged within ${this.requestTimeout} ms`)]);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event });
+  }
+
+  // Emits at once (Socket.IO buffers it while the connection is down).
+  _send(event, payload, onAck) {
     if (this._closed) return Promise.reject(new PrdClientError('CLOSED', 'client is closed', { event }));
-    if (!this.socket) return Promise.reject(new PrdClientError('NOT_JOINED', 'connect() first', { event }));
     return new Promise((resolve, reject) => {
       this.socket.timeout(this.requestTimeout).emit(event, payload, (err, res) => {
         if (err) reject(new PrdClientError('TIMEOUT', `no answer to ${event}`, { event }));
@@ -1120,6 +1248,10 @@ export class PrdClient extends Emitter {
   async createVersion({ changelog, versionType = 'minor', force }) {
     const payload = { prdId: this.prdId, changelog, versionType };
     if (force !== undefined) payload.force = force;
+    if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event: 'create-version' });
+    // The version is of the text as of the call: the edits made before it
+    // (offline ones too) go first.
+    if (this.socket) await this._ready('create-version', true);
     const res = await this.request('create-version', payload);
     return res.version;
   }
@@ -1296,7 +1428,7 @@ export class PrdClient extends Emitter {
    */
   whenSynced() {
     if (this.joined && this._queue.length === 0 && !this._held) return Promise.resolve();
-    if (this._closed) return Promise.reject(this._closedError());
+    if (this._ended) return Promise.reject(this._closedError());
     return new Promise((resolve, reject) => {
       const check = () => {
         if (this.joined && this._queue.length === 0 && !this._held) {

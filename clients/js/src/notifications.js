@@ -62,7 +62,11 @@ export class NotificationsClient extends Emitter {
     });
   }
 
+  // As PrdClient's requests: `CLOSED` after close(), `NOT_JOINED` before
+  // connect() (or subscribe(), which connects).
   _request(event, payload) {
+    if (this._closed) return Promise.reject(new PrdClientError('CLOSED', 'client is closed', { event }));
+    if (!this.socket) return Promise.reject(new PrdClientError('NOT_JOINED', 'connect() first', { event }));
     return new Promise((resolve, reject) => {
       this.socket.timeout(this.requestTimeout).emit(event, payload, (err, res) => {
         if (err) reject(new PrdClientError('TIMEOUT', `no answer to ${event}`, { event }));
@@ -84,6 +88,7 @@ export class NotificationsClient extends Emitter {
    * `{ organizationId, unread }`.
    */
   async subscribe(organizationId) {
+    if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event: 'subscribe' });
     if (!this.socket) await this.connect();
     const res = await this._subscribe(organizationId);
     this.organizationId = organizationId;

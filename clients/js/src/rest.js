@@ -37,7 +37,15 @@ export class PrdRestClient {
     return text ? raw : JSON.parse(raw);
   }
 
-  static _id(id) {
+  // One path segment from an argument (@what names it in the error). `.`
+  // and `..` would survive encodeURIComponent and name another route once
+  // the URL is resolved (`/api/prds/{id}/versions/..` is the PRD itself),
+  // and an empty one another route too: refused before any request.
+  static _id(id, what = 'id') {
+    if (typeof id !== 'string' || id === '' || id === '.' || id === '..') {
+      throw new PrdClientError('INVALID_ID',
+        `${what} must be a non-empty string other than "." and ".." (got ${JSON.stringify(id) ?? String(id)})`);
+    }
     return encodeURIComponent(id);
   }
 
@@ -67,28 +75,28 @@ export class PrdRestClient {
   }
 
   /** One PRD with its content and state vector. */
-  getPrd(prdId) {
-    return this._call('GET', `/api/prds/${PrdRestClient._id(prdId)}`);
+  async getPrd(prdId) {
+    return this._call('GET', `/api/prds/${PrdRestClient._id(prdId, 'prdId')}`);
   }
 
   /**
    * Renames, archives or unarchives a PRD (editors and admins): `{ title?,
    * archived? }`, at least one. Resolves with the PRD as it is now.
    */
-  updatePrd(prdId, { title, archived } = {}) {
+  async updatePrd(prdId, { title, archived } = {}) {
     const body = {};
     if (title !== undefined) body.title = title;
     if (archived !== undefined) body.archived = archived;
-    return this._call('PATCH', `/api/prds/${PrdRestClient._id(prdId)}`, { body });
+    return this._call('PATCH', `/api/prds/${PrdRestClient._id(prdId, 'prdId')}`, { body });
   }
 
   /** Archives a PRD (read-only, out of the default list); resolves with it. */
-  archivePrd(prdId) {
+  async archivePrd(prdId) {
     return this.updatePrd(prdId, { archived: true });
   }
 
   /** Unarchives a PRD; resolves with it. */
-  unarchivePrd(prdId) {
+  async unarchivePrd(prdId) {
     return this.updatePrd(prdId, { archived: false });
   }
 
@@ -96,9 +104,9 @@ export class PrdRestClient {
    * Deletes a PRD (its owner, or an admin); with `purgeVersions: true` its
    * version tags go too. Resolves with `{ prdId, deleted, purgedVersions }`.
    */
-  deletePrd(prdId, { purgeVersions } = {}) {
+  async deletePrd(prdId, { purgeVersions } = {}) {
     const q = purgeVersions === undefined ? '' : `?purgeVersions=${purgeVersions === true}`;
-    return this._call('DELETE', `/api/prds/${PrdRestClient._id(prdId)}${q}`);
+    return this._call('DELETE', `/api/prds/${PrdRestClient._id(prdId, 'prdId')}${q}`);
   }
 
   /**
@@ -106,38 +114,38 @@ export class PrdRestClient {
    * the version. An unchanged text is refused with `VERSION_UNCHANGED`
    * unless `force: true`.
    */
-  createVersion(prdId, { changelog, versionType, force } = {}) {
+  async createVersion(prdId, { changelog, versionType, force } = {}) {
     const body = { changelog };
     if (versionType !== undefined) body.versionType = versionType;
     if (force !== undefined) body.force = force;
-    return this._call('POST', `/api/prds/${PrdRestClient._id(prdId)}/versions`, { body });
+    return this._call('POST', `/api/prds/${PrdRestClient._id(prdId, 'prdId')}/versions`, { body });
   }
 
   /** The PRD's text as Markdown. */
-  exportMarkdown(prdId) {
-    return this._call('GET', `/api/prds/${PrdRestClient._id(prdId)}/export.md`, { text: true });
+  async exportMarkdown(prdId) {
+    return this._call('GET', `/api/prds/${PrdRestClient._id(prdId, 'prdId')}/export.md`, { text: true });
   }
 
   /** The PRD's versions, oldest first. */
   async listVersions(prdId) {
-    return (await this._call('GET', `/api/prds/${PrdRestClient._id(prdId)}/versions`)).versions;
+    return (await this._call('GET', `/api/prds/${PrdRestClient._id(prdId, 'prdId')}/versions`)).versions;
   }
 
   /** The text of one version (`X.Y.Z`). */
-  getVersionText(prdId, version) {
-    return this._call('GET', `/api/prds/${PrdRestClient._id(prdId)}/versions/${encodeURIComponent(version)}`,
-      { text: true });
+  async getVersionText(prdId, version) {
+    const path = `/api/prds/${PrdRestClient._id(prdId, 'prdId')}/versions/${PrdRestClient._id(version, 'version')}`;
+    return this._call('GET', path, { text: true });
   }
 
   /** The unified diff between two versions. */
-  diff(prdId, from, to) {
+  async diff(prdId, from, to) {
     const q = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
-    return this._call('GET', `/api/prds/${PrdRestClient._id(prdId)}/diff?${q}`, { text: true });
+    return this._call('GET', `/api/prds/${PrdRestClient._id(prdId, 'prdId')}/diff?${q}`, { text: true });
   }
 
   /** The PRD's open comments, with their replies. */
   async listComments(prdId) {
-    return (await this._call('GET', `/api/prds/${PrdRestClient._id(prdId)}/comments`)).comments;
+    return (await this._call('GET', `/api/prds/${PrdRestClient._id(prdId, 'prdId')}/comments`)).comments;
   }
 
   /**

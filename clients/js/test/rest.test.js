@@ -109,3 +109,81 @@ test('constructors refuse what cannot work', () => {
   assert.throws(() => new NotificationsClient({ url: 'http://h', token: 't' }), /io/);
   assert.throws(() => new PrdClient({ url: 'http://h', token: 't', prdId: 'p', mode: 'write', io: () => null }), /mode/);
 });
+
+// `.` and `..` survive encodeURIComponent and the URL parser resolves them
+// as dot-segments: `getVersionText(id, '..')` would read the PRD itself.
+test('ids and versions that would name another route are refused INVALID_ID before any request', async () => {
+  const { fetch, calls } = recordingFetch([]);
+  const rest = new PrdRestClient({ url: 'http://hub.test', token: 't', fetch });
+  const invalid = (e) => e instanceof PrdClientError && e.code === 'INVALID_ID' && /must be a non-empty string/.test(e.message);
+  for (const bad of ['.', '..', '', undefined, 5]) {
+    await assert.rejects(rest.getPrd(bad), invalid);
+    await assert.rejects(rest.updatePrd(bad, { title: 'x' }), invalid);
+    await assert.rejects(rest.archivePrd(bad), invalid);
+    await assert.rejects(rest.unarchivePrd(bad), invalid);
+    await assert.rejects(rest.deletePrd(bad), invalid);
+    await assert.rejects(rest.createVersion(bad, { changelog: 'c' }), invalid);
+    await assert.rejects(rest.exportMarkdown(bad), invalid);
+    await assert.rejects(rest.listVersions(bad), invalid);
+    await assert.rejects(rest.getVersionText(bad, '0.1.0'), invalid);
+    await assert.rejects(rest.getVersionText('prd_1', bad), invalid);
+    await assert.rejects(rest.diff(bad, '0.1.0', '0.2.0'), invalid);
+    await assert.rejects(rest.listComments(bad), invalid);
+  }
+  assert.deepEqual(calls, []);
+});
+
+// A socket.io-client stand-in: connects at once, never answers a request.
+function silentIo() {
+  return () => {
+    const listeners = new Map();
+    const socket = {
+      connected: false,
+      active: false,
+      on(name, fn) {
+        if (!listeners.has(name)) listeners.set(name, []);
+        listeners.get(name).push(fn);
+        return socket;
+      },
+      once(name, fn) {
+        const once = (...args) => {
+          socket.off(name, once);
+          fn(...args);
+        };
+        return socket.on(name, once);
+      },
+      off(name, fn) {
+        listeners.set(name, (listeners.get(name) ?? []).filter((l) => l !== fn));
+        return socket;
+      },
+      removeAllListeners() {
+        listeners.clear();
+      },
+      connect() {
+        socket.connected = true;
+        socket.active = true;
+        queueMicrotask(() => (listeners.get('connect') ?? []).forEach((fn) => fn()));
+      },
+      disconnect() {
+        socket.connected = false;
+        socket.active = false;
+      },
+      timeout(ms) {
+        return { emit: (event, payload, ack) => setTimeout(() => ack(new Error('timeout')), ms) };
+      },
+    };
+    return socket;
+  };
+}
+
+test('NotificationsClient: NOT_JOINED before connect(), CLOSED after close(), as PrdClient', async () => {
+  const notes = new NotificationsClient({ url: 'http://hub.test', token: 't', io: silentIo(), requestTimeout: 200 });
+  await assert.rejects(notes.markRead(['notif_a']),
+    (e) => e instanceof PrdClientError && e.code === 'NOT_JOINED' && e.event === 'mark-read');
+  await notes.connect();
+  notes.close();
+  await assert.rejects(notes.markRead(['notif_a']), (e) => e instanceof PrdClientError && e.code === 'CLOSED');
+  await assert.rejects(notes.subscribe('org'), (e) => e instanceof PrdClientError && e.code === 'CLOSED');
+  await assert.rejects(notes.refreshToken('t2'), (e) => e.code === 'CLOSED');
+  await assert.rejects(notes.connect(), (e) => e.code === 'CLOSED');
+});

@@ -23,6 +23,7 @@ export async function usage(url: string, token: string): Promise<void> {
   const client = new PrdClient({ url, token, prdId, mode: 'edit' });
   const joined: JoinedPrd = await client.connect();
   const siteId: number | undefined = joined.siteId;
+  const limits: number = joined.maxOperationSize + joined.maxDocumentSize;
   client.on('remote-change', ({ deltas, userId }) => {
     for (const d of deltas) {
       if (d.type === 'insert') log(d.position, d.text, userId);
@@ -67,11 +68,11 @@ export async function usage(url: string, token: string): Promise<void> {
   const other = await connectPrd({ url, token, prdId, mode: 'view' });
   other.close();
   const unbound = new UnboundClient({ url, token, prdId, io });
-  unbound.close();
+  await unbound.close();
   const deltas: Delta[] = diffDeltas('a', 'b');
   const doc = CrdtDoc.decodeState(joined.initialState.encodedState);
   const err = new CrdtError('INVALID_OPERATION', 'x');
-  log(siteId, names, open, texts, diff, used, first, unread, marked, next, deltas, doc.getText(), err.code);
+  log(siteId, limits, names, open, texts, diff, used, first, unread, marked, next, deltas, doc.getText(), err.code);
 
   // Managing PRDs, REST versions and notifications, sessions.
   const renamed: PrdSummary = await rest.updatePrd(prdId, { title: 'New title' });

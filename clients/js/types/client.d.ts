@@ -154,6 +154,13 @@ export interface JoinedPrd {
   siteConflict?: SiteConflict;
   /** The PRD is archived: read-only, `mode` is then always `view`. */
   archived?: boolean;
+  /**
+   * The hub's `[collab] max-operation-size`: the longest insert or delete
+   * (UTF-16 units) one `content-update` may carry.
+   */
+  maxOperationSize: number;
+  /** The hub's `[collab] max-document-size`: the longest text (UTF-16 units) the PRD may have. */
+  maxDocumentSize: number;
 }
 
 export interface SiteConflict {
@@ -482,10 +489,19 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   connect(): Promise<JoinedPrd>;
   disconnect(): void;
   reconnect(): Promise<JoinedPrd>;
-  close(): void;
+  /**
+   * Leaves for good; edits made before it that the hub has not acknowledged
+   * are still sent while joined: resolves once they are acknowledged (or
+   * cannot be, at most `requestTimeout` later). Offline it closes at once.
+   */
+  close(): Promise<void>;
   /** `refresh-token`: the hub's ack with the fresh token's `exp`; offline, the token is only kept for reconnects. */
   refreshToken(token: string): Promise<TokenRefreshed>;
-  /** Any event with an ack; resolves with the ack, rejects with a PrdClientError. */
+  /**
+   * Any event with an ack; resolves with the ack, rejects with a
+   * PrdClientError. Not joined, it waits for the join first (at most
+   * `requestTimeout`, then rejects `NOT_JOINED`).
+   */
   request<T extends { ok: true } = { ok: true; [key: string]: unknown }>(
     event: string, payload: unknown, onAck?: (ack: T) => void): Promise<T>;
 
