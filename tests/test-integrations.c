@@ -528,6 +528,28 @@ test_plan_import (void)
         ((PrdIntegrationLinkRecord *) g_ptr_array_index (lost->result->links, 2))->position, ==, 2);
     g_assert_cmpuint (lost->result->created, ==, 1);
   }
+
+  /* An issue listed twice (on two search pages) is one new item. */
+  {
+    const char before[] = "# PRD\n\n## User Stories\n\n- Alpha\n";
+    g_autoptr (GPtrArray) none =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+    g_autoptr (GPtrArray) twice =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) prd_jira_issue_free);
+    g_autoptr (PrdJiraImportPlan) dup = NULL;
+    g_autofree char *after = NULL;
+
+    g_ptr_array_add (twice, issue_record ("PRD-30", "Imported story"));
+    g_ptr_array_add (twice, issue_record ("PRD-31", "Other"));
+    g_ptr_array_add (twice, issue_record ("PRD-30", "Imported story"));
+    dup = prd_jira_plan_import (jira, "org", "prd_1", before, none, twice);
+    after = apply_plan (before, dup);
+    g_assert_cmpstr (after, ==,
+                     "# PRD\n\n## User Stories\n\n- Alpha\n- Imported story (PRD-30)\n"
+                     "- Other (PRD-31)\n");
+    g_assert_cmpuint (dup->result->created, ==, 2);
+    g_assert_cmpuint (dup->result->links->len, ==, 2);
+  }
 }
 
 static void
@@ -894,6 +916,38 @@ on_request (SoupServer *server,
       soup_server_message_set_response (msg, "text/html", SOUP_MEMORY_STATIC, html, strlen (html));
       return;
     }
+  if (f->mode != NULL &&
+      (g_str_has_suffix (path, "/search/jql") || g_str_has_suffix (path, "/search")))
+    {
+      /* A Jira that misbehaves: entries that are no issues on every page,
+       * offering the same page again ("same-token"), always a new token
+       * ("new-token"), or a total never reached ("huge-total"); or one
+       * issue on two pages ("duplicate"). */
+      const char *token = query != NULL ? g_hash_table_lookup (query, "nextPageToken") : NULL;
+      g_autofree char *body = NULL;
+
+      if (g_str_equal (f->mode, "same-token"))
+        body = g_strdup ("{\"issues\":[{\"key\":\"not a key\"},7,null],"
+                         "\"nextPageToken\":\"same\",\"isLast\":false}");
+      else if (g_str_equal (f->mode, "new-token"))
+        body = g_strdup_printf ("{\"issues\":[{\"key\":\"not a key\"},7,null],"
+                                "\"nextPageToken\":\"t%u\",\"isLast\":false}",
+                                f->requests);
+      else if (g_str_equal (f->mode, "huge-total"))
+        body = g_strdup ("{\"issues\":[{\"key\":\"bad\"},7,null],\"total\":1000000000}");
+      else if (token == NULL)
+        body = g_strdup ("{\"issues\":[{\"id\":\"1\",\"key\":\"PRD-1\",\"fields\":{\"summary\":"
+                         "\"One\"}},{\"id\":\"2\",\"key\":\"PRD-2\",\"fields\":{\"summary\":"
+                         "\"Two\"}}],\"nextPageToken\":\"p2\",\"isLast\":false}");
+      else
+        body = g_strdup ("{\"issues\":[{\"id\":\"1\",\"key\":\"PRD-1\",\"fields\":{\"summary\":"
+                         "\"One\"}},{\"id\":\"3\",\"key\":\"PRD-3\",\"fields\":{\"summary\":"
+                         "\"Three\"}}],\"isLast\":true}");
+      soup_server_message_set_status (msg, 200, NULL);
+      soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, body,
+                                        strlen (body));
+      return;
+    }
   if (g_str_has_suffix (path, "/search/jql") || g_str_has_suffix (path, "/search"))
     {
       /* Cloud: 1500 issues by pages of 100 with nextPageToken; Data
@@ -1241,18 +1295,25 @@ test_http_cancel_wait (Fixture *f, gconstpointer data)
   outcome_clear (&outcome);
 }
 
+typedef struct
+{
+  gboolean done;
+  GPtrArray *issues;
+  GError *error;
+} Searched;
+
 static void
 on_searched (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  GPtrArray **out = user_data;
-  g_autoptr (GError) error = NULL;
+  Searched *out = user_data;
 
-  *out = prd_jira_search_finish (PRD_JIRA (source), result, &error);
-  g_assert_no_error (error);
+  out->issues = prd_jira_search_finish (PRD_JIRA (source), result, &out->error);
+  out->done = TRUE;
 }
 
+/* Returns the issues found, or %NULL with @error set. */
 static GPtrArray *
-search_with (Fixture *f, const char *deployment)
+search_or_error (Fixture *f, const char *deployment, GError **error)
 {
   g_autoptr (PrdJira) jira = g_object_new (PRD_TYPE_JIRA, NULL);
   g_autofree char *text = g_strdup_printf (
@@ -1262,14 +1323,26 @@ search_with (Fixture *f, const char *deployment)
   g_autoptr (JsonObject) settings = parse_object (text);
   g_autoptr (GHashTable) secrets = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr (PrdIntegrationHttp) http = prd_integration_http_new ("jira", "org");
-  g_autoptr (GError) error = NULL;
-  GPtrArray *issues = NULL;
+  Searched out = { 0 };
 
   g_hash_table_insert (secrets, "token", "t");
   g_assert_true (
-      prd_integration_setup (PRD_INTEGRATION (jira), "org", settings, secrets, http, &error));
-  prd_jira_search_async (jira, "prd_1", NULL, on_searched, &issues);
-  prd_test_wait_while (issues == NULL, 30000);
+      prd_integration_setup (PRD_INTEGRATION (jira), "org", settings, secrets, http, NULL));
+  prd_jira_search_async (jira, "prd_1", NULL, on_searched, &out);
+  prd_test_wait_while (!out.done, 30000);
+  g_assert_true ((out.issues == NULL) == (out.error != NULL));
+  if (out.error != NULL)
+    g_propagate_error (error, out.error);
+  return out.issues;
+}
+
+static GPtrArray *
+search_with (Fixture *f, const char *deployment)
+{
+  g_autoptr (GError) error = NULL;
+  GPtrArray *issues = search_or_error (f, deployment, &error);
+
+  g_assert_no_error (error);
   return issues;
 }
 
@@ -1290,6 +1363,51 @@ test_jira_search_pages (Fixture *f, gconstpointer data)
   g_assert_cmpuint (datacenter->len, ==, 250);
   g_assert_cmpuint (f->requests - cloud_requests, ==, 3);
   g_assert_cmpstr (((PrdJiraIssue *) datacenter->pdata[249])->summary, ==, "Issue 250");
+}
+
+/* A search ends whatever Jira answers: entries that are no issues count
+ * toward PRD_JIRA_MAX_SEARCH, a page offering itself again is an error, and
+ * an issue on two pages is found once. */
+static void
+test_jira_search_ends (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) issues = NULL;
+  g_autoptr (GError) error = NULL;
+
+  f->mode = g_strdup ("same-token");
+  issues = search_or_error (f, "cloud", &error);
+  g_assert_null (issues);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR);
+  g_assert_nonnull (strstr (error->message, "the same page again"));
+  g_assert_cmpuint (f->requests, ==, 2);
+  g_clear_error (&error);
+
+  /* Three entries a page, none an issue: 334 pages reach 1000 entries. */
+  g_free (f->mode);
+  f->mode = g_strdup ("new-token");
+  f->requests = 0;
+  issues = search_with (f, "cloud");
+  g_assert_cmpuint (issues->len, ==, 0);
+  g_assert_cmpuint (f->requests, ==, (PRD_JIRA_MAX_SEARCH + 2) / 3);
+  g_clear_pointer (&issues, g_ptr_array_unref);
+
+  g_free (f->mode);
+  f->mode = g_strdup ("huge-total");
+  f->requests = 0;
+  issues = search_with (f, "datacenter");
+  g_assert_cmpuint (issues->len, ==, 0);
+  g_assert_cmpuint (f->requests, ==, (PRD_JIRA_MAX_SEARCH + 2) / 3);
+  g_clear_pointer (&issues, g_ptr_array_unref);
+
+  g_free (f->mode);
+  f->mode = g_strdup ("duplicate");
+  f->requests = 0;
+  issues = search_with (f, "cloud");
+  g_assert_cmpuint (f->requests, ==, 2);
+  g_assert_cmpuint (issues->len, ==, 3);
+  g_assert_cmpstr (((PrdJiraIssue *) issues->pdata[0])->key, ==, "PRD-1");
+  g_assert_cmpstr (((PrdJiraIssue *) issues->pdata[1])->key, ==, "PRD-2");
+  g_assert_cmpstr (((PrdJiraIssue *) issues->pdata[2])->key, ==, "PRD-3");
 }
 
 int
@@ -1329,6 +1447,8 @@ main (int argc, char *argv[])
               test_http_cancel_wait, fixture_tear_down);
   g_test_add ("/prd/integrations/jira/search-pages", Fixture, NULL, fixture_set_up,
               test_jira_search_pages, fixture_tear_down);
+  g_test_add ("/prd/integrations/jira/search-ends", Fixture, NULL, fixture_set_up,
+              test_jira_search_ends, fixture_tear_down);
 
   return g_test_run ();
 }

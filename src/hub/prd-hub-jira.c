@@ -14,6 +14,11 @@
  * issues, failures}} (and `error` {code, message} when the sync as a whole
  * failed). One sync per PRD at a time (SYNC_IN_PROGRESS).
  *
+ * A sync ends with CANCELLED when the hub stops, or when the organization's
+ * Jira settings are removed or replaced meanwhile (the registry's
+ * "integration-retired"): it writes nothing after that, neither links nor
+ * PRD text, so that a removal forgets everything the sync would have kept.
+ *
  * An import writes into the PRD as the hub's own site through
  * prd_hub_room_write(), the durable path clients see as content-update.
  * `bidirectional` imports, then exports the result. The item↔issue links
@@ -89,8 +94,10 @@ typedef struct
   char *actor_id;
   char *actor_name;
   char *title;
-  PrdJira *jira;    /* (owned) (nullable) */
-  PrdHubRoom *room; /* (owned) (nullable): held */
+  PrdJira *jira;             /* (owned) (nullable) */
+  GCancellable *cancellable; /* (owned): the hub stops, or Jira's settings went */
+  const char *cancelled_why; /* (nullable): the message of the CANCELLED it ends with */
+  PrdHubRoom *room;          /* (owned) (nullable): held */
   gulong loaded_id;
   gulong closed_id;
   PrdJiraResult *result;
@@ -116,6 +123,7 @@ sync_free (Sync *sync)
     g_hash_table_remove (sync->self->syncs, sync->key);
   g_clear_pointer (&sync->room, prd_hub_room_release);
   g_clear_object (&sync->jira);
+  g_clear_object (&sync->cancellable);
   g_clear_pointer (&sync->result, prd_jira_result_free);
   g_clear_pointer (&sync->issues, g_ptr_array_unref);
   g_clear_pointer (&sync->links, g_ptr_array_unref);
@@ -141,7 +149,16 @@ prd_hub_jira_dispose (GObject *object)
 {
   PrdHubJira *self = PRD_HUB_JIRA (object);
 
+  if (self->registry != NULL)
+    g_signal_handlers_disconnect_by_data (self->registry, self);
   g_cancellable_cancel (self->cancellable);
+  if (self->syncs != NULL)
+    {
+      g_autoptr (GList) syncs = g_hash_table_get_values (self->syncs);
+
+      for (GList *l = syncs; l != NULL; l = l->next)
+        g_cancellable_cancel (((Sync *) l->data)->cancellable);
+    }
   g_clear_pointer (&self->syncs, g_hash_table_unref);
   g_clear_object (&self->rooms);
   g_clear_object (&self->store);
@@ -260,10 +277,13 @@ sync_complete (Sync *sync, const GError *error)
 static void
 sync_fail (Sync *sync, GError *error)
 {
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+      g_cancellable_is_cancelled (sync->cancellable))
     {
       g_clear_error (&error);
-      error = g_error_new_literal (PRD_ERROR, PRD_ERROR_CANCELLED, "The hub is stopping");
+      error = g_error_new_literal (PRD_ERROR, PRD_ERROR_CANCELLED,
+                                   sync->cancelled_why != NULL ? sync->cancelled_why
+                                                               : "The hub is stopping");
     }
   if (!sync->started)
     {
@@ -273,6 +293,17 @@ sync_fail (Sync *sync, GError *error)
   else
     sync_complete (sync, error);
   g_error_free (error);
+}
+
+/* A sync that was cancelled goes no further, whatever its last step
+ * brought back: it ends here, before it writes anything. */
+static gboolean
+sync_stopped (Sync *sync)
+{
+  if (!g_cancellable_is_cancelled (sync->cancellable))
+    return FALSE;
+  sync_fail (sync, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled"));
+  return TRUE;
 }
 
 /* ---- the steps ---- */
@@ -290,6 +321,8 @@ on_links_put (GObject *source, GAsyncResult *result, gpointer user_data)
       sync_fail (sync, error);
       return;
     }
+  if (sync_stopped (sync))
+    return;
   if (sync->plan != NULL && sync->type == SYNC_BIDIRECTIONAL)
     {
       /* The import is done and kept; now the export. */
@@ -303,6 +336,8 @@ on_links_put (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 put_links (Sync *sync, GPtrArray *links)
 {
+  if (sync_stopped (sync))
+    return;
   if (links->len == 0)
     {
       /* Nothing to keep: straight on. */
@@ -315,8 +350,8 @@ put_links (Sync *sync, GPtrArray *links)
         sync_complete (sync, NULL);
       return;
     }
-  prd_integration_store_put_links_async (sync->self->links, links, sync->self->cancellable,
-                                         on_links_put, sync);
+  prd_integration_store_put_links_async (sync->self->links, links, sync->cancellable, on_links_put,
+                                         sync);
 }
 
 static void
@@ -332,6 +367,8 @@ on_exported (GObject *source, GAsyncResult *result, gpointer user_data)
       sync_fail (sync, error);
       return;
     }
+  if (sync_stopped (sync))
+    return;
   prd_jira_result_merge (sync->result, exported);
   put_links (sync, exported->links);
 }
@@ -367,6 +404,8 @@ on_links_for_export (GObject *source, GAsyncResult *result, gpointer user_data)
       sync_fail (sync, error);
       return;
     }
+  if (sync_stopped (sync))
+    return;
   if (!prd_hub_room_is_open (sync->room))
     {
       sync_fail (sync, g_error_new_literal (PRD_ERROR, PRD_ERROR_STORAGE, "The PRD was closed"));
@@ -375,15 +414,15 @@ on_links_for_export (GObject *source, GAsyncResult *result, gpointer user_data)
   text = current_text (sync);
   url = prd_url (sync);
   prd_jira_export_async (sync->jira, sync->org, sync->prd_id, sync->title, url, sync->project_key,
-                         text, links, sync->self->cancellable, on_exported, sync);
+                         text, links, sync->cancellable, on_exported, sync);
 }
 
 static void
 sync_export (Sync *sync)
 {
   prd_integration_store_list_links_async (sync->self->links, sync->org, PRD_JIRA_SERVICE,
-                                          sync->prd_id, sync->self->cancellable,
-                                          on_links_for_export, sync);
+                                          sync->prd_id, sync->cancellable, on_links_for_export,
+                                          sync);
 }
 
 /* UTF-16 code units in the first @bytes bytes of @text. */
@@ -454,6 +493,8 @@ on_site (GObject *source, GAsyncResult *result, gpointer user_data)
       sync_fail (sync, error);
       return;
     }
+  if (sync_stopped (sync))
+    return;
   if (!prd_hub_room_is_open (sync->room))
     {
       sync_fail (sync, g_error_new_literal (PRD_ERROR, PRD_ERROR_STORAGE, "The PRD was closed"));
@@ -497,6 +538,8 @@ on_links_for_import (GObject *source, GAsyncResult *result, gpointer user_data)
       sync_fail (sync, error);
       return;
     }
+  if (sync_stopped (sync))
+    return;
   if (!prd_hub_room_is_open (sync->room))
     {
       sync_fail (sync, g_error_new_literal (PRD_ERROR, PRD_ERROR_STORAGE, "The PRD was closed"));
@@ -516,8 +559,8 @@ on_links_for_import (GObject *source, GAsyncResult *result, gpointer user_data)
   sync->links = g_ptr_array_ref (links);
   busy = prd_hub_room_get_busy_sites (sync->room);
   prd_store_acquire_site_async (sync->self->store, sync->prd_id, PRD_HUB_SITE_USER,
-                                (const int *) busy->data, busy->len, sync->self->cancellable,
-                                on_site, sync);
+                                (const int *) busy->data, busy->len, sync->cancellable, on_site,
+                                sync);
 }
 
 static void
@@ -532,9 +575,11 @@ on_searched (GObject *source, GAsyncResult *result, gpointer user_data)
       sync_fail (sync, error);
       return;
     }
+  if (sync_stopped (sync))
+    return;
   prd_integration_store_list_links_async (sync->self->links, sync->org, PRD_JIRA_SERVICE,
-                                          sync->prd_id, sync->self->cancellable,
-                                          on_links_for_import, sync);
+                                          sync->prd_id, sync->cancellable, on_links_for_import,
+                                          sync);
 }
 
 static void
@@ -544,10 +589,12 @@ sync_run (Sync *sync)
     g_clear_signal_handler (&sync->loaded_id, sync->self->rooms);
   if (sync->closed_id != 0)
     g_clear_signal_handler (&sync->closed_id, sync->self->rooms);
+  if (sync_stopped (sync))
+    return;
   if (sync->type == SYNC_EXPORT)
     sync_export (sync);
   else
-    prd_jira_search_async (sync->jira, sync->prd_id, sync->self->cancellable, on_searched, sync);
+    prd_jira_search_async (sync->jira, sync->prd_id, sync->cancellable, on_searched, sync);
 }
 
 static void
@@ -650,7 +697,7 @@ on_prd (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   sync->title = g_strdup (info->title);
   prd_integration_registry_get_async (sync->self->registry, sync->org, PRD_JIRA_SERVICE,
-                                      sync->self->cancellable, on_configuration, sync);
+                                      sync->cancellable, on_configuration, sync);
 }
 
 /* Checks a request's body; the sync is queued or refused. Returns the new
@@ -713,6 +760,7 @@ sync_new (PrdHubJira *self,
   sync->actor_id = g_strdup (identity->user_id);
   sync->actor_name = g_strdup (identity->name);
   sync->result = prd_jira_result_new ();
+  sync->cancellable = g_cancellable_new ();
   sync->ack_id = -1;
   g_hash_table_insert (self->syncs, g_steal_pointer (&key), sync);
   return sync;
@@ -744,7 +792,7 @@ on_jira_sync (PrdSioSocket *socket,
     }
   sync->socket = g_object_ref (socket);
   sync->ack_id = ack_id;
-  prd_store_get_async (self->store, prd_id, self->cancellable, on_prd, sync);
+  prd_store_get_async (self->store, prd_id, sync->cancellable, on_prd, sync);
 }
 
 static const PrdHubEventEntry events[] = {
@@ -783,7 +831,7 @@ handle_sync (SoupServerMessage *msg,
     }
   sync->msg = g_object_ref (msg);
   soup_server_message_pause (msg);
-  prd_store_get_async (self->store, params[0], self->cancellable, on_prd, sync);
+  prd_store_get_async (self->store, params[0], sync->cancellable, on_prd, sync);
 }
 
 /* ---- webhook ---- */
@@ -1282,6 +1330,35 @@ static const PrdHubRouteEntry jira_routes[] = {
 
 /* ---- object ---- */
 
+/* The organization's Jira settings are being removed or were replaced: its
+ * syncs that already work with the old integration end (CANCELLED) and
+ * write nothing more. A sync still reading the settings gets the new ones
+ * (or none). */
+static void
+on_integration_retired (PrdIntegrationRegistry *registry,
+                        const char *org,
+                        const char *service,
+                        gpointer user_data)
+{
+  PrdHubJira *self = user_data;
+  g_autoptr (GList) syncs = NULL;
+
+  if (!g_str_equal (service, PRD_JIRA_SERVICE) || self->syncs == NULL)
+    return;
+  syncs = g_hash_table_get_values (self->syncs);
+  for (GList *l = syncs; l != NULL; l = l->next)
+    {
+      Sync *sync = l->data;
+
+      if (sync->jira == NULL || !g_str_equal (sync->org, org))
+        continue;
+      g_info ("jira (%s): the settings changed under the %s sync of %s: cancelled", org,
+              sync_types[sync->type], sync->prd_id);
+      sync->cancelled_why = "Jira's settings were removed or changed during the sync";
+      g_cancellable_cancel (sync->cancellable);
+    }
+}
+
 /**
  * prd_hub_jira_new:
  * @rooms: the rooms of /prds (the events are registered on its namespace)
@@ -1304,6 +1381,7 @@ prd_hub_jira_new (PrdHubRoomRegistry *rooms,
   self->registry = g_object_ref (registry);
   self->links = g_object_ref (prd_integration_registry_get_store (registry));
   self->feed = g_object_ref (feed);
+  g_signal_connect (registry, "integration-retired", G_CALLBACK (on_integration_retired), self);
   if (nsp != NULL)
     prd_hub_add_events (nsp, events, G_N_ELEMENTS (events), self);
   return self;

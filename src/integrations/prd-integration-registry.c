@@ -15,6 +15,13 @@
  * The registry forwards every integration's "status-changed" and
  * "call-finished" with the organization and service, for the hub to
  * announce.
+ *
+ * An integration whose settings are removed or replaced is retired: every
+ * call of its HTTP client, under way or to come, is cancelled, and
+ * "integration-retired" tells the features, which end the work they do
+ * with it (a Jira sync) without writing anything more. A configuration read
+ * that was under way when an integration was retired is read again, so
+ * that it never brings back what was removed.
  */
 #define G_LOG_DOMAIN "prd-integration"
 
@@ -53,12 +60,14 @@ struct _PrdIntegrationRegistry
   GHashTable *cache;          /* "org\nservice" → Cached */
   GPtrArray *clients;         /* (element-type PrdIntegrationHttp) every client made, weakly */
   GCancellable *cancellable;  /* (owned): cancelled on shutdown */
+  guint64 retirements;        /* integrations retired so far: a read that saw one starts over */
 };
 
 enum
 {
   SIGNAL_STATUS_CHANGED,
   SIGNAL_CALL_FINISHED,
+  SIGNAL_INTEGRATION_RETIRED,
   N_SIGNALS
 };
 
@@ -185,6 +194,20 @@ prd_integration_registry_class_init (PrdIntegrationRegistryClass *klass)
   signals[SIGNAL_CALL_FINISHED] = g_signal_new (
       "call-finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
       G_TYPE_NONE, 5, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_BOOLEAN, G_TYPE_STRING);
+
+  /**
+   * PrdIntegrationRegistry::integration-retired:
+   * @org: the organization
+   * @service: the service
+   *
+   * The service's settings for @org are being removed, or were replaced:
+   * the integration handed out before is retired and its calls are
+   * cancelled. A feature ends what it does with that integration and
+   * writes nothing more for it (an entry read from now on is a new one).
+   */
+  signals[SIGNAL_INTEGRATION_RETIRED] =
+      g_signal_new ("integration-retired", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                    NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
@@ -304,6 +327,26 @@ prd_integration_registry_shutdown (PrdIntegrationRegistry *self)
     prd_integration_http_shutdown (g_ptr_array_index (self->clients, i));
 }
 
+/* The integration of @service for @org (if one was made) calls no more:
+ * its calls under way and to come are cancelled, the features hear of it,
+ * and reads under way start over. */
+static void
+retire (PrdIntegrationRegistry *self, const char *org, const char *service)
+{
+  g_autofree char *cache_key = g_strdup_printf ("%s\n%s", org, service);
+  Cached *cached = g_hash_table_lookup (self->cache, cache_key);
+
+  self->retirements++;
+  if (cached != NULL)
+    {
+      g_info ("%s (%s): settings removed or replaced; its calls under way are cancelled", service,
+              org);
+      prd_integration_http_shutdown (cached->http);
+      g_hash_table_remove (self->cache, cache_key);
+    }
+  g_signal_emit (self, signals[SIGNAL_INTEGRATION_RETIRED], 0, org, service);
+}
+
 static gboolean
 check_service (PrdIntegrationRegistry *self, const char *org, const char *service, GError **error)
 {
@@ -331,6 +374,7 @@ typedef struct
   PrdIntegrationSettingsRecord *record; /* (nullable) */
   GHashTable *secrets;                  /* key → value */
   gsize next_key;
+  guint64 retirements; /* the registry's count when the read started */
 } Read;
 
 static void
@@ -468,9 +512,12 @@ make_entry (PrdIntegrationRegistry *self, Read *read)
         g_hash_table_contains (read->secrets, read->service->keys[i].name))
       g_strv_builder_add (set, read->service->keys[i].name);
   entry->secrets_set = g_strv_builder_end (set);
+  cached = g_hash_table_lookup (self->cache, cache_key);
   if (read->record == NULL)
     {
-      g_hash_table_remove (self->cache, cache_key);
+      /* Removed behind the hub's back (the command line). */
+      if (cached != NULL)
+        retire (self, read->org, read->service->name);
       return entry;
     }
   entry->configured = TRUE;
@@ -488,13 +535,14 @@ make_entry (PrdIntegrationRegistry *self, Read *read)
       if (value != NULL)
         g_checksum_update (checksum, (const guchar *) value, -1);
     }
-  cached = g_hash_table_lookup (self->cache, cache_key);
   if (cached != NULL && g_str_equal (cached->fingerprint, g_checksum_get_string (checksum)))
     {
       entry->integration = g_object_ref (cached->integration);
       return entry;
     }
-  g_hash_table_remove (self->cache, cache_key);
+  /* Replaced: what was sent with the old settings stops. */
+  if (cached != NULL)
+    retire (self, read->org, read->service->name);
 
   {
     g_autoptr (PrdIntegration) integration = g_object_new (read->service->type, NULL);
@@ -529,6 +577,7 @@ make_entry (PrdIntegrationRegistry *self, Read *read)
 }
 
 static void read_next_secret (GTask *task);
+static void on_settings_listed (GObject *source, GAsyncResult *result, gpointer user_data);
 
 static void
 on_secret_read (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -568,6 +617,18 @@ read_next_secret (GTask *task)
 
       prd_secret_store_lookup_async (self->secrets, name, g_task_get_cancellable (task),
                                      on_secret_read, task);
+      return;
+    }
+  if (read->retirements != self->retirements)
+    {
+      /* An integration was retired meanwhile: what was read may be what
+       * was removed. Read again. */
+      read->retirements = self->retirements;
+      read->next_key = 0;
+      g_clear_pointer (&read->record, prd_integration_settings_record_free);
+      g_hash_table_remove_all (read->secrets);
+      prd_integration_store_list_settings_async (
+          self->store, read->org, g_task_get_cancellable (task), on_settings_listed, task);
       return;
     }
   g_task_return_pointer (task, make_entry (self, read),
@@ -635,6 +696,7 @@ prd_integration_registry_get_async (PrdIntegrationRegistry *self,
   read->service = find_service (self, service);
   read->org = g_strdup (org);
   read->secrets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, clear_value);
+  read->retirements = self->retirements;
   g_task_set_task_data (task, read, (GDestroyNotify) read_free);
   prd_integration_store_list_settings_async (self->store, org, cancellable, on_settings_listed,
                                              task);
@@ -1084,7 +1146,9 @@ prd_integration_registry_put_finish (PrdIntegrationRegistry *self,
  * prd_integration_registry_remove_async:
  *
  * Forgets a service's settings, links and secrets for @org (NOT_FOUND when
- * it was not configured).
+ * it was not configured). First the integration is retired: its calls
+ * under way are cancelled and #PrdIntegrationRegistry::integration-retired
+ * is emitted, before anything is deleted.
  */
 void
 prd_integration_registry_remove_async (PrdIntegrationRegistry *self,
@@ -1121,6 +1185,9 @@ prd_integration_registry_remove_async (PrdIntegrationRegistry *self,
         g_ptr_array_add (write->secret_values, g_strdup (""));
       }
   g_task_set_task_data (task, write, (GDestroyNotify) write_free);
+  /* Before anything is deleted: a sync under way must not write its links
+   * after the store has forgotten them. */
+  retire (self, org, service);
   prd_integration_store_delete_settings_async (self->store, org, service, cancellable,
                                                on_settings_written, task);
 }

@@ -860,3 +860,77 @@ test('a lost bulk answer while the search lags: adopted later, never created twi
     await assertCleanStop(hub);
   }
 });
+
+// Removing Jira, or changing its settings, while a sync waits on Jira ends
+// the sync (CANCELLED): no more calls with the removed credentials, and
+// nothing it would have written (PRD text, links) comes back afterwards.
+test('removing or changing Jira during a sync cancels it; nothing is written after', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const prdId = await createPrd(hub, 'Removed meanwhile', PRD_TEXT);
+    fake.addIssue(prdId, 'Imported story');
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+    const before = await prdText(hub, prdId);
+
+    fake.state.holdSearch = true;
+    let seen = recorder(a, ['jira-sync-complete']);
+    let ack = await request(a, 'jira-sync', { prdId, syncType: 'import' });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(a, () => fake.state.held.length === 1);
+    let res = await rest(hub, 'DELETE', '/api/integrations/jira', { tok: token(ADMIN) });
+    assert.equal(res.status, 200, res.text);
+    // The search Jira answers now reaches no one.
+    fake.release();
+    await until(a, () => seen.length === 1);
+    let complete = seen[0].data;
+    assert.equal(complete.error?.code, 'CANCELLED', JSON.stringify(complete));
+    assert.match(complete.error.message, /settings were removed or changed/);
+    assert.equal(complete.result.created, 0);
+    a.off('jira-sync-complete');
+    const calls = fake.state.requests.length;
+    ack = await request(a, 'jira-sync', { prdId, syncType: 'import' });
+    assert.equal(ack.error?.code, 'INTEGRATION_NOT_CONFIGURED', JSON.stringify(ack));
+    assert.equal(await prdText(hub, prdId), before);
+    assert.equal(fake.state.requests.length, calls, 'no call after the removal');
+
+    // Configured again: the issue was never linked (a webhook for it finds
+    // no link), and an import brings it in once.
+    await configure(hub, fake);
+    res = await sendWebhook(hub.url, ORG, HOOK_SECRET, {
+      timestamp: Date.now(), webhookEvent: 'jira:issue_updated',
+      issue: { id: '10000', key: 'PRD-1', fields: { summary: 'Imported story', status: { name: 'Done' } } },
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.outcome, 'not-linked');
+
+    // Changed settings (another issue type) cancel a sync under way too.
+    fake.state.holdSearch = true;
+    seen = recorder(a, ['jira-sync-complete']);
+    ack = await request(a, 'jira-sync', { prdId, syncType: 'import' });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(a, () => fake.state.held.length === 1);
+    res = await rest(hub, 'PUT', '/api/integrations/jira', { body: { issueType: 'Task' }, tok: token(ADMIN) });
+    assert.equal(res.status, 200, res.text);
+    fake.release();
+    await until(a, () => seen.length === 1);
+    complete = seen[0].data;
+    assert.equal(complete.error?.code, 'CANCELLED', JSON.stringify(complete));
+    assert.equal(await prdText(hub, prdId), before);
+    a.off('jira-sync-complete');
+
+    // The next sync runs with the new settings.
+    const r = await sync(a, prdId, 'import');
+    assert.equal(r.complete.error, undefined, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.created, 1);
+    assert.match(await prdText(hub, prdId), /- Imported story \(PRD-1\)\n/);
+    assert.equal((await prdText(hub, prdId)).match(/Imported story/g).length, 1);
+    a.disconnect();
+  } finally {
+    fake.release();
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});

@@ -385,3 +385,35 @@ test('unconfigured and other organizations post nothing; settings survive a rest
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+// Removing Mattermost while one of its calls waits on the server ends that
+// call at once: the hub sends nothing more with the removed token.
+test('removing Mattermost cancels its call under way', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeMattermost();
+  try {
+    await configure(hub, botSettings(fake));
+    fake.state.hold = true;
+    const checking = rest(hub, 'POST', '/api/integrations/mattermost/test', { tok: token(ADMIN) });
+    while (fake.state.held.length === 0) await new Promise((r) => setTimeout(r, 10));
+    const res = await rest(hub, 'DELETE', '/api/integrations/mattermost', { tok: token(ADMIN) });
+    assert.equal(res.status, 200, res.text);
+    // Answered while the server still holds the request: the check was
+    // cancelled, so it says nothing of the service (neither connected nor
+    // an error).
+    const checked = await checking;
+    assert.equal(fake.state.held.length, 1);
+    assert.equal(checked.status, 200, checked.text);
+    assert.equal(checked.json.status, 'disconnected', checked.text);
+    assert.equal(checked.json.lastError, null, checked.text);
+    const calls = fake.state.requests.length;
+    fake.release();
+    const list = await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) });
+    assert.equal(list.json.integrations.find((i) => i.service === 'mattermost').configured, false);
+    assert.equal(fake.state.requests.length, calls, 'no call after the removal');
+  } finally {
+    fake.release();
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});

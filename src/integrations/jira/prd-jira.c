@@ -631,6 +631,7 @@ prd_jira_plan_import (PrdJira *self,
   g_autoptr (GString) appended = g_string_new (NULL);
   PrdJiraImportPlan *plan = g_new0 (PrdJiraImportPlan, 1);
   g_autoptr (GHashTable) adopted = g_hash_table_new (NULL, NULL);
+  g_autoptr (GHashTable) planned = g_hash_table_new (g_str_hash, g_str_equal);
   guint next_position = stories->stories->len;
 
   plan->edits = g_ptr_array_new_with_free_func ((GDestroyNotify) edit_free);
@@ -640,7 +641,12 @@ prd_jira_plan_import (PrdJira *self,
       PrdJiraIssue *issue = g_ptr_array_index (issues, i);
       PrdIntegrationLinkRecord *link = NULL;
       PrdJiraStory *story = NULL;
-      g_autofree char *summary = prd_jira_clean_summary (issue->summary);
+      g_autofree char *summary = NULL;
+
+      /* An issue listed twice is planned once: never two items for it. */
+      if (!g_hash_table_add (planned, issue->key))
+        continue;
+      summary = prd_jira_clean_summary (issue->summary);
 
       for (guint j = 0; j < links->len && link == NULL; j++)
         if (g_str_equal (((PrdIntegrationLinkRecord *) g_ptr_array_index (links, j))->remote_key,
@@ -749,14 +755,17 @@ typedef struct
 {
   char *jql;
   GPtrArray *issues; /* (element-type PrdJiraIssue) */
+  GHashTable *keys;  /* the keys in @issues (borrowed) */
   char *next_page_token;
   guint start_at;
+  guint seen; /* entries read, whether they were issues or not */
 } Search;
 
 static void
 search_free (Search *search)
 {
   g_free (search->jql);
+  g_hash_table_unref (search->keys);
   g_ptr_array_unref (search->issues);
   g_free (search->next_page_token);
   g_free (search);
@@ -814,15 +823,20 @@ on_search_page (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   issues = object_array (body, "issues");
   n = issues != NULL ? json_array_get_length (issues) : 0;
-  for (guint i = 0; i < n && search->issues->len < PRD_JIRA_MAX_SEARCH; i++)
+  /* Every entry counts toward the limit, an issue or not, so that a search
+   * whose pages hold nothing usable still ends. */
+  for (guint i = 0; i < n && search->seen < PRD_JIRA_MAX_SEARCH; i++)
     {
       JsonNode *node = json_array_get_element (issues, i);
       JsonObject *issue = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
       JsonObject *fields = object_object (issue, "fields");
       PrdJiraIssue *found;
 
+      search->seen++;
+      /* An issue on two pages (the results moved between them) is one. */
       if (object_string (issue, "key") == NULL ||
-          !prd_jira_key_is_valid (object_string (issue, "key")))
+          !prd_jira_key_is_valid (object_string (issue, "key")) ||
+          g_hash_table_contains (search->keys, object_string (issue, "key")))
         continue;
       found = g_new0 (PrdJiraIssue, 1);
       found->id = g_strdup (object_string (issue, "id"));
@@ -832,18 +846,34 @@ on_search_page (GObject *source, GAsyncResult *result, gpointer user_data)
         found->summary = g_strdup ("");
       found->status = g_strdup (object_string (object_object (fields, "status"), "name"));
       g_ptr_array_add (search->issues, found);
+      g_hash_table_add (search->keys, found->key);
     }
   search->start_at += n;
-  g_clear_pointer (&search->next_page_token, g_free);
   if (self->cloud)
     {
       JsonNode *last = json_object_get_member (body, "isLast");
+      const char *next = object_string (body, "nextPageToken");
+      g_autofree char *previous = g_steal_pointer (&search->next_page_token);
 
-      if (object_string (body, "nextPageToken") != NULL &&
+      if (next != NULL &&
           !(last != NULL && JSON_NODE_HOLDS_VALUE (last) && json_node_get_boolean (last)))
-        search->next_page_token = g_strdup (object_string (body, "nextPageToken"));
+        {
+          if (n > 0 && search->seen < PRD_JIRA_MAX_SEARCH && g_strcmp0 (next, previous) == 0)
+            {
+              /* The page just read, offered again: it would never end. */
+              GError *repeated = g_error_new_literal (
+                  PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR,
+                  "Jira: the search offered the same page again (a repeated nextPageToken)");
+
+              prd_integration_report_call (PRD_INTEGRATION (self), "search", repeated);
+              g_task_return_error (task, repeated);
+              g_object_unref (task);
+              return;
+            }
+          search->next_page_token = g_strdup (next);
+        }
     }
-  if (n > 0 && search->issues->len < PRD_JIRA_MAX_SEARCH &&
+  if (n > 0 && search->seen < PRD_JIRA_MAX_SEARCH &&
       (self->cloud
            ? search->next_page_token != NULL
            : search->start_at < (guint) json_object_get_int_member_with_default (body, "total", 0)))
@@ -888,7 +918,11 @@ search_page (GTask *task)
  * prd_jira_search_async:
  *
  * The issues labelled `prdhub-<prd_id>` (`/search/jql` on Cloud, `/search`
- * on Data Center), at most %PRD_JIRA_MAX_SEARCH.
+ * on Data Center), each key once. At most %PRD_JIRA_MAX_SEARCH entries are
+ * read, whether they are issues or not (an entry without a valid key, or a
+ * key already found, counts too), so that every search ends; a Cloud page
+ * that offers its own token as the next one fails the search
+ * (%PRD_ERROR_INTEGRATION_ERROR).
  */
 void
 prd_jira_search_async (PrdJira *self,
@@ -907,6 +941,7 @@ prd_jira_search_async (PrdJira *self,
   search = g_new0 (Search, 1);
   search->jql = g_strdup_printf ("labels = \"prdhub-%s\" ORDER BY key ASC", prd_id);
   search->issues = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_jira_issue_free);
+  search->keys = g_hash_table_new (g_str_hash, g_str_equal);
   g_task_set_task_data (task, search, (GDestroyNotify) search_free);
   search_page (task);
 }

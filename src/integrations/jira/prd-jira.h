@@ -10,7 +10,7 @@ G_BEGIN_DECLS
 #define PRD_JIRA_SERVICE "jira"
 /* The most issues one bulk create sends (Jira's own limit). */
 #define PRD_JIRA_BULK_LIMIT 50
-/* The most labelled issues a search reads for one PRD. */
+/* The most entries a search for one PRD's issues reads, issues or not. */
 #define PRD_JIRA_MAX_SEARCH 1000
 
 /**

@@ -9,6 +9,7 @@
 // an unknown hook). Switched on per test:
 //   rateLimitNext   answers 429 text/plain `limit exceeded`, Retry-After: 1
 //   down            every request answers 500
+//   hold            requests wait (unanswered) in `held` until release()
 
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -31,6 +32,8 @@ export async function startFakeMattermost({
     requests: [],
     rateLimitNext: 0,
     down: false,
+    hold: false,
+    held: [],
   };
 
   function appError(res, status, id, message) {
@@ -53,6 +56,7 @@ export async function startFakeMattermost({
       const url = new URL(req.url, 'http://127.0.0.1');
       state.requests.push({ method: req.method, path: url.pathname, search: url.search,
         headers: req.headers, body, text });
+      if (state.hold) return state.held.push(res);
       if (state.down) return appError(res, 500, 'app.internal', 'down');
       if (state.rateLimitNext > 0) {
         state.rateLimitNext--;
@@ -109,6 +113,12 @@ export async function startFakeMattermost({
     state,
     hookUrl: `${url}/hooks/${hookId}`,
     requestsTo(re) { return state.requests.filter((r) => re.test(r.path)); },
+    // Answers the held requests with a 500 (a request the hub gave up on
+    // finds its connection closed).
+    release() {
+      state.hold = false;
+      for (const res of state.held.splice(0)) appError(res, 500, 'app.internal', 'released');
+    },
     close() {
       server.closeAllConnections?.();
       return new Promise((resolve) => server.close(() => resolve()));
