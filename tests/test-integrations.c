@@ -44,7 +44,18 @@ test_retry_after (void)
   g_assert_false (prd_integration_http_parse_retry_after ("soon", now, &ms));
   g_assert_false (prd_integration_http_parse_retry_after ("-1", now, &ms));
   g_assert_false (prd_integration_http_parse_retry_after ("1.5", now, &ms));
-  g_assert_false (prd_integration_http_parse_retry_after ("99999999999", now, &ms));
+  g_assert_false (prd_integration_http_parse_retry_after ("100000s", now, &ms));
+  /* However long a number of seconds, it is one: a wait (too long for any
+   * caller), not a value to ignore. */
+  g_assert_true (prd_integration_http_parse_retry_after ("86401", now, &ms));
+  g_assert_cmpint (ms, ==, (gint64) 86401 * 1000);
+  g_assert_true (prd_integration_http_parse_retry_after ("100000", now, &ms));
+  g_assert_cmpint (ms, >, PRD_INTEGRATION_HTTP_MAX_RETRY_AFTER);
+  g_assert_true (prd_integration_http_parse_retry_after ("99999999999", now, &ms));
+  g_assert_cmpint (ms, >, PRD_INTEGRATION_HTTP_MAX_RETRY_AFTER);
+  g_assert_true (
+      prd_integration_http_parse_retry_after ("999999999999999999999999999999", now, &ms));
+  g_assert_cmpint (ms, >, PRD_INTEGRATION_HTTP_MAX_RETRY_AFTER);
 }
 
 static void
@@ -94,6 +105,20 @@ test_error_body (void)
   g_assert_nonnull (strstr (b, "not a JSON error"));
   g_assert_null (strstr (b, "<html>"));
   g_assert_cmpstr (c, ==, "HTTP 401 Unauthorized");
+}
+
+/* Statuses libsoup has no phrase for get a proper one, or none: never
+ * "Unknown Error", which reaches admins in lastError. */
+static void
+test_error_phrase (void)
+{
+  g_autofree char *a = prd_integration_http_describe_error_body (429, NULL, NULL);
+  g_autofree char *b = prd_integration_http_describe_error_body (599, NULL, NULL);
+  g_autofree char *c = prd_integration_http_describe_error_body (503, NULL, NULL);
+
+  g_assert_cmpstr (a, ==, "HTTP 429 Too Many Requests");
+  g_assert_cmpstr (b, ==, "HTTP 599");
+  g_assert_cmpstr (c, ==, "HTTP 503 Service Unavailable");
 }
 
 /* ---- settings by schema ---- */
@@ -823,6 +848,12 @@ on_request (SoupServer *server,
       soup_server_message_set_status (msg, 429, NULL);
       return;
     }
+  if (g_str_equal (path, "/429-over-a-day"))
+    {
+      soup_message_headers_replace (response, "Retry-After", "100000");
+      soup_server_message_set_status (msg, 429, NULL);
+      return;
+    }
   if (g_str_equal (path, "/redirect"))
     {
       g_autofree char *to = g_strconcat (f->base, "/hooks/SECRETKEY?token=SECRET", NULL);
@@ -1151,6 +1182,16 @@ test_http_retry_after (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (outcome.error->message, "too long"));
   g_assert_cmpuint (f->requests, ==, 1);
   outcome_clear (&outcome);
+
+  /* Over a day is too long as well: not retried after the backoff. */
+  f->requests = 0;
+  send (f, http, "GET", "/429-over-a-day", PRD_INTEGRATION_HTTP_IDEMPOTENT, NULL, &outcome);
+  g_assert_error (outcome.error, PRD_INTEGRATION_HTTP_ERROR,
+                  PRD_INTEGRATION_HTTP_ERROR_RATE_LIMITED);
+  g_assert_nonnull (strstr (outcome.error->message, "HTTP 429 Too Many Requests"));
+  g_assert_nonnull (strstr (outcome.error->message, "asked to wait too long"));
+  g_assert_cmpuint (f->requests, ==, 1);
+  outcome_clear (&outcome);
 }
 
 static void
@@ -1298,6 +1339,7 @@ main (int argc, char *argv[])
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/prd/integrations/retry-after", test_retry_after);
+  g_test_add_func ("/prd/integrations/error-phrase", test_error_phrase);
   g_test_add_func ("/prd/integrations/backoff", test_backoff);
   g_test_add_func ("/prd/integrations/error-body", test_error_body);
   g_test_add_func ("/prd/integrations/schema", test_schema);
