@@ -131,6 +131,38 @@ test('craft-link and craft-unlink: seed shape, refusals', async () => {
     assert.deepEqual(seen[1].data, { prdId, initiativeId: String(item.id) });
     ack = await request(editor, 'craft-unlink', { prdId, initiativeId: String(item.id) });
     assert.equal(ack.error.code, 'NOT_FOUND');
+
+    // Craft.io answering with another item than the one asked for, or with
+    // an id outside the rules: an error, and nothing linked.
+    const raw = (id, title) => ({ id, type: { name: 'Initiative' }, title, status: { name: 'Planned' },
+      objectives: [], labels: [], updateTime: new Date().toISOString() });
+    fake.state.items.set('asked-A', raw('other-B', 'Another one'));
+    fake.state.items.set('asked-C', raw('other C \u202e', 'An odd one'));
+    ack = await request(editor, 'craft-link', { prdId, initiativeId: 'asked-A' });
+    assert.equal(ack.error?.code, 'INTEGRATION_ERROR', JSON.stringify(ack));
+    assert.match(ack.error.message, /asked for item asked-A, it answered with item other-B/);
+    ack = await request(editor, 'craft-link', { prdId, initiativeId: 'asked-C' });
+    assert.equal(ack.error?.code, 'INTEGRATION_ERROR', JSON.stringify(ack));
+    assert.match(ack.error.message, /id is not 1 to 128 letters/);
+    for (const initiativeId of ['asked-A', 'other-B', 'asked-C']) {
+      ack = await request(editor, 'craft-unlink', { prdId, initiativeId });
+      assert.equal(ack.error.code, 'NOT_FOUND', initiativeId);
+    }
+
+    // A listed item whose id breaks the rules is never linked automatically
+    // (it could not be unlinked): the valid one with the same title is.
+    fake.state.items.set('odd', raw('odd id/with:chars', 'Grumbleworth Snazzlefrap'));
+    const good = fake.add({ title: 'Grumbleworth Snazzlefrap' });
+    const offers = recorder(editor, ['craft-initiative-linked']);
+    const renamed = await rest(hub, 'PATCH', `/api/prds/${prdId}`,
+      { body: { title: 'Grumbleworth Snazzlefrap' }, tok: token(ADMIN) });
+    assert.equal(renamed.status, 200, renamed.text);
+    await until(editor, () => offers.some((e) => e.data.linkType === 'automatic'));
+    assert.equal(offers.find((e) => e.data.linkType === 'automatic').data.initiative.id, String(good.id));
+    assert.ok(offers.every((e) => e.data.initiative.id !== 'odd id/with:chars'));
+    assert.equal(seen.filter((e) => e.data.linkType === 'manual').length, 1);
+    ack = await request(editor, 'craft-unlink', { prdId, initiativeId: String(good.id) });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
     assert.ok(!hub.stderr().includes(fake.state.apiKey));
   } finally {
     for (const s of sockets) s.disconnect();
