@@ -767,6 +767,113 @@ test_store (void)
   }
 }
 
+/* ---- a capped add ---- */
+
+typedef struct
+{
+  guint pending;
+  guint added;
+  guint limited;
+} Adds;
+
+static void
+on_link_added (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Adds *adds = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (prd_integration_store_add_link_finish (PRD_INTEGRATION_STORE (source), result, &error))
+    adds->added++;
+  else
+    {
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED);
+      adds->limited++;
+    }
+  adds->pending--;
+}
+
+static gboolean
+add_link (PrdIntegrationStore *store, const char *key, const char *prd, guint max, GError **error)
+{
+  g_autoptr (PrdIntegrationLinkRecord) link = link_record (key, "Title", "d", 0);
+  g_autoptr (GAsyncResult) result = NULL;
+
+  g_free (link->prd_id);
+  link->prd_id = g_strdup (prd);
+  prd_integration_store_add_link_async (store, link, max, NULL, on_store_result, &result);
+  STORE_WAIT (result);
+  return prd_integration_store_add_link_finish (store, result, error);
+}
+
+static guint
+count_prd_links (PrdIntegrationStore *store, const char *prd)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GPtrArray) links = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_integration_store_list_links_async (store, "org", "jira", prd, NULL, on_store_result,
+                                          &result);
+  STORE_WAIT (result);
+  links = prd_integration_store_list_links_finish (store, result, &error);
+  g_assert_no_error (error);
+  return links->len;
+}
+
+/* Adds queued together are counted one after the other: never more than
+ * the limit, however many were under it when they were asked for. */
+static void
+test_store_add_link (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("prd-integrations-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "prdhub.db", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdStore) store = prd_test_store_open (path, &error);
+  PrdIntegrationStore *integrations = PRD_INTEGRATION_STORE (store);
+  Adds adds = { 10, 0, 0 };
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autofree char *key = g_strdup_printf ("i-%u@prd_1", i);
+      g_autoptr (PrdIntegrationLinkRecord) link = link_record (key, "Title", "d", 0);
+
+      prd_integration_store_add_link_async (integrations, link, 4, NULL, on_link_added, &adds);
+    }
+  prd_test_wait_while (adds.pending > 0, 60000);
+  g_assert_cmpuint (adds.added, ==, 4);
+  g_assert_cmpuint (adds.limited, ==, 6);
+  g_assert_cmpuint (count_prd_links (integrations, "prd_1"), ==, 4);
+
+  /* The same key again: ALREADY_EXISTS, whatever the limit. */
+  g_assert_true (add_link (integrations, "k@prd_2", "prd_2", 4, &error));
+  g_assert_no_error (error);
+  g_assert_false (add_link (integrations, "k@prd_2", "prd_2", 4, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS);
+  g_clear_error (&error);
+  /* The edge: one under the limit adds, at it refuses; another PRD's
+   * links do not count. */
+  g_assert_true (add_link (integrations, "l@prd_2", "prd_2", 3, &error));
+  g_assert_true (add_link (integrations, "m@prd_2", "prd_2", 3, &error));
+  g_assert_no_error (error);
+  g_assert_false (add_link (integrations, "n@prd_2", "prd_2", 3, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED);
+  g_clear_error (&error);
+  g_assert_cmpuint (count_prd_links (integrations, "prd_2"), ==, 3);
+
+  prd_test_store_close (store);
+  g_clear_object (&store);
+  {
+    g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+    g_autofree char *shm = g_strconcat (path, "-shm", NULL);
+
+    g_unlink (path);
+    g_unlink (wal);
+    g_unlink (shm);
+    g_rmdir (dir);
+  }
+}
+
 /* ---- the HTTP client against a real server ---- */
 
 typedef struct
@@ -1346,6 +1453,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/integrations/report-clean", test_report_clean);
   g_test_add_func ("/prd/integrations/secret-name", test_secret_name);
   g_test_add_func ("/prd/integrations/store", test_store);
+  g_test_add_func ("/prd/integrations/store/add-link", test_store_add_link);
   g_test_add_func ("/prd/integrations/jira/stories", test_stories);
   g_test_add_func ("/prd/integrations/jira/stories-edge-cases", test_stories_edge_cases);
   g_test_add_func ("/prd/integrations/jira/match", test_match);
