@@ -46,12 +46,28 @@ test_parse (void)
   g_autofree char *text = NULL;
   g_autoptr (JsonNode) node = NULL;
   const char *bad[] = {
-    "{\"title\": \"no id\"}",           "{\"id\": 1}",
-    "{\"id\": \"\", \"title\": \"x\"}", "{\"id\": 1.5, \"title\": \"x\"}",
+    "{\"title\": \"no id\"}",
+    "{\"id\": 1}",
+    "{\"id\": \"\", \"title\": \"x\"}",
+    "{\"id\": 1.5, \"title\": \"x\"}",
     "{\"id\": 1, \"title\": 3}",
+    /* Ids the hub could neither ask for again nor unlink: */
+    "{\"id\": \"odd id/with:chars\", \"title\": \"x\"}",
+    "{\"id\": \"other-B\\u202e\", \"title\": \"x\"}",
+    "{\"id\": \"../x\", \"title\": \"x\"}",
+    "{\"id\": "
+    "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\", \"title\": \"x\"}",
   };
+  g_autoptr (PrdCraftInitiative) longest =
+      initiative ("{\"id\": "
+                  "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\", \"title\": \"x\"}");
+  g_autoptr (PrdCraftInitiative) marks = initiative ("{\"id\": \"A-b_c.9\", \"title\": \"x\"}");
 
   g_assert_cmpstr (full->id, ==, "42");
+  g_assert_cmpuint (strlen (longest->id), ==, 128);
+  g_assert_cmpstr (marks->id, ==, "A-b_c.9");
   g_assert_cmpstr (full->status, ==, "in_progress");
   g_assert_cmpuint (g_strv_length (full->objectives), ==, 3);
   g_assert_cmpstr (full->objectives[2], ==, "Grow");

@@ -44,7 +44,18 @@ test_retry_after (void)
   g_assert_false (prd_integration_http_parse_retry_after ("soon", now, &ms));
   g_assert_false (prd_integration_http_parse_retry_after ("-1", now, &ms));
   g_assert_false (prd_integration_http_parse_retry_after ("1.5", now, &ms));
-  g_assert_false (prd_integration_http_parse_retry_after ("99999999999", now, &ms));
+  g_assert_false (prd_integration_http_parse_retry_after ("100000s", now, &ms));
+  /* However long a number of seconds, it is one: a wait (too long for any
+   * caller), not a value to ignore. */
+  g_assert_true (prd_integration_http_parse_retry_after ("86401", now, &ms));
+  g_assert_cmpint (ms, ==, (gint64) 86401 * 1000);
+  g_assert_true (prd_integration_http_parse_retry_after ("100000", now, &ms));
+  g_assert_cmpint (ms, >, PRD_INTEGRATION_HTTP_MAX_RETRY_AFTER);
+  g_assert_true (prd_integration_http_parse_retry_after ("99999999999", now, &ms));
+  g_assert_cmpint (ms, >, PRD_INTEGRATION_HTTP_MAX_RETRY_AFTER);
+  g_assert_true (
+      prd_integration_http_parse_retry_after ("999999999999999999999999999999", now, &ms));
+  g_assert_cmpint (ms, >, PRD_INTEGRATION_HTTP_MAX_RETRY_AFTER);
 }
 
 static void
@@ -94,6 +105,20 @@ test_error_body (void)
   g_assert_nonnull (strstr (b, "not a JSON error"));
   g_assert_null (strstr (b, "<html>"));
   g_assert_cmpstr (c, ==, "HTTP 401 Unauthorized");
+}
+
+/* Statuses libsoup has no phrase for get a proper one, or none: never
+ * "Unknown Error", which reaches admins in lastError. */
+static void
+test_error_phrase (void)
+{
+  g_autofree char *a = prd_integration_http_describe_error_body (429, NULL, NULL);
+  g_autofree char *b = prd_integration_http_describe_error_body (599, NULL, NULL);
+  g_autofree char *c = prd_integration_http_describe_error_body (503, NULL, NULL);
+
+  g_assert_cmpstr (a, ==, "HTTP 429 Too Many Requests");
+  g_assert_cmpstr (b, ==, "HTTP 599");
+  g_assert_cmpstr (c, ==, "HTTP 503 Service Unavailable");
 }
 
 /* ---- settings by schema ---- */
@@ -764,6 +789,113 @@ test_store (void)
   }
 }
 
+/* ---- a capped add ---- */
+
+typedef struct
+{
+  guint pending;
+  guint added;
+  guint limited;
+} Adds;
+
+static void
+on_link_added (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Adds *adds = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (prd_integration_store_add_link_finish (PRD_INTEGRATION_STORE (source), result, &error))
+    adds->added++;
+  else
+    {
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED);
+      adds->limited++;
+    }
+  adds->pending--;
+}
+
+static gboolean
+add_link (PrdIntegrationStore *store, const char *key, const char *prd, guint max, GError **error)
+{
+  g_autoptr (PrdIntegrationLinkRecord) link = link_record (key, "Title", "d", 0);
+  g_autoptr (GAsyncResult) result = NULL;
+
+  g_free (link->prd_id);
+  link->prd_id = g_strdup (prd);
+  prd_integration_store_add_link_async (store, link, max, NULL, on_store_result, &result);
+  STORE_WAIT (result);
+  return prd_integration_store_add_link_finish (store, result, error);
+}
+
+static guint
+count_prd_links (PrdIntegrationStore *store, const char *prd)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GPtrArray) links = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_integration_store_list_links_async (store, "org", "jira", prd, NULL, on_store_result,
+                                          &result);
+  STORE_WAIT (result);
+  links = prd_integration_store_list_links_finish (store, result, &error);
+  g_assert_no_error (error);
+  return links->len;
+}
+
+/* Adds queued together are counted one after the other: never more than
+ * the limit, however many were under it when they were asked for. */
+static void
+test_store_add_link (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("prd-integrations-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "prdhub.db", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdStore) store = prd_test_store_open (path, &error);
+  PrdIntegrationStore *integrations = PRD_INTEGRATION_STORE (store);
+  Adds adds = { 10, 0, 0 };
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autofree char *key = g_strdup_printf ("i-%u@prd_1", i);
+      g_autoptr (PrdIntegrationLinkRecord) link = link_record (key, "Title", "d", 0);
+
+      prd_integration_store_add_link_async (integrations, link, 4, NULL, on_link_added, &adds);
+    }
+  prd_test_wait_while (adds.pending > 0, 60000);
+  g_assert_cmpuint (adds.added, ==, 4);
+  g_assert_cmpuint (adds.limited, ==, 6);
+  g_assert_cmpuint (count_prd_links (integrations, "prd_1"), ==, 4);
+
+  /* The same key again: ALREADY_EXISTS, whatever the limit. */
+  g_assert_true (add_link (integrations, "k@prd_2", "prd_2", 4, &error));
+  g_assert_no_error (error);
+  g_assert_false (add_link (integrations, "k@prd_2", "prd_2", 4, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS);
+  g_clear_error (&error);
+  /* The edge: one under the limit adds, at it refuses; another PRD's
+   * links do not count. */
+  g_assert_true (add_link (integrations, "l@prd_2", "prd_2", 3, &error));
+  g_assert_true (add_link (integrations, "m@prd_2", "prd_2", 3, &error));
+  g_assert_no_error (error);
+  g_assert_false (add_link (integrations, "n@prd_2", "prd_2", 3, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED);
+  g_clear_error (&error);
+  g_assert_cmpuint (count_prd_links (integrations, "prd_2"), ==, 3);
+
+  prd_test_store_close (store);
+  g_clear_object (&store);
+  {
+    g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+    g_autofree char *shm = g_strconcat (path, "-shm", NULL);
+
+    g_unlink (path);
+    g_unlink (wal);
+    g_unlink (shm);
+    g_rmdir (dir);
+  }
+}
+
 /* ---- the HTTP client against a real server ---- */
 
 typedef struct
@@ -842,6 +974,12 @@ on_request (SoupServer *server,
   if (g_str_equal (path, "/429-too-long"))
     {
       soup_message_headers_replace (response, "Retry-After", "3600");
+      soup_server_message_set_status (msg, 429, NULL);
+      return;
+    }
+  if (g_str_equal (path, "/429-over-a-day"))
+    {
+      soup_message_headers_replace (response, "Retry-After", "100000");
       soup_server_message_set_status (msg, 429, NULL);
       return;
     }
@@ -1205,6 +1343,16 @@ test_http_retry_after (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (outcome.error->message, "too long"));
   g_assert_cmpuint (f->requests, ==, 1);
   outcome_clear (&outcome);
+
+  /* Over a day is too long as well: not retried after the backoff. */
+  f->requests = 0;
+  send (f, http, "GET", "/429-over-a-day", PRD_INTEGRATION_HTTP_IDEMPOTENT, NULL, &outcome);
+  g_assert_error (outcome.error, PRD_INTEGRATION_HTTP_ERROR,
+                  PRD_INTEGRATION_HTTP_ERROR_RATE_LIMITED);
+  g_assert_nonnull (strstr (outcome.error->message, "HTTP 429 Too Many Requests"));
+  g_assert_nonnull (strstr (outcome.error->message, "asked to wait too long"));
+  g_assert_cmpuint (f->requests, ==, 1);
+  outcome_clear (&outcome);
 }
 
 static void
@@ -1416,12 +1564,14 @@ main (int argc, char *argv[])
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/prd/integrations/retry-after", test_retry_after);
+  g_test_add_func ("/prd/integrations/error-phrase", test_error_phrase);
   g_test_add_func ("/prd/integrations/backoff", test_backoff);
   g_test_add_func ("/prd/integrations/error-body", test_error_body);
   g_test_add_func ("/prd/integrations/schema", test_schema);
   g_test_add_func ("/prd/integrations/report-clean", test_report_clean);
   g_test_add_func ("/prd/integrations/secret-name", test_secret_name);
   g_test_add_func ("/prd/integrations/store", test_store);
+  g_test_add_func ("/prd/integrations/store/add-link", test_store_add_link);
   g_test_add_func ("/prd/integrations/jira/stories", test_stories);
   g_test_add_func ("/prd/integrations/jira/stories-edge-cases", test_stories_edge_cases);
   g_test_add_func ("/prd/integrations/jira/match", test_match);

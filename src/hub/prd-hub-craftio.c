@@ -13,7 +13,8 @@
  *
  * A new or renamed PRD's title is matched against the workspace's initiatives
  * (prd_craftio_match_score()): the best one at or above the automatic
- * score is linked (`linkType: 'automatic'`), others at or above the
+ * score is linked (`linkType: 'automatic'`) while the PRD has fewer than
+ * PRD_HUB_CRAFTIO_MAX_LINKS (else it is offered), others at or above the
  * suggestion score are offered (`'suggested'`, not linked); each goes to
  * the PRD's room and, as a `craft_initiative_linked` notification, to the
  * PRD's owner.
@@ -25,8 +26,10 @@
  * changes}, affectedPRDs} in each linked PRD's room, and one
  * `craft_initiative_updated` activity.
  *
- * Links live in the #PrdIntegrationStore: one record per (initiative, PRD),
- * remote key `<initiativeId>@<prdId>`, remote id the initiative's id,
+ * Links live in the #PrdIntegrationStore, a new one added by
+ * prd_integration_store_add_link_async(), which counts the PRD's links in
+ * the same write (links asked for together never pass the limit): one
+ * record per (initiative, PRD), remote key `<initiativeId>@<prdId>`, remote id the initiative's id,
  * title and status as last heard, the objectives as a JSON array in the
  * digest, the position 0 for a manual link and 1 for an automatic one.
  */
@@ -256,6 +259,32 @@ request_fail (Request *request, GError *error)
   request_free (request);
 }
 
+static GError *
+too_many_links (void)
+{
+  return g_error_new (PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "A PRD links at most %d initiatives",
+                      PRD_HUB_CRAFTIO_MAX_LINKS);
+}
+
+/* The store's refusals of an add in the protocol's words. Takes @error. */
+static GError *
+link_error (Request *request, GError *error)
+{
+  if (g_error_matches (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED))
+    {
+      g_error_free (error);
+      return too_many_links ();
+    }
+  if (g_error_matches (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS))
+    {
+      g_error_free (error);
+      return g_error_new (PRD_ERROR, PRD_ERROR_ALREADY_EXISTS,
+                          "Initiative %s is already linked to %s", request->initiative_id,
+                          request->prd_id);
+    }
+  return error;
+}
+
 static void
 on_linked (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -264,9 +293,9 @@ on_linked (GObject *source, GAsyncResult *result, gpointer user_data)
   JsonObject *ack;
   GError *error = NULL;
 
-  if (!prd_integration_store_put_links_finish (PRD_INTEGRATION_STORE (source), result, &error))
+  if (!prd_integration_store_add_link_finish (PRD_INTEGRATION_STORE (source), result, &error))
     {
-      request_fail (request, error);
+      request_fail (request, link_error (request, error));
       return;
     }
   g_info ("craftio (%s): %s linked to initiative %s", request->org, request->prd_id,
@@ -287,7 +316,7 @@ static void
 on_item (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Request *request = user_data;
-  g_autoptr (GPtrArray) links = NULL;
+  g_autoptr (PrdIntegrationLinkRecord) link = NULL;
   GError *error = NULL;
 
   request->initiative = prd_craftio_get_item_finish (PRD_CRAFTIO (source), result, &error);
@@ -296,10 +325,11 @@ on_item (GObject *source, GAsyncResult *result, gpointer user_data)
       request_fail (request, error);
       return;
     }
-  links = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
-  g_ptr_array_add (links, link_new (request->org, request->prd_id, request->initiative, 0));
-  prd_integration_store_put_links_async (request->self->links, links, request->self->cancellable,
-                                         on_linked, request);
+  /* The store counts again as it adds: links asked for together were all
+   * under the limit when on_links() counted. */
+  link = link_new (request->org, request->prd_id, request->initiative, 0);
+  prd_integration_store_add_link_async (request->self->links, link, PRD_HUB_CRAFTIO_MAX_LINKS,
+                                        request->self->cancellable, on_linked, request);
 }
 
 static void
@@ -576,8 +606,7 @@ on_links (GObject *source, GAsyncResult *result, gpointer user_data)
                                "Initiative %s is already linked to %s", request->initiative_id,
                                request->prd_id);
         else if (links->len >= PRD_HUB_CRAFTIO_MAX_LINKS)
-          error = g_error_new (PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                               "A PRD links at most %d initiatives", PRD_HUB_CRAFTIO_MAX_LINKS);
+          error = too_many_links ();
         if (error != NULL)
           {
             request_fail (request, error);
@@ -776,8 +805,10 @@ typedef struct
   char *prd_id;
   char *title;
   char *owner;
-  PrdCraftio *craft;  /* (owned) (nullable) */
-  GHashTable *linked; /* (nullable): the initiatives linked to the PRD already */
+  PrdCraftio *craft;              /* (owned) (nullable) */
+  GHashTable *linked;             /* (nullable): the initiatives linked to the PRD already */
+  GPtrArray *initiatives;         /* (owned) (nullable): the workspace's */
+  const PrdCraftInitiative *best; /* (nullable): in @initiatives, the one to link */
 } Titled;
 
 static void
@@ -790,6 +821,7 @@ titled_free (Titled *titled)
   g_free (titled->owner);
   g_clear_object (&titled->craft);
   g_clear_pointer (&titled->linked, g_hash_table_unref);
+  g_clear_pointer (&titled->initiatives, g_ptr_array_unref);
   g_free (titled);
 }
 
@@ -818,61 +850,22 @@ offer (Titled *titled,
                                 message, json_object_ref (json_node_get_object (payload))));
 }
 
+/* Offers @linked (linked automatically, when not %NULL) and the other
+ * initiatives that match the title but @left_out; takes @titled. */
 static void
-on_auto_linked (GObject *source, GAsyncResult *result, gpointer user_data)
+offer_all (Titled *titled, const PrdCraftInitiative *linked, const PrdCraftInitiative *left_out)
 {
-  g_autoptr (GError) error = NULL;
-
-  if (!prd_integration_store_put_links_finish (PRD_INTEGRATION_STORE (source), result, &error) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_warning ("Cannot keep an automatic Craft.io link: %s", error->message);
-}
-
-static void
-on_candidates (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Titled *titled = user_data;
-  g_autoptr (GPtrArray) initiatives = NULL;
-  g_autoptr (PrdHubAnnounce) announce = NULL;
-  PrdCraftInitiative *best = NULL;
-  double best_score = 0;
+  g_autoptr (PrdHubAnnounce) announce = prd_hub_announce_new (titled->org);
   guint offered = 0;
 
-  initiatives = prd_craftio_list_initiatives_finish (PRD_CRAFTIO (source), result, NULL);
-  if (initiatives == NULL)
+  if (linked != NULL)
+    offer (titled, announce, linked, "automatic");
+  for (guint i = 0; i < titled->initiatives->len && offered < MAX_SUGGESTED; i++)
     {
-      titled_free (titled);
-      return;
-    }
-  for (guint i = 0; i < initiatives->len; i++)
-    {
-      PrdCraftInitiative *initiative = g_ptr_array_index (initiatives, i);
-      double score = prd_craftio_match_score (titled->title, initiative);
+      PrdCraftInitiative *initiative = g_ptr_array_index (titled->initiatives, i);
 
-      if (g_hash_table_contains (titled->linked, initiative->id))
-        continue;
-      if (prd_craftio_match_is_automatic (titled->title, initiative) && score > best_score)
-        {
-          best = initiative;
-          best_score = score;
-        }
-    }
-  announce = prd_hub_announce_new (titled->org);
-  if (best != NULL)
-    {
-      g_autoptr (GPtrArray) links =
-          g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
-
-      g_ptr_array_add (links, link_new (titled->org, titled->prd_id, best, 1));
-      prd_integration_store_put_links_async (titled->self->links, links, titled->self->cancellable,
-                                             on_auto_linked, NULL);
-      offer (titled, announce, best, "automatic");
-    }
-  for (guint i = 0; i < initiatives->len && offered < MAX_SUGGESTED; i++)
-    {
-      PrdCraftInitiative *initiative = g_ptr_array_index (initiatives, i);
-
-      if (initiative == best || g_hash_table_contains (titled->linked, initiative->id) ||
+      if (initiative == linked || initiative == left_out ||
+          g_hash_table_contains (titled->linked, initiative->id) ||
           prd_craftio_match_score (titled->title, initiative) < PRD_CRAFTIO_SUGGEST_SCORE)
         continue;
       offer (titled, announce, initiative, "suggested");
@@ -883,6 +876,77 @@ on_candidates (GObject *source, GAsyncResult *result, gpointer user_data)
   if (announce->notifications->len > 0)
     record (titled->self, announce);
   titled_free (titled);
+}
+
+static void
+on_auto_linked (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Titled *titled = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (prd_integration_store_add_link_finish (PRD_INTEGRATION_STORE (source), result, &error))
+    {
+      offer_all (titled, titled->best, NULL);
+      return;
+    }
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      titled_free (titled);
+      return;
+    }
+  /* The PRD holds as many links as it may: the best match is only
+   * offered, as the others are, for an editor to make room for it. */
+  if (g_error_matches (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED))
+    {
+      g_info ("craftio (%s): %s not linked to initiative %s automatically: %s", titled->org,
+              titled->prd_id, titled->best->id, error->message);
+      offer_all (titled, NULL, NULL);
+      return;
+    }
+  /* Linked meanwhile (an editor's craft-link): nothing to offer of it. */
+  if (!g_error_matches (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS))
+    g_warning ("Cannot keep an automatic Craft.io link: %s", error->message);
+  offer_all (titled, NULL, titled->best);
+}
+
+static void
+on_candidates (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Titled *titled = user_data;
+  PrdCraftInitiative *best = NULL;
+  double best_score = 0;
+  g_autoptr (PrdIntegrationLinkRecord) link = NULL;
+
+  titled->initiatives = prd_craftio_list_initiatives_finish (PRD_CRAFTIO (source), result, NULL);
+  if (titled->initiatives == NULL)
+    {
+      titled_free (titled);
+      return;
+    }
+  for (guint i = 0; i < titled->initiatives->len; i++)
+    {
+      PrdCraftInitiative *initiative = g_ptr_array_index (titled->initiatives, i);
+      double score = prd_craftio_match_score (titled->title, initiative);
+
+      if (g_hash_table_contains (titled->linked, initiative->id))
+        continue;
+      if (prd_craftio_match_is_automatic (titled->title, initiative) && score > best_score)
+        {
+          best = initiative;
+          best_score = score;
+        }
+    }
+  if (best == NULL)
+    {
+      offer_all (titled, NULL, NULL);
+      return;
+    }
+  /* The store adds it only while the PRD holds fewer than the most links
+   * it may: renames one after another never pass the limit. */
+  titled->best = best;
+  link = link_new (titled->org, titled->prd_id, best, 1);
+  prd_integration_store_add_link_async (titled->self->links, link, PRD_HUB_CRAFTIO_MAX_LINKS,
+                                        titled->self->cancellable, on_auto_linked, titled);
 }
 
 static void

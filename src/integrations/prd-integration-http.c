@@ -290,11 +290,15 @@ prd_integration_http_shutdown (PrdIntegrationHttp *self)
 
 /* ---- pure helpers ---- */
 
+/* The longest wait prd_integration_http_parse_retry_after() reports. */
+#define MAX_RETRY_AFTER_SECONDS ((guint64) 366 * 86400)
+
 /**
  * prd_integration_http_parse_retry_after:
  * @value: a `Retry-After` value: delta seconds, or an HTTP date
  * @now_usec: the current time, microseconds since the Unix epoch
- * @out_ms: (out): how long to wait, in milliseconds (0 for a date past)
+ * @out_ms: (out): how long to wait, in milliseconds (0 for a date past;
+ *   at most a year, which any longer number of seconds reads as)
  *
  * Returns: %FALSE when @value is neither form
  */
@@ -313,9 +317,15 @@ prd_integration_http_parse_retry_after (const char *value, gint64 now_usec, gint
     return FALSE;
   if (g_ascii_isdigit (*text))
     {
-      /* At most a day: anything longer is as good as "not now". */
-      if (!g_ascii_string_to_unsigned (text, 10, 0, 86400, &seconds, NULL))
+      /* Delta seconds, however many digits: a wait too long for any
+       * caller (more than a year, or past what a number holds) counts as
+       * that year, so that it fails the call rather than reading as no
+       * Retry-After at all (which would retry soon). */
+      if (text[strspn (text, "0123456789")] != '\0')
         return FALSE;
+      if (!g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT64, &seconds, NULL) ||
+          seconds > MAX_RETRY_AFTER_SECONDS)
+        seconds = MAX_RETRY_AFTER_SECONDS;
       *out_ms = (gint64) seconds * 1000;
       return TRUE;
     }
@@ -384,6 +394,39 @@ append_strings (GString *out, JsonNode *node)
     g_string_append_printf (out, "%s%s", out->len > 0 ? "; " : "", json_node_get_string (node));
 }
 
+/* Reason phrases libsoup 3 does not know (it says "Unknown Error"). */
+static const struct
+{
+  guint status;
+  const char *phrase;
+} extra_phrases[] = {
+  { 421, "Misdirected Request" },
+  { 425, "Too Early" },
+  { 426, "Upgrade Required" },
+  { 428, "Precondition Required" },
+  { 429, "Too Many Requests" },
+  { 431, "Request Header Fields Too Large" },
+  { 451, "Unavailable For Legal Reasons" },
+  { 506, "Variant Also Negotiates" },
+  { 508, "Loop Detected" },
+  { 511, "Network Authentication Required" },
+};
+
+/* `HTTP 429 Too Many Requests`; a status no phrase is known for is its
+ * number alone, never "Unknown Error" (which admins read in lastError). */
+static char *
+status_line (guint status)
+{
+  const char *phrase = soup_status_get_phrase (status);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (extra_phrases); i++)
+    if (extra_phrases[i].status == status)
+      phrase = extra_phrases[i].phrase;
+  if (phrase == NULL || *phrase == '\0' || g_str_equal (phrase, "Unknown Error"))
+    return g_strdup_printf ("HTTP %u", status);
+  return g_strdup_printf ("HTTP %u %s", status, phrase);
+}
+
 /**
  * prd_integration_http_describe_error_body:
  * @content_type: (nullable): the answer's Content-Type
@@ -400,7 +443,7 @@ prd_integration_http_describe_error_body (guint status, const char *content_type
   g_autoptr (GString) out = g_string_new (NULL);
   g_autoptr (JsonNode) node = NULL;
   gsize size = body != NULL ? g_bytes_get_size (body) : 0;
-  const char *reason = soup_status_get_phrase (status);
+  g_autofree char *line = status_line (status);
 
   if (size > 0 && size <= 65536)
     node = prd_json_parse (g_bytes_get_data (body, NULL), (gssize) size, 65536, NULL);
@@ -413,11 +456,10 @@ prd_integration_http_describe_error_body (guint status, const char *content_type
       append_strings (out, json_object_get_member (object, "message"));
     }
   if (out->len > 0)
-    return g_strdup_printf ("HTTP %u %s: %s", status, reason != NULL ? reason : "", out->str);
+    return g_strdup_printf ("%s: %s", line, out->str);
   if (size == 0)
-    return g_strdup_printf ("HTTP %u %s", status, reason != NULL ? reason : "");
-  return g_strdup_printf ("HTTP %u %s (a %" G_GSIZE_FORMAT "-byte %s body, not a JSON error)",
-                          status, reason != NULL ? reason : "", size,
+    return g_steal_pointer (&line);
+  return g_strdup_printf ("%s (a %" G_GSIZE_FORMAT "-byte %s body, not a JSON error)", line, size,
                           content_type != NULL ? content_type : "untyped");
 }
 
@@ -637,14 +679,14 @@ on_answer (GTask *task, GBytes *body, GError *error)
   if (SOUP_STATUS_IS_REDIRECTION (status))
     {
       const char *location = soup_message_headers_get_one (headers, "Location");
-      const char *reason = soup_status_get_phrase (status);
+      g_autofree char *line = status_line (status);
       g_autofree char *shown = shown_location (msg, location);
       /* Not followed: the credentials go to the configured address only. */
       g_task_return_new_error (
           task, PRD_INTEGRATION_HTTP_ERROR, PRD_INTEGRATION_HTTP_ERROR_STATUS,
-          "HTTP %u %s: %s %s redirects to %s, which is not followed (an integration's "
+          "%s: %s %s redirects to %s, which is not followed (an integration's "
           "credentials go to its configured address only); configure the address it points to",
-          status, reason != NULL ? reason : "", call->method, call->shown, shown);
+          line, call->method, call->shown, shown);
       return;
     }
   if (status == 429 || status == SOUP_STATUS_SERVICE_UNAVAILABLE)

@@ -160,6 +160,17 @@ check_text (const char *text, gsize max, const char *what, GError **error)
 }
 
 static gboolean
+check_link (const PrdIntegrationLinkRecord *link, GError **error)
+{
+  return prd_integration_store_check_org (link->org, error) &&
+         prd_integration_store_check_service (link->service, error) &&
+         prd_store_validate_prd_id (link->prd_id, error) &&
+         check_text (link->remote_key, MAX_KEY_LENGTH, "A remote key", error) &&
+         check_text (link->title, 4096, "A title", error) &&
+         check_text (link->digest, 128, "A digest", error);
+}
+
+static gboolean
 report (
     gpointer self, gpointer tag, GError *error, GAsyncReadyCallback callback, gpointer user_data)
 {
@@ -324,12 +335,7 @@ prd_integration_store_put_links_async (PrdIntegrationStore *self,
     {
       const PrdIntegrationLinkRecord *link = g_ptr_array_index (links, i);
 
-      if (prd_integration_store_check_org (link->org, &error) &&
-          prd_integration_store_check_service (link->service, &error) &&
-          prd_store_validate_prd_id (link->prd_id, &error) &&
-          check_text (link->remote_key, MAX_KEY_LENGTH, "A remote key", &error) &&
-          check_text (link->title, 4096, "A title", &error))
-        check_text (link->digest, 128, "A digest", &error);
+      check_link (link, &error);
       g_ptr_array_add (copy, prd_integration_link_record_copy (link));
     }
   if (report (self, prd_integration_store_put_links_async, error, callback, user_data))
@@ -348,6 +354,48 @@ prd_integration_store_put_links_finish (PrdIntegrationStore *self,
   if (g_async_result_is_tagged (result, prd_integration_store_put_links_async))
     return g_task_propagate_boolean (G_TASK (result), error);
   return PRD_INTEGRATION_STORE_GET_IFACE (self)->put_links_finish (self, result, error);
+}
+
+/**
+ * prd_integration_store_add_link_async:
+ * @link: the link to add
+ * @max_links: the most links of @link's service its PRD may hold
+ *
+ * Adds @link unless its remote key is kept already (ALREADY_EXISTS) or its
+ * PRD holds @max_links links of the service already (LIMIT_REACHED). The
+ * count and the insert are one write: adds under way together never pass
+ * @max_links, where a count read before an add would let them all through.
+ */
+void
+prd_integration_store_add_link_async (PrdIntegrationStore *self,
+                                      const PrdIntegrationLinkRecord *link,
+                                      guint max_links,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data)
+{
+  GError *error = NULL;
+
+  g_return_if_fail (PRD_IS_INTEGRATION_STORE (self));
+  g_return_if_fail (link != NULL);
+
+  check_link (link, &error);
+  if (report (self, prd_integration_store_add_link_async, error, callback, user_data))
+    return;
+  PRD_INTEGRATION_STORE_GET_IFACE (self)->add_link_async (self, link, max_links, cancellable,
+                                                          callback, user_data);
+}
+
+gboolean
+prd_integration_store_add_link_finish (PrdIntegrationStore *self,
+                                       GAsyncResult *result,
+                                       GError **error)
+{
+  g_return_val_if_fail (PRD_IS_INTEGRATION_STORE (self), FALSE);
+
+  if (g_async_result_is_tagged (result, prd_integration_store_add_link_async))
+    return g_task_propagate_boolean (G_TASK (result), error);
+  return PRD_INTEGRATION_STORE_GET_IFACE (self)->add_link_finish (self, result, error);
 }
 
 void

@@ -90,6 +90,10 @@ G_DECLARE_INTERFACE (PrdIntegrationStore, prd_integration_store, PRD, INTEGRATIO
  * @list_links_async: the links of one service, of one PRD or all (@prd_id
  *   %NULL)
  * @put_links_async: adds or replaces links (by org, service and remote key)
+ * @add_link_async: adds one link, unless its remote key is kept already
+ *   (ALREADY_EXISTS) or its PRD holds @max_links links of its service
+ *   already (LIMIT_REACHED); the count and the insert are one write, so
+ *   that adds under way together never pass @max_links
  * @delete_link_async: forgets one link
  * @delete_prd_links_async: forgets the links of one PRD (it was deleted)
  * @record_delivery_async: remembers a webhook delivery; ALREADY_EXISTS when
@@ -142,6 +146,13 @@ struct _PrdIntegrationStoreInterface
                            GAsyncReadyCallback callback,
                            gpointer user_data);
   gboolean (*put_links_finish) (PrdIntegrationStore *self, GAsyncResult *result, GError **error);
+  void (*add_link_async) (PrdIntegrationStore *self,
+                          const PrdIntegrationLinkRecord *link,
+                          guint max_links,
+                          GCancellable *cancellable,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data);
+  gboolean (*add_link_finish) (PrdIntegrationStore *self, GAsyncResult *result, GError **error);
   void (*delete_link_async) (PrdIntegrationStore *self,
                              const char *org,
                              const char *service,
@@ -226,6 +237,15 @@ void prd_integration_store_put_links_async (PrdIntegrationStore *self,
 gboolean prd_integration_store_put_links_finish (PrdIntegrationStore *self,
                                                  GAsyncResult *result,
                                                  GError **error);
+void prd_integration_store_add_link_async (PrdIntegrationStore *self,
+                                           const PrdIntegrationLinkRecord *link,
+                                           guint max_links,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data);
+gboolean prd_integration_store_add_link_finish (PrdIntegrationStore *self,
+                                                GAsyncResult *result,
+                                                GError **error);
 void prd_integration_store_delete_link_async (PrdIntegrationStore *self,
                                               const char *org,
                                               const char *service,

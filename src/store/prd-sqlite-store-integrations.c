@@ -17,6 +17,7 @@ typedef struct
   char *service;
   char *text; /* settings, prd id, remote key or delivery id */
   GPtrArray *links;
+  guint max_links;
 } Args;
 
 static void
@@ -276,6 +277,36 @@ list_links_async (PrdIntegrationStore *self,
        callback, user_data);
 }
 
+/* Adds or replaces @link (by org, service and remote key). */
+static gboolean
+upsert_link (PrdSqliteWorker *worker, const PrdIntegrationLinkRecord *link, GError **error)
+{
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+      worker,
+      "INSERT INTO integration_links (org, service, prd_id, remote_key, remote_id, url, title, "
+      "digest, position, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (org, service, remote_key) DO UPDATE SET prd_id = excluded.prd_id, "
+      "remote_id = excluded.remote_id, url = excluded.url, title = excluded.title, "
+      "digest = excluded.digest, position = excluded.position, status = excluded.status, "
+      "updated_at = excluded.updated_at",
+      error);
+
+  if (stmt == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (stmt, 1, link->org);
+  prd_sqlite_bind_text (stmt, 2, link->service);
+  prd_sqlite_bind_text (stmt, 3, link->prd_id);
+  prd_sqlite_bind_text (stmt, 4, link->remote_key);
+  prd_sqlite_bind_text (stmt, 5, link->remote_id);
+  prd_sqlite_bind_text (stmt, 6, link->url);
+  prd_sqlite_bind_text (stmt, 7, link->title);
+  prd_sqlite_bind_text (stmt, 8, link->digest);
+  sqlite3_bind_int (stmt, 9, link->position);
+  prd_sqlite_bind_text (stmt, 10, link->status);
+  sqlite3_bind_int64 (stmt, 11, g_get_real_time ());
+  return prd_sqlite_worker_step_done (worker, stmt, error);
+}
+
 static gboolean
 op_put_links (PrdSqliteWorker *worker,
               gpointer data,
@@ -286,34 +317,8 @@ op_put_links (PrdSqliteWorker *worker,
   Args *args = data;
 
   for (guint i = 0; i < args->links->len; i++)
-    {
-      const PrdIntegrationLinkRecord *link = g_ptr_array_index (args->links, i);
-      g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
-          worker,
-          "INSERT INTO integration_links (org, service, prd_id, remote_key, remote_id, url, title, "
-          "digest, position, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-          "ON CONFLICT (org, service, remote_key) DO UPDATE SET prd_id = excluded.prd_id, "
-          "remote_id = excluded.remote_id, url = excluded.url, title = excluded.title, "
-          "digest = excluded.digest, position = excluded.position, status = excluded.status, "
-          "updated_at = excluded.updated_at",
-          error);
-
-      if (stmt == NULL)
-        return FALSE;
-      prd_sqlite_bind_text (stmt, 1, link->org);
-      prd_sqlite_bind_text (stmt, 2, link->service);
-      prd_sqlite_bind_text (stmt, 3, link->prd_id);
-      prd_sqlite_bind_text (stmt, 4, link->remote_key);
-      prd_sqlite_bind_text (stmt, 5, link->remote_id);
-      prd_sqlite_bind_text (stmt, 6, link->url);
-      prd_sqlite_bind_text (stmt, 7, link->title);
-      prd_sqlite_bind_text (stmt, 8, link->digest);
-      sqlite3_bind_int (stmt, 9, link->position);
-      prd_sqlite_bind_text (stmt, 10, link->status);
-      sqlite3_bind_int64 (stmt, 11, g_get_real_time ());
-      if (!prd_sqlite_worker_step_done (worker, stmt, error))
-        return FALSE;
-    }
+    if (!upsert_link (worker, g_ptr_array_index (args->links, i), error))
+      return FALSE;
   return TRUE;
 }
 
@@ -328,6 +333,90 @@ put_links_async (PrdIntegrationStore *self,
 
   args->links = g_ptr_array_ref (links);
   run (self, TRUE, op_put_links, args, put_links_async, cancellable, callback, user_data);
+}
+
+/* Returns: the number @sql (one row, one column; its parameters @link's
+ * org, service, and then PRD id or remote key) counts, or -1 with @error
+ * set */
+static gint64
+count_links (PrdSqliteWorker *worker,
+             const char *sql,
+             const PrdIntegrationLinkRecord *link,
+             const char *third,
+             GError **error)
+{
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (worker, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return -1;
+  prd_sqlite_bind_text (stmt, 1, link->org);
+  prd_sqlite_bind_text (stmt, 2, link->service);
+  prd_sqlite_bind_text (stmt, 3, third);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      prd_sqlite_worker_set_error (worker, rc, "Cannot count the integration links", error);
+      return -1;
+    }
+  return sqlite3_column_int64 (stmt, 0);
+}
+
+/* The count and the insert run in one operation of the one worker thread
+ * (one transaction): no other write comes between them. */
+static gboolean
+op_add_link (PrdSqliteWorker *worker,
+             gpointer data,
+             gpointer *result,
+             GDestroyNotify *result_free,
+             GError **error)
+{
+  Args *args = data;
+  const PrdIntegrationLinkRecord *link = g_ptr_array_index (args->links, 0);
+  gint64 n;
+
+  n = count_links (worker,
+                   "SELECT COUNT (*) FROM integration_links WHERE org = ? AND service = ? "
+                   "AND remote_key = ?",
+                   link, link->remote_key, error);
+  if (n < 0)
+    return FALSE;
+  if (n > 0)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS, "%s is linked already",
+                   link->remote_key);
+      return FALSE;
+    }
+  n = count_links (worker,
+                   "SELECT COUNT (*) FROM integration_links WHERE org = ? AND service = ? "
+                   "AND prd_id = ?",
+                   link, link->prd_id, error);
+  if (n < 0)
+    return FALSE;
+  if (n >= args->max_links)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+                   "%s holds %" G_GINT64_FORMAT " %s links, the most it may (%u)", link->prd_id, n,
+                   link->service, args->max_links);
+      return FALSE;
+    }
+  return upsert_link (worker, link, error);
+}
+
+static void
+add_link_async (PrdIntegrationStore *self,
+                const PrdIntegrationLinkRecord *link,
+                guint max_links,
+                GCancellable *cancellable,
+                GAsyncReadyCallback callback,
+                gpointer user_data)
+{
+  Args *args = args_new (NULL, NULL, NULL);
+
+  args->links = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+  g_ptr_array_add (args->links, prd_integration_link_record_copy (link));
+  args->max_links = max_links;
+  run (self, TRUE, op_add_link, args, add_link_async, cancellable, callback, user_data);
 }
 
 static gboolean
@@ -497,6 +586,8 @@ prd_sqlite_store_integration_store_iface_init (PrdIntegrationStoreInterface *ifa
   iface->list_links_finish = list_settings_finish;
   iface->put_links_async = put_links_async;
   iface->put_links_finish = finish_boolean;
+  iface->add_link_async = add_link_async;
+  iface->add_link_finish = finish_boolean;
   iface->delete_link_async = delete_link_async;
   iface->delete_link_finish = finish_boolean;
   iface->delete_prd_links_async = delete_prd_links_async;

@@ -131,7 +131,117 @@ test('craft-link and craft-unlink: seed shape, refusals', async () => {
     assert.deepEqual(seen[1].data, { prdId, initiativeId: String(item.id) });
     ack = await request(editor, 'craft-unlink', { prdId, initiativeId: String(item.id) });
     assert.equal(ack.error.code, 'NOT_FOUND');
+
+    // Craft.io answering with another item than the one asked for, or with
+    // an id outside the rules: an error, and nothing linked.
+    const raw = (id, title) => ({ id, type: { name: 'Initiative' }, title, status: { name: 'Planned' },
+      objectives: [], labels: [], updateTime: new Date().toISOString() });
+    fake.state.items.set('asked-A', raw('other-B', 'Another one'));
+    fake.state.items.set('asked-C', raw('other C \u202e', 'An odd one'));
+    ack = await request(editor, 'craft-link', { prdId, initiativeId: 'asked-A' });
+    assert.equal(ack.error?.code, 'INTEGRATION_ERROR', JSON.stringify(ack));
+    assert.match(ack.error.message, /asked for item asked-A, it answered with item other-B/);
+    ack = await request(editor, 'craft-link', { prdId, initiativeId: 'asked-C' });
+    assert.equal(ack.error?.code, 'INTEGRATION_ERROR', JSON.stringify(ack));
+    assert.match(ack.error.message, /id is not 1 to 128 letters/);
+    for (const initiativeId of ['asked-A', 'other-B', 'asked-C']) {
+      ack = await request(editor, 'craft-unlink', { prdId, initiativeId });
+      assert.equal(ack.error.code, 'NOT_FOUND', initiativeId);
+    }
+
+    // A listed item whose id breaks the rules is never linked automatically
+    // (it could not be unlinked): the valid one with the same title is.
+    fake.state.items.set('odd', raw('odd id/with:chars', 'Grumbleworth Snazzlefrap'));
+    const good = fake.add({ title: 'Grumbleworth Snazzlefrap' });
+    const offers = recorder(editor, ['craft-initiative-linked']);
+    const renamed = await rest(hub, 'PATCH', `/api/prds/${prdId}`,
+      { body: { title: 'Grumbleworth Snazzlefrap' }, tok: token(ADMIN) });
+    assert.equal(renamed.status, 200, renamed.text);
+    await until(editor, () => offers.some((e) => e.data.linkType === 'automatic'));
+    assert.equal(offers.find((e) => e.data.linkType === 'automatic').data.initiative.id, String(good.id));
+    assert.ok(offers.every((e) => e.data.initiative.id !== 'odd id/with:chars'));
+    assert.equal(seen.filter((e) => e.data.linkType === 'manual').length, 1);
+    ack = await request(editor, 'craft-unlink', { prdId, initiativeId: String(good.id) });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
     assert.ok(!hub.stderr().includes(fake.state.apiKey));
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
+test('at most 20 initiatives per PRD: craft-link asked for together', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeCraftio();
+  const sockets = [];
+  try {
+    const items = Array.from({ length: 25 }, (_, i) => fake.add({ title: `Filler ${i}` }));
+    await configure(hub, settings(fake, { pollInterval: 86400 }));
+    const prdId = await createPrd(hub, 'Limits', '# Limits\n', EDITOR);
+    const editor = await client(hub, EDITOR);
+    sockets.push(editor);
+    // Every link is under the limit when it is asked for, and Craft.io
+    // answers them all late: the store's count decides.
+    fake.state.itemDelay = 300;
+    const acks = await Promise.all(items.map((item) =>
+      request(editor, 'craft-link', { prdId, initiativeId: String(item.id) })));
+    fake.state.itemDelay = 0;
+    const linked = items.filter((_, i) => acks[i].ok === true);
+    assert.equal(linked.length, 20, JSON.stringify(acks.filter((a) => !a.ok)));
+    for (const ack of acks.filter((a) => a.ok !== true)) {
+      assert.equal(ack.error.code, 'INVALID_PAYLOAD', JSON.stringify(ack));
+      assert.match(ack.error.message, /at most 20 initiatives/);
+    }
+    let ack = await request(editor, 'craft-link', { prdId, initiativeId: String(items.find((i) => !linked.includes(i)).id) });
+    assert.equal(ack.error.code, 'INVALID_PAYLOAD');
+    // Unlinking one makes room for one: the edge.
+    ack = await request(editor, 'craft-unlink', { prdId, initiativeId: String(linked[0].id) });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    ack = await request(editor, 'craft-link', { prdId, initiativeId: String(items.find((i) => !linked.includes(i)).id) });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    ack = await request(editor, 'craft-link', { prdId, initiativeId: String(linked[0].id) });
+    assert.equal(ack.error.code, 'INVALID_PAYLOAD');
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
+test('at most 20 initiatives per PRD: a rename at the limit offers, and links below it', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeCraftio();
+  const sockets = [];
+  try {
+    const items = Array.from({ length: 20 }, (_, i) => fake.add({ title: `Filler ${i}` }));
+    const match = fake.add({ title: 'Zorblat Quixmor' });
+    await configure(hub, settings(fake, { pollInterval: 86400 }));
+    const prdId = await createPrd(hub, 'Limits', '# Limits\n', EDITOR);
+    const editor = await client(hub, EDITOR);
+    sockets.push(editor);
+    await join(editor, prdId);
+    for (const item of items) {
+      const ack = await request(editor, 'craft-link', { prdId, initiativeId: String(item.id) });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+    }
+    // At the limit: the best match is offered, not linked.
+    const offers = recorder(editor, ['craft-initiative-linked']);
+    let res = await rest(hub, 'PATCH', `/api/prds/${prdId}`, { body: { title: 'Zorblat Quixmor' }, tok: token(ADMIN) });
+    assert.equal(res.status, 200, res.text);
+    await until(editor, () => offers.some((e) => e.data.initiative.id === String(match.id)));
+    assert.deepEqual(offers.map((e) => [e.data.initiative.id, e.data.linkType]), [[String(match.id), 'suggested']]);
+    let ack = await request(editor, 'craft-unlink', { prdId, initiativeId: String(match.id) });
+    assert.equal(ack.error.code, 'NOT_FOUND');
+    // One under it: linked.
+    ack = await request(editor, 'craft-unlink', { prdId, initiativeId: String(items[0].id) });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    res = await rest(hub, 'PATCH', `/api/prds/${prdId}`, { body: { title: 'Zorblat Quixmor 2' }, tok: token(ADMIN) });
+    assert.equal(res.status, 200, res.text);
+    await until(editor, () => offers.length === 2);
+    assert.deepEqual([offers[1].data.initiative.id, offers[1].data.linkType], [String(match.id), 'automatic']);
+    ack = await request(editor, 'craft-link', { prdId, initiativeId: String(items[0].id) });
+    assert.equal(ack.error.code, 'INVALID_PAYLOAD');
   } finally {
     for (const s of sockets) s.disconnect();
     await fake.close();

@@ -310,6 +310,22 @@ test('failure modes: 429 waited out, 403 channel, 404 channel; admins hear of er
     assert.ok(fake.state.requests.some((r) => r.path === '/api/v4/posts') &&
       fake.state.posts.length === 1);
 
+    // 429 asking for more than a day (any wait over 60 s): the call fails
+    // at once, not retried after the backoff, and says why in plain words.
+    fake.state.rateLimitNext = 10;
+    fake.state.retryAfter = '100000';
+    const before = fake.state.requests.length;
+    let res = await rest(hub, 'POST', '/api/integrations/mattermost/test', { tok: token(ADMIN) });
+    assert.equal(res.json.status, 'error', res.text);
+    assert.match(res.json.lastError, /HTTP 429 Too Many Requests/);
+    assert.match(res.json.lastError, /asked to wait too long/);
+    assert.doesNotMatch(res.json.lastError, /Unknown Error/);
+    assert.equal(fake.state.requests.length - before, 1);
+    fake.state.rateLimitNext = 0;
+    fake.state.retryAfter = '1';
+    res = await rest(hub, 'POST', '/api/integrations/mattermost/test', { tok: token(ADMIN) });
+    assert.equal(res.json.status, 'connected', res.text);
+
     // A channel the bot is not in: 403; the approval itself is not held up.
     await configure(hub, { channel: 'closed-room' });
     ack = await request(admin, 'approve-prd', { prdId });

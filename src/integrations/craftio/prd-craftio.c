@@ -157,6 +157,19 @@ id_text (JsonNode *node)
   return NULL;
 }
 
+/* Ids go into paths, and craft-unlink takes only these: letters, digits,
+ * '-', '_' and '.', at most 128. */
+static gboolean
+id_is_valid (const char *id)
+{
+  if (id == NULL || *id == '\0' || strlen (id) > 128)
+    return FALSE;
+  for (const char *p = id; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_' && *p != '.')
+      return FALSE;
+  return TRUE;
+}
+
 static void
 add_texts (GPtrArray *out, JsonNode *node)
 {
@@ -197,7 +210,8 @@ texts_of (JsonObject *item, const char *many, const char *one)
  * @item: a Craft.io item
  *
  * Returns: (transfer full) (nullable): the initiative; %NULL with @error
- *   set when the item has no id or title
+ *   set when the item has no id or title, or an id that is not 1 to 128
+ *   letters, digits, '-', '_' or '.' (listings leave such items out)
  */
 PrdCraftInitiative *
 prd_craft_initiative_parse (JsonObject *item, GError **error)
@@ -208,11 +222,20 @@ prd_craft_initiative_parse (JsonObject *item, GError **error)
   const char *url = prd_integration_json_text (json_object_get_member (item, "webUrl"));
 
   initiative->id = id_text (json_object_get_member (item, "id"));
-  if (initiative->id == NULL || *initiative->id == '\0' || strlen (initiative->id) > 128 ||
-      title == NULL || strlen (title) > 1024 || !g_utf8_validate (title, -1, NULL))
+  if (initiative->id == NULL || title == NULL || strlen (title) > 1024 ||
+      !g_utf8_validate (title, -1, NULL))
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR,
                            "Craft.io: an item without an id or a title (has the API changed?)");
+      return NULL;
+    }
+  /* An id the hub could not ask for again (nor an editor unlink) is never
+   * linked: it is not an initiative the hub can keep. */
+  if (!id_is_valid (initiative->id))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR,
+                           "Craft.io: an item whose id is not 1 to 128 letters, digits, '-', '_' "
+                           "or '.'");
       return NULL;
     }
   initiative->title = g_strdup (title);
@@ -446,18 +469,6 @@ header_is_valid (const char *name)
   return TRUE;
 }
 
-/* Ids go into paths: letters, digits, '-', '_' and '.'. */
-static gboolean
-id_is_valid (const char *id)
-{
-  if (id == NULL || *id == '\0' || strlen (id) > 128)
-    return FALSE;
-  for (const char *p = id; *p != '\0'; p++)
-    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_' && *p != '.')
-      return FALSE;
-  return TRUE;
-}
-
 static gboolean
 craftio_check_settings (PrdIntegration *integration,
                         JsonObject *settings,
@@ -654,6 +665,15 @@ on_item (GObject *source, GAsyncResult *result, gpointer user_data)
   else if (response != NULL)
     initiative =
         prd_craft_initiative_parse (prd_integration_http_response_get_object (response), &error);
+  if (initiative != NULL && !g_str_equal (initiative->id, g_task_get_task_data (task)))
+    {
+      /* Another item than the one asked for: linking it would keep an
+       * initiative nobody chose, under an id the editor never gave. */
+      g_set_error (&error, PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR,
+                   "Craft.io: asked for item %s, it answered with item %s",
+                   (const char *) g_task_get_task_data (task), initiative->id);
+      g_clear_pointer (&initiative, prd_craft_initiative_free);
+    }
   if (initiative == NULL)
     {
       GError *translated = translate_error (error);
@@ -694,7 +714,8 @@ prd_craftio_get_item_async (PrdCraftio *self,
 }
 
 /* Returns: (transfer full): the initiative, or %NULL with @error set
- * (INVALID_PAYLOAD for an id Craft.io does not know) */
+ * (INVALID_PAYLOAD for an id Craft.io does not know; INTEGRATION_ERROR
+ * when it answers with another item than the one asked for) */
 PrdCraftInitiative *
 prd_craftio_get_item_finish (PrdCraftio *self, GAsyncResult *result, GError **error)
 {

@@ -10,6 +10,7 @@
 // Switched on per test:
 //   rateLimitNext   429 {message} with Retry-After: 1
 //   down            every request answers 500 {message}
+//   itemDelay       milliseconds GET /item/{id} waits before it answers
 
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -27,6 +28,7 @@ export async function startFakeCraftio({
     requests: [],
     rateLimitNext: 0,
     down: false,
+    itemDelay: 0,
   };
 
   function send(res, status, body, headers = {}) {
@@ -98,7 +100,8 @@ export async function startFakeCraftio({
       const one = /^\/item\/([^/]+)$/.exec(p);
       if (one) {
         const item = state.items.get(one[1]);
-        return item ? send(res, 200, item) : send(res, 404, { message: 'Item not found' });
+        const answer = () => (item ? send(res, 200, item) : send(res, 404, { message: 'Item not found' }));
+        return state.itemDelay > 0 ? setTimeout(answer, state.itemDelay) : answer();
       }
       return send(res, 404, { message: 'Not found' });
     });

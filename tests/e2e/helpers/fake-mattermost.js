@@ -7,7 +7,8 @@
 // in a channel the bot is not a member of; 400 for a message over 16383
 // characters) and POST /hooks/{id} (200 text/plain `ok`; 400 AppError for
 // an unknown hook). Switched on per test:
-//   rateLimitNext   answers 429 text/plain `limit exceeded`, Retry-After: 1
+//   rateLimitNext   answers 429 text/plain `limit exceeded`, Retry-After:
+//                   retryAfter (default `1`)
 //   down            every request answers 500
 //   hold            requests wait (unanswered) in `held` until release()
 
@@ -31,6 +32,7 @@ export async function startFakeMattermost({
     hooked: [],
     requests: [],
     rateLimitNext: 0,
+    retryAfter: '1',
     down: false,
     hold: false,
     held: [],
@@ -60,7 +62,7 @@ export async function startFakeMattermost({
       if (state.down) return appError(res, 500, 'app.internal', 'down');
       if (state.rateLimitNext > 0) {
         state.rateLimitNext--;
-        res.writeHead(429, { 'content-type': 'text/plain', 'retry-after': '1',
+        res.writeHead(429, { 'content-type': 'text/plain', 'retry-after': state.retryAfter,
           'x-ratelimit-limit': '10', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '1' });
         return res.end('limit exceeded');
       }
