@@ -125,16 +125,26 @@ prd_hub_craftio_init (PrdHubCraftio *self)
 
 /* ---- links ↔ initiatives ---- */
 
+/* The objectives as the link keeps them (JSON): all of them (50 of at most
+ * 1024 bytes each fit), or as many as fit when escaping makes them longer. */
 static char *
 objectives_digest (const PrdCraftInitiative *initiative)
 {
-  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_ARRAY);
-  JsonArray *array = json_array_new ();
+  guint n = g_strv_length (initiative->objectives);
 
-  for (guint i = 0; initiative->objectives[i] != NULL; i++)
-    json_array_add_string_element (array, initiative->objectives[i]);
-  json_node_take_array (node, array);
-  return json_to_string (node, FALSE);
+  for (;; n--)
+    {
+      g_autoptr (JsonNode) node = json_node_new (JSON_NODE_ARRAY);
+      JsonArray *array = json_array_new ();
+      g_autofree char *text = NULL;
+
+      for (guint i = 0; i < n; i++)
+        json_array_add_string_element (array, initiative->objectives[i]);
+      json_node_take_array (node, array);
+      text = json_to_string (node, FALSE);
+      if (strlen (text) <= PRD_INTEGRATION_STORE_MAX_DIGEST || n == 0)
+        return g_steal_pointer (&text);
+    }
 }
 
 static PrdIntegrationLinkRecord *

@@ -167,7 +167,7 @@ check_link (const PrdIntegrationLinkRecord *link, GError **error)
          prd_store_validate_prd_id (link->prd_id, error) &&
          check_text (link->remote_key, MAX_KEY_LENGTH, "A remote key", error) &&
          check_text (link->title, 4096, "A title", error) &&
-         check_text (link->digest, 128, "A digest", error);
+         check_text (link->digest, PRD_INTEGRATION_STORE_MAX_DIGEST, "A digest", error);
 }
 
 static gboolean

@@ -22,6 +22,9 @@ G_BEGIN_DECLS
  * past which a delivery is refused as stale. One organization's deliveries
  * never push out another's. */
 #define PRD_INTEGRATION_STORE_MAX_DELIVERIES 100000
+/* The longest digest of a link: Jira's hash of an item's text, or what
+ * Craft.io's objectives were at the last check (JSON). */
+#define PRD_INTEGRATION_STORE_MAX_DIGEST 65536
 
 /**
  * PrdIntegrationSettingsRecord:
@@ -47,7 +50,9 @@ typedef struct
  * @remote_id: (nullable): the remote item's id
  * @url: (nullable): where people see the remote item
  * @title: the item's title as of the last sync (both sides agreed on it)
- * @digest: a digest of the item's whole text as of the last sync
+ * @digest: what the item was as of the last sync, for seeing changes (a
+ *   hash of its whole text, or its objectives), at most
+ *   %PRD_INTEGRATION_STORE_MAX_DIGEST bytes
  * @position: the item's index among the PRD's items at the last sync
  * @status: (nullable): the remote item's status as last heard
  * @updated_at: microseconds since the Unix epoch

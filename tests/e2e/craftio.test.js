@@ -171,6 +171,38 @@ test('craft-link and craft-unlink: seed shape, refusals', async () => {
   }
 });
 
+test('an initiative with many long objectives links, and a restart keeps them all', async () => {
+  const dataDir = tmpDir('prdhub-e2e-craftio-');
+  let hub = await startHub({ args: ['--data-dir', dataDir] });
+  const fake = await startFakeCraftio();
+  try {
+    // 50 objectives (the most kept) of 1000 bytes each.
+    const objectives = Array.from({ length: 50 }, (_, i) => `Objective ${i} `.padEnd(1000, 'x'));
+    const item = fake.add({ title: 'Long objectives', objectives });
+    await configure(hub, settings(fake, { pollInterval: 86400 }));
+    const prdId = await createPrd(hub, 'Objectives', '# Objectives\n', EDITOR);
+    let editor = await client(hub, EDITOR);
+    const ack = await request(editor, 'craft-link', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    assert.deepEqual(ack.initiative.objectives, objectives);
+    editor.disconnect();
+    await assertCleanStop(hub);
+
+    // The link keeps what the objectives were: nothing reads as changed.
+    hub = await startHub({ args: ['--data-dir', dataDir] });
+    editor = await client(hub, EDITOR);
+    await join(editor, prdId);
+    const seen = recorder(editor, ['craft-initiative-updated']);
+    const check = await request(editor, 'craft-check-alignment', { prdId });
+    assert.equal(check.ok, true, JSON.stringify(check));
+    assert.equal(seen.length, 0, JSON.stringify(seen));
+    editor.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
 test('at most 20 initiatives per PRD: craft-link asked for together', async () => {
   const hub = await startHub({ env: VERBOSE });
   const fake = await startFakeCraftio();
