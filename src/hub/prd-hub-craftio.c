@@ -69,6 +69,7 @@ struct _PrdHubCraftio
   PrdIntegrationStore *links;       /* (owned) */
   PrdNotificationStore *feed;       /* (owned) */
   GHashTable *polls;                /* org → PollState */
+  GHashTable *retirements;          /* org → how often its settings were retired */
   PrdAiProvider *ai;                /* (owned) (nullable) */
   GCancellable *cancellable;
   guint tick_id;
@@ -93,12 +94,15 @@ prd_hub_craftio_dispose (GObject *object)
   g_clear_handle_id (&self->tick_id, g_source_remove);
   g_clear_object (&self->rooms);
   g_clear_object (&self->store);
+  if (self->registry != NULL)
+    g_signal_handlers_disconnect_by_data (self->registry, self);
   g_clear_object (&self->registry);
   g_clear_object (&self->links);
   g_clear_object (&self->feed);
   g_clear_pointer (&self->polls, g_hash_table_unref);
   g_clear_object (&self->ai);
   g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->retirements, g_hash_table_unref);
   G_OBJECT_CLASS (prd_hub_craftio_parent_class)->dispose (object);
 }
 
@@ -121,6 +125,23 @@ prd_hub_craftio_init (PrdHubCraftio *self)
 {
   self->polls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->cancellable = g_cancellable_new ();
+  self->retirements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+/* How often @org's Craft.io settings were removed or replaced so far: work
+ * begun before the count changed writes nothing (no link comes back after
+ * a removal). */
+static guint
+retirements_of (PrdHubCraftio *self, const char *org)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (self->retirements, org));
+}
+
+static GError *
+retired_error (void)
+{
+  return g_error_new_literal (PRD_ERROR, PRD_ERROR_CANCELLED,
+                              "Craft.io's settings were removed or changed during the request");
 }
 
 /* ---- links ↔ initiatives ---- */
@@ -242,6 +263,7 @@ typedef struct
   PrdCraftio *craft;              /* (owned) (nullable) */
   PrdCraftInitiative *initiative; /* (owned) (nullable) */
   GPtrArray *links;               /* (owned) (nullable): the PRD's */
+  guint retirements;              /* retirements_of() the org when asked */
 } Request;
 
 static void
@@ -259,10 +281,18 @@ request_free (Request *request)
   g_free (request);
 }
 
-/* Takes @error. */
+/* Takes @error. A call cancelled because the settings were retired is
+ * answered CANCELLED; one cancelled because the hub stops, not at all. */
 static void
 request_fail (Request *request, GError *error)
 {
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+      request->self->cancellable != NULL &&
+      !g_cancellable_is_cancelled (request->self->cancellable))
+    {
+      g_error_free (error);
+      error = retired_error ();
+    }
   if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     prd_hub_reply_error (request->socket, request->ack_id, request->event, request->prd_id, error);
   g_error_free (error);
@@ -333,6 +363,11 @@ on_item (GObject *source, GAsyncResult *result, gpointer user_data)
   if (request->initiative == NULL)
     {
       request_fail (request, error);
+      return;
+    }
+  if (retirements_of (request->self, request->org) != request->retirements)
+    {
+      request_fail (request, retired_error ());
       return;
     }
   /* The store counts again as it adds: links asked for together were all
@@ -764,6 +799,7 @@ start_request (PrdHubCraftio *self,
   request->prd_id = g_strdup (prd_id);
   request->org = g_strdup (identity->org);
   request->initiative_id = g_strdup (initiative_id);
+  request->retirements = retirements_of (self, identity->org);
   prd_store_get_async (self->store, prd_id, self->cancellable, on_prd, request);
 }
 
@@ -819,6 +855,7 @@ typedef struct
   GHashTable *linked;             /* (nullable): the initiatives linked to the PRD already */
   GPtrArray *initiatives;         /* (owned) (nullable): the workspace's */
   const PrdCraftInitiative *best; /* (nullable): in @initiatives, the one to link */
+  guint retirements;              /* retirements_of() the org when the PRD was titled */
 } Titled;
 
 static void
@@ -928,7 +965,8 @@ on_candidates (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (PrdIntegrationLinkRecord) link = NULL;
 
   titled->initiatives = prd_craftio_list_initiatives_finish (PRD_CRAFTIO (source), result, NULL);
-  if (titled->initiatives == NULL)
+  if (titled->initiatives == NULL ||
+      retirements_of (titled->self, titled->org) != titled->retirements)
     {
       titled_free (titled);
       return;
@@ -1021,6 +1059,7 @@ prd_hub_craftio_prd_titled (
   titled->prd_id = g_strdup (prd_id);
   titled->title = g_strdup (title);
   titled->owner = g_strdup (owner);
+  titled->retirements = retirements_of (self, org);
   prd_integration_registry_get_async (self->registry, org, PRD_CRAFTIO_SERVICE, self->cancellable,
                                       on_titled_entry, titled);
 }
@@ -1034,6 +1073,7 @@ typedef struct
   gint64 started;
   guint interval;
   GPtrArray *initiatives; /* (nullable) */
+  guint retirements;      /* retirements_of() the org when the poll began */
 } Poll;
 
 static void
@@ -1184,6 +1224,9 @@ on_poll_links (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GPtrArray) links = NULL;
 
   links = prd_integration_store_list_links_finish (PRD_INTEGRATION_STORE (source), result, NULL);
+  /* Settings removed meanwhile: their links are gone, and stay gone. */
+  if (retirements_of (poll->self, poll->org) != poll->retirements)
+    g_clear_pointer (&links, g_ptr_array_unref);
   for (guint i = 0; links != NULL && i < poll->initiatives->len; i++)
     {
       PrdCraftInitiative *initiative = g_ptr_array_index (poll->initiatives, i);
@@ -1279,6 +1322,7 @@ on_configured (GObject *source, GAsyncResult *result, gpointer user_data)
       poll->self = g_object_ref (self);
       poll->org = g_strdup (record->org);
       poll->interval = 300;
+      poll->retirements = retirements_of (self, record->org);
       prd_integration_registry_get_async (self->registry, record->org, PRD_CRAFTIO_SERVICE,
                                           self->cancellable, on_poll_entry, poll);
     }
@@ -1292,6 +1336,20 @@ tick (gpointer user_data)
   prd_integration_store_list_settings_async (self->links, NULL, self->cancellable, on_configured,
                                              g_object_ref (self));
   return G_SOURCE_CONTINUE;
+}
+
+static void
+on_integration_retired (PrdIntegrationRegistry *registry,
+                        const char *org,
+                        const char *service,
+                        gpointer user_data)
+{
+  PrdHubCraftio *self = user_data;
+
+  if (!g_str_equal (service, PRD_CRAFTIO_SERVICE) || self->retirements == NULL)
+    return;
+  g_hash_table_insert (self->retirements, g_strdup (org),
+                       GUINT_TO_POINTER (retirements_of (self, org) + 1));
 }
 
 /**
@@ -1316,6 +1374,7 @@ prd_hub_craftio_new (PrdHubRoomRegistry *rooms,
   self->registry = g_object_ref (registry);
   self->links = g_object_ref (prd_integration_registry_get_store (registry));
   self->feed = g_object_ref (feed);
+  g_signal_connect (registry, "integration-retired", G_CALLBACK (on_integration_retired), self);
   if (nsp != NULL)
     prd_hub_add_events (nsp, events, G_N_ELEMENTS (events), self);
   self->tick_id = g_timeout_add_seconds (PRD_HUB_CRAFTIO_TICK, tick, self);

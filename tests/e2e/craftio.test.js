@@ -203,6 +203,38 @@ test('an initiative with many long objectives links, and a restart keeps them al
   }
 });
 
+test('removing Craft.io during a craft-link answers CANCELLED and links nothing', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeCraftio();
+  const sockets = [];
+  try {
+    const item = fake.add({ title: 'Held initiative' });
+    await configure(hub, settings(fake, { pollInterval: 86400 }));
+    const prdId = await createPrd(hub, 'Held', '# Held\n', EDITOR);
+    const editor = await client(hub, EDITOR);
+    sockets.push(editor);
+    await join(editor, prdId);
+    fake.state.itemDelay = 2000;
+    const pending = request(editor, 'craft-link', { prdId, initiativeId: String(item.id) });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const removed = await rest(hub, 'DELETE', '/api/integrations/craftio', { tok: token(ADMIN) });
+    assert.equal(removed.status, 200, removed.text);
+    const ack = await pending;
+    assert.equal(ack.error?.code, 'CANCELLED', JSON.stringify(ack));
+    assert.match(ack.error.message, /removed or changed/);
+
+    // Configured again, the PRD links nothing.
+    fake.state.itemDelay = 0;
+    await configure(hub, settings(fake, { pollInterval: 86400 }));
+    const check = await request(editor, 'craft-check-alignment', { prdId });
+    assert.equal(check.error?.code, 'NOT_FOUND', JSON.stringify(check));
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
 test('at most 20 initiatives per PRD: craft-link asked for together', async () => {
   const hub = await startHub({ env: VERBOSE });
   const fake = await startFakeCraftio();
