@@ -708,7 +708,8 @@ on_answer (GTask *task, GBytes *body, GError *error)
           task, PRD_INTEGRATION_HTTP_ERROR,
           status == 429 ? PRD_INTEGRATION_HTTP_ERROR_RATE_LIMITED
                         : PRD_INTEGRATION_HTTP_ERROR_STATUS,
-          "%s (after %u attempts%s)", described, call->attempt,
+          "%s (after %u %s%s)", described, call->attempt,
+          call->attempt == 1 ? "attempt" : "attempts",
           wait_ms > PRD_INTEGRATION_HTTP_MAX_RETRY_AFTER ? "; asked to wait too long" : "");
       return;
     }
