@@ -903,7 +903,9 @@ on_reply_comment (PrdSioSocket *socket,
   comment = lookup_comment (self, socket, payload, &document, &room, &error);
   if (comment == NULL)
     goto fail;
-  if (comment->resolved_by_id != NULL)
+  /* A resolve being written counts as done, as for a second resolve: the
+   * reply would go to a comment that is resolved before it is stored. */
+  if (comment->resolved_by_id != NULL || comment->resolving)
     {
       g_set_error (&error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
                    "Comment %s is resolved; it takes no more replies", comment->id);

@@ -152,6 +152,15 @@ test('comments: seed shapes, anchors that follow edits, replies, resolve', async
     assert.equal(again.error.code, 'INVALID_OPERATION');
     const late2 = await request(b, 'reply-comment', { commentId: ack.commentId, content: 'x' });
     assert.equal(late2.error.code, 'INVALID_OPERATION');
+    // A reply sent while a resolve is being written is refused too (it
+    // would go to a comment resolved before it is stored).
+    const racing = await request(a, 'add-comment', { prdId, position: 0, content: 'racing' });
+    const [resolving, racingReply] = await Promise.all([
+      request(a, 'resolve-comment', { commentId: racing.commentId }),
+      request(a, 'reply-comment', { commentId: racing.commentId, content: 'too late' }),
+    ]);
+    assert.equal(resolving.ok, true, JSON.stringify(resolving));
+    assert.equal(racingReply.error?.code, 'INVALID_OPERATION', JSON.stringify(racingReply));
     // A viewer resolves only their own comments.
     const vr = await request(late, 'resolve-comment', { commentId: lv.commentId });
     assert.equal(vr.ok, true);
