@@ -159,9 +159,13 @@ remote_open (const char *config_file,
         return NULL;
     }
 
-  /* The environment's secret wins, as for `prdhub token`. */
+  /* The environment's secret wins, as for `prdhub token`; else the hub's
+   * secret is read from its data folder, which must exist (a command never
+   * makes a new secret where no hub is). */
   if (g_getenv (PRD_HUB_SECRET_ENV) == NULL || *g_getenv (PRD_HUB_SECRET_ENV) == '\0')
     {
+      if (!prd_cli_check_data_dir (server->data_dir, error))
+        return NULL;
       secrets = prd_secret_store_open_default_sync (server->data_dir, NULL, error);
       if (secrets == NULL)
         return NULL;

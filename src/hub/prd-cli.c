@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * What every command of the command line shares: how a usage error is
- * told.
+ * told, and which data folders a command may use.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "prd-error.h"
 
 #include "prd-cli.h"
 
@@ -30,4 +37,52 @@ prd_cli_usage_error (const char *command, const char *format, ...)
   g_printerr ("prdhub: %s (see `prdhub help%s%s`)\n", message, command != NULL ? " " : "",
               command != NULL ? command : "");
   return PRD_CLI_EXIT_USAGE;
+}
+
+/**
+ * prd_cli_check_data_dir:
+ * @data_dir: the data folder a command is to use
+ *
+ * Every command but `serve` works on the data folder of a hub that exists:
+ * one that does not is a typo, not a new hub (`serve` creates it first).
+ * Also says what is wrong with a folder the command cannot use.
+ *
+ * Returns: %FALSE with @error set when the command cannot use @data_dir
+ */
+gboolean
+prd_cli_check_data_dir (const char *data_dir, GError **error)
+{
+  GStatBuf st;
+
+  if (g_stat (data_dir, &st) != 0)
+    {
+      int saved_errno = errno;
+
+      if (saved_errno == ENOENT)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND,
+                       "The data folder %s does not exist (check --data-dir; `prdhub serve` "
+                       "creates it when a hub first runs)",
+                       data_dir);
+          return FALSE;
+        }
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot use the data folder %s: %s",
+                   data_dir, g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (!S_ISDIR (st.st_mode))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE,
+                   "Cannot use the data folder %s: it is not a folder", data_dir);
+      return FALSE;
+    }
+  if (g_access (data_dir, R_OK | W_OK | X_OK) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot use the data folder %s: %s",
+                   data_dir, g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
 }

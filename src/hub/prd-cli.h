@@ -11,5 +11,6 @@ G_BEGIN_DECLS
 #define PRD_CLI_EXIT_USAGE   2
 
 int prd_cli_usage_error (const char *command, const char *format, ...) G_GNUC_PRINTF (2, 3);
+gboolean prd_cli_check_data_dir (const char *data_dir, GError **error);
 
 G_END_DECLS

@@ -123,47 +123,6 @@ parse_command_line (GOptionContext *context, const char *command, int *argc, cha
   return -1;
 }
 
-/* Every command but `serve` works on the data folder of a hub that exists:
- * one that does not is a typo, not a new hub (`serve` creates it first).
- * Also says what is wrong with a folder the command cannot use. */
-static gboolean
-check_data_dir (const char *data_dir, GError **error)
-{
-  GStatBuf st;
-
-  if (g_stat (data_dir, &st) != 0)
-    {
-      int saved_errno = errno;
-
-      if (saved_errno == ENOENT)
-        {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND,
-                       "The data folder %s does not exist (check --data-dir; `prdhub serve` "
-                       "creates it when a hub first runs)",
-                       data_dir);
-          return FALSE;
-        }
-      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot use the data folder %s: %s",
-                   data_dir, g_strerror (saved_errno));
-      return FALSE;
-    }
-  if (!S_ISDIR (st.st_mode))
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE,
-                   "Cannot use the data folder %s: it is not a folder", data_dir);
-      return FALSE;
-    }
-  if (g_access (data_dir, R_OK | W_OK | X_OK) != 0)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot use the data folder %s: %s",
-                   data_dir, g_strerror (saved_errno));
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static PrdHubConfig *
 load_config (const char *config_file,
              const char *listen,
@@ -220,7 +179,8 @@ load_existing_hub_config (const char *config_file, const char *data_dir, GError 
   g_autoptr (PrdHubConfig) config =
       load_config (config_file, NULL, data_dir, NULL, NULL, NULL, NULL, NULL, error);
 
-  if (config == NULL || !check_data_dir (prd_hub_config_get_server (config)->data_dir, error) ||
+  if (config == NULL ||
+      !prd_cli_check_data_dir (prd_hub_config_get_server (config)->data_dir, error) ||
       !prd_data_swap_recover (prd_hub_config_get_server (config)->data_dir, NULL, error))
     return NULL;
   return g_steal_pointer (&config);
@@ -315,7 +275,7 @@ lock_data_dir (PrdHubConfig *config, GError **error)
                    data_dir, g_strerror (saved_errno));
       return NULL;
     }
-  if (!check_data_dir (data_dir, error))
+  if (!prd_cli_check_data_dir (data_dir, error))
     return NULL;
   lock = prd_data_lock_acquire (data_dir, error);
   /* A restore interrupted there is finished (or undone) before the hub

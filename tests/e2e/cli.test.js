@@ -268,6 +268,12 @@ test('commands other than serve refuse a data folder that does not exist', () =>
       [['token', '--user', 'u1', '--name', 'U'], { PRDHUB_JWT_SECRET: undefined }],
       [['token', '--user', 'u1', '--name', 'U'], { PRDHUB_JWT_SECRET: 'y'.repeat(32) }],
       [['secret', 'list'], {}],
+      // The commands that ask a running hub read its secret from the folder.
+      [['status'], { PRDHUB_JWT_SECRET: undefined }],
+      [['prd', 'rename', 'prd_abc', '--title', 'T'], { PRDHUB_JWT_SECRET: undefined }],
+      [['prd', 'archive', 'prd_abc'], { PRDHUB_JWT_SECRET: undefined }],
+      [['prd', 'delete', 'prd_abc'], { PRDHUB_JWT_SECRET: undefined }],
+      [['prd', 'version', 'prd_abc', '--changelog', 'C'], { PRDHUB_JWT_SECRET: undefined }],
     ];
     for (const [args, env] of commands) {
       const res = prdhub([...args, '--data-dir', typo], env);
