@@ -264,6 +264,18 @@ ensure_open (PrdGitRepo *self, gboolean create, GError **error)
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_NOT_FOUND, "No version has been created");
       return FALSE;
     }
+  /* Made the owner's only from the start (libgit2 would follow the umask,
+   * and the folder be restricted below, with a message meant for an older
+   * hub's repository). */
+  if (g_mkdir_with_parents (self->path, 0700) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE,
+                   "Cannot create the versions repository %s: %s", self->path,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
   options.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
   options.initial_head = "main";
   options.description = "prdhub: versions of the PRDs";

@@ -291,9 +291,12 @@ test('serve creates its data folder', async () => {
   const parent = tmpDir();
   const dataDir = path.join(parent, 'new', 'hub');
   try {
-    const hub = await startHub({ args: ['--data-dir', dataDir] });
+    const hub = await startHub({ args: ['--data-dir', dataDir], env: { G_MESSAGES_DEBUG: 'all' } });
     assert.ok(fs.statSync(dataDir).isDirectory());
+    assert.equal(fs.statSync(path.join(dataDir, 'versions.git')).mode & 0o777, 0o700);
     await hub.stop();
+    // Its own new files are private from the start: nothing to put right.
+    assert.doesNotMatch(hub.stderr(), /readable by its owner only/);
     const res = prdhub(['prd', 'list', '--data-dir', dataDir]);
     assert.equal(res.status, 0, res.stderr);
   } finally {
