@@ -6,7 +6,7 @@
  * org.prdtool.Hub1 through the generated proxy, the errors, and what the
  * clients see of a disconnect, a cancel and a version. Then the hub without
  * a session bus, with --no-dbus, beside another hub owning the name, and a
- * stop with a TestIntegration under way.
+ * stop: the TestIntegration under way, and the hub waiting for the name.
  *
  * The cases run in order on one hub; each leaves it as the next expects.
  */
@@ -989,18 +989,49 @@ error_set_cond (gpointer data)
   return *(GError **) data != NULL;
 }
 
+static char *
+name_owner (void)
+{
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr (GVariant) reply = NULL;
+  char *owner = NULL;
+
+  reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "GetNameOwner",
+                                       g_variant_new ("(s)", BUS_NAME), G_VARIANT_TYPE ("(s)"),
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  if (reply != NULL)
+    g_variant_get (reply, "(s)", &owner);
+  return owner;
+}
+
+static gboolean
+owner_changed_cond (gpointer data)
+{
+  g_autofree char *owner = name_owner ();
+
+  return owner != NULL && g_strcmp0 (owner, data) != 0;
+}
+
 /* A stopping hub answers the TestIntegration under way InternalError and
- * leaves the bus. */
+ * leaves the bus; a second hub waiting for the name takes it over, then
+ * leaves it too. */
 static void
 test_stop (void)
 {
   g_autoptr (SoupServer) silent = soup_server_new (NULL, NULL);
+  g_autoptr (HubProcess) second = NULL;
+  g_autoptr (PrdDbusHub1) second_proxy = NULL;
+  g_autoptr (GVariant) sessions = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GError) in_flight = NULL;
+  g_autofree char *first_owner = name_owner ();
   g_autofree char *base_url = NULL;
+  g_autofree char *log = NULL;
   guint n_requests = 0;
   GSList *uris;
 
+  g_assert_nonnull (first_owner);
   soup_server_add_handler (silent, NULL, on_silent_request, &n_requests, NULL);
   g_assert_true (soup_server_listen_local (silent, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
   g_assert_no_error (error);
@@ -1008,6 +1039,18 @@ test_stop (void)
   base_url = g_uri_to_string (uris->data);
   g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
   configure_jira ("org_b", base_url);
+
+  /* A second hub of the same user queues for the name. */
+  second = hub_spawn ("second-in-queue", FALSE, NULL);
+  for (gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;;)
+    {
+      g_free (log);
+      log = hub_process_read_stderr (second);
+      if (strstr (log, "another process owns org.prdtool.Hub") != NULL)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      run_for (20);
+    }
 
   /* The check waits for the silent server when the hub stops. */
   g_dbus_proxy_call (G_DBUS_PROXY (t.proxy), "TestIntegration",
@@ -1021,6 +1064,21 @@ test_stop (void)
   g_assert_error (in_flight, PRD_ERROR, PRD_ERROR_INTERNAL);
   g_assert_nonnull (strstr (in_flight->message, "The hub is stopping"));
 
+  /* The second hub owns the name now, and answers under it. */
+  wait_until (owner_changed_cond, first_owner, "the second hub to own the name");
+  second_proxy = prd_dbus_hub1_proxy_new_for_bus_sync (G_BUS_TYPE_SESSION, G_DBUS_PROXY_FLAGS_NONE,
+                                                       BUS_NAME, BUS_PATH, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (prd_dbus_hub1_get_listen_uri (second_proxy), ==, second->url);
+  g_assert_true (prd_dbus_hub1_call_list_sessions_sync (second_proxy, &sessions, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_variant_n_children (sessions), ==, 0);
+  g_free (log);
+  log = hub_process_read_stderr (second);
+  g_assert_nonnull (strstr (log, "D-Bus: the process that owned org.prdtool.Hub left; this hub's "
+                                 "admin interface is on"));
+
+  hub_process_stop (second);
   wait_until (owned_cond, GINT_TO_POINTER (FALSE), "the name to go away");
   soup_server_disconnect (silent);
 }

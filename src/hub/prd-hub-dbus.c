@@ -60,6 +60,7 @@ struct _PrdHubDbus
   GDBusConnection *connection; /* (owned) (nullable): where we are exported */
   GCancellable *cancellable;   /* (owned) */
   guint owner_id;
+  gboolean name_queued; /* another process owns the name, this hub waits for it */
   guint tick_id;
   gint64 started_at; /* µs since the epoch */
   gboolean sessions_dirty;
@@ -976,7 +977,13 @@ unexport (PrdHubDbus *self)
 static void
 on_name_acquired (GDBusConnection *connection, const char *name, gpointer user_data)
 {
-  g_debug ("D-Bus: owning %s on the session bus", name);
+  PrdHubDbus *self = user_data;
+
+  if (self->name_queued)
+    g_message ("D-Bus: the process that owned %s left; this hub's admin interface is on", name);
+  else
+    g_debug ("D-Bus: owning %s on the session bus", name);
+  self->name_queued = FALSE;
 }
 
 static void
@@ -985,14 +992,22 @@ on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
   PrdHubDbus *self = user_data;
 
   if (connection == NULL || g_dbus_connection_is_closed (connection))
-    g_message ("D-Bus: lost the session bus; the admin interface is off");
-  else
+    {
+      g_message ("D-Bus: lost the session bus; the admin interface is off");
+      g_bus_unown_name (self->owner_id);
+      self->owner_id = 0;
+      unexport (self);
+      return;
+    }
+  /* Another process (a second hub of the same user) owns the name: the bus
+   * keeps this hub in its queue and hands the name over when that process
+   * releases it or exits. The object stays exported meanwhile, so that it
+   * answers from the moment the name is ours. */
+  if (!self->name_queued)
     g_message ("D-Bus: another process owns %s on the session bus; this hub's admin interface "
-               "is off",
+               "is off until it goes",
                name);
-  g_bus_unown_name (self->owner_id);
-  self->owner_id = 0;
-  unexport (self);
+  self->name_queued = TRUE;
 }
 
 static void
@@ -1021,8 +1036,8 @@ on_bus (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   self->connection = g_steal_pointer (&connection);
   self->owner_id = g_bus_own_name_on_connection (self->connection, PRD_HUB_DBUS_NAME,
-                                                 G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
-                                                 on_name_acquired, on_name_lost, self, NULL);
+                                                 G_BUS_NAME_OWNER_FLAGS_NONE, on_name_acquired,
+                                                 on_name_lost, self, NULL);
 }
 
 /* ---- object --------------------------------------------------------------------- */
@@ -1190,7 +1205,9 @@ prd_hub_dbus_new (PrdHub *hub)
  *
  * Exports the interface on the session bus and owns `org.prdtool.Hub`,
  * asynchronously. Without a session bus it logs one message and the hub
- * goes on without it; so it does when another process owns the name.
+ * goes on without it. When another process owns the name, it logs so and
+ * waits in the bus's queue: the name is this hub's once that process
+ * releases it or exits.
  */
 void
 prd_hub_dbus_start (PrdHubDbus *self)
