@@ -860,6 +860,115 @@ test_markup (void)
   soup_server_disconnect (server);
 }
 
+/* A Jira whose server takes the check's request and answers only when the
+ * test says so. */
+static void
+on_held_request (SoupServer *server,
+                 SoupServerMessage *msg,
+                 const char *path,
+                 GHashTable *query,
+                 gpointer user_data)
+{
+  GPtrArray *held = user_data;
+
+  soup_server_message_pause (msg);
+  g_ptr_array_add (held, g_object_ref (msg));
+}
+
+static gboolean
+held_cond (gpointer data)
+{
+  return ((GPtrArray *) data)->len > 0;
+}
+
+/* "Test Now" waits for the hub's answer however long its check takes (the
+ * hub's check of a service that does not answer takes minutes; the default
+ * D-Bus timeout is 25 s), and the row shows it is being tested meanwhile.
+ * The admin's proxy gets a default timeout far shorter than the wait here:
+ * a call that used it would fail with "Timeout was reached". */
+static void
+test_integration_slow (void)
+{
+  PrdAdminIntegrationsPage *integrations = prd_admin_window_get_integrations_page (t.window);
+  GDBusProxy *proxy =
+      G_DBUS_PROXY (prd_admin_client_get_proxy (prd_admin_application_get_client (t.app)));
+  g_autoptr (SoupServer) server = soup_server_new (NULL, NULL);
+  g_autoptr (GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *data_dir = g_build_filename (t.tmp_dir, "hub", NULL);
+  g_autofree char *base_url = NULL;
+  g_autofree char *base_url_arg = NULL;
+  static const char myself[] = "{\"accountId\":\"a-1\",\"displayName\":\"Bot\"}";
+  const char *row_title = "Jira — org_slow";
+  const char *toast = "Jira — org_slow: connected";
+  SoupServerMessage *msg;
+  GSList *uris;
+
+  soup_server_add_handler (server, NULL, on_held_request, held, NULL);
+  g_assert_true (soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (server);
+  base_url = g_uri_to_string (uris->data);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  base_url_arg = g_strconcat ("baseUrl=", base_url, NULL);
+  {
+    const char *set[] = { g_getenv ("PRDHUB_BIN"),
+                          "integration",
+                          "set",
+                          "jira",
+                          "--data-dir",
+                          data_dir,
+                          "--org",
+                          "org_slow",
+                          base_url_arg,
+                          "deployment=datacenter",
+                          "projectKey=PRD",
+                          NULL };
+    const char *secret[] = { g_getenv ("PRDHUB_BIN"),
+                             "integration",
+                             "secret",
+                             "jira",
+                             "token",
+                             "--data-dir",
+                             data_dir,
+                             "--org",
+                             "org_slow",
+                             NULL };
+
+    run_prdhub (set, NULL);
+    run_prdhub (secret, "pat-value\n");
+  }
+  prd_admin_window_show_page (t.window, "integrations");
+  prd_admin_integrations_page_refresh (integrations);
+  wait_until (toast_cond, (gpointer) row_title, "the integration's row");
+
+  g_assert_nonnull (proxy);
+  g_dbus_proxy_set_default_timeout (proxy, 200);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (integrations), "integrations.test", "(ss)",
+                                             "org_slow", "jira"));
+  wait_until (toast_cond, "Testing…", "the row to show the test");
+  wait_until (held_cond, held, "the hub's check to reach the service");
+  /* Far longer than the proxy's default timeout. */
+  run_for (1500);
+  g_assert_false (shows_label_containing (GTK_WIDGET (t.window), "Test failed"));
+  g_assert_true (shows_label (GTK_WIDGET (integrations), "Testing…"));
+  save_screenshot (GTK_WIDGET (t.window), "integrations-testing");
+
+  /* The service answers: the hub's answer reaches the page. */
+  msg = g_ptr_array_index (held, 0);
+  soup_server_message_set_status (msg, 200, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC, myself,
+                                    strlen (myself));
+  soup_server_message_unpause (msg);
+  wait_until (toast_cond, (gpointer) toast, "the toast of the test");
+  wait_until (no_toast_cond, "Testing…", "the row to show the result");
+  wait_until (label_containing_cond, "connected · last success", "the row's new status");
+  g_dbus_proxy_set_default_timeout (proxy, -1);
+  g_assert_cmpuint (dismiss_toasts (GTK_WIDGET (t.window)), >=, 1);
+  wait_until (no_toast_cond, (gpointer) toast, "the toast to go");
+  soup_server_disconnect (server);
+}
+
 static void
 test_no_hub (void)
 {
@@ -962,6 +1071,7 @@ on_activate (GApplication *application, gpointer user_data)
   g_test_add_func ("/prd/admin-ui/jobs-cap", test_jobs_cap);
   g_test_add_func ("/prd/admin-ui/sessions", test_sessions);
   g_test_add_func ("/prd/admin-ui/markup", test_markup);
+  g_test_add_func ("/prd/admin-ui/integration-slow", test_integration_slow);
   g_test_add_func ("/prd/admin-ui/no-hub", test_no_hub);
   g_test_add_func ("/prd/admin-ui/start-hub", test_start_hub);
   *status = g_test_run ();

@@ -5,7 +5,8 @@
  * and the scripted AI test server: every property, method and signal of
  * org.prdtool.Hub1 through the generated proxy, the errors, and what the
  * clients see of a disconnect, a cancel and a version. Then the hub without
- * a session bus, with --no-dbus, and beside another hub owning the name.
+ * a session bus, with --no-dbus, beside another hub owning the name, and a
+ * stop: the TestIntegration under way, and the hub waiting for the name.
  *
  * The cases run in order on one hub; each leaves it as the next expects.
  */
@@ -737,6 +738,51 @@ integration_changed_cond (gpointer data)
   return t.integration_changes > 0;
 }
 
+/* Jira for @org, set with the command line in the running hub's data
+ * folder. */
+static void
+configure_jira (const char *org, const char *base_url)
+{
+  g_autofree char *data_dir = g_build_filename (t.tmp_dir, "hub", NULL);
+  g_autofree char *base_url_arg = g_strconcat ("baseUrl=", base_url, NULL);
+  const char *set[] = { g_getenv ("PRDHUB_BIN"),
+                        "integration",
+                        "set",
+                        "jira",
+                        "--data-dir",
+                        data_dir,
+                        "--org",
+                        org,
+                        base_url_arg,
+                        "deployment=datacenter",
+                        "projectKey=PRD",
+                        NULL };
+  const char *secret[] = { g_getenv ("PRDHUB_BIN"),
+                           "integration",
+                           "secret",
+                           "jira",
+                           "token",
+                           "--data-dir",
+                           data_dir,
+                           "--org",
+                           org,
+                           NULL };
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GError) error = NULL;
+
+  process = g_subprocess_newv (set, G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait_check (process, NULL, &error));
+  g_assert_no_error (error);
+  g_clear_object (&process);
+  process = g_subprocess_newv (
+      secret, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_communicate_utf8 (process, "pat-value\n", NULL, NULL, NULL, &error));
+  g_assert_true (g_subprocess_wait_check (process, NULL, &error));
+  g_assert_no_error (error);
+}
+
 static void
 test_integrations (void)
 {
@@ -773,47 +819,11 @@ test_integrations (void)
   /* Configured on the command line while the hub runs: Jira on a port where
    * nothing listens. */
   {
-    g_autofree char *data_dir = g_build_filename (t.tmp_dir, "hub", NULL);
-    const char *set[] = { g_getenv ("PRDHUB_BIN"),
-                          "integration",
-                          "set",
-                          "jira",
-                          "--data-dir",
-                          data_dir,
-                          "--org",
-                          "org_a",
-                          "baseUrl=http://127.0.0.1:1",
-                          "deployment=datacenter",
-                          "projectKey=PRD",
-                          NULL };
-    const char *secret[] = { g_getenv ("PRDHUB_BIN"),
-                             "integration",
-                             "secret",
-                             "jira",
-                             "token",
-                             "--data-dir",
-                             data_dir,
-                             "--org",
-                             "org_a",
-                             NULL };
-    g_autoptr (GSubprocess) process = NULL;
     g_autoptr (GVariant) after = NULL;
     g_autoptr (GVariant) entry = NULL;
     const char *status = NULL;
 
-    process = g_subprocess_newv (set, G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error);
-    g_assert_no_error (error);
-    g_assert_true (g_subprocess_wait_check (process, NULL, &error));
-    g_assert_no_error (error);
-    g_clear_object (&process);
-    process = g_subprocess_newv (
-        secret, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error);
-    g_assert_no_error (error);
-    g_assert_true (
-        g_subprocess_communicate_utf8 (process, "pat-value\n", NULL, NULL, NULL, &error));
-    g_assert_true (g_subprocess_wait_check (process, NULL, &error));
-    g_assert_no_error (error);
-
+    configure_jira ("org_a", "http://127.0.0.1:1");
     g_assert_true (prd_dbus_hub1_call_list_integrations_sync (t.proxy, &after, NULL, &error));
     g_assert_no_error (error);
     g_assert_cmpuint (g_variant_n_children (after), ==, 1);
@@ -943,14 +953,134 @@ test_no_dbus_and_name_taken (void)
   }
 }
 
-/* A stopping hub leaves the bus. */
+/* A Jira whose server takes every request and never answers it. */
+static void
+on_silent_request (SoupServer *server,
+                   SoupServerMessage *msg,
+                   const char *path,
+                   GHashTable *query,
+                   gpointer user_data)
+{
+  guint *n_requests = user_data;
+
+  (*n_requests)++;
+  soup_server_message_pause (msg);
+}
+
+static gboolean
+nonzero_cond (gpointer data)
+{
+  return *(guint *) data > 0;
+}
+
+static void
+on_test_integration (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GError **error = user_data;
+  g_autoptr (GVariant) status = NULL;
+
+  if (prd_dbus_hub1_call_test_integration_finish (PRD_DBUS_HUB1 (source), &status, result, error))
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "the call succeeded");
+}
+
+static gboolean
+error_set_cond (gpointer data)
+{
+  return *(GError **) data != NULL;
+}
+
+static char *
+name_owner (void)
+{
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr (GVariant) reply = NULL;
+  char *owner = NULL;
+
+  reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "GetNameOwner",
+                                       g_variant_new ("(s)", BUS_NAME), G_VARIANT_TYPE ("(s)"),
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  if (reply != NULL)
+    g_variant_get (reply, "(s)", &owner);
+  return owner;
+}
+
+static gboolean
+owner_changed_cond (gpointer data)
+{
+  g_autofree char *owner = name_owner ();
+
+  return owner != NULL && g_strcmp0 (owner, data) != 0;
+}
+
+/* A stopping hub answers the TestIntegration under way InternalError and
+ * leaves the bus; a second hub waiting for the name takes it over, then
+ * leaves it too. */
 static void
 test_stop (void)
 {
+  g_autoptr (SoupServer) silent = soup_server_new (NULL, NULL);
+  g_autoptr (HubProcess) second = NULL;
+  g_autoptr (PrdDbusHub1) second_proxy = NULL;
+  g_autoptr (GVariant) sessions = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GError) in_flight = NULL;
+  g_autofree char *first_owner = name_owner ();
+  g_autofree char *base_url = NULL;
+  g_autofree char *log = NULL;
+  guint n_requests = 0;
+  GSList *uris;
+
+  g_assert_nonnull (first_owner);
+  soup_server_add_handler (silent, NULL, on_silent_request, &n_requests, NULL);
+  g_assert_true (soup_server_listen_local (silent, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (silent);
+  base_url = g_uri_to_string (uris->data);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  configure_jira ("org_b", base_url);
+
+  /* A second hub of the same user queues for the name. */
+  second = hub_spawn ("second-in-queue", FALSE, NULL);
+  for (gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;;)
+    {
+      g_free (log);
+      log = hub_process_read_stderr (second);
+      if (strstr (log, "another process owns org.prdtool.Hub") != NULL)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      run_for (20);
+    }
+
+  /* The check waits for the silent server when the hub stops. */
+  g_dbus_proxy_call (G_DBUS_PROXY (t.proxy), "TestIntegration",
+                     g_variant_new ("(ss)", "org_b", "jira"), G_DBUS_CALL_FLAGS_NONE, G_MAXINT,
+                     NULL, on_test_integration, &in_flight);
+  wait_until (nonzero_cond, &n_requests, "the check's request");
   g_clear_pointer (&t.alice, prd_test_client_free);
   g_clear_pointer (&t.bob, prd_test_client_free);
   hub_process_stop (t.hub);
+  wait_until (error_set_cond, &in_flight, "the answer of TestIntegration");
+  g_assert_error (in_flight, PRD_ERROR, PRD_ERROR_INTERNAL);
+  g_assert_nonnull (strstr (in_flight->message, "The hub is stopping"));
+
+  /* The second hub owns the name now, and answers under it. */
+  wait_until (owner_changed_cond, first_owner, "the second hub to own the name");
+  second_proxy = prd_dbus_hub1_proxy_new_for_bus_sync (G_BUS_TYPE_SESSION, G_DBUS_PROXY_FLAGS_NONE,
+                                                       BUS_NAME, BUS_PATH, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (prd_dbus_hub1_get_listen_uri (second_proxy), ==, second->url);
+  g_assert_true (prd_dbus_hub1_call_list_sessions_sync (second_proxy, &sessions, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_variant_n_children (sessions), ==, 0);
+  g_free (log);
+  log = hub_process_read_stderr (second);
+  g_assert_nonnull (strstr (log, "D-Bus: the process that owned org.prdtool.Hub left; this hub's "
+                                 "admin interface is on"));
+
+  hub_process_stop (second);
   wait_until (owned_cond, GINT_TO_POINTER (FALSE), "the name to go away");
+  soup_server_disconnect (silent);
 }
 
 int

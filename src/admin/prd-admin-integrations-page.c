@@ -5,6 +5,11 @@
  * error and last success, and a "Test Now" button (`integrations.test`).
  * Listed when the hub appears and again on IntegrationStatusChanged. While
  * the hub has no integration configured, an empty state says so.
+ *
+ * A test waits for the hub's answer however long the check takes (without
+ * a D-Bus timeout: a service that does not answer keeps the hub's check
+ * going for minutes, see docs/dbus.md); meanwhile its row shows a spinner
+ * and "Testing…" instead of the button.
  */
 #define G_LOG_DOMAIN "prd-admin"
 
@@ -25,9 +30,11 @@ struct _PrdAdminIntegrationsPage
   GtkStack *stack;
   GtkListBox *list_box;
 
-  PrdDbusHub1 *proxy;        /* (owned) (nullable) */
-  GCancellable *cancellable; /* (owned) (nullable) */
-  GListStore *store;         /* (owned) (element-type PrdAdminRecord) */
+  PrdDbusHub1 *proxy;             /* (owned) (nullable) */
+  GCancellable *cancellable;      /* (owned) (nullable) */
+  GCancellable *test_cancellable; /* (owned) (nullable): the tests of this proxy */
+  GHashTable *testing;            /* (owned) (element-type utf8): test_key() of rows under test */
+  GListStore *store;              /* (owned) (element-type PrdAdminRecord) */
   guint n_refreshes;
 };
 
@@ -48,9 +55,18 @@ service_name (const char *service)
   return service;
 }
 
+/* Organization ids are free text: the unit separator keeps two pairs
+ * apart. */
+static char *
+test_key (const char *organization, const char *service)
+{
+  return g_strconcat (organization, "\x1f", service, NULL);
+}
+
 static GtkWidget *
 create_row (gpointer item, gpointer user_data)
 {
+  PrdAdminIntegrationsPage *self = user_data;
   PrdAdminRecord *record = item;
   const char *organization = prd_admin_record_get_string (record, "organization");
   const char *service = prd_admin_record_get_string (record, "service");
@@ -60,8 +76,11 @@ create_row (gpointer item, gpointer user_data)
       prd_admin_time_to_string (prd_admin_record_get_int (record, "last-success"));
   g_autofree char *title = NULL;
   g_autoptr (GString) subtitle = g_string_new (status);
+  g_autofree char *key = test_key (organization, service);
+  gboolean testing = g_hash_table_contains (self->testing, key);
   GtkWidget *row = adw_action_row_new ();
-  GtkWidget *button = gtk_button_new_with_mnemonic (_ ("_Test Now"));
+  GtkWidget *button = testing ? gtk_button_new_with_label (_ ("Testing…"))
+                              : gtk_button_new_with_mnemonic (_ ("_Test Now"));
 
   /* Translators: an integration row: "Jira — org_1" */
   title = g_strdup_printf (_ ("%s — %s"), service_name (service), organization);
@@ -77,10 +96,40 @@ create_row (gpointer item, gpointer user_data)
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
   adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle->str);
   gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
-  gtk_actionable_set_action_name (GTK_ACTIONABLE (button), "integrations.test");
-  gtk_actionable_set_action_target (GTK_ACTIONABLE (button), "(ss)", organization, service);
+  if (testing)
+    {
+      GtkWidget *spinner = gtk_spinner_new ();
+
+      /* The hub is checking the service: one test at a time per row. */
+      gtk_spinner_start (GTK_SPINNER (spinner));
+      gtk_widget_set_valign (spinner, GTK_ALIGN_CENTER);
+      adw_action_row_add_suffix (ADW_ACTION_ROW (row), spinner);
+      gtk_widget_set_sensitive (button, FALSE);
+    }
+  else
+    {
+      gtk_actionable_set_action_name (GTK_ACTIONABLE (button), "integrations.test");
+      gtk_actionable_set_action_target (GTK_ACTIONABLE (button), "(ss)", organization, service);
+    }
   adw_action_row_add_suffix (ADW_ACTION_ROW (row), button);
   return row;
+}
+
+/* Makes the list box create the row of @key again. */
+static void
+row_changed (PrdAdminIntegrationsPage *self, const char *key)
+{
+  GListModel *model = G_LIST_MODEL (self->store);
+
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr (PrdAdminRecord) record = g_list_model_get_item (model, i);
+      g_autofree char *record_key = test_key (prd_admin_record_get_string (record, "organization"),
+                                              prd_admin_record_get_string (record, "service"));
+
+      if (g_str_equal (record_key, key))
+        g_list_model_items_changed (model, i, 1, 1);
+    }
 }
 
 static void
@@ -134,7 +183,17 @@ typedef struct
 {
   PrdAdminIntegrationsPage *self; /* (owned) */
   char *title;
+  char *key; /* test_key() */
 } Test;
+
+static void
+test_free (Test *test)
+{
+  g_object_unref (test->self);
+  g_free (test->title);
+  g_free (test->key);
+  g_free (test);
+}
 
 static void
 on_tested (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -143,8 +202,18 @@ on_tested (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GVariant) status = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *title = NULL;
+  gboolean ok;
 
-  if (prd_dbus_hub1_call_test_integration_finish (PRD_DBUS_HUB1 (source), &status, result, &error))
+  ok = prd_dbus_hub1_call_test_integration_finish (PRD_DBUS_HUB1 (source), &status, result, &error);
+  /* Cancelled: the page left this hub, and its rows with it. */
+  if (!ok && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      test_free (test);
+      return;
+    }
+  g_hash_table_remove (test->self->testing, test->key);
+  row_changed (test->self, test->key);
+  if (ok)
     {
       const char *state = "";
 
@@ -161,9 +230,7 @@ on_tested (GObject *source, GAsyncResult *result, gpointer user_data)
       title = g_strdup_printf (_ ("Test failed: %s"), message);
     }
   prd_admin_show_toast (GTK_WIDGET (test->self), title);
-  g_object_unref (test->self);
-  g_free (test->title);
-  g_free (test);
+  test_free (test);
 }
 
 static void
@@ -173,13 +240,28 @@ test_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   const char *organization, *service;
   Test *test;
 
+  g_autofree char *key = NULL;
+
   if (self->proxy == NULL)
     return;
   g_variant_get (parameter, "(&s&s)", &organization, &service);
+  key = test_key (organization, service);
+  if (g_hash_table_contains (self->testing, key))
+    return;
+  g_hash_table_add (self->testing, g_strdup (key));
+  row_changed (self, key);
+  if (self->test_cancellable == NULL)
+    self->test_cancellable = g_cancellable_new ();
   test = g_new0 (Test, 1);
   test->self = g_object_ref (self);
   test->title = g_strdup_printf (_ ("%s — %s"), service_name (service), organization);
-  prd_dbus_hub1_call_test_integration (self->proxy, organization, service, NULL, on_tested, test);
+  test->key = g_steal_pointer (&key);
+  /* No timeout: the hub answers when its check ends, which may be long
+   * after the default 25 s (docs/dbus.md), or fails the call when it
+   * goes away. */
+  g_dbus_proxy_call (G_DBUS_PROXY (self->proxy), "TestIntegration",
+                     g_variant_new ("(ss)", organization, service), G_DBUS_CALL_FLAGS_NONE,
+                     G_MAXINT, self->test_cancellable, on_tested, test);
 }
 
 static void
@@ -189,6 +271,7 @@ prd_admin_integrations_page_dispose (GObject *object)
 
   prd_admin_integrations_page_set_proxy (self, NULL);
   g_clear_object (&self->store);
+  g_clear_pointer (&self->testing, g_hash_table_unref);
 
   G_OBJECT_CLASS (prd_admin_integrations_page_parent_class)->dispose (object);
 }
@@ -219,6 +302,7 @@ static void
 prd_admin_integrations_page_init (PrdAdminIntegrationsPage *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->testing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->store = g_list_store_new (PRD_TYPE_ADMIN_RECORD);
   gtk_list_box_bind_model (self->list_box, G_LIST_MODEL (self->store), create_row, self, NULL);
   update_stack (self);
@@ -238,6 +322,11 @@ prd_admin_integrations_page_set_proxy (PrdAdminIntegrationsPage *self, PrdDbusHu
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  if (self->test_cancellable != NULL)
+    g_cancellable_cancel (self->test_cancellable);
+  g_clear_object (&self->test_cancellable);
+  if (self->testing != NULL)
+    g_hash_table_remove_all (self->testing);
   if (self->proxy != NULL)
     g_signal_handlers_disconnect_by_data (self->proxy, self);
   g_set_object (&self->proxy, proxy);

@@ -25,6 +25,10 @@
  * Callers: the session bus admits only the hub's own user; every method
  * asks the bus for the caller's uid anyway before it acts (FORBIDDEN
  * otherwise).
+ *
+ * TestIntegration runs the whole connection check, retries included, before
+ * it answers (docs/dbus.md tells callers how long that can be); a hub that
+ * stops meanwhile answers INTERNAL_ERROR.
  */
 #define G_LOG_DOMAIN "prd-hub-dbus"
 
@@ -56,12 +60,14 @@ struct _PrdHubDbus
   GDBusConnection *connection; /* (owned) (nullable): where we are exported */
   GCancellable *cancellable;   /* (owned) */
   guint owner_id;
+  gboolean name_queued; /* another process owns the name, this hub waits for it */
   guint tick_id;
   gint64 started_at; /* µs since the epoch */
   gboolean sessions_dirty;
   GHashTable *dirty_jobs; /* job id → (owned) GVariant a{sv}: the latest snapshot */
   GHashTable *finished;   /* job id → (owned) GVariant a{sv} */
   GQueue finished_order;  /* (element-type utf8) (owned): oldest first */
+  GPtrArray *tests;       /* (element-type IntegrationTest) (unowned): TestIntegration under way */
 };
 
 static void prd_hub_dbus_iface_init (PrdDbusHub1Iface *iface);
@@ -719,37 +725,89 @@ cancel_ai_job (PrdHubDbus *self, GDBusMethodInvocation *invocation)
   prd_dbus_hub1_complete_cancel_ai_job (PRD_DBUS_HUB1 (self), invocation);
 }
 
+/* A TestIntegration under way, from the look-up of the integration to the
+ * end of its check. PrdHubDbus keeps it in `tests` until it is answered: a
+ * stopping hub answers InternalError, from dispose at the latest, since a
+ * check may outlast the process. */
 typedef struct
 {
-  GDBusMethodInvocation *invocation; /* (owned) */
-  PrdIntegrationEntry *entry;        /* (owned) */
+  PrdHubDbus *self;                  /* (unowned) (nullable): NULL once answered */
+  GDBusMethodInvocation *invocation; /* (owned) (nullable): NULL once answered */
+  PrdIntegrationEntry *entry;        /* (owned) (nullable): until the look-up ends */
 } IntegrationTest;
+
+static void
+integration_test_free (IntegrationTest *test)
+{
+  g_assert (test->invocation == NULL);
+  g_clear_pointer (&test->entry, prd_integration_entry_free);
+  g_free (test);
+}
+
+/* Takes @test out of its hub's list and answers @error, or the status of
+ * its integration when @error is %NULL. */
+static void
+integration_test_answer (IntegrationTest *test, GError *error)
+{
+  GDBusMethodInvocation *invocation = g_steal_pointer (&test->invocation);
+
+  g_ptr_array_remove_fast (test->self->tests, test);
+  test->self = NULL;
+  if (error != NULL)
+    g_dbus_method_invocation_take_error (invocation, error);
+  else
+    g_dbus_method_invocation_return_value (
+        invocation,
+        g_variant_new ("(@a{sv})", integration_to_variant (test->entry->org, test->entry->service,
+                                                           test->entry->integration, NULL)));
+  g_object_unref (invocation);
+}
+
+/* Only a stopping hub cancels the look-up or the check (its own
+ * cancellable, or the integration registry's shutdown). */
+static gboolean
+is_cancelled (const GError *error)
+{
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+         g_error_matches (error, PRD_ERROR, PRD_ERROR_CANCELLED);
+}
+
+static GError *
+stopping_error (void)
+{
+  return g_error_new_literal (PRD_ERROR, PRD_ERROR_INTERNAL, "The hub is stopping");
+}
 
 static void
 on_integration_tested (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   IntegrationTest *test = user_data;
+  g_autoptr (GError) error = NULL;
 
-  /* The outcome is the status the answer carries. */
-  prd_integration_test_finish (PRD_INTEGRATION (source), result, NULL);
-  g_dbus_method_invocation_return_value (
-      test->invocation,
-      g_variant_new ("(@a{sv})", integration_to_variant (test->entry->org, test->entry->service,
-                                                         test->entry->integration, NULL)));
-  g_object_unref (test->invocation);
-  prd_integration_entry_free (test->entry);
-  g_free (test);
+  prd_integration_test_finish (PRD_INTEGRATION (source), result, &error);
+  if (test->invocation != NULL)
+    {
+      /* A failed check is the status `error` with why; a cancelled one
+       * left the status as it was and says nothing of the service. */
+      integration_test_answer (test, is_cancelled (error) ? stopping_error () : NULL);
+    }
+  integration_test_free (test);
 }
 
 static void
 on_integration_got (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr (GDBusMethodInvocation) invocation = user_data;
+  IntegrationTest *test = user_data;
   g_autoptr (GError) error = NULL;
   PrdIntegrationEntry *entry;
-  IntegrationTest *test;
 
   entry = prd_integration_registry_get_finish (PRD_INTEGRATION_REGISTRY (source), result, &error);
+  if (test->invocation == NULL)
+    {
+      g_clear_pointer (&entry, prd_integration_entry_free);
+      integration_test_free (test);
+      return;
+    }
   if (entry != NULL && entry->integration == NULL)
     {
       g_autofree char *service = prd_error_truncate_message (entry->service, MAX_ID_CHARS);
@@ -763,13 +821,14 @@ on_integration_got (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (entry == NULL)
     {
-      g_dbus_method_invocation_return_gerror (invocation, error);
+      integration_test_answer (test,
+                               is_cancelled (error) ? stopping_error () : g_steal_pointer (&error));
+      integration_test_free (test);
       return;
     }
-  test = g_new0 (IntegrationTest, 1);
-  test->invocation = g_steal_pointer (&invocation);
   test->entry = entry;
-  prd_integration_test_async (entry->integration, NULL, on_integration_tested, test);
+  prd_integration_test_async (entry->integration, test->self->cancellable, on_integration_tested,
+                              test);
 }
 
 static void
@@ -779,6 +838,7 @@ test_integration (PrdHubDbus *self, GDBusMethodInvocation *invocation)
   PrdIntegrationRegistry *registry =
       self->hub != NULL ? prd_hub_get_integration_registry (self->hub) : NULL;
   const char *organization, *service;
+  IntegrationTest *test;
 
   g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s&s)", &organization,
                  &service);
@@ -798,8 +858,12 @@ test_integration (PrdHubDbus *self, GDBusMethodInvocation *invocation)
       return_error (invocation, PRD_ERROR_NOT_FOUND, message);
       return;
     }
+  test = g_new0 (IntegrationTest, 1);
+  test->self = self;
+  test->invocation = g_object_ref (invocation);
+  g_ptr_array_add (self->tests, test);
   prd_integration_registry_get_async (registry, organization, service, self->cancellable,
-                                      on_integration_got, g_object_ref (invocation));
+                                      on_integration_got, test);
 }
 
 static void
@@ -913,7 +977,13 @@ unexport (PrdHubDbus *self)
 static void
 on_name_acquired (GDBusConnection *connection, const char *name, gpointer user_data)
 {
-  g_debug ("D-Bus: owning %s on the session bus", name);
+  PrdHubDbus *self = user_data;
+
+  if (self->name_queued)
+    g_message ("D-Bus: the process that owned %s left; this hub's admin interface is on", name);
+  else
+    g_debug ("D-Bus: owning %s on the session bus", name);
+  self->name_queued = FALSE;
 }
 
 static void
@@ -922,14 +992,22 @@ on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
   PrdHubDbus *self = user_data;
 
   if (connection == NULL || g_dbus_connection_is_closed (connection))
-    g_message ("D-Bus: lost the session bus; the admin interface is off");
-  else
+    {
+      g_message ("D-Bus: lost the session bus; the admin interface is off");
+      g_bus_unown_name (self->owner_id);
+      self->owner_id = 0;
+      unexport (self);
+      return;
+    }
+  /* Another process (a second hub of the same user) owns the name: the bus
+   * keeps this hub in its queue and hands the name over when that process
+   * releases it or exits. The object stays exported meanwhile, so that it
+   * answers from the moment the name is ours. */
+  if (!self->name_queued)
     g_message ("D-Bus: another process owns %s on the session bus; this hub's admin interface "
-               "is off",
+               "is off until it goes",
                name);
-  g_bus_unown_name (self->owner_id);
-  self->owner_id = 0;
-  unexport (self);
+  self->name_queued = TRUE;
 }
 
 static void
@@ -958,8 +1036,8 @@ on_bus (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   self->connection = g_steal_pointer (&connection);
   self->owner_id = g_bus_own_name_on_connection (self->connection, PRD_HUB_DBUS_NAME,
-                                                 G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
-                                                 on_name_acquired, on_name_lost, self, NULL);
+                                                 G_BUS_NAME_OWNER_FLAGS_NONE, on_name_acquired,
+                                                 on_name_lost, self, NULL);
 }
 
 /* ---- object --------------------------------------------------------------------- */
@@ -971,6 +1049,19 @@ prd_hub_dbus_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->tick_id, g_source_remove);
+  /* The checks under way end with the cancellable, but only in a later
+   * main-loop iteration, and a stopping hub may have none: their callers
+   * hear now that the hub stops, before the process exits. */
+  if (self->tests != NULL && self->tests->len > 0)
+    {
+      g_autoptr (GDBusConnection) connection =
+          g_object_ref (g_dbus_method_invocation_get_connection (
+              ((IntegrationTest *) g_ptr_array_index (self->tests, 0))->invocation));
+
+      while (self->tests->len > 0)
+        integration_test_answer (g_ptr_array_index (self->tests, 0), stopping_error ());
+      g_dbus_connection_flush_sync (connection, NULL, NULL);
+    }
   if (self->owner_id != 0)
     {
       g_bus_unown_name (self->owner_id);
@@ -1011,6 +1102,7 @@ prd_hub_dbus_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->dirty_jobs, g_hash_table_unref);
   g_clear_pointer (&self->finished, g_hash_table_unref);
+  g_clear_pointer (&self->tests, g_ptr_array_unref);
   g_queue_clear_full (&self->finished_order, g_free);
 
   G_OBJECT_CLASS (prd_hub_dbus_parent_class)->finalize (object);
@@ -1034,6 +1126,7 @@ prd_hub_dbus_init (PrdHubDbus *self)
   self->finished =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_variant_unref);
   g_queue_init (&self->finished_order);
+  self->tests = g_ptr_array_new ();
 }
 
 static void
@@ -1112,7 +1205,9 @@ prd_hub_dbus_new (PrdHub *hub)
  *
  * Exports the interface on the session bus and owns `org.prdtool.Hub`,
  * asynchronously. Without a session bus it logs one message and the hub
- * goes on without it; so it does when another process owns the name.
+ * goes on without it. When another process owns the name, it logs so and
+ * waits in the bus's queue: the name is this hub's once that process
+ * releases it or exits.
  */
 void
 prd_hub_dbus_start (PrdHubDbus *self)
