@@ -44,6 +44,7 @@ ARCHIVE_TYPES = {"tar", "tar-gzip", "tar-compress", "tar-bzip2", "tar-lzip", "ta
 ALLOWED_FINISH_ARGS = {
     "--share=ipc", "--socket=wayland", "--socket=fallback-x11", "--device=dri",
     "--share=network", "--own-name=org.prdtool.Hub", "--talk-name=org.freedesktop.secrets",
+    "--system-talk-name=org.freedesktop.Avahi",
 }
 REQUIRED_FINISH_ARGS = {"--share=network", "--own-name=org.prdtool.Hub", "--socket=wayland",
                         "--socket=fallback-x11"}
