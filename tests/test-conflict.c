@@ -346,6 +346,124 @@ test_utf16_substring (void)
   g_assert_cmpstr (c, ==, "bc");
 }
 
+/* One client edit at @stale (its own entry brought up to date). */
+static PrdCrdtOp *
+apply_at (PrdCrdtDoc *doc,
+          guint32 site,
+          GArray *stale,
+          const char *text,
+          guint32 position,
+          guint32 length)
+{
+  g_autoptr (GArray) vector = g_array_copy (stale);
+  g_autoptr (GError) error = NULL;
+  PrdCrdtOp *op = NULL;
+  gboolean ok;
+
+  if (vector->len <= site)
+    g_array_set_size (vector, site + 1);
+  g_array_index (vector, guint32, site) = prd_crdt_doc_get_site_ops (doc, site);
+  if (text != NULL)
+    ok = prd_crdt_doc_apply_local_insert (doc, site, (const guint32 *) vector->data, vector->len,
+                                          position, text, -1, 0, &op, &error);
+  else
+    ok = prd_crdt_doc_apply_local_delete (doc, site, (const guint32 *) vector->data, vector->len,
+                                          position, length, 0, &op, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  return op;
+}
+
+/* "text": a's delete (@a_position, @a_length) and b's edit (an insert of
+ * @b_text, else a delete of @b_length), concurrent; undoing a's delete
+ * as the hub does (the pieces from the last) must give @expected. */
+static void
+check_restore (const char *text,
+               guint32 a_position,
+               guint32 a_length,
+               guint32 b_position,
+               const char *b_text,
+               guint32 b_length,
+               const char *expected)
+{
+  Hub hub;
+  g_autoptr (GArray) stale = NULL;
+  g_autoptr (PrdCrdtOp) a = NULL;
+  g_autoptr (PrdCrdtOp) b = NULL;
+  g_autoptr (GPtrArray) pieces = NULL;
+  g_autofree char *deleted = prd_utf16_substring (text, a_position, a_length);
+  g_autofree char *result = NULL;
+
+  hub_init (&hub, text);
+  stale = prd_crdt_doc_get_state_vector (hub.doc);
+  a = apply_at (hub.doc, 1, stale, NULL, a_position, a_length);
+  b = apply_at (hub.doc, 2, stale, b_text, b_position, b_length);
+  pieces = prd_conflict_restore_pieces (hub.doc, a, deleted, b);
+  g_assert_nonnull (pieces);
+  for (guint i = 1; i < pieces->len; i++)
+    g_assert_cmpuint (((PrdConflictRestore *) pieces->pdata[i - 1])->position, <=,
+                      ((PrdConflictRestore *) pieces->pdata[i])->position);
+  for (guint i = pieces->len; i > 0; i--)
+    {
+      const PrdConflictRestore *piece = pieces->pdata[i - 1];
+      g_autoptr (GArray) now = seen_all (&hub, 3);
+      g_autoptr (PrdCrdtOp) op = apply_at (hub.doc, 3, now, piece->text, piece->position, 0);
+    }
+  result = prd_crdt_doc_get_text (hub.doc);
+  g_assert_cmpstr (result, ==, expected);
+  hub_clear (&hub);
+}
+
+/* Undoing a delete puts back only what the other delete did not remove
+ * too, each character where it was. */
+static void
+test_restore_pieces (void)
+{
+  /* Overlapping deletes: "llo w" and "o wor". */
+  check_restore ("hello world", 2, 5, 4, NULL, 5, "hellld");
+  check_restore ("hello world", 4, 5, 2, NULL, 5, "heorld");
+  /* The other delete inside this one: both sides of it come back. */
+  check_restore ("abcdefgh", 1, 6, 3, NULL, 2, "abcfgh");
+  /* This delete inside the other one: nothing comes back. */
+  check_restore ("abcdefgh", 3, 2, 1, NULL, 6, "ah");
+  /* Apart: all of it. */
+  check_restore ("abcdefgh", 1, 2, 5, NULL, 2, "abcdeh");
+  /* Text typed inside the deleted text stays where it was typed. */
+  check_restore ("hello world", 0, 5, 3, "QQ", 0, "helQQlo world");
+  check_restore ("abcdefgh", 1, 6, 4, "XY", 0, "abcdXYefgh");
+  /* Surrogate pairs: "\xF0\x9F\x98\x80b\xF0\x9F\x98\x8E" and "b\xF0\x9F\x98\x8E". */
+  check_restore ("a\xF0\x9F\x98\x80"
+                 "b\xF0\x9F\x98\x8E"
+                 "c",
+                 1, 5, 3, NULL, 3,
+                 "a\xF0\x9F\x98\x80"
+                 "c");
+}
+
+/* A deleted text that is not the operation's: no pieces (the hub then
+ * puts the whole text back as before). */
+static void
+test_restore_mismatch (void)
+{
+  Hub hub;
+  g_autoptr (GArray) stale = NULL;
+  g_autoptr (PrdCrdtOp) a = NULL;
+  g_autoptr (GPtrArray) pieces = NULL;
+  g_autoptr (GPtrArray) alone = NULL;
+
+  hub_init (&hub, "hello world");
+  stale = prd_crdt_doc_get_state_vector (hub.doc);
+  a = apply_at (hub.doc, 1, stale, NULL, 2, 5);
+  pieces = prd_conflict_restore_pieces (hub.doc, a, "llo", NULL);
+  g_assert_null (pieces);
+  alone = prd_conflict_restore_pieces (hub.doc, a, "llo w", NULL);
+  g_assert_nonnull (alone);
+  g_assert_cmpuint (alone->len, ==, 1);
+  g_assert_cmpuint (((PrdConflictRestore *) alone->pdata[0])->position, ==, 2);
+  g_assert_cmpstr (((PrdConflictRestore *) alone->pdata[0])->text, ==, "llo w");
+  hub_clear (&hub);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -360,5 +478,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/conflict/window-bounds", test_window_bounds);
   g_test_add_func ("/prd/conflict/window-random", test_window_random);
   g_test_add_func ("/prd/conflict/utf16-substring", test_utf16_substring);
+  g_test_add_func ("/prd/conflict/restore-pieces", test_restore_pieces);
+  g_test_add_func ("/prd/conflict/restore-mismatch", test_restore_mismatch);
   return g_test_run ();
 }

@@ -106,6 +106,135 @@ prd_utf16_substring (const char *text, guint32 start, guint32 length)
   return g_strndup (from, p - from);
 }
 
+void
+prd_conflict_restore_free (PrdConflictRestore *restore)
+{
+  if (restore == NULL)
+    return;
+  g_free (restore->text);
+  g_free (restore);
+}
+
+static int
+compare_ranges (gconstpointer a, gconstpointer b)
+{
+  const PrdCrdtIdRange *x = a, *y = b;
+
+  if (x->site != y->site)
+    return x->site < y->site ? -1 : 1;
+  return x->clock < y->clock ? -1 : x->clock > y->clock;
+}
+
+/* Whether (@site, @clock) is among @ranges (sorted, disjoint). */
+static gboolean
+ranges_have (GArray *ranges, guint32 site, guint32 clock)
+{
+  guint lo = 0, hi = ranges->len;
+
+  while (lo < hi)
+    {
+      guint mid = lo + (hi - lo) / 2;
+      const PrdCrdtIdRange *r = &g_array_index (ranges, PrdCrdtIdRange, mid);
+
+      if (r->site < site || (r->site == site && (guint64) r->clock + r->length <= clock))
+        lo = mid + 1;
+      else if (r->site > site || clock < r->clock)
+        hi = mid;
+      else
+        return TRUE;
+    }
+  return FALSE;
+}
+
+GPtrArray *
+prd_conflict_restore_pieces (PrdCrdtDoc *doc,
+                             const PrdCrdtOp *deleted,
+                             const char *deleted_text,
+                             const PrdCrdtOp *also)
+{
+  g_autoptr (GPtrArray) pieces = NULL;
+  g_autoptr (GArray) others = g_array_new (FALSE, FALSE, sizeof (PrdCrdtIdRange));
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (PrdCrdtId));
+  g_autofree gunichar2 *units = NULL;
+  g_autofree gboolean *kept = NULL;
+  glong n_units = 0;
+  guint64 n_targets = 0;
+
+  g_return_val_if_fail (doc != NULL, NULL);
+  g_return_val_if_fail (deleted != NULL && deleted->type == PRD_CRDT_OP_DELETE, NULL);
+  g_return_val_if_fail (deleted_text != NULL, NULL);
+
+  units = g_utf8_to_utf16 (deleted_text, -1, NULL, &n_units, NULL);
+  for (guint i = 0; i < deleted->n_targets; i++)
+    n_targets += deleted->targets[i].length;
+  if (units == NULL || n_targets != (guint64) n_units)
+    return NULL;
+  if (also != NULL && also->type == PRD_CRDT_OP_DELETE)
+    {
+      g_array_append_vals (others, also->targets, also->n_targets);
+      g_array_sort (others, compare_ranges);
+    }
+
+  /* The deleted characters in document order, the order of the targets
+   * and of @deleted_text alike. */
+  kept = g_new0 (gboolean, MAX (n_units, 1));
+  for (guint i = 0; i < deleted->n_targets; i++)
+    for (guint32 k = 0; k < deleted->targets[i].length; k++)
+      {
+        PrdCrdtId id = { deleted->targets[i].site, deleted->targets[i].clock + k };
+
+        kept[ids->len] = !ranges_have (others, id.site, id.clock);
+        g_array_append_val (ids, id);
+      }
+  for (glong i = 0; i + 1 < n_units; i++)
+    if (units[i] >= 0xD800 && units[i] < 0xDC00 && units[i + 1] >= 0xDC00 && units[i + 1] < 0xE000)
+      {
+        kept[i] = kept[i + 1] = kept[i] && kept[i + 1];
+        i++;
+      }
+
+  pieces = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_conflict_restore_free);
+  for (glong i = 0; i < n_units;)
+    {
+      PrdCrdtAnchor anchor = { TRUE, g_array_index (ids, PrdCrdtId, i), PRD_CRDT_ASSOC_AFTER };
+      guint32 position, next;
+      g_autoptr (GArray) text = g_array_new (FALSE, FALSE, sizeof (gunichar2));
+      PrdConflictRestore *piece;
+      glong from;
+
+      if (!kept[i])
+        {
+          i++;
+          continue;
+        }
+      if (!prd_crdt_doc_anchor_resolve (doc, &anchor, &position, NULL))
+        return NULL;
+      /* A deleted character resolves to the place it was: the ones that
+       * resolve to the same place have no visible text between them. */
+      for (from = i; i < n_units; i++)
+        {
+          if (!kept[i])
+            continue;
+          anchor.id = g_array_index (ids, PrdCrdtId, i);
+          if (i > from &&
+              (!prd_crdt_doc_anchor_resolve (doc, &anchor, &next, NULL) || next != position))
+            break;
+          g_array_append_val (text, units[i]);
+        }
+      piece = g_new0 (PrdConflictRestore, 1);
+      piece->position = position;
+      piece->text =
+          g_utf16_to_utf8 ((const gunichar2 *) text->data, (glong) text->len, NULL, NULL, NULL);
+      if (piece->text == NULL)
+        {
+          prd_conflict_restore_free (piece);
+          return NULL;
+        }
+      g_ptr_array_add (pieces, piece);
+    }
+  return g_steal_pointer (&pieces);
+}
+
 const char *
 prd_conflict_edit_get_text (PrdConflictEdit *edit, PrdCrdtDoc *doc)
 {

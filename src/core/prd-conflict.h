@@ -70,6 +70,38 @@ gboolean prd_conflict_edits_conflict (const PrdConflictEdit *earlier,
 
 char *prd_utf16_substring (const char *text, guint32 start, guint32 length);
 
+/* Deleted text to put back: @text at @position of the document now. */
+typedef struct
+{
+  guint32 position;
+  char *text;
+} PrdConflictRestore;
+
+void prd_conflict_restore_free (PrdConflictRestore *restore);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdConflictRestore, prd_conflict_restore_free)
+
+/**
+ * prd_conflict_restore_pieces:
+ * @doc: a document that has integrated @deleted (and @also)
+ * @deleted: a delete, in CRDT form
+ * @deleted_text: the text @deleted removed, in document order
+ * @also: (nullable): a delete that stays
+ *
+ * What undoing @deleted while @also stays puts back: the characters
+ * @deleted removed that @also did not remove too, each where it was (runs
+ * with nobody's visible text between them are one piece). A surrogate pair
+ * comes back whole or not at all.
+ *
+ * Returns: (transfer full) (nullable) (element-type PrdConflictRestore):
+ *   the pieces in document order (positions never decrease; inserting them
+ *   from the last keeps the positions of the others right), or %NULL when
+ *   @deleted_text is not as long as @deleted
+ */
+GPtrArray *prd_conflict_restore_pieces (PrdCrdtDoc *doc,
+                                        const PrdCrdtOp *deleted,
+                                        const char *deleted_text,
+                                        const PrdCrdtOp *also);
+
 typedef struct _PrdConflictWindow PrdConflictWindow;
 
 PrdConflictWindow *prd_conflict_window_new (guint max_edits, gint64 max_age_us);

@@ -32,6 +32,9 @@ typedef struct
   char *text;
   PrdCrdtAnchor start;
   PrdCrdtAnchor end;
+  /* the edit's operation; @seq is 0 in a row written before rows kept it */
+  guint32 site;
+  guint32 seq;
 } Party;
 
 typedef struct
@@ -127,6 +130,8 @@ parties_to_string (const Conflict *conflict)
       json_object_set_string_member (object, "text", party->text);
       json_object_set_member (object, "start", anchor_to_json (&party->start));
       json_object_set_member (object, "end", anchor_to_json (&party->end));
+      json_object_set_int_member (object, "site", party->site);
+      json_object_set_int_member (object, "seq", party->seq);
       json_array_add_object_element (array, object);
     }
   return prd_json_to_string (root);
@@ -165,6 +170,8 @@ parties_from_string (Conflict *conflict, const char *text)
           g_strcmp0 (json_object_get_string_member_with_default (object, "type", ""), "insert") == 0
               ? PRD_CRDT_OP_INSERT
               : PRD_CRDT_OP_DELETE;
+      party->site = (guint32) json_object_get_int_member_with_default (object, "site", 0);
+      party->seq = (guint32) json_object_get_int_member_with_default (object, "seq", 0);
       if (party->user_id == NULL || party->user_name == NULL || party->text == NULL ||
           !json_object_has_member (object, "start") || !json_object_has_member (object, "end") ||
           !anchor_from_json (json_object_get_object_member (object, "start"), &party->start) ||
@@ -315,6 +322,8 @@ party_from_edit (Party *party, PrdConflictEdit *edit, PrdCrdtDoc *doc)
   party->text = g_strdup (prd_conflict_edit_get_text (edit, doc));
   party->start = edit->start;
   party->end = edit->end;
+  party->site = edit->site;
+  party->seq = edit->seq;
 }
 
 /**
@@ -572,6 +581,38 @@ add_inserted_spans (const Party *party, PrdCrdtDoc *doc, GArray *spans)
   g_array_append_vals (spans, own->data, own->len);
 }
 
+/* What undoing @undone, a delete, puts back: the characters it deleted
+ * that the conflict's other party did not delete too, each where it was. */
+static GPtrArray *
+deleted_pieces (const Conflict *conflict, const Party *undone, guint32 start, PrdCrdtDoc *doc)
+{
+  const Party *other = &conflict->parties[undone == &conflict->parties[0] ? 1 : 0];
+  g_autoptr (PrdCrdtOp) deleted = NULL;
+  g_autoptr (PrdCrdtOp) also = NULL;
+  GPtrArray *pieces = NULL;
+  PrdConflictRestore *whole;
+
+  if (undone->seq > 0)
+    deleted = prd_crdt_doc_get_op (doc, undone->site, undone->seq);
+  if (other->type == PRD_CRDT_OP_DELETE && other->seq > 0)
+    also = prd_crdt_doc_get_op (doc, other->site, other->seq);
+  if (deleted != NULL && deleted->type == PRD_CRDT_OP_DELETE)
+    pieces = prd_conflict_restore_pieces (doc, deleted, undone->text, also);
+  if (pieces != NULL)
+    return pieces;
+  /* A conflict stored before its operations were: the whole text, where
+   * its first character was. */
+  pieces = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_conflict_restore_free);
+  if (*undone->text != '\0')
+    {
+      whole = g_new0 (PrdConflictRestore, 1);
+      whole->position = start;
+      whole->text = g_strdup (undone->text);
+      g_ptr_array_add (pieces, whole);
+    }
+  return pieces;
+}
+
 /* Makes the document say what @resolve asks, as operations of @site. */
 static gboolean
 apply_resolution (Resolve *resolve, Conflict *conflict, guint32 site, GError **error)
@@ -579,6 +620,7 @@ apply_resolution (Resolve *resolve, Conflict *conflict, guint32 site, GError **e
   PrdCrdtDoc *doc = prd_document_get_crdt (prd_hub_room_get_document (resolve->room));
   int mine = party_of (conflict, resolve->user_id);
   g_autoptr (GArray) spans = g_array_new (FALSE, FALSE, sizeof (PrdCrdtSpan));
+  g_autoptr (GPtrArray) restored = NULL;
   const Party *undone = NULL;
   guint32 start = G_MAXUINT32, end = 0;
 
@@ -608,20 +650,26 @@ apply_resolution (Resolve *resolve, Conflict *conflict, guint32 site, GError **e
       if (!party_range (undone, doc, &start, &end))
         return TRUE;
       add_inserted_spans (undone, doc, spans);
+      if (undone->type == PRD_CRDT_OP_DELETE)
+        restored = deleted_pieces (conflict, undone, start, doc);
     }
 
   /* Applied whole or not at all: a resolution that would not fit is
    * refused before its deletions are written. */
   {
-    const char *restored = resolve->resolution == RESOLVE_MERGE ? resolve->merged
-                           : undone->type == PRD_CRDT_OP_INSERT ? NULL
-                                                                : undone->text;
-    guint32 deleted = 0, inserted = 0;
+    guint32 deleted = 0, inserted = 0, units;
 
     for (guint i = 0; i < spans->len; i++)
       deleted += g_array_index (spans, PrdCrdtSpan, i).length;
-    if (restored != NULL && !prd_utf16_length (restored, &inserted))
-      inserted = 0;
+    if (resolve->resolution == RESOLVE_MERGE && prd_utf16_length (resolve->merged, &units))
+      inserted = units;
+    for (guint i = 0; restored != NULL && i < restored->len; i++)
+      {
+        const PrdConflictRestore *piece = g_ptr_array_index (restored, i);
+
+        if (prd_utf16_length (piece->text, &units))
+          inserted += units;
+      }
     if (!prd_document_check_growth (prd_hub_room_get_document (resolve->room), deleted, inserted,
                                     error))
       return FALSE;
@@ -640,8 +688,15 @@ apply_resolution (Resolve *resolve, Conflict *conflict, guint32 site, GError **e
 
   if (resolve->resolution == RESOLVE_MERGE)
     return *resolve->merged == '\0' || EDIT (TRUE, start, resolve->merged, 0);
-  return undone->type == PRD_CRDT_OP_INSERT || *undone->text == '\0' ||
-         EDIT (TRUE, start, undone->text, 0);
+  /* From the last too: the pieces' positions never decrease. */
+  for (guint i = restored != NULL ? restored->len : 0; i > 0; i--)
+    {
+      const PrdConflictRestore *piece = g_ptr_array_index (restored, i - 1);
+
+      if (!EDIT (TRUE, piece->position, piece->text, 0))
+        return FALSE;
+    }
+  return TRUE;
 #undef EDIT
 }
 

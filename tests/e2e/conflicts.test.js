@@ -9,8 +9,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHub, tmpDir } from './helpers/hub.js';
 import {
-  client, request, join, bump, user, createPrd, recorder, until,
+  client, request, join, bump, user, createPrd, recorder, until, rest,
 } from './collab-helpers.js';
+import { converged, sdkClient, until as sdkUntil } from './sdk-helpers.js';
 
 const EVENTS = ['conflict-detected', 'conflict-resolved', 'content-update'];
 
@@ -236,13 +237,67 @@ test('delete across the other\'s insert is a conflict; theirs puts the text back
     assert.equal(ack.ok, true, JSON.stringify(ack));
     await until(c.a, () => resolvedIn(c.seenA).length === 1);
     const t = await text(hub, prdId);
-    // The deleted text goes back where its first character was.
-    assert.equal(t, 'abcdefgXYh');
+    // Each deleted character goes back where it was: a's XY stays between
+    // d and e, where a typed it.
+    assert.equal(t, 'abcdXYefgh');
   } finally {
     for (const s of sockets) s.close();
     await hub.stop();
   }
 });
+
+// Undoing a delete puts back only the characters the other user did not
+// delete too, each where it was; every replica (the parties', a third
+// user's, a late joiner's) and the hub's export end with the same text.
+const D = (position, length) => ({ type: 'delete', position, length });
+const I = (position, content) => ({ type: 'insert', position, content });
+for (const [name, start, editA, editB, resolver, resolution, expected] of [
+  ['overlapping deletes, a takes b\'s side', 'hello world', D(2, 5), D(4, 5), 'a', 'theirs', 'hellld'],
+  ['overlapping deletes, b undoes a\'s', 'hello world', D(2, 5), D(4, 5), 'b', 'yours', 'hellld'],
+  ['overlapping deletes, a undoes b\'s', 'hello world', D(2, 5), D(4, 5), 'a', 'yours', 'heorld'],
+  ['b deleted inside a\'s delete', 'abcdefgh', D(1, 6), D(3, 2), 'a', 'theirs', 'abcfgh'],
+  ['a deleted inside b\'s delete', 'abcdefgh', D(3, 2), D(1, 6), 'a', 'theirs', 'ah'],
+  ['b typed inside a\'s delete', 'hello world', D(0, 5), I(3, 'QQ'), 'b', 'yours', 'helQQlo world'],
+  ['b deleted across a\'s insert', 'abcdefgh', I(4, 'XY'), D(1, 6), 'a', 'yours', 'abcdXYefgh'],
+  ['surrogate pairs', 'a\u{1F600}b\u{1F60E}c', D(1, 5), D(3, 3), 'a', 'theirs', 'a\u{1F600}c'],
+]) {
+  test(`resolve-conflict '${resolution}' on a delete (${name}): only what the other kept comes back`, async () => {
+    const hub = await startHub();
+    const claims = { a: user('user_a'), b: user('user_b'), c: user('user_c') };
+    const clients = {};
+    try {
+      const prdId = await createPrd(hub, `Undo ${name}`, start);
+      for (const k of ['a', 'b', 'c']) {
+        clients[k] = sdkClient(hub, prdId, claims[k]);
+        await clients[k].connect();
+      }
+      const { a, b, c } = clients;
+      // Both edit the text as they joined it: b's base does not have a's edit.
+      const baseA = [...a.stateVector];
+      const baseB = [...b.stateVector];
+      const apply = (who, base, e) => (e.type === 'insert'
+        ? who.insert(e.position, e.content, { base }) : who.delete(e.position, e.length, { base }));
+      apply(a, baseA, editA);
+      await a.whenSynced();
+      apply(b, baseB, editB);
+      await b.whenSynced();
+      await sdkUntil(() => a.conflicts.size === 1 && b.conflicts.size === 1, 'conflict-detected on both');
+      const [conflict] = clients[resolver].getConflicts();
+      await clients[resolver].resolveConflict(conflict.conflictId, resolution);
+      const doc = await converged(hub, prdId, [a, b, c], claims.c);
+      assert.equal(doc.content, expected);
+      for (const k of ['a', 'b', 'c']) assert.equal(clients[k].text, expected, `${k}'s text`);
+      const late = sdkClient(hub, prdId, user('user_d'));
+      clients.d = late;
+      await late.connect();
+      assert.equal(late.text, expected);
+      assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}/export.md`)).text, expected);
+    } finally {
+      for (const k of Object.keys(clients)) clients[k].close();
+      await hub.stop();
+    }
+  });
+}
 
 // A resolution is written as deletions and then an insert: one that would
 // not fit in the PRD is refused before anything is written.
@@ -352,6 +407,36 @@ test('open conflicts survive a restart, are listed on join and can be resolved',
     assert.equal(ack.ok, true, JSON.stringify(ack));
     await until(b, () => seenB.length === 1);
     assert.equal(await text(hub, prdId), 'helloAAA world');
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('a delete conflict resolved after a restart still puts back only what the other kept', async () => {
+  const dataDir = tmpDir('prdhub-e2e-conflicts-');
+  let hub = await startHub({ args: ['--data-dir', dataDir] });
+  const sockets = [];
+  let prdId, conflictId;
+  try {
+    prdId = await createPrd(hub, 'Durable delete', 'hello world');
+    const c = await collide(hub, prdId, op('delete', 2, { length: 5 }),
+      op('delete', 4, { length: 5 }), sockets);
+    conflictId = c.fromA.conflicts[0].conflictId;
+    assert.equal(await text(hub, prdId), 'held');
+  } finally {
+    for (const s of sockets.splice(0)) s.close();
+    await hub.stop();
+  }
+  hub = await startHub({ args: ['--data-dir', dataDir] });
+  try {
+    const a = await client(hub, user('user_a'));
+    sockets.push(a);
+    await join(a, prdId);
+    const ack = await request(a, 'resolve-conflict', { prdId, conflictId, resolution: 'theirs' });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    assert.equal(await text(hub, prdId), 'hellld');
+    assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}/export.md`)).text, 'hellld');
   } finally {
     for (const s of sockets) s.close();
     await hub.stop();
