@@ -53,19 +53,29 @@ ai_clear (gpointer data)
   g_clear_pointer (&self->model, g_free);
 }
 
-static gboolean
-base_url_is_valid (const char *value)
+/* What is wrong with @value as the API root, or %NULL when it is one. The
+ * value itself is never quoted: a refused URL may carry a password or an
+ * API key (in its user info or query), and the message goes to the log. */
+static const char *
+base_url_problem (const char *value)
 {
   g_autoptr (GUri) uri = g_uri_parse (value, G_URI_FLAGS_NONE, NULL);
   const char *scheme;
 
   if (uri == NULL)
-    return FALSE;
+    return "is not a URL";
   scheme = g_uri_get_scheme (uri);
-  return (g_str_equal (scheme, "http") || g_str_equal (scheme, "https")) &&
-         g_uri_get_host (uri) != NULL && *g_uri_get_host (uri) != '\0' &&
-         g_uri_get_userinfo (uri) == NULL && g_uri_get_query (uri) == NULL &&
-         g_uri_get_fragment (uri) == NULL;
+  if (!g_str_equal (scheme, "http") && !g_str_equal (scheme, "https"))
+    return "is not an http:// or https:// URL";
+  if (g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
+    return "has no host";
+  if (g_uri_get_userinfo (uri) != NULL)
+    return "carries credentials (user info); give the API key with `prdhub secret set ai-api-key`";
+  if (g_uri_get_query (uri) != NULL)
+    return "has a query; give the API key with `prdhub secret set ai-api-key`";
+  if (g_uri_get_fragment (uri) != NULL)
+    return "has a fragment";
+  return NULL;
 }
 
 static gboolean
@@ -92,12 +102,14 @@ ai_set (gpointer data,
 
   if (g_str_equal (key, "base-url"))
     {
-      if (!base_url_is_valid (value))
+      const char *problem = base_url_problem (value);
+
+      if (problem != NULL)
         {
           g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                       "[ai] base-url: \"%s\" is not an http:// or https:// URL without "
-                       "credentials, query or fragment",
-                       value);
+                       "[ai] base-url %s (it must be an http:// or https:// URL without "
+                       "credentials, query or fragment)",
+                       problem);
           return FALSE;
         }
       g_free (self->base_url);
