@@ -1061,8 +1061,10 @@ on_ai_review (PrdSioSocket *socket,
       reply_ai_error (socket, ack_id, NULL, error, retry_after);
       return;
     }
-  if (strlen (markdown) > prd_hub_config_get_ai (self->config)->context_chars)
-    context = g_utf8_make_valid (markdown, prd_hub_config_get_ai (self->config)->context_chars);
+  /* context-chars counts characters, as for a prompt's context: the cut
+   * falls between two of them. */
+  if (g_utf8_strlen (markdown, -1) > (glong) prd_hub_config_get_ai (self->config)->context_chars)
+    context = g_utf8_substring (markdown, 0, prd_hub_config_get_ai (self->config)->context_chars);
   else
     context = g_steal_pointer (&markdown);
   messages = prd_ai_messages_new ();

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { startHub, tmpDir, token } from './helpers/hub.js';
 import {
@@ -567,6 +568,42 @@ test('provider failures end the job with a stable code; streamed text stays', as
   } finally {
     await hub.stop();
     await ai.stop();
+  }
+});
+
+test('ai-review sends at most context-chars characters of the PRD, cut between two', async () => {
+  // A provider that keeps what it is sent (and fails the review: only the
+  // request matters here).
+  const bodies = [];
+  const provider = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      bodies.push(body);
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end('{"error":{"message":"not here"}}');
+    });
+  });
+  await new Promise((resolve) => provider.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${provider.address().port}/v1`;
+  const hub = await startHub({ config: `[ai]\nbase-url = ${base}\nmodel = m\ncontext-chars = 301\n` });
+  try {
+    // 1000 characters of three UTF-8 bytes each, and one of four (two UTF-16 units).
+    const prdId = await createPrd(hub, 'Context', '\u{1F600}' + '\u4e2d'.repeat(1000));
+    const a = await client(hub, user('user_a'));
+    await join(a, prdId);
+    const errors = recorder(a, ['ai-error']);
+    const ack = await request(a, 'ai-review', { prdId });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(a, () => errors.length > 0);
+    const sent = JSON.parse(bodies[0]).messages.map((m) => m.content).join('\n');
+    assert.equal((sent.match(/\u4e2d/g) ?? []).length, 300);
+    assert.ok(sent.includes('\u{1F600}'));
+    assert.ok(!sent.includes('\uFFFD'), 'no character cut in two');
+    a.close();
+  } finally {
+    await hub.stop();
+    provider.close();
   }
 });
 
