@@ -104,6 +104,18 @@ url_from_config (PrdHubConfig *config, GError **error)
                           server->listen_port);
 }
 
+/* --url: the hub's http:// or https:// address (a usage error otherwise:
+ * it is an option, not a configuration key). */
+static gboolean
+url_is_valid (const char *url)
+{
+  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+
+  return uri != NULL && g_uri_get_host (uri) != NULL && *g_uri_get_host (uri) != '\0' &&
+         (g_strcmp0 (g_uri_get_scheme (uri), "http") == 0 ||
+          g_strcmp0 (g_uri_get_scheme (uri), "https") == 0);
+}
+
 static Remote *
 remote_open (const char *config_file,
              const char *data_dir,
@@ -135,19 +147,7 @@ remote_open (const char *config_file,
       return NULL;
     }
   if (url != NULL)
-    {
-      g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
-
-      if (uri == NULL || g_uri_get_host (uri) == NULL ||
-          (g_strcmp0 (g_uri_get_scheme (uri), "http") != 0 &&
-           g_strcmp0 (g_uri_get_scheme (uri), "https") != 0))
-        {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                       "--url \"%s\" is not an http:// or https:// address", url);
-          return NULL;
-        }
-      remote->url = g_strdup (url);
-    }
+    remote->url = g_strdup (url); /* checked by url_is_valid() */
   else if ((remote->url = url_from_config (config, error)) == NULL)
     return NULL;
   while (g_str_has_suffix (remote->url, "/"))
@@ -521,6 +521,8 @@ prd_cli_remote_prd (int argc, char **argv)
       path = g_strdup_printf ("/api/prds/%s", prd_id);
     }
 
+  if (url != NULL && !url_is_valid (url))
+    return prd_cli_usage_error ("prd", "--url is not an http:// or https:// address");
   remote = remote_open (config_file, data_dir, url, org, user, &error);
   if (remote == NULL)
     return fail (NULL, error);
@@ -578,6 +580,8 @@ prd_cli_remote_status (int argc, char **argv)
     return prd_cli_usage_error ("status", "%s", error->message);
   if (argc > 1)
     return prd_cli_usage_error ("status", "unexpected argument \"%s\"", argv[1]);
+  if (url != NULL && !url_is_valid (url))
+    return prd_cli_usage_error ("status", "--url is not an http:// or https:// address");
   remote = remote_open (config_file, data_dir, url, org, NULL, &error);
   if (remote == NULL)
     return fail (NULL, error);

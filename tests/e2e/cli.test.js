@@ -176,6 +176,8 @@ test('a wrong command line exits 2 in every command; a failure exits 1', () => {
       ['prd', 'version', 'prd_abc'],
       ['prd', 'delete', 'prd_abc', '--force'],
       ['prd', 'unarchive', 'prd_abc', '--no-such-option'],
+      ['prd', 'rename', 'prd_abc', '--title', 'T', '--url', 'ftp://x'],
+      ['status', '--url', 'notaurl'],
       ['token', '--user', 'u', '--name', ''],
       ['token', '--user', '', '--name', 'N'],
       ['token', 'revoke'],
