@@ -299,7 +299,7 @@ prd_hub_secret_load_jwt (const char *data_dir, GError **error)
     {
       if (strlen (env) < PRD_AUTH_MIN_SECRET_LENGTH)
         {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s must be at least %d characters long",
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s must be at least %d bytes long",
                        PRD_HUB_SECRET_ENV, PRD_AUTH_MIN_SECRET_LENGTH);
           return NULL;
         }

@@ -1220,7 +1220,7 @@ cmd_secret (int argc, char **argv)
         return fail (error);
       if (g_str_equal (name, PRD_HUB_SECRET_NAME) && strlen (value) < PRD_AUTH_MIN_SECRET_LENGTH)
         {
-          g_printerr ("prdhub: the JWT secret must be at least %d characters long\n",
+          g_printerr ("prdhub: the JWT secret must be at least %d bytes long\n",
                       PRD_AUTH_MIN_SECRET_LENGTH);
           return 1;
         }
