@@ -561,6 +561,16 @@ test_room_membership (void)
   g_ptr_array_unref (events.left);
 }
 
+/* apply(), then committed, as the hub does once the store has it. */
+static PrdCrdtOp *
+apply_committed (PrdDocument *doc, guint32 site, const char *op, const char *vector)
+{
+  PrdCrdtOp *result = apply (doc, site, op, vector);
+
+  prd_document_commit (doc, result->site, result->seq);
+  return result;
+}
+
 static void
 assert_presence (PrdRoom *room, const char *conn, int cursor, int start, int end)
 {
@@ -587,17 +597,19 @@ test_room_presence_anchors (void)
   g_autoptr (JsonNode) node = NULL;
   g_autoptr (GError) error = NULL;
 
-  op1 = apply (doc, 0, "{\"type\":\"insert\",\"position\":0,\"content\":\"hello world\"}", "[1]");
+  op1 = apply_committed (doc, 0, "{\"type\":\"insert\",\"position\":0,\"content\":\"hello world\"}",
+                         "[1]");
   prd_room_add_member (room, "c", "ann", "Ann", NULL, TRUE, 1);
   g_assert_true (prd_room_update_presence (room, "c", json_node_get_object (presence), &error));
   g_assert_no_error (error);
   assert_presence (room, "c", 6, 6, 11);
 
   /* Someone else types before the cursor: everything moves right. */
-  op2 = apply (doc, 2, "{\"type\":\"insert\",\"position\":0,\"content\":\">> \"}", "[1,0,1]");
+  op2 = apply_committed (doc, 2, "{\"type\":\"insert\",\"position\":0,\"content\":\">> \"}",
+                         "[1,0,1]");
   assert_presence (room, "c", 9, 9, 14);
   /* … and deletes "hello ": the anchors follow the text left. */
-  op3 = apply (doc, 2, "{\"type\":\"delete\",\"position\":3,\"length\":6}", "[1,0,2]");
+  op3 = apply_committed (doc, 2, "{\"type\":\"delete\",\"position\":3,\"length\":6}", "[1,0,2]");
   assert_presence (room, "c", 3, 3, 8);
 
   node = prd_room_build_presence (room, "c");
@@ -627,8 +639,8 @@ test_room_presence_invalid (void)
   g_autoptr (JsonNode) far = json ("{\"status\":\"viewing\",\"cursorPosition\":1000}");
   g_autoptr (GError) error = NULL;
 
-  op = apply (doc, 0, "{\"type\":\"insert\",\"position\":0,\"content\":\"\xf0\x9f\x98\x80x\"}",
-              "[1]");
+  op = apply_committed (
+      doc, 0, "{\"type\":\"insert\",\"position\":0,\"content\":\"\xf0\x9f\x98\x80x\"}", "[1]");
   prd_room_add_member (room, "c", "ann", "Ann", NULL, TRUE, 1);
   g_assert_true (prd_room_update_presence (room, "c", json_node_get_object (good), &error));
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
@@ -674,6 +686,67 @@ test_room_presence_invalid (void)
     g_assert_cmpint (json_object_get_int_member (selection, "start"), ==, 0);
     g_assert_cmpint (json_object_get_int_member (selection, "end"), ==, 3);
   }
+}
+
+/* Positions are those of the text the room has been sent: an operation
+ * that is integrated but not committed yet (not broadcast) moves nothing
+ * until it is, except for the member who made it, whose text has it. */
+static void
+test_room_presence_committed (void)
+{
+  g_autoptr (PrdDocument) doc = prd_document_new ("prd_p", "org", "T", NULL);
+  g_autoptr (PrdRoom) room = prd_room_new (doc);
+  g_autoptr (PrdCrdtOp) op1 = NULL;
+  g_autoptr (PrdCrdtOp) op2 = NULL;
+  g_autoptr (PrdCrdtOp) op3 = NULL;
+  g_autoptr (JsonNode) presence =
+      json ("{\"status\":\"editing\",\"cursorPosition\":6,\"selection\":{\"start\":6,\"end\":11}}");
+  g_autoptr (JsonNode) far = json ("{\"status\":\"editing\",\"cursorPosition\":1000}");
+  g_autoptr (JsonNode) own = json ("{\"status\":\"editing\",\"cursorPosition\":1}");
+  g_autoptr (GError) error = NULL;
+
+  op1 = apply_committed (doc, 0, "{\"type\":\"insert\",\"position\":0,\"content\":\"hello world\"}",
+                         "[1]");
+  prd_room_add_member (room, "c", "ann", "Ann", NULL, TRUE, 1);
+  prd_room_add_member (room, "v", "bob", "Bob", NULL, FALSE, -1);
+
+  /* Someone else's insert before the cursor, not committed yet: the
+   * cursor is read and relayed in the text without it. */
+  op2 = apply (doc, 2, "{\"type\":\"insert\",\"position\":0,\"content\":\">> \"}", "[1,0,1]");
+  g_assert_true (prd_room_update_presence (room, "c", json_node_get_object (presence), &error));
+  g_assert_no_error (error);
+  assert_presence (room, "c", 6, 6, 11);
+  /* Past the end is the end of that text, not of the hub's. */
+  g_assert_true (prd_room_update_presence (room, "v", json_node_get_object (far), &error));
+  {
+    g_autoptr (JsonNode) node = prd_room_build_presence (room, "v");
+
+    g_assert_cmpint (json_object_get_int_member (json_node_get_object (node), "cursorPosition"), ==,
+                     11);
+  }
+  /* Committed (and broadcast): it moves them. */
+  prd_document_commit (doc, op2->site, op2->seq);
+  assert_presence (room, "c", 9, 9, 14);
+
+  /* The member's own insert is in its text before it is committed: its
+   * caret after it is tied to it, and relayed where it goes until then. */
+  op3 = apply (doc, 1, "{\"type\":\"insert\",\"position\":0,\"content\":\"X\"}", "[1,1,1]");
+  g_assert_true (prd_room_update_presence (room, "c", json_node_get_object (own), &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr (JsonNode) node = prd_room_build_presence (room, "c");
+
+    g_assert_cmpint (json_object_get_int_member (json_node_get_object (node), "cursorPosition"), ==,
+                     0);
+  }
+  prd_document_commit (doc, op3->site, op3->seq);
+  {
+    g_autoptr (JsonNode) node = prd_room_build_presence (room, "c");
+
+    g_assert_cmpint (json_object_get_int_member (json_node_get_object (node), "cursorPosition"), ==,
+                     1);
+  }
+  g_assert_false (prd_document_has_uncommitted (doc));
 }
 
 /* ---- batcher ---- */
@@ -788,6 +861,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/core/room/membership", test_room_membership);
   g_test_add_func ("/prd/core/room/presence-anchors", test_room_presence_anchors);
   g_test_add_func ("/prd/core/room/presence-invalid", test_room_presence_invalid);
+  g_test_add_func ("/prd/core/room/presence-committed", test_room_presence_committed);
   g_test_add_func ("/prd/core/batcher", test_batcher);
 
   return g_test_run ();

@@ -436,6 +436,66 @@ test_anchors (void)
 
 /* Where an insert's characters are now: its own, visible, in order;
  * text typed among them and deleted characters left out. */
+/* What read_at_version() hands its function: a version's length, and
+ * where two anchors are in it. */
+typedef struct
+{
+  const PrdCrdtAnchor *caret;
+  const PrdCrdtAnchor *typed;
+  guint32 length;
+  guint32 caret_at;
+  guint32 typed_at;
+} VersionRead;
+
+static void
+read_version (PrdCrdtDoc *doc, gpointer user_data)
+{
+  VersionRead *read = user_data;
+
+  read->length = prd_crdt_doc_get_length (doc);
+  g_assert_true (prd_crdt_doc_anchor_resolve (doc, read->caret, &read->caret_at, NULL));
+  g_assert_true (prd_crdt_doc_anchor_resolve (doc, read->typed, &read->typed_at, NULL));
+}
+
+static void
+test_read_at_version (void)
+{
+  g_autoptr (PrdCrdtDoc) doc = prd_crdt_doc_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+  const guint32 first[] = { 1 };
+  const guint32 current[] = { 1, 2 };
+  const guint32 ahead[] = { 1, 3 };
+  PrdCrdtAnchor caret, typed;
+  VersionRead read = { &caret, &typed };
+
+  insert_at (doc, 0, 0, "hello world", NULL);
+  g_assert_true (prd_crdt_doc_anchor_at (doc, 5, PRD_CRDT_ASSOC_BEFORE, &caret, &error));
+  insert_at (doc, 1, 0, ">> ", NULL);
+  delete_at (doc, 1, 8, 1, NULL); /* ">> helloworld" */
+  g_assert_true (prd_crdt_doc_anchor_at (doc, 2, PRD_CRDT_ASSOC_BEFORE, &typed, &error));
+
+  /* In the first version: "hello world", the caret after "hello"; the
+   * character typed since resolves to where it goes. */
+  g_assert_true (prd_crdt_doc_read_at_version (doc, first, 1, read_version, &read, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (read.length, ==, 11);
+  g_assert_cmpuint (read.caret_at, ==, 5);
+  g_assert_cmpuint (read.typed_at, ==, 0);
+  /* And the document is itself again. */
+  text = prd_crdt_doc_get_text (doc);
+  g_assert_cmpstr (text, ==, ">> helloworld");
+  g_assert_true (prd_crdt_doc_read_at_version (doc, current, 2, read_version, &read, &error));
+  g_assert_cmpuint (read.length, ==, 13);
+  g_assert_cmpuint (read.caret_at, ==, 8);
+  g_assert_cmpuint (read.typed_at, ==, 2);
+  read.length = 0;
+  g_assert_false (prd_crdt_doc_read_at_version (doc, ahead, 2, read_version, &read, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+  g_assert_cmpuint (read.length, ==, 0);
+  g_assert_true (prd_crdt_doc_check_consistency (doc, NULL));
+}
+
 static void
 test_visible_spans (void)
 {
@@ -831,6 +891,7 @@ main (int argc, char **argv)
   g_test_add_func ("/prd/crdt/pending-limit", test_pending_limit);
   g_test_add_func ("/prd/crdt/insert-limit", test_insert_limit);
   g_test_add_func ("/prd/crdt/anchors", test_anchors);
+  g_test_add_func ("/prd/crdt/read-at-version", test_read_at_version);
   g_test_add_func ("/prd/crdt/visible-spans", test_visible_spans);
   g_test_add_func ("/prd/crdt/random", test_random);
   g_test_add_data_func ("/prd/crdt/trace/automerge-paper", "automerge-paper", test_trace);

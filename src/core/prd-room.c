@@ -387,8 +387,52 @@ prd_room_get_user_color (PrdRoom *self, const char *user_id)
   return user != NULL ? palette[user->color] : NULL;
 }
 
+/* The version in which @member's positions are read and the room's are
+ * resolved: what the room has been sent, i.e. the committed operations
+ * (each is broadcast as it commits), and, for @member's own, those of its
+ * site, which its text holds before the hub has committed them. %NULL: the
+ * current text, which is that version while nothing waits for the store. */
+static GArray *
+version_of (PrdRoom *self, Member *member)
+{
+  GArray *vector;
+  guint32 own;
+
+  if (!prd_document_has_uncommitted (self->document))
+    return NULL;
+  vector = prd_document_get_committed_vector (self->document);
+  if (member != NULL && member->site >= 0 &&
+      (own = prd_crdt_doc_get_site_ops (prd_document_get_crdt (self->document),
+                                        (guint32) member->site)) > 0)
+    {
+      if (vector->len <= (guint) member->site)
+        g_array_set_size (vector, member->site + 1);
+      g_array_index (vector, guint32, member->site) = own;
+    }
+  return vector;
+}
+
+/* Calls @func on the document's text as of @vector (version_of()). */
+static void
+read_at (PrdRoom *self, GArray *vector, PrdCrdtReadFunc func, gpointer user_data)
+{
+  PrdCrdtDoc *crdt = prd_document_get_crdt (self->document);
+  g_autoptr (GError) error = NULL;
+
+  if (vector == NULL)
+    func (crdt, user_data);
+  else if (!prd_crdt_doc_read_at_version (crdt, (const guint32 *) vector->data, vector->len, func,
+                                          user_data, &error))
+    {
+      /* The committed operations are integrated: not reached. */
+      g_critical ("%s: cannot read the committed text: %s", prd_document_get_id (self->document),
+                  error->message);
+      func (crdt, user_data);
+    }
+}
+
 static gboolean
-read_position (JsonNode *node, const char *what, guint32 length, guint32 *out, GError **error)
+read_position (JsonNode *node, const char *what, guint32 *out, GError **error)
 {
   gint64 value;
 
@@ -404,9 +448,7 @@ read_position (JsonNode *node, const char *what, guint32 length, guint32 *out, G
                    G_MAXUINT32);
       return FALSE;
     }
-  /* A client that is a few operations behind may point past the end; the
-   * end is where its caret is in the hub's text. */
-  *out = MIN ((guint32) value, length);
+  *out = (guint32) value;
   return TRUE;
 }
 
@@ -420,9 +462,11 @@ anchor_at (PrdCrdtDoc *crdt,
 {
   g_autoptr (GError) local_error = NULL;
 
-  /* As past the end (read_position()): a client a few operations behind
-   * may point between the two halves of a pair the hub has there; its caret
-   * is before the pair. */
+  /* A client that is a few operations behind may point past the end; the
+   * end is where its caret is in the hub's text. It may also point between
+   * the two halves of a pair the hub has there; its caret is before the
+   * pair. */
+  position = MIN (position, prd_crdt_doc_get_length (crdt));
   if (position > 0 && prd_crdt_doc_splits_surrogate (crdt, position))
     position--;
   if (!prd_crdt_doc_anchor_at (crdt, position, assoc, anchor, &local_error))
@@ -434,24 +478,63 @@ anchor_at (PrdCrdtDoc *crdt,
   return TRUE;
 }
 
+/* A presence-update's positions, read then anchored (place()). */
+typedef struct
+{
+  gboolean has_cursor;
+  gboolean has_selection;
+  guint32 cursor_position;
+  guint32 start;
+  guint32 end;
+  PrdCrdtAnchor cursor;
+  PrdCrdtAnchor selection_start;
+  PrdCrdtAnchor selection_end;
+  GError *error;
+} Placing;
+
+static void
+place (PrdCrdtDoc *crdt, gpointer user_data)
+{
+  Placing *placing = user_data;
+  guint32 length = prd_crdt_doc_get_length (crdt);
+
+  if (placing->has_cursor && !anchor_at (crdt, placing->cursor_position, PRD_CRDT_ASSOC_BEFORE,
+                                         "cursorPosition", &placing->cursor, &placing->error))
+    return;
+  if (!placing->has_selection)
+    return;
+  /* Compared where they are taken to be (past the end: the end). */
+  if (MIN (placing->start, length) > MIN (placing->end, length))
+    {
+      g_set_error_literal (&placing->error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "selection.start must not be after selection.end");
+      return;
+    }
+  if (!anchor_at (crdt, placing->start, PRD_CRDT_ASSOC_AFTER, "selection.start",
+                  &placing->selection_start, &placing->error))
+    return;
+  anchor_at (crdt, placing->end, PRD_CRDT_ASSOC_BEFORE, "selection.end", &placing->selection_end,
+             &placing->error);
+}
+
 /**
  * prd_room_update_presence:
  * @payload: the seed's presence-update object
  *
  * Validates @payload and, only when it is entirely valid, records the
- * member's status, cursor and selection (as anchors).
+ * member's status, cursor and selection (as anchors). Positions are read
+ * in the text the member has: what the room has been sent and the member's
+ * own operations.
  */
 gboolean
 prd_room_update_presence (PrdRoom *self, const char *conn_id, JsonObject *payload, GError **error)
 {
   static const char *const statuses[] = { "viewing", "editing", "ai-prompting", NULL };
-  PrdCrdtDoc *crdt = prd_document_get_crdt (self->document);
-  guint32 length = prd_crdt_doc_get_length (crdt);
+  g_autoptr (GArray) version = NULL;
+  Placing placing = { 0 };
   Member *member;
   JsonNode *status_node, *cursor_node, *selection_node;
   const char *status = NULL;
-  gboolean has_cursor = FALSE, has_selection = FALSE;
-  PrdCrdtAnchor cursor = { 0 }, start_anchor = { 0 }, end_anchor = { 0 };
 
   g_return_val_if_fail (PRD_IS_ROOM (self), FALSE);
 
@@ -476,12 +559,9 @@ prd_room_update_presence (PrdRoom *self, const char *conn_id, JsonObject *payloa
   cursor_node = json_object_get_member (payload, "cursorPosition");
   if (cursor_node != NULL && !JSON_NODE_HOLDS_NULL (cursor_node))
     {
-      guint32 position;
-
-      if (!read_position (cursor_node, "cursorPosition", length, &position, error) ||
-          !anchor_at (crdt, position, PRD_CRDT_ASSOC_BEFORE, "cursorPosition", &cursor, error))
+      if (!read_position (cursor_node, "cursorPosition", &placing.cursor_position, error))
         return FALSE;
-      has_cursor = TRUE;
+      placing.has_cursor = TRUE;
     }
 
   selection_node = json_object_get_member (payload, "selection");
@@ -489,7 +569,6 @@ prd_room_update_presence (PrdRoom *self, const char *conn_id, JsonObject *payloa
     {
       JsonObject *selection;
       JsonNode *start_node, *end_node;
-      guint32 start, end;
 
       if (!JSON_NODE_HOLDS_OBJECT (selection_node))
         {
@@ -506,26 +585,28 @@ prd_room_update_presence (PrdRoom *self, const char *conn_id, JsonObject *payloa
                                "selection needs start and end");
           return FALSE;
         }
-      if (!read_position (start_node, "selection.start", length, &start, error) ||
-          !read_position (end_node, "selection.end", length, &end, error))
+      if (!read_position (start_node, "selection.start", &placing.start, error) ||
+          !read_position (end_node, "selection.end", &placing.end, error))
         return FALSE;
-      if (start > end)
-        {
-          g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                               "selection.start must not be after selection.end");
-          return FALSE;
-        }
-      if (!anchor_at (crdt, start, PRD_CRDT_ASSOC_AFTER, "selection.start", &start_anchor, error) ||
-          !anchor_at (crdt, end, PRD_CRDT_ASSOC_BEFORE, "selection.end", &end_anchor, error))
-        return FALSE;
-      has_selection = TRUE;
+      placing.has_selection = TRUE;
     }
 
-  member->has_cursor = has_cursor;
-  member->cursor = cursor;
-  member->has_selection = has_selection;
-  member->selection_start = start_anchor;
-  member->selection_end = end_anchor;
+  if (placing.has_cursor || placing.has_selection)
+    {
+      version = version_of (self, member);
+      read_at (self, version, place, &placing);
+      if (placing.error != NULL)
+        {
+          g_propagate_error (error, placing.error);
+          return FALSE;
+        }
+    }
+
+  member->has_cursor = placing.has_cursor;
+  member->cursor = placing.cursor;
+  member->has_selection = placing.has_selection;
+  member->selection_start = placing.selection_start;
+  member->selection_end = placing.selection_end;
   member->timestamp = g_get_real_time () / 1000;
   g_free (member->user->status);
   member->user->status = g_strdup (status);
@@ -608,18 +689,44 @@ resolve (PrdCrdtDoc *crdt, const PrdCrdtAnchor *anchor)
   return position;
 }
 
+/* A member's positions, resolved (resolve_member()). */
+typedef struct
+{
+  Member *member; /* (unowned) */
+  guint32 cursor;
+  guint32 start;
+  guint32 end;
+} Resolving;
+
+static void
+resolve_member (PrdCrdtDoc *crdt, gpointer user_data)
+{
+  Resolving *resolving = user_data;
+  Member *member = resolving->member;
+
+  if (member->has_cursor)
+    resolving->cursor = resolve (crdt, &member->cursor);
+  if (member->has_selection)
+    {
+      resolving->start = resolve (crdt, &member->selection_start);
+      resolving->end = resolve (crdt, &member->selection_end);
+    }
+}
+
 /**
  * prd_room_build_presence:
  *
  * Returns: (transfer full) (nullable): the seed's §3.2 presence object for
- *   @conn_id with positions resolved against the current text; %NULL when
- *   @conn_id is not a member
+ *   @conn_id with positions resolved in the text the room has been sent
+ *   (the committed operations, each broadcast as it committed: not those
+ *   still on their way to the store, which no other member has); %NULL
+ *   when @conn_id is not a member
  */
 JsonNode *
 prd_room_build_presence (PrdRoom *self, const char *conn_id)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
-  PrdCrdtDoc *crdt = prd_document_get_crdt (self->document);
+  Resolving resolving = { 0 };
   Member *member;
 
   g_return_val_if_fail (PRD_IS_ROOM (self), NULL);
@@ -627,6 +734,13 @@ prd_room_build_presence (PrdRoom *self, const char *conn_id)
   member = g_hash_table_lookup (self->members, conn_id);
   if (member == NULL)
     return NULL;
+  resolving.member = member;
+  if (member->has_cursor || member->has_selection)
+    {
+      g_autoptr (GArray) version = version_of (self, NULL);
+
+      read_at (self, version, resolve_member, &resolving);
+    }
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "prdId");
@@ -644,20 +758,17 @@ prd_room_build_presence (PrdRoom *self, const char *conn_id)
   json_builder_add_string_value (builder, member->user->status);
   json_builder_set_member_name (builder, "cursorPosition");
   if (member->has_cursor)
-    json_builder_add_int_value (builder, resolve (crdt, &member->cursor));
+    json_builder_add_int_value (builder, resolving.cursor);
   else
     json_builder_add_null_value (builder);
   json_builder_set_member_name (builder, "selection");
   if (member->has_selection)
     {
-      guint32 start = resolve (crdt, &member->selection_start);
-      guint32 end = resolve (crdt, &member->selection_end);
-
       json_builder_begin_object (builder);
       json_builder_set_member_name (builder, "start");
-      json_builder_add_int_value (builder, MIN (start, end));
+      json_builder_add_int_value (builder, MIN (resolving.start, resolving.end));
       json_builder_set_member_name (builder, "end");
-      json_builder_add_int_value (builder, end);
+      json_builder_add_int_value (builder, resolving.end);
       json_builder_end_object (builder);
     }
   else

@@ -2062,6 +2062,31 @@ prd_crdt_doc_anchor_at_version (PrdCrdtDoc *doc,
 }
 
 gboolean
+prd_crdt_doc_read_at_version (PrdCrdtDoc *doc,
+                              const guint32 *vector,
+                              gsize n_vector,
+                              PrdCrdtReadFunc func,
+                              gpointer user_data,
+                              GError **error)
+{
+  g_return_val_if_fail (doc != NULL, FALSE);
+  g_return_val_if_fail (vector != NULL || n_vector == 0, FALSE);
+  g_return_val_if_fail (func != NULL, FALSE);
+
+  if (!check_vector (doc, vector, n_vector, error))
+    return FALSE;
+  if (vector_is_current (doc, vector, n_vector))
+    {
+      func (doc, user_data);
+      return TRUE;
+    }
+  move_version (doc, vector, n_vector, TRUE);
+  func (doc, user_data);
+  move_version (doc, vector, n_vector, FALSE);
+  return TRUE;
+}
+
+gboolean
 prd_crdt_doc_anchor_resolve (PrdCrdtDoc *doc,
                              const PrdCrdtAnchor *anchor,
                              guint32 *out_position,

@@ -271,6 +271,19 @@ gboolean prd_crdt_doc_anchor_resolve (PrdCrdtDoc *doc,
                                       guint32 *out_position,
                                       GError **error);
 
+/* Calls @func with @doc turned back to the version @vector, which it must
+ * have (INVALID_OPERATION otherwise): inside, its text, length, anchors and
+ * positions are those of that version. @func only reads @doc, and calls no
+ * other function taking a version. Costs two walks over the operations
+ * @vector lacks (none when it is the current version). */
+typedef void (*PrdCrdtReadFunc) (PrdCrdtDoc *doc, gpointer user_data);
+gboolean prd_crdt_doc_read_at_version (PrdCrdtDoc *doc,
+                                       const guint32 *vector,
+                                       gsize n_vector,
+                                       PrdCrdtReadFunc func,
+                                       gpointer user_data,
+                                       GError **error);
+
 /* Whether @position falls between the two halves of a surrogate pair. */
 gboolean prd_crdt_doc_splits_surrogate (PrdCrdtDoc *doc, guint32 position);
 

@@ -382,7 +382,8 @@ batch_entry (PrdBatchItem *item, PrdHubRoom *room)
 
   if (g_str_equal (item->type, "presence-update"))
     {
-      /* Resolved now, against the text the batch's content updates produce. */
+      /* Resolved now, against the text the batch's content updates leave
+       * (not edits still being stored: prd_room_build_presence()). */
       payload = prd_room_build_presence (room->members, item->origin);
       if (payload == NULL)
         {

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startHub, tmpDir, token } from './helpers/hub.js';
 import {
@@ -260,6 +261,149 @@ test('a tab that leaves takes its cursor with it while the user stays', async ()
     assert.equal(events[2].data.userId, 'user_t');
     assert.equal(events[2].data.cursorPosition, 3, 'the remaining tab\'s cursor');
     assert.ok(events[2].data.timestamp >= events[1].data.timestamp);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+// Holds the write lock of a hub's database (a second writer, as another
+// process would), so that the hub's operations wait for the store: they are
+// integrated, not yet committed nor broadcast, until release() is awaited.
+async function lockDatabase(hub) {
+  const proc = spawn('/usr/bin/python3', ['-c',
+    'import sqlite3,sys\n' +
+    'c=sqlite3.connect(sys.argv[1],timeout=10,isolation_level=None)\n' +
+    'c.execute("BEGIN IMMEDIATE")\nprint("locked",flush=True)\n' +
+    'sys.stdin.readline()\nc.execute("COMMIT")\nc.close()\n',
+    path.join(hub.dataDir, 'prdhub.db')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => proc.on('exit', resolve));
+  await new Promise((resolve, reject) => {
+    proc.stdout.on('data', (d) => { if (String(d).includes('locked')) resolve(); });
+    exited.then((code) => reject(new Error(`python3 exited with ${code} before locking`)));
+  });
+  return {
+    async release() {
+      proc.stdin.end('\n');
+      assert.equal(await exited, 0);
+    },
+  };
+}
+
+// The length of a watcher's text, following the content-updates (single or
+// batched) it receives, and every presence relay it gets with the length
+// its text had then.
+function followText(socket, initial) {
+  const seen = { length: initial.length, presence: [] };
+  const content = (d) => {
+    seen.length += d.operation.type === 'insert' ? d.operation.content.length : -d.operation.length;
+  };
+  const presence = (d, batched) => seen.presence.push({ ...d, batched, textLength: seen.length });
+  socket.on('content-update', content);
+  socket.on('presence-update', (d) => presence(d, false));
+  socket.on('batch-update', (b) => {
+    for (const u of b.updates) {
+      if (u.type === 'content-update') content(u);
+      else if (u.type === 'presence-update') presence(u, true);
+    }
+  });
+  return seen;
+}
+
+test('presence relays positions in the text the room has been sent, not in edits being stored', async () => {
+  const hub = await startHub({ config: '[collab]\nbatch-threshold=0\n' });
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Presence order', 'abc');
+    const watcher = await client(hub, user('user_w'));
+    const tab1 = await client(hub, user('user_a'));
+    const tab2 = await client(hub, user('user_a'));
+    const editor = await client(hub, user('user_b'));
+    sockets.push(watcher, tab1, tab2, editor);
+    const { joined } = await join(watcher, prdId);
+    await join(tab1, prdId);
+    await join(tab2, prdId);
+    const { siteId, vector } = await join(editor, prdId);
+    const seen = followText(watcher, joined.initialState.content);
+    const big = 'x'.repeat(20000);
+
+    const lock = await lockDatabase(hub);
+    let stored;
+    try {
+      // Integrated by the hub (the ack of the editor's next event says so)
+      // but waiting for the store: nobody has it yet.
+      stored = request(editor, 'content-update', {
+        prdId, operation: { type: 'insert', position: 0, content: big, timestamp: Date.now() },
+        stateVector: bump(vector, siteId),
+      });
+      assert.equal((await request(editor, 'presence-update', { prdId, status: 'editing', cursorPosition: 0 })).ok, true);
+      // user_a's caret after "abc", in the text it has; then, from its other
+      // tab, past the end (a client a few operations behind).
+      assert.equal((await request(tab1, 'presence-update', { prdId, status: 'editing', cursorPosition: 3 })).ok, true);
+      assert.equal((await request(tab2, 'presence-update', { prdId, status: 'editing', cursorPosition: 4294967295 })).ok, true);
+      await until(watcher, () => seen.presence.filter((p) => p.userId === 'user_a').length === 2);
+    } finally {
+      await lock.release();
+    }
+    assert.equal((await stored).ok, true);
+    await until(watcher, () => seen.length === big.length + 3);
+
+    // The tab that changed last leaves: the watcher is told where the other
+    // one is now, after the text the editor inserted before it.
+    assert.equal((await request(tab2, 'leave-prd', { prdId })).ok, true);
+    await until(watcher, () => seen.presence.filter((p) => p.userId === 'user_a').length === 3);
+
+    const relays = seen.presence.filter((p) => p.userId === 'user_a');
+    assert.deepEqual(relays.map((p) => [p.cursorPosition, p.textLength]),
+      [[3, 3], [3, 3], [big.length + 3, big.length + 3]]);
+    for (const p of seen.presence) assert.ok(p.cursorPosition <= p.textLength, JSON.stringify(p));
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+test('batched presence is resolved in the text the batch leaves, not in edits being stored', async () => {
+  const hub = await startHub({ config: '[collab]\nbatch-threshold=1\nbatch-interval=50\n' });
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Presence order', 'abc');
+    const watcher = await client(hub, user('user_w'));
+    const author = await client(hub, user('user_a'));
+    const editor = await client(hub, user('user_b'));
+    sockets.push(watcher, author, editor);
+    const { joined } = await join(watcher, prdId);
+    await join(author, prdId);
+    const { siteId, vector } = await join(editor, prdId);
+    const seen = followText(watcher, joined.initialState.content);
+    const big = 'x'.repeat(20000);
+
+    const lock = await lockDatabase(hub);
+    let stored;
+    try {
+      stored = request(editor, 'content-update', {
+        prdId, operation: { type: 'insert', position: 0, content: big, timestamp: Date.now() },
+        stateVector: bump(vector, siteId),
+      });
+      assert.equal((await request(editor, 'presence-update', { prdId, status: 'editing', cursorPosition: 0 })).ok, true);
+      // Above the threshold (one relay a second): these wait for the batch,
+      // which leaves while the insert is still being stored.
+      const acks = [];
+      for (let i = 0; i < 3; i++)
+        acks.push(request(editor, 'presence-update', { prdId, status: 'editing', cursorPosition: 0 }));
+      acks.push(request(author, 'presence-update', { prdId, status: 'editing', cursorPosition: 4294967295 }));
+      for (const r of await Promise.all(acks)) assert.equal(r.ok, true);
+      await until(watcher, () => seen.presence.some((p) => p.userId === 'user_a'));
+    } finally {
+      await lock.release();
+    }
+    assert.equal((await stored).ok, true);
+    await until(watcher, () => seen.length === big.length + 3);
+
+    const relay = seen.presence.find((p) => p.userId === 'user_a');
+    assert.equal(relay.batched, true);
+    assert.equal(relay.cursorPosition, 3);
+    for (const p of seen.presence) assert.ok(p.cursorPosition <= p.textLength, JSON.stringify(p));
   } finally {
     for (const s of sockets) s.close();
     await hub.stop();
