@@ -694,10 +694,11 @@ on_ai_prompt (PrdSioSocket *socket,
       reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, message);
       return;
     }
-  if (section != NULL && (strlen (section) > PRD_AI_MAX_SLUG_LENGTH || *section == '\0'))
+  /* Everything the job would refuse when it starts is refused here, before
+   * it costs quota or reaches the room. */
+  if (section != NULL && !prd_ai_check_slug (section, &error))
     {
-      reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD,
-                              "section must be a heading slug such as technical-requirements");
+      reply_ai_error (socket, ack_id, NULL, error, 0);
       return;
     }
   node = json_object_get_member (payload, "insert");
@@ -794,6 +795,22 @@ on_ai_prompt (PrdSioSocket *socket,
       reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, message);
       return;
     }
+  else
+    {
+      g_autoptr (GError) anchor_error = NULL;
+
+      /* A cursor between the halves of a surrogate pair names no place. */
+      if (!prd_crdt_doc_anchor_at (crdt, has_cursor ? (guint32) cursor : length,
+                                   PRD_CRDT_ASSOC_BEFORE, &anchor, &anchor_error))
+        {
+          g_autofree char *message =
+              g_strdup_printf ("context.cursorPosition: %s", anchor_error->message);
+
+          prd_hub_room_release (room);
+          reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, message);
+          return;
+        }
+    }
 
   job = prd_ai_job_new (prd_id, identity->org, identity->user_id, prompt, section);
   data = g_new0 (JobData, 1);
@@ -804,11 +821,7 @@ on_ai_prompt (PrdSioSocket *socket,
   data->insert = insert;
   data->site = -1;
   data->text = g_string_new (NULL);
-  if (has_cursor && version != NULL)
-    data->anchor = anchor;
-  else
-    prd_crdt_doc_anchor_at (crdt, has_cursor ? (guint32) cursor : length, PRD_CRDT_ASSOC_BEFORE,
-                            &data->anchor, NULL);
+  data->anchor = anchor;
   job->data = data;
   job->data_free = (GDestroyNotify) job_data_free;
 

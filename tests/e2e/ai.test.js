@@ -314,10 +314,27 @@ test('bad ai-prompt payloads are refused with INVALID_PAYLOAD and change nothing
       { prdId, prompt: 'x', context: { cursorPosition: 1, stateVector: [99] } },
       { prdId, prompt: 'x', context: { cursorPosition: 7, stateVector: [1] } },
       { prdId, prompt: 'x', section: '' },
+      // Refused at once, not when the job starts (before the room sees it
+      // or the hourly quota counts it).
+      { prdId, prompt: 'x', section: 'Not a slug!' },
+      { prdId, prompt: 'x', section: 'a'.repeat(201) },
     ]) {
       const ack = await request(a, 'ai-prompt', payload);
       assert.equal(ack.error.code, 'INVALID_PAYLOAD', JSON.stringify(payload));
     }
+    // The longest slug is fine.
+    const longest = await request(a, 'ai-prompt', { prdId, prompt: 'x', section: 'a'.repeat(200), insert: false });
+    assert.equal(longest.ok, true, JSON.stringify(longest));
+    // A cursor between the halves of a surrogate pair, with or without the
+    // version it was read in.
+    const pairId = await createPrd(hub, 'Pair', 'ab\u{1F600}cd\n');
+    const { vector } = await join(a, pairId);
+    for (const context of [{ cursorPosition: 3 }, { cursorPosition: 3, stateVector: vector }]) {
+      const ack = await request(a, 'ai-prompt', { prdId: pairId, prompt: 'x', context });
+      assert.equal(ack.error.code, 'INVALID_PAYLOAD', JSON.stringify(context));
+      assert.match(ack.error.message, /surrogate pair/);
+    }
+    assert.equal(await contentOf(hub, pairId), 'ab\u{1F600}cd\n');
     const cancel = await request(a, 'ai-cancel', { jobId: 'job_000000000000000000000000' });
     assert.equal(cancel.error.code, 'NOT_FOUND');
     assert.equal(await contentOf(hub, prdId), 'Text.\n');
