@@ -268,9 +268,11 @@ string_member (JsonObject *object, const char *name, gsize max_len)
 }
 
 /* Valid suggestions of @text: {type, description} (and, when @review,
- * section, title and confidence in [0, 1]); an invalid answer gives none. */
+ * section, title and confidence in [0, 1]); an invalid answer gives none.
+ * A review's section is the slug of one of @headings (the slugs of the
+ * PRD's headings), else null. */
 static JsonArray *
-validated_suggestions (const char *text, gboolean review)
+validated_suggestions (const char *text, gboolean review, GHashTable *headings)
 {
   g_autoptr (JsonArray) parsed = parse_json_array (text);
   JsonArray *out = json_array_new ();
@@ -310,13 +312,14 @@ validated_suggestions (const char *text, gboolean review)
               json_object_unref (clean);
               continue;
             }
-          if (section != NULL)
-            {
-              g_autofree char *slug = prd_ai_slugify (section);
+          {
+            g_autofree char *slug = section != NULL ? prd_ai_slugify (section) : NULL;
+
+            if (slug != NULL && headings != NULL && g_hash_table_contains (headings, slug))
               json_object_set_string_member (clean, "section", slug);
-            }
-          else
-            json_object_set_null_member (clean, "section");
+            else
+              json_object_set_null_member (clean, "section");
+          }
           json_object_set_string_member (clean, "title", title);
           json_object_set_string_member (clean, "description", description);
           json_object_set_double_member (clean, "confidence", value);
@@ -350,7 +353,7 @@ on_suggestions (GObject *source, GAsyncResult *result, gpointer user_data)
       job_end (self, job, PRD_AI_JOB_CANCELLED, error, 0, 0);
       return;
     }
-  suggestions = validated_suggestions (response != NULL ? response->text : NULL, FALSE);
+  suggestions = validated_suggestions (response != NULL ? response->text : NULL, FALSE, NULL);
   tokens = prd_ai_response_get_tokens_used (data->response);
   job->tokens = MAX (tokens, 0);
   json_node_take_object (payload, object);
@@ -923,7 +926,8 @@ typedef struct
   PrdSioSocket *socket; /* (owned) */
   char *prd_id;
   char *review_id;
-  char *user_key; /* the requester's (prd_ai_user_key()) */
+  char *user_key;       /* the requester's (prd_ai_user_key()) */
+  GHashTable *headings; /* (owned) the slugs of the PRD's headings when asked */
 } Review;
 
 /* Reviews wait for no queue: past [ai] concurrency of them at the provider,
@@ -942,6 +946,7 @@ review_free (Review *review)
   g_object_unref (review->socket);
   g_free (review->prd_id);
   g_free (review->review_id);
+  g_hash_table_unref (review->headings);
   g_free (review);
 }
 
@@ -980,7 +985,7 @@ on_reviewed (GObject *source, GAsyncResult *result, gpointer user_data)
         prd_sio_socket_emit_one (review->socket, "ai-error", payload);
       return;
     }
-  suggestions = validated_suggestions (response->text, TRUE);
+  suggestions = validated_suggestions (response->text, TRUE, review->headings);
   for (guint i = 0; i < json_array_get_length (suggestions); i++)
     {
       g_autoptr (JsonNode) payload = json_node_new (JSON_NODE_OBJECT);
@@ -1018,6 +1023,8 @@ on_ai_review (PrdSioSocket *socket,
   g_autoptr (GPtrArray) messages = NULL;
   g_autofree char *markdown = NULL;
   g_autofree char *context = NULL;
+  g_autoptr (GHashTable) headings = NULL;
+  g_autoptr (GPtrArray) sections = NULL;
   const char *prd_id = NULL;
   PrdHubRoom *room;
   guint retry_after = 0;
@@ -1074,6 +1081,12 @@ on_ai_review (PrdSioSocket *socket,
       reply_ai_error (socket, ack_id, NULL, error, retry_after);
       return;
     }
+  /* A suggestion's section is one of these, or null. */
+  headings = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  sections = prd_ai_markdown_get_sections (markdown, strlen (markdown));
+  for (guint i = 0; i < sections->len; i++)
+    g_hash_table_add (headings,
+                      g_strdup (((PrdAiSection *) g_ptr_array_index (sections, i))->slug));
   /* context-chars counts characters, as for a prompt's context: the cut
    * falls between two of them. */
   if (g_utf8_strlen (markdown, -1) > (glong) prd_hub_config_get_ai (self->config)->context_chars)
@@ -1092,6 +1105,7 @@ on_ai_review (PrdSioSocket *socket,
           "1}."));
   g_ptr_array_add (messages, prd_ai_message_new (PRD_AI_ROLE_USER, context));
   review = g_new0 (Review, 1);
+  review->headings = g_steal_pointer (&headings);
   review->self = g_object_ref (self);
   self->reviews++;
   review->user_key = g_strdup (user_key);

@@ -44,6 +44,9 @@
  *                     suggestions, one valid and two not
  *   review            a non-streamed answer: a JSON array of review
  *                     suggestions, one valid and one without confidence
+ *   review-sections   a non-streamed answer: four valid review suggestions
+ *                     whose sections are "User Stories", "!!!",
+ *                     "No Such Heading" and "user-stories"
  *   alignment         a non-streamed answer: a fenced JSON alignment
  *                     object (score, status, suggestions with a non-string
  *                     and an empty one)
@@ -532,10 +535,19 @@ handle_completions (SoupServer *server,
       return;
     }
   if (g_str_equal (scenario, "suggestions") || g_str_equal (scenario, "review") ||
-      g_str_equal (scenario, "alignment") || g_str_equal (scenario, "alignment-bad"))
+      g_str_equal (scenario, "review-sections") || g_str_equal (scenario, "alignment") ||
+      g_str_equal (scenario, "alignment-bad"))
     {
       const char *content =
-          g_str_equal (scenario, "alignment")
+          g_str_equal (scenario, "review-sections")
+              ? "[{\"type\": \"risk\", \"section\": \"User Stories\", \"title\": \"a\", "
+                "\"description\": \"d\", \"confidence\": 0.5}, {\"type\": \"risk\", "
+                "\"section\": \"!!!\", \"title\": \"b\", \"description\": \"d\", "
+                "\"confidence\": 0.5}, {\"type\": \"risk\", \"section\": \"No Such Heading\", "
+                "\"title\": \"c\", \"description\": \"d\", \"confidence\": 0.5}, {\"type\": "
+                "\"risk\", \"section\": \"user-stories\", \"title\": \"d\", \"description\": "
+                "\"d\", \"confidence\": 0.5}]"
+          : g_str_equal (scenario, "alignment")
               ? "```json\n{\"score\": 0.91, \"status\": \"aligned\", \"suggestions\": "
                 "[\"Align timeline with Q2 objectives\", 7, \"\"]}\n```"
           : g_str_equal (scenario, "alignment-bad") ? "{\"score\": 3, \"status\": \"great\"}"

@@ -648,6 +648,29 @@ test('ai-review emits one ai-suggestion per valid suggestion, then ai-review-com
   }
 });
 
+test('ai-review: a suggestion\'s section is the slug of one of the PRD\'s headings, or null', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai);
+  try {
+    const prdId = await createPrd(hub, 'Sections', 'scenario:review-sections\n# PRD\n## User Stories\n');
+    const a = await client(hub, user('user_a'));
+    await join(a, prdId);
+    const events = recorder(a, ['ai-suggestion', 'ai-review-complete', 'ai-error']);
+    const ack = await request(a, 'ai-review', { prdId });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(a, () => events.some((e) => e.event !== 'ai-suggestion'));
+    // "User Stories", "!!!", "No Such Heading", "user-stories"
+    assert.deepEqual(
+      events.filter((e) => e.event === 'ai-suggestion').map((e) => e.data.suggestion.section),
+      ['user-stories', null, null, 'user-stories']);
+    assert.deepEqual(events.at(-1).data, { prdId, reviewId: ack.reviewId, count: 4 });
+    a.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
 test('ai-review ends with an event without suggestions and after a provider failure', async () => {
   const ai = await startAiServer();
   const hub = await startAiHub(ai);
