@@ -385,6 +385,20 @@ on_delta (const char *delta, gpointer user_data)
       data->room == NULL)
     return;
   prd_utf16_length (delta, &units);
+  /* A preview is sent to the room, and whole again in ai-stream-complete:
+   * it is held to what a PRD may hold, as an inserted answer is (by
+   * prd_hub_room_write()). A longer one could never be inserted. */
+  if (!data->insert && (guint64) data->streamed_units + units >
+                           prd_hub_config_get_collab (data->self->config)->max_document_size)
+    {
+      data->write_error =
+          g_error_new (PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+                       "The AI's answer is longer than a PRD may hold (%u UTF-16 code units, "
+                       "max-document-size); the preview stops here",
+                       prd_hub_config_get_collab (data->self->config)->max_document_size);
+      g_cancellable_cancel (job->cancellable);
+      return;
+    }
   if (!prd_crdt_doc_anchor_resolve (prd_document_get_crdt (prd_hub_room_get_document (data->room)),
                                     &data->anchor, &position, &error))
     position = 0;

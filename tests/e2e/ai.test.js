@@ -288,6 +288,46 @@ test('insert: false previews without writing; viewers may preview only', async (
   }
 });
 
+test('a preview is held to max-document-size, as an inserted answer is', async () => {
+  const ai = await startAiServer();
+  // "scenario:slow" answers 5 units ("abcde"), "scenario:stream" 14.
+  const hub = await startAiHub(ai, { extra: '[collab]\nmax-document-size=5\n' });
+  try {
+    const prdId = await createPrd(hub, 'Preview limit', 'T\n');
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b', { role: 'viewer' }));
+    await join(a, prdId);
+    await join(b, prdId, { mode: 'view' });
+    const seen = recorder(b, ['ai-stream-chunk', 'ai-stream-complete', 'ai-error']);
+    // At the limit: complete.
+    const fits = await request(b, 'ai-prompt', { prdId, prompt: 'scenario:slow', insert: false });
+    assert.equal(fits.ok, true, JSON.stringify(fits));
+    await until(b, () => seen.some((e) => e.data.jobId === fits.jobId && e.event !== 'ai-stream-chunk'));
+    const done = seen.find((e) => e.data.jobId === fits.jobId && e.event !== 'ai-stream-chunk');
+    assert.equal(done.event, 'ai-stream-complete', JSON.stringify(done.data));
+    assert.equal(done.data.fullResponse, 'abcde');
+    // Past it: the job ends with LIMIT_REACHED for the room, no fullResponse.
+    const over = await request(b, 'ai-prompt', { prdId, prompt: 'scenario:stream', insert: false });
+    assert.equal(over.ok, true, JSON.stringify(over));
+    await until(b, () => seen.some((e) => e.data.jobId === over.jobId && e.event !== 'ai-stream-chunk'));
+    const end = seen.find((e) => e.data.jobId === over.jobId && e.event !== 'ai-stream-chunk');
+    assert.equal(end.event, 'ai-error');
+    assert.equal(end.data.error.code, 'LIMIT_REACHED');
+    assert.match(end.data.error.message, /max-document-size/);
+    const chunks = seen.filter((e) => e.data.jobId === over.jobId && e.event === 'ai-stream-chunk');
+    assert.ok(chunks.map((e) => e.data.chunk).join('').length <= 5);
+    const status = await request(a, 'ai-job-status', { prdId, jobId: over.jobId });
+    assert.equal(status.job.state, 'failed');
+    assert.equal(status.job.error.code, 'LIMIT_REACHED');
+    assert.equal(await contentOf(hub, prdId), 'T\n');
+    a.close();
+    b.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
 test('bad ai-prompt payloads are refused with INVALID_PAYLOAD and change nothing', async () => {
   const ai = await startAiServer();
   const hub = await startAiHub(ai);
