@@ -215,6 +215,66 @@ test('a user typing at and around the anchor while the AI streams garbles neithe
   }
 });
 
+// Text typed right after the AI's last character by a client that had not
+// yet received the AI's next chunk is concurrent with that chunk, both right
+// after the same character: the CRDT puts the lower site first (docs/crdt.md),
+// so it splits the answer when the typist's site is lower than the AI's, and
+// follows the whole answer when it is higher. Documented in protocol.md.
+test('typing right after the AI\'s text concurrently with its next chunk: the lower site goes first', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai);
+  try {
+    const initial = 'Intro. Outro.\n';
+    const p = 'Intro.'.length;
+    const prdId = await createPrd(hub, 'Concurrent', initial);
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    await join(a, prdId);
+    const jb = await join(b, prdId);
+    // A job; the typist's next edit is made before it sees the second chunk.
+    const run = async (typist, siteId, cursorPosition, text) => {
+      const updates = [];
+      const onUpdate = (u) => { if (u.userId === 'ai') updates.push(u); };
+      typist.on('content-update', onUpdate);
+      const done = recorder(a, ['ai-stream-complete', 'ai-error']);
+      const asked = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated',
+        context: { cursorPosition } });
+      assert.equal(asked.ok, true, JSON.stringify(asked));
+      // (The gate stays open after the first job: the second streams at
+      // once. What makes the edit concurrent is its base, not the timing.)
+      await until(typist, () => updates.length >= 1);
+      const seen = updates[0].stateVector;
+      ai.openGate();
+      await until(typist, () => updates.length === 2);
+      const ack = await request(typist, 'content-update', { prdId, stateVector: bump(seen, siteId),
+        operation: { type: 'insert', position: cursorPosition + 'first'.length, content: text,
+          timestamp: Date.now() } });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      await until(a, () => done.length > 0);
+      assert.equal(done[0].event, 'ai-stream-complete');
+      assert.equal(done[0].data.fullResponse, 'first second');
+      typist.off('content-update', onUpdate);
+      return updates[0].siteId;
+    };
+    // B joined before the AI first wrote: its site is lower than the AI's.
+    await run(b, jb.siteId, p, 'xyz');
+    assert.equal(await contentOf(hub, prdId), 'Intro.firstxyz second Outro.\n');
+    // C joins after: its site is higher than the AI's (which keeps its site).
+    const c = await client(hub, user('user_c'));
+    const jc = await join(c, prdId);
+    const end = initial.length + 'firstxyz second'.length;
+    await run(c, jc.siteId, end, 'XYZ');
+    assert.equal(await contentOf(hub, prdId),
+      'Intro.firstxyz second Outro.\nfirst secondXYZ');
+    a.close();
+    b.close();
+    c.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
 // A cursor read in a client's text that lacks others' latest edits: with
 // the version it was read in (context.stateVector), the answer goes where
 // the client pointed, not at the same number in the hub's newer text.
