@@ -432,6 +432,51 @@ test_queue_fair (void)
     prd_ai_job_unref (a[i]);
 }
 
+/* Round robin holds for users who keep one job at a time: one who asks
+ * again as soon as their job ends is not "never served" again, so a user
+ * whose job waits gets the slot after each of the others has had one. */
+static void
+test_queue_fair_returning (void)
+{
+  g_autoptr (PrdAiQueue) queue = prd_ai_queue_new (1, 1000, 4);
+  g_autoptr (GPtrArray) started = g_ptr_array_new ();
+  g_autoptr (PrdAiJob) a1 = NULL;
+  g_autoptr (PrdAiJob) a2 = NULL;
+  PrdAiJob *b, *c;
+  gint64 now = 1;
+
+  g_signal_connect_swapped (queue, "start", G_CALLBACK (g_ptr_array_add), started);
+  a1 = submit (queue, "org", "a", now++);
+  a2 = submit (queue, "org", "a", now++);
+  b = submit (queue, "org", "b", now++);
+  c = submit (queue, "org", "c", now++);
+  prd_ai_queue_pump (queue, now++);
+  g_assert_true (started->pdata[0] == a1);
+  /* b and c have none started yet: they go before a's second job. */
+  prd_ai_queue_finish (queue, a1, PRD_AI_JOB_COMPLETE, now++);
+  g_assert_true (started->pdata[1] == b);
+  /* b asks again as soon as its job ends: it was served after a. */
+  prd_ai_queue_finish (queue, b, PRD_AI_JOB_COMPLETE, now++);
+  prd_ai_job_unref (b);
+  b = submit (queue, "org", "b", now++);
+  g_assert_true (started->pdata[2] == c);
+  g_assert_cmpint (prd_ai_queue_get_position (queue, a2), ==, 1);
+  prd_ai_queue_finish (queue, c, PRD_AI_JOB_COMPLETE, now++);
+  prd_ai_job_unref (c);
+  c = submit (queue, "org", "c", now++);
+  g_assert_true (started->pdata[3] == a2);
+  /* Then b and c, in the order they were served before. */
+  prd_ai_queue_finish (queue, a2, PRD_AI_JOB_COMPLETE, now++);
+  g_assert_true (started->pdata[4] == b);
+  prd_ai_queue_finish (queue, b, PRD_AI_JOB_COMPLETE, now++);
+  g_assert_true (started->pdata[5] == c);
+  prd_ai_queue_finish (queue, c, PRD_AI_JOB_COMPLETE, now++);
+  g_assert_cmpuint (prd_ai_queue_get_n_running (queue), ==, 0);
+  g_assert_cmpuint (prd_ai_queue_get_n_queued (queue), ==, 0);
+  prd_ai_job_unref (b);
+  prd_ai_job_unref (c);
+}
+
 /* max-queued-per-user at its edges: 1 admits one job at a time. */
 static void
 test_queue_max_per_user_one (void)
@@ -503,6 +548,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/ai-jobs/config", test_config);
   g_test_add_func ("/prd/ai-jobs/queue", test_queue);
   g_test_add_func ("/prd/ai-jobs/queue-fair", test_queue_fair);
+  g_test_add_func ("/prd/ai-jobs/queue-fair-returning", test_queue_fair_returning);
   g_test_add_func ("/prd/ai-jobs/queue-max-per-user-one", test_queue_max_per_user_one);
   g_test_add_func ("/prd/ai-jobs/queue-quota-per-organization", test_queue_quota_per_organization);
   g_test_add_func ("/prd/ai-jobs/job-owner", test_job_owner);

@@ -433,6 +433,51 @@ test_unauthorized (Fixture *f, gconstpointer data)
   run_clear (&run);
 }
 
+/* A provider (or a proxy) that quotes the API key in its error text: the
+ * message that reaches users, records and the log never carries the key,
+ * nor a piece of it where the provider's text is cut short. */
+static void
+test_key_redacted (Fixture *f, gconstpointer data)
+{
+  static const char *const scenarios[] = { "scenario:echo-key", "scenario:echo-key-text",
+                                           "scenario:mid-error-key" };
+  static const char key[] = "sk-TOPSECRET-0123456789abcdef";
+  g_autoptr (PrdAiProvider) provider = make_provider (f, key, 10000);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (scenarios); i++)
+    {
+      g_autoptr (PrdAiResponse) response = NULL;
+      g_autoptr (GError) error = NULL;
+      Run run = { 0 };
+
+      g_assert_false (stream (f, provider, &run, scenarios[i], &response, &error));
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_PROVIDER_ERROR);
+      g_test_message ("%s: %s", scenarios[i], error->message);
+      g_assert_null (strstr (error->message, "TOPSECRET"));
+      g_assert_null (strstr (error->message, "sk-"));
+      g_assert_cmpuint (g_utf8_strlen (error->message, -1), <, 400);
+      run_clear (&run);
+    }
+  {
+    g_autoptr (PrdAiResponse) response = NULL;
+    g_autoptr (GError) error = NULL;
+    Run run = { 0 };
+
+    /* The explanation around the key stays. */
+    g_assert_false (stream (f, provider, &run, "scenario:echo-key", &response, &error));
+    g_assert_cmpstr (
+        error->message, ==,
+        "The AI provider answered HTTP 401: Incorrect API key provided: " PRD_OPENAI_REDACTED);
+    g_clear_error (&error);
+    g_clear_pointer (&response, prd_ai_response_unref);
+    g_assert_false (stream (f, provider, &run, "scenario:mid-error-key", &response, &error));
+    g_assert_cmpstr (
+        error->message, ==,
+        "The AI provider reported an error: upstream failed for key Bearer " PRD_OPENAI_REDACTED);
+    run_clear (&run);
+  }
+}
+
 /* An error body is read only as far as needed to explain the error. */
 static void
 test_server_error_huge (Fixture *f, gconstpointer data)
@@ -817,6 +862,7 @@ main (int argc, char *argv[])
   ADD ("/prd/ai/openai/server-error", test_server_error);
   ADD ("/prd/ai/openai/unauthorized", test_unauthorized);
   ADD ("/prd/ai/openai/server-error-huge", test_server_error_huge);
+  ADD ("/prd/ai/openai/key-redacted", test_key_redacted);
   ADD ("/prd/ai/openai/response-limit", test_response_limit);
   ADD ("/prd/ai/openai/not-found", test_not_found);
   ADD ("/prd/ai/openai/unreachable", test_unreachable);

@@ -472,6 +472,38 @@ check_text (const char *what, const char *text, gsize max_chars, gboolean requir
   return TRUE;
 }
 
+/**
+ * prd_ai_check_slug:
+ * @slug: what names a section
+ *
+ * Whether @slug can name a heading: letters, digits, `-` and `_`, 1 to
+ * %PRD_AI_MAX_SLUG_LENGTH bytes of UTF-8. (It need not be one of the PRD's:
+ * a prompt for a section the PRD does not have gets the whole PRD.)
+ *
+ * Returns: %FALSE with %PRD_ERROR_INVALID_PAYLOAD when it cannot
+ */
+gboolean
+prd_ai_check_slug (const char *slug, GError **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (slug != NULL, FALSE);
+
+  ok = *slug != '\0' && strlen (slug) <= PRD_AI_MAX_SLUG_LENGTH && g_utf8_validate (slug, -1, NULL);
+  for (const char *p = slug; ok && *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      ok = g_unichar_isalnum (c) || c == '-' || c == '_';
+    }
+  if (!ok)
+    g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                 "The section must be a heading slug (letters, digits, '-' and '_', at "
+                 "most %d bytes), e.g. \"technical-requirements\"",
+                 PRD_AI_MAX_SLUG_LENGTH);
+  return ok;
+}
+
 static gboolean
 check_input (const PrdAiPromptInput *input, GError **error)
 {
@@ -493,26 +525,9 @@ check_input (const PrdAiPromptInput *input, GError **error)
           return FALSE;
         }
     }
-  if (input->section != NULL && *input->section != '\0')
-    {
-      gboolean ok = strlen (input->section) <= PRD_AI_MAX_SLUG_LENGTH &&
-                    g_utf8_validate (input->section, -1, NULL);
-
-      for (const char *p = input->section; ok && *p != '\0'; p = g_utf8_next_char (p))
-        {
-          gunichar c = g_utf8_get_char (p);
-
-          ok = g_unichar_isalnum (c) || c == '-' || c == '_';
-        }
-      if (!ok)
-        {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                       "The section must be a heading slug (letters, digits, '-' and '_', at "
-                       "most %d bytes), e.g. \"technical-requirements\"",
-                       PRD_AI_MAX_SLUG_LENGTH);
-          return FALSE;
-        }
-    }
+  if (input->section != NULL && *input->section != '\0' &&
+      !prd_ai_check_slug (input->section, error))
+    return FALSE;
   if (input->context_chars < PRD_AI_MIN_CONTEXT_CHARS ||
       input->context_chars > PRD_AI_MAX_CONTEXT_CHARS)
     {

@@ -44,6 +44,7 @@ void prd_ai_section_free (PrdAiSection *section);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdAiSection, prd_ai_section_free)
 
 char *prd_ai_slugify (const char *text);
+gboolean prd_ai_check_slug (const char *slug, GError **error);
 GPtrArray *prd_ai_markdown_get_sections (const char *markdown, gsize len);
 PrdAiSection *prd_ai_markdown_find_section (const char *markdown, gsize len, const char *slug);
 

@@ -190,6 +190,39 @@ caller_cancelled (GCancellable *cancellable, gpointer user_data)
   g_cancellable_cancel (G_CANCELLABLE (user_data));
 }
 
+/* @text with every occurrence of the API key (so also `Bearer <key>`)
+ * replaced by `[redacted]`: a provider or a proxy may echo the key in its
+ * error text, and that text reaches users, the job records and the log. */
+static char *
+redact (PrdOpenAiProvider *self, const char *text)
+{
+  GString *out;
+  const char *from, *found;
+  gsize key_len;
+
+  if (self->api_key == NULL || strstr (text, self->api_key) == NULL)
+    return g_strdup (text);
+  out = g_string_new (NULL);
+  key_len = strlen (self->api_key);
+  for (from = text; (found = strstr (from, self->api_key)) != NULL; from = found + key_len)
+    {
+      g_string_append_len (out, from, found - from);
+      g_string_append (out, PRD_OPENAI_REDACTED);
+    }
+  g_string_append (out, from);
+  return g_string_free (out, FALSE);
+}
+
+/* What the provider said, for one of our messages: the key redacted
+ * (before the cut, so that no part of it stays), then cut short. */
+static char *
+provider_text (PrdOpenAiProvider *self, const char *text)
+{
+  g_autofree char *redacted = redact (self, text);
+
+  return prd_error_truncate_message (redacted, MAX_ERROR_MESSAGE);
+}
+
 static void
 complete (GTask *task, GError *error)
 {
@@ -210,7 +243,15 @@ complete (GTask *task, GError *error)
   g_free (req->response->text);
   req->response->text = g_strndup (req->text->str, req->text->len);
   if (error != NULL)
-    g_task_return_error (task, error);
+    {
+      /* Whatever the message quotes (a libsoup error, a reason phrase), it
+       * never carries the key. */
+      char *redacted = redact (req->self, error->message);
+
+      g_free (error->message);
+      error->message = redacted;
+      g_task_return_error (task, error);
+    }
   else
     g_task_return_boolean (task, TRUE);
 }
@@ -236,7 +277,7 @@ io_error (Request *req, const GError *error, gboolean answer_started)
 
 /* The `error.message` of an OpenAI-style error object, if there is one. */
 static char *
-error_object_message (JsonNode *node)
+error_object_message (PrdOpenAiProvider *self, JsonNode *node)
 {
   JsonObject *object;
   JsonNode *error_node;
@@ -248,7 +289,7 @@ error_object_message (JsonNode *node)
   if (error_node == NULL)
     return NULL;
   if (JSON_NODE_HOLDS_VALUE (error_node) && json_node_get_value_type (error_node) == G_TYPE_STRING)
-    return prd_error_truncate_message (json_node_get_string (error_node), MAX_ERROR_MESSAGE);
+    return provider_text (self, json_node_get_string (error_node));
   if (JSON_NODE_HOLDS_OBJECT (error_node))
     {
       JsonObject *error_object = json_node_get_object (error_node);
@@ -256,7 +297,7 @@ error_object_message (JsonNode *node)
 
       if (message != NULL && JSON_NODE_HOLDS_VALUE (message) &&
           json_node_get_value_type (message) == G_TYPE_STRING)
-        return prd_error_truncate_message (json_node_get_string (message), MAX_ERROR_MESSAGE);
+        return provider_text (self, json_node_get_string (message));
       return g_strdup ("(no message)");
     }
   return g_strdup ("(no message)");
@@ -299,13 +340,13 @@ http_error (Request *req)
                                                   (gssize) req->whole->len, MAX_ERROR_BODY, NULL);
 
       if (root != NULL)
-        detail = error_object_message (root);
+        detail = error_object_message (req->self, root);
       if (detail == NULL &&
           g_utf8_validate ((const char *) req->whole->data, (gssize) req->whole->len, NULL))
         {
           g_autofree char *text = g_strndup ((const char *) req->whole->data, req->whole->len);
 
-          detail = prd_error_truncate_message (g_strstrip (text), MAX_ERROR_MESSAGE);
+          detail = provider_text (req->self, g_strstrip (text));
         }
     }
   if (detail == NULL || *detail == '\0')
@@ -441,7 +482,7 @@ dispatch_event (Request *req, GError **error)
                            "The AI provider sent an event that is not a JSON object");
       return FALSE;
     }
-  provider_message = error_object_message (root);
+  provider_message = error_object_message (req->self, root);
   if (provider_message != NULL)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_PROVIDER_ERROR,
@@ -582,7 +623,7 @@ parse_whole_answer (Request *req)
     return g_error_new_literal (PRD_ERROR, PRD_ERROR_PROVIDER_PROTOCOL_ERROR,
                                 "The AI provider's answer is not a JSON object");
   {
-    g_autofree char *provider_message = error_object_message (root);
+    g_autofree char *provider_message = error_object_message (req->self, root);
 
     if (provider_message != NULL)
       return g_error_new (PRD_ERROR, PRD_ERROR_PROVIDER_ERROR,

@@ -21,6 +21,9 @@ G_BEGIN_DECLS
 /* The longest a request may take, answer included: keep-alive comments
  * reset the silence timer, not this one. */
 #define PRD_OPENAI_DEFAULT_MAX_DURATION_MS (15 * 60 * 1000)
+/* What stands for the API key wherever the provider's own text quotes it
+ * in an error message. */
+#define PRD_OPENAI_REDACTED "[redacted]"
 
 /**
  * PrdOpenAiSettings:

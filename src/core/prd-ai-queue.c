@@ -16,7 +16,7 @@
 typedef struct
 {
   guint running;      /* jobs streaming */
-  guint active;       /* jobs waiting or streaming; the entry goes when it is 0 */
+  guint active;       /* jobs waiting or streaming; 0: idle (see forget_idle_users()) */
   guint64 last_start; /* PrdAiQueue.starts when a job of this user last started, 0: none yet */
   guint walk;         /* the walk (PrdAiQueue.walk) that last counted this user */
   guint waiting;      /* that walk: waiting jobs of this user passed so far */
@@ -34,7 +34,8 @@ struct _PrdAiQueue
   GHashTable *running;   /* (owned) job id → PrdAiJob (owned) */
   GHashTable *by_id;     /* job id → PrdAiJob (unowned), waiting or running */
   GHashTable *submitted; /* user key (see prd_ai_user_key()) → (owned) GQueue of submission times */
-  GHashTable *users;     /* user key → (owned) UserLoad, users with a job waiting or running */
+  GHashTable *users;     /* user key → (owned) UserLoad: users with a job waiting or running,
+                          * and idle ones while their last start matters */
   GHashTable *loads;     /* PrdAiJob (unowned), waiting or running → its user's UserLoad */
   guint walk;            /* counts walks over @waiting (see walk_pass()) */
   guint64 starts;        /* jobs started so far: the clock of UserLoad.last_start */
@@ -228,6 +229,31 @@ prd_ai_queue_submit (
   return TRUE;
 }
 
+/* Forgets the users with nothing waiting or running whose last start no
+ * longer matters. A user who comes back keeps their last start, so that
+ * one who asks again as soon as their job ends does not count as never
+ * served and pass a user who waits (round robin). Forgotten, a user counts
+ * as one with none started yet: that orders them as their last start would
+ * against every user with a job waiting or running once each of those who
+ * has had a job start had it after this user's last start. So the table
+ * holds only the users served since the longest-waiting user's last start. */
+static void
+forget_idle_users (PrdAiQueue *self)
+{
+  guint64 oldest = G_MAXUINT64;
+  GHashTableIter iter;
+  UserLoad *load;
+
+  g_hash_table_iter_init (&iter, self->users);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &load))
+    if (load->active > 0 && load->last_start > 0)
+      oldest = MIN (oldest, load->last_start);
+  g_hash_table_iter_init (&iter, self->users);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &load))
+    if (load->active == 0 && load->last_start < oldest)
+      g_hash_table_iter_remove (&iter);
+}
+
 /* A job left the queue (ended or cancelled): its user has one fewer. */
 static void
 forget_job (PrdAiQueue *self, PrdAiJob *job, gboolean was_running)
@@ -239,11 +265,7 @@ forget_job (PrdAiQueue *self, PrdAiJob *job, gboolean was_running)
   if (was_running)
     load->running--;
   if (--load->active == 0)
-    {
-      g_autofree char *key = prd_ai_user_key (job->org, job->user_id);
-
-      g_hash_table_remove (self->users, key);
-    }
+    forget_idle_users (self);
 }
 
 /* The user of @job, the @index-th job of @waiting, as a walk over @waiting
@@ -309,9 +331,12 @@ next_link (PrdAiQueue *self)
 void
 prd_ai_queue_pump (PrdAiQueue *self, gint64 now)
 {
+  guint64 starts;
+
   g_return_if_fail (PRD_IS_AI_QUEUE (self));
 
   g_object_ref (self);
+  starts = self->starts;
   while (g_hash_table_size (self->running) < self->concurrency &&
          !g_queue_is_empty (&self->waiting))
     {
@@ -332,6 +357,9 @@ prd_ai_queue_pump (PrdAiQueue *self, gint64 now)
       g_hash_table_insert (self->running, job->id, job);
       g_signal_emit (self, signals[SIGNAL_START], 0, job);
     }
+  /* A user served again may have been the one who kept others remembered. */
+  if (self->starts != starts)
+    forget_idle_users (self);
   g_object_unref (self);
 }
 

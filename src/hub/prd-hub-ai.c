@@ -268,9 +268,11 @@ string_member (JsonObject *object, const char *name, gsize max_len)
 }
 
 /* Valid suggestions of @text: {type, description} (and, when @review,
- * section, title and confidence in [0, 1]); an invalid answer gives none. */
+ * section, title and confidence in [0, 1]); an invalid answer gives none.
+ * A review's section is the slug of one of @headings (the slugs of the
+ * PRD's headings), else null. */
 static JsonArray *
-validated_suggestions (const char *text, gboolean review)
+validated_suggestions (const char *text, gboolean review, GHashTable *headings)
 {
   g_autoptr (JsonArray) parsed = parse_json_array (text);
   JsonArray *out = json_array_new ();
@@ -310,13 +312,14 @@ validated_suggestions (const char *text, gboolean review)
               json_object_unref (clean);
               continue;
             }
-          if (section != NULL)
-            {
-              g_autofree char *slug = prd_ai_slugify (section);
+          {
+            g_autofree char *slug = section != NULL ? prd_ai_slugify (section) : NULL;
+
+            if (slug != NULL && headings != NULL && g_hash_table_contains (headings, slug))
               json_object_set_string_member (clean, "section", slug);
-            }
-          else
-            json_object_set_null_member (clean, "section");
+            else
+              json_object_set_null_member (clean, "section");
+          }
           json_object_set_string_member (clean, "title", title);
           json_object_set_string_member (clean, "description", description);
           json_object_set_double_member (clean, "confidence", value);
@@ -350,7 +353,7 @@ on_suggestions (GObject *source, GAsyncResult *result, gpointer user_data)
       job_end (self, job, PRD_AI_JOB_CANCELLED, error, 0, 0);
       return;
     }
-  suggestions = validated_suggestions (response != NULL ? response->text : NULL, FALSE);
+  suggestions = validated_suggestions (response != NULL ? response->text : NULL, FALSE, NULL);
   tokens = prd_ai_response_get_tokens_used (data->response);
   job->tokens = MAX (tokens, 0);
   json_node_take_object (payload, object);
@@ -382,6 +385,20 @@ on_delta (const char *delta, gpointer user_data)
       data->room == NULL)
     return;
   prd_utf16_length (delta, &units);
+  /* A preview is sent to the room, and whole again in ai-stream-complete:
+   * it is held to what a PRD may hold, as an inserted answer is (by
+   * prd_hub_room_write()). A longer one could never be inserted. */
+  if (!data->insert && (guint64) data->streamed_units + units >
+                           prd_hub_config_get_collab (data->self->config)->max_document_size)
+    {
+      data->write_error =
+          g_error_new (PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+                       "The AI's answer is longer than a PRD may hold (%u UTF-16 code units, "
+                       "max-document-size); the preview stops here",
+                       prd_hub_config_get_collab (data->self->config)->max_document_size);
+      g_cancellable_cancel (job->cancellable);
+      return;
+    }
   if (!prd_crdt_doc_anchor_resolve (prd_document_get_crdt (prd_hub_room_get_document (data->room)),
                                     &data->anchor, &position, &error))
     position = 0;
@@ -694,10 +711,11 @@ on_ai_prompt (PrdSioSocket *socket,
       reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, message);
       return;
     }
-  if (section != NULL && (strlen (section) > PRD_AI_MAX_SLUG_LENGTH || *section == '\0'))
+  /* Everything the job would refuse when it starts is refused here, before
+   * it costs quota or reaches the room. */
+  if (section != NULL && !prd_ai_check_slug (section, &error))
     {
-      reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD,
-                              "section must be a heading slug such as technical-requirements");
+      reply_ai_error (socket, ack_id, NULL, error, 0);
       return;
     }
   node = json_object_get_member (payload, "insert");
@@ -794,6 +812,22 @@ on_ai_prompt (PrdSioSocket *socket,
       reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, message);
       return;
     }
+  else
+    {
+      g_autoptr (GError) anchor_error = NULL;
+
+      /* A cursor between the halves of a surrogate pair names no place. */
+      if (!prd_crdt_doc_anchor_at (crdt, has_cursor ? (guint32) cursor : length,
+                                   PRD_CRDT_ASSOC_BEFORE, &anchor, &anchor_error))
+        {
+          g_autofree char *message =
+              g_strdup_printf ("context.cursorPosition: %s", anchor_error->message);
+
+          prd_hub_room_release (room);
+          reply_ai_error_literal (socket, ack_id, PRD_ERROR_INVALID_PAYLOAD, message);
+          return;
+        }
+    }
 
   job = prd_ai_job_new (prd_id, identity->org, identity->user_id, prompt, section);
   data = g_new0 (JobData, 1);
@@ -804,11 +838,7 @@ on_ai_prompt (PrdSioSocket *socket,
   data->insert = insert;
   data->site = -1;
   data->text = g_string_new (NULL);
-  if (has_cursor && version != NULL)
-    data->anchor = anchor;
-  else
-    prd_crdt_doc_anchor_at (crdt, has_cursor ? (guint32) cursor : length, PRD_CRDT_ASSOC_BEFORE,
-                            &data->anchor, NULL);
+  data->anchor = anchor;
   job->data = data;
   job->data_free = (GDestroyNotify) job_data_free;
 
@@ -910,7 +940,8 @@ typedef struct
   PrdSioSocket *socket; /* (owned) */
   char *prd_id;
   char *review_id;
-  char *user_key; /* the requester's (prd_ai_user_key()) */
+  char *user_key;       /* the requester's (prd_ai_user_key()) */
+  GHashTable *headings; /* (owned) the slugs of the PRD's headings when asked */
 } Review;
 
 /* Reviews wait for no queue: past [ai] concurrency of them at the provider,
@@ -929,6 +960,7 @@ review_free (Review *review)
   g_object_unref (review->socket);
   g_free (review->prd_id);
   g_free (review->review_id);
+  g_hash_table_unref (review->headings);
   g_free (review);
 }
 
@@ -967,7 +999,7 @@ on_reviewed (GObject *source, GAsyncResult *result, gpointer user_data)
         prd_sio_socket_emit_one (review->socket, "ai-error", payload);
       return;
     }
-  suggestions = validated_suggestions (response->text, TRUE);
+  suggestions = validated_suggestions (response->text, TRUE, review->headings);
   for (guint i = 0; i < json_array_get_length (suggestions); i++)
     {
       g_autoptr (JsonNode) payload = json_node_new (JSON_NODE_OBJECT);
@@ -1005,6 +1037,8 @@ on_ai_review (PrdSioSocket *socket,
   g_autoptr (GPtrArray) messages = NULL;
   g_autofree char *markdown = NULL;
   g_autofree char *context = NULL;
+  g_autoptr (GHashTable) headings = NULL;
+  g_autoptr (GPtrArray) sections = NULL;
   const char *prd_id = NULL;
   PrdHubRoom *room;
   guint retry_after = 0;
@@ -1061,6 +1095,12 @@ on_ai_review (PrdSioSocket *socket,
       reply_ai_error (socket, ack_id, NULL, error, retry_after);
       return;
     }
+  /* A suggestion's section is one of these, or null. */
+  headings = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  sections = prd_ai_markdown_get_sections (markdown, strlen (markdown));
+  for (guint i = 0; i < sections->len; i++)
+    g_hash_table_add (headings,
+                      g_strdup (((PrdAiSection *) g_ptr_array_index (sections, i))->slug));
   /* context-chars counts characters, as for a prompt's context: the cut
    * falls between two of them. */
   if (g_utf8_strlen (markdown, -1) > (glong) prd_hub_config_get_ai (self->config)->context_chars)
@@ -1079,6 +1119,7 @@ on_ai_review (PrdSioSocket *socket,
           "1}."));
   g_ptr_array_add (messages, prd_ai_message_new (PRD_AI_ROLE_USER, context));
   review = g_new0 (Review, 1);
+  review->headings = g_steal_pointer (&headings);
   review->self = g_object_ref (self);
   self->reviews++;
   review->user_key = g_strdup (user_key);

@@ -18,6 +18,12 @@
  *   server-error      500 with an OpenAI error object
  *   server-error-huge 500 with a 200 KiB plain-text body
  *   unauthorized      401 with a plain-text body
+ *   echo-key          401 with an OpenAI error object quoting the API key
+ *   echo-key-text     401 with a plain-text body of 290 characters, then
+ *                     the request's Authorization header (the key straddles
+ *                     the client's cut of a provider's text)
+ *   mid-error-key     one delta, then an error event quoting the request's
+ *                     Authorization header
  *   stall             one delta, then silence
  *   stall-headers     silence before any header
  *   cut               two deltas, then the body ends (no finish_reason, no [DONE])
@@ -38,6 +44,9 @@
  *                     suggestions, one valid and two not
  *   review            a non-streamed answer: a JSON array of review
  *                     suggestions, one valid and one without confidence
+ *   review-sections   a non-streamed answer: four valid review suggestions
+ *                     whose sections are "User Stories", "!!!",
+ *                     "No Such Heading" and "user-stories"
  *   alignment         a non-streamed answer: a fenced JSON alignment
  *                     object (score, status, suggestions with a non-string
  *                     and an empty one)
@@ -474,6 +483,39 @@ handle_completions (SoupServer *server,
                                         body->len);
       return;
     }
+  if (g_str_equal (scenario, "echo-key") || g_str_equal (scenario, "echo-key-text"))
+    {
+      const char *authorization = self->last_authorization != NULL ? self->last_authorization : "";
+      const char *key =
+          g_str_has_prefix (authorization, "Bearer ") ? authorization + 7 : authorization;
+
+      if (g_str_equal (scenario, "echo-key"))
+        {
+          g_autoptr (JsonNode) error = json_node_new (JSON_NODE_OBJECT);
+          JsonObject *outer = json_object_new ();
+          JsonObject *inner = json_object_new ();
+          g_autofree char *message = g_strdup_printf ("Incorrect API key provided: %s", key);
+          g_autofree char *json = NULL;
+
+          json_object_set_string_member (inner, "message", message);
+          json_object_set_object_member (outer, "error", inner);
+          json_node_take_object (error, outer);
+          json = json_to_string (error, FALSE);
+          respond_json (msg, 401, json);
+        }
+      else
+        {
+          g_autoptr (GString) body = g_string_new (NULL);
+
+          for (guint i = 0; i < 290; i++)
+            g_string_append_c (body, 'k');
+          g_string_append_printf (body, " %s\n", authorization);
+          soup_server_message_set_status (msg, 401, NULL);
+          soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_COPY, body->str,
+                                            body->len);
+        }
+      return;
+    }
   if (g_str_equal (scenario, "unauthorized"))
     {
       soup_server_message_set_status (msg, 401, NULL);
@@ -493,10 +535,19 @@ handle_completions (SoupServer *server,
       return;
     }
   if (g_str_equal (scenario, "suggestions") || g_str_equal (scenario, "review") ||
-      g_str_equal (scenario, "alignment") || g_str_equal (scenario, "alignment-bad"))
+      g_str_equal (scenario, "review-sections") || g_str_equal (scenario, "alignment") ||
+      g_str_equal (scenario, "alignment-bad"))
     {
       const char *content =
-          g_str_equal (scenario, "alignment")
+          g_str_equal (scenario, "review-sections")
+              ? "[{\"type\": \"risk\", \"section\": \"User Stories\", \"title\": \"a\", "
+                "\"description\": \"d\", \"confidence\": 0.5}, {\"type\": \"risk\", "
+                "\"section\": \"!!!\", \"title\": \"b\", \"description\": \"d\", "
+                "\"confidence\": 0.5}, {\"type\": \"risk\", \"section\": \"No Such Heading\", "
+                "\"title\": \"c\", \"description\": \"d\", \"confidence\": 0.5}, {\"type\": "
+                "\"risk\", \"section\": \"user-stories\", \"title\": \"d\", \"description\": "
+                "\"d\", \"confidence\": 0.5}]"
+          : g_str_equal (scenario, "alignment")
               ? "```json\n{\"score\": 0.91, \"status\": \"aligned\", \"suggestions\": "
                 "[\"Align timeline with Q2 objectives\", 7, \"\"]}\n```"
           : g_str_equal (scenario, "alignment-bad") ? "{\"score\": 3, \"status\": \"great\"}"
@@ -654,6 +705,16 @@ handle_completions (SoupServer *server,
           steps, STEP_SEND, 5,
           "data: {\"error\":{\"message\":\"Overloaded, try again\",\"type\":\"overloaded\"}}\n\n",
           -1);
+      add_step (steps, STEP_END, 0, NULL, 0);
+    }
+  else if (g_str_equal (scenario, "mid-error-key"))
+    {
+      g_autofree char *event =
+          g_strdup_printf ("data: {\"error\":{\"message\":\"upstream failed for key %s\"}}\n\n",
+                           self->last_authorization != NULL ? self->last_authorization : "");
+
+      send_text (steps, 0, delta_event ("Hello"));
+      send_text (steps, 5, g_steal_pointer (&event));
       add_step (steps, STEP_END, 0, NULL, 0);
     }
   else if (g_str_equal (scenario, "deep-event"))

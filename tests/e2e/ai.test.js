@@ -215,6 +215,66 @@ test('a user typing at and around the anchor while the AI streams garbles neithe
   }
 });
 
+// Text typed right after the AI's last character by a client that had not
+// yet received the AI's next chunk is concurrent with that chunk, both right
+// after the same character: the CRDT puts the lower site first (docs/crdt.md),
+// so it splits the answer when the typist's site is lower than the AI's, and
+// follows the whole answer when it is higher. Documented in protocol.md.
+test('typing right after the AI\'s text concurrently with its next chunk: the lower site goes first', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai);
+  try {
+    const initial = 'Intro. Outro.\n';
+    const p = 'Intro.'.length;
+    const prdId = await createPrd(hub, 'Concurrent', initial);
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    await join(a, prdId);
+    const jb = await join(b, prdId);
+    // A job; the typist's next edit is made before it sees the second chunk.
+    const run = async (typist, siteId, cursorPosition, text) => {
+      const updates = [];
+      const onUpdate = (u) => { if (u.userId === 'ai') updates.push(u); };
+      typist.on('content-update', onUpdate);
+      const done = recorder(a, ['ai-stream-complete', 'ai-error']);
+      const asked = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated',
+        context: { cursorPosition } });
+      assert.equal(asked.ok, true, JSON.stringify(asked));
+      // (The gate stays open after the first job: the second streams at
+      // once. What makes the edit concurrent is its base, not the timing.)
+      await until(typist, () => updates.length >= 1);
+      const seen = updates[0].stateVector;
+      ai.openGate();
+      await until(typist, () => updates.length === 2);
+      const ack = await request(typist, 'content-update', { prdId, stateVector: bump(seen, siteId),
+        operation: { type: 'insert', position: cursorPosition + 'first'.length, content: text,
+          timestamp: Date.now() } });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      await until(a, () => done.length > 0);
+      assert.equal(done[0].event, 'ai-stream-complete');
+      assert.equal(done[0].data.fullResponse, 'first second');
+      typist.off('content-update', onUpdate);
+      return updates[0].siteId;
+    };
+    // B joined before the AI first wrote: its site is lower than the AI's.
+    await run(b, jb.siteId, p, 'xyz');
+    assert.equal(await contentOf(hub, prdId), 'Intro.firstxyz second Outro.\n');
+    // C joins after: its site is higher than the AI's (which keeps its site).
+    const c = await client(hub, user('user_c'));
+    const jc = await join(c, prdId);
+    const end = initial.length + 'firstxyz second'.length;
+    await run(c, jc.siteId, end, 'XYZ');
+    assert.equal(await contentOf(hub, prdId),
+      'Intro.firstxyz second Outro.\nfirst secondXYZ');
+    a.close();
+    b.close();
+    c.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
 // A cursor read in a client's text that lacks others' latest edits: with
 // the version it was read in (context.stateVector), the answer goes where
 // the client pointed, not at the same number in the hub's newer text.
@@ -288,6 +348,46 @@ test('insert: false previews without writing; viewers may preview only', async (
   }
 });
 
+test('a preview is held to max-document-size, as an inserted answer is', async () => {
+  const ai = await startAiServer();
+  // "scenario:slow" answers 5 units ("abcde"), "scenario:stream" 14.
+  const hub = await startAiHub(ai, { extra: '[collab]\nmax-document-size=5\n' });
+  try {
+    const prdId = await createPrd(hub, 'Preview limit', 'T\n');
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b', { role: 'viewer' }));
+    await join(a, prdId);
+    await join(b, prdId, { mode: 'view' });
+    const seen = recorder(b, ['ai-stream-chunk', 'ai-stream-complete', 'ai-error']);
+    // At the limit: complete.
+    const fits = await request(b, 'ai-prompt', { prdId, prompt: 'scenario:slow', insert: false });
+    assert.equal(fits.ok, true, JSON.stringify(fits));
+    await until(b, () => seen.some((e) => e.data.jobId === fits.jobId && e.event !== 'ai-stream-chunk'));
+    const done = seen.find((e) => e.data.jobId === fits.jobId && e.event !== 'ai-stream-chunk');
+    assert.equal(done.event, 'ai-stream-complete', JSON.stringify(done.data));
+    assert.equal(done.data.fullResponse, 'abcde');
+    // Past it: the job ends with LIMIT_REACHED for the room, no fullResponse.
+    const over = await request(b, 'ai-prompt', { prdId, prompt: 'scenario:stream', insert: false });
+    assert.equal(over.ok, true, JSON.stringify(over));
+    await until(b, () => seen.some((e) => e.data.jobId === over.jobId && e.event !== 'ai-stream-chunk'));
+    const end = seen.find((e) => e.data.jobId === over.jobId && e.event !== 'ai-stream-chunk');
+    assert.equal(end.event, 'ai-error');
+    assert.equal(end.data.error.code, 'LIMIT_REACHED');
+    assert.match(end.data.error.message, /max-document-size/);
+    const chunks = seen.filter((e) => e.data.jobId === over.jobId && e.event === 'ai-stream-chunk');
+    assert.ok(chunks.map((e) => e.data.chunk).join('').length <= 5);
+    const status = await request(a, 'ai-job-status', { prdId, jobId: over.jobId });
+    assert.equal(status.job.state, 'failed');
+    assert.equal(status.job.error.code, 'LIMIT_REACHED');
+    assert.equal(await contentOf(hub, prdId), 'T\n');
+    a.close();
+    b.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
 test('bad ai-prompt payloads are refused with INVALID_PAYLOAD and change nothing', async () => {
   const ai = await startAiServer();
   const hub = await startAiHub(ai);
@@ -314,10 +414,27 @@ test('bad ai-prompt payloads are refused with INVALID_PAYLOAD and change nothing
       { prdId, prompt: 'x', context: { cursorPosition: 1, stateVector: [99] } },
       { prdId, prompt: 'x', context: { cursorPosition: 7, stateVector: [1] } },
       { prdId, prompt: 'x', section: '' },
+      // Refused at once, not when the job starts (before the room sees it
+      // or the hourly quota counts it).
+      { prdId, prompt: 'x', section: 'Not a slug!' },
+      { prdId, prompt: 'x', section: 'a'.repeat(201) },
     ]) {
       const ack = await request(a, 'ai-prompt', payload);
       assert.equal(ack.error.code, 'INVALID_PAYLOAD', JSON.stringify(payload));
     }
+    // The longest slug is fine.
+    const longest = await request(a, 'ai-prompt', { prdId, prompt: 'x', section: 'a'.repeat(200), insert: false });
+    assert.equal(longest.ok, true, JSON.stringify(longest));
+    // A cursor between the halves of a surrogate pair, with or without the
+    // version it was read in.
+    const pairId = await createPrd(hub, 'Pair', 'ab\u{1F600}cd\n');
+    const { vector } = await join(a, pairId);
+    for (const context of [{ cursorPosition: 3 }, { cursorPosition: 3, stateVector: vector }]) {
+      const ack = await request(a, 'ai-prompt', { prdId: pairId, prompt: 'x', context });
+      assert.equal(ack.error.code, 'INVALID_PAYLOAD', JSON.stringify(context));
+      assert.match(ack.error.message, /surrogate pair/);
+    }
+    assert.equal(await contentOf(hub, pairId), 'ab\u{1F600}cd\n');
     const cancel = await request(a, 'ai-cancel', { jobId: 'job_000000000000000000000000' });
     assert.equal(cancel.error.code, 'NOT_FOUND');
     assert.equal(await contentOf(hub, prdId), 'Text.\n');
@@ -624,6 +741,29 @@ test('ai-review emits one ai-suggestion per valid suggestion, then ai-review-com
       type: 'improvement', section: 'user-stories', title: 'Consider edge cases',
       description: 'Add user stories for error scenarios', confidence: 0.85 } });
     assert.deepEqual(events[1].data, { prdId, reviewId: ack.reviewId, count: 1 });
+    a.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
+test('ai-review: a suggestion\'s section is the slug of one of the PRD\'s headings, or null', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai);
+  try {
+    const prdId = await createPrd(hub, 'Sections', 'scenario:review-sections\n# PRD\n## User Stories\n');
+    const a = await client(hub, user('user_a'));
+    await join(a, prdId);
+    const events = recorder(a, ['ai-suggestion', 'ai-review-complete', 'ai-error']);
+    const ack = await request(a, 'ai-review', { prdId });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(a, () => events.some((e) => e.event !== 'ai-suggestion'));
+    // "User Stories", "!!!", "No Such Heading", "user-stories"
+    assert.deepEqual(
+      events.filter((e) => e.event === 'ai-suggestion').map((e) => e.data.suggestion.section),
+      ['user-stories', null, null, 'user-stories']);
+    assert.deepEqual(events.at(-1).data, { prdId, reviewId: ack.reviewId, count: 4 });
     a.close();
   } finally {
     await hub.stop();
