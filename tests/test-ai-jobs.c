@@ -282,6 +282,36 @@ test_queue_quota_per_organization (void)
     }
 }
 
+/* The hourly quota remembers the last hour's users, not every user ever:
+ * users idle for an hour are swept as charges go on. */
+static void
+test_queue_quota_forgets_idle_users (void)
+{
+  g_autoptr (PrdAiQueue) queue = prd_ai_queue_new (1, 2, 4);
+  gint64 t0 = 1000 * G_USEC_PER_SEC;
+  gint64 later = t0 + 2 * 3600 * (gint64) G_USEC_PER_SEC;
+
+  for (guint i = 0; i < 3000; i++)
+    {
+      g_autofree char *user = g_strdup_printf ("u%u", i);
+
+      g_assert_true (prd_ai_queue_charge (queue, "acme", user, t0, NULL, NULL));
+    }
+  g_assert_cmpuint (prd_ai_queue_get_n_charged_users (queue), ==, 3000);
+  /* Two hours later, other users' charges sweep them (a charge of the
+   * same user twice an hour would be refused: quota 2). */
+  for (guint i = 0; i < 2048; i++)
+    {
+      g_autofree char *user = g_strdup_printf ("v%u", i);
+
+      g_assert_true (prd_ai_queue_charge (queue, "acme", user, later, NULL, NULL));
+    }
+  g_assert_cmpuint (prd_ai_queue_get_n_charged_users (queue), <=, 2048);
+  /* A user of the last hour is still counted. */
+  g_assert_true (prd_ai_queue_charge (queue, "acme", "v0", later, NULL, NULL));
+  g_assert_false (prd_ai_queue_charge (queue, "acme", "v0", later, NULL, NULL));
+}
+
 static void
 test_job_owner (void)
 {
@@ -551,6 +581,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/ai-jobs/queue-fair-returning", test_queue_fair_returning);
   g_test_add_func ("/prd/ai-jobs/queue-max-per-user-one", test_queue_max_per_user_one);
   g_test_add_func ("/prd/ai-jobs/queue-quota-per-organization", test_queue_quota_per_organization);
+  g_test_add_func ("/prd/ai-jobs/queue-quota-forgets-idle-users",
+                   test_queue_quota_forgets_idle_users);
   g_test_add_func ("/prd/ai-jobs/job-owner", test_job_owner);
   g_test_add ("/prd/ai-jobs/stream-is-stored", Fixture, NULL, fixture_setup, test_stream_is_stored,
               fixture_teardown);

@@ -11,6 +11,8 @@
 #include "prd-ai-queue.h"
 
 #define HOUR_US (G_USEC_PER_SEC * (gint64) 3600)
+/* How many charges apart the submission times of idle users are swept. */
+#define SWEEP_EVERY 1024
 
 /* What one user (see prd_ai_user_key()) has in the queue. */
 typedef struct
@@ -34,6 +36,7 @@ struct _PrdAiQueue
   GHashTable *running;   /* (owned) job id → PrdAiJob (owned) */
   GHashTable *by_id;     /* job id → PrdAiJob (unowned), waiting or running */
   GHashTable *submitted; /* user key (see prd_ai_user_key()) → (owned) GQueue of submission times */
+  guint charges;         /* counts charges: every SWEEP_EVERY, users idle an hour are forgotten */
   GHashTable *users;     /* user key → (owned) UserLoad: users with a job waiting or running,
                           * and idle ones while their last start matters */
   GHashTable *loads;     /* PrdAiJob (unowned), waiting or running → its user's UserLoad */
@@ -125,6 +128,21 @@ prd_ai_queue_new (guint concurrency, guint hourly_quota, guint max_per_user)
   return self;
 }
 
+/* Forgets the submission times of users who submitted nothing in the last
+ * hour (they no longer count against any quota), so that the table holds
+ * the last hour's users, not every user ever. */
+static void
+sweep_submitted (PrdAiQueue *self, gint64 now)
+{
+  GHashTableIter iter;
+  gpointer times;
+
+  g_hash_table_iter_init (&iter, self->submitted);
+  while (g_hash_table_iter_next (&iter, NULL, &times))
+    if (g_queue_is_empty (times) || *(gint64 *) g_queue_peek_tail (times) + HOUR_US <= now)
+      g_hash_table_iter_remove (&iter);
+}
+
 /**
  * prd_ai_queue_charge:
  * @org: the user's organization
@@ -155,6 +173,8 @@ prd_ai_queue_charge (PrdAiQueue *self,
 
   if (out_retry_after != NULL)
     *out_retry_after = 0;
+  if (++self->charges % SWEEP_EVERY == 0)
+    sweep_submitted (self, now);
   key = prd_ai_user_key (org, user_id);
   times = g_hash_table_lookup (self->submitted, key);
   if (times == NULL)
@@ -520,4 +540,18 @@ prd_ai_queue_get_n_queued (PrdAiQueue *self)
 {
   g_return_val_if_fail (PRD_IS_AI_QUEUE (self), 0);
   return g_queue_get_length (&self->waiting);
+}
+
+/**
+ * prd_ai_queue_get_n_charged_users:
+ *
+ * Returns: how many users the hourly quota remembers submissions of (those
+ *   of the last hour, and idle ones not swept yet)
+ */
+guint
+prd_ai_queue_get_n_charged_users (PrdAiQueue *self)
+{
+  g_return_val_if_fail (PRD_IS_AI_QUEUE (self), 0);
+
+  return g_hash_table_size (self->submitted);
 }

@@ -50,4 +50,6 @@ guint prd_ai_queue_estimate (PrdAiQueue *self, int position);
 guint prd_ai_queue_get_n_running (PrdAiQueue *self);
 guint prd_ai_queue_get_n_queued (PrdAiQueue *self);
 
+guint prd_ai_queue_get_n_charged_users (PrdAiQueue *self);
+
 G_END_DECLS
