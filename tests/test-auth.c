@@ -1201,6 +1201,65 @@ test_config_invalid (void)
     }
 }
 
+/* A configuration is read from a regular file, and no further than its
+ * limit plus one byte: a device or a FIFO would fill the memory or hold the
+ * start up for ever. */
+static void
+test_config_bounded_file (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("prd-config-XXXXXX", &error);
+  g_autofree char *fifo = g_build_filename (dir, "fifo", NULL);
+  g_autofree char *at_limit = g_build_filename (dir, "at-limit.conf", NULL);
+  g_autofree char *over_limit = g_build_filename (dir, "over-limit.conf", NULL);
+  g_autofree char *text = g_malloc (PRD_HUB_CONFIG_MAX_FILE_SIZE + 1);
+  const char *not_regular[] = { "/dev/zero", fifo };
+  const char *tail = "\n[engine]\nio-threads = 3\n";
+
+  g_assert_no_error (error);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (not_regular); i++)
+    {
+      g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+      g_autoptr (GError) local_error = NULL;
+      g_autofree char *expected = g_strdup_printf ("%s: not a regular file", not_regular[i]);
+
+      g_assert_false (prd_hub_config_load_file (config, not_regular[i], &local_error));
+      g_assert_error (local_error, PRD_ERROR, PRD_ERROR_CONFIG);
+      g_assert_true (g_str_has_prefix (local_error->message, expected));
+    }
+
+  /* At the limit: a comment that fills it, then a key. */
+  memset (text, 'x', PRD_HUB_CONFIG_MAX_FILE_SIZE + 1);
+  text[0] = '#';
+  memcpy (text + PRD_HUB_CONFIG_MAX_FILE_SIZE - strlen (tail), tail, strlen (tail));
+  text[PRD_HUB_CONFIG_MAX_FILE_SIZE] = '\n';
+  g_file_set_contents (at_limit, text, PRD_HUB_CONFIG_MAX_FILE_SIZE, &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+
+    g_assert_true (prd_hub_config_load_file (config, at_limit, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (prd_hub_config_get_engine (config)->io_threads, ==, 3);
+  }
+  /* One byte more (an empty line) */
+  g_file_set_contents (over_limit, text, PRD_HUB_CONFIG_MAX_FILE_SIZE + 1, &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+    g_autofree char *expected = g_strdup_printf ("%s is larger than 16777216 bytes", over_limit);
+
+    g_assert_false (prd_hub_config_load_file (config, over_limit, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+    g_assert_cmpstr (error->message, ==, expected);
+  }
+  g_unlink (fifo);
+  g_unlink (at_limit);
+  g_unlink (over_limit);
+  g_rmdir (dir);
+}
+
 static void
 test_config_missing_file (void)
 {
@@ -1378,6 +1437,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/config/connection-limits", test_config_connection_limits);
   g_test_add_func ("/prd/config/invalid", test_config_invalid);
   g_test_add_func ("/prd/config/missing-file", test_config_missing_file);
+  g_test_add_func ("/prd/config/bounded-file", test_config_bounded_file);
   g_test_add_func ("/prd/secret/created", test_secret_created);
   g_test_add_func ("/prd/secret/permissions", test_secret_permissions);
   g_test_add_func ("/prd/secret/env", test_secret_env);

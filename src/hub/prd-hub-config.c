@@ -22,15 +22,23 @@
  * by name. A new group (say [jira]) is one new prd-hub-config-jira.[ch] and
  * one line in `sections` below; no other group's code changes.
  *
- * Relative paths in a file are taken relative to that file's folder.
+ * Relative paths in a file are taken relative to that file's folder. A file
+ * is read no further than PRD_HUB_CONFIG_MAX_FILE_SIZE bytes plus one, and
+ * only a regular file is read at all: a FIFO or a device (`/dev/zero`,
+ * `/dev/stdin` on a terminal) would hold the start up or fill the memory.
  */
 #define G_LOG_DOMAIN "prd-hub-config"
 
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 
 #include "prd-error.h"
 
@@ -355,6 +363,68 @@ prd_hub_config_load_data (PrdHubConfig *self, const char *data, gssize len, GErr
   return load_key_file (self, file, NULL, error);
 }
 
+/* Reads @path whole, refusing anything but a regular file and reading no
+ * more than one byte past PRD_HUB_CONFIG_MAX_FILE_SIZE. The file is opened
+ * without blocking, so that a FIFO with no writer is refused rather than
+ * waited for. */
+static gboolean
+read_config_file (const char *path, char **out, gsize *out_len, GError **error)
+{
+  g_autoptr (GByteArray) data = g_byte_array_new ();
+  struct stat st;
+  int fd;
+
+  fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s: %s", path, g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                   "%s: not a regular file (a configuration is read from a file, not from a "
+                   "pipe or a device)",
+                   path);
+      return FALSE;
+    }
+  while (data->len <= PRD_HUB_CONFIG_MAX_FILE_SIZE)
+    {
+      guint8 buffer[65536];
+      ssize_t n =
+          read (fd, buffer, MIN (sizeof buffer, PRD_HUB_CONFIG_MAX_FILE_SIZE + 1 - data->len));
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved_errno = errno;
+
+          close (fd);
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s: %s", path,
+                       g_strerror (saved_errno));
+          return FALSE;
+        }
+      if (n == 0)
+        break;
+      g_byte_array_append (data, buffer, (guint) n);
+    }
+  close (fd);
+  if (data->len > PRD_HUB_CONFIG_MAX_FILE_SIZE)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s is larger than %u bytes", path,
+                   (guint) PRD_HUB_CONFIG_MAX_FILE_SIZE);
+      return FALSE;
+    }
+  *out_len = data->len;
+  g_byte_array_append (data, (const guint8 *) "", 1);
+  *out = (char *) g_byte_array_free (g_steal_pointer (&data), FALSE);
+  return TRUE;
+}
+
 /**
  * prd_hub_config_load_file:
  * @path: a key file
@@ -377,8 +447,9 @@ prd_hub_config_load_file (PrdHubConfig *self, const char *path, GError **error)
 
   absolute = g_canonicalize_filename (path, NULL);
   base_dir = g_path_get_dirname (absolute);
-  if (!g_file_get_contents (path, &contents, &len, &local_error) ||
-      !parse_text (file, contents, len, &local_error) ||
+  if (!read_config_file (path, &contents, &len, error))
+    return FALSE;
+  if (!parse_text (file, contents, len, &local_error) ||
       !load_key_file (self, file, base_dir, &local_error))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s: %s", path, local_error->message);

@@ -51,6 +51,9 @@ struct _PrdHubConfigSection
   void (*clear) (gpointer settings);
 };
 
+/* The largest configuration file read, in bytes; one byte more is refused. */
+#define PRD_HUB_CONFIG_MAX_FILE_SIZE (16 * 1024 * 1024)
+
 #define PRD_TYPE_HUB_CONFIG (prd_hub_config_get_type ())
 
 /**

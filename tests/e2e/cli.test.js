@@ -44,6 +44,57 @@ for (const [name, [text, re]] of Object.entries(BAD_CONFIGS)) {
   });
 }
 
+test('every command refuses a --config that is not a regular file, at once', () => {
+  const dir = tmpDir();
+  const fifo = path.join(dir, 'fifo');
+  spawnSync('mkfifo', [fifo]);
+  const stdinZero = fs.openSync('/dev/zero', 'r');
+  try {
+    const runs = [
+      [['serve', '--no-dbus', '--listen', '127.0.0.1:0', '--config', fifo], 'ignore', fifo],
+      [['serve', '--no-dbus', '--listen', '127.0.0.1:0', '--config', '/dev/zero'], 'ignore', '/dev/zero'],
+      [['token', '-u', 'a', '-n', 'b', '--config', '/dev/stdin'], stdinZero, '/dev/stdin'],
+    ];
+    for (const [args, stdin, name] of runs) {
+      const res = spawnSync(PRDHUB_BIN, [...args, '--data-dir', dir], {
+        encoding: 'utf8',
+        timeout: START_TIMEOUT_MS,
+        stdio: [stdin, 'pipe', 'pipe'],
+        env: { ...process.env, PRDHUB_JWT_SECRET: 'x'.repeat(32) },
+      });
+      assert.equal(res.signal, null, `${args.join(' ')} ended by itself`);
+      assert.equal(res.status, 1, `${args.join(' ')}: ${res.stderr}`);
+      assert.equal(res.stdout, '');
+      assert.ok(res.stderr.includes(`prdhub: ${name}: not a regular file`), res.stderr);
+    }
+  } finally {
+    fs.closeSync(stdinZero);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a config file over 16 MiB is refused; one at 16 MiB is read', () => {
+  const dir = tmpDir();
+  const limit = 16 * 1024 * 1024;
+  const tail = '\n[engine]\nping-interval = soon\n';
+  const atLimit = path.join(dir, 'at-limit.conf');
+  const overLimit = path.join(dir, 'over-limit.conf');
+  // A comment that fills the file, then a bad key: reading it whole is what
+  // makes serve name the key.
+  fs.writeFileSync(atLimit, '#' + 'x'.repeat(limit - 1 - tail.length) + tail);
+  fs.writeFileSync(overLimit, '#' + 'x'.repeat(limit - 1 - tail.length) + tail + '\n');
+  try {
+    const at = prdhub(['serve', '--no-dbus', '--listen', '127.0.0.1:0', '--data-dir', dir, '--config', atLimit]);
+    assert.equal(at.status, 1, at.stderr);
+    assert.match(at.stderr, /\[engine\] ping-interval: "soon"/);
+    const over = prdhub(['serve', '--no-dbus', '--listen', '127.0.0.1:0', '--data-dir', dir, '--config', overLimit]);
+    assert.equal(over.status, 1, over.stderr);
+    assert.equal(over.stderr, `prdhub: ${overLimit} is larger than ${limit} bytes\n`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('serve refuses a missing config file', () => {
   const res = prdhub(['serve', '--listen', '127.0.0.1:0', '--config', '/nonexistent/prdhub.conf']);
   assert.notEqual(res.status, 0);
