@@ -12,6 +12,7 @@
 #include "prd-autocleanups.h"
 #include "prd-error.h"
 #include "prd-hub-config.h"
+#include "prd-hub-config-collab.h"
 #include "prd-hub-config-rate-limit.h"
 #include "prd-hub-config-server.h"
 #include "prd-hub-secret.h"
@@ -1185,6 +1186,21 @@ test_config_invalid (void)
     { "[collab]\nmax-joined-prds = 0\n", "[collab] max-joined-prds" },
     { "[collab]\nmax-open-rooms = 1000001\n", "[collab] max-open-rooms" },
     { "[collab]\nmax-pending-acks = -1\n", "[collab] max-pending-acks" },
+    /* GKeyFile would hide these: a localized key is never read, and a key
+     * given twice (also under a second header of its group) keeps only its
+     * last value. */
+    { "[server]\nmax-request-body[de] = junk\n",
+      "[server] max-request-body[de] (line 2): localized keys (KEY[LOCALE]) are not supported" },
+    { "[ai]\nbase-url[fr] = not a url\n", "[ai] base-url[fr] (line 2): localized keys" },
+    { "[collab]\nmax-document-size = junk\nmax-document-size = 1000\n",
+      "[collab] max-document-size is set twice (lines 2 and 3)" },
+    { "[server]\nmax-request-body = junk\n[engine]\nping-interval = 25000\n"
+      "[server]\nmax-request-body = 4096\n",
+      "[server] max-request-body is set twice (lines 2 and 6)" },
+    { "[engine]\n  io-threads=1\n# io-threads = 2\n[engine]\nio-threads\t= 2\n",
+      "[engine] io-threads is set twice (lines 2 and 5)" },
+    /* A class no event is in would change nothing. */
+    { "[rate-limit]\ncolab = 10/10\n", "rate-limit colab: no event is in class \"colab\"" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -1199,6 +1215,29 @@ test_config_invalid (void)
       if (strstr (error->message, cases[i].message) == NULL)
         g_error ("case %u: \"%s\" does not contain \"%s\"", i, error->message, cases[i].message);
     }
+}
+
+/* A group under two headers is one group: only a key given twice is refused.
+ * A class that an event is mapped to, or a built-in one, may have a limit. */
+static void
+test_config_merged_groups (void)
+{
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (prd_hub_config_load_data (config,
+                                           "[engine]\nio-threads = 1\n"
+                                           "[collab]\nbatch-interval = 5\n"
+                                           "[engine]\nping-interval = 1000\n"
+                                           "[rate-limit]\nchatty = 20/60\nsync = 5/10\n"
+                                           "[rate-limit.events]\nping = chatty\n",
+                                           -1, &error));
+  g_assert_no_error (error);
+  g_assert_true (prd_hub_config_validate (config, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->io_threads, ==, 1);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->ping_interval, ==, 1000);
+  g_assert_cmpuint (prd_hub_config_get_collab (config)->batch_interval, ==, 5);
 }
 
 /* A configuration is read from a regular file, and no further than its
@@ -1437,6 +1476,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/config/connection-limits", test_config_connection_limits);
   g_test_add_func ("/prd/config/invalid", test_config_invalid);
   g_test_add_func ("/prd/config/missing-file", test_config_missing_file);
+  g_test_add_func ("/prd/config/merged-groups", test_config_merged_groups);
   g_test_add_func ("/prd/config/bounded-file", test_config_bounded_file);
   g_test_add_func ("/prd/secret/created", test_secret_created);
   g_test_add_func ("/prd/secret/permissions", test_secret_permissions);

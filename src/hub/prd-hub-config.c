@@ -3,7 +3,9 @@
  * The hub's configuration, by section. A key file sets what it names;
  * command-line options override after it, through the same per-key path
  * (prd_hub_config_set()). Unknown groups and keys are errors rather than
- * being ignored, so that a typo does not silently leave a default in place.
+ * being ignored, so that a typo does not silently leave a default in place;
+ * so are a key given twice and a localized key (`key[de]`), which GKeyFile
+ * would otherwise hide (check_lines()).
  *
  * This file knows no key. Each group is a #PrdHubConfigSection described by
  * the code that owns it, which parses and validates its own keys:
@@ -316,6 +318,80 @@ load_key_file (PrdHubConfig *self, GKeyFile *file, const char *base_dir, GError 
   return TRUE;
 }
 
+/* What GKeyFile hides: a key given twice in one group (also under a second
+ * header of the group, which GKeyFile merges) keeps only its last value, and
+ * a localized key (`key[de]`) is never read by the sections. Both are refused,
+ * naming the key and its lines. Lines as GKeyFile reads them: leading
+ * whitespace dropped, `#` and empty lines comments, `[group]` headers, and
+ * `key = value` with the key's trailing whitespace dropped. */
+static gboolean
+check_lines (const char *data, gsize len, GError **error)
+{
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *group = NULL;
+  const char *end = data + len;
+  guint line_number = 0;
+
+  for (const char *line = data; line < end;)
+    {
+      const char *eol = memchr (line, '\n', (gsize) (end - line));
+      const char *next = eol != NULL ? eol + 1 : end;
+      const char *stop = eol != NULL ? eol : end;
+      const char *eq;
+      g_autofree char *key = NULL;
+      g_autofree char *id = NULL;
+      gpointer first;
+
+      line_number++;
+      while (line < stop && g_ascii_isspace (*line))
+        line++;
+      if (stop > line && stop[-1] == '\r')
+        stop--;
+      if (line == stop || *line == '#')
+        {
+          line = next;
+          continue;
+        }
+      if (*line == '[')
+        {
+          const char *close = stop - 1;
+
+          while (close > line && *close != ']')
+            close--;
+          g_free (group);
+          group = g_strndup (line + 1, (gsize) MAX (close - line - 1, 0));
+          line = next;
+          continue;
+        }
+      eq = memchr (line, '=', (gsize) (stop - line));
+      if (eq == NULL || group == NULL)
+        {
+          line = next;
+          continue;
+        }
+      key = g_strndup (line, (gsize) (eq - line));
+      g_strchomp (key);
+      if (strchr (key, '[') != NULL)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                       "[%s] %s (line %u): localized keys (KEY[LOCALE]) are not supported", group,
+                       key, line_number);
+          return FALSE;
+        }
+      id = g_strconcat (group, "\x1f", key, NULL);
+      if (g_hash_table_lookup_extended (seen, id, NULL, &first))
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                       "[%s] %s is set twice (lines %u and %u); give it once", group, key,
+                       GPOINTER_TO_UINT (first), line_number);
+          return FALSE;
+        }
+      g_hash_table_insert (seen, g_steal_pointer (&id), GUINT_TO_POINTER (line_number));
+      line = next;
+    }
+  return TRUE;
+}
+
 /* The key file in @data, which must be UTF-8 text: every message about it
  * quotes groups, keys and values. */
 static gboolean
@@ -332,7 +408,8 @@ parse_text (GKeyFile *file, const char *data, gsize len, GError **error)
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "line %u is not UTF-8 text", line);
       return FALSE;
     }
-  return g_key_file_load_from_data (file, data, len, G_KEY_FILE_NONE, error);
+  return g_key_file_load_from_data (file, data, len, G_KEY_FILE_NONE, error) &&
+         check_lines (data, len, error);
 }
 
 /**

@@ -1245,11 +1245,49 @@ start_failed (GTask *task, GError *error, const char *feature)
   g_task_return_error (task, error);
 }
 
+/* Every event [rate-limit.events] names is one a feature registered: a
+ * misspelt one would leave the event it meant in its old class. Known only
+ * now, once every feature has started. */
+static gboolean
+check_rate_limited_events (PrdHub *self, GError **error)
+{
+  const PrdHubRateLimitConfig *rate_limits = prd_hub_config_get_rate_limits (self->config);
+  GHashTableIter iter;
+  gpointer event;
+
+  g_hash_table_iter_init (&iter, rate_limits->event_classes);
+  while (g_hash_table_iter_next (&iter, &event, NULL))
+    if (!prd_sio_server_handles_event (self->sio, event))
+      {
+        g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                     "[rate-limit.events] %s: the hub has no event \"%s\" (docs/protocol.md "
+                     "lists them)",
+                     (const char *) event, (const char *) event);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+/* Every feature has started. */
+static void
+finish_start (GTask *task)
+{
+  PrdHub *self = g_task_get_source_object (task);
+  GError *error = NULL;
+
+  if (!check_rate_limited_events (self, &error))
+    {
+      start_failed (task, error, "Rate limiting");
+      return;
+    }
+  self->starting = FALSE;
+  g_task_return_boolean (task, TRUE);
+}
+
 static void
 on_versions_repo_ready (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
-  PrdHub *self = g_task_get_source_object (task);
   GError *error = NULL;
 
   if (!prd_git_repo_init_finish (PRD_GIT_REPO (source), result, &error))
@@ -1257,8 +1295,7 @@ on_versions_repo_ready (GObject *source, GAsyncResult *result, gpointer user_dat
       start_failed (task, error, "Versions");
       return;
     }
-  self->starting = FALSE;
-  g_task_return_boolean (task, TRUE);
+  finish_start (task);
 }
 
 static void
@@ -1287,8 +1324,7 @@ on_ai_started (GObject *source, GAsyncResult *result, gpointer user_data)
                                on_versions_repo_ready, g_steal_pointer (&task));
       return;
     }
-  self->starting = FALSE;
-  g_task_return_boolean (task, TRUE);
+  finish_start (task);
 }
 
 static void

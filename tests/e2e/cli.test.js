@@ -28,6 +28,16 @@ const BAD_CONFIGS = {
   'bad rate-limit value': ['[rate-limit]\nmyclass = lots\n', /myclass/],
   'event mapped to an unknown class': ['[rate-limit.events]\nping = nowhere\n', /nowhere|ping/],
   'bad listen address': ['[server]\nlisten = not an address\n', /listen/],
+  // GKeyFile hides these three: refused rather than silently dropped.
+  'localized key': ['[server]\nmax-request-body[de] = junk\n', /\[server\] max-request-body\[de\].*localized keys/],
+  'key given twice': ['[collab]\nmax-document-size = junk\nmax-document-size = 1000\n',
+    /\[collab\] max-document-size is set twice \(lines 2 and 3\)/],
+  'key given twice under two headers': ['[server]\nmax-request-body = junk\n[engine]\nping-interval = 25000\n[server]\nmax-request-body = 4096\n',
+    /\[server\] max-request-body is set twice \(lines 2 and 6\)/],
+  // Known only once the features have registered their events.
+  'rate limit of an event the hub does not have': ['[rate-limit]\nchatty = 1/60\n[rate-limit.events]\npnig = chatty\n',
+    /\[rate-limit\.events\] pnig: the hub has no event "pnig"/],
+  'rate limit of a class no event is in': ['[rate-limit]\ncolab = 10/10\n', /rate-limit colab: no event is in class "colab"/],
 };
 
 for (const [name, [text, re]] of Object.entries(BAD_CONFIGS)) {
@@ -92,6 +102,18 @@ test('a config file over 16 MiB is refused; one at 16 MiB is read', () => {
     assert.equal(over.stderr, `prdhub: ${overLimit} is larger than ${limit} bytes\n`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the e2e helper\'s io-threads does not repeat a test\'s own', async () => {
+  const saved = process.env.PRDHUB_E2E_IO_THREADS;
+  process.env.PRDHUB_E2E_IO_THREADS = '2';
+  try {
+    const hub = await startHub({ config: '[engine]\nio-threads = 1\n' });
+    await hub.stop();
+  } finally {
+    if (saved === undefined) delete process.env.PRDHUB_E2E_IO_THREADS;
+    else process.env.PRDHUB_E2E_IO_THREADS = saved;
   }
 });
 
