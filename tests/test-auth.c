@@ -1199,6 +1199,16 @@ test_config_invalid (void)
       "[server] max-request-body is set twice (lines 2 and 6)" },
     { "[engine]\n  io-threads=1\n# io-threads = 2\n[engine]\nio-threads\t= 2\n",
       "[engine] io-threads is set twice (lines 2 and 5)" },
+    /* Sizes in UTF-16 units must fit in the byte limits that carry them, at
+     * 3 bytes per unit: one past each edge. */
+    { "[collab]\nmax-operation-size = 332993\n",
+      "[collab] max-operation-size (332993) does not fit in [engine] max-payload (1000000)" },
+    { "[engine]\nmax-payload = 12583935\n[collab]\nmax-operation-size = 4194304\n",
+      "max-payload must be at least 12583936 (or max-operation-size at most 4194303)" },
+    { "[engine]\nmax-write-buffer = 3145727\n",
+      "[collab] max-document-size (1048576) does not fit in [engine] max-write-buffer (3145727)" },
+    { "[engine]\nmax-payload = 16777216\n[collab]\nmax-document-size = 16777216\n",
+      "max-write-buffer must be at least 50331648 (or max-document-size at most 5592405)" },
     /* A class no event is in would change nothing. */
     { "[rate-limit]\ncolab = 10/10\n", "rate-limit colab: no event is in class \"colab\"" },
   };
@@ -1238,6 +1248,32 @@ test_config_merged_groups (void)
   g_assert_cmpuint (prd_hub_config_get_engine (config)->io_threads, ==, 1);
   g_assert_cmpuint (prd_hub_config_get_engine (config)->ping_interval, ==, 1000);
   g_assert_cmpuint (prd_hub_config_get_collab (config)->batch_interval, ==, 5);
+}
+
+/* At the edges of the checks between [collab] and [engine] (and with the
+ * defaults) a configuration is valid. */
+static void
+test_config_cross_limits (void)
+{
+  const char *valid[] = {
+    "",
+    "[collab]\nmax-operation-size = 332992\n",
+    "[engine]\nmax-payload = 12583936\n[collab]\nmax-operation-size = 4194304\n",
+    "[engine]\nmax-write-buffer = 3145728\n",
+    "[engine]\nmax-write-buffer = 50331648\n[collab]\nmax-document-size = 16777216\n",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (valid); i++)
+    {
+      g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+      g_autoptr (GError) error = NULL;
+
+      g_test_message ("case %u: %s", i, valid[i]);
+      g_assert_true (prd_hub_config_load_data (config, valid[i], -1, &error));
+      g_assert_no_error (error);
+      g_assert_true (prd_hub_config_validate (config, &error));
+      g_assert_no_error (error);
+    }
 }
 
 /* A configuration is read from a regular file, and no further than its
@@ -1478,6 +1514,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/config/missing-file", test_config_missing_file);
   g_test_add_func ("/prd/config/merged-groups", test_config_merged_groups);
   g_test_add_func ("/prd/config/bounded-file", test_config_bounded_file);
+  g_test_add_func ("/prd/config/cross-limits", test_config_cross_limits);
   g_test_add_func ("/prd/secret/created", test_secret_created);
   g_test_add_func ("/prd/secret/permissions", test_secret_permissions);
   g_test_add_func ("/prd/secret/env", test_secret_env);

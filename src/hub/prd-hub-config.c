@@ -240,7 +240,8 @@ prd_hub_config_set_list (PrdHubConfig *self,
  *
  * Runs every section's checks of what no single key can check (TLS
  * certificate and key come together and exist, [ai] base-url and model come
- * together, every mapped event class has a limit, …). Call it once every
+ * together, every mapped event class has a limit, …), then those between
+ * sections ([collab] sizes against [engine] buffers, …). Call it once every
  * source has been applied.
  */
 gboolean
@@ -250,6 +251,10 @@ prd_hub_config_validate (PrdHubConfig *self, GError **error)
 
   for (guint i = 0; i < G_N_ELEMENTS (sections); i++)
     if (sections[i]->validate != NULL && !sections[i]->validate (self->settings[i], error))
+      return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (sections); i++)
+    if (sections[i]->validate_with != NULL &&
+        !sections[i]->validate_with (self->settings[i], self, error))
       return FALSE;
   return TRUE;
 }
