@@ -12,6 +12,7 @@
 #include "prd-autocleanups.h"
 #include "prd-error.h"
 #include "prd-hub-config.h"
+#include "prd-hub-config-collab.h"
 #include "prd-hub-config-rate-limit.h"
 #include "prd-hub-config-server.h"
 #include "prd-hub-secret.h"
@@ -1185,6 +1186,31 @@ test_config_invalid (void)
     { "[collab]\nmax-joined-prds = 0\n", "[collab] max-joined-prds" },
     { "[collab]\nmax-open-rooms = 1000001\n", "[collab] max-open-rooms" },
     { "[collab]\nmax-pending-acks = -1\n", "[collab] max-pending-acks" },
+    /* GKeyFile would hide these: a localized key is never read, and a key
+     * given twice (also under a second header of its group) keeps only its
+     * last value. */
+    { "[server]\nmax-request-body[de] = junk\n",
+      "[server] max-request-body[de] (line 2): localized keys (KEY[LOCALE]) are not supported" },
+    { "[ai]\nbase-url[fr] = not a url\n", "[ai] base-url[fr] (line 2): localized keys" },
+    { "[collab]\nmax-document-size = junk\nmax-document-size = 1000\n",
+      "[collab] max-document-size is set twice (lines 2 and 3)" },
+    { "[server]\nmax-request-body = junk\n[engine]\nping-interval = 25000\n"
+      "[server]\nmax-request-body = 4096\n",
+      "[server] max-request-body is set twice (lines 2 and 6)" },
+    { "[engine]\n  io-threads=1\n# io-threads = 2\n[engine]\nio-threads\t= 2\n",
+      "[engine] io-threads is set twice (lines 2 and 5)" },
+    /* Sizes in UTF-16 units must fit in the byte limits that carry them, at
+     * 3 bytes per unit: one past each edge. */
+    { "[collab]\nmax-operation-size = 332993\n",
+      "[collab] max-operation-size (332993) does not fit in [engine] max-payload (1000000)" },
+    { "[engine]\nmax-payload = 12583935\n[collab]\nmax-operation-size = 4194304\n",
+      "max-payload must be at least 12583936 (or max-operation-size at most 4194303)" },
+    { "[engine]\nmax-write-buffer = 3145727\n",
+      "[collab] max-document-size (1048576) does not fit in [engine] max-write-buffer (3145727)" },
+    { "[engine]\nmax-payload = 16777216\n[collab]\nmax-document-size = 16777216\n",
+      "max-write-buffer must be at least 50331648 (or max-document-size at most 5592405)" },
+    /* A class no event is in would change nothing. */
+    { "[rate-limit]\ncolab = 10/10\n", "rate-limit colab: no event is in class \"colab\"" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -1199,6 +1225,114 @@ test_config_invalid (void)
       if (strstr (error->message, cases[i].message) == NULL)
         g_error ("case %u: \"%s\" does not contain \"%s\"", i, error->message, cases[i].message);
     }
+}
+
+/* A group under two headers is one group: only a key given twice is refused.
+ * A class that an event is mapped to, or a built-in one, may have a limit. */
+static void
+test_config_merged_groups (void)
+{
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (prd_hub_config_load_data (config,
+                                           "[engine]\nio-threads = 1\n"
+                                           "[collab]\nbatch-interval = 5\n"
+                                           "[engine]\nping-interval = 1000\n"
+                                           "[rate-limit]\nchatty = 20/60\nsync = 5/10\n"
+                                           "[rate-limit.events]\nping = chatty\n",
+                                           -1, &error));
+  g_assert_no_error (error);
+  g_assert_true (prd_hub_config_validate (config, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->io_threads, ==, 1);
+  g_assert_cmpuint (prd_hub_config_get_engine (config)->ping_interval, ==, 1000);
+  g_assert_cmpuint (prd_hub_config_get_collab (config)->batch_interval, ==, 5);
+}
+
+/* At the edges of the checks between [collab] and [engine] (and with the
+ * defaults) a configuration is valid. */
+static void
+test_config_cross_limits (void)
+{
+  const char *valid[] = {
+    "",
+    "[collab]\nmax-operation-size = 332992\n",
+    "[engine]\nmax-payload = 12583936\n[collab]\nmax-operation-size = 4194304\n",
+    "[engine]\nmax-write-buffer = 3145728\n",
+    "[engine]\nmax-write-buffer = 50331648\n[collab]\nmax-document-size = 16777216\n",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (valid); i++)
+    {
+      g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+      g_autoptr (GError) error = NULL;
+
+      g_test_message ("case %u: %s", i, valid[i]);
+      g_assert_true (prd_hub_config_load_data (config, valid[i], -1, &error));
+      g_assert_no_error (error);
+      g_assert_true (prd_hub_config_validate (config, &error));
+      g_assert_no_error (error);
+    }
+}
+
+/* A configuration is read from a regular file, and no further than its
+ * limit plus one byte: a device or a FIFO would fill the memory or hold the
+ * start up for ever. */
+static void
+test_config_bounded_file (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("prd-config-XXXXXX", &error);
+  g_autofree char *fifo = g_build_filename (dir, "fifo", NULL);
+  g_autofree char *at_limit = g_build_filename (dir, "at-limit.conf", NULL);
+  g_autofree char *over_limit = g_build_filename (dir, "over-limit.conf", NULL);
+  g_autofree char *text = g_malloc (PRD_HUB_CONFIG_MAX_FILE_SIZE + 1);
+  const char *not_regular[] = { "/dev/zero", fifo };
+  const char *tail = "\n[engine]\nio-threads = 3\n";
+
+  g_assert_no_error (error);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (not_regular); i++)
+    {
+      g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+      g_autoptr (GError) local_error = NULL;
+      g_autofree char *expected = g_strdup_printf ("%s: not a regular file", not_regular[i]);
+
+      g_assert_false (prd_hub_config_load_file (config, not_regular[i], &local_error));
+      g_assert_error (local_error, PRD_ERROR, PRD_ERROR_CONFIG);
+      g_assert_true (g_str_has_prefix (local_error->message, expected));
+    }
+
+  /* At the limit: a comment that fills it, then a key. */
+  memset (text, 'x', PRD_HUB_CONFIG_MAX_FILE_SIZE + 1);
+  text[0] = '#';
+  memcpy (text + PRD_HUB_CONFIG_MAX_FILE_SIZE - strlen (tail), tail, strlen (tail));
+  text[PRD_HUB_CONFIG_MAX_FILE_SIZE] = '\n';
+  g_file_set_contents (at_limit, text, PRD_HUB_CONFIG_MAX_FILE_SIZE, &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+
+    g_assert_true (prd_hub_config_load_file (config, at_limit, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (prd_hub_config_get_engine (config)->io_threads, ==, 3);
+  }
+  /* One byte more (an empty line) */
+  g_file_set_contents (over_limit, text, PRD_HUB_CONFIG_MAX_FILE_SIZE + 1, &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+    g_autofree char *expected = g_strdup_printf ("%s is larger than 16777216 bytes", over_limit);
+
+    g_assert_false (prd_hub_config_load_file (config, over_limit, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+    g_assert_cmpstr (error->message, ==, expected);
+  }
+  g_unlink (fifo);
+  g_unlink (at_limit);
+  g_unlink (over_limit);
+  g_rmdir (dir);
 }
 
 static void
@@ -1378,6 +1512,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/config/connection-limits", test_config_connection_limits);
   g_test_add_func ("/prd/config/invalid", test_config_invalid);
   g_test_add_func ("/prd/config/missing-file", test_config_missing_file);
+  g_test_add_func ("/prd/config/merged-groups", test_config_merged_groups);
+  g_test_add_func ("/prd/config/bounded-file", test_config_bounded_file);
+  g_test_add_func ("/prd/config/cross-limits", test_config_cross_limits);
   g_test_add_func ("/prd/secret/created", test_secret_created);
   g_test_add_func ("/prd/secret/permissions", test_secret_permissions);
   g_test_add_func ("/prd/secret/env", test_secret_env);

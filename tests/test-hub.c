@@ -889,6 +889,46 @@ test_listen_errors (Fixture *f, gconstpointer data)
   g_assert_false (prd_hub_listen (tls_hub, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
   g_assert_true (g_str_has_prefix (error->message, "Cannot load the TLS certificate"));
+  g_clear_error (&error);
+
+  /* A certificate and the key of another pair: each loads, no handshake
+   * would succeed. Refused before listening. */
+  {
+    g_autofree char *dir_a = g_build_filename (f->tmp_dir, "a", NULL);
+    g_autofree char *dir_b = g_build_filename (f->tmp_dir, "b", NULL);
+    g_autofree char *cert_a = NULL;
+    g_autofree char *cert_b = NULL;
+    g_autofree char *key_a = g_build_filename (dir_a, "key.pem", NULL);
+    g_autofree char *key_b = g_build_filename (dir_b, "key.pem", NULL);
+    g_autoptr (PrdHubConfig) mismatched_config = prd_hub_config_new ();
+    g_autoptr (PrdHubConfig) matched_config = prd_hub_config_new ();
+    g_autoptr (PrdHub) mismatched_hub = NULL;
+    g_autoptr (PrdHub) matched_hub = NULL;
+
+    g_assert_cmpint (g_mkdir (dir_a, 0700), ==, 0);
+    g_assert_cmpint (g_mkdir (dir_b, 0700), ==, 0);
+    cert_a = make_certificate (dir_a);
+    cert_b = make_certificate (dir_b);
+    g_assert_true (
+        prd_hub_config_set (mismatched_config, "server", "listen", "127.0.0.1:0", &error));
+    g_assert_true (prd_hub_config_set (mismatched_config, "server", "tls-cert", cert_a, &error));
+    g_assert_true (prd_hub_config_set (mismatched_config, "server", "tls-key", key_b, &error));
+    mismatched_hub = prd_hub_new (mismatched_config, f->auth);
+    g_assert_false (prd_hub_listen (mismatched_hub, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+    g_assert_true (g_str_has_prefix (error->message, "Cannot use the TLS certificate"));
+    g_assert_nonnull (strstr (error->message, key_b));
+    g_clear_error (&error);
+
+    /* Its own key: the check passes. */
+    g_assert_true (prd_hub_config_set (matched_config, "server", "listen", "127.0.0.1:0", &error));
+    g_assert_true (prd_hub_config_set (matched_config, "server", "tls-cert", cert_b, &error));
+    g_assert_true (prd_hub_config_set (matched_config, "server", "tls-key", key_b, &error));
+    matched_hub = prd_hub_new (matched_config, f->auth);
+    g_assert_true (prd_hub_listen (matched_hub, &error));
+    g_assert_no_error (error);
+    prd_hub_stop (matched_hub);
+  }
 }
 
 /* The hub's token watcher goes away while it reads the revocations: the

@@ -52,10 +52,25 @@
  *                       included, may weigh in `joined-prd`, as
  *                       prd-hub-comments.c counts it (65536–1073741824,
  *                       default 8 MiB: half of [engine] max-write-buffer)
+ *
+ * Against [engine], once both are set (collab_validate_with()), what cannot
+ * work is refused:
+ *   max-operation-size × 3 + 1024 ≤ max-payload: the largest insert, at 3
+ *     bytes of UTF-8 per UTF-16 unit, and the rest of its content-update
+ *     fit in one message (a larger one closes the connection, 1009,
+ *     instead of being refused PAYLOAD_TOO_LARGE);
+ *   max-document-size × 3 ≤ max-write-buffer: joined-prd holds the whole
+ *     text at up to 3 bytes per unit (and its encoded state and comments
+ *     besides): a larger one disconnects every client that joins the PRD.
+ * The defaults pass (196,608 + 1,024 ≤ 1,000,000; 3 MiB ≤ 16 MiB).
  */
 #define G_LOG_DOMAIN "prd-hub-config"
 
 #include "config.h"
+
+#include "prd-error.h"
+
+#include "prd-hub-config-server.h"
 
 #include "prd-hub-config-collab.h"
 
@@ -141,9 +156,51 @@ collab_set (gpointer data,
   return FALSE;
 }
 
+/* Sizes in UTF-16 code units against the [engine] byte limits they must
+ * fit in (see the top of this file). */
+static gboolean
+collab_validate_with (gconstpointer data, PrdHubConfig *config, GError **error)
+{
+  const PrdHubCollabConfig *self = data;
+  const PrdHubEngineConfig *engine = prd_hub_config_get_engine (config);
+  guint64 operation_bytes = (guint64) self->max_operation_size * PRD_HUB_CONFIG_BYTES_PER_UNIT +
+                            PRD_HUB_CONFIG_EVENT_ENVELOPE;
+  guint64 document_bytes = (guint64) self->max_document_size * PRD_HUB_CONFIG_BYTES_PER_UNIT;
+
+  if (operation_bytes > engine->max_payload)
+    {
+      g_set_error (
+          error, PRD_ERROR, PRD_ERROR_CONFIG,
+          "[collab] max-operation-size (%u) does not fit in [engine] max-payload "
+          "(%" G_GUINT64_FORMAT "): an insert takes up to %d bytes per UTF-16 unit plus %d "
+          "for the rest of its content-update, so max-payload must be at least %" G_GUINT64_FORMAT
+          " (or max-operation-size at most %" G_GUINT64_FORMAT ")",
+          self->max_operation_size, engine->max_payload, PRD_HUB_CONFIG_BYTES_PER_UNIT,
+          PRD_HUB_CONFIG_EVENT_ENVELOPE, operation_bytes,
+          engine->max_payload > PRD_HUB_CONFIG_EVENT_ENVELOPE
+              ? (engine->max_payload - PRD_HUB_CONFIG_EVENT_ENVELOPE) /
+                    PRD_HUB_CONFIG_BYTES_PER_UNIT
+              : 0);
+      return FALSE;
+    }
+  if (document_bytes > engine->max_write_buffer)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                   "[collab] max-document-size (%u) does not fit in [engine] max-write-buffer "
+                   "(%" G_GUINT64_FORMAT "): joined-prd holds the whole text, up to %d bytes per "
+                   "UTF-16 unit, so max-write-buffer must be at least %" G_GUINT64_FORMAT
+                   " (or max-document-size at most %" G_GUINT64_FORMAT ")",
+                   self->max_document_size, engine->max_write_buffer, PRD_HUB_CONFIG_BYTES_PER_UNIT,
+                   document_bytes, engine->max_write_buffer / PRD_HUB_CONFIG_BYTES_PER_UNIT);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 const PrdHubConfigSection prd_hub_collab_config_section = {
   .name = "collab",
   .settings_size = sizeof (PrdHubCollabConfig),
   .init = collab_init,
   .set = collab_set,
+  .validate_with = collab_validate_with,
 };

@@ -190,6 +190,35 @@ rate_limit_set (gpointer data,
   return set_limit (self, key, value, error);
 }
 
+/* The classes the hub uses whether or not an event is mapped to them. */
+static const char *const builtin_classes[] = {
+  "default",
+  PRD_HUB_CONFIG_COLLAB_CLASS,
+  PRD_HUB_CONFIG_SYNC_CLASS,
+  PRD_HUB_CONFIG_REST_CLASS,
+  PRD_HUB_CONFIG_REST_READ_CLASS,
+  NULL,
+};
+
+/* Whether some event of [rate-limit.events] is in @event_class. */
+static gboolean
+class_is_mapped (const PrdHubRateLimitConfig *self, const char *event_class)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->event_classes);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (g_str_equal (value, event_class))
+      return TRUE;
+  return FALSE;
+}
+
+/* Every mapped class has a limit, and every limit is of a class in use (a
+ * built-in one, or one an event is mapped to): a misspelt class name would
+ * otherwise leave the limit it was meant to change as it was. Whether each
+ * mapped event exists is known only once the hub's features have
+ * registered their events (prd-hub.c). */
 static gboolean
 rate_limit_validate (gconstpointer data, GError **error)
 {
@@ -212,6 +241,21 @@ rate_limit_validate (gconstpointer data, GError **error)
                      (const char *) key, (const char *) value);
         return FALSE;
       }
+  for (guint i = 0; i < self->limits->len; i++)
+    {
+      const PrdRateLimit *limit = g_ptr_array_index (self->limits, i);
+
+      if (!g_strv_contains (builtin_classes, limit->event_class) &&
+          !class_is_mapped (self, limit->event_class))
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                       "rate-limit %s: no event is in class \"%s\" (map events to it in "
+                       "[rate-limit.events]; the built-in classes are default, collab, sync, "
+                       "rest and rest-read)",
+                       limit->event_class, limit->event_class);
+          return FALSE;
+        }
+    }
   return TRUE;
 }
 

@@ -3,7 +3,9 @@
  * The hub's configuration, by section. A key file sets what it names;
  * command-line options override after it, through the same per-key path
  * (prd_hub_config_set()). Unknown groups and keys are errors rather than
- * being ignored, so that a typo does not silently leave a default in place.
+ * being ignored, so that a typo does not silently leave a default in place;
+ * so are a key given twice and a localized key (`key[de]`), which GKeyFile
+ * would otherwise hide (check_lines()).
  *
  * This file knows no key. Each group is a #PrdHubConfigSection described by
  * the code that owns it, which parses and validates its own keys:
@@ -22,15 +24,23 @@
  * by name. A new group (say [jira]) is one new prd-hub-config-jira.[ch] and
  * one line in `sections` below; no other group's code changes.
  *
- * Relative paths in a file are taken relative to that file's folder.
+ * Relative paths in a file are taken relative to that file's folder. A file
+ * is read no further than PRD_HUB_CONFIG_MAX_FILE_SIZE bytes plus one, and
+ * only a regular file is read at all: a FIFO or a device (`/dev/zero`,
+ * `/dev/stdin` on a terminal) would hold the start up or fill the memory.
  */
 #define G_LOG_DOMAIN "prd-hub-config"
 
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 
 #include "prd-error.h"
 
@@ -230,7 +240,8 @@ prd_hub_config_set_list (PrdHubConfig *self,
  *
  * Runs every section's checks of what no single key can check (TLS
  * certificate and key come together and exist, [ai] base-url and model come
- * together, every mapped event class has a limit, …). Call it once every
+ * together, every mapped event class has a limit, …), then those between
+ * sections ([collab] sizes against [engine] buffers, …). Call it once every
  * source has been applied.
  */
 gboolean
@@ -240,6 +251,10 @@ prd_hub_config_validate (PrdHubConfig *self, GError **error)
 
   for (guint i = 0; i < G_N_ELEMENTS (sections); i++)
     if (sections[i]->validate != NULL && !sections[i]->validate (self->settings[i], error))
+      return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (sections); i++)
+    if (sections[i]->validate_with != NULL &&
+        !sections[i]->validate_with (self->settings[i], self, error))
       return FALSE;
   return TRUE;
 }
@@ -308,6 +323,80 @@ load_key_file (PrdHubConfig *self, GKeyFile *file, const char *base_dir, GError 
   return TRUE;
 }
 
+/* What GKeyFile hides: a key given twice in one group (also under a second
+ * header of the group, which GKeyFile merges) keeps only its last value, and
+ * a localized key (`key[de]`) is never read by the sections. Both are refused,
+ * naming the key and its lines. Lines as GKeyFile reads them: leading
+ * whitespace dropped, `#` and empty lines comments, `[group]` headers, and
+ * `key = value` with the key's trailing whitespace dropped. */
+static gboolean
+check_lines (const char *data, gsize len, GError **error)
+{
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *group = NULL;
+  const char *end = data + len;
+  guint line_number = 0;
+
+  for (const char *line = data; line < end;)
+    {
+      const char *eol = memchr (line, '\n', (gsize) (end - line));
+      const char *next = eol != NULL ? eol + 1 : end;
+      const char *stop = eol != NULL ? eol : end;
+      const char *eq;
+      g_autofree char *key = NULL;
+      g_autofree char *id = NULL;
+      gpointer first;
+
+      line_number++;
+      while (line < stop && g_ascii_isspace (*line))
+        line++;
+      if (stop > line && stop[-1] == '\r')
+        stop--;
+      if (line == stop || *line == '#')
+        {
+          line = next;
+          continue;
+        }
+      if (*line == '[')
+        {
+          const char *close = stop - 1;
+
+          while (close > line && *close != ']')
+            close--;
+          g_free (group);
+          group = g_strndup (line + 1, (gsize) MAX (close - line - 1, 0));
+          line = next;
+          continue;
+        }
+      eq = memchr (line, '=', (gsize) (stop - line));
+      if (eq == NULL || group == NULL)
+        {
+          line = next;
+          continue;
+        }
+      key = g_strndup (line, (gsize) (eq - line));
+      g_strchomp (key);
+      if (strchr (key, '[') != NULL)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                       "[%s] %s (line %u): localized keys (KEY[LOCALE]) are not supported", group,
+                       key, line_number);
+          return FALSE;
+        }
+      id = g_strconcat (group, "\x1f", key, NULL);
+      if (g_hash_table_lookup_extended (seen, id, NULL, &first))
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                       "[%s] %s is set twice (lines %u and %u); give it once", group, key,
+                       GPOINTER_TO_UINT (first), line_number);
+          return FALSE;
+        }
+      g_hash_table_insert (seen, g_steal_pointer (&id), GUINT_TO_POINTER (line_number));
+      line = next;
+    }
+  return TRUE;
+}
+
 /* The key file in @data, which must be UTF-8 text: every message about it
  * quotes groups, keys and values. */
 static gboolean
@@ -324,7 +413,8 @@ parse_text (GKeyFile *file, const char *data, gsize len, GError **error)
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "line %u is not UTF-8 text", line);
       return FALSE;
     }
-  return g_key_file_load_from_data (file, data, len, G_KEY_FILE_NONE, error);
+  return g_key_file_load_from_data (file, data, len, G_KEY_FILE_NONE, error) &&
+         check_lines (data, len, error);
 }
 
 /**
@@ -355,6 +445,68 @@ prd_hub_config_load_data (PrdHubConfig *self, const char *data, gssize len, GErr
   return load_key_file (self, file, NULL, error);
 }
 
+/* Reads @path whole, refusing anything but a regular file and reading no
+ * more than one byte past PRD_HUB_CONFIG_MAX_FILE_SIZE. The file is opened
+ * without blocking, so that a FIFO with no writer is refused rather than
+ * waited for. */
+static gboolean
+read_config_file (const char *path, char **out, gsize *out_len, GError **error)
+{
+  g_autoptr (GByteArray) data = g_byte_array_new ();
+  struct stat st;
+  int fd;
+
+  fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s: %s", path, g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                   "%s: not a regular file (a configuration is read from a file, not from a "
+                   "pipe or a device)",
+                   path);
+      return FALSE;
+    }
+  while (data->len <= PRD_HUB_CONFIG_MAX_FILE_SIZE)
+    {
+      guint8 buffer[65536];
+      ssize_t n =
+          read (fd, buffer, MIN (sizeof buffer, PRD_HUB_CONFIG_MAX_FILE_SIZE + 1 - data->len));
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved_errno = errno;
+
+          close (fd);
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s: %s", path,
+                       g_strerror (saved_errno));
+          return FALSE;
+        }
+      if (n == 0)
+        break;
+      g_byte_array_append (data, buffer, (guint) n);
+    }
+  close (fd);
+  if (data->len > PRD_HUB_CONFIG_MAX_FILE_SIZE)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s is larger than %u bytes", path,
+                   (guint) PRD_HUB_CONFIG_MAX_FILE_SIZE);
+      return FALSE;
+    }
+  *out_len = data->len;
+  g_byte_array_append (data, (const guint8 *) "", 1);
+  *out = (char *) g_byte_array_free (g_steal_pointer (&data), FALSE);
+  return TRUE;
+}
+
 /**
  * prd_hub_config_load_file:
  * @path: a key file
@@ -377,8 +529,9 @@ prd_hub_config_load_file (PrdHubConfig *self, const char *path, GError **error)
 
   absolute = g_canonicalize_filename (path, NULL);
   base_dir = g_path_get_dirname (absolute);
-  if (!g_file_get_contents (path, &contents, &len, &local_error) ||
-      !parse_text (file, contents, len, &local_error) ||
+  if (!read_config_file (path, &contents, &len, error))
+    return FALSE;
+  if (!parse_text (file, contents, len, &local_error) ||
       !load_key_file (self, file, base_dir, &local_error))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s: %s", path, local_error->message);

@@ -21,6 +21,8 @@ G_BEGIN_DECLS
  * @set_list: (nullable): sets a list key
  * @validate: (nullable): checks what no single key can, once every source
  *   has been applied
+ * @validate_with: (nullable): checks the section's keys against other
+ *   sections' (read through their getters), after every @validate
  * @clear: (nullable): frees what the settings own (not the struct itself)
  *
  * One group of the configuration, described by the code that owns it. The
@@ -28,6 +30,15 @@ G_BEGIN_DECLS
  * group's keys. Descriptors are static and listed once, in prd-hub-config.c.
  */
 typedef struct _PrdHubConfigSection PrdHubConfigSection;
+
+/**
+ * PrdHubConfig:
+ *
+ * The hub's settings, one settings struct per section: defaults, then a key
+ * file, then command-line overrides. Reference counted; treat a config handed
+ * to a #PrdHub as read-only.
+ */
+typedef struct _PrdHubConfig PrdHubConfig;
 
 struct _PrdHubConfigSection
 {
@@ -48,19 +59,14 @@ struct _PrdHubConfigSection
                         const char *base_dir,
                         GError **error);
   gboolean (*validate) (gconstpointer settings, GError **error);
+  gboolean (*validate_with) (gconstpointer settings, PrdHubConfig *config, GError **error);
   void (*clear) (gpointer settings);
 };
 
-#define PRD_TYPE_HUB_CONFIG (prd_hub_config_get_type ())
+/* The largest configuration file read, in bytes; one byte more is refused. */
+#define PRD_HUB_CONFIG_MAX_FILE_SIZE (16 * 1024 * 1024)
 
-/**
- * PrdHubConfig:
- *
- * The hub's settings, one settings struct per section: defaults, then a key
- * file, then command-line overrides. Reference counted; treat a config handed
- * to a #PrdHub as read-only.
- */
-typedef struct _PrdHubConfig PrdHubConfig;
+#define PRD_TYPE_HUB_CONFIG (prd_hub_config_get_type ())
 
 GType prd_hub_config_get_type (void) G_GNUC_CONST;
 PrdHubConfig *prd_hub_config_new (void);

@@ -24,6 +24,8 @@
 
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include "prd-approval-store.h"
 #include "prd-comment-store.h"
 #include "prd-eio-listener.h"
@@ -697,6 +699,128 @@ prd_hub_create_auth (PrdHubConfig *config, GError **error)
   return prd_auth_new_hmac (secret, error);
 }
 
+/* The most a TLS handshake of the certificate with itself may take. */
+#define TLS_CHECK_TIMEOUT_SECONDS 10
+
+typedef struct
+{
+  guint pending;
+  GError *error; /* (owned) (nullable) the first failure */
+  GCancellable *cancellable;
+} TlsCheck;
+
+static gboolean
+accept_any_certificate (GTlsConnection *connection,
+                        GTlsCertificate *peer_certificate,
+                        GTlsCertificateFlags errors,
+                        gpointer user_data)
+{
+  return TRUE;
+}
+
+static void
+on_tls_check_handshake (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  TlsCheck *check = user_data;
+  g_autoptr (GError) error = NULL;
+
+  check->pending--;
+  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error) &&
+      check->error == NULL)
+    {
+      check->error = g_steal_pointer (&error);
+      /* The other side may wait for what this one will never send. */
+      g_cancellable_cancel (check->cancellable);
+    }
+}
+
+static gboolean
+on_tls_check_timeout (gpointer user_data)
+{
+  TlsCheck *check = user_data;
+
+  if (check->error == NULL)
+    check->error =
+        g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "the handshake took more than %d seconds",
+                     TLS_CHECK_TIMEOUT_SECONDS);
+  g_cancellable_cancel (check->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+/* A certificate and a key that do not belong together load without a word
+ * (each alone is valid PEM), and every handshake then fails. The hub tries
+ * one handshake of @certificate with itself, over a socket pair, at start:
+ * a server that signs with the key and a client that accepts any
+ * certificate but checks that signature. The project links no crypto
+ * library of its own; this is GIO's TLS, as clients will see it. */
+static gboolean
+check_tls_key_pair (GTlsCertificate *certificate, GError **error)
+{
+  g_autoptr (GMainContext) context = g_main_context_new ();
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GSocket) server_socket = NULL;
+  g_autoptr (GSocket) client_socket = NULL;
+  g_autoptr (GSocketConnection) server_stream = NULL;
+  g_autoptr (GSocketConnection) client_stream = NULL;
+  g_autoptr (GIOStream) server = NULL;
+  g_autoptr (GIOStream) client = NULL;
+  g_autoptr (GSource) timeout = NULL;
+  TlsCheck check = { 0, NULL, cancellable };
+  int fds[2];
+
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno), "socketpair: %s",
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  server_socket = g_socket_new_from_fd (fds[0], error);
+  if (server_socket == NULL)
+    {
+      close (fds[0]);
+      close (fds[1]);
+      return FALSE;
+    }
+  client_socket = g_socket_new_from_fd (fds[1], error);
+  if (client_socket == NULL)
+    {
+      close (fds[1]);
+      return FALSE;
+    }
+  server_stream = g_socket_connection_factory_create_connection (server_socket);
+  client_stream = g_socket_connection_factory_create_connection (client_socket);
+  server = g_tls_server_connection_new (G_IO_STREAM (server_stream), certificate, error);
+  if (server == NULL)
+    return FALSE;
+  client = g_tls_client_connection_new (G_IO_STREAM (client_stream), NULL, error);
+  if (client == NULL)
+    return FALSE;
+  g_signal_connect (client, "accept-certificate", G_CALLBACK (accept_any_certificate), NULL);
+
+  g_main_context_push_thread_default (context);
+  timeout = g_timeout_source_new_seconds (TLS_CHECK_TIMEOUT_SECONDS);
+  g_source_set_callback (timeout, on_tls_check_timeout, &check, NULL);
+  g_source_attach (timeout, context);
+  check.pending = 2;
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (server), G_PRIORITY_DEFAULT, cancellable,
+                                    on_tls_check_handshake, &check);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (client), G_PRIORITY_DEFAULT, cancellable,
+                                    on_tls_check_handshake, &check);
+  while (check.pending > 0)
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (timeout);
+  g_main_context_pop_thread_default (context);
+
+  if (check.error != NULL)
+    {
+      g_propagate_error (error, check.error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /**
  * prd_hub_listen:
  *
@@ -732,6 +856,14 @@ prd_hub_listen (PrdHub *self, GError **error)
         {
           g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
                        "Cannot load the TLS certificate (tls-cert %s, tls-key %s): %s",
+                       config->tls_cert, config->tls_key, local_error->message);
+          return FALSE;
+        }
+      if (!check_tls_key_pair (certificate, &local_error))
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                       "Cannot use the TLS certificate (tls-cert %s, tls-key %s): a TLS "
+                       "handshake with them fails (does the key belong to the certificate?): %s",
                        config->tls_cert, config->tls_key, local_error->message);
           return FALSE;
         }
@@ -1245,11 +1377,49 @@ start_failed (GTask *task, GError *error, const char *feature)
   g_task_return_error (task, error);
 }
 
+/* Every event [rate-limit.events] names is one a feature registered: a
+ * misspelt one would leave the event it meant in its old class. Known only
+ * now, once every feature has started. */
+static gboolean
+check_rate_limited_events (PrdHub *self, GError **error)
+{
+  const PrdHubRateLimitConfig *rate_limits = prd_hub_config_get_rate_limits (self->config);
+  GHashTableIter iter;
+  gpointer event;
+
+  g_hash_table_iter_init (&iter, rate_limits->event_classes);
+  while (g_hash_table_iter_next (&iter, &event, NULL))
+    if (!prd_sio_server_handles_event (self->sio, event))
+      {
+        g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                     "[rate-limit.events] %s: the hub has no event \"%s\" (docs/protocol.md "
+                     "lists them)",
+                     (const char *) event, (const char *) event);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+/* Every feature has started. */
+static void
+finish_start (GTask *task)
+{
+  PrdHub *self = g_task_get_source_object (task);
+  GError *error = NULL;
+
+  if (!check_rate_limited_events (self, &error))
+    {
+      start_failed (task, error, "Rate limiting");
+      return;
+    }
+  self->starting = FALSE;
+  g_task_return_boolean (task, TRUE);
+}
+
 static void
 on_versions_repo_ready (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
-  PrdHub *self = g_task_get_source_object (task);
   GError *error = NULL;
 
   if (!prd_git_repo_init_finish (PRD_GIT_REPO (source), result, &error))
@@ -1257,8 +1427,7 @@ on_versions_repo_ready (GObject *source, GAsyncResult *result, gpointer user_dat
       start_failed (task, error, "Versions");
       return;
     }
-  self->starting = FALSE;
-  g_task_return_boolean (task, TRUE);
+  finish_start (task);
 }
 
 static void
@@ -1287,8 +1456,7 @@ on_ai_started (GObject *source, GAsyncResult *result, gpointer user_data)
                                on_versions_repo_ready, g_steal_pointer (&task));
       return;
     }
-  self->starting = FALSE;
-  g_task_return_boolean (task, TRUE);
+  finish_start (task);
 }
 
 static void

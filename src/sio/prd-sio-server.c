@@ -773,6 +773,28 @@ prd_sio_server_lookup (PrdSioServer *self, const char *name)
 }
 
 /**
+ * prd_sio_server_handles_event:
+ *
+ * Returns: whether a namespace has a handler of its own (not a catch-all)
+ *   for @event: what a rate-limit mapping may name
+ */
+gboolean
+prd_sio_server_handles_event (PrdSioServer *self, const char *event)
+{
+  GHashTableIter iter;
+  gpointer nsp;
+
+  g_return_val_if_fail (PRD_IS_SIO_SERVER (self), FALSE);
+  g_return_val_if_fail (event != NULL, FALSE);
+
+  g_hash_table_iter_init (&iter, self->namespaces);
+  while (g_hash_table_iter_next (&iter, NULL, &nsp))
+    if (prd_sio_namespace_handles (nsp, event))
+      return TRUE;
+  return FALSE;
+}
+
+/**
  * prd_sio_server_set_rate_limit:
  * @limit: events allowed per window; 0 removes the limit of @event_class
  * @window_seconds: the window, at least 1 when @limit is set

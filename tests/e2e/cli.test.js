@@ -28,6 +28,16 @@ const BAD_CONFIGS = {
   'bad rate-limit value': ['[rate-limit]\nmyclass = lots\n', /myclass/],
   'event mapped to an unknown class': ['[rate-limit.events]\nping = nowhere\n', /nowhere|ping/],
   'bad listen address': ['[server]\nlisten = not an address\n', /listen/],
+  // GKeyFile hides these three: refused rather than silently dropped.
+  'localized key': ['[server]\nmax-request-body[de] = junk\n', /\[server\] max-request-body\[de\].*localized keys/],
+  'key given twice': ['[collab]\nmax-document-size = junk\nmax-document-size = 1000\n',
+    /\[collab\] max-document-size is set twice \(lines 2 and 3\)/],
+  'key given twice under two headers': ['[server]\nmax-request-body = junk\n[engine]\nping-interval = 25000\n[server]\nmax-request-body = 4096\n',
+    /\[server\] max-request-body is set twice \(lines 2 and 6\)/],
+  // Known only once the features have registered their events.
+  'rate limit of an event the hub does not have': ['[rate-limit]\nchatty = 1/60\n[rate-limit.events]\npnig = chatty\n',
+    /\[rate-limit\.events\] pnig: the hub has no event "pnig"/],
+  'rate limit of a class no event is in': ['[rate-limit]\ncolab = 10/10\n', /rate-limit colab: no event is in class "colab"/],
 };
 
 for (const [name, [text, re]] of Object.entries(BAD_CONFIGS)) {
@@ -43,6 +53,69 @@ for (const [name, [text, re]] of Object.entries(BAD_CONFIGS)) {
     assert.match(res.stderr, re);
   });
 }
+
+test('every command refuses a --config that is not a regular file, at once', () => {
+  const dir = tmpDir();
+  const fifo = path.join(dir, 'fifo');
+  spawnSync('mkfifo', [fifo]);
+  const stdinZero = fs.openSync('/dev/zero', 'r');
+  try {
+    const runs = [
+      [['serve', '--no-dbus', '--listen', '127.0.0.1:0', '--config', fifo], 'ignore', fifo],
+      [['serve', '--no-dbus', '--listen', '127.0.0.1:0', '--config', '/dev/zero'], 'ignore', '/dev/zero'],
+      [['token', '-u', 'a', '-n', 'b', '--config', '/dev/stdin'], stdinZero, '/dev/stdin'],
+    ];
+    for (const [args, stdin, name] of runs) {
+      const res = spawnSync(PRDHUB_BIN, [...args, '--data-dir', dir], {
+        encoding: 'utf8',
+        timeout: START_TIMEOUT_MS,
+        stdio: [stdin, 'pipe', 'pipe'],
+        env: { ...process.env, PRDHUB_JWT_SECRET: 'x'.repeat(32) },
+      });
+      assert.equal(res.signal, null, `${args.join(' ')} ended by itself`);
+      assert.equal(res.status, 1, `${args.join(' ')}: ${res.stderr}`);
+      assert.equal(res.stdout, '');
+      assert.ok(res.stderr.includes(`prdhub: ${name}: not a regular file`), res.stderr);
+    }
+  } finally {
+    fs.closeSync(stdinZero);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a config file over 16 MiB is refused; one at 16 MiB is read', () => {
+  const dir = tmpDir();
+  const limit = 16 * 1024 * 1024;
+  const tail = '\n[engine]\nping-interval = soon\n';
+  const atLimit = path.join(dir, 'at-limit.conf');
+  const overLimit = path.join(dir, 'over-limit.conf');
+  // A comment that fills the file, then a bad key: reading it whole is what
+  // makes serve name the key.
+  fs.writeFileSync(atLimit, '#' + 'x'.repeat(limit - 1 - tail.length) + tail);
+  fs.writeFileSync(overLimit, '#' + 'x'.repeat(limit - 1 - tail.length) + tail + '\n');
+  try {
+    const at = prdhub(['serve', '--no-dbus', '--listen', '127.0.0.1:0', '--data-dir', dir, '--config', atLimit]);
+    assert.equal(at.status, 1, at.stderr);
+    assert.match(at.stderr, /\[engine\] ping-interval: "soon"/);
+    const over = prdhub(['serve', '--no-dbus', '--listen', '127.0.0.1:0', '--data-dir', dir, '--config', overLimit]);
+    assert.equal(over.status, 1, over.stderr);
+    assert.equal(over.stderr, `prdhub: ${overLimit} is larger than ${limit} bytes\n`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the e2e helper\'s io-threads does not repeat a test\'s own', async () => {
+  const saved = process.env.PRDHUB_E2E_IO_THREADS;
+  process.env.PRDHUB_E2E_IO_THREADS = '2';
+  try {
+    const hub = await startHub({ config: '[engine]\nio-threads = 1\n' });
+    await hub.stop();
+  } finally {
+    if (saved === undefined) delete process.env.PRDHUB_E2E_IO_THREADS;
+    else process.env.PRDHUB_E2E_IO_THREADS = saved;
+  }
+});
 
 test('serve refuses a missing config file', () => {
   const res = prdhub(['serve', '--listen', '127.0.0.1:0', '--config', '/nonexistent/prdhub.conf']);
@@ -214,7 +287,8 @@ test('prd import and prd create --file refuse an endless or too large input afte
   const dir = tmpDir();
   const config = path.join(dir, 'big.conf');
   // A PRD may be longer than the file limit, so that the file limit is what refuses.
-  fs.writeFileSync(config, '[collab]\nmax-document-size = 8388608\n');
+  // (Its text, at 3 bytes per unit, must fit in max-write-buffer.)
+  fs.writeFileSync(config, '[engine]\nmax-write-buffer = 25165824\n[collab]\nmax-document-size = 8388608\n');
   const limit = 4 * 1024 * 1024;
   try {
     assert.equal(prdhub(['prd', 'list', '--data-dir', dir]).status, 0);

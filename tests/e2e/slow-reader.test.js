@@ -28,7 +28,9 @@ before(async () => {
     config: '[engine]\n' +
       `max-write-buffer = ${MAX_WRITE_BUFFER}\n` +
       'ping-interval = 600000\nping-timeout = 600000\n' +
-      '[rate-limit]\ndefault = 1000000/60\ncollab = 1000000/60\n',
+      '[rate-limit]\ndefault = 1000000/60\ncollab = 1000000/60\n' +
+      // A PRD's text, at 3 bytes per unit, must fit in the buffer.
+      `[collab]\nmax-document-size = ${Math.floor(MAX_WRITE_BUFFER / 3)}\n`,
   });
 });
 after(async () => {
@@ -109,7 +111,7 @@ test('a reader that never reads, joining a PRD again and again, is dropped; the 
   // A buffer that holds a few answers, so that the one that overflows it is
   // not the first.
   const hub = await startHub({
-    config: '[engine]\nmax-write-buffer = 1048576\n' +
+    config: '[engine]\nmax-write-buffer = 1048576\n[collab]\nmax-document-size = 300000\n' +
       '[rate-limit]\ndefault = 1000000/60\ncollab = 1000000/60\n',
   });
   const admin = token({ role: 'admin' });

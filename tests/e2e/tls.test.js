@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   startHub, connect, connectError, once, tmpDir, selfSignedCert, EVENT_TIMEOUT_MS, JWT_SECRET, PRDHUB_BIN,
   START_TIMEOUT_MS, assertCleanExit,
@@ -182,4 +182,29 @@ test('serving plain HTTP on a non-loopback address logs a warning; loopback does
   assert.match(lan, /WARNING.*Serving plain HTTP on 0\.0\.0\.0:0, which is not a loopback address/);
   const local = await runUntilListening(['--listen', '127.0.0.1:0']);
   assert.doesNotMatch(local, /Serving plain HTTP/);
+});
+
+test('a certificate and the key of another pair are refused at start, naming both', () => {
+  // Each file alone is valid PEM: only a handshake shows they do not belong
+  // together (before, the hub said "listening on https" and every handshake failed).
+  const other = tmpDir();
+  try {
+    const second = selfSignedCert(other);
+    const dataDir = tmpDir('prdhub-e2e-data-');
+    const res = spawnSync(PRDHUB_BIN, ['serve', '--no-dbus', '--listen', '127.0.0.1:0',
+      '--data-dir', dataDir, '--tls-cert', tls.cert, '--tls-key', second.key], {
+      encoding: 'utf8',
+      timeout: START_TIMEOUT_MS,
+      env: { ...process.env, PRDHUB_JWT_SECRET: JWT_SECRET },
+    });
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    assert.equal(res.signal, null, 'ends by itself');
+    assert.equal(res.status, 1, res.stderr);
+    assert.doesNotMatch(res.stdout, /listening/);
+    assert.ok(res.stderr.includes(
+      `prdhub: Cannot use the TLS certificate (tls-cert ${tls.cert}, tls-key ${second.key}): ` +
+      'a TLS handshake with them fails (does the key belong to the certificate?)'), res.stderr);
+  } finally {
+    fs.rmSync(other, { recursive: true, force: true });
+  }
 });

@@ -134,8 +134,9 @@ export async function startHub({ config, args = [], env = {}, fdLimit, fdLimits 
   const dataDir = tmpDir('prdhub-e2e-data-');
   const argv = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir];
   const ioThreads = process.env.PRDHUB_E2E_IO_THREADS;
-  if (ioThreads !== undefined && ioThreads !== '') {
-    // A group named twice in a key file is one group.
+  if (ioThreads !== undefined && ioThreads !== '' && !/^\s*io-threads\s*=/m.test(config ?? '')) {
+    // A group named twice in a key file is one group; a key given twice is
+    // refused, so a test that sets io-threads itself keeps its own.
     config = `[engine]\nio-threads = ${Number(ioThreads)}\n` + (config ?? '');
   }
   if (config !== undefined) {
