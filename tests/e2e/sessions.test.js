@@ -139,9 +139,10 @@ test('prdhub status lists the running hub\'s sessions of an organization', async
     const down = await cli(hub, ['status'], { url: 'http://127.0.0.1:1' });
     assert.equal(down.status, 1);
     assert.match(down.stderr, /cannot reach the hub/);
+    // A --url that is not an http(s) address is a usage error (exit 2).
     const badUrl = await cli(hub, ['status'], { url: 'ftp://x' });
-    assert.equal(badUrl.status, 1);
-    assert.match(badUrl.stderr, /--url/);
+    assert.equal(badUrl.status, 2);
+    assert.match(badUrl.stderr, /--url is not an http:\/\/ or https:\/\/ address \(see `prdhub help status`\)/);
 
     // Another server at the address (say, another user's while the hub is
     // down) cannot prove it holds the hub's secret, and gets no token.
