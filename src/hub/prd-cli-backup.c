@@ -56,7 +56,7 @@
 #include "prd-cli.h"
 #include "prd-cli-backup.h"
 
-#define STORE_FILE     "prdhub.db"
+#define STORE_FILE     PRD_CLI_STORE_FILE
 #define SECRETS_FILE   "secrets"
 #define MANIFEST_FILE  "prdhub-backup.ini"
 #define MANIFEST_GROUP "backup"

@@ -104,8 +104,10 @@ url_from_config (PrdHubConfig *config, GError **error)
                           server->listen_port);
 }
 
-/* --url: the hub's http:// or https:// address (a usage error otherwise:
- * it is an option, not a configuration key). */
+/* --url: the hub's http:// or https:// address, without user info, query
+ * or fragment (a usage error otherwise: it is an option, not a
+ * configuration key). What a hub's address never has is refused, so that
+ * the messages that name the address never show a password or a token. */
 static gboolean
 url_is_valid (const char *url)
 {
@@ -113,7 +115,9 @@ url_is_valid (const char *url)
 
   return uri != NULL && g_uri_get_host (uri) != NULL && *g_uri_get_host (uri) != '\0' &&
          (g_strcmp0 (g_uri_get_scheme (uri), "http") == 0 ||
-          g_strcmp0 (g_uri_get_scheme (uri), "https") == 0);
+          g_strcmp0 (g_uri_get_scheme (uri), "https") == 0) &&
+         g_uri_get_userinfo (uri) == NULL && g_uri_get_query (uri) == NULL &&
+         g_uri_get_fragment (uri) == NULL;
 }
 
 static Remote *
@@ -164,8 +168,19 @@ remote_open (const char *config_file,
    * makes a new secret where no hub is). */
   if (g_getenv (PRD_HUB_SECRET_ENV) == NULL || *g_getenv (PRD_HUB_SECRET_ENV) == '\0')
     {
+      g_autofree char *db = g_build_filename (server->data_dir, PRD_CLI_STORE_FILE, NULL);
+
       if (!prd_cli_check_data_dir (server->data_dir, error))
         return NULL;
+      /* An existing folder that no hub ever ran in (a --data-dir typo)
+       * would get a new secret that no hub knows. */
+      if (!g_file_test (db, G_FILE_TEST_IS_REGULAR))
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND,
+                       "%s is not a hub's data folder (it has no %s; `prdhub serve` makes one)",
+                       server->data_dir, PRD_CLI_STORE_FILE);
+          return NULL;
+        }
       secrets = prd_secret_store_open_default_sync (server->data_dir, NULL, error);
       if (secrets == NULL)
         return NULL;
@@ -522,7 +537,9 @@ prd_cli_remote_prd (int argc, char **argv)
     }
 
   if (url != NULL && !url_is_valid (url))
-    return prd_cli_usage_error ("prd", "--url is not an http:// or https:// address");
+    return prd_cli_usage_error (
+        "prd",
+        "--url is not an http:// or https:// address (without user info, query or fragment)");
   remote = remote_open (config_file, data_dir, url, org, user, &error);
   if (remote == NULL)
     return fail (NULL, error);
@@ -581,7 +598,9 @@ prd_cli_remote_status (int argc, char **argv)
   if (argc > 1)
     return prd_cli_usage_error ("status", "unexpected argument \"%s\"", argv[1]);
   if (url != NULL && !url_is_valid (url))
-    return prd_cli_usage_error ("status", "--url is not an http:// or https:// address");
+    return prd_cli_usage_error (
+        "status",
+        "--url is not an http:// or https:// address (without user info, query or fragment)");
   remote = remote_open (config_file, data_dir, url, org, NULL, &error);
   if (remote == NULL)
     return fail (NULL, error);

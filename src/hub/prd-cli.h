@@ -10,6 +10,9 @@ G_BEGIN_DECLS
 #define PRD_CLI_EXIT_FAILURE 1
 #define PRD_CLI_EXIT_USAGE   2
 
+/* The hub's database in its data folder: a folder without it is no hub's. */
+#define PRD_CLI_STORE_FILE "prdhub.db"
+
 int prd_cli_usage_error (const char *command, const char *format, ...) G_GNUC_PRINTF (2, 3);
 gboolean prd_cli_check_data_dir (const char *data_dir, GError **error);
 

@@ -142,7 +142,15 @@ test('prdhub status lists the running hub\'s sessions of an organization', async
     // A --url that is not an http(s) address is a usage error (exit 2).
     const badUrl = await cli(hub, ['status'], { url: 'ftp://x' });
     assert.equal(badUrl.status, 2);
-    assert.match(badUrl.stderr, /--url is not an http:\/\/ or https:\/\/ address \(see `prdhub help status`\)/);
+    assert.match(badUrl.stderr, /--url is not an http:\/\/ or https:\/\/ address .*\(see `prdhub help status`\)/);
+    // A hub's address has no user info, query or fragment: refused, never
+    // echoed (it may hold a password or a token).
+    for (const url of ['http://user:SECRETPW@127.0.0.1:1/', 'http://127.0.0.1:1/?token=SECRETQ',
+      'http://127.0.0.1:1/#SECRETF']) {
+      const res = await cli(hub, ['status'], { url });
+      assert.equal(res.status, 2, url);
+      assert.doesNotMatch(res.stderr, /SECRET/);
+    }
 
     // Another server at the address (say, another user's while the hub is
     // down) cannot prove it holds the hub's secret, and gets no token.
@@ -242,6 +250,29 @@ test('prdhub prd rename|archive|unarchive|version|delete go through the running 
   } finally {
     for (const s of sockets) s.close();
     await hub.stop();
+  }
+});
+
+test('status and the remote prd actions refuse a folder no hub ever ran in, and make no secret there', async () => {
+  const dir = tmpDir();
+  try {
+    for (const args of [['status'], ['prd', 'archive', 'prd_abc']]) {
+      const res = await new Promise((resolve, reject) => {
+        const env = { ...process.env };
+        delete env.PRDHUB_JWT_SECRET;
+        const proc = spawn(PRDHUB_BIN, [...args, '--url', 'http://127.0.0.1:1', '--data-dir', dir],
+          { stdio: ['ignore', 'pipe', 'pipe'], env });
+        let stderr = '';
+        proc.stderr.on('data', (d) => { stderr += d; });
+        proc.on('error', reject);
+        proc.on('close', (status) => resolve({ status, stderr }));
+      });
+      assert.equal(res.status, 1, res.stderr);
+      assert.match(res.stderr, /is not a hub's data folder \(it has no prdhub\.db/);
+      assert.deepEqual(fs.readdirSync(dir), [], `${args.join(' ')} wrote into the folder`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
