@@ -1017,6 +1017,56 @@ owner_changed_cond (gpointer data)
  * leaves the bus; a second hub waiting for the name takes it over, then
  * leaves it too. */
 static void
+delete_integration (const char *token, const char *service)
+{
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strconcat (t.hub->url, "api/integrations/", service, NULL);
+  g_autofree char *auth = g_strconcat ("Bearer ", token, NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new ("DELETE", url);
+  g_autoptr (GBytes) reply = NULL;
+  g_autoptr (GError) error = NULL;
+
+  soup_message_headers_append (soup_message_get_request_headers (msg), "Authorization", auth);
+  reply = soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+}
+
+/* A check whose settings are removed while it runs is cancelled with the
+ * service's other calls, and answers the entry as it was: the hub is not
+ * stopping. */
+static void
+test_check_retired (void)
+{
+  g_autoptr (SoupServer) silent = soup_server_new (NULL, NULL);
+  g_autofree char *admin = prd_test_mint_token (t.auth, "carla", "org_c", PRD_ROLE_ADMIN);
+  g_autofree char *base_url = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GError) answer = NULL;
+  guint n_requests = 0;
+  GSList *uris;
+
+  soup_server_add_handler (silent, NULL, on_silent_request, &n_requests, NULL);
+  g_assert_true (soup_server_listen_local (silent, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (silent);
+  base_url = g_uri_to_string (uris->data);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  configure_jira ("org_c", base_url);
+
+  g_dbus_proxy_call (G_DBUS_PROXY (t.proxy), "TestIntegration",
+                     g_variant_new ("(ss)", "org_c", "jira"), G_DBUS_CALL_FLAGS_NONE, G_MAXINT,
+                     NULL, on_test_integration, &answer);
+  wait_until (nonzero_cond, &n_requests, "the check's request");
+  delete_integration (admin, "jira");
+  wait_until (error_set_cond, &answer, "the answer of TestIntegration");
+  /* on_test_integration() sets this error when the call succeeded. */
+  g_assert_error (answer, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_assert_cmpstr (answer->message, ==, "the call succeeded");
+  soup_server_disconnect (silent);
+}
+
+static void
 test_stop (void)
 {
   g_autoptr (SoupServer) silent = soup_server_new (NULL, NULL);
@@ -1135,6 +1185,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/dbus/disconnect", test_disconnect);
   g_test_add_func ("/prd/dbus/no-session-bus", test_no_session_bus);
   g_test_add_func ("/prd/dbus/no-dbus-and-name-taken", test_no_dbus_and_name_taken);
+  g_test_add_func ("/prd/dbus/check-retired", test_check_retired);
   g_test_add_func ("/prd/dbus/stop", test_stop);
   status = g_test_run ();
 

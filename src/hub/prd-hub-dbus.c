@@ -763,8 +763,9 @@ integration_test_answer (IntegrationTest *test, GError *error)
   g_object_unref (invocation);
 }
 
-/* Only a stopping hub cancels the look-up or the check (its own
- * cancellable, or the integration registry's shutdown). */
+/* A look-up is cancelled only by a stopping hub (its own cancellable, or
+ * the integration registry's shutdown); a check also when its settings are
+ * removed or replaced (on_integration_tested()). */
 static gboolean
 is_cancelled (const GError *error)
 {
@@ -788,8 +789,14 @@ on_integration_tested (GObject *source, GAsyncResult *result, gpointer user_data
   if (test->invocation != NULL)
     {
       /* A failed check is the status `error` with why; a cancelled one
-       * left the status as it was and says nothing of the service. */
-      integration_test_answer (test, is_cancelled (error) ? stopping_error () : NULL);
+       * left the status as it was and says nothing of the service: the
+       * hub stops, or the settings were removed or replaced under it (the
+       * registry retired the integration), which answers the entry as it
+       * was, as the REST check does. */
+      gboolean stopping =
+          test->self->cancellable == NULL || g_cancellable_is_cancelled (test->self->cancellable);
+
+      integration_test_answer (test, is_cancelled (error) && stopping ? stopping_error () : NULL);
     }
   integration_test_free (test);
 }
