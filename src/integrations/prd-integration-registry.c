@@ -60,7 +60,8 @@ struct _PrdIntegrationRegistry
   GHashTable *cache;          /* "org\nservice" → Cached */
   GPtrArray *clients;         /* (element-type PrdIntegrationHttp) every client made, weakly */
   GCancellable *cancellable;  /* (owned): cancelled on shutdown */
-  guint64 retirements;        /* integrations retired so far: a read that saw one starts over */
+  GHashTable *retirements; /* "org\nservice" → how often it was retired (a pointer-sized count):
+                            * a read of it that saw one starts over */
 };
 
 enum
@@ -147,6 +148,7 @@ prd_integration_registry_dispose (GObject *object)
 
   prd_integration_registry_shutdown (self);
   g_clear_pointer (&self->cache, g_hash_table_unref);
+  g_clear_pointer (&self->retirements, g_hash_table_unref);
   for (guint i = 0; self->clients != NULL && i < self->clients->len; i++)
     g_object_weak_unref (g_ptr_array_index (self->clients, i), on_client_finalized, self);
   g_clear_pointer (&self->clients, g_ptr_array_unref);
@@ -216,6 +218,7 @@ prd_integration_registry_init (PrdIntegrationRegistry *self)
   self->services = g_ptr_array_new_with_free_func ((GDestroyNotify) service_free);
   self->cache =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) cached_free);
+  self->retirements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->clients = g_ptr_array_new ();
   self->cancellable = g_cancellable_new ();
 }
@@ -330,13 +333,25 @@ prd_integration_registry_shutdown (PrdIntegrationRegistry *self)
 /* The integration of @service for @org (if one was made) calls no more:
  * its calls under way and to come are cancelled, the features hear of it,
  * and reads under way start over. */
+static guintptr
+retirements_of (PrdIntegrationRegistry *self, const char *org, const char *service)
+{
+  g_autofree char *key = g_strdup_printf ("%s\n%s", org, service);
+
+  return self->retirements != NULL ? GPOINTER_TO_SIZE (g_hash_table_lookup (self->retirements, key))
+                                   : 0;
+}
+
 static void
 retire (PrdIntegrationRegistry *self, const char *org, const char *service)
 {
   g_autofree char *cache_key = g_strdup_printf ("%s\n%s", org, service);
   Cached *cached = g_hash_table_lookup (self->cache, cache_key);
 
-  self->retirements++;
+  /* Only reads of this organization's service start over: another
+   * organization's removals never hold up its reads. */
+  g_hash_table_insert (self->retirements, g_strdup (cache_key),
+                       GSIZE_TO_POINTER (retirements_of (self, org, service) + 1));
   if (cached != NULL)
     {
       g_info ("%s (%s): settings removed or replaced; its calls under way are cancelled", service,
@@ -374,7 +389,7 @@ typedef struct
   PrdIntegrationSettingsRecord *record; /* (nullable) */
   GHashTable *secrets;                  /* key → value */
   gsize next_key;
-  guint64 retirements; /* the registry's count when the read started */
+  guintptr retirements; /* retirements_of() its org and service when the read started */
 } Read;
 
 static void
@@ -619,11 +634,11 @@ read_next_secret (GTask *task)
                                      on_secret_read, task);
       return;
     }
-  if (read->retirements != self->retirements)
+  if (read->retirements != retirements_of (self, read->org, read->service->name))
     {
-      /* An integration was retired meanwhile: what was read may be what
+      /* The integration was retired meanwhile: what was read may be what
        * was removed. Read again. */
-      read->retirements = self->retirements;
+      read->retirements = retirements_of (self, read->org, read->service->name);
       read->next_key = 0;
       g_clear_pointer (&read->record, prd_integration_settings_record_free);
       g_hash_table_remove_all (read->secrets);
@@ -696,7 +711,7 @@ prd_integration_registry_get_async (PrdIntegrationRegistry *self,
   read->service = find_service (self, service);
   read->org = g_strdup (org);
   read->secrets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, clear_value);
-  read->retirements = self->retirements;
+  read->retirements = retirements_of (self, org, read->service->name);
   g_task_set_task_data (task, read, (GDestroyNotify) read_free);
   prd_integration_store_list_settings_async (self->store, org, cancellable, on_settings_listed,
                                              task);
