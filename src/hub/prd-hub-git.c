@@ -12,6 +12,11 @@
  * one). The outcome enters the activity feed and the integration's status
  * (admins are notified when it turns to error) through the registry's
  * signals, which PrdHubIntegrations reports.
+ *
+ * A push under way when the organization's git settings are removed or
+ * replaced (the registry's "integration-retired") is cancelled at once, so
+ * nothing more is sent with the old credentials; the requests that waited
+ * for it are answered CANCELLED.
  */
 #define G_LOG_DOMAIN "prd-hub-git"
 
@@ -41,11 +46,13 @@ typedef struct
   PrdHubGit *self; /* (unowned) a run holds a ref */
   char *org;
   gboolean running;
-  gboolean again;      /* another push was asked for while running */
-  gboolean again_rest; /* … by a request (push even without pushOnVersion) */
-  GPtrArray *waiters;  /* (element-type SoupServerMessage) of this run */
-  GPtrArray *next;     /* (element-type SoupServerMessage) of the next */
-  gboolean rest;       /* this run was asked for by a request */
+  gboolean again;            /* another push was asked for while running */
+  gboolean again_rest;       /* … by a request (push even without pushOnVersion) */
+  GPtrArray *waiters;        /* (element-type SoupServerMessage) of this run */
+  GPtrArray *next;           /* (element-type SoupServerMessage) of the next */
+  gboolean rest;             /* this run was asked for by a request */
+  gboolean retired;          /* this run was cancelled because the settings went */
+  GCancellable *cancellable; /* (owned) (nullable): this run's */
   PrdGitRemote *remote;
 } OrgPush;
 
@@ -56,7 +63,22 @@ org_push_free (OrgPush *push)
   g_ptr_array_unref (push->waiters);
   g_ptr_array_unref (push->next);
   g_clear_object (&push->remote);
+  g_clear_object (&push->cancellable);
   g_free (push);
+}
+
+/* Cancels the runs under way (the hub stops). */
+static void
+cancel_runs (PrdHubGit *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_cancellable_cancel (self->cancellable);
+  g_hash_table_iter_init (&iter, self->orgs);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((OrgPush *) value)->cancellable != NULL)
+      g_cancellable_cancel (((OrgPush *) value)->cancellable);
 }
 
 static void
@@ -64,7 +86,9 @@ prd_hub_git_dispose (GObject *object)
 {
   PrdHubGit *self = PRD_HUB_GIT (object);
 
-  g_cancellable_cancel (self->cancellable);
+  cancel_runs (self);
+  if (self->registry != NULL)
+    g_signal_handlers_disconnect_by_data (self->registry, self);
   G_OBJECT_CLASS (prd_hub_git_parent_class)->dispose (object);
 }
 
@@ -110,6 +134,15 @@ static void
 run_end (OrgPush *push, PrdGitPushResult *result, const GError *error)
 {
   PrdHubGit *self = push->self;
+  g_autoptr (GError) retired = NULL;
+
+  if (push->retired && !g_cancellable_is_cancelled (self->cancellable))
+    {
+      retired = g_error_new_literal (PRD_ERROR, PRD_ERROR_CANCELLED,
+                                     "Git's settings were removed or changed during the push");
+      error = retired;
+      result = NULL;
+    }
 
   for (guint i = 0; i < push->waiters->len; i++)
     {
@@ -139,7 +172,9 @@ run_end (OrgPush *push, PrdGitPushResult *result, const GError *error)
     }
   g_ptr_array_set_size (push->waiters, 0);
   g_clear_object (&push->remote);
+  g_clear_object (&push->cancellable);
   push->running = FALSE;
+  push->retired = FALSE;
   if (g_cancellable_is_cancelled (self->cancellable))
     {
       for (guint i = 0; i < push->next->len; i++)
@@ -183,7 +218,7 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
     g_ptr_array_add (ids, ((PrdStoreInfo *) prds->pdata[i])->id);
   g_ptr_array_add (ids, NULL);
   prd_git_remote_push_async (push->remote, push->self->repo_path, (const char *const *) ids->pdata,
-                             push->self->cancellable, on_pushed, push);
+                             push->cancellable, on_pushed, push);
 }
 
 static void
@@ -211,7 +246,7 @@ on_entry (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   push->remote = g_object_ref (PRD_GIT_REMOTE (entry->integration));
-  prd_store_list_async (push->self->store, push->org, push->self->cancellable, on_listed, push);
+  prd_store_list_async (push->self->store, push->org, push->cancellable, on_listed, push);
 }
 
 static void
@@ -225,9 +260,10 @@ run_start (OrgPush *push)
   push->again_rest = FALSE;
   push->waiters = push->next;
   push->next = swap;
+  push->cancellable = g_cancellable_new ();
   g_object_ref (push->self);
   prd_integration_registry_get_async (push->self->registry, push->org, PRD_GIT_REMOTE_SERVICE,
-                                      push->self->cancellable, on_entry, push);
+                                      push->cancellable, on_entry, push);
 }
 
 /* A push for @org, now or after the one that runs. */
@@ -300,7 +336,26 @@ prd_hub_git_shutdown (PrdHubGit *self)
 {
   g_return_if_fail (PRD_IS_HUB_GIT (self));
 
-  g_cancellable_cancel (self->cancellable);
+  cancel_runs (self);
+}
+
+static void
+on_integration_retired (PrdIntegrationRegistry *registry,
+                        const char *org,
+                        const char *service,
+                        gpointer user_data)
+{
+  PrdHubGit *self = user_data;
+  OrgPush *push;
+
+  if (!g_str_equal (service, PRD_GIT_REMOTE_SERVICE))
+    return;
+  push = g_hash_table_lookup (self->orgs, org);
+  if (push == NULL || !push->running || push->cancellable == NULL)
+    return;
+  g_info ("git (%s): the settings changed under a push: cancelled", org);
+  push->retired = TRUE;
+  g_cancellable_cancel (push->cancellable);
 }
 
 static const PrdHubRouteEntry git_routes[] = {
@@ -326,6 +381,7 @@ prd_hub_git_new (PrdStore *store, PrdIntegrationRegistry *registry, const char *
   self->store = g_object_ref (store);
   self->registry = g_object_ref (registry);
   self->repo_path = g_strdup (repo_path);
+  g_signal_connect (registry, "integration-retired", G_CALLBACK (on_integration_retired), self);
   return self;
 }
 

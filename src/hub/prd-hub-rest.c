@@ -183,6 +183,7 @@ status_for (const GError *error)
       case PRD_ERROR_VERSION_UNCHANGED:
       case PRD_ERROR_SYNC_IN_PROGRESS:
       case PRD_ERROR_INTEGRATION_NOT_CONFIGURED:
+      case PRD_ERROR_CANCELLED: /* by a change made meanwhile (settings removed) */
         return SOUP_STATUS_CONFLICT;
       case PRD_ERROR_INTEGRATION_ERROR:
         return SOUP_STATUS_BAD_GATEWAY;
