@@ -1200,15 +1200,20 @@ test_config_invalid (void)
     { "[engine]\n  io-threads=1\n# io-threads = 2\n[engine]\nio-threads\t= 2\n",
       "[engine] io-threads is set twice (lines 2 and 5)" },
     /* Sizes in UTF-16 units must fit in the byte limits that carry them, at
-     * 3 bytes per unit: one past each edge. */
-    { "[collab]\nmax-operation-size = 332993\n",
-      "[collab] max-operation-size (332993) does not fit in [engine] max-payload (1000000)" },
-    { "[engine]\nmax-payload = 12583935\n[collab]\nmax-operation-size = 4194304\n",
-      "max-payload must be at least 12583936 (or max-operation-size at most 4194303)" },
-    { "[engine]\nmax-write-buffer = 3145727\n",
-      "[collab] max-document-size (1048576) does not fit in [engine] max-write-buffer (3145727)" },
+     * 6 bytes of JSON per unit (a control character): one past each edge,
+     * and the 3 bytes per unit the hub counted before. */
+    { "[collab]\nmax-operation-size = 166497\n",
+      "[collab] max-operation-size (166497) does not fit in [engine] max-payload (1000000)" },
+    { "[collab]\nmax-operation-size = 332992\n",
+      "max-payload must be at least 1998976 (or max-operation-size at most 166496)" },
+    { "[engine]\nmax-payload = 25166847\n[collab]\nmax-operation-size = 4194304\n",
+      "max-payload must be at least 25166848 (or max-operation-size at most 4194303)" },
+    { "[engine]\nmax-write-buffer = 6291455\n",
+      "[collab] max-document-size (1048576) does not fit in [engine] max-write-buffer (6291455)" },
+    { "[engine]\nmax-write-buffer = 3145728\n",
+      "max-write-buffer must be at least 6291456 (or max-document-size at most 524288)" },
     { "[engine]\nmax-payload = 16777216\n[collab]\nmax-document-size = 16777216\n",
-      "max-write-buffer must be at least 50331648 (or max-document-size at most 5592405)" },
+      "max-write-buffer must be at least 100663296 (or max-document-size at most 2796202)" },
     /* A class no event is in would change nothing. */
     { "[rate-limit]\ncolab = 10/10\n", "rate-limit colab: no event is in class \"colab\"" },
   };
@@ -1257,10 +1262,11 @@ test_config_cross_limits (void)
 {
   const char *valid[] = {
     "",
-    "[collab]\nmax-operation-size = 332992\n",
-    "[engine]\nmax-payload = 12583936\n[collab]\nmax-operation-size = 4194304\n",
-    "[engine]\nmax-write-buffer = 3145728\n",
-    "[engine]\nmax-write-buffer = 50331648\n[collab]\nmax-document-size = 16777216\n",
+    "[collab]\nmax-operation-size = 166496\n",
+    "[engine]\nmax-payload = 25166848\n[collab]\nmax-operation-size = 4194304\n",
+    "[engine]\nmax-write-buffer = 6291456\n",
+    "[engine]\nmax-write-buffer = 3145728\n[collab]\nmax-document-size = 524288\n",
+    "[engine]\nmax-write-buffer = 100663296\n[collab]\nmax-document-size = 16777216\n",
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (valid); i++)

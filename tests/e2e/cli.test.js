@@ -287,8 +287,8 @@ test('prd import and prd create --file refuse an endless or too large input afte
   const dir = tmpDir();
   const config = path.join(dir, 'big.conf');
   // A PRD may be longer than the file limit, so that the file limit is what refuses.
-  // (Its text, at 3 bytes per unit, must fit in max-write-buffer.)
-  fs.writeFileSync(config, '[engine]\nmax-write-buffer = 25165824\n[collab]\nmax-document-size = 8388608\n');
+  // (Its text, at 6 bytes of JSON per unit, must fit in max-write-buffer.)
+  fs.writeFileSync(config, '[engine]\nmax-write-buffer = 50331648\n[collab]\nmax-document-size = 8388608\n');
   const limit = 4 * 1024 * 1024;
   try {
     assert.equal(prdhub(['prd', 'list', '--data-dir', dir]).status, 0);
