@@ -34,23 +34,34 @@ const BAD_CONFIGS = {
     /\[collab\] max-document-size is set twice \(lines 2 and 3\)/],
   'key given twice under two headers': ['[server]\nmax-request-body = junk\n[engine]\nping-interval = 25000\n[server]\nmax-request-body = 4096\n',
     /\[server\] max-request-body is set twice \(lines 2 and 6\)/],
-  // Known only once the features have registered their events.
+  // Checked against the hub's list of events with the rest of the
+  // configuration (before, only once every feature had started on the
+  // data folder, an older one upgraded by then).
   'rate limit of an event the hub does not have': ['[rate-limit]\nchatty = 1/60\n[rate-limit.events]\npnig = chatty\n',
     /\[rate-limit\.events\] pnig: the hub has no event "pnig"/],
   'rate limit of a class no event is in': ['[rate-limit]\ncolab = 10/10\n', /rate-limit colab: no event is in class "colab"/],
+  'event mapped to the default class that the hub does not have': ['[rate-limit.events]\npnig = default\n',
+    /\[rate-limit\.events\] pnig: the hub has no event "pnig"/],
 };
 
 for (const [name, [text, re]] of Object.entries(BAD_CONFIGS)) {
   test(`serve refuses a config file with ${name}`, () => {
     const dir = tmpDir();
     const file = path.join(dir, 'bad.conf');
+    const dataDir = path.join(dir, 'data');
     fs.writeFileSync(file, text);
-    const res = prdhub(['serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--config', file]);
+    fs.mkdirSync(dataDir);
+    const res = prdhub(['serve', '--no-dbus', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--config', file],
+      { PRDHUB_JWT_SECRET: 'x'.repeat(32) });
+    // Refused before the data folder is touched: no lock, no secret, no
+    // store (an older release's store would have been upgraded).
+    const left = fs.readdirSync(dataDir);
     fs.rmSync(dir, { recursive: true, force: true });
-    assert.notEqual(res.status, 0, 'exits non-zero');
+    assert.equal(res.status, 1, res.stderr);
     assert.equal(res.signal, null, 'does not crash or hang');
     assert.doesNotMatch(res.stdout, /listening/);
     assert.match(res.stderr, re);
+    assert.deepEqual(left, [], 'nothing made in the data folder');
   });
 }
 

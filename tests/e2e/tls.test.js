@@ -197,6 +197,9 @@ test('a certificate and the key of another pair are refused at start, naming bot
       timeout: START_TIMEOUT_MS,
       env: { ...process.env, PRDHUB_JWT_SECRET: JWT_SECRET },
     });
+    // Refused before the data folder is touched: no lock, no secret, no
+    // store (an older release's store would have been upgraded).
+    const left = fs.readdirSync(dataDir);
     fs.rmSync(dataDir, { recursive: true, force: true });
     assert.equal(res.signal, null, 'ends by itself');
     assert.equal(res.status, 1, res.stderr);
@@ -204,6 +207,7 @@ test('a certificate and the key of another pair are refused at start, naming bot
     assert.ok(res.stderr.includes(
       `prdhub: Cannot use the TLS certificate (tls-cert ${tls.cert}, tls-key ${second.key}): ` +
       'a TLS handshake with them fails (does the key belong to the certificate?)'), res.stderr);
+    assert.deepEqual(left, [], 'nothing made in the data folder');
   } finally {
     fs.rmSync(other, { recursive: true, force: true });
   }
