@@ -1153,9 +1153,21 @@ test_config_invalid (void)
     { "[rate-limit.events]\ncontent-update = edits\n",
       "rate-limit.events content-update: class \"edits\" has no limit" },
     { "[rate-limit.events]\ncontent-update = a b\n", "\"a b\" is not a valid class name" },
+    /* An event the hub does not have, refused with the configuration (before
+     * the data folder is touched), from the static list of its events. */
+    { "[rate-limit.events]\npnig = default\n",
+      "[rate-limit.events] pnig: the hub has no event \"pnig\"" },
+    { "[rate-limit]\nchatty = 1/60\n[rate-limit.events]\nContent-Update = chatty\n",
+      "the hub has no event \"Content-Update\"" },
     { "[server]\ntls-cert = /nonexistent/cert.pem\ntls-key = /nonexistent/key.pem\n",
       "tls-cert: /nonexistent/cert.pem does not exist" },
     { "[server]\ntls-key = /nonexistent/key.pem\n", "tls-key is set but tls-cert is not" },
+    /* A device, a FIFO or a folder is not a missing file. */
+    { "[server]\ntls-cert = /dev/null\ntls-key = /dev/null\n",
+      "tls-cert: /dev/null is not a regular file" },
+    { "[server]\ntls-cert = /etc/hostname\ntls-key = /dev/zero\n",
+      "tls-key: /dev/zero is not a regular file" },
+    { "[auth]\njwt-public-key = /\n", "jwt-public-key: / is not a regular file" },
     { "[auth]\njwt-public-key = /nonexistent/key.pem\n",
       "jwt-public-key: /nonexistent/key.pem does not exist" },
     { "[server]\nlisten-backlog = 0\n", "[server] listen-backlog: \"0\" is not a whole number" },
