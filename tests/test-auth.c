@@ -1244,6 +1244,51 @@ test_config_invalid (void)
     }
 }
 
+/* A line the key-file syntax has no place for is named by its number and
+ * what is wrong with it, never quoted: it may hold a secret (a URL with a
+ * password, written `key: value`). */
+static void
+test_config_bad_line_not_quoted (void)
+{
+  const struct
+  {
+    const char *text;
+    const char *message;
+  } cases[] = {
+    { "[ai]\nbase-url: https://user:SECRETPW@127.0.0.1/\n",
+      "line 2 is neither KEY = VALUE, a [group] header nor a # comment" },
+    { "# a comment\r\n[ai]\r\n\r\n  SECRETPW\r\n", "line 4 is neither KEY = VALUE" },
+    { "[ai]\n= SECRETPW\n", "line 2: no key before its =" },
+    { "[ai] SECRETPW\n", "line 1: a [group] header ends with ] and nothing after it" },
+    { "[ai\n", "line 1: a [group] header ends with ]" },
+    { "[ai]\nmodel = m\n[SECRETPW", "line 3: a [group] header" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+      g_autoptr (GError) error = NULL;
+
+      g_test_message ("case %u: %s", i, cases[i].text);
+      g_assert_false (prd_hub_config_load_data (config, cases[i].text, -1, &error));
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+      if (strstr (error->message, cases[i].message) == NULL)
+        g_error ("case %u: \"%s\" does not contain \"%s\"", i, error->message, cases[i].message);
+      g_assert_null (strstr (error->message, "SECRETPW"));
+    }
+
+  /* What GKeyFile reads is still read: a header with blanks after it, a
+   * value holding `:` and `[`. */
+  {
+    g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+    g_autoptr (GError) error = NULL;
+
+    g_assert_true (
+        prd_hub_config_load_data (config, "  [ai] \t\r\n\tmodel = a:b[c]\r\n", -1, &error));
+    g_assert_no_error (error);
+  }
+}
+
 /* A group under two headers is one group: only a key given twice is refused.
  * A class that an event is mapped to, or a built-in one, may have a limit. */
 static void
@@ -1531,6 +1576,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/config/invalid", test_config_invalid);
   g_test_add_func ("/prd/config/missing-file", test_config_missing_file);
   g_test_add_func ("/prd/config/merged-groups", test_config_merged_groups);
+  g_test_add_func ("/prd/config/bad-line-not-quoted", test_config_bad_line_not_quoted);
   g_test_add_func ("/prd/config/bounded-file", test_config_bounded_file);
   g_test_add_func ("/prd/config/cross-limits", test_config_cross_limits);
   g_test_add_func ("/prd/secret/created", test_secret_created);

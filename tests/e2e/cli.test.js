@@ -42,6 +42,11 @@ const BAD_CONFIGS = {
   'rate limit of a class no event is in': ['[rate-limit]\ncolab = 10/10\n', /rate-limit colab: no event is in class "colab"/],
   'event mapped to the default class that the hub does not have': ['[rate-limit.events]\npnig = default\n',
     /\[rate-limit\.events\] pnig: the hub has no event "pnig"/],
+  // A line that is not `key = value`: named by its number, never quoted
+  // (GKeyFile's message quoted it whole, and it may hold a password).
+  'line that is not key = value': ['[ai]\nbase-url: https://user:SECRETPW@127.0.0.1/v1\n',
+    /: line 2 is neither KEY = VALUE, a \[group\] header nor a # comment/],
+  'group header with text after it': ['[ai] SECRETPW\n', /: line 1: a \[group\] header ends with \]/],
 };
 
 for (const [name, [text, re]] of Object.entries(BAD_CONFIGS)) {
@@ -61,6 +66,7 @@ for (const [name, [text, re]] of Object.entries(BAD_CONFIGS)) {
     assert.equal(res.signal, null, 'does not crash or hang');
     assert.doesNotMatch(res.stdout, /listening/);
     assert.match(res.stderr, re);
+    assert.doesNotMatch(res.stderr, /SECRETPW/);
     assert.deepEqual(left, [], 'nothing made in the data folder');
   });
 }
