@@ -1153,9 +1153,21 @@ test_config_invalid (void)
     { "[rate-limit.events]\ncontent-update = edits\n",
       "rate-limit.events content-update: class \"edits\" has no limit" },
     { "[rate-limit.events]\ncontent-update = a b\n", "\"a b\" is not a valid class name" },
+    /* An event the hub does not have, refused with the configuration (before
+     * the data folder is touched), from the static list of its events. */
+    { "[rate-limit.events]\npnig = default\n",
+      "[rate-limit.events] pnig: the hub has no event \"pnig\"" },
+    { "[rate-limit]\nchatty = 1/60\n[rate-limit.events]\nContent-Update = chatty\n",
+      "the hub has no event \"Content-Update\"" },
     { "[server]\ntls-cert = /nonexistent/cert.pem\ntls-key = /nonexistent/key.pem\n",
       "tls-cert: /nonexistent/cert.pem does not exist" },
     { "[server]\ntls-key = /nonexistent/key.pem\n", "tls-key is set but tls-cert is not" },
+    /* A device, a FIFO or a folder is not a missing file. */
+    { "[server]\ntls-cert = /dev/null\ntls-key = /dev/null\n",
+      "tls-cert: /dev/null is not a regular file" },
+    { "[server]\ntls-cert = /etc/hostname\ntls-key = /dev/zero\n",
+      "tls-key: /dev/zero is not a regular file" },
+    { "[auth]\njwt-public-key = /\n", "jwt-public-key: / is not a regular file" },
     { "[auth]\njwt-public-key = /nonexistent/key.pem\n",
       "jwt-public-key: /nonexistent/key.pem does not exist" },
     { "[server]\nlisten-backlog = 0\n", "[server] listen-backlog: \"0\" is not a whole number" },
@@ -1200,15 +1212,20 @@ test_config_invalid (void)
     { "[engine]\n  io-threads=1\n# io-threads = 2\n[engine]\nio-threads\t= 2\n",
       "[engine] io-threads is set twice (lines 2 and 5)" },
     /* Sizes in UTF-16 units must fit in the byte limits that carry them, at
-     * 3 bytes per unit: one past each edge. */
-    { "[collab]\nmax-operation-size = 332993\n",
-      "[collab] max-operation-size (332993) does not fit in [engine] max-payload (1000000)" },
-    { "[engine]\nmax-payload = 12583935\n[collab]\nmax-operation-size = 4194304\n",
-      "max-payload must be at least 12583936 (or max-operation-size at most 4194303)" },
-    { "[engine]\nmax-write-buffer = 3145727\n",
-      "[collab] max-document-size (1048576) does not fit in [engine] max-write-buffer (3145727)" },
+     * 6 bytes of JSON per unit (a control character): one past each edge,
+     * and the 3 bytes per unit the hub counted before. */
+    { "[collab]\nmax-operation-size = 166497\n",
+      "[collab] max-operation-size (166497) does not fit in [engine] max-payload (1000000)" },
+    { "[collab]\nmax-operation-size = 332992\n",
+      "max-payload must be at least 1998976 (or max-operation-size at most 166496)" },
+    { "[engine]\nmax-payload = 25166847\n[collab]\nmax-operation-size = 4194304\n",
+      "max-payload must be at least 25166848 (or max-operation-size at most 4194303)" },
+    { "[engine]\nmax-write-buffer = 6291455\n",
+      "[collab] max-document-size (1048576) does not fit in [engine] max-write-buffer (6291455)" },
+    { "[engine]\nmax-write-buffer = 3145728\n",
+      "max-write-buffer must be at least 6291456 (or max-document-size at most 524288)" },
     { "[engine]\nmax-payload = 16777216\n[collab]\nmax-document-size = 16777216\n",
-      "max-write-buffer must be at least 50331648 (or max-document-size at most 5592405)" },
+      "max-write-buffer must be at least 100663296 (or max-document-size at most 2796202)" },
     /* A class no event is in would change nothing. */
     { "[rate-limit]\ncolab = 10/10\n", "rate-limit colab: no event is in class \"colab\"" },
   };
@@ -1225,6 +1242,51 @@ test_config_invalid (void)
       if (strstr (error->message, cases[i].message) == NULL)
         g_error ("case %u: \"%s\" does not contain \"%s\"", i, error->message, cases[i].message);
     }
+}
+
+/* A line the key-file syntax has no place for is named by its number and
+ * what is wrong with it, never quoted: it may hold a secret (a URL with a
+ * password, written `key: value`). */
+static void
+test_config_bad_line_not_quoted (void)
+{
+  const struct
+  {
+    const char *text;
+    const char *message;
+  } cases[] = {
+    { "[ai]\nbase-url: https://user:SECRETPW@127.0.0.1/\n",
+      "line 2 is neither KEY = VALUE, a [group] header nor a # comment" },
+    { "# a comment\r\n[ai]\r\n\r\n  SECRETPW\r\n", "line 4 is neither KEY = VALUE" },
+    { "[ai]\n= SECRETPW\n", "line 2: no key before its =" },
+    { "[ai] SECRETPW\n", "line 1: a [group] header ends with ] and nothing after it" },
+    { "[ai\n", "line 1: a [group] header ends with ]" },
+    { "[ai]\nmodel = m\n[SECRETPW", "line 3: a [group] header" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+      g_autoptr (GError) error = NULL;
+
+      g_test_message ("case %u: %s", i, cases[i].text);
+      g_assert_false (prd_hub_config_load_data (config, cases[i].text, -1, &error));
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+      if (strstr (error->message, cases[i].message) == NULL)
+        g_error ("case %u: \"%s\" does not contain \"%s\"", i, error->message, cases[i].message);
+      g_assert_null (strstr (error->message, "SECRETPW"));
+    }
+
+  /* What GKeyFile reads is still read: a header with blanks after it, a
+   * value holding `:` and `[`. */
+  {
+    g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+    g_autoptr (GError) error = NULL;
+
+    g_assert_true (
+        prd_hub_config_load_data (config, "  [ai] \t\r\n\tmodel = a:b[c]\r\n", -1, &error));
+    g_assert_no_error (error);
+  }
 }
 
 /* A group under two headers is one group: only a key given twice is refused.
@@ -1257,10 +1319,11 @@ test_config_cross_limits (void)
 {
   const char *valid[] = {
     "",
-    "[collab]\nmax-operation-size = 332992\n",
-    "[engine]\nmax-payload = 12583936\n[collab]\nmax-operation-size = 4194304\n",
-    "[engine]\nmax-write-buffer = 3145728\n",
-    "[engine]\nmax-write-buffer = 50331648\n[collab]\nmax-document-size = 16777216\n",
+    "[collab]\nmax-operation-size = 166496\n",
+    "[engine]\nmax-payload = 25166848\n[collab]\nmax-operation-size = 4194304\n",
+    "[engine]\nmax-write-buffer = 6291456\n",
+    "[engine]\nmax-write-buffer = 3145728\n[collab]\nmax-document-size = 524288\n",
+    "[engine]\nmax-write-buffer = 100663296\n[collab]\nmax-document-size = 16777216\n",
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (valid); i++)
@@ -1513,6 +1576,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/config/invalid", test_config_invalid);
   g_test_add_func ("/prd/config/missing-file", test_config_missing_file);
   g_test_add_func ("/prd/config/merged-groups", test_config_merged_groups);
+  g_test_add_func ("/prd/config/bad-line-not-quoted", test_config_bad_line_not_quoted);
   g_test_add_func ("/prd/config/bounded-file", test_config_bounded_file);
   g_test_add_func ("/prd/config/cross-limits", test_config_cross_limits);
   g_test_add_func ("/prd/secret/created", test_secret_created);

@@ -17,10 +17,12 @@
 
 #include "prd-error.h"
 #include "prd-hub-config-collab.h"
+#include "prd-hub-config-rate-limit.h"
 #include "prd-hub-context.h"
 #include "prd-hub-metrics.h"
 #include "prd-hub-secret.h"
 #include "prd-hub-tokens.h"
+#include "prd-file-secret-store.h"
 #include "prd-hub.h"
 #include "prd-test-harness.h"
 
@@ -964,6 +966,53 @@ test_tokens_gone_while_reading (void)
   prd_test_remove_tree (dir);
 }
 
+/* [rate-limit.events] is checked against a static list of the hub's events
+ * while the configuration is validated, before the data folder is touched
+ * (prd_hub_config_events): it must be exactly what a hub with every
+ * feature started (a store, a secret store for the integrations)
+ * registers, so that the two cannot drift apart. */
+static void
+test_events_listed (void)
+{
+  g_autofree char *dir = prd_test_make_tmp_dir ("prd-hub-events-XXXXXX");
+  g_autofree char *db = g_build_filename (dir, "prdhub.db", NULL);
+  g_autoptr (GBytes) secret = g_bytes_new_static (SECRET, strlen (SECRET));
+  g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+  g_autoptr (PrdSecretStore) secrets = prd_file_secret_store_new (dir);
+  g_autoptr (PrdAuth) auth = NULL;
+  g_autoptr (PrdStore) store = NULL;
+  g_autoptr (PrdHub) hub = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) registered = NULL;
+  g_autofree char *listed = NULL;
+  g_autofree char *actual = NULL;
+
+  g_assert_true (prd_hub_config_set (config, "server", "listen", "127.0.0.1:0", &error));
+  g_assert_true (prd_hub_config_set (config, "server", "data-dir", dir, &error));
+  g_assert_true (prd_hub_config_validate (config, &error));
+  g_assert_no_error (error);
+  auth = prd_auth_new_hmac (secret, &error);
+  g_assert_no_error (error);
+  store = prd_test_store_open (db, &error);
+  g_assert_no_error (error);
+  hub = prd_hub_new (config, auth);
+  prd_hub_set_secret_store (hub, secrets);
+  prd_hub_set_store_async (hub, store, NULL, prd_test_result_cb, &result);
+  g_assert_true (prd_hub_set_store_finish (hub, prd_test_wait_result (&result), &error));
+  g_assert_no_error (error);
+
+  registered = prd_sio_server_dup_events (prd_hub_get_sio_server (hub));
+  /* Both sorted: compared as one line each, so a failure shows the names. */
+  listed = g_strjoinv (" ", (char **) prd_hub_config_events);
+  actual = g_strjoinv (" ", registered);
+  g_assert_cmpstr (listed, ==, actual);
+
+  g_clear_object (&hub);
+  prd_test_store_close (store);
+  prd_test_remove_tree (dir);
+}
+
 static void
 test_create_auth (void)
 {
@@ -1283,6 +1332,7 @@ main (int argc, char *argv[])
               fixture_teardown);
   g_test_add_func ("/prd/hub/metrics-prd-cap", test_metrics_prd_cap);
   g_test_add_func ("/prd/hub/create-auth", test_create_auth);
+  g_test_add_func ("/prd/hub/events-listed", test_events_listed);
   g_test_add_func ("/prd/hub/tokens-gone-while-reading", test_tokens_gone_while_reading);
   g_test_add ("/prd/hub/cli-serve", Fixture, NULL, fixture_setup_tls, test_cli_serve,
               fixture_teardown);

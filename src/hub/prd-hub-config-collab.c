@@ -54,15 +54,16 @@
  *                       default 8 MiB: half of [engine] max-write-buffer)
  *
  * Against [engine], once both are set (collab_validate_with()), what cannot
- * work is refused:
- *   max-operation-size × 3 + 1024 ≤ max-payload: the largest insert, at 3
- *     bytes of UTF-8 per UTF-16 unit, and the rest of its content-update
- *     fit in one message (a larger one closes the connection, 1009,
- *     instead of being refused PAYLOAD_TOO_LARGE);
- *   max-document-size × 3 ≤ max-write-buffer: joined-prd holds the whole
- *     text at up to 3 bytes per unit (and its encoded state and comments
- *     besides): a larger one disconnects every client that joins the PRD.
- * The defaults pass (196,608 + 1,024 ≤ 1,000,000; 3 MiB ≤ 16 MiB).
+ * work is refused. Text travels as JSON, where a UTF-16 unit takes up to 6
+ * bytes (a control character, `\u0001`; a client may escape any unit so):
+ *   max-operation-size × 6 + 1024 ≤ max-payload: the largest insert and
+ *     the rest of its content-update fit in one message (a larger one
+ *     closes the connection, 1009, instead of being refused
+ *     PAYLOAD_TOO_LARGE);
+ *   max-document-size × 6 ≤ max-write-buffer: joined-prd holds the whole
+ *     text as JSON (and its encoded state and comments besides): a larger
+ *     one disconnects every client that joins the PRD.
+ * The defaults pass (393,216 + 1,024 ≤ 1,000,000; 6 MiB ≤ 16 MiB).
  */
 #define G_LOG_DOMAIN "prd-hub-config"
 
@@ -172,9 +173,9 @@ collab_validate_with (gconstpointer data, PrdHubConfig *config, GError **error)
       g_set_error (
           error, PRD_ERROR, PRD_ERROR_CONFIG,
           "[collab] max-operation-size (%u) does not fit in [engine] max-payload "
-          "(%" G_GUINT64_FORMAT "): an insert takes up to %d bytes per UTF-16 unit plus %d "
-          "for the rest of its content-update, so max-payload must be at least %" G_GUINT64_FORMAT
-          " (or max-operation-size at most %" G_GUINT64_FORMAT ")",
+          "(%" G_GUINT64_FORMAT "): an insert takes up to %d bytes of JSON per UTF-16 unit "
+          "(a control character) plus %d for the rest of its content-update, so max-payload must "
+          "be at least %" G_GUINT64_FORMAT " (or max-operation-size at most %" G_GUINT64_FORMAT ")",
           self->max_operation_size, engine->max_payload, PRD_HUB_CONFIG_BYTES_PER_UNIT,
           PRD_HUB_CONFIG_EVENT_ENVELOPE, operation_bytes,
           engine->max_payload > PRD_HUB_CONFIG_EVENT_ENVELOPE
@@ -187,9 +188,10 @@ collab_validate_with (gconstpointer data, PrdHubConfig *config, GError **error)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
                    "[collab] max-document-size (%u) does not fit in [engine] max-write-buffer "
-                   "(%" G_GUINT64_FORMAT "): joined-prd holds the whole text, up to %d bytes per "
-                   "UTF-16 unit, so max-write-buffer must be at least %" G_GUINT64_FORMAT
-                   " (or max-document-size at most %" G_GUINT64_FORMAT ")",
+                   "(%" G_GUINT64_FORMAT "): joined-prd holds the whole text, up to %d bytes of "
+                   "JSON per UTF-16 unit (a control character), so max-write-buffer must be at "
+                   "least %" G_GUINT64_FORMAT " (or max-document-size at most %" G_GUINT64_FORMAT
+                   ")",
                    self->max_document_size, engine->max_write_buffer, PRD_HUB_CONFIG_BYTES_PER_UNIT,
                    document_bytes, engine->max_write_buffer / PRD_HUB_CONFIG_BYTES_PER_UNIT);
       return FALSE;

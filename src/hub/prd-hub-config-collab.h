@@ -23,11 +23,13 @@ G_BEGIN_DECLS
 #define PRD_HUB_CONFIG_DEFAULT_MAX_REPLIES        100
 #define PRD_HUB_CONFIG_DEFAULT_MAX_COMMENT_BYTES  (8 * 1024 * 1024)
 
-/* What the sizes in UTF-16 code units take on the wire at least, for the
- * checks against [engine] (prd-hub-config-collab.c): a unit takes up to 3
- * bytes of UTF-8 (a CJK character), and a content-update carries up to
+/* What the sizes in UTF-16 code units take on the wire at most, for the
+ * checks against [engine] (prd-hub-config-collab.c): a unit takes up to 6
+ * bytes of JSON (a control character is sent as `\u00XX`; a client may
+ * escape any other unit so too; 3 bytes of UTF-8 is the most one takes
+ * unescaped), and a content-update carries up to
  * PRD_HUB_CONFIG_EVENT_ENVELOPE bytes besides its text. */
-#define PRD_HUB_CONFIG_BYTES_PER_UNIT 3
+#define PRD_HUB_CONFIG_BYTES_PER_UNIT 6
 #define PRD_HUB_CONFIG_EVENT_ENVELOPE 1024
 
 /**

@@ -200,6 +200,24 @@ static const char *const builtin_classes[] = {
   NULL,
 };
 
+/**
+ * prd_hub_config_events:
+ *
+ * Every event a client may send the hub (the names the hub's features
+ * register on its namespaces, docs/protocol.md): what [rate-limit.events]
+ * may name. A static list, so that a misspelt name is refused while the
+ * configuration is validated, before the data folder is touched; test-hub
+ * checks that it equals what a started hub registers.
+ */
+const char *const prd_hub_config_events[] = {
+  "add-comment",      "ai-cancel",     "ai-job-status",  "ai-prompt",
+  "ai-review",        "approve-prd",   "content-update", "craft-check-alignment",
+  "craft-link",       "craft-unlink",  "create-version", "jira-sync",
+  "join-prd",         "leave-prd",     "mark-read",      "ping",
+  "presence-update",  "refresh-token", "reply-comment",  "resolve-comment",
+  "resolve-conflict", "subscribe",     "sync-request",   NULL,
+};
+
 /* Whether some event of [rate-limit.events] is in @event_class. */
 static gboolean
 class_is_mapped (const PrdHubRateLimitConfig *self, const char *event_class)
@@ -214,11 +232,10 @@ class_is_mapped (const PrdHubRateLimitConfig *self, const char *event_class)
   return FALSE;
 }
 
-/* Every mapped class has a limit, and every limit is of a class in use (a
- * built-in one, or one an event is mapped to): a misspelt class name would
- * otherwise leave the limit it was meant to change as it was. Whether each
- * mapped event exists is known only once the hub's features have
- * registered their events (prd-hub.c). */
+/* Every mapped event is one of the hub's, every mapped class has a limit,
+ * and every limit is of a class in use (a built-in one, or one an event is
+ * mapped to): a misspelt event or class name would otherwise leave the
+ * limit it was meant to change as it was. */
 static gboolean
 rate_limit_validate (gconstpointer data, GError **error)
 {
@@ -232,6 +249,16 @@ rate_limit_validate (gconstpointer data, GError **error)
                            "rate-limit: the \"default\" class has no limit");
       return FALSE;
     }
+  g_hash_table_iter_init (&iter, self->event_classes);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (!g_strv_contains (prd_hub_config_events, key))
+      {
+        g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                     "[rate-limit.events] %s: the hub has no event \"%s\" (docs/protocol.md "
+                     "lists them)",
+                     (const char *) key, (const char *) key);
+        return FALSE;
+      }
   g_hash_table_iter_init (&iter, self->event_classes);
   while (g_hash_table_iter_next (&iter, &key, &value))
     if (prd_hub_rate_limit_config_lookup (self, value) == NULL)

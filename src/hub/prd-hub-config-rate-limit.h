@@ -51,6 +51,8 @@ typedef struct
 
 extern const PrdHubConfigSection prd_hub_rate_limit_config_section;
 
+extern const char *const prd_hub_config_events[];
+
 static inline PrdHubRateLimitConfig *
 prd_hub_config_get_rate_limits (PrdHubConfig *config)
 {

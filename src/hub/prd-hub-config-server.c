@@ -281,7 +281,26 @@ server_set_list (
   return set_per_address_exempt (self, values, error);
 }
 
-/* TLS certificate and key come together and exist. */
+/* A file the hub reads at start: named by @key, it must be a regular file
+ * (a FIFO would block the start, a device would be read without end). */
+static gboolean
+check_regular_file (const char *key, const char *path, GError **error)
+{
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s: %s does not exist", key, path);
+      return FALSE;
+    }
+  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                   "%s: %s is not a regular file (not a pipe, a device or a folder)", key, path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* TLS certificate and key come together and are regular files. */
 static gboolean
 server_validate (gconstpointer data, GError **error)
 {
@@ -294,18 +313,8 @@ server_validate (gconstpointer data, GError **error)
                                                   : "tls-cert is set but tls-key is not");
       return FALSE;
     }
-  if (self->tls_cert != NULL && !g_file_test (self->tls_cert, G_FILE_TEST_IS_REGULAR))
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "tls-cert: %s does not exist",
-                   self->tls_cert);
-      return FALSE;
-    }
-  if (self->tls_key != NULL && !g_file_test (self->tls_key, G_FILE_TEST_IS_REGULAR))
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "tls-key: %s does not exist", self->tls_key);
-      return FALSE;
-    }
-  return TRUE;
+  return (self->tls_cert == NULL || check_regular_file ("tls-cert", self->tls_cert, error)) &&
+         (self->tls_key == NULL || check_regular_file ("tls-key", self->tls_key, error));
 }
 
 static const char *const server_list_keys[] = { "cors-origins", "per-address-exempt", NULL };
@@ -483,13 +492,8 @@ auth_validate (gconstpointer data, GError **error)
 {
   const PrdHubAuthConfig *self = data;
 
-  if (self->jwt_public_key != NULL && !g_file_test (self->jwt_public_key, G_FILE_TEST_IS_REGULAR))
-    {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "jwt-public-key: %s does not exist",
-                   self->jwt_public_key);
-      return FALSE;
-    }
-  return TRUE;
+  return self->jwt_public_key == NULL ||
+         check_regular_file ("jwt-public-key", self->jwt_public_key, error);
 }
 
 const PrdHubConfigSection prd_hub_auth_config_section = {

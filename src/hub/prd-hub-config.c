@@ -397,8 +397,77 @@ check_lines (const char *data, gsize len, GError **error)
   return TRUE;
 }
 
+/* GKeyFile's message about a line it cannot read quotes the line whole, and
+ * the line may hold a secret (`base-url: https://user:password@…` meant as
+ * `base-url = …`). Lines are classified first as GKeyFile does (the line's
+ * `\r` before its `\n` and its leading whitespace dropped; a comment, a
+ * `[group]` header with only spaces or tabs after its `]`, or `key = value`
+ * with a key), and a line that is none of them is named by its number. */
+static gboolean
+check_syntax (const char *data, gsize len, GError **error)
+{
+  const char *end = data + len;
+  guint line_number = 0;
+
+  for (const char *line = data; line < end;)
+    {
+      const char *eol = memchr (line, '\n', (gsize) (end - line));
+      const char *next = eol != NULL ? eol + 1 : end;
+      const char *stop = eol != NULL ? eol : end;
+      const char *eq;
+
+      line_number++;
+      if (stop > line && stop[-1] == '\r')
+        stop--;
+      while (line < stop && g_ascii_isspace (*line))
+        line++;
+      if (line == stop || *line == '#')
+        {
+          line = next;
+          continue;
+        }
+      eq = memchr (line, '=', (gsize) (stop - line));
+      if (*line == '[')
+        {
+          const char *close = memchr (line, ']', (gsize) (stop - line));
+          const char *p = close != NULL ? close + 1 : stop;
+
+          while (p < stop && (*p == ' ' || *p == '\t'))
+            p++;
+          if (close != NULL && p == stop)
+            {
+              line = next;
+              continue;
+            }
+          if (eq == NULL)
+            {
+              g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                           "line %u: a [group] header ends with ] and nothing after it",
+                           line_number);
+              return FALSE;
+            }
+        }
+      if (eq == NULL)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                       "line %u is neither KEY = VALUE, a [group] header nor a # comment "
+                       "(the line is not quoted here: it may hold a secret)",
+                       line_number);
+          return FALSE;
+        }
+      if (eq == line)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                       "line %u: no key before its =", line_number);
+          return FALSE;
+        }
+      line = next;
+    }
+  return TRUE;
+}
+
 /* The key file in @data, which must be UTF-8 text: every message about it
- * quotes groups, keys and values. */
+ * quotes groups, keys and values, never a whole line. */
 static gboolean
 parse_text (GKeyFile *file, const char *data, gsize len, GError **error)
 {
@@ -413,7 +482,8 @@ parse_text (GKeyFile *file, const char *data, gsize len, GError **error)
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "line %u is not UTF-8 text", line);
       return FALSE;
     }
-  return g_key_file_load_from_data (file, data, len, G_KEY_FILE_NONE, error) &&
+  return check_syntax (data, len, error) &&
+         g_key_file_load_from_data (file, data, len, G_KEY_FILE_NONE, error) &&
          check_lines (data, len, error);
 }
 

@@ -95,6 +95,7 @@ struct _PrdHub
   PrdEioServer *engine;               /* (owned) */
   PrdSioServer *sio;                  /* (owned) */
   SoupServer *server;                 /* (owned) (nullable) until listening */
+  GTlsCertificate *certificate;       /* (owned) (nullable): prd_hub_set_tls_certificate() */
   PrdHubRest *rest;                   /* (owned) (nullable) until listening: the REST routes */
   PrdEioListener *listener;           /* (owned) (nullable) until listening: accepts for server */
   PrdStore *store;                    /* (owned) (nullable) */
@@ -516,6 +517,7 @@ prd_hub_dispose (GObject *object)
   g_hash_table_remove_all (self->requests);
   g_clear_object (&self->listener);
   g_clear_object (&self->server);
+  g_clear_object (&self->certificate);
   g_clear_object (&self->rest);
   if (self->integration_registry != NULL)
     prd_integration_registry_shutdown (self->integration_registry);
@@ -822,6 +824,68 @@ check_tls_key_pair (GTlsCertificate *certificate, GError **error)
 }
 
 /**
+ * prd_hub_load_tls_certificate:
+ * @config: a validated configuration
+ *
+ * Loads [server] tls-cert and tls-key and checks that they belong
+ * together (one handshake of the pair with itself). `prdhub serve` calls
+ * it before it touches the data folder, so that a pair it refuses changes
+ * nothing there, and hands the result to prd_hub_set_tls_certificate().
+ *
+ * Returns: (transfer full) (nullable): the certificate, or %NULL: without
+ *   @error set when TLS is not configured, with it (%PRD_ERROR_CONFIG)
+ *   when the pair cannot be used
+ */
+GTlsCertificate *
+prd_hub_load_tls_certificate (PrdHubConfig *config, GError **error)
+{
+  const PrdHubServerConfig *server;
+  g_autoptr (GTlsCertificate) certificate = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  g_return_val_if_fail (config != NULL, NULL);
+
+  server = prd_hub_config_get_server (config);
+  if (server->tls_cert == NULL)
+    return NULL;
+  certificate = g_tls_certificate_new_from_files (server->tls_cert, server->tls_key, &local_error);
+  if (certificate == NULL)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                   "Cannot load the TLS certificate (tls-cert %s, tls-key %s): %s",
+                   server->tls_cert, server->tls_key, local_error->message);
+      return NULL;
+    }
+  if (!check_tls_key_pair (certificate, &local_error))
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
+                   "Cannot use the TLS certificate (tls-cert %s, tls-key %s): a TLS "
+                   "handshake with them fails (does the key belong to the certificate?): %s",
+                   server->tls_cert, server->tls_key, local_error->message);
+      return NULL;
+    }
+  return g_steal_pointer (&certificate);
+}
+
+/**
+ * prd_hub_set_tls_certificate:
+ * @certificate: (nullable): what prd_hub_load_tls_certificate() gave
+ *
+ * The certificate prd_hub_listen() serves, loaded and checked already;
+ * without one it loads [server] tls-cert and tls-key itself. Call before
+ * prd_hub_listen().
+ */
+void
+prd_hub_set_tls_certificate (PrdHub *self, GTlsCertificate *certificate)
+{
+  g_return_if_fail (PRD_IS_HUB (self));
+  g_return_if_fail (certificate == NULL || G_IS_TLS_CERTIFICATE (certificate));
+  g_return_if_fail (self->server == NULL);
+
+  g_set_object (&self->certificate, certificate);
+}
+
+/**
  * prd_hub_listen:
  *
  * Starts serving on the configured address (port 0: any free port; read
@@ -848,28 +912,17 @@ prd_hub_listen (PrdHub *self, GError **error)
 
   config = prd_hub_config_get_server (self->config);
   listen = prd_hub_server_config_get_listen_string (config);
-  if (config->tls_cert != NULL)
+  if (self->certificate != NULL)
+    certificate = g_object_ref (self->certificate);
+  else if (config->tls_cert != NULL)
     {
-      certificate =
-          g_tls_certificate_new_from_files (config->tls_cert, config->tls_key, &local_error);
+      certificate = prd_hub_load_tls_certificate (self->config, error);
       if (certificate == NULL)
-        {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                       "Cannot load the TLS certificate (tls-cert %s, tls-key %s): %s",
-                       config->tls_cert, config->tls_key, local_error->message);
-          return FALSE;
-        }
-      if (!check_tls_key_pair (certificate, &local_error))
-        {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                       "Cannot use the TLS certificate (tls-cert %s, tls-key %s): a TLS "
-                       "handshake with them fails (does the key belong to the certificate?): %s",
-                       config->tls_cert, config->tls_key, local_error->message);
-          return FALSE;
-        }
-      server = soup_server_new ("tls-certificate", certificate, "server-header",
-                                PACKAGE_NAME "/" PACKAGE_VERSION " ", NULL);
+        return FALSE;
     }
+  if (certificate != NULL)
+    server = soup_server_new ("tls-certificate", certificate, "server-header",
+                              PACKAGE_NAME "/" PACKAGE_VERSION " ", NULL);
   else
     server = soup_server_new ("server-header", PACKAGE_NAME "/" PACKAGE_VERSION " ", NULL);
 
@@ -1377,41 +1430,12 @@ start_failed (GTask *task, GError *error, const char *feature)
   g_task_return_error (task, error);
 }
 
-/* Every event [rate-limit.events] names is one a feature registered: a
- * misspelt one would leave the event it meant in its old class. Known only
- * now, once every feature has started. */
-static gboolean
-check_rate_limited_events (PrdHub *self, GError **error)
-{
-  const PrdHubRateLimitConfig *rate_limits = prd_hub_config_get_rate_limits (self->config);
-  GHashTableIter iter;
-  gpointer event;
-
-  g_hash_table_iter_init (&iter, rate_limits->event_classes);
-  while (g_hash_table_iter_next (&iter, &event, NULL))
-    if (!prd_sio_server_handles_event (self->sio, event))
-      {
-        g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                     "[rate-limit.events] %s: the hub has no event \"%s\" (docs/protocol.md "
-                     "lists them)",
-                     (const char *) event, (const char *) event);
-        return FALSE;
-      }
-  return TRUE;
-}
-
 /* Every feature has started. */
 static void
 finish_start (GTask *task)
 {
   PrdHub *self = g_task_get_source_object (task);
-  GError *error = NULL;
 
-  if (!check_rate_limited_events (self, &error))
-    {
-      start_failed (task, error, "Rate limiting");
-      return;
-    }
   self->starting = FALSE;
   g_task_return_boolean (task, TRUE);
 }

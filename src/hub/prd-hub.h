@@ -32,6 +32,8 @@ G_DECLARE_FINAL_TYPE (PrdHub, prd_hub, PRD, HUB, GObject)
 
 PrdHub *prd_hub_new (PrdHubConfig *config, PrdAuth *auth);
 PrdAuth *prd_hub_create_auth (PrdHubConfig *config, GError **error);
+GTlsCertificate *prd_hub_load_tls_certificate (PrdHubConfig *config, GError **error);
+void prd_hub_set_tls_certificate (PrdHub *self, GTlsCertificate *certificate);
 gboolean prd_hub_listen (PrdHub *self, GError **error);
 GSList *prd_hub_get_uris (PrdHub *self);
 char *prd_hub_get_url (PrdHub *self);

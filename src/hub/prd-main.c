@@ -470,6 +470,7 @@ cmd_serve (int argc, char **argv)
   g_autoptr (PrdHubConfig) config = NULL;
   g_autoptr (PrdSecretStore) secrets = NULL;
   g_autoptr (PrdAuth) auth = NULL;
+  g_autoptr (GTlsCertificate) certificate = NULL;
   g_autoptr (PrdStore) store = NULL;
   g_autoptr (PrdAiProvider) provider = NULL;
   g_autoptr (PrdHub) hub = NULL;
@@ -505,6 +506,19 @@ cmd_serve (int argc, char **argv)
       !prd_hub_config_validate (config, &error))
     return fail (error);
   prd_log_set_level (prd_hub_config_get_log (config)->level);
+  /* What the configuration names outside the data folder is checked before
+   * anything there is made or changed (the folder, its lock, the secrets,
+   * an older schema's upgrade): a start refused for it leaves the folder
+   * as it was. */
+  certificate = prd_hub_load_tls_certificate (config, &error);
+  if (certificate == NULL && error != NULL)
+    return fail (error);
+  if (prd_hub_config_get_auth (config)->jwt_public_key != NULL)
+    {
+      auth = prd_hub_create_auth (config, &error);
+      if (auth == NULL)
+        return fail (error);
+    }
   raise_open_file_limit (prd_hub_config_get_server (config));
   /* Before anything is written there: the secret store may make files. */
   data_lock = lock_data_dir (config, &error);
@@ -516,9 +530,13 @@ cmd_serve (int argc, char **argv)
   provider = open_ai_provider (config, secrets, &error);
   if (provider == NULL && error != NULL)
     return fail (error);
-  auth = prd_hub_create_auth (config, &error);
+  /* The hub's own secret, in the data folder, when no public key is set. */
   if (auth == NULL)
-    return fail (error);
+    {
+      auth = prd_hub_create_auth (config, &error);
+      if (auth == NULL)
+        return fail (error);
+    }
 
   store = open_store (config, &error);
   if (store == NULL)
@@ -535,6 +553,7 @@ cmd_serve (int argc, char **argv)
     }
   hub = prd_hub_new (config, auth);
   prd_hub_set_secret_store (hub, secrets);
+  prd_hub_set_tls_certificate (hub, certificate);
   if (!start_hub (hub, store, &error))
     {
       close_store (store);
@@ -555,7 +574,12 @@ cmd_serve (int argc, char **argv)
   g_unix_signal_add (SIGINT, on_signal, &state);
   g_unix_signal_add (SIGTERM, on_signal, &state);
   if (!prd_hub_listen (hub, &error))
-    return fail (error);
+    {
+      /* The address is taken, say: the store is closed as on a stop. */
+      g_clear_object (&hub);
+      close_store (store);
+      return fail (error);
+    }
 
   url = prd_hub_get_url (hub);
   printf ("prdhub listening on %s\n", url);

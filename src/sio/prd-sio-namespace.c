@@ -488,6 +488,17 @@ prd_sio_namespace_handles (PrdSioNamespace *self, const char *event)
   return g_hash_table_contains (self->handlers, event);
 }
 
+void
+prd_sio_namespace_collect_events (PrdSioNamespace *self, GHashTable *names)
+{
+  GHashTableIter iter;
+  gpointer event;
+
+  g_hash_table_iter_init (&iter, self->handlers);
+  while (g_hash_table_iter_next (&iter, &event, NULL))
+    g_hash_table_add (names, event);
+}
+
 gboolean
 prd_sio_namespace_takes (PrdSioNamespace *self, const char *event)
 {

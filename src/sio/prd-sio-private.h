@@ -122,6 +122,8 @@ void prd_sio_namespace_add_to_room (PrdSioNamespace *self, const char *room, Prd
 void
 prd_sio_namespace_remove_from_room (PrdSioNamespace *self, const char *room, PrdSioSocket *socket);
 gboolean prd_sio_namespace_handles (PrdSioNamespace *self, const char *event);
+/* Adds the names of the events with a handler of their own to @names. */
+void prd_sio_namespace_collect_events (PrdSioNamespace *self, GHashTable *names);
 /* Whether a handler or the catch-all would take @event. */
 gboolean prd_sio_namespace_takes (PrdSioNamespace *self, const char *event);
 gboolean prd_sio_namespace_dispatch_text (PrdSioNamespace *self,

@@ -772,26 +772,41 @@ prd_sio_server_lookup (PrdSioServer *self, const char *name)
   return g_hash_table_lookup (self->namespaces, name);
 }
 
-/**
- * prd_sio_server_handles_event:
- *
- * Returns: whether a namespace has a handler of its own (not a catch-all)
- *   for @event: what a rate-limit mapping may name
- */
-gboolean
-prd_sio_server_handles_event (PrdSioServer *self, const char *event)
+static int
+compare_names (gconstpointer a, gconstpointer b)
 {
-  GHashTableIter iter;
-  gpointer nsp;
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
 
-  g_return_val_if_fail (PRD_IS_SIO_SERVER (self), FALSE);
-  g_return_val_if_fail (event != NULL, FALSE);
+/**
+ * prd_sio_server_dup_events:
+ *
+ * The events some namespace has a handler of its own for (not a
+ * catch-all): what a rate-limit mapping may name. The hub's configuration
+ * checks those names against a static list before anything starts; its
+ * tests compare that list with this one.
+ *
+ * Returns: (transfer full): the names, sorted, each once
+ */
+char **
+prd_sio_server_dup_events (PrdSioServer *self)
+{
+  g_autoptr (GHashTable) names = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) sorted = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer nsp, name;
+
+  g_return_val_if_fail (PRD_IS_SIO_SERVER (self), NULL);
 
   g_hash_table_iter_init (&iter, self->namespaces);
   while (g_hash_table_iter_next (&iter, NULL, &nsp))
-    if (prd_sio_namespace_handles (nsp, event))
-      return TRUE;
-  return FALSE;
+    prd_sio_namespace_collect_events (nsp, names);
+  g_hash_table_iter_init (&iter, names);
+  while (g_hash_table_iter_next (&iter, &name, NULL))
+    g_ptr_array_add (sorted, g_strdup (name));
+  g_ptr_array_sort (sorted, compare_names);
+  g_ptr_array_add (sorted, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&sorted), FALSE);
 }
 
 /**

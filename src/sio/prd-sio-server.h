@@ -50,7 +50,7 @@ PrdSioServer *prd_sio_server_new (PrdEioServer *engine);
 PrdEioServer *prd_sio_server_get_engine (PrdSioServer *self);
 PrdSioNamespace *prd_sio_server_of (PrdSioServer *self, const char *name);
 PrdSioNamespace *prd_sio_server_lookup (PrdSioServer *self, const char *name);
-gboolean prd_sio_server_handles_event (PrdSioServer *self, const char *event);
+char **prd_sio_server_dup_events (PrdSioServer *self);
 void prd_sio_server_set_rate_limit (PrdSioServer *self,
                                     const char *event_class,
                                     guint limit,

@@ -34,23 +34,40 @@ const BAD_CONFIGS = {
     /\[collab\] max-document-size is set twice \(lines 2 and 3\)/],
   'key given twice under two headers': ['[server]\nmax-request-body = junk\n[engine]\nping-interval = 25000\n[server]\nmax-request-body = 4096\n',
     /\[server\] max-request-body is set twice \(lines 2 and 6\)/],
-  // Known only once the features have registered their events.
+  // Checked against the hub's list of events with the rest of the
+  // configuration (before, only once every feature had started on the
+  // data folder, an older one upgraded by then).
   'rate limit of an event the hub does not have': ['[rate-limit]\nchatty = 1/60\n[rate-limit.events]\npnig = chatty\n',
     /\[rate-limit\.events\] pnig: the hub has no event "pnig"/],
   'rate limit of a class no event is in': ['[rate-limit]\ncolab = 10/10\n', /rate-limit colab: no event is in class "colab"/],
+  'event mapped to the default class that the hub does not have': ['[rate-limit.events]\npnig = default\n',
+    /\[rate-limit\.events\] pnig: the hub has no event "pnig"/],
+  // A line that is not `key = value`: named by its number, never quoted
+  // (GKeyFile's message quoted it whole, and it may hold a password).
+  'line that is not key = value': ['[ai]\nbase-url: https://user:SECRETPW@127.0.0.1/v1\n',
+    /: line 2 is neither KEY = VALUE, a \[group\] header nor a # comment/],
+  'group header with text after it': ['[ai] SECRETPW\n', /: line 1: a \[group\] header ends with \]/],
 };
 
 for (const [name, [text, re]] of Object.entries(BAD_CONFIGS)) {
   test(`serve refuses a config file with ${name}`, () => {
     const dir = tmpDir();
     const file = path.join(dir, 'bad.conf');
+    const dataDir = path.join(dir, 'data');
     fs.writeFileSync(file, text);
-    const res = prdhub(['serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--config', file]);
+    fs.mkdirSync(dataDir);
+    const res = prdhub(['serve', '--no-dbus', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--config', file],
+      { PRDHUB_JWT_SECRET: 'x'.repeat(32) });
+    // Refused before the data folder is touched: no lock, no secret, no
+    // store (an older release's store would have been upgraded).
+    const left = fs.readdirSync(dataDir);
     fs.rmSync(dir, { recursive: true, force: true });
-    assert.notEqual(res.status, 0, 'exits non-zero');
+    assert.equal(res.status, 1, res.stderr);
     assert.equal(res.signal, null, 'does not crash or hang');
     assert.doesNotMatch(res.stdout, /listening/);
     assert.match(res.stderr, re);
+    assert.doesNotMatch(res.stderr, /SECRETPW/);
+    assert.deepEqual(left, [], 'nothing made in the data folder');
   });
 }
 
@@ -287,8 +304,8 @@ test('prd import and prd create --file refuse an endless or too large input afte
   const dir = tmpDir();
   const config = path.join(dir, 'big.conf');
   // A PRD may be longer than the file limit, so that the file limit is what refuses.
-  // (Its text, at 3 bytes per unit, must fit in max-write-buffer.)
-  fs.writeFileSync(config, '[engine]\nmax-write-buffer = 25165824\n[collab]\nmax-document-size = 8388608\n');
+  // (Its text, at 6 bytes of JSON per unit, must fit in max-write-buffer.)
+  fs.writeFileSync(config, '[engine]\nmax-write-buffer = 50331648\n[collab]\nmax-document-size = 8388608\n');
   const limit = 4 * 1024 * 1024;
   try {
     assert.equal(prdhub(['prd', 'list', '--data-dir', dir]).status, 0);

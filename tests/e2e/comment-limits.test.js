@@ -59,8 +59,8 @@ test('selection.text is cut at 1000 UTF-16 units wherever a comment is sent', as
 test('a viewer cannot make joined-prd outgrow max-write-buffer with comments', async () => {
   // The audit's attack, scaled down: comments with the longest content and a
   // selection over the whole (large) text, against a 1 MiB write buffer.
-  // (A PRD's text, at 3 bytes per unit, must fit in the buffer too.)
-  const hub = await startHub({ config: '[engine]\nmax-write-buffer = 1048576\n[collab]\nmax-document-size = 300000\n' });
+  // (A PRD's text, at 6 bytes of JSON per unit, must fit in the buffer too.)
+  const hub = await startHub({ config: '[engine]\nmax-write-buffer = 1048576\n[collab]\nmax-document-size = 174762\n' });
   const sockets = [];
   try {
     const text = 'The quick brown fox jumps over the lazy dog.\n'.repeat(2300); // ~100 KB

@@ -29,8 +29,8 @@ before(async () => {
       `max-write-buffer = ${MAX_WRITE_BUFFER}\n` +
       'ping-interval = 600000\nping-timeout = 600000\n' +
       '[rate-limit]\ndefault = 1000000/60\ncollab = 1000000/60\n' +
-      // A PRD's text, at 3 bytes per unit, must fit in the buffer.
-      `[collab]\nmax-document-size = ${Math.floor(MAX_WRITE_BUFFER / 3)}\n`,
+      // A PRD's text, at 6 bytes of JSON per unit, must fit in the buffer.
+      `[collab]\nmax-document-size = ${Math.floor(MAX_WRITE_BUFFER / 6)}\n`,
   });
 });
 after(async () => {
@@ -109,9 +109,9 @@ async function droppedCount(hub) {
 // under the join that was being answered (the hub crashed on it).
 test('a reader that never reads, joining a PRD again and again, is dropped; the hub stays up', async () => {
   // A buffer that holds a few answers, so that the one that overflows it is
-  // not the first.
+  // not the first (and a text of 300,000 units, at 6 bytes of JSON each).
   const hub = await startHub({
-    config: '[engine]\nmax-write-buffer = 1048576\n[collab]\nmax-document-size = 300000\n' +
+    config: '[engine]\nmax-write-buffer = 1800000\n[collab]\nmax-document-size = 300000\n' +
       '[rate-limit]\ndefault = 1000000/60\ncollab = 1000000/60\n',
   });
   const admin = token({ role: 'admin' });

@@ -197,6 +197,9 @@ test('a certificate and the key of another pair are refused at start, naming bot
       timeout: START_TIMEOUT_MS,
       env: { ...process.env, PRDHUB_JWT_SECRET: JWT_SECRET },
     });
+    // Refused before the data folder is touched: no lock, no secret, no
+    // store (an older release's store would have been upgraded).
+    const left = fs.readdirSync(dataDir);
     fs.rmSync(dataDir, { recursive: true, force: true });
     assert.equal(res.signal, null, 'ends by itself');
     assert.equal(res.status, 1, res.stderr);
@@ -204,7 +207,40 @@ test('a certificate and the key of another pair are refused at start, naming bot
     assert.ok(res.stderr.includes(
       `prdhub: Cannot use the TLS certificate (tls-cert ${tls.cert}, tls-key ${second.key}): ` +
       'a TLS handshake with them fails (does the key belong to the certificate?)'), res.stderr);
+    assert.deepEqual(left, [], 'nothing made in the data folder');
   } finally {
     fs.rmSync(other, { recursive: true, force: true });
+  }
+});
+
+test('a --tls-key or --tls-cert that is a FIFO or a device is not a regular file, and changes nothing', () => {
+  const work = tmpDir();
+  const fifo = `${work}/fifo.pem`;
+  spawnSync('mkfifo', [fifo]);
+  try {
+    const runs = [
+      ['tls-key', tls.cert, fifo, fifo],
+      ['tls-key', tls.cert, '/dev/zero', '/dev/zero'],
+      ['tls-cert', fifo, tls.key, fifo],
+      ['tls-cert', work, tls.key, work],
+    ];
+    for (const [key, cert, keyFile, named] of runs) {
+      const dataDir = tmpDir('prdhub-e2e-data-');
+      const res = spawnSync(PRDHUB_BIN, ['serve', '--no-dbus', '--listen', '127.0.0.1:0',
+        '--data-dir', dataDir, '--tls-cert', cert, '--tls-key', keyFile], {
+        encoding: 'utf8',
+        timeout: START_TIMEOUT_MS,
+        env: { ...process.env, PRDHUB_JWT_SECRET: JWT_SECRET },
+      });
+      const left = fs.readdirSync(dataDir);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      assert.equal(res.signal, null, `${named}: ends by itself`);
+      assert.equal(res.status, 1, res.stderr);
+      assert.ok(res.stderr.includes(`prdhub: ${key}: ${named} is not a regular file`), res.stderr);
+      assert.doesNotMatch(res.stderr, /does not exist/);
+      assert.deepEqual(left, [], 'nothing made in the data folder');
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
   }
 });
