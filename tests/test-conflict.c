@@ -398,7 +398,7 @@ check_restore (const char *text,
   stale = prd_crdt_doc_get_state_vector (hub.doc);
   a = apply_at (hub.doc, 1, stale, NULL, a_position, a_length);
   b = apply_at (hub.doc, 2, stale, b_text, b_position, b_length);
-  pieces = prd_conflict_restore_pieces (hub.doc, a, deleted, b);
+  pieces = prd_conflict_restore_pieces (hub.doc, a, deleted, (const PrdCrdtOp *const *) &b, 1);
   g_assert_nonnull (pieces);
   for (guint i = 1; i < pieces->len; i++)
     g_assert_cmpuint (((PrdConflictRestore *) pieces->pdata[i - 1])->position, <=,
@@ -454,13 +454,105 @@ test_restore_mismatch (void)
   hub_init (&hub, "hello world");
   stale = prd_crdt_doc_get_state_vector (hub.doc);
   a = apply_at (hub.doc, 1, stale, NULL, 2, 5);
-  pieces = prd_conflict_restore_pieces (hub.doc, a, "llo", NULL);
+  pieces = prd_conflict_restore_pieces (hub.doc, a, "llo", NULL, 0);
   g_assert_null (pieces);
-  alone = prd_conflict_restore_pieces (hub.doc, a, "llo w", NULL);
+  alone = prd_conflict_restore_pieces (hub.doc, a, "llo w", NULL, 0);
   g_assert_nonnull (alone);
   g_assert_cmpuint (alone->len, ==, 1);
   g_assert_cmpuint (((PrdConflictRestore *) alone->pdata[0])->position, ==, 2);
   g_assert_cmpstr (((PrdConflictRestore *) alone->pdata[0])->text, ==, "llo w");
+  hub_clear (&hub);
+}
+
+/* Undoing a's delete while several deletes stand (overlapping one another,
+ * listed in any order): only what none of them removed comes back. */
+static void
+test_restore_several (void)
+{
+  Hub hub;
+  g_autoptr (GArray) stale = NULL;
+  g_autoptr (PrdCrdtOp) a = NULL;
+  g_autoptr (PrdCrdtOp) b = NULL;
+  g_autoptr (PrdCrdtOp) c = NULL;
+  g_autoptr (PrdCrdtOp) d = NULL;
+
+  hub_init (&hub, "hello world");
+  stale = prd_crdt_doc_get_state_vector (hub.doc);
+  a = apply_at (hub.doc, 1, stale, NULL, 2, 5); /* "llo w" */
+  b = apply_at (hub.doc, 2, stale, NULL, 4, 5); /* "o wor" */
+  c = apply_at (hub.doc, 3, stale, NULL, 0, 3); /* "hel" */
+  d = apply_at (hub.doc, 4, stale, NULL, 3, 2); /* "lo", inside b's and c's */
+  {
+    const PrdCrdtOp *also[] = { d, c, b };
+    g_autoptr (GPtrArray) pieces =
+        prd_conflict_restore_pieces (hub.doc, a, "llo w", also, G_N_ELEMENTS (also));
+
+    /* l (c), l o (d), o and the space (b): nothing left */
+    g_assert_nonnull (pieces);
+    g_assert_cmpuint (pieces->len, ==, 0);
+  }
+  {
+    const PrdCrdtOp *also[] = { b, c };
+    g_autoptr (GPtrArray) pieces =
+        prd_conflict_restore_pieces (hub.doc, a, "llo w", also, G_N_ELEMENTS (also));
+
+    /* the second l: b and c did not delete it (d did, but does not count) */
+    g_assert_nonnull (pieces);
+    g_assert_cmpuint (pieces->len, ==, 1);
+    g_assert_cmpstr (((PrdConflictRestore *) pieces->pdata[0])->text, ==, "l");
+    g_assert_cmpuint (((PrdConflictRestore *) pieces->pdata[0])->position, ==, 0);
+  }
+  hub_clear (&hub);
+
+  /* One standing delete inside another: the outer one still counts. */
+  hub_init (&hub, "abcdefgh");
+  g_clear_pointer (&stale, g_array_unref);
+  g_clear_pointer (&a, prd_crdt_op_free);
+  g_clear_pointer (&b, prd_crdt_op_free);
+  g_clear_pointer (&c, prd_crdt_op_free);
+  stale = prd_crdt_doc_get_state_vector (hub.doc);
+  a = apply_at (hub.doc, 1, stale, NULL, 1, 6); /* "bcdefg" */
+  b = apply_at (hub.doc, 2, stale, NULL, 0, 8); /* all */
+  c = apply_at (hub.doc, 3, stale, NULL, 2, 1); /* "c" */
+  {
+    const PrdCrdtOp *also[] = { b, c };
+    g_autoptr (GPtrArray) pieces =
+        prd_conflict_restore_pieces (hub.doc, a, "bcdefg", also, G_N_ELEMENTS (also));
+
+    g_assert_nonnull (pieces);
+    g_assert_cmpuint (pieces->len, ==, 0);
+  }
+  hub_clear (&hub);
+}
+
+/* The window remembers that a kept edit was undone, for the conflicts it
+ * raises later. */
+static void
+test_window_mark_undone (void)
+{
+  Hub hub;
+  g_autoptr (GArray) stale = NULL;
+  g_autoptr (PrdCrdtOp) a = NULL;
+  g_autoptr (PrdCrdtOp) b = NULL;
+  g_autoptr (GPtrArray) none = NULL;
+  g_autoptr (GPtrArray) found = NULL;
+
+  hub_init (&hub, "hello world");
+  stale = prd_crdt_doc_get_state_vector (hub.doc);
+  a = apply_at (hub.doc, 1, stale, NULL, 0, 6);
+  none = prd_conflict_window_add (
+      hub.window, hub.doc,
+      prd_conflict_edit_new (a, (const guint32 *) stale->data, stale->len, 0, "a", NULL, hub.now));
+  g_assert_cmpuint (none->len, ==, 0);
+  g_assert_false (prd_conflict_window_mark_undone (hub.window, a->site, a->seq + 1));
+  g_assert_false (prd_conflict_window_mark_undone (hub.window, a->site + 1, a->seq));
+  g_assert_true (prd_conflict_window_mark_undone (hub.window, a->site, a->seq));
+  b = apply_at (hub.doc, 2, stale, "X", 1, 0);
+  found = prd_conflict_window_add (
+      hub.window, hub.doc,
+      prd_conflict_edit_new (b, (const guint32 *) stale->data, stale->len, 1, "b", NULL, hub.now));
+  g_assert_cmpuint (found->len, ==, 1);
+  g_assert_true (((PrdConflictEdit *) found->pdata[0])->undone);
   hub_clear (&hub);
 }
 
@@ -480,5 +572,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/conflict/utf16-substring", test_utf16_substring);
   g_test_add_func ("/prd/conflict/restore-pieces", test_restore_pieces);
   g_test_add_func ("/prd/conflict/restore-mismatch", test_restore_mismatch);
+  g_test_add_func ("/prd/conflict/restore-several", test_restore_several);
+  g_test_add_func ("/prd/conflict/window-mark-undone", test_window_mark_undone);
   return g_test_run ();
 }

@@ -730,6 +730,76 @@ test_conflicts (Fixture *f, gconstpointer data)
   g_assert_cmpstr (read->parties, ==, "[{\"userId\":\"alice\"},{\"userId\":\"bob\"}]");
 }
 
+/* A resolution removes its conflict and rewrites the parties of others in
+ * one savepoint; a rewritten conflict no longer stored is skipped. */
+static void
+test_conflicts_resolve (Fixture *f, gconstpointer data)
+{
+  PrdConflictStore *store = PRD_CONFLICT_STORE (f->store);
+  const char *ids[] = { "conflict_1", "conflict_2", "conflict_3" };
+  PrdConflictRecord rewrite[] = {
+    { .id = "conflict_2", .parties = "[\"rewritten\"]" },
+    { .id = "conflict_9", .parties = "[\"gone\"]" },
+  };
+  PrdConflictRecord bad = { .id = "conflict_3", .parties = NULL };
+  g_autoptr (GPtrArray) rewritten = g_ptr_array_new ();
+  g_autoptr (GPtrArray) open = NULL;
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    {
+      PrdConflictRecord conflict = {
+        .id = (char *) ids[i], .prd_id = "prd_a", .position = i, .created_at = i, .parties = "[]"
+      };
+      g_autoptr (GAsyncResult) res =
+          PRD_TEST_WAIT_FOR (prd_conflict_store_add_async, store, &conflict, NULL);
+
+      g_assert_true (prd_conflict_store_add_finish (store, res, &error));
+      g_assert_no_error (error);
+    }
+  {
+    /* A rewrite without parties is refused, and nothing is removed. */
+    g_autoptr (GAsyncResult) res = NULL;
+
+    g_ptr_array_add (rewritten, &bad);
+    res =
+        PRD_TEST_WAIT_FOR (prd_conflict_store_resolve_async, store, "conflict_1", rewritten, NULL);
+    g_assert_false (prd_conflict_store_resolve_finish (store, res, &error));
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+    g_clear_error (&error);
+    g_ptr_array_set_size (rewritten, 0);
+  }
+  {
+    g_autoptr (GAsyncResult) res = NULL;
+
+    for (guint i = 0; i < G_N_ELEMENTS (rewrite); i++)
+      g_ptr_array_add (rewritten, &rewrite[i]);
+    res =
+        PRD_TEST_WAIT_FOR (prd_conflict_store_resolve_async, store, "conflict_1", rewritten, NULL);
+    g_assert_true (prd_conflict_store_resolve_finish (store, res, &error));
+    g_assert_no_error (error);
+  }
+  {
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_conflict_store_list_async, store, NULL);
+
+    open = prd_conflict_store_list_finish (store, res, &error);
+    g_assert_no_error (error);
+  }
+  g_assert_cmpuint (open->len, ==, 2);
+  for (guint i = 0; i < open->len; i++)
+    {
+      const PrdConflictRecord *read = g_ptr_array_index (open, i);
+
+      if (g_str_equal (read->id, "conflict_2"))
+        g_assert_cmpstr (read->parties, ==, "[\"rewritten\"]");
+      else
+        {
+          g_assert_cmpstr (read->id, ==, "conflict_3");
+          g_assert_cmpstr (read->parties, ==, "[]");
+        }
+    }
+}
+
 /* ---- AI jobs ---- */
 
 static PrdAiJobRecord *
@@ -1008,6 +1078,7 @@ main (int argc, char *argv[])
   ADD ("/prd/store/revocations/sign-in-links", test_sign_in_links);
   ADD ("/prd/store/notifications/roundtrip", test_notifications);
   ADD ("/prd/store/conflicts/roundtrip", test_conflicts);
+  ADD ("/prd/store/conflicts/resolve", test_conflicts_resolve);
   ADD ("/prd/store/ai-jobs/roundtrip", test_ai_jobs);
   ADD ("/prd/store/versions/roundtrip", test_versions);
   ADD ("/prd/store/features/closed", test_closed);

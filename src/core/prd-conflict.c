@@ -125,6 +125,30 @@ compare_ranges (gconstpointer a, gconstpointer b)
   return x->clock < y->clock ? -1 : x->clock > y->clock;
 }
 
+/* Makes sorted @ranges disjoint: two deletes can share characters. */
+static void
+merge_ranges (GArray *ranges)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < ranges->len; i++)
+    {
+      const PrdCrdtIdRange *r = &g_array_index (ranges, PrdCrdtIdRange, i);
+      PrdCrdtIdRange *last = n > 0 ? &g_array_index (ranges, PrdCrdtIdRange, n - 1) : NULL;
+
+      if (last != NULL && last->site == r->site &&
+          (guint64) r->clock <= (guint64) last->clock + last->length)
+        {
+          guint64 end = MAX ((guint64) last->clock + last->length, (guint64) r->clock + r->length);
+
+          last->length = (guint32) (end - last->clock);
+        }
+      else
+        g_array_index (ranges, PrdCrdtIdRange, n++) = *r;
+    }
+  g_array_set_size (ranges, n);
+}
+
 /* Whether (@site, @clock) is among @ranges (sorted, disjoint). */
 static gboolean
 ranges_have (GArray *ranges, guint32 site, guint32 clock)
@@ -150,7 +174,8 @@ GPtrArray *
 prd_conflict_restore_pieces (PrdCrdtDoc *doc,
                              const PrdCrdtOp *deleted,
                              const char *deleted_text,
-                             const PrdCrdtOp *also)
+                             const PrdCrdtOp *const *also,
+                             guint n_also)
 {
   g_autoptr (GPtrArray) pieces = NULL;
   g_autoptr (GArray) others = g_array_new (FALSE, FALSE, sizeof (PrdCrdtIdRange));
@@ -169,11 +194,11 @@ prd_conflict_restore_pieces (PrdCrdtDoc *doc,
     n_targets += deleted->targets[i].length;
   if (units == NULL || n_targets != (guint64) n_units)
     return NULL;
-  if (also != NULL && also->type == PRD_CRDT_OP_DELETE)
-    {
-      g_array_append_vals (others, also->targets, also->n_targets);
-      g_array_sort (others, compare_ranges);
-    }
+  for (guint i = 0; also != NULL && i < n_also; i++)
+    if (also[i] != NULL && also[i]->type == PRD_CRDT_OP_DELETE)
+      g_array_append_vals (others, also[i]->targets, also[i]->n_targets);
+  g_array_sort (others, compare_ranges);
+  merge_ranges (others);
 
   /* The deleted characters in document order, the order of the targets
    * and of @deleted_text alike. */
@@ -356,6 +381,32 @@ prd_conflict_window_expire (PrdConflictWindow *window, gint64 now_us)
   while (window->n_edits > 0 && now_us - window->edits[window->head]->time_us > window->max_age_us)
     drop_oldest (window);
   return window->n_edits;
+}
+
+/**
+ * prd_conflict_window_mark_undone:
+ * @site: the operation's site
+ * @seq: its sequence number
+ *
+ * Marks the kept edit of that operation as undone, so that the conflicts
+ * raised with it later know not to undo it again.
+ *
+ * Returns: whether the window keeps that edit
+ */
+gboolean
+prd_conflict_window_mark_undone (PrdConflictWindow *window, guint32 site, guint32 seq)
+{
+  for (guint i = 0; i < window->n_edits; i++)
+    {
+      guint slot = (window->head + i) % window->max_edits;
+
+      if (window->ids[slot].site == site && window->ids[slot].seq == seq)
+        {
+          window->edits[slot]->undone = TRUE;
+          return TRUE;
+        }
+    }
+  return FALSE;
 }
 
 GPtrArray *

@@ -41,6 +41,7 @@ typedef struct
   guint32 length;          /* UTF-16 units inserted or deleted */
   char *text;              /* (nullable): inserted text; deleted text once known */
   gint64 time_us;          /* monotonic */
+  gboolean undone;         /* a conflict's resolution undid it */
 } PrdConflictEdit;
 
 PrdConflictEdit *prd_conflict_edit_new (const PrdCrdtOp *op,
@@ -85,10 +86,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdConflictRestore, prd_conflict_restore_free)
  * @doc: a document that has integrated @deleted (and @also)
  * @deleted: a delete, in CRDT form
  * @deleted_text: the text @deleted removed, in document order
- * @also: (nullable): a delete that stays
+ * @also: (nullable) (array length=n_also): deletes that stay
+ * @n_also: how many
  *
- * What undoing @deleted while @also stays puts back: the characters
- * @deleted removed that @also did not remove too, each where it was (runs
+ * What undoing @deleted while @also stay puts back: the characters
+ * @deleted removed that none of @also removed too, each where it was (runs
  * with nobody's visible text between them are one piece). A surrogate pair
  * comes back whole or not at all.
  *
@@ -100,7 +102,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdConflictRestore, prd_conflict_restore_free)
 GPtrArray *prd_conflict_restore_pieces (PrdCrdtDoc *doc,
                                         const PrdCrdtOp *deleted,
                                         const char *deleted_text,
-                                        const PrdCrdtOp *also);
+                                        const PrdCrdtOp *const *also,
+                                        guint n_also);
 
 typedef struct _PrdConflictWindow PrdConflictWindow;
 
@@ -110,6 +113,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdConflictWindow, prd_conflict_window_free)
 
 guint prd_conflict_window_get_n_edits (PrdConflictWindow *window);
 guint prd_conflict_window_expire (PrdConflictWindow *window, gint64 now_us);
+gboolean prd_conflict_window_mark_undone (PrdConflictWindow *window, guint32 site, guint32 seq);
 /**
  * prd_conflict_window_add:
  * @edit: (transfer full): the edit just integrated into @doc

@@ -11,6 +11,11 @@
  * site (user `hub`), broadcast as content-updates naming the resolver; the
  * conflict's row is deleted after them, and `conflict-resolved` and the ack
  * follow that commit.
+ *
+ * An edit is undone once: the resolution that undoes it marks its party in
+ * every other open conflict over it (rewritten in the same commit as the
+ * row's deletion) and in the window; a later resolution that would undo it
+ * again changes no text and answers `alreadyUndone`.
  */
 #define G_LOG_DOMAIN "prd-hub-conflicts"
 
@@ -35,6 +40,9 @@ typedef struct
   /* the edit's operation; @seq is 0 in a row written before rows kept it */
   guint32 site;
   guint32 seq;
+  /* a resolution of another conflict undid the operation: undoing it again
+   * changes nothing */
+  gboolean undone;
 } Party;
 
 typedef struct
@@ -132,6 +140,7 @@ parties_to_string (const Conflict *conflict)
       json_object_set_member (object, "end", anchor_to_json (&party->end));
       json_object_set_int_member (object, "site", party->site);
       json_object_set_int_member (object, "seq", party->seq);
+      json_object_set_boolean_member (object, "undone", party->undone);
       json_array_add_object_element (array, object);
     }
   return prd_json_to_string (root);
@@ -172,6 +181,7 @@ parties_from_string (Conflict *conflict, const char *text)
               : PRD_CRDT_OP_DELETE;
       party->site = (guint32) json_object_get_int_member_with_default (object, "site", 0);
       party->seq = (guint32) json_object_get_int_member_with_default (object, "seq", 0);
+      party->undone = json_object_get_boolean_member_with_default (object, "undone", FALSE);
       if (party->user_id == NULL || party->user_name == NULL || party->text == NULL ||
           !json_object_has_member (object, "start") || !json_object_has_member (object, "end") ||
           !anchor_from_json (json_object_get_object_member (object, "start"), &party->start) ||
@@ -188,6 +198,13 @@ party_of (const Conflict *conflict, const char *user_id)
     if (g_strcmp0 (conflict->parties[i].user_id, user_id) == 0)
       return i;
   return -1;
+}
+
+/* Whether @a and @b are one operation (rows that predate `seq` are never). */
+static gboolean
+same_op (const Party *a, const Party *b)
+{
+  return a->seq > 0 && a->site == b->site && a->seq == b->seq;
 }
 
 static gboolean
@@ -324,6 +341,7 @@ party_from_edit (Party *party, PrdConflictEdit *edit, PrdCrdtDoc *doc)
   party->end = edit->end;
   party->site = edit->site;
   party->seq = edit->seq;
+  party->undone = edit->undone;
 }
 
 /**
@@ -494,7 +512,10 @@ typedef struct
   char *merged;
   char *user_id;
   char *user_name;
-  gboolean marked; /* this request set the conflict's `resolving` */
+  gboolean marked;         /* this request set the conflict's `resolving` */
+  gboolean already_undone; /* the edit to undo had been undone before */
+  GPtrArray *undone_in;    /* (owned) (element-type PrdConflictRecord): other
+                            * conflicts over the edit this one undid */
 } Resolve;
 
 static void
@@ -512,6 +533,7 @@ resolve_free (Resolve *resolve)
   g_free (resolve->merged);
   g_free (resolve->user_id);
   g_free (resolve->user_name);
+  g_clear_pointer (&resolve->undone_in, g_ptr_array_unref);
   g_free (resolve);
 }
 
@@ -527,7 +549,7 @@ on_closed (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (JsonNode) ack = NULL;
   JsonObject *object, *by;
 
-  if (!prd_conflict_store_remove_finish (PRD_CONFLICT_STORE (source), result, &error))
+  if (!prd_conflict_store_resolve_finish (PRD_CONFLICT_STORE (source), result, &error))
     {
       prd_hub_reply_error (resolve->socket, resolve->ack_id, "resolve-conflict", resolve->prd_id,
                            error);
@@ -541,6 +563,7 @@ on_closed (GObject *source, GAsyncResult *result, gpointer user_data)
   json_object_set_string_member (object, "prdId", resolve->prd_id);
   json_object_set_string_member (object, "conflictId", resolve->conflict_id);
   json_object_set_string_member (object, "resolution", resolution_names[resolve->resolution]);
+  json_object_set_boolean_member (object, "alreadyUndone", resolve->already_undone);
   by = json_object_new ();
   json_object_set_string_member (by, "id", resolve->user_id);
   json_object_set_string_member (by, "name", resolve->user_name);
@@ -554,6 +577,7 @@ on_closed (GObject *source, GAsyncResult *result, gpointer user_data)
       json_node_take_object (ack, object);
       json_object_set_boolean_member (object, "ok", TRUE);
       json_object_set_string_member (object, "conflictId", resolve->conflict_id);
+      json_object_set_boolean_member (object, "alreadyUndone", resolve->already_undone);
       prd_sio_socket_ack_one (resolve->socket, resolve->ack_id, ack);
     }
 }
@@ -581,23 +605,48 @@ add_inserted_spans (const Party *party, PrdCrdtDoc *doc, GArray *spans)
   g_array_append_vals (spans, own->data, own->len);
 }
 
-/* What undoing @undone, a delete, puts back: the characters it deleted
- * that the conflict's other party did not delete too, each where it was. */
-static GPtrArray *
-deleted_pieces (const Conflict *conflict, const Party *undone, guint32 start, PrdCrdtDoc *doc)
+/* Adds @party's operation to @ops when it is a delete that stands. */
+static void
+add_standing_delete (GPtrArray *ops, const Party *party, PrdCrdtDoc *doc)
 {
-  const Party *other = &conflict->parties[undone == &conflict->parties[0] ? 1 : 0];
+  PrdCrdtOp *op;
+
+  if (party->type != PRD_CRDT_OP_DELETE || party->seq == 0 || party->undone)
+    return;
+  op = prd_crdt_doc_get_op (doc, party->site, party->seq);
+  if (op != NULL)
+    g_ptr_array_add (ops, op);
+}
+
+/* What undoing @undone, a delete, puts back: the characters it deleted
+ * that no delete that stands deleted too, each where it was. The deletes
+ * known to overlap it are the other parties of the open conflicts over
+ * it, this one's included; one undone already no longer counts. */
+static GPtrArray *
+deleted_pieces (PrdHubConflicts *self,
+                const Conflict *conflict,
+                const Party *undone,
+                guint32 start,
+                PrdCrdtDoc *doc)
+{
   g_autoptr (PrdCrdtOp) deleted = NULL;
-  g_autoptr (PrdCrdtOp) also = NULL;
+  g_autoptr (GPtrArray) also = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_crdt_op_free);
   GPtrArray *pieces = NULL;
   PrdConflictRestore *whole;
+  GHashTableIter iter;
+  Conflict *open;
 
+  g_hash_table_iter_init (&iter, self->conflicts);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &open))
+    if (g_str_equal (open->prd_id, conflict->prd_id))
+      for (guint i = 0; i < 2; i++)
+        if (&open->parties[i] == undone || same_op (&open->parties[i], undone))
+          add_standing_delete (also, &open->parties[1 - i], doc);
   if (undone->seq > 0)
     deleted = prd_crdt_doc_get_op (doc, undone->site, undone->seq);
-  if (other->type == PRD_CRDT_OP_DELETE && other->seq > 0)
-    also = prd_crdt_doc_get_op (doc, other->site, other->seq);
   if (deleted != NULL && deleted->type == PRD_CRDT_OP_DELETE)
-    pieces = prd_conflict_restore_pieces (doc, deleted, undone->text, also);
+    pieces = prd_conflict_restore_pieces (doc, deleted, undone->text,
+                                          (const PrdCrdtOp *const *) also->pdata, also->len);
   if (pieces != NULL)
     return pieces;
   /* A conflict stored before its operations were: the whole text, where
@@ -611,6 +660,46 @@ deleted_pieces (const Conflict *conflict, const Party *undone, guint32 start, Pr
       g_ptr_array_add (pieces, whole);
     }
   return pieces;
+}
+
+/* @undone's operation is undone now: every other open conflict over it
+ * (and the window, for conflicts raised later) remembers that, so that no
+ * resolution undoes it twice. The records to rewrite go to
+ * @resolve->undone_in, stored with the conflict's removal. */
+static void
+mark_undone (Resolve *resolve, const Conflict *conflict, const Party *undone)
+{
+  PrdHubConflicts *self = resolve->self;
+  PrdConflictWindow *window = g_hash_table_lookup (self->windows, conflict->prd_id);
+  GHashTableIter iter;
+  Conflict *open;
+
+  if (undone->seq == 0)
+    return;
+  if (window != NULL)
+    prd_conflict_window_mark_undone (window, undone->site, undone->seq);
+  resolve->undone_in = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_conflict_record_free);
+  g_hash_table_iter_init (&iter, self->conflicts);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &open))
+    {
+      PrdConflictRecord *record;
+      gboolean changed = FALSE;
+
+      if (open == conflict || !g_str_equal (open->prd_id, conflict->prd_id))
+        continue;
+      for (guint i = 0; i < 2; i++)
+        if (!open->parties[i].undone && same_op (&open->parties[i], undone))
+          open->parties[i].undone = changed = TRUE;
+      if (!changed)
+        continue;
+      record = g_new0 (PrdConflictRecord, 1);
+      record->id = g_strdup (open->id);
+      record->prd_id = g_strdup (open->prd_id);
+      record->position = open->position;
+      record->created_at = open->created_at;
+      record->parties = parties_to_string (open);
+      g_ptr_array_add (resolve->undone_in, record);
+    }
 }
 
 /* Makes the document say what @resolve asks, as operations of @site. */
@@ -647,11 +736,16 @@ apply_resolution (Resolve *resolve, Conflict *conflict, guint32 site, GError **e
   else
     {
       undone = &conflict->parties[resolve->resolution == RESOLVE_YOURS ? 1 - mine : mine];
+      if (undone->undone)
+        {
+          resolve->already_undone = TRUE;
+          return TRUE;
+        }
       if (!party_range (undone, doc, &start, &end))
         return TRUE;
       add_inserted_spans (undone, doc, spans);
       if (undone->type == PRD_CRDT_OP_DELETE)
-        restored = deleted_pieces (conflict, undone, start, doc);
+        restored = deleted_pieces (resolve->self, conflict, undone, start, doc);
     }
 
   /* Applied whole or not at all: a resolution that would not fit is
@@ -696,6 +790,7 @@ apply_resolution (Resolve *resolve, Conflict *conflict, guint32 site, GError **e
       if (!EDIT (TRUE, piece->position, piece->text, 0))
         return FALSE;
     }
+  mark_undone (resolve, conflict, undone);
   return TRUE;
 #undef EDIT
 }
@@ -708,6 +803,7 @@ on_site (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (PrdStoreSite) site = NULL;
   g_autoptr (GError) error = NULL;
   const char *conflict_id;
+  GPtrArray *undone_in;
   Conflict *conflict;
 
   site = prd_store_acquire_site_finish (PRD_STORE (source), result, &error);
@@ -729,8 +825,9 @@ on_site (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   conflict_id = resolve->conflict_id;
-  prd_conflict_store_remove_async (self->conflict_store, conflict_id, NULL, on_closed,
-                                   g_steal_pointer (&resolve));
+  undone_in = resolve->undone_in;
+  prd_conflict_store_resolve_async (self->conflict_store, conflict_id, undone_in, NULL, on_closed,
+                                    g_steal_pointer (&resolve));
 }
 
 static void

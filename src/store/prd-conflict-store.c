@@ -154,3 +154,57 @@ prd_conflict_store_remove_finish (PrdConflictStore *self, GAsyncResult *result, 
 
   return PRD_CONFLICT_STORE_GET_IFACE (self)->remove_finish (self, result, error);
 }
+
+/**
+ * prd_conflict_store_resolve_async:
+ * @id: the conflict resolved
+ * @rewritten: (nullable) (element-type PrdConflictRecord): other open
+ *   conflicts whose parties change with it (their @id and @parties are
+ *   used); copied
+ *
+ * Removes a resolved conflict and rewrites the parties of @rewritten in
+ * one transaction: both are written or neither. A conflict of @rewritten
+ * that is not stored (resolved meanwhile) is skipped.
+ */
+void
+prd_conflict_store_resolve_async (PrdConflictStore *self,
+                                  const char *id,
+                                  GPtrArray *rewritten,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+  g_return_if_fail (PRD_IS_CONFLICT_STORE (self));
+  g_return_if_fail (id != NULL);
+
+  for (guint i = 0; rewritten != NULL && i < rewritten->len; i++)
+    {
+      const PrdConflictRecord *record = g_ptr_array_index (rewritten, i);
+
+      if (record == NULL || record->id == NULL || record->parties == NULL ||
+          !g_utf8_validate (record->parties, -1, NULL))
+        {
+          g_task_report_new_error (self, callback, user_data, prd_conflict_store_resolve_async,
+                                   PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                                   "A rewritten conflict needs an id and its parties");
+          return;
+        }
+    }
+  PRD_CONFLICT_STORE_GET_IFACE (self)->resolve_async (self, id, rewritten, cancellable, callback,
+                                                      user_data);
+}
+
+/**
+ * prd_conflict_store_resolve_finish:
+ *
+ * Returns: %TRUE once the removal and the rewrites are committed
+ */
+gboolean
+prd_conflict_store_resolve_finish (PrdConflictStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (PRD_IS_CONFLICT_STORE (self), FALSE);
+
+  if (g_async_result_is_tagged (result, prd_conflict_store_resolve_async))
+    return g_task_propagate_boolean (G_TASK (result), error);
+  return PRD_CONFLICT_STORE_GET_IFACE (self)->resolve_finish (self, result, error);
+}

@@ -9,9 +9,10 @@ G_BEGIN_DECLS
  * PrdConflictStore: the open conflicts between two users' edits.
  *
  * A conflict is written before either party hears of it and removed when it
- * is resolved; the hub holds the open ones in memory and reads them all
- * once, when it starts (prd_conflict_store_list_async()). Its two parties
- * (who, what and where) are encoded by the hub and kept as they are.
+ * is resolved (with the parties of the other conflicts the resolution
+ * changed, prd_conflict_store_resolve_async()); the hub holds the open ones in memory and reads
+ * them all once, when it starts (prd_conflict_store_list_async()). Its two parties (who, what and
+ * where) are encoded by the hub and kept as they are.
  *
  * Every method is asynchronous and completes on the main context it was
  * called from; a write that fails changes nothing.
@@ -47,6 +48,7 @@ G_DECLARE_INTERFACE (PrdConflictStore, prd_conflict_store, PRD, CONFLICT_STORE, 
  * @list_async: every open conflict
  * @add_async: a new open conflict
  * @remove_async: a conflict resolved
+ * @resolve_async: a conflict resolved, and other ones' parties rewritten
  *
  * Arguments reach the implementation already checked.
  */
@@ -73,6 +75,14 @@ struct _PrdConflictStoreInterface
                         GAsyncReadyCallback callback,
                         gpointer user_data);
   gboolean (*remove_finish) (PrdConflictStore *self, GAsyncResult *result, GError **error);
+
+  void (*resolve_async) (PrdConflictStore *self,
+                         const char *id,
+                         GPtrArray *rewritten,
+                         GCancellable *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer user_data);
+  gboolean (*resolve_finish) (PrdConflictStore *self, GAsyncResult *result, GError **error);
 };
 
 void prd_conflict_store_list_async (PrdConflictStore *self,
@@ -97,5 +107,14 @@ void prd_conflict_store_remove_async (PrdConflictStore *self,
                                       gpointer user_data);
 gboolean
 prd_conflict_store_remove_finish (PrdConflictStore *self, GAsyncResult *result, GError **error);
+
+void prd_conflict_store_resolve_async (PrdConflictStore *self,
+                                       const char *id,
+                                       GPtrArray *rewritten,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data);
+gboolean
+prd_conflict_store_resolve_finish (PrdConflictStore *self, GAsyncResult *result, GError **error);
 
 G_END_DECLS

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * PrdConflictStore on SQLite: the table `conflicts` (schema in
- * prd-sqlite-store.c). Open conflicts only: a resolved one is deleted.
+ * prd-sqlite-store.c). Open conflicts only: a resolved one is deleted,
+ * with the rewrites of the other conflicts it changed, in one savepoint.
  */
 #define G_LOG_DOMAIN "prd-store"
 
@@ -126,6 +127,66 @@ remove_async (PrdConflictStore *self,
                               remove_async, cancellable, callback, user_data);
 }
 
+typedef struct
+{
+  char *id;
+  GPtrArray *rewritten; /* (element-type PrdConflictRecord) */
+} Resolution;
+
+static void
+resolution_free (Resolution *resolution)
+{
+  g_free (resolution->id);
+  g_ptr_array_unref (resolution->rewritten);
+  g_free (resolution);
+}
+
+static gboolean
+op_resolve (PrdSqliteWorker *worker,
+            gpointer data,
+            gpointer *result,
+            GDestroyNotify *result_free,
+            GError **error)
+{
+  Resolution *resolution = data;
+
+  for (guint i = 0; i < resolution->rewritten->len; i++)
+    {
+      const PrdConflictRecord *record = g_ptr_array_index (resolution->rewritten, i);
+      g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+          worker, "UPDATE conflicts SET parties = ? WHERE id = ?", error);
+
+      if (stmt == NULL)
+        return FALSE;
+      prd_sqlite_bind_text (stmt, 1, record->parties);
+      prd_sqlite_bind_text (stmt, 2, record->id);
+      if (!prd_sqlite_worker_step_done (worker, stmt, error))
+        return FALSE;
+    }
+  return op_remove (worker, resolution->id, result, result_free, error);
+}
+
+static void
+resolve_async (PrdConflictStore *self,
+               const char *id,
+               GPtrArray *rewritten,
+               GCancellable *cancellable,
+               GAsyncReadyCallback callback,
+               gpointer user_data)
+{
+  Resolution *resolution = g_new0 (Resolution, 1);
+
+  resolution->id = g_strdup (id);
+  resolution->rewritten =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_conflict_record_free);
+  for (guint i = 0; rewritten != NULL && i < rewritten->len; i++)
+    g_ptr_array_add (resolution->rewritten,
+                     prd_conflict_record_copy (g_ptr_array_index (rewritten, i)));
+  prd_sqlite_store_run_async (PRD_SQLITE_STORE (self), TRUE, op_resolve, resolution,
+                              (GDestroyNotify) resolution_free, resolve_async, cancellable,
+                              callback, user_data);
+}
+
 static gboolean
 write_finish (PrdConflictStore *self, GAsyncResult *result, GError **error)
 {
@@ -141,4 +202,6 @@ prd_sqlite_store_conflict_store_iface_init (PrdConflictStoreInterface *iface)
   iface->add_finish = write_finish;
   iface->remove_async = remove_async;
   iface->remove_finish = write_finish;
+  iface->resolve_async = resolve_async;
+  iface->resolve_finish = write_finish;
 }

@@ -153,7 +153,7 @@ for (const [resolution, resolver, merged, expected] of [
       await until(c.a, () => resolvedIn(c.seenA).length === 1 && resolvedIn(c.seenB).length === 1);
       for (const seen of [c.seenA, c.seenB]) {
         assert.deepEqual(resolvedIn(seen)[0].data, {
-          prdId, conflictId, resolution,
+          prdId, conflictId, resolution, alreadyUndone: false,
           resolvedBy: { id: `user_${resolver}`, name: `Name user_${resolver}` },
         });
       }
@@ -470,3 +470,202 @@ test('both users resolving at once: one resolution wins, the other is refused', 
     await hub.stop();
   }
 });
+
+// ---- one edit in several conflicts: undone once --------------------------
+//
+// Undoing an edit is done once: a resolution that would undo an edit that
+// another conflict's resolution undid already changes no text and says so
+// (`alreadyUndone`), also across a restart between the two resolutions.
+
+// Starts (or restarts) a hub on @dataDir with SDK clients for @names
+// joined to @prdId.
+async function sdkRoom(hub, prdId, names) {
+  const clients = {};
+  for (const k of names) {
+    clients[k] = sdkClient(hub, prdId, user(`user_${k}`));
+    await clients[k].connect();
+  }
+  return clients;
+}
+
+// The text on the hub, on every client, in a late joiner and in the export.
+async function assertTextEverywhere(hub, prdId, clients, expected) {
+  const doc = await converged(hub, prdId, Object.values(clients), user('user_reader'));
+  assert.equal(doc.content, expected, 'the hub\'s text');
+  for (const [k, c] of Object.entries(clients)) assert.equal(c.text, expected, `${k}'s text`);
+  const late = sdkClient(hub, prdId, user('user_late'));
+  try {
+    await late.connect();
+    assert.equal(late.text, expected, 'a late joiner\'s text');
+  } finally {
+    late.close();
+  }
+  assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}/export.md`)).text, expected, 'the export');
+}
+
+// Resolves @conflictId as @who (an SDK client) and returns the raw ack and
+// the `conflict-resolved` that @who received.
+async function resolveRaw(who, conflictId, resolution) {
+  const resolved = new Promise((resolve) => {
+    const on = (data) => {
+      if (data.conflictId === conflictId) {
+        who.off?.('conflict-resolved', on);
+        resolve(data);
+      }
+    };
+    who.on('conflict-resolved', on);
+  });
+  const ack = await who.request('resolve-conflict', { prdId: who.prdId, conflictId, resolution });
+  return { ack, event: await resolved };
+}
+
+for (const restart of [false, true]) {
+  test(`one delete in two conflicts, undone in both: its text comes back once${restart ? ' (restart between)' : ''}`, async () => {
+    const dataDir = tmpDir('prdhub-e2e-conflicts-');
+    let hub = await startHub({ args: ['--data-dir', dataDir] });
+    let clients = {};
+    try {
+      const prdId = await createPrd(hub, 'Undo once', 'hello world');
+      clients = await sdkRoom(hub, prdId, ['a', 'b', 'c']);
+      const { a, b } = clients;
+      const baseB = [...b.stateVector];
+      a.delete(0, 6);
+      await a.whenSynced();
+      // b has not seen a's delete: types X inside it, then Y.
+      const x = b.insert(1, 'X', { base: baseB });
+      const base2 = [...baseB];
+      while (base2.length <= b.siteId) base2.push(0);
+      base2[b.siteId] = x.seq;
+      b.insert(4, 'Y', { base: base2 });
+      await b.whenSynced();
+      await sdkUntil(() => b.conflicts.size === 2, 'two conflicts for b');
+      const [first, second] = b.getConflicts();
+      assert.equal(first.theirChange, 'hello ');
+      assert.equal(second.theirChange, 'hello ');
+      await assertTextEverywhere(hub, prdId, clients, 'XYworld');
+
+      const one = await resolveRaw(b, first.conflictId, 'yours');
+      assert.equal(one.ack.alreadyUndone, false, JSON.stringify(one.ack));
+      assert.equal(one.event.alreadyUndone, false);
+      await assertTextEverywhere(hub, prdId, clients, 'hXelYlo world');
+
+      if (restart) {
+        for (const c of Object.values(clients)) c.close();
+        await hub.stop();
+        hub = await startHub({ args: ['--data-dir', dataDir] });
+        clients = await sdkRoom(hub, prdId, ['a', 'b', 'c']);
+        await sdkUntil(() => clients.b.conflicts.size === 1, 'the open conflict after the restart');
+        assert.deepEqual(clients.b.getConflicts().map((k) => k.conflictId), [second.conflictId]);
+      }
+      const two = await resolveRaw(clients.b, second.conflictId, 'yours');
+      assert.deepEqual(two.ack, { ok: true, conflictId: second.conflictId, alreadyUndone: true });
+      assert.equal(two.event.alreadyUndone, true);
+      await assertTextEverywhere(hub, prdId, clients, 'hXelYlo world');
+    } finally {
+      for (const c of Object.values(clients)) c.close();
+      await hub.stop();
+    }
+  });
+}
+
+test('a delete of max-operation-size units in 49 conflicts: undoing it twice adds nothing', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const L = 65536;
+    const INS = 50;
+    const body = Array.from({ length: L + 100 }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+    const prdId = await createPrd(hub, 'Huge undo', body);
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    sockets.push(a, b);
+    const ja = await join(a, prdId);
+    const jb = await join(b, prdId);
+    const seenA = recorder(a, ['conflict-detected']);
+    const ack = await request(a, 'content-update', {
+      prdId, operation: op('delete', 50, { length: L }), stateVector: bump(ja.vector, ja.siteId),
+    });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    let vb = jb.vector;
+    for (let i = 0; i < INS; i++) {
+      vb = bump(vb, jb.siteId);
+      const k = await request(b, 'content-update', {
+        prdId, operation: op('insert', 60 + i * 1000 + i, { content: 'Q' }), stateVector: vb,
+      });
+      assert.equal(k.ok, true, JSON.stringify(k));
+    }
+    await until(a, () => seenA.flatMap((e) => e.data.conflicts).length >= 2);
+    const conflicts = seenA.flatMap((e) => e.data.conflicts);
+    const expect = [...body.slice(0, L + 50)];
+    for (let i = 0; i < INS; i++) expect.splice(60 + i * 1000 + i, 0, 'Q');
+    const expected = expect.join('') + body.slice(L + 50);
+    for (const [i, c] of conflicts.slice(0, 2).entries()) {
+      const r = await request(b, 'resolve-conflict', { prdId, conflictId: c.conflictId, resolution: 'yours' });
+      assert.equal(r.ok, true, JSON.stringify(r));
+      assert.equal(r.alreadyUndone, i > 0);
+      const t = (await rest(hub, 'GET', `/api/prds/${prdId}/export.md`)).text;
+      assert.equal(t.length, expected.length, `text length after resolution ${i + 1}`);
+      assert.ok(t === expected, `text after resolution ${i + 1}`);
+    }
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+// Three users delete overlapping text at once: a `llo w`, b `o wor`, c
+// `hel` ('hello world' becomes 'ld'). a is in two conflicts, with b and
+// with c. Undoing a's delete puts back only what neither b nor c deleted
+// (the open conflicts over a's delete name the deletes that overlap it), and
+// only once; undoing c's delete after a's was undone puts back all of c's
+// text that b did not delete, a's delete no longer counting: every
+// character of 'hellld' (b's version) once. Their order is not checked:
+// text two resolutions put back in one place (no visible character between)
+// goes in the order of the resolutions (docs/protocol.md).
+for (const [second, expected] of [['theirs', 'lld'], ['yours', 'hellld']]) {
+  for (const restart of [false, true]) {
+    test(`three overlapping deletes: a resolves with b 'theirs', then with c '${second}'${restart ? ' (restart between)' : ''}`, async () => {
+      const dataDir = tmpDir('prdhub-e2e-conflicts-');
+      let hub = await startHub({ args: ['--data-dir', dataDir] });
+      let clients = {};
+      try {
+        const prdId = await createPrd(hub, 'Three deletes', 'hello world');
+        clients = await sdkRoom(hub, prdId, ['a', 'b', 'c']);
+        const bases = Object.fromEntries(Object.entries(clients).map(([k, c]) => [k, [...c.stateVector]]));
+        for (const [k, position, length] of [['a', 2, 5], ['b', 4, 5], ['c', 0, 3]]) {
+          clients[k].delete(position, length, { base: bases[k] });
+          await clients[k].whenSynced();
+        }
+        await sdkUntil(() => clients.a.conflicts.size === 2, 'two conflicts for a');
+        const withB = clients.a.getConflicts().find((k) => k.theirChange === 'o wor');
+        const withC = clients.a.getConflicts().find((k) => k.theirChange === 'hel');
+        assert.ok(withB && withC, JSON.stringify(clients.a.getConflicts()));
+        await assertTextEverywhere(hub, prdId, clients, 'ld');
+
+        const one = await resolveRaw(clients.a, withB.conflictId, 'theirs');
+        assert.equal(one.ack.alreadyUndone, false);
+        // c's `l` stays deleted: c's delete stands.
+        await assertTextEverywhere(hub, prdId, clients, 'lld');
+
+        if (restart) {
+          for (const c of Object.values(clients)) c.close();
+          await hub.stop();
+          hub = await startHub({ args: ['--data-dir', dataDir] });
+          clients = await sdkRoom(hub, prdId, ['a', 'b', 'c']);
+          await sdkUntil(() => clients.a.conflicts.size === 1, 'a\'s open conflict after the restart');
+        }
+        const two = await resolveRaw(clients.a, withC.conflictId, second);
+        assert.equal(two.ack.ok, true, JSON.stringify(two.ack));
+        assert.equal(two.ack.alreadyUndone, second === 'theirs');
+        const doc = await converged(hub, prdId, Object.values(clients), user('user_reader'));
+        const sorted = (t) => [...t].sort().join('');
+        assert.equal(sorted(doc.content), sorted(expected), `${doc.content}: each character once`);
+        assert.ok(doc.content.endsWith('ld'), doc.content);
+        await assertTextEverywhere(hub, prdId, clients, doc.content);
+      } finally {
+        for (const c of Object.values(clients)) c.close();
+        await hub.stop();
+      }
+    });
+  }
+}
