@@ -496,6 +496,9 @@ static const SpelledCase spelled_cases[] = {
   { "echo-key-urlencoded", "The AI provider answered HTTP 401: bad key " PRD_OPENAI_REDACTED },
   /* `:` and the last key character's low bits are all that is left */
   { "echo-key-basic", "The AI provider answered HTTP 401: bad Basic On" PRD_OPENAI_REDACTED "o=" },
+  /* redacted before the cut, as an error body is */
+  { "echo-key-reason",
+    "The AI provider answered HTTP 401: Bad key Bearer " PRD_OPENAI_REDACTED "...", TRUE },
 };
 
 static void

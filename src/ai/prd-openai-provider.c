@@ -339,9 +339,9 @@ http_error (Request *req)
   if (detail == NULL || *detail == '\0')
     {
       g_free (detail);
-      detail = g_strdup (soup_message_get_reason_phrase (req->msg) != NULL
-                             ? soup_message_get_reason_phrase (req->msg)
-                             : "no explanation");
+      detail = soup_message_get_reason_phrase (req->msg) != NULL
+                   ? provider_text (req->self, soup_message_get_reason_phrase (req->msg))
+                   : g_strdup ("no explanation");
     }
 
   if (status == HTTP_TOO_MANY_REQUESTS)

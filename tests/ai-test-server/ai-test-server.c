@@ -32,6 +32,8 @@
  *                     URL-encoded
  *   echo-key-basic    401 with an OpenAI error object quoting
  *                     `Basic base64(":" key)`
+ *   echo-key-reason   401 without a body, whose reason phrase quotes the
+ *                     API key, then goes on for 400 characters
  *   stall             one delta, then silence
  *   stall-headers     silence before any header
  *   cut               two deltas, then the body ends (no finish_reason, no [DONE])
@@ -546,6 +548,16 @@ handle_completions (SoupServer *server,
           soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_COPY, body->str,
                                             body->len);
         }
+      return;
+    }
+  if (g_str_equal (scenario, "echo-key-reason"))
+    {
+      g_autoptr (GString) reason = g_string_new ("Bad key ");
+
+      g_string_append (reason, self->last_authorization != NULL ? self->last_authorization : "");
+      for (guint i = 0; i < 400; i++)
+        g_string_append_c (reason, '.');
+      soup_server_message_set_status (msg, 401, reason->str);
       return;
     }
   if (g_str_equal (scenario, "unauthorized"))
