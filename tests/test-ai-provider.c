@@ -11,7 +11,7 @@
 
 #include "ai-test-server.h"
 #include "prd-error.h"
-#include "prd-openai-provider.h"
+#include "prd-openai-provider-private.h"
 
 #define MODEL      "gpt-test"
 #define API_KEY    "test-key"
@@ -478,6 +478,158 @@ test_key_redacted (Fixture *f, gconstpointer data)
   }
 }
 
+/* A key of every sort of character that URLs, JSON and base64 treat
+ * apart. */
+#define SPELLED_KEY "sk-TOP+SECRET/0123456789=abcdefXYZ"
+
+/* The key where the error body's bound cuts it, URL-encoded and in a
+ * `Basic` header: none of it reaches the message. */
+typedef struct
+{
+  const char *scenario;
+  const char *message;
+  gboolean cut; /* the message starts so, and is cut after 300 characters of the provider's */
+} SpelledCase;
+
+static const SpelledCase spelled_cases[] = {
+  { "echo-key-split", "The AI provider answered HTTP 401: " PRD_OPENAI_REDACTED },
+  { "echo-key-urlencoded", "The AI provider answered HTTP 401: bad key " PRD_OPENAI_REDACTED },
+  /* `:` and the last key character's low bits are all that is left */
+  { "echo-key-basic", "The AI provider answered HTTP 401: bad Basic On" PRD_OPENAI_REDACTED "o=" },
+  /* redacted before the cut, as an error body is */
+  { "echo-key-reason",
+    "The AI provider answered HTTP 401: Bad key Bearer " PRD_OPENAI_REDACTED "...", TRUE },
+};
+
+static void
+test_key_redacted_spelled (Fixture *f, gconstpointer data)
+{
+  const SpelledCase *c = data;
+  g_autoptr (PrdAiProvider) provider = make_provider (f, SPELLED_KEY, 10000);
+  g_autofree char *prompt = g_strconcat ("scenario:", c->scenario, NULL);
+  g_autoptr (PrdAiResponse) response = NULL;
+  g_autoptr (GError) error = NULL;
+  Run run = { 0 };
+
+  g_assert_false (stream (f, provider, &run, prompt, &response, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PROVIDER_ERROR);
+  g_test_message ("%s: %s", c->scenario, error->message);
+  if (c->cut)
+    {
+      g_assert_true (g_str_has_prefix (error->message, c->message));
+      g_assert_true (g_str_has_suffix (error->message, ".…"));
+      g_assert_cmpint (g_utf8_strlen (error->message, -1), ==,
+                       strlen ("The AI provider answered HTTP 401: ") + 300 + 1);
+    }
+  else
+    g_assert_cmpstr (error->message, ==, c->message);
+  g_assert_cmpuint (response->http_status, ==, 401);
+  run_clear (&run);
+}
+
+/* prd_openai_redact(): every spelling of the key, whole, and cut at either
+ * end of the text down to PRD_OPENAI_REDACT_MIN_PARTIAL characters. */
+static void
+test_redact (void)
+{
+  static const struct
+  {
+    const char *key;
+    const char *text;
+    const char *expected;
+  } cases[] = {
+    { SPELLED_KEY, "nothing to hide", "nothing to hide" },
+    { NULL, "Bearer " SPELLED_KEY, "Bearer " SPELLED_KEY },
+    { "", "Bearer " SPELLED_KEY, "Bearer " SPELLED_KEY },
+    { SPELLED_KEY, "Bearer " SPELLED_KEY ".", "Bearer [redacted]." },
+    { SPELLED_KEY, SPELLED_KEY " and " SPELLED_KEY, "[redacted] and [redacted]" },
+    /* URL-encoded, hex digits in either case */
+    { SPELLED_KEY, "?key=sk-TOP%2BSECRET%2F0123456789%3DabcdefXYZ&x=1", "?key=[redacted]&x=1" },
+    { SPELLED_KEY, "?key=sk-TOP%2bSECRET%2f0123456789%3dabcdefXYZ&x=1", "?key=[redacted]&x=1" },
+    { SPELLED_KEY, "%73%6B%2D%54OP+SECRET/0123456789=abcdefXYZ", "[redacted]" },
+    { "pass word", "p=pass+word&q", "p=[redacted]&q" },
+    { "pass word", "p=pass%20word&q", "p=[redacted]&q" },
+    /* JSON-escaped, as text the hub did not parse */
+    { SPELLED_KEY, "{\"k\":\"sk-TOP+SECRET\\/0123456789=abcdefXYZ\"}", "{\"k\":\"[redacted]\"}" },
+    { SPELLED_KEY, "\"\\u0073\\u006B-TOP\\u002bSECRET/0123456789=abcdefXYZ\"", "\"[redacted]\"" },
+    { "a\"b\\c/d", "k=\"a\\\"b\\\\c\\/d\"", "k=\"[redacted]\"" },
+    /* HTML-escaped */
+    { SPELLED_KEY, "<b>sk-TOP&#43;SECRET&#x2F;0123456789&#61;abcdefXYZ</b>", "<b>[redacted]</b>" },
+    { "k&<y>", "<i>k&amp;&lt;y&gt;</i>", "<i>[redacted]</i>" },
+    { SPELLED_KEY, "sk-TOP&#0043;SECRET&#X2f;0123456789&#x3D;abcdefXYZ", "[redacted]" },
+    { SPELLED_KEY, "Tom & Jerry; 100% \\ +1", "Tom & Jerry; 100% \\ +1" },
+    /* `Basic` of `:key`: the characters that depend on the key alone */
+    { SPELLED_KEY,
+      "Basic OnNrLVRPUCtTRUNSRVQvMDEyMzQ1Njc4OT1hYmNkZWZYWVo=", "Basic On[redacted]o=" },
+    /* Cut at the end: the start of the key, down to the minimum */
+    { SPELLED_KEY, "Incorrect key: sk-TOP+SECRET/01234", "Incorrect key: [redacted]" },
+    { SPELLED_KEY, "Incorrect key: sk-T", "Incorrect key: [redacted]" },
+    { SPELLED_KEY, "Incorrect key: sk-", "Incorrect key: sk-" },
+    { SPELLED_KEY, "Incorrect key: sk-TOP%2BSEC", "Incorrect key: [redacted]" },
+    { SPELLED_KEY, "Incorrect key: sk-TOP%2", "Incorrect key: [redacted]" },
+    { SPELLED_KEY, "Incorrect key: sk-TOP\\u002", "Incorrect key: [redacted]" },
+    { SPELLED_KEY, "<p>sk-TOP&#4", "<p>[redacted]" },
+    { SPELLED_KEY, "Basic OnNrLVRPUCtTRU", "Basic On[redacted]" },
+    /* Cut at the start: the end of the key, down to the minimum */
+    { SPELLED_KEY, "9=abcdefXYZ was refused", "[redacted] was refused" },
+    { SPELLED_KEY, "fXYZ was refused", "[redacted] was refused" },
+    { SPELLED_KEY, "XYZ was refused", "XYZ was refused" },
+    { SPELLED_KEY, "9%3DabcdefXYZ was refused", "[redacted] was refused" },
+    /* Not cut: a piece of the key inside a text that goes on is not it */
+    { SPELLED_KEY, "sk-TOP is not a key", "sk-TOP is not a key" },
+    { SPELLED_KEY, "key is not abcdefXYZ", "key is not abcdefXYZ" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *redacted = prd_openai_redact (cases[i].text, cases[i].key);
+
+      g_test_message ("%s -> %s", cases[i].text, redacted);
+      g_assert_cmpstr (redacted, ==, cases[i].expected);
+    }
+
+  /* The key wholly percent-encoded */
+  {
+    g_autoptr (GString) text = g_string_new ("[");
+    g_autofree char *redacted = NULL;
+
+    for (const char *c = SPELLED_KEY; *c != '\0'; c++)
+      g_string_append_printf (text, "%%%02x", (guchar) *c);
+    g_string_append (text, "]");
+    redacted = prd_openai_redact (text->str, SPELLED_KEY);
+    g_assert_cmpstr (redacted, ==, "[" PRD_OPENAI_REDACTED "]");
+  }
+
+  /* base64 of a key after 0, 1 and 2 bytes and before one, in both
+   * alphabets (its `?` and `>` give `/` and `+`, or `_` and `-`): what is
+   * left is only what depends on those bytes. */
+  for (guint before = 0; before < 3; before++)
+    for (guint url_safe = 0; url_safe < 2; url_safe++)
+      {
+        static const char key[] = "sk-\?\?\?\?\?\?>>>>>>XYZ";
+        g_autofree char *colons = g_strnfill (before, ':');
+        g_autofree char *plain = g_strconcat (colons, key, "!", NULL);
+        g_autofree char *encoded = g_base64_encode ((const guchar *) plain, strlen (plain));
+        g_autofree char *redacted = NULL;
+        const char *mark;
+
+        g_assert_nonnull (strchr (encoded, '+'));
+        g_assert_nonnull (strchr (encoded, '/'));
+        if (url_safe)
+          {
+            g_strdelimit (encoded, "+", '-');
+            g_strdelimit (encoded, "/", '_');
+          }
+        redacted = prd_openai_redact (encoded, key);
+        g_test_message ("%s -> %s", encoded, redacted);
+        mark = strstr (redacted, PRD_OPENAI_REDACTED);
+        g_assert_nonnull (mark);
+        g_assert_cmpuint (mark - redacted, <=, (8 * before + 5) / 6);
+        /* the bits of `!` and the padding */
+        g_assert_cmpuint (strlen (mark + strlen (PRD_OPENAI_REDACTED)), <=, 4);
+      }
+}
+
 /* An error body is read only as far as needed to explain the error. */
 static void
 test_server_error_huge (Fixture *f, gconstpointer data)
@@ -873,6 +1025,14 @@ main (int argc, char *argv[])
   ADD ("/prd/ai/openai/complete", test_complete);
   ADD ("/prd/ai/openai/complete-errors", test_complete_errors);
   ADD ("/prd/ai/openai/invalid-requests", test_invalid_requests);
+  for (gsize i = 0; i < G_N_ELEMENTS (spelled_cases); i++)
+    {
+      g_autofree char *path =
+          g_strconcat ("/prd/ai/openai/key-redacted-spelled/", spelled_cases[i].scenario, NULL);
+
+      g_test_add (path, Fixture, &spelled_cases[i], fixture_setup, test_key_redacted_spelled,
+                  fixture_teardown);
+    }
   for (gsize i = 0; i < G_N_ELEMENTS (broken_cases); i++)
     {
       g_autofree char *path =
@@ -882,6 +1042,7 @@ main (int argc, char *argv[])
     }
 #undef ADD
   g_test_add_func ("/prd/ai/openai/settings", test_settings);
+  g_test_add_func ("/prd/ai/openai/redact", test_redact);
 
   return g_test_run ();
 }

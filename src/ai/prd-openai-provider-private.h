@@ -29,4 +29,8 @@ GError *prd_openai_request_end (PrdOpenAiRequest *req);
 const char *prd_openai_request_get_text (PrdOpenAiRequest *req, gsize *len);
 PrdAiResponse *prd_openai_request_get_response (PrdOpenAiRequest *req);
 
+/* @text with every spelling of @key, whole or cut, replaced by
+ * PRD_OPENAI_REDACTED (prd-openai-redact.c). */
+char *prd_openai_redact (const char *text, const char *key);
+
 G_END_DECLS

@@ -190,27 +190,14 @@ caller_cancelled (GCancellable *cancellable, gpointer user_data)
   g_cancellable_cancel (G_CANCELLABLE (user_data));
 }
 
-/* @text with every occurrence of the API key (so also `Bearer <key>`)
- * replaced by `[redacted]`: a provider or a proxy may echo the key in its
- * error text, and that text reaches users, the job records and the log. */
+/* @text with the API key replaced by `[redacted]` wherever and however it
+ * is spelled, whole or cut (prd-openai-redact.c): a provider or a proxy
+ * may echo the key in its error text, and that text reaches users, the job
+ * records and the log. */
 static char *
 redact (PrdOpenAiProvider *self, const char *text)
 {
-  GString *out;
-  const char *from, *found;
-  gsize key_len;
-
-  if (self->api_key == NULL || strstr (text, self->api_key) == NULL)
-    return g_strdup (text);
-  out = g_string_new (NULL);
-  key_len = strlen (self->api_key);
-  for (from = text; (found = strstr (from, self->api_key)) != NULL; from = found + key_len)
-    {
-      g_string_append_len (out, from, found - from);
-      g_string_append (out, PRD_OPENAI_REDACTED);
-    }
-  g_string_append (out, from);
-  return g_string_free (out, FALSE);
+  return prd_openai_redact (text, self->api_key);
 }
 
 /* What the provider said, for one of our messages: the key redacted
@@ -352,9 +339,9 @@ http_error (Request *req)
   if (detail == NULL || *detail == '\0')
     {
       g_free (detail);
-      detail = g_strdup (soup_message_get_reason_phrase (req->msg) != NULL
-                             ? soup_message_get_reason_phrase (req->msg)
-                             : "no explanation");
+      detail = soup_message_get_reason_phrase (req->msg) != NULL
+                   ? provider_text (req->self, soup_message_get_reason_phrase (req->msg))
+                   : g_strdup ("no explanation");
     }
 
   if (status == HTTP_TOO_MANY_REQUESTS)

@@ -24,6 +24,10 @@ G_BEGIN_DECLS
 /* What stands for the API key wherever the provider's own text quotes it
  * in an error message. */
 #define PRD_OPENAI_REDACTED "[redacted]"
+/* The fewest characters of the key redacted where a cut leaves only part
+ * of it at the end (its start) or the start (its end) of a text: fewer
+ * would take common words for it, and give away next to nothing. */
+#define PRD_OPENAI_REDACT_MIN_PARTIAL 4
 
 /**
  * PrdOpenAiSettings:

@@ -24,6 +24,16 @@
  *                     the client's cut of a provider's text)
  *   mid-error-key     one delta, then an error event quoting the request's
  *                     Authorization header
+ *   echo-key-split    401 with a plain-text body of spaces up to 20 bytes
+ *                     short of the client's 64 KiB bound of an error body,
+ *                     the first 20 characters of the API key, then, 100 ms
+ *                     later, the rest of it (the bound cuts the key)
+ *   echo-key-urlencoded 401 with an OpenAI error object quoting the API key
+ *                     URL-encoded
+ *   echo-key-basic    401 with an OpenAI error object quoting
+ *                     `Basic base64(":" key)`
+ *   echo-key-reason   401 without a body, whose reason phrase quotes the
+ *                     API key, then goes on for 400 characters
  *   stall             one delta, then silence
  *   stall-headers     silence before any header
  *   cut               two deltas, then the body ends (no finish_reason, no [DONE])
@@ -70,6 +80,10 @@
 #include "ai-test-server.h"
 
 #define HUGE_EVENT_SIZE (2 * 1024 * 1024)
+/* How much of an error body the client reads (MAX_ERROR_BODY of
+ * prd-openai-provider.c). */
+#define CLIENT_ERROR_BODY (64 * 1024)
+#define SPLIT_KEY_AT      20
 
 typedef enum
 {
@@ -402,6 +416,8 @@ handle_completions (SoupServer *server,
   const char *scenario;
   gboolean stream;
   Stream *s;
+  guint status = 200;
+  const char *content_type = "text/event-stream";
 
   if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
     {
@@ -483,19 +499,37 @@ handle_completions (SoupServer *server,
                                         body->len);
       return;
     }
-  if (g_str_equal (scenario, "echo-key") || g_str_equal (scenario, "echo-key-text"))
+  if (g_str_equal (scenario, "echo-key") || g_str_equal (scenario, "echo-key-text") ||
+      g_str_equal (scenario, "echo-key-urlencoded") || g_str_equal (scenario, "echo-key-basic"))
     {
       const char *authorization = self->last_authorization != NULL ? self->last_authorization : "";
       const char *key =
           g_str_has_prefix (authorization, "Bearer ") ? authorization + 7 : authorization;
 
-      if (g_str_equal (scenario, "echo-key"))
+      if (!g_str_equal (scenario, "echo-key-text"))
         {
           g_autoptr (JsonNode) error = json_node_new (JSON_NODE_OBJECT);
           JsonObject *outer = json_object_new ();
           JsonObject *inner = json_object_new ();
-          g_autofree char *message = g_strdup_printf ("Incorrect API key provided: %s", key);
+          g_autofree char *message = NULL;
           g_autofree char *json = NULL;
+
+          if (g_str_equal (scenario, "echo-key-urlencoded"))
+            {
+              g_autofree char *escaped = g_uri_escape_string (key, NULL, FALSE);
+
+              message = g_strdup_printf ("bad key %s", escaped);
+            }
+          else if (g_str_equal (scenario, "echo-key-basic"))
+            {
+              g_autofree char *user_key = g_strconcat (":", key, NULL);
+              g_autofree char *basic =
+                  g_base64_encode ((const guchar *) user_key, strlen (user_key));
+
+              message = g_strdup_printf ("bad Basic %s", basic);
+            }
+          else
+            message = g_strdup_printf ("Incorrect API key provided: %s", key);
 
           json_object_set_string_member (inner, "message", message);
           json_object_set_object_member (outer, "error", inner);
@@ -514,6 +548,16 @@ handle_completions (SoupServer *server,
           soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_COPY, body->str,
                                             body->len);
         }
+      return;
+    }
+  if (g_str_equal (scenario, "echo-key-reason"))
+    {
+      g_autoptr (GString) reason = g_string_new ("Bad key ");
+
+      g_string_append (reason, self->last_authorization != NULL ? self->last_authorization : "");
+      for (guint i = 0; i < 400; i++)
+        g_string_append_c (reason, '.');
+      soup_server_message_set_status (msg, 401, reason->str);
       return;
     }
   if (g_str_equal (scenario, "unauthorized"))
@@ -597,7 +641,24 @@ handle_completions (SoupServer *server,
     }
 
   steps = g_ptr_array_new_with_free_func (step_free);
-  if (g_str_equal (scenario, "stream"))
+  if (g_str_equal (scenario, "echo-key-split"))
+    {
+      const char *authorization = self->last_authorization != NULL ? self->last_authorization : "";
+      const char *key =
+          g_str_has_prefix (authorization, "Bearer ") ? authorization + 7 : authorization;
+      gsize head = MIN (strlen (key), SPLIT_KEY_AT);
+      g_autoptr (GString) first = g_string_new (NULL);
+
+      for (gsize i = 0; i < CLIENT_ERROR_BODY - head; i++)
+        g_string_append_c (first, ' ');
+      g_string_append_len (first, key, (gssize) head);
+      add_step (steps, STEP_SEND, 0, first->str, (gssize) first->len);
+      send_text (steps, 100, g_strconcat (key + head, " and more text", NULL));
+      add_step (steps, STEP_END, 0, NULL, 0);
+      status = 401;
+      content_type = "text/plain";
+    }
+  else if (g_str_equal (scenario, "stream"))
     add_normal_stream (steps, "stop", 15);
   else if (g_str_equal (scenario, "completion-usage"))
     add_normal_stream (steps, "stop", -1);
@@ -756,8 +817,8 @@ handle_completions (SoupServer *server,
       return;
     }
 
-  soup_server_message_set_status (msg, 200, NULL);
-  soup_message_headers_set_content_type (headers, "text/event-stream", NULL);
+  soup_server_message_set_status (msg, status, NULL);
+  soup_message_headers_set_content_type (headers, content_type, NULL);
   soup_message_headers_replace (headers, "Cache-Control", "no-cache");
   soup_message_headers_set_encoding (headers, SOUP_ENCODING_CHUNKED);
 
