@@ -5,7 +5,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PrdClient, PrdClientError, diffDeltas } from '../src/client.js';
+import { NotificationsClient, PrdClient, PrdClientError, diffDeltas } from '../src/client.js';
+import { Emitter } from '../src/emitter.js';
 import { rng } from './util.js';
 
 function apply(text, deltas) {
@@ -48,6 +49,38 @@ test('options are checked; editing needs a joined edit session', () => {
   assert.throws(() => c.setStatus('away'), TypeError);
   c.close();
   assert.throws(() => c.insert(0, 'x'), (e) => e.code === 'CLOSED');
+});
+
+// A socket.io socket that never connects (socket.io retrying meanwhile).
+function neverConnecting() {
+  const socket = new Emitter();
+  Object.assign(socket, {
+    connected: false,
+    active: false,
+    connect() { this.active = true; },
+    disconnect() { this.active = false; },
+    removeAllListeners() { this._listeners.clear(); },
+  });
+  return socket;
+}
+
+test('NotificationsClient: close() while connect() or subscribe() is under way rejects them CLOSED', async () => {
+  const sockets = [];
+  const io = () => {
+    const s = neverConnecting();
+    sockets.push(s);
+    return s;
+  };
+  const n = new NotificationsClient({ url: 'http://127.0.0.1:1', token: 't', io });
+  const subscribing = n.subscribe('org');
+  const connecting = n.connect();
+  assert.equal(sockets.length, 1);
+  assert.equal(sockets[0].active, true);
+  n.close();
+  await assert.rejects(subscribing, (e) => e instanceof PrdClientError && e.code === 'CLOSED');
+  await assert.rejects(connecting, (e) => e.code === 'CLOSED');
+  await assert.rejects(n.subscribe('org'), (e) => e.code === 'CLOSED');
+  await assert.rejects(n.markRead(['x']), (e) => e.code === 'CLOSED');
 });
 
 test('every client names its replica with an id of its own, as the hub accepts it', () => {

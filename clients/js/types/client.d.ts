@@ -606,6 +606,7 @@ export declare class NotificationsClient extends Emitter<NotificationsClientEven
   markRead(ids: string[]): Promise<number>;
   /** `refresh-token`: the hub's ack with the fresh token's `exp`; offline, the token is only kept for reconnects. */
   refreshToken(token: string): Promise<TokenRefreshed>;
+  /** Closes for good: connect(), subscribe() and requests under way reject `CLOSED`. */
   close(): void;
 }
 
