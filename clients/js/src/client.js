@@ -97,6 +97,33 @@ export function diffDeltas(a, b) {
   return deltas;
 }
 
+// The option @name of @options, @fallback when absent: a whole number of
+// at least 1, or a TypeError naming it.
+function countOption(options, name, fallback) {
+  const v = options[name] ?? fallback;
+  if (!Number.isSafeInteger(v) || v < 1) throw new TypeError(`${name} must be an integer of at least 1 (got ${describe(v)})`);
+  return v;
+}
+
+// The option @name in ms: a finite number above 0 (or 0 too with @zero).
+function msOption(options, name, fallback, zero) {
+  const v = options[name] ?? fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (v === 0 && !zero))
+    throw new TypeError(`${name} must be a number of ms ${zero ? 'of at least 0' : 'above 0'} (got ${describe(v)})`);
+  return v;
+}
+
+// @v as an error message shows it.
+function describe(v) {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  try {
+    return String(v);
+  } catch {
+    return typeof v;
+  }
+}
+
 function shiftPosition(pos, delta, own) {
   if (typeof pos !== 'number') return pos;
   if (delta.type === 'insert') {
@@ -133,14 +160,17 @@ export class PrdClient extends Emitter {
     this.prdId = prdId;
     this.mode = mode;
     this.userId = decodeJwtSub(token);
-    this.maxInFlight = options.maxInFlight ?? 64;
-    this.presenceInterval = options.presenceInterval ?? 50;
-    this.maxCoalesce = options.maxCoalesce ?? 4096;
+    // Counts and sizes are whole numbers of at least 1, delays numbers of
+    // ms: a 0, NaN or fraction would never send anything, cut a paste into
+    // empty pieces forever, or time every request out at once.
+    this.maxInFlight = countOption(options, 'maxInFlight', 64);
+    this.presenceInterval = msOption(options, 'presenceInterval', 50, true);
+    this.maxCoalesce = countOption(options, 'maxCoalesce', 4096);
     // What the caller allows; the hub's own limit (joined-prd) may be lower.
-    this._maxOperationSizeOption = options.maxOperationSize ?? 65536;
+    this._maxOperationSizeOption = countOption(options, 'maxOperationSize', 65536);
     this.maxOperationSize = this._maxOperationSizeOption;
     this.maxDocumentSize = null; // the hub's [collab] max-document-size, from the join
-    this.requestTimeout = options.requestTimeout ?? 30000;
+    this.requestTimeout = msOption(options, 'requestTimeout', 30000, false);
     this._io = io;
     this._socketOptions = { auth: { token }, ...socketOptions };
 
@@ -574,7 +604,12 @@ export class PrdClient extends Emitter {
   // another site that died with the hub), after the nearest character
   // before it that the hub has. A delete removes the characters it removed
   // that the hub has.
+  //
+  // A piece longer than maxOperationSize (a surrogate pair when it is 1)
+  // fits in no operation the hub takes: it is dropped and reported.
   _rebase(hub, oldSite, newSite, pending, queue, old) {
+    this._rebases++;
+    let dropped = 0;
     let c0 = Infinity;
     for (const e of pending) if (e.op.type === 'insert') { c0 = e.op.clock; break; }
     const c1 = hub.siteClock(newSite);
@@ -605,11 +640,11 @@ export class PrdClient extends Emitter {
       }
       return null;
     };
-    const push = (op) => {
+    const push = (op, n) => {
       const wire = op.type === 'insert'
         ? { type: 'insert', position: op.position, content: op.content, timestamp: op.timestamp }
         : { type: 'delete', position: op.position, length: op.length, timestamp: op.timestamp };
-      queue.push({ op, wire, vector: hub.stateVector(), sent: false });
+      queue.push({ op, wire, vector: hub.stateVector(), sent: false, n });
     };
     for (const e of pending) {
       const op = e.op;
@@ -622,9 +657,13 @@ export class PrdClient extends Emitter {
           pos = at.pos + (at.visible ? 1 : 0);
         }
         for (const piece of this._pieces(op.content)) {
+          if (piece.length > this.maxOperationSize) {
+            dropped++;
+            continue;
+          }
           const { op: nop } = hub.localInsert(newSite, pos, piece, { timestamp: op.timestamp });
           nop.position = pos;
-          push(nop);
+          push(nop, e.n);
           pos += piece.length;
         }
       } else {
@@ -646,28 +685,50 @@ export class PrdClient extends Emitter {
         }
         for (let i = ranges.length - 1; i >= 0; i--) {
           const [at, length] = ranges[i];
+          let kept = 0; // units of the pieces dropped before this one
           for (const piece of this._pieces(hub.getText().slice(at, at + length))) {
-            const { op: nop } = hub.localDelete(newSite, at, piece.length, { timestamp: op.timestamp });
-            nop.position = at;
-            push(nop);
+            if (piece.length > this.maxOperationSize) {
+              dropped++;
+              kept += piece.length;
+              continue;
+            }
+            const { op: nop } = hub.localDelete(newSite, at + kept, piece.length, { timestamp: op.timestamp });
+            nop.position = at + kept;
+            push(nop, e.n);
           }
         }
       }
     }
+    if (dropped > 0) {
+      this.emit('error', new PrdClientError('PAYLOAD_TOO_LARGE',
+        `${dropped} parts of local edits dropped: a surrogate pair (2 UTF-16 units) is more than the hub's ` +
+        `max-operation-size (${this.maxOperationSize}) takes in one operation`));
+    }
   }
 
   // @text cut into pieces of at most maxOperationSize UTF-16 units, never
-  // between the two halves of a surrogate pair.
+  // between the two halves of a surrogate pair: with a maxOperationSize of
+  // 1, a pair is a piece of 2 (which the hub refuses; callers check).
   _pieces(text) {
     const pieces = [];
     for (let at = 0; at < text.length;) {
       let end = Math.min(at + this.maxOperationSize, text.length);
       const last = text.charCodeAt(end - 1);
-      if (end < text.length && end - at > 1 && last >= 0xd800 && last <= 0xdbff) end--;
+      if (end < text.length && last >= 0xd800 && last <= 0xdbff) end += end - at > 1 ? -1 : 1;
       pieces.push(text.slice(at, end));
       at = end;
     }
     return pieces;
+  }
+
+  // A surrogate pair in @text (2 UTF-16 units, one character) fits in no
+  // operation when maxOperationSize is 1: the hub would refuse it
+  // (PAYLOAD_TOO_LARGE), so it is refused before anything is applied.
+  _checkPairs(text, what) {
+    if (this.maxOperationSize >= 2 || !/[\ud800-\udbff]/.test(text)) return;
+    throw new PrdClientError('PAYLOAD_TOO_LARGE',
+      `${what} holds a surrogate pair (2 UTF-16 units), more than one operation may hold ` +
+      `(maxOperationSize ${this.maxOperationSize}, the hub's max-operation-size)`);
   }
 
   _requestSync() {
@@ -784,6 +845,7 @@ export class PrdClient extends Emitter {
       throw new CrdtError('INVALID_OPERATION', 'position must be a non-negative integer');
     if (position > length)
       throw new CrdtError('INVALID_OPERATION', `Insert position ${position} is beyond the end of the document (length ${length})`);
+    this._checkPairs(text, 'the insert');
     // The hub refuses an insert that makes the text longer than a PRD may
     // be: refused here first, before the replica takes it.
     if (this.maxDocumentSize !== null && length + text.length > this.maxDocumentSize) {
@@ -798,9 +860,9 @@ export class PrdClient extends Emitter {
   // splits no surrogate pair.
   _checkDelete(position, length, text = null) {
     if (!Number.isInteger(length) || length <= 0)
-      throw new CrdtError('INVALID_OPERATION', 'length must be a positive integer');
+      throw new CrdtError('INVALID_OPERATION', `Delete length must be a positive integer, not ${describe(length)}`);
     if (!Number.isInteger(position) || position < 0)
-      throw new CrdtError('INVALID_OPERATION', 'position must be a non-negative integer');
+      throw new CrdtError('INVALID_OPERATION', `Delete position must be a non-negative integer, not ${describe(position)}`);
     if (position > this.length || length > this.length - position) {
       throw new CrdtError('INVALID_OPERATION',
         `Delete of ${length} at ${position} is beyond the end of the document (length ${this.length})`);
@@ -810,6 +872,7 @@ export class PrdClient extends Emitter {
     const last = text.charCodeAt(position + length - 1);
     if ((first >= 0xdc00 && first < 0xe000) || (last >= 0xd800 && last < 0xdc00))
       throw new CrdtError('INVALID_OPERATION', `Delete of ${length} at ${position} splits a surrogate pair`);
+    this._checkPairs(text.slice(position, position + length), 'the deletion');
   }
 
   /**
@@ -869,6 +932,7 @@ export class PrdClient extends Emitter {
   /** Deletes @length characters at @position (see insert() for `base`). */
   delete(position, length, { base } = {}) {
     this._checkEditable();
+    if (!base) this._checkDelete(position, length);
     // As for insert(): a long deletion goes as several operations, all of
     // it checked first (a length past the end is refused, not cut).
     if (!base && length > this.maxOperationSize) {
@@ -894,7 +958,7 @@ export class PrdClient extends Emitter {
   replace(position, length, text) {
     this._checkEditable();
     if (!Number.isInteger(length) || length < 0)
-      throw new CrdtError('INVALID_OPERATION', 'length must be a non-negative integer');
+      throw new CrdtError('INVALID_OPERATION', `Replace length must be a non-negative integer, not ${describe(length)}`);
     if (length > 0) this._checkDelete(position, length);
     const inserting = text !== undefined && text !== null && text !== '';
     if (inserting) this._checkInsert(position, text, this.length - length);

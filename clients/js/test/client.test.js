@@ -51,6 +51,23 @@ test('options are checked; editing needs a joined edit session', () => {
   assert.throws(() => c.insert(0, 'x'), (e) => e.code === 'CLOSED');
 });
 
+test('counts, sizes and delays are checked: a bad one is a TypeError naming it', () => {
+  const io = () => { throw new Error('not connecting in this test'); };
+  const make = (options) => new PrdClient({ url: 'http://127.0.0.1:1', token: 't', prdId: 'p', io, ...options });
+  for (const name of ['maxOperationSize', 'maxInFlight', 'maxCoalesce']) {
+    for (const bad of [0, -1, 0.5, NaN, Infinity, '1', 1n]) {
+      assert.throws(() => make({ [name]: bad }), (e) => e instanceof TypeError && e.message.startsWith(`${name} must be`),
+        `${name}: ${String(bad)}`);
+    }
+    assert.equal(make({ [name]: 1 })[name], 1);
+  }
+  for (const bad of [0, -1, NaN, Infinity, '100']) assert.throws(() => make({ requestTimeout: bad }), /requestTimeout must be/);
+  for (const bad of [-1, NaN, '50']) assert.throws(() => make({ presenceInterval: bad }), /presenceInterval must be/);
+  assert.equal(make({ presenceInterval: 0 }).presenceInterval, 0);
+  assert.equal(make({ requestTimeout: 1 }).requestTimeout, 1);
+  assert.equal(make({}).maxOperationSize, 65536);
+});
+
 // A socket.io socket that never connects (socket.io retrying meanwhile).
 function neverConnecting() {
   const socket = new Emitter();

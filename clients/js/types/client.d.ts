@@ -431,18 +431,20 @@ export interface PrdClientOptions {
   io: IoFactory;
   /** Extra options for io() (`transports`, `reconnectionDelay`, …). */
   socketOptions?: Record<string, unknown>;
-  /** content-updates sent ahead of their acks (64). */
+  /** content-updates sent ahead of their acks (64); an integer ≥ 1 (TypeError otherwise). */
   maxInFlight?: number;
-  /** Minimum ms between two presence-update sends (50). */
+  /** Minimum ms between two presence-update sends (50); a finite number ≥ 0. */
   presenceInterval?: number;
-  /** Longest insert unsent typing is merged into, UTF-16 units (4096). */
+  /** Longest insert unsent typing is merged into, UTF-16 units (4096); an integer ≥ 1. */
   maxCoalesce?: number;
   /**
    * Longest insert or delete sent as one operation, UTF-16 units: the hub's
-   * `[collab] max-operation-size` (65536). Longer ones go as several.
+   * `[collab] max-operation-size` (65536); an integer ≥ 1. Longer ones go as
+   * several, a surrogate pair never split: at 1, an edit holding one is
+   * refused `PAYLOAD_TOO_LARGE`.
    */
   maxOperationSize?: number;
-  /** Ms to wait for the ack of a request (30000). */
+  /** Ms to wait for the ack of a request (30000); a finite number > 0. */
   requestTimeout?: number;
 }
 
