@@ -441,7 +441,8 @@ export class PrdClient extends Emitter {
       ? new PrdClientError('PRD_NOT_FOUND', `${this.prdId} was deleted`)
       : new PrdClientError('CLOSED', 'client is closed'));
     this.emit('status', 'closed', reason);
-    this.emit('closed', { reason, pendingCount: this._queue.length });
+    // Every edit dropped: those queued and those held for an archived PRD.
+    this.emit('closed', { reason, pendingCount: this.pendingCount });
   }
 
   // ---- the PRD itself: renamed, archived, deleted ---------------------------------------

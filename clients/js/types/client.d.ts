@@ -233,7 +233,7 @@ export interface PrdDeleted {
 /** Why a PrdClient's session ended: close(), or the PRD was deleted. */
 export interface ClosedEvent {
   reason: 'closed' | 'deleted';
-  /** Local edits never acknowledged (dropped). */
+  /** Local edits never acknowledged (dropped), those held for an archived PRD included. */
   pendingCount: number;
 }
 
