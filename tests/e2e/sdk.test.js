@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { tmpDir } from './helpers/hub.js';
 import {
-  SDK_HUB_CONFIG, converged, createPrd, hubContent, sdkClient, startHub, until, untilLeft, user,
+  SDK_HUB_CONFIG, converged, createPrd, hubContent, rest, sdkClient, startHub, token, until, untilLeft, user,
 } from './sdk-helpers.js';
 
 let hub;
@@ -431,6 +431,68 @@ test('syncedVersion between connections waits for the join; a comment asked offl
   } finally {
     a.close();
     b.close();
+  }
+});
+
+// More edits offline than the client sends at once (maxInFlight): a
+// comment asked after them waits for all of them, and its offsets are
+// read in the text it was asked in, not in the hub's text after the first
+// 64 of them.
+test('a comment asked after disconnect() with more offline edits than maxInFlight lands where it was read', async () => {
+  const prdId = await createPrd(hub, 'Offline comment, many edits', `HEAD\nTARGET\n${'y'.repeat(300)}`, alice);
+  const a = sdkClient(hub, prdId, alice);
+  try {
+    await a.connect();
+    a.disconnect();
+    for (let i = 0; i < 100; i++) a.insert(0, 'x'); // 100 operations: inserts at 0 are not merged
+    assert.equal(a.pendingCount, 100);
+    const at = a.text.indexOf('TARGET');
+    const asked = a.addComment({ position: at, selection: { start: at, end: at + 6 }, content: 'on TARGET' });
+    const prompt = a.aiPrompt({ prompt: 'p', context: { cursorPosition: at } }).catch((e) => e.code);
+    await a.reconnect();
+    const { commentId } = await asked;
+    const doc = await converged(hub, prdId, [a], alice);
+    const list = (await rest(hub, 'GET', `/api/prds/${prdId}/comments`, { tok: token(alice) })).json.comments;
+    const c = list.find((x) => x.commentId === commentId);
+    assert.equal(doc.content.slice(c.selection.start, c.selection.end), 'TARGET');
+    assert.equal(c.position, doc.content.indexOf('TARGET'));
+    // No AI provider here: refused, but only after the join and the edits.
+    assert.notEqual(await prompt, 'NOT_JOINED');
+  } finally {
+    a.close();
+  }
+});
+
+// Waits that time out while offline leave nothing behind.
+test('requests that time out offline leave no waiters or listeners behind', async () => {
+  const prdId = await createPrd(hub, 'Offline timeouts', 'seed', alice);
+  const a = sdkClient(hub, prdId, alice, { requestTimeout: 20 });
+  try {
+    await a.connect();
+    a.disconnect();
+    a.insert(0, 'offline ');
+    const synced = a.listenerCount('synced');
+    const closed = a.listenerCount('closed');
+    for (let i = 0; i < 50; i++) {
+      await assert.rejects(a.replyComment('comment_x', 'r'), (e) => e.code === 'NOT_JOINED');
+      await assert.rejects(a.createVersion({ changelog: 'v', force: true }), (e) => e.code === 'NOT_JOINED');
+      await assert.rejects(a.addComment({ position: 0, content: 'c' }), (e) => e.code === 'NOT_JOINED');
+    }
+    assert.equal(a._joinWaiters.length, 0);
+    assert.equal(a._ackWaiters.size, 0);
+    // Reconnecting by itself: syncedVersion() waits for the join, then
+    // times out; no synced/closed listeners stay.
+    a.socket.io.reconnectionDelay(60000).reconnectionDelayMax(60000);
+    await a.reconnect();
+    a.socket.io.engine.close();
+    await until(() => !a.joined, 'a to go offline');
+    a.insert(0, 'y');
+    for (let i = 0; i < 50; i++) await assert.rejects(a.syncedVersion(), (e) => e.code === 'NOT_JOINED');
+    assert.equal(a.listenerCount('synced'), synced);
+    assert.equal(a.listenerCount('closed'), closed);
+    assert.equal(a._joinWaiters.length, 0);
+  } finally {
+    a.close();
   }
 });
 

@@ -186,7 +186,13 @@ export class PrdClient extends Emitter {
     this.archived = false;
     this.deleted = false;
     this._everJoined = false;
-    this._queue = []; // unacknowledged local ops: { op, wire, vector, sent }
+    this._queue = []; // unacknowledged local ops: { op, wire, vector, sent, n }
+    // Local edits are numbered (an entry's `n`; the pieces it is re-applied
+    // as keep it): "the edits made before a call" are those numbered at
+    // most _edits at the call (_ready).
+    this._edits = 0;
+    this._rebases = 0; // bumped when _rebase gives unacknowledged edits new ids
+    this._ackWaiters = new Set(); // _ready() waiting for edits' acks: { done, resolve, reject, timer }
     this._held = null; // edits kept through a join without a site: { pending, old, site }
     // The hub refused an edit as larger than its max-operation-size: the
     // next join re-applies the unsent edits in pieces it takes.
@@ -440,6 +446,11 @@ export class PrdClient extends Emitter {
     this._settleJoin(reason === 'deleted'
       ? new PrdClientError('PRD_NOT_FOUND', `${this.prdId} was deleted`)
       : new PrdClientError('CLOSED', 'client is closed'));
+    for (const w of this._ackWaiters) {
+      clearTimeout(w.timer);
+      w.reject(this._closedError());
+    }
+    this._ackWaiters.clear();
     this.emit('status', 'closed', reason);
     // Every edit dropped: those queued and those held for an archived PRD.
     this.emit('closed', { reason, pendingCount: this.pendingCount });
@@ -526,6 +537,7 @@ export class PrdClient extends Emitter {
     this._schedulePresence();
     this._flush();
     if (this._queue.length === 0 && !this._held) this.emit('synced', { stateVector: this.doc.stateVector() });
+    this._wake();
     this._checkAiJobs();
   }
 
@@ -764,11 +776,11 @@ export class PrdClient extends Emitter {
         if (!(err instanceof CrdtError)) throw err;
         this.emit('error', new PrdClientError(err.code, `cannot read the hub's state: ${err.message}`, { event: 'sync-response' }));
       }
-      this._flush();
-      return;
+    } else {
+      for (const u of data.missingUpdates ?? []) this._applyRemote(u.operation, u.userId ?? null, null);
     }
-    for (const u of data.missingUpdates ?? []) this._applyRemote(u.operation, u.userId ?? null, null);
     this._flush();
+    this._wake();
   }
 
   // ---- remote changes ------------------------------------------------------------------
@@ -820,7 +832,7 @@ export class PrdClient extends Emitter {
       ? { type: 'insert', position: wirePosition, content: op.content, timestamp: op.timestamp }
       : { type: 'delete', position: wirePosition, length: op.length, timestamp: op.timestamp };
     const vector = this._baseAfter;
-    this._queue.push({ op, wire, vector, sent: false });
+    this._queue.push({ op, wire, vector, sent: false, n: ++this._edits });
     for (const d of deltas) this._shiftPresence(d, this.userId);
     if (this._presence.cursorPosition !== null) {
       const last = deltas[deltas.length - 1];
@@ -912,7 +924,7 @@ export class PrdClient extends Emitter {
   // send window) extends that insert instead of making a new operation.
   _coalesce(position, text) {
     const e = this._queue[this._queue.length - 1];
-    if (!e || e.everSent || e.op.type !== 'insert' || e.op.seq !== this.doc.siteOps(this.siteId)) return null;
+    if (!e || e.everSent || e.sealed || e.op.type !== 'insert' || e.op.seq !== this.doc.siteOps(this.siteId)) return null;
     if (position !== e.wire.position + e.op.content.length) return null;
     const v = this.doc.stateVector();
     if (v.length !== e.vector.length || v.some((x, i) => x !== e.vector[i])) return null;
@@ -990,6 +1002,14 @@ export class PrdClient extends Emitter {
   }
 
   _onAck(gen, entry, res) {
+    try {
+      this._ackResult(gen, entry, res);
+    } finally {
+      this._wake();
+    }
+  }
+
+  _ackResult(gen, entry, res) {
     if (gen !== this._gen) return;
     this._inFlight--;
     if (res && res.ok) {
@@ -1105,41 +1125,95 @@ export class PrdClient extends Emitter {
    * with `NOT_JOINED`, so a request made while the client is not joined
    * (connecting, or offline: reconnecting by itself, or until reconnect())
    * waits for the join, at most requestTimeout (then it rejects
-   * `NOT_JOINED`), and goes out after it and after the edits kept offline.
+   * `NOT_JOINED`), and goes out after it.
    */
   async request(event, payload, onAck) {
-    if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event });
-    if (!this.socket) throw new PrdClientError('NOT_JOINED', 'connect() first', { event });
-    await this._ready(event, false);
+    await this._ready(event, null);
     return this._send(event, payload, onAck);
   }
 
-  // Waits until the client is joined and, with @synced, until the hub has
-  // acknowledged the edits made before the call (unless they cannot be
-  // sent: the PRD is archived), each wait at most requestTimeout. Socket.IO
+  // The number of the last local edit made so far (what _ready waits
+  // for), closed to the typing that follows: a later keystroke is a new
+  // operation, not part of one made before the call.
+  _mark() {
+    const e = this._queue[this._queue.length - 1];
+    if (e) e.sealed = true;
+    return this._edits;
+  }
+
+  // Waits until the client is joined and, with @mark (from _mark()), until
+  // the hub has acknowledged every local edit numbered @mark or lower
+  // (unless they cannot be sent: the PRD is archived), each wait at most
+  // requestTimeout. Edits made after the call are not waited for. Socket.IO
   // would send a request buffered offline as soon as it reconnects, before
-  // the join-prd that the `connect` handler sends.
-  async _ready(event, synced) {
-    const unsynced = () => synced && this._queue.length > 0 && !this._held && !this._archivedHold;
-    if (this.joined && !unsynced()) return;
-    let timer = null;
-    const late = (code, message) => new Promise((resolve, reject) => {
-      timer = setTimeout(() => reject(new PrdClientError(code, message, { event })), this.requestTimeout);
-    });
-    try {
-      if (!this.joined) {
-        await Promise.race([this._waitJoined(), late('NOT_JOINED',
-          `${event}: not joined to ${this.prdId} within ${this.requestTimeout} ms (offline)`)]);
-        clearTimeout(timer);
+  // the join-prd that the `connect` handler sends. A wait that ends (timed
+  // out or not) leaves nothing behind.
+  async _ready(event, mark) {
+    if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event });
+    if (!this.socket) throw new PrdClientError('NOT_JOINED', 'connect() first', { event });
+    if (!this.joined) {
+      await new Promise((resolve, reject) => {
+        const w = {
+          resolve: (v) => {
+            clearTimeout(timer);
+            resolve(v);
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        };
+        const timer = setTimeout(() => {
+          const i = this._joinWaiters.indexOf(w);
+          if (i >= 0) this._joinWaiters.splice(i, 1);
+          reject(new PrdClientError('NOT_JOINED',
+            `${event}: not joined to ${this.prdId} within ${this.requestTimeout} ms (offline)`, { event }));
+        }, this.requestTimeout);
+        this._joinWaiters.push(w);
+      });
+    }
+    if (mark !== null) {
+      const done = () => this._held !== null || this._archivedHold || this._queue.length === 0 ||
+        this._queue[0].n > mark;
+      if (!done()) {
+        await new Promise((resolve, reject) => {
+          const w = { done, resolve, reject, timer: null };
+          w.timer = setTimeout(() => {
+            this._ackWaiters.delete(w);
+            reject(new PrdClientError('TIMEOUT',
+              `${event}: the edits made before it were not acknowledged within ${this.requestTimeout} ms`, { event }));
+          }, this.requestTimeout);
+          this._ackWaiters.add(w);
+        });
       }
-      if (unsynced()) {
-        await Promise.race([this.whenSynced(), late('TIMEOUT',
-          `${event}: the edits made before it were not acknowledged within ${this.requestTimeout} ms`)]);
-      }
-    } finally {
-      clearTimeout(timer);
     }
     if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event });
+  }
+
+  // Settles the _ready() waits whose edits are acknowledged (or cannot be
+  // sent); called whenever the queue or the join changes.
+  _wake() {
+    for (const w of this._ackWaiters) {
+      if (!w.done()) continue;
+      this._ackWaiters.delete(w);
+      clearTimeout(w.timer);
+      w.resolve();
+    }
+  }
+
+  // The state vector of this replica's text as of the call, once the hub
+  // has acknowledged the local edits it counts (waiting for the join
+  // first, as a request does: also after disconnect(), until
+  // reconnect()); null when they cannot be sent (held for an archived
+  // PRD) or were re-applied under other ids (the vector names ids the hub
+  // never had). Offsets read in this text at the call go with it.
+  async _versionAt(event) {
+    if (this._held || this._archivedHold) return null;
+    const vector = this.doc.stateVector();
+    const rebases = this._rebases;
+    await this._ready(event, this._mark());
+    if (this._held || this._archivedHold || this._rebases !== rebases) return null;
+    return vector;
   }
 
   // Emits at once (Socket.IO buffers it while the connection is down).
@@ -1241,36 +1315,18 @@ export class PrdClient extends Emitter {
    * offsets read in that text (`add-comment`'s and `ai-prompt`'s
    * `stateVector`), so that the hub maps them past edits this replica has
    * not seen. Between connections (reconnecting by itself) it waits for
-   * the next join, at most requestTimeout. Resolves with null when those
+   * the next join, at most requestTimeout (then `NOT_JOINED`), and for the
+   * acks of the edits made before the call, at most requestTimeout (then
+   * `TIMEOUT`); not for those made after it. Resolves with null when those
    * edits cannot be sent (after disconnect(), or waiting for the PRD to be
-   * unarchived), or went out under another site after the join.
+   * unarchived), or were re-applied under other ids after the join.
+   * (addComment() and aiPrompt() wait for the join after disconnect() too.)
    */
   async syncedVersion() {
     if (this._closed || this._archivedHold || this._held) return null;
-    if (this.joined) {
-      const vector = this.doc.stateVector();
-      if (this._queue.length > 0) await this.whenSynced();
-      return vector;
-    }
-    // Between connections (the client reconnects by itself): wait to be
-    // joined and synced again, at most requestTimeout. A request sent
-    // before the join would be refused NOT_JOINED.
-    if (!this.socket?.active) return null;
-    const vector = this.doc.stateVector();
-    const site = this.siteId;
-    let timer = null;
-    const late = new Promise((resolve, reject) => {
-      timer = setTimeout(() => reject(new PrdClientError('NOT_JOINED',
-        `not joined to ${this.prdId} again within ${this.requestTimeout} ms (offline)`)), this.requestTimeout);
-    });
-    try {
-      await Promise.race([this.whenSynced(), late]);
-    } finally {
-      clearTimeout(timer);
-    }
-    // Joined under another site (this one went to another replica, or was
-    // retired): the edits @vector counts carry other ids now.
-    return this.siteId === site ? vector : null;
+    // After disconnect(): the join may never come.
+    if (!this.joined && !this.socket?.active) return null;
+    return this._versionAt('sync');
   }
 
   // ---- comments ------------------------------------------------------------------------------
@@ -1284,8 +1340,10 @@ export class PrdClient extends Emitter {
   async addComment({ position, content, selection }) {
     const payload = { prdId: this.prdId, position, content };
     if (selection) payload.selection = { start: selection.start, end: selection.end };
-    // Read in this replica's text now: the hub maps them from this version.
-    const version = await this.syncedVersion();
+    // Read in this replica's text now: the hub maps them from this version
+    // (offline too: the comment waits for the join and for the edits made
+    // before it, all of them, not only the first maxInFlight).
+    const version = await this._versionAt('add-comment');
     if (version) payload.stateVector = version;
     const { commentId, unresolvedMentions = [] } = await this.request('add-comment', payload);
     return { commentId, unresolvedMentions };
@@ -1313,10 +1371,9 @@ export class PrdClient extends Emitter {
   async createVersion({ changelog, versionType = 'minor', force }) {
     const payload = { prdId: this.prdId, changelog, versionType };
     if (force !== undefined) payload.force = force;
-    if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event: 'create-version' });
     // The version is of the text as of the call: the edits made before it
-    // (offline ones too) go first.
-    if (this.socket) await this._ready('create-version', true);
+    // (offline ones too) go first; those made after it are not waited for.
+    await this._ready('create-version', this._mark());
     const res = await this.request('create-version', payload);
     return res.version;
   }
@@ -1362,7 +1419,7 @@ export class PrdClient extends Emitter {
     // A cursor read in this replica's text now: the hub maps it from this
     // version.
     if (typeof context?.cursorPosition === 'number' && context.stateVector === undefined) {
-      const version = await this.syncedVersion();
+      const version = await this._versionAt('ai-prompt');
       if (version) payload.context.stateVector = version;
     }
     if (insert !== undefined) payload.insert = insert;

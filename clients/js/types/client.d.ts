@@ -519,11 +519,12 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   whenSynced(): Promise<void>;
   /**
    * This replica's state vector as of the call, once the hub has
-   * acknowledged this replica's own edits it counts: what to send with
-   * offsets read in this text. Between connections it waits for the next
-   * join (at most `requestTimeout`, then rejects `NOT_JOINED`); null after
-   * disconnect(), while waiting for an unarchive, or when the join gave
-   * another site.
+   * acknowledged this replica's own edits made before the call (at most
+   * `requestTimeout`, then rejects `TIMEOUT`): what to send with offsets
+   * read in this text. Between connections it waits for the next join
+   * first (at most `requestTimeout`, then rejects `NOT_JOINED`); null after
+   * disconnect(), while waiting for an unarchive, or when the join
+   * re-applied those edits under other ids.
    */
   syncedVersion(): Promise<number[] | null>;
 
