@@ -171,6 +171,33 @@ test('requests made offline go out after the rejoin; a version asked offline has
   }
 });
 
+// createVersion() waits for the edits made before the call, not for an
+// empty queue: a steady typist (a new keystroke whenever one is
+// acknowledged, so one is always in flight) still gets a version, with the
+// text typed before the call.
+test('createVersion while typing goes on: the version has the edits made before the call', async () => {
+  const rest = restFor(alice);
+  const { id: prdId } = await rest.createPrd({ title: 'SDK busy version', content: 'text\n' });
+  const a = sdkClient(hub, prdId, alice, { requestTimeout: 10000 });
+  let typing = true;
+  try {
+    await a.connect();
+    a.on('ack', () => {
+      if (typing) a.insert(a.length, 'k');
+    });
+    a.insert(a.length, 'k');
+    await until(() => a.length > 20, 'some typing');
+    const before = a.text;
+    const version = await a.createVersion({ changelog: 'while typing', force: true });
+    typing = false;
+    await a.whenSynced();
+    assert.ok((await rest.getVersionText(prdId, version.version)).startsWith(before));
+  } finally {
+    typing = false;
+    a.close();
+  }
+});
+
 test('conflicts: concurrent edits at one place are reported to both and resolved', async () => {
   const rest = restFor(alice);
   const { id: prdId } = await rest.createPrd({ title: 'SDK conflicts', content: 'The plan.\n' });

@@ -153,6 +153,39 @@ test('edits typed offline while the PRD was archived are kept, and sent once it 
   }
 });
 
+// Edits held for an archived PRD are dropped when the session ends there:
+// the `closed` event counts them (what the web editor reports as lost).
+test('the closed event counts the edits held for an archived PRD: closed, or the PRD deleted', async () => {
+  const rest = restFor(owner);
+  const held = async (title, edits) => {
+    const { id: prdId } = await rest.createPrd({ title, content: 'Body\n' });
+    const a = sdkClient(hub, prdId, editor);
+    const closed = [];
+    a.on('closed', (c) => closed.push(c));
+    a.on('error', () => {});
+    await a.connect();
+    a.disconnect();
+    for (const e of edits) a.insert(0, e);
+    await rest.archivePrd(prdId);
+    await untilLeft(hub, prdId, editor.sub);
+    await a.reconnect();
+    assert.equal(a.grantedMode, 'view');
+    assert.equal(a.pendingCount, edits.length);
+    return { prdId, a, closed };
+  };
+  const one = await held('Held, closed', ['offline edit ', 'another ']);
+  await one.a.close();
+  assert.deepEqual(one.closed, [{ reason: 'closed', pendingCount: 2 }]);
+  const two = await held('Held, deleted', ['offline edit ']);
+  try {
+    await rest.deletePrd(two.prdId);
+    await until(() => two.closed.length === 1, 'the session to end');
+    assert.deepEqual(two.closed, [{ reason: 'deleted', pendingCount: 1 }]);
+  } finally {
+    two.a.close();
+  }
+});
+
 // Holds back the prd-updated events the client's socket receives, as a
 // slow network would, until release() hands them over in order.
 function holdPrdUpdated(client) {

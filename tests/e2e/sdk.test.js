@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { tmpDir } from './helpers/hub.js';
 import {
-  SDK_HUB_CONFIG, converged, createPrd, hubContent, sdkClient, startHub, until, untilLeft, user,
+  SDK_HUB_CONFIG, converged, createPrd, hubContent, rest, sdkClient, startHub, token, until, untilLeft, user,
 } from './sdk-helpers.js';
 
 let hub;
@@ -434,6 +434,122 @@ test('syncedVersion between connections waits for the join; a comment asked offl
   }
 });
 
+// More edits offline than the client sends at once (maxInFlight): a
+// comment asked after them waits for all of them, and its offsets are
+// read in the text it was asked in, not in the hub's text after the first
+// 64 of them.
+test('a comment asked after disconnect() with more offline edits than maxInFlight lands where it was read', async () => {
+  const prdId = await createPrd(hub, 'Offline comment, many edits', `HEAD\nTARGET\n${'y'.repeat(300)}`, alice);
+  const a = sdkClient(hub, prdId, alice);
+  try {
+    await a.connect();
+    a.disconnect();
+    for (let i = 0; i < 100; i++) a.insert(0, 'x'); // 100 operations: inserts at 0 are not merged
+    assert.equal(a.pendingCount, 100);
+    const at = a.text.indexOf('TARGET');
+    const asked = a.addComment({ position: at, selection: { start: at, end: at + 6 }, content: 'on TARGET' });
+    const prompt = a.aiPrompt({ prompt: 'p', context: { cursorPosition: at } }).catch((e) => e.code);
+    await a.reconnect();
+    const { commentId } = await asked;
+    const doc = await converged(hub, prdId, [a], alice);
+    const list = (await rest(hub, 'GET', `/api/prds/${prdId}/comments`, { tok: token(alice) })).json.comments;
+    const c = list.find((x) => x.commentId === commentId);
+    assert.equal(doc.content.slice(c.selection.start, c.selection.end), 'TARGET');
+    assert.equal(c.position, doc.content.indexOf('TARGET'));
+    // No AI provider here: refused, but only after the join and the edits.
+    assert.notEqual(await prompt, 'NOT_JOINED');
+  } finally {
+    a.close();
+  }
+});
+
+// Waits that time out while offline leave nothing behind.
+test('requests that time out offline leave no waiters or listeners behind', async () => {
+  const prdId = await createPrd(hub, 'Offline timeouts', 'seed', alice);
+  const a = sdkClient(hub, prdId, alice, { requestTimeout: 20 });
+  try {
+    await a.connect();
+    a.disconnect();
+    a.insert(0, 'offline ');
+    const synced = a.listenerCount('synced');
+    const closed = a.listenerCount('closed');
+    for (let i = 0; i < 50; i++) {
+      await assert.rejects(a.replyComment('comment_x', 'r'), (e) => e.code === 'NOT_JOINED');
+      await assert.rejects(a.createVersion({ changelog: 'v', force: true }), (e) => e.code === 'NOT_JOINED');
+      await assert.rejects(a.addComment({ position: 0, content: 'c' }), (e) => e.code === 'NOT_JOINED');
+    }
+    assert.equal(a._joinWaiters.length, 0);
+    assert.equal(a._ackWaiters.size, 0);
+    // Reconnecting by itself: syncedVersion() waits for the join, then
+    // times out; no synced/closed listeners stay.
+    a.socket.io.reconnectionDelay(60000).reconnectionDelayMax(60000);
+    await a.reconnect();
+    a.socket.io.engine.close();
+    await until(() => !a.joined, 'a to go offline');
+    a.insert(0, 'y');
+    for (let i = 0; i < 50; i++) await assert.rejects(a.syncedVersion(), (e) => e.code === 'NOT_JOINED');
+    assert.equal(a.listenerCount('synced'), synced);
+    assert.equal(a.listenerCount('closed'), closed);
+    assert.equal(a._joinWaiters.length, 0);
+  } finally {
+    a.close();
+  }
+});
+
+// A hub whose max-operation-size is 1 takes no surrogate pair (2 UTF-16
+// units, one character): an edit with one is refused whole, before
+// anything is applied, never sent as halves; one made before the client
+// knew that limit is dropped and reported when it joins again, and the
+// rest of it kept.
+test('max-operation-size 1: edits with a surrogate pair are refused whole; one made before is dropped, reported', async () => {
+  const dataDir = tmpDir('prdhub-e2e-opsize1-');
+  let shub = await startHub({ config: SDK_HUB_CONFIG, args: ['--data-dir', dataDir] });
+  const prdId = await createPrd(shub, 'Pairs', 'ab😀cd', alice);
+  const a = sdkClient(shub, prdId, alice);
+  const errors = [];
+  a.on('error', (e) => errors.push(e));
+  try {
+    await a.connect();
+    a.disconnect();
+    a.insert(0, 'x🌍y'); // one operation of 4 units
+    const { port } = shub;
+    await shub.stop();
+    shub = await startHub({
+      config: `${SDK_HUB_CONFIG}[collab]\nmax-operation-size = 1\n`,
+      args: ['--data-dir', dataDir, '--listen', `127.0.0.1:${port}`],
+    });
+    await a.reconnect();
+    assert.equal(a.maxOperationSize, 1);
+    await a.whenSynced();
+    assert.deepEqual(errors.map((e) => e.code), ['PAYLOAD_TOO_LARGE']);
+    assert.match(errors[0].message, /1 parts of local edits dropped/);
+    assert.equal(a.text, 'xyab😀cd');
+    const refused = (fn, code, message) => {
+      const text = a.text;
+      const pending = a.pendingCount;
+      assert.throws(fn, (e) => e.code === code && message.test(e.message));
+      assert.equal(a.text, text);
+      assert.equal(a.pendingCount, pending);
+    };
+    refused(() => a.insert(0, 'Z🌍'), 'PAYLOAD_TOO_LARGE', /surrogate pair.*maxOperationSize 1/);
+    refused(() => a.insert(0, '🌍'), 'PAYLOAD_TOO_LARGE', /surrogate pair/);
+    refused(() => a.delete(3, 3), 'PAYLOAD_TOO_LARGE', /surrogate pair/); // "b😀"
+    refused(() => a.replace(0, 1, 'Q🌍'), 'PAYLOAD_TOO_LARGE', /surrogate pair/);
+    refused(() => a.delete(0, 1.5), 'INVALID_OPERATION', /length must be a positive integer, not 1\.5/);
+    refused(() => a.delete(0, '1'), 'INVALID_OPERATION', /length must be a positive integer, not "1"/);
+    a.insert(0, 'ZZ'); // no pair: two operations
+    a.delete(2, 2); // "xy"
+    const doc = await converged(shub, prdId, [a], alice);
+    assert.equal(doc.content, 'ZZab😀cd');
+    assert.equal(a.text, doc.content);
+    assert.equal(errors.length, 1);
+  } finally {
+    a.close();
+    await shub.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
 test('an insert past the hub\'s max-document-size is refused before the replica takes it', async () => {
   const small = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-document-size = 12\n` });
   const prdId = await createPrd(small, 'Small', 'abcdef', alice);
@@ -553,7 +669,7 @@ test('a deletion past the end is refused, not cut to the end, also one longer th
   const content = await refusing('012345678🌍ABCDEF', (a, refused) => {
     refused(() => a.delete(2, 50), 'INVALID_OPERATION', /beyond the end of the document/);
     refused(() => a.delete(4, 1000), 'INVALID_OPERATION', /beyond the end of the document/);
-    refused(() => a.delete(0, Infinity), 'INVALID_OPERATION', /length must be a positive integer/);
+    refused(() => a.delete(0, Infinity), 'INVALID_OPERATION', /length must be a positive integer, not Infinity/);
     // Ending inside a surrogate pair, in its last piece.
     refused(() => a.delete(0, 10), 'INVALID_OPERATION', /splits a surrogate pair/);
     a.delete(0, 11);

@@ -97,6 +97,33 @@ export function diffDeltas(a, b) {
   return deltas;
 }
 
+// The option @name of @options, @fallback when absent: a whole number of
+// at least 1, or a TypeError naming it.
+function countOption(options, name, fallback) {
+  const v = options[name] ?? fallback;
+  if (!Number.isSafeInteger(v) || v < 1) throw new TypeError(`${name} must be an integer of at least 1 (got ${describe(v)})`);
+  return v;
+}
+
+// The option @name in ms: a finite number above 0 (or 0 too with @zero).
+function msOption(options, name, fallback, zero) {
+  const v = options[name] ?? fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (v === 0 && !zero))
+    throw new TypeError(`${name} must be a number of ms ${zero ? 'of at least 0' : 'above 0'} (got ${describe(v)})`);
+  return v;
+}
+
+// @v as an error message shows it.
+function describe(v) {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  try {
+    return String(v);
+  } catch {
+    return typeof v;
+  }
+}
+
 function shiftPosition(pos, delta, own) {
   if (typeof pos !== 'number') return pos;
   if (delta.type === 'insert') {
@@ -133,14 +160,17 @@ export class PrdClient extends Emitter {
     this.prdId = prdId;
     this.mode = mode;
     this.userId = decodeJwtSub(token);
-    this.maxInFlight = options.maxInFlight ?? 64;
-    this.presenceInterval = options.presenceInterval ?? 50;
-    this.maxCoalesce = options.maxCoalesce ?? 4096;
+    // Counts and sizes are whole numbers of at least 1, delays numbers of
+    // ms: a 0, NaN or fraction would never send anything, cut a paste into
+    // empty pieces forever, or time every request out at once.
+    this.maxInFlight = countOption(options, 'maxInFlight', 64);
+    this.presenceInterval = msOption(options, 'presenceInterval', 50, true);
+    this.maxCoalesce = countOption(options, 'maxCoalesce', 4096);
     // What the caller allows; the hub's own limit (joined-prd) may be lower.
-    this._maxOperationSizeOption = options.maxOperationSize ?? 65536;
+    this._maxOperationSizeOption = countOption(options, 'maxOperationSize', 65536);
     this.maxOperationSize = this._maxOperationSizeOption;
     this.maxDocumentSize = null; // the hub's [collab] max-document-size, from the join
-    this.requestTimeout = options.requestTimeout ?? 30000;
+    this.requestTimeout = msOption(options, 'requestTimeout', 30000, false);
     this._io = io;
     this._socketOptions = { auth: { token }, ...socketOptions };
 
@@ -156,7 +186,13 @@ export class PrdClient extends Emitter {
     this.archived = false;
     this.deleted = false;
     this._everJoined = false;
-    this._queue = []; // unacknowledged local ops: { op, wire, vector, sent }
+    this._queue = []; // unacknowledged local ops: { op, wire, vector, sent, n }
+    // Local edits are numbered (an entry's `n`; the pieces it is re-applied
+    // as keep it): "the edits made before a call" are those numbered at
+    // most _edits at the call (_ready).
+    this._edits = 0;
+    this._rebases = 0; // bumped when _rebase gives unacknowledged edits new ids
+    this._ackWaiters = new Set(); // _ready() waiting for edits' acks: { done, resolve, reject, timer }
     this._held = null; // edits kept through a join without a site: { pending, old, site }
     // The hub refused an edit as larger than its max-operation-size: the
     // next join re-applies the unsent edits in pieces it takes.
@@ -410,8 +446,14 @@ export class PrdClient extends Emitter {
     this._settleJoin(reason === 'deleted'
       ? new PrdClientError('PRD_NOT_FOUND', `${this.prdId} was deleted`)
       : new PrdClientError('CLOSED', 'client is closed'));
+    for (const w of this._ackWaiters) {
+      clearTimeout(w.timer);
+      w.reject(this._closedError());
+    }
+    this._ackWaiters.clear();
     this.emit('status', 'closed', reason);
-    this.emit('closed', { reason, pendingCount: this._queue.length });
+    // Every edit dropped: those queued and those held for an archived PRD.
+    this.emit('closed', { reason, pendingCount: this.pendingCount });
   }
 
   // ---- the PRD itself: renamed, archived, deleted ---------------------------------------
@@ -495,6 +537,7 @@ export class PrdClient extends Emitter {
     this._schedulePresence();
     this._flush();
     if (this._queue.length === 0 && !this._held) this.emit('synced', { stateVector: this.doc.stateVector() });
+    this._wake();
     this._checkAiJobs();
   }
 
@@ -574,7 +617,12 @@ export class PrdClient extends Emitter {
   // another site that died with the hub), after the nearest character
   // before it that the hub has. A delete removes the characters it removed
   // that the hub has.
+  //
+  // A piece longer than maxOperationSize (a surrogate pair when it is 1)
+  // fits in no operation the hub takes: it is dropped and reported.
   _rebase(hub, oldSite, newSite, pending, queue, old) {
+    this._rebases++;
+    let dropped = 0;
     let c0 = Infinity;
     for (const e of pending) if (e.op.type === 'insert') { c0 = e.op.clock; break; }
     const c1 = hub.siteClock(newSite);
@@ -605,11 +653,11 @@ export class PrdClient extends Emitter {
       }
       return null;
     };
-    const push = (op) => {
+    const push = (op, n) => {
       const wire = op.type === 'insert'
         ? { type: 'insert', position: op.position, content: op.content, timestamp: op.timestamp }
         : { type: 'delete', position: op.position, length: op.length, timestamp: op.timestamp };
-      queue.push({ op, wire, vector: hub.stateVector(), sent: false });
+      queue.push({ op, wire, vector: hub.stateVector(), sent: false, n });
     };
     for (const e of pending) {
       const op = e.op;
@@ -622,9 +670,13 @@ export class PrdClient extends Emitter {
           pos = at.pos + (at.visible ? 1 : 0);
         }
         for (const piece of this._pieces(op.content)) {
+          if (piece.length > this.maxOperationSize) {
+            dropped++;
+            continue;
+          }
           const { op: nop } = hub.localInsert(newSite, pos, piece, { timestamp: op.timestamp });
           nop.position = pos;
-          push(nop);
+          push(nop, e.n);
           pos += piece.length;
         }
       } else {
@@ -646,28 +698,50 @@ export class PrdClient extends Emitter {
         }
         for (let i = ranges.length - 1; i >= 0; i--) {
           const [at, length] = ranges[i];
+          let kept = 0; // units of the pieces dropped before this one
           for (const piece of this._pieces(hub.getText().slice(at, at + length))) {
-            const { op: nop } = hub.localDelete(newSite, at, piece.length, { timestamp: op.timestamp });
-            nop.position = at;
-            push(nop);
+            if (piece.length > this.maxOperationSize) {
+              dropped++;
+              kept += piece.length;
+              continue;
+            }
+            const { op: nop } = hub.localDelete(newSite, at + kept, piece.length, { timestamp: op.timestamp });
+            nop.position = at + kept;
+            push(nop, e.n);
           }
         }
       }
     }
+    if (dropped > 0) {
+      this.emit('error', new PrdClientError('PAYLOAD_TOO_LARGE',
+        `${dropped} parts of local edits dropped: a surrogate pair (2 UTF-16 units) is more than the hub's ` +
+        `max-operation-size (${this.maxOperationSize}) takes in one operation`));
+    }
   }
 
   // @text cut into pieces of at most maxOperationSize UTF-16 units, never
-  // between the two halves of a surrogate pair.
+  // between the two halves of a surrogate pair: with a maxOperationSize of
+  // 1, a pair is a piece of 2 (which the hub refuses; callers check).
   _pieces(text) {
     const pieces = [];
     for (let at = 0; at < text.length;) {
       let end = Math.min(at + this.maxOperationSize, text.length);
       const last = text.charCodeAt(end - 1);
-      if (end < text.length && end - at > 1 && last >= 0xd800 && last <= 0xdbff) end--;
+      if (end < text.length && last >= 0xd800 && last <= 0xdbff) end += end - at > 1 ? -1 : 1;
       pieces.push(text.slice(at, end));
       at = end;
     }
     return pieces;
+  }
+
+  // A surrogate pair in @text (2 UTF-16 units, one character) fits in no
+  // operation when maxOperationSize is 1: the hub would refuse it
+  // (PAYLOAD_TOO_LARGE), so it is refused before anything is applied.
+  _checkPairs(text, what) {
+    if (this.maxOperationSize >= 2 || !/[\ud800-\udbff]/.test(text)) return;
+    throw new PrdClientError('PAYLOAD_TOO_LARGE',
+      `${what} holds a surrogate pair (2 UTF-16 units), more than one operation may hold ` +
+      `(maxOperationSize ${this.maxOperationSize}, the hub's max-operation-size)`);
   }
 
   _requestSync() {
@@ -702,11 +776,11 @@ export class PrdClient extends Emitter {
         if (!(err instanceof CrdtError)) throw err;
         this.emit('error', new PrdClientError(err.code, `cannot read the hub's state: ${err.message}`, { event: 'sync-response' }));
       }
-      this._flush();
-      return;
+    } else {
+      for (const u of data.missingUpdates ?? []) this._applyRemote(u.operation, u.userId ?? null, null);
     }
-    for (const u of data.missingUpdates ?? []) this._applyRemote(u.operation, u.userId ?? null, null);
     this._flush();
+    this._wake();
   }
 
   // ---- remote changes ------------------------------------------------------------------
@@ -758,7 +832,7 @@ export class PrdClient extends Emitter {
       ? { type: 'insert', position: wirePosition, content: op.content, timestamp: op.timestamp }
       : { type: 'delete', position: wirePosition, length: op.length, timestamp: op.timestamp };
     const vector = this._baseAfter;
-    this._queue.push({ op, wire, vector, sent: false });
+    this._queue.push({ op, wire, vector, sent: false, n: ++this._edits });
     for (const d of deltas) this._shiftPresence(d, this.userId);
     if (this._presence.cursorPosition !== null) {
       const last = deltas[deltas.length - 1];
@@ -784,6 +858,7 @@ export class PrdClient extends Emitter {
       throw new CrdtError('INVALID_OPERATION', 'position must be a non-negative integer');
     if (position > length)
       throw new CrdtError('INVALID_OPERATION', `Insert position ${position} is beyond the end of the document (length ${length})`);
+    this._checkPairs(text, 'the insert');
     // The hub refuses an insert that makes the text longer than a PRD may
     // be: refused here first, before the replica takes it.
     if (this.maxDocumentSize !== null && length + text.length > this.maxDocumentSize) {
@@ -798,9 +873,9 @@ export class PrdClient extends Emitter {
   // splits no surrogate pair.
   _checkDelete(position, length, text = null) {
     if (!Number.isInteger(length) || length <= 0)
-      throw new CrdtError('INVALID_OPERATION', 'length must be a positive integer');
+      throw new CrdtError('INVALID_OPERATION', `Delete length must be a positive integer, not ${describe(length)}`);
     if (!Number.isInteger(position) || position < 0)
-      throw new CrdtError('INVALID_OPERATION', 'position must be a non-negative integer');
+      throw new CrdtError('INVALID_OPERATION', `Delete position must be a non-negative integer, not ${describe(position)}`);
     if (position > this.length || length > this.length - position) {
       throw new CrdtError('INVALID_OPERATION',
         `Delete of ${length} at ${position} is beyond the end of the document (length ${this.length})`);
@@ -810,6 +885,7 @@ export class PrdClient extends Emitter {
     const last = text.charCodeAt(position + length - 1);
     if ((first >= 0xdc00 && first < 0xe000) || (last >= 0xd800 && last < 0xdc00))
       throw new CrdtError('INVALID_OPERATION', `Delete of ${length} at ${position} splits a surrogate pair`);
+    this._checkPairs(text.slice(position, position + length), 'the deletion');
   }
 
   /**
@@ -848,7 +924,7 @@ export class PrdClient extends Emitter {
   // send window) extends that insert instead of making a new operation.
   _coalesce(position, text) {
     const e = this._queue[this._queue.length - 1];
-    if (!e || e.everSent || e.op.type !== 'insert' || e.op.seq !== this.doc.siteOps(this.siteId)) return null;
+    if (!e || e.everSent || e.sealed || e.op.type !== 'insert' || e.op.seq !== this.doc.siteOps(this.siteId)) return null;
     if (position !== e.wire.position + e.op.content.length) return null;
     const v = this.doc.stateVector();
     if (v.length !== e.vector.length || v.some((x, i) => x !== e.vector[i])) return null;
@@ -869,6 +945,7 @@ export class PrdClient extends Emitter {
   /** Deletes @length characters at @position (see insert() for `base`). */
   delete(position, length, { base } = {}) {
     this._checkEditable();
+    if (!base) this._checkDelete(position, length);
     // As for insert(): a long deletion goes as several operations, all of
     // it checked first (a length past the end is refused, not cut).
     if (!base && length > this.maxOperationSize) {
@@ -894,7 +971,7 @@ export class PrdClient extends Emitter {
   replace(position, length, text) {
     this._checkEditable();
     if (!Number.isInteger(length) || length < 0)
-      throw new CrdtError('INVALID_OPERATION', 'length must be a non-negative integer');
+      throw new CrdtError('INVALID_OPERATION', `Replace length must be a non-negative integer, not ${describe(length)}`);
     if (length > 0) this._checkDelete(position, length);
     const inserting = text !== undefined && text !== null && text !== '';
     if (inserting) this._checkInsert(position, text, this.length - length);
@@ -925,6 +1002,14 @@ export class PrdClient extends Emitter {
   }
 
   _onAck(gen, entry, res) {
+    try {
+      this._ackResult(gen, entry, res);
+    } finally {
+      this._wake();
+    }
+  }
+
+  _ackResult(gen, entry, res) {
     if (gen !== this._gen) return;
     this._inFlight--;
     if (res && res.ok) {
@@ -1040,41 +1125,95 @@ export class PrdClient extends Emitter {
    * with `NOT_JOINED`, so a request made while the client is not joined
    * (connecting, or offline: reconnecting by itself, or until reconnect())
    * waits for the join, at most requestTimeout (then it rejects
-   * `NOT_JOINED`), and goes out after it and after the edits kept offline.
+   * `NOT_JOINED`), and goes out after it.
    */
   async request(event, payload, onAck) {
-    if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event });
-    if (!this.socket) throw new PrdClientError('NOT_JOINED', 'connect() first', { event });
-    await this._ready(event, false);
+    await this._ready(event, null);
     return this._send(event, payload, onAck);
   }
 
-  // Waits until the client is joined and, with @synced, until the hub has
-  // acknowledged the edits made before the call (unless they cannot be
-  // sent: the PRD is archived), each wait at most requestTimeout. Socket.IO
+  // The number of the last local edit made so far (what _ready waits
+  // for), closed to the typing that follows: a later keystroke is a new
+  // operation, not part of one made before the call.
+  _mark() {
+    const e = this._queue[this._queue.length - 1];
+    if (e) e.sealed = true;
+    return this._edits;
+  }
+
+  // Waits until the client is joined and, with @mark (from _mark()), until
+  // the hub has acknowledged every local edit numbered @mark or lower
+  // (unless they cannot be sent: the PRD is archived), each wait at most
+  // requestTimeout. Edits made after the call are not waited for. Socket.IO
   // would send a request buffered offline as soon as it reconnects, before
-  // the join-prd that the `connect` handler sends.
-  async _ready(event, synced) {
-    const unsynced = () => synced && this._queue.length > 0 && !this._held && !this._archivedHold;
-    if (this.joined && !unsynced()) return;
-    let timer = null;
-    const late = (code, message) => new Promise((resolve, reject) => {
-      timer = setTimeout(() => reject(new PrdClientError(code, message, { event })), this.requestTimeout);
-    });
-    try {
-      if (!this.joined) {
-        await Promise.race([this._waitJoined(), late('NOT_JOINED',
-          `${event}: not joined to ${this.prdId} within ${this.requestTimeout} ms (offline)`)]);
-        clearTimeout(timer);
+  // the join-prd that the `connect` handler sends. A wait that ends (timed
+  // out or not) leaves nothing behind.
+  async _ready(event, mark) {
+    if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event });
+    if (!this.socket) throw new PrdClientError('NOT_JOINED', 'connect() first', { event });
+    if (!this.joined) {
+      await new Promise((resolve, reject) => {
+        const w = {
+          resolve: (v) => {
+            clearTimeout(timer);
+            resolve(v);
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        };
+        const timer = setTimeout(() => {
+          const i = this._joinWaiters.indexOf(w);
+          if (i >= 0) this._joinWaiters.splice(i, 1);
+          reject(new PrdClientError('NOT_JOINED',
+            `${event}: not joined to ${this.prdId} within ${this.requestTimeout} ms (offline)`, { event }));
+        }, this.requestTimeout);
+        this._joinWaiters.push(w);
+      });
+    }
+    if (mark !== null) {
+      const done = () => this._held !== null || this._archivedHold || this._queue.length === 0 ||
+        this._queue[0].n > mark;
+      if (!done()) {
+        await new Promise((resolve, reject) => {
+          const w = { done, resolve, reject, timer: null };
+          w.timer = setTimeout(() => {
+            this._ackWaiters.delete(w);
+            reject(new PrdClientError('TIMEOUT',
+              `${event}: the edits made before it were not acknowledged within ${this.requestTimeout} ms`, { event }));
+          }, this.requestTimeout);
+          this._ackWaiters.add(w);
+        });
       }
-      if (unsynced()) {
-        await Promise.race([this.whenSynced(), late('TIMEOUT',
-          `${event}: the edits made before it were not acknowledged within ${this.requestTimeout} ms`)]);
-      }
-    } finally {
-      clearTimeout(timer);
     }
     if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event });
+  }
+
+  // Settles the _ready() waits whose edits are acknowledged (or cannot be
+  // sent); called whenever the queue or the join changes.
+  _wake() {
+    for (const w of this._ackWaiters) {
+      if (!w.done()) continue;
+      this._ackWaiters.delete(w);
+      clearTimeout(w.timer);
+      w.resolve();
+    }
+  }
+
+  // The state vector of this replica's text as of the call, once the hub
+  // has acknowledged the local edits it counts (waiting for the join
+  // first, as a request does: also after disconnect(), until
+  // reconnect()); null when they cannot be sent (held for an archived
+  // PRD) or were re-applied under other ids (the vector names ids the hub
+  // never had). Offsets read in this text at the call go with it.
+  async _versionAt(event) {
+    if (this._held || this._archivedHold) return null;
+    const vector = this.doc.stateVector();
+    const rebases = this._rebases;
+    await this._ready(event, this._mark());
+    if (this._held || this._archivedHold || this._rebases !== rebases) return null;
+    return vector;
   }
 
   // Emits at once (Socket.IO buffers it while the connection is down).
@@ -1176,36 +1315,18 @@ export class PrdClient extends Emitter {
    * offsets read in that text (`add-comment`'s and `ai-prompt`'s
    * `stateVector`), so that the hub maps them past edits this replica has
    * not seen. Between connections (reconnecting by itself) it waits for
-   * the next join, at most requestTimeout. Resolves with null when those
+   * the next join, at most requestTimeout (then `NOT_JOINED`), and for the
+   * acks of the edits made before the call, at most requestTimeout (then
+   * `TIMEOUT`); not for those made after it. Resolves with null when those
    * edits cannot be sent (after disconnect(), or waiting for the PRD to be
-   * unarchived), or went out under another site after the join.
+   * unarchived), or were re-applied under other ids after the join.
+   * (addComment() and aiPrompt() wait for the join after disconnect() too.)
    */
   async syncedVersion() {
     if (this._closed || this._archivedHold || this._held) return null;
-    if (this.joined) {
-      const vector = this.doc.stateVector();
-      if (this._queue.length > 0) await this.whenSynced();
-      return vector;
-    }
-    // Between connections (the client reconnects by itself): wait to be
-    // joined and synced again, at most requestTimeout. A request sent
-    // before the join would be refused NOT_JOINED.
-    if (!this.socket?.active) return null;
-    const vector = this.doc.stateVector();
-    const site = this.siteId;
-    let timer = null;
-    const late = new Promise((resolve, reject) => {
-      timer = setTimeout(() => reject(new PrdClientError('NOT_JOINED',
-        `not joined to ${this.prdId} again within ${this.requestTimeout} ms (offline)`)), this.requestTimeout);
-    });
-    try {
-      await Promise.race([this.whenSynced(), late]);
-    } finally {
-      clearTimeout(timer);
-    }
-    // Joined under another site (this one went to another replica, or was
-    // retired): the edits @vector counts carry other ids now.
-    return this.siteId === site ? vector : null;
+    // After disconnect(): the join may never come.
+    if (!this.joined && !this.socket?.active) return null;
+    return this._versionAt('sync');
   }
 
   // ---- comments ------------------------------------------------------------------------------
@@ -1219,8 +1340,10 @@ export class PrdClient extends Emitter {
   async addComment({ position, content, selection }) {
     const payload = { prdId: this.prdId, position, content };
     if (selection) payload.selection = { start: selection.start, end: selection.end };
-    // Read in this replica's text now: the hub maps them from this version.
-    const version = await this.syncedVersion();
+    // Read in this replica's text now: the hub maps them from this version
+    // (offline too: the comment waits for the join and for the edits made
+    // before it, all of them, not only the first maxInFlight).
+    const version = await this._versionAt('add-comment');
     if (version) payload.stateVector = version;
     const { commentId, unresolvedMentions = [] } = await this.request('add-comment', payload);
     return { commentId, unresolvedMentions };
@@ -1248,10 +1371,9 @@ export class PrdClient extends Emitter {
   async createVersion({ changelog, versionType = 'minor', force }) {
     const payload = { prdId: this.prdId, changelog, versionType };
     if (force !== undefined) payload.force = force;
-    if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event: 'create-version' });
     // The version is of the text as of the call: the edits made before it
-    // (offline ones too) go first.
-    if (this.socket) await this._ready('create-version', true);
+    // (offline ones too) go first; those made after it are not waited for.
+    await this._ready('create-version', this._mark());
     const res = await this.request('create-version', payload);
     return res.version;
   }
@@ -1297,7 +1419,7 @@ export class PrdClient extends Emitter {
     // A cursor read in this replica's text now: the hub maps it from this
     // version.
     if (typeof context?.cursorPosition === 'number' && context.stateVector === undefined) {
-      const version = await this.syncedVersion();
+      const version = await this._versionAt('ai-prompt');
       if (version) payload.context.stateVector = version;
     }
     if (insert !== undefined) payload.insert = insert;

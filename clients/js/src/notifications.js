@@ -21,13 +21,29 @@ export class NotificationsClient extends Emitter {
     this.socket = null;
     this.organizationId = null;
     this._closed = false;
+    // connect() and requests under way: close() rejects them `CLOSED`
+    // (socket.io would keep them waiting, or time them out).
+    this._pending = new Set();
+  }
+
+  // @executor's promise, rejected `CLOSED` by close() if still pending.
+  _track(event, executor) {
+    return new Promise((resolve, reject) => {
+      const settle = (fn) => (v) => {
+        this._pending.delete(entry);
+        fn(v);
+      };
+      const entry = { reject: settle(reject), event };
+      this._pending.add(entry);
+      executor(settle(resolve), settle(reject));
+    });
   }
 
   /** Connects to `/notifications`; resolves once the namespace is joined. */
   connect() {
     if (this._closed) return Promise.reject(new PrdClientError('CLOSED', 'client is closed'));
     if (this.socket?.connected) return Promise.resolve();
-    return new Promise((resolve, reject) => {
+    return this._track('connect', (resolve, reject) => {
       if (!this.socket) {
         const base = this.url.replace(/\/+$/, '');
         const socket = this._io(`${base}/notifications`, { forceNew: true, ...this._socketOptions });
@@ -67,7 +83,7 @@ export class NotificationsClient extends Emitter {
   _request(event, payload) {
     if (this._closed) return Promise.reject(new PrdClientError('CLOSED', 'client is closed', { event }));
     if (!this.socket) return Promise.reject(new PrdClientError('NOT_JOINED', 'connect() first', { event }));
-    return new Promise((resolve, reject) => {
+    return this._track(event, (resolve, reject) => {
       this.socket.timeout(this.requestTimeout).emit(event, payload, (err, res) => {
         if (err) reject(new PrdClientError('TIMEOUT', `no answer to ${event}`, { event }));
         else if (!res || res.error) {
@@ -90,6 +106,7 @@ export class NotificationsClient extends Emitter {
   async subscribe(organizationId) {
     if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event: 'subscribe' });
     if (!this.socket) await this.connect();
+    if (this._closed) throw new PrdClientError('CLOSED', 'client is closed', { event: 'subscribe' });
     const res = await this._subscribe(organizationId);
     this.organizationId = organizationId;
     this._subscribedOnce = true;
@@ -120,12 +137,13 @@ export class NotificationsClient extends Emitter {
     return res;
   }
 
-  /** Closes the connection for good. */
+  /** Closes the connection for good; what is under way rejects `CLOSED`. */
   close() {
     this._closed = true;
     if (this.socket) {
       this.socket.disconnect();
       this.socket.removeAllListeners();
     }
+    for (const p of [...this._pending]) p.reject(new PrdClientError('CLOSED', 'client is closed', { event: p.event }));
   }
 }

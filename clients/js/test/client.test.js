@@ -5,7 +5,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PrdClient, PrdClientError, diffDeltas } from '../src/client.js';
+import { NotificationsClient, PrdClient, PrdClientError, diffDeltas } from '../src/client.js';
+import { Emitter } from '../src/emitter.js';
 import { rng } from './util.js';
 
 function apply(text, deltas) {
@@ -48,6 +49,55 @@ test('options are checked; editing needs a joined edit session', () => {
   assert.throws(() => c.setStatus('away'), TypeError);
   c.close();
   assert.throws(() => c.insert(0, 'x'), (e) => e.code === 'CLOSED');
+});
+
+test('counts, sizes and delays are checked: a bad one is a TypeError naming it', () => {
+  const io = () => { throw new Error('not connecting in this test'); };
+  const make = (options) => new PrdClient({ url: 'http://127.0.0.1:1', token: 't', prdId: 'p', io, ...options });
+  for (const name of ['maxOperationSize', 'maxInFlight', 'maxCoalesce']) {
+    for (const bad of [0, -1, 0.5, NaN, Infinity, '1', 1n]) {
+      assert.throws(() => make({ [name]: bad }), (e) => e instanceof TypeError && e.message.startsWith(`${name} must be`),
+        `${name}: ${String(bad)}`);
+    }
+    assert.equal(make({ [name]: 1 })[name], 1);
+  }
+  for (const bad of [0, -1, NaN, Infinity, '100']) assert.throws(() => make({ requestTimeout: bad }), /requestTimeout must be/);
+  for (const bad of [-1, NaN, '50']) assert.throws(() => make({ presenceInterval: bad }), /presenceInterval must be/);
+  assert.equal(make({ presenceInterval: 0 }).presenceInterval, 0);
+  assert.equal(make({ requestTimeout: 1 }).requestTimeout, 1);
+  assert.equal(make({}).maxOperationSize, 65536);
+});
+
+// A socket.io socket that never connects (socket.io retrying meanwhile).
+function neverConnecting() {
+  const socket = new Emitter();
+  Object.assign(socket, {
+    connected: false,
+    active: false,
+    connect() { this.active = true; },
+    disconnect() { this.active = false; },
+    removeAllListeners() { this._listeners.clear(); },
+  });
+  return socket;
+}
+
+test('NotificationsClient: close() while connect() or subscribe() is under way rejects them CLOSED', async () => {
+  const sockets = [];
+  const io = () => {
+    const s = neverConnecting();
+    sockets.push(s);
+    return s;
+  };
+  const n = new NotificationsClient({ url: 'http://127.0.0.1:1', token: 't', io });
+  const subscribing = n.subscribe('org');
+  const connecting = n.connect();
+  assert.equal(sockets.length, 1);
+  assert.equal(sockets[0].active, true);
+  n.close();
+  await assert.rejects(subscribing, (e) => e instanceof PrdClientError && e.code === 'CLOSED');
+  await assert.rejects(connecting, (e) => e.code === 'CLOSED');
+  await assert.rejects(n.subscribe('org'), (e) => e.code === 'CLOSED');
+  await assert.rejects(n.markRead(['x']), (e) => e.code === 'CLOSED');
 });
 
 test('every client names its replica with an id of its own, as the hub accepts it', () => {

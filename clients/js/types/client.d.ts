@@ -233,7 +233,7 @@ export interface PrdDeleted {
 /** Why a PrdClient's session ended: close(), or the PRD was deleted. */
 export interface ClosedEvent {
   reason: 'closed' | 'deleted';
-  /** Local edits never acknowledged (dropped). */
+  /** Local edits never acknowledged (dropped), those held for an archived PRD included. */
   pendingCount: number;
 }
 
@@ -431,18 +431,20 @@ export interface PrdClientOptions {
   io: IoFactory;
   /** Extra options for io() (`transports`, `reconnectionDelay`, …). */
   socketOptions?: Record<string, unknown>;
-  /** content-updates sent ahead of their acks (64). */
+  /** content-updates sent ahead of their acks (64); an integer ≥ 1 (TypeError otherwise). */
   maxInFlight?: number;
-  /** Minimum ms between two presence-update sends (50). */
+  /** Minimum ms between two presence-update sends (50); a finite number ≥ 0. */
   presenceInterval?: number;
-  /** Longest insert unsent typing is merged into, UTF-16 units (4096). */
+  /** Longest insert unsent typing is merged into, UTF-16 units (4096); an integer ≥ 1. */
   maxCoalesce?: number;
   /**
    * Longest insert or delete sent as one operation, UTF-16 units: the hub's
-   * `[collab] max-operation-size` (65536). Longer ones go as several.
+   * `[collab] max-operation-size` (65536); an integer ≥ 1. Longer ones go as
+   * several, a surrogate pair never split: at 1, an edit holding one is
+   * refused `PAYLOAD_TOO_LARGE`.
    */
   maxOperationSize?: number;
-  /** Ms to wait for the ack of a request (30000). */
+  /** Ms to wait for the ack of a request (30000); a finite number > 0. */
   requestTimeout?: number;
 }
 
@@ -517,11 +519,12 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   whenSynced(): Promise<void>;
   /**
    * This replica's state vector as of the call, once the hub has
-   * acknowledged this replica's own edits it counts: what to send with
-   * offsets read in this text. Between connections it waits for the next
-   * join (at most `requestTimeout`, then rejects `NOT_JOINED`); null after
-   * disconnect(), while waiting for an unarchive, or when the join gave
-   * another site.
+   * acknowledged this replica's own edits made before the call (at most
+   * `requestTimeout`, then rejects `TIMEOUT`): what to send with offsets
+   * read in this text. Between connections it waits for the next join
+   * first (at most `requestTimeout`, then rejects `NOT_JOINED`); null after
+   * disconnect(), while waiting for an unarchive, or when the join
+   * re-applied those edits under other ids.
    */
   syncedVersion(): Promise<number[] | null>;
 
@@ -606,6 +609,7 @@ export declare class NotificationsClient extends Emitter<NotificationsClientEven
   markRead(ids: string[]): Promise<number>;
   /** `refresh-token`: the hub's ack with the fresh token's `exp`; offline, the token is only kept for reconnects. */
   refreshToken(token: string): Promise<TokenRefreshed>;
+  /** Closes for good: connect(), subscribe() and requests under way reject `CLOSED`. */
   close(): void;
 }
 
