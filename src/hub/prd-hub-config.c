@@ -323,40 +323,58 @@ load_key_file (PrdHubConfig *self, GKeyFile *file, const char *base_dir, GError 
   return TRUE;
 }
 
+/* Reads a key file's lines as GKeyFile does. */
+typedef struct
+{
+  const char *at;
+  const char *end;
+  guint number; /* of the line last read, from 1 */
+} LineReader;
+
+/* The next line, [*line, *stop): its `\r` before its `\n` and its leading
+ * whitespace dropped. FALSE at the end. */
+static gboolean
+next_line (LineReader *reader, const char **line, const char **stop)
+{
+  const char *eol;
+
+  if (reader->at >= reader->end)
+    return FALSE;
+  eol = memchr (reader->at, '\n', (gsize) (reader->end - reader->at));
+  *line = reader->at;
+  *stop = eol != NULL ? eol : reader->end;
+  reader->at = eol != NULL ? eol + 1 : reader->end;
+  reader->number++;
+  if (*stop > *line && (*stop)[-1] == '\r')
+    (*stop)--;
+  while (*line < *stop && g_ascii_isspace (**line))
+    (*line)++;
+  return TRUE;
+}
+
 /* What GKeyFile hides: a key given twice in one group (also under a second
  * header of the group, which GKeyFile merges) keeps only its last value, and
  * a localized key (`key[de]`) is never read by the sections. Both are refused,
- * naming the key and its lines. Lines as GKeyFile reads them: leading
- * whitespace dropped, `#` and empty lines comments, `[group]` headers, and
- * `key = value` with the key's trailing whitespace dropped. */
+ * naming the key and its lines. Lines as GKeyFile reads them: `#` and empty
+ * lines comments, `[group]` headers, and `key = value` with the key's
+ * trailing whitespace dropped. */
 static gboolean
 check_lines (const char *data, gsize len, GError **error)
 {
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autofree char *group = NULL;
-  const char *end = data + len;
-  guint line_number = 0;
+  LineReader reader = { data, data + len, 0 };
+  const char *line, *stop;
 
-  for (const char *line = data; line < end;)
+  while (next_line (&reader, &line, &stop))
     {
-      const char *eol = memchr (line, '\n', (gsize) (end - line));
-      const char *next = eol != NULL ? eol + 1 : end;
-      const char *stop = eol != NULL ? eol : end;
       const char *eq;
       g_autofree char *key = NULL;
       g_autofree char *id = NULL;
       gpointer first;
 
-      line_number++;
-      while (line < stop && g_ascii_isspace (*line))
-        line++;
-      if (stop > line && stop[-1] == '\r')
-        stop--;
       if (line == stop || *line == '#')
-        {
-          line = next;
-          continue;
-        }
+        continue;
       if (*line == '[')
         {
           const char *close = stop - 1;
@@ -365,22 +383,18 @@ check_lines (const char *data, gsize len, GError **error)
             close--;
           g_free (group);
           group = g_strndup (line + 1, (gsize) MAX (close - line - 1, 0));
-          line = next;
           continue;
         }
       eq = memchr (line, '=', (gsize) (stop - line));
       if (eq == NULL || group == NULL)
-        {
-          line = next;
-          continue;
-        }
+        continue;
       key = g_strndup (line, (gsize) (eq - line));
       g_strchomp (key);
       if (strchr (key, '[') != NULL)
         {
           g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
                        "[%s] %s (line %u): localized keys (KEY[LOCALE]) are not supported", group,
-                       key, line_number);
+                       key, reader.number);
           return FALSE;
         }
       id = g_strconcat (group, "\x1f", key, NULL);
@@ -388,44 +402,31 @@ check_lines (const char *data, gsize len, GError **error)
         {
           g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
                        "[%s] %s is set twice (lines %u and %u); give it once", group, key,
-                       GPOINTER_TO_UINT (first), line_number);
+                       GPOINTER_TO_UINT (first), reader.number);
           return FALSE;
         }
-      g_hash_table_insert (seen, g_steal_pointer (&id), GUINT_TO_POINTER (line_number));
-      line = next;
+      g_hash_table_insert (seen, g_steal_pointer (&id), GUINT_TO_POINTER (reader.number));
     }
   return TRUE;
 }
 
 /* GKeyFile's message about a line it cannot read quotes the line whole, and
  * the line may hold a secret (`base-url: https://user:password@…` meant as
- * `base-url = …`). Lines are classified first as GKeyFile does (the line's
- * `\r` before its `\n` and its leading whitespace dropped; a comment, a
+ * `base-url = …`). Lines are classified first as GKeyFile does (a comment, a
  * `[group]` header with only spaces or tabs after its `]`, or `key = value`
  * with a key), and a line that is none of them is named by its number. */
 static gboolean
 check_syntax (const char *data, gsize len, GError **error)
 {
-  const char *end = data + len;
-  guint line_number = 0;
+  LineReader reader = { data, data + len, 0 };
+  const char *line, *stop;
 
-  for (const char *line = data; line < end;)
+  while (next_line (&reader, &line, &stop))
     {
-      const char *eol = memchr (line, '\n', (gsize) (end - line));
-      const char *next = eol != NULL ? eol + 1 : end;
-      const char *stop = eol != NULL ? eol : end;
       const char *eq;
 
-      line_number++;
-      if (stop > line && stop[-1] == '\r')
-        stop--;
-      while (line < stop && g_ascii_isspace (*line))
-        line++;
       if (line == stop || *line == '#')
-        {
-          line = next;
-          continue;
-        }
+        continue;
       eq = memchr (line, '=', (gsize) (stop - line));
       if (*line == '[')
         {
@@ -435,15 +436,12 @@ check_syntax (const char *data, gsize len, GError **error)
           while (p < stop && (*p == ' ' || *p == '\t'))
             p++;
           if (close != NULL && p == stop)
-            {
-              line = next;
-              continue;
-            }
+            continue;
           if (eq == NULL)
             {
               g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
                            "line %u: a [group] header ends with ] and nothing after it",
-                           line_number);
+                           reader.number);
               return FALSE;
             }
         }
@@ -452,16 +450,15 @@ check_syntax (const char *data, gsize len, GError **error)
           g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
                        "line %u is neither KEY = VALUE, a [group] header nor a # comment "
                        "(the line is not quoted here: it may hold a secret)",
-                       line_number);
+                       reader.number);
           return FALSE;
         }
       if (eq == line)
         {
           g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                       "line %u: no key before its =", line_number);
+                       "line %u: no key before its =", reader.number);
           return FALSE;
         }
-      line = next;
     }
   return TRUE;
 }
