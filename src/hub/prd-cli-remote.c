@@ -133,6 +133,7 @@ remote_open (const char *config_file,
   g_autoptr (PrdSecretStore) secrets = NULL;
   g_autoptr (PrdIdentity) identity = NULL;
   g_autoptr (PrdAuth) auth = NULL;
+  g_autoptr (GBytes) secret = NULL;
   const PrdHubServerConfig *server;
 
   if (config_file != NULL && !prd_hub_config_load_file (config, config_file, error))
@@ -186,7 +187,12 @@ remote_open (const char *config_file,
         return NULL;
       prd_hub_secret_set_store (secrets);
     }
-  auth = prd_hub_create_auth (config, error);
+  /* The running hub's secret, never a new one (jwt-public-key was refused
+   * above). */
+  secret = prd_hub_secret_find_jwt (server->data_dir, error);
+  if (secret == NULL)
+    return NULL;
+  auth = prd_auth_new_hmac (secret, error);
   if (auth == NULL)
     return NULL;
   identity =

@@ -273,27 +273,14 @@ create_secret_file (const char *data_dir, const char *path, GError **error)
   return TRUE;
 }
 
-/**
- * prd_hub_secret_load_jwt:
- * @data_dir: the hub's data folder (created 0700 if missing)
- *
- * The environment, else the installed secret store, else the data folder's
- * `jwt-secret` file; generated on first start (see the top of this file).
- * With a store installed this blocks on it (see
- * prd_secret_store_lookup_sync()): call it at start-up, not from the loop.
- *
- * Returns: (transfer full): the HS256 secret, or %NULL with @error set
- *   (%PRD_ERROR_CONFIG; %PRD_ERROR_SECRET_STORE when the store fails)
- */
-GBytes *
-prd_hub_secret_load_jwt (const char *data_dir, GError **error)
+/* The environment, else the installed store, else the `jwt-secret` file;
+ * made when there is none only when @may_generate. */
+static GBytes *
+load_jwt (const char *data_dir, gboolean may_generate, GError **error)
 {
   const char *env = g_getenv (PRD_HUB_SECRET_ENV);
   g_autofree char *path = NULL;
   gboolean created = FALSE;
-
-  g_return_val_if_fail (data_dir != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (env != NULL && *env != '\0')
     {
@@ -306,7 +293,7 @@ prd_hub_secret_load_jwt (const char *data_dir, GError **error)
       return g_bytes_new (env, strlen (env));
     }
 
-  if (g_mkdir_with_parents (data_dir, 0700) != 0)
+  if (may_generate && g_mkdir_with_parents (data_dir, 0700) != 0)
     {
       int saved_errno = errno;
 
@@ -332,6 +319,14 @@ prd_hub_secret_load_jwt (const char *data_dir, GError **error)
   path = g_build_filename (data_dir, PRD_HUB_SECRET_FILE, NULL);
   if (!g_file_test (path, G_FILE_TEST_EXISTS) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
     {
+      if (!may_generate)
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND,
+                       "The hub of %s keeps no JWT secret (it was started with %s?): give this "
+                       "command the same %s",
+                       data_dir, PRD_HUB_SECRET_ENV, PRD_HUB_SECRET_ENV);
+          return NULL;
+        }
       if (installed_store != NULL && !PRD_IS_FILE_SECRET_STORE (installed_store))
         return generate_into_store (installed_store, error);
       if (!create_secret_file (data_dir, path, error))
@@ -341,4 +336,45 @@ prd_hub_secret_load_jwt (const char *data_dir, GError **error)
   if (created)
     g_message ("Generated a new JWT secret in %s", path);
   return read_secret_file (path, error);
+}
+
+/**
+ * prd_hub_secret_load_jwt:
+ * @data_dir: the hub's data folder (created 0700 if missing)
+ *
+ * The environment, else the installed secret store, else the data folder's
+ * `jwt-secret` file; generated on first start (see the top of this file).
+ * With a store installed this blocks on it (see
+ * prd_secret_store_lookup_sync()): call it at start-up, not from the loop.
+ *
+ * Returns: (transfer full): the HS256 secret, or %NULL with @error set
+ *   (%PRD_ERROR_CONFIG; %PRD_ERROR_SECRET_STORE when the store fails)
+ */
+GBytes *
+prd_hub_secret_load_jwt (const char *data_dir, GError **error)
+{
+  g_return_val_if_fail (data_dir != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return load_jwt (data_dir, TRUE, error);
+}
+
+/**
+ * prd_hub_secret_find_jwt:
+ * @data_dir: the data folder of a hub that has run
+ *
+ * As prd_hub_secret_load_jwt(), but never makes a secret (nor the folder):
+ * for the commands that ask the running hub, whose secret a new one would
+ * not be.
+ *
+ * Returns: (transfer full): the HS256 secret, or %NULL with @error set
+ *   (%PRD_ERROR_NOT_FOUND when the hub keeps none)
+ */
+GBytes *
+prd_hub_secret_find_jwt (const char *data_dir, GError **error)
+{
+  g_return_val_if_fail (data_dir != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return load_jwt (data_dir, FALSE, error);
 }

@@ -15,6 +15,7 @@ G_BEGIN_DECLS
 void prd_hub_secret_set_store (PrdSecretStore *store);
 
 GBytes *prd_hub_secret_load_jwt (const char *data_dir, GError **error);
+GBytes *prd_hub_secret_find_jwt (const char *data_dir, GError **error);
 gboolean prd_hub_secret_check_file (const char *path, GError **error);
 
 G_END_DECLS

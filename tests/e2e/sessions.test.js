@@ -253,25 +253,39 @@ test('prdhub prd rename|archive|unarchive|version|delete go through the running 
   }
 });
 
-test('status and the remote prd actions refuse a folder no hub ever ran in, and make no secret there', async () => {
+// Runs a command without PRDHUB_JWT_SECRET.
+function cliWithoutSecret(args, dataDir, url) {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env };
+    delete env.PRDHUB_JWT_SECRET;
+    const proc = spawn(PRDHUB_BIN, [...args, '--url', url, '--data-dir', dataDir],
+      { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let stderr = '';
+    proc.stderr.on('data', (d) => { stderr += d; });
+    proc.on('error', reject);
+    proc.on('close', (status) => resolve({ status, stderr }));
+  });
+}
+
+test('status and the remote prd actions make no secret: not in a folder no hub ran in, nor in a hub\'s that keeps none', async () => {
   const dir = tmpDir();
+  // The test hubs run with PRDHUB_JWT_SECRET: their folder keeps no secret.
+  const hub = await startHub();
   try {
     for (const args of [['status'], ['prd', 'archive', 'prd_abc']]) {
-      const res = await new Promise((resolve, reject) => {
-        const env = { ...process.env };
-        delete env.PRDHUB_JWT_SECRET;
-        const proc = spawn(PRDHUB_BIN, [...args, '--url', 'http://127.0.0.1:1', '--data-dir', dir],
-          { stdio: ['ignore', 'pipe', 'pipe'], env });
-        let stderr = '';
-        proc.stderr.on('data', (d) => { stderr += d; });
-        proc.on('error', reject);
-        proc.on('close', (status) => resolve({ status, stderr }));
-      });
+      let res = await cliWithoutSecret(args, dir, 'http://127.0.0.1:1');
       assert.equal(res.status, 1, res.stderr);
       assert.match(res.stderr, /is not a hub's data folder \(it has no prdhub\.db/);
       assert.deepEqual(fs.readdirSync(dir), [], `${args.join(' ')} wrote into the folder`);
+
+      const before = fs.readdirSync(hub.dataDir).sort();
+      res = await cliWithoutSecret(args, hub.dataDir, hub.url);
+      assert.equal(res.status, 1, res.stderr);
+      assert.match(res.stderr, /keeps no JWT secret .*give this command the same PRDHUB_JWT_SECRET/);
+      assert.deepEqual(fs.readdirSync(hub.dataDir).sort(), before, `${args.join(' ')} made a secret`);
     }
   } finally {
+    await hub.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
