@@ -1262,6 +1262,8 @@ test_config_bad_line_not_quoted (void)
     { "[ai] SECRETPW\n", "line 1: a [group] header ends with ] and nothing after it" },
     { "[ai\n", "line 1: a [group] header ends with ]" },
     { "[ai]\nmodel = m\n[SECRETPW", "line 3: a [group] header" },
+    /* A last line without \n keeps its \r, as GKeyFile reads it. */
+    { "[server]\r\nlisten = 127.0.0.1:0\r\n[log-SECRETPW]\r", "line 3: a [group] header" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)

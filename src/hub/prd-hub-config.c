@@ -331,7 +331,8 @@ typedef struct
   guint number; /* of the line last read, from 1 */
 } LineReader;
 
-/* The next line, [*line, *stop): its `\r` before its `\n` and its leading
+/* The next line, [*line, *stop): its `\r` before its `\n` (only there, as
+ * GKeyFile: a last line without `\n` keeps a `\r`) and its leading
  * whitespace dropped. FALSE at the end. */
 static gboolean
 next_line (LineReader *reader, const char **line, const char **stop)
@@ -345,7 +346,7 @@ next_line (LineReader *reader, const char **line, const char **stop)
   *stop = eol != NULL ? eol : reader->end;
   reader->at = eol != NULL ? eol + 1 : reader->end;
   reader->number++;
-  if (*stop > *line && (*stop)[-1] == '\r')
+  if (eol != NULL && *stop > *line && (*stop)[-1] == '\r')
     (*stop)--;
   while (*line < *stop && g_ascii_isspace (**line))
     (*line)++;

@@ -519,6 +519,20 @@ cmd_serve (int argc, char **argv)
       if (auth == NULL)
         return fail (error);
     }
+  /* So is what the environment gives: the JWT secret and the AI key. */
+  if (auth == NULL && g_getenv (PRD_HUB_SECRET_ENV) != NULL &&
+      *g_getenv (PRD_HUB_SECRET_ENV) != '\0')
+    {
+      auth = prd_hub_create_auth (config, &error);
+      if (auth == NULL)
+        return fail (error);
+    }
+  if (g_getenv ("PRDHUB_AI_API_KEY") != NULL && *g_getenv ("PRDHUB_AI_API_KEY") != '\0')
+    {
+      provider = open_ai_provider (config, NULL, &error);
+      if (provider == NULL && error != NULL)
+        return fail (error);
+    }
   raise_open_file_limit (prd_hub_config_get_server (config));
   /* Before anything is written there: the secret store may make files. */
   data_lock = lock_data_dir (config, &error);
@@ -527,7 +541,8 @@ cmd_serve (int argc, char **argv)
   secrets = open_secret_store (config, &error);
   if (secrets == NULL)
     return fail (error);
-  provider = open_ai_provider (config, secrets, &error);
+  if (provider == NULL)
+    provider = open_ai_provider (config, secrets, &error);
   if (provider == NULL && error != NULL)
     return fail (error);
   /* The hub's own secret, in the data folder, when no public key is set. */

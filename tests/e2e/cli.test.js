@@ -71,6 +71,27 @@ for (const [name, [text, re]] of Object.entries(BAD_CONFIGS)) {
   });
 }
 
+test('serve refuses a bad PRDHUB_JWT_SECRET or PRDHUB_AI_API_KEY before the data folder is touched', () => {
+  const cases = [
+    [{ PRDHUB_JWT_SECRET: 'short' }, '', /PRDHUB_JWT_SECRET must be at least 32 bytes long/],
+    [{ PRDHUB_JWT_SECRET: 'x'.repeat(32), PRDHUB_AI_API_KEY: 'sk-one\ntwo' },
+      '[ai]\nbase-url = http://127.0.0.1:1/v1\nmodel = m\n', /API key must be printable ASCII/],
+  ];
+  for (const [env, config, re] of cases) {
+    const dir = tmpDir();
+    const dataDir = path.join(dir, 'data');
+    const file = path.join(dir, 'hub.conf');
+    fs.writeFileSync(file, config);
+    fs.mkdirSync(dataDir);
+    const res = prdhub(['serve', '--no-dbus', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--config', file], env);
+    const left = fs.readdirSync(dataDir);
+    fs.rmSync(dir, { recursive: true, force: true });
+    assert.equal(res.status, 1, res.stderr);
+    assert.match(res.stderr, re);
+    assert.deepEqual(left, [], 'nothing made in the data folder (no lock)');
+  }
+});
+
 test('every command refuses a --config that is not a regular file, at once', () => {
   const dir = tmpDir();
   const fifo = path.join(dir, 'fifo');
