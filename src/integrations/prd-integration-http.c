@@ -288,6 +288,21 @@ prd_integration_http_shutdown (PrdIntegrationHttp *self)
   g_cancellable_cancel (self->shutdown);
 }
 
+/**
+ * prd_integration_http_get_shutdown:
+ *
+ * Returns: (transfer none): cancelled by prd_integration_http_shutdown():
+ *   an integration that also calls its service another way (git, through
+ *   libgit2) stops those calls with it
+ */
+GCancellable *
+prd_integration_http_get_shutdown (PrdIntegrationHttp *self)
+{
+  g_return_val_if_fail (PRD_IS_INTEGRATION_HTTP (self), NULL);
+
+  return self->shutdown;
+}
+
 /* ---- pure helpers ---- */
 
 /* The longest wait prd_integration_http_parse_retry_after() reports. */

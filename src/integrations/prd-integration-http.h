@@ -96,6 +96,7 @@ void prd_integration_http_set_timeout (PrdIntegrationHttp *self, guint seconds);
 void prd_integration_http_set_backoff (PrdIntegrationHttp *self, guint base_ms, guint cap_ms);
 void prd_integration_http_set_deadline (PrdIntegrationHttp *self, guint seconds);
 void prd_integration_http_shutdown (PrdIntegrationHttp *self);
+GCancellable *prd_integration_http_get_shutdown (PrdIntegrationHttp *self);
 
 void prd_integration_http_send_async (PrdIntegrationHttp *self,
                                       const char *method,

@@ -492,6 +492,51 @@ test('git remote: removing the settings stops the push under way; nothing more i
   }
 });
 
+test('git remote: removing the settings stops a connection check under way; nothing more is sent with them', async () => {
+  const http = await import('node:http');
+  const seen = [];
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  const remote = http.createServer((req, res) => {
+    seen.push({ auth: req.headers.authorization ?? null, at: Date.now() });
+    held.then(() => {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="x"' });
+      res.end();
+    });
+  });
+  await new Promise((r) => remote.listen(0, '127.0.0.1', r));
+  const hub = await startHub({ env: VERBOSE });
+  try {
+    let res = await rest(hub, 'PUT', '/api/integrations/git', {
+      body: { remoteUrl: `http://127.0.0.1:${remote.address().port}/prds.git`, username: 'bot',
+        token: GIT_TOKEN, timeoutSeconds: 60, pushOnVersion: 'false' },
+      tok: token(ADMIN),
+    });
+    assert.equal(res.status, 200, res.text);
+    const checking = rest(hub, 'POST', '/api/integrations/git/test', { tok: token(ADMIN) });
+    await new Promise((resolve) => {
+      const poll = () => (seen.length > 0 ? resolve() : setTimeout(poll, 20));
+      poll();
+    });
+    res = await rest(hub, 'DELETE', '/api/integrations/git', { tok: token(ADMIN) });
+    assert.equal(res.status, 200, res.text);
+    const removedAt = Date.now();
+    // Answered without the remote's answer: the entry as it was.
+    const checked = await checking;
+    assert.equal(checked.status, 200, checked.text);
+    assert.notEqual(checked.json.status, 'error', checked.text);
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.deepEqual(seen.filter((r) => r.at >= removedAt), [], 'the remote was asked again');
+    assert.deepEqual(seen.filter((r) => r.auth !== null), [], 'credentials were sent');
+  } finally {
+    release();
+    remote.close();
+    remote.closeAllConnections();
+    await assertCleanStop(hub);
+  }
+});
+
 test('a bad [integrations] setting stops the hub from starting', async () => {
   for (const config of ['[integrations]\ngit-file-remotes = maybe\n', '[integrations]\nno-such-key = 1\n']) {
     await assert.rejects(startHub({ config }), /exited early/, config);

@@ -80,11 +80,13 @@ struct _PrdGitRemote
   char *branch;
   gboolean push_on_version;
   guint timeout;
-  char *ca_file;        /* (nullable) */
-  char *username;       /* (nullable) */
-  char *token;          /* (nullable) */
-  char *ssh_key;        /* (nullable) */
-  char *ssh_passphrase; /* (nullable) */
+  char *ca_file;         /* (nullable) */
+  char *username;        /* (nullable) */
+  char *token;           /* (nullable) */
+  char *ssh_key;         /* (nullable) */
+  char *ssh_passphrase;  /* (nullable) */
+  GCancellable *retired; /* (owned) (nullable): its HTTP client's shutdown, cancelled when the
+                          * settings are removed or replaced (or the hub stops) */
 };
 
 static void prd_git_remote_integration_init (PrdIntegrationInterface *iface);
@@ -119,6 +121,7 @@ prd_git_remote_finalize (GObject *object)
   clear_secret (&self->token);
   clear_secret (&self->ssh_key);
   clear_secret (&self->ssh_passphrase);
+  g_clear_object (&self->retired);
   G_OBJECT_CLASS (prd_git_remote_parent_class)->finalize (object);
 }
 
@@ -417,6 +420,10 @@ git_setup (PrdIntegration *integration,
   self->token = g_strdup (token);
   self->ssh_key = g_strdup (key);
   self->ssh_passphrase = g_strdup (g_hash_table_lookup (secrets, "sshPassphrase"));
+  /* libgit2 does not go through @http: its shutdown (the registry's, when
+   * these settings are removed or replaced) stops this remote's calls too. */
+  if (http != NULL)
+    self->retired = g_object_ref (prd_integration_http_get_shutdown (http));
   return TRUE;
 }
 
@@ -451,6 +458,8 @@ typedef struct
   gboolean timed_out;
   GCancellable *cancellable;
   gulong cancelled_id;
+  GCancellable *retired; /* the remote's (see PrdGitRemote) */
+  gulong retired_id;
   GTask *outer;
 } Push;
 
@@ -1304,6 +1313,8 @@ on_done (GObject *source, GAsyncResult *result, gpointer user_data)
   g_clear_pointer (&push->watchdog, g_source_unref);
   if (push->cancellable != NULL)
     g_cancellable_disconnect (push->cancellable, push->cancelled_id);
+  if (push->retired != NULL)
+    g_cancellable_disconnect (push->retired, push->retired_id);
   if (push->check_only)
     ok = g_task_propagate_boolean (G_TASK (result), &error);
   else
@@ -1316,7 +1327,8 @@ on_done (GObject *source, GAsyncResult *result, gpointer user_data)
                    "No answer from the remote within %u s; the %s was stopped", push->timeout,
                    what_of (push));
     }
-  else if (!ok && push->cancellable != NULL && g_cancellable_is_cancelled (push->cancellable))
+  else if (!ok && ((push->cancellable != NULL && g_cancellable_is_cancelled (push->cancellable)) ||
+                   (push->retired != NULL && g_cancellable_is_cancelled (push->retired))))
     {
       g_clear_error (&error);
       g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The push was cancelled");
@@ -1377,6 +1389,15 @@ start (PrdGitRemote *self, Push *push, GTask *outer, GCancellable *cancellable)
       push->cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled),
                                                   prd_git_watch_ref (push->watch),
                                                   (GDestroyNotify) prd_git_watch_unref);
+    }
+  /* Settings removed or replaced meanwhile: nothing more is sent with them
+   * (already so: the push stops before its first connect). */
+  if (self->retired != NULL)
+    {
+      push->retired = self->retired;
+      push->retired_id = g_cancellable_connect (self->retired, G_CALLBACK (on_cancelled),
+                                                prd_git_watch_ref (push->watch),
+                                                (GDestroyNotify) prd_git_watch_unref);
     }
   g_task_run_in_thread (inner, do_push);
   g_object_unref (inner);
