@@ -15,7 +15,9 @@
  * An edit is undone once: the resolution that undoes it marks its party in
  * every other open conflict over it (rewritten in the same commit as the
  * row's deletion) and in the window; a later resolution that would undo it
- * again changes no text and answers `alreadyUndone`.
+ * again changes no text and answers `alreadyUndone`. A conflict raised
+ * with an edit undone before records that too: that undo's copies stand in
+ * for the delete's characters, so undoing the later delete leaves them out.
  */
 #define G_LOG_DOMAIN "prd-hub-conflicts"
 
@@ -43,6 +45,10 @@ typedef struct
   /* a resolution of another conflict undid the operation: undoing it again
    * changes nothing */
   gboolean undone;
+  /* it was undone before this conflict was raised: its deleted characters
+   * are back as new ones, which the other edit never saw, so the originals
+   * stay out of what undoing the other edit puts back */
+  gboolean undone_before;
 } Party;
 
 typedef struct
@@ -141,6 +147,7 @@ parties_to_string (const Conflict *conflict)
       json_object_set_int_member (object, "site", party->site);
       json_object_set_int_member (object, "seq", party->seq);
       json_object_set_boolean_member (object, "undone", party->undone);
+      json_object_set_boolean_member (object, "undoneBefore", party->undone_before);
       json_array_add_object_element (array, object);
     }
   return prd_json_to_string (root);
@@ -182,6 +189,8 @@ parties_from_string (Conflict *conflict, const char *text)
       party->site = (guint32) json_object_get_int_member_with_default (object, "site", 0);
       party->seq = (guint32) json_object_get_int_member_with_default (object, "seq", 0);
       party->undone = json_object_get_boolean_member_with_default (object, "undone", FALSE);
+      party->undone_before =
+          json_object_get_boolean_member_with_default (object, "undoneBefore", FALSE);
       if (party->user_id == NULL || party->user_name == NULL || party->text == NULL ||
           !json_object_has_member (object, "start") || !json_object_has_member (object, "end") ||
           !anchor_from_json (json_object_get_object_member (object, "start"), &party->start) ||
@@ -341,7 +350,7 @@ party_from_edit (Party *party, PrdConflictEdit *edit, PrdCrdtDoc *doc)
   party->end = edit->end;
   party->site = edit->site;
   party->seq = edit->seq;
-  party->undone = edit->undone;
+  party->undone = party->undone_before = edit->undone;
 }
 
 /**
@@ -605,13 +614,16 @@ add_inserted_spans (const Party *party, PrdCrdtDoc *doc, GArray *spans)
   g_array_append_vals (spans, own->data, own->len);
 }
 
-/* Adds @party's operation to @ops when it is a delete that stands. */
+/* Adds @party's operation to @ops when it is a delete whose characters
+ * must not come back: one that stands, or one undone before its conflict
+ * was raised (its undo put them back already, as new characters). */
 static void
 add_standing_delete (GPtrArray *ops, const Party *party, PrdCrdtDoc *doc)
 {
   PrdCrdtOp *op;
 
-  if (party->type != PRD_CRDT_OP_DELETE || party->seq == 0 || party->undone)
+  if (party->type != PRD_CRDT_OP_DELETE || party->seq == 0 ||
+      (party->undone && !party->undone_before))
     return;
   op = prd_crdt_doc_get_op (doc, party->site, party->seq);
   if (op != NULL)
@@ -621,7 +633,10 @@ add_standing_delete (GPtrArray *ops, const Party *party, PrdCrdtDoc *doc)
 /* What undoing @undone, a delete, puts back: the characters it deleted
  * that no delete that stands deleted too, each where it was. The deletes
  * known to overlap it are the other parties of the open conflicts over
- * it, this one's included; one undone already no longer counts. */
+ * it, this one's included; one undone while its conflict with @undone was
+ * open no longer counts (its undo left the shared characters deleted, as
+ * @undone stood), one undone before that conflict was raised still does
+ * (its undo put them back already). */
 static GPtrArray *
 deleted_pieces (PrdHubConflicts *self,
                 const Conflict *conflict,

@@ -669,3 +669,55 @@ for (const [second, expected] of [['theirs', 'lld'], ['yours', 'hellld']]) {
     });
   }
 }
+
+// A delete made late, after an undo: a deletes `hello `, b (not having seen
+// it) types X inside it and resolves `yours`, so a's delete is undone and its
+// characters come back as new ones (`heXllo world`). d, who has seen
+// nothing since the start, then deletes `llo w`: only `w` was still there
+// to delete (`heXllo orld`), and d's delete conflicts with a's, which was
+// undone before. Undoing d's delete puts back only `w`: `llo ` is back
+// already, as the copies a's undo made.
+for (const restart of [false, true]) {
+  test(`a delete made after an overlapping delete was undone: undoing it puts back only what it removed${restart ? ' (restart between)' : ''}`, async () => {
+    const dataDir = tmpDir('prdhub-e2e-conflicts-');
+    let hub = await startHub({ args: ['--data-dir', dataDir] });
+    let clients = {};
+    try {
+      const prdId = await createPrd(hub, 'Late delete', 'hello world');
+      clients = await sdkRoom(hub, prdId, ['a', 'b', 'd']);
+      const bases = Object.fromEntries(Object.entries(clients).map(([k, c]) => [k, [...c.stateVector]]));
+      clients.a.delete(0, 6, { base: bases.a });
+      await clients.a.whenSynced();
+      clients.b.insert(2, 'X', { base: bases.b });
+      await clients.b.whenSynced();
+      await sdkUntil(() => clients.b.conflicts.size === 1, 'b\'s conflict with a');
+      const withA = clients.b.getConflicts()[0];
+      assert.equal(withA.theirChange, 'hello ');
+      const one = await resolveRaw(clients.b, withA.conflictId, 'yours');
+      assert.equal(one.ack.alreadyUndone, false, JSON.stringify(one.ack));
+      await assertTextEverywhere(hub, prdId, clients, 'heXllo world');
+
+      clients.d.delete(2, 5, { base: bases.d });
+      await clients.d.whenSynced();
+      await sdkUntil(() => clients.d.conflicts.size === 1, 'd\'s conflict with a');
+      const late = clients.d.getConflicts()[0];
+      assert.equal(late.yourChange, 'llo w');
+      assert.equal(late.theirChange, 'hello ');
+      await assertTextEverywhere(hub, prdId, clients, 'heXllo orld');
+
+      if (restart) {
+        for (const c of Object.values(clients)) c.close();
+        await hub.stop();
+        hub = await startHub({ args: ['--data-dir', dataDir] });
+        clients = await sdkRoom(hub, prdId, ['a', 'b', 'd']);
+        await sdkUntil(() => clients.d.conflicts.size === 1, 'd\'s open conflict after the restart');
+      }
+      const two = await resolveRaw(clients.d, late.conflictId, 'theirs');
+      assert.deepEqual(two.ack, { ok: true, conflictId: late.conflictId, alreadyUndone: false });
+      await assertTextEverywhere(hub, prdId, clients, 'heXllo world');
+    } finally {
+      for (const c of Object.values(clients)) c.close();
+      await hub.stop();
+    }
+  });
+}
