@@ -12,6 +12,7 @@
 import { CrdtDoc, CrdtError, isWellFormed } from './crdt.js';
 import { Emitter } from './emitter.js';
 import { PrdClientError } from './errors.js';
+import { countOption, describe, msOption } from './options.js';
 
 // Joining again after the hub could not store an edit: from 0.5 s, doubling to 8 s.
 const STORAGE_RETRY_MIN_MS = 500;
@@ -95,33 +96,6 @@ export function diffDeltas(a, b) {
   const ins = b.slice(p, b.length - s);
   if (ins.length > 0) deltas.push({ type: 'insert', position: p, text: ins });
   return deltas;
-}
-
-// The option @name of @options, @fallback when absent: a whole number of
-// at least 1, or a TypeError naming it.
-function countOption(options, name, fallback) {
-  const v = options[name] ?? fallback;
-  if (!Number.isSafeInteger(v) || v < 1) throw new TypeError(`${name} must be an integer of at least 1 (got ${describe(v)})`);
-  return v;
-}
-
-// The option @name in ms: a finite number above 0 (or 0 too with @zero).
-function msOption(options, name, fallback, zero) {
-  const v = options[name] ?? fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (v === 0 && !zero))
-    throw new TypeError(`${name} must be a number of ms ${zero ? 'of at least 0' : 'above 0'} (got ${describe(v)})`);
-  return v;
-}
-
-// @v as an error message shows it.
-function describe(v) {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'bigint') return `${v}n`;
-  try {
-    return String(v);
-  } catch {
-    return typeof v;
-  }
 }
 
 function shiftPosition(pos, delta, own) {

@@ -433,7 +433,7 @@ export interface PrdClientOptions {
   socketOptions?: Record<string, unknown>;
   /** content-updates sent ahead of their acks (64); an integer ≥ 1 (TypeError otherwise). */
   maxInFlight?: number;
-  /** Minimum ms between two presence-update sends (50); a finite number ≥ 0. */
+  /** Minimum ms between two presence-update sends (50); a number ≥ 0 and ≤ 2147483647 (2^31 − 1). */
   presenceInterval?: number;
   /** Longest insert unsent typing is merged into, UTF-16 units (4096); an integer ≥ 1. */
   maxCoalesce?: number;
@@ -444,7 +444,7 @@ export interface PrdClientOptions {
    * refused `PAYLOAD_TOO_LARGE`.
    */
   maxOperationSize?: number;
-  /** Ms to wait for the ack of a request (30000); a finite number > 0. */
+  /** Ms to wait for the ack of a request (30000); a number > 0 and ≤ 2147483647 (2^31 − 1). */
   requestTimeout?: number;
 }
 
@@ -597,6 +597,7 @@ export interface NotificationsClientOptions {
   token: string;
   io: IoFactory;
   socketOptions?: Record<string, unknown>;
+  /** Ms to wait for the ack of a request (30000); a number > 0 and ≤ 2147483647 (TypeError otherwise). */
   requestTimeout?: number;
 }
 
