@@ -536,6 +536,10 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   setStatus(status: PresenceStatus): void;
 
   // comments
+  /**
+   * Offsets read in this text at the call; read back past local edits held
+   * for an archived PRD (a selection of nothing but such text: `FORBIDDEN`).
+   */
   addComment(comment: { position: number; content: string; selection?: Selection }):
     Promise<{ commentId: string; unresolvedMentions: string[] }>;
   replyComment(commentId: string, content: string): Promise<{ replyId: string; unresolvedMentions: string[] }>;
@@ -543,6 +547,7 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   getComments(): Comment[];
 
   // versions and approvals
+  /** With the edits made before the call; `FORBIDDEN` while some of them wait for an unarchive. */
   createVersion(options: { changelog: string; versionType?: VersionType; force?: boolean }): Promise<Version>;
   approve(options?: { comment?: string }): Promise<{ prdId: string; approvedAt: IsoTime }>;
 
