@@ -153,6 +153,58 @@ test('edits typed offline while the PRD was archived are kept, and sent once it 
   }
 });
 
+// Offsets read in a text holding edits the hub will not take before an
+// unarchive are read back past those edits: the comment lands on the text
+// it was read on, not on what the held edits shifted; a version asked then
+// would miss those edits and is refused (FORBIDDEN), nothing made.
+test('asked offline while the PRD gets archived: a comment lands where it was read; a version is refused', async () => {
+  const rest = restFor(owner);
+  const body = 'HEAD\nTARGET\n' + 'the rest of the document. '.repeat(4);
+  const { id: prdId } = await rest.createPrd({ title: 'Archived comment', content: body });
+  const a = sdkClient(hub, prdId, editor);
+  const errors = [];
+  a.on('error', (e) => errors.push(e));
+  try {
+    await a.connect();
+    const versionsBefore = (await rest.listVersions(prdId)).length;
+    a.disconnect();
+    a.insert(0, 'Offline intro paragraph. ');
+    a.delete(a.text.indexOf('HEAD'), 2); // "AD\nTARGET": the hub still has "HE"
+    const at = a.text.indexOf('TARGET');
+    const settled = (p) => p.then((value) => ({ value }), (error) => ({ error }));
+    const onTarget = settled(a.addComment({ position: at, selection: { start: at, end: at + 6 }, content: 'on TARGET' }));
+    // On the held insert alone: refused, no comment made.
+    const inHeld = settled(a.addComment({ position: 9, selection: { start: 8, end: 15 }, content: 'in held text' }));
+    const version = settled(a.createVersion({ changelog: 'with the offline edits' }));
+    await rest.archivePrd(prdId);
+    await untilLeft(hub, prdId, editor.sub);
+    await a.reconnect();
+    assert.equal(a.grantedMode, 'view');
+    assert.equal(a.pendingCount, 2);
+    const { commentId } = (await onTarget).value;
+    const held = (await inHeld).error;
+    assert.ok(held instanceof PrdClientError && held.code === 'FORBIDDEN', String(held));
+    assert.match(held.message, /^add-comment: the selection 8-15 is all text of local edits that wait for .* to be unarchived/);
+    const { error } = await version;
+    assert.ok(error instanceof PrdClientError && error.code === 'FORBIDDEN', String(error));
+    assert.match(error.message, /^create-version: 2 local edits made before it wait for .* to be unarchived/);
+    const comments = await rest.listComments(prdId);
+    const c = comments.find((x) => x.commentId === commentId);
+    assert.equal(body.slice(c.selection.start, c.selection.end), 'TARGET');
+    assert.equal(c.position, body.indexOf('TARGET'));
+    assert.equal(comments.length, 1);
+    assert.equal((await rest.listVersions(prdId)).length, versionsBefore);
+    assert.deepEqual(errors.map((e) => e.code), ['FORBIDDEN']);
+    // The edits are still sent once the PRD is unarchived.
+    await rest.unarchivePrd(prdId);
+    await until(() => a.grantedMode === 'edit' && a.joined, 'the edit join after unarchive');
+    await a.whenSynced();
+    assert.equal((await rest.getPrd(prdId)).content, 'Offline intro paragraph. AD' + body.slice(4));
+  } finally {
+    a.close();
+  }
+});
+
 // Edits held for an archived PRD are dropped when the session ends there:
 // the `closed` event counts them (what the web editor reports as lost).
 test('the closed event counts the edits held for an archived PRD: closed, or the PRD deleted', async () => {
@@ -203,6 +255,36 @@ function holdPrdUpdated(client) {
     },
   };
 }
+
+// Edits refused as archived (sent before the client heard of the archive)
+// stay in the text; offsets read in it are read back past them too.
+test('edits refused as archived: a comment read past them lands where it was read; a version is refused', async () => {
+  const rest = restFor(owner);
+  const { id: prdId } = await rest.createPrd({ title: 'Archived in flight, comment', content: 'HEAD\nTARGET\n' });
+  const a = sdkClient(hub, prdId, editor);
+  const errors = [];
+  a.on('error', (e) => errors.push(e));
+  try {
+    await a.connect();
+    const hold = holdPrdUpdated(a);
+    await rest.archivePrd(prdId);
+    a.insert(0, 'In flight: ');
+    await until(() => errors.length > 0, 'the refusal');
+    assert.equal(errors[0].code, 'FORBIDDEN');
+    const at = a.text.indexOf('TARGET');
+    const { commentId } = await a.addComment({ position: at, selection: { start: at, end: at + 6 }, content: 'c' });
+    const c = (await rest.listComments(prdId)).find((x) => x.commentId === commentId);
+    assert.deepEqual([c.position, c.selection.start, c.selection.end], [5, 5, 11]);
+    await assert.rejects(a.createVersion({ changelog: 'v' }),
+      (e) => e.code === 'FORBIDDEN' && /1 local edits made before it wait/.test(e.message));
+    hold.release();
+    await rest.unarchivePrd(prdId);
+    await a.whenSynced();
+    assert.equal((await rest.getPrd(prdId)).content, 'In flight: HEAD\nTARGET\n');
+  } finally {
+    a.close();
+  }
+});
 
 // An edit sent before the client heard of the archive is refused with
 // FORBIDDEN; it stays pending (and on screen) and is sent once the PRD is

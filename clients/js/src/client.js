@@ -12,6 +12,7 @@
 import { CrdtDoc, CrdtError, isWellFormed } from './crdt.js';
 import { Emitter } from './emitter.js';
 import { PrdClientError } from './errors.js';
+import { countOption, describe, msOption } from './options.js';
 
 // Joining again after the hub could not store an edit: from 0.5 s, doubling to 8 s.
 const STORAGE_RETRY_MIN_MS = 500;
@@ -95,33 +96,6 @@ export function diffDeltas(a, b) {
   const ins = b.slice(p, b.length - s);
   if (ins.length > 0) deltas.push({ type: 'insert', position: p, text: ins });
   return deltas;
-}
-
-// The option @name of @options, @fallback when absent: a whole number of
-// at least 1, or a TypeError naming it.
-function countOption(options, name, fallback) {
-  const v = options[name] ?? fallback;
-  if (!Number.isSafeInteger(v) || v < 1) throw new TypeError(`${name} must be an integer of at least 1 (got ${describe(v)})`);
-  return v;
-}
-
-// The option @name in ms: a finite number above 0 (or 0 too with @zero).
-function msOption(options, name, fallback, zero) {
-  const v = options[name] ?? fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (v === 0 && !zero))
-    throw new TypeError(`${name} must be a number of ms ${zero ? 'of at least 0' : 'above 0'} (got ${describe(v)})`);
-  return v;
-}
-
-// @v as an error message shows it.
-function describe(v) {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'bigint') return `${v}n`;
-  try {
-    return String(v);
-  } catch {
-    return typeof v;
-  }
 }
 
 function shiftPosition(pos, delta, own) {
@@ -1201,19 +1175,63 @@ export class PrdClient extends Emitter {
     }
   }
 
-  // The state vector of this replica's text as of the call, once the hub
-  // has acknowledged the local edits it counts (waiting for the join
-  // first, as a request does: also after disconnect(), until
-  // reconnect()); null when they cannot be sent (held for an archived
-  // PRD) or were re-applied under other ids (the vector names ids the hub
-  // never had). Offsets read in this text at the call go with it.
-  async _versionAt(event) {
-    if (this._held || this._archivedHold) return null;
+  // The version of this replica's text as of the call, for the offsets
+  // @places (`[position, assoc]`) read in it, once the hub has acknowledged
+  // the local edits made before the call (waiting for the join first, as a
+  // request does: also after disconnect(), until reconnect()). Resolves
+  // with `{ vector, positions, exact }`: this replica's vector and the
+  // offsets as given when those edits reached the hub under their ids
+  // (`exact`). When they cannot reach it (held for an archived PRD, or
+  // refused as archived), the version without this replica's
+  // unacknowledged edits, which the hub has, and the offsets read back
+  // into it, so that they land on the text they were read in, not on what
+  // the held edits shifted (an offset inside text those edits inserted
+  // lands where that text would be). Vector null (offsets as given, read
+  // in the hub's text) when the edits were re-applied under other ids
+  // after the join, or the hub lacks that version too (it lost operations
+  // it had handed out).
+  async _versionAt(event, places = []) {
     const vector = this.doc.stateVector();
     const rebases = this._rebases;
+    const base = this._withoutUnacked(vector, places);
     await this._ready(event, this._mark());
-    if (this._held || this._archivedHold || this._rebases !== rebases) return null;
-    return vector;
+    const given = places.map(([p]) => p);
+    if (this._held || this._archivedHold) {
+      if (!base.vector.every((n, site) => n <= this.doc.siteOps(site)))
+        return { vector: null, positions: given, exact: false };
+      return { ...base, exact: base.vector === vector };
+    }
+    // Re-applied under other ids: the hub's text has them where they were
+    // made; the offsets are read in it.
+    if (this._rebases !== rebases) return { vector: null, positions: given, exact: false };
+    return { vector, positions: given, exact: true };
+  }
+
+  // @vector (this replica's, now) without the local edits the hub has not
+  // acknowledged, and @places read back into that version; @vector and
+  // the offsets as they are when there are none. An offset that is not a
+  // position of the text is left for the hub to refuse.
+  _withoutUnacked(vector, places) {
+    const positions = places.map(([p]) => p);
+    const first = this._queue.length > 0 ? this._queue[0].op.seq : null;
+    const site = this.siteId;
+    if (first === null || site === null || !(vector[site] >= first)) return { vector, positions };
+    const base = [...vector];
+    base[site] = first - 1;
+    const ok = (p) => Number.isInteger(p) && p >= 0 && p <= this.doc.length;
+    const valid = places.filter(([p]) => ok(p));
+    const mapped = this.doc.positionsAt(valid, base);
+    return { vector: base, positions: places.map(([p]) => (ok(p) ? mapped.shift() : p)) };
+  }
+
+  // How many of the local edits numbered @mark or lower (_mark()) cannot
+  // reach the hub until the PRD is unarchived (held through a join, or
+  // refused as archived).
+  _heldBefore(mark) {
+    let n = 0;
+    for (const e of this._held?.pending ?? []) if (e.n <= mark) n++;
+    if (this._archivedHold) for (const e of this._queue) if (e.n <= mark) n++;
+    return n;
   }
 
   // Emits at once (Socket.IO buffers it while the connection is down).
@@ -1326,7 +1344,8 @@ export class PrdClient extends Emitter {
     if (this._closed || this._archivedHold || this._held) return null;
     // After disconnect(): the join may never come.
     if (!this.joined && !this.socket?.active) return null;
-    return this._versionAt('sync');
+    const { vector, exact } = await this._versionAt('sync');
+    return exact ? vector : null;
   }
 
   // ---- comments ------------------------------------------------------------------------------
@@ -1343,8 +1362,25 @@ export class PrdClient extends Emitter {
     // Read in this replica's text now: the hub maps them from this version
     // (offline too: the comment waits for the join and for the edits made
     // before it, all of them, not only the first maxInFlight).
-    const version = await this._versionAt('add-comment');
-    if (version) payload.stateVector = version;
+    // When edits made before it cannot reach the hub yet (the PRD archived
+    // meanwhile), the offsets are read back past them.
+    const places = [[position, 'after']];
+    if (selection) {
+      places.push([selection.start, 'after'],
+        [selection.end, selection.end > selection.start ? 'before' : 'after']);
+    }
+    const { vector, positions, exact } = await this._versionAt('add-comment', places);
+    // A selection of nothing but text the hub does not have yet: no
+    // comment could sit on it.
+    if (vector && !exact && selection && selection.end > selection.start && positions[2] <= positions[1]) {
+      throw new PrdClientError('FORBIDDEN', `add-comment: the selection ${selection.start}-${selection.end} is ` +
+        `all text of local edits that wait for ${this.prdId} to be unarchived`, { event: 'add-comment' });
+    }
+    if (vector) {
+      payload.stateVector = vector;
+      payload.position = positions[0];
+      if (selection) payload.selection = { start: positions[1], end: positions[2] };
+    }
     const { commentId, unresolvedMentions = [] } = await this.request('add-comment', payload);
     return { commentId, unresolvedMentions };
   }
@@ -1373,7 +1409,15 @@ export class PrdClient extends Emitter {
     if (force !== undefined) payload.force = force;
     // The version is of the text as of the call: the edits made before it
     // (offline ones too) go first; those made after it are not waited for.
-    await this._ready('create-version', this._mark());
+    // Edits made before it that wait for the PRD to be unarchived would not
+    // be in it: refused, nothing made.
+    const mark = this._mark();
+    await this._ready('create-version', mark);
+    const held = this._heldBefore(mark);
+    if (held > 0) {
+      throw new PrdClientError('FORBIDDEN', `create-version: ${held} local edits made before it wait for ` +
+        `${this.prdId} to be unarchived; a version now would not have them`, { event: 'create-version' });
+    }
     const res = await this.request('create-version', payload);
     return res.version;
   }
@@ -1419,8 +1463,11 @@ export class PrdClient extends Emitter {
     // A cursor read in this replica's text now: the hub maps it from this
     // version.
     if (typeof context?.cursorPosition === 'number' && context.stateVector === undefined) {
-      const version = await this._versionAt('ai-prompt');
-      if (version) payload.context.stateVector = version;
+      const { vector, positions } = await this._versionAt('ai-prompt', [[context.cursorPosition, 'after']]);
+      if (vector) {
+        payload.context.stateVector = vector;
+        payload.context.cursorPosition = positions[0];
+      }
     }
     if (insert !== undefined) payload.insert = insert;
     const { jobId } = await this.request('ai-prompt', payload);

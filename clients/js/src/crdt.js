@@ -906,6 +906,26 @@ export class CrdtDoc {
     return pos;
   }
 
+  /**
+   * Where the offsets @places (`[position, assoc]`, read in the current
+   * text) are in the older version @vector (which this replica must have):
+   * each before the character at it (assoc 'after') or after the one
+   * before it ('before'); where that character would be when @vector lacks
+   * it. Returns the positions, in order.
+   */
+  positionsAt(places, vector) {
+    const anchors = places.map(([position, assoc]) => this.anchorAt(position, assoc));
+    this._checkVector(vector);
+    if (this._vectorIsCurrent(vector)) return anchors.map((a) => this.resolveAnchor(a));
+    this._moveVersion(vector, true);
+    try {
+      return anchors.map((a) => this.resolveAnchor(a));
+    } finally {
+      this._moveVersion(vector, false);
+      this._textValid = false;
+    }
+  }
+
   // ---- binary state (prd_crdt_doc_decode_state) ------------------------------------
 
   /**

@@ -7,6 +7,7 @@
 
 import { Emitter } from './emitter.js';
 import { PrdClientError } from './errors.js';
+import { msOption } from './options.js';
 
 export class NotificationsClient extends Emitter {
   /** @param {{ url: string, token: string, io: Function, socketOptions?: object, requestTimeout?: number }} options */
@@ -15,7 +16,8 @@ export class NotificationsClient extends Emitter {
     const { url, token, io, socketOptions = {} } = options;
     if (typeof io !== 'function') throw new TypeError('NotificationsClient needs socket.io-client\'s io');
     this.url = url;
-    this.requestTimeout = options.requestTimeout ?? 30000;
+    // As PrdClient's: ms above 0, at most 2^31 - 1 (a TypeError otherwise).
+    this.requestTimeout = msOption(options, 'requestTimeout', 30000, false);
     this._io = io;
     this._socketOptions = { auth: { token }, ...socketOptions };
     this.socket = null;

@@ -68,6 +68,54 @@ test('counts, sizes and delays are checked: a bad one is a TypeError naming it',
   assert.equal(make({}).maxOperationSize, 65536);
 });
 
+// A timer takes at most 2^31 - 1 ms: setTimeout (and socket.io's timeout())
+// fires a longer delay after 1 ms, so every request would time out at once.
+test('delays longer than a timer takes (2^31 - 1 ms) are refused; NotificationsClient checks requestTimeout too', () => {
+  const io = () => { throw new Error('not connecting in this test'); };
+  const make = (options) => new PrdClient({ url: 'http://127.0.0.1:1', token: 't', prdId: 'p', io, ...options });
+  const notes = (options) => new NotificationsClient({ url: 'http://127.0.0.1:1', token: 't', io, ...options });
+  const max = 2 ** 31 - 1;
+  for (const bad of [2 ** 31, 1e12, Number.MAX_SAFE_INTEGER]) {
+    assert.throws(() => make({ requestTimeout: bad }), (e) => e instanceof TypeError &&
+      e.message === `requestTimeout must be a number of ms above 0 and at most ${max} (got ${bad})`);
+    assert.throws(() => make({ presenceInterval: bad }), (e) => e instanceof TypeError &&
+      e.message.startsWith('presenceInterval must be'));
+  }
+  assert.equal(make({ requestTimeout: max }).requestTimeout, max);
+  assert.equal(make({ presenceInterval: max }).presenceInterval, max);
+  for (const bad of [0, -1, NaN, Infinity, '100', 2 ** 31, 1e12]) {
+    assert.throws(() => notes({ requestTimeout: bad }), (e) => e instanceof TypeError &&
+      e.message.startsWith('requestTimeout must be'), String(bad));
+  }
+  assert.equal(notes({ requestTimeout: max }).requestTimeout, max);
+  assert.equal(notes({ requestTimeout: 1 }).requestTimeout, 1);
+  assert.equal(notes({}).requestTimeout, 30000);
+});
+
+// A socket that stays connecting: a request asked meanwhile waits for the
+// join, as long as requestTimeout says (here the longest one allowed).
+test('a request waiting for the join with the longest requestTimeout keeps waiting until close()', async () => {
+  const io = () => neverConnecting();
+  const warnings = [];
+  const onWarning = (w) => warnings.push(w.name);
+  process.on('warning', onWarning);
+  try {
+    const c = new PrdClient({ url: 'http://127.0.0.1:1', token: 't', prdId: 'p', io, requestTimeout: 2 ** 31 - 1 });
+    c.connect().catch(() => {});
+    let settled = null;
+    const asked = c.createVersion({ changelog: 'x' }).then(() => 'resolved', (e) => e.code);
+    asked.then((r) => { settled = r; });
+    // Well past the 1 ms an overflowing timer fires after.
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(settled, null);
+    c.close();
+    assert.equal(await asked, 'CLOSED');
+    assert.deepEqual(warnings.filter((n) => n === 'TimeoutOverflowWarning'), []);
+  } finally {
+    process.off('warning', onWarning);
+  }
+});
+
 // A socket.io socket that never connects (socket.io retrying meanwhile).
 function neverConnecting() {
   const socket = new Emitter();

@@ -241,3 +241,21 @@ for (const [file, trace, n] of [['trace-clownschool-4000', 'clownschool', 4000],
     assert.deepEqual(history(mine), history(theirs));
   });
 }
+
+test('positionsAt reads offsets of the current text back into an older version', () => {
+  const doc = new CrdtDoc();
+  doc.localInsert(0, 0, 'HEAD\nTARGET\n');
+  const base = doc.stateVector();
+  doc.localInsert(0, 0, 'Intro. ');
+  doc.localDelete(0, 7, 2); // "HE"
+  assert.equal(doc.getText(), 'Intro. AD\nTARGET\n');
+  const at = doc.getText().indexOf('TARGET');
+  // Past the insert and the deletion; inside the insert: where it goes; the ends.
+  assert.deepEqual(doc.positionsAt([[at, 'after'], [at + 6, 'before'], [3, 'after'], [3, 'before'], [0, 'after'],
+    [doc.length, 'after'], [doc.length, 'before']], base), [5, 11, 0, 0, 0, 12, 12]);
+  // The replica is left as it was.
+  assert.equal(doc.getText(), 'Intro. AD\nTARGET\n');
+  assert.deepEqual(doc.positionsAt([[at, 'after']], doc.stateVector()), [at]);
+  assert.throws(() => doc.positionsAt([[doc.length + 1, 'after']], base), (e) => e.code === 'INVALID_OPERATION');
+  assert.throws(() => doc.positionsAt([[0, 'after']], [5]), (e) => e.code === 'INVALID_OPERATION');
+});

@@ -433,7 +433,7 @@ export interface PrdClientOptions {
   socketOptions?: Record<string, unknown>;
   /** content-updates sent ahead of their acks (64); an integer ≥ 1 (TypeError otherwise). */
   maxInFlight?: number;
-  /** Minimum ms between two presence-update sends (50); a finite number ≥ 0. */
+  /** Minimum ms between two presence-update sends (50); a number ≥ 0 and ≤ 2147483647 (2^31 − 1). */
   presenceInterval?: number;
   /** Longest insert unsent typing is merged into, UTF-16 units (4096); an integer ≥ 1. */
   maxCoalesce?: number;
@@ -444,7 +444,7 @@ export interface PrdClientOptions {
    * refused `PAYLOAD_TOO_LARGE`.
    */
   maxOperationSize?: number;
-  /** Ms to wait for the ack of a request (30000); a finite number > 0. */
+  /** Ms to wait for the ack of a request (30000); a number > 0 and ≤ 2147483647 (2^31 − 1). */
   requestTimeout?: number;
 }
 
@@ -536,6 +536,10 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   setStatus(status: PresenceStatus): void;
 
   // comments
+  /**
+   * Offsets read in this text at the call; read back past local edits held
+   * for an archived PRD (a selection of nothing but such text: `FORBIDDEN`).
+   */
   addComment(comment: { position: number; content: string; selection?: Selection }):
     Promise<{ commentId: string; unresolvedMentions: string[] }>;
   replyComment(commentId: string, content: string): Promise<{ replyId: string; unresolvedMentions: string[] }>;
@@ -543,6 +547,7 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   getComments(): Comment[];
 
   // versions and approvals
+  /** With the edits made before the call; `FORBIDDEN` while some of them wait for an unarchive. */
   createVersion(options: { changelog: string; versionType?: VersionType; force?: boolean }): Promise<Version>;
   approve(options?: { comment?: string }): Promise<{ prdId: string; approvedAt: IsoTime }>;
 
@@ -597,6 +602,7 @@ export interface NotificationsClientOptions {
   token: string;
   io: IoFactory;
   socketOptions?: Record<string, unknown>;
+  /** Ms to wait for the ack of a request (30000); a number > 0 and ≤ 2147483647 (TypeError otherwise). */
   requestTimeout?: number;
 }
 

@@ -90,4 +90,10 @@ export declare class CrdtDoc {
   applyRemote(json: WireOperation): { deltas: Delta[] };
   anchorAt(position: number, assoc?: 'before' | 'after'): CrdtAnchor;
   resolveAnchor(anchor: CrdtAnchor): number;
+  /**
+   * Where offsets of the current text are in the older version @vector:
+   * each before the character at it ('after') or after the one before it
+   * ('before'), where that character would be when @vector lacks it.
+   */
+  positionsAt(places: Array<[number, 'before' | 'after']>, vector: number[]): number[];
 }
