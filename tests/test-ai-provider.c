@@ -581,6 +581,9 @@ test_redact (void)
     /* `Basic` of `:key`: the characters that depend on the key alone */
     { SPELLED_KEY,
       "Basic OnNrLVRPUCtTRUNSRVQvMDEyMzQ1Njc4OT1hYmNkZWZYWVo=", "Basic On[redacted]o=" },
+    /* and of `:` and the key URL-encoded (userinfo of a URL) */
+    { SPELLED_KEY,
+      "Basic OnNrLVRPUCUyQlNFQ1JFVCUyRjAxMjM0NTY3ODklM0RhYmNkZWZYWVo=", "Basic On[redacted]o=" },
     /* Cut at the end: the start of the key, down to the minimum */
     { SPELLED_KEY, "Incorrect key: sk-TOP+SECRET/01234", "Incorrect key: [redacted]" },
     { SPELLED_KEY, "Incorrect key: sk-T", "Incorrect key: [redacted]" },

@@ -28,8 +28,10 @@
 #include "prd-openai-provider-private.h"
 
 /* The base64 of the key, at each of the three places it can start in a
- * group of three bytes, and in both alphabets. */
-#define N_BASE64_FORMS 6
+ * group of three bytes, and in both alphabets; then the same for the key
+ * URL-encoded (as userinfo in a URL is, before a client makes `Basic` of
+ * it). */
+#define N_BASE64_FORMS 12
 
 typedef struct
 {
@@ -451,8 +453,8 @@ leading_suffix (const Redactor *r, Text *t, const char *text)
  * `\/`), HTML-escaped (`&#NN;`, `&#xHH;`, `&amp;` …), any mix of those,
  * escapes escaped again (`%252B`, `&#37;2B`, `%5Cu002b`) up to
  * %PRD_OPENAI_REDACT_MAX_LAYERS layers, and the base64 of the bytes around
- * the key (`Basic`, in either alphabet) as far as it depends on the key
- * alone. At the end of @text the start of the key, at
+ * the key or the URL-encoded key (`Basic`, in either alphabet) as far as it
+ * depends on the key alone. At the end of @text the start of the key, at
  * its start the end of the key, in any of those spellings and at least
  * %PRD_OPENAI_REDACT_MIN_PARTIAL characters long, are replaced as well:
  * that is what a cut leaves of it.
@@ -463,6 +465,7 @@ char *
 prd_openai_redact (const char *text, const char *key)
 {
   Redactor r = { 0 };
+  g_autofree char *url_key = NULL;
   g_autofree Text *t = NULL;
   GString *out;
   const char *p, *end;
@@ -474,9 +477,16 @@ prd_openai_redact (const char *text, const char *key)
     return g_strdup (text);
   r.key = key;
   r.key_len = strlen (key);
+  /* Every byte but RFC 3986's unreserved ones as `%XX`, upper case. */
+  url_key = g_uri_escape_string (key, NULL, FALSE);
   for (guint i = 0; i < N_BASE64_FORMS; i++)
     {
-      r.base64[i] = base64_core (key, r.key_len, i / 2, i % 2 == 1);
+      const char *form = i < N_BASE64_FORMS / 2 ? key : url_key;
+      guint j = i % (N_BASE64_FORMS / 2);
+
+      if (form == url_key && strcmp (url_key, key) == 0)
+        continue;
+      r.base64[i] = base64_core (form, strlen (form), j / 2, j % 2 == 1);
       r.base64_len[i] = r.base64[i] != NULL ? strlen (r.base64[i]) : 0;
     }
 
