@@ -558,9 +558,32 @@ test_redact (void)
     { "k&<y>", "<i>k&amp;&lt;y&gt;</i>", "<i>[redacted]</i>" },
     { SPELLED_KEY, "sk-TOP&#0043;SECRET&#X2f;0123456789&#x3D;abcdefXYZ", "[redacted]" },
     { SPELLED_KEY, "Tom & Jerry; 100% \\ +1", "Tom & Jerry; 100% \\ +1" },
+    /* Escapes escaped again: URL-encoded twice, URL-encoded then HTML- or
+     * JSON-escaped, JSON-escaped then URL-encoded, HTML-escaped twice */
+    { SPELLED_KEY, "bad key sk-TOP%252BSECRET%252F0123456789%253DabcdefXYZ", "bad key [redacted]" },
+    { SPELLED_KEY, "bad key sk-TOP&#37;2BSECRET&#37;2F0123456789&#37;3DabcdefXYZ",
+      "bad key [redacted]" },
+    { SPELLED_KEY, "sk-TOP\\u00252BSECRET\\u00252F0123456789\\u00253DabcdefXYZ", "[redacted]" },
+    { SPELLED_KEY, "\"sk-TOP%5Cu002bSECRET%5C/0123456789=abcdefXYZ\"", "\"[redacted]\"" },
+    { SPELLED_KEY, "<p>sk-TOP&amp;#43;SECRET&amp;#x2f;0123456789&amp;#61;abcdefXYZ</p>",
+      "<p>[redacted]</p>" },
+    /* and the escape's own characters escaped, not only its start */
+    { SPELLED_KEY, "sk-TOP%&#50;&#66;SECRET/0123456789=abcdefXYZ", "[redacted]" },
+    /* and cut inside a nested escape */
+    { SPELLED_KEY, "Incorrect key: sk-TOP%252BSEC", "Incorrect key: [redacted]" },
+    { SPELLED_KEY, "Incorrect key: sk-TOP%252", "Incorrect key: [redacted]" },
+    { SPELLED_KEY, "Incorrect key: sk-TOP&#37;2", "Incorrect key: [redacted]" },
+    { SPELLED_KEY, "0123456789%253DabcdefXYZ was refused", "[redacted] was refused" },
+    /* escapes of escapes that spell no key stay, whole or malformed */
+    { SPELLED_KEY, "100%25 %2525 &amp;amp; %5C &#37;%", "100%25 %2525 &amp;amp; %5C &#37;%" },
+    { SPELLED_KEY, "&#37;2&#37;&amp;#x&amp;#99999999;%5Cu00%25",
+      "&#37;2&#37;&amp;#x&amp;#99999999;%5Cu00%25" },
     /* `Basic` of `:key`: the characters that depend on the key alone */
     { SPELLED_KEY,
       "Basic OnNrLVRPUCtTRUNSRVQvMDEyMzQ1Njc4OT1hYmNkZWZYWVo=", "Basic On[redacted]o=" },
+    /* and of `:` and the key URL-encoded (userinfo of a URL) */
+    { SPELLED_KEY,
+      "Basic OnNrLVRPUCUyQlNFQ1JFVCUyRjAxMjM0NTY3ODklM0RhYmNkZWZYWVo=", "Basic On[redacted]o=" },
     /* Cut at the end: the start of the key, down to the minimum */
     { SPELLED_KEY, "Incorrect key: sk-TOP+SECRET/01234", "Incorrect key: [redacted]" },
     { SPELLED_KEY, "Incorrect key: sk-T", "Incorrect key: [redacted]" },
@@ -599,6 +622,25 @@ test_redact (void)
     redacted = prd_openai_redact (text->str, SPELLED_KEY);
     g_assert_cmpstr (redacted, ==, "[" PRD_OPENAI_REDACTED "]");
   }
+
+  /* A layer of escapes more, up to PRD_OPENAI_REDACT_MAX_LAYERS: the `+`
+   * URL-encoded, then its `%` URL-encoded again, and again. One layer
+   * more stays (the key's start does not end the text). */
+  for (guint layers = 1; layers <= PRD_OPENAI_REDACT_MAX_LAYERS + 1; layers++)
+    {
+      g_autoptr (GString) plus = g_string_new ("%");
+      g_autofree char *text = NULL;
+      g_autofree char *redacted = NULL;
+
+      for (guint i = 1; i < layers; i++)
+        g_string_append (plus, "25");
+      g_string_append (plus, "2B");
+      text = g_strconcat ("sk-TOP", plus->str, "SECRET/0123456789=abcdefXYZ", NULL);
+      redacted = prd_openai_redact (text, SPELLED_KEY);
+      g_test_message ("%s -> %s", text, redacted);
+      g_assert_cmpstr (redacted, ==,
+                       layers <= PRD_OPENAI_REDACT_MAX_LAYERS ? PRD_OPENAI_REDACTED : text);
+    }
 
   /* base64 of a key after 0, 1 and 2 bytes and before one, in both
    * alphabets (its `?` and `>` give `/` and `+`, or `_` and `-`): what is
