@@ -77,6 +77,14 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (PrdHubDbus,
                                PRD_DBUS_TYPE_HUB1_SKELETON,
                                G_IMPLEMENT_INTERFACE (PRD_DBUS_TYPE_HUB1, prd_hub_dbus_iface_init))
 
+enum
+{
+  SIGNAL_BUS_CLOSED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 static const char *const namespaces[] = {
   PRD_HUB_NAMESPACE_MAIN,
   PRD_HUB_NAMESPACE_PRDS,
@@ -1004,6 +1012,7 @@ on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
       g_bus_unown_name (self->owner_id);
       self->owner_id = 0;
       unexport (self);
+      g_signal_emit (self, signals[SIGNAL_BUS_CLOSED], 0);
       return;
     }
   /* Another process (a second hub of the same user) owns the name: the bus
@@ -1122,6 +1131,16 @@ prd_hub_dbus_class_init (PrdHubDbusClass *klass)
 
   object_class->dispose = prd_hub_dbus_dispose;
   object_class->finalize = prd_hub_dbus_finalize;
+
+  /**
+   * PrdHubDbus::bus-closed:
+   *
+   * The session bus connection closed (the session ended, or the bus
+   * went away): the admin interface is off for good.
+   */
+  signals[SIGNAL_BUS_CLOSED] =
+      g_signal_new ("bus-closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                    G_TYPE_NONE, 0);
 }
 
 static void

@@ -217,6 +217,23 @@ on_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* A hub the session bus started (D-Bus activation: the bus sets
+ * DBUS_STARTER_BUS_TYPE) belongs to that session: when the bus goes, at
+ * the end of the session, it stops as for SIGTERM rather than run on with
+ * no one to stop it. */
+static void
+on_bus_closed (PrdHubDbus *dbus, gpointer user_data)
+{
+  ServeState *state = user_data;
+
+  if (g_strcmp0 (g_getenv ("DBUS_STARTER_BUS_TYPE"), "session") != 0 || state->loop == NULL ||
+      state->stopping)
+    return;
+  g_message ("The session bus that started this hub is gone: stopping");
+  state->stopping = TRUE;
+  prd_hub_stop (state->hub);
+}
+
 /* Runs the default main context until *@done. */
 static void
 wait_for (GAsyncResult **result)
@@ -605,6 +622,7 @@ cmd_serve (int argc, char **argv)
     {
       dbus = prd_hub_dbus_new (hub);
       prd_hub_dbus_set_discovery (dbus, discovery);
+      g_signal_connect (dbus, "bus-closed", G_CALLBACK (on_bus_closed), &state);
       prd_hub_dbus_start (dbus);
     }
 

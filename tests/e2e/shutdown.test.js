@@ -9,6 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { spawn } from 'node:child_process';
+import readline from 'node:readline';
 import {
   startHub, connect, token, once, assertCleanExit, assertCleanStop,
 } from './helpers/hub.js';
@@ -104,4 +106,31 @@ test('SIGTERM the moment the listening line is printed is a clean stop', async (
     const hub = await startHub();
     await assertCleanStop(hub, `round ${i}: prdhub`);
   }
+});
+
+test('a hub the session bus started stops when that bus goes away', async () => {
+  // A private session bus, as at a login; the hub is told it was started by
+  // it (D-Bus activation sets DBUS_STARTER_BUS_TYPE).
+  const bus = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'],
+    { stdio: ['ignore', 'pipe', 'ignore'] });
+  const address = await new Promise((resolve, reject) => {
+    readline.createInterface({ input: bus.stdout }).once('line', resolve);
+    bus.once('error', reject);
+  });
+  let hub;
+  try {
+    hub = await startHub({
+      env: { DBUS_SESSION_BUS_ADDRESS: address, DBUS_STARTER_BUS_TYPE: 'session',
+        DBUS_STARTER_ADDRESS: address, G_MESSAGES_DEBUG: 'all' },
+    });
+    await new Promise((resolve) => {
+      const poll = () => (/owning org\.prdtool\.Hub/.test(hub.stderr()) ? resolve() : setTimeout(poll, 20));
+      poll();
+    });
+  } finally {
+    bus.kill('SIGTERM');
+  }
+  const res = await hub.exited;
+  assert.equal(res.code, 0, hub.stderr());
+  assert.match(hub.stderr(), /The session bus that started this hub is gone: stopping/);
 });
