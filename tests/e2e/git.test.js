@@ -441,10 +441,14 @@ test('git remote: no credentials after a redirect to another port or host', asyn
   }
 });
 
-test('git remote: removing the settings stops the push under way; nothing more is sent with them', async () => {
+// Configures git against a remote that holds its first answer until told,
+// then asks for the credentials (which libgit2 would send next); starts
+// `call` (a request of the hub's that reaches the remote), removes the git
+// settings while the remote holds it, and checks that nothing more was
+// asked of the remote, credentials least of all. Resolves with the
+// request's answer.
+async function removedUnderWay(hub, call) {
   const http = await import('node:http');
-  // A remote that holds its first answer until told, then asks for the
-  // credentials (which libgit2 would send next).
   const seen = [];
   let release;
   const held = new Promise((resolve) => { release = resolve; });
@@ -456,7 +460,6 @@ test('git remote: removing the settings stops the push under way; nothing more i
     });
   });
   await new Promise((r) => remote.listen(0, '127.0.0.1', r));
-  const hub = await startHub({ env: VERBOSE });
   try {
     let res = await rest(hub, 'PUT', '/api/integrations/git', {
       body: { remoteUrl: `http://127.0.0.1:${remote.address().port}/prds.git`, username: 'bot',
@@ -464,11 +467,7 @@ test('git remote: removing the settings stops the push under way; nothing more i
       tok: token(ADMIN),
     });
     assert.equal(res.status, 200, res.text);
-    const prdId = await createPrd(hub, 'Pushed', '# Pushed\n', ADMIN);
-    res = await rest(hub, 'POST', `/api/prds/${prdId}/versions`, { body: { changelog: 'v1' }, tok: token(ADMIN) });
-    assert.equal(res.status, 201, res.text);
-
-    const pushing = rest(hub, 'POST', '/api/integrations/git/push', { tok: token(ADMIN) });
+    const answering = call();
     await new Promise((resolve) => {
       const poll = () => (seen.length > 0 ? resolve() : setTimeout(poll, 20));
       poll();
@@ -476,63 +475,44 @@ test('git remote: removing the settings stops the push under way; nothing more i
     res = await rest(hub, 'DELETE', '/api/integrations/git', { tok: token(ADMIN) });
     assert.equal(res.status, 200, res.text);
     const removedAt = Date.now();
-    const pushed = await pushing;
-    assert.equal(pushed.status, 409, pushed.text);
-    assert.equal(pushed.json.code, 'CANCELLED');
-    assert.match(pushed.json.message, /settings were removed or changed during the push/);
+    const answer = await answering;
     release();
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.deepEqual(seen.filter((r) => r.at >= removedAt), [], 'the remote was asked again');
     assert.deepEqual(seen.filter((r) => r.auth !== null), [], 'credentials were sent');
+    return answer;
   } finally {
     release();
     remote.close();
     remote.closeAllConnections();
+  }
+}
+
+test('git remote: removing the settings stops the push under way; nothing more is sent with them', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  try {
+    const prdId = await createPrd(hub, 'Pushed', '# Pushed\n', ADMIN);
+    const res = await rest(hub, 'POST', `/api/prds/${prdId}/versions`, { body: { changelog: 'v1' }, tok: token(ADMIN) });
+    assert.equal(res.status, 201, res.text);
+    const pushed = await removedUnderWay(hub,
+      () => rest(hub, 'POST', '/api/integrations/git/push', { tok: token(ADMIN) }));
+    assert.equal(pushed.status, 409, pushed.text);
+    assert.equal(pushed.json.code, 'CANCELLED');
+    assert.match(pushed.json.message, /settings were removed or changed during the push/);
+  } finally {
     await assertCleanStop(hub);
   }
 });
 
 test('git remote: removing the settings stops a connection check under way; nothing more is sent with them', async () => {
-  const http = await import('node:http');
-  const seen = [];
-  let release;
-  const held = new Promise((resolve) => { release = resolve; });
-  const remote = http.createServer((req, res) => {
-    seen.push({ auth: req.headers.authorization ?? null, at: Date.now() });
-    held.then(() => {
-      res.writeHead(401, { 'www-authenticate': 'Basic realm="x"' });
-      res.end();
-    });
-  });
-  await new Promise((r) => remote.listen(0, '127.0.0.1', r));
   const hub = await startHub({ env: VERBOSE });
   try {
-    let res = await rest(hub, 'PUT', '/api/integrations/git', {
-      body: { remoteUrl: `http://127.0.0.1:${remote.address().port}/prds.git`, username: 'bot',
-        token: GIT_TOKEN, timeoutSeconds: 60, pushOnVersion: 'false' },
-      tok: token(ADMIN),
-    });
-    assert.equal(res.status, 200, res.text);
-    const checking = rest(hub, 'POST', '/api/integrations/git/test', { tok: token(ADMIN) });
-    await new Promise((resolve) => {
-      const poll = () => (seen.length > 0 ? resolve() : setTimeout(poll, 20));
-      poll();
-    });
-    res = await rest(hub, 'DELETE', '/api/integrations/git', { tok: token(ADMIN) });
-    assert.equal(res.status, 200, res.text);
-    const removedAt = Date.now();
     // Answered without the remote's answer: the entry as it was.
-    const checked = await checking;
+    const checked = await removedUnderWay(hub,
+      () => rest(hub, 'POST', '/api/integrations/git/test', { tok: token(ADMIN) }));
     assert.equal(checked.status, 200, checked.text);
     assert.notEqual(checked.json.status, 'error', checked.text);
-    release();
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.deepEqual(seen.filter((r) => r.at >= removedAt), [], 'the remote was asked again');
-    assert.deepEqual(seen.filter((r) => r.auth !== null), [], 'credentials were sent');
   } finally {
-    release();
-    remote.close();
-    remote.closeAllConnections();
     await assertCleanStop(hub);
   }
 });
