@@ -562,6 +562,67 @@ test_storage_failure_retires_sites (Fixture *f, gconstpointer data)
 }
 
 static void
+on_committed_base (PrdHubRoomRegistry *registry,
+                   PrdHubRoom *room,
+                   gpointer op,
+                   GArray *base,
+                   guint client_position,
+                   const char *user_id,
+                   const char *user_name,
+                   gpointer user_data)
+{
+  int *out_len = user_data;
+
+  *out_len = base != NULL ? (int) base->len : -1;
+}
+
+/* A content-update whose stateVector is padded with zeros to the longest a
+ * vector may be (a missing entry is 0) is taken, and its base vector, which
+ * the room and the conflict window keep per operation, is bounded by the
+ * document's sites, not by the padding: read without a tree and with one. A
+ * nonzero entry for a site the document does not have is refused. */
+static void
+test_padded_vector (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", NULL);
+  g_autoptr (PrdTestClient) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+  PrdHubRoomRegistry *rooms = prd_hub_get_rooms (f->hub);
+  gint64 site = join (a, prd_id, "edit", NULL);
+  int base_len = -2;
+  gulong handler;
+
+  g_assert_cmpint (site, >=, 0);
+  handler =
+      g_signal_connect (rooms, "operation-committed", G_CALLBACK (on_committed_base), &base_len);
+  for (int seq = 1; seq <= 3; seq++)
+    {
+      g_autoptr (GString) vector = g_string_new ("[");
+      g_autofree char *payload = NULL;
+      g_autoptr (JsonNode) ack = NULL;
+
+      for (int s = 0; s < PRD_CRDT_MAX_SITES; s++)
+        g_string_append_printf (vector, "%s%d", s > 0 ? "," : "",
+                                s == site ? seq : (seq == 3 && s == 60000 ? 1 : 0));
+      g_string_append_c (vector, ']');
+      /* An escaped member name is read through the tree (the second). */
+      payload = g_strdup_printf ("{\"prdId\":\"%s\",%s\"operation\":{\"type\":\"insert\","
+                                 "\"position\":0,\"content\":\"x\"},\"stateVector\":%s}",
+                                 prd_id, seq == 2 ? "\"\\u0078\":1," : "", vector->str);
+      base_len = -2;
+      ack = prd_test_client_request (a, "content-update", payload);
+      if (seq == 3)
+        {
+          g_assert_cmpstr (prd_test_ack_error_code (ack), ==, "INVALID_OPERATION");
+          g_assert_cmpint (base_len, ==, -2);
+          continue;
+        }
+      prd_test_assert_ok (ack);
+      g_assert_cmpint (base_len, ==, site + 1);
+    }
+  g_signal_handler_disconnect (rooms, handler);
+}
+
+static void
 test_config (void)
 {
   const char *bad[] = {
@@ -720,6 +781,8 @@ main (int argc, char *argv[])
               test_storage_failure_retires_sites, fixture_teardown);
   g_test_add ("/prd/collab/log-gap", Fixture, NULL, fixture_setup, test_log_gap, fixture_teardown);
   g_test_add ("/prd/collab/refusals", Fixture, NULL, fixture_setup, test_refusals,
+              fixture_teardown);
+  g_test_add ("/prd/collab/padded-vector", Fixture, NULL, fixture_setup, test_padded_vector,
               fixture_teardown);
 
   return g_test_run ();

@@ -330,6 +330,47 @@ test_window_random (void)
   g_rand_free (rand);
 }
 
+/* A base vector padded with zeros (a missing entry is 0) is kept without
+ * them: each of the window's edits holds its base, and a client's padding up
+ * to PRD_CRDT_MAX_SITES entries would make each one 256 KiB. */
+static void
+test_padded_base (void)
+{
+  Hub hub;
+  g_autoptr (GArray) stale = NULL;
+  g_autoptr (GArray) padded = NULL;
+  g_autoptr (GArray) vector = NULL;
+  g_autoptr (PrdCrdtOp) op = NULL;
+  g_autoptr (GPtrArray) found = NULL;
+  PrdConflictEdit *e;
+
+  hub_init (&hub, "hello world");
+  stale = prd_crdt_doc_get_state_vector (hub.doc);
+  g_assert_cmpuint (edit (&hub, "alice", 1, stale, TRUE, 5, "X", 0, NULL), ==, 0);
+
+  /* Bob, at site 2, had not seen Alice's edit: [1, 0, 0, 0, …]. */
+  padded = g_array_copy (stale);
+  g_array_set_size (padded, PRD_CRDT_MAX_SITES);
+  g_assert_true (prd_crdt_doc_apply_local_insert (hub.doc, 2, (const guint32 *) padded->data,
+                                                  padded->len, 5, "Y", -1, 0, &op, NULL));
+  e = prd_conflict_edit_new (op, (const guint32 *) padded->data, padded->len, 5, "bob", "bob",
+                             hub.now++);
+  g_assert_cmpuint (e->base->len, ==, 1);
+  g_assert_cmpuint (g_array_index (e->base, guint32, 0), ==, 1);
+  /* Still compared as the vector it stands for. */
+  found = prd_conflict_window_add (hub.window, hub.doc, e);
+  g_assert_cmpuint (found->len, ==, 1);
+
+  /* Only zeros: nothing at all is kept. */
+  vector = g_array_new (FALSE, TRUE, sizeof (guint32));
+  g_array_set_size (vector, 1000);
+  e = prd_conflict_edit_new (op, (const guint32 *) vector->data, vector->len, 5, "carol", "carol",
+                             hub.now++);
+  g_assert_cmpuint (e->base->len, ==, 0);
+  prd_conflict_edit_free (e);
+  hub_clear (&hub);
+}
+
 static void
 test_utf16_substring (void)
 {
@@ -569,6 +610,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/conflict/later-edit-moves-range", test_later_edit_moves_range);
   g_test_add_func ("/prd/conflict/window-bounds", test_window_bounds);
   g_test_add_func ("/prd/conflict/window-random", test_window_random);
+  g_test_add_func ("/prd/conflict/padded-base", test_padded_base);
   g_test_add_func ("/prd/conflict/utf16-substring", test_utf16_substring);
   g_test_add_func ("/prd/conflict/restore-pieces", test_restore_pieces);
   g_test_add_func ("/prd/conflict/restore-mismatch", test_restore_mismatch);

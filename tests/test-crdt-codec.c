@@ -210,6 +210,26 @@ test_vector_json (void)
   g_assert_no_error (error);
   g_assert_cmpuint (v->len, ==, 4);
   g_assert_cmpuint (g_array_index (v, guint32, 3), ==, 5);
+  /* Trailing zeros are not kept (a missing entry is 0), inner ones are. */
+  {
+    static const struct
+    {
+      const char *json;
+      guint len;
+    } padded[] = {
+      { "[]", 0 }, { "[0]", 0 }, { "[0,0,0]", 0 }, { "[1,0,2,0,0]", 3 }, { "[0,0,7]", 3 }
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (padded); i++)
+      {
+        g_autoptr (JsonNode) node = json_from_string (padded[i].json, NULL);
+        g_autoptr (GArray) r = prd_crdt_vector_from_json (node, &error);
+
+        g_assert_no_error (error);
+        g_assert_cmpuint (r->len, ==, padded[i].len);
+        g_assert_true (r->len == 0 || g_array_index (r, guint32, r->len - 1) != 0);
+      }
+  }
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       g_autoptr (JsonNode) node = json_from_string (bad[i], NULL);

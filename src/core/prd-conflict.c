@@ -18,7 +18,13 @@ prd_conflict_edit_new (const PrdCrdtOp *op,
 
   g_return_val_if_fail (op != NULL, NULL);
   g_return_val_if_fail (user_id != NULL, NULL);
+  g_return_val_if_fail (base != NULL || n_base == 0, NULL);
 
+  /* A missing entry is 0: the window keeps up to PRD_CONFLICT_DEFAULT_WINDOW_EDITS
+   * edits of each PRD, each with its base, so that a client's padding must
+   * not be kept with it. */
+  while (n_base > 0 && base[n_base - 1] == 0)
+    n_base--;
   edit = g_new0 (PrdConflictEdit, 1);
   edit->user_id = g_strdup (user_id);
   edit->user_name = g_strdup (user_name != NULL ? user_name : user_id);

@@ -679,6 +679,9 @@ prd_document_apply_operation (PrdDocument *self,
                    "stateVector has %u entries (at most %d)", n_state_vector, PRD_CRDT_MAX_SITES);
       return NULL;
     }
+  /* A missing entry is 0: what follows works on the entries that count. */
+  while (n_state_vector > 0 && state_vector[n_state_vector - 1] == 0)
+    n_state_vector--;
   vector = g_array_sized_new (FALSE, FALSE, sizeof (guint32), n_state_vector);
   g_array_append_vals (vector, state_vector, n_state_vector);
   return apply_incoming (self, &in, vector, site, user_id, max_operation_size, out_duplicate,

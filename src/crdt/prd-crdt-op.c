@@ -719,12 +719,22 @@ prd_crdt_vector_write_json (const guint32 *vector, gsize n_vector, GString *out)
   g_string_append_c (out, ']');
 }
 
+/**
+ * prd_crdt_vector_from_json:
+ * @node: a JSON array of integers ≥ 0, at most %PRD_CRDT_MAX_SITES
+ *
+ * Reads a state vector. Trailing zeros are not kept (a missing entry is 0):
+ * what a client pads its vector with costs nothing past this read.
+ *
+ * Returns: (transfer full) (element-type guint32): the vector, without
+ *   trailing zeros; %NULL with @error
+ */
 GArray *
 prd_crdt_vector_from_json (JsonNode *node, GError **error)
 {
   g_autoptr (GArray) v = NULL;
   JsonArray *arr;
-  guint n;
+  guint n, zeros = 0;
 
   g_return_val_if_fail (node != NULL, NULL);
   if (!JSON_NODE_HOLDS_ARRAY (node))
@@ -741,12 +751,20 @@ prd_crdt_vector_from_json (JsonNode *node, GError **error)
                    "stateVector has %u entries (at most %d)", n, PRD_CRDT_MAX_SITES);
       return NULL;
     }
-  v = g_array_sized_new (FALSE, TRUE, sizeof (guint32), n);
+  v = g_array_new (FALSE, TRUE, sizeof (guint32));
   for (guint i = 0; i < n; i++)
     {
       guint32 x;
       if (!json_u32 (json_array_get_element (arr, i), "stateVector entry", 0, &x, error))
         return NULL;
+      /* Zeros are added only once a nonzero entry follows them. */
+      if (x == 0)
+        {
+          zeros++;
+          continue;
+        }
+      g_array_set_size (v, v->len + zeros);
+      zeros = 0;
       g_array_append_val (v, x);
     }
   return g_steal_pointer (&v);

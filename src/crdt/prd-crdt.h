@@ -168,6 +168,7 @@ void prd_crdt_op_write_json (const PrdCrdtOp *op, GString *out);
 
 /* State vectors as JSON arrays */
 JsonNode *prd_crdt_vector_to_json (const guint32 *vector, gsize n_vector);
+/* Without trailing zeros, whatever the array had. */
 GArray *prd_crdt_vector_from_json (JsonNode *node, GError **error);
 /* The text of prd_crdt_vector_to_json(), appended to @out. */
 void prd_crdt_vector_write_json (const guint32 *vector, gsize n_vector, GString *out);

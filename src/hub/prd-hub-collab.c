@@ -195,10 +195,15 @@ read_operation (PrdJsonCursor *cursor, ContentUpdate *update, guint *seen)
   return g_str_equal (type->str, "delete") && (*seen & SEEN_LENGTH) != 0;
 }
 
+/* Reads a stateVector as prd_crdt_vector_from_json() does: without its
+ * trailing zeros (a missing entry is 0), so that what the room copies and
+ * the conflict window keeps per operation is bounded by the sites the
+ * document has, not by the padding a client sends. */
 static gboolean
 read_state_vector (PrdJsonCursor *cursor, GArray *vector)
 {
   gint64 value;
+  guint n = 0, zeros = 0;
 
   if (!prd_json_cursor_enter (cursor, '['))
     return FALSE;
@@ -206,9 +211,17 @@ read_state_vector (PrdJsonCursor *cursor, GArray *vector)
     {
       guint32 entry;
 
-      if (vector->len == PRD_CRDT_MAX_SITES || !read_bounded_int (cursor, 0, G_MAXUINT32, &value))
+      if (n == PRD_CRDT_MAX_SITES || !read_bounded_int (cursor, 0, G_MAXUINT32, &value))
         return FALSE;
+      n++;
       entry = (guint32) value;
+      if (entry == 0)
+        {
+          zeros++;
+          continue;
+        }
+      g_array_set_size (vector, vector->len + zeros);
+      zeros = 0;
       g_array_append_val (vector, entry);
     }
   return TRUE;
@@ -269,7 +282,7 @@ on_content_update_text (PrdSioSocket *socket,
   g_auto (ContentUpdate) update = {
     .prd_id = g_string_new (NULL),
     .content = g_string_new (NULL),
-    .vector = g_array_sized_new (FALSE, FALSE, sizeof (guint32), 16),
+    .vector = g_array_sized_new (FALSE, TRUE, sizeof (guint32), 16),
   };
   g_autoptr (GError) error = NULL;
   PrdHubRoom *room;
