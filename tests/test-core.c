@@ -376,6 +376,60 @@ test_document_repeated_id (void)
   g_assert_cmpstr (text, ==, "aXd");
 }
 
+/* A stored insert holding U+FFFF is compared by its text like any other: only
+ * a document decoded from a state that dropped the text of deleted
+ * characters (which then reads as U+FFFF) compares those characters by
+ * length, and only those. */
+static void
+test_document_repeated_id_ffff (void)
+{
+  g_autoptr (PrdDocument) doc = prd_document_new ("prd_t", "org", "T", NULL);
+  g_autoptr (PrdDocument) lossy = prd_document_new ("prd_t", "org", "T", NULL);
+  g_autoptr (PrdCrdtOp) insert = NULL;
+  g_autoptr (PrdCrdtOp) delete = NULL;
+  g_autoptr (PrdCrdtOp) kept = NULL;
+  g_autoptr (GBytes) state = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *resends[] = {
+    "{\"type\":\"insert\",\"position\":0,\"content\":\"abc\"}",
+    "{\"type\":\"insert\",\"position\":0,\"content\":\"abd\"}",
+  };
+
+  insert = apply (doc, 1, "{\"type\":\"insert\",\"position\":0,\"content\":\"abc\"}", "[0,1]");
+  delete = apply (doc, 1, "{\"type\":\"delete\",\"position\":0,\"length\":3}", "[0,2]");
+  kept =
+      apply (doc, 1, "{\"type\":\"insert\",\"position\":0,\"content\":\"x\xef\xbf\xbf\"}", "[0,3]");
+  /* Not lossy: a U+FFFF typed is text, and the same length is not the same. */
+  refuse (doc, 1, "{\"type\":\"insert\",\"position\":0,\"content\":\"yz\"}", "[0,3]",
+          PRD_ERROR_OPERATION_ID_REUSED);
+  refuse (doc, 1, "{\"type\":\"insert\",\"position\":0,\"content\":\"x\xef\xbf\xbe\"}", "[0,3]",
+          PRD_ERROR_OPERATION_ID_REUSED);
+
+  state =
+      prd_crdt_doc_encode_state (prd_document_get_crdt (doc), PRD_CRDT_ENCODE_DROP_DELETED_TEXT);
+  g_assert_true (prd_document_load_state (lossy, state, &error));
+  g_assert_no_error (error);
+  g_assert_true (prd_crdt_doc_is_lossy (prd_document_get_crdt (lossy)));
+  g_assert_false (prd_crdt_doc_is_lossy (prd_document_get_crdt (doc)));
+  /* "abc" was deleted: its text is gone, any three units pass as it. */
+  for (guint i = 0; i < G_N_ELEMENTS (resends); i++)
+    {
+      g_autoptr (JsonNode) op_node = json (resends[i]);
+      g_autoptr (JsonNode) vector_node = json ("[0,1]");
+      gboolean duplicate = FALSE;
+
+      g_assert_null (prd_document_apply_client_operation (lossy, op_node, vector_node, 1, "user",
+                                                          1024, &duplicate, &error));
+      g_assert_no_error (error);
+      g_assert_true (duplicate);
+    }
+  refuse (lossy, 1, "{\"type\":\"insert\",\"position\":0,\"content\":\"ab\"}", "[0,1]",
+          PRD_ERROR_OPERATION_ID_REUSED);
+  /* The visible U+FFFF kept its text, even in a lossy document. */
+  refuse (lossy, 1, "{\"type\":\"insert\",\"position\":0,\"content\":\"yz\"}", "[0,3]",
+          PRD_ERROR_OPERATION_ID_REUSED);
+}
+
 static void
 test_document_replay (void)
 {
@@ -856,6 +910,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/core/document/committed-view", test_document_committed_view);
   g_test_add_func ("/prd/core/document/replay", test_document_replay);
   g_test_add_func ("/prd/core/document/repeated-id", test_document_repeated_id);
+  g_test_add_func ("/prd/core/document/repeated-id-ffff", test_document_repeated_id_ffff);
   g_test_add_func ("/prd/core/document/max-length", test_document_max_length);
   g_test_add_func ("/prd/core/room/colors", test_room_colors);
   g_test_add_func ("/prd/core/room/membership", test_room_membership);

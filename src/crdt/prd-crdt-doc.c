@@ -1090,6 +1090,19 @@ prd_crdt_doc_get_length (PrdCrdtDoc *doc)
   return doc->length;
 }
 
+/**
+ * prd_crdt_doc_is_lossy:
+ *
+ * Returns: whether @doc was decoded from a state written without the text of
+ *   deleted characters, which then reads as U+FFFF (prd_crdt_doc_get_op())
+ */
+gboolean
+prd_crdt_doc_is_lossy (PrdCrdtDoc *doc)
+{
+  g_return_val_if_fail (doc != NULL, FALSE);
+  return doc->lossy;
+}
+
 guint32
 prd_crdt_doc_get_site_ops (PrdCrdtDoc *doc, guint32 site)
 {

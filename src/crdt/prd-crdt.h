@@ -249,6 +249,8 @@ PrdCrdtOp *prd_crdt_doc_get_op (PrdCrdtDoc *doc, guint32 site, guint32 seq);
 /* Text */
 char *prd_crdt_doc_get_text (PrdCrdtDoc *doc);
 guint32 prd_crdt_doc_get_length (PrdCrdtDoc *doc);
+/* Decoded from a state without the text of deleted characters. */
+gboolean prd_crdt_doc_is_lossy (PrdCrdtDoc *doc);
 char *
 prd_crdt_doc_get_text_at (PrdCrdtDoc *doc, const guint32 *vector, gsize n_vector, GError **error);
 
