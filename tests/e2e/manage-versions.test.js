@@ -188,14 +188,15 @@ test('GET /api/notifications: the caller\'s, newest first, paged, unread filter,
 
     // Refusals.
     for (const q of ['?unread=maybe', '?limit=0', '?limit=101', '?limit=x', '?before=abc',
-      '?before=-1']) {
+      '?before=-1', '?unread=true&unread=false', '?limit=5&limit=5']) {
       const r = await rest(hub, 'GET', `/api/notifications${q}`, { tok: tok('user_a') });
       assert.equal(r.status, 400, q);
       assert.equal(r.json.code, 'INVALID_PAYLOAD', q);
     }
     for (const [body, code] of [[{}, 'INVALID_PAYLOAD'], [{ ids: [] }, 'INVALID_PAYLOAD'],
       [{ ids: Array(501).fill(target) }, 'INVALID_PAYLOAD'], [{ ids: ['nope'] }, 'INVALID_ID'],
-      [{ ids: [7] }, 'INVALID_ID']]) {
+      [{ ids: [7] }, 'INVALID_ID'], [{ ids: ['notif_1'] }, 'INVALID_ID'],
+      [{ ids: ['notif_' + 'A'.repeat(32)] }, 'INVALID_ID']]) {
       const r = await rest(hub, 'POST', '/api/notifications/read', { body, tok: tok('user_a') });
       assert.equal(r.status, 400, JSON.stringify(body).slice(0, 60));
       assert.equal(r.json.code, code);
