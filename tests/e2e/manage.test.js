@@ -114,6 +114,9 @@ test('PATCH refusals change nothing', async () => {
       [{ body: { title: '' } }, 400, 'INVALID_PAYLOAD'],
       [{ body: { title: 'x'.repeat(201) } }, 400, 'INVALID_PAYLOAD'],
       [{ body: { title: 7 } }, 400, 'INVALID_PAYLOAD'],
+      [{ body: { title: ' \u00a0\u3000 ' } }, 400, 'INVALID_PAYLOAD'],
+      [{ body: { title: 'a\u0007b' } }, 400, 'INVALID_PAYLOAD'],
+      [{ body: { title: 'a\u0085b' } }, 400, 'INVALID_PAYLOAD'],
       [{ body: { archived: 'yes' } }, 400, 'INVALID_PAYLOAD'],
       [{ body: { title: 'x', owner: 'me' } }, 400, 'INVALID_PAYLOAD'],
       [{ body: ['title'] }, 400, 'INVALID_PAYLOAD'],
@@ -141,6 +144,11 @@ test('PATCH refusals change nothing', async () => {
     assert.equal(renamed.status, 200, renamed.text);
     assert.equal(renamed.json.title, 'Renamed');
     assert.equal(renamed.json.archived, false);
+    // A member given twice: the last one counts.
+    const twice = await rest(hub, 'PATCH', `/api/prds/${prdId}`,
+      { raw: '{"title": "First", "title": "Last"}', headers: { 'content-type': 'application/json' } });
+    assert.equal(twice.status, 200, twice.text);
+    assert.equal(twice.json.title, 'Last');
   } finally {
     await hub.stop();
   }
