@@ -55,6 +55,10 @@ test_parse (void)
     "{\"id\": \"odd id/with:chars\", \"title\": \"x\"}",
     "{\"id\": \"other-B\\u202e\", \"title\": \"x\"}",
     "{\"id\": \"../x\", \"title\": \"x\"}",
+    /* Dots only: path segments of their own. */
+    "{\"id\": \".\", \"title\": \"x\"}",
+    "{\"id\": \"..\", \"title\": \"x\"}",
+    "{\"id\": \"...\", \"title\": \"x\"}",
     "{\"id\": "
     "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\", \"title\": \"x\"}",
@@ -64,10 +68,12 @@ test_parse (void)
                   "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
                   "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\", \"title\": \"x\"}");
   g_autoptr (PrdCraftInitiative) marks = initiative ("{\"id\": \"A-b_c.9\", \"title\": \"x\"}");
+  g_autoptr (PrdCraftInitiative) dotted = initiative ("{\"id\": \"..a\", \"title\": \"x\"}");
 
   g_assert_cmpstr (full->id, ==, "42");
   g_assert_cmpuint (strlen (longest->id), ==, 128);
   g_assert_cmpstr (marks->id, ==, "A-b_c.9");
+  g_assert_cmpstr (dotted->id, ==, "..a");
   g_assert_cmpstr (full->status, ==, "in_progress");
   g_assert_cmpuint (g_strv_length (full->objectives), ==, 3);
   g_assert_cmpstr (full->objectives[2], ==, "Grow");

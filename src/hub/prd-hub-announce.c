@@ -250,16 +250,17 @@ prd_hub_new_id (const char *prefix)
   return g_string_free (id, FALSE);
 }
 
-/* Whether @id is @prefix and 1 to 64 letters, digits, `_` or `-` in all. */
+/* Whether @id is of the one form prd_hub_new_id() has always given:
+ * @prefix and 32 lower-case hex digits. */
 gboolean
 prd_hub_id_is_valid (const char *id, const char *prefix)
 {
   gsize len = strlen (prefix);
 
-  if (!g_str_has_prefix (id, prefix) || strlen (id) <= len || strlen (id) > 64)
+  if (!g_str_has_prefix (id, prefix) || strlen (id) != len + 32)
     return FALSE;
   for (const char *p = id + len; *p != '\0'; p++)
-    if (!g_ascii_isalnum (*p) && *p != '_' && *p != '-')
+    if (!g_ascii_isdigit (*p) && (*p < 'a' || *p > 'f'))
       return FALSE;
   return TRUE;
 }

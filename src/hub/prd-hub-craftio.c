@@ -779,12 +779,11 @@ start_request (PrdHubCraftio *self,
           prd_hub_reply_error (socket, ack_id, event, prd_id, error);
           return;
         }
-      if (*initiative_id == '\0' || strlen (initiative_id) > 128 ||
-          !g_regex_match_simple ("^[A-Za-z0-9._-]+$", initiative_id, 0, 0))
+      if (!prd_craftio_id_is_valid (initiative_id))
         {
           prd_hub_reply_error_literal (
               socket, ack_id, event, prd_id, PRD_ERROR_INVALID_PAYLOAD,
-              "initiativeId must be 1 to 128 letters, digits, '-', '_' or '.'");
+              "initiativeId must be 1 to 128 letters, digits, '-', '_' or '.', not dots only");
           return;
         }
     }

@@ -1086,6 +1086,20 @@ member_object (JsonObject *object, const char *name)
   return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
 }
 
+/* Whether @object's member @name is absent, null (Jira's word for an empty
+ * value) or of @type (JSON_NODE_OBJECT, or a value of G_TYPE_STRING). */
+static gboolean
+member_is_absent_or (JsonObject *object, const char *name, GType type)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (type == JSON_TYPE_OBJECT)
+    return JSON_NODE_HOLDS_OBJECT (node);
+  return JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == type;
+}
+
 /* A status as Jira names one ("In Progress"): the link, the activity feed
  * and every editor's notification keep it. */
 #define PRD_HUB_JIRA_MAX_STATUS_LENGTH 255
@@ -1136,9 +1150,10 @@ hook_check_age (JsonObject *body, gboolean *stale, GError **error)
 static gboolean
 hook_read (Hook *hook, gboolean *stale, GError **error)
 {
-  JsonObject *body, *issue, *changelog;
+  JsonObject *body, *issue, *fields, *changelog;
   JsonNode *items;
   const char *key;
+  gboolean status_typed = TRUE;
 
   body = hook->json != NULL && JSON_NODE_HOLDS_OBJECT (hook->json)
              ? json_node_get_object (hook->json)
@@ -1170,6 +1185,12 @@ hook_read (Hook *hook, gboolean *stale, GError **error)
     }
   if (g_str_equal (hook->event, "jira:issue_deleted"))
     return TRUE;
+  /* A status that is there but not text is not one to keep, nor a
+   * missing one: the delivery is refused as a bad status is. */
+  fields = member_object (issue, "fields");
+  if (!member_is_absent_or (fields, "status", JSON_TYPE_OBJECT) ||
+      !member_is_absent_or (member_object (fields, "status"), "name", G_TYPE_STRING))
+    status_typed = FALSE;
   changelog = member_object (body, "changelog");
   items = changelog != NULL ? json_object_get_member (changelog, "items") : NULL;
   for (guint i = 0; items != NULL && JSON_NODE_HOLDS_ARRAY (items) &&
@@ -1180,6 +1201,9 @@ hook_read (Hook *hook, gboolean *stale, GError **error)
       JsonObject *change = JSON_NODE_HOLDS_OBJECT (item) ? json_node_get_object (item) : NULL;
 
       if (g_strcmp0 (member_string (change, "field"), "status") == 0 &&
+          !member_is_absent_or (change, "toString", G_TYPE_STRING))
+        status_typed = FALSE;
+      if (g_strcmp0 (member_string (change, "field"), "status") == 0 &&
           member_string (change, "toString") != NULL)
         {
           g_free (hook->status);
@@ -1187,9 +1211,8 @@ hook_read (Hook *hook, gboolean *stale, GError **error)
         }
     }
   if (hook->status == NULL)
-    hook->status = g_strdup (
-        member_string (member_object (member_object (issue, "fields"), "status"), "name"));
-  if (hook->status != NULL && !status_is_valid (hook->status))
+    hook->status = g_strdup (member_string (member_object (fields, "status"), "name"));
+  if (!status_typed || (hook->status != NULL && !status_is_valid (hook->status)))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
                    "The issue's status must be 1 to %d characters, without control characters",

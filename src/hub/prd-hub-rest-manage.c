@@ -106,6 +106,11 @@ handle_patch (SoupServerMessage *msg,
   json_object_iter_init (&iter, object);
   while (json_object_iter_next (&iter, &name, &member))
     {
+      /* null is an absent member, as on sockets: {archived: null} alone is
+       * an empty patch. */
+      if (JSON_NODE_HOLDS_NULL (member) &&
+          (g_str_equal (name, "title") || g_str_equal (name, "archived")))
+        continue;
       if (g_str_equal (name, "title"))
         {
           if (!JSON_NODE_HOLDS_VALUE (member) || json_node_get_value_type (member) != G_TYPE_STRING)

@@ -362,6 +362,12 @@ handle_post (SoupServerMessage *msg,
       gboolean is_string =
           JSON_NODE_HOLDS_VALUE (member) && json_node_get_value_type (member) == G_TYPE_STRING;
 
+      /* null is an absent member, as on sockets (a null changelog is then
+       * missing). */
+      if (JSON_NODE_HOLDS_NULL (member) &&
+          (g_str_equal (name, "changelog") || g_str_equal (name, "versionType") ||
+           g_str_equal (name, "force")))
+        continue;
       if (g_str_equal (name, "changelog") && is_string)
         changelog = json_node_get_string (member);
       else if (g_str_equal (name, "versionType") && is_string)

@@ -15,7 +15,9 @@
  * status of the code: 404 `NOT_FOUND` when no pattern matches the path, 405
  * with `Allow` when one matches but not with the request's method, 400
  * `INVALID_ID` for a path segment that is not UTF-8 or a `{prd}` that is not
- * a PRD id. Store work is asynchronous: a route pauses the message meanwhile
+ * a PRD id, 400 `INVALID_PAYLOAD` for a query naming a parameter twice.
+ * Every GET route answers HEAD too, through the same checks (HEAD is in its
+ * `Allow`). Store work is asynchronous: a route pauses the message meanwhile
  * so the main loop never blocks on SQLite.
  *
  * The token and the size of the body are checked from the request headers,
@@ -413,6 +415,104 @@ query_has_nul (GUri *uri)
   return query != NULL && strstr (query, "%00") != NULL;
 }
 
+/* Refuses a query that names a parameter more than once: libsoup keeps
+ * the last, and which one a client meant is not known. */
+static gboolean
+query_is_unambiguous (GUri *uri, GError **error)
+{
+  const char *query = g_uri_get_query (uri);
+  g_autoptr (GHashTable) names = NULL;
+  g_auto (GStrv) pairs = NULL;
+
+  if (query == NULL)
+    return TRUE;
+  names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  pairs = g_strsplit (query, "&", -1);
+  for (guint i = 0; pairs[i] != NULL; i++)
+    {
+      const char *equals = strchr (pairs[i], '=');
+      g_autofree char *raw =
+          g_strndup (pairs[i], equals != NULL ? (gsize) (equals - pairs[i]) : strlen (pairs[i]));
+      g_autofree char *name = NULL;
+
+      if (*pairs[i] == '\0')
+        continue;
+      /* As libsoup decodes it (soup_form_decode()): '+' is a space. */
+      g_strdelimit (raw, "+", ' ');
+      name = g_uri_unescape_string (raw, NULL);
+      if (name == NULL)
+        name = g_steal_pointer (&raw);
+      if (!g_hash_table_add (names, g_strdup (name)))
+        {
+          g_autofree char *valid = g_utf8_make_valid (name, -1);
+
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                       "The query parameter \"%s\" is given more than once", valid);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* Whether @route serves @method; a GET route serves HEAD too (libsoup
+ * sends the headers of the answer without its body). */
+static gboolean
+route_serves (const Route *route, const char *method)
+{
+  return g_str_equal (route->entry->method, method) ||
+         (g_str_equal (method, SOUP_METHOD_HEAD) && g_str_equal (route->entry->method, "GET"));
+}
+
+/* The route that serves @method on @parts, one of that very method first,
+ * or %NULL. */
+static const Route *
+find_route (PrdHubRest *self, char **parts, const char *method)
+{
+  const Route *found = NULL;
+
+  for (guint i = 0; i < self->routes->len; i++)
+    {
+      const Route *route = g_ptr_array_index (self->routes, i);
+
+      if (!route_matches_path (route, parts) || !route_serves (route, method))
+        continue;
+      if (g_str_equal (route->entry->method, method))
+        return route;
+      if (found == NULL)
+        found = route;
+    }
+  return found;
+}
+
+/* The methods of the routes that serve @parts ("GET, HEAD, POST": HEAD
+ * wherever GET is), or %NULL. */
+static char *
+methods_of (PrdHubRest *self, char **parts)
+{
+  g_autoptr (GPtrArray) methods = g_ptr_array_new ();
+  g_autoptr (GString) text = NULL;
+
+  for (guint i = 0; i < self->routes->len; i++)
+    {
+      const Route *route = g_ptr_array_index (self->routes, i);
+      const char *method = route->entry->method;
+
+      if (!route_matches_path (route, parts))
+        continue;
+      if (!g_ptr_array_find_with_equal_func (methods, method, g_str_equal, NULL))
+        g_ptr_array_add (methods, (gpointer) method);
+      if (g_str_equal (method, "GET") &&
+          !g_ptr_array_find_with_equal_func (methods, SOUP_METHOD_HEAD, g_str_equal, NULL))
+        g_ptr_array_add (methods, (gpointer) SOUP_METHOD_HEAD);
+    }
+  if (methods->len == 0)
+    return NULL;
+  text = g_string_new (NULL);
+  for (guint i = 0; i < methods->len; i++)
+    g_string_append_printf (text, "%s%s", i > 0 ? ", " : "", (const char *) methods->pdata[i]);
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
 static void
 dispatch (SoupServer *server,
           SoupServerMessage *msg,
@@ -423,7 +523,6 @@ dispatch (SoupServer *server,
   PrdHubRest *self = user_data;
   const char *method = soup_server_message_get_method (msg);
   g_auto (GStrv) parts = split_path (path);
-  g_autoptr (GString) allow = NULL;
   g_autoptr (GPtrArray) params = NULL;
   g_autoptr (PrdIdentity) identity = NULL;
   g_autoptr (GError) error = NULL;
@@ -447,31 +546,17 @@ dispatch (SoupServer *server,
                                           "A query parameter holds a NUL byte (%00)");
       return;
     }
-  for (guint i = 0; i < self->routes->len && found == NULL; i++)
-    {
-      const Route *route = g_ptr_array_index (self->routes, i);
-
-      if (!route_matches_path (route, parts))
-        continue;
-      if (g_str_equal (route->entry->method, method))
-        found = route;
-      else
-        {
-          if (allow == NULL)
-            allow = g_string_new (route->entry->method);
-          else
-            g_string_append_printf (allow, ", %s", route->entry->method);
-        }
-    }
-  if (found == NULL && allow == NULL)
-    {
-      prd_hub_rest_respond_error_literal (msg, PRD_ERROR_NOT_FOUND, "No such route");
-      return;
-    }
+  found = find_route (self, parts, method);
   if (found == NULL)
     {
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
-                                    allow->str);
+      g_autofree char *allow = methods_of (self, parts);
+
+      if (allow == NULL)
+        {
+          prd_hub_rest_respond_error_literal (msg, PRD_ERROR_NOT_FOUND, "No such route");
+          return;
+        }
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow", allow);
       soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
       return;
     }
@@ -486,7 +571,7 @@ dispatch (SoupServer *server,
   if (!body_allowed (msg))
     return;
   params = route_params (found, parts, &error);
-  if (params == NULL)
+  if (params == NULL || !query_is_unambiguous (soup_server_message_get_uri (msg), &error))
     {
       prd_hub_rest_respond_error (msg, error);
       return;
@@ -495,25 +580,13 @@ dispatch (SoupServer *server,
                       found->group->user_data);
 }
 
-/* The methods of the routes that serve @path ("GET, POST"), or %NULL. */
+/* The methods of the routes that serve @path, or %NULL. */
 static char *
 path_methods (PrdHubRest *self, const char *path)
 {
   g_auto (GStrv) parts = split_path (path);
-  g_autoptr (GString) methods = NULL;
 
-  for (guint i = 0; i < self->routes->len; i++)
-    {
-      const Route *route = g_ptr_array_index (self->routes, i);
-
-      if (!route_matches_path (route, parts))
-        continue;
-      if (methods == NULL)
-        methods = g_string_new (route->entry->method);
-      else
-        g_string_append_printf (methods, ", %s", route->entry->method);
-    }
-  return methods != NULL ? g_string_free (g_steal_pointer (&methods), FALSE) : NULL;
+  return methods_of (self, parts);
 }
 
 /* An OPTIONS request, answered from its headers without a token. */
@@ -550,24 +623,19 @@ lookup_route (PrdHubRest *self, SoupServerMessage *msg, const char *path)
 {
   const char *method = soup_server_message_get_method (msg);
   g_auto (GStrv) parts = split_path (path);
+  const Route *route = find_route (self, parts, method);
 
-  for (guint i = 0; i < self->routes->len; i++)
-    {
-      const Route *route = g_ptr_array_index (self->routes, i);
-
-      if (g_str_equal (route->entry->method, method) && route_matches_path (route, parts))
-        return route->entry;
-    }
-  return NULL;
+  return route != NULL ? route->entry : NULL;
 }
 
-/* The largest body a request to @route (nullable) may have: the router's
- * limit, or less for a route that says so. */
+/* The largest body a request to @route (nullable) may have: the route's
+ * own fixed limit when it has one (a sign-in's is what a link can be,
+ * whatever `[server] max-request-body` says), else the router's. */
 static gsize
 max_body_for (PrdHubRest *self, const PrdHubRouteEntry *route)
 {
   if (route != NULL && route->max_body > 0)
-    return MIN (route->max_body, self->max_body);
+    return route->max_body;
   return self->max_body;
 }
 

@@ -50,9 +50,9 @@ typedef void (*PrdHubRouteFunc) (SoupServerMessage *msg,
  *   `{name}` matches one segment. A trailing `/` on a request is ignored.
  * @func: the handler
  * @flags: what the route needs
- * @max_body: a route that reads a body and takes less than `[server]
- *   max-request-body`: the most it takes, in bytes, checked from the headers
- *   as that limit is (0: that limit)
+ * @max_body: a route that reads a body and has a fixed limit of its own
+ *   (a sign-in): the most it takes, in bytes, checked from the headers as
+ *   `[server] max-request-body` is and used instead of it (0: that limit)
  *
  * One route of a feature; a feature adds a static array of them with
  * prd_hub_rest_add_routes().

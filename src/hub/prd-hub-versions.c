@@ -394,6 +394,21 @@ only_white_space (const char *text)
   return TRUE;
 }
 
+/* A changelog is a commit message: lines of text, tabs in them; no other
+ * control character (an escape sequence in `git log`, a NUL-like C1). */
+static gboolean
+has_control_characters (const char *text)
+{
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (g_unichar_iscntrl (c) && c != '\t' && c != '\n' && c != '\r')
+        return TRUE;
+    }
+  return FALSE;
+}
+
 static gboolean
 parse_create (JsonArray *args, Create *create, GError **error)
 {
@@ -418,6 +433,13 @@ parse_create (JsonArray *args, Create *create, GError **error)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
                    "changelog must be 1 to %d characters of text", PRD_VERSION_CHANGELOG_MAX_CHARS);
+      return FALSE;
+    }
+  if (has_control_characters (changelog))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                           "changelog must hold no control characters other than tab and line "
+                           "breaks");
       return FALSE;
     }
   if (!g_str_equal (type, "major") && !g_str_equal (type, "minor") && !g_str_equal (type, "patch"))

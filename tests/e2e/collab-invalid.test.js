@@ -61,6 +61,13 @@ test('every malformed /prds payload is answered with its code and changes nothin
       assert.ok(!Number.isNaN(Date.parse(err.timestamp)), file);
     }
 
+    // Within the 0..4294967295 bound a presence position past the end is
+    // taken as the end (the corpus has the refusals above the bound).
+    for (const presence of [{ cursorPosition: 4294967295 }, { selection: { start: 0, end: 4294967295 } }]) {
+      const ack = await request(s, 'presence-update', { prdId, status: 'editing', ...presence });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+    }
+
     // Nothing changed: the text, and the sender's next operation is still `next`.
     assert.equal((await rest(hub, 'GET', `/api/prds/${prdId}`)).json.content, TEXT);
     assert.equal(othersGot, 0);

@@ -105,11 +105,18 @@ test('craft-link and craft-unlink: seed shape, refusals', async () => {
     assert.equal(ack.error.code, 'FORBIDDEN');
     ack = await request(other, 'craft-link', { prdId, initiativeId: String(item.id) });
     assert.equal(ack.error.code, 'PRD_NOT_FOUND');
+    const outside = () => fake.state.requests.filter((r) => !/\/item\/[^/]+$|\/items$|\/me\/|\/workspaces$/.test(r.path));
+    const asked = outside().length;
     for (const bad of [{ prdId }, { prdId, initiativeId: 7 }, { prdId, initiativeId: '../x' },
-      { prdId, initiativeId: 'x'.repeat(129) }]) {
+      { prdId, initiativeId: 'x'.repeat(129) }, { prdId, initiativeId: '.' },
+      { prdId, initiativeId: '..' }, { prdId, initiativeId: '...' }]) {
       ack = await request(editor, 'craft-link', bad);
       assert.equal(ack.error.code, 'INVALID_PAYLOAD', JSON.stringify(bad));
+      ack = await request(editor, 'craft-unlink', bad);
+      assert.equal(ack.error.code, 'INVALID_PAYLOAD', JSON.stringify(bad));
     }
+    // Dots only never reach Craft.io ({baseUrl}/item/.. would be {baseUrl}/).
+    assert.equal(outside().length, asked);
     ack = await request(editor, 'craft-link', { prdId, initiativeId: '999999' });
     assert.equal(ack.error.code, 'INVALID_PAYLOAD');
     assert.match(ack.error.message, /no item 999999/);

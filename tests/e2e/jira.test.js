@@ -708,6 +708,29 @@ test('webhook: a bad status or timestamp is 400 and changes nothing; a failed de
       assert.equal(res.json.code, 'INVALID_PAYLOAD');
       assert.match(res.json.message, /status must be 1 to 255 characters/);
     }
+    // A status that is there but not text: refused as well, for a linked
+    // issue (PRD-1) and for one that is not (PRD-999).
+    const typed = (key, fields, extra = {}) => ({ timestamp: Date.now(), webhookEvent: 'jira:issue_updated',
+      issue: { key, fields }, ...extra });
+    for (const key of ['PRD-1', 'PRD-999']) {
+      for (const body of [typed(key, { status: { name: 5 } }), typed(key, { status: { name: true } }),
+        typed(key, { status: { name: ['Done'] } }), typed(key, { status: { name: {} } }),
+        typed(key, { status: 5 }), typed(key, { status: 'Done' }),
+        typed(key, {}, { changelog: { items: [{ field: 'status', toString: 5 }] } }),
+        typed(key, { status: { name: 'Done' } }, { changelog: { items: [{ field: 'status', toString: {} }] } })]) {
+        const res = await sendWebhook(hub.url, ORG, HOOK_SECRET, body);
+        assert.equal(res.status, 400, `${JSON.stringify(body)}: ${res.text}`);
+        assert.equal(res.json.code, 'INVALID_PAYLOAD');
+        assert.match(res.json.message, /status must be 1 to 255 characters/);
+      }
+    }
+    // null is Jira's empty value: as if there were no status.
+    for (const body of [typed('PRD-999', { status: null }), typed('PRD-999', { status: { name: null } }),
+      typed('PRD-999', {}, { changelog: { items: [{ field: 'status', toString: null }] } })]) {
+      const res = await sendWebhook(hub.url, ORG, HOOK_SECRET, body);
+      assert.equal(res.status, 200, `${JSON.stringify(body)}: ${res.text}`);
+      assert.equal(res.json.outcome, 'not-linked');
+    }
     // The timestamp, when there is one: a whole number of milliseconds.
     for (const timestamp of ['1', 1.5, 1e300, -1, null]) {
       const res = await sendWebhook(hub.url, ORG, HOOK_SECRET, update('Done', { timestamp }));

@@ -101,6 +101,13 @@ test('POST /api/prds/{id}/versions: created as create-version does; an unchanged
       [{ body: { changelog: 'x', force: 'yes' } }, 400, 'INVALID_PAYLOAD'],
       [{ body: { changelog: 'x', extra: 1 } }, 400, 'INVALID_PAYLOAD'],
       [{ body: 'x' }, 400, 'INVALID_PAYLOAD'],
+      // null is absent: a null changelog is a missing one.
+      [{ body: { changelog: null, force: true } }, 400, 'INVALID_PAYLOAD'],
+      // Control characters other than tab and line breaks.
+      [{ body: { changelog: 'Red \u001b[31m text', force: true } }, 400, 'INVALID_PAYLOAD'],
+      [{ body: { changelog: 'x\u0000y', force: true } }, 400, 'INVALID_PAYLOAD'],
+      [{ body: { changelog: 'C1 \u0085 here', force: true } }, 400, 'INVALID_PAYLOAD'],
+      [{ body: { changelog: 'bell\u0007', force: true } }, 400, 'INVALID_PAYLOAD'],
     ];
     for (const [opts, status, code] of cases) {
       const r = await rest(hub, 'POST', `/api/prds/${prdId}/versions`, opts);
@@ -111,8 +118,24 @@ test('POST /api/prds/{id}/versions: created as create-version does; an unchanged
       { body: { changelog: 'x' } });
     assert.equal(unknown.status, 404);
     assert.equal(unknown.json.code, 'PRD_NOT_FOUND');
+    const escaped = await request(a, 'create-version',
+      { prdId, changelog: 'Red \u001b[31m text', versionType: 'patch', force: true });
+    assert.equal(escaped.error?.code, 'INVALID_PAYLOAD', JSON.stringify(escaped));
+    assert.match(escaped.error.message, /control characters/);
     list = await rest(hub, 'GET', `/api/prds/${prdId}/versions`);
     assert.equal(list.json.versions.length, before);
+
+    // null for an optional member is as if it were absent, as on sockets;
+    // tabs and line breaks are a changelog's own.
+    const nulls = await rest(hub, 'POST', `/api/prds/${prdId}/versions`,
+      { body: { changelog: 'Tab\there\r\nand lines\n', versionType: null, force: true } });
+    assert.equal(nulls.status, 201, nulls.text);
+    assert.equal(nulls.json.version, '1.1.0');
+    assert.equal(nulls.json.changelog, 'Tab\there\r\nand lines\n');
+    const noForce = await rest(hub, 'POST', `/api/prds/${prdId}/versions`,
+      { body: { changelog: 'Same', force: null } });
+    assert.equal(noForce.status, 409, noForce.text);
+    assert.equal(noForce.json.code, 'VERSION_UNCHANGED');
   } finally {
     for (const s of sockets) s.close();
     await hub.stop();
@@ -188,14 +211,15 @@ test('GET /api/notifications: the caller\'s, newest first, paged, unread filter,
 
     // Refusals.
     for (const q of ['?unread=maybe', '?limit=0', '?limit=101', '?limit=x', '?before=abc',
-      '?before=-1']) {
+      '?before=-1', '?unread=true&unread=false', '?limit=5&limit=5']) {
       const r = await rest(hub, 'GET', `/api/notifications${q}`, { tok: tok('user_a') });
       assert.equal(r.status, 400, q);
       assert.equal(r.json.code, 'INVALID_PAYLOAD', q);
     }
     for (const [body, code] of [[{}, 'INVALID_PAYLOAD'], [{ ids: [] }, 'INVALID_PAYLOAD'],
       [{ ids: Array(501).fill(target) }, 'INVALID_PAYLOAD'], [{ ids: ['nope'] }, 'INVALID_ID'],
-      [{ ids: [7] }, 'INVALID_ID']]) {
+      [{ ids: [7] }, 'INVALID_ID'], [{ ids: ['notif_1'] }, 'INVALID_ID'],
+      [{ ids: ['notif_' + 'A'.repeat(32)] }, 'INVALID_ID']]) {
       const r = await rest(hub, 'POST', '/api/notifications/read', { body, tok: tok('user_a') });
       assert.equal(r.status, 400, JSON.stringify(body).slice(0, 60));
       assert.equal(r.json.code, code);

@@ -108,9 +108,15 @@ test('PATCH refusals change nothing', async () => {
       [{ body: { title: 'x' }, tok: tok('o', { org: 'org_other', role: 'admin' }) }, 404,
         'PRD_NOT_FOUND'],
       [{ body: {} }, 400, 'INVALID_PAYLOAD'],
+      // null is absent: these are empty patches, as {} is.
+      [{ body: { archived: null } }, 400, 'INVALID_PAYLOAD'],
+      [{ body: { title: null, archived: null } }, 400, 'INVALID_PAYLOAD'],
       [{ body: { title: '' } }, 400, 'INVALID_PAYLOAD'],
       [{ body: { title: 'x'.repeat(201) } }, 400, 'INVALID_PAYLOAD'],
       [{ body: { title: 7 } }, 400, 'INVALID_PAYLOAD'],
+      [{ body: { title: ' \u00a0\u3000 ' } }, 400, 'INVALID_PAYLOAD'],
+      [{ body: { title: 'a\u0007b' } }, 400, 'INVALID_PAYLOAD'],
+      [{ body: { title: 'a\u0085b' } }, 400, 'INVALID_PAYLOAD'],
       [{ body: { archived: 'yes' } }, 400, 'INVALID_PAYLOAD'],
       [{ body: { title: 'x', owner: 'me' } }, 400, 'INVALID_PAYLOAD'],
       [{ body: ['title'] }, 400, 'INVALID_PAYLOAD'],
@@ -132,6 +138,17 @@ test('PATCH refusals change nothing', async () => {
     const after = await rest(hub, 'GET', `/api/prds/${prdId}`);
     assert.equal(after.json.title, 'Keep me');
     assert.equal(after.json.archived, false);
+    // Beside a change, a null member is left as it is.
+    const renamed = await rest(hub, 'PATCH', `/api/prds/${prdId}`,
+      { body: { title: 'Renamed', archived: null } });
+    assert.equal(renamed.status, 200, renamed.text);
+    assert.equal(renamed.json.title, 'Renamed');
+    assert.equal(renamed.json.archived, false);
+    // A member given twice: the last one counts.
+    const twice = await rest(hub, 'PATCH', `/api/prds/${prdId}`,
+      { raw: '{"title": "First", "title": "Last"}', headers: { 'content-type': 'application/json' } });
+    assert.equal(twice.status, 200, twice.text);
+    assert.equal(twice.json.title, 'Last');
   } finally {
     await hub.stop();
   }

@@ -157,17 +157,28 @@ id_text (JsonNode *node)
   return NULL;
 }
 
-/* Ids go into paths, and craft-unlink takes only these: letters, digits,
- * '-', '_' and '.', at most 128. */
-static gboolean
-id_is_valid (const char *id)
+/**
+ * prd_craftio_id_is_valid:
+ * @id: (nullable): a Craft.io id (an initiative's, a workspace's)
+ *
+ * Ids go into paths, and craft-unlink takes only these: 1 to 128 letters,
+ * digits, '-', '_' and '.', not dots only (`.` and `..` are path segments
+ * of their own: `{baseUrl}/item/..` would ask for `{baseUrl}/`).
+ */
+gboolean
+prd_craftio_id_is_valid (const char *id)
 {
+  gboolean only_dots = TRUE;
+
   if (id == NULL || *id == '\0' || strlen (id) > 128)
     return FALSE;
   for (const char *p = id; *p != '\0'; p++)
-    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_' && *p != '.')
-      return FALSE;
-  return TRUE;
+    {
+      if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_' && *p != '.')
+        return FALSE;
+      only_dots = only_dots && *p == '.';
+    }
+  return !only_dots;
 }
 
 static void
@@ -231,11 +242,11 @@ prd_craft_initiative_parse (JsonObject *item, GError **error)
     }
   /* An id the hub could not ask for again (nor an editor unlink) is never
    * linked: it is not an initiative the hub can keep. */
-  if (!id_is_valid (initiative->id))
+  if (!prd_craftio_id_is_valid (initiative->id))
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR,
                            "Craft.io: an item whose id is not 1 to 128 letters, digits, '-', '_' "
-                           "or '.'");
+                           "or '.' (not dots only)");
       return NULL;
     }
   initiative->title = g_strdup (title);
@@ -493,16 +504,18 @@ craftio_check_settings (PrdIntegration *integration,
                            "Setting \"authHeader\": that header cannot carry the key");
       return FALSE;
     }
-  if (workspace != NULL && !id_is_valid (workspace))
+  if (workspace != NULL && !prd_craftio_id_is_valid (workspace))
     {
-      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                           "Setting \"workspaceId\": letters, digits, '-', '_' or '.'");
+      g_set_error_literal (
+          error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+          "Setting \"workspaceId\": letters, digits, '-', '_' or '.', not dots only");
       return FALSE;
     }
-  if (account != NULL && !id_is_valid (account))
+  if (account != NULL && !prd_craftio_id_is_valid (account))
     {
-      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                           "Setting \"accountId\": letters, digits, '-', '_' or '.'");
+      g_set_error_literal (
+          error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+          "Setting \"accountId\": letters, digits, '-', '_' or '.', not dots only");
       return FALSE;
     }
   return TRUE;
@@ -695,20 +708,25 @@ prd_craftio_get_item_async (PrdCraftio *self,
 {
   GTask *task;
   g_autofree char *url = NULL;
+  g_autofree char *escaped = NULL;
 
   g_return_if_fail (PRD_IS_CRAFTIO (self));
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, prd_craftio_get_item_async);
   g_task_set_task_data (task, g_strdup (id), g_free);
-  if (!id_is_valid (id))
+  if (!prd_craftio_id_is_valid (id))
     {
       g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                               "initiativeId must be 1 to 128 letters, digits, '-', '_' or '.'");
+                               "initiativeId must be 1 to 128 letters, digits, '-', '_' or '.', "
+                               "not dots only");
       g_object_unref (task);
       return;
     }
-  url = g_strdup_printf ("%s/item/%s", self->base_url, id);
+  /* Escaped all the same: the id is one segment, whatever the rule above
+   * lets through one day. */
+  escaped = g_uri_escape_string (id, NULL, FALSE);
+  url = g_strdup_printf ("%s/item/%s", self->base_url, escaped);
   prd_integration_http_send_async (self->http, "GET", url, NULL, PRD_INTEGRATION_HTTP_IDEMPOTENT,
                                    cancellable, on_item, task);
 }

@@ -46,6 +46,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdCraftInitiative, prd_craft_initiative_free)
 PrdCraftInitiative *prd_craft_initiative_parse (JsonObject *item, GError **error);
 JsonObject *prd_craft_initiative_to_json (const PrdCraftInitiative *initiative);
 char *prd_craft_status_normalize (const char *name);
+gboolean prd_craftio_id_is_valid (const char *id);
 
 double prd_craftio_match_score (const char *prd_title, const PrdCraftInitiative *initiative);
 gboolean prd_craftio_match_is_automatic (const char *prd_title,
