@@ -318,6 +318,21 @@ test_query_twice (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->seen.calls->len, ==, 1);
 }
 
+/* A parameter without a value is refused: libsoup would drop it, and
+ * `DELETE …?purgeVersions` would then read as no parameter at all. */
+static void
+test_query_no_value (Fixture *f, gconstpointer data)
+{
+  g_autofree char *c1 = NULL, *c2 = NULL;
+
+  g_assert_cmpuint (send (f, "GET", "/api/things?q=", FALSE, NULL), ==, 200);
+  g_assert_cmpuint (send (f, "GET", "/api/things?flag", FALSE, &c1), ==, 400);
+  g_assert_cmpstr (c1, ==, "INVALID_PAYLOAD");
+  g_assert_cmpuint (send (f, "GET", "/api/things?q=a&flag&r=b", FALSE, &c2), ==, 400);
+  g_assert_cmpstr (c2, ==, "INVALID_PAYLOAD");
+  g_assert_cmpuint (f->seen.calls->len, ==, 1);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -331,6 +346,8 @@ main (int argc, char *argv[])
               fixture_tear_down);
   g_test_add ("/prd/rest-router/head", Fixture, NULL, fixture_set_up, test_head, fixture_tear_down);
   g_test_add ("/prd/rest-router/query-twice", Fixture, NULL, fixture_set_up, test_query_twice,
+              fixture_tear_down);
+  g_test_add ("/prd/rest-router/query-no-value", Fixture, NULL, fixture_set_up, test_query_no_value,
               fixture_tear_down);
   return g_test_run ();
 }

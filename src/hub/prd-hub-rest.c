@@ -415,8 +415,10 @@ query_has_nul (GUri *uri)
   return query != NULL && strstr (query, "%00") != NULL;
 }
 
-/* Refuses a query that names a parameter more than once: libsoup keeps
- * the last, and which one a client meant is not known. */
+/* Refuses a query that names a parameter more than once (libsoup keeps
+ * the last, and which one a client meant is not known) or names one
+ * without a value (libsoup drops it: `?purgeVersions` would read as no
+ * parameter at all). */
 static gboolean
 query_is_unambiguous (GUri *uri, GError **error)
 {
@@ -442,6 +444,14 @@ query_is_unambiguous (GUri *uri, GError **error)
       name = g_uri_unescape_string (raw, NULL);
       if (name == NULL)
         name = g_steal_pointer (&raw);
+      if (equals == NULL)
+        {
+          g_autofree char *valid = g_utf8_make_valid (name, -1);
+
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                       "The query parameter \"%s\" has no value (write %s=…)", valid, valid);
+          return FALSE;
+        }
       if (!g_hash_table_add (names, g_strdup (name)))
         {
           g_autofree char *valid = g_utf8_make_valid (name, -1);
