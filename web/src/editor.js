@@ -852,6 +852,8 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       remoteCursorField,
       commentField,
       editability.of(editabilityOf(readOnly)),
+      // Remote changes wait while an input method composes (binding.js).
+      EditorView.domEventHandlers({ compositionend: () => { binding?.compositionEnded(); } }),
       EditorView.updateListener.of((update) => {
         if (binding) for (const tr of update.transactions) binding.handleTransaction(tr);
         if (update.focusChanged && canEdit && client.joined) {
