@@ -49,8 +49,12 @@ export function aiErrorMessage(error) {
   return parts.join(' ');
 }
 
-function emitAck(socket, event, payload) {
-  return new Promise((resolve) => socket.emit(event, payload, (res) => resolve(res ?? {})));
+// @onAck runs in the ack's callback itself (before any event sent after it).
+function emitAck(socket, event, payload, onAck) {
+  return new Promise((resolve) => socket.emit(event, payload, (res) => {
+    onAck?.(res ?? {});
+    resolve(res ?? {});
+  }));
 }
 
 /** A tab list (WAI-ARIA tabs: arrow keys move between tabs). */
@@ -545,6 +549,9 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   clear(aiPanel, aiForm, aiStatus, aiOutput, aiActions, aiSuggestions);
   let myJob = null;
   let streamJob = null;
+  // This page's review under way (its reviewId, from the ack): it ends with
+  // ai-review-complete or ai-error naming it.
+  let myReview = null;
 
   function refreshSections() {
     const text = view ? view.state.doc.toString() : client.text;
@@ -613,7 +620,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   aiReview.addEventListener('click', async () => {
     clear(aiSuggestions);
     announce(aiStatus, 'Reviewing…');
-    const res = await emitAck(client.socket, 'ai-review', { prdId });
+    const res = await emitAck(client.socket, 'ai-review', { prdId }, (r) => { if (!r.error) myReview = r.reviewId; });
     if (res.error) announce(aiStatus, aiErrorMessage(res.error), true);
   });
 
@@ -712,8 +719,17 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       }
       clear(aiSuggestions, (d.suggestions ?? []).map(suggestionItem));
     });
+    socket.on('ai-review-complete', (d) => {
+      if (d.prdId !== prdId || d.reviewId !== myReview) return;
+      myReview = null;
+      const n = d.count ?? 0;
+      announce(aiStatus, n === 0 ? 'Review finished: no suggestions.'
+        : `Review finished: ${n === 1 ? '1 suggestion' : `${n} suggestions`}.`);
+    });
     socket.on('ai-error', (d) => {
-      // jobId null: this client's prompt or review was refused.
+      // jobId null: this client's prompt or review was refused, or its
+      // review failed (reviewId names it).
+      if (d.reviewId !== undefined && d.reviewId === myReview) myReview = null;
       if (d.jobId !== null && d.jobId !== myJob && d.jobId !== streamJob) return;
       if (d.jobId !== null && d.jobId === myJob) {
         myJob = null;
