@@ -777,9 +777,14 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     e.preventDefault();
     const text = changelog.value.trim();
     if (!text) return;
-    const res = await emitAck(client.socket, 'create-version', { prdId, changelog: text, versionType: bump.value });
-    if (res.error) announce(versionStatus, `Could not create the version: ${res.error.message}`, true);
-    else { changelog.value = ''; announce(versionStatus, `Version ${res.version.version} created.`); }
+    // The SDK sends the edits typed before the click first: the version has them.
+    try {
+      const version = await client.createVersion({ changelog: text, versionType: bump.value });
+      changelog.value = '';
+      announce(versionStatus, `Version ${version.version} created.`);
+    } catch (err) {
+      announce(versionStatus, `Could not create the version: ${err.message}`, true);
+    }
   });
 
   async function loadVersions() {

@@ -5,7 +5,8 @@
 // GET /api/prds/{id}; a remote cursor shows with its user's name; a
 // comment added in one appears in the other; an AI answer (the scripted AI
 // test server) streams into both; one goes offline, edits, comes back and
-// they converge; versions compare side by side; an input-method composition
+// they converge; versions compare side by side, and one made right after
+// typing holds the typing; an input-method composition
 // next to the other's typing is written once; the hub restarting (and
 // killed) is said while it lasts and not after. Screenshots of the list,
 // the editor with two cursors and the diff view go to <build>/web-screenshots.
@@ -246,6 +247,33 @@ test('versions: create two and compare them side by side', async () => {
   assert.match(await dialog.$eval('td.ins >> nth=0', (el) => el.closest('tbody').textContent), /Payment provider outages\./);
   await screenshot(ann.page, 'web-diff.png');
   await ann.page.click('dialog.diff-dialog button:has-text("Close")');
+});
+
+test('a version created right after typing holds the typing', async () => {
+  const id = (await createPrd(hub, token(ANN), 'Versioned', '# Versioned\n')).id;
+  const a = await openEditor(browser, hub, ANN, id);
+  try {
+    await a.page.click('[role="tab"][data-tab="versions"]');
+    // Typed, then "Create version" in the same moment: the edits are not
+    // acknowledged yet when the page asks for the version.
+    await a.page.evaluate(() => {
+      const { view } = window.prdhubEditor;
+      for (const ch of 'typed before the click') {
+        const end = view.state.doc.length;
+        view.dispatch({ changes: { from: end, insert: ch }, selection: { anchor: end + 1 }, userEvent: 'input.type' });
+      }
+      document.querySelector('.versions textarea').value = 'Right after typing';
+      document.querySelector('form[aria-label="Create a version"]').requestSubmit();
+    });
+    await a.page.waitForSelector('.version-list li[data-version="0.2.0"]', { timeout: EVENT_TIMEOUT_MS });
+    const res = await fetch(`${hub.url}/api/prds/${id}/versions/0.2.0`, { headers: { Authorization: `Bearer ${token(ANN)}` } });
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), '# Versioned\ntyped before the click');
+    assert.match(await a.page.textContent('.versions .status'), /Version 0\.2\.0 created/);
+    assert.deepEqual(a.problems, []);
+  } finally {
+    await a.context.close();
+  }
 });
 
 test('leaving the page with unsent edits asks first; staying keeps them', async () => {
