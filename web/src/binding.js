@@ -4,8 +4,14 @@
 // Every local change becomes SDK edits (one content-update each); every
 // remote change (deltas of the SDK's `remote-change`) becomes one
 // CodeMirror transaction marked as remote, which maps the local selection
-// without moving it and stays out of the undo history. Pure of the DOM:
-// node tests drive it with an EditorState and a stand-in view.
+// without moving it and stays out of the undo history. While the user
+// composes text with an input method (Japanese, Chinese…), remote changes
+// wait until the composition ends (at most MAX_COMPOSITION_DEFER_MS):
+// CodeMirror redraws a composition that a transaction touches or that sets
+// the selection, and the browser then writes the composed text again. Local
+// changes made meanwhile still go out at once, mapped over the remote
+// changes that wait. Pure of the DOM: node tests drive it with an
+// EditorState and a stand-in view.
 
 import { Annotation, ChangeSet, EditorSelection, Transaction } from '@codemirror/state';
 
@@ -14,6 +20,13 @@ export const remoteChange = Annotation.define();
 
 /** The one line separator: the CRDT text and the editor's text are the same string. */
 export const LINE_SEPARATOR = '\n';
+
+/**
+ * How long (ms) remote changes wait for an input-method composition to end
+ * before they are applied anyway (a composition left open must not hide
+ * others' typing for ever).
+ */
+export const MAX_COMPOSITION_DEFER_MS = 5000;
 
 /**
  * The SDK edits that turn a transaction's start document into its end
@@ -66,29 +79,58 @@ export function mapRemotePosition(changes, pos, own = false) {
 
 /**
  * Binds a PrdClient to an editor view: anything with `state` and
- * `dispatch(spec)` (CodeMirror's EditorView, or a stand-in in tests).
- * Call `handleTransaction(tr)` for every transaction the view applies
- * (an EditorView.updateListener does it in the browser).
+ * `dispatch(spec)` (CodeMirror's EditorView, or a stand-in in tests), and
+ * `compositionStarted` while an input method composes. Call
+ * `handleTransaction(tr)` for every transaction the view applies (an
+ * EditorView.updateListener does it in the browser), and
+ * `compositionEnded()` on the editor's `compositionend` event.
  */
 export class EditorBinding {
-  constructor(client, view, { onResync } = {}) {
+  constructor(client, view, { onResync, maxDeferMs = MAX_COMPOSITION_DEFER_MS } = {}) {
     this.client = client;
     this.view = view;
     this.onResync = onResync ?? (() => {});
+    this.maxDeferMs = maxDeferMs;
+    // Remote changes held back during a composition: one ChangeSet over the
+    // editor's text, which turns it into the client's text.
+    this._deferred = null;
+    this._deferTimer = null; // the bound on the wait
+    this._flushQueued = false; // a flush once the update under way is over
     this._onRemote = (ev) => this.applyRemote(ev.deltas);
     client.on('remote-change', this._onRemote);
   }
 
   destroy() {
     this.client.off?.('remote-change', this._onRemote);
+    this._clearDeferred();
+  }
+
+  /** True while an input method composes text in the view. */
+  get composing() {
+    return this.view.compositionStarted === true;
+  }
+
+  /** True while remote changes wait for a composition to end. */
+  get remoteWaiting() {
+    return this._deferred !== null;
   }
 
   /** Sends the local edits of @tr to the client; remote transactions are skipped. */
   handleTransaction(tr) {
     if (tr.annotation(remoteChange)) return;
     if (tr.docChanged) {
+      let changes = tr.changes;
+      if (this._deferred !== null) {
+        // The client's text has the waiting remote changes: the local ones
+        // go there, before remote text inserted at the same place (as when
+        // typing at a cursor that remote text arrived at), and the waiting
+        // ones go over the editor's new text, after the local text.
+        const waiting = this._deferred;
+        changes = tr.changes.map(waiting, true);
+        this._deferred = waiting.map(tr.changes);
+      }
       try {
-        for (const e of changesToEdits(tr.changes)) {
+        for (const e of changesToEdits(changes)) {
           if (e.type === 'insert') this.client.insert(e.position, e.text);
           else this.client.delete(e.position, e.length);
         }
@@ -100,34 +142,60 @@ export class EditorBinding {
       }
     }
     if (tr.docChanged || tr.selection) this.sendSelection(tr.state.selection.main);
+    // The composition's last change: what waited goes in once this update is over.
+    if (this._deferred !== null && !this.composing) this._queueFlush();
+  }
+
+  /** The input method's composition ended: what waited for it goes in. */
+  compositionEnded() {
+    if (this._deferred !== null) this._queueFlush();
   }
 
   sendSelection(range) {
     if (!this.client.joined) return;
-    if (range.empty) this.client.setCursor(range.head);
-    else this.client.setSelection(range.from, range.to);
+    const d = this._deferred;
+    if (range.empty) this.client.setCursor(d ? d.mapPos(range.head, -1) : range.head);
+    else this.client.setSelection(d ? d.mapPos(range.from, 1) : range.from, d ? d.mapPos(range.to, -1) : range.to);
   }
 
-  /** Applies remote @deltas; the local selection is mapped, never moved by them. */
+  /**
+   * Applies remote @deltas (in the client's text); the local selection is
+   * mapped, never moved by them. During a composition they wait.
+   */
   applyRemote(deltas) {
-    const { state } = this.view;
+    const length = this._deferred !== null ? this._deferred.newLength : this.view.state.doc.length;
     let changes;
     try {
-      changes = deltasToChanges(deltas, state.doc.length);
+      changes = deltasToChanges(deltas, length);
     } catch (err) {
       this.resync(err);
       return;
     }
-    this.view.dispatch({
-      changes,
-      selection: state.selection.map(changes, -1),
-      annotations: [remoteChange.of(true), Transaction.addToHistory.of(false)],
-    });
+    this._deferred = this._deferred === null ? changes : this._deferred.compose(changes);
+    if (this.composing) {
+      if (this._deferTimer === null) this._deferTimer = setTimeout(() => this.flushRemote(), this.maxDeferMs);
+      return;
+    }
+    this.flushRemote();
+  }
+
+  /** Applies the remote changes that wait, composition or not. */
+  flushRemote() {
+    const changes = this._deferred;
+    this._clearDeferred();
+    if (changes === null) return;
+    const { state } = this.view;
+    const spec = { changes, annotations: [remoteChange.of(true), Transaction.addToHistory.of(false)] };
+    // A selection set during a composition makes CodeMirror redraw it; the
+    // default mapping is the same one.
+    if (!this.composing) spec.selection = state.selection.map(changes, -1);
+    this.view.dispatch(spec);
     if (this.view.state.doc.length !== this.client.text.length) this.resync(null);
   }
 
   /** Replaces the editor's text by the client's, keeping the cursor where it can. */
   resync(reason) {
+    this._clearDeferred();
     const text = this.client.text;
     const { state } = this.view;
     const head = Math.min(state.selection.main.head, text.length);
@@ -137,5 +205,22 @@ export class EditorBinding {
       annotations: [remoteChange.of(true), Transaction.addToHistory.of(false)],
     });
     this.onResync(reason);
+  }
+
+  _clearDeferred() {
+    this._deferred = null;
+    if (this._deferTimer !== null) clearTimeout(this._deferTimer);
+    this._deferTimer = null;
+  }
+
+  // A view cannot take a transaction while it applies one (the update
+  // listener calls handleTransaction): these run right after.
+  _queueFlush() {
+    if (this._flushQueued) return;
+    this._flushQueued = true;
+    setTimeout(() => {
+      this._flushQueued = false;
+      if (!this.composing) this.flushRemote();
+    }, 0);
   }
 }

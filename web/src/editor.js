@@ -49,8 +49,12 @@ export function aiErrorMessage(error) {
   return parts.join(' ');
 }
 
-function emitAck(socket, event, payload) {
-  return new Promise((resolve) => socket.emit(event, payload, (res) => resolve(res ?? {})));
+// @onAck runs in the ack's callback itself (before any event sent after it).
+function emitAck(socket, event, payload, onAck) {
+  return new Promise((resolve) => socket.emit(event, payload, (res) => {
+    onAck?.(res ?? {});
+    resolve(res ?? {});
+  }));
 }
 
 /** A tab list (WAI-ARIA tabs: arrow keys move between tabs). */
@@ -545,6 +549,9 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   clear(aiPanel, aiForm, aiStatus, aiOutput, aiActions, aiSuggestions);
   let myJob = null;
   let streamJob = null;
+  // This page's review under way (its reviewId, from the ack): it ends with
+  // ai-review-complete or ai-error naming it.
+  let myReview = null;
 
   function refreshSections() {
     const text = view ? view.state.doc.toString() : client.text;
@@ -613,7 +620,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   aiReview.addEventListener('click', async () => {
     clear(aiSuggestions);
     announce(aiStatus, 'Reviewing…');
-    const res = await emitAck(client.socket, 'ai-review', { prdId });
+    const res = await emitAck(client.socket, 'ai-review', { prdId }, (r) => { if (!r.error) myReview = r.reviewId; });
     if (res.error) announce(aiStatus, aiErrorMessage(res.error), true);
   });
 
@@ -712,8 +719,17 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       }
       clear(aiSuggestions, (d.suggestions ?? []).map(suggestionItem));
     });
+    socket.on('ai-review-complete', (d) => {
+      if (d.prdId !== prdId || d.reviewId !== myReview) return;
+      myReview = null;
+      const n = d.count ?? 0;
+      announce(aiStatus, n === 0 ? 'Review finished: no suggestions.'
+        : `Review finished: ${n === 1 ? '1 suggestion' : `${n} suggestions`}.`);
+    });
     socket.on('ai-error', (d) => {
-      // jobId null: this client's prompt or review was refused.
+      // jobId null: this client's prompt or review was refused, or its
+      // review failed (reviewId names it).
+      if (d.reviewId !== undefined && d.reviewId === myReview) myReview = null;
       if (d.jobId !== null && d.jobId !== myJob && d.jobId !== streamJob) return;
       if (d.jobId !== null && d.jobId === myJob) {
         myJob = null;
@@ -761,9 +777,14 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     e.preventDefault();
     const text = changelog.value.trim();
     if (!text) return;
-    const res = await emitAck(client.socket, 'create-version', { prdId, changelog: text, versionType: bump.value });
-    if (res.error) announce(versionStatus, `Could not create the version: ${res.error.message}`, true);
-    else { changelog.value = ''; announce(versionStatus, `Version ${res.version.version} created.`); }
+    // The SDK sends the edits typed before the click first: the version has them.
+    try {
+      const version = await client.createVersion({ changelog: text, versionType: bump.value });
+      changelog.value = '';
+      announce(versionStatus, `Version ${version.version} created.`);
+    } catch (err) {
+      announce(versionStatus, `Could not create the version: ${err.message}`, true);
+    }
   });
 
   async function loadVersions() {
@@ -852,6 +873,8 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       remoteCursorField,
       commentField,
       editability.of(editabilityOf(readOnly)),
+      // Remote changes wait while an input method composes (binding.js).
+      EditorView.domEventHandlers({ compositionend: () => { binding?.compositionEnded(); } }),
       EditorView.updateListener.of((update) => {
         if (binding) for (const tr of update.transactions) binding.handleTransaction(tr);
         if (update.focusChanged && canEdit && client.joined) {

@@ -2,8 +2,9 @@
 //
 // The web editor's AI panel in real Chromium against a hub and the
 // scripted AI test server: an answer for a section goes at the end of that
-// section; a provider failure, the review's suggestions (reject one) and
-// the hourly quota each get a plain message.
+// section; a provider failure, the review's suggestions (reject one), a
+// review with none or a failed one, and the hourly quota each get a plain
+// message.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,8 +65,32 @@ test('a review lists suggestions to accept or reject', async () => {
   await s.page.click('.ai button:has-text("Review this PRD")');
   const item = await s.page.waitForSelector('.suggestion:has-text("Consider edge cases")', { timeout: EVENT_TIMEOUT_MS });
   assert.ok(await item.$('button:has-text("Accept")'));
+  await s.page.waitForSelector('.ai-status:has-text("Review finished: 1 suggestion.")', { timeout: EVENT_TIMEOUT_MS });
   await (await item.$('button:has-text("Reject")')).click();
   await s.page.waitForSelector('.suggestion:has-text("Consider edge cases")', { state: 'detached', timeout: EVENT_TIMEOUT_MS });
+});
+
+test('a review with no suggestions says so; a failed one says why', async () => {
+  // Another user (the hourly quota is per user). `scenario:complete`: the
+  // model's answer is no suggestion list, so the review has none.
+  const cal = { sub: 'user_cal', name: 'Cal Carter', org: 'org_ai', role: 'editor' };
+  const cases = [
+    ['scenario:complete\n# Fine as it is\n', 'Review finished: no suggestions.'],
+    ['scenario:server-error\n# Unlucky\n', 'The AI provider failed.'],
+  ];
+  for (const [text, status] of cases) {
+    const id = (await createPrd(hub, token(cal), 'Review', text)).id;
+    const c = await openEditor(browser, hub, cal, id);
+    try {
+      await c.page.click('[role="tab"][data-tab="ai"]');
+      await c.page.click('.ai button:has-text("Review this PRD")');
+      await c.page.waitForSelector(`.ai-status:has-text("${status}")`, { timeout: EVENT_TIMEOUT_MS });
+      assert.equal((await c.page.$$('.suggestion')).length, 0);
+      assert.deepEqual(c.problems, []);
+    } finally {
+      await c.context.close();
+    }
+  }
 });
 
 test('past the hourly quota the panel says when to try again', async () => {

@@ -5,7 +5,9 @@
 // GET /api/prds/{id}; a remote cursor shows with its user's name; a
 // comment added in one appears in the other; an AI answer (the scripted AI
 // test server) streams into both; one goes offline, edits, comes back and
-// they converge; versions compare side by side; the hub restarting (and
+// they converge; versions compare side by side, and one made right after
+// typing holds the typing; an input-method composition
+// next to the other's typing is written once; the hub restarting (and
 // killed) is said while it lasts and not after. Screenshots of the list,
 // the editor with two cursors and the diff view go to <build>/web-screenshots.
 
@@ -247,6 +249,33 @@ test('versions: create two and compare them side by side', async () => {
   await ann.page.click('dialog.diff-dialog button:has-text("Close")');
 });
 
+test('a version created right after typing holds the typing', async () => {
+  const id = (await createPrd(hub, token(ANN), 'Versioned', '# Versioned\n')).id;
+  const a = await openEditor(browser, hub, ANN, id);
+  try {
+    await a.page.click('[role="tab"][data-tab="versions"]');
+    // Typed, then "Create version" in the same moment: the edits are not
+    // acknowledged yet when the page asks for the version.
+    await a.page.evaluate(() => {
+      const { view } = window.prdhubEditor;
+      for (const ch of 'typed before the click') {
+        const end = view.state.doc.length;
+        view.dispatch({ changes: { from: end, insert: ch }, selection: { anchor: end + 1 }, userEvent: 'input.type' });
+      }
+      document.querySelector('.versions textarea').value = 'Right after typing';
+      document.querySelector('form[aria-label="Create a version"]').requestSubmit();
+    });
+    await a.page.waitForSelector('.version-list li[data-version="0.2.0"]', { timeout: EVENT_TIMEOUT_MS });
+    const res = await fetch(`${hub.url}/api/prds/${id}/versions/0.2.0`, { headers: { Authorization: `Bearer ${token(ANN)}` } });
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), '# Versioned\ntyped before the click');
+    assert.match(await a.page.textContent('.versions .status'), /Version 0\.2\.0 created/);
+    assert.deepEqual(a.problems, []);
+  } finally {
+    await a.context.close();
+  }
+});
+
 test('leaving the page with unsent edits asks first; staying keeps them', async () => {
   await bob.page.click('button:has-text("Work offline")');
   await waitForState(bob.page, 'offline');
@@ -337,6 +366,47 @@ test('the hub restarts, then is killed: the page says so while it lasts, and not
     await s.context.close();
     await own.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('an input-method composition next to another user\'s typing is written once', async () => {
+  // Bob composes とうきょう kana by kana (Chromium's IME through CDP) at the
+  // end of the text while Ann types "a" at the same place after each kana.
+  const id = (await createPrd(hub, token(ANN), 'Composition', 'Notes:\n')).id;
+  const a = await openEditor(browser, hub, ANN, id);
+  const b = await openEditor(browser, hub, BOB, id);
+  const clientText = (page) => page.evaluate(() => window.prdhubEditor.client.text);
+  try {
+    const cdp = await b.context.newCDPSession(b.page);
+    for (const s of [b, a]) {
+      await s.page.click('.cm-content');
+      await s.page.keyboard.press('Control+End');
+    }
+    const word = 'とうきょう';
+    let part = '';
+    for (const kana of word) {
+      part += kana;
+      await cdp.send('Input.imeSetComposition', { text: part, selectionStart: part.length, selectionEnd: part.length });
+      // Ann sees the composition so far, types after it, and Bob's page
+      // gets her letter while he is still composing.
+      await waitForText(a.page, (t) => t.endsWith(part), `Ann sees ${part}`);
+      await a.page.keyboard.type('a');
+      const n = part.length;
+      await waitUntil(async () => (await clientText(b.page)).split('a').length - 1 === n, `Bob's page has Ann's letter ${n}`);
+    }
+    await cdp.send('Input.insertText', { text: word });
+    const jwt = token(ANN);
+    await waitUntil(async () => {
+      const [ta, tb, rest] = await Promise.all([editorText(a.page), editorText(b.page), restPrd(hub, jwt, id)]);
+      return ta === tb && tb === rest.content && rest.content.includes(word);
+    }, 'both editors and the hub agree on the composed word');
+    const text = (await restPrd(hub, jwt, id)).content;
+    assert.equal(text.split('a').length - 1, 5, text);
+    assert.equal(text.replaceAll('a', ''), `Notes:\n${word}`, 'the word once, no stray fragments');
+    assert.deepEqual([...a.problems, ...b.problems], []);
+  } finally {
+    await a.context.close();
+    await b.context.close();
   }
 });
 

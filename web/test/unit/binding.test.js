@@ -13,7 +13,8 @@ import { history, undo } from '@codemirror/commands';
 import { Emitter } from '../../../clients/js/src/emitter.js';
 import { CrdtDoc, opToJson } from '../../../clients/js/src/crdt.js';
 import {
-  EditorBinding, LINE_SEPARATOR, changesToEdits, deltasToChanges, mapRemotePosition, remoteChange,
+  EditorBinding, LINE_SEPARATOR, MAX_COMPOSITION_DEFER_MS, changesToEdits, deltasToChanges, mapRemotePosition,
+  remoteChange,
 } from '../../src/binding.js';
 
 function rng(seed) {
@@ -315,6 +316,155 @@ test('two editors bound to two CRDT replicas converge through their edits', () =
   }
   for (const op of a.client.out.splice(0)) b.client.receive(op);
   for (const op of b.client.out.splice(0)) a.client.receive(op);
+  assert.equal(a.view.text, a.client.text);
+  assert.equal(b.view.text, b.client.text);
+  assert.equal(a.view.text, b.view.text);
+});
+
+// ---- input-method compositions -----------------------------------------------------------
+
+// A view composing text with an input method: compositionStarted as on
+// CodeMirror's EditorView.
+function composingView(text) {
+  const b = bound(text);
+  b.view.compositionStarted = false;
+  return b;
+}
+
+test('during a composition remote changes wait; the composed text goes out mapped over them', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { client, view, binding } = composingView('Notes:\n');
+  view.dispatch({ selection: EditorSelection.cursor(7) });
+  view.compositionStarted = true;
+  // The input method writes と, then とう, while another user types "a" at
+  // the same place each time (in the client's text, where と already is).
+  view.dispatch({ changes: { from: 7, insert: 'と' }, selection: EditorSelection.cursor(8), userEvent: 'input.type.compose' });
+  client.remote([{ type: 'insert', position: 8, text: 'a' }]);
+  assert.equal(view.text, 'Notes:\nと', 'the remote change waits');
+  assert.equal(binding.remoteWaiting, true);
+  view.dispatch({ changes: { from: 8, insert: 'う' }, selection: EditorSelection.cursor(9), userEvent: 'input.type.compose' });
+  client.remote([{ type: 'insert', position: 10, text: 'a' }]);
+  // The composition goes on at its place in the client's text too, before
+  // the text the other user typed at it.
+  assert.deepEqual(client.sent, [
+    { type: 'insert', position: 7, text: 'と' },
+    { type: 'insert', position: 8, text: 'う' },
+  ]);
+  assert.equal(client.text, 'Notes:\nとうaa');
+  assert.deepEqual(client.presence, { cursor: 9 });
+  // The composition ends with a replacement (a conversion): mapped too.
+  view.dispatch({ changes: { from: 7, to: 9, insert: '東' }, selection: EditorSelection.cursor(8), userEvent: 'input.type.compose' });
+  assert.equal(client.text, 'Notes:\n東aa');
+  assert.equal(view.text, 'Notes:\n東');
+  view.compositionStarted = false;
+  binding.compositionEnded();
+  t.mock.timers.tick(0);
+  assert.equal(view.text, 'Notes:\n東aa');
+  assert.equal(binding.remoteWaiting, false);
+  // The cursor stayed after the composed text; the remote changes are
+  // marked and were not sent back.
+  assert.equal(view.state.selection.main.head, 8);
+  assert.ok(view.transactions[view.transactions.length - 1].annotation(remoteChange));
+  assert.deepEqual(client.sent.slice(2), [
+    { type: 'delete', position: 7, length: 2 },
+    { type: 'insert', position: 7, text: '東' },
+  ]);
+  assert.equal(client.sent.length, 4);
+});
+
+test('the composition\'s last change lets what waited in, with no compositionend call', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { client, view } = composingView('x');
+  view.compositionStarted = true;
+  client.remote([{ type: 'insert', position: 0, text: 'R' }]);
+  view.compositionStarted = false;
+  view.dispatch({ changes: { from: 1, insert: 'か' }, userEvent: 'input.type.compose' });
+  assert.equal(view.text, 'xか');
+  assert.equal(client.text, 'Rxか');
+  t.mock.timers.tick(0);
+  assert.equal(view.text, 'Rxか');
+});
+
+test('a composition that never ends holds remote changes MAX_COMPOSITION_DEFER_MS at most', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { client, view, binding } = composingView('ab');
+  assert.equal(binding.maxDeferMs, MAX_COMPOSITION_DEFER_MS);
+  view.compositionStarted = true;
+  client.remote([{ type: 'insert', position: 0, text: 'R' }]);
+  t.mock.timers.tick(MAX_COMPOSITION_DEFER_MS - 1);
+  client.remote([{ type: 'insert', position: 3, text: 'S' }]);
+  assert.equal(view.text, 'ab');
+  t.mock.timers.tick(1);
+  assert.equal(view.text, 'RabS', 'applied at the bound, still composing');
+  assert.equal(binding.remoteWaiting, false);
+  // The next remote change waits for a bound of its own.
+  client.remote([{ type: 'insert', position: 4, text: 'T' }]);
+  assert.equal(view.text, 'RabS');
+  t.mock.timers.tick(MAX_COMPOSITION_DEFER_MS);
+  assert.equal(view.text, 'RabST');
+});
+
+test('a refused edit during a composition resyncs and drops what waited', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { client, view, binding } = composingView('ab');
+  view.compositionStarted = true;
+  client.remote([{ type: 'insert', position: 0, text: 'R' }]);
+  client.refuse = Object.assign(new Error('joined in view mode'), { code: 'FORBIDDEN' });
+  view.dispatch({ changes: { from: 2, insert: 'か' } });
+  assert.equal(view.text, 'Rab');
+  assert.equal(binding.remoteWaiting, false);
+  t.mock.timers.tick(MAX_COMPOSITION_DEFER_MS);
+  assert.equal(view.text, 'Rab');
+});
+
+test('two CRDT replicas converge when one composes while the other types', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const rand = rng(4242);
+  const make = (site) => {
+    const doc = new CrdtDoc();
+    const client = new Emitter();
+    client.joined = true;
+    client.out = [];
+    Object.defineProperty(client, 'text', { get: () => doc.getText() });
+    client.insert = (p, txt) => client.out.push(doc.localInsert(site, p, txt).op);
+    client.delete = (p, l) => client.out.push(doc.localDelete(site, p, l).op);
+    client.setCursor = () => {};
+    client.setSelection = () => {};
+    client.receive = (op) => {
+      const res = doc.applyRemote(opToJson(op));
+      if (res.deltas.length > 0) client.emit('remote-change', { deltas: res.deltas, userId: 'x' });
+    };
+    const view = new FakeView(state(''));
+    view.compositionStarted = false;
+    const binding = new EditorBinding(client, view);
+    view.listener = (tr) => binding.handleTransaction(tr);
+    return { client, view, binding };
+  };
+  const a = make(1);
+  const b = make(2);
+  for (let round = 0; round < 300; round++) {
+    // a composes now and then (its changes are then the input method's).
+    if (rand() < 0.2) {
+      a.view.compositionStarted = !a.view.compositionStarted;
+      if (!a.view.compositionStarted) a.binding.compositionEnded();
+    }
+    for (const side of [a, b]) {
+      const len = side.view.state.doc.length;
+      const changes = randomChanges(rand, len, ['x', 'y', '\n', 'か']).filter((c) => c.from !== c.to || c.insert !== '');
+      if (changes.length > 0) side.view.dispatch({ changes });
+    }
+    if (rand() < 0.5) {
+      for (const op of a.client.out.splice(0)) b.client.receive(op);
+      for (const op of b.client.out.splice(0)) a.client.receive(op);
+    }
+    if (rand() < 0.3) t.mock.timers.tick(rand() < 0.1 ? MAX_COMPOSITION_DEFER_MS : 0);
+    if (!a.binding.remoteWaiting) assert.equal(a.view.text, a.client.text);
+  }
+  a.view.compositionStarted = false;
+  a.binding.compositionEnded();
+  for (const op of a.client.out.splice(0)) b.client.receive(op);
+  for (const op of b.client.out.splice(0)) a.client.receive(op);
+  t.mock.timers.tick(0);
   assert.equal(a.view.text, a.client.text);
   assert.equal(b.view.text, b.client.text);
   assert.equal(a.view.text, b.view.text);
