@@ -500,6 +500,70 @@ test_storage_failure (Fixture *f, gconstpointer data)
     }
 }
 
+typedef struct
+{
+  Fixture *f;
+  char *prd_id;
+  gboolean done;
+} DeleteClose;
+
+/* What prd-hub.c's prd-deleted handler does first, in the store's callback
+ * of the deletion: closes the room before the callbacks of the requests
+ * queued after the deletion run. */
+static void
+on_deleted_close (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  DeleteClose *dc = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) payload = json_node_new (JSON_NODE_OBJECT);
+
+  g_assert_true (prd_store_delete_finish (PRD_STORE (source), result, &error));
+  g_assert_no_error (error);
+  json_node_take_object (payload, json_object_new ());
+  prd_hub_room_registry_close (prd_hub_get_rooms (dc->f->hub), dc->prd_id, "prd-deleted", payload);
+  dc->done = TRUE;
+}
+
+/* A join-prd whose site is being acquired when the PRD is deleted (the
+ * acquisition queued in the store behind the deletion, the room closed
+ * before it comes back) is answered PRD_NOT_FOUND, not left without an
+ * answer. */
+static void
+test_join_while_deleted (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "x");
+  g_autofree char *path = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
+  g_autoptr (PrdTestClient) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+  g_autoptr (PrdTestClient) b = client_new (f, "bob", "org", PRD_ROLE_EDITOR);
+  g_autofree char *payload = g_strdup_printf ("{\"prdId\":\"%s\",\"mode\":\"edit\"}", prd_id);
+  g_autoptr (JsonNode) probe = NULL;
+  g_autoptr (JsonNode) ack = NULL;
+  DeleteClose dc = { f, prd_id, FALSE };
+  sqlite3 *db = NULL;
+  gint64 id;
+
+  /* The room is loaded: an edit join goes straight to the acquisition. */
+  join (a, prd_id, "view", NULL);
+
+  /* Held by a second writer, the store runs nothing until released: the
+   * deletion first, then b's acquisition. */
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, NULL), ==, SQLITE_OK);
+  prd_store_delete_async (f->store, prd_id, NULL, on_deleted_close, &dc);
+  id = prd_test_client_emit (b, "join-prd", payload);
+  /* Answered at once, after b's join-prd was handled (one connection's
+   * events are handled in order). */
+  probe = prd_test_client_request (b, "join-prd", "{}");
+  g_assert_cmpstr (prd_test_ack_error_code (probe), ==, "INVALID_PAYLOAD");
+  g_assert_false (dc.done);
+  g_assert_cmpint (sqlite3_exec (db, "COMMIT", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  ack = prd_test_client_wait_ack (b, id);
+  g_assert_true (dc.done);
+  g_assert_cmpstr (prd_test_ack_error_code (ack), ==, "PRD_NOT_FOUND");
+}
+
 static void
 exec_sql (Fixture *f, const char *sql)
 {
@@ -775,6 +839,8 @@ main (int argc, char *argv[])
               test_joined_encoded_state, fixture_teardown);
   g_test_add ("/prd/collab/snapshots-by-size", Fixture, "[collab]\nsnapshot-every=2\n",
               fixture_setup, test_snapshots_by_size, fixture_teardown);
+  g_test_add ("/prd/collab/join-while-deleted", Fixture, NULL, fixture_setup,
+              test_join_while_deleted, fixture_teardown);
   g_test_add ("/prd/collab/storage-failure", Fixture, NULL, fixture_setup, test_storage_failure,
               fixture_teardown);
   g_test_add ("/prd/collab/storage-failure-retires-sites", Fixture, NULL, fixture_setup,

@@ -668,10 +668,13 @@ test_store (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (PrdStore) store = prd_test_store_open (path, &error);
   PrdIntegrationStore *integrations = PRD_INTEGRATION_STORE (store);
+  g_autoptr (PrdStoreInfo) info = NULL;
   g_autoptr (GPtrArray) all = NULL;
   g_autoptr (GPtrArray) links = NULL;
   g_autoptr (GString) huge = g_string_new ("\"");
 
+  g_assert_no_error (error);
+  info = prd_test_store_create (store, "prd_1", "org_a", "One", "alice", &error);
   g_assert_no_error (error);
   g_assert_true (put_settings (integrations, "org_a", "{\"baseUrl\":\"https://a\"}", &error));
   g_assert_true (put_settings (integrations, "org_b", "{}", &error));
@@ -855,6 +858,14 @@ test_store_add_link (void)
   Adds adds = { 10, 0, 0 };
 
   g_assert_no_error (error);
+  for (guint i = 1; i <= 3; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("prd_%u", i);
+      g_autoptr (PrdStoreInfo) info =
+          prd_test_store_create (store, id, "org", "T", "alice", &error);
+
+      g_assert_no_error (error);
+    }
   for (guint i = 0; i < 10; i++)
     {
       g_autofree char *key = g_strdup_printf ("i-%u@prd_1", i);
@@ -882,6 +893,37 @@ test_store_add_link (void)
   g_assert_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED);
   g_clear_error (&error);
   g_assert_cmpuint (count_prd_links (integrations, "prd_2"), ==, 3);
+
+  /* A link for a PRD deleted after it was asked for (a craft-link or a
+   * sync under way): PRD_NOT_FOUND and nothing kept, in the same write as
+   * the check; a put leaves that PRD's links out and keeps the others'.
+   * Queued right behind the deletion, as the hub's would be. */
+  {
+    g_autoptr (GAsyncResult) deleted = NULL;
+    g_autoptr (GAsyncResult) put_result = NULL;
+    g_autoptr (GPtrArray) put =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+    PrdIntegrationLinkRecord *gone = link_record ("g@prd_3", "Gone", "d", 0);
+    PrdIntegrationLinkRecord *kept = link_record ("k2@prd_1", "Kept", "d", 1);
+
+    g_free (gone->prd_id);
+    gone->prd_id = g_strdup ("prd_3");
+    g_ptr_array_add (put, gone);
+    g_ptr_array_add (put, kept);
+    prd_store_delete_async (store, "prd_3", NULL, on_store_result, &deleted);
+    prd_integration_store_put_links_async (integrations, put, NULL, on_store_result, &put_result);
+    STORE_WAIT (put_result);
+    g_assert_nonnull (deleted);
+    g_assert_true (prd_store_delete_finish (store, deleted, &error));
+    g_assert_true (prd_integration_store_put_links_finish (integrations, put_result, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpuint (count_prd_links (integrations, "prd_3"), ==, 0);
+  g_assert_cmpuint (count_prd_links (integrations, "prd_1"), ==, 5);
+  g_assert_false (add_link (integrations, "h@prd_3", "prd_3", 4, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_cmpuint (count_prd_links (integrations, "prd_3"), ==, 0);
 
   prd_test_store_close (store);
   g_clear_object (&store);

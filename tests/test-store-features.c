@@ -283,7 +283,8 @@ test_comments (Fixture *f, gconstpointer data)
   g_assert_cmpuint (feed->len, ==, 1);
   g_assert_cmpstr (((PrdActivityRecord *) g_ptr_array_index (feed, 0))->id, ==, "activity_1");
 
-  /* Resolving: the first resolution stays. */
+  /* Resolving: the first resolution stays; the second is refused and
+   * announces nothing. */
   for (guint i = 0; i < 2; i++)
     {
       g_autoptr (GAsyncResult) res = NULL;
@@ -292,8 +293,17 @@ test_comments (Fixture *f, gconstpointer data)
       res = PRD_TEST_WAIT_FOR (prd_comment_store_resolve_async, store, "comment_1",
                                i == 0 ? "carol" : "dave", i == 0 ? "Carol" : "Dave", 5000 + i, NULL,
                                activities, NULL);
-      g_assert_true (prd_comment_store_resolve_finish (store, res, &error));
-      g_assert_no_error (error);
+      if (i == 0)
+        {
+          g_assert_true (prd_comment_store_resolve_finish (store, res, &error));
+          g_assert_no_error (error);
+        }
+      else
+        {
+          g_assert_false (prd_comment_store_resolve_finish (store, res, &error));
+          g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION);
+          g_clear_error (&error);
+        }
     }
   g_clear_pointer (&comments, g_ptr_array_unref);
   comments = load_comments (f);
@@ -301,7 +311,7 @@ test_comments (Fixture *f, gconstpointer data)
   g_assert_cmpstr (comment->resolved_by_id, ==, "carol");
   g_assert_cmpstr (comment->resolved_by_name, ==, "Carol");
   g_assert_cmpint (comment->resolved_at, ==, 5000);
-  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_activity"), ==, 3);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_activity"), ==, 2);
 }
 
 /* A comment and its announcements are one transaction: when an
@@ -346,11 +356,90 @@ test_comment_atomic (Fixture *f, gconstpointer data)
                                                       &reply, notifications, NULL, NULL);
 
     g_assert_false (prd_comment_store_add_reply_finish (store, res, &error));
-    g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
     g_clear_error (&error);
   }
   g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_replies"), ==, 0);
   g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_notifications"), ==, 1);
+}
+
+/* Writes the hub checked while the PRD existed but that reach the store
+ * after its deletion (queued right behind it, as on a busy hub): each is
+ * refused with the answer it would have had a moment later, not a
+ * foreign key's STORAGE_ERROR, and none of their announcements is kept. */
+static void
+test_comment_prd_deleted (Fixture *f, gconstpointer data)
+{
+  PrdCommentStore *store = PRD_COMMENT_STORE (f->store);
+  PrdApprovalStore *approvals = PRD_APPROVAL_STORE (f->store);
+  g_autoptr (GAsyncResult) deleted = NULL;
+  g_autoptr (GAsyncResult) added = NULL;
+  g_autoptr (GAsyncResult) replied = NULL;
+  g_autoptr (GAsyncResult) resolved = NULL;
+  g_autoptr (GAsyncResult) approved = NULL;
+  g_autoptr (GPtrArray) n1 = notifications_new ("notif_2", "bob");
+  g_autoptr (GPtrArray) a1 = activities_new ("activity_2");
+  g_autoptr (GPtrArray) a2 = activities_new ("activity_3");
+  g_autoptr (GPtrArray) a3 = activities_new ("activity_4");
+  g_autoptr (GPtrArray) a4 = activities_new ("activity_5");
+  g_autoptr (GError) error = NULL;
+  PrdCommentRecord comment = {
+    .id = "comment_2",
+    .prd_id = "prd_a",
+    .org = "org_a",
+    .author_id = "alice",
+    .author_name = "Alice",
+    .content = "Late",
+    .anchor = "1:0:1:0 0 0:0:0:0 0:0:0:0",
+    .created_at = 2000,
+  };
+  PrdReplyRecord reply = {
+    .id = "reply_1",
+    .comment_id = "comment_1",
+    .author_id = "bob",
+    .author_name = "Bob",
+    .content = "Late too",
+    .created_at = 2001,
+  };
+  PrdApprovalRecord approval = {
+    .prd_id = "prd_a",
+    .approver_id = "carol",
+    .approver_name = "Carol",
+    .created_at = 2002,
+  };
+
+  g_assert_true (add_comment (f, "comment_1", NULL, "notif_1", "activity_1", &error));
+  g_assert_no_error (error);
+
+  prd_store_delete_async (f->store, "prd_a", NULL, prd_test_result_cb, &deleted);
+  prd_comment_store_add_async (store, &comment, n1, a1, NULL, prd_test_result_cb, &added);
+  prd_comment_store_add_reply_async (store, &reply, NULL, a2, NULL, prd_test_result_cb, &replied);
+  prd_comment_store_resolve_async (store, "comment_1", "carol", "Carol", 2003, NULL, a3, NULL,
+                                   prd_test_result_cb, &resolved);
+  prd_approval_store_add_async (approvals, &approval, NULL, a4, NULL, prd_test_result_cb,
+                                &approved);
+  prd_test_wait_while (approved == NULL, 30000);
+
+  g_assert_true (prd_store_delete_finish (f->store, deleted, &error));
+  g_assert_no_error (error);
+  g_assert_false (prd_comment_store_add_finish (store, added, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (prd_comment_store_add_reply_finish (store, replied, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (prd_comment_store_resolve_finish (store, resolved, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (prd_approval_store_add_finish (approvals, approved, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_comments"), ==, 0);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_approvals"), ==, 0);
+  /* comment_1's own announcements stay, as a deletion leaves them. */
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_notifications"), ==, 1);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_activity"), ==, 1);
 }
 
 /* Rows written before the interfaces existed (or by hand) load as they
@@ -534,7 +623,7 @@ test_approvals (Fixture *f, gconstpointer data)
                                                       &approval, notifications, activities, NULL);
 
     g_assert_false (prd_approval_store_add_finish (store, res, &error));
-    g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
   }
   g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_approvals"), ==, 1);
   g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_notifications"), ==, 1);
@@ -1073,6 +1162,7 @@ main (int argc, char *argv[])
   ADD ("/prd/store/comments/roundtrip", test_comments);
   ADD ("/prd/store/comments/atomic", test_comment_atomic);
   ADD ("/prd/store/comments/existing-rows", test_comment_rows);
+  ADD ("/prd/store/comments/prd-deleted", test_comment_prd_deleted);
   ADD ("/prd/store/approvals/add", test_approvals);
   ADD ("/prd/store/revocations/roundtrip", test_revocations);
   ADD ("/prd/store/revocations/sign-in-links", test_sign_in_links);

@@ -12,6 +12,7 @@
 #include <git2.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
+#include <sqlite3.h>
 
 #include "prd-autocleanups.h"
 #include "prd-error.h"
@@ -529,6 +530,45 @@ test_unrecorded_tag (Fixture *f, gconstpointer data)
   g_assert_cmpstr (version, ==, "0.3.0");
 }
 
+/* A PRD deleted between a version's commit and its record: the version is
+ * refused (PRD_NOT_FOUND) and leaves no tag behind, as none was announced.
+ * A second writer holds the database so that the version's load comes
+ * first and the deletion right after it. */
+static void
+test_deleted_before_record (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "# Spec\n");
+  g_autofree char *path = g_build_filename (f->tmp_dir, "prdhub.db", NULL);
+  g_autofree char *pattern = g_strdup_printf ("%s/*", prd_id);
+  g_autofree char *payload = g_strdup_printf (
+      "{\"prdId\":\"%s\",\"changelog\":\"Late\",\"versionType\":\"minor\",\"force\":true}", prd_id);
+  g_autoptr (PrdTestClient) alice = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+  g_autoptr (GAsyncResult) deleted = NULL;
+  g_autoptr (JsonNode) probe = NULL;
+  g_autoptr (JsonNode) ack = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *tags = NULL;
+  sqlite3 *db = NULL;
+  gint64 id;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, NULL), ==, SQLITE_OK);
+  id = prd_test_client_emit (alice, "create-version", payload);
+  /* Answered at once, after the create-version was handled. */
+  probe = prd_test_client_request (alice, "create-version", "{}");
+  g_assert_cmpstr (prd_test_ack_error_code (probe), ==, "INVALID_PAYLOAD");
+  prd_store_delete_async (f->store, prd_id, NULL, prd_test_result_cb, &deleted);
+  g_assert_cmpint (sqlite3_exec (db, "COMMIT", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  ack = prd_test_client_wait_ack (alice, id);
+  g_assert_cmpstr (prd_test_ack_error_code (ack), ==, "PRD_NOT_FOUND");
+  g_assert_true (prd_store_delete_finish (f->store, prd_test_wait_result (&deleted), &error));
+  g_assert_no_error (error);
+  tags = run_git (f, "tag", "-l", pattern, NULL);
+  g_assert_cmpstr (tags, ==, "");
+}
+
 /* Names the hub accepts that libgit2 trims to nothing (it trims spaces
  * and .,:;"'\ from both ends): the commit's author is the user id
  * instead, and purging works too. */
@@ -818,6 +858,8 @@ main (int argc, char *argv[])
               test_git, fixture_teardown);
   g_test_add ("/prd/versions/stale-locks", Fixture, NULL, fixture_setup, test_stale_locks,
               fixture_teardown);
+  g_test_add ("/prd/versions/deleted-before-record", Fixture, NULL, fixture_setup,
+              test_deleted_before_record, fixture_teardown);
   g_test_add ("/prd/versions/unrecorded-tag", Fixture, NULL, fixture_setup, test_unrecorded_tag,
               fixture_teardown);
   g_test_add ("/prd/versions/refusals", Fixture, NULL, fixture_setup, test_refusals,

@@ -75,7 +75,10 @@ on_approval_written (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
-          g_warning ("Cannot store an approval: %s", error->message);
+          /* Deleted after it was read: the answer it would have had a
+           * moment later, no failure of the hub. */
+          if (!g_error_matches (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND))
+            g_warning ("Cannot store an approval: %s", error->message);
           prd_hub_reply_error (approve->socket, approve->ack_id, "approve-prd", NULL, error);
         }
       approve_free (approve);

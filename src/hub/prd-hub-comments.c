@@ -540,7 +540,13 @@ on_written (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
-          g_warning ("Cannot store a comment: %s", error->message);
+          /* The PRD or the comment went (deleted) or the comment was
+           * resolved after this request was checked: the answer it would
+           * have had a moment later, no failure of the hub. */
+          if (!g_error_matches (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND) &&
+              !g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND) &&
+              !g_error_matches (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION))
+            g_warning ("Cannot store a comment: %s", error->message);
           if (error->domain != PRD_ERROR)
             {
               g_clear_error (&error);

@@ -935,7 +935,9 @@ on_auto_linked (GObject *source, GAsyncResult *result, gpointer user_data)
       offer_all (titled, titled->best, NULL);
       return;
     }
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  /* Deleted meanwhile: nothing to link nor to offer. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+      g_error_matches (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND))
     {
       titled_free (titled);
       return;

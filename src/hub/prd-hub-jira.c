@@ -16,8 +16,9 @@
  *
  * A sync ends with CANCELLED when the hub stops, or when the organization's
  * Jira settings are removed or replaced meanwhile (the registry's
- * "integration-retired"): it writes nothing after that, neither links nor
- * PRD text, so that a removal forgets everything the sync would have kept.
+ * "integration-retired"), or when its PRD is deleted: it writes nothing
+ * after that, neither links nor PRD text, so that a removal forgets
+ * everything the sync would have kept.
  *
  * An import writes into the PRD as the hub's own site through
  * prd_hub_room_write(), the durable path clients see as content-update.
@@ -1426,13 +1427,27 @@ on_prd_links_deleted (GObject *source, GAsyncResult *result, gpointer user_data)
  * prd_hub_jira_prd_deleted:
  *
  * A deleted PRD's items are linked to no issue any more (a webhook for one
- * of them is `not-linked`); the issues stay in Jira.
+ * of them is `not-linked`); the issues stay in Jira. Its sync under way
+ * ends (CANCELLED) and writes nothing more: no links, no issues it had not
+ * asked Jira for yet.
  */
 void
 prd_hub_jira_prd_deleted (PrdHubJira *self, const char *prd_id, const char *org)
 {
+  g_autofree char *key = NULL;
+  Sync *sync;
+
   g_return_if_fail (PRD_IS_HUB_JIRA (self));
 
+  key = g_strdup_printf ("%zu:%s%s", strlen (org), org, prd_id);
+  sync = self->syncs != NULL ? g_hash_table_lookup (self->syncs, key) : NULL;
+  if (sync != NULL)
+    {
+      g_info ("jira (%s): %s was deleted under its %s sync: cancelled", org, prd_id,
+              sync_types[sync->type]);
+      sync->cancelled_why = "The PRD was deleted during the sync";
+      g_cancellable_cancel (sync->cancellable);
+    }
   prd_integration_store_delete_prd_links_async (self->links, org, prd_id, self->cancellable,
                                                 on_prd_links_deleted, g_strdup (prd_id));
 }

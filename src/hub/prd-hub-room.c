@@ -49,7 +49,7 @@ typedef struct
   GArray *client_vector; /* (nullable) */
   char *replica_id;      /* (nullable) */
   char *prd_id;          /* (owned): its room's, for the socket's count of joins */
-  gboolean cancelled;    /* a leave-prd came while its site was being acquired */
+  gboolean cancelled;    /* answered while its site was being acquired (leave-prd, room closed) */
   gint64 pending_from;   /* -1: not given */
   PrdIdentity *identity; /* (owned) */
 } JoinRequest;
@@ -500,6 +500,14 @@ fail_joins (PrdHubRoom *room, const GError *error)
     {
       prd_hub_reply_error (request->socket, request->ack_id, "join-prd", room->prd_id, error);
       join_request_free (request);
+    }
+  /* The join whose site is being acquired left the queue: answered here,
+   * since on_site_acquired() finds the room dead and answers nothing. */
+  if (room->acquiring != NULL && !room->acquiring->cancelled)
+    {
+      room->acquiring->cancelled = TRUE;
+      prd_hub_reply_error (room->acquiring->socket, room->acquiring->ack_id, "join-prd",
+                           room->prd_id, error);
     }
 }
 

@@ -71,6 +71,7 @@ typedef struct
   char *text;               /* (owned) (nullable): what the version holds, once loaded */
   char *email;              /* (owned) (nullable) */
   PrdVersionRecord *record; /* (owned) (nullable) */
+  GError *dropped;          /* (owned) (nullable): the answer, once the version's tag is deleted */
 } Create;
 
 static void create_start (Create *create);
@@ -89,6 +90,7 @@ create_free (Create *create)
   g_free (create->text);
   g_free (create->email);
   g_clear_pointer (&create->record, prd_version_record_free);
+  g_clear_error (&create->dropped);
   g_free (create);
 }
 
@@ -167,6 +169,18 @@ create_fail (Create *create, GError *error)
 }
 
 static void
+on_tag_dropped (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Create *create = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!prd_git_repo_drop_tag_finish (PRD_GIT_REPO (source), result, &error))
+    g_warning ("create-version %s: cannot delete the tag of version %s: %s", create->prd_id,
+               create->record->version, error->message);
+  create_fail (create, g_steal_pointer (&create->dropped));
+}
+
+static void
 on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Create *create = user_data;
@@ -182,6 +196,15 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!prd_version_store_add_finish (PRD_VERSION_STORE (source), result, &error))
     {
+      /* Deleted between the commit and the record: the version is
+       * refused, so its tag goes too. */
+      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND) && self->repo != NULL)
+        {
+          create->dropped = error;
+          prd_git_repo_drop_tag_async (self->repo, record->prd_id, record->version, NULL,
+                                       on_tag_dropped, create);
+          return;
+        }
       create_fail (create, error);
       return;
     }

@@ -45,7 +45,8 @@ G_DECLARE_INTERFACE (PrdApprovalStore, prd_approval_store, PRD, APPROVAL_STORE, 
 
 /**
  * PrdApprovalStoreInterface:
- * @add_async: an approval, with its announcements
+ * @add_async: an approval, with its announcements (PRD_NOT_FOUND, nothing
+ *   written, when its PRD no longer exists)
  *
  * Arguments reach the implementation already checked; the announcement
  * arrays are its own copies (never %NULL), which it may keep a reference to.

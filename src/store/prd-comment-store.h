@@ -89,9 +89,13 @@ G_DECLARE_INTERFACE (PrdCommentStore, prd_comment_store, PRD, COMMENT_STORE, GOb
 /**
  * PrdCommentStoreInterface:
  * @load_async: every comment with its replies
- * @add_async: a new comment, with its announcements
- * @add_reply_async: a new reply, with its announcements
+ * @add_async: a new comment, with its announcements (PRD_NOT_FOUND, nothing
+ *   written, when its PRD no longer exists)
+ * @add_reply_async: a new reply, with its announcements (NOT_FOUND when its
+ *   comment no longer exists)
  * @resolve_async: mark an open comment resolved, with its announcements
+ *   (NOT_FOUND when the comment no longer exists, INVALID_OPERATION when it
+ *   is resolved already; nothing written either way)
  *
  * Arguments reach the implementation already checked; the announcement
  * arrays are its own copies (never %NULL), which it may keep a reference to.

@@ -957,6 +957,80 @@ prd_git_repo_purge_finish (PrdGitRepo *self, GAsyncResult *result, guint *out_ta
   return TRUE;
 }
 
+static void
+do_drop_tag (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  PrdGitRepo *self = source;
+  Op *op = task_data;
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *tag = prd_git_tag_name (op->prd_id, op->version);
+  int rc;
+
+  if (!ensure_open (self, FALSE, &error))
+    {
+      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+        g_task_return_boolean (task, TRUE);
+      else
+        g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  rc = git_tag_delete (self->repo, tag);
+  if (rc != 0 && rc != GIT_ENOTFOUND)
+    {
+      set_git_error (rc, "Cannot delete a tag", &error);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * prd_git_repo_drop_tag_async:
+ * @prd_id: a validated PRD id
+ * @version: a validated version
+ *
+ * Deletes the tag of a version just committed whose record could not be
+ * written because its PRD was deleted meanwhile: nobody was told of that
+ * version, so no tag of it stays (a tag that is not there already is no
+ * error). The commit stays in the branch's history.
+ */
+void
+prd_git_repo_drop_tag_async (PrdGitRepo *self,
+                             const char *prd_id,
+                             const char *version,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  GError *error = NULL;
+  Op *op;
+
+  g_return_if_fail (PRD_IS_GIT_REPO (self));
+
+  if (!prd_store_validate_prd_id (prd_id, &error) || !prd_git_validate_version (version, &error))
+    {
+      g_task_report_error (self, callback, user_data, prd_git_repo_drop_tag_async, error);
+      return;
+    }
+  op = g_new0 (Op, 1);
+  op->prd_id = g_strdup (prd_id);
+  op->version = g_strdup (version);
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, prd_git_repo_drop_tag_async);
+  g_task_set_task_data (task, op, (GDestroyNotify) op_free);
+  g_task_run_in_thread (task, do_drop_tag);
+}
+
+gboolean
+prd_git_repo_drop_tag_finish (PrdGitRepo *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (PRD_IS_GIT_REPO (self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_packbuilder, git_packbuilder_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_revwalk, git_revwalk_free)
 

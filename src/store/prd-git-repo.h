@@ -70,4 +70,12 @@ void prd_git_repo_purge_async (PrdGitRepo *self,
 gboolean
 prd_git_repo_purge_finish (PrdGitRepo *self, GAsyncResult *result, guint *out_tags, GError **error);
 
+void prd_git_repo_drop_tag_async (PrdGitRepo *self,
+                                  const char *prd_id,
+                                  const char *version,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data);
+gboolean prd_git_repo_drop_tag_finish (PrdGitRepo *self, GAsyncResult *result, GError **error);
+
 G_END_DECLS

@@ -94,8 +94,10 @@ G_DECLARE_INTERFACE (PrdIntegrationStore, prd_integration_store, PRD, INTEGRATIO
  *   (NOT_FOUND when none were kept)
  * @list_links_async: the links of one service, of one PRD or all (@prd_id
  *   %NULL)
- * @put_links_async: adds or replaces links (by org, service and remote key)
- * @add_link_async: adds one link, unless its remote key is kept already
+ * @put_links_async: adds or replaces links (by org, service and remote key);
+ *   a link whose PRD no longer exists is left out
+ * @add_link_async: adds one link, unless its PRD no longer exists
+ *   (PRD_NOT_FOUND), its remote key is kept already
  *   (ALREADY_EXISTS) or its PRD holds @max_links links of its service
  *   already (LIMIT_REACHED); the count and the insert are one write, so
  *   that adds under way together never pass @max_links

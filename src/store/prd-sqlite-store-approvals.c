@@ -37,12 +37,14 @@ op_add (PrdSqliteWorker *worker,
 {
   Approve *approve = data;
   const PrdApprovalRecord *a = approve->approval;
-  g_autoptr (PrdSqliteStmt) stmt =
-      prd_sqlite_worker_prepare (worker,
-                                 "INSERT INTO social_approvals (prd_id, approver_id, "
-                                 "approver_name, comment, created_at) VALUES (?, ?, ?, ?, ?)",
-                                 error);
+  g_autoptr (PrdSqliteStmt) stmt = NULL;
 
+  if (!prd_sqlite_worker_check_prd (worker, a->prd_id, NULL, error))
+    return FALSE;
+  stmt = prd_sqlite_worker_prepare (worker,
+                                    "INSERT INTO social_approvals (prd_id, approver_id, "
+                                    "approver_name, comment, created_at) VALUES (?, ?, ?, ?, ?)",
+                                    error);
   if (stmt == NULL)
     return FALSE;
   prd_sqlite_bind_text (stmt, 1, a->prd_id);

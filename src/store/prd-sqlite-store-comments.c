@@ -56,6 +56,40 @@ finish_change (PrdCommentStore *self, GAsyncResult *result, GError **error)
   return prd_sqlite_store_run_finish (PRD_SQLITE_STORE (self), result, NULL, error);
 }
 
+enum
+{
+  COMMENT_GONE,
+  COMMENT_EXISTS,
+};
+
+/* Returns: COMMENT_GONE or COMMENT_EXISTS, or -1 with @error set */
+static int
+comment_state (PrdSqliteWorker *worker, const char *comment_id, GError **error)
+{
+  g_autoptr (PrdSqliteStmt) stmt =
+      prd_sqlite_worker_prepare (worker, "SELECT 1 FROM social_comments WHERE id = ?", error);
+  int rc;
+
+  if (stmt == NULL)
+    return -1;
+  prd_sqlite_bind_text (stmt, 1, comment_id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return COMMENT_EXISTS;
+  if (rc == SQLITE_DONE)
+    return COMMENT_GONE;
+  prd_sqlite_worker_set_error (worker, rc, "Cannot read a comment", error);
+  return -1;
+}
+
+/* The hub's answer for a comment it does not know (deleted with its PRD
+ * after the request was queued). */
+static void
+set_comment_gone (GError **error, const char *comment_id)
+{
+  g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND, "No comment %s", comment_id);
+}
+
 /* ---- load ---- */
 
 static gboolean
@@ -169,12 +203,15 @@ op_add (PrdSqliteWorker *worker,
 {
   Change *change = data;
   const PrdCommentRecord *c = change->comment;
-  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+  g_autoptr (PrdSqliteStmt) stmt = NULL;
+
+  if (!prd_sqlite_worker_check_prd (worker, c->prd_id, c->org, error))
+    return FALSE;
+  stmt = prd_sqlite_worker_prepare (
       worker,
       "INSERT INTO social_comments (id, prd_id, org, author_id, author_name, author_avatar, "
       "content, anchor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       error);
-
   if (stmt == NULL)
     return FALSE;
   prd_sqlite_bind_text (stmt, 1, c->id);
@@ -220,12 +257,21 @@ op_add_reply (PrdSqliteWorker *worker,
 {
   Change *change = data;
   const PrdReplyRecord *r = change->reply;
-  g_autoptr (PrdSqliteStmt) stmt =
-      prd_sqlite_worker_prepare (worker,
-                                 "INSERT INTO social_replies (id, comment_id, author_id, "
-                                 "author_name, content, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                                 error);
+  g_autoptr (PrdSqliteStmt) stmt = NULL;
+  int found;
 
+  found = comment_state (worker, r->comment_id, error);
+  if (found < 0)
+    return FALSE;
+  if (found == COMMENT_GONE)
+    {
+      set_comment_gone (error, r->comment_id);
+      return FALSE;
+    }
+  stmt = prd_sqlite_worker_prepare (worker,
+                                    "INSERT INTO social_replies (id, comment_id, author_id, "
+                                    "author_name, content, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                    error);
   if (stmt == NULL)
     return FALSE;
   prd_sqlite_bind_text (stmt, 1, r->id);
@@ -282,6 +328,21 @@ op_resolve (PrdSqliteWorker *worker,
   prd_sqlite_bind_text (stmt, 4, change->comment_id);
   if (!prd_sqlite_worker_step_done (worker, stmt, error))
     return FALSE;
+  if (sqlite3_changes (prd_sqlite_worker_get_db (worker)) == 0)
+    {
+      /* Gone with its PRD, or resolved by a request before this one: its
+       * announcements would speak of a resolution that did not happen. */
+      int found = comment_state (worker, change->comment_id, error);
+
+      if (found < 0)
+        return FALSE;
+      if (found == COMMENT_GONE)
+        set_comment_gone (error, change->comment_id);
+      else
+        g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_OPERATION,
+                     "Comment %s is already resolved", change->comment_id);
+      return FALSE;
+    }
   return prd_sqlite_worker_insert_announcements (worker, change->notifications, change->activities,
                                                  error);
 }

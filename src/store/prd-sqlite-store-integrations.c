@@ -277,7 +277,9 @@ list_links_async (PrdIntegrationStore *self,
        callback, user_data);
 }
 
-/* Adds or replaces @link (by org, service and remote key). */
+/* Adds or replaces @link (by org, service and remote key). Its callers
+ * check first that its PRD still exists, in the same transaction: a sync
+ * or a link under way when its PRD was deleted leaves no link behind. */
 static gboolean
 upsert_link (PrdSqliteWorker *worker, const PrdIntegrationLinkRecord *link, GError **error)
 {
@@ -317,8 +319,24 @@ op_put_links (PrdSqliteWorker *worker,
   Args *args = data;
 
   for (guint i = 0; i < args->links->len; i++)
-    if (!upsert_link (worker, g_ptr_array_index (args->links, i), error))
-      return FALSE;
+    {
+      const PrdIntegrationLinkRecord *link = g_ptr_array_index (args->links, i);
+      g_autoptr (GError) local_error = NULL;
+
+      /* Its PRD was deleted after the links were read: left out, the
+       * others are kept. */
+      if (!prd_sqlite_worker_check_prd (worker, link->prd_id, link->org, &local_error))
+        {
+          if (!g_error_matches (local_error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND))
+            {
+              g_propagate_error (error, g_steal_pointer (&local_error));
+              return FALSE;
+            }
+          continue;
+        }
+      if (!upsert_link (worker, link, error))
+        return FALSE;
+    }
   return TRUE;
 }
 
@@ -375,6 +393,8 @@ op_add_link (PrdSqliteWorker *worker,
   const PrdIntegrationLinkRecord *link = g_ptr_array_index (args->links, 0);
   gint64 n;
 
+  if (!prd_sqlite_worker_check_prd (worker, link->prd_id, link->org, error))
+    return FALSE;
   n = count_links (worker,
                    "SELECT COUNT (*) FROM integration_links WHERE org = ? AND service = ? "
                    "AND remote_key = ?",

@@ -74,6 +74,15 @@ void prd_sqlite_stmt_reset (sqlite3_stmt *stmt);
 /* (transfer full): the PRD's row, or %NULL with PRD_ERROR_PRD_NOT_FOUND */
 PrdStoreInfo *
 prd_sqlite_worker_get_info (PrdSqliteWorker *worker, const char *prd_id, GError **error);
+/* Whether the PRD @prd_id (of @org, unless %NULL) exists now, in the
+ * transaction of the operation that asks: a write that belongs to a PRD
+ * checks it first, since the PRD may have been deleted after the hub
+ * queued the write (PRD_ERROR_PRD_NOT_FOUND, not a foreign key's failure,
+ * and nothing written for a PRD without a foreign key to it). */
+gboolean prd_sqlite_worker_check_prd (PrdSqliteWorker *worker,
+                                      const char *prd_id,
+                                      const char *org,
+                                      GError **error);
 
 typedef sqlite3_stmt PrdSqliteStmt;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdSqliteStmt, prd_sqlite_stmt_reset)

@@ -2082,6 +2082,24 @@ prd_sqlite_worker_get_info (PrdSqliteWorker *worker, const char *prd_id, GError 
   return op_get_info (worker, prd_id, error);
 }
 
+gboolean
+prd_sqlite_worker_check_prd (PrdSqliteWorker *worker,
+                             const char *prd_id,
+                             const char *org,
+                             GError **error)
+{
+  g_autoptr (PrdStoreInfo) info = op_get_info (worker, prd_id, error);
+
+  if (info == NULL)
+    return FALSE;
+  if (org != NULL && !g_str_equal (info->org, org))
+    {
+      set_prd_not_found (error, prd_id);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 sqlite3_stmt *
 prd_sqlite_worker_prepare (PrdSqliteWorker *worker, const char *sql, GError **error)
 {

@@ -242,6 +242,40 @@ test('removing Craft.io during a craft-link answers CANCELLED and links nothing'
   }
 });
 
+test('a craft-link under way when its PRD is deleted answers PRD_NOT_FOUND and links nothing', async () => {
+  const hub = await startHub();
+  const fake = await startFakeCraftio();
+  const sockets = [];
+  try {
+    const item = fake.add({ title: 'Held initiative' });
+    await configure(hub, settings(fake, { pollInterval: 86400 }));
+    const prdId = await createPrd(hub, 'Doomed', '# Doomed\n', EDITOR);
+    const editor = await client(hub, EDITOR);
+    sockets.push(editor);
+    await join(editor, prdId);
+    // Held at Craft.io's item until the PRD is gone.
+    fake.state.holdItem = true;
+    const pending = request(editor, 'craft-link', { prdId, initiativeId: String(item.id) });
+    await until(editor, () => fake.state.heldItems.length === 1);
+    const deleted = await rest(hub, 'DELETE', `/api/prds/${prdId}`, { tok: token(ADMIN) });
+    assert.equal(deleted.status, 200, deleted.text);
+    fake.releaseItems();
+    const ack = await pending;
+    assert.equal(ack.error?.code, 'PRD_NOT_FOUND', JSON.stringify(ack));
+
+    // No link of the deleted PRD holds the initiative: another PRD links it.
+    const live = await createPrd(hub, 'Alive', '# Alive\n', EDITOR);
+    await join(editor, live);
+    const linked = await request(editor, 'craft-link', { prdId: live, initiativeId: String(item.id) });
+    assert.equal(linked.ok, true, JSON.stringify(linked));
+  } finally {
+    for (const s of sockets) s.disconnect();
+    fake.releaseItems();
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
 test('at most 20 initiatives per PRD: craft-link asked for together', async () => {
   const hub = await startHub({ env: VERBOSE });
   const fake = await startFakeCraftio();

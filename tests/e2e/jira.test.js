@@ -957,3 +957,41 @@ test('removing or changing Jira during a sync cancels it; nothing is written aft
     await assertCleanStop(hub);
   }
 });
+
+test('deleting a PRD during its sync cancels the sync: no issue created, no link kept', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const prdId = await createPrd(hub, 'Deleted meanwhile', PRD_TEXT);
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+
+    fake.state.holdSearch = true;
+    const ack = await request(a, 'jira-sync', { prdId, syncType: 'export' });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(a, () => fake.state.held.length === 1);
+    const res = await rest(hub, 'DELETE', `/api/prds/${prdId}`, { tok: token(ADMIN) });
+    assert.equal(res.status, 200, res.text);
+    // The search Jira answers now leads to nothing; the room is gone, so
+    // the end of the sync is only in the log.
+    fake.release();
+    const ended = new RegExp(`export sync of ${prdId} done: 0 created, 0 updated, 1 errors: ` +
+      'The PRD was deleted during the sync');
+    await until(a, () => ended.test(hub.stderr()));
+    assert.equal(fake.state.issues.size, 0, 'no issue created for the deleted PRD');
+
+    // The next sync runs: a new PRD of the same text exports its stories.
+    const again = await createPrd(hub, 'Deleted meanwhile', PRD_TEXT);
+    await join(a, again);
+    const r = await sync(a, again, 'export');
+    assert.equal(r.complete.error, undefined, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.created, fake.state.issues.size);
+    assert.ok(r.complete.result.created > 0);
+    a.disconnect();
+  } finally {
+    fake.release();
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});

@@ -11,6 +11,7 @@
 //   rateLimitNext   429 {message} with Retry-After: 1
 //   down            every request answers 500 {message}
 //   itemDelay       milliseconds GET /item/{id} waits before it answers
+//   holdItem        GET /item/{id} waits until releaseItems()
 
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -29,6 +30,8 @@ export async function startFakeCraftio({
     rateLimitNext: 0,
     down: false,
     itemDelay: 0,
+    holdItem: false,
+    heldItems: [],
   };
 
   function send(res, status, body, headers = {}) {
@@ -101,6 +104,7 @@ export async function startFakeCraftio({
       if (one) {
         const item = state.items.get(one[1]);
         const answer = () => (item ? send(res, 200, item) : send(res, 404, { message: 'Item not found' }));
+        if (state.holdItem) return state.heldItems.push(answer);
         return state.itemDelay > 0 ? setTimeout(answer, state.itemDelay) : answer();
       }
       return send(res, 404, { message: 'Not found' });
@@ -113,6 +117,10 @@ export async function startFakeCraftio({
     add,
     update,
     requestsTo(re) { return state.requests.filter((r) => re.test(r.path)); },
+    releaseItems() {
+      state.holdItem = false;
+      for (const answer of state.heldItems.splice(0)) answer();
+    },
     close() {
       server.closeAllConnections?.();
       return new Promise((resolve) => server.close(() => resolve()));
