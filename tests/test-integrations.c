@@ -453,6 +453,29 @@ test_match (void)
   g_assert_null (matched->pdata[3]);                    /* new */
 }
 
+/* A key no link has (a mistyped one, or an issue made by hand) does not
+ * stop the title and position steps: the story keeps the issue it was
+ * created as, and is not created again on the next export. */
+static void
+test_match_unlinked_key (void)
+{
+  const char text[] = "## User Stories\n\n- Keyed story (PRD-77)\n- Plain (PRD-78)\n"
+                      "- Renamed (PRD-79)\n- Alpha (PRD-2)\n";
+  g_autoptr (PrdJiraStories) stories = prd_jira_stories_parse (text, strlen (text));
+  g_autoptr (GPtrArray) links =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+  g_autoptr (GPtrArray) matched = NULL;
+
+  g_ptr_array_add (links, link_record ("PRD-1", "Keyed story", "x", 0));
+  g_ptr_array_add (links, link_record ("PRD-2", "Alpha", "x", 3));
+  g_ptr_array_add (links, link_record ("PRD-3", "Before the rename", "x", 2));
+  matched = prd_jira_match (stories, links);
+  g_assert_true (matched->pdata[0] == links->pdata[0]); /* unlinked key, by title */
+  g_assert_null (matched->pdata[1]);                    /* nothing left for it */
+  g_assert_true (matched->pdata[2] == links->pdata[2]); /* unlinked key, by position */
+  g_assert_true (matched->pdata[3] == links->pdata[1]); /* by key */
+}
+
 static char *
 apply_plan (const char *text, PrdJiraImportPlan *plan)
 {
@@ -1575,6 +1598,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/integrations/jira/stories", test_stories);
   g_test_add_func ("/prd/integrations/jira/stories-edge-cases", test_stories_edge_cases);
   g_test_add_func ("/prd/integrations/jira/match", test_match);
+  g_test_add_func ("/prd/integrations/jira/match-unlinked-key", test_match_unlinked_key);
   g_test_add_func ("/prd/integrations/jira/plan-import", test_plan_import);
   g_test_add_func ("/prd/integrations/jira/descriptions", test_descriptions);
   g_test_add ("/prd/integrations/http/auth-and-json", Fixture, NULL, fixture_set_up,

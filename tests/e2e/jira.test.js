@@ -957,3 +957,57 @@ test('removing or changing Jira during a sync cancels it; nothing is written aft
     await assertCleanStop(hub);
   }
 });
+
+// A key no link has: a story created once (then matched by its title), an
+// issue of the project synced with no PRD adopted (linked and labelled, not
+// created again), one synced with another PRD left alone.
+test('a story naming a key no link has: created once, or its unlinked issue adopted', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira({ flavour: 'datacenter' });
+  try {
+    await configure(hub, fake);
+    const byHand = fake.addIssue('unused', 'Made by hand');
+    fake.state.issues.get(byHand.key).fields.labels = ['team-a'];
+    const elsewhere = fake.addIssue('prd_other', 'Synced with another PRD');
+    const prdId = await createPrd(hub, 'Keys', '# Keys\n\n## User Stories\n\n' +
+      `- Keyed story (PRD-77)\n- Adopt me (${byHand.key})\n- Not mine (${elsewhere.key})\n` +
+      '- Plain story\n');
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+
+    let r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.created, 3, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.updated, 1);
+    assert.equal(r.complete.result.errors, 0);
+    const adopted = fake.state.issues.get(byHand.key);
+    assert.equal(adopted.fields.summary, 'Adopt me');
+    assert.deepEqual(adopted.fields.labels, ['team-a', 'prdhub', `prdhub-${prdId}`]);
+    assert.equal(fake.state.issues.get(elsewhere.key).fields.summary, 'Synced with another PRD');
+    assert.deepEqual(fake.state.issues.get(elsewhere.key).fields.labels,
+      ['prdhub', 'prdhub-prd_other']);
+    assert.equal(fake.state.issues.size, 5);
+
+    // Exported again, twice: nothing created, nothing sent.
+    for (let i = 0; i < 2; i++) {
+      r = await sync(a, prdId, 'export');
+      assert.equal(r.complete.result.created + r.complete.result.updated, 0,
+        JSON.stringify(r.complete));
+    }
+    assert.equal(fake.state.issues.size, 5);
+    assert.equal(fake.requestsTo(/\/issue\/PRD-77$/).length, 1);
+    const summaries = [...fake.state.issues.values()].map((i) => i.fields.summary).sort();
+    assert.deepEqual(summaries, ['Adopt me', 'Keyed story', 'Not mine', 'Plain story',
+      'Synced with another PRD']);
+
+    // An import finds the adopted issue labelled and changes nothing.
+    const before = await prdText(hub, prdId);
+    r = await sync(a, prdId, 'import');
+    assert.equal(r.complete.result.created + r.complete.result.updated, 0,
+      JSON.stringify(r.complete));
+    assert.equal(await prdText(hub, prdId), before);
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
