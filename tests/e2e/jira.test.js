@@ -1011,3 +1011,40 @@ test('a story naming a key no link has: created once, or its unlinked issue adop
     await assertCleanStop(hub);
   }
 });
+
+// Summaries with Markdown in them come in escaped: the items read back as
+// the summaries, so a bidirectional sync right after sends Jira nothing.
+test('an import of summaries with Markdown, then a bidirectional sync: no PUT to Jira', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira({ flavour: 'datacenter' });
+  try {
+    await configure(hub, fake);
+    const prdId = await createPrd(hub, 'Marks', '# Marks\n\n## Notes\n\nKeep me.\n');
+    const summaries = ['*stars* and [link](x) `code`', 'a &amp; b \\* c', '_under_ name_with_under',
+      '# not a heading', '> not a quote', '<tag> stays', 'Wow! ![img](y)', 'back\\slash end\\',
+      '1. not a list', '- not a list', 'Ends with key (PRD-999)'];
+    for (const s of summaries) fake.addIssue(prdId, s);
+    fake.addIssue(prdId, 'Multi\nline  and\ttab');
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+
+    let r = await sync(a, prdId, 'import');
+    assert.equal(r.complete.result.created, summaries.length + 1, JSON.stringify(r.complete));
+    assert.deepEqual(r.complete.result.issues.map((i) => i.title),
+      [...summaries, 'Multi line and tab']);
+    const text = await prdText(hub, prdId);
+    assert.match(text, /- \\\*stars\\\* and \\\[link\\\]\(x\) \\`code\\` \(PRD-1\)\n/);
+    assert.match(text, /\n\nKeep me\.\n/);
+
+    r = await sync(a, prdId, 'bidirectional');
+    assert.equal(r.complete.result.created + r.complete.result.updated, 0,
+      JSON.stringify(r.complete));
+    assert.deepEqual(fake.state.requests.filter((q) => q.method !== 'GET').map((q) => q.path), []);
+    summaries.forEach((s, i) => assert.equal(fake.state.issues.get(`PRD-${i + 1}`).fields.summary, s));
+    assert.equal(await prdText(hub, prdId), text);
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});

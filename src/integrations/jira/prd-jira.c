@@ -30,7 +30,8 @@
  *
  * Import: the issues labelled `prdhub-<prdId>` (`/search/jql` on Cloud,
  * `/search` on Data Center) that the PRD lacks become new items under the
- * User Stories heading, `- Title (KEY)`; an issue whose summary changed in
+ * User Stories heading, `- Title (KEY)` (the title's Markdown escaped, so
+ * that it reads back as the summary); an issue whose summary changed in
  * Jira while its story did not has the story's first line rewritten; an
  * unlinked issue whose summary is that of a story never linked is linked
  * to it (not added again). A
@@ -686,8 +687,11 @@ prd_jira_plan_import (PrdJira *self,
         {
           /* An issue the PRD lacks: a new item. */
           g_autofree char *digest = prd_jira_story_digest (summary, "");
+          g_autofree char *markdown = prd_jira_escape_summary (summary);
 
-          g_string_append_printf (appended, "%s- %s (%s)", appended->len > 0 ? "\n" : "", summary,
+          /* Escaped, so that the item reads back as the summary itself and
+           * the next export has nothing to send. */
+          g_string_append_printf (appended, "%s- %s (%s)", appended->len > 0 ? "\n" : "", markdown,
                                   issue->key);
           g_ptr_array_add (plan->result->links,
                            link_new (self, org, prd_id, issue->key, issue->id, summary, digest,
@@ -719,10 +723,11 @@ prd_jira_plan_import (PrdJira *self,
           /* Changed in Jira only: the item's first line follows. */
           PrdJiraEdit *edit = g_new0 (PrdJiraEdit, 1);
           g_autofree char *digest = prd_jira_story_digest (summary, story->description);
+          g_autofree char *markdown = prd_jira_escape_summary (summary);
 
           edit->start = story->line_start;
           edit->end = story->line_end;
-          edit->text = g_strdup_printf ("%s (%s)", summary, issue->key);
+          edit->text = g_strdup_printf ("%s (%s)", markdown, issue->key);
           g_ptr_array_add (plan->edits, edit);
           g_ptr_array_add (plan->result->links,
                            link_new (self, org, prd_id, issue->key, issue->id, summary, digest,
