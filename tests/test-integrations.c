@@ -453,6 +453,29 @@ test_match (void)
   g_assert_null (matched->pdata[3]);                    /* new */
 }
 
+/* A key no link has (a mistyped one, or an issue made by hand) does not
+ * stop the title and position steps: the story keeps the issue it was
+ * created as, and is not created again on the next export. */
+static void
+test_match_unlinked_key (void)
+{
+  const char text[] = "## User Stories\n\n- Keyed story (PRD-77)\n- Plain (PRD-78)\n"
+                      "- Renamed (PRD-79)\n- Alpha (PRD-2)\n";
+  g_autoptr (PrdJiraStories) stories = prd_jira_stories_parse (text, strlen (text));
+  g_autoptr (GPtrArray) links =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+  g_autoptr (GPtrArray) matched = NULL;
+
+  g_ptr_array_add (links, link_record ("PRD-1", "Keyed story", "x", 0));
+  g_ptr_array_add (links, link_record ("PRD-2", "Alpha", "x", 3));
+  g_ptr_array_add (links, link_record ("PRD-3", "Before the rename", "x", 2));
+  matched = prd_jira_match (stories, links);
+  g_assert_true (matched->pdata[0] == links->pdata[0]); /* unlinked key, by title */
+  g_assert_null (matched->pdata[1]);                    /* nothing left for it */
+  g_assert_true (matched->pdata[2] == links->pdata[2]); /* unlinked key, by position */
+  g_assert_true (matched->pdata[3] == links->pdata[1]); /* by key */
+}
+
 static char *
 apply_plan (const char *text, PrdJiraImportPlan *plan)
 {
@@ -466,6 +489,101 @@ apply_plan (const char *text, PrdJiraImportPlan *plan)
       g_string_insert (out, (gssize) edit->start, edit->text);
     }
   return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/* Summaries with Markdown in them are written escaped: the items read back
+ * as the summaries themselves, so the next export has nothing to send. */
+static void
+test_plan_import_markdown (void)
+{
+  static const char *const summaries[] = {
+    "*stars* and [link](x) `code`",
+    "a &amp; b \\* c",
+    "_under_ and under_score_name",
+    "# not a heading",
+    "> not a quote",
+    "<tag> and <b>bold</b> <http://x.example>",
+    "Wow! ![image](y) !",
+    "back\\slash \\\\ and end\\",
+    "- not a list",
+    "+ not a list",
+    "1. not a list",
+    "2) not a list",
+    "``` not a fence",
+    "~~~ not a fence",
+    "--- not a rule",
+    "***",
+    "= not an underline",
+    "&#35; &copy; entities",
+    "Ends with key (PRD-999)",
+    "[ref]: /not-a-definition",
+    "a | b | c",
+  };
+  const char text[] = "# PRD\n\n## User Stories\n\n- Alpha (PRD-1)\n\n## End\n";
+  g_autoptr (PrdJira) jira = configured_jira ();
+  g_autoptr (GPtrArray) links =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+  g_autoptr (GPtrArray) issues =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_jira_issue_free);
+  g_autoptr (PrdJiraImportPlan) plan = NULL;
+  g_autoptr (PrdJiraStories) stories = NULL;
+  g_autoptr (GPtrArray) matched = NULL;
+  g_autofree char *alpha = prd_jira_story_digest ("Alpha", "");
+  g_autofree char *result = NULL;
+  g_autofree char *retitled = NULL;
+
+  g_ptr_array_add (links, link_record ("PRD-1", "Alpha", alpha, 0));
+  /* Changed in Jira only: the first line is rewritten. */
+  g_ptr_array_add (issues, issue_record ("PRD-1", "*Alpha* <em>"));
+  for (guint i = 0; i < G_N_ELEMENTS (summaries); i++)
+    {
+      g_autofree char *key = g_strdup_printf ("PRD-%u", 10 + i);
+
+      g_ptr_array_add (issues, issue_record (key, summaries[i]));
+    }
+  plan = prd_jira_plan_import (jira, "org", "prd_1", text, links, issues);
+  g_assert_cmpuint (plan->result->created, ==, G_N_ELEMENTS (summaries));
+  g_assert_cmpuint (plan->result->updated, ==, 1);
+  result = apply_plan (text, plan);
+  stories = prd_jira_stories_parse (result, strlen (result));
+  g_assert_cmpuint (stories->stories->len, ==, 1 + G_N_ELEMENTS (summaries));
+  g_assert_cmpstr (story (stories, 0)->summary, ==, "*Alpha* <em>");
+  g_assert_cmpstr (story (stories, 0)->key, ==, "PRD-1");
+  retitled = g_strndup (result + story (stories, 0)->line_start,
+                        story (stories, 0)->line_end - story (stories, 0)->line_start);
+  g_assert_cmpstr (retitled, ==, "\\*Alpha\\* \\<em> (PRD-1)");
+  for (guint i = 0; i < G_N_ELEMENTS (summaries); i++)
+    {
+      g_autofree char *key = g_strdup_printf ("PRD-%u", 10 + i);
+
+      g_assert_cmpstr (story (stories, 1 + i)->summary, ==, summaries[i]);
+      g_assert_cmpstr (story (stories, 1 + i)->key, ==, key);
+      g_assert_cmpstr (story (stories, 1 + i)->description, ==, "");
+    }
+  /* The links keep the summaries and the digests the items read back as:
+   * nothing to export. */
+  matched = prd_jira_match (stories, plan->result->links);
+  for (guint i = 0; i < stories->stories->len; i++)
+    {
+      PrdIntegrationLinkRecord *link = matched->pdata[i];
+
+      g_assert_nonnull (link);
+      g_assert_cmpstr (link->title, ==, story (stories, i)->summary);
+      g_assert_cmpstr (link->digest, ==, story (stories, i)->digest);
+    }
+
+  /* A title longer than a summary keeps its key. */
+  {
+    g_autoptr (GString) line = g_string_new ("## User Stories\n\n- ");
+    g_autoptr (PrdJiraStories) longest = NULL;
+
+    for (guint i = 0; i < PRD_JIRA_MAX_SUMMARY; i++)
+      g_string_append_c (line, 'x');
+    g_string_append (line, " (PRD-6)\n");
+    longest = prd_jira_stories_parse (line->str, line->len);
+    g_assert_cmpstr (story (longest, 0)->key, ==, "PRD-6");
+    g_assert_cmpint (g_utf8_strlen (story (longest, 0)->summary, -1), ==, PRD_JIRA_MAX_SUMMARY);
+  }
 }
 
 static void
@@ -1617,7 +1735,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/integrations/jira/stories", test_stories);
   g_test_add_func ("/prd/integrations/jira/stories-edge-cases", test_stories_edge_cases);
   g_test_add_func ("/prd/integrations/jira/match", test_match);
+  g_test_add_func ("/prd/integrations/jira/match-unlinked-key", test_match_unlinked_key);
   g_test_add_func ("/prd/integrations/jira/plan-import", test_plan_import);
+  g_test_add_func ("/prd/integrations/jira/plan-import-markdown", test_plan_import_markdown);
   g_test_add_func ("/prd/integrations/jira/descriptions", test_descriptions);
   g_test_add ("/prd/integrations/http/auth-and-json", Fixture, NULL, fixture_set_up,
               test_http_auth_and_json, fixture_tear_down);

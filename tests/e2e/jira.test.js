@@ -995,3 +995,94 @@ test('deleting a PRD during its sync cancels the sync: no issue created, no link
     await assertCleanStop(hub);
   }
 });
+
+// A key no link has: a story created once (then matched by its title), an
+// issue of the project synced with no PRD adopted (linked and labelled, not
+// created again), one synced with another PRD left alone.
+test('a story naming a key no link has: created once, or its unlinked issue adopted', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira({ flavour: 'datacenter' });
+  try {
+    await configure(hub, fake);
+    const byHand = fake.addIssue('unused', 'Made by hand');
+    fake.state.issues.get(byHand.key).fields.labels = ['team-a'];
+    const elsewhere = fake.addIssue('prd_other', 'Synced with another PRD');
+    const prdId = await createPrd(hub, 'Keys', '# Keys\n\n## User Stories\n\n' +
+      `- Keyed story (PRD-77)\n- Adopt me (${byHand.key})\n- Not mine (${elsewhere.key})\n` +
+      '- Plain story\n');
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+
+    let r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.created, 3, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.updated, 1);
+    assert.equal(r.complete.result.errors, 0);
+    const adopted = fake.state.issues.get(byHand.key);
+    assert.equal(adopted.fields.summary, 'Adopt me');
+    assert.deepEqual(adopted.fields.labels, ['team-a', 'prdhub', `prdhub-${prdId}`]);
+    assert.equal(fake.state.issues.get(elsewhere.key).fields.summary, 'Synced with another PRD');
+    assert.deepEqual(fake.state.issues.get(elsewhere.key).fields.labels,
+      ['prdhub', 'prdhub-prd_other']);
+    assert.equal(fake.state.issues.size, 5);
+
+    // Exported again, twice: nothing created, nothing sent.
+    for (let i = 0; i < 2; i++) {
+      r = await sync(a, prdId, 'export');
+      assert.equal(r.complete.result.created + r.complete.result.updated, 0,
+        JSON.stringify(r.complete));
+    }
+    assert.equal(fake.state.issues.size, 5);
+    assert.equal(fake.requestsTo(/\/issue\/PRD-77$/).length, 1);
+    const summaries = [...fake.state.issues.values()].map((i) => i.fields.summary).sort();
+    assert.deepEqual(summaries, ['Adopt me', 'Keyed story', 'Not mine', 'Plain story',
+      'Synced with another PRD']);
+
+    // An import finds the adopted issue labelled and changes nothing.
+    const before = await prdText(hub, prdId);
+    r = await sync(a, prdId, 'import');
+    assert.equal(r.complete.result.created + r.complete.result.updated, 0,
+      JSON.stringify(r.complete));
+    assert.equal(await prdText(hub, prdId), before);
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
+// Summaries with Markdown in them come in escaped: the items read back as
+// the summaries, so a bidirectional sync right after sends Jira nothing.
+test('an import of summaries with Markdown, then a bidirectional sync: no PUT to Jira', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira({ flavour: 'datacenter' });
+  try {
+    await configure(hub, fake);
+    const prdId = await createPrd(hub, 'Marks', '# Marks\n\n## Notes\n\nKeep me.\n');
+    const summaries = ['*stars* and [link](x) `code`', 'a &amp; b \\* c', '_under_ name_with_under',
+      '# not a heading', '> not a quote', '<tag> stays', 'Wow! ![img](y)', 'back\\slash end\\',
+      '1. not a list', '- not a list', 'Ends with key (PRD-999)'];
+    for (const s of summaries) fake.addIssue(prdId, s);
+    fake.addIssue(prdId, 'Multi\nline  and\ttab');
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+
+    let r = await sync(a, prdId, 'import');
+    assert.equal(r.complete.result.created, summaries.length + 1, JSON.stringify(r.complete));
+    assert.deepEqual(r.complete.result.issues.map((i) => i.title),
+      [...summaries, 'Multi line and tab']);
+    const text = await prdText(hub, prdId);
+    assert.match(text, /- \\\*stars\\\* and \\\[link\\\]\(x\) \\`code\\` \(PRD-1\)\n/);
+    assert.match(text, /\n\nKeep me\.\n/);
+
+    r = await sync(a, prdId, 'bidirectional');
+    assert.equal(r.complete.result.created + r.complete.result.updated, 0,
+      JSON.stringify(r.complete));
+    assert.deepEqual(fake.state.requests.filter((q) => q.method !== 'GET').map((q) => q.path), []);
+    summaries.forEach((s, i) => assert.equal(fake.state.issues.get(`PRD-${i + 1}`).fields.summary, s));
+    assert.equal(await prdText(hub, prdId), text);
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});

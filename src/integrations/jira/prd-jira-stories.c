@@ -69,10 +69,10 @@ prd_jira_story_digest (const char *summary, const char *description)
   return g_strndup (g_checksum_get_string (checksum), 32);
 }
 
-/* Whitespace runs become one space; the ends are trimmed; at most 255
+/* Whitespace runs become one space; the ends are trimmed; at most @limit
  * characters (cut at a character boundary). */
-char *
-prd_jira_clean_summary (const char *text)
+static char *
+clean_text (const char *text, glong limit)
 {
   g_autoptr (GString) out = g_string_new (NULL);
   gboolean space = FALSE;
@@ -88,11 +88,11 @@ prd_jira_clean_summary (const char *text)
           space = out->len > 0;
           continue;
         }
-      if (n >= PRD_JIRA_MAX_SUMMARY)
+      if (n >= limit)
         break;
       if (space)
         {
-          if (n + 1 >= PRD_JIRA_MAX_SUMMARY)
+          if (n + 1 >= limit)
             break;
           g_string_append_c (out, ' ');
           n++;
@@ -100,6 +100,50 @@ prd_jira_clean_summary (const char *text)
         }
       g_string_append_unichar (out, c);
       n++;
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/* Whitespace runs become one space; the ends are trimmed; at most 255
+ * characters (cut at a character boundary). */
+char *
+prd_jira_clean_summary (const char *text)
+{
+  return clean_text (text, PRD_JIRA_MAX_SUMMARY);
+}
+
+/**
+ * prd_jira_escape_summary:
+ * @summary: a summary as prd_jira_clean_summary() leaves it
+ *
+ * The Markdown of a story's first line that reads back as exactly
+ * @summary: the characters Markdown would take for emphasis, code, links,
+ * HTML, entities or escapes are backslash-escaped, and so is a first
+ * character (or the `.`/`)` after leading digits) that would start a
+ * heading, quote, list, fence or HTML block inside the item.
+ *
+ * Returns: (transfer full): the escaped text
+ */
+char *
+prd_jira_escape_summary (const char *summary)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+  const char *p = summary;
+
+  if (*p != '\0' && strchr ("#>+-=~|", *p) != NULL)
+    g_string_append_c (out, '\\');
+  else if (g_ascii_isdigit (*p))
+    {
+      while (g_ascii_isdigit (*p))
+        g_string_append_c (out, *p++);
+      if (*p == '.' || *p == ')')
+        g_string_append_c (out, '\\');
+    }
+  for (; *p != '\0'; p++)
+    {
+      if (strchr ("\\`*_[]<&", *p) != NULL)
+        g_string_append_c (out, '\\');
+      g_string_append_c (out, *p);
     }
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
@@ -272,8 +316,17 @@ add_item (PrdJiraStories *stories, const char *text, GArray *starts, cmark_node 
     }
   first_end_line = start_line;
   story = g_new0 (PrdJiraStory, 1);
-  story->summary = prd_jira_clean_summary (raw->str);
+  /* The key is split off before the summary is cut to its longest: a long
+   * title keeps its key. */
+  story->summary = clean_text (raw->str, G_MAXLONG);
   story->key = split_key (story->summary);
+  if (g_utf8_strlen (story->summary, -1) > PRD_JIRA_MAX_SUMMARY)
+    {
+      char *whole = story->summary;
+
+      story->summary = prd_jira_clean_summary (whole);
+      g_free (whole);
+    }
   story->description = item_rest (text, starts, item, first_end_line + 1, last_line, indent);
   story->index = stories->stories->len;
   story->line_start = line_offset (starts, start_line) + (gsize) indent;

@@ -53,6 +53,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdJiraStories, prd_jira_stories_free)
 
 char *prd_jira_story_digest (const char *summary, const char *description);
 char *prd_jira_clean_summary (const char *text);
+char *prd_jira_escape_summary (const char *summary);
 gboolean prd_jira_key_is_valid (const char *key);
 
 G_END_DECLS

@@ -13,10 +13,13 @@
  * matched to the issues they were synced with (the links kept in the
  * #PrdIntegrationStore): by the key their first line ends with, else by
  * their title as of the last sync, else by their position among the
- * stories as of the last sync (a title edited in place). A matched story
- * whose text changed is updated (`PUT issue`); an unmatched one is created,
- * with the others, by bulk create in batches of at most 50, partial
- * failures mapped back by `failedElementNumber`. A story is never created
+ * stories as of the last sync (a title edited in place); a key no link has
+ * does not stop the title and position steps. An unmatched story whose key,
+ * of the project, no link has is looked up: an issue synced with no other
+ * PRD is adopted (linked, updated, labelled), a missing one is created. A
+ * matched story whose text changed is updated (`PUT issue`); an unmatched
+ * one is created, with the others, by bulk create in batches of at most 50,
+ * partial failures mapped back by `failedElementNumber`. A story is never created
  * twice: before the first create the issues labelled for the PRD are
  * searched, and an issue of the project linked to no story whose summary is
  * a story's to create is adopted instead (an earlier export created it and
@@ -27,7 +30,8 @@
  *
  * Import: the issues labelled `prdhub-<prdId>` (`/search/jql` on Cloud,
  * `/search` on Data Center) that the PRD lacks become new items under the
- * User Stories heading, `- Title (KEY)`; an issue whose summary changed in
+ * User Stories heading, `- Title (KEY)` (the title's Markdown escaped, so
+ * that it reads back as the summary); an issue whose summary changed in
  * Jira while its story did not has the story's first line rewritten; an
  * unlinked issue whose summary is that of a story never linked is linked
  * to it (not added again). A
@@ -488,6 +492,10 @@ prd_jira_description_adf (const char *description, const char *prd_title, const 
  * prd_jira_match:
  * @links: (element-type PrdIntegrationLinkRecord): the PRD's links
  *
+ * Matches each story to a link: by the key its first line ends with, else
+ * (no key, or a key no link has) by its title as of the last sync, else by
+ * its position as of the last sync. A link matches one story at most.
+ *
  * Returns: (transfer container): parallel to the stories, the link each
  *   one matches (borrowed from @links) or %NULL
  */
@@ -521,7 +529,7 @@ prd_jira_match (PrdJiraStories *stories, GPtrArray *links)
     {
       PrdJiraStory *story = g_ptr_array_index (stories->stories, i);
 
-      for (guint j = 0; matched->pdata[i] == NULL && story->key == NULL && j < links->len; j++)
+      for (guint j = 0; matched->pdata[i] == NULL && j < links->len; j++)
         {
           PrdIntegrationLinkRecord *link = g_ptr_array_index (links, j);
 
@@ -535,9 +543,7 @@ prd_jira_match (PrdJiraStories *stories, GPtrArray *links)
   /* 3. the position as of the last sync: a title edited in place */
   for (guint i = 0; i < n; i++)
     {
-      PrdJiraStory *story = g_ptr_array_index (stories->stories, i);
-
-      for (guint j = 0; matched->pdata[i] == NULL && story->key == NULL && j < links->len; j++)
+      for (guint j = 0; matched->pdata[i] == NULL && j < links->len; j++)
         {
           PrdIntegrationLinkRecord *link = g_ptr_array_index (links, j);
 
@@ -681,8 +687,11 @@ prd_jira_plan_import (PrdJira *self,
         {
           /* An issue the PRD lacks: a new item. */
           g_autofree char *digest = prd_jira_story_digest (summary, "");
+          g_autofree char *markdown = prd_jira_escape_summary (summary);
 
-          g_string_append_printf (appended, "%s- %s (%s)", appended->len > 0 ? "\n" : "", summary,
+          /* Escaped, so that the item reads back as the summary itself and
+           * the next export has nothing to send. */
+          g_string_append_printf (appended, "%s- %s (%s)", appended->len > 0 ? "\n" : "", markdown,
                                   issue->key);
           g_ptr_array_add (plan->result->links,
                            link_new (self, org, prd_id, issue->key, issue->id, summary, digest,
@@ -714,10 +723,11 @@ prd_jira_plan_import (PrdJira *self,
           /* Changed in Jira only: the item's first line follows. */
           PrdJiraEdit *edit = g_new0 (PrdJiraEdit, 1);
           g_autofree char *digest = prd_jira_story_digest (summary, story->description);
+          g_autofree char *markdown = prd_jira_escape_summary (summary);
 
           edit->start = story->line_start;
           edit->end = story->line_end;
-          edit->text = g_strdup_printf ("%s (%s)", summary, issue->key);
+          edit->text = g_strdup_printf ("%s (%s)", markdown, issue->key);
           g_ptr_array_add (plan->edits, edit);
           g_ptr_array_add (plan->result->links,
                            link_new (self, org, prd_id, issue->key, issue->id, summary, digest,
@@ -973,6 +983,10 @@ typedef struct
   guint next_create;
   gboolean reconciled; /* the PRD's issues were searched before the first create */
   guint lost_searches; /* searches for the issues of a bulk create that got no answer */
+  GArray *lookups;     /* (element-type guint) stories whose key no link has, to look up */
+  guint next_lookup;
+  GPtrArray *adopted; /* (element-type PrdIntegrationLinkRecord) issues adopted by their key */
+  GHashTable *adopted_labels; /* story index → (GStrv) the labels its adopted issue gets */
   PrdJiraResult *result;
 } Export;
 
@@ -994,6 +1008,9 @@ export_free (Export *export)
   g_array_unref (export->updates);
   g_array_unref (export->creates);
   g_array_unref (export->batch);
+  g_array_unref (export->lookups);
+  g_ptr_array_unref (export->adopted);
+  g_hash_table_unref (export->adopted_labels);
   prd_jira_result_free (export->result);
   g_free (export);
 }
@@ -1111,6 +1128,111 @@ on_updated (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void send_batch (GTask *task);
+static GHashTable *claimed_keys (Export *export);
+
+/* Whether @key is that of an issue of the export's project. */
+static gboolean
+key_in_project (Export *export, const char *key)
+{
+  gsize len = strlen (export->project_key);
+
+  return strncmp (key, export->project_key, len) == 0 && key[len] == '-';
+}
+
+/* The answer to `GET issue/<key>` for a story whose first line names a key
+ * no link has. The issue, if it is of the project, synced with no other PRD
+ * and linked to no other story, is adopted: linked to the story and
+ * updated with its text and the PRD's labels. No such issue: the story is
+ * created. Any other failure fails the story (it may name an issue that
+ * exists; nothing is created for it). */
+static void
+on_looked_up (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  PrdJira *self = g_task_get_source_object (task);
+  Export *export = g_task_get_task_data (task);
+  guint index = g_array_index (export->lookups, guint, export->next_lookup);
+  PrdJiraStory *story = story_at (export, index);
+  g_autofree char *own = g_strdup_printf ("prdhub-%s", export->prd_id);
+  g_autoptr (PrdIntegrationHttpResponse) response = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GHashTable) known = NULL;
+  g_autoptr (GPtrArray) labels = NULL;
+  gboolean elsewhere = FALSE;
+  JsonObject *issue, *fields;
+  JsonArray *found_labels;
+  const char *key;
+
+  response = prd_integration_http_send_finish (PRD_INTEGRATION_HTTP (source), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+  export->next_lookup++;
+  if (response == NULL &&
+      g_error_matches (error, PRD_INTEGRATION_HTTP_ERROR, PRD_INTEGRATION_HTTP_ERROR_STATUS) &&
+      prd_integration_http_error_get_status (error) == SOUP_STATUS_NOT_FOUND)
+    {
+      g_array_append_val (export->creates, index);
+      export_next (task);
+      return;
+    }
+  issue = prd_integration_http_response_get_object (response);
+  key = object_string (issue, "key");
+  if (issue == NULL || !prd_jira_key_is_valid (key))
+    {
+      g_autoptr (GError) translated =
+          error != NULL ? translate_error (error)
+                        : g_error_new_literal (PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR,
+                                               "Jira: the issue answered without its key");
+      g_autofree char *message = g_strdup_printf (
+          "%s, which the story names, could not be looked up (%s); no issue is created for it",
+          story->key, translated->message);
+
+      add_failure (export->result, story->summary, message);
+      export_next (task);
+      return;
+    }
+  fields = object_object (issue, "fields");
+  found_labels = object_array (fields, "labels");
+  labels = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; found_labels != NULL && i < json_array_get_length (found_labels); i++)
+    {
+      const char *label = prd_integration_json_text (json_array_get_element (found_labels, i));
+
+      if (label == NULL || g_str_equal (label, "prdhub") || g_str_equal (label, own))
+        continue;
+      if (g_str_has_prefix (label, "prdhub-"))
+        elsewhere = TRUE;
+      g_ptr_array_add (labels, g_strdup (label));
+    }
+  known = claimed_keys (export);
+  for (guint i = 0; i < export->adopted->len; i++)
+    g_hash_table_add (
+        known, ((PrdIntegrationLinkRecord *) g_ptr_array_index (export->adopted, i))->remote_key);
+  if (elsewhere || !key_in_project (export, key) || g_hash_table_contains (known, key))
+    {
+      /* Synced with another PRD, moved to another project, or another
+       * story's: not taken over; the story gets an issue of its own. */
+      g_array_append_val (export->creates, index);
+      export_next (task);
+      return;
+    }
+  g_ptr_array_add (labels, g_strdup ("prdhub"));
+  g_ptr_array_add (labels, g_strdup (own));
+  g_ptr_array_add (labels, NULL);
+  g_ptr_array_add (export->adopted,
+                   link_new (self, export->org, export->prd_id, key, object_string (issue, "id"),
+                             story->summary, "", (int) index,
+                             object_string (object_object (fields, "status"), "name")));
+  export->matched->pdata[index] = g_ptr_array_index (export->adopted, export->adopted->len - 1);
+  g_hash_table_insert (export->adopted_labels, GUINT_TO_POINTER (index),
+                       g_ptr_array_free (g_steal_pointer (&labels), FALSE));
+  g_array_append_val (export->updates, index);
+  export_next (task);
+}
 
 /* Maps a bulk create's answer back to its stories. */
 static void
@@ -1483,6 +1605,19 @@ export_next (GTask *task)
       g_object_unref (task);
       return;
     }
+  if (export->next_lookup < export->lookups->len)
+    {
+      PrdJiraStory *story =
+          story_at (export, g_array_index (export->lookups, guint, export->next_lookup));
+      g_autofree char *escaped = g_uri_escape_string (story->key, NULL, FALSE);
+      g_autofree char *path = g_strdup_printf ("/issue/%s?fields=summary,status,labels", escaped);
+      g_autofree char *url = api_url (self, path);
+
+      prd_integration_http_send_async (self->http, "GET", url, NULL,
+                                       PRD_INTEGRATION_HTTP_IDEMPOTENT,
+                                       g_task_get_cancellable (task), on_looked_up, task);
+      return;
+    }
   if (export->next_update < export->updates->len)
     {
       guint index = g_array_index (export->updates, guint, export->next_update);
@@ -1495,8 +1630,19 @@ export_next (GTask *task)
       g_autofree char *path = g_strdup_printf ("/issue/%s", escaped);
       g_autofree char *url = api_url (self, path);
 
+      GStrv labels = g_hash_table_lookup (export->adopted_labels, GUINT_TO_POINTER (index));
+
       json_object_set_string_member (fields, "summary", story->summary);
       json_object_set_member (fields, "description", description_for (self, export, story));
+      if (labels != NULL)
+        {
+          /* An adopted issue is labelled for the PRD, as a created one is. */
+          JsonArray *array = json_array_new ();
+
+          for (guint i = 0; labels[i] != NULL; i++)
+            json_array_add_string_element (array, labels[i]);
+          json_object_set_array_member (fields, "labels", array);
+        }
       json_object_set_object_member (object, "fields", fields);
       json_node_take_object (body, object);
       /* The same PUT twice leaves the same issue: safe to retry. */
@@ -1555,6 +1701,7 @@ prd_jira_export_async (PrdJira *self,
 {
   GTask *task;
   Export *export;
+  g_autoptr (GHashTable) looked_up = NULL;
 
   g_return_if_fail (PRD_IS_JIRA (self));
 
@@ -1572,13 +1719,27 @@ prd_jira_export_async (PrdJira *self,
   export->updates = g_array_new (FALSE, FALSE, sizeof (guint));
   export->creates = g_array_new (FALSE, FALSE, sizeof (guint));
   export->batch = g_array_new (FALSE, FALSE, sizeof (guint));
+  export->lookups = g_array_new (FALSE, FALSE, sizeof (guint));
+  export->adopted =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+  export->adopted_labels =
+      g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) g_strfreev);
+  looked_up = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < links->len; i++)
+    g_hash_table_add (looked_up,
+                      ((PrdIntegrationLinkRecord *) g_ptr_array_index (links, i))->remote_key);
   export->result = prd_jira_result_new ();
   for (guint i = 0; i < export->stories->stories->len; i++)
     {
       PrdJiraStory *story = story_at (export, i);
       PrdIntegrationLinkRecord *link = export->matched->pdata[i];
 
-      if (link == NULL)
+      if (link == NULL && story->key != NULL && key_in_project (export, story->key) &&
+          g_hash_table_add (looked_up, story->key))
+        /* It names an issue no story is linked to: looked up, and adopted
+         * if it exists, before anything is created for it. */
+        g_array_append_val (export->lookups, i);
+      else if (link == NULL)
         g_array_append_val (export->creates, i);
       else if (!g_str_equal (link->digest, story->digest))
         g_array_append_val (export->updates, i);
