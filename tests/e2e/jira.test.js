@@ -1004,26 +1004,31 @@ test('a story naming a key no link has: created once, or its unlinked issue adop
   const fake = await startFakeJira({ flavour: 'datacenter' });
   try {
     await configure(hub, fake);
+    const synced = fake.addIssue('unused', 'Synced, link lost');
+    fake.state.issues.get(synced.key).fields.labels = ['team-a', 'prdhub'];
     const byHand = fake.addIssue('unused', 'Made by hand');
-    fake.state.issues.get(byHand.key).fields.labels = ['team-a'];
+    fake.state.issues.get(byHand.key).fields.labels = ['team-b'];
     const elsewhere = fake.addIssue('prd_other', 'Synced with another PRD');
     const prdId = await createPrd(hub, 'Keys', '# Keys\n\n## User Stories\n\n' +
-      `- Keyed story (PRD-77)\n- Adopt me (${byHand.key})\n- Not mine (${elsewhere.key})\n` +
-      '- Plain story\n');
+      `- Keyed story (PRD-77)\n- Adopt me (${synced.key})\n- Not mine (${elsewhere.key})\n` +
+      `- Leave it (${byHand.key})\n- Plain story\n`);
     const a = await client(hub, EDITOR);
     await join(a, prdId);
 
     let r = await sync(a, prdId, 'export');
-    assert.equal(r.complete.result.created, 3, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.created, 4, JSON.stringify(r.complete));
     assert.equal(r.complete.result.updated, 1);
     assert.equal(r.complete.result.errors, 0);
-    const adopted = fake.state.issues.get(byHand.key);
+    const adopted = fake.state.issues.get(synced.key);
     assert.equal(adopted.fields.summary, 'Adopt me');
     assert.deepEqual(adopted.fields.labels, ['team-a', 'prdhub', `prdhub-${prdId}`]);
+    // An issue the hub never synced is not overwritten by a key in a story.
+    assert.equal(fake.state.issues.get(byHand.key).fields.summary, 'Made by hand');
+    assert.deepEqual(fake.state.issues.get(byHand.key).fields.labels, ['team-b']);
     assert.equal(fake.state.issues.get(elsewhere.key).fields.summary, 'Synced with another PRD');
     assert.deepEqual(fake.state.issues.get(elsewhere.key).fields.labels,
       ['prdhub', 'prdhub-prd_other']);
-    assert.equal(fake.state.issues.size, 5);
+    assert.equal(fake.state.issues.size, 7);
 
     // Exported again, twice: nothing created, nothing sent.
     for (let i = 0; i < 2; i++) {
@@ -1031,11 +1036,11 @@ test('a story naming a key no link has: created once, or its unlinked issue adop
       assert.equal(r.complete.result.created + r.complete.result.updated, 0,
         JSON.stringify(r.complete));
     }
-    assert.equal(fake.state.issues.size, 5);
+    assert.equal(fake.state.issues.size, 7);
     assert.equal(fake.requestsTo(/\/issue\/PRD-77$/).length, 1);
     const summaries = [...fake.state.issues.values()].map((i) => i.fields.summary).sort();
-    assert.deepEqual(summaries, ['Adopt me', 'Keyed story', 'Not mine', 'Plain story',
-      'Synced with another PRD']);
+    assert.deepEqual(summaries, ['Adopt me', 'Keyed story', 'Leave it', 'Made by hand',
+      'Not mine', 'Plain story', 'Synced with another PRD']);
 
     // An import finds the adopted issue labelled and changes nothing.
     const before = await prdText(hub, prdId);

@@ -1140,11 +1140,13 @@ key_in_project (Export *export, const char *key)
 }
 
 /* The answer to `GET issue/<key>` for a story whose first line names a key
- * no link has. The issue, if it is of the project, synced with no other PRD
- * and linked to no other story, is adopted: linked to the story and
- * updated with its text and the PRD's labels. No such issue: the story is
- * created. Any other failure fails the story (it may name an issue that
- * exists; nothing is created for it). */
+ * no link has. The issue, if it is of the project, labelled `prdhub` (the
+ * hub made or synced it), synced with no other PRD and linked to no other
+ * story, is adopted: linked to the story and updated with its text and the
+ * PRD's labels. An issue the hub never synced is not taken over (a
+ * mistyped key would overwrite someone's issue): the story gets its own,
+ * as when there is no such issue. Any other failure fails the story (it
+ * may name an issue that exists; nothing is created for it). */
 static void
 on_looked_up (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -1158,7 +1160,7 @@ on_looked_up (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
   g_autoptr (GHashTable) known = NULL;
   g_autoptr (GPtrArray) labels = NULL;
-  gboolean elsewhere = FALSE;
+  gboolean elsewhere = FALSE, synced = FALSE;
   JsonObject *issue, *fields;
   JsonArray *found_labels;
   const char *key;
@@ -1202,8 +1204,13 @@ on_looked_up (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       const char *label = prd_integration_json_text (json_array_get_element (found_labels, i));
 
-      if (label == NULL || g_str_equal (label, "prdhub") || g_str_equal (label, own))
+      if (label == NULL)
         continue;
+      if (g_str_equal (label, "prdhub") || g_str_equal (label, own))
+        {
+          synced = TRUE;
+          continue;
+        }
       if (g_str_has_prefix (label, "prdhub-"))
         elsewhere = TRUE;
       g_ptr_array_add (labels, g_strdup (label));
@@ -1212,10 +1219,11 @@ on_looked_up (GObject *source, GAsyncResult *result, gpointer user_data)
   for (guint i = 0; i < export->adopted->len; i++)
     g_hash_table_add (
         known, ((PrdIntegrationLinkRecord *) g_ptr_array_index (export->adopted, i))->remote_key);
-  if (elsewhere || !key_in_project (export, key) || g_hash_table_contains (known, key))
+  if (!synced || elsewhere || !key_in_project (export, key) || g_hash_table_contains (known, key))
     {
-      /* Synced with another PRD, moved to another project, or another
-       * story's: not taken over; the story gets an issue of its own. */
+      /* Never synced by the hub, synced with another PRD, moved to another
+       * project, or another story's: not taken over; the story gets an
+       * issue of its own. */
       g_array_append_val (export->creates, index);
       export_next (task);
       return;
