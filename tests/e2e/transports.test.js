@@ -99,3 +99,26 @@ test('an unknown namespace is refused', async () => {
   await assert.rejects(connect(hub.url, { transports: ['websocket'] }, '/no-such-namespace'),
     (err) => /Invalid namespace/i.test(err.message));
 });
+
+// The hub agrees to no WebSocket extension (docs/protocol.md "WebSocket
+// frames"): an offer of permessage-deflate is answered without one.
+test('an offer of permessage-deflate is answered 101 without an extension', async () => {
+  const net = await import('node:net');
+  const head = await new Promise((resolve, reject) => {
+    const sock = net.connect({ host: '127.0.0.1', port: hub.port });
+    let buf = '';
+    sock.once('error', reject);
+    sock.on('connect', () => sock.write(
+      'GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n' +
+      `Host: 127.0.0.1:${hub.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+      'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n'));
+    sock.on('data', (d) => {
+      buf += d.toString('latin1');
+      const end = buf.indexOf('\r\n\r\n');
+      if (end >= 0) { sock.destroy(); resolve(buf.slice(0, end)); }
+    });
+  });
+  assert.match(head, /^HTTP\/1\.1 101 /);
+  assert.doesNotMatch(head, /sec-websocket-extensions/i);
+});
