@@ -257,6 +257,29 @@ test_version_editors (Fixture *f, gconstpointer data)
   g_assert_cmpstr (cell (notes, 1, 0), ==, "carol");
 }
 
+/* A PRD deleted right after its version was made: no editors to tell, no
+ * warning (the old code warned "Cannot list the editors"). */
+static void
+test_version_deleted_prd (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = NULL;
+  g_autofree char *delete = NULL;
+  g_autoptr (GPtrArray) notes = NULL;
+
+  g_autoptr (GError) error = NULL;
+
+  f->hub = prd_hub_new (f->config, f->auth);
+  g_assert_true (start_hub (f, &error));
+  g_assert_no_error (error);
+  prd_id = create_prd (f, "alice");
+  acquire_site (f, prd_id, "bob");
+  delete = g_strdup_printf ("DELETE FROM prds WHERE id = '%s'", prd_id);
+  db_exec (f, delete);
+  version_created (f, prd_id, "0.2.0", NULL);
+  notes = db_rows (f, "SELECT user_id FROM social_notifications");
+  g_assert_cmpuint (notes->len, ==, 0);
+}
+
 static void
 test_damaged_comment (Fixture *f, gconstpointer data)
 {
@@ -327,6 +350,8 @@ main (int argc, char *argv[])
               fixture_teardown);
   g_test_add ("/prd/social/version-editors", Fixture, NULL, fixture_setup, test_version_editors,
               fixture_teardown);
+  g_test_add ("/prd/social/version-deleted-prd", Fixture, NULL, fixture_setup,
+              test_version_deleted_prd, fixture_teardown);
   g_test_add ("/prd/social/damaged-comment", Fixture, NULL, fixture_setup, test_damaged_comment,
               fixture_teardown);
   g_test_add ("/prd/social/hub-start-fails/comments", Fixture, GINT_TO_POINTER (TRUE),

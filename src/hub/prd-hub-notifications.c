@@ -447,7 +447,11 @@ on_editors_listed (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
 
   sites = prd_store_list_sites_finish (PRD_STORE (source), result, &error);
-  if (sites == NULL)
+  /* A PRD deleted right after its version was made has no editors left to
+   * tell: no failure of the hub. The activity still records the version. */
+  if (sites == NULL && g_error_matches (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND))
+    g_debug ("No editors to tell of %s %s: %s", v->prd_id, v->version, error->message);
+  else if (sites == NULL)
     g_warning ("Cannot list the editors of %s: %s", v->prd_id, error->message);
   for (guint i = 0; sites != NULL && i < sites->len; i++)
     g_ptr_array_add (editors, ((PrdStoreSite *) g_ptr_array_index (sites, i))->user_id);
