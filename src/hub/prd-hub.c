@@ -69,6 +69,7 @@
 #include "prd-integration-registry.h"
 #include "prd-jira.h"
 #include "prd-craftio.h"
+#include "prd-log.h"
 #include "prd-mattermost.h"
 #include "prd-notification-store.h"
 
@@ -191,10 +192,15 @@ hub_connect (PrdSioNamespace *nsp,
     identity = prd_auth_verify (self->auth, token, &error);
   if (identity == NULL)
     {
-      /* The code, never the token. */
-      g_info ("refused: namespace=%s address=%s transport=%s code=%s",
-              prd_sio_namespace_get_name (nsp), prd_sio_socket_get_remote_address (socket),
-              prd_sio_socket_get_transport_name (socket), prd_error_get_protocol_code (error));
+      /* The code, never the token; throttled, since a client can ask again
+       * and again. */
+      static PrdLogThrottle refusals =
+          PRD_LOG_THROTTLE_INIT (G_LOG_LEVEL_INFO, "refused: namespace", "refusals");
+
+      if (prd_log_throttle_admit (&refusals))
+        g_info ("refused: namespace=%s address=%s transport=%s code=%s",
+                prd_sio_namespace_get_name (nsp), prd_sio_socket_get_remote_address (socket),
+                prd_sio_socket_get_transport_name (socket), prd_error_get_protocol_code (error));
       g_debug ("Refused a connection to %s: %s", prd_sio_namespace_get_name (nsp), error->message);
       *error_message = g_strdup (
           g_error_matches (error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED)   ? "Token expired"
