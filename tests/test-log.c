@@ -8,8 +8,6 @@
 
 #include <string.h>
 
-#include "prd-error.h"
-
 #include "prd-log.h"
 
 static void
@@ -37,20 +35,24 @@ test_level_names (void)
 static void
 test_integration_call (void)
 {
-  g_autoptr (GError) error =
-      g_error_new_literal (PRD_ERROR, PRD_ERROR_INTERNAL, "HTTP 503 from the service");
-
   g_test_expect_message ("prd-integrations", G_LOG_LEVEL_INFO,
-                         "integration: service=jira org=org_1 call=create-issue result=ok ms=12");
-  prd_log_integration_call ("jira", "org_1", "create-issue", 12345, NULL);
+                         "integration: service=jira org=org_1 call=\"connection check\" result=ok");
+  prd_log_integration_call ("jira", "org_1", "connection check", PRD_LOG_CALL_OK, NULL);
   g_test_assert_expected_messages ();
 
   /* A failure is shown from the warning level up, with the cause. */
-  g_test_expect_message (
-      "prd-integrations", G_LOG_LEVEL_MESSAGE,
-      "integration: service=mattermost org=org_2 call=post result=failed ms=2000 "
-      "error=\"HTTP 503 from the service\"");
-  prd_log_integration_call ("mattermost", "org_2", "post", 2000000, error);
+  g_test_expect_message ("prd-integrations", G_LOG_LEVEL_MESSAGE,
+                         "integration: service=mattermost org=org_2 call=\"post a message\" "
+                         "result=failed error=\"HTTP 503 from the service\"");
+  prd_log_integration_call ("mattermost", "org_2", "post a message", PRD_LOG_CALL_FAILED,
+                            "HTTP 503 from the service");
+  g_test_assert_expected_messages ();
+
+  /* A cancelled call (shutdown) says nothing about the service. */
+  g_test_expect_message ("prd-integrations", G_LOG_LEVEL_INFO,
+                         "integration: service=git org=org_3 call=\"push\" result=cancelled");
+  prd_log_integration_call ("git", "org_3", "push", PRD_LOG_CALL_CANCELLED,
+                            "Operation was cancelled");
   g_test_assert_expected_messages ();
 }
 

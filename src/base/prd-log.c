@@ -289,34 +289,42 @@ prd_log_quote (const char *text)
   return g_string_free (out, FALSE);
 }
 
+/* A service's failures can come as fast as a client asks for calls (an
+ * admin's connection checks). */
+static PrdLogThrottle integration_failures = {
+  "prd-integrations", G_LOG_LEVEL_MESSAGE, "integration", "failed calls", 0, 0, 0, FALSE,
+};
+
 /**
  * prd_log_integration_call:
  * @service: the integration (`jira`, `mattermost`, …)
- * @organization: the organization it worked for
- * @operation: what it asked the service (`create-issue`, …)
- * @duration_us: how long the call took, in microseconds
- * @error: (nullable): why it failed
+ * @organization: (nullable): the organization it worked for
+ * @operation: what it asked the service, in words (`connection check`, …)
+ * @result: how the call ended
+ * @error_message: (nullable): why it failed, one line
  *
  * The one log line of an integration's call to its service: at info level
- * when it succeeded, as a message (shown from the warning level up) when it
- * failed. Credentials never go in any argument.
+ * when it succeeded or was cancelled, as a message (shown from the warning
+ * level up, throttled as refusals are) when it failed. Credentials never go
+ * in any argument.
  */
 void
 prd_log_integration_call (const char *service,
                           const char *organization,
                           const char *operation,
-                          gint64 duration_us,
-                          const GError *error)
+                          PrdLogCallResult result,
+                          const char *error_message)
 {
-  g_return_if_fail (service != NULL && organization != NULL && operation != NULL);
+  g_return_if_fail (service != NULL && operation != NULL);
 
-  if (error == NULL)
+  if (organization == NULL)
+    organization = "-";
+  if (result != PRD_LOG_CALL_FAILED)
     g_log ("prd-integrations", G_LOG_LEVEL_INFO,
-           "integration: service=%s org=%s call=%s result=ok ms=%" G_GINT64_FORMAT, service,
-           organization, operation, duration_us / 1000);
-  else
+           "integration: service=%s org=%s call=\"%s\" result=%s", service, organization, operation,
+           result == PRD_LOG_CALL_OK ? "ok" : "cancelled");
+  else if (prd_log_throttle_admit (&integration_failures))
     g_log ("prd-integrations", G_LOG_LEVEL_MESSAGE,
-           "integration: service=%s org=%s call=%s result=failed ms=%" G_GINT64_FORMAT
-           " error=\"%s\"",
-           service, organization, operation, duration_us / 1000, error->message);
+           "integration: service=%s org=%s call=\"%s\" result=failed error=\"%s\"", service,
+           organization, operation, error_message != NULL ? error_message : "");
 }

@@ -34,11 +34,24 @@ void prd_log_set_level (PrdLogLevel level);
 PrdLogLevel prd_log_get_level (void);
 gboolean prd_log_would_debug (const char *domain);
 
+/**
+ * PrdLogCallResult:
+ * @PRD_LOG_CALL_OK: the call succeeded
+ * @PRD_LOG_CALL_FAILED: it failed
+ * @PRD_LOG_CALL_CANCELLED: the hub cancelled it (shutdown, settings replaced)
+ */
+typedef enum
+{
+  PRD_LOG_CALL_OK,
+  PRD_LOG_CALL_FAILED,
+  PRD_LOG_CALL_CANCELLED,
+} PrdLogCallResult;
+
 void prd_log_integration_call (const char *service,
                                const char *organization,
                                const char *operation,
-                               gint64 duration_us,
-                               const GError *error);
+                               PrdLogCallResult result,
+                               const char *error_message);
 
 /* At most this many lines of one kind per interval; the rest are counted
  * and summed up in one line. */

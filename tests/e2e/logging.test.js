@@ -2,7 +2,8 @@
 //
 // Log levels (--log-level, [log] level): info logs one line per connection,
 // join, refusal (its code, never the token; at most 20 of a kind every 10 s,
-// the request's path cut at 200 bytes), version and AI job; libsoup's
+// the request's path cut at 200 bytes), version, AI job and integration call
+// (a failed one at warning); libsoup's
 // frame debugging only at debug; the file fallback of the secret store is
 // logged once by serve and never by the other commands.
 
@@ -15,9 +16,11 @@ import {
   PRDHUB_BIN, START_TIMEOUT_MS, startHub, connect, connectError, signJwt, claims, tmpDir,
   assertCleanExit, assertCleanStop,
 } from './helpers/hub.js';
-import { client, createPrd, join, once, recorder, request, until, user } from './collab-helpers.js';
+import { client, createPrd, join, once, recorder, request, rest, until, user } from './collab-helpers.js';
 import { startAiServer, startAiHub } from './ai-helpers.js';
 import { openRawWebSocket, wsFrame } from './helpers/rawws.js';
+import { startFakeJira } from './helpers/fake-jira.js';
+import { token } from './helpers/hub.js';
 
 // No Secret Service can answer on a bus that does not exist.
 const NO_BUS = { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/prdhub-e2e-bus' };
@@ -244,3 +247,44 @@ test('refusals one client repeats are logged at most 20 a kind, their paths cut 
   for (const l of lines(log, /not logged/))
     assert.match(l, /: \d+ more refusals like this were not logged \(at most 20 lines every 10 s\)$/);
 });
+
+test('an integration call is logged in one line, a failed one from the warning level up', async () => {
+  const jira = await startFakeJira();
+  const admin = token({ ...user('user_admin'), role: 'admin' });
+  const settings = { baseUrl: jira.url, deployment: 'cloud', apiVersion: 3,
+    email: jira.state.email, projectKey: 'PRD' };
+  try {
+    await integrationCalls(jira, admin, settings);
+  } finally {
+    await jira.close();
+  }
+});
+
+async function integrationCalls(jira, admin, settings) {
+  for (const [level, tok, result] of [['info', jira.state.token, 'ok'],
+    ['warning', 'WRONG', 'failed'], ['error', 'WRONG', null]]) {
+    const hub = await startHub({ args: ['--log-level', level], env: NO_BUS });
+    try {
+      let res = await rest(hub, 'PUT', '/api/integrations/jira', {
+        body: { ...settings, token: tok }, tok: admin,
+      });
+      assert.equal(res.status, 200, res.text);
+      res = await rest(hub, 'POST', '/api/integrations/jira/test', { tok: admin });
+      assert.equal(res.json?.status, tok === 'WRONG' ? 'error' : 'connected', res.text);
+    } finally {
+      await assertCleanStop(hub);
+    }
+    const log = hub.stderr();
+    const found = lines(log, /integration: service=jira org=org_e2e call="connection check"/);
+    if (result === null) {
+      assert.equal(found.length, 0, log);
+      continue;
+    }
+    assert.equal(found.length, 1, log);
+    if (result === 'ok')
+      assert.match(found[0], /prd-integrations-INFO: .* result=ok$/);
+    else
+      assert.match(found[0], /prd-integrations-Message: .* result=failed error="Jira refused the credentials .*"$/);
+    assert.ok(!log.includes(jira.state.token), 'the token is never logged');
+  }
+}
