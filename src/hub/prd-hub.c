@@ -377,12 +377,23 @@ on_request_disconnected (SoupServerMessage *msg, gpointer user_data)
     check_drained (self);
 }
 
+/* libsoup answers a request head it cannot parse (chiefly an HTTP/1.1
+ * request without a Host header) with 400 from inside its reader and writes
+ * that answer at once: no signal comes in between. So every request starts
+ * with this JSON error as its response body, and a request whose head
+ * parsed (got-headers, which every other request reaches first) loses it
+ * there. */
+#define UNPARSED_REQUEST_BODY                                                                   \
+  "{\"code\":\"INVALID_PAYLOAD\",\"message\":\"The request cannot be read: the Host header is " \
+  "missing (HTTP/1.1 needs one), or the request line or a header is malformed\"}"
+
 /* Token and body size, before the body is read. */
 static void
 on_request_got_headers (SoupServerMessage *msg, gpointer user_data)
 {
   PrdHub *self = user_data;
 
+  soup_server_message_set_response (msg, NULL, SOUP_MEMORY_STATIC, NULL, 0);
   prd_hub_rest_check_headers (self->rest, msg);
 }
 
@@ -401,6 +412,8 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_da
 {
   PrdHub *self = user_data;
 
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC,
+                                    UNPARSED_REQUEST_BODY, sizeof UNPARSED_REQUEST_BODY - 1);
   g_signal_connect_object (msg, "got-body", G_CALLBACK (on_request_got_body), self, 0);
   g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_request_wrote_informational),
                            self, 0);
