@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * prd-log: level names, the one line an integration logs per call, and
- * whether a debug message would be shown.
+ * prd-log: level names, the one line an integration logs per call, the
+ * throttle of the lines a client can cause, and whether a debug message
+ * would be shown.
  */
 #include "config.h"
 
-#include "prd-error.h"
+#include <string.h>
+
 #include "prd-log.h"
 
 static void
@@ -33,21 +35,81 @@ test_level_names (void)
 static void
 test_integration_call (void)
 {
-  g_autoptr (GError) error =
-      g_error_new_literal (PRD_ERROR, PRD_ERROR_INTERNAL, "HTTP 503 from the service");
-
   g_test_expect_message ("prd-integrations", G_LOG_LEVEL_INFO,
-                         "integration: service=jira org=org_1 call=create-issue result=ok ms=12");
-  prd_log_integration_call ("jira", "org_1", "create-issue", 12345, NULL);
+                         "integration: service=jira org=org_1 call=\"connection check\" result=ok");
+  prd_log_integration_call ("jira", "org_1", "connection check", PRD_LOG_CALL_OK, NULL);
   g_test_assert_expected_messages ();
 
   /* A failure is shown from the warning level up, with the cause. */
-  g_test_expect_message (
-      "prd-integrations", G_LOG_LEVEL_MESSAGE,
-      "integration: service=mattermost org=org_2 call=post result=failed ms=2000 "
-      "error=\"HTTP 503 from the service\"");
-  prd_log_integration_call ("mattermost", "org_2", "post", 2000000, error);
+  g_test_expect_message ("prd-integrations", G_LOG_LEVEL_MESSAGE,
+                         "integration: service=mattermost org=org_2 call=\"post a message\" "
+                         "result=failed error=\"HTTP 503 from the service\"");
+  prd_log_integration_call ("mattermost", "org_2", "post a message", PRD_LOG_CALL_FAILED,
+                            "HTTP 503 from the service");
   g_test_assert_expected_messages ();
+
+  /* A cancelled call (shutdown) says nothing about the service. */
+  g_test_expect_message ("prd-integrations", G_LOG_LEVEL_INFO,
+                         "integration: service=git org=org_3 call=\"push\" result=cancelled");
+  prd_log_integration_call ("git", "org_3", "push", PRD_LOG_CALL_CANCELLED,
+                            "Operation was cancelled");
+  g_test_assert_expected_messages ();
+}
+
+/* PRD_LOG_THROTTLE_LINES lines an interval, then one summary of the rest
+ * with the first line after the interval. Times are given, not waited for. */
+static void
+test_throttle (void)
+{
+  static PrdLogThrottle throttle =
+      PRD_LOG_THROTTLE_INIT (G_LOG_LEVEL_INFO, "refused: request", "refusals");
+  const gint64 interval = (gint64) PRD_LOG_THROTTLE_INTERVAL_S * G_USEC_PER_SEC;
+  const gint64 start = 1000 * G_USEC_PER_SEC;
+  guint admitted = 0;
+
+  for (guint i = 0; i < 1000; i++)
+    admitted += prd_log_throttle_admit_at (&throttle, start + i);
+  g_assert_cmpuint (admitted, ==, PRD_LOG_THROTTLE_LINES);
+
+  /* Still the same interval, to its last microsecond: nothing more. */
+  g_assert_false (prd_log_throttle_admit_at (&throttle, start + interval - 1));
+
+  /* The next one: the summary of the 981 left out, then the line. */
+  g_test_expect_message (NULL, G_LOG_LEVEL_INFO,
+                         "refused: request: 981 more refusals like this were not logged (at most "
+                         "20 lines every 10 s)");
+  g_assert_true (prd_log_throttle_admit_at (&throttle, start + interval));
+  g_test_assert_expected_messages ();
+
+  /* A quiet interval: no summary, a fresh budget. */
+  admitted = 0;
+  for (guint i = 0; i < PRD_LOG_THROTTLE_LINES; i++)
+    admitted += prd_log_throttle_admit_at (&throttle, start + 3 * interval + i);
+  g_assert_cmpuint (admitted, ==, PRD_LOG_THROTTLE_LINES);
+  g_assert_false (prd_log_throttle_admit_at (&throttle, start + 3 * interval + 100));
+}
+
+/* Client input in a line: escaped, and cut at PRD_LOG_QUOTE_MAX bytes. */
+static void
+test_quote (void)
+{
+  g_autofree char *plain = prd_log_quote ("/api/prds/prd_1");
+  g_autofree char *escaped = prd_log_quote ("/a\"b\\c\n\377");
+  g_autofree char *at_limit = g_strnfill (PRD_LOG_QUOTE_MAX, 'a');
+  g_autofree char *over_limit = g_strnfill (PRD_LOG_QUOTE_MAX + 1, 'a');
+  g_autofree char *high = g_strnfill (30000, (char) 0xff);
+  g_autofree char *quoted_at = prd_log_quote (at_limit);
+  g_autofree char *quoted_over = prd_log_quote (over_limit);
+  g_autofree char *quoted_high = prd_log_quote (high);
+
+  g_assert_cmpstr (plain, ==, "/api/prds/prd_1");
+  g_assert_cmpstr (escaped, ==, "/a\\\"b\\\\c\\012\\377");
+  g_assert_cmpstr (quoted_at, ==, at_limit);
+  g_assert_true (g_str_has_suffix (quoted_over, "a…"));
+  g_assert_cmpuint (strlen (quoted_over), ==, PRD_LOG_QUOTE_MAX + strlen ("…"));
+  /* Escapes are never cut in half. */
+  g_assert_true (g_str_has_suffix (quoted_high, "\\377…"));
+  g_assert_cmpuint (strlen (quoted_high), <=, PRD_LOG_QUOTE_MAX + strlen ("…"));
 }
 
 /* Whether a debug message would be shown: GLib's rule before
@@ -94,6 +156,8 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/prd/log/level-names", test_level_names);
   g_test_add_func ("/prd/log/integration-call", test_integration_call);
+  g_test_add_func ("/prd/log/throttle", test_throttle);
+  g_test_add_func ("/prd/log/quote", test_quote);
   g_test_add_func ("/prd/log/would-debug", test_would_debug);
 
   return g_test_run ();

@@ -8,7 +8,9 @@
  *
  * Info lines follow one shape, `what: key=value …`, so that they can be
  * searched; they never carry a token or a secret. prd_log_integration_call()
- * is the one line an integration logs per call to its service.
+ * is the one line an integration logs per call to its service. Lines a
+ * client can cause at will (refusals) go through a PrdLogThrottle and quote
+ * client input with prd_log_quote(): one client cannot fill the disk.
  */
 #define G_LOG_DOMAIN "prd-log"
 
@@ -143,34 +145,186 @@ prd_log_would_debug (const char *domain)
   return current_level >= PRD_LOG_LEVEL_DEBUG || domain_debugged (domain);
 }
 
+/* What a client can make the hub log as often as it likes (a refusal) is
+ * counted per kind: PRD_LOG_THROTTLE_LINES lines every
+ * PRD_LOG_THROTTLE_INTERVAL_S, then one summary line with how many were
+ * left out, written when the interval is over (a timer of the default main
+ * context) or with the next line after it, whichever comes first. The lock:
+ * any thread may log. */
+static GMutex throttle_lock;
+
+#define THROTTLE_INTERVAL_US ((gint64) PRD_LOG_THROTTLE_INTERVAL_S * G_USEC_PER_SEC)
+
+static void
+log_summary (const PrdLogThrottle *throttle, guint64 dropped)
+{
+  g_log (throttle->domain, throttle->level,
+         "%s: %" G_GUINT64_FORMAT
+         " more %s like this were not logged (at most %d lines every %d s)",
+         throttle->prefix, dropped, throttle->noun, PRD_LOG_THROTTLE_LINES,
+         PRD_LOG_THROTTLE_INTERVAL_S);
+}
+
+static gboolean
+on_throttle_interval_over (gpointer user_data)
+{
+  PrdLogThrottle *throttle = user_data;
+  guint64 dropped;
+
+  g_mutex_lock (&throttle_lock);
+  dropped = throttle->dropped;
+  throttle->dropped = 0;
+  throttle->timer = FALSE;
+  g_mutex_unlock (&throttle_lock);
+  if (dropped > 0)
+    log_summary (throttle, dropped);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+throttle_admit (PrdLogThrottle *throttle, gint64 now, gboolean arm_timer)
+{
+  guint64 dropped = 0;
+  gboolean admitted;
+
+  g_mutex_lock (&throttle_lock);
+  if (throttle->lines == 0 || now - throttle->window_start >= THROTTLE_INTERVAL_US)
+    {
+      dropped = throttle->dropped;
+      throttle->dropped = 0;
+      throttle->window_start = now;
+      throttle->lines = 0;
+    }
+  admitted = throttle->lines < PRD_LOG_THROTTLE_LINES;
+  if (admitted)
+    throttle->lines++;
+  else
+    throttle->dropped++;
+  if (!admitted && arm_timer && !throttle->timer)
+    {
+      gint64 left = throttle->window_start + THROTTLE_INTERVAL_US - now;
+
+      throttle->timer = TRUE;
+      g_timeout_add ((guint) MAX (left / 1000, 0) + 1, on_throttle_interval_over, throttle);
+    }
+  g_mutex_unlock (&throttle_lock);
+
+  if (dropped > 0)
+    log_summary (throttle, dropped);
+  return admitted;
+}
+
+/**
+ * prd_log_throttle_admit:
+ * @throttle: (not nullable): a static #PrdLogThrottle
+ *
+ * Whether the next line of @throttle's kind may be logged. When it may not,
+ * it is counted, and the count is logged in one line (at @throttle's domain
+ * and level) once the interval is over: "… N more refusals like this were
+ * not logged". A line admitted after an interval with lines left out comes
+ * after that summary.
+ *
+ * Returns: %TRUE when the caller logs its line
+ */
+gboolean
+prd_log_throttle_admit (PrdLogThrottle *throttle)
+{
+  g_return_val_if_fail (throttle != NULL, FALSE);
+
+  return throttle_admit (throttle, g_get_monotonic_time (), TRUE);
+}
+
+/**
+ * prd_log_throttle_admit_at:
+ * @throttle: a #PrdLogThrottle
+ * @now_us: the monotonic time, in microseconds
+ *
+ * prd_log_throttle_admit() at a given time and without the timer: the
+ * summary is only logged with the next line after the interval (for tests).
+ */
+gboolean
+prd_log_throttle_admit_at (PrdLogThrottle *throttle, gint64 now_us)
+{
+  g_return_val_if_fail (throttle != NULL, FALSE);
+
+  return throttle_admit (throttle, now_us, FALSE);
+}
+
+/**
+ * prd_log_quote:
+ * @text: client input, any bytes (a request's path)
+ *
+ * @text for a log line: C escapes for `"`, `\`, control bytes and bytes
+ * above 0x7e (as g_strescape() writes them), cut at %PRD_LOG_QUOTE_MAX bytes
+ * of escaped text and then marked with "…", so that no client makes a line
+ * longer than that.
+ *
+ * Returns: (transfer full): the text to log
+ */
+char *
+prd_log_quote (const char *text)
+{
+  GString *out;
+
+  g_return_val_if_fail (text != NULL, NULL);
+
+  out = g_string_sized_new (MIN (strlen (text), PRD_LOG_QUOTE_MAX) + 4);
+  for (const guchar *p = (const guchar *) text; *p != '\0'; p++)
+    {
+      char piece[8];
+
+      if (*p == '"' || *p == '\\')
+        g_snprintf (piece, sizeof piece, "\\%c", *p);
+      else if (*p < 0x20 || *p > 0x7e)
+        g_snprintf (piece, sizeof piece, "\\%03o", *p);
+      else
+        g_snprintf (piece, sizeof piece, "%c", *p);
+      if (out->len + strlen (piece) > PRD_LOG_QUOTE_MAX)
+        {
+          g_string_append (out, "…");
+          break;
+        }
+      g_string_append (out, piece);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* A service's failures can come as fast as a client asks for calls (an
+ * admin's connection checks). */
+static PrdLogThrottle integration_failures = {
+  "prd-integrations", G_LOG_LEVEL_MESSAGE, "integration", "failed calls", 0, 0, 0, FALSE,
+};
+
 /**
  * prd_log_integration_call:
  * @service: the integration (`jira`, `mattermost`, …)
- * @organization: the organization it worked for
- * @operation: what it asked the service (`create-issue`, …)
- * @duration_us: how long the call took, in microseconds
- * @error: (nullable): why it failed
+ * @organization: (nullable): the organization it worked for
+ * @operation: what it asked the service, in words (`connection check`, …)
+ * @result: how the call ended
+ * @error_message: (nullable): why it failed, one line
  *
  * The one log line of an integration's call to its service: at info level
- * when it succeeded, as a message (shown from the warning level up) when it
- * failed. Credentials never go in any argument.
+ * when it succeeded or was cancelled, as a message (shown from the warning
+ * level up, throttled as refusals are) when it failed. Credentials never go
+ * in any argument.
  */
 void
 prd_log_integration_call (const char *service,
                           const char *organization,
                           const char *operation,
-                          gint64 duration_us,
-                          const GError *error)
+                          PrdLogCallResult result,
+                          const char *error_message)
 {
-  g_return_if_fail (service != NULL && organization != NULL && operation != NULL);
+  g_return_if_fail (service != NULL && operation != NULL);
 
-  if (error == NULL)
+  if (organization == NULL)
+    organization = "-";
+  if (result != PRD_LOG_CALL_FAILED)
     g_log ("prd-integrations", G_LOG_LEVEL_INFO,
-           "integration: service=%s org=%s call=%s result=ok ms=%" G_GINT64_FORMAT, service,
-           organization, operation, duration_us / 1000);
-  else
+           "integration: service=%s org=%s call=\"%s\" result=%s", service, organization, operation,
+           result == PRD_LOG_CALL_OK ? "ok" : "cancelled");
+  else if (prd_log_throttle_admit (&integration_failures))
     g_log ("prd-integrations", G_LOG_LEVEL_MESSAGE,
-           "integration: service=%s org=%s call=%s result=failed ms=%" G_GINT64_FORMAT
-           " error=\"%s\"",
-           service, organization, operation, duration_us / 1000, error->message);
+           "integration: service=%s org=%s call=\"%s\" result=failed error=\"%s\"", service,
+           organization, operation, error_message != NULL ? error_message : "");
 }

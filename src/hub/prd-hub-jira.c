@@ -43,6 +43,7 @@
 #include "prd-hub-context.h"
 #include "prd-jira.h"
 #include "prd-json.h"
+#include "prd-log.h"
 
 #include "prd-hub-jira.h"
 
@@ -917,6 +918,9 @@ on_hook_forgotten (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 hook_fail (Hook *hook, GError *error)
 {
+  static PrdLogThrottle refusals =
+      PRD_LOG_THROTTLE_INIT (G_LOG_LEVEL_INFO, "jira: webhook refused", "refusals");
+
   if (hook->recorded)
     {
       hook->recorded = FALSE;
@@ -926,7 +930,9 @@ hook_fail (Hook *hook, GError *error)
       return;
     }
   prd_hub_rest_respond_error (hook->msg, error);
-  g_info ("jira (%s): webhook refused: %s", hook->org, error->message);
+  /* Anyone can post to the webhook's URL. */
+  if (prd_log_throttle_admit (&refusals))
+    g_info ("jira (%s): webhook refused: %s", hook->org, error->message);
   g_error_free (error);
   hook_free (hook);
 }

@@ -66,6 +66,7 @@
 #include "prd-eio-refusal.h"
 #include "prd-eio-server.h"
 #include "prd-error.h"
+#include "prd-log.h"
 #include "prd-metrics.h"
 #include "prd-sio-rate-limiter.h"
 #include "prd-store.h"
@@ -833,12 +834,20 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
       if (identity == NULL)
         {
           /* The code, never the token; the path as C escapes, whatever it
-           * holds. */
-          g_autofree char *escaped = g_strescape (path, NULL);
+           * holds, cut short; throttled, since a client can ask again and
+           * again. */
+          static PrdLogThrottle refusals =
+              PRD_LOG_THROTTLE_INIT (G_LOG_LEVEL_INFO, "refused: request", "refusals");
 
-          g_info ("refused: request=\"%s %s\" address=%s code=%s",
-                  soup_server_message_get_method (msg), escaped,
-                  soup_server_message_get_remote_host (msg), prd_error_get_protocol_code (error));
+          if (prd_log_throttle_admit (&refusals))
+            {
+              g_autofree char *quoted = prd_log_quote (path);
+
+              g_info ("refused: request=\"%s %s\" address=%s code=%s",
+                      soup_server_message_get_method (msg), quoted,
+                      soup_server_message_get_remote_host (msg),
+                      prd_error_get_protocol_code (error));
+            }
           refuse (msg, error);
           return;
         }

@@ -69,6 +69,7 @@
 #include "prd-integration-registry.h"
 #include "prd-jira.h"
 #include "prd-craftio.h"
+#include "prd-log.h"
 #include "prd-mattermost.h"
 #include "prd-notification-store.h"
 
@@ -191,10 +192,15 @@ hub_connect (PrdSioNamespace *nsp,
     identity = prd_auth_verify (self->auth, token, &error);
   if (identity == NULL)
     {
-      /* The code, never the token. */
-      g_info ("refused: namespace=%s address=%s transport=%s code=%s",
-              prd_sio_namespace_get_name (nsp), prd_sio_socket_get_remote_address (socket),
-              prd_sio_socket_get_transport_name (socket), prd_error_get_protocol_code (error));
+      /* The code, never the token; throttled, since a client can ask again
+       * and again. */
+      static PrdLogThrottle refusals =
+          PRD_LOG_THROTTLE_INIT (G_LOG_LEVEL_INFO, "refused: namespace", "refusals");
+
+      if (prd_log_throttle_admit (&refusals))
+        g_info ("refused: namespace=%s address=%s transport=%s code=%s",
+                prd_sio_namespace_get_name (nsp), prd_sio_socket_get_remote_address (socket),
+                prd_sio_socket_get_transport_name (socket), prd_error_get_protocol_code (error));
       g_debug ("Refused a connection to %s: %s", prd_sio_namespace_get_name (nsp), error->message);
       *error_message = g_strdup (
           g_error_matches (error, PRD_ERROR, PRD_ERROR_TOKEN_EXPIRED)   ? "Token expired"
@@ -371,12 +377,23 @@ on_request_disconnected (SoupServerMessage *msg, gpointer user_data)
     check_drained (self);
 }
 
+/* libsoup answers a request head it cannot parse (chiefly an HTTP/1.1
+ * request without a Host header) with 400 from inside its reader and writes
+ * that answer at once: no signal comes in between. So every request starts
+ * with this JSON error as its response body, and a request whose head
+ * parsed (got-headers, which every other request reaches first) loses it
+ * there. */
+#define UNPARSED_REQUEST_BODY                                                                   \
+  "{\"code\":\"INVALID_PAYLOAD\",\"message\":\"The request cannot be read: the Host header is " \
+  "missing (HTTP/1.1 needs one), or the request line or a header is malformed\"}"
+
 /* Token and body size, before the body is read. */
 static void
 on_request_got_headers (SoupServerMessage *msg, gpointer user_data)
 {
   PrdHub *self = user_data;
 
+  soup_server_message_set_response (msg, NULL, SOUP_MEMORY_STATIC, NULL, 0);
   prd_hub_rest_check_headers (self->rest, msg);
 }
 
@@ -395,6 +412,8 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_da
 {
   PrdHub *self = user_data;
 
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC,
+                                    UNPARSED_REQUEST_BODY, sizeof UNPARSED_REQUEST_BODY - 1);
   g_signal_connect_object (msg, "got-body", G_CALLBACK (on_request_got_body), self, 0);
   g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_request_wrote_informational),
                            self, 0);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "prd-error.h"
+#include "prd-log.h"
 
 #include "prd-integration.h"
 
@@ -27,6 +28,7 @@ typedef struct
   char *last_error;
   gint64 changed_at;
   gint64 last_success;
+  char *org; /* (owned) (nullable): from prd_integration_setup(), for the log */
 } Status;
 
 enum
@@ -88,6 +90,7 @@ static void
 status_free (Status *status)
 {
   g_free (status->last_error);
+  g_free (status->org);
   g_free (status);
 }
 
@@ -152,8 +155,13 @@ prd_integration_setup (PrdIntegration *self,
                        PrdIntegrationHttp *http,
                        GError **error)
 {
+  Status *status;
+
   g_return_val_if_fail (PRD_IS_INTEGRATION (self), FALSE);
 
+  status = get_status (self);
+  g_free (status->org);
+  status->org = g_strdup (org);
   return PRD_INTEGRATION_GET_IFACE (self)->setup (self, org, settings, secrets, http, error);
 }
 
@@ -297,27 +305,36 @@ prd_integration_report_failure (PrdIntegration *self, const GError *error)
  * @what: what the call did, in words
  * @error: (nullable): why it failed; %NULL when it succeeded
  *
- * Logs a call and its outcome (info level), emits "call-finished" and
- * updates the status. A cancelled call (shutdown) is only logged.
+ * Logs a call and its outcome (prd_log_integration_call(): info level, a
+ * failure as a message, shown from the warning level up), emits
+ * "call-finished" and updates the status. A cancelled call (shutdown) is
+ * only logged.
  */
 void
 prd_integration_report_call (PrdIntegration *self, const char *what, const GError *error)
 {
   g_autofree char *message = NULL;
+  const char *service;
+  const char *org;
 
   g_return_if_fail (PRD_IS_INTEGRATION (self));
 
+  service = prd_integration_get_service (self);
+  org = get_status (self)->org;
   if (error == NULL)
     {
-      g_info ("%s: %s succeeded", prd_integration_get_service (self), what);
+      prd_log_integration_call (service, org, what, PRD_LOG_CALL_OK, NULL);
       g_signal_emit (self, signals[SIGNAL_CALL_FINISHED], 0, what, TRUE, NULL);
       prd_integration_report_success (self);
       return;
     }
   message = clean_message (error->message);
-  g_info ("%s: %s failed: %s", prd_integration_get_service (self), what, message);
   if (is_cancelled (error))
-    return;
+    {
+      prd_log_integration_call (service, org, what, PRD_LOG_CALL_CANCELLED, message);
+      return;
+    }
+  prd_log_integration_call (service, org, what, PRD_LOG_CALL_FAILED, message);
   g_signal_emit (self, signals[SIGNAL_CALL_FINISHED], 0, what, FALSE, message);
   report_failure_message (self, g_steal_pointer (&message));
 }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
 // Log levels (--log-level, [log] level): info logs one line per connection,
-// join, refusal (its code, never the token), version and AI job; libsoup's
+// join, refusal (its code, never the token; at most 20 of a kind every 10 s,
+// the request's path cut at 200 bytes), version, AI job and integration call
+// (a failed one at warning); libsoup's
 // frame debugging only at debug; the file fallback of the secret store is
 // logged once by serve and never by the other commands.
 
@@ -9,12 +11,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import {
   PRDHUB_BIN, START_TIMEOUT_MS, startHub, connect, connectError, signJwt, claims, tmpDir,
   assertCleanExit, assertCleanStop,
 } from './helpers/hub.js';
-import { client, createPrd, join, once, recorder, request, until, user } from './collab-helpers.js';
+import { client, createPrd, join, once, recorder, request, rest, until, user } from './collab-helpers.js';
 import { startAiServer, startAiHub } from './ai-helpers.js';
+import { openRawWebSocket, wsFrame } from './helpers/rawws.js';
+import { startFakeJira } from './helpers/fake-jira.js';
+import { token } from './helpers/hub.js';
 
 // No Secret Service can answer on a bus that does not exist.
 const NO_BUS = { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/prdhub-e2e-bus' };
@@ -160,3 +166,125 @@ test('the command line does not announce the secrets file on every call', () => 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// Sends @requests (one string or Buffer) on one connection and waits for
+// @count answers.
+function pipeline(port, requests, count) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(requests));
+    let text = '';
+    s.on('data', (d) => {
+      text += d.toString('latin1');
+      if ((text.match(/HTTP\/1\.1 \d+/g) ?? []).length >= count) s.end();
+    });
+    s.on('close', () => resolve(text.match(/HTTP\/1\.1 \d+/g) ?? []));
+    s.on('error', reject);
+  });
+}
+
+test('refusals one client repeats are logged at most 20 a kind, their paths cut short', async () => {
+  const hub = await startHub({ env: NO_BUS });
+  const N = 200;
+  try {
+    // REST without a valid token, 30,000-byte paths of ASCII and of 0xff:
+    // one of each first (logged), then many.
+    const restRequest = (fill) => Buffer.concat([Buffer.from('GET /api/'),
+      Buffer.alloc(30000, fill),
+      Buffer.from(' HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer x\r\n\r\n')]);
+    assert.deepEqual(await pipeline(hub.port, Buffer.concat([restRequest(0x41), restRequest(0xff)]),
+      2), ['HTTP/1.1 401', 'HTTP/1.1 401']);
+    for (const fill of [0x41, 0xff]) {
+      const req = restRequest(fill);
+      for (let sent = 0; sent < N; sent += 50) {
+        const answers = await pipeline(hub.port, Buffer.concat(Array(50).fill(req)), 50);
+        assert.deepEqual(answers, Array(50).fill('HTTP/1.1 401'));
+      }
+    }
+    // Socket.IO CONNECTs with a bad token, on new sessions.
+    for (let sessions = 0; sessions < N / 50; sessions++) {
+      const s = await openRawWebSocket(hub.port);
+      let refused = 0;
+      s.resume();
+      await new Promise((resolve) => {
+        s.on('data', (d) => {
+          refused += (d.toString('latin1').match(/44\/prds/g) ?? []).length;
+          if (refused >= 50) resolve();
+        });
+        s.on('close', resolve);
+        s.write(Buffer.concat(Array.from({ length: 50 }, () => wsFrame('40/prds,{"token":"x"}'))));
+      });
+      s.destroy();
+      assert.equal(refused, 50);
+    }
+    // Jira webhooks without a valid signature.
+    const hook = 'POST /api/integrations/jira/webhook?org=org_e2e HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+      'Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}';
+    for (let sent = 0; sent < N; sent += 50) {
+      const answers = await pipeline(hub.port, hook.repeat(50), 50);
+      assert.deepEqual(answers, Array(50).fill('HTTP/1.1 401'));
+    }
+  } finally {
+    await assertCleanStop(hub);
+  }
+  const log = hub.stderr();
+  // 20 lines of each kind an interval (10 s), and a summary line per
+  // interval: bounded far below the 400 or 200 refusals whatever the speed.
+  const limit = 3 * 21;
+  const rest = lines(log, /refused: request/);
+  const sio = lines(log, /refused: namespace/);
+  const hooks = lines(log, /webhook refused/);
+  for (const [what, found] of [['REST', rest], ['Socket.IO', sio], ['webhook', hooks]]) {
+    assert.ok(found.length >= 20 && found.length <= limit, `${what}: ${found.length} lines`);
+  }
+  assert.ok(lines(log, /refused/).length <= 3 * limit, log.slice(0, 4000));
+  // The path is cut after 200 bytes, escapes whole.
+  const paths = rest.filter((l) => l.includes('request="GET /api/'));
+  assert.ok(paths.some((l) => l.includes('AAAA…"')), paths[0]);
+  assert.ok(paths.some((l) => l.includes('\\377…"')), paths.at(-1));
+  for (const l of paths) assert.ok(l.length < 400, `${l.length} bytes: ${l.slice(0, 300)}`);
+  // What was left out is counted in a summary line, with the next refusal
+  // after the interval or when the interval ends; the hub may stop first.
+  for (const l of lines(log, /not logged/))
+    assert.match(l, /: \d+ more refusals like this were not logged \(at most 20 lines every 10 s\)$/);
+});
+
+test('an integration call is logged in one line, a failed one from the warning level up', async () => {
+  const jira = await startFakeJira();
+  const admin = token({ ...user('user_admin'), role: 'admin' });
+  const settings = { baseUrl: jira.url, deployment: 'cloud', apiVersion: 3,
+    email: jira.state.email, projectKey: 'PRD' };
+  try {
+    await integrationCalls(jira, admin, settings);
+  } finally {
+    await jira.close();
+  }
+});
+
+async function integrationCalls(jira, admin, settings) {
+  for (const [level, tok, result] of [['info', jira.state.token, 'ok'],
+    ['warning', 'WRONG', 'failed'], ['error', 'WRONG', null]]) {
+    const hub = await startHub({ args: ['--log-level', level], env: NO_BUS });
+    try {
+      let res = await rest(hub, 'PUT', '/api/integrations/jira', {
+        body: { ...settings, token: tok }, tok: admin,
+      });
+      assert.equal(res.status, 200, res.text);
+      res = await rest(hub, 'POST', '/api/integrations/jira/test', { tok: admin });
+      assert.equal(res.json?.status, tok === 'WRONG' ? 'error' : 'connected', res.text);
+    } finally {
+      await assertCleanStop(hub);
+    }
+    const log = hub.stderr();
+    const found = lines(log, /integration: service=jira org=org_e2e call="connection check"/);
+    if (result === null) {
+      assert.equal(found.length, 0, log);
+      continue;
+    }
+    assert.equal(found.length, 1, log);
+    if (result === 'ok')
+      assert.match(found[0], /prd-integrations-INFO: .* result=ok$/);
+    else
+      assert.match(found[0], /prd-integrations-Message: .* result=failed error="Jira refused the credentials .*"$/);
+    assert.ok(!log.includes(jira.state.token), 'the token is never logged');
+  }
+}

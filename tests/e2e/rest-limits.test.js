@@ -609,6 +609,30 @@ describe('error messages are valid UTF-8', () => {
     }
   });
 
+  // libsoup refuses an HTTP/1.1 request without Host while it parses the
+  // head, and answers at once; the answer carries the JSON error all the
+  // same, on every path, and a request with Host right after it is served as
+  // usual (its body is its own).
+  test('an HTTP/1.1 request without Host: 400 INVALID_PAYLOAD with the JSON error', async () => {
+    for (const path of ['/api/prds', '/healthz', '/metrics', '/socket.io/?EIO=4&transport=polling']) {
+      const conn = await rawConnection(hub.port);
+      conn.sock.write(`GET ${path} HTTP/1.1\r\n\r\n`);
+      const res = await answer(conn);
+      conn.sock.destroy();
+      assert.equal(res.status, 400, path);
+      assert.match(res.headers['content-type'], /^application\/json/, path);
+      const body = json(res);
+      assert.equal(body.code, 'INVALID_PAYLOAD', path);
+      assert.match(body.message, /Host header is missing/, path);
+    }
+    const conn = await rawConnection(hub.port);
+    conn.sock.write(head('GET', '/healthz'));
+    const res = await answer(conn);
+    conn.sock.destroy();
+    assert.equal(res.status, 200);
+    assert.deepEqual(json(res), { status: 'ok' });
+  });
+
   // libsoup would cut the value at the NUL and the route read `0.2.0`.
   test('a %00 in a query parameter: 400 INVALID_PAYLOAD', async () => {
     const res = await get('/api/prds/prd_abc/diff?from=0.2.0%00&to=0.2.0');
