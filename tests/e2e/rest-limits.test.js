@@ -633,6 +633,21 @@ describe('error messages are valid UTF-8', () => {
     assert.deepEqual(json(res), { status: 'ok' });
   });
 
+  // libsoup refuses a malformed percent-escape in the path or the query
+  // while it parses the head, too: the same JSON error.
+  test('a malformed percent-escape: 400 INVALID_PAYLOAD with the JSON error', async () => {
+    for (const path of ['/api/prds?archived=tru%e', '/api/prds?archived=%zz', '/api/prds/%zz',
+      '/healthz?x=%']) {
+      const conn = await rawConnection(hub.port);
+      conn.sock.write(head('GET', path));
+      const res = await answer(conn);
+      conn.sock.destroy();
+      assert.equal(res.status, 400, path);
+      assert.match(res.headers['content-type'] ?? '', /^application\/json/, path);
+      assert.equal(json(res).code, 'INVALID_PAYLOAD', path);
+    }
+  });
+
   // libsoup would cut the value at the NUL and the route read `0.2.0`.
   test('a %00 in a query parameter: 400 INVALID_PAYLOAD', async () => {
     const res = await get('/api/prds/prd_abc/diff?from=0.2.0%00&to=0.2.0');
