@@ -35,8 +35,7 @@ struct _PrdHubAi
   PrdHubConfig *config;      /* (owned) */
   PrdAiProvider *provider;
   PrdAiQueue *queue;
-  GHashTable *jobs; /* job id → PrdAiJob (owned), from submit to the end */
-  GCancellable *cancellable;
+  GHashTable *jobs;         /* job id → PrdAiJob (owned), from submit to the end */
   guint reviews;            /* ai-review requests at the provider */
   GHashTable *reviewers;    /* (owned) user keys (prd_ai_user_key()) with a review there */
   GHashTable *under_review; /* (owned) review id → Review (unowned), while at the provider */
@@ -1312,16 +1311,18 @@ prd_hub_ai_dispose (GObject *object)
 {
   PrdHubAi *self = PRD_HUB_AI (object);
 
-  if (self->cancellable != NULL)
-    g_cancellable_cancel (self->cancellable);
   if (self->under_review != NULL)
     {
+      /* A review's callback may come at once and forget it: copy first. */
+      g_autoptr (GPtrArray) reviews = g_ptr_array_new ();
       GHashTableIter iter;
-      Review *review;
+      gpointer review;
 
       g_hash_table_iter_init (&iter, self->under_review);
-      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &review))
-        g_cancellable_cancel (review->cancellable);
+      while (g_hash_table_iter_next (&iter, NULL, &review))
+        g_ptr_array_add (reviews, review);
+      for (guint i = 0; i < reviews->len; i++)
+        g_cancellable_cancel (((Review *) g_ptr_array_index (reviews, i))->cancellable);
     }
   if (self->jobs != NULL)
     {
@@ -1368,7 +1369,6 @@ prd_hub_ai_finalize (GObject *object)
   g_clear_pointer (&self->reviewers, g_hash_table_unref);
   g_clear_pointer (&self->under_review, g_hash_table_unref);
   g_clear_pointer (&self->config, prd_hub_config_unref);
-  g_clear_object (&self->cancellable);
 
   G_OBJECT_CLASS (prd_hub_ai_parent_class)->finalize (object);
 }
@@ -1400,7 +1400,6 @@ prd_hub_ai_init (PrdHubAi *self)
       g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) prd_ai_job_unref);
   self->reviewers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->under_review = g_hash_table_new (g_str_hash, g_str_equal);
-  self->cancellable = g_cancellable_new ();
 }
 
 /* The AI starts once the jobs a previous run left unfinished are marked
