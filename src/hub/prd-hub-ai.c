@@ -35,11 +35,11 @@ struct _PrdHubAi
   PrdHubConfig *config;      /* (owned) */
   PrdAiProvider *provider;
   PrdAiQueue *queue;
-  GHashTable *jobs; /* job id → PrdAiJob (owned), from submit to the end */
-  GCancellable *cancellable;
-  guint reviews;         /* ai-review requests at the provider */
-  GHashTable *reviewers; /* (owned) user keys (prd_ai_user_key()) with a review there */
-  gboolean stopping;     /* prd_hub_ai_shutdown(): no job starts any more */
+  GHashTable *jobs;         /* job id → PrdAiJob (owned), from submit to the end */
+  guint reviews;            /* ai-review requests at the provider */
+  GHashTable *reviewers;    /* (owned) user keys (prd_ai_user_key()) with a review there */
+  GHashTable *under_review; /* (owned) review id → Review (unowned), while at the provider */
+  gboolean stopping;        /* prd_hub_ai_shutdown(): no job starts any more */
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubAi, prd_hub_ai, G_TYPE_OBJECT)
@@ -940,8 +940,11 @@ typedef struct
   PrdSioSocket *socket; /* (owned) */
   char *prd_id;
   char *review_id;
-  char *user_key;       /* the requester's (prd_ai_user_key()) */
-  GHashTable *headings; /* (owned) the slugs of the PRD's headings when asked */
+  char *user_key;            /* the requester's (prd_ai_user_key()) */
+  GHashTable *headings;      /* (owned) the slugs of the PRD's headings when asked */
+  GCancellable *cancellable; /* (owned) the provider's request */
+  gboolean ended;            /* its one event went out before the provider answered */
+  gboolean released;         /* its slot (reviews, reviewers) is free again */
 } Review;
 
 /* Reviews wait for no queue: past [ai] concurrency of them at the provider,
@@ -950,11 +953,23 @@ typedef struct
  * from holding every slot. */
 #define REVIEW_BUSY_RETRY_AFTER 5
 
+/* Frees @review's place among the reviews at the provider, once. */
+static void
+review_release (Review *review)
+{
+  if (review->released)
+    return;
+  review->released = TRUE;
+  review->self->reviews--;
+  g_hash_table_remove (review->self->reviewers, review->user_key);
+}
+
 static void
 review_free (Review *review)
 {
-  review->self->reviews--;
-  g_hash_table_remove (review->self->reviewers, review->user_key);
+  review_release (review);
+  g_hash_table_remove (review->self->under_review, review->review_id);
+  g_object_unref (review->cancellable);
   g_free (review->user_key);
   g_object_unref (review->self);
   g_object_unref (review->socket);
@@ -987,7 +1002,8 @@ on_reviewed (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (JsonNode) complete = json_node_new (JSON_NODE_OBJECT);
   JsonObject *object;
 
-  if (!prd_ai_provider_complete_finish (PRD_AI_PROVIDER (source), result, &response, &error))
+  if (!prd_ai_provider_complete_finish (PRD_AI_PROVIDER (source), result, &response, &error) &&
+      !review->ended)
     {
       g_autoptr (JsonNode) payload =
           error_payload (NULL, error, response != NULL ? response->retry_after : 0,
@@ -999,6 +1015,8 @@ on_reviewed (GObject *source, GAsyncResult *result, gpointer user_data)
         prd_sio_socket_emit_one (review->socket, "ai-error", payload);
       return;
     }
+  if (review->ended)
+    return;
   suggestions = validated_suggestions (response->text, TRUE, review->headings);
   for (guint i = 0; i < json_array_get_length (suggestions); i++)
     {
@@ -1127,10 +1145,13 @@ on_ai_review (PrdSioSocket *socket,
   review->socket = g_object_ref (socket);
   review->prd_id = g_strdup (prd_id);
   review->review_id = new_review_id ();
+  review->cancellable = g_cancellable_new ();
+  g_hash_table_insert (self->under_review, review->review_id, review);
   ack = json_object_new ();
   json_object_set_string_member (ack, "reviewId", review->review_id);
   prd_hub_reply_ok (socket, ack_id, ack);
-  prd_ai_provider_complete_async (self->provider, messages, self->cancellable, on_reviewed, review);
+  prd_ai_provider_complete_async (self->provider, messages, review->cancellable, on_reviewed,
+                                  review);
 }
 
 /* ---- how a job ended ----------------------------------------------------------- */
@@ -1290,8 +1311,19 @@ prd_hub_ai_dispose (GObject *object)
 {
   PrdHubAi *self = PRD_HUB_AI (object);
 
-  if (self->cancellable != NULL)
-    g_cancellable_cancel (self->cancellable);
+  if (self->under_review != NULL)
+    {
+      /* A review's callback may come at once and forget it: copy first. */
+      g_autoptr (GPtrArray) reviews = g_ptr_array_new ();
+      GHashTableIter iter;
+      gpointer review;
+
+      g_hash_table_iter_init (&iter, self->under_review);
+      while (g_hash_table_iter_next (&iter, NULL, &review))
+        g_ptr_array_add (reviews, review);
+      for (guint i = 0; i < reviews->len; i++)
+        g_cancellable_cancel (((Review *) g_ptr_array_index (reviews, i))->cancellable);
+    }
   if (self->jobs != NULL)
     {
       GHashTableIter iter;
@@ -1335,8 +1367,8 @@ prd_hub_ai_finalize (GObject *object)
 
   g_clear_pointer (&self->jobs, g_hash_table_unref);
   g_clear_pointer (&self->reviewers, g_hash_table_unref);
+  g_clear_pointer (&self->under_review, g_hash_table_unref);
   g_clear_pointer (&self->config, prd_hub_config_unref);
-  g_clear_object (&self->cancellable);
 
   G_OBJECT_CLASS (prd_hub_ai_parent_class)->finalize (object);
 }
@@ -1367,7 +1399,7 @@ prd_hub_ai_init (PrdHubAi *self)
   self->jobs =
       g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) prd_ai_job_unref);
   self->reviewers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->cancellable = g_cancellable_new ();
+  self->under_review = g_hash_table_new (g_str_hash, g_str_equal);
 }
 
 /* The AI starts once the jobs a previous run left unfinished are marked
@@ -1542,10 +1574,12 @@ prd_hub_ai_cancel_job (PrdHubAi *self, const char *job_id, GError **error)
   return TRUE;
 }
 
-/* Ends @job on the hub's stop: its requester (queued) or its room
- * (running) gets ai-error INTERRUPTED, the record says so. */
+/* Ends @job now, failed with @error (the hub stops, its PRD was deleted):
+ * its requester (queued) or its room (running) gets ai-error, the record
+ * says so, its request at the provider is cancelled and its slot starts
+ * the next job. */
 static void
-interrupt_job (PrdHubAi *self, PrdAiJob *job, const GError *error)
+abort_job (PrdHubAi *self, PrdAiJob *job, const GError *error)
 {
   JobData *data = job->data;
 
@@ -1590,13 +1624,81 @@ prd_hub_ai_shutdown (PrdHubAi *self)
       PrdAiJob *job = g_ptr_array_index (jobs, i);
 
       if (job->state == PRD_AI_JOB_QUEUED && g_hash_table_contains (self->jobs, job->id))
-        interrupt_job (self, job, error);
+        abort_job (self, job, error);
     }
   for (guint i = 0; i < jobs->len; i++)
     {
       PrdAiJob *job = g_ptr_array_index (jobs, i);
 
       if (g_hash_table_contains (self->jobs, job->id))
-        interrupt_job (self, job, error);
+        abort_job (self, job, error);
+    }
+}
+
+/**
+ * prd_hub_ai_prd_deleted:
+ * @prd_id: the PRD that was deleted
+ *
+ * Ends every AI job of @prd_id at once, queued or running, preview or
+ * insert: `ai-error` `PRD_NOT_FOUND` to its requester (queued) or to the
+ * room (running; the hub calls this before the room closes), recorded
+ * `failed` with that code; the provider's request is cancelled and its
+ * slot starts the next job. A review of @prd_id at the provider ends so
+ * too: `ai-error` `PRD_NOT_FOUND` (with its `reviewId`) to its requester,
+ * and its place among the reviews is free again.
+ */
+void
+prd_hub_ai_prd_deleted (PrdHubAi *self, const char *prd_id)
+{
+  g_autoptr (GPtrArray) jobs = NULL;
+  g_autoptr (GPtrArray) reviews = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  GHashTableIter iter;
+  Review *review;
+
+  g_return_if_fail (PRD_IS_HUB_AI (self));
+  g_return_if_fail (prd_id != NULL);
+
+  error = g_error_new (PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND,
+                       "The PRD %s was deleted; the AI job was cancelled", prd_id);
+  jobs = prd_hub_ai_list_jobs (self);
+  /* The queued ones first, so that a running one that ends starts a job
+   * of another PRD. */
+  for (guint i = 0; i < jobs->len; i++)
+    {
+      PrdAiJob *job = g_ptr_array_index (jobs, i);
+
+      if (job->state == PRD_AI_JOB_QUEUED && g_str_equal (job->prd_id, prd_id) &&
+          g_hash_table_contains (self->jobs, job->id))
+        abort_job (self, job, error);
+    }
+  for (guint i = 0; i < jobs->len; i++)
+    {
+      PrdAiJob *job = g_ptr_array_index (jobs, i);
+
+      if (g_str_equal (job->prd_id, prd_id) && g_hash_table_contains (self->jobs, job->id))
+        abort_job (self, job, error);
+    }
+
+  g_hash_table_iter_init (&iter, self->under_review);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &review))
+    if (!review->ended && g_str_equal (review->prd_id, prd_id))
+      g_ptr_array_add (reviews, review);
+  for (guint i = 0; i < reviews->len; i++)
+    {
+      g_autoptr (GError) deleted =
+          g_error_new (PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND,
+                       "The PRD %s was deleted; the review was cancelled", prd_id);
+      g_autoptr (JsonNode) payload = error_payload (NULL, deleted, 0, 0);
+
+      review = g_ptr_array_index (reviews, i);
+      json_object_set_string_member (json_node_get_object (payload), "prdId", review->prd_id);
+      json_object_set_string_member (json_node_get_object (payload), "reviewId", review->review_id);
+      if (prd_sio_socket_is_connected (review->socket))
+        prd_sio_socket_emit_one (review->socket, "ai-error", payload);
+      review->ended = TRUE;
+      review_release (review);
+      /* Its callback comes, finds it ended and frees it. */
+      g_cancellable_cancel (review->cancellable);
     }
 }

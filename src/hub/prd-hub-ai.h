@@ -27,5 +27,6 @@ prd_hub_ai_build_provider (PrdHubConfig *config, const char *api_key, GError **e
 GPtrArray *prd_hub_ai_list_jobs (PrdHubAi *self);
 gboolean prd_hub_ai_cancel_job (PrdHubAi *self, const char *job_id, GError **error);
 void prd_hub_ai_shutdown (PrdHubAi *self);
+void prd_hub_ai_prd_deleted (PrdHubAi *self, const char *prd_id);
 
 G_END_DECLS

@@ -1255,8 +1255,8 @@ on_prd_updated (PrdHubManage *manage,
     prd_hub_craftio_prd_titled (self->craftio, info->org, info->id, info->title, info->owner);
 }
 
-/* A PRD was deleted: its room tells its members and closes; the features
- * that keep a PRD's state in memory forget it. */
+/* A PRD was deleted: its AI jobs end, its room tells its members and
+ * closes; the features that keep a PRD's state in memory forget it. */
 static void
 on_prd_deleted (PrdHubManage *manage,
                 const char *prd_id,
@@ -1266,6 +1266,10 @@ on_prd_deleted (PrdHubManage *manage,
 {
   PrdHub *self = user_data;
 
+  /* Before the room closes, so that everyone who saw a job's stream start
+   * hears that it ended. */
+  if (self->ai != NULL)
+    prd_hub_ai_prd_deleted (self->ai, prd_id);
   if (self->rooms != NULL)
     prd_hub_room_registry_close (self->rooms, prd_id, "prd-deleted", payload);
   if (self->comments != NULL)

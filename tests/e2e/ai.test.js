@@ -997,6 +997,110 @@ test('a queued job that ends after its requester reconnected is told on the new 
   }
 });
 
+// A deleted PRD's jobs end at once (docs/protocol.md, DELETE and ai-error):
+// its requesters hear PRD_NOT_FOUND, the records say so, and the slot the
+// running one held at the provider starts the next job without waiting
+// for the provider's next chunk (the gate is never opened).
+test('a deleted PRD\'s AI jobs end with PRD_NOT_FOUND and free their slot at once', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { extra: 'concurrency=1\n' });
+  const ADMIN = user('admin_1', { role: 'admin' });
+  try {
+    const x = await createPrd(hub, 'X', '# X\n\nIntro.\n');
+    const y = await createPrd(hub, 'Y', '# Y\n\nIntro.\n');
+    const z = await createPrd(hub, 'Z', '# Z\n\nIntro.\n');
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    const c = await client(hub, user('user_c'));
+    await join(a, x);
+    await join(b, y);
+    await join(c, z);
+    const names = ['ai-stream-start', 'ai-stream-chunk', 'ai-stream-complete', 'ai-error',
+      'prd-deleted'];
+    const evA = recorder(a, names), evB = recorder(b, names), evC = recorder(c, names);
+    // A writes into X and waits at the gate after its first chunk; B (a
+    // preview in Y) waits in the queue behind it.
+    const ja = await request(a, 'ai-prompt', { prdId: x, prompt: 'scenario:gated a',
+      context: { cursorPosition: 3 } });
+    await until(a, () => evA.some((e) => e.event === 'ai-stream-chunk'));
+    const jb = await request(b, 'ai-prompt', { prdId: y, prompt: 'scenario:gated b',
+      insert: false });
+    assert.equal(jb.ok, true, JSON.stringify(jb));
+    assert.equal(evB.filter((e) => e.event === 'ai-stream-start').length, 0);
+
+    for (const prdId of [x, y]) {
+      const res = await rest(hub, 'DELETE', `/api/prds/${prdId}`, { tok: token(ADMIN) });
+      assert.equal(res.status, 200, res.text);
+    }
+    await until(a, () => evA.some((e) => e.event === 'prd-deleted'));
+    await until(b, () => evB.some((e) => e.event === 'prd-deleted'));
+    for (const [ev, job, prdId] of [[evA, ja, x], [evB, jb, y]]) {
+      const err = errorOf(ev);
+      assert.ok(err, JSON.stringify(ev));
+      assert.equal(err.jobId, job.jobId);
+      assert.equal(err.error.code, 'PRD_NOT_FOUND');
+      assert.match(err.error.message, new RegExp(`${prdId} was deleted`));
+      // The job ends before the room closes, and nothing of it follows.
+      const after = ev.slice(ev.findIndex((e) => e.event === 'ai-error') + 1);
+      assert.deepEqual(after.map((e) => e.event), ['prd-deleted']);
+    }
+
+    // The slot is free: a job of another PRD starts and completes while
+    // the provider still holds A's request at its gate.
+    const jc = await request(c, 'ai-prompt', { prdId: z, prompt: 'three', insert: false });
+    await until(c, () => evC.some((e) => e.event === 'ai-stream-complete'));
+    assert.equal(evC.find((e) => e.event === 'ai-stream-complete').data.jobId, jc.jobId);
+    assert.equal(errorOf(evC), undefined);
+    for (const s of [a, b, c]) s.close();
+
+    hub.proc.kill('SIGTERM');
+    assert.equal((await hub.exited).code, 0);
+    for (const [job, prdId] of [[ja, x], [jb, y]])
+      assert.equal(jobRow(hub.dataDir, job.jobId),
+        `failed PRD_NOT_FOUND The PRD ${prdId} was deleted; the AI job was cancelled`);
+    assert.match(jobRow(hub.dataDir, jc.jobId), /^complete None None$/);
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
+test('a review of a deleted PRD ends with PRD_NOT_FOUND and frees its place', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { extra: 'concurrency=1\n' });
+  try {
+    const a = await client(hub, user('user_a'));
+    // The provider never answers this one: it holds the only review slot.
+    const stalled = await createPrd(hub, 'Stalled', 'scenario:stall-headers\n# PRD\n');
+    await join(a, stalled);
+    const ev = recorder(a, ['ai-error', 'ai-suggestion', 'ai-review-complete', 'prd-deleted']);
+    const first = await request(a, 'ai-review', { prdId: stalled });
+    assert.equal(first.ok, true, JSON.stringify(first));
+    const res = await rest(hub, 'DELETE', `/api/prds/${stalled}`,
+      { tok: token(user('admin_1', { role: 'admin' })) });
+    assert.equal(res.status, 200, res.text);
+    await until(a, () => ev.some((e) => e.event === 'prd-deleted'));
+    const err = errorOf(ev);
+    assert.ok(err, JSON.stringify(ev));
+    assert.deepEqual([err.jobId, err.prdId, err.reviewId, err.error.code],
+      [null, stalled, first.reviewId, 'PRD_NOT_FOUND']);
+    assert.match(err.error.message, /was deleted/);
+    // The same user's next review, in another PRD, takes the freed slot
+    // and is answered; the deleted one's ends with its one event only.
+    const other = await createPrd(hub, 'Other', 'scenario:review\n# PRD\n');
+    await join(a, other);
+    const second = await request(a, 'ai-review', { prdId: other });
+    assert.equal(second.ok, true, JSON.stringify(second));
+    await until(a, () => ev.some((e) => e.event === 'ai-review-complete'));
+    assert.equal(ev.find((e) => e.event === 'ai-review-complete').data.reviewId, second.reviewId);
+    assert.equal(ev.filter((e) => e.event === 'ai-error').length, 1);
+    a.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
 test('after a killed hub is back, the SDK learns that its AI job was INTERRUPTED', async () => {
   const ai = await startAiServer();
   const dataDir = tmpDir('prdhub-e2e-ai-kill-');
