@@ -996,10 +996,10 @@ test('deleting a PRD during its sync cancels the sync: no issue created, no link
   }
 });
 
-// A key no link has: a story created once (then matched by its title), an
-// issue of the project synced with no PRD adopted (linked and labelled, not
-// created again), one synced with another PRD left alone.
-test('a story naming a key no link has: created once, or its unlinked issue adopted', async () => {
+// A key no link has: the story is created once (then matched by its
+// title), and no existing issue is taken over by a key, be it one the hub
+// synced before, one made by hand or one synced with another PRD.
+test('a story naming a key no link has: created once, no issue taken over', async () => {
   const hub = await startHub();
   const fake = await startFakeJira({ flavour: 'datacenter' });
   try {
@@ -1016,19 +1016,18 @@ test('a story naming a key no link has: created once, or its unlinked issue adop
     await join(a, prdId);
 
     let r = await sync(a, prdId, 'export');
-    assert.equal(r.complete.result.created, 4, JSON.stringify(r.complete));
-    assert.equal(r.complete.result.updated, 1);
+    assert.equal(r.complete.result.created, 5, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.updated, 0);
     assert.equal(r.complete.result.errors, 0);
-    const adopted = fake.state.issues.get(synced.key);
-    assert.equal(adopted.fields.summary, 'Adopt me');
-    assert.deepEqual(adopted.fields.labels, ['team-a', 'prdhub', `prdhub-${prdId}`]);
-    // An issue the hub never synced is not overwritten by a key in a story.
+    assert.equal(fake.state.issues.get(synced.key).fields.summary, 'Synced, link lost');
+    assert.deepEqual(fake.state.issues.get(synced.key).fields.labels, ['team-a', 'prdhub']);
     assert.equal(fake.state.issues.get(byHand.key).fields.summary, 'Made by hand');
     assert.deepEqual(fake.state.issues.get(byHand.key).fields.labels, ['team-b']);
     assert.equal(fake.state.issues.get(elsewhere.key).fields.summary, 'Synced with another PRD');
     assert.deepEqual(fake.state.issues.get(elsewhere.key).fields.labels,
       ['prdhub', 'prdhub-prd_other']);
-    assert.equal(fake.state.issues.size, 7);
+    assert.equal(fake.state.issues.size, 8);
+    assert.deepEqual(fake.state.requests.filter((q) => q.method === 'PUT'), []);
 
     // Exported again, twice: nothing created, nothing sent.
     for (let i = 0; i < 2; i++) {
@@ -1036,13 +1035,13 @@ test('a story naming a key no link has: created once, or its unlinked issue adop
       assert.equal(r.complete.result.created + r.complete.result.updated, 0,
         JSON.stringify(r.complete));
     }
-    assert.equal(fake.state.issues.size, 7);
-    assert.equal(fake.requestsTo(/\/issue\/PRD-77$/).length, 1);
+    assert.equal(fake.state.issues.size, 8);
+    assert.equal(fake.requestsTo(/\/issue\/PRD-77$/).length, 0);
     const summaries = [...fake.state.issues.values()].map((i) => i.fields.summary).sort();
     assert.deepEqual(summaries, ['Adopt me', 'Keyed story', 'Leave it', 'Made by hand',
-      'Not mine', 'Plain story', 'Synced with another PRD']);
+      'Not mine', 'Plain story', 'Synced with another PRD', 'Synced, link lost']);
 
-    // An import finds the adopted issue labelled and changes nothing.
+    // An import finds the PRD's own issues and changes nothing.
     const before = await prdText(hub, prdId);
     r = await sync(a, prdId, 'import');
     assert.equal(r.complete.result.created + r.complete.result.updated, 0,

@@ -14,12 +14,10 @@
  * #PrdIntegrationStore): by the key their first line ends with, else by
  * their title as of the last sync, else by their position among the
  * stories as of the last sync (a title edited in place); a key no link has
- * does not stop the title and position steps. An unmatched story whose key,
- * of the project, no link has is looked up: an issue synced with no other
- * PRD is adopted (linked, updated, labelled), a missing one is created. A
- * matched story whose text changed is updated (`PUT issue`); an unmatched
- * one is created, with the others, by bulk create in batches of at most 50,
- * partial failures mapped back by `failedElementNumber`. A story is never created
+ * does not stop the title and position steps. A matched story
+ * whose text changed is updated (`PUT issue`); an unmatched one is created,
+ * with the others, by bulk create in batches of at most 50, partial
+ * failures mapped back by `failedElementNumber`. A story is never created
  * twice: before the first create the issues labelled for the PRD are
  * searched, and an issue of the project linked to no story whose summary is
  * a story's to create is adopted instead (an earlier export created it and
@@ -983,10 +981,6 @@ typedef struct
   guint next_create;
   gboolean reconciled; /* the PRD's issues were searched before the first create */
   guint lost_searches; /* searches for the issues of a bulk create that got no answer */
-  GArray *lookups;     /* (element-type guint) stories whose key no link has, to look up */
-  guint next_lookup;
-  GPtrArray *adopted; /* (element-type PrdIntegrationLinkRecord) issues adopted by their key */
-  GHashTable *adopted_labels; /* story index → (GStrv) the labels its adopted issue gets */
   PrdJiraResult *result;
 } Export;
 
@@ -1008,9 +1002,6 @@ export_free (Export *export)
   g_array_unref (export->updates);
   g_array_unref (export->creates);
   g_array_unref (export->batch);
-  g_array_unref (export->lookups);
-  g_ptr_array_unref (export->adopted);
-  g_hash_table_unref (export->adopted_labels);
   prd_jira_result_free (export->result);
   g_free (export);
 }
@@ -1128,119 +1119,6 @@ on_updated (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void send_batch (GTask *task);
-static GHashTable *claimed_keys (Export *export);
-
-/* Whether @key is that of an issue of the export's project. */
-static gboolean
-key_in_project (Export *export, const char *key)
-{
-  gsize len = strlen (export->project_key);
-
-  return strncmp (key, export->project_key, len) == 0 && key[len] == '-';
-}
-
-/* The answer to `GET issue/<key>` for a story whose first line names a key
- * no link has. The issue, if it is of the project, labelled `prdhub` (the
- * hub made or synced it), synced with no other PRD and linked to no other
- * story, is adopted: linked to the story and updated with its text and the
- * PRD's labels. An issue the hub never synced is not taken over (a
- * mistyped key would overwrite someone's issue): the story gets its own,
- * as when there is no such issue. Any other failure fails the story (it
- * may name an issue that exists; nothing is created for it). */
-static void
-on_looked_up (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GTask *task = user_data;
-  PrdJira *self = g_task_get_source_object (task);
-  Export *export = g_task_get_task_data (task);
-  guint index = g_array_index (export->lookups, guint, export->next_lookup);
-  PrdJiraStory *story = story_at (export, index);
-  g_autofree char *own = g_strdup_printf ("prdhub-%s", export->prd_id);
-  g_autoptr (PrdIntegrationHttpResponse) response = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GHashTable) known = NULL;
-  g_autoptr (GPtrArray) labels = NULL;
-  gboolean elsewhere = FALSE, synced = FALSE;
-  JsonObject *issue, *fields;
-  JsonArray *found_labels;
-  const char *key;
-
-  response = prd_integration_http_send_finish (PRD_INTEGRATION_HTTP (source), result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      g_object_unref (task);
-      return;
-    }
-  export->next_lookup++;
-  if (response == NULL &&
-      g_error_matches (error, PRD_INTEGRATION_HTTP_ERROR, PRD_INTEGRATION_HTTP_ERROR_STATUS) &&
-      prd_integration_http_error_get_status (error) == SOUP_STATUS_NOT_FOUND)
-    {
-      g_array_append_val (export->creates, index);
-      export_next (task);
-      return;
-    }
-  issue = prd_integration_http_response_get_object (response);
-  key = object_string (issue, "key");
-  if (issue == NULL || !prd_jira_key_is_valid (key))
-    {
-      g_autoptr (GError) translated =
-          error != NULL ? translate_error (error)
-                        : g_error_new_literal (PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR,
-                                               "Jira: the issue answered without its key");
-      g_autofree char *message = g_strdup_printf (
-          "%s, which the story names, could not be looked up (%s); no issue is created for it",
-          story->key, translated->message);
-
-      add_failure (export->result, story->summary, message);
-      export_next (task);
-      return;
-    }
-  fields = object_object (issue, "fields");
-  found_labels = object_array (fields, "labels");
-  labels = g_ptr_array_new_with_free_func (g_free);
-  for (guint i = 0; found_labels != NULL && i < json_array_get_length (found_labels); i++)
-    {
-      const char *label = prd_integration_json_text (json_array_get_element (found_labels, i));
-
-      if (label == NULL)
-        continue;
-      if (g_str_equal (label, "prdhub") || g_str_equal (label, own))
-        {
-          synced = TRUE;
-          continue;
-        }
-      if (g_str_has_prefix (label, "prdhub-"))
-        elsewhere = TRUE;
-      g_ptr_array_add (labels, g_strdup (label));
-    }
-  known = claimed_keys (export);
-  for (guint i = 0; i < export->adopted->len; i++)
-    g_hash_table_add (
-        known, ((PrdIntegrationLinkRecord *) g_ptr_array_index (export->adopted, i))->remote_key);
-  if (!synced || elsewhere || !key_in_project (export, key) || g_hash_table_contains (known, key))
-    {
-      /* Never synced by the hub, synced with another PRD, moved to another
-       * project, or another story's: not taken over; the story gets an
-       * issue of its own. */
-      g_array_append_val (export->creates, index);
-      export_next (task);
-      return;
-    }
-  g_ptr_array_add (labels, g_strdup ("prdhub"));
-  g_ptr_array_add (labels, g_strdup (own));
-  g_ptr_array_add (labels, NULL);
-  g_ptr_array_add (export->adopted,
-                   link_new (self, export->org, export->prd_id, key, object_string (issue, "id"),
-                             story->summary, "", (int) index,
-                             object_string (object_object (fields, "status"), "name")));
-  export->matched->pdata[index] = g_ptr_array_index (export->adopted, export->adopted->len - 1);
-  g_hash_table_insert (export->adopted_labels, GUINT_TO_POINTER (index),
-                       g_ptr_array_free (g_steal_pointer (&labels), FALSE));
-  g_array_append_val (export->updates, index);
-  export_next (task);
-}
 
 /* Maps a bulk create's answer back to its stories. */
 static void
@@ -1613,19 +1491,6 @@ export_next (GTask *task)
       g_object_unref (task);
       return;
     }
-  if (export->next_lookup < export->lookups->len)
-    {
-      PrdJiraStory *story =
-          story_at (export, g_array_index (export->lookups, guint, export->next_lookup));
-      g_autofree char *escaped = g_uri_escape_string (story->key, NULL, FALSE);
-      g_autofree char *path = g_strdup_printf ("/issue/%s?fields=summary,status,labels", escaped);
-      g_autofree char *url = api_url (self, path);
-
-      prd_integration_http_send_async (self->http, "GET", url, NULL,
-                                       PRD_INTEGRATION_HTTP_IDEMPOTENT,
-                                       g_task_get_cancellable (task), on_looked_up, task);
-      return;
-    }
   if (export->next_update < export->updates->len)
     {
       guint index = g_array_index (export->updates, guint, export->next_update);
@@ -1638,19 +1503,8 @@ export_next (GTask *task)
       g_autofree char *path = g_strdup_printf ("/issue/%s", escaped);
       g_autofree char *url = api_url (self, path);
 
-      GStrv labels = g_hash_table_lookup (export->adopted_labels, GUINT_TO_POINTER (index));
-
       json_object_set_string_member (fields, "summary", story->summary);
       json_object_set_member (fields, "description", description_for (self, export, story));
-      if (labels != NULL)
-        {
-          /* An adopted issue is labelled for the PRD, as a created one is. */
-          JsonArray *array = json_array_new ();
-
-          for (guint i = 0; labels[i] != NULL; i++)
-            json_array_add_string_element (array, labels[i]);
-          json_object_set_array_member (fields, "labels", array);
-        }
       json_object_set_object_member (object, "fields", fields);
       json_node_take_object (body, object);
       /* The same PUT twice leaves the same issue: safe to retry. */
@@ -1709,7 +1563,6 @@ prd_jira_export_async (PrdJira *self,
 {
   GTask *task;
   Export *export;
-  g_autoptr (GHashTable) looked_up = NULL;
 
   g_return_if_fail (PRD_IS_JIRA (self));
 
@@ -1727,27 +1580,13 @@ prd_jira_export_async (PrdJira *self,
   export->updates = g_array_new (FALSE, FALSE, sizeof (guint));
   export->creates = g_array_new (FALSE, FALSE, sizeof (guint));
   export->batch = g_array_new (FALSE, FALSE, sizeof (guint));
-  export->lookups = g_array_new (FALSE, FALSE, sizeof (guint));
-  export->adopted =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
-  export->adopted_labels =
-      g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) g_strfreev);
-  looked_up = g_hash_table_new (g_str_hash, g_str_equal);
-  for (guint i = 0; i < links->len; i++)
-    g_hash_table_add (looked_up,
-                      ((PrdIntegrationLinkRecord *) g_ptr_array_index (links, i))->remote_key);
   export->result = prd_jira_result_new ();
   for (guint i = 0; i < export->stories->stories->len; i++)
     {
       PrdJiraStory *story = story_at (export, i);
       PrdIntegrationLinkRecord *link = export->matched->pdata[i];
 
-      if (link == NULL && story->key != NULL && key_in_project (export, story->key) &&
-          g_hash_table_add (looked_up, story->key))
-        /* It names an issue no story is linked to: looked up, and adopted
-         * if it exists, before anything is created for it. */
-        g_array_append_val (export->lookups, i);
-      else if (link == NULL)
+      if (link == NULL)
         g_array_append_val (export->creates, i);
       else if (!g_str_equal (link->digest, story->digest))
         g_array_append_val (export->updates, i);
