@@ -89,6 +89,31 @@ test_throttle (void)
   g_assert_false (prd_log_throttle_admit_at (&throttle, start + 3 * interval + 100));
 }
 
+/* Failed calls are throttled per service and organization: one
+ * organization's failures never hide another's. */
+static void
+test_integration_throttle (void)
+{
+  for (guint i = 0; i < PRD_LOG_THROTTLE_LINES; i++)
+    g_test_expect_message ("prd-integrations", G_LOG_LEVEL_MESSAGE,
+                           "integration: service=jira org=org_a call=\"connection check\" "
+                           "result=failed error=\"401\"");
+  for (guint i = 0; i < PRD_LOG_THROTTLE_LINES + 5; i++)
+    prd_log_integration_call ("jira", "org_a", "connection check", PRD_LOG_CALL_FAILED, "401");
+  g_test_expect_message ("prd-integrations", G_LOG_LEVEL_MESSAGE,
+                         "integration: service=jira org=org_b call=\"connection check\" "
+                         "result=failed error=\"401\"");
+  prd_log_integration_call ("jira", "org_b", "connection check", PRD_LOG_CALL_FAILED, "401");
+  g_test_assert_expected_messages ();
+
+  /* At the stop, the count of org_a's lines left out. */
+  g_test_expect_message ("prd-integrations", G_LOG_LEVEL_MESSAGE,
+                         "integration: service=jira org=org_a: 5 more failed calls like this were "
+                         "not logged (at most 20 lines every 10 s)");
+  prd_log_throttle_flush ();
+  g_test_assert_expected_messages ();
+}
+
 /* Client input in a line: escaped, and cut at PRD_LOG_QUOTE_MAX bytes. */
 static void
 test_quote (void)
@@ -157,6 +182,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/log/level-names", test_level_names);
   g_test_add_func ("/prd/log/integration-call", test_integration_call);
   g_test_add_func ("/prd/log/throttle", test_throttle);
+  g_test_add_func ("/prd/log/integration-throttle", test_integration_throttle);
   g_test_add_func ("/prd/log/quote", test_quote);
   g_test_add_func ("/prd/log/would-debug", test_would_debug);
 

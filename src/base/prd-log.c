@@ -152,6 +152,7 @@ prd_log_would_debug (const char *domain)
  * context) or with the next line after it, whichever comes first. The lock:
  * any thread may log. */
 static GMutex throttle_lock;
+static PrdLogThrottle *throttles_dropping; /* (element-type PrdLogThrottle) by ->next */
 
 #define THROTTLE_INTERVAL_US ((gint64) PRD_LOG_THROTTLE_INTERVAL_S * G_USEC_PER_SEC)
 
@@ -200,6 +201,13 @@ throttle_admit (PrdLogThrottle *throttle, gint64 now, gboolean arm_timer)
     throttle->lines++;
   else
     throttle->dropped++;
+  if (!admitted && !throttle->listed)
+    {
+      /* Listed once, for prd_log_throttle_flush(). */
+      throttle->listed = TRUE;
+      throttle->next = throttles_dropping;
+      throttles_dropping = throttle;
+    }
   if (!admitted && arm_timer && !throttle->timer)
     {
       gint64 left = throttle->window_start + THROTTLE_INTERVAL_US - now;
@@ -251,6 +259,32 @@ prd_log_throttle_admit_at (PrdLogThrottle *throttle, gint64 now_us)
 }
 
 /**
+ * prd_log_throttle_flush:
+ *
+ * Logs the summary of every throttle with lines left out that it has not
+ * logged yet: for the hub's stop, so that no count is lost with the timer
+ * that would have written it.
+ */
+void
+prd_log_throttle_flush (void)
+{
+  g_autoptr (GPtrArray) due = g_ptr_array_new ();
+  g_autoptr (GArray) counts = g_array_new (FALSE, FALSE, sizeof (guint64));
+
+  g_mutex_lock (&throttle_lock);
+  for (PrdLogThrottle *t = throttles_dropping; t != NULL; t = t->next)
+    if (t->dropped > 0)
+      {
+        g_ptr_array_add (due, t);
+        g_array_append_val (counts, t->dropped);
+        t->dropped = 0;
+      }
+  g_mutex_unlock (&throttle_lock);
+  for (guint i = 0; i < due->len; i++)
+    log_summary (g_ptr_array_index (due, i), g_array_index (counts, guint64, i));
+}
+
+/**
  * prd_log_quote:
  * @text: client input, any bytes (a request's path)
  *
@@ -290,10 +324,49 @@ prd_log_quote (const char *text)
 }
 
 /* A service's failures can come as fast as a client asks for calls (an
- * admin's connection checks). */
-static PrdLogThrottle integration_failures = {
-  "prd-integrations", G_LOG_LEVEL_MESSAGE, "integration", "failed calls", 0, 0, 0, FALSE,
+ * admin's connection checks): throttled per service and organization, so
+ * that one organization's failures never hide another's; past
+ * INTEGRATION_THROTTLES of them, the rest share one. Kept for the life of
+ * the process (their summaries may be due). */
+#define INTEGRATION_THROTTLES 256
+
+static GMutex integration_lock;
+static GHashTable *integration_failures; /* "service org" → (owned) PrdLogThrottle */
+static PrdLogThrottle integration_overflow = {
+  "prd-integrations",
+  G_LOG_LEVEL_MESSAGE,
+  "integration: service=* org=*",
+  "failed calls",
+  0,
+  0,
+  0,
+  FALSE,
+  NULL,
+  FALSE,
 };
+
+static PrdLogThrottle *
+integration_throttle (const char *service, const char *organization)
+{
+  g_autofree char *key = g_strdup_printf ("%s %s", service, organization);
+  PrdLogThrottle *throttle;
+
+  g_mutex_lock (&integration_lock);
+  if (integration_failures == NULL)
+    integration_failures = g_hash_table_new (g_str_hash, g_str_equal);
+  throttle = g_hash_table_lookup (integration_failures, key);
+  if (throttle == NULL && g_hash_table_size (integration_failures) < INTEGRATION_THROTTLES)
+    {
+      throttle = g_new0 (PrdLogThrottle, 1);
+      throttle->domain = "prd-integrations";
+      throttle->level = G_LOG_LEVEL_MESSAGE;
+      throttle->prefix = g_strdup_printf ("integration: service=%s org=%s", service, organization);
+      throttle->noun = "failed calls";
+      g_hash_table_insert (integration_failures, g_steal_pointer (&key), throttle);
+    }
+  g_mutex_unlock (&integration_lock);
+  return throttle != NULL ? throttle : &integration_overflow;
+}
 
 /**
  * prd_log_integration_call:
@@ -323,7 +396,7 @@ prd_log_integration_call (const char *service,
     g_log ("prd-integrations", G_LOG_LEVEL_INFO,
            "integration: service=%s org=%s call=\"%s\" result=%s", service, organization, operation,
            result == PRD_LOG_CALL_OK ? "ok" : "cancelled");
-  else if (prd_log_throttle_admit (&integration_failures))
+  else if (prd_log_throttle_admit (integration_throttle (service, organization)))
     g_log ("prd-integrations", G_LOG_LEVEL_MESSAGE,
            "integration: service=%s org=%s call=\"%s\" result=failed error=\"%s\"", service,
            organization, operation, error_message != NULL ? error_message : "");

@@ -84,15 +84,18 @@ typedef struct
   guint lines;
   guint64 dropped;
   gboolean timer;
+  gpointer next; /* the throttles that ever left a line out, for the flush */
+  gboolean listed;
 } PrdLogThrottle;
 
-#define PRD_LOG_THROTTLE_INIT(level, prefix, noun)          \
-  {                                                         \
-    G_LOG_DOMAIN, (level), (prefix), (noun), 0, 0, 0, FALSE \
+#define PRD_LOG_THROTTLE_INIT(level, prefix, noun)                       \
+  {                                                                      \
+    G_LOG_DOMAIN, (level), (prefix), (noun), 0, 0, 0, FALSE, NULL, FALSE \
   }
 
 gboolean prd_log_throttle_admit (PrdLogThrottle *throttle);
 gboolean prd_log_throttle_admit_at (PrdLogThrottle *throttle, gint64 now_us);
+void prd_log_throttle_flush (void);
 char *prd_log_quote (const char *text);
 
 G_END_DECLS

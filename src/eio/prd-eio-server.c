@@ -117,6 +117,8 @@ respond_error (SoupServerMessage *msg, EioErrorCode code)
   /* engine.io answers Forbidden with 403, every other error with 400. */
   soup_server_message_set_status (
       msg, code == EIO_ERROR_FORBIDDEN ? SOUP_STATUS_FORBIDDEN : SOUP_STATUS_BAD_REQUEST, NULL);
+  /* With a content type, libsoup appends: this body alone. */
+  soup_message_body_truncate (soup_server_message_get_response_body (msg));
   soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC, body,
                                     strlen (body));
 }
@@ -331,6 +333,9 @@ static void
 refuse_too_large (SoupServerMessage *msg)
 {
   soup_server_message_set_status (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, NULL);
+  /* No body, as engine.io (and not one a handler of the server put in
+   * place before the head was read). */
+  soup_server_message_set_response (msg, NULL, SOUP_MEMORY_STATIC, NULL, 0);
   prd_eio_refuse_now (msg);
 }
 

@@ -841,10 +841,10 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
 
           if (prd_log_throttle_admit (&refusals))
             {
+              g_autofree char *method = prd_log_quote (soup_server_message_get_method (msg));
               g_autofree char *quoted = prd_log_quote (path);
 
-              g_info ("refused: request=\"%s %s\" address=%s code=%s",
-                      soup_server_message_get_method (msg), quoted,
+              g_info ("refused: request=\"%s %s\" address=%s code=%s", method, quoted,
                       soup_server_message_get_remote_host (msg),
                       prd_error_get_protocol_code (error));
             }

@@ -286,6 +286,8 @@ finish_stop (PrdHub *self)
     prd_eio_listener_close (self->listener);
   if (self->server != NULL)
     soup_server_disconnect (self->server);
+  /* The counts of lines left out whose interval is not over yet. */
+  prd_log_throttle_flush ();
   g_message ("Stopped");
   g_signal_emit (self, signals[SIGNAL_STOPPED], 0);
 }
@@ -387,13 +389,40 @@ on_request_disconnected (SoupServerMessage *msg, gpointer user_data)
   "{\"code\":\"INVALID_PAYLOAD\",\"message\":\"The request cannot be read: the Host header is " \
   "missing (HTTP/1.1 needs one), or the request line or a header is malformed\"}"
 
+/* Takes UNPARSED_REQUEST_BODY out of @msg's response body. The engine's
+ * own handlers of the head run before this one (libsoup connects them
+ * first) and may have answered the request already:
+ * soup_server_message_set_response() with a content type appends, so their
+ * body then follows ours and is kept. */
+static void
+drop_unparsed_body (SoupServerMessage *msg)
+{
+  SoupMessageBody *body = soup_server_message_get_response_body (msg);
+  const gsize ours = sizeof UNPARSED_REQUEST_BODY - 1;
+  g_autoptr (GBytes) bytes = NULL;
+  const char *data;
+  gsize len;
+
+  if (body->length < (goffset) ours)
+    return;
+  bytes = soup_message_body_flatten (body);
+  data = g_bytes_get_data (bytes, &len);
+  if (memcmp (data, UNPARSED_REQUEST_BODY, ours) != 0)
+    return;
+  soup_message_body_truncate (body);
+  if (len > ours)
+    soup_message_body_append (body, SOUP_MEMORY_COPY, data + ours, len - ours);
+  else
+    soup_message_headers_remove (soup_server_message_get_response_headers (msg), "Content-Type");
+}
+
 /* Token and body size, before the body is read. */
 static void
 on_request_got_headers (SoupServerMessage *msg, gpointer user_data)
 {
   PrdHub *self = user_data;
 
-  soup_server_message_set_response (msg, NULL, SOUP_MEMORY_STATIC, NULL, 0);
+  drop_unparsed_body (msg);
   prd_hub_rest_check_headers (self->rest, msg);
 }
 

@@ -243,9 +243,33 @@ test('refusals one client repeats are logged at most 20 a kind, their paths cut 
   assert.ok(paths.some((l) => l.includes('\\377…"')), paths.at(-1));
   for (const l of paths) assert.ok(l.length < 400, `${l.length} bytes: ${l.slice(0, 300)}`);
   // What was left out is counted in a summary line, with the next refusal
-  // after the interval or when the interval ends; the hub may stop first.
+  // after the interval, when the interval ends, or when the hub stops: every
+  // refusal is either logged or counted.
   for (const l of lines(log, /not logged/))
     assert.match(l, /: \d+ more refusals like this were not logged \(at most 20 lines every 10 s\)$/);
+  const counted = (found) => found.filter((l) => !/not logged/.test(l)).length +
+    found.map((l) => Number(/: (\d+) more refusals/.exec(l)?.[1] ?? 0)).reduce((a, b) => a + b, 0);
+  assert.equal(counted(rest), 2 + 2 * N);
+  assert.equal(counted(sio), N);
+  assert.equal(counted(hooks), N);
+});
+
+// The method is client input too: quoted and cut as the path is.
+test('a refused request\'s method is logged escaped and cut short', async () => {
+  const hub = await startHub({ env: NO_BUS });
+  try {
+    const req = (method) => `${method} /api/prds HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+      'Authorization: Bearer x\r\n\r\n';
+    assert.deepEqual(await pipeline(hub.port, req('X"Y') + req('M'.repeat(7000)), 2),
+      ['HTTP/1.1 401', 'HTTP/1.1 401']);
+  } finally {
+    await assertCleanStop(hub);
+  }
+  const found = lines(hub.stderr(), /refused: request=/);
+  assert.equal(found.length, 2, found.join('\n'));
+  assert.ok(found[0].includes('request="X\\"Y /api/prds"'), found[0]);
+  assert.ok(found[1].includes('MMMM…'), found[1].slice(0, 300));
+  for (const l of found) assert.ok(l.length < 600, `${l.length} bytes`);
 });
 
 test('an integration call is logged in one line, a failed one from the warning level up', async () => {
