@@ -52,6 +52,8 @@ enum
 
 static guint signals[N_SIGNALS];
 
+static void on_room_closed (PrdHubRoomRegistry *rooms, const char *prd_id, gpointer user_data);
+
 static void
 notify_job (PrdHubAi *self, PrdAiJob *job)
 {
@@ -182,6 +184,27 @@ reply_ai_error_literal (PrdSioSocket *socket, gint64 ack_id, PrdErrorCode code, 
 
 /* ---- ending a job ------------------------------------------------------------ */
 
+/* @payload to every /prds connection of one user, joined or not. */
+static void
+emit_to_user (
+    PrdHubAi *self, const char *org, const char *user_id, const char *event, JsonNode *payload)
+{
+  g_autoptr (GPtrArray) sockets = NULL;
+
+  if (self->nsp == NULL)
+    return;
+  sockets = prd_sio_namespace_get_room_sockets (self->nsp, NULL);
+  for (guint i = 0; sockets != NULL && i < sockets->len; i++)
+    {
+      PrdSioSocket *socket = g_ptr_array_index (sockets, i);
+      const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
+
+      if (identity != NULL && g_strcmp0 (identity->org, org) == 0 &&
+          g_strcmp0 (identity->user_id, user_id) == 0 && prd_sio_socket_is_connected (socket))
+        prd_sio_socket_emit_one (socket, event, payload);
+    }
+}
+
 static void
 job_end (PrdHubAi *self,
          PrdAiJob *job,
@@ -199,15 +222,19 @@ job_end (PrdHubAi *self,
 
       prd_ai_job_set_error (job, prd_error_get_protocol_code (error), error->message);
       /* Everyone who saw the stream start learns that it stopped; a job
-       * that had not started, its requester: on the connection that asked,
-       * or, when that one is gone (a reconnect), on each of theirs in the
-       * PRD. */
-      if (job->state == PRD_AI_JOB_STREAMING && data->room != NULL)
+       * that had not started, or whose room was closed under it (nobody is
+       * in it any more), its requester: on the connection that asked, or,
+       * when that one is gone (a reconnect), on each of theirs in the PRD,
+       * or on /prds when the room is closed. */
+      if (job->state == PRD_AI_JOB_STREAMING && data->room != NULL &&
+          prd_hub_room_is_open (data->room))
         prd_hub_room_emit (data->room, "ai-error", payload);
       else if (prd_sio_socket_is_connected (data->socket))
         prd_sio_socket_emit_one (data->socket, "ai-error", payload);
-      else if (data->room != NULL)
+      else if (data->room != NULL && prd_hub_room_is_open (data->room))
         prd_hub_room_emit_to_user (data->room, job->org, job->user_id, "ai-error", payload);
+      else
+        emit_to_user (self, job->org, job->user_id, "ai-error", payload);
     }
   if (job->state == PRD_AI_JOB_STREAMING)
     {
@@ -1351,6 +1378,8 @@ prd_hub_ai_dispose (GObject *object)
     }
   if (self->queue != NULL)
     g_signal_handlers_disconnect_by_data (self->queue, self);
+  if (self->rooms != NULL)
+    g_signal_handlers_disconnect_by_data (self->rooms, self);
   g_clear_object (&self->queue);
   g_clear_object (&self->provider);
   g_clear_object (&self->rooms);
@@ -1473,6 +1502,7 @@ prd_hub_ai_new_async (PrdSioNamespace *nsp,
                                   prd_hub_config_get_ai (config)->hourly_quota,
                                   prd_hub_config_get_ai (config)->max_queued_per_user);
   g_signal_connect (self->queue, "start", G_CALLBACK (on_job_start), self);
+  g_signal_connect (rooms, "room-closed", G_CALLBACK (on_room_closed), self);
   task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (task, prd_hub_ai_new_async);
   g_task_set_task_data (task, self, g_object_unref);
@@ -1701,4 +1731,35 @@ prd_hub_ai_prd_deleted (PrdHubAi *self, const char *prd_id)
       /* Its callback comes, finds it ended and frees it. */
       g_cancellable_cancel (review->cancellable);
     }
+}
+
+/* A room closed under its jobs (an edit could not be stored: every member
+ * was sent away to rejoin; prd_hub_room_close() after its jobs ended). Its
+ * jobs end now rather than at their next piece: ai-error to each
+ * requester, since nobody is in the room any more, and their requests at
+ * the provider are cancelled. A job of a new room of the same PRD (joined
+ * again) goes on. */
+static void
+on_room_closed (PrdHubRoomRegistry *rooms, const char *prd_id, gpointer user_data)
+{
+  PrdHubAi *self = user_data;
+  g_autoptr (GPtrArray) jobs = prd_hub_ai_list_jobs (self);
+  g_autoptr (GError) error = g_error_new (
+      PRD_ERROR, PRD_ERROR_STORAGE,
+      "The PRD %s could not be stored and was closed; the AI job stopped (join it again)", prd_id);
+
+  /* The queued ones first, so that a running one that ends starts a job
+   * of another room. */
+  for (int pass = 0; pass < 2; pass++)
+    for (guint i = 0; i < jobs->len; i++)
+      {
+        PrdAiJob *job = g_ptr_array_index (jobs, i);
+        JobData *data = job->data;
+
+        if ((pass == 0 && job->state != PRD_AI_JOB_QUEUED) ||
+            !g_hash_table_contains (self->jobs, job->id) || !g_str_equal (job->prd_id, prd_id) ||
+            data->room == NULL || prd_hub_room_is_open (data->room))
+          continue;
+        abort_job (self, job, error);
+      }
 }

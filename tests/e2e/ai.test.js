@@ -1207,3 +1207,68 @@ test('ai-job-status: the state of a job of a joined PRD; refusals change nothing
     await ai.stop();
   }
 });
+
+// The disk fills while a job streams (the hub's file size limit,
+// RLIMIT_FSIZE, lowered with prlimit(1) as in disk-full.test.js): an edit
+// that cannot be stored closes the PRD's room, and every member must
+// rejoin. The job ends at once (its provider request is cancelled, the
+// gated stream is never let on) and its requester, no longer in the room,
+// gets ai-error STORAGE_ERROR.
+test('a job whose room is closed by a full disk ends with ai-error STORAGE_ERROR', async () => {
+  const largestFile = (dir) => Math.max(...fs.readdirSync(dir)
+    .map((name) => fs.statSync(path.join(dir, name)))
+    .filter((st) => st.isFile()).map((st) => st.size));
+  const setFileSizeLimit = (pid, bytes) => execFileSync('prlimit', ['--pid', String(pid), `--fsize=${bytes}:`]);
+  const ai = await startAiServer();
+  const dataDir = tmpDir('prdhub-e2e-aifull-');
+  const extra = '[collab]\nsnapshot-every=100000\n';
+  const hub = await startAiHub(ai, { extra, args: ['--data-dir', dataDir] });
+  try {
+    const alice = user('aifull_alice');
+    const bob = user('aifull_bob');
+    const prdId = await createPrd(hub, 'AI on a full disk', 'start\n', alice);
+    const a = await client(hub, alice);
+    const b = await client(hub, bob);
+    const closures = [];
+    a.on('error', (e) => { if (e?.code === 'STORAGE_ERROR') closures.push(e); });
+    const ev = recorder(a, ['ai-stream-start', 'ai-stream-chunk', 'ai-stream-complete', 'ai-error']);
+    await join(a, prdId);
+    let { siteId, vector } = await join(b, prdId);
+    const aiUpdates = [];
+    b.on('content-update', (u) => { if (u.userId === 'ai') aiUpdates.push(u); });
+
+    const asked = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated full' });
+    assert.equal(asked.ok, true, JSON.stringify(asked));
+    await until(b, () => aiUpdates.length === 1);
+    vector = aiUpdates[0].stateVector;
+
+    // The disk fills up; Bob's edits are refused and the room is closed.
+    setFileSizeLimit(hub.pid, largestFile(dataDir) + 16384);
+    let refused;
+    for (let n = 0; n < 2000 && !refused; n++) {
+      const next = bump(vector, siteId);
+      const ack = await request(b, 'content-update', {
+        prdId, stateVector: next, operation: { type: 'insert', position: 0, content: `<${n}>` },
+      });
+      if (ack.ok) vector = next;
+      else refused = ack;
+    }
+    assert.equal(refused?.error.code, 'STORAGE_ERROR', JSON.stringify(refused));
+
+    // The job ends without its stream going on (the gate stays closed).
+    await until(a, () => ev.some((e) => e.event === 'ai-error'), 20000);
+    const end = errorOf(ev);
+    assert.equal(end.jobId, asked.jobId);
+    assert.equal(end.error.code, 'STORAGE_ERROR');
+    assert.equal(typeof end.error.message, 'string');
+    assert.equal(ev.filter((e) => e.event === 'ai-stream-chunk').length, 1);
+    assert.equal(ev.some((e) => e.event === 'ai-stream-complete'), false);
+
+    a.close();
+    b.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
