@@ -1213,8 +1213,11 @@ test('ai-job-status: the state of a job of a joined PRD; refusals change nothing
 // that cannot be stored closes the PRD's room, and every member must
 // rejoin. The job ends at once (its provider request is cancelled, the
 // gated stream is never let on) and its requester, no longer in the room,
-// gets ai-error STORAGE_ERROR.
-test('a job whose room is closed by a full disk ends with ai-error STORAGE_ERROR', async () => {
+// gets ai-error STORAGE_ERROR. The store refuses to record that end too:
+// ai-job-status answers from the hub's memory meanwhile, and the record is
+// written once the database takes writes again, so that it still reads
+// failed STORAGE_ERROR after a restart (not INTERRUPTED).
+test('a job whose room is closed by a full disk ends with ai-error STORAGE_ERROR, and its record says so', async () => {
   const largestFile = (dir) => Math.max(...fs.readdirSync(dir)
     .map((name) => fs.statSync(path.join(dir, name)))
     .filter((st) => st.isFile()).map((st) => st.size));
@@ -1222,7 +1225,7 @@ test('a job whose room is closed by a full disk ends with ai-error STORAGE_ERROR
   const ai = await startAiServer();
   const dataDir = tmpDir('prdhub-e2e-aifull-');
   const extra = '[collab]\nsnapshot-every=100000\n';
-  const hub = await startAiHub(ai, { extra, args: ['--data-dir', dataDir] });
+  let hub = await startAiHub(ai, { extra, args: ['--data-dir', dataDir] });
   try {
     const alice = user('aifull_alice');
     const bob = user('aifull_bob');
@@ -1264,8 +1267,42 @@ test('a job whose room is closed by a full disk ends with ai-error STORAGE_ERROR
     assert.equal(ev.filter((e) => e.event === 'ai-stream-chunk').length, 1);
     assert.equal(ev.some((e) => e.event === 'ai-stream-complete'), false);
 
+    // Space returns (a join may need a write): rejoined, the requester
+    // reads how the job really ended, from the hub's memory (the store
+    // refused to record that end too), the record not being written again
+    // yet. The gated stream, let on now, writes nothing more.
+    await until(a, () => closures.length > 0, 20000);
+    setFileSizeLimit(hub.pid, 'unlimited');
+    ai.openGate();
+    await join(a, prdId);
+    const job = (await request(a, 'ai-job-status', { prdId, jobId: asked.jobId })).job;
+    assert.equal(job.state, 'failed', JSON.stringify(job));
+    assert.equal(job.error.code, 'STORAGE_ERROR');
+    assert.equal(job.error.message, end.error.message);
+    const kept = new RegExp(`Cannot record the end of AI job ${asked.jobId}: .*; kept to be saved again`);
+    assert.match(hub.stderr(), kept);
+
+    // The next job's record is written, and the kept one with it, without
+    // waiting for a restart.
+    const next = await request(a, 'ai-prompt', { prdId, prompt: 'Write more', insert: false });
+    assert.equal(next.ok, true, JSON.stringify(next));
+    await until(a, () => ev.some((e) => e.event === 'ai-stream-complete'));
+    const recorded = new RegExp(`The end of AI job ${asked.jobId}, which waited for the database, is recorded`);
+    await until(a, () => recorded.test(hub.stderr()), 20000);
     a.close();
     b.close();
+
+    // After a restart, the record says the same.
+    await hub.stop();
+    const stopped = hub.stderr();
+    hub = await startAiHub(ai, { extra, args: ['--data-dir', dataDir] });
+    const c = await client(hub, alice);
+    await join(c, prdId);
+    const after = (await request(c, 'ai-job-status', { prdId, jobId: asked.jobId })).job;
+    assert.equal(after.state, 'failed', `${JSON.stringify(after)}\n${stopped}`);
+    assert.equal(after.error.code, 'STORAGE_ERROR');
+    assert.doesNotMatch(after.error.message, /restarted/);
+    c.close();
   } finally {
     await hub.stop();
     await ai.stop();
