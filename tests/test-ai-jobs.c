@@ -16,6 +16,7 @@
 #include "ai-test-server.h"
 #include "prd-ai-queue.h"
 #include "prd-error.h"
+#include "prd-hub-ai-private.h"
 #include "prd-hub-ai.h"
 #include "prd-hub-config-ai.h"
 #include "prd-hub.h"
@@ -536,6 +537,63 @@ test_queue_max_per_user_one (void)
   g_assert_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED);
 }
 
+static PrdAiJobRecord *
+unsaved_record (guint n, const char *code)
+{
+  g_autofree char *id = g_strdup_printf ("job_%024x", n);
+  PrdAiJobRecord record = {
+    .id = id,
+    .prd_id = (char *) "prd_aaaaaaaaaaaaaaaa",
+    .user_id = (char *) "user_a",
+    .prompt = (char *) "p",
+    .state = (char *) "failed",
+    .error_code = (char *) code,
+    .error_message = (char *) "m",
+  };
+
+  return prd_ai_job_record_copy (&record);
+}
+
+/* The ends of jobs the store refused are kept up to the bound, exactly;
+ * one more forgets the oldest, a newer end of the same job replaces its
+ * own. */
+static void
+test_unsaved_bound (void)
+{
+  g_autoptr (PrdHubAiUnsaved) unsaved = prd_hub_ai_unsaved_new (PRD_HUB_AI_MAX_UNSAVED_JOBS);
+  g_autoptr (GPtrArray) list = NULL;
+  g_autofree char *forgotten = NULL;
+  g_autofree char *first = g_strdup_printf ("job_%024x", 0);
+  g_autofree char *second = g_strdup_printf ("job_%024x", 1);
+
+  for (guint i = 0; i < PRD_HUB_AI_MAX_UNSAVED_JOBS; i++)
+    g_assert_null (prd_hub_ai_unsaved_keep (unsaved, unsaved_record (i, "STORAGE_ERROR")));
+  g_assert_cmpuint (prd_hub_ai_unsaved_get_size (unsaved), ==, PRD_HUB_AI_MAX_UNSAVED_JOBS);
+  g_assert_nonnull (prd_hub_ai_unsaved_lookup (unsaved, first));
+
+  /* The same job again: replaced, nothing forgotten. */
+  g_assert_null (prd_hub_ai_unsaved_keep (unsaved, unsaved_record (0, "CANCELLED")));
+  g_assert_cmpuint (prd_hub_ai_unsaved_get_size (unsaved), ==, PRD_HUB_AI_MAX_UNSAVED_JOBS);
+  g_assert_cmpstr (prd_hub_ai_unsaved_lookup (unsaved, first)->error_code, ==, "CANCELLED");
+
+  /* One past the bound: the oldest (now job 1, job 0 was kept again) goes. */
+  forgotten = prd_hub_ai_unsaved_keep (
+      unsaved, unsaved_record (PRD_HUB_AI_MAX_UNSAVED_JOBS, "STORAGE_ERROR"));
+  g_assert_cmpstr (forgotten, ==, second);
+  g_assert_cmpuint (prd_hub_ai_unsaved_get_size (unsaved), ==, PRD_HUB_AI_MAX_UNSAVED_JOBS);
+  g_assert_null (prd_hub_ai_unsaved_lookup (unsaved, second));
+  g_assert_nonnull (prd_hub_ai_unsaved_lookup (unsaved, first));
+
+  list = prd_hub_ai_unsaved_list (unsaved);
+  g_assert_cmpuint (list->len, ==, PRD_HUB_AI_MAX_UNSAVED_JOBS);
+  g_assert_cmpstr (((PrdAiJobRecord *) g_ptr_array_index (list, 0))->id, ==,
+                   prd_hub_ai_unsaved_lookup (unsaved, "job_000000000000000000000002")->id);
+
+  g_assert_true (prd_hub_ai_unsaved_forget (unsaved, first));
+  g_assert_false (prd_hub_ai_unsaved_forget (unsaved, first));
+  g_assert_cmpuint (prd_hub_ai_unsaved_get_size (unsaved), ==, PRD_HUB_AI_MAX_UNSAVED_JOBS - 1);
+}
+
 static void
 test_config (void)
 {
@@ -584,6 +642,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/ai-jobs/queue-quota-forgets-idle-users",
                    test_queue_quota_forgets_idle_users);
   g_test_add_func ("/prd/ai-jobs/job-owner", test_job_owner);
+  g_test_add_func ("/prd/ai-jobs/unsaved-bound", test_unsaved_bound);
   g_test_add ("/prd/ai-jobs/stream-is-stored", Fixture, NULL, fixture_setup, test_stream_is_stored,
               fixture_teardown);
   g_test_add ("/prd/ai-jobs/restart-interrupts", Fixture, NULL, fixture_setup,

@@ -18,6 +18,7 @@
 #include "prd-json.h"
 #include "prd-openai-provider.h"
 
+#include "prd-hub-ai-private.h"
 #include "prd-hub-ai.h"
 
 /* The hub's AI site writes into a room as this user. */
@@ -40,6 +41,11 @@ struct _PrdHubAi
   GHashTable *reviewers;    /* (owned) user keys (prd_ai_user_key()) with a review there */
   GHashTable *under_review; /* (owned) review id → Review (unowned), while at the provider */
   gboolean stopping;        /* prd_hub_ai_shutdown(): no job starts any more */
+  /* The end of a job that the store refused to record (a full disk): kept
+   * and saved again, and ai-job-status answers from it meanwhile. */
+  PrdHubAiUnsaved *unsaved; /* (owned) */
+  guint unsaved_retrying;   /* saves of kept records under way */
+  guint unsaved_retry_id;   /* the retry timer, while records are kept */
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubAi, prd_hub_ai, G_TYPE_OBJECT)
@@ -51,6 +57,8 @@ enum
 };
 
 static guint signals[N_SIGNALS];
+
+static void on_room_closed (PrdHubRoomRegistry *rooms, const char *prd_id, gpointer user_data);
 
 static void
 notify_job (PrdHubAi *self, PrdAiJob *job)
@@ -91,14 +99,220 @@ job_data_free (JobData *data)
 
 /* ---- persistence ----------------------------------------------------------- */
 
+/* Seconds between two tries to save the kept records; a job record saved
+ * in between (the database takes writes again) tries at once. */
+#define UNSAVED_RETRY_INTERVAL 5
+
+struct _PrdHubAiUnsaved
+{
+  guint max;
+  GHashTable *records; /* (owned) job id → PrdAiJobRecord (owned) */
+  GQueue order;        /* (element-type PrdAiJobRecord) (unowned) oldest first */
+};
+
+/* Returns: (transfer full): a keeper of at most @max records */
+PrdHubAiUnsaved *
+prd_hub_ai_unsaved_new (guint max)
+{
+  PrdHubAiUnsaved *self;
+
+  g_return_val_if_fail (max > 0, NULL);
+
+  self = g_new0 (PrdHubAiUnsaved, 1);
+  self->max = max;
+  self->records = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                         (GDestroyNotify) prd_ai_job_record_free);
+  g_queue_init (&self->order);
+  return self;
+}
+
+void
+prd_hub_ai_unsaved_free (PrdHubAiUnsaved *self)
+{
+  if (self == NULL)
+    return;
+  g_queue_clear (&self->order);
+  g_hash_table_unref (self->records);
+  g_free (self);
+}
+
+/* Whether a record of @job_id was kept (it is forgotten now). */
+gboolean
+prd_hub_ai_unsaved_forget (PrdHubAiUnsaved *self, const char *job_id)
+{
+  PrdAiJobRecord *record = g_hash_table_lookup (self->records, job_id);
+
+  if (record == NULL)
+    return FALSE;
+  g_queue_remove (&self->order, record);
+  g_hash_table_remove (self->records, job_id);
+  return TRUE;
+}
+
+/**
+ * prd_hub_ai_unsaved_keep:
+ * @record: (transfer full): a job's end
+ *
+ * Keeps @record in place of any earlier one of its job; when that makes
+ * more than the maximum, the oldest is forgotten.
+ *
+ * Returns: (transfer full) (nullable): the job id of the record forgotten
+ */
+char *
+prd_hub_ai_unsaved_keep (PrdHubAiUnsaved *self, PrdAiJobRecord *record)
+{
+  char *forgotten = NULL;
+
+  prd_hub_ai_unsaved_forget (self, record->id);
+  if (g_hash_table_size (self->records) >= self->max)
+    {
+      forgotten = g_strdup (((PrdAiJobRecord *) g_queue_peek_head (&self->order))->id);
+      prd_hub_ai_unsaved_forget (self, forgotten);
+    }
+  g_queue_push_tail (&self->order, record);
+  g_hash_table_insert (self->records, record->id, record);
+  return forgotten;
+}
+
+/* (nullable): the kept record of @job_id */
+const PrdAiJobRecord *
+prd_hub_ai_unsaved_lookup (PrdHubAiUnsaved *self, const char *job_id)
+{
+  return g_hash_table_lookup (self->records, job_id);
+}
+
+guint
+prd_hub_ai_unsaved_get_size (PrdHubAiUnsaved *self)
+{
+  return g_hash_table_size (self->records);
+}
+
+/* Returns: (transfer container) (element-type PrdAiJobRecord): the kept
+ * records, oldest first, valid until the keeper changes */
+GPtrArray *
+prd_hub_ai_unsaved_list (PrdHubAiUnsaved *self)
+{
+  GPtrArray *list = g_ptr_array_sized_new (self->order.length);
+
+  for (GList *l = self->order.head; l != NULL; l = l->next)
+    g_ptr_array_add (list, l->data);
+  return list;
+}
+
+typedef struct
+{
+  PrdHubAi *self;         /* (owned) */
+  PrdAiJobRecord *record; /* (owned) */
+  gboolean retry;         /* a kept record saved again */
+} SaveRequest;
+
+static void save_unsaved (PrdHubAi *self);
+
+static void
+save_request_free (SaveRequest *request)
+{
+  g_object_unref (request->self);
+  prd_ai_job_record_free (request->record);
+  g_free (request);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SaveRequest, save_request_free)
+
+static gboolean
+record_is_final (const PrdAiJobRecord *record)
+{
+  return g_strcmp0 (record->state, "queued") != 0 && g_strcmp0 (record->state, "streaming") != 0;
+}
+
+static void
+forget_unsaved (PrdHubAi *self, const char *job_id)
+{
+  if (prd_hub_ai_unsaved_forget (self->unsaved, job_id) &&
+      prd_hub_ai_unsaved_get_size (self->unsaved) == 0)
+    g_clear_handle_id (&self->unsaved_retry_id, g_source_remove);
+}
+
+static gboolean
+on_unsaved_retry (gpointer user_data)
+{
+  PrdHubAi *self = user_data;
+
+  if (self->unsaved_retrying == 0)
+    save_unsaved (self);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Keeps @record (a job's end the store refused) until a save succeeds. */
+static void
+keep_unsaved (PrdHubAi *self, PrdAiJobRecord *record)
+{
+  g_autofree char *forgotten = prd_hub_ai_unsaved_keep (self->unsaved, record);
+
+  if (forgotten != NULL)
+    g_warning ("More than %d AI job ends wait for the database; forgetting that of %s",
+               PRD_HUB_AI_MAX_UNSAVED_JOBS, forgotten);
+  if (self->unsaved_retry_id == 0)
+    self->unsaved_retry_id = g_timeout_add_seconds (UNSAVED_RETRY_INTERVAL, on_unsaved_retry, self);
+}
+
 static void
 on_job_saved (GObject *source, GAsyncResult *result, gpointer user_data)
 {
+  g_autoptr (SaveRequest) request = user_data;
+  PrdHubAi *self = request->self;
   g_autoptr (GError) error = NULL;
+  gboolean saved = prd_ai_job_store_save_finish (PRD_AI_JOB_STORE (source), result, &error);
 
-  if (!prd_ai_job_store_save_finish (PRD_AI_JOB_STORE (source), result, &error) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_warning ("Cannot record an AI job: %s", error->message);
+  if (request->retry)
+    self->unsaved_retrying--;
+  if (self->unsaved == NULL) /* disposed */
+    return;
+  if (saved)
+    {
+      if (request->retry)
+        {
+          g_message ("The end of AI job %s, which waited for the database, is recorded",
+                     request->record->id);
+          forget_unsaved (self, request->record->id);
+        }
+      /* The database takes writes again. */
+      else if (prd_hub_ai_unsaved_get_size (self->unsaved) > 0 && self->unsaved_retrying == 0)
+        save_unsaved (self);
+      return;
+    }
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || request->retry)
+    return;
+  if (!record_is_final (request->record))
+    {
+      g_warning ("Cannot record an AI job: %s", error->message);
+      return;
+    }
+  g_warning ("Cannot record the end of AI job %s: %s; kept to be saved again", request->record->id,
+             error->message);
+  keep_unsaved (self, g_steal_pointer (&request->record));
+}
+
+static void
+save_record (PrdHubAi *self, const PrdAiJobRecord *record, gboolean retry)
+{
+  SaveRequest *request = g_new0 (SaveRequest, 1);
+
+  request->self = g_object_ref (self);
+  request->record = prd_ai_job_record_copy (record);
+  request->retry = retry;
+  if (retry)
+    self->unsaved_retrying++;
+  prd_ai_job_store_save_async (self->job_store, record, NULL, on_job_saved, request);
+}
+
+/* Saves every kept record again. */
+static void
+save_unsaved (PrdHubAi *self)
+{
+  g_autoptr (GPtrArray) records = prd_hub_ai_unsaved_list (self->unsaved);
+
+  for (guint i = 0; i < records->len; i++)
+    save_record (self, g_ptr_array_index (records, i), TRUE);
 }
 
 static void
@@ -119,7 +333,9 @@ save_job (PrdHubAi *self, PrdAiJob *job)
     .updated_at = g_get_real_time () / 1000,
   };
 
-  prd_ai_job_store_save_async (self->job_store, &record, NULL, on_job_saved, NULL);
+  /* A newer record of the job replaces a kept one. */
+  forget_unsaved (self, job->id);
+  save_record (self, &record, FALSE);
 }
 
 /* ---- replies --------------------------------------------------------------- */
@@ -182,6 +398,27 @@ reply_ai_error_literal (PrdSioSocket *socket, gint64 ack_id, PrdErrorCode code, 
 
 /* ---- ending a job ------------------------------------------------------------ */
 
+/* @payload to every /prds connection of one user, joined or not. */
+static void
+emit_to_user (
+    PrdHubAi *self, const char *org, const char *user_id, const char *event, JsonNode *payload)
+{
+  g_autoptr (GPtrArray) sockets = NULL;
+
+  if (self->nsp == NULL)
+    return;
+  sockets = prd_sio_namespace_get_room_sockets (self->nsp, NULL);
+  for (guint i = 0; sockets != NULL && i < sockets->len; i++)
+    {
+      PrdSioSocket *socket = g_ptr_array_index (sockets, i);
+      const PrdIdentity *identity = prd_hub_socket_get_identity (socket);
+
+      if (identity != NULL && g_strcmp0 (identity->org, org) == 0 &&
+          g_strcmp0 (identity->user_id, user_id) == 0 && prd_sio_socket_is_connected (socket))
+        prd_sio_socket_emit_one (socket, event, payload);
+    }
+}
+
 static void
 job_end (PrdHubAi *self,
          PrdAiJob *job,
@@ -199,15 +436,19 @@ job_end (PrdHubAi *self,
 
       prd_ai_job_set_error (job, prd_error_get_protocol_code (error), error->message);
       /* Everyone who saw the stream start learns that it stopped; a job
-       * that had not started, its requester: on the connection that asked,
-       * or, when that one is gone (a reconnect), on each of theirs in the
-       * PRD. */
-      if (job->state == PRD_AI_JOB_STREAMING && data->room != NULL)
+       * that had not started, or whose room was closed under it (nobody is
+       * in it any more), its requester: on the connection that asked, or,
+       * when that one is gone (a reconnect), on each of theirs in the PRD,
+       * or on /prds when the room is closed. */
+      if (job->state == PRD_AI_JOB_STREAMING && data->room != NULL &&
+          prd_hub_room_is_open (data->room))
         prd_hub_room_emit (data->room, "ai-error", payload);
       else if (prd_sio_socket_is_connected (data->socket))
         prd_sio_socket_emit_one (data->socket, "ai-error", payload);
-      else if (data->room != NULL)
+      else if (data->room != NULL && prd_hub_room_is_open (data->room))
         prd_hub_room_emit_to_user (data->room, job->org, job->user_id, "ai-error", payload);
+      else
+        emit_to_user (self, job->org, job->user_id, "ai-error", payload);
     }
   if (job->state == PRD_AI_JOB_STREAMING)
     {
@@ -1201,6 +1442,7 @@ reply_job_status (PrdSioSocket *socket,
 
 typedef struct
 {
+  PrdHubAi *self;       /* (owned) */
   PrdSioSocket *socket; /* (owned) */
   gint64 ack_id;
   char *prd_id;
@@ -1210,6 +1452,7 @@ typedef struct
 static void
 status_request_free (StatusRequest *request)
 {
+  g_object_unref (request->self);
   g_object_unref (request->socket);
   g_free (request->prd_id);
   g_free (request->job_id);
@@ -1224,8 +1467,20 @@ on_job_record (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (StatusRequest) request = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (PrdAiJobRecord) record = NULL;
+  const PrdAiJobRecord *kept;
 
   record = prd_ai_job_store_get_finish (PRD_AI_JOB_STORE (source), result, &error);
+  /* A save of the job's end, queued before this read, failed meanwhile:
+   * the row is stale. */
+  kept = request->self->unsaved != NULL
+             ? prd_hub_ai_unsaved_lookup (request->self->unsaved, request->job_id)
+             : NULL;
+  if (kept != NULL && g_str_equal (kept->prd_id, request->prd_id))
+    {
+      reply_job_status (request->socket, request->ack_id, kept->id, kept->prd_id, kept->state,
+                        kept->tokens, kept->duration, kept->error_code, kept->error_message);
+      return;
+    }
   if (error != NULL)
     {
       prd_hub_reply_error (request->socket, request->ack_id, "ai-job-status", request->prd_id,
@@ -1261,6 +1516,7 @@ on_ai_job_status (PrdSioSocket *socket,
   g_autoptr (GError) error = NULL;
   const char *prd_id = NULL, *job_id = NULL;
   StatusRequest *request;
+  const PrdAiJobRecord *record;
   PrdAiJob *job;
 
   if (payload == NULL || !prd_hub_json_get_optional_string (payload, "prdId", &prd_id, &error) ||
@@ -1289,7 +1545,17 @@ on_ai_job_status (PrdSioSocket *socket,
                         prd_ai_job_state_to_string (job->state), job->tokens, 0, NULL, NULL);
       return;
     }
+  /* A job whose end the store refused: how it really ended, not the
+   * stale row. */
+  record = prd_hub_ai_unsaved_lookup (self->unsaved, job_id);
+  if (record != NULL && g_str_equal (record->prd_id, prd_id))
+    {
+      reply_job_status (socket, ack_id, record->id, record->prd_id, record->state, record->tokens,
+                        record->duration, record->error_code, record->error_message);
+      return;
+    }
   request = g_new0 (StatusRequest, 1);
+  request->self = g_object_ref (self);
   request->socket = g_object_ref (socket);
   request->ack_id = ack_id;
   request->prd_id = g_strdup (prd_id);
@@ -1351,6 +1617,11 @@ prd_hub_ai_dispose (GObject *object)
     }
   if (self->queue != NULL)
     g_signal_handlers_disconnect_by_data (self->queue, self);
+  if (self->rooms != NULL)
+    g_signal_handlers_disconnect_by_data (self->rooms, self);
+  /* Saves under way find it gone and stop. */
+  g_clear_handle_id (&self->unsaved_retry_id, g_source_remove);
+  g_clear_pointer (&self->unsaved, prd_hub_ai_unsaved_free);
   g_clear_object (&self->queue);
   g_clear_object (&self->provider);
   g_clear_object (&self->rooms);
@@ -1400,6 +1671,7 @@ prd_hub_ai_init (PrdHubAi *self)
       g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) prd_ai_job_unref);
   self->reviewers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->under_review = g_hash_table_new (g_str_hash, g_str_equal);
+  self->unsaved = prd_hub_ai_unsaved_new (PRD_HUB_AI_MAX_UNSAVED_JOBS);
 }
 
 /* The AI starts once the jobs a previous run left unfinished are marked
@@ -1473,6 +1745,7 @@ prd_hub_ai_new_async (PrdSioNamespace *nsp,
                                   prd_hub_config_get_ai (config)->hourly_quota,
                                   prd_hub_config_get_ai (config)->max_queued_per_user);
   g_signal_connect (self->queue, "start", G_CALLBACK (on_job_start), self);
+  g_signal_connect (rooms, "room-closed", G_CALLBACK (on_room_closed), self);
   task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (task, prd_hub_ai_new_async);
   g_task_set_task_data (task, self, g_object_unref);
@@ -1633,6 +1906,9 @@ prd_hub_ai_shutdown (PrdHubAi *self)
       if (g_hash_table_contains (self->jobs, job->id))
         abort_job (self, job, error);
     }
+  /* The last chance for the ends the store refused: the store's last
+   * commits are waited for as the hub closes. */
+  save_unsaved (self);
 }
 
 /**
@@ -1701,4 +1977,35 @@ prd_hub_ai_prd_deleted (PrdHubAi *self, const char *prd_id)
       /* Its callback comes, finds it ended and frees it. */
       g_cancellable_cancel (review->cancellable);
     }
+}
+
+/* A room closed under its jobs (an edit could not be stored: every member
+ * was sent away to rejoin; prd_hub_room_close() after its jobs ended). Its
+ * jobs end now rather than at their next piece: ai-error to each
+ * requester, since nobody is in the room any more, and their requests at
+ * the provider are cancelled. A job of a new room of the same PRD (joined
+ * again) goes on. */
+static void
+on_room_closed (PrdHubRoomRegistry *rooms, const char *prd_id, gpointer user_data)
+{
+  PrdHubAi *self = user_data;
+  g_autoptr (GPtrArray) jobs = prd_hub_ai_list_jobs (self);
+  g_autoptr (GError) error = g_error_new (
+      PRD_ERROR, PRD_ERROR_STORAGE,
+      "The PRD %s could not be stored and was closed; the AI job stopped (join it again)", prd_id);
+
+  /* The queued ones first, so that a running one that ends starts a job
+   * of another room. */
+  for (int pass = 0; pass < 2; pass++)
+    for (guint i = 0; i < jobs->len; i++)
+      {
+        PrdAiJob *job = g_ptr_array_index (jobs, i);
+        JobData *data = job->data;
+
+        if ((pass == 0 && job->state != PRD_AI_JOB_QUEUED) ||
+            !g_hash_table_contains (self->jobs, job->id) || !g_str_equal (job->prd_id, prd_id) ||
+            data->room == NULL || prd_hub_room_is_open (data->room))
+          continue;
+        abort_job (self, job, error);
+      }
 }

@@ -1207,3 +1207,105 @@ test('ai-job-status: the state of a job of a joined PRD; refusals change nothing
     await ai.stop();
   }
 });
+
+// The disk fills while a job streams (the hub's file size limit,
+// RLIMIT_FSIZE, lowered with prlimit(1) as in disk-full.test.js): an edit
+// that cannot be stored closes the PRD's room, and every member must
+// rejoin. The job ends at once (its provider request is cancelled, the
+// gated stream is never let on) and its requester, no longer in the room,
+// gets ai-error STORAGE_ERROR. The store refuses to record that end too:
+// ai-job-status answers from the hub's memory meanwhile, and the record is
+// written once the database takes writes again, so that it still reads
+// failed STORAGE_ERROR after a restart (not INTERRUPTED).
+test('a job whose room is closed by a full disk ends with ai-error STORAGE_ERROR, and its record says so', async () => {
+  const largestFile = (dir) => Math.max(...fs.readdirSync(dir)
+    .map((name) => fs.statSync(path.join(dir, name)))
+    .filter((st) => st.isFile()).map((st) => st.size));
+  const setFileSizeLimit = (pid, bytes) => execFileSync('prlimit', ['--pid', String(pid), `--fsize=${bytes}:`]);
+  const ai = await startAiServer();
+  const dataDir = tmpDir('prdhub-e2e-aifull-');
+  const extra = '[collab]\nsnapshot-every=100000\n';
+  let hub = await startAiHub(ai, { extra, args: ['--data-dir', dataDir] });
+  try {
+    const alice = user('aifull_alice');
+    const bob = user('aifull_bob');
+    const prdId = await createPrd(hub, 'AI on a full disk', 'start\n', alice);
+    const a = await client(hub, alice);
+    const b = await client(hub, bob);
+    const closures = [];
+    a.on('error', (e) => { if (e?.code === 'STORAGE_ERROR') closures.push(e); });
+    const ev = recorder(a, ['ai-stream-start', 'ai-stream-chunk', 'ai-stream-complete', 'ai-error']);
+    await join(a, prdId);
+    let { siteId, vector } = await join(b, prdId);
+    const aiUpdates = [];
+    b.on('content-update', (u) => { if (u.userId === 'ai') aiUpdates.push(u); });
+
+    const asked = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated full' });
+    assert.equal(asked.ok, true, JSON.stringify(asked));
+    await until(b, () => aiUpdates.length === 1);
+    vector = aiUpdates[0].stateVector;
+
+    // The disk fills up; Bob's edits are refused and the room is closed.
+    setFileSizeLimit(hub.pid, largestFile(dataDir) + 16384);
+    let refused;
+    for (let n = 0; n < 2000 && !refused; n++) {
+      const next = bump(vector, siteId);
+      const ack = await request(b, 'content-update', {
+        prdId, stateVector: next, operation: { type: 'insert', position: 0, content: `<${n}>` },
+      });
+      if (ack.ok) vector = next;
+      else refused = ack;
+    }
+    assert.equal(refused?.error.code, 'STORAGE_ERROR', JSON.stringify(refused));
+
+    // The job ends without its stream going on (the gate stays closed).
+    await until(a, () => ev.some((e) => e.event === 'ai-error'), 20000);
+    const end = errorOf(ev);
+    assert.equal(end.jobId, asked.jobId);
+    assert.equal(end.error.code, 'STORAGE_ERROR');
+    assert.equal(typeof end.error.message, 'string');
+    assert.equal(ev.filter((e) => e.event === 'ai-stream-chunk').length, 1);
+    assert.equal(ev.some((e) => e.event === 'ai-stream-complete'), false);
+
+    // Space returns (a join may need a write): rejoined, the requester
+    // reads how the job really ended, from the hub's memory (the store
+    // refused to record that end too), the record not being written again
+    // yet. The gated stream, let on now, writes nothing more.
+    await until(a, () => closures.length > 0, 20000);
+    setFileSizeLimit(hub.pid, 'unlimited');
+    ai.openGate();
+    await join(a, prdId);
+    const job = (await request(a, 'ai-job-status', { prdId, jobId: asked.jobId })).job;
+    assert.equal(job.state, 'failed', JSON.stringify(job));
+    assert.equal(job.error.code, 'STORAGE_ERROR');
+    assert.equal(job.error.message, end.error.message);
+    const kept = new RegExp(`Cannot record the end of AI job ${asked.jobId}: .*; kept to be saved again`);
+    assert.match(hub.stderr(), kept);
+
+    // The next job's record is written, and the kept one with it, without
+    // waiting for a restart.
+    const next = await request(a, 'ai-prompt', { prdId, prompt: 'Write more', insert: false });
+    assert.equal(next.ok, true, JSON.stringify(next));
+    await until(a, () => ev.some((e) => e.event === 'ai-stream-complete'));
+    const recorded = new RegExp(`The end of AI job ${asked.jobId}, which waited for the database, is recorded`);
+    await until(a, () => recorded.test(hub.stderr()), 20000);
+    a.close();
+    b.close();
+
+    // After a restart, the record says the same.
+    await hub.stop();
+    const stopped = hub.stderr();
+    hub = await startAiHub(ai, { extra, args: ['--data-dir', dataDir] });
+    const c = await client(hub, alice);
+    await join(c, prdId);
+    const after = (await request(c, 'ai-job-status', { prdId, jobId: asked.jobId })).job;
+    assert.equal(after.state, 'failed', `${JSON.stringify(after)}\n${stopped}`);
+    assert.equal(after.error.code, 'STORAGE_ERROR');
+    assert.doesNotMatch(after.error.message, /restarted/);
+    c.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
