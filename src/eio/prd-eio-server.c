@@ -519,9 +519,14 @@ accept_websocket (PrdEioServer *self, SoupServerMessage *msg)
   if (self->websocket_compression)
     g_ptr_array_add (supported, g_type_class_ref (SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE));
 
-  /* On failure this sets a 400 response itself. */
+  /* On failure this sets a 400 response itself, as an HTML page: engine.io's
+   * JSON error instead, as every other refusal here. */
   if (!soup_websocket_server_process_handshake (msg, NULL, NULL, supported, &accepted))
-    return;
+    {
+      if (soup_server_message_get_status (msg) == SOUP_STATUS_BAD_REQUEST)
+        respond_error (msg, EIO_ERROR_BAD_REQUEST);
+      return;
+    }
 
   g_object_set_data_full (G_OBJECT (msg), EXTENSIONS_KEY, accepted, free_extension_list);
   g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_wrote_switching_protocols),

@@ -122,3 +122,26 @@ test('an offer of permessage-deflate is answered 101 without an extension', asyn
   assert.match(head, /^HTTP\/1\.1 101 /);
   assert.doesNotMatch(head, /sec-websocket-extensions/i);
 });
+
+// A WebSocket handshake the hub cannot accept (a bad key, another version)
+// gets engine.io's JSON error, as every other refusal on /socket.io/.
+test('a WebSocket handshake with a bad key or version gets 400 {code: 3}', async () => {
+  const net = await import('node:net');
+  for (const [key, version] of [['bad', '13'], ['dGhlIHNhbXBsZSBub25jZQ==', '12']]) {
+    const answer = await new Promise((resolve, reject) => {
+      const sock = net.connect({ host: '127.0.0.1', port: hub.port });
+      let buf = '';
+      sock.once('error', reject);
+      sock.on('connect', () => sock.write(
+        'GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n' +
+        `Host: 127.0.0.1:${hub.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: ${version}\r\n\r\n`));
+      sock.on('data', (d) => { buf += d.toString('latin1'); });
+      sock.on('close', () => resolve(buf));
+    });
+    const [head, body] = answer.split('\r\n\r\n');
+    assert.match(head, /^HTTP\/1\.1 400 /);
+    assert.match(head, /content-type: application\/json/i);
+    assert.deepEqual(JSON.parse(body), { code: 3, message: 'Bad request' });
+  }
+});
