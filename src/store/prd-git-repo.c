@@ -991,8 +991,9 @@ do_drop_tag (GTask *task, gpointer source, gpointer task_data, GCancellable *can
  * @version: a validated version
  *
  * Deletes the tag of a version just committed whose record could not be
- * written because its PRD was deleted meanwhile: nobody was told of that
- * version, so no tag of it stays (a tag that is not there already is no
+ * written (its PRD was deleted meanwhile, the database refused the write):
+ * nobody was told of that version, so no tag of it stays for a push to send,
+ * and its number is free again (a tag that is not there already is no
  * error). The commit stays in the branch's history.
  */
 void
