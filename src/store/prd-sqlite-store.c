@@ -2470,8 +2470,29 @@ prd_sqlite_store_iface_init (PrdStoreInterface *iface)
 /* SQLite's backup API gives a consistent copy: one read transaction for the
  * whole copy, which in WAL mode neither waits for the hub's writes nor holds
  * them up. */
+/* Whether the error @rc of a copy is the destination's: the source is only
+ * read, so a full disk or a failed write is the copy's. */
 static gboolean
-backup_database (sqlite3 *from, sqlite3 *to, GError **error)
+is_write_error (int rc)
+{
+  switch (rc & 0xff)
+    {
+      case SQLITE_FULL:
+      case SQLITE_READONLY:
+      case SQLITE_CANTOPEN:
+        return TRUE;
+      case SQLITE_IOERR:
+        return rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR_FSYNC ||
+               rc == SQLITE_IOERR_DIR_FSYNC || rc == SQLITE_IOERR_TRUNCATE;
+      default:
+        return FALSE;
+    }
+}
+
+/* Copies @from (the file @source) into @to (the file @dest); an error names
+ * the file it is about. */
+static gboolean
+backup_database (sqlite3 *from, sqlite3 *to, const char *source, const char *dest, GError **error)
 {
   sqlite3_backup *backup = sqlite3_backup_init (to, "main", from, "main");
   int rc;
@@ -2487,7 +2508,19 @@ backup_database (sqlite3 *from, sqlite3 *to, GError **error)
   while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
   sqlite3_backup_finish (backup);
   if (rc != SQLITE_DONE)
-    return set_sqlite_error (error, NULL, rc, "Cannot copy the database");
+    {
+      if (is_write_error (rc))
+        {
+          set_sqlite_error (error, NULL, rc, "Cannot write the copy of the database");
+          g_prefix_error (error, "%s: ", dest);
+        }
+      else
+        {
+          set_sqlite_error (error, NULL, rc, "Cannot copy the database");
+          g_prefix_error (error, "%s: ", source);
+        }
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -2583,19 +2616,24 @@ prd_sqlite_store_copy_file (
                    to != NULL ? sqlite3_errmsg (to) : sqlite3_errstr (rc));
       return FALSE;
     }
-  if (!backup_database (from, to, error))
-    {
-      g_prefix_error (error, "%s: ", source);
-      return FALSE;
-    }
+  if (!backup_database (from, to, source, dest, error))
+    return FALSE;
   /* The copy is one file: reading it later (a restore opens a backup
    * read-only) must not make WAL files beside it. The hub turns WAL on
    * again when it opens a restored database. */
   if (sqlite3_exec (to, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK)
-    return set_sqlite_error (error, to, sqlite3_errcode (to), "Cannot make the copy one file");
+    {
+      set_sqlite_error (error, to, sqlite3_errcode (to), "Cannot make the copy one file");
+      g_prefix_error (error, "%s: ", dest);
+      return FALSE;
+    }
   rc = sqlite3_prepare_v2 (to, "PRAGMA quick_check", -1, &check, NULL);
   if (rc != SQLITE_OK || (rc = sqlite3_step (check)) != SQLITE_ROW)
-    return set_sqlite_error (error, to, rc, "Cannot check the copy");
+    {
+      set_sqlite_error (error, to, rc, "Cannot check the copy");
+      g_prefix_error (error, "%s: ", dest);
+      return FALSE;
+    }
   if (g_strcmp0 ((const char *) sqlite3_column_text (check, 0), "ok") != 0)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA, "The copy %s is damaged: %s", dest,

@@ -358,6 +358,32 @@ function serveOnce(dataDir) {
   });
 }
 
+// A destination that fills up: the error names the copy being written, not
+// the data folder's database (a file size limit acts as a full disk;
+// SIGXFSZ ignored, as an ignored signal stays ignored across exec), and
+// nothing of the backup is left.
+test('a backup whose destination fills up names the copy, and leaves nothing', () => {
+  const work = tmpDir('prdhub-e2e-backup-full-');
+  const data = path.join(work, 'data');
+  try {
+    fs.mkdirSync(data, { mode: 0o700 });
+    const made = prdhub(['prd', 'create', '--title', 'T', '--data-dir', data]);
+    assert.equal(made.status, 0, made.stderr);
+    // larger than the limit below, which leaves room for reading it (its -shm)
+    assert.ok(fs.statSync(path.join(data, 'prdhub.db')).size > 65536);
+    const full = spawnSync('/bin/sh', ['-c', 'trap "" XFSZ; exec prlimit --fsize=65536 "$0" "$@"',
+      PRDHUB_BIN, 'backup', path.join(work, 'b-full'), '--data-dir', data],
+    { encoding: 'utf8', env: { ...process.env, ...NO_BUS } });
+    assert.equal(full.status, 1, full.stderr);
+    assert.match(full.stderr,
+      /: \S+\/\.b-full\.partial-\w+\/prdhub\.db: Cannot write the copy of the database: /);
+    assert.ok(!fs.existsSync(path.join(work, 'b-full')));
+    assert.deepEqual(fs.readdirSync(work).filter((f) => f.includes('partial')), []);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
 test('a restore killed while it swaps files is finished, or undone, by the next command or hub',
   async () => {
     const work = tmpDir('prdhub-e2e-backup-');
