@@ -2150,6 +2150,118 @@ test_custom_operations (Fixture *f, gconstpointer data)
   g_object_unref (good);
 }
 
+/* A group whose transaction fails as a whole (here its COMMIT, refused by a
+ * deferred foreign key; on a full disk, the COMMIT that cannot grow the
+ * WAL) does not fail its other requests: each runs again alone. The reads
+ * are answered, from committed data only (the one after the doomed write
+ * saw its rolled-back title inside the group), and the good write commits. */
+static gboolean
+op_read_title (PrdSqliteWorker *worker,
+               gpointer data,
+               gpointer *result,
+               GDestroyNotify *result_free,
+               GError **error)
+{
+  g_autoptr (PrdSqliteStmt) stmt =
+      prd_sqlite_worker_prepare (worker, "SELECT title FROM prds WHERE id = ?", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, data, -1, SQLITE_STATIC);
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return prd_sqlite_worker_set_error (worker, sqlite3_errcode (prd_sqlite_worker_get_db (worker)),
+                                        "title", error);
+  *result = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  *result_free = g_free;
+  return TRUE;
+}
+
+/* Retitles prd_other, then leaves a row that only the COMMIT checks. */
+static gboolean
+op_doom_commit (PrdSqliteWorker *worker,
+                gpointer data,
+                gpointer *result,
+                GDestroyNotify *result_free,
+                GError **error)
+{
+  sqlite3 *db = prd_sqlite_worker_get_db (worker);
+  int rc = sqlite3_exec (db,
+                         "UPDATE prds SET title = 'Ghost' WHERE id = 'prd_other';"
+                         "PRAGMA defer_foreign_keys = ON;"
+                         "INSERT INTO prd_sites (prd_id, site, user_id, created_at)"
+                         " VALUES ('prd_missing', 1, 'alice', 0);",
+                         NULL, NULL, NULL);
+
+  if (rc != SQLITE_OK)
+    return prd_sqlite_worker_set_error (worker, rc, "doom", error);
+  return TRUE;
+}
+
+static void
+test_failed_group_runs_alone (Fixture *f, gconstpointer data)
+{
+  PrdSqliteStore *store = PRD_SQLITE_STORE (f->store);
+  GAsyncResult *before_read = NULL, *good = NULL, *doomed = NULL, *after_read = NULL,
+               *good_read = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdStoreInfo) custom = create_ok (f, "prd_custom", "org_a");
+  g_autoptr (PrdStoreInfo) other = create_ok (f, "prd_other", "org_a");
+  g_autofree char *title_before = NULL;
+  g_autofree char *title_after = NULL;
+  g_autofree char *title_good = NULL;
+  guint64 commits_before = commits (f);
+
+  /* One main-loop iteration: one group. */
+  prd_sqlite_store_run_async (store, FALSE, op_read_title, g_strdup ("prd_other"), g_free, NULL,
+                              NULL, prd_test_result_cb, &before_read);
+  prd_sqlite_store_run_async (store, TRUE, op_retitle, g_strdup ("Good"), g_free, NULL, NULL,
+                              prd_test_result_cb, &good);
+  prd_sqlite_store_run_async (store, TRUE, op_doom_commit, NULL, NULL, NULL, NULL,
+                              prd_test_result_cb, &doomed);
+  prd_sqlite_store_run_async (store, FALSE, op_read_title, g_strdup ("prd_other"), g_free, NULL,
+                              NULL, prd_test_result_cb, &after_read);
+  prd_sqlite_store_run_async (store, FALSE, op_read_title, g_strdup ("prd_custom"), g_free, NULL,
+                              NULL, prd_test_result_cb, &good_read);
+  prd_test_wait_result (&before_read);
+  prd_test_wait_result (&good);
+  prd_test_wait_result (&doomed);
+  prd_test_wait_result (&after_read);
+  prd_test_wait_result (&good_read);
+
+  g_assert_true (
+      prd_sqlite_store_run_finish (store, before_read, (gpointer *) &title_before, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (title_before, ==, other->title);
+  g_assert_true (prd_sqlite_store_run_finish (store, good, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (prd_sqlite_store_run_finish (store, doomed, NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+  g_clear_error (&error);
+  /* Not "Ghost": the doomed write was rolled back. */
+  g_assert_true (
+      prd_sqlite_store_run_finish (store, after_read, (gpointer *) &title_after, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (title_after, ==, other->title);
+  g_assert_true (prd_sqlite_store_run_finish (store, good_read, (gpointer *) &title_good, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (title_good, ==, "Good");
+  /* The good write committed alone; the doomed one did not. */
+  g_assert_cmpuint (commits (f), ==, commits_before + 1);
+
+  {
+    g_autoptr (PrdStoreDocument) doc = prd_test_store_load (f->store, "prd_other", &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (doc->info->title, ==, other->title);
+  }
+
+  g_object_unref (before_read);
+  g_object_unref (good);
+  g_object_unref (doomed);
+  g_object_unref (after_read);
+  g_object_unref (good_read);
+}
+
 /* A restore's swap of a data folder's files (prd-data-swap.c), interrupted
  * at each point a kill or a power loss can stop it: the states are built on
  * disk as the swap leaves them, and the next open of the folder
@@ -2476,6 +2588,8 @@ main (int argc, char *argv[])
   g_test_add ("/prd/store/closed", Fixture, NULL, fixture_set_up, test_closed, fixture_tear_down);
   g_test_add ("/prd/store/custom-operations", Fixture, NULL, fixture_set_up, test_custom_operations,
               fixture_tear_down);
+  g_test_add ("/prd/store/failed-group-runs-alone", Fixture, NULL, fixture_set_up,
+              test_failed_group_runs_alone, fixture_tear_down);
   g_test_add_func ("/prd/store/unref-without-close", test_unref_without_close);
   g_test_add_func ("/prd/store/cancel-open", test_cancel_open);
 

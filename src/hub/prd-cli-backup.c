@@ -41,6 +41,7 @@
 
 #include <glib/gstdio.h>
 
+#include "prd-data-check.h"
 #include "prd-data-lock.h"
 #include "prd-data-swap.h"
 #include "prd-error.h"
@@ -350,6 +351,13 @@ do_backup (const char *data_dir, const char *dest)
   /* What a restore interrupted there left is put right before it is read. */
   if (!prd_data_swap_recover (data_dir, NULL, &error))
     return fail (error);
+  /* A backup of a folder that lost its database or its versions would
+   * pass for a good one. */
+  if (!prd_data_check_files (data_dir, STORE_FILE, PRD_HUB_VERSIONS_REPO, &error))
+    {
+      g_prefix_error (&error, "Nothing was backed up: ");
+      return fail (error);
+    }
   if (prd_private_file_lexists (dest) && !is_empty_dir (dest))
     {
       g_printerr ("prdhub: %s exists and is not an empty folder; "
@@ -394,6 +402,7 @@ failed:
   {
     g_autoptr (GError) cleanup_error = NULL;
 
+    g_prefix_error (&error, "Nothing was backed up: ");
     if (!prd_private_file_remove_tree (work, &cleanup_error))
       g_printerr ("prdhub: %s\n", cleanup_error->message);
   }
@@ -534,6 +543,11 @@ do_restore (const char *src, const char *data_dir, gboolean force)
     }
   if (!check_manifest (src, &error))
     return fail (error);
+  if (!prd_data_check_files (src, STORE_FILE, PRD_HUB_VERSIONS_REPO, &error))
+    {
+      g_prefix_error (&error, "Nothing was restored: ");
+      return fail (error);
+    }
   if (prd_private_file_lexists (data_dir) && !g_file_test (data_dir, G_FILE_TEST_IS_DIR))
     {
       g_printerr ("prdhub: %s is not a folder\n", data_dir);

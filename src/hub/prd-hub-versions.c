@@ -175,8 +175,11 @@ on_tag_dropped (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
 
   if (!prd_git_repo_drop_tag_finish (PRD_GIT_REPO (source), result, &error))
-    g_warning ("create-version %s: cannot delete the tag of version %s: %s", create->prd_id,
-               create->record->version, error->message);
+    g_warning ("create-version %s: version %s was not recorded (%s), and its tag %s/v%s could "
+               "not be deleted either (%s): it stays in versions.git without a record; a git "
+               "push sends it, and the next version of the PRD skips that number",
+               create->prd_id, create->record->version, create->dropped->message,
+               create->record->prd_id, create->record->version, error->message);
   create_fail (create, g_steal_pointer (&create->dropped));
 }
 
@@ -196,9 +199,12 @@ on_recorded (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!prd_version_store_add_finish (PRD_VERSION_STORE (source), result, &error))
     {
-      /* Deleted between the commit and the record: the version is
-       * refused, so its tag goes too. */
-      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND) && self->repo != NULL)
+      /* The record was refused (the PRD deleted between the commit and
+       * the record, a full disk, …): nobody is told of the version, so its
+       * tag goes too, before anything can push it, and the next version
+       * takes its number again. The commit stays on main: the history is
+       * never rewritten. */
+      if (self->repo != NULL)
         {
           create->dropped = error;
           prd_git_repo_drop_tag_async (self->repo, record->prd_id, record->version, NULL,

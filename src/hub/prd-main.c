@@ -41,6 +41,7 @@
 #include "prd-cli-backup.h"
 #include "prd-cli-remote.h"
 #include "prd-eio-listener.h"
+#include "prd-data-check.h"
 #include "prd-data-lock.h"
 #include "prd-data-swap.h"
 #include "prd-error.h"
@@ -53,6 +54,7 @@
 #include "prd-hub-dbus.h"
 #include "prd-hub-discovery.h"
 #include "prd-hub-secret.h"
+#include "prd-hub-versions.h"
 #include "prd-hub.h"
 #include "prd-integration-registry.h"
 #include "prd-json.h"
@@ -181,7 +183,9 @@ load_existing_hub_config (const char *config_file, const char *data_dir, GError 
 
   if (config == NULL ||
       !prd_cli_check_data_dir (prd_hub_config_get_server (config)->data_dir, error) ||
-      !prd_data_swap_recover (prd_hub_config_get_server (config)->data_dir, NULL, error))
+      !prd_data_swap_recover (prd_hub_config_get_server (config)->data_dir, NULL, error) ||
+      !prd_data_check_files (prd_hub_config_get_server (config)->data_dir, STORE_FILE,
+                             PRD_HUB_VERSIONS_REPO, error))
     return NULL;
   return g_steal_pointer (&config);
 }
@@ -298,6 +302,10 @@ lock_data_dir (PrdHubConfig *config, GError **error)
   /* A restore interrupted there is finished (or undone) before the hub
    * opens its files (prd-data-swap.c). */
   if (lock == NULL || !prd_data_swap_recover (data_dir, lock, error))
+    return NULL;
+  /* A database or versions repository gone missing is said before a new
+   * one is made in its place. */
+  if (!prd_data_check_files (data_dir, STORE_FILE, PRD_HUB_VERSIONS_REPO, error))
     return NULL;
   return g_steal_pointer (&lock);
 }

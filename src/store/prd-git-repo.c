@@ -25,7 +25,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <glib/gstdio.h>
 #include <git2.h>
@@ -991,8 +993,9 @@ do_drop_tag (GTask *task, gpointer source, gpointer task_data, GCancellable *can
  * @version: a validated version
  *
  * Deletes the tag of a version just committed whose record could not be
- * written because its PRD was deleted meanwhile: nobody was told of that
- * version, so no tag of it stays (a tag that is not there already is no
+ * written (its PRD was deleted meanwhile, the database refused the write):
+ * nobody was told of that version, so no tag of it stays for a push to send,
+ * and its number is free again (a tag that is not there already is no
  * error). The commit stays in the branch's history.
  */
 void
@@ -1047,17 +1050,132 @@ ref_copy_free (RefCopy *ref)
   g_free (ref);
 }
 
+/* Adds the names of the loose refs under @dir (a folder of @git_dir, named
+ * @prefix in refs) to @names. Lock files are not refs. */
+static gboolean
+add_loose_ref_names (const char *dir, const char *prefix, GHashTable *names, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GDir) folder = g_dir_open (dir, 0, &local_error);
+  const char *entry;
+
+  if (folder == NULL)
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot list the refs in %s: %s", dir,
+                   local_error->message);
+      return FALSE;
+    }
+  while ((entry = g_dir_read_name (folder)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, entry, NULL);
+      g_autofree char *name = g_strconcat (prefix, "/", entry, NULL);
+      GStatBuf st;
+
+      if (g_lstat (path, &st) != 0)
+        {
+          if (errno == ENOENT) /* deleted meanwhile (a dropped tag) */
+            continue;
+          return prd_private_file_set_errno_error (error, errno, "Cannot read", path);
+        }
+      if (S_ISDIR (st.st_mode))
+        {
+          if (!add_loose_ref_names (path, name, names, error))
+            return FALSE;
+        }
+      else if (!g_str_has_suffix (entry, ".lock"))
+        g_hash_table_add (names, g_steal_pointer (&name));
+    }
+  return TRUE;
+}
+
+/* The names of every ref of the bare repository @git_dir as its files hold
+ * them, loose ones (refs/…) and packed ones (packed-refs), whether or not
+ * libgit2 can read them: git_reference_list() leaves out a loose ref whose
+ * file it cannot parse. */
+static GHashTable *
+list_ref_names (const char *git_dir, GError **error)
+{
+  g_autoptr (GHashTable) names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *refs = g_build_filename (git_dir, "refs", NULL);
+  g_autofree char *packed_path = g_build_filename (git_dir, "packed-refs", NULL);
+  g_autofree char *packed = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  if (!add_loose_ref_names (refs, "refs", names, error))
+    return NULL;
+  if (!g_file_get_contents (packed_path, &packed, NULL, &local_error))
+    {
+      if (!g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot read %s: %s", packed_path,
+                       local_error->message);
+          return NULL;
+        }
+    }
+  else
+    {
+      g_auto (GStrv) lines = g_strsplit (packed, "\n", -1);
+
+      /* "<oid> <name>" per ref; "#" a header, "^" the peeled line of a tag */
+      for (guint i = 0; lines[i] != NULL; i++)
+        {
+          const char *space = strchr (lines[i], ' ');
+
+          if (lines[i][0] == '#' || lines[i][0] == '^' || space == NULL)
+            continue;
+          g_hash_table_add (names, g_strchomp (g_strdup (space + 1)));
+        }
+    }
+  return g_steal_pointer (&names);
+}
+
+/**
+ * prd_git_repo_has_refs:
+ * @path: where a bare repository may be
+ *
+ * Whether @path holds any ref (loose or packed, readable or not): a
+ * versions repository that has recorded a version. %FALSE if there is
+ * nothing at @path.
+ *
+ * Returns: %FALSE with @error if the folder cannot be read
+ */
+gboolean
+prd_git_repo_has_refs (const char *path, gboolean *has_refs, GError **error)
+{
+  g_autoptr (GHashTable) names = NULL;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (has_refs != NULL, FALSE);
+
+  *has_refs = FALSE;
+  if (!g_file_test (path, G_FILE_TEST_IS_DIR))
+    return TRUE;
+  names = list_ref_names (path, error);
+  if (names == NULL)
+    return FALSE;
+  *has_refs = g_hash_table_size (names) > 0;
+  return TRUE;
+}
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
 /**
  * prd_git_repo_copy:
  * @source: a bare repository (a running hub may be committing to it)
  * @dest: a folder that does not exist yet; becomes a bare repository
  *
  * Copies every branch and tag of @source, with the objects they reach, into
- * a new bare repository: the refs are read once first, then one pack of
- * everything they reach is written into @dest, then the refs. The copy is
- * a consistent state of @source even while versions are being created (a
- * commit and its tag are written before the refs that name them). HEAD
- * names the same branch as in @source. Blocks.
+ * a new bare repository (a ref that is there but cannot be read, such as a
+ * damaged loose ref file, fails the copy with an error naming it): the refs are read once first,
+ * then one pack of everything they reach is written into @dest, then the refs. The copy is a
+ * consistent state of @source even while versions are being created (a commit and its tag are
+ * written before the refs that name them). HEAD names the same branch as in @source. Blocks.
  */
 gboolean
 prd_git_repo_copy (const char *source, const char *dest, GError **error)
@@ -1073,6 +1191,9 @@ prd_git_repo_copy (const char *source, const char *dest, GError **error)
   g_autofree char *head_target = g_strdup (PRD_GIT_BRANCH);
   g_autofree char *pack_dir = NULL;
   git_strarray names = { NULL, 0 };
+  g_autoptr (GHashTable) files = NULL;
+  g_autofree char **sorted = NULL;
+  guint n_sorted = 0;
   int rc;
 
   g_return_val_if_fail (source != NULL, FALSE);
@@ -1081,43 +1202,68 @@ prd_git_repo_copy (const char *source, const char *dest, GError **error)
   g_once (&once, init_libgit2, NULL);
   if ((rc = git_repository_open_bare (&from, source)) != 0)
     return set_git_error (rc, "Cannot open the versions repository", error);
-  if (git_reference_lookup (&head, from, "HEAD") == 0 &&
-      git_reference_type (head) == GIT_REFERENCE_SYMBOLIC)
+  if ((rc = git_reference_lookup (&head, from, "HEAD")) != 0)
+    {
+      g_autofree char *what = g_strdup_printf ("Cannot read HEAD of %s", source);
+
+      return set_git_error (rc, what, error);
+    }
+  if (git_reference_type (head) == GIT_REFERENCE_SYMBOLIC)
     {
       g_free (head_target);
       head_target = g_strdup (git_reference_symbolic_target (head));
     }
 
-  /* The refs, once: what they name is already written. */
+  /* The refs, once: what they name is already written. Those libgit2
+   * lists and those the files hold: a loose ref it cannot parse is left
+   * out of its list, and a copy without it would pass for complete. */
   if ((rc = git_reference_list (&names, from)) != 0)
     return set_git_error (rc, "Cannot list the versions repository's refs", error);
-  if ((rc = git_packbuilder_new (&pack, from)) != 0 || (rc = git_revwalk_new (&walk, from)) != 0)
+  files = list_ref_names (source, error);
+  if (files == NULL)
     {
       git_strarray_dispose (&names);
-      return set_git_error (rc, "Cannot copy the versions repository", error);
+      return FALSE;
     }
-  for (gsize i = 0; i < names.count && rc == 0; i++)
+  for (gsize i = 0; i < names.count; i++)
+    g_hash_table_add (files, g_strdup (names.strings[i]));
+  git_strarray_dispose (&names);
+  sorted = (char **) g_hash_table_get_keys_as_array (files, &n_sorted);
+  qsort (sorted, n_sorted, sizeof (char *), compare_names);
+
+  if ((rc = git_packbuilder_new (&pack, from)) != 0 || (rc = git_revwalk_new (&walk, from)) != 0)
+    return set_git_error (rc, "Cannot copy the versions repository", error);
+  for (guint i = 0; i < n_sorted; i++)
     {
       g_autoptr (git_reference) ref = NULL;
       g_autoptr (git_object) commit = NULL;
       RefCopy *copy;
 
-      if ((rc = git_reference_lookup (&ref, from, names.strings[i])) != 0)
-        break;
-      if (git_reference_type (ref) != GIT_REFERENCE_DIRECT)
+      rc = git_reference_lookup (&ref, from, sorted[i]);
+      if (rc == GIT_ENOTFOUND) /* deleted since it was listed (a dropped tag) */
         continue;
-      copy = g_new0 (RefCopy, 1);
-      copy->name = g_strdup (names.strings[i]);
-      git_oid_cpy (&copy->oid, git_reference_target (ref));
-      g_ptr_array_add (refs, copy);
+      if (rc == 0 && git_reference_type (ref) != GIT_REFERENCE_DIRECT)
+        continue;
       /* An annotated tag itself, then the history of what it names. */
-      if ((rc = git_packbuilder_insert (pack, &copy->oid, NULL)) != 0 ||
-          (rc = git_reference_peel (&commit, ref, GIT_OBJECT_COMMIT)) != 0 ||
-          (rc = git_revwalk_push (walk, git_object_id (commit))) != 0)
-        break;
+      if (rc == 0)
+        {
+          copy = g_new0 (RefCopy, 1);
+          copy->name = g_strdup (sorted[i]);
+          git_oid_cpy (&copy->oid, git_reference_target (ref));
+          g_ptr_array_add (refs, copy);
+          if ((rc = git_packbuilder_insert (pack, &copy->oid, NULL)) == 0 &&
+              (rc = git_reference_peel (&commit, ref, GIT_OBJECT_COMMIT)) == 0)
+            rc = git_revwalk_push (walk, git_object_id (commit));
+        }
+      if (rc != 0)
+        {
+          g_autofree char *what =
+              g_strdup_printf ("Cannot read the ref %s of %s", sorted[i], source);
+
+          return set_git_error (rc, what, error);
+        }
     }
-  git_strarray_dispose (&names);
-  if (rc != 0 || (refs->len > 0 && (rc = git_packbuilder_insert_walk (pack, walk)) != 0))
+  if (refs->len > 0 && (rc = git_packbuilder_insert_walk (pack, walk)) != 0)
     return set_git_error (rc, "Cannot read the versions repository", error);
 
   options.flags =

@@ -16,6 +16,7 @@ char *prd_git_tag_name (const char *prd_id, const char *version);
 
 PrdGitRepo *prd_git_repo_new (const char *path);
 gboolean prd_git_repo_copy (const char *source, const char *dest, GError **error);
+gboolean prd_git_repo_has_refs (const char *path, gboolean *has_refs, GError **error);
 const char *prd_git_repo_get_path (PrdGitRepo *self);
 void prd_git_repo_init_async (PrdGitRepo *self,
                               GCancellable *cancellable,

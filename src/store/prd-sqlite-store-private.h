@@ -40,7 +40,10 @@ typedef struct _PrdSqliteWorker PrdSqliteWorker;
  * @result_free: (out) (nullable): how to free @result
  *
  * Runs on the worker thread. A write runs inside a savepoint: returning
- * %FALSE rolls back what it did and fails only this request.
+ * %FALSE rolls back what it did and fails only this request. It may run
+ * twice: when its group's transaction fails as a whole, every request of
+ * the group runs again alone. So it must change nothing but the database
+ * (not @data, nothing in memory), and build @result afresh.
  */
 typedef gboolean (*PrdSqliteOpFunc) (PrdSqliteWorker *worker,
                                      gpointer data,

@@ -8,8 +8,12 @@
 
 #include "config.h"
 
+#include <sqlite3.h>
+
+#include "prd-autocleanups.h"
 #include "prd-error.h"
 #include "prd-sqlite-store-private.h"
+#include "prd-sqlite-store.h"
 
 static gboolean
 add_op (PrdSqliteWorker *worker,
@@ -152,4 +156,57 @@ prd_sqlite_store_version_store_iface_init (PrdVersionStoreInterface *iface)
   iface->add_finish = add_finish;
   iface->list_async = list_async;
   iface->list_finish = list_finish;
+}
+
+/**
+ * prd_sqlite_store_file_records_versions:
+ * @path: a database file, which a running hub may have open
+ * @records: (out): whether it records any version
+ *
+ * Reads @path without a store (a command checks its data folder before it
+ * opens one). A file that is not a prdhub database of a schema with
+ * versions records none: opening it as the store says what is wrong.
+ *
+ * Returns: %FALSE with @error only if the file cannot be opened
+ */
+gboolean
+prd_sqlite_store_file_records_versions (const char *path, gboolean *records, GError **error)
+{
+  g_autoptr (sqlite3) db = NULL;
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+  g_autofree char *wal = NULL;
+  g_autofree char *uri = NULL;
+  int rc;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (records != NULL, FALSE);
+
+  *records = FALSE;
+  /* Without a WAL beside it (no hub has it open), the file alone is the
+   * database: read it as immutable, which makes no -wal or -shm file. */
+  wal = g_strconcat (path, "-wal", NULL);
+  if (!g_file_test (wal, G_FILE_TEST_EXISTS))
+    {
+      g_autofree char *absolute = g_canonicalize_filename (path, NULL);
+      g_autofree char *file_uri = g_filename_to_uri (absolute, NULL, error);
+
+      if (file_uri == NULL)
+        return FALSE;
+      uri = g_strconcat (file_uri, "?immutable=1", NULL);
+    }
+  rc = sqlite3_open_v2 (uri != NULL ? uri : path, &db,
+                        SQLITE_OPEN_READONLY | (uri != NULL ? SQLITE_OPEN_URI : 0), NULL);
+  if (rc != SQLITE_OK)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot open %s: %s", path,
+                   db != NULL ? sqlite3_errmsg (db) : sqlite3_errstr (rc));
+      return FALSE;
+    }
+  sqlite3_busy_timeout (db, 10000);
+  if (sqlite3_prepare_v2 (db, "SELECT EXISTS (SELECT 1 FROM versions)", -1, &stmt, NULL) !=
+          SQLITE_OK ||
+      sqlite3_step (stmt) != SQLITE_ROW)
+    return TRUE;
+  *records = sqlite3_column_int (stmt, 0) != 0;
+  return TRUE;
 }

@@ -22,8 +22,12 @@
  * iterations, not the number of updates. Each write runs inside its own
  * SAVEPOINT: a request that fails (a duplicate id, an unknown site) is rolled
  * back alone and reports its error, the others still commit. Every request's
- * callback fires only after the COMMIT of its transaction returned; if the
- * COMMIT fails, every request of the group fails with it.
+ * callback fires only after the COMMIT of its transaction returned. If the
+ * group fails as a whole (the COMMIT fails, or the database rolls the
+ * transaction back: a full disk, an I/O error), each of its requests runs
+ * again alone, in a transaction of its own, and reports that outcome: a
+ * read is answered, a write that fits still commits, and no result comes
+ * from the rolled-back transaction.
  *
  * Durability. journal_mode=WAL with synchronous=FULL: the WAL is fsynced at
  * every commit, so an acknowledged update survives kill -9 and power loss
@@ -867,7 +871,9 @@ static gboolean
 create_first_update (Worker *w, Request *r, const char *id, gint64 now, GError **error)
 {
   g_autoptr (sqlite3_stmt_reset) stmt = NULL;
+  g_autofree char *requested_id = NULL;
   gint64 *seq;
+  gboolean appended;
 
   stmt = worker_prepare (w,
                          "INSERT INTO prd_sites (prd_id, site, user_id, created_at)"
@@ -880,10 +886,16 @@ create_first_update (Worker *w, Request *r, const char *id, gint64 now, GError *
   sqlite3_bind_int64 (stmt, 3, now);
   if (!step_done (w, stmt, error))
     return FALSE;
-  g_free (r->prd_id);
+  /* op_append_update() reads the PRD and site from @r; they are put back
+   * after, so that the request can run again as it came (a group that
+   * fails runs each of its requests again alone). */
+  requested_id = g_steal_pointer (&r->prd_id);
   r->prd_id = g_strdup (id);
   r->site = 0;
-  if (!op_append_update (w, r, error))
+  appended = op_append_update (w, r, error);
+  g_free (r->prd_id);
+  r->prd_id = g_steal_pointer (&requested_id);
+  if (!appended)
     return FALSE;
   seq = g_steal_pointer (&r->result);
   g_assert (*seq == 1);
@@ -1496,42 +1508,161 @@ request_cancelled (Request *r, GError **error)
   return g_cancellable_set_error_if_cancelled (cancellable, error);
 }
 
-/* Ends the open transaction and completes its requests. */
-static void
-worker_end_transaction (Worker *w, GPtrArray *done, GError *txn_error)
+/* Commits the open transaction of @requests, or rolls it back if
+ * @txn_error (transfer full) is set or the COMMIT fails. */
+static gboolean
+worker_commit (Worker *w, Request **requests, guint n_requests, GError *txn_error, GError **error)
 {
-  g_autoptr (GError) error = txn_error;
+  g_autoptr (GError) local_error = txn_error;
   gboolean wrote = FALSE;
 
-  for (guint i = 0; i < done->len; i++)
+  for (guint i = 0; i < n_requests; i++)
     {
-      Request *r = done->pdata[i];
+      Request *r = requests[i];
 
       if (request_is_write (r) && r->error == NULL && r->changed)
         wrote = TRUE;
     }
 
-  if (error == NULL)
+  if (local_error == NULL)
     {
       gint64 start = g_get_monotonic_time ();
 
-      if (!worker_run (w, "COMMIT", &error))
-        g_prefix_error (&error, "The transaction was not committed: ");
+      if (!worker_run (w, "COMMIT", &local_error))
+        g_prefix_error (&local_error, "The transaction was not committed: ");
       else if (wrote)
         prd_metric_observe (commit_duration,
                             (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
     }
 
-  if (error != NULL)
+  if (local_error != NULL)
     {
       if (!sqlite3_get_autocommit (w->db))
         sqlite3_exec (w->db, "ROLLBACK", NULL, NULL, NULL);
-      for (guint i = 0; i < done->len; i++)
-        request_fail (done->pdata[i], error);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
     }
-  else if (wrote)
+  if (wrote)
+    __atomic_add_fetch (&w->commits, 1, __ATOMIC_SEQ_CST);
+  return TRUE;
+}
+
+/* Runs @r inside the group's transaction, which it begins if *@in_txn is
+ * %FALSE. A failure that dooms the whole transaction goes to @txn_error. */
+static void
+worker_run_request (Worker *w, Request *r, gboolean *in_txn, GError **txn_error)
+{
+  gboolean write = request_is_write (r);
+
+  if (*txn_error != NULL)
     {
-      __atomic_add_fetch (&w->commits, 1, __ATOMIC_SEQ_CST);
+      request_fail (r, *txn_error);
+      return;
+    }
+  if (request_cancelled (r, &r->error))
+    return;
+  if (w->db == NULL)
+    {
+      g_set_error_literal (&r->error, PRD_ERROR, PRD_ERROR_STORAGE, "The database is not open");
+      return;
+    }
+  /* SQLite rolls a whole transaction back by itself on some
+   * errors (I/O, full disk); what follows must not run in autocommit
+   * mode and be reported as failed although it was written. */
+  if (*in_txn && sqlite3_get_autocommit (w->db))
+    {
+      g_set_error_literal (txn_error, PRD_ERROR, PRD_ERROR_STORAGE,
+                           "The transaction was rolled back by the database");
+      request_fail (r, *txn_error);
+      return;
+    }
+  if (!*in_txn)
+    {
+      if (!worker_run (w, "BEGIN IMMEDIATE", &r->error))
+        {
+          g_prefix_error (&r->error, "Cannot start a transaction: ");
+          return;
+        }
+      *in_txn = TRUE;
+    }
+
+  r->changed = write;
+  if (write && !worker_run (w, "SAVEPOINT request", txn_error))
+    {
+      request_fail (r, *txn_error);
+      return;
+    }
+  if (!worker_run_operation (w, r, &r->error) && write)
+    {
+      /* Undo this request alone; the rest of the group still commits. */
+      if (!worker_run (w, "ROLLBACK TO request", txn_error))
+        return;
+    }
+  if (write)
+    (void) worker_run (w, "RELEASE request", txn_error);
+}
+
+/* Forgets what @r's run inside a rolled-back transaction produced. */
+static void
+request_reset (Request *r)
+{
+  if (r->result != NULL && r->result_free != NULL)
+    r->result_free (r->result);
+  r->result = NULL;
+  r->result_free = NULL;
+  g_clear_error (&r->error);
+  r->changed = FALSE;
+}
+
+/* Ends the open transaction and completes its requests. If the group
+ * fails as a whole (its COMMIT, or the database rolled it back: a full disk,
+ * an I/O error), one request's write must not fail the others: each runs
+ * again alone, in a transaction of its own, so that reads are answered and
+ * writes that fit still commit. Nothing a request produced inside the
+ * rolled-back transaction is kept: a read there may have seen the group's
+ * writes that were rolled back. The operations have no effect outside the
+ * database (see the PrdSqliteOpFunc contract), so running one again is
+ * safe. */
+static void
+worker_end_transaction (Worker *w, GPtrArray *done, GError *txn_error)
+{
+  g_autoptr (GError) error = NULL;
+  guint n_ran = 0;
+
+  if (worker_commit (w, (Request **) done->pdata, done->len, txn_error, &error))
+    {
+      worker_post (w, done);
+      return;
+    }
+
+  for (guint i = 0; i < done->len; i++)
+    {
+      Request *r = done->pdata[i];
+
+      if (r->kind != REQUEST_OPEN && r->kind != REQUEST_CLOSE)
+        n_ran++;
+    }
+  if (n_ran > 1)
+    g_debug ("A group of %u requests failed (%s); running each alone", n_ran, error->message);
+
+  for (guint i = 0; i < done->len; i++)
+    {
+      Request *r = done->pdata[i];
+      g_autoptr (GError) alone_error = NULL;
+      g_autoptr (GError) alone_txn_error = NULL;
+      gboolean in_txn = FALSE;
+
+      if (r->kind == REQUEST_OPEN || r->kind == REQUEST_CLOSE)
+        continue;
+      if (n_ran <= 1)
+        {
+          request_fail (r, error);
+          continue;
+        }
+      request_reset (r);
+      worker_run_request (w, r, &in_txn, &alone_txn_error);
+      if (in_txn && !worker_commit (w, &r, 1, g_steal_pointer (&alone_txn_error), &alone_error))
+        request_fail (r, alone_error);
     }
 
   worker_post (w, done);
@@ -1563,7 +1694,6 @@ worker_run_group (Worker *w, GPtrArray *batch, gboolean *quit)
       for (guint i = 0; i < batch->len; i++)
         {
           Request *r = batch->pdata[i];
-          gboolean write = request_is_write (r);
 
           if (r->kind == REQUEST_OPEN || r->kind == REQUEST_CLOSE)
             {
@@ -1581,54 +1711,7 @@ worker_run_group (Worker *w, GPtrArray *batch, gboolean *quit)
             }
 
           g_ptr_array_add (done, r);
-
-          if (txn_error != NULL)
-            {
-              request_fail (r, txn_error);
-              continue;
-            }
-          if (request_cancelled (r, &r->error))
-            continue;
-          if (w->db == NULL)
-            {
-              g_set_error_literal (&r->error, PRD_ERROR, PRD_ERROR_STORAGE,
-                                   "The database is not open");
-              continue;
-            }
-          /* SQLite rolls a whole transaction back by itself on some
-           * errors (I/O, full disk); what follows must not run in autocommit
-           * mode and be reported as failed although it was written. */
-          if (in_txn && sqlite3_get_autocommit (w->db))
-            {
-              g_set_error_literal (&txn_error, PRD_ERROR, PRD_ERROR_STORAGE,
-                                   "The transaction was rolled back by the database");
-              request_fail (r, txn_error);
-              continue;
-            }
-          if (!in_txn)
-            {
-              if (!worker_run (w, "BEGIN IMMEDIATE", &r->error))
-                {
-                  g_prefix_error (&r->error, "Cannot start a transaction: ");
-                  continue;
-                }
-              in_txn = TRUE;
-            }
-
-          r->changed = write;
-          if (write && !worker_run (w, "SAVEPOINT request", &txn_error))
-            {
-              request_fail (r, txn_error);
-              continue;
-            }
-          if (!worker_run_operation (w, r, &r->error) && write)
-            {
-              /* Undo this request alone; the rest of the group still commits. */
-              if (!worker_run (w, "ROLLBACK TO request", &txn_error))
-                continue;
-            }
-          if (write && !worker_run (w, "RELEASE request", &txn_error))
-            continue;
+          worker_run_request (w, r, &in_txn, &txn_error);
         }
 
       g_ptr_array_unref (batch);
@@ -2387,8 +2470,29 @@ prd_sqlite_store_iface_init (PrdStoreInterface *iface)
 /* SQLite's backup API gives a consistent copy: one read transaction for the
  * whole copy, which in WAL mode neither waits for the hub's writes nor holds
  * them up. */
+/* Whether the error @rc of a copy is the destination's: the source is only
+ * read, so a full disk or a failed write is the copy's. */
 static gboolean
-backup_database (sqlite3 *from, sqlite3 *to, GError **error)
+is_write_error (int rc)
+{
+  switch (rc & 0xff)
+    {
+      case SQLITE_FULL:
+      case SQLITE_READONLY:
+      case SQLITE_CANTOPEN:
+        return TRUE;
+      case SQLITE_IOERR:
+        return rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR_FSYNC ||
+               rc == SQLITE_IOERR_DIR_FSYNC || rc == SQLITE_IOERR_TRUNCATE;
+      default:
+        return FALSE;
+    }
+}
+
+/* Copies @from (the file @source) into @to (the file @dest); an error names
+ * the file it is about. */
+static gboolean
+backup_database (sqlite3 *from, sqlite3 *to, const char *source, const char *dest, GError **error)
 {
   sqlite3_backup *backup = sqlite3_backup_init (to, "main", from, "main");
   int rc;
@@ -2404,7 +2508,19 @@ backup_database (sqlite3 *from, sqlite3 *to, GError **error)
   while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
   sqlite3_backup_finish (backup);
   if (rc != SQLITE_DONE)
-    return set_sqlite_error (error, NULL, rc, "Cannot copy the database");
+    {
+      if (is_write_error (rc))
+        {
+          set_sqlite_error (error, NULL, rc, "Cannot write the copy of the database");
+          g_prefix_error (error, "%s: ", dest);
+        }
+      else
+        {
+          set_sqlite_error (error, NULL, rc, "Cannot copy the database");
+          g_prefix_error (error, "%s: ", source);
+        }
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -2500,19 +2616,24 @@ prd_sqlite_store_copy_file (
                    to != NULL ? sqlite3_errmsg (to) : sqlite3_errstr (rc));
       return FALSE;
     }
-  if (!backup_database (from, to, error))
-    {
-      g_prefix_error (error, "%s: ", source);
-      return FALSE;
-    }
+  if (!backup_database (from, to, source, dest, error))
+    return FALSE;
   /* The copy is one file: reading it later (a restore opens a backup
    * read-only) must not make WAL files beside it. The hub turns WAL on
    * again when it opens a restored database. */
   if (sqlite3_exec (to, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK)
-    return set_sqlite_error (error, to, sqlite3_errcode (to), "Cannot make the copy one file");
+    {
+      set_sqlite_error (error, to, sqlite3_errcode (to), "Cannot make the copy one file");
+      g_prefix_error (error, "%s: ", dest);
+      return FALSE;
+    }
   rc = sqlite3_prepare_v2 (to, "PRAGMA quick_check", -1, &check, NULL);
   if (rc != SQLITE_OK || (rc = sqlite3_step (check)) != SQLITE_ROW)
-    return set_sqlite_error (error, to, rc, "Cannot check the copy");
+    {
+      set_sqlite_error (error, to, rc, "Cannot check the copy");
+      g_prefix_error (error, "%s: ", dest);
+      return FALSE;
+    }
   if (g_strcmp0 ((const char *) sqlite3_column_text (check, 0), "ok") != 0)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA, "The copy %s is damaged: %s", dest,

@@ -24,5 +24,7 @@ gboolean prd_sqlite_store_copy_file (const char *source,
                                      int *schema_version,
                                      GError **error);
 gboolean prd_sqlite_store_check_unused (const char *path, GError **error);
+gboolean
+prd_sqlite_store_file_records_versions (const char *path, gboolean *records, GError **error);
 
 G_END_DECLS

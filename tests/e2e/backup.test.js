@@ -14,7 +14,7 @@ import path from 'node:path';
 import {
   PRDHUB_BIN, START_TIMEOUT_MS, startHub, tmpDir, signJwt, claims, connect, assertCleanStop,
 } from './helpers/hub.js';
-import { request, join, bump, user, rest, PRDS } from './collab-helpers.js';
+import { request, join, bump, user, rest, client, createPrd, PRDS } from './collab-helpers.js';
 
 const CONFIG = '[rate-limit]\ndefault = 1000000/1\ncollab = 1000000/1\n';
 // No session bus: the secrets go to the owner-only files a backup copies
@@ -357,6 +357,107 @@ function serveOnce(dataDir) {
     proc.once('exit', (status) => resolve({ status, stdout, stderr }));
   });
 }
+
+// A destination that fills up: the error names the copy being written, not
+// the data folder's database (a file size limit acts as a full disk;
+// SIGXFSZ ignored, as an ignored signal stays ignored across exec), and
+// nothing of the backup is left.
+test('a backup whose destination fills up names the copy, and leaves nothing', () => {
+  const work = tmpDir('prdhub-e2e-backup-full-');
+  const data = path.join(work, 'data');
+  try {
+    fs.mkdirSync(data, { mode: 0o700 });
+    const made = prdhub(['prd', 'create', '--title', 'T', '--data-dir', data]);
+    assert.equal(made.status, 0, made.stderr);
+    // larger than the limit below, which leaves room for reading it (its -shm)
+    assert.ok(fs.statSync(path.join(data, 'prdhub.db')).size > 65536);
+    const full = spawnSync('/bin/sh', ['-c', 'trap "" XFSZ; exec prlimit --fsize=65536 "$0" "$@"',
+      PRDHUB_BIN, 'backup', path.join(work, 'b-full'), '--data-dir', data],
+    { encoding: 'utf8', env: { ...process.env, ...NO_BUS } });
+    assert.equal(full.status, 1, full.stderr);
+    assert.match(full.stderr,
+      /: \S+\/\.b-full\.partial-\w+\/prdhub\.db: Cannot write the copy of the database: /);
+    assert.ok(!fs.existsSync(path.join(work, 'b-full')));
+    assert.deepEqual(fs.readdirSync(work).filter((f) => f.includes('partial')), []);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
+// A data folder that lost its database (deleted, or emptied) while its
+// versions repository holds versions, or lost its versions repository
+// while the database records versions, is refused by `serve`, `backup`
+// and the commands that open it, naming what is missing and what to do,
+// and nothing is made in its place. A ref that is there but cannot be read
+// fails a backup, naming it, instead of being left out of it.
+test('a data folder missing its database or versions, or with an unreadable ref, is refused', async () => {
+  const work = tmpDir('prdhub-e2e-damaged-');
+  const data = path.join(work, 'data');
+  try {
+    const hub = await startHub({ args: ['--data-dir', data] });
+    const alice = user('damaged_alice');
+    const prdId = await createPrd(hub, 'Damaged', 'text\n', alice);
+    const s = await client(hub, alice);
+    await join(s, prdId);
+    for (const versionType of ['minor', 'patch']) {
+      const v = await request(s, 'create-version', { prdId, changelog: versionType, versionType, force: true });
+      assert.equal(v.ok, true, JSON.stringify(v));
+    }
+    s.close();
+    await assertCleanStop(hub, 'the hub that made the versions');
+
+    const copy = (name, damage) => {
+      const dir = path.join(work, name);
+      fs.cpSync(data, dir, { recursive: true });
+      damage(dir);
+      return dir;
+    };
+    const refuses = async (dir, pattern) => {
+      const before = listing(dir);
+      const dest = path.join(work, `${path.basename(dir)}-backup`);
+      let res = prdhub(['backup', dest, '--data-dir', dir]);
+      assert.equal(res.status, 1, res.stderr);
+      assert.match(res.stderr, new RegExp(`Nothing was backed up: ${pattern.source}`));
+      assert.ok(!fs.existsSync(dest));
+      res = prdhub(['prd', 'list', '--data-dir', dir]);
+      assert.equal(res.status, 1, res.stderr);
+      assert.match(res.stderr, pattern);
+      await assert.rejects(startHub({ args: ['--data-dir', dir] }),
+        (err) => /exited early \(code 1/.test(err.message) && pattern.test(err.message));
+      // nothing made in place of what is missing (the lock file aside)
+      assert.deepEqual(listing(dir).filter((f) => f !== 'prdhub.lock'), before.filter((f) => f !== 'prdhub.lock'));
+    };
+    const dbFiles = ['prdhub.db', 'prdhub.db-wal', 'prdhub.db-shm'];
+
+    await refuses(copy('db-missing', (d) => dbFiles.forEach((f) => fs.rmSync(path.join(d, f), { force: true }))),
+      /The database \S+prdhub\.db is missing, but the versions repository \S+versions\.git holds versions.*Restore a backup/);
+    await refuses(copy('db-empty', (d) => {
+      dbFiles.forEach((f) => fs.rmSync(path.join(d, f), { force: true }));
+      fs.writeFileSync(path.join(d, 'prdhub.db'), '');
+    }), /The database \S+prdhub\.db is empty, but the versions repository/);
+    await refuses(copy('git-missing', (d) => fs.rmSync(path.join(d, 'versions.git'), { recursive: true })),
+      /The database \S+prdhub\.db records versions of PRDs, but the versions repository \S+versions\.git is missing/);
+
+    // A loose ref that libgit2 cannot parse: the backup fails and names it.
+    for (const ref of [`refs/tags/${prdId}/v0.2.0`, 'refs/heads/main']) {
+      const dir = copy(`bad-${ref.replaceAll('/', '-')}`, (d) => fs.writeFileSync(path.join(d, 'versions.git', ref), 'zz\n'));
+      const dest = path.join(work, `${path.basename(dir)}-backup`);
+      const res = prdhub(['backup', dest, '--data-dir', dir]);
+      assert.equal(res.status, 1, res.stderr);
+      assert.match(res.stderr, new RegExp(`Nothing was backed up: Cannot read the ref ${ref} of `));
+      assert.ok(!fs.existsSync(dest));
+    }
+    assert.deepEqual(fs.readdirSync(work).filter((f) => f.includes('partial')), []);
+
+    // The undamaged folder backs up, with both tags.
+    const res = prdhub(['backup', path.join(work, 'good'), '--data-dir', data]);
+    assert.equal(res.status, 0, res.stderr);
+    const tags = spawnSync('git', ['--git-dir', path.join(work, 'good', 'versions.git'), 'tag', '-l'], { encoding: 'utf8' });
+    assert.deepEqual(tags.stdout.trim().split('\n'), [`${prdId}/v0.2.0`, `${prdId}/v0.2.1`]);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
 
 test('a restore killed while it swaps files is finished, or undone, by the next command or hub',
   async () => {

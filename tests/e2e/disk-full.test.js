@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startHub, tmpDir } from './helpers/hub.js';
+import { startHub, tmpDir, token } from './helpers/hub.js';
 import { bump, client, createPrd, join, once, request, rest, user } from './collab-helpers.js';
 
 function largestFile(dir) {
@@ -128,6 +128,56 @@ test('a full disk refuses edits with STORAGE_ERROR, loses nothing acknowledged, 
     assert.match(hub.stderr(), /did not mark a clean stop/);
     const after = (await rest(hub, 'GET', `/api/prds/${prdId}`)).json;
     assert.equal(after.content, [...acked].reverse().join('') + 'start\n');
+  } finally {
+    await hub.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+// A version whose record the database refuses (its commit and tag fit in
+// versions.git, the record does not fit in the database) leaves no tag for
+// a git push to send, and its number is taken again by the next version.
+// The commits stay on main: the history is never rewritten.
+test('a version the database refuses leaves no tag, and the next one reuses its number', async () => {
+  const dataDir = tmpDir('prdhub-e2e-full-version-');
+  const config = '[collab]\nsnapshot-every=100000\n';
+  const hub = await startHub({ config, args: ['--data-dir', dataDir] });
+  const alice = user('disk_version_alice', { role: 'admin' });
+  const git = (...args) => execFileSync('git', ['--git-dir', path.join(dataDir, 'versions.git'), ...args],
+    { encoding: 'utf8' });
+  try {
+    const prdId = await createPrd(hub, 'Disk full versions', 'aaa\n', alice);
+    const socket = await client(hub, alice);
+    const { siteId, vector } = await join(socket, prdId);
+    const first = await request(socket, 'create-version', { prdId, changelog: 'first', versionType: 'minor' });
+    assert.equal(first.version?.version, '0.2.0', JSON.stringify(first));
+    const next = bump(vector, siteId);
+    assert.equal((await request(socket, 'content-update', {
+      prdId, operation: { type: 'insert', position: 0, content: 'NEW ' }, stateVector: next,
+    })).ok, true);
+
+    // No room left in the database's files; small git objects still fit.
+    setFileSizeLimit(hub.pid, largestFile(dataDir));
+    for (let i = 0; i < 3; i++) {
+      const refused = await request(socket, 'create-version', {
+        prdId, changelog: `during ${i}`, versionType: 'patch', force: true,
+      });
+      assert.equal(refused.error?.code, 'STORAGE_ERROR', JSON.stringify(refused));
+    }
+    assert.deepEqual(git('for-each-ref', '--format=%(refname)', 'refs/tags').trim().split('\n'),
+      [`refs/tags/${prdId}/v0.2.0`]);
+
+    setFileSizeLimit(hub.pid, 'unlimited');
+    await join(socket, prdId);
+    const after = await request(socket, 'create-version', {
+      prdId, changelog: 'after', versionType: 'patch', force: true,
+    });
+    assert.equal(after.version?.version, '0.2.1', JSON.stringify(after));
+    const versions = (await rest(hub, 'GET', `/api/prds/${prdId}/versions`, { tok: token(alice) })).json;
+    assert.deepEqual(versions.versions.map((v) => `${v.version} ${v.changelog}`), ['0.2.0 first', '0.2.1 after']);
+    assert.deepEqual(git('for-each-ref', '--format=%(refname) %(contents:subject)', 'refs/tags').trim().split('\n'),
+      [`refs/tags/${prdId}/v0.2.0 first`, `refs/tags/${prdId}/v0.2.1 after`]);
+    socket.close();
   } finally {
     await hub.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
