@@ -552,6 +552,8 @@ test_deleted_before_record (Fixture *f, gconstpointer data)
   gint64 id;
 
   g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  /* The hub may still be committing what the PRD's creation started. */
+  sqlite3_busy_timeout (db, 30000);
   g_assert_cmpint (sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, NULL), ==, SQLITE_OK);
   id = prd_test_client_emit (alice, "create-version", payload);
   /* Answered at once, after the create-version was handled. */
