@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * What managing PRDs keeps: archiving and renaming (PrdManageStore on
- * SQLite), a user's notifications newest first with the unread filter and
- * the paging cursor, and purging a deleted PRD's versions from git.
+ * SQLite), the organization's PRDs a page at a time, a user's notifications newest first with the
+ * unread filter and the paging cursor, and purging a deleted PRD's versions from git.
  */
 #include "config.h"
 
@@ -114,6 +114,108 @@ test_archive_and_rename (Fixture *f, gconstpointer data)
   reopened = get (f, "prd_a");
   g_assert_cmpstr (reopened->title, ==, "Alpha 3");
   g_assert_cmpint (reopened->archived_at, ==, 0);
+}
+
+/* The ids of one page of @org's PRDs, joined with spaces; its last PRD's
+ * position in @last_created_at and @last_id (when not %NULL). */
+static char *
+list_page (Fixture *f,
+           const char *org,
+           PrdManageListWhich which,
+           gint64 after_created_at,
+           const char *after_id,
+           guint limit,
+           gint64 *last_created_at,
+           char **last_id)
+{
+  g_autoptr (GAsyncResult) res =
+      PRD_TEST_WAIT_FOR (prd_manage_store_list_page_async, PRD_MANAGE_STORE (f->store), org, which,
+                         after_created_at, after_id, limit, NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) infos =
+      prd_manage_store_list_page_finish (PRD_MANAGE_STORE (f->store), res, &error);
+  g_autoptr (GString) ids = g_string_new (NULL);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < infos->len; i++)
+    {
+      PrdStoreInfo *info = g_ptr_array_index (infos, i);
+
+      g_assert_cmpstr (info->org, ==, org);
+      g_string_append_printf (ids, "%s%s", i == 0 ? "" : " ", info->id);
+      if (last_created_at != NULL)
+        *last_created_at = info->created_at;
+      if (last_id != NULL)
+        {
+          g_free (*last_id);
+          *last_id = g_strdup (info->id);
+        }
+    }
+  return g_string_free (g_steal_pointer (&ids), FALSE);
+}
+
+static void
+test_list_page (Fixture *f, gconstpointer data)
+{
+  const char *const more[] = { "prd_b", "prd_c", "prd_d", "prd_e" };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *last_id = NULL;
+  gint64 last_created_at = 0;
+  char *page;
+
+  for (guint i = 0; i < G_N_ELEMENTS (more); i++)
+    {
+      g_autoptr (PrdStoreInfo) info =
+          prd_test_store_create (f->store, more[i], "org_a", more[i], "alice", &error);
+
+      g_assert_no_error (error);
+    }
+  {
+    g_autoptr (PrdStoreInfo) other =
+        prd_test_store_create (f->store, "prd_x", "org_b", "Other", "bob", &error);
+    g_autoptr (PrdStoreInfo) b = update (f, "prd_b", NULL, PRD_MANAGE_ARCHIVE_SET, &error);
+    g_autoptr (PrdStoreInfo) d = update (f, "prd_d", NULL, PRD_MANAGE_ARCHIVE_SET, &error);
+
+    g_assert_no_error (error);
+  }
+
+  /* Each filter, in creation order, a page at a time. */
+  page = list_page (f, "org_a", PRD_MANAGE_LIST_ACTIVE, 0, NULL, 2, &last_created_at, &last_id);
+  g_assert_cmpstr (page, ==, "prd_a prd_c");
+  g_free (page);
+  page = list_page (f, "org_a", PRD_MANAGE_LIST_ACTIVE, last_created_at, last_id, 2, NULL, NULL);
+  g_assert_cmpstr (page, ==, "prd_e");
+  g_free (page);
+  page = list_page (f, "org_a", PRD_MANAGE_LIST_ARCHIVED, 0, NULL, 10, NULL, NULL);
+  g_assert_cmpstr (page, ==, "prd_b prd_d");
+  g_free (page);
+  page = list_page (f, "org_a", PRD_MANAGE_LIST_ALL, 0, NULL, 3, &last_created_at, &last_id);
+  g_assert_cmpstr (page, ==, "prd_a prd_b prd_c");
+  g_free (page);
+  g_assert_cmpstr (last_id, ==, "prd_c");
+
+  /* The cursor is a position: its PRD deleted, the next page still
+   * starts right after it; one created meanwhile comes last. */
+  {
+    g_autoptr (GAsyncResult) res =
+        PRD_TEST_WAIT_FOR (prd_store_delete_async, f->store, "prd_c", NULL);
+    g_autoptr (PrdStoreInfo) late =
+        prd_test_store_create (f->store, "prd_0", "org_a", "Late", "alice", &error);
+
+    g_assert_true (prd_store_delete_finish (f->store, res, &error));
+    g_assert_no_error (error);
+  }
+  page = list_page (f, "org_a", PRD_MANAGE_LIST_ALL, last_created_at, last_id, 3, NULL, NULL);
+  g_assert_cmpstr (page, ==, "prd_d prd_e prd_0");
+  g_free (page);
+
+  /* Another organization's, and past the end. */
+  page = list_page (f, "org_b", PRD_MANAGE_LIST_ALL, 0, NULL, 100, NULL, NULL);
+  g_assert_cmpstr (page, ==, "prd_x");
+  g_free (page);
+  page = list_page (f, "org_b", PRD_MANAGE_LIST_ALL, G_MAXINT64, "prd_x", 100, NULL, NULL);
+  g_assert_cmpstr (page, ==, "");
+  g_free (page);
 }
 
 static void
@@ -355,6 +457,8 @@ main (int argc, char *argv[])
   g_test_add ("/prd/manage-store/archive-and-rename", Fixture, NULL, fixture_set_up,
               test_archive_and_rename, fixture_tear_down);
   g_test_add ("/prd/manage-store/refusals", Fixture, NULL, fixture_set_up, test_refusals,
+              fixture_tear_down);
+  g_test_add ("/prd/manage-store/list-page", Fixture, NULL, fixture_set_up, test_list_page,
               fixture_tear_down);
   g_test_add ("/prd/manage-store/notifications-newest-first", Fixture, NULL, fixture_set_up,
               test_notifications_newest_first, fixture_tear_down);

@@ -2,8 +2,10 @@
 /*
  * The PRDs' own REST routes (on the router of prd-hub-rest.c):
  *
- *   GET  /api/prds[?archived=false|true|all]   the caller's organization's PRDs
- *                                   (by default those not archived)
+ *   GET  /api/prds[?archived=false|true|all][&limit=N][&after=CURSOR]
+ *                                   {prds, nextAfter}: a page of the caller's
+ *                                   organization's PRDs, oldest first (by
+ *                                   default those not archived)
  *   POST /api/prds                  {title, content?} → 201 + Location
  *   GET  /api/prds/{id}             content, version, stateVector, updatedAt …
  *   GET  /api/prds/{id}/export.md   the Markdown text
@@ -18,6 +20,7 @@
 #include "prd-hub-room.h"
 #include "prd-hub.h"
 #include "prd-json.h"
+#include "prd-manage-store.h"
 
 #include "prd-hub-rest-prds.h"
 
@@ -130,40 +133,64 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
   call_finish (call);
 }
 
+/* The list: one page of the organization's PRDs (prd_manage_store_list_page_async()). */
+typedef struct
+{
+  SoupServerMessage *msg; /* (owned) */
+  gint64 limit;
+} ListCall;
+
+static void
+list_call_finish (ListCall *call)
+{
+  soup_server_message_unpause (call->msg);
+  g_clear_object (&call->msg);
+  g_free (call);
+}
+
 static void
 on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  Call *call = user_data;
+  ListCall *call = user_data;
   g_autoptr (GPtrArray) infos = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (JsonNode) node = NULL;
+  const PrdStoreInfo *last = NULL;
 
-  infos = prd_store_list_finish (PRD_STORE (source), result, &error);
+  infos = prd_manage_store_list_page_finish (PRD_MANAGE_STORE (source), result, &error);
   if (infos == NULL)
     {
       prd_hub_rest_respond_error (call->msg, error);
-      call_finish (call);
+      list_call_finish (call);
       return;
     }
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "prds");
   json_builder_begin_array (builder);
-  for (guint i = 0; i < infos->len; i++)
+  /* The query reads one PRD more than the page to know whether more follow. */
+  for (guint i = 0; i < infos->len && i < (guint64) call->limit; i++)
     {
-      PrdStoreInfo *info = g_ptr_array_index (infos, i);
-
-      if (call->archived != 2 && (info->archived_at != 0) != (call->archived == 1))
-        continue;
+      last = g_ptr_array_index (infos, i);
       json_builder_begin_object (builder);
-      add_info (builder, info);
+      add_info (builder, last);
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
+  json_builder_set_member_name (builder, "nextAfter");
+  if (infos->len > (guint64) call->limit)
+    {
+      g_autofree char *cursor =
+          g_strdup_printf ("%" G_GINT64_FORMAT ".%s", last->created_at, last->id);
+
+      json_builder_add_string_value (builder, cursor);
+    }
+  else
+    json_builder_add_null_value (builder);
   json_builder_end_object (builder);
   node = json_builder_get_root (builder);
   prd_hub_rest_respond_json (call->msg, SOUP_STATUS_OK, node);
-  call_finish (call);
+  list_call_finish (call);
 }
 
 static void
@@ -268,6 +295,25 @@ create (Routes *routes, Call *call)
       NULL, on_created, call);
 }
 
+/* A cursor of the list (nextAfter): the last PRD's `created_at`, a dot and its id. */
+static gboolean
+parse_list_cursor (const char *text, gint64 *created_at, char **prd_id)
+{
+  const char *dot = text != NULL ? strchr (text, '.') : NULL;
+  g_autofree char *number = NULL;
+  gint64 value;
+
+  if (dot == NULL || dot == text)
+    return FALSE;
+  number = g_strndup (text, dot - text);
+  if (!g_ascii_string_to_signed (number, 10, 0, G_MAXINT64, &value, NULL) ||
+      !prd_store_validate_prd_id (dot + 1, NULL))
+    return FALSE;
+  *created_at = value;
+  *prd_id = g_strdup (dot + 1);
+  return TRUE;
+}
+
 static void
 handle_list (SoupServerMessage *msg,
              const PrdIdentity *identity,
@@ -277,25 +323,51 @@ handle_list (SoupServerMessage *msg,
 {
   Routes *routes = user_data;
   const char *archived = query != NULL ? g_hash_table_lookup (query, "archived") : NULL;
-  Call *call;
-  int which;
+  const char *limit_text = query != NULL ? g_hash_table_lookup (query, "limit") : NULL;
+  const char *after = query != NULL ? g_hash_table_lookup (query, "after") : NULL;
+  g_autofree char *after_id = NULL;
+  gint64 after_created_at = 0;
+  guint64 limit = PRD_HUB_REST_PRDS_DEFAULT_LIMIT;
+  PrdManageListWhich which;
+  ListCall *call;
 
   if (archived == NULL || g_str_equal (archived, "false"))
-    which = 0;
+    which = PRD_MANAGE_LIST_ACTIVE;
   else if (g_str_equal (archived, "true"))
-    which = 1;
+    which = PRD_MANAGE_LIST_ARCHIVED;
   else if (g_str_equal (archived, "all"))
-    which = 2;
+    which = PRD_MANAGE_LIST_ALL;
   else
     {
       prd_hub_rest_respond_error_literal (msg, PRD_ERROR_INVALID_PAYLOAD,
                                           "archived must be false, true or all");
       return;
     }
-  call = call_new (msg, identity);
-  call->archived = which;
+  if (limit_text != NULL &&
+      !g_ascii_string_to_unsigned (limit_text, 10, 1, PRD_HUB_REST_PRDS_MAX_LIMIT, &limit, NULL))
+    {
+      g_autofree char *message =
+          g_strdup_printf ("limit must be an integer from 1 to %d", PRD_HUB_REST_PRDS_MAX_LIMIT);
+
+      prd_hub_rest_respond_error_literal (msg, PRD_ERROR_INVALID_PAYLOAD, message);
+      return;
+    }
+  if (after != NULL && !parse_list_cursor (after, &after_created_at, &after_id))
+    {
+      prd_hub_rest_respond_error_literal (
+          msg, PRD_ERROR_INVALID_PAYLOAD,
+          "after must be a cursor (nextAfter of the previous page)");
+      return;
+    }
+  call = g_new0 (ListCall, 1);
+  call->msg = g_object_ref (msg);
+  call->limit = (gint64) limit;
   soup_server_message_pause (msg);
-  prd_store_list_async (routes->store, identity->org, NULL, on_listed, call);
+  /* One PRD more than the page, to know whether more follow. The store is
+   * the hub's SQLite store, which manages PRDs too (prd-hub.c). */
+  prd_manage_store_list_page_async (PRD_MANAGE_STORE (routes->store), identity->org, which,
+                                    after_created_at, after_id, (guint) limit + 1, NULL, on_listed,
+                                    call);
 }
 
 static void

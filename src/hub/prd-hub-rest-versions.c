@@ -2,7 +2,9 @@
 /*
  * The versions' REST routes (on the router of prd-hub-rest.c):
  *
- *   GET /api/prds/{id}/versions             {prdId, versions}, oldest first
+ *   GET /api/prds/{id}/versions[?limit=N][&after=CURSOR]
+ *                                           {prdId, versions, nextAfter}: a
+ *                                           page of them, oldest first
  *   GET /api/prds/{id}/versions/{version}   that version's Markdown
  *   GET /api/prds/{id}/diff?from=&to=       a unified diff of two versions
  *   POST /api/prds/{id}/versions {changelog, versionType?, force?}
@@ -55,6 +57,8 @@ typedef struct
   Route route;
   char *version;
   char *to_version;
+  gint64 after; /* ROUTE_LIST: the cursor (0: the first page) */
+  gint64 limit; /* ROUTE_LIST: the page's size */
 } Call;
 
 static void
@@ -99,8 +103,9 @@ on_rest_listed (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
   JsonObject *object;
   JsonArray *array;
+  gint64 last = 0;
 
-  records = prd_version_store_list_finish (PRD_VERSION_STORE (source), result, &error);
+  records = prd_version_store_list_page_finish (PRD_VERSION_STORE (source), result, &error);
   if (records == NULL)
     {
       call_fail (call, error);
@@ -110,9 +115,23 @@ on_rest_listed (GObject *source, GAsyncResult *result, gpointer user_data)
   json_node_take_object (node, object);
   json_object_set_string_member (object, "prdId", call->prd_id);
   array = json_array_new ();
-  for (guint i = 0; i < records->len; i++)
-    json_array_add_element (array, prd_hub_version_to_json (g_ptr_array_index (records, i)));
+  /* The query reads one version more than the page to know whether more follow. */
+  for (guint i = 0; i < records->len && i < (guint64) call->limit; i++)
+    {
+      PrdVersionRecord *record = g_ptr_array_index (records, i);
+
+      last = record->seq;
+      json_array_add_element (array, prd_hub_version_to_json (record));
+    }
   json_object_set_array_member (object, "versions", array);
+  if (records->len > (guint64) call->limit)
+    {
+      g_autofree char *cursor = g_strdup_printf ("%" G_GINT64_FORMAT, last);
+
+      json_object_set_string_member (object, "nextAfter", cursor);
+    }
+  else
+    json_object_set_null_member (object, "nextAfter");
   prd_hub_rest_respond_json (call->msg, SOUP_STATUS_OK, node);
   soup_server_message_unpause (call->msg);
   call_free (call);
@@ -166,7 +185,9 @@ on_rest_info (GObject *source, GAsyncResult *result, gpointer user_data)
   switch (call->route)
     {
       case ROUTE_LIST:
-        prd_version_store_list_async (call->versions, call->prd_id, NULL, on_rest_listed, call);
+        /* One version more than the page, to know whether more follow. */
+        prd_version_store_list_page_async (call->versions, call->prd_id, call->after,
+                                           (guint) call->limit + 1, NULL, on_rest_listed, call);
         break;
       case ROUTE_READ:
         prd_git_repo_read_async (call->repo, call->prd_id, call->version, NULL, on_rest_read, call);
@@ -188,7 +209,9 @@ start (SoupServerMessage *msg,
        Routes *routes,
        Route route,
        const char *version,
-       const char *to_version)
+       const char *to_version,
+       gint64 after,
+       gint64 limit)
 {
   Call *call = g_new0 (Call, 1);
 
@@ -201,6 +224,8 @@ start (SoupServerMessage *msg,
   call->route = route;
   call->version = g_strdup (version);
   call->to_version = g_strdup (to_version);
+  call->after = after;
+  call->limit = limit;
   soup_server_message_pause (msg);
   prd_store_get_async (call->store, call->prd_id, NULL, on_rest_info, call);
 }
@@ -212,7 +237,29 @@ handle_list (SoupServerMessage *msg,
              GHashTable *query,
              gpointer user_data)
 {
-  start (msg, identity, params[0], user_data, ROUTE_LIST, NULL, NULL);
+  const char *limit_text = query != NULL ? g_hash_table_lookup (query, "limit") : NULL;
+  const char *after_text = query != NULL ? g_hash_table_lookup (query, "after") : NULL;
+  guint64 limit = PRD_HUB_REST_VERSIONS_DEFAULT_LIMIT, after = 0;
+
+  if (limit_text != NULL && !g_ascii_string_to_unsigned (
+                                limit_text, 10, 1, PRD_HUB_REST_VERSIONS_MAX_LIMIT, &limit, NULL))
+    {
+      g_autofree char *message = g_strdup_printf ("limit must be an integer from 1 to %d",
+                                                  PRD_HUB_REST_VERSIONS_MAX_LIMIT);
+
+      prd_hub_rest_respond_error_literal (msg, PRD_ERROR_INVALID_PAYLOAD, message);
+      return;
+    }
+  if (after_text != NULL &&
+      !g_ascii_string_to_unsigned (after_text, 10, 1, G_MAXINT64, &after, NULL))
+    {
+      prd_hub_rest_respond_error_literal (
+          msg, PRD_ERROR_INVALID_PAYLOAD,
+          "after must be a cursor (nextAfter of the previous page)");
+      return;
+    }
+  start (msg, identity, params[0], user_data, ROUTE_LIST, NULL, NULL, (gint64) after,
+         (gint64) limit);
 }
 
 static void
@@ -227,7 +274,7 @@ handle_read (SoupServerMessage *msg,
   if (!prd_git_validate_version (params[1], &error))
     prd_hub_rest_respond_error (msg, error);
   else
-    start (msg, identity, params[0], user_data, ROUTE_READ, params[1], NULL);
+    start (msg, identity, params[0], user_data, ROUTE_READ, params[1], NULL, 0, 0);
 }
 
 static void
@@ -246,7 +293,7 @@ handle_diff (SoupServerMessage *msg,
                          "The query parameters from and to (versions) are required");
   else if (prd_git_validate_version (from, &error) && prd_git_validate_version (to, &error))
     {
-      start (msg, identity, params[0], user_data, ROUTE_DIFF, from, to);
+      start (msg, identity, params[0], user_data, ROUTE_DIFF, from, to, 0, 0);
       return;
     }
   prd_hub_rest_respond_error (msg, error);

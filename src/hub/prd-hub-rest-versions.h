@@ -9,6 +9,10 @@
 
 G_BEGIN_DECLS
 
+/* Page sizes of GET /api/prds/{id}/versions. */
+#define PRD_HUB_REST_VERSIONS_DEFAULT_LIMIT 100
+#define PRD_HUB_REST_VERSIONS_MAX_LIMIT     100
+
 void prd_hub_rest_versions_add (PrdHubRest *rest,
                                 PrdStore *store,
                                 PrdVersionStore *versions,

@@ -86,6 +86,27 @@ add_finish (PrdVersionStore *self, GAsyncResult *result, GError **error)
   return prd_sqlite_store_run_finish (PRD_SQLITE_STORE (self), result, NULL, error);
 }
 
+/* The columns every list reads, and one row of them as a record. */
+#define RECORD_COLUMNS \
+  "id, version, commit_hash, changelog, created_by_id, created_by_name, created_at, rowid"
+
+static PrdVersionRecord *
+record_from_row (sqlite3_stmt *stmt, const char *prd_id)
+{
+  PrdVersionRecord *record = g_new0 (PrdVersionRecord, 1);
+
+  record->prd_id = g_strdup (prd_id);
+  record->id = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  record->version = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+  record->commit_hash = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
+  record->changelog = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
+  record->created_by_id = g_strdup ((const char *) sqlite3_column_text (stmt, 4));
+  record->created_by_name = g_strdup ((const char *) sqlite3_column_text (stmt, 5));
+  record->created_at = sqlite3_column_int64 (stmt, 6);
+  record->seq = sqlite3_column_int64 (stmt, 7);
+  return record;
+}
+
 static gboolean
 list_op (PrdSqliteWorker *worker,
          gpointer data,
@@ -99,28 +120,13 @@ list_op (PrdSqliteWorker *worker,
       g_ptr_array_new_with_free_func ((GDestroyNotify) prd_version_record_free);
   int rc;
 
-  stmt = prd_sqlite_worker_prepare (worker,
-                                    "SELECT id, version, commit_hash, changelog, created_by_id,"
-                                    " created_by_name, created_at FROM versions"
-                                    " WHERE prd_id = ? ORDER BY rowid",
-                                    error);
+  stmt = prd_sqlite_worker_prepare (
+      worker, "SELECT " RECORD_COLUMNS " FROM versions WHERE prd_id = ? ORDER BY rowid", error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_text (stmt, 1, prd_id, -1, SQLITE_STATIC);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      PrdVersionRecord *record = g_new0 (PrdVersionRecord, 1);
-
-      record->prd_id = g_strdup (prd_id);
-      record->id = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
-      record->version = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
-      record->commit_hash = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
-      record->changelog = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
-      record->created_by_id = g_strdup ((const char *) sqlite3_column_text (stmt, 4));
-      record->created_by_name = g_strdup ((const char *) sqlite3_column_text (stmt, 5));
-      record->created_at = sqlite3_column_int64 (stmt, 6);
-      g_ptr_array_add (records, record);
-    }
+    g_ptr_array_add (records, record_from_row (stmt, prd_id));
   if (rc != SQLITE_DONE)
     return prd_sqlite_worker_set_error (worker, rc, "Cannot list the versions", error);
   *result = g_steal_pointer (&records);
@@ -149,6 +155,81 @@ list_finish (PrdVersionStore *self, GAsyncResult *result, GError **error)
   return records;
 }
 
+typedef struct
+{
+  char *prd_id;
+  gint64 after_seq;
+  guint limit;
+} Page;
+
+static void
+page_free (Page *page)
+{
+  g_free (page->prd_id);
+  g_free (page);
+}
+
+/* versions_by_prd (prd_id, rowid) makes this the page's rows and no more. */
+static gboolean
+list_page_op (PrdSqliteWorker *worker,
+              gpointer data,
+              gpointer *result,
+              GDestroyNotify *result_free,
+              GError **error)
+{
+  Page *page = data;
+  g_autoptr (PrdSqliteStmt) stmt = NULL;
+  g_autoptr (GPtrArray) records =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_version_record_free);
+  int rc;
+
+  stmt = prd_sqlite_worker_prepare (worker,
+                                    "SELECT " RECORD_COLUMNS " FROM versions"
+                                    " WHERE prd_id = ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3",
+                                    error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, page->prd_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, page->after_seq);
+  sqlite3_bind_int64 (stmt, 3, page->limit);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (records, record_from_row (stmt, page->prd_id));
+  if (rc != SQLITE_DONE)
+    return prd_sqlite_worker_set_error (worker, rc, "Cannot list the versions", error);
+  *result = g_steal_pointer (&records);
+  *result_free = (GDestroyNotify) g_ptr_array_unref;
+  return TRUE;
+}
+
+static void
+list_page_async (PrdVersionStore *self,
+                 const char *prd_id,
+                 gint64 after_seq,
+                 guint limit,
+                 GCancellable *cancellable,
+                 GAsyncReadyCallback callback,
+                 gpointer user_data)
+{
+  Page *page = g_new0 (Page, 1);
+
+  page->prd_id = g_strdup (prd_id);
+  page->after_seq = after_seq;
+  page->limit = limit;
+  prd_sqlite_store_run_async (PRD_SQLITE_STORE (self), FALSE, list_page_op, page,
+                              (GDestroyNotify) page_free, list_page_async, cancellable, callback,
+                              user_data);
+}
+
+static GPtrArray *
+list_page_finish (PrdVersionStore *self, GAsyncResult *result, GError **error)
+{
+  gpointer records = NULL;
+
+  if (!prd_sqlite_store_run_finish (PRD_SQLITE_STORE (self), result, &records, error))
+    return NULL;
+  return records;
+}
+
 void
 prd_sqlite_store_version_store_iface_init (PrdVersionStoreInterface *iface)
 {
@@ -156,6 +237,8 @@ prd_sqlite_store_version_store_iface_init (PrdVersionStoreInterface *iface)
   iface->add_finish = add_finish;
   iface->list_async = list_async;
   iface->list_finish = list_finish;
+  iface->list_page_async = list_page_async;
+  iface->list_page_finish = list_page_finish;
 }
 
 /**

@@ -299,6 +299,13 @@ static const char *const migrations[] = {
    "  FROM integration_deliveries) AS numbered"
    "  WHERE integration_deliveries.rowid = numbered.id;"
    "CREATE INDEX integration_deliveries_by_org ON integration_deliveries (org, seq);"),
+  /* Lists read a page at a time (prd-sqlite-store-manage.c,
+   * prd-sqlite-store-versions.c): an organization's PRDs archived or not
+   * in creation order, and a PRD's versions in the order they were
+   * recorded (rowid), each page a range of an index, however long the
+   * list. */
+  ("CREATE INDEX prds_by_org_archived ON prds (org, archived_at != 0, created_at, id);"
+   "CREATE INDEX versions_by_prd ON versions (prd_id);"),
 };
 
 typedef enum

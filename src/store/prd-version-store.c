@@ -35,6 +35,7 @@ prd_version_record_copy (const PrdVersionRecord *record)
   copy->created_by_id = g_strdup (record->created_by_id);
   copy->created_by_name = g_strdup (record->created_by_name);
   copy->created_at = record->created_at;
+  copy->seq = record->seq;
   return copy;
 }
 
@@ -184,4 +185,56 @@ prd_version_store_list_finish (PrdVersionStore *self, GAsyncResult *result, GErr
   if (g_async_result_is_tagged (result, prd_version_store_list_async))
     return g_task_propagate_pointer (G_TASK (result), error);
   return PRD_VERSION_STORE_GET_IFACE (self)->list_finish (self, result, error);
+}
+
+/**
+ * prd_version_store_list_page_async:
+ * @prd_id: the PRD
+ * @after_seq: the @seq of the last version of the previous page, 0 for
+ *   the first page
+ * @limit: how many versions at most (at least 1)
+ *
+ * Reads a page of the versions of @prd_id, oldest first: at most @limit of
+ * those recorded after @after_seq. Its cost is the page's, however many
+ * versions the PRD has. A version recorded meanwhile comes after every one
+ * recorded before it, so paging on never skips or repeats one.
+ */
+void
+prd_version_store_list_page_async (PrdVersionStore *self,
+                                   const char *prd_id,
+                                   gint64 after_seq,
+                                   guint limit,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data)
+{
+  GError *error = NULL;
+
+  g_return_if_fail (PRD_IS_VERSION_STORE (self));
+  g_return_if_fail (after_seq >= 0);
+  g_return_if_fail (limit > 0);
+
+  if (!prd_store_validate_prd_id (prd_id, &error))
+    {
+      g_task_report_error (self, callback, user_data, prd_version_store_list_page_async, error);
+      return;
+    }
+  PRD_VERSION_STORE_GET_IFACE (self)->list_page_async (self, prd_id, after_seq, limit, cancellable,
+                                                       callback, user_data);
+}
+
+/**
+ * prd_version_store_list_page_finish:
+ *
+ * Returns: (transfer full) (element-type PrdVersionRecord): the page's
+ *   versions (empty past the last one), or %NULL with @error set
+ */
+GPtrArray *
+prd_version_store_list_page_finish (PrdVersionStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (PRD_IS_VERSION_STORE (self), NULL);
+
+  if (g_async_result_is_tagged (result, prd_version_store_list_page_async))
+    return g_task_propagate_pointer (G_TASK (result), error);
+  return PRD_VERSION_STORE_GET_IFACE (self)->list_page_finish (self, result, error);
 }

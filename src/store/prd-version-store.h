@@ -30,6 +30,9 @@ G_BEGIN_DECLS
  * @created_by_id: the author's user id
  * @created_by_name: the author's display name
  * @created_at: microseconds since the Unix epoch
+ * @seq: its place in the order versions were recorded (increasing, never
+ *   reused while the PRD exists; the cursor of a page,
+ *   prd_version_store_list_page_async()); 0 for one not read from the store
  */
 typedef struct
 {
@@ -41,6 +44,7 @@ typedef struct
   char *created_by_id;
   char *created_by_name;
   gint64 created_at;
+  gint64 seq;
 } PrdVersionRecord;
 
 PrdVersionRecord *prd_version_record_copy (const PrdVersionRecord *record);
@@ -58,6 +62,8 @@ G_DECLARE_INTERFACE (PrdVersionStore, prd_version_store, PRD, VERSION_STORE, GOb
  * PrdVersionStoreInterface:
  * @add_async: record a version and make it the PRD's current one
  * @list_async: a PRD's versions, oldest first
+ * @list_page_async: at most `limit` of a PRD's versions, oldest first,
+ *   those recorded after the one whose @seq is `after_seq`
  *
  * Arguments reach the implementation already checked.
  */
@@ -78,6 +84,15 @@ struct _PrdVersionStoreInterface
                       GAsyncReadyCallback callback,
                       gpointer user_data);
   GPtrArray *(*list_finish) (PrdVersionStore *self, GAsyncResult *result, GError **error);
+
+  void (*list_page_async) (PrdVersionStore *self,
+                           const char *prd_id,
+                           gint64 after_seq,
+                           guint limit,
+                           GCancellable *cancellable,
+                           GAsyncReadyCallback callback,
+                           gpointer user_data);
+  GPtrArray *(*list_page_finish) (PrdVersionStore *self, GAsyncResult *result, GError **error);
 };
 
 void prd_version_store_add_async (PrdVersionStore *self,
@@ -94,5 +109,15 @@ void prd_version_store_list_async (PrdVersionStore *self,
                                    gpointer user_data);
 GPtrArray *
 prd_version_store_list_finish (PrdVersionStore *self, GAsyncResult *result, GError **error);
+
+void prd_version_store_list_page_async (PrdVersionStore *self,
+                                        const char *prd_id,
+                                        gint64 after_seq,
+                                        guint limit,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer user_data);
+GPtrArray *
+prd_version_store_list_page_finish (PrdVersionStore *self, GAsyncResult *result, GError **error);
 
 G_END_DECLS

@@ -270,3 +270,130 @@ test('archiving stops the hub\'s own writing too: a streaming AI job ends with F
     await ai.stop();
   }
 });
+
+// GET /api/prds a page at a time (docs/protocol.md, "PRD and version lists
+// are paged"): every page in the same order the whole list had, the cursor
+// neither skipping nor repeating a PRD while others are created or deleted.
+async function pageThrough(hub, query, { tok: t } = {}) {
+  const ids = [];
+  let after = null;
+  for (let pages = 0; pages < 100; pages++) {
+    const sep = query === '' ? '?' : '&';
+    const path = `/api/prds${query === '' ? '' : `?${query}`}` +
+      (after === null ? '' : `${sep}after=${encodeURIComponent(after)}`);
+    const res = await rest(hub, 'GET', path, { tok: t });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(Object.keys(res.json).sort(), ['nextAfter', 'prds']);
+    ids.push(...res.json.prds.map((p) => p.id));
+    after = res.json.nextAfter;
+    if (after === null) return ids;
+    assert.equal(typeof after, 'string');
+  }
+  throw new Error('more than 100 pages');
+}
+
+test('GET /api/prds is paged: limit, after, nextAfter, archived filters, edges', async () => {
+  const hub = await startHub();
+  try {
+    const ids = [];
+    for (let i = 0; i < 5; i++) ids.push(await createPrd(hub, `PRD ${i}`));
+    for (const i of [1, 3]) {
+      const res = await rest(hub, 'PATCH', `/api/prds/${ids[i]}`, { body: { archived: true } });
+      assert.equal(res.status, 200, res.text);
+    }
+    const active = [ids[0], ids[2], ids[4]];
+
+    // Pages of 2: two pages, the last one's nextAfter null.
+    const first = await rest(hub, 'GET', '/api/prds?limit=2');
+    assert.equal(first.status, 200, first.text);
+    assert.deepEqual(first.json.prds.map((p) => p.id), active.slice(0, 2));
+    assert.equal(typeof first.json.nextAfter, 'string');
+    const second = await rest(hub, 'GET',
+      `/api/prds?limit=2&after=${encodeURIComponent(first.json.nextAfter)}`);
+    assert.deepEqual(second.json.prds.map((p) => p.id), active.slice(2));
+    assert.equal(second.json.nextAfter, null);
+    // A page exactly as long as what is left: no empty page after it.
+    const exact = await rest(hub, 'GET', '/api/prds?limit=3');
+    assert.deepEqual(exact.json.prds.map((p) => p.id), active);
+    assert.equal(exact.json.nextAfter, null);
+    const one = await rest(hub, 'GET', '/api/prds?limit=1');
+    assert.deepEqual(one.json.prds.map((p) => p.id), [ids[0]]);
+    assert.notEqual(one.json.nextAfter, null);
+    // Each filter pages in SQL: the archived ones, and both.
+    assert.deepEqual(await pageThrough(hub, 'archived=true&limit=1'), [ids[1], ids[3]]);
+    assert.deepEqual(await pageThrough(hub, 'archived=all&limit=2'), ids);
+    assert.deepEqual(await pageThrough(hub, 'limit=100'), active);
+
+    // Creates and deletes between pages: nothing skipped, nothing repeated.
+    const p1 = await rest(hub, 'GET', '/api/prds?archived=all&limit=2');
+    assert.deepEqual(p1.json.prds.map((p) => p.id), ids.slice(0, 2));
+    const late = await createPrd(hub, 'Late');
+    for (const id of [ids[1], ids[2]]) {
+      const del = await rest(hub, 'DELETE', `/api/prds/${id}`, { tok: tok('boss', { role: 'admin' }) });
+      assert.equal(del.status, 200, del.text);
+    }
+    let after = p1.json.nextAfter;
+    const seen = [];
+    for (;;) {
+      const res = await rest(hub, 'GET',
+        `/api/prds?archived=all&limit=2&after=${encodeURIComponent(after)}`);
+      assert.equal(res.status, 200, res.text);
+      seen.push(...res.json.prds.map((p) => p.id));
+      after = res.json.nextAfter;
+      if (after === null) break;
+    }
+    assert.deepEqual(seen, [ids[3], ids[4], late]);
+    assert.deepEqual(await pageThrough(hub, 'archived=all&limit=2'), [ids[0], ids[3], ids[4], late]);
+
+    // Bad values: 400 INVALID_PAYLOAD with a message, whatever else is right.
+    const bad = [
+      ['limit=0', /limit must be an integer from 1 to 100/],
+      ['limit=101', /limit must be an integer from 1 to 100/],
+      ['limit=abc', /limit must be an integer from 1 to 100/],
+      ['limit=-1', /limit/],
+      ['limit=1.5', /limit/],
+      ['limit=', /./],
+      ['limit=2&limit=3', /given more than once/],
+      ['after=garbage', /after must be a cursor \(nextAfter of the previous page\)/],
+      ['after=123', /after must be a cursor/],
+      ['after=.prd_x', /after must be a cursor/],
+      ['after=-5.prd_x', /after must be a cursor/],
+      ['after=12.not%20an%20id', /after must be a cursor/],
+      ['after=12.', /after must be a cursor/],
+      ['after=1&after=2', /given more than once/],
+      ['archived=all&limit=0', /limit/],
+    ];
+    for (const [query, message] of bad) {
+      const res = await rest(hub, 'GET', `/api/prds?${query}`);
+      assert.equal(res.status, 400, `${query}: ${res.text}`);
+      assert.equal(res.json.code, 'INVALID_PAYLOAD', query);
+      assert.match(res.json.message, message, query);
+    }
+  } finally {
+    await hub.stop();
+  }
+});
+
+test('GET /api/prds: the default page is 100 PRDs, the rest on the next page', async () => {
+  const hub = await startHub();
+  try {
+    const ids = [];
+    for (let i = 0; i < 101; i++) ids.push(await createPrd(hub, `PRD ${i}`));
+    const first = await rest(hub, 'GET', '/api/prds');
+    assert.equal(first.status, 200, first.text);
+    assert.deepEqual(first.json.prds.map((p) => p.id), ids.slice(0, 100));
+    assert.equal(typeof first.json.nextAfter, 'string');
+    const max = await rest(hub, 'GET', '/api/prds?limit=100');
+    assert.deepEqual(max.json, first.json);
+    const second = await rest(hub, 'GET',
+      `/api/prds?after=${encodeURIComponent(first.json.nextAfter)}`);
+    assert.deepEqual(second.json.prds.map((p) => p.id), [ids[100]]);
+    assert.equal(second.json.nextAfter, null);
+    // Another organization's viewer pages through its own (empty) list.
+    const other = await rest(hub, 'GET', `/api/prds?after=${encodeURIComponent(first.json.nextAfter)}`,
+      { tok: tok('x', { org: 'org_other', role: 'viewer' }) });
+    assert.deepEqual(other.json, { prds: [], nextAfter: null });
+  } finally {
+    await hub.stop();
+  }
+});

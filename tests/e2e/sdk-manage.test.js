@@ -495,3 +495,31 @@ test('refreshToken keeps a session past its first token\'s exp; an expired one c
     notes.close();
   }
 });
+
+// The hub pages its lists (docs/protocol.md, "PRD and version lists are
+// paged"); listPrds() and listVersions() read every page, the *Page
+// methods one at a time.
+test('listPrds and listVersions read every page; listPrdsPage and listVersionsPage one', async () => {
+  const pager = user('pager', { org: 'org_pages' });
+  const rest = new PrdRestClient({ url: hub.url, token: token(pager) });
+  const ids = [];
+  for (let i = 0; i < 101; i++) ids.push((await rest.createPrd({ title: `P${i}` })).id);
+  assert.deepEqual((await rest.listPrds()).map((p) => p.id), ids);
+  assert.deepEqual((await rest.listPrds({ limit: 3 })).map((p) => p.id), ids.slice(0, 3));
+  const page = await rest.listPrdsPage({ limit: 100 });
+  assert.equal(page.prds.length, 100);
+  const next = await rest.listPrdsPage({ after: page.nextAfter });
+  assert.deepEqual(next.prds.map((p) => p.id), [ids[100]]);
+  assert.equal(next.nextAfter, null);
+  await assert.rejects(rest.listPrdsPage({ limit: 0 }), (e) => e.code === 'INVALID_PAYLOAD' && e.status === 400);
+
+  const prdId = ids[0];
+  const made = [];
+  for (let i = 0; i < 3; i++) made.push((await rest.createVersion(prdId, { changelog: `v${i}`, force: true })).id);
+  assert.deepEqual((await rest.listVersions(prdId)).map((v) => v.id), made);
+  const v1 = await rest.listVersionsPage(prdId, { limit: 2 });
+  assert.deepEqual(v1.versions.map((v) => v.id), made.slice(0, 2));
+  const v2 = await rest.listVersionsPage(prdId, { limit: 2, after: v1.nextAfter });
+  assert.deepEqual(v2.versions.map((v) => v.id), made.slice(2));
+  assert.equal(v2.nextAfter, null);
+});

@@ -292,3 +292,108 @@ test('--autosave-interval and [collab] autosave-interval are validated', async (
   await assert.rejects(startHub({ config: '[collab]\nautosave-interval=86401\n' }),
     /autosave-interval/);
 });
+
+// GET /api/prds/{id}/versions a page at a time (docs/protocol.md, "PRD and
+// version lists are paged"): oldest first, as the whole list was; a version
+// made between pages comes on a later page, none is skipped or repeated.
+async function postVersion(hub, prdId, changelog) {
+  const res = await rest(hub, 'POST', `/api/prds/${prdId}/versions`,
+    { body: { changelog, versionType: 'patch', force: true } });
+  assert.equal(res.status, 201, res.text);
+  return res.json;
+}
+
+test('GET /api/prds/{id}/versions is paged: limit, after, nextAfter, edges', async () => {
+  const hub = await startHub();
+  try {
+    const prdId = await createPrd(hub, 'Paged', 'x');
+    const other = await createPrd(hub, 'Other', 'y');
+    const made = [];
+    for (let i = 0; i < 5; i++) {
+      made.push((await postVersion(hub, prdId, `v${i}`)).id);
+      await postVersion(hub, other, `o${i}`); // interleaved with another PRD's
+    }
+    const path = `/api/prds/${prdId}/versions`;
+
+    const first = await rest(hub, 'GET', `${path}?limit=2`);
+    assert.equal(first.status, 200, first.text);
+    assert.deepEqual(Object.keys(first.json).sort(), ['nextAfter', 'prdId', 'versions']);
+    assert.equal(first.json.prdId, prdId);
+    assert.deepEqual(first.json.versions.map((v) => v.id), made.slice(0, 2));
+    assert.equal(typeof first.json.nextAfter, 'string');
+    // A version made between pages comes last; nothing skipped or repeated.
+    const late = (await postVersion(hub, prdId, 'late')).id;
+    const seen = [...first.json.versions.map((v) => v.id)];
+    let after = first.json.nextAfter;
+    let pages = 1;
+    while (after !== null) {
+      const res = await rest(hub, 'GET', `${path}?limit=2&after=${after}`);
+      assert.equal(res.status, 200, res.text);
+      seen.push(...res.json.versions.map((v) => v.id));
+      after = res.json.nextAfter;
+      pages++;
+    }
+    assert.deepEqual(seen, [...made, late]);
+    assert.equal(pages, 3);
+    // A page exactly as long as what is left: nextAfter null, no empty page.
+    const exact = await rest(hub, 'GET', `${path}?limit=6`);
+    assert.deepEqual(exact.json.versions.map((v) => v.id), [...made, late]);
+    assert.equal(exact.json.nextAfter, null);
+    const whole = await rest(hub, 'GET', path);
+    assert.deepEqual(whole.json.versions.map((v) => v.id), [...made, late]);
+    assert.equal(whole.json.nextAfter, null);
+    // Past the last one: an empty page.
+    const last = await rest(hub, 'GET', `${path}?limit=5`);
+    const past = await rest(hub, 'GET', `${path}?after=${last.json.nextAfter}&limit=1`);
+    assert.deepEqual(past.json.versions.map((v) => v.id), [late]);
+    assert.equal(past.json.nextAfter, null);
+
+    const bad = [
+      ['limit=0', /limit must be an integer from 1 to 100/],
+      ['limit=101', /limit must be an integer from 1 to 100/],
+      ['limit=x', /limit must be an integer from 1 to 100/],
+      ['limit=-2', /limit/],
+      ['limit=2&limit=3', /given more than once/],
+      ['after=0', /after must be a cursor \(nextAfter of the previous page\)/],
+      ['after=-1', /after must be a cursor/],
+      ['after=abc', /after must be a cursor/],
+      ['after=1.5', /after must be a cursor/],
+      ['after=99999999999999999999', /after must be a cursor/],
+      ['after=1&after=2', /given more than once/],
+    ];
+    for (const [query, message] of bad) {
+      const res = await rest(hub, 'GET', `${path}?${query}`);
+      assert.equal(res.status, 400, `${query}: ${res.text}`);
+      assert.equal(res.json.code, 'INVALID_PAYLOAD', query);
+      assert.match(res.json.message, message, query);
+    }
+    // The PRD is checked as before: another organization's is not found.
+    const stranger = await rest(hub, 'GET', `${path}?limit=1`,
+      { tok: token({ sub: 's', org: 'org_other' }) });
+    assert.equal(stranger.status, 404);
+    assert.equal(stranger.json.code, 'PRD_NOT_FOUND');
+  } finally {
+    await hub.stop();
+  }
+});
+
+test('GET /api/prds/{id}/versions: the default page is 100 versions', async () => {
+  const hub = await startHub();
+  try {
+    const prdId = await createPrd(hub, 'Many versions', 'x');
+    const made = [];
+    for (let i = 0; i < 101; i++) made.push((await postVersion(hub, prdId, `v${i}`)).id);
+    const first = await rest(hub, 'GET', `/api/prds/${prdId}/versions`);
+    assert.equal(first.status, 200, first.text);
+    assert.deepEqual(first.json.versions.map((v) => v.id), made.slice(0, 100));
+    assert.equal(typeof first.json.nextAfter, 'string');
+    const max = await rest(hub, 'GET', `/api/prds/${prdId}/versions?limit=100`);
+    assert.deepEqual(max.json, first.json);
+    const second = await rest(hub, 'GET',
+      `/api/prds/${prdId}/versions?after=${first.json.nextAfter}`);
+    assert.deepEqual(second.json.versions.map((v) => v.id), [made[100]]);
+    assert.equal(second.json.nextAfter, null);
+  } finally {
+    await hub.stop();
+  }
+});

@@ -13,6 +13,26 @@ export class ApiError extends Error {
   }
 }
 
+// Every page of a paged list (GET /api/prds, GET /api/prds/{id}/versions,
+// docs/protocol.md "PRD and version lists are paged"): `request` reads one
+// path; the pages' `key` entries are joined into one answer of the first
+// page's shape, so that the list shown is never cut at a page. Stops at a
+// nextAfter of null, or none (a hub from before paging sends the whole
+// list), or one it sent already (a hub that would never end).
+export async function allPages(request, path, key) {
+  const sep = path.includes('?') ? '&' : '?';
+  const seen = new Set();
+  let page = await request('GET', `${path}${sep}limit=100`);
+  const all = { ...page, [key]: [...page[key]] };
+  while (page.nextAfter !== undefined && page.nextAfter !== null && !seen.has(page.nextAfter)) {
+    seen.add(page.nextAfter);
+    page = await request('GET', `${path}${sep}limit=100&after=${encodeURIComponent(page.nextAfter)}`);
+    all[key].push(...page[key]);
+  }
+  all.nextAfter = null;
+  return all;
+}
+
 export function createApi(session) {
   async function request(method, path, { body, accept = 'json' } = {}) {
     const headers = { Authorization: `Bearer ${session.token}` };
@@ -47,12 +67,12 @@ export function createApi(session) {
 
   return {
     request,
-    listPrds: (archived) => request('GET', archived ? `/api/prds?archived=${archived}` : '/api/prds'),
+    listPrds: (archived) => allPages(request, archived ? `/api/prds?archived=${archived}` : '/api/prds', 'prds'),
     getPrd: (id) => request('GET', `/api/prds/${encodeURIComponent(id)}`),
     createPrd: (title, content) => request('POST', '/api/prds', { body: content === undefined ? { title } : { title, content } }),
     updatePrd: (id, fields) => request('PATCH', `/api/prds/${encodeURIComponent(id)}`, { body: fields }),
     deletePrd: (id) => request('DELETE', `/api/prds/${encodeURIComponent(id)}`),
-    versions: (id) => request('GET', `/api/prds/${encodeURIComponent(id)}/versions`),
+    versions: (id) => allPages(request, `/api/prds/${encodeURIComponent(id)}/versions`, 'versions'),
     versionText: (id, v) => request('GET', `/api/prds/${encodeURIComponent(id)}/versions/${encodeURIComponent(v)}`, { accept: 'text' }),
     diff: (id, from, to) => request('GET', `/api/prds/${encodeURIComponent(id)}/diff?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`, { accept: 'text' }),
     presence: (ids) => request('GET', `/api/presence?prdIds=${ids.map(encodeURIComponent).join(',')}`),

@@ -54,19 +54,57 @@ export class PrdRestClient {
     return this._call('GET', '/healthz');
   }
 
-  /**
-   * The organization's PRDs: those not archived (default), with
-   * `{ archived: true }` only the archived ones, with `{ archived: 'all' }` both.
-   */
-  async listPrds({ archived } = {}) {
-    let q = '';
-    if (archived !== undefined) {
-      if (archived !== true && archived !== false && archived !== 'all') {
-        throw new TypeError('archived must be true, false or "all"');
-      }
-      q = `?archived=${archived}`;
+  // Pages through a list route: `page(after)` resolves with one page,
+  // `items(page)` its entries; stops at a `nextAfter` of null (or none: a
+  // hub from before lists were paged answers with the whole list), or at a
+  // cursor the hub gave already (it would never end otherwise).
+  static async _all(page, items) {
+    const all = [];
+    const seen = new Set();
+    let after = null;
+    for (;;) {
+      const p = await page(after);
+      all.push(...items(p));
+      const next = p.nextAfter;
+      if (next === undefined || next === null || seen.has(next)) return all;
+      seen.add(next);
+      after = next;
     }
-    return (await this._call('GET', `/api/prds${q}`)).prds;
+  }
+
+  static _archivedQuery(q, archived) {
+    if (archived === undefined) return;
+    if (archived !== true && archived !== false && archived !== 'all') {
+      throw new TypeError('archived must be true, false or "all"');
+    }
+    q.set('archived', String(archived));
+  }
+
+  /**
+   * One page of the organization's PRDs, oldest first: `{ prds, nextAfter }`
+   * (`nextAfter`: pass it as `after` for the next page; null on the last).
+   * `limit` 1–100 (the hub's default 100); `archived` as for listPrds().
+   */
+  listPrdsPage({ archived, limit, after } = {}) {
+    const q = new URLSearchParams();
+    PrdRestClient._archivedQuery(q, archived);
+    if (limit !== undefined) q.set('limit', String(limit));
+    if (after !== undefined && after !== null) q.set('after', after);
+    const qs = q.toString();
+    return this._call('GET', `/api/prds${qs ? `?${qs}` : ''}`);
+  }
+
+  /**
+   * The organization's PRDs, oldest first: those not archived (default),
+   * with `{ archived: true }` only the archived ones, with
+   * `{ archived: 'all' }` both. Every page of them (one request per 100),
+   * or with `limit` (1–100) only the first `limit`.
+   */
+  async listPrds({ archived, limit } = {}) {
+    PrdRestClient._archivedQuery(new URLSearchParams(), archived);
+    if (limit !== undefined) return (await this.listPrdsPage({ archived, limit })).prds;
+    return PrdRestClient._all((after) => this.listPrdsPage({ archived, limit: 100, after }),
+      (p) => p.prds);
   }
 
   /** Creates a PRD (editors and admins); resolves with it (without content). */
@@ -126,9 +164,29 @@ export class PrdRestClient {
     return this._call('GET', `/api/prds/${PrdRestClient._id(prdId, 'prdId')}/export.md`, { text: true });
   }
 
-  /** The PRD's versions, oldest first. */
-  async listVersions(prdId) {
-    return (await this._call('GET', `/api/prds/${PrdRestClient._id(prdId, 'prdId')}/versions`)).versions;
+  /**
+   * One page of the PRD's versions, oldest first: `{ prdId, versions,
+   * nextAfter }` (`nextAfter`: pass it as `after` for the next page; null
+   * on the last). `limit` 1–100 (the hub's default 100).
+   */
+  listVersionsPage(prdId, { limit, after } = {}) {
+    const q = new URLSearchParams();
+    if (limit !== undefined) q.set('limit', String(limit));
+    if (after !== undefined && after !== null) q.set('after', after);
+    const qs = q.toString();
+    return this._call('GET',
+      `/api/prds/${PrdRestClient._id(prdId, 'prdId')}/versions${qs ? `?${qs}` : ''}`);
+  }
+
+  /**
+   * The PRD's versions, oldest first: every page of them (one request per
+   * 100), or with `limit` (1–100) only the first `limit`.
+   */
+  async listVersions(prdId, { limit } = {}) {
+    PrdRestClient._id(prdId, 'prdId');
+    if (limit !== undefined) return (await this.listVersionsPage(prdId, { limit })).versions;
+    return PrdRestClient._all((after) => this.listVersionsPage(prdId, { limit: 100, after }),
+      (p) => p.versions);
   }
 
   /** The text of one version (`X.Y.Z`). */

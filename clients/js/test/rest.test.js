@@ -39,7 +39,7 @@ test('requests carry the bearer token; ids and query values are encoded', async 
     ['POST', 'http://hub.test:8080/api/prds'],
     ['GET', 'http://hub.test:8080/api/prds/prd_1/diff?from=0.1.0&to=0.2.0%26x'],
     ['GET', 'http://hub.test:8080/api/activity?organizationId=o&limit=5&before=c+1'],
-    ['GET', 'http://hub.test:8080/api/prds/prd_%2F1/versions'],
+    ['GET', 'http://hub.test:8080/api/prds/prd_%2F1/versions?limit=100'],
   ]);
   assert.equal(calls[0].headers.authorization, 'Bearer tok');
   assert.equal(calls[0].headers['content-type'], 'application/json');
@@ -89,8 +89,8 @@ test('managing PRDs, REST versions, notifications and sessions: methods, paths a
   assert.equal(await rest.markNotificationsRead(['notif_a']), 3);
   assert.deepEqual(await rest.listSessions(), [{ id: 's' }]);
   assert.deepEqual(calls.map((c) => [c.method, c.url.slice('http://hub.test'.length), c.body]), [
-    ['GET', '/api/prds?archived=all', undefined],
-    ['GET', '/api/prds?archived=false', undefined],
+    ['GET', '/api/prds?archived=all&limit=100', undefined],
+    ['GET', '/api/prds?archived=false&limit=100', undefined],
     ['PATCH', '/api/prds/prd_1', '{"archived":true}'],
     ['PATCH', '/api/prds/prd_1', '{"title":"N"}'],
     ['DELETE', '/api/prds/prd_1?purgeVersions=true', undefined],
@@ -101,6 +101,56 @@ test('managing PRDs, REST versions, notifications and sessions: methods, paths a
     ['GET', '/api/notifications', undefined],
     ['POST', '/api/notifications/read', '{"ids":["notif_a"]}'],
     ['GET', '/api/sessions', undefined],
+  ]);
+});
+
+// The hub pages its lists (docs/protocol.md, "PRD and version lists are
+// paged"): listPrds() and listVersions() follow nextAfter to the end, so
+// that no caller sees a list cut at 100.
+test('listPrds and listVersions page through every page; limit reads one; pages are exposed', async () => {
+  const { fetch, calls } = recordingFetch([
+    [200, '{"prds":[{"id":"prd_1"},{"id":"prd_2"}],"nextAfter":"5.prd_2"}'],
+    [200, '{"prds":[{"id":"prd_3"}],"nextAfter":"9.prd_3"}'],
+    [200, '{"prds":[],"nextAfter":null}'],
+    [200, '{"prdId":"prd_1","versions":[{"id":"ver_1"}],"nextAfter":"7"}'],
+    [200, '{"prdId":"prd_1","versions":[{"id":"ver_2"}],"nextAfter":null}'],
+    [200, '{"prds":[{"id":"prd_1"}],"nextAfter":"5.prd_1"}'],
+    [200, '{"prdId":"prd_1","versions":[{"id":"ver_1"}],"nextAfter":"7"}'],
+    [200, '{"prds":[{"id":"prd_9"}],"nextAfter":null}'],
+    [200, '{"prdId":"prd_1","versions":[],"nextAfter":null}'],
+    // A hub from before lists were paged: no nextAfter, the whole list.
+    [200, '{"prds":[{"id":"prd_1"}]}'],
+    // A hub that hands out the same cursor again: no endless loop.
+    [200, '{"prds":[{"id":"prd_1"}],"nextAfter":"x"}'],
+    [200, '{"prds":[{"id":"prd_2"}],"nextAfter":"x"}'],
+  ]);
+  const rest = new PrdRestClient({ url: 'http://hub.test', token: 'tok', fetch });
+  assert.deepEqual((await rest.listPrds({ archived: true })).map((p) => p.id),
+    ['prd_1', 'prd_2', 'prd_3']);
+  assert.deepEqual((await rest.listVersions('prd_1')).map((v) => v.id), ['ver_1', 'ver_2']);
+  assert.deepEqual((await rest.listPrds({ limit: 1 })).map((p) => p.id), ['prd_1']);
+  assert.deepEqual((await rest.listVersions('prd_1', { limit: 1 })).map((v) => v.id), ['ver_1']);
+  assert.deepEqual(await rest.listPrdsPage({ archived: 'all', limit: 2, after: '5.prd_1' }),
+    { prds: [{ id: 'prd_9' }], nextAfter: null });
+  assert.deepEqual(await rest.listVersionsPage('prd_1', { after: '7' }),
+    { prdId: 'prd_1', versions: [], nextAfter: null });
+  assert.deepEqual((await rest.listPrds()).map((p) => p.id), ['prd_1']);
+  assert.deepEqual((await rest.listPrds()).map((p) => p.id), ['prd_1', 'prd_2']);
+  await assert.rejects(rest.listPrds({ archived: 'some' }), TypeError);
+  assert.throws(() => rest.listPrdsPage({ archived: 'some' }), TypeError);
+  assert.deepEqual(calls.map((c) => c.url.slice('http://hub.test'.length)), [
+    '/api/prds?archived=true&limit=100',
+    '/api/prds?archived=true&limit=100&after=5.prd_2',
+    '/api/prds?archived=true&limit=100&after=9.prd_3',
+    '/api/prds/prd_1/versions?limit=100',
+    '/api/prds/prd_1/versions?limit=100&after=7',
+    '/api/prds?limit=1',
+    '/api/prds/prd_1/versions?limit=1',
+    '/api/prds?archived=all&limit=2&after=5.prd_1',
+    '/api/prds/prd_1/versions?after=7',
+    '/api/prds?limit=100',
+    '/api/prds?limit=100',
+    '/api/prds?limit=100&after=x',
   ]);
 });
 

@@ -646,6 +646,19 @@ export interface ActivityPage {
   nextBefore: string | null;
 }
 
+export interface PrdsPage {
+  prds: PrdSummary[];
+  /** The cursor of the next page (`after`), or null on the last one. */
+  nextAfter: string | null;
+}
+
+export interface VersionsPage {
+  prdId: string;
+  versions: Version[];
+  /** The cursor of the next page (`after`), or null on the last one. */
+  nextAfter: string | null;
+}
+
 export interface NotificationRecord extends Notification {
   read: boolean;
 }
@@ -683,8 +696,14 @@ export declare class PrdRestClient {
   readonly url: string;
   token: string;
   health(): Promise<{ status: 'ok' }>;
-  /** Not archived (default), only archived (`true`) or both (`'all'`). */
-  listPrds(query?: { archived?: boolean | 'all' }): Promise<PrdSummary[]>;
+  /**
+   * Not archived (default), only archived (`true`) or both (`'all'`), oldest
+   * first: every page (one request per 100), or with `limit` (1–100) the first `limit`.
+   */
+  listPrds(query?: { archived?: boolean | 'all'; limit?: number }): Promise<PrdSummary[]>;
+  /** One page of `GET /api/prds`; pass `nextAfter` as `after` for the next one. */
+  listPrdsPage(query?: { archived?: boolean | 'all'; limit?: number; after?: string | null }):
+    Promise<PrdsPage>;
   /** `PATCH /api/prds/{id}`. */
   updatePrd(prdId: string, update: PrdUpdate): Promise<PrdSummary>;
   archivePrd(prdId: string): Promise<PrdSummary>;
@@ -702,7 +721,11 @@ export declare class PrdRestClient {
   createPrd(prd: { title: string; content?: string }): Promise<PrdSummary>;
   getPrd(prdId: string): Promise<Prd>;
   exportMarkdown(prdId: string): Promise<string>;
-  listVersions(prdId: string): Promise<Version[]>;
+  /** Oldest first: every page (one request per 100), or with `limit` (1–100) the first `limit`. */
+  listVersions(prdId: string, query?: { limit?: number }): Promise<Version[]>;
+  /** One page of `GET /api/prds/{id}/versions`; pass `nextAfter` as `after` for the next one. */
+  listVersionsPage(prdId: string, query?: { limit?: number; after?: string | null }):
+    Promise<VersionsPage>;
   getVersionText(prdId: string, version: string): Promise<string>;
   diff(prdId: string, from: string, to: string): Promise<string>;
   listComments(prdId: string): Promise<Comment[]>;
