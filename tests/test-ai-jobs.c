@@ -603,6 +603,11 @@ test_config (void)
   g_assert_cmpuint (prd_hub_config_get_ai (config)->concurrency, ==, 2);
   g_assert_cmpuint (prd_hub_config_get_ai (config)->hourly_quota, ==, 30);
   g_assert_cmpuint (prd_hub_config_get_ai (config)->max_queued_per_user, ==, 4);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->chunk_interval, ==, 20);
+  g_assert_true (prd_hub_config_set (config, "ai", "chunk-interval", "1000", &error));
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->chunk_interval, ==, 1000);
+  g_assert_true (prd_hub_config_set (config, "ai", "chunk-interval", "0", &error));
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->chunk_interval, ==, 0);
   g_assert_true (prd_hub_config_set (config, "ai", "max-queued-per-user", "1000", &error));
   g_assert_cmpuint (prd_hub_config_get_ai (config)->max_queued_per_user, ==, 1000);
   g_assert_true (prd_hub_config_set (config, "ai", "max-queued-per-user", "1", &error));
@@ -610,13 +615,14 @@ test_config (void)
   g_assert_true (prd_hub_config_set (config, "ai", "hourly-quota", "100", &error));
   g_assert_cmpuint (prd_hub_config_get_ai (config)->concurrency, ==, 4);
   g_assert_cmpuint (prd_hub_config_get_ai (config)->hourly_quota, ==, 100);
-  for (guint i = 0; i < 7; i++)
+  for (guint i = 0; i < 9; i++)
     {
       static const char *const bad[][2] = {
         { "concurrency", "0" },          { "concurrency", "65" },
         { "hourly-quota", "0" },         { "hourly-quota", "lots" },
         { "max-queued-per-user", "0" },  { "max-queued-per-user", "1001" },
-        { "max-queued-per-user", "-1" },
+        { "max-queued-per-user", "-1" }, { "chunk-interval", "1001" },
+        { "chunk-interval", "-1" },
       };
 
       g_assert_false (prd_hub_config_set (config, "ai", bad[i][0], bad[i][1], &error));
@@ -626,6 +632,7 @@ test_config (void)
   g_assert_cmpuint (prd_hub_config_get_ai (config)->concurrency, ==, 4);
   g_assert_cmpuint (prd_hub_config_get_ai (config)->hourly_quota, ==, 100);
   g_assert_cmpuint (prd_hub_config_get_ai (config)->max_queued_per_user, ==, 1);
+  g_assert_cmpuint (prd_hub_config_get_ai (config)->chunk_interval, ==, 0);
 }
 
 int

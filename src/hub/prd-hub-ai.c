@@ -59,6 +59,7 @@ enum
 static guint signals[N_SIGNALS];
 
 static void on_room_closed (PrdHubRoomRegistry *rooms, const char *prd_id, gpointer user_data);
+static void drop_pending (PrdAiJob *job);
 
 static void
 notify_job (PrdHubAi *self, PrdAiJob *job)
@@ -77,6 +78,12 @@ typedef struct
   int site;
   GString *text;
   guint32 streamed_units;
+  /* Deltas not yet written nor sent (one piece, merged), and the source
+   * that writes them: at most one piece per [ai] chunk-interval. */
+  GString *pending;
+  guint32 pending_units;
+  guint flush_id;
+  gint64 flushed_at; /* monotonic µs of the last piece written, 0: none yet */
   gboolean cancel_requested;
   GError *write_error;
   PrdAiResponse *response;
@@ -91,6 +98,9 @@ job_data_free (JobData *data)
   g_free (data->selected_text);
   if (data->text != NULL)
     g_string_free (data->text, TRUE);
+  g_clear_handle_id (&data->flush_id, g_source_remove);
+  if (data->pending != NULL)
+    g_string_free (data->pending, TRUE);
   g_clear_error (&data->write_error);
   g_clear_pointer (&data->response, prd_ai_response_unref);
   g_clear_pointer (&data->suggest_messages, g_ptr_array_unref);
@@ -430,6 +440,8 @@ job_end (PrdHubAi *self,
   JobData *data = job->data;
   g_autoptr (PrdAiJob) held = prd_ai_job_ref (job);
 
+  /* Whatever is still pending is not written: the job ends here. */
+  drop_pending (job);
   if (error != NULL)
     {
       g_autoptr (JsonNode) payload = error_payload (job->id, error, retry_after, http_status);
@@ -612,34 +624,42 @@ on_suggestions (GObject *source, GAsyncResult *result, gpointer user_data)
 
 /* ---- streaming ------------------------------------------------------------------ */
 
+/* Forgets the deltas not yet written: a cancelled or ended job writes
+ * nothing more. */
 static void
-on_delta (const char *delta, gpointer user_data)
+drop_pending (PrdAiJob *job)
 {
-  PrdAiJob *job = user_data;
+  JobData *data = job->data;
+
+  g_clear_handle_id (&data->flush_id, g_source_remove);
+  if (data->pending != NULL)
+    g_string_truncate (data->pending, 0);
+  data->pending_units = 0;
+}
+
+/* Writes the pending deltas as one piece: one room write (with insert),
+ * one ai-stream-chunk. */
+static void
+flush_pending (PrdAiJob *job)
+{
   JobData *data = job->data;
   g_autoptr (JsonNode) payload = NULL;
   g_autoptr (GError) error = NULL;
   JsonObject *object;
-  guint32 position = 0, units = 0;
+  guint32 position = 0, units = data->pending_units;
+  const char *piece;
 
-  if (data->self == NULL || prd_ai_job_is_finished (job) || data->write_error != NULL ||
-      data->room == NULL)
+  g_clear_handle_id (&data->flush_id, g_source_remove);
+  if (data->pending == NULL || data->pending->len == 0)
     return;
-  prd_utf16_length (delta, &units);
-  /* A preview is sent to the room, and whole again in ai-stream-complete:
-   * it is held to what a PRD may hold, as an inserted answer is (by
-   * prd_hub_room_write()). A longer one could never be inserted. */
-  if (!data->insert && (guint64) data->streamed_units + units >
-                           prd_hub_config_get_collab (data->self->config)->max_document_size)
+  if (data->self == NULL || prd_ai_job_is_finished (job) || data->write_error != NULL ||
+      data->room == NULL || data->cancel_requested)
     {
-      data->write_error =
-          g_error_new (PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
-                       "The AI's answer is longer than a PRD may hold (%u UTF-16 code units, "
-                       "max-document-size); the preview stops here",
-                       prd_hub_config_get_collab (data->self->config)->max_document_size);
-      g_cancellable_cancel (job->cancellable);
+      drop_pending (job);
       return;
     }
+  piece = data->pending->str;
+  data->flushed_at = g_get_monotonic_time ();
   if (!prd_crdt_doc_anchor_resolve (prd_document_get_crdt (prd_hub_room_get_document (data->room)),
                                     &data->anchor, &position, &error))
     position = 0;
@@ -648,9 +668,10 @@ on_delta (const char *delta, gpointer user_data)
       PrdCrdtDoc *crdt;
 
       if (!prd_hub_room_write (data->room, (guint32) data->site, AI_USER, AI_USER, AI_USER_NAME,
-                               TRUE, position, delta, 0, &error))
+                               TRUE, position, piece, 0, &error))
         {
           data->write_error = g_steal_pointer (&error);
+          drop_pending (job);
           g_cancellable_cancel (job->cancellable);
           return;
         }
@@ -661,18 +682,86 @@ on_delta (const char *delta, gpointer user_data)
   else
     position += data->streamed_units;
   data->streamed_units += units;
-  g_string_append (data->text, delta);
+  g_string_append_len (data->text, piece, (gssize) data->pending->len);
   job->chunks++;
-  notify_job (data->self, job);
 
   payload = json_node_new (JSON_NODE_OBJECT);
   object = json_object_new ();
   json_node_take_object (payload, object);
   json_object_set_string_member (object, "jobId", job->id);
-  json_object_set_string_member (object, "chunk", delta);
+  json_object_set_string_member (object, "chunk", piece);
   json_object_set_int_member (object, "position", position);
   json_object_set_boolean_member (object, "isComplete", FALSE);
+  g_string_truncate (data->pending, 0);
+  data->pending_units = 0;
+  notify_job (data->self, job);
   prd_hub_room_emit (data->room, "ai-stream-chunk", payload);
+}
+
+static gboolean
+on_flush (gpointer user_data)
+{
+  PrdAiJob *job = user_data;
+  JobData *data = job->data;
+
+  data->flush_id = 0;
+  flush_pending (job);
+  return G_SOURCE_REMOVE;
+}
+
+/* A delta is kept with those not yet written; the next piece goes when
+ * the main loop next gets to it, and no sooner than [ai] chunk-interval
+ * after the last one, so that a provider sending many small deltas costs
+ * at most one room write and one ai-stream-chunk per interval. Deltas are
+ * whole characters (UTF-8 of a JSON string without unpaired surrogates),
+ * so a piece made of them is too. */
+static void
+on_delta (const char *delta, gpointer user_data)
+{
+  PrdAiJob *job = user_data;
+  JobData *data = job->data;
+  guint32 units = 0;
+  guint max_size;
+  gint64 due;
+
+  if (data->self == NULL || prd_ai_job_is_finished (job) || data->write_error != NULL ||
+      data->room == NULL || data->cancel_requested)
+    return;
+  prd_utf16_length (delta, &units);
+  max_size = prd_hub_config_get_collab (data->self->config)->max_document_size;
+  /* A preview is sent to the room, and whole again in ai-stream-complete:
+   * it is held to what a PRD may hold, as an inserted answer is (by
+   * prd_hub_room_write()). A longer one could never be inserted. What
+   * fits goes out first. */
+  if (!data->insert && (guint64) data->streamed_units + data->pending_units + units > max_size)
+    {
+      flush_pending (job);
+      if (data->write_error == NULL)
+        data->write_error =
+            g_error_new (PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+                         "The AI's answer is longer than a PRD may hold (%u UTF-16 code units, "
+                         "max-document-size); the preview stops here",
+                         max_size);
+      g_cancellable_cancel (job->cancellable);
+      return;
+    }
+  if (data->pending == NULL)
+    data->pending = g_string_new (NULL);
+  g_string_append (data->pending, delta);
+  data->pending_units += units;
+  if (data->flush_id != 0)
+    return;
+  due = data->flushed_at == 0
+            ? 0
+            : data->flushed_at +
+                  (gint64) prd_hub_config_get_ai (data->self->config)->chunk_interval * 1000 -
+                  g_get_monotonic_time ();
+  if (due <= 0)
+    data->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, on_flush, prd_ai_job_ref (job),
+                                      (GDestroyNotify) prd_ai_job_unref);
+  else
+    data->flush_id = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) ((due + 999) / 1000), on_flush,
+                                         prd_ai_job_ref (job), (GDestroyNotify) prd_ai_job_unref);
 }
 
 static gboolean
@@ -703,6 +792,10 @@ on_streamed (GObject *source, GAsyncResult *result, gpointer user_data)
   data->response = response;
   if (self == NULL)
     return;
+  /* The rest of the answer goes out before the job ends, unless it was
+   * cancelled: then nothing more is written (job_end() drops it). */
+  if (!data->cancel_requested && !g_error_matches (error, PRD_ERROR, PRD_ERROR_CANCELLED))
+    flush_pending (job);
   if (data->write_error != NULL)
     {
       job_end (self, job, PRD_AI_JOB_FAILED, data->write_error, 0, 0);
@@ -1129,6 +1222,8 @@ cancel_job (PrdHubAi *self, PrdAiJob *job)
       return;
     }
   data->cancel_requested = TRUE;
+  /* Nothing more is written once the cancel is acknowledged. */
+  drop_pending (job);
   g_cancellable_cancel (job->cancellable);
 }
 
@@ -1605,6 +1700,7 @@ prd_hub_ai_dispose (GObject *object)
            * them INTERRUPTED (a hub that stops first ends them in
            * prd_hub_ai_shutdown()). */
           data->self = NULL;
+          drop_pending (job);
           g_cancellable_cancel (job->cancellable);
           g_clear_pointer (&data->room, prd_hub_room_release);
         }

@@ -7,7 +7,9 @@
  *   [ai]  base-url (OpenAI-compatible API root), model, timeout (s of
  *         silence), max-tokens, context-chars, concurrency (jobs at once),
  *         hourly-quota (jobs per user per hour), max-queued-per-user (jobs
- *         one user may have waiting or running at once); the API key is the secret
+ *         one user may have waiting or running at once), chunk-interval (ms at
+ *         least between two pieces of one job's answer sent to its room);
+ *         the API key is the secret
  *         `ai-api-key` (`prdhub secret set ai-api-key`)
  *
  * base-url and model come together or not at all.
@@ -22,14 +24,15 @@
 
 #include "prd-hub-config-ai.h"
 
-#define MAX_AI_TIMEOUT       3600
-#define MAX_AI_MAX_TOKENS    1000000
-#define MIN_AI_CONTEXT_CHARS 256
-#define MAX_AI_CONTEXT_CHARS 4000000
-#define MAX_AI_MODEL_LENGTH  256
-#define MAX_AI_CONCURRENCY   64
-#define MAX_AI_HOURLY_QUOTA  100000
-#define MAX_AI_MAX_QUEUED    1000
+#define MAX_AI_TIMEOUT        3600
+#define MAX_AI_MAX_TOKENS     1000000
+#define MIN_AI_CONTEXT_CHARS  256
+#define MAX_AI_CONTEXT_CHARS  4000000
+#define MAX_AI_MODEL_LENGTH   256
+#define MAX_AI_CONCURRENCY    64
+#define MAX_AI_HOURLY_QUOTA   100000
+#define MAX_AI_MAX_QUEUED     1000
+#define MAX_AI_CHUNK_INTERVAL 1000
 
 static void
 ai_init (gpointer data)
@@ -42,6 +45,7 @@ ai_init (gpointer data)
   self->concurrency = PRD_HUB_CONFIG_DEFAULT_AI_CONCURRENCY;
   self->hourly_quota = PRD_HUB_CONFIG_DEFAULT_AI_HOURLY_QUOTA;
   self->max_queued_per_user = PRD_HUB_CONFIG_DEFAULT_AI_MAX_QUEUED_PER_USER;
+  self->chunk_interval = PRD_HUB_CONFIG_DEFAULT_AI_CHUNK_INTERVAL;
 }
 
 static void
@@ -147,6 +151,8 @@ ai_set (gpointer data,
     return set_uint (&self->hourly_quota, key, value, 1, MAX_AI_HOURLY_QUOTA, error);
   if (g_str_equal (key, "max-queued-per-user"))
     return set_uint (&self->max_queued_per_user, key, value, 1, MAX_AI_MAX_QUEUED, error);
+  if (g_str_equal (key, "chunk-interval"))
+    return set_uint (&self->chunk_interval, key, value, 0, MAX_AI_CHUNK_INTERVAL, error);
   prd_hub_config_set_unknown_key_error (error, group, key);
   return FALSE;
 }

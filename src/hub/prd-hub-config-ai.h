@@ -14,6 +14,9 @@ G_BEGIN_DECLS
 #define PRD_HUB_CONFIG_DEFAULT_AI_HOURLY_QUOTA  30
 /* AI jobs one user may have waiting or running at once. */
 #define PRD_HUB_CONFIG_DEFAULT_AI_MAX_QUEUED_PER_USER 4
+/* Milliseconds at least between two pieces of one job's answer written to
+ * its room: deltas arriving meanwhile are merged into the next piece. */
+#define PRD_HUB_CONFIG_DEFAULT_AI_CHUNK_INTERVAL 20
 
 /**
  * PrdHubAiConfig:
@@ -30,6 +33,7 @@ typedef struct
   guint concurrency;         /* jobs running at once */
   guint hourly_quota;        /* jobs per user per sliding hour */
   guint max_queued_per_user; /* jobs one user may have waiting or running at once */
+  guint chunk_interval;      /* ms at least between two chunks of one job */
 } PrdHubAiConfig;
 
 extern const PrdHubConfigSection prd_hub_ai_config_section;

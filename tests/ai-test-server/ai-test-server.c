@@ -10,8 +10,12 @@
  *   length            finish_reason "length"
  *   split             stream, in 3-byte writes, CRLF line endings, comments,
  *                     an `event:` field and a JSON object over two data lines
- *   gated             "first", then waits for ai_test_server_open_gate(), then the rest
+ *   gated             "first", then waits for ai_test_server_open_gate(), then
+ *                     50 ms later the rest
  *   slow              five deltas 150 ms apart
+ *   many              400 one-character deltas ("a", "é", "✓", U+1F600
+ *                     over and over) in one write, then finish_reason and
+ *                     [DONE]
  *   finish-no-done    finish_reason, then the body ends without [DONE]
  *   rate-limit        429, Retry-After: 7
  *   rate-limit-date   429, Retry-After as an HTTP date two minutes ahead
@@ -697,7 +701,25 @@ handle_completions (SoupServer *server,
     {
       send_text (steps, 0, delta_event ("first"));
       add_step (steps, STEP_WAIT_GATE, 0, NULL, 0);
-      send_text (steps, 0, delta_event (" second"));
+      /* Apart from "first" even when the gate is open already, so that the
+       * hub (which merges deltas that arrive together) sends two chunks. */
+      send_text (steps, 50, delta_event (" second"));
+      send_text (steps, 0, finish_event ("stop"));
+      add_step (steps, STEP_SEND, 0, "data: [DONE]\n\n", -1);
+      add_step (steps, STEP_END, 0, NULL, 0);
+    }
+  else if (g_str_equal (scenario, "many"))
+    {
+      static const char *const pieces[] = { "a", "\xc3\xa9", "\xe2\x9c\x93", "\xf0\x9f\x98\x80" };
+      g_autoptr (GString) all = g_string_new (NULL);
+
+      for (guint i = 0; i < 400; i++)
+        {
+          g_autofree char *event = delta_event (pieces[i % G_N_ELEMENTS (pieces)]);
+
+          g_string_append (all, event);
+        }
+      add_step (steps, STEP_SEND, 0, all->str, (gssize) all->len);
       send_text (steps, 0, finish_event ("stop"));
       add_step (steps, STEP_SEND, 0, "data: [DONE]\n\n", -1);
       add_step (steps, STEP_END, 0, NULL, 0);
