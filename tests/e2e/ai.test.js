@@ -1337,6 +1337,10 @@ test('a job whose room is closed by a full disk ends with ai-error STORAGE_ERROR
     // refused to record that end too), the record not being written again
     // yet. The gated stream, let on now, writes nothing more.
     await until(a, () => closures.length > 0, 20000);
+    // The job's end reaches the store after the ai-error: wait until the
+    // store has refused it too, before space returns.
+    const kept = new RegExp(`Cannot record the end of AI job ${asked.jobId}: .*; kept to be saved again`);
+    await until(a, () => kept.test(hub.stderr()), 20000);
     setFileSizeLimit(hub.pid, 'unlimited');
     ai.openGate();
     await join(a, prdId);
@@ -1344,8 +1348,6 @@ test('a job whose room is closed by a full disk ends with ai-error STORAGE_ERROR
     assert.equal(job.state, 'failed', JSON.stringify(job));
     assert.equal(job.error.code, 'STORAGE_ERROR');
     assert.equal(job.error.message, end.error.message);
-    const kept = new RegExp(`Cannot record the end of AI job ${asked.jobId}: .*; kept to be saved again`);
-    assert.match(hub.stderr(), kept);
 
     // The next job's record is written, and the kept one with it, without
     // waiting for a restart.
