@@ -264,6 +264,77 @@ test_log_gap (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (text, "behind"));
 }
 
+/* Inserts @content at 0 as the next operation of @site (its @n-th). */
+static void
+insert_at_start (PrdTestClient *client, const char *prd_id, const char *content, guint n)
+{
+  g_autofree char *payload =
+      g_strdup_printf ("{\"prdId\":\"%s\",\"operation\":{\"type\":\"insert\",\"position\":0,"
+                       "\"content\":\"%s\"},\"stateVector\":[%u]}",
+                       prd_id, content, n);
+  g_autoptr (JsonNode) ack = prd_test_client_request (client, "content-update", payload);
+
+  prd_test_assert_ok (ack);
+}
+
+/* An empty room stays loaded for empty-room-grace: a rejoin finds it as it
+ * was, without loading the PRD again; it is the first to go when another
+ * PRD needs its place under max-open-rooms. */
+static void
+test_empty_room_grace (Fixture *f, gconstpointer data)
+{
+  g_autofree char *first = create_prd (f, "org", NULL);
+  g_autofree char *second = create_prd (f, "org", "x");
+  PrdHubRoomRegistry *rooms = prd_hub_get_rooms (f->hub);
+  g_autofree char *text = NULL;
+  gint64 snapshot_seq = 0;
+  PrdHubRoom *room;
+
+  {
+    g_autoptr (PrdTestClient) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+
+    join (a, first, "edit", NULL);
+    insert_at_start (a, first, "kept", 1);
+    room = prd_hub_room_registry_lookup (rooms, first);
+    g_assert_nonnull (room);
+  }
+  /* The last member left: the room writes its snapshot... */
+  for (guint i = 0; snapshot_seq < 1 && i < 3000; i++)
+    {
+      g_clear_pointer (&text, g_free);
+      prd_test_run_for (20);
+      text = stored_text (f, first, &snapshot_seq);
+    }
+  g_assert_cmpint (snapshot_seq, ==, 1);
+  g_assert_cmpstr (text, ==, "kept");
+  /* ...and stays loaded. */
+  g_assert_cmpuint (prd_hub_room_registry_get_n_rooms (rooms), ==, 1);
+  g_assert_true (prd_hub_room_registry_lookup (rooms, first) == room);
+
+  {
+    g_autoptr (PrdTestClient) b = client_new (f, "bob", "org", PRD_ROLE_EDITOR);
+    g_autoptr (JsonNode) joined = NULL;
+    JsonObject *state;
+
+    join (b, first, "edit", &joined);
+    g_assert_true (prd_hub_room_registry_lookup (rooms, first) == room);
+    state = json_object_get_object_member (json_node_get_object (joined), "initialState");
+    g_assert_cmpstr (json_object_get_string_member (state, "content"), ==, "kept");
+  }
+  for (guint i = 0; !prd_hub_room_is_idle (room) && i < 3000; i++)
+    prd_test_run_for (20);
+  g_assert_true (prd_hub_room_is_idle (room));
+
+  {
+    g_autoptr (PrdTestClient) c = client_new (f, "carol", "org", PRD_ROLE_EDITOR);
+
+    /* max-open-rooms = 1: the idle room makes way. */
+    join (c, second, "edit", NULL);
+    g_assert_null (prd_hub_room_registry_lookup (rooms, first));
+    g_assert_cmpuint (prd_hub_room_registry_get_n_rooms (rooms), ==, 1);
+  }
+}
+
 static void
 test_refusals (Fixture *f, gconstpointer data)
 {
@@ -831,8 +902,11 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/collab/content-update-text", test_content_update_text);
   g_test_add ("/prd/collab/acked-is-stored", Fixture, NULL, fixture_setup, test_acked_is_stored,
               fixture_teardown);
-  g_test_add ("/prd/collab/release-and-restore", Fixture, NULL, fixture_setup,
-              test_release_and_restore, fixture_teardown);
+  g_test_add ("/prd/collab/release-and-restore", Fixture, "[collab]\nempty-room-grace=1\n",
+              fixture_setup, test_release_and_restore, fixture_teardown);
+  g_test_add ("/prd/collab/empty-room-grace", Fixture,
+              "[collab]\nempty-room-grace=3600\nmax-open-rooms=1\n", fixture_setup,
+              test_empty_room_grace, fixture_teardown);
   g_test_add ("/prd/collab/snapshots-and-sync", Fixture, "[collab]\nsnapshot-every=2\n",
               fixture_setup, test_snapshots_and_sync, fixture_teardown);
   g_test_add ("/prd/collab/joined-encoded-state", Fixture, NULL, fixture_setup,
@@ -843,8 +917,9 @@ main (int argc, char *argv[])
               test_join_while_deleted, fixture_teardown);
   g_test_add ("/prd/collab/storage-failure", Fixture, NULL, fixture_setup, test_storage_failure,
               fixture_teardown);
-  g_test_add ("/prd/collab/storage-failure-retires-sites", Fixture, NULL, fixture_setup,
-              test_storage_failure_retires_sites, fixture_teardown);
+  g_test_add ("/prd/collab/storage-failure-retires-sites", Fixture,
+              "[collab]\nempty-room-grace=1\n", fixture_setup, test_storage_failure_retires_sites,
+              fixture_teardown);
   g_test_add ("/prd/collab/log-gap", Fixture, NULL, fixture_setup, test_log_gap, fixture_teardown);
   g_test_add ("/prd/collab/refusals", Fixture, NULL, fixture_setup, test_refusals,
               fixture_teardown);

@@ -65,6 +65,8 @@ void prd_hub_room_detach (PrdHubRoom *self);
 gboolean prd_hub_room_is_loaded (PrdHubRoom *self);
 void prd_hub_room_autosave (PrdHubRoom *self);
 void prd_hub_room_maybe_release (PrdHubRoom *self);
+gboolean prd_hub_room_is_idle (PrdHubRoom *self);
+void prd_hub_room_evict (PrdHubRoom *self);
 void prd_hub_room_join (PrdHubRoom *self,
                         PrdSioSocket *socket,
                         gint64 ack_id,

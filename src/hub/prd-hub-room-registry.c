@@ -15,6 +15,7 @@
  *   cursor) changed; the D-Bus admin interface (prd-hub-dbus.c) shows it.
  * - #PrdHubRoomRegistry::operation-committed: an operation was stored,
  *   committed and broadcast.
+
  */
 #define G_LOG_DOMAIN "prd-hub-room-registry"
 
@@ -308,8 +309,9 @@ prd_hub_room_registry_class_init (PrdHubRoomRegistryClass *klass)
    * PrdHubRoomRegistry::room-closed:
    * @prd_id: the PRD whose room is gone
    *
-   * A room's last member left and its state is saved: the PRD is no longer
-   * held in memory.
+   * A room's last member left, its state is saved and its grace period
+   * (`[collab] empty-room-grace`) is over or its place was needed: the PRD
+   * is no longer held in memory.
    */
   signals[SIGNAL_ROOM_CLOSED] =
       g_signal_new ("room-closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
@@ -504,6 +506,19 @@ prd_hub_room_registry_check_join (PrdHubRoomRegistry *self,
   open = room != NULL && prd_hub_room_is_loaded (room) &&
          g_strcmp0 (prd_document_get_org (prd_hub_room_get_document (room)),
                     prd_hub_socket_get_identity (socket)->org) == 0;
+  /* An empty room waiting out its grace period is the first to go. */
+  if (!open && g_hash_table_size (self->rooms) >= config->max_open_rooms)
+    {
+      GHashTableIter iter;
+      PrdHubRoom *idle = NULL;
+
+      g_hash_table_iter_init (&iter, self->rooms);
+      while (idle == NULL && g_hash_table_iter_next (&iter, NULL, (gpointer *) &room))
+        if (prd_hub_room_is_idle (room))
+          idle = room;
+      if (idle != NULL)
+        prd_hub_room_evict (idle);
+    }
   if (!open && g_hash_table_size (self->rooms) >= config->max_open_rooms)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,

@@ -7,7 +7,12 @@
  *
  * Durability. A room's document is loaded from the store on its first join
  * (snapshot + update log) and released, after a final snapshot, when its
- * last client leaves and nobody holds it (prd_hub_room_hold()). A client's
+ * last client leaves and nobody holds it (prd_hub_room_hold()): once
+ * `[collab] empty-room-grace` seconds have passed without a join, or at once
+ * when another PRD needs its place under `max-open-rooms`
+ * (prd_hub_room_evict()). Loading a large or tombstone-heavy PRD costs the
+ * main thread tens of milliseconds, so a client that leaves and rejoins
+ * does not pay it again each time. A client's
  * operation is integrated at once (the next one is validated against it)
  * and appended to the store; it is acked and broadcast only in the append
  * callback, i.e. after its transaction committed. Appends of one room are
@@ -127,6 +132,8 @@ struct _PrdHubRoom
   char *encoded_state;    /* (owned) (nullable): base64 */
   GArray *encoded_vector; /* (owned) (nullable) */
   GHashTable *holders;    /* GINT_TO_POINTER (site) → (owned) SiteHolder, once loaded */
+  guint grace_id;         /* empty and saved: released when this timeout fires */
+  gboolean grace_over;    /* maybe_release() may release now */
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubRoom, prd_hub_room, G_TYPE_OBJECT)
@@ -208,6 +215,7 @@ prd_hub_room_dispose (GObject *object)
   PrdHubRoom *room = PRD_HUB_ROOM (object);
 
   g_queue_clear_full (&room->joins, (GDestroyNotify) join_request_free);
+  g_clear_handle_id (&room->grace_id, g_source_remove);
   if (room->members != NULL)
     g_signal_handlers_disconnect_by_data (room->members, room);
   if (room->batcher != NULL)
@@ -486,6 +494,7 @@ void
 prd_hub_room_detach (PrdHubRoom *room)
 {
   room->registry = NULL;
+  g_clear_handle_id (&room->grace_id, g_source_remove);
   if (room->batcher != NULL)
     g_signal_handlers_disconnect_by_data (room->batcher, room);
   g_clear_object (&room->batcher);
@@ -769,11 +778,27 @@ room_snapshot (PrdHubRoom *room)
                                          NULL, on_snapshot_written, g_object_ref (room));
 }
 
+static gboolean
+on_grace_over (gpointer user_data)
+{
+  PrdHubRoom *room = g_object_ref (user_data);
+
+  room->grace_id = 0;
+  room->grace_over = TRUE;
+  prd_hub_room_maybe_release (room);
+  room->grace_over = FALSE;
+  g_object_unref (room);
+  return G_SOURCE_REMOVE;
+}
+
 /* Releases @room when nobody is in it and nothing is under way; the
- * document is snapshotted first. */
+ * document is snapshotted first, and stays loaded for `empty-room-grace`
+ * seconds after that. */
 void
 prd_hub_room_maybe_release (PrdHubRoom *room)
 {
+  guint grace;
+
   if (room->registry == NULL || !room->loaded)
     return;
   if (prd_room_get_n_members (room->members) > 0 || !g_queue_is_empty (&room->joins) ||
@@ -785,7 +810,44 @@ prd_hub_room_maybe_release (PrdHubRoom *room)
       room_snapshot (room);
       return;
     }
+  grace = prd_hub_config_get_collab (room->registry->config)->empty_room_grace;
+  /* A room whose log has a gap is reloaded on its next join instead. */
+  if (!room->grace_over && !room->failed && !room->log_gap && grace > 0)
+    {
+      if (room->grace_id == 0)
+        {
+          g_debug ("%s is empty: unloaded in %u s unless joined", room->prd_id, grace);
+          room->grace_id = g_timeout_add_seconds (grace, on_grace_over, room);
+        }
+      return;
+    }
   room_drop (room);
+}
+
+/* Whether @room is empty, saved and waiting out its grace period. */
+gboolean
+prd_hub_room_is_idle (PrdHubRoom *room)
+{
+  return room->grace_id != 0;
+}
+
+/**
+ * prd_hub_room_evict:
+ *
+ * Releases an idle room (prd_hub_room_is_idle()) now, before its grace
+ * period is over: another PRD needs its place.
+ */
+void
+prd_hub_room_evict (PrdHubRoom *room)
+{
+  g_return_if_fail (prd_hub_room_is_idle (room));
+
+  g_clear_handle_id (&room->grace_id, g_source_remove);
+  g_object_ref (room);
+  room->grace_over = TRUE;
+  prd_hub_room_maybe_release (room);
+  room->grace_over = FALSE;
+  g_object_unref (room);
 }
 
 static void
@@ -1393,6 +1455,8 @@ prd_hub_room_join (PrdHubRoom *room,
 {
   JoinRequest *request = g_new0 (JoinRequest, 1);
 
+  /* Joined again within its grace period: kept. */
+  g_clear_handle_id (&room->grace_id, g_source_remove);
   request->socket = g_object_ref (socket);
   request->prd_id = g_strdup (room->prd_id);
   count_joining (socket, request->prd_id, +1);
