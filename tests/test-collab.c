@@ -335,6 +335,81 @@ test_empty_room_grace (Fixture *f, gconstpointer data)
   }
 }
 
+/* Reads of PRDs nobody has open build the document on a thread, two at a
+ * time, max-queued-loads more waiting; the build is the one the main thread
+ * makes. */
+static void
+test_load_documents (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "hello world");
+  PrdHubRoomRegistry *rooms = prd_hub_get_rooms (f->hub);
+  GAsyncResult *results[10] = { NULL };
+  g_autofree char *expected = NULL;
+
+  {
+    g_autoptr (PrdTestClient) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+    g_autofree char *payload =
+        g_strdup_printf ("{\"prdId\":\"%s\",\"operation\":{\"type\":\"delete\",\"position\":0,"
+                         "\"length\":6},\"stateVector\":[1,1]}",
+                         prd_id);
+    g_autoptr (JsonNode) ack = NULL;
+
+    join (a, prd_id, "edit", NULL);
+    ack = prd_test_client_request (a, "content-update", payload);
+    prd_test_assert_ok (ack);
+  }
+  wait_rooms_released (f);
+  expected = stored_text (f, prd_id, NULL);
+  g_assert_cmpstr (expected, ==, "world");
+
+  for (guint i = 0; i < G_N_ELEMENTS (results); i++)
+    prd_hub_room_registry_load_document_async (rooms, prd_id, "org", NULL, prd_test_result_cb,
+                                               &results[i]);
+  /* Two building, three waiting; the other five are refused. */
+  g_assert_cmpuint (prd_hub_room_registry_get_n_loads (rooms), ==,
+                    PRD_HUB_ROOM_REGISTRY_BUILDS_AT_ONCE + 3);
+  for (guint i = 0; i < G_N_ELEMENTS (results); i++)
+    {
+      g_autoptr (PrdDocument) document = NULL;
+      g_autoptr (PrdStoreInfo) info = NULL;
+      g_autoptr (GError) error = NULL;
+
+      document = prd_hub_room_registry_load_document_finish (
+          rooms, prd_test_wait_result (&results[i]), &info, &error);
+      g_clear_object (&results[i]);
+      if (i < PRD_HUB_ROOM_REGISTRY_BUILDS_AT_ONCE + 3)
+        {
+          g_autofree char *text = NULL;
+
+          g_assert_no_error (error);
+          g_assert_cmpstr (info->id, ==, prd_id);
+          text = prd_crdt_doc_get_text (prd_document_get_crdt (document));
+          g_assert_cmpstr (text, ==, expected);
+        }
+      else
+        {
+          g_assert_error (error, PRD_ERROR, PRD_ERROR_RATE_LIMITED);
+          g_assert_nonnull (strstr (error->message, "max-queued-loads"));
+          g_assert_null (document);
+        }
+    }
+  g_assert_cmpuint (prd_hub_room_registry_get_n_loads (rooms), ==, 0);
+
+  /* Another organization's PRD is not found, nor built. */
+  {
+    g_autoptr (PrdDocument) document = NULL;
+    g_autoptr (GError) error = NULL;
+
+    prd_hub_room_registry_load_document_async (rooms, prd_id, "other-org", NULL, prd_test_result_cb,
+                                               &results[0]);
+    document = prd_hub_room_registry_load_document_finish (
+        rooms, prd_test_wait_result (&results[0]), NULL, &error);
+    g_clear_object (&results[0]);
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+    g_assert_null (document);
+  }
+}
+
 static void
 test_refusals (Fixture *f, gconstpointer data)
 {
@@ -907,6 +982,9 @@ main (int argc, char *argv[])
   g_test_add ("/prd/collab/empty-room-grace", Fixture,
               "[collab]\nempty-room-grace=3600\nmax-open-rooms=1\n", fixture_setup,
               test_empty_room_grace, fixture_teardown);
+  g_test_add ("/prd/collab/load-documents", Fixture,
+              "[collab]\nempty-room-grace=0\nmax-queued-loads=3\n", fixture_setup,
+              test_load_documents, fixture_teardown);
   g_test_add ("/prd/collab/snapshots-and-sync", Fixture, "[collab]\nsnapshot-every=2\n",
               fixture_setup, test_snapshots_and_sync, fixture_teardown);
   g_test_add ("/prd/collab/joined-encoded-state", Fixture, NULL, fixture_setup,

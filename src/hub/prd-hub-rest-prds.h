@@ -2,10 +2,14 @@
 #pragma once
 
 #include "prd-hub-rest.h"
+#include "prd-hub-room-registry.h"
 #include "prd-store.h"
 
 G_BEGIN_DECLS
 
-void prd_hub_rest_prds_add (PrdHubRest *rest, PrdStore *store, guint max_document_size);
+void prd_hub_rest_prds_add (PrdHubRest *rest,
+                            PrdStore *store,
+                            PrdHubRoomRegistry *rooms,
+                            guint max_document_size);
 
 G_END_DECLS

@@ -24,6 +24,10 @@ struct _PrdHubRoomRegistry
   gboolean storage_failed; /* the last append failed: clients were told */
   /* An append failed in this run: operations a join was handed may be gone. */
   gboolean writes_lost;
+  /* prd_hub_room_registry_load_document_async(): reads being loaded and
+   * built, and those waiting for their turn. */
+  guint loads_running;
+  GQueue loads_waiting; /* (element-type GTask) */
 };
 
 /* On a socket: its join-prd requests queued in rooms and not answered yet,

@@ -15,7 +15,11 @@
  *   cursor) changed; the D-Bus admin interface (prd-hub-dbus.c) shows it.
  * - #PrdHubRoomRegistry::operation-committed: an operation was stored,
  *   committed and broadcast.
-
+ *
+ * Reads of a PRD nobody has open (REST) build its document from the store
+ * off the main thread, a few at a time, so that a burst of them does not
+ * hold up the rooms of every organization
+ * (prd_hub_room_registry_load_document_async()).
  */
 #define G_LOG_DOMAIN "prd-hub-room-registry"
 
@@ -202,9 +206,15 @@ static void
 prd_hub_room_registry_dispose (GObject *object)
 {
   PrdHubRoomRegistry *self = PRD_HUB_ROOM_REGISTRY (object);
+  GTask *waiting;
 
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
+  while ((waiting = g_queue_pop_head (&self->loads_waiting)) != NULL)
+    {
+      g_task_return_new_error (waiting, PRD_ERROR, PRD_ERROR_CANCELLED, "The hub is stopping");
+      g_object_unref (waiting);
+    }
   g_clear_handle_id (&self->autosave_id, g_source_remove);
   if (self->nsp != NULL)
     {
@@ -334,6 +344,7 @@ prd_hub_room_registry_init (PrdHubRoomRegistry *self)
 {
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->cancellable = g_cancellable_new ();
+  g_queue_init (&self->loads_waiting);
 }
 
 /**
@@ -687,4 +698,222 @@ prd_hub_room_registry_set_info (PrdHubRoomRegistry *self,
   room = g_hash_table_lookup (self->rooms, prd_id);
   if (room != NULL)
     prd_hub_room_set_info (room, title, archived);
+}
+
+/* ---- documents for reads ----------------------------------------------- */
+
+typedef struct
+{
+  char *prd_id;
+  char *org;
+  PrdStoreDocument *stored; /* (owned) (nullable): once read */
+} Load;
+
+typedef struct
+{
+  PrdStoreInfo *info;    /* (owned) */
+  PrdDocument *document; /* (owned) */
+} Loaded;
+
+static void
+load_free (Load *load)
+{
+  g_free (load->prd_id);
+  g_free (load->org);
+  g_clear_pointer (&load->stored, prd_store_document_free);
+  g_free (load);
+}
+
+static void
+loaded_free (Loaded *loaded)
+{
+  g_clear_pointer (&loaded->info, prd_store_info_free);
+  g_clear_object (&loaded->document);
+  g_free (loaded);
+}
+
+static void load_start (PrdHubRoomRegistry *self, GTask *task);
+
+/* A load ended (@task has returned): the next one waiting may start. */
+static void
+load_done (PrdHubRoomRegistry *self)
+{
+  GTask *next;
+
+  g_assert (self->loads_running > 0);
+  self->loads_running--;
+  g_debug ("Document builds running: %u, waiting: %u", self->loads_running,
+           self->loads_waiting.length);
+  if ((next = g_queue_pop_head (&self->loads_waiting)) != NULL)
+    load_start (self, next);
+}
+
+/* On a thread of GLib's pool: everything it touches is the task's own. */
+static void
+build_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Load *load = task_data;
+  GError *error = NULL;
+  PrdDocument *document = prd_hub_document_from_store (load->stored, &error);
+
+  if (document == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, document, g_object_unref);
+}
+
+static void
+on_built (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PrdHubRoomRegistry *self = PRD_HUB_ROOM_REGISTRY (source);
+  g_autoptr (GTask) task = user_data;
+  Load *load = g_task_get_task_data (task);
+  GError *error = NULL;
+  PrdDocument *document = g_task_propagate_pointer (G_TASK (result), &error);
+
+  if (document == NULL)
+    g_task_return_error (task, error);
+  else
+    {
+      Loaded *loaded = g_new0 (Loaded, 1);
+
+      loaded->info = prd_store_info_copy (load->stored->info);
+      loaded->document = document;
+      g_task_return_pointer (task, loaded, (GDestroyNotify) loaded_free);
+    }
+  load_done (self);
+}
+
+static void
+on_load_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  PrdHubRoomRegistry *self = g_task_get_source_object (task);
+  Load *load = g_task_get_task_data (task);
+  g_autoptr (GTask) build = NULL;
+  GError *error = NULL;
+
+  load->stored = prd_store_load_finish (PRD_STORE (source), result, &error);
+  /* Another organization's PRD is as unknown as one that does not exist,
+   * and is not built. */
+  if (load->stored != NULL && !g_str_equal (load->stored->info->org, load->org))
+    {
+      g_clear_pointer (&load->stored, prd_store_document_free);
+      error = prd_error_new_prd_not_found (load->prd_id);
+    }
+  if (load->stored == NULL)
+    {
+      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+        error->code = PRD_ERROR_PRD_NOT_FOUND;
+      g_task_return_error (task, error);
+      load_done (self);
+      return;
+    }
+  build = g_task_new (self, g_task_get_cancellable (task), on_built, g_object_ref (task));
+  g_task_set_source_tag (build, on_load_read);
+  g_task_set_task_data (build, load, NULL);
+  g_task_run_in_thread (build, build_in_thread);
+}
+
+static void
+load_start (PrdHubRoomRegistry *self, GTask *task)
+{
+  Load *load = g_task_get_task_data (task);
+
+  self->loads_running++;
+  g_debug ("Document builds running: %u, waiting: %u", self->loads_running,
+           self->loads_waiting.length);
+  prd_store_load_async (self->store, load->prd_id, g_task_get_cancellable (task), on_load_read,
+                        task);
+}
+
+/**
+ * prd_hub_room_registry_load_document_async:
+ * @prd_id: the PRD to read
+ * @org: the reader's organization: another's PRD is not found
+ *
+ * Builds the document of @prd_id from the store (snapshot and update log)
+ * for a read, on a thread: a large or tombstone-heavy PRD takes tens of
+ * milliseconds to rebuild, which the main thread (every room of every
+ * organization) must not wait for. At most
+ * %PRD_HUB_ROOM_REGISTRY_BUILDS_AT_ONCE loads run at once; up to `[collab]
+ * max-queued-loads` more wait, holding nothing but their request, and the
+ * next fails with %PRD_ERROR_RATE_LIMITED. An open room's document is not
+ * looked at: prd_hub_room_registry_peek_document() answers without a build.
+ */
+void
+prd_hub_room_registry_load_document_async (PrdHubRoomRegistry *self,
+                                           const char *prd_id,
+                                           const char *org,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data)
+{
+  GTask *task;
+  Load *load;
+
+  g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self));
+  g_return_if_fail (prd_id != NULL);
+  g_return_if_fail (org != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, prd_hub_room_registry_load_document_async);
+  load = g_new0 (Load, 1);
+  load->prd_id = g_strdup (prd_id);
+  load->org = g_strdup (org);
+  g_task_set_task_data (task, load, (GDestroyNotify) load_free);
+  if (self->loads_running < PRD_HUB_ROOM_REGISTRY_BUILDS_AT_ONCE)
+    {
+      load_start (self, task);
+      return;
+    }
+  if (self->loads_waiting.length >= prd_hub_config_get_collab (self->config)->max_queued_loads)
+    {
+      g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_RATE_LIMITED,
+                               "The hub is reading %u PRDs already (max-queued-loads); retry in "
+                               "%d second",
+                               self->loads_running + self->loads_waiting.length,
+                               PRD_HUB_ROOM_REGISTRY_RETRY_LOAD);
+      g_object_unref (task);
+      return;
+    }
+  g_queue_push_tail (&self->loads_waiting, task);
+}
+
+/**
+ * prd_hub_room_registry_load_document_finish:
+ * @out_info: (out) (transfer full): the PRD's metadata as stored
+ *
+ * Returns: (transfer full): the document, not tied to any room; %NULL with
+ *   @error (%PRD_ERROR_PRD_NOT_FOUND, %PRD_ERROR_RATE_LIMITED, a store's
+ *   error)
+ */
+PrdDocument *
+prd_hub_room_registry_load_document_finish (PrdHubRoomRegistry *self,
+                                            GAsyncResult *result,
+                                            PrdStoreInfo **out_info,
+                                            GError **error)
+{
+  Loaded *loaded;
+  PrdDocument *document;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  loaded = g_task_propagate_pointer (G_TASK (result), error);
+  if (loaded == NULL)
+    return NULL;
+  document = g_steal_pointer (&loaded->document);
+  if (out_info != NULL)
+    *out_info = g_steal_pointer (&loaded->info);
+  loaded_free (loaded);
+  return document;
+}
+
+/* The loads running or waiting (prd_hub_room_registry_load_document_async()). */
+guint
+prd_hub_room_registry_get_n_loads (PrdHubRoomRegistry *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), 0);
+
+  return self->loads_running + self->loads_waiting.length;
 }
