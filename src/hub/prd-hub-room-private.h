@@ -92,6 +92,7 @@ void prd_hub_room_submit_operation (PrdHubRoom *room,
                                     guint n_vector,
                                     gint64 ack_id);
 JsonNode *prd_hub_room_build_initial_state (PrdHubRoom *self);
+const char *prd_hub_room_get_full_sync (PrdHubRoom *self, gsize *out_len);
 void prd_hub_room_close (PrdHubRoom *self, const char *event, JsonNode *payload);
 void prd_hub_room_set_info (PrdHubRoom *self, const char *title, gboolean archived);
 

@@ -132,8 +132,14 @@ struct _PrdHubRoom
   char *encoded_state;    /* (owned) (nullable): base64 */
   GArray *encoded_vector; /* (owned) (nullable) */
   GHashTable *holders;    /* GINT_TO_POINTER (site) → (owned) SiteHolder, once loaded */
-  guint grace_id;         /* empty and saved: released when this timeout fires */
-  gboolean grace_over;    /* maybe_release() may release now */
+  /* The sync-response of a client that must take the full state, as JSON
+   * text, for the committed version it was built at (full_sync_vector):
+   * a burst of full syncs between two edits builds and copies it once. */
+  char *full_sync; /* (owned) (nullable) */
+  gsize full_sync_len;
+  GArray *full_sync_vector; /* (owned) (nullable) */
+  guint grace_id;           /* empty and saved: released when this timeout fires */
+  gboolean grace_over;      /* maybe_release() may release now */
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubRoom, prd_hub_room, G_TYPE_OBJECT)
@@ -237,6 +243,8 @@ prd_hub_room_finalize (GObject *object)
   g_free (room->sio_room);
   g_free (room->encoded_state);
   g_clear_pointer (&room->encoded_vector, g_array_unref);
+  g_free (room->full_sync);
+  g_clear_pointer (&room->full_sync_vector, g_array_unref);
   g_clear_pointer (&room->holders, g_hash_table_unref);
 
   G_OBJECT_CLASS (prd_hub_room_parent_class)->finalize (object);
@@ -975,6 +983,63 @@ prd_hub_room_build_initial_state (PrdHubRoom *room)
   return json_builder_get_root (builder);
 }
 
+static gboolean
+vectors_equal (GArray *a, GArray *b)
+{
+  /* An empty vector's data is NULL, which memcmp() must not be given. */
+  return a->len == b->len &&
+         (a->len == 0 || memcmp (a->data, b->data, a->len * g_array_get_element_size (a)) == 0);
+}
+
+/**
+ * prd_hub_room_get_full_sync:
+ * @out_len: (out): the text's length
+ *
+ * The `sync-response` payload for a client that must take the full state
+ * (`full: true`, no missing updates), as JSON text. Built once per
+ * committed version and shared by every such sync-request until the next
+ * edit: the text and its encoded state weigh twice the PRD, which each
+ * request would otherwise copy, build into a tree and serialize again.
+ *
+ * Returns: (transfer none): the payload
+ */
+const char *
+prd_hub_room_get_full_sync (PrdHubRoom *room, gsize *out_len)
+{
+  g_autoptr (GArray) vector = prd_document_get_committed_vector (room->document);
+  g_autoptr (JsonNode) response = NULL;
+  g_autoptr (JsonNode) state = NULL;
+  JsonObject *object, *full_state, *initial;
+
+  if (room->full_sync != NULL && vectors_equal (room->full_sync_vector, vector))
+    {
+      *out_len = room->full_sync_len;
+      return room->full_sync;
+    }
+  state = prd_hub_room_build_initial_state (room);
+  initial = json_node_get_object (state);
+  response = json_node_new (JSON_NODE_OBJECT);
+  object = json_object_new ();
+  json_node_take_object (response, object);
+  json_object_set_string_member (object, "prdId", room->prd_id);
+  json_object_set_array_member (object, "missingUpdates", json_array_new ());
+  json_object_set_member (object, "stateVector", prd_hub_vector_to_json (vector));
+  json_object_set_boolean_member (object, "full", TRUE);
+  full_state = json_object_new ();
+  json_object_set_string_member (full_state, "content",
+                                 json_object_get_string_member (initial, "content"));
+  json_object_set_string_member (full_state, "encodedState",
+                                 json_object_get_string_member (initial, "encodedState"));
+  json_object_set_object_member (object, "fullState", full_state);
+  g_free (room->full_sync);
+  room->full_sync = prd_json_to_string (response);
+  room->full_sync_len = strlen (room->full_sync);
+  g_clear_pointer (&room->full_sync_vector, g_array_unref);
+  room->full_sync_vector = g_steal_pointer (&vector);
+  *out_len = room->full_sync_len;
+  return room->full_sync;
+}
+
 static void
 send_joined (PrdHubRoom *room, JoinRequest *request, int site, int previous_site)
 {
@@ -1372,6 +1437,8 @@ settle_one (PrdHubRoom *room, Pending *pending)
   if (room->registry != NULL)
     prd_hub_room_registry_storage_result (room->registry, NULL);
   prd_document_commit (room->document, pending->op->site, pending->op->seq);
+  g_clear_pointer (&room->full_sync, g_free);
+  g_clear_pointer (&room->full_sync_vector, g_array_unref);
   if (pending->seq != room->last_seq + 1 && !room->log_gap)
     {
       g_warning ("%s: update %" G_GINT64_FORMAT " was stored after %" G_GINT64_FORMAT

@@ -142,6 +142,11 @@ test('join, edit, sync, presence and leave with the seed payloads', async () => 
     assert.deepEqual(fr.missingUpdates, []);
     assert.equal(fr.fullState.content, 'PRD\nNew text content');
     assert.equal(typeof fr.fullState.encodedState, 'string');
+    // Full syncs between two edits share one answer (built once per version).
+    const fullAgain = once(b, 'sync-response');
+    const fullAck = await request(b, 'sync-request', { prdId, stateVector: [9, 9, 9, 9] });
+    assert.deepEqual((await fullAgain).args[0], fr);
+    assert.deepEqual(fullAck, { ok: true, stateVector: fr.stateVector, full: true });
 
     // REST reads of an open PRD answer the room's committed text and vector.
     const read = await rest(hub, 'GET', `/api/prds/${prdId}`);
