@@ -49,7 +49,8 @@
  *   insert-units-per-event
  *                       UTF-16 code units one content-update inserts that
  *                       count as one more event of its rate-limit class
- *                       (1–4194304, default 4096)
+ *                       (1–4194304, default 4096); a new PRD's content
+ *                       counts so against [rate-limit] rest (prd-hub-rest-prds.c)
  *   max-open-comments   open (unresolved) comments of one PRD (1–100000,
  *                       default 1000)
  *   max-open-comments-per-user

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "prd-error.h"
+#include "prd-hub-config-collab.h"
 #include "prd-hub-room-registry.h"
 #include "prd-hub-room.h"
 #include "prd-hub.h"
@@ -28,9 +29,11 @@
 
 typedef struct
 {
+  PrdHubRest *rest;          /* (unowned): it owns the routes */
   PrdStore *store;           /* (owned) */
   PrdHubRoomRegistry *rooms; /* (owned) */
   guint max_document_size;
+  guint insert_units; /* [collab] insert-units-per-event */
 } Routes;
 
 typedef struct
@@ -40,7 +43,9 @@ typedef struct
   PrdHubRoomRegistry *rooms; /* (owned) (nullable): a read's */
   char *prd_id;
   gboolean export;
-  int archived; /* the list: 0 not archived, 1 archived, 2 both */
+  int archived;   /* the list: 0 not archived, 1 archived, 2 both */
+  Routes *routes; /* (unowned): a create's, to charge its content */
+  guint32 units;  /* a create's content, in UTF-16 code units */
 } Call;
 
 static void
@@ -238,6 +243,12 @@ on_created (GObject *source, GAsyncResult *result, gpointer user_data)
       call_finish (call);
       return;
     }
+  /* The content is one insert of the hub's site, kept for ever: weighed as
+   * a content-update's insert is (`[collab] insert-units-per-event`), so
+   * that the rate limit bounds how fast one user fills the store. */
+  if (call->units >= call->routes->insert_units)
+    prd_hub_rest_charge_write (call->routes->rest, call->identity,
+                               call->units / call->routes->insert_units);
   location = g_strconcat ("/api/prds/", info->id, NULL);
   soup_message_headers_replace (soup_server_message_get_response_headers (call->msg), "Location",
                                 location);
@@ -315,6 +326,10 @@ create (Routes *routes, Call *call)
       call_free (call);
       return;
     }
+  if (content != NULL && JSON_NODE_HOLDS_VALUE (content) &&
+      !prd_utf16_length (json_node_get_string (content), &call->units))
+    call->units = 0; /* not UTF-8: refused by the creation */
+  call->routes = routes;
   soup_server_message_pause (call->msg);
   prd_hub_create_prd_as_async (
       routes->store, call->identity->org, json_node_get_string (title), call->identity->user_id,
@@ -436,6 +451,9 @@ prd_hub_rest_prds_add (PrdHubRest *rest,
   routes = g_new0 (Routes, 1);
   routes->store = g_object_ref (store);
   routes->rooms = g_object_ref (rooms);
+  routes->rest = rest;
+  routes->insert_units =
+      prd_hub_config_get_collab (prd_hub_room_registry_get_config (rooms))->insert_units;
   routes->max_document_size = max_document_size;
   prd_hub_rest_add_routes (rest, prds_routes, G_N_ELEMENTS (prds_routes), routes,
                            (GDestroyNotify) routes_free);
