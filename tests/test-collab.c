@@ -374,17 +374,22 @@ test_load_documents (Fixture *f, gconstpointer data)
       g_autoptr (PrdStoreInfo) info = NULL;
       g_autoptr (GError) error = NULL;
 
+      g_autofree char *text = NULL;
+      g_autoptr (GArray) vector = NULL;
+
       document = prd_hub_room_registry_load_document_finish (
-          rooms, prd_test_wait_result (&results[i]), &info, &error);
+          rooms, prd_test_wait_result (&results[i]), &info, &text, &vector, &error);
       g_clear_object (&results[i]);
       if (i < PRD_HUB_ROOM_REGISTRY_BUILDS_AT_ONCE + 3)
         {
-          g_autofree char *text = NULL;
+          g_autofree char *built = NULL;
 
           g_assert_no_error (error);
           g_assert_cmpstr (info->id, ==, prd_id);
-          text = prd_crdt_doc_get_text (prd_document_get_crdt (document));
           g_assert_cmpstr (text, ==, expected);
+          built = prd_crdt_doc_get_text (prd_document_get_crdt (document));
+          g_assert_cmpstr (built, ==, expected);
+          g_assert_cmpuint (vector->len, ==, 2);
         }
       else
         {
@@ -403,7 +408,7 @@ test_load_documents (Fixture *f, gconstpointer data)
     prd_hub_room_registry_load_document_async (rooms, prd_id, "other-org", NULL, prd_test_result_cb,
                                                &results[0]);
     document = prd_hub_room_registry_load_document_finish (
-        rooms, prd_test_wait_result (&results[0]), NULL, &error);
+        rooms, prd_test_wait_result (&results[0]), NULL, NULL, NULL, &error);
     g_clear_object (&results[0]);
     g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
     g_assert_null (document);

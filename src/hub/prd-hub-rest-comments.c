@@ -77,7 +77,7 @@ on_prd_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
 
   document = prd_hub_room_registry_load_document_finish (PRD_HUB_ROOM_REGISTRY (source), result,
-                                                         NULL, &error);
+                                                         NULL, NULL, NULL, &error);
   if (document == NULL)
     {
       if (g_error_matches (error, PRD_ERROR, PRD_ERROR_RATE_LIMITED))

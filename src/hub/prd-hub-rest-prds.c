@@ -142,14 +142,15 @@ on_built (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (PrdStoreInfo) info = NULL;
   g_autoptr (PrdDocument) document = NULL;
   g_autoptr (GError) error = NULL;
+  char *text = NULL;
+  GArray *vector = NULL;
 
   document = prd_hub_room_registry_load_document_finish (PRD_HUB_ROOM_REGISTRY (source), result,
-                                                         &info, &error);
+                                                         &info, &text, &vector, &error);
   if (document == NULL)
     respond_load_error (call, error);
   else
-    respond_read (call, info, prd_crdt_doc_get_text (prd_document_get_crdt (document)),
-                  prd_crdt_doc_get_state_vector (prd_document_get_crdt (document)));
+    respond_read (call, info, text, vector);
   call_finish (call);
 }
 

@@ -713,6 +713,8 @@ typedef struct
 {
   PrdStoreInfo *info;    /* (owned) */
   PrdDocument *document; /* (owned) */
+  char *text;            /* (owned): the document's text, read on the thread too */
+  GArray *vector;        /* (owned): its state vector */
 } Loaded;
 
 static void
@@ -729,6 +731,8 @@ loaded_free (Loaded *loaded)
 {
   g_clear_pointer (&loaded->info, prd_store_info_free);
   g_clear_object (&loaded->document);
+  g_free (loaded->text);
+  g_clear_pointer (&loaded->vector, g_array_unref);
   g_free (loaded);
 }
 
@@ -755,11 +759,20 @@ build_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable 
   Load *load = task_data;
   GError *error = NULL;
   PrdDocument *document = prd_hub_document_from_store (load->stored, &error);
+  Loaded *loaded;
 
   if (document == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, document, g_object_unref);
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* Reading the text walks every character ever inserted (tombstones
+   * too): here, not on the main thread. */
+  loaded = g_new0 (Loaded, 1);
+  loaded->document = document;
+  loaded->text = prd_crdt_doc_get_text (prd_document_get_crdt (document));
+  loaded->vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (document));
+  g_task_return_pointer (task, loaded, (GDestroyNotify) loaded_free);
 }
 
 static void
@@ -769,18 +782,17 @@ on_built (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GTask) task = user_data;
   Load *load = g_task_get_task_data (task);
   GError *error = NULL;
-  PrdDocument *document = g_task_propagate_pointer (G_TASK (result), &error);
+  Loaded *loaded = g_task_propagate_pointer (G_TASK (result), &error);
 
-  if (document == NULL)
+  if (loaded == NULL)
     g_task_return_error (task, error);
   else
     {
-      Loaded *loaded = g_new0 (Loaded, 1);
-
-      loaded->info = prd_store_info_copy (load->stored->info);
-      loaded->document = document;
+      loaded->info = g_steal_pointer (&load->stored->info);
       g_task_return_pointer (task, loaded, (GDestroyNotify) loaded_free);
     }
+  /* Its snapshot and log are not needed any more. */
+  g_clear_pointer (&load->stored, prd_store_document_free);
   load_done (self);
 }
 
@@ -882,7 +894,10 @@ prd_hub_room_registry_load_document_async (PrdHubRoomRegistry *self,
 
 /**
  * prd_hub_room_registry_load_document_finish:
- * @out_info: (out) (transfer full): the PRD's metadata as stored
+ * @out_info: (out) (transfer full) (optional): the PRD's metadata as stored
+ * @out_text: (out) (transfer full) (optional): the document's text, read
+ *   on the thread that built it
+ * @out_vector: (out) (transfer full) (optional): its state vector
  *
  * Returns: (transfer full): the document, not tied to any room; %NULL with
  *   @error (%PRD_ERROR_PRD_NOT_FOUND, %PRD_ERROR_RATE_LIMITED, a store's
@@ -892,6 +907,8 @@ PrdDocument *
 prd_hub_room_registry_load_document_finish (PrdHubRoomRegistry *self,
                                             GAsyncResult *result,
                                             PrdStoreInfo **out_info,
+                                            char **out_text,
+                                            GArray **out_vector,
                                             GError **error)
 {
   Loaded *loaded;
@@ -905,6 +922,10 @@ prd_hub_room_registry_load_document_finish (PrdHubRoomRegistry *self,
   document = g_steal_pointer (&loaded->document);
   if (out_info != NULL)
     *out_info = g_steal_pointer (&loaded->info);
+  if (out_text != NULL)
+    *out_text = g_steal_pointer (&loaded->text);
+  if (out_vector != NULL)
+    *out_vector = g_steal_pointer (&loaded->vector);
   loaded_free (loaded);
   return document;
 }

@@ -43,6 +43,8 @@ void prd_hub_room_registry_load_document_async (PrdHubRoomRegistry *self,
 PrdDocument *prd_hub_room_registry_load_document_finish (PrdHubRoomRegistry *self,
                                                          GAsyncResult *result,
                                                          PrdStoreInfo **out_info,
+                                                         char **out_text,
+                                                         GArray **out_vector,
                                                          GError **error);
 guint prd_hub_room_registry_get_n_loads (PrdHubRoomRegistry *self);
 
