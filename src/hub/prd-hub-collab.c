@@ -23,6 +23,7 @@
 
 #include "prd-hub-collab.h"
 #include "prd-hub-config-collab.h"
+#include "prd-hub-config-server.h"
 
 struct _PrdHubCollab
 {
@@ -490,7 +491,23 @@ on_sync_request (PrdSioSocket *socket,
       /* One text per version of the PRD, shared by every full sync. */
       gsize len;
       const char *text = prd_hub_room_get_full_sync (room, &len);
+      PrdEioSocket *engine = prd_sio_socket_get_engine (socket);
+      guint64 max = prd_hub_config_get_engine (prd_hub_room_registry_get_config (self->rooms))
+                        ->max_write_buffer;
 
+      /* Answered at once, a burst of them would overflow the connection's
+       * write buffer and close it: one more is refused until the client has
+       * read what it was sent. */
+      if (engine != NULL && prd_eio_socket_get_buffered_amount (engine) + len > max)
+        {
+          g_set_error (&error, PRD_ERROR, PRD_ERROR_RATE_LIMITED,
+                       "The full state (%" G_GSIZE_FORMAT " bytes) does not fit in this "
+                       "connection's write buffer ([engine] max-write-buffer, %" G_GUINT64_FORMAT
+                       " bytes) beside what it has not read yet; retry once it has",
+                       len, max);
+          prd_hub_reply_error (socket, ack_id, event, prd_id, error);
+          return;
+        }
       prd_sio_socket_emit_raw (socket, "sync-response", text, (gssize) len);
     }
   else
