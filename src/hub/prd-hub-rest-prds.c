@@ -43,9 +43,8 @@ typedef struct
   PrdHubRoomRegistry *rooms; /* (owned) (nullable): a read's */
   char *prd_id;
   gboolean export;
-  int archived;   /* the list: 0 not archived, 1 archived, 2 both */
-  Routes *routes; /* (unowned): a create's, to charge its content */
-  guint32 units;  /* a create's content, in UTF-16 code units */
+  int archived;  /* the list: 0 not archived, 1 archived, 2 both */
+  guint32 units; /* a create's content, in UTF-16 code units */
 } Call;
 
 static void
@@ -244,12 +243,6 @@ on_created (GObject *source, GAsyncResult *result, gpointer user_data)
       call_finish (call);
       return;
     }
-  /* The content is one insert of the hub's site, kept for ever: weighed as
-   * a content-update's insert is (`[collab] insert-units-per-event`), so
-   * that the rate limit bounds how fast one user fills the store. */
-  if (call->units >= call->routes->insert_units)
-    prd_hub_rest_charge_write (call->routes->rest, call->identity,
-                               call->units / call->routes->insert_units);
   location = g_strconcat ("/api/prds/", info->id, NULL);
   soup_message_headers_replace (soup_server_message_get_response_headers (call->msg), "Location",
                                 location);
@@ -330,7 +323,13 @@ create (Routes *routes, Call *call)
   if (content != NULL && JSON_NODE_HOLDS_VALUE (content) &&
       !prd_utf16_length (json_node_get_string (content), &call->units))
     call->units = 0; /* not UTF-8: refused by the creation */
-  call->routes = routes;
+  /* The content is one insert of the hub's site, kept for ever: weighed as
+   * a content-update's insert is (`[collab] insert-units-per-event`), so
+   * that the rate limit bounds how fast one user fills the store. Taken
+   * now, not once the PRD exists, or a burst of creations would all be let
+   * in before the first is counted. */
+  if (call->units >= routes->insert_units)
+    prd_hub_rest_charge_write (routes->rest, call->identity, call->units / routes->insert_units);
   soup_server_message_pause (call->msg);
   prd_hub_create_prd_as_async (
       routes->store, call->identity->org, json_node_get_string (title), call->identity->user_id,
