@@ -5,9 +5,9 @@
  * one store transaction, and #PrdHubCreation::prd-created tells whoever
  * keeps track (the activity feed) before the caller hears of it.
  *
- * The initial content's CRDT insert is built on a thread: for a PRD of the
- * largest size it takes milliseconds the main thread (every room) must not
- * spend.
+ * The initial content's CRDT insert is built on a thread of its own, one
+ * creation at a time: for a PRD of the largest size it takes milliseconds
+ * the main thread (every room) must not spend.
  */
 #define G_LOG_DOMAIN "prd-hub-creation"
 
@@ -98,17 +98,34 @@ encode_content (const char *content, GError **error)
   return prd_crdt_ops_encode (&op, 1);
 }
 
-/* On a thread of GLib's pool: the CRDT is this task's own. */
+/* On the encoder's thread: the CRDT is this task's own. */
 static void
-encode_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+encode_in_thread (gpointer data, gpointer user_data)
 {
+  g_autoptr (GTask) task = data;
   GError *error = NULL;
-  GBytes *update = encode_content (task_data, &error);
+  GBytes *update = encode_content (g_task_get_task_data (task), &error);
 
   if (update == NULL)
     g_task_return_error (task, error);
   else
     g_task_return_pointer (task, update, (GDestroyNotify) g_bytes_unref);
+}
+
+/* One thread encodes every creation's content, one after the other: a
+ * burst of creations must not take every core from the main thread. */
+static GThreadPool *
+encoder (void)
+{
+  static gsize created;
+  static GThreadPool *pool;
+
+  if (g_once_init_enter (&created))
+    {
+      pool = g_thread_pool_new (encode_in_thread, NULL, 1, FALSE, NULL);
+      g_once_init_leave (&created, 1);
+    }
+  return pool;
 }
 
 /* One transaction: a PRD read between its row and its content would be
@@ -193,7 +210,7 @@ prd_hub_creation_create_async (PrdHubCreation *self,
   encode = g_task_new (self, cancellable, on_encoded, g_steal_pointer (&task));
   g_task_set_source_tag (encode, encode_in_thread);
   g_task_set_task_data (encode, g_steal_pointer (&data->content), g_free);
-  g_task_run_in_thread (encode, encode_in_thread);
+  g_thread_pool_push (encoder (), g_steal_pointer (&encode), NULL);
 }
 
 /**
