@@ -1827,6 +1827,8 @@ prd_hub_room_hold (PrdHubRoom *room, GError **error)
       return FALSE;
     }
   room->holds++;
+  /* Held, it is no longer idle (nor evicted to make way). */
+  g_clear_handle_id (&room->grace_id, g_source_remove);
   g_object_ref (room);
   return TRUE;
 }
