@@ -1198,6 +1198,10 @@ test_config_invalid (void)
     { "[collab]\nmax-joined-prds = 0\n", "[collab] max-joined-prds" },
     { "[collab]\nmax-open-rooms = 1000001\n", "[collab] max-open-rooms" },
     { "[collab]\nmax-pending-acks = -1\n", "[collab] max-pending-acks" },
+    { "[collab]\nempty-room-grace = 3601\n", "[collab] empty-room-grace" },
+    { "[collab]\nempty-room-grace = -1\n", "[collab] empty-room-grace" },
+    { "[collab]\nmax-queued-loads = 0\n", "[collab] max-queued-loads" },
+    { "[collab]\nmax-queued-loads = 1000001\n", "[collab] max-queued-loads" },
     /* GKeyFile would hide these: a localized key is never read, and a key
      * given twice (also under a second header of its group) keeps only its
      * last value. */

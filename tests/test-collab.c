@@ -264,6 +264,157 @@ test_log_gap (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (text, "behind"));
 }
 
+/* Inserts @content at 0 as the next operation of @site (its @n-th). */
+static void
+insert_at_start (PrdTestClient *client, const char *prd_id, const char *content, guint n)
+{
+  g_autofree char *payload =
+      g_strdup_printf ("{\"prdId\":\"%s\",\"operation\":{\"type\":\"insert\",\"position\":0,"
+                       "\"content\":\"%s\"},\"stateVector\":[%u]}",
+                       prd_id, content, n);
+  g_autoptr (JsonNode) ack = prd_test_client_request (client, "content-update", payload);
+
+  prd_test_assert_ok (ack);
+}
+
+/* An empty room stays loaded for empty-room-grace: a rejoin finds it as it
+ * was, without loading the PRD again; it is the first to go when another
+ * PRD needs its place under max-open-rooms. */
+static void
+test_empty_room_grace (Fixture *f, gconstpointer data)
+{
+  g_autofree char *first = create_prd (f, "org", NULL);
+  g_autofree char *second = create_prd (f, "org", "x");
+  PrdHubRoomRegistry *rooms = prd_hub_get_rooms (f->hub);
+  g_autofree char *text = NULL;
+  gint64 snapshot_seq = 0;
+  PrdHubRoom *room;
+
+  {
+    g_autoptr (PrdTestClient) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+
+    join (a, first, "edit", NULL);
+    insert_at_start (a, first, "kept", 1);
+    room = prd_hub_room_registry_lookup (rooms, first);
+    g_assert_nonnull (room);
+  }
+  /* The last member left: the room writes its snapshot... */
+  for (guint i = 0; snapshot_seq < 1 && i < 3000; i++)
+    {
+      g_clear_pointer (&text, g_free);
+      prd_test_run_for (20);
+      text = stored_text (f, first, &snapshot_seq);
+    }
+  g_assert_cmpint (snapshot_seq, ==, 1);
+  g_assert_cmpstr (text, ==, "kept");
+  /* ...and stays loaded. */
+  g_assert_cmpuint (prd_hub_room_registry_get_n_rooms (rooms), ==, 1);
+  g_assert_true (prd_hub_room_registry_lookup (rooms, first) == room);
+
+  {
+    g_autoptr (PrdTestClient) b = client_new (f, "bob", "org", PRD_ROLE_EDITOR);
+    g_autoptr (JsonNode) joined = NULL;
+    JsonObject *state;
+
+    join (b, first, "edit", &joined);
+    g_assert_true (prd_hub_room_registry_lookup (rooms, first) == room);
+    state = json_object_get_object_member (json_node_get_object (joined), "initialState");
+    g_assert_cmpstr (json_object_get_string_member (state, "content"), ==, "kept");
+  }
+  for (guint i = 0; !prd_hub_room_is_idle (room) && i < 3000; i++)
+    prd_test_run_for (20);
+  g_assert_true (prd_hub_room_is_idle (room));
+
+  {
+    g_autoptr (PrdTestClient) c = client_new (f, "carol", "org", PRD_ROLE_EDITOR);
+
+    /* max-open-rooms = 1: the idle room makes way. */
+    join (c, second, "edit", NULL);
+    g_assert_null (prd_hub_room_registry_lookup (rooms, first));
+    g_assert_cmpuint (prd_hub_room_registry_get_n_rooms (rooms), ==, 1);
+  }
+}
+
+/* Reads of PRDs nobody has open build the document on a thread, two at a
+ * time, max-queued-loads more waiting; the build is the one the main thread
+ * makes. */
+static void
+test_load_documents (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prd_id = create_prd (f, "org", "hello world");
+  PrdHubRoomRegistry *rooms = prd_hub_get_rooms (f->hub);
+  GAsyncResult *results[10] = { NULL };
+  g_autofree char *expected = NULL;
+
+  {
+    g_autoptr (PrdTestClient) a = client_new (f, "alice", "org", PRD_ROLE_EDITOR);
+    g_autofree char *payload =
+        g_strdup_printf ("{\"prdId\":\"%s\",\"operation\":{\"type\":\"delete\",\"position\":0,"
+                         "\"length\":6},\"stateVector\":[1,1]}",
+                         prd_id);
+    g_autoptr (JsonNode) ack = NULL;
+
+    join (a, prd_id, "edit", NULL);
+    ack = prd_test_client_request (a, "content-update", payload);
+    prd_test_assert_ok (ack);
+  }
+  wait_rooms_released (f);
+  expected = stored_text (f, prd_id, NULL);
+  g_assert_cmpstr (expected, ==, "world");
+
+  for (guint i = 0; i < G_N_ELEMENTS (results); i++)
+    prd_hub_room_registry_load_document_async (rooms, prd_id, "org", NULL, prd_test_result_cb,
+                                               &results[i]);
+  /* Two building, three waiting; the other five are refused. */
+  g_assert_cmpuint (prd_hub_room_registry_get_n_loads (rooms), ==,
+                    PRD_HUB_ROOM_REGISTRY_BUILDS_AT_ONCE + 3);
+  for (guint i = 0; i < G_N_ELEMENTS (results); i++)
+    {
+      g_autoptr (PrdDocument) document = NULL;
+      g_autoptr (PrdStoreInfo) info = NULL;
+      g_autoptr (GError) error = NULL;
+
+      g_autofree char *text = NULL;
+      g_autoptr (GArray) vector = NULL;
+
+      document = prd_hub_room_registry_load_document_finish (
+          rooms, prd_test_wait_result (&results[i]), &info, &text, &vector, &error);
+      g_clear_object (&results[i]);
+      if (i < PRD_HUB_ROOM_REGISTRY_BUILDS_AT_ONCE + 3)
+        {
+          g_autofree char *built = NULL;
+
+          g_assert_no_error (error);
+          g_assert_cmpstr (info->id, ==, prd_id);
+          g_assert_cmpstr (text, ==, expected);
+          built = prd_crdt_doc_get_text (prd_document_get_crdt (document));
+          g_assert_cmpstr (built, ==, expected);
+          g_assert_cmpuint (vector->len, ==, 2);
+        }
+      else
+        {
+          g_assert_error (error, PRD_ERROR, PRD_ERROR_RATE_LIMITED);
+          g_assert_nonnull (strstr (error->message, "max-queued-loads"));
+          g_assert_null (document);
+        }
+    }
+  g_assert_cmpuint (prd_hub_room_registry_get_n_loads (rooms), ==, 0);
+
+  /* Another organization's PRD is not found, nor built. */
+  {
+    g_autoptr (PrdDocument) document = NULL;
+    g_autoptr (GError) error = NULL;
+
+    prd_hub_room_registry_load_document_async (rooms, prd_id, "other-org", NULL, prd_test_result_cb,
+                                               &results[0]);
+    document = prd_hub_room_registry_load_document_finish (
+        rooms, prd_test_wait_result (&results[0]), NULL, NULL, NULL, &error);
+    g_clear_object (&results[0]);
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+    g_assert_null (document);
+  }
+}
+
 static void
 test_refusals (Fixture *f, gconstpointer data)
 {
@@ -831,8 +982,14 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/collab/content-update-text", test_content_update_text);
   g_test_add ("/prd/collab/acked-is-stored", Fixture, NULL, fixture_setup, test_acked_is_stored,
               fixture_teardown);
-  g_test_add ("/prd/collab/release-and-restore", Fixture, NULL, fixture_setup,
-              test_release_and_restore, fixture_teardown);
+  g_test_add ("/prd/collab/release-and-restore", Fixture, "[collab]\nempty-room-grace=1\n",
+              fixture_setup, test_release_and_restore, fixture_teardown);
+  g_test_add ("/prd/collab/empty-room-grace", Fixture,
+              "[collab]\nempty-room-grace=3600\nmax-open-rooms=1\n", fixture_setup,
+              test_empty_room_grace, fixture_teardown);
+  g_test_add ("/prd/collab/load-documents", Fixture,
+              "[collab]\nempty-room-grace=0\nmax-queued-loads=3\n", fixture_setup,
+              test_load_documents, fixture_teardown);
   g_test_add ("/prd/collab/snapshots-and-sync", Fixture, "[collab]\nsnapshot-every=2\n",
               fixture_setup, test_snapshots_and_sync, fixture_teardown);
   g_test_add ("/prd/collab/joined-encoded-state", Fixture, NULL, fixture_setup,
@@ -843,8 +1000,9 @@ main (int argc, char *argv[])
               test_join_while_deleted, fixture_teardown);
   g_test_add ("/prd/collab/storage-failure", Fixture, NULL, fixture_setup, test_storage_failure,
               fixture_teardown);
-  g_test_add ("/prd/collab/storage-failure-retires-sites", Fixture, NULL, fixture_setup,
-              test_storage_failure_retires_sites, fixture_teardown);
+  g_test_add ("/prd/collab/storage-failure-retires-sites", Fixture,
+              "[collab]\nempty-room-grace=1\n", fixture_setup, test_storage_failure_retires_sites,
+              fixture_teardown);
   g_test_add ("/prd/collab/log-gap", Fixture, NULL, fixture_setup, test_log_gap, fixture_teardown);
   g_test_add ("/prd/collab/refusals", Fixture, NULL, fixture_setup, test_refusals,
               fixture_teardown);

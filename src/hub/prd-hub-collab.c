@@ -23,6 +23,7 @@
 
 #include "prd-hub-collab.h"
 #include "prd-hub-config-collab.h"
+#include "prd-hub-config-server.h"
 
 struct _PrdHubCollab
 {
@@ -485,41 +486,55 @@ on_sync_request (PrdSioSocket *socket,
     }
 
   vector = prd_document_get_committed_vector (prd_hub_room_get_document (room));
-  response = json_node_new (JSON_NODE_OBJECT);
-  object = json_object_new ();
-  json_node_take_object (response, object);
-  json_object_set_string_member (object, "prdId", prd_id);
-  missing = json_array_new ();
-  for (guint i = 0; i < updates->len; i++)
-    {
-      PrdDocumentUpdate *update = g_ptr_array_index (updates, i);
-      JsonObject *entry = json_object_new ();
-
-      json_object_set_member (entry, "operation", prd_crdt_op_to_json (update->op));
-      json_object_set_int_member (entry, "timestamp", update->timestamp);
-      if (update->user_id != NULL)
-        json_object_set_string_member (entry, "userId", update->user_id);
-      else
-        json_object_set_null_member (entry, "userId");
-      json_array_add_object_element (missing, entry);
-    }
-  json_object_set_array_member (object, "missingUpdates", missing);
-  json_object_set_member (object, "stateVector", prd_hub_vector_to_json (vector));
-  json_object_set_boolean_member (object, "full", full);
   if (full)
     {
-      JsonNode *state = prd_hub_room_build_initial_state (room);
-      JsonObject *full_state = json_object_new ();
-      JsonObject *initial = json_node_get_object (state);
+      /* One text per version of the PRD, shared by every full sync. */
+      gsize len;
+      const char *text = prd_hub_room_get_full_sync (room, &len);
+      PrdEioSocket *engine = prd_sio_socket_get_engine (socket);
+      guint64 max = prd_hub_config_get_engine (prd_hub_room_registry_get_config (self->rooms))
+                        ->max_write_buffer;
 
-      json_object_set_string_member (full_state, "content",
-                                     json_object_get_string_member (initial, "content"));
-      json_object_set_string_member (full_state, "encodedState",
-                                     json_object_get_string_member (initial, "encodedState"));
-      json_object_set_object_member (object, "fullState", full_state);
-      json_node_unref (state);
+      /* Answered at once, a burst of them would overflow the connection's
+       * write buffer and close it: one more is refused until the client has
+       * read what it was sent. */
+      if (engine != NULL && prd_eio_socket_get_buffered_amount (engine) + len > max)
+        {
+          g_set_error (&error, PRD_ERROR, PRD_ERROR_RATE_LIMITED,
+                       "The full state (%" G_GSIZE_FORMAT " bytes) does not fit in this "
+                       "connection's write buffer ([engine] max-write-buffer, %" G_GUINT64_FORMAT
+                       " bytes) beside what it has not read yet; retry once it has",
+                       len, max);
+          prd_hub_reply_error (socket, ack_id, event, prd_id, error);
+          return;
+        }
+      prd_sio_socket_emit_raw (socket, "sync-response", text, (gssize) len);
     }
-  prd_sio_socket_emit_one (socket, "sync-response", response);
+  else
+    {
+      response = json_node_new (JSON_NODE_OBJECT);
+      object = json_object_new ();
+      json_node_take_object (response, object);
+      json_object_set_string_member (object, "prdId", prd_id);
+      missing = json_array_new ();
+      for (guint i = 0; i < updates->len; i++)
+        {
+          PrdDocumentUpdate *update = g_ptr_array_index (updates, i);
+          JsonObject *entry = json_object_new ();
+
+          json_object_set_member (entry, "operation", prd_crdt_op_to_json (update->op));
+          json_object_set_int_member (entry, "timestamp", update->timestamp);
+          if (update->user_id != NULL)
+            json_object_set_string_member (entry, "userId", update->user_id);
+          else
+            json_object_set_null_member (entry, "userId");
+          json_array_add_object_element (missing, entry);
+        }
+      json_object_set_array_member (object, "missingUpdates", missing);
+      json_object_set_member (object, "stateVector", prd_hub_vector_to_json (vector));
+      json_object_set_boolean_member (object, "full", FALSE);
+      prd_sio_socket_emit_one (socket, "sync-response", response);
+    }
 
   ack = json_object_new ();
   json_object_set_member (ack, "stateVector", prd_hub_vector_to_json (vector));

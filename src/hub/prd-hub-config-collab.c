@@ -22,8 +22,17 @@
  *   max-joined-prds     PRDs one connection may have joined at once (1–100000,
  *                       default 100)
  *   max-open-rooms      PRDs open in memory at once, all clients together
- *                       (1–1000000, default 10000; a room is unloaded when
- *                       its last member leaves)
+ *                       (1–1000000, default 10000; a room nobody is in is
+ *                       unloaded after empty-room-grace, or at once when
+ *                       another PRD needs its place)
+ *   empty-room-grace    seconds a room stays loaded after its last member
+ *                       left, so that a rejoin does not load the PRD again
+ *                       (0–3600, default 30; 0: unloaded at once)
+ *   max-queued-loads    REST reads (GET /api/prds/{id}, export.md, comments)
+ *                       of PRDs nobody has open that may wait for their
+ *                       document to be built, all clients together
+ *                       (1–1000000, default 256); the next one gets 429
+ *                       RATE_LIMITED with Retry-After
  *   max-pending-acks    content-updates of one connection awaiting their ack
  *                       (1–1000000, default 1024); requests of any event
  *                       awaiting their answer may be 1024 more (prd-hub.c)
@@ -40,7 +49,8 @@
  *   insert-units-per-event
  *                       UTF-16 code units one content-update inserts that
  *                       count as one more event of its rate-limit class
- *                       (1–4194304, default 4096)
+ *                       (1–4194304, default 4096); a new PRD's content
+ *                       counts so against [rate-limit] rest (prd-hub-rest-prds.c)
  *   max-open-comments   open (unresolved) comments of one PRD (1–100000,
  *                       default 1000)
  *   max-open-comments-per-user
@@ -96,6 +106,8 @@ collab_init (gpointer data)
   self->max_user_comments = PRD_HUB_CONFIG_DEFAULT_MAX_USER_COMMENTS;
   self->max_replies = PRD_HUB_CONFIG_DEFAULT_MAX_REPLIES;
   self->max_comment_bytes = PRD_HUB_CONFIG_DEFAULT_MAX_COMMENT_BYTES;
+  self->empty_room_grace = PRD_HUB_CONFIG_DEFAULT_EMPTY_ROOM_GRACE;
+  self->max_queued_loads = PRD_HUB_CONFIG_DEFAULT_MAX_QUEUED_LOADS;
 }
 
 static gboolean
@@ -153,6 +165,10 @@ collab_set (gpointer data,
     return set_uint (&self->max_replies, key, value, 1, 100000, error);
   if (g_str_equal (key, "max-open-comments-bytes"))
     return set_uint (&self->max_comment_bytes, key, value, 65536, 1024 * 1024 * 1024, error);
+  if (g_str_equal (key, "empty-room-grace"))
+    return set_uint (&self->empty_room_grace, key, value, 0, 3600, error);
+  if (g_str_equal (key, "max-queued-loads"))
+    return set_uint (&self->max_queued_loads, key, value, 1, 1000000, error);
   prd_hub_config_set_unknown_key_error (error, group, key);
   return FALSE;
 }

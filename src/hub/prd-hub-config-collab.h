@@ -22,6 +22,8 @@ G_BEGIN_DECLS
 #define PRD_HUB_CONFIG_DEFAULT_MAX_USER_COMMENTS  200
 #define PRD_HUB_CONFIG_DEFAULT_MAX_REPLIES        100
 #define PRD_HUB_CONFIG_DEFAULT_MAX_COMMENT_BYTES  (8 * 1024 * 1024)
+#define PRD_HUB_CONFIG_DEFAULT_EMPTY_ROOM_GRACE   30
+#define PRD_HUB_CONFIG_DEFAULT_MAX_QUEUED_LOADS   256
 
 /* What the sizes in UTF-16 code units take on the wire at most, for the
  * checks against [engine] (prd-hub-config-collab.c): a unit takes up to 6
@@ -56,6 +58,8 @@ typedef struct
   guint max_user_comments;  /* open comments of one user on one PRD */
   guint max_replies;        /* replies to one comment */
   guint max_comment_bytes;  /* what a PRD's open comments may weigh in joined-prd */
+  guint empty_room_grace;   /* s an empty room stays loaded before it is unloaded */
+  guint max_queued_loads;   /* PRD reads waiting for a document build, all clients together */
 } PrdHubCollabConfig;
 
 extern const PrdHubConfigSection prd_hub_collab_config_section;

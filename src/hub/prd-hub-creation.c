@@ -4,6 +4,10 @@
  * created with its initial content, one insert of the hub's own site, in
  * one store transaction, and #PrdHubCreation::prd-created tells whoever
  * keeps track (the activity feed) before the caller hears of it.
+ *
+ * The initial content's CRDT insert is built on a thread of its own, one
+ * creation at a time: for a PRD of the largest size it takes milliseconds
+ * the main thread (every room) must not spend.
  */
 #define G_LOG_DOMAIN "prd-hub-creation"
 
@@ -35,13 +39,23 @@ G_DEFINE_FINAL_TYPE (PrdHubCreation, prd_hub_creation, G_TYPE_OBJECT)
 
 typedef struct
 {
+  char *id;
+  char *org;
+  char *title;
+  char *owner;
   char *owner_name;
+  char *content; /* (nullable): until encoded */
   PrdStoreInfo *info;
 } CreateData;
 
 static void
 create_data_free (CreateData *data)
 {
+  g_free (data->id);
+  g_free (data->org);
+  g_free (data->title);
+  g_free (data->owner);
+  g_free (data->content);
   g_free (data->owner_name);
   g_clear_pointer (&data->info, prd_store_info_free);
   g_free (data);
@@ -84,6 +98,66 @@ encode_content (const char *content, GError **error)
   return prd_crdt_ops_encode (&op, 1);
 }
 
+/* On the encoder's thread: the CRDT is this task's own. */
+static void
+encode_in_thread (gpointer data, gpointer user_data)
+{
+  g_autoptr (GTask) task = data;
+  GError *error = NULL;
+  GBytes *update = encode_content (g_task_get_task_data (task), &error);
+
+  if (update == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, update, (GDestroyNotify) g_bytes_unref);
+}
+
+/* One thread encodes every creation's content, one after the other: a
+ * burst of creations must not take every core from the main thread. */
+static GThreadPool *
+encoder (void)
+{
+  static gsize created;
+  static GThreadPool *pool;
+
+  if (g_once_init_enter (&created))
+    {
+      pool = g_thread_pool_new (encode_in_thread, NULL, 1, FALSE, NULL);
+      g_once_init_leave (&created, 1);
+    }
+  return pool;
+}
+
+/* One transaction: a PRD read between its row and its content would be
+ * joined empty, and that room's snapshot would drop the content. */
+static void
+create_store (GTask *task, GBytes *update)
+{
+  PrdHubCreation *self = g_task_get_source_object (task);
+  CreateData *data = g_task_get_task_data (task);
+
+  prd_store_create_with_update_async (self->store, data->id, data->org, data->title, data->owner,
+                                      PRD_AUTH_HUB_USER_ID, 1, update,
+                                      g_task_get_cancellable (task), create_on_created, task);
+}
+
+static void
+on_encoded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  g_autoptr (GBytes) update = NULL;
+  GError *error = NULL;
+
+  update = g_task_propagate_pointer (G_TASK (result), &error);
+  if (update == NULL)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  create_store (task, update);
+}
+
 /**
  * prd_hub_creation_create_async:
  * @org: the organization the PRD belongs to
@@ -106,9 +180,7 @@ prd_hub_creation_create_async (PrdHubCreation *self,
                                gpointer user_data)
 {
   g_autoptr (GTask) task = NULL;
-  g_autoptr (GBytes) update = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *id = prd_store_generate_prd_id ();
+  g_autoptr (GTask) encode = NULL;
   CreateData *data;
   guint32 units;
 
@@ -117,6 +189,10 @@ prd_hub_creation_create_async (PrdHubCreation *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, prd_hub_creation_create_async);
   data = g_new0 (CreateData, 1);
+  data->id = prd_store_generate_prd_id ();
+  data->org = g_strdup (org);
+  data->title = g_strdup (title);
+  data->owner = g_strdup (owner);
   data->owner_name = g_strdup (owner_name);
   g_task_set_task_data (task, data, (GDestroyNotify) create_data_free);
   if (content != NULL && !prd_utf16_length (content, &units))
@@ -125,16 +201,16 @@ prd_hub_creation_create_async (PrdHubCreation *self,
                                "The content is not valid UTF-8 text");
       return;
     }
-  /* One transaction: a PRD read between its row and its content would be
-   * joined empty, and that room's snapshot would drop the content. */
-  if (content != NULL && *content != '\0' && (update = encode_content (content, &error)) == NULL)
+  if (content == NULL || *content == '\0')
     {
-      g_task_return_error (task, g_steal_pointer (&error));
+      create_store (g_steal_pointer (&task), NULL);
       return;
     }
-  prd_store_create_with_update_async (self->store, id, org, title, owner, PRD_AUTH_HUB_USER_ID, 1,
-                                      update, cancellable, create_on_created,
-                                      g_steal_pointer (&task));
+  data->content = g_strdup (content);
+  encode = g_task_new (self, cancellable, on_encoded, g_steal_pointer (&task));
+  g_task_set_source_tag (encode, encode_in_thread);
+  g_task_set_task_data (encode, g_steal_pointer (&data->content), g_free);
+  g_thread_pool_push (encoder (), g_steal_pointer (&encode), NULL);
 }
 
 /**

@@ -5,8 +5,10 @@
  *   GET /api/prds/{id}/comments   {prdId, comments}: the open comments,
  *                                 oldest first, placed in the current text
  *
- * An open room's document places them; else the PRD is read from the store
- * (which also decides whether the caller's organization may see it).
+ * An open room's document places them; else the PRD's document is built
+ * from the store off the main thread (the store also decides whether the
+ * caller's organization may see it): comments are anchored to the CRDT's
+ * characters, so placing them needs the document.
  */
 #define G_LOG_DOMAIN "prd-hub-rest-comments"
 
@@ -35,8 +37,9 @@ routes_free (Routes *routes)
 
 typedef struct
 {
-  PrdHubComments *comments; /* (owned) */
-  SoupServerMessage *msg;   /* (owned) */
+  PrdHubComments *comments;  /* (owned) */
+  PrdHubRoomRegistry *rooms; /* (owned) */
+  SoupServerMessage *msg;    /* (owned) */
   char *org;
   char *prd_id;
 } Call;
@@ -46,6 +49,7 @@ call_finish (Call *call)
 {
   soup_server_message_unpause (call->msg);
   g_clear_object (&call->comments);
+  g_clear_object (&call->rooms);
   g_clear_object (&call->msg);
   g_free (call->org);
   g_free (call->prd_id);
@@ -69,23 +73,21 @@ static void
 on_prd_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Call *call = user_data;
-  g_autoptr (PrdStoreDocument) stored = NULL;
   g_autoptr (PrdDocument) document = NULL;
   g_autoptr (GError) error = NULL;
 
-  stored = prd_store_load_finish (PRD_STORE (source), result, &error);
-  if (stored != NULL && g_str_equal (stored->info->org, call->org))
-    document = prd_hub_document_from_store (stored, &error);
+  document = prd_hub_room_registry_load_document_finish (PRD_HUB_ROOM_REGISTRY (source), result,
+                                                         NULL, NULL, NULL, &error);
   if (document == NULL)
     {
-      if (error == NULL || g_error_matches (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND))
+      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_RATE_LIMITED))
         {
-          g_autoptr (GError) not_found = prd_error_new_prd_not_found (call->prd_id);
+          g_autofree char *retry = g_strdup_printf ("%d", PRD_HUB_ROOM_REGISTRY_RETRY_LOAD);
 
-          prd_hub_rest_respond_error (call->msg, not_found);
+          soup_message_headers_replace (soup_server_message_get_response_headers (call->msg),
+                                        "Retry-After", retry);
         }
-      else
-        prd_hub_rest_respond_error (call->msg, error);
+      prd_hub_rest_respond_error (call->msg, error);
     }
   else
     respond_comments (call, document);
@@ -106,6 +108,7 @@ handle_comments (SoupServerMessage *msg,
 
   call = g_new0 (Call, 1);
   call->comments = g_object_ref (routes->comments);
+  call->rooms = g_object_ref (routes->rooms);
   call->msg = g_object_ref (msg);
   call->org = g_strdup (identity->org);
   call->prd_id = g_strdup (prd_id);
@@ -118,7 +121,8 @@ handle_comments (SoupServerMessage *msg,
       return;
     }
   /* Not open (or another organization's): the store decides. */
-  prd_store_load_async (routes->store, prd_id, NULL, on_prd_loaded, call);
+  prd_hub_room_registry_load_document_async (routes->rooms, prd_id, identity->org, NULL,
+                                             on_prd_loaded, call);
 }
 
 static const PrdHubRouteEntry comments_routes[] = {

@@ -9,6 +9,10 @@
  *   POST /api/prds                  {title, content?} → 201 + Location
  *   GET  /api/prds/{id}             content, version, stateVector, updatedAt …
  *   GET  /api/prds/{id}/export.md   the Markdown text
+ *
+ * A PRD whose room is open is read from the room's document (its committed
+ * text); another one is built from the store off the main thread
+ * (prd_hub_room_registry_load_document_async()).
  */
 #define G_LOG_DOMAIN "prd-hub-rest-prds"
 
@@ -17,6 +21,8 @@
 #include <string.h>
 
 #include "prd-error.h"
+#include "prd-hub-config-collab.h"
+#include "prd-hub-room-registry.h"
 #include "prd-hub-room.h"
 #include "prd-hub.h"
 #include "prd-json.h"
@@ -26,23 +32,29 @@
 
 typedef struct
 {
-  PrdStore *store; /* (owned) */
+  PrdHubRest *rest;          /* (unowned): it owns the routes */
+  PrdStore *store;           /* (owned) */
+  PrdHubRoomRegistry *rooms; /* (owned) */
   guint max_document_size;
+  guint insert_units; /* [collab] insert-units-per-event */
 } Routes;
 
 typedef struct
 {
-  SoupServerMessage *msg; /* (owned) */
-  PrdIdentity *identity;  /* (owned) */
+  SoupServerMessage *msg;    /* (owned) */
+  PrdIdentity *identity;     /* (owned) */
+  PrdHubRoomRegistry *rooms; /* (owned) (nullable): a read's */
   char *prd_id;
   gboolean export;
-  int archived; /* the list: 0 not archived, 1 archived, 2 both */
+  int archived;  /* the list: 0 not archived, 1 archived, 2 both */
+  guint32 units; /* a create's content, in UTF-16 code units */
 } Call;
 
 static void
 routes_free (Routes *routes)
 {
   g_clear_object (&routes->store);
+  g_clear_object (&routes->rooms);
   g_free (routes);
 }
 
@@ -61,6 +73,7 @@ call_free (Call *call)
 {
   g_clear_object (&call->msg);
   g_clear_pointer (&call->identity, prd_identity_free);
+  g_clear_object (&call->rooms);
   g_free (call->prd_id);
   g_free (call);
 }
@@ -79,24 +92,88 @@ add_info (JsonBuilder *builder, const PrdStoreInfo *info)
   prd_hub_add_prd_info (builder, info);
 }
 
+/* Answers a read with @text and @vector (taken). */
 static void
-on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
+respond_read (Call *call, const PrdStoreInfo *info, char *text, GArray *vector)
+{
+  g_autofree char *owned_text = text;
+  g_autoptr (GArray) owned_vector = vector;
+
+  if (call->export)
+    {
+      gsize len = strlen (owned_text);
+
+      soup_server_message_set_status (call->msg, SOUP_STATUS_OK, NULL);
+      soup_server_message_set_response (call->msg, "text/markdown; charset=utf-8", SOUP_MEMORY_TAKE,
+                                        g_steal_pointer (&owned_text), len);
+    }
+  else
+    {
+      g_autoptr (JsonBuilder) builder = json_builder_new ();
+      g_autoptr (JsonNode) node = NULL;
+
+      json_builder_begin_object (builder);
+      add_info (builder, info);
+      json_builder_set_member_name (builder, "content");
+      json_builder_add_string_value (builder, owned_text);
+      json_builder_set_member_name (builder, "stateVector");
+      json_builder_add_value (builder, prd_hub_vector_to_json (owned_vector));
+      json_builder_end_object (builder);
+      node = json_builder_get_root (builder);
+      prd_hub_rest_respond_json (call->msg, SOUP_STATUS_OK, node);
+    }
+}
+
+static void
+respond_load_error (Call *call, const GError *error)
+{
+  if (g_error_matches (error, PRD_ERROR, PRD_ERROR_RATE_LIMITED))
+    {
+      g_autofree char *retry = g_strdup_printf ("%d", PRD_HUB_ROOM_REGISTRY_RETRY_LOAD);
+
+      soup_message_headers_replace (soup_server_message_get_response_headers (call->msg),
+                                    "Retry-After", retry);
+    }
+  prd_hub_rest_respond_error (call->msg, error);
+}
+
+static void
+on_built (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Call *call = user_data;
-  g_autoptr (PrdStoreDocument) stored = NULL;
+  g_autoptr (PrdStoreInfo) info = NULL;
   g_autoptr (PrdDocument) document = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *text = NULL;
+  char *text = NULL;
+  GArray *vector = NULL;
 
-  stored = prd_store_load_finish (PRD_STORE (source), result, &error);
-  if (stored != NULL && !g_str_equal (stored->info->org, call->identity->org))
-    {
-      g_clear_pointer (&stored, prd_store_document_free);
-      g_propagate_error (&error, prd_error_new_prd_not_found (call->prd_id));
-    }
-  if (stored != NULL)
-    document = prd_hub_document_from_store (stored, &error);
+  document = prd_hub_room_registry_load_document_finish (PRD_HUB_ROOM_REGISTRY (source), result,
+                                                         &info, &text, &vector, &error);
   if (document == NULL)
+    respond_load_error (call, error);
+  else
+    respond_read (call, info, text, vector);
+  call_finish (call);
+}
+
+/* The metadata of a PRD whose room was open: the room's committed text
+ * answers, unless the room has closed since. */
+static void
+on_info (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Call *call = user_data;
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (GError) error = NULL;
+  PrdDocument *document;
+
+  info = prd_store_get_finish (PRD_STORE (source), result, &error);
+  if (info != NULL && !g_str_equal (info->org, call->identity->org))
+    {
+      g_clear_pointer (&info, prd_store_info_free);
+      g_clear_error (&error);
+      error = prd_error_new_prd_not_found (call->prd_id);
+    }
+  if (info == NULL)
     {
       if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
         error->code = PRD_ERROR_PRD_NOT_FOUND;
@@ -104,32 +181,15 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
       call_finish (call);
       return;
     }
-
-  text = prd_crdt_doc_get_text (prd_document_get_crdt (document));
-  if (call->export)
+  document = prd_hub_room_registry_peek_document (call->rooms, call->prd_id);
+  if (document == NULL)
     {
-      gsize len = strlen (text);
-
-      soup_server_message_set_status (call->msg, SOUP_STATUS_OK, NULL);
-      soup_server_message_set_response (call->msg, "text/markdown; charset=utf-8", SOUP_MEMORY_TAKE,
-                                        g_steal_pointer (&text), len);
+      prd_hub_room_registry_load_document_async (call->rooms, call->prd_id, call->identity->org,
+                                                 NULL, on_built, call);
+      return;
     }
-  else
-    {
-      g_autoptr (JsonBuilder) builder = json_builder_new ();
-      g_autoptr (JsonNode) node = NULL;
-      g_autoptr (GArray) vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (document));
-
-      json_builder_begin_object (builder);
-      add_info (builder, stored->info);
-      json_builder_set_member_name (builder, "content");
-      json_builder_add_string_value (builder, text);
-      json_builder_set_member_name (builder, "stateVector");
-      json_builder_add_value (builder, prd_hub_vector_to_json (vector));
-      json_builder_end_object (builder);
-      node = json_builder_get_root (builder);
-      prd_hub_rest_respond_json (call->msg, SOUP_STATUS_OK, node);
-    }
+  respond_read (call, info, prd_document_get_committed_text (document),
+                prd_document_get_committed_vector (document));
   call_finish (call);
 }
 
@@ -287,6 +347,16 @@ create (Routes *routes, Call *call)
       call_free (call);
       return;
     }
+  if (content != NULL && JSON_NODE_HOLDS_VALUE (content) &&
+      !prd_utf16_length (json_node_get_string (content), &call->units))
+    call->units = 0; /* not UTF-8: refused by the creation */
+  /* The content is one insert of the hub's site, kept for ever: weighed as
+   * a content-update's insert is (`[collab] insert-units-per-event`), so
+   * that the rate limit bounds how fast one user fills the store. Taken
+   * now, not once the PRD exists, or a burst of creations would all be let
+   * in before the first is counted. */
+  if (call->units >= routes->insert_units)
+    prd_hub_rest_charge_write (routes->rest, call->identity, call->units / routes->insert_units);
   soup_server_message_pause (call->msg);
   prd_hub_create_prd_as_async (
       routes->store, call->identity->org, json_node_get_string (title), call->identity->user_id,
@@ -391,8 +461,14 @@ load (SoupServerMessage *msg,
 
   call->prd_id = g_strdup (prd_id);
   call->export = export;
+  call->rooms = g_object_ref (routes->rooms);
   soup_server_message_pause (msg);
-  prd_store_load_async (routes->store, call->prd_id, NULL, on_loaded, call);
+  /* The store tells whether the caller may see it. */
+  if (prd_hub_room_registry_peek_document (routes->rooms, prd_id) != NULL)
+    prd_store_get_async (routes->store, call->prd_id, NULL, on_info, call);
+  else
+    prd_hub_room_registry_load_document_async (routes->rooms, call->prd_id, identity->org, NULL,
+                                               on_built, call);
 }
 
 static void
@@ -425,21 +501,31 @@ static const PrdHubRouteEntry prds_routes[] = {
 /**
  * prd_hub_rest_prds_add:
  * @store: where the PRDs are
+ * @rooms: the open rooms, which answer reads of their PRDs and build the
+ *   others' documents
  * @max_document_size: the longest content a new PRD may have (UTF-16 code
  *   units)
  *
  * Adds the PRDs' routes to @rest.
  */
 void
-prd_hub_rest_prds_add (PrdHubRest *rest, PrdStore *store, guint max_document_size)
+prd_hub_rest_prds_add (PrdHubRest *rest,
+                       PrdStore *store,
+                       PrdHubRoomRegistry *rooms,
+                       guint max_document_size)
 {
   Routes *routes;
 
   g_return_if_fail (PRD_IS_HUB_REST (rest));
   g_return_if_fail (PRD_IS_STORE (store));
+  g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (rooms));
 
   routes = g_new0 (Routes, 1);
   routes->store = g_object_ref (store);
+  routes->rooms = g_object_ref (rooms);
+  routes->rest = rest;
+  routes->insert_units =
+      prd_hub_config_get_collab (prd_hub_room_registry_get_config (rooms))->insert_units;
   routes->max_document_size = max_document_size;
   prd_hub_rest_add_routes (rest, prds_routes, G_N_ELEMENTS (prds_routes), routes,
                            (GDestroyNotify) routes_free);

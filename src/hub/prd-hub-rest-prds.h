@@ -2,6 +2,7 @@
 #pragma once
 
 #include "prd-hub-rest.h"
+#include "prd-hub-room-registry.h"
 #include "prd-store.h"
 
 G_BEGIN_DECLS
@@ -10,6 +11,9 @@ G_BEGIN_DECLS
 #define PRD_HUB_REST_PRDS_DEFAULT_LIMIT 100
 #define PRD_HUB_REST_PRDS_MAX_LIMIT     100
 
-void prd_hub_rest_prds_add (PrdHubRest *rest, PrdStore *store, guint max_document_size);
+void prd_hub_rest_prds_add (PrdHubRest *rest,
+                            PrdStore *store,
+                            PrdHubRoomRegistry *rooms,
+                            guint max_document_size);
 
 G_END_DECLS

@@ -1001,6 +1001,36 @@ prd_hub_rest_set_read_rate (PrdHubRest *self, guint limit, guint window_seconds)
 }
 
 /**
+ * prd_hub_rest_charge_write:
+ * @identity: whose writes pay
+ * @events: how many more
+ *
+ * Counts @events more writes (`[rate-limit] rest`) of @identity, for a
+ * request whose work weighs more than one (the content of a new PRD, as
+ * `insert-units-per-event` weighs a content-update's insert). Taken after
+ * the request was allowed: as many as are left, then later writes are
+ * refused until the window ends.
+ */
+void
+prd_hub_rest_charge_write (PrdHubRest *self, const PrdIdentity *identity, guint events)
+{
+  g_autofree char *key = NULL;
+  Writer *writer;
+
+  g_return_if_fail (PRD_IS_HUB_REST (self));
+  g_return_if_fail (identity != NULL);
+
+  if (self->write_limit == 0 || events == 0)
+    return;
+  key = g_strconcat (identity->org, "\n", identity->user_id, NULL);
+  writer = g_hash_table_lookup (self->writers, key);
+  if (writer == NULL)
+    return;
+  prd_sio_rate_limiter_charge (writer->limiter, WRITE_CLASS, self->write_limit, self->write_window,
+                               g_get_monotonic_time (), events);
+}
+
+/**
  * prd_hub_rest_set_cors_origins:
  * @origins: (nullable) (array zero-terminated=1): `[server] cors-origins`
  *

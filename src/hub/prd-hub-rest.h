@@ -73,6 +73,7 @@ PrdHubRest *prd_hub_rest_new (PrdAuth *auth, gsize max_body, const char *engine_
 void prd_hub_rest_set_cors_origins (PrdHubRest *self, const char *const *origins);
 void prd_hub_rest_set_write_rate (PrdHubRest *self, guint limit, guint window_seconds);
 void prd_hub_rest_set_read_rate (PrdHubRest *self, guint limit, guint window_seconds);
+void prd_hub_rest_charge_write (PrdHubRest *self, const PrdIdentity *identity, guint events);
 void prd_hub_rest_add_routes (PrdHubRest *self,
                               const PrdHubRouteEntry *entries,
                               gsize n_entries,

@@ -24,6 +24,10 @@ struct _PrdHubRoomRegistry
   gboolean storage_failed; /* the last append failed: clients were told */
   /* An append failed in this run: operations a join was handed may be gone. */
   gboolean writes_lost;
+  /* prd_hub_room_registry_load_document_async(): reads being loaded and
+   * built, and those waiting for their turn. */
+  guint loads_running;
+  GQueue loads_waiting; /* (element-type GTask) */
 };
 
 /* On a socket: its join-prd requests queued in rooms and not answered yet,
@@ -65,6 +69,8 @@ void prd_hub_room_detach (PrdHubRoom *self);
 gboolean prd_hub_room_is_loaded (PrdHubRoom *self);
 void prd_hub_room_autosave (PrdHubRoom *self);
 void prd_hub_room_maybe_release (PrdHubRoom *self);
+gboolean prd_hub_room_is_idle (PrdHubRoom *self);
+void prd_hub_room_evict (PrdHubRoom *self);
 void prd_hub_room_join (PrdHubRoom *self,
                         PrdSioSocket *socket,
                         gint64 ack_id,
@@ -86,6 +92,7 @@ void prd_hub_room_submit_operation (PrdHubRoom *room,
                                     guint n_vector,
                                     gint64 ack_id);
 JsonNode *prd_hub_room_build_initial_state (PrdHubRoom *self);
+const char *prd_hub_room_get_full_sync (PrdHubRoom *self, gsize *out_len);
 void prd_hub_room_close (PrdHubRoom *self, const char *event, JsonNode *payload);
 void prd_hub_room_set_info (PrdHubRoom *self, const char *title, gboolean archived);
 

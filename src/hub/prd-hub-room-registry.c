@@ -15,6 +15,11 @@
  *   cursor) changed; the D-Bus admin interface (prd-hub-dbus.c) shows it.
  * - #PrdHubRoomRegistry::operation-committed: an operation was stored,
  *   committed and broadcast.
+ *
+ * Reads of a PRD nobody has open (REST) build its document from the store
+ * off the main thread, a few at a time, so that a burst of them does not
+ * hold up the rooms of every organization
+ * (prd_hub_room_registry_load_document_async()).
  */
 #define G_LOG_DOMAIN "prd-hub-room-registry"
 
@@ -201,9 +206,15 @@ static void
 prd_hub_room_registry_dispose (GObject *object)
 {
   PrdHubRoomRegistry *self = PRD_HUB_ROOM_REGISTRY (object);
+  GTask *waiting;
 
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
+  while ((waiting = g_queue_pop_head (&self->loads_waiting)) != NULL)
+    {
+      g_task_return_new_error (waiting, PRD_ERROR, PRD_ERROR_CANCELLED, "The hub is stopping");
+      g_object_unref (waiting);
+    }
   g_clear_handle_id (&self->autosave_id, g_source_remove);
   if (self->nsp != NULL)
     {
@@ -308,8 +319,9 @@ prd_hub_room_registry_class_init (PrdHubRoomRegistryClass *klass)
    * PrdHubRoomRegistry::room-closed:
    * @prd_id: the PRD whose room is gone
    *
-   * A room's last member left and its state is saved: the PRD is no longer
-   * held in memory.
+   * A room's last member left, its state is saved and its grace period
+   * (`[collab] empty-room-grace`) is over or its place was needed: the PRD
+   * is no longer held in memory.
    */
   signals[SIGNAL_ROOM_CLOSED] =
       g_signal_new ("room-closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
@@ -332,6 +344,7 @@ prd_hub_room_registry_init (PrdHubRoomRegistry *self)
 {
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->cancellable = g_cancellable_new ();
+  g_queue_init (&self->loads_waiting);
 }
 
 /**
@@ -504,6 +517,19 @@ prd_hub_room_registry_check_join (PrdHubRoomRegistry *self,
   open = room != NULL && prd_hub_room_is_loaded (room) &&
          g_strcmp0 (prd_document_get_org (prd_hub_room_get_document (room)),
                     prd_hub_socket_get_identity (socket)->org) == 0;
+  /* An empty room waiting out its grace period is the first to go. */
+  if (!open && g_hash_table_size (self->rooms) >= config->max_open_rooms)
+    {
+      GHashTableIter iter;
+      PrdHubRoom *idle = NULL;
+
+      g_hash_table_iter_init (&iter, self->rooms);
+      while (idle == NULL && g_hash_table_iter_next (&iter, NULL, (gpointer *) &room))
+        if (prd_hub_room_is_idle (room))
+          idle = room;
+      if (idle != NULL)
+        prd_hub_room_evict (idle);
+    }
   if (!open && g_hash_table_size (self->rooms) >= config->max_open_rooms)
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
@@ -672,4 +698,243 @@ prd_hub_room_registry_set_info (PrdHubRoomRegistry *self,
   room = g_hash_table_lookup (self->rooms, prd_id);
   if (room != NULL)
     prd_hub_room_set_info (room, title, archived);
+}
+
+/* ---- documents for reads ----------------------------------------------- */
+
+typedef struct
+{
+  char *prd_id;
+  char *org;
+  PrdStoreDocument *stored; /* (owned) (nullable): once read */
+} Load;
+
+typedef struct
+{
+  PrdStoreInfo *info;    /* (owned) */
+  PrdDocument *document; /* (owned) */
+  char *text;            /* (owned): the document's text, read on the thread too */
+  GArray *vector;        /* (owned): its state vector */
+} Loaded;
+
+static void
+load_free (Load *load)
+{
+  g_free (load->prd_id);
+  g_free (load->org);
+  g_clear_pointer (&load->stored, prd_store_document_free);
+  g_free (load);
+}
+
+static void
+loaded_free (Loaded *loaded)
+{
+  g_clear_pointer (&loaded->info, prd_store_info_free);
+  g_clear_object (&loaded->document);
+  g_free (loaded->text);
+  g_clear_pointer (&loaded->vector, g_array_unref);
+  g_free (loaded);
+}
+
+static void load_start (PrdHubRoomRegistry *self, GTask *task);
+
+/* A load ended (@task has returned): the next one waiting may start. */
+static void
+load_done (PrdHubRoomRegistry *self)
+{
+  GTask *next;
+
+  g_assert (self->loads_running > 0);
+  self->loads_running--;
+  g_debug ("Document builds running: %u, waiting: %u", self->loads_running,
+           self->loads_waiting.length);
+  if ((next = g_queue_pop_head (&self->loads_waiting)) != NULL)
+    load_start (self, next);
+}
+
+/* On a thread of GLib's pool: everything it touches is the task's own. */
+static void
+build_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Load *load = task_data;
+  GError *error = NULL;
+  PrdDocument *document = prd_hub_document_from_store (load->stored, &error);
+  Loaded *loaded;
+
+  if (document == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* Reading the text walks every character ever inserted (tombstones
+   * too): here, not on the main thread. */
+  loaded = g_new0 (Loaded, 1);
+  loaded->document = document;
+  loaded->text = prd_crdt_doc_get_text (prd_document_get_crdt (document));
+  loaded->vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (document));
+  g_task_return_pointer (task, loaded, (GDestroyNotify) loaded_free);
+}
+
+static void
+on_built (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PrdHubRoomRegistry *self = PRD_HUB_ROOM_REGISTRY (source);
+  g_autoptr (GTask) task = user_data;
+  Load *load = g_task_get_task_data (task);
+  GError *error = NULL;
+  Loaded *loaded = g_task_propagate_pointer (G_TASK (result), &error);
+
+  if (loaded == NULL)
+    g_task_return_error (task, error);
+  else
+    {
+      loaded->info = g_steal_pointer (&load->stored->info);
+      g_task_return_pointer (task, loaded, (GDestroyNotify) loaded_free);
+    }
+  /* Its snapshot and log are not needed any more. */
+  g_clear_pointer (&load->stored, prd_store_document_free);
+  load_done (self);
+}
+
+static void
+on_load_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  PrdHubRoomRegistry *self = g_task_get_source_object (task);
+  Load *load = g_task_get_task_data (task);
+  g_autoptr (GTask) build = NULL;
+  GError *error = NULL;
+
+  load->stored = prd_store_load_finish (PRD_STORE (source), result, &error);
+  /* Another organization's PRD is as unknown as one that does not exist,
+   * and is not built. */
+  if (load->stored != NULL && !g_str_equal (load->stored->info->org, load->org))
+    {
+      g_clear_pointer (&load->stored, prd_store_document_free);
+      error = prd_error_new_prd_not_found (load->prd_id);
+    }
+  if (load->stored == NULL)
+    {
+      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+        error->code = PRD_ERROR_PRD_NOT_FOUND;
+      g_task_return_error (task, error);
+      load_done (self);
+      return;
+    }
+  build = g_task_new (self, g_task_get_cancellable (task), on_built, g_object_ref (task));
+  g_task_set_source_tag (build, on_load_read);
+  g_task_set_task_data (build, load, NULL);
+  g_task_run_in_thread (build, build_in_thread);
+}
+
+static void
+load_start (PrdHubRoomRegistry *self, GTask *task)
+{
+  Load *load = g_task_get_task_data (task);
+
+  self->loads_running++;
+  g_debug ("Document builds running: %u, waiting: %u", self->loads_running,
+           self->loads_waiting.length);
+  prd_store_load_async (self->store, load->prd_id, g_task_get_cancellable (task), on_load_read,
+                        task);
+}
+
+/**
+ * prd_hub_room_registry_load_document_async:
+ * @prd_id: the PRD to read
+ * @org: the reader's organization: another's PRD is not found
+ *
+ * Builds the document of @prd_id from the store (snapshot and update log)
+ * for a read, on a thread: a large or tombstone-heavy PRD takes tens of
+ * milliseconds to rebuild, which the main thread (every room of every
+ * organization) must not wait for. At most
+ * %PRD_HUB_ROOM_REGISTRY_BUILDS_AT_ONCE loads run at once; up to `[collab]
+ * max-queued-loads` more wait, holding nothing but their request, and the
+ * next fails with %PRD_ERROR_RATE_LIMITED. An open room's document is not
+ * looked at: prd_hub_room_registry_peek_document() answers without a build.
+ */
+void
+prd_hub_room_registry_load_document_async (PrdHubRoomRegistry *self,
+                                           const char *prd_id,
+                                           const char *org,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data)
+{
+  GTask *task;
+  Load *load;
+
+  g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self));
+  g_return_if_fail (prd_id != NULL);
+  g_return_if_fail (org != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, prd_hub_room_registry_load_document_async);
+  load = g_new0 (Load, 1);
+  load->prd_id = g_strdup (prd_id);
+  load->org = g_strdup (org);
+  g_task_set_task_data (task, load, (GDestroyNotify) load_free);
+  if (self->loads_running < PRD_HUB_ROOM_REGISTRY_BUILDS_AT_ONCE)
+    {
+      load_start (self, task);
+      return;
+    }
+  if (self->loads_waiting.length >= prd_hub_config_get_collab (self->config)->max_queued_loads)
+    {
+      g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_RATE_LIMITED,
+                               "The hub is reading %u PRDs already (max-queued-loads); retry in "
+                               "%d second",
+                               self->loads_running + self->loads_waiting.length,
+                               PRD_HUB_ROOM_REGISTRY_RETRY_LOAD);
+      g_object_unref (task);
+      return;
+    }
+  g_queue_push_tail (&self->loads_waiting, task);
+}
+
+/**
+ * prd_hub_room_registry_load_document_finish:
+ * @out_info: (out) (transfer full) (optional): the PRD's metadata as stored
+ * @out_text: (out) (transfer full) (optional): the document's text, read
+ *   on the thread that built it
+ * @out_vector: (out) (transfer full) (optional): its state vector
+ *
+ * Returns: (transfer full): the document, not tied to any room; %NULL with
+ *   @error (%PRD_ERROR_PRD_NOT_FOUND, %PRD_ERROR_RATE_LIMITED, a store's
+ *   error)
+ */
+PrdDocument *
+prd_hub_room_registry_load_document_finish (PrdHubRoomRegistry *self,
+                                            GAsyncResult *result,
+                                            PrdStoreInfo **out_info,
+                                            char **out_text,
+                                            GArray **out_vector,
+                                            GError **error)
+{
+  Loaded *loaded;
+  PrdDocument *document;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  loaded = g_task_propagate_pointer (G_TASK (result), error);
+  if (loaded == NULL)
+    return NULL;
+  document = g_steal_pointer (&loaded->document);
+  if (out_info != NULL)
+    *out_info = g_steal_pointer (&loaded->info);
+  if (out_text != NULL)
+    *out_text = g_steal_pointer (&loaded->text);
+  if (out_vector != NULL)
+    *out_vector = g_steal_pointer (&loaded->vector);
+  loaded_free (loaded);
+  return document;
+}
+
+/* The loads running or waiting (prd_hub_room_registry_load_document_async()). */
+guint
+prd_hub_room_registry_get_n_loads (PrdHubRoomRegistry *self)
+{
+  g_return_val_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self), 0);
+
+  return self->loads_running + self->loads_waiting.length;
 }

@@ -34,6 +34,26 @@ gboolean prd_hub_room_registry_check_join (PrdHubRoomRegistry *self,
                                            const char *prd_id,
                                            GError **error);
 PrdDocument *prd_hub_room_registry_peek_document (PrdHubRoomRegistry *self, const char *prd_id);
+void prd_hub_room_registry_load_document_async (PrdHubRoomRegistry *self,
+                                                const char *prd_id,
+                                                const char *org,
+                                                GCancellable *cancellable,
+                                                GAsyncReadyCallback callback,
+                                                gpointer user_data);
+PrdDocument *prd_hub_room_registry_load_document_finish (PrdHubRoomRegistry *self,
+                                                         GAsyncResult *result,
+                                                         PrdStoreInfo **out_info,
+                                                         char **out_text,
+                                                         GArray **out_vector,
+                                                         GError **error);
+guint prd_hub_room_registry_get_n_loads (PrdHubRoomRegistry *self);
+
+/* How many documents prd_hub_room_registry_load_document_async() builds at
+ * once, each on a thread of its own; the others wait (`[collab]
+ * max-queued-loads` of them). */
+#define PRD_HUB_ROOM_REGISTRY_BUILDS_AT_ONCE 2
+/* The Retry-After, in seconds, of a read refused for max-queued-loads. */
+#define PRD_HUB_ROOM_REGISTRY_RETRY_LOAD 1
 void prd_hub_room_registry_emit (PrdHubRoomRegistry *self,
                                  const char *prd_id,
                                  const char *event,

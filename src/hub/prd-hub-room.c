@@ -7,7 +7,12 @@
  *
  * Durability. A room's document is loaded from the store on its first join
  * (snapshot + update log) and released, after a final snapshot, when its
- * last client leaves and nobody holds it (prd_hub_room_hold()). A client's
+ * last client leaves and nobody holds it (prd_hub_room_hold()): once
+ * `[collab] empty-room-grace` seconds have passed without a join, or at once
+ * when another PRD needs its place under `max-open-rooms`
+ * (prd_hub_room_evict()). Loading a large or tombstone-heavy PRD costs the
+ * main thread tens of milliseconds, so a client that leaves and rejoins
+ * does not pay it again each time. A client's
  * operation is integrated at once (the next one is validated against it)
  * and appended to the store; it is acked and broadcast only in the append
  * callback, i.e. after its transaction committed. Appends of one room are
@@ -127,6 +132,14 @@ struct _PrdHubRoom
   char *encoded_state;    /* (owned) (nullable): base64 */
   GArray *encoded_vector; /* (owned) (nullable) */
   GHashTable *holders;    /* GINT_TO_POINTER (site) → (owned) SiteHolder, once loaded */
+  /* The sync-response of a client that must take the full state, as JSON
+   * text, for the committed version it was built at (full_sync_vector):
+   * a burst of full syncs between two edits builds and copies it once. */
+  char *full_sync; /* (owned) (nullable) */
+  gsize full_sync_len;
+  GArray *full_sync_vector; /* (owned) (nullable) */
+  guint grace_id;           /* empty and saved: released when this timeout fires */
+  gboolean grace_over;      /* maybe_release() may release now */
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubRoom, prd_hub_room, G_TYPE_OBJECT)
@@ -208,6 +221,7 @@ prd_hub_room_dispose (GObject *object)
   PrdHubRoom *room = PRD_HUB_ROOM (object);
 
   g_queue_clear_full (&room->joins, (GDestroyNotify) join_request_free);
+  g_clear_handle_id (&room->grace_id, g_source_remove);
   if (room->members != NULL)
     g_signal_handlers_disconnect_by_data (room->members, room);
   if (room->batcher != NULL)
@@ -229,6 +243,8 @@ prd_hub_room_finalize (GObject *object)
   g_free (room->sio_room);
   g_free (room->encoded_state);
   g_clear_pointer (&room->encoded_vector, g_array_unref);
+  g_free (room->full_sync);
+  g_clear_pointer (&room->full_sync_vector, g_array_unref);
   g_clear_pointer (&room->holders, g_hash_table_unref);
 
   G_OBJECT_CLASS (prd_hub_room_parent_class)->finalize (object);
@@ -486,6 +502,7 @@ void
 prd_hub_room_detach (PrdHubRoom *room)
 {
   room->registry = NULL;
+  g_clear_handle_id (&room->grace_id, g_source_remove);
   if (room->batcher != NULL)
     g_signal_handlers_disconnect_by_data (room->batcher, room);
   g_clear_object (&room->batcher);
@@ -769,11 +786,27 @@ room_snapshot (PrdHubRoom *room)
                                          NULL, on_snapshot_written, g_object_ref (room));
 }
 
+static gboolean
+on_grace_over (gpointer user_data)
+{
+  PrdHubRoom *room = g_object_ref (user_data);
+
+  room->grace_id = 0;
+  room->grace_over = TRUE;
+  prd_hub_room_maybe_release (room);
+  room->grace_over = FALSE;
+  g_object_unref (room);
+  return G_SOURCE_REMOVE;
+}
+
 /* Releases @room when nobody is in it and nothing is under way; the
- * document is snapshotted first. */
+ * document is snapshotted first, and stays loaded for `empty-room-grace`
+ * seconds after that. */
 void
 prd_hub_room_maybe_release (PrdHubRoom *room)
 {
+  guint grace;
+
   if (room->registry == NULL || !room->loaded)
     return;
   if (prd_room_get_n_members (room->members) > 0 || !g_queue_is_empty (&room->joins) ||
@@ -785,7 +818,44 @@ prd_hub_room_maybe_release (PrdHubRoom *room)
       room_snapshot (room);
       return;
     }
+  grace = prd_hub_config_get_collab (room->registry->config)->empty_room_grace;
+  /* A room whose log has a gap is reloaded on its next join instead. */
+  if (!room->grace_over && !room->failed && !room->log_gap && grace > 0)
+    {
+      if (room->grace_id == 0)
+        {
+          g_debug ("%s is empty: unloaded in %u s unless joined", room->prd_id, grace);
+          room->grace_id = g_timeout_add_seconds (grace, on_grace_over, room);
+        }
+      return;
+    }
   room_drop (room);
+}
+
+/* Whether @room is empty, saved and waiting out its grace period. */
+gboolean
+prd_hub_room_is_idle (PrdHubRoom *room)
+{
+  return room->grace_id != 0;
+}
+
+/**
+ * prd_hub_room_evict:
+ *
+ * Releases an idle room (prd_hub_room_is_idle()) now, before its grace
+ * period is over: another PRD needs its place.
+ */
+void
+prd_hub_room_evict (PrdHubRoom *room)
+{
+  g_return_if_fail (prd_hub_room_is_idle (room));
+
+  g_clear_handle_id (&room->grace_id, g_source_remove);
+  g_object_ref (room);
+  room->grace_over = TRUE;
+  prd_hub_room_maybe_release (room);
+  room->grace_over = FALSE;
+  g_object_unref (room);
 }
 
 static void
@@ -911,6 +981,63 @@ prd_hub_room_build_initial_state (PrdHubRoom *room)
   json_builder_add_string_value (builder, encoded);
   json_builder_end_object (builder);
   return json_builder_get_root (builder);
+}
+
+static gboolean
+vectors_equal (GArray *a, GArray *b)
+{
+  /* An empty vector's data is NULL, which memcmp() must not be given. */
+  return a->len == b->len &&
+         (a->len == 0 || memcmp (a->data, b->data, a->len * g_array_get_element_size (a)) == 0);
+}
+
+/**
+ * prd_hub_room_get_full_sync:
+ * @out_len: (out): the text's length
+ *
+ * The `sync-response` payload for a client that must take the full state
+ * (`full: true`, no missing updates), as JSON text. Built once per
+ * committed version and shared by every such sync-request until the next
+ * edit: the text and its encoded state weigh twice the PRD, which each
+ * request would otherwise copy, build into a tree and serialize again.
+ *
+ * Returns: (transfer none): the payload
+ */
+const char *
+prd_hub_room_get_full_sync (PrdHubRoom *room, gsize *out_len)
+{
+  g_autoptr (GArray) vector = prd_document_get_committed_vector (room->document);
+  g_autoptr (JsonNode) response = NULL;
+  g_autoptr (JsonNode) state = NULL;
+  JsonObject *object, *full_state, *initial;
+
+  if (room->full_sync != NULL && vectors_equal (room->full_sync_vector, vector))
+    {
+      *out_len = room->full_sync_len;
+      return room->full_sync;
+    }
+  state = prd_hub_room_build_initial_state (room);
+  initial = json_node_get_object (state);
+  response = json_node_new (JSON_NODE_OBJECT);
+  object = json_object_new ();
+  json_node_take_object (response, object);
+  json_object_set_string_member (object, "prdId", room->prd_id);
+  json_object_set_array_member (object, "missingUpdates", json_array_new ());
+  json_object_set_member (object, "stateVector", prd_hub_vector_to_json (vector));
+  json_object_set_boolean_member (object, "full", TRUE);
+  full_state = json_object_new ();
+  json_object_set_string_member (full_state, "content",
+                                 json_object_get_string_member (initial, "content"));
+  json_object_set_string_member (full_state, "encodedState",
+                                 json_object_get_string_member (initial, "encodedState"));
+  json_object_set_object_member (object, "fullState", full_state);
+  g_free (room->full_sync);
+  room->full_sync = prd_json_to_string (response);
+  room->full_sync_len = strlen (room->full_sync);
+  g_clear_pointer (&room->full_sync_vector, g_array_unref);
+  room->full_sync_vector = g_steal_pointer (&vector);
+  *out_len = room->full_sync_len;
+  return room->full_sync;
 }
 
 static void
@@ -1310,6 +1437,8 @@ settle_one (PrdHubRoom *room, Pending *pending)
   if (room->registry != NULL)
     prd_hub_room_registry_storage_result (room->registry, NULL);
   prd_document_commit (room->document, pending->op->site, pending->op->seq);
+  g_clear_pointer (&room->full_sync, g_free);
+  g_clear_pointer (&room->full_sync_vector, g_array_unref);
   if (pending->seq != room->last_seq + 1 && !room->log_gap)
     {
       g_warning ("%s: update %" G_GINT64_FORMAT " was stored after %" G_GINT64_FORMAT
@@ -1393,6 +1522,8 @@ prd_hub_room_join (PrdHubRoom *room,
 {
   JoinRequest *request = g_new0 (JoinRequest, 1);
 
+  /* Joined again within its grace period: kept. */
+  g_clear_handle_id (&room->grace_id, g_source_remove);
   request->socket = g_object_ref (socket);
   request->prd_id = g_strdup (room->prd_id);
   count_joining (socket, request->prd_id, +1);
@@ -1696,6 +1827,8 @@ prd_hub_room_hold (PrdHubRoom *room, GError **error)
       return FALSE;
     }
   room->holds++;
+  /* Held, it is no longer idle (nor evicted to make way). */
+  g_clear_handle_id (&room->grace_id, g_source_remove);
   g_object_ref (room);
   return TRUE;
 }

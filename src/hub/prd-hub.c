@@ -1006,7 +1006,7 @@ prd_hub_listen (PrdHub *self, GError **error)
     prd_hub_rest_set_read_rate (self->rest, reads->limit, reads->window_seconds);
   }
   if (self->store != NULL)
-    prd_hub_rest_prds_add (self->rest, self->store,
+    prd_hub_rest_prds_add (self->rest, self->store, self->rooms,
                            prd_hub_config_get_collab (self->config)->max_document_size);
   if (self->versions != NULL)
     prd_hub_rest_versions_add (self->rest, self->store, PRD_VERSION_STORE (self->store),

@@ -142,6 +142,22 @@ test('join, edit, sync, presence and leave with the seed payloads', async () => 
     assert.deepEqual(fr.missingUpdates, []);
     assert.equal(fr.fullState.content, 'PRD\nNew text content');
     assert.equal(typeof fr.fullState.encodedState, 'string');
+    // Full syncs between two edits share one answer (built once per version).
+    const fullAgain = once(b, 'sync-response');
+    const fullAck = await request(b, 'sync-request', { prdId, stateVector: [9, 9, 9, 9] });
+    assert.deepEqual((await fullAgain).args[0], fr);
+    assert.deepEqual(fullAck, { ok: true, stateVector: fr.stateVector, full: true });
+
+    // REST reads of an open PRD answer the room's committed text and vector.
+    const read = await rest(hub, 'GET', `/api/prds/${prdId}`);
+    assert.equal(read.status, 200, read.text);
+    assert.equal(read.json.content, 'PRD\nNew text content');
+    assert.deepEqual(read.json.stateVector, delAck.stateVector);
+    const exported = await rest(hub, 'GET', `/api/prds/${prdId}/export.md`);
+    assert.equal(exported.text, 'PRD\nNew text content');
+    const outsider = await rest(hub, 'GET', `/api/prds/${prdId}`, { tok: token(user('x', { org: 'org_other' })) });
+    assert.equal(outsider.status, 404, outsider.text);
+    assert.equal(outsider.json.code, 'PRD_NOT_FOUND');
 
     // §3.1 / §3.2
     const pres = once(b, 'presence-update');

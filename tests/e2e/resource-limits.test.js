@@ -5,7 +5,7 @@
 // keeps serving, and once the clients are gone its RSS is back near where
 // it started.
 //
-//   [collab] max-joined-prds, max-open-rooms (idle rooms unloaded),
+//   [collab] max-joined-prds, max-open-rooms (an idle room makes way),
 //            max-pending-acks
 //   [engine] max-sessions-per-address (Engine.IO sessions, CONNECT or not),
 //            connect-timeout (sessions that never CONNECT), the heartbeat
@@ -162,7 +162,7 @@ test('max-joined-prds: joins of one PRD sent at once count as one PRD', async ()
   }
 });
 
-test(`max-open-rooms: ${MAX_ROOMS} PRDs in memory; a room nobody is in is unloaded`, async () => {
+test(`max-open-rooms: ${MAX_ROOMS} PRDs in memory; a room nobody is in makes way`, async () => {
   const bob = user('rl_bob');
   const a = await client(hub, bob);
   const b = await client(hub, bob);
@@ -188,7 +188,8 @@ test(`max-open-rooms: ${MAX_ROOMS} PRDs in memory; a room nobody is in is unload
       eve.close();
     }
     await request(a, 'leave-prd', { prdId: ids[1] });
-    // ids[1] has no member left: unloaded, so there is room again
+    // ids[1] has no member left: unloaded for the next PRD (before its
+    // empty-room-grace is over), so there is room again
     await join(b, ids[MAX_ROOMS]);
   } finally {
     await closeAll(a, b);

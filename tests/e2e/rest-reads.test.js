@@ -47,6 +47,35 @@ test('GETs of one user past rest-read get 429 RATE_LIMITED with Retry-After', as
   }
 });
 
+test('a new PRD\'s content counts against rest like a content-update\'s insert (insert-units-per-event)', async () => {
+  const hub = await startHub({ config: '[rate-limit]\nrest = 10/60\n[collab]\ninsert-units-per-event = 100\n' });
+  try {
+    const alice = token(user('user_a'));
+    const create = (content) => rest(hub, 'POST', '/api/prds', { tok: alice, body: { title: 'T', content } });
+    // 99 units: below one event's worth, the request alone is counted.
+    assert.equal((await create('x'.repeat(99))).status, 201);
+    // 450 units: 4 more events, counted once the PRD exists.
+    const big = await create('y'.repeat(450));
+    assert.equal(big.status, 201, big.text);
+    const read = await rest(hub, 'GET', `/api/prds/${big.json.id}`, { tok: alice });
+    assert.equal(read.json.content, 'y'.repeat(450));
+    // 10 - 1 - 1 - 4: four writes left.
+    for (let i = 0; i < 4; i++) assert.equal((await create(undefined)).status, 201);
+    const refused = await create(undefined);
+    assert.equal(refused.status, 429, refused.text);
+    assert.equal(refused.json.code, 'RATE_LIMITED');
+    assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+    // Another user's budget is their own. Counted when the request is let
+    // in: of a burst of 450-unit creations (5 each), two fit in 10.
+    const carol = token(user('user_c'));
+    const burst = await Promise.all(Array.from({ length: 5 }, () =>
+      rest(hub, 'POST', '/api/prds', { tok: carol, body: { title: 'C', content: 'z'.repeat(450) } })));
+    assert.deepEqual(burst.map((r) => r.status).sort(), [201, 201, 429, 429, 429]);
+  } finally {
+    await hub.stop();
+  }
+});
+
 test('the diff route refuses versions over 10000 lines with LIMIT_REACHED', async () => {
   const hub = await startHub();
   try {
