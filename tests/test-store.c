@@ -2202,13 +2202,15 @@ test_failed_group_runs_alone (Fixture *f, gconstpointer data)
 {
   PrdSqliteStore *store = PRD_SQLITE_STORE (f->store);
   GAsyncResult *before_read = NULL, *good = NULL, *doomed = NULL, *after_read = NULL,
-               *good_read = NULL;
+               *good_read = NULL, *appended = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (PrdStoreInfo) custom = create_ok (f, "prd_custom", "org_a");
   g_autoptr (PrdStoreInfo) other = create_ok (f, "prd_other", "org_a");
   g_autofree char *title_before = NULL;
   g_autofree char *title_after = NULL;
   g_autofree char *title_good = NULL;
+  int site = acquire_ok (f, "prd_other", "alice");
+  g_autoptr (GBytes) payload = payload_for (site, 1);
   guint64 commits_before = commits (f);
 
   /* One main-loop iteration: one group. */
@@ -2216,6 +2218,10 @@ test_failed_group_runs_alone (Fixture *f, gconstpointer data)
                               NULL, prd_test_result_cb, &before_read);
   prd_sqlite_store_run_async (store, TRUE, op_retitle, g_strdup ("Good"), g_free, NULL, NULL,
                               prd_test_result_cb, &good);
+  /* An update fails with its group: its room takes nothing behind a
+   * failed update as stored, so it must not be stored alone. */
+  prd_store_append_update_async (f->store, "prd_other", site, 1, "alice", payload, NULL,
+                                 prd_test_result_cb, &appended);
   prd_sqlite_store_run_async (store, TRUE, op_doom_commit, NULL, NULL, NULL, NULL,
                               prd_test_result_cb, &doomed);
   prd_sqlite_store_run_async (store, FALSE, op_read_title, g_strdup ("prd_other"), g_free, NULL,
@@ -2227,7 +2233,11 @@ test_failed_group_runs_alone (Fixture *f, gconstpointer data)
   prd_test_wait_result (&doomed);
   prd_test_wait_result (&after_read);
   prd_test_wait_result (&good_read);
+  prd_test_wait_result (&appended);
 
+  g_assert_false (prd_store_append_update_finish (f->store, appended, &error) > 0);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+  g_clear_error (&error);
   g_assert_true (
       prd_sqlite_store_run_finish (store, before_read, (gpointer *) &title_before, &error));
   g_assert_no_error (error);
@@ -2245,6 +2255,17 @@ test_failed_group_runs_alone (Fixture *f, gconstpointer data)
   g_assert_true (prd_sqlite_store_run_finish (store, good_read, (gpointer *) &title_good, &error));
   g_assert_no_error (error);
   g_assert_cmpstr (title_good, ==, "Good");
+  /* The PRD's later updates are refused too, until its room is gone (see
+   * below): a room takes nothing behind a refused update as stored, so
+   * none may be. */
+  {
+    g_autoptr (GBytes) second = payload_for (site, 2);
+
+    check_rejected (f,
+                    PRD_TEST_WAIT_FOR (prd_store_append_update_async, f->store, "prd_other", site,
+                                       2, "alice", second, NULL),
+                    PRD_ERROR_STORAGE);
+  }
   /* The good write committed alone; the doomed one did not. */
   g_assert_cmpuint (commits (f), ==, commits_before + 1);
 
@@ -2253,8 +2274,31 @@ test_failed_group_runs_alone (Fixture *f, gconstpointer data)
 
     g_assert_no_error (error);
     g_assert_cmpstr (doc->info->title, ==, other->title);
+    g_assert_cmpuint (doc->updates->len, ==, 0);
   }
 
+  /* Once its room is gone (its sites retired, or it is loaded again),
+   * the PRD's updates are taken again. */
+  {
+    g_autoptr (GAsyncResult) retired = NULL;
+    g_autoptr (GAsyncResult) later = NULL;
+    int bob;
+
+    retired = PRD_TEST_WAIT_FOR (prd_store_retire_sites_async, f->store, "prd_other", NULL);
+    g_assert_true (prd_store_retire_sites_finish (f->store, retired, &error));
+    g_assert_no_error (error);
+    bob = acquire_ok (f, "prd_other", "bob");
+    {
+      g_autoptr (GBytes) bobs = payload_for (bob, 1);
+
+      later = PRD_TEST_WAIT_FOR (prd_store_append_update_async, f->store, "prd_other", bob, 1,
+                                 "bob", bobs, NULL);
+      g_assert_cmpint (prd_store_append_update_finish (f->store, later, &error), ==, 1);
+      g_assert_no_error (error);
+    }
+  }
+
+  g_object_unref (appended);
   g_object_unref (before_read);
   g_object_unref (good);
   g_object_unref (doomed);

@@ -24,10 +24,11 @@
  * back alone and reports its error, the others still commit. Every request's
  * callback fires only after the COMMIT of its transaction returned. If the
  * group fails as a whole (the COMMIT fails, or the database rolls the
- * transaction back: a full disk, an I/O error), each of its requests runs
- * again alone, in a transaction of its own, and reports that outcome: a
- * read is answered, a write that fits still commits, and no result comes
- * from the rolled-back transaction.
+ * transaction back: a full disk, an I/O error), its updates and snapshots
+ * fail with it (a room takes nothing behind a failed update as stored), and
+ * each of its other requests runs again alone, in a transaction of its
+ * own, and reports that outcome: a read is answered, a write that fits
+ * still commits, and no result comes from the rolled-back transaction.
  *
  * Durability. journal_mode=WAL with synchronous=FULL: the WAL is fsynced at
  * every commit, so an acknowledged update survives kill -9 and power loss
@@ -381,6 +382,11 @@ struct _PrdSqliteWorker
   /* Only the worker thread touches these */
   sqlite3 *db;
   GHashTable *statements; /* static SQL text → sqlite3_stmt */
+  /* PRD ids whose update the database refused: their room takes nothing
+   * behind it as stored, so no later update of theirs is stored either
+   * until the room is gone (its sites retired, the PRD loaded again or
+   * deleted). (owned) (element-type utf8) */
+  GHashTable *refused_updates;
 };
 
 typedef PrdSqliteWorker Worker;
@@ -1046,6 +1052,12 @@ op_append_update (Worker *w, Request *r, GError **error)
   gint64 seq;
   int rc;
 
+  if (g_hash_table_contains (w->refused_updates, r->prd_id))
+    {
+      g_set_error_literal (error, PRD_ERROR, PRD_ERROR_STORAGE,
+                           "An earlier operation could not be stored");
+      return FALSE;
+    }
   info = op_get_info (w, r->prd_id, error);
   if (info == NULL)
     return FALSE;
@@ -1416,6 +1428,14 @@ op_retire_sites (Worker *w, Request *r, GError **error)
 static gboolean
 worker_run_operation (Worker *w, Request *r, GError **error)
 {
+  /* A PRD's room is gone once its sites are retired, it is loaded again or
+   * deleted: its updates are taken again. */
+  if (r->kind == REQUEST_RETIRE_SITES && r->prd_id == NULL)
+    g_hash_table_remove_all (w->refused_updates);
+  else if ((r->kind == REQUEST_RETIRE_SITES || r->kind == REQUEST_LOAD ||
+            r->kind == REQUEST_DELETE) &&
+           r->prd_id != NULL)
+    g_hash_table_remove (w->refused_updates, r->prd_id);
   switch (r->kind)
     {
       case REQUEST_CREATE:
@@ -1554,6 +1574,16 @@ worker_commit (Worker *w, Request **requests, guint n_requests, GError *txn_erro
   return TRUE;
 }
 
+/* Remembers that the database refused an update of @r's PRD (not an update
+ * refused for itself: a duplicate id, an unknown site). */
+static void
+note_refused_update (Worker *w, Request *r)
+{
+  if (r->kind == REQUEST_APPEND_UPDATE && r->prd_id != NULL &&
+      g_error_matches (r->error, PRD_ERROR, PRD_ERROR_STORAGE))
+    g_hash_table_add (w->refused_updates, g_strdup (r->prd_id));
+}
+
 /* Runs @r inside the group's transaction, which it begins if *@in_txn is
  * %FALSE. A failure that dooms the whole transaction goes to @txn_error. */
 static void
@@ -1601,6 +1631,7 @@ worker_run_request (Worker *w, Request *r, gboolean *in_txn, GError **txn_error)
     }
   if (!worker_run_operation (w, r, &r->error) && write)
     {
+      note_refused_update (w, r);
       /* Undo this request alone; the rest of the group still commits. */
       if (!worker_run (w, "ROLLBACK TO request", txn_error))
         return;
@@ -1661,9 +1692,13 @@ worker_end_transaction (Worker *w, GPtrArray *done, GError *txn_error)
 
       if (r->kind == REQUEST_OPEN || r->kind == REQUEST_CLOSE)
         continue;
-      if (n_ran <= 1)
+      /* A PRD's updates and snapshots are written in order, and a room
+       * takes nothing behind a failed update as stored (nor a snapshot
+       * that may hold it): they fail with their group, never alone. */
+      if (n_ran <= 1 || r->kind == REQUEST_APPEND_UPDATE || r->kind == REQUEST_WRITE_SNAPSHOT)
         {
           request_fail (r, error);
+          note_refused_update (w, r);
           continue;
         }
       request_reset (r);
@@ -1822,6 +1857,7 @@ worker_free (Worker *w)
     g_thread_pool_free (w->packer, FALSE, TRUE);
   g_async_queue_unref (w->queue);
   g_hash_table_unref (w->statements);
+  g_hash_table_unref (w->refused_updates);
   g_main_context_unref (w->context);
   g_free (w->path);
   g_free (w);
@@ -2028,6 +2064,7 @@ prd_sqlite_store_new_async (const char *path,
   w->context = g_main_context_ref_thread_default ();
   w->queue = g_async_queue_new_full (batch_free);
   w->statements = g_hash_table_new_full (NULL, NULL, NULL, statement_free);
+  w->refused_updates = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   w->packer = g_thread_pool_new (packer_run, w, 1, FALSE, NULL);
   w->thread = g_thread_try_new ("prd-sqlite-store", worker_thread, w, &error);
   if (w->thread == NULL)
