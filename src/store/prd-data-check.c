@@ -90,18 +90,26 @@ prd_data_check_files (const char *data_dir,
       return TRUE;
     }
 
-  if (g_file_test (repo, G_FILE_TEST_EXISTS))
+  /* A repository with refs is taken as it is; a missing one, or one left
+   * without any ref (emptied, made anew), has lost what the database
+   * records, if it records anything. */
+  if (!prd_git_repo_has_refs (repo, &has_refs, error))
+    return FALSE;
+  if (has_refs)
     return TRUE;
   if (!prd_sqlite_store_file_records_versions (db, &records, error))
     return FALSE;
   if (records)
     {
+      gboolean exists = g_file_test (repo, G_FILE_TEST_EXISTS);
+
       g_set_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA,
                    "The database %s records versions of PRDs, but the versions repository %s "
-                   "is missing: their texts are gone, and the next version would start a new "
+                   "is %s: their texts are gone, and the next version would start a new "
                    "history. Put %s back, or restore a backup (prdhub restore BACKUP "
                    "--data-dir %s --force)",
-                   db, repo, repo_name, data_dir);
+                   db, repo, exists ? "empty (it holds no version)" : "missing", repo_name,
+                   data_dir);
       return FALSE;
     }
   return TRUE;

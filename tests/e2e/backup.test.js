@@ -437,6 +437,22 @@ test('a data folder missing its database or versions, or with an unreadable ref,
     }), /The database \S+prdhub\.db is empty, but the versions repository/);
     await refuses(copy('git-missing', (d) => fs.rmSync(path.join(d, 'versions.git'), { recursive: true })),
       /The database \S+prdhub\.db records versions of PRDs, but the versions repository \S+versions\.git is missing/);
+    // Emptied, made anew, or left without refs: as good as missing.
+    const emptied = /The database \S+prdhub\.db records versions of PRDs, but the versions repository \S+versions\.git is empty/;
+    await refuses(copy('git-emptied', (d) => {
+      fs.rmSync(path.join(d, 'versions.git'), { recursive: true });
+      fs.mkdirSync(path.join(d, 'versions.git'));
+    }), emptied);
+    await refuses(copy('git-anew', (d) => {
+      fs.rmSync(path.join(d, 'versions.git'), { recursive: true });
+      spawnSync('git', ['init', '-q', '--bare', path.join(d, 'versions.git')]);
+    }), emptied);
+    await refuses(copy('git-no-refs', (d) => {
+      fs.rmSync(path.join(d, 'versions.git', 'refs'), { recursive: true });
+      fs.mkdirSync(path.join(d, 'versions.git', 'refs', 'heads'), { recursive: true });
+      fs.mkdirSync(path.join(d, 'versions.git', 'refs', 'tags'), { recursive: true });
+      fs.rmSync(path.join(d, 'versions.git', 'packed-refs'), { force: true });
+    }), emptied);
 
     // A loose ref that libgit2 cannot parse: the backup fails and names it.
     for (const ref of [`refs/tags/${prdId}/v0.2.0`, 'refs/heads/main']) {
