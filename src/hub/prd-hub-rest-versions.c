@@ -103,7 +103,6 @@ on_rest_listed (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
   JsonObject *object;
   JsonArray *array;
-  gint64 last = 0;
 
   records = prd_version_store_list_page_finish (PRD_VERSION_STORE (source), result, &error);
   if (records == NULL)
@@ -120,13 +119,15 @@ on_rest_listed (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       PrdVersionRecord *record = g_ptr_array_index (records, i);
 
-      last = record->seq;
       json_array_add_element (array, prd_hub_version_to_json (record));
     }
   json_object_set_array_member (object, "versions", array);
   if (records->len > (guint64) call->limit)
     {
-      g_autofree char *cursor = g_strdup_printf ("%" G_GINT64_FORMAT, last);
+      /* How many of the PRD's versions were listed so far: its versions
+       * are only ever added at the end, and the number tells nothing of
+       * other PRDs' (a row number would). */
+      g_autofree char *cursor = g_strdup_printf ("%" G_GINT64_FORMAT, call->after + call->limit);
 
       json_object_set_string_member (object, "nextAfter", cursor);
     }

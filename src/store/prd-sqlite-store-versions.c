@@ -158,7 +158,7 @@ list_finish (PrdVersionStore *self, GAsyncResult *result, GError **error)
 typedef struct
 {
   char *prd_id;
-  gint64 after_seq;
+  gint64 skip;
   guint limit;
 } Page;
 
@@ -185,12 +185,12 @@ list_page_op (PrdSqliteWorker *worker,
 
   stmt = prd_sqlite_worker_prepare (worker,
                                     "SELECT " RECORD_COLUMNS " FROM versions"
-                                    " WHERE prd_id = ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3",
+                                    " WHERE prd_id = ?1 ORDER BY rowid LIMIT ?3 OFFSET ?2",
                                     error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_text (stmt, 1, page->prd_id, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, 2, page->after_seq);
+  sqlite3_bind_int64 (stmt, 2, page->skip);
   sqlite3_bind_int64 (stmt, 3, page->limit);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     g_ptr_array_add (records, record_from_row (stmt, page->prd_id));
@@ -204,7 +204,7 @@ list_page_op (PrdSqliteWorker *worker,
 static void
 list_page_async (PrdVersionStore *self,
                  const char *prd_id,
-                 gint64 after_seq,
+                 gint64 skip,
                  guint limit,
                  GCancellable *cancellable,
                  GAsyncReadyCallback callback,
@@ -213,7 +213,7 @@ list_page_async (PrdVersionStore *self,
   Page *page = g_new0 (Page, 1);
 
   page->prd_id = g_strdup (prd_id);
-  page->after_seq = after_seq;
+  page->skip = skip;
   page->limit = limit;
   prd_sqlite_store_run_async (PRD_SQLITE_STORE (self), FALSE, list_page_op, page,
                               (GDestroyNotify) page_free, list_page_async, cancellable, callback,

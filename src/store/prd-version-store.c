@@ -190,19 +190,19 @@ prd_version_store_list_finish (PrdVersionStore *self, GAsyncResult *result, GErr
 /**
  * prd_version_store_list_page_async:
  * @prd_id: the PRD
- * @after_seq: the @seq of the last version of the previous page, 0 for
+ * @skip: how many of the PRD's versions the previous pages held, 0 for
  *   the first page
  * @limit: how many versions at most (at least 1)
  *
  * Reads a page of the versions of @prd_id, oldest first: at most @limit of
- * those recorded after @after_seq. Its cost is the page's, however many
- * versions the PRD has. A version recorded meanwhile comes after every one
- * recorded before it, so paging on never skips or repeats one.
+ * them, after the first @skip. A PRD's versions are only ever added after
+ * the others (they go only with the PRD), so paging on never skips or
+ * repeats one; the cost grows with @skip, bounded by the PRD's versions.
  */
 void
 prd_version_store_list_page_async (PrdVersionStore *self,
                                    const char *prd_id,
-                                   gint64 after_seq,
+                                   gint64 skip,
                                    guint limit,
                                    GCancellable *cancellable,
                                    GAsyncReadyCallback callback,
@@ -211,7 +211,7 @@ prd_version_store_list_page_async (PrdVersionStore *self,
   GError *error = NULL;
 
   g_return_if_fail (PRD_IS_VERSION_STORE (self));
-  g_return_if_fail (after_seq >= 0);
+  g_return_if_fail (skip >= 0);
   g_return_if_fail (limit > 0);
 
   if (!prd_store_validate_prd_id (prd_id, &error))
@@ -219,7 +219,7 @@ prd_version_store_list_page_async (PrdVersionStore *self,
       g_task_report_error (self, callback, user_data, prd_version_store_list_page_async, error);
       return;
     }
-  PRD_VERSION_STORE_GET_IFACE (self)->list_page_async (self, prd_id, after_seq, limit, cancellable,
+  PRD_VERSION_STORE_GET_IFACE (self)->list_page_async (self, prd_id, skip, limit, cancellable,
                                                        callback, user_data);
 }
 

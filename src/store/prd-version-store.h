@@ -63,7 +63,7 @@ G_DECLARE_INTERFACE (PrdVersionStore, prd_version_store, PRD, VERSION_STORE, GOb
  * @add_async: record a version and make it the PRD's current one
  * @list_async: a PRD's versions, oldest first
  * @list_page_async: at most `limit` of a PRD's versions, oldest first,
- *   those recorded after the one whose @seq is `after_seq`
+ *   after its first `skip` ones
  *
  * Arguments reach the implementation already checked.
  */
@@ -87,7 +87,7 @@ struct _PrdVersionStoreInterface
 
   void (*list_page_async) (PrdVersionStore *self,
                            const char *prd_id,
-                           gint64 after_seq,
+                           gint64 skip,
                            guint limit,
                            GCancellable *cancellable,
                            GAsyncReadyCallback callback,
@@ -112,7 +112,7 @@ prd_version_store_list_finish (PrdVersionStore *self, GAsyncResult *result, GErr
 
 void prd_version_store_list_page_async (PrdVersionStore *self,
                                         const char *prd_id,
-                                        gint64 after_seq,
+                                        gint64 skip,
                                         guint limit,
                                         GCancellable *cancellable,
                                         GAsyncReadyCallback callback,

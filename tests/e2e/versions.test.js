@@ -321,6 +321,8 @@ test('GET /api/prds/{id}/versions is paged: limit, after, nextAfter, edges', asy
     assert.equal(first.json.prdId, prdId);
     assert.deepEqual(first.json.versions.map((v) => v.id), made.slice(0, 2));
     assert.equal(typeof first.json.nextAfter, 'string');
+    // The cursor tells nothing of other PRDs' versions (made in between).
+    assert.equal(first.json.nextAfter, '2');
     // A version made between pages comes last; nothing skipped or repeated.
     const late = (await postVersion(hub, prdId, 'late')).id;
     const seen = [...first.json.versions.map((v) => v.id)];
