@@ -19,12 +19,21 @@ export class ApiError extends Error {
 // page's shape, so that the list shown is never cut at a page. Stops at a
 // nextAfter of null, or none (a hub from before paging sends the whole
 // list), or one it sent already (a hub that would never end).
-export async function allPages(request, path, key) {
+// At most this many pages of 100 in one list.
+export const MAX_PAGES = 10000;
+
+export async function allPages(request, path, key, maxPages = MAX_PAGES) {
   const sep = path.includes('?') ? '&' : '?';
   const seen = new Set();
   let page = await request('GET', `${path}${sep}limit=100`);
   const all = { ...page, [key]: [...page[key]] };
-  while (page.nextAfter !== undefined && page.nextAfter !== null && !seen.has(page.nextAfter)) {
+  for (let pages = 1; page.nextAfter !== undefined && page.nextAfter !== null; pages++) {
+    // A list that would never end (a cursor that is not a string or comes
+    // again, an empty page promising more, too many pages) is an error.
+    if (typeof page.nextAfter !== 'string' || seen.has(page.nextAfter) ||
+        page[key].length === 0 || pages >= maxPages) {
+      throw new Error(`The hub's list does not end (page ${pages})`);
+    }
     seen.add(page.nextAfter);
     page = await request('GET', `${path}${sep}limit=100&after=${encodeURIComponent(page.nextAfter)}`);
     all[key].push(...page[key]);

@@ -6,6 +6,9 @@
 import { PrdClientError } from './errors.js';
 
 export class PrdRestClient {
+  // At most this many pages of 100 (a million entries) in one list.
+  static MAX_PAGES = 10000;
+
   /** @param {{ url: string, token: string, fetch?: Function }} options */
   constructor({ url, token, fetch: fetchImpl } = {}) {
     if (typeof url !== 'string' || url === '') throw new TypeError('url must be a string');
@@ -58,15 +61,25 @@ export class PrdRestClient {
   // `items(page)` its entries; stops at a `nextAfter` of null (or none: a
   // hub from before lists were paged answers with the whole list), or at a
   // cursor the hub gave already (it would never end otherwise).
+  // Reads every page. A hub that never ends the list (a cursor that is not
+  // a string, one given before, a page with nothing in it that promises
+  // more, or more than MAX_PAGES pages) ends it with INVALID_PAYLOAD:
+  // walking on would never stop.
   static async _all(page, items) {
     const all = [];
     const seen = new Set();
     let after = null;
-    for (;;) {
+    for (let pages = 1; ; pages++) {
       const p = await page(after);
-      all.push(...items(p));
+      const got = items(p);
+      all.push(...got);
       const next = p.nextAfter;
-      if (next === undefined || next === null || seen.has(next)) return all;
+      if (next === undefined || next === null) return all;
+      if (typeof next !== 'string' || seen.has(next) || got.length === 0 ||
+          pages >= PrdRestClient.MAX_PAGES) {
+        throw new PrdClientError('INVALID_PAYLOAD',
+          `The hub's list does not end (page ${pages}, nextAfter ${JSON.stringify(next)})`);
+      }
       seen.add(next);
       after = next;
     }

@@ -104,6 +104,34 @@ test('managing PRDs, REST versions, notifications and sessions: methods, paths a
   ]);
 });
 
+// A hub whose list never ends (a cursor that is not a string, an empty
+// page that promises more, more pages than MAX_PAGES) is an error, not an
+// endless walk.
+test('listPrds ends a list that never ends with INVALID_PAYLOAD', async () => {
+  let n = 0;
+  const endless = (body) => async () => {
+    const text = JSON.stringify(body(n++));
+    return { ok: true, status: 200, statusText: 'OK', text: async () => text };
+  };
+  const cases = [
+    (i) => ({ prds: [{ id: `prd_${i}` }], nextAfter: {} }),
+    (i) => ({ prds: [], nextAfter: `c${i}` }),
+    (i) => ({ prds: [{ id: `prd_${i}` }], nextAfter: `c${i}` }),
+  ];
+  const saved = PrdRestClient.MAX_PAGES;
+  PrdRestClient.MAX_PAGES = 50;
+  try {
+    for (const body of cases) {
+      n = 0;
+      const rest = new PrdRestClient({ url: 'http://hub.test', token: 'tok', fetch: endless(body) });
+      await assert.rejects(rest.listPrds(), (e) => e.code === 'INVALID_PAYLOAD');
+      assert.ok(n <= 50, `${n} pages asked`);
+    }
+  } finally {
+    PrdRestClient.MAX_PAGES = saved;
+  }
+});
+
 // The hub pages its lists (docs/protocol.md, "PRD and version lists are
 // paged"): listPrds() and listVersions() follow nextAfter to the end, so
 // that no caller sees a list cut at 100.
@@ -135,7 +163,8 @@ test('listPrds and listVersions page through every page; limit reads one; pages 
   assert.deepEqual(await rest.listVersionsPage('prd_1', { after: '7' }),
     { prdId: 'prd_1', versions: [], nextAfter: null });
   assert.deepEqual((await rest.listPrds()).map((p) => p.id), ['prd_1']);
-  assert.deepEqual((await rest.listPrds()).map((p) => p.id), ['prd_1', 'prd_2']);
+  await assert.rejects(rest.listPrds(), (e) => e.code === 'INVALID_PAYLOAD' &&
+    /does not end/.test(e.message));
   await assert.rejects(rest.listPrds({ archived: 'some' }), TypeError);
   assert.throws(() => rest.listPrdsPage({ archived: 'some' }), TypeError);
   assert.deepEqual(calls.map((c) => c.url.slice('http://hub.test'.length)), [

@@ -40,14 +40,24 @@ test('allPages follows nextAfter to the last page and keeps the first page\'s sh
     '/api/prds/prd_1/versions?limit=100&after=12']);
 });
 
-test('allPages stops on a hub from before paging, and on a cursor given twice', async () => {
+test('allPages stops on a hub from before paging, and fails a list that never ends', async () => {
   const old = pages([{ prds: [{ id: 'prd_1' }] }]);
   assert.deepEqual((await allPages(old.request, '/api/prds', 'prds')).prds, [{ id: 'prd_1' }]);
   assert.equal(old.paths.length, 1);
+  // A cursor given twice, one that is not a string, an empty page that
+  // promises more, or more pages than the bound: an error, not a loop.
   const loop = pages([
     { prds: [{ id: 'a' }], nextAfter: 'x' },
     { prds: [{ id: 'b' }], nextAfter: 'x' },
   ]);
-  assert.deepEqual((await allPages(loop.request, '/api/prds', 'prds')).prds.map((p) => p.id), ['a', 'b']);
+  await assert.rejects(allPages(loop.request, '/api/prds', 'prds'), /does not end/);
   assert.equal(loop.paths.length, 2);
+  await assert.rejects(allPages(pages([{ prds: [{ id: 'a' }], nextAfter: {} }]).request,
+    '/api/prds', 'prds'), /does not end/);
+  await assert.rejects(allPages(pages([{ prds: [], nextAfter: 'y' }]).request,
+    '/api/prds', 'prds'), /does not end/);
+  let i = 0;
+  const endless = async () => ({ prds: [{ id: `p${i}` }], nextAfter: `c${i++}` });
+  await assert.rejects(allPages(endless, '/api/prds', 'prds', 20), /does not end/);
+  assert.equal(i, 20);
 });
