@@ -77,18 +77,6 @@ on_activity_read (GObject *source, GAsyncResult *result, gpointer user_data)
   call_finish (call);
 }
 
-static gboolean
-parse_count (const char *text, gint64 min, gint64 max, gint64 *out)
-{
-  guint64 value;
-
-  if (text == NULL ||
-      !g_ascii_string_to_unsigned (text, 10, (guint64) min, (guint64) max, &value, NULL))
-    return FALSE;
-  *out = (gint64) value;
-  return TRUE;
-}
-
 static void
 handle_activity (SoupServerMessage *msg,
                  const PrdIdentity *identity,
@@ -97,13 +85,11 @@ handle_activity (SoupServerMessage *msg,
                  gpointer user_data)
 {
   PrdNotificationStore *feed = user_data;
-  const char *org, *before, *limit_text;
+  const char *org;
   gint64 before_seq = G_MAXINT64, limit = PRD_HUB_ACTIVITY_DEFAULT_LIMIT;
   Call *call;
 
   org = query != NULL ? g_hash_table_lookup (query, "organizationId") : NULL;
-  before = query != NULL ? g_hash_table_lookup (query, "before") : NULL;
-  limit_text = query != NULL ? g_hash_table_lookup (query, "limit") : NULL;
   if (org == NULL)
     {
       prd_hub_rest_respond_error_literal (msg, PRD_ERROR_INVALID_PAYLOAD,
@@ -116,19 +102,11 @@ handle_activity (SoupServerMessage *msg,
                                           "organizationId must be your own organization");
       return;
     }
-  if (limit_text != NULL && !parse_count (limit_text, 1, PRD_HUB_ACTIVITY_MAX_LIMIT, &limit))
-    {
-      prd_hub_rest_respond_error_literal (msg, PRD_ERROR_INVALID_PAYLOAD,
-                                          "limit must be an integer from 1 to 100");
-      return;
-    }
-  if (before != NULL && !parse_count (before, 1, G_MAXINT64, &before_seq))
-    {
-      prd_hub_rest_respond_error_literal (
-          msg, PRD_ERROR_INVALID_PAYLOAD,
-          "before must be a cursor (nextBefore of the previous page)");
-      return;
-    }
+  if (!prd_hub_rest_query_count (msg, query, "limit", PRD_HUB_ACTIVITY_MAX_LIMIT, NULL, &limit) ||
+      !prd_hub_rest_query_count (msg, query, "before", G_MAXINT64,
+                                 "before must be a cursor (nextBefore of the previous page)",
+                                 &before_seq))
+    return;
   call = g_new0 (Call, 1);
   call->msg = g_object_ref (msg);
   call->org = g_strdup (identity->org);

@@ -93,18 +93,6 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
   call_finish (call);
 }
 
-static gboolean
-parse_count (const char *text, gint64 min, gint64 max, gint64 *out)
-{
-  guint64 value;
-
-  if (text == NULL ||
-      !g_ascii_string_to_unsigned (text, 10, (guint64) min, (guint64) max, &value, NULL))
-    return FALSE;
-  *out = (gint64) value;
-  return TRUE;
-}
-
 static void
 handle_list (SoupServerMessage *msg,
              const PrdIdentity *identity,
@@ -114,8 +102,6 @@ handle_list (SoupServerMessage *msg,
 {
   PrdNotificationStore *feed = user_data;
   const char *unread = query != NULL ? g_hash_table_lookup (query, "unread") : NULL;
-  const char *before = query != NULL ? g_hash_table_lookup (query, "before") : NULL;
-  const char *limit_text = query != NULL ? g_hash_table_lookup (query, "limit") : NULL;
   gint64 before_seq = G_MAXINT64, limit = PRD_HUB_REST_NOTIFICATIONS_DEFAULT_LIMIT;
 
   if (unread != NULL && !g_str_equal (unread, "true") && !g_str_equal (unread, "false"))
@@ -124,22 +110,12 @@ handle_list (SoupServerMessage *msg,
                                           "unread must be true or false");
       return;
     }
-  if (limit_text != NULL &&
-      !parse_count (limit_text, 1, PRD_HUB_REST_NOTIFICATIONS_MAX_LIMIT, &limit))
-    {
-      g_autofree char *message = g_strdup_printf ("limit must be an integer from 1 to %d",
-                                                  PRD_HUB_REST_NOTIFICATIONS_MAX_LIMIT);
-
-      prd_hub_rest_respond_error_literal (msg, PRD_ERROR_INVALID_PAYLOAD, message);
-      return;
-    }
-  if (before != NULL && !parse_count (before, 1, G_MAXINT64, &before_seq))
-    {
-      prd_hub_rest_respond_error_literal (
-          msg, PRD_ERROR_INVALID_PAYLOAD,
-          "before must be a cursor (nextBefore of the previous page)");
-      return;
-    }
+  if (!prd_hub_rest_query_count (msg, query, "limit", PRD_HUB_REST_NOTIFICATIONS_MAX_LIMIT, NULL,
+                                 &limit) ||
+      !prd_hub_rest_query_count (msg, query, "before", G_MAXINT64,
+                                 "before must be a cursor (nextBefore of the previous page)",
+                                 &before_seq))
+    return;
   /* One entry more than the page, to know whether more follow. */
   prd_notification_store_list_async (feed, identity->org, identity->user_id,
                                      unread != NULL && g_str_equal (unread, "true"), before_seq,

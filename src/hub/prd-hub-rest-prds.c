@@ -393,11 +393,10 @@ handle_list (SoupServerMessage *msg,
 {
   Routes *routes = user_data;
   const char *archived = query != NULL ? g_hash_table_lookup (query, "archived") : NULL;
-  const char *limit_text = query != NULL ? g_hash_table_lookup (query, "limit") : NULL;
   const char *after = query != NULL ? g_hash_table_lookup (query, "after") : NULL;
   g_autofree char *after_id = NULL;
   gint64 after_created_at = 0;
-  guint64 limit = PRD_HUB_REST_PRDS_DEFAULT_LIMIT;
+  gint64 limit = PRD_HUB_REST_PRDS_DEFAULT_LIMIT;
   PrdManageListWhich which;
   ListCall *call;
 
@@ -413,15 +412,8 @@ handle_list (SoupServerMessage *msg,
                                           "archived must be false, true or all");
       return;
     }
-  if (limit_text != NULL &&
-      !g_ascii_string_to_unsigned (limit_text, 10, 1, PRD_HUB_REST_PRDS_MAX_LIMIT, &limit, NULL))
-    {
-      g_autofree char *message =
-          g_strdup_printf ("limit must be an integer from 1 to %d", PRD_HUB_REST_PRDS_MAX_LIMIT);
-
-      prd_hub_rest_respond_error_literal (msg, PRD_ERROR_INVALID_PAYLOAD, message);
-      return;
-    }
+  if (!prd_hub_rest_query_count (msg, query, "limit", PRD_HUB_REST_PRDS_MAX_LIMIT, NULL, &limit))
+    return;
   if (after != NULL && !parse_list_cursor (after, &after_created_at, &after_id))
     {
       prd_hub_rest_respond_error_literal (
@@ -431,7 +423,7 @@ handle_list (SoupServerMessage *msg,
     }
   call = g_new0 (ListCall, 1);
   call->msg = g_object_ref (msg);
-  call->limit = (gint64) limit;
+  call->limit = limit;
   soup_server_message_pause (msg);
   /* One PRD more than the page, to know whether more follow. The store is
    * the hub's SQLite store, which manages PRDs too (prd-hub.c). */

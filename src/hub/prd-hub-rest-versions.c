@@ -238,27 +238,13 @@ handle_list (SoupServerMessage *msg,
              GHashTable *query,
              gpointer user_data)
 {
-  const char *limit_text = query != NULL ? g_hash_table_lookup (query, "limit") : NULL;
-  const char *after_text = query != NULL ? g_hash_table_lookup (query, "after") : NULL;
-  guint64 limit = PRD_HUB_REST_VERSIONS_DEFAULT_LIMIT, after = 0;
+  gint64 limit = PRD_HUB_REST_VERSIONS_DEFAULT_LIMIT, after = 0;
 
-  if (limit_text != NULL && !g_ascii_string_to_unsigned (
-                                limit_text, 10, 1, PRD_HUB_REST_VERSIONS_MAX_LIMIT, &limit, NULL))
-    {
-      g_autofree char *message = g_strdup_printf ("limit must be an integer from 1 to %d",
-                                                  PRD_HUB_REST_VERSIONS_MAX_LIMIT);
-
-      prd_hub_rest_respond_error_literal (msg, PRD_ERROR_INVALID_PAYLOAD, message);
-      return;
-    }
-  if (after_text != NULL &&
-      !g_ascii_string_to_unsigned (after_text, 10, 1, G_MAXINT64, &after, NULL))
-    {
-      prd_hub_rest_respond_error_literal (
-          msg, PRD_ERROR_INVALID_PAYLOAD,
-          "after must be a cursor (nextAfter of the previous page)");
-      return;
-    }
+  if (!prd_hub_rest_query_count (msg, query, "limit", PRD_HUB_REST_VERSIONS_MAX_LIMIT, NULL,
+                                 &limit) ||
+      !prd_hub_rest_query_count (msg, query, "after", G_MAXINT64,
+                                 "after must be a cursor (nextAfter of the previous page)", &after))
+    return;
   start (msg, identity, params[0], user_data, ROUTE_LIST, NULL, NULL, (gint64) after,
          (gint64) limit);
 }

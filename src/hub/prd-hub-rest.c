@@ -407,6 +407,48 @@ body_allowed (SoupServerMessage *msg)
   return FALSE;
 }
 
+/**
+ * prd_hub_rest_query_count:
+ * @msg: the request; answered `400 INVALID_PAYLOAD` when the parameter is
+ *   malformed
+ * @query: (nullable): its query
+ * @name: the parameter (`limit`, `before`, `after`)
+ * @max: its largest value (the smallest is 1)
+ * @message: (nullable): the error's message; %NULL for "NAME must be an
+ *   integer from 1 to MAX"
+ * @value: (inout): the default in, the parameter's value out when it is there
+ *
+ * Reads a paged list's count or cursor parameter: decimal digits only (no
+ * sign, no space), from 1 to @max.
+ *
+ * Returns: %FALSE when @msg was answered
+ */
+gboolean
+prd_hub_rest_query_count (SoupServerMessage *msg,
+                          GHashTable *query,
+                          const char *name,
+                          gint64 max,
+                          const char *message,
+                          gint64 *value)
+{
+  const char *text = query != NULL ? g_hash_table_lookup (query, name) : NULL;
+  guint64 parsed;
+
+  if (text == NULL)
+    return TRUE;
+  if (!g_ascii_string_to_unsigned (text, 10, 1, (guint64) max, &parsed, NULL))
+    {
+      g_autofree char *fallback =
+          g_strdup_printf ("%s must be an integer from 1 to %" G_GINT64_FORMAT, name, max);
+
+      prd_hub_rest_respond_error_literal (msg, PRD_ERROR_INVALID_PAYLOAD,
+                                          message != NULL ? message : fallback);
+      return FALSE;
+    }
+  *value = (gint64) parsed;
+  return TRUE;
+}
+
 /* Whether @uri's query, as sent (percent-encoded), holds an encoded NUL. */
 static gboolean
 query_has_nul (GUri *uri)

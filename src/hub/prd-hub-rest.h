@@ -87,5 +87,11 @@ void prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg);
 void prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node);
 void prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error);
 void prd_hub_rest_respond_error_literal (SoupServerMessage *msg, int code, const char *message);
+gboolean prd_hub_rest_query_count (SoupServerMessage *msg,
+                                   GHashTable *query,
+                                   const char *name,
+                                   gint64 max,
+                                   const char *message,
+                                   gint64 *value);
 
 G_END_DECLS
