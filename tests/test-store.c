@@ -2277,8 +2277,18 @@ test_failed_group_runs_alone (Fixture *f, gconstpointer data)
     g_assert_cmpuint (doc->updates->len, ==, 0);
   }
 
-  /* Once its room is gone (its sites retired, or it is loaded again),
-   * the PRD's updates are taken again. */
+  /* A load (a version, a read) is no new room: still refused. */
+  {
+    g_autoptr (GBytes) third = payload_for (site, 3);
+
+    check_rejected (f,
+                    PRD_TEST_WAIT_FOR (prd_store_append_update_async, f->store, "prd_other", site,
+                                       3, "alice", third, NULL),
+                    PRD_ERROR_STORAGE);
+  }
+
+  /* Once its room is gone (its sites retired), the PRD's updates are taken
+   * again. */
   {
     g_autoptr (GAsyncResult) retired = NULL;
     g_autoptr (GAsyncResult) later = NULL;

@@ -382,10 +382,10 @@ struct _PrdSqliteWorker
   /* Only the worker thread touches these */
   sqlite3 *db;
   GHashTable *statements; /* static SQL text → sqlite3_stmt */
-  /* PRD ids whose update the database refused: their room takes nothing
+  /* PRD ids an update of which was refused: their room takes nothing
    * behind it as stored, so no later update of theirs is stored either
-   * until the room is gone (its sites retired, the PRD loaded again or
-   * deleted). (owned) (element-type utf8) */
+   * until the room is gone (its sites retired, or the PRD deleted).
+   * (owned) (element-type utf8) */
   GHashTable *refused_updates;
 };
 
@@ -1428,13 +1428,13 @@ op_retire_sites (Worker *w, Request *r, GError **error)
 static gboolean
 worker_run_operation (Worker *w, Request *r, GError **error)
 {
-  /* A PRD's room is gone once its sites are retired, it is loaded again or
-   * deleted: its updates are taken again. */
+  /* A PRD's room is gone once its sites are retired (a room closed on a
+   * failed update retires them, behind every update it sent) or the PRD is
+   * deleted: its updates are taken again. Not on a load: versions and
+   * reads load a PRD while its failed room may still have updates queued. */
   if (r->kind == REQUEST_RETIRE_SITES && r->prd_id == NULL)
     g_hash_table_remove_all (w->refused_updates);
-  else if ((r->kind == REQUEST_RETIRE_SITES || r->kind == REQUEST_LOAD ||
-            r->kind == REQUEST_DELETE) &&
-           r->prd_id != NULL)
+  else if ((r->kind == REQUEST_RETIRE_SITES || r->kind == REQUEST_DELETE) && r->prd_id != NULL)
     g_hash_table_remove (w->refused_updates, r->prd_id);
   switch (r->kind)
     {
@@ -1574,13 +1574,16 @@ worker_commit (Worker *w, Request **requests, guint n_requests, GError *txn_erro
   return TRUE;
 }
 
-/* Remembers that the database refused an update of @r's PRD (not an update
- * refused for itself: a duplicate id, an unknown site). */
+/* Remembers that the database refused an update of @r's PRD (a failing or
+ * damaged database; not an update refused for itself, a duplicate id or an
+ * unknown site, which a room never sends): its room takes nothing behind a
+ * refused update as stored, and closes. */
 static void
 note_refused_update (Worker *w, Request *r)
 {
   if (r->kind == REQUEST_APPEND_UPDATE && r->prd_id != NULL &&
-      g_error_matches (r->error, PRD_ERROR, PRD_ERROR_STORAGE))
+      (g_error_matches (r->error, PRD_ERROR, PRD_ERROR_STORAGE) ||
+       g_error_matches (r->error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA)))
     g_hash_table_add (w->refused_updates, g_strdup (r->prd_id));
 }
 
