@@ -313,6 +313,23 @@ story (PrdJiraStories *stories, guint i)
   return g_ptr_array_index (stories->stories, i);
 }
 
+/* Every control character becomes a space in a summary: C0, DEL and C1
+ * (NEL, U+0085, is a line break). */
+static void
+test_stories_controls (void)
+{
+  static const char text[] = "# P\n\n## User Stories\n\n"
+                             "- DEL\x7fhere\n"
+                             "- NEL\xc2\x85here\n"
+                             "- CSI\xc2\x9bhere\xc2\x9f\n";
+  g_autoptr (PrdJiraStories) stories = prd_jira_stories_parse (text, strlen (text));
+
+  g_assert_cmpuint (stories->stories->len, ==, 3);
+  g_assert_cmpstr (story (stories, 0)->summary, ==, "DEL here");
+  g_assert_cmpstr (story (stories, 1)->summary, ==, "NEL here");
+  g_assert_cmpstr (story (stories, 2)->summary, ==, "CSI here");
+}
+
 static void
 test_stories (void)
 {
@@ -1733,6 +1750,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/integrations/secret-name", test_secret_name);
   g_test_add_func ("/prd/integrations/store", test_store);
   g_test_add_func ("/prd/integrations/store/add-link", test_store_add_link);
+  g_test_add_func ("/prd/integrations/jira/stories-controls", test_stories_controls);
   g_test_add_func ("/prd/integrations/jira/stories", test_stories);
   g_test_add_func ("/prd/integrations/jira/stories-edge-cases", test_stories_edge_cases);
   g_test_add_func ("/prd/integrations/jira/match", test_match);

@@ -69,8 +69,9 @@ prd_jira_story_digest (const char *summary, const char *description)
   return g_strndup (g_checksum_get_string (checksum), 32);
 }
 
-/* Whitespace runs become one space; the ends are trimmed; at most @limit
- * characters (cut at a character boundary). */
+/* Whitespace runs become one space (control characters, C0, DEL and C1,
+ * count as whitespace); the ends are trimmed; at most @limit characters
+ * (cut at a character boundary). */
 static char *
 clean_text (const char *text, glong limit)
 {
@@ -83,7 +84,7 @@ clean_text (const char *text, glong limit)
     {
       gunichar c = g_utf8_get_char (p);
 
-      if (g_unichar_isspace (c) || c < 0x20)
+      if (g_unichar_isspace (c) || c < 0x20 || (c >= 0x7f && c <= 0x9f))
         {
           space = out->len > 0;
           continue;
