@@ -17,8 +17,8 @@ void prd_hub_comments_new_async (PrdHubRoomRegistry *rooms,
                                  gpointer user_data);
 PrdHubComments *prd_hub_comments_new_finish (GAsyncResult *result, GError **error);
 void prd_hub_comments_member_joined (PrdHubComments *self, PrdHubRoom *room, JsonObject *joined);
-JsonArray *
-prd_hub_comments_list_open (PrdHubComments *self, const char *prd_id, PrdDocument *document);
+GBytes *
+prd_hub_comments_get_open_answer (PrdHubComments *self, const char *prd_id, PrdDocument *document);
 
 void prd_hub_comments_prd_deleted (PrdHubComments *self, const char *prd_id);
 

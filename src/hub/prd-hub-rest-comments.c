@@ -8,7 +8,8 @@
  * An open room's document places them; else the PRD's document is built
  * from the store off the main thread (the store also decides whether the
  * caller's organization may see it): comments are anchored to the CRDT's
- * characters, so placing them needs the document.
+ * characters, so placing them needs the document. The answer is kept
+ * until the comments or the text change (prd_hub_comments_get_open_answer()).
  */
 #define G_LOG_DOMAIN "prd-hub-rest-comments"
 
@@ -59,14 +60,10 @@ call_finish (Call *call)
 static void
 respond_comments (Call *call, PrdDocument *document)
 {
-  JsonObject *object = json_object_new ();
-  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (GBytes) body =
+      prd_hub_comments_get_open_answer (call->comments, call->prd_id, document);
 
-  json_object_set_string_member (object, "prdId", call->prd_id);
-  json_object_set_array_member (
-      object, "comments", prd_hub_comments_list_open (call->comments, call->prd_id, document));
-  node = prd_hub_object_node (object);
-  prd_hub_rest_respond_json (call->msg, SOUP_STATUS_OK, node);
+  prd_hub_rest_respond_json_bytes (call->msg, SOUP_STATUS_OK, body);
 }
 
 static void

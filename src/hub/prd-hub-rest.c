@@ -160,6 +160,21 @@ prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node)
                                     g_steal_pointer (&text), len);
 }
 
+/**
+ * prd_hub_rest_respond_json_bytes:
+ * @body: JSON text, shared with whoever else sends it
+ *
+ * Answers @msg with @body (not copied).
+ */
+void
+prd_hub_rest_respond_json_bytes (SoupServerMessage *msg, guint status, GBytes *body)
+{
+  soup_server_message_set_status (msg, status, NULL);
+  soup_message_headers_set_content_type (soup_server_message_get_response_headers (msg),
+                                         "application/json", NULL);
+  soup_message_body_append_bytes (soup_server_message_get_response_body (msg), body);
+}
+
 static guint
 status_for (const GError *error)
 {

@@ -85,6 +85,7 @@ void prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg);
 
 /* What every route answers with. */
 void prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node);
+void prd_hub_rest_respond_json_bytes (SoupServerMessage *msg, guint status, GBytes *body);
 void prd_hub_rest_respond_error (SoupServerMessage *msg, const GError *error);
 void prd_hub_rest_respond_error_literal (SoupServerMessage *msg, int code, const char *message);
 gboolean prd_hub_rest_query_count (SoupServerMessage *msg,

@@ -170,6 +170,75 @@ test('comments: seed shapes, anchors that follow edits, replies, resolve', async
   }
 });
 
+// The hub keeps the last answers of GET .../comments (a burst of readers
+// costs one placement): every change must still show in the next read.
+test('GET comments answers anew after every change, and per PRD', async () => {
+  const hub = await startHub({ config: '[collab]\nempty-room-grace = 0\n' });
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Kept', 'abcdef\n');
+    const other = await createPrd(hub, 'Other', 'xyz\n');
+    const a = await client(hub, user('user_a'));
+    sockets.push(a);
+    const j = await join(a, prdId);
+    await join(a, other);
+    const first = await request(a, 'add-comment', {
+      prdId, position: 2, content: 'one', selection: { start: 2, end: 4, text: 'cd' },
+    });
+    assert.equal(first.ok, true, JSON.stringify(first));
+    let list = await comments(hub, prdId);
+    assert.deepEqual(list.map((c) => [c.commentId, c.position, c.replies.length]),
+      [[first.commentId, 2, 0]]);
+    assert.deepEqual(await comments(hub, prdId), list);
+
+    // An edit before the anchor moves it.
+    await edit(a, prdId, j.siteId, j.vector, { type: 'insert', position: 0, content: 'XY' });
+    list = await comments(hub, prdId);
+    assert.equal(list[0].position, 4);
+    assert.deepEqual(list[0].selection, { start: 4, end: 6, text: 'cd' });
+
+    // A reply.
+    assert.equal((await request(a, 'reply-comment',
+      { commentId: first.commentId, content: 'r1' })).ok, true);
+    list = await comments(hub, prdId);
+    assert.deepEqual(list[0].replies.map((r) => r.content), ['r1']);
+
+    // Another PRD's comment shows in its answer only.
+    const o = await request(a, 'add-comment', { prdId: other, position: 0, content: 'elsewhere' });
+    assert.deepEqual(await comments(hub, prdId), list);
+    assert.deepEqual((await comments(hub, other)).map((c) => c.commentId), [o.commentId]);
+
+    // A resolve, then a new comment.
+    assert.equal((await request(a, 'resolve-comment', { commentId: first.commentId })).ok, true);
+    assert.deepEqual(await comments(hub, prdId), []);
+    const second = await request(a, 'add-comment', { prdId, position: 0, content: 'two' });
+    list = await comments(hub, prdId);
+    assert.deepEqual(list.map((c) => c.commentId), [second.commentId]);
+
+    // The room closed: the text is built from the store, the answer the same.
+    await request(a, 'leave-prd', { prdId });
+    assert.deepEqual(await comments(hub, prdId), list);
+
+    // More PRDs read in turn than the hub keeps answers of: each its own.
+    const many = [];
+    for (let i = 0; i < 20; i++) {
+      const id = await createPrd(hub, `Many ${i}`, `text ${i}\n`);
+      await join(a, id);
+      const c = await request(a, 'add-comment', { prdId: id, position: 1, content: `c${i}` });
+      many.push([id, c.commentId]);
+    }
+    for (let round = 0; round < 2; round++) {
+      for (const [id, commentId] of many) {
+        const got = await comments(hub, id);
+        assert.deepEqual(got.map((c) => [c.commentId, c.prdId, c.position]), [[commentId, id, 1]]);
+      }
+    }
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
 test('anchors under concurrent edits converge to the same place for everyone', async () => {
   const hub = await startHub();
   const sockets = [];
