@@ -14,10 +14,9 @@
  * comment's CRDT anchors each time a comment is sent.
  *
  * `GET /api/prds/{id}/comments` answers with the same text until the PRD's
- * comments or its document change, so the last few answers are kept, each
- * with the document's state vector it was placed at (an operation id names
- * one operation forever, so the vector names the text): a burst of readers
- * costs one placement and one serialization, not one each.
+ * comments or its text change: the last few answers are kept
+ * (prd-hub-answer-cache.c), so a burst of readers costs one placement and
+ * one serialization, not one each.
  *
  * What the open comments of a PRD cost every `joined-prd` is bounded
  * ([collab] max-open-comments, max-open-comments-per-user, max-replies,
@@ -37,6 +36,7 @@
 #include "prd-comment.h"
 #include "prd-error.h"
 #include "prd-hub-announce.h"
+#include "prd-hub-answer-cache.h"
 #include "prd-hub-config-collab.h"
 #include "prd-hub-context.h"
 #include "prd-json.h"
@@ -80,24 +80,14 @@ struct _PrdHubComments
   PrdCommentStore *comment_store; /* (owned) */
   GHashTable *comments;           /* id → (owned) Comment; removed with their PRD */
   GHashTable *by_prd;             /* prd id → GPtrArray of (unowned) Comment */
-  GPtrArray *pending;  /* (element-type Write) (unowned): adds and replies being written */
-  GHashTable *answers; /* prd id → (owned) Answer: the last few REST answers */
-  GQueue answer_order; /* (element-type Answer) (unowned): the most recently used first */
-  gsize answer_bytes;  /* the bodies' bytes in answers */
+  GPtrArray *pending;         /* (element-type Write) (unowned): adds and replies being written */
+  PrdHubAnswerCache *answers; /* (owned): the last REST answers, by PRD id */
 };
 
 /* What the kept REST answers may hold: a PRD's open comments take up to
  * [collab] max-open-comments-bytes (8 MiB) of JSON. */
 #define MAX_ANSWERS      16
 #define MAX_ANSWER_BYTES (32 * 1024 * 1024)
-
-typedef struct
-{
-  char *prd_id;
-  GArray *vector; /* (element-type guint32): the document's, when placed */
-  GBytes *body;   /* `{prdId, comments}` as JSON text */
-  GList link;     /* in answer_order */
-} Answer;
 
 enum
 {
@@ -139,28 +129,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Comment, comment_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Reply, reply_free)
 
 /* ---- anchors ----------------------------------------------------------------- */
-
-static void
-answer_free (Answer *answer)
-{
-  g_free (answer->prd_id);
-  g_array_unref (answer->vector);
-  g_bytes_unref (answer->body);
-  g_free (answer);
-}
-
-/* Drops the kept REST answer of @prd_id: its comments changed. */
-static void
-forget_answer (PrdHubComments *self, const char *prd_id)
-{
-  Answer *answer = g_hash_table_lookup (self->answers, prd_id);
-
-  if (answer == NULL)
-    return;
-  g_queue_unlink (&self->answer_order, &answer->link);
-  self->answer_bytes -= g_bytes_get_size (answer->body);
-  g_hash_table_remove (self->answers, prd_id);
-}
 
 static char *
 anchor_to_string (const PrdCommentAnchor *a)
@@ -345,7 +313,7 @@ comment_add (PrdHubComments *self, Comment *comment)
     }
   g_ptr_array_add (list, comment);
   g_hash_table_replace (self->comments, comment->id, comment);
-  forget_answer (self, comment->prd_id);
+  prd_hub_answer_cache_remove (self->answers, comment->prd_id);
 }
 
 /**
@@ -363,7 +331,7 @@ prd_hub_comments_prd_deleted (PrdHubComments *self, const char *prd_id)
 
   if (self->by_prd == NULL)
     return;
-  forget_answer (self, prd_id);
+  prd_hub_answer_cache_remove (self->answers, prd_id);
   if ((list = g_hash_table_lookup (self->by_prd, prd_id)) == NULL)
     return;
   for (guint i = 0; i < list->len; i++)
@@ -387,13 +355,6 @@ prd_hub_comments_member_joined (PrdHubComments *self, PrdHubRoom *room, JsonObje
       open_comments (self, prd_hub_room_get_prd_id (room), prd_hub_room_get_document (room)));
 }
 
-static gboolean
-vectors_equal (GArray *a, GArray *b)
-{
-  return a->len == b->len &&
-         (a->len == 0 || memcmp (a->data, b->data, a->len * sizeof (guint32)) == 0);
-}
-
 /**
  * prd_hub_comments_get_open_answer:
  * @prd_id: the PRD
@@ -401,8 +362,8 @@ vectors_equal (GArray *a, GArray *b)
  *
  * The answer of `GET /api/prds/{id}/comments`: the open comments of
  * @prd_id placed in @document, as the JSON text of `{prdId, comments}`.
- * Kept until the PRD's comments change or @document's text does not
- * match any more (the last %MAX_ANSWERS, at most %MAX_ANSWER_BYTES).
+ * Kept until the PRD's comments change or @document's text is another
+ * (the last %MAX_ANSWERS, at most %MAX_ANSWER_BYTES).
  *
  * Returns: (transfer full): the body
  */
@@ -412,7 +373,7 @@ prd_hub_comments_get_open_answer (PrdHubComments *self, const char *prd_id, PrdD
   g_autoptr (GArray) vector = NULL;
   g_autoptr (JsonNode) node = NULL;
   JsonObject *object;
-  Answer *answer;
+  GBytes *answer;
   char *text;
 
   g_return_val_if_fail (PRD_IS_HUB_COMMENTS (self), NULL);
@@ -420,41 +381,18 @@ prd_hub_comments_get_open_answer (PrdHubComments *self, const char *prd_id, PrdD
   g_return_val_if_fail (PRD_IS_DOCUMENT (document), NULL);
 
   vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (document));
-  answer = g_hash_table_lookup (self->answers, prd_id);
-  if (answer != NULL && vectors_equal (answer->vector, vector))
-    {
-      g_queue_unlink (&self->answer_order, &answer->link);
-      g_queue_push_head_link (&self->answer_order, &answer->link);
-      return g_bytes_ref (answer->body);
-    }
-  forget_answer (self, prd_id);
-
+  answer = prd_hub_answer_cache_lookup (self->answers, prd_id, vector);
+  if (answer != NULL)
+    return g_bytes_ref (answer);
   node = json_node_new (JSON_NODE_OBJECT);
   object = json_object_new ();
   json_node_take_object (node, object);
   json_object_set_string_member (object, "prdId", prd_id);
   json_object_set_array_member (object, "comments", open_comments (self, prd_id, document));
   text = prd_json_to_string (node);
-
-  answer = g_new0 (Answer, 1);
-  answer->prd_id = g_strdup (prd_id);
-  answer->vector = g_steal_pointer (&vector);
-  answer->body = g_bytes_new_take (text, strlen (text));
-  answer->link.data = answer;
-  if (g_bytes_get_size (answer->body) > MAX_ANSWER_BYTES)
-    {
-      GBytes *body = g_bytes_ref (answer->body);
-
-      answer_free (answer);
-      return body;
-    }
-  while (self->answer_order.length >= MAX_ANSWERS ||
-         self->answer_bytes + g_bytes_get_size (answer->body) > MAX_ANSWER_BYTES)
-    forget_answer (self, ((Answer *) self->answer_order.tail->data)->prd_id);
-  g_hash_table_insert (self->answers, answer->prd_id, answer);
-  g_queue_push_head_link (&self->answer_order, &answer->link);
-  self->answer_bytes += g_bytes_get_size (answer->body);
-  return g_bytes_ref (answer->body);
+  answer = g_bytes_new_take (text, strlen (text));
+  prd_hub_answer_cache_insert (self->answers, prd_id, vector, answer);
+  return answer;
 }
 
 static void
@@ -684,7 +622,7 @@ on_written (GObject *source, GAsyncResult *result, gpointer user_data)
 
           g_ptr_array_add (comment->replies, reply);
           comment->weight += reply->weight;
-          forget_answer (self, comment->prd_id);
+          prd_hub_answer_cache_remove (self->answers, comment->prd_id);
           payload = json_object_new ();
           json_object_set_string_member (payload, "commentId", comment->id);
           json_object_set_string_member (r, "id", reply->id);
@@ -705,7 +643,7 @@ on_written (GObject *source, GAsyncResult *result, gpointer user_data)
         comment->resolved_by_id = g_steal_pointer (&write->resolved_by_id);
         comment->resolved_by_name = g_steal_pointer (&write->resolved_by_name);
         comment->resolved_at = write->resolved_at;
-        forget_answer (self, comment->prd_id);
+        prd_hub_answer_cache_remove (self->answers, comment->prd_id);
         payload = json_object_new ();
         json_object_set_string_member (payload, "commentId", comment->id);
         json_object_set_object_member (
@@ -1228,8 +1166,7 @@ prd_hub_comments_finalize (GObject *object)
   g_clear_pointer (&self->by_prd, g_hash_table_unref);
   g_clear_pointer (&self->comments, g_hash_table_unref);
   g_clear_pointer (&self->pending, g_ptr_array_unref);
-  g_clear_pointer (&self->answers, g_hash_table_unref);
-  g_queue_init (&self->answer_order); /* its links were in the answers */
+  g_clear_pointer (&self->answers, prd_hub_answer_cache_unref);
 
   G_OBJECT_CLASS (prd_hub_comments_parent_class)->finalize (object);
 }
@@ -1263,8 +1200,7 @@ prd_hub_comments_init (PrdHubComments *self)
   self->comments =
       g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) comment_free);
   self->pending = g_ptr_array_new ();
-  self->answers =
-      g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) answer_free);
+  self->answers = prd_hub_answer_cache_new (MAX_ANSWERS, MAX_ANSWER_BYTES);
 }
 
 static void

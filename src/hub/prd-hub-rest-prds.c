@@ -12,7 +12,10 @@
  *
  * A PRD whose room is open is read from the room's document (its committed
  * text); another one is built from the store off the main thread
- * (prd_hub_room_registry_load_document_async()).
+ * (prd_hub_room_registry_load_document_async()). The text of the last few
+ * PRDs read, and the same as a JSON string, are kept with the committed
+ * state vector they are of (prd-hub-answer-cache.c): a burst of readers of
+ * a PRD nobody edits costs one copy of its text, not one each.
  */
 #define G_LOG_DOMAIN "prd-hub-rest-prds"
 
@@ -21,6 +24,7 @@
 #include <string.h>
 
 #include "prd-error.h"
+#include "prd-hub-answer-cache.h"
 #include "prd-hub-config-collab.h"
 #include "prd-hub-room-registry.h"
 #include "prd-hub-room.h"
@@ -36,14 +40,24 @@ typedef struct
   PrdStore *store;           /* (owned) */
   PrdHubRoomRegistry *rooms; /* (owned) */
   guint max_document_size;
-  guint insert_units; /* [collab] insert-units-per-event */
+  guint insert_units;          /* [collab] insert-units-per-event */
+  PrdHubAnswerCache *texts;    /* (owned): the text of export.md, by PRD id */
+  PrdHubAnswerCache *contents; /* (owned): the same as a JSON string, by PRD id */
 } Routes;
+
+/* What each of the two keeps: a PRD's text is up to [collab]
+ * max-document-size (4 MiB of UTF-16 at most), its JSON string up to six
+ * times its bytes. */
+#define MAX_TEXTS      16
+#define MAX_TEXT_BYTES (32 * 1024 * 1024)
 
 typedef struct
 {
-  SoupServerMessage *msg;    /* (owned) */
-  PrdIdentity *identity;     /* (owned) */
-  PrdHubRoomRegistry *rooms; /* (owned) (nullable): a read's */
+  SoupServerMessage *msg;      /* (owned) */
+  PrdIdentity *identity;       /* (owned) */
+  PrdHubRoomRegistry *rooms;   /* (owned) (nullable): a read's */
+  PrdHubAnswerCache *texts;    /* (owned) (nullable): a read's (export.md) */
+  PrdHubAnswerCache *contents; /* (owned) (nullable): a read's (the PRD) */
   char *prd_id;
   gboolean export;
   int archived;  /* the list: 0 not archived, 1 archived, 2 both */
@@ -55,6 +69,8 @@ routes_free (Routes *routes)
 {
   g_clear_object (&routes->store);
   g_clear_object (&routes->rooms);
+  g_clear_pointer (&routes->texts, prd_hub_answer_cache_unref);
+  g_clear_pointer (&routes->contents, prd_hub_answer_cache_unref);
   g_free (routes);
 }
 
@@ -74,6 +90,8 @@ call_free (Call *call)
   g_clear_object (&call->msg);
   g_clear_pointer (&call->identity, prd_identity_free);
   g_clear_object (&call->rooms);
+  g_clear_pointer (&call->texts, prd_hub_answer_cache_unref);
+  g_clear_pointer (&call->contents, prd_hub_answer_cache_unref);
   g_free (call->prd_id);
   g_free (call);
 }
@@ -92,36 +110,78 @@ add_info (JsonBuilder *builder, const PrdStoreInfo *info)
   prd_hub_add_prd_info (builder, info);
 }
 
-/* Answers a read with @text and @vector (taken). */
-static void
-respond_read (Call *call, const PrdStoreInfo *info, char *text, GArray *vector)
+/* The text of the read at @vector, as export.md sends it or as a JSON
+ * string: kept, or made from @text (taken) or else from @document. */
+static GBytes *
+read_text (Call *call, GArray *vector, char *text, PrdDocument *document)
 {
-  g_autofree char *owned_text = text;
-  g_autoptr (GArray) owned_vector = vector;
+  PrdHubAnswerCache *cache = call->export ? call->texts : call->contents;
+  g_autofree char *owned = text;
+  GBytes *piece = prd_hub_answer_cache_lookup (cache, call->prd_id, vector);
 
+  if (piece != NULL)
+    return g_bytes_ref (piece);
+  if (owned == NULL)
+    owned = prd_document_get_committed_text (document);
   if (call->export)
     {
-      gsize len = strlen (owned_text);
+      gsize len = strlen (owned);
 
-      soup_server_message_set_status (call->msg, SOUP_STATUS_OK, NULL);
-      soup_server_message_set_response (call->msg, "text/markdown; charset=utf-8", SOUP_MEMORY_TAKE,
-                                        g_steal_pointer (&owned_text), len);
+      piece = g_bytes_new_take (g_steal_pointer (&owned), len);
     }
   else
     {
-      g_autoptr (JsonBuilder) builder = json_builder_new ();
-      g_autoptr (JsonNode) node = NULL;
+      GString *out = g_string_sized_new (strlen (owned) + 2);
 
-      json_builder_begin_object (builder);
-      add_info (builder, info);
-      json_builder_set_member_name (builder, "content");
-      json_builder_add_string_value (builder, owned_text);
-      json_builder_set_member_name (builder, "stateVector");
-      json_builder_add_value (builder, prd_hub_vector_to_json (owned_vector));
-      json_builder_end_object (builder);
-      node = json_builder_get_root (builder);
-      prd_hub_rest_respond_json (call->msg, SOUP_STATUS_OK, node);
+      prd_json_write_string (out, owned);
+      piece = g_string_free_to_bytes (out);
     }
+  prd_hub_answer_cache_insert (cache, call->prd_id, vector, piece);
+  return piece;
+}
+
+/* Answers a read of the text at @vector (taken): @text (taken), or else
+ * @document's committed text, when it is not kept. */
+static void
+respond_read (
+    Call *call, const PrdStoreInfo *info, GArray *vector, char *text, PrdDocument *document)
+{
+  g_autoptr (GArray) owned_vector = vector;
+  g_autoptr (GBytes) piece = read_text (call, owned_vector, text, document);
+  SoupMessageBody *body = soup_server_message_get_response_body (call->msg);
+  g_autoptr (JsonBuilder) builder = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  g_autofree char *head = NULL;
+  GString *tail;
+  gsize len;
+
+  soup_server_message_set_status (call->msg, SOUP_STATUS_OK, NULL);
+  if (call->export)
+    {
+      soup_message_headers_set_content_type (soup_server_message_get_response_headers (call->msg),
+                                             "text/markdown; charset=utf-8", NULL);
+      soup_message_body_append_bytes (body, piece);
+      return;
+    }
+  /* {info…, "content": the kept string, "stateVector": […]} */
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  add_info (builder, info);
+  json_builder_end_object (builder);
+  node = json_builder_get_root (builder);
+  head = prd_json_to_string (node);
+  len = strlen (head) - 1; /* without its '}' */
+  soup_message_headers_set_content_type (soup_server_message_get_response_headers (call->msg),
+                                         "application/json", NULL);
+  soup_message_body_append (body, SOUP_MEMORY_COPY, head, len);
+  soup_message_body_append (body, SOUP_MEMORY_STATIC,
+                            len > 1 ? ",\"content\":" : "\"content\":", len > 1 ? 11 : 10);
+  soup_message_body_append_bytes (body, piece);
+  tail = g_string_new (",\"stateVector\":");
+  prd_crdt_vector_write_json ((const guint32 *) owned_vector->data, owned_vector->len, tail);
+  g_string_append_c (tail, '}');
+  len = tail->len;
+  soup_message_body_append (body, SOUP_MEMORY_TAKE, g_string_free (tail, FALSE), len);
 }
 
 static void
@@ -152,7 +212,7 @@ on_built (GObject *source, GAsyncResult *result, gpointer user_data)
   if (document == NULL)
     respond_load_error (call, error);
   else
-    respond_read (call, info, text, vector);
+    respond_read (call, info, vector, text, NULL);
   call_finish (call);
 }
 
@@ -188,8 +248,7 @@ on_info (GObject *source, GAsyncResult *result, gpointer user_data)
                                                  NULL, on_built, call);
       return;
     }
-  respond_read (call, info, prd_document_get_committed_text (document),
-                prd_document_get_committed_vector (document));
+  respond_read (call, info, prd_document_get_committed_vector (document), NULL, document);
   call_finish (call);
 }
 
@@ -454,6 +513,8 @@ load (SoupServerMessage *msg,
   call->prd_id = g_strdup (prd_id);
   call->export = export;
   call->rooms = g_object_ref (routes->rooms);
+  call->texts = prd_hub_answer_cache_ref (routes->texts);
+  call->contents = prd_hub_answer_cache_ref (routes->contents);
   soup_server_message_pause (msg);
   /* The store tells whether the caller may see it. */
   if (prd_hub_room_registry_peek_document (routes->rooms, prd_id) != NULL)
@@ -516,6 +577,8 @@ prd_hub_rest_prds_add (PrdHubRest *rest,
   routes->store = g_object_ref (store);
   routes->rooms = g_object_ref (rooms);
   routes->rest = rest;
+  routes->texts = prd_hub_answer_cache_new (MAX_TEXTS, MAX_TEXT_BYTES);
+  routes->contents = prd_hub_answer_cache_new (MAX_TEXTS, MAX_TEXT_BYTES);
   routes->insert_units =
       prd_hub_config_get_collab (prd_hub_room_registry_get_config (rooms))->insert_units;
   routes->max_document_size = max_document_size;

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHub, token } from './helpers/hub.js';
-import { rest, createPrd, user } from './collab-helpers.js';
+import { rest, createPrd, user, client, join, request, bump } from './collab-helpers.js';
 
 test('GETs of one user past rest-read get 429 RATE_LIMITED with Retry-After', async () => {
   const hub = await startHub({ config: '[rate-limit]\nrest-read = 5/60\n' });
@@ -161,6 +161,73 @@ test('without a token too: more than 4096 JSON values is 413; a sign-in body is 
     assert.equal(res.status, 400, res.text);
     assert.equal(res.json.code, 'INVALID_PAYLOAD');
   } finally {
+    await hub.stop();
+  }
+});
+
+// The hub keeps the text of the last PRDs read (a burst of readers costs one
+// copy): an edit, a rename or the room's closing must still show in the next
+// read, and every character must read back as it was written.
+test('GET /api/prds/{id} and export.md show every change after a read', async () => {
+  const hub = await startHub({ config: '[collab]\nempty-room-grace = 0\n' });
+  const owner = user('reader_owner');
+  const sockets = [];
+  try {
+    const odd = 'Tab\there "quoted" back\\slash\u0001\u001f é ✓ 😀\n';
+    const prdId = await createPrd(hub, 'Kept text', odd, owner);
+    const read = async () => {
+      const page = await rest(hub, 'GET', `/api/prds/${prdId}`, { tok: token(owner) });
+      const md = await rest(hub, 'GET', `/api/prds/${prdId}/export.md`, { tok: token(owner) });
+      assert.equal(page.status, 200, page.text);
+      assert.equal(md.status, 200, md.text);
+      assert.match(page.headers.get('content-type'), /^application\/json/);
+      assert.match(md.headers.get('content-type'), /^text\/markdown/);
+      assert.equal(md.text, page.json.content);
+      return page.json;
+    };
+    let prd = await read();
+    assert.equal(prd.content, odd);
+    assert.equal(prd.title, 'Kept text');
+    assert.deepEqual(await read(), prd);
+
+    const a = await client(hub, owner);
+    sockets.push(a);
+    const j = await join(a, prdId);
+    assert.deepEqual(await read(), prd);
+    const ack = await request(a, 'content-update', {
+      prdId, operation: { type: 'insert', position: 0, content: 'New ' },
+      stateVector: bump(j.vector, j.siteId),
+    });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    prd = await read();
+    assert.equal(prd.content, `New ${odd}`);
+    assert.deepEqual(prd.stateVector, bump(j.vector, j.siteId));
+
+    const renamed = await rest(hub, 'PATCH', `/api/prds/${prdId}`,
+      { body: { title: 'Renamed' }, tok: token(owner) });
+    assert.equal(renamed.status, 200, renamed.text);
+    prd = await read();
+    assert.equal(prd.title, 'Renamed');
+    assert.equal(prd.content, `New ${odd}`);
+
+    // The room closes: the text is built from the store, the same.
+    await request(a, 'leave-prd', { prdId });
+    const closed = await read();
+    assert.deepEqual({ ...closed, updatedAt: 0 }, { ...prd, updatedAt: 0 });
+
+    // More PRDs read in turn than the hub keeps texts of: each its own.
+    const many = [];
+    for (let i = 0; i < 20; i++) many.push([await createPrd(hub, `Many ${i}`, `text ${i}\n`, owner), i]);
+    for (let round = 0; round < 2; round++) {
+      for (const [id, i] of many) {
+        const page = await rest(hub, 'GET', `/api/prds/${id}`, { tok: token(owner) });
+        const md = await rest(hub, 'GET', `/api/prds/${id}/export.md`, { tok: token(owner) });
+        assert.equal(page.json.content, `text ${i}\n`);
+        assert.equal(md.text, `text ${i}\n`);
+      }
+    }
+  } finally {
+    for (const s of sockets) s.close();
     await hub.stop();
   }
 });
