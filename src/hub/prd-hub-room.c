@@ -138,8 +138,17 @@ struct _PrdHubRoom
   char *full_sync; /* (owned) (nullable) */
   gsize full_sync_len;
   GArray *full_sync_vector; /* (owned) (nullable) */
-  guint grace_id;           /* empty and saved: released when this timeout fires */
-  gboolean grace_over;      /* maybe_release() may release now */
+  /* The initialState of a joined-prd, as JSON text, for the committed
+   * version, the CRDT's state vector and the version name it was built at:
+   * joins between two edits share it (a large PRD's text, escaped, and its
+   * encoding would otherwise be copied and written again for each). */
+  char *initial_state; /* (owned) (nullable) */
+  gsize initial_state_len;
+  GArray *initial_committed; /* (owned) (nullable) */
+  GArray *initial_vector;    /* (owned) (nullable) */
+  char *initial_version;     /* (owned) (nullable) */
+  guint grace_id;            /* empty and saved: released when this timeout fires */
+  gboolean grace_over;       /* maybe_release() may release now */
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubRoom, prd_hub_room, G_TYPE_OBJECT)
@@ -245,6 +254,10 @@ prd_hub_room_finalize (GObject *object)
   g_clear_pointer (&room->encoded_vector, g_array_unref);
   g_free (room->full_sync);
   g_clear_pointer (&room->full_sync_vector, g_array_unref);
+  g_free (room->initial_state);
+  g_clear_pointer (&room->initial_committed, g_array_unref);
+  g_clear_pointer (&room->initial_vector, g_array_unref);
+  g_free (room->initial_version);
   g_clear_pointer (&room->holders, g_hash_table_unref);
 
   G_OBJECT_CLASS (prd_hub_room_parent_class)->finalize (object);
@@ -1040,6 +1053,35 @@ prd_hub_room_get_full_sync (PrdHubRoom *room, gsize *out_len)
   return room->full_sync;
 }
 
+/* The `initialState` of a `joined-prd` as JSON text (see initial_state). */
+static const char *
+room_initial_state (PrdHubRoom *room, gsize *out_len)
+{
+  g_autoptr (GArray) committed = prd_document_get_committed_vector (room->document);
+  g_autoptr (GArray) vector =
+      prd_crdt_doc_get_state_vector (prd_document_get_crdt (room->document));
+  const char *version = prd_document_get_version (room->document);
+  g_autoptr (JsonNode) state = NULL;
+
+  if (room->initial_state == NULL || !vectors_equal (room->initial_committed, committed) ||
+      !vectors_equal (room->initial_vector, vector) ||
+      g_strcmp0 (room->initial_version, version) != 0)
+    {
+      state = prd_hub_room_build_initial_state (room);
+      g_free (room->initial_state);
+      room->initial_state = prd_json_to_string (state);
+      room->initial_state_len = strlen (room->initial_state);
+      g_clear_pointer (&room->initial_committed, g_array_unref);
+      room->initial_committed = g_steal_pointer (&committed);
+      g_clear_pointer (&room->initial_vector, g_array_unref);
+      room->initial_vector = g_steal_pointer (&vector);
+      g_free (room->initial_version);
+      room->initial_version = g_strdup (version);
+    }
+  *out_len = room->initial_state_len;
+  return room->initial_state;
+}
+
 static void
 send_joined (PrdHubRoom *room, JoinRequest *request, int site, int previous_site)
 {
@@ -1069,7 +1111,6 @@ send_joined (PrdHubRoom *room, JoinRequest *request, int site, int previous_site
   object = json_object_new ();
   json_node_take_object (payload, object);
   json_object_set_string_member (object, "prdId", room->prd_id);
-  json_object_set_member (object, "initialState", prd_hub_room_build_initial_state (room));
   json_object_set_member (object, "activeUsers", prd_room_build_active_users (room->members));
   if (site >= 0)
     json_object_set_int_member (object, "siteId", site);
@@ -1099,7 +1140,21 @@ send_joined (PrdHubRoom *room, JoinRequest *request, int site, int previous_site
       json_object_set_int_member (conflict, "previousSiteId", previous_site);
       json_object_set_object_member (object, "siteConflict", conflict);
     }
-  prd_sio_socket_emit_one (request->socket, "joined-prd", payload);
+  /* {"initialState": the shared text, the other members…} */
+  {
+    g_autofree char *members = prd_json_to_string (payload);
+    g_autoptr (GString) text = NULL;
+    const char *initial;
+    gsize initial_len;
+
+    initial = room_initial_state (room, &initial_len);
+    text = g_string_sized_new (initial_len + strlen (members) + 32);
+    g_string_append (text, "{\"initialState\":");
+    g_string_append_len (text, initial, (gssize) initial_len);
+    g_string_append_c (text, ',');
+    g_string_append (text, members + 1); /* after its '{'; prdId is always there */
+    prd_sio_socket_emit_raw (request->socket, "joined-prd", text->str, (gssize) text->len);
+  }
 
   ack = json_object_new ();
   if (site >= 0)

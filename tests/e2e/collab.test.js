@@ -201,6 +201,48 @@ test('join, edit, sync, presence and leave with the seed payloads', async () => 
   }
 });
 
+// A room shares one initialState among the joins between two edits: every
+// edit and every new version must still show in the next join.
+test('each join gets the current initialState: after an edit, after a version', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  const joinAs = async (name, extra) => {
+    const s = await client(hub, user(name, extra));
+    sockets.push(s);
+    return [s, await join(s, prdId)];
+  };
+  let prdId;
+  try {
+    prdId = await createPrd(hub, 'Shared state', 'abc "q"\n');
+    const [a, ja] = await joinAs('user_a', { role: 'admin' });
+    const [, jb] = await joinAs('user_b');
+    assert.deepEqual(jb.joined.initialState, ja.joined.initialState);
+    assert.equal(jb.joined.initialState.content, 'abc "q"\n');
+    assert.equal(jb.joined.prdId, prdId);
+    assert.equal(jb.joined.title, 'Shared state');
+
+    const ack = await request(a, 'content-update', {
+      prdId, operation: { type: 'insert', position: 0, content: 'X' },
+      stateVector: bump(ja.vector, ja.siteId),
+    });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    const [, jc] = await joinAs('user_c');
+    assert.equal(jc.joined.initialState.content, 'Xabc "q"\n');
+    assert.deepEqual(jc.joined.initialState.stateVector, bump(ja.vector, ja.siteId));
+    assert.notEqual(jc.joined.initialState.encodedState, jb.joined.initialState.encodedState);
+
+    const v = await request(a, 'create-version', { prdId, changelog: 'First', versionType: 'minor' });
+    assert.equal(v.ok, true, JSON.stringify(v));
+    const [, jd] = await joinAs('user_d');
+    assert.equal(jd.joined.initialState.version, v.version.version);
+    assert.notEqual(jd.joined.initialState.version, jc.joined.initialState.version);
+    assert.equal(jd.joined.initialState.content, 'Xabc "q"\n');
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
 test('a second tab of a user is announced once and leaves once', async () => {
   const hub = await startHub();
   const sockets = [];
