@@ -2,7 +2,10 @@
 /*
  * What the hub keeps (the database and its WAL, the versions repository)
  * holds every organization's PRDs: only its owner may read it, whatever
- * the umask and however the data folder was made.
+ * the umask and however the data folder was made. A symbolic link in its
+ * place is refused rather than followed: the file it points to, elsewhere,
+ * would be used without ever being made private (and making it so would
+ * change a file outside the data folder).
  */
 #define G_LOG_DOMAIN "prd-base"
 
@@ -19,13 +22,41 @@
 #include "prd-private-file.h"
 
 /**
+ * prd_private_file_refuse_link:
+ * @path: a file or folder of a data folder or backup
+ *
+ * Refuses @path if it is a symbolic link (a dangling one included). A
+ * @path that does not exist, or is not a link, is fine.
+ *
+ * Returns: %FALSE with %PRD_ERROR_INVALID_PAYLOAD naming @path if it is a
+ *   symbolic link
+ */
+gboolean
+prd_private_file_refuse_link (const char *path, GError **error)
+{
+  GStatBuf st;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (g_lstat (path, &st) != 0 || !S_ISLNK (st.st_mode))
+    return TRUE;
+  g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+               "%s is a symbolic link: a prdhub data or backup folder holds the files "
+               "themselves (move the file it points to into its place)",
+               path);
+  return FALSE;
+}
+
+/**
  * prd_private_file_create:
  * @path: a file
  *
  * Creates @path, empty and readable by its owner only, unless it exists
- * (then it is left as it is: see prd_private_file_restrict()).
+ * (then it is left as it is: see prd_private_file_restrict()). A symbolic
+ * link at @path is refused (prd_private_file_refuse_link()), never followed.
  *
- * Returns: %FALSE with %PRD_ERROR_STORAGE if it could not be created
+ * Returns: %FALSE with %PRD_ERROR_STORAGE if it could not be created, or
+ *   %PRD_ERROR_INVALID_PAYLOAD if it is a symbolic link
  */
 gboolean
 prd_private_file_create (const char *path, GError **error)
@@ -34,10 +65,16 @@ prd_private_file_create (const char *path, GError **error)
 
   g_return_val_if_fail (path != NULL, FALSE);
 
-  fd = g_open (path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (!prd_private_file_refuse_link (path, error))
+    return FALSE;
+  fd = g_open (path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
     {
       int saved_errno = errno;
+
+      /* made a link since the check above */
+      if (saved_errno == ELOOP)
+        return prd_private_file_refuse_link (path, error);
 
       g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot create %s: %s", path,
                    g_strerror (saved_errno));
@@ -53,10 +90,13 @@ prd_private_file_create (const char *path, GError **error)
  *
  * Takes every permission of group and others away from @path if it has
  * any (an existing database of an older prdhub, made under a umask of
- * 022, say). A @path that does not exist is fine.
+ * 022, say). A @path that does not exist is fine; a symbolic link is
+ * refused (prd_private_file_refuse_link()): what it points to is not made
+ * private, and would be used as it is.
  *
  * Returns: %FALSE with %PRD_ERROR_STORAGE if @path could not be changed
- *   (it belongs to somebody else, say)
+ *   (it belongs to somebody else, say), %PRD_ERROR_INVALID_PAYLOAD if it
+ *   is a symbolic link
  */
 gboolean
 prd_private_file_restrict (const char *path, GError **error)
@@ -75,7 +115,9 @@ prd_private_file_restrict (const char *path, GError **error)
                    path, g_strerror (saved_errno));
       return FALSE;
     }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) == 0 || S_ISLNK (st.st_mode))
+  if (S_ISLNK (st.st_mode))
+    return prd_private_file_refuse_link (path, error);
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) == 0)
     return TRUE;
   if (g_chmod (path, st.st_mode & S_IRWXU) != 0)
     {
@@ -109,7 +151,7 @@ open_dir (const char *path, GError **error)
  * @path: a file or folder
  *
  * prd_private_file_restrict() on @path and, for a folder, on everything in
- * it (symbolic links are left alone, never followed): for a copy made by a
+ * it (symbolic links inside are left alone, never followed): for a copy made by a
  * library that uses the umask's modes (libgit2), so that every file of the
  * copy is owner-only, not only its top folder.
  *
@@ -134,6 +176,8 @@ prd_private_file_restrict_tree (const char *path, GError **error)
     {
       g_autofree char *child = g_build_filename (path, name, NULL);
 
+      if (g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        continue;
       if (!prd_private_file_restrict_tree (child, error))
         return FALSE;
     }

@@ -5,6 +5,7 @@
 
 G_BEGIN_DECLS
 
+gboolean prd_private_file_refuse_link (const char *path, GError **error);
 gboolean prd_private_file_create (const char *path, GError **error);
 gboolean prd_private_file_restrict (const char *path, GError **error);
 gboolean prd_private_file_restrict_tree (const char *path, GError **error);

@@ -162,17 +162,9 @@ copy_data (const char *from,
 
   /* A folder holds the files themselves: a link could bring in a
    * database or repository from anywhere on the machine. */
-  const char *const linked[] = { db_from, git_from };
-
-  for (guint i = 0; i < G_N_ELEMENTS (linked); i++)
-    if (g_file_test (linked[i], G_FILE_TEST_IS_SYMLINK))
-      {
-        g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                     "%s is a symbolic link: a prdhub data or backup folder holds the files "
-                     "themselves",
-                     linked[i]);
-        return FALSE;
-      }
+  if (!prd_private_file_refuse_link (db_from, error) ||
+      !prd_private_file_refuse_link (git_from, error))
+    return FALSE;
 
   if (!g_file_test (db_from, G_FILE_TEST_IS_REGULAR))
     {

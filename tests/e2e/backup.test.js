@@ -388,7 +388,8 @@ test('a backup whose destination fills up names the copy, and leaves nothing', (
 // versions repository holds versions, or lost its versions repository
 // while the database records versions, is refused by `serve`, `backup`
 // and the commands that open it, naming what is missing and what to do,
-// and nothing is made in its place. A ref that is there but cannot be read
+// and nothing is made in its place; so is one whose database or versions
+// repository is a symbolic link. A ref that is there but cannot be read
 // fails a backup, naming it, instead of being left out of it.
 test('a data folder missing its database or versions, or with an unreadable ref, is refused', async () => {
   const work = tmpDir('prdhub-e2e-damaged-');
@@ -453,6 +454,29 @@ test('a data folder missing its database or versions, or with an unreadable ref,
       fs.mkdirSync(path.join(d, 'versions.git', 'refs', 'tags'), { recursive: true });
       fs.rmSync(path.join(d, 'versions.git', 'packed-refs'), { force: true });
     }), emptied);
+
+    // A database, its WAL or the versions repository that is a symbolic
+    // link to one elsewhere (moved to another disk, say) is refused, not
+    // used: what it points to would never be made private. The target is
+    // left as it was.
+    const elsewhere = path.join(work, 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    const linkOut = (name, mode) => (d) => {
+      const target = path.join(elsewhere, `${path.basename(d)}-${name}`);
+      if (fs.existsSync(path.join(d, name))) fs.renameSync(path.join(d, name), target);
+      else fs.writeFileSync(target, '');
+      fs.chmodSync(target, mode);
+      fs.symlinkSync(target, path.join(d, name));
+      return target;
+    };
+    const linkCases = [['db-linked', 'prdhub.db', 0o644], ['wal-linked', 'prdhub.db-wal', 0o644],
+      ['git-linked', 'versions.git', 0o755]];
+    for (const [name, file, mode] of linkCases) {
+      let target;
+      const dir = copy(name, (d) => { target = linkOut(file, mode)(d); });
+      await refuses(dir, new RegExp(`${path.join(dir, file).replaceAll('.', '\\.')} is a symbolic link: a prdhub data or backup folder holds the files themselves`));
+      assert.equal(fs.statSync(target).mode & 0o777, mode, `${file}'s target is left as it was`);
+    }
 
     // A loose ref that libgit2 cannot parse: the backup fails and names it.
     for (const ref of [`refs/tags/${prdId}/v0.2.0`, 'refs/heads/main']) {
