@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -233,6 +235,142 @@ prd_private_file_remove_tree (const char *path, GError **error)
   g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot remove %s: %s", path,
                g_strerror (saved_errno));
   return FALSE;
+}
+
+/**
+ * prd_private_file_list_dirs:
+ * @parent: a folder
+ * @prefix: how the names looked for begin
+ * @suffix_len: how many characters follow @prefix (the `XXXXXX` of a
+ *   template), or 0 for any number
+ *
+ * The folders in @parent whose names begin with @prefix (symbolic links
+ * and other files are left out): the temporary folders a command makes
+ * beside what it writes, found again once it was stopped.
+ *
+ * Returns: (transfer full) (element-type filename): their paths, or %NULL
+ *   with %PRD_ERROR_STORAGE if @parent cannot be read
+ */
+GPtrArray *
+prd_private_file_list_dirs (const char *parent,
+                            const char *prefix,
+                            gsize suffix_len,
+                            GError **error)
+{
+  g_autoptr (GPtrArray) found = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GDir) dir = NULL;
+  const char *name;
+
+  g_return_val_if_fail (parent != NULL, NULL);
+  g_return_val_if_fail (prefix != NULL, NULL);
+
+  dir = open_dir (parent, error);
+  if (dir == NULL)
+    return NULL;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      GStatBuf st;
+
+      if (!g_str_has_prefix (name, prefix) ||
+          (suffix_len > 0 && strlen (name) != strlen (prefix) + suffix_len))
+        continue;
+      path = g_build_filename (parent, name, NULL);
+      if (g_lstat (path, &st) != 0 || !S_ISDIR (st.st_mode))
+        continue;
+      g_ptr_array_add (found, g_steal_pointer (&path));
+    }
+  return g_steal_pointer (&found);
+}
+
+/**
+ * prd_private_file_make_held_dir:
+ * @template: a path ending in `XXXXXX`, replaced as g_mkdtemp() does
+ * @fd: (out): the new folder, open and locked (flock()) until closed
+ *
+ * Makes a new owner-only folder from @template and holds it, so that
+ * prd_private_file_remove_stale_dirs() in another process leaves it alone
+ * while this process lives. Close @fd once the folder is renamed or
+ * removed (or let the process end).
+ *
+ * Returns: (transfer full): the folder's path, or %NULL with
+ *   %PRD_ERROR_STORAGE
+ */
+char *
+prd_private_file_make_held_dir (const char *template, int *fd, GError **error)
+{
+  g_autofree char *path = g_strdup (template);
+  g_autofree char *parent = NULL;
+
+  g_return_val_if_fail (template != NULL, NULL);
+  g_return_val_if_fail (fd != NULL, NULL);
+
+  *fd = -1;
+  if (g_mkdtemp_full (path, 0700) == NULL)
+    {
+      parent = g_path_get_dirname (template);
+      prd_private_file_set_errno_error (error, errno, "Cannot create a folder in", parent);
+      return NULL;
+    }
+  *fd = g_open (path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+  if (*fd < 0 || flock (*fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      prd_private_file_set_errno_error (error, errno, "Cannot hold the folder", path);
+      if (*fd >= 0)
+        close (*fd);
+      *fd = -1;
+      g_rmdir (path);
+      return NULL;
+    }
+  return g_steal_pointer (&path);
+}
+
+/**
+ * prd_private_file_remove_stale_dirs:
+ * @parent: a folder
+ * @prefix: how the names of the folders made from a template begin
+ * @suffix_len: how many characters follow @prefix
+ * @removed: (element-type filename): gets the paths of the folders removed
+ *
+ * Removes the folders prd_private_file_make_held_dir() made in @parent
+ * (prd_private_file_list_dirs() of @prefix and @suffix_len) that no
+ * process holds any longer: what a command killed on the way left (a
+ * SIGKILL, a power loss). A folder still held is left alone.
+ *
+ * Returns: %FALSE with %PRD_ERROR_STORAGE if @parent cannot be read or a
+ *   folder cannot be removed
+ */
+gboolean
+prd_private_file_remove_stale_dirs (
+    const char *parent, const char *prefix, gsize suffix_len, GPtrArray *removed, GError **error)
+{
+  g_autoptr (GPtrArray) found = NULL;
+
+  g_return_val_if_fail (removed != NULL, FALSE);
+
+  found = prd_private_file_list_dirs (parent, prefix, suffix_len, error);
+  if (found == NULL)
+    return FALSE;
+  for (guint i = 0; i < found->len; i++)
+    {
+      const char *path = found->pdata[i];
+      int fd = g_open (path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+      gboolean ok;
+
+      if (fd < 0)
+        continue; /* gone, or no longer a folder */
+      if (flock (fd, LOCK_EX | LOCK_NB) != 0)
+        {
+          close (fd); /* in use */
+          continue;
+        }
+      ok = prd_private_file_remove_tree (path, error);
+      close (fd);
+      if (!ok)
+        return FALSE;
+      g_ptr_array_add (removed, g_strdup (path));
+    }
+  return TRUE;
 }
 
 /**
