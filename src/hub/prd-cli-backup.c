@@ -16,8 +16,13 @@
  *                        not copied)
  *   prdhub-backup.ini    written last: what was copied, when, by which prdhub
  *
- * The backup is assembled in a temporary folder beside DEST and renamed into
- * place once complete, so DEST is either a whole backup or absent.
+ * The backup is assembled in a temporary folder beside DEST,
+ * `.DEST.partial-XXXXXX`, and renamed into place once complete, so DEST is
+ * either a whole backup or absent. SIGINT, SIGTERM and SIGHUP stop it
+ * between two steps of the copy: the temporary folder is removed and the
+ * command fails. The folder is held (flock()) while the backup runs; one
+ * that no process holds any longer (a SIGKILL, a power loss) is removed by
+ * the next backup to the same DEST.
  *
  * Restore copies the same way (the database through the backup API again,
  * checked with `PRAGMA quick_check`) into the `new/` folder of a swap in the
@@ -39,6 +44,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <glib-unix.h>
 #include <glib/gstdio.h>
 
 #include "prd-data-check.h"
@@ -66,6 +72,44 @@
 #define MAX_SECRET_FILE (1024 * 1024)
 
 static const char *const secret_files[] = { SECRETS_FILE, PRD_HUB_SECRET_FILE };
+
+/* The signal that asked a backup to stop, 0 if none. */
+static int stop_signal;
+
+static gboolean
+on_stop_signal (gpointer user_data)
+{
+  stop_signal = GPOINTER_TO_INT (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Whether the command may go on: no SIGINT, SIGTERM or SIGHUP came since
+ * watch_stop_signals() (the signal sources are dispatched here, between
+ * the steps of a copy). Always TRUE when nothing watches them (restore). */
+static gboolean
+check_not_stopped (GError **error)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  if (stop_signal == 0)
+    return TRUE;
+  g_set_error (error, PRD_ERROR, PRD_ERROR_CANCELLED, "stopped by %s",
+               stop_signal == SIGINT    ? "SIGINT"
+               : stop_signal == SIGTERM ? "SIGTERM"
+                                        : "SIGHUP");
+  return FALSE;
+}
+
+/* From here on, SIGINT, SIGTERM and SIGHUP no longer end the process: they
+ * make check_not_stopped() fail, so that what was made can be removed. */
+static void
+watch_stop_signals (void)
+{
+  static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+
+  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
+    g_unix_signal_add (signals[i], on_stop_signal, GINT_TO_POINTER (signals[i]));
+}
 
 /* Whether @path is a folder with nothing in it. */
 static gboolean
@@ -162,17 +206,9 @@ copy_data (const char *from,
 
   /* A folder holds the files themselves: a link could bring in a
    * database or repository from anywhere on the machine. */
-  const char *const linked[] = { db_from, git_from };
-
-  for (guint i = 0; i < G_N_ELEMENTS (linked); i++)
-    if (g_file_test (linked[i], G_FILE_TEST_IS_SYMLINK))
-      {
-        g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                     "%s is a symbolic link: a prdhub data or backup folder holds the files "
-                     "themselves",
-                     linked[i]);
-        return FALSE;
-      }
+  if (!prd_private_file_refuse_link (db_from, error) ||
+      !prd_private_file_refuse_link (git_from, error))
+    return FALSE;
 
   if (!g_file_test (db_from, G_FILE_TEST_IS_REGULAR))
     {
@@ -180,7 +216,9 @@ copy_data (const char *from,
                    from, STORE_FILE);
       return FALSE;
     }
-  if (!prd_sqlite_store_copy_file (db_from, from_backup, db_to, schema_version, error))
+  if (!check_not_stopped (error) ||
+      !prd_sqlite_store_copy_file (db_from, from_backup, db_to, schema_version, error) ||
+      !check_not_stopped (error))
     return FALSE;
   if (g_chmod (db_to, 0600) != 0)
     return prd_private_file_set_errno_error (error, errno, "Cannot make owner-only", db_to);
@@ -191,7 +229,7 @@ copy_data (const char *from,
        * organization's PRD versions are in it, so every file of it is
        * made owner-only. */
       if (!prd_git_repo_copy (git_from, git_to, error) ||
-          !prd_private_file_restrict_tree (git_to, error))
+          !prd_private_file_restrict_tree (git_to, error) || !check_not_stopped (error))
         return FALSE;
       g_ptr_array_add (copied, g_strdup (PRD_HUB_VERSIONS_REPO));
     }
@@ -329,10 +367,14 @@ do_backup (const char *data_dir, const char *dest)
   g_autoptr (GPtrArray) copied = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *parent = g_path_get_dirname (dest);
   g_autofree char *base = g_path_get_basename (dest);
-  g_autofree char *template = g_strdup_printf (".%s.partial-XXXXXX", base);
+  g_autofree char *prefix = g_strdup_printf (".%s.partial-", base);
+  g_autofree char *name = NULL;
+  g_autofree char *template = NULL;
   g_autofree char *work = NULL;
   g_autofree char *files = NULL;
+  g_autoptr (GPtrArray) stale = g_ptr_array_new_with_free_func (g_free);
   int schema_version = 0;
+  int work_fd = -1;
 
   if (!g_file_test (data_dir, G_FILE_TEST_IS_DIR))
     {
@@ -370,15 +412,26 @@ do_backup (const char *data_dir, const char *dest)
       g_printerr ("prdhub: the folder %s does not exist\n", parent);
       return 1;
     }
-  work = g_build_filename (parent, template, NULL);
-  if (g_mkdtemp_full (work, 0700) == NULL)
+  /* What a backup to DEST that was killed (SIGKILL, a power loss) left:
+   * a copy of the database and the secret files, for no one. */
+  if (!prd_private_file_remove_stale_dirs (parent, prefix, strlen ("XXXXXX"), stale, &error))
     {
-      prd_private_file_set_errno_error (&error, errno, "Cannot create a folder in", parent);
-      return fail (error);
+      /* Tidying up; the backup itself may still succeed. */
+      g_warning ("Cannot remove what a stopped backup to %s left: %s", dest, error->message);
+      g_clear_error (&error);
     }
+  for (guint i = 0; i < stale->len; i++)
+    g_message ("Removed %s, what a backup to %s that was stopped left", (char *) stale->pdata[i],
+               dest);
+  watch_stop_signals ();
+  name = g_strconcat (prefix, "XXXXXX", NULL);
+  template = g_build_filename (parent, name, NULL);
+  work = prd_private_file_make_held_dir (template, &work_fd, &error);
+  if (work == NULL)
+    return fail (error);
   if (!copy_data (data_dir, FALSE, work, copied, &schema_version, &error) ||
       !write_manifest (work, data_dir, copied, schema_version, &error) ||
-      !prd_private_file_sync_dir (work, TRUE, &error))
+      !prd_private_file_sync_dir (work, TRUE, &error) || !check_not_stopped (&error))
     goto failed;
   if (prd_private_file_lexists (dest) && g_rmdir (dest) != 0)
     {
@@ -390,6 +443,7 @@ do_backup (const char *data_dir, const char *dest)
       prd_private_file_set_errno_error (&error, errno, "Cannot rename the backup to", dest);
       goto failed;
     }
+  close (work_fd);
   if (!prd_private_file_sync_dir (parent, TRUE, &error))
     return fail (error);
   g_ptr_array_add (copied, NULL);
@@ -405,6 +459,7 @@ failed:
     g_prefix_error (&error, "Nothing was backed up: ");
     if (!prd_private_file_remove_tree (work, &cleanup_error))
       g_printerr ("prdhub: %s\n", cleanup_error->message);
+    close (work_fd);
   }
   return fail (error);
 }

@@ -5,8 +5,11 @@
  * missing on its own (deleted, emptied, left behind by a copy): a hub that
  * then started would make a new empty database beside the versions of
  * every PRD, or list versions whose commits no longer exist and start a
- * new repository at the next version, without a word. The checks only
- * read; the folder is left as it is.
+ * new repository at the next version, without a word. Either can also be
+ * a symbolic link to a file elsewhere, which the hub would use without
+ * making it private (README: the database and the repository are the
+ * owner's only): refused too, as backup and restore refuse it. The checks
+ * only read; the folder is left as it is.
  */
 #define G_LOG_DOMAIN "prd-store"
 
@@ -50,10 +53,13 @@ file_size (const char *path, gboolean *exists, gint64 *size, GError **error)
  * gone), and one whose database records versions while its versions
  * repository is missing (their texts would be gone, and the next version
  * would start a new history). A new folder (neither there) and a database
- * without versions yet are fine.
+ * without versions yet are fine. The database, its -wal, -shm and -journal
+ * files and the versions repository must be themselves, not symbolic
+ * links (prd_private_file_refuse_link()).
  *
  * Returns: %FALSE with %PRD_ERROR_CORRUPT_DATA naming the problem and what
- *   to do, or %PRD_ERROR_STORAGE if the folder cannot be read
+ *   to do, %PRD_ERROR_INVALID_PAYLOAD naming a symbolic link, or
+ *   %PRD_ERROR_STORAGE if the folder cannot be read
  */
 gboolean
 prd_data_check_files (const char *data_dir,
@@ -68,6 +74,16 @@ prd_data_check_files (const char *data_dir,
   gint64 db_size, wal_size;
 
   g_return_val_if_fail (data_dir != NULL, FALSE);
+
+  {
+    g_autofree char *shm = g_strconcat (db, "-shm", NULL);
+    g_autofree char *journal = g_strconcat (db, "-journal", NULL);
+    const char *const own[] = { db, wal, shm, journal, repo };
+
+    for (guint i = 0; i < G_N_ELEMENTS (own); i++)
+      if (!prd_private_file_refuse_link (own[i], error))
+        return FALSE;
+  }
 
   if (!file_size (db, &db_exists, &db_size, error) ||
       !file_size (wal, &wal_exists, &wal_size, error))

@@ -315,33 +315,22 @@ static GPtrArray *
 find_swaps (const char *data_dir, gboolean warn, GError **error)
 {
   g_autoptr (GPtrArray) swaps = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GError) local_error = NULL;
-  g_autoptr (GDir) dir = g_dir_open (data_dir, 0, &local_error);
-  const char *name;
+  g_autoptr (GPtrArray) found = NULL;
 
-  if (dir == NULL)
+  found = prd_private_file_list_dirs (data_dir, PRD_DATA_SWAP_PREFIX, 0, error);
+  if (found == NULL)
+    return NULL;
+  for (guint i = 0; i < found->len; i++)
     {
-      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot read the data folder %s: %s",
-                   data_dir, local_error->message);
-      return NULL;
-    }
-  while ((name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = NULL;
-      GStatBuf st;
+      const char *path = found->pdata[i];
 
-      if (!g_str_has_prefix (name, PRD_DATA_SWAP_PREFIX))
-        continue;
-      path = g_build_filename (data_dir, name, NULL);
-      if (g_lstat (path, &st) != 0 || !S_ISDIR (st.st_mode))
-        continue;
       if (is_foreign (path))
         {
           if (warn)
             g_warning ("Left %s alone: it is not the folder of an unfinished restore", path);
           continue;
         }
-      g_ptr_array_add (swaps, g_steal_pointer (&path));
+      g_ptr_array_add (swaps, g_strdup (path));
     }
   return g_steal_pointer (&swaps);
 }

@@ -384,11 +384,103 @@ test('a backup whose destination fills up names the copy, and leaves nothing', (
   }
 });
 
+// A backup stopped by SIGINT, SIGTERM or SIGHUP while it copies removes its
+// temporary folder (a copy of the database and of the secret files) and
+// fails; one killed outright (SIGKILL) leaves it, and the next backup to
+// the same DEST removes it, but not the folder a backup under way holds,
+// nor another DEST's.
+test('a stopped backup leaves nothing; the next one removes what a killed one left', async () => {
+  const work = tmpDir('prdhub-e2e-backup-stop-');
+  const data = path.join(work, 'data');
+  const backups = path.join(work, 'backups');
+  try {
+    fs.mkdirSync(data, { mode: 0o700 });
+    fs.mkdirSync(backups);
+    // Large enough that the copy is still under way when the signal comes.
+    const big = path.join(work, 'big.md');
+    let text = '';
+    let seed = 1;
+    while (text.length < 1_000_000) {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      text += (seed % 7 === 0) ? '\n' : String.fromCharCode(97 + (seed % 26));
+    }
+    fs.writeFileSync(big, text);
+    for (let i = 0; i < 20; i++) {
+      const res = prdhub(['prd', 'import', big, '--title', `B${i}`, '--data-dir', data]);
+      assert.equal(res.status, 0, res.stderr);
+    }
+    const set = spawnSync(PRDHUB_BIN, ['secret', 'set', 'probe', '--data-dir', data], {
+      input: 'api-key-value\n', encoding: 'utf8', env: { ...process.env, ...NO_BUS },
+    });
+    assert.equal(set.status, 0, set.stderr);
+
+    const partials = (name) => fs.readdirSync(backups)
+      .filter((f) => f.startsWith(`.${name}.partial-`));
+    // A backup to backups/@name, sent @signal once its copy of the
+    // database is being written.
+    const interrupt = async (name, signal) => {
+      const proc = spawn(PRDHUB_BIN, ['backup', path.join(backups, name), '--data-dir', data], {
+        stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...NO_BUS },
+      });
+      let stderr = '';
+      proc.stderr.on('data', (d) => { stderr += d; });
+      const exited = new Promise((resolve) => proc.once('exit', (status, sig) => resolve({ status, sig })));
+      let running = true;
+      exited.then(() => { running = false; });
+      while (running && !partials(name).some((p) => fs.existsSync(path.join(backups, p, 'prdhub.db')))) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.ok(running, `the backup ended before its copy was seen: ${stderr}`);
+      proc.kill(signal);
+      return { ...(await exited), stderr };
+    };
+
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+      const name = `nightly-${signal}`;
+      const res = await interrupt(name, signal);
+      assert.equal(res.status, 1, `${signal}: ${res.sig} ${res.stderr}`);
+      assert.match(res.stderr, new RegExp(`prdhub: Nothing was backed up: stopped by ${signal}\n`));
+      assert.ok(!fs.existsSync(path.join(backups, name)));
+      assert.deepEqual(partials(name), [], `${signal} left its temporary folder`);
+    }
+
+    // SIGKILL cannot be caught: its folder stays until the next backup.
+    const killed = await interrupt('nightly', 'SIGKILL');
+    assert.equal(killed.sig, 'SIGKILL');
+    const [leftover] = partials('nightly');
+    assert.ok(leftover, 'a killed backup leaves its temporary folder');
+    // A backup to the same DEST under way (its folder held), and what
+    // backups to other names left, are not touched.
+    const held = path.join(backups, '.nightly.partial-held01');
+    const others = ['.nightly-2.partial-abc123', '.nightly.partial-abc123.partial-zzzzzz'];
+    for (const dir of [held, ...others.map((o) => path.join(backups, o))]) {
+      fs.mkdirSync(dir);
+      fs.writeFileSync(path.join(dir, 'prdhub.db'), 'copy');
+    }
+    const holder = spawn('flock', [held, 'sh', '-c', 'echo held; exec cat'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await new Promise((resolve) => holder.stdout.once('data', resolve));
+    try {
+      const res = prdhub(['backup', path.join(backups, 'nightly'), '--data-dir', data]);
+      assert.equal(res.status, 0, res.stderr);
+      assert.match(res.stderr, new RegExp(`Removed \\S+/${leftover.replaceAll('.', '\\.')}, what a backup to \\S+ that was stopped left`));
+      assert.deepEqual(fs.readdirSync(backups).filter((f) => f.includes('partial')).sort(),
+        ['.nightly.partial-held01', ...others].sort());
+      assert.ok(fs.existsSync(path.join(backups, 'nightly', 'prdhub-backup.ini')));
+    } finally {
+      holder.stdin.end();
+      await new Promise((resolve) => holder.once('exit', resolve));
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
 // A data folder that lost its database (deleted, or emptied) while its
 // versions repository holds versions, or lost its versions repository
 // while the database records versions, is refused by `serve`, `backup`
 // and the commands that open it, naming what is missing and what to do,
-// and nothing is made in its place. A ref that is there but cannot be read
+// and nothing is made in its place; so is one whose database or versions
+// repository is a symbolic link. A ref that is there but cannot be read
 // fails a backup, naming it, instead of being left out of it.
 test('a data folder missing its database or versions, or with an unreadable ref, is refused', async () => {
   const work = tmpDir('prdhub-e2e-damaged-');
@@ -453,6 +545,29 @@ test('a data folder missing its database or versions, or with an unreadable ref,
       fs.mkdirSync(path.join(d, 'versions.git', 'refs', 'tags'), { recursive: true });
       fs.rmSync(path.join(d, 'versions.git', 'packed-refs'), { force: true });
     }), emptied);
+
+    // A database, its WAL or the versions repository that is a symbolic
+    // link to one elsewhere (moved to another disk, say) is refused, not
+    // used: what it points to would never be made private. The target is
+    // left as it was.
+    const elsewhere = path.join(work, 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    const linkOut = (name, mode) => (d) => {
+      const target = path.join(elsewhere, `${path.basename(d)}-${name}`);
+      if (fs.existsSync(path.join(d, name))) fs.renameSync(path.join(d, name), target);
+      else fs.writeFileSync(target, '');
+      fs.chmodSync(target, mode);
+      fs.symlinkSync(target, path.join(d, name));
+      return target;
+    };
+    const linkCases = [['db-linked', 'prdhub.db', 0o644], ['wal-linked', 'prdhub.db-wal', 0o644],
+      ['git-linked', 'versions.git', 0o755]];
+    for (const [name, file, mode] of linkCases) {
+      let target;
+      const dir = copy(name, (d) => { target = linkOut(file, mode)(d); });
+      await refuses(dir, new RegExp(`${path.join(dir, file).replaceAll('.', '\\.')} is a symbolic link: a prdhub data or backup folder holds the files themselves`));
+      assert.equal(fs.statSync(target).mode & 0o777, mode, `${file}'s target is left as it was`);
+    }
 
     // A loose ref that libgit2 cannot parse: the backup fails and names it.
     for (const ref of [`refs/tags/${prdId}/v0.2.0`, 'refs/heads/main']) {
