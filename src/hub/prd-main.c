@@ -106,8 +106,7 @@ print_help (GOptionContext *context, const char *name)
   text = g_option_context_get_help (context, TRUE, NULL);
   g_set_prgname (saved);
   fputs (text, stdout);
-  fflush (stdout);
-  return 0;
+  return prd_cli_finish_output (0);
 }
 
 /* Parses the options of @command (adding -h/--help); -1 to go on,
@@ -712,8 +711,7 @@ cmd_token_revoke (int argc, char **argv)
           "disconnects their sessions within %u s\n",
           user, org != NULL ? org : "default", when,
           prd_hub_config_get_auth (config)->revocation_check_interval);
-  fflush (stdout);
-  return 0;
+  return prd_cli_finish_output (0);
 }
 
 /* The web editor's sign-in link for @token on the hub @server describes:
@@ -838,8 +836,7 @@ cmd_token (int argc, char **argv)
     }
   else
     printf ("%s\n", token);
-  fflush (stdout);
-  return 0;
+  return prd_cli_finish_output (0);
 }
 
 /* Reads no more than one byte past the limit, so that an endless input
@@ -1170,7 +1167,8 @@ cmd_prd (int argc, char **argv)
     status = prd_export (store, argv[2], output);
   else
     status = prd_list (store, org != NULL ? org : "default");
-  fflush (stdout);
+  /* A PRD created whose id could not be printed is still there (`prd list`). */
+  status = prd_cli_finish_output (status);
   close_store (store);
   return status;
 }
@@ -1314,9 +1312,8 @@ cmd_secret (int argc, char **argv)
       return fail (error);
     for (guint i = 0; names[i] != NULL; i++)
       printf ("%s\n", names[i]);
-    fflush (stdout);
   }
-  return 0;
+  return prd_cli_finish_output (0);
 }
 
 static int
@@ -1356,8 +1353,7 @@ cmd_discover (int argc, char **argv)
       printf ("%s\t%s\t%s\n", found->name, found->url,
               found->version != NULL ? found->version : "");
     }
-  fflush (stdout);
-  return 0;
+  return prd_cli_finish_output (0);
 }
 
 /* ---- integration ---- */
@@ -1651,7 +1647,7 @@ cmd_integration (int argc, char **argv)
     status = integration_secret (registry, org != NULL ? org : "default", argv[2], argv[3]);
   else
     status = integration_remove (registry, org != NULL ? org : "default", argv[2]);
-  fflush (stdout);
+  status = prd_cli_finish_output (status);
   g_clear_object (&registry);
   close_store (store);
   return status;
@@ -1703,8 +1699,7 @@ print_general_help (void)
           "\n"
           "Without a command, prdhub runs `serve` with the options given.\n"
           "Exit status: 0 success, 1 failure, 2 usage error.\n");
-  fflush (stdout);
-  return 0;
+  return prd_cli_finish_output (0);
 }
 
 /* `prdhub help [COMMAND [ACTION]]` is `prdhub COMMAND [ACTION] --help`. */
@@ -1742,7 +1737,7 @@ main (int argc, char *argv[])
   if (argc == 2 && g_str_equal (argv[1], "--version"))
     {
       printf ("prdhub %s\n", PACKAGE_VERSION);
-      return 0;
+      return prd_cli_finish_output (0);
     }
   if (argc == 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h")))
     return print_general_help ();

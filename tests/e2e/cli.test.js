@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PRDHUB_BIN, startHub, connect, tmpDir, START_TIMEOUT_MS } from './helpers/hub.js';
+import { PRDHUB_BIN, JWT_SECRET, startHub, connect, tmpDir, START_TIMEOUT_MS } from './helpers/hub.js';
 
 function prdhub(args, env = {}) {
   const res = spawnSync(PRDHUB_BIN, args, {
@@ -471,5 +471,60 @@ test('a data folder the user cannot use is refused with its path and the cause',
   } finally {
     fs.chmodSync(locked, 0o700);
     fs.rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+// ---- results that cannot be written ------------------------------------------
+
+// Runs prdhub with its standard output redirected by the shell to /dev/full,
+// where every write fails with ENOSPC.
+function prdhubToFull(args, env = {}) {
+  return spawnSync('/bin/sh', ['-c', '"$0" "$@" > /dev/full', PRDHUB_BIN, ...args], {
+    encoding: 'utf8',
+    timeout: START_TIMEOUT_MS,
+    env: { ...process.env, ...env },
+  });
+}
+
+test('a command whose result cannot be written exits 1 and says why', async () => {
+  const dir = tmpDir();
+  const env = { PRDHUB_JWT_SECRET: 'x'.repeat(32) };
+  const hub = await startHub();
+  try {
+    // Larger than stdio's buffer: the write fails before the final flush.
+    const file = path.join(dir, 'spec.md');
+    fs.writeFileSync(file, '# Spec\n' + 'x'.repeat(200000) + '\n');
+    const created = prdhub(['prd', 'import', file, '--title', 'T', '--data-dir', dir], env);
+    assert.equal(created.status, 0, created.stderr);
+    const id = created.stdout.trim();
+    const cases = [
+      ['prd', 'export', id, '--data-dir', dir],
+      ['prd', 'list', '--data-dir', dir],
+      ['token', '--user', 'a', '--name', 'b', '--data-dir', dir],
+      ['token', '--user', 'a', '--name', 'b', '--link', '--listen', '127.0.0.1:3000',
+        '--data-dir', dir],
+      ['prd', 'create', '--title', 'Lost id', '--data-dir', dir],
+      ['help'],
+      ['help', 'prd', 'export'],
+      ['--version'],
+    ];
+    for (const args of cases) {
+      const res = prdhubToFull(args, env);
+      assert.equal(res.status, 1, `${args.join(' ')}: ${res.stderr}`);
+      assert.equal(res.stderr, 'prdhub: cannot write the output: No space left on device\n',
+        args.join(' '));
+    }
+    // The PRD whose id could not be printed is there, as README says.
+    const list = prdhub(['prd', 'list', '--data-dir', dir], env);
+    assert.equal(list.status, 0, list.stderr);
+    assert.match(list.stdout, /\tLost id\n/);
+    // The commands that ask the running hub (prd-cli-remote.c) too.
+    const status = prdhubToFull(['status', '--json', '--url', hub.url, '--data-dir', hub.dataDir],
+      { PRDHUB_JWT_SECRET: JWT_SECRET });
+    assert.equal(status.status, 1, status.stderr);
+    assert.equal(status.stderr, 'prdhub: cannot write the output: No space left on device\n');
+  } finally {
+    await hub.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
