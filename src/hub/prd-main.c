@@ -920,6 +920,65 @@ prd_create (PrdStore *store,
   return 0;
 }
 
+/* What `prd export --output PATH` writes to: PATH when it is a regular file
+ * or names none yet, else, when it is a symbolic link, what the link leads
+ * to (so that the link stays a link and its target gets the text). Anything
+ * else (a FIFO, a device, a folder, a socket) is refused: the file is
+ * replaced whole (written beside it, then renamed over it), which would put
+ * a regular file in the place of the FIFO or the device. */
+static char *
+resolve_export_output (const char *path, GError **error)
+{
+  g_autofree char *current = g_strdup (path);
+
+  /* As many links as the kernel follows (MAXSYMLINKS). */
+  for (guint hops = 0; hops <= 40; hops++)
+    {
+      GStatBuf st;
+      g_autofree char *target = NULL;
+
+      if (g_lstat (current, &st) != 0)
+        {
+          int saved_errno = errno;
+
+          if (saved_errno == ENOENT)
+            return g_steal_pointer (&current);
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "Cannot write %s: %s", path,
+                       g_strerror (saved_errno));
+          return NULL;
+        }
+      if (S_ISREG (st.st_mode))
+        return g_steal_pointer (&current);
+      if (!S_ISLNK (st.st_mode))
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                       "Cannot write %s: it is not a regular file (--output writes a file; to "
+                       "send the text to a pipe or a device, leave --output out and redirect "
+                       "standard output)",
+                       path);
+          return NULL;
+        }
+      target = g_file_read_link (current, error);
+      if (target == NULL)
+        return NULL;
+      if (!g_path_is_absolute (target))
+        {
+          g_autofree char *dir = g_path_get_dirname (current);
+
+          g_free (current);
+          current = g_build_filename (dir, target, NULL);
+        }
+      else
+        {
+          g_free (current);
+          current = g_steal_pointer (&target);
+        }
+    }
+  g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "Cannot write %s: %s", path,
+               g_strerror (ELOOP));
+  return NULL;
+}
+
 static int
 prd_export (PrdStore *store, const char *id, const char *output)
 {
@@ -942,7 +1001,9 @@ prd_export (PrdStore *store, const char *id, const char *output)
   text = prd_crdt_doc_get_text (prd_document_get_crdt (document));
   if (output != NULL)
     {
-      if (!g_file_set_contents (output, text, -1, &error))
+      g_autofree char *path = resolve_export_output (output, &error);
+
+      if (path == NULL || !g_file_set_contents (path, text, -1, &error))
         return fail (error);
       return 0;
     }
@@ -994,7 +1055,9 @@ static const ActionHelp prd_actions[] = {
   { "export",
     "ID",
     1,
-    "Print the text of PRD ID as Markdown (or write it to --output).",
+    "Print the text of PRD ID as Markdown, or write it to --output FILE: a regular file "
+    "(replaced whole) or the file a symbolic link leads to (the link stays); a FIFO, a "
+    "device or a folder is refused (redirect standard output to those).",
     { "output" } },
   { "list",
     "",
@@ -1119,8 +1182,8 @@ cmd_prd (int argc, char **argv)
     { "org", 'o', 0, G_OPTION_ARG_STRING, &org, "Organization (default \"default\")", "ORG" },
     { "owner", 'u', 0, G_OPTION_ARG_STRING, &owner, "Owner user id (default \"hub\")", "USER" },
     { "file", 'f', 0, G_OPTION_ARG_FILENAME, &file, "Initial Markdown content (create)", "FILE" },
-    { "output", 'O', 0, G_OPTION_ARG_FILENAME, &output, "Write here instead of stdout (export)",
-      "FILE" },
+    { "output", 'O', 0, G_OPTION_ARG_FILENAME, &output,
+      "Write to this regular file instead of stdout (export)", "FILE" },
     { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Data folder of the hub", "DIR" },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file of the hub",
       "FILE" },

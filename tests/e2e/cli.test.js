@@ -528,3 +528,65 @@ test('a command whose result cannot be written exits 1 and says why', async () =
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// ---- prd export --output -------------------------------------------------------
+
+test('prd export --output writes the file a symbolic link leads to and refuses what is not a file', () => {
+  const dir = tmpDir();
+  const env = { PRDHUB_JWT_SECRET: 'x'.repeat(32) };
+  try {
+    const source = path.join(dir, 'spec.md');
+    fs.writeFileSync(source, '# Exported\n');
+    const created = prdhub(['prd', 'import', source, '--title', 'T', '--data-dir', dir], env);
+    assert.equal(created.status, 0, created.stderr);
+    const id = created.stdout.trim();
+    const exportTo = (output) =>
+      prdhub(['prd', 'export', id, '--output', output, '--data-dir', dir], env);
+
+    // A regular file is replaced, a new one made.
+    const plain = path.join(dir, 'plain.md');
+    fs.writeFileSync(plain, 'old text, longer than the new one\n');
+    assert.equal(exportTo(plain).status, 0);
+    assert.equal(fs.readFileSync(plain, 'utf8'), '# Exported\n');
+    assert.equal(exportTo(path.join(dir, 'new.md')).status, 0);
+    assert.equal(fs.readFileSync(path.join(dir, 'new.md'), 'utf8'), '# Exported\n');
+
+    // A link stays a link; what it leads to (through a second, relative link) gets the text.
+    fs.mkdirSync(path.join(dir, 'sub'));
+    const target = path.join(dir, 'sub', 'target.md');
+    fs.writeFileSync(target, 'old\n');
+    fs.symlinkSync('sub/target.md', path.join(dir, 'middle.md'));
+    const link = path.join(dir, 'link.md');
+    fs.symlinkSync(path.join(dir, 'middle.md'), link);
+    const res = exportTo(link);
+    assert.equal(res.status, 0, res.stderr);
+    assert.ok(fs.lstatSync(link).isSymbolicLink(), 'the link is still a link');
+    assert.ok(fs.lstatSync(path.join(dir, 'middle.md')).isSymbolicLink());
+    assert.equal(fs.readFileSync(target, 'utf8'), '# Exported\n');
+    // A link to no file yet makes the file it names.
+    const dangling = path.join(dir, 'dangling.md');
+    fs.symlinkSync('made.md', dangling);
+    assert.equal(exportTo(dangling).status, 0);
+    assert.ok(fs.lstatSync(dangling).isSymbolicLink());
+    assert.equal(fs.readFileSync(path.join(dir, 'made.md'), 'utf8'), '# Exported\n');
+
+    // A FIFO, a folder, a link to a FIFO: refused, left as they were.
+    const fifo = path.join(dir, 'fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const toFifo = path.join(dir, 'to-fifo');
+    fs.symlinkSync(fifo, toFifo);
+    for (const output of [fifo, toFifo, path.join(dir, 'sub')]) {
+      const refused = exportTo(output);
+      assert.equal(refused.status, 1, output);
+      assert.equal(refused.stdout, '');
+      assert.match(refused.stderr,
+        new RegExp(`^prdhub: Cannot write ${output}: it is not a regular file .*\\n$`));
+    }
+    assert.ok(fs.lstatSync(fifo).isFIFO(), 'the FIFO is still a FIFO');
+    assert.ok(fs.lstatSync(toFifo).isSymbolicLink());
+    assert.ok(fs.lstatSync(path.join(dir, 'sub')).isDirectory());
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'sub')), ['target.md']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
