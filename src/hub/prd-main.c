@@ -55,6 +55,7 @@
 #include "prd-hub-discovery.h"
 #include "prd-hub-secret.h"
 #include "prd-hub-versions.h"
+#include "prd-identity-text.h"
 #include "prd-hub.h"
 #include "prd-integration-registry.h"
 #include "prd-json.h"
@@ -655,6 +656,25 @@ cmd_serve (int argc, char **argv)
   return 0;
 }
 
+/* A usage error (its exit status) when @value of @option (an organization
+ * or a user id) is not what a token's `org` or `sub` may be; -1 when it is,
+ * or is not given. */
+static int
+check_identity_option (const char *command, const char *option, const char *value)
+{
+  const char *why;
+
+  if (value == NULL)
+    return -1;
+  why = prd_identity_text_check (value, PRD_AUTH_MAX_ID_BYTES, TRUE, TRUE);
+  if (why == NULL)
+    return -1;
+  if (strlen (value) > PRD_AUTH_MAX_ID_BYTES)
+    return prd_cli_usage_error (command, "%s %s (at most %d bytes)", option, why,
+                                PRD_AUTH_MAX_ID_BYTES);
+  return prd_cli_usage_error (command, "%s %s", option, why);
+}
+
 /* prdhub token revoke: recorded in the store; a running hub reads it within
  * [auth] revocation-check-interval and disconnects the user's sessions. */
 static int
@@ -1210,6 +1230,11 @@ cmd_prd (int argc, char **argv)
   if ((g_str_equal (action->name, "create") || g_str_equal (action->name, "import")) &&
       title == NULL)
     return prd_cli_usage_error ("prd", "prd %s needs --title", action->name);
+  /* Only what a token can carry: a PRD of another organization or owner
+   * would be one no user can open. */
+  if ((status = check_identity_option ("prd", "--org", org)) >= 0 ||
+      (status = check_identity_option ("prd", "--owner", owner)) >= 0)
+    return status;
 
   config = load_existing_hub_config (config_file, data_dir, &error);
   if (config == NULL)

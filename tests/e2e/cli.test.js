@@ -298,6 +298,8 @@ test('a wrong command line exits 2 in every command; a failure exits 1', () => {
       ['backup'],
       ['restore'],
       ['help', 'prd', 'create', 'extra'],
+      ['prd', 'create', '--title', 'T', '--org', ' acme'],
+      ['prd', 'import', 'x.md', '--title', 'T', '--owner', 'bob<x>'],
     ];
     for (const args of usage) {
       const res = prdhub([...args, '--data-dir', dir], { PRDHUB_JWT_SECRET: 'x'.repeat(32) });
@@ -586,6 +588,42 @@ test('prd export --output writes the file a symbolic link leads to and refuses w
     assert.ok(fs.lstatSync(toFifo).isSymbolicLink());
     assert.ok(fs.lstatSync(path.join(dir, 'sub')).isDirectory());
     assert.deepEqual(fs.readdirSync(path.join(dir, 'sub')), ['target.md']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ---- organizations and owners ----------------------------------------------------
+
+test('prd create and import refuse an organization or owner no token can carry', () => {
+  const dir = tmpDir();
+  const env = { PRDHUB_JWT_SECRET: 'x'.repeat(32) };
+  try {
+    const file = path.join(dir, 'spec.md');
+    fs.writeFileSync(file, '# Spec\n');
+    const bad = [' acme', 'acme ', 'a<b>', 'a\tb', 'a\u2028b', '', 'o'.repeat(257)];
+    for (const value of bad) {
+      for (const option of ['--org', '--owner']) {
+        for (const action of [['create'], ['import', file]]) {
+          const args = ['prd', ...action, '--title', 'T', option, value, '--data-dir', dir];
+          const res = prdhub(args, env);
+          assert.equal(res.status, 2, `${JSON.stringify(value)} ${option}: ${res.stderr}`);
+          assert.equal(res.stdout, '');
+          assert.match(res.stderr, new RegExp(`^prdhub: ${option} .*\\(see \`prdhub help prd\`\\)\\n$`));
+        }
+      }
+    }
+    const none = prdhub(['prd', 'list', '--data-dir', dir], env);
+    assert.equal(none.stdout, '', 'nothing was created');
+    // At the edge: an organization of 256 bytes is one a token can carry.
+    const org = 'o'.repeat(256);
+    const created = prdhub(['prd', 'create', '--title', 'T', '--org', org, '--owner', 'u'.repeat(256),
+      '--data-dir', dir], env);
+    assert.equal(created.status, 0, created.stderr);
+    const listed = prdhub(['prd', 'list', '--org', org, '--data-dir', dir], env);
+    assert.match(listed.stdout, new RegExp(`^${created.stdout.trim()}\\t`));
+    const token = prdhub(['token', '--user', 'u', '--name', 'U', '--org', org, '--data-dir', dir], env);
+    assert.equal(token.status, 0, token.stderr);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
