@@ -713,6 +713,9 @@ cmd_token_revoke (int argc, char **argv)
     return prd_cli_usage_error ("token", "unexpected argument \"%s\"", argv[1]);
   if (user == NULL || *user == '\0')
     return prd_cli_usage_error ("token", "token revoke needs --user");
+  if ((status = check_identity_option ("token", "--user", user)) >= 0 ||
+      (status = check_identity_option ("token", "--org", org)) >= 0)
+    return status;
   config = load_existing_hub_config (config_file, data_dir, &error);
   if (config == NULL)
     return fail (error);
@@ -815,6 +818,10 @@ cmd_token (int argc, char **argv)
     return prd_cli_usage_error ("token", "--ttl must be between 1 and %d seconds", MAX_TOKEN_TTL);
   if (listen != NULL && !link)
     return prd_cli_usage_error ("token", "--listen goes with --link");
+  /* The hub's rule for a token's claims: a value it refuses is one out of
+   * range of its option. */
+  if (!prd_identity_check_claims (user, name, org != NULL ? org : "default", avatar, &error))
+    return prd_cli_usage_error ("token", "%s", error->message);
 
   config = load_existing_hub_config (config_file, data_dir, &error);
   if (config == NULL ||

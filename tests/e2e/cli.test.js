@@ -298,6 +298,12 @@ test('a wrong command line exits 2 in every command; a failure exits 1', () => {
       ['backup'],
       ['restore'],
       ['help', 'prd', 'create', 'extra'],
+      // A value the hub refuses in a token's claims is out of range of its option.
+      ['token', '--user', ' u', '--name', 'N'],
+      ['token', '--user', 'a\tb', '--name', 'N'],
+      ['token', '--user', 'u', '--name', 'N', '--org', ''],
+      ['token', '--user', 'u', '--name', ' N'],
+      ['token', 'revoke', '--user', 'u '],
       ['prd', 'create', '--title', 'T', '--org', ' acme'],
       ['prd', 'import', 'x.md', '--title', 'T', '--owner', 'bob<x>'],
     ];
