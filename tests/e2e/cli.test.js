@@ -634,3 +634,35 @@ test('prd create and import refuse an organization or owner no token can carry',
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// ---- configuration errors name the file ------------------------------------------
+
+test('errors that combine keys name the configuration file as single keys do', () => {
+  const dir = tmpDir();
+  try {
+    const key = path.join(dir, 'key.pem');
+    fs.writeFileSync(key, 'not a key\n');
+    const cases = [
+      ['[server]\nmax-connections = -1\n', '[server] max-connections: "-1"'],
+      [`[server]\ntls-key = ${key}\n`, '[server] tls-key is set but tls-cert is not'],
+      ['[ai]\nbase-url = http://127.0.0.1:1/v1\n', '[ai] base-url is set but model is not'],
+      ['[rate-limit]\nchatty = 20/60\n', 'rate-limit chatty: no event is in class "chatty"'],
+      ['[rate-limit.events]\nping = nosuch\n', 'rate-limit.events ping: class "nosuch" has no limit'],
+      ['[collab]\nmax-operation-size = 1000000\n',
+        '[collab] max-operation-size (1000000) does not fit in [engine] max-payload'],
+    ];
+    const file = path.join(dir, 'hub.conf');
+    for (const [text, message] of cases) {
+      fs.writeFileSync(file, text);
+      for (const command of [['serve', '--no-dbus', '--listen', '127.0.0.1:0'], ['token', '-u', 'u', '-n', 'N']]) {
+        const res = prdhub([...command, '--data-dir', dir, '--config', file],
+          { PRDHUB_JWT_SECRET: 'x'.repeat(32) });
+        assert.equal(res.status, 1, res.stderr);
+        assert.ok(res.stderr.startsWith(`prdhub: ${file}: ${message}`), `${command[0]}: ${res.stderr}`);
+        assert.equal(res.stderr.split('\n').length, 2, 'one line');
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
