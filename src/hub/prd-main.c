@@ -1806,6 +1806,18 @@ cmd_help (int argc, char **argv)
 
   if (argc < 2)
     return print_general_help ();
+  /* Where every misuse of `help` points. */
+  if (g_str_equal (argv[1], "help"))
+    {
+      if (argc > 2)
+        return prd_cli_usage_error ("help", "unexpected argument \"%s\"", argv[2]);
+      printf ("Usage:\n"
+              "  prdhub help [COMMAND [ACTION]]\n"
+              "\n"
+              "Print the help of COMMAND (and of its ACTION), the same as\n"
+              "`prdhub COMMAND [ACTION] --help`; without COMMAND, list the commands.\n");
+      return prd_cli_finish_output (0);
+    }
   command = find_command (argv[1]);
   if (command == NULL)
     return prd_cli_usage_error (NULL, "unknown command \"%s\"", argv[1]);

@@ -227,6 +227,14 @@ test('help lists every command; help COMMAND and COMMAND --help agree', () => {
     assert.equal(viaHelp.stderr, '');
   }
   assert.match(prdhub(['serve', '--help']).stdout, /--log-level=LEVEL/);
+  // Where a misuse of `help` points.
+  const misuse = prdhub(['help', 'prd', 'import', 'extra']);
+  assert.equal(misuse.status, 2);
+  assert.match(misuse.stderr, /\(see `prdhub help help`\)\n$/);
+  const helpHelp = prdhub(['help', 'help']);
+  assert.equal(helpHelp.status, 0, helpHelp.stderr);
+  assert.match(helpHelp.stdout, /prdhub help \[COMMAND \[ACTION\]\]/);
+  assert.equal(helpHelp.stderr, '');
 });
 
 test('each prd and secret action has a help of its own', () => {
@@ -298,6 +306,7 @@ test('a wrong command line exits 2 in every command; a failure exits 1', () => {
       ['backup'],
       ['restore'],
       ['help', 'prd', 'create', 'extra'],
+      ['help', 'help', 'extra'],
       // A value the hub refuses in a token's claims is out of range of its option.
       ['token', '--user', ' u', '--name', 'N'],
       ['token', '--user', 'a\tb', '--name', 'N'],
