@@ -1415,6 +1415,49 @@ test_config_missing_file (void)
   g_assert_true (g_str_has_prefix (error->message, "/nonexistent/prdhub.conf: "));
 }
 
+/* Errors of keys that do not go together name the file, as those of one
+ * key do; without a file (command-line options only) they stay as they are. */
+static void
+test_config_cross_key_names_file (void)
+{
+  const char *cases[][2] = {
+    /* The file itself: a key that exists. */
+    { "[server]\ntls-key = hub.conf\n", "[server] tls-key is set but tls-cert is not" },
+    { "[ai]\nbase-url = http://127.0.0.1:1/v1\n", "[ai] base-url is set but model is not" },
+    { "[rate-limit]\nchatty = 20/60\n", "rate-limit chatty: no event is in class \"chatty\"" },
+    { "[rate-limit.events]\nping = nosuch\n",
+      "rate-limit.events ping: class \"nosuch\" has no limit" },
+    { "[collab]\nmax-operation-size = 1000000\n",
+      "[collab] max-operation-size (1000000) does not fit in [engine] max-payload" },
+  };
+  g_autofree char *dir = g_dir_make_tmp ("prd-config-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "hub.conf", NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (PrdHubConfig) config = prd_hub_config_new ();
+      g_autoptr (PrdHubConfig) from_data = prd_hub_config_new ();
+      g_autoptr (GError) error = NULL;
+      const char *text = cases[i][0];
+      g_autofree char *expected = g_strdup_printf ("%s: %s", path, cases[i][1]);
+
+      g_assert_true (g_file_set_contents (path, text, -1, NULL));
+      g_assert_true (prd_hub_config_load_file (config, path, &error));
+      g_assert_no_error (error);
+      g_assert_false (prd_hub_config_validate (config, &error));
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_CONFIG);
+      g_test_message ("%s", error->message);
+      g_assert_true (g_str_has_prefix (error->message, expected));
+      g_clear_error (&error);
+
+      g_assert_true (prd_hub_config_load_data (from_data, text, -1, &error));
+      g_assert_false (prd_hub_config_validate (from_data, &error));
+      g_assert_true (g_str_has_prefix (error->message, cases[i][1]));
+    }
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 /* ---- the JWT secret ---- */
 
 static void
@@ -1581,6 +1624,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/config/connection-limits", test_config_connection_limits);
   g_test_add_func ("/prd/config/invalid", test_config_invalid);
   g_test_add_func ("/prd/config/missing-file", test_config_missing_file);
+  g_test_add_func ("/prd/config/cross-key-names-file", test_config_cross_key_names_file);
   g_test_add_func ("/prd/config/merged-groups", test_config_merged_groups);
   g_test_add_func ("/prd/config/bad-line-not-quoted", test_config_bad_line_not_quoted);
   g_test_add_func ("/prd/config/bounded-file", test_config_bounded_file);

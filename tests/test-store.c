@@ -817,6 +817,7 @@ test_invalid_input_changes_nothing (Fixture *f, gconstpointer data)
   g_autofree char *long_title = g_strnfill (PRD_STORE_TITLE_MAX_CHARS + 1, 't');
   g_autofree char *long_user = g_strnfill (PRD_STORE_NAME_MAX_BYTES + 1, 'u');
   const char *evil = "prd_x'; DROP TABLE prds; --";
+  const char *const unreachable_names[] = { " acme", "acme ", "a<b>", "bob>", "a\u2028b" };
   g_autoptr (GError) error = NULL;
   g_autoptr (sqlite3) db = NULL;
   guint64 before;
@@ -838,6 +839,20 @@ test_invalid_input_changes_nothing (Fixture *f, gconstpointer data)
       f,
       PRD_TEST_WAIT_FOR (prd_store_create_async, f->store, "prd_new", "acme", "T", long_user, NULL),
       PRD_ERROR_INVALID_PAYLOAD);
+  /* An organization or owner no token can carry (prd_identity_check_claims()
+   * refuses the same) would make a PRD no one can open. */
+  for (gsize i = 0; i < G_N_ELEMENTS (unreachable_names); i++)
+    {
+      g_test_message ("unreachable name \"%s\"", unreachable_names[i]);
+      check_rejected (f,
+                      PRD_TEST_WAIT_FOR (prd_store_create_async, f->store, "prd_new",
+                                         unreachable_names[i], "T", "a", NULL),
+                      PRD_ERROR_INVALID_PAYLOAD);
+      check_rejected (f,
+                      PRD_TEST_WAIT_FOR (prd_store_create_async, f->store, "prd_new", "acme", "T",
+                                         unreachable_names[i], NULL),
+                      PRD_ERROR_INVALID_PAYLOAD);
+    }
   check_rejected (f, PRD_TEST_WAIT_FOR (prd_store_get_async, f->store, "../prdhub.db", NULL),
                   PRD_ERROR_INVALID_ID);
   check_rejected (f, PRD_TEST_WAIT_FOR (prd_store_load_async, f->store, evil, NULL),

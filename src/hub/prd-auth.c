@@ -23,6 +23,7 @@
 
 #include "prd-autocleanups.h"
 #include "prd-error.h"
+#include "prd-identity-text.h"
 #include "prd-json.h"
 
 #include "prd-auth.h"
@@ -580,7 +581,8 @@ check_required_string (
   return TRUE;
 }
 
-/* The one rule for the text of identity claims. */
+/* The one rule for the text of identity claims (prd-identity-text.c's, which a
+ * new PRD's organization and owner follow too). */
 static gboolean
 check_claim_text (const char *claim,
                   const char *value,
@@ -589,28 +591,9 @@ check_claim_text (const char *claim,
                   gboolean forbid_brackets,
                   GError **error)
 {
-  const char *why = NULL;
+  const char *why = prd_identity_text_check (value, max_bytes, required, forbid_brackets);
   gsize len = strlen (value);
 
-  if (len == 0)
-    why = required ? "is empty" : NULL;
-  else if (len > max_bytes)
-    why = "is too long";
-  else if (!g_utf8_validate (value, (gssize) len, NULL))
-    why = "is not valid UTF-8";
-  else if (g_unichar_isspace (g_utf8_get_char (value)) ||
-           g_unichar_isspace (g_utf8_get_char (g_utf8_prev_char (value + len))))
-    why = "must not start or end with white space";
-  else
-    for (const char *p = value; *p != '\0' && why == NULL; p = g_utf8_next_char (p))
-      {
-        gunichar c = g_utf8_get_char (p);
-
-        if (g_unichar_iscntrl (c) || c == 0x2028 || c == 0x2029)
-          why = "must not contain control characters or line breaks";
-        else if (forbid_brackets && (c == '<' || c == '>'))
-          why = "must not contain '<' or '>'";
-      }
   if (why == NULL)
     return TRUE;
   if (len > max_bytes)

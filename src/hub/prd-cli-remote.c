@@ -557,8 +557,7 @@ prd_cli_remote_prd (int argc, char **argv)
                                                                 "version", ""));
   else if (!g_str_equal (action, "delete"))
     print_prd (answer);
-  fflush (stdout);
-  return 0;
+  return prd_cli_finish_output (0);
 }
 
 /* ---- prdhub status -------------------------------------------------------------- */
@@ -618,8 +617,7 @@ prd_cli_remote_status (int argc, char **argv)
       g_autofree char *text = json_to_string (answer, TRUE);
 
       printf ("%s\n", text);
-      fflush (stdout);
-      return 0;
+      return prd_cli_finish_output (0);
     }
   sessions = JSON_NODE_HOLDS_OBJECT (answer)
                  ? json_object_get_array_member (json_node_get_object (answer), "sessions")
@@ -650,6 +648,5 @@ prd_cli_remote_status (int argc, char **argv)
               json_object_get_string_member_with_default (session, "connectedSince", ""),
               joined->len > 0 ? joined->str : "-");
     }
-  fflush (stdout);
-  return 0;
+  return prd_cli_finish_output (0);
 }

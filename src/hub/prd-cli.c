@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * What every command of the command line shares: how a usage error is
- * told, and which data folders a command may use.
+ * told, that a result which could not be written is a failure, and which
+ * data folders a command may use.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,6 +39,40 @@ prd_cli_usage_error (const char *command, const char *format, ...)
   g_printerr ("prdhub: %s (see `prdhub help%s%s`)\n", message, command != NULL ? " " : "",
               command != NULL ? command : "");
   return PRD_CLI_EXIT_USAGE;
+}
+
+/**
+ * prd_cli_finish_output:
+ * @status: the command's exit status so far
+ *
+ * Flushes standard output, where a command prints its result (a token, a
+ * PRD's id or text, a list). A result that could not be written all (a full
+ * disk, a closed pipe, `> /dev/full`) is a failure, never a silent exit 0: a
+ * script would go on with a truncated token or no id.
+ *
+ * Returns: @status, or %PRD_CLI_EXIT_FAILURE (the error printed) when
+ *   @status is 0 and the output could not be written
+ */
+int
+prd_cli_finish_output (int status)
+{
+  /* A failed write of the buffer leaves ferror() set and its errno. */
+  int saved_errno = errno;
+  gboolean failed = FALSE;
+
+  errno = 0;
+  if (fflush (stdout) != 0)
+    {
+      saved_errno = errno;
+      failed = TRUE;
+    }
+  else if (ferror (stdout))
+    failed = TRUE;
+  if (!failed || status != 0)
+    return status;
+  g_printerr ("prdhub: cannot write the output: %s\n",
+              g_strerror (saved_errno != 0 ? saved_errno : EIO));
+  return PRD_CLI_EXIT_FAILURE;
 }
 
 /**

@@ -14,6 +14,7 @@ G_BEGIN_DECLS
 #define PRD_CLI_STORE_FILE "prdhub.db"
 
 int prd_cli_usage_error (const char *command, const char *format, ...) G_GNUC_PRINTF (2, 3);
+int prd_cli_finish_output (int status);
 gboolean prd_cli_check_data_dir (const char *data_dir, GError **error);
 
 G_END_DECLS

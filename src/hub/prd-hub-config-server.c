@@ -309,8 +309,8 @@ server_validate (gconstpointer data, GError **error)
   if ((self->tls_cert == NULL) != (self->tls_key == NULL))
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                           self->tls_cert == NULL ? "tls-key is set but tls-cert is not"
-                                                  : "tls-cert is set but tls-key is not");
+                           self->tls_cert == NULL ? "[server] tls-key is set but tls-cert is not"
+                                                  : "[server] tls-cert is set but tls-key is not");
       return FALSE;
     }
   return (self->tls_cert == NULL || check_regular_file ("tls-cert", self->tls_cert, error)) &&

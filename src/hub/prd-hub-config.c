@@ -66,6 +66,7 @@ static const PrdHubConfigSection *const sections[] = {
 struct _PrdHubConfig
 {
   gpointer settings[G_N_ELEMENTS (sections)]; /* (owned) one per section */
+  char *file;                                 /* (owned) (nullable) the key file loaded */
 };
 
 G_DEFINE_BOXED_TYPE (PrdHubConfig, prd_hub_config, prd_hub_config_ref, prd_hub_config_unref)
@@ -81,6 +82,7 @@ config_clear (gpointer data)
         sections[i]->clear (self->settings[i]);
       g_free (self->settings[i]);
     }
+  g_free (self->file);
 }
 
 /**
@@ -243,20 +245,34 @@ prd_hub_config_set_list (PrdHubConfig *self,
  * together, every mapped event class has a limit, …), then those between
  * sections ([collab] sizes against [engine] buffers, …). Call it once every
  * source has been applied.
+ *
+ * Like the errors of single keys, these name the key file when one was
+ * loaded (`FILE: [ai] base-url is set but model is not`): whatever the
+ * command line set over it, the file is where the keys are to be fixed.
  */
 gboolean
 prd_hub_config_validate (PrdHubConfig *self, GError **error)
 {
+  g_autoptr (GError) local_error = NULL;
+  gboolean valid = TRUE;
+
   g_return_val_if_fail (self != NULL, FALSE);
 
-  for (guint i = 0; i < G_N_ELEMENTS (sections); i++)
-    if (sections[i]->validate != NULL && !sections[i]->validate (self->settings[i], error))
-      return FALSE;
-  for (guint i = 0; i < G_N_ELEMENTS (sections); i++)
+  for (guint i = 0; valid && i < G_N_ELEMENTS (sections); i++)
+    if (sections[i]->validate != NULL && !sections[i]->validate (self->settings[i], &local_error))
+      valid = FALSE;
+  for (guint i = 0; valid && i < G_N_ELEMENTS (sections); i++)
     if (sections[i]->validate_with != NULL &&
-        !sections[i]->validate_with (self->settings[i], self, error))
-      return FALSE;
-  return TRUE;
+        !sections[i]->validate_with (self->settings[i], self, &local_error))
+      valid = FALSE;
+  if (valid)
+    return TRUE;
+  if (self->file == NULL)
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  else
+    g_set_error (error, local_error->domain, local_error->code, "%s: %s", self->file,
+                 local_error->message);
+  return FALSE;
 }
 
 static gboolean
@@ -605,6 +621,8 @@ prd_hub_config_load_file (PrdHubConfig *self, const char *path, GError **error)
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG, "%s: %s", path, local_error->message);
       return FALSE;
     }
+  g_free (self->file);
+  self->file = g_strdup (path);
   return TRUE;
 }
 

@@ -55,6 +55,7 @@
 #include "prd-hub-discovery.h"
 #include "prd-hub-secret.h"
 #include "prd-hub-versions.h"
+#include "prd-identity-text.h"
 #include "prd-hub.h"
 #include "prd-integration-registry.h"
 #include "prd-json.h"
@@ -106,8 +107,7 @@ print_help (GOptionContext *context, const char *name)
   text = g_option_context_get_help (context, TRUE, NULL);
   g_set_prgname (saved);
   fputs (text, stdout);
-  fflush (stdout);
-  return 0;
+  return prd_cli_finish_output (0);
 }
 
 /* Parses the options of @command (adding -h/--help); -1 to go on,
@@ -656,6 +656,25 @@ cmd_serve (int argc, char **argv)
   return 0;
 }
 
+/* A usage error (its exit status) when @value of @option (an organization
+ * or a user id) is not what a token's `org` or `sub` may be; -1 when it is,
+ * or is not given. */
+static int
+check_identity_option (const char *command, const char *option, const char *value)
+{
+  const char *why;
+
+  if (value == NULL)
+    return -1;
+  why = prd_identity_text_check (value, PRD_AUTH_MAX_ID_BYTES, TRUE, TRUE);
+  if (why == NULL)
+    return -1;
+  if (strlen (value) > PRD_AUTH_MAX_ID_BYTES)
+    return prd_cli_usage_error (command, "%s %s (at most %d bytes)", option, why,
+                                PRD_AUTH_MAX_ID_BYTES);
+  return prd_cli_usage_error (command, "%s %s", option, why);
+}
+
 /* prdhub token revoke: recorded in the store; a running hub reads it within
  * [auth] revocation-check-interval and disconnects the user's sessions. */
 static int
@@ -694,6 +713,9 @@ cmd_token_revoke (int argc, char **argv)
     return prd_cli_usage_error ("token", "unexpected argument \"%s\"", argv[1]);
   if (user == NULL || *user == '\0')
     return prd_cli_usage_error ("token", "token revoke needs --user");
+  if ((status = check_identity_option ("token", "--user", user)) >= 0 ||
+      (status = check_identity_option ("token", "--org", org)) >= 0)
+    return status;
   config = load_existing_hub_config (config_file, data_dir, &error);
   if (config == NULL)
     return fail (error);
@@ -712,8 +734,7 @@ cmd_token_revoke (int argc, char **argv)
           "disconnects their sessions within %u s\n",
           user, org != NULL ? org : "default", when,
           prd_hub_config_get_auth (config)->revocation_check_interval);
-  fflush (stdout);
-  return 0;
+  return prd_cli_finish_output (0);
 }
 
 /* The web editor's sign-in link for @token on the hub @server describes:
@@ -797,6 +818,10 @@ cmd_token (int argc, char **argv)
     return prd_cli_usage_error ("token", "--ttl must be between 1 and %d seconds", MAX_TOKEN_TTL);
   if (listen != NULL && !link)
     return prd_cli_usage_error ("token", "--listen goes with --link");
+  /* The hub's rule for a token's claims: a value it refuses is one out of
+   * range of its option. */
+  if (!prd_identity_check_claims (user, name, org != NULL ? org : "default", avatar, &error))
+    return prd_cli_usage_error ("token", "%s", error->message);
 
   config = load_existing_hub_config (config_file, data_dir, &error);
   if (config == NULL ||
@@ -838,8 +863,7 @@ cmd_token (int argc, char **argv)
     }
   else
     printf ("%s\n", token);
-  fflush (stdout);
-  return 0;
+  return prd_cli_finish_output (0);
 }
 
 /* Reads no more than one byte past the limit, so that an endless input
@@ -923,6 +947,65 @@ prd_create (PrdStore *store,
   return 0;
 }
 
+/* What `prd export --output PATH` writes to: PATH when it is a regular file
+ * or names none yet, else, when it is a symbolic link, what the link leads
+ * to (so that the link stays a link and its target gets the text). Anything
+ * else (a FIFO, a device, a folder, a socket) is refused: the file is
+ * replaced whole (written beside it, then renamed over it), which would put
+ * a regular file in the place of the FIFO or the device. */
+static char *
+resolve_export_output (const char *path, GError **error)
+{
+  g_autofree char *current = g_strdup (path);
+
+  /* As many links as the kernel follows (MAXSYMLINKS). */
+  for (guint hops = 0; hops <= 40; hops++)
+    {
+      GStatBuf st;
+      g_autofree char *target = NULL;
+
+      if (g_lstat (current, &st) != 0)
+        {
+          int saved_errno = errno;
+
+          if (saved_errno == ENOENT)
+            return g_steal_pointer (&current);
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "Cannot write %s: %s", path,
+                       g_strerror (saved_errno));
+          return NULL;
+        }
+      if (S_ISREG (st.st_mode))
+        return g_steal_pointer (&current);
+      if (!S_ISLNK (st.st_mode))
+        {
+          g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                       "Cannot write %s: it is not a regular file (--output writes a file; to "
+                       "send the text to a pipe or a device, leave --output out and redirect "
+                       "standard output)",
+                       path);
+          return NULL;
+        }
+      target = g_file_read_link (current, error);
+      if (target == NULL)
+        return NULL;
+      if (!g_path_is_absolute (target))
+        {
+          g_autofree char *dir = g_path_get_dirname (current);
+
+          g_free (current);
+          current = g_build_filename (dir, target, NULL);
+        }
+      else
+        {
+          g_free (current);
+          current = g_steal_pointer (&target);
+        }
+    }
+  g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "Cannot write %s: %s", path,
+               g_strerror (ELOOP));
+  return NULL;
+}
+
 static int
 prd_export (PrdStore *store, const char *id, const char *output)
 {
@@ -945,7 +1028,9 @@ prd_export (PrdStore *store, const char *id, const char *output)
   text = prd_crdt_doc_get_text (prd_document_get_crdt (document));
   if (output != NULL)
     {
-      if (!g_file_set_contents (output, text, -1, &error))
+      g_autofree char *path = resolve_export_output (output, &error);
+
+      if (path == NULL || !g_file_set_contents (path, text, -1, &error))
         return fail (error);
       return 0;
     }
@@ -997,7 +1082,9 @@ static const ActionHelp prd_actions[] = {
   { "export",
     "ID",
     1,
-    "Print the text of PRD ID as Markdown (or write it to --output).",
+    "Print the text of PRD ID as Markdown, or write it to --output FILE: a regular file "
+    "(replaced whole) or the file a symbolic link leads to (the link stays); a FIFO, a "
+    "device or a folder is refused (redirect standard output to those).",
     { "output" } },
   { "list",
     "",
@@ -1122,8 +1209,8 @@ cmd_prd (int argc, char **argv)
     { "org", 'o', 0, G_OPTION_ARG_STRING, &org, "Organization (default \"default\")", "ORG" },
     { "owner", 'u', 0, G_OPTION_ARG_STRING, &owner, "Owner user id (default \"hub\")", "USER" },
     { "file", 'f', 0, G_OPTION_ARG_FILENAME, &file, "Initial Markdown content (create)", "FILE" },
-    { "output", 'O', 0, G_OPTION_ARG_FILENAME, &output, "Write here instead of stdout (export)",
-      "FILE" },
+    { "output", 'O', 0, G_OPTION_ARG_FILENAME, &output,
+      "Write to this regular file instead of stdout (export)", "FILE" },
     { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Data folder of the hub", "DIR" },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file of the hub",
       "FILE" },
@@ -1150,6 +1237,11 @@ cmd_prd (int argc, char **argv)
   if ((g_str_equal (action->name, "create") || g_str_equal (action->name, "import")) &&
       title == NULL)
     return prd_cli_usage_error ("prd", "prd %s needs --title", action->name);
+  /* Only what a token can carry: a PRD of another organization or owner
+   * would be one no user can open. */
+  if ((status = check_identity_option ("prd", "--org", org)) >= 0 ||
+      (status = check_identity_option ("prd", "--owner", owner)) >= 0)
+    return status;
 
   config = load_existing_hub_config (config_file, data_dir, &error);
   if (config == NULL)
@@ -1170,7 +1262,8 @@ cmd_prd (int argc, char **argv)
     status = prd_export (store, argv[2], output);
   else
     status = prd_list (store, org != NULL ? org : "default");
-  fflush (stdout);
+  /* A PRD created whose id could not be printed is still there (`prd list`). */
+  status = prd_cli_finish_output (status);
   close_store (store);
   return status;
 }
@@ -1314,9 +1407,8 @@ cmd_secret (int argc, char **argv)
       return fail (error);
     for (guint i = 0; names[i] != NULL; i++)
       printf ("%s\n", names[i]);
-    fflush (stdout);
   }
-  return 0;
+  return prd_cli_finish_output (0);
 }
 
 static int
@@ -1356,8 +1448,7 @@ cmd_discover (int argc, char **argv)
       printf ("%s\t%s\t%s\n", found->name, found->url,
               found->version != NULL ? found->version : "");
     }
-  fflush (stdout);
-  return 0;
+  return prd_cli_finish_output (0);
 }
 
 /* ---- integration ---- */
@@ -1651,7 +1742,7 @@ cmd_integration (int argc, char **argv)
     status = integration_secret (registry, org != NULL ? org : "default", argv[2], argv[3]);
   else
     status = integration_remove (registry, org != NULL ? org : "default", argv[2]);
-  fflush (stdout);
+  status = prd_cli_finish_output (status);
   g_clear_object (&registry);
   close_store (store);
   return status;
@@ -1703,8 +1794,7 @@ print_general_help (void)
           "\n"
           "Without a command, prdhub runs `serve` with the options given.\n"
           "Exit status: 0 success, 1 failure, 2 usage error.\n");
-  fflush (stdout);
-  return 0;
+  return prd_cli_finish_output (0);
 }
 
 /* `prdhub help [COMMAND [ACTION]]` is `prdhub COMMAND [ACTION] --help`. */
@@ -1716,6 +1806,18 @@ cmd_help (int argc, char **argv)
 
   if (argc < 2)
     return print_general_help ();
+  /* Where every misuse of `help` points. */
+  if (g_str_equal (argv[1], "help"))
+    {
+      if (argc > 2)
+        return prd_cli_usage_error ("help", "unexpected argument \"%s\"", argv[2]);
+      printf ("Usage:\n"
+              "  prdhub help [COMMAND [ACTION]]\n"
+              "\n"
+              "Print the help of COMMAND (and of its ACTION), the same as\n"
+              "`prdhub COMMAND [ACTION] --help`; without COMMAND, list the commands.\n");
+      return prd_cli_finish_output (0);
+    }
   command = find_command (argv[1]);
   if (command == NULL)
     return prd_cli_usage_error (NULL, "unknown command \"%s\"", argv[1]);
@@ -1742,7 +1844,7 @@ main (int argc, char *argv[])
   if (argc == 2 && g_str_equal (argv[1], "--version"))
     {
       printf ("prdhub %s\n", PACKAGE_VERSION);
-      return 0;
+      return prd_cli_finish_output (0);
     }
   if (argc == 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h")))
     return print_general_help ();

@@ -16,6 +16,7 @@
 #include <sys/random.h>
 
 #include "prd-error.h"
+#include "prd-identity-text.h"
 #include "prd-store.h"
 
 G_DEFINE_INTERFACE (PrdStore, prd_store, G_TYPE_OBJECT)
@@ -302,6 +303,36 @@ prd_store_validate_name (const char *what, const char *name, GError **error)
   return TRUE;
 }
 
+/**
+ * prd_store_validate_identity:
+ * @what: what the name is, for the message ("organization", "owner")
+ * @name: (nullable): an organization or a user id
+ * @error: return location for a #GError
+ *
+ * prd_store_validate_name() and the rule of a token's `org` and `sub`
+ * (prd_identity_text_check(), at most %PRD_STORE_NAME_MAX_BYTES bytes,
+ * no `<` or `>`): what a new PRD's organization and owner must be.
+ *
+ * Returns: %TRUE if valid; otherwise %PRD_ERROR_INVALID_PAYLOAD
+ */
+gboolean
+prd_store_validate_identity (const char *what, const char *name, GError **error)
+{
+  const char *why;
+
+  g_return_val_if_fail (what != NULL, FALSE);
+
+  if (!prd_store_validate_name (what, name, error))
+    return FALSE;
+  why = prd_identity_text_check (name, PRD_STORE_NAME_MAX_BYTES, TRUE, TRUE);
+  if (why != NULL)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD, "The %s %s", what, why);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 parse_semver_number (const char **p)
 {
@@ -484,9 +515,9 @@ prd_store_create_with_update_async (PrdStore *self,
   g_return_if_fail (PRD_IS_STORE (self));
 
   REPORT_IF_INVALID (prd_id == NULL || prd_store_validate_prd_id (prd_id, &invalid));
-  REPORT_IF_INVALID (prd_store_validate_name ("organization", org, &invalid));
+  REPORT_IF_INVALID (prd_store_validate_identity ("organization", org, &invalid));
   REPORT_IF_INVALID (prd_store_validate_title (title, &invalid));
-  REPORT_IF_INVALID (prd_store_validate_name ("owner", owner, &invalid));
+  REPORT_IF_INVALID (prd_store_validate_identity ("owner", owner, &invalid));
   REPORT_IF_INVALID (first_update == NULL ||
                      prd_store_validate_name ("user id", first_user, &invalid));
   REPORT_IF_INVALID (

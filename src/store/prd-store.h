@@ -132,6 +132,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdStoreSite, prd_store_site_free)
 gboolean prd_store_validate_prd_id (const char *prd_id, GError **error);
 gboolean prd_store_validate_title (const char *title, GError **error);
 gboolean prd_store_validate_name (const char *what, const char *name, GError **error);
+gboolean prd_store_validate_identity (const char *what, const char *name, GError **error);
 gboolean prd_store_validate_version (const char *version, GError **error);
 char *prd_store_generate_prd_id (void);
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PRDHUB_BIN, startHub, connect, tmpDir, START_TIMEOUT_MS } from './helpers/hub.js';
+import { PRDHUB_BIN, JWT_SECRET, startHub, connect, tmpDir, START_TIMEOUT_MS } from './helpers/hub.js';
 
 function prdhub(args, env = {}) {
   const res = spawnSync(PRDHUB_BIN, args, {
@@ -227,6 +227,14 @@ test('help lists every command; help COMMAND and COMMAND --help agree', () => {
     assert.equal(viaHelp.stderr, '');
   }
   assert.match(prdhub(['serve', '--help']).stdout, /--log-level=LEVEL/);
+  // Where a misuse of `help` points.
+  const misuse = prdhub(['help', 'prd', 'import', 'extra']);
+  assert.equal(misuse.status, 2);
+  assert.match(misuse.stderr, /\(see `prdhub help help`\)\n$/);
+  const helpHelp = prdhub(['help', 'help']);
+  assert.equal(helpHelp.status, 0, helpHelp.stderr);
+  assert.match(helpHelp.stdout, /prdhub help \[COMMAND \[ACTION\]\]/);
+  assert.equal(helpHelp.stderr, '');
 });
 
 test('each prd and secret action has a help of its own', () => {
@@ -298,6 +306,15 @@ test('a wrong command line exits 2 in every command; a failure exits 1', () => {
       ['backup'],
       ['restore'],
       ['help', 'prd', 'create', 'extra'],
+      ['help', 'help', 'extra'],
+      // A value the hub refuses in a token's claims is out of range of its option.
+      ['token', '--user', ' u', '--name', 'N'],
+      ['token', '--user', 'a\tb', '--name', 'N'],
+      ['token', '--user', 'u', '--name', 'N', '--org', ''],
+      ['token', '--user', 'u', '--name', ' N'],
+      ['token', 'revoke', '--user', 'u '],
+      ['prd', 'create', '--title', 'T', '--org', ' acme'],
+      ['prd', 'import', 'x.md', '--title', 'T', '--owner', 'bob<x>'],
     ];
     for (const args of usage) {
       const res = prdhub([...args, '--data-dir', dir], { PRDHUB_JWT_SECRET: 'x'.repeat(32) });
@@ -471,5 +488,190 @@ test('a data folder the user cannot use is refused with its path and the cause',
   } finally {
     fs.chmodSync(locked, 0o700);
     fs.rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+// ---- results that cannot be written ------------------------------------------
+
+// Runs prdhub with its standard output redirected by the shell to /dev/full,
+// where every write fails with ENOSPC.
+function prdhubToFull(args, env = {}) {
+  return spawnSync('/bin/sh', ['-c', '"$0" "$@" > /dev/full', PRDHUB_BIN, ...args], {
+    encoding: 'utf8',
+    timeout: START_TIMEOUT_MS,
+    env: { ...process.env, ...env },
+  });
+}
+
+test('a command whose result cannot be written exits 1 and says why', async () => {
+  const dir = tmpDir();
+  const env = { PRDHUB_JWT_SECRET: 'x'.repeat(32) };
+  const hub = await startHub();
+  try {
+    // Larger than stdio's buffer: the write fails before the final flush.
+    const file = path.join(dir, 'spec.md');
+    fs.writeFileSync(file, '# Spec\n' + 'x'.repeat(200000) + '\n');
+    const created = prdhub(['prd', 'import', file, '--title', 'T', '--data-dir', dir], env);
+    assert.equal(created.status, 0, created.stderr);
+    const id = created.stdout.trim();
+    const cases = [
+      ['prd', 'export', id, '--data-dir', dir],
+      ['prd', 'list', '--data-dir', dir],
+      ['token', '--user', 'a', '--name', 'b', '--data-dir', dir],
+      ['token', '--user', 'a', '--name', 'b', '--link', '--listen', '127.0.0.1:3000',
+        '--data-dir', dir],
+      ['prd', 'create', '--title', 'Lost id', '--data-dir', dir],
+      ['help'],
+      ['help', 'prd', 'export'],
+      ['--version'],
+    ];
+    for (const args of cases) {
+      const res = prdhubToFull(args, env);
+      assert.equal(res.status, 1, `${args.join(' ')}: ${res.stderr}`);
+      assert.equal(res.stderr, 'prdhub: cannot write the output: No space left on device\n',
+        args.join(' '));
+    }
+    // The PRD whose id could not be printed is there, as README says.
+    const list = prdhub(['prd', 'list', '--data-dir', dir], env);
+    assert.equal(list.status, 0, list.stderr);
+    assert.match(list.stdout, /\tLost id\n/);
+    // The commands that ask the running hub (prd-cli-remote.c) too.
+    const status = prdhubToFull(['status', '--json', '--url', hub.url, '--data-dir', hub.dataDir],
+      { PRDHUB_JWT_SECRET: JWT_SECRET });
+    assert.equal(status.status, 1, status.stderr);
+    assert.equal(status.stderr, 'prdhub: cannot write the output: No space left on device\n');
+  } finally {
+    await hub.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ---- prd export --output -------------------------------------------------------
+
+test('prd export --output writes the file a symbolic link leads to and refuses what is not a file', () => {
+  const dir = tmpDir();
+  const env = { PRDHUB_JWT_SECRET: 'x'.repeat(32) };
+  try {
+    const source = path.join(dir, 'spec.md');
+    fs.writeFileSync(source, '# Exported\n');
+    const created = prdhub(['prd', 'import', source, '--title', 'T', '--data-dir', dir], env);
+    assert.equal(created.status, 0, created.stderr);
+    const id = created.stdout.trim();
+    const exportTo = (output) =>
+      prdhub(['prd', 'export', id, '--output', output, '--data-dir', dir], env);
+
+    // A regular file is replaced, a new one made.
+    const plain = path.join(dir, 'plain.md');
+    fs.writeFileSync(plain, 'old text, longer than the new one\n');
+    assert.equal(exportTo(plain).status, 0);
+    assert.equal(fs.readFileSync(plain, 'utf8'), '# Exported\n');
+    assert.equal(exportTo(path.join(dir, 'new.md')).status, 0);
+    assert.equal(fs.readFileSync(path.join(dir, 'new.md'), 'utf8'), '# Exported\n');
+
+    // A link stays a link; what it leads to (through a second, relative link) gets the text.
+    fs.mkdirSync(path.join(dir, 'sub'));
+    const target = path.join(dir, 'sub', 'target.md');
+    fs.writeFileSync(target, 'old\n');
+    fs.symlinkSync('sub/target.md', path.join(dir, 'middle.md'));
+    const link = path.join(dir, 'link.md');
+    fs.symlinkSync(path.join(dir, 'middle.md'), link);
+    const res = exportTo(link);
+    assert.equal(res.status, 0, res.stderr);
+    assert.ok(fs.lstatSync(link).isSymbolicLink(), 'the link is still a link');
+    assert.ok(fs.lstatSync(path.join(dir, 'middle.md')).isSymbolicLink());
+    assert.equal(fs.readFileSync(target, 'utf8'), '# Exported\n');
+    // A link to no file yet makes the file it names.
+    const dangling = path.join(dir, 'dangling.md');
+    fs.symlinkSync('made.md', dangling);
+    assert.equal(exportTo(dangling).status, 0);
+    assert.ok(fs.lstatSync(dangling).isSymbolicLink());
+    assert.equal(fs.readFileSync(path.join(dir, 'made.md'), 'utf8'), '# Exported\n');
+
+    // A FIFO, a folder, a link to a FIFO: refused, left as they were.
+    const fifo = path.join(dir, 'fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const toFifo = path.join(dir, 'to-fifo');
+    fs.symlinkSync(fifo, toFifo);
+    for (const output of [fifo, toFifo, path.join(dir, 'sub')]) {
+      const refused = exportTo(output);
+      assert.equal(refused.status, 1, output);
+      assert.equal(refused.stdout, '');
+      assert.match(refused.stderr,
+        new RegExp(`^prdhub: Cannot write ${output}: it is not a regular file .*\\n$`));
+    }
+    assert.ok(fs.lstatSync(fifo).isFIFO(), 'the FIFO is still a FIFO');
+    assert.ok(fs.lstatSync(toFifo).isSymbolicLink());
+    assert.ok(fs.lstatSync(path.join(dir, 'sub')).isDirectory());
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'sub')), ['target.md']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ---- organizations and owners ----------------------------------------------------
+
+test('prd create and import refuse an organization or owner no token can carry', () => {
+  const dir = tmpDir();
+  const env = { PRDHUB_JWT_SECRET: 'x'.repeat(32) };
+  try {
+    const file = path.join(dir, 'spec.md');
+    fs.writeFileSync(file, '# Spec\n');
+    const bad = [' acme', 'acme ', 'a<b>', 'a\tb', 'a\u2028b', '', 'o'.repeat(257)];
+    for (const value of bad) {
+      for (const option of ['--org', '--owner']) {
+        for (const action of [['create'], ['import', file]]) {
+          const args = ['prd', ...action, '--title', 'T', option, value, '--data-dir', dir];
+          const res = prdhub(args, env);
+          assert.equal(res.status, 2, `${JSON.stringify(value)} ${option}: ${res.stderr}`);
+          assert.equal(res.stdout, '');
+          assert.match(res.stderr, new RegExp(`^prdhub: ${option} .*\\(see \`prdhub help prd\`\\)\\n$`));
+        }
+      }
+    }
+    const none = prdhub(['prd', 'list', '--data-dir', dir], env);
+    assert.equal(none.stdout, '', 'nothing was created');
+    // At the edge: an organization of 256 bytes is one a token can carry.
+    const org = 'o'.repeat(256);
+    const created = prdhub(['prd', 'create', '--title', 'T', '--org', org, '--owner', 'u'.repeat(256),
+      '--data-dir', dir], env);
+    assert.equal(created.status, 0, created.stderr);
+    const listed = prdhub(['prd', 'list', '--org', org, '--data-dir', dir], env);
+    assert.match(listed.stdout, new RegExp(`^${created.stdout.trim()}\\t`));
+    const token = prdhub(['token', '--user', 'u', '--name', 'U', '--org', org, '--data-dir', dir], env);
+    assert.equal(token.status, 0, token.stderr);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ---- configuration errors name the file ------------------------------------------
+
+test('errors that combine keys name the configuration file as single keys do', () => {
+  const dir = tmpDir();
+  try {
+    const key = path.join(dir, 'key.pem');
+    fs.writeFileSync(key, 'not a key\n');
+    const cases = [
+      ['[server]\nmax-connections = -1\n', '[server] max-connections: "-1"'],
+      [`[server]\ntls-key = ${key}\n`, '[server] tls-key is set but tls-cert is not'],
+      ['[ai]\nbase-url = http://127.0.0.1:1/v1\n', '[ai] base-url is set but model is not'],
+      ['[rate-limit]\nchatty = 20/60\n', 'rate-limit chatty: no event is in class "chatty"'],
+      ['[rate-limit.events]\nping = nosuch\n', 'rate-limit.events ping: class "nosuch" has no limit'],
+      ['[collab]\nmax-operation-size = 1000000\n',
+        '[collab] max-operation-size (1000000) does not fit in [engine] max-payload'],
+    ];
+    const file = path.join(dir, 'hub.conf');
+    for (const [text, message] of cases) {
+      fs.writeFileSync(file, text);
+      for (const command of [['serve', '--no-dbus', '--listen', '127.0.0.1:0'], ['token', '-u', 'u', '-n', 'N']]) {
+        const res = prdhub([...command, '--data-dir', dir, '--config', file],
+          { PRDHUB_JWT_SECRET: 'x'.repeat(32) });
+        assert.equal(res.status, 1, res.stderr);
+        assert.ok(res.stderr.startsWith(`prdhub: ${file}: ${message}`), `${command[0]}: ${res.stderr}`);
+        assert.equal(res.stderr.split('\n').length, 2, 'one line');
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
