@@ -656,20 +656,32 @@ prd_hub_add_prd_info (JsonBuilder *builder, const PrdStoreInfo *info)
 }
 
 static void
-on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
+build_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
-  g_autoptr (PrdStoreDocument) stored = NULL;
-  g_autoptr (GError) error = NULL;
-  PrdHubRoom *room = user_data;
+  GError *error = NULL;
+  PrdDocument *document = prd_hub_document_from_store (task_data, &error);
 
-  stored = prd_store_load_finish (PRD_STORE (source), result, &error);
+  if (document == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, document, g_object_unref);
+}
+
+/* The document is built (or not): the room opens, or its joins fail. */
+static void
+on_built (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PrdHubRoom *room = PRD_HUB_ROOM (source);
+  PrdStoreDocument *stored = g_task_get_task_data (G_TASK (result));
+  g_autoptr (GError) error = NULL;
+  PrdDocument *document = g_task_propagate_pointer (G_TASK (result), &error);
+
   if (room->registry == NULL)
     {
-      g_object_unref (room);
+      g_clear_object (&document);
       return;
     }
-  if (stored != NULL)
-    room->document = prd_hub_document_from_store (stored, &error);
+  room->document = document;
   if (room->document != NULL)
     prd_document_set_max_length (
         room->document, prd_hub_config_get_collab (room->registry->config)->max_document_size);
@@ -681,14 +693,49 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
         g_warning ("Cannot load %s: %s", room->prd_id, error->message);
       fail_joins (room, error);
       room_drop (room);
-      g_object_unref (room);
       return;
     }
   room->last_seq = stored->info->last_seq;
   room->state_bytes = stored->snapshot != NULL ? g_bytes_get_size (stored->snapshot) : 0;
   room->archived = stored->info->archived_at != 0;
   prd_store_list_sites_async (room->registry->store, room->prd_id, room->registry->cancellable,
-                              on_sites_listed, room);
+                              on_sites_listed, g_object_ref (room));
+}
+
+static void
+on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PrdStoreDocument) stored = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GTask) build = NULL;
+  PrdHubRoom *room = user_data;
+
+  stored = prd_store_load_finish (PRD_STORE (source), result, &error);
+  if (room->registry == NULL)
+    {
+      g_object_unref (room);
+      return;
+    }
+  if (stored == NULL)
+    {
+      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+        error->code = PRD_ERROR_PRD_NOT_FOUND;
+      else if (!g_error_matches (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND))
+        g_warning ("Cannot load %s: %s", room->prd_id, error->message);
+      fail_joins (room, error);
+      room_drop (room);
+      g_object_unref (room);
+      return;
+    }
+  /* Decoding the snapshot and replaying the log of a large or
+   * tombstone-heavy PRD takes tens of milliseconds, which every other room
+   * would wait for on the main thread: on a worker thread. The task holds
+   * the room. */
+  build = g_task_new (room, NULL, on_built, NULL);
+  g_task_set_source_tag (build, on_loaded);
+  g_task_set_task_data (build, g_steal_pointer (&stored), (GDestroyNotify) prd_store_document_free);
+  g_task_run_in_thread (build, build_in_thread);
+  g_object_unref (room);
 }
 
 /**

@@ -243,6 +243,46 @@ test('each join gets the current initialState: after an edit, after a version', 
   }
 });
 
+// A room's document is rebuilt from the store on a worker thread: a stored
+// state that cannot be read fails the joins waiting for it with a clear error,
+// and nothing else.
+test('a PRD whose stored state is damaged fails its joins; other rooms open', async () => {
+  const hub = await startHub({ config: '[collab]\nempty-room-grace = 0\n' });
+  const sockets = [];
+  try {
+    const damaged = await createPrd(hub, 'Damaged', 'some text\n');
+    const fine = await createPrd(hub, 'Fine', 'other text\n');
+    const py = spawn('/usr/bin/python3', ['-c',
+      'import sqlite3,sys\n' +
+      'c=sqlite3.connect(sys.argv[1],timeout=10,isolation_level=None)\n' +
+      'n=c.execute("UPDATE prd_snapshots SET state=x\'0badc0de0badc0de\' WHERE prd_id=?",(sys.argv[2],)).rowcount\n' +
+      'n+=c.execute("UPDATE prd_updates SET payload=x\'0badc0de\' WHERE prd_id=?",(sys.argv[2],)).rowcount\n' +
+      'print(n)\n',
+      path.join(hub.dataDir, 'prdhub.db'), damaged], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    py.stdout.on('data', (d) => { out += d; });
+    assert.equal(await new Promise((resolve) => py.on('exit', resolve)), 0);
+    assert.ok(Number(out) > 0, `rows changed: ${out}`);
+
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    sockets.push(a, b);
+    const acks = await Promise.all([a, b].map((s) =>
+      request(s, 'join-prd', { prdId: damaged, mode: 'edit' })));
+    for (const ack of acks) {
+      assert.equal(typeof ack.error?.code, 'string', JSON.stringify(ack));
+      assert.ok(ack.error.message.length > 0);
+    }
+    const j = await join(a, fine);
+    assert.equal(j.joined.initialState.content, 'other text\n');
+    const res = await rest(hub, 'GET', '/healthz', { tok: null });
+    assert.equal(res.status, 200);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
 test('a second tab of a user is announced once and leaves once', async () => {
   const hub = await startHub();
   const sockets = [];
