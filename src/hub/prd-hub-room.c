@@ -655,6 +655,18 @@ prd_hub_add_prd_info (JsonBuilder *builder, const PrdStoreInfo *info)
     json_builder_add_null_value (builder);
 }
 
+/* The PRD could not be read or rebuilt: its joins fail, the room goes. */
+static void
+load_failed (PrdHubRoom *room, GError *error)
+{
+  if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+    error->code = PRD_ERROR_PRD_NOT_FOUND;
+  else if (!g_error_matches (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND))
+    g_warning ("Cannot load %s: %s", room->prd_id, error->message);
+  fail_joins (room, error);
+  room_drop (room);
+}
+
 static void
 build_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -687,12 +699,7 @@ on_built (GObject *source, GAsyncResult *result, gpointer user_data)
         room->document, prd_hub_config_get_collab (room->registry->config)->max_document_size);
   if (room->document == NULL)
     {
-      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
-        error->code = PRD_ERROR_PRD_NOT_FOUND;
-      else if (!g_error_matches (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND))
-        g_warning ("Cannot load %s: %s", room->prd_id, error->message);
-      fail_joins (room, error);
-      room_drop (room);
+      load_failed (room, error);
       return;
     }
   room->last_seq = stored->info->last_seq;
@@ -718,12 +725,7 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (stored == NULL)
     {
-      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
-        error->code = PRD_ERROR_PRD_NOT_FOUND;
-      else if (!g_error_matches (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND))
-        g_warning ("Cannot load %s: %s", room->prd_id, error->message);
-      fail_joins (room, error);
-      room_drop (room);
+      load_failed (room, error);
       g_object_unref (room);
       return;
     }
