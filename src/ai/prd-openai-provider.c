@@ -27,6 +27,7 @@
 
 #include "prd-error.h"
 #include "prd-json.h"
+#include "prd-redact.h"
 
 #include "prd-openai-provider-private.h"
 
@@ -191,13 +192,13 @@ caller_cancelled (GCancellable *cancellable, gpointer user_data)
 }
 
 /* @text with the API key replaced by `[redacted]` wherever and however it
- * is spelled, whole or cut (prd-openai-redact.c): a provider or a proxy
+ * is spelled, whole or cut (prd_redact()): a provider or a proxy
  * may echo the key in its error text, and that text reaches users, the job
  * records and the log. */
 static char *
 redact (PrdOpenAiProvider *self, const char *text)
 {
-  return prd_openai_redact (text, self->api_key);
+  return prd_redact (text, self->api_key);
 }
 
 /* What the provider said, for one of our messages: the key redacted
