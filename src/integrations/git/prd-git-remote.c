@@ -1333,6 +1333,15 @@ on_done (GObject *source, GAsyncResult *result, gpointer user_data)
       g_clear_error (&error);
       g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The push was cancelled");
     }
+  /* A remote may quote the credentials in its error (`remote error: …`):
+   * never passed on. */
+  if (error != NULL)
+    {
+      char *redacted = prd_integration_redact (PRD_INTEGRATION (self), error->message);
+
+      g_free (error->message);
+      error->message = redacted;
+    }
 
   if (push->check_only)
     what = g_strdup_printf ("connection check of %s", self->url);
