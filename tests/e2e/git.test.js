@@ -582,3 +582,39 @@ test('git remote: credentials a remote quotes in its error never show', async ()
     await assertCleanStop(hub);
   }
 });
+
+// A remote over https whose refs never end: the hub stops reading at
+// 16 MiB and says so, rather than the TLS library's "Generic error".
+test('git remote: an https remote that sends more than 16 MiB fails with the hub\'s reason', async () => {
+  let answering = null;
+  const remote = await hostileRemote((req, res) => {
+    answering = res;
+    res.writeHead(200, { 'content-type': 'application/x-git-receive-pack-advertisement' });
+    res.write(pkt('# service=git-receive-pack\n') + '0000' +
+      pkt('0'.repeat(40) + ' capabilities^{}\0report-status\n'));
+    let i = 0;
+    const more = () => {
+      if (res.destroyed)
+        return;
+      while (res.write(pkt('1'.repeat(40) + ` refs/heads/b${i++}` + 'x'.repeat(900) + '\n')));
+      res.once('drain', more);
+    };
+    more();
+  });
+  const hub = await startHub({ env: VERBOSE });
+  try {
+    let res = await rest(hub, 'PUT', '/api/integrations/git', {
+      body: { ...remote.settings, username: 'pusher', token: GIT_TOKEN, timeoutSeconds: 120,
+        pushOnVersion: 'false' },
+      tok: token(ADMIN),
+    });
+    assert.equal(res.status, 200, res.text);
+    res = await rest(hub, 'POST', '/api/integrations/git/test', { tok: token(ADMIN) });
+    assert.equal(res.json.status, 'error', res.text);
+    assert.equal(res.json.lastError, 'Cannot push to the remote: stopped: the remote sent more than 16 MiB');
+    assert.ok(answering !== null);
+  } finally {
+    await remote.close();
+    await assertCleanStop(hub);
+  }
+});
