@@ -404,6 +404,28 @@ test_rate_limit_date (Fixture *f, gconstpointer data)
   run_clear (&run);
 }
 
+/* A wait past PRD_OPENAI_MAX_RETRY_AFTER, even one past 32 or 64 bits, is
+ * that maximum: still a wait, not none. */
+static void
+test_rate_limit_huge (Fixture *f, gconstpointer data)
+{
+  const char *scenarios[] = { "scenario:rate-limit-huge", "scenario:rate-limit-vast" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (scenarios); i++)
+    {
+      g_autoptr (PrdAiResponse) response = NULL;
+      g_autoptr (GError) error = NULL;
+      Run run = { 0 };
+
+      g_assert_false (stream (f, f->provider, &run, scenarios[i], &response, &error));
+      g_assert_error (error, PRD_ERROR, PRD_ERROR_RATE_LIMIT_EXCEEDED);
+      g_assert_cmpuint (response->http_status, ==, 429);
+      g_assert_cmpuint (response->retry_after, ==, PRD_OPENAI_MAX_RETRY_AFTER);
+      g_assert_nonnull (strstr (error->message, "retry after 86400 s"));
+      run_clear (&run);
+    }
+}
+
 static void
 test_server_error (Fixture *f, gconstpointer data)
 {
@@ -909,6 +931,7 @@ main (int argc, char *argv[])
   ADD ("/prd/ai/openai/concurrent", test_concurrent);
   ADD ("/prd/ai/openai/rate-limit", test_rate_limit);
   ADD ("/prd/ai/openai/rate-limit-date", test_rate_limit_date);
+  ADD ("/prd/ai/openai/rate-limit-huge", test_rate_limit_huge);
   ADD ("/prd/ai/openai/server-error", test_server_error);
   ADD ("/prd/ai/openai/unauthorized", test_unauthorized);
   ADD ("/prd/ai/openai/server-error-huge", test_server_error_huge);

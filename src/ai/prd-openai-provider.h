@@ -21,6 +21,9 @@ G_BEGIN_DECLS
 /* The longest a request may take, answer included: keep-alive comments
  * reset the silence timer, not this one. */
 #define PRD_OPENAI_DEFAULT_MAX_DURATION_MS (15 * 60 * 1000)
+/* The longest wait a provider's `Retry-After` is passed on as (seconds, one
+ * day): a longer one, whatever its digits, is this. */
+#define PRD_OPENAI_MAX_RETRY_AFTER (24 * 3600)
 
 /**
  * PrdOpenAiSettings:
