@@ -29,15 +29,4 @@ GError *prd_openai_request_end (PrdOpenAiRequest *req);
 const char *prd_openai_request_get_text (PrdOpenAiRequest *req, gsize *len);
 PrdAiResponse *prd_openai_request_get_response (PrdOpenAiRequest *req);
 
-/* The most layers of escapes prd_openai_redact() reads through: an escape
- * whose own characters are escaped (`%252B`, `&#37;2B`, `%5Cu002b`) is one
- * layer more. Each layer multiplies what one character of the text may
- * cost to read, so it is bounded; a key escaped more often than this stays
- * as it is. */
-#define PRD_OPENAI_REDACT_MAX_LAYERS 4
-
-/* @text with every spelling of @key, whole or cut, replaced by
- * PRD_OPENAI_REDACTED (prd-openai-redact.c). */
-char *prd_openai_redact (const char *text, const char *key);
-
 G_END_DECLS

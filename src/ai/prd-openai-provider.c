@@ -27,6 +27,7 @@
 
 #include "prd-error.h"
 #include "prd-json.h"
+#include "prd-redact.h"
 
 #include "prd-openai-provider-private.h"
 
@@ -35,7 +36,6 @@
 #define MAX_ERROR_MESSAGE      300
 #define MAX_MODEL_LENGTH       256
 #define MAX_API_KEY_LENGTH     4096
-#define MAX_RETRY_AFTER        (24 * 3600)
 #define MAX_CONNS_PER_HOST     32
 #define HTTP_TOO_MANY_REQUESTS 429
 
@@ -191,13 +191,13 @@ caller_cancelled (GCancellable *cancellable, gpointer user_data)
 }
 
 /* @text with the API key replaced by `[redacted]` wherever and however it
- * is spelled, whole or cut (prd-openai-redact.c): a provider or a proxy
+ * is spelled, whole or cut (prd_redact()): a provider or a proxy
  * may echo the key in its error text, and that text reaches users, the job
  * records and the log. */
 static char *
 redact (PrdOpenAiProvider *self, const char *text)
 {
-  return prd_openai_redact (text, self->api_key);
+  return prd_redact (text, self->api_key);
 }
 
 /* What the provider said, for one of our messages: the key redacted
@@ -298,8 +298,14 @@ parse_retry_after (SoupMessageHeaders *headers)
 
   if (value == NULL)
     return 0;
-  if (g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT32, &seconds, NULL))
-    return (guint) MIN (seconds, MAX_RETRY_AFTER);
+  /* Delay-seconds: digits only, as many as the provider likes; however
+   * many, the wait is at most PRD_OPENAI_MAX_RETRY_AFTER (not none). */
+  if (*value != '\0' && strspn (value, "0123456789") == strlen (value))
+    {
+      if (!g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT64, &seconds, NULL))
+        return PRD_OPENAI_MAX_RETRY_AFTER;
+      return (guint) MIN (seconds, PRD_OPENAI_MAX_RETRY_AFTER);
+    }
   {
     g_autoptr (GDateTime) when = soup_date_time_new_from_http_string (value);
     g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
@@ -310,7 +316,7 @@ parse_retry_after (SoupMessageHeaders *headers)
     diff = g_date_time_difference (when, now) / G_TIME_SPAN_SECOND;
     if (diff <= 0)
       return 0;
-    return (guint) MIN (diff, MAX_RETRY_AFTER);
+    return (guint) MIN (diff, PRD_OPENAI_MAX_RETRY_AFTER);
   }
 }
 

@@ -21,13 +21,9 @@ G_BEGIN_DECLS
 /* The longest a request may take, answer included: keep-alive comments
  * reset the silence timer, not this one. */
 #define PRD_OPENAI_DEFAULT_MAX_DURATION_MS (15 * 60 * 1000)
-/* What stands for the API key wherever the provider's own text quotes it
- * in an error message. */
-#define PRD_OPENAI_REDACTED "[redacted]"
-/* The fewest characters of the key redacted where a cut leaves only part
- * of it at the end (its start) or the start (its end) of a text: fewer
- * would take common words for it, and give away next to nothing. */
-#define PRD_OPENAI_REDACT_MIN_PARTIAL 4
+/* The longest wait a provider's `Retry-After` is passed on as (seconds, one
+ * day): a longer one, whatever its digits, is this. */
+#define PRD_OPENAI_MAX_RETRY_AFTER (24 * 3600)
 
 /**
  * PrdOpenAiSettings:

@@ -20,6 +20,11 @@
  *   by its status and type, never parsed as JSON.
  * - Redirects are not followed, and an answer is read no further than
  *   PRD_INTEGRATION_HTTP_MAX_BODY decoded bytes.
+ * - A service (or a proxy in front of it) may quote the request's
+ *   credentials in its error answer: every error a call ends with has them
+ *   replaced by `[redacted]` (prd_redact_all()): the `Authorization` or
+ *   key header's value, its token, the user:password of `Basic` and the
+ *   password, and for a secret URL its path.
  * - An attempt whose whole answer has not come within
  *   PRD_INTEGRATION_HTTP_DEADLINE seconds fails as a transport failure (the
  *   session's timeout only bounds a silence), so that a server that
@@ -36,6 +41,7 @@
 
 #include "prd-error.h"
 #include "prd-json.h"
+#include "prd-redact.h"
 
 #include "prd-integration-http.h"
 
@@ -953,7 +959,88 @@ prd_integration_http_send_async (PrdIntegrationHttp *self,
 PrdIntegrationHttpResponse *
 prd_integration_http_send_finish (PrdIntegrationHttp *self, GAsyncResult *result, GError **error)
 {
+  PrdIntegrationHttpResponse *response;
+  GError *local = NULL;
+
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 
-  return g_task_propagate_pointer (G_TASK (result), error);
+  response = g_task_propagate_pointer (G_TASK (result), &local);
+  if (local != NULL)
+    {
+      Call *call = g_task_get_task_data (G_TASK (result));
+      g_autoptr (GPtrArray) secrets = g_ptr_array_new_with_free_func (g_free);
+      char *redacted;
+
+      prd_integration_http_add_secret (secrets, self->authorization);
+      if ((call->flags & PRD_INTEGRATION_HTTP_SECRET_URL) != 0)
+        prd_integration_http_add_secret (secrets, call->url);
+      redacted = prd_redact_all (local->message, secrets);
+      g_free (local->message);
+      local->message = redacted;
+      g_propagate_error (error, local);
+    }
+  return response;
+}
+
+static void
+add_form (GPtrArray *secrets, const char *form, gssize len)
+{
+  if (len != 0 && *form != '\0')
+    g_ptr_array_add (secrets, len < 0 ? g_strdup (form) : g_strndup (form, len));
+}
+
+/**
+ * prd_integration_http_add_secret:
+ * @secrets: (element-type utf8): where to add, an array that frees its
+ *   elements with g_free()
+ * @secret: (nullable): a secret an integration holds: a token, a key, a
+ *   password, a header value (`Bearer …`, `Basic …`), a URL
+ *
+ * Adds @secret and what of it a service may quote on its own: the token of
+ * `Bearer`; the base64 of `Basic`, the `user:password` it stands for and the
+ * password; the path of a URL and its last segment (an incoming webhook's
+ * address is a secret by its path). prd_redact_all() takes it from there
+ * (escaped spellings, base64 of the bytes around a secret).
+ */
+void
+prd_integration_http_add_secret (GPtrArray *secrets, const char *secret)
+{
+  g_autoptr (GUri) uri = NULL;
+
+  g_return_if_fail (secrets != NULL);
+
+  if (secret == NULL || *secret == '\0')
+    return;
+  add_form (secrets, secret, -1);
+  if (g_ascii_strncasecmp (secret, "Bearer ", 7) == 0)
+    add_form (secrets, secret + 7, -1);
+  else if (g_ascii_strncasecmp (secret, "Basic ", 6) == 0)
+    {
+      gsize len = 0;
+      g_autofree guchar *decoded = NULL;
+
+      add_form (secrets, secret + 6, -1);
+      decoded = g_base64_decode (secret + 6, &len);
+      if (decoded != NULL && len > 0 && memchr (decoded, '\0', len) == NULL &&
+          g_utf8_validate ((const char *) decoded, (gssize) len, NULL))
+        {
+          const char *text = (const char *) decoded;
+          const char *colon = memchr (text, ':', len);
+
+          add_form (secrets, text, (gssize) len);
+          if (colon != NULL)
+            add_form (secrets, colon + 1, (gssize) (len - (gsize) (colon + 1 - text)));
+        }
+    }
+  uri = g_uri_parse (secret, G_URI_FLAGS_ENCODED, NULL);
+  if (uri != NULL && g_uri_get_host (uri) != NULL)
+    {
+      const char *path = g_uri_get_path (uri);
+      const char *last = strrchr (path, '/');
+
+      if (strcmp (path, "/") != 0)
+        add_form (secrets, path, -1);
+      if (last != NULL)
+        add_form (secrets, last + 1, -1);
+    }
 }

@@ -110,6 +110,7 @@ PrdIntegrationHttpResponse *
 prd_integration_http_send_finish (PrdIntegrationHttp *self, GAsyncResult *result, GError **error);
 
 guint prd_integration_http_error_get_status (const GError *error);
+void prd_integration_http_add_secret (GPtrArray *secrets, const char *secret);
 
 /* Pure helpers, for the client and its tests. */
 gboolean

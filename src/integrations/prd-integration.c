@@ -7,6 +7,10 @@
  * or error, with the last error, when it changed and when a call last
  * succeeded), announced by "status-changed".
  *
+ * Whatever an integration reports (its last error, the calls it announces
+ * and logs) has the secrets it was set up with replaced by `[redacted]`
+ * (prd_integration_redact()), in whatever spelling a service quoted them.
+ *
  * The settings helpers below apply a schema to a JSON object of settings
  * the same way for REST and the command line: every key is checked, a bad
  * one is named, and nothing is kept unless everything is valid.
@@ -19,6 +23,7 @@
 
 #include "prd-error.h"
 #include "prd-log.h"
+#include "prd-redact.h"
 
 #include "prd-integration.h"
 
@@ -29,6 +34,9 @@ typedef struct
   gint64 changed_at;
   gint64 last_success;
   char *org; /* (owned) (nullable): from prd_integration_setup(), for the log */
+  /* (owned) (element-type utf8): the secrets from prd_integration_setup()
+   * and their forms (prd_integration_http_add_secret()) */
+  GPtrArray *secrets;
 } Status;
 
 enum
@@ -87,10 +95,20 @@ prd_integration_status_to_string (PrdIntegrationStatus status)
 }
 
 static void
+clear_secret (gpointer data)
+{
+  char *secret = data;
+
+  memset (secret, 0, strlen (secret));
+  g_free (secret);
+}
+
+static void
 status_free (Status *status)
 {
   g_free (status->last_error);
   g_free (status->org);
+  g_clear_pointer (&status->secrets, g_ptr_array_unref);
   g_free (status);
 }
 
@@ -162,6 +180,17 @@ prd_integration_setup (PrdIntegration *self,
   status = get_status (self);
   g_free (status->org);
   status->org = g_strdup (org);
+  g_clear_pointer (&status->secrets, g_ptr_array_unref);
+  status->secrets = g_ptr_array_new_with_free_func (clear_secret);
+  if (secrets != NULL)
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, secrets);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        prd_integration_http_add_secret (status->secrets, value);
+    }
   return PRD_INTEGRATION_GET_IFACE (self)->setup (self, org, settings, secrets, http, error);
 }
 
@@ -242,16 +271,36 @@ prd_integration_report_success (PrdIntegration *self)
   g_signal_emit (self, signals[SIGNAL_STATUS_CHANGED], 0);
 }
 
+/**
+ * prd_integration_redact:
+ * @text: what the service said, or a message quoting it
+ *
+ * @text with every secret the integration was set up with replaced by
+ * `[redacted]`, in every spelling prd_redact() knows.
+ *
+ * Returns: (transfer full): the text
+ */
+char *
+prd_integration_redact (PrdIntegration *self, const char *text)
+{
+  g_return_val_if_fail (PRD_IS_INTEGRATION (self), NULL);
+  g_return_val_if_fail (text != NULL, NULL);
+
+  return prd_redact_all (text, get_status (self)->secrets);
+}
+
 /* What a service or remote said, as logs, statuses and D-Bus show it:
+ * its secrets redacted (before the cut, so that no part of one stays),
  * valid UTF-8 without control characters (a remote's text could forge a
  * log line, and D-Bus refuses invalid UTF-8), at most MESSAGE_MAX
  * characters. */
 #define MESSAGE_MAX 1024
 
 static char *
-clean_message (const char *text)
+clean_message (PrdIntegration *self, const char *text)
 {
-  g_autofree char *cut = prd_error_truncate_message (text, MESSAGE_MAX);
+  g_autofree char *redacted = prd_integration_redact (self, text);
+  g_autofree char *cut = prd_error_truncate_message (redacted, MESSAGE_MAX);
   GString *out = g_string_sized_new (strlen (cut));
 
   for (const char *p = cut; *p != '\0'; p = g_utf8_next_char (p))
@@ -297,7 +346,7 @@ prd_integration_report_failure (PrdIntegration *self, const GError *error)
 
   /* A call the hub cancelled (shutdown) says nothing about the service. */
   if (!is_cancelled (error))
-    report_failure_message (self, clean_message (error->message));
+    report_failure_message (self, clean_message (self, error->message));
 }
 
 /**
@@ -328,7 +377,7 @@ prd_integration_report_call (PrdIntegration *self, const char *what, const GErro
       prd_integration_report_success (self);
       return;
     }
-  message = clean_message (error->message);
+  message = clean_message (self, error->message);
   if (is_cancelled (error))
     {
       prd_log_integration_call (service, org, what, PRD_LOG_CALL_CANCELLED, message);
@@ -356,7 +405,13 @@ prd_integration_return_check (PrdIntegration *self, GTask *task, GError *error)
 
   prd_integration_report_call (self, "connection check", error);
   if (error != NULL)
-    g_task_return_error (task, error);
+    {
+      char *redacted = prd_integration_redact (self, error->message);
+
+      g_free (error->message);
+      error->message = redacted;
+      g_task_return_error (task, error);
+    }
   else
     g_task_return_boolean (task, TRUE);
 }

@@ -19,6 +19,8 @@
  *   finish-no-done    finish_reason, then the body ends without [DONE]
  *   rate-limit        429, Retry-After: 7
  *   rate-limit-date   429, Retry-After as an HTTP date two minutes ahead
+ *   rate-limit-huge   429, Retry-After: 1000000000000 (past 32 bits)
+ *   rate-limit-vast   429, Retry-After of 30 digits (past 64 bits)
  *   server-error      500 with an OpenAI error object
  *   server-error-huge 500 with a 200 KiB plain-text body
  *   unauthorized      401 with a plain-text body
@@ -450,10 +452,15 @@ handle_completions (SoupServer *server,
   if (*scenario == '\0')
     scenario = stream ? "stream" : "complete";
 
-  if (g_str_equal (scenario, "rate-limit") || g_str_equal (scenario, "rate-limit-date"))
+  if (g_str_equal (scenario, "rate-limit") || g_str_equal (scenario, "rate-limit-date") ||
+      g_str_equal (scenario, "rate-limit-huge") || g_str_equal (scenario, "rate-limit-vast"))
     {
       if (g_str_equal (scenario, "rate-limit"))
         soup_message_headers_replace (headers, "Retry-After", "7");
+      else if (g_str_equal (scenario, "rate-limit-huge"))
+        soup_message_headers_replace (headers, "Retry-After", "1000000000000");
+      else if (g_str_equal (scenario, "rate-limit-vast"))
+        soup_message_headers_replace (headers, "Retry-After", "123456789012345678901234567890");
       else
         {
           g_autoptr (GDateTime) now = g_date_time_new_now_utc ();

@@ -577,3 +577,33 @@ test('failure modes: 429 waited out, 500 refused, a failing poll reaches the adm
     await assertCleanStop(hub);
   }
 });
+
+// A Craft.io (or a proxy in front of it) that quotes the API key in its
+// error answers: the hub says what failed, never with it.
+test('an API key a Craft.io quotes in its errors never shows: REST, activity, log', async () => {
+  const { startEchoService, secretForms, assertSecretFree, shownTexts, failedCalls } =
+    await import('./helpers/echo-service.js');
+  const echo = await startEchoService({ status: 401 });
+  const hub = await startHub({ env: VERBOSE });
+  const apiKey = 'CraftKey-' + 'Zq9'.repeat(8);
+  const forms = secretForms(apiKey);
+  try {
+    await configure(hub, { baseUrl: echo.url, apiKey, workspaceId: 'ws1' });
+    const res = await rest(hub, 'POST', '/api/integrations/craftio/test', { tok: token(ADMIN) });
+    assert.equal(res.json.status, 'error', res.text);
+    assert.match(res.json.lastError, /refused the API key/);
+    assert.match(res.json.lastError, /x-api-key=\[redacted\]/);
+    assertSecretFree('POST /api/integrations/craftio/test', res.text, forms);
+    assert.ok(echo.requests.some((r) => r.headers['x-api-key'] === apiKey));
+
+    const calls = await failedCalls(hub, VIEWER, 'craftio');
+    assert.match(calls[0], /refused the API key/);
+    const shown = await shownTexts(hub, ADMIN, VIEWER);
+    assertSecretFree('GET /api/integrations', JSON.stringify(shown.integrations), forms);
+    assertSecretFree('GET /api/activity', JSON.stringify(shown.activity), forms);
+    assertSecretFree('the log', shown.log, forms);
+  } finally {
+    await echo.close();
+    await assertCleanStop(hub);
+  }
+});

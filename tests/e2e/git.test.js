@@ -522,3 +522,99 @@ test('a bad [integrations] setting stops the hub from starting', async () => {
     await assert.rejects(startHub({ config }), /exited early/, config);
   }
 });
+
+// A smart-HTTP remote over https (self-signed, trusted through caFile)
+// answering the authenticated refs request with `answer(req, res)`.
+async function hostileRemote(answer) {
+  const https = await import('node:https');
+  const { selfSignedCert } = await import('./helpers/hub.js');
+  const { cert, key } = selfSignedCert(tmpDir('prdhub-e2e-git-tls-'));
+  const server = https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) },
+    (req, res) => {
+      req.resume();
+      if (!req.headers.authorization) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="x"' });
+        res.end();
+        return;
+      }
+      answer(req, res);
+    });
+  server.on('connection', (s) => s.on('error', () => {}));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    settings: { remoteUrl: `https://127.0.0.1:${server.address().port}/prds.git`, caFile: cert },
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
+  };
+}
+
+const pkt = (s) => (s.length + 4).toString(16).padStart(4, '0') + s;
+
+// `remote error: …` quoting the Basic credentials, raw and decoded: the hub
+// says what failed, never with them.
+test('git remote: credentials a remote quotes in its error never show', async () => {
+  const { secretForms, assertSecretFree, shownTexts, failedCalls } = await import('./helpers/echo-service.js');
+  const remote = await hostileRemote((req, res) => {
+    const auth = req.headers.authorization;
+    res.writeHead(200, { 'content-type': 'application/x-git-receive-pack-advertisement' });
+    res.end(pkt('# service=git-receive-pack\n') + '0000' +
+      pkt(`ERR access denied for ${auth} decoded ${Buffer.from(auth.slice(6), 'base64')}\n`));
+  });
+  const hub = await startHub({ env: VERBOSE });
+  const forms = secretForms(GIT_TOKEN, 'pusher');
+  try {
+    let res = await rest(hub, 'PUT', '/api/integrations/git', {
+      body: { ...remote.settings, username: 'pusher', token: GIT_TOKEN, pushOnVersion: 'false' },
+      tok: token(ADMIN),
+    });
+    assert.equal(res.status, 200, res.text);
+    res = await rest(hub, 'POST', '/api/integrations/git/test', { tok: token(ADMIN) });
+    assert.equal(res.json.status, 'error', res.text);
+    assert.match(res.json.lastError, /remote error: access denied for Basic \[redacted\]/);
+    assertSecretFree('POST /api/integrations/git/test', res.text, forms);
+    const calls = await failedCalls(hub, VIEWER, 'git');
+    assert.match(calls[0], /access denied/);
+    const shown = await shownTexts(hub, ADMIN, VIEWER);
+    assertSecretFree('GET /api/integrations', JSON.stringify(shown.integrations), forms);
+    assertSecretFree('GET /api/activity', JSON.stringify(shown.activity), forms);
+    assertSecretFree('the log', shown.log, forms);
+  } finally {
+    await remote.close();
+    await assertCleanStop(hub);
+  }
+});
+
+// A remote over https whose refs never end: the hub stops reading at
+// 16 MiB and says so, rather than the TLS library's "Generic error".
+test('git remote: an https remote that sends more than 16 MiB fails with the hub\'s reason', async () => {
+  let answering = null;
+  const remote = await hostileRemote((req, res) => {
+    answering = res;
+    res.writeHead(200, { 'content-type': 'application/x-git-receive-pack-advertisement' });
+    res.write(pkt('# service=git-receive-pack\n') + '0000' +
+      pkt('0'.repeat(40) + ' capabilities^{}\0report-status\n'));
+    let i = 0;
+    const more = () => {
+      if (res.destroyed)
+        return;
+      while (res.write(pkt('1'.repeat(40) + ` refs/heads/b${i++}` + 'x'.repeat(900) + '\n')));
+      res.once('drain', more);
+    };
+    more();
+  });
+  const hub = await startHub({ env: VERBOSE });
+  try {
+    let res = await rest(hub, 'PUT', '/api/integrations/git', {
+      body: { ...remote.settings, username: 'pusher', token: GIT_TOKEN, timeoutSeconds: 120,
+        pushOnVersion: 'false' },
+      tok: token(ADMIN),
+    });
+    assert.equal(res.status, 200, res.text);
+    res = await rest(hub, 'POST', '/api/integrations/git/test', { tok: token(ADMIN) });
+    assert.equal(res.json.status, 'error', res.text);
+    assert.equal(res.json.lastError, 'Cannot push to the remote: stopped: the remote sent more than 16 MiB');
+    assert.ok(answering !== null);
+  } finally {
+    await remote.close();
+    await assertCleanStop(hub);
+  }
+});

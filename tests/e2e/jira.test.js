@@ -1090,3 +1090,56 @@ test('an import of summaries with Markdown, then a bidirectional sync: no PUT to
     await assertCleanStop(hub);
   }
 });
+
+// A Jira (or a proxy in front of it) that quotes the request's credentials
+// in its error answers: the hub says what failed, never with them.
+test('credentials a Jira quotes in its errors never show: REST, events, activity, log', async () => {
+  const { startEchoService, secretForms, assertSecretFree, shownTexts, failedCalls } =
+    await import('./helpers/echo-service.js');
+  const echo = await startEchoService({ status: 401 });
+  const hub = await startHub({ env: VERBOSE });
+  const email = 'bot@example.org';
+  const jiraToken = 'JiraTok-' + 'aB3'.repeat(8);
+  const forms = secretForms(jiraToken, email);
+  const sockets = [];
+  try {
+    let res = await rest(hub, 'PUT', '/api/integrations/jira', {
+      body: { baseUrl: echo.url, deployment: 'cloud', apiVersion: 3, email, token: jiraToken,
+        projectKey: 'PRD' },
+      tok: token(ADMIN),
+    });
+    assert.equal(res.status, 200, res.text);
+    res = await rest(hub, 'POST', '/api/integrations/jira/test', { tok: token(ADMIN) });
+    assert.equal(res.json.status, 'error', res.text);
+    assert.match(res.json.lastError, /refused the credentials/);
+    assert.match(res.json.lastError, /\[redacted\]/);
+    assertSecretFree('POST /api/integrations/jira/test', res.text, forms);
+    // (it did quote them)
+    assert.ok(echo.requests.some((r) => r.headers.authorization.includes(forms[2])));
+
+    const prdId = await createPrd(hub, 'Echo', PRD_TEXT);
+    const editor = await client(hub, EDITOR);
+    const viewer = await client(hub, VIEWER);
+    sockets.push(editor, viewer);
+    await join(editor, prdId);
+    await join(viewer, prdId, { mode: 'view' });
+    const seen = recorder(viewer, ['jira-sync-complete']);
+    const r = await sync(editor, prdId, 'export');
+    await until(viewer, () => seen.length > 0);
+    assert.ok(r.complete.result.errors > 0);
+    assert.match(r.complete.result.failures[0].message, /refused the credentials/);
+    assertSecretFree('jira-sync-complete (editor)', JSON.stringify(r.complete), forms);
+    assertSecretFree('jira-sync-complete (viewer)', JSON.stringify(seen), forms);
+
+    const calls = await failedCalls(hub, VIEWER, 'jira', 2);
+    assert.ok(calls.length >= 2 && calls.every((m) => /refused the credentials/.test(m)), JSON.stringify(calls));
+    const shown = await shownTexts(hub, ADMIN, VIEWER);
+    assertSecretFree('GET /api/integrations', JSON.stringify(shown.integrations), forms);
+    assertSecretFree('GET /api/activity', JSON.stringify(shown.activity), forms);
+    assertSecretFree('the log', shown.log, forms);
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await echo.close();
+    await assertCleanStop(hub);
+  }
+});

@@ -433,3 +433,39 @@ test('removing Mattermost cancels its call under way', async () => {
     await assertCleanStop(hub);
   }
 });
+
+// A Mattermost (or a proxy in front of it) that quotes the bot token and
+// the webhook's secret path in its error answers: the hub says what failed,
+// never with them.
+test('a bot token or webhook path a Mattermost quotes in its errors never shows', async () => {
+  const { startEchoService, secretForms, assertSecretFree, shownTexts, failedCalls } =
+    await import('./helpers/echo-service.js');
+  const echo = await startEchoService({ status: 401 });
+  const hub = await startHub({ env: VERBOSE });
+  const botToken = 'mmbot' + 'k7Q'.repeat(8);
+  const hookId = 'hook' + 'x4Z'.repeat(8);
+  const forms = [...secretForms(botToken), ...secretForms(hookId)];
+  try {
+    // The bot token: the connection check
+    await configure(hub, { serverUrl: echo.url, token: botToken, team: 'product', channel: 'news' });
+    let res = await rest(hub, 'POST', '/api/integrations/mattermost/test', { tok: token(ADMIN) });
+    assert.equal(res.json.status, 'error', res.text);
+    assert.match(res.json.lastError, /refused the bot token/);
+    assertSecretFree('POST /api/integrations/mattermost/test', res.text, forms);
+    assert.ok(echo.requests.some((r) => r.headers.authorization === `Bearer ${botToken}`));
+
+    // The webhook: a new PRD's message
+    await configure(hub, { token: null, webhookUrl: `${echo.url}/hooks/${hookId}` });
+    await createPrd(hub, 'Echo', '# Echo\n', EDITOR);
+    const calls = await failedCalls(hub, VIEWER, 'mattermost', 2);
+    assert.ok(echo.requests.some((r) => r.url === `/hooks/${hookId}`));
+    assert.ok(calls.some((m) => /HTTP 401/.test(m) && /\[redacted\]/.test(m)), JSON.stringify(calls));
+    const shown = await shownTexts(hub, ADMIN, VIEWER);
+    assertSecretFree('GET /api/integrations', JSON.stringify(shown.integrations), forms);
+    assertSecretFree('GET /api/activity', JSON.stringify(shown.activity), forms);
+    assertSecretFree('the log', shown.log, forms);
+  } finally {
+    await echo.close();
+    await assertCleanStop(hub);
+  }
+});

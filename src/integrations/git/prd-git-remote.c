@@ -1306,6 +1306,7 @@ on_done (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GTask) outer = g_steal_pointer (&push->outer);
   g_autoptr (GError) error = NULL;
   g_autofree char *what = NULL;
+  g_autofree char *reason = NULL;
   gpointer value = NULL;
   gboolean ok;
 
@@ -1332,6 +1333,23 @@ on_done (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       g_clear_error (&error);
       g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The push was cancelled");
+    }
+  else if (!ok && (reason = prd_git_watch_dup_reason (push->watch)) != NULL)
+    {
+      /* The hub's own reason, not what libgit2 made of it (under TLS, the
+       * TLS library's "Generic error"). */
+      g_clear_error (&error);
+      g_set_error (&error, PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR, "Cannot push to the remote: %s",
+                   reason);
+    }
+  /* A remote may quote the credentials in its error (`remote error: …`):
+   * never passed on. */
+  if (error != NULL)
+    {
+      char *redacted = prd_integration_redact (PRD_INTEGRATION (self), error->message);
+
+      g_free (error->message);
+      error->message = redacted;
     }
 
   if (push->check_only)

@@ -17,7 +17,9 @@
  * it: the sockets of one watch read at most PRD_GIT_WATCH_MAX_READ bytes
  * between them, so that a remote that never stops cannot take the hub's
  * memory in the time its watchdog allows. (libssh2 reads an ssh:// remote's
- * descriptor itself, past this count.)
+ * descriptor itself, past this count.) Why a socket stopped is kept in the
+ * watch (prd_git_watch_dup_reason()): under TLS, libgit2 reports only the
+ * TLS library's "Generic error" in its place.
  */
 #define G_LOG_DOMAIN "prd-integration-git"
 
@@ -43,6 +45,7 @@ struct _PrdGitWatch
   gboolean aborted; /* guarded by lock */
   GArray *sockets;  /* (element-type int) guarded by lock */
   guint64 received; /* guarded by lock: bytes its sockets read */
+  char *reason;     /* (owned) (nullable) guarded by lock: why a socket stopped reading */
   int wake[2];      /* readable once aborted */
 };
 
@@ -89,6 +92,7 @@ prd_git_watch_unref (PrdGitWatch *watch)
   close (watch->wake[0]);
   close (watch->wake[1]);
   g_array_unref (watch->sockets);
+  g_free (watch->reason);
   g_mutex_clear (&watch->lock);
   g_free (watch);
 }
@@ -127,6 +131,20 @@ prd_git_watch_is_aborted (PrdGitWatch *watch)
   g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&watch->lock);
 
   return watch->aborted;
+}
+
+/**
+ * prd_git_watch_dup_reason:
+ *
+ * Returns: (transfer full) (nullable): why the hub stopped one of the
+ *   watch's sockets (a remote that sent too much), %NULL if it did not
+ */
+char *
+prd_git_watch_dup_reason (PrdGitWatch *watch)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&watch->lock);
+
+  return g_strdup (watch->reason);
 }
 
 /* ---- the stream ---- */
@@ -275,14 +293,22 @@ stream_connect (git_stream *base)
   return 0;
 }
 
-/* Counts @n more bytes read under @watch: FALSE past the limit. */
+#define TOO_MUCH \
+  "stopped: the remote sent more than " G_STRINGIFY (PRD_GIT_WATCH_MAX_READ_MIB) " MiB"
+
+/* Counts @n more bytes read under @watch: FALSE past the limit (and the
+ * watch keeps why). */
 static gboolean
 watch_count (PrdGitWatch *watch, gsize n)
 {
   g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&watch->lock);
 
   watch->received += n;
-  return watch->received <= PRD_GIT_WATCH_MAX_READ;
+  if (watch->received <= PRD_GIT_WATCH_MAX_READ)
+    return TRUE;
+  if (watch->reason == NULL)
+    watch->reason = g_strdup (TOO_MUCH);
+  return FALSE;
 }
 
 static ssize_t
@@ -299,8 +325,7 @@ stream_read (git_stream *base, void *data, size_t len)
       n = recv (stream->s, data, len, MSG_DONTWAIT);
       if (n >= 0 && stream->watch != NULL && !watch_count (stream->watch, n))
         {
-          git_error_set_str (GIT_ERROR_NET, "stopped: the remote sent more than " G_STRINGIFY (
-                                                PRD_GIT_WATCH_MAX_READ_MIB) " MiB");
+          git_error_set_str (GIT_ERROR_NET, TOO_MUCH);
           return -1;
         }
       if (n >= 0)

@@ -22,6 +22,7 @@ void prd_git_watch_begin (PrdGitWatch *watch);
 void prd_git_watch_end (PrdGitWatch *watch);
 void prd_git_watch_abort (PrdGitWatch *watch);
 gboolean prd_git_watch_is_aborted (PrdGitWatch *watch);
+char *prd_git_watch_dup_reason (PrdGitWatch *watch);
 void prd_git_watch_setup (void);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdGitWatch, prd_git_watch_unref)

@@ -1056,6 +1056,18 @@ export_done (GTask *task)
       g_strdup_printf ("export of %u stories of %s", export->stories->stories->len, export->prd_id);
 
   export->result = prd_jira_result_new ();
+  /* Jira's per-issue errors go to everyone in the room: never with a
+   * credential it quoted. */
+  for (guint i = 0; i < result->failures->len; i++)
+    {
+      JsonObject *failure = g_ptr_array_index (result->failures, i);
+      const char *message = object_string (failure, "message");
+      g_autofree char *redacted =
+          message != NULL ? prd_integration_redact (PRD_INTEGRATION (self), message) : NULL;
+
+      if (redacted != NULL)
+        json_object_set_string_member (failure, "message", redacted);
+    }
   if (result->errors > 0 && result->created + result->updated == 0 && result->failures->len > 0)
     {
       g_autoptr (GError) error =

@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The API key out of a provider's error text.
+ * Secrets out of what a remote service said.
  *
- * A provider, or a proxy in front of it, may quote the request's
- * `Authorization` header in its error: as it is, URL-encoded, escaped for
- * JSON or HTML, as the base64 of `Basic`, and, where the hub cut the text
- * (the error body is read up to a bound; a connection may break off), only
- * in part. The text reaches users, the job records and the log, so every
- * one of those spellings is replaced by PRD_OPENAI_REDACTED.
+ * A service (an AI provider, Jira, Craft.io, Mattermost, a git remote), or
+ * a proxy in front of it, may quote the request's credentials in its error:
+ * as they are, URL-encoded, escaped for JSON or HTML, as the base64 of
+ * `Basic`, and, where the hub cut the text (an error body is read up to a
+ * bound; a connection may break off), only in part. The text reaches users,
+ * job records, the activity feed and the log, so every one of those
+ * spellings is replaced by PRD_REDACTED.
  *
  * An escape may itself be escaped (a key URL-encoded twice, then quoted in
  * HTML): the characters of an escape are read through the layers below it,
- * up to PRD_OPENAI_REDACT_MAX_LAYERS.
+ * up to PRD_REDACT_MAX_LAYERS.
  *
  * It runs on error text only (at most the error body's bound), so it
  * matches by hand, one position at a time, decoding escapes as it goes,
@@ -19,13 +20,13 @@
  * no escape costs one comparison however many layers are read, and a text
  * with no escape at all (most) is read through one layer only.
  */
-#define G_LOG_DOMAIN "prd-ai"
+#define G_LOG_DOMAIN "prd-redact"
 
 #include "config.h"
 
 #include <string.h>
 
-#include "prd-openai-provider-private.h"
+#include "prd-redact.h"
 
 /* The base64 of the key, at each of the three places it can start in a
  * group of three bytes, and in both alphabets; then the same for the key
@@ -47,10 +48,10 @@ typedef struct
 {
   const char *p; /* (nullable) the position; %NULL: none yet */
   guint depth;
-  int chars[PRD_OPENAI_REDACT_MAX_LAYERS + 1];
-  gsize lens[PRD_OPENAI_REDACT_MAX_LAYERS + 1];
+  int chars[PRD_REDACT_MAX_LAYERS + 1];
+  gsize lens[PRD_REDACT_MAX_LAYERS + 1];
   /* reading that deep met the end of the text inside what may be an escape */
-  gboolean dangling[PRD_OPENAI_REDACT_MAX_LAYERS + 1];
+  gboolean dangling[PRD_REDACT_MAX_LAYERS + 1];
 } Layers;
 
 /* An escape's characters are read through the layers below it, and theirs
@@ -218,7 +219,7 @@ unescape (
 }
 
 /* What @p reads as through 0 to @depth layers of escapes (at most
- * PRD_OPENAI_REDACT_MAX_LAYERS), into @out: an escape at each layer is
+ * PRD_REDACT_MAX_LAYERS), into @out: an escape at each layer is
  * decoded where there is one; where there is none, the character is the one
  * of the layer below. */
 static void
@@ -262,7 +263,7 @@ read_char (Text *t, const char *p, guint depth, gsize *len, gboolean *dangling)
 {
   Layers layers;
 
-  g_assert (depth <= PRD_OPENAI_REDACT_MAX_LAYERS);
+  g_assert (depth <= PRD_REDACT_MAX_LAYERS);
   /* Every escape, however deep, starts with one of these bytes. */
   if (depth == 0 || !is_escape_start ((guchar) *p))
     {
@@ -286,7 +287,7 @@ read_char (Text *t, const char *p, guint depth, gsize *len, gboolean *dangling)
 }
 
 /* How many bytes from @p spell the key character @c: @c itself or an
- * escape of it, up to PRD_OPENAI_REDACT_MAX_LAYERS deep (read_layers());
+ * escape of it, up to PRD_REDACT_MAX_LAYERS deep (read_layers());
  * the deepest reading is tried first if @escapes_first (a `\` of the key,
  * say, is `\\` in JSON), else the shallowest. 0 if none; then *@dangling
  * says whether the text ends inside what may be an escape. */
@@ -314,7 +315,7 @@ spelling_length (Text *t, const char *p, char c, gboolean escapes_first, gboolea
 
 /* How many bytes from @p spell @want (@want_len characters of the key),
  * each character as spelling_length() allows. With @to_end, a text that
- * ends after at least PRD_OPENAI_REDACT_MIN_PARTIAL of them (a cut) counts
+ * ends after at least PRD_REDACT_MIN_PARTIAL of them (a cut) counts
  * too, and is taken to its end. 0 if neither. */
 static gsize
 key_match_once (Text *t,
@@ -344,8 +345,7 @@ key_match_once (Text *t,
 
       if (n == 0)
         {
-          if (to_end && (p + consumed == t->end || dangling) &&
-              matched >= PRD_OPENAI_REDACT_MIN_PARTIAL)
+          if (to_end && (p + consumed == t->end || dangling) && matched >= PRD_REDACT_MIN_PARTIAL)
             return (gsize) (t->end - p);
           return 0;
         }
@@ -374,7 +374,7 @@ plain_match (const char *p, const char *end, const char *want, gsize want_len, g
 
   if (avail >= want_len)
     return memcmp (p, want, want_len) == 0 ? want_len : 0;
-  if (to_end && avail >= PRD_OPENAI_REDACT_MIN_PARTIAL && memcmp (p, want, avail) == 0)
+  if (to_end && avail >= PRD_REDACT_MIN_PARTIAL && memcmp (p, want, avail) == 0)
     return avail;
   return 0;
 }
@@ -389,7 +389,7 @@ base64_core (const char *key, gsize key_len, gsize offset, gboolean url_safe)
   gsize start = (8 * offset + 5) / 6;
   gsize stop = 8 * (offset + key_len) / 6;
 
-  if (stop < start + PRD_OPENAI_REDACT_MIN_PARTIAL)
+  if (stop < start + PRD_REDACT_MIN_PARTIAL)
     return NULL;
   memcpy (bytes + offset, key, key_len);
   encoded = g_base64_encode (bytes, offset + key_len + 2);
@@ -415,12 +415,12 @@ any_match (const Redactor *r, Text *t, const char *p, gboolean to_end)
 }
 
 /* How many bytes at the start of the text are the end of a spelling of the
- * key, at least PRD_OPENAI_REDACT_MIN_PARTIAL characters of it: what is left
+ * key, at least PRD_REDACT_MIN_PARTIAL characters of it: what is left
  * of the key where the text was cut before it. The longest wins. */
 static gsize
 leading_suffix (const Redactor *r, Text *t, const char *text)
 {
-  for (gsize from = 1; from + PRD_OPENAI_REDACT_MIN_PARTIAL <= r->key_len; from++)
+  for (gsize from = 1; from + PRD_REDACT_MIN_PARTIAL <= r->key_len; from++)
     {
       gsize n = key_match (t, text, r->key + from, r->key_len - from, FALSE);
 
@@ -431,7 +431,7 @@ leading_suffix (const Redactor *r, Text *t, const char *text)
     {
       gsize len = r->base64_len[i];
 
-      for (gsize from = 1; from + PRD_OPENAI_REDACT_MIN_PARTIAL <= len; from++)
+      for (gsize from = 1; from + PRD_REDACT_MIN_PARTIAL <= len; from++)
         {
           gsize n = plain_match (text, t->end, r->base64[i] + from, len - from, FALSE);
 
@@ -443,26 +443,29 @@ leading_suffix (const Redactor *r, Text *t, const char *text)
 }
 
 /**
- * prd_openai_redact:
- * @text: what a provider said, or a message quoting it
- * @key: (nullable): the API key
+ * prd_redact:
+ * @text: what a service said, or a message quoting it
+ * @key: (nullable): the secret (an API key, a token, a password, a path)
  *
- * @text with every spelling of @key replaced by %PRD_OPENAI_REDACTED: the
+ * @text with every spelling of @key replaced by %PRD_REDACTED: the
  * key as it is (so `Bearer <key>` reads `Bearer [redacted]`), URL-encoded
  * (hex digits in either case, `+` for a space), JSON-escaped (`\uXXXX`,
  * `\/`), HTML-escaped (`&#NN;`, `&#xHH;`, `&amp;` …), any mix of those,
  * escapes escaped again (`%252B`, `&#37;2B`, `%5Cu002b`) up to
- * %PRD_OPENAI_REDACT_MAX_LAYERS layers, and the base64 of the bytes around
+ * %PRD_REDACT_MAX_LAYERS layers, and the base64 of the bytes around
  * the key or the URL-encoded key (`Basic`, in either alphabet) as far as it
  * depends on the key alone. At the end of @text the start of the key, at
  * its start the end of the key, in any of those spellings and at least
- * %PRD_OPENAI_REDACT_MIN_PARTIAL characters long, are replaced as well:
+ * %PRD_REDACT_MIN_PARTIAL characters long, are replaced as well:
  * that is what a cut leaves of it.
+ *
+ * A key shorter than %PRD_REDACT_MIN_PARTIAL characters is not looked for:
+ * it would blank ordinary words, and gives away next to nothing.
  *
  * Returns: (transfer full): the text
  */
 char *
-prd_openai_redact (const char *text, const char *key)
+prd_redact (const char *text, const char *key)
 {
   Redactor r = { 0 };
   g_autofree char *url_key = NULL;
@@ -473,7 +476,7 @@ prd_openai_redact (const char *text, const char *key)
 
   g_return_val_if_fail (text != NULL, NULL);
 
-  if (key == NULL || *key == '\0')
+  if (key == NULL || strlen (key) < PRD_REDACT_MIN_PARTIAL)
     return g_strdup (text);
   r.key = key;
   r.key_len = strlen (key);
@@ -503,13 +506,13 @@ prd_openai_redact (const char *text, const char *key)
 
       if (*q != '+' && is_escape_start ((guchar) *q) &&
           unescape (t, q, 0, (guchar) *q, 1, &n, &dangling) >= 0)
-        t->depth = PRD_OPENAI_REDACT_MAX_LAYERS;
+        t->depth = PRD_REDACT_MAX_LAYERS;
     }
   out = g_string_sized_new (end - text);
   p = text;
   if (key_match (t, p, r.key, r.key_len, FALSE) == 0 && (n = leading_suffix (&r, t, p)) > 0)
     {
-      g_string_append (out, PRD_OPENAI_REDACTED);
+      g_string_append (out, PRD_REDACTED);
       p += n;
     }
   while (p < end)
@@ -517,7 +520,7 @@ prd_openai_redact (const char *text, const char *key)
       n = any_match (&r, t, p, TRUE);
       if (n > 0)
         {
-          g_string_append (out, PRD_OPENAI_REDACTED);
+          g_string_append (out, PRD_REDACTED);
           p += n;
         }
       else
@@ -527,4 +530,50 @@ prd_openai_redact (const char *text, const char *key)
   for (guint i = 0; i < N_BASE64_FORMS; i++)
     g_free (r.base64[i]);
   return g_string_free (out, FALSE);
+}
+
+static int
+longest_first (gconstpointer a, gconstpointer b)
+{
+  gsize la = strlen (*(const char *const *) a);
+  gsize lb = strlen (*(const char *const *) b);
+
+  return la > lb ? -1 : la < lb ? 1 : 0;
+}
+
+/**
+ * prd_redact_all:
+ * @text: what a service said, or a message quoting it
+ * @secrets: (nullable) (element-type utf8): the secrets
+ *
+ * @text with every spelling of each of @secrets replaced, as prd_redact()
+ * does, the longest secret first (so that a secret which contains another,
+ * a webhook URL and its path, is replaced whole).
+ *
+ * Returns: (transfer full): the text
+ */
+char *
+prd_redact_all (const char *text, GPtrArray *secrets)
+{
+  g_autoptr (GPtrArray) sorted = NULL;
+  char *out;
+
+  g_return_val_if_fail (text != NULL, NULL);
+
+  out = g_strdup (text);
+  if (secrets == NULL || secrets->len == 0)
+    return out;
+  /* (not g_ptr_array_copy(): the copy would free the secrets too) */
+  sorted = g_ptr_array_sized_new (secrets->len);
+  for (guint i = 0; i < secrets->len; i++)
+    g_ptr_array_add (sorted, g_ptr_array_index (secrets, i));
+  g_ptr_array_sort (sorted, longest_first);
+  for (guint i = 0; i < sorted->len; i++)
+    {
+      char *next = prd_redact (out, g_ptr_array_index (sorted, i));
+
+      g_free (out);
+      out = next;
+    }
+  return out;
 }
