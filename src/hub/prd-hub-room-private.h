@@ -95,6 +95,7 @@ JsonNode *prd_hub_room_build_initial_state (PrdHubRoom *self);
 const char *prd_hub_room_get_full_sync (PrdHubRoom *self, gsize *out_len);
 void prd_hub_room_close (PrdHubRoom *self, const char *event, JsonNode *payload);
 void prd_hub_room_set_info (PrdHubRoom *self, const char *title, gboolean archived);
+void prd_hub_room_set_version (PrdHubRoom *self, const char *version);
 
 /* The content-update a committed operation is broadcast with: written
  * directly (every update), or as a tree (a batch-update's entry). */

@@ -645,8 +645,8 @@ prd_hub_room_registry_set_version (PrdHubRoomRegistry *self,
   g_return_if_fail (PRD_IS_HUB_ROOM_REGISTRY (self));
 
   room = g_hash_table_lookup (self->rooms, prd_id);
-  if (room != NULL && prd_hub_room_get_document (room) != NULL)
-    prd_document_set_version (prd_hub_room_get_document (room), version);
+  if (room != NULL)
+    prd_hub_room_set_version (room, version);
 }
 
 /**

@@ -126,6 +126,11 @@ struct _PrdHubRoom
   PrdSioSocket *joining; /* (unowned) during prd_room_add_member() */
   guint holds;           /* prd_hub_room_hold() */
   gboolean archived;     /* read-only: joins get view mode, writes are refused */
+  /* What the store changed while the document was being built from what
+   * it had read before (applied over it once built). */
+  gboolean changed_archived;
+  char *changed_title;   /* (owned) (nullable) */
+  char *changed_version; /* (owned) (nullable) */
   /* The encodedState of the last initial state and the CRDT's state vector
    * it encodes: joins and full syncs with no operation integrated in
    * between share one encoding (a large PRD's takes tens of ms). */
@@ -258,6 +263,8 @@ prd_hub_room_finalize (GObject *object)
   g_clear_pointer (&room->initial_committed, g_array_unref);
   g_clear_pointer (&room->initial_vector, g_array_unref);
   g_free (room->initial_version);
+  g_free (room->changed_title);
+  g_free (room->changed_version);
   g_clear_pointer (&room->holders, g_hash_table_unref);
 
   G_OBJECT_CLASS (prd_hub_room_parent_class)->finalize (object);
@@ -704,7 +711,16 @@ on_built (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   room->last_seq = stored->info->last_seq;
   room->state_bytes = stored->snapshot != NULL ? g_bytes_get_size (stored->snapshot) : 0;
-  room->archived = stored->info->archived_at != 0;
+  /* A PATCH or a new version recorded while the document was built
+   * is newer than what the store had read. */
+  if (!room->changed_archived)
+    room->archived = stored->info->archived_at != 0;
+  if (room->changed_title != NULL)
+    prd_document_set_title (room->document, room->changed_title);
+  if (room->changed_version != NULL)
+    prd_document_set_version (room->document, room->changed_version);
+  g_clear_pointer (&room->changed_title, g_free);
+  g_clear_pointer (&room->changed_version, g_free);
   prd_store_list_sites_async (room->registry->store, room->prd_id, room->registry->cancellable,
                               on_sites_listed, g_object_ref (room));
 }
@@ -995,8 +1011,32 @@ void
 prd_hub_room_set_info (PrdHubRoom *room, const char *title, gboolean archived)
 {
   room->archived = archived;
-  if (room->document != NULL && title != NULL)
+  if (room->document == NULL)
+    {
+      /* Loading: the store's read may be older than this. */
+      room->changed_archived = TRUE;
+      if (title != NULL)
+        {
+          g_free (room->changed_title);
+          room->changed_title = g_strdup (title);
+        }
+      return;
+    }
+  if (title != NULL)
     prd_document_set_title (room->document, title);
+}
+
+/* The PRD has a new version (recorded in the store). */
+void
+prd_hub_room_set_version (PrdHubRoom *room, const char *version)
+{
+  if (room->document != NULL)
+    prd_document_set_version (room->document, version);
+  else
+    {
+      g_free (room->changed_version);
+      room->changed_version = g_strdup (version);
+    }
 }
 
 /* The CRDT's encoded state in base64, encoded again only when an operation

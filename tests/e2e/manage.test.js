@@ -397,3 +397,66 @@ test('GET /api/prds: the default page is 100 PRDs, the rest on the next page', a
     await hub.stop();
   }
 });
+
+// A room's document is rebuilt on a worker thread from what the store read;
+// a PATCH answered meanwhile is newer than that read and must win: the
+// joins after it see its title and archived state, and an archived PRD
+// takes no edit. (The build of this PRD, 2,000 deletes in its update log,
+// takes long enough that some PATCHes land during it.)
+test('a PATCH answered while the room is being opened is what the room keeps', async () => {
+  const hub = await startHub({
+    config: '[collab]\nbatch-threshold = 0\nempty-room-grace = 0\nsnapshot-every = 1000000\n' +
+      '[rate-limit]\ncollab = 1000000/10\nrest = 100000/60\n',
+  });
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const admin = tok('owner', { role: 'admin' });
+  try {
+    const prdId = await createPrd(hub, 'Big', 'x'.repeat(100000));
+    const a = await client(hub, user('user_a'));
+    const j = await join(a, prdId);
+    let v = j.vector;
+    for (let i = 0; i < 2000; i += 200) {
+      const batch = [];
+      for (let k = i; k < i + 200; k++) {
+        v = bump(v, j.siteId);
+        batch.push(request(a, 'content-update', {
+          prdId, operation: { type: 'delete', position: (k * 37) % 90000, length: 1 }, stateVector: v,
+        }));
+      }
+      for (const ack of await Promise.all(batch)) assert.equal(ack.ok, true, JSON.stringify(ack));
+    }
+    await request(a, 'leave-prd', { prdId });
+    a.close();
+
+    for (let trial = 0; trial < 6; trial++) {
+      await sleep(300); // the room closes (empty-room-grace = 0)
+      const archived = trial % 2 === 0;
+      const title = `Title ${trial}`;
+      const b = await client(hub, user('user_b'));
+      const joining = join(b, prdId);
+      await sleep(trial * 2);
+      const patched = await rest(hub, 'PATCH', `/api/prds/${prdId}`,
+        { body: { archived, title }, tok: admin });
+      assert.equal(patched.status, 200, patched.text);
+      const jb = await joining;
+      if (jb.joined.mode === 'edit') {
+        const ack = await request(b, 'content-update', {
+          prdId, operation: { type: 'insert', position: 0, content: 'Z' },
+          stateVector: bump(jb.vector, jb.siteId),
+        });
+        if (archived) assert.equal(ack.error?.code, 'FORBIDDEN', `trial ${trial}: ${JSON.stringify(ack)}`);
+      }
+      const c = await client(hub, user('user_c'));
+      const jc = await join(c, prdId);
+      assert.equal(jc.joined.archived, archived, `trial ${trial}`);
+      assert.equal(jc.joined.mode, archived ? 'view' : 'edit', `trial ${trial}`);
+      assert.equal(jc.joined.title, title, `trial ${trial}`);
+      await request(c, 'leave-prd', { prdId });
+      await request(b, 'leave-prd', { prdId });
+      b.close();
+      c.close();
+    }
+  } finally {
+    await hub.stop();
+  }
+});
