@@ -870,13 +870,38 @@ test_disconnect (void)
       prd_dbus_hub1_call_disconnect_session_sync (t.proxy, bob_id, too_long, NULL, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
   g_clear_error (&error);
-  g_assert_true (
-      prd_dbus_hub1_call_disconnect_session_sync (t.proxy, bob_id, "Maintenance", NULL, &error));
+  /* A control character (a forged log line, an escape sequence, C1) is
+   * refused and Bob stays; a tab is text. */
+  {
+    const char *const forged[] = { "Maintenance\nprd-hub-dbus-Message: forged", "a\rb",
+                                   "\x1b[31mred",
+                                   "a\xc2\x9b"
+                                   "b",
+                                   "a\x7f" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (forged); i++)
+      {
+        g_assert_false (
+            prd_dbus_hub1_call_disconnect_session_sync (t.proxy, bob_id, forged[i], NULL, &error));
+        g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+        g_assert_nonnull (strstr (error->message, "control characters"));
+        g_clear_error (&error);
+      }
+  }
+  {
+    g_autoptr (GVariant) still = list_sessions ();
+    g_autoptr (GVariant) bob_still = find_session (still, "bob");
+
+    g_assert_nonnull (bob_still);
+  }
+
+  g_assert_true (prd_dbus_hub1_call_disconnect_session_sync (t.proxy, bob_id, "Maintenance\tnow",
+                                                             NULL, &error));
   g_assert_no_error (error);
   /* Bob is told why, then disconnected from the namespace. */
   closed = prd_test_client_wait_event (t.bob, "session-closed");
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (closed), "message"), ==,
-                   "Maintenance");
+                   "Maintenance\tnow");
   g_assert_true (json_object_has_member (json_node_get_object (closed), "timestamp"));
   disconnect = prd_test_client_take_message (t.bob, "41/prds");
   g_assert_cmpstr (disconnect, ==, "41/prds,");

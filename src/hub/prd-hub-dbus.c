@@ -736,6 +736,19 @@ disconnect_session (PrdHubDbus *self, GDBusMethodInvocation *invocation)
       return_error (invocation, PRD_ERROR_INVALID_PAYLOAD, message);
       return;
     }
+  /* The reason goes into the log and to the client: a line break would
+   * forge a log line, an escape sequence would reach a terminal. */
+  for (const char *p = reason; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (g_unichar_iscntrl (c) && c != '\t')
+        {
+          return_error (invocation, PRD_ERROR_INVALID_PAYLOAD,
+                        "The reason must hold no control characters other than tab");
+          return;
+        }
+    }
   socket = find_socket (self, id);
   if (socket == NULL)
     {
