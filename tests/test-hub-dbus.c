@@ -806,6 +806,11 @@ test_integrations (void)
       prd_dbus_hub1_call_test_integration_sync (t.proxy, "", "jira", &result, NULL, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
   g_clear_error (&error);
+  /* Not an organization id (docs/dbus.md lists InvalidId). */
+  g_assert_false (
+      prd_dbus_hub1_call_test_integration_sync (t.proxy, "org\tA", "jira", &result, NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_ID);
+  g_clear_error (&error);
   /* A long service id is cut at a character in the message. */
   g_assert_false (
       prd_dbus_hub1_call_test_integration_sync (t.proxy, "org_a", long_id, &result, NULL, &error));
