@@ -24,6 +24,7 @@
 #include "ai-test-server.h"
 #include "prd-admin-application.h"
 #include "prd-admin-chart.h"
+#include "prd-admin-columns.h"
 #include "prd-admin-record.h"
 #include "prd-admin-window.h"
 #include "prd-error.h"
@@ -720,6 +721,11 @@ test_integrations (void)
   g_assert_cmpuint (prd_admin_integrations_page_get_n_refreshes (page), >=, 1);
   g_assert_cmpuint (g_list_model_get_n_items (model), ==, 0);
   g_assert_cmpstr (inner_stack_page (GTK_WIDGET (page)), ==, "empty");
+  /* The hub's status words are shown as words for people, translated
+   * (po/de.po has them: the po-de test). */
+  g_assert_cmpstr (prd_admin_word ("connected"), ==, "Connected");
+  g_assert_cmpstr (prd_admin_word ("error"), ==, "Error");
+  g_assert_cmpstr (prd_admin_word ("disconnected"), ==, "Disconnected");
 
   /* A burst of IntegrationStatusChanged while a listing is in flight asks
    * for one listing more after it, not one per signal (a cancelled call
@@ -817,7 +823,7 @@ test_markup (void)
   GSList *uris;
   gpointer eve_cond[] = { session_model, "name", MARKUP_NAME, "organization", "R&D" };
   const char *row_title = "Jira — " MARKUP_ORG;
-  const char *toast = "Jira — " MARKUP_ORG ": error";
+  const char *toast = "Jira — " MARKUP_ORG ": Error";
   const char *disconnected = MARKUP_NAME " was disconnected";
 
   /* The overview's rows that carry the hub's words are not markup. */
@@ -950,7 +956,7 @@ test_integration_slow (void)
   g_autofree char *base_url_arg = NULL;
   static const char myself[] = "{\"accountId\":\"a-1\",\"displayName\":\"Bot\"}";
   const char *row_title = "Jira — org_slow";
-  const char *toast = "Jira — org_slow: connected";
+  const char *toast = "Jira — org_slow: Connected";
   SoupServerMessage *msg;
   GSList *uris;
 
@@ -1012,7 +1018,7 @@ test_integration_slow (void)
   soup_server_message_unpause (msg);
   wait_until (toast_cond, (gpointer) toast, "the toast of the test");
   wait_until (no_toast_cond, "Testing…", "the row to show the result");
-  wait_until (label_containing_cond, "connected · last success", "the row's new status");
+  wait_until (label_containing_cond, "Connected · last success", "the row's new status");
   g_dbus_proxy_set_default_timeout (proxy, -1);
   g_assert_cmpuint (dismiss_toasts (GTK_WIDGET (t.window)), >=, 1);
   wait_until (no_toast_cond, (gpointer) toast, "the toast to go");

@@ -79,7 +79,7 @@ create_row (gpointer item, gpointer user_data)
   g_autofree char *last_success =
       prd_admin_time_to_string (prd_admin_record_get_int (record, "last-success"));
   g_autofree char *title = NULL;
-  g_autoptr (GString) subtitle = g_string_new (status);
+  g_autoptr (GString) subtitle = g_string_new (prd_admin_word (status));
   g_autofree char *key = test_key (organization, service);
   gboolean testing = g_hash_table_contains (self->testing, key);
   GtkWidget *row = adw_action_row_new ();
@@ -233,8 +233,8 @@ on_tested (GObject *source, GAsyncResult *result, gpointer user_data)
       const char *state = "";
 
       g_variant_lookup (status, "status", "&s", &state);
-      /* Translators: a toast: "Jira — org_1: ok" */
-      title = g_strdup_printf (_ ("%s: %s"), test->title, state);
+      /* Translators: a toast: "Jira — org_1: Connected" */
+      title = g_strdup_printf (_ ("%s: %s"), test->title, prd_admin_word (state));
       list_integrations (test->self);
     }
   else
