@@ -24,6 +24,7 @@
 #include "ai-test-server.h"
 #include "prd-admin-application.h"
 #include "prd-admin-chart.h"
+#include "prd-admin-columns.h"
 #include "prd-admin-record.h"
 #include "prd-admin-window.h"
 #include "prd-error.h"
@@ -681,16 +682,71 @@ test_jobs_cap (void)
   g_assert_null (find_record (model, "id", "fake-100"));
 }
 
+/* Counts the ListIntegrations calls the app sends (in the bus's worker
+ * thread). */
+static GDBusMessage *
+count_list_integrations (GDBusConnection *connection,
+                         GDBusMessage *message,
+                         gboolean incoming,
+                         gpointer user_data)
+{
+  if (!incoming && g_dbus_message_get_message_type (message) == G_DBUS_MESSAGE_TYPE_METHOD_CALL &&
+      g_strcmp0 (g_dbus_message_get_member (message), "ListIntegrations") == 0)
+    g_atomic_int_inc ((int *) user_data);
+  return message;
+}
+
+static gboolean
+n_refreshes_cond (gpointer data)
+{
+  gpointer *args = data;
+
+  return prd_admin_integrations_page_get_n_refreshes (args[0]) >= GPOINTER_TO_UINT (args[1]);
+}
+
 static void
 test_integrations (void)
 {
   PrdAdminIntegrationsPage *page = prd_admin_window_get_integrations_page (t.window);
   GListModel *model = prd_admin_integrations_page_get_model (page);
+  PrdDbusHub1 *proxy =
+      prd_admin_client_get_proxy (prd_admin_application_get_client (t.app)); /* (transfer none) */
+  GDBusConnection *connection = g_dbus_proxy_get_connection (G_DBUS_PROXY (proxy));
+  guint n_refreshes;
+  /* Static: a filter may still run, in the worker, after its removal. */
+  static int calls;
+  guint filter;
 
   prd_admin_window_show_page (t.window, "integrations");
   g_assert_cmpuint (prd_admin_integrations_page_get_n_refreshes (page), >=, 1);
   g_assert_cmpuint (g_list_model_get_n_items (model), ==, 0);
   g_assert_cmpstr (inner_stack_page (GTK_WIDGET (page)), ==, "empty");
+  /* The hub's status words are shown as words for people, translated
+   * (po/de.po has them: the po-de test). */
+  g_assert_cmpstr (prd_admin_word ("connected"), ==, "Connected");
+  g_assert_cmpstr (prd_admin_word ("error"), ==, "Error");
+  g_assert_cmpstr (prd_admin_word ("disconnected"), ==, "Disconnected");
+
+  /* A burst of IntegrationStatusChanged while a listing is in flight asks
+   * for one listing more after it, not one per signal (a cancelled call
+   * still costs the hub its work). */
+  g_atomic_int_set (&calls, 0);
+  filter = g_dbus_connection_add_filter (connection, count_list_integrations, &calls, NULL);
+  n_refreshes = prd_admin_integrations_page_get_n_refreshes (page);
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autoptr (GVariant) status = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
+
+      g_signal_emit_by_name (proxy, "integration-status-changed", status);
+    }
+  wait_until (n_refreshes_cond, (gpointer[]){ page, GUINT_TO_POINTER (n_refreshes + 1) },
+              "the first listing");
+  g_assert_cmpint (g_atomic_int_get (&calls), <=, 2);
+  wait_until (n_refreshes_cond, (gpointer[]){ page, GUINT_TO_POINTER (n_refreshes + 2) },
+              "the listing after the burst");
+  g_assert_cmpint (g_atomic_int_get (&calls), ==, 2);
+  g_dbus_connection_remove_filter (connection, filter);
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, 0);
   g_assert_true (shows_label (GTK_WIDGET (page), "No Integrations"));
   save_screenshot (GTK_WIDGET (t.window), "integrations");
 
@@ -767,7 +823,7 @@ test_markup (void)
   GSList *uris;
   gpointer eve_cond[] = { session_model, "name", MARKUP_NAME, "organization", "R&D" };
   const char *row_title = "Jira — " MARKUP_ORG;
-  const char *toast = "Jira — " MARKUP_ORG ": error";
+  const char *toast = "Jira — " MARKUP_ORG ": Error";
   const char *disconnected = MARKUP_NAME " was disconnected";
 
   /* The overview's rows that carry the hub's words are not markup. */
@@ -900,7 +956,7 @@ test_integration_slow (void)
   g_autofree char *base_url_arg = NULL;
   static const char myself[] = "{\"accountId\":\"a-1\",\"displayName\":\"Bot\"}";
   const char *row_title = "Jira — org_slow";
-  const char *toast = "Jira — org_slow: connected";
+  const char *toast = "Jira — org_slow: Connected";
   SoupServerMessage *msg;
   GSList *uris;
 
@@ -962,7 +1018,7 @@ test_integration_slow (void)
   soup_server_message_unpause (msg);
   wait_until (toast_cond, (gpointer) toast, "the toast of the test");
   wait_until (no_toast_cond, "Testing…", "the row to show the result");
-  wait_until (label_containing_cond, "connected · last success", "the row's new status");
+  wait_until (label_containing_cond, "Connected · last success", "the row's new status");
   g_dbus_proxy_set_default_timeout (proxy, -1);
   g_assert_cmpuint (dismiss_toasts (GTK_WIDGET (t.window)), >=, 1);
   wait_until (no_toast_cond, (gpointer) toast, "the toast to go");

@@ -14,6 +14,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
@@ -805,6 +806,11 @@ test_integrations (void)
       prd_dbus_hub1_call_test_integration_sync (t.proxy, "", "jira", &result, NULL, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
   g_clear_error (&error);
+  /* Not an organization id (docs/dbus.md lists InvalidId). */
+  g_assert_false (
+      prd_dbus_hub1_call_test_integration_sync (t.proxy, "org\tA", "jira", &result, NULL, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_ID);
+  g_clear_error (&error);
   /* A long service id is cut at a character in the message. */
   g_assert_false (
       prd_dbus_hub1_call_test_integration_sync (t.proxy, "org_a", long_id, &result, NULL, &error));
@@ -869,14 +875,38 @@ test_disconnect (void)
       prd_dbus_hub1_call_disconnect_session_sync (t.proxy, bob_id, too_long, NULL, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
   g_clear_error (&error);
+  /* A control character (a forged log line, an escape sequence, C1) is
+   * refused and Bob stays; a tab is text. */
+  {
+    const char *const forged[] = { "Maintenance\nprd-hub-dbus-Message: forged", "a\rb",
+                                   "\x1b[31mred",
+                                   "a\xc2\x9b"
+                                   "b",
+                                   "a\x7f" };
 
-  g_assert_true (
-      prd_dbus_hub1_call_disconnect_session_sync (t.proxy, bob_id, "Maintenance", NULL, &error));
+    for (guint i = 0; i < G_N_ELEMENTS (forged); i++)
+      {
+        g_assert_false (
+            prd_dbus_hub1_call_disconnect_session_sync (t.proxy, bob_id, forged[i], NULL, &error));
+        g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
+        g_assert_nonnull (strstr (error->message, "control characters"));
+        g_clear_error (&error);
+      }
+  }
+  {
+    g_autoptr (GVariant) still = list_sessions ();
+    g_autoptr (GVariant) bob_still = find_session (still, "bob");
+
+    g_assert_nonnull (bob_still);
+  }
+
+  g_assert_true (prd_dbus_hub1_call_disconnect_session_sync (t.proxy, bob_id, "Maintenance\tnow",
+                                                             NULL, &error));
   g_assert_no_error (error);
   /* Bob is told why, then disconnected from the namespace. */
   closed = prd_test_client_wait_event (t.bob, "session-closed");
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (closed), "message"), ==,
-                   "Maintenance");
+                   "Maintenance\tnow");
   g_assert_true (json_object_has_member (json_node_get_object (closed), "timestamp"));
   disconnect = prd_test_client_take_message (t.bob, "41/prds");
   g_assert_cmpstr (disconnect, ==, "41/prds,");
@@ -920,6 +950,130 @@ test_no_session_bus (void)
   g_free (log);
   log = hub_process_read_stderr (hub);
   g_assert_cmpuint (count_occurrences (log, "No D-Bus session bus"), ==, 1);
+}
+
+/* Runs `gdbus call` on the bus at @address (as uid 65534 when @nobody) and
+ * returns what it printed, output and errors; @ok tells whether it
+ * succeeded. */
+static char *
+gdbus_call (const char *address, gboolean nobody, gboolean *ok, const char *method, ...)
+{
+  g_autoptr (GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GError) error = NULL;
+  char *out = NULL;
+  const char *arg;
+  va_list args;
+
+  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", address, TRUE);
+  if (nobody)
+    {
+      g_ptr_array_add (argv, "setpriv");
+      g_ptr_array_add (argv, "--reuid=65534");
+      g_ptr_array_add (argv, "--regid=65534");
+      g_ptr_array_add (argv, "--clear-groups");
+    }
+  g_ptr_array_add (argv, "gdbus");
+  g_ptr_array_add (argv, "call");
+  g_ptr_array_add (argv, "--session");
+  g_ptr_array_add (argv, "--dest");
+  g_ptr_array_add (argv, BUS_NAME);
+  g_ptr_array_add (argv, "--object-path");
+  g_ptr_array_add (argv, BUS_PATH);
+  g_ptr_array_add (argv, "--method");
+  g_ptr_array_add (argv, (gpointer) method);
+  va_start (args, method);
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+  process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_communicate_utf8 (process, NULL, NULL, &out, NULL, &error));
+  g_assert_no_error (error);
+  *ok = g_subprocess_get_if_exited (process) && g_subprocess_get_exit_status (process) == 0;
+  return out;
+}
+
+/* A caller of another uid gets FORBIDDEN for every call, the methods and
+ * reading the properties (org.freedesktop.DBus.Properties.Get and GetAll),
+ * while the hub's own user reads them. A session bus admits only its
+ * user, so this needs a bus of its own that admits everyone, and root to
+ * call as uid 65534 (setpriv). */
+static void
+test_other_uid (void)
+{
+  g_autofree char *conf_path = g_build_filename (t.tmp_dir, "otheruid-bus.conf", NULL);
+  static const char conf[] =
+      "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\" "
+      "\"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+      "<busconfig><type>session</type><listen>unix:tmpdir=/tmp</listen>"
+      "<auth>EXTERNAL</auth><policy context=\"default\"><allow user=\"*\"/>"
+      "<allow send_destination=\"*\"/><allow receive_sender=\"*\"/><allow own=\"*\"/>"
+      "</policy></busconfig>\n";
+  g_autoptr (GSubprocess) bus = NULL;
+  g_autoptr (GDataInputStream) bus_out = NULL;
+  g_autoptr (HubProcess) hub = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *saved = g_strdup (g_getenv ("DBUS_SESSION_BUS_ADDRESS"));
+  const char *const methods[][3] = {
+    { "org.freedesktop.DBus.Properties.GetAll", "org.prdtool.Hub1", NULL },
+    { "org.freedesktop.DBus.Properties.Get", "org.prdtool.Hub1", "Version" },
+    { "org.prdtool.Hub1.ListSessions", NULL, NULL },
+    { "org.prdtool.Hub1.ListIntegrations", NULL, NULL },
+  };
+  g_autofree char *setpriv = g_find_program_in_path ("setpriv");
+  g_autofree char *dbus_daemon = g_find_program_in_path ("dbus-daemon");
+  g_autofree char *gdbus = g_find_program_in_path ("gdbus");
+  gboolean ok = FALSE;
+
+  if (getuid () != 0 || setpriv == NULL || dbus_daemon == NULL || gdbus == NULL)
+    {
+      g_test_skip ("needs root, setpriv, dbus-daemon and gdbus to call as another uid");
+      return;
+    }
+  g_assert_true (g_file_set_contents (conf_path, conf, -1, &error));
+  g_assert_no_error (error);
+  bus = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, "dbus-daemon", "--nofork",
+                          "--print-address=1", "--config-file", conf_path, NULL);
+  g_assert_no_error (error);
+  bus_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (bus));
+  address = g_data_input_stream_read_line_utf8 (bus_out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (address);
+
+  g_setenv ("DBUS_SESSION_BUS_ADDRESS", address, TRUE);
+  hub = hub_spawn ("other-uid", FALSE, NULL);
+  g_setenv ("DBUS_SESSION_BUS_ADDRESS", saved, TRUE);
+  /* The hub's own user: served once the hub owns the name. */
+  for (gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;;)
+    {
+      g_autofree char *out = gdbus_call (address, FALSE, &ok, methods[0][0], methods[0][1], NULL);
+
+      if (ok)
+        {
+          g_assert_nonnull (strstr (out, "'Version'"));
+          break;
+        }
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      run_for (50);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
+    {
+      g_autofree char *out =
+          gdbus_call (address, TRUE, &ok, methods[i][0], methods[i][1], methods[i][2], NULL);
+
+      g_test_message ("%s as uid 65534: %s", methods[i][0], out);
+      g_assert_false (ok);
+      g_assert_nonnull (strstr (out, "org.prdtool.Hub1.Error.Forbidden"));
+      g_assert_null (strstr (out, "Version"));
+    }
+  hub_process_stop (hub);
+  g_subprocess_force_exit (bus);
+  g_assert_true (g_subprocess_wait (bus, NULL, NULL));
 }
 
 /* --no-dbus stays off the bus; a second hub leaves the name to the first. */
@@ -1185,6 +1339,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/dbus/disconnect", test_disconnect);
   g_test_add_func ("/prd/dbus/no-session-bus", test_no_session_bus);
   g_test_add_func ("/prd/dbus/no-dbus-and-name-taken", test_no_dbus_and_name_taken);
+  g_test_add_func ("/prd/dbus/other-uid", test_other_uid);
   g_test_add_func ("/prd/dbus/check-retired", test_check_retired);
   g_test_add_func ("/prd/dbus/stop", test_stop);
   status = g_test_run ();

@@ -36,7 +36,7 @@ typedef struct
 /**
  * prd_admin_word:
  * @value: a word the hub sends: a state, a mode, a presence status, a
- *   transport, a role
+ *   transport, a role, an integration's status
  *
  * Returns: (transfer none): @value for people, translated; @value itself
  *   when it is not one of them
@@ -56,7 +56,8 @@ prd_admin_word (const char *value)
     { "editing", N_ ("Editing") },     { "ai-prompting", N_ ("Asking the AI") },
     { "websocket", N_ ("WebSocket") }, { "polling", N_ ("Long-polling") },
     { "viewer", N_ ("Viewer") },       { "editor", N_ ("Editor") },
-    { "admin", N_ ("Admin") },
+    { "admin", N_ ("Admin") },         { "connected", N_ ("Connected") },
+    { "error", N_ ("Error") },         { "disconnected", N_ ("Disconnected") },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (words); i++)

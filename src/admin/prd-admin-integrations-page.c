@@ -3,7 +3,10 @@
  * PrdAdminIntegrationsPage: one row per organization and configured
  * service (Jira, Mattermost, Craft.io, git remotes) with its status, last
  * error and last success, and a "Test Now" button (`integrations.test`).
- * Listed when the hub appears and again on IntegrationStatusChanged. While
+ * Listed when the hub appears and again on IntegrationStatusChanged, one
+ * listing at a time: signals that come while one is in flight ask for one
+ * more after it (a burst of status changes is a few listings, not one per
+ * signal: cancelling a D-Bus call does not stop the hub's work). While
  * the hub has no integration configured, an empty state says so.
  *
  * A test waits for the hub's answer however long the check takes (without
@@ -31,7 +34,8 @@ struct _PrdAdminIntegrationsPage
   GtkListBox *list_box;
 
   PrdDbusHub1 *proxy;             /* (owned) (nullable) */
-  GCancellable *cancellable;      /* (owned) (nullable) */
+  GCancellable *cancellable;      /* (owned) (nullable): the listing in flight */
+  gboolean again;                 /* list again when the listing in flight is done */
   GCancellable *test_cancellable; /* (owned) (nullable): the tests of this proxy */
   GHashTable *testing;            /* (owned) (element-type utf8): test_key() of rows under test */
   GListStore *store;              /* (owned) (element-type PrdAdminRecord) */
@@ -75,7 +79,7 @@ create_row (gpointer item, gpointer user_data)
   g_autofree char *last_success =
       prd_admin_time_to_string (prd_admin_record_get_int (record, "last-success"));
   g_autofree char *title = NULL;
-  g_autoptr (GString) subtitle = g_string_new (status);
+  g_autoptr (GString) subtitle = g_string_new (prd_admin_word (status));
   g_autofree char *key = test_key (organization, service);
   gboolean testing = g_hash_table_contains (self->testing, key);
   GtkWidget *row = adw_action_row_new ();
@@ -139,6 +143,8 @@ update_stack (PrdAdminIntegrationsPage *self)
       self->stack, g_list_model_get_n_items (G_LIST_MODEL (self->store)) > 0 ? "list" : "empty");
 }
 
+static void list_integrations (PrdAdminIntegrationsPage *self);
+
 static void
 on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -153,22 +159,31 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
         return;
       g_clear_object (&self->cancellable);
       g_debug ("ListIntegrations: %s", error->message);
+      /* A change came meanwhile: the next listing may well succeed. */
+      if (self->again)
+        list_integrations (self);
       return;
     }
   g_clear_object (&self->cancellable);
   prd_admin_store_replace (self->store, integrations);
   self->n_refreshes++;
   update_stack (self);
+  if (self->again)
+    list_integrations (self);
 }
 
+/* One listing at a time; a change meanwhile lists once more after it. */
 static void
 list_integrations (PrdAdminIntegrationsPage *self)
 {
   if (self->proxy == NULL)
     return;
   if (self->cancellable != NULL)
-    g_cancellable_cancel (self->cancellable);
-  g_clear_object (&self->cancellable);
+    {
+      self->again = TRUE;
+      return;
+    }
+  self->again = FALSE;
   self->cancellable = g_cancellable_new ();
   prd_dbus_hub1_call_list_integrations (self->proxy, self->cancellable, on_listed, self);
 }
@@ -218,8 +233,8 @@ on_tested (GObject *source, GAsyncResult *result, gpointer user_data)
       const char *state = "";
 
       g_variant_lookup (status, "status", "&s", &state);
-      /* Translators: a toast: "Jira — org_1: ok" */
-      title = g_strdup_printf (_ ("%s: %s"), test->title, state);
+      /* Translators: a toast: "Jira — org_1: Connected" */
+      title = g_strdup_printf (_ ("%s: %s"), test->title, prd_admin_word (state));
       list_integrations (test->self);
     }
   else
@@ -322,6 +337,7 @@ prd_admin_integrations_page_set_proxy (PrdAdminIntegrationsPage *self, PrdDbusHu
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  self->again = FALSE;
   if (self->test_cancellable != NULL)
     g_cancellable_cancel (self->test_cancellable);
   g_clear_object (&self->test_cancellable);

@@ -22,9 +22,11 @@
  * The timer runs only while something may change: connections are open,
  * jobs are queued or running, or the last tick had something to say.
  *
- * Callers: the session bus admits only the hub's own user; every method
- * asks the bus for the caller's uid anyway before it acts (FORBIDDEN
- * otherwise).
+ * Callers: the session bus admits only the hub's own user; every call
+ * (methods, and reading the properties) asks the bus for the caller's uid
+ * anyway before it is served, in the skeleton's g-authorize-method
+ * (FORBIDDEN otherwise). Signals are broadcast: the bus decides who
+ * receives them.
  *
  * TestIntegration runs the whole connection check, retries included, before
  * it answers (docs/dbus.md tells callers how long that can be); a hub that
@@ -455,78 +457,137 @@ on_job_changed (PrdHubAi *ai, PrdAiJob *job, gpointer user_data)
 
 typedef void (*AuthorizedFunc) (PrdHubDbus *self, GDBusMethodInvocation *invocation);
 
-typedef struct
-{
-  PrdHubDbus *self;                  /* (owned) */
-  GDBusMethodInvocation *invocation; /* (owned) */
-  AuthorizedFunc func;
-} Authorization;
-
 static void
 return_error (GDBusMethodInvocation *invocation, PrdErrorCode code, const char *message)
 {
   g_dbus_method_invocation_return_error_literal (invocation, PRD_ERROR, (int) code, message);
 }
 
-static void
-on_caller_uid (GObject *source, GAsyncResult *result, gpointer user_data)
+/* The skeleton's g-authorize-method, for every call on the interface,
+ * method or property access (org.freedesktop.DBus.Properties.Get, GetAll,
+ * Set): GDBus runs it in a thread of its own, so asking the bus for the
+ * caller's uid may block there. FALSE answers the call FORBIDDEN. */
+static gboolean
+on_authorize_method (GDBusInterfaceSkeleton *skeleton,
+                     GDBusMethodInvocation *invocation,
+                     gpointer user_data)
 {
-  Authorization *authorization = user_data;
-  PrdHubDbus *self = authorization->self;
-  GDBusMethodInvocation *invocation = authorization->invocation;
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
   g_autoptr (GVariant) reply = NULL;
   g_autoptr (GError) error = NULL;
   guint32 uid;
 
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-  if (self->hub == NULL)
-    return_error (invocation, PRD_ERROR_INTERNAL, "The hub is stopping");
-  else if (reply == NULL)
+  if (sender == NULL)
+    {
+      return_error (invocation, PRD_ERROR_FORBIDDEN, "Only callers on the session bus are served");
+      return FALSE;
+    }
+  reply = g_dbus_connection_call_sync (g_dbus_method_invocation_get_connection (invocation),
+                                       "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "GetConnectionUnixUser",
+                                       g_variant_new ("(s)", sender), G_VARIANT_TYPE ("(u)"),
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  if (reply == NULL)
     {
       g_autofree char *message = g_strdup_printf ("Cannot tell who is calling: %s", error->message);
 
       return_error (invocation, PRD_ERROR_FORBIDDEN, message);
+      return FALSE;
     }
-  else
+  g_variant_get (reply, "(u)", &uid);
+  if (uid != getuid ())
     {
-      g_variant_get (reply, "(u)", &uid);
-      if (uid != getuid ())
-        {
-          g_message ("D-Bus: refused %s from %s (uid %u)",
-                     g_dbus_method_invocation_get_method_name (invocation),
-                     g_dbus_method_invocation_get_sender (invocation), uid);
-          return_error (invocation, PRD_ERROR_FORBIDDEN,
-                        "Only the hub's own user may use its admin interface");
-        }
-      else
-        authorization->func (self, invocation);
+      g_message ("D-Bus: refused %s.%s from %s (uid %u)",
+                 g_dbus_method_invocation_get_interface_name (invocation),
+                 g_dbus_method_invocation_get_method_name (invocation), sender, uid);
+      return_error (invocation, PRD_ERROR_FORBIDDEN,
+                    "Only the hub's own user may use its admin interface");
+      return FALSE;
     }
-  g_object_unref (authorization->invocation);
-  g_object_unref (authorization->self);
-  g_free (authorization);
+  return TRUE;
 }
 
-/* Runs @func once the bus has told the caller's uid and it is ours. */
+/* Property access goes through the skeleton's method_call like the methods
+ * (GDBus does so when the vtable has no get_property), so that
+ * g-authorize-method sees it too; the generated skeleton still reads the
+ * values. */
+static void
+handle_method_call (GDBusConnection *connection,
+                    const char *sender,
+                    const char *object_path,
+                    const char *interface_name,
+                    const char *method_name,
+                    GVariant *parameters,
+                    GDBusMethodInvocation *invocation,
+                    gpointer user_data)
+{
+  GDBusInterfaceSkeleton *skeleton = G_DBUS_INTERFACE_SKELETON (user_data);
+  GDBusInterfaceVTable *generated =
+      G_DBUS_INTERFACE_SKELETON_CLASS (prd_hub_dbus_parent_class)->get_vtable (skeleton);
+  GDBusInterfaceInfo *info = g_dbus_interface_skeleton_get_info (skeleton);
+  GError *error = NULL;
+
+  if (!g_str_equal (interface_name, "org.freedesktop.DBus.Properties"))
+    {
+      generated->method_call (connection, sender, object_path, interface_name, method_name,
+                              parameters, invocation, user_data);
+      return;
+    }
+  if (g_str_equal (method_name, "Get"))
+    {
+      const char *name;
+      g_autoptr (GVariant) value = NULL;
+
+      g_variant_get (parameters, "(&s&s)", NULL, &name);
+      value = generated->get_property (connection, sender, object_path, info->name, name, &error,
+                                       user_data);
+      if (value == NULL)
+        g_dbus_method_invocation_take_error (invocation, error);
+      else
+        g_dbus_method_invocation_return_value (invocation,
+                                               g_variant_new ("(v)", g_variant_take_ref (value)));
+    }
+  else if (g_str_equal (method_name, "GetAll"))
+    {
+      GVariantBuilder builder;
+
+      g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{sv}"));
+      for (guint i = 0; info->properties != NULL && info->properties[i] != NULL; i++)
+        {
+          GDBusPropertyInfo *property = info->properties[i];
+          g_autoptr (GVariant) value = NULL;
+
+          if ((property->flags & G_DBUS_PROPERTY_INFO_FLAGS_READABLE) == 0)
+            continue;
+          value = generated->get_property (connection, sender, object_path, info->name,
+                                           property->name, NULL, user_data);
+          if (value != NULL)
+            g_variant_builder_add (&builder, "{sv}", property->name, g_variant_take_ref (value));
+        }
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(a{sv})", &builder));
+    }
+  else
+    g_dbus_method_invocation_return_error_literal (invocation, G_DBUS_ERROR,
+                                                   G_DBUS_ERROR_PROPERTY_READ_ONLY,
+                                                   "Every property of the hub is read-only");
+}
+
+static GDBusInterfaceVTable *
+prd_hub_dbus_get_vtable (GDBusInterfaceSkeleton *skeleton)
+{
+  static GDBusInterfaceVTable vtable = { handle_method_call, NULL, NULL, { 0 } };
+
+  return &vtable;
+}
+
+/* Runs @func for a caller on_authorize_method() let through. */
 static gboolean
 authorize (PrdHubDbus *self, GDBusMethodInvocation *invocation, AuthorizedFunc func)
 {
-  const char *sender = g_dbus_method_invocation_get_sender (invocation);
-  Authorization *authorization;
-
-  if (sender == NULL)
-    {
-      return_error (invocation, PRD_ERROR_FORBIDDEN, "Only callers on the session bus are served");
-      return TRUE;
-    }
-  authorization = g_new0 (Authorization, 1);
-  authorization->self = g_object_ref (self);
-  authorization->invocation = g_object_ref (invocation);
-  authorization->func = func;
-  g_dbus_connection_call (g_dbus_method_invocation_get_connection (invocation),
-                          "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                          "GetConnectionUnixUser", g_variant_new ("(s)", sender),
-                          G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, on_caller_uid,
-                          authorization);
+  if (self->hub == NULL)
+    return_error (invocation, PRD_ERROR_INTERNAL, "The hub is stopping");
+  else
+    func (self, invocation);
   return TRUE;
 }
 
@@ -674,6 +735,19 @@ disconnect_session (PrdHubDbus *self, GDBusMethodInvocation *invocation)
 
       return_error (invocation, PRD_ERROR_INVALID_PAYLOAD, message);
       return;
+    }
+  /* The reason goes into the log and to the client: a line break would
+   * forge a log line, an escape sequence would reach a terminal. */
+  for (const char *p = reason; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (g_unichar_iscntrl (c) && c != '\t')
+        {
+          return_error (invocation, PRD_ERROR_INVALID_PAYLOAD,
+                        "The reason must hold no control characters other than tab");
+          return;
+        }
     }
   socket = find_socket (self, id);
   if (socket == NULL)
@@ -1128,8 +1202,10 @@ static void
 prd_hub_dbus_class_init (PrdHubDbusClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GDBusInterfaceSkeletonClass *skeleton_class = G_DBUS_INTERFACE_SKELETON_CLASS (klass);
 
   object_class->dispose = prd_hub_dbus_dispose;
+  skeleton_class->get_vtable = prd_hub_dbus_get_vtable;
   object_class->finalize = prd_hub_dbus_finalize;
 
   /**
@@ -1153,6 +1229,7 @@ prd_hub_dbus_init (PrdHubDbus *self)
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_variant_unref);
   g_queue_init (&self->finished_order);
   self->tests = g_ptr_array_new ();
+  g_signal_connect (self, "g-authorize-method", G_CALLBACK (on_authorize_method), NULL);
 }
 
 static void

@@ -12,6 +12,16 @@
  * settings and secrets stay the same, so its status lives on between uses;
  * changed settings give a fresh object, "disconnected" until it is used.
  *
+ * Secret values are looked up only to set up an integration. Once one is
+ * set up (or refused), the registry remembers which secrets were set and a
+ * digest of the values, never the values, for as long as the stored
+ * settings row stays the same (its text and its time: every write, the
+ * hub's or the command line's, gives it a new time). A use whose settings
+ * row is unchanged reuses the integration without asking the secret store,
+ * which (libsecret) keeps memory per lookup and holds each value in the
+ * process for a while; a secret written or removed through a registry
+ * forgets what was remembered.
+ *
  * The registry forwards every integration's "status-changed" and
  * "call-finished" with the organization and service, for the hub to
  * announce.
@@ -50,6 +60,17 @@ typedef struct
   char *fingerprint;
 } Cached;
 
+/* What the last full read of a service's configuration saw, without a
+ * secret value: it stands for that read while the settings row is the same. */
+typedef struct
+{
+  char *settings;    /* the stored settings text */
+  gint64 updated_at; /* the row's time */
+  GStrv secrets_set; /* the secret keys that were set */
+  char *fingerprint; /* a digest of the settings and the secret values */
+  char *problem;     /* (nullable): why the integration could not be set up */
+} Known;
+
 struct _PrdIntegrationRegistry
 {
   GObject parent_instance;
@@ -58,6 +79,7 @@ struct _PrdIntegrationRegistry
   PrdSecretStore *secrets;    /* (owned) */
   GPtrArray *services;        /* (element-type Service) */
   GHashTable *cache;          /* "org\nservice" → Cached */
+  GHashTable *known;          /* "org\nservice" → Known */
   GPtrArray *clients;         /* (element-type PrdIntegrationHttp) every client made, weakly */
   GCancellable *cancellable;  /* (owned): cancelled on shutdown */
   GHashTable *retirements; /* "org\nservice" → how often it was retired (a pointer-sized count):
@@ -100,6 +122,25 @@ cached_free (Cached *cached)
   g_clear_object (&cached->http);
   g_free (cached->fingerprint);
   g_free (cached);
+}
+
+static void
+known_free (Known *known)
+{
+  g_free (known->settings);
+  g_strfreev (known->secrets_set);
+  g_free (known->fingerprint);
+  g_free (known->problem);
+  g_free (known);
+}
+
+static void
+forget_known (PrdIntegrationRegistry *self, const char *org, const char *service)
+{
+  g_autofree char *key = g_strdup_printf ("%s\n%s", org, service);
+
+  if (self->known != NULL)
+    g_hash_table_remove (self->known, key);
 }
 
 void
@@ -148,6 +189,7 @@ prd_integration_registry_dispose (GObject *object)
 
   prd_integration_registry_shutdown (self);
   g_clear_pointer (&self->cache, g_hash_table_unref);
+  g_clear_pointer (&self->known, g_hash_table_unref);
   g_clear_pointer (&self->retirements, g_hash_table_unref);
   for (guint i = 0; self->clients != NULL && i < self->clients->len; i++)
     g_object_weak_unref (g_ptr_array_index (self->clients, i), on_client_finalized, self);
@@ -218,6 +260,8 @@ prd_integration_registry_init (PrdIntegrationRegistry *self)
   self->services = g_ptr_array_new_with_free_func ((GDestroyNotify) service_free);
   self->cache =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) cached_free);
+  self->known =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) known_free);
   self->retirements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->clients = g_ptr_array_new ();
   self->cancellable = g_cancellable_new ();
@@ -352,6 +396,7 @@ retire (PrdIntegrationRegistry *self, const char *org, const char *service)
    * organization's removals never hold up its reads. */
   g_hash_table_insert (self->retirements, g_strdup (cache_key),
                        GSIZE_TO_POINTER (retirements_of (self, org, service) + 1));
+  g_hash_table_remove (self->known, cache_key);
   if (cached != NULL)
     {
       g_info ("%s (%s): settings removed or replaced; its calls under way are cancelled", service,
@@ -388,6 +433,7 @@ typedef struct
   char *org;
   PrdIntegrationSettingsRecord *record; /* (nullable) */
   GHashTable *secrets;                  /* key → value */
+  Known *known; /* (nullable) (unowned): stands for the secrets, none were looked up */
   gsize next_key;
   guintptr retirements; /* retirements_of() its org and service when the read started */
 } Read;
@@ -520,17 +566,26 @@ make_entry (PrdIntegrationRegistry *self, Read *read)
   g_autoptr (GError) error = NULL;
   Cached *cached;
 
+  Known *known;
+  const char *fingerprint;
+
   entry->org = g_strdup (read->org);
   entry->service = g_strdup (read->service->name);
-  for (gsize i = 0; i < read->service->n_keys; i++)
-    if (read->service->keys[i].secret &&
-        g_hash_table_contains (read->secrets, read->service->keys[i].name))
-      g_strv_builder_add (set, read->service->keys[i].name);
-  entry->secrets_set = g_strv_builder_end (set);
+  if (read->known != NULL)
+    entry->secrets_set = g_strdupv (read->known->secrets_set);
+  else
+    {
+      for (gsize i = 0; i < read->service->n_keys; i++)
+        if (read->service->keys[i].secret &&
+            g_hash_table_contains (read->secrets, read->service->keys[i].name))
+          g_strv_builder_add (set, read->service->keys[i].name);
+      entry->secrets_set = g_strv_builder_end (set);
+    }
   cached = g_hash_table_lookup (self->cache, cache_key);
   if (read->record == NULL)
     {
       /* Removed behind the hub's back (the command line). */
+      g_hash_table_remove (self->known, cache_key);
       if (cached != NULL)
         retire (self, read->org, read->service->name);
       return entry;
@@ -541,6 +596,16 @@ make_entry (PrdIntegrationRegistry *self, Read *read)
   entry->settings = with_defaults (read->service, stored);
   entry->stored = json_object_ref (stored);
 
+  if (read->known != NULL)
+    {
+      /* Unchanged since the read that set it up (or refused it). */
+      if (read->known->problem != NULL)
+        entry->problem = g_strdup (read->known->problem);
+      else
+        entry->integration = g_object_ref (cached->integration);
+      return entry;
+    }
+
   g_checksum_update (checksum, (const guchar *) read->record->settings, -1);
   for (gsize i = 0; i < read->service->n_keys; i++)
     {
@@ -550,8 +615,15 @@ make_entry (PrdIntegrationRegistry *self, Read *read)
       if (value != NULL)
         g_checksum_update (checksum, (const guchar *) value, -1);
     }
-  if (cached != NULL && g_str_equal (cached->fingerprint, g_checksum_get_string (checksum)))
+  fingerprint = g_checksum_get_string (checksum);
+  known = g_new0 (Known, 1);
+  known->settings = g_strdup (read->record->settings);
+  known->updated_at = read->record->updated_at;
+  known->secrets_set = g_strdupv (entry->secrets_set);
+  known->fingerprint = g_strdup (fingerprint);
+  if (cached != NULL && g_str_equal (cached->fingerprint, fingerprint))
     {
+      g_hash_table_replace (self->known, g_strdup (cache_key), known);
       entry->integration = g_object_ref (cached->integration);
       return entry;
     }
@@ -571,14 +643,17 @@ make_entry (PrdIntegrationRegistry *self, Read *read)
                                 &error))
       {
         entry->problem = g_strdup (error->message);
+        known->problem = g_strdup (error->message);
+        g_hash_table_replace (self->known, g_strdup (cache_key), known);
         return entry;
       }
+    g_hash_table_replace (self->known, g_strdup (cache_key), known);
     g_object_set_data (G_OBJECT (integration), "prd-registry", self);
     g_object_set_data_full (G_OBJECT (integration), "prd-org", g_strdup (read->org), g_free);
     cached = g_new0 (Cached, 1);
     cached->integration = g_object_ref (integration);
     cached->http = g_object_ref (http);
-    cached->fingerprint = g_strdup (g_checksum_get_string (checksum));
+    cached->fingerprint = g_strdup (fingerprint);
     g_signal_connect (integration, "status-changed", G_CALLBACK (on_status_changed), cached);
     g_signal_connect (integration, "call-finished", G_CALLBACK (on_call_finished), cached);
     g_ptr_array_add (self->clients, http);
@@ -593,6 +668,31 @@ make_entry (PrdIntegrationRegistry *self, Read *read)
 
 static void read_next_secret (GTask *task);
 static void on_settings_listed (GObject *source, GAsyncResult *result, gpointer user_data);
+
+/* What an earlier read saw, when it still holds for @read's settings row:
+ * its integration is still the one kept (or it was refused and nothing was
+ * kept since). */
+static Known *
+find_known (PrdIntegrationRegistry *self, Read *read)
+{
+  g_autofree char *key = NULL;
+  Known *known;
+  Cached *cached;
+
+  if (read->record == NULL)
+    return NULL;
+  key = g_strdup_printf ("%s\n%s", read->org, read->service->name);
+  known = g_hash_table_lookup (self->known, key);
+  cached = g_hash_table_lookup (self->cache, key);
+  if (known == NULL || known->updated_at != read->record->updated_at ||
+      !g_str_equal (known->settings, read->record->settings))
+    return NULL;
+  if (known->problem != NULL
+          ? cached != NULL
+          : cached == NULL || !g_str_equal (cached->fingerprint, known->fingerprint))
+    return NULL;
+  return known;
+}
 
 static void
 on_secret_read (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -623,6 +723,8 @@ read_next_secret (GTask *task)
   PrdIntegrationRegistry *self = g_task_get_source_object (task);
   Read *read = g_task_get_task_data (task);
 
+  if (read->next_key == 0 && (read->known = find_known (self, read)) != NULL)
+    read->next_key = read->service->n_keys;
   while (read->next_key < read->service->n_keys && !read->service->keys[read->next_key].secret)
     read->next_key++;
   if (read->next_key < read->service->n_keys)
@@ -640,6 +742,7 @@ read_next_secret (GTask *task)
        * was removed. Read again. */
       read->retirements = retirements_of (self, read->org, read->service->name);
       read->next_key = 0;
+      read->known = NULL;
       g_clear_pointer (&read->record, prd_integration_settings_record_free);
       g_hash_table_remove_all (read->secrets);
       prd_integration_store_list_settings_async (
@@ -953,6 +1056,9 @@ on_secret_written (GObject *source, GAsyncResult *result, gpointer user_data)
   else
     ok = prd_secret_store_delete_finish (PRD_SECRET_STORE (source), result, &error) ||
          g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+  /* Whatever was remembered of this service's secrets is stale now, even
+   * after a failed write. */
+  forget_known (g_task_get_source_object (task), write->org, write->service->name);
   if (!ok)
     {
       g_task_return_error (task, g_steal_pointer (&error));
