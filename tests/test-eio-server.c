@@ -883,6 +883,174 @@ test_polling_server_close (Fixture *f, gconstpointer user_data)
   g_assert_cmpuint (prd_eio_server_get_n_sockets (f->eio), ==, 0);
 }
 
+/* How the client lets go of the connection of its held GET. */
+typedef enum
+{
+  HELD_CLOSE,          /* close(): FIN */
+  HELD_RESET,          /* SO_LINGER 0: RST */
+  HELD_HALF,           /* shutdown(SHUT_WR), still reading */
+  HELD_PIPELINED,      /* another request behind it, connection kept */
+  HELD_PIPELINED_HALF, /* another request behind it, then a half-close */
+} HeldEnd;
+
+static void
+count_request (SoupServer *server, SoupServerMessage *msg, guint *n)
+{
+  (*n)++;
+}
+
+/* A polling GET of @sid on a connection of its own (blocking), returned
+ * once the server holds it. */
+static GSocket *
+held_get (Fixture *f, const char *sid)
+{
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new_from_string ("127.0.0.1", f->port);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *head = g_strdup_printf (
+      "GET /engine.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", sid);
+  guint requests = 0;
+  gulong id =
+      g_signal_connect (f->soup_server, "request-read", G_CALLBACK (count_request), &requests);
+
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_socket_connect (socket, address, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_socket_send (socket, head, strlen (head), NULL, &error), ==, strlen (head));
+  g_assert_no_error (error);
+  /* The handler runs in the dispatch that read the request. */
+  prd_test_wait_while (requests == 0, PRD_TEST_TIMEOUT_MS);
+  g_signal_handler_disconnect (f->soup_server, id);
+  return g_steal_pointer (&socket);
+}
+
+/* What @socket receives until it ends with @end, or the server closes it
+ * (libsoup's own listener keeps a half-closed connection open). */
+static char *
+socket_read_until (GSocket *socket, const char *end)
+{
+  GString *got = g_string_new (NULL);
+
+  g_socket_set_blocking (socket, FALSE);
+  for (;;)
+    {
+      char buffer[4096];
+      g_autoptr (GError) error = NULL;
+      gssize n = g_socket_receive (socket, buffer, sizeof buffer, NULL, &error);
+
+      if (n > 0)
+        g_string_append_len (got, buffer, n);
+      else if (n == 0 || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        break;
+      else
+        g_main_context_iteration (NULL, FALSE);
+      if (g_str_has_suffix (got->str, end))
+        break;
+    }
+  return g_string_free (got, FALSE);
+}
+
+/* A held GET whose connection the client closes (FIN, RST or a half-close,
+ * as engine.io under Node's HTTP server) closes the session at once: what
+ * is sent next must not go into a connection nobody reads while the
+ * session lives on. Another request pipelined behind the GET is no close. */
+static void
+test_polling_held_get_closed (Fixture *f, gconstpointer user_data)
+{
+  for (HeldEnd how = HELD_CLOSE; how <= HELD_PIPELINED_HALF; how++)
+    {
+      g_autofree char *sid = handshake (f, NULL);
+      g_autofree char *query = sid_query (sid);
+      g_autofree char *pipelined = g_strdup_printf (
+          "GET /engine.io/?%s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", query);
+      g_autoptr (GSocket) socket = held_get (f, sid);
+      g_autoptr (Request) after = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autofree char *got = NULL;
+      PrdEioSocket *session = last_socket (f);
+      guint closed = f->closed->len;
+
+      g_test_message ("how: %d", how);
+      switch (how)
+        {
+          case HELD_CLOSE:
+            g_socket_close (socket, &error);
+            break;
+          case HELD_RESET:
+            {
+              struct linger linger = { .l_onoff = 1, .l_linger = 0 };
+
+              g_assert_cmpint (setsockopt (g_socket_get_fd (socket), SOL_SOCKET, SO_LINGER, &linger,
+                                           sizeof linger),
+                               ==, 0);
+            }
+            g_socket_close (socket, &error);
+            break;
+          case HELD_HALF:
+            g_socket_shutdown (socket, FALSE, TRUE, &error);
+            break;
+          case HELD_PIPELINED:
+          case HELD_PIPELINED_HALF:
+            /* Sent once the GET is held, so that the bytes wait unread
+             * under it rather than in libsoup's buffer. */
+            g_assert_cmpint (g_socket_send (socket, pipelined, strlen (pipelined), NULL, &error),
+                             ==, strlen (pipelined));
+            break;
+        }
+      g_assert_no_error (error);
+
+      if (how == HELD_PIPELINED)
+        {
+          /* Whatever the server does with the bytes behind the GET, it
+           * keeps the session and answers both GETs in turn. */
+          while (g_main_context_pending (NULL))
+            g_main_context_iteration (NULL, FALSE);
+          g_assert_true (prd_eio_socket_is_open (session));
+          g_assert_true (prd_eio_socket_send_text (session, "first", -1));
+          prd_test_wait_while (prd_eio_socket_get_buffered_amount (session) > 0,
+                               PRD_TEST_TIMEOUT_MS);
+          g_assert_true (prd_eio_socket_send_text (session, "second", -1));
+          got = socket_read_until (socket, "\r\n\r\n4second");
+          g_assert_nonnull (strstr (got, "\r\n\r\n4first"));
+          g_assert_nonnull (strstr (got, "\r\n\r\n4second"));
+          g_assert_cmpuint (f->closed->len, ==, closed);
+          g_assert_true (prd_eio_socket_is_open (session));
+          continue;
+        }
+      if (how == HELD_PIPELINED_HALF)
+        {
+          /* The end of stream behind the request shows only in the
+           * connection's state: it is looked at before anything is written
+           * into the connection. */
+          while (g_main_context_pending (NULL))
+            g_main_context_iteration (NULL, FALSE);
+          g_socket_shutdown (socket, FALSE, TRUE, &error);
+          g_assert_no_error (error);
+          if (prd_eio_socket_send_text (session, "lost", -1))
+            g_assert_cmpuint (f->closed->len, ==, closed);
+        }
+
+      wait_closed (f, closed + 1);
+      g_assert_cmpstr (g_ptr_array_index (f->closed, closed), ==, "transport close");
+      g_assert_false (prd_eio_socket_send_text (session, "lost", -1));
+      if (how == HELD_HALF || how == HELD_PIPELINED_HALF)
+        {
+          /* The client still reading gets the close packet. */
+          got = socket_read_until (socket, "\r\n\r\n1");
+          g_assert_true (g_str_has_prefix (got, "HTTP/1.1 200 "));
+          g_assert_true (g_str_has_suffix (got, "\r\n\r\n1"));
+          g_assert_null (strstr (got, "lost"));
+        }
+      after = request (f, "GET", query, NULL);
+      assert_eio_error (after, 1, "Session ID unknown");
+      g_clear_pointer (&after, request_free);
+      after = request (f, "POST", query, "4x");
+      assert_eio_error (after, 1, "Session ID unknown");
+    }
+  g_assert_cmpuint (f->texts->len, ==, 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* Heartbeat                                                          */
 
@@ -2040,6 +2208,7 @@ main (int argc, char *argv[])
   ADD ("polling/overlapping-post", NULL, test_polling_overlapping_post);
   ADD ("polling/client-close", NULL, test_polling_client_close);
   ADD ("polling/server-close", NULL, test_polling_server_close);
+  ADD_THREADED ("polling/held-get-closed", NULL, test_polling_held_get_closed);
   ADD ("heartbeat/polling", &heartbeat_config, test_heartbeat_polling);
   ADD ("heartbeat/timeout", &timeout_config, test_heartbeat_timeout);
   ADD ("heartbeat/client-ping", NULL, test_heartbeat_client_ping);

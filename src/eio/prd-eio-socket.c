@@ -22,6 +22,18 @@
  *   last write took all it was given; what waits in the link counts here
  *   through prd_eio_ws_link_get_buffered().
  *
+ * A held GET's connection is watched while the GET waits (libsoup reads
+ * nothing from a paused message, so it would notice nothing before its next
+ * write): when the client closes it, end of stream, shut down for writing
+ * or reset, the session closes at once ("transport close"), as engine.io
+ * closes it on the request's "close" (Node's HTTP server destroys a request
+ * whose connection is half-closed as well). The packets that come next must
+ * not go into a connection nobody reads while the session lives on: the
+ * client would lose them without knowing. It reconnects and joins again.
+ * The connection is looked at once more right before packets are written
+ * into it: the watch may not have run yet, or bytes the client sent (a
+ * pipelined request, TLS records) may hide the end of stream from it.
+ *
  * "closed" is emitted once, at the moment the session stops accepting
  * packets. A server-side close (prd_eio_socket_close) still flushes what was
  * queued before it (a Socket.IO DISCONNECT, typically) and then ends the
@@ -32,7 +44,11 @@
 
 #include "config.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "prd-eio-private.h"
 #include "prd-eio-refusal.h"
@@ -91,6 +107,8 @@ struct _PrdEioSocket
 
   /* Polling. */
   SoupServerMessage *poll_get;  /* (owned) (nullable): held, not answered yet */
+  GSocket *poll_get_socket;     /* (owned) (nullable): its connection, watched while held */
+  GSource *poll_get_watch;      /* (owned) (nullable) */
   GQueue inflight;              /* (element-type InFlight): answered, being written */
   SoupServerMessage *poll_post; /* (owned) (nullable): body being read */
 
@@ -215,6 +233,110 @@ set_no_store (SoupServerMessage *msg)
                                 "no-store");
 }
 
+/* (nullable) (transfer none): the TCP socket beneath @msg. A connection
+ * PrdEioListener accepted (over TLS too) shows it only on its remote
+ * address. */
+static GSocket *
+message_get_socket (SoupServerMessage *msg)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+
+  if (socket == NULL && remote != NULL)
+    socket = g_object_get_data (G_OBJECT (remote), PRD_EIO_SOCKET_KEY);
+  return socket;
+}
+
+typedef enum
+{
+  PEER_QUIET, /* nothing to read */
+  PEER_SENT,  /* bytes to read: the next request, pipelined (or TLS records) */
+  PEER_GONE,  /* end of stream, reset, or an error */
+} PeerState;
+
+/* What the client did on @socket, as far as it shows without reading. */
+static PeerState
+peek_peer (GSocket *socket, GIOCondition condition)
+{
+  int fd = g_socket_get_fd (socket);
+  char byte;
+  gssize n;
+
+  if ((condition & (G_IO_HUP | G_IO_ERR)) != 0)
+    return PEER_GONE;
+  n = recv (fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0)
+    {
+#ifdef TCP_INFO
+      struct tcp_info info;
+      socklen_t len = sizeof info;
+
+      /* Bytes waiting hide an end of stream behind them (a TLS client's
+       * close_notify, a request pipelined before a half-close): the
+       * connection's state tells. */
+      if (getsockopt (fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
+          info.tcpi_state == TCP_CLOSE_WAIT)
+        return PEER_GONE;
+#endif
+      return PEER_SENT;
+    }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return PEER_QUIET;
+  return PEER_GONE;
+}
+
+static void
+unwatch_get (PrdEioSocket *self)
+{
+  if (self->poll_get_watch != NULL)
+    g_source_destroy (self->poll_get_watch);
+  g_clear_pointer (&self->poll_get_watch, g_source_unref);
+  g_clear_object (&self->poll_get_socket);
+}
+
+static gboolean on_get_connection (GSocket *socket, GIOCondition condition, gpointer user_data);
+
+static void
+watch_get (PrdEioSocket *self, GSocket *socket, GIOCondition condition)
+{
+  g_object_ref (socket);
+  unwatch_get (self);
+  self->poll_get_socket = socket;
+  self->poll_get_watch = g_socket_create_source (socket, condition, NULL);
+  g_source_set_callback (self->poll_get_watch, G_SOURCE_FUNC (on_get_connection), self, NULL);
+  g_source_set_static_name (self->poll_get_watch, "[prdhub] held polling GET");
+  /* Polling is served on the thread of the server's context, the
+   * thread-default one of the handler that holds the GET. */
+  g_source_attach (self->poll_get_watch, g_main_context_get_thread_default ());
+}
+
+static gboolean
+on_get_connection (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  PrdEioSocket *self = user_data;
+
+  switch (peek_peer (socket, condition))
+    {
+      case PEER_QUIET:
+        return G_SOURCE_CONTINUE;
+      case PEER_SENT:
+        /* libsoup reads the next request once the GET is answered. Until
+         * then only a reset or a hang-up tells that the connection is
+         * gone (and watching for input would only see these bytes). */
+        watch_get (self, socket, G_IO_HUP | G_IO_ERR);
+        return G_SOURCE_REMOVE;
+      case PEER_GONE:
+      default:
+        break;
+    }
+
+  g_debug ("socket %s: the connection of its held GET was closed", self->id);
+  g_object_ref (self);
+  socket_close (self, "transport close", CLOSE_ERROR);
+  g_object_unref (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_get_finished (SoupServerMessage *msg, gpointer user_data)
 {
@@ -225,6 +347,7 @@ on_get_finished (SoupServerMessage *msg, gpointer user_data)
   if (msg == self->poll_get)
     {
       /* The client went away while its GET was held. */
+      unwatch_get (self);
       g_clear_object (&self->poll_get);
       socket_close (self, "transport close", CLOSE_ERROR);
     }
@@ -274,11 +397,8 @@ static void
 inflight_add (PrdEioSocket *self, SoupServerMessage *msg, gsize bytes)
 {
   InFlight *inflight = g_new0 (InFlight, 1);
-  GSocket *socket = soup_server_message_get_socket (msg);
+  GSocket *socket = message_get_socket (msg);
 
-  if (socket == NULL && soup_server_message_get_remote_address (msg) != NULL)
-    socket = g_object_get_data (G_OBJECT (soup_server_message_get_remote_address (msg)),
-                                PRD_EIO_SOCKET_KEY);
   inflight->owner = self;
   inflight->msg = g_object_ref (msg);
   inflight->socket = socket != NULL ? g_object_ref (socket) : NULL;
@@ -310,12 +430,29 @@ inflight_detach_all (PrdEioSocket *self)
 static void
 answer_get (PrdEioSocket *self, const char *tail)
 {
-  g_autoptr (SoupServerMessage) msg = g_steal_pointer (&self->poll_get);
-  g_autoptr (GString) payload = g_string_new (NULL);
+  g_autoptr (SoupServerMessage) msg = NULL;
+  g_autoptr (GString) payload = NULL;
   OutItem *item;
   gsize len;
 
-  g_assert (msg != NULL);
+  g_assert (self->poll_get != NULL);
+
+  /* The client may have closed the connection since the watch last ran
+   * (in this very main-loop iteration): then the packets are not written
+   * into it, the session closes instead. */
+  if (tail == NULL && self->poll_get_socket != NULL &&
+      peek_peer (self->poll_get_socket, 0) == PEER_GONE)
+    {
+      g_debug ("socket %s: the connection of its held GET was closed", self->id);
+      g_object_ref (self);
+      socket_close (self, "transport close", CLOSE_ERROR);
+      g_object_unref (self);
+      return;
+    }
+
+  msg = g_steal_pointer (&self->poll_get);
+  payload = g_string_new (NULL);
+  unwatch_get (self);
 
   while ((item = g_queue_pop_head (&self->queue)) != NULL)
     {
@@ -349,6 +486,7 @@ reject_get (PrdEioSocket *self)
 {
   g_autoptr (SoupServerMessage) msg = g_steal_pointer (&self->poll_get);
 
+  unwatch_get (self);
   g_signal_handlers_disconnect_by_func (msg, on_get_finished, self);
   soup_server_message_set_status (msg, SOUP_STATUS_BAD_REQUEST, NULL);
   soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC,
@@ -1143,9 +1281,23 @@ prd_eio_socket_handle_get (PrdEioSocket *self, SoupServerMessage *msg)
   g_signal_connect (msg, "finished", G_CALLBACK (on_get_finished), self);
 
   if (self->state == STATE_CLOSING && g_queue_is_empty (&self->queue))
-    teardown (self, self->closing_mode);
+    {
+      teardown (self, self->closing_mode);
+    }
   else if (!g_queue_is_empty (&self->queue))
-    answer_get (self, NULL);
+    {
+      answer_get (self, NULL);
+    }
+  else
+    {
+      GSocket *socket = message_get_socket (msg);
+
+      /* Held: until it is answered, its connection closing closes the
+       * session (see the top of this file). An in-process message has no
+       * socket. */
+      if (socket != NULL)
+        watch_get (self, socket, G_IO_IN | G_IO_HUP | G_IO_ERR);
+    }
 }
 
 static void

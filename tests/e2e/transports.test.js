@@ -5,9 +5,12 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
 import {
   startHub, connect, once, token, Manager, assertCleanStop, EVENT_TIMEOUT_MS,
 } from './helpers/hub.js';
+import { client, join, request, createPrd, user, bump } from './collab-helpers.js';
 
 let hub;
 before(async () => { hub = await startHub(); });
@@ -143,5 +146,100 @@ test('a WebSocket handshake with a bad key or version gets 400 {code: 3}', async
     assert.match(head, /^HTTP\/1\.1 400 /);
     assert.match(head, /content-type: application\/json/i);
     assert.deepEqual(JSON.parse(body), { code: 3, message: 'Bad request' });
+  }
+});
+
+// One HTTP request on a connection of its own.
+function pollRequest(method, path, body) {
+  return new Promise((resolve, reject) => {
+    const r = http.request({ host: '127.0.0.1', port: hub.port, method, path, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    r.on('error', reject);
+    if (body !== undefined) r.write(body);
+    r.end();
+  });
+}
+
+// A long-polling GET the hub holds whose connection the client closes
+// (destroyed: FIN; reset: RST; ended: a half-close) closes the session at
+// once, as engine.io does ("poll connection closed prematurely"): the edits
+// that come next must not go into a dead connection while the session lives
+// on and the client's next GET returns only what came after them.
+test('a held polling GET whose connection is closed closes its session', async () => {
+  const prdId = await createPrd(hub, 'Held GET', 'x');
+  const bob = await client(hub, user('bob'));
+  const jb = await join(bob, prdId);
+  let vector = jb.vector;
+  let position = 1;
+  const edit = async (content) => {
+    vector = bump(vector, jb.siteId);
+    const ack = await request(bob, 'content-update', {
+      prdId, operation: { type: 'insert', position, content }, stateVector: vector,
+    });
+    assert.equal(ack?.ok, true, JSON.stringify(ack));
+    position += content.length;
+  };
+  try {
+    for (const how of ['destroy', 'reset', 'end']) {
+      const open = await pollRequest('GET', '/socket.io/?EIO=4&transport=polling');
+      const { sid } = JSON.parse(open.text.slice(1));
+      const path = `/socket.io/?EIO=4&transport=polling&sid=${encodeURIComponent(sid)}`;
+      const connectBody = '40/prds,' + JSON.stringify({ token: token(user('alice')) });
+      assert.equal((await pollRequest('POST', path, connectBody)).status, 200);
+      assert.match((await pollRequest('GET', path)).text, /^40\/prds,/);
+      const joinBody = '42/prds,0["join-prd",' + JSON.stringify({ prdId, mode: 'view' }) + ']';
+      assert.equal((await pollRequest('POST', path, joinBody)).status, 200);
+      for (let seen = ''; !seen.includes('"joined-prd"');) {
+        const r = await pollRequest('GET', path);
+        assert.equal(r.status, 200);
+        seen += r.text;
+      }
+
+      // Two GETs pipelined in one write: the first returns an edit of
+      // bob's, which shows that the hub has read both; the second is held.
+      const sock = net.connect({ host: '127.0.0.1', port: hub.port });
+      sock.on('error', () => {});
+      await new Promise((resolve) => sock.on('connect', resolve));
+      let got = '';
+      const ended = new Promise((resolve) => sock.on('close', resolve));
+      const seen = new Promise((resolve) => sock.on('data', (d) => {
+        got += d;
+        if (got.includes(`${how}-held;`)) resolve();
+      }));
+      const get = `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+      sock.write(get + get);
+      await edit(`${how}-held;`);
+      await seen;
+      got = '';
+
+      if (how === 'destroy') sock.destroy();
+      else if (how === 'reset') sock.resetAndDestroy();
+      else sock.end();
+      await edit(`${how}-lost;`);
+
+      // The session is over, whether the hub saw the close before or after
+      // that edit: the next GET is refused; it does not wait for, and
+      // return, the edits after the lost one.
+      const next = pollRequest('GET', path);
+      await edit(`${how}-after;`);
+      const refused = await next;
+      assert.equal(refused.status, 400, `${how}: ${refused.status} ${refused.text}`);
+      const after = await pollRequest('POST', path, '42/prds,["ping"]');
+      assert.equal(after.status, 400, `${how}: ${after.text}`);
+      assert.deepEqual(JSON.parse(after.text), { code: 1, message: 'Session ID unknown' });
+      if (how === 'end') {
+        // A half-closed client still reads: it gets the close packet, not
+        // the edit.
+        await ended;
+        assert.match(got, /^HTTP\/1\.1 200 /);
+        assert.ok(got.endsWith('\r\n\r\n1'), JSON.stringify(got));
+      }
+    }
+  } finally {
+    bob.close();
   }
 });
