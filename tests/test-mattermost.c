@@ -25,14 +25,20 @@ static void
 test_escape (void)
 {
   g_autofree char *plain = prd_mattermost_escape ("Checkout flow", 100);
-  g_autofree char *marks = prd_mattermost_escape ("*a* _b_ [c](d) `e` #f <g> @h :i: ~j|k\\", 100);
+  g_autofree char *marks =
+      prd_mattermost_escape ("*a* _b_ [c](d) `e` #f <g> @h :i: ~j|k $l$ &amp;\\", 100);
+  g_autofree char *mentions = prd_mattermost_escape ("@all x.@here a@channel @@Ada", 100);
   g_autofree char *lines = prd_mattermost_escape ("one\ntwo\r\tthree", 100);
   g_autofree char *cut = prd_mattermost_escape ("ééééé", 3);
   g_autofree char *bad = prd_mattermost_escape ("\xff\xfe", 10);
 
   g_assert_cmpstr (plain, ==, "Checkout flow");
   g_assert_cmpstr (marks, ==,
-                   "\\*a\\* \\_b\\_ \\[c\\]\\(d\\) \\`e\\` \\#f \\<g\\> \\@h \\:i\\: \\~j\\|k\\\\");
+                   "\\*a\\* \\_b\\_ \\[c\\]\\(d\\) \\`e\\` \\#f \\<g\\> @\u2060h \\:i\\: \\~j\\|k "
+                   "\\$l\\$ \\&amp;\\\\");
+  /* No mention can fire: Mattermost reads `\@all` as `@all`; the word
+   * joiner after every `@` splits the word, unseen. */
+  g_assert_cmpstr (mentions, ==, "@\u2060all x\\.@\u2060here a@\u2060channel @\u2060@\u2060Ada");
   g_assert_cmpstr (lines, ==, "one two  three");
   g_assert_cmpstr (cut, ==, "ééé…");
   g_assert_cmpstr (bad, ==, "");

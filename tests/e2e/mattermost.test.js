@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { startHub, tmpDir, token, connect, assertCleanStop } from './helpers/hub.js';
-import { startFakeMattermost } from './helpers/fake-mattermost.js';
+import { startFakeMattermost, mentionsIn } from './helpers/fake-mattermost.js';
 import { client, request, join, user, rest, createPrd, recorder, until } from './collab-helpers.js';
 
 const ORG = 'org_e2e';
@@ -213,7 +213,8 @@ test('seed §8.3: a message for an approval, a version, a mention and a new PRD 
     assert.equal(ack.ok, true, JSON.stringify(ack));
     await until(editor, () => seen.length === 3);
     assertSent(seen[2].data, prdId, 'comment_mention', 'product-team');
-    assert.match(fake.state.posts.at(-1).message, /mentioned \\@admin\\_1 in a comment/);
+    assert.match(fake.state.posts.at(-1).message, /mentioned @\u2060admin\\_1 in a comment/);
+    assert.deepEqual(fake.state.posts.at(-1).mentions, []);
 
     // A comment without a mention posts nothing.
     ack = await request(editor, 'add-comment', { prdId, position: 0, content: 'No one here' });
@@ -231,6 +232,51 @@ test('seed §8.3: a message for an approval, a version, a mention and a new PRD 
     assert.equal(seen[3].data.type, 'version_created');
     assert.equal(fake.state.posts.length, posts + 1);
     secretFree(fake, hub.stderr(), JSON.stringify(seen));
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
+test('user text mentions no one and renders no LaTeX: every @ gets a word joiner, $ a backslash', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeMattermost();
+  const loud = user('editor_2', { role: 'editor', name: '@all' });
+  const sockets = [];
+  try {
+    await configure(hub, botSettings(fake));
+    // Mattermost drops a backslash before looking for mentions (`\@all` is
+    // `@all`), and splits words on `.`: each of these would notify.
+    assert.deepEqual(mentionsIn('\\@all x.\\@here'), ['all', 'here']);
+    const titles = ['Launch @channel now', '@here: @ALL read this', 'x.@here and ada@all.example',
+      'Ask @admin_1 or @someone', 'Cost $5 and $\\frac{a}{b}$ [x](y)'];
+    for (const title of titles) await createPrd(hub, title, '# x\n', loud);
+    await until({}, () => fake.state.posts.length === titles.length);
+
+    const editor = await client(hub, loud);
+    const admin = await client(hub, ADMIN);
+    sockets.push(editor, admin);
+    const prdId = await createPrd(hub, 'Plain', '# x\n', ADMIN);
+    await join(editor, prdId);
+    await join(admin, prdId);
+    const ack = await request(editor, 'add-comment', { prdId, position: 0, content: 'hey @admin_1 @channel' });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until({}, () => fake.state.posts.some((p) => p.message.includes('in a comment')));
+
+    const readable = (m) => m.replace(/\u2060/g, '').replace(/\\([!-/:-@[-`{-~])/g, '$1');
+    for (const post of fake.state.posts) {
+      assert.deepEqual(post.mentions, [], post.message);
+      assert.doesNotMatch(post.message, /@[\p{L}\p{N}_]/u, post.message);
+      assert.doesNotMatch(post.message, /(^|[^\\])\$/, post.message);
+    }
+    // Posts may arrive in any order; each still reads as the title typed.
+    const texts = fake.state.posts.map((p) => readable(p.message));
+    for (const title of titles)
+      assert.ok(texts.some((t) => t.startsWith(`:page_facing_up: @all created the PRD **${title}**`)), title);
+    assert.ok(fake.state.posts.some((p) => p.message.includes('Cost \\$5 and \\$\\\\frac\\{a\\}\\{b\\}\\$')));
+    // The hub's own text quoting who was mentioned is neutralised too.
+    assert.ok(texts.some((t) => t.startsWith(':speech_balloon: @all mentioned @admin_1')), texts.join('\n'));
   } finally {
     for (const s of sockets) s.disconnect();
     await fake.close();

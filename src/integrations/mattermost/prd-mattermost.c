@@ -16,8 +16,9 @@
  * check is `GET /api/v4/users/me` with the token, or `GET
  * /api/v4/system/ping` for a webhook-only set-up.
  *
- * Messages are Markdown: user text is escaped and cut to
- * PRD_MATTERMOST_MAX_QUOTE characters, the whole to the post limit.
+ * Messages are Markdown: user text is escaped (no mention in it can
+ * notify anyone) and cut to PRD_MATTERMOST_MAX_QUOTE characters, the whole
+ * to the post limit.
  */
 #define G_LOG_DOMAIN "prd-integration-mattermost"
 
@@ -378,9 +379,17 @@ prd_mattermost_notifies (PrdMattermost *self, PrdMattermostEvent event)
  * @text: user text (a title, a name, a comment)
  * @max_chars: the most characters of @text kept (an ellipsis marks a cut)
  *
- * Returns: @text as literal Markdown on one line: every character Markdown
- *   could read as syntax is escaped with a backslash, line breaks and other
- *   control characters become spaces
+ * Every `@` is followed by U+2060 WORD JOINER, so that no mention
+ * (`@all`, `@channel`, `@here`, `@someone`) can notify anyone: Mattermost
+ * looks for mentions in the text once Markdown is parsed, where a
+ * backslash is gone (`\@all` reads as `@all`), and splits words on
+ * characters that are neither letters nor digits, which the word joiner
+ * is; it is invisible, so the text reads the same.
+ *
+ * Returns: @text as literal Markdown on one line: every other character
+ *   Markdown could read as syntax (`$` included, for inline LaTeX) is
+ *   escaped with a backslash, line breaks and other control characters
+ *   become spaces
  */
 char *
 prd_mattermost_escape (const char *text, gsize max_chars)
@@ -402,7 +411,9 @@ prd_mattermost_escape (const char *text, gsize max_chars)
       count++;
       if (c < 0x20 || c == 0x7f || c == 0x2028 || c == 0x2029)
         g_string_append_c (out, ' ');
-      else if (c < 0x80 && strchr ("\\`*_{}[]()#+-.!|<>~:@&", (char) c) != NULL)
+      else if (c == '@')
+        g_string_append (out, "@\u2060");
+      else if (c < 0x80 && strchr ("\\`*_{}[]()#+-.!|<>~:&$", (char) c) != NULL)
         {
           g_string_append_c (out, '\\');
           g_string_append_c (out, (char) c);

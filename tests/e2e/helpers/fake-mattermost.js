@@ -11,9 +11,28 @@
 //                   retryAfter (default `1`)
 //   down            every request answers 500
 //   hold            requests wait (unanswered) in `held` until release()
+// Each post records the `mentions` Mattermost would find in it (mentionsIn).
 
 import http from 'node:http';
 import crypto from 'node:crypto';
+
+// The mentions Mattermost's server finds in a message (after its
+// app/mention_parser_standard.go): the text once Markdown is parsed (a
+// backslash escape leaves the character alone, adjacent text joined), split
+// into words on anything but letters, digits and `: . - _ @`, each word also
+// split on `. - :`; a word `@` + a name is a mention (`@all`, `@channel`,
+// `@here` notify the channel). Returns the names, lower-cased.
+export function mentionsIn(message) {
+  const text = message.replace(/\\([!-/:-@[-`{-~])/g, '$1');
+  const found = new Set();
+  for (const word of text.split(/[^\p{L}\p{N}:.\-_@]+/u)) {
+    for (const part of [word.replace(/^[:.\-_]+/, ''), ...word.split(/[.\-:]/)]) {
+      const m = /^@([\p{L}\p{N}_][\p{L}\p{N}_.\-]*)/u.exec(part);
+      if (m) found.add(m[1].replace(/[.\-_]+$/, '').toLowerCase());
+    }
+  }
+  return [...found];
+}
 
 export async function startFakeMattermost({
   token = 'mm-bot-' + crypto.randomBytes(10).toString('hex'),
@@ -102,7 +121,7 @@ export async function startFakeMattermost({
           return appError(res, 400, 'model.post.is_valid.message_length.app_error', 'Message too long.');
         const post = { id: crypto.randomBytes(13).toString('hex'), create_at: Date.now(),
           channel_id: body.channel_id, message: body.message, user_id: 'bot', type: '', props: {} };
-        state.posts.push({ ...post, channel: name });
+        state.posts.push({ ...post, channel: name, mentions: mentionsIn(body.message) });
         return json(res, 201, post);
       }
       return appError(res, 404, 'api.context.404.app_error', 'Sorry, we could not find the page.');
