@@ -750,6 +750,235 @@ test_notifications (Fixture *f, gconstpointer data)
   }
 }
 
+/* Many notifications of one user, read and unread, paged both ways as
+ * GET /api/notifications does: newest first, each cursor strictly older
+ * than the page before, nothing skipped or repeated, other users' and
+ * other organizations' rows never in between. */
+
+#define MANY_NOTIFICATIONS 1000
+#define PAGE_LIMIT         64
+
+static GPtrArray *
+list_page (Fixture *f, gboolean unread_only, gint64 before, guint limit)
+{
+  PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (
+      prd_notification_store_list_async, store, "org_a", "bob", unread_only, before, limit, NULL);
+  GPtrArray *records = prd_notification_store_list_finish (store, res, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (records);
+  return records;
+}
+
+/* bob's notification i in org_a is notif_bob_<i>, read when i % 3 == 0;
+ * carol's and bob's in org_b come between them. */
+static void
+record_many (Fixture *f)
+{
+  PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
+  g_autoptr (GPtrArray) notifications =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_notification_record_free);
+  g_autoptr (GPtrArray) activities =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_activity_record_free);
+  g_autoptr (GPtrArray) read = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < MANY_NOTIFICATIONS; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("notif_bob_%04u", i);
+      g_autofree char *carol = g_strdup_printf ("notif_carol_%04u", i);
+      g_autofree char *other = g_strdup_printf ("notif_other_%04u", i);
+
+      g_ptr_array_add (notifications, prd_notification_record_new (id, "bob", "org_a", "{}"));
+      g_ptr_array_add (notifications, prd_notification_record_new (carol, "carol", "org_a", "{}"));
+      g_ptr_array_add (notifications, prd_notification_record_new (other, "bob", "org_b", "{}"));
+      if (i % 3 == 0)
+        g_ptr_array_add (read, g_steal_pointer (&id));
+    }
+  g_ptr_array_add (read, NULL);
+  {
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_notification_store_record_async, store,
+                                                      notifications, activities, NULL);
+
+    g_assert_true (prd_notification_store_record_finish (store, res, &error));
+    g_assert_no_error (error);
+  }
+  {
+    g_autoptr (GAsyncResult) res =
+        PRD_TEST_WAIT_FOR (prd_notification_store_mark_read_async, store, "org_a", "bob",
+                           (const char *const *) read->pdata, NULL);
+
+    g_assert_cmpint (prd_notification_store_mark_read_finish (store, res, &error), ==,
+                     read->len - 1);
+    g_assert_no_error (error);
+  }
+}
+
+static void
+test_notifications_paging (Fixture *f, gconstpointer data)
+{
+  record_many (f);
+  for (guint unread_only = 0; unread_only <= 1; unread_only++)
+    {
+      gint64 before = G_MAXINT64;
+      gint64 expected = MANY_NOTIFICATIONS - 1; /* the next record's i */
+      guint seen = 0;
+      guint pages = 0;
+
+      for (;;)
+        {
+          g_autoptr (GPtrArray) page = list_page (f, unread_only, before, PAGE_LIMIT);
+
+          pages++;
+          for (guint j = 0; j < page->len; j++)
+            {
+              PrdNotificationRecord *record = g_ptr_array_index (page, j);
+              g_autofree char *id = NULL;
+
+              while (unread_only && expected >= 0 && expected % 3 == 0)
+                expected--;
+              g_assert_cmpint (expected, >=, 0);
+              id = g_strdup_printf ("notif_bob_%04u", (guint) expected);
+              g_assert_cmpstr (record->id, ==, id);
+              g_assert_cmpstr (record->user_id, ==, "bob");
+              g_assert_cmpstr (record->org, ==, "org_a");
+              g_assert_cmpint (record->read, ==, expected % 3 == 0);
+              g_assert_cmpint (record->seq, <, before);
+              expected--;
+              seen++;
+            }
+          if (page->len < PAGE_LIMIT)
+            break;
+          before = ((PrdNotificationRecord *) g_ptr_array_index (page, page->len - 1))->seq;
+        }
+      /* 1000 notifications, 334 of them read: 15 full pages and one of 40,
+       * or 10 full pages of unread ones and one of 26. */
+      g_assert_cmpuint (seen, ==, unread_only ? 666 : MANY_NOTIFICATIONS);
+      g_assert_cmpuint (pages, ==, unread_only ? 11 : 16);
+    }
+
+  /* Past the oldest (read) one, nothing is left; the unread ones end one
+   * step earlier. */
+  {
+    g_autoptr (GPtrArray) first = list_page (f, FALSE, G_MAXINT64, 1);
+    g_autoptr (GPtrArray) oldest_unread = list_unread (f, "bob", 1);
+    g_autoptr (GPtrArray) oldest = NULL;
+    g_autoptr (GPtrArray) none = NULL;
+    g_autoptr (GPtrArray) unread_none = NULL;
+    gint64 second;
+
+    g_assert_cmpstr (((PrdNotificationRecord *) g_ptr_array_index (first, 0))->id, ==,
+                     "notif_bob_0999");
+    g_assert_cmpstr (((PrdNotificationRecord *) g_ptr_array_index (oldest_unread, 0))->id, ==,
+                     "notif_bob_0001");
+    second = ((PrdNotificationRecord *) g_ptr_array_index (oldest_unread, 0))->seq;
+    oldest = list_page (f, FALSE, second, PAGE_LIMIT);
+    g_assert_cmpuint (oldest->len, ==, 1);
+    g_assert_cmpstr (((PrdNotificationRecord *) g_ptr_array_index (oldest, 0))->id, ==,
+                     "notif_bob_0000");
+    none = list_page (f, FALSE, ((PrdNotificationRecord *) g_ptr_array_index (oldest, 0))->seq,
+                      PAGE_LIMIT);
+    g_assert_cmpuint (none->len, ==, 0);
+    unread_none = list_page (f, TRUE, second, PAGE_LIMIT);
+    g_assert_cmpuint (unread_none->len, ==, 0);
+  }
+}
+
+/* Every statement the store runs on the notification tables is a range of
+ * an index that stops at its limit: no plan scans the table or sorts in a
+ * temporary B-tree, whose cost grows with the notifications a user holds
+ * (the store's one worker thread runs them in front of every edit's
+ * commit). The statements are the store's own, taken from its connection
+ * through an auto extension, and explained on a second connection. */
+
+static GMutex traced_lock;
+static GHashTable *traced; /* (element-type utf8): SQL text; NULL when not tracing */
+
+static int
+trace_statement (unsigned mask, void *context, void *statement, void *unexpanded)
+{
+  const char *sql = sqlite3_sql (statement);
+
+  g_mutex_lock (&traced_lock);
+  if (traced != NULL && sql != NULL &&
+      (strstr (sql, "social_notifications") != NULL || strstr (sql, "social_activity") != NULL))
+    g_hash_table_add (traced, g_strdup (sql));
+  g_mutex_unlock (&traced_lock);
+  return 0;
+}
+
+static int
+trace_connection (sqlite3 *db, const char **error_message, const sqlite3_api_routines *api)
+{
+  sqlite3_trace_v2 (db, SQLITE_TRACE_STMT, trace_statement, NULL);
+  return SQLITE_OK;
+}
+
+static void
+test_notifications_plans (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GHashTable) statements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (sqlite3) db = NULL;
+  GHashTableIter iter;
+  const char *sql;
+  guint checked = 0;
+
+  /* The store's connection is opened again, traced. */
+  g_mutex_lock (&traced_lock);
+  traced = statements;
+  g_mutex_unlock (&traced_lock);
+  g_assert_cmpint (sqlite3_auto_extension ((void (*) (void)) trace_connection), ==, SQLITE_OK);
+  prd_test_store_close (f->store);
+  g_clear_object (&f->store);
+  f->store = prd_test_store_open (f->path, &error);
+  g_assert_no_error (error);
+
+  /* record, mark-read, every list: subscribe's unread, REST's all and
+   * unread only, the activity feed */
+  record_many (f);
+  g_ptr_array_unref (list_unread (f, "bob", 500));
+  g_ptr_array_unref (list_page (f, FALSE, G_MAXINT64, PAGE_LIMIT));
+  g_ptr_array_unref (list_page (f, TRUE, G_MAXINT64, PAGE_LIMIT));
+  g_ptr_array_unref (list_activity (f, G_MAXINT64, PAGE_LIMIT));
+
+  g_assert_cmpint (sqlite3_cancel_auto_extension ((void (*) (void)) trace_connection), ==, 1);
+  g_mutex_lock (&traced_lock);
+  traced = NULL;
+  g_mutex_unlock (&traced_lock);
+
+  db = prd_test_sqlite_open_ro (f->path);
+  g_hash_table_iter_init (&iter, statements);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &sql, NULL))
+    {
+      g_autofree char *explain = NULL;
+      g_autoptr (sqlite3_stmt) stmt = NULL;
+      guint steps = 0;
+
+      if (g_str_has_prefix (sql, "INSERT "))
+        continue;
+      explain = g_strconcat ("EXPLAIN QUERY PLAN ", sql, NULL);
+      g_assert_cmpint (sqlite3_prepare_v2 (db, explain, -1, &stmt, NULL), ==, SQLITE_OK);
+      while (sqlite3_step (stmt) == SQLITE_ROW)
+        {
+          const char *detail = (const char *) sqlite3_column_text (stmt, 3);
+
+          g_test_message ("%s\n  %s", sql, detail);
+          g_assert_null (strstr (detail, "TEMP B-TREE"));
+          g_assert_true (g_str_has_prefix (detail, "SEARCH "));
+          g_assert_true (strstr (detail, " INDEX ") != NULL ||
+                         strstr (detail, "INTEGER PRIMARY KEY") != NULL);
+          steps++;
+        }
+      g_assert_cmpuint (steps, ==, 1);
+      checked++;
+    }
+  /* mark-read, subscribe's list, REST's two, the activity feed */
+  g_assert_cmpuint (checked, ==, 5);
+}
+
 /* ---- conflicts ---- */
 
 static void
@@ -1167,6 +1396,8 @@ main (int argc, char *argv[])
   ADD ("/prd/store/revocations/roundtrip", test_revocations);
   ADD ("/prd/store/revocations/sign-in-links", test_sign_in_links);
   ADD ("/prd/store/notifications/roundtrip", test_notifications);
+  ADD ("/prd/store/notifications/paging", test_notifications_paging);
+  ADD ("/prd/store/notifications/plans", test_notifications_plans);
   ADD ("/prd/store/conflicts/roundtrip", test_conflicts);
   ADD ("/prd/store/conflicts/resolve", test_conflicts_resolve);
   ADD ("/prd/store/ai-jobs/roundtrip", test_ai_jobs);

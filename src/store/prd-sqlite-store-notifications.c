@@ -3,6 +3,14 @@
  * PrdNotificationStore on SQLite: the tables `social_notifications` and
  * `social_activity` (schema migration "social" in prd-sqlite-store.c).
  * Payloads are stored as the JSON text the hub hands over.
+ *
+ * Every read is a range of an index in `seq` order that stops at its
+ * limit, however many notifications a user holds (they run on the store's
+ * one worker thread, in front of every edit's commit): a user's unread
+ * ones through social_notifications_unread (user_id, org, read, seq), all
+ * of them through social_notifications_by_user (user_id, org, seq); mark-read
+ * finds a row by its unique id. tests/test-store-features.c checks the
+ * plans.
  */
 #define G_LOG_DOMAIN "prd-store"
 
@@ -220,19 +228,32 @@ op_list (PrdSqliteWorker *worker,
          GError **error)
 {
   Query *query = data;
-  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
-      worker,
-      "SELECT seq, id, user_id, org, payload, read FROM social_notifications "
-      "WHERE user_id = ? AND org = ? AND seq < ? AND (? = 0 OR read = 0) ORDER BY seq DESC LIMIT ?",
-      error);
+  g_autoptr (PrdSqliteStmt) stmt = NULL;
 
+  /* Two statements, each a range of an index walked newest first that
+   * stops at the limit: every notification through
+   * social_notifications_by_user, the unread ones through
+   * social_notifications_unread with `read = 0` as an equality. One
+   * statement with `(? = 0 OR read = 0)` could use neither for the order
+   * and sorted all of the user's notifications for every page. */
+  if (query->unread_only)
+    stmt = prd_sqlite_worker_prepare (worker,
+                                      "SELECT seq, id, user_id, org, payload, read "
+                                      "FROM social_notifications WHERE user_id = ? AND org = ? "
+                                      "AND read = 0 AND seq < ? ORDER BY seq DESC LIMIT ?",
+                                      error);
+  else
+    stmt = prd_sqlite_worker_prepare (worker,
+                                      "SELECT seq, id, user_id, org, payload, read "
+                                      "FROM social_notifications WHERE user_id = ? AND org = ? "
+                                      "AND seq < ? ORDER BY seq DESC LIMIT ?",
+                                      error);
   if (stmt == NULL)
     return FALSE;
   prd_sqlite_bind_text (stmt, 1, query->user_id);
   prd_sqlite_bind_text (stmt, 2, query->org);
   sqlite3_bind_int64 (stmt, 3, query->before);
-  sqlite3_bind_int (stmt, 4, query->unread_only ? 1 : 0);
-  sqlite3_bind_int64 (stmt, 5, query->limit);
+  sqlite3_bind_int64 (stmt, 4, query->limit);
   return read_records (worker, stmt, result, result_free, error);
 }
 

@@ -307,6 +307,11 @@ static const char *const migrations[] = {
    * list. */
   ("CREATE INDEX prds_by_org_archived ON prds (org, archived_at != 0, created_at, id);"
    "CREATE INDEX versions_by_prd ON versions (prd_id);"),
+  /* A user's notifications newest first, read or not
+   * (prd-sqlite-store-notifications.c): a range of this index in seq
+   * order, where social_notifications_unread (user_id, org, read, seq)
+   * left every page to sort all of the user's rows. */
+  "CREATE INDEX social_notifications_by_user ON social_notifications (user_id, org, seq);",
 };
 
 typedef enum
