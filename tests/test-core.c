@@ -742,6 +742,89 @@ test_room_presence_invalid (void)
   }
 }
 
+static const char *
+active_status (PrdRoom *room, const char *user_id)
+{
+  g_autoptr (JsonNode) users = prd_room_build_active_users (room);
+  JsonArray *array = json_node_get_array (users);
+  static char status[16];
+
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonObject *user = json_array_get_object_element (array, i);
+
+      if (g_str_equal (json_object_get_string_member (user, "userId"), user_id))
+        {
+          g_strlcpy (status, json_object_get_string_member (user, "status"), sizeof status);
+          return status;
+        }
+    }
+  return NULL;
+}
+
+/* Presence is per connection: a user is shown with the presence of the
+ * connection that changed last, and what one connection set (the hub's
+ * "ai-prompting" for the tab that asked the AI) leaves with it. */
+static void
+test_room_presence_per_connection (void)
+{
+  g_autoptr (PrdDocument) doc = prd_document_new ("prd_p", "org", "T", NULL);
+  g_autoptr (PrdRoom) room = prd_room_new (doc);
+  g_autoptr (PrdCrdtOp) op = NULL;
+  g_autoptr (JsonNode) editing = json ("{\"status\":\"editing\",\"cursorPosition\":3}");
+  g_autoptr (JsonNode) viewing = json ("{\"status\":\"viewing\",\"cursorPosition\":8}");
+  g_autoptr (GError) error = NULL;
+
+  op = apply_committed (doc, 0, "{\"type\":\"insert\",\"position\":0,\"content\":\"hello world\"}",
+                        "[1]");
+  prd_room_add_member (room, "tab1", "ann", "Ann", NULL, TRUE, 1);
+  prd_room_add_member (room, "tab2", "ann", "Ann", NULL, TRUE, 2);
+  prd_room_add_member (room, "v1", "vic", "Vic", NULL, FALSE, -1);
+  g_assert_cmpstr (active_status (room, "ann"), ==, "viewing");
+
+  g_assert_true (prd_room_update_presence (room, "tab1", json_node_get_object (editing), &error));
+  g_assert_true (prd_room_update_presence (room, "tab2", json_node_get_object (viewing), &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (prd_room_member_get_status (room, "tab1"), ==, "editing");
+  g_assert_cmpstr (prd_room_member_get_status (room, "tab2"), ==, "viewing");
+  /* Two changes in the same millisecond still have an order. */
+  g_assert_cmpstr (prd_room_get_latest_member (room, "ann"), ==, "tab2");
+  g_assert_cmpstr (active_status (room, "ann"), ==, "viewing");
+
+  /* The tab that changed last leaves: the user is the remaining one. */
+  prd_room_remove_member (room, "tab2");
+  g_assert_cmpstr (prd_room_get_latest_member (room, "ann"), ==, "tab1");
+  {
+    g_autoptr (JsonNode) node = prd_room_build_presence (room, "tab1");
+    JsonObject *object = json_node_get_object (node);
+
+    g_assert_cmpstr (json_object_get_string_member (object, "status"), ==, "editing");
+    g_assert_cmpint (json_object_get_int_member (object, "cursorPosition"), ==, 3);
+  }
+  g_assert_cmpstr (active_status (room, "ann"), ==, "editing");
+
+  /* A tab that joined and never changed is not the one the user is shown with. */
+  prd_room_add_member (room, "tab3", "ann", "Ann", NULL, TRUE, 3);
+  g_assert_cmpstr (prd_room_get_latest_member (room, "ann"), ==, "tab1");
+  g_assert_cmpstr (active_status (room, "ann"), ==, "editing");
+
+  /* The hub's status for one tab (an AI job it asked for) ends with it. */
+  g_assert_true (prd_room_set_status (room, "tab3", "ai-prompting"));
+  g_assert_cmpstr (active_status (room, "ann"), ==, "ai-prompting");
+  g_assert_cmpstr (prd_room_member_get_status (room, "tab1"), ==, "editing");
+  prd_room_remove_member (room, "tab3");
+  g_assert_false (prd_room_set_status (room, "tab3", "editing"));
+  g_assert_cmpstr (active_status (room, "ann"), ==, "editing");
+  g_assert_cmpstr (prd_room_member_get_status (room, "tab1"), ==, "editing");
+  g_assert_cmpstr (active_status (room, "vic"), ==, "viewing");
+  /* … and, while the tab stays, with what it sets next. */
+  prd_room_add_member (room, "tab4", "ann", "Ann", NULL, TRUE, 4);
+  g_assert_true (prd_room_set_status (room, "tab4", "ai-prompting"));
+  g_assert_true (prd_room_set_status (room, "tab4", "editing"));
+  g_assert_cmpstr (active_status (room, "ann"), ==, "editing");
+  g_assert_cmpstr (prd_room_get_latest_member (room, "ann"), ==, "tab4");
+}
+
 /* Positions are those of the text the room has been sent: an operation
  * that is integrated but not committed yet (not broadcast) moves nothing
  * until it is, except for the member who made it, whose text has it. */
@@ -917,6 +1000,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/core/room/presence-anchors", test_room_presence_anchors);
   g_test_add_func ("/prd/core/room/presence-invalid", test_room_presence_invalid);
   g_test_add_func ("/prd/core/room/presence-committed", test_room_presence_committed);
+  g_test_add_func ("/prd/core/room/presence-per-connection", test_room_presence_per_connection);
   g_test_add_func ("/prd/core/batcher", test_batcher);
 
   return g_test_run ();

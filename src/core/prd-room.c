@@ -6,6 +6,11 @@
  * user id, so the colour is the same every time they open that PRD; when a
  * present user already has it, the next free index is taken, so colours are
  * distinct among the users present (up to PRD_ROOM_N_COLORS users).
+ *
+ * Presence: each member (connection) has its own status, cursor and
+ * selection; a user is shown with the presence of their member that changed
+ * last. Status is not kept per user, so what one tab set (the hub's
+ * "ai-prompting" for the tab that asked the AI, say) ends with that tab.
  */
 #define G_LOG_DOMAIN "prd-core"
 
@@ -25,7 +30,6 @@ typedef struct
   char *user_id;
   char *name;
   char *avatar;
-  char *status;
   guint color;
   guint n_connections;
 } User;
@@ -36,6 +40,8 @@ typedef struct
   User *user; /* (unowned) */
   gboolean edit;
   int site;
+  char *status;
+  guint64 changed; /* the room's change count when this changed, 0: never */
   gboolean has_cursor;
   PrdCrdtAnchor cursor;
   gboolean has_selection;
@@ -52,6 +58,7 @@ struct _PrdRoom
   GHashTable *members;   /* conn id → (owned) Member */
   GHashTable *users;     /* user id → (owned) User */
   GPtrArray *user_order; /* (element-type User) (unowned): join order */
+  guint64 n_changes;     /* presence changes so far: orders the members' */
 };
 
 enum
@@ -92,7 +99,6 @@ user_free (User *user)
   g_free (user->user_id);
   g_free (user->name);
   g_free (user->avatar);
-  g_free (user->status);
   g_free (user);
 }
 
@@ -100,6 +106,7 @@ static void
 member_free (Member *member)
 {
   g_free (member->conn_id);
+  g_free (member->status);
   g_free (member);
 }
 
@@ -211,7 +218,6 @@ prd_room_add_member (PrdRoom *self,
       user->user_id = g_strdup (user_id);
       user->name = g_strdup (name != NULL ? name : user_id);
       user->avatar = g_strdup (avatar);
-      user->status = g_strdup ("viewing");
       user->color = pick_color (self, user_id);
       g_hash_table_insert (self->users, user->user_id, user);
       g_ptr_array_add (self->user_order, user);
@@ -224,6 +230,7 @@ prd_room_add_member (PrdRoom *self,
   member->user = user;
   member->edit = edit;
   member->site = site;
+  member->status = g_strdup ("viewing");
   member->timestamp = g_get_real_time () / 1000;
   g_hash_table_insert (self->members, member->conn_id, member);
 
@@ -262,26 +269,50 @@ prd_room_remove_member (PrdRoom *self, const char *conn_id)
   return TRUE;
 }
 
-/**
- * prd_room_get_latest_member:
- *
- * Returns: (nullable): the connection of @user_id whose presence changed
- *   last, or %NULL when the user has none in the room
- */
-const char *
-prd_room_get_latest_member (PrdRoom *self, const char *user_id)
+/* Records that @member's presence changed now. A count rather than the
+ * clock: two changes within a millisecond still have an order. */
+static void
+member_changed (PrdRoom *self, Member *member, const char *status)
+{
+  g_free (member->status);
+  member->status = g_strdup (status);
+  member->changed = ++self->n_changes;
+  member->timestamp = g_get_real_time () / 1000;
+}
+
+/* The member of @user whose presence changed last; among members that never
+ * changed (all "viewing", nowhere) any. */
+static Member *
+latest_member (PrdRoom *self, User *user)
 {
   GHashTableIter iter;
   Member *member;
   Member *latest = NULL;
 
-  g_return_val_if_fail (PRD_IS_ROOM (self), NULL);
-
   g_hash_table_iter_init (&iter, self->members);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &member))
-    if (g_str_equal (member->user->user_id, user_id) &&
-        (latest == NULL || member->timestamp > latest->timestamp))
+    if (member->user == user && (latest == NULL || member->changed > latest->changed))
       latest = member;
+  return latest;
+}
+
+/**
+ * prd_room_get_latest_member:
+ *
+ * Returns: (nullable): the connection of @user_id whose presence changed
+ *   last (the one a user is shown with), or %NULL when the user has none
+ *   in the room
+ */
+const char *
+prd_room_get_latest_member (PrdRoom *self, const char *user_id)
+{
+  User *user;
+  Member *latest;
+
+  g_return_val_if_fail (PRD_IS_ROOM (self), NULL);
+
+  user = g_hash_table_lookup (self->users, user_id);
+  latest = user != NULL ? latest_member (self, user) : NULL;
   return latest != NULL ? latest->conn_id : NULL;
 }
 
@@ -334,7 +365,8 @@ prd_room_member_get_user_id (PrdRoom *self, const char *conn_id)
  * prd_room_member_get_status:
  *
  * Returns: (transfer none) (nullable): the presence status ("viewing",
- *   "editing", "ai-prompting") of @conn_id's user, %NULL for no member
+ *   "editing", "ai-prompting") of the connection @conn_id, %NULL for no
+ *   member
  */
 const char *
 prd_room_member_get_status (PrdRoom *self, const char *conn_id)
@@ -344,7 +376,7 @@ prd_room_member_get_status (PrdRoom *self, const char *conn_id)
   g_return_val_if_fail (PRD_IS_ROOM (self), NULL);
 
   member = g_hash_table_lookup (self->members, conn_id);
-  return member != NULL ? member->user->status : NULL;
+  return member != NULL ? member->status : NULL;
 }
 
 gboolean
@@ -607,9 +639,7 @@ prd_room_update_presence (PrdRoom *self, const char *conn_id, JsonObject *payloa
   member->has_selection = placing.has_selection;
   member->selection_start = placing.selection_start;
   member->selection_end = placing.selection_end;
-  member->timestamp = g_get_real_time () / 1000;
-  g_free (member->user->status);
-  member->user->status = g_strdup (status);
+  member_changed (self, member, status);
   return TRUE;
 }
 
@@ -635,7 +665,7 @@ prd_room_build_user (PrdRoom *self, const char *user_id, gboolean with_site)
   else
     json_builder_add_null_value (builder);
   json_builder_set_member_name (builder, "status");
-  json_builder_add_string_value (builder, user->status);
+  json_builder_add_string_value (builder, latest_member (self, user)->status);
   json_builder_set_member_name (builder, "color");
   json_builder_add_string_value (builder, palette[user->color]);
   if (with_site)
@@ -755,7 +785,7 @@ prd_room_build_presence (PrdRoom *self, const char *conn_id)
   else
     json_builder_add_null_value (builder);
   json_builder_set_member_name (builder, "status");
-  json_builder_add_string_value (builder, member->user->status);
+  json_builder_add_string_value (builder, member->status);
   json_builder_set_member_name (builder, "cursorPosition");
   if (member->has_cursor)
     json_builder_add_int_value (builder, resolving.cursor);
@@ -785,8 +815,12 @@ prd_room_build_presence (PrdRoom *self, const char *conn_id)
  * prd_room_set_status:
  * @status: "viewing", "editing" or "ai-prompting"
  *
- * Changes only the status of @conn_id's user (the hub's own changes, e.g.
- * while an AI job of theirs runs); cursor and selection stay.
+ * Changes only the status of the connection @conn_id (the hub's own
+ * changes, e.g. while an AI job it asked for runs); cursor and selection
+ * stay. The status ends with the connection: once it left, its user is
+ * shown with the presence of their remaining connection that changed last.
+ *
+ * Returns: %TRUE when @conn_id is a member (its status changed)
  */
 gboolean
 prd_room_set_status (PrdRoom *self, const char *conn_id, const char *status)
@@ -801,8 +835,6 @@ prd_room_set_status (PrdRoom *self, const char *conn_id, const char *status)
   member = g_hash_table_lookup (self->members, conn_id);
   if (member == NULL)
     return FALSE;
-  member->timestamp = g_get_real_time () / 1000;
-  g_free (member->user->status);
-  member->user->status = g_strdup (status);
+  member_changed (self, member, status);
   return TRUE;
 }

@@ -15,8 +15,10 @@ G_DECLARE_FINAL_TYPE (PrdRoom, prd_room, PRD, ROOM, GObject)
 
 /*
  * PrdRoom: who is in one PRD and where. Members are connections (a user may
- * have several); users are what others see: one colour, one status, one
- * user-joined / user-left per user whatever the number of connections.
+ * have several), each with its own presence (status, cursor, selection);
+ * users are what others see: one colour, the presence of the connection
+ * that changed last, one user-joined / user-left per user whatever the
+ * number of connections.
  * Cursors and selections are kept as CRDT anchors so that the positions
  * relayed later follow the text while others edit.
  *

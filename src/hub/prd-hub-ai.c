@@ -429,6 +429,27 @@ emit_to_user (
     }
 }
 
+/* Whether another job that @job's connection asked for in the same room is
+ * still streaming: its "ai-prompting" lasts until the last one ends. */
+static gboolean
+connection_still_prompting (PrdHubAi *self, PrdAiJob *job)
+{
+  JobData *data = job->data;
+  GHashTableIter iter;
+  PrdAiJob *other;
+
+  g_hash_table_iter_init (&iter, self->jobs);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &other))
+    {
+      JobData *other_data = other->data;
+
+      if (other != job && other->state == PRD_AI_JOB_STREAMING &&
+          other_data->socket == data->socket && other_data->room == data->room)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 static void
 job_end (PrdHubAi *self,
          PrdAiJob *job,
@@ -464,7 +485,9 @@ job_end (PrdHubAi *self,
     }
   if (job->state == PRD_AI_JOB_STREAMING)
     {
-      if (data->room != NULL)
+      /* The status is the connection's: when it left first, it went with it
+       * (nothing to restore, prd_room_set_status() finds no member). */
+      if (data->room != NULL && !connection_still_prompting (self, job))
         prd_hub_room_set_status (data->room, data->socket, "editing");
       prd_ai_queue_finish (self->queue, job, state, g_get_monotonic_time ());
     }

@@ -170,6 +170,88 @@ test('the whole sequence: job, stream into the PRD for everyone, suggestions', a
   }
 });
 
+// ai-prompting belongs to the connection that asked: when that tab closes
+// before the job ends, the user is shown with their remaining tab, and the
+// job's end changes nothing for them.
+test('a tab that asked the AI and closes takes ai-prompting with it', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai);
+  try {
+    const prdId = await createPrd(hub, 'Tabs', '# PRD\n\nNone yet.\n');
+    const tab1 = await client(hub, user('user_a'));
+    const tab2 = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    await join(tab1, prdId);
+    await join(tab2, prdId);
+    await join(b, prdId);
+    const evB = recorder(b, ['presence-update', 'ai-stream-start', 'ai-stream-complete', 'ai-error']);
+    const presenceOfA = () => evB
+      .filter((e) => e.event === 'presence-update' && e.data.userId === 'user_a')
+      .map((e) => e.data);
+    const statusOfA = async () => (await rest(hub, 'GET', `/api/presence?prdIds=${prdId}`,
+      { tok: token(user('user_b')) })).json.prds[prdId].find((u) => u.userId === 'user_a').status;
+    await request(tab1, 'presence-update', { prdId, status: 'editing', cursorPosition: 3 });
+    const ack = await request(tab2, 'ai-prompt', { prdId, prompt: 'scenario:gated go',
+      context: { cursorPosition: 6 } });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(b, () => presenceOfA().some((p) => p.status === 'ai-prompting'));
+    assert.equal(await statusOfA(), 'ai-prompting');
+
+    tab2.close();
+    // The tab that asked left: the others see the remaining tab.
+    await until(b, () => presenceOfA().at(-1).status !== 'ai-prompting');
+    assert.equal(presenceOfA().at(-1).status, 'editing');
+    assert.equal(presenceOfA().at(-1).cursorPosition, 3);
+    assert.equal(await statusOfA(), 'editing');
+
+    ai.openGate();
+    await until(b, () => evB.some((e) => e.event === 'ai-stream-complete' || e.event === 'ai-error'));
+    assert.equal(await statusOfA(), 'editing');
+    const c = await client(hub, user('user_c'));
+    const { joined } = await join(c, prdId);
+    assert.equal(joined.activeUsers.find((u) => u.userId === 'user_a').status, 'editing');
+    for (const s of [tab1, b, c]) s.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
+test('a connection with two jobs running stays ai-prompting until the last one ends', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { extra: 'concurrency=2\n' });
+  try {
+    const prdId = await createPrd(hub, 'Two jobs', '# PRD\n\nNone yet.\n');
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    await join(a, prdId);
+    await join(b, prdId);
+    const evB = recorder(b, ['presence-update', 'ai-stream-start', 'ai-stream-complete', 'ai-error']);
+    const statusOfA = async () => (await rest(hub, 'GET', `/api/presence?prdIds=${prdId}`,
+      { tok: token(user('user_b')) })).json.prds[prdId].find((u) => u.userId === 'user_a').status;
+    const first = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated one', insert: false });
+    const second = await request(a, 'ai-prompt', { prdId, prompt: 'scenario:gated two', insert: false });
+    assert.equal(first.ok && second.ok, true, JSON.stringify([first, second]));
+    await until(b, () => evB.filter((e) => e.event === 'ai-stream-start').length === 2);
+    assert.equal(await statusOfA(), 'ai-prompting');
+
+    assert.equal((await request(a, 'ai-cancel', { jobId: first.jobId })).ok, true);
+    await until(b, () => evB.some((e) => e.event === 'ai-error' && e.data.jobId === first.jobId));
+    assert.equal(await statusOfA(), 'ai-prompting', 'the second job still runs');
+
+    ai.openGate();
+    await until(b, () => evB.some((e) => e.event === 'ai-stream-complete' || (e.event === 'ai-error'
+      && e.data.jobId === second.jobId)));
+    await until(b, () => evB.filter((e) => e.event === 'presence-update').at(-1)?.data.status === 'editing');
+    assert.equal(await statusOfA(), 'editing');
+    a.close();
+    b.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
+  }
+});
+
 // The answer of the test server's `many` scenario: 400 one-character
 // deltas in one write.
 const MANY = Array.from({ length: 400 }, (_, i) => ['a', '\u00e9', '\u2713', '\u{1F600}'][i % 4]).join('');

@@ -336,7 +336,7 @@ test('a leave-prd sent right after join-prd leaves: the join is cancelled or ans
   }
 });
 
-test('a tab that leaves takes its cursor with it while the user stays', async () => {
+test('a tab that leaves takes its cursor and status with it while the user stays', async () => {
   const hub = await startHub({ config: '[collab]\nbatch-threshold=0\n' });
   const sockets = [];
   try {
@@ -349,16 +349,27 @@ test('a tab that leaves takes its cursor with it while the user stays', async ()
     await join(tab1, prdId);
     await join(tab2, prdId);
     const events = recorder(watcher, ['presence-update', 'user-left']);
+    const statusOfT = async () => (await rest(hub, 'GET', `/api/presence?prdIds=${prdId}`,
+      { tok: token(user('user_w')) })).json.prds[prdId].find((u) => u.userId === 'user_t').status;
     await request(tab1, 'presence-update', { prdId, status: 'editing', cursorPosition: 3 });
-    await request(tab2, 'presence-update', { prdId, status: 'editing', cursorPosition: 9 });
+    await request(tab2, 'presence-update', { prdId, status: 'viewing', cursorPosition: 9 });
     await until(watcher, () => events.length === 2);
     assert.equal(events[1].data.cursorPosition, 9);
+    assert.equal(events[1].data.status, 'viewing');
+    // The user is shown with the tab that changed last.
+    assert.equal(await statusOfT(), 'viewing');
     tab2.close();
     await until(watcher, () => events.length === 3);
     assert.equal(events[2].event, 'presence-update', 'no user-left: the user is still there');
     assert.equal(events[2].data.userId, 'user_t');
     assert.equal(events[2].data.cursorPosition, 3, 'the remaining tab\'s cursor');
+    assert.equal(events[2].data.status, 'editing', 'the remaining tab\'s status');
     assert.ok(events[2].data.timestamp >= events[1].data.timestamp);
+    assert.equal(await statusOfT(), 'editing');
+    const late = await client(hub, user('user_l'));
+    sockets.push(late);
+    const { joined } = await join(late, prdId);
+    assert.equal(joined.activeUsers.find((u) => u.userId === 'user_t').status, 'editing');
   } finally {
     for (const s of sockets) s.close();
     await hub.stop();
