@@ -1418,7 +1418,7 @@ on_poll_links (GObject *source, GAsyncResult *result, gpointer user_data)
    * seen again rather than missed (unchanged initiatives send nothing). */
   prd_craftio_list_initiatives_async (
       poll->craft, state->last_start > 0 ? MAX (1, state->last_start - G_USEC_PER_SEC) : 0,
-      poll->self->cancellable, on_polled, poll);
+      poll->linked, poll->self->cancellable, on_polled, poll);
 }
 
 static void
@@ -1437,9 +1437,10 @@ on_poll_entry (GObject *source, GAsyncResult *result, gpointer user_data)
   poll->craft = PRD_CRAFTIO (g_object_ref (entry->integration));
   poll->interval = prd_craftio_get_poll_interval (poll->craft);
   poll->started = g_get_real_time ();
-  /* The links first: what a poll announces is about them, and a link
-   * forgotten after they were read is never written back. The listing
-   * runs with no link too: it is how the admins see Craft.io come back. */
+  /* The links first: what a poll announces is about them (its listing
+   * keeps the linked initiatives only), and a link forgotten after they
+   * were read is never written back. The listing runs with no link too:
+   * it is how the admins see Craft.io come back. */
   prd_integration_store_list_links_async (poll->self->links, poll->org, PRD_CRAFTIO_SERVICE, NULL,
                                           poll->self->cancellable, on_poll_links, poll);
 }

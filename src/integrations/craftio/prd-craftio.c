@@ -763,6 +763,7 @@ typedef struct
   guint page;
   gboolean titles_only; /* objectives left out */
   gboolean complete;    /* FALSE: stopped at PRD_CRAFTIO_MAX_PAGES */
+  GHashTable *only;     /* (owned) (nullable): the ids of the items kept */
   GPtrArray *initiatives;
 } Listing;
 
@@ -770,6 +771,7 @@ static void
 listing_free (Listing *listing)
 {
   g_free (listing->updated_from);
+  g_clear_pointer (&listing->only, g_hash_table_unref);
   g_ptr_array_unref (listing->initiatives);
   g_free (listing);
 }
@@ -834,6 +836,9 @@ on_page (GObject *source, GAsyncResult *result, gpointer user_data)
       if (!JSON_NODE_HOLDS_OBJECT (node) || !is_initiative (self, json_node_get_object (node)))
         continue;
       initiative = prd_craft_initiative_parse (json_node_get_object (node), NULL);
+      if (initiative != NULL && listing->only != NULL &&
+          !g_hash_table_contains (listing->only, initiative->id))
+        g_clear_pointer (&initiative, prd_craft_initiative_free);
       if (initiative != NULL && listing->titles_only)
         {
           g_strfreev (initiative->objectives);
@@ -889,10 +894,13 @@ list_page (GTask *task)
  * prd_craftio_list_initiatives_async:
  * @updated_from: only those updated since (microseconds since the epoch);
  *   0 for all
+ * @only: (nullable): the ids (keys) of the initiatives to keep; the others
+ *   are read and left out (a poll keeps the linked ones only)
  */
 void
 prd_craftio_list_initiatives_async (PrdCraftio *self,
                                     gint64 updated_from,
+                                    GHashTable *only,
                                     GCancellable *cancellable,
                                     GAsyncReadyCallback callback,
                                     gpointer user_data)
@@ -907,6 +915,7 @@ prd_craftio_list_initiatives_async (PrdCraftio *self,
   listing = g_new0 (Listing, 1);
   listing->page = 1;
   listing->complete = TRUE;
+  listing->only = only != NULL ? g_hash_table_ref (only) : NULL;
   listing->initiatives =
       g_ptr_array_new_with_free_func ((GDestroyNotify) prd_craft_initiative_free);
   if (updated_from > 0)

@@ -73,6 +73,7 @@ prd_craftio_get_item_finish (PrdCraftio *self, GAsyncResult *result, GError **er
 
 void prd_craftio_list_initiatives_async (PrdCraftio *self,
                                          gint64 updated_from,
+                                         GHashTable *only,
                                          GCancellable *cancellable,
                                          GAsyncReadyCallback callback,
                                          gpointer user_data);
