@@ -19,12 +19,21 @@
  * the PRD's room and, as a `craft_initiative_linked` notification, to the
  * PRD's owner.
  *
+ * The titles come from prd_craftio_list_titles_async(): one listing per
+ * organization at a time, shared by the matches waiting for it and reused
+ * for `pollInterval` seconds; the automatic link reads its initiative by id
+ * (the titles have no objectives).
+ *
  * Every organization with Craft.io configured is polled every
  * `pollInterval` seconds for the initiatives updated since the last poll
  * (`updated_from`); a linked initiative whose status, title or objectives
  * changed gives `craft-initiative-updated` {prdId, initiative: {id,
  * changes}, affectedPRDs} in each linked PRD's room, and one
- * `craft_initiative_updated` activity.
+ * `craft_initiative_updated` activity. A listing that stops at
+ * PRD_CRAFTIO_MAX_PAGES is completed by reading the linked initiatives it
+ * left out by id; the next poll starts from this one only when every
+ * linked initiative was read. The poll updates the links it read and never
+ * adds one (a craft-unlink meanwhile stays).
  *
  * Links live in the #PrdIntegrationStore, a new one added by
  * prd_integration_store_add_link_async(), which counts the PRD's links in
@@ -377,6 +386,13 @@ on_item (GObject *source, GAsyncResult *result, gpointer user_data)
                                         request->self->cancellable, on_linked, request);
 }
 
+static GError *
+not_linked (Request *request)
+{
+  return g_error_new (PRD_ERROR, PRD_ERROR_NOT_FOUND, "Initiative %s is not linked to %s",
+                      request->initiative_id, request->prd_id);
+}
+
 static void
 on_unlinked (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -385,10 +401,19 @@ on_unlinked (GObject *source, GAsyncResult *result, gpointer user_data)
   JsonObject *payload;
   JsonObject *ack;
   GError *error = NULL;
+  gboolean deleted = FALSE;
 
-  if (!prd_integration_store_delete_link_finish (PRD_INTEGRATION_STORE (source), result, &error))
+  if (!prd_integration_store_delete_link_finish (PRD_INTEGRATION_STORE (source), result, &deleted,
+                                                 &error))
     {
       request_fail (request, error);
+      return;
+    }
+  /* Another craft-unlink of the link, under way at the same time, forgot
+   * it first: that one answers ok and tells the room. */
+  if (!deleted)
+    {
+      request_fail (request, not_linked (request));
       return;
     }
   payload = json_object_new ();
@@ -663,9 +688,7 @@ on_links (GObject *source, GAsyncResult *result, gpointer user_data)
       case REQUEST_UNLINK:
         if (found == NULL)
           {
-            request_fail (request, g_error_new (PRD_ERROR, PRD_ERROR_NOT_FOUND,
-                                                "Initiative %s is not linked to %s",
-                                                request->initiative_id, request->prd_id));
+            request_fail (request, not_linked (request));
             return;
           }
         prd_integration_store_delete_link_async (request->self->links, request->org,
@@ -852,8 +875,9 @@ typedef struct
   char *owner;
   PrdCraftio *craft;              /* (owned) (nullable) */
   GHashTable *linked;             /* (nullable): the initiatives linked to the PRD already */
-  GPtrArray *initiatives;         /* (owned) (nullable): the workspace's */
+  GPtrArray *initiatives;         /* (owned) (nullable): the workspace's titles, shared */
   const PrdCraftInitiative *best; /* (nullable): in @initiatives, the one to link */
+  PrdCraftInitiative *item;       /* (owned) (nullable): @best as Craft.io says it now */
   guint retirements;              /* retirements_of() the org when the PRD was titled */
 } Titled;
 
@@ -868,6 +892,7 @@ titled_free (Titled *titled)
   g_clear_object (&titled->craft);
   g_clear_pointer (&titled->linked, g_hash_table_unref);
   g_clear_pointer (&titled->initiatives, g_ptr_array_unref);
+  g_clear_pointer (&titled->item, prd_craft_initiative_free);
   g_free (titled);
 }
 
@@ -897,7 +922,8 @@ offer (Titled *titled,
 }
 
 /* Offers @linked (linked automatically, when not %NULL) and the other
- * initiatives that match the title but @left_out; takes @titled. */
+ * initiatives that match the title but @left_out; takes @titled. The
+ * others come from the workspace's titles: their objectives are not read. */
 static void
 offer_all (Titled *titled, const PrdCraftInitiative *linked, const PrdCraftInitiative *left_out)
 {
@@ -910,7 +936,8 @@ offer_all (Titled *titled, const PrdCraftInitiative *linked, const PrdCraftIniti
     {
       PrdCraftInitiative *initiative = g_ptr_array_index (titled->initiatives, i);
 
-      if (initiative == linked || initiative == left_out ||
+      if ((linked != NULL && g_str_equal (initiative->id, linked->id)) ||
+          (left_out != NULL && g_str_equal (initiative->id, left_out->id)) ||
           g_hash_table_contains (titled->linked, initiative->id) ||
           prd_craftio_match_score (titled->title, initiative) < PRD_CRAFTIO_SUGGEST_SCORE)
         continue;
@@ -932,7 +959,7 @@ on_auto_linked (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (prd_integration_store_add_link_finish (PRD_INTEGRATION_STORE (source), result, &error))
     {
-      offer_all (titled, titled->best, NULL);
+      offer_all (titled, titled->item, NULL);
       return;
     }
   /* Deleted meanwhile: nothing to link nor to offer. */
@@ -958,14 +985,41 @@ on_auto_linked (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
+on_best_item (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Titled *titled = user_data;
+  g_autoptr (PrdIntegrationLinkRecord) link = NULL;
+  g_autoptr (GError) error = NULL;
+
+  titled->item = prd_craftio_get_item_finish (PRD_CRAFTIO (source), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+      retirements_of (titled->self, titled->org) != titled->retirements)
+    {
+      titled_free (titled);
+      return;
+    }
+  if (titled->item == NULL)
+    {
+      g_info ("craftio (%s): %s not linked to initiative %s automatically: %s", titled->org,
+              titled->prd_id, titled->best->id, error->message);
+      offer_all (titled, NULL, titled->best);
+      return;
+    }
+  /* The store adds it only while the PRD holds fewer than the most links
+   * it may: renames one after another never pass the limit. */
+  link = link_new (titled->org, titled->prd_id, titled->item, 1);
+  prd_integration_store_add_link_async (titled->self->links, link, PRD_HUB_CRAFTIO_MAX_LINKS,
+                                        titled->self->cancellable, on_auto_linked, titled);
+}
+
+static void
 on_candidates (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Titled *titled = user_data;
   PrdCraftInitiative *best = NULL;
   double best_score = 0;
-  g_autoptr (PrdIntegrationLinkRecord) link = NULL;
 
-  titled->initiatives = prd_craftio_list_initiatives_finish (PRD_CRAFTIO (source), result, NULL);
+  titled->initiatives = prd_craftio_list_titles_finish (PRD_CRAFTIO (source), result, NULL);
   if (titled->initiatives == NULL ||
       retirements_of (titled->self, titled->org) != titled->retirements)
     {
@@ -990,12 +1044,10 @@ on_candidates (GObject *source, GAsyncResult *result, gpointer user_data)
       offer_all (titled, NULL, NULL);
       return;
     }
-  /* The store adds it only while the PRD holds fewer than the most links
-   * it may: renames one after another never pass the limit. */
+  /* The titles have no objectives: the link keeps the item as read now. */
   titled->best = best;
-  link = link_new (titled->org, titled->prd_id, best, 1);
-  prd_integration_store_add_link_async (titled->self->links, link, PRD_HUB_CRAFTIO_MAX_LINKS,
-                                        titled->self->cancellable, on_auto_linked, titled);
+  prd_craftio_get_item_async (titled->craft, best->id, titled->self->cancellable, on_best_item,
+                              titled);
 }
 
 static void
@@ -1015,8 +1067,7 @@ on_titled_links (GObject *source, GAsyncResult *result, gpointer user_data)
     g_hash_table_add (
         titled->linked,
         g_strdup (((PrdIntegrationLinkRecord *) g_ptr_array_index (links, i))->remote_id));
-  prd_craftio_list_initiatives_async (titled->craft, 0, titled->self->cancellable, on_candidates,
-                                      titled);
+  prd_craftio_list_titles_async (titled->craft, titled->self->cancellable, on_candidates, titled);
 }
 
 static void
@@ -1073,10 +1124,18 @@ typedef struct
   char *org;
   gint64 started;
   guint interval;
-  GPtrArray *initiatives; /* (nullable) */
-  guint retirements;      /* retirements_of() the org when the poll began */
+  PrdCraftio *craft;  /* (owned) (nullable) */
+  GHashTable *linked; /* (owned) (nullable): remote id → GPtrArray of its links */
+  GPtrArray *missing; /* (owned) (nullable): linked ids a capped listing left out */
+  guint next_missing; /* in @missing, the next to read by id */
+  gboolean read_all;  /* every linked initiative changed since the last poll was read */
+  guint retirements;  /* retirements_of() the org when the poll began */
 } Poll;
 
+/* The next poll asks for what changed since this one began only when this
+ * one read every linked initiative that changed: a listing that stopped
+ * at PRD_CRAFTIO_MAX_PAGES, or an initiative that could not be read, keeps
+ * the time of the last complete poll. */
 static void
 poll_end (Poll *poll, guint next_in)
 {
@@ -1087,12 +1146,14 @@ poll_end (Poll *poll, guint next_in)
     {
       state->running = FALSE;
       state->next_due = g_get_monotonic_time () + (gint64) next_in * G_USEC_PER_SEC;
-      if (poll->initiatives != NULL)
+      if (poll->read_all)
         state->last_start = poll->started;
     }
   g_object_unref (poll->self);
   g_free (poll->org);
-  g_clear_pointer (&poll->initiatives, g_ptr_array_unref);
+  g_clear_object (&poll->craft);
+  g_clear_pointer (&poll->linked, g_hash_table_unref);
+  g_clear_pointer (&poll->missing, g_ptr_array_unref);
   g_free (poll);
 }
 
@@ -1164,7 +1225,7 @@ on_links_updated (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
 
-  if (!prd_integration_store_put_links_finish (PRD_INTEGRATION_STORE (source), result, &error) &&
+  if (!prd_integration_store_update_links_finish (PRD_INTEGRATION_STORE (source), result, &error) &&
       !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_warning ("Cannot keep what Craft.io said of an initiative: %s", error->message);
 }
@@ -1214,8 +1275,113 @@ announce_update (Poll *poll,
   prd_hub_announce_activity (
       announce, prd_hub_activity_new ("craft_initiative_updated", "craftio", "Craft.io", object));
   record (poll->self, announce);
-  prd_integration_store_put_links_async (poll->self->links, updated, poll->self->cancellable,
-                                         on_links_updated, NULL);
+  /* Only links still kept are updated: one a craft-unlink forgot since
+   * they were read is not written back. */
+  prd_integration_store_update_links_async (poll->self->links, updated, poll->self->cancellable,
+                                            on_links_updated, NULL);
+}
+
+/* Compares @initiative with what its links last heard, and announces a
+ * change. */
+static void
+poll_compare (Poll *poll, const PrdCraftInitiative *initiative)
+{
+  GPtrArray *linked = g_hash_table_lookup (poll->linked, initiative->id);
+  g_autoptr (PrdCraftInitiative) before = NULL;
+  g_autoptr (JsonObject) changes = NULL;
+
+  if (linked == NULL)
+    return;
+  before = initiative_from_link (g_ptr_array_index (linked, 0));
+  changes = changes_of (before, initiative);
+  if (changes != NULL)
+    announce_update (poll, initiative, changes, linked);
+}
+
+static void read_missing (Poll *poll);
+
+static void
+on_missing_item (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Poll *poll = user_data;
+  g_autoptr (PrdCraftInitiative) initiative = NULL;
+  g_autoptr (GError) error = NULL;
+
+  initiative = prd_craftio_get_item_finish (PRD_CRAFTIO (source), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+      retirements_of (poll->self, poll->org) != poll->retirements)
+    {
+      poll->read_all = FALSE;
+      poll_end (poll, poll->interval);
+      return;
+    }
+  if (initiative != NULL)
+    poll_compare (poll, initiative);
+  /* Gone from Craft.io (INVALID_PAYLOAD): nothing to announce. Else read
+   * again at the next poll. */
+  else if (!g_error_matches (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD))
+    poll->read_all = FALSE;
+  read_missing (poll);
+}
+
+/* One at a time: a capped listing costs Craft.io one request per linked
+ * initiative it left out, not a burst of them. */
+static void
+read_missing (Poll *poll)
+{
+  if (poll->missing == NULL || poll->next_missing >= poll->missing->len)
+    {
+      poll_end (poll, poll->interval);
+      return;
+    }
+  prd_craftio_get_item_async (poll->craft, g_ptr_array_index (poll->missing, poll->next_missing++),
+                              poll->self->cancellable, on_missing_item, poll);
+}
+
+static void
+on_polled (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Poll *poll = user_data;
+  g_autoptr (GPtrArray) initiatives = NULL;
+  g_autoptr (GHashTable) listed = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean complete = FALSE;
+  GHashTableIter iter;
+  gpointer id;
+
+  initiatives =
+      prd_craftio_list_initiatives_finish (PRD_CRAFTIO (source), result, &complete, &error);
+  /* Settings removed meanwhile: their links are gone, and stay gone. */
+  if (initiatives == NULL || retirements_of (poll->self, poll->org) != poll->retirements)
+    {
+      poll_end (poll, poll->interval);
+      return;
+    }
+  listed = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < initiatives->len; i++)
+    {
+      PrdCraftInitiative *initiative = g_ptr_array_index (initiatives, i);
+
+      g_hash_table_add (listed, initiative->id);
+      poll_compare (poll, initiative);
+    }
+  poll->read_all = TRUE;
+  if (complete)
+    {
+      poll_end (poll, poll->interval);
+      return;
+    }
+  /* The listing stopped at PRD_CRAFTIO_MAX_PAGES: the linked initiatives
+   * it did not reach are read by id. */
+  poll->missing = g_ptr_array_new_with_free_func (g_free);
+  g_hash_table_iter_init (&iter, poll->linked);
+  while (g_hash_table_iter_next (&iter, &id, NULL))
+    if (!g_hash_table_contains (listed, id))
+      g_ptr_array_add (poll->missing, g_strdup (id));
+  g_message ("craftio (%s): the poll's listing stopped at %d pages; %u linked initiatives are read "
+             "one by one",
+             poll->org, PRD_CRAFTIO_MAX_PAGES, poll->missing->len);
+  read_missing (poll);
 }
 
 static void
@@ -1223,46 +1389,36 @@ on_poll_links (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Poll *poll = user_data;
   g_autoptr (GPtrArray) links = NULL;
+  PollState *state;
 
   links = prd_integration_store_list_links_finish (PRD_INTEGRATION_STORE (source), result, NULL);
-  /* Settings removed meanwhile: their links are gone, and stay gone. */
-  if (retirements_of (poll->self, poll->org) != poll->retirements)
-    g_clear_pointer (&links, g_ptr_array_unref);
-  for (guint i = 0; links != NULL && i < poll->initiatives->len; i++)
-    {
-      PrdCraftInitiative *initiative = g_ptr_array_index (poll->initiatives, i);
-      g_autoptr (GPtrArray) linked = g_ptr_array_new ();
-      g_autoptr (PrdCraftInitiative) before = NULL;
-      g_autoptr (JsonObject) changes = NULL;
-
-      for (guint l = 0; l < links->len; l++)
-        if (g_str_equal (((PrdIntegrationLinkRecord *) g_ptr_array_index (links, l))->remote_id,
-                         initiative->id))
-          g_ptr_array_add (linked, g_ptr_array_index (links, l));
-      if (linked->len == 0)
-        continue;
-      before = initiative_from_link (g_ptr_array_index (linked, 0));
-      changes = changes_of (before, initiative);
-      if (changes != NULL)
-        announce_update (poll, initiative, changes, linked);
-    }
-  poll_end (poll, poll->interval);
-}
-
-static void
-on_polled (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Poll *poll = user_data;
-  g_autoptr (GError) error = NULL;
-
-  poll->initiatives = prd_craftio_list_initiatives_finish (PRD_CRAFTIO (source), result, &error);
-  if (poll->initiatives == NULL)
+  if (links == NULL || poll->self->polls == NULL ||
+      retirements_of (poll->self, poll->org) != poll->retirements)
     {
       poll_end (poll, poll->interval);
       return;
     }
-  prd_integration_store_list_links_async (poll->self->links, poll->org, PRD_CRAFTIO_SERVICE, NULL,
-                                          poll->self->cancellable, on_poll_links, poll);
+  poll->linked =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+  for (guint i = 0; i < links->len; i++)
+    {
+      PrdIntegrationLinkRecord *link = g_ptr_array_index (links, i);
+      GPtrArray *linked = g_hash_table_lookup (poll->linked, link->remote_id);
+
+      if (linked == NULL)
+        {
+          linked =
+              g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+          g_hash_table_insert (poll->linked, g_strdup (link->remote_id), linked);
+        }
+      g_ptr_array_add (linked, prd_integration_link_record_copy (link));
+    }
+  state = g_hash_table_lookup (poll->self->polls, poll->org);
+  /* One second of overlap: an update in the second the last poll began is
+   * seen again rather than missed (unchanged initiatives send nothing). */
+  prd_craftio_list_initiatives_async (
+      poll->craft, state->last_start > 0 ? MAX (1, state->last_start - G_USEC_PER_SEC) : 0,
+      poll->linked, poll->self->cancellable, on_polled, poll);
 }
 
 static void
@@ -1270,8 +1426,6 @@ on_poll_entry (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Poll *poll = user_data;
   g_autoptr (PrdIntegrationEntry) entry = NULL;
-  PollState *state;
-  PrdCraftio *craft;
 
   entry = prd_integration_registry_get_finish (PRD_INTEGRATION_REGISTRY (source), result, NULL);
   if (entry == NULL || entry->integration == NULL || !PRD_IS_CRAFTIO (entry->integration) ||
@@ -1280,15 +1434,15 @@ on_poll_entry (GObject *source, GAsyncResult *result, gpointer user_data)
       poll_end (poll, 60);
       return;
     }
-  craft = PRD_CRAFTIO (entry->integration);
-  state = g_hash_table_lookup (poll->self->polls, poll->org);
-  poll->interval = prd_craftio_get_poll_interval (craft);
+  poll->craft = PRD_CRAFTIO (g_object_ref (entry->integration));
+  poll->interval = prd_craftio_get_poll_interval (poll->craft);
   poll->started = g_get_real_time ();
-  /* One second of overlap: an update in the second the last poll began is
-   * seen again rather than missed (unchanged initiatives send nothing). */
-  prd_craftio_list_initiatives_async (
-      craft, state->last_start > 0 ? MAX (1, state->last_start - G_USEC_PER_SEC) : 0,
-      poll->self->cancellable, on_polled, poll);
+  /* The links first: what a poll announces is about them (its listing
+   * keeps the linked initiatives only), and a link forgotten after they
+   * were read is never written back. The listing runs with no link too:
+   * it is how the admins see Craft.io come back. */
+  prd_integration_store_list_links_async (poll->self->links, poll->org, PRD_CRAFTIO_SERVICE, NULL,
+                                          poll->self->cancellable, on_poll_links, poll);
 }
 
 static void

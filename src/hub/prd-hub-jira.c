@@ -1012,7 +1012,8 @@ on_link_changed (GObject *source, GAsyncResult *result, gpointer user_data)
   gboolean ok;
 
   if (g_str_equal (hook->event, "jira:issue_deleted"))
-    ok = prd_integration_store_delete_link_finish (PRD_INTEGRATION_STORE (source), result, &error);
+    ok = prd_integration_store_delete_link_finish (PRD_INTEGRATION_STORE (source), result, NULL,
+                                                   &error);
   else
     ok = prd_integration_store_put_links_finish (PRD_INTEGRATION_STORE (source), result, &error);
   if (!ok)

@@ -357,6 +357,52 @@ prd_integration_store_put_links_finish (PrdIntegrationStore *self,
 }
 
 /**
+ * prd_integration_store_update_links_async:
+ * @links: (element-type PrdIntegrationLinkRecord): what the links say now
+ *
+ * Replaces the title, status, url, digest and position of those of @links
+ * that are still kept; a link forgotten meanwhile is not added again.
+ */
+void
+prd_integration_store_update_links_async (PrdIntegrationStore *self,
+                                          GPtrArray *links,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback,
+                                          gpointer user_data)
+{
+  g_autoptr (GPtrArray) copy =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+  GError *error = NULL;
+
+  g_return_if_fail (PRD_IS_INTEGRATION_STORE (self));
+  g_return_if_fail (links != NULL);
+
+  for (guint i = 0; i < links->len && error == NULL; i++)
+    {
+      const PrdIntegrationLinkRecord *link = g_ptr_array_index (links, i);
+
+      check_link (link, &error);
+      g_ptr_array_add (copy, prd_integration_link_record_copy (link));
+    }
+  if (report (self, prd_integration_store_update_links_async, error, callback, user_data))
+    return;
+  PRD_INTEGRATION_STORE_GET_IFACE (self)->update_links_async (self, copy, cancellable, callback,
+                                                              user_data);
+}
+
+gboolean
+prd_integration_store_update_links_finish (PrdIntegrationStore *self,
+                                           GAsyncResult *result,
+                                           GError **error)
+{
+  g_return_val_if_fail (PRD_IS_INTEGRATION_STORE (self), FALSE);
+
+  if (g_async_result_is_tagged (result, prd_integration_store_update_links_async))
+    return g_task_propagate_boolean (G_TASK (result), error);
+  return PRD_INTEGRATION_STORE_GET_IFACE (self)->update_links_finish (self, result, error);
+}
+
+/**
  * prd_integration_store_add_link_async:
  * @link: the link to add
  * @max_links: the most links of @link's service its PRD may hold
@@ -420,16 +466,25 @@ prd_integration_store_delete_link_async (PrdIntegrationStore *self,
                                                              cancellable, callback, user_data);
 }
 
+/**
+ * prd_integration_store_delete_link_finish:
+ * @out_deleted: (out) (optional): whether a link was forgotten (%FALSE: it
+ *   was not kept, or another delete forgot it first)
+ */
 gboolean
 prd_integration_store_delete_link_finish (PrdIntegrationStore *self,
                                           GAsyncResult *result,
+                                          gboolean *out_deleted,
                                           GError **error)
 {
   g_return_val_if_fail (PRD_IS_INTEGRATION_STORE (self), FALSE);
 
+  if (out_deleted != NULL)
+    *out_deleted = FALSE;
   if (g_async_result_is_tagged (result, prd_integration_store_delete_link_async))
     return g_task_propagate_boolean (G_TASK (result), error);
-  return PRD_INTEGRATION_STORE_GET_IFACE (self)->delete_link_finish (self, result, error);
+  return PRD_INTEGRATION_STORE_GET_IFACE (self)->delete_link_finish (self, result, out_deleted,
+                                                                     error);
 }
 
 /**

@@ -96,12 +96,16 @@ G_DECLARE_INTERFACE (PrdIntegrationStore, prd_integration_store, PRD, INTEGRATIO
  *   %NULL)
  * @put_links_async: adds or replaces links (by org, service and remote key);
  *   a link whose PRD no longer exists is left out
+ * @update_links_async: replaces what links that are still kept say (title,
+ *   status, url, digest, position, by org, service and remote key); never
+ *   adds one, so that a link forgotten after it was read stays forgotten
  * @add_link_async: adds one link, unless its PRD no longer exists
  *   (PRD_NOT_FOUND), its remote key is kept already
  *   (ALREADY_EXISTS) or its PRD holds @max_links links of its service
  *   already (LIMIT_REACHED); the count and the insert are one write, so
  *   that adds under way together never pass @max_links
- * @delete_link_async: forgets one link
+ * @delete_link_async: forgets one link; its finish says whether there was
+ *   one to forget (of deletes of one link under way together, one did)
  * @delete_prd_links_async: forgets the links of one PRD (it was deleted)
  * @record_delivery_async: remembers a webhook delivery; ALREADY_EXISTS when
  *   it was seen before
@@ -153,6 +157,12 @@ struct _PrdIntegrationStoreInterface
                            GAsyncReadyCallback callback,
                            gpointer user_data);
   gboolean (*put_links_finish) (PrdIntegrationStore *self, GAsyncResult *result, GError **error);
+  void (*update_links_async) (PrdIntegrationStore *self,
+                              GPtrArray *links,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data);
+  gboolean (*update_links_finish) (PrdIntegrationStore *self, GAsyncResult *result, GError **error);
   void (*add_link_async) (PrdIntegrationStore *self,
                           const PrdIntegrationLinkRecord *link,
                           guint max_links,
@@ -167,7 +177,10 @@ struct _PrdIntegrationStoreInterface
                              GCancellable *cancellable,
                              GAsyncReadyCallback callback,
                              gpointer user_data);
-  gboolean (*delete_link_finish) (PrdIntegrationStore *self, GAsyncResult *result, GError **error);
+  gboolean (*delete_link_finish) (PrdIntegrationStore *self,
+                                  GAsyncResult *result,
+                                  gboolean *out_deleted,
+                                  GError **error);
   void (*delete_prd_links_async) (PrdIntegrationStore *self,
                                   const char *org,
                                   const char *prd_id,
@@ -244,6 +257,14 @@ void prd_integration_store_put_links_async (PrdIntegrationStore *self,
 gboolean prd_integration_store_put_links_finish (PrdIntegrationStore *self,
                                                  GAsyncResult *result,
                                                  GError **error);
+void prd_integration_store_update_links_async (PrdIntegrationStore *self,
+                                               GPtrArray *links,
+                                               GCancellable *cancellable,
+                                               GAsyncReadyCallback callback,
+                                               gpointer user_data);
+gboolean prd_integration_store_update_links_finish (PrdIntegrationStore *self,
+                                                    GAsyncResult *result,
+                                                    GError **error);
 void prd_integration_store_add_link_async (PrdIntegrationStore *self,
                                            const PrdIntegrationLinkRecord *link,
                                            guint max_links,
@@ -262,6 +283,7 @@ void prd_integration_store_delete_link_async (PrdIntegrationStore *self,
                                               gpointer user_data);
 gboolean prd_integration_store_delete_link_finish (PrdIntegrationStore *self,
                                                    GAsyncResult *result,
+                                                   gboolean *out_deleted,
                                                    GError **error);
 void prd_integration_store_delete_prd_links_async (PrdIntegrationStore *self,
                                                    const char *org,

@@ -353,6 +353,56 @@ put_links_async (PrdIntegrationStore *self,
   run (self, TRUE, op_put_links, args, put_links_async, cancellable, callback, user_data);
 }
 
+/* Links forgotten meanwhile (a craft-unlink after a poll read them) are
+ * not there to update: an UPDATE never brings one back. */
+static gboolean
+op_update_links (PrdSqliteWorker *worker,
+                 gpointer data,
+                 gpointer *result,
+                 GDestroyNotify *result_free,
+                 GError **error)
+{
+  Args *args = data;
+
+  for (guint i = 0; i < args->links->len; i++)
+    {
+      const PrdIntegrationLinkRecord *link = g_ptr_array_index (args->links, i);
+      g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+          worker,
+          "UPDATE integration_links SET url = ?, title = ?, digest = ?, position = ?, "
+          "status = ?, updated_at = ? WHERE org = ? AND service = ? AND remote_key = ?",
+          error);
+
+      if (stmt == NULL)
+        return FALSE;
+      prd_sqlite_bind_text (stmt, 1, link->url);
+      prd_sqlite_bind_text (stmt, 2, link->title);
+      prd_sqlite_bind_text (stmt, 3, link->digest);
+      sqlite3_bind_int (stmt, 4, link->position);
+      prd_sqlite_bind_text (stmt, 5, link->status);
+      sqlite3_bind_int64 (stmt, 6, g_get_real_time ());
+      prd_sqlite_bind_text (stmt, 7, link->org);
+      prd_sqlite_bind_text (stmt, 8, link->service);
+      prd_sqlite_bind_text (stmt, 9, link->remote_key);
+      if (!prd_sqlite_worker_step_done (worker, stmt, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+update_links_async (PrdIntegrationStore *self,
+                    GPtrArray *links,
+                    GCancellable *cancellable,
+                    GAsyncReadyCallback callback,
+                    gpointer user_data)
+{
+  Args *args = args_new (NULL, NULL, NULL);
+
+  args->links = g_ptr_array_ref (links);
+  run (self, TRUE, op_update_links, args, update_links_async, cancellable, callback, user_data);
+}
+
 /* Returns: the number @sql (one row, one column; its parameters @link's
  * org, service, and then PRD id or remote key) counts, or -1 with @error
  * set */
@@ -456,7 +506,27 @@ op_delete_link (PrdSqliteWorker *worker,
   prd_sqlite_bind_text (stmt, 1, args->org);
   prd_sqlite_bind_text (stmt, 2, args->service);
   prd_sqlite_bind_text (stmt, 3, args->text);
-  return prd_sqlite_worker_step_done (worker, stmt, error);
+  if (!prd_sqlite_worker_step_done (worker, stmt, error))
+    return FALSE;
+  /* Deletes of one link under way together run one after the other here:
+   * the first forgets it, the others learn they did not. */
+  *result = GINT_TO_POINTER (sqlite3_changes (prd_sqlite_worker_get_db (worker)) > 0);
+  return TRUE;
+}
+
+static gboolean
+finish_delete_link (PrdIntegrationStore *self,
+                    GAsyncResult *result,
+                    gboolean *out_deleted,
+                    GError **error)
+{
+  gpointer deleted = NULL;
+
+  if (!prd_sqlite_store_run_finish (PRD_SQLITE_STORE (self), result, &deleted, error))
+    return FALSE;
+  if (out_deleted != NULL)
+    *out_deleted = GPOINTER_TO_INT (deleted);
+  return TRUE;
 }
 
 static void
@@ -606,10 +676,12 @@ prd_sqlite_store_integration_store_iface_init (PrdIntegrationStoreInterface *ifa
   iface->list_links_finish = list_settings_finish;
   iface->put_links_async = put_links_async;
   iface->put_links_finish = finish_boolean;
+  iface->update_links_async = update_links_async;
+  iface->update_links_finish = finish_boolean;
   iface->add_link_async = add_link_async;
   iface->add_link_finish = finish_boolean;
   iface->delete_link_async = delete_link_async;
-  iface->delete_link_finish = finish_boolean;
+  iface->delete_link_finish = finish_delete_link;
   iface->delete_prd_links_async = delete_prd_links_async;
   iface->delete_prd_links_finish = finish_boolean;
   iface->record_delivery_async = record_delivery_async;

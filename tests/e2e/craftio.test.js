@@ -607,3 +607,165 @@ test('an API key a Craft.io quotes in its errors never shows: REST, activity, lo
     await assertCleanStop(hub);
   }
 });
+
+// Matching a burst of new PRDs: one listing of the workspace, shared by
+// every match waiting for it and reused for pollInterval seconds.
+test('a burst of new PRDs costs Craft.io one listing; each PRD is still matched', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeCraftio();
+  const sockets = [];
+  try {
+    // Three pages of 100.
+    for (let i = 0; i < 250; i++) fake.add({ title: `Filler ${i}`, objectives: [`Objective ${i}`] });
+    const billing = fake.add({ title: 'Billing overhaul', objectives: ['Fewer failed payments'] });
+    await configure(hub, settings(fake, { pollInterval: 86400 }));
+    const owner = await connect(hub.url, { transports: ['websocket'], auth: { token: token(EDITOR) } }, '/notifications');
+    sockets.push(owner);
+    const got = recorder(owner, ['notification']);
+    await request(owner, 'subscribe', { organizationId: 'org_e2e' });
+    // The first poll (one listing of its own) is over before the burst.
+    await until(owner, () => fake.requestsTo(/\/items$/).length >= 3);
+    const before = fake.requestsTo(/\/items$/).length;
+
+    const N = 12;
+    const ids = await Promise.all(Array.from({ length: N }, () => createPrd(hub, 'Billing overhaul', '# x\n', EDITOR)));
+    const linked = () => got.filter((e) => e.data.type === 'craft_initiative_linked').map((e) => e.data.data);
+    await until(owner, () => linked().length === N);
+    assert.deepEqual(linked().map((d) => d.prdId).sort(), [...ids].sort());
+    // The automatic link reads its initiative by id: the objectives are there.
+    for (const data of linked()) assertLinked(data, data.prdId, billing, 'automatic');
+    // One listing (three pages) for N matches.
+    assert.equal(fake.requestsTo(/\/items$/).length - before, 3);
+    assert.equal(fake.requestsTo(new RegExp(`^/item/${billing.id}$`)).length, N);
+
+    // Renames within pollInterval reuse it.
+    for (const prdId of ids.slice(0, 3)) {
+      const res = await rest(hub, 'PATCH', `/api/prds/${prdId}`, { body: { title: 'Filler 7 renamed' }, tok: token(EDITOR) });
+      assert.equal(res.status, 200, res.text);
+    }
+    await until(owner, () => got.filter((e) => e.data.type === 'craft_initiative_linked').length === N + 3);
+    assert.equal(fake.requestsTo(/\/items$/).length - before, 3);
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
+// More initiatives updated within one interval than a listing reads
+// (PRD_CRAFTIO_MAX_PAGES pages of 100): a linked one beyond them is read
+// by id, and its change is announced.
+test('a poll whose listing stops at 50 pages reads the linked initiatives it left out', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeCraftio();
+  const sockets = [];
+  try {
+    const items = [];
+    for (let i = 0; i < 5100; i++) items.push(fake.add({ title: `Zq ${i}`, status: 'Planned', objectives: [`Objective ${i}`] }));
+    const late = items[5050];
+    await configure(hub, settings(fake, { pollInterval: 2 }));
+    const prdId = await createPrd(hub, 'Cap', '# Cap\n', EDITOR);
+    const editor = await client(hub, EDITOR);
+    sockets.push(editor);
+    await join(editor, prdId);
+    const seen = recorder(editor, ['craft-initiative-updated']);
+    const ack = await request(editor, 'craft-link', { prdId, initiativeId: String(late.id) });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    // A poll with the link has run.
+    const polls = () => fake.requestsTo(/\/items$/).filter((r) => r.query.updated_from !== undefined && r.query.page === '1').length;
+    const n = polls();
+    await until(editor, () => polls() >= n + 2);
+    // A mass edit: every item changed, the linked one's status too.
+    fake.touchAll();
+    fake.update(late.id, { status: 'Done' });
+    const reads = fake.requestsTo(new RegExp(`^/item/${late.id}$`)).length;
+    await until(editor, () => seen.length === 1, 30000);
+    assert.deepEqual(seen[0].data, {
+      prdId,
+      initiative: { id: String(late.id), changes: { status: { from: 'planned', to: 'done' } } },
+      affectedPRDs: [prdId],
+    });
+    assert.ok(fake.requestsTo(/\/items$/).some((r) => r.query.updated_from !== undefined && r.query.page === '50'));
+    assert.ok(!fake.requestsTo(/\/items$/).some((r) => r.query.page === '51'));
+    assert.ok(fake.requestsTo(new RegExp(`^/item/${late.id}$`)).length > reads);
+    assert.match(hub.stderr(), /stopped at 50 pages/);
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
+// Deletes of one link run one after the other in the store: only the one
+// that forgot it answers ok and tells the room. (Five rounds: without the
+// store's answer, most rounds answered ok five times.)
+test('craft-unlink of one link asked for five times at once: one ok, one announcement', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeCraftio();
+  const sockets = [];
+  try {
+    const item = fake.add({ title: 'Unlinked many times' });
+    await configure(hub, settings(fake, { pollInterval: 86400 }));
+    const prdId = await createPrd(hub, 'Race', '# Race\n', EDITOR);
+    const editor = await client(hub, EDITOR);
+    sockets.push(editor);
+    await join(editor, prdId);
+    const heard = recorder(editor, ['craft-initiative-unlinked']);
+    for (let round = 1; round <= 5; round++) {
+      let ack = await request(editor, 'craft-link', { prdId, initiativeId: String(item.id) });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      const acks = await Promise.all([0, 1, 2, 3, 4].map(() => request(editor, 'craft-unlink', { prdId, initiativeId: String(item.id) })));
+      assert.deepEqual(acks.map((a) => (a.ok ? 'ok' : a.error.code)).sort(), ['NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND', 'ok']);
+      for (const a of acks.filter((a) => !a.ok)) assert.equal(a.error.message, `Initiative ${item.id} is not linked to ${prdId}`);
+      // The room hears of it before the ok is answered on the same socket.
+      assert.equal(heard.length, round);
+      ack = await request(editor, 'craft-unlink', { prdId, initiativeId: String(item.id) });
+      assert.equal(ack.error.code, 'NOT_FOUND');
+    }
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
+// The poll reads the links, then lists what changed; a craft-unlink while
+// the listing is under way stays: the poll updates links, never adds one.
+test('a craft-unlink during a poll is not undone by it', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeCraftio();
+  const sockets = [];
+  try {
+    const item = fake.add({ title: 'Short lived link', status: 'Planned' });
+    await configure(hub, settings(fake, { pollInterval: 2 }));
+    const prdId = await createPrd(hub, 'Unlink during poll', '# x\n', EDITOR);
+    const editor = await client(hub, EDITOR);
+    sockets.push(editor);
+    await join(editor, prdId);
+    const seen = recorder(editor, ['craft-initiative-updated']);
+    let ack = await request(editor, 'craft-link', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    const polls = () => fake.requestsTo(/\/items$/).filter((r) => r.query.updated_from !== undefined).length;
+    const n = polls();
+    // A poll that read the link (it began after the link) is held.
+    await until(editor, () => polls() >= n + 1);
+    fake.state.holdList = true;
+    fake.update(item.id, { status: 'Done' });
+    await until(editor, () => fake.state.heldLists.length === 1, 10000);
+    ack = await request(editor, 'craft-unlink', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    fake.releaseList();
+    // The held poll announces what it read, and ends; the next one begins.
+    await until(editor, () => seen.length === 1);
+    const m = polls();
+    await until(editor, () => polls() > m, 10000);
+    ack = await request(editor, 'craft-unlink', { prdId, initiativeId: String(item.id) });
+    assert.equal(ack.error?.code, 'NOT_FOUND', JSON.stringify(ack));
+    ack = await request(editor, 'craft-check-alignment', { prdId });
+    assert.equal(ack.error?.code, 'NOT_FOUND', JSON.stringify(ack));
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});

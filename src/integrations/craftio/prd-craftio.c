@@ -14,8 +14,15 @@
  * `GET /workspaces` when the first is not there (404, 405). Initiatives are
  * `GET /workspace/{workspaceId}/items?type=…&page=…&limit=…` (with
  * `updated_from` for the changes since a time), read page by page as the
- * answer's `metadata.totalPages` says (at most PRD_CRAFTIO_MAX_PAGES); one
- * item is `GET /item/{id}`.
+ * answer's `metadata.totalPages` says (at most PRD_CRAFTIO_MAX_PAGES: a
+ * listing stopped there says so, and logs it); one item is
+ * `GET /item/{id}`.
+ *
+ * Matching a new or renamed PRD's title reads the workspace's titles
+ * (prd_craftio_list_titles_async()): one listing at a time, shared by every
+ * match that asks while it runs, and reused for pollInterval seconds; it
+ * keeps ids, titles, statuses, labels and links, not objectives (matching
+ * does not read them).
  *
  * Items are read leniently: an id is text or a number; a status is an
  * object with a name or text; objectives are `objectives[]` (text or
@@ -53,6 +60,10 @@ struct _PrdCraftio
   char *initiative_type;
   guint poll_interval;
   PrdIntegrationHttp *http;
+
+  GPtrArray *titles;         /* (owned) (nullable) (element-type PrdCraftInitiative): the last */
+  gint64 titles_read;        /* µs, monotonic: when @titles was read */
+  GPtrArray *titles_waiting; /* (owned) (element-type GTask): matches waiting for a listing */
 };
 
 static void prd_craftio_integration_init (PrdIntegrationInterface *iface);
@@ -73,6 +84,8 @@ prd_craftio_finalize (GObject *object)
   g_free (self->workspace_id);
   g_free (self->initiative_type);
   g_clear_object (&self->http);
+  g_clear_pointer (&self->titles, g_ptr_array_unref);
+  g_clear_pointer (&self->titles_waiting, g_ptr_array_unref);
   G_OBJECT_CLASS (prd_craftio_parent_class)->finalize (object);
 }
 
@@ -748,6 +761,9 @@ typedef struct
 {
   char *updated_from; /* (nullable): ISO 8601 */
   guint page;
+  gboolean titles_only; /* objectives left out */
+  gboolean complete;    /* FALSE: stopped at PRD_CRAFTIO_MAX_PAGES */
+  GHashTable *only;     /* (owned) (nullable): the ids of the items kept */
   GPtrArray *initiatives;
 } Listing;
 
@@ -755,6 +771,7 @@ static void
 listing_free (Listing *listing)
 {
   g_free (listing->updated_from);
+  g_clear_pointer (&listing->only, g_hash_table_unref);
   g_ptr_array_unref (listing->initiatives);
   g_free (listing);
 }
@@ -819,6 +836,14 @@ on_page (GObject *source, GAsyncResult *result, gpointer user_data)
       if (!JSON_NODE_HOLDS_OBJECT (node) || !is_initiative (self, json_node_get_object (node)))
         continue;
       initiative = prd_craft_initiative_parse (json_node_get_object (node), NULL);
+      if (initiative != NULL && listing->only != NULL &&
+          !g_hash_table_contains (listing->only, initiative->id))
+        g_clear_pointer (&initiative, prd_craft_initiative_free);
+      if (initiative != NULL && listing->titles_only)
+        {
+          g_strfreev (initiative->objectives);
+          initiative->objectives = g_new0 (char *, 1);
+        }
       if (initiative != NULL)
         g_ptr_array_add (listing->initiatives, initiative);
     }
@@ -828,6 +853,15 @@ on_page (GObject *source, GAsyncResult *result, gpointer user_data)
       listing->page++;
       list_page (g_steal_pointer (&task));
       return;
+    }
+  if (json_array_get_length (items) > 0 && listing->page < total_pages)
+    {
+      listing->complete = FALSE;
+      g_message (
+          "craftio (%s): the listing of initiatives%s stopped at %d pages of %" G_GINT64_FORMAT
+          " (PRD_CRAFTIO_MAX_PAGES)",
+          self->org, listing->updated_from != NULL ? " updated since the last poll" : "",
+          PRD_CRAFTIO_MAX_PAGES, total_pages);
     }
   prd_integration_report_call (PRD_INTEGRATION (self), "list initiatives", NULL);
   g_task_return_pointer (task, g_ptr_array_ref (listing->initiatives),
@@ -860,10 +894,13 @@ list_page (GTask *task)
  * prd_craftio_list_initiatives_async:
  * @updated_from: only those updated since (microseconds since the epoch);
  *   0 for all
+ * @only: (nullable): the ids (keys) of the initiatives to keep; the others
+ *   are read and left out (a poll keeps the linked ones only)
  */
 void
 prd_craftio_list_initiatives_async (PrdCraftio *self,
                                     gint64 updated_from,
+                                    GHashTable *only,
                                     GCancellable *cancellable,
                                     GAsyncReadyCallback callback,
                                     gpointer user_data)
@@ -877,6 +914,8 @@ prd_craftio_list_initiatives_async (PrdCraftio *self,
   g_task_set_source_tag (task, prd_craftio_list_initiatives_async);
   listing = g_new0 (Listing, 1);
   listing->page = 1;
+  listing->complete = TRUE;
+  listing->only = only != NULL ? g_hash_table_ref (only) : NULL;
   listing->initiatives =
       g_ptr_array_new_with_free_func ((GDestroyNotify) prd_craft_initiative_free);
   if (updated_from > 0)
@@ -889,9 +928,108 @@ prd_craftio_list_initiatives_async (PrdCraftio *self,
   list_page (task);
 }
 
-/* Returns: (transfer container) (element-type PrdCraftInitiative): */
+/**
+ * prd_craftio_list_initiatives_finish:
+ * @out_complete: (out) (optional): %FALSE when the listing stopped at
+ *   PRD_CRAFTIO_MAX_PAGES while Craft.io had more pages
+ *
+ * Returns: (transfer container) (element-type PrdCraftInitiative):
+ */
 GPtrArray *
-prd_craftio_list_initiatives_finish (PrdCraftio *self, GAsyncResult *result, GError **error)
+prd_craftio_list_initiatives_finish (PrdCraftio *self,
+                                     GAsyncResult *result,
+                                     gboolean *out_complete,
+                                     GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  if (out_complete != NULL)
+    *out_complete = ((Listing *) g_task_get_task_data (G_TASK (result)))->complete;
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ---- titles for matching ---- */
+
+static void
+on_titles (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PrdCraftio) self = user_data;
+  g_autoptr (GPtrArray) waiting = g_steal_pointer (&self->titles_waiting);
+  g_autoptr (GPtrArray) titles = NULL;
+  g_autoptr (GError) error = NULL;
+
+  titles = g_task_propagate_pointer (G_TASK (result), &error);
+  if (titles != NULL)
+    {
+      g_clear_pointer (&self->titles, g_ptr_array_unref);
+      self->titles = g_ptr_array_ref (titles);
+      self->titles_read = g_get_monotonic_time ();
+    }
+  for (guint i = 0; i < waiting->len; i++)
+    {
+      GTask *task = g_ptr_array_index (waiting, i);
+
+      if (titles != NULL)
+        g_task_return_pointer (task, g_ptr_array_ref (titles), (GDestroyNotify) g_ptr_array_unref);
+      else
+        g_task_return_error (task, g_error_copy (error));
+    }
+}
+
+/**
+ * prd_craftio_list_titles_async:
+ *
+ * The workspace's initiatives without their objectives, for matching a
+ * PRD's title. One listing runs at a time: a match that asks while one
+ * runs waits for it, and a listing is reused for pollInterval seconds, so
+ * that a burst of new PRDs costs Craft.io one listing.
+ */
+void
+prd_craftio_list_titles_async (PrdCraftio *self,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  gboolean running;
+  GTask *listing_task;
+  Listing *listing;
+
+  g_return_if_fail (PRD_IS_CRAFTIO (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, prd_craftio_list_titles_async);
+  if (self->titles != NULL &&
+      g_get_monotonic_time () - self->titles_read < (gint64) self->poll_interval * G_USEC_PER_SEC)
+    {
+      g_task_return_pointer (task, g_ptr_array_ref (self->titles),
+                             (GDestroyNotify) g_ptr_array_unref);
+      return;
+    }
+  running = self->titles_waiting != NULL;
+  if (!running)
+    self->titles_waiting = g_ptr_array_new_with_free_func (g_object_unref);
+  g_ptr_array_add (self->titles_waiting, g_steal_pointer (&task));
+  if (running)
+    return;
+  /* Not one asker's cancellable: the listing serves every one waiting.
+   * Retired settings cancel it through the HTTP client. */
+  listing_task = g_task_new (self, NULL, on_titles, g_object_ref (self));
+  g_task_set_source_tag (listing_task, prd_craftio_list_initiatives_async);
+  listing = g_new0 (Listing, 1);
+  listing->page = 1;
+  listing->complete = TRUE;
+  listing->titles_only = TRUE;
+  listing->initiatives =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_craft_initiative_free);
+  g_task_set_task_data (listing_task, listing, (GDestroyNotify) listing_free);
+  list_page (listing_task);
+}
+
+/* Returns: (transfer container) (element-type PrdCraftInitiative): shared
+ * with other matches; read only */
+GPtrArray *
+prd_craftio_list_titles_finish (PrdCraftio *self, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 

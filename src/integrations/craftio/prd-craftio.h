@@ -73,10 +73,19 @@ prd_craftio_get_item_finish (PrdCraftio *self, GAsyncResult *result, GError **er
 
 void prd_craftio_list_initiatives_async (PrdCraftio *self,
                                          gint64 updated_from,
+                                         GHashTable *only,
                                          GCancellable *cancellable,
                                          GAsyncReadyCallback callback,
                                          gpointer user_data);
-GPtrArray *
-prd_craftio_list_initiatives_finish (PrdCraftio *self, GAsyncResult *result, GError **error);
+GPtrArray *prd_craftio_list_initiatives_finish (PrdCraftio *self,
+                                                GAsyncResult *result,
+                                                gboolean *out_complete,
+                                                GError **error);
+
+void prd_craftio_list_titles_async (PrdCraftio *self,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data);
+GPtrArray *prd_craftio_list_titles_finish (PrdCraftio *self, GAsyncResult *result, GError **error);
 
 G_END_DECLS

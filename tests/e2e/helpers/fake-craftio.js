@@ -12,6 +12,8 @@
 //   down            every request answers 500 {message}
 //   itemDelay       milliseconds GET /item/{id} waits before it answers
 //   holdItem        GET /item/{id} waits until releaseItems()
+//   holdList        GET /workspace/{id}/items waits until releaseList()
+// touchAll() marks every item updated now (a mass edit in Craft.io).
 
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -32,6 +34,8 @@ export async function startFakeCraftio({
     itemDelay: 0,
     holdItem: false,
     heldItems: [],
+    holdList: false,
+    heldLists: [],
   };
 
   function send(res, status, body, headers = {}) {
@@ -63,6 +67,21 @@ export async function startFakeCraftio({
     return item;
   }
 
+  function listItems(res, url) {
+    const page = Number(url.searchParams.get('page') ?? 1);
+    const limit = Number(url.searchParams.get('limit') ?? 50);
+    const type = url.searchParams.get('type');
+    const from = url.searchParams.get('updated_from');
+    const all = [...state.items.values()]
+      .filter((i) => type === null || i.type.name === type)
+      .filter((i) => from === null || Date.parse(i.updateTime) >= Date.parse(from));
+    const totalPages = Math.max(1, Math.ceil(all.length / limit));
+    return send(res, 200, {
+      items: all.slice((page - 1) * limit, page * limit),
+      metadata: { currentPage: page, perPage: limit, totalPages, totalRecords: all.length },
+    });
+  }
+
   const server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
@@ -87,18 +106,8 @@ export async function startFakeCraftio({
       const items = /^\/workspace\/([^/]+)\/items$/.exec(p);
       if (items) {
         if (items[1] !== state.workspaceId) return send(res, 404, { message: 'Workspace not found' });
-        const page = Number(url.searchParams.get('page') ?? 1);
-        const limit = Number(url.searchParams.get('limit') ?? 50);
-        const type = url.searchParams.get('type');
-        const from = url.searchParams.get('updated_from');
-        const all = [...state.items.values()]
-          .filter((i) => type === null || i.type.name === type)
-          .filter((i) => from === null || Date.parse(i.updateTime) >= Date.parse(from));
-        const totalPages = Math.max(1, Math.ceil(all.length / limit));
-        return send(res, 200, {
-          items: all.slice((page - 1) * limit, page * limit),
-          metadata: { currentPage: page, perPage: limit, totalPages, totalRecords: all.length },
-        });
+        if (state.holdList) return state.heldLists.push(() => listItems(res, url));
+        return listItems(res, url);
       }
       const one = /^\/item\/([^/]+)$/.exec(p);
       if (one) {
@@ -117,6 +126,14 @@ export async function startFakeCraftio({
     add,
     update,
     requestsTo(re) { return state.requests.filter((r) => re.test(r.path)); },
+    touchAll() {
+      const now = new Date().toISOString();
+      for (const item of state.items.values()) item.updateTime = now;
+    },
+    releaseList() {
+      state.holdList = false;
+      for (const answer of state.heldLists.splice(0)) answer();
+    },
     releaseItems() {
       state.holdItem = false;
       for (const answer of state.heldItems.splice(0)) answer();
