@@ -7,7 +7,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import { tmpDir } from './helpers/hub.js';
+import { client, request } from './collab-helpers.js';
 import {
   SDK_HUB_CONFIG, converged, createPrd, hubContent, rest, sdkClient, startHub, token, until, untilLeft, user,
 } from './sdk-helpers.js';
@@ -722,4 +724,172 @@ test('close() sends the edits typed just before it and resolves once the hub has
   b.insert(0, 'offline');
   await b.close();
   assert.deepEqual(closed[1], { reason: 'closed', pendingCount: 1 });
+});
+
+// A plain TCP proxy to @hub: `down` drops every connection through it and
+// refuses new ones (a network that is gone), `up` lets them through again.
+async function flakyProxy(port) {
+  const conns = new Set();
+  let down = false;
+  const server = net.createServer((c) => {
+    if (down) {
+      c.destroy();
+      return;
+    }
+    const u = net.connect(port, '127.0.0.1');
+    c.pipe(u);
+    u.pipe(c);
+    const k = { c, u };
+    conns.add(k);
+    const end = () => {
+      c.destroy();
+      u.destroy();
+      conns.delete(k);
+    };
+    for (const s of [c, u]) {
+      s.on('error', end);
+      s.on('close', end);
+    }
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    down() {
+      down = true;
+      for (const k of [...conns]) {
+        k.c.destroy();
+        k.u.destroy();
+      }
+    },
+    up() {
+      down = false;
+    },
+    close() {
+      this.down();
+      server.close();
+    },
+  };
+}
+
+// An upper bound on waiting for @p (a failure if it is reached), never a
+// timing assertion.
+function within(p, what, ms = 60000) {
+  let timer;
+  return Promise.race([p, new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+  })]).finally(() => clearTimeout(timer));
+}
+
+test('a rejoin refused RATE_LIMITED is tried again after retryAfter; reconnect() meanwhile joins', async () => {
+  // The user's default budget (join-prd, leave-prd, …): 20 per 4 s.
+  const rhub = await startHub({ config: '[rate-limit]\ndefault = 20/4\ncollab = 1000000/1\n' });
+  const prdId = await createPrd(rhub, 'SDK rejoin rate limited', 'hello\n', alice);
+  const a = sdkClient(rhub, prdId, alice);
+  let tab;
+  try {
+    const errors = [];
+    a.on('error', (e) => errors.push(`${e.event} ${e.code}`));
+    await a.connect();
+    // Alice's other tab spends the budget (leave-prd of a PRD it is not
+    // in, answered NOT_JOINED) until one is refused: the window runs.
+    tab = await client(rhub, alice);
+    for (let i = 0; i < 40; i++) {
+      const res = await request(tab, 'leave-prd', { prdId });
+      if (res?.error?.code === 'RATE_LIMITED') break;
+    }
+    // The network drops; Socket.IO reconnects, and the join is refused.
+    a.socket.io.engine.close();
+    a.insert(0, 'typed after the drop ');
+    await until(() => errors.includes('join-prd RATE_LIMITED'), 'the rejoin to be refused');
+    assert.equal(a.joined, false);
+    const synced = a.whenSynced();
+    // Connected but not joined: reconnect() sends a join (refused again
+    // while the window runs) and resolves once the client is joined.
+    assert.equal(a.socket.connected, true);
+    await within(a.reconnect(), 'reconnect() to join again');
+    assert.equal(a.joined, true);
+    await within(synced, 'whenSynced()');
+    const doc = await hubContent(rhub, prdId, alice);
+    assert.equal(doc.content, 'typed after the drop hello\n');
+    assert.equal(a.text, doc.content);
+  } finally {
+    tab?.close();
+    a.close();
+    await rhub.stop();
+  }
+});
+
+test('a rejoin refused LIMIT_REACHED (max-open-rooms) is tried again; the edit reaches the hub once there is room', async () => {
+  const lhub = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-open-rooms = 1\n` });
+  const proxy = await flakyProxy(lhub.port);
+  const p1 = await createPrd(lhub, 'SDK rejoin one', 'one\n', alice);
+  const p2 = await createPrd(lhub, 'SDK rejoin two', 'two\n', bob);
+  const a = sdkClient({ url: proxy.url }, p1, alice);
+  const b = sdkClient(lhub, p2, bob);
+  try {
+    const errors = [];
+    a.on('error', (e) => errors.push(`${e.event} ${e.code}`));
+    await a.connect();
+    // Alice's network is down; Bob opens the other PRD meanwhile (Alice's
+    // empty room goes to make room for it).
+    proxy.down();
+    await untilLeft(lhub, p1, alice.sub);
+    a.insert(0, 'offline edit ');
+    await b.connect();
+    // Alice is back while Bob is in his PRD: her join is refused.
+    proxy.up();
+    await until(() => errors.includes('join-prd LIMIT_REACHED'), 'the rejoin to be refused');
+    assert.equal(a.joined, false);
+    // Bob leaves: there is room again, and Alice joins by herself.
+    await b.close();
+    await within(a.whenSynced(), 'whenSynced()');
+    assert.equal(a.joined, true);
+    const doc = await hubContent(lhub, p1, alice);
+    assert.equal(doc.content, 'offline edit one\n');
+  } finally {
+    a.close();
+    b.close();
+    proxy.close();
+    await lhub.stop();
+  }
+});
+
+test('a rejoin tried again after LIMIT_REACHED that finds the PRD deleted rejects whenSynced()', async () => {
+  const lhub = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-open-rooms = 1\n` });
+  const proxy = await flakyProxy(lhub.port);
+  const p1 = await createPrd(lhub, 'SDK rejoin doomed', 'one\n', alice);
+  const p2 = await createPrd(lhub, 'SDK rejoin other', 'two\n', bob);
+  const a = sdkClient({ url: proxy.url }, p1, alice);
+  const b = sdkClient(lhub, p2, bob);
+  try {
+    const errors = [];
+    const closed = [];
+    a.on('error', (e) => errors.push(`${e.event} ${e.code}`));
+    a.on('closed', (c) => closed.push(c));
+    await a.connect();
+    proxy.down();
+    await untilLeft(lhub, p1, alice.sub);
+    a.insert(0, 'lost edit ');
+    await b.connect();
+    proxy.up();
+    await until(() => errors.includes('join-prd LIMIT_REACHED'), 'the rejoin to be refused');
+    const synced = a.whenSynced();
+    synced.catch(() => {});
+    // The PRD is deleted while Alice is turned away (as long as Bob holds
+    // the only room, an unknown PRD is refused LIMIT_REACHED too); once
+    // Bob leaves, her next try is refused for good, and nothing waits for
+    // ever.
+    const res = await rest(lhub, 'DELETE', `/api/prds/${p1}`, { tok: token(alice) });
+    assert.equal(res.status, 200, res.text);
+    await b.close();
+    await assert.rejects(within(synced, 'whenSynced() to settle'), (e) => e.code === 'PRD_NOT_FOUND');
+    assert.ok(errors.includes('join-prd PRD_NOT_FOUND'));
+    assert.deepEqual(closed, [{ reason: 'deleted', pendingCount: 1 }]);
+    assert.ok(a.deleted && a.closed);
+  } finally {
+    a.close();
+    b.close();
+    proxy.close();
+    await lhub.stop();
+  }
 });

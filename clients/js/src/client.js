@@ -14,9 +14,19 @@ import { Emitter } from './emitter.js';
 import { PrdClientError } from './errors.js';
 import { countOption, describe, msOption } from './options.js';
 
-// Joining again after the hub could not store an edit: from 0.5 s, doubling to 8 s.
-const STORAGE_RETRY_MIN_MS = 500;
-const STORAGE_RETRY_MAX_MS = 8000;
+// Joining again after a refusal that passes (the hub could not store an
+// edit, a rejoin refused RATE_LIMITED or LIMIT_REACHED, …): from 0.5 s,
+// doubling to 8 s, each wait jittered down to half so that the clients a
+// hub turned away together do not all come back together.
+const REJOIN_RETRY_MIN_MS = 500;
+const REJOIN_RETRY_MAX_MS = 8000;
+// Refusals of a join that joining again will not change: the PRD is gone,
+// the user may not open it, the token is refused, the request is malformed.
+// Any other (RATE_LIMITED, LIMIT_REACHED, STORAGE_ERROR, INTERNAL_ERROR,
+// TIMEOUT, …) passes: a rejoin refused so is tried again.
+const FINAL_JOIN_CODES = new Set(['PRD_NOT_FOUND', 'FORBIDDEN', 'AUTHENTICATION_FAILED', 'TOKEN_EXPIRED',
+  'TOKEN_REVOKED']);
+const isFinalJoinRefusal = (code) => FINAL_JOIN_CODES.has(code) || String(code).startsWith('INVALID_');
 const ARCHIVED_RETRY_MIN_MS = 1000;
 const ARCHIVED_RETRY_MAX_MS = 60000;
 const STATUSES = new Set(['viewing', 'editing', 'ai-prompting']);
@@ -178,8 +188,11 @@ export class PrdClient extends Emitter {
     this._gen = 0; // bumped whenever in-flight acks must be ignored
     this._inFlight = 0;
     this._retryAfterMs = 1000;
-    this._storageRetryMs = STORAGE_RETRY_MIN_MS;
+    this._rejoinRetryMs = REJOIN_RETRY_MIN_MS;
     this._rejoinTimer = null;
+    this._joinSent = false; // a join-prd awaits its answer on this connection
+    this._joinRefusal = null; // the final refusal of the last rejoin, until the next join
+    this._syncWaiters = new Set(); // whenSynced() calls: { resolve, reject }
     this._timers = new Set();
     this._flushTimer = null;
     this._syncTimer = null;
@@ -202,7 +215,10 @@ export class PrdClient extends Emitter {
 
   // ---- connection ------------------------------------------------------------------
 
-  /** Connects and joins; resolves with the joined-prd payload. */
+  /**
+   * Connects and joins; resolves with the joined-prd payload. Connected
+   * but not joined (a rejoin refused, or its retry waiting), joins at once.
+   */
   connect() {
     if (this._closed) return Promise.reject(new PrdClientError('CLOSED', 'client is closed'));
     const p = this._waitJoined();
@@ -213,6 +229,11 @@ export class PrdClient extends Emitter {
       this._wire(socket);
     } else if (!this.socket.connected) {
       this.socket.connect();
+    } else if (!this.joined && !this._joinSent) {
+      // Connected but not joined (a join refused, or waiting to be tried
+      // again): join now rather than wait for a join nobody sends.
+      this._cancelRejoin();
+      this._join();
     }
     return p;
   }
@@ -262,10 +283,8 @@ export class PrdClient extends Emitter {
       this.emit('storage-status', data);
       // The hub stores again: no need to wait for the next retry.
       if (data?.ok && this._rejoinTimer !== null) {
-        clearTimeout(this._rejoinTimer);
-        this._timers.delete(this._rejoinTimer);
-        this._rejoinTimer = null;
-        if (this.socket?.connected && !this.joined) this._join();
+        this._cancelRejoin();
+        if (this.socket?.connected && !this.joined && !this._joinSent) this._join();
       }
     });
     socket.on('error', (data) => {
@@ -295,18 +314,44 @@ export class PrdClient extends Emitter {
       payload.pendingFrom = this._queue.length > 0 ? this._queue[0].op.seq : this.doc.siteOps(this.siteId) + 1;
     }
     const gen = this._gen;
+    this._joinSent = true;
+    this._joinRefusal = null;
     this.socket.emit('join-prd', payload, (res) => {
-      if (res && res.error) {
-        const e = new PrdClientError(res.error.code, res.error.message, { event: 'join-prd' });
-        this.emit('error', e);
-        if (gen === this._gen) this._settleJoin(e);
-        // The PRD this client had joined is gone (deleted while offline).
-        if (res.error.code === 'PRD_NOT_FOUND' && this._everJoined && !this._ended) {
-          this.deleted = true;
-          this._end('deleted');
-        }
-      }
+      if (gen === this._gen) this._joinSent = false;
+      if (res && res.error)
+        this._joinRefused(gen, new PrdClientError(res.error.code, res.error.message, { event: 'join-prd' }));
     });
+  }
+
+  // The hub refused a join-prd sent in generation @gen with @e (reported as
+  // an `error` every time). The first join's refusal rejects connect(); a
+  // rejoin's that passes (RATE_LIMITED, LIMIT_REACHED, STORAGE_ERROR, …) is
+  // tried again after the rejoin backoff (RATE_LIMITED not before the
+  // hub's retryAfter), and whoever waits for the join waits on; a final one
+  // rejects them, and whenSynced() with them.
+  _joinRefused(gen, e) {
+    this.emit('error', e);
+    if (this._ended) return;
+    // The PRD this client had joined is gone (deleted while offline).
+    if (e.code === 'PRD_NOT_FOUND' && this._everJoined) {
+      this.deleted = true;
+      this._end('deleted');
+      return;
+    }
+    if (gen !== this._gen) return;
+    if (!this._everJoined) {
+      this._settleJoin(e);
+      return;
+    }
+    if (!isFinalJoinRefusal(e.code)) {
+      this._scheduleRejoin(e.code === 'RATE_LIMITED' ? this._retryAfterMs : 0);
+      return;
+    }
+    this._joinRefusal = e;
+    this._settleJoin(e);
+    const waiters = [...this._syncWaiters];
+    this._syncWaiters.clear();
+    for (const w of waiters) w.reject(e);
   }
 
   // The hub closed the PRD because its database refused a write (full disk):
@@ -314,19 +359,38 @@ export class PrdClient extends Emitter {
   _storageFailed() {
     this.joined = false;
     this._gen++;
+    this._joinSent = false;
     this._inFlight = 0;
     for (const e of this._queue) e.sent = false;
+    this._scheduleRejoin(0);
+  }
+
+  // Joins again, unless joined meanwhile, after at least @minMs plus the
+  // next wait of the rejoin backoff (jittered; reset by a join). One retry
+  // at a time.
+  _scheduleRejoin(minMs) {
     if (this._rejoinTimer !== null) return;
-    const delay = this._storageRetryMs;
-    this._storageRetryMs = Math.min(this._storageRetryMs * 2, STORAGE_RETRY_MAX_MS);
+    const step = this._rejoinRetryMs;
+    this._rejoinRetryMs = Math.min(step * 2, REJOIN_RETRY_MAX_MS);
+    const delay = minMs + step / 2 + Math.random() * (step / 2);
     this._rejoinTimer = this._timer(() => {
       this._rejoinTimer = null;
-      if (this.socket?.connected && !this.joined) this._join();
+      if (this.socket?.connected && !this.joined && !this._joinSent) this._join();
     }, delay);
+  }
+
+  _cancelRejoin() {
+    if (this._rejoinTimer === null) return;
+    clearTimeout(this._rejoinTimer);
+    this._timers.delete(this._rejoinTimer);
+    this._rejoinTimer = null;
   }
 
   _offline() {
     this.joined = false;
+    this._joinSent = false;
+    // The connection's own retries end with it: the next connect joins.
+    this._cancelRejoin();
     this._gen++;
     this._inFlight = 0;
     for (const e of this._queue) e.sent = false;
@@ -339,7 +403,10 @@ export class PrdClient extends Emitter {
     this._offline();
   }
 
-  /** Reconnects after disconnect(); resolves when joined again. */
+  /**
+   * Reconnects after disconnect(), or joins at once when connected but not
+   * joined; resolves when joined again (rejects with a final refusal).
+   */
   reconnect() {
     return this.connect();
   }
@@ -497,7 +564,9 @@ export class PrdClient extends Emitter {
     for (const c of data.conflicts ?? []) this.conflicts.set(c.conflictId, { ...c });
     this.joined = true;
     this._everJoined = true;
-    this._storageRetryMs = STORAGE_RETRY_MIN_MS;
+    this._joinSent = false;
+    this._joinRefusal = null;
+    this._rejoinRetryMs = REJOIN_RETRY_MIN_MS;
     // A join sends what it keeps afresh (an archived PRD gives view mode,
     // and _adopt holds the edits instead).
     this._archivedHold = false;
@@ -1593,24 +1662,34 @@ export class PrdClient extends Emitter {
   /**
    * Resolves when every local edit has been acknowledged (durable at the
    * hub); rejects (`CLOSED`, or `PRD_NOT_FOUND` for a deleted PRD) when the
-   * session ends first.
+   * session ends first, and with the refusal when the hub refused a rejoin
+   * for good (`FORBIDDEN`, `TOKEN_EXPIRED`, …; until the next join).
    */
   whenSynced() {
     if (this.joined && this._queue.length === 0 && !this._held) return Promise.resolve();
     if (this._ended) return Promise.reject(this._closedError());
+    if (this._joinRefusal && !this.joined) return Promise.reject(this._joinRefusal);
     return new Promise((resolve, reject) => {
-      const check = () => {
-        if (this.joined && this._queue.length === 0 && !this._held) {
-          this.off('synced', check);
-          this.off('closed', ended);
+      const w = {
+        resolve: () => {
+          done();
           resolve();
-        }
+        },
+        reject: (err) => {
+          done();
+          reject(err);
+        },
       };
-      const ended = () => {
+      const check = () => {
+        if (this.joined && this._queue.length === 0 && !this._held) w.resolve();
+      };
+      const ended = () => w.reject(this._closedError());
+      const done = () => {
+        this._syncWaiters.delete(w);
         this.off('synced', check);
         this.off('closed', ended);
-        reject(this._closedError());
       };
+      this._syncWaiters.add(w);
       this.on('synced', check);
       this.on('closed', ended);
     });

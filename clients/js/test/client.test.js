@@ -5,6 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { NotificationsClient, PrdClient, PrdClientError, diffDeltas } from '../src/client.js';
 import { Emitter } from '../src/emitter.js';
 import { rng } from './util.js';
@@ -157,4 +158,87 @@ test('every client names its replica with an id of its own, as the hub accepts i
     ids.add(replicaId);
   }
   assert.equal(ids.size, 1000);
+});
+
+// A socket.io socket that is connected to a scripted hub: @answer(event,
+// payload) returns the ack of each event the client sends (undefined: none).
+function scriptedSocket(answer) {
+  const socket = new Emitter();
+  const deliver = Emitter.prototype.emit.bind(socket);
+  Object.assign(socket, {
+    connected: true,
+    active: true,
+    sent: [],
+    io: { engine: null },
+    deliver,
+    emit(event, payload, ack) {
+      this.sent.push({ event, payload });
+      const res = answer(event, payload);
+      if (ack && res !== undefined) queueMicrotask(() => ack(res));
+      return true;
+    },
+    connect() {
+      this.connected = true;
+      queueMicrotask(() => deliver('connect'));
+    },
+    disconnect() {
+      this.connected = false;
+    },
+    removeAllListeners() { this._listeners.clear(); },
+  });
+  return socket;
+}
+
+test('a rejoin refused for a passing reason is tried again; a final refusal rejects whenSynced()', async () => {
+  const state = JSON.parse(fs.readFileSync(new URL('../../../tests/data/sdk-states/surrogates.json', import.meta.url), 'utf8'));
+  const joined = { prdId: 'p', siteId: 2, mode: 'edit', title: 't', initialState: { encodedState: state.encodedState, version: '0.1.0' } };
+  const refusals = [];
+  let socket;
+  const answer = (event) => {
+    if (event === 'content-update') return { ok: true, stateVector: [2, 1, 1] };
+    if (event !== 'join-prd') return undefined;
+    const code = refusals.shift();
+    if (code) return { error: { code, message: `refused ${code}` } };
+    queueMicrotask(() => socket.deliver('joined-prd', joined));
+    return { ok: true };
+  };
+  const io = () => {
+    socket = scriptedSocket(answer);
+    queueMicrotask(() => socket.deliver('connect'));
+    return socket;
+  };
+  const c = new PrdClient({ url: 'http://127.0.0.1:1', token: 't', prdId: 'p', io });
+  const errors = [];
+  c.on('error', (e) => errors.push(e.code));
+  await c.connect();
+  const joins = () => socket.sent.filter((s) => s.event === 'join-prd').length;
+  const until = async (pred, what) => {
+    for (let i = 0; i < 1000 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(pred(), what);
+  };
+
+  // Dropped, edited offline, back: the rejoin is refused LIMIT_REACHED
+  // (passing), the next one FORBIDDEN (final).
+  socket.connected = false;
+  socket.deliver('disconnect', 'transport close');
+  c.insert(0, 'x');
+  refusals.push('LIMIT_REACHED', 'FORBIDDEN');
+  const synced = c.whenSynced();
+  const outcome = synced.then(() => 'resolved', (e) => e.code);
+  socket.connected = true;
+  socket.deliver('connect');
+  await until(() => joins() === 3, 'a second rejoin after LIMIT_REACHED');
+  assert.equal(await outcome, 'FORBIDDEN');
+  assert.deepEqual(errors, ['LIMIT_REACHED', 'FORBIDDEN']);
+  // Refused for good: no more tries by itself, and whenSynced() says so.
+  await assert.rejects(c.whenSynced(), (e) => e.code === 'FORBIDDEN');
+  assert.equal(joins(), 3);
+  assert.equal(c.pendingCount, 1);
+
+  // Connected but not joined: reconnect() joins at once; the edit goes.
+  await c.reconnect();
+  assert.equal(joins(), 4);
+  await c.whenSynced();
+  assert.equal(c.pendingCount, 0);
+  await c.close();
 });
