@@ -22,17 +22,18 @@
  *   last write took all it was given; what waits in the link counts here
  *   through prd_eio_ws_link_get_buffered().
  *
- * A held GET's connection is watched while the GET waits (libsoup reads
- * nothing from a paused message, so it would notice nothing before its next
- * write): when the client closes it, end of stream, shut down for writing
- * or reset, the session closes at once ("transport close"), as engine.io
- * closes it on the request's "close" (Node's HTTP server destroys a request
- * whose connection is half-closed as well). The packets that come next must
- * not go into a connection nobody reads while the session lives on: the
- * client would lose them without knowing. It reconnects and joins again.
- * The connection is looked at once more right before packets are written
- * into it: the watch may not have run yet, or bytes the client sent (a
- * pipelined request, TLS records) may hide the end of stream from it.
+ * A held GET's connection is looked at right before packets are written
+ * into it (libsoup reads nothing from a paused message, so it would notice
+ * nothing before writing): when the client has closed it, end of stream,
+ * shut down for writing or reset, the session closes instead
+ * ("transport close"), as engine.io closes it on the request's "close"
+ * (Node's HTTP server destroys a request whose connection is half-closed as
+ * well). The packets must not go into a connection nobody reads while the
+ * session lives on: the client would lose them without knowing. It
+ * reconnects and joins again. Nothing watches the connection meanwhile: a
+ * source per held GET would make every main-loop iteration cost more with
+ * each polling client; the heartbeat's ping is written at least every
+ * pingInterval, so a closed connection is found by then.
  *
  * "closed" is emitted once, at the moment the session stops accepting
  * packets. A server-side close (prd_eio_socket_close) still flushes what was
@@ -107,8 +108,7 @@ struct _PrdEioSocket
 
   /* Polling. */
   SoupServerMessage *poll_get;  /* (owned) (nullable): held, not answered yet */
-  GSocket *poll_get_socket;     /* (owned) (nullable): its connection, watched while held */
-  GSource *poll_get_watch;      /* (owned) (nullable) */
+  GSocket *poll_get_socket;     /* (owned) (nullable): its connection, looked at before writing */
   GQueue inflight;              /* (element-type InFlight): answered, being written */
   SoupServerMessage *poll_post; /* (owned) (nullable): body being read */
 
@@ -256,14 +256,12 @@ typedef enum
 
 /* What the client did on @socket, as far as it shows without reading. */
 static PeerState
-peek_peer (GSocket *socket, GIOCondition condition)
+peek_peer (GSocket *socket)
 {
   int fd = g_socket_get_fd (socket);
   char byte;
   gssize n;
 
-  if ((condition & (G_IO_HUP | G_IO_ERR)) != 0)
-    return PEER_GONE;
   n = recv (fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n > 0)
     {
@@ -286,55 +284,9 @@ peek_peer (GSocket *socket, GIOCondition condition)
 }
 
 static void
-unwatch_get (PrdEioSocket *self)
+forget_get_socket (PrdEioSocket *self)
 {
-  if (self->poll_get_watch != NULL)
-    g_source_destroy (self->poll_get_watch);
-  g_clear_pointer (&self->poll_get_watch, g_source_unref);
   g_clear_object (&self->poll_get_socket);
-}
-
-static gboolean on_get_connection (GSocket *socket, GIOCondition condition, gpointer user_data);
-
-static void
-watch_get (PrdEioSocket *self, GSocket *socket, GIOCondition condition)
-{
-  g_object_ref (socket);
-  unwatch_get (self);
-  self->poll_get_socket = socket;
-  self->poll_get_watch = g_socket_create_source (socket, condition, NULL);
-  g_source_set_callback (self->poll_get_watch, G_SOURCE_FUNC (on_get_connection), self, NULL);
-  g_source_set_static_name (self->poll_get_watch, "[prdhub] held polling GET");
-  /* Polling is served on the thread of the server's context, the
-   * thread-default one of the handler that holds the GET. */
-  g_source_attach (self->poll_get_watch, g_main_context_get_thread_default ());
-}
-
-static gboolean
-on_get_connection (GSocket *socket, GIOCondition condition, gpointer user_data)
-{
-  PrdEioSocket *self = user_data;
-
-  switch (peek_peer (socket, condition))
-    {
-      case PEER_QUIET:
-        return G_SOURCE_CONTINUE;
-      case PEER_SENT:
-        /* libsoup reads the next request once the GET is answered. Until
-         * then only a reset or a hang-up tells that the connection is
-         * gone (and watching for input would only see these bytes). */
-        watch_get (self, socket, G_IO_HUP | G_IO_ERR);
-        return G_SOURCE_REMOVE;
-      case PEER_GONE:
-      default:
-        break;
-    }
-
-  g_debug ("socket %s: the connection of its held GET was closed", self->id);
-  g_object_ref (self);
-  socket_close (self, "transport close", CLOSE_ERROR);
-  g_object_unref (self);
-  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -347,7 +299,7 @@ on_get_finished (SoupServerMessage *msg, gpointer user_data)
   if (msg == self->poll_get)
     {
       /* The client went away while its GET was held. */
-      unwatch_get (self);
+      forget_get_socket (self);
       g_clear_object (&self->poll_get);
       socket_close (self, "transport close", CLOSE_ERROR);
     }
@@ -437,11 +389,10 @@ answer_get (PrdEioSocket *self, const char *tail)
 
   g_assert (self->poll_get != NULL);
 
-  /* The client may have closed the connection since the watch last ran
-   * (in this very main-loop iteration): then the packets are not written
-   * into it, the session closes instead. */
+  /* The client may have closed the connection while the GET was held:
+   * then the packets are not written into it, the session closes instead. */
   if (tail == NULL && self->poll_get_socket != NULL &&
-      peek_peer (self->poll_get_socket, 0) == PEER_GONE)
+      peek_peer (self->poll_get_socket) == PEER_GONE)
     {
       g_debug ("socket %s: the connection of its held GET was closed", self->id);
       g_object_ref (self);
@@ -452,7 +403,7 @@ answer_get (PrdEioSocket *self, const char *tail)
 
   msg = g_steal_pointer (&self->poll_get);
   payload = g_string_new (NULL);
-  unwatch_get (self);
+  forget_get_socket (self);
 
   while ((item = g_queue_pop_head (&self->queue)) != NULL)
     {
@@ -486,7 +437,7 @@ reject_get (PrdEioSocket *self)
 {
   g_autoptr (SoupServerMessage) msg = g_steal_pointer (&self->poll_get);
 
-  unwatch_get (self);
+  forget_get_socket (self);
   g_signal_handlers_disconnect_by_func (msg, on_get_finished, self);
   soup_server_message_set_status (msg, SOUP_STATUS_BAD_REQUEST, NULL);
   soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC,
@@ -1292,11 +1243,10 @@ prd_eio_socket_handle_get (PrdEioSocket *self, SoupServerMessage *msg)
     {
       GSocket *socket = message_get_socket (msg);
 
-      /* Held: until it is answered, its connection closing closes the
-       * session (see the top of this file). An in-process message has no
-       * socket. */
+      /* Held: its connection is looked at before it is answered (see the
+       * top of this file). An in-process message has no socket. */
       if (socket != NULL)
-        watch_get (self, socket, G_IO_IN | G_IO_HUP | G_IO_ERR);
+        g_set_object (&self->poll_get_socket, socket);
     }
 }
 
