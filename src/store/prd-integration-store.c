@@ -317,6 +317,24 @@ prd_integration_store_list_links_finish (PrdIntegrationStore *self,
   return PRD_INTEGRATION_STORE_GET_IFACE (self)->list_links_finish (self, result, error);
 }
 
+/* Returns: (transfer full): a copy of @links, checked (@error set for the
+ * first that is not valid) */
+static GPtrArray *
+copy_links (GPtrArray *links, GError **error)
+{
+  GPtrArray *copy =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+
+  for (guint i = 0; i < links->len && (error == NULL || *error == NULL); i++)
+    {
+      const PrdIntegrationLinkRecord *link = g_ptr_array_index (links, i);
+
+      check_link (link, error);
+      g_ptr_array_add (copy, prd_integration_link_record_copy (link));
+    }
+  return copy;
+}
+
 void
 prd_integration_store_put_links_async (PrdIntegrationStore *self,
                                        GPtrArray *links,
@@ -324,20 +342,13 @@ prd_integration_store_put_links_async (PrdIntegrationStore *self,
                                        GAsyncReadyCallback callback,
                                        gpointer user_data)
 {
-  g_autoptr (GPtrArray) copy =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+  g_autoptr (GPtrArray) copy = NULL;
   GError *error = NULL;
 
   g_return_if_fail (PRD_IS_INTEGRATION_STORE (self));
   g_return_if_fail (links != NULL);
 
-  for (guint i = 0; i < links->len && error == NULL; i++)
-    {
-      const PrdIntegrationLinkRecord *link = g_ptr_array_index (links, i);
-
-      check_link (link, &error);
-      g_ptr_array_add (copy, prd_integration_link_record_copy (link));
-    }
+  copy = copy_links (links, &error);
   if (report (self, prd_integration_store_put_links_async, error, callback, user_data))
     return;
   PRD_INTEGRATION_STORE_GET_IFACE (self)->put_links_async (self, copy, cancellable, callback,
@@ -370,20 +381,13 @@ prd_integration_store_update_links_async (PrdIntegrationStore *self,
                                           GAsyncReadyCallback callback,
                                           gpointer user_data)
 {
-  g_autoptr (GPtrArray) copy =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+  g_autoptr (GPtrArray) copy = NULL;
   GError *error = NULL;
 
   g_return_if_fail (PRD_IS_INTEGRATION_STORE (self));
   g_return_if_fail (links != NULL);
 
-  for (guint i = 0; i < links->len && error == NULL; i++)
-    {
-      const PrdIntegrationLinkRecord *link = g_ptr_array_index (links, i);
-
-      check_link (link, &error);
-      g_ptr_array_add (copy, prd_integration_link_record_copy (link));
-    }
+  copy = copy_links (links, &error);
   if (report (self, prd_integration_store_update_links_async, error, callback, user_data))
     return;
   PRD_INTEGRATION_STORE_GET_IFACE (self)->update_links_async (self, copy, cancellable, callback,
