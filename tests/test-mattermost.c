@@ -29,6 +29,11 @@ test_escape (void)
       prd_mattermost_escape ("*a* _b_ [c](d) `e` #f <g> @h :i: ~j|k $l$ &amp;\\", 100);
   g_autofree char *mentions = prd_mattermost_escape ("@all x.@here a@channel @@Ada", 100);
   g_autofree char *lines = prd_mattermost_escape ("one\ntwo\r\tthree", 100);
+  g_autofree char *controls = prd_mattermost_escape ("a\x7f"
+                                                     "b\xc2\x85"
+                                                     "c\xc2\x9f"
+                                                     "d\u2028e\u2029f\u00a0g",
+                                                     100);
   g_autofree char *cut = prd_mattermost_escape ("ééééé", 3);
   g_autofree char *bad = prd_mattermost_escape ("\xff\xfe", 10);
 
@@ -40,6 +45,8 @@ test_escape (void)
    * joiner after every `@` splits the word, unseen. */
   g_assert_cmpstr (mentions, ==, "@\u2060all x\\.@\u2060here a@\u2060channel @\u2060@\u2060Ada");
   g_assert_cmpstr (lines, ==, "one two  three");
+  /* DEL, C1 (NEXT LINE among them) and the separators too; U+00A0 is text. */
+  g_assert_cmpstr (controls, ==, "a b c d e f\u00a0g");
   g_assert_cmpstr (cut, ==, "ééé…");
   g_assert_cmpstr (bad, ==, "");
 }

@@ -449,8 +449,8 @@ do_backup (const char *data_dir, const char *dest)
   g_ptr_array_add (copied, NULL);
   files = g_strjoinv (", ", (char **) copied->pdata);
   printf ("Backed up %s to %s (%s)\n", data_dir, dest, files);
-  fflush (stdout);
-  return 0;
+  /* The backup is whole; a line that could not be written is still told. */
+  return prd_cli_finish_output (0);
 
 failed:
   {
@@ -678,9 +678,9 @@ do_restore (const char *src, const char *data_dir, gboolean force)
 
     files = g_strjoinv (", ", (char **) copied->pdata);
     printf ("Restored %s into %s (%s)\n", src, data_dir, files);
-    fflush (stdout);
   }
-  return 0;
+  /* The data is restored; a line that could not be written is still told. */
+  return prd_cli_finish_output (0);
 }
 
 /**

@@ -1836,6 +1836,12 @@ int
 main (int argc, char *argv[])
 {
   setlocale (LC_ALL, "");
+  /* Options are read in the locale's character set; under C or POSIX (a
+   * systemd unit, cron, a small container) that is ASCII, and a name such
+   * as "Zoë" would be refused before any check names it. Everything the
+   * hub keeps and speaks is UTF-8: so is its command line. */
+  if (!g_get_charset (NULL) && setlocale (LC_CTYPE, "C.UTF-8") == NULL)
+    setlocale (LC_CTYPE, "C.utf8");
   g_set_prgname ("prdhub");
   g_log_writer_default_set_use_stderr (TRUE);
   /* `serve` sets its own level once its configuration is read. */

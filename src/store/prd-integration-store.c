@@ -15,7 +15,7 @@
 
 #include "prd-integration-store.h"
 
-#define MAX_ORG_LENGTH      128
+#define MAX_ORG_LENGTH      256
 #define MAX_SERVICE_LENGTH  32
 #define MAX_KEY_LENGTH      255
 #define MAX_DELIVERY_LENGTH 255
@@ -99,7 +99,7 @@ prd_integration_link_record_free (PrdIntegrationLinkRecord *record)
 /**
  * prd_integration_store_check_org:
  *
- * An organization id (the JWT's `org`): 1 to 128 bytes of UTF-8 without
+ * An organization id (the JWT's `org`): 1 to 256 bytes of UTF-8 without
  * control characters.
  */
 gboolean

@@ -531,6 +531,20 @@ test('a command whose result cannot be written exits 1 and says why', async () =
       assert.equal(res.stderr, 'prdhub: cannot write the output: No space left on device\n',
         args.join(' '));
     }
+    // backup and restore do their work; the line that says so is lost and
+    // that is said.
+    const work = tmpDir();
+    const dest = path.join(work, 'backup');
+    for (const args of [['backup', dest, '--data-dir', dir],
+      ['restore', dest, '--data-dir', path.join(work, 'restored')]]) {
+      const res = prdhubToFull(args, env);
+      assert.equal(res.status, 1, `${args.join(' ')}: ${res.stderr}`);
+      assert.equal(res.stderr, 'prdhub: cannot write the output: No space left on device\n',
+        args.join(' '));
+    }
+    assert.ok(fs.existsSync(path.join(dest, 'prdhub.db')));
+    assert.ok(fs.existsSync(path.join(work, 'restored', 'prdhub.db')));
+    fs.rmSync(work, { recursive: true, force: true });
     // The PRD whose id could not be printed is there, as README says.
     const list = prdhub(['prd', 'list', '--data-dir', dir], env);
     assert.equal(list.status, 0, list.stderr);
@@ -542,6 +556,29 @@ test('a command whose result cannot be written exits 1 and says why', async () =
     assert.equal(status.stderr, 'prdhub: cannot write the output: No space left on device\n');
   } finally {
     await hub.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// The command line is UTF-8 whatever the locale: under C or POSIX (a systemd
+// unit, cron) a name such as "Zoë" is read as it is, not refused.
+test('options are read as UTF-8 under the C locale', () => {
+  const dir = tmpDir();
+  const env = { PRDHUB_JWT_SECRET: 'x'.repeat(32), LANG: '', LC_ALL: 'C', LC_CTYPE: '' };
+  try {
+    const created = prdhub(['prd', 'create', '--title', 'Café', '--org', 'café',
+      '--data-dir', dir], env);
+    assert.equal(created.status, 0, created.stderr);
+    const list = prdhub(['prd', 'list', '--org', 'café', '--data-dir', dir], env);
+    assert.equal(list.status, 0, list.stderr);
+    assert.match(list.stdout, /\tCafé\n$/);
+    const tok = prdhub(['token', '--user', 'zoe', '--name', 'Zoë', '--org', 'café',
+      '--data-dir', dir], env);
+    assert.equal(tok.status, 0, tok.stderr);
+    const claims = JSON.parse(Buffer.from(tok.stdout.trim().split('.')[1], 'base64url'));
+    assert.equal(claims.name, 'Zoë');
+    assert.equal(claims.org, 'café');
+  } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -515,3 +515,22 @@ test('a bot token or webhook path a Mattermost quotes in its errors never shows'
     await assertCleanStop(hub);
   }
 });
+
+// Integrations take every organization id a token may carry (1 to 256 bytes).
+test('an organization id of 256 bytes configures and lists its integrations', async () => {
+  const fake = await startFakeMattermost();
+  const hub = await startHub();
+  try {
+    const long = { ...ADMIN, org: 'o'.repeat(256) };
+    await configure(hub, botSettings(fake), long);
+    const res = await rest(hub, 'GET', '/api/integrations', { tok: token(long) });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.integrations.find((i) => i.service === 'mattermost').configured, true);
+    const prdId = await createPrd(hub, 'Long org', 'x', { ...EDITOR, org: long.org });
+    await until({}, () => fake.state.posts.some((p) => /Long org/.test(p.message)));
+    assert.ok(prdId);
+  } finally {
+    await fake.close();
+    await hub.stop();
+  }
+});

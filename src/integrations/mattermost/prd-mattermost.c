@@ -409,7 +409,9 @@ prd_mattermost_escape (const char *text, gsize max_chars)
           break;
         }
       count++;
-      if (c < 0x20 || c == 0x7f || c == 0x2028 || c == 0x2029)
+      /* Control characters, C1 (U+0085 NEXT LINE) included, and the
+       * line and paragraph separators: spaces. */
+      if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029)
         g_string_append_c (out, ' ');
       else if (c == '@')
         g_string_append (out, "@\u2060");
