@@ -31,9 +31,14 @@
  * changes}, affectedPRDs} in each linked PRD's room, and one
  * `craft_initiative_updated` activity. A listing that stops at
  * PRD_CRAFTIO_MAX_PAGES is completed by reading the linked initiatives it
- * left out by id; the next poll starts from this one only when every
- * linked initiative was read. The poll updates the links it read and never
- * adds one (a craft-unlink meanwhile stays).
+ * left out by id. A linked initiative whose read fails (but for 404: gone)
+ * is kept per organization, in memory, and read by id at every later poll
+ * until it reads; the next poll starts from this one whenever its listing
+ * worked (a restart polls the whole workspace again, so forgetting them
+ * misses nothing). A poll sets the integration's status once, when it
+ * ends: connected when it read all it asked for, else error with its first
+ * failure (prd_craftio_report_poll()). The poll updates the links it read
+ * and never adds one (a craft-unlink meanwhile stays).
  *
  * Links live in the #PrdIntegrationStore, a new one added by
  * prd_integration_store_add_link_async(), which counts the PRD's links in
@@ -66,7 +71,15 @@ typedef struct
   gint64 last_start; /* µs; 0: never polled */
   gint64 next_due;   /* µs, monotonic */
   gboolean running;
+  GHashTable *unread; /* (owned) (nullable): linked ids whose read failed, read by id next */
 } PollState;
+
+static void
+poll_state_free (PollState *state)
+{
+  g_clear_pointer (&state->unread, g_hash_table_unref);
+  g_free (state);
+}
 
 struct _PrdHubCraftio
 {
@@ -132,7 +145,8 @@ prd_hub_craftio_class_init (PrdHubCraftioClass *klass)
 static void
 prd_hub_craftio_init (PrdHubCraftio *self)
 {
-  self->polls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->polls =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) poll_state_free);
   self->cancellable = g_cancellable_new ();
   self->retirements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
@@ -683,7 +697,8 @@ on_links (GObject *source, GAsyncResult *result, gpointer user_data)
             return;
           }
         prd_craftio_get_item_async (request->craft, request->initiative_id,
-                                    request->self->cancellable, on_item, request);
+                                    PRD_CRAFTIO_CALL_DEFAULT, request->self->cancellable, on_item,
+                                    request);
         return;
       case REQUEST_UNLINK:
         if (found == NULL)
@@ -1046,8 +1061,8 @@ on_candidates (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   /* The titles have no objectives: the link keeps the item as read now. */
   titled->best = best;
-  prd_craftio_get_item_async (titled->craft, best->id, titled->self->cancellable, on_best_item,
-                              titled);
+  prd_craftio_get_item_async (titled->craft, best->id, PRD_CRAFTIO_CALL_DEFAULT,
+                              titled->self->cancellable, on_best_item, titled);
 }
 
 static void
@@ -1126,16 +1141,19 @@ typedef struct
   guint interval;
   PrdCraftio *craft;  /* (owned) (nullable) */
   GHashTable *linked; /* (owned) (nullable): remote id → GPtrArray of its links */
-  GPtrArray *missing; /* (owned) (nullable): linked ids a capped listing left out */
+  GPtrArray *missing; /* (owned) (nullable): linked ids to read by id */
   guint next_missing; /* in @missing, the next to read by id */
-  gboolean read_all;  /* every linked initiative changed since the last poll was read */
+  gboolean listed;    /* the listing worked: the next poll starts from this one */
+  gboolean ended;     /* the poll ran to its end: it sets the status */
+  GHashTable *unread; /* (owned): linked ids whose read failed in this poll */
+  GError *failure;    /* (owned) (nullable): the poll's first failure */
   guint retirements;  /* retirements_of() the org when the poll began */
 } Poll;
 
-/* The next poll asks for what changed since this one began only when this
- * one read every linked initiative that changed: a listing that stopped
- * at PRD_CRAFTIO_MAX_PAGES, or an initiative that could not be read, keeps
- * the time of the last complete poll. */
+/* The next poll asks for what changed since this one began when this
+ * one's listing worked: a linked initiative it could not read (nor gone)
+ * is read by id at the next polls until it reads. A poll that ran to its
+ * end sets the status once for all its calls. */
 static void
 poll_end (Poll *poll, guint next_in)
 {
@@ -1146,14 +1164,23 @@ poll_end (Poll *poll, guint next_in)
     {
       state->running = FALSE;
       state->next_due = g_get_monotonic_time () + (gint64) next_in * G_USEC_PER_SEC;
-      if (poll->read_all)
-        state->last_start = poll->started;
+      if (poll->listed)
+        {
+          state->last_start = poll->started;
+          g_clear_pointer (&state->unread, g_hash_table_unref);
+          if (g_hash_table_size (poll->unread) > 0)
+            state->unread = g_hash_table_ref (poll->unread);
+        }
     }
+  if (poll->ended && poll->craft != NULL)
+    prd_craftio_report_poll (poll->craft, poll->failure);
   g_object_unref (poll->self);
   g_free (poll->org);
   g_clear_object (&poll->craft);
   g_clear_pointer (&poll->linked, g_hash_table_unref);
   g_clear_pointer (&poll->missing, g_ptr_array_unref);
+  g_hash_table_unref (poll->unread);
+  g_clear_error (&poll->failure);
   g_free (poll);
 }
 
@@ -1306,26 +1333,33 @@ on_missing_item (GObject *source, GAsyncResult *result, gpointer user_data)
   Poll *poll = user_data;
   g_autoptr (PrdCraftInitiative) initiative = NULL;
   g_autoptr (GError) error = NULL;
+  const char *id = g_ptr_array_index (poll->missing, poll->next_missing - 1);
 
   initiative = prd_craftio_get_item_finish (PRD_CRAFTIO (source), result, &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
       retirements_of (poll->self, poll->org) != poll->retirements)
     {
-      poll->read_all = FALSE;
+      poll->listed = FALSE;
+      poll->ended = FALSE;
       poll_end (poll, poll->interval);
       return;
     }
   if (initiative != NULL)
     poll_compare (poll, initiative);
   /* Gone from Craft.io (INVALID_PAYLOAD): nothing to announce. Else read
-   * again at the next poll. */
+   * again at the next polls, until it reads. */
   else if (!g_error_matches (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD))
-    poll->read_all = FALSE;
+    {
+      g_hash_table_add (poll->unread, g_strdup (id));
+      if (poll->failure == NULL)
+        poll->failure = g_steal_pointer (&error);
+    }
   read_missing (poll);
 }
 
 /* One at a time: a capped listing costs Craft.io one request per linked
- * initiative it left out, not a burst of them. */
+ * initiative it left out (and one per linked initiative whose read failed
+ * before), not a burst of them. */
 static void
 read_missing (Poll *poll)
 {
@@ -1335,7 +1369,8 @@ read_missing (Poll *poll)
       return;
     }
   prd_craftio_get_item_async (poll->craft, g_ptr_array_index (poll->missing, poll->next_missing++),
-                              poll->self->cancellable, on_missing_item, poll);
+                              PRD_CRAFTIO_CALL_POLL, poll->self->cancellable, on_missing_item,
+                              poll);
 }
 
 static void
@@ -1346,14 +1381,24 @@ on_polled (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GHashTable) listed = NULL;
   g_autoptr (GError) error = NULL;
   gboolean complete = FALSE;
+  PollState *state;
+  guint left_out = 0;
   GHashTableIter iter;
   gpointer id;
 
   initiatives =
       prd_craftio_list_initiatives_finish (PRD_CRAFTIO (source), result, &complete, &error);
   /* Settings removed meanwhile: their links are gone, and stay gone. */
-  if (initiatives == NULL || retirements_of (poll->self, poll->org) != poll->retirements)
+  if (retirements_of (poll->self, poll->org) != poll->retirements || poll->self->polls == NULL ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
+      poll_end (poll, poll->interval);
+      return;
+    }
+  poll->ended = TRUE;
+  if (initiatives == NULL)
+    {
+      poll->failure = g_steal_pointer (&error);
       poll_end (poll, poll->interval);
       return;
     }
@@ -1365,22 +1410,27 @@ on_polled (GObject *source, GAsyncResult *result, gpointer user_data)
       g_hash_table_add (listed, initiative->id);
       poll_compare (poll, initiative);
     }
-  poll->read_all = TRUE;
-  if (complete)
-    {
-      poll_end (poll, poll->interval);
-      return;
-    }
-  /* The listing stopped at PRD_CRAFTIO_MAX_PAGES: the linked initiatives
-   * it did not reach are read by id. */
+  poll->listed = TRUE;
+  /* Read by id: the linked initiatives a listing stopped at
+   * PRD_CRAFTIO_MAX_PAGES did not reach, and those whose read failed at an
+   * earlier poll (this listing did not bring them). */
   poll->missing = g_ptr_array_new_with_free_func (g_free);
+  state = g_hash_table_lookup (poll->self->polls, poll->org);
   g_hash_table_iter_init (&iter, poll->linked);
   while (g_hash_table_iter_next (&iter, &id, NULL))
-    if (!g_hash_table_contains (listed, id))
-      g_ptr_array_add (poll->missing, g_strdup (id));
-  g_message ("craftio (%s): the poll's listing stopped at %d pages; %u linked initiatives are read "
-             "one by one",
-             poll->org, PRD_CRAFTIO_MAX_PAGES, poll->missing->len);
+    {
+      if (g_hash_table_contains (listed, id))
+        continue;
+      if (!complete)
+        left_out++;
+      if (!complete ||
+          (state != NULL && state->unread != NULL && g_hash_table_contains (state->unread, id)))
+        g_ptr_array_add (poll->missing, g_strdup (id));
+    }
+  if (!complete)
+    g_message ("craftio (%s): the poll's listing stopped at %d pages; %u linked initiatives are "
+               "read one by one",
+               poll->org, PRD_CRAFTIO_MAX_PAGES, left_out);
   read_missing (poll);
 }
 
@@ -1475,6 +1525,7 @@ on_configured (GObject *source, GAsyncResult *result, gpointer user_data)
       state->running = TRUE;
       poll = g_new0 (Poll, 1);
       poll->self = g_object_ref (self);
+      poll->unread = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
       poll->org = g_strdup (record->org);
       poll->interval = 300;
       poll->retirements = retirements_of (self, record->org);

@@ -696,6 +696,94 @@ test('a poll whose listing stops at 50 pages reads the linked initiatives it lef
   }
 });
 
+// A linked initiative Craft.io keeps refusing (500 for that item only)
+// beyond a capped listing: the polls after the first stay incremental and
+// read only it by id until it reads; the status turns to error once (one
+// integration_error for the admin), and when it reads again its change is
+// announced once and the status is connected again.
+test('a linked initiative whose read keeps failing: polls stay incremental, one error, its change announced', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeCraftio();
+  const sockets = [];
+  try {
+    const items = [];
+    const past = new Date(Date.now() - 3600e3).toISOString();
+    for (let i = 0; i < 5100; i++) items.push(fake.add({ title: `Zq ${i}`, status: 'Planned' }));
+    for (const item of items) item.updateTime = past;
+    const bad = items[5060];
+    const good = items[5070];
+    await configure(hub, settings(fake, { pollInterval: 86400 }));
+    const prdId = await createPrd(hub, 'Cap', '# Cap\n', EDITOR);
+    const admin = await connect(hub.url, { transports: ['websocket'], auth: { token: token(ADMIN) } }, '/notifications');
+    const editor = await client(hub, EDITOR);
+    sockets.push(admin, editor);
+    const got = recorder(admin, ['notification']);
+    await request(admin, 'subscribe', { organizationId: 'org_e2e' });
+    await join(editor, prdId);
+    const seen = recorder(editor, ['craft-initiative-updated']);
+    for (const item of [bad, good]) {
+      const ack = await request(editor, 'craft-link', { prdId, initiativeId: String(item.id) });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+    }
+    fake.state.failItems.add(String(bad.id));
+    await configure(hub, settings(fake, { pollInterval: 2 }));
+    const badReads = () => fake.requestsTo(new RegExp(`^/item/${bad.id}$`)).length;
+    const craftStatus = async () =>
+      (await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) })).json.integrations.find((i) => i.service === 'craftio').status;
+    const errors = async () =>
+      ((await rest(hub, 'GET', '/api/notifications?limit=100', { tok: token(ADMIN) })).json.notifications ?? [])
+        .filter((n) => n.type === 'integration_error' && n.data.service === 'craftio');
+    // The first poll lists the whole workspace (capped) and reads both by
+    // id; from the second on, only what failed is read again.
+    await until(editor, () => badReads() >= 2, 60000);
+    const mark = fake.state.requests.length;
+    await until(editor, () => badReads() >= 5, 60000);
+    const later = fake.state.requests.slice(mark);
+    const lists = later.filter((r) => /\/items$/.test(r.path));
+    assert.ok(lists.length >= 2, JSON.stringify(lists.map((r) => r.query)));
+    for (const list of lists) {
+      assert.ok(list.query.updated_from !== undefined, JSON.stringify(list.query));
+      assert.equal(list.query.page, '1', JSON.stringify(list.query));
+    }
+    assert.deepEqual([...new Set(later.filter((r) => r.path.startsWith('/item/')).map((r) => r.path))], [`/item/${bad.id}`]);
+    assert.equal(await craftStatus(), 'error');
+    assert.equal(got.filter((e) => e.data.type === 'integration_error').length, 1);
+    assert.equal((await errors()).length, 1);
+    assert.equal(seen.length, 0);
+
+    // Changed while it could not be read, and not listed again (its update
+    // time is before the polls' start): read by id, announced once.
+    fake.update(bad.id, { status: 'Done' });
+    fake.state.items.get(String(bad.id)).updateTime = past;
+    fake.state.failItems.delete(String(bad.id));
+    await until(editor, () => seen.length === 1, 30000);
+    assert.deepEqual(seen[0].data, {
+      prdId,
+      initiative: { id: String(bad.id), changes: { status: { from: 'planned', to: 'done' } } },
+      affectedPRDs: [prdId],
+    });
+    const deadline = Date.now() + 20000;
+    let status = await craftStatus();
+    while (status !== 'connected' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      status = await craftStatus();
+    }
+    assert.equal(status, 'connected');
+    // Read, it is not read again; nothing more is announced.
+    const reads = badReads();
+    const polls = () => fake.requestsTo(/\/items$/).length;
+    const n = polls();
+    await until(editor, () => polls() >= n + 2, 30000);
+    assert.equal(badReads(), reads);
+    assert.equal(seen.length, 1);
+    assert.equal((await errors()).length, 1);
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
 // Deletes of one link run one after the other in the store: only the one
 // that forgot it answers ok and tells the room. (Five rounds: without the
 // store's answer, most rounds answered ok five times.)

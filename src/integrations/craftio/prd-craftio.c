@@ -18,6 +18,12 @@
  * listing stopped there says so, and logs it); one item is
  * `GET /item/{id}`.
  *
+ * A call sets the status as it ends, except the calls of a poll (the
+ * listing of what changed, and PRD_CRAFTIO_CALL_POLL item reads): those
+ * are logged and emit "call-finished", and the poll sets the status once
+ * for all of them (prd_craftio_report_poll()), so that a poll whose
+ * listing works and whose item read fails does not flip the status twice.
+ *
  * Matching a new or renamed PRD's title reads the workspace's titles
  * (prd_craftio_list_titles_async()): one listing at a time, shared by every
  * match that asks while it runs, and reused for pollInterval seconds; it
@@ -37,6 +43,7 @@
 #include <string.h>
 
 #include "prd-error.h"
+#include "prd-log.h"
 
 #include "prd-craftio.h"
 
@@ -664,7 +671,82 @@ prd_craftio_get_poll_interval (PrdCraftio *self)
   return self->poll_interval;
 }
 
+/* Like prd_integration_report_call(), the status left alone when @call is
+ * PRD_CRAFTIO_CALL_POLL: the log line (its message without a secret or a
+ * control character, cut as the status's) and "call-finished". */
+static void
+report (PrdCraftio *self, PrdCraftioCall call, const char *what, const GError *error)
+{
+  g_autofree char *redacted = NULL;
+  g_autofree char *cut = NULL;
+  g_autoptr (GString) clean = NULL;
+  gboolean cancelled;
+
+  if (call != PRD_CRAFTIO_CALL_POLL)
+    {
+      prd_integration_report_call (PRD_INTEGRATION (self), what, error);
+      return;
+    }
+  if (error == NULL)
+    {
+      prd_log_integration_call (PRD_CRAFTIO_SERVICE, self->org, what, PRD_LOG_CALL_OK, NULL);
+      g_signal_emit_by_name (self, "call-finished", what, TRUE, NULL);
+      return;
+    }
+  redacted = prd_integration_redact (PRD_INTEGRATION (self), error->message);
+  cut = prd_error_truncate_message (redacted, 1024);
+  clean = g_string_sized_new (strlen (cut));
+  for (const char *p = cut; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0))
+        g_string_append_c (clean, ' ');
+      else
+        g_string_append_len (clean, p, g_utf8_next_char (p) - p);
+    }
+  cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+              g_error_matches (error, PRD_ERROR, PRD_ERROR_CANCELLED);
+  prd_log_integration_call (PRD_CRAFTIO_SERVICE, self->org, what,
+                            cancelled ? PRD_LOG_CALL_CANCELLED : PRD_LOG_CALL_FAILED, clean->str);
+  if (!cancelled)
+    g_signal_emit_by_name (self, "call-finished", what, FALSE, clean->str);
+}
+
+/**
+ * prd_craftio_report_poll:
+ * @error: (nullable): the poll's first failure; %NULL when every call of
+ *   it succeeded
+ *
+ * Sets the status once for a whole poll: connected when it read all it
+ * asked for, else error with @error's message (unchanged, and not told
+ * again, while the same failure lasts from poll to poll).
+ */
+void
+prd_craftio_report_poll (PrdCraftio *self, const GError *error)
+{
+  g_return_if_fail (PRD_IS_CRAFTIO (self));
+
+  if (error == NULL)
+    prd_integration_report_success (PRD_INTEGRATION (self));
+  else
+    prd_integration_report_failure (PRD_INTEGRATION (self), error);
+}
+
 /* ---- one item ---- */
+
+typedef struct
+{
+  char *id;
+  PrdCraftioCall call;
+} ItemRead;
+
+static void
+item_read_free (ItemRead *read)
+{
+  g_free (read->id);
+  g_free (read);
+}
 
 static void
 on_item (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -673,16 +755,16 @@ on_item (GObject *source, GAsyncResult *result, gpointer user_data)
   PrdCraftio *self = g_task_get_source_object (task);
   g_autoptr (PrdIntegrationHttpResponse) response = NULL;
   g_autoptr (GError) error = NULL;
+  ItemRead *read = g_task_get_task_data (task);
   PrdCraftInitiative *initiative = NULL;
 
   response = prd_integration_http_send_finish (PRD_INTEGRATION_HTTP (source), result, &error);
   if (response == NULL && prd_integration_http_error_get_status (error) == SOUP_STATUS_NOT_FOUND)
     {
       /* The item is not there: the service works, the id is wrong. */
-      prd_integration_report_call (PRD_INTEGRATION (self), "read an initiative", NULL);
+      report (self, read->call, "read an initiative", NULL);
       g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
-                               "Craft.io has no item %s",
-                               (const char *) g_task_get_task_data (task));
+                               "Craft.io has no item %s", read->id);
       return;
     }
   if (response != NULL && prd_integration_http_response_get_object (response) == NULL)
@@ -691,35 +773,42 @@ on_item (GObject *source, GAsyncResult *result, gpointer user_data)
   else if (response != NULL)
     initiative =
         prd_craft_initiative_parse (prd_integration_http_response_get_object (response), &error);
-  if (initiative != NULL && !g_str_equal (initiative->id, g_task_get_task_data (task)))
+  if (initiative != NULL && !g_str_equal (initiative->id, read->id))
     {
       /* Another item than the one asked for: linking it would keep an
        * initiative nobody chose, under an id the editor never gave. */
       g_set_error (&error, PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR,
-                   "Craft.io: asked for item %s, it answered with item %s",
-                   (const char *) g_task_get_task_data (task), initiative->id);
+                   "Craft.io: asked for item %s, it answered with item %s", read->id,
+                   initiative->id);
       g_clear_pointer (&initiative, prd_craft_initiative_free);
     }
   if (initiative == NULL)
     {
       GError *translated = translate_error (error);
 
-      prd_integration_report_call (PRD_INTEGRATION (self), "read an initiative", translated);
+      report (self, read->call, "read an initiative", translated);
       g_task_return_error (task, translated);
       return;
     }
-  prd_integration_report_call (PRD_INTEGRATION (self), "read an initiative", NULL);
+  report (self, read->call, "read an initiative", NULL);
   g_task_return_pointer (task, initiative, (GDestroyNotify) prd_craft_initiative_free);
 }
 
+/**
+ * prd_craftio_get_item_async:
+ * @call: whether the read sets the status (PRD_CRAFTIO_CALL_DEFAULT) or a
+ *   poll does once it ends (PRD_CRAFTIO_CALL_POLL)
+ */
 void
 prd_craftio_get_item_async (PrdCraftio *self,
                             const char *id,
+                            PrdCraftioCall call,
                             GCancellable *cancellable,
                             GAsyncReadyCallback callback,
                             gpointer user_data)
 {
   GTask *task;
+  ItemRead *read;
   g_autofree char *url = NULL;
   g_autofree char *escaped = NULL;
 
@@ -727,7 +816,10 @@ prd_craftio_get_item_async (PrdCraftio *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, prd_craftio_get_item_async);
-  g_task_set_task_data (task, g_strdup (id), g_free);
+  read = g_new0 (ItemRead, 1);
+  read->id = g_strdup (id);
+  read->call = call;
+  g_task_set_task_data (task, read, (GDestroyNotify) item_read_free);
   if (!prd_craftio_id_is_valid (id))
     {
       g_task_return_new_error (task, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
@@ -762,8 +854,9 @@ typedef struct
   char *updated_from; /* (nullable): ISO 8601 */
   guint page;
   gboolean titles_only; /* objectives left out */
-  gboolean complete;    /* FALSE: stopped at PRD_CRAFTIO_MAX_PAGES */
-  GHashTable *only;     /* (owned) (nullable): the ids of the items kept */
+  PrdCraftioCall call;
+  gboolean complete; /* FALSE: stopped at PRD_CRAFTIO_MAX_PAGES */
+  GHashTable *only;  /* (owned) (nullable): the ids of the items kept */
   GPtrArray *initiatives;
 } Listing;
 
@@ -824,7 +917,7 @@ on_page (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       GError *translated = translate_error (error);
 
-      prd_integration_report_call (PRD_INTEGRATION (self), "list initiatives", translated);
+      report (self, listing->call, "list initiatives", translated);
       g_task_return_error (task, translated);
       return;
     }
@@ -863,7 +956,7 @@ on_page (GObject *source, GAsyncResult *result, gpointer user_data)
           self->org, listing->updated_from != NULL ? " updated since the last poll" : "",
           PRD_CRAFTIO_MAX_PAGES, total_pages);
     }
-  prd_integration_report_call (PRD_INTEGRATION (self), "list initiatives", NULL);
+  report (self, listing->call, "list initiatives", NULL);
   g_task_return_pointer (task, g_ptr_array_ref (listing->initiatives),
                          (GDestroyNotify) g_ptr_array_unref);
 }
@@ -896,6 +989,8 @@ list_page (GTask *task)
  *   0 for all
  * @only: (nullable): the ids (keys) of the initiatives to keep; the others
  *   are read and left out (a poll keeps the linked ones only)
+ *
+ * A poll's listing: it leaves the status to prd_craftio_report_poll().
  */
 void
 prd_craftio_list_initiatives_async (PrdCraftio *self,
@@ -915,6 +1010,7 @@ prd_craftio_list_initiatives_async (PrdCraftio *self,
   listing = g_new0 (Listing, 1);
   listing->page = 1;
   listing->complete = TRUE;
+  listing->call = PRD_CRAFTIO_CALL_POLL;
   listing->only = only != NULL ? g_hash_table_ref (only) : NULL;
   listing->initiatives =
       g_ptr_array_new_with_free_func ((GDestroyNotify) prd_craft_initiative_free);

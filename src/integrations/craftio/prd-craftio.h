@@ -61,10 +61,25 @@ const char *prd_craftio_alignment_status (double score);
 
 G_DECLARE_FINAL_TYPE (PrdCraftio, prd_craftio, PRD, CRAFTIO, GObject)
 
+/**
+ * PrdCraftioCall:
+ * @PRD_CRAFTIO_CALL_DEFAULT: the call's outcome sets the status
+ * @PRD_CRAFTIO_CALL_POLL: the call is part of a poll: it is logged and
+ *   emits "call-finished", and the poll sets the status once, when it ends
+ *   (prd_craftio_report_poll())
+ */
+typedef enum
+{
+  PRD_CRAFTIO_CALL_DEFAULT,
+  PRD_CRAFTIO_CALL_POLL,
+} PrdCraftioCall;
+
 guint prd_craftio_get_poll_interval (PrdCraftio *self);
+void prd_craftio_report_poll (PrdCraftio *self, const GError *error);
 
 void prd_craftio_get_item_async (PrdCraftio *self,
                                  const char *id,
+                                 PrdCraftioCall call,
                                  GCancellable *cancellable,
                                  GAsyncReadyCallback callback,
                                  gpointer user_data);

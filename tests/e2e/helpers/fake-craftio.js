@@ -13,6 +13,7 @@
 //   itemDelay       milliseconds GET /item/{id} waits before it answers
 //   holdItem        GET /item/{id} waits until releaseItems()
 //   holdList        GET /workspace/{id}/items waits until releaseList()
+//   failItems       a Set of ids whose GET /item/{id} answers 500 {message}
 // touchAll() marks every item updated now (a mass edit in Craft.io).
 
 import http from 'node:http';
@@ -36,6 +37,7 @@ export async function startFakeCraftio({
     heldItems: [],
     holdList: false,
     heldLists: [],
+    failItems: new Set(),
   };
 
   function send(res, status, body, headers = {}) {
@@ -111,6 +113,7 @@ export async function startFakeCraftio({
       }
       const one = /^\/item\/([^/]+)$/.exec(p);
       if (one) {
+        if (state.failItems.has(one[1])) return send(res, 500, { message: 'Item unavailable' });
         const item = state.items.get(one[1]);
         const answer = () => (item ? send(res, 200, item) : send(res, 404, { message: 'Item not found' }));
         if (state.holdItem) return state.heldItems.push(answer);
