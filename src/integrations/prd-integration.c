@@ -349,6 +349,32 @@ prd_integration_report_failure (PrdIntegration *self, const GError *error)
     report_failure_message (self, clean_message (self, error->message));
 }
 
+/* Logs a call and emits "call-finished"; returns the failure's cleaned
+ * message for the status (%NULL on success, or when cancelled). */
+static char *
+log_call (PrdIntegration *self, const char *what, const GError *error)
+{
+  g_autofree char *message = NULL;
+  const char *service = prd_integration_get_service (self);
+  const char *org = get_status (self)->org;
+
+  if (error == NULL)
+    {
+      prd_log_integration_call (service, org, what, PRD_LOG_CALL_OK, NULL);
+      g_signal_emit (self, signals[SIGNAL_CALL_FINISHED], 0, what, TRUE, NULL);
+      return NULL;
+    }
+  message = clean_message (self, error->message);
+  if (is_cancelled (error))
+    {
+      prd_log_integration_call (service, org, what, PRD_LOG_CALL_CANCELLED, message);
+      return NULL;
+    }
+  prd_log_integration_call (service, org, what, PRD_LOG_CALL_FAILED, message);
+  g_signal_emit (self, signals[SIGNAL_CALL_FINISHED], 0, what, FALSE, message);
+  return g_steal_pointer (&message);
+}
+
 /**
  * prd_integration_report_call:
  * @what: what the call did, in words
@@ -362,30 +388,29 @@ prd_integration_report_failure (PrdIntegration *self, const GError *error)
 void
 prd_integration_report_call (PrdIntegration *self, const char *what, const GError *error)
 {
-  g_autofree char *message = NULL;
-  const char *service;
-  const char *org;
+  char *message;
 
   g_return_if_fail (PRD_IS_INTEGRATION (self));
 
-  service = prd_integration_get_service (self);
-  org = get_status (self)->org;
+  message = log_call (self, what, error);
   if (error == NULL)
-    {
-      prd_log_integration_call (service, org, what, PRD_LOG_CALL_OK, NULL);
-      g_signal_emit (self, signals[SIGNAL_CALL_FINISHED], 0, what, TRUE, NULL);
-      prd_integration_report_success (self);
-      return;
-    }
-  message = clean_message (self, error->message);
-  if (is_cancelled (error))
-    {
-      prd_log_integration_call (service, org, what, PRD_LOG_CALL_CANCELLED, message);
-      return;
-    }
-  prd_log_integration_call (service, org, what, PRD_LOG_CALL_FAILED, message);
-  g_signal_emit (self, signals[SIGNAL_CALL_FINISHED], 0, what, FALSE, message);
-  report_failure_message (self, g_steal_pointer (&message));
+    prd_integration_report_success (self);
+  else if (message != NULL)
+    report_failure_message (self, message);
+}
+
+/**
+ * prd_integration_log_call:
+ *
+ * prd_integration_report_call() without the status: for a call that is
+ * part of a larger operation whose end decides it (a Craft.io poll).
+ */
+void
+prd_integration_log_call (PrdIntegration *self, const char *what, const GError *error)
+{
+  g_return_if_fail (PRD_IS_INTEGRATION (self));
+
+  g_free (log_call (self, what, error));
 }
 
 /**

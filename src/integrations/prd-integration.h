@@ -138,6 +138,7 @@ gint64 prd_integration_get_last_success (PrdIntegration *self);
 void prd_integration_report_success (PrdIntegration *self);
 void prd_integration_report_failure (PrdIntegration *self, const GError *error);
 void prd_integration_report_call (PrdIntegration *self, const char *what, const GError *error);
+void prd_integration_log_call (PrdIntegration *self, const char *what, const GError *error);
 char *prd_integration_redact (PrdIntegration *self, const char *text);
 void prd_integration_restore_status (PrdIntegration *self,
                                      PrdIntegrationStatus status,

@@ -43,7 +43,6 @@
 #include <string.h>
 
 #include "prd-error.h"
-#include "prd-log.h"
 
 #include "prd-craftio.h"
 
@@ -671,46 +670,15 @@ prd_craftio_get_poll_interval (PrdCraftio *self)
   return self->poll_interval;
 }
 
-/* Like prd_integration_report_call(), the status left alone when @call is
- * PRD_CRAFTIO_CALL_POLL: the log line (its message without a secret or a
- * control character, cut as the status's) and "call-finished". */
+/* A call of a poll is logged and announced; the poll's end sets the
+ * status (prd_craftio_report_poll()). */
 static void
 report (PrdCraftio *self, PrdCraftioCall call, const char *what, const GError *error)
 {
-  g_autofree char *redacted = NULL;
-  g_autofree char *cut = NULL;
-  g_autoptr (GString) clean = NULL;
-  gboolean cancelled;
-
-  if (call != PRD_CRAFTIO_CALL_POLL)
-    {
-      prd_integration_report_call (PRD_INTEGRATION (self), what, error);
-      return;
-    }
-  if (error == NULL)
-    {
-      prd_log_integration_call (PRD_CRAFTIO_SERVICE, self->org, what, PRD_LOG_CALL_OK, NULL);
-      g_signal_emit_by_name (self, "call-finished", what, TRUE, NULL);
-      return;
-    }
-  redacted = prd_integration_redact (PRD_INTEGRATION (self), error->message);
-  cut = prd_error_truncate_message (redacted, 1024);
-  clean = g_string_sized_new (strlen (cut));
-  for (const char *p = cut; *p != '\0'; p = g_utf8_next_char (p))
-    {
-      gunichar c = g_utf8_get_char (p);
-
-      if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0))
-        g_string_append_c (clean, ' ');
-      else
-        g_string_append_len (clean, p, g_utf8_next_char (p) - p);
-    }
-  cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
-              g_error_matches (error, PRD_ERROR, PRD_ERROR_CANCELLED);
-  prd_log_integration_call (PRD_CRAFTIO_SERVICE, self->org, what,
-                            cancelled ? PRD_LOG_CALL_CANCELLED : PRD_LOG_CALL_FAILED, clean->str);
-  if (!cancelled)
-    g_signal_emit_by_name (self, "call-finished", what, FALSE, clean->str);
+  if (call == PRD_CRAFTIO_CALL_POLL)
+    prd_integration_log_call (PRD_INTEGRATION (self), what, error);
+  else
+    prd_integration_report_call (PRD_INTEGRATION (self), what, error);
 }
 
 /**
