@@ -236,7 +236,17 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   client.on('ack', renderConnection);
   client.on('change', (ev) => {
     if (ev.local) renderConnection();
-    for (const d of ev.deltas) for (const c of comments.values()) shiftCommentAnchor(c, d);
+    // A comment whose selected text is all deleted shows "text deleted" now,
+    // as it does in a tab opened afterwards.
+    let detached = false;
+    for (const d of ev.deltas) {
+      for (const c of comments.values()) {
+        const was = c.detached;
+        shiftCommentAnchor(c, d);
+        if (c.detached && !was) detached = true;
+      }
+    }
+    if (detached) renderComments();
     scheduleDecorations();
     schedulePreview();
   });

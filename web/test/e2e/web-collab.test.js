@@ -369,6 +369,47 @@ test('the hub restarts, then is killed: the page says so while it lasts, and not
   }
 });
 
+test('a comment whose text is deleted shows "text deleted" at once, as in a tab opened later', async () => {
+  const id = (await createPrd(hub, token(ANN), 'Detached', '# Detached\n\nalpha beta gamma\n')).id;
+  const a = await openEditor(browser, hub, ANN, id);
+  const b = await openEditor(browser, hub, BOB, id);
+  try {
+    await a.page.evaluate(() => {
+      const v = window.prdhubEditor.view;
+      const at = v.state.doc.toString().indexOf('gamma');
+      v.dispatch({ selection: { anchor: at, head: at + 5 } });
+    });
+    await a.page.click('[role="tab"][data-tab="comments"]');
+    await a.page.fill('.comments textarea >> nth=0', 'Is gamma needed?');
+    await a.page.click('.comments button[type="submit"] >> text=Add comment');
+    await b.page.click('[role="tab"][data-tab="comments"]');
+    const card = '.comment:has-text("Is gamma needed?")';
+    await b.page.waitForSelector(`${card} blockquote:has-text("gamma")`, { timeout: EVENT_TIMEOUT_MS });
+    // Bob deletes the selected text: both open tabs show the badge and no
+    // quote, as a tab opened afterwards does.
+    await b.page.evaluate(() => {
+      const v = window.prdhubEditor.view;
+      const at = v.state.doc.toString().indexOf('gamma');
+      v.dispatch({ changes: { from: at, to: at + 5 } });
+    });
+    for (const p of [b.page, a.page]) {
+      await p.waitForSelector(`${card} header .badge:has-text("text deleted")`, { timeout: EVENT_TIMEOUT_MS });
+      assert.equal(await p.$(`${card} blockquote`), null);
+    }
+    const later = await openEditor(browser, hub, ANN, id);
+    try {
+      await later.page.click('[role="tab"][data-tab="comments"]');
+      await later.page.waitForSelector(`${card} header .badge:has-text("text deleted")`, { timeout: EVENT_TIMEOUT_MS });
+      assert.equal(await later.page.$(`${card} blockquote`), null);
+    } finally {
+      await later.context.close();
+    }
+  } finally {
+    await a.context.close();
+    await b.context.close();
+  }
+});
+
 test('an input-method composition next to another user\'s typing is written once', async () => {
   // Bob composes とうきょう kana by kana (Chromium's IME through CDP) at the
   // end of the text while Ann types "a" at the same place after each kana.
