@@ -259,6 +259,9 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     // Not reaching the hub: it stays on screen until the page is joined
     // again, unless it is what the hub's restart notice announced.
     else if (err.event === 'connect') { if (notice === null) showNotice(`${err.code}: ${err.message}`, true); }
+    // A refused (re)join: the SDK tries again those that may pass
+    // (LIMIT_REACHED, RATE_LIMITED, …), so it stays until joined again.
+    else if (err.event === 'join-prd') showNotice(`${err.code}: ${err.message}`, true);
     else announce(messages, `${err.code}: ${err.message}`, true);
   });
   // What the connection's troubles show in `messages` (a restart notice or a

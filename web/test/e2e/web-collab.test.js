@@ -15,6 +15,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { startAiServer, aiConfig } from '../../../tests/e2e/ai-helpers.js';
+import { client, request } from '../../../tests/e2e/collab-helpers.js';
 import { freePort, tmpDir } from '../../../tests/e2e/helpers/hub.js';
 import {
   EVENT_TIMEOUT_MS, createPrd, editorText, launch, openAs, openEditor, restPrd, screenshot,
@@ -366,6 +367,36 @@ test('the hub restarts, then is killed: the page says so while it lasts, and not
     await s.context.close();
     await own.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a refused rejoin the editor retries is said while it lasts, and not once joined', async () => {
+  // One open PRD at a time: while Bob (a script) holds another, Ann's
+  // rejoin is refused LIMIT_REACHED, and the SDK tries it again.
+  const own = await startHub({ config: '[collab]\nmax-open-rooms = 1\nempty-room-grace = 0\n' });
+  const id = (await createPrd(own, token(ANN), 'Refused', '# Refused\n')).id;
+  const other = (await createPrd(own, token(BOB), 'Other', '# Other\n')).id;
+  const s = await openEditor(browser, own, ANN, id);
+  const messages = () => s.page.textContent('.editor-layout > .status[role="status"]');
+  let script;
+  try {
+    await s.page.click('button:has-text("Work offline")');
+    await waitForState(s.page, 'offline');
+    script = await client(own, BOB);
+    // Ann's PRD closes once she has left it: then Bob's opens.
+    await waitUntil(async () => !(await request(script, 'join-prd', { prdId: other, mode: 'edit' })).error,
+      'Bob joins the other PRD');
+    await s.page.click('button:has-text("Go online")');
+    await s.page.waitForSelector('.editor-layout > .status.error:has-text("LIMIT_REACHED")', { timeout: EVENT_TIMEOUT_MS });
+    assert.equal(await s.page.getAttribute('#connection-state', 'data-state'), 'offline');
+    assert.equal((await request(script, 'leave-prd', { prdId: other })).error, undefined);
+    await waitForState(s.page, 'online');
+    assert.doesNotMatch(await messages(), /LIMIT_REACHED/);
+    assert.equal(await s.page.$('.editor-layout > .status.error'), null);
+  } finally {
+    script?.close();
+    await s.context.close();
+    await own.stop();
   }
 });
 
