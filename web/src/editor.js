@@ -99,7 +99,9 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   const mode = canEdit ? 'edit' : 'view';
   const client = new PrdClient({
     io, url: window.location.origin, token: session.token, prdId, mode,
-    socketOptions: { transports: ['websocket', 'polling'] },
+    // engine.io-client moves on to polling when the WebSocket fails only
+    // with tryAllTransports.
+    socketOptions: { transports: ['websocket', 'polling'], tryAllTransports: true },
   });
   let view = null;
   let binding = null;

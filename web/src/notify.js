@@ -46,7 +46,8 @@ export class Notifications {
       if (!this.panel.hidden && !this.panel.contains(e.target) && !this.button.contains(e.target)) this.toggle(false);
     });
     this.render();
-    this.socket = io('/notifications', { auth: { token: session.token }, transports: ['websocket', 'polling'] });
+    this.socket = io('/notifications', { auth: { token: session.token }, transports: ['websocket', 'polling'],
+      tryAllTransports: true });
     this.socket.on('connect', () => {
       this.socket.emit('subscribe', { organizationId: session.org }, () => {});
     });

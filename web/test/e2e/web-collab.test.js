@@ -441,6 +441,52 @@ test('a comment whose text is deleted shows "text deleted" at once, as in a tab 
   }
 });
 
+test('a WebSocket that always fails: the editor connects over polling', async () => {
+  const id = (await createPrd(hub, token(ANN), 'No WebSocket', '# No WebSocket\n\nover polling\n')).id;
+  const context = await browser.newContext();
+  // A proxy that passes no upgrade: every WebSocket handshake fails, as the
+  // browser reports it (an error, then an unclean close). Playwright's
+  // routeWebSocket can only close an opened one, which engine.io does not
+  // take for a failed transport.
+  await context.addInitScript(() => {
+    window.WebSocket = class extends EventTarget {
+      constructor(url) {
+        super();
+        this.url = String(url);
+        this.readyState = 0;
+        setTimeout(() => {
+          this.readyState = 3;
+          this.onerror?.(new Event('error'));
+          this.onclose?.(Object.assign(new Event('close'), { code: 1006, reason: '', wasClean: false }));
+        }, 0);
+      }
+
+      send() { throw new Error('not open'); }
+
+      close() {}
+    };
+  });
+  try {
+    const page = await context.newPage();
+    await page.goto(`${hub.url}/prds/${id}#token=${token(ANN)}`);
+    const first = await page.waitForSelector('#signin-confirm, #token-input', { timeout: EVENT_TIMEOUT_MS });
+    if (await first.getAttribute('id') === 'signin-confirm') {
+      await Promise.all([page.waitForEvent('load', { timeout: EVENT_TIMEOUT_MS }), first.click()]);
+    }
+    await waitForState(page, 'online');
+    assert.equal(await editorText(page), '# No WebSocket\n\nover polling\n');
+    assert.equal(await page.evaluate(() => window.prdhubEditor.client.socket.io.engine.transport.name), 'polling');
+    // Typing goes through too.
+    await page.click('.cm-content');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('typed');
+    await waitUntil(async () => (await restPrd(hub, token(ANN), id)).content === '# No WebSocket\n\nover polling\ntyped',
+      'the typing at the hub');
+  } finally {
+    await context.close();
+  }
+});
+
 test('an input-method composition next to another user\'s typing is written once', async () => {
   // Bob composes とうきょう kana by kana (Chromium's IME through CDP) at the
   // end of the text while Ann types "a" at the same place after each kana.
