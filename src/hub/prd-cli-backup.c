@@ -38,13 +38,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <glib-unix.h>
 #include <glib/gstdio.h>
 
 #include "prd-data-check.h"
@@ -74,41 +74,45 @@
 static const char *const secret_files[] = { SECRETS_FILE, PRD_HUB_SECRET_FILE };
 
 /* The signal that asked a backup to stop, 0 if none. */
-static int stop_signal;
+static volatile sig_atomic_t stop_signal;
 
-static gboolean
-on_stop_signal (gpointer user_data)
+static void
+on_stop_signal (int signum)
 {
-  stop_signal = GPOINTER_TO_INT (user_data);
-  return G_SOURCE_CONTINUE;
+  stop_signal = signum;
 }
 
 /* Whether the command may go on: no SIGINT, SIGTERM or SIGHUP came since
- * watch_stop_signals() (the signal sources are dispatched here, between
- * the steps of a copy). Always TRUE when nothing watches them (restore). */
+ * watch_stop_signals() (looked at between the steps of a copy). Always
+ * TRUE when nothing watches them (restore). */
 static gboolean
 check_not_stopped (GError **error)
 {
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-  if (stop_signal == 0)
+  int signum = stop_signal;
+
+  if (signum == 0)
     return TRUE;
   g_set_error (error, PRD_ERROR, PRD_ERROR_CANCELLED, "stopped by %s",
-               stop_signal == SIGINT    ? "SIGINT"
-               : stop_signal == SIGTERM ? "SIGTERM"
-                                        : "SIGHUP");
+               signum == SIGINT    ? "SIGINT"
+               : signum == SIGTERM ? "SIGTERM"
+                                   : "SIGHUP");
   return FALSE;
 }
 
 /* From here on, SIGINT, SIGTERM and SIGHUP no longer end the process: they
- * make check_not_stopped() fail, so that what was made can be removed. */
+ * make check_not_stopped() fail, so that what was made can be removed. The
+ * command runs no main loop, so a plain handler sets a flag. */
 static void
 watch_stop_signals (void)
 {
   static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+  struct sigaction action = { 0 };
 
+  action.sa_handler = on_stop_signal;
+  action.sa_flags = SA_RESTART; /* the copy goes on to its next check */
+  sigemptyset (&action.sa_mask);
   for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
-    g_unix_signal_add (signals[i], on_stop_signal, GINT_TO_POINTER (signals[i]));
+    sigaction (signals[i], &action, NULL);
 }
 
 /* Whether @path is a folder with nothing in it. */
