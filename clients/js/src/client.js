@@ -228,6 +228,7 @@ export class PrdClient extends Emitter {
       this.socket = socket;
       this._wire(socket);
     } else if (!this.socket.connected) {
+      this._joinRefusal = null;
       this.socket.connect();
     } else if (!this.joined && !this._joinSent) {
       // Connected but not joined (a join refused, or waiting to be tried
@@ -259,8 +260,9 @@ export class PrdClient extends Emitter {
       const code = data?.code ?? 'CONNECT_ERROR';
       const e = new PrdClientError(code, data?.message ?? err.message, { event: 'connect' });
       this.emit('error', e);
-      // The hub refused the handshake (bad token): socket.io will not retry.
-      if (!socket.active) this._settleJoin(e);
+      // The hub refused the handshake (a token expired, revoked or refused,
+      // a malformed auth): socket.io will not retry, so it is final.
+      if (!socket.active) this._refusedForGood(e);
     });
     socket.on('disconnect', (reason) => {
       this._offline();
@@ -347,6 +349,14 @@ export class PrdClient extends Emitter {
       this._scheduleRejoin(e.code === 'RATE_LIMITED' ? this._retryAfterMs : 0);
       return;
     }
+    this._refusedForGood(e);
+  }
+
+  // A refusal that trying again will not change (a final join refusal, or
+  // the hub's refusal of the connection itself): whatever waits for the
+  // join rejects with it, whenSynced() included (also one called later,
+  // until the next connect or join).
+  _refusedForGood(e) {
     this._joinRefusal = e;
     this._settleJoin(e);
     const waiters = [...this._syncWaiters];

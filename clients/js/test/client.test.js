@@ -242,3 +242,47 @@ test('a rejoin refused for a passing reason is tried again; a final refusal reje
   assert.equal(c.pendingCount, 0);
   await c.close();
 });
+
+test('a reconnection the hub refuses (token expired offline) is final: whenSynced() rejects', async () => {
+  const state = JSON.parse(fs.readFileSync(new URL('../../../tests/data/sdk-states/surrogates.json', import.meta.url), 'utf8'));
+  const joined = { prdId: 'p', siteId: 2, mode: 'edit', title: 't', initialState: { encodedState: state.encodedState, version: '0.1.0' } };
+  let socket;
+  const answer = (event) => {
+    if (event === 'content-update') return { ok: true, stateVector: [2, 1, 1] };
+    if (event !== 'join-prd') return undefined;
+    queueMicrotask(() => socket.deliver('joined-prd', joined));
+    return { ok: true };
+  };
+  const io = () => {
+    socket = scriptedSocket(answer);
+    queueMicrotask(() => socket.deliver('connect'));
+    return socket;
+  };
+  const c = new PrdClient({ url: 'http://127.0.0.1:1', token: 't', prdId: 'p', io });
+  const errors = [];
+  c.on('error', (e) => errors.push(`${e.event} ${e.code}`));
+  await c.connect();
+
+  // Offline, an edit, then the hub refuses the namespace CONNECT: as
+  // socket.io-client does, the socket is no longer active and never retries.
+  socket.connected = false;
+  socket.deliver('disconnect', 'transport close');
+  c.insert(0, 'x');
+  const before = c.whenSynced().then(() => 'resolved', (e) => e.code);
+  socket.active = false;
+  const refusal = Object.assign(new Error('Token expired'), { data: { code: 'TOKEN_EXPIRED', message: 'Token expired' } });
+  socket.deliver('connect_error', refusal);
+  assert.equal(await before, 'TOKEN_EXPIRED');
+  await assert.rejects(c.whenSynced(), (e) => e.code === 'TOKEN_EXPIRED');
+  assert.deepEqual(errors, ['connect TOKEN_EXPIRED']);
+  assert.equal(c.pendingCount, 1);
+
+  // A fresh token and reconnect(): joined again, the edit goes.
+  socket.active = true;
+  const back = c.reconnect();
+  const synced = c.whenSynced();
+  await back;
+  await synced;
+  assert.equal(c.pendingCount, 0);
+  await c.close();
+});
