@@ -265,6 +265,21 @@ invalid:
   return NULL;
 }
 
+PrdEioPacket *
+prd_eio_packet_decode_string (const char *data, gsize len, GError **error)
+{
+  g_autoptr (GBytes) bytes = NULL;
+
+  g_return_val_if_fail (data != NULL || len == 0, NULL);
+
+  if (len == 0 || data[0] != 'b')
+    return prd_eio_packet_decode_text (data, len, error);
+  bytes = decode_base64_strict (data + 1, len - 1, error);
+  if (bytes == NULL)
+    return NULL;
+  return prd_eio_packet_new_binary (bytes);
+}
+
 GPtrArray *
 prd_eio_payload_decode (const char *data, gsize len, GError **error)
 {
@@ -288,20 +303,9 @@ prd_eio_payload_decode (const char *data, gsize len, GError **error)
       gsize seg_len = end - start;
       PrdEioPacket *packet;
 
-      if (seg_len > 0 && seg[0] == 'b')
-        {
-          g_autoptr (GBytes) bytes = decode_base64_strict (seg + 1, seg_len - 1, error);
-
-          if (bytes == NULL)
-            return NULL;
-          packet = prd_eio_packet_new_binary (bytes);
-        }
-      else
-        {
-          packet = prd_eio_packet_decode_text (seg, seg_len, error);
-          if (packet == NULL)
-            return NULL;
-        }
+      packet = prd_eio_packet_decode_string (seg, seg_len, error);
+      if (packet == NULL)
+        return NULL;
       g_ptr_array_add (packets, packet);
 
       if (sep == NULL)

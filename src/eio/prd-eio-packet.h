@@ -51,6 +51,10 @@ const char *prd_eio_packet_get_text (const PrdEioPacket *packet, gsize *len);
 /* One WebSocket text frame: "<type><data>". */
 PrdEioPacket *prd_eio_packet_decode_text (const char *data, gsize len, GError **error);
 GBytes *prd_eio_packet_encode_text (const PrdEioPacket *packet);
+/* One packet as a string: "b<base64>", the binary message of a client that
+ * sends no binary (engine.io-client's forceBase64, on either transport),
+ * or else "<type><data>". */
+PrdEioPacket *prd_eio_packet_decode_string (const char *data, gsize len, GError **error);
 
 /* Bytes the packet takes in a polling payload (without the separator). */
 gsize prd_eio_packet_get_polling_size (const PrdEioPacket *packet);

@@ -727,7 +727,7 @@ on_ws_message (PrdEioWsLink *link, int type, GBytes *message, gpointer user_data
       gsize len;
       const char *data = g_bytes_get_data (message, &len);
 
-      packet = prd_eio_packet_decode_text (data, len, &error);
+      packet = prd_eio_packet_decode_string (data, len, &error);
       if (packet == NULL)
         {
           g_debug ("socket %s: %s", self->id, error->message);

@@ -15,6 +15,9 @@ after(async () => { await srv.stop(); });
 const TRANSPORTS = {
   websocket: { transports: ['websocket'] },
   polling: { transports: ['polling'], upgrade: false },
+  // engine.io-client's forceBase64: binaries go as "b<base64>" text.
+  'websocket, base64': { transports: ['websocket'], forceBase64: true },
+  'polling, base64': { transports: ['polling'], upgrade: false, forceBase64: true },
 };
 
 function bytes(n, seed) {
