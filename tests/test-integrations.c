@@ -401,6 +401,32 @@ test_stories_edge_cases (void)
       g_string_append_printf (many, "- Story %u\n", i);
     capped = prd_jira_stories_parse (many->str, many->len);
     g_assert_cmpuint (capped->stories->len, ==, PRD_JIRA_MAX_STORIES);
+    /* ... and a sync of a PRD with more is refused, naming both counts;
+     * at the limit it is not. */
+    g_assert_cmpuint (capped->n_found, ==, PRD_JIRA_MAX_STORIES + 5);
+    for (guint n = PRD_JIRA_MAX_STORIES; n <= PRD_JIRA_MAX_STORIES + 1; n++)
+      {
+        g_autoptr (GString) text = g_string_new ("## User Stories\n\n");
+        g_autoptr (PrdJiraStories) stories = NULL;
+        g_autoptr (GError) error = NULL;
+
+        for (guint i = 0; i < n; i++)
+          g_string_append_printf (text, "- Story %u\n", i);
+        stories = prd_jira_stories_parse (text->str, text->len);
+        g_assert_cmpuint (stories->n_found, ==, n);
+        if (n == PRD_JIRA_MAX_STORIES)
+          {
+            g_assert_true (prd_jira_stories_check (stories, &error));
+            g_assert_no_error (error);
+          }
+        else
+          {
+            g_assert_false (prd_jira_stories_check (stories, &error));
+            g_assert_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED);
+            g_assert_nonnull (strstr (error->message, "1001"));
+            g_assert_nonnull (strstr (error->message, "1000"));
+          }
+      }
   }
 }
 

@@ -12,7 +12,9 @@
  * The PRD's room hears `jira-sync-start` {prdId, projectKey, syncType},
  * then `jira-sync-complete` {prdId, result: {created, updated, errors,
  * issues, failures}} (and `error` {code, message} when the sync as a whole
- * failed). One sync per PRD at a time (SYNC_IN_PROGRESS).
+ * failed). One sync per PRD at a time (SYNC_IN_PROGRESS). A PRD with more
+ * than PRD_JIRA_MAX_STORIES stories is refused (LIMIT_REACHED) before
+ * anything is asked of Jira.
  *
  * A sync ends with CANCELLED when the hub stops, or when the organization's
  * Jira settings are removed or replaced meanwhile (the registry's
@@ -587,12 +589,27 @@ on_searched (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 sync_run (Sync *sync)
 {
+  GError *error = NULL;
+
   if (sync->loaded_id != 0)
     g_clear_signal_handler (&sync->loaded_id, sync->self->rooms);
   if (sync->closed_id != 0)
     g_clear_signal_handler (&sync->closed_id, sync->self->rooms);
   if (sync_stopped (sync))
     return;
+  /* A PRD with more stories than a sync takes is refused before anything
+   * is asked of Jira (an export checks again, after a bidirectional
+   * sync's import). */
+  {
+    g_autofree char *text = current_text (sync);
+    g_autoptr (PrdJiraStories) stories = prd_jira_stories_parse (text, strlen (text));
+
+    if (!prd_jira_stories_check (stories, &error))
+      {
+        sync_fail (sync, error);
+        return;
+      }
+  }
   if (sync->type == SYNC_EXPORT)
     sync_export (sync);
   else

@@ -1143,3 +1143,49 @@ test('credentials a Jira quotes in its errors never show: REST, events, activity
     await assertCleanStop(hub);
   }
 });
+
+// The stories of a PRD are read up to PRD_JIRA_MAX_STORIES (1,000): a PRD
+// with more is refused whole (LIMIT_REACHED, naming both counts) by every
+// sync, before anything is asked of Jira; past the limit the stories left
+// out would have had their issues given to others by position.
+test('more than 1,000 stories: every sync is refused, nothing is sent to Jira', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    let text = '# Big\n\n## User Stories\n\n';
+    for (let i = 0; i < 1000; i++) text += `- Story ${String(i).padStart(4, '0')}\n`;
+    const prdId = await createPrd(hub, 'Big', text);
+    const a = await client(hub, EDITOR);
+    const j = await join(a, prdId);
+    // At the limit: exported.
+    let r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.created, 1000, JSON.stringify(r.complete.error));
+    assert.equal(r.complete.result.errors, 0);
+    assert.equal(fake.state.issues.size, 1000);
+    const before = new Map([...fake.state.issues].map(([k, i]) => [k, i.fields.summary]));
+
+    // One over it, inserted before the last story: refused.
+    await edit(a, hub, prdId, j, 'Story 0998\n', '- Brand new A\n');
+    const calls = fake.state.requests.length;
+    for (const syncType of ['export', 'bidirectional', 'import']) {
+      r = await sync(a, prdId, syncType);
+      assert.equal(r.complete.error?.code, 'LIMIT_REACHED', `${syncType}: ${JSON.stringify(r.complete)}`);
+      assert.match(r.complete.error.message, /1001/);
+      assert.match(r.complete.error.message, /1000/);
+      assert.equal(r.complete.result.created + r.complete.result.updated, 0);
+    }
+    // Three more (the audit's case): still refused, no issue overwritten.
+    await edit(a, hub, prdId, j, 'Brand new A\n', '- Brand new B\n- Brand new C\n');
+    r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.error?.code, 'LIMIT_REACHED');
+    assert.match(r.complete.error.message, /1003/);
+    assert.equal(fake.state.requests.length, calls, 'nothing was sent to Jira');
+    assert.deepEqual(new Map([...fake.state.issues].map(([k, i]) => [k, i.fields.summary])), before);
+    assert.match(await prdText(hub, prdId), /- Story 0999\n/);
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});

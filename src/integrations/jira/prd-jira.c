@@ -9,7 +9,11 @@
  * sent as Bearer), projectKey, issueType (default Story), secret
  * webhookSecret. The connection check is `GET …/myself`.
  *
- * Export: each story (prd-jira-stories.c) is one issue. Stories are
+ * Export: each story (prd-jira-stories.c) is one issue; a PRD with more
+ * than %PRD_JIRA_MAX_STORIES stories is refused (LIMIT_REACHED) before
+ * anything is sent. The links it returns are the ones it read with what
+ * it set, and new ones (prd_integration_store_merge_links_async() keeps
+ * them without undoing a webhook handled meanwhile). Stories are
  * matched to the issues they were synced with (the links kept in the
  * #PrdIntegrationStore): by the key their first line ends with, else by
  * their title as of the last sync, else by their position among the
@@ -997,11 +1001,12 @@ export_free (Export *export)
   g_free (export->prd_url);
   g_free (export->project_key);
   prd_jira_stories_free (export->stories);
-  g_ptr_array_unref (export->links);
-  g_ptr_array_unref (export->matched);
-  g_array_unref (export->updates);
-  g_array_unref (export->creates);
-  g_array_unref (export->batch);
+  /* A refused export ends before it has these. */
+  g_clear_pointer (&export->links, g_ptr_array_unref);
+  g_clear_pointer (&export->matched, g_ptr_array_unref);
+  g_clear_pointer (&export->updates, g_array_unref);
+  g_clear_pointer (&export->creates, g_array_unref);
+  g_clear_pointer (&export->batch, g_array_unref);
   prd_jira_result_free (export->result);
   g_free (export);
 }
@@ -1587,6 +1592,19 @@ prd_jira_export_async (PrdJira *self,
   export->prd_url = g_strdup (prd_url);
   export->project_key = g_strdup (project_key != NULL ? project_key : self->project_key);
   export->stories = prd_jira_stories_parse (text, strlen (text));
+  g_task_set_task_data (task, export, (GDestroyNotify) export_free);
+  {
+    GError *error = NULL;
+
+    /* Nothing is sent for a PRD whose stories are not all read: the links
+     * of those past the limit would go to others by position. */
+    if (!prd_jira_stories_check (export->stories, &error))
+      {
+        g_task_return_error (task, error);
+        g_object_unref (task);
+        return;
+      }
+  }
   export->links = g_ptr_array_ref (links);
   export->matched = prd_jira_match (export->stories, links);
   export->updates = g_array_new (FALSE, FALSE, sizeof (guint));
@@ -1611,7 +1629,6 @@ prd_jira_export_async (PrdJira *self,
           g_ptr_array_add (export->result->links, moved);
         }
     }
-  g_task_set_task_data (task, export, (GDestroyNotify) export_free);
   export_next (task);
 }
 
