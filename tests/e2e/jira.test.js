@@ -1189,3 +1189,67 @@ test('more than 1,000 stories: every sync is refused, nothing is sent to Jira', 
     await assertCleanStop(hub);
   }
 });
+
+// The searches that look for issues an export made without hearing back
+// (before the first bulk create, and after one whose answer was lost) read
+// the label's newest issues first: with 1,000 or more issues labelled for
+// the PRD, those just made are within what a search reads.
+test('1,000+ labelled issues: a lost bulk answer is adopted, never created twice', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  const dups = () => {
+    const s = [...fake.state.issues.values()].map((i) => i.fields.summary);
+    return s.filter((x, i) => s.indexOf(x) !== i);
+  };
+  try {
+    await configure(hub, fake);
+    let text = '# Big\n\n## User Stories\n\n';
+    for (let i = 0; i < 1000; i++) text += `- Story ${String(i).padStart(4, '0')}\n`;
+    const prdId = await createPrd(hub, 'Big', text);
+    const a = await client(hub, EDITOR);
+    const j = await join(a, prdId);
+    let r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.created, 1000);
+    // Ten stories leave the PRD (their issues stay labelled), five come.
+    const head = '# Big\n\n## User Stories\n\n'.length;
+    let ack = await request(a, 'content-update', { prdId, operation: { type: 'delete', position: head, length: 10 * '- Story 0000\n'.length, timestamp: Date.now() }, stateVector: j.vector = bump(j.vector, j.siteId) });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    j.vector = ack.stateVector ?? j.vector;
+    await edit(a, hub, prdId, j, 'Story 0999\n', '- New 0\n- New 1\n- New 2\n');
+
+    // Applied, the answer lost: found by the search that follows.
+    fake.state.dropNextBulk = 1;
+    r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.created, 3, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.errors, 0);
+    assert.equal(fake.state.issues.size, 1003);
+    assert.deepEqual(dups(), []);
+
+    // Applied, the answer lost, the index too slow for the searches that
+    // follow: the next export's search before its first create finds them.
+    await edit(a, hub, prdId, j, 'New 2\n', '- New 3\n- New 4\n');
+    fake.state.dropNextBulk = 1;
+    fake.state.searchLag = 1000;
+    r = await sync(a, prdId, 'export');
+    fake.state.searchLag = 0;
+    assert.equal(r.complete.result.errors, 2, JSON.stringify(r.complete));
+    assert.equal(fake.state.issues.size, 1005);
+    fake.catchUp();
+    const bulks = fake.requestsTo(/issue\/bulk$/).length;
+    r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.created, 2, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.errors, 0);
+    assert.equal(fake.requestsTo(/issue\/bulk$/).length, bulks, 'adopted, not created');
+    assert.equal(fake.state.issues.size, 1005);
+    assert.deepEqual(dups(), []);
+    // The other searches keep their order (the oldest first).
+    assert.ok(fake.requestsTo(/search/).some((q) => /created\+DESC|created%20DESC/i.test(q.query)));
+    r = await sync(a, prdId, 'import');
+    assert.equal(r.complete.result.created, 0, 'the ten removed stories are not brought back');
+    assert.match(fake.requestsTo(/search/).at(-1).query, /key(\+|%20)ASC/);
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});

@@ -23,12 +23,14 @@
  * with the others, by bulk create in batches of at most 50, partial
  * failures mapped back by `failedElementNumber`. A story is never created
  * twice: before the first create the issues labelled for the PRD are
- * searched, and an issue of the project linked to no story whose summary is
- * a story's to create is adopted instead (an earlier export created it and
- * never heard back). A bulk create that gets no answer (a transport
- * failure) is never sent again: its issues are searched for, again after
- * 1, 2 and 4 s while some are missing (Jira's search index lags), those
- * found are adopted and the rest fail (the next export adopts them).
+ * searched (newest first, so that those an earlier export just made are
+ * within the search's limit however many the label has), and an issue of
+ * the project linked to no story whose summary is a story's to create is
+ * adopted instead (an earlier export created it and never heard back). A
+ * bulk create that gets no answer (a transport failure) is never sent
+ * again: its issues are searched for (newest first), again after 1, 2 and
+ * 4 s while some are missing (Jira's search index lags), those found are
+ * adopted and the rest fail (the next export adopts them).
  *
  * Import: the issues labelled `prdhub-<prdId>` (`/search/jql` on Cloud,
  * `/search` on Data Center) that the PRD lacks become new items under the
@@ -926,6 +928,28 @@ search_page (GTask *task)
                                    g_task_get_cancellable (task), on_search_page, task);
 }
 
+static void
+search_start (PrdJira *self,
+              const char *prd_id,
+              gboolean newest_first,
+              GCancellable *cancellable,
+              GAsyncReadyCallback callback,
+              gpointer user_data)
+{
+  GTask *task;
+  Search *search;
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, prd_jira_search_async);
+  search = g_new0 (Search, 1);
+  search->jql = g_strdup_printf ("labels = \"prdhub-%s\" ORDER BY %s", prd_id,
+                                 newest_first ? "created DESC, key DESC" : "key ASC");
+  search->issues = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_jira_issue_free);
+  search->keys = g_hash_table_new (g_str_hash, g_str_equal);
+  g_task_set_task_data (task, search, (GDestroyNotify) search_free);
+  search_page (task);
+}
+
 /**
  * prd_jira_search_async:
  *
@@ -934,7 +958,7 @@ search_page (GTask *task)
  * read, whether they are issues or not (an entry without a valid key, or a
  * key already found, counts too), so that every search ends; a Cloud page
  * that offers its own token as the next one fails the search
- * (%PRD_ERROR_INTEGRATION_ERROR).
+ * (%PRD_ERROR_INTEGRATION_ERROR). In key order: the oldest issues first.
  */
 void
 prd_jira_search_async (PrdJira *self,
@@ -943,19 +967,9 @@ prd_jira_search_async (PrdJira *self,
                        GAsyncReadyCallback callback,
                        gpointer user_data)
 {
-  GTask *task;
-  Search *search;
-
   g_return_if_fail (PRD_IS_JIRA (self));
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, prd_jira_search_async);
-  search = g_new0 (Search, 1);
-  search->jql = g_strdup_printf ("labels = \"prdhub-%s\" ORDER BY key ASC", prd_id);
-  search->issues = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_jira_issue_free);
-  search->keys = g_hash_table_new (g_str_hash, g_str_equal);
-  g_task_set_task_data (task, search, (GDestroyNotify) search_free);
-  search_page (task);
+  search_start (self, prd_id, FALSE, cancellable, callback, user_data);
 }
 
 GPtrArray *
@@ -1378,8 +1392,10 @@ search_after_loss (GTask *task)
   Export *export = g_task_get_task_data (task);
 
   export->lost_searches++;
-  prd_jira_search_async (self, export->prd_id, g_task_get_cancellable (task),
-                         on_searched_after_failure, task);
+  /* Newest first: the issues the lost request made are the label's
+   * newest, within the search's limit however many the label has. */
+  search_start (self, export->prd_id, TRUE, g_task_get_cancellable (task),
+                on_searched_after_failure, task);
 }
 
 static void
@@ -1536,8 +1552,8 @@ export_next (GTask *task)
       /* Issues an earlier export created without hearing of it (a lost
        * answer) are adopted, never created twice. */
       export->reconciled = TRUE;
-      prd_jira_search_async (self, export->prd_id, g_task_get_cancellable (task),
-                             on_searched_before_create, task);
+      search_start (self, export->prd_id, TRUE, g_task_get_cancellable (task),
+                    on_searched_before_create, task);
       return;
     }
   if (export->next_create < export->creates->len)
