@@ -1253,3 +1253,110 @@ test('1,000+ labelled issues: a lost bulk answer is adopted, never created twice
     await assertCleanStop(hub);
   }
 });
+
+// A webhook handled while an export runs is not undone by it: the export
+// keeps only what it set (title, digest, position) in links still kept; a
+// link a delivery forgot stays forgotten (the story's next export creates
+// an issue again) and a status a delivery set stays.
+test('webhooks during an export: a deleted issue stays unlinked, a status change stays', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const prdId = await createPrd(hub, 'W', '# W\n\n## User Stories\n\n- Alpha\n- Beta\n- Gamma\n');
+    const a = await client(hub, EDITOR);
+    const j = await join(a, prdId);
+    let r = await sync(a, prdId, 'export');
+    assert.deepEqual([...fake.state.issues.keys()], ['PRD-1', 'PRD-2', 'PRD-3']);
+    for (const t of ['Alpha', 'Beta', 'Gamma']) await edit(a, hub, prdId, j, t, '2');
+
+    // The export's second PUT is answered 429 until the deliveries sent
+    // meanwhile were answered.
+    const puts = [];
+    let hooks = null;
+    const push = fake.state.requests.push.bind(fake.state.requests);
+    fake.state.requests.push = (q) => {
+      if (q.method === 'PUT') {
+        puts.push(q.path);
+        if (puts.length === 2) {
+          const first = decodeURIComponent(puts[0].split('/').pop());
+          fake.state.issues.delete(first);
+          hooks = Promise.all([
+            sendWebhook(hub.url, ORG, HOOK_SECRET, { webhookEvent: 'jira:issue_deleted', timestamp: Date.now(), issue: { key: first } }),
+            sendWebhook(hub.url, ORG, HOOK_SECRET, { webhookEvent: 'jira:issue_updated', timestamp: Date.now(), issue: { key: 'PRD-3', fields: { status: { name: 'Done' } } } }),
+          ]);
+          hooks.done = false;
+          hooks.then(() => { hooks.done = true; });
+        }
+        if (hooks && !hooks.done) fake.state.rateLimitNext = 1;
+      }
+      return push(q);
+    };
+    r = await sync(a, prdId, 'export');
+    fake.state.requests.push = push;
+    assert.equal(r.complete.result.updated, 3, JSON.stringify(r.complete));
+    const [deleted, done] = await hooks;
+    assert.equal(deleted.json.outcome, 'unlinked', deleted.text);
+    assert.equal(done.json.outcome, 'status-changed', done.text);
+    assert.equal(decodeURIComponent(puts[0].split('/').pop()), 'PRD-1');
+
+    // The status stays: the same one again is unchanged.
+    let res = await sendWebhook(hub.url, ORG, HOOK_SECRET, { webhookEvent: 'jira:issue_updated', timestamp: Date.now(), issue: { key: 'PRD-3', fields: { status: { name: 'Done' } } } });
+    assert.equal(res.json.outcome, 'unchanged', res.text);
+    // The link stays forgotten.
+    res = await sendWebhook(hub.url, ORG, HOOK_SECRET, { webhookEvent: 'jira:issue_deleted', timestamp: Date.now() + 1, issue: { key: 'PRD-1' } });
+    assert.equal(res.json.outcome, 'not-linked', res.text);
+    // The story of the deleted issue is created again when it changes.
+    await edit(a, hub, prdId, j, 'Alpha2', 'x');
+    r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.created, 1, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.errors, 0);
+    assert.deepEqual([...fake.state.issues.values()].map((i) => `${i.key}:${i.fields.summary}`),
+      ['PRD-2:Beta2', 'PRD-3:Gamma2', 'PRD-4:Alpha2x']);
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
+// Jira may deliver out of order: the link remembers when the delivery that
+// set its status was sent (its signed `timestamp`); an older one arriving
+// after it is answered `outdated` and changes nothing, notifies nobody.
+test('webhook: an older delivery after a newer one is outdated and changes nothing', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const prdId = await createPrd(hub, 'Order', PRD_TEXT);
+    const a = await client(hub, EDITOR);
+    const ja = await join(a, prdId);
+    await edit(a, hub, prdId, ja, 'End.', ' ');
+    await sync(a, prdId, 'export');
+    const notes = await connect(hub.url, { transports: ['websocket'], auth: { token: token(EDITOR) } }, '/notifications');
+    const got = recorder(notes, ['notification']);
+    await request(notes, 'subscribe', { organizationId: ORG });
+    const at = Date.now();
+    const hook = (status, timestamp) => sendWebhook(hub.url, ORG, HOOK_SECRET,
+      { webhookEvent: 'jira:issue_updated', timestamp, issue: { key: 'PRD-1', fields: { status: { name: status } } } });
+    let res = await hook('Done', at);
+    assert.equal(res.json.outcome, 'status-changed', res.text);
+    res = await hook('In Progress', at - 60000);
+    assert.equal(res.status, 200);
+    assert.equal(res.json.outcome, 'outdated', res.text);
+    // Done stays: a newer Done is unchanged, a newer other status changes it.
+    res = await hook('Done', at + 1);
+    assert.equal(res.json.outcome, 'unchanged', res.text);
+    res = await hook('In Progress', at);
+    assert.equal(res.json.outcome, 'outdated', res.text);
+    res = await hook('Review', at + 2);
+    assert.equal(res.json.outcome, 'status-changed', res.text);
+    await until(notes, () => got.length >= 2);
+    assert.deepEqual(got.map((n) => n.data.data.status), ['Done', 'Review']);
+    notes.disconnect();
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});

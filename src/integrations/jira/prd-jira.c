@@ -733,9 +733,20 @@ prd_jira_plan_import (PrdJira *self,
           edit->end = story->line_end;
           edit->text = g_strdup_printf ("%s (%s)", markdown, issue->key);
           g_ptr_array_add (plan->edits, edit);
-          g_ptr_array_add (plan->result->links,
-                           link_new (self, org, prd_id, issue->key, issue->id, summary, digest,
-                                     (int) story->index, issue->status));
+          {
+            /* The link as read, so that it is not brought back if it was
+             * forgotten meanwhile (see prd_integration_store_merge_links_async()). */
+            PrdIntegrationLinkRecord *copy = prd_integration_link_record_copy (link);
+
+            g_free (copy->title);
+            copy->title = g_strdup (summary);
+            g_free (copy->digest);
+            copy->digest = g_strdup (digest);
+            copy->position = (int) story->index;
+            g_free (copy->status);
+            copy->status = g_strdup (issue->status);
+            g_ptr_array_add (plan->result->links, copy);
+          }
           add_issue (self, plan->result, issue->key, summary);
           plan->result->updated++;
           continue;
@@ -1138,10 +1149,16 @@ on_updated (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   else
     {
-      g_ptr_array_add (export->result->links,
-                       link_new (self, export->org, export->prd_id, link->remote_key,
-                                 link->remote_id, story->summary, story->digest, (int) index,
-                                 link->status));
+      /* The link as it was read, with what the export sets: the store
+       * writes it only if it is still kept, its status untouched. */
+      PrdIntegrationLinkRecord *kept = prd_integration_link_record_copy (link);
+
+      g_free (kept->title);
+      kept->title = g_strdup (story->summary);
+      g_free (kept->digest);
+      kept->digest = g_strdup (story->digest);
+      kept->position = (int) index;
+      g_ptr_array_add (export->result->links, kept);
       add_issue (self, export->result, link->remote_key, story->summary);
       export->result->updated++;
     }
