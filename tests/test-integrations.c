@@ -401,6 +401,32 @@ test_stories_edge_cases (void)
       g_string_append_printf (many, "- Story %u\n", i);
     capped = prd_jira_stories_parse (many->str, many->len);
     g_assert_cmpuint (capped->stories->len, ==, PRD_JIRA_MAX_STORIES);
+    /* ... and a sync of a PRD with more is refused, naming both counts;
+     * at the limit it is not. */
+    g_assert_cmpuint (capped->n_found, ==, PRD_JIRA_MAX_STORIES + 5);
+    for (guint n = PRD_JIRA_MAX_STORIES; n <= PRD_JIRA_MAX_STORIES + 1; n++)
+      {
+        g_autoptr (GString) text = g_string_new ("## User Stories\n\n");
+        g_autoptr (PrdJiraStories) stories = NULL;
+        g_autoptr (GError) error = NULL;
+
+        for (guint i = 0; i < n; i++)
+          g_string_append_printf (text, "- Story %u\n", i);
+        stories = prd_jira_stories_parse (text->str, text->len);
+        g_assert_cmpuint (stories->n_found, ==, n);
+        if (n == PRD_JIRA_MAX_STORIES)
+          {
+            g_assert_true (prd_jira_stories_check (stories, &error));
+            g_assert_no_error (error);
+          }
+        else
+          {
+            g_assert_false (prd_jira_stories_check (stories, &error));
+            g_assert_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED);
+            g_assert_nonnull (strstr (error->message, "1001"));
+            g_assert_nonnull (strstr (error->message, "1000"));
+          }
+      }
   }
 }
 
@@ -979,6 +1005,153 @@ count_prd_links (PrdIntegrationStore *store, const char *prd)
   links = prd_integration_store_list_links_finish (store, result, &error);
   g_assert_no_error (error);
   return links->len;
+}
+
+static GPtrArray *
+list_prd_links (PrdIntegrationStore *store, const char *prd)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  GPtrArray *links;
+
+  prd_integration_store_list_links_async (store, "org", "jira", prd, NULL, on_store_result,
+                                          &result);
+  STORE_WAIT (result);
+  links = prd_integration_store_list_links_finish (store, result, &error);
+  g_assert_no_error (error);
+  return links;
+}
+
+static PrdIntegrationLinkStatusOutcome
+set_status (PrdIntegrationStore *store, const char *key, const char *status, gint64 sent_at)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  PrdIntegrationLinkStatusOutcome outcome = PRD_INTEGRATION_LINK_STATUS_CHANGED;
+
+  prd_integration_store_set_link_status_async (store, "org", "jira", key, status, sent_at, NULL,
+                                               on_store_result, &result);
+  STORE_WAIT (result);
+  g_assert_true (prd_integration_store_set_link_status_finish (store, result, &outcome, &error));
+  g_assert_no_error (error);
+  return outcome;
+}
+
+static void
+merge (PrdIntegrationStore *store, GPtrArray *links)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  prd_integration_store_merge_links_async (store, links, NULL, on_store_result, &result);
+  STORE_WAIT (result);
+  g_assert_true (prd_integration_store_merge_links_finish (store, result, &error));
+  g_assert_no_error (error);
+}
+
+/* A sync reads the links, works for a while, then keeps what it learnt;
+ * webhook deliveries handled meanwhile (a link forgotten, a status set)
+ * are not undone by it, and an older delivery arriving after a newer one
+ * does not set the status back. */
+static void
+test_store_merge_links (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("prd-integrations-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "prdhub.db", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdStore) store = prd_test_store_open (path, &error);
+  PrdIntegrationStore *integrations = PRD_INTEGRATION_STORE (store);
+  g_autoptr (GPtrArray) added =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+  g_autoptr (GPtrArray) read = NULL;
+  g_autoptr (GPtrArray) kept =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+  g_autoptr (GPtrArray) now = NULL;
+  g_autoptr (PrdStoreInfo) info = NULL;
+
+  g_assert_no_error (error);
+  info = prd_test_store_create (store, "prd_1", "org", "T", "alice", &error);
+  g_assert_no_error (error);
+  for (guint i = 1; i <= 3; i++)
+    {
+      g_autofree char *key = g_strdup_printf ("PRD-%u", i);
+
+      g_ptr_array_add (added, link_record (key, "Old", "d", (int) i - 1));
+    }
+  merge (integrations, added);
+  read = list_prd_links (integrations, "prd_1");
+  g_assert_cmpuint (read->len, ==, 3);
+  g_assert_cmpint (((PrdIntegrationLinkRecord *) read->pdata[0])->updated_at, >, 0);
+  g_assert_cmpint (((PrdIntegrationLinkRecord *) read->pdata[0])->status_at, ==, 0);
+
+  /* Meanwhile: PRD-1's issue is deleted, PRD-2's status set by a webhook. */
+  {
+    g_autoptr (GAsyncResult) result = NULL;
+    gboolean deleted = FALSE;
+
+    prd_integration_store_delete_link_async (integrations, "org", "jira", "PRD-1", NULL,
+                                             on_store_result, &result);
+    STORE_WAIT (result);
+    g_assert_true (
+        prd_integration_store_delete_link_finish (integrations, result, &deleted, &error));
+    g_assert_true (deleted);
+  }
+  g_assert_cmpint (set_status (integrations, "PRD-2", "Done", 2000), ==,
+                   PRD_INTEGRATION_LINK_STATUS_CHANGED);
+
+  /* The sync keeps the links as it read them, with new titles and the
+   * statuses its search saw; and a new one whose key is kept already. */
+  for (guint i = 0; i < read->len; i++)
+    {
+      PrdIntegrationLinkRecord *copy = prd_integration_link_record_copy (read->pdata[i]);
+
+      g_free (copy->title);
+      copy->title = g_strdup ("New");
+      g_free (copy->status);
+      copy->status = g_strdup ("To Do");
+      g_ptr_array_add (kept, copy);
+    }
+  g_ptr_array_add (kept, link_record ("PRD-3", "Taken", "d", 9));
+  merge (integrations, kept);
+  now = list_prd_links (integrations, "prd_1");
+  g_assert_cmpuint (now->len, ==, 2); /* PRD-1 stays forgotten */
+  g_assert_cmpstr (((PrdIntegrationLinkRecord *) now->pdata[0])->remote_key, ==, "PRD-2");
+  g_assert_cmpstr (((PrdIntegrationLinkRecord *) now->pdata[0])->title, ==, "New");
+  g_assert_cmpstr (((PrdIntegrationLinkRecord *) now->pdata[0])->status, ==, "Done");
+  g_assert_cmpint (((PrdIntegrationLinkRecord *) now->pdata[0])->status_at, ==, 2000);
+  /* PRD-3: no delivery since the read, so the sync's status is kept; the
+   * "new" link with its key did not replace it. */
+  g_assert_cmpstr (((PrdIntegrationLinkRecord *) now->pdata[1])->title, ==, "New");
+  g_assert_cmpstr (((PrdIntegrationLinkRecord *) now->pdata[1])->status, ==, "To Do");
+  g_assert_cmpint (((PrdIntegrationLinkRecord *) now->pdata[1])->position, ==, 2);
+
+  /* Deliveries out of order: an older one is OUTDATED, changes nothing. */
+  g_assert_cmpint (set_status (integrations, "PRD-2", "In Progress", 1999), ==,
+                   PRD_INTEGRATION_LINK_STATUS_OUTDATED);
+  g_assert_cmpint (set_status (integrations, "PRD-2", "Done", 2001), ==,
+                   PRD_INTEGRATION_LINK_STATUS_UNCHANGED);
+  g_assert_cmpint (set_status (integrations, "PRD-2", "Review", 2000), ==,
+                   PRD_INTEGRATION_LINK_STATUS_OUTDATED);
+  g_assert_cmpint (set_status (integrations, "PRD-2", "Review", 2001), ==,
+                   PRD_INTEGRATION_LINK_STATUS_CHANGED);
+  g_assert_cmpint (set_status (integrations, "PRD-1", "Done", 3000), ==,
+                   PRD_INTEGRATION_LINK_STATUS_NOT_LINKED);
+  g_clear_pointer (&now, g_ptr_array_unref);
+  now = list_prd_links (integrations, "prd_1");
+  g_assert_cmpstr (((PrdIntegrationLinkRecord *) now->pdata[0])->status, ==, "Review");
+  g_assert_cmpuint (now->len, ==, 2);
+
+  prd_test_store_close (store);
+  g_clear_object (&store);
+  {
+    g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+    g_autofree char *shm = g_strconcat (path, "-shm", NULL);
+
+    g_unlink (path);
+    g_unlink (wal);
+    g_unlink (shm);
+    g_rmdir (dir);
+  }
 }
 
 /* Adds queued together are counted one after the other: never more than
@@ -1750,6 +1923,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/integrations/secret-name", test_secret_name);
   g_test_add_func ("/prd/integrations/store", test_store);
   g_test_add_func ("/prd/integrations/store/add-link", test_store_add_link);
+  g_test_add_func ("/prd/integrations/store/merge-links", test_store_merge_links);
   g_test_add_func ("/prd/integrations/jira/stories-controls", test_stories_controls);
   g_test_add_func ("/prd/integrations/jira/stories", test_stories);
   g_test_add_func ("/prd/integrations/jira/stories-edge-cases", test_stories_edge_cases);

@@ -12,7 +12,9 @@
  * The PRD's room hears `jira-sync-start` {prdId, projectKey, syncType},
  * then `jira-sync-complete` {prdId, result: {created, updated, errors,
  * issues, failures}} (and `error` {code, message} when the sync as a whole
- * failed). One sync per PRD at a time (SYNC_IN_PROGRESS).
+ * failed). One sync per PRD at a time (SYNC_IN_PROGRESS). A PRD with more
+ * than PRD_JIRA_MAX_STORIES stories is refused (LIMIT_REACHED) before
+ * anything is asked of Jira.
  *
  * A sync ends with CANCELLED when the hub stops, or when the organization's
  * Jira settings are removed or replaced meanwhile (the registry's
@@ -27,7 +29,11 @@
  *
  * A webhook delivery for a linked issue whose status changed notifies the
  * PRD's editors (`integration_update`) and enters the activity feed
- * (`jira_issue_updated`); a deleted issue loses its link. Deliveries are
+ * (`jira_issue_updated`); a deleted issue loses its link. A status change
+ * sent before the one that last set the link's status (Jira's signed
+ * `timestamp`) is `outdated` and changes nothing. A sync keeps its links
+ * through prd_integration_store_merge_links_async(), which never undoes a
+ * delivery handled while the sync ran; a delivery writes only the status. Deliveries are
  * checked whole first (400 for a status, key or timestamp the hub would not
  * keep), then remembered by their body's digest and handled once; one whose
  * handling fails is forgotten again, so that Jira's retry is handled.
@@ -318,7 +324,7 @@ on_links_put (GObject *source, GAsyncResult *result, gpointer user_data)
   Sync *sync = user_data;
   GError *error = NULL;
 
-  if (!prd_integration_store_put_links_finish (PRD_INTEGRATION_STORE (source), result, &error))
+  if (!prd_integration_store_merge_links_finish (PRD_INTEGRATION_STORE (source), result, &error))
     {
       sync_fail (sync, error);
       return;
@@ -352,8 +358,10 @@ put_links (Sync *sync, GPtrArray *links)
         sync_complete (sync, NULL);
       return;
     }
-  prd_integration_store_put_links_async (sync->self->links, links, sync->cancellable, on_links_put,
-                                         sync);
+  /* Merged, not put: a link a webhook forgot, or a status it set, after
+   * the sync read the links stays so. */
+  prd_integration_store_merge_links_async (sync->self->links, links, sync->cancellable,
+                                           on_links_put, sync);
 }
 
 static void
@@ -587,12 +595,27 @@ on_searched (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 sync_run (Sync *sync)
 {
+  GError *error = NULL;
+
   if (sync->loaded_id != 0)
     g_clear_signal_handler (&sync->loaded_id, sync->self->rooms);
   if (sync->closed_id != 0)
     g_clear_signal_handler (&sync->closed_id, sync->self->rooms);
   if (sync_stopped (sync))
     return;
+  /* A PRD with more stories than a sync takes is refused before anything
+   * is asked of Jira (an export checks again, after a bidirectional
+   * sync's import). */
+  {
+    g_autofree char *text = current_text (sync);
+    g_autoptr (PrdJiraStories) stories = prd_jira_stories_parse (text, strlen (text));
+
+    if (!prd_jira_stories_check (stories, &error))
+      {
+        sync_fail (sync, error);
+        return;
+      }
+  }
   if (sync->type == SYNC_EXPORT)
     sync_export (sync);
   else
@@ -850,7 +873,8 @@ typedef struct
   PrdIntegrationEntry *entry;
   char *event;
   char *key;
-  char *status; /* (nullable): the new status */
+  char *status;   /* (nullable): the new status */
+  gint64 sent_at; /* when Jira sent it (ms): its signed timestamp, else when it came */
   PrdIntegrationLinkRecord *link;
   PrdHubAnnounce *announce; /* (owned) (nullable): what a status change announces */
   char *seen_as;            /* the body's digest, as the store remembers the delivery */
@@ -1008,6 +1032,7 @@ static void
 on_link_changed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Hook *hook = user_data;
+  PrdIntegrationLinkStatusOutcome outcome = PRD_INTEGRATION_LINK_STATUS_CHANGED;
   GError *error = NULL;
   gboolean ok;
 
@@ -1015,7 +1040,8 @@ on_link_changed (GObject *source, GAsyncResult *result, gpointer user_data)
     ok = prd_integration_store_delete_link_finish (PRD_INTEGRATION_STORE (source), result, NULL,
                                                    &error);
   else
-    ok = prd_integration_store_put_links_finish (PRD_INTEGRATION_STORE (source), result, &error);
+    ok = prd_integration_store_set_link_status_finish (PRD_INTEGRATION_STORE (source), result,
+                                                       &outcome, &error);
   if (!ok)
     {
       hook_fail (hook, error);
@@ -1025,6 +1051,23 @@ on_link_changed (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       hook_answer (hook, "unlinked");
       return;
+    }
+  switch (outcome)
+    {
+      case PRD_INTEGRATION_LINK_STATUS_NOT_LINKED:
+        /* Forgotten since it was read (the issue was deleted). */
+        hook_answer (hook, "not-linked");
+        return;
+      case PRD_INTEGRATION_LINK_STATUS_UNCHANGED:
+        hook_answer (hook, "unchanged");
+        return;
+      case PRD_INTEGRATION_LINK_STATUS_OUTDATED:
+        /* Jira sent a newer delivery for the issue, handled already. */
+        hook_answer (hook, "outdated");
+        return;
+      case PRD_INTEGRATION_LINK_STATUS_CHANGED:
+      default:
+        break;
     }
   prd_store_list_sites_async (hook->self->store, hook->link->prd_id, hook->self->cancellable,
                               on_editors, hook);
@@ -1062,22 +1105,16 @@ on_hook_links (GObject *source, GAsyncResult *result, gpointer user_data)
                                                hook);
       return;
     }
-  if (hook->status == NULL || g_strcmp0 (hook->status, hook->link->status) == 0)
+  if (hook->status == NULL)
     {
       hook_answer (hook, "unchanged");
       return;
     }
-  {
-    g_autoptr (GPtrArray) update =
-        g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
-    PrdIntegrationLinkRecord *copy = prd_integration_link_record_copy (hook->link);
-
-    g_free (copy->status);
-    copy->status = g_strdup (hook->status);
-    g_ptr_array_add (update, copy);
-    prd_integration_store_put_links_async (hook->self->links, update, hook->self->cancellable,
-                                           on_link_changed, hook);
-  }
+  /* Only the status, and only if no newer delivery set it: whatever a
+   * sync wrote into the link meanwhile stays. */
+  prd_integration_store_set_link_status_async (hook->self->links, hook->org, PRD_JIRA_SERVICE,
+                                               hook->key, hook->status, hook->sent_at,
+                                               hook->self->cancellable, on_link_changed, hook);
 }
 
 static const char *
@@ -1133,12 +1170,13 @@ status_is_valid (const char *status)
  * deliveries. A timestamp that is not a whole number of milliseconds
  * (a string, a fraction, beyond 64 bits) is refused. */
 static gboolean
-hook_check_age (JsonObject *body, gboolean *stale, GError **error)
+hook_check_age (JsonObject *body, gboolean *stale, gint64 *sent_at, GError **error)
 {
   JsonNode *timestamp = json_object_get_member (body, "timestamp");
   gint64 sent_ms;
 
   *stale = FALSE;
+  *sent_at = g_get_real_time () / 1000;
   if (timestamp == NULL)
     return TRUE;
   if (!JSON_NODE_HOLDS_VALUE (timestamp) || json_node_get_value_type (timestamp) != G_TYPE_INT64 ||
@@ -1150,6 +1188,7 @@ hook_check_age (JsonObject *body, gboolean *stale, GError **error)
       return FALSE;
     }
   *stale = sent_ms < g_get_real_time () / 1000 - PRD_HUB_JIRA_WEBHOOK_MAX_AGE_MS;
+  *sent_at = sent_ms;
   return TRUE;
 }
 
@@ -1172,7 +1211,7 @@ hook_read (Hook *hook, gboolean *stale, GError **error)
                            "The body must be a Jira webhook event");
       return FALSE;
     }
-  if (!hook_check_age (body, stale, error))
+  if (!hook_check_age (body, stale, &hook->sent_at, error))
     return FALSE;
   hook->event = g_strdup (member_string (body, "webhookEvent"));
   issue = member_object (body, "issue");

@@ -74,6 +74,7 @@ prd_integration_link_record_copy (const PrdIntegrationLinkRecord *record)
   copy->position = record->position;
   copy->status = g_strdup (record->status);
   copy->updated_at = record->updated_at;
+  copy->status_at = record->status_at;
   return copy;
 }
 
@@ -404,6 +405,103 @@ prd_integration_store_update_links_finish (PrdIntegrationStore *self,
   if (g_async_result_is_tagged (result, prd_integration_store_update_links_async))
     return g_task_propagate_boolean (G_TASK (result), error);
   return PRD_INTEGRATION_STORE_GET_IFACE (self)->update_links_finish (self, result, error);
+}
+
+/**
+ * prd_integration_store_merge_links_async:
+ * @links: (element-type PrdIntegrationLinkRecord): what a sync keeps
+ *
+ * Keeps what a sync learnt without undoing what changed since it read the
+ * links: a link with @updated_at 0 is new and added unless its remote key
+ * is kept already (or its PRD is gone); any other is one the sync read,
+ * whose remote id, url, title, digest and position are written if it is
+ * still kept for its PRD, and its status only if its @status_at is still
+ * the one read (no webhook delivery set a status since). One write.
+ */
+void
+prd_integration_store_merge_links_async (PrdIntegrationStore *self,
+                                         GPtrArray *links,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data)
+{
+  g_autoptr (GPtrArray) copy = NULL;
+  GError *error = NULL;
+
+  g_return_if_fail (PRD_IS_INTEGRATION_STORE (self));
+  g_return_if_fail (links != NULL);
+
+  copy = copy_links (links, &error);
+  if (report (self, prd_integration_store_merge_links_async, error, callback, user_data))
+    return;
+  PRD_INTEGRATION_STORE_GET_IFACE (self)->merge_links_async (self, copy, cancellable, callback,
+                                                             user_data);
+}
+
+gboolean
+prd_integration_store_merge_links_finish (PrdIntegrationStore *self,
+                                          GAsyncResult *result,
+                                          GError **error)
+{
+  g_return_val_if_fail (PRD_IS_INTEGRATION_STORE (self), FALSE);
+
+  if (g_async_result_is_tagged (result, prd_integration_store_merge_links_async))
+    return g_task_propagate_boolean (G_TASK (result), error);
+  return PRD_INTEGRATION_STORE_GET_IFACE (self)->merge_links_finish (self, result, error);
+}
+
+/**
+ * prd_integration_store_set_link_status_async:
+ * @status: the status a webhook delivery gave
+ * @sent_at: when the service sent the delivery (milliseconds since the
+ *   Unix epoch)
+ *
+ * Sets the status of the link of @remote_key, unless a delivery sent after
+ * @sent_at set it already (OUTDATED: deliveries may arrive out of order);
+ * the read and the write are one operation, so that deliveries handled
+ * together leave the newest one's status.
+ */
+void
+prd_integration_store_set_link_status_async (PrdIntegrationStore *self,
+                                             const char *org,
+                                             const char *service,
+                                             const char *remote_key,
+                                             const char *status,
+                                             gint64 sent_at,
+                                             GCancellable *cancellable,
+                                             GAsyncReadyCallback callback,
+                                             gpointer user_data)
+{
+  GError *error = NULL;
+
+  g_return_if_fail (PRD_IS_INTEGRATION_STORE (self));
+
+  if (prd_integration_store_check_org (org, &error) &&
+      prd_integration_store_check_service (service, &error) &&
+      check_text (remote_key, MAX_KEY_LENGTH, "A remote key", &error))
+    check_text (status, 4096, "A status", &error);
+  if (report (self, prd_integration_store_set_link_status_async, error, callback, user_data))
+    return;
+  PRD_INTEGRATION_STORE_GET_IFACE (self)->set_link_status_async (
+      self, org, service, remote_key, status, sent_at, cancellable, callback, user_data);
+}
+
+/**
+ * prd_integration_store_set_link_status_finish:
+ * @out_outcome: (out) (optional): what was done
+ */
+gboolean
+prd_integration_store_set_link_status_finish (PrdIntegrationStore *self,
+                                              GAsyncResult *result,
+                                              PrdIntegrationLinkStatusOutcome *out_outcome,
+                                              GError **error)
+{
+  g_return_val_if_fail (PRD_IS_INTEGRATION_STORE (self), FALSE);
+
+  if (g_async_result_is_tagged (result, prd_integration_store_set_link_status_async))
+    return g_task_propagate_boolean (G_TASK (result), error);
+  return PRD_INTEGRATION_STORE_GET_IFACE (self)->set_link_status_finish (self, result, out_outcome,
+                                                                         error);
 }
 
 /**

@@ -55,7 +55,12 @@ typedef struct
  *   %PRD_INTEGRATION_STORE_MAX_DIGEST bytes
  * @position: the item's index among the PRD's items at the last sync
  * @status: (nullable): the remote item's status as last heard
- * @updated_at: microseconds since the Unix epoch
+ * @updated_at: microseconds since the Unix epoch when the store last wrote
+ *   the link; 0 for a link not kept yet (see
+ *   prd_integration_store_merge_links_async())
+ * @status_at: the time (milliseconds since the Unix epoch) the service
+ *   gave with the newest webhook delivery that set @status (see
+ *   prd_integration_store_set_link_status_async()); 0 when none did
  */
 typedef struct
 {
@@ -70,7 +75,26 @@ typedef struct
   int position;
   char *status;
   gint64 updated_at;
+  gint64 status_at;
 } PrdIntegrationLinkRecord;
+
+/**
+ * PrdIntegrationLinkStatusOutcome:
+ * @PRD_INTEGRATION_LINK_STATUS_CHANGED: the status was set
+ * @PRD_INTEGRATION_LINK_STATUS_UNCHANGED: the link had that status already
+ * @PRD_INTEGRATION_LINK_STATUS_OUTDATED: a newer delivery set the link's
+ *   status already: nothing changed
+ * @PRD_INTEGRATION_LINK_STATUS_NOT_LINKED: no such link is kept
+ *
+ * What prd_integration_store_set_link_status_async() did.
+ */
+typedef enum
+{
+  PRD_INTEGRATION_LINK_STATUS_CHANGED,
+  PRD_INTEGRATION_LINK_STATUS_UNCHANGED,
+  PRD_INTEGRATION_LINK_STATUS_OUTDATED,
+  PRD_INTEGRATION_LINK_STATUS_NOT_LINKED,
+} PrdIntegrationLinkStatusOutcome;
 
 PrdIntegrationSettingsRecord *
 prd_integration_settings_record_copy (const PrdIntegrationSettingsRecord *record);
@@ -99,6 +123,17 @@ G_DECLARE_INTERFACE (PrdIntegrationStore, prd_integration_store, PRD, INTEGRATIO
  * @update_links_async: replaces what links that are still kept say (title,
  *   status, url, digest, position, by org, service and remote key); never
  *   adds one, so that a link forgotten after it was read stays forgotten
+ * @merge_links_async: what a sync keeps, each link in one of two ways: a
+ *   link not kept yet (@updated_at 0) is added unless its remote key is
+ *   kept already or its PRD no longer exists; a link as it was read (with
+ *   its @updated_at) has what a sync sets (remote id, url, title, digest,
+ *   position) written only if it is still kept for its PRD, and its status
+ *   only if no webhook delivery set one since it was read (@status_at
+ *   unchanged): a link forgotten, or a status heard, after the sync read
+ *   them stays so
+ * @set_link_status_async: sets one link's status as a webhook delivery
+ *   sent at @sent_at (ms) says, unless a delivery sent later set it
+ *   already; the outcome says which
  * @add_link_async: adds one link, unless its PRD no longer exists
  *   (PRD_NOT_FOUND), its remote key is kept already
  *   (ALREADY_EXISTS) or its PRD holds @max_links links of its service
@@ -163,6 +198,25 @@ struct _PrdIntegrationStoreInterface
                               GAsyncReadyCallback callback,
                               gpointer user_data);
   gboolean (*update_links_finish) (PrdIntegrationStore *self, GAsyncResult *result, GError **error);
+  void (*merge_links_async) (PrdIntegrationStore *self,
+                             GPtrArray *links,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data);
+  gboolean (*merge_links_finish) (PrdIntegrationStore *self, GAsyncResult *result, GError **error);
+  void (*set_link_status_async) (PrdIntegrationStore *self,
+                                 const char *org,
+                                 const char *service,
+                                 const char *remote_key,
+                                 const char *status,
+                                 gint64 sent_at,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data);
+  gboolean (*set_link_status_finish) (PrdIntegrationStore *self,
+                                      GAsyncResult *result,
+                                      PrdIntegrationLinkStatusOutcome *out_outcome,
+                                      GError **error);
   void (*add_link_async) (PrdIntegrationStore *self,
                           const PrdIntegrationLinkRecord *link,
                           guint max_links,
@@ -265,6 +319,27 @@ void prd_integration_store_update_links_async (PrdIntegrationStore *self,
 gboolean prd_integration_store_update_links_finish (PrdIntegrationStore *self,
                                                     GAsyncResult *result,
                                                     GError **error);
+void prd_integration_store_merge_links_async (PrdIntegrationStore *self,
+                                              GPtrArray *links,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer user_data);
+gboolean prd_integration_store_merge_links_finish (PrdIntegrationStore *self,
+                                                   GAsyncResult *result,
+                                                   GError **error);
+void prd_integration_store_set_link_status_async (PrdIntegrationStore *self,
+                                                  const char *org,
+                                                  const char *service,
+                                                  const char *remote_key,
+                                                  const char *status,
+                                                  gint64 sent_at,
+                                                  GCancellable *cancellable,
+                                                  GAsyncReadyCallback callback,
+                                                  gpointer user_data);
+gboolean prd_integration_store_set_link_status_finish (PrdIntegrationStore *self,
+                                                       GAsyncResult *result,
+                                                       PrdIntegrationLinkStatusOutcome *out_outcome,
+                                                       GError **error);
 void prd_integration_store_add_link_async (PrdIntegrationStore *self,
                                            const PrdIntegrationLinkRecord *link,
                                            guint max_links,

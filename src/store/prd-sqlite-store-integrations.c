@@ -18,6 +18,8 @@ typedef struct
   char *text; /* settings, prd id, remote key or delivery id */
   GPtrArray *links;
   guint max_links;
+  char *status;
+  gint64 at;
 } Args;
 
 static void
@@ -26,6 +28,7 @@ args_free (Args *args)
   g_free (args->org);
   g_free (args->service);
   g_free (args->text);
+  g_free (args->status);
   g_clear_pointer (&args->links, g_ptr_array_unref);
   g_free (args);
 }
@@ -230,7 +233,7 @@ op_list_links (PrdSqliteWorker *worker,
   g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
       worker,
       "SELECT org, service, prd_id, remote_key, remote_id, url, title, digest, position, status, "
-      "updated_at FROM integration_links WHERE org = ?1 AND service = ?2 "
+      "updated_at, status_at FROM integration_links WHERE org = ?1 AND service = ?2 "
       "AND (?3 IS NULL OR prd_id = ?3) ORDER BY prd_id, position, remote_key",
       error);
   int rc;
@@ -255,6 +258,7 @@ op_list_links (PrdSqliteWorker *worker,
       record->position = sqlite3_column_int (stmt, 8);
       record->status = prd_sqlite_column_text (stmt, 9);
       record->updated_at = sqlite3_column_int64 (stmt, 10);
+      record->status_at = sqlite3_column_int64 (stmt, 11);
       g_ptr_array_add (records, record);
     }
   if (rc != SQLITE_DONE)
@@ -286,11 +290,12 @@ upsert_link (PrdSqliteWorker *worker, const PrdIntegrationLinkRecord *link, GErr
   g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
       worker,
       "INSERT INTO integration_links (org, service, prd_id, remote_key, remote_id, url, title, "
-      "digest, position, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "digest, position, status, updated_at, status_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
       "ON CONFLICT (org, service, remote_key) DO UPDATE SET prd_id = excluded.prd_id, "
       "remote_id = excluded.remote_id, url = excluded.url, title = excluded.title, "
       "digest = excluded.digest, position = excluded.position, status = excluded.status, "
-      "updated_at = excluded.updated_at",
+      "updated_at = excluded.updated_at, status_at = excluded.status_at",
       error);
 
   if (stmt == NULL)
@@ -306,6 +311,7 @@ upsert_link (PrdSqliteWorker *worker, const PrdIntegrationLinkRecord *link, GErr
   sqlite3_bind_int (stmt, 9, link->position);
   prd_sqlite_bind_text (stmt, 10, link->status);
   sqlite3_bind_int64 (stmt, 11, g_get_real_time ());
+  sqlite3_bind_int64 (stmt, 12, link->status_at);
   return prd_sqlite_worker_step_done (worker, stmt, error);
 }
 
@@ -401,6 +407,220 @@ update_links_async (PrdIntegrationStore *self,
 
   args->links = g_ptr_array_ref (links);
   run (self, TRUE, op_update_links, args, update_links_async, cancellable, callback, user_data);
+}
+
+/* A link not kept yet: added unless its remote key is kept already. */
+static gboolean
+insert_link (PrdSqliteWorker *worker, const PrdIntegrationLinkRecord *link, GError **error)
+{
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+      worker,
+      "INSERT INTO integration_links (org, service, prd_id, remote_key, remote_id, url, title, "
+      "digest, position, status, updated_at, status_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (org, service, remote_key) DO NOTHING",
+      error);
+
+  if (stmt == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (stmt, 1, link->org);
+  prd_sqlite_bind_text (stmt, 2, link->service);
+  prd_sqlite_bind_text (stmt, 3, link->prd_id);
+  prd_sqlite_bind_text (stmt, 4, link->remote_key);
+  prd_sqlite_bind_text (stmt, 5, link->remote_id);
+  prd_sqlite_bind_text (stmt, 6, link->url);
+  prd_sqlite_bind_text (stmt, 7, link->title);
+  prd_sqlite_bind_text (stmt, 8, link->digest);
+  sqlite3_bind_int (stmt, 9, link->position);
+  prd_sqlite_bind_text (stmt, 10, link->status);
+  sqlite3_bind_int64 (stmt, 11, g_get_real_time ());
+  sqlite3_bind_int64 (stmt, 12, link->status_at);
+  return prd_sqlite_worker_step_done (worker, stmt, error);
+}
+
+/* A link as a sync read it: the columns a sync sets, if it is still kept
+ * for its PRD; its status only if no delivery set one since (status_at as
+ * read). */
+static gboolean
+update_read_link (PrdSqliteWorker *worker, const PrdIntegrationLinkRecord *link, GError **error)
+{
+  g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+      worker,
+      "UPDATE integration_links SET remote_id = ?1, url = ?2, title = ?3, digest = ?4, "
+      "position = ?5, status = CASE WHEN status_at = ?6 THEN ?7 ELSE status END, "
+      "updated_at = ?8 WHERE org = ?9 AND service = ?10 AND remote_key = ?11 AND prd_id = ?12",
+      error);
+
+  if (stmt == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (stmt, 1, link->remote_id);
+  prd_sqlite_bind_text (stmt, 2, link->url);
+  prd_sqlite_bind_text (stmt, 3, link->title);
+  prd_sqlite_bind_text (stmt, 4, link->digest);
+  sqlite3_bind_int (stmt, 5, link->position);
+  sqlite3_bind_int64 (stmt, 6, link->status_at);
+  prd_sqlite_bind_text (stmt, 7, link->status);
+  sqlite3_bind_int64 (stmt, 8, g_get_real_time ());
+  prd_sqlite_bind_text (stmt, 9, link->org);
+  prd_sqlite_bind_text (stmt, 10, link->service);
+  prd_sqlite_bind_text (stmt, 11, link->remote_key);
+  prd_sqlite_bind_text (stmt, 12, link->prd_id);
+  return prd_sqlite_worker_step_done (worker, stmt, error);
+}
+
+/* One transaction: a webhook handled meanwhile is either wholly before it
+ * (and kept) or wholly after. */
+static gboolean
+op_merge_links (PrdSqliteWorker *worker,
+                gpointer data,
+                gpointer *result,
+                GDestroyNotify *result_free,
+                GError **error)
+{
+  Args *args = data;
+
+  for (guint i = 0; i < args->links->len; i++)
+    {
+      const PrdIntegrationLinkRecord *link = g_ptr_array_index (args->links, i);
+      g_autoptr (GError) local_error = NULL;
+
+      if (link->updated_at != 0)
+        {
+          if (!update_read_link (worker, link, error))
+            return FALSE;
+          continue;
+        }
+      if (!prd_sqlite_worker_check_prd (worker, link->prd_id, link->org, &local_error))
+        {
+          if (!g_error_matches (local_error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND))
+            {
+              g_propagate_error (error, g_steal_pointer (&local_error));
+              return FALSE;
+            }
+          continue;
+        }
+      if (!insert_link (worker, link, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+merge_links_async (PrdIntegrationStore *self,
+                   GPtrArray *links,
+                   GCancellable *cancellable,
+                   GAsyncReadyCallback callback,
+                   gpointer user_data)
+{
+  Args *args = args_new (NULL, NULL, NULL);
+
+  args->links = g_ptr_array_ref (links);
+  run (self, TRUE, op_merge_links, args, merge_links_async, cancellable, callback, user_data);
+}
+
+/* The read and the write in one operation of the one worker thread: of
+ * deliveries handled together, the one sent last leaves its status. A
+ * delivery sent at the same millisecond as the one that set the status
+ * is taken as newer. */
+static gboolean
+op_set_link_status (PrdSqliteWorker *worker,
+                    gpointer data,
+                    gpointer *result,
+                    GDestroyNotify *result_free,
+                    GError **error)
+{
+  Args *args = data;
+  PrdIntegrationLinkStatusOutcome outcome;
+  g_autofree char *status = NULL;
+  gint64 status_at;
+  int rc;
+
+  {
+    g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+        worker,
+        "SELECT status, status_at FROM integration_links WHERE org = ? AND service = ? "
+        "AND remote_key = ?",
+        error);
+
+    if (stmt == NULL)
+      return FALSE;
+    prd_sqlite_bind_text (stmt, 1, args->org);
+    prd_sqlite_bind_text (stmt, 2, args->service);
+    prd_sqlite_bind_text (stmt, 3, args->text);
+    rc = sqlite3_step (stmt);
+    if (rc == SQLITE_DONE)
+      {
+        *result = GINT_TO_POINTER (PRD_INTEGRATION_LINK_STATUS_NOT_LINKED);
+        return TRUE;
+      }
+    if (rc != SQLITE_ROW)
+      return prd_sqlite_worker_set_error (worker, rc, "Cannot read the integration link", error);
+    status = prd_sqlite_column_text (stmt, 0);
+    status_at = sqlite3_column_int64 (stmt, 1);
+  }
+  if (args->at < status_at)
+    {
+      *result = GINT_TO_POINTER (PRD_INTEGRATION_LINK_STATUS_OUTDATED);
+      return TRUE;
+    }
+  outcome = g_strcmp0 (status, args->status) == 0 ? PRD_INTEGRATION_LINK_STATUS_UNCHANGED
+                                                  : PRD_INTEGRATION_LINK_STATUS_CHANGED;
+  {
+    /* Unchanged too keeps the newer time: an older delivery with another
+     * status, arriving later, is outdated. */
+    g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
+        worker,
+        "UPDATE integration_links SET status = ?, status_at = ?, updated_at = ? "
+        "WHERE org = ? AND service = ? AND remote_key = ?",
+        error);
+
+    if (stmt == NULL)
+      return FALSE;
+    prd_sqlite_bind_text (stmt, 1, args->status);
+    sqlite3_bind_int64 (stmt, 2, args->at);
+    sqlite3_bind_int64 (stmt, 3, g_get_real_time ());
+    prd_sqlite_bind_text (stmt, 4, args->org);
+    prd_sqlite_bind_text (stmt, 5, args->service);
+    prd_sqlite_bind_text (stmt, 6, args->text);
+    if (!prd_sqlite_worker_step_done (worker, stmt, error))
+      return FALSE;
+  }
+  *result = GINT_TO_POINTER (outcome);
+  return TRUE;
+}
+
+static void
+set_link_status_async (PrdIntegrationStore *self,
+                       const char *org,
+                       const char *service,
+                       const char *remote_key,
+                       const char *status,
+                       gint64 sent_at,
+                       GCancellable *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data)
+{
+  Args *args = args_new (org, service, remote_key);
+
+  args->status = g_strdup (status);
+  args->at = sent_at;
+  run (self, TRUE, op_set_link_status, args, set_link_status_async, cancellable, callback,
+       user_data);
+}
+
+static gboolean
+finish_set_link_status (PrdIntegrationStore *self,
+                        GAsyncResult *result,
+                        PrdIntegrationLinkStatusOutcome *out_outcome,
+                        GError **error)
+{
+  gpointer outcome = NULL;
+
+  if (!prd_sqlite_store_run_finish (PRD_SQLITE_STORE (self), result, &outcome, error))
+    return FALSE;
+  if (out_outcome != NULL)
+    *out_outcome = (PrdIntegrationLinkStatusOutcome) GPOINTER_TO_INT (outcome);
+  return TRUE;
 }
 
 /* Returns: the number @sql (one row, one column; its parameters @link's
@@ -678,6 +898,10 @@ prd_sqlite_store_integration_store_iface_init (PrdIntegrationStoreInterface *ifa
   iface->put_links_finish = finish_boolean;
   iface->update_links_async = update_links_async;
   iface->update_links_finish = finish_boolean;
+  iface->merge_links_async = merge_links_async;
+  iface->merge_links_finish = finish_boolean;
+  iface->set_link_status_async = set_link_status_async;
+  iface->set_link_status_finish = finish_set_link_status;
   iface->add_link_async = add_link_async;
   iface->add_link_finish = finish_boolean;
   iface->delete_link_async = delete_link_async;

@@ -312,6 +312,10 @@ static const char *const migrations[] = {
    * order, where social_notifications_unread (user_id, org, read, seq)
    * left every page to sort all of the user's rows. */
   "CREATE INDEX social_notifications_by_user ON social_notifications (user_id, org, seq);",
+  /* When the service sent the webhook delivery that last set a link's
+   * status (prd-sqlite-store-integrations.c): an older delivery arriving
+   * later, or a sync that read the link before, does not set it back. */
+  "ALTER TABLE integration_links ADD COLUMN status_at INTEGER NOT NULL DEFAULT 0;",
 };
 
 typedef enum

@@ -1143,3 +1143,220 @@ test('credentials a Jira quotes in its errors never show: REST, events, activity
     await assertCleanStop(hub);
   }
 });
+
+// The stories of a PRD are read up to PRD_JIRA_MAX_STORIES (1,000): a PRD
+// with more is refused whole (LIMIT_REACHED, naming both counts) by every
+// sync, before anything is asked of Jira; past the limit the stories left
+// out would have had their issues given to others by position.
+test('more than 1,000 stories: every sync is refused, nothing is sent to Jira', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    let text = '# Big\n\n## User Stories\n\n';
+    for (let i = 0; i < 1000; i++) text += `- Story ${String(i).padStart(4, '0')}\n`;
+    const prdId = await createPrd(hub, 'Big', text);
+    const a = await client(hub, EDITOR);
+    const j = await join(a, prdId);
+    // At the limit: exported.
+    let r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.created, 1000, JSON.stringify(r.complete.error));
+    assert.equal(r.complete.result.errors, 0);
+    assert.equal(fake.state.issues.size, 1000);
+    const before = new Map([...fake.state.issues].map(([k, i]) => [k, i.fields.summary]));
+
+    // One over it, inserted before the last story: refused.
+    await edit(a, hub, prdId, j, 'Story 0998\n', '- Brand new A\n');
+    const calls = fake.state.requests.length;
+    for (const syncType of ['export', 'bidirectional', 'import']) {
+      r = await sync(a, prdId, syncType);
+      assert.equal(r.complete.error?.code, 'LIMIT_REACHED', `${syncType}: ${JSON.stringify(r.complete)}`);
+      assert.match(r.complete.error.message, /1001/);
+      assert.match(r.complete.error.message, /1000/);
+      assert.equal(r.complete.result.created + r.complete.result.updated, 0);
+    }
+    // Three more (the audit's case): still refused, no issue overwritten.
+    await edit(a, hub, prdId, j, 'Brand new A\n', '- Brand new B\n- Brand new C\n');
+    r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.error?.code, 'LIMIT_REACHED');
+    assert.match(r.complete.error.message, /1003/);
+    assert.equal(fake.state.requests.length, calls, 'nothing was sent to Jira');
+    assert.deepEqual(new Map([...fake.state.issues].map(([k, i]) => [k, i.fields.summary])), before);
+    assert.match(await prdText(hub, prdId), /- Story 0999\n/);
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
+// The searches that look for issues an export made without hearing back
+// (before the first bulk create, and after one whose answer was lost) read
+// the label's newest issues first: with 1,000 or more issues labelled for
+// the PRD, those just made are within what a search reads.
+test('1,000+ labelled issues: a lost bulk answer is adopted, never created twice', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  const dups = () => {
+    const s = [...fake.state.issues.values()].map((i) => i.fields.summary);
+    return s.filter((x, i) => s.indexOf(x) !== i);
+  };
+  try {
+    await configure(hub, fake);
+    let text = '# Big\n\n## User Stories\n\n';
+    for (let i = 0; i < 1000; i++) text += `- Story ${String(i).padStart(4, '0')}\n`;
+    const prdId = await createPrd(hub, 'Big', text);
+    const a = await client(hub, EDITOR);
+    const j = await join(a, prdId);
+    let r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.created, 1000);
+    // Ten stories leave the PRD (their issues stay labelled), five come.
+    const head = '# Big\n\n## User Stories\n\n'.length;
+    let ack = await request(a, 'content-update', { prdId, operation: { type: 'delete', position: head, length: 10 * '- Story 0000\n'.length, timestamp: Date.now() }, stateVector: j.vector = bump(j.vector, j.siteId) });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    j.vector = ack.stateVector ?? j.vector;
+    await edit(a, hub, prdId, j, 'Story 0999\n', '- New 0\n- New 1\n- New 2\n');
+
+    // Applied, the answer lost: found by the search that follows.
+    fake.state.dropNextBulk = 1;
+    r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.created, 3, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.errors, 0);
+    assert.equal(fake.state.issues.size, 1003);
+    assert.deepEqual(dups(), []);
+
+    // Applied, the answer lost, the index too slow for the searches that
+    // follow: the next export's search before its first create finds them.
+    await edit(a, hub, prdId, j, 'New 2\n', '- New 3\n- New 4\n');
+    fake.state.dropNextBulk = 1;
+    fake.state.searchLag = 1000;
+    r = await sync(a, prdId, 'export');
+    fake.state.searchLag = 0;
+    assert.equal(r.complete.result.errors, 2, JSON.stringify(r.complete));
+    assert.equal(fake.state.issues.size, 1005);
+    fake.catchUp();
+    const bulks = fake.requestsTo(/issue\/bulk$/).length;
+    r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.created, 2, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.errors, 0);
+    assert.equal(fake.requestsTo(/issue\/bulk$/).length, bulks, 'adopted, not created');
+    assert.equal(fake.state.issues.size, 1005);
+    assert.deepEqual(dups(), []);
+    // The other searches keep their order (the oldest first).
+    assert.ok(fake.requestsTo(/search/).some((q) => /created\+DESC|created%20DESC/i.test(q.query)));
+    r = await sync(a, prdId, 'import');
+    assert.equal(r.complete.result.created, 0, 'the ten removed stories are not brought back');
+    assert.match(fake.requestsTo(/search/).at(-1).query, /key(\+|%20)ASC/);
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
+// A webhook handled while an export runs is not undone by it: the export
+// keeps only what it set (title, digest, position) in links still kept; a
+// link a delivery forgot stays forgotten (the story's next export creates
+// an issue again) and a status a delivery set stays.
+test('webhooks during an export: a deleted issue stays unlinked, a status change stays', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const prdId = await createPrd(hub, 'W', '# W\n\n## User Stories\n\n- Alpha\n- Beta\n- Gamma\n');
+    const a = await client(hub, EDITOR);
+    const j = await join(a, prdId);
+    let r = await sync(a, prdId, 'export');
+    assert.deepEqual([...fake.state.issues.keys()], ['PRD-1', 'PRD-2', 'PRD-3']);
+    for (const t of ['Alpha', 'Beta', 'Gamma']) await edit(a, hub, prdId, j, t, '2');
+
+    // The export's second PUT is answered 429 until the deliveries sent
+    // meanwhile were answered.
+    const puts = [];
+    let hooks = null;
+    const push = fake.state.requests.push.bind(fake.state.requests);
+    fake.state.requests.push = (q) => {
+      if (q.method === 'PUT') {
+        puts.push(q.path);
+        if (puts.length === 2) {
+          const first = decodeURIComponent(puts[0].split('/').pop());
+          fake.state.issues.delete(first);
+          hooks = Promise.all([
+            sendWebhook(hub.url, ORG, HOOK_SECRET, { webhookEvent: 'jira:issue_deleted', timestamp: Date.now(), issue: { key: first } }),
+            sendWebhook(hub.url, ORG, HOOK_SECRET, { webhookEvent: 'jira:issue_updated', timestamp: Date.now(), issue: { key: 'PRD-3', fields: { status: { name: 'Done' } } } }),
+          ]);
+          hooks.done = false;
+          hooks.then(() => { hooks.done = true; });
+        }
+        if (hooks && !hooks.done) fake.state.rateLimitNext = 1;
+      }
+      return push(q);
+    };
+    r = await sync(a, prdId, 'export');
+    fake.state.requests.push = push;
+    assert.equal(r.complete.result.updated, 3, JSON.stringify(r.complete));
+    const [deleted, done] = await hooks;
+    assert.equal(deleted.json.outcome, 'unlinked', deleted.text);
+    assert.equal(done.json.outcome, 'status-changed', done.text);
+    assert.equal(decodeURIComponent(puts[0].split('/').pop()), 'PRD-1');
+
+    // The status stays: the same one again is unchanged.
+    let res = await sendWebhook(hub.url, ORG, HOOK_SECRET, { webhookEvent: 'jira:issue_updated', timestamp: Date.now(), issue: { key: 'PRD-3', fields: { status: { name: 'Done' } } } });
+    assert.equal(res.json.outcome, 'unchanged', res.text);
+    // The link stays forgotten.
+    res = await sendWebhook(hub.url, ORG, HOOK_SECRET, { webhookEvent: 'jira:issue_deleted', timestamp: Date.now() + 1, issue: { key: 'PRD-1' } });
+    assert.equal(res.json.outcome, 'not-linked', res.text);
+    // The story of the deleted issue is created again when it changes.
+    await edit(a, hub, prdId, j, 'Alpha2', 'x');
+    r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.created, 1, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.errors, 0);
+    assert.deepEqual([...fake.state.issues.values()].map((i) => `${i.key}:${i.fields.summary}`),
+      ['PRD-2:Beta2', 'PRD-3:Gamma2', 'PRD-4:Alpha2x']);
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
+// Jira may deliver out of order: the link remembers when the delivery that
+// set its status was sent (its signed `timestamp`); an older one arriving
+// after it is answered `outdated` and changes nothing, notifies nobody.
+test('webhook: an older delivery after a newer one is outdated and changes nothing', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const prdId = await createPrd(hub, 'Order', PRD_TEXT);
+    const a = await client(hub, EDITOR);
+    const ja = await join(a, prdId);
+    await edit(a, hub, prdId, ja, 'End.', ' ');
+    await sync(a, prdId, 'export');
+    const notes = await connect(hub.url, { transports: ['websocket'], auth: { token: token(EDITOR) } }, '/notifications');
+    const got = recorder(notes, ['notification']);
+    await request(notes, 'subscribe', { organizationId: ORG });
+    const at = Date.now();
+    const hook = (status, timestamp) => sendWebhook(hub.url, ORG, HOOK_SECRET,
+      { webhookEvent: 'jira:issue_updated', timestamp, issue: { key: 'PRD-1', fields: { status: { name: status } } } });
+    let res = await hook('Done', at);
+    assert.equal(res.json.outcome, 'status-changed', res.text);
+    res = await hook('In Progress', at - 60000);
+    assert.equal(res.status, 200);
+    assert.equal(res.json.outcome, 'outdated', res.text);
+    // Done stays: a newer Done is unchanged, a newer other status changes it.
+    res = await hook('Done', at + 1);
+    assert.equal(res.json.outcome, 'unchanged', res.text);
+    res = await hook('In Progress', at);
+    assert.equal(res.json.outcome, 'outdated', res.text);
+    res = await hook('Review', at + 2);
+    assert.equal(res.json.outcome, 'status-changed', res.text);
+    await until(notes, () => got.length >= 2);
+    assert.deepEqual(got.map((n) => n.data.data.status), ['Done', 'Review']);
+    notes.disconnect();
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "prd-autocleanups.h"
+#include "prd-error.h"
 
 #include "prd-jira-stories.h"
 
@@ -293,8 +294,6 @@ add_item (PrdJiraStories *stories, const char *text, GArray *starts, cmark_node 
   PrdJiraStory *story;
   int start_line, first_end_line, last_line, indent;
 
-  if (stories->stories->len >= PRD_JIRA_MAX_STORIES)
-    return;
   if (first == NULL)
     return;
   start_line = cmark_node_get_start_line (first);
@@ -335,12 +334,36 @@ add_item (PrdJiraStories *stories, const char *text, GArray *starts, cmark_node 
   if (story->line_start > story->line_end)
     story->line_start = story->line_end;
   story->digest = prd_jira_story_digest (story->summary, story->description);
-  if (*story->summary == '\0')
+  /* Past the limit the stories are counted, not kept: the sync is
+   * refused (prd_jira_stories_check()). */
+  if (*story->summary == '\0' || stories->stories->len >= PRD_JIRA_MAX_STORIES)
     {
+      stories->n_found += *story->summary != '\0';
       story_free (story);
       return;
     }
+  stories->n_found++;
   g_ptr_array_add (stories->stories, story);
+}
+
+/**
+ * prd_jira_stories_check:
+ *
+ * A PRD with more than %PRD_JIRA_MAX_STORIES stories is not synced: its
+ * stories past the limit would be left out without a word, and their
+ * issues given to other stories by position.
+ *
+ * Returns: %FALSE with %PRD_ERROR_LIMIT_REACHED when @stories has more
+ */
+gboolean
+prd_jira_stories_check (PrdJiraStories *stories, GError **error)
+{
+  if (stories->n_found <= PRD_JIRA_MAX_STORIES)
+    return TRUE;
+  g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+               "The PRD has %u user stories; a Jira sync takes at most %u: nothing was sent",
+               stories->n_found, PRD_JIRA_MAX_STORIES);
+  return FALSE;
 }
 
 /**

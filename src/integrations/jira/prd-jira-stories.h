@@ -7,7 +7,8 @@ G_BEGIN_DECLS
 
 /* The longest Jira summary. */
 #define PRD_JIRA_MAX_SUMMARY 255
-/* The most stories one PRD exports. */
+/* The most stories a PRD may have to be synced with Jira (a sync of one
+ * with more is refused whole, LIMIT_REACHED). */
 #define PRD_JIRA_MAX_STORIES 1000
 
 /**
@@ -39,10 +40,14 @@ typedef struct
  * @insert_at: byte offset where a new item is inserted
  * @insert_prefix: what goes before a new item's `- ` there (a newline, or
  *   a new "User Stories" heading when the PRD has none)
+ * @n_found: how many stories the PRD has; past %PRD_JIRA_MAX_STORIES only
+ *   the first %PRD_JIRA_MAX_STORIES are in @stories (see
+ *   prd_jira_stories_check())
  */
 typedef struct
 {
   GPtrArray *stories;
+  guint n_found;
   gsize insert_at;
   char *insert_prefix;
 } PrdJiraStories;
@@ -50,6 +55,8 @@ typedef struct
 PrdJiraStories *prd_jira_stories_parse (const char *markdown, gsize len);
 void prd_jira_stories_free (PrdJiraStories *stories);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdJiraStories, prd_jira_stories_free)
+
+gboolean prd_jira_stories_check (PrdJiraStories *stories, GError **error);
 
 char *prd_jira_story_digest (const char *summary, const char *description);
 char *prd_jira_clean_summary (const char *text);

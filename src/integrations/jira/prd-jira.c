@@ -9,7 +9,11 @@
  * sent as Bearer), projectKey, issueType (default Story), secret
  * webhookSecret. The connection check is `GET …/myself`.
  *
- * Export: each story (prd-jira-stories.c) is one issue. Stories are
+ * Export: each story (prd-jira-stories.c) is one issue; a PRD with more
+ * than %PRD_JIRA_MAX_STORIES stories is refused (LIMIT_REACHED) before
+ * anything is sent. The links it returns are the ones it read with what
+ * it set, and new ones (prd_integration_store_merge_links_async() keeps
+ * them without undoing a webhook handled meanwhile). Stories are
  * matched to the issues they were synced with (the links kept in the
  * #PrdIntegrationStore): by the key their first line ends with, else by
  * their title as of the last sync, else by their position among the
@@ -19,12 +23,14 @@
  * with the others, by bulk create in batches of at most 50, partial
  * failures mapped back by `failedElementNumber`. A story is never created
  * twice: before the first create the issues labelled for the PRD are
- * searched, and an issue of the project linked to no story whose summary is
- * a story's to create is adopted instead (an earlier export created it and
- * never heard back). A bulk create that gets no answer (a transport
- * failure) is never sent again: its issues are searched for, again after
- * 1, 2 and 4 s while some are missing (Jira's search index lags), those
- * found are adopted and the rest fail (the next export adopts them).
+ * searched (newest first, so that those an earlier export just made are
+ * within the search's limit however many the label has), and an issue of
+ * the project linked to no story whose summary is a story's to create is
+ * adopted instead (an earlier export created it and never heard back). A
+ * bulk create that gets no answer (a transport failure) is never sent
+ * again: its issues are searched for (newest first), again after 1, 2 and
+ * 4 s while some are missing (Jira's search index lags), those found are
+ * adopted and the rest fail (the next export adopts them).
  *
  * Import: the issues labelled `prdhub-<prdId>` (`/search/jql` on Cloud,
  * `/search` on Data Center) that the PRD lacks become new items under the
@@ -727,9 +733,20 @@ prd_jira_plan_import (PrdJira *self,
           edit->end = story->line_end;
           edit->text = g_strdup_printf ("%s (%s)", markdown, issue->key);
           g_ptr_array_add (plan->edits, edit);
-          g_ptr_array_add (plan->result->links,
-                           link_new (self, org, prd_id, issue->key, issue->id, summary, digest,
-                                     (int) story->index, issue->status));
+          {
+            /* The link as read, so that it is not brought back if it was
+             * forgotten meanwhile (see prd_integration_store_merge_links_async()). */
+            PrdIntegrationLinkRecord *copy = prd_integration_link_record_copy (link);
+
+            g_free (copy->title);
+            copy->title = g_strdup (summary);
+            g_free (copy->digest);
+            copy->digest = g_strdup (digest);
+            copy->position = (int) story->index;
+            g_free (copy->status);
+            copy->status = g_strdup (issue->status);
+            g_ptr_array_add (plan->result->links, copy);
+          }
           add_issue (self, plan->result, issue->key, summary);
           plan->result->updated++;
           continue;
@@ -922,6 +939,28 @@ search_page (GTask *task)
                                    g_task_get_cancellable (task), on_search_page, task);
 }
 
+static void
+search_start (PrdJira *self,
+              const char *prd_id,
+              gboolean newest_first,
+              GCancellable *cancellable,
+              GAsyncReadyCallback callback,
+              gpointer user_data)
+{
+  GTask *task;
+  Search *search;
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, prd_jira_search_async);
+  search = g_new0 (Search, 1);
+  search->jql = g_strdup_printf ("labels = \"prdhub-%s\" ORDER BY %s", prd_id,
+                                 newest_first ? "created DESC, key DESC" : "key ASC");
+  search->issues = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_jira_issue_free);
+  search->keys = g_hash_table_new (g_str_hash, g_str_equal);
+  g_task_set_task_data (task, search, (GDestroyNotify) search_free);
+  search_page (task);
+}
+
 /**
  * prd_jira_search_async:
  *
@@ -930,7 +969,7 @@ search_page (GTask *task)
  * read, whether they are issues or not (an entry without a valid key, or a
  * key already found, counts too), so that every search ends; a Cloud page
  * that offers its own token as the next one fails the search
- * (%PRD_ERROR_INTEGRATION_ERROR).
+ * (%PRD_ERROR_INTEGRATION_ERROR). In key order: the oldest issues first.
  */
 void
 prd_jira_search_async (PrdJira *self,
@@ -939,19 +978,9 @@ prd_jira_search_async (PrdJira *self,
                        GAsyncReadyCallback callback,
                        gpointer user_data)
 {
-  GTask *task;
-  Search *search;
-
   g_return_if_fail (PRD_IS_JIRA (self));
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, prd_jira_search_async);
-  search = g_new0 (Search, 1);
-  search->jql = g_strdup_printf ("labels = \"prdhub-%s\" ORDER BY key ASC", prd_id);
-  search->issues = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_jira_issue_free);
-  search->keys = g_hash_table_new (g_str_hash, g_str_equal);
-  g_task_set_task_data (task, search, (GDestroyNotify) search_free);
-  search_page (task);
+  search_start (self, prd_id, FALSE, cancellable, callback, user_data);
 }
 
 GPtrArray *
@@ -997,11 +1026,12 @@ export_free (Export *export)
   g_free (export->prd_url);
   g_free (export->project_key);
   prd_jira_stories_free (export->stories);
-  g_ptr_array_unref (export->links);
-  g_ptr_array_unref (export->matched);
-  g_array_unref (export->updates);
-  g_array_unref (export->creates);
-  g_array_unref (export->batch);
+  /* A refused export ends before it has these. */
+  g_clear_pointer (&export->links, g_ptr_array_unref);
+  g_clear_pointer (&export->matched, g_ptr_array_unref);
+  g_clear_pointer (&export->updates, g_array_unref);
+  g_clear_pointer (&export->creates, g_array_unref);
+  g_clear_pointer (&export->batch, g_array_unref);
   prd_jira_result_free (export->result);
   g_free (export);
 }
@@ -1119,10 +1149,16 @@ on_updated (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   else
     {
-      g_ptr_array_add (export->result->links,
-                       link_new (self, export->org, export->prd_id, link->remote_key,
-                                 link->remote_id, story->summary, story->digest, (int) index,
-                                 link->status));
+      /* The link as it was read, with what the export sets: the store
+       * writes it only if it is still kept, its status untouched. */
+      PrdIntegrationLinkRecord *kept = prd_integration_link_record_copy (link);
+
+      g_free (kept->title);
+      kept->title = g_strdup (story->summary);
+      g_free (kept->digest);
+      kept->digest = g_strdup (story->digest);
+      kept->position = (int) index;
+      g_ptr_array_add (export->result->links, kept);
       add_issue (self, export->result, link->remote_key, story->summary);
       export->result->updated++;
     }
@@ -1373,8 +1409,10 @@ search_after_loss (GTask *task)
   Export *export = g_task_get_task_data (task);
 
   export->lost_searches++;
-  prd_jira_search_async (self, export->prd_id, g_task_get_cancellable (task),
-                         on_searched_after_failure, task);
+  /* Newest first: the issues the lost request made are the label's
+   * newest, within the search's limit however many the label has. */
+  search_start (self, export->prd_id, TRUE, g_task_get_cancellable (task),
+                on_searched_after_failure, task);
 }
 
 static void
@@ -1531,8 +1569,8 @@ export_next (GTask *task)
       /* Issues an earlier export created without hearing of it (a lost
        * answer) are adopted, never created twice. */
       export->reconciled = TRUE;
-      prd_jira_search_async (self, export->prd_id, g_task_get_cancellable (task),
-                             on_searched_before_create, task);
+      search_start (self, export->prd_id, TRUE, g_task_get_cancellable (task),
+                    on_searched_before_create, task);
       return;
     }
   if (export->next_create < export->creates->len)
@@ -1587,6 +1625,19 @@ prd_jira_export_async (PrdJira *self,
   export->prd_url = g_strdup (prd_url);
   export->project_key = g_strdup (project_key != NULL ? project_key : self->project_key);
   export->stories = prd_jira_stories_parse (text, strlen (text));
+  g_task_set_task_data (task, export, (GDestroyNotify) export_free);
+  {
+    GError *error = NULL;
+
+    /* Nothing is sent for a PRD whose stories are not all read: the links
+     * of those past the limit would go to others by position. */
+    if (!prd_jira_stories_check (export->stories, &error))
+      {
+        g_task_return_error (task, error);
+        g_object_unref (task);
+        return;
+      }
+  }
   export->links = g_ptr_array_ref (links);
   export->matched = prd_jira_match (export->stories, links);
   export->updates = g_array_new (FALSE, FALSE, sizeof (guint));
@@ -1611,7 +1662,6 @@ prd_jira_export_async (PrdJira *self,
           g_ptr_array_add (export->result->links, moved);
         }
     }
-  g_task_set_task_data (task, export, (GDestroyNotify) export_free);
   export_next (task);
 }
 

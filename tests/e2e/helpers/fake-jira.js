@@ -73,7 +73,8 @@ export async function startFakeJira({ flavour = 'cloud', email = 'bot@example.co
     return { issue: { id, key, self: `http://fake/rest/api/2/issue/${id}` } };
   }
 
-  // One search request: what the index holds now; each issue not yet
+  // One search request: what the index holds now, in creation order (or
+// newest first for `ORDER BY created DESC`); each issue not yet
   // indexed comes one search closer to it.
   function labelled(jql) {
     const m = /labels\s*=\s*"([^"]+)"/.exec(jql ?? '');
@@ -82,6 +83,8 @@ export async function startFakeJira({ flavour = 'cloud', email = 'bot@example.co
       .filter((i) => !(i.unindexedFor > 0))
       .filter((i) => label === null || (i.fields.labels ?? []).includes(label))
       .sort((a, b) => Number(a.id) - Number(b.id));
+    // `ORDER BY created DESC` (ids grow with creation): newest first.
+    if (/order\s+by\s+created\s+desc/i.test(jql ?? '')) found.reverse();
     for (const i of state.issues.values()) if (i.unindexedFor > 0) i.unindexedFor--;
     return found;
   }
