@@ -31,12 +31,15 @@
  * PRD's editors (`integration_update`) and enters the activity feed
  * (`jira_issue_updated`); a deleted issue loses its link. A status change
  * sent before the one that last set the link's status (Jira's signed
- * `timestamp`) is `outdated` and changes nothing. A sync keeps its links
- * through prd_integration_store_merge_links_async(), which never undoes a
- * delivery handled while the sync ran; a delivery writes only the status. Deliveries are
- * checked whole first (400 for a status, key or timestamp the hub would not
- * keep), then remembered by their body's digest and handled once; one whose
- * handling fails is forgotten again, so that Jira's retry is handled.
+ * `timestamp`) is `outdated` and changes nothing. Every sync direction
+ * reads the links it plans with before it asks Jira anything, and keeps
+ * them through prd_integration_store_merge_links_async(), which never
+ * undoes a delivery handled while the sync ran; a delivery writes only the
+ * status.
+ * Deliveries are checked whole first (400 for a status, key or timestamp
+ * the hub would not keep), then remembered by their body's digest and
+ * handled once; one whose handling fails is forgotten again, so that
+ * Jira's retry is handled.
  */
 #define G_LOG_DOMAIN "prd-hub-jira"
 
@@ -110,7 +113,8 @@ typedef struct
   gulong closed_id;
   PrdJiraResult *result;
   GPtrArray *issues; /* (element-type PrdJiraIssue) (nullable) */
-  GPtrArray *links;  /* (element-type PrdIntegrationLinkRecord) (nullable): for the import */
+  GPtrArray *links;  /* (element-type PrdIntegrationLinkRecord) (nullable): the import's, as
+                      * read before its search */
   PrdJiraImportPlan *plan;
 
   /* the request, answered once the sync has started */
@@ -534,16 +538,15 @@ on_site (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-on_links_for_import (GObject *source, GAsyncResult *result, gpointer user_data)
+on_searched (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Sync *sync = user_data;
-  g_autoptr (GPtrArray) links = NULL;
   g_autofree char *text = NULL;
   g_autoptr (GArray) busy = NULL;
   GError *error = NULL;
 
-  links = prd_integration_store_list_links_finish (PRD_INTEGRATION_STORE (source), result, &error);
-  if (links == NULL)
+  sync->issues = prd_jira_search_finish (PRD_JIRA (source), result, &error);
+  if (sync->issues == NULL)
     {
       sync_fail (sync, error);
       return;
@@ -555,9 +558,12 @@ on_links_for_import (GObject *source, GAsyncResult *result, gpointer user_data)
       sync_fail (sync, g_error_new_literal (PRD_ERROR, PRD_ERROR_STORAGE, "The PRD was closed"));
       return;
     }
+  /* Planned with the links as read before the search: a delivery handled
+   * while Jira searched changed the store since, and the merge keeps what
+   * it did (a link it forgot is not taken for one never made). */
   text = current_text (sync);
   sync->plan =
-      prd_jira_plan_import (sync->jira, sync->org, sync->prd_id, text, links, sync->issues);
+      prd_jira_plan_import (sync->jira, sync->org, sync->prd_id, text, sync->links, sync->issues);
   if (sync->plan->edits->len == 0)
     {
       prd_jira_result_merge (sync->result, sync->plan->result);
@@ -566,30 +572,30 @@ on_links_for_import (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   /* Edits need a site of the hub's own; the plan is made again once it is
    * there, on the text as it is then. */
-  sync->links = g_ptr_array_ref (links);
   busy = prd_hub_room_get_busy_sites (sync->room);
   prd_store_acquire_site_async (sync->self->store, sync->prd_id, PRD_HUB_SITE_USER,
                                 (const int *) busy->data, busy->len, sync->cancellable, on_site,
                                 sync);
 }
 
+/* An import reads the links before it asks Jira anything: the store's
+ * merge at its end then sees what a webhook delivery changed meanwhile. */
 static void
-on_searched (GObject *source, GAsyncResult *result, gpointer user_data)
+on_links_for_import (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Sync *sync = user_data;
   GError *error = NULL;
 
-  sync->issues = prd_jira_search_finish (PRD_JIRA (source), result, &error);
-  if (sync->issues == NULL)
+  sync->links =
+      prd_integration_store_list_links_finish (PRD_INTEGRATION_STORE (source), result, &error);
+  if (sync->links == NULL)
     {
       sync_fail (sync, error);
       return;
     }
   if (sync_stopped (sync))
     return;
-  prd_integration_store_list_links_async (sync->self->links, sync->org, PRD_JIRA_SERVICE,
-                                          sync->prd_id, sync->cancellable, on_links_for_import,
-                                          sync);
+  prd_jira_search_async (sync->jira, sync->prd_id, sync->cancellable, on_searched, sync);
 }
 
 static void
@@ -619,7 +625,9 @@ sync_run (Sync *sync)
   if (sync->type == SYNC_EXPORT)
     sync_export (sync);
   else
-    prd_jira_search_async (sync->jira, sync->prd_id, sync->cancellable, on_searched, sync);
+    prd_integration_store_list_links_async (sync->self->links, sync->org, PRD_JIRA_SERVICE,
+                                            sync->prd_id, sync->cancellable, on_links_for_import,
+                                            sync);
 }
 
 static void

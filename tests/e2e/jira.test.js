@@ -1360,3 +1360,63 @@ test('webhook: an older delivery after a newer one is outdated and changes nothi
     await assertCleanStop(hub);
   }
 });
+
+// A sync reads the links it plans with before it asks Jira anything: a
+// webhook handled while an import (or a bidirectional sync's import) waits
+// for Jira's search is not undone when the search answers. The search's
+// answer is older than the deliveries: it still lists the deleted issue,
+// and the old status of the one moved to Done.
+test('webhooks during an import\'s search: a deleted issue stays unlinked, a status change stays', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const a = await client(hub, EDITOR);
+    for (const syncType of ['import', 'bidirectional']) {
+      const prdId = await createPrd(hub, 'I', '# I\n\n## User Stories\n\n- Alpha\n- Beta\n- Gamma\n');
+      await join(a, prdId);
+      let r = await sync(a, prdId, 'export');
+      const [first, , third] = r.complete.result.issues.map((i) => i.key);
+
+      fake.state.holdSearch = true;
+      const running = sync(a, prdId, syncType);
+      while (fake.state.held.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      const deleted = await sendWebhook(hub.url, ORG, HOOK_SECRET,
+        { webhookEvent: 'jira:issue_deleted', timestamp: Date.now(), issue: { key: first } });
+      assert.equal(deleted.json.outcome, 'unlinked', deleted.text);
+      const done = await sendWebhook(hub.url, ORG, HOOK_SECRET,
+        { webhookEvent: 'jira:issue_updated', timestamp: Date.now(), issue: { key: third, fields: { status: { name: 'Done' } } } });
+      assert.equal(done.json.outcome, 'status-changed', done.text);
+      // The search answers as Jira ran it, before the deletion and the move.
+      fake.release();
+      fake.state.issues.delete(first);
+      fake.state.issues.get(third).fields.status = { name: 'Done' };
+      r = await running;
+      assert.equal(r.complete.result.errors, 0, JSON.stringify(r.complete));
+
+      // The status stays: the same one again is unchanged.
+      let res = await sendWebhook(hub.url, ORG, HOOK_SECRET,
+        { webhookEvent: 'jira:issue_updated', timestamp: Date.now(), issue: { key: third, fields: { status: { name: 'Done' } } } });
+      assert.equal(res.json.outcome, 'unchanged', `${syncType}: ${res.text}`);
+      if (syncType === 'import') {
+        // The link stays forgotten; the next export creates the story again.
+        res = await sendWebhook(hub.url, ORG, HOOK_SECRET,
+          { webhookEvent: 'jira:issue_deleted', timestamp: Date.now(), issue: { key: first } });
+        assert.equal(res.json.outcome, 'not-linked', res.text);
+        r = await sync(a, prdId, 'export');
+      }
+      // (A bidirectional sync's export, reading the links after its import
+      // kept them, created it again already.)
+      assert.equal(r.complete.result.created, 1, `${syncType}: ${JSON.stringify(r.complete)}`);
+      assert.equal(r.complete.result.errors, 0, JSON.stringify(r.complete));
+      const alpha = [...fake.state.issues.values()].filter((i) => i.fields.summary === 'Alpha' &&
+        i.fields.labels.includes(`prdhub-${prdId}`));
+      assert.equal(alpha.length, 1);
+      assert.notEqual(alpha[0].key, first);
+    }
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
