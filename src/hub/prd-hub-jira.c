@@ -31,11 +31,11 @@
  * PRD's editors (`integration_update`) and enters the activity feed
  * (`jira_issue_updated`); a deleted issue loses its link. A status change
  * sent before the one that last set the link's status (Jira's signed
- * `timestamp`) is `outdated` and changes nothing. Every sync direction
- * reads the links it plans with before it asks Jira anything, and keeps
- * them through prd_integration_store_merge_links_async(), which never
- * undoes a delivery handled while the sync ran; a delivery writes only the
- * status.
+ * `timestamp`, or when the hub received it if that is earlier) is
+ * `outdated` and changes nothing. Every sync direction reads the links it
+ * plans with before it asks Jira anything, and keeps them through
+ * prd_integration_store_merge_links_async(), which never undoes a delivery
+ * handled while the sync ran; a delivery writes only the status.
  * Deliveries are checked whole first (400 for a status, key or timestamp
  * the hub would not keep), then remembered by their body's digest and
  * handled once; one whose handling fails is forgotten again, so that
@@ -882,7 +882,8 @@ typedef struct
   char *event;
   char *key;
   char *status;   /* (nullable): the new status */
-  gint64 sent_at; /* when Jira sent it (ms): its signed timestamp, else when it came */
+  gint64 sent_at; /* when Jira sent it (ms): its signed timestamp, or when it came if
+                   * that is earlier or it has none (see hook_check_age()) */
   PrdIntegrationLinkRecord *link;
   PrdHubAnnounce *announce; /* (owned) (nullable): what a status change announces */
   char *seen_as;            /* the body's digest, as the store remembers the delivery */
@@ -1176,7 +1177,9 @@ status_is_valid (const char *status)
  * The store remembers an organization's newest
  * PRD_INTEGRATION_STORE_MAX_DELIVERIES, more than a day of any LAN hub's
  * deliveries. A timestamp that is not a whole number of milliseconds
- * (a string, a fraction, beyond 64 bits) is refused. */
+ * (a string, a fraction, beyond 64 bits) is refused. @sent_at is the time
+ * the delivery is ordered by (prd_integration_store_set_link_status_async()):
+ * its timestamp, or when it came if that is earlier or it has none. */
 static gboolean
 hook_check_age (JsonObject *body, gboolean *stale, gint64 *sent_at, GError **error)
 {
@@ -1195,8 +1198,12 @@ hook_check_age (JsonObject *body, gboolean *stale, gint64 *sent_at, GError **err
                            "epoch");
       return FALSE;
     }
-  *stale = sent_ms < g_get_real_time () / 1000 - PRD_HUB_JIRA_WEBHOOK_MAX_AGE_MS;
-  *sent_at = sent_ms;
+  *stale = sent_ms < *sent_at - PRD_HUB_JIRA_WEBHOOK_MAX_AGE_MS;
+  /* The earlier of the signed time and now: a delivery dated ahead (a
+   * clock ahead of the hub's, or a forged date signed with the secret)
+   * would otherwise make every later delivery outdated, while a Jira
+   * clock behind the hub's still orders its deliveries by its own times. */
+  *sent_at = MIN (sent_ms, *sent_at);
   return TRUE;
 }
 

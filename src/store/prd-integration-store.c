@@ -457,7 +457,9 @@ prd_integration_store_merge_links_finish (PrdIntegrationStore *self,
  *   Unix epoch)
  *
  * Sets the status of the link of @remote_key, unless a delivery sent after
- * @sent_at set it already (OUTDATED: deliveries may arrive out of order);
+ * @sent_at set it already (OUTDATED: deliveries may arrive out of order; a
+ * time kept ahead of now counts as now, so that no date in the future
+ * makes every later delivery outdated);
  * the read and the write are one operation, so that deliveries handled
  * together leave the newest one's status.
  */

@@ -558,7 +558,10 @@ op_set_link_status (PrdSqliteWorker *worker,
     status = prd_sqlite_column_text (stmt, 0);
     status_at = sqlite3_column_int64 (stmt, 1);
   }
-  if (args->at < status_at)
+  /* A time ahead of now (kept by a hub that took a delivery's future date
+   * as is, or before the clock was set back) counts as now: it must not
+   * make every later delivery outdated. */
+  if (args->at < MIN (status_at, g_get_real_time () / 1000))
     {
       *result = GINT_TO_POINTER (PRD_INTEGRATION_LINK_STATUS_OUTDATED);
       return TRUE;

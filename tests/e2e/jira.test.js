@@ -1420,3 +1420,42 @@ test('webhooks during an import\'s search: a deleted issue stays unlinked, a sta
     await assertCleanStop(hub);
   }
 });
+
+// A delivery's time is the earlier of its signed `timestamp` and when the
+// hub received it: one dated in the future (a clock ahead, or any date
+// signed with the secret) does not make every later delivery outdated.
+test('webhook: a delivery dated in the future does not outdate the deliveries after it', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const prdId = await createPrd(hub, 'F', '# F\n\n## User Stories\n\n- Alpha\n');
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+    await sync(a, prdId, 'export');
+    const hook = (status, timestamp) => sendWebhook(hub.url, ORG, HOOK_SECRET,
+      { webhookEvent: 'jira:issue_updated', ...(timestamp === undefined ? {} : { timestamp }),
+        issue: { key: 'PRD-1', fields: { status: { name: status } } } });
+    const year = 365 * 24 * 3600 * 1000;
+    const before = Date.now();
+    let res = await hook('Bogus', Date.now() + year);
+    assert.equal(res.json.outcome, 'status-changed', res.text);
+    // Sent before the future-dated one came: still outdated.
+    res = await hook('Stale', before - 60000);
+    assert.equal(res.json.outcome, 'outdated', res.text);
+    for (const status of ['In Progress', 'Review']) {
+      res = await hook(status, Date.now());
+      assert.equal(res.json.outcome, 'status-changed', `${status}: ${res.text}`);
+    }
+    res = await hook('Huge', Number.MAX_SAFE_INTEGER);
+    assert.equal(res.json.outcome, 'status-changed', res.text);
+    res = await hook('No timestamp');
+    assert.equal(res.json.outcome, 'status-changed', res.text);
+    res = await hook('Done', Date.now());
+    assert.equal(res.json.outcome, 'status-changed', res.text);
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
