@@ -12,13 +12,18 @@
 #include "test-crdt-trace.h"
 
 char *
-prd_trace_dir (const char *source_root)
+prd_trace_path (const char *source_root, const char *name)
 {
   const char *env = g_getenv ("PRDHUB_TRACES_DIR");
+  g_autofree char *file = g_strconcat (name, ".json.gz", NULL);
+  g_autofree char *shared = NULL;
 
   if (env != NULL && env[0] != '\0')
-    return g_strdup (env);
-  return g_build_filename (source_root, "..", "shared", "traces", NULL);
+    return g_build_filename (env, file, NULL);
+  shared = g_build_filename (source_root, "..", "shared", "traces", file, NULL);
+  if (g_file_test (shared, G_FILE_TEST_EXISTS))
+    return g_steal_pointer (&shared);
+  return g_build_filename (source_root, "tests", "data", "traces", file, NULL);
 }
 
 void

@@ -38,8 +38,10 @@ typedef struct
 
 PrdTrace *prd_trace_load (const char *path, GError **error);
 void prd_trace_free (PrdTrace *trace);
-/* $PRDHUB_TRACES_DIR, or <source root>/../shared/traces */
-char *prd_trace_dir (const char *source_root);
+/* Where the trace @name is read from: `$PRDHUB_TRACES_DIR/<name>.json.gz`
+ * when it is set, else the one in <source root>/../shared/traces when
+ * there, else <source root>/tests/data/traces/ (a copy of some traces). */
+char *prd_trace_path (const char *source_root, const char *name);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrdTrace, prd_trace_free)
 

@@ -10,7 +10,7 @@
 #include "prd-crdt.h"
 #include "test-crdt-trace.h"
 
-static const char *traces_dir;
+static const char *source_root;
 
 static GArray *
 vec (PrdCrdtDoc *doc)
@@ -832,8 +832,7 @@ static void
 test_trace (gconstpointer data)
 {
   const char *name = data;
-  g_autofree char *file = g_strconcat (name, ".json.gz", NULL);
-  g_autofree char *path = g_build_filename (traces_dir, file, NULL);
+  g_autofree char *path = prd_trace_path (source_root, name);
   g_autoptr (PrdTrace) trace = NULL;
   g_autoptr (PrdCrdtDoc) doc = prd_crdt_doc_new ();
   g_autoptr (GError) error = NULL;
@@ -841,7 +840,7 @@ test_trace (gconstpointer data)
 
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
-      g_test_skip ("trace not found (set PRDHUB_TRACES_DIR)");
+      g_test_skip ("trace not found: see tests/data/traces/README.md");
       return;
     }
   trace = prd_trace_load (path, &error);
@@ -874,12 +873,8 @@ test_trace (gconstpointer data)
 int
 main (int argc, char **argv)
 {
-  g_autofree char *dir = NULL;
-
   g_test_init (&argc, &argv, NULL);
-  dir = prd_trace_dir (g_getenv ("PRDHUB_SOURCE_ROOT") ? g_getenv ("PRDHUB_SOURCE_ROOT")
-                                                       : SOURCE_ROOT);
-  traces_dir = dir;
+  source_root = g_getenv ("PRDHUB_SOURCE_ROOT") ? g_getenv ("PRDHUB_SOURCE_ROOT") : SOURCE_ROOT;
 
   g_test_add_func ("/prd/crdt/basic", test_basic);
   g_test_add_func ("/prd/crdt/utf16", test_utf16);

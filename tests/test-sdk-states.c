@@ -101,9 +101,7 @@ doc_from_vector (const char *path, GError **error)
 static PrdCrdtDoc *
 doc_from_trace (const char *name, guint n_txns, GError **error)
 {
-  g_autofree char *dir = prd_trace_dir (SOURCE_ROOT);
-  g_autofree char *file = g_strdup_printf ("%s.json.gz", name);
-  g_autofree char *path = g_build_filename (dir, file, NULL);
+  g_autofree char *path = prd_trace_path (SOURCE_ROOT, name);
   g_autoptr (PrdTrace) trace = prd_trace_load (path, error);
   g_autoptr (PrdCrdtDoc) doc = prd_crdt_doc_new ();
 

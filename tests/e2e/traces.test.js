@@ -5,8 +5,8 @@
 // each transaction made at its own base version (the merge of its parents)
 // as soon as the client has received those parents, concurrently with the
 // other agents. Everyone must end with the trace's endContent, and so must
-// the hub. Traces are read from $PRDHUB_TRACES_DIR (default
-// <repo>/../shared/traces); the test is skipped when they are absent.
+// the hub. Where traces are read from: tracePath() (tests/data/traces/
+// README.md); a test is skipped when its trace is absent.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,10 +17,17 @@ import { fileURLToPath } from 'node:url';
 import { SDK_HUB_CONFIG, converged, createPrd, sdkClient, startHub, user } from './sdk-helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const TRACES_DIR = process.env.PRDHUB_TRACES_DIR ?? path.resolve(here, '..', '..', '..', 'shared', 'traces');
+// $PRDHUB_TRACES_DIR, else ../shared/traces beside the source tree when it
+// holds the trace, else the copy in tests/data/traces.
+function tracePath(name) {
+  const file = `${name}.json.gz`;
+  if (process.env.PRDHUB_TRACES_DIR) return path.join(process.env.PRDHUB_TRACES_DIR, file);
+  const shared = path.resolve(here, '..', '..', '..', 'shared', 'traces', file);
+  return fs.existsSync(shared) ? shared : path.resolve(here, '..', 'data', 'traces', file);
+}
 
 function loadTrace(name) {
-  const file = path.join(TRACES_DIR, `${name}.json.gz`);
+  const file = tracePath(name);
   if (!fs.existsSync(file)) return null;
   return JSON.parse(zlib.gunzipSync(fs.readFileSync(file)));
 }
@@ -120,7 +127,7 @@ async function replay(name) {
 }
 
 for (const name of ['friendsforever', 'clownschool']) {
-  const present = fs.existsSync(path.join(TRACES_DIR, `${name}.json.gz`));
-  test(`${name}: one SDK client per agent reaches endContent`, { skip: present ? false : `no trace in ${TRACES_DIR}` },
+  const present = fs.existsSync(tracePath(name));
+  test(`${name}: one SDK client per agent reaches endContent`, { skip: present ? false : `no trace at ${tracePath(name)}` },
     () => replay(name));
 }
