@@ -16,6 +16,7 @@
 
 #include "prd-autocleanups.h"
 #include "prd-error.h"
+#include "prd-git-repo.h"
 #include "prd-hub.h"
 #include "prd-hub-config-collab.h"
 #include "prd-hub-versions.h"
@@ -848,6 +849,537 @@ test_bump (void)
     }
 }
 
+/* Compaction of the versions repository (PrdGitRepo alone). */
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_packbuilder, git_packbuilder_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_odb, git_odb_free)
+
+static int
+collect_oid (const git_oid *oid, void *payload)
+{
+  g_array_append_val ((GArray *) payload, *oid);
+  return 0;
+}
+
+/* Runs git --git-dir=@git_dir with @args (NULL-terminated); returns its
+ * output and fails the test if git fails. */
+static char *
+git_at (const char *git_dir, const char *const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *err = NULL;
+  char *out = NULL;
+  int status = 0;
+
+  g_ptr_array_add (argv, g_strdup ("git"));
+  g_ptr_array_add (argv, g_strdup_printf ("--git-dir=%s", git_dir));
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (args[i]));
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
+                &status, &error);
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("git %s failed: %s", args[0], err);
+  return out;
+}
+
+static guint
+count_lines (const char *text)
+{
+  guint n = 0;
+
+  for (const char *p = text; *p != '\0'; p++)
+    n += *p == '\n';
+  return n;
+}
+
+/* Files under @dir (recursively) whose name @accept takes. */
+static guint
+count_files (const char *dir, gboolean (*accept) (const char *name))
+{
+  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  while (listing != NULL && (name = g_dir_read_name (listing)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        n += count_files (path, accept);
+      else if (accept (name))
+        n++;
+    }
+  return n;
+}
+
+static gboolean
+is_object_name (const char *name)
+{
+  return strlen (name) == 38 && strspn (name, "0123456789abcdef") == 38;
+}
+
+static gboolean
+is_pack_name (const char *name)
+{
+  return g_str_has_prefix (name, "pack-") && g_str_has_suffix (name, ".pack");
+}
+
+static gboolean
+is_any (const char *name)
+{
+  return TRUE;
+}
+
+/* The loose objects (objects/xx/…) of the repository at @path. */
+static guint
+count_loose (const char *path)
+{
+  g_autofree char *objects = g_build_filename (path, "objects", NULL);
+  g_autoptr (GDir) listing = g_dir_open (objects, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  g_assert_nonnull (listing);
+  while ((name = g_dir_read_name (listing)) != NULL)
+    if (strlen (name) == 2 && strspn (name, "0123456789abcdef") == 2)
+      {
+        g_autofree char *dir = g_build_filename (objects, name, NULL);
+
+        n += count_files (dir, is_object_name);
+      }
+  return n;
+}
+
+static guint
+count_packs (const char *path)
+{
+  g_autofree char *packs = g_build_filename (path, "objects", "pack", NULL);
+
+  return count_files (packs, is_pack_name);
+}
+
+static void
+repo_init (PrdGitRepo *repo)
+{
+  g_autoptr (GAsyncResult) result = PRD_TEST_WAIT_FOR (prd_git_repo_init_async, repo, NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (prd_git_repo_init_finish (repo, result, &error));
+  g_assert_no_error (error);
+}
+
+static void
+repo_commit (PrdGitRepo *repo, const char *prd_id, const char *version, const char *text)
+{
+  g_autoptr (GAsyncResult) result =
+      PRD_TEST_WAIT_FOR (prd_git_repo_commit_async, repo, prd_id, version, text, "v", "Ann",
+                         "ann@org", g_get_real_time (), NULL);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *hash = prd_git_repo_commit_finish (repo, result, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (hash);
+}
+
+static char *
+repo_read (PrdGitRepo *repo, const char *prd_id, const char *version, GError **error)
+{
+  g_autoptr (GAsyncResult) result =
+      PRD_TEST_WAIT_FOR (prd_git_repo_read_async, repo, prd_id, version, NULL);
+
+  return prd_git_repo_read_finish (repo, result, error);
+}
+
+#define PACK_VERSIONS (PRD_GIT_REPO_PACK_LOOSE_OBJECTS / 4)
+
+static const char *const pack_prds[] = { "prd_pa", "prd_pb", "prd_pc" };
+
+/* The @i-th version committed by test_pack(): its PRD, number and text. */
+static void
+pack_version (guint i, const char **prd_id, char **version, char **text)
+{
+  *prd_id = pack_prds[i % 3];
+  *version = g_strdup_printf ("0.%u.0", i / 3 + 1);
+  *text = g_strdup_printf ("# %s\n\nversion %u\n", *prd_id, i);
+}
+
+static void
+check_pack_versions (PrdGitRepo *repo, guint n, const char *skip_prd)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      const char *prd_id;
+      g_autofree char *version = NULL;
+      g_autofree char *text = NULL;
+      g_autofree char *read = NULL;
+      g_autoptr (GError) error = NULL;
+
+      pack_version (i, &prd_id, &version, &text);
+      read = repo_read (repo, prd_id, version, &error);
+      if (g_strcmp0 (prd_id, skip_prd) == 0)
+        {
+          g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+          continue;
+        }
+      g_assert_no_error (error);
+      g_assert_cmpstr (read, ==, text);
+    }
+}
+
+/* Versions past the threshold: their objects end up in one pack and the
+ * refs in packed-refs, and reading, diffing, purging, dropping a tag,
+ * copying and stock git all work on them. */
+static void
+test_pack (void)
+{
+  g_autofree char *dir = prd_test_make_tmp_dir ("prd-versions-pack-XXXXXX");
+  g_autofree char *path = g_build_filename (dir, "versions.git", NULL);
+  g_autofree char *tags_dir = g_build_filename (path, "refs", "tags", NULL);
+  g_autofree char *main_ref = g_build_filename (path, "refs", "heads", "main", NULL);
+  g_autofree char *packed_path = g_build_filename (path, "packed-refs", NULL);
+  g_autofree char *copy = g_build_filename (dir, "copy.git", NULL);
+  g_autofree char *export_ref =
+      g_build_filename (path, "refs", "prdhub", "export", "x", "main", NULL);
+  g_autoptr (PrdGitRepo) repo = prd_git_repo_new (path);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *packed = NULL;
+  guint n_tags = 0;
+
+  repo_init (repo);
+  for (guint i = 0; i < PACK_VERSIONS; i++)
+    {
+      const char *prd_id;
+      g_autofree char *version = NULL;
+      g_autofree char *text = NULL;
+      g_autofree char *read = NULL;
+
+      pack_version (i, &prd_id, &version, &text);
+      repo_commit (repo, prd_id, version, text);
+      /* waits for a compaction the commit started */
+      read = repo_read (repo, prd_id, version, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (read, ==, text);
+      if (i == 0)
+        {
+          /* a ref of the git integration's export (refs/prdhub/) */
+          g_autoptr (git_repository) handle = NULL;
+          g_autoptr (git_reference) ref = NULL;
+          git_oid oid;
+
+          g_assert_cmpint (git_repository_open_bare (&handle, path), ==, 0);
+          g_assert_cmpint (git_reference_name_to_id (&oid, handle, "refs/heads/main"), ==, 0);
+          g_assert_cmpint (
+              git_reference_create (&ref, handle, "refs/prdhub/export/x/main", &oid, 0, "test"), ==,
+              0);
+        }
+      if (i == PACK_VERSIONS - 2)
+        {
+          /* one version before the threshold: nothing packed */
+          g_assert_cmpuint (count_loose (path), ==, 4 * (PACK_VERSIONS - 1));
+          g_assert_cmpuint (count_packs (path), ==, 0);
+          g_assert_cmpuint (count_files (tags_dir, is_any), ==, PACK_VERSIONS - 1);
+        }
+    }
+  g_assert_cmpuint (count_loose (path), ==, 0);
+  g_assert_cmpuint (count_packs (path), ==, 1);
+  g_assert_cmpuint (count_files (tags_dir, is_any), ==, 0);
+  g_assert_false (g_file_test (main_ref, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_get_contents (packed_path, &packed, NULL, NULL));
+  g_assert_nonnull (strstr (packed, " refs/heads/main\n"));
+  g_assert_nonnull (strstr (packed, " refs/tags/prd_pb/v0.1.0\n^"));
+  /* the integration's refs stay loose: its thread deletes them */
+  g_assert_null (strstr (packed, "refs/prdhub/"));
+  g_assert_true (g_file_test (export_ref, G_FILE_TEST_EXISTS));
+  check_pack_versions (repo, PACK_VERSIONS, NULL);
+  {
+    g_autoptr (GAsyncResult) result =
+        PRD_TEST_WAIT_FOR (prd_git_repo_diff_async, repo, "prd_pa", "0.1.0", "0.2.0", NULL);
+    g_autofree char *diff = prd_git_repo_diff_finish (repo, result, &error);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (strstr (diff, "-version 0\n+version 3\n"));
+  }
+  {
+    const char *fsck[] = { "fsck", "--strict", "--no-dangling", NULL };
+    const char *log[] = { "log", "--all", "--format=%H", NULL };
+    const char *tags[] = { "tag", "-l", NULL };
+    const char *show[] = { "show", "prd_pc/v0.2.0:prd_pc.md", NULL };
+    g_autofree char *fsck_out = git_at (path, fsck);
+    g_autofree char *log_out = git_at (path, log);
+    g_autofree char *tags_out = git_at (path, tags);
+    g_autofree char *show_out = git_at (path, show);
+
+    g_assert_cmpuint (count_lines (log_out), ==, PACK_VERSIONS);
+    g_assert_cmpuint (count_lines (tags_out), ==, PACK_VERSIONS);
+    g_assert_cmpstr (show_out, ==, "# prd_pc\n\nversion 5\n");
+  }
+  /* a backup of it */
+  g_assert_true (prd_git_repo_copy (path, copy, &error));
+  g_assert_no_error (error);
+  {
+    const char *fsck[] = { "fsck", "--strict", NULL };
+    const char *tags[] = { "tag", "-l", NULL };
+    g_autofree char *fsck_out = git_at (copy, fsck);
+    g_autofree char *tags_out = git_at (copy, tags);
+
+    g_assert_cmpuint (count_lines (tags_out), ==, PACK_VERSIONS);
+  }
+
+  /* one more version, loose, then a purge and a dropped tag on packed refs */
+  repo_commit (repo, "prd_pc", "9.0.0", "loose\n");
+  g_assert_cmpuint (count_loose (path), ==, 4);
+  {
+    g_autoptr (GAsyncResult) result =
+        PRD_TEST_WAIT_FOR (prd_git_repo_purge_async, repo, "prd_pa", "deleted", "Ann", "ann@org",
+                           g_get_real_time (), NULL);
+
+    g_assert_true (prd_git_repo_purge_finish (repo, result, &n_tags, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (n_tags, ==, (PACK_VERSIONS + 2) / 3);
+  }
+  {
+    g_autoptr (GAsyncResult) result =
+        PRD_TEST_WAIT_FOR (prd_git_repo_drop_tag_async, repo, "prd_pb", "0.1.0", NULL);
+
+    g_assert_true (prd_git_repo_drop_tag_finish (repo, result, &error));
+    g_assert_no_error (error);
+  }
+  {
+    g_autofree char *read = repo_read (repo, "prd_pb", "0.1.0", &error);
+
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+  }
+  {
+    const char *fsck[] = { "fsck", "--strict", "--no-dangling", NULL };
+    const char *purged[] = { "tag", "-l", "prd_pa/*", NULL };
+    const char *tags[] = { "tag", "-l", NULL };
+    g_autofree char *fsck_out = git_at (path, fsck);
+    g_autofree char *purged_out = git_at (path, purged);
+    g_autofree char *tags_out = git_at (path, tags);
+
+    g_assert_cmpstr (purged_out, ==, "");
+    g_assert_cmpuint (count_lines (tags_out), ==, PACK_VERSIONS + 1 - n_tags - 1);
+  }
+
+  /* what a restarted hub reads */
+  g_clear_object (&repo);
+  repo = prd_git_repo_new (path);
+  repo_init (repo);
+  for (guint i = 0; i < PACK_VERSIONS; i++)
+    {
+      const char *prd_id;
+      g_autofree char *version = NULL;
+      g_autofree char *text = NULL;
+      g_autofree char *read = NULL;
+
+      pack_version (i, &prd_id, &version, &text);
+      read = repo_read (repo, prd_id, version, &error);
+      if (strcmp (prd_id, "prd_pa") == 0 || (i == 1))
+        {
+          g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+          g_clear_error (&error);
+          continue;
+        }
+      g_assert_no_error (error);
+      g_assert_cmpstr (read, ==, text);
+    }
+  g_clear_object (&repo);
+  prd_test_remove_tree (dir);
+}
+
+/* Writes @n loose blobs "@label <i>" into @repo; their ids into @oids. */
+static void
+write_loose_blobs (git_repository *repo, const char *label, guint n, GArray *oids)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("%s %u\n", label, i);
+      git_oid oid;
+
+      g_assert_cmpint (git_blob_create_from_buffer (&oid, repo, text, strlen (text)), ==, 0);
+      g_array_append_val (oids, oid);
+    }
+}
+
+/* A pack of @oids written into @repo, whose loose copies stay. */
+static void
+write_pack (git_repository *repo, const git_oid *oids, guint n)
+{
+  g_autoptr (git_packbuilder) builder = NULL;
+  g_autofree char *pack_dir =
+      g_build_filename (git_repository_path (repo), "objects", "pack", NULL);
+
+  g_assert_cmpint (git_packbuilder_new (&builder, repo), ==, 0);
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpint (git_packbuilder_insert (builder, &oids[i], NULL), ==, 0);
+  g_assert_cmpint (git_packbuilder_write (builder, pack_dir, 0, NULL, NULL), ==, 0);
+}
+
+static void
+assert_blobs (git_repository *repo, GArray *oids)
+{
+  for (guint i = 0; i < oids->len; i++)
+    {
+      g_autoptr (git_blob) blob = NULL;
+
+      g_assert_cmpint (git_blob_lookup (&blob, repo, &g_array_index (oids, git_oid, i)), ==, 0);
+    }
+}
+
+/* What a crash in the middle of a compaction leaves: a pack whose objects
+ * are loose too, packed-refs whose refs are loose too, and a pack being
+ * written. The repository reads the same, and its next start packs what
+ * is loose and removes the unfinished pack. */
+static void
+test_pack_crash (void)
+{
+  g_autofree char *dir = prd_test_make_tmp_dir ("prd-versions-pack-crash-XXXXXX");
+  g_autofree char *path = g_build_filename (dir, "versions.git", NULL);
+  g_autofree char *tags_dir = g_build_filename (path, "refs", "tags", NULL);
+  g_autofree char *unfinished =
+      g_build_filename (path, "objects", "pack", "pack_git2_0a1b2c", NULL);
+  g_autoptr (PrdGitRepo) repo = prd_git_repo_new (path);
+  g_autoptr (git_repository) handle = NULL;
+  g_autoptr (GArray) oids = g_array_new (FALSE, FALSE, sizeof (git_oid));
+  g_autoptr (GError) error = NULL;
+  guint n_versions = 12;
+
+  repo_init (repo);
+  for (guint i = 0; i < n_versions; i++)
+    {
+      const char *prd_id;
+      g_autofree char *version = NULL;
+      g_autofree char *text = NULL;
+
+      pack_version (i, &prd_id, &version, &text);
+      repo_commit (repo, prd_id, version, text);
+    }
+  g_clear_object (&repo);
+
+  /* every object in a pack and loose; every ref in packed-refs and loose;
+   * enough loose objects for a compaction */
+  g_assert_cmpint (git_repository_open_bare (&handle, path), ==, 0);
+  write_loose_blobs (handle, "crash", PRD_GIT_REPO_PACK_LOOSE_OBJECTS, oids);
+  {
+    g_autoptr (GArray) all = g_array_new (FALSE, FALSE, sizeof (git_oid));
+    g_autoptr (git_odb) odb = NULL;
+
+    g_assert_cmpint (git_repository_odb (&odb, handle), ==, 0);
+    g_assert_cmpint (git_odb_foreach (odb, collect_oid, all), ==, 0);
+    write_pack (handle, (const git_oid *) all->data, all->len);
+  }
+  {
+    const char *pack_refs[] = { "pack-refs", "--all", "--no-prune", NULL };
+    g_autofree char *out = git_at (path, pack_refs);
+  }
+  g_assert_true (g_file_set_contents (unfinished, "PACK", -1, NULL));
+  g_clear_pointer (&handle, git_repository_free);
+  g_assert_cmpuint (count_loose (path), ==, 4 * n_versions + PRD_GIT_REPO_PACK_LOOSE_OBJECTS);
+  g_assert_cmpuint (count_files (tags_dir, is_any), ==, n_versions);
+
+  repo = prd_git_repo_new (path);
+  repo_init (repo);
+  check_pack_versions (repo, n_versions, NULL);
+  g_assert_false (g_file_test (unfinished, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (count_loose (path), ==, 0);
+  g_assert_cmpuint (count_packs (path), ==, 2);
+  g_assert_cmpuint (count_files (tags_dir, is_any), ==, 0);
+  g_assert_cmpint (git_repository_open_bare (&handle, path), ==, 0);
+  assert_blobs (handle, oids);
+  {
+    const char *fsck[] = { "fsck", "--strict", NULL };
+    const char *tags[] = { "tag", "-l", NULL };
+    g_autofree char *fsck_out = git_at (path, fsck);
+    g_autofree char *tags_out = git_at (path, tags);
+
+    g_assert_cmpuint (count_lines (tags_out), ==, n_versions);
+  }
+  g_clear_object (&repo);
+  prd_test_remove_tree (dir);
+}
+
+/* Pack files this process holds open that were removed. */
+static guint
+count_deleted_open_packs (void)
+{
+  g_autoptr (GDir) fds = g_dir_open ("/proc/self/fd", 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  g_assert_nonnull (fds);
+  while ((name = g_dir_read_name (fds)) != NULL)
+    {
+      g_autofree char *link = g_build_filename ("/proc/self/fd", name, NULL);
+      g_autofree char *target = g_file_read_link (link, NULL);
+
+      if (target != NULL && strstr (target, "/objects/pack/pack-") != NULL &&
+          g_str_has_suffix (target, " (deleted)"))
+        n++;
+    }
+  return n;
+}
+
+/* At most PRD_GIT_REPO_PACK_MAX_PACKS packs: one less and a compaction
+ * adds one; that many and it writes one pack of everything. A handle
+ * opened before (another thread's, a backup's) still reads every object
+ * once the packs it knew are gone. */
+static void
+test_pack_max (void)
+{
+  g_autofree char *dir = prd_test_make_tmp_dir ("prd-versions-pack-max-XXXXXX");
+  g_autofree char *path = g_build_filename (dir, "versions.git", NULL);
+  g_autoptr (PrdGitRepo) repo = prd_git_repo_new (path);
+  g_autoptr (git_repository) handle = NULL;
+  g_autoptr (git_repository) reader = NULL;
+  g_autoptr (GArray) oids = g_array_new (FALSE, FALSE, sizeof (git_oid));
+
+  repo_init (repo);
+  g_clear_object (&repo);
+  g_assert_cmpint (git_repository_open_bare (&handle, path), ==, 0);
+  for (guint i = 0; i < PRD_GIT_REPO_PACK_MAX_PACKS - 1; i++)
+    {
+      g_autofree char *label = g_strdup_printf ("pack %u", i);
+      guint first = oids->len;
+
+      write_loose_blobs (handle, label, 2, oids);
+      write_pack (handle, &g_array_index (oids, git_oid, first), 2);
+    }
+  write_loose_blobs (handle, "first", PRD_GIT_REPO_PACK_LOOSE_OBJECTS, oids);
+  g_assert_cmpuint (count_packs (path), ==, PRD_GIT_REPO_PACK_MAX_PACKS - 1);
+
+  repo = prd_git_repo_new (path);
+  repo_init (repo);
+  g_clear_object (&repo);
+  g_assert_cmpuint (count_loose (path), ==, 0);
+  g_assert_cmpuint (count_packs (path), ==, PRD_GIT_REPO_PACK_MAX_PACKS);
+
+  /* a reader that has read from the packs there now */
+  g_assert_cmpint (git_repository_open_bare (&reader, path), ==, 0);
+  {
+    g_autoptr (git_blob) blob = NULL;
+
+    g_assert_cmpint (git_blob_lookup (&blob, reader, &g_array_index (oids, git_oid, 0)), ==, 0);
+  }
+  write_loose_blobs (handle, "second", PRD_GIT_REPO_PACK_LOOSE_OBJECTS, oids);
+  repo = prd_git_repo_new (path);
+  repo_init (repo);
+  g_assert_cmpuint (count_loose (path), ==, 0);
+  g_assert_cmpuint (count_packs (path), ==, 1);
+  assert_blobs (reader, oids);
+  g_clear_pointer (&reader, git_repository_free);
+  g_clear_pointer (&handle, git_repository_free);
+  /* the repository's own handle let the removed packs go (their space) */
+  g_assert_cmpuint (count_deleted_open_packs (), ==, 0);
+  g_clear_object (&repo);
+  g_assert_cmpint (git_repository_open_bare (&handle, path), ==, 0);
+  assert_blobs (handle, oids);
+  prd_test_remove_tree (dir);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -856,6 +1388,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/versions/config", test_config);
   g_test_add_func ("/prd/versions/bump", test_bump);
   g_test_add_func ("/prd/versions/signature-names", test_signature_names);
+  g_test_add_func ("/prd/versions/pack", test_pack);
+  g_test_add_func ("/prd/versions/pack-crash", test_pack_crash);
+  g_test_add_func ("/prd/versions/pack-max", test_pack_max);
   g_test_add ("/prd/versions/git", Fixture, "[collab]\nautosave-interval=3600\n", fixture_setup,
               test_git, fixture_teardown);
   g_test_add ("/prd/versions/stale-locks", Fixture, NULL, fixture_setup, test_stale_locks,

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The versions repository: one bare git repository written through libgit2
- * only. Every version is a commit on PRD_GIT_BRANCH whose tree holds the
- * latest committed version of every PRD as `<prdId>.md` (so a clone checks
- * out all PRDs), and an annotated tag `<prdId>/v<version>` on that commit.
+ * (but for packed-refs, see "Compaction" below). Every version is a commit
+ * on PRD_GIT_BRANCH whose tree holds the latest committed version of every
+ * PRD as `<prdId>.md` (so a clone checks out all PRDs), and an annotated
+ * tag `<prdId>/v<version>` on that commit.
  *
  * libgit2 blocks on disk, so every call runs in a GTask thread; a mutex
  * keeps one operation at a time on the repository, which also keeps the
@@ -18,16 +19,19 @@
  * that PRD takes the next free number (prd_git_repo_commit_async() fails
  * with PRD_ERROR_ALREADY_EXISTS). A process killed while writing leaves
  * `*.lock` files behind; prd_git_repo_init_async(), called by the hub that
- * holds the data folder's lock, removes them.
+ * holds the data folder's lock, removes them, and the unfinished pack of a
+ * killed compaction.
  */
 #define G_LOG_DOMAIN "prd-git"
 
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <git2.h>
@@ -47,6 +51,7 @@ struct _PrdGitRepo
   GMutex lock;            /* guards repo and purged; held for a whole operation */
   git_repository *repo;   /* (nullable) opened on first use */
   gboolean locks_removed; /* stale lock files were looked for (prd_git_repo_init_async()) */
+  guint loose_objects;    /* objects written loose since they were last counted or packed */
   /* PRDs whose versions were purged, with when (monotonic µs): a commit for
    * one that was asked for before the purge, and runs after it, would bring
    * the text back. Kept for PURGED_KEEP_USEC. */
@@ -296,6 +301,452 @@ opened:
   return TRUE;
 }
 
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_packbuilder, git_packbuilder_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_odb, git_odb_free)
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Compaction.
+ *
+ * libgit2 writes every object as a file of its own (objects/xx/…) and
+ * every ref as a file under refs/, and has no `git gc`: four objects and
+ * two ref writes a version, mostly file-system blocks. Once
+ * PRD_GIT_REPO_PACK_LOOSE_OBJECTS objects were written loose (counted by
+ * the commits and purges of this process, and once when the repository is
+ * opened, since the git integration's thread writes into it too), the
+ * writing thread, still holding the lock, packs every loose object into
+ * one new pack (libgit2 fsyncs the pack, its index and their folder, and
+ * renames them into place), and only then removes the loose files it
+ * packed: a crash in between leaves objects in both places, which readers
+ * accept. Every object is packed, reachable or not (compaction deletes
+ * nothing: the git integration may have written objects no ref names
+ * yet). With PRD_GIT_REPO_PACK_MAX_PACKS packs already there, the new pack
+ * holds every object of the repository and the older packs are removed
+ * after it is in place: a reader that had one open keeps reading it, and
+ * one that looks for an object in it after that finds it in the new pack
+ * (libgit2 and git look at the pack folder again on a miss).
+ *
+ * Then the loose refs under refs/heads/ and refs/tags/, which only this
+ * object writes, move into packed-refs: written as packed-refs.lock,
+ * fsynced, renamed into place, the folder fsynced, and only then each
+ * loose file that still names what was packed is removed. Whoever reads
+ * the loose refs first and packed-refs next (libgit2's lookup, git,
+ * list_ref_names()) finds every ref at any moment. The git integration's
+ * refs (refs/prdhub/) stay loose: its thread deletes them through its own
+ * handle, and libgit2 deletes a packed ref by rewriting packed-refs from
+ * what it read before taking the lock, so two handles rewriting the file
+ * could each drop what the other just wrote (git_refdb_compress() packs
+ * every ref, so it is not used). */
+
+/* Whether @s begins with @n lowercase hexadecimal digits. */
+static gboolean
+is_hex (const char *s, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    if (!g_ascii_isxdigit (s[i]) || g_ascii_isupper (s[i]))
+      return FALSE;
+  return TRUE;
+}
+
+/* The ids of the loose objects (objects/<2 hex>/<38 hex>; a writer's
+ * temporary file is not one), added to @oids. */
+static gboolean
+list_loose_objects (const char *objects_dir, GArray *oids, GError **error)
+{
+  for (guint fan = 0; fan < 256; fan++)
+    {
+      char prefix[3];
+      g_autofree char *dir = NULL;
+      g_autoptr (GDir) listing = NULL;
+      g_autoptr (GError) local_error = NULL;
+      const char *name;
+
+      g_snprintf (prefix, sizeof prefix, "%02x", fan);
+      dir = g_build_filename (objects_dir, prefix, NULL);
+      if ((listing = g_dir_open (dir, 0, &local_error)) == NULL)
+        {
+          if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            continue;
+          g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot list the objects in %s: %s",
+                       dir, local_error->message);
+          return FALSE;
+        }
+      while ((name = g_dir_read_name (listing)) != NULL)
+        {
+          char hex[GIT_OID_HEXSZ + 1];
+          git_oid oid;
+
+          if (strlen (name) != GIT_OID_HEXSZ - 2 || !is_hex (name, GIT_OID_HEXSZ - 2))
+            continue;
+          g_snprintf (hex, sizeof hex, "%s%s", prefix, name);
+          if (git_oid_fromstr (&oid, hex) == 0)
+            g_array_append_val (oids, oid);
+        }
+    }
+  return TRUE;
+}
+
+/* The names (pack-<hex>) of the packs in @pack_dir. */
+static GPtrArray *
+list_packs (const char *pack_dir, GError **error)
+{
+  g_autoptr (GPtrArray) packs = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GDir) listing = NULL;
+  g_autoptr (GError) local_error = NULL;
+  const char *name;
+
+  if ((listing = g_dir_open (pack_dir, 0, &local_error)) == NULL)
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return g_steal_pointer (&packs);
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot list the packs in %s: %s", pack_dir,
+                   local_error->message);
+      return NULL;
+    }
+  while ((name = g_dir_read_name (listing)) != NULL)
+    if (g_str_has_prefix (name, "pack-") && g_str_has_suffix (name, ".pack"))
+      g_ptr_array_add (packs, g_strndup (name, strlen (name) - strlen (".pack")));
+  return g_steal_pointer (&packs);
+}
+
+/* The temporary files of a pack being written (libgit2 names them
+ * pack_git2_*) that a killed compaction left. Lock held, at init. */
+static void
+remove_stale_pack_files (PrdGitRepo *self)
+{
+  g_autofree char *pack_dir = g_build_filename (self->path, "objects", "pack", NULL);
+  g_autoptr (GDir) listing = g_dir_open (pack_dir, 0, NULL);
+  const char *name;
+
+  while (listing != NULL && (name = g_dir_read_name (listing)) != NULL)
+    if (g_str_has_prefix (name, "pack_git2_"))
+      {
+        g_autofree char *path = g_build_filename (pack_dir, name, NULL);
+
+        if (g_unlink (path) == 0)
+          g_message ("Removed %s, a pack a stopped process was writing", path);
+        else if (errno != ENOENT)
+          g_warning ("Cannot remove %s: %s", path, g_strerror (errno));
+      }
+}
+
+static int
+insert_object (const git_oid *oid, void *payload)
+{
+  return git_packbuilder_insert (payload, oid, NULL);
+}
+
+static gboolean
+add_loose_ref_names (const char *dir, const char *prefix, GHashTable *names, GError **error);
+
+typedef struct
+{
+  char *oid;    /* (owned) 40 hex digits */
+  char *peeled; /* (owned) (nullable) what an annotated tag names */
+} PackedRef;
+
+static void
+packed_ref_free (PackedRef *ref)
+{
+  g_free (ref->oid);
+  g_free (ref->peeled);
+  g_free (ref);
+}
+
+/* The refs of packed-refs into @refs (name → PackedRef); a line that is
+ * not one of git's fails. */
+static gboolean
+read_packed_refs (const char *path, GHashTable *refs, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *text = NULL;
+  g_auto (GStrv) lines = NULL;
+  PackedRef *last = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, &local_error))
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "Cannot read %s: %s", path,
+                   local_error->message);
+      return FALSE;
+    }
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *line = lines[i];
+
+      if (line[0] == '\0' || line[0] == '#')
+        continue;
+      if (line[0] == '^' && last != NULL && strlen (line) == GIT_OID_HEXSZ + 1 &&
+          is_hex (line + 1, GIT_OID_HEXSZ))
+        {
+          g_free (last->peeled);
+          last->peeled = g_strdup (line + 1);
+          continue;
+        }
+      if (strlen (line) > GIT_OID_HEXSZ + 1 && is_hex (line, GIT_OID_HEXSZ) &&
+          line[GIT_OID_HEXSZ] == ' ')
+        {
+          last = g_new0 (PackedRef, 1);
+          last->oid = g_strndup (line, GIT_OID_HEXSZ);
+          g_hash_table_replace (refs, g_strdup (line + GIT_OID_HEXSZ + 1), last);
+          continue;
+        }
+      g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "%s has a line git does not write: %s",
+                   path, line);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Writes @text to @path (created, not there before: a lock) and fsyncs it. */
+static gboolean
+write_new_file (const char *path, const char *text, GError **error)
+{
+  gsize left = strlen (text);
+  int fd = g_open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+  if (fd < 0)
+    return prd_private_file_set_errno_error (error, errno, "Cannot create", path);
+  while (left > 0)
+    {
+      gssize n = write (fd, text, left);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          int saved_errno = n < 0 ? errno : ENOSPC;
+
+          close (fd);
+          g_unlink (path);
+          return prd_private_file_set_errno_error (error, saved_errno, "Cannot write", path);
+        }
+      text += n;
+      left -= (gsize) n;
+    }
+  if (fsync (fd) != 0)
+    {
+      int saved_errno = errno;
+
+      close (fd);
+      g_unlink (path);
+      return prd_private_file_set_errno_error (error, saved_errno, "Cannot flush to disk", path);
+    }
+  close (fd);
+  return TRUE;
+}
+
+/* Moves the loose refs under refs/heads/ and refs/tags/ into packed-refs
+ * (see "Compaction" above). Lock held. */
+static gboolean
+pack_refs (PrdGitRepo *self, GError **error)
+{
+  static const char *const owned[] = { "heads", "tags" };
+  g_autoptr (GHashTable) loose = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) packed =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) packed_ref_free);
+  g_autoptr (GPtrArray) moved = g_ptr_array_new ();
+  g_autofree char *packed_path = g_build_filename (self->path, "packed-refs", NULL);
+  g_autofree char *lock_path = g_build_filename (self->path, "packed-refs.lock", NULL);
+  g_autoptr (GString) text = g_string_new ("# pack-refs with: peeled fully-peeled sorted \n");
+  g_autofree const char **names = NULL;
+  GHashTableIter iter;
+  gpointer name;
+  guint n_names = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (owned); i++)
+    {
+      g_autofree char *dir = g_build_filename (self->path, "refs", owned[i], NULL);
+      g_autofree char *prefix = g_strconcat ("refs/", owned[i], NULL);
+
+      if (!add_loose_ref_names (dir, prefix, loose, error))
+        return FALSE;
+    }
+  if (g_hash_table_size (loose) == 0)
+    return TRUE;
+  if (!read_packed_refs (packed_path, packed, error))
+    return FALSE;
+  g_hash_table_iter_init (&iter, loose);
+  while (g_hash_table_iter_next (&iter, &name, NULL))
+    {
+      g_autoptr (git_reference) ref = NULL;
+      g_autoptr (git_object) peeled = NULL;
+      PackedRef *entry;
+      char hex[GIT_OID_HEXSZ + 1];
+
+      /* One that cannot be read stays as it is (and fails a backup, which
+       * names it). */
+      if (git_reference_lookup (&ref, self->repo, name) != 0 ||
+          git_reference_type (ref) != GIT_REFERENCE_DIRECT ||
+          git_reference_peel (&peeled, ref, GIT_OBJECT_ANY) != 0)
+        {
+          git_error_clear ();
+          continue;
+        }
+      entry = g_new0 (PackedRef, 1);
+      git_oid_tostr (hex, sizeof hex, git_reference_target (ref));
+      entry->oid = g_strdup (hex);
+      if (!git_oid_equal (git_object_id (peeled), git_reference_target (ref)))
+        {
+          git_oid_tostr (hex, sizeof hex, git_object_id (peeled));
+          entry->peeled = g_strdup (hex);
+        }
+      g_hash_table_replace (packed, g_strdup (name), entry);
+      g_ptr_array_add (moved, name);
+    }
+  if (moved->len == 0)
+    return TRUE;
+
+  names = (const char **) g_hash_table_get_keys_as_array (packed, &n_names);
+  qsort (names, n_names, sizeof (char *), compare_names);
+  for (guint i = 0; i < n_names; i++)
+    {
+      PackedRef *entry = g_hash_table_lookup (packed, names[i]);
+
+      g_string_append_printf (text, "%s %s\n", entry->oid, names[i]);
+      if (entry->peeled != NULL)
+        g_string_append_printf (text, "^%s\n", entry->peeled);
+    }
+  /* libgit2 takes the same lock file to write packed-refs */
+  if (!write_new_file (lock_path, text->str, error))
+    return FALSE;
+  if (g_rename (lock_path, packed_path) != 0)
+    {
+      int saved_errno = errno;
+
+      g_unlink (lock_path);
+      return prd_private_file_set_errno_error (error, saved_errno, "Cannot rename", lock_path);
+    }
+  if (!prd_private_file_sync_dir (self->path, FALSE, error))
+    return FALSE;
+
+  for (guint i = 0; i < moved->len; i++)
+    {
+      const char *ref_name = moved->pdata[i];
+      g_autofree char *path = g_build_filename (self->path, ref_name, NULL);
+      g_autofree char *ref_lock = g_strconcat (path, ".lock", NULL);
+      g_autofree char *content = NULL;
+      g_autofree char *expected = NULL;
+      g_autofree char *dir = NULL;
+      PackedRef *entry = g_hash_table_lookup (packed, ref_name);
+
+      expected = g_strconcat (entry->oid, "\n", NULL);
+      if (g_file_test (ref_lock, G_FILE_TEST_EXISTS) ||
+          !g_file_get_contents (path, &content, NULL, NULL) || g_strcmp0 (content, expected) != 0)
+        continue;
+      if (g_unlink (path) != 0 && errno != ENOENT)
+        g_warning ("Cannot remove the loose ref %s: %s", path, g_strerror (errno));
+      /* a tag's folder refs/tags/<prdId>, empty once its tags are packed */
+      dir = g_path_get_dirname (path);
+      if (g_str_has_prefix (ref_name, "refs/tags/") && strchr (ref_name + 10, '/') != NULL)
+        g_rmdir (dir);
+    }
+  return TRUE;
+}
+
+/* Compaction (see above); lock held, repository open. */
+static gboolean
+compact (PrdGitRepo *self, GError **error)
+{
+  g_autofree char *objects_dir = g_build_filename (self->path, "objects", NULL);
+  g_autofree char *pack_dir = g_build_filename (objects_dir, "pack", NULL);
+  g_autoptr (GArray) loose = g_array_new (FALSE, FALSE, sizeof (git_oid));
+  g_autoptr (GPtrArray) packs = NULL;
+  g_autoptr (git_packbuilder) builder = NULL;
+  g_autoptr (git_odb) odb = NULL;
+  gboolean all;
+  const char *written;
+  int rc;
+
+  if (!list_loose_objects (objects_dir, loose, error) ||
+      (packs = list_packs (pack_dir, error)) == NULL)
+    return FALSE;
+  all = packs->len + 1 > PRD_GIT_REPO_PACK_MAX_PACKS;
+  if (loose->len == 0 && !all)
+    return pack_refs (self, error);
+  if ((rc = git_repository_odb (&odb, self->repo)) != 0 ||
+      (rc = git_packbuilder_new (&builder, self->repo)) != 0)
+    return set_git_error (rc, "Cannot pack the versions repository", error);
+  for (guint i = 0; i < loose->len; i++)
+    if ((rc = git_packbuilder_insert (builder, &g_array_index (loose, git_oid, i), NULL)) != 0)
+      return set_git_error (rc, "Cannot pack a loose object", error);
+  if (all && (rc = git_odb_foreach (odb, insert_object, builder)) != 0)
+    return set_git_error (rc, "Cannot pack the versions repository", error);
+  if (git_packbuilder_object_count (builder) == 0)
+    return pack_refs (self, error);
+  /* fsynced (GIT_OPT_ENABLE_FSYNC_GITDIR), then renamed into place */
+  if ((rc = git_packbuilder_write (builder, pack_dir, 0, NULL, NULL)) != 0)
+    return set_git_error (rc, "Cannot write a pack", error);
+  written = git_packbuilder_name (builder);
+  git_odb_refresh (odb);
+
+  for (guint i = 0; i < loose->len; i++)
+    {
+      char hex[GIT_OID_HEXSZ + 1];
+      char prefix[3];
+      g_autofree char *path = NULL;
+
+      git_oid_tostr (hex, sizeof hex, &g_array_index (loose, git_oid, i));
+      g_strlcpy (prefix, hex, sizeof prefix);
+      path = g_build_filename (objects_dir, prefix, hex + 2, NULL);
+      if (g_unlink (path) != 0 && errno != ENOENT)
+        g_warning ("Cannot remove the packed object %s: %s", path, g_strerror (errno));
+    }
+  for (guint i = 0; all && i < packs->len; i++)
+    {
+      const char *name = packs->pdata[i];
+      g_autofree char *keep = g_strdup_printf ("%s/%s.keep", pack_dir, name);
+
+      if (written == NULL || strcmp (name + strlen ("pack-"), written) == 0 ||
+          g_file_test (keep, G_FILE_TEST_EXISTS))
+        continue;
+      /* the pack first: a pack folder is read from its .idx files, and
+       * one whose pack is gone is skipped */
+      for (guint e = 0; e < 2; e++)
+        {
+          g_autofree char *path =
+              g_strdup_printf ("%s/%s.%s", pack_dir, name, e == 0 ? "pack" : "idx");
+
+          if (g_unlink (path) != 0 && errno != ENOENT)
+            g_warning ("Cannot remove the packed %s: %s", path, g_strerror (errno));
+        }
+    }
+  g_debug ("Packed %u loose objects of %s%s", loose->len, self->path,
+           all ? " with every other pack" : "");
+  /* The handle keeps the packs it read open, and so their disk space. */
+  if (all)
+    {
+      g_clear_pointer (&builder, git_packbuilder_free);
+      g_clear_pointer (&odb, git_odb_free);
+      g_clear_pointer (&self->repo, git_repository_free);
+      if (!ensure_open (self, FALSE, error))
+        return FALSE;
+    }
+  return pack_refs (self, error);
+}
+
+/* Counts @n more loose objects written, and compacts once there are
+ * PRD_GIT_REPO_PACK_LOOSE_OBJECTS. A failure leaves the repository as it
+ * was (loose), and is tried again after as many objects more. Lock held. */
+static void
+maybe_compact (PrdGitRepo *self, guint n)
+{
+  g_autoptr (GError) error = NULL;
+
+  self->loose_objects += n;
+  if (self->loose_objects < PRD_GIT_REPO_PACK_LOOSE_OBJECTS)
+    return;
+  self->loose_objects = 0;
+  if (!compact (self, &error))
+    g_warning ("Cannot compact the versions repository %s: %s", self->path, error->message);
+}
+
 static void
 do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -411,6 +862,8 @@ do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
     }
   git_oid_tostr (hex, sizeof hex, &commit_oid);
   g_task_return_pointer (task, g_strdup (hex), g_free);
+  /* blob, tree, commit and tag; the version is answered already */
+  maybe_compact (self, 4);
   return;
 
 fail:
@@ -473,15 +926,30 @@ do_init (GTask *task, gpointer source, gpointer task_data, GCancellable *cancell
   g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   g_autoptr (GError) error = NULL;
 
+  g_autofree char *objects_dir = g_build_filename (self->path, "objects", NULL);
+  g_autoptr (GArray) loose = g_array_new (FALSE, FALSE, sizeof (git_oid));
+
   if (!self->locks_removed)
     {
       remove_stale_locks (self);
+      remove_stale_pack_files (self);
       self->locks_removed = TRUE;
     }
   if (!ensure_open (self, TRUE, &error))
-    g_task_return_error (task, g_steal_pointer (&error));
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  /* Counted once: the git integration writes objects too. A repository
+   * that cannot be compacted still works. */
+  if (!list_loose_objects (objects_dir, loose, &error))
+    g_warning ("Cannot compact the versions repository: %s", error->message);
   else
-    g_task_return_boolean (task, TRUE);
+    {
+      self->loose_objects = 0;
+      maybe_compact (self, loose->len);
+    }
+  g_task_return_boolean (task, TRUE);
 }
 
 /* Whether @blob, version @version of @prd_id, is small enough to diff. */
@@ -679,7 +1147,11 @@ prd_git_repo_commit_finish (PrdGitRepo *self, GAsyncResult *result, GError **err
  * the data folder's lock, before any other operation: the first call
  * removes the `*.lock` files a killed process left under `refs/` and
  * `HEAD.lock`, `packed-refs.lock`, `config.lock`, `index.lock` (each one
- * logged), which would otherwise fail every later version.
+ * logged), which would otherwise fail every later version, and the
+ * unfinished pack a killed compaction left (`objects/pack/pack_git2_*`).
+ * Every call counts the loose objects and compacts the repository when
+ * there are %PRD_GIT_REPO_PACK_LOOSE_OBJECTS or more (a compaction that
+ * fails is logged: the repository works as it is).
  */
 void
 prd_git_repo_init_async (PrdGitRepo *self,
@@ -870,6 +1342,7 @@ do_purge (GTask *task, gpointer source, gpointer task_data, GCancellable *cancel
       goto fail;
     }
   g_task_return_pointer (task, removed, g_free);
+  maybe_compact (self, 2); /* tree and commit */
   return;
 
 fail:
@@ -1034,7 +1507,6 @@ prd_git_repo_drop_tag_finish (PrdGitRepo *self, GAsyncResult *result, GError **e
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_packbuilder, git_packbuilder_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (git_revwalk, git_revwalk_free)
 
 typedef struct
@@ -1093,7 +1565,9 @@ add_loose_ref_names (const char *dir, const char *prefix, GHashTable *names, GEr
 /* The names of every ref of the bare repository @git_dir as its files hold
  * them, loose ones (refs/…) and packed ones (packed-refs), whether or not
  * libgit2 can read them: git_reference_list() leaves out a loose ref whose
- * file it cannot parse. */
+ * file it cannot parse. The loose ones first: a running hub's compaction
+ * renames packed-refs into place before it removes the loose files it
+ * holds, so a ref moving meanwhile is found in one or the other. */
 static GHashTable *
 list_ref_names (const char *git_dir, GError **error)
 {
@@ -1157,12 +1631,6 @@ prd_git_repo_has_refs (const char *path, gboolean *has_refs, GError **error)
     return FALSE;
   *has_refs = g_hash_table_size (names) > 0;
   return TRUE;
-}
-
-static int
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
 /**

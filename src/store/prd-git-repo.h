@@ -50,6 +50,15 @@ char *prd_git_repo_read_finish (PrdGitRepo *self, GAsyncResult *result, GError *
 #define PRD_GIT_REPO_DIFF_MAX_LINES 10000
 #define PRD_GIT_REPO_DIFF_MAX_BYTES (1024 * 1024)
 
+/* Compaction (see prd-git-repo.c): once this many objects have been
+ * written loose (one file each) since they were last packed, they are
+ * packed into one pack file, and the branch's and the tags' loose refs
+ * into packed-refs. */
+#define PRD_GIT_REPO_PACK_LOOSE_OBJECTS 512
+/* The most pack files compaction leaves: one more would be written, so it
+ * writes one pack of every object instead and removes the others. */
+#define PRD_GIT_REPO_PACK_MAX_PACKS 16
+
 void prd_git_repo_diff_async (PrdGitRepo *self,
                               const char *prd_id,
                               const char *from_version,
