@@ -11,7 +11,10 @@
  * #PrdHubComments::notifications-recorded signal (which prd-hub.c hands to
  * the notifications feature) and the ack follow its commit, so nobody hears
  * of a comment the hub could lose. Positions are re-resolved from the
- * comment's CRDT anchors each time a comment is sent.
+ * comment's CRDT anchors each time a comment is sent, with the state vector
+ * of the text they were resolved in (`stateVector` of `comment-added` and of
+ * the REST answer, `commentsStateVector` of `joined-prd`), so that a client
+ * whose text differs reads them into its own.
  *
  * `GET /api/prds/{id}/comments` answers with the same text until the PRD's
  * comments or its text change: the last few answers are kept
@@ -207,11 +210,15 @@ comment_weight (const Comment *comment)
 /* ---- comments ------------------------------------------------------------------ */
 
 /* Returns: (transfer full): the comment as the seed's `comment-added`;
- * @text: (nullable): the text of @document, when several comments are sent */
+ * @text: (nullable): the text of @document, when several comments are sent;
+ * @vector: (nullable): the state vector of @document's text, the version
+ * the offsets are in, added as `stateVector` (`comment-added`; a list of
+ * comments carries it once, beside the list) */
 static JsonObject *
 comment_to_json (Comment *comment,
                  PrdDocument *document,
                  PrdCommentText *text,
+                 GArray *vector,
                  gboolean with_replies)
 {
   JsonObject *object = json_object_new ();
@@ -241,6 +248,8 @@ comment_to_json (Comment *comment,
       json_object_set_object_member (object, "selection", selection);
     }
   prd_hub_json_set_time (object, "createdAt", comment->created_at);
+  if (vector != NULL)
+    json_object_set_member (object, "stateVector", prd_hub_vector_to_json (vector));
   if (place.detached)
     json_object_set_boolean_member (object, "detached", TRUE);
   if (with_replies)
@@ -296,7 +305,7 @@ open_comments (PrdHubComments *self, const char *prd_id, PrdDocument *document)
     text = prd_comment_text_new (prd_document_get_crdt (document));
   for (guint i = 0; i < list->len; i++)
     json_array_add_object_element (
-        array, comment_to_json (g_ptr_array_index (list, i), document, text, TRUE));
+        array, comment_to_json (g_ptr_array_index (list, i), document, text, NULL, TRUE));
   return array;
 }
 
@@ -348,11 +357,22 @@ prd_hub_comments_prd_deleted (PrdHubComments *self, const char *prd_id)
 void
 prd_hub_comments_member_joined (PrdHubComments *self, PrdHubRoom *room, JsonObject *joined)
 {
+  PrdDocument *document;
+  g_autoptr (GArray) vector = NULL;
+
   g_return_if_fail (PRD_IS_HUB_COMMENTS (self));
 
-  json_object_set_array_member (
-      joined, "comments",
-      open_comments (self, prd_hub_room_get_prd_id (room), prd_hub_room_get_document (room)));
+  document = prd_hub_room_get_document (room);
+  json_object_set_array_member (joined, "comments",
+                                open_comments (self, prd_hub_room_get_prd_id (room), document));
+  /* The version the comments were placed in: the whole CRDT, as
+   * `initialState.encodedState` holds it (its `stateVector` has the durable
+   * operations only). Once for the list, not per comment, so that the
+   * comments' weight still bounds `joined-prd`. */
+  if (document == NULL)
+    return;
+  vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (document));
+  json_object_set_member (joined, "commentsStateVector", prd_hub_vector_to_json (vector));
 }
 
 /**
@@ -388,6 +408,8 @@ prd_hub_comments_get_open_answer (PrdHubComments *self, const char *prd_id, PrdD
   object = json_object_new ();
   json_node_take_object (node, object);
   json_object_set_string_member (object, "prdId", prd_id);
+  /* The version the offsets are in: the key the answer is kept under. */
+  json_object_set_member (object, "stateVector", prd_hub_vector_to_json (vector));
   json_object_set_array_member (object, "comments", open_comments (self, prd_id, document));
   text = prd_json_to_string (node);
   answer = g_bytes_new_take (text, strlen (text));
@@ -606,9 +628,15 @@ on_written (GObject *source, GAsyncResult *result, gpointer user_data)
         comment = write->comment;
         write->comment = NULL;
         comment_add (self, comment);
-        payload = comment_to_json (
-            comment, prd_hub_room_registry_peek_document (self->rooms, comment->prd_id), NULL,
-            FALSE);
+        {
+          PrdDocument *document =
+              prd_hub_room_registry_peek_document (self->rooms, comment->prd_id);
+          g_autoptr (GArray) vector = NULL;
+
+          if (document != NULL)
+            vector = prd_crdt_doc_get_state_vector (prd_document_get_crdt (document));
+          payload = comment_to_json (comment, document, NULL, vector, FALSE);
+        }
         json_object_set_string_member (ack, "commentId", comment->id);
         room_emit (self, comment->prd_id, "comment-added", payload);
         break;

@@ -320,3 +320,95 @@ test('AI review with suggestions resolves with them; approvals reach the room', 
     boss.close();
   }
 });
+
+test('comments: anchors are read into this client\'s text, with its edits the hub does not have yet', async () => {
+  const rest = restFor(alice);
+  const { id: prdId } = await rest.createPrd({ title: 'SDK anchors', content: 'Intro line\nSome words TARGET more words\n' });
+  const a = sdkClient(hub, prdId, alice);
+  const b = sdkClient(hub, prdId, bob);
+  const quote = (c, text) => text.slice(c.selection.start, c.selection.end);
+  try {
+    await a.connect();
+    await b.connect();
+    // comment-added while b holds an edit before the anchor that the hub
+    // does not have: b's content-updates are held back until the end.
+    const held = [];
+    const emit = b.socket.emit;
+    b.socket.emit = function (event, ...args) {
+      if (event !== 'content-update') return emit.call(this, event, ...args);
+      held.push(args);
+      return this;
+    };
+    b.insert(0, '0123456789');
+    await until(() => held.length > 0, 'b\'s edit sent (and held back)');
+    const seen = [];
+    b.on('comment-added', (c) => seen.push(c));
+    const i = a.text.indexOf('TARGET');
+    const { commentId } = await a.addComment({ position: i, selection: { start: i, end: i + 6 }, content: 'About the target' });
+    await until(() => seen.length === 1, 'comment-added');
+    assert.ok(b.text.startsWith('0123456789') && b.pendingCount > 0, 'b\'s edit is not acknowledged yet');
+    const hubSays = (await rest.listComments(prdId))[0];
+    assert.equal(hubSays.selection.start, i, 'the hub reports offsets in its own text');
+    assert.equal(quote(seen[0], b.text), 'TARGET');
+    assert.equal(seen[0].position, b.text.indexOf('TARGET'));
+    assert.equal(seen[0].selection.text, 'TARGET');
+    assert.equal(quote(b.comments.get(commentId), b.text), 'TARGET');
+    assert.equal(quote(b.getComments()[0], b.text), 'TARGET');
+    b.socket.emit = emit;
+    for (const args of held) emit.call(b.socket, 'content-update', ...args);
+    await until(() => b.pendingCount === 0 && a.text === b.text, 'b\'s edit acknowledged');
+
+    // joined-prd: b types offline before the anchor and joins again.
+    b.disconnect();
+    b.insert(0, 'abcdefghij');
+    await b.reconnect();
+    assert.equal(b.comments.size, 1);
+    assert.equal(quote(b.comments.get(commentId), b.text), 'TARGET');
+    assert.equal(b.comments.get(commentId).detached, undefined);
+    await until(() => b.pendingCount === 0 && a.text === b.text, 'b\'s offline edit acknowledged');
+    assert.equal((await rest.listComments(prdId))[0].selection.text, 'TARGET');
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test('comments: a comment placed in operations not here yet is added once they are', async () => {
+  const rest = restFor(alice);
+  const { id: prdId } = await rest.createPrd({ title: 'SDK anchors later', content: 'Some words TARGET more\n' });
+  const a = sdkClient(hub, prdId, alice);
+  const b = sdkClient(hub, prdId, bob);
+  try {
+    await a.connect();
+    await b.connect();
+    // b does not hear of a's edit yet (as in batch mode, or an edit the hub
+    // applied and has not broadcast).
+    const handlers = b.socket.listeners('content-update');
+    const held = [];
+    b.socket.off('content-update');
+    b.socket.on('content-update', (d) => held.push(d));
+    a.insert(0, 'xyz ');
+    await until(() => held.length > 0 && a.pendingCount === 0, 'a\'s edit acknowledged, held from b');
+    const seen = [];
+    b.on('comment-added', (c) => seen.push(c));
+    let received = 0; // after the SDK's own listener
+    b.socket.on('comment-added', () => received++);
+    const i = a.text.indexOf('TARGET');
+    await a.addComment({ position: i, selection: { start: i, end: i + 6 }, content: 'Later' });
+    const [{ commentId }] = await rest.listComments(prdId);
+    // b has the event but not the text it was placed in: nothing yet.
+    await until(() => received === 1, 'comment-added reached b');
+    assert.equal(b.comments.size, 0);
+    assert.deepEqual(seen, []);
+    b.socket.off('content-update');
+    for (const h of handlers) b.socket.on('content-update', h);
+    for (const d of held) for (const h of handlers) h(d);
+    await until(() => seen.length === 1, 'comment-added in b');
+    assert.equal(b.text, a.text);
+    assert.equal(b.text.slice(seen[0].selection.start, seen[0].selection.end), 'TARGET');
+    assert.equal(b.comments.get(commentId).selection.text, 'TARGET');
+  } finally {
+    a.close();
+    b.close();
+  }
+});

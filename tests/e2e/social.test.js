@@ -774,3 +774,46 @@ test('a new version notifies the PRD\'s other editors and enters the activity fe
     await hub.stop();
   }
 });
+
+test('every comment sent names the version its offsets are in (stateVector, commentsStateVector)', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const prdId = await createPrd(hub, 'Comment versions', 'Some words TARGET more\n');
+    const a = await client(hub, user('user_a'));
+    const b = await client(hub, user('user_b'));
+    sockets.push(a, b);
+    await join(a, prdId);
+    const jb = await join(b, prdId);
+    assert.deepEqual(jb.joined.comments, []);
+    assert.deepEqual(jb.joined.commentsStateVector, jb.vector);
+    const vector = await edit(b, prdId, jb.siteId, jb.vector, { type: 'insert', position: 0, content: 'XYZ' });
+    const got = recorder(a, ['comment-added']);
+    const ack = await request(a, 'add-comment', {
+      prdId, position: 14, content: 'on TARGET', selection: { start: 14, end: 20 },
+    });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(a, () => got.length === 1);
+    const added = got[0].data;
+    // The hub's text as it placed the anchors: b's insert included.
+    assert.deepEqual(added.stateVector, vector);
+    assert.deepEqual(added.selection, { start: 14, end: 20, text: 'TARGET' });
+    const res = await rest(hub, 'GET', `/api/prds/${prdId}/comments`, { tok: token(user('user_a')) });
+    assert.deepEqual(res.json.stateVector, vector);
+    assert.equal(res.json.comments[0].stateVector, undefined, 'once for the list');
+    // Another edit: the kept answer is another, with the new version.
+    const next = await edit(b, prdId, jb.siteId, vector, { type: 'insert', position: 0, content: '12' });
+    const again = await rest(hub, 'GET', `/api/prds/${prdId}/comments`, { tok: token(user('user_a')) });
+    assert.deepEqual(again.json.stateVector, next);
+    assert.equal(again.json.comments[0].selection.start, 16);
+    const c = await client(hub, user('user_c'));
+    sockets.push(c);
+    const jc = await join(c, prdId, { mode: 'view' });
+    assert.deepEqual(jc.joined.commentsStateVector, next);
+    assert.equal(jc.joined.comments[0].selection.start, 16);
+    assert.equal(jc.joined.comments[0].stateVector, undefined, 'once for the list');
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});

@@ -253,6 +253,22 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     schedulePreview();
   });
   client.on('presence', () => { renderPresence(); scheduleDecorations(); });
+  // Comments come from the SDK, which reads their anchors into this page's
+  // text (the hub's offsets are in its own, which may lack edits made here).
+  client.on('comment-added', (c) => {
+    const kept = client.comments.get(c.commentId);
+    comments.set(c.commentId, { ...c, replies: [...(kept?.replies ?? [])] });
+    renderComments();
+  });
+  client.on('comment-replied', (d) => {
+    const c = comments.get(d.commentId);
+    if (!c) return;
+    c.replies.push(d.reply);
+    renderComments();
+  });
+  client.on('comment-resolved', (d) => {
+    if (comments.delete(d.commentId)) renderComments();
+  });
   client.on('error', (err) => {
     // A refused fresh token changes nothing (the renewal form says why).
     if (err.event === 'refresh-token') return;
@@ -533,8 +549,10 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     setReadOnly(!canEdit || archived || data.mode === 'view');
     titleEl.textContent = data.title ?? client.title ?? prdId;
     document.title = `${titleEl.textContent} — prdhub`;
+    // The SDK's: their anchors read into this page's text, edits made here
+    // that the hub does not have yet included (docs/protocol.md, "Anchors").
     comments.clear();
-    for (const c of data.comments ?? []) comments.set(c.commentId, { ...c, replies: c.replies ?? [] });
+    for (const c of client.getComments()) comments.set(c.commentId, c);
     renderComments();
     conflicts.clear();
     for (const c of data.conflicts ?? []) conflicts.set(c.conflictId, c);
@@ -651,20 +669,6 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
 
   const sock = () => client.socket;
   function wireSocket(socket) {
-    socket.on('comment-added', (c) => {
-      if (c.prdId !== prdId) return;
-      comments.set(c.commentId, { ...c, replies: c.replies ?? [] });
-      renderComments();
-    });
-    socket.on('comment-replied', (d) => {
-      const c = comments.get(d.commentId);
-      if (!c) return;
-      c.replies.push(d.reply);
-      renderComments();
-    });
-    socket.on('comment-resolved', (d) => {
-      if (comments.delete(d.commentId)) renderComments();
-    });
     socket.on('conflict-detected', (d) => {
       if (d.prdId !== prdId) return;
       for (const c of d.conflicts ?? []) conflicts.set(c.conflictId, c);

@@ -108,6 +108,20 @@ export function diffDeltas(a, b) {
   return deltas;
 }
 
+// What the hub sends of a comment's selected text (docs/protocol.md,
+// "Limits"): its first 1000 UTF-16 code units, a surrogate pair that would
+// cross that left out, `textTruncated` when cut.
+const COMMENT_QUOTE_MAX = 1000;
+
+function commentQuote(text, start, end) {
+  let cut = Math.min(end, start + COMMENT_QUOTE_MAX);
+  if (cut < end && cut > start) {
+    const c = text.charCodeAt(cut - 1);
+    if (c >= 0xd800 && c < 0xdc00) cut--;
+  }
+  return { text: text.slice(start, cut), textTruncated: cut < end };
+}
+
 function shiftPosition(pos, delta, own) {
   if (typeof pos !== 'number') return pos;
   if (delta.type === 'insert') {
@@ -202,7 +216,8 @@ export class PrdClient extends Emitter {
     this._lastPresenceSend = 0;
     this._presence = { status: mode === 'edit' ? 'editing' : 'viewing', cursorPosition: null, selection: null };
     this.users = new Map();
-    this.comments = new Map(); // open comments by commentId
+    this.comments = new Map(); // open comments by commentId, anchors in this replica's text
+    this._waitingComments = new Map(); // commentId -> comment-added placed in operations not here yet
     this.conflicts = new Map(); // this user's open conflicts by conflictId
     this._aiJobs = new Map(); // jobId -> { waiters, result } (finished ones kept a while)
     this._reviews = new Map(); // reviewId -> { suggestions, resolve, reject }
@@ -569,7 +584,16 @@ export class PrdClient extends Emitter {
     this.users.clear();
     for (const u of data.activeUsers ?? []) this.users.set(u.userId, { ...u });
     this.comments.clear();
-    for (const c of data.comments ?? []) this.comments.set(c.commentId, { replies: [], ...c });
+    this._waitingComments.clear();
+    // Placed in the hub's text as of commentsStateVector, which the state
+    // just adopted holds: read into this replica's text (its own
+    // unacknowledged edits included).
+    for (const c of data.comments ?? []) {
+      const placed = this._placeComment({ replies: [], ...c }, data.commentsStateVector);
+      if (placed) this.comments.set(c.commentId, placed);
+      else this._waitingComments.set(c.commentId, { replies: [], ...c, stateVector: c.stateVector ?? data.commentsStateVector });
+    }
+    this._placeWaitingComments();
     this.conflicts.clear();
     for (const c of data.conflicts ?? []) this.conflicts.set(c.conflictId, { ...c });
     this.joined = true;
@@ -832,6 +856,7 @@ export class PrdClient extends Emitter {
     } else {
       for (const u of data.missingUpdates ?? []) this._applyRemote(u.operation, u.userId ?? null, null);
     }
+    this._placeWaitingComments();
     this._flush();
     this._wake();
   }
@@ -856,6 +881,7 @@ export class PrdClient extends Emitter {
     }
     if (res.deltas.length > 0) this._emitRemote(res.deltas, userId, userName, operation);
     if (this.doc.nPending > 0) this._requestSync();
+    if (res.applied > 0) this._placeWaitingComments();
   }
 
   _onRemoteUpdate(data) {
@@ -1334,17 +1360,24 @@ export class PrdClient extends Emitter {
     const mine = (data) => data && (data.prdId === undefined || data.prdId === this.prdId);
     // Comments (kept in this.comments, open ones only).
     socket.on('comment-added', (data) => {
-      if (!mine(data)) return;
-      this.comments.set(data.commentId, { replies: [], ...data });
-      this.emit('comment-added', data);
+      if (!mine(data) || typeof data.commentId !== 'string') return;
+      const placed = this._placeComment({ replies: [], ...data });
+      if (!placed) {
+        // Placed in operations still on their way (batch mode, or not
+        // broadcast yet): added once they are here.
+        this._waitingComments.set(data.commentId, { replies: [], ...data });
+        return;
+      }
+      this._addComment(placed);
     });
     socket.on('comment-replied', (data) => {
-      const c = this.comments.get(data?.commentId);
+      const c = this.comments.get(data?.commentId) ?? this._waitingComments.get(data?.commentId);
       if (!c) return;
       c.replies.push(data.reply);
-      this.emit('comment-replied', data);
+      if (this.comments.has(data.commentId)) this.emit('comment-replied', data);
     });
     socket.on('comment-resolved', (data) => {
+      if (this._waitingComments.delete(data?.commentId)) return;
       if (!this.comments.delete(data?.commentId)) return;
       this.emit('comment-resolved', data);
     });
@@ -1429,6 +1462,61 @@ export class PrdClient extends Emitter {
 
   // ---- comments ------------------------------------------------------------------------------
 
+  // Comment @c (as the hub sent it, offsets in the hub's text as of its
+  // `stateVector`, else @vector) with its `position` and `selection` read
+  // into this replica's text now, the way the hub ties them: the position
+  // and the selection's start to the character after them, the end to the
+  // last selected character. A character deleted here since is where it
+  // would be. Null while this replica lacks operations of that version
+  // (they are on their way). Without a version (an older hub), or with one
+  // it cannot read, the offsets are kept as they are.
+  _placeComment(c, vector) {
+    const version = Array.isArray(c.stateVector) ? c.stateVector : vector;
+    if (!Array.isArray(version)) return c;
+    if (!version.every((n, site) => Number.isInteger(n) && n <= this.doc.siteOps(site))) {
+      return version.every((n) => Number.isInteger(n) && n >= 0) ? null : c;
+    }
+    const s = c.selection && typeof c.selection === 'object' ? c.selection : null;
+    const range = s !== null && Number.isInteger(s.start) && Number.isInteger(s.end) && s.end > s.start;
+    const places = [[c.position, 'after']];
+    if (s !== null) places.push([s.start, 'after'], [s.end, range ? 'before' : 'after']);
+    let at;
+    try {
+      at = this.doc.positionsFrom(places, version);
+    } catch (err) {
+      if (!(err instanceof CrdtError)) throw err;
+      return c;
+    }
+    const placed = { ...c, position: at[0] };
+    delete placed.stateVector;
+    if (s !== null) {
+      const start = at[1];
+      const end = range ? Math.max(start, at[2]) : start;
+      placed.selection = { ...s, start, end, ...commentQuote(this.doc.getText(), start, end) };
+      if (!placed.selection.textTruncated) delete placed.selection.textTruncated;
+      // Every selected character deleted here (not acknowledged yet): the
+      // hub says the same once it has the deletes.
+      if (range && end === start) placed.detached = true;
+    }
+    return placed;
+  }
+
+  _addComment(placed) {
+    this.comments.set(placed.commentId, placed);
+    const { replies, ...data } = placed;
+    this.emit('comment-added', data);
+  }
+
+  // The comments waiting for operations that are here now.
+  _placeWaitingComments() {
+    for (const [id, c] of this._waitingComments) {
+      const placed = this._placeComment(c);
+      if (!placed) continue;
+      this._waitingComments.delete(id);
+      this._addComment(placed);
+    }
+  }
+
   /**
    * Adds a comment at @position (UTF-16 units in this client's text at the
    * moment of the call), on
@@ -1475,7 +1563,11 @@ export class PrdClient extends Emitter {
     await this.request('resolve-comment', { commentId });
   }
 
-  /** The open comments, oldest first, as the hub last reported them. */
+  /**
+   * The open comments, oldest first, as the hub reported them, with their
+   * `position` and `selection` read into this replica's text when they
+   * arrived (see _placeComment()).
+   */
   getComments() {
     return [...this.comments.values()].map((c) => ({ ...c, replies: [...c.replies] }));
   }

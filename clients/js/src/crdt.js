@@ -926,6 +926,31 @@ export class CrdtDoc {
     }
   }
 
+  /**
+   * The inverse of positionsAt(): where the offsets @places (`[position,
+   * assoc]`, read in the older version @vector, which this replica must
+   * have) are in the current text. Each is tied, in that version, to the
+   * character after it (assoc 'after') or before it ('before'), as the hub
+   * ties a comment's anchors, and found again now: text added since shifts
+   * it, text added at it stays on the side away from its character, and
+   * where that character was deleted since, it is where the character would
+   * be. Returns the positions, in order; throws INVALID_OPERATION when a
+   * position is past the end of that version's text.
+   */
+  positionsFrom(places, vector) {
+    this._checkVector(vector);
+    if (this._vectorIsCurrent(vector)) return places.map(([p, assoc]) => this.resolveAnchor(this.anchorAt(p, assoc)));
+    this._moveVersion(vector, true);
+    let anchors;
+    try {
+      anchors = places.map(([position, assoc]) => this.anchorAt(position, assoc));
+    } finally {
+      this._moveVersion(vector, false);
+      this._textValid = false;
+    }
+    return anchors.map((a) => this.resolveAnchor(a));
+  }
+
   // ---- binary state (prd_crdt_doc_decode_state) ------------------------------------
 
   /**

@@ -266,3 +266,32 @@ test('positionsAt reads offsets of the current text back into an older version',
   assert.throws(() => doc.positionsAt([[doc.length + 1, 'after']], base), (e) => e.code === 'INVALID_OPERATION');
   assert.throws(() => doc.positionsAt([[0, 'after']], [5]), (e) => e.code === 'INVALID_OPERATION');
 });
+
+test('positionsFrom reads offsets of an older version into the current text', () => {
+  const doc = new CrdtDoc();
+  doc.localInsert(0, 0, 'HEAD\nSome TARGET words\n');
+  const base = doc.stateVector();
+  const then = doc.getText();
+  const t = then.indexOf('TARGET');
+  doc.localInsert(0, 0, '0123456789'); // before the anchors
+  doc.localInsert(0, 10 + t, '<'); // at the selection's start: stays outside
+  doc.localInsert(0, 10 + t + 7, '>'); // at its end: stays outside
+  doc.localDelete(0, 10 + then.indexOf('Some'), 5); // "Some " before it
+  const now = doc.getText();
+  assert.equal(now, '0123456789HEAD\n<TARGET> words\n');
+  const [position, start, end, zero, last] =
+    doc.positionsFrom([[t, 'after'], [t, 'after'], [t + 6, 'before'], [0, 'after'], [then.length, 'after']], base);
+  assert.equal(now.slice(start, end), 'TARGET');
+  assert.equal(position, start);
+  assert.equal(zero, 10); // the character at 0 ("H") has text typed before it
+  assert.equal(last, now.length);
+  // A character deleted since: where it would be. Every selected one deleted: start == end.
+  const s = then.indexOf('Some');
+  assert.deepEqual(doc.positionsFrom([[s, 'after'], [s + 4, 'before']], base), [15, 15]);
+  // The inverse of positionsAt, and the replica is left as it was.
+  assert.deepEqual(doc.positionsAt([[start, 'after'], [end, 'before']], base), [t, t + 6]);
+  assert.equal(doc.getText(), now);
+  assert.deepEqual(doc.positionsFrom([[3, 'after']], doc.stateVector()), [3]);
+  assert.throws(() => doc.positionsFrom([[then.length + 1, 'after']], base), (e) => e.code === 'INVALID_OPERATION');
+  assert.throws(() => doc.positionsFrom([[0, 'after']], [9]), (e) => e.code === 'INVALID_OPERATION');
+});

@@ -100,6 +100,13 @@ export interface Comment {
   createdAt: IsoTime;
   /** Every selected character was deleted. */
   detached?: boolean;
+  /**
+   * `comment-added` on the wire: the state vector of the hub's text the
+   * offsets are in. The SDK's comments (`comments`, `getComments()`, its
+   * `comment-added` event) have none: their offsets are read into the
+   * client's own text.
+   */
+  stateVector?: number[];
   replies: CommentReply[];
 }
 
@@ -150,6 +157,8 @@ export interface JoinedPrd {
   initialState: { content: string; version: string; stateVector: number[]; encodedState: string };
   activeUsers: RoomUser[];
   comments: Comment[];
+  /** The state vector of the hub's text `comments`' offsets are in (the whole CRDT of `encodedState`). */
+  commentsStateVector?: number[];
   conflicts: Conflict[];
   siteConflict?: SiteConflict;
   /** The PRD is archived: read-only, `mode` is then always `view`. */
@@ -544,6 +553,12 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
     Promise<{ commentId: string; unresolvedMentions: string[] }>;
   replyComment(commentId: string, content: string): Promise<{ replyId: string; unresolvedMentions: string[] }>;
   resolveComment(commentId: string): Promise<void>;
+  /**
+   * The open comments, their offsets read into this client's text when they
+   * arrived (its unacknowledged edits included); a comment placed in
+   * operations this client has not received yet is added (and
+   * `comment-added` emitted) once they are here.
+   */
   getComments(): Comment[];
 
   // versions and approvals

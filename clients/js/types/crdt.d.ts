@@ -96,4 +96,11 @@ export declare class CrdtDoc {
    * ('before'), where that character would be when @vector lacks it.
    */
   positionsAt(places: Array<[number, 'before' | 'after']>, vector: number[]): number[];
+  /**
+   * The inverse of positionsAt(): where offsets of the older version
+   * @vector are in the current text, each tied to the character after it
+   * ('after') or before it ('before') in that version; where that
+   * character would be when it was deleted since.
+   */
+  positionsFrom(places: Array<[number, 'before' | 'after']>, vector: number[]): number[];
 }

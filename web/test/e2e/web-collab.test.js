@@ -533,3 +533,62 @@ test('no console errors, CSP violations or external requests', () => {
   // Bob's offline spell may log failed requests; nothing else.
   assert.deepEqual(bob.problems.filter((p) => !/ERR_INTERNET_DISCONNECTED|net::/.test(p)), []);
 });
+
+test('a comment added while a tab holds unsent edits before it is highlighted on its text there', async () => {
+  const id = (await createPrd(hub, token(ANN), 'Anchors', 'Intro line\nSome words TARGET more words\n')).id;
+  const a = await openEditor(browser, hub, ANN, id);
+  const b = await openEditor(browser, hub, BOB, id);
+  // The text of the comment highlights (without the remote cursors' labels).
+  const highlighted = (p) => p.evaluate(() => [...document.querySelectorAll('.cm-comment-range')].map((el) => {
+    const c = el.cloneNode(true);
+    for (const label of c.querySelectorAll('.cm-remote-cursor-label')) label.remove();
+    return c.textContent;
+  }).join(''));
+  try {
+    // Bob types offline at the start; Ann comments on TARGET meanwhile: the
+    // hub's offsets are in a text without Bob's ten characters.
+    await b.page.click('button:has-text("Work offline")');
+    await waitForState(b.page, 'offline');
+    await b.page.evaluate(() => window.prdhubEditor.view.dispatch({ changes: { from: 0, insert: '0123456789' }, userEvent: 'input.type' }));
+    await a.page.evaluate(() => {
+      const v = window.prdhubEditor.view;
+      const at = v.state.doc.toString().indexOf('TARGET');
+      v.dispatch({ selection: { anchor: at, head: at + 6 } });
+    });
+    await a.page.click('[role="tab"][data-tab="comments"]');
+    await a.page.fill('.comments textarea >> nth=0', 'About the target');
+    await a.page.click('.comments button[type="submit"] >> text=Add comment');
+    const card = '.comment:has-text("About the target")';
+    await a.page.waitForSelector(card, { timeout: EVENT_TIMEOUT_MS });
+    await b.page.click('button:has-text("Go online")');
+    await b.page.waitForSelector(card, { timeout: EVENT_TIMEOUT_MS });
+    await b.page.waitForSelector('.cm-comment-range', { timeout: EVENT_TIMEOUT_MS });
+    assert.equal(await highlighted(b.page), 'TARGET');
+    await b.page.click('[role="tab"][data-tab="comments"]');
+    await b.page.click(`${card} button:has-text("Show in text")`);
+    assert.equal(await b.page.evaluate(() => {
+      const v = window.prdhubEditor.view;
+      const s = v.state.selection.main;
+      return v.state.sliceDoc(s.from, s.to);
+    }), 'TARGET');
+    await waitForState(b.page, 'online');
+    await waitUntil(async () => (await editorText(a.page)) === (await editorText(b.page)), 'both tabs have Bob\'s edit');
+    // Deleting the words before the comment (those the hub's offsets would
+    // name in Bob's text) leaves it attached, in Bob's tab as at the hub.
+    await b.page.evaluate(() => {
+      const v = window.prdhubEditor.view;
+      const at = v.state.doc.toString().indexOf('Some words ');
+      v.dispatch({ changes: { from: at, to: at + 11 }, userEvent: 'delete' });
+    });
+    assert.equal(await b.page.$(`${card} header .badge:has-text("text deleted")`), null);
+    await waitForState(b.page, 'online');
+    await waitUntil(async () => (await editorText(a.page)) === (await editorText(b.page)), 'both tabs have the delete');
+    await waitUntil(async () => (await highlighted(b.page)) !== '' && (await highlighted(a.page)) !== '', 'highlights');
+    assert.equal(await highlighted(b.page), 'TARGET');
+    assert.equal(await highlighted(a.page), 'TARGET');
+    assert.equal(await b.page.$(`${card} header .badge:has-text("text deleted")`), null);
+  } finally {
+    await a.context.close();
+    await b.context.close();
+  }
+});
