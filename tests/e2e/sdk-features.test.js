@@ -8,6 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { NotificationsClient, PrdRestClient, PrdClientError } from '../../clients/js/src/client.js';
+import { CrdtDoc } from '../../clients/js/src/crdt.js';
 import { io, token, EVENT_TIMEOUT_MS } from './helpers/hub.js';
 import { SDK_HUB_CONFIG, sdkClient, until, untilLeft, user } from './sdk-helpers.js';
 import { startAiServer, startAiHub } from './ai-helpers.js';
@@ -407,6 +408,69 @@ test('comments: a comment placed in operations not here yet is added once they a
     assert.equal(b.text, a.text);
     assert.equal(b.text.slice(seen[0].selection.start, seen[0].selection.end), 'TARGET');
     assert.equal(b.comments.get(commentId).selection.text, 'TARGET');
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test('comments: a comment without a selection on a character this client deleted is detached here too', async () => {
+  const rest = restFor(alice);
+  const { id: prdId } = await rest.createPrd({ title: 'SDK anchors detached', content: 'First line\nLast Z line\n' });
+  const a = sdkClient(hub, prdId, alice);
+  const b = sdkClient(hub, prdId, bob);
+  try {
+    await a.connect();
+    await b.connect();
+    const held = [];
+    const emit = b.socket.emit;
+    b.socket.emit = function (event, ...args) {
+      if (event !== 'content-update') return emit.call(this, event, ...args);
+      held.push(args);
+      return this;
+    };
+    // b deletes Z; the hub does not have the delete when a comments there.
+    b.delete(b.text.indexOf('Z'), 1);
+    await until(() => held.length > 0, 'b\'s delete sent (and held back)');
+    const seen = [];
+    b.on('comment-added', (c) => seen.push(c));
+    const { commentId } = await a.addComment({ position: a.text.indexOf('Z'), content: 'About Z' });
+    await until(() => seen.length === 1, 'comment-added');
+    assert.equal(seen[0].detached, true, 'the character at its position is deleted here');
+    assert.equal(b.comments.get(commentId).detached, true);
+    assert.equal(seen[0].position, 'First line\nLast '.length, 'where Z would be');
+    // A comment on a character b still has is not.
+    const f = a.text.indexOf('F');
+    await a.addComment({ position: f, content: 'About F' });
+    await until(() => seen.length === 2, 'second comment-added');
+    assert.equal(seen[1].detached, undefined);
+    assert.equal(seen[1].position, b.text.indexOf('F'));
+
+    // joined-prd: the same, read with the rest of the list, all of it with
+    // one move to the hub's version whatever the number of comments and of
+    // b's scattered offline edits.
+    for (let k = 0; k < 6; k++) await a.addComment({ position: k, content: `c${k}` });
+    await until(() => seen.length === 8, 'every comment-added');
+    b.socket.emit = emit;
+    b.disconnect();
+    held.length = 0;
+    for (let k = 0; k < 5; k++) b.insert(2 * k, '+');
+    let moves = 0;
+    const move = CrdtDoc.prototype._moveVersion;
+    CrdtDoc.prototype._moveVersion = function (...args) {
+      moves++;
+      return move.apply(this, args);
+    };
+    try {
+      await b.reconnect();
+    } finally {
+      CrdtDoc.prototype._moveVersion = move;
+    }
+    assert.equal(moves, 2, 'one move to the comments\' version and back');
+    assert.equal(b.comments.size, 8);
+    await until(() => b.pendingCount === 0 && a.text === b.text, 'b\'s edits acknowledged');
+    assert.equal(b.comments.get(commentId).detached, true);
+    assert.equal((await rest.listComments(prdId)).find((c) => c.commentId === commentId).detached, true);
   } finally {
     a.close();
     b.close();

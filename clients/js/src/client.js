@@ -588,11 +588,12 @@ export class PrdClient extends Emitter {
     // Placed in the hub's text as of commentsStateVector, which the state
     // just adopted holds: read into this replica's text (its own
     // unacknowledged edits included).
-    for (const c of data.comments ?? []) {
-      const placed = this._placeComment({ replies: [], ...c }, data.commentsStateVector);
+    const list = (data.comments ?? []).map((c) => ({ replies: [], ...c }));
+    this._placeComments(list, data.commentsStateVector).forEach((placed, i) => {
+      const c = list[i];
       if (placed) this.comments.set(c.commentId, placed);
-      else this._waitingComments.set(c.commentId, { replies: [], ...c, stateVector: c.stateVector ?? data.commentsStateVector });
-    }
+      else this._waitingComments.set(c.commentId, { ...c, stateVector: c.stateVector ?? data.commentsStateVector });
+    });
     this._placeWaitingComments();
     this.conflicts.clear();
     for (const c of data.conflicts ?? []) this.conflicts.set(c.conflictId, { ...c });
@@ -1361,7 +1362,7 @@ export class PrdClient extends Emitter {
     // Comments (kept in this.comments, open ones only).
     socket.on('comment-added', (data) => {
       if (!mine(data) || typeof data.commentId !== 'string') return;
-      const placed = this._placeComment({ replies: [], ...data });
+      const [placed] = this._placeComments([{ replies: [], ...data }]);
       if (!placed) {
         // Placed in operations still on their way (batch mode, or not
         // broadcast yet): added once they are here.
@@ -1462,43 +1463,69 @@ export class PrdClient extends Emitter {
 
   // ---- comments ------------------------------------------------------------------------------
 
-  // Comment @c (as the hub sent it, offsets in the hub's text as of its
-  // `stateVector`, else @vector) with its `position` and `selection` read
-  // into this replica's text now, the way the hub ties them: the position
-  // and the selection's start to the character after them, the end to the
-  // last selected character. A character deleted here since is where it
-  // would be. Null while this replica lacks operations of that version
-  // (they are on their way). Without a version (an older hub), or with one
-  // it cannot read, the offsets are kept as they are.
-  _placeComment(c, vector) {
-    const version = Array.isArray(c.stateVector) ? c.stateVector : vector;
-    if (!Array.isArray(version)) return c;
-    if (!version.every((n, site) => Number.isInteger(n) && n <= this.doc.siteOps(site))) {
-      return version.every((n) => Number.isInteger(n) && n >= 0) ? null : c;
+  // Comments @list (as the hub sent them, offsets in the hub's text as of
+  // each one's `stateVector`, else @vector) with their `position` and
+  // `selection` read into this replica's text now, the way the hub ties
+  // them: the position and the selection's start to the character after
+  // them, the end to the last selected character. A character deleted here
+  // since is where it would be, and a comment whose characters (for one
+  // without a selection: the one at its position) are all deleted here is
+  // `detached`, as the hub will say once it has the deletes. Returns one
+  // entry per comment, in order: null while this replica lacks operations
+  // of that version (they are on their way). Without a version (an older
+  // hub), or with one it cannot read, the offsets are kept as they are.
+  // Comments of one version are read with one move to it.
+  _placeComments(list, vector) {
+    const out = new Array(list.length).fill(null);
+    const groups = new Map(); // version (as text) -> { version, indexes }
+    list.forEach((c, i) => {
+      const version = Array.isArray(c.stateVector) ? c.stateVector : vector;
+      if (!Array.isArray(version) || !version.every((n) => Number.isInteger(n) && n >= 0)) {
+        out[i] = c;
+      } else if (version.every((n, site) => n <= this.doc.siteOps(site))) {
+        const key = version.join(',');
+        if (!groups.has(key)) groups.set(key, { version, indexes: [] });
+        groups.get(key).indexes.push(i);
+      }
+    });
+    let text = null;
+    for (const { version, indexes } of groups.values()) {
+      const places = [];
+      const shapes = indexes.map((i) => {
+        const c = list[i];
+        const s = c.selection && typeof c.selection === 'object' ? c.selection : null;
+        const range = s !== null && Number.isInteger(s.start) && Number.isInteger(s.end) && s.end > s.start;
+        const from = places.length;
+        places.push([c.position, 'after']);
+        if (s !== null) places.push([s.start, 'after'], [s.end, range ? 'before' : 'after']);
+        return { i, s, range, from };
+      });
+      let at;
+      try {
+        at = this.doc.placesFrom(places, version);
+      } catch (err) {
+        if (!(err instanceof CrdtError)) throw err;
+        // A bad offset: each comment on its own, the bad one kept as it is.
+        for (const i of indexes) out[i] = indexes.length > 1 ? this._placeComments([list[i]], version)[0] : list[i];
+        continue;
+      }
+      for (const { i, s, range, from } of shapes) {
+        const placed = { ...list[i], position: at.positions[from] };
+        delete placed.stateVector;
+        if (s === null) {
+          if (at.deleted[from]) placed.detached = true;
+        } else {
+          const start = at.positions[from + 1];
+          const end = range ? Math.max(start, at.positions[from + 2]) : start;
+          text ??= this.doc.getText();
+          placed.selection = { ...s, start, end, ...commentQuote(text, start, end) };
+          if (!placed.selection.textTruncated) delete placed.selection.textTruncated;
+          if (range ? end === start : at.deleted[from]) placed.detached = true;
+        }
+        out[i] = placed;
+      }
     }
-    const s = c.selection && typeof c.selection === 'object' ? c.selection : null;
-    const range = s !== null && Number.isInteger(s.start) && Number.isInteger(s.end) && s.end > s.start;
-    const places = [[c.position, 'after']];
-    if (s !== null) places.push([s.start, 'after'], [s.end, range ? 'before' : 'after']);
-    let at;
-    try {
-      at = this.doc.positionsFrom(places, version);
-    } catch (err) {
-      if (!(err instanceof CrdtError)) throw err;
-      return c;
-    }
-    const placed = { ...c, position: at[0] };
-    delete placed.stateVector;
-    if (s !== null) {
-      const start = at[1];
-      const end = range ? Math.max(start, at[2]) : start;
-      placed.selection = { ...s, start, end, ...commentQuote(this.doc.getText(), start, end) };
-      if (!placed.selection.textTruncated) delete placed.selection.textTruncated;
-      // Every selected character deleted here (not acknowledged yet): the
-      // hub says the same once it has the deletes.
-      if (range && end === start) placed.detached = true;
-    }
-    return placed;
+    return out;
   }
 
   _addComment(placed) {
@@ -1509,12 +1536,13 @@ export class PrdClient extends Emitter {
 
   // The comments waiting for operations that are here now.
   _placeWaitingComments() {
-    for (const [id, c] of this._waitingComments) {
-      const placed = this._placeComment(c);
-      if (!placed) continue;
-      this._waitingComments.delete(id);
+    if (this._waitingComments.size === 0) return;
+    const list = [...this._waitingComments.values()];
+    this._placeComments(list).forEach((placed, i) => {
+      if (!placed) return;
+      this._waitingComments.delete(list[i].commentId);
       this._addComment(placed);
-    }
+    });
   }
 
   /**
@@ -1566,7 +1594,7 @@ export class PrdClient extends Emitter {
   /**
    * The open comments, oldest first, as the hub reported them, with their
    * `position` and `selection` read into this replica's text when they
-   * arrived (see _placeComment()).
+   * arrived (see _placeComments()).
    */
   getComments() {
     return [...this.comments.values()].map((c) => ({ ...c, replies: [...c.replies] }));

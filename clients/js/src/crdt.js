@@ -938,17 +938,41 @@ export class CrdtDoc {
    * position is past the end of that version's text.
    */
   positionsFrom(places, vector) {
+    return this.placesFrom(places, vector).positions;
+  }
+
+  /**
+   * positionsFrom(), and for each place whether the character it is tied
+   * to in @vector's text has been deleted since (`deleted`, in order; false
+   * at either end of that text, where no character is named). One move to
+   * that version for all the places.
+   */
+  placesFrom(places, vector) {
     this._checkVector(vector);
-    if (this._vectorIsCurrent(vector)) return places.map(([p, assoc]) => this.resolveAnchor(this.anchorAt(p, assoc)));
-    this._moveVersion(vector, true);
     let anchors;
-    try {
+    if (this._vectorIsCurrent(vector)) {
       anchors = places.map(([position, assoc]) => this.anchorAt(position, assoc));
-    } finally {
-      this._moveVersion(vector, false);
-      this._textValid = false;
+    } else {
+      this._moveVersion(vector, true);
+      try {
+        anchors = places.map(([position, assoc]) => this.anchorAt(position, assoc));
+      } finally {
+        this._moveVersion(vector, false);
+        this._textValid = false;
+      }
     }
-    return anchors.map((a) => this.resolveAnchor(a));
+    return {
+      positions: anchors.map((a) => this.resolveAnchor(a)),
+      deleted: anchors.map((a) => a.id !== null && !this._anchorVisible(a)),
+    };
+  }
+
+  // Whether the character @anchor names is in the text now.
+  _anchorVisible(anchor) {
+    const [site, clock] = anchor.id;
+    const l = this._locateId(site, clock);
+    const it = l.chunk.items[l.idx];
+    return it.del === 0 && !it.hid;
   }
 
   // ---- binary state (prd_crdt_doc_decode_state) ------------------------------------

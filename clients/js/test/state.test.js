@@ -295,3 +295,26 @@ test('positionsFrom reads offsets of an older version into the current text', ()
   assert.throws(() => doc.positionsFrom([[then.length + 1, 'after']], base), (e) => e.code === 'INVALID_OPERATION');
   assert.throws(() => doc.positionsFrom([[0, 'after']], [9]), (e) => e.code === 'INVALID_OPERATION');
 });
+
+test('placesFrom says which places\' characters were deleted since, with one move for all', () => {
+  const doc = new CrdtDoc();
+  doc.localInsert(0, 0, 'abc Z def');
+  const base = doc.stateVector();
+  doc.localDelete(0, 4, 1); // Z
+  doc.localInsert(0, 0, '>>'); // not at base
+  let moves = 0;
+  const move = doc._moveVersion;
+  doc._moveVersion = function (...args) {
+    moves++;
+    return move.apply(this, args);
+  };
+  const { positions, deleted } = doc.placesFrom([[4, 'after'], [0, 'after'], [8, 'before'], [9, 'after']], base);
+  assert.deepEqual(positions, [6, 2, 9, 10]);
+  assert.deepEqual(deleted, [true, false, false, false]); // the end names no character
+  assert.equal(moves, 2, 'one move to base and back, whatever the number of places');
+  assert.equal(doc.getText(), '>>abc  def');
+  // At the current version: no move; a deleted character cannot be named.
+  moves = 0;
+  assert.deepEqual(doc.placesFrom([[2, 'after']], doc.stateVector()), { positions: [2], deleted: [false] });
+  assert.equal(moves, 0);
+});

@@ -103,4 +103,6 @@ export declare class CrdtDoc {
    * character would be when it was deleted since.
    */
   positionsFrom(places: Array<[number, 'before' | 'after']>, vector: number[]): number[];
+  /** positionsFrom(), and whether each place's character was deleted since. */
+  placesFrom(places: Array<[number, 'before' | 'after']>, vector: number[]): { positions: number[]; deleted: boolean[] };
 }
