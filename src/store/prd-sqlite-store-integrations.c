@@ -558,10 +558,12 @@ op_set_link_status (PrdSqliteWorker *worker,
     status = prd_sqlite_column_text (stmt, 0);
     status_at = sqlite3_column_int64 (stmt, 1);
   }
-  /* A time ahead of now (kept by a hub that took a delivery's future date
-   * as is, or before the clock was set back) counts as now: it must not
-   * make every later delivery outdated. */
-  if (args->at < MIN (status_at, g_get_real_time () / 1000))
+  /* A time ahead of now (kept before the clock was set back; the hub
+   * never keeps a delivery's date past when it came) orders nothing: it
+   * must not make every later delivery outdated. */
+  if (status_at > g_get_real_time () / 1000)
+    status_at = 0;
+  if (args->at < status_at)
     {
       *result = GINT_TO_POINTER (PRD_INTEGRATION_LINK_STATUS_OUTDATED);
       return TRUE;
