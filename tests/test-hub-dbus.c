@@ -659,7 +659,10 @@ test_ai_jobs (void)
   g_assert_true (g_variant_lookup (job, "duration", "t", &duration));
   g_assert_true (g_variant_lookup (job, "chunks", "u", &chunks));
   g_assert_cmpuint (tokens, >, 0);
-  g_assert_cmpuint (chunks, ==, 3);
+  /* The provider's three pieces, or fewer when some arrived together and
+   * were merged (chunks counts what went into the PRD). */
+  g_assert_cmpuint (chunks, >=, 1);
+  g_assert_cmpuint (chunks, <=, 3);
   g_assert_cmpuint (duration, >, 0);
   g_assert_false (g_variant_lookup (job, "error-code", "&s", NULL));
   g_clear_pointer (&job, g_variant_unref);
