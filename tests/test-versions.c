@@ -7,7 +7,9 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <git2.h>
 #include <glib/gstdio.h>
@@ -1380,6 +1382,60 @@ test_pack_max (void)
   prd_test_remove_tree (dir);
 }
 
+/* A write libgit2 fails without an error of its own (its file buffer's,
+ * here past the file size limit, as on a full disk) is reported as a
+ * storage error that names no earlier, expected failure (the lookup of
+ * the tag that is not there yet), and leaves no version. */
+static void
+test_write_error (void)
+{
+  g_autofree char *dir = prd_test_make_tmp_dir ("prd-versions-write-error-XXXXXX");
+  g_autofree char *path = g_build_filename (dir, "versions.git", NULL);
+  g_autoptr (PrdGitRepo) repo = prd_git_repo_new (path);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) big = g_string_new (NULL);
+  g_autofree char *hash = NULL;
+  struct rlimit old_limit, limit;
+  void (*old_handler) (int);
+
+  repo_init (repo);
+  repo_commit (repo, "prd_big", "0.1.0", "# small\n");
+  /* about 1 MiB that deflate cannot shrink below the limit */
+  for (guint i = 0; i < 1024 * 1024 / 8; i++)
+    g_string_append_printf (big, "%08x", g_random_int ());
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &old_limit), ==, 0);
+  limit = old_limit;
+  limit.rlim_cur = 64 * 1024;
+  old_handler = signal (SIGXFSZ, SIG_IGN);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &limit), ==, 0);
+  {
+    g_autoptr (GAsyncResult) result =
+        PRD_TEST_WAIT_FOR (prd_git_repo_commit_async, repo, "prd_big", "0.2.0", big->str, "v",
+                           "Ann", "ann@org", g_get_real_time (), NULL);
+
+    hash = prd_git_repo_commit_finish (repo, result, &error);
+  }
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &old_limit), ==, 0);
+  signal (SIGXFSZ, old_handler);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+  g_assert_null (hash);
+  g_test_message ("%s", error->message);
+  g_assert_true (g_str_has_prefix (error->message, "Cannot write the blob: "));
+  g_assert_null (strstr (error->message, "refs/tags"));
+  g_assert_null (strstr (error->message, "not found"));
+  g_clear_error (&error);
+  {
+    g_autofree char *read = repo_read (repo, "prd_big", "0.2.0", &error);
+
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+  }
+  /* and the repository takes the version once it can be written */
+  repo_commit (repo, "prd_big", "0.2.0", big->str);
+  g_clear_object (&repo);
+  prd_test_remove_tree (dir);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1391,6 +1447,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/versions/pack", test_pack);
   g_test_add_func ("/prd/versions/pack-crash", test_pack_crash);
   g_test_add_func ("/prd/versions/pack-max", test_pack_max);
+  g_test_add_func ("/prd/versions/write-error", test_write_error);
   g_test_add ("/prd/versions/git", Fixture, "[collab]\nautosave-interval=3600\n", fixture_setup,
               test_git, fixture_teardown);
   g_test_add ("/prd/versions/stale-locks", Fixture, NULL, fixture_setup, test_stale_locks,

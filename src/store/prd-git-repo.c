@@ -33,8 +33,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <glib/gstdio.h>
 #include <git2.h>
+#include <glib/gstdio.h>
 
 #include "prd-autocleanups.h"
 #include "prd-error.h"
@@ -50,8 +50,10 @@ struct _PrdGitRepo
   char *path;
   GMutex lock;            /* guards repo and purged; held for a whole operation */
   git_repository *repo;   /* (nullable) opened on first use */
-  gboolean locks_removed; /* stale lock files were looked for (prd_git_repo_init_async()) */
-  guint loose_objects;    /* objects written loose since they were last counted or packed */
+  gboolean locks_removed; /* stale lock files were looked for
+                             (prd_git_repo_init_async()) */
+  guint loose_objects;    /* objects written loose since they were last counted or
+                             packed */
   /* PRDs whose versions were purged, with when (monotonic µs): a commit for
    * one that was asked for before the purge, and runs after it, would bring
    * the text back. Kept for PURGED_KEEP_USEC. */
@@ -87,13 +89,28 @@ op_free (Op *op)
   g_free (op);
 }
 
+/* libgit2 keeps its last error per thread until the next one, and some of
+ * its failures set none (a write that fails in its file buffer, such as on
+ * a full disk): every expected failure (a lookup that finds nothing) is
+ * cleared where it is handled, so that what is reported here is this
+ * failure's, and without one the system's last error is the best clue. */
 static gboolean
 set_git_error (int rc, const char *what, GError **error)
 {
+  int saved_errno = errno;
   const git_error *last = git_error_last ();
 
-  g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "%s: %s (libgit2 error %d)", what,
-               last != NULL && last->message != NULL ? last->message : "unknown error", rc);
+  if (last != NULL && last->message != NULL)
+    g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "%s: %s (libgit2 error %d)", what,
+                 last->message, rc);
+  else if (saved_errno != 0)
+    g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE,
+                 "%s: unknown libgit2 error (libgit2 error %d; last system error: %s)", what, rc,
+                 g_strerror (saved_errno));
+  else
+    g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE,
+                 "%s: unknown libgit2 error (libgit2 error %d)", what, rc);
+  git_error_clear ();
   return FALSE;
 }
 
@@ -203,7 +220,9 @@ static void
 remove_lock_file (const char *path)
 {
   if (g_unlink (path) == 0)
-    g_message ("Removed %s, a lock file a stopped process left in the versions repository", path);
+    g_message ("Removed %s, a lock file a stopped process left in the versions "
+               "repository",
+               path);
   else if (errno != ENOENT)
     g_warning ("Cannot remove the stale lock file %s: %s", path, g_strerror (errno));
 }
@@ -259,6 +278,8 @@ ensure_open (PrdGitRepo *self, gboolean create, GError **error)
   git_repository_init_options options = GIT_REPOSITORY_INIT_OPTIONS_INIT;
   int rc;
 
+  /* what an earlier operation of this thread left is not this one's */
+  git_error_clear ();
   if (self->repo != NULL)
     return TRUE;
   rc = git_repository_open_bare (&self->repo, self->path);
@@ -266,6 +287,7 @@ ensure_open (PrdGitRepo *self, gboolean create, GError **error)
     goto opened;
   if (rc != GIT_ENOTFOUND)
     return set_git_error (rc, "Cannot open the versions repository", error);
+  git_error_clear ();
   if (!create)
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_NOT_FOUND, "No version has been created");
@@ -794,6 +816,8 @@ do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
       set_git_error (rc, "Cannot read the tag", &error);
       goto fail;
     }
+  git_error_clear (); /* expected: no such tag */
+  errno = 0;
   rc = git_blob_create_from_buffer (&blob_oid, self->repo, op->content, strlen (op->content));
   if (rc != 0)
     {
@@ -815,6 +839,8 @@ do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
       set_git_error (rc, "Cannot read " PRD_GIT_BRANCH, &error);
       goto fail;
     }
+  else
+    git_error_clear (); /* the first version: no branch yet */
   if ((rc = git_treebuilder_new (&builder, self->repo, parent_tree)) != 0 ||
       (rc = git_treebuilder_insert (NULL, builder, file, &blob_oid, GIT_FILEMODE_BLOB)) != 0 ||
       (rc = git_treebuilder_write (&tree_oid, builder)) != 0 ||
@@ -843,8 +869,11 @@ do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
       (rc = git_tag_create (&tag_oid, self->repo, tag, commit, signature, message, 0)) != 0)
     {
       if (rc == GIT_EEXISTS)
-        g_set_error (&error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS,
-                     "The versions repository already has the tag %s", tag);
+        {
+          git_error_clear ();
+          g_set_error (&error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS,
+                       "The versions repository already has the tag %s", tag);
+        }
       else
         set_git_error (rc, "Cannot tag the commit", &error);
       goto fail;
@@ -886,6 +915,7 @@ lookup_blob (PrdGitRepo *self, const char *prd_id, const char *version, GError *
   rc = git_reference_lookup (&reference, self->repo, ref);
   if (rc == GIT_ENOTFOUND)
     {
+      git_error_clear ();
       g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND, "%s has no version %s", prd_id, version);
       return NULL;
     }
@@ -1305,6 +1335,7 @@ do_purge (GTask *task, gpointer source, gpointer task_data, GCancellable *cancel
   rc = git_reference_name_to_id (&parent_oid, self->repo, PRD_GIT_BRANCH);
   if (rc == GIT_ENOTFOUND)
     {
+      git_error_clear ();
       g_task_return_pointer (task, removed, g_free);
       return;
     }
@@ -1457,6 +1488,7 @@ do_drop_tag (GTask *task, gpointer source, gpointer task_data, GCancellable *can
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  git_error_clear (); /* a tag that is not there is no error */
   g_task_return_boolean (task, TRUE);
 }
 
@@ -1640,10 +1672,11 @@ prd_git_repo_has_refs (const char *path, gboolean *has_refs, GError **error)
  *
  * Copies every branch and tag of @source, with the objects they reach, into
  * a new bare repository (a ref that is there but cannot be read, such as a
- * damaged loose ref file, fails the copy with an error naming it): the refs are read once first,
- * then one pack of everything they reach is written into @dest, then the refs. The copy is a
- * consistent state of @source even while versions are being created (a commit and its tag are
- * written before the refs that name them). HEAD names the same branch as in @source. Blocks.
+ * damaged loose ref file, fails the copy with an error naming it): the refs are
+ * read once first, then one pack of everything they reach is written into
+ * @dest, then the refs. The copy is a consistent state of @source even while
+ * versions are being created (a commit and its tag are written before the refs
+ * that name them). HEAD names the same branch as in @source. Blocks.
  */
 gboolean
 prd_git_repo_copy (const char *source, const char *dest, GError **error)
@@ -1709,7 +1742,10 @@ prd_git_repo_copy (const char *source, const char *dest, GError **error)
 
       rc = git_reference_lookup (&ref, from, sorted[i]);
       if (rc == GIT_ENOTFOUND) /* deleted since it was listed (a dropped tag) */
-        continue;
+        {
+          git_error_clear ();
+          continue;
+        }
       if (rc == 0 && git_reference_type (ref) != GIT_REFERENCE_DIRECT)
         continue;
       /* An annotated tag itself, then the history of what it names. */
