@@ -9,7 +9,9 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <git2.h>
 #include <glib/gstdio.h>
@@ -1382,6 +1384,116 @@ test_pack_max (void)
   prd_test_remove_tree (dir);
 }
 
+/* The renames onto packed-refs that the inotify watch @inotify_fd saw
+ * (it watches creations too: the kernel merges an event into an identical
+ * one just before it, and packed-refs.lock is created before each). */
+static guint
+count_packed_refs_writes (int inotify_fd)
+{
+  char buf[64 * 1024] __attribute__ ((aligned (__alignof__(struct inotify_event))));
+  guint n = 0;
+  gssize len;
+
+  while ((len = read (inotify_fd, buf, sizeof buf)) > 0)
+    for (char *p = buf; p < buf + len;)
+      {
+        const struct inotify_event *event = (const struct inotify_event *) p;
+
+        if ((event->mask & IN_MOVED_TO) && event->len > 0 &&
+            strcmp (event->name, "packed-refs") == 0)
+          n++;
+        p += sizeof (struct inotify_event) + event->len;
+      }
+  return n;
+}
+
+/* A purge of a PRD whose tags are packed (and one loose) deletes them all
+ * with one rewrite of packed-refs, and keeps the other PRDs' tags. */
+static void
+test_purge_packed (void)
+{
+  g_autofree char *dir = prd_test_make_tmp_dir ("prd-versions-purge-packed-XXXXXX");
+  g_autofree char *path = g_build_filename (dir, "versions.git", NULL);
+  g_autofree char *packed_path = g_build_filename (path, "packed-refs", NULL);
+  g_autofree char *victim_dir = g_build_filename (path, "refs", "tags", "prd_victim", NULL);
+  g_autofree char *packed = NULL;
+  g_autoptr (PrdGitRepo) repo = prd_git_repo_new (path);
+  g_autoptr (GError) error = NULL;
+  guint n_tags = 0;
+  int fd;
+
+  repo_init (repo);
+  for (guint i = 0; i < PACK_VERSIONS; i++)
+    {
+      g_autofree char *version = g_strdup_printf ("0.%u.0", i / 2 + 1);
+      g_autofree char *text = g_strdup_printf ("# text %u\n", i);
+
+      repo_commit (repo, i % 2 == 0 ? "prd_victim" : "prd_other", version, text);
+    }
+  g_assert_true (g_file_get_contents (packed_path, &packed, NULL, NULL));
+  g_assert_nonnull (strstr (packed, " refs/tags/prd_victim/v0.1.0\n"));
+  g_assert_nonnull (strstr (packed, " refs/tags/prd_victim/v0.64.0\n"));
+  g_assert_cmpuint (count_files (victim_dir, is_any), ==, 0);
+  /* and one loose */
+  repo_commit (repo, "prd_victim", "1.0.0", "# loose\n");
+  g_assert_cmpuint (count_files (victim_dir, is_any), ==, 1);
+
+  fd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (inotify_add_watch (fd, path, IN_CREATE | IN_MOVED_TO), >=, 0);
+  {
+    g_autoptr (GAsyncResult) result =
+        PRD_TEST_WAIT_FOR (prd_git_repo_purge_async, repo, "prd_victim", "deleted", "Ann",
+                           "ann@org", g_get_real_time (), NULL);
+
+    g_assert_true (prd_git_repo_purge_finish (repo, result, &n_tags, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpuint (count_packed_refs_writes (fd), ==, 1);
+  close (fd);
+  g_assert_cmpuint (n_tags, ==, PACK_VERSIONS / 2 + 1);
+  g_assert_false (g_file_test (victim_dir, G_FILE_TEST_EXISTS));
+  {
+    const char *victim[] = { "for-each-ref", "refs/tags/prd_victim", NULL };
+    const char *other[] = { "tag", "-l", "prd_other/*", NULL };
+    const char *fsck[] = { "fsck", "--strict", "--no-dangling", NULL };
+    g_autofree char *victim_out = git_at (path, victim);
+    g_autofree char *other_out = git_at (path, other);
+    g_autofree char *fsck_out = git_at (path, fsck);
+
+    g_assert_cmpstr (victim_out, ==, "");
+    g_assert_cmpuint (count_lines (other_out), ==, PACK_VERSIONS / 2);
+  }
+  for (guint i = 0; i < PACK_VERSIONS; i++)
+    {
+      g_autofree char *version = g_strdup_printf ("0.%u.0", i / 2 + 1);
+      g_autofree char *text = g_strdup_printf ("# text %u\n", i);
+      g_autofree char *read =
+          repo_read (repo, i % 2 == 0 ? "prd_victim" : "prd_other", version, &error);
+
+      if (i % 2 == 0)
+        {
+          g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+          g_clear_error (&error);
+          continue;
+        }
+      g_assert_no_error (error);
+      g_assert_cmpstr (read, ==, text);
+    }
+  /* what a restarted hub reads */
+  g_clear_object (&repo);
+  repo = prd_git_repo_new (path);
+  repo_init (repo);
+  {
+    g_autofree char *read = repo_read (repo, "prd_victim", "1.0.0", &error);
+
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+  }
+  g_clear_object (&repo);
+  prd_test_remove_tree (dir);
+}
+
 /* A write libgit2 fails without an error of its own (its file buffer's,
  * here past the file size limit, as on a full disk) is reported as a
  * storage error that names no earlier, expected failure (the lookup of
@@ -1447,6 +1559,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/versions/pack", test_pack);
   g_test_add_func ("/prd/versions/pack-crash", test_pack_crash);
   g_test_add_func ("/prd/versions/pack-max", test_pack_max);
+  g_test_add_func ("/prd/versions/purge-packed", test_purge_packed);
   g_test_add_func ("/prd/versions/write-error", test_write_error);
   g_test_add ("/prd/versions/git", Fixture, "[collab]\nautosave-interval=3600\n", fixture_setup,
               test_git, fixture_teardown);

@@ -33,8 +33,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <git2.h>
 #include <glib/gstdio.h>
+#include <git2.h>
 
 #include "prd-autocleanups.h"
 #include "prd-error.h"
@@ -50,10 +50,8 @@ struct _PrdGitRepo
   char *path;
   GMutex lock;            /* guards repo and purged; held for a whole operation */
   git_repository *repo;   /* (nullable) opened on first use */
-  gboolean locks_removed; /* stale lock files were looked for
-                             (prd_git_repo_init_async()) */
-  guint loose_objects;    /* objects written loose since they were last counted or
-                             packed */
+  gboolean locks_removed; /* stale lock files were looked for (prd_git_repo_init_async()) */
+  guint loose_objects;    /* objects written loose since they were last counted or packed */
   /* PRDs whose versions were purged, with when (monotonic µs): a commit for
    * one that was asked for before the purge, and runs after it, would bring
    * the text back. Kept for PURGED_KEEP_USEC. */
@@ -220,9 +218,7 @@ static void
 remove_lock_file (const char *path)
 {
   if (g_unlink (path) == 0)
-    g_message ("Removed %s, a lock file a stopped process left in the versions "
-               "repository",
-               path);
+    g_message ("Removed %s, a lock file a stopped process left in the versions repository", path);
   else if (errno != ENOENT)
     g_warning ("Cannot remove the stale lock file %s: %s", path, g_strerror (errno));
 }
@@ -564,6 +560,40 @@ write_new_file (const char *path, const char *text, GError **error)
   return TRUE;
 }
 
+/* Replaces packed-refs with @packed (name → PackedRef): written as
+ * packed-refs.lock (the lock libgit2 and git take to write it), fsynced,
+ * renamed into place, and the folder fsynced. Lock held. */
+static gboolean
+write_packed_refs (PrdGitRepo *self, GHashTable *packed, GError **error)
+{
+  g_autofree char *packed_path = g_build_filename (self->path, "packed-refs", NULL);
+  g_autofree char *lock_path = g_build_filename (self->path, "packed-refs.lock", NULL);
+  g_autoptr (GString) text = g_string_new ("# pack-refs with: peeled fully-peeled sorted \n");
+  g_autofree const char **names = NULL;
+  guint n_names = 0;
+
+  names = (const char **) g_hash_table_get_keys_as_array (packed, &n_names);
+  qsort (names, n_names, sizeof (char *), compare_names);
+  for (guint i = 0; i < n_names; i++)
+    {
+      PackedRef *entry = g_hash_table_lookup (packed, names[i]);
+
+      g_string_append_printf (text, "%s %s\n", entry->oid, names[i]);
+      if (entry->peeled != NULL)
+        g_string_append_printf (text, "^%s\n", entry->peeled);
+    }
+  if (!write_new_file (lock_path, text->str, error))
+    return FALSE;
+  if (g_rename (lock_path, packed_path) != 0)
+    {
+      int saved_errno = errno;
+
+      g_unlink (lock_path);
+      return prd_private_file_set_errno_error (error, saved_errno, "Cannot rename", lock_path);
+    }
+  return prd_private_file_sync_dir (self->path, FALSE, error);
+}
+
 /* Moves the loose refs under refs/heads/ and refs/tags/ into packed-refs
  * (see "Compaction" above). Lock held. */
 static gboolean
@@ -575,12 +605,8 @@ pack_refs (PrdGitRepo *self, GError **error)
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) packed_ref_free);
   g_autoptr (GPtrArray) moved = g_ptr_array_new ();
   g_autofree char *packed_path = g_build_filename (self->path, "packed-refs", NULL);
-  g_autofree char *lock_path = g_build_filename (self->path, "packed-refs.lock", NULL);
-  g_autoptr (GString) text = g_string_new ("# pack-refs with: peeled fully-peeled sorted \n");
-  g_autofree const char **names = NULL;
   GHashTableIter iter;
   gpointer name;
-  guint n_names = 0;
 
   for (guint i = 0; i < G_N_ELEMENTS (owned); i++)
     {
@@ -624,28 +650,7 @@ pack_refs (PrdGitRepo *self, GError **error)
     }
   if (moved->len == 0)
     return TRUE;
-
-  names = (const char **) g_hash_table_get_keys_as_array (packed, &n_names);
-  qsort (names, n_names, sizeof (char *), compare_names);
-  for (guint i = 0; i < n_names; i++)
-    {
-      PackedRef *entry = g_hash_table_lookup (packed, names[i]);
-
-      g_string_append_printf (text, "%s %s\n", entry->oid, names[i]);
-      if (entry->peeled != NULL)
-        g_string_append_printf (text, "^%s\n", entry->peeled);
-    }
-  /* libgit2 takes the same lock file to write packed-refs */
-  if (!write_new_file (lock_path, text->str, error))
-    return FALSE;
-  if (g_rename (lock_path, packed_path) != 0)
-    {
-      int saved_errno = errno;
-
-      g_unlink (lock_path);
-      return prd_private_file_set_errno_error (error, saved_errno, "Cannot rename", lock_path);
-    }
-  if (!prd_private_file_sync_dir (self->path, FALSE, error))
+  if (!write_packed_refs (self, packed, error))
     return FALSE;
 
   for (guint i = 0; i < moved->len; i++)
@@ -1276,6 +1281,62 @@ prd_git_repo_diff_finish (PrdGitRepo *self, GAsyncResult *result, GError **error
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+/* Deletes the tags `<prdId>/v*` of @prd_id, packed and loose, into
+ * @removed: the packed ones with one rewrite of packed-refs (libgit2's
+ * git_tag_delete() rewrites and fsyncs all of it for each packed tag),
+ * then the loose files, as compaction moves refs: whoever reads the loose
+ * refs and then packed-refs sees each tag until its last copy goes. Lock
+ * held, repository open. */
+static gboolean
+delete_tags (PrdGitRepo *self, const char *prd_id, guint *removed, GError **error)
+{
+  g_autofree char *prefix = g_strconcat ("refs/tags/", prd_id, NULL);
+  g_autofree char *tag_prefix = g_strconcat (prefix, "/v", NULL);
+  g_autofree char *dir = g_build_filename (self->path, "refs", "tags", prd_id, NULL);
+  g_autofree char *packed_path = g_build_filename (self->path, "packed-refs", NULL);
+  g_autoptr (GHashTable) loose = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) packed =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) packed_ref_free);
+  g_autoptr (GHashTable) deleted = g_hash_table_new (g_str_hash, g_str_equal);
+  GHashTableIter iter;
+  gpointer name;
+
+  /* The id is validated ([A-Za-z0-9_-] after `prd_`): a folder of its own. */
+  if (!add_loose_ref_names (dir, prefix, loose, error) ||
+      !read_packed_refs (packed_path, packed, error))
+    return FALSE;
+  g_hash_table_iter_init (&iter, packed);
+  while (g_hash_table_iter_next (&iter, &name, NULL))
+    if (g_str_has_prefix (name, tag_prefix))
+      g_hash_table_add (deleted, name);
+  if (g_hash_table_size (deleted) > 0)
+    {
+      g_autoptr (GHashTable) kept = g_hash_table_new (g_str_hash, g_str_equal);
+
+      g_hash_table_iter_init (&iter, packed);
+      while (g_hash_table_iter_next (&iter, &name, NULL))
+        if (!g_hash_table_contains (deleted, name))
+          g_hash_table_insert (kept, name, g_hash_table_lookup (packed, name));
+      if (!write_packed_refs (self, kept, error))
+        return FALSE;
+    }
+  g_hash_table_iter_init (&iter, loose);
+  while (g_hash_table_iter_next (&iter, &name, NULL))
+    {
+      g_autofree char *path = NULL;
+
+      if (!g_str_has_prefix (name, tag_prefix))
+        continue;
+      path = g_build_filename (self->path, name, NULL);
+      if (g_unlink (path) != 0 && errno != ENOENT)
+        return prd_private_file_set_errno_error (error, errno, "Cannot delete the tag", path);
+      g_hash_table_add (deleted, name);
+    }
+  g_rmdir (dir); /* once empty */
+  *removed = g_hash_table_size (deleted);
+  return TRUE;
+}
+
 static void
 do_purge (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -1289,11 +1350,9 @@ do_purge (GTask *task, gpointer source, gpointer task_data, GCancellable *cancel
   g_autoptr (git_tree) tree = NULL;
   g_autoptr (git_signature) signature = NULL;
   g_autofree char *file = g_strconcat (op->prd_id, ".md", NULL);
-  g_autofree char *pattern = g_strconcat (op->prd_id, "/v*", NULL);
   g_autofree char *message = g_str_has_suffix (op->message, "\n")
                                  ? g_strdup (op->message)
                                  : g_strconcat (op->message, "\n", NULL);
-  git_strarray tags = { NULL, 0 };
   const git_commit *parents[1];
   git_oid parent_oid, tree_oid, commit_oid;
   guint *removed = g_new0 (guint, 1);
@@ -1311,25 +1370,8 @@ do_purge (GTask *task, gpointer source, gpointer task_data, GCancellable *cancel
         }
       return;
     }
-  /* The id is validated ([A-Za-z0-9_-] after `prd_`): no glob characters. */
-  rc = git_tag_list_match (&tags, pattern, self->repo);
-  if (rc != 0)
-    {
-      set_git_error (rc, "Cannot list the tags", &error);
-      goto fail;
-    }
-  for (size_t i = 0; i < tags.count; i++)
-    {
-      rc = git_tag_delete (self->repo, tags.strings[i]);
-      if (rc != 0)
-        {
-          set_git_error (rc, "Cannot delete a tag", &error);
-          git_strarray_dispose (&tags);
-          goto fail;
-        }
-      (*removed)++;
-    }
-  git_strarray_dispose (&tags);
+  if (!delete_tags (self, op->prd_id, removed, &error))
+    goto fail;
 
   /* The branch's latest tree no longer holds the file; older commits do. */
   rc = git_reference_name_to_id (&parent_oid, self->repo, PRD_GIT_BRANCH);
@@ -1672,11 +1714,10 @@ prd_git_repo_has_refs (const char *path, gboolean *has_refs, GError **error)
  *
  * Copies every branch and tag of @source, with the objects they reach, into
  * a new bare repository (a ref that is there but cannot be read, such as a
- * damaged loose ref file, fails the copy with an error naming it): the refs are
- * read once first, then one pack of everything they reach is written into
- * @dest, then the refs. The copy is a consistent state of @source even while
- * versions are being created (a commit and its tag are written before the refs
- * that name them). HEAD names the same branch as in @source. Blocks.
+ * damaged loose ref file, fails the copy with an error naming it): the refs are read once first,
+ * then one pack of everything they reach is written into @dest, then the refs. The copy is a
+ * consistent state of @source even while versions are being created (a commit and its tag are
+ * written before the refs that name them). HEAD names the same branch as in @source. Blocks.
  */
 gboolean
 prd_git_repo_copy (const char *source, const char *dest, GError **error)
