@@ -21,6 +21,7 @@
 #include "prd-autocleanups.h"
 #include "prd-error.h"
 #include "prd-git-repo.h"
+#include "prd-git-repo-private.h"
 #include "prd-hub.h"
 #include "prd-hub-config-collab.h"
 #include "prd-hub-versions.h"
@@ -986,6 +987,8 @@ repo_commit (PrdGitRepo *repo, const char *prd_id, const char *version, const ch
 
   g_assert_no_error (error);
   g_assert_nonnull (hash);
+  /* a compaction the commit started runs after its answer */
+  prd_git_repo_wait_compaction (repo);
 }
 
 static char *
@@ -1494,6 +1497,113 @@ test_purge_packed (void)
   prd_test_remove_tree (dir);
 }
 
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  gboolean paused;
+  gboolean released;
+} Pause;
+
+static void
+pause_compaction (PrdGitRepo *repo, gpointer user_data)
+{
+  Pause *pause = user_data;
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&pause->lock);
+
+  pause->paused = TRUE;
+  g_cond_broadcast (&pause->cond);
+  while (!pause->released)
+    g_cond_wait (&pause->cond, &pause->lock);
+}
+
+/* A compaction holds the repository only for its refs: while it is paused
+ * once its pack is written, a version is committed and versions are read
+ * (if it held the repository, they would wait for it, and the harness's
+ * wait for their results fail). */
+static void
+test_pack_concurrent (void)
+{
+  g_autofree char *dir = prd_test_make_tmp_dir ("prd-versions-pack-concurrent-XXXXXX");
+  g_autofree char *path = g_build_filename (dir, "versions.git", NULL);
+  g_autoptr (PrdGitRepo) repo = prd_git_repo_new (path);
+  g_autoptr (GError) error = NULL;
+  Pause pause = { 0 };
+
+  g_mutex_init (&pause.lock);
+  g_cond_init (&pause.cond);
+  repo_init (repo);
+  for (guint i = 0; i + 1 < PACK_VERSIONS; i++)
+    {
+      const char *prd_id;
+      g_autofree char *version = NULL;
+      g_autofree char *text = NULL;
+
+      pack_version (i, &prd_id, &version, &text);
+      repo_commit (repo, prd_id, version, text);
+    }
+  g_assert_cmpuint (count_packs (path), ==, 0);
+  prd_git_repo_set_compact_hook (repo, pause_compaction, &pause);
+  {
+    const char *prd_id;
+    g_autofree char *version = NULL;
+    g_autofree char *text = NULL;
+    g_autoptr (GAsyncResult) result = NULL;
+    g_autofree char *hash = NULL;
+
+    /* the version that starts the compaction */
+    pack_version (PACK_VERSIONS - 1, &prd_id, &version, &text);
+    result = PRD_TEST_WAIT_FOR (prd_git_repo_commit_async, repo, prd_id, version, text, "v", "Ann",
+                                "ann@org", g_get_real_time (), NULL);
+    hash = prd_git_repo_commit_finish (repo, result, &error);
+    g_assert_no_error (error);
+  }
+  g_mutex_lock (&pause.lock);
+  while (!pause.paused)
+    g_cond_wait (&pause.cond, &pause.lock);
+  g_mutex_unlock (&pause.lock);
+  g_assert_cmpuint (count_packs (path), ==, 1);
+  {
+    g_autoptr (GAsyncResult) result =
+        PRD_TEST_WAIT_FOR (prd_git_repo_commit_async, repo, "prd_pa", "9.0.0", "during\n", "v",
+                           "Ann", "ann@org", g_get_real_time (), NULL);
+    g_autofree char *hash = prd_git_repo_commit_finish (repo, result, &error);
+    g_autofree char *read = NULL;
+
+    g_assert_no_error (error);
+    read = repo_read (repo, "prd_pa", "9.0.0", &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (read, ==, "during\n");
+  }
+  check_pack_versions (repo, PACK_VERSIONS, NULL);
+  g_mutex_lock (&pause.lock);
+  pause.released = TRUE;
+  g_cond_broadcast (&pause.cond);
+  g_mutex_unlock (&pause.lock);
+  prd_git_repo_wait_compaction (repo);
+  prd_git_repo_set_compact_hook (repo, NULL, NULL);
+
+  /* the version written meanwhile stays loose, everything else is packed */
+  g_assert_cmpuint (count_loose (path), ==, 4);
+  g_assert_cmpuint (count_packs (path), ==, 1);
+  check_pack_versions (repo, PACK_VERSIONS, NULL);
+  {
+    g_autofree char *read = repo_read (repo, "prd_pa", "9.0.0", &error);
+    const char *fsck[] = { "fsck", "--strict", "--no-dangling", NULL };
+    const char *tags[] = { "tag", "-l", NULL };
+    g_autofree char *fsck_out = git_at (path, fsck);
+    g_autofree char *tags_out = git_at (path, tags);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (read, ==, "during\n");
+    g_assert_cmpuint (count_lines (tags_out), ==, PACK_VERSIONS + 1);
+  }
+  g_clear_object (&repo);
+  g_mutex_clear (&pause.lock);
+  g_cond_clear (&pause.cond);
+  prd_test_remove_tree (dir);
+}
+
 /* A write libgit2 fails without an error of its own (its file buffer's,
  * here past the file size limit, as on a full disk) is reported as a
  * storage error that names no earlier, expected failure (the lookup of
@@ -1560,6 +1670,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/versions/pack-crash", test_pack_crash);
   g_test_add_func ("/prd/versions/pack-max", test_pack_max);
   g_test_add_func ("/prd/versions/purge-packed", test_purge_packed);
+  g_test_add_func ("/prd/versions/pack-concurrent", test_pack_concurrent);
   g_test_add_func ("/prd/versions/write-error", test_write_error);
   g_test_add ("/prd/versions/git", Fixture, "[collab]\nautosave-interval=3600\n", fixture_setup,
               test_git, fixture_teardown);
