@@ -7,7 +7,11 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <git2.h>
 #include <glib/gstdio.h>
@@ -17,6 +21,7 @@
 #include "prd-autocleanups.h"
 #include "prd-error.h"
 #include "prd-git-repo.h"
+#include "prd-git-repo-private.h"
 #include "prd-hub.h"
 #include "prd-hub-config-collab.h"
 #include "prd-hub-versions.h"
@@ -982,6 +987,8 @@ repo_commit (PrdGitRepo *repo, const char *prd_id, const char *version, const ch
 
   g_assert_no_error (error);
   g_assert_nonnull (hash);
+  /* a compaction the commit started runs after its answer */
+  prd_git_repo_wait_compaction (repo);
 }
 
 static char *
@@ -1380,6 +1387,277 @@ test_pack_max (void)
   prd_test_remove_tree (dir);
 }
 
+/* The renames onto packed-refs that the inotify watch @inotify_fd saw
+ * (it watches creations too: the kernel merges an event into an identical
+ * one just before it, and packed-refs.lock is created before each). */
+static guint
+count_packed_refs_writes (int inotify_fd)
+{
+  char buf[64 * 1024] __attribute__ ((aligned (__alignof__(struct inotify_event))));
+  guint n = 0;
+  gssize len;
+
+  while ((len = read (inotify_fd, buf, sizeof buf)) > 0)
+    for (char *p = buf; p < buf + len;)
+      {
+        const struct inotify_event *event = (const struct inotify_event *) p;
+
+        if ((event->mask & IN_MOVED_TO) && event->len > 0 &&
+            strcmp (event->name, "packed-refs") == 0)
+          n++;
+        p += sizeof (struct inotify_event) + event->len;
+      }
+  return n;
+}
+
+/* A purge of a PRD whose tags are packed (and one loose) deletes them all
+ * with one rewrite of packed-refs, and keeps the other PRDs' tags. */
+static void
+test_purge_packed (void)
+{
+  g_autofree char *dir = prd_test_make_tmp_dir ("prd-versions-purge-packed-XXXXXX");
+  g_autofree char *path = g_build_filename (dir, "versions.git", NULL);
+  g_autofree char *packed_path = g_build_filename (path, "packed-refs", NULL);
+  g_autofree char *victim_dir = g_build_filename (path, "refs", "tags", "prd_victim", NULL);
+  g_autofree char *packed = NULL;
+  g_autoptr (PrdGitRepo) repo = prd_git_repo_new (path);
+  g_autoptr (GError) error = NULL;
+  guint n_tags = 0;
+  int fd;
+
+  repo_init (repo);
+  for (guint i = 0; i < PACK_VERSIONS; i++)
+    {
+      g_autofree char *version = g_strdup_printf ("0.%u.0", i / 2 + 1);
+      g_autofree char *text = g_strdup_printf ("# text %u\n", i);
+
+      repo_commit (repo, i % 2 == 0 ? "prd_victim" : "prd_other", version, text);
+    }
+  g_assert_true (g_file_get_contents (packed_path, &packed, NULL, NULL));
+  g_assert_nonnull (strstr (packed, " refs/tags/prd_victim/v0.1.0\n"));
+  g_assert_nonnull (strstr (packed, " refs/tags/prd_victim/v0.64.0\n"));
+  g_assert_cmpuint (count_files (victim_dir, is_any), ==, 0);
+  /* and one loose */
+  repo_commit (repo, "prd_victim", "1.0.0", "# loose\n");
+  g_assert_cmpuint (count_files (victim_dir, is_any), ==, 1);
+
+  fd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (inotify_add_watch (fd, path, IN_CREATE | IN_MOVED_TO), >=, 0);
+  {
+    g_autoptr (GAsyncResult) result =
+        PRD_TEST_WAIT_FOR (prd_git_repo_purge_async, repo, "prd_victim", "deleted", "Ann",
+                           "ann@org", g_get_real_time (), NULL);
+
+    g_assert_true (prd_git_repo_purge_finish (repo, result, &n_tags, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpuint (count_packed_refs_writes (fd), ==, 1);
+  close (fd);
+  g_assert_cmpuint (n_tags, ==, PACK_VERSIONS / 2 + 1);
+  g_assert_false (g_file_test (victim_dir, G_FILE_TEST_EXISTS));
+  {
+    const char *victim[] = { "for-each-ref", "refs/tags/prd_victim", NULL };
+    const char *other[] = { "tag", "-l", "prd_other/*", NULL };
+    const char *fsck[] = { "fsck", "--strict", "--no-dangling", NULL };
+    g_autofree char *victim_out = git_at (path, victim);
+    g_autofree char *other_out = git_at (path, other);
+    g_autofree char *fsck_out = git_at (path, fsck);
+
+    g_assert_cmpstr (victim_out, ==, "");
+    g_assert_cmpuint (count_lines (other_out), ==, PACK_VERSIONS / 2);
+  }
+  for (guint i = 0; i < PACK_VERSIONS; i++)
+    {
+      g_autofree char *version = g_strdup_printf ("0.%u.0", i / 2 + 1);
+      g_autofree char *text = g_strdup_printf ("# text %u\n", i);
+      g_autofree char *read =
+          repo_read (repo, i % 2 == 0 ? "prd_victim" : "prd_other", version, &error);
+
+      if (i % 2 == 0)
+        {
+          g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+          g_clear_error (&error);
+          continue;
+        }
+      g_assert_no_error (error);
+      g_assert_cmpstr (read, ==, text);
+    }
+  /* what a restarted hub reads */
+  g_clear_object (&repo);
+  repo = prd_git_repo_new (path);
+  repo_init (repo);
+  {
+    g_autofree char *read = repo_read (repo, "prd_victim", "1.0.0", &error);
+
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+  }
+  g_clear_object (&repo);
+  prd_test_remove_tree (dir);
+}
+
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  gboolean paused;
+  gboolean released;
+} Pause;
+
+static void
+pause_compaction (PrdGitRepo *repo, gpointer user_data)
+{
+  Pause *pause = user_data;
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&pause->lock);
+
+  pause->paused = TRUE;
+  g_cond_broadcast (&pause->cond);
+  while (!pause->released)
+    g_cond_wait (&pause->cond, &pause->lock);
+}
+
+/* A compaction holds the repository only for its refs: while it is paused
+ * once its pack is written, a version is committed and versions are read
+ * (if it held the repository, they would wait for it, and the harness's
+ * wait for their results fail). */
+static void
+test_pack_concurrent (void)
+{
+  g_autofree char *dir = prd_test_make_tmp_dir ("prd-versions-pack-concurrent-XXXXXX");
+  g_autofree char *path = g_build_filename (dir, "versions.git", NULL);
+  g_autoptr (PrdGitRepo) repo = prd_git_repo_new (path);
+  g_autoptr (GError) error = NULL;
+  Pause pause = { 0 };
+
+  g_mutex_init (&pause.lock);
+  g_cond_init (&pause.cond);
+  repo_init (repo);
+  for (guint i = 0; i + 1 < PACK_VERSIONS; i++)
+    {
+      const char *prd_id;
+      g_autofree char *version = NULL;
+      g_autofree char *text = NULL;
+
+      pack_version (i, &prd_id, &version, &text);
+      repo_commit (repo, prd_id, version, text);
+    }
+  g_assert_cmpuint (count_packs (path), ==, 0);
+  prd_git_repo_set_compact_hook (repo, pause_compaction, &pause);
+  {
+    const char *prd_id;
+    g_autofree char *version = NULL;
+    g_autofree char *text = NULL;
+    g_autoptr (GAsyncResult) result = NULL;
+    g_autofree char *hash = NULL;
+
+    /* the version that starts the compaction */
+    pack_version (PACK_VERSIONS - 1, &prd_id, &version, &text);
+    result = PRD_TEST_WAIT_FOR (prd_git_repo_commit_async, repo, prd_id, version, text, "v", "Ann",
+                                "ann@org", g_get_real_time (), NULL);
+    hash = prd_git_repo_commit_finish (repo, result, &error);
+    g_assert_no_error (error);
+  }
+  g_mutex_lock (&pause.lock);
+  while (!pause.paused)
+    g_cond_wait (&pause.cond, &pause.lock);
+  g_mutex_unlock (&pause.lock);
+  g_assert_cmpuint (count_packs (path), ==, 1);
+  {
+    g_autoptr (GAsyncResult) result =
+        PRD_TEST_WAIT_FOR (prd_git_repo_commit_async, repo, "prd_pa", "9.0.0", "during\n", "v",
+                           "Ann", "ann@org", g_get_real_time (), NULL);
+    g_autofree char *hash = prd_git_repo_commit_finish (repo, result, &error);
+    g_autofree char *read = NULL;
+
+    g_assert_no_error (error);
+    read = repo_read (repo, "prd_pa", "9.0.0", &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (read, ==, "during\n");
+  }
+  check_pack_versions (repo, PACK_VERSIONS, NULL);
+  g_mutex_lock (&pause.lock);
+  pause.released = TRUE;
+  g_cond_broadcast (&pause.cond);
+  g_mutex_unlock (&pause.lock);
+  prd_git_repo_wait_compaction (repo);
+  prd_git_repo_set_compact_hook (repo, NULL, NULL);
+
+  /* the version written meanwhile stays loose, everything else is packed */
+  g_assert_cmpuint (count_loose (path), ==, 4);
+  g_assert_cmpuint (count_packs (path), ==, 1);
+  check_pack_versions (repo, PACK_VERSIONS, NULL);
+  {
+    g_autofree char *read = repo_read (repo, "prd_pa", "9.0.0", &error);
+    const char *fsck[] = { "fsck", "--strict", "--no-dangling", NULL };
+    const char *tags[] = { "tag", "-l", NULL };
+    g_autofree char *fsck_out = git_at (path, fsck);
+    g_autofree char *tags_out = git_at (path, tags);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (read, ==, "during\n");
+    g_assert_cmpuint (count_lines (tags_out), ==, PACK_VERSIONS + 1);
+  }
+  g_clear_object (&repo);
+  g_mutex_clear (&pause.lock);
+  g_cond_clear (&pause.cond);
+  prd_test_remove_tree (dir);
+}
+
+/* A write libgit2 fails without an error of its own (its file buffer's,
+ * here past the file size limit, as on a full disk) is reported as a
+ * storage error that names no earlier, expected failure (the lookup of
+ * the tag that is not there yet), and leaves no version. */
+static void
+test_write_error (void)
+{
+  g_autofree char *dir = prd_test_make_tmp_dir ("prd-versions-write-error-XXXXXX");
+  g_autofree char *path = g_build_filename (dir, "versions.git", NULL);
+  g_autoptr (PrdGitRepo) repo = prd_git_repo_new (path);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) big = g_string_new (NULL);
+  g_autofree char *hash = NULL;
+  struct rlimit old_limit, limit;
+  void (*old_handler) (int);
+
+  repo_init (repo);
+  repo_commit (repo, "prd_big", "0.1.0", "# small\n");
+  /* about 1 MiB that deflate cannot shrink below the limit */
+  for (guint i = 0; i < 1024 * 1024 / 8; i++)
+    g_string_append_printf (big, "%08x", g_random_int ());
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &old_limit), ==, 0);
+  limit = old_limit;
+  limit.rlim_cur = 64 * 1024;
+  old_handler = signal (SIGXFSZ, SIG_IGN);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &limit), ==, 0);
+  {
+    g_autoptr (GAsyncResult) result =
+        PRD_TEST_WAIT_FOR (prd_git_repo_commit_async, repo, "prd_big", "0.2.0", big->str, "v",
+                           "Ann", "ann@org", g_get_real_time (), NULL);
+
+    hash = prd_git_repo_commit_finish (repo, result, &error);
+  }
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &old_limit), ==, 0);
+  signal (SIGXFSZ, old_handler);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_STORAGE);
+  g_assert_null (hash);
+  g_test_message ("%s", error->message);
+  g_assert_true (g_str_has_prefix (error->message, "Cannot write the blob: "));
+  g_assert_null (strstr (error->message, "refs/tags"));
+  g_assert_null (strstr (error->message, "not found"));
+  g_clear_error (&error);
+  {
+    g_autofree char *read = repo_read (repo, "prd_big", "0.2.0", &error);
+
+    g_assert_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+  }
+  /* and the repository takes the version once it can be written */
+  repo_commit (repo, "prd_big", "0.2.0", big->str);
+  g_clear_object (&repo);
+  prd_test_remove_tree (dir);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1391,6 +1669,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/versions/pack", test_pack);
   g_test_add_func ("/prd/versions/pack-crash", test_pack_crash);
   g_test_add_func ("/prd/versions/pack-max", test_pack_max);
+  g_test_add_func ("/prd/versions/purge-packed", test_purge_packed);
+  g_test_add_func ("/prd/versions/pack-concurrent", test_pack_concurrent);
+  g_test_add_func ("/prd/versions/write-error", test_write_error);
   g_test_add ("/prd/versions/git", Fixture, "[collab]\nautosave-interval=3600\n", fixture_setup,
               test_git, fixture_teardown);
   g_test_add ("/prd/versions/stale-locks", Fixture, NULL, fixture_setup, test_stale_locks,

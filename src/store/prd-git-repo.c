@@ -8,7 +8,8 @@
  *
  * libgit2 blocks on disk, so every call runs in a GTask thread; a mutex
  * keeps one operation at a time on the repository, which also keeps the
- * branch linear. libgit2's errors are turned into PRD_ERROR_STORAGE here.
+ * branch linear (a compaction packs objects beside them: see
+ * "Compaction"). libgit2's errors are turned into PRD_ERROR_STORAGE here.
  *
  * Durability: libgit2 fsyncs what it writes into the repository
  * (GIT_OPT_ENABLE_FSYNC_GITDIR), so a version acknowledged after its
@@ -42,6 +43,7 @@
 #include "prd-store.h"
 
 #include "prd-git-repo.h"
+#include "prd-git-repo-private.h"
 
 struct _PrdGitRepo
 {
@@ -52,6 +54,11 @@ struct _PrdGitRepo
   git_repository *repo;   /* (nullable) opened on first use */
   gboolean locks_removed; /* stale lock files were looked for (prd_git_repo_init_async()) */
   guint loose_objects;    /* objects written loose since they were last counted or packed */
+  gboolean compacting;    /* a compaction was started and has not finished */
+  GCond compacted;        /* signalled with lock when a compaction finishes */
+  GMutex compact_lock;    /* held by the one compaction running (taken before lock) */
+  PrdGitRepoCompactHook compact_hook; /* (nullable) tests only */
+  gpointer compact_hook_data;
   /* PRDs whose versions were purged, with when (monotonic µs): a commit for
    * one that was asked for before the purge, and runs after it, would bring
    * the text back. Kept for PURGED_KEEP_USEC. */
@@ -87,13 +94,28 @@ op_free (Op *op)
   g_free (op);
 }
 
+/* libgit2 keeps its last error per thread until the next one, and some of
+ * its failures set none (a write that fails in its file buffer, such as on
+ * a full disk): every expected failure (a lookup that finds nothing) is
+ * cleared where it is handled, so that what is reported here is this
+ * failure's, and without one the system's last error is the best clue. */
 static gboolean
 set_git_error (int rc, const char *what, GError **error)
 {
+  int saved_errno = errno;
   const git_error *last = git_error_last ();
 
-  g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "%s: %s (libgit2 error %d)", what,
-               last != NULL && last->message != NULL ? last->message : "unknown error", rc);
+  if (last != NULL && last->message != NULL)
+    g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE, "%s: %s (libgit2 error %d)", what,
+                 last->message, rc);
+  else if (saved_errno != 0)
+    g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE,
+                 "%s: unknown libgit2 error (libgit2 error %d; last system error: %s)", what, rc,
+                 g_strerror (saved_errno));
+  else
+    g_set_error (error, PRD_ERROR, PRD_ERROR_STORAGE,
+                 "%s: unknown libgit2 error (libgit2 error %d)", what, rc);
+  git_error_clear ();
   return FALSE;
 }
 
@@ -259,6 +281,8 @@ ensure_open (PrdGitRepo *self, gboolean create, GError **error)
   git_repository_init_options options = GIT_REPOSITORY_INIT_OPTIONS_INIT;
   int rc;
 
+  /* what an earlier operation of this thread left is not this one's */
+  git_error_clear ();
   if (self->repo != NULL)
     return TRUE;
   rc = git_repository_open_bare (&self->repo, self->path);
@@ -266,6 +290,7 @@ ensure_open (PrdGitRepo *self, gboolean create, GError **error)
     goto opened;
   if (rc != GIT_ENOTFOUND)
     return set_git_error (rc, "Cannot open the versions repository", error);
+  git_error_clear ();
   if (!create)
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_NOT_FOUND, "No version has been created");
@@ -317,30 +342,64 @@ compare_names (gconstpointer a, gconstpointer b)
  * two ref writes a version, mostly file-system blocks. Once
  * PRD_GIT_REPO_PACK_LOOSE_OBJECTS objects were written loose (counted by
  * the commits and purges of this process, and once when the repository is
- * opened, since the git integration's thread writes into it too), the
- * writing thread, still holding the lock, packs every loose object into
- * one new pack (libgit2 fsyncs the pack, its index and their folder, and
- * renames them into place), and only then removes the loose files it
- * packed: a crash in between leaves objects in both places, which readers
- * accept. Every object is packed, reachable or not (compaction deletes
- * nothing: the git integration may have written objects no ref names
- * yet). With PRD_GIT_REPO_PACK_MAX_PACKS packs already there, the new pack
- * holds every object of the repository and the older packs are removed
- * after it is in place: a reader that had one open keeps reading it, and
- * one that looks for an object in it after that finds it in the new pack
- * (libgit2 and git look at the pack folder again on a miss).
+ * opened, since the git integration's thread writes into it too), a
+ * compaction starts on a worker thread of its own (start_compaction(); at
+ * init, before init answers), one at a time (compact_lock, and the
+ * `compacting` flag so that no second one is queued). It packs every loose
+ * object into one new pack (libgit2 fsyncs the pack, its index and their
+ * folder, and renames them into place), and only then removes the loose
+ * files it packed: a crash in between leaves objects in both places, which
+ * readers accept. Every object is packed, reachable or not (compaction
+ * deletes nothing: the git integration may have written objects no ref
+ * names yet). With PRD_GIT_REPO_PACK_MAX_PACKS packs already there, the
+ * new pack holds every object of the repository and the older packs are
+ * removed after it is in place.
  *
- * Then the loose refs under refs/heads/ and refs/tags/, which only this
- * object writes, move into packed-refs: written as packed-refs.lock,
- * fsynced, renamed into place, the folder fsynced, and only then each
- * loose file that still names what was packed is removed. Whoever reads
- * the loose refs first and packed-refs next (libgit2's lookup, git,
- * list_ref_names()) finds every ref at any moment. The git integration's
- * refs (refs/prdhub/) stay loose: its thread deletes them through its own
- * handle, and libgit2 deletes a packed ref by rewriting packed-refs from
- * what it read before taking the lock, so two handles rewriting the file
- * could each drop what the other just wrote (git_refdb_compress() packs
- * every ref, so it is not used). */
+ * The objects are packed WITHOUT the repository's lock, through a libgit2
+ * handle of the compaction's own (versions are created and read
+ * meanwhile), because objects never change and nothing is changed in place
+ * (libgit2 1.5.1 sources, src/libgit2/):
+ * - The listing of loose objects names complete files only: libgit2 writes
+ *   an object as objects/tmp_object_git2_* and renames it to its name
+ *   (odb_loose.c, git_filebuf_commit_at()). One written after the listing
+ *   is not in it, so it is neither packed nor removed.
+ * - The new pack is used only once complete: git_packbuilder_write()
+ *   writes both files under temporary names and renames the .idx and then
+ *   the .pack into place (indexer.c), and a scan of the pack folder skips
+ *   an .idx whose .pack is not there (git_packfile_alloc(), pack.c).
+ * - A reader that misses an object (a loose file removed after the pack
+ *   went into place, or a removed pack whose file it had not opened, which
+ *   git_pack_entry_find() in pack.c reports as not found) looks again:
+ *   git_odb_read(), git_odb__read_header_or_object() and git_odb_exists()
+ *   call git_odb_refresh() on GIT_ENOTFOUND (odb.c), which rescans the pack
+ *   folder and finds the new pack. A pack it has open stays readable after
+ *   its files are removed.
+ * - A writer first asks git_odb__freshen() (odb.c) whether the object is
+ *   there, refreshing on a miss as readers do; found, nothing is written;
+ *   not found (a race with a removal), it is written loose again: a
+ *   duplicate of a packed object, which the next compaction packs.
+ * Only what is ordered with commits and purges then runs under the lock:
+ * the refs moved into packed-refs (which purges rewrite too) and, after a
+ * full repack, reopening the repository's own handle (it keeps the packs
+ * it read open, and so their disk space).
+ *
+ * The full repack is kept (not a merge of the small packs only): it no
+ * longer holds up versions, runs once every PRD_GIT_REPO_PACK_MAX_PACKS
+ * compactions (about 2,000 versions), and is the only step that gets the
+ * repository back to one pack.
+ *
+ * The loose refs under refs/heads/ and refs/tags/, which only this object
+ * writes, move into packed-refs: written as packed-refs.lock, fsynced,
+ * renamed into place, the folder fsynced, and only then each loose file
+ * that still names what was packed is removed (write_packed_refs(), which
+ * a purge uses too: libgit2's git_tag_delete() rewrites and fsyncs the
+ * whole file once per packed tag). Whoever reads the loose refs first and
+ * packed-refs next (libgit2's lookup, git, list_ref_names()) finds every
+ * ref at any moment. The git integration's refs (refs/prdhub/) stay loose:
+ * its thread deletes them through its own handle, and libgit2 deletes a
+ * packed ref by rewriting packed-refs from what it read before taking the
+ * lock, so two handles rewriting the file could each drop what the other
+ * just wrote (git_refdb_compress() packs every ref, so it is not used). */
 
 /* Whether @s begins with @n lowercase hexadecimal digits. */
 static gboolean
@@ -542,6 +601,40 @@ write_new_file (const char *path, const char *text, GError **error)
   return TRUE;
 }
 
+/* Replaces packed-refs with @packed (name → PackedRef): written as
+ * packed-refs.lock (the lock libgit2 and git take to write it), fsynced,
+ * renamed into place, and the folder fsynced. Lock held. */
+static gboolean
+write_packed_refs (PrdGitRepo *self, GHashTable *packed, GError **error)
+{
+  g_autofree char *packed_path = g_build_filename (self->path, "packed-refs", NULL);
+  g_autofree char *lock_path = g_build_filename (self->path, "packed-refs.lock", NULL);
+  g_autoptr (GString) text = g_string_new ("# pack-refs with: peeled fully-peeled sorted \n");
+  g_autofree const char **names = NULL;
+  guint n_names = 0;
+
+  names = (const char **) g_hash_table_get_keys_as_array (packed, &n_names);
+  qsort (names, n_names, sizeof (char *), compare_names);
+  for (guint i = 0; i < n_names; i++)
+    {
+      PackedRef *entry = g_hash_table_lookup (packed, names[i]);
+
+      g_string_append_printf (text, "%s %s\n", entry->oid, names[i]);
+      if (entry->peeled != NULL)
+        g_string_append_printf (text, "^%s\n", entry->peeled);
+    }
+  if (!write_new_file (lock_path, text->str, error))
+    return FALSE;
+  if (g_rename (lock_path, packed_path) != 0)
+    {
+      int saved_errno = errno;
+
+      g_unlink (lock_path);
+      return prd_private_file_set_errno_error (error, saved_errno, "Cannot rename", lock_path);
+    }
+  return prd_private_file_sync_dir (self->path, FALSE, error);
+}
+
 /* Moves the loose refs under refs/heads/ and refs/tags/ into packed-refs
  * (see "Compaction" above). Lock held. */
 static gboolean
@@ -553,12 +646,8 @@ pack_refs (PrdGitRepo *self, GError **error)
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) packed_ref_free);
   g_autoptr (GPtrArray) moved = g_ptr_array_new ();
   g_autofree char *packed_path = g_build_filename (self->path, "packed-refs", NULL);
-  g_autofree char *lock_path = g_build_filename (self->path, "packed-refs.lock", NULL);
-  g_autoptr (GString) text = g_string_new ("# pack-refs with: peeled fully-peeled sorted \n");
-  g_autofree const char **names = NULL;
   GHashTableIter iter;
   gpointer name;
-  guint n_names = 0;
 
   for (guint i = 0; i < G_N_ELEMENTS (owned); i++)
     {
@@ -602,28 +691,7 @@ pack_refs (PrdGitRepo *self, GError **error)
     }
   if (moved->len == 0)
     return TRUE;
-
-  names = (const char **) g_hash_table_get_keys_as_array (packed, &n_names);
-  qsort (names, n_names, sizeof (char *), compare_names);
-  for (guint i = 0; i < n_names; i++)
-    {
-      PackedRef *entry = g_hash_table_lookup (packed, names[i]);
-
-      g_string_append_printf (text, "%s %s\n", entry->oid, names[i]);
-      if (entry->peeled != NULL)
-        g_string_append_printf (text, "^%s\n", entry->peeled);
-    }
-  /* libgit2 takes the same lock file to write packed-refs */
-  if (!write_new_file (lock_path, text->str, error))
-    return FALSE;
-  if (g_rename (lock_path, packed_path) != 0)
-    {
-      int saved_errno = errno;
-
-      g_unlink (lock_path);
-      return prd_private_file_set_errno_error (error, saved_errno, "Cannot rename", lock_path);
-    }
-  if (!prd_private_file_sync_dir (self->path, FALSE, error))
+  if (!write_packed_refs (self, packed, error))
     return FALSE;
 
   for (guint i = 0; i < moved->len; i++)
@@ -650,28 +718,33 @@ pack_refs (PrdGitRepo *self, GError **error)
   return TRUE;
 }
 
-/* Compaction (see above); lock held, repository open. */
+/* Packs the loose objects (and with PRD_GIT_REPO_PACK_MAX_PACKS packs
+ * there, every object) through a handle of its own, then removes what the
+ * new pack holds; sets @reopen when older packs were removed. Runs with
+ * compact_lock held and NOT the repository's lock (see "Compaction"). */
 static gboolean
-compact (PrdGitRepo *self, GError **error)
+pack_objects (PrdGitRepo *self, gboolean *reopen, GError **error)
 {
   g_autofree char *objects_dir = g_build_filename (self->path, "objects", NULL);
   g_autofree char *pack_dir = g_build_filename (objects_dir, "pack", NULL);
   g_autoptr (GArray) loose = g_array_new (FALSE, FALSE, sizeof (git_oid));
   g_autoptr (GPtrArray) packs = NULL;
+  g_autoptr (git_repository) own = NULL;
   g_autoptr (git_packbuilder) builder = NULL;
   g_autoptr (git_odb) odb = NULL;
   gboolean all;
   const char *written;
   int rc;
 
+  git_error_clear ();
   if (!list_loose_objects (objects_dir, loose, error) ||
       (packs = list_packs (pack_dir, error)) == NULL)
     return FALSE;
   all = packs->len + 1 > PRD_GIT_REPO_PACK_MAX_PACKS;
   if (loose->len == 0 && !all)
-    return pack_refs (self, error);
-  if ((rc = git_repository_odb (&odb, self->repo)) != 0 ||
-      (rc = git_packbuilder_new (&builder, self->repo)) != 0)
+    return TRUE;
+  if ((rc = git_repository_open_bare (&own, self->path)) != 0 ||
+      (rc = git_repository_odb (&odb, own)) != 0 || (rc = git_packbuilder_new (&builder, own)) != 0)
     return set_git_error (rc, "Cannot pack the versions repository", error);
   for (guint i = 0; i < loose->len; i++)
     if ((rc = git_packbuilder_insert (builder, &g_array_index (loose, git_oid, i), NULL)) != 0)
@@ -679,12 +752,13 @@ compact (PrdGitRepo *self, GError **error)
   if (all && (rc = git_odb_foreach (odb, insert_object, builder)) != 0)
     return set_git_error (rc, "Cannot pack the versions repository", error);
   if (git_packbuilder_object_count (builder) == 0)
-    return pack_refs (self, error);
+    return TRUE;
   /* fsynced (GIT_OPT_ENABLE_FSYNC_GITDIR), then renamed into place */
   if ((rc = git_packbuilder_write (builder, pack_dir, 0, NULL, NULL)) != 0)
     return set_git_error (rc, "Cannot write a pack", error);
   written = git_packbuilder_name (builder);
-  git_odb_refresh (odb);
+  if (self->compact_hook != NULL)
+    self->compact_hook (self, self->compact_hook_data);
 
   for (guint i = 0; i < loose->len; i++)
     {
@@ -719,32 +793,103 @@ compact (PrdGitRepo *self, GError **error)
     }
   g_debug ("Packed %u loose objects of %s%s", loose->len, self->path,
            all ? " with every other pack" : "");
-  /* The handle keeps the packs it read open, and so their disk space. */
-  if (all)
-    {
-      g_clear_pointer (&builder, git_packbuilder_free);
-      g_clear_pointer (&odb, git_odb_free);
-      g_clear_pointer (&self->repo, git_repository_free);
-      if (!ensure_open (self, FALSE, error))
-        return FALSE;
-    }
-  return pack_refs (self, error);
+  *reopen = all;
+  return TRUE;
 }
 
-/* Counts @n more loose objects written, and compacts once there are
- * PRD_GIT_REPO_PACK_LOOSE_OBJECTS. A failure leaves the repository as it
- * was (loose), and is tried again after as many objects more. Lock held. */
+/* Compaction (see above), without the repository's lock: the objects are
+ * packed, then the lock is taken for what is ordered with commits and
+ * purges (packed-refs, the handle). */
 static void
+compact (PrdGitRepo *self)
+{
+  g_autoptr (GMutexLocker) compacting = g_mutex_locker_new (&self->compact_lock);
+  g_autoptr (GMutexLocker) locker = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean reopen = FALSE;
+
+  if (!pack_objects (self, &reopen, &error))
+    {
+      g_warning ("Cannot compact the versions repository %s: %s", self->path, error->message);
+      g_clear_error (&error);
+    }
+  locker = g_mutex_locker_new (&self->lock);
+  /* The handle keeps the packs it read open, and so their disk space. */
+  if (reopen)
+    g_clear_pointer (&self->repo, git_repository_free);
+  if (!ensure_open (self, FALSE, &error) || !pack_refs (self, &error))
+    g_warning ("Cannot pack the refs of the versions repository %s: %s", self->path,
+               error->message);
+  self->compacting = FALSE;
+  g_cond_broadcast (&self->compacted);
+}
+
+static void
+do_compact (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  compact (source);
+  g_task_return_boolean (task, TRUE);
+}
+
+/* Runs compact() on a worker thread of its own: a task's answer is only
+ * delivered once its thread function returns, so the operation that asked
+ * for the compaction does not run it. */
+static void
+start_compaction (PrdGitRepo *self)
+{
+  g_autoptr (GTask) task = g_task_new (self, NULL, NULL, NULL);
+
+  g_task_set_source_tag (task, start_compaction);
+  g_task_run_in_thread (task, do_compact);
+}
+
+/* Counts @n more loose objects written; once there are
+ * PRD_GIT_REPO_PACK_LOOSE_OBJECTS and no compaction is running, returns
+ * TRUE: the caller starts one (start_compaction() or, with the lock let
+ * go, compact()). A failure leaves the repository as it was (loose), and
+ * is tried again after as many objects more. Lock held. */
+static gboolean
 maybe_compact (PrdGitRepo *self, guint n)
 {
-  g_autoptr (GError) error = NULL;
-
   self->loose_objects += n;
-  if (self->loose_objects < PRD_GIT_REPO_PACK_LOOSE_OBJECTS)
-    return;
+  if (self->loose_objects < PRD_GIT_REPO_PACK_LOOSE_OBJECTS || self->compacting)
+    return FALSE;
   self->loose_objects = 0;
-  if (!compact (self, &error))
-    g_warning ("Cannot compact the versions repository %s: %s", self->path, error->message);
+  self->compacting = TRUE;
+  return TRUE;
+}
+
+/**
+ * prd_git_repo_set_compact_hook: (skip)
+ *
+ * Private, for tests: @hook is called by a compaction once its pack is in
+ * place, before it removes what the pack holds, without the repository's
+ * lock (it may block).
+ */
+void
+prd_git_repo_set_compact_hook (PrdGitRepo *self, PrdGitRepoCompactHook hook, gpointer user_data)
+{
+  g_return_if_fail (PRD_IS_GIT_REPO (self));
+
+  self->compact_hook = hook;
+  self->compact_hook_data = user_data;
+}
+
+/**
+ * prd_git_repo_wait_compaction: (skip)
+ *
+ * Private, for tests: blocks until no compaction is running.
+ */
+void
+prd_git_repo_wait_compaction (PrdGitRepo *self)
+{
+  g_autoptr (GMutexLocker) locker = NULL;
+
+  g_return_if_fail (PRD_IS_GIT_REPO (self));
+
+  locker = g_mutex_locker_new (&self->lock);
+  while (self->compacting)
+    g_cond_wait (&self->compacted, &self->lock);
 }
 
 static void
@@ -794,6 +939,8 @@ do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
       set_git_error (rc, "Cannot read the tag", &error);
       goto fail;
     }
+  git_error_clear (); /* expected: no such tag */
+  errno = 0;
   rc = git_blob_create_from_buffer (&blob_oid, self->repo, op->content, strlen (op->content));
   if (rc != 0)
     {
@@ -815,6 +962,8 @@ do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
       set_git_error (rc, "Cannot read " PRD_GIT_BRANCH, &error);
       goto fail;
     }
+  else
+    git_error_clear (); /* the first version: no branch yet */
   if ((rc = git_treebuilder_new (&builder, self->repo, parent_tree)) != 0 ||
       (rc = git_treebuilder_insert (NULL, builder, file, &blob_oid, GIT_FILEMODE_BLOB)) != 0 ||
       (rc = git_treebuilder_write (&tree_oid, builder)) != 0 ||
@@ -843,8 +992,11 @@ do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
       (rc = git_tag_create (&tag_oid, self->repo, tag, commit, signature, message, 0)) != 0)
     {
       if (rc == GIT_EEXISTS)
-        g_set_error (&error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS,
-                     "The versions repository already has the tag %s", tag);
+        {
+          git_error_clear ();
+          g_set_error (&error, PRD_ERROR, PRD_ERROR_ALREADY_EXISTS,
+                       "The versions repository already has the tag %s", tag);
+        }
       else
         set_git_error (rc, "Cannot tag the commit", &error);
       goto fail;
@@ -862,8 +1014,9 @@ do_commit (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
     }
   git_oid_tostr (hex, sizeof hex, &commit_oid);
   g_task_return_pointer (task, g_strdup (hex), g_free);
-  /* blob, tree, commit and tag; the version is answered already */
-  maybe_compact (self, 4);
+  /* blob, tree, commit and tag */
+  if (maybe_compact (self, 4))
+    start_compaction (self);
   return;
 
 fail:
@@ -886,6 +1039,7 @@ lookup_blob (PrdGitRepo *self, const char *prd_id, const char *version, GError *
   rc = git_reference_lookup (&reference, self->repo, ref);
   if (rc == GIT_ENOTFOUND)
     {
+      git_error_clear ();
       g_set_error (error, PRD_ERROR, PRD_ERROR_NOT_FOUND, "%s has no version %s", prd_id, version);
       return NULL;
     }
@@ -947,7 +1101,12 @@ do_init (GTask *task, gpointer source, gpointer task_data, GCancellable *cancell
   else
     {
       self->loose_objects = 0;
-      maybe_compact (self, loose->len);
+      /* before the answer: the hub starts on a compacted repository */
+      if (maybe_compact (self, loose->len))
+        {
+          g_clear_pointer (&locker, g_mutex_locker_free);
+          compact (self);
+        }
     }
   g_task_return_boolean (task, TRUE);
 }
@@ -1031,6 +1190,8 @@ prd_git_repo_finalize (GObject *object)
 
   g_clear_pointer (&self->repo, git_repository_free);
   g_mutex_clear (&self->lock);
+  g_mutex_clear (&self->compact_lock);
+  g_cond_clear (&self->compacted);
   g_hash_table_unref (self->purged);
   g_free (self->path);
 
@@ -1047,6 +1208,8 @@ static void
 prd_git_repo_init (PrdGitRepo *self)
 {
   g_mutex_init (&self->lock);
+  g_mutex_init (&self->compact_lock);
+  g_cond_init (&self->compacted);
   self->purged = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
@@ -1246,6 +1409,62 @@ prd_git_repo_diff_finish (PrdGitRepo *self, GAsyncResult *result, GError **error
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+/* Deletes the tags `<prdId>/v*` of @prd_id, packed and loose, into
+ * @removed: the packed ones with one rewrite of packed-refs (libgit2's
+ * git_tag_delete() rewrites and fsyncs all of it for each packed tag),
+ * then the loose files, as compaction moves refs: whoever reads the loose
+ * refs and then packed-refs sees each tag until its last copy goes. Lock
+ * held, repository open. */
+static gboolean
+delete_tags (PrdGitRepo *self, const char *prd_id, guint *removed, GError **error)
+{
+  g_autofree char *prefix = g_strconcat ("refs/tags/", prd_id, NULL);
+  g_autofree char *tag_prefix = g_strconcat (prefix, "/v", NULL);
+  g_autofree char *dir = g_build_filename (self->path, "refs", "tags", prd_id, NULL);
+  g_autofree char *packed_path = g_build_filename (self->path, "packed-refs", NULL);
+  g_autoptr (GHashTable) loose = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) packed =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) packed_ref_free);
+  g_autoptr (GHashTable) deleted = g_hash_table_new (g_str_hash, g_str_equal);
+  GHashTableIter iter;
+  gpointer name;
+
+  /* The id is validated ([A-Za-z0-9_-] after `prd_`): a folder of its own. */
+  if (!add_loose_ref_names (dir, prefix, loose, error) ||
+      !read_packed_refs (packed_path, packed, error))
+    return FALSE;
+  g_hash_table_iter_init (&iter, packed);
+  while (g_hash_table_iter_next (&iter, &name, NULL))
+    if (g_str_has_prefix (name, tag_prefix))
+      g_hash_table_add (deleted, name);
+  if (g_hash_table_size (deleted) > 0)
+    {
+      g_autoptr (GHashTable) kept = g_hash_table_new (g_str_hash, g_str_equal);
+
+      g_hash_table_iter_init (&iter, packed);
+      while (g_hash_table_iter_next (&iter, &name, NULL))
+        if (!g_hash_table_contains (deleted, name))
+          g_hash_table_insert (kept, name, g_hash_table_lookup (packed, name));
+      if (!write_packed_refs (self, kept, error))
+        return FALSE;
+    }
+  g_hash_table_iter_init (&iter, loose);
+  while (g_hash_table_iter_next (&iter, &name, NULL))
+    {
+      g_autofree char *path = NULL;
+
+      if (!g_str_has_prefix (name, tag_prefix))
+        continue;
+      path = g_build_filename (self->path, name, NULL);
+      if (g_unlink (path) != 0 && errno != ENOENT)
+        return prd_private_file_set_errno_error (error, errno, "Cannot delete the tag", path);
+      g_hash_table_add (deleted, name);
+    }
+  g_rmdir (dir); /* once empty */
+  *removed = g_hash_table_size (deleted);
+  return TRUE;
+}
+
 static void
 do_purge (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -1259,11 +1478,9 @@ do_purge (GTask *task, gpointer source, gpointer task_data, GCancellable *cancel
   g_autoptr (git_tree) tree = NULL;
   g_autoptr (git_signature) signature = NULL;
   g_autofree char *file = g_strconcat (op->prd_id, ".md", NULL);
-  g_autofree char *pattern = g_strconcat (op->prd_id, "/v*", NULL);
   g_autofree char *message = g_str_has_suffix (op->message, "\n")
                                  ? g_strdup (op->message)
                                  : g_strconcat (op->message, "\n", NULL);
-  git_strarray tags = { NULL, 0 };
   const git_commit *parents[1];
   git_oid parent_oid, tree_oid, commit_oid;
   guint *removed = g_new0 (guint, 1);
@@ -1281,30 +1498,14 @@ do_purge (GTask *task, gpointer source, gpointer task_data, GCancellable *cancel
         }
       return;
     }
-  /* The id is validated ([A-Za-z0-9_-] after `prd_`): no glob characters. */
-  rc = git_tag_list_match (&tags, pattern, self->repo);
-  if (rc != 0)
-    {
-      set_git_error (rc, "Cannot list the tags", &error);
-      goto fail;
-    }
-  for (size_t i = 0; i < tags.count; i++)
-    {
-      rc = git_tag_delete (self->repo, tags.strings[i]);
-      if (rc != 0)
-        {
-          set_git_error (rc, "Cannot delete a tag", &error);
-          git_strarray_dispose (&tags);
-          goto fail;
-        }
-      (*removed)++;
-    }
-  git_strarray_dispose (&tags);
+  if (!delete_tags (self, op->prd_id, removed, &error))
+    goto fail;
 
   /* The branch's latest tree no longer holds the file; older commits do. */
   rc = git_reference_name_to_id (&parent_oid, self->repo, PRD_GIT_BRANCH);
   if (rc == GIT_ENOTFOUND)
     {
+      git_error_clear ();
       g_task_return_pointer (task, removed, g_free);
       return;
     }
@@ -1342,7 +1543,8 @@ do_purge (GTask *task, gpointer source, gpointer task_data, GCancellable *cancel
       goto fail;
     }
   g_task_return_pointer (task, removed, g_free);
-  maybe_compact (self, 2); /* tree and commit */
+  if (maybe_compact (self, 2)) /* tree and commit */
+    start_compaction (self);
   return;
 
 fail:
@@ -1457,6 +1659,7 @@ do_drop_tag (GTask *task, gpointer source, gpointer task_data, GCancellable *can
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  git_error_clear (); /* a tag that is not there is no error */
   g_task_return_boolean (task, TRUE);
 }
 
@@ -1709,7 +1912,10 @@ prd_git_repo_copy (const char *source, const char *dest, GError **error)
 
       rc = git_reference_lookup (&ref, from, sorted[i]);
       if (rc == GIT_ENOTFOUND) /* deleted since it was listed (a dropped tag) */
-        continue;
+        {
+          git_error_clear ();
+          continue;
+        }
       if (rc == 0 && git_reference_type (ref) != GIT_REFERENCE_DIRECT)
         continue;
       /* An annotated tag itself, then the history of what it names. */
