@@ -315,6 +315,24 @@ upsert_link (PrdSqliteWorker *worker, const PrdIntegrationLinkRecord *link, GErr
   return prd_sqlite_worker_step_done (worker, stmt, error);
 }
 
+/* Whether @link's PRD is still there: a PRD deleted after its links were
+ * read leaves them out, the others are kept. FALSE only on a database
+ * error. */
+static gboolean
+link_prd_exists (PrdSqliteWorker *worker,
+                 const PrdIntegrationLinkRecord *link,
+                 gboolean *exists,
+                 GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+
+  *exists = prd_sqlite_worker_check_prd (worker, link->prd_id, link->org, &local_error);
+  if (*exists || g_error_matches (local_error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND))
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
 static gboolean
 op_put_links (PrdSqliteWorker *worker,
               gpointer data,
@@ -327,19 +345,12 @@ op_put_links (PrdSqliteWorker *worker,
   for (guint i = 0; i < args->links->len; i++)
     {
       const PrdIntegrationLinkRecord *link = g_ptr_array_index (args->links, i);
-      g_autoptr (GError) local_error = NULL;
+      gboolean exists;
 
-      /* Its PRD was deleted after the links were read: left out, the
-       * others are kept. */
-      if (!prd_sqlite_worker_check_prd (worker, link->prd_id, link->org, &local_error))
-        {
-          if (!g_error_matches (local_error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND))
-            {
-              g_propagate_error (error, g_steal_pointer (&local_error));
-              return FALSE;
-            }
-          continue;
-        }
+      if (!link_prd_exists (worker, link, &exists, error))
+        return FALSE;
+      if (!exists)
+        continue;
       if (!upsert_link (worker, link, error))
         return FALSE;
     }
@@ -482,7 +493,7 @@ op_merge_links (PrdSqliteWorker *worker,
   for (guint i = 0; i < args->links->len; i++)
     {
       const PrdIntegrationLinkRecord *link = g_ptr_array_index (args->links, i);
-      g_autoptr (GError) local_error = NULL;
+      gboolean exists;
 
       if (link->updated_at != 0)
         {
@@ -490,15 +501,10 @@ op_merge_links (PrdSqliteWorker *worker,
             return FALSE;
           continue;
         }
-      if (!prd_sqlite_worker_check_prd (worker, link->prd_id, link->org, &local_error))
-        {
-          if (!g_error_matches (local_error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND))
-            {
-              g_propagate_error (error, g_steal_pointer (&local_error));
-              return FALSE;
-            }
-          continue;
-        }
+      if (!link_prd_exists (worker, link, &exists, error))
+        return FALSE;
+      if (!exists)
+        continue;
       if (!insert_link (worker, link, error))
         return FALSE;
     }
