@@ -458,8 +458,8 @@ prd_integration_store_merge_links_finish (PrdIntegrationStore *self,
  *
  * Sets the status of the link of @remote_key, unless a delivery sent after
  * @sent_at set it already (OUTDATED: deliveries may arrive out of order; a
- * time kept ahead of now counts as now, so that no date in the future
- * makes every later delivery outdated);
+ * time kept ahead of now, as after the clock was set back, orders nothing,
+ * so that it cannot make every later delivery outdated);
  * the read and the write are one operation, so that deliveries handled
  * together leave the newest one's status.
  */
