@@ -31,8 +31,9 @@
  * PRD's editors (`integration_update`) and enters the activity feed
  * (`jira_issue_updated`); a deleted issue loses its link. A status change
  * sent before the one that last set the link's status (Jira's signed
- * `timestamp`, or when the hub received it if that is earlier) is
- * `outdated` and changes nothing. Every sync direction reads the links it
+ * `timestamp`, or when the hub received it if it has none) is
+ * `outdated` and changes nothing; a timestamp more than 5 minutes ahead
+ * of the hub's clock is refused. Every sync direction reads the links it
  * plans with before it asks Jira anything, and keeps them through
  * prd_integration_store_merge_links_async(), which never undoes a delivery
  * handled while the sync ran; a delivery writes only the status.
@@ -59,6 +60,11 @@
 /* A signed webhook delivery older than this is not handled ("stale"): the
  * hub remembers the deliveries of about that long (see hook_check_age()). */
 #define PRD_HUB_JIRA_WEBHOOK_MAX_AGE_MS ((gint64) 24 * 3600 * 1000)
+
+/* A signed webhook delivery dated further ahead of the hub's clock than
+ * this is refused (INVALID_PAYLOAD): deliveries are ordered by Jira's own
+ * signed times, and one dated ahead outdates the ones sent before it. */
+#define PRD_HUB_JIRA_WEBHOOK_MAX_AHEAD_MS ((gint64) 5 * 60 * 1000)
 
 struct _PrdHubJira
 {
@@ -883,7 +889,7 @@ typedef struct
   char *key;
   char *status;   /* (nullable): the new status */
   gint64 sent_at; /* when Jira sent it (ms): its signed timestamp, or when it came if
-                   * that is earlier or it has none (see hook_check_age()) */
+                   * it has none (see hook_check_age()) */
   PrdIntegrationLinkRecord *link;
   PrdHubAnnounce *announce; /* (owned) (nullable): what a status change announces */
   char *seen_as;            /* the body's digest, as the store remembers the delivery */
@@ -1177,17 +1183,22 @@ status_is_valid (const char *status)
  * The store remembers an organization's newest
  * PRD_INTEGRATION_STORE_MAX_DELIVERIES, more than a day of any LAN hub's
  * deliveries. A timestamp that is not a whole number of milliseconds
- * (a string, a fraction, beyond 64 bits) is refused. @sent_at is the time
- * the delivery is ordered by (prd_integration_store_set_link_status_async()):
- * its timestamp, or when it came if that is earlier or it has none. */
+ * (a string, a fraction, beyond 64 bits) is refused, and so is one more
+ * than PRD_HUB_JIRA_WEBHOOK_MAX_AHEAD_MS ahead of the hub's clock.
+ * @sent_at is the time the delivery is ordered by
+ * (prd_integration_store_set_link_status_async()): its timestamp, Jira's
+ * own clock, or when it came if it has none. Comparing it with the hub's
+ * clock would let an older delivery arriving later win over a newer one
+ * whenever Jira's clock runs ahead. */
 static gboolean
 hook_check_age (JsonObject *body, gboolean *stale, gint64 *sent_at, GError **error)
 {
   JsonNode *timestamp = json_object_get_member (body, "timestamp");
+  gint64 now_ms = g_get_real_time () / 1000;
   gint64 sent_ms;
 
   *stale = FALSE;
-  *sent_at = g_get_real_time () / 1000;
+  *sent_at = now_ms;
   if (timestamp == NULL)
     return TRUE;
   if (!JSON_NODE_HOLDS_VALUE (timestamp) || json_node_get_value_type (timestamp) != G_TYPE_INT64 ||
@@ -1198,12 +1209,17 @@ hook_check_age (JsonObject *body, gboolean *stale, gint64 *sent_at, GError **err
                            "epoch");
       return FALSE;
     }
-  *stale = sent_ms < *sent_at - PRD_HUB_JIRA_WEBHOOK_MAX_AGE_MS;
-  /* The earlier of the signed time and now: a delivery dated ahead (a
-   * clock ahead of the hub's, or a forged date signed with the secret)
-   * would otherwise make every later delivery outdated, while a Jira
-   * clock behind the hub's still orders its deliveries by its own times. */
-  *sent_at = MIN (sent_ms, *sent_at);
+  /* A delivery dated further ahead (a clock set wrong, or a date signed
+   * with the secret) could freeze the issue's status until then. */
+  if (sent_ms > now_ms + PRD_HUB_JIRA_WEBHOOK_MAX_AHEAD_MS)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD,
+                   "timestamp must not be more than %d minutes ahead of the hub's clock",
+                   (int) (PRD_HUB_JIRA_WEBHOOK_MAX_AHEAD_MS / 60000));
+      return FALSE;
+    }
+  *stale = sent_ms < now_ms - PRD_HUB_JIRA_WEBHOOK_MAX_AGE_MS;
+  *sent_at = sent_ms;
   return TRUE;
 }
 

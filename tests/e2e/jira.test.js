@@ -1421,9 +1421,9 @@ test('webhooks during an import\'s search: a deleted issue stays unlinked, a sta
   }
 });
 
-// A delivery's time is the earlier of its signed `timestamp` and when the
-// hub received it: one dated in the future (a clock ahead, or any date
-// signed with the secret) does not make every later delivery outdated.
+// A delivery's time is its signed `timestamp`, Jira's clock; one dated more
+// than 5 minutes ahead of the hub's clock is refused, and a kept time ahead
+// of the hub's clock orders nothing: no delivery holds a status for longer.
 test('webhook: a delivery dated in the future does not outdate the deliveries after it', async () => {
   const hub = await startHub();
   const fake = await startFakeJira();
@@ -1436,23 +1436,58 @@ test('webhook: a delivery dated in the future does not outdate the deliveries af
     const hook = (status, timestamp) => sendWebhook(hub.url, ORG, HOOK_SECRET,
       { webhookEvent: 'jira:issue_updated', ...(timestamp === undefined ? {} : { timestamp }),
         issue: { key: 'PRD-1', fields: { status: { name: status } } } });
-    const year = 365 * 24 * 3600 * 1000;
-    const before = Date.now();
-    let res = await hook('Bogus', Date.now() + year);
+    const minute = 60 * 1000;
+    for (const ahead of [365 * 24 * 60 * minute, 6 * minute]) {
+      const res = await hook('Bogus', Date.now() + ahead);
+      assert.equal(res.status, 400, res.text);
+      assert.equal(res.json.code, 'INVALID_PAYLOAD');
+      assert.equal(res.json.message, "timestamp must not be more than 5 minutes ahead of the hub's clock");
+    }
+    let res = await hook('Huge', Number.MAX_SAFE_INTEGER);
+    assert.equal(res.status, 400, res.text);
+    // Nothing changed: Bogus was not kept.
+    res = await hook('Bogus', Date.now() - minute);
     assert.equal(res.json.outcome, 'status-changed', res.text);
-    // Sent before the future-dated one came: still outdated.
-    res = await hook('Stale', before - 60000);
-    assert.equal(res.json.outcome, 'outdated', res.text);
+    res = await hook('Ahead', Date.now() + 4 * minute);
+    assert.equal(res.json.outcome, 'status-changed', res.text);
     for (const status of ['In Progress', 'Review']) {
       res = await hook(status, Date.now());
       assert.equal(res.json.outcome, 'status-changed', `${status}: ${res.text}`);
     }
-    res = await hook('Huge', Number.MAX_SAFE_INTEGER);
-    assert.equal(res.json.outcome, 'status-changed', res.text);
     res = await hook('No timestamp');
     assert.equal(res.json.outcome, 'status-changed', res.text);
     res = await hook('Done', Date.now());
     assert.equal(res.json.outcome, 'status-changed', res.text);
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
+// Jira's clock runs a second ahead of the hub's: its deliveries are ordered
+// by its own times, so an older one arriving after a newer one is outdated.
+test('webhook: with Jira\'s clock ahead, an older delivery arriving later is outdated', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const prdId = await createPrd(hub, 'S', '# S\n\n## User Stories\n\n- Alpha\n');
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+    await sync(a, prdId, 'export');
+    const hook = (status, timestamp) => sendWebhook(hub.url, ORG, HOOK_SECRET,
+      { webhookEvent: 'jira:issue_updated', timestamp, issue: { key: 'PRD-1', fields: { status: { name: status } } } });
+    const jira = Date.now() + 1000;
+    let res = await hook('Done', jira + 200);
+    assert.equal(res.json.outcome, 'status-changed', res.text);
+    // The older delivery comes once Jira's time of the newer one has passed
+    // on the hub's clock too.
+    while (Date.now() <= jira + 250) await new Promise((resolve) => setTimeout(resolve, 50));
+    res = await hook('In Progress', jira);
+    assert.equal(res.json.outcome, 'outdated', res.text);
+    res = await hook('Done', Date.now() + 2000);
+    assert.equal(res.json.outcome, 'unchanged', res.text);
     a.disconnect();
   } finally {
     await fake.close();
