@@ -1156,6 +1156,28 @@ test_store_merge_links (void)
                      PRD_INTEGRATION_LINK_STATUS_CHANGED);
     g_assert_cmpint (set_status (integrations, "PRD-3", "Done", at), ==,
                      PRD_INTEGRATION_LINK_STATUS_CHANGED);
+
+    /* A sync reads the link; a delivery sent at the same millisecond as
+     * the one that set its status sets another: the sync's older status
+     * does not overwrite it. */
+    {
+      g_autoptr (GPtrArray) reread = list_prd_links (integrations, "prd_1");
+      g_autoptr (GPtrArray) stale =
+          g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+      g_autoptr (GPtrArray) after = NULL;
+      PrdIntegrationLinkRecord *copy = prd_integration_link_record_copy (reread->pdata[1]);
+
+      g_assert_cmpstr (copy->remote_key, ==, "PRD-3");
+      g_assert_cmpint (copy->status_at, ==, at);
+      g_assert_cmpint (set_status (integrations, "PRD-3", "Released", at), ==,
+                       PRD_INTEGRATION_LINK_STATUS_CHANGED);
+      g_free (copy->status);
+      copy->status = g_strdup ("Done");
+      g_ptr_array_add (stale, copy);
+      merge (integrations, stale);
+      after = list_prd_links (integrations, "prd_1");
+      g_assert_cmpstr (((PrdIntegrationLinkRecord *) after->pdata[1])->status, ==, "Released");
+    }
   }
 
   prd_test_store_close (store);

@@ -129,8 +129,10 @@ G_DECLARE_INTERFACE (PrdIntegrationStore, prd_integration_store, PRD, INTEGRATIO
  *   its @updated_at) has what a sync sets (remote id, url, title, digest,
  *   position) written only if it is still kept for its PRD, and its status
  *   only if no webhook delivery set one since it was read (@status_at
- *   unchanged): a link forgotten, or a status heard, after the sync read
- *   them stays so
+ *   and @updated_at unchanged; a delivery's write always moves
+ *   @updated_at forward, so that one sent at the same millisecond as the
+ *   one before it counts too): a link forgotten, or a status heard, after
+ *   the sync read them stays so
  * @set_link_status_async: sets one link's status as a webhook delivery
  *   sent at @sent_at (ms) says, unless a delivery sent later set it
  *   already; the outcome says which

@@ -450,15 +450,18 @@ insert_link (PrdSqliteWorker *worker, const PrdIntegrationLinkRecord *link, GErr
 }
 
 /* A link as a sync read it: the columns a sync sets, if it is still kept
- * for its PRD; its status only if no delivery set one since (status_at as
- * read). */
+ * for its PRD; its status only if no delivery set one since: status_at and
+ * updated_at as read. status_at alone would not tell a delivery sent at the
+ * same millisecond as the one before it; every delivery's write moves
+ * updated_at forward (op_set_link_status()). */
 static gboolean
 update_read_link (PrdSqliteWorker *worker, const PrdIntegrationLinkRecord *link, GError **error)
 {
   g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
       worker,
       "UPDATE integration_links SET remote_id = ?1, url = ?2, title = ?3, digest = ?4, "
-      "position = ?5, status = CASE WHEN status_at = ?6 THEN ?7 ELSE status END, "
+      "position = ?5, "
+      "status = CASE WHEN status_at = ?6 AND updated_at = ?13 THEN ?7 ELSE status END, "
       "updated_at = ?8 WHERE org = ?9 AND service = ?10 AND remote_key = ?11 AND prd_id = ?12",
       error);
 
@@ -476,6 +479,7 @@ update_read_link (PrdSqliteWorker *worker, const PrdIntegrationLinkRecord *link,
   prd_sqlite_bind_text (stmt, 10, link->service);
   prd_sqlite_bind_text (stmt, 11, link->remote_key);
   prd_sqlite_bind_text (stmt, 12, link->prd_id);
+  sqlite3_bind_int64 (stmt, 13, link->updated_at);
   return prd_sqlite_worker_step_done (worker, stmt, error);
 }
 
@@ -578,12 +582,15 @@ op_set_link_status (PrdSqliteWorker *worker,
                                                   : PRD_INTEGRATION_LINK_STATUS_CHANGED;
   {
     /* Unchanged too keeps the newer time: an older delivery with another
-     * status, arriving later, is outdated. */
-    g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
-        worker,
-        "UPDATE integration_links SET status = ?, status_at = ?, updated_at = ? "
-        "WHERE org = ? AND service = ? AND remote_key = ?",
-        error);
+     * status, arriving later, is outdated. updated_at always moves forward,
+     * even within one microsecond or with the clock set back: a sync that
+     * read the link before sees it was written since (update_read_link()). */
+    g_autoptr (PrdSqliteStmt) stmt =
+        prd_sqlite_worker_prepare (worker,
+                                   "UPDATE integration_links SET status = ?, status_at = ?, "
+                                   "updated_at = MAX(?, updated_at + 1) "
+                                   "WHERE org = ? AND service = ? AND remote_key = ?",
+                                   error);
 
     if (stmt == NULL)
       return FALSE;
