@@ -891,6 +891,7 @@ typedef struct
   gint64 sent_at; /* when Jira sent it (ms): its signed timestamp, or when it came if
                    * it has none (see hook_check_age()) */
   PrdIntegrationLinkRecord *link;
+  char *prd_title;          /* (nullable): the linked PRD's, for the activity feed */
   PrdHubAnnounce *announce; /* (owned) (nullable): what a status change announces */
   char *seen_as;            /* the body's digest, as the store remembers the delivery */
   gboolean recorded;        /* the store remembers it (to be forgotten if handling fails) */
@@ -914,6 +915,7 @@ hook_free (Hook *hook)
   g_free (hook->key);
   g_free (hook->status);
   g_clear_pointer (&hook->link, prd_integration_link_record_free);
+  g_free (hook->prd_title);
   g_clear_pointer (&hook->announce, prd_hub_announce_unref);
   g_free (hook->seen_as);
   g_clear_error (&hook->error);
@@ -1032,7 +1034,7 @@ on_editors (GObject *source, GAsyncResult *result, gpointer user_data)
                                                          "Jira issue status changed", message,
                                                          data));
     }
-  object = prd_hub_prd_object_new (hook->link->prd_id, hook->link->title);
+  object = prd_hub_prd_object_new (hook->link->prd_id, hook->prd_title);
   json_object_set_string_member (object, "issueKey", hook->key);
   json_object_set_string_member (object, "status", hook->status);
   prd_hub_announce_activity (
@@ -1041,6 +1043,27 @@ on_editors (GObject *source, GAsyncResult *result, gpointer user_data)
   prd_notification_store_record_async (hook->self->feed, announce->notification_records,
                                        announce->activity_records, hook->self->cancellable,
                                        on_hook_recorded, hook);
+}
+
+static void
+on_hook_prd (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Hook *hook = user_data;
+  g_autoptr (PrdStoreInfo) info = NULL;
+  g_autoptr (GError) error = NULL;
+
+  info = prd_store_get_finish (PRD_STORE (source), result, &error);
+  if (info == NULL)
+    {
+      /* Deleted since (its links with it): nobody is told of its issue. */
+      if (!g_error_matches (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND))
+        g_warning ("Cannot read the PRD of a Jira status change: %s", error->message);
+      hook_answer (hook, "status-changed");
+      return;
+    }
+  hook->prd_title = g_strdup (info->title);
+  prd_store_list_sites_async (hook->self->store, hook->link->prd_id, hook->self->cancellable,
+                              on_editors, hook);
 }
 
 static void
@@ -1084,8 +1107,9 @@ on_link_changed (GObject *source, GAsyncResult *result, gpointer user_data)
       default:
         break;
     }
-  prd_store_list_sites_async (hook->self->store, hook->link->prd_id, hook->self->cancellable,
-                              on_editors, hook);
+  /* The activity names the PRD by its own title, not the story's. */
+  prd_store_get_async (hook->self->store, hook->link->prd_id, hook->self->cancellable, on_hook_prd,
+                       hook);
 }
 
 static void

@@ -1494,3 +1494,29 @@ test('webhook: with Jira\'s clock ahead, an older delivery arriving later is out
     await assertCleanStop(hub);
   }
 });
+
+// The activity of a status change names the PRD by its title, not the
+// story's.
+test('webhook: the jira_issue_updated activity carries the PRD\'s title', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  try {
+    await configure(hub, fake);
+    const prdId = await createPrd(hub, 'Order', '# Order\n\n## User Stories\n\n- As a buyer I pay\n');
+    const a = await client(hub, EDITOR);
+    await join(a, prdId);
+    await sync(a, prdId, 'export');
+    const res = await sendWebhook(hub.url, ORG, HOOK_SECRET,
+      { webhookEvent: 'jira:issue_updated', timestamp: Date.now(), issue: { key: 'PRD-1', fields: { status: { name: 'Done' } } } });
+    assert.equal(res.json.outcome, 'status-changed', res.text);
+    const feed = await rest(hub, 'GET', `/api/activity?organizationId=${ORG}`, { tok: token(ADMIN) });
+    const updates = JSON.parse(feed.text).activities.filter((x) => x.type === 'jira_issue_updated');
+    assert.equal(updates.length, 1, feed.text);
+    assert.deepEqual(updates[0].object,
+      { type: 'prd', id: prdId, title: 'Order', issueKey: 'PRD-1', status: 'Done' });
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
