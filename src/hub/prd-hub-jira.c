@@ -36,7 +36,10 @@
  * of the hub's clock is refused. Every sync direction reads the links it
  * plans with before it asks Jira anything, and keeps them through
  * prd_integration_store_merge_links_async(), which never undoes a delivery
- * handled while the sync ran; a delivery writes only the status.
+ * handled while the sync ran; a delivery writes only the status. What a
+ * delivery said of an issue no link named is remembered while a sync of
+ * its organization runs (Heard): the sync links no issue deleted
+ * meanwhile, and takes a status delivered after it asked Jira.
  * Deliveries are checked whole first (400 for a status, key or timestamp
  * the hub would not keep), then remembered by their body's digest and
  * handled once; one whose handling fails is forgotten again, so that
@@ -66,6 +69,11 @@
  * signed times, and one dated ahead outdates the ones sent before it. */
 #define PRD_HUB_JIRA_WEBHOOK_MAX_AHEAD_MS ((gint64) 5 * 60 * 1000)
 
+/* The most issues not linked (yet) whose deletion or status the hub
+ * remembers for one organization while a sync of it runs (see Heard); the
+ * oldest heard is forgotten first. */
+#define PRD_HUB_JIRA_MAX_HEARD 10000
+
 struct _PrdHubJira
 {
   GObject parent_instance;
@@ -76,6 +84,7 @@ struct _PrdHubJira
   PrdIntegrationStore *links;       /* (owned) */
   PrdNotificationStore *feed;       /* (owned) */
   GHashTable *syncs;                /* "<len>:<org><prd id>" → Sync (unowned; removes itself) */
+  GHashTable *heard;                /* org → Heard, while a sync of the org runs */
   char *public_url;                 /* (nullable) */
   GCancellable *cancellable;
 };
@@ -89,6 +98,115 @@ enum
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (PrdHubJira, prd_hub_jira, G_TYPE_OBJECT)
+
+/* What webhook deliveries said of issues no link named when they came,
+ * remembered while a sync of their organization runs: a sync whose search
+ * (or whose adoption of a lost bulk create's issues) ran before such a
+ * delivery would otherwise link a deleted issue, or link one with the
+ * status it had before. */
+typedef struct
+{
+  char *key;
+  gboolean deleted;
+  char *status;     /* (nullable) */
+  gint64 status_at; /* the delivery's time (ms), as the store orders it */
+  gint64 heard_at;  /* monotonic (µs): when the hub handled it */
+} HeardIssue;
+
+typedef struct
+{
+  guint syncs;      /* of the organization, running */
+  GHashTable *keys; /* remote key → HeardIssue (owned) */
+  GQueue order;     /* (element-type HeardIssue) (unowned): oldest first */
+} Heard;
+
+static void
+heard_issue_free (HeardIssue *issue)
+{
+  g_free (issue->key);
+  g_free (issue->status);
+  g_free (issue);
+}
+
+static void
+heard_free (Heard *heard)
+{
+  g_queue_clear (&heard->order);
+  g_hash_table_unref (heard->keys);
+  g_free (heard);
+}
+
+/* A sync of @org starts: deliveries for issues not linked are remembered. */
+static void
+heard_hold (PrdHubJira *self, const char *org)
+{
+  Heard *heard = g_hash_table_lookup (self->heard, org);
+
+  if (heard == NULL)
+    {
+      heard = g_new0 (Heard, 1);
+      heard->keys =
+          g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) heard_issue_free);
+      g_queue_init (&heard->order);
+      g_hash_table_insert (self->heard, g_strdup (org), heard);
+    }
+  heard->syncs++;
+}
+
+/* A sync of @org ended: with the last, what was heard is forgotten. */
+static void
+heard_release (PrdHubJira *self, const char *org)
+{
+  Heard *heard = self->heard != NULL ? g_hash_table_lookup (self->heard, org) : NULL;
+
+  if (heard != NULL && --heard->syncs == 0)
+    g_hash_table_remove (self->heard, org);
+}
+
+/* A delivery for @key, linked to no story when it came: @status %NULL for
+ * a deletion. Remembered only while a sync of @org runs. */
+static void
+heard_note (PrdHubJira *self, const char *org, const char *key, const char *status, gint64 at)
+{
+  Heard *heard = self->heard != NULL ? g_hash_table_lookup (self->heard, org) : NULL;
+  HeardIssue *issue;
+
+  if (heard == NULL)
+    return;
+  issue = g_hash_table_lookup (heard->keys, key);
+  if (issue == NULL)
+    {
+      if (g_hash_table_size (heard->keys) >= PRD_HUB_JIRA_MAX_HEARD)
+        {
+          HeardIssue *oldest = g_queue_pop_head (&heard->order);
+
+          g_hash_table_remove (heard->keys, oldest->key);
+        }
+      issue = g_new0 (HeardIssue, 1);
+      issue->key = g_strdup (key);
+      g_hash_table_insert (heard->keys, issue->key, issue);
+      g_queue_push_tail (&heard->order, issue);
+    }
+  if (status == NULL)
+    issue->deleted = TRUE;
+  else if (issue->status == NULL || at >= issue->status_at)
+    {
+      /* Of deliveries for one issue, the one sent last (the same
+       * millisecond counts as later, as in the store). */
+      g_free (issue->status);
+      issue->status = g_strdup (status);
+      issue->status_at = at;
+      issue->heard_at = g_get_monotonic_time ();
+    }
+}
+
+static HeardIssue *
+heard_lookup (PrdHubJira *self, const char *org, const char *key)
+{
+  Heard *heard = self->heard != NULL ? g_hash_table_lookup (self->heard, org) : NULL;
+
+  return heard != NULL ? g_hash_table_lookup (heard->keys, key) : NULL;
+}
 
 typedef enum
 {
@@ -122,6 +240,8 @@ typedef struct
   GPtrArray *links;  /* (element-type PrdIntegrationLinkRecord) (nullable): the import's, as
                       * read before its search */
   PrdJiraImportPlan *plan;
+  gint64 asked_at; /* monotonic (µs): when the sync last asked Jira for issues (a search,
+                    * an export's requests); 0 before */
 
   /* the request, answered once the sync has started */
   PrdSioSocket *socket; /* (owned) (nullable) */
@@ -139,6 +259,7 @@ sync_free (Sync *sync)
     g_signal_handler_disconnect (sync->self->rooms, sync->closed_id);
   if (sync->self->syncs != NULL && g_hash_table_lookup (sync->self->syncs, sync->key) == sync)
     g_hash_table_remove (sync->self->syncs, sync->key);
+  heard_release (sync->self, sync->org);
   g_clear_pointer (&sync->room, prd_hub_room_release);
   g_clear_object (&sync->jira);
   g_clear_object (&sync->cancellable);
@@ -178,6 +299,7 @@ prd_hub_jira_dispose (GObject *object)
         g_cancellable_cancel (((Sync *) l->data)->cancellable);
     }
   g_clear_pointer (&self->syncs, g_hash_table_unref);
+  g_clear_pointer (&self->heard, g_hash_table_unref);
   g_clear_object (&self->rooms);
   g_clear_object (&self->store);
   g_clear_object (&self->registry);
@@ -206,6 +328,8 @@ static void
 prd_hub_jira_init (PrdHubJira *self)
 {
   self->syncs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->heard =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) heard_free);
   self->cancellable = g_cancellable_new ();
 }
 
@@ -351,11 +475,70 @@ on_links_put (GObject *source, GAsyncResult *result, gpointer user_data)
   sync_complete (sync, NULL);
 }
 
-static void
-put_links (Sync *sync, GPtrArray *links)
+/* The links a sync made (not kept yet), as deliveries handled while it ran
+ * left them: none to an issue deleted meanwhile, and the status a delivery
+ * sent after the sync asked Jira reported. */
+static GPtrArray *
+links_as_heard (Sync *sync, GPtrArray *links)
 {
+  GPtrArray *kept =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_integration_link_record_free);
+
+  for (guint i = 0; i < links->len; i++)
+    {
+      PrdIntegrationLinkRecord *link = g_ptr_array_index (links, i);
+      HeardIssue *heard =
+          link->updated_at == 0 ? heard_lookup (sync->self, sync->org, link->remote_key) : NULL;
+      PrdIntegrationLinkRecord *copy;
+
+      if (heard != NULL && heard->deleted)
+        {
+          g_info ("jira (%s): %s was deleted during the %s sync of %s: not linked", sync->org,
+                  link->remote_key, sync_types[sync->type], sync->prd_id);
+          continue;
+        }
+      copy = prd_integration_link_record_copy (link);
+      if (heard != NULL && heard->status != NULL && heard->heard_at >= sync->asked_at)
+        {
+          g_free (copy->status);
+          copy->status = g_strdup (heard->status);
+          copy->status_at = heard->status_at;
+        }
+      g_ptr_array_add (kept, copy);
+    }
+  return kept;
+}
+
+/* The issues a search found, less those deleted since that no link names
+ * (an import would link them again). */
+static void
+drop_deleted_issues (Sync *sync)
+{
+  for (guint i = sync->issues->len; i > 0; i--)
+    {
+      PrdJiraIssue *issue = g_ptr_array_index (sync->issues, i - 1);
+      HeardIssue *heard = heard_lookup (sync->self, sync->org, issue->key);
+      gboolean linked = FALSE;
+
+      if (heard == NULL || !heard->deleted)
+        continue;
+      for (guint j = 0; sync->links != NULL && j < sync->links->len && !linked; j++)
+        linked = g_str_equal (
+            ((PrdIntegrationLinkRecord *) g_ptr_array_index (sync->links, j))->remote_key,
+            issue->key);
+      if (!linked)
+        g_ptr_array_remove_index (sync->issues, i - 1);
+    }
+}
+
+static void
+put_links (Sync *sync, GPtrArray *found)
+{
+  g_autoptr (GPtrArray) links = NULL;
+
   if (sync_stopped (sync))
     return;
+  links = links_as_heard (sync, found);
   if (links->len == 0)
     {
       /* Nothing to keep: straight on. */
@@ -433,6 +616,7 @@ on_links_for_export (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   text = current_text (sync);
   url = prd_url (sync);
+  sync->asked_at = g_get_monotonic_time ();
   prd_jira_export_async (sync->jira, sync->org, sync->prd_id, sync->title, url, sync->project_key,
                          text, links, sync->cancellable, on_exported, sync);
 }
@@ -527,6 +711,7 @@ on_site (GObject *source, GAsyncResult *result, gpointer user_data)
     g_autofree char *text = current_text (sync);
 
     g_clear_pointer (&sync->plan, prd_jira_import_plan_free);
+    drop_deleted_issues (sync);
     sync->plan =
         prd_jira_plan_import (sync->jira, sync->org, sync->prd_id, text, sync->links, sync->issues);
   }
@@ -568,6 +753,7 @@ on_searched (GObject *source, GAsyncResult *result, gpointer user_data)
    * while Jira searched changed the store since, and the merge keeps what
    * it did (a link it forgot is not taken for one never made). */
   text = current_text (sync);
+  drop_deleted_issues (sync);
   sync->plan =
       prd_jira_plan_import (sync->jira, sync->org, sync->prd_id, text, sync->links, sync->issues);
   if (sync->plan->edits->len == 0)
@@ -601,6 +787,7 @@ on_links_for_import (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (sync_stopped (sync))
     return;
+  sync->asked_at = g_get_monotonic_time ();
   prd_jira_search_async (sync->jira, sync->prd_id, sync->cancellable, on_searched, sync);
 }
 
@@ -802,6 +989,7 @@ sync_new (PrdHubJira *self,
   sync->cancellable = g_cancellable_new ();
   sync->ack_id = -1;
   g_hash_table_insert (self->syncs, g_steal_pointer (&key), sync);
+  heard_hold (self, sync->org);
   return sync;
 }
 
@@ -1087,6 +1275,8 @@ on_link_changed (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (g_str_equal (hook->event, "jira:issue_deleted"))
     {
+      /* A sync under way may have found it still there. */
+      heard_note (hook->self, hook->org, hook->key, NULL, hook->sent_at);
       hook_answer (hook, "unlinked");
       return;
     }
@@ -1094,6 +1284,7 @@ on_link_changed (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       case PRD_INTEGRATION_LINK_STATUS_NOT_LINKED:
         /* Forgotten since it was read (the issue was deleted). */
+        heard_note (hook->self, hook->org, hook->key, hook->status, hook->sent_at);
         hook_answer (hook, "not-linked");
         return;
       case PRD_INTEGRATION_LINK_STATUS_UNCHANGED:
@@ -1134,6 +1325,9 @@ on_hook_links (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (hook->link == NULL)
     {
+      /* A sync under way may be about to link it. */
+      if (g_str_equal (hook->event, "jira:issue_deleted") || hook->status != NULL)
+        heard_note (hook->self, hook->org, hook->key, hook->status, hook->sent_at);
       hook_answer (hook, "not-linked");
       return;
     }

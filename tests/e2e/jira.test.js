@@ -1520,3 +1520,74 @@ test('webhook: the jira_issue_updated activity carries the PRD\'s title', async 
     await assertCleanStop(hub);
   }
 });
+
+// Deliveries for issues no link names yet, handled while a sync runs whose
+// search (or adoption of a lost bulk create's issues) saw the issue before
+// them: the sync links no deleted issue, and takes the delivered status.
+test('webhooks for issues a running sync is about to link: deleted ones are not linked, statuses stay', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  const wait = () => new Promise((resolve) => setTimeout(resolve, 10));
+  const hook = (payload) => sendWebhook(hub.url, ORG, HOOK_SECRET, { timestamp: Date.now(), ...payload });
+  const links = (hub) => execFileSync('sqlite3', ['-readonly', path.join(hub.dataDir, 'prdhub.db'),
+    'SELECT remote_key, status FROM integration_links ORDER BY remote_key'], { encoding: 'utf8' }).trim();
+  try {
+    await configure(hub, fake);
+    const a = await client(hub, EDITOR);
+
+    // An import: one labelled issue is deleted, another moved to Done,
+    // while Jira's (older) answer to the search is on its way.
+    let prdId = await createPrd(hub, 'I', '# I\n\n## User Stories\n\n- Alpha\n');
+    await join(a, prdId);
+    await sync(a, prdId, 'export');
+    const gone = fake.addIssue(prdId, 'Beta');
+    const moved = fake.addIssue(prdId, 'Gamma');
+    fake.state.holdSearch = true;
+    let running = sync(a, prdId, 'import');
+    while (fake.state.held.length === 0) await wait();
+    let res = await hook({ webhookEvent: 'jira:issue_deleted', issue: { key: gone.key } });
+    assert.equal(res.json.outcome, 'not-linked', res.text);
+    res = await hook({ webhookEvent: 'jira:issue_updated', issue: { key: moved.key, fields: { status: { name: 'Done' } } } });
+    assert.equal(res.json.outcome, 'not-linked', res.text);
+    fake.release();
+    fake.state.issues.delete(gone.key);
+    fake.state.issues.get(moved.key).fields.status = { name: 'Done' };
+    let r = await running;
+    assert.equal(r.complete.result.errors, 0, JSON.stringify(r.complete));
+    assert.equal(links(hub), `PRD-1|To Do\n${moved.key}|Done`);
+    let text = await prdText(hub, prdId);
+    assert.ok(!text.includes('Beta'), text);
+    assert.ok(text.includes(`Gamma (${moved.key})`), text);
+    // The delivered status is kept with its time: the same again is unchanged.
+    res = await hook({ webhookEvent: 'jira:issue_updated', issue: { key: moved.key, fields: { status: { name: 'Done' } } } });
+    assert.equal(res.json.outcome, 'unchanged', res.text);
+
+    // An export whose bulk answer is lost: the issue it created is deleted
+    // while the hub searches for what the bulk made.
+    prdId = await createPrd(hub, 'E', '# E\n\n## User Stories\n\n- Delta\n');
+    await join(a, prdId);
+    fake.state.dropNextBulk = 1;
+    fake.state.holdAfterDrop = true;
+    running = sync(a, prdId, 'export');
+    while (fake.state.held.length === 0) await wait();
+    fake.state.holdAfterDrop = false;
+    const made = [...fake.state.issues.values()].find((i) => i.fields.summary === 'Delta');
+    res = await hook({ webhookEvent: 'jira:issue_deleted', issue: { key: made.key } });
+    assert.equal(res.json.outcome, 'not-linked', res.text);
+    fake.release();
+    fake.state.issues.delete(made.key);
+    r = await running;
+    assert.ok(!links(hub).includes(made.key), links(hub));
+    // The next export creates the story again, with no 404.
+    r = await sync(a, prdId, 'export');
+    assert.equal(r.complete.result.created, 1, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.errors, 0, JSON.stringify(r.complete));
+    const delta = [...fake.state.issues.values()].filter((i) => i.fields.summary === 'Delta');
+    assert.equal(delta.length, 1);
+    assert.notEqual(delta[0].key, made.key);
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});

@@ -8,6 +8,7 @@
 //   rateLimitNext   429 with Retry-After: 1 (and the flavour's headers)
 //   htmlNext        502 with an HTML body (a proxy)
 //   dropNextBulk    a bulk create is applied, then the connection dies
+//   holdAfterDrop   once a bulk's connection died, holdSearch is switched on
 //   failSummaries   bulk items with these summaries fail (per-item 400)
 //   holdSearch      searches wait until release() (a sync that runs long)
 //   searchLag       an issue created now stays out of the next searchLag
@@ -32,6 +33,7 @@ export async function startFakeJira({ flavour = 'cloud', email = 'bot@example.co
     rateLimitNext: 0,
     htmlNext: 0,
     dropNextBulk: 0,
+    holdAfterDrop: false,
     failSummaries: new Set(),
     holdSearch: false,
     held: [],
@@ -155,6 +157,7 @@ export async function startFakeJira({ flavour = 'cloud', email = 'bot@example.co
         });
         if (state.dropNextBulk > 0) {
           state.dropNextBulk--;
+          if (state.holdAfterDrop) state.holdSearch = true;
           req.socket.destroy();
           return;
         }
