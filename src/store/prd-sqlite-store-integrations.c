@@ -58,6 +58,22 @@ run (PrdIntegrationStore *self,
                               (GDestroyNotify) args_free, tag, cancellable, callback, user_data);
 }
 
+/* A write of @links (put, update or merge) by @func. */
+static void
+run_links (PrdIntegrationStore *self,
+           PrdSqliteOpFunc func,
+           GPtrArray *links,
+           gpointer tag,
+           GCancellable *cancellable,
+           GAsyncReadyCallback callback,
+           gpointer user_data)
+{
+  Args *args = args_new (NULL, NULL, NULL);
+
+  args->links = g_ptr_array_ref (links);
+  run (self, TRUE, func, args, tag, cancellable, callback, user_data);
+}
+
 static gpointer
 finish_pointer (PrdIntegrationStore *self, GAsyncResult *result, GError **error)
 {
@@ -364,10 +380,7 @@ put_links_async (PrdIntegrationStore *self,
                  GAsyncReadyCallback callback,
                  gpointer user_data)
 {
-  Args *args = args_new (NULL, NULL, NULL);
-
-  args->links = g_ptr_array_ref (links);
-  run (self, TRUE, op_put_links, args, put_links_async, cancellable, callback, user_data);
+  run_links (self, op_put_links, links, put_links_async, cancellable, callback, user_data);
 }
 
 /* Links forgotten meanwhile (a craft-unlink after a poll read them) are
@@ -414,10 +427,7 @@ update_links_async (PrdIntegrationStore *self,
                     GAsyncReadyCallback callback,
                     gpointer user_data)
 {
-  Args *args = args_new (NULL, NULL, NULL);
-
-  args->links = g_ptr_array_ref (links);
-  run (self, TRUE, op_update_links, args, update_links_async, cancellable, callback, user_data);
+  run_links (self, op_update_links, links, update_links_async, cancellable, callback, user_data);
 }
 
 /* A link not kept yet: added unless its remote key is kept already. */
@@ -522,10 +532,7 @@ merge_links_async (PrdIntegrationStore *self,
                    GAsyncReadyCallback callback,
                    gpointer user_data)
 {
-  Args *args = args_new (NULL, NULL, NULL);
-
-  args->links = g_ptr_array_ref (links);
-  run (self, TRUE, op_merge_links, args, merge_links_async, cancellable, callback, user_data);
+  run_links (self, op_merge_links, links, merge_links_async, cancellable, callback, user_data);
 }
 
 /* The read and the write in one operation of the one worker thread: of
