@@ -950,7 +950,11 @@ test('replicaId: a site another replica wrote with is not given back to one with
 });
 
 test('a client that stops answering pings leaves: user-left, no ghost in activeUsers', async () => {
-  const hub = await startHub({ config: '[engine]\nping-interval=300\nping-timeout=300\n' });
+  // The pong deadline is long enough for a child process slowed by a loaded
+  // machine to connect and join (a 300 ms one dropped it before its join, and
+  // the watcher then waited for a user-joined that never came); it still ends
+  // a stopped process within a few seconds.
+  const hub = await startHub({ config: '[engine]\nping-interval=500\nping-timeout=3000\n' });
   const sockets = [];
   // A separate process we can freeze: its socket.io-client stops answering pings.
   const prdId = await createPrd(hub, 'Timeouts');
