@@ -440,11 +440,17 @@ test('a cursor read at an older version keeps its place after others\' edits', a
       operation: { type: 'insert', position: 0, content: '# Title\n', timestamp: Date.now() } });
     assert.equal(ack.ok, true, JSON.stringify(ack));
     const done = recorder(a, ['ai-stream-complete', 'ai-error']);
+    const updates = recorder(a, ['content-update']);
     const asked = await request(a, 'ai-prompt', { prdId, prompt: 'more goals',
       context: { cursorPosition: 'Goals: fast.'.length, stateVector: ja.vector } });
     assert.equal(asked.ok, true, JSON.stringify(asked));
     await until(a, () => done.length > 0);
     assert.equal(errorOf(done), undefined);
+    // A chunk's content-update follows its commit, which may come after
+    // ai-stream-complete (docs/protocol.md): wait for the whole answer.
+    const written = () => updates.filter((e) => e.data.userId === 'ai')
+      .map((e) => e.data.operation.content).join('');
+    await until(a, () => written() === 'Hello, world \u2713');
     assert.equal(await contentOf(hub, prdId), '# Title\nGoals: fast.Hello, world \u2713\nRisks: none.\n');
     a.close();
     b.close();
