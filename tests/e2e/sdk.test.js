@@ -779,6 +779,9 @@ test('a deletion past the end is refused, not cut to the end, also one longer th
 test('an insert longer than max-operation-size refused in a later part applies none of it', async () => {
   const content = await refusing('ABCDEFGH', (a, refused) => {
     refused(() => a.insert(8, 'abcdefghij\ud800k'), 'INVALID_OPERATION', /not valid UTF-8/);
+    // The hub refuses U+0000 in any string: refused before anything is applied.
+    refused(() => a.insert(8, 'abcdefghij\u0000k'), 'INVALID_OPERATION', /holds U\+0000 \(at 10\)/);
+    refused(() => a.insert(8, '\u0000'), 'INVALID_OPERATION', /holds U\+0000/);
     refused(() => a.insert(8, 'x'.repeat(33)), 'LIMIT_REACHED', /41 UTF-16 units/);
     a.insert(8, 'abcdefghij🌍k');
   });
@@ -791,6 +794,7 @@ test('a replace refused for its insert deletes nothing', async () => {
     refused(() => a.replace(0, 1, 'AB'), 'LIMIT_REACHED', /41 UTF-16 units/);
     refused(() => a.replace(38, 5, 'y'), 'INVALID_OPERATION', /beyond the end of the document/);
     refused(() => a.replace(0, 1, '\udc00'), 'INVALID_OPERATION', /not valid UTF-8/);
+    refused(() => a.replace(0, 1, '\u0000'), 'INVALID_OPERATION', /holds U\+0000/);
     refused(() => a.replace(0, 1, 7), 'INVALID_OPERATION', /text must be a string/);
     a.replace(0, 2, 'AB');
   });

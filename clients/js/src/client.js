@@ -122,6 +122,14 @@ function commentQuote(text, start, end) {
   return { text: text.slice(start, cut), textTruncated: cut < end };
 }
 
+// The hub refuses any string holding U+0000 (INVALID_PAYLOAD, as it does
+// a lone surrogate): an insert holding one is refused before the replica
+// takes it, or it would stay there, refused, with the edits after it.
+function checkNoNul(text) {
+  const at = text.indexOf('\u0000');
+  if (at >= 0) throw new CrdtError('INVALID_OPERATION', `Inserted text holds U+0000 (at ${at}), which the hub refuses`);
+}
+
 function shiftPosition(pos, delta, own) {
   if (typeof pos !== 'number') return pos;
   if (delta.type === 'insert') {
@@ -979,6 +987,7 @@ export class PrdClient extends Emitter {
     if (typeof text !== 'string') throw new CrdtError('INVALID_OPERATION', 'text must be a string');
     if (text.length === 0) throw new CrdtError('INVALID_OPERATION', 'Insert of empty text');
     if (!isWellFormed(text)) throw new CrdtError('INVALID_OPERATION', 'Inserted text is not valid UTF-8');
+    checkNoNul(text);
     if (!Number.isInteger(position) || position < 0)
       throw new CrdtError('INVALID_OPERATION', 'position must be a non-negative integer');
     if (position > length)
@@ -1021,6 +1030,7 @@ export class PrdClient extends Emitter {
   insert(position, text, { base } = {}) {
     this._checkEditable();
     if (!base) this._checkInsert(position, text);
+    else if (typeof text === 'string') checkNoNul(text);
     // A paste longer than the hub takes in one operation goes as several,
     // one after the other (never splitting a surrogate pair): the hub would
     // refuse it whole, and the typing after it with it.
