@@ -32,20 +32,23 @@ export const MAX_COMPOSITION_DEFER_MS = 5000;
  * The SDK edits that turn a transaction's start document into its end
  * document, in order, each in the text left by the ones before:
  * `{ type: 'delete', position, length }` and `{ type: 'insert', position, text }`.
- * Changes are taken from the last to the first, so that each position is
- * also its position in the start document.
+ * Every deletion goes first, from the last to the first (each position is
+ * also its position in the start document), then the inserts, from the
+ * first to the last, each at its place in the end document: the text
+ * never grows past its end length on the way, so a change that fits a PRD
+ * at its size limit (a line moved up or down) is not refused half way.
  */
 export function changesToEdits(changes) {
   const list = [];
-  changes.iterChanges((fromA, toA, _fromB, _toB, inserted) => {
-    list.push({ fromA, toA, text: inserted.sliceString(0, inserted.length, LINE_SEPARATOR) });
+  changes.iterChanges((fromA, toA, fromB, _toB, inserted) => {
+    list.push({ fromA, toA, fromB, text: inserted.sliceString(0, inserted.length, LINE_SEPARATOR) });
   });
   const edits = [];
   for (let i = list.length - 1; i >= 0; i--) {
     const c = list[i];
     if (c.toA > c.fromA) edits.push({ type: 'delete', position: c.fromA, length: c.toA - c.fromA });
-    if (c.text.length > 0) edits.push({ type: 'insert', position: c.fromA, text: c.text });
   }
+  for (const c of list) if (c.text.length > 0) edits.push({ type: 'insert', position: c.fromB, text: c.text });
   return edits;
 }
 
@@ -130,10 +133,7 @@ export class EditorBinding {
         this._deferred = waiting.map(tr.changes);
       }
       try {
-        for (const e of changesToEdits(changes)) {
-          if (e.type === 'insert') this.client.insert(e.position, e.text);
-          else this.client.delete(e.position, e.length);
-        }
+        this._send(changes);
       } catch (err) {
         // Refused (view mode, not joined yet, a split surrogate pair): the
         // editor goes back to the client's text.
@@ -144,6 +144,29 @@ export class EditorBinding {
     if (tr.docChanged || tr.selection) this.sendSelection(tr.state.selection.main);
     // The composition's last change: what waited goes in once this update is over.
     if (this._deferred !== null && !this.composing) this._queueFlush();
+  }
+
+  // Sends @changes (over the client's text) as SDK edits. What would make
+  // the text longer than the PRD may hold is refused before anything is
+  // sent (the SDK would refuse its inserts only, after its deletions); a
+  // replace goes as the SDK's replace(), which applies nothing when it
+  // refuses its insert.
+  _send(changes) {
+    const edits = changesToEdits(changes);
+    const max = this.client.maxDocumentSize;
+    if (typeof max === 'number' && changes.newLength > max && edits.some((e) => e.type === 'insert')) {
+      throw Object.assign(new Error(`the PRD would have ${changes.newLength} UTF-16 units, more than it may hold ` +
+        `(${max}): delete text first`), { code: 'LIMIT_REACHED' });
+    }
+    if (edits.length === 2 && edits[0].type === 'delete' && edits[1].type === 'insert' &&
+        edits[0].position === edits[1].position) {
+      this.client.replace(edits[0].position, edits[0].length, edits[1].text);
+      return;
+    }
+    for (const e of edits) {
+      if (e.type === 'insert') this.client.insert(e.position, e.text);
+      else this.client.delete(e.position, e.length);
+    }
   }
 
   /** The input method's composition ended: what waited for it goes in. */
