@@ -13,7 +13,7 @@
 // changes that wait. Pure of the DOM: node tests drive it with an
 // EditorState and a stand-in view.
 
-import { Annotation, ChangeSet, EditorSelection, Transaction } from '@codemirror/state';
+import { Annotation, ChangeSet, EditorSelection, EditorState, Transaction } from '@codemirror/state';
 
 /** Marks the transactions the binding makes from remote changes. */
 export const remoteChange = Annotation.define();
@@ -51,6 +51,47 @@ export function changesToEdits(changes) {
   for (const c of list) if (c.text.length > 0) edits.push({ type: 'insert', position: c.fromB, text: c.text });
   return edits;
 }
+
+/**
+ * @text with every character the hub refuses in a string (U+0000, a lone
+ * surrogate) replaced by U+FFFD, one UTF-16 unit for one: `{ text, count }`.
+ */
+export function cleanText(text) {
+  let count = 0;
+  const out = text.replace(/\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, () => {
+    count++;
+    return '\ufffd';
+  });
+  return { text: out, count };
+}
+
+/** Marks a paste or drop cleaned by cleanPastes: the number of characters replaced. */
+export const replacedCharacters = Annotation.define();
+
+/**
+ * Pasted and dropped text goes in with U+0000 and lone surrogates replaced
+ * by U+FFFD (cleanText), the transaction marked with replacedCharacters:
+ * the hub refuses them, and the SDK with them the whole paste.
+ */
+export const cleanPastes = EditorState.transactionFilter.of((tr) => {
+  if (!tr.docChanged || !(tr.isUserEvent('input.paste') || tr.isUserEvent('input.drop'))) return tr;
+  let count = 0;
+  const changes = [];
+  tr.changes.iterChanges((fromA, toA, _fromB, _toB, inserted) => {
+    const clean = cleanText(inserted.sliceString(0, inserted.length, LINE_SEPARATOR));
+    count += clean.count;
+    changes.push({ from: fromA, to: toA, insert: clean.text });
+  });
+  if (count === 0) return tr;
+  // The same lengths: the selection and the effects stay valid as they are.
+  return {
+    changes,
+    selection: tr.selection,
+    effects: tr.effects,
+    scrollIntoView: tr.scrollIntoView,
+    annotations: [Transaction.userEvent.of(tr.annotation(Transaction.userEvent)), replacedCharacters.of(count)],
+  };
+});
 
 /**
  * One ChangeSet, over a document of @length, that applies the SDK's

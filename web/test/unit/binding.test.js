@@ -14,8 +14,8 @@ import { Emitter } from '../../../clients/js/src/emitter.js';
 import { CrdtDoc, opToJson } from '../../../clients/js/src/crdt.js';
 import { PrdClient } from '../../../clients/js/src/client.js';
 import {
-  EditorBinding, LINE_SEPARATOR, MAX_COMPOSITION_DEFER_MS, changesToEdits, deltasToChanges, mapRemotePosition,
-  remoteChange,
+  EditorBinding, LINE_SEPARATOR, MAX_COMPOSITION_DEFER_MS, changesToEdits, cleanPastes, cleanText, deltasToChanges,
+  mapRemotePosition, remoteChange, replacedCharacters,
 } from '../../src/binding.js';
 
 function rng(seed) {
@@ -413,6 +413,33 @@ test('a line moved up or down in a PRD at its size limit is moved', () => {
   assert.equal(view.text, 'two\none\nfour\nthree');
   assert.equal(client.text, view.text);
   assert.deepEqual(reasons, []);
+});
+
+// ---- pasted text the hub refuses --------------------------------------------------------
+
+test('U+0000 and lone surrogates become U+FFFD; surrogate pairs stay', () => {
+  assert.deepEqual(cleanText('a\u0000b'), { text: 'a\ufffdb', count: 1 });
+  assert.deepEqual(cleanText('\ud800x\udc00😀\ud83d'), { text: '\ufffdx\ufffd😀\ufffd', count: 3 });
+  assert.deepEqual(cleanText('plain 😀'), { text: 'plain 😀', count: 0 });
+});
+
+test('a paste or drop holding U+0000 or a lone surrogate goes in with U+FFFD, and says how many', () => {
+  const client = limitedClient('Head.\n', 1000);
+  const { view, reasons } = boundTo(client, [cleanPastes, history()]);
+  view.dispatch({ changes: { from: 6, insert: 'PDF\u0000 text\ud800.' }, selection: EditorSelection.cursor(17), userEvent: 'input.paste' });
+  const tr = view.transactions[view.transactions.length - 1];
+  assert.equal(tr.annotation(replacedCharacters), 2);
+  assert.ok(tr.isUserEvent('input.paste'));
+  assert.equal(view.text, 'Head.\nPDF\ufffd text\ufffd.');
+  assert.equal(client.text, view.text);
+  assert.equal(view.state.selection.main.head, 17);
+  view.dispatch({ changes: { from: 0, insert: '\u0000' }, userEvent: 'input.drop' });
+  assert.equal(client.text, '\ufffdHead.\nPDF\ufffd text\ufffd.');
+  assert.deepEqual(reasons, []);
+  // Typed text is left alone (the SDK refuses a NUL in it).
+  view.dispatch({ changes: { from: 0, insert: '\u0000' }, userEvent: 'input.type' });
+  assert.equal(reasons[0].code, 'INVALID_OPERATION');
+  assert.equal(view.text, client.text);
 });
 
 // ---- input-method compositions -----------------------------------------------------------
