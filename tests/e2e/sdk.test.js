@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
-import { tmpDir } from './helpers/hub.js';
+import { io, tmpDir } from './helpers/hub.js';
 import { client, request } from './collab-helpers.js';
 import {
   SDK_HUB_CONFIG, converged, createPrd, hubContent, rest, sdkClient, startHub, token, until, untilLeft, user,
@@ -606,6 +606,103 @@ test('an insert refused because the PRD is full loses that insert only, not the 
   }
 });
 
+// socket.io-client's io, with the hub's acks of content-updates held back
+// until it refuses one: the refusal is handed over first, the acks held
+// after it (then every answer as it comes). A hub acks after its commit
+// and refuses at once, so it may answer a burst of edits in that order.
+function refusalFirst(url, options) {
+  const socket = io(url, options);
+  const emit = socket.emit.bind(socket);
+  let held = [];
+  socket.emit = (event, payload, ack) => {
+    if (event !== 'content-update' || typeof ack !== 'function') return emit(event, payload, ack);
+    return emit(event, payload, (res) => {
+      if (held === null) return ack(res);
+      if (res?.ok) return held.push(() => ack(res));
+      ack(res);
+      const later = held;
+      held = null;
+      for (const give of later) give();
+    });
+  };
+  return socket;
+}
+
+// Offline, Alice pastes 25 units, sent as 3 operations (10, 10, 5); Bob's 20
+// units take the room of the last one. The hub refuses it before it acks the
+// two before it: the replica still rolls that piece back, to the hub's text.
+test('a piece of a split paste refused before the acks of the pieces before it leaves the replica equal to the hub', async () => {
+  const small = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-operation-size = 10\nmax-document-size = 100\n` });
+  const prdId = await createPrd(small, 'Split', 'x'.repeat(60), alice);
+  const a = sdkClient(small, prdId, alice, { io: refusalFirst });
+  const b = sdkClient(small, prdId, bob);
+  const errors = [];
+  a.on('error', (e) => errors.push(e));
+  try {
+    await a.connect();
+    await b.connect();
+    a.disconnect();
+    a.insert(0, 'A'.repeat(25));
+    assert.equal(a.pendingCount, 3);
+    b.insert(60, 'B'.repeat(20));
+    await b.whenSynced();
+    await untilLeft(small, prdId, 'sdk_alice');
+    await a.reconnect();
+    await a.whenSynced();
+    const doc = await hubContent(small, prdId, alice);
+    assert.equal(doc.content, `${'A'.repeat(20)}${'x'.repeat(60)}${'B'.repeat(20)}`);
+    assert.equal(a.text, doc.content);
+    assert.equal(a.resyncing, false);
+    assert.deepEqual(errors.map((e) => e.code), ['LIMIT_REACHED']);
+    // The room the hub has is the room the replica sees: 5 units deleted
+    // make room for 5 typed.
+    a.delete(0, 5);
+    a.insert(0, 'typed');
+    const after = await converged(small, prdId, [a, b], alice);
+    assert.equal(after.content, `typed${'A'.repeat(15)}${'x'.repeat(60)}${'B'.repeat(20)}`);
+    assert.equal(b.text, after.content);
+  } finally {
+    a.close();
+    b.close();
+    await small.stop();
+  }
+});
+
+// The refused insert is the only edit queued: no ack is to come, the sync
+// that rolls it back settles the client, and says so (`synced`).
+test('an insert refused for room with nothing else queued ends in synced once rolled back', async () => {
+  const small = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-document-size = 20\n` });
+  const prdId = await createPrd(small, 'Full', 'x'.repeat(10), alice);
+  const a = sdkClient(small, prdId, alice);
+  const b = sdkClient(small, prdId, bob);
+  const errors = [];
+  a.on('error', (e) => errors.push(e));
+  let synced = 0;
+  a.on('synced', () => synced++);
+  try {
+    await a.connect();
+    await b.connect();
+    a.disconnect();
+    a.insert(0, 'AAAAA');
+    b.insert(10, 'B'.repeat(10));
+    await b.whenSynced();
+    await untilLeft(small, prdId, 'sdk_alice');
+    synced = 0;
+    await a.reconnect();
+    await until(() => synced > 0, 'synced after the refused insert was rolled back', 30000);
+    assert.equal(a.pendingCount, 0);
+    assert.equal(a.resyncing, false);
+    assert.deepEqual(errors.map((e) => e.code), ['LIMIT_REACHED']);
+    const doc = await hubContent(small, prdId, alice);
+    assert.equal(doc.content, `${'x'.repeat(10)}${'B'.repeat(10)}`);
+    assert.equal(a.text, doc.content);
+  } finally {
+    a.close();
+    b.close();
+    await small.stop();
+  }
+});
+
 test('a paste longer than the hub takes in one operation goes as several; typing after it stays', async () => {
   const small = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-operation-size = 1000\n` });
   const prdId = await createPrd(small, 'Big paste', 'start.', alice);
@@ -682,6 +779,9 @@ test('a deletion past the end is refused, not cut to the end, also one longer th
 test('an insert longer than max-operation-size refused in a later part applies none of it', async () => {
   const content = await refusing('ABCDEFGH', (a, refused) => {
     refused(() => a.insert(8, 'abcdefghij\ud800k'), 'INVALID_OPERATION', /not valid UTF-8/);
+    // The hub refuses U+0000 in any string: refused before anything is applied.
+    refused(() => a.insert(8, 'abcdefghij\u0000k'), 'INVALID_OPERATION', /holds U\+0000 \(at 10\)/);
+    refused(() => a.insert(8, '\u0000'), 'INVALID_OPERATION', /holds U\+0000/);
     refused(() => a.insert(8, 'x'.repeat(33)), 'LIMIT_REACHED', /41 UTF-16 units/);
     a.insert(8, 'abcdefghij🌍k');
   });
@@ -694,6 +794,7 @@ test('a replace refused for its insert deletes nothing', async () => {
     refused(() => a.replace(0, 1, 'AB'), 'LIMIT_REACHED', /41 UTF-16 units/);
     refused(() => a.replace(38, 5, 'y'), 'INVALID_OPERATION', /beyond the end of the document/);
     refused(() => a.replace(0, 1, '\udc00'), 'INVALID_OPERATION', /not valid UTF-8/);
+    refused(() => a.replace(0, 1, '\u0000'), 'INVALID_OPERATION', /holds U\+0000/);
     refused(() => a.replace(0, 1, 7), 'INVALID_OPERATION', /text must be a string/);
     a.replace(0, 2, 'AB');
   });

@@ -13,7 +13,7 @@
 // changes that wait. Pure of the DOM: node tests drive it with an
 // EditorState and a stand-in view.
 
-import { Annotation, ChangeSet, EditorSelection, Transaction } from '@codemirror/state';
+import { Annotation, ChangeSet, EditorSelection, EditorState, Transaction } from '@codemirror/state';
 
 /** Marks the transactions the binding makes from remote changes. */
 export const remoteChange = Annotation.define();
@@ -32,22 +32,66 @@ export const MAX_COMPOSITION_DEFER_MS = 5000;
  * The SDK edits that turn a transaction's start document into its end
  * document, in order, each in the text left by the ones before:
  * `{ type: 'delete', position, length }` and `{ type: 'insert', position, text }`.
- * Changes are taken from the last to the first, so that each position is
- * also its position in the start document.
+ * Every deletion goes first, from the last to the first (each position is
+ * also its position in the start document), then the inserts, from the
+ * first to the last, each at its place in the end document: the text
+ * never grows past its end length on the way, so a change that fits a PRD
+ * at its size limit (a line moved up or down) is not refused half way.
  */
 export function changesToEdits(changes) {
   const list = [];
-  changes.iterChanges((fromA, toA, _fromB, _toB, inserted) => {
-    list.push({ fromA, toA, text: inserted.sliceString(0, inserted.length, LINE_SEPARATOR) });
+  changes.iterChanges((fromA, toA, fromB, _toB, inserted) => {
+    list.push({ fromA, toA, fromB, text: inserted.sliceString(0, inserted.length, LINE_SEPARATOR) });
   });
   const edits = [];
   for (let i = list.length - 1; i >= 0; i--) {
     const c = list[i];
     if (c.toA > c.fromA) edits.push({ type: 'delete', position: c.fromA, length: c.toA - c.fromA });
-    if (c.text.length > 0) edits.push({ type: 'insert', position: c.fromA, text: c.text });
   }
+  for (const c of list) if (c.text.length > 0) edits.push({ type: 'insert', position: c.fromB, text: c.text });
   return edits;
 }
+
+/**
+ * @text with every character the hub refuses in a string (U+0000, a lone
+ * surrogate) replaced by U+FFFD, one UTF-16 unit for one: `{ text, count }`.
+ */
+export function cleanText(text) {
+  let count = 0;
+  const out = text.replace(/\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, () => {
+    count++;
+    return '\ufffd';
+  });
+  return { text: out, count };
+}
+
+/** Marks a paste or drop cleaned by cleanPastes: the number of characters replaced. */
+export const replacedCharacters = Annotation.define();
+
+/**
+ * Pasted and dropped text goes in with U+0000 and lone surrogates replaced
+ * by U+FFFD (cleanText), the transaction marked with replacedCharacters:
+ * the hub refuses them, and the SDK with them the whole paste.
+ */
+export const cleanPastes = EditorState.transactionFilter.of((tr) => {
+  if (!tr.docChanged || !(tr.isUserEvent('input.paste') || tr.isUserEvent('input.drop'))) return tr;
+  let count = 0;
+  const changes = [];
+  tr.changes.iterChanges((fromA, toA, _fromB, _toB, inserted) => {
+    const clean = cleanText(inserted.sliceString(0, inserted.length, LINE_SEPARATOR));
+    count += clean.count;
+    changes.push({ from: fromA, to: toA, insert: clean.text });
+  });
+  if (count === 0) return tr;
+  // The same lengths: the selection and the effects stay valid as they are.
+  return {
+    changes,
+    selection: tr.selection,
+    effects: tr.effects,
+    scrollIntoView: tr.scrollIntoView,
+    annotations: [Transaction.userEvent.of(tr.annotation(Transaction.userEvent)), replacedCharacters.of(count)],
+  };
+});
 
 /**
  * One ChangeSet, over a document of @length, that applies the SDK's
@@ -130,10 +174,7 @@ export class EditorBinding {
         this._deferred = waiting.map(tr.changes);
       }
       try {
-        for (const e of changesToEdits(changes)) {
-          if (e.type === 'insert') this.client.insert(e.position, e.text);
-          else this.client.delete(e.position, e.length);
-        }
+        this._send(changes);
       } catch (err) {
         // Refused (view mode, not joined yet, a split surrogate pair): the
         // editor goes back to the client's text.
@@ -144,6 +185,29 @@ export class EditorBinding {
     if (tr.docChanged || tr.selection) this.sendSelection(tr.state.selection.main);
     // The composition's last change: what waited goes in once this update is over.
     if (this._deferred !== null && !this.composing) this._queueFlush();
+  }
+
+  // Sends @changes (over the client's text) as SDK edits. What would make
+  // the text longer than the PRD may hold is refused before anything is
+  // sent (the SDK would refuse its inserts only, after its deletions); a
+  // replace goes as the SDK's replace(), which applies nothing when it
+  // refuses its insert.
+  _send(changes) {
+    const edits = changesToEdits(changes);
+    const max = this.client.maxDocumentSize;
+    if (typeof max === 'number' && changes.newLength > max && edits.some((e) => e.type === 'insert')) {
+      throw Object.assign(new Error(`the PRD would have ${changes.newLength} UTF-16 units, more than it may hold ` +
+        `(${max}): delete text first`), { code: 'LIMIT_REACHED' });
+    }
+    if (edits.length === 2 && edits[0].type === 'delete' && edits[1].type === 'insert' &&
+        edits[0].position === edits[1].position) {
+      this.client.replace(edits[0].position, edits[0].length, edits[1].text);
+      return;
+    }
+    for (const e of edits) {
+      if (e.type === 'insert') this.client.insert(e.position, e.text);
+      else this.client.delete(e.position, e.length);
+    }
   }
 
   /** The input method's composition ended: what waited for it goes in. */

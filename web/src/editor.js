@@ -15,7 +15,7 @@ import { defaultHighlightStyle, syntaxHighlighting } from '@codemirror/language'
 import { io } from 'socket.io-client';
 import MarkdownIt from 'markdown-it';
 import { PrdClient } from '../../clients/js/src/client.js';
-import { EditorBinding, LINE_SEPARATOR } from './binding.js';
+import { EditorBinding, LINE_SEPARATOR, cleanPastes, replacedCharacters } from './binding.js';
 import { commentField, colorClass, remoteCursorField, setCommentRanges, setRemoteCursors } from './decorations.js';
 import { clear, formatTime, h, uid } from './dom.js';
 import { activityFeed } from './notify.js';
@@ -204,7 +204,9 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       state = offlineByChoice || client._everJoined ? 'offline' : 'connecting';
       text = state === 'offline' ? 'Offline' : 'Connecting…';
       if (state === 'offline') text += client.pendingCount > 0 ? ` · ${client.pendingCount} edits waiting` : ' · edits sync when back';
-    } else if (client.pendingCount > 0) {
+    } else if (client.pendingCount > 0 || client.resyncing) {
+      // Resyncing: the hub refused an edit this page still shows, until
+      // its text comes back from the hub.
       state = 'saving';
       text = 'Online · saving…';
     } else {
@@ -281,6 +283,8 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     // (LIMIT_REACHED, RATE_LIMITED, …), so it stays until joined again.
     else if (err.event === 'join-prd') showNotice(`${err.code}: ${err.message}`, true);
     else announce(messages, `${err.code}: ${err.message}`, true);
+    // A refused edit: the page waits for the hub's text (not saved).
+    renderConnection();
   });
   // What the connection's troubles show in `messages` (a restart notice or a
   // connection error), cleared once joined again.
@@ -892,10 +896,17 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       remoteCursorField,
       commentField,
       editability.of(editabilityOf(readOnly)),
+      // Pasted or dropped U+0000 and lone surrogates, which the hub refuses, become U+FFFD.
+      cleanPastes,
       // Remote changes wait while an input method composes (binding.js).
       EditorView.domEventHandlers({ compositionend: () => { binding?.compositionEnded(); } }),
       EditorView.updateListener.of((update) => {
         if (binding) for (const tr of update.transactions) binding.handleTransaction(tr);
+        const replaced = update.transactions.reduce((n, tr) => n + (tr.annotation(replacedCharacters) ?? 0), 0);
+        if (replaced > 0) {
+          announce(messages, `${replaced === 1 ? '1 character' : `${replaced} characters`} of the pasted text ` +
+            `(U+0000, or half a surrogate pair) cannot be saved in a PRD: replaced by \uFFFD.`);
+        }
         if (update.focusChanged && canEdit && client.joined) {
           client.setStatus(update.view.hasFocus ? 'editing' : 'viewing');
           renderPresence();

@@ -122,6 +122,14 @@ function commentQuote(text, start, end) {
   return { text: text.slice(start, cut), textTruncated: cut < end };
 }
 
+// The hub refuses any string holding U+0000 (INVALID_PAYLOAD, as it does
+// a lone surrogate): an insert holding one is refused before the replica
+// takes it, or it would stay there, refused, with the edits after it.
+function checkNoNul(text) {
+  const at = text.indexOf('\u0000');
+  if (at >= 0) throw new CrdtError('INVALID_OPERATION', `Inserted text holds U+0000 (at ${at}), which the hub refuses`);
+}
+
 function shiftPosition(pos, delta, own) {
   if (typeof pos !== 'number') return pos;
   if (delta.type === 'insert') {
@@ -211,6 +219,11 @@ export class PrdClient extends Emitter {
     this._flushTimer = null;
     this._syncTimer = null;
     this._syncing = false;
+    // The hub refused an edit this replica holds: its text differs from the
+    // hub's until a full state is adopted (a full sync-response, or a
+    // join). Nothing is sent meanwhile, and the client is not synced.
+    this._resync = false;
+    this._syncFull = false; // the sync-request under way asked for the full state
     this._presenceTimer = null;
     this._presenceDirty = false;
     this._lastPresenceSend = 0;
@@ -614,7 +627,7 @@ export class PrdClient extends Emitter {
     this._presenceDirty = this._presence.cursorPosition !== null || this._presence.status !== 'viewing';
     this._schedulePresence();
     this._flush();
-    if (this._queue.length === 0 && !this._held) this.emit('synced', { stateVector: this.doc.stateVector() });
+    this._settled();
     this._wake();
     this._checkAiJobs();
   }
@@ -678,6 +691,7 @@ export class PrdClient extends Emitter {
       this._held = null;
     }
     this._resplit = false;
+    this._resync = false;
     this.doc = hub;
     this.siteId = newSite;
     this._queue = queue;
@@ -822,14 +836,25 @@ export class PrdClient extends Emitter {
       `(maxOperationSize ${this.maxOperationSize}, the hub's max-operation-size)`);
   }
 
-  _requestSync() {
+  // Asks the hub for the operations this replica lacks. With @full (the
+  // hub refused an edit this replica holds), for the hub's whole state
+  // instead: only adopting it takes the refused edit out of the replica
+  // (the operations the hub would list cannot), so until then nothing is
+  // sent (_resync). The vector then names every operation of the replica,
+  // the refused one too, which the hub lacks: it answers in full.
+  // Otherwise this site's own entry leaves out the unacknowledged edits,
+  // which the hub may not have yet (it would answer in full for nothing).
+  _requestSync(full = false) {
+    if (full) this._resync = true;
     if (this._syncTimer !== null || !this.joined) return;
     this._syncTimer = this._timer(() => {
       this._syncTimer = null;
+      // One at a time: the answer to the one under way asks again if needed.
       if (!this.joined || this._syncing) return;
       this._syncing = true;
+      this._syncFull = this._resync;
       const vector = this.doc.stateVector();
-      if (this.siteId !== null && this.siteId < vector.length) vector[this.siteId] -= this._queue.length;
+      if (!this._syncFull && this.siteId !== null && this.siteId < vector.length) vector[this.siteId] -= this._queue.length;
       this.socket.emit('sync-request', { prdId: this.prdId, stateVector: vector }, (res) => {
         if (res && res.error) {
           this._syncing = false;
@@ -839,6 +864,8 @@ export class PrdClient extends Emitter {
             return;
           }
           this.emit('error', new PrdClientError(res.error.code, res.error.message, { event: 'sync-request' }));
+          // A join brings the hub's state too.
+          if (this._resync && this.joined) this._join();
         }
       });
     }, 0);
@@ -847,6 +874,8 @@ export class PrdClient extends Emitter {
   _onSyncResponse(data) {
     if (!data || data.prdId !== this.prdId) return;
     this._syncing = false;
+    const askedFull = this._syncFull;
+    this._syncFull = false;
     if (data.full) {
       try {
         this._adopt(data.fullState?.encodedState, this.siteId);
@@ -857,9 +886,33 @@ export class PrdClient extends Emitter {
     } else {
       for (const u of data.missingUpdates ?? []) this._applyRemote(u.operation, u.userId ?? null, null);
     }
+    if (this._resync) {
+      // The answer to a sync asked before the refusal: ask for the full
+      // state now. One that did ask for it and got a list instead (the
+      // hub has every operation of the vector after all): a join, which
+      // always brings the whole state.
+      if (!askedFull) this._requestSync(true);
+      else if (this.joined) this._join();
+    }
     this._placeWaitingComments();
     this._flush();
+    this._settled();
     this._wake();
+  }
+
+  // Emits `synced` when every local edit is acknowledged and the replica
+  // holds nothing the hub refused.
+  _settled() {
+    if (this.joined && this._queue.length === 0 && !this._held && !this._resync)
+      this.emit('synced', { stateVector: this.doc.stateVector() });
+  }
+
+  /**
+   * Whether the replica waits for the hub's state after the hub refused an
+   * edit it holds: its text may differ from the hub's until then.
+   */
+  get resyncing() {
+    return this._resync;
   }
 
   // ---- remote changes ------------------------------------------------------------------
@@ -934,6 +987,7 @@ export class PrdClient extends Emitter {
     if (typeof text !== 'string') throw new CrdtError('INVALID_OPERATION', 'text must be a string');
     if (text.length === 0) throw new CrdtError('INVALID_OPERATION', 'Insert of empty text');
     if (!isWellFormed(text)) throw new CrdtError('INVALID_OPERATION', 'Inserted text is not valid UTF-8');
+    checkNoNul(text);
     if (!Number.isInteger(position) || position < 0)
       throw new CrdtError('INVALID_OPERATION', 'position must be a non-negative integer');
     if (position > length)
@@ -976,6 +1030,7 @@ export class PrdClient extends Emitter {
   insert(position, text, { base } = {}) {
     this._checkEditable();
     if (!base) this._checkInsert(position, text);
+    else if (typeof text === 'string') checkNoNul(text);
     // A paste longer than the hub takes in one operation goes as several,
     // one after the other (never splitting a surrogate pair): the hub would
     // refuse it whole, and the typing after it with it.
@@ -1068,7 +1123,7 @@ export class PrdClient extends Emitter {
   }
 
   _flush() {
-    if (!this.joined || !this.socket || !this.socket.connected || this._archivedHold) return;
+    if (!this.joined || !this.socket || !this.socket.connected || this._archivedHold || this._resync) return;
     const gen = this._gen;
     for (const e of this._queue) {
       if (this._inFlight >= this.maxInFlight) break;
@@ -1100,7 +1155,7 @@ export class PrdClient extends Emitter {
         for (const e of done) this.emit('ack', { operation: e.op, stateVector: res.stateVector, duplicate: Boolean(res.duplicate) });
       }
       this._flush();
-      if (this._queue.length === 0) this.emit('synced', { stateVector: this.doc.stateVector() });
+      this._settled();
       return;
     }
     const code = res?.error?.code ?? 'ERROR';
@@ -1150,24 +1205,27 @@ export class PrdClient extends Emitter {
     // what follows, and resynchronise; the hub's state then comes in full
     // and the edits are re-applied on it (_adopt).
     if (code === 'INVALID_OPERATION' && message.includes('missing operations')) {
-      this._requestSync();
+      this._requestSync(true);
       return;
     }
     // An insert the PRD has no room for (someone else's text came first):
     // that insert is lost, and reported above, but not the edits after it
-    // (a deletion always passes). Drop it alone; the replica resynchronises
-    // and re-applies the rest on the hub's state.
+    // (a deletion always passes). Drop it alone; the replica adopts the
+    // hub's state and re-applies the rest on it. The edits sent before it
+    // stay queued: the hub refuses at once but acks after its commit, so
+    // their acks (ignored now) may come after this refusal; the hub's
+    // state says which it has.
     if (code === 'LIMIT_REACHED' && message.includes('max-document-size')) {
       const i = this._queue.indexOf(entry);
       if (i >= 0) this._queue.splice(i, 1);
-      this._requestSync();
+      this._requestSync(true);
       return;
     }
     // The hub will never take this edit: drop it and what follows, and
-    // resynchronise from the hub's state.
+    // adopt the hub's state.
     const i = this._queue.indexOf(entry);
     if (i >= 0) this._queue.length = i;
-    this._requestSync();
+    this._requestSync(true);
   }
 
   _holdArchived() {
@@ -1791,12 +1849,12 @@ export class PrdClient extends Emitter {
 
   /**
    * Resolves when every local edit has been acknowledged (durable at the
-   * hub); rejects (`CLOSED`, or `PRD_NOT_FOUND` for a deleted PRD) when the
+   * hub) and the replica holds nothing the hub refused; rejects (`CLOSED`, or `PRD_NOT_FOUND` for a deleted PRD) when the
    * session ends first, and with the refusal when the hub refused a rejoin
    * for good (`FORBIDDEN`, `TOKEN_EXPIRED`, …; until the next join).
    */
   whenSynced() {
-    if (this.joined && this._queue.length === 0 && !this._held) return Promise.resolve();
+    if (this.joined && this._queue.length === 0 && !this._held && !this._resync) return Promise.resolve();
     if (this._ended) return Promise.reject(this._closedError());
     if (this._joinRefusal && !this.joined) return Promise.reject(this._joinRefusal);
     return new Promise((resolve, reject) => {
@@ -1811,7 +1869,7 @@ export class PrdClient extends Emitter {
         },
       };
       const check = () => {
-        if (this.joined && this._queue.length === 0 && !this._held) w.resolve();
+        if (this.joined && this._queue.length === 0 && !this._held && !this._resync) w.resolve();
       };
       const ended = () => w.reject(this._closedError());
       const done = () => {

@@ -92,6 +92,8 @@ export async function usage(url: string, token: string): Promise<void> {
   client.on('prd-updated', (u: PrdUpdated) => log(u.prd.title, u.prd.archived, u.by.name));
   client.on('prd-deleted', (d: PrdDeleted) => log(d.by.id, d.timestamp));
   client.on('closed', ({ reason, pendingCount }) => log(reason === 'deleted', pendingCount));
+  const resyncing: boolean = client.resyncing;
+  log(resyncing);
   client.on('storage-status', (st: StorageStatus) => log(st.ok ? st.timestamp : st.code));
   client.on('status', (st, why) => log(st === 'closed', why));
   const state: [boolean, boolean, boolean, 'edit' | 'view' | null] =

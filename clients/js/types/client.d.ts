@@ -522,6 +522,11 @@ export declare class PrdClient extends Emitter<PrdClientEvents> {
   readonly length: number;
   readonly stateVector: number[];
   readonly pendingCount: number;
+  /**
+   * True while the replica waits for the hub's state after the hub refused
+   * an edit it holds: its text may differ from the hub's until then.
+   */
+  readonly resyncing: boolean;
   insert(position: number, text: string, options?: EditOptions): unknown;
   delete(position: number, length: number, options?: EditOptions): unknown;
   replace(position: number, length: number, text: string): void;

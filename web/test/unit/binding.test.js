@@ -9,12 +9,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EditorSelection, EditorState, Text } from '@codemirror/state';
-import { history, undo } from '@codemirror/commands';
+import { history, moveLineDown, moveLineUp, undo } from '@codemirror/commands';
 import { Emitter } from '../../../clients/js/src/emitter.js';
 import { CrdtDoc, opToJson } from '../../../clients/js/src/crdt.js';
+import { PrdClient } from '../../../clients/js/src/client.js';
 import {
-  EditorBinding, LINE_SEPARATOR, MAX_COMPOSITION_DEFER_MS, changesToEdits, deltasToChanges, mapRemotePosition,
-  remoteChange,
+  EditorBinding, LINE_SEPARATOR, MAX_COMPOSITION_DEFER_MS, changesToEdits, cleanPastes, cleanText, deltasToChanges,
+  mapRemotePosition, remoteChange, replacedCharacters,
 } from '../../src/binding.js';
 
 function rng(seed) {
@@ -90,12 +91,37 @@ test('a replacement is one delete then one insert at the same place', () => {
   ]);
 });
 
-test('several cursors typing at once: edits from the last to the first', () => {
+test('several cursors typing at once: inserts from the first to the last, each at its end place', () => {
   const s = state('ab\ncd\nef');
   const tr = s.update({ changes: [{ from: 0, insert: 'X' }, { from: 3, insert: 'Y' }, { from: 6, insert: 'Z' }] });
   const edits = changesToEdits(tr.changes);
-  assert.deepEqual(edits.map((e) => e.position), [6, 3, 0]);
+  assert.deepEqual(edits.map((e) => e.position), [0, 4, 8]);
   assert.equal(applyEdits('ab\ncd\nef', edits), 'Xab\nYcd\nZef');
+});
+
+test('every deletion goes before every insert, so the text never grows past its end length', () => {
+  const rand = rng(23);
+  for (let i = 0; i < 2000; i++) {
+    const before = randomText(rand, 40);
+    const tr = state(before).update({ changes: randomChanges(rand, before.length) });
+    const edits = changesToEdits(tr.changes);
+    const firstInsert = edits.findIndex((e) => e.type === 'insert');
+    if (firstInsert >= 0) assert.ok(edits.slice(firstInsert).every((e) => e.type === 'insert'));
+    let text = before;
+    for (const e of edits) {
+      text = applyEdits(text, [e]);
+      assert.ok(text.length <= Math.max(before.length, tr.newDoc.length));
+    }
+  }
+  // A line moved up: its old place is deleted before it goes in above.
+  let moved = null;
+  moveLineUp({
+    state: EditorState.create({ doc: 'one\ntwo\nthree', selection: EditorSelection.cursor(5) }),
+    dispatch: (tr) => { moved = tr; },
+  });
+  const edits = changesToEdits(moved.changes);
+  assert.equal(edits[0].type, 'delete');
+  assert.equal(applyEdits('one\ntwo\nthree', edits), 'two\none\nthree');
 });
 
 test('remote deltas become one change set equal to applying them in turn', () => {
@@ -200,6 +226,11 @@ class FakeClient extends Emitter {
     this.text = applyEdits(this.text, [{ type: 'delete', position, length }]);
   }
 
+  replace(position, length, text) {
+    this.delete(position, length);
+    this.insert(position, text);
+  }
+
   setCursor(position) { this.presence = { cursor: position }; }
 
   setSelection(start, end) { this.presence = { start, end }; }
@@ -290,6 +321,10 @@ test('two editors bound to two CRDT replicas converge through their edits', () =
     Object.defineProperty(client, 'text', { get: () => doc.getText() });
     client.insert = (p, t) => client.out.push(doc.localInsert(site, p, t).op);
     client.delete = (p, l) => client.out.push(doc.localDelete(site, p, l).op);
+    client.replace = (p, l, t) => {
+      client.delete(p, l);
+      client.insert(p, t);
+    };
     client.setCursor = () => {};
     client.setSelection = () => {};
     client.receive = (op) => {
@@ -319,6 +354,92 @@ test('two editors bound to two CRDT replicas converge through their edits', () =
   assert.equal(a.view.text, a.client.text);
   assert.equal(b.view.text, b.client.text);
   assert.equal(a.view.text, b.view.text);
+});
+
+// ---- a PRD at its size limit ------------------------------------------------------------
+
+// The SDK's own client, not connected, holding @text (as the hub's) under
+// site 0 and editing as site 1, with the hub's max-document-size @max.
+function limitedClient(text, max) {
+  const client = new PrdClient({ url: 'http://127.0.0.1:1', token: 't', prdId: 'p', io: () => { throw new Error('offline'); } });
+  client.doc.localInsert(0, 0, text);
+  client.siteId = 1;
+  client.maxDocumentSize = max;
+  return client;
+}
+
+function boundTo(client, extensions = []) {
+  const view = new FakeView(state(client.text, extensions));
+  const reasons = [];
+  const binding = new EditorBinding(client, view, { onResync: (r) => reasons.push(r) });
+  view.listener = (tr) => binding.handleTransaction(tr);
+  return { view, reasons };
+}
+
+test('a paste over a selection that does not fit changes nothing: the selection stays', () => {
+  const client = limitedClient('hello world', 11);
+  const { view, reasons } = boundTo(client);
+  view.dispatch({ changes: { from: 6, to: 11, insert: 'planet!' }, userEvent: 'input.paste' });
+  assert.equal(client.text, 'hello world');
+  assert.equal(view.text, 'hello world');
+  assert.equal(client.pendingCount, 0);
+  assert.equal(reasons.length, 1);
+  assert.equal(reasons[0].code, 'LIMIT_REACHED');
+  assert.match(reasons[0].message, /would have 13 UTF-16 units, more than it may hold \(11\)/);
+  // One that fits goes as one replace.
+  view.dispatch({ changes: { from: 6, to: 11, insert: 'there' }, userEvent: 'input.paste' });
+  assert.equal(client.text, 'hello there');
+  assert.equal(view.text, 'hello there');
+  assert.equal(client.pendingCount, 2);
+  // Several selections pasted over at once are checked as a whole.
+  view.dispatch({ changes: [{ from: 0, to: 1, insert: 'HH' }, { from: 6, to: 7, insert: 'T' }] });
+  assert.equal(client.text, 'hello there');
+  assert.equal(view.text, 'hello there');
+  assert.equal(reasons[1].code, 'LIMIT_REACHED');
+});
+
+test('a line moved up or down in a PRD at its size limit is moved', () => {
+  const text = 'one\ntwo\nthree\nfour';
+  const client = limitedClient(text, text.length);
+  const { view, reasons } = boundTo(client);
+  const run = (command, cursor) => {
+    view.dispatch({ selection: EditorSelection.cursor(cursor) });
+    command({ state: view.state, dispatch: (tr) => view.dispatch(tr) });
+  };
+  run(moveLineUp, 5); // "two"
+  assert.equal(view.text, 'two\none\nthree\nfour');
+  assert.equal(client.text, view.text);
+  run(moveLineDown, 9); // "three"
+  assert.equal(view.text, 'two\none\nfour\nthree');
+  assert.equal(client.text, view.text);
+  assert.deepEqual(reasons, []);
+});
+
+// ---- pasted text the hub refuses --------------------------------------------------------
+
+test('U+0000 and lone surrogates become U+FFFD; surrogate pairs stay', () => {
+  assert.deepEqual(cleanText('a\u0000b'), { text: 'a\ufffdb', count: 1 });
+  assert.deepEqual(cleanText('\ud800x\udc00😀\ud83d'), { text: '\ufffdx\ufffd😀\ufffd', count: 3 });
+  assert.deepEqual(cleanText('plain 😀'), { text: 'plain 😀', count: 0 });
+});
+
+test('a paste or drop holding U+0000 or a lone surrogate goes in with U+FFFD, and says how many', () => {
+  const client = limitedClient('Head.\n', 1000);
+  const { view, reasons } = boundTo(client, [cleanPastes, history()]);
+  view.dispatch({ changes: { from: 6, insert: 'PDF\u0000 text\ud800.' }, selection: EditorSelection.cursor(17), userEvent: 'input.paste' });
+  const tr = view.transactions[view.transactions.length - 1];
+  assert.equal(tr.annotation(replacedCharacters), 2);
+  assert.ok(tr.isUserEvent('input.paste'));
+  assert.equal(view.text, 'Head.\nPDF\ufffd text\ufffd.');
+  assert.equal(client.text, view.text);
+  assert.equal(view.state.selection.main.head, 17);
+  view.dispatch({ changes: { from: 0, insert: '\u0000' }, userEvent: 'input.drop' });
+  assert.equal(client.text, '\ufffdHead.\nPDF\ufffd text\ufffd.');
+  assert.deepEqual(reasons, []);
+  // Typed text is left alone (the SDK refuses a NUL in it).
+  view.dispatch({ changes: { from: 0, insert: '\u0000' }, userEvent: 'input.type' });
+  assert.equal(reasons[0].code, 'INVALID_OPERATION');
+  assert.equal(view.text, client.text);
 });
 
 // ---- input-method compositions -----------------------------------------------------------
@@ -428,6 +549,10 @@ test('two CRDT replicas converge when one composes while the other types', (t) =
     Object.defineProperty(client, 'text', { get: () => doc.getText() });
     client.insert = (p, txt) => client.out.push(doc.localInsert(site, p, txt).op);
     client.delete = (p, l) => client.out.push(doc.localDelete(site, p, l).op);
+    client.replace = (p, l, t) => {
+      client.delete(p, l);
+      client.insert(p, t);
+    };
     client.setCursor = () => {};
     client.setSelection = () => {};
     client.receive = (op) => {
