@@ -47,7 +47,7 @@ struct _PrdHubTokens
   GSource *timer;                   /* (owned) the one timer */
   GCancellable *cancellable;        /* (owned) for the revocation reads */
   guint check_interval;             /* seconds */
-  gint64 next_check;                /* seconds since the epoch; 0: none planned */
+  gint64 next_check;                /* monotonic microseconds; 0: none planned */
   gboolean checking;                /* a revocation read is under way */
   PrdHubTokensWallClock wall_clock; /* g_get_real_time() but in tests */
   gpointer wall_clock_data;
@@ -104,27 +104,27 @@ now_seconds (PrdHubTokens *self)
   return real_time (self) / G_USEC_PER_SEC;
 }
 
-/* The timer wakes at the earliest expiry or revocation check. Wall-clock
- * deadlines are turned into a monotonic ready time each time it is armed;
- * the callback re-reads the clock, so a clock step only moves a wake-up. */
+/* The timer wakes at the earliest expiry or revocation check. An expiry is
+ * a wall-clock deadline (a token's `exp`), turned into a monotonic ready
+ * time each time the timer is armed; the callback re-reads the wall clock,
+ * so a clock step only moves that wake-up. The revocation check is a
+ * monotonic deadline: a wall clock set back does not put it off. */
 static void
 arm (PrdHubTokens *self)
 {
-  gint64 next = G_MAXINT64;
+  gint64 ready = G_MAXINT64;
 
   if (!g_sequence_is_empty (self->watches))
-    next = watch_exp (g_sequence_get (g_sequence_get_begin_iter (self->watches)));
-  if (self->next_check != 0)
-    next = MIN (next, self->next_check);
-  if (next == G_MAXINT64)
     {
-      g_source_set_ready_time (self->timer, -1);
-      return;
+      gint64 exp = watch_exp (g_sequence_get (g_sequence_get_begin_iter (self->watches)));
+
+      ready =
+          g_get_monotonic_time () +
+          MAX (0, MIN (exp, G_MAXINT64 / G_USEC_PER_SEC / 2) * G_USEC_PER_SEC - real_time (self));
     }
-  g_source_set_ready_time (
-      self->timer,
-      g_get_monotonic_time () +
-          MAX (0, MIN (next, G_MAXINT64 / G_USEC_PER_SEC - 1) * G_USEC_PER_SEC - real_time (self)));
+  if (self->next_check != 0)
+    ready = MIN (ready, self->next_check);
+  g_source_set_ready_time (self->timer, ready == G_MAXINT64 ? -1 : ready);
 }
 
 static void
@@ -196,9 +196,9 @@ on_timer (gpointer user_data)
       g_object_set_data (G_OBJECT (socket), WATCH_KEY, NULL);
       end_session (socket, PRD_ERROR_TOKEN_EXPIRED, "Token expired");
     }
-  if (self->store != NULL && self->next_check != 0 && self->next_check <= now)
+  if (self->store != NULL && self->next_check != 0 && self->next_check <= g_get_monotonic_time ())
     {
-      self->next_check = now + self->check_interval;
+      self->next_check = g_get_monotonic_time () + self->check_interval * G_USEC_PER_SEC;
       if (!self->checking)
         {
           self->checking = TRUE;
@@ -403,7 +403,7 @@ prd_hub_tokens_set_store (PrdHubTokens *self, PrdRevocationStore *store)
   g_return_if_fail (PRD_IS_REVOCATION_STORE (store));
 
   g_set_object (&self->store, store);
-  self->next_check = now_seconds (self);
+  self->next_check = g_get_monotonic_time ();
   arm (self);
 }
 
