@@ -547,7 +547,9 @@ use_link (PrdRevocationStore *store, const char *link_id, gint64 expires_at, GEr
   return prd_revocation_store_use_link_finish (store, res, error);
 }
 
-/* A sign-in link is used once; links that have expired are forgotten. */
+/* A sign-in link is used once; links that expired over 30 days ago are
+ * forgotten, not before: a clock stepped forward, then back, must not
+ * forget a link that is still valid. */
 static void
 test_sign_in_links (Fixture *f, gconstpointer data)
 {
@@ -560,15 +562,21 @@ test_sign_in_links (Fixture *f, gconstpointer data)
   g_assert_false (use_link (store, "link-a", now + 600, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_TOKEN_REVOKED);
   g_clear_error (&error);
-  g_assert_true (use_link (store, "link-old", now - 10, &error));
+  /* used while the clock was 2 days ahead: already expired by the clock now */
+  g_assert_true (use_link (store, "link-ahead", now - 10, &error));
   g_assert_no_error (error);
-  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM sign_in_links"), ==, 2);
-  /* the next use forgets the expired link */
+  g_assert_true (use_link (store, "link-old", now - 31 * 24 * 3600, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM sign_in_links"), ==, 3);
+  /* the next use forgets the link expired over 30 days ago, and only it */
   g_assert_true (use_link (store, "link-b", now + 600, &error));
   g_assert_no_error (error);
-  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM sign_in_links"), ==, 2);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM sign_in_links"), ==, 3);
   g_assert_cmpint (raw_count (f, "SELECT count(*) FROM sign_in_links WHERE link_id = 'link-old'"),
                    ==, 0);
+  g_assert_false (use_link (store, "link-ahead", now - 10, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_TOKEN_REVOKED);
+  g_clear_error (&error);
   /* bad ids write nothing */
   for (const char *const *bad = (const char *const[]){ "", "a b", "a'--", NULL }; *bad != NULL;
        bad++)
@@ -577,7 +585,7 @@ test_sign_in_links (Fixture *f, gconstpointer data)
       g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
       g_clear_error (&error);
     }
-  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM sign_in_links"), ==, 2);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM sign_in_links"), ==, 3);
 }
 
 static void
