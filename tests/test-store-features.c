@@ -363,6 +363,35 @@ test_comment_atomic (Fixture *f, gconstpointer data)
   g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_notifications"), ==, 1);
 }
 
+/* Replies load in the order they were added, as the hub holds them, not
+ * by their created_at: a reply written after the clock was set back comes
+ * after the earlier ones after a restart too. */
+static void
+test_reply_order (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) comments = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *expected[] = { "reply_1", "reply_2", "reply_3" };
+  const gint64 at[] = { 5000, 2000, 2000 };
+  PrdCommentRecord *comment;
+
+  g_assert_true (add_comment (f, "comment_1", NULL, "notif_1", "activity_1", &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      g_assert_true (add_reply (f, expected[i], "comment_1", at[i], &error));
+      g_assert_no_error (error);
+    }
+
+  comments = load_comments (f);
+  comment = find_comment (comments, "comment_1");
+  g_assert_nonnull (comment);
+  g_assert_cmpuint (comment->replies->len, ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    g_assert_cmpstr (((PrdReplyRecord *) g_ptr_array_index (comment->replies, i))->id, ==,
+                     expected[i]);
+}
+
 /* Writes the hub checked while the PRD existed but that reach the store
  * after its deletion (queued right behind it, as on a busy hub): each is
  * refused with the answer it would have had a moment later, not a
@@ -1400,6 +1429,7 @@ main (int argc, char *argv[])
   ADD ("/prd/store/comments/atomic", test_comment_atomic);
   ADD ("/prd/store/comments/existing-rows", test_comment_rows);
   ADD ("/prd/store/comments/prd-deleted", test_comment_prd_deleted);
+  ADD ("/prd/store/comments/reply-order", test_reply_order);
   ADD ("/prd/store/approvals/add", test_approvals);
   ADD ("/prd/store/revocations/roundtrip", test_revocations);
   ADD ("/prd/store/revocations/sign-in-links", test_sign_in_links);
