@@ -21,7 +21,7 @@
 #include "prd-hub-context.h"
 #include "prd-hub-metrics.h"
 #include "prd-hub-secret.h"
-#include "prd-hub-tokens.h"
+#include "prd-hub-tokens-private.h"
 #include "prd-file-secret-store.h"
 #include "prd-hub.h"
 #include "prd-test-harness.h"
@@ -966,6 +966,75 @@ test_tokens_gone_while_reading (void)
   prd_test_remove_tree (dir);
 }
 
+/* A wall clock the test steps, as NTP or date(1) would. */
+static gint64
+stepped_wall_clock (gpointer user_data)
+{
+  return g_get_real_time () + *(gint64 *) user_data;
+}
+
+typedef struct
+{
+  PrdAuth *auth;
+  PrdIdentity *identity;
+} RevokedCheck;
+
+static gboolean
+identity_revoked (gpointer data)
+{
+  RevokedCheck *check = data;
+
+  return prd_auth_is_revoked (check->auth, check->identity);
+}
+
+/* The revocations are read every check interval on the monotonic clock: a
+ * wall clock set back an hour does not hold the next read back an hour. */
+static void
+test_tokens_revocations_clock_back (void)
+{
+  g_autofree char *dir = prd_test_make_tmp_dir ("prd-hub-tokens-XXXXXX");
+  g_autofree char *path = g_build_filename (dir, "prdhub.db", NULL);
+  g_autoptr (GBytes) secret = g_bytes_new_static (SECRET, strlen (SECRET));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdAuth) auth = prd_auth_new_hmac (secret, &error);
+  g_autoptr (PrdIdentity) alice =
+      prd_identity_new ("alice", "Alice", NULL, "org_a", PRD_ROLE_EDITOR, 4102444800);
+  g_autoptr (PrdIdentity) bob =
+      prd_identity_new ("bob", "Bob", NULL, "org_a", PRD_ROLE_EDITOR, 4102444800);
+  PrdStore *store = prd_test_store_open (path, &error);
+  PrdRevocationStore *revocations = PRD_REVOCATION_STORE (store);
+  g_autoptr (PrdHubTokens) tokens = NULL;
+  gint64 offset = 0;
+
+  g_assert_no_error (error);
+  alice->iat = bob->iat = 100;
+  {
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_revocation_store_revoke_async,
+                                                      revocations, "org_a", "alice", 200, NULL);
+    g_assert_true (prd_revocation_store_revoke_finish (revocations, res, &error));
+    g_assert_no_error (error);
+  }
+  tokens = prd_hub_tokens_new (auth, 1);
+  prd_hub_tokens_set_wall_clock (tokens, stepped_wall_clock, &offset);
+  prd_hub_tokens_set_store (tokens, revocations);
+  /* the first read, due at once */
+  prd_test_wait_until (identity_revoked, (&(RevokedCheck){ auth, alice }), PRD_TEST_TIMEOUT_MS);
+
+  offset = -3600 * (gint64) G_USEC_PER_SEC;
+  {
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_revocation_store_revoke_async,
+                                                      revocations, "org_a", "bob", 200, NULL);
+    g_assert_true (prd_revocation_store_revoke_finish (revocations, res, &error));
+    g_assert_no_error (error);
+  }
+  /* read within a second or so; it used to wait for the hour to come back */
+  prd_test_wait_until (identity_revoked, (&(RevokedCheck){ auth, bob }), PRD_TEST_TIMEOUT_MS);
+
+  g_clear_object (&tokens);
+  prd_test_store_close (store);
+  prd_test_remove_tree (dir);
+}
+
 /* [rate-limit.events] is checked against a static list of the hub's events
  * while the configuration is validated, before the data folder is touched
  * (prd_hub_config_events): it must be exactly what a hub with every
@@ -1334,6 +1403,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/hub/create-auth", test_create_auth);
   g_test_add_func ("/prd/hub/events-listed", test_events_listed);
   g_test_add_func ("/prd/hub/tokens-gone-while-reading", test_tokens_gone_while_reading);
+  g_test_add_func ("/prd/hub/tokens-revocations-clock-back", test_tokens_revocations_clock_back);
   g_test_add ("/prd/hub/cli-serve", Fixture, NULL, fixture_setup_tls, test_cli_serve,
               fixture_teardown);
   g_test_add ("/prd/hub/cli-token", Fixture, NULL, fixture_setup_tls, test_cli_token,

@@ -240,8 +240,8 @@ test_comments (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_true (add_comment (f, "comment_2", "https://a/x.png", NULL, NULL, &error));
   g_assert_no_error (error);
-  /* Replies come back in the order they were made, whatever the insertion
-   * order. */
+  /* Replies come back in the order they were added (the hub's order),
+   * not by created_at: the wall clock may have gone back between them. */
   g_assert_true (add_reply (f, "reply_2", "comment_1", 3000, &error));
   g_assert_true (add_reply (f, "reply_1", "comment_1", 2000, &error));
   g_assert_no_error (error);
@@ -261,12 +261,13 @@ test_comments (Fixture *f, gconstpointer data)
   g_assert_null (comment->resolved_by_id);
   g_assert_cmpint (comment->resolved_at, ==, 0);
   g_assert_cmpuint (comment->replies->len, ==, 2);
-  reply = g_ptr_array_index (comment->replies, 0);
+  /* in the order they were added, whatever their created_at */
+  g_assert_cmpstr (((PrdReplyRecord *) g_ptr_array_index (comment->replies, 0))->id, ==, "reply_2");
+  reply = g_ptr_array_index (comment->replies, 1);
   g_assert_cmpstr (reply->id, ==, "reply_1");
   g_assert_cmpstr (reply->comment_id, ==, "comment_1");
   g_assert_cmpstr (reply->author_name, ==, "Bob");
   g_assert_cmpint (reply->created_at, ==, 2000);
-  g_assert_cmpstr (((PrdReplyRecord *) g_ptr_array_index (comment->replies, 1))->id, ==, "reply_2");
   comment = find_comment (comments, "comment_2");
   g_assert_cmpstr (comment->author_avatar, ==, "https://a/x.png");
   g_assert_cmpuint (comment->replies->len, ==, 0);
@@ -361,6 +362,35 @@ test_comment_atomic (Fixture *f, gconstpointer data)
   }
   g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_replies"), ==, 0);
   g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_notifications"), ==, 1);
+}
+
+/* Replies load in the order they were added, as the hub holds them, not
+ * by their created_at: a reply written after the clock was set back comes
+ * after the earlier ones after a restart too. */
+static void
+test_reply_order (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) comments = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *expected[] = { "reply_1", "reply_2", "reply_3" };
+  const gint64 at[] = { 5000, 2000, 2000 };
+  PrdCommentRecord *comment;
+
+  g_assert_true (add_comment (f, "comment_1", NULL, "notif_1", "activity_1", &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      g_assert_true (add_reply (f, expected[i], "comment_1", at[i], &error));
+      g_assert_no_error (error);
+    }
+
+  comments = load_comments (f);
+  comment = find_comment (comments, "comment_1");
+  g_assert_nonnull (comment);
+  g_assert_cmpuint (comment->replies->len, ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    g_assert_cmpstr (((PrdReplyRecord *) g_ptr_array_index (comment->replies, i))->id, ==,
+                     expected[i]);
 }
 
 /* Writes the hub checked while the PRD existed but that reach the store
@@ -547,7 +577,9 @@ use_link (PrdRevocationStore *store, const char *link_id, gint64 expires_at, GEr
   return prd_revocation_store_use_link_finish (store, res, error);
 }
 
-/* A sign-in link is used once; links that have expired are forgotten. */
+/* A sign-in link is used once; links that expired over 30 days ago are
+ * forgotten, not before: a clock stepped forward, then back, must not
+ * forget a link that is still valid. */
 static void
 test_sign_in_links (Fixture *f, gconstpointer data)
 {
@@ -560,15 +592,21 @@ test_sign_in_links (Fixture *f, gconstpointer data)
   g_assert_false (use_link (store, "link-a", now + 600, &error));
   g_assert_error (error, PRD_ERROR, PRD_ERROR_TOKEN_REVOKED);
   g_clear_error (&error);
-  g_assert_true (use_link (store, "link-old", now - 10, &error));
+  /* used while the clock was 2 days ahead: already expired by the clock now */
+  g_assert_true (use_link (store, "link-ahead", now - 10, &error));
   g_assert_no_error (error);
-  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM sign_in_links"), ==, 2);
-  /* the next use forgets the expired link */
+  g_assert_true (use_link (store, "link-old", now - 31 * 24 * 3600, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM sign_in_links"), ==, 3);
+  /* the next use forgets the link expired over 30 days ago, and only it */
   g_assert_true (use_link (store, "link-b", now + 600, &error));
   g_assert_no_error (error);
-  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM sign_in_links"), ==, 2);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM sign_in_links"), ==, 3);
   g_assert_cmpint (raw_count (f, "SELECT count(*) FROM sign_in_links WHERE link_id = 'link-old'"),
                    ==, 0);
+  g_assert_false (use_link (store, "link-ahead", now - 10, &error));
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_TOKEN_REVOKED);
+  g_clear_error (&error);
   /* bad ids write nothing */
   for (const char *const *bad = (const char *const[]){ "", "a b", "a'--", NULL }; *bad != NULL;
        bad++)
@@ -577,7 +615,7 @@ test_sign_in_links (Fixture *f, gconstpointer data)
       g_assert_error (error, PRD_ERROR, PRD_ERROR_INVALID_PAYLOAD);
       g_clear_error (&error);
     }
-  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM sign_in_links"), ==, 2);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM sign_in_links"), ==, 3);
 }
 
 static void
@@ -1392,6 +1430,7 @@ main (int argc, char *argv[])
   ADD ("/prd/store/comments/atomic", test_comment_atomic);
   ADD ("/prd/store/comments/existing-rows", test_comment_rows);
   ADD ("/prd/store/comments/prd-deleted", test_comment_prd_deleted);
+  ADD ("/prd/store/comments/reply-order", test_reply_order);
   ADD ("/prd/store/approvals/add", test_approvals);
   ADD ("/prd/store/revocations/roundtrip", test_revocations);
   ADD ("/prd/store/revocations/sign-in-links", test_sign_in_links);

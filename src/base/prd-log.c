@@ -11,6 +11,10 @@
  * is the one line an integration logs per call to its service. Lines a
  * client can cause at will (refusals) go through a PrdLogThrottle and quote
  * client input with prd_log_quote(): one client cannot fill the disk.
+ *
+ * The time on each line is GLib's default writer's: the local time of day,
+ * without a date or an offset (README "Logs"); journald keeps a full
+ * timestamp of its own for each line.
  */
 #define G_LOG_DOMAIN "prd-log"
 

@@ -26,9 +26,12 @@
  *
  * Every organization with Craft.io configured is polled every
  * `pollInterval` seconds for the initiatives updated since the last poll
- * (`updated_from`); a linked initiative whose status, title or objectives
- * changed gives `craft-initiative-updated` {prdId, initiative: {id,
- * changes}, affectedPRDs} in each linked PRD's room, and one
+ * (`updated_from`, by Craft.io's clock: the `Date` of the last poll's
+ * listing, so that a hub clock ahead of Craft.io's misses nothing; the
+ * hub's own clock only when Craft.io sends no date); a linked initiative
+ * whose status, title or objectives changed gives
+ * `craft-initiative-updated` {prdId, initiative: {id, changes},
+ * affectedPRDs} in each linked PRD's room, and one
  * `craft_initiative_updated` activity. A listing that stops at
  * PRD_CRAFTIO_MAX_PAGES is completed by reading the linked initiatives it
  * left out by id. A linked initiative whose read fails (but for 404: gone)
@@ -68,7 +71,7 @@
 
 typedef struct
 {
-  gint64 last_start; /* µs; 0: never polled */
+  gint64 last_start; /* µs, by Craft.io's clock when it gives one; 0: never polled */
   gint64 next_due;   /* µs, monotonic */
   gboolean running;
   GHashTable *unread; /* (owned) (nullable): linked ids whose read failed, read by id next */
@@ -1137,7 +1140,7 @@ typedef struct
 {
   PrdHubCraftio *self; /* (owned) */
   char *org;
-  gint64 started;
+  gint64 started; /* the cursor of the next poll: when this one's listing was answered */
   guint interval;
   PrdCraftio *craft;  /* (owned) (nullable) */
   GHashTable *linked; /* (owned) (nullable): remote id → GPtrArray of its links */
@@ -1381,13 +1384,14 @@ on_polled (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GHashTable) listed = NULL;
   g_autoptr (GError) error = NULL;
   gboolean complete = FALSE;
+  gint64 answered_at = 0;
   PollState *state;
   guint left_out = 0;
   GHashTableIter iter;
   gpointer id;
 
-  initiatives =
-      prd_craftio_list_initiatives_finish (PRD_CRAFTIO (source), result, &complete, &error);
+  initiatives = prd_craftio_list_initiatives_finish (PRD_CRAFTIO (source), result, &complete,
+                                                     &answered_at, &error);
   /* Settings removed meanwhile: their links are gone, and stay gone. */
   if (retirements_of (poll->self, poll->org) != poll->retirements || poll->self->polls == NULL ||
       g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -1402,6 +1406,10 @@ on_polled (GObject *source, GAsyncResult *result, gpointer user_data)
       poll_end (poll, poll->interval);
       return;
     }
+  /* Craft.io compares updated_from with its own updateTime: the next poll
+   * starts from its clock, not from ours, which may be ahead of it. */
+  if (answered_at > 0)
+    poll->started = answered_at;
   listed = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint i = 0; i < initiatives->len; i++)
     {
@@ -1486,6 +1494,7 @@ on_poll_entry (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   poll->craft = PRD_CRAFTIO (g_object_ref (entry->integration));
   poll->interval = prd_craftio_get_poll_interval (poll->craft);
+  /* By our clock, only for a Craft.io that sends no Date (on_polled). */
   poll->started = g_get_real_time ();
   /* The links first: what a poll announces is about them (its listing
    * keeps the linked initiatives only), and a link forgotten after they

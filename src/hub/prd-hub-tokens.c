@@ -26,7 +26,7 @@
 
 #include "prd-hub-context.h"
 
-#include "prd-hub-tokens.h"
+#include "prd-hub-tokens-private.h"
 
 #define WATCH_KEY "prd-hub-token-watch"
 
@@ -41,14 +41,16 @@ struct _PrdHubTokens
 {
   GObject parent_instance;
 
-  PrdAuth *auth;             /* (owned) */
-  PrdRevocationStore *store; /* (owned) (nullable) */
-  GSequence *watches;        /* (element-type Watch) by expiry; the sockets own them */
-  GSource *timer;            /* (owned) the one timer */
-  GCancellable *cancellable; /* (owned) for the revocation reads */
-  guint check_interval;      /* seconds */
-  gint64 next_check;         /* seconds since the epoch; 0: none planned */
-  gboolean checking;         /* a revocation read is under way */
+  PrdAuth *auth;                    /* (owned) */
+  PrdRevocationStore *store;        /* (owned) (nullable) */
+  GSequence *watches;               /* (element-type Watch) by expiry; the sockets own them */
+  GSource *timer;                   /* (owned) the one timer */
+  GCancellable *cancellable;        /* (owned) for the revocation reads */
+  guint check_interval;             /* seconds */
+  gint64 next_check;                /* monotonic microseconds; 0: none planned */
+  gboolean checking;                /* a revocation read is under way */
+  PrdHubTokensWallClock wall_clock; /* g_get_real_time() but in tests */
+  gpointer wall_clock_data;
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubTokens, prd_hub_tokens, G_TYPE_OBJECT)
@@ -91,32 +93,38 @@ watch_free (gpointer data)
 }
 
 static gint64
-now_seconds (void)
+real_time (PrdHubTokens *self)
 {
-  return g_get_real_time () / G_USEC_PER_SEC;
+  return self->wall_clock != NULL ? self->wall_clock (self->wall_clock_data) : g_get_real_time ();
 }
 
-/* The timer wakes at the earliest expiry or revocation check. Wall-clock
- * deadlines are turned into a monotonic ready time each time it is armed;
- * the callback re-reads the clock, so a clock step only moves a wake-up. */
+static gint64
+now_seconds (PrdHubTokens *self)
+{
+  return real_time (self) / G_USEC_PER_SEC;
+}
+
+/* The timer wakes at the earliest expiry or revocation check. An expiry is
+ * a wall-clock deadline (a token's `exp`), turned into a monotonic ready
+ * time each time the timer is armed; the callback re-reads the wall clock,
+ * so a clock step only moves that wake-up. The revocation check is a
+ * monotonic deadline: a wall clock set back does not put it off. */
 static void
 arm (PrdHubTokens *self)
 {
-  gint64 next = G_MAXINT64;
+  gint64 ready = G_MAXINT64;
 
   if (!g_sequence_is_empty (self->watches))
-    next = watch_exp (g_sequence_get (g_sequence_get_begin_iter (self->watches)));
-  if (self->next_check != 0)
-    next = MIN (next, self->next_check);
-  if (next == G_MAXINT64)
     {
-      g_source_set_ready_time (self->timer, -1);
-      return;
+      gint64 exp = watch_exp (g_sequence_get (g_sequence_get_begin_iter (self->watches)));
+
+      ready =
+          g_get_monotonic_time () +
+          MAX (0, MIN (exp, G_MAXINT64 / G_USEC_PER_SEC / 2) * G_USEC_PER_SEC - real_time (self));
     }
-  g_source_set_ready_time (
-      self->timer, g_get_monotonic_time () +
-                       MAX (0, MIN (next, G_MAXINT64 / G_USEC_PER_SEC - 1) * G_USEC_PER_SEC -
-                                   g_get_real_time ()));
+  if (self->next_check != 0)
+    ready = MIN (ready, self->next_check);
+  g_source_set_ready_time (self->timer, ready == G_MAXINT64 ? -1 : ready);
 }
 
 static void
@@ -174,7 +182,7 @@ static gboolean
 on_timer (gpointer user_data)
 {
   PrdHubTokens *self = user_data;
-  gint64 now = now_seconds ();
+  gint64 now = now_seconds (self);
 
   while (!g_sequence_is_empty (self->watches))
     {
@@ -188,9 +196,9 @@ on_timer (gpointer user_data)
       g_object_set_data (G_OBJECT (socket), WATCH_KEY, NULL);
       end_session (socket, PRD_ERROR_TOKEN_EXPIRED, "Token expired");
     }
-  if (self->store != NULL && self->next_check != 0 && self->next_check <= now)
+  if (self->store != NULL && self->next_check != 0 && self->next_check <= g_get_monotonic_time ())
     {
-      self->next_check = now + self->check_interval;
+      self->next_check = g_get_monotonic_time () + self->check_interval * G_USEC_PER_SEC;
       if (!self->checking)
         {
           self->checking = TRUE;
@@ -365,6 +373,24 @@ prd_hub_tokens_watch (PrdHubTokens *self, PrdSioSocket *socket)
 }
 
 /**
+ * prd_hub_tokens_set_wall_clock: (skip)
+ * @wall_clock: (nullable): what to read instead of g_get_real_time()
+ *
+ * For the tests (prd-hub-tokens-private.h).
+ */
+void
+prd_hub_tokens_set_wall_clock (PrdHubTokens *self,
+                               PrdHubTokensWallClock wall_clock,
+                               gpointer user_data)
+{
+  g_return_if_fail (PRD_IS_HUB_TOKENS (self));
+
+  self->wall_clock = wall_clock;
+  self->wall_clock_data = user_data;
+  arm (self);
+}
+
+/**
  * prd_hub_tokens_set_store:
  * @store: where `prdhub token revoke` records revocations
  *
@@ -377,7 +403,7 @@ prd_hub_tokens_set_store (PrdHubTokens *self, PrdRevocationStore *store)
   g_return_if_fail (PRD_IS_REVOCATION_STORE (store));
 
   g_set_object (&self->store, store);
-  self->next_check = now_seconds ();
+  self->next_check = g_get_monotonic_time ();
   arm (self);
 }
 
@@ -433,7 +459,7 @@ prd_hub_tokens_sign_in_async (PrdHubTokens *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, prd_hub_tokens_sign_in_async);
-  identity = prd_auth_verify_link_at (self->auth, link_token, now_seconds (), &link_id, &error);
+  identity = prd_auth_verify_link_at (self->auth, link_token, now_seconds (self), &link_id, &error);
   if (identity == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));

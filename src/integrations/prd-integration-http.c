@@ -750,6 +750,13 @@ on_answer (GTask *task, GBytes *body, GError *error)
 
   response = g_new0 (PrdIntegrationHttpResponse, 1);
   response->status = status;
+  {
+    const char *date = soup_message_headers_get_one (headers, "Date");
+    g_autoptr (GDateTime) parsed = date != NULL ? soup_date_time_new_from_http_string (date) : NULL;
+
+    if (parsed != NULL && g_date_time_to_unix (parsed) > 0)
+      response->date = g_date_time_to_unix (parsed) * G_USEC_PER_SEC;
+  }
   if ((call->flags & PRD_INTEGRATION_HTTP_TEXT_BODY) != 0)
     {
       gsize size = g_bytes_get_size (body);

@@ -69,12 +69,15 @@ typedef enum
  * @status: the HTTP status
  * @json: (nullable): the parsed body
  * @text: (nullable): the body as text (PRD_INTEGRATION_HTTP_TEXT_BODY)
+ * @date: the answer's `Date` header, microseconds since the Unix epoch by
+ *   the service's clock; 0 when it has none that reads as an HTTP date
  */
 typedef struct
 {
   guint status;
   JsonNode *json;
   char *text;
+  gint64 date;
 } PrdIntegrationHttpResponse;
 
 void prd_integration_http_response_free (PrdIntegrationHttpResponse *response);

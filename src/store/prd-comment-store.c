@@ -160,7 +160,7 @@ prd_comment_store_load_async (PrdCommentStore *self,
  * prd_comment_store_load_finish:
  *
  * Returns: (transfer full) (element-type PrdCommentRecord): every comment,
- *   each with its replies (oldest first), or %NULL with @error set
+ *   each with its replies in the order they were added, or %NULL with @error set
  */
 GPtrArray *
 prd_comment_store_load_finish (PrdCommentStore *self, GAsyncResult *result, GError **error)

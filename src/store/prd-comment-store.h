@@ -54,8 +54,8 @@ typedef struct
  * @resolved_by_id: (nullable): who resolved it; %NULL while open
  * @resolved_by_name: (nullable): their display name
  * @resolved_at: when, microseconds since the Unix epoch (0 while open)
- * @replies: (element-type PrdReplyRecord) (nullable): the replies, oldest
- *   first; never %NULL in what prd_comment_store_load_finish() returns
+ * @replies: (element-type PrdReplyRecord) (nullable): the replies, in the
+ *   order they were added; never %NULL in what prd_comment_store_load_finish() returns
  */
 typedef struct
 {

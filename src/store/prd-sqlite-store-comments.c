@@ -108,7 +108,8 @@ op_load (PrdSqliteWorker *worker,
   stmt = prd_sqlite_worker_prepare (
       worker,
       "SELECT id, prd_id, org, author_id, author_name, author_avatar, content, anchor, "
-      "created_at, resolved_by_id, resolved_by_name, resolved_at FROM social_comments",
+      "created_at, resolved_by_id, resolved_by_name, resolved_at FROM social_comments "
+      "ORDER BY rowid",
       error);
   if (stmt == NULL)
     return FALSE;
@@ -139,9 +140,11 @@ op_load (PrdSqliteWorker *worker,
     return prd_sqlite_worker_set_error (worker, rc, "Cannot read the comments", error);
   g_clear_pointer (&stmt, prd_sqlite_stmt_reset);
 
+  /* In the order they were added, as the hub holds them while it runs:
+   * created_at is the wall clock, which may have been set back meanwhile. */
   stmt = prd_sqlite_worker_prepare (worker,
                                     "SELECT id, comment_id, author_id, author_name, content, "
-                                    "created_at FROM social_replies ORDER BY created_at, rowid",
+                                    "created_at FROM social_replies ORDER BY rowid",
                                     error);
   if (stmt == NULL)
     return FALSE;

@@ -2,8 +2,8 @@
 /*
  * PrdRevocationStore on SQLite: the table `token_revocations` (schema
  * migration "token revocations" in prd-sqlite-store.c), one row per user,
- * the latest revocation; and `sign_in_links`, one row per sign-in link used
- * and not yet expired.
+ * the latest revocation; and `sign_in_links`, one row per sign-in link used,
+ * kept until LINK_KEPT_AFTER_EXPIRY seconds after the link expired.
  */
 #define G_LOG_DOMAIN "prd-store"
 
@@ -11,6 +11,12 @@
 
 #include "prd-error.h"
 #include "prd-sqlite-store-private.h"
+
+/* A used link is remembered this long past its expiry, not just until it:
+ * a wall clock stepped forward (by mistake, then corrected) would otherwise
+ * forget links that are still valid once the clock is back. The rows are a
+ * UUID and a time each. */
+#define LINK_KEPT_AFTER_EXPIRY (30 * 24 * 3600)
 
 typedef struct
 {
@@ -152,7 +158,7 @@ op_use_link (PrdSqliteWorker *worker,
 
   if (purge == NULL)
     return FALSE;
-  sqlite3_bind_int64 (purge, 1, g_get_real_time () / G_USEC_PER_SEC);
+  sqlite3_bind_int64 (purge, 1, g_get_real_time () / G_USEC_PER_SEC - LINK_KEPT_AFTER_EXPIRY);
   if (!prd_sqlite_worker_step_done (worker, purge, error))
     return FALSE;
   insert =

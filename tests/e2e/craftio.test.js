@@ -442,6 +442,47 @@ test('a new PRD: automatic link and suggestions; polling sends craft-initiative-
   }
 });
 
+// Craft.io compares updated_from with its own updateTime: the hub takes
+// the next poll's updated_from from the listing's Date, so a Craft.io whose
+// clock is two minutes behind the hub's still has every change announced
+// (from the hub's clock, each change fell before updated_from and was lost).
+test('a Craft.io clock behind the hub: updated_from by its Date, every change announced', async () => {
+  const hub = await startHub();
+  const fake = await startFakeCraftio({ clockOffsetMs: -120000 });
+  const sockets = [];
+  try {
+    const item = fake.add({ title: 'Payments', status: 'Planned' });
+    await configure(hub, settings(fake, { pollInterval: 2 }));
+    const prd = await createPrd(hub, 'Checkout', '# Checkout\n', EDITOR);
+    const editor = await client(hub, EDITOR);
+    sockets.push(editor);
+    await join(editor, prd);
+    const ack = await request(editor, 'craft-link', { prdId: prd, initiativeId: String(item.id) });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+
+    const seen = recorder(editor, ['craft-initiative-updated']);
+    const incremental = () => fake.requestsTo(/\/items$/).filter((r) => r.query.updated_from !== undefined);
+    const statuses = ['In Progress', 'Blocked', 'Done'];
+    let from = 'planned';
+    for (const [i, status] of statuses.entries()) {
+      const polls = incremental().length;
+      await until(editor, () => incremental().length > polls);
+      fake.update(item.id, { status });
+      await until(editor, () => seen.length === i + 1);
+      const to = status.toLowerCase().replace(/[^a-z0-9]+/g, '_');
+      assert.deepEqual(seen[i].data.initiative, { id: String(item.id), changes: { status: { from, to } } });
+      from = to;
+    }
+    // Every updated_from is by Craft.io's clock, never ahead of it.
+    for (const r of incremental())
+      assert.ok(Date.parse(r.query.updated_from) <= Date.now() + fake.state.clockOffsetMs, r.query.updated_from);
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
 test('craft-check-alignment: the heuristic, refusals, links surviving a restart', async () => {
   const dataDir = tmpDir('prdhub-e2e-craft-');
   const fake = await startFakeCraftio();

@@ -826,6 +826,7 @@ typedef struct
   gboolean complete; /* FALSE: stopped at PRD_CRAFTIO_MAX_PAGES */
   GHashTable *only;  /* (owned) (nullable): the ids of the items kept */
   GPtrArray *initiatives;
+  gint64 answered_at; /* the first page's Date (Craft.io's clock), µs; 0: none */
 } Listing;
 
 static void
@@ -889,6 +890,8 @@ on_page (GObject *source, GAsyncResult *result, gpointer user_data)
       g_task_return_error (task, translated);
       return;
     }
+  if (listing->page == 1)
+    listing->answered_at = response->date;
   for (guint i = 0; i < json_array_get_length (items); i++)
     {
       JsonNode *node = json_array_get_element (items, i);
@@ -996,6 +999,10 @@ prd_craftio_list_initiatives_async (PrdCraftio *self,
  * prd_craftio_list_initiatives_finish:
  * @out_complete: (out) (optional): %FALSE when the listing stopped at
  *   PRD_CRAFTIO_MAX_PAGES while Craft.io had more pages
+ * @out_answered_at: (out) (optional): when Craft.io answered the first
+ *   page by its own clock (its `Date` header; microseconds since the epoch),
+ *   0 when it sent no date: the `updated_from` of the next poll, since
+ *   Craft.io compares it with its own `updateTime`
  *
  * Returns: (transfer container) (element-type PrdCraftInitiative):
  */
@@ -1003,12 +1010,18 @@ GPtrArray *
 prd_craftio_list_initiatives_finish (PrdCraftio *self,
                                      GAsyncResult *result,
                                      gboolean *out_complete,
+                                     gint64 *out_answered_at,
                                      GError **error)
 {
+  Listing *listing;
+
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 
+  listing = g_task_get_task_data (G_TASK (result));
   if (out_complete != NULL)
-    *out_complete = ((Listing *) g_task_get_task_data (G_TASK (result)))->complete;
+    *out_complete = listing->complete;
+  if (out_answered_at != NULL)
+    *out_answered_at = listing->answered_at;
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 

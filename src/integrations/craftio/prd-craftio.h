@@ -95,6 +95,7 @@ void prd_craftio_list_initiatives_async (PrdCraftio *self,
 GPtrArray *prd_craftio_list_initiatives_finish (PrdCraftio *self,
                                                 GAsyncResult *result,
                                                 gboolean *out_complete,
+                                                gint64 *out_answered_at,
                                                 GError **error);
 
 void prd_craftio_list_titles_async (PrdCraftio *self,

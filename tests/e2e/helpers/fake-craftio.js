@@ -15,6 +15,9 @@
 //   holdList        GET /workspace/{id}/items waits until releaseList()
 //   failItems       a Set of ids whose GET /item/{id} answers 500 {message}
 // touchAll() marks every item updated now (a mass edit in Craft.io).
+// clockOffsetMs (an option, or state.clockOffsetMs later) sets the fake's
+// clock that far from this machine's (-120000: two minutes behind); it
+// dates updateTime, the Date header and what updated_from is compared with.
 
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -24,9 +27,10 @@ export async function startFakeCraftio({
   header = 'x-api-key',
   workspaceId = 'ws-1',
   noMe = false,
+  clockOffsetMs = 0,
 } = {}) {
   const state = {
-    apiKey, header, workspaceId, noMe,
+    apiKey, header, workspaceId, noMe, clockOffsetMs,
     items: new Map(),
     nextId: 5000,
     requests: [],
@@ -40,8 +44,10 @@ export async function startFakeCraftio({
     failItems: new Set(),
   };
 
+  const now = () => new Date(Date.now() + state.clockOffsetMs);
+
   function send(res, status, body, headers = {}) {
-    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.writeHead(status, { 'content-type': 'application/json', date: now().toUTCString(), ...headers });
     res.end(JSON.stringify(body));
   }
 
@@ -53,7 +59,7 @@ export async function startFakeCraftio({
       objectives: objectives.map((t, i) => ({ id: `obj-${id}-${i}`, title: t })),
       labels,
       webUrl: `https://app.craft.io/item/${id}`,
-      updateTime: new Date().toISOString(),
+      updateTime: now().toISOString(),
     };
     state.items.set(String(id), item);
     return item;
@@ -65,7 +71,7 @@ export async function startFakeCraftio({
     if (status !== undefined) item.status = { id: `st-${status}`, name: status };
     if (objectives !== undefined)
       item.objectives = objectives.map((t, i) => ({ id: `obj-${id}-${i}`, title: t }));
-    item.updateTime = new Date().toISOString();
+    item.updateTime = now().toISOString();
     return item;
   }
 
@@ -130,8 +136,8 @@ export async function startFakeCraftio({
     update,
     requestsTo(re) { return state.requests.filter((r) => re.test(r.path)); },
     touchAll() {
-      const now = new Date().toISOString();
-      for (const item of state.items.values()) item.updateTime = now;
+      const time = now().toISOString();
+      for (const item of state.items.values()) item.updateTime = time;
     },
     releaseList() {
       state.holdList = false;
