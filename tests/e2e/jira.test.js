@@ -873,7 +873,11 @@ test('a lost bulk answer while the search lags: adopted later, never created twi
     assert.deepEqual(r.complete.result.issues.map((i) => i.title).sort(), summaries);
     assert.deepEqual(inJira(prd2), summaries, 'no issue is created twice');
     assert.equal(fake.requestsTo(/issue\/bulk$/).length, 2, 'adopted, not created');
-    // Linked now: nothing more to send.
+    // Linked now: an adopted issue is sent its story's text once (it was
+    // found by its summary alone), then nothing more.
+    r = await sync(a, prd2, 'export');
+    assert.equal(r.complete.result.created, 0, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.updated, 3, JSON.stringify(r.complete));
     r = await sync(a, prd2, 'export');
     assert.equal(r.complete.result.created + r.complete.result.updated, 0);
     assert.deepEqual(inJira(prd2), summaries);
@@ -1589,5 +1593,82 @@ test('webhooks for issues a running sync is about to link: deleted ones are not 
   } finally {
     await fake.close();
     await assertCleanStop(hub);
+  }
+});
+
+// The links of a PRD: story position → issue key.
+function linkedKeys(hub, prdId) {
+  const out = execFileSync('sqlite3', ['-readonly', path.join(hub.dataDir, 'prdhub.db'),
+    `SELECT position, remote_key FROM integration_links WHERE prd_id = '${prdId}' ORDER BY position`],
+  { encoding: 'utf8' }).trim();
+  return out === '' ? [] : out.split('\n').map((l) => l.split('|')[1]);
+}
+
+// Two stories with the same title and a lost bulk answer: the issues the
+// bulk made are adopted in creation order (the first story gets the first
+// issue), and an adopted issue is sent its story's text by the next export,
+// so that an edit of one story never lands in the other's issue.
+test('stories with the same title: each adopts its own issue, and its edits go there', async () => {
+  const text = '# Dup\n\n## User Stories\n\n' +
+    '- Export the report\n  As a finance user: CSV with totals.\n' +
+    '- Export the report\n  As an auditor: PDF signed by the system.\n' +
+    '- Third story\n  Other.\n';
+  const bodies = ['As a finance user: CSV with totals.', 'As an auditor: PDF signed by the system.', 'Other.'];
+  for (const flavour of ['datacenter', 'cloud']) {
+    const hub = await startHub();
+    const fake = await startFakeJira({ flavour });
+    const holds = (key, body) => JSON.stringify(fake.state.issues.get(key).fields.description).includes(body);
+    const ownIssues = (prdId, expected) => {
+      const keys = linkedKeys(hub, prdId);
+      assert.equal(keys.length, 3, `${flavour}: ${keys.join()}`);
+      keys.forEach((key, i) => assert.ok(holds(key, expected[i]),
+        `${flavour}: story ${i + 1} is linked to ${key}, which holds ${JSON.stringify(fake.state.issues.get(key).fields.description)}`));
+    };
+    try {
+      await configure(hub, fake);
+      const a = await client(hub, EDITOR);
+
+      // The answer lost: found by the search that follows it.
+      let prdId = await createPrd(hub, `Dup ${flavour}`, text);
+      const j = await join(a, prdId);
+      fake.state.dropNextBulk = 1;
+      let r = await sync(a, prdId, 'export');
+      assert.equal(r.complete.result.created, 3, JSON.stringify(r.complete));
+      assert.equal(r.complete.result.errors, 0);
+      ownIssues(prdId, bodies);
+      // Adopted, not known to hold the stories' text: the next export sends it.
+      r = await sync(a, prdId, 'export');
+      assert.equal(r.complete.result.updated, 3, JSON.stringify(r.complete));
+      ownIssues(prdId, bodies);
+      r = await sync(a, prdId, 'export');
+      assert.equal(r.complete.result.created + r.complete.result.updated, 0, JSON.stringify(r.complete));
+      // An edit of the first story reaches its issue, not the other one.
+      await edit(a, hub, prdId, j, 'CSV with totals.', ' Per month.');
+      r = await sync(a, prdId, 'export');
+      assert.equal(r.complete.result.updated, 1, JSON.stringify(r.complete));
+      ownIssues(prdId, ['CSV with totals. Per month.', bodies[1], bodies[2]]);
+
+      // Issues made in the other order (by hand, or by an export whose
+      // answer was lost, in Jira's search only later): adopted by the next
+      // export's search before it creates, then repaired by the one after.
+      prdId = await createPrd(hub, `Dup by hand ${flavour}`, text);
+      await join(a, prdId);
+      for (const i of [1, 0, 2]) {
+        fake.addIssue(prdId, i === 2 ? 'Third story' : 'Export the report', 'PRD',
+          { description: `Made by hand: ${bodies[i]}` });
+      }
+      const bulks = fake.requestsTo(/issue\/bulk$/).length;
+      r = await sync(a, prdId, 'export');
+      assert.equal(r.complete.result.created, 3, JSON.stringify(r.complete));
+      assert.equal(fake.requestsTo(/issue\/bulk$/).length, bulks, 'adopted, not created');
+      r = await sync(a, prdId, 'export');
+      assert.equal(r.complete.result.updated, 3, JSON.stringify(r.complete));
+      ownIssues(prdId, bodies);
+      for (const key of linkedKeys(hub, prdId)) assert.ok(!holds(key, 'Made by hand'), key);
+      a.disconnect();
+    } finally {
+      await fake.close();
+      await assertCleanStop(hub);
+    }
   }
 });

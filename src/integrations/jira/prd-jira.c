@@ -26,7 +26,9 @@
  * searched (newest first, so that those an earlier export just made are
  * within the search's limit however many the label has), and an issue of
  * the project linked to no story whose summary is a story's to create is
- * adopted instead (an earlier export created it and never heard back). A
+ * adopted instead (an earlier export created it and never heard back):
+ * stories with one summary take such issues oldest first, and an adopted
+ * link keeps no digest, so that the next export sends the story's text. A
  * bulk create that gets no answer (a transport failure) is never sent
  * again: its issues are searched for (newest first), again after 1, 2 and
  * 4 s while some are missing (Jira's search index lags), those found are
@@ -54,6 +56,10 @@
 #include "prd-jira.h"
 
 #define SEARCH_PAGE 100
+
+/* The digest of an adopted issue's link: no story's (those are hex), so
+ * that the next export updates the issue with its story's text. */
+#define ADOPTED_DIGEST "adopted"
 
 static const char *const deployments[] = { "cloud", "datacenter", NULL };
 
@@ -1260,13 +1266,25 @@ claimed_keys (Export *export)
   return known;
 }
 
+/* The number of @key, an issue key of the project @project_len characters
+ * long: Jira numbers a project's issues in the order it creates them. */
+static guint64
+key_number (const char *key, gsize project_len)
+{
+  return g_ascii_strtoull (key + project_len + 1, NULL, 10);
+}
+
 /* An issue labelled for the PRD, in the export's project, linked to no
  * story, whose summary is @story's: one the hub created for it and never
- * heard of (a lost answer). */
+ * heard of (a lost answer). Of several, the oldest: the stories are
+ * adopted in their order, and a bulk create makes its issues in the order
+ * of its stories, so that stories with the same summary get their own
+ * issues back (the search's order, newest first, would swap them). */
 static PrdJiraIssue *
 find_unclaimed (Export *export, GPtrArray *issues, GHashTable *known, PrdJiraStory *story)
 {
   gsize project_len = strlen (export->project_key);
+  PrdJiraIssue *oldest = NULL;
 
   for (guint j = 0; j < issues->len; j++)
     {
@@ -1274,14 +1292,19 @@ find_unclaimed (Export *export, GPtrArray *issues, GHashTable *known, PrdJiraSto
 
       if (!g_hash_table_contains (known, issue->key) &&
           strncmp (issue->key, export->project_key, project_len) == 0 &&
-          issue->key[project_len] == '-' && g_str_equal (issue->summary, story->summary))
-        return issue;
+          issue->key[project_len] == '-' && g_str_equal (issue->summary, story->summary) &&
+          (oldest == NULL ||
+           key_number (issue->key, project_len) < key_number (oldest->key, project_len)))
+        oldest = issue;
     }
-  return NULL;
+  return oldest;
 }
 
 /* Links the story at @index to @issue, found in Jira: it counts as created
- * (the issue exists for it now). */
+ * (the issue exists for it now). The link keeps no digest of the story:
+ * the issue was found by its summary alone, and may hold another story's
+ * text (stories with the same summary), so the next export sends the
+ * story's own text to it. */
 static void
 adopt (PrdJira *self, Export *export, GHashTable *known, guint index, PrdJiraIssue *issue)
 {
@@ -1290,7 +1313,7 @@ adopt (PrdJira *self, Export *export, GHashTable *known, guint index, PrdJiraIss
   g_hash_table_add (known, issue->key);
   g_ptr_array_add (export->result->links,
                    link_new (self, export->org, export->prd_id, issue->key, issue->id,
-                             story->summary, story->digest, (int) index, issue->status));
+                             story->summary, ADOPTED_DIGEST, (int) index, issue->status));
   add_issue (self, export->result, issue->key, story->summary);
   export->result->created++;
 }

@@ -228,8 +228,13 @@ export async function startFakeJira({ flavour = 'cloud', email = 'bot@example.co
       for (const i of state.issues.values()) i.unindexedFor = 0;
     },
     // Adds an issue as a person in Jira would.
-    addIssue(prdId, summary, project = 'PRD') {
-      return createIssue({ project: { key: project }, summary, labels: ['prdhub', `prdhub-${prdId}`] }).issue;
+    addIssue(prdId, summary, project = 'PRD', fields = {}) {
+      return createIssue({ project: { key: project }, summary, labels: ['prdhub', `prdhub-${prdId}`],
+        ...fields }).issue;
+    },
+    // The issues labelled for a PRD, oldest first.
+    labelled(prdId) {
+      return [...state.issues.values()].filter((i) => (i.fields.labels ?? []).includes(`prdhub-${prdId}`));
     },
     requestsTo(re) {
       return state.requests.filter((r) => re.test(r.path));
