@@ -1672,3 +1672,106 @@ test('stories with the same title: each adopts its own issue, and its edits go t
     }
   }
 });
+
+// Data Center pages by offset: an issue deleted before the offset between
+// two pages moves the others up, and the next page would start one past an
+// issue never read. Each page reads the last issue of the one before again
+// and steps back when it is not there.
+test('Data Center: an issue deleted between two search pages skips no other', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira({ flavour: 'datacenter' });
+  fake.state.searchCap = 50;
+  const deleteOnSecondPage = (key) => {
+    let pages = 0;
+    fake.state.beforeSearchPage = () => {
+      if (++pages === 2) fake.state.issues.delete(key);
+    };
+  };
+  try {
+    await configure(hub, fake);
+    const a = await client(hub, EDITOR);
+
+    // The search before creating: 60 issues an earlier export made without
+    // hearing back, then 5 made by hand; one of those goes between pages.
+    let items = '';
+    for (let i = 1; i <= 60; i++) items += `- Story ${i}\n`;
+    let prdId = await createPrd(hub, 'Shift', `# Shift\n\n## User Stories\n\n${items}`);
+    await join(a, prdId);
+    for (let i = 1; i <= 60; i++) fake.addIssue(prdId, `Story ${i}`);
+    const manual = [];
+    for (let i = 1; i <= 5; i++) manual.push(fake.addIssue(prdId, `Manual ${i}`));
+    deleteOnSecondPage(manual[0].key);
+    let r = await sync(a, prdId, 'export');
+    fake.state.beforeSearchPage = null;
+    assert.ok(!fake.state.issues.has(manual[0].key));
+    assert.equal(r.complete.result.created, 60, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.errors, 0);
+    assert.equal(fake.requestsTo(/issue\/bulk$/).length, 0, 'every issue adopted, none created');
+    assert.equal(fake.labelled(prdId).length, 64);
+    const pages = fake.requestsTo(/\/search$/).map((q) => new URLSearchParams(q.query).get('startAt'));
+    assert.ok(pages.length >= 3, pages.join());
+
+    // An import, oldest first: the first issue goes between pages.
+    prdId = await createPrd(hub, 'Shift import', '# B\n\n## User Stories\n\n- Seed\n');
+    await join(a, prdId);
+    for (let i = 1; i <= 120; i++) fake.addIssue(prdId, `Imported ${i}`);
+    deleteOnSecondPage(fake.labelled(prdId)[0].key);
+    r = await sync(a, prdId, 'import');
+    fake.state.beforeSearchPage = null;
+    // The first issue was read before it went: imported.
+    assert.equal(r.complete.result.created, 120, JSON.stringify(r.complete).slice(0, 400));
+    const text = await prdText(hub, prdId);
+    const missing = fake.labelled(prdId).filter((i) => !text.includes(`(${i.key})`)).map((i) => i.key);
+    assert.deepEqual(missing, []);
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
+// Jira Cloud may answer a page that is empty and not the last (it filters
+// a page after cutting it): its token is followed. A search whose pages
+// never end fails after PRD_JIRA_MAX_SEARCH_PAGES, and changes nothing.
+test('Cloud: an empty page with a token is followed; endless pages fail the sync', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  fake.state.searchCap = 50;
+  try {
+    await configure(hub, fake);
+    const a = await client(hub, EDITOR);
+    let prdId = await createPrd(hub, 'Empty page', '# C\n\n## User Stories\n\n- Seed\n');
+    await join(a, prdId);
+    for (let i = 1; i <= 150; i++) fake.addIssue(prdId, `Cloud ${i}`);
+    // The second page is empty, not the last.
+    fake.state.beforeSearchPage = ({ token }) => {
+      if (token !== null) {
+        fake.state.cloudEmptyPages = 1;
+        fake.state.beforeSearchPage = null;
+      }
+    };
+    let r = await sync(a, prdId, 'import');
+    assert.equal(fake.state.cloudEmptyPages, 0, 'the empty page was asked for');
+    assert.equal(r.complete.result.created, 150, JSON.stringify(r.complete).slice(0, 400));
+    let text = await prdText(hub, prdId);
+    assert.deepEqual(fake.labelled(prdId).filter((i) => !text.includes(`(${i.key})`)).map((i) => i.key), []);
+
+    prdId = await createPrd(hub, 'Endless', '# D\n\n## User Stories\n\n- Seed\n');
+    await join(a, prdId);
+    fake.addIssue(prdId, 'Never read');
+    const before = await prdText(hub, prdId);
+    const searches = fake.requestsTo(/\/search\/jql$/).length;
+    fake.state.cloudEmptyPages = Infinity;
+    r = await sync(a, prdId, 'import');
+    fake.state.cloudEmptyPages = 0;
+    assert.equal(r.complete.error?.code, 'INTEGRATION_ERROR', JSON.stringify(r.complete));
+    assert.match(r.complete.error.message, /the search did not end within 1000 pages/);
+    assert.equal(r.complete.result.created, 0);
+    assert.equal(fake.requestsTo(/\/search\/jql$/).length - searches, 1000);
+    assert.equal(await prdText(hub, prdId), before);
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
