@@ -1582,6 +1582,14 @@ test('webhooks for issues a running sync is about to link: deleted ones are not 
     fake.state.issues.delete(made.key);
     r = await running;
     assert.ok(!links(hub).includes(made.key), links(hub));
+    // The result says so: the issue is not listed nor counted, the story failed.
+    assert.equal(r.complete.result.created, 0, JSON.stringify(r.complete));
+    assert.deepEqual(r.complete.result.issues, []);
+    assert.equal(r.complete.result.errors, 1);
+    assert.equal(r.complete.result.failures.length, 1);
+    assert.equal(r.complete.result.failures[0].title, 'Delta');
+    assert.match(r.complete.result.failures[0].message,
+      new RegExp(`^${made.key} was deleted in Jira during the sync: .*next export creates the story again`));
     // The next export creates the story again, with no 404.
     r = await sync(a, prdId, 'export');
     assert.equal(r.complete.result.created, 1, JSON.stringify(r.complete));
