@@ -1449,8 +1449,10 @@ on_request (SoupServer *server,
     {
       /* A Jira that misbehaves: entries that are no issues on every page,
        * offering the same page again ("same-token"), always a new token
-       * ("new-token"), or a total never reached ("huge-total"); or one
-       * issue on two pages ("duplicate"). */
+       * ("new-token"), or a total never reached ("huge-total"); empty
+       * pages that are not the last, offering themselves again
+       * ("empty-same-token") or a new token each ("empty-new-token"); or
+       * one issue on two pages ("duplicate"). */
       const char *token = query != NULL ? g_hash_table_lookup (query, "nextPageToken") : NULL;
       g_autofree char *body = NULL;
 
@@ -1460,6 +1462,11 @@ on_request (SoupServer *server,
       else if (g_str_equal (f->mode, "new-token"))
         body = g_strdup_printf ("{\"issues\":[{\"key\":\"not a key\"},7,null],"
                                 "\"nextPageToken\":\"t%u\",\"isLast\":false}",
+                                f->requests);
+      else if (g_str_equal (f->mode, "empty-same-token"))
+        body = g_strdup ("{\"issues\":[],\"nextPageToken\":\"same\",\"isLast\":false}");
+      else if (g_str_equal (f->mode, "empty-new-token"))
+        body = g_strdup_printf ("{\"issues\":[],\"nextPageToken\":\"t%u\",\"isLast\":false}",
                                 f->requests);
       else if (g_str_equal (f->mode, "huge-total"))
         body = g_strdup ("{\"issues\":[{\"key\":\"bad\"},7,null],\"total\":1000000000}");
@@ -1928,6 +1935,27 @@ test_jira_search_ends (Fixture *f, gconstpointer data)
   g_assert_cmpuint (issues->len, ==, 0);
   g_assert_cmpuint (f->requests, ==, (PRD_JIRA_MAX_SEARCH + 2) / 3);
   g_clear_pointer (&issues, g_ptr_array_unref);
+
+  /* Empty pages that are not the last are followed, a repeated token
+   * still fails, and a search ends after PRD_JIRA_MAX_SEARCH_PAGES pages. */
+  g_free (f->mode);
+  f->mode = g_strdup ("empty-same-token");
+  f->requests = 0;
+  issues = search_or_error (f, "cloud", &error);
+  g_assert_null (issues);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR);
+  g_assert_nonnull (strstr (error->message, "the same page again"));
+  g_assert_cmpuint (f->requests, ==, 2);
+  g_clear_error (&error);
+  g_free (f->mode);
+  f->mode = g_strdup ("empty-new-token");
+  f->requests = 0;
+  issues = search_or_error (f, "cloud", &error);
+  g_assert_null (issues);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR);
+  g_assert_nonnull (strstr (error->message, "did not end within 1000 pages"));
+  g_assert_cmpuint (f->requests, ==, PRD_JIRA_MAX_SEARCH_PAGES);
+  g_clear_error (&error);
 
   g_free (f->mode);
   f->mode = g_strdup ("huge-total");

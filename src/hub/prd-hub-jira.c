@@ -39,7 +39,8 @@
  * handled while the sync ran; a delivery writes only the status. What a
  * delivery said of an issue no link named is remembered while a sync of
  * its organization runs (Heard): the sync links no issue deleted
- * meanwhile, and takes a status delivered after it asked Jira.
+ * meanwhile (its result names the story as failed instead of the issue as
+ * created), and takes a status delivered after it asked Jira.
  * Deliveries are checked whole first (400 for a status, key or timestamp
  * the hub would not keep), then remembered by their body's digest and
  * handled once; one whose handling fails is forgotten again, so that
@@ -475,6 +476,40 @@ on_links_put (GObject *source, GAsyncResult *result, gpointer user_data)
   sync_complete (sync, NULL);
 }
 
+/* @link, made by the sync, is not kept: its issue was deleted while the
+ * sync ran. The result no longer lists the issue nor counts it, and names
+ * the story as failed. */
+static void
+forget_deleted (Sync *sync, PrdIntegrationLinkRecord *link)
+{
+  PrdJiraResult *r = sync->result;
+  g_autofree char *message = NULL;
+  JsonObject *failure;
+
+  for (guint i = r->issues->len; i > 0; i--)
+    {
+      JsonObject *issue = g_ptr_array_index (r->issues, i - 1);
+
+      if (g_strcmp0 (json_object_get_string_member_with_default (issue, "key", NULL),
+                     link->remote_key) == 0)
+        {
+          g_ptr_array_remove_index (r->issues, i - 1);
+          /* A link a sync makes is an issue it created or adopted, or an
+           * item it added: counted in created. */
+          if (r->created > 0)
+            r->created--;
+        }
+    }
+  message = g_strdup_printf ("%s was deleted in Jira during the sync: it is not linked, and the "
+                             "next export creates the story again",
+                             link->remote_key);
+  failure = json_object_new ();
+  json_object_set_string_member (failure, "title", link->title);
+  json_object_set_string_member (failure, "message", message);
+  g_ptr_array_add (r->failures, failure);
+  r->errors++;
+}
+
 /* The links a sync made (not kept yet), as deliveries handled while it ran
  * left them: none to an issue deleted meanwhile, and the status a delivery
  * sent after the sync asked Jira reported. */
@@ -495,6 +530,7 @@ links_as_heard (Sync *sync, GPtrArray *links)
         {
           g_info ("jira (%s): %s was deleted during the %s sync of %s: not linked", sync->org,
                   link->remote_key, sync_types[sync->type], sync->prd_id);
+          forget_deleted (sync, link);
           continue;
         }
       copy = prd_integration_link_record_copy (link);

@@ -873,7 +873,11 @@ test('a lost bulk answer while the search lags: adopted later, never created twi
     assert.deepEqual(r.complete.result.issues.map((i) => i.title).sort(), summaries);
     assert.deepEqual(inJira(prd2), summaries, 'no issue is created twice');
     assert.equal(fake.requestsTo(/issue\/bulk$/).length, 2, 'adopted, not created');
-    // Linked now: nothing more to send.
+    // Linked now: an adopted issue is sent its story's text once (it was
+    // found by its summary alone), then nothing more.
+    r = await sync(a, prd2, 'export');
+    assert.equal(r.complete.result.created, 0, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.updated, 3, JSON.stringify(r.complete));
     r = await sync(a, prd2, 'export');
     assert.equal(r.complete.result.created + r.complete.result.updated, 0);
     assert.deepEqual(inJira(prd2), summaries);
@@ -1578,6 +1582,14 @@ test('webhooks for issues a running sync is about to link: deleted ones are not 
     fake.state.issues.delete(made.key);
     r = await running;
     assert.ok(!links(hub).includes(made.key), links(hub));
+    // The result says so: the issue is not listed nor counted, the story failed.
+    assert.equal(r.complete.result.created, 0, JSON.stringify(r.complete));
+    assert.deepEqual(r.complete.result.issues, []);
+    assert.equal(r.complete.result.errors, 1);
+    assert.equal(r.complete.result.failures.length, 1);
+    assert.equal(r.complete.result.failures[0].title, 'Delta');
+    assert.match(r.complete.result.failures[0].message,
+      new RegExp(`^${made.key} was deleted in Jira during the sync: .*next export creates the story again`));
     // The next export creates the story again, with no 404.
     r = await sync(a, prdId, 'export');
     assert.equal(r.complete.result.created, 1, JSON.stringify(r.complete));
@@ -1585,6 +1597,186 @@ test('webhooks for issues a running sync is about to link: deleted ones are not 
     const delta = [...fake.state.issues.values()].filter((i) => i.fields.summary === 'Delta');
     assert.equal(delta.length, 1);
     assert.notEqual(delta[0].key, made.key);
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
+// The links of a PRD: story position → issue key.
+function linkedKeys(hub, prdId) {
+  const out = execFileSync('sqlite3', ['-readonly', path.join(hub.dataDir, 'prdhub.db'),
+    `SELECT position, remote_key FROM integration_links WHERE prd_id = '${prdId}' ORDER BY position`],
+  { encoding: 'utf8' }).trim();
+  return out === '' ? [] : out.split('\n').map((l) => l.split('|')[1]);
+}
+
+// Two stories with the same title and a lost bulk answer: the issues the
+// bulk made are adopted in creation order (the first story gets the first
+// issue), and an adopted issue is sent its story's text by the next export,
+// so that an edit of one story never lands in the other's issue.
+test('stories with the same title: each adopts its own issue, and its edits go there', async () => {
+  const text = '# Dup\n\n## User Stories\n\n' +
+    '- Export the report\n  As a finance user: CSV with totals.\n' +
+    '- Export the report\n  As an auditor: PDF signed by the system.\n' +
+    '- Third story\n  Other.\n';
+  const bodies = ['As a finance user: CSV with totals.', 'As an auditor: PDF signed by the system.', 'Other.'];
+  for (const flavour of ['datacenter', 'cloud']) {
+    const hub = await startHub();
+    const fake = await startFakeJira({ flavour });
+    const holds = (key, body) => JSON.stringify(fake.state.issues.get(key).fields.description).includes(body);
+    const ownIssues = (prdId, expected) => {
+      const keys = linkedKeys(hub, prdId);
+      assert.equal(keys.length, 3, `${flavour}: ${keys.join()}`);
+      keys.forEach((key, i) => assert.ok(holds(key, expected[i]),
+        `${flavour}: story ${i + 1} is linked to ${key}, which holds ${JSON.stringify(fake.state.issues.get(key).fields.description)}`));
+    };
+    try {
+      await configure(hub, fake);
+      const a = await client(hub, EDITOR);
+
+      // The answer lost: found by the search that follows it.
+      let prdId = await createPrd(hub, `Dup ${flavour}`, text);
+      const j = await join(a, prdId);
+      fake.state.dropNextBulk = 1;
+      let r = await sync(a, prdId, 'export');
+      assert.equal(r.complete.result.created, 3, JSON.stringify(r.complete));
+      assert.equal(r.complete.result.errors, 0);
+      ownIssues(prdId, bodies);
+      // Adopted, not known to hold the stories' text: the next export sends it.
+      r = await sync(a, prdId, 'export');
+      assert.equal(r.complete.result.updated, 3, JSON.stringify(r.complete));
+      ownIssues(prdId, bodies);
+      r = await sync(a, prdId, 'export');
+      assert.equal(r.complete.result.created + r.complete.result.updated, 0, JSON.stringify(r.complete));
+      // An edit of the first story reaches its issue, not the other one.
+      await edit(a, hub, prdId, j, 'CSV with totals.', ' Per month.');
+      r = await sync(a, prdId, 'export');
+      assert.equal(r.complete.result.updated, 1, JSON.stringify(r.complete));
+      ownIssues(prdId, ['CSV with totals. Per month.', bodies[1], bodies[2]]);
+
+      // Issues made in the other order (by hand, or by an export whose
+      // answer was lost, in Jira's search only later): adopted by the next
+      // export's search before it creates, then repaired by the one after.
+      prdId = await createPrd(hub, `Dup by hand ${flavour}`, text);
+      await join(a, prdId);
+      for (const i of [1, 0, 2]) {
+        fake.addIssue(prdId, i === 2 ? 'Third story' : 'Export the report', 'PRD',
+          { description: `Made by hand: ${bodies[i]}` });
+      }
+      const bulks = fake.requestsTo(/issue\/bulk$/).length;
+      r = await sync(a, prdId, 'export');
+      assert.equal(r.complete.result.created, 3, JSON.stringify(r.complete));
+      assert.equal(fake.requestsTo(/issue\/bulk$/).length, bulks, 'adopted, not created');
+      r = await sync(a, prdId, 'export');
+      assert.equal(r.complete.result.updated, 3, JSON.stringify(r.complete));
+      ownIssues(prdId, bodies);
+      for (const key of linkedKeys(hub, prdId)) assert.ok(!holds(key, 'Made by hand'), key);
+      a.disconnect();
+    } finally {
+      await fake.close();
+      await assertCleanStop(hub);
+    }
+  }
+});
+
+// Data Center pages by offset: an issue deleted before the offset between
+// two pages moves the others up, and the next page would start one past an
+// issue never read. Each page reads the last issue of the one before again
+// and steps back when it is not there.
+test('Data Center: an issue deleted between two search pages skips no other', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira({ flavour: 'datacenter' });
+  fake.state.searchCap = 50;
+  const deleteOnSecondPage = (key) => {
+    let pages = 0;
+    fake.state.beforeSearchPage = () => {
+      if (++pages === 2) fake.state.issues.delete(key);
+    };
+  };
+  try {
+    await configure(hub, fake);
+    const a = await client(hub, EDITOR);
+
+    // The search before creating: 60 issues an earlier export made without
+    // hearing back, then 5 made by hand; one of those goes between pages.
+    let items = '';
+    for (let i = 1; i <= 60; i++) items += `- Story ${i}\n`;
+    let prdId = await createPrd(hub, 'Shift', `# Shift\n\n## User Stories\n\n${items}`);
+    await join(a, prdId);
+    for (let i = 1; i <= 60; i++) fake.addIssue(prdId, `Story ${i}`);
+    const manual = [];
+    for (let i = 1; i <= 5; i++) manual.push(fake.addIssue(prdId, `Manual ${i}`));
+    deleteOnSecondPage(manual[0].key);
+    let r = await sync(a, prdId, 'export');
+    fake.state.beforeSearchPage = null;
+    assert.ok(!fake.state.issues.has(manual[0].key));
+    assert.equal(r.complete.result.created, 60, JSON.stringify(r.complete));
+    assert.equal(r.complete.result.errors, 0);
+    assert.equal(fake.requestsTo(/issue\/bulk$/).length, 0, 'every issue adopted, none created');
+    assert.equal(fake.labelled(prdId).length, 64);
+    const pages = fake.requestsTo(/\/search$/).map((q) => new URLSearchParams(q.query).get('startAt'));
+    assert.ok(pages.length >= 3, pages.join());
+
+    // An import, oldest first: the first issue goes between pages.
+    prdId = await createPrd(hub, 'Shift import', '# B\n\n## User Stories\n\n- Seed\n');
+    await join(a, prdId);
+    for (let i = 1; i <= 120; i++) fake.addIssue(prdId, `Imported ${i}`);
+    deleteOnSecondPage(fake.labelled(prdId)[0].key);
+    r = await sync(a, prdId, 'import');
+    fake.state.beforeSearchPage = null;
+    // The first issue was read before it went: imported.
+    assert.equal(r.complete.result.created, 120, JSON.stringify(r.complete).slice(0, 400));
+    const text = await prdText(hub, prdId);
+    const missing = fake.labelled(prdId).filter((i) => !text.includes(`(${i.key})`)).map((i) => i.key);
+    assert.deepEqual(missing, []);
+    a.disconnect();
+  } finally {
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
+// Jira Cloud may answer a page that is empty and not the last (it filters
+// a page after cutting it): its token is followed. A search whose pages
+// never end fails after PRD_JIRA_MAX_SEARCH_PAGES, and changes nothing.
+test('Cloud: an empty page with a token is followed; endless pages fail the sync', async () => {
+  const hub = await startHub();
+  const fake = await startFakeJira();
+  fake.state.searchCap = 50;
+  try {
+    await configure(hub, fake);
+    const a = await client(hub, EDITOR);
+    let prdId = await createPrd(hub, 'Empty page', '# C\n\n## User Stories\n\n- Seed\n');
+    await join(a, prdId);
+    for (let i = 1; i <= 150; i++) fake.addIssue(prdId, `Cloud ${i}`);
+    // The second page is empty, not the last.
+    fake.state.beforeSearchPage = ({ token }) => {
+      if (token !== null) {
+        fake.state.cloudEmptyPages = 1;
+        fake.state.beforeSearchPage = null;
+      }
+    };
+    let r = await sync(a, prdId, 'import');
+    assert.equal(fake.state.cloudEmptyPages, 0, 'the empty page was asked for');
+    assert.equal(r.complete.result.created, 150, JSON.stringify(r.complete).slice(0, 400));
+    let text = await prdText(hub, prdId);
+    assert.deepEqual(fake.labelled(prdId).filter((i) => !text.includes(`(${i.key})`)).map((i) => i.key), []);
+
+    prdId = await createPrd(hub, 'Endless', '# D\n\n## User Stories\n\n- Seed\n');
+    await join(a, prdId);
+    fake.addIssue(prdId, 'Never read');
+    const before = await prdText(hub, prdId);
+    const searches = fake.requestsTo(/\/search\/jql$/).length;
+    fake.state.cloudEmptyPages = Infinity;
+    r = await sync(a, prdId, 'import');
+    fake.state.cloudEmptyPages = 0;
+    assert.equal(r.complete.error?.code, 'INTEGRATION_ERROR', JSON.stringify(r.complete));
+    assert.match(r.complete.error.message, /the search did not end within 1000 pages/);
+    assert.equal(r.complete.result.created, 0);
+    assert.equal(fake.requestsTo(/\/search\/jql$/).length - searches, 1000);
+    assert.equal(await prdText(hub, prdId), before);
     a.disconnect();
   } finally {
     await fake.close();

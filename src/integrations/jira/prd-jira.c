@@ -26,7 +26,9 @@
  * searched (newest first, so that those an earlier export just made are
  * within the search's limit however many the label has), and an issue of
  * the project linked to no story whose summary is a story's to create is
- * adopted instead (an earlier export created it and never heard back). A
+ * adopted instead (an earlier export created it and never heard back):
+ * stories with one summary take such issues oldest first, and an adopted
+ * link keeps no digest, so that the next export sends the story's text. A
  * bulk create that gets no answer (a transport failure) is never sent
  * again: its issues are searched for (newest first), again after 1, 2 and
  * 4 s while some are missing (Jira's search index lags), those found are
@@ -54,6 +56,10 @@
 #include "prd-jira.h"
 
 #define SEARCH_PAGE 100
+
+/* The digest of an adopted issue's link: no story's (those are hex), so
+ * that the next export updates the issue with its story's text. */
+#define ADOPTED_DIGEST "adopted"
 
 static const char *const deployments[] = { "cloud", "datacenter", NULL };
 
@@ -782,8 +788,11 @@ typedef struct
   GPtrArray *issues; /* (element-type PrdJiraIssue) */
   GHashTable *keys;  /* the keys in @issues (borrowed) */
   char *next_page_token;
-  guint start_at;
-  guint seen; /* entries read, whether they were issues or not */
+  guint start_at; /* Data Center: the entries before this offset were read */
+  guint back;     /* Data Center: how many of them the next page reads again */
+  guint asked_at; /* Data Center: the offset the page under way was asked from */
+  guint seen;     /* entries read, whether they were issues or not */
+  guint pages;    /* pages asked for */
 } Search;
 
 static void
@@ -820,6 +829,46 @@ object_array (JsonObject *object, const char *name)
   return node != NULL && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
 }
 
+/* The key of an entry of a search's page, or %NULL when it is no issue. */
+static const char *
+entry_key (JsonArray *issues, guint i)
+{
+  JsonNode *node = json_array_get_element (issues, i);
+  const char *key =
+      JSON_NODE_HOLDS_OBJECT (node) ? object_string (json_node_get_object (node), "key") : NULL;
+
+  return key != NULL && prd_jira_key_is_valid (key) ? key : NULL;
+}
+
+/* Data Center: whether a page asked from before the entries not read yet
+ * starts among those read, so that no entry lies unread between them. An
+ * issue deleted before the offset between two pages moves the others up:
+ * the page then starts past an entry never read. */
+static gboolean
+page_joins (Search *search, JsonArray *issues, guint n, gint64 total)
+{
+  if (search->start_at == search->asked_at)
+    return TRUE; /* nothing to check against */
+  if (n == 0)
+    return total == 0; /* the list shrank below the offset, unless it is empty */
+  for (guint i = 0; i < n; i++)
+    {
+      const char *key = entry_key (issues, i);
+
+      if (key != NULL)
+        return g_hash_table_contains (search->keys, key);
+    }
+  return TRUE; /* no issue to check by: nothing to miss either */
+}
+
+static void
+search_fail (GTask *task, GError *error)
+{
+  prd_integration_report_call (PRD_INTEGRATION (g_task_get_source_object (task)), "search", error);
+  g_task_return_error (task, error);
+  g_object_unref (task);
+}
+
 static void
 on_search_page (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -830,42 +879,56 @@ on_search_page (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
   JsonObject *body;
   JsonArray *issues;
+  gboolean more;
+  guint reread = 0;
   guint n;
 
   response = prd_integration_http_send_finish (PRD_INTEGRATION_HTTP (source), result, &error);
   body = prd_integration_http_response_get_object (response);
   if (body == NULL)
     {
-      GError *translated =
-          error != NULL ? translate_error (error)
-                        : g_error_new_literal (PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR,
-                                               "Jira: the search answered without a JSON object");
-
-      prd_integration_report_call (PRD_INTEGRATION (self), "search", translated);
-      g_task_return_error (task, translated);
-      g_object_unref (task);
+      search_fail (task, error != NULL ? translate_error (error)
+                                       : g_error_new_literal (
+                                             PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR,
+                                             "Jira: the search answered without a JSON object"));
       return;
     }
   issues = object_array (body, "issues");
   n = issues != NULL ? json_array_get_length (issues) : 0;
+  if (!self->cloud)
+    {
+      gint64 total = json_object_get_int_member_with_default (body, "total", 0);
+
+      if (!page_joins (search, issues, n, total))
+        {
+          /* Issues before the offset went: step back further (at 0 the page
+           * joins), and take nothing from this page. */
+          search->back = MIN (search->back * 2, search->start_at);
+          more = TRUE;
+          goto next;
+        }
+      reread = search->start_at - search->asked_at;
+    }
   /* Every entry counts toward the limit, an issue or not, so that a search
-   * whose pages hold nothing usable still ends. */
-  for (guint i = 0; i < n && search->seen < PRD_JIRA_MAX_SEARCH; i++)
+   * whose pages hold nothing usable still ends; an entry read again to
+   * check that the list did not move does not count twice. */
+  for (guint i = 0; i < n && (i < reread || search->seen < PRD_JIRA_MAX_SEARCH); i++)
     {
       JsonNode *node = json_array_get_element (issues, i);
       JsonObject *issue = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
       JsonObject *fields = object_object (issue, "fields");
+      const char *key = entry_key (issues, i);
       PrdJiraIssue *found;
 
-      search->seen++;
-      /* An issue on two pages (the results moved between them) is one. */
-      if (object_string (issue, "key") == NULL ||
-          !prd_jira_key_is_valid (object_string (issue, "key")) ||
-          g_hash_table_contains (search->keys, object_string (issue, "key")))
+      if (i >= reread)
+        search->seen++;
+      /* An issue on two pages (the results moved between them, or read
+       * again) is one. */
+      if (key == NULL || g_hash_table_contains (search->keys, key))
         continue;
       found = g_new0 (PrdJiraIssue, 1);
       found->id = g_strdup (object_string (issue, "id"));
-      found->key = g_strdup (object_string (issue, "key"));
+      found->key = g_strdup (key);
       found->summary = g_strdup (object_string (fields, "summary"));
       if (found->summary == NULL)
         found->summary = g_strdup ("");
@@ -873,7 +936,6 @@ on_search_page (GObject *source, GAsyncResult *result, gpointer user_data)
       g_ptr_array_add (search->issues, found);
       g_hash_table_add (search->keys, found->key);
     }
-  search->start_at += n;
   if (self->cloud)
     {
       JsonNode *last = json_object_get_member (body, "isLast");
@@ -883,33 +945,51 @@ on_search_page (GObject *source, GAsyncResult *result, gpointer user_data)
       if (next != NULL &&
           !(last != NULL && JSON_NODE_HOLDS_VALUE (last) && json_node_get_boolean (last)))
         {
-          if (n > 0 && search->seen < PRD_JIRA_MAX_SEARCH && g_strcmp0 (next, previous) == 0)
+          if (search->seen < PRD_JIRA_MAX_SEARCH && g_strcmp0 (next, previous) == 0)
             {
               /* The page just read, offered again: it would never end. */
-              GError *repeated = g_error_new_literal (
-                  PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR,
-                  "Jira: the search offered the same page again (a repeated nextPageToken)");
-
-              prd_integration_report_call (PRD_INTEGRATION (self), "search", repeated);
-              g_task_return_error (task, repeated);
-              g_object_unref (task);
+              search_fail (task, g_error_new_literal (
+                                     PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR,
+                                     "Jira: the search offered the same page again (a repeated "
+                                     "nextPageToken)"));
               return;
             }
           search->next_page_token = g_strdup (next);
         }
+      /* A page may be empty and not the last (Jira Cloud filters a page
+       * after it cut it): its token is followed all the same. */
+      more = search->seen < PRD_JIRA_MAX_SEARCH && search->next_page_token != NULL;
     }
-  if (n > 0 && search->seen < PRD_JIRA_MAX_SEARCH &&
-      (self->cloud
-           ? search->next_page_token != NULL
-           : search->start_at < (guint) json_object_get_int_member_with_default (body, "total", 0)))
+  else
     {
-      search_page (task);
+      /* The next page reads the last issue of this one again, to check
+       * that nothing before it went meanwhile; not when this page brought
+       * nothing new (a page of one entry) or ended on an entry no issue. */
+      more =
+          n > 0 && search->seen < PRD_JIRA_MAX_SEARCH &&
+          search->asked_at + n < (guint) json_object_get_int_member_with_default (body, "total", 0);
+      search->back = n > reread && entry_key (issues, n - 1) != NULL ? 1 : 0;
+      search->start_at = search->asked_at + n;
+    }
+
+next:
+  if (!more)
+    {
+      prd_integration_report_call (PRD_INTEGRATION (self), "search", NULL);
+      g_task_return_pointer (task, g_ptr_array_ref (search->issues),
+                             (GDestroyNotify) g_ptr_array_unref);
+      g_object_unref (task);
       return;
     }
-  prd_integration_report_call (PRD_INTEGRATION (self), "search", NULL);
-  g_task_return_pointer (task, g_ptr_array_ref (search->issues),
-                         (GDestroyNotify) g_ptr_array_unref);
-  g_object_unref (task);
+  if (search->pages >= PRD_JIRA_MAX_SEARCH_PAGES)
+    {
+      search_fail (task, g_error_new (PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR,
+                                      "Jira: the search did not end within %d pages (pages with "
+                                      "few or no issues); nothing was taken from it",
+                                      PRD_JIRA_MAX_SEARCH_PAGES));
+      return;
+    }
+  search_page (task);
 }
 
 static void
@@ -921,6 +1001,7 @@ search_page (GTask *task)
   g_autofree char *path = NULL;
   g_autofree char *url = NULL;
 
+  search->pages++;
   if (self->cloud)
     {
       g_autofree char *token = search->next_page_token != NULL
@@ -932,8 +1013,11 @@ search_page (GTask *task)
                               token != NULL ? token : "");
     }
   else
-    path = g_strdup_printf ("/search?jql=%s&fields=summary,status&startAt=%u&maxResults=%d", jql,
-                            search->start_at, SEARCH_PAGE);
+    {
+      search->asked_at = search->start_at - MIN (search->back, search->start_at);
+      path = g_strdup_printf ("/search?jql=%s&fields=summary,status&startAt=%u&maxResults=%d", jql,
+                              search->asked_at, SEARCH_PAGE);
+    }
   url = api_url (self, path);
   prd_integration_http_send_async (self->http, "GET", url, NULL, PRD_INTEGRATION_HTTP_IDEMPOTENT,
                                    g_task_get_cancellable (task), on_search_page, task);
@@ -967,9 +1051,15 @@ search_start (PrdJira *self,
  * The issues labelled `prdhub-<prd_id>` (`/search/jql` on Cloud, `/search`
  * on Data Center), each key once. At most %PRD_JIRA_MAX_SEARCH entries are
  * read, whether they are issues or not (an entry without a valid key, or a
- * key already found, counts too), so that every search ends; a Cloud page
- * that offers its own token as the next one fails the search
- * (%PRD_ERROR_INTEGRATION_ERROR). In key order: the oldest issues first.
+ * key already found, counts too; an entry a Data Center page reads again to
+ * check that the list did not move does not), so that every search ends.
+ * A Data Center page starts at the last issue of the one before and steps
+ * back while that issue is not where it was (issues before it deleted), so
+ * that a deletion between pages skips no issue; a Cloud page that is empty
+ * but not the last is followed. A Cloud page that offers its own token as
+ * the next one, or a search that needs more than
+ * %PRD_JIRA_MAX_SEARCH_PAGES pages, fails (%PRD_ERROR_INTEGRATION_ERROR).
+ * In key order: the oldest issues first.
  */
 void
 prd_jira_search_async (PrdJira *self,
@@ -1260,13 +1350,25 @@ claimed_keys (Export *export)
   return known;
 }
 
+/* The number of @key, an issue key of the project @project_len characters
+ * long: Jira numbers a project's issues in the order it creates them. */
+static guint64
+key_number (const char *key, gsize project_len)
+{
+  return g_ascii_strtoull (key + project_len + 1, NULL, 10);
+}
+
 /* An issue labelled for the PRD, in the export's project, linked to no
  * story, whose summary is @story's: one the hub created for it and never
- * heard of (a lost answer). */
+ * heard of (a lost answer). Of several, the oldest: the stories are
+ * adopted in their order, and a bulk create makes its issues in the order
+ * of its stories, so that stories with the same summary get their own
+ * issues back (the search's order, newest first, would swap them). */
 static PrdJiraIssue *
 find_unclaimed (Export *export, GPtrArray *issues, GHashTable *known, PrdJiraStory *story)
 {
   gsize project_len = strlen (export->project_key);
+  PrdJiraIssue *oldest = NULL;
 
   for (guint j = 0; j < issues->len; j++)
     {
@@ -1274,14 +1376,19 @@ find_unclaimed (Export *export, GPtrArray *issues, GHashTable *known, PrdJiraSto
 
       if (!g_hash_table_contains (known, issue->key) &&
           strncmp (issue->key, export->project_key, project_len) == 0 &&
-          issue->key[project_len] == '-' && g_str_equal (issue->summary, story->summary))
-        return issue;
+          issue->key[project_len] == '-' && g_str_equal (issue->summary, story->summary) &&
+          (oldest == NULL ||
+           key_number (issue->key, project_len) < key_number (oldest->key, project_len)))
+        oldest = issue;
     }
-  return NULL;
+  return oldest;
 }
 
 /* Links the story at @index to @issue, found in Jira: it counts as created
- * (the issue exists for it now). */
+ * (the issue exists for it now). The link keeps no digest of the story:
+ * the issue was found by its summary alone, and may hold another story's
+ * text (stories with the same summary), so the next export sends the
+ * story's own text to it. */
 static void
 adopt (PrdJira *self, Export *export, GHashTable *known, guint index, PrdJiraIssue *issue)
 {
@@ -1290,7 +1397,7 @@ adopt (PrdJira *self, Export *export, GHashTable *known, guint index, PrdJiraIss
   g_hash_table_add (known, issue->key);
   g_ptr_array_add (export->result->links,
                    link_new (self, export->org, export->prd_id, issue->key, issue->id,
-                             story->summary, story->digest, (int) index, issue->status));
+                             story->summary, ADOPTED_DIGEST, (int) index, issue->status));
   add_issue (self, export->result, issue->key, story->summary);
   export->result->created++;
 }

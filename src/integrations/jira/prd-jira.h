@@ -12,6 +12,10 @@ G_BEGIN_DECLS
 #define PRD_JIRA_BULK_LIMIT 50
 /* The most entries a search for one PRD's issues reads, issues or not. */
 #define PRD_JIRA_MAX_SEARCH 1000
+/* The most pages a search for one PRD's issues asks for, empty ones too
+ * (one a page for every entry it may read): a search that needs more
+ * fails (INTEGRATION_ERROR). */
+#define PRD_JIRA_MAX_SEARCH_PAGES 1000
 
 /**
  * PrdJiraIssue: an issue as a search found it

@@ -14,6 +14,12 @@
 //   searchLag       an issue created now stays out of the next searchLag
 //                   searches (Jira's search index is eventually consistent);
 //                   catchUp() makes every issue searchable
+//   searchCap       the most entries a search page holds, whatever maxResults
+//                   asks (Jira's own cap; 100 unless set)
+//   beforeSearchPage  called with { jql, startAt, token } before each search
+//                   page is made (a test deletes an issue between two pages)
+//   cloudEmptyPages Cloud: the next this many pages are empty, not the
+//                   last, with a token to the page they stand for
 // plus a webhook sender that signs like Jira Cloud admin webhooks.
 
 import http from 'node:http';
@@ -38,6 +44,10 @@ export async function startFakeJira({ flavour = 'cloud', email = 'bot@example.co
     holdSearch: false,
     held: [],
     searchLag: 0,
+    searchCap: 100,
+    beforeSearchPage: null,
+    cloudEmptyPages: 0,
+    emptyPagesSent: 0,
   };
 
   const expectedAuth = () => (state.flavour === 'cloud'
@@ -188,9 +198,18 @@ export async function startFakeJira({ flavour = 'cloud', email = 'bot@example.co
       if (req.method === 'GET' && path === '/search/jql') {
         if (state.flavour !== 'cloud') { send(res, 404, { errorMessages: ['No such resource'] }); return; }
         search(() => {
+          const token = url.searchParams.get('nextPageToken');
+          state.beforeSearchPage?.({ jql: url.searchParams.get('jql'), token });
           const all = labelled(url.searchParams.get('jql'));
-          const max = Math.min(Number(url.searchParams.get('maxResults') ?? 50), 100);
-          const start = Number(url.searchParams.get('nextPageToken') ?? 0);
+          const max = Math.min(Number(url.searchParams.get('maxResults') ?? 50), state.searchCap);
+          // A token is `<start>`, or `e<n>-<start>` from an empty page.
+          const start = Number((token ?? '0').replace(/^e\d+-/, ''));
+          if (state.cloudEmptyPages > 0) {
+            state.cloudEmptyPages--;
+            send(res, 200, { issues: [], isLast: false,
+              nextPageToken: `e${++state.emptyPagesSent}-${start}` });
+            return;
+          }
           const page = all.slice(start, start + max);
           const isLast = start + max >= all.length;
           send(res, 200, { issues: page.map(view), isLast, ...(isLast ? {} : { nextPageToken: String(start + max) }) });
@@ -203,9 +222,10 @@ export async function startFakeJira({ flavour = 'cloud', email = 'bot@example.co
           return;
         }
         search(() => {
-          const all = labelled(url.searchParams.get('jql'));
           const startAt = Number(url.searchParams.get('startAt') ?? 0);
-          const max = Math.min(Number(url.searchParams.get('maxResults') ?? 50), 100);
+          state.beforeSearchPage?.({ jql: url.searchParams.get('jql'), startAt });
+          const all = labelled(url.searchParams.get('jql'));
+          const max = Math.min(Number(url.searchParams.get('maxResults') ?? 50), state.searchCap);
           send(res, 200, { startAt, maxResults: max, total: all.length, issues: all.slice(startAt, startAt + max).map(view) });
         });
         return;
@@ -228,8 +248,13 @@ export async function startFakeJira({ flavour = 'cloud', email = 'bot@example.co
       for (const i of state.issues.values()) i.unindexedFor = 0;
     },
     // Adds an issue as a person in Jira would.
-    addIssue(prdId, summary, project = 'PRD') {
-      return createIssue({ project: { key: project }, summary, labels: ['prdhub', `prdhub-${prdId}`] }).issue;
+    addIssue(prdId, summary, project = 'PRD', fields = {}) {
+      return createIssue({ project: { key: project }, summary, labels: ['prdhub', `prdhub-${prdId}`],
+        ...fields }).issue;
+    },
+    // The issues labelled for a PRD, oldest first.
+    labelled(prdId) {
+      return [...state.issues.values()].filter((i) => (i.fields.labels ?? []).includes(`prdhub-${prdId}`));
     },
     requestsTo(re) {
       return state.requests.filter((r) => re.test(r.path));
