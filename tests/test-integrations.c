@@ -188,6 +188,67 @@ test_report_clean (void)
   g_assert_true (g_str_has_suffix (last, "x\xe2\x80\xa6"));
 }
 
+typedef struct
+{
+  guint n;
+  gboolean ok;
+} Finished;
+
+static void
+on_call_counted (PrdIntegration *integration,
+                 const char *what,
+                 gboolean ok,
+                 const char *message,
+                 gpointer user_data)
+{
+  Finished *finished = user_data;
+
+  finished->n++;
+  finished->ok = ok;
+}
+
+/* A background read (a Craft.io poll) that succeeds is not activity: no
+ * "call-finished", so an idle organization's feed does not grow with every
+ * poll. Its failures are, and so is its first success after one (while the
+ * status is error); a call that sets the status itself always is. */
+static void
+test_background_calls (void)
+{
+  g_autoptr (PrdIntegration) jira = g_object_new (PRD_TYPE_JIRA, NULL);
+  g_autoptr (GError) down =
+      g_error_new_literal (PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR, "HTTP 500");
+  g_autoptr (GError) cancelled = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "stop");
+  Finished finished = { 0 };
+
+  g_signal_connect (jira, "call-finished", G_CALLBACK (on_call_counted), &finished);
+  prd_integration_report_success (jira);
+  for (guint i = 0; i < 5; i++)
+    prd_integration_log_call (jira, "list initiatives", NULL);
+  g_assert_cmpuint (finished.n, ==, 0);
+  prd_integration_log_call (jira, "list initiatives", cancelled);
+  g_assert_cmpuint (finished.n, ==, 0);
+
+  prd_integration_log_call (jira, "list initiatives", down);
+  g_assert_cmpuint (finished.n, ==, 1);
+  g_assert_false (finished.ok);
+  prd_integration_report_failure (jira, down);
+  g_assert_cmpint (prd_integration_get_status (jira), ==, PRD_INTEGRATION_ERROR);
+
+  /* Answering again, while the status still says error: announced. */
+  prd_integration_log_call (jira, "list initiatives", NULL);
+  g_assert_cmpuint (finished.n, ==, 2);
+  g_assert_true (finished.ok);
+  prd_integration_report_success (jira);
+  g_assert_cmpint (prd_integration_get_status (jira), ==, PRD_INTEGRATION_CONNECTED);
+  prd_integration_log_call (jira, "list initiatives", NULL);
+  g_assert_cmpuint (finished.n, ==, 2);
+
+  /* A call that sets the status is announced whatever its outcome. */
+  prd_integration_report_call (jira, "connection check", NULL);
+  g_assert_cmpuint (finished.n, ==, 3);
+  g_assert_true (finished.ok);
+}
+
 static void
 test_schema (void)
 {
@@ -1987,6 +2048,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/prd/integrations/error-body", test_error_body);
   g_test_add_func ("/prd/integrations/schema", test_schema);
   g_test_add_func ("/prd/integrations/report-clean", test_report_clean);
+  g_test_add_func ("/prd/integrations/background-calls", test_background_calls);
   g_test_add_func ("/prd/integrations/secret-name", test_secret_name);
   g_test_add_func ("/prd/integrations/store", test_store);
   g_test_add_func ("/prd/integrations/store/add-link", test_store_add_link);

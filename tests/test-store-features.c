@@ -924,6 +924,104 @@ test_notifications_paging (Fixture *f, gconstpointer data)
   }
 }
 
+/* Records @n activities of @org, named activity_<org>_<first + i>, in one
+ * write. */
+static void
+record_activities (Fixture *f, const char *org, guint first, guint n)
+{
+  PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
+  g_autoptr (GPtrArray) notifications =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_notification_record_free);
+  g_autoptr (GPtrArray) activities =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_activity_record_free);
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = first; i < first + n; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("activity_%s_%05u", org, i);
+
+      g_ptr_array_add (activities, prd_activity_record_new (id, org, "{}"));
+    }
+  {
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_notification_store_record_async, store,
+                                                      notifications, activities, NULL);
+
+    g_assert_true (prd_notification_store_record_finish (store, res, &error));
+    g_assert_no_error (error);
+  }
+}
+
+/* The id of org_a's oldest activity, paging the feed as REST does. */
+static char *
+oldest_activity (Fixture *f, guint *count)
+{
+  gint64 before = G_MAXINT64;
+  g_autofree char *oldest = NULL;
+
+  *count = 0;
+  for (;;)
+    {
+      g_autoptr (GPtrArray) page = list_activity (f, before, 100);
+      PrdActivityRecord *last;
+
+      if (page->len == 0)
+        return g_steal_pointer (&oldest);
+      *count += page->len;
+      last = g_ptr_array_index (page, page->len - 1);
+      g_free (oldest);
+      oldest = g_strdup (last->id);
+      before = last->seq;
+    }
+}
+
+/* An organization's feed keeps its newest
+ * PRD_NOTIFICATION_STORE_ACTIVITY_LIMIT activities, whichever write
+ * records them, and another organization's feed is left alone (nothing was
+ * ever deleted from social_activity). */
+static void
+test_activity_limit (Fixture *f, gconstpointer data)
+{
+  const guint limit = PRD_NOTIFICATION_STORE_ACTIVITY_LIMIT;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *oldest = NULL;
+  guint count;
+
+  record_activities (f, "org_b", 0, 3);
+  record_activities (f, "org_a", 0, limit - 1);
+  oldest = oldest_activity (f, &count);
+  g_assert_cmpuint (count, ==, limit - 1);
+  g_assert_cmpstr (oldest, ==, "activity_org_a_00000");
+
+  /* One write beyond the limit, and one of many. */
+  record_activities (f, "org_a", limit - 1, 2);
+  g_clear_pointer (&oldest, g_free);
+  oldest = oldest_activity (f, &count);
+  g_assert_cmpuint (count, ==, limit);
+  g_assert_cmpstr (oldest, ==, "activity_org_a_00001");
+  record_activities (f, "org_a", limit + 1, limit + 10);
+  g_clear_pointer (&oldest, g_free);
+  oldest = oldest_activity (f, &count);
+  g_assert_cmpuint (count, ==, limit);
+  g_assert_cmpstr (oldest, ==, "activity_org_a_01011");
+
+  /* A change that announces itself trims too. */
+  g_assert_true (add_comment (f, "comment_1", NULL, "notif_1", "activity_comment", &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&oldest, g_free);
+  oldest = oldest_activity (f, &count);
+  g_assert_cmpuint (count, ==, limit);
+  g_assert_cmpstr (oldest, ==, "activity_org_a_01012");
+  {
+    g_autoptr (GPtrArray) newest = list_activity (f, G_MAXINT64, 1);
+
+    g_assert_cmpstr (((PrdActivityRecord *) g_ptr_array_index (newest, 0))->id, ==,
+                     "activity_comment");
+  }
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_activity WHERE org = 'org_b'"), ==,
+                   3);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_activity"), ==, limit + 3);
+}
+
 /* Every statement the store runs on the notification tables is a range of
  * an index that stops at its limit: no plan scans the table or sorts in a
  * temporary B-tree, whose cost grows with the notifications a user holds
@@ -981,6 +1079,7 @@ test_notifications_plans (Fixture *f, gconstpointer data)
   g_ptr_array_unref (list_page (f, FALSE, G_MAXINT64, PAGE_LIMIT));
   g_ptr_array_unref (list_page (f, TRUE, G_MAXINT64, PAGE_LIMIT));
   g_ptr_array_unref (list_activity (f, G_MAXINT64, PAGE_LIMIT));
+  record_activities (f, "org_a", 0, PRD_NOTIFICATION_STORE_ACTIVITY_LIMIT + 1);
 
   g_assert_cmpint (sqlite3_cancel_auto_extension ((void (*) (void)) trace_connection), ==, 1);
   g_mutex_lock (&traced_lock);
@@ -1013,8 +1112,9 @@ test_notifications_plans (Fixture *f, gconstpointer data)
       g_assert_cmpuint (steps, ==, 1);
       checked++;
     }
-  /* mark-read, subscribe's list, REST's two, the activity feed */
-  g_assert_cmpuint (checked, ==, 5);
+  /* mark-read, subscribe's list, REST's two, the activity feed, and the
+   * feed's trim: the oldest row kept, the delete */
+  g_assert_cmpuint (checked, ==, 7);
 }
 
 /* ---- conflicts ---- */
@@ -1437,6 +1537,7 @@ main (int argc, char *argv[])
   ADD ("/prd/store/notifications/roundtrip", test_notifications);
   ADD ("/prd/store/notifications/paging", test_notifications_paging);
   ADD ("/prd/store/notifications/plans", test_notifications_plans);
+  ADD ("/prd/store/notifications/activity-limit", test_activity_limit);
   ADD ("/prd/store/conflicts/roundtrip", test_conflicts);
   ADD ("/prd/store/conflicts/resolve", test_conflicts_resolve);
   ADD ("/prd/store/ai-jobs/roundtrip", test_ai_jobs);

@@ -2119,6 +2119,155 @@ op_retitle (PrdSqliteWorker *worker,
   return TRUE;
 }
 
+/* ---- space: the WAL's limit, secure delete ---- */
+
+static gboolean
+op_read_pragmas (PrdSqliteWorker *worker,
+                 gpointer data,
+                 gpointer *result,
+                 GDestroyNotify *result_free,
+                 GError **error)
+{
+  GString *out = g_string_new (NULL);
+
+  for (const char *const *sql =
+           (const char *const[]){ "PRAGMA secure_delete", "PRAGMA journal_size_limit",
+                                  "PRAGMA auto_vacuum", NULL };
+       *sql != NULL; sql++)
+    {
+      g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (worker, *sql, error);
+
+      if (stmt == NULL || sqlite3_step (stmt) != SQLITE_ROW)
+        {
+          g_string_free (out, TRUE);
+          return stmt == NULL ? FALSE
+                              : prd_sqlite_worker_set_error (worker, SQLITE_ERROR, *sql, error);
+        }
+      g_string_append_printf (out, "%s%lld", out->len > 0 ? " " : "",
+                              (long long) sqlite3_column_int64 (stmt, 0));
+    }
+  *result = g_string_free (out, FALSE);
+  *result_free = g_free;
+  return TRUE;
+}
+
+/* A megabyte into a table of the test's own, @data times, in one write. */
+static gboolean
+op_write_burst (PrdSqliteWorker *worker,
+                gpointer data,
+                gpointer *result,
+                GDestroyNotify *result_free,
+                GError **error)
+{
+  g_autoptr (PrdSqliteStmt) create =
+      prd_sqlite_worker_prepare (worker, "CREATE TABLE IF NOT EXISTS test_burst (b BLOB)", error);
+
+  if (create == NULL || !prd_sqlite_worker_step_done (worker, create, error))
+    return FALSE;
+  for (guint i = 0; i < GPOINTER_TO_UINT (data); i++)
+    {
+      g_autoptr (PrdSqliteStmt) insert = prd_sqlite_worker_prepare (
+          worker, "INSERT INTO test_burst VALUES (randomblob(1048576))", error);
+
+      if (insert == NULL || !prd_sqlite_worker_step_done (worker, insert, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static char *
+run_op (Fixture *f, gboolean write, PrdSqliteOpFunc func, gpointer data)
+{
+  PrdSqliteStore *store = PRD_SQLITE_STORE (f->store);
+  g_autoptr (GError) error = NULL;
+  GAsyncResult *res = NULL;
+  char *out = NULL;
+
+  prd_sqlite_store_run_async (store, write, func, data, NULL, NULL, NULL, prd_test_result_cb, &res);
+  prd_test_wait_result (&res);
+  g_assert_true (prd_sqlite_store_run_finish (store, res, (gpointer *) &out, &error));
+  g_assert_no_error (error);
+  g_object_unref (res);
+  return out;
+}
+
+static goffset
+file_size (const char *path)
+{
+  GStatBuf st;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return st.st_size;
+}
+
+/* The store's connection cuts the WAL back after a checkpoint and zeroes
+ * what it deletes, whatever SQLite's build defaults are. */
+static void
+test_pragmas (Fixture *f, gconstpointer data)
+{
+  g_autofree char *pragmas = run_op (f, FALSE, op_read_pragmas, NULL);
+  g_autofree char *expected = g_strdup_printf ("1 %d 0", PRD_SQLITE_STORE_WAL_LIMIT);
+
+  /* secure_delete, journal_size_limit, auto_vacuum (none: the file never
+   * shrinks by itself; docs/durability.md) */
+  g_assert_cmpstr (pragmas, ==, expected);
+}
+
+/* A write burst grows the WAL past the limit; it stayed that size until
+ * the store closed. The automatic checkpoint after the burst empties it,
+ * and the next commit cuts it back. */
+static void
+test_wal_limit (Fixture *f, gconstpointer data)
+{
+  g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
+  guint burst = PRD_SQLITE_STORE_WAL_LIMIT / 1048576 + 4;
+
+  g_free (run_op (f, TRUE, op_write_burst, GUINT_TO_POINTER (burst)));
+  g_assert_cmpint (file_size (wal), >, PRD_SQLITE_STORE_WAL_LIMIT);
+  for (int i = 0; i < 2; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("prd_after_%d", i);
+      g_autoptr (PrdStoreInfo) info = create_ok (f, id, "acme");
+    }
+  g_assert_cmpint (file_size (wal), <=, PRD_SQLITE_STORE_WAL_LIMIT);
+}
+
+static gboolean
+file_contains (const char *path, const char *needle)
+{
+  g_autofree char *contents = NULL;
+  gsize length;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, &error));
+  g_assert_no_error (error);
+  return memmem (contents, length, needle, strlen (needle)) != NULL;
+}
+
+/* A deleted PRD's title is gone from the file, not left in a free page. */
+static void
+test_secure_delete (Fixture *f, gconstpointer data)
+{
+  const char *marker = "Zq7 deleted title marker";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrdStoreInfo) info =
+      prd_test_store_create (f->store, "prd_gone", "acme", marker, "alice", &error);
+  g_autoptr (PrdStoreInfo) kept = create_ok (f, "prd_kept", "acme");
+
+  g_assert_no_error (error);
+  fixture_reopen (f); /* closing checkpoints the WAL into the file */
+  g_assert_true (file_contains (f->path, marker));
+  {
+    g_autoptr (GAsyncResult) res =
+        PRD_TEST_WAIT_FOR (prd_store_delete_async, f->store, "prd_gone", NULL);
+
+    g_assert_true (prd_store_delete_finish (f->store, res, &error));
+    g_assert_no_error (error);
+  }
+  fixture_reopen (f);
+  g_assert_false (file_contains (f->path, marker));
+}
+
 static void
 test_custom_operations (Fixture *f, gconstpointer data)
 {
@@ -2655,6 +2804,11 @@ main (int argc, char *argv[])
               fixture_tear_down);
   g_test_add ("/prd/store/cancel", Fixture, NULL, fixture_set_up, test_cancel, fixture_tear_down);
   g_test_add ("/prd/store/closed", Fixture, NULL, fixture_set_up, test_closed, fixture_tear_down);
+  g_test_add ("/prd/store/pragmas", Fixture, NULL, fixture_set_up, test_pragmas, fixture_tear_down);
+  g_test_add ("/prd/store/wal-limit", Fixture, NULL, fixture_set_up, test_wal_limit,
+              fixture_tear_down);
+  g_test_add ("/prd/store/secure-delete", Fixture, NULL, fixture_set_up, test_secure_delete,
+              fixture_tear_down);
   g_test_add ("/prd/store/custom-operations", Fixture, NULL, fixture_set_up, test_custom_operations,
               fixture_tear_down);
   g_test_add ("/prd/store/failed-group-runs-alone", Fixture, NULL, fixture_set_up,

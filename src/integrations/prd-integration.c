@@ -72,7 +72,10 @@ prd_integration_default_init (PrdIntegrationInterface *iface)
    * @ok: whether it succeeded
    * @message: (nullable): why it failed
    *
-   * One call to the service ended (for the activity feed and the log).
+   * One call to the service ended (for the activity feed). Every call
+   * ends with it but a cancelled one and a background read that succeeded
+   * while the status was not %PRD_INTEGRATION_ERROR
+   * (prd_integration_log_call()).
    */
   signals[SIGNAL_CALL_FINISHED] =
       g_signal_new ("call-finished", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL,
@@ -349,10 +352,11 @@ prd_integration_report_failure (PrdIntegration *self, const GError *error)
     report_failure_message (self, clean_message (self, error->message));
 }
 
-/* Logs a call and emits "call-finished"; returns the failure's cleaned
- * message for the status (%NULL on success, or when cancelled). */
+/* Logs a call and emits "call-finished" (for a success, only when
+ * @announce_success); returns the failure's cleaned message for the status
+ * (%NULL on success, or when cancelled). */
 static char *
-log_call (PrdIntegration *self, const char *what, const GError *error)
+log_call (PrdIntegration *self, const char *what, const GError *error, gboolean announce_success)
 {
   g_autofree char *message = NULL;
   const char *service = prd_integration_get_service (self);
@@ -361,7 +365,8 @@ log_call (PrdIntegration *self, const char *what, const GError *error)
   if (error == NULL)
     {
       prd_log_integration_call (service, org, what, PRD_LOG_CALL_OK, NULL);
-      g_signal_emit (self, signals[SIGNAL_CALL_FINISHED], 0, what, TRUE, NULL);
+      if (announce_success)
+        g_signal_emit (self, signals[SIGNAL_CALL_FINISHED], 0, what, TRUE, NULL);
       return NULL;
     }
   message = clean_message (self, error->message);
@@ -392,7 +397,7 @@ prd_integration_report_call (PrdIntegration *self, const char *what, const GErro
 
   g_return_if_fail (PRD_IS_INTEGRATION (self));
 
-  message = log_call (self, what, error);
+  message = log_call (self, what, error, TRUE);
   if (error == NULL)
     prd_integration_report_success (self);
   else if (message != NULL)
@@ -402,15 +407,20 @@ prd_integration_report_call (PrdIntegration *self, const char *what, const GErro
 /**
  * prd_integration_log_call:
  *
- * prd_integration_report_call() without the status: for a call that is
- * part of a larger operation whose end decides it (a Craft.io poll).
+ * prd_integration_report_call() without the status: for a background read
+ * that is part of a larger operation whose end decides it (a Craft.io
+ * poll). It is always logged, and a failure emits "call-finished"; a
+ * success does only while the status is %PRD_INTEGRATION_ERROR (it shows
+ * the service answering again). A poll every few minutes that reads
+ * nothing new is not activity: announcing each one filled an idle
+ * organization's activity feed with a row per poll, forever.
  */
 void
 prd_integration_log_call (PrdIntegration *self, const char *what, const GError *error)
 {
   g_return_if_fail (PRD_IS_INTEGRATION (self));
 
-  g_free (log_call (self, what, error));
+  g_free (log_call (self, what, error, get_status (self)->status == PRD_INTEGRATION_ERROR));
 }
 
 /**

@@ -20,7 +20,16 @@ G_BEGIN_DECLS
  *
  * Every method is asynchronous and completes on the main context it was
  * called from; a write that fails changes nothing.
+ *
+ * An organization's feed keeps its newest
+ * PRD_NOTIFICATION_STORE_ACTIVITY_LIMIT activities: the write that records
+ * more (through this interface or with a change that announces itself)
+ * deletes the oldest ones beyond it, in the same transaction.
  */
+
+/* The activities kept per organization: ten pages of the REST feed's 100,
+ * far more than the web editor's panel (30) shows. */
+#define PRD_NOTIFICATION_STORE_ACTIVITY_LIMIT 1000
 
 /**
  * PrdNotificationRecord:

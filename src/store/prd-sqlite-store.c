@@ -35,6 +35,17 @@
  * (NORMAL would only survive a process crash). bench-store prints what that
  * costs per commit; grouping is what makes it affordable.
  *
+ * Space. A reader that holds the WAL (a backup, a long read) lets it grow
+ * past the automatic checkpoint's 1,000 pages, and SQLite keeps a WAL file
+ * at its largest size until the last connection closes: 24 MB stayed for
+ * the 18 minutes an audit watched. `journal_size_limit`
+ * (PRD_SQLITE_STORE_WAL_LIMIT) makes the first commit after a checkpoint
+ * that emptied it cut it back. `secure_delete` is set on, not left to how
+ * SQLite was built (Debian's turns it on, upstream's does not): a deleted
+ * PRD's text is overwritten with zeros in the database, not left in free
+ * pages. The file never shrinks (no auto_vacuum): free pages are reused;
+ * docs/durability.md says how an operator gets them back.
+ *
  * Interfaces. Besides PrdStore, the store implements one interface per
  * feature that keeps tables here (comments, approvals, notifications and
  * activity, conflicts, AI jobs, versions), each in its own
@@ -830,7 +841,11 @@ worker_open (Worker *w, GError **error)
   g_clear_pointer (&stmt, sqlite3_finalize);
 
   if (!worker_exec (w, "PRAGMA synchronous = FULL", error) ||
-      !worker_exec (w, "PRAGMA foreign_keys = ON", error) || !worker_migrate (w, error))
+      !worker_exec (w, "PRAGMA foreign_keys = ON", error) ||
+      !worker_exec (w, "PRAGMA secure_delete = ON", error) ||
+      !worker_exec (w, "PRAGMA journal_size_limit = " G_STRINGIFY (PRD_SQLITE_STORE_WAL_LIMIT),
+                    error) ||
+      !worker_migrate (w, error))
     goto fail;
 
   return TRUE;

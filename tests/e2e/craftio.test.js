@@ -898,3 +898,53 @@ test('a craft-unlink during a poll is not undone by it', async () => {
     await assertCleanStop(hub);
   }
 });
+
+// An idle organization with Craft.io set up: a poll that reads nothing new
+// is not activity (each one was an `integration_call` row and an
+// `activity-update` to every subscriber, forever). A failed poll is, and
+// so is the first listing that works again after it.
+test('polls that succeed stay out of the activity feed; a failure and the recovery enter it', async () => {
+  const hub = await startHub({ env: VERBOSE });
+  const fake = await startFakeCraftio();
+  const sockets = [];
+  try {
+    fake.add({ title: 'Idle initiative', status: 'Planned' });
+    await configure(hub, settings(fake, { pollInterval: 2 }));
+    const viewer = await connect(hub.url, { transports: ['websocket'], auth: { token: token(VIEWER) } }, '/notifications');
+    sockets.push(viewer);
+    const feed = recorder(viewer, ['activity-update']);
+    await request(viewer, 'subscribe', { organizationId: 'org_e2e' });
+    const listings = () => fake.requestsTo(/\/items$/).length;
+    const polls = (a) => a.type === 'integration_call' && a.object.id === 'craftio' && a.object.title === 'list initiatives';
+    const stored = async () => {
+      const res = await rest(hub, 'GET', '/api/activity?organizationId=org_e2e', { tok: token(VIEWER) });
+      assert.equal(res.status, 200, res.text);
+      return res.json.activities.filter(polls);
+    };
+    const craftStatus = async () =>
+      (await rest(hub, 'GET', '/api/integrations', { tok: token(ADMIN) })).json.integrations.find((i) => i.service === 'craftio').status;
+
+    await until(viewer, () => listings() >= 3, 30000);
+    assert.deepEqual(await stored(), []);
+    assert.deepEqual(feed.filter((e) => polls(e.data.activity)), []);
+
+    fake.state.down = true;
+    await until(viewer, () => feed.some((e) => polls(e.data.activity) && e.data.activity.object.ok === false), 30000);
+    fake.state.down = false;
+    await until(viewer, () => feed.some((e) => polls(e.data.activity) && e.data.activity.object.ok === true), 30000);
+    const deadline = Date.now() + 20000;
+    while ((await craftStatus()) !== 'connected' && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await craftStatus(), 'connected');
+    const n = listings();
+    await until(viewer, () => listings() >= n + 2, 30000);
+    const calls = await stored();
+    assert.equal(calls.filter((a) => a.object.ok === true).length, 1, JSON.stringify(calls));
+    assert.ok(calls.some((a) => a.object.ok === false && /HTTP 500/.test(a.object.message)), JSON.stringify(calls));
+    assert.equal(feed.filter((e) => polls(e.data.activity) && e.data.activity.object.ok === true).length, 1);
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});

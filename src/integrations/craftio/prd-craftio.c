@@ -20,9 +20,11 @@
  *
  * A call sets the status as it ends, except the calls of a poll (the
  * listing of what changed, and PRD_CRAFTIO_CALL_POLL item reads): those
- * are logged and emit "call-finished", and the poll sets the status once
- * for all of them (prd_craftio_report_poll()), so that a poll whose
- * listing works and whose item read fails does not flip the status twice.
+ * are logged (prd_integration_log_call(): "call-finished" for a failure,
+ * and for a success only while the status is error), and the poll sets
+ * the status once for all of them (prd_craftio_report_poll()), so that a
+ * poll whose listing works and whose item read fails does not flip the
+ * status twice.
  *
  * Matching a new or renamed PRD's title reads the workspace's titles
  * (prd_craftio_list_titles_async()): one listing at a time, shared by every

@@ -64,8 +64,8 @@ G_DECLARE_FINAL_TYPE (PrdCraftio, prd_craftio, PRD, CRAFTIO, GObject)
 /**
  * PrdCraftioCall:
  * @PRD_CRAFTIO_CALL_DEFAULT: the call's outcome sets the status
- * @PRD_CRAFTIO_CALL_POLL: the call is part of a poll: it is logged and
- *   emits "call-finished", and the poll sets the status once, when it ends
+ * @PRD_CRAFTIO_CALL_POLL: the call is part of a poll: it is logged
+ *   (prd_integration_log_call()), and the poll sets the status once, when it ends
  *   (prd_craftio_report_poll())
  */
 typedef enum
