@@ -1731,6 +1731,25 @@ test('Data Center: an issue deleted between two search pages skips no other', as
     const text = await prdText(hub, prdId);
     const missing = fake.labelled(prdId).filter((i) => !text.includes(`(${i.key})`)).map((i) => i.key);
     assert.deepEqual(missing, []);
+
+    // Every issue of the first page goes between pages (a bulk delete or
+    // move): stepping back reaches the start, whose page has nothing
+    // before it to miss, and the search goes on from there.
+    prdId = await createPrd(hub, 'Shift all', '# E\n\n## User Stories\n\n- Seed\n');
+    await join(a, prdId);
+    for (let i = 1; i <= 120; i++) fake.addIssue(prdId, `Moved ${i}`);
+    const firstPage = fake.labelled(prdId).slice(0, 50).map((i) => i.key);
+    let page = 0;
+    fake.state.beforeSearchPage = () => {
+      if (++page === 2) for (const key of firstPage) fake.state.issues.delete(key);
+    };
+    const searches = fake.requestsTo(/\/search$/).length;
+    r = await sync(a, prdId, 'import');
+    fake.state.beforeSearchPage = null;
+    assert.equal(r.complete.error, undefined, JSON.stringify(r.complete).slice(0, 400));
+    assert.ok(fake.requestsTo(/\/search$/).length - searches <= 10, 'a few pages, not the cap');
+    const moved = await prdText(hub, prdId);
+    assert.deepEqual(fake.labelled(prdId).filter((i) => !moved.includes(`(${i.key})`)).map((i) => i.key), []);
     a.disconnect();
   } finally {
     await fake.close();

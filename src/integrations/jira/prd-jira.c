@@ -847,8 +847,8 @@ entry_key (JsonArray *issues, guint i)
 static gboolean
 page_joins (Search *search, JsonArray *issues, guint n, gint64 total)
 {
-  if (search->start_at == search->asked_at)
-    return TRUE; /* nothing to check against */
+  if (search->start_at == search->asked_at || search->asked_at == 0)
+    return TRUE; /* nothing to check against, or nothing before it to miss */
   if (n == 0)
     return total == 0; /* the list shrank below the offset, unless it is empty */
   for (guint i = 0; i < n; i++)
