@@ -71,6 +71,9 @@ struct _PrdHubConflicts
   PrdHubConfig *config;             /* (owned) */
   GHashTable *windows;              /* prd id → (owned) PrdConflictWindow */
   GHashTable *conflicts;            /* id → (owned) Conflict, open ones */
+  /* prd id → GUINT_TO_POINTER (conflicts raised and still being stored):
+   * they count against PRD_HUB_CONFLICTS_MAX_OPEN as the stored ones do */
+  GHashTable *storing;
   GCancellable *cancellable;
   guint sweep_id;
 };
@@ -299,12 +302,14 @@ send_detected (PrdHubConflicts *self, const Conflict *conflict)
 
 /* ---- detection ------------------------------------------------------------- */
 
+/* The open conflicts of @prd_id, those still being stored included: a
+ * burst of edits raises many before the first store completes. */
 static guint
 n_open (PrdHubConflicts *self, const char *prd_id)
 {
   GHashTableIter iter;
   Conflict *conflict;
-  guint n = 0;
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (self->storing, prd_id));
 
   g_hash_table_iter_init (&iter, self->conflicts);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &conflict))
@@ -316,7 +321,22 @@ typedef struct
 {
   PrdHubConflicts *self; /* (owned) */
   Conflict *conflict;    /* (owned) */
+  char *prd_id;          /* (owned): counted in self->storing */
 } Raise;
+
+/* @delta (+1 or -1) conflicts of @prd_id being stored. */
+static void
+count_storing (PrdHubConflicts *self, const char *prd_id, int delta)
+{
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (self->storing, prd_id));
+
+  g_return_if_fail (delta > 0 || n > 0);
+  n = delta > 0 ? n + 1 : n - 1;
+  if (n == 0)
+    g_hash_table_remove (self->storing, prd_id);
+  else
+    g_hash_table_replace (self->storing, g_strdup (prd_id), GUINT_TO_POINTER (n));
+}
 
 static void
 on_raised (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -325,6 +345,7 @@ on_raised (GObject *source, GAsyncResult *result, gpointer user_data)
   PrdHubConflicts *self = raise->self;
   g_autoptr (GError) error = NULL;
 
+  count_storing (self, raise->prd_id, -1);
   if (!prd_conflict_store_add_finish (PRD_CONFLICT_STORE (source), result, &error))
     g_warning ("Cannot store conflict %s: %s", raise->conflict->id, error->message);
   else
@@ -335,6 +356,7 @@ on_raised (GObject *source, GAsyncResult *result, gpointer user_data)
       send_detected (self, conflict);
     }
   g_clear_pointer (&raise->conflict, conflict_free);
+  g_free (raise->prd_id);
   g_object_unref (raise->self);
   g_free (raise);
 }
@@ -426,6 +448,8 @@ prd_hub_conflicts_operation_committed (PrdHubConflicts *self,
       record.position = position;
       record.created_at = raise->conflict->created_at;
       record.parties = parties;
+      raise->prd_id = g_strdup (prd_id);
+      count_storing (self, prd_id, +1);
       prd_conflict_store_add_async (self->conflict_store, &record, NULL, on_raised, raise);
     }
 }
@@ -1019,6 +1043,7 @@ prd_hub_conflicts_finalize (GObject *object)
 
   g_hash_table_unref (self->windows);
   g_hash_table_unref (self->conflicts);
+  g_hash_table_unref (self->storing);
   g_object_unref (self->cancellable);
   G_OBJECT_CLASS (prd_hub_conflicts_parent_class)->finalize (object);
 }
@@ -1039,6 +1064,7 @@ prd_hub_conflicts_init (PrdHubConflicts *self)
                                          (GDestroyNotify) prd_conflict_window_free);
   self->conflicts =
       g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) conflict_free);
+  self->storing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->cancellable = g_cancellable_new ();
   self->sweep_id =
       g_timeout_add_seconds (PRD_CONFLICT_DEFAULT_WINDOW_AGE / G_USEC_PER_SEC, sweep_windows, self);

@@ -38,9 +38,11 @@
 #include "prd-batcher.h"
 #include "prd-error.h"
 #include "prd-hub-config-collab.h"
+#include "prd-hub-config-server.h"
 #include "prd-hub-context.h"
 #include "prd-hub-room-private.h"
 #include "prd-json.h"
+#include "prd-log.h"
 
 #include "prd-hub-room.h"
 #include "prd-time.h"
@@ -1171,6 +1173,72 @@ room_initial_state (PrdHubRoom *room, gsize *out_len)
   return room->initial_state;
 }
 
+/* Whether @request's joined-prd fits in its connection's write buffer
+ * beside what the connection has not read yet; refused (and nothing
+ * changed) otherwise, since sent it would overflow the buffer and close the
+ * connection without a word. Its document part, initialState, is most of
+ * it and grows with the PRD's history, not only its text: the encoded state
+ * keeps every operation (a few bytes each, deleted characters included),
+ * so a short text edited for long can outgrow a small buffer. The rest
+ * (users present, comments, conflicts) is bounded apart (comments by
+ * max-open-comments-bytes); the event's framing and the users take
+ * PRD_HUB_CONFIG_EVENT_ENVELOPE here. */
+static gboolean
+join_fits (PrdHubRoom *room, JoinRequest *request, GError **error)
+{
+  static PrdLogThrottle refusals =
+      PRD_LOG_THROTTLE_INIT (G_LOG_LEVEL_WARNING, "join refused: prd", "refusals");
+  PrdEioSocket *engine = prd_sio_socket_get_engine (request->socket);
+  guint64 max = prd_hub_config_get_engine (room->registry->config)->max_write_buffer;
+  guint64 buffered, needed;
+  gsize len;
+
+  if (engine == NULL)
+    return TRUE;
+  room_initial_state (room, &len);
+  needed = (guint64) len + PRD_HUB_CONFIG_EVENT_ENVELOPE;
+  if (needed > max)
+    {
+      /* Any connection's join fails alike: only the operator can help. */
+      if (prd_log_throttle_admit (&refusals))
+        g_warning ("join refused: prd=%s state=%" G_GSIZE_FORMAT " bytes, more than [engine] "
+                   "max-write-buffer (%" G_GUINT64_FORMAT " bytes): raise max-write-buffer "
+                   "for this PRD to be joined",
+                   room->prd_id, len, max);
+      g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
+                   "This PRD's state (%" G_GSIZE_FORMAT " bytes: its text and the history it "
+                   "keeps) does not fit in a connection's write buffer ([engine] "
+                   "max-write-buffer, %" G_GUINT64_FORMAT " bytes); the hub's operator must "
+                   "raise max-write-buffer",
+                   len, max);
+      return FALSE;
+    }
+  buffered = prd_eio_socket_get_buffered_amount (engine);
+  if (buffered + needed > max)
+    {
+      g_set_error (error, PRD_ERROR, PRD_ERROR_RATE_LIMITED,
+                   "This PRD's state (%" G_GSIZE_FORMAT " bytes) does not fit in this "
+                   "connection's write buffer ([engine] max-write-buffer, %" G_GUINT64_FORMAT
+                   " bytes) beside what it has not read yet (%" G_GUINT64_FORMAT
+                   " bytes); retry once it has",
+                   len, max, buffered);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* join_fits() for @request, which is answered when it does not. */
+static gboolean
+join_check_fits (PrdHubRoom *room, JoinRequest *request)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (join_fits (room, request, &error))
+    return TRUE;
+  prd_hub_reply_error (request->socket, request->ack_id, "join-prd", room->prd_id, error);
+  return FALSE;
+}
+
 static void
 send_joined (PrdHubRoom *room, JoinRequest *request, int site, int previous_site)
 {
@@ -1359,7 +1427,10 @@ on_site_acquired (GObject *source, GAsyncResult *result, gpointer user_data)
       else
         {
           prd_document_set_site_owner (room->document, site->site, site->user_id);
-          if (prd_sio_socket_is_connected (request->socket))
+          /* The state may have grown while the site was acquired; a site
+           * acquired for a join refused stays the user's, as for a
+           * cancelled one. */
+          if (prd_sio_socket_is_connected (request->socket) && join_check_fits (room, request))
             {
               room_hold_site (room, site->site, request->replica_id);
               send_joined (room, request, site->site,
@@ -1402,6 +1473,12 @@ room_pump_joins (PrdHubRoom *room)
           g_autoptr (GError) error = prd_error_new_prd_not_found (room->prd_id);
 
           prd_hub_reply_error (request->socket, request->ack_id, "join-prd", room->prd_id, error);
+          join_request_free (request);
+          continue;
+        }
+      /* Before anything changes: no member added, no site taken. */
+      if (!join_check_fits (room, request))
+        {
           join_request_free (request);
           continue;
         }

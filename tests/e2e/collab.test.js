@@ -991,3 +991,75 @@ test('a client that stops answering pings leaves: user-left, no ghost in activeU
     await hub.stop();
   }
 });
+
+// joined-prd carries the CRDT's whole encoded state, which keeps the PRD's
+// history (deleted text included): a short text edited for long can outgrow
+// a connection's write buffer. Such a join is refused with LIMIT_REACHED
+// before anything changes, the socket stays connected and other PRDs still
+// join; sent, it would have closed the connection without a word.
+test('a join whose state outgrows the write buffer is refused LIMIT_REACHED, still connected', async () => {
+  // The smallest write buffer a text of max-document-size fits in.
+  const hub = await startHub({
+    config: '[engine]\nmax-write-buffer = 65536\n[collab]\nmax-document-size = 10922\n',
+  });
+  const sockets = [];
+  const connectAs = async (name) => {
+    const s = await client(hub, user(name));
+    sockets.push(s);
+    return s;
+  };
+  try {
+    const prdId = await createPrd(hub, 'Long history', 'short\n');
+    const small = await createPrd(hub, 'Small', 'small\n');
+    const a = await connectAs('user_a');
+    const ja = await join(a, prdId);
+    // 16 × 8000 random letters inserted and deleted: the text stays short,
+    // the state keeps some 128,000 deleted characters (about 100 KB).
+    let vector = ja.vector;
+    for (let round = 0; round < 16; round++) {
+      let text = '';
+      for (let i = 0; i < 8000; i++) text += String.fromCharCode(97 + Math.floor(Math.random() * 26));
+      for (const operation of [
+        { type: 'insert', position: 0, content: text },
+        { type: 'delete', position: 0, length: text.length },
+      ]) {
+        const ack = await request(a, 'content-update', {
+          prdId, operation, stateVector: bump(vector, ja.siteId),
+        });
+        assert.equal(ack.ok, true, JSON.stringify(ack));
+        vector = ack.stateVector;
+      }
+    }
+    const heard = recorder(a, ['user-joined']);
+
+    const b = await connectAs('user_b');
+    let gone = null;
+    b.on('disconnect', (reason) => { gone = reason; });
+    const errors = recorder(b, ['error', 'joined-prd']);
+    const ack = await request(b, 'join-prd', { prdId, mode: 'edit' });
+    assert.equal(ack.error?.code, 'LIMIT_REACHED', JSON.stringify(ack));
+    assert.match(ack.error.message, /\[engine\] max-write-buffer, 65536 bytes/);
+    const size = Number(/state \((\d+) bytes/.exec(ack.error.message)?.[1]);
+    assert.ok(size > 65536, ack.error.message);
+    await until(b, () => errors.length > 0);
+    assert.equal(errors[0].event, 'error');
+    assertErrorShape(errors[0].data, 'LIMIT_REACHED', 'join-prd');
+
+    // Still connected: another PRD joins, and this one changed nothing.
+    const { joined } = await join(b, small);
+    assert.equal(joined.initialState.content, 'small\n');
+    assert.equal(gone, null);
+    assert.ok(b.connected);
+    assert.equal(errors.filter((e) => e.event === 'joined-prd').length, 1);
+    const presence = await rest(hub, 'GET', `/api/presence?prdIds=${prdId}`);
+    assert.deepEqual(presence.json.prds[prdId].map((u) => u.userId), ['user_a']);
+    assert.deepEqual(heard, []);
+    const left = await request(b, 'leave-prd', { prdId });
+    assert.equal(left.error?.code, 'NOT_JOINED', JSON.stringify(left));
+    // The operator is told once what to raise.
+    await until(b, () => /join refused: prd=\S+ state=\d+ bytes.*raise max-write-buffer/.test(hub.stderr()));
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});

@@ -721,3 +721,58 @@ for (const restart of [false, true]) {
     }
   });
 }
+
+// A PRD has at most 64 open conflicts, those still being stored included:
+// a burst of concurrent edits, committed together, raises many conflicts
+// before the first of them is stored, and each must count.
+test('a burst of concurrent edits leaves at most 64 open conflicts', async () => {
+  const dataDir = tmpDir('prdhub-e2e-conflicts-');
+  let hub = await startHub({ args: ['--data-dir', dataDir] });
+  const sockets = [];
+  const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((n) => `user_${n}`);
+  let prdId;
+  try {
+    prdId = await createPrd(hub, 'Burst', 'hello world');
+    const editors = [];
+    for (const name of names) {
+      const s = await client(hub, user(name));
+      sockets.push(s);
+      editors.push({ s, j: await join(s, prdId) });
+    }
+    // a's 20 one-character inserts inside the text, acked one by one...
+    const [a, ...others] = editors;
+    let vector = a.j.vector;
+    for (let i = 0; i < 20; i++) {
+      vector = bump(vector, a.j.siteId);
+      const ack = await request(a.s, 'content-update',
+        { prdId, operation: op('insert', 1, { content: 'a' }), stateVector: vector });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+    }
+    // ...then 7 users who have seen none of them delete the whole text, all
+    // at once: each delete spans a's 20 inserts (and the other deletes), so
+    // the burst raises some 140 pairs before the first is stored.
+    const acks = await Promise.all(others.map(({ s, j }) => request(s, 'content-update', {
+      prdId, operation: op('delete', 0, { length: 11 }), stateVector: bump(j.vector, j.siteId),
+    })));
+    for (const ack of acks) assert.equal(ack.ok, true, JSON.stringify(ack));
+  } finally {
+    for (const s of sockets.splice(0)) s.close();
+    await hub.stop();
+  }
+  // What was stored, read back after a restart: every open conflict has
+  // two parties among these users, and joined-prd lists each one's.
+  hub = await startHub({ args: ['--data-dir', dataDir] });
+  try {
+    const ids = new Set();
+    for (const name of names) {
+      const s = await client(hub, user(name));
+      sockets.push(s);
+      const { joined } = await join(s, prdId);
+      for (const c of joined.conflicts) ids.add(c.conflictId);
+    }
+    assert.equal(ids.size, 64);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});

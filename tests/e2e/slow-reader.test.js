@@ -109,7 +109,10 @@ async function droppedCount(hub) {
 // under the join that was being answered (the hub crashed on it).
 test('a reader that never reads, joining a PRD again and again, is dropped; the hub stays up', async () => {
   // A buffer that holds a few answers, so that the one that overflows it is
-  // not the first (and a text of 300,000 units, at 6 bytes of JSON each).
+  // not the first. A join whose document part (text and history) does not
+  // fit beside what is unread is refused before it is sent; its open
+  // comments are counted apart (max-open-comments-bytes) and are what makes
+  // this PRD's joined-prd large.
   const hub = await startHub({
     config: '[engine]\nmax-write-buffer = 1800000\n[collab]\nmax-document-size = 300000\n' +
       '[rate-limit]\ndefault = 1000000/60\ncollab = 1000000/60\n',
@@ -118,10 +121,20 @@ test('a reader that never reads, joining a PRD again and again, is dropped; the 
   const res = await fetch(`${hub.url}/api/prds`, {
     method: 'POST',
     headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ title: 'Big', content: 'lorem ipsum '.repeat(25000) }),
+    body: JSON.stringify({ title: 'Big', content: 'lorem ipsum '.repeat(100) }),
   });
   assert.equal(res.status, 201);
   const prd = await res.json();
+  // 40 comments of 10,000 characters: some 400 KB in each joined-prd.
+  const editor = await connect(hub.url, { transports: ['websocket'], auth: { token: admin } }, '/prds');
+  const entered = await editor.timeout(EVENT_TIMEOUT_MS).emitWithAck('join-prd', { prdId: prd.id });
+  assert.equal(entered.error, undefined, JSON.stringify(entered.error));
+  for (let i = 0; i < 40; i++) {
+    const ack = await editor.timeout(EVENT_TIMEOUT_MS).emitWithAck('add-comment',
+      { prdId: prd.id, position: 0, content: 'x'.repeat(10000) });
+    assert.equal(ack.error, undefined, JSON.stringify(ack.error));
+  }
+  editor.close();
 
   const sock = await openRawWebSocket(hub.port);
   sock.on('error', () => {});
@@ -138,7 +151,7 @@ test('a reader that never reads, joining a PRD again and again, is dropped; the 
     sock.on('data', onData);
     sock.resume();
   });
-  // Each answer carries the whole text (300 KB): 100 of them (as many joins
+  // Each answer carries the comments (400 KB): 100 of them (as many joins
   // as a connection may have pending, max-joined-prds) are far more than the
   // hub's buffer and the loopback buffers hold.
   const before = await droppedCount(hub);
