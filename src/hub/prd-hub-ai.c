@@ -71,6 +71,7 @@ typedef struct
 {
   PrdHubAi *self;       /* (unowned): the job ends before we go */
   PrdSioSocket *socket; /* (owned) the requester */
+  gint64 iat;           /* the `iat` of the requester's token when they asked */
   PrdHubRoom *room;     /* (owned) held while the job lives */
   char *selected_text;
   gboolean insert;
@@ -1190,6 +1191,7 @@ on_ai_prompt (PrdSioSocket *socket,
   data = g_new0 (JobData, 1);
   data->self = self;
   data->socket = g_object_ref (socket);
+  data->iat = identity->iat;
   data->room = room;
   data->selected_text = g_strdup (selected);
   data->insert = insert;
@@ -1299,6 +1301,9 @@ typedef struct
   PrdSioSocket *socket; /* (owned) */
   char *prd_id;
   char *review_id;
+  char *org;                 /* the requester's */
+  char *user_id;             /* the requester's */
+  gint64 iat;                /* the `iat` of the requester's token when they asked */
   char *user_key;            /* the requester's (prd_ai_user_key()) */
   GHashTable *headings;      /* (owned) the slugs of the PRD's headings when asked */
   GCancellable *cancellable; /* (owned) the provider's request */
@@ -1330,6 +1335,8 @@ review_free (Review *review)
   g_hash_table_remove (review->self->under_review, review->review_id);
   g_object_unref (review->cancellable);
   g_free (review->user_key);
+  g_free (review->org);
+  g_free (review->user_id);
   g_object_unref (review->self);
   g_object_unref (review->socket);
   g_free (review->prd_id);
@@ -1500,6 +1507,9 @@ on_ai_review (PrdSioSocket *socket,
   review->self = g_object_ref (self);
   self->reviews++;
   review->user_key = g_strdup (user_key);
+  review->org = g_strdup (identity->org);
+  review->user_id = g_strdup (identity->user_id);
+  review->iat = identity->iat;
   g_hash_table_add (self->reviewers, g_steal_pointer (&user_key));
   review->socket = g_object_ref (socket);
   review->prd_id = g_strdup (prd_id);
@@ -1986,6 +1996,24 @@ abort_job (PrdHubAi *self, PrdAiJob *job, const GError *error)
   g_cancellable_cancel (job->cancellable);
 }
 
+/* Ends @review now with ai-error @error to its requester (with its
+ * `reviewId`): its place among the reviews is free again and its request at
+ * the provider is cancelled. */
+static void
+abort_review (Review *review, const GError *error)
+{
+  g_autoptr (JsonNode) payload = error_payload (NULL, error, 0, 0);
+
+  json_object_set_string_member (json_node_get_object (payload), "prdId", review->prd_id);
+  json_object_set_string_member (json_node_get_object (payload), "reviewId", review->review_id);
+  if (prd_sio_socket_is_connected (review->socket))
+    prd_sio_socket_emit_one (review->socket, "ai-error", payload);
+  review->ended = TRUE;
+  review_release (review);
+  /* Its callback comes, finds it ended and frees it. */
+  g_cancellable_cancel (review->cancellable);
+}
+
 /**
  * prd_hub_ai_shutdown:
  *
@@ -2084,17 +2112,70 @@ prd_hub_ai_prd_deleted (PrdHubAi *self, const char *prd_id)
       g_autoptr (GError) deleted =
           g_error_new (PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND,
                        "The PRD %s was deleted; the review was cancelled", prd_id);
-      g_autoptr (JsonNode) payload = error_payload (NULL, deleted, 0, 0);
 
-      review = g_ptr_array_index (reviews, i);
-      json_object_set_string_member (json_node_get_object (payload), "prdId", review->prd_id);
-      json_object_set_string_member (json_node_get_object (payload), "reviewId", review->review_id);
-      if (prd_sio_socket_is_connected (review->socket))
-        prd_sio_socket_emit_one (review->socket, "ai-error", payload);
-      review->ended = TRUE;
-      review_release (review);
-      /* Its callback comes, finds it ended and frees it. */
-      g_cancellable_cancel (review->cancellable);
+      abort_review (g_ptr_array_index (reviews, i), deleted);
+    }
+}
+
+/**
+ * prd_hub_ai_identities_revoked:
+ * @org: the user's organization
+ * @user_id: the user (the tokens' `sub`)
+ * @revoked_at: seconds since the Unix epoch: the user's tokens issued at
+ *   or before it (or without `iat`) are revoked
+ *
+ * The operator revoked the user's tokens (`prdhub token revoke`): every AI
+ * job the user asked for with one of those tokens, queued or running, ends
+ * at once, as for a deleted PRD (abort_job()), with `ai-error`
+ * `TOKEN_REVOKED` and recorded `failed` with that code; none of them starts
+ * and nothing more is written. A review so asked ends too. The hub calls
+ * this before it ends the user's connections, so that they hear of it.
+ */
+void
+prd_hub_ai_identities_revoked (PrdHubAi *self,
+                               const char *org,
+                               const char *user_id,
+                               gint64 revoked_at)
+{
+  g_autoptr (GPtrArray) jobs = NULL;
+  g_autoptr (GPtrArray) reviews = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  GHashTableIter iter;
+  Review *review;
+
+  g_return_if_fail (PRD_IS_HUB_AI (self));
+  g_return_if_fail (org != NULL && user_id != NULL);
+
+  error = g_error_new_literal (PRD_ERROR, PRD_ERROR_TOKEN_REVOKED,
+                               "The requester's tokens were revoked; the AI job was cancelled");
+  jobs = prd_hub_ai_list_jobs (self);
+  /* The queued ones first, so that a running one that ends starts no job
+   * of theirs. */
+  for (int pass = 0; pass < 2; pass++)
+    for (guint i = 0; i < jobs->len; i++)
+      {
+        PrdAiJob *job = g_ptr_array_index (jobs, i);
+        JobData *data = job->data;
+
+        if ((pass == 0 && job->state != PRD_AI_JOB_QUEUED) ||
+            !g_hash_table_contains (self->jobs, job->id) ||
+            !prd_ai_job_is_owned_by (job, org, user_id) || data->iat > revoked_at)
+          continue;
+        abort_job (self, job, error);
+      }
+
+  g_hash_table_iter_init (&iter, self->under_review);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &review))
+    if (!review->ended && g_str_equal (review->org, org) &&
+        g_str_equal (review->user_id, user_id) && review->iat <= revoked_at)
+      g_ptr_array_add (reviews, review);
+  for (guint i = 0; i < reviews->len; i++)
+    {
+      g_autoptr (GError) revoked =
+          g_error_new_literal (PRD_ERROR, PRD_ERROR_TOKEN_REVOKED,
+                               "The requester's tokens were revoked; the review was cancelled");
+
+      abort_review (g_ptr_array_index (reviews, i), revoked);
     }
 }
 

@@ -28,5 +28,9 @@ GPtrArray *prd_hub_ai_list_jobs (PrdHubAi *self);
 gboolean prd_hub_ai_cancel_job (PrdHubAi *self, const char *job_id, GError **error);
 void prd_hub_ai_shutdown (PrdHubAi *self);
 void prd_hub_ai_prd_deleted (PrdHubAi *self, const char *prd_id);
+void prd_hub_ai_identities_revoked (PrdHubAi *self,
+                                    const char *org,
+                                    const char *user_id,
+                                    gint64 revoked_at);
 
 G_END_DECLS

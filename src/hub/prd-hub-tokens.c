@@ -12,8 +12,11 @@
  * Revocations (`prdhub token revoke`) are written to the store by another
  * process; the same timer reads them back every `[auth]
  * revocation-check-interval` seconds, gives them to PrdAuth (which then
- * refuses those tokens everywhere: CONNECT, REST, refresh-token) and
- * disconnects the open connections they cover with TOKEN_REVOKED.
+ * refuses those tokens everywhere: CONNECT, REST, refresh-token),
+ * announces each revocation it had not seen yet with `identities-revoked`
+ * (so that the hub can end what else the user's tokens had started, such
+ * as AI jobs) and disconnects the open connections they cover with
+ * TOKEN_REVOKED.
  *
  * A sign-in link (`prdhub token --link`) carries a token that opens nothing
  * but its link: prd_hub_tokens_sign_in_async() checks it, records the link
@@ -54,6 +57,14 @@ struct _PrdHubTokens
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubTokens, prd_hub_tokens, G_TYPE_OBJECT)
+
+enum
+{
+  SIGNAL_IDENTITIES_REVOKED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
 
 static void on_refresh_token (PrdSioSocket *socket,
                               const char *event,
@@ -146,6 +157,7 @@ on_revocations_listed (GObject *source, GAsyncResult *result, gpointer user_data
   g_autoptr (PrdHubTokens) self = user_data;
   g_autoptr (GPtrArray) records = NULL;
   g_autoptr (GPtrArray) revoked = NULL;
+  g_autoptr (GPtrArray) fresh = NULL; /* (element-type PrdRevocationRecord) (unowned) */
   g_autoptr (GError) error = NULL;
 
   records = prd_revocation_store_list_finish (PRD_REVOCATION_STORE (source), result, &error);
@@ -159,12 +171,34 @@ on_revocations_listed (GObject *source, GAsyncResult *result, gpointer user_data
       g_warning ("Cannot read the token revocations: %s", error->message);
       return;
     }
+  fresh = g_ptr_array_new ();
   for (guint i = 0; i < records->len; i++)
     {
-      const PrdRevocationRecord *record = g_ptr_array_index (records, i);
+      PrdRevocationRecord *record = g_ptr_array_index (records, i);
+      /* A token issued at the revocation's own time: revoked already when
+       * PrdAuth knows of this revocation, or of a later one. */
+      const PrdIdentity issued_then = {
+        .user_id = record->user_id,
+        .org = record->org,
+        .iat = record->revoked_at,
+      };
 
+      if (prd_auth_is_revoked (self->auth, &issued_then))
+        continue;
       prd_auth_revoke (self->auth, record->org, record->user_id, record->revoked_at);
+      g_ptr_array_add (fresh, record);
     }
+  /* Before the connections end, so that what is told to the user on them
+   * (an AI job's ai-error) still reaches them. */
+  for (guint i = 0; i < fresh->len && self->auth != NULL; i++)
+    {
+      const PrdRevocationRecord *record = g_ptr_array_index (fresh, i);
+
+      g_signal_emit (self, signals[SIGNAL_IDENTITIES_REVOKED], 0, record->org, record->user_id,
+                     record->revoked_at);
+    }
+  if (self->auth == NULL)
+    return;
   revoked = g_ptr_array_new_with_free_func (g_object_unref);
   for (GSequenceIter *it = g_sequence_get_begin_iter (self->watches); !g_sequence_iter_is_end (it);
        it = g_sequence_iter_next (it))
@@ -305,6 +339,21 @@ static void
 prd_hub_tokens_class_init (PrdHubTokensClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = prd_hub_tokens_dispose;
+
+  /**
+   * PrdHubTokens::identities-revoked:
+   * @org: the user's organization
+   * @user_id: the user (the tokens' `sub`)
+   * @revoked_at: seconds since the Unix epoch: the user's tokens issued at
+   *   or before it (or without `iat`) are revoked
+   *
+   * A revocation read from the store for the first time (or one that moved
+   * a user's revocation later) was given to #PrdAuth. Emitted before the
+   * user's open connections are ended, once per revocation and read.
+   */
+  signals[SIGNAL_IDENTITIES_REVOKED] =
+      g_signal_new ("identities-revoked", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                    NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_INT64);
 }
 
 static void

@@ -1284,6 +1284,22 @@ on_prd_updated (PrdHubManage *manage,
     prd_hub_craftio_prd_titled (self->craftio, info->org, info->id, info->title, info->owner);
 }
 
+/* A user's tokens were revoked: the AI jobs and reviews they asked for
+ * with those tokens end (before their connections do, so that they hear
+ * of it). */
+static void
+on_identities_revoked (PrdHubTokens *tokens,
+                       const char *org,
+                       const char *user_id,
+                       gint64 revoked_at,
+                       gpointer user_data)
+{
+  PrdHub *self = user_data;
+
+  if (self->ai != NULL)
+    prd_hub_ai_identities_revoked (self->ai, org, user_id, revoked_at);
+}
+
 /* A PRD was deleted: its AI jobs end, its room tells its members and
  * closes; the features that keep a PRD's state in memory forget it. */
 static void
@@ -1839,6 +1855,8 @@ prd_hub_set_store_async (PrdHub *self,
 
   self->starting = TRUE;
   self->store = g_object_ref (store);
+  g_signal_connect_object (self->tokens, "identities-revoked", G_CALLBACK (on_identities_revoked),
+                           self, 0);
   prd_hub_tokens_set_store (self->tokens, PRD_REVOCATION_STORE (store));
   self->rooms = prd_hub_room_registry_new (prd_sio_server_of (self->sio, PRD_HUB_NAMESPACE_PRDS),
                                            store, self->config);

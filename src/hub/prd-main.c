@@ -675,8 +675,26 @@ check_identity_option (const char *command, const char *option, const char *valu
   return prd_cli_usage_error (command, "%s %s", option, why);
 }
 
+/* Returns once this machine's wall clock has passed @second (seconds since
+ * the epoch). A revocation covers the tokens issued at or before its second
+ * (`iat` counts whole seconds), so a token minted in that second after the
+ * revocation would be refused for its whole life: once `token revoke` has
+ * returned, every token minted here carries a later `iat`. Waits at most
+ * about a second of the monotonic clock, whatever the wall clock does. */
+static void
+wait_until_second_passed (gint64 second)
+{
+  gint64 deadline = (second + 1) * G_USEC_PER_SEC;
+  gint64 give_up = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  gint64 left;
+
+  while ((left = deadline - g_get_real_time ()) > 0 && g_get_monotonic_time () < give_up)
+    g_usleep (MIN (left, G_USEC_PER_SEC));
+}
+
 /* prdhub token revoke: recorded in the store; a running hub reads it within
- * [auth] revocation-check-interval and disconnects the user's sessions. */
+ * [auth] revocation-check-interval and disconnects the user's sessions. It
+ * returns once the second it revoked at has passed. */
 static int
 cmd_token_revoke (int argc, char **argv)
 {
@@ -729,6 +747,7 @@ cmd_token_revoke (int argc, char **argv)
   close_store (store);
   if (!ok)
     return fail (error);
+  wait_until_second_passed (now);
   when = prd_time_format (now * G_USEC_PER_SEC);
   printf ("Revoked the tokens of %s (organization %s) issued until %s; a running hub "
           "disconnects their sessions within %u s\n",

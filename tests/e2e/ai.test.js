@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { startHub, tmpDir, token } from './helpers/hub.js';
+import { PRDHUB_BIN, startHub, tmpDir, token } from './helpers/hub.js';
 import {
   client, request, join, bump, once, user, createPrd, recorder, until, rest,
 } from './collab-helpers.js';
@@ -1462,5 +1462,78 @@ test('a job whose room is closed by a full disk ends with ai-error STORAGE_ERROR
     await hub.stop();
     await ai.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+// `prdhub token revoke` cuts a user off (a stolen account): the AI jobs and
+// the review they asked for with a revoked token end at once with
+// TOKEN_REVOKED, before their connections end, and none of the queued ones
+// ever starts or writes (docs/protocol.md, ai-error).
+test('a revoked user\'s AI jobs and review end with TOKEN_REVOKED; none starts, nothing is written', async () => {
+  const ai = await startAiServer();
+  const hub = await startAiHub(ai, { extra: 'concurrency=2\n[auth]\nrevocation-check-interval=1\n' });
+  try {
+    const prdId = await createPrd(hub, 'Revoked', 'Start.\n');
+    const reviewed = await createPrd(hub, 'Reviewed', 'scenario:stall-headers\n# PRD\n');
+    const alice = await client(hub, user('rv_alice'));
+    const bob = await client(hub, user('rv_bob'));
+    const mallory = await client(hub, user('rv_mallory', { iat: Math.floor(Date.now() / 1000) - 10 }));
+    await join(alice, prdId);
+    await join(bob, prdId, { mode: 'view' });
+    await join(mallory, prdId);
+    await join(mallory, reviewed, { mode: 'view' });
+    const names = ['ai-stream-start', 'ai-stream-chunk', 'ai-stream-complete', 'ai-error'];
+    const evBob = recorder(bob, names);
+    const evAlice = recorder(alice, names);
+    const evM = recorder(mallory, [...names, 'error', 'disconnect']);
+    const written = recorder(bob, ['content-update']);
+    const starts = () => evBob.filter((e) => e.event === 'ai-stream-start').map((e) => e.data.jobId);
+
+    // Alice's job and one of Mallory's hold both slots; Mallory's next two
+    // wait, and her review waits at the provider.
+    const held = await request(alice, 'ai-prompt', { prdId, prompt: 'scenario:stall a', insert: false });
+    const running = await request(mallory, 'ai-prompt', { prdId, prompt: 'scenario:stall m', insert: false });
+    await until(bob, () => starts().length === 2);
+    const queued = [];
+    for (const prompt of ['one', 'two'])
+      queued.push((await request(mallory, 'ai-prompt', { prdId, prompt })).jobId);
+    const review = await request(mallory, 'ai-review', { prdId: reviewed });
+    for (const r of [held, running, review]) assert.equal(r.ok, true, JSON.stringify(r));
+    assert.deepEqual(starts(), [held.jobId, running.jobId]);
+
+    const res = execFileSync(PRDHUB_BIN, ['token', 'revoke', '--user', 'rv_mallory', '--org', 'org_e2e',
+      '--data-dir', hub.dataDir], { encoding: 'utf8' });
+    assert.match(res, /rv_mallory/);
+    await until(mallory, () => evM.some((e) => e.event === 'disconnect'));
+
+    // Mallory heard of each before her connection ended.
+    const last = evM.findIndex((e) => e.event === 'error');
+    assert.equal(evM[last].data.code, 'TOKEN_REVOKED');
+    const ended = evM.slice(0, last).filter((e) => e.event === 'ai-error')
+      .map((e) => [e.data.jobId ?? e.data.reviewId, e.data.error.code]);
+    assert.deepEqual(ended.sort(), [...queued, running.jobId, review.reviewId]
+      .map((id) => [id, 'TOKEN_REVOKED']).sort());
+    // The room saw the running one end; the queued ones never started.
+    assert.deepEqual(evBob.filter((e) => e.event === 'ai-error').map((e) => [e.data.jobId, e.data.error.code]),
+      [[running.jobId, 'TOKEN_REVOKED']]);
+    for (const jobId of [...queued, running.jobId]) {
+      const { job } = await request(bob, 'ai-job-status', { prdId, jobId });
+      assert.equal(job.state, 'failed', JSON.stringify(job));
+      assert.equal(job.error.code, 'TOKEN_REVOKED');
+    }
+
+    // Slots free: Alice's next job runs; none of Mallory's ever starts.
+    assert.equal((await request(alice, 'ai-cancel', { jobId: held.jobId })).ok, true);
+    const next = await request(alice, 'ai-prompt', { prdId, prompt: 'after', insert: false });
+    await until(alice, () => evAlice.some((e) => e.event === 'ai-stream-complete'));
+    assert.equal(evAlice.find((e) => e.event === 'ai-stream-complete').data.jobId, next.jobId);
+    assert.deepEqual(starts(), [held.jobId, running.jobId, next.jobId]);
+    assert.equal(written.length, 0);
+    assert.equal(await contentOf(hub, prdId), 'Start.\n');
+    alice.close();
+    bob.close();
+  } finally {
+    await hub.stop();
+    await ai.stop();
   }
 });

@@ -10,7 +10,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
-  PRDHUB_BIN, START_TIMEOUT_MS, Manager, connect, connectError, isoTime, now, once, startHub, token,
+  JWT_SECRET, PRDHUB_BIN, START_TIMEOUT_MS, Manager, connect, connectError, isoTime, now, once, startHub,
+  token,
 } from './helpers/hub.js';
 import { request, rest } from './collab-helpers.js';
 
@@ -158,5 +159,41 @@ test('the SDK refreshes its token on the open connection', async () => {
   } finally {
     a.close();
     plain.close();
+  }
+});
+
+// The lost-laptop routine: revoke, then at once a new token and a sign-in
+// link for the same user. Revocations count whole seconds (`iat`), so the
+// command returns only once its second has passed; started right after a
+// second boundary, the old command returned within that second and the
+// new token was refused for its whole life.
+test('a token and a sign-in link minted as soon as token revoke returns are accepted', async () => {
+  const victim = { sub: 'lost_laptop', org: 'org_lost' };
+  const env = { ...process.env, PRDHUB_JWT_SECRET: JWT_SECRET };
+  const old = await socketWith(token({ ...victim, iat: now() - 10 }));
+  try {
+    const revoked = once(old, 'error', 60000);
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+    const res = spawnSync(PRDHUB_BIN, ['token', 'revoke', '--user', victim.sub, '--org', victim.org,
+      '--data-dir', hub.dataDir], { encoding: 'utf8', timeout: START_TIMEOUT_MS });
+    assert.equal(res.status, 0, res.stderr);
+    const mint = (extra) => spawnSync(PRDHUB_BIN, ['token', '--user', victim.sub, '--name', 'Lost Laptop',
+      '--org', victim.org, '--data-dir', hub.dataDir, ...extra],
+    { encoding: 'utf8', env, timeout: START_TIMEOUT_MS });
+    const minted = mint([]);
+    const link = mint(['--link', '--listen', `127.0.0.1:${hub.port}`]);
+    for (const m of [minted, link]) assert.equal(m.status, 0, m.stderr);
+
+    // The hub has read the revocation once it ends the old connection.
+    assert.equal((await revoked).args[0].code, 'TOKEN_REVOKED');
+    const fresh = await socketWith(minted.stdout.trim());
+    fresh.close();
+    const signIn = await rest(hub, 'POST', '/api/sign-in',
+      { tok: null, body: { link: link.stdout.trim().replace(/^.*#token=/, '') } });
+    assert.equal(signIn.status, 200, signIn.text);
+    const session = await socketWith(signIn.json.token);
+    session.close();
+  } finally {
+    old.close();
   }
 });
