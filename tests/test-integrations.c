@@ -217,7 +217,10 @@ test_background_calls (void)
   g_autoptr (PrdIntegration) jira = g_object_new (PRD_TYPE_JIRA, NULL);
   g_autoptr (GError) down =
       g_error_new_literal (PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR, "HTTP 500");
+  g_autoptr (GError) other =
+      g_error_new_literal (PRD_ERROR, PRD_ERROR_INTEGRATION_ERROR, "HTTP 502");
   g_autoptr (GError) cancelled = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "stop");
+  g_autoptr (PrdIntegration) restored = NULL;
   Finished finished = { 0 };
 
   g_signal_connect (jira, "call-finished", G_CALLBACK (on_call_counted), &finished);
@@ -233,20 +236,47 @@ test_background_calls (void)
   g_assert_false (finished.ok);
   prd_integration_report_failure (jira, down);
   g_assert_cmpint (prd_integration_get_status (jira), ==, PRD_INTEGRATION_ERROR);
-
-  /* Answering again, while the status still says error: announced. */
-  prd_integration_log_call (jira, "list initiatives", NULL);
+  /* The same failure at every poll of an outage: announced once; another
+   * failure, or another kind of call failing, is news. */
+  for (guint i = 0; i < 5; i++)
+    prd_integration_log_call (jira, "list initiatives", down);
+  g_assert_cmpuint (finished.n, ==, 1);
+  prd_integration_log_call (jira, "list initiatives", other);
   g_assert_cmpuint (finished.n, ==, 2);
+  prd_integration_log_call (jira, "read an initiative", other);
+  g_assert_cmpuint (finished.n, ==, 3);
+  prd_integration_log_call (jira, "read an initiative", other);
+  g_assert_cmpuint (finished.n, ==, 3);
+
+  /* Answering again after a failure: announced, once. */
+  prd_integration_log_call (jira, "list initiatives", NULL);
+  g_assert_cmpuint (finished.n, ==, 4);
   g_assert_true (finished.ok);
   prd_integration_report_success (jira);
   g_assert_cmpint (prd_integration_get_status (jira), ==, PRD_INTEGRATION_CONNECTED);
   prd_integration_log_call (jira, "list initiatives", NULL);
-  g_assert_cmpuint (finished.n, ==, 2);
+  g_assert_cmpuint (finished.n, ==, 4);
+  /* The same failure after a recovery is news again. */
+  prd_integration_log_call (jira, "list initiatives", down);
+  g_assert_cmpuint (finished.n, ==, 5);
 
   /* A call that sets the status is announced whatever its outcome. */
   prd_integration_report_call (jira, "connection check", NULL);
-  g_assert_cmpuint (finished.n, ==, 3);
+  g_assert_cmpuint (finished.n, ==, 6);
   g_assert_true (finished.ok);
+  prd_integration_report_call (jira, "connection check", NULL);
+  g_assert_cmpuint (finished.n, ==, 7);
+
+  /* Restored in error (a restart during an outage): the first success of
+   * a kind is announced. */
+  restored = g_object_new (PRD_TYPE_JIRA, NULL);
+  finished.n = 0;
+  g_signal_connect (restored, "call-finished", G_CALLBACK (on_call_counted), &finished);
+  prd_integration_restore_status (restored, PRD_INTEGRATION_ERROR, "HTTP 500", 0, 0);
+  prd_integration_log_call (restored, "list initiatives", NULL);
+  g_assert_cmpuint (finished.n, ==, 1);
+  prd_integration_log_call (restored, "list initiatives", NULL);
+  g_assert_cmpuint (finished.n, ==, 1);
 }
 
 static void

@@ -37,6 +37,10 @@ typedef struct
   /* (owned) (element-type utf8): the secrets from prd_integration_setup()
    * and their forms (prd_integration_http_add_secret()) */
   GPtrArray *secrets;
+  /* (owned) (nullable): what the last announced background call of each
+   * kind (prd_integration_log_call()) said: its failure's message, or ""
+   * for a success; the kinds are a few fixed words per service */
+  GHashTable *background;
 } Status;
 
 enum
@@ -112,6 +116,7 @@ status_free (Status *status)
   g_free (status->last_error);
   g_free (status->org);
   g_clear_pointer (&status->secrets, g_ptr_array_unref);
+  g_clear_pointer (&status->background, g_hash_table_unref);
   g_free (status);
 }
 
@@ -352,11 +357,34 @@ prd_integration_report_failure (PrdIntegration *self, const GError *error)
     report_failure_message (self, clean_message (self, error->message));
 }
 
-/* Logs a call and emits "call-finished" (for a success, only when
- * @announce_success); returns the failure's cleaned message for the status
- * (%NULL on success, or when cancelled). */
+/* Whether a background call of kind @what that said @message (%NULL: a
+ * success) is news, and remembers it: a failure unlike the last one
+ * announced of its kind, or a success after a failure (before any was
+ * announced, while the status says error). */
+static gboolean
+background_news (PrdIntegration *self, const char *what, const char *message)
+{
+  Status *status = get_status (self);
+  const char *last;
+  gboolean news;
+
+  if (status->background == NULL)
+    status->background = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  last = g_hash_table_lookup (status->background, what);
+  if (message != NULL)
+    news = g_strcmp0 (last, message) != 0;
+  else
+    news = last != NULL ? *last != '\0' : status->status == PRD_INTEGRATION_ERROR;
+  g_hash_table_replace (status->background, g_strdup (what),
+                        g_strdup (message != NULL ? message : ""));
+  return news;
+}
+
+/* Logs a call and emits "call-finished" (for a call in the background,
+ * only when background_news()); returns the failure's cleaned message for
+ * the status (%NULL on success, or when cancelled). */
 static char *
-log_call (PrdIntegration *self, const char *what, const GError *error, gboolean announce_success)
+log_call (PrdIntegration *self, const char *what, const GError *error, gboolean background)
 {
   g_autofree char *message = NULL;
   const char *service = prd_integration_get_service (self);
@@ -365,7 +393,7 @@ log_call (PrdIntegration *self, const char *what, const GError *error, gboolean 
   if (error == NULL)
     {
       prd_log_integration_call (service, org, what, PRD_LOG_CALL_OK, NULL);
-      if (announce_success)
+      if (!background || background_news (self, what, NULL))
         g_signal_emit (self, signals[SIGNAL_CALL_FINISHED], 0, what, TRUE, NULL);
       return NULL;
     }
@@ -376,7 +404,8 @@ log_call (PrdIntegration *self, const char *what, const GError *error, gboolean 
       return NULL;
     }
   prd_log_integration_call (service, org, what, PRD_LOG_CALL_FAILED, message);
-  g_signal_emit (self, signals[SIGNAL_CALL_FINISHED], 0, what, FALSE, message);
+  if (!background || background_news (self, what, message))
+    g_signal_emit (self, signals[SIGNAL_CALL_FINISHED], 0, what, FALSE, message);
   return g_steal_pointer (&message);
 }
 
@@ -397,7 +426,7 @@ prd_integration_report_call (PrdIntegration *self, const char *what, const GErro
 
   g_return_if_fail (PRD_IS_INTEGRATION (self));
 
-  message = log_call (self, what, error, TRUE);
+  message = log_call (self, what, error, FALSE);
   if (error == NULL)
     prd_integration_report_success (self);
   else if (message != NULL)
@@ -409,18 +438,22 @@ prd_integration_report_call (PrdIntegration *self, const char *what, const GErro
  *
  * prd_integration_report_call() without the status: for a background read
  * that is part of a larger operation whose end decides it (a Craft.io
- * poll). It is always logged, and a failure emits "call-finished"; a
- * success does only while the status is %PRD_INTEGRATION_ERROR (it shows
- * the service answering again). A poll every few minutes that reads
- * nothing new is not activity: announcing each one filled an idle
- * organization's activity feed with a row per poll, forever.
+ * poll). It is always logged; it emits "call-finished" only when its
+ * outcome is news for its kind (@what): a failure whose message differs
+ * from the last one announced of that kind, or a success after an
+ * announced failure (or, before any, while the status is
+ * %PRD_INTEGRATION_ERROR: the service answering again). A poll every few
+ * minutes that reads nothing new is not activity: announcing each one
+ * filled an idle organization's activity feed with a row per poll, and,
+ * with the feed's bound, an outage of a few days replaced everything else
+ * in it with the same failure.
  */
 void
 prd_integration_log_call (PrdIntegration *self, const char *what, const GError *error)
 {
   g_return_if_fail (PRD_IS_INTEGRATION (self));
 
-  g_free (log_call (self, what, error, get_status (self)->status == PRD_INTEGRATION_ERROR));
+  g_free (log_call (self, what, error, TRUE));
 }
 
 /**
