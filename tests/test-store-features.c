@@ -1022,6 +1022,41 @@ test_activity_limit (Fixture *f, gconstpointer data)
   g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_activity"), ==, limit + 3);
 }
 
+/* A feed far past the limit (a release before the limit, polls adding a
+ * row each) is not deleted in one write, which held every organization's
+ * edits behind it: each write deletes at most 64 rows more than it
+ * inserted, the oldest, until the feed is back at the limit. */
+static void
+test_activity_backlog (Fixture *f, gconstpointer data)
+{
+  const guint limit = PRD_NOTIFICATION_STORE_ACTIVITY_LIMIT;
+  const guint backlog = limit + 200;
+  g_autofree char *first = NULL;
+  g_autofree char *oldest = NULL;
+  guint count;
+
+  record_activities (f, "org_a", 0, 1);
+  raw_exec_rw (f, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200) "
+                  "INSERT INTO social_activity (id, org, payload) "
+                  "SELECT printf('old_%05d', i), 'org_a', '{}' FROM n");
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_activity"), ==, backlog + 1);
+
+  /* One activity: 64 + 1 of the oldest go, the first activity among them. */
+  record_activities (f, "org_a", 1, 1);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_activity"), ==, backlog + 2 - 65);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_activity WHERE id = "
+                                 "'activity_org_a_00000'"),
+                   ==, 0);
+  first = raw_text (f, "SELECT id FROM social_activity ORDER BY seq LIMIT 1");
+  g_assert_cmpstr (first, ==, "old_00065");
+  /* Three more writes: back at the limit (65 + 65 + 10), the newest kept. */
+  for (guint i = 2; i <= 4; i++)
+    record_activities (f, "org_a", i, 1);
+  oldest = oldest_activity (f, &count);
+  g_assert_cmpuint (count, ==, limit);
+  g_assert_cmpstr (oldest, ==, "old_00205");
+}
+
 /* Every statement the store runs on the notification tables is a range of
  * an index that stops at its limit: no plan scans the table or sorts in a
  * temporary B-tree, whose cost grows with the notifications a user holds
@@ -1113,8 +1148,9 @@ test_notifications_plans (Fixture *f, gconstpointer data)
       checked++;
     }
   /* mark-read, subscribe's list, REST's two, the activity feed, and the
-   * feed's trim: the oldest row kept, the delete */
-  g_assert_cmpuint (checked, ==, 7);
+   * feed's trim: the oldest row kept, the end of a bounded delete, the
+   * delete */
+  g_assert_cmpuint (checked, ==, 8);
 }
 
 /* ---- conflicts ---- */
@@ -1538,6 +1574,7 @@ main (int argc, char *argv[])
   ADD ("/prd/store/notifications/paging", test_notifications_paging);
   ADD ("/prd/store/notifications/plans", test_notifications_plans);
   ADD ("/prd/store/notifications/activity-limit", test_activity_limit);
+  ADD ("/prd/store/notifications/activity-backlog", test_activity_backlog);
   ADD ("/prd/store/conflicts/roundtrip", test_conflicts);
   ADD ("/prd/store/conflicts/resolve", test_conflicts_resolve);
   ADD ("/prd/store/ai-jobs/roundtrip", test_ai_jobs);
