@@ -26,9 +26,11 @@
  *
  * Every organization with Craft.io configured is polled every
  * `pollInterval` seconds for the initiatives updated since the last poll
- * (`updated_from`, by Craft.io's clock: the `Date` of the last poll's
- * listing, so that a hub clock ahead of Craft.io's misses nothing; the
- * hub's own clock only when Craft.io sends no date); a linked initiative
+ * (`updated_from`, by Craft.io's clock, so that a hub clock ahead of
+ * Craft.io's misses nothing: the `Date` of the last poll's listing less its
+ * round trip, but never further forward than the monotonic time elapsed
+ * since the cursor before it, which a Date ahead or missing gives instead:
+ * poll_cursor()); a linked initiative
  * whose status, title or objectives changed gives
  * `craft-initiative-updated` {prdId, initiative: {id, changes},
  * affectedPRDs} in each linked PRD's room, and one
@@ -63,15 +65,24 @@
 #include "prd-hub-context.h"
 #include "prd-hub-room.h"
 #include "prd-json.h"
+#include "prd-log.h"
 
 #include "prd-hub-craftio.h"
 
 /* The most initiatives a new PRD is offered. */
 #define MAX_SUGGESTED 5
 
+/* How far a listing's Date may stray from the hub's reckoning of
+ * Craft.io's clock before it is logged; a Date further behind than this is
+ * taken as the cursor of its poll only, unless the last poll's was too. */
+#define SKEW_TOLERANCE (60 * G_USEC_PER_SEC)
+
 typedef struct
 {
-  gint64 last_start; /* µs, by Craft.io's clock when it gives one; 0: never polled */
+  gint64 last_start; /* µs, by Craft.io's clock: the next poll's cursor; 0: never polled */
+  gint64 offset;     /* µs: Craft.io's clock less the monotonic clock, at the most */
+  gboolean behind;   /* the last listing's Date was SKEW_TOLERANCE behind the reckoning */
+  gboolean skewed;   /* a skew was logged, and no Date came within SKEW_TOLERANCE since */
   gint64 next_due;   /* µs, monotonic */
   gboolean running;
   GHashTable *unread; /* (owned) (nullable): linked ids whose read failed, read by id next */
@@ -1140,7 +1151,11 @@ typedef struct
 {
   PrdHubCraftio *self; /* (owned) */
   char *org;
-  gint64 started; /* the cursor of the next poll: when this one's listing was answered */
+  gint64 started;      /* the cursor of the next poll (poll_cursor()) */
+  gint64 started_real; /* the hub's clock when the poll began, µs */
+  gint64 started_mono; /* the monotonic clock then */
+  gint64 offset;       /* the next PollState.offset */
+  gboolean behind;     /* the next PollState.behind */
   guint interval;
   PrdCraftio *craft;  /* (owned) (nullable) */
   GHashTable *linked; /* (owned) (nullable): remote id → GPtrArray of its links */
@@ -1170,6 +1185,8 @@ poll_end (Poll *poll, guint next_in)
       if (poll->listed)
         {
           state->last_start = poll->started;
+          state->offset = poll->offset;
+          state->behind = poll->behind;
           g_clear_pointer (&state->unread, g_hash_table_unref);
           if (g_hash_table_size (poll->unread) > 0)
             state->unread = g_hash_table_ref (poll->unread);
@@ -1376,6 +1393,51 @@ read_missing (Poll *poll)
                               poll);
 }
 
+/* The next poll's cursor (updated_from, less a second of overlap):
+ * Craft.io compares it with its own updateTime, so it is by Craft.io's
+ * clock, not by ours, which may be ahead of it. @clock is that clock when
+ * the listing was asked for (its Date less the round trip), 0 for none. A
+ * Date can lie (a proxy's wrong clock) and one that is ahead loses every
+ * change before the next poll, so the cursor never moves forward by more
+ * than the monotonic time since the last one was taken (Craft.io's clock
+ * runs at the rate of ours); the first has the hub's clock for a bound. A
+ * Date behind is taken: re-reading costs, but loses nothing. It becomes
+ * the reckoning too, unless it is more than SKEW_TOLERANCE behind it for
+ * one poll only (one wrong answer does not make every poll re-read). */
+static void
+poll_cursor (Poll *poll, PollState *state, gint64 requested_at, gint64 clock)
+{
+  static PrdLogThrottle skews =
+      PRD_LOG_THROTTLE_INIT (G_LOG_LEVEL_MESSAGE, "craftio: a listing's Date", "lines");
+  gboolean first = state->last_start == 0;
+  gint64 bound;
+  gint64 skew = 0;
+
+  if (first)
+    bound = poll->started_real + (requested_at - poll->started_mono);
+  else
+    bound = state->offset + requested_at;
+  poll->started = clock > 0 ? MIN (clock, bound) : bound;
+  poll->offset = bound - requested_at;
+  if (clock > 0)
+    skew = clock - bound;
+  poll->behind = skew < -SKEW_TOLERANCE;
+  if (skew < 0 && (first || !poll->behind || state->behind))
+    poll->offset = clock - requested_at;
+  if (ABS (skew) <= SKEW_TOLERANCE)
+    state->skewed = FALSE;
+  else if (!state->skewed)
+    {
+      state->skewed = TRUE;
+      if (prd_log_throttle_admit (&skews))
+        g_message ("craftio (%s): a listing's Date is %" G_GINT64_FORMAT
+                   " s %s the hub's reckoning of Craft.io's clock (%s); polls ask for changes "
+                   "since the earlier of the two",
+                   poll->org, ABS (skew) / G_USEC_PER_SEC, skew > 0 ? "ahead of" : "behind",
+                   first ? "its own clock" : "the time elapsed since the last poll");
+    }
+}
+
 static void
 on_polled (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -1384,14 +1446,15 @@ on_polled (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GHashTable) listed = NULL;
   g_autoptr (GError) error = NULL;
   gboolean complete = FALSE;
-  gint64 answered_at = 0;
+  gint64 requested_at = 0;
+  gint64 clock = 0;
   PollState *state;
   guint left_out = 0;
   GHashTableIter iter;
   gpointer id;
 
   initiatives = prd_craftio_list_initiatives_finish (PRD_CRAFTIO (source), result, &complete,
-                                                     &answered_at, &error);
+                                                     &requested_at, &clock, &error);
   /* Settings removed meanwhile: their links are gone, and stay gone. */
   if (retirements_of (poll->self, poll->org) != poll->retirements || poll->self->polls == NULL ||
       g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -1406,10 +1469,9 @@ on_polled (GObject *source, GAsyncResult *result, gpointer user_data)
       poll_end (poll, poll->interval);
       return;
     }
-  /* Craft.io compares updated_from with its own updateTime: the next poll
-   * starts from its clock, not from ours, which may be ahead of it. */
-  if (answered_at > 0)
-    poll->started = answered_at;
+  state = g_hash_table_lookup (poll->self->polls, poll->org);
+  if (state != NULL)
+    poll_cursor (poll, state, requested_at, clock);
   listed = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint i = 0; i < initiatives->len; i++)
     {
@@ -1423,7 +1485,6 @@ on_polled (GObject *source, GAsyncResult *result, gpointer user_data)
    * PRD_CRAFTIO_MAX_PAGES did not reach, and those whose read failed at an
    * earlier poll (this listing did not bring them). */
   poll->missing = g_ptr_array_new_with_free_func (g_free);
-  state = g_hash_table_lookup (poll->self->polls, poll->org);
   g_hash_table_iter_init (&iter, poll->linked);
   while (g_hash_table_iter_next (&iter, &id, NULL))
     {
@@ -1494,8 +1555,9 @@ on_poll_entry (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   poll->craft = PRD_CRAFTIO (g_object_ref (entry->integration));
   poll->interval = prd_craftio_get_poll_interval (poll->craft);
-  /* By our clock, only for a Craft.io that sends no Date (on_polled). */
-  poll->started = g_get_real_time ();
+  /* The first poll's bound of its cursor (poll_cursor()). */
+  poll->started_real = g_get_real_time ();
+  poll->started_mono = g_get_monotonic_time ();
   /* The links first: what a poll announces is about them (its listing
    * keeps the linked initiatives only), and a link forgotten after they
    * were read is never written back. The listing runs with no link too:

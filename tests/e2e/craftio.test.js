@@ -948,3 +948,118 @@ test('polls that succeed stay out of the activity feed; a failure and the recove
     await assertCleanStop(hub);
   }
 });
+
+// The poll's cursor from Craft.io's Date, checked (docs/protocol.md,
+// "Craft.io"): polls every 2 s of one linked initiative; `polled(n)` waits
+// for n more incremental listings to be asked for, so the one before the
+// last has been answered and read.
+async function pollingSetup(fake) {
+  const hub = await startHub();
+  const item = fake.add({ title: 'Payments', status: 'Planned' });
+  await configure(hub, settings(fake, { pollInterval: 2 }));
+  const prd = await createPrd(hub, 'Checkout', '# Checkout\n', EDITOR);
+  const editor = await client(hub, EDITOR);
+  await join(editor, prd);
+  const ack = await request(editor, 'craft-link', { prdId: prd, initiativeId: String(item.id) });
+  assert.equal(ack.ok, true, JSON.stringify(ack));
+  const seen = recorder(editor, ['craft-initiative-updated']);
+  const incremental = () => fake.requestsTo(/\/items$/).filter((r) => r.query.updated_from !== undefined);
+  const polled = async (n) => {
+    const from = incremental().length;
+    await until(editor, () => incremental().length >= from + n, 30000);
+  };
+  await polled(1);
+  return { hub, item, editor, seen, incremental, polled };
+}
+
+// The Date is when Craft.io sent its answer, not when it took the listing:
+// a change made while a slow first page (3 s) is on its way fell before the
+// next updated_from (the Date less one second) and was never announced.
+// The round trip is taken off too.
+test('a change made while Craft.io is slow to answer the listing is announced', async () => {
+  const fake = await startFakeCraftio();
+  const { hub, item, editor, seen, incremental, polled } = await pollingSetup(fake);
+  try {
+    let changed = null;
+    fake.state.listDelay = 3000;
+    fake.state.onListed = () => {
+      fake.state.onListed = null;
+      setTimeout(() => {
+        changed = incremental().length;
+        fake.update(item.id, { status: 'Done' });
+        fake.state.listDelay = 0;
+      }, 200);
+    };
+    await until(editor, () => changed !== null, 30000);
+    // The slow listing's answer, then the next poll's listing.
+    await polled(2);
+    assert.equal(seen.length, 1, `updated_from: ${incremental().slice(changed - 1).map((r) => r.query.updated_from)}`);
+    assert.deepEqual(seen[0].data.initiative, { id: String(item.id), changes: { status: { from: 'planned', to: 'done' } } });
+  } finally {
+    editor.disconnect();
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});
+
+// A Date from a wrong clock (a proxy's) never moves the cursor forward by
+// more than the time elapsed since the last one: one answer dated a day
+// ahead skipped every change until the next poll for good, Dates that stay
+// ahead skipped every change, silently. Such a skew is logged once while it
+// lasts. A Date a day behind is taken (re-reading loses nothing), for its
+// poll only.
+test('Dates ahead of the time elapsed lose no change; one far behind costs one poll', async () => {
+  const fake = await startFakeCraftio();
+  const { hub, item, editor, seen, incremental, polled } = await pollingSetup(fake);
+  const DAY = 86400000;
+  const skews = () => hub.stderr().split('\n').filter((l) => /a listing's Date is \d+ s (ahead of|behind)/.test(l));
+  try {
+    // One answer dated a day ahead; the change follows it at once.
+    let changed = null;
+    fake.state.dateFor = (d) => {
+      fake.state.dateFor = null;
+      setImmediate(() => {
+        changed = incremental().length;
+        fake.update(item.id, { status: 'In Progress' });
+      });
+      return new Date(d.getTime() + DAY).toUTCString();
+    };
+    await until(editor, () => changed !== null, 30000);
+    await polled(2);
+    assert.equal(seen.length, 1, `updated_from: ${incremental().slice(changed - 1).map((r) => r.query.updated_from)}`);
+    assert.deepEqual(seen[0].data.initiative.changes, { status: { from: 'planned', to: 'in_progress' } });
+    assert.equal(skews().length, 1, skews().join('\n'));
+    assert.match(skews()[0], /a listing's Date is 86[34]\d\d s ahead of/);
+
+    // Every answer dated a day ahead: changes are still announced, the
+    // skew logged once more (it had gone), not at every poll.
+    fake.state.dateFor = (d) => new Date(d.getTime() + DAY).toUTCString();
+    await polled(2);
+    fake.update(item.id, { status: 'Done' });
+    await polled(2);
+    assert.equal(seen.length, 2);
+    assert.deepEqual(seen[1].data.initiative.changes, { status: { from: 'in_progress', to: 'done' } });
+    assert.equal(skews().length, 2, skews().join('\n'));
+    for (const r of incremental())
+      assert.ok(Date.parse(r.query.updated_from) <= Date.now(), r.query.updated_from);
+
+    // One answer dated a day behind: the next poll asks from then, the one
+    // after from the time elapsed again.
+    let behind = null;
+    fake.state.dateFor = (d) => {
+      fake.state.dateFor = null;
+      behind = incremental().length;
+      return new Date(d.getTime() - DAY).toUTCString();
+    };
+    await until(editor, () => behind !== null, 30000);
+    await polled(3);
+    const [, back, again] = incremental().slice(behind - 1).map((r) => Date.parse(r.query.updated_from));
+    assert.ok(Date.now() - back > DAY - 60000, new Date(back).toISOString());
+    assert.ok(Date.now() - again < 60000, new Date(again).toISOString());
+    assert.equal(seen.length, 2);
+  } finally {
+    editor.disconnect();
+    await fake.close();
+    await assertCleanStop(hub);
+  }
+});

@@ -828,7 +828,8 @@ typedef struct
   gboolean complete; /* FALSE: stopped at PRD_CRAFTIO_MAX_PAGES */
   GHashTable *only;  /* (owned) (nullable): the ids of the items kept */
   GPtrArray *initiatives;
-  gint64 answered_at; /* the first page's Date (Craft.io's clock), µs; 0: none */
+  gint64 requested_at; /* µs, monotonic: when the first page was asked for */
+  gint64 clock;        /* Craft.io's clock at requested_at, at the latest, µs; 0: no Date */
 } Listing;
 
 static void
@@ -892,8 +893,11 @@ on_page (GObject *source, GAsyncResult *result, gpointer user_data)
       g_task_return_error (task, translated);
       return;
     }
-  if (listing->page == 1)
-    listing->answered_at = response->date;
+  /* The Date is when Craft.io sent its answer, not when it took the
+   * listing: less the round trip, it is its clock when we asked, at the
+   * latest (a slow answer moves it back, never ahead). */
+  if (listing->page == 1 && response->date > 0)
+    listing->clock = MAX (0, response->date - (g_get_monotonic_time () - listing->requested_at));
   for (guint i = 0; i < json_array_get_length (items); i++)
     {
       JsonNode *node = json_array_get_element (items, i);
@@ -951,6 +955,8 @@ list_page (GTask *task)
 
       g_string_append_printf (url, "&updated_from=%s", from);
     }
+  if (listing->page == 1)
+    listing->requested_at = g_get_monotonic_time ();
   prd_integration_http_send_async (self->http, "GET", url->str, NULL,
                                    PRD_INTEGRATION_HTTP_IDEMPOTENT, g_task_get_cancellable (task),
                                    on_page, task);
@@ -1001,10 +1007,12 @@ prd_craftio_list_initiatives_async (PrdCraftio *self,
  * prd_craftio_list_initiatives_finish:
  * @out_complete: (out) (optional): %FALSE when the listing stopped at
  *   PRD_CRAFTIO_MAX_PAGES while Craft.io had more pages
- * @out_answered_at: (out) (optional): when Craft.io answered the first
- *   page by its own clock (its `Date` header; microseconds since the epoch),
- *   0 when it sent no date: the `updated_from` of the next poll, since
- *   Craft.io compares it with its own `updateTime`
+ * @out_requested_at: (out) (optional): when the first page was asked for
+ *   (g_get_monotonic_time())
+ * @out_clock: (out) (optional): Craft.io's clock at @out_requested_at, at
+ *   the latest (microseconds since the epoch): the first page's `Date`
+ *   header less the page's round trip; 0 when it sent no date that reads.
+ *   Craft.io compares `updated_from` with its own `updateTime`.
  *
  * Returns: (transfer container) (element-type PrdCraftInitiative):
  */
@@ -1012,7 +1020,8 @@ GPtrArray *
 prd_craftio_list_initiatives_finish (PrdCraftio *self,
                                      GAsyncResult *result,
                                      gboolean *out_complete,
-                                     gint64 *out_answered_at,
+                                     gint64 *out_requested_at,
+                                     gint64 *out_clock,
                                      GError **error)
 {
   Listing *listing;
@@ -1022,8 +1031,10 @@ prd_craftio_list_initiatives_finish (PrdCraftio *self,
   listing = g_task_get_task_data (G_TASK (result));
   if (out_complete != NULL)
     *out_complete = listing->complete;
-  if (out_answered_at != NULL)
-    *out_answered_at = listing->answered_at;
+  if (out_requested_at != NULL)
+    *out_requested_at = listing->requested_at;
+  if (out_clock != NULL)
+    *out_clock = listing->clock;
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 

@@ -95,7 +95,8 @@ void prd_craftio_list_initiatives_async (PrdCraftio *self,
 GPtrArray *prd_craftio_list_initiatives_finish (PrdCraftio *self,
                                                 GAsyncResult *result,
                                                 gboolean *out_complete,
-                                                gint64 *out_answered_at,
+                                                gint64 *out_requested_at,
+                                                gint64 *out_clock,
                                                 GError **error);
 
 void prd_craftio_list_titles_async (PrdCraftio *self,

@@ -18,6 +18,12 @@
 // clockOffsetMs (an option, or state.clockOffsetMs later) sets the fake's
 // clock that far from this machine's (-120000: two minutes behind); it
 // dates updateTime, the Date header and what updated_from is compared with.
+//   listDelay       milliseconds a GET /workspace/{id}/items answer waits
+//                   after its listing was taken (a slow Craft.io); the Date
+//                   is when it is sent; onListed(), when set, is called as
+//                   each listing is taken
+//   dateFor         (date) => the Date header to send instead of date's
+//                   (a proxy's wrong clock)
 
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -42,12 +48,16 @@ export async function startFakeCraftio({
     holdList: false,
     heldLists: [],
     failItems: new Set(),
+    listDelay: 0,
+    onListed: null,
+    dateFor: null,
   };
 
   const now = () => new Date(Date.now() + state.clockOffsetMs);
 
   function send(res, status, body, headers = {}) {
-    res.writeHead(status, { 'content-type': 'application/json', date: now().toUTCString(), ...headers });
+    const date = state.dateFor ? state.dateFor(now()) : now().toUTCString();
+    res.writeHead(status, { 'content-type': 'application/json', date, ...headers });
     res.end(JSON.stringify(body));
   }
 
@@ -84,10 +94,13 @@ export async function startFakeCraftio({
       .filter((i) => type === null || i.type.name === type)
       .filter((i) => from === null || Date.parse(i.updateTime) >= Date.parse(from));
     const totalPages = Math.max(1, Math.ceil(all.length / limit));
-    return send(res, 200, {
+    const body = JSON.parse(JSON.stringify({
       items: all.slice((page - 1) * limit, page * limit),
       metadata: { currentPage: page, perPage: limit, totalPages, totalRecords: all.length },
-    });
+    }));
+    state.onListed?.();
+    if (state.listDelay > 0) return setTimeout(() => send(res, 200, body), state.listDelay);
+    return send(res, 200, body);
   }
 
   const server = http.createServer((req, res) => {
