@@ -1179,10 +1179,16 @@ room_initial_state (PrdHubRoom *room, gsize *out_len)
  * connection without a word. Its document part, initialState, is most of
  * it and grows with the PRD's history, not only its text: the encoded state
  * keeps every operation (a few bytes each, deleted characters included),
- * so a short text edited for long can outgrow a small buffer. The rest
- * (users present, comments, conflicts) is bounded apart (comments by
- * max-open-comments-bytes); the event's framing and the users take
- * PRD_HUB_CONFIG_EVENT_ENVELOPE here. */
+ * so a short text edited for long can outgrow a small buffer. The users
+ * present are counted as they will be sent (a name of 256 bytes and an
+ * avatar of 2 KiB each, at most), the joiner's own entry with them;
+ * comments and conflicts, which other features add, are bounded apart
+ * (comments by max-open-comments-bytes) and not counted; the event's
+ * framing takes PRD_HUB_CONFIG_EVENT_ENVELOPE. */
+/* What a user's entry in activeUsers holds besides its strings (status,
+ * colour, site), at most. */
+#define JOINER_ENTRY_EXTRA 128
+
 static gboolean
 join_fits (PrdHubRoom *room, JoinRequest *request, GError **error)
 {
@@ -1190,27 +1196,49 @@ join_fits (PrdHubRoom *room, JoinRequest *request, GError **error)
       PRD_LOG_THROTTLE_INIT (G_LOG_LEVEL_WARNING, "join refused: prd", "refusals");
   PrdEioSocket *engine = prd_sio_socket_get_engine (request->socket);
   guint64 max = prd_hub_config_get_engine (room->registry->config)->max_write_buffer;
+  const PrdIdentity *identity = request->identity;
+  g_autoptr (JsonNode) users = NULL;
+  g_autofree char *users_text = NULL;
   guint64 buffered, needed;
   gsize len;
 
   if (engine == NULL)
     return TRUE;
   room_initial_state (room, &len);
-  needed = (guint64) len + PRD_HUB_CONFIG_EVENT_ENVELOPE;
+  users = prd_room_build_active_users (room->members);
+  users_text = prd_json_to_string (users);
+  needed = (guint64) len + strlen (users_text) + PRD_HUB_CONFIG_EVENT_ENVELOPE;
+  /* The joiner's entry when it is not there yet: its strings as JSON, and
+   * the status, colour and site beside them. */
+  if (!prd_room_has_member (room->members, prd_sio_socket_get_id (request->socket)))
+    {
+      g_autoptr (JsonNode) entry = json_node_new (JSON_NODE_OBJECT);
+      g_autofree char *entry_text = NULL;
+      JsonObject *object = json_object_new ();
+
+      json_node_take_object (entry, object);
+      json_object_set_string_member (object, "userId", identity->user_id);
+      json_object_set_string_member (object, "name", identity->name);
+      json_object_set_string_member (object, "avatar",
+                                     identity->avatar != NULL ? identity->avatar : "");
+      entry_text = prd_json_to_string (entry);
+      needed += strlen (entry_text) + JOINER_ENTRY_EXTRA;
+    }
   if (needed > max)
     {
       /* Any connection's join fails alike: only the operator can help. */
       if (prd_log_throttle_admit (&refusals))
-        g_warning ("join refused: prd=%s state=%" G_GSIZE_FORMAT " bytes, more than [engine] "
-                   "max-write-buffer (%" G_GUINT64_FORMAT " bytes): raise max-write-buffer "
-                   "for this PRD to be joined",
-                   room->prd_id, len, max);
+        g_warning ("join refused: prd=%s state=%" G_GSIZE_FORMAT
+                   " bytes (users present %" G_GSIZE_FORMAT
+                   " bytes), more than [engine] max-write-buffer (%" G_GUINT64_FORMAT
+                   " bytes): raise max-write-buffer for this PRD to be joined",
+                   room->prd_id, len, strlen (users_text), max);
       g_set_error (error, PRD_ERROR, PRD_ERROR_LIMIT_REACHED,
                    "This PRD's state (%" G_GSIZE_FORMAT " bytes: its text and the history it "
-                   "keeps) does not fit in a connection's write buffer ([engine] "
-                   "max-write-buffer, %" G_GUINT64_FORMAT " bytes); the hub's operator must "
-                   "raise max-write-buffer",
-                   len, max);
+                   "keeps) and the users present (%" G_GSIZE_FORMAT " bytes) do not fit in a "
+                   "connection's write buffer ([engine] max-write-buffer, %" G_GUINT64_FORMAT
+                   " bytes); the hub's operator must raise max-write-buffer",
+                   len, strlen (users_text), max);
       return FALSE;
     }
   buffered = prd_eio_socket_get_buffered_amount (engine);

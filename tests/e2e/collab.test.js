@@ -1063,3 +1063,57 @@ test('a join whose state outgrows the write buffer is refused LIMIT_REACHED, sti
     await hub.stop();
   }
 });
+
+// The users present go into joined-prd too (a name of 256 bytes and an
+// avatar of 2 KiB each, at most): a state that fits alone, beside a room of
+// such users, is refused, not sent to overflow the buffer.
+test('a join is refused when the state and the users present do not fit the write buffer', async () => {
+  const hub = await startHub({
+    config: '[engine]\nmax-write-buffer = 65536\n[collab]\nmax-document-size = 10922\n',
+  });
+  const sockets = [];
+  const longUser = (sub) => user(sub, {
+    name: ('N' + sub).padEnd(256, 'n'), avatar: (`https://a.invalid/${sub}/`).padEnd(2048, 'a'),
+  });
+  try {
+    const prdId = await createPrd(hub, 'Crowded', 'short\n');
+    const a = await client(hub, user('writer'));
+    sockets.push(a);
+    const ja = await join(a, prdId);
+    // About 50 KB of state: 8 × 8,000 random letters inserted and deleted.
+    let vector = ja.vector;
+    for (let round = 0; round < 8; round++) {
+      let text = '';
+      for (let i = 0; i < 8000; i++) text += String.fromCharCode(97 + Math.floor(Math.random() * 26));
+      for (const operation of [
+        { type: 'insert', position: 0, content: text },
+        { type: 'delete', position: 0, length: text.length },
+      ]) {
+        const ack = await request(a, 'content-update', { prdId, operation, stateVector: bump(vector, ja.siteId) });
+        assert.equal(ack.ok, true, JSON.stringify(ack));
+        vector = ack.stateVector;
+      }
+    }
+    let refused = null;
+    let lastMessage = '';
+    for (let i = 0; i < 12 && refused === null; i++) {
+      const s = await client(hub, longUser(`u${i}`));
+      sockets.push(s);
+      let gone = null;
+      s.on('disconnect', (reason) => { gone = reason; });
+      const ack = await request(s, 'join-prd', { prdId, mode: 'view' });
+      assert.equal(gone, null, `user ${i} was disconnected instead of refused`);
+      if (ack.error) {
+        assert.equal(ack.error.code, 'LIMIT_REACHED', JSON.stringify(ack));
+        assert.match(ack.error.message, /users present \(\d+ bytes\)/);
+        lastMessage = ack.error.message;
+        refused = i;
+      }
+    }
+    assert.ok(refused !== null && refused > 0, `refused at ${refused}: ${lastMessage}`);
+    assert.ok(sockets.every((s) => s.connected));
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
