@@ -418,6 +418,7 @@ test_sessions (void)
   GListModel *model = prd_admin_sessions_page_get_model (page);
   g_autoptr (PrdAdminRecord) first = NULL;
   g_autoptr (PrdAdminRecord) bob = NULL;
+  g_autoptr (PrdAdminRecord) alice = NULL;
   g_autoptr (JsonNode) closed = NULL;
   g_autofree char *status = NULL;
   g_autofree char *bob_id = NULL;
@@ -444,7 +445,9 @@ test_sessions (void)
   g_assert_true (shows_label (GTK_WIDGET (page), "org_b"));
   g_assert_true (shows_label (GTK_WIDGET (page), "WebSocket"));
 
-  /* Live: a presence change shows. */
+  /* Live: a presence change shows, in alice's row as it was (the listing
+   * changes only the rows that differ). */
+  alice = find_record (model, "name", "alice");
   status = g_strdup_printf ("{\"prdId\":\"%s\",\"status\":\"editing\"}", t.prd_id);
   {
     g_autoptr (JsonNode) ack = prd_test_client_request (t.alice, "presence-update", status);
@@ -452,6 +455,11 @@ test_sessions (void)
     prd_test_assert_ok (ack);
   }
   wait_until (record_cond, editing, "alice editing");
+  {
+    g_autoptr (PrdAdminRecord) alice_now = find_record (model, "name", "alice");
+
+    g_assert_true (alice_now == alice);
+  }
 
   /* Filtering. */
   search = GTK_EDITABLE (gtk_widget_get_first_child (
@@ -580,6 +588,184 @@ finished_job (const char *id, gint64 started_at)
   return g_variant_ref_sink (g_variant_dict_end (&dict));
 }
 
+/* Scrolls the first GtkScrolledWindow below @widget to its top. */
+static gboolean
+scroll_to_top (GtkWidget *widget)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      if (GTK_IS_SCROLLED_WINDOW (child))
+        {
+          /* After the list's layout, which keeps the rows it showed. */
+          gtk_test_widget_wait_for_draw (child);
+          gtk_adjustment_set_value (
+              gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (child)), 0.0);
+          gtk_test_widget_wait_for_draw (child);
+          return TRUE;
+        }
+      if (scroll_to_top (child))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Runs what the main loop has ready, idle callbacks included. */
+static void
+drain_main_context (void)
+{
+  for (guint i = 0; i < 1000 && g_main_context_iteration (NULL, FALSE); i++)
+    ;
+}
+
+static void
+count_items_changed (GListModel *model, guint position, guint removed, guint added, guint *n)
+{
+  (*n)++;
+}
+
+/* The GtkLabel below @widget showing exactly @text, or NULL. */
+static GtkWidget *
+find_label (GtkWidget *widget, const char *text)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found;
+
+      if (GTK_IS_LABEL (child) && gtk_widget_get_mapped (child) &&
+          g_strcmp0 (gtk_label_get_text (GTK_LABEL (child)), text) == 0)
+        return child;
+      if ((found = find_label (child, text)) != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* The GtkLabel below @widget showing a duration in seconds ("12.3 s"). */
+static GtkWidget *
+find_seconds_label (GtkWidget *widget)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found;
+
+      if (GTK_IS_LABEL (child) && g_ascii_isdigit (*gtk_label_get_text (GTK_LABEL (child))) &&
+          g_str_has_suffix (gtk_label_get_text (GTK_LABEL (child)), " s"))
+        return child;
+      if ((found = find_seconds_label (child)) != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static gboolean
+label_changed_cond (gpointer data)
+{
+  gpointer *args = data; /* label, text */
+
+  return g_strcmp0 (gtk_label_get_text (args[0]), args[1]) != 0;
+}
+
+/* A job as AiJobChanged sends it, of the PRD "prd_live". */
+static GVariant *
+live_job (const char *id, const char *state, gint64 created_at, gint64 started_at)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "id", "s", id);
+  g_variant_dict_insert (&dict, "prd-id", "s", "prd_live");
+  g_variant_dict_insert (&dict, "organization", "s", "org_a");
+  g_variant_dict_insert (&dict, "user-id", "s", "alice");
+  g_variant_dict_insert (&dict, "state", "s", state);
+  g_variant_dict_insert (&dict, "tokens", "t", (guint64) 0);
+  g_variant_dict_insert (&dict, "chunks", "u", 0);
+  g_variant_dict_insert (&dict, "created-at", "x", created_at);
+  g_variant_dict_insert (&dict, "started-at", "x", started_at);
+  g_variant_dict_insert (&dict, "duration", "t", (guint64) 0);
+  return g_variant_ref_sink (g_variant_dict_end (&dict));
+}
+
+/* Under a few hundred queued jobs the window froze: each AiJobChanged
+ * replaced its row, every change shifted and rebound the rows on screen,
+ * and every bind set a tooltip (a pointer query to the X server). A burst
+ * of signals is now one change of the list, a job that changes keeps its
+ * row, the second tick changes no row, and the cells set no tooltip. */
+static void
+test_jobs_live (void)
+{
+  PrdAdminJobsPage *page = prd_admin_window_get_jobs_page (t.window);
+  GListModel *model = prd_admin_jobs_page_get_model (page);
+  PrdDbusHub1 *proxy =
+      prd_admin_client_get_proxy (prd_admin_application_get_client (t.app)); /* (transfer none) */
+  guint n_real = g_list_model_get_n_items (model);
+  gint64 now = g_get_real_time ();
+  g_autoptr (PrdAdminRecord) before = NULL;
+  g_autoptr (PrdAdminRecord) after = NULL;
+  g_autofree char *seconds = NULL;
+  gpointer live_streaming[] = { model, "id", "live-019", "state", "streaming" };
+  GtkWidget *label;
+  GtkWidget *duration;
+  guint n_changes = 0;
+  gulong handler;
+
+  prd_admin_window_show_page (t.window, "jobs");
+  gtk_test_widget_wait_for_draw (GTK_WIDGET (t.window));
+  handler = g_signal_connect (model, "items-changed", G_CALLBACK (count_items_changed), &n_changes);
+
+  /* Twenty jobs queued at once: one change of the list. */
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("live-%03u", i);
+      g_autoptr (GVariant) job = live_job (id, "queued", now + i, 0);
+
+      g_signal_emit_by_name (proxy, "ai-job-changed", job);
+    }
+  wait_until (n_items_cond, (gpointer[]){ model, GUINT_TO_POINTER (n_real + 20) },
+              "the twenty queued jobs");
+  g_assert_cmpuint (n_changes, ==, 1);
+  /* The list keeps showing the rows it showed: to the new ones, on top. */
+  g_assert_true (scroll_to_top (GTK_WIDGET (page)));
+
+  /* The newest starts: the same row, changed in place, and its cells show
+   * it. */
+  before = find_record (model, "id", "live-019");
+  g_assert_nonnull (before);
+  {
+    g_autoptr (GVariant) job =
+        live_job ("live-019", "streaming", now + 19, now - 10 * G_USEC_PER_SEC);
+
+    g_signal_emit_by_name (proxy, "ai-job-changed", job);
+  }
+  wait_until (record_cond, live_streaming, "the job to run");
+  after = find_record (model, "id", "live-019");
+  g_assert_true (after == before);
+  wait_until (toast_cond, "Running", "the row to show it running");
+  gtk_test_widget_wait_for_draw (GTK_WIDGET (t.window));
+
+  /* The cells take no tooltip text at each bind (each one a round trip to
+   * the X server); a cut-off one gives its text when asked. */
+  label = find_label (GTK_WIDGET (page), "prd_live");
+  g_assert_nonnull (label);
+  g_assert_null (gtk_widget_get_tooltip_text (label));
+  g_assert_true (gtk_widget_get_has_tooltip (label));
+
+  /* Its duration grows each second: the label changes, no row does. */
+  duration = find_seconds_label (gtk_widget_get_parent (gtk_widget_get_parent (label)));
+  g_assert_nonnull (duration);
+  seconds = g_strdup (gtk_label_get_text (GTK_LABEL (duration)));
+  n_changes = 0;
+  wait_until (label_changed_cond, (gpointer[]){ duration, seconds }, "the duration to grow");
+  g_assert_cmpuint (n_changes, ==, 0);
+  g_signal_handler_disconnect (model, handler);
+
+  /* A fresh listing is the hub's again. */
+  prd_admin_jobs_page_refresh (page);
+  wait_until (n_items_cond, (gpointer[]){ model, GUINT_TO_POINTER (n_real) }, "the hub's jobs");
+}
+
 static guint
 count_finished (GListModel *model)
 {
@@ -642,6 +828,8 @@ test_jobs_cap (void)
        * clients answer the hub's pings). */
       g_main_context_iteration (NULL, FALSE);
     }
+  /* The page applies the signals when the main loop is idle. */
+  drain_main_context ();
   /* The hundred newest finished jobs stay; the real ones, which finished
    * before, are gone. */
   g_assert_cmpuint (g_list_model_get_n_items (model), ==, PRD_HUB_DBUS_MAX_FINISHED_JOBS);
@@ -660,6 +848,7 @@ test_jobs_cap (void)
     g_autoptr (GVariant) job = finished_job ("fake-050", now + 50);
 
     g_signal_emit_by_name (proxy, "ai-job-changed", job);
+    drain_main_context ();
   }
   g_assert_cmpuint (count_finished (model), ==, PRD_HUB_DBUS_MAX_FINISHED_JOBS);
   g_clear_object (&first_fake);
@@ -670,6 +859,7 @@ test_jobs_cap (void)
     g_autoptr (GVariant) job = finished_job ("fake-100", now + 100);
 
     g_signal_emit_by_name (proxy, "ai-job-changed", job);
+    drain_main_context ();
   }
   g_assert_cmpuint (count_finished (model), ==, PRD_HUB_DBUS_MAX_FINISHED_JOBS);
   g_clear_object (&first_fake);
@@ -1125,6 +1315,7 @@ on_activate (GApplication *application, gpointer user_data)
   g_test_add_func ("/prd/admin-ui/integrations", test_integrations);
   g_test_add_func ("/prd/admin-ui/jobs", test_jobs);
   g_test_add_func ("/prd/admin-ui/jobs-cap", test_jobs_cap);
+  g_test_add_func ("/prd/admin-ui/jobs-live", test_jobs_live);
   g_test_add_func ("/prd/admin-ui/sessions", test_sessions);
   g_test_add_func ("/prd/admin-ui/markup", test_markup);
   g_test_add_func ("/prd/admin-ui/integration-slow", test_integration_slow);

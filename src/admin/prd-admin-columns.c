@@ -3,7 +3,8 @@
  * What the list pages share: text and button columns for GtkColumnView
  * reading PrdAdminRecord keys, the words the hub sends (states, modes…)
  * translated for people, times and durations, toasts, filtering, and
- * replacing a list store's rows with a fresh listing.
+ * keeping a list store in step with the hub, changing only the rows that
+ * differ (the cells of a row that changes in place follow its record).
  */
 #define G_LOG_DOMAIN "prd-admin"
 
@@ -19,7 +20,15 @@ typedef struct
 {
   const char *key; /* static */
   PrdAdminFormatFunc format;
+  GHashTable *bound; /* (owned) (element-type GtkListItem): the cells bound to a row */
 } TextColumn;
+
+static void
+text_column_free (TextColumn *column)
+{
+  g_hash_table_unref (column->bound);
+  g_free (column);
+}
 
 typedef struct
 {
@@ -142,6 +151,19 @@ prd_admin_format_word (PrdAdminRecord *record, const char *key)
 
 /* ---- columns -------------------------------------------------------------------- */
 
+/* The text of a cut-off cell, asked for only when the pointer rests on it:
+ * setting a tooltip's text makes GTK query the pointer (a synchronous round
+ * trip to the X server), far too much for each bind. */
+static gboolean
+on_query_tooltip (
+    GtkWidget *label, int x, int y, gboolean keyboard, GtkTooltip *tooltip, gpointer user_data)
+{
+  if (!pango_layout_is_ellipsized (gtk_label_get_layout (GTK_LABEL (label))))
+    return FALSE;
+  gtk_tooltip_set_text (tooltip, gtk_label_get_text (GTK_LABEL (label)));
+  return TRUE;
+}
+
 static void
 on_text_setup (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_data)
 {
@@ -149,27 +171,66 @@ on_text_setup (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer us
 
   gtk_label_set_xalign (GTK_LABEL (label), 0.0f);
   gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+  gtk_widget_set_has_tooltip (label, TRUE);
+  g_signal_connect (label, "query-tooltip", G_CALLBACK (on_query_tooltip), NULL);
   gtk_list_item_set_child (item, label);
+}
+
+/* Shows @item's record; touches the label only where it differs. */
+static void
+update_text (const TextColumn *column, GtkListItem *item)
+{
+  PrdAdminRecord *record = gtk_list_item_get_item (item);
+  GtkLabel *label = GTK_LABEL (gtk_list_item_get_child (item));
+  g_autofree char *text = column->format (record, column->key);
+
+  if (g_strcmp0 (gtk_label_get_text (label), text) != 0)
+    gtk_label_set_text (label, text);
+  if (g_str_equal (column->key, "state"))
+    {
+      g_autofree char *css =
+          g_strconcat ("state-", prd_admin_record_get_string (record, "state"), NULL);
+      const char *classes[] = { "state", css, NULL };
+
+      if (!gtk_widget_has_css_class (GTK_WIDGET (label), css))
+        gtk_widget_set_css_classes (GTK_WIDGET (label), classes);
+    }
+}
+
+/* A row changed in place (prd_admin_store_merge): its cells follow. */
+static void
+on_record_notify (PrdAdminRecord *record, GParamSpec *pspec, GtkListItem *item)
+{
+  update_text (g_object_get_data (G_OBJECT (item), "prd-admin-column"), item);
 }
 
 static void
 on_text_bind (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_data)
 {
-  const TextColumn *column = user_data;
-  PrdAdminRecord *record = gtk_list_item_get_item (item);
-  GtkWidget *label = gtk_list_item_get_child (item);
-  g_autofree char *text = column->format (record, column->key);
-  const char *state = prd_admin_record_get_string (record, "state");
+  TextColumn *column = user_data;
 
-  gtk_label_set_text (GTK_LABEL (label), text);
-  gtk_widget_set_tooltip_text (label, text);
-  if (g_str_equal (column->key, "state"))
-    {
-      g_autofree char *css = g_strconcat ("state-", state, NULL);
-      const char *classes[] = { "state", css, NULL };
+  g_object_set_data (G_OBJECT (item), "prd-admin-column", column);
+  g_signal_connect_object (gtk_list_item_get_item (item), "notify::dict",
+                           G_CALLBACK (on_record_notify), item, 0);
+  g_hash_table_add (column->bound, item);
+  update_text (column, item);
+}
 
-      gtk_widget_set_css_classes (label, classes);
-    }
+static void
+on_text_unbind (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_data)
+{
+  TextColumn *column = user_data;
+
+  g_signal_handlers_disconnect_by_func (gtk_list_item_get_item (item), on_record_notify, item);
+  g_hash_table_remove (column->bound, item);
+}
+
+static void
+on_text_teardown (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_data)
+{
+  TextColumn *column = user_data;
+
+  g_hash_table_remove (column->bound, item);
 }
 
 static int
@@ -211,14 +272,41 @@ prd_admin_column_set_text (GtkColumnViewColumn *column,
 
   data->key = key;
   data->format = format;
+  data->bound = g_hash_table_new (NULL, NULL);
   g_signal_connect (factory, "setup", G_CALLBACK (on_text_setup), NULL);
   g_signal_connect (factory, "bind", G_CALLBACK (on_text_bind), data);
-  g_object_set_data_full (G_OBJECT (factory), "prd-admin-column", data, g_free);
+  g_signal_connect (factory, "unbind", G_CALLBACK (on_text_unbind), data);
+  g_signal_connect (factory, "teardown", G_CALLBACK (on_text_teardown), data);
+  g_object_set_data_full (G_OBJECT (factory), "prd-admin-column", data,
+                          (GDestroyNotify) text_column_free);
   gtk_column_view_column_set_factory (column, factory);
   g_object_unref (factory);
   sorter = GTK_SORTER (gtk_custom_sorter_new (
       sort == PRD_ADMIN_SORT_NUMBER ? compare_numbers : compare_records, (gpointer) key, NULL));
   gtk_column_view_column_set_sorter (column, sorter);
+}
+
+/**
+ * prd_admin_column_refresh:
+ * @column: a column made by prd_admin_column_set_text()
+ *
+ * Formats again the cells @column shows now (not the whole list) and
+ * changes those whose text differs: for text that changes with time while
+ * the record does not, such as a running job's duration.
+ */
+void
+prd_admin_column_refresh (GtkColumnViewColumn *column)
+{
+  GtkListItemFactory *factory = gtk_column_view_column_get_factory (column);
+  TextColumn *data = g_object_get_data (G_OBJECT (factory), "prd-admin-column");
+  GHashTableIter iter;
+  gpointer item;
+
+  g_return_if_fail (data != NULL);
+
+  g_hash_table_iter_init (&iter, data->bound);
+  while (g_hash_table_iter_next (&iter, &item, NULL))
+    update_text (data, item);
 }
 
 static void
@@ -387,21 +475,154 @@ prd_admin_store_replace (GListStore *store, GVariant *dicts)
 }
 
 /**
- * prd_admin_store_find:
+ * prd_admin_rows_new:
  *
- * Returns: the position of the record whose "id" is @id, or -1
+ * Returns: (transfer full) (element-type utf8 PrdAdminRecord): an empty
+ *   index of a list store's records by "id", for prd_admin_store_merge()
  */
-int
-prd_admin_store_find (GListStore *store, const char *id)
+GHashTable *
+prd_admin_rows_new (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+}
+
+/* Whether @a and @b differ in one of @keys (in anything when @keys is NULL). */
+static gboolean
+dicts_differ (GVariant *a, GVariant *b, const char *const *keys)
+{
+  if (keys == NULL)
+    return !g_variant_equal (a, b);
+  for (guint i = 0; keys[i] != NULL; i++)
+    {
+      g_autoptr (GVariant) value_a = g_variant_lookup_value (a, keys[i], NULL);
+      g_autoptr (GVariant) value_b = g_variant_lookup_value (b, keys[i], NULL);
+
+      if ((value_a == NULL) != (value_b == NULL) ||
+          (value_a != NULL && !g_variant_equal (value_a, value_b)))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Removes the records of @store whose id @listed lacks, a run of
+ * neighbours at a time. */
+static void
+remove_unlisted (GListStore *store, GHashTable *rows, GHashTable *listed)
 {
   guint n = g_list_model_get_n_items (G_LIST_MODEL (store));
+  guint run_end = n; /* the rows [i, run_end) go */
 
-  for (guint i = 0; i < n; i++)
+  for (guint i = n; i > 0; i--)
     {
-      g_autoptr (PrdAdminRecord) record = g_list_model_get_item (G_LIST_MODEL (store), i);
+      g_autoptr (PrdAdminRecord) record = g_list_model_get_item (G_LIST_MODEL (store), i - 1);
+      const char *id = prd_admin_record_get_string (record, "id");
 
-      if (g_str_equal (prd_admin_record_get_string (record, "id"), id))
-        return (int) i;
+      if (!g_hash_table_contains (listed, id))
+        {
+          g_hash_table_remove (rows, id);
+          continue;
+        }
+      if (run_end > i)
+        g_list_store_splice (store, i, run_end - i, NULL, 0);
+      run_end = i - 1;
     }
-  return -1;
+  if (run_end > 0)
+    g_list_store_splice (store, 0, run_end, NULL, 0);
+}
+
+/**
+ * prd_admin_store_merge:
+ * @store: (element-type PrdAdminRecord)
+ * @rows: (element-type utf8 PrdAdminRecord): @store's records by "id"
+ *   (prd_admin_rows_new()), kept in step with @store
+ * @dicts: (element-type GVariant): rows as the hub sends them (a{sv}), in
+ *   the order they came; a later one of the same id wins
+ * @keys: (array zero-terminated=1) (nullable): the keys the views sort or
+ *   filter by; %NULL for all
+ * @full: whether @dicts is a full listing: the rows it lacks go
+ *
+ * Changes only what differs. A known row keeps its #PrdAdminRecord, which
+ * takes the new dictionary (its cells follow its notify), and is announced
+ * as changed (items-changed of one row, so that the sort and the filter
+ * place it again) only when one of @keys changed; new rows are appended
+ * with one items-changed.
+ */
+void
+prd_admin_store_merge (
+    GListStore *store, GHashTable *rows, GPtrArray *dicts, const char *const *keys, gboolean full)
+{
+  g_autoptr (GPtrArray) added = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GHashTable) moved = g_hash_table_new (NULL, NULL);
+  GHashTableIter iter;
+  gpointer record;
+
+  if (full)
+    {
+      g_autoptr (GHashTable) listed = g_hash_table_new (g_str_hash, g_str_equal);
+
+      for (guint i = 0; i < dicts->len; i++)
+        {
+          const char *id = NULL;
+
+          if (g_variant_lookup (dicts->pdata[i], "id", "&s", &id))
+            g_hash_table_add (listed, (gpointer) id);
+        }
+      remove_unlisted (store, rows, listed);
+    }
+
+  for (guint i = 0; i < dicts->len; i++)
+    {
+      GVariant *dict = dicts->pdata[i];
+      const char *id = NULL;
+      PrdAdminRecord *known;
+      g_autoptr (GVariant) old = NULL;
+
+      if (!g_variant_lookup (dict, "id", "&s", &id))
+        continue;
+      known = g_hash_table_lookup (rows, id);
+      if (known == NULL)
+        {
+          PrdAdminRecord *fresh = prd_admin_record_new (dict);
+
+          g_hash_table_insert (rows, g_strdup (id), g_object_ref (fresh));
+          g_ptr_array_add (added, fresh);
+          continue;
+        }
+      old = g_variant_ref (prd_admin_record_get_dict (known));
+      prd_admin_record_set_dict (known, dict);
+      if (dicts_differ (old, dict, keys))
+        g_hash_table_add (moved, known);
+    }
+
+  g_hash_table_iter_init (&iter, moved);
+  while (g_hash_table_iter_next (&iter, &record, NULL))
+    {
+      guint position;
+
+      /* Not there yet when it is one of @added. */
+      if (g_list_store_find (store, record, &position))
+        g_list_model_items_changed (G_LIST_MODEL (store), position, 1, 1);
+    }
+  if (added->len > 0)
+    g_list_store_splice (store, g_list_model_get_n_items (G_LIST_MODEL (store)), 0, added->pdata,
+                         added->len);
+}
+
+/**
+ * prd_admin_store_forget:
+ * @rows: @store's index (prd_admin_rows_new())
+ *
+ * Removes the row whose "id" is @id, if there is one.
+ */
+void
+prd_admin_store_forget (GListStore *store, GHashTable *rows, const char *id)
+{
+  PrdAdminRecord *record = g_hash_table_lookup (rows, id);
+  guint position;
+
+  if (record == NULL)
+    return;
+  if (g_list_store_find (store, record, &position))
+    g_list_store_remove (store, position);
+  g_hash_table_remove (rows, id);
 }

@@ -20,6 +20,7 @@ void prd_admin_column_set_text (GtkColumnViewColumn *column,
                                 const char *key,
                                 PrdAdminFormatFunc format,
                                 PrdAdminSort sort);
+void prd_admin_column_refresh (GtkColumnViewColumn *column);
 void prd_admin_column_set_button (GtkColumnViewColumn *column,
                                   const char *icon_name,
                                   const char *tooltip,
@@ -47,6 +48,9 @@ AdwMessageDialog *prd_admin_confirm_dialog_new (GtkWidget *widget,
 gboolean
 prd_admin_record_matches (PrdAdminRecord *record, const char *const *keys, const char *needle);
 void prd_admin_store_replace (GListStore *store, GVariant *dicts);
-int prd_admin_store_find (GListStore *store, const char *id);
+GHashTable *prd_admin_rows_new (void);
+void prd_admin_store_merge (
+    GListStore *store, GHashTable *rows, GPtrArray *dicts, const char *const *keys, gboolean full);
+void prd_admin_store_forget (GListStore *store, GHashTable *rows, const char *id);
 
 G_END_DECLS

@@ -3,7 +3,9 @@
  * PrdAdminJobsPage: the hub's AI jobs, queued, running and finished, in a
  * sortable, filterable GtkColumnView. The list is read once when the hub
  * appears and then kept by AiJobChanged; the running jobs' durations tick
- * every second. Like the hub, which lists only the last
+ * every second. AiJobChanged signals that come together are applied in one
+ * go when the main loop is idle; a known job keeps its row, which changes in
+ * place. Like the hub, which lists only the last
  * PRD_ADMIN_JOBS_MAX_FINISHED finished jobs, the page keeps that many
  * finished rows, dropping the one that finished first. A queued or running job is cancelled through
  * the `jobs.cancel` action (the row's button), after a confirmation.
@@ -36,9 +38,12 @@ struct _PrdAdminJobsPage
   GtkColumnViewColumn *started_column;
   GtkColumnViewColumn *action_column;
 
-  PrdDbusHub1 *proxy;           /* (owned) (nullable) */
-  GCancellable *cancellable;    /* (owned) (nullable) */
-  GListStore *store;            /* (owned) (element-type PrdAdminRecord) */
+  PrdDbusHub1 *proxy;        /* (owned) (nullable) */
+  GCancellable *cancellable; /* (owned) (nullable) */
+  GListStore *store;         /* (owned) (element-type PrdAdminRecord) */
+  GHashTable *rows;          /* (owned) (element-type utf8 PrdAdminRecord): store's, by id */
+  GPtrArray *pending;        /* (owned) (element-type GVariant): AiJobChanged not applied yet */
+  guint flush_id;
   GtkFilterListModel *filtered; /* (owned) */
   GtkSortListModel *sorted;     /* (owned) */
   GtkCustomFilter *filter;      /* (unowned) */
@@ -55,6 +60,13 @@ static const char *const filter_keys[] = {
 };
 
 static const char *const active_states[] = { "queued", "streaming", NULL };
+
+/* What the columns sort by and the filter reads: a change of another key
+ * (the pieces streamed so far) changes the row's cells only. */
+static const char *const placing_keys[] = {
+  "prd-id",   "user-id",    "organization", "state",      "tokens",
+  "duration", "created-at", "id",           "error-code", NULL,
+};
 
 static gboolean
 is_finished (PrdAdminRecord *record)
@@ -90,10 +102,8 @@ trim_finished (PrdAdminJobsPage *self)
   while (self->finished.length > PRD_ADMIN_JOBS_MAX_FINISHED)
     {
       g_autofree char *oldest = g_queue_pop_head (&self->finished);
-      int position = prd_admin_store_find (self->store, oldest);
 
-      if (position >= 0)
-        g_list_store_remove (self->store, (guint) position);
+      prd_admin_store_forget (self->store, self->rows, oldest);
     }
 }
 
@@ -174,11 +184,47 @@ format_state (PrdAdminRecord *record, const char *key)
 
 /* ---- the list ---------------------------------------------------------------------- */
 
+/* Applies the AiJobChanged signals that came since the last time, in one go. */
+static void
+flush_pending (PrdAdminJobsPage *self)
+{
+  g_autoptr (GPtrArray) jobs = g_steal_pointer (&self->pending);
+
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  if (jobs == NULL)
+    return;
+  prd_admin_store_merge (self->store, self->rows, jobs, placing_keys, FALSE);
+  for (guint i = 0; i < jobs->len; i++)
+    {
+      const char *id = NULL;
+      const char *state = NULL;
+
+      g_variant_lookup (jobs->pdata[i], "id", "&s", &id);
+      g_variant_lookup (jobs->pdata[i], "state", "&s", &state);
+      if (id != NULL && !g_strv_contains (active_states, state != NULL ? state : "") &&
+          g_queue_find_custom (&self->finished, id, (GCompareFunc) g_strcmp0) == NULL)
+        g_queue_push_tail (&self->finished, g_strdup (id));
+    }
+  trim_finished (self);
+  update_stack (self);
+}
+
+static gboolean
+on_flush (gpointer user_data)
+{
+  PrdAdminJobsPage *self = user_data;
+
+  self->flush_id = 0;
+  flush_pending (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PrdAdminJobsPage *self = user_data;
   g_autoptr (GVariant) jobs = NULL;
+  g_autoptr (GPtrArray) dicts = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
   g_autoptr (GError) error = NULL;
 
   if (!prd_dbus_hub1_call_list_ai_jobs_finish (PRD_DBUS_HUB1 (source), &jobs, result, &error))
@@ -190,7 +236,11 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   g_clear_object (&self->cancellable);
-  prd_admin_store_replace (self->store, jobs);
+  /* The signals that came before the answer are older than it. */
+  flush_pending (self);
+  for (gsize i = 0; i < g_variant_n_children (jobs); i++)
+    g_ptr_array_add (dicts, g_variant_get_child_value (jobs, i));
+  prd_admin_store_merge (self->store, self->rows, dicts, placing_keys, TRUE);
   reset_finished (self);
   update_stack (self);
 }
@@ -207,41 +257,31 @@ list_jobs (PrdAdminJobsPage *self)
   prd_dbus_hub1_call_list_ai_jobs (self->proxy, self->cancellable, on_listed, self);
 }
 
+/* Kept for the next idle moment: a burst of signals (the hub sends up to
+ * one per job twice a second) is one change of the list, not one each. */
 static void
 on_job_changed (PrdDbusHub1 *proxy, GVariant *job, gpointer user_data)
 {
   PrdAdminJobsPage *self = user_data;
-  g_autoptr (PrdAdminRecord) record = prd_admin_record_new (job);
-  const char *id = prd_admin_record_get_string (record, "id");
-  int position = prd_admin_store_find (self->store, id);
 
-  if (position >= 0)
-    g_list_store_splice (self->store, (guint) position, 1, (gpointer *) &record, 1);
-  else
-    g_list_store_append (self->store, record);
-  if (is_finished (record) &&
-      g_queue_find_custom (&self->finished, id, (GCompareFunc) g_strcmp0) == NULL)
-    {
-      g_queue_push_tail (&self->finished, g_strdup (id));
-      trim_finished (self);
-    }
-  update_stack (self);
+  if (!g_variant_is_of_type (job, G_VARIANT_TYPE_VARDICT))
+    return;
+  if (self->pending == NULL)
+    self->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  g_ptr_array_add (self->pending, g_variant_ref_sink (job));
+  if (self->flush_id == 0)
+    self->flush_id = g_idle_add (on_flush, self);
 }
 
-/* Rebinds the running jobs, whose durations grow. */
+/* The running jobs' durations grow: only the duration cells on screen are
+ * formatted again, and only those that differ change. */
 static gboolean
 on_tick (gpointer user_data)
 {
   PrdAdminJobsPage *self = user_data;
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->store));
 
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr (PrdAdminRecord) record = g_list_model_get_item (G_LIST_MODEL (self->store), i);
-
-      if (g_str_equal (prd_admin_record_get_string (record, "state"), "streaming"))
-        g_list_store_splice (self->store, i, 1, (gpointer *) &record, 1);
-    }
+  if (gtk_widget_get_mapped (GTK_WIDGET (self->view)))
+    prd_admin_column_refresh (self->duration_column);
   return G_SOURCE_CONTINUE;
 }
 
@@ -318,15 +358,13 @@ cancel_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
   PrdAdminJobsPage *self = PRD_ADMIN_JOBS_PAGE (widget);
   const char *id = g_variant_get_string (parameter, NULL);
-  int position = prd_admin_store_find (self->store, id);
-  g_autoptr (PrdAdminRecord) record = NULL;
+  PrdAdminRecord *record = g_hash_table_lookup (self->rows, id);
   g_autofree char *body = NULL;
   GtkWidget *dialog;
   Cancel *cancel;
 
-  if (position < 0)
+  if (record == NULL)
     return;
-  record = g_list_model_get_item (G_LIST_MODEL (self->store), (guint) position);
   cancel = g_new0 (Cancel, 1);
   cancel->self = g_object_ref (self);
   cancel->id = g_strdup (id);
@@ -353,6 +391,7 @@ prd_admin_jobs_page_dispose (GObject *object)
   g_clear_object (&self->sorted);
   g_clear_object (&self->filtered);
   g_clear_object (&self->store);
+  g_clear_pointer (&self->rows, g_hash_table_unref);
 
   G_OBJECT_CLASS (prd_admin_jobs_page_parent_class)->dispose (object);
 }
@@ -409,6 +448,7 @@ prd_admin_jobs_page_init (PrdAdminJobsPage *self)
   g_signal_connect (self->search_entry, "search-changed", G_CALLBACK (on_search_changed), self);
 
   self->store = g_list_store_new (PRD_TYPE_ADMIN_RECORD);
+  self->rows = prd_admin_rows_new ();
   self->filter = gtk_custom_filter_new (match_job, self, NULL);
   self->filtered = gtk_filter_list_model_new (G_LIST_MODEL (g_object_ref (self->store)),
                                               GTK_FILTER (self->filter));
@@ -453,10 +493,14 @@ prd_admin_jobs_page_set_proxy (PrdAdminJobsPage *self, PrdDbusHub1 *proxy)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->tick_id, g_source_remove);
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  g_clear_pointer (&self->pending, g_ptr_array_unref);
   if (self->proxy != NULL)
     g_signal_handlers_disconnect_by_data (self->proxy, self);
   g_set_object (&self->proxy, proxy);
   g_queue_clear_full (&self->finished, g_free);
+  if (self->rows != NULL)
+    g_hash_table_remove_all (self->rows);
   if (self->store != NULL)
     {
       g_list_store_remove_all (self->store);

@@ -2,7 +2,8 @@
 /*
  * PrdAdminSessionsPage: the hub's sessions (namespace connections) in a
  * sortable, filterable GtkColumnView, listed again whenever the hub says
- * SessionsChanged. A session is disconnected through the
+ * SessionsChanged; a listing changes only the rows that differ (a session
+ * that changed keeps its row, which changes in place). A session is disconnected through the
  * `sessions.disconnect` action (the row's button), after a confirmation
  * that asks for the reason the client is told.
  */
@@ -37,6 +38,7 @@ struct _PrdAdminSessionsPage
   PrdDbusHub1 *proxy;           /* (owned) (nullable) */
   GCancellable *cancellable;    /* (owned) (nullable): the listing in flight */
   GListStore *store;            /* (owned) (element-type PrdAdminRecord) */
+  GHashTable *rows;             /* (owned) (element-type utf8 PrdAdminRecord): store's, by id */
   GtkFilterListModel *filtered; /* (owned) */
   GtkSortListModel *sorted;     /* (owned) */
   GtkCustomFilter *filter;      /* (unowned): the filtered model's */
@@ -49,6 +51,13 @@ G_DEFINE_FINAL_TYPE (PrdAdminSessionsPage, prd_admin_sessions_page, ADW_TYPE_BIN
 
 static const char *const filter_keys[] = {
   "user-id", "name", "organization", "prd-id", "namespace", "remote-address", "status", NULL,
+};
+
+/* What the columns sort by and the filter reads: a change of another key
+ * changes the row's cells only. */
+static const char *const placing_keys[] = {
+  "user-id", "name",      "organization",    "prd-id",         "namespace", "mode",
+  "status",  "transport", "connected-since", "remote-address", NULL,
 };
 
 static void
@@ -69,6 +78,7 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PrdAdminSessionsPage *self = user_data;
   g_autoptr (GVariant) sessions = NULL;
+  g_autoptr (GPtrArray) dicts = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
   g_autoptr (GError) error = NULL;
 
   if (!prd_dbus_hub1_call_list_sessions_finish (PRD_DBUS_HUB1 (source), &sessions, result, &error))
@@ -83,7 +93,9 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   g_clear_object (&self->cancellable);
-  prd_admin_store_replace (self->store, sessions);
+  for (gsize i = 0; i < g_variant_n_children (sessions); i++)
+    g_ptr_array_add (dicts, g_variant_get_child_value (sessions, i));
+  prd_admin_store_merge (self->store, self->rows, dicts, placing_keys, TRUE);
   self->n_refreshes++;
   update_stack (self);
   if (self->again)
@@ -193,17 +205,15 @@ disconnect_action (GtkWidget *widget, const char *action_name, GVariant *paramet
 {
   PrdAdminSessionsPage *self = PRD_ADMIN_SESSIONS_PAGE (widget);
   const char *id = g_variant_get_string (parameter, NULL);
-  int position = prd_admin_store_find (self->store, id);
-  g_autoptr (PrdAdminRecord) record = NULL;
+  PrdAdminRecord *record = g_hash_table_lookup (self->rows, id);
   g_autofree char *heading = NULL;
   g_autofree char *body = NULL;
   Disconnect *disconnect;
   GtkWidget *dialog;
   GtkWidget *entry;
 
-  if (position < 0)
+  if (record == NULL)
     return;
-  record = g_list_model_get_item (G_LIST_MODEL (self->store), (guint) position);
   disconnect = g_new0 (Disconnect, 1);
   disconnect->self = g_object_ref (self);
   disconnect->id = g_strdup (id);
@@ -242,6 +252,7 @@ prd_admin_sessions_page_dispose (GObject *object)
   g_clear_object (&self->sorted);
   g_clear_object (&self->filtered);
   g_clear_object (&self->store);
+  g_clear_pointer (&self->rows, g_hash_table_unref);
 
   G_OBJECT_CLASS (prd_admin_sessions_page_parent_class)->dispose (object);
 }
@@ -297,6 +308,7 @@ prd_admin_sessions_page_init (PrdAdminSessionsPage *self)
   g_signal_connect (self->search_entry, "search-changed", G_CALLBACK (on_search_changed), self);
 
   self->store = g_list_store_new (PRD_TYPE_ADMIN_RECORD);
+  self->rows = prd_admin_rows_new ();
   self->filter = gtk_custom_filter_new (match_session, self, NULL);
   self->filtered = gtk_filter_list_model_new (G_LIST_MODEL (g_object_ref (self->store)),
                                               GTK_FILTER (self->filter));
@@ -343,6 +355,8 @@ prd_admin_sessions_page_set_proxy (PrdAdminSessionsPage *self, PrdDbusHub1 *prox
   if (self->proxy != NULL)
     g_signal_handlers_disconnect_by_data (self->proxy, self);
   g_set_object (&self->proxy, proxy);
+  if (self->rows != NULL)
+    g_hash_table_remove_all (self->rows);
   if (self->store != NULL)
     {
       g_list_store_remove_all (self->store);
