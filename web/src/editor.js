@@ -158,6 +158,9 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     { key: 'versions', title: 'Versions', content: versionsPanel },
     { key: 'activity', title: 'Activity', content: activityList },
   ]);
+  // Takes the focus when the AI control that had it goes (not in the tab order).
+  const aiTabPanel = side.panels[1];
+  aiTabPanel.tabIndex = -1;
 
   clear(root, h('div', { class: 'editor-layout' },
     h('div', { class: 'editor-head' },
@@ -469,45 +472,117 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     });
   }
 
+  // Each comment's card is kept (by commentId) from one render to the
+  // next, and only what changed in it is redrawn: a reply being written,
+  // its caret and the focus survive others' comments, replies and resolves.
+  const cards = new Map();
+  const noComments = h('p', { class: 'muted' }, 'No open comments.');
   function renderComments() {
     commentCount.textContent = comments.size > 0 ? ` (${comments.size})` : '';
-    const list = [...comments.values()];
-    clear(commentList, list.length === 0 ? h('p', { class: 'muted' }, 'No open comments.') : list.map(commentCard));
+    const focused = document.activeElement;
+    let refocus = null;
+    const gone = [...cards.entries()].filter(([id]) => !comments.has(id));
+    for (const [id, card] of gone) {
+      // The focus was in a card that goes (resolved): on to the next card's
+      // first button, or to the new comment's box.
+      if (card.el.contains(focused)) {
+        let next = card.el.nextElementSibling;
+        while (next && !comments.has(next.dataset.commentId)) next = next.nextElementSibling;
+        refocus = next?.querySelector('button') ?? newComment;
+      }
+      card.el.remove();
+      cards.delete(id);
+    }
+    let prev = null;
+    for (const c of comments.values()) {
+      let card = cards.get(c.commentId);
+      if (!card) {
+        card = commentCard(c);
+        cards.set(c.commentId, card);
+      }
+      card.update(c);
+      // Moved only when out of place (moving the focused card would blur it).
+      const at = prev ? prev.nextElementSibling : commentList.firstElementChild;
+      if (at !== card.el) commentList.insertBefore(card.el, at);
+      prev = card.el;
+    }
+    if (comments.size === 0) commentList.append(noComments);
+    else noComments.remove();
+    if (refocus) refocus.focus();
+    // A card moved in the list (an order changed on joining again) took its
+    // focus with it: given back (a text box keeps its caret).
+    else if (focused && focused !== document.body && focused.isConnected && document.activeElement !== focused) focused.focus();
     scheduleDecorations();
   }
 
   function commentCard(c) {
+    const { commentId } = c;
     const replyId = uid('reply');
     const reply = h('textarea', { id: replyId, rows: 2, maxlength: 10000 });
-    const replyForm = h('form', { class: 'stack reply-form' },
-      h('label', { for: replyId, class: 'visually-hidden' }, `Reply to ${c.author?.name ?? 'comment'}`), reply,
+    const replyLabel = h('label', { for: replyId, class: 'visually-hidden' });
+    const replyForm = h('form', { class: 'stack reply-form' }, replyLabel, reply,
       h('button', { type: 'submit', class: 'small' }, 'Reply'));
+    const header = h('header');
+    const quoteEl = h('blockquote');
+    const content = h('p', { class: 'comment-content' });
+    const replies = h('ul', { class: 'replies' });
+    const canResolve = canEdit || c.author?.id === session.userId;
+    const el = h('article', { class: 'comment', dataset: { commentId } },
+      header, content, replies, replyForm,
+      h('div', { class: 'row' },
+        h('button', { type: 'button', class: 'small', onclick: () => showComment(commentId) }, 'Show in text'),
+        canResolve ? h('button', { type: 'button', class: 'small', onclick: () => resolveComment(commentId) }, 'Resolve') : null));
     replyForm.addEventListener('submit', async (e) => {
       e.preventDefault();
-      const content = reply.value.trim();
-      if (!content) return;
-      const res = await emitAck(client.socket, 'reply-comment', { commentId: c.commentId, content });
-      if (res.error) announce(messages, `Could not reply: ${res.error.message}`, true);
+      const text = reply.value.trim();
+      if (!text) return;
+      const res = await emitAck(client.socket, 'reply-comment', { commentId, content: text });
+      if (res.error) {
+        announce(messages, `Could not reply: ${res.error.message}`, true);
+        return;
+      }
+      // Sent: the box is empty again and keeps the focus (the Reply button
+      // had it), ready for the next reply.
+      if (reply.value.trim() === text) reply.value = '';
+      if (el.isConnected && (replyForm.contains(document.activeElement) || document.activeElement === document.body)) reply.focus();
     });
-    const canResolve = canEdit || c.author?.id === session.userId;
-    // The hub sends the first 1000 UTF-16 units of a longer selection.
-    const quote = c.selection?.text ? h('blockquote', {}, c.selection.text + (c.selection.textTruncated ? '…' : '')) : null;
-    const card = h('article', { class: `comment${c.commentId === activeComment ? ' active' : ''}`, dataset: { commentId: c.commentId }, 'aria-label': `Comment by ${c.author?.name ?? 'someone'}` },
-      h('header', {}, h('strong', {}, c.author?.name ?? c.author?.id ?? 'someone'), ' ',
-        h('time', { datetime: c.createdAt }, formatTime(c.createdAt)), c.detached ? h('span', { class: 'badge' }, 'text deleted') : null),
-      quote,
-      h('p', { class: 'comment-content' }, c.content),
-      h('ul', { class: 'replies' }, (c.replies ?? []).map((r) => h('li', {}, h('strong', {}, r.author?.name ?? 'someone'), ': ', r.content))),
-      replyForm,
-      h('div', { class: 'row' },
-        h('button', { type: 'button', class: 'small', onclick: () => showComment(c) }, 'Show in text'),
-        canResolve ? h('button', { type: 'button', class: 'small', onclick: () => resolveComment(c) }, 'Resolve') : null));
-    return card;
+    // What was drawn last, to redraw only what changed.
+    let drawn = {};
+    const update = (now) => {
+      const author = now.author?.name ?? now.author?.id ?? 'someone';
+      el.classList.toggle('active', now.commentId === activeComment);
+      el.setAttribute('aria-label', `Comment by ${now.author?.name ?? 'someone'}`);
+      replyLabel.textContent = `Reply to ${now.author?.name ?? 'comment'}`;
+      const head = `${author}\u0000${now.createdAt}\u0000${Boolean(now.detached)}`;
+      if (drawn.head !== head) {
+        clear(header, h('strong', {}, author), ' ', h('time', { datetime: now.createdAt }, formatTime(now.createdAt)),
+          now.detached ? h('span', { class: 'badge' }, 'text deleted') : null);
+      }
+      // The hub sends the first 1000 UTF-16 units of a longer selection.
+      const quote = now.selection?.text ? now.selection.text + (now.selection.textTruncated ? '…' : '') : null;
+      if (quote === null) quoteEl.remove();
+      else if (drawn.quote !== quote || !quoteEl.isConnected) {
+        quoteEl.textContent = quote;
+        header.after(quoteEl);
+      }
+      if (drawn.content !== now.content) content.textContent = now.content ?? '';
+      const list = now.replies ?? [];
+      // Replies only ever come after the ones drawn: appended.
+      if (drawn.replies !== undefined && drawn.replies.length <= list.length && drawn.replies.every((r, i) => r === list[i])) {
+        replies.append(...list.slice(drawn.replies.length).map(replyItem));
+      } else {
+        clear(replies, list.map(replyItem));
+      }
+      drawn = { head, quote, content: now.content, replies: [...list] };
+    };
+    return { el, update };
   }
 
-  function showComment(c) {
-    activeComment = c.commentId;
-    const [r] = commentRanges().filter((x) => x.commentId === c.commentId);
+  const replyItem = (r) => h('li', {}, h('strong', {}, r.author?.name ?? 'someone'), ': ', r.content);
+
+  function showComment(commentId) {
+    activeComment = commentId;
+    const [r] = commentRanges().filter((x) => x.commentId === commentId);
     if (view && r) {
       const len = view.state.doc.length;
       view.dispatch({ selection: EditorSelection.range(Math.min(r.start, len), Math.min(r.end, len)), scrollIntoView: true });
@@ -516,35 +591,74 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     renderComments();
   }
 
-  async function resolveComment(c) {
-    const res = await emitAck(client.socket, 'resolve-comment', { commentId: c.commentId });
+  async function resolveComment(commentId) {
+    const res = await emitAck(client.socket, 'resolve-comment', { commentId });
     if (res.error) announce(messages, `Could not resolve: ${res.error.message}`, true);
   }
 
   // ---- conflicts -----------------------------------------------------------------------
+  // Each conflict's box is kept (by conflictId): a merged text being written
+  // survives the conflicts that arrive meanwhile.
   const conflicts = new Map();
+  const conflictBoxes = new Map();
+  const conflictsHeading = h('h2');
+  conflictsEl.append(conflictsHeading);
   function renderConflicts() {
     conflictsEl.hidden = conflicts.size === 0;
-    clear(conflictsEl, h('h2', {}, conflicts.size === 1 ? 'A conflict to review' : `${conflicts.size} conflicts to review`),
-      [...conflicts.values()].map((c) => {
-        const mergeId = uid('merge');
-        const merged = h('textarea', { id: mergeId, rows: 2 });
-        merged.value = `${c.yourChange ?? ''}${c.theirChange ?? ''}`;
-        const resolve = async (resolution) => {
-          const payload = { prdId, conflictId: c.conflictId, resolution };
-          if (resolution === 'merge') payload.mergedContent = merged.value;
-          const res = await emitAck(client.socket, 'resolve-conflict', payload);
-          if (res.error) announce(messages, `Could not resolve the conflict: ${res.error.message}`, true);
-          else { conflicts.delete(c.conflictId); renderConflicts(); }
-        };
-        return h('div', { class: 'conflict', dataset: { conflictId: c.conflictId } },
-          h('p', {}, 'Yours: ', h('code', {}, c.yourChange || '(nothing)'), ' · Theirs: ', h('code', {}, c.theirChange || '(nothing)')),
-          h('div', { class: 'row' },
-            h('button', { type: 'button', class: 'small', onclick: () => resolve('yours') }, 'Keep yours'),
-            h('button', { type: 'button', class: 'small', onclick: () => resolve('theirs') }, 'Keep theirs'),
-            h('label', { for: mergeId }, 'Merged text'), merged,
-            h('button', { type: 'button', class: 'small', onclick: () => resolve('merge') }, 'Merge')));
-      }));
+    conflictsHeading.textContent = conflicts.size === 1 ? 'A conflict to review' : `${conflicts.size} conflicts to review`;
+    const focused = document.activeElement;
+    let refocus = null;
+    for (const [id, box] of [...conflictBoxes.entries()].filter(([key]) => !conflicts.has(key))) {
+      // The focus was in a conflict that goes (resolved here or by someone
+      // else): on to the next conflict's first button, or to the editor.
+      if (box.el.contains(focused)) {
+        let next = box.el.nextElementSibling;
+        while (next && !conflicts.has(next.dataset.conflictId)) next = next.nextElementSibling;
+        refocus = next?.querySelector('button') ?? 'editor';
+      }
+      box.el.remove();
+      conflictBoxes.delete(id);
+    }
+    for (const c of conflicts.values()) {
+      let box = conflictBoxes.get(c.conflictId);
+      if (!box) {
+        box = conflictBox(c.conflictId);
+        conflictBoxes.set(c.conflictId, box);
+        conflictsEl.append(box.el);
+      }
+      box.update(c);
+    }
+    if (refocus === 'editor') view?.focus();
+    else refocus?.focus();
+  }
+
+  function conflictBox(conflictId) {
+    const mergeId = uid('merge');
+    const merged = h('textarea', { id: mergeId, rows: 2 });
+    const changes = h('p');
+    const resolve = async (resolution) => {
+      const payload = { prdId, conflictId, resolution };
+      if (resolution === 'merge') payload.mergedContent = merged.value;
+      const res = await emitAck(client.socket, 'resolve-conflict', payload);
+      if (res.error) announce(messages, `Could not resolve the conflict: ${res.error.message}`, true);
+      else if (conflicts.delete(conflictId)) renderConflicts();
+    };
+    const el = h('div', { class: 'conflict', dataset: { conflictId } },
+      changes,
+      h('div', { class: 'row' },
+        h('button', { type: 'button', class: 'small', onclick: () => resolve('yours') }, 'Keep yours'),
+        h('button', { type: 'button', class: 'small', onclick: () => resolve('theirs') }, 'Keep theirs'),
+        h('label', { for: mergeId }, 'Merged text'), merged,
+        h('button', { type: 'button', class: 'small', onclick: () => resolve('merge') }, 'Merge')));
+    // The merged text starts as both changes; what the user wrote in it is kept.
+    let proposed = null;
+    const update = (c) => {
+      clear(changes, 'Yours: ', h('code', {}, c.yourChange || '(nothing)'), ' · Theirs: ', h('code', {}, c.theirChange || '(nothing)'));
+      const both = `${c.yourChange ?? ''}${c.theirChange ?? ''}`;
+      if ((proposed === null || merged.value === proposed) && merged.value !== both) merged.value = both;
+      proposed = both;
+    };
+    return { el, update };
   }
 
   function loadJoined(data) {
@@ -655,21 +769,41 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     if (res.error) announce(aiStatus, aiErrorMessage(res.error), true);
   });
   aiReview.addEventListener('click', async () => {
-    clear(aiSuggestions);
+    keepFocus(aiSuggestions, aiTabPanel, () => clear(aiSuggestions));
     announce(aiStatus, 'Reviewing…');
     const res = await emitAck(client.socket, 'ai-review', { prdId }, (r) => { if (!r.error) myReview = r.reviewId; });
     if (res.error) announce(aiStatus, aiErrorMessage(res.error), true);
   });
 
   function suggestionItem(s) {
+    // An accepted or rejected suggestion goes; the focus goes on to the next
+    // one's first button (or the one before), or to the AI panel.
+    const done = () => {
+      const next = li.nextElementSibling ?? li.previousElementSibling;
+      li.remove();
+      (next?.querySelector('button') ?? aiTabPanel).focus();
+    };
     const li = h('li', { class: 'suggestion' },
       h('span', { class: 'badge' }, s.type ?? 'suggestion'), ' ',
       s.title ? h('strong', {}, s.title, ': ') : null, s.description ?? '',
       h('div', { class: 'row' },
-        h('button', { type: 'button', class: 'small', onclick: () => { li.remove(); ask(s.description ?? s.title, { section: s.section ?? '' }); } }, 'Accept'),
-        h('button', { type: 'button', class: 'small', onclick: () => li.remove() }, 'Reject')));
+        h('button', { type: 'button', class: 'small', onclick: () => { done(); ask(s.description ?? s.title, { section: s.section ?? '' }); } }, 'Accept'),
+        h('button', { type: 'button', class: 'small', onclick: done }, 'Reject')));
     return li;
   }
+
+  // @change removes or turns off controls in @el: if one of them had the
+  // focus, @to gets it (instead of the page's body).
+  function keepFocus(el, to, change) {
+    const had = el.contains(document.activeElement);
+    change();
+    if (had) to.focus();
+  }
+  // The job ended: Cancel turns off; the prompt takes its focus.
+  const endMyJob = () => {
+    myJob = null;
+    keepFocus(aiCancel, aiPrompt, () => { aiCancel.disabled = true; });
+  };
 
   const sock = () => client.socket;
   function wireSocket(socket) {
@@ -710,7 +844,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       if (d.prdId !== prdId) return;
       streamJob = d.jobId;
       clear(aiOutput);
-      clear(aiActions);
+      keepFocus(aiActions, aiPrompt, () => clear(aiActions));
       aiOutput.dataset.jobId = d.jobId;
       aiOutput.dataset.state = 'streaming';
       aiOutput.dataset.insert = String(Boolean(d.insert));
@@ -728,19 +862,17 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       aiOutput.textContent = d.fullResponse ?? aiOutput.textContent;
       aiOutput.dataset.state = 'complete';
       if (d.jobId === streamJob) streamJob = null;
-      if (mine) {
-        myJob = null;
-        aiCancel.disabled = true;
-      }
+      if (mine) endMyJob();
       announce(aiStatus, `The AI answered (${d.tokensUsed ?? 0} tokens).`);
       if (!mine) return;
       // A preview (not written into the text): insert it or discard it.
       if (!inserted && canEdit) {
         clear(aiActions,
-          h('button', { type: 'button', class: 'small', onclick: () => { insertAtCursor(d.fullResponse ?? ''); clear(aiActions); } }, 'Insert at cursor'),
-          h('button', { type: 'button', class: 'small', onclick: () => clear(aiActions) }, 'Discard'));
+          // Inserted: the focus goes to the editor, where the answer now is.
+          h('button', { type: 'button', class: 'small', onclick: () => { insertAtCursor(d.fullResponse ?? ''); clear(aiActions); view?.focus(); } }, 'Insert at cursor'),
+          h('button', { type: 'button', class: 'small', onclick: () => { clear(aiActions); aiPrompt.focus(); } }, 'Discard'));
       }
-      clear(aiSuggestions, (d.suggestions ?? []).map(suggestionItem));
+      keepFocus(aiSuggestions, aiTabPanel, () => clear(aiSuggestions, (d.suggestions ?? []).map(suggestionItem)));
     });
     socket.on('ai-review-complete', (d) => {
       if (d.prdId !== prdId || d.reviewId !== myReview) return;
@@ -754,10 +886,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       // review failed (reviewId names it).
       if (d.reviewId !== undefined && d.reviewId === myReview) myReview = null;
       if (d.jobId !== null && d.jobId !== myJob && d.jobId !== streamJob) return;
-      if (d.jobId !== null && d.jobId === myJob) {
-        myJob = null;
-        aiCancel.disabled = true;
-      }
+      if (d.jobId !== null && d.jobId === myJob) endMyJob();
       if (d.jobId !== null && d.jobId === streamJob) {
         streamJob = null;
         aiOutput.dataset.state = 'error';
@@ -810,6 +939,10 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     }
   });
 
+  let fromChosen = false;
+  let toChosen = false;
+  fromSel.addEventListener('change', () => { fromChosen = true; });
+  toSel.addEventListener('change', () => { toChosen = true; });
   async function loadVersions() {
     try {
       const { versions } = await api.versions(prdId);
@@ -817,8 +950,10 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
         h('li', { dataset: { version: v.version } }, h('strong', {}, v.version), ' ', v.changelog, ' — ', v.createdBy?.name ?? '',
           ' ', h('time', { datetime: v.createdAt }, formatTime(v.createdAt)))));
       const opts = versions.map((v) => v.version);
-      const keepFrom = fromSel.value;
-      const keepTo = toSel.value;
+      // A version the user chose is kept; otherwise the two newest (a new
+      // version moves them on).
+      const keepFrom = fromChosen ? fromSel.value : null;
+      const keepTo = toChosen ? toSel.value : null;
       clear(fromSel, opts.map((v) => h('option', { value: v }, v)));
       clear(toSel, opts.map((v) => h('option', { value: v }, v)));
       if (opts.length >= 2) {

@@ -36,8 +36,10 @@ export class Notifications {
     this.count = h('span', { class: 'bell-count', 'aria-hidden': 'true' });
     this.list = h('ul', { class: 'notification-list' });
     this.markButton = h('button', { type: 'button', onclick: () => this.markAllRead() }, 'Mark all read');
+    // The heading takes the focus from "Mark all read" once that turns off.
+    this.heading = h('h2', { tabindex: '-1' }, 'Notifications');
     this.panel = h('section', { id: 'notification-panel', class: 'popover', hidden: true, 'aria-label': 'Notifications' },
-      h('h2', {}, 'Notifications'), this.list, this.markButton);
+      this.heading, this.list, this.markButton);
     // Escape or a click elsewhere closes the panel.
     document.addEventListener('keydown', (e) => {
       if (e.key === 'Escape' && !this.panel.hidden) { this.toggle(false); this.button.focus(); }
@@ -91,7 +93,11 @@ export class Notifications {
     this.socket.emit('mark-read', { ids }, (res) => {
       if (res?.ok) {
         for (const id of ids) this.items.get(id).read = true;
+        const focused = document.activeElement === this.markButton;
         this.render();
+        // Nothing left unread turns the button off: its focus would go to
+        // the page's body.
+        if (focused && this.markButton.disabled) this.heading.focus();
       }
     });
   }
