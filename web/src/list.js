@@ -120,12 +120,13 @@ export async function listPage(root, { api, session, notifications, announce }) 
     }
     if (canCreate && manage.del !== false)
       actions.push(h('button', { type: 'button', class: 'small danger', onclick: () => remove(prd), 'aria-label': `Delete ${prd.title}`, dataset: { action: 'delete' } }, 'Delete'));
+    // data-label: the column's name, shown before each cell on narrow screens (style.css).
     return h('tr', { class: prd.archived ? 'archived' : null, dataset: { prdId: prd.id } },
       h('th', { scope: 'row' }, h('a', { href: `/prds/${encodeURIComponent(prd.id)}`, dataset: { action: 'open' } }, prd.title),
         prd.archived ? h('span', { class: 'badge' }, 'archived') : null),
-      h('td', {}, prd.version ?? ''),
-      h('td', {}, h('time', { datetime: prd.updatedAt }, formatTime(prd.updatedAt))),
-      h('td', { class: 'who' }, users.length === 0 ? h('span', { class: 'muted' }, '—')
+      h('td', { dataset: { label: 'Version' } }, prd.version ?? ''),
+      h('td', { dataset: { label: 'Updated' } }, h('time', { datetime: prd.updatedAt }, formatTime(prd.updatedAt))),
+      h('td', { class: 'who', dataset: { label: 'In it now' } }, users.length === 0 ? h('span', { class: 'muted' }, '—')
         : users.map((u) => h('span', { class: 'who-chip', title: u.status ?? '' }, u.name ?? u.userId))),
       h('td', { class: 'actions' }, actions));
   }

@@ -2,7 +2,8 @@
 //
 // The web editor's accessibility in real Chromium: keyboard focus on the
 // PRD list survives its 15 s refresh and its own rename, archive, unarchive
-// and delete.
+// and delete; at 320 px nothing scrolls sideways and the notification panel
+// stays on screen.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -92,6 +93,45 @@ test('keyboard focus stays on its control when the list is read again', async ()
   await s.page.waitForSelector(row(last), { state: 'detached', timeout: EVENT_TIMEOUT_MS });
   assert.equal(await s.page.evaluate(() => document.activeElement.matches('.list-main > .status')), true);
   assert.match(await s.page.textContent('.list-main > .status'), /is deleted/);
+  assert.deepEqual(s.problems, []);
+  await s.context.close();
+});
+
+// Elements of the page that reach past the viewport's right or left edge.
+function outside(page) {
+  return page.evaluate(() => {
+    const w = document.documentElement.clientWidth;
+    const out = [];
+    for (const el of document.querySelectorAll('main *, header *')) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || el.closest('.visually-hidden, [hidden], .skip-link, thead')) continue;
+      if (r.right > w + 0.5 || r.left < -0.5) out.push(`${el.tagName.toLowerCase()}.${el.className} "${el.textContent.trim().slice(0, 30)}" ${Math.round(r.left)}..${Math.round(r.right)}`);
+    }
+    return { clientWidth: w, scrollWidth: document.documentElement.scrollWidth, out };
+  });
+}
+
+test('at 320 px the list does not scroll sideways and the notifications stay on screen', async () => {
+  const jwt = token(SMALL);
+  await createPrd(hub, jwt, 'A rather long PRD title that has to wrap on a phone screen');
+  await createPrd(hub, jwt, 'Short');
+  const s = await openAs(browser, hub, SMALL, { viewport: { width: 320, height: 640 } });
+  await s.page.waitForSelector('tr[data-prd-id] button:has-text("Delete")', { timeout: EVENT_TIMEOUT_MS });
+  const list = await outside(s.page);
+  await screenshot(s.page, 'web-list-320.png');
+  assert.equal(list.scrollWidth, list.clientWidth, `the list scrolls sideways: ${JSON.stringify(list)}`);
+  assert.deepEqual(list.out, []);
+  // Every row's buttons can be seen and reached.
+  for (const b of await s.page.$$('tr[data-prd-id] .actions button')) assert.equal(await b.isVisible(), true);
+
+  await s.page.click('button.bell');
+  await s.page.waitForSelector('#notification-panel:not([hidden])', { timeout: EVENT_TIMEOUT_MS });
+  await screenshot(s.page, 'web-bell-320.png');
+  const panel = await s.page.$eval('#notification-panel', (p) => {
+    const r = p.getBoundingClientRect();
+    return { left: r.left, right: r.right, width: document.documentElement.clientWidth };
+  });
+  assert.ok(panel.left >= 0 && panel.right <= panel.width, `the notification panel is cut off: ${JSON.stringify(panel)}`);
   assert.deepEqual(s.problems, []);
   await s.context.close();
 });
