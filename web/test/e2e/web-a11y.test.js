@@ -3,7 +3,9 @@
 // The web editor's accessibility in real Chromium: keyboard focus on the
 // PRD list survives its 15 s refresh and its own rename, archive, unarchive
 // and delete; at 320 px nothing scrolls sideways and the notification panel
-// stays on screen.
+// stays on screen; the editor's connection badge is no live region, is
+// written only when its text changes, and one hidden status region says
+// who joins and leaves, going offline and coming back.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -134,4 +136,43 @@ test('at 320 px the list does not scroll sideways and the notifications stay on 
   assert.ok(panel.left >= 0 && panel.right <= panel.width, `the notification panel is cut off: ${JSON.stringify(panel)}`);
   assert.deepEqual(s.problems, []);
   await s.context.close();
+});
+
+test('the connection badge is written when it changes; joins, leaves and going offline are said', async () => {
+  const prd = await createPrd(hub, token(EVE), 'Live announcements', '# Live\n');
+  const eve = await openEditor(browser, hub, EVE, prd.id);
+  const badge = await eve.page.$eval('#connection-state', (b) => ({ role: b.getAttribute('role'), live: b.getAttribute('aria-live') }));
+  assert.deepEqual(badge, { role: null, live: null }, 'the badge is no live region');
+  // Every text the badge is given, from now on.
+  await eve.page.evaluate(() => {
+    window.badgeWrites = [];
+    new MutationObserver(() => window.badgeWrites.push(document.getElementById('connection-state').textContent))
+      .observe(document.getElementById('connection-state'), { childList: true, characterData: true, subtree: true });
+  });
+  await eve.page.click('.cm-content');
+  await eve.page.keyboard.press('Control+End');
+  await eve.page.keyboard.type('Typed one key at a time.');
+  await waitUntil(async () => await eve.page.textContent('#connection-state') === 'Online · saved' &&
+    await eve.page.evaluate(() => window.prdhubEditor.client.pendingCount === 0), 'every edit saved');
+  const writes = await eve.page.evaluate(() => window.badgeWrites);
+  for (let i = 1; i < writes.length; i++) assert.notEqual(writes[i], writes[i - 1], `the same text written twice: ${writes}`);
+
+  const region = '#editor-announcer';
+  assert.equal(await eve.page.getAttribute(region, 'aria-live'), 'polite');
+  const said = () => eve.page.textContent(region);
+  const bob = await openEditor(browser, hub, BOB, prd.id);
+  await waitUntil(async () => (await said()).includes('Bob Builder joined'), '"Bob Builder joined"');
+  // Typing said nothing: only the join.
+  assert.equal((await said()).trim(), 'Bob Builder joined');
+  await bob.context.close();
+  await waitUntil(async () => (await said()).includes('Bob Builder left'), '"Bob Builder left"');
+
+  await eve.page.click('button:has-text("Work offline")');
+  await waitForState(eve.page, 'offline');
+  await waitUntil(async () => (await said()).startsWith('Offline'), 'the announcement of going offline');
+  await eve.page.click('button:has-text("Go online")');
+  await waitForState(eve.page, 'online');
+  await waitUntil(async () => (await said()).startsWith('Back online'), 'the announcement of being back online');
+  assert.deepEqual(eve.problems, []);
+  await eve.context.close();
 });
