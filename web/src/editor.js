@@ -16,6 +16,7 @@ import { io } from 'socket.io-client';
 import MarkdownIt from 'markdown-it';
 import { PrdClient } from '../../clients/js/src/client.js';
 import { EditorBinding, LINE_SEPARATOR, cleanPastes, replacedCharacters } from './binding.js';
+import { Announcer, connectionKey, connectionMessage, presenceChanges } from './announce.js';
 import { commentField, colorClass, remoteCursorField, setCommentRanges, setRemoteCursors } from './decorations.js';
 import { clear, formatTime, h, uid } from './dom.js';
 import { activityFeed } from './notify.js';
@@ -126,7 +127,11 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
 
   // ---- the frame -----------------------------------------------------------------------
   const titleEl = h('h1', { class: 'prd-title' }, 'Loading…');
-  const connection = h('span', { id: 'connection-state', class: 'connection', role: 'status', 'aria-live': 'polite', dataset: { state: 'connecting' } }, 'Connecting…');
+  // The badge is not a live region: its changes that matter are said by
+  // `announcer` (announce.js), not every saving ↔ saved.
+  const connection = h('span', { id: 'connection-state', class: 'connection', dataset: { state: 'connecting' } }, 'Connecting…');
+  const announcerRegion = h('div', { id: 'editor-announcer', class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
+  const announcer = new Announcer(announcerRegion);
   const offlineButton = h('button', { type: 'button', class: 'small', 'aria-pressed': 'false' }, 'Work offline');
   const presence = h('ul', { class: 'presence', 'aria-label': 'People in this PRD' });
   const archivedBadge = h('span', { class: 'badge', id: 'archived', hidden: true }, 'Archived: read-only');
@@ -169,6 +174,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       h('div', { class: 'head-tools' }, connection, offlineButton, previewButton,
         canEdit ? null : h('span', { class: 'badge', id: 'view-only' }, 'View only'), archivedBadge),
       presence),
+    announcerRegion,
     conflictsEl,
     messages,
     renewal,
@@ -216,8 +222,12 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       state = 'online';
       text = 'Online · saved';
     }
-    connection.dataset.state = state;
-    connection.textContent = text;
+    // Written only when it changes; said (debounced) by the announcer.
+    if (connection.dataset.state !== state) connection.dataset.state = state;
+    if (connection.textContent !== text) connection.textContent = text;
+    const pendingCount = client.pendingCount;
+    announcer.setState(connectionKey(state, pendingCount),
+      (previous) => connectionMessage(connectionKey(state, pendingCount), previous, { text, pendingCount }));
   }
   // The PRD was deleted: heard live (prd-deleted, which names who), or on
   // joining again after being offline (the client ends either way).
@@ -377,8 +387,16 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   });
 
   // ---- presence ------------------------------------------------------------------------
+  // Others as last announced (null before the first list): who joined and
+  // left since is said by the announcer, while the page is joined.
+  let announcedUsers = null;
   function renderPresence() {
     const users = client.getUsers();
+    if (client.joined) {
+      const others = users.filter((u) => u.userId !== session.userId);
+      if (announcedUsers !== null) for (const change of presenceChanges(announcedUsers, others)) announcer.say(change);
+      announcedUsers = others;
+    }
     clear(presence, users.map((u) => h('li', { class: `presence-user ${colorClass(u.color)}`, dataset: { userId: u.userId } },
       h('span', { class: 'presence-dot', 'aria-hidden': 'true' }),
       h('span', { class: 'presence-name' }, u.userId === session.userId ? `${u.name ?? u.userId} (you)` : (u.name ?? u.userId)),
@@ -1077,6 +1095,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     stopHandlingExpiry();
     window.removeEventListener('beforeunload', guardUnsent);
     clearInterval(idleTimer);
+    announcer.destroy();
     binding.destroy();
     client.close();
     view.destroy();

@@ -3,6 +3,9 @@
 // `/`: the organization's PRDs (title, updated, who is in it now), create,
 // import a Markdown file, rename / archive / delete where the hub allows it
 // (PATCH and DELETE /api/prds/{id}; hidden when the hub answers 404/405).
+// The list is read again every 15 s and after each change; keyboard focus
+// stays on the control it was on (found again by PRD id and action), or
+// moves to the next row (the status line after the last) when its row left.
 
 import { activityFeed } from './notify.js';
 import { clear, formatTime, h, uid } from './dom.js';
@@ -15,7 +18,8 @@ function titleFromMarkdown(text, fileName) {
 
 export async function listPage(root, { api, session, notifications, announce }) {
   const canCreate = session.role !== 'viewer';
-  const status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
+  // tabindex -1: focus lands here when the row it was on has left the list.
+  const status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite', tabindex: '-1' });
   const tbody = h('tbody');
   const table = h('table', { class: 'prd-list' },
     h('caption', {}, `PRDs of ${session.org}`),
@@ -111,19 +115,56 @@ export async function listPage(root, { api, session, notifications, announce }) 
     const users = Array.isArray(prd.activeUsers) ? prd.activeUsers : [];
     const actions = [];
     if (canCreate && manage.patch !== false) {
-      actions.push(h('button', { type: 'button', class: 'small', onclick: () => rename(prd), 'aria-label': `Rename ${prd.title}` }, 'Rename'));
-      actions.push(h('button', { type: 'button', class: 'small', onclick: () => archive(prd), 'aria-label': `${prd.archived ? 'Unarchive' : 'Archive'} ${prd.title}` }, prd.archived ? 'Unarchive' : 'Archive'));
+      actions.push(h('button', { type: 'button', class: 'small', onclick: () => rename(prd), 'aria-label': `Rename ${prd.title}`, dataset: { action: 'rename' } }, 'Rename'));
+      actions.push(h('button', { type: 'button', class: 'small', onclick: () => archive(prd), 'aria-label': `${prd.archived ? 'Unarchive' : 'Archive'} ${prd.title}`, dataset: { action: 'archive' } }, prd.archived ? 'Unarchive' : 'Archive'));
     }
     if (canCreate && manage.del !== false)
-      actions.push(h('button', { type: 'button', class: 'small danger', onclick: () => remove(prd), 'aria-label': `Delete ${prd.title}` }, 'Delete'));
+      actions.push(h('button', { type: 'button', class: 'small danger', onclick: () => remove(prd), 'aria-label': `Delete ${prd.title}`, dataset: { action: 'delete' } }, 'Delete'));
+    // data-label: the column's name, shown before each cell on narrow screens (style.css).
     return h('tr', { class: prd.archived ? 'archived' : null, dataset: { prdId: prd.id } },
-      h('th', { scope: 'row' }, h('a', { href: `/prds/${encodeURIComponent(prd.id)}` }, prd.title),
+      h('th', { scope: 'row' }, h('a', { href: `/prds/${encodeURIComponent(prd.id)}`, dataset: { action: 'open' } }, prd.title),
         prd.archived ? h('span', { class: 'badge' }, 'archived') : null),
-      h('td', {}, prd.version ?? ''),
-      h('td', {}, h('time', { datetime: prd.updatedAt }, formatTime(prd.updatedAt))),
-      h('td', { class: 'who' }, users.length === 0 ? h('span', { class: 'muted' }, '—')
+      h('td', { dataset: { label: 'Version' } }, prd.version ?? ''),
+      h('td', { dataset: { label: 'Updated' } }, h('time', { datetime: prd.updatedAt }, formatTime(prd.updatedAt))),
+      h('td', { class: 'who', dataset: { label: 'In it now' } }, users.length === 0 ? h('span', { class: 'muted' }, '—')
         : users.map((u) => h('span', { class: 'who-chip', title: u.status ?? '' }, u.name ?? u.userId))),
       h('td', { class: 'actions' }, actions));
+  }
+
+  // The control of a row that has keyboard focus: its PRD, its action, and
+  // the PRDs of the rows after it (where focus goes when its row leaves).
+  function focusedControl() {
+    const el = document.activeElement;
+    const tr = el && tbody.contains(el) ? el.closest('tr[data-prd-id]') : null;
+    if (!tr) return null;
+    const rows = [...tbody.querySelectorAll('tr[data-prd-id]')];
+    return {
+      prdId: tr.dataset.prdId,
+      action: el.closest('[data-action]')?.dataset.action ?? 'open',
+      after: rows.slice(rows.indexOf(tr) + 1).map((r) => r.dataset.prdId),
+    };
+  }
+
+  function rowOf(prdId) {
+    return [...tbody.querySelectorAll('tr[data-prd-id]')].find((r) => r.dataset.prdId === prdId) ?? null;
+  }
+
+  function restoreFocus({ prdId, action, after }) {
+    const control = (tr) => tr.querySelector(`[data-action="${action}"]`) ?? tr.querySelector('[data-action="open"]');
+    const same = rowOf(prdId);
+    if (same) {
+      control(same)?.focus();
+      return;
+    }
+    // Its row left (archived, deleted): the next row that is still there.
+    for (const id of after) {
+      const next = rowOf(id);
+      if (next) {
+        control(next)?.focus();
+        return;
+      }
+    }
+    status.focus();
   }
 
   async function load() {
@@ -142,9 +183,11 @@ export async function listPage(root, { api, session, notifications, announce }) 
         const present = await api.presence(chunk.map((p) => p.id)).catch(() => ({ prds: {} }));
         for (const p of chunk) p.activeUsers = present.prds?.[p.id] ?? [];
       }
+      const focus = focusedControl();
       clear(tbody, prds.length === 0
         ? h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No PRDs yet.'))
         : prds.map(row));
+      if (focus) restoreFocus(focus);
     } catch (err) {
       announce(status, `Could not read the PRDs: ${err.message}`, true);
     }

@@ -32,9 +32,13 @@ export async function launch() {
  * A new browser context (its own session storage: one user) on @path of
  * @hub, signed in as @who through the `#token=…` fragment. `problems`
  * collects console errors, page errors and any request that leaves the hub.
+ * With `clock: true` the page's timers can be jumped ahead (context.clock).
  */
-export async function openAs(browser, hub, who, { path: at = '/', viewport = { width: 1366, height: 820 } } = {}) {
+export async function openAs(browser, hub, who, { path: at = '/', viewport = { width: 1366, height: 820 }, clock = false } = {}) {
   const context = await browser.newContext({ viewport });
+  // @clock: the page's timers are Playwright's (time runs, and
+  // context.clock.fastForward() jumps ahead), installed before it loads.
+  if (clock) await context.clock.install();
   const page = await context.newPage();
   const problems = [];
   const origin = new URL(hub.url).origin;
