@@ -223,6 +223,9 @@ export class PrdClient extends Emitter {
     // hub's until a full state is adopted (a full sync-response, or a
     // join). Nothing is sent meanwhile, and the client is not synced.
     this._resync = false;
+    // The first character (clock) of this site's inserts the hub refused,
+    // until the hub's state is adopted: nothing in the hub has that id.
+    this._refusedFrom = Infinity;
     this._syncFull = false; // the sync-request under way asked for the full state
     this._presenceTimer = null;
     this._presenceDirty = false;
@@ -641,8 +644,11 @@ export class PrdClient extends Emitter {
     let hub = CrdtDoc.decodeState(hubState);
     const oldText = this._everJoined ? this.doc.getText() : null;
     const oldSite = this.siteId;
+    const refusedFrom = this._refusedFrom;
     let pending = this._queue;
     const queue = [];
+    const reports = [];
+    const rebase = (...args) => reports.push(...this._rebase(...args));
     if (pending.length > 0 && oldSite !== null) {
       // Operations the hub already has (sent, ack lost) are done: they are a
       // prefix of the queue, and only an operation that was sent can be one.
@@ -658,7 +664,7 @@ export class PrdClient extends Emitter {
         // Larger than the hub takes (refused, or made before its limit was
         // known): the hub never integrated them, so their ids are free. The
         // same edits again, in pieces it takes.
-        this._rebase(hub, oldSite, newSite, pending, queue, this.doc);
+        rebase(hub, oldSite, newSite, pending, queue, this.doc, refusedFrom);
       } else if (newSite === oldSite) {
         try {
           for (const e of pending) {
@@ -669,29 +675,31 @@ export class PrdClient extends Emitter {
         } catch (err) {
           if (!(err instanceof CrdtError)) throw err;
           // They were built on operations the hub no longer has (it handed
-          // them out before they were durable, then died): re-apply them
-          // as new edits at the places they were made, as after a
-          // SITE_CONFLICT, instead of dropping them.
+          // them out before they were durable, then died; or it refused
+          // one of them): re-apply them as new edits at the places they
+          // were made, as after a SITE_CONFLICT, instead of dropping them.
           hub = CrdtDoc.decodeState(hubState);
           queue.length = 0;
-          this._rebase(hub, oldSite, newSite, pending, queue, this.doc);
+          rebase(hub, oldSite, newSite, pending, queue, this.doc, refusedFrom);
         }
       } else if (newSite !== null && pending.length > 0) {
-        this._rebase(hub, oldSite, newSite, pending, queue, this.doc);
+        rebase(hub, oldSite, newSite, pending, queue, this.doc, refusedFrom);
       } else if (pending.length > 0) {
         // Joined without a site (the PRD was archived meanwhile): the edits
         // wait, with the replica they were made on, for a join that can
         // take them (after unarchiving), instead of being dropped.
-        this._held = { pending, old: this.doc, site: oldSite };
+        this._held = { pending, old: this.doc, site: oldSite, refusedFrom };
         this.emit('error', new PrdClientError('FORBIDDEN', `${pending.length} local edits kept until the PRD can be edited again`));
       }
     }
     if (this._held && newSite !== null) {
-      this._rebase(hub, this._held.site, newSite, this._held.pending, queue, this._held.old);
+      const held = this._held;
+      rebase(hub, held.site, newSite, held.pending, queue, held.old, held.refusedFrom);
       this._held = null;
     }
     this._resplit = false;
     this._resync = false;
+    this._refusedFrom = Infinity;
     this.doc = hub;
     this.siteId = newSite;
     this._queue = queue;
@@ -700,29 +708,50 @@ export class PrdClient extends Emitter {
       const deltas = diffDeltas(oldText, hub.getText());
       if (deltas.length > 0) this._emitRemote(deltas, null, null, null);
     }
+    // Once the replica is the hub's: a listener may edit at once.
+    for (const e of reports) this.emit('error', e);
   }
 
   // Re-applies the local edits @pending (made under @oldSite in the replica
   // @old) to the hub's state @hub as new edits of @newSite (which may be
   // @oldSite), queueing them in @queue. An insert goes after the character
   // it was typed after; when the hub lacks that character (an operation of
-  // another site that died with the hub), after the nearest character
-  // before it that the hub has. A delete removes the characters it removed
-  // that the hub has.
+  // another site that died with the hub, an insert it refused), after the
+  // nearest character before it that the hub has. A delete removes the
+  // characters it removed that the hub has.
+  //
+  // The characters of @oldSite from the first one the hub has not
+  // acknowledged on (the first of @pending, or @refusedFrom, the first of an
+  // insert it refused) are those of @pending re-applied, under the ids
+  // their pieces take now, or characters the hub does not have: a refused
+  // insert's sit between kept ones, and the hub may give their ids to
+  // other characters meanwhile.
   //
   // A piece longer than maxOperationSize (a surrogate pair when it is 1)
   // fits in no operation the hub takes: it is dropped and reported.
-  _rebase(hub, oldSite, newSite, pending, queue, old) {
+  // Returns the errors to report.
+  _rebase(hub, oldSite, newSite, pending, queue, old, refusedFrom = Infinity) {
     this._rebases++;
+    const reports = [];
     let dropped = 0;
-    let c0 = Infinity;
-    for (const e of pending) if (e.op.type === 'insert') { c0 = e.op.clock; break; }
-    const c1 = hub.siteClock(newSite);
-    const map = (site, clock) => (site === oldSite && clock >= c0 ? [newSite, clock - c0 + c1] : [site, clock]);
-    const has = (site, clock) => {
-      const [s, c] = map(site, clock);
-      return c < hub.siteClock(s);
+    let floor = Math.min(hub.siteClock(oldSite), refusedFrom);
+    for (const e of pending) if (e.op.type === 'insert') { floor = Math.min(floor, e.op.clock); break; }
+    const moved = []; // [old clock, length, new clock] per re-applied piece, old clocks increasing
+    // The id in @hub of the character (@site, @clock) of @old, or null when
+    // the hub does not have it.
+    const map = (site, clock) => {
+      if (site !== oldSite || clock < floor) return clock < hub.siteClock(site) ? [site, clock] : null;
+      let lo = 0;
+      let hi = moved.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (moved[mid][0] <= clock) lo = mid + 1;
+        else hi = mid;
+      }
+      const m = moved[lo - 1];
+      return m && clock < m[0] + m[1] ? [newSite, m[2] + clock - m[0]] : null;
     };
+    const has = (site, clock) => map(site, clock) !== null;
     const charPos = (site, clock) => {
       const l = hub._locateId(site, clock);
       const it = l.chunk.items[l.idx];
@@ -761,13 +790,17 @@ export class PrdClient extends Emitter {
           const at = charPos(s, c);
           pos = at.pos + (at.visible ? 1 : 0);
         }
+        let off = 0; // units of op.content before the piece
         for (const piece of this._pieces(op.content)) {
+          const clock = op.clock + off;
+          off += piece.length;
           if (piece.length > this.maxOperationSize) {
             dropped++;
             continue;
           }
           const { op: nop } = hub.localInsert(newSite, pos, piece, { timestamp: op.timestamp });
           nop.position = pos;
+          moved.push([clock, piece.length, nop.clock]);
           push(nop, e.n);
           pos += piece.length;
         }
@@ -775,9 +808,9 @@ export class PrdClient extends Emitter {
         const positions = [];
         for (const [ts, tc, tl] of op.targets) {
           for (let c = tc; c < tc + tl; c++) {
-            const [s, cc] = map(ts, c);
-            if (cc >= hub.siteClock(s)) continue;
-            const at = charPos(s, cc);
+            const id = map(ts, c);
+            if (id === null) continue;
+            const at = charPos(id[0], id[1]);
             if (at.visible) positions.push(at.pos);
           }
         }
@@ -805,10 +838,11 @@ export class PrdClient extends Emitter {
       }
     }
     if (dropped > 0) {
-      this.emit('error', new PrdClientError('PAYLOAD_TOO_LARGE',
+      reports.push(new PrdClientError('PAYLOAD_TOO_LARGE',
         `${dropped} parts of local edits dropped: a surrogate pair (2 UTF-16 units) is more than the hub's ` +
         `max-operation-size (${this.maxOperationSize}) takes in one operation`));
     }
+    return reports;
   }
 
   // @text cut into pieces of at most maxOperationSize UTF-16 units, never
@@ -1217,15 +1251,22 @@ export class PrdClient extends Emitter {
     // state says which it has.
     if (code === 'LIMIT_REACHED' && message.includes('max-document-size')) {
       const i = this._queue.indexOf(entry);
-      if (i >= 0) this._queue.splice(i, 1);
+      if (i >= 0) this._dropRefused(this._queue.splice(i, 1));
       this._requestSync(true);
       return;
     }
     // The hub will never take this edit: drop it and what follows, and
     // adopt the hub's state.
     const i = this._queue.indexOf(entry);
-    if (i >= 0) this._queue.length = i;
+    if (i >= 0) this._dropRefused(this._queue.splice(i));
     this._requestSync(true);
+  }
+
+  // The queue's @entries, refused, are dropped: the edits typed after
+  // them (before the hub's state is adopted) may point into their text,
+  // whose ids the hub may give to other characters (see _rebase).
+  _dropRefused(entries) {
+    for (const e of entries) if (e.op.type === 'insert') this._refusedFrom = Math.min(this._refusedFrom, e.op.clock);
   }
 
   _holdArchived() {
