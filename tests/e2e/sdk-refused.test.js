@@ -3,7 +3,7 @@
 // The JavaScript SDK (clients/js) after the hub refused an insert for room
 // (LIMIT_REACHED, max-document-size), against a real prdhub: the edits
 // typed after the refused insert keep their places, even those that point
-// into its text.
+// into its text; a burst of inserts without room settles in one round.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -137,3 +137,76 @@ for (const variant of ['a deletion', 'an insert']) {
     }
   });
 }
+
+// Offline, Alice makes 20 separate inserts of 10 units; Bob's text takes
+// all the room but 25 units. The hub would refuse all but two of them
+// (one at a time, each refusal answered by a full state): the SDK drops
+// them with the hub's length as it joins, one `error` each.
+test('offline inserts the hub has no room for are dropped as the client joins, one error each', async () => {
+  const small = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-document-size = 400\n` });
+  const prdId = await createPrd(small, 'Burst', 'x'.repeat(175), alice);
+  const link = scripted();
+  const a = sdkClient(small, prdId, alice, { io: link.wrap });
+  const b = sdkClient(small, prdId, bob);
+  const errors = [];
+  a.on('error', (e) => errors.push(e));
+  try {
+    await a.connect();
+    await b.connect();
+    a.disconnect();
+    for (let i = 0; i < 20; i++) a.insert(i * 5, String.fromCharCode(65 + i).repeat(10));
+    a.delete(a.length - 5, 5); // a deletion after them is kept
+    assert.equal(a.pendingCount, 21);
+    b.insert(175, 'B'.repeat(200));
+    await b.whenSynced();
+    await untilLeft(small, prdId, 'sdk_refused_alice');
+    link.counts['sync-request'] = 0;
+    await a.reconnect();
+    const doc = await converged(small, prdId, [a, b], alice);
+    assert.equal(doc.content, `AAAAABBBBBBBBBBAAAAA${'x'.repeat(170)}${'B'.repeat(200)}`);
+    assert.equal(a.text, doc.content);
+    assert.equal(errors.length, 18);
+    for (const e of errors) {
+      assert.equal(e.code, 'LIMIT_REACHED');
+      assert.match(e.message, /max-document-size/);
+    }
+    assert.equal(link.counts['sync-request'], 0);
+  } finally {
+    a.close();
+    b.close();
+    await small.stop();
+  }
+});
+
+// Alice's 10 inserts of 9 units leave once Bob's 80 are in: the hub takes
+// the first and refuses the second (and, their ids no longer following,
+// the rest). The full state that answers that refusal settles them all:
+// one full-state request, not one per insert.
+test('inserts queued behind one the hub refused for room are dropped with its state, one error each', async () => {
+  const small = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-document-size = 100\n` });
+  const prdId = await createPrd(small, 'Burst', 'x'.repeat(10), alice);
+  const link = scripted();
+  const a = sdkClient(small, prdId, alice, { io: link.wrap });
+  const b = sdkClient(small, prdId, bob);
+  const errors = [];
+  a.on('error', (e) => errors.push(e));
+  try {
+    await a.connect();
+    await b.connect();
+    link.hold('content-update');
+    for (let i = 0; i < 10; i++) a.insert(0, String.fromCharCode(65 + i).repeat(9));
+    b.insert(10, 'B'.repeat(80));
+    await b.whenSynced();
+    link.counts['sync-request'] = 0;
+    link.release('content-update');
+    const doc = await converged(small, prdId, [a, b], alice);
+    assert.equal(doc.content, `${'A'.repeat(9)}${'x'.repeat(10)}${'B'.repeat(80)}`);
+    assert.equal(a.text, doc.content);
+    assert.deepEqual(errors.map((e) => e.code), Array(9).fill('LIMIT_REACHED'));
+    assert.ok(link.counts['sync-request'] <= 2, `${link.counts['sync-request']} sync-requests`);
+  } finally {
+    a.close();
+    b.close();
+    await small.stop();
+  }
+});

@@ -639,7 +639,8 @@ export class PrdClient extends Emitter {
   // hub has not integrated: under the same site they are integrated as they
   // are (and sent again with the same ids); under a fresh site, or when they
   // depend on operations the hub lacks, they are re-applied as new edits at
-  // the places they were made.
+  // the places they were made. An insert the hub would refuse for room
+  // (maxDocumentSize) is dropped here, with the hub's length (see _rebase).
   _adopt(hubState, newSite) {
     let hub = CrdtDoc.decodeState(hubState);
     const oldText = this._everJoined ? this.doc.getText() : null;
@@ -668,6 +669,10 @@ export class PrdClient extends Emitter {
       } else if (newSite === oldSite) {
         try {
           for (const e of pending) {
+            // One the hub would refuse for room: dropped by _rebase.
+            if (e.op.type === 'insert' && this.maxDocumentSize !== null &&
+                hub.length + e.op.content.length > this.maxDocumentSize)
+              throw new CrdtError('LIMIT_REACHED', 'a local insert has no room in the hub\'s text');
             hub._applyRemoteOp(e.op);
             queue.push({ ...e, sent: false });
           }
@@ -676,8 +681,9 @@ export class PrdClient extends Emitter {
           if (!(err instanceof CrdtError)) throw err;
           // They were built on operations the hub no longer has (it handed
           // them out before they were durable, then died; or it refused
-          // one of them): re-apply them as new edits at the places they
-          // were made, as after a SITE_CONFLICT, instead of dropping them.
+          // one of them), or one has no room: re-apply them as new edits at
+          // the places they were made, as after a SITE_CONFLICT, instead of
+          // dropping them.
           hub = CrdtDoc.decodeState(hubState);
           queue.length = 0;
           rebase(hub, oldSite, newSite, pending, queue, this.doc, refusedFrom);
@@ -728,8 +734,11 @@ export class PrdClient extends Emitter {
   // other characters meanwhile.
   //
   // A piece longer than maxOperationSize (a surrogate pair when it is 1)
-  // fits in no operation the hub takes: it is dropped and reported.
-  // Returns the errors to report.
+  // fits in no operation the hub takes: it is dropped and reported. A piece
+  // that would make the text longer than maxDocumentSize, counting the
+  // edits before it as the hub does, would be refused LIMIT_REACHED: it is
+  // dropped and reported (one `error` per edit), not sent for a refusal
+  // and a full state each. Returns the errors to report.
   _rebase(hub, oldSite, newSite, pending, queue, old, refusedFrom = Infinity) {
     this._rebases++;
     const reports = [];
@@ -791,6 +800,7 @@ export class PrdClient extends Emitter {
           pos = at.pos + (at.visible ? 1 : 0);
         }
         let off = 0; // units of op.content before the piece
+        let refused = null;
         for (const piece of this._pieces(op.content)) {
           const clock = op.clock + off;
           off += piece.length;
@@ -798,11 +808,20 @@ export class PrdClient extends Emitter {
             dropped++;
             continue;
           }
+          if (this.maxDocumentSize !== null && hub.length + piece.length > this.maxDocumentSize) {
+            refused ??= hub.length + piece.length;
+            continue;
+          }
           const { op: nop } = hub.localInsert(newSite, pos, piece, { timestamp: op.timestamp });
           nop.position = pos;
           moved.push([clock, piece.length, nop.clock]);
           push(nop, e.n);
           pos += piece.length;
+        }
+        if (refused !== null) {
+          reports.push(new PrdClientError('LIMIT_REACHED',
+            `the PRD would have ${refused} UTF-16 units, more than it may hold (${this.maxDocumentSize}, ` +
+            'max-document-size): delete text first', { event: 'content-update', operation: e.wire }));
         }
       } else {
         const positions = [];
