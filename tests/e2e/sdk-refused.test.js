@@ -3,7 +3,8 @@
 // The JavaScript SDK (clients/js) after the hub refused an insert for room
 // (LIMIT_REACHED, max-document-size), against a real prdhub: the edits
 // typed after the refused insert keep their places, even those that point
-// into its text; a burst of inserts without room settles in one round.
+// into its text; a burst of inserts without room settles in one round; and
+// a resync whose join is refused with a code that passes goes on.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,13 @@ import {
 
 const alice = user('sdk_refused_alice');
 const bob = user('sdk_refused_bob');
+
+function within(promise, what, ms = 30000) {
+  let timer;
+  return Promise.race([promise, new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+  })]).finally(() => clearTimeout(timer));
+}
 
 // Alice, offline, at 10 of 20 units: "HELLO" at the end, "abc" at the
 // start, then she deletes the "ELL" of "HELLO". Bob's 6 units leave no
@@ -204,6 +212,42 @@ test('inserts queued behind one the hub refused for room are dropped with its st
     assert.equal(a.text, doc.content);
     assert.deepEqual(errors.map((e) => e.code), Array(9).fill('LIMIT_REACHED'));
     assert.ok(link.counts['sync-request'] <= 2, `${link.counts['sync-request']} sync-requests`);
+  } finally {
+    a.close();
+    b.close();
+    await small.stop();
+  }
+});
+
+// The resync after a refused insert cannot get the hub's state from a
+// sync-request (refused INTERNAL_ERROR) and joins instead; that join is
+// refused RATE_LIMITED: it is tried again, and the client settles.
+test('a resync whose fallback join is refused RATE_LIMITED is tried again and settles', async () => {
+  const small = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-document-size = 20\n` });
+  const prdId = await createPrd(small, 'Refused', 'x'.repeat(10), alice);
+  const link = scripted();
+  const a = sdkClient(small, prdId, alice, { io: link.wrap });
+  const b = sdkClient(small, prdId, bob);
+  const errors = [];
+  a.on('error', (e) => errors.push(`${e.event} ${e.code}`));
+  try {
+    await a.connect();
+    await b.connect();
+    link.hold('content-update');
+    a.insert(0, 'AAAAA');
+    a.insert(0, 'z');
+    b.insert(10, 'B'.repeat(9));
+    await b.whenSynced();
+    link.refuseNext('sync-request', 'INTERNAL_ERROR');
+    link.refuseNext('join-prd', 'RATE_LIMITED');
+    link.release('content-update');
+    await within(a.whenSynced(), 'whenSynced() after the refused join');
+    assert.deepEqual(errors, ['content-update LIMIT_REACHED', 'sync-request INTERNAL_ERROR', 'join-prd RATE_LIMITED']);
+    assert.equal(a.resyncing, false);
+    assert.equal(a.joined, true);
+    const doc = await converged(small, prdId, [a, b], alice);
+    assert.equal(doc.content, `z${'x'.repeat(10)}${'B'.repeat(9)}`);
+    assert.equal(a.text, doc.content);
   } finally {
     a.close();
     b.close();

@@ -356,6 +356,15 @@ export class PrdClient extends Emitter {
     });
   }
 
+  // Joins again while joined, for the hub's state (or limits): not joined
+  // until it answers, so that a refusal that passes (RATE_LIMITED, …) is
+  // tried again like any rejoin's, instead of leaving the client waiting
+  // (resyncing) for good.
+  _joinAgain() {
+    this.joined = false;
+    this._join();
+  }
+
   // The hub refused a join-prd sent in generation @gen with @e (reported as
   // an `error` every time). The first join's refusal rejects connect(); a
   // rejoin's that passes (RATE_LIMITED, LIMIT_REACHED, STORAGE_ERROR, …) is
@@ -918,7 +927,7 @@ export class PrdClient extends Emitter {
           }
           this.emit('error', new PrdClientError(res.error.code, res.error.message, { event: 'sync-request' }));
           // A join brings the hub's state too.
-          if (this._resync && this.joined) this._join();
+          if (this._resync && this.joined) this._joinAgain();
         }
       });
     }, 0);
@@ -945,7 +954,7 @@ export class PrdClient extends Emitter {
       // hub has every operation of the vector after all): a join, which
       // always brings the whole state.
       if (!askedFull) this._requestSync(true);
-      else if (this.joined) this._join();
+      else if (this.joined) this._joinAgain();
     }
     this._placeWaitingComments();
     this._flush();
@@ -1245,12 +1254,12 @@ export class PrdClient extends Emitter {
     // lost, so nothing is reported).
     if (code === 'PAYLOAD_TOO_LARGE') {
       this._resplit = true;
-      this._join();
+      this._joinAgain();
       return;
     }
     this.emit('error', new PrdClientError(code, message, { event: 'content-update', operation: entry.wire }));
     if (code === 'NOT_JOINED') {
-      this._join();
+      this._joinAgain();
       return;
     }
     // The edit is built on operations the hub does not have (it lost
