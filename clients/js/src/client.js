@@ -223,6 +223,9 @@ export class PrdClient extends Emitter {
     // hub's until a full state is adopted (a full sync-response, or a
     // join). Nothing is sent meanwhile, and the client is not synced.
     this._resync = false;
+    // The first character (clock) of this site's inserts the hub refused,
+    // until the hub's state is adopted: nothing in the hub has that id.
+    this._refusedFrom = Infinity;
     this._syncFull = false; // the sync-request under way asked for the full state
     this._presenceTimer = null;
     this._presenceDirty = false;
@@ -351,6 +354,15 @@ export class PrdClient extends Emitter {
       if (res && res.error)
         this._joinRefused(gen, new PrdClientError(res.error.code, res.error.message, { event: 'join-prd' }));
     });
+  }
+
+  // Joins again while joined, for the hub's state (or limits): not joined
+  // until it answers, so that a refusal that passes (RATE_LIMITED, …) is
+  // tried again like any rejoin's, instead of leaving the client waiting
+  // (resyncing) for good.
+  _joinAgain() {
+    this.joined = false;
+    this._join();
   }
 
   // The hub refused a join-prd sent in generation @gen with @e (reported as
@@ -636,13 +648,17 @@ export class PrdClient extends Emitter {
   // hub has not integrated: under the same site they are integrated as they
   // are (and sent again with the same ids); under a fresh site, or when they
   // depend on operations the hub lacks, they are re-applied as new edits at
-  // the places they were made.
+  // the places they were made. An insert the hub would refuse for room
+  // (maxDocumentSize) is dropped here, with the hub's length (see _rebase).
   _adopt(hubState, newSite) {
     let hub = CrdtDoc.decodeState(hubState);
     const oldText = this._everJoined ? this.doc.getText() : null;
     const oldSite = this.siteId;
+    const refusedFrom = this._refusedFrom;
     let pending = this._queue;
     const queue = [];
+    const reports = [];
+    const rebase = (...args) => reports.push(...this._rebase(...args));
     if (pending.length > 0 && oldSite !== null) {
       // Operations the hub already has (sent, ack lost) are done: they are a
       // prefix of the queue, and only an operation that was sent can be one.
@@ -658,10 +674,14 @@ export class PrdClient extends Emitter {
         // Larger than the hub takes (refused, or made before its limit was
         // known): the hub never integrated them, so their ids are free. The
         // same edits again, in pieces it takes.
-        this._rebase(hub, oldSite, newSite, pending, queue, this.doc);
+        rebase(hub, oldSite, newSite, pending, queue, this.doc, refusedFrom);
       } else if (newSite === oldSite) {
         try {
           for (const e of pending) {
+            // One the hub would refuse for room: dropped by _rebase.
+            if (e.op.type === 'insert' && this.maxDocumentSize !== null &&
+                hub.length + e.op.content.length > this.maxDocumentSize)
+              throw new CrdtError('LIMIT_REACHED', 'a local insert has no room in the hub\'s text');
             hub._applyRemoteOp(e.op);
             queue.push({ ...e, sent: false });
           }
@@ -669,29 +689,32 @@ export class PrdClient extends Emitter {
         } catch (err) {
           if (!(err instanceof CrdtError)) throw err;
           // They were built on operations the hub no longer has (it handed
-          // them out before they were durable, then died): re-apply them
-          // as new edits at the places they were made, as after a
-          // SITE_CONFLICT, instead of dropping them.
+          // them out before they were durable, then died; or it refused
+          // one of them), or one has no room: re-apply them as new edits at
+          // the places they were made, as after a SITE_CONFLICT, instead of
+          // dropping them.
           hub = CrdtDoc.decodeState(hubState);
           queue.length = 0;
-          this._rebase(hub, oldSite, newSite, pending, queue, this.doc);
+          rebase(hub, oldSite, newSite, pending, queue, this.doc, refusedFrom);
         }
       } else if (newSite !== null && pending.length > 0) {
-        this._rebase(hub, oldSite, newSite, pending, queue, this.doc);
+        rebase(hub, oldSite, newSite, pending, queue, this.doc, refusedFrom);
       } else if (pending.length > 0) {
         // Joined without a site (the PRD was archived meanwhile): the edits
         // wait, with the replica they were made on, for a join that can
         // take them (after unarchiving), instead of being dropped.
-        this._held = { pending, old: this.doc, site: oldSite };
+        this._held = { pending, old: this.doc, site: oldSite, refusedFrom };
         this.emit('error', new PrdClientError('FORBIDDEN', `${pending.length} local edits kept until the PRD can be edited again`));
       }
     }
     if (this._held && newSite !== null) {
-      this._rebase(hub, this._held.site, newSite, this._held.pending, queue, this._held.old);
+      const held = this._held;
+      rebase(hub, held.site, newSite, held.pending, queue, held.old, held.refusedFrom);
       this._held = null;
     }
     this._resplit = false;
     this._resync = false;
+    this._refusedFrom = Infinity;
     this.doc = hub;
     this.siteId = newSite;
     this._queue = queue;
@@ -700,29 +723,53 @@ export class PrdClient extends Emitter {
       const deltas = diffDeltas(oldText, hub.getText());
       if (deltas.length > 0) this._emitRemote(deltas, null, null, null);
     }
+    // Once the replica is the hub's: a listener may edit at once.
+    for (const e of reports) this.emit('error', e);
   }
 
   // Re-applies the local edits @pending (made under @oldSite in the replica
   // @old) to the hub's state @hub as new edits of @newSite (which may be
   // @oldSite), queueing them in @queue. An insert goes after the character
   // it was typed after; when the hub lacks that character (an operation of
-  // another site that died with the hub), after the nearest character
-  // before it that the hub has. A delete removes the characters it removed
-  // that the hub has.
+  // another site that died with the hub, an insert it refused), after the
+  // nearest character before it that the hub has. A delete removes the
+  // characters it removed that the hub has.
+  //
+  // The characters of @oldSite from the first one the hub has not
+  // acknowledged on (the first of @pending, or @refusedFrom, the first of an
+  // insert it refused) are those of @pending re-applied, under the ids
+  // their pieces take now, or characters the hub does not have: a refused
+  // insert's sit between kept ones, and the hub may give their ids to
+  // other characters meanwhile.
   //
   // A piece longer than maxOperationSize (a surrogate pair when it is 1)
-  // fits in no operation the hub takes: it is dropped and reported.
-  _rebase(hub, oldSite, newSite, pending, queue, old) {
+  // fits in no operation the hub takes: it is dropped and reported. A piece
+  // that would make the text longer than maxDocumentSize, counting the
+  // edits before it as the hub does, would be refused LIMIT_REACHED: it is
+  // dropped and reported (one `error` per edit), not sent for a refusal
+  // and a full state each. Returns the errors to report.
+  _rebase(hub, oldSite, newSite, pending, queue, old, refusedFrom = Infinity) {
     this._rebases++;
+    const reports = [];
     let dropped = 0;
-    let c0 = Infinity;
-    for (const e of pending) if (e.op.type === 'insert') { c0 = e.op.clock; break; }
-    const c1 = hub.siteClock(newSite);
-    const map = (site, clock) => (site === oldSite && clock >= c0 ? [newSite, clock - c0 + c1] : [site, clock]);
-    const has = (site, clock) => {
-      const [s, c] = map(site, clock);
-      return c < hub.siteClock(s);
+    let floor = Math.min(hub.siteClock(oldSite), refusedFrom);
+    for (const e of pending) if (e.op.type === 'insert') { floor = Math.min(floor, e.op.clock); break; }
+    const moved = []; // [old clock, length, new clock] per re-applied piece, old clocks increasing
+    // The id in @hub of the character (@site, @clock) of @old, or null when
+    // the hub does not have it.
+    const map = (site, clock) => {
+      if (site !== oldSite || clock < floor) return clock < hub.siteClock(site) ? [site, clock] : null;
+      let lo = 0;
+      let hi = moved.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (moved[mid][0] <= clock) lo = mid + 1;
+        else hi = mid;
+      }
+      const m = moved[lo - 1];
+      return m && clock < m[0] + m[1] ? [newSite, m[2] + clock - m[0]] : null;
     };
+    const has = (site, clock) => map(site, clock) !== null;
     const charPos = (site, clock) => {
       const l = hub._locateId(site, clock);
       const it = l.chunk.items[l.idx];
@@ -761,23 +808,37 @@ export class PrdClient extends Emitter {
           const at = charPos(s, c);
           pos = at.pos + (at.visible ? 1 : 0);
         }
+        let off = 0; // units of op.content before the piece
+        let refused = null;
         for (const piece of this._pieces(op.content)) {
+          const clock = op.clock + off;
+          off += piece.length;
           if (piece.length > this.maxOperationSize) {
             dropped++;
             continue;
           }
+          if (this.maxDocumentSize !== null && hub.length + piece.length > this.maxDocumentSize) {
+            refused ??= hub.length + piece.length;
+            continue;
+          }
           const { op: nop } = hub.localInsert(newSite, pos, piece, { timestamp: op.timestamp });
           nop.position = pos;
+          moved.push([clock, piece.length, nop.clock]);
           push(nop, e.n);
           pos += piece.length;
+        }
+        if (refused !== null) {
+          reports.push(new PrdClientError('LIMIT_REACHED',
+            `the PRD would have ${refused} UTF-16 units, more than it may hold (${this.maxDocumentSize}, ` +
+            'max-document-size): delete text first', { event: 'content-update', operation: e.wire }));
         }
       } else {
         const positions = [];
         for (const [ts, tc, tl] of op.targets) {
           for (let c = tc; c < tc + tl; c++) {
-            const [s, cc] = map(ts, c);
-            if (cc >= hub.siteClock(s)) continue;
-            const at = charPos(s, cc);
+            const id = map(ts, c);
+            if (id === null) continue;
+            const at = charPos(id[0], id[1]);
             if (at.visible) positions.push(at.pos);
           }
         }
@@ -805,10 +866,11 @@ export class PrdClient extends Emitter {
       }
     }
     if (dropped > 0) {
-      this.emit('error', new PrdClientError('PAYLOAD_TOO_LARGE',
+      reports.push(new PrdClientError('PAYLOAD_TOO_LARGE',
         `${dropped} parts of local edits dropped: a surrogate pair (2 UTF-16 units) is more than the hub's ` +
         `max-operation-size (${this.maxOperationSize}) takes in one operation`));
     }
+    return reports;
   }
 
   // @text cut into pieces of at most maxOperationSize UTF-16 units, never
@@ -865,7 +927,7 @@ export class PrdClient extends Emitter {
           }
           this.emit('error', new PrdClientError(res.error.code, res.error.message, { event: 'sync-request' }));
           // A join brings the hub's state too.
-          if (this._resync && this.joined) this._join();
+          if (this._resync && this.joined) this._joinAgain();
         }
       });
     }, 0);
@@ -892,7 +954,7 @@ export class PrdClient extends Emitter {
       // hub has every operation of the vector after all): a join, which
       // always brings the whole state.
       if (!askedFull) this._requestSync(true);
-      else if (this.joined) this._join();
+      else if (this.joined) this._joinAgain();
     }
     this._placeWaitingComments();
     this._flush();
@@ -1192,12 +1254,12 @@ export class PrdClient extends Emitter {
     // lost, so nothing is reported).
     if (code === 'PAYLOAD_TOO_LARGE') {
       this._resplit = true;
-      this._join();
+      this._joinAgain();
       return;
     }
     this.emit('error', new PrdClientError(code, message, { event: 'content-update', operation: entry.wire }));
     if (code === 'NOT_JOINED') {
-      this._join();
+      this._joinAgain();
       return;
     }
     // The edit is built on operations the hub does not have (it lost
@@ -1217,15 +1279,22 @@ export class PrdClient extends Emitter {
     // state says which it has.
     if (code === 'LIMIT_REACHED' && message.includes('max-document-size')) {
       const i = this._queue.indexOf(entry);
-      if (i >= 0) this._queue.splice(i, 1);
+      if (i >= 0) this._dropRefused(this._queue.splice(i, 1));
       this._requestSync(true);
       return;
     }
     // The hub will never take this edit: drop it and what follows, and
     // adopt the hub's state.
     const i = this._queue.indexOf(entry);
-    if (i >= 0) this._queue.length = i;
+    if (i >= 0) this._dropRefused(this._queue.splice(i));
     this._requestSync(true);
+  }
+
+  // The queue's @entries, refused, are dropped: the edits typed after
+  // them (before the hub's state is adopted) may point into their text,
+  // whose ids the hub may give to other characters (see _rebase).
+  _dropRefused(entries) {
+    for (const e of entries) if (e.op.type === 'insert') this._refusedFrom = Math.min(this._refusedFrom, e.op.clock);
   }
 
   _holdArchived() {
