@@ -2058,6 +2058,65 @@ prd_hub_ai_shutdown (PrdHubAi *self)
   save_unsaved (self);
 }
 
+/* Which jobs and reviews abort_matching() ends. */
+typedef struct
+{
+  const char *prd_id; /* (nullable): those of this PRD */
+  const char *org;    /* (nullable): else those asked by this user with a */
+  const char *user_id;
+  gint64 revoked_at; /* token issued at or before this */
+} Matching;
+
+static gboolean
+job_matches (PrdAiJob *job, const Matching *m)
+{
+  if (m->prd_id != NULL)
+    return g_str_equal (job->prd_id, m->prd_id);
+  return prd_ai_job_is_owned_by (job, m->org, m->user_id) &&
+         ((JobData *) job->data)->iat <= m->revoked_at;
+}
+
+static gboolean
+review_matches (Review *review, const Matching *m)
+{
+  if (m->prd_id != NULL)
+    return g_str_equal (review->prd_id, m->prd_id);
+  return g_str_equal (review->org, m->org) && g_str_equal (review->user_id, m->user_id) &&
+         review->iat <= m->revoked_at;
+}
+
+/* Ends every job (the queued ones first, so that a running one that ends
+ * starts none of the others) and review that @m takes, with @job_error and
+ * @review_error. */
+static void
+abort_matching (PrdHubAi *self,
+                const Matching *m,
+                const GError *job_error,
+                const GError *review_error)
+{
+  g_autoptr (GPtrArray) jobs = prd_hub_ai_list_jobs (self);
+  g_autoptr (GPtrArray) reviews = g_ptr_array_new ();
+  GHashTableIter iter;
+  Review *review;
+
+  for (int pass = 0; pass < 2; pass++)
+    for (guint i = 0; i < jobs->len; i++)
+      {
+        PrdAiJob *job = g_ptr_array_index (jobs, i);
+
+        if ((pass == 1 || job->state == PRD_AI_JOB_QUEUED) &&
+            g_hash_table_contains (self->jobs, job->id) && job_matches (job, m))
+          abort_job (self, job, job_error);
+      }
+
+  g_hash_table_iter_init (&iter, self->under_review);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &review))
+    if (!review->ended && review_matches (review, m))
+      g_ptr_array_add (reviews, review);
+  for (guint i = 0; i < reviews->len; i++)
+    abort_review (g_ptr_array_index (reviews, i), review_error);
+}
+
 /**
  * prd_hub_ai_prd_deleted:
  * @prd_id: the PRD that was deleted
@@ -2073,48 +2132,18 @@ prd_hub_ai_shutdown (PrdHubAi *self)
 void
 prd_hub_ai_prd_deleted (PrdHubAi *self, const char *prd_id)
 {
-  g_autoptr (GPtrArray) jobs = NULL;
-  g_autoptr (GPtrArray) reviews = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  GHashTableIter iter;
-  Review *review;
+  Matching m = { .prd_id = prd_id };
+  g_autoptr (GError) job_error = NULL;
+  g_autoptr (GError) review_error = NULL;
 
   g_return_if_fail (PRD_IS_HUB_AI (self));
   g_return_if_fail (prd_id != NULL);
 
-  error = g_error_new (PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND,
-                       "The PRD %s was deleted; the AI job was cancelled", prd_id);
-  jobs = prd_hub_ai_list_jobs (self);
-  /* The queued ones first, so that a running one that ends starts a job
-   * of another PRD. */
-  for (guint i = 0; i < jobs->len; i++)
-    {
-      PrdAiJob *job = g_ptr_array_index (jobs, i);
-
-      if (job->state == PRD_AI_JOB_QUEUED && g_str_equal (job->prd_id, prd_id) &&
-          g_hash_table_contains (self->jobs, job->id))
-        abort_job (self, job, error);
-    }
-  for (guint i = 0; i < jobs->len; i++)
-    {
-      PrdAiJob *job = g_ptr_array_index (jobs, i);
-
-      if (g_str_equal (job->prd_id, prd_id) && g_hash_table_contains (self->jobs, job->id))
-        abort_job (self, job, error);
-    }
-
-  g_hash_table_iter_init (&iter, self->under_review);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &review))
-    if (!review->ended && g_str_equal (review->prd_id, prd_id))
-      g_ptr_array_add (reviews, review);
-  for (guint i = 0; i < reviews->len; i++)
-    {
-      g_autoptr (GError) deleted =
-          g_error_new (PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND,
-                       "The PRD %s was deleted; the review was cancelled", prd_id);
-
-      abort_review (g_ptr_array_index (reviews, i), deleted);
-    }
+  job_error = g_error_new (PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND,
+                           "The PRD %s was deleted; the AI job was cancelled", prd_id);
+  review_error = g_error_new (PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND,
+                              "The PRD %s was deleted; the review was cancelled", prd_id);
+  abort_matching (self, &m, job_error, review_error);
 }
 
 /**
@@ -2137,46 +2166,19 @@ prd_hub_ai_identities_revoked (PrdHubAi *self,
                                const char *user_id,
                                gint64 revoked_at)
 {
-  g_autoptr (GPtrArray) jobs = NULL;
-  g_autoptr (GPtrArray) reviews = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  GHashTableIter iter;
-  Review *review;
+  Matching m = { .org = org, .user_id = user_id, .revoked_at = revoked_at };
+  g_autoptr (GError) job_error = NULL;
+  g_autoptr (GError) review_error = NULL;
 
   g_return_if_fail (PRD_IS_HUB_AI (self));
   g_return_if_fail (org != NULL && user_id != NULL);
 
-  error = g_error_new_literal (PRD_ERROR, PRD_ERROR_TOKEN_REVOKED,
-                               "The requester's tokens were revoked; the AI job was cancelled");
-  jobs = prd_hub_ai_list_jobs (self);
-  /* The queued ones first, so that a running one that ends starts no job
-   * of theirs. */
-  for (int pass = 0; pass < 2; pass++)
-    for (guint i = 0; i < jobs->len; i++)
-      {
-        PrdAiJob *job = g_ptr_array_index (jobs, i);
-        JobData *data = job->data;
-
-        if ((pass == 0 && job->state != PRD_AI_JOB_QUEUED) ||
-            !g_hash_table_contains (self->jobs, job->id) ||
-            !prd_ai_job_is_owned_by (job, org, user_id) || data->iat > revoked_at)
-          continue;
-        abort_job (self, job, error);
-      }
-
-  g_hash_table_iter_init (&iter, self->under_review);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &review))
-    if (!review->ended && g_str_equal (review->org, org) &&
-        g_str_equal (review->user_id, user_id) && review->iat <= revoked_at)
-      g_ptr_array_add (reviews, review);
-  for (guint i = 0; i < reviews->len; i++)
-    {
-      g_autoptr (GError) revoked =
-          g_error_new_literal (PRD_ERROR, PRD_ERROR_TOKEN_REVOKED,
-                               "The requester's tokens were revoked; the review was cancelled");
-
-      abort_review (g_ptr_array_index (reviews, i), revoked);
-    }
+  job_error = g_error_new_literal (PRD_ERROR, PRD_ERROR_TOKEN_REVOKED,
+                                   "The requester's tokens were revoked; the AI job was cancelled");
+  review_error =
+      g_error_new_literal (PRD_ERROR, PRD_ERROR_TOKEN_REVOKED,
+                           "The requester's tokens were revoked; the review was cancelled");
+  abort_matching (self, &m, job_error, review_error);
 }
 
 /* A room closed under its jobs (an edit could not be stored: every member
