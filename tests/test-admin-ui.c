@@ -766,6 +766,92 @@ test_jobs_live (void)
   wait_until (n_items_cond, (gpointer[]){ model, GUINT_TO_POINTER (n_real) }, "the hub's jobs");
 }
 
+static GtkWidget *
+find_of_type (GtkWidget *widget, GType type)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found;
+
+      if (G_TYPE_CHECK_INSTANCE_TYPE (child, type))
+        return child;
+      if ((found = find_of_type (child, type)) != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static GtkColumnViewColumn *
+find_column (GtkColumnView *view, const char *title)
+{
+  GListModel *columns = gtk_column_view_get_columns (view);
+
+  for (guint i = 0; i < g_list_model_get_n_items (columns); i++)
+    {
+      g_autoptr (GtkColumnViewColumn) column = g_list_model_get_item (columns, i);
+
+      if (g_strcmp0 (gtk_column_view_column_get_title (column), title) == 0)
+        return column;
+    }
+  return NULL;
+}
+
+/* Several jobs change a sorted column in one burst (one tick of the hub's
+ * AiJobChanged): the list is in order after it. Changed first and
+ * announced after, the rows were placed among others not yet placed and
+ * stayed out of order. */
+static void
+test_jobs_sorted_burst (void)
+{
+  PrdAdminJobsPage *page = prd_admin_window_get_jobs_page (t.window);
+  GListModel *model = prd_admin_jobs_page_get_model (page);
+  PrdDbusHub1 *proxy = prd_admin_client_get_proxy (prd_admin_application_get_client (t.app));
+  GtkColumnView *view;
+  gint64 now = g_get_real_time ();
+  guint64 last = 0;
+
+  prd_admin_window_show_page (t.window, "jobs");
+  view = GTK_COLUMN_VIEW (find_of_type (GTK_WIDGET (page), GTK_TYPE_COLUMN_VIEW));
+  g_assert_nonnull (view);
+  for (guint i = 0; i < 12; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("sorted-%02u", i);
+      g_autoptr (GVariant) job = live_job (id, "streaming", now + i, now);
+
+      g_signal_emit_by_name (proxy, "ai-job-changed", job);
+    }
+  drain_main_context ();
+  gtk_column_view_sort_by_column (view, find_column (view, "Tokens"), GTK_SORT_ASCENDING);
+  drain_main_context ();
+
+  /* Every job's tokens change at once, the order reversed. */
+  for (guint i = 0; i < 12; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("sorted-%02u", i);
+      g_autoptr (GVariant) base = live_job (id, "streaming", now + i, now);
+      g_autoptr (GVariant) job = NULL;
+      GVariantDict dict;
+
+      g_variant_dict_init (&dict, base);
+      g_variant_dict_insert (&dict, "tokens", "t", (guint64) (1000 - 10 * i));
+      job = g_variant_ref_sink (g_variant_dict_end (&dict));
+      g_signal_emit_by_name (proxy, "ai-job-changed", job);
+    }
+  drain_main_context ();
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr (PrdAdminRecord) record = g_list_model_get_item (model, i);
+      guint64 tokens = (guint64) prd_admin_record_get_int (record, "tokens");
+
+      g_assert_cmpuint (tokens, >=, last);
+      last = tokens;
+    }
+  gtk_column_view_sort_by_column (view, NULL, GTK_SORT_ASCENDING);
+  prd_admin_jobs_page_refresh (page);
+  drain_main_context ();
+}
+
 static guint
 count_finished (GListModel *model)
 {
@@ -1316,6 +1402,7 @@ on_activate (GApplication *application, gpointer user_data)
   g_test_add_func ("/prd/admin-ui/jobs", test_jobs);
   g_test_add_func ("/prd/admin-ui/jobs-cap", test_jobs_cap);
   g_test_add_func ("/prd/admin-ui/jobs-live", test_jobs_live);
+  g_test_add_func ("/prd/admin-ui/jobs-sorted-burst", test_jobs_sorted_burst);
   g_test_add_func ("/prd/admin-ui/sessions", test_sessions);
   g_test_add_func ("/prd/admin-ui/markup", test_markup);
   g_test_add_func ("/prd/admin-ui/integration-slow", test_integration_slow);

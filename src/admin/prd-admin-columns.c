@@ -544,7 +544,10 @@ remove_unlisted (GListStore *store, GHashTable *rows, GHashTable *listed)
  * Changes only what differs. A known row keeps its #PrdAdminRecord, which
  * takes the new dictionary (its cells follow its notify), and is announced
  * as changed (items-changed of one row, so that the sort and the filter
- * place it again) only when one of @keys changed; new rows are appended
+ * place it again) only when one of @keys changed, right as it changes: a
+ * GtkSortListModel places an announced row by a binary search, which needs
+ * every other row still where its keys put it (several records changed
+ * first and announced after were left out of order). New rows are appended
  * with one items-changed.
  */
 void
@@ -552,9 +555,6 @@ prd_admin_store_merge (
     GListStore *store, GHashTable *rows, GPtrArray *dicts, const char *const *keys, gboolean full)
 {
   g_autoptr (GPtrArray) added = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr (GHashTable) moved = g_hash_table_new (NULL, NULL);
-  GHashTableIter iter;
-  gpointer record;
 
   if (full)
     {
@@ -576,6 +576,7 @@ prd_admin_store_merge (
       const char *id = NULL;
       PrdAdminRecord *known;
       g_autoptr (GVariant) old = NULL;
+      guint position;
 
       if (!g_variant_lookup (dict, "id", "&s", &id))
         continue;
@@ -590,17 +591,8 @@ prd_admin_store_merge (
         }
       old = g_variant_ref (prd_admin_record_get_dict (known));
       prd_admin_record_set_dict (known, dict);
-      if (dicts_differ (old, dict, keys))
-        g_hash_table_add (moved, known);
-    }
-
-  g_hash_table_iter_init (&iter, moved);
-  while (g_hash_table_iter_next (&iter, &record, NULL))
-    {
-      guint position;
-
-      /* Not there yet when it is one of @added. */
-      if (g_list_store_find (store, record, &position))
+      /* Not in the store yet when it is one of @added. */
+      if (dicts_differ (old, dict, keys) && g_list_store_find (store, known, &position))
         g_list_model_items_changed (G_LIST_MODEL (store), position, 1, 1);
     }
   if (added->len > 0)
