@@ -254,3 +254,53 @@ test('a resync whose fallback join is refused RATE_LIMITED is tried again and se
     await small.stop();
   }
 });
+
+// Every character of @doc (a client's CrdtDoc), deleted ones included, in
+// document order: two replicas with the same list have the same CRDT.
+function charOrder(doc) {
+  const out = [];
+  for (const c of doc.chunks)
+    for (const it of c.items)
+      for (let k = 0; k < it.len; k++) out.push(`${it.site}:${it.clock + k}${it.del ? '-' : ''}`);
+  return out;
+}
+
+// The character the offline edits were typed after ("b") was deleted by
+// someone else, and the insert typed first after it (PPPP) has no room:
+// the re-applied inserts go after the deleted "b", in the order they were
+// typed, as the hub integrates them (XY was typed after "b", Q after the
+// refused PPPP, so before XY).
+test('edits typed after a character someone deleted are re-applied after it, in order', async () => {
+  const small = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-document-size = 20\n` });
+  const prdId = await createPrd(small, 'Refused', 'abcdefgh', alice);
+  const a = sdkClient(small, prdId, alice);
+  const b = sdkClient(small, prdId, bob);
+  const errors = [];
+  a.on('error', (e) => errors.push(`${e.code} ${e.operation?.content}`));
+  try {
+    await a.connect();
+    await b.connect();
+    a.disconnect();
+    a.insert(2, 'XY');
+    a.insert(2, 'PPPP');
+    a.delete(13, 1);
+    a.insert(6, 'Q');
+    assert.equal(a.text, 'abPPPPQXYcdefg');
+    b.delete(1, 1);
+    b.insert(7, 'B'.repeat(10));
+    await b.whenSynced();
+    await untilLeft(small, prdId, 'sdk_refused_alice');
+    await a.reconnect();
+    const doc = await converged(small, prdId, [a, b], alice);
+    assert.equal(doc.content, `aQXYcdefg${'B'.repeat(10)}`);
+    assert.equal(a.text, doc.content);
+    assert.equal(b.text, doc.content);
+    assert.deepEqual(errors, ['LIMIT_REACHED PPPP']);
+    // Bob integrated the hub's form of Alice's inserts: the same CRDT.
+    assert.deepEqual(charOrder(a.doc), charOrder(b.doc));
+  } finally {
+    a.close();
+    b.close();
+    await small.stop();
+  }
+});

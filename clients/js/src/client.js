@@ -792,22 +792,21 @@ export class PrdClient extends Emitter {
       }
       return null;
     };
-    const push = (op, n) => {
+    // @vector: the version after @op (its base with @op's entry), the current one when omitted.
+    const push = (op, n, vector = hub.stateVector()) => {
       const wire = op.type === 'insert'
         ? { type: 'insert', position: op.position, content: op.content, timestamp: op.timestamp }
         : { type: 'delete', position: op.position, length: op.length, timestamp: op.timestamp };
-      queue.push({ op, wire, vector: hub.stateVector(), sent: false, n });
+      queue.push({ op, wire, vector, sent: false, n });
     };
     for (const e of pending) {
       const op = e.op;
       if (op.type === 'insert') {
-        let pos = 0;
+        // The character the next piece goes right after (deleted or not), or
+        // null for the start: the nearest one the hub has at or before the
+        // insert's origin, then each piece's last character.
         const origin = op.origin ? nearest(op.origin[0], op.origin[1]) : null;
-        if (origin) {
-          const [s, c] = map(origin[0], origin[1]);
-          const at = charPos(s, c);
-          pos = at.pos + (at.visible ? 1 : 0);
-        }
+        let after = origin ? map(origin[0], origin[1]) : null;
         let off = 0; // units of op.content before the piece
         let refused = null;
         for (const piece of this._pieces(op.content)) {
@@ -821,11 +820,25 @@ export class PrdClient extends Emitter {
             refused ??= hub.length + piece.length;
             continue;
           }
-          const { op: nop } = hub.localInsert(newSite, pos, piece, { timestamp: op.timestamp });
-          nop.position = pos;
+          const made = hub.insertAfter(newSite, after, piece, { timestamp: op.timestamp });
+          let nop;
+          let vector;
+          if (made) {
+            nop = made.op;
+            nop.position = made.basePosition;
+            vector = made.base;
+            while (vector.length <= newSite) vector.push(0);
+            vector[newSite] = nop.seq;
+          } else {
+            // This site deleted that character itself: no version has it
+            // visible and this site's operations, so the place it was.
+            const pos = charPos(after[0], after[1]).pos;
+            nop = hub.localInsert(newSite, pos, piece, { timestamp: op.timestamp }).op;
+            nop.position = pos;
+          }
           moved.push([clock, piece.length, nop.clock]);
-          push(nop, e.n);
-          pos += piece.length;
+          push(nop, e.n, vector);
+          after = [newSite, nop.clock + piece.length - 1];
         }
         if (refused !== null) {
           reports.push(new PrdClientError('LIMIT_REACHED',

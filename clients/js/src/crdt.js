@@ -723,6 +723,58 @@ export class CrdtDoc {
   }
 
   /**
+   * Inserts @text right after the character @origin ([site, clock], deleted
+   * or not; null: at the start of the document) as the next operation of
+   * @site: its origin is @origin and its right origin the item after it,
+   * deleted or not. For an SDK re-applying an edit after the character it
+   * was typed after, when someone else may have deleted that character.
+   *
+   * The hub takes inserts as positions, and a position names the visible
+   * character before it. So the insert is made as localInsert() at the
+   * version `base`: the current one with each site that deleted @origin
+   * set back to before its first such delete (@origin is visible there),
+   * at `basePosition`, right after @origin in that version. A content-update
+   * of that position with that base (own entry one higher) makes the hub
+   * integrate exactly `op`. Returns { op, deltas, base, basePosition }, or
+   * null when @site itself deleted @origin (no such version keeps @site's
+   * operations; nothing changes then).
+   */
+  insertAfter(site, origin, text, { timestamp = 0 } = {}) {
+    if (origin === null || origin === undefined) {
+      const base = this.stateVector();
+      return { ...this.localInsert(site, 0, text, { base, timestamp }), base, basePosition: 0 };
+    }
+    if (!Array.isArray(origin) || origin.length !== 2 || !isU32(origin[0]) || !isU32(origin[1]))
+      throw invalid('origin must be [site, clock]');
+    const [os, oc] = origin;
+    if (os >= this.sites.length || oc >= this._nChars(os))
+      throw invalid(`Character ${oc} of site ${os} is not in the document`);
+    const base = this.stateVector();
+    const l = this._locateId(os, oc);
+    if (l.chunk.items[l.idx].del > 0) {
+      for (let x = 0; x < this.sites.length; x++) {
+        const ops = this.sites[x].ops;
+        for (let seq = 1; seq <= ops.length; seq++) {
+          const h = ops[seq - 1];
+          if (h.ins || !h.targets.some((t) => t[0] === os && oc >= t[1] && oc - t[1] < t[2])) continue;
+          if (x === site) return null;
+          base[x] = seq - 1;
+          break;
+        }
+      }
+    }
+    const current = this._vectorIsCurrent(base);
+    if (!current) this._moveVersion(base, true);
+    let basePosition;
+    try {
+      basePosition = this._locPosition(this._locateId(os, oc)) + 1;
+    } finally {
+      if (!current) this._moveVersion(base, false);
+    }
+    return { ...this.localInsert(site, basePosition, text, { base, timestamp }), base, basePosition };
+  }
+
+  /**
    * Appends @text to @site's last operation when it is an insert whose last
    * character is the end of its run and nothing was integrated after it:
    * the document is then exactly what one insert of the whole text would

@@ -85,6 +85,9 @@ export declare class CrdtDoc {
   getTextAt(vector: number[]): string;
   hasSameOp(op: CrdtOp): boolean;
   localInsert(site: number, position: number, text: string, options?: LocalEditOptions): { op: CrdtOp; deltas: Delta[] };
+  /** Inserts @text right after the character @origin (deleted or not); null when @site deleted it. */
+  insertAfter(site: number, origin: [number, number] | null, text: string, options?: { timestamp?: number }):
+    { op: CrdtOp; deltas: Delta[]; base: number[]; basePosition: number } | null;
   extendLastInsert(site: number, text: string): Delta[] | null;
   localDelete(site: number, position: number, length: number, options?: LocalEditOptions): { op: CrdtOp; deltas: Delta[] };
   applyRemote(json: WireOperation): { deltas: Delta[] };
