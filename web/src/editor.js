@@ -16,7 +16,7 @@ import { io } from 'socket.io-client';
 import MarkdownIt from 'markdown-it';
 import { PrdClient } from '../../clients/js/src/client.js';
 import { EditorBinding, LINE_SEPARATOR, cleanPastes, replacedCharacters } from './binding.js';
-import { Announcer, connectionKey, connectionMessage, presenceChanges } from './announce.js';
+import { Announcer, connectionKey, connectionMessage } from './announce.js';
 import { commentField, colorClass, remoteCursorField, setCommentRanges, setRemoteCursors } from './decorations.js';
 import { clear, formatTime, h, uid } from './dom.js';
 import { activityFeed } from './notify.js';
@@ -387,15 +387,14 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   });
 
   // ---- presence ------------------------------------------------------------------------
-  // Others as last announced (null before the first list): who joined and
-  // left since is said by the announcer, while the page is joined.
-  let announcedUsers = null;
+  // Who else is here, while the page is joined: the announcer says who
+  // joined and left since it last spoke (a reload or a flap within its delay
+  // says nothing).
   function renderPresence() {
     const users = client.getUsers();
     if (client.joined) {
       const others = users.filter((u) => u.userId !== session.userId);
-      if (announcedUsers !== null) for (const change of presenceChanges(announcedUsers, others)) announcer.say(change);
-      announcedUsers = others;
+      announcer.setPeople(others);
     }
     clear(presence, users.map((u) => h('li', { class: `presence-user ${colorClass(u.color)}`, dataset: { userId: u.userId } },
       h('span', { class: 'presence-dot', 'aria-hidden': 'true' }),
