@@ -5,8 +5,11 @@
 // out, edits waiting, closed) and who joined or left. A state is announced
 // once it has held for `delay` ms (2 s) and differs from the last one
 // announced, so saving ↔ saved, or a connection lost and back within the
-// delay, says nothing. Messages (joins, leaves) said within the delay of
-// each other go out together. No DOM here but the region's textContent, so
+// delay, says nothing. Who is here is compared the same way: the people
+// present when the announcer speaks against those it last spoke of, so a
+// reload (left, joined again) or a join and leave within the delay says
+// nothing. Joins, leaves and messages said within the delay of each other
+// go out together. No DOM here but the region's textContent, so
 // that it runs under node (web/test/unit/announce.test.js).
 
 export const ANNOUNCE_DELAY_MS = 2000;
@@ -67,6 +70,8 @@ export class Announcer {
     this.describe = null; // (previous key) => text or null, of the state now
     this.announced = null; // the last key announced
     this.messages = [];
+    this.people = null; // who is here now ([{ userId, name }]); null: not known yet
+    this.peopleAnnounced = null; // who was here when last announced
   }
 
   /** The state is now @key; @describe(previous) says what to announce about it. */
@@ -76,6 +81,24 @@ export class Announcer {
     this.key = key;
     this.describe = describe;
     if (changed) this.schedule();
+  }
+
+  /**
+   * The people here are now @users (`[{ userId, name }]`): who joined or
+   * left since the last announcement is said at the next one. The first
+   * list says nothing.
+   */
+  setPeople(users) {
+    const list = [...users];
+    if (this.people === null) {
+      this.people = list;
+      this.peopleAnnounced = list;
+      return;
+    }
+    this.people = list;
+    // Back to those last announced: the pending announcement (if any) no
+    // longer has them to say, and nothing new is scheduled for it.
+    if (presenceChanges(this.peopleAnnounced, list).length > 0) this.schedule();
   }
 
   /** Says @text (with the others said within the delay). */
@@ -97,6 +120,10 @@ export class Announcer {
       const text = this.describe?.(this.announced) ?? null;
       this.announced = this.key;
       if (text) parts.push(text);
+    }
+    if (this.people !== null) {
+      parts.push(...presenceChanges(this.peopleAnnounced, this.people));
+      this.peopleAnnounced = this.people;
     }
     parts.push(...this.messages);
     this.messages = [];

@@ -16,7 +16,7 @@ import { io } from 'socket.io-client';
 import MarkdownIt from 'markdown-it';
 import { PrdClient } from '../../clients/js/src/client.js';
 import { EditorBinding, LINE_SEPARATOR, cleanPastes, replacedCharacters } from './binding.js';
-import { Announcer, connectionKey, connectionMessage, presenceChanges } from './announce.js';
+import { Announcer, connectionKey, connectionMessage } from './announce.js';
 import { commentField, colorClass, remoteCursorField, setCommentRanges, setRemoteCursors } from './decorations.js';
 import { clear, formatTime, h, uid } from './dom.js';
 import { activityFeed } from './notify.js';
@@ -282,7 +282,10 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     renderComments();
   });
   client.on('comment-resolved', (d) => {
-    if (comments.delete(d.commentId)) renderComments();
+    if (!comments.has(d.commentId)) return;
+    resolvedBy.set(d.commentId, d.resolvedBy?.name ?? d.resolvedBy?.id ?? null);
+    comments.delete(d.commentId);
+    renderComments();
   });
   client.on('error', (err) => {
     // A refused fresh token changes nothing (the renewal form says why).
@@ -387,15 +390,14 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   });
 
   // ---- presence ------------------------------------------------------------------------
-  // Others as last announced (null before the first list): who joined and
-  // left since is said by the announcer, while the page is joined.
-  let announcedUsers = null;
+  // Who else is here, while the page is joined: the announcer says who
+  // joined and left since it last spoke (a reload or a flap within its delay
+  // says nothing).
   function renderPresence() {
     const users = client.getUsers();
     if (client.joined) {
       const others = users.filter((u) => u.userId !== session.userId);
-      if (announcedUsers !== null) for (const change of presenceChanges(announcedUsers, others)) announcer.say(change);
-      announcedUsers = others;
+      announcer.setPeople(others);
     }
     clear(presence, users.map((u) => h('li', { class: `presence-user ${colorClass(u.color)}`, dataset: { userId: u.userId } },
       h('span', { class: 'presence-dot', 'aria-hidden': 'true' }),
@@ -493,21 +495,35 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   // Each comment's card is kept (by commentId) from one render to the
   // next, and only what changed in it is redrawn: a reply being written,
   // its caret and the focus survive others' comments, replies and resolves.
+  // Only this tab's own Resolve (or a Dismiss) moves the focus: a card
+  // resolved by someone else that holds the focus or a reply being written
+  // stays, marked resolved, until dismissed.
   const cards = new Map();
+  const resolving = new Set(); // comments this tab asked to resolve
+  const resolvedBy = new Map(); // commentId → who resolved it (comment-resolved)
   const noComments = h('p', { class: 'muted' }, 'No open comments.');
+  // The focus leaves @el (a card that goes): on to the next open card's
+  // first button, or to the new comment's box.
+  function focusAfterCard(el) {
+    let next = el.nextElementSibling;
+    while (next && !comments.has(next.dataset.commentId)) next = next.nextElementSibling;
+    return next?.querySelector('button') ?? newComment;
+  }
   function renderComments() {
     commentCount.textContent = comments.size > 0 ? ` (${comments.size})` : '';
     const focused = document.activeElement;
     let refocus = null;
-    const gone = [...cards.entries()].filter(([id]) => !comments.has(id));
+    const gone = [...cards.entries()].filter(([id, card]) => !comments.has(id) && !card.resolved);
     for (const [id, card] of gone) {
-      // The focus was in a card that goes (resolved): on to the next card's
-      // first button, or to the new comment's box.
-      if (card.el.contains(focused)) {
-        let next = card.el.nextElementSibling;
-        while (next && !comments.has(next.dataset.commentId)) next = next.nextElementSibling;
-        refocus = next?.querySelector('button') ?? newComment;
+      const own = resolving.delete(id);
+      const by = resolvedBy.get(id);
+      resolvedBy.delete(id);
+      if (!own && (card.el.contains(focused) || card.draft() !== '')) {
+        card.markResolved(by);
+        announcer.say(`${by ?? 'Someone'} resolved the comment you were ${card.draft() !== '' ? 'replying to' : 'reading'}`);
+        continue;
       }
+      if (own && card.el.contains(focused)) refocus = focusAfterCard(card.el);
       card.el.remove();
       cards.delete(id);
     }
@@ -519,8 +535,10 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
         cards.set(c.commentId, card);
       }
       card.update(c);
-      // Moved only when out of place (moving the focused card would blur it).
-      const at = prev ? prev.nextElementSibling : commentList.firstElementChild;
+      // Moved only when out of place (moving the focused card would blur
+      // it); a card resolved elsewhere stays where it is.
+      let at = prev ? prev.nextElementSibling : commentList.firstElementChild;
+      while (at && at !== card.el && cards.get(at.dataset.commentId)?.resolved) at = at.nextElementSibling;
       if (at !== card.el) commentList.insertBefore(card.el, at);
       prev = card.el;
     }
@@ -545,13 +563,34 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     const content = h('p', { class: 'comment-content' });
     const replies = h('ul', { class: 'replies' });
     const canResolve = canEdit || c.author?.id === session.userId;
+    // Resolved by someone else while this card held the focus or a reply
+    // being written: its actions do nothing (aria-disabled keeps their
+    // focus), the reply stays (read-only, selectable), and Dismiss removes it.
+    let resolved = false;
+    const actions = h('div', { class: 'row' },
+      h('button', { type: 'button', class: 'small', onclick: () => { if (!resolved) showComment(commentId); } }, 'Show in text'),
+      canResolve ? h('button', { type: 'button', class: 'small', onclick: () => { if (!resolved) resolveComment(commentId); } }, 'Resolve') : null);
     const el = h('article', { class: 'comment', dataset: { commentId } },
-      header, content, replies, replyForm,
-      h('div', { class: 'row' },
-        h('button', { type: 'button', class: 'small', onclick: () => showComment(commentId) }, 'Show in text'),
-        canResolve ? h('button', { type: 'button', class: 'small', onclick: () => resolveComment(commentId) }, 'Resolve') : null));
+      header, content, replies, replyForm, actions);
+    const dismiss = () => {
+      const to = el.contains(document.activeElement) ? focusAfterCard(el) : null;
+      el.remove();
+      cards.delete(commentId);
+      to?.focus();
+    };
+    const markResolved = (by) => {
+      resolved = true;
+      card.resolved = true;
+      el.classList.add('resolved');
+      el.classList.remove('active');
+      reply.readOnly = true;
+      for (const b of el.querySelectorAll('button')) b.setAttribute('aria-disabled', 'true');
+      header.append(' ', h('span', { class: 'badge' }, by ? `Resolved by ${by}` : 'Resolved elsewhere'));
+      actions.append(h('button', { type: 'button', class: 'small', onclick: dismiss }, 'Dismiss'));
+    };
     replyForm.addEventListener('submit', async (e) => {
       e.preventDefault();
+      if (resolved) return;
       const text = reply.value.trim();
       if (!text) return;
       const res = await emitAck(client.socket, 'reply-comment', { commentId, content: text });
@@ -593,7 +632,8 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       }
       drawn = { head, quote, content: now.content, replies: [...list] };
     };
-    return { el, update };
+    const card = { el, update, markResolved, resolved: false, draft: () => reply.value.trim() };
+    return card;
   }
 
   const replyItem = (r) => h('li', {}, h('strong', {}, r.author?.name ?? 'someone'), ': ', r.content);
@@ -610,33 +650,52 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   }
 
   async function resolveComment(commentId) {
+    resolving.add(commentId);
     const res = await emitAck(client.socket, 'resolve-comment', { commentId });
-    if (res.error) announce(messages, `Could not resolve: ${res.error.message}`, true);
+    if (res.error) {
+      resolving.delete(commentId);
+      announce(messages, `Could not resolve: ${res.error.message}`, true);
+    }
   }
 
   // ---- conflicts -----------------------------------------------------------------------
   // Each conflict's box is kept (by conflictId): a merged text being written
-  // survives the conflicts that arrive meanwhile.
+  // survives the conflicts that arrive meanwhile. Only this tab's own Keep
+  // or Merge (or a Dismiss) moves the focus: a conflict resolved by someone
+  // else whose box holds the focus or a merged text written here stays,
+  // marked resolved, until dismissed (typing never goes to the editor).
   const conflicts = new Map();
   const conflictBoxes = new Map();
+  const resolvingConflicts = new Set(); // conflicts this tab asked to resolve
+  const conflictResolvedBy = new Map(); // conflictId → who resolved it (conflict-resolved)
   const conflictsHeading = h('h2');
   conflictsEl.append(conflictsHeading);
+  // The focus leaves @el (a box that goes): on to the next open conflict's
+  // first button, or to the editor.
+  function focusAfterConflict(el) {
+    let next = el.nextElementSibling;
+    while (next && !conflicts.has(next.dataset.conflictId)) next = next.nextElementSibling;
+    return next?.querySelector('button') ?? 'editor';
+  }
   function renderConflicts() {
-    conflictsEl.hidden = conflicts.size === 0;
-    conflictsHeading.textContent = conflicts.size === 1 ? 'A conflict to review' : `${conflicts.size} conflicts to review`;
     const focused = document.activeElement;
     let refocus = null;
-    for (const [id, box] of [...conflictBoxes.entries()].filter(([key]) => !conflicts.has(key))) {
-      // The focus was in a conflict that goes (resolved here or by someone
-      // else): on to the next conflict's first button, or to the editor.
-      if (box.el.contains(focused)) {
-        let next = box.el.nextElementSibling;
-        while (next && !conflicts.has(next.dataset.conflictId)) next = next.nextElementSibling;
-        refocus = next?.querySelector('button') ?? 'editor';
+    for (const [id, box] of [...conflictBoxes.entries()].filter(([key, b]) => !conflicts.has(key) && !b.resolved)) {
+      const own = resolvingConflicts.delete(id);
+      const by = conflictResolvedBy.get(id);
+      conflictResolvedBy.delete(id);
+      if (!own && (box.el.contains(focused) || box.drafted())) {
+        box.markResolved(by);
+        announcer.say(`${by ?? 'Someone'} resolved the conflict you were ${box.drafted() ? 'merging' : 'reviewing'}`);
+        continue;
       }
+      if (own && box.el.contains(focused)) refocus = focusAfterConflict(box.el);
       box.el.remove();
       conflictBoxes.delete(id);
     }
+    conflictsEl.hidden = conflictBoxes.size === 0 && conflicts.size === 0;
+    conflictsHeading.textContent = conflicts.size === 0 ? 'No conflicts left to review'
+      : conflicts.size === 1 ? 'A conflict to review' : `${conflicts.size} conflicts to review`;
     for (const c of conflicts.values()) {
       let box = conflictBoxes.get(c.conflictId);
       if (!box) {
@@ -654,20 +713,44 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     const mergeId = uid('merge');
     const merged = h('textarea', { id: mergeId, rows: 2 });
     const changes = h('p');
+    // Resolved by someone else while this box held the focus or a merged
+    // text written here: its actions do nothing (aria-disabled keeps their
+    // focus), the text stays (read-only, selectable), and Dismiss removes it.
+    let resolved = false;
     const resolve = async (resolution) => {
+      if (resolved) return;
       const payload = { prdId, conflictId, resolution };
       if (resolution === 'merge') payload.mergedContent = merged.value;
+      resolvingConflicts.add(conflictId);
       const res = await emitAck(client.socket, 'resolve-conflict', payload);
-      if (res.error) announce(messages, `Could not resolve the conflict: ${res.error.message}`, true);
-      else if (conflicts.delete(conflictId)) renderConflicts();
+      if (res.error) {
+        resolvingConflicts.delete(conflictId);
+        announce(messages, `Could not resolve the conflict: ${res.error.message}`, true);
+      } else if (conflicts.delete(conflictId)) renderConflicts();
     };
-    const el = h('div', { class: 'conflict', dataset: { conflictId } },
-      changes,
-      h('div', { class: 'row' },
-        h('button', { type: 'button', class: 'small', onclick: () => resolve('yours') }, 'Keep yours'),
-        h('button', { type: 'button', class: 'small', onclick: () => resolve('theirs') }, 'Keep theirs'),
-        h('label', { for: mergeId }, 'Merged text'), merged,
-        h('button', { type: 'button', class: 'small', onclick: () => resolve('merge') }, 'Merge')));
+    const row = h('div', { class: 'row' },
+      h('button', { type: 'button', class: 'small', onclick: () => resolve('yours') }, 'Keep yours'),
+      h('button', { type: 'button', class: 'small', onclick: () => resolve('theirs') }, 'Keep theirs'),
+      h('label', { for: mergeId }, 'Merged text'), merged,
+      h('button', { type: 'button', class: 'small', onclick: () => resolve('merge') }, 'Merge'));
+    const el = h('div', { class: 'conflict', dataset: { conflictId } }, changes, row);
+    const dismiss = () => {
+      const to = el.contains(document.activeElement) ? focusAfterConflict(el) : null;
+      el.remove();
+      conflictBoxes.delete(conflictId);
+      renderConflicts();
+      if (to === 'editor') view?.focus();
+      else to?.focus();
+    };
+    const markResolved = (by) => {
+      resolved = true;
+      box.resolved = true;
+      el.classList.add('resolved');
+      merged.readOnly = true;
+      for (const b of el.querySelectorAll('button')) b.setAttribute('aria-disabled', 'true');
+      changes.append(' ', h('span', { class: 'badge' }, by ? `Resolved by ${by}` : 'Resolved elsewhere'));
+      row.append(h('button', { type: 'button', class: 'small', onclick: dismiss }, 'Dismiss'));
+    };
     // The merged text starts as both changes; what the user wrote in it is kept.
     let proposed = null;
     const update = (c) => {
@@ -676,7 +759,8 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       if ((proposed === null || merged.value === proposed) && merged.value !== both) merged.value = both;
       proposed = both;
     };
-    return { el, update };
+    const box = { el, update, markResolved, resolved: false, drafted: () => merged.value !== proposed && merged.value.trim() !== '' };
+    return box;
   }
 
   function loadJoined(data) {
@@ -831,7 +915,10 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
       renderConflicts();
     });
     socket.on('conflict-resolved', (d) => {
-      if (conflicts.delete(d.conflictId)) renderConflicts();
+      if (!conflicts.has(d.conflictId)) return;
+      conflictResolvedBy.set(d.conflictId, d.resolvedBy?.name ?? d.resolvedBy?.id ?? null);
+      conflicts.delete(d.conflictId);
+      renderConflicts();
     });
     socket.on('prd-updated', (d) => {
       if (d.prdId !== prdId || !d.prd) return;

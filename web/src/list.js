@@ -3,9 +3,12 @@
 // `/`: the organization's PRDs (title, updated, who is in it now), create,
 // import a Markdown file, rename / archive / delete where the hub allows it
 // (PATCH and DELETE /api/prds/{id}; hidden when the hub answers 404/405).
-// The list is read again every 15 s and after each change; keyboard focus
-// stays on the control it was on (found again by PRD id and action), or
-// moves to the next row (the status line after the last) when its row left.
+// The list is read again every 15 s and after each change; a row that did
+// not change is the same node as before (its control keeps the focus, and
+// a screen reader hears nothing). When the focused control's row changed,
+// the focus goes to the same control of its new row (found by PRD id and
+// action), or to the next row (the status line after the last) when its
+// row left.
 
 import { activityFeed } from './notify.js';
 import { clear, formatTime, h, uid } from './dom.js';
@@ -167,6 +170,22 @@ export async function listPage(root, { api, session, notifications, announce }) 
     status.focus();
   }
 
+  // Puts @rows in the table, keeping each row that is drawn the same as
+  // before (the same node: a control that has the focus keeps it, and a
+  // screen reader hears nothing); rows move only when out of place.
+  function render(rows) {
+    const kept = new Map([...tbody.children].map((tr) => [tr.outerHTML, tr]));
+    let prev = null;
+    for (const fresh of rows) {
+      const tr = kept.get(fresh.outerHTML) ?? fresh;
+      kept.delete(fresh.outerHTML);
+      const at = prev ? prev.nextElementSibling : tbody.firstElementChild;
+      if (at !== tr) tbody.insertBefore(tr, at);
+      prev = tr;
+    }
+    while (tbody.lastElementChild && tbody.lastElementChild !== prev) tbody.lastElementChild.remove();
+  }
+
   async function load() {
     try {
       const { prds } = await api.listPrds(showArchived.checked ? 'all' : undefined);
@@ -184,10 +203,16 @@ export async function listPage(root, { api, session, notifications, announce }) 
         for (const p of chunk) p.activeUsers = present.prds?.[p.id] ?? [];
       }
       const focus = focusedControl();
-      clear(tbody, prds.length === 0
-        ? h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No PRDs yet.'))
+      const focused = document.activeElement;
+      render(prds.length === 0
+        ? [h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No PRDs yet.'))]
         : prds.map(row));
-      if (focus) restoreFocus(focus);
+      // Focus given again only when its control is no longer on the page
+      // (its row changed or left), or was moved (which blurs it).
+      if (focus && (!focused.isConnected || document.activeElement !== focused)) {
+        if (focused.isConnected) focused.focus();
+        else restoreFocus(focus);
+      }
     } catch (err) {
       announce(status, `Could not read the PRDs: ${err.message}`, true);
     }

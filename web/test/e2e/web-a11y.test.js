@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
 // The web editor's accessibility in real Chromium: keyboard focus on the
-// PRD list survives its 15 s refresh and its own rename, archive, unarchive
+// PRD list survives its 15 s refresh (the focused control is the same node
+// when its row did not change) and its own rename, archive, unarchive
 // and delete; at 320 px nothing scrolls sideways and the notification panel
 // stays on screen; the editor's connection badge is no live region, is
 // written only when its text changes, and one hidden status region says
@@ -175,4 +176,38 @@ test('the connection badge is written when it changes; joins, leaves and going o
   await waitUntil(async () => (await said()).startsWith('Back online'), 'the announcement of being back online');
   assert.deepEqual(eve.problems, []);
   await eve.context.close();
+});
+
+test('the list read again keeps the focused control itself: no new copy takes the focus', async () => {
+  const jwt = token(ANN);
+  await createPrd(hub, jwt, 'Same node first');
+  const kept = await createPrd(hub, jwt, 'Same node second');
+  const s = await openAs(browser, hub, ANN, { clock: true });
+  const control = `tr[data-prd-id="${kept.id}"] button[data-action="rename"]`;
+  await s.page.waitForSelector(control, { timeout: EVENT_TIMEOUT_MS });
+  await s.page.focus(control);
+  await s.page.evaluate(() => {
+    window.focusedBefore = document.activeElement;
+    window.focusins = 0;
+    document.addEventListener('focusin', () => { window.focusins += 1; });
+  });
+  // A refresh with nothing changed, then one where another PRD is made
+  // elsewhere (its row shows that the refreshes have run).
+  const presence = () => s.page.waitForResponse((r) => r.url().includes('/api/presence'), { timeout: EVENT_TIMEOUT_MS });
+  let answered = presence();
+  await s.context.clock.fastForward(15000);
+  await answered;
+  const elsewhere = await createPrd(hub, jwt, 'Same node elsewhere');
+  answered = presence();
+  await s.context.clock.fastForward(15000);
+  await answered;
+  await s.page.waitForSelector(`tr[data-prd-id="${elsewhere.id}"]`, { timeout: EVENT_TIMEOUT_MS });
+  assert.deepEqual(await s.page.evaluate(() => ({
+    same: document.activeElement === window.focusedBefore,
+    connected: window.focusedBefore.isConnected,
+    focusins: window.focusins,
+  })), { same: true, connected: true, focusins: 0 });
+  assert.equal(await focused(s.page), 'Rename Same node second');
+  assert.deepEqual(s.problems, []);
+  await s.context.close();
 });

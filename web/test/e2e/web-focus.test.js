@@ -6,14 +6,16 @@
 // merged text being written survives a second conflict; a reply sent,
 // a comment or conflict resolved, an AI suggestion accepted or rejected, a
 // preview inserted or discarded, a cancelled answer and "Mark all read"
-// each move the focus on to a named place, never to the page's body. The
+// each move the focus on to a named place, never to the page's body; a
+// conflict or comment resolved by someone else while being answered here
+// keeps the focus and the text (marked resolved, until dismissed). The
 // Versions panel compares the two newest versions unless the user chose.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { aiConfig, startAiServer } from '../../../tests/e2e/ai-helpers.js';
 import {
-  EVENT_TIMEOUT_MS, createPrd, launch, openEditor, startHub, token, waitForState, waitUntil,
+  EVENT_TIMEOUT_MS, createPrd, editorText, launch, openEditor, restPrd, startHub, token, waitForState, waitUntil,
 } from './browser.js';
 
 const ANN = { sub: 'user_ann', name: 'Ann Archer', org: 'org_focus', role: 'editor' };
@@ -263,5 +265,110 @@ test('AI: rejecting suggestions, inserting or discarding a preview and cancellin
     assert.deepEqual(a.problems, []);
   } finally {
     await a.context.close();
+  }
+});
+
+// What the page's announcer (#editor-announcer) has said since @page loaded.
+async function listenToAnnouncer(page) {
+  await page.evaluate(() => {
+    window.announced = [];
+    new MutationObserver(() => window.announced.push(document.querySelector('#editor-announcer').textContent))
+      .observe(document.querySelector('#editor-announcer'), { childList: true, characterData: true, subtree: true });
+  });
+  return () => page.evaluate(() => window.announced.join(' | '));
+}
+
+// Resolved elsewhere: the box or card is gone, or kept marked resolved.
+const resolvedHere = (page, selector) => page.$$eval(selector, (l) => l.length === 0 || l[0].classList.contains('resolved'));
+
+test('a conflict resolved by someone else while its merged text is being written keeps the focus and the text', async () => {
+  const id = (await createPrd(hub, token(ANN), 'Merge elsewhere', 'first line\nsecond line\n')).id;
+  const a = await openEditor(browser, hub, ANN, id);
+  const b = await openEditor(browser, hub, BOB, id);
+  try {
+    // Bob offline types B where Ann types A: a conflict at Ann.
+    await b.page.click('button:has-text("Work offline")');
+    await waitForState(b.page, 'offline');
+    await b.page.evaluate(() => window.prdhubEditor.view.dispatch({ changes: { from: 0, insert: 'B' }, userEvent: 'input.type' }));
+    await a.page.evaluate(() => window.prdhubEditor.view.dispatch({ changes: { from: 0, insert: 'A' }, userEvent: 'input.type' }));
+    await waitForState(a.page, 'online');
+    await b.page.click('button:has-text("Go online")');
+    await waitForState(b.page, 'online');
+    await a.page.waitForSelector('.conflicts:not([hidden]) .conflict', { timeout });
+    const said = await listenToAnnouncer(a.page);
+    const conflictId = await idOf(a.page, '.conflict', 'conflictId');
+    const box = `.conflict[data-conflict-id="${conflictId}"]`;
+    await a.page.focus(`${box} textarea`);
+    await a.page.keyboard.press('Control+a');
+    await a.page.keyboard.type('my merge');
+    const drafting = { tag: 'textarea', conflictId, value: 'my merge', caret: 8, form: null };
+    assert.deepEqual(await focusOf(a.page), drafting);
+
+    // Bob resolves it (keeping his change) while Ann is writing.
+    const ack = await b.page.evaluate(([prdId, cid]) => new Promise((r) => window.prdhubEditor.client.socket.emit('resolve-conflict', { prdId, conflictId: cid, resolution: 'theirs' }, r)), [id, conflictId]);
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await waitUntil(() => resolvedHere(a.page, box), 'the conflict resolved at Ann');
+    await waitForState(a.page, 'online');
+    const text = await editorText(a.page);
+
+    // Ann's next keys go nowhere but her box: the PRD is unchanged.
+    await a.page.keyboard.type(' and more');
+    assert.deepEqual(await focusOf(a.page), drafting, 'the focus after Bob resolved the conflict');
+    await waitForState(a.page, 'online');
+    assert.equal(await editorText(a.page), text);
+    assert.equal((await restPrd(hub, token(ANN), id)).content, text);
+    assert.ok(!text.includes('more'), JSON.stringify(text));
+    assert.match(await a.page.textContent(box), /Resolved by Bob Builder/);
+    assert.equal(await a.page.getAttribute(`${box} button:has-text("Merge")`, 'aria-disabled'), 'true');
+    await waitUntil(async () => (await said()).includes('Bob Builder resolved the conflict'), 'the announcement');
+
+    // Dismiss removes it and moves the focus on, as Ann's own resolve would.
+    await a.page.focus(`${box} button:has-text("Dismiss")`);
+    await a.page.keyboard.press('Enter');
+    await a.page.waitForSelector('.conflicts[hidden]', { state: 'attached', timeout });
+    assert.deepEqual(await focusOf(a.page), { tag: 'div', editor: true });
+    assert.deepEqual([...a.problems, ...b.problems], []);
+  } finally {
+    await a.context.close();
+    await b.context.close();
+  }
+});
+
+test('a comment resolved by someone else while a reply is being written keeps the focus and the reply', async () => {
+  const id = (await createPrd(hub, token(ANN), 'Reply elsewhere', '# Reply\n\nalpha beta\n')).id;
+  const a = await openEditor(browser, hub, ANN, id);
+  const b = await openEditor(browser, hub, BOB, id);
+  try {
+    for (const s of [a, b]) await s.page.click('[role="tab"][data-tab="comments"]');
+    await a.page.fill('.comments textarea >> nth=0', 'A point');
+    await a.page.click('.comments button[type="submit"] >> text=Add comment');
+    await b.page.waitForSelector('.comment:has-text("A point")', { timeout });
+    const said = await listenToAnnouncer(b.page);
+    const commentId = await idOf(b.page, '.comment', 'commentId');
+    const card = `.comment[data-comment-id="${commentId}"]`;
+    await b.page.focus(`${card} textarea`);
+    await b.page.keyboard.type('half a reply');
+    const drafting = { tag: 'textarea', commentId, value: 'half a reply', caret: 12, form: 'stack reply-form' };
+    assert.deepEqual(await focusOf(b.page), drafting);
+
+    // Ann resolves it while Bob is writing.
+    await a.page.click(`${card} button:has-text("Resolve")`);
+    await waitUntil(() => resolvedHere(b.page, card), 'the comment resolved at Bob');
+    await b.page.keyboard.type(' more');
+    assert.deepEqual(await focusOf(b.page), drafting, 'the focus after Ann resolved the comment');
+    assert.equal(await b.page.inputValue('.comments textarea >> nth=0'), '');
+    assert.match(await b.page.textContent(card), /Resolved by Ann Archer/);
+    assert.equal(await b.page.getAttribute(`${card} button:has-text("Reply")`, 'aria-disabled'), 'true');
+    await waitUntil(async () => (await said()).includes('Ann Archer resolved the comment you were replying to'), 'the announcement');
+
+    // Dismiss removes it; the focus goes to the new comment's box.
+    await b.page.focus(`${card} button:has-text("Dismiss")`);
+    await b.page.keyboard.press('Enter');
+    await b.page.waitForSelector(card, { state: 'detached', timeout });
+    assert.deepEqual(await focusOf(b.page), { tag: 'textarea', value: '', caret: 0, form: 'Add a comment' });
+    assert.deepEqual([...a.problems, ...b.problems], []);
+  } finally {
+    await a.context.close();
+    await b.context.close();
   }
 });

@@ -121,3 +121,43 @@ test('joins and leaves go out together; the same words again are still a change'
   assert.notEqual(r.writes[1], r.writes[0]);
   assert.equal(r.writes[1].trim(), 'Bob joined. Ann left');
 });
+
+test('a leave and a join again within the delay say nothing (a reload), and the reverse', () => {
+  const timers = fakeTimers();
+  const r = region();
+  const a = new Announcer(r, { timers });
+  const ann = { userId: 'u_ann', name: 'Ann' };
+  const cat = { userId: 'u_cat', name: 'Cat' };
+  a.setPeople([ann]);
+  timers.advance(5000);
+  assert.deepEqual(r.writes, [], 'the first list says nothing');
+  // Ann reloads her page: she leaves and is back 300 ms later.
+  a.setPeople([]);
+  timers.advance(300);
+  a.setPeople([ann]);
+  timers.advance(5000);
+  // Cat looks in and goes again within the delay.
+  a.setPeople([ann, cat]);
+  timers.advance(1000);
+  a.setPeople([ann]);
+  timers.advance(5000);
+  assert.deepEqual(r.writes, []);
+  // What held for the delay is said, once; a change back later is said too.
+  a.setPeople([ann, cat]);
+  timers.advance(2000);
+  a.setPeople([cat]);
+  timers.advance(300);
+  a.setPeople([]);
+  timers.advance(300);
+  a.setPeople([ann]);
+  timers.advance(2000);
+  assert.deepEqual(r.writes, ['Cat joined', 'Cat left']);
+  // With a state change in the same window, only the state is said.
+  show(a, 'online', 'Online · saved');
+  timers.advance(2000);
+  show(a, 'offline', 'Offline · edits sync when back');
+  a.setPeople([]);
+  a.setPeople([ann]);
+  timers.advance(2000);
+  assert.deepEqual(r.writes.slice(2), ['Offline · edits sync when back']);
+});
