@@ -911,8 +911,14 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   function wireSocket(socket) {
     socket.on('conflict-detected', (d) => {
       if (d.prdId !== prdId) return;
-      for (const c of d.conflicts ?? []) conflicts.set(c.conflictId, c);
+      let added = 0;
+      for (const c of d.conflicts ?? []) {
+        if (!conflicts.has(c.conflictId)) added++;
+        conflicts.set(c.conflictId, c);
+      }
       renderConflicts();
+      // The panel is no live region: a screen reader hears of new ones here.
+      if (added > 0) announcer.say(added === 1 ? 'A conflict to review' : `${added} conflicts to review`);
     });
     socket.on('conflict-resolved', (d) => {
       if (!conflicts.has(d.conflictId)) return;

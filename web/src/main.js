@@ -114,7 +114,7 @@ async function main() {
     h('a', { class: 'brand', href: '/' }, 'prdhub'),
     h('div', { class: 'header-tools' },
       h('span', { class: 'me' }, `${session.name} · ${session.role}`),
-      h('div', { class: 'bell-wrap' }, notifications.button, notifications.panel),
+      h('div', { class: 'bell-wrap' }, notifications.button, notifications.live, notifications.panel),
       h('button', { type: 'button', class: 'small', onclick: () => { signOut(); window.location.assign('/'); } }, 'Sign out')));
 
   const path = window.location.pathname;

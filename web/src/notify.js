@@ -34,6 +34,10 @@ export class Notifications {
       'aria-controls': 'notification-panel', onclick: () => this.toggle(),
     });
     this.count = h('span', { class: 'bell-count', 'aria-hidden': 'true' });
+    // The bell's label is no live region: a notification that arrives is
+    // said here (its title and message), for screen readers; mounted beside
+    // the bell (the panel is hidden while closed).
+    this.live = h('span', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
     this.list = h('ul', { class: 'notification-list' });
     this.markButton = h('button', { type: 'button', onclick: () => this.markAllRead() }, 'Mark all read');
     // The heading takes the focus from "Mark all read" once that turns off.
@@ -59,8 +63,10 @@ export class Notifications {
     });
     this.socket.on('notification', (n) => {
       if (!n || typeof n.id !== 'string') return;
+      const known = this.items.has(n.id);
       this.items.set(n.id, { ...n, read: false });
       this.render();
+      if (!known) this.live.textContent = `New notification: ${[n.title ?? n.type, n.message].filter(Boolean).join('. ')}`;
     });
     this.socket.on('activity-update', (data) => {
       for (const fn of this.activityListeners) fn(data.activity);

@@ -372,3 +372,41 @@ test('a comment resolved by someone else while a reply is being written keeps th
     await b.context.close();
   }
 });
+
+// Neither the conflicts panel nor the bell's label is a live region: a
+// conflict that arrives is said by the page's announcer, and a
+// notification by the bell's own status region.
+test('a new conflict and a new notification are said for screen readers', async () => {
+  const id = (await createPrd(hub, token(ANN), 'Said aloud', 'first line\n')).id;
+  const a = await openEditor(browser, hub, ANN, id);
+  const b = await openEditor(browser, hub, BOB, id);
+  try {
+    const heard = await listenToAnnouncer(a.page);
+    await b.page.click('button:has-text("Work offline")');
+    await waitForState(b.page, 'offline');
+    await b.page.evaluate(() => {
+      window.prdhubEditor.view.dispatch({ changes: { from: 0, insert: 'B' }, userEvent: 'input.type' });
+    });
+    await a.page.evaluate(() => {
+      window.prdhubEditor.view.dispatch({ changes: { from: 0, insert: 'A' }, userEvent: 'input.type' });
+    });
+    await waitForState(a.page, 'online');
+    await b.page.click('button:has-text("Go online")');
+    await waitForState(b.page, 'online');
+    await a.page.waitForSelector('.conflicts:not([hidden]) .conflict', { timeout });
+    await waitUntil(async () => (await heard()).includes('A conflict to review'), 'the conflict said');
+
+    const bell = '.bell-wrap [role="status"]';
+    assert.equal(await a.page.textContent(bell), '');
+    const ack = await b.page.evaluate((prdId) => new Promise((resolve) => {
+      window.prdhubEditor.client.socket.emit('add-comment',
+        { prdId, position: 0, content: 'please look @user_ann' }, resolve);
+    }), id);
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await waitUntil(async () => (await a.page.textContent(bell)).startsWith('New notification'),
+      'the notification said');
+  } finally {
+    await a.context.close();
+    await b.context.close();
+  }
+});
