@@ -1173,6 +1173,10 @@ room_initial_state (PrdHubRoom *room, gsize *out_len)
   return room->initial_state;
 }
 
+/* What a user's entry in activeUsers holds besides its strings (status,
+ * colour, site), at most. */
+#define JOINER_ENTRY_EXTRA 128
+
 /* Whether @request's joined-prd fits in its connection's write buffer
  * beside what the connection has not read yet; refused (and nothing
  * changed) otherwise, since sent it would overflow the buffer and close the
@@ -1185,10 +1189,6 @@ room_initial_state (PrdHubRoom *room, gsize *out_len)
  * comments and conflicts, which other features add, are bounded apart
  * (comments by max-open-comments-bytes) and not counted; the event's
  * framing takes PRD_HUB_CONFIG_EVENT_ENVELOPE. */
-/* What a user's entry in activeUsers holds besides its strings (status,
- * colour, site), at most. */
-#define JOINER_ENTRY_EXTRA 128
-
 static gboolean
 join_fits (PrdHubRoom *room, JoinRequest *request, GError **error)
 {

@@ -20,8 +20,9 @@
  *
  * A call sets the status as it ends, except the calls of a poll (the
  * listing of what changed, and PRD_CRAFTIO_CALL_POLL item reads): those
- * are logged (prd_integration_log_call(): "call-finished" for a failure,
- * and for a success only while the status is error), and the poll sets
+ * are logged (prd_integration_log_call(): "call-finished" only when a
+ * kind of call's outcome changes: a new failure, or a success after one),
+ * and the poll sets
  * the status once for all of them (prd_craftio_report_poll()), so that a
  * poll whose listing works and whose item read fails does not flip the
  * status twice.

@@ -28,7 +28,8 @@
  * the project linked to no story whose summary is a story's to create is
  * adopted instead (an earlier export created it and never heard back):
  * stories with one summary take such issues oldest first, and an adopted
- * link keeps no digest, so that the next export sends the story's text. A
+ * link keeps the digest ADOPTED_DIGEST, which no story has, so that the
+ * next export sends the story's text. A
  * bulk create that gets no answer (a transport failure) is never sent
  * again: its issues are searched for (newest first), again after 1, 2 and
  * 4 s while some are missing (Jira's search index lags), those found are
@@ -1385,8 +1386,8 @@ find_unclaimed (Export *export, GPtrArray *issues, GHashTable *known, PrdJiraSto
 }
 
 /* Links the story at @index to @issue, found in Jira: it counts as created
- * (the issue exists for it now). The link keeps no digest of the story:
- * the issue was found by its summary alone, and may hold another story's
+ * (the issue exists for it now). The link keeps ADOPTED_DIGEST, not the
+ * story's digest: the issue was found by its summary alone, and may hold another story's
  * text (stories with the same summary), so the next export sends the
  * story's own text to it. */
 static void
