@@ -924,6 +924,91 @@ test_notifications_paging (Fixture *f, gconstpointer data)
   }
 }
 
+/* Records @n notifications of @user in org_a, named notif_<user>_<first + i>,
+ * in one write. */
+static void
+record_notifications (Fixture *f, const char *user, guint first, guint n)
+{
+  PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
+  g_autoptr (GPtrArray) notifications =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_notification_record_free);
+  g_autoptr (GPtrArray) activities =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_activity_record_free);
+  g_autoptr (GAsyncResult) res = NULL;
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = first; i < first + n; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("notif_%s_%04u", user, i);
+
+      g_ptr_array_add (notifications, prd_notification_record_new (id, user, "org_a", "{}"));
+    }
+  res = PRD_TEST_WAIT_FOR (prd_notification_store_record_async, store, notifications, activities,
+                           NULL);
+  g_assert_true (prd_notification_store_record_finish (store, res, &error));
+  g_assert_no_error (error);
+}
+
+/* A user keeps their newest PRD_NOTIFICATION_STORE_NOTIFICATION_LIMIT
+ * notifications in an organization, read or not; other users' and the
+ * same user's in another organization are left alone (nothing was ever
+ * deleted from social_notifications). A larger list is brought down by at
+ * most 64 rows more than a write inserts. */
+static void
+test_notification_limit (Fixture *f, gconstpointer data)
+{
+  const guint limit = PRD_NOTIFICATION_STORE_NOTIFICATION_LIMIT;
+  PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *oldest = NULL;
+
+  g_assert_cmpuint (limit, ==, MANY_NOTIFICATIONS);
+  record_many (f); /* bob and carol in org_a, bob in org_b: the limit each */
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_notifications"), ==, 3 * limit);
+
+  /* Two more of bob's: his two oldest go (one read, one not). */
+  record_notifications (f, "bob", limit, 2);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_notifications WHERE user_id = 'bob' "
+                                 "AND org = 'org_a'"),
+                   ==, limit);
+  oldest = raw_text (f, "SELECT id FROM social_notifications WHERE user_id = 'bob' AND org = "
+                        "'org_a' ORDER BY seq LIMIT 1");
+  g_assert_cmpstr (oldest, ==, "notif_bob_0002");
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_notifications WHERE user_id = "
+                                 "'carol'"),
+                   ==, limit);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_notifications WHERE org = 'org_b'"),
+                   ==, limit);
+  {
+    const char *gone[] = { "notif_bob_0001", NULL };
+    g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_notification_store_mark_read_async, store,
+                                                      "org_a", "bob", gone, NULL);
+
+    g_assert_cmpint (prd_notification_store_mark_read_finish (store, res, &error), ==, 0);
+    g_assert_no_error (error);
+  }
+
+  /* 200 more of carol's written behind the store's back (a release
+   * before the limit): a write of one takes 64 + 1 of her oldest with it,
+   * until she is back at the limit. */
+  raw_exec_rw (f, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) "
+                  "INSERT INTO social_notifications (id, user_id, org, payload) "
+                  "SELECT printf('notif_old_%05d', i), 'carol', 'org_a', '{}' FROM n");
+  record_notifications (f, "carol", limit, 1);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_notifications WHERE user_id = "
+                                 "'carol'"),
+                   ==, limit + 200 + 1 - 65);
+  for (guint i = 1; i <= 3; i++)
+    record_notifications (f, "carol", limit + i, 1);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_notifications WHERE user_id = "
+                                 "'carol'"),
+                   ==, limit);
+  g_clear_pointer (&oldest, g_free);
+  oldest = raw_text (f, "SELECT id FROM social_notifications WHERE user_id = 'carol' ORDER BY seq "
+                        "LIMIT 1");
+  g_assert_cmpstr (oldest, ==, "notif_carol_0204"); /* 65 + 65 + 65 + 9 went */
+}
+
 /* Records @n activities of @org, named activity_<org>_<first + i>, in one
  * write. */
 static void
@@ -1148,9 +1233,10 @@ test_notifications_plans (Fixture *f, gconstpointer data)
       checked++;
     }
   /* mark-read, subscribe's list, REST's two, the activity feed, and the
-   * feed's trim: the oldest row kept, the end of a bounded delete, the
-   * delete */
-  g_assert_cmpuint (checked, ==, 8);
+   * trims of the feed and of a user's notifications (record_many() leaves
+   * each user at the limit): the oldest row kept, the end of a bounded
+   * delete, the delete */
+  g_assert_cmpuint (checked, ==, 11);
 }
 
 /* ---- conflicts ---- */
@@ -1573,6 +1659,7 @@ main (int argc, char *argv[])
   ADD ("/prd/store/notifications/roundtrip", test_notifications);
   ADD ("/prd/store/notifications/paging", test_notifications_paging);
   ADD ("/prd/store/notifications/plans", test_notifications_plans);
+  ADD ("/prd/store/notifications/notification-limit", test_notification_limit);
   ADD ("/prd/store/notifications/activity-limit", test_activity_limit);
   ADD ("/prd/store/notifications/activity-backlog", test_activity_backlog);
   ADD ("/prd/store/conflicts/roundtrip", test_conflicts);

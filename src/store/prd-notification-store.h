@@ -24,12 +24,18 @@ G_BEGIN_DECLS
  * An organization's feed keeps its newest
  * PRD_NOTIFICATION_STORE_ACTIVITY_LIMIT activities: the write that records
  * more (through this interface or with a change that announces itself)
- * deletes the oldest ones beyond it, in the same transaction.
+ * deletes the oldest ones beyond it, in the same transaction. So does a
+ * user's list of notifications in an organization, at
+ * PRD_NOTIFICATION_STORE_NOTIFICATION_LIMIT, read or not.
  */
 
 /* The activities kept per organization: ten pages of the REST feed's 100,
  * far more than the web editor's panel (30) shows. */
 #define PRD_NOTIFICATION_STORE_ACTIVITY_LIMIT 1000
+
+/* The notifications kept per user and organization: twice what a
+ * subscription sends unread (500), twenty pages of the REST list's 50. */
+#define PRD_NOTIFICATION_STORE_NOTIFICATION_LIMIT 1000
 
 /**
  * PrdNotificationRecord:

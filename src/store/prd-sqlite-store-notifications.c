@@ -16,14 +16,18 @@
  * each organization it wrote to, to its newest
  * PRD_NOTIFICATION_STORE_ACTIVITY_LIMIT rows (nothing else ever deleted
  * from social_activity, and an organization with Craft.io polling added a
- * row per poll). Finding the oldest row to keep walks that many entries of
- * social_activity_by_org (org, seq): about 0.2 ms with SQLite 3.40 on the
- * shared development machine, once per organization per write, against
- * the fsync of the commit that follows. A write deletes at most
+ * row per poll), and each write that inserts notifications trims those of
+ * each user it wrote to, in that organization, to their newest
+ * PRD_NOTIFICATION_STORE_NOTIFICATION_LIMIT, read or not (nothing else
+ * deleted them either). Finding the oldest row to keep walks that many
+ * entries of social_activity_by_org (org, seq) or
+ * social_notifications_by_user (user_id, org, seq): about 0.2 ms with
+ * SQLite 3.40 on the shared development machine, once per key per write,
+ * against the fsync of the commit that follows. A write deletes at most
  * TRIM_BACKLOG rows more than it inserted, oldest first: the feed of an
  * upgraded hub (a million rows of polls) is brought down over many writes
  * rather than in one transaction that held every organization's edits
- * for seconds (5.4 s for a million rows) and wrote every freed page into
+ * for seconds (5.4 s for a million activities) and wrote every freed page into
  * the WAL (secure_delete).
  */
 #define G_LOG_DOMAIN "prd-store"
@@ -38,55 +42,86 @@
 /* How many rows of a backlog a write may delete beyond those it inserted. */
 #define TRIM_BACKLOG 64
 
-/* Deletes what @org's feed holds beyond its newest
- * PRD_NOTIFICATION_STORE_ACTIVITY_LIMIT rows, at most @max of them, the
- * oldest. */
+/* What a trim keeps: the newest @limit rows of one key (an organization's
+ * feed, a user's notifications in an organization), walked through the
+ * index that leads with the key's columns and ends with seq. Each
+ * statement binds the key's @n_keys columns first. */
+typedef struct
+{
+  const char *what; /* for errors */
+  guint n_keys;
+  guint limit;
+  const char *oldest_kept; /* key..., offset: the oldest row to keep */
+  const char *cut;         /* key..., seq, offset: where a bounded cut ends */
+  const char *trim;        /* key..., seq: deletes the rows before it */
+} Trim;
+
+static const Trim activity_trim = {
+  "Cannot trim the activity feed",
+  1,
+  PRD_NOTIFICATION_STORE_ACTIVITY_LIMIT,
+  "SELECT seq FROM social_activity WHERE org = ? ORDER BY seq DESC LIMIT 1 OFFSET ?",
+  "SELECT seq FROM social_activity WHERE org = ? AND seq < ? ORDER BY seq LIMIT 1 OFFSET ?",
+  "DELETE FROM social_activity WHERE org = ? AND seq < ?",
+};
+
+static const Trim notification_trim = {
+  "Cannot trim the notifications",
+  2,
+  PRD_NOTIFICATION_STORE_NOTIFICATION_LIMIT,
+  "SELECT seq FROM social_notifications WHERE user_id = ? AND org = ? "
+  "ORDER BY seq DESC LIMIT 1 OFFSET ?",
+  "SELECT seq FROM social_notifications WHERE user_id = ? AND org = ? AND seq < ? "
+  "ORDER BY seq LIMIT 1 OFFSET ?",
+  "DELETE FROM social_notifications WHERE user_id = ? AND org = ? AND seq < ?",
+};
+
+/* Deletes what @keys hold beyond the newest @trim->limit rows, at most
+ * @max of them, the oldest. */
 static gboolean
-trim_activity (PrdSqliteWorker *worker, const char *org, guint max, GError **error)
+trim_oldest (
+    PrdSqliteWorker *worker, const Trim *trim, const char *const *keys, guint max, GError **error)
 {
   g_autoptr (PrdSqliteStmt) oldest_kept = NULL;
   g_autoptr (PrdSqliteStmt) cut = NULL;
-  g_autoptr (PrdSqliteStmt) trim = NULL;
+  g_autoptr (PrdSqliteStmt) delete = NULL;
+  const guint n = trim->n_keys;
   gint64 seq;
   int rc;
 
-  oldest_kept = prd_sqlite_worker_prepare (worker,
-                                           "SELECT seq FROM social_activity WHERE org = ? "
-                                           "ORDER BY seq DESC LIMIT 1 OFFSET ?",
-                                           error);
+  oldest_kept = prd_sqlite_worker_prepare (worker, trim->oldest_kept, error);
   if (oldest_kept == NULL)
     return FALSE;
-  prd_sqlite_bind_text (oldest_kept, 1, org);
-  sqlite3_bind_int64 (oldest_kept, 2, PRD_NOTIFICATION_STORE_ACTIVITY_LIMIT - 1);
+  for (guint i = 0; i < n; i++)
+    prd_sqlite_bind_text (oldest_kept, i + 1, keys[i]);
+  sqlite3_bind_int64 (oldest_kept, n + 1, trim->limit - 1);
   rc = sqlite3_step (oldest_kept);
   if (rc == SQLITE_DONE)
     return TRUE; /* fewer than the limit */
   if (rc != SQLITE_ROW)
-    return prd_sqlite_worker_set_error (worker, rc, "Cannot trim the activity feed", error);
+    return prd_sqlite_worker_set_error (worker, rc, trim->what, error);
   seq = sqlite3_column_int64 (oldest_kept, 0);
   /* At most @max of the rows before it: the one @max places up from the
    * oldest ends the range, when there is one. */
-  cut = prd_sqlite_worker_prepare (worker,
-                                   "SELECT seq FROM social_activity WHERE org = ? AND seq < ? "
-                                   "ORDER BY seq LIMIT 1 OFFSET ?",
-                                   error);
+  cut = prd_sqlite_worker_prepare (worker, trim->cut, error);
   if (cut == NULL)
     return FALSE;
-  prd_sqlite_bind_text (cut, 1, org);
-  sqlite3_bind_int64 (cut, 2, seq);
-  sqlite3_bind_int64 (cut, 3, max);
+  for (guint i = 0; i < n; i++)
+    prd_sqlite_bind_text (cut, i + 1, keys[i]);
+  sqlite3_bind_int64 (cut, n + 1, seq);
+  sqlite3_bind_int64 (cut, n + 2, max);
   rc = sqlite3_step (cut);
   if (rc == SQLITE_ROW)
     seq = sqlite3_column_int64 (cut, 0);
   else if (rc != SQLITE_DONE)
-    return prd_sqlite_worker_set_error (worker, rc, "Cannot trim the activity feed", error);
-  trim = prd_sqlite_worker_prepare (worker, "DELETE FROM social_activity WHERE org = ? AND seq < ?",
-                                    error);
-  if (trim == NULL)
+    return prd_sqlite_worker_set_error (worker, rc, trim->what, error);
+  delete = prd_sqlite_worker_prepare (worker, trim->trim, error);
+  if (delete == NULL)
     return FALSE;
-  prd_sqlite_bind_text (trim, 1, org);
-  sqlite3_bind_int64 (trim, 2, seq);
-  return prd_sqlite_worker_step_done (worker, trim, error);
+  for (guint i = 0; i < n; i++)
+    prd_sqlite_bind_text (delete, i + 1, keys[i]);
+  sqlite3_bind_int64 (delete, n + 1, seq);
+  return prd_sqlite_worker_step_done (worker, delete, error);
 }
 
 gboolean
@@ -127,15 +162,35 @@ prd_sqlite_worker_insert_announcements (PrdSqliteWorker *worker,
       if (!prd_sqlite_worker_step_done (worker, stmt, error))
         return FALSE;
     }
+  for (guint i = 0; notifications != NULL && i < notifications->len; i++)
+    {
+      const PrdNotificationRecord *n = g_ptr_array_index (notifications, i);
+      const char *keys[] = { n->user_id, n->org };
+      gboolean seen = FALSE;
+
+      /* Once per user and organization (a write's notifications are few:
+       * one per user it concerns). */
+      for (guint j = 0; j < i && !seen; j++)
+        {
+          const PrdNotificationRecord *m = g_ptr_array_index (notifications, j);
+
+          seen = g_str_equal (m->user_id, n->user_id) && g_str_equal (m->org, n->org);
+        }
+      if (!seen &&
+          !trim_oldest (worker, &notification_trim, keys, TRIM_BACKLOG + notifications->len, error))
+        return FALSE;
+    }
   for (guint i = 0; activities != NULL && i < activities->len; i++)
     {
       const PrdActivityRecord *a = g_ptr_array_index (activities, i);
+      const char *keys[] = { a->org };
       gboolean seen = FALSE;
 
       /* Once per organization (a write's activities are few). */
       for (guint j = 0; j < i && !seen; j++)
         seen = g_str_equal (((PrdActivityRecord *) g_ptr_array_index (activities, j))->org, a->org);
-      if (!seen && !trim_activity (worker, a->org, TRIM_BACKLOG + activities->len, error))
+      if (!seen &&
+          !trim_oldest (worker, &activity_trim, keys, TRIM_BACKLOG + activities->len, error))
         return FALSE;
     }
   return TRUE;
