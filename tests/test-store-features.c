@@ -1470,6 +1470,73 @@ test_ai_jobs (Fixture *f, gconstpointer data)
   }
 }
 
+/* Saves a job of @user_id created at @created_at in @state. */
+static void
+save_job (Fixture *f, const char *id, const char *user_id, const char *state, gint64 created_at)
+{
+  PrdAiJobStore *store = PRD_AI_JOB_STORE (f->store);
+  PrdAiJobRecord job = {
+    .id = (char *) id,
+    .prd_id = "prd_a",
+    .user_id = (char *) user_id,
+    .prompt = "Write the goals",
+    .state = (char *) state,
+    .created_at = created_at,
+    .updated_at = created_at,
+  };
+  g_autoptr (GAsyncResult) res = PRD_TEST_WAIT_FOR (prd_ai_job_store_save_async, store, &job, NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (prd_ai_job_store_save_finish (store, res, &error));
+  g_assert_no_error (error);
+}
+
+/* A user keeps their newest PRD_AI_JOB_STORE_USER_LIMIT jobs and every job
+ * not ended yet; the record of a new job deletes the older ended ones, at
+ * most 65 at a time (rows were never deleted before), and leaves other
+ * users' alone. */
+static void
+test_ai_job_limit (Fixture *f, gconstpointer data)
+{
+  const gint64 limit = PRD_AI_JOB_STORE_USER_LIMIT;
+  g_autofree char *oldest = NULL;
+
+  g_assert_cmpint (limit, ==, 1000);
+  /* 1,200 ended jobs of alice's from an older release, one of hers still
+   * streaming (the oldest), three of bob's. */
+  raw_exec_rw (f,
+               "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200) "
+               "INSERT INTO ai_jobs (id, prd_id, user_id, prompt, state, created_at, updated_at) "
+               "SELECT printf('job_old_%05d', i), 'prd_a', 'alice', 'p', 'complete', i, i "
+               "FROM n");
+  raw_exec_rw (f, "INSERT INTO ai_jobs (id, prd_id, user_id, prompt, state, created_at, "
+                  "updated_at) VALUES ('job_running', 'prd_a', 'alice', 'p', 'streaming', 0, 0), "
+                  "('job_b1', 'prd_a', 'bob', 'p', 'complete', 1, 1), "
+                  "('job_b2', 'prd_a', 'bob', 'p', 'failed', 2, 2), "
+                  "('job_b3', 'prd_a', 'bob', 'p', 'cancelled', 3, 3)");
+
+  /* A job that ends trims nothing; a new one takes 65 ended ones. */
+  save_job (f, "job_old_01200", "alice", "complete", 1200);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM ai_jobs WHERE user_id = 'alice'"), ==, 1201);
+  save_job (f, "job_new_0", "alice", "queued", 5000);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM ai_jobs WHERE user_id = 'alice'"), ==,
+                   1202 - 65);
+  for (guint i = 1; i <= 3; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("job_new_%u", i);
+
+      save_job (f, id, "alice", "queued", 5000 + i);
+    }
+  /* 65 + 65 + 65 + 9 went: the newest 1,000 stay, and the one streaming. */
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM ai_jobs WHERE user_id = 'alice'"), ==,
+                   limit + 1);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM ai_jobs WHERE id = 'job_running'"), ==, 1);
+  oldest = raw_text (f, "SELECT id FROM ai_jobs WHERE user_id = 'alice' AND state = 'complete' "
+                        "ORDER BY created_at LIMIT 1");
+  g_assert_cmpstr (oldest, ==, "job_old_00205");
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM ai_jobs WHERE user_id = 'bob'"), ==, 3);
+}
+
 /* ---- versions ---- */
 
 static gboolean
@@ -1665,6 +1732,7 @@ main (int argc, char *argv[])
   ADD ("/prd/store/conflicts/roundtrip", test_conflicts);
   ADD ("/prd/store/conflicts/resolve", test_conflicts_resolve);
   ADD ("/prd/store/ai-jobs/roundtrip", test_ai_jobs);
+  ADD ("/prd/store/ai-jobs/user-limit", test_ai_job_limit);
   ADD ("/prd/store/versions/roundtrip", test_versions);
   ADD ("/prd/store/features/closed", test_closed);
   ADD ("/prd/store/features/damaged", test_damaged);

@@ -10,13 +10,19 @@ G_BEGIN_DECLS
  *
  * One record per job, written as the job moves from queued to streaming to
  * its end and kept after that, so that an admin can see who asked what and
- * what it cost. No job survives a restart: when the hub starts, it marks
- * the jobs a previous run left unfinished as failed
- * (prd_ai_job_store_interrupt_async()).
+ * what it cost: each user's newest PRD_AI_JOB_STORE_USER_LIMIT, with the
+ * jobs not ended yet; the record of a new job deletes the user's older
+ * ended ones, in the same transaction. No job survives a restart: when
+ * the hub starts, it marks the jobs a previous run left unfinished as
+ * failed (prd_ai_job_store_interrupt_async()).
  *
  * Every method is asynchronous and completes on the main context it was
  * called from; a write that fails changes nothing.
  */
+
+/* The jobs kept per user: 33 hours of asking at the default hourly quota
+ * (30), weeks of ordinary use; the rows carry the prompts. */
+#define PRD_AI_JOB_STORE_USER_LIMIT 1000
 
 /**
  * PrdAiJobRecord:

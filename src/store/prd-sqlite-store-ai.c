@@ -2,6 +2,14 @@
 /*
  * PrdAiJobStore on SQLite: the table `ai_jobs` (schema in
  * prd-sqlite-store.c), one row per AI job, kept after the job ends.
+ *
+ * Retention: the record of a new job (state "queued") deletes what the
+ * user holds beyond their newest PRD_AI_JOB_STORE_USER_LIMIT jobs in
+ * created_at order, ended ones only, at most TRIM_BACKLOG more than one:
+ * rows a release before this one kept (nothing was ever deleted) go over
+ * the next jobs rather than in one transaction in front of every edit's
+ * commit. Both steps are ranges of ai_jobs_by_user (user_id, created_at).
+ * Jobs started in the same millisecond as the oldest kept one stay.
  */
 #define G_LOG_DOMAIN "prd-store"
 
@@ -9,6 +17,44 @@
 
 #include "prd-error.h"
 #include "prd-sqlite-store-private.h"
+
+/* How many rows of a backlog a new job may delete beyond one. */
+#define TRIM_BACKLOG 64
+
+/* Deletes @user_id's ended jobs older than their newest
+ * PRD_AI_JOB_STORE_USER_LIMIT, at most TRIM_BACKLOG + 1, the oldest. */
+static gboolean
+trim_user (PrdSqliteWorker *worker, const char *user_id, GError **error)
+{
+  g_autoptr (PrdSqliteStmt) oldest_kept = NULL;
+  g_autoptr (PrdSqliteStmt) trim = NULL;
+  int rc;
+
+  oldest_kept = prd_sqlite_worker_prepare (worker,
+                                           "SELECT created_at FROM ai_jobs WHERE user_id = ? "
+                                           "ORDER BY created_at DESC LIMIT 1 OFFSET ?",
+                                           error);
+  if (oldest_kept == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (oldest_kept, 1, user_id);
+  sqlite3_bind_int64 (oldest_kept, 2, PRD_AI_JOB_STORE_USER_LIMIT - 1);
+  rc = sqlite3_step (oldest_kept);
+  if (rc == SQLITE_DONE)
+    return TRUE; /* fewer than the limit */
+  if (rc != SQLITE_ROW)
+    return prd_sqlite_worker_set_error (worker, rc, "Cannot trim the AI jobs", error);
+  trim = prd_sqlite_worker_prepare (
+      worker,
+      "DELETE FROM ai_jobs WHERE rowid IN (SELECT rowid FROM ai_jobs WHERE user_id = ? AND "
+      "created_at < ? AND state NOT IN ('queued', 'streaming') ORDER BY created_at LIMIT ?)",
+      error);
+  if (trim == NULL)
+    return FALSE;
+  prd_sqlite_bind_text (trim, 1, user_id);
+  sqlite3_bind_int64 (trim, 2, sqlite3_column_int64 (oldest_kept, 0));
+  sqlite3_bind_int64 (trim, 3, TRIM_BACKLOG + 1);
+  return prd_sqlite_worker_step_done (worker, trim, error);
+}
 
 static gboolean
 op_save (PrdSqliteWorker *worker,
@@ -39,7 +85,9 @@ op_save (PrdSqliteWorker *worker,
   prd_sqlite_bind_text (stmt, 10, job->error_message);
   sqlite3_bind_int64 (stmt, 11, job->created_at);
   sqlite3_bind_int64 (stmt, 12, job->updated_at);
-  return prd_sqlite_worker_step_done (worker, stmt, error);
+  if (!prd_sqlite_worker_step_done (worker, stmt, error))
+    return FALSE;
+  return !g_str_equal (job->state, "queued") || trim_user (worker, job->user_id, error);
 }
 
 static void

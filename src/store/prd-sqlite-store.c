@@ -327,6 +327,10 @@ static const char *const migrations[] = {
    * status (prd-sqlite-store-integrations.c): an older delivery arriving
    * later, or a sync that read the link before, does not set it back. */
   "ALTER TABLE integration_links ADD COLUMN status_at INTEGER NOT NULL DEFAULT 0;",
+  /* A user's AI jobs oldest first (prd-sqlite-store-ai.c): each new job
+   * trims the user's ended ones to the newest
+   * PRD_AI_JOB_STORE_USER_LIMIT through a range of this index. */
+  "CREATE INDEX ai_jobs_by_user ON ai_jobs (user_id, created_at);",
 };
 
 typedef enum
