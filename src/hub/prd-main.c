@@ -1057,8 +1057,16 @@ prd_export (PrdStore *store, const char *id, const char *output)
   return 0;
 }
 
+/* What `prd list --archived` selects, as `GET /api/prds?archived=`. */
+typedef enum
+{
+  LIST_ACTIVE,
+  LIST_ARCHIVED,
+  LIST_ALL,
+} ListWhich;
+
 static int
-prd_list (PrdStore *store, const char *org)
+prd_list (PrdStore *store, const char *org, ListWhich which)
 {
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GPtrArray) infos = NULL;
@@ -1072,8 +1080,11 @@ prd_list (PrdStore *store, const char *org)
   for (guint i = 0; i < infos->len; i++)
     {
       PrdStoreInfo *info = g_ptr_array_index (infos, i);
-      g_autofree char *updated = prd_time_format (info->updated_at);
+      g_autofree char *updated = NULL;
 
+      if (which != LIST_ALL && (info->archived_at != 0) != (which == LIST_ARCHIVED))
+        continue;
+      updated = prd_time_format (info->updated_at);
       printf ("%s\t%s\t%s\t%s\n", info->id, info->version, updated, info->title);
     }
   return 0;
@@ -1108,10 +1119,16 @@ static const ActionHelp prd_actions[] = {
   { "list",
     "",
     0,
-    "List the PRDs of an organization: id, version, last update and title "
+    "List the PRDs of an organization that are not archived (--archived=true: the "
+    "archived ones, --archived=all: both): id, version, last update and title "
     "(tab-separated).",
-    { "org" } },
+    { "org", "archived" } },
 };
+
+/* The actions of `prd` that go through the running hub (prd-cli-remote.c),
+ * named in the usage errors of the others. */
+static const char *const prd_remote_actions[] = { "rename", "archive", "unarchive",
+                                                  "delete", "version", NULL };
 
 static const ActionHelp secret_actions[] = {
   { "set",
@@ -1133,18 +1150,22 @@ find_action (const ActionHelp *actions, gsize n_actions, const char *name)
   return NULL;
 }
 
-/* "create, import, export or list" */
+/* "create, import, export or list": the names of @actions, then those of
+ * @more (nullable, %NULL-terminated), actions of the command handled
+ * elsewhere. */
 static char *
-action_names (const ActionHelp *actions, gsize n_actions)
+action_names (const ActionHelp *actions, gsize n_actions, const char *const *more)
 {
   g_autoptr (GString) names = g_string_new (NULL);
+  gsize n_more = more != NULL ? g_strv_length ((char **) more) : 0;
+  gsize n = n_actions + n_more;
 
-  for (gsize i = 0; i < n_actions; i++)
+  for (gsize i = 0; i < n; i++)
     g_string_append_printf (names, "%s%s",
-                            i == 0               ? ""
-                            : i + 1 == n_actions ? " or "
-                                                 : ", ",
-                            actions[i].name);
+                            i == 0       ? ""
+                            : i + 1 == n ? " or "
+                                         : ", ",
+                            i < n_actions ? actions[i].name : more[i - n_actions]);
   return g_string_free (g_steal_pointer (&names), FALSE);
 }
 
@@ -1178,18 +1199,20 @@ print_action_help (const char *command, const ActionHelp *action, const GOptionE
 
 /* After parsing `prdhub COMMAND [ACTION [ARG…]]`: -1 when @argv holds a
  * known action with its arguments (in *@action), otherwise the exit status
- * (help printed, or the usage error). */
+ * (help printed, or the usage error, which names @actions and
+ * @more_actions). */
 static int
 check_action (const char *command,
               GOptionContext *context,
               const GOptionEntry *entries,
               const ActionHelp *actions,
               gsize n_actions,
+              const char *const *more_actions,
               int argc,
               char **argv,
               const ActionHelp **action)
 {
-  g_autofree char *names = action_names (actions, n_actions);
+  g_autofree char *names = action_names (actions, n_actions, more_actions);
   g_autofree char *help_name = g_strdup_printf ("prdhub %s", command);
 
   if (argc < 2)
@@ -1223,6 +1246,7 @@ cmd_prd (int argc, char **argv)
   g_autofree char *output = NULL;
   g_autofree char *data_dir = NULL;
   g_autofree char *config_file = NULL;
+  g_autofree char *archived = NULL;
   const GOptionEntry entries[] = {
     { "title", 't', 0, G_OPTION_ARG_STRING, &title, "Title (create, import)", "TITLE" },
     { "org", 'o', 0, G_OPTION_ARG_STRING, &org, "Organization (default \"default\")", "ORG" },
@@ -1230,32 +1254,47 @@ cmd_prd (int argc, char **argv)
     { "file", 'f', 0, G_OPTION_ARG_FILENAME, &file, "Initial Markdown content (create)", "FILE" },
     { "output", 'O', 0, G_OPTION_ARG_FILENAME, &output,
       "Write to this regular file instead of stdout (export)", "FILE" },
+    { "archived", 'a', 0, G_OPTION_ARG_STRING, &archived,
+      "Which PRDs: false (default, those not archived), true (archived) or all (list)", "WHICH" },
     { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Data folder of the hub", "DIR" },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file of the hub",
       "FILE" },
     { NULL }
   };
   g_autoptr (GOptionContext) context =
-      g_option_context_new ("create|import FILE|export ID|list - manage PRDs");
+      g_option_context_new ("create|import FILE|export ID|list|rename ID|archive ID|unarchive "
+                            "ID|delete ID|version ID - manage PRDs");
   g_autoptr (PrdHubConfig) config = NULL;
   g_autoptr (PrdStore) store = NULL;
   g_autoptr (GError) error = NULL;
   const ActionHelp *action = NULL;
+  ListWhich which = LIST_ACTIVE;
   int status;
 
   /* rename, archive, unarchive, delete, version: through the running hub */
   if (argc > 1 && prd_cli_remote_handles (argv[1]))
     return prd_cli_remote_prd (argc, argv);
   g_option_context_add_main_entries (context, entries, NULL);
-  g_option_context_set_summary (context, "`prdhub help prd ACTION` describes one action.");
+  g_option_context_set_summary (
+      context, "create, import, export and list work on the data folder (list leaves archived\n"
+               "PRDs out unless --archived); rename, archive, unarchive, delete and version go\n"
+               "through the running hub. `prdhub help prd ACTION` describes one action.");
   if ((status = parse_command_line (context, "prd", &argc, &argv)) >= 0)
     return status;
   if ((status = check_action ("prd", context, entries, prd_actions, G_N_ELEMENTS (prd_actions),
-                              argc, argv, &action)) >= 0)
+                              prd_remote_actions, argc, argv, &action)) >= 0)
     return status;
   if ((g_str_equal (action->name, "create") || g_str_equal (action->name, "import")) &&
       title == NULL)
     return prd_cli_usage_error ("prd", "prd %s needs --title", action->name);
+  if (archived == NULL || g_str_equal (archived, "false"))
+    which = LIST_ACTIVE;
+  else if (g_str_equal (archived, "true"))
+    which = LIST_ARCHIVED;
+  else if (g_str_equal (archived, "all"))
+    which = LIST_ALL;
+  else
+    return prd_cli_usage_error ("prd", "--archived must be false, true or all");
   /* Only what a token can carry: a PRD of another organization or owner
    * would be one no user can open. */
   if ((status = check_identity_option ("prd", "--org", org)) >= 0 ||
@@ -1280,7 +1319,7 @@ cmd_prd (int argc, char **argv)
   else if (g_str_equal (action->name, "export"))
     status = prd_export (store, argv[2], output);
   else
-    status = prd_list (store, org != NULL ? org : "default");
+    status = prd_list (store, org != NULL ? org : "default", which);
   /* A PRD created whose id could not be printed is still there (`prd list`). */
   status = prd_cli_finish_output (status);
   close_store (store);
@@ -1376,7 +1415,7 @@ cmd_secret (int argc, char **argv)
   if ((status = parse_command_line (context, "secret", &argc, &argv)) >= 0)
     return status;
   if ((status = check_action ("secret", context, entries, secret_actions,
-                              G_N_ELEMENTS (secret_actions), argc, argv, &action)) >= 0)
+                              G_N_ELEMENTS (secret_actions), NULL, argc, argv, &action)) >= 0)
     return status;
   if (action->n_arguments == 1)
     {
@@ -1719,7 +1758,7 @@ cmd_integration (int argc, char **argv)
                "`prdhub help integration ACTION` describes one action.");
   if ((status = parse_command_line (context, "integration", &argc, &argv)) >= 0)
     return status;
-  names = action_names (integration_actions, G_N_ELEMENTS (integration_actions));
+  names = action_names (integration_actions, G_N_ELEMENTS (integration_actions), NULL);
   if (argc < 2)
     {
       if (help_requested)
@@ -1777,7 +1816,7 @@ typedef struct
 static const Command commands[] = {
   { "serve", cmd_serve, "run the hub (the default command)" },
   { "token", cmd_token, "print a token the hub accepts, for a LAN user" },
-  { "prd", cmd_prd, "create, import, export and list PRDs" },
+  { "prd", cmd_prd, "create, import, export, list, rename, archive, delete and version PRDs" },
   { "secret", cmd_secret, "set, delete and list the hub's secrets" },
   { "discover", cmd_discover, "list the hubs announced on the LAN" },
   { "integration", cmd_integration,

@@ -227,6 +227,14 @@ test('help lists every command; help COMMAND and COMMAND --help agree', () => {
     assert.equal(viaHelp.stderr, '');
   }
   assert.match(prdhub(['serve', '--help']).stdout, /--log-level=LEVEL/);
+  // `help prd` names every action, those of the data folder and those that
+  // go through the running hub, and so does a usage error.
+  const prdUsage = prdhub(['help', 'prd']).stdout.split('\n')[1];
+  const [, usageActions] = prdUsage.match(/^  prdhub prd \[OPTION…\] (.+) - manage PRDs$/);
+  assert.deepEqual(usageActions.split('|'), ['create', 'import FILE', 'export ID', 'list',
+    'rename ID', 'archive ID', 'unarchive ID', 'delete ID', 'version ID']);
+  assert.match(prdhub(['prd', 'frobnicate']).stderr,
+    /\(create, import, export, list, rename, archive, unarchive, delete or version\)/);
   // Where a misuse of `help` points.
   const misuse = prdhub(['help', 'prd', 'import', 'extra']);
   assert.equal(misuse.status, 2);
@@ -242,7 +250,7 @@ test('each prd and secret action has a help of its own', () => {
     'prd create': [/Create a PRD/, ['--title', '--file', '--data-dir'], ['--output']],
     'prd import': [/from the Markdown FILE/, ['--title', '--data-dir'], ['--output', '--file']],
     'prd export': [/as Markdown/, ['--output', '--data-dir'], ['--title', '--org']],
-    'prd list': [/List the PRDs/, ['--org'], ['--title', '--output']],
+    'prd list': [/List the PRDs/, ['--org', '--archived'], ['--title', '--output']],
     'secret set': [/standard input/, ['--data-dir', '--config'], []],
     'secret delete': [/Delete the secret NAME/, ['--data-dir'], []],
     'secret list': [/names of the hub's secrets/, ['--data-dir'], []],

@@ -75,3 +75,46 @@ test('prd create, import, export and list, then served by the hub', async () => 
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+// `prd list` lists what `GET /api/prds` does: the PRDs not archived, unless
+// --archived=true (only the archived ones) or --archived=all (both).
+test('prd list leaves archived PRDs out unless --archived', async () => {
+  const dataDir = tmpDir('prdhub-e2e-cli-');
+  const ids = (out) => out.trim().split('\n').filter((l) => l !== '').map((l) => l.split('\t')[0]).sort();
+  try {
+    const kept = prd(dataDir, 'create', '--title', 'Kept', '--org', 'org_e2e').out.trim();
+    const shelved = prd(dataDir, 'create', '--title', 'Shelved', '--org', 'org_e2e').out.trim();
+    assert.match(kept, /^prd_/);
+    assert.match(shelved, /^prd_/);
+    const hub = await startHub({ args: ['--data-dir', dataDir] });
+    try {
+      const res = await rest(hub, 'PATCH', `/api/prds/${shelved}`,
+        { tok: token({ role: 'admin' }), body: { archived: true } });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.archived, true);
+      const listed = await rest(hub, 'GET', '/api/prds', { tok: token() });
+      assert.deepEqual(listed.json.prds.map((p) => p.id), [kept]);
+    } finally {
+      await hub.stop();
+    }
+
+    const active = prd(dataDir, 'list', '--org', 'org_e2e');
+    assert.equal(active.code, 0, active.err);
+    assert.deepEqual(ids(active.out), [kept]);
+    assert.deepEqual(ids(prd(dataDir, 'list', '--org', 'org_e2e', '--archived=false').out), [kept]);
+    const archived = prd(dataDir, 'list', '--org', 'org_e2e', '--archived', 'true');
+    assert.equal(archived.code, 0, archived.err);
+    assert.deepEqual(ids(archived.out), [shelved]);
+    assert.match(archived.out, /\tShelved\n$/);
+    const all = prd(dataDir, 'list', '--org', 'org_e2e', '--archived=all');
+    assert.equal(all.code, 0, all.err);
+    assert.deepEqual(ids(all.out), [kept, shelved].sort());
+
+    const bad = prd(dataDir, 'list', '--org', 'org_e2e', '--archived=yes');
+    assert.equal(bad.code, 2);
+    assert.equal(bad.out, '');
+    assert.match(bad.err, /^prdhub: --archived must be false, true or all \(see `prdhub help prd`\)\n$/);
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
