@@ -63,8 +63,8 @@ set_limit (PrdHubRateLimitConfig *self, const char *event_class, const char *val
   if (!name_is_valid (event_class, TRUE))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                   "rate-limit: \"%s\" is not a valid class name (letters, digits, - and _)",
-                   event_class);
+                   "[rate-limit] %s: \"%s\" is not a valid class name (letters, digits, - and _)",
+                   event_class, event_class);
       return FALSE;
     }
   parts = g_strsplit (value, "/", -1);
@@ -73,7 +73,7 @@ set_limit (PrdHubRateLimitConfig *self, const char *event_class, const char *val
       !g_ascii_string_to_unsigned (g_strstrip (parts[1]), 10, 1, MAX_RATE_WINDOW, &window, NULL))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                   "rate-limit %s: \"%s\" is not LIMIT/WINDOW_SECONDS (LIMIT 1-%d, "
+                   "[rate-limit] %s: \"%s\" is not LIMIT/WINDOW_SECONDS (LIMIT 1-%d, "
                    "WINDOW_SECONDS 1-%d)",
                    event_class, value, MAX_RATE_LIMIT, MAX_RATE_WINDOW);
       return FALSE;
@@ -108,13 +108,13 @@ set_event_class (PrdHubRateLimitConfig *self,
   if (!name_is_valid (event, FALSE))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                   "rate-limit.events: \"%s\" is not a valid event name", event);
+                   "[rate-limit.events] %s: \"%s\" is not a valid event name", event, event);
       return FALSE;
     }
   if (!name_is_valid (event_class, TRUE))
     {
       g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                   "rate-limit.events %s: \"%s\" is not a valid class name", event, event_class);
+                   "[rate-limit.events] %s: \"%s\" is not a valid class name", event, event_class);
       return FALSE;
     }
   g_hash_table_replace (self->event_classes, g_strdup (event), g_strdup (event_class));
@@ -246,7 +246,7 @@ rate_limit_validate (gconstpointer data, GError **error)
   if (prd_hub_rate_limit_config_lookup (self, "default") == NULL)
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                           "rate-limit: the \"default\" class has no limit");
+                           "[rate-limit] default: the \"default\" class has no limit");
       return FALSE;
     }
   g_hash_table_iter_init (&iter, self->event_classes);
@@ -264,7 +264,7 @@ rate_limit_validate (gconstpointer data, GError **error)
     if (prd_hub_rate_limit_config_lookup (self, value) == NULL)
       {
         g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                     "rate-limit.events %s: class \"%s\" has no limit in [rate-limit]",
+                     "[rate-limit.events] %s: class \"%s\" has no limit in [rate-limit]",
                      (const char *) key, (const char *) value);
         return FALSE;
       }
@@ -276,7 +276,7 @@ rate_limit_validate (gconstpointer data, GError **error)
           !class_is_mapped (self, limit->event_class))
         {
           g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                       "rate-limit %s: no event is in class \"%s\" (map events to it in "
+                       "[rate-limit] %s: no event is in class \"%s\" (map events to it in "
                        "[rate-limit.events]; the built-in classes are default, collab, sync, "
                        "rest and rest-read)",
                        limit->event_class, limit->event_class);

@@ -136,7 +136,7 @@ set_listen (PrdHubServerConfig *self, const char *value, GError **error)
 
 bad:
   g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
-               "listen: \"%s\" is not HOST:PORT (HOST an IP address, [IPv6] or localhost; "
+               "[server] listen: \"%s\" is not HOST:PORT (HOST an IP address, [IPv6] or localhost; "
                "PORT 0-65535)",
                value);
   return FALSE;
@@ -190,17 +190,19 @@ set_cors_origins (PrdHubServerConfig *self, const char *const *origins, GError *
         {
           if (n != 1)
             {
-              g_set_error_literal (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                                   "cors-origins: \"*\" cannot be combined with other origins");
+              g_set_error_literal (
+                  error, PRD_ERROR, PRD_ERROR_CONFIG,
+                  "[server] cors-origins: \"*\" cannot be combined with other origins");
               return FALSE;
             }
           continue;
         }
       if (!origin_is_valid (origins[i]))
         {
-          g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
-                       "cors-origins: \"%s\" is not an origin (http[s]://host[:port]) or \"*\"",
-                       origins[i]);
+          g_set_error (
+              error, PRD_ERROR, PRD_ERROR_CONFIG,
+              "[server] cors-origins: \"%s\" is not an origin (http[s]://host[:port]) or \"*\"",
+              origins[i]);
           return FALSE;
         }
     }

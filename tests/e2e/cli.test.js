@@ -25,9 +25,14 @@ const BAD_CONFIGS = {
   'unknown key': ['[engine]\nping-intervall = 100\n', /ping-intervall/],
   'not a number': ['[engine]\nping-interval = soon\n', /ping-interval/],
   'max-payload below its minimum': ['[engine]\nmax-payload = 1\n', /max-payload/],
-  'bad rate-limit value': ['[rate-limit]\nmyclass = lots\n', /myclass/],
-  'event mapped to an unknown class': ['[rate-limit.events]\nping = nowhere\n', /nowhere|ping/],
-  'bad listen address': ['[server]\nlisten = not an address\n', /listen/],
+  'bad rate-limit value': ['[rate-limit]\nmyclass = lots\n',
+    /: \[rate-limit\] myclass: "lots" is not LIMIT\/WINDOW_SECONDS \(LIMIT 1-1000000, WINDOW_SECONDS 1-86400\)/],
+  'bad rate-limit class name': ['[rate-limit]\nmy.class = 1/1\n', /: \[rate-limit\] my\.class: "my\.class" is not a valid class name/],
+  'event mapped to an unknown class': ['[rate-limit.events]\nping = nowhere\n', /: \[rate-limit\.events\] ping: class "nowhere" has no limit/],
+  'event mapped to a bad class name': ['[rate-limit.events]\nping = no where\n', /: \[rate-limit\.events\] ping: "no where" is not a valid class name/],
+  'bad listen address': ['[server]\nlisten = not an address\n', /: \[server\] listen: "not an address" is not HOST:PORT/],
+  'bad CORS origin': ['[server]\ncors-origins = ftp://x\n', /: \[server\] cors-origins: "ftp:\/\/x" is not an origin/],
+  'CORS origin * with others': ['[server]\ncors-origins = *;http://a\n', /: \[server\] cors-origins: "\*" cannot be combined/],
   // GKeyFile hides these three: refused rather than silently dropped.
   'localized key': ['[server]\nmax-request-body[de] = junk\n', /\[server\] max-request-body\[de\].*localized keys/],
   'key given twice': ['[collab]\nmax-document-size = junk\nmax-document-size = 1000\n',
@@ -39,7 +44,7 @@ const BAD_CONFIGS = {
   // data folder, an older one upgraded by then).
   'rate limit of an event the hub does not have': ['[rate-limit]\nchatty = 1/60\n[rate-limit.events]\npnig = chatty\n',
     /\[rate-limit\.events\] pnig: the hub has no event "pnig"/],
-  'rate limit of a class no event is in': ['[rate-limit]\ncolab = 10/10\n', /rate-limit colab: no event is in class "colab"/],
+  'rate limit of a class no event is in': ['[rate-limit]\ncolab = 10/10\n', /\[rate-limit\] colab: no event is in class "colab"/],
   'event mapped to the default class that the hub does not have': ['[rate-limit.events]\npnig = default\n',
     /\[rate-limit\.events\] pnig: the hub has no event "pnig"/],
   // A line that is not `key = value`: named by its number, never quoted
@@ -700,8 +705,8 @@ test('errors that combine keys name the configuration file as single keys do', (
       ['[server]\nmax-connections = -1\n', '[server] max-connections: "-1"'],
       [`[server]\ntls-key = ${key}\n`, '[server] tls-key is set but tls-cert is not'],
       ['[ai]\nbase-url = http://127.0.0.1:1/v1\n', '[ai] base-url is set but model is not'],
-      ['[rate-limit]\nchatty = 20/60\n', 'rate-limit chatty: no event is in class "chatty"'],
-      ['[rate-limit.events]\nping = nosuch\n', 'rate-limit.events ping: class "nosuch" has no limit'],
+      ['[rate-limit]\nchatty = 20/60\n', '[rate-limit] chatty: no event is in class "chatty"'],
+      ['[rate-limit.events]\nping = nosuch\n', '[rate-limit.events] ping: class "nosuch" has no limit'],
       ['[collab]\nmax-operation-size = 1000000\n',
         '[collab] max-operation-size (1000000) does not fit in [engine] max-payload'],
     ];
