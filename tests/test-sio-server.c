@@ -918,9 +918,10 @@ test_unknown_event (Fixture *fixture, gconstpointer user_data)
   array = json_node_get_array (node);
   g_assert_cmpuint (json_array_get_length (array), ==, 2);
   error = json_array_get_object_element (array, 1);
-  g_assert_cmpuint (json_object_get_size (error), ==, 3);
+  g_assert_cmpuint (json_object_get_size (error), ==, 4);
   g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, "UNKNOWN_EVENT");
   g_assert_cmpstr (json_object_get_string_member (error, "message"), ==, "Unknown event 'nope'");
+  g_assert_cmpstr (json_object_get_string_member (error, "event"), ==, "nope");
   g_assert_true (g_str_has_suffix (json_object_get_string_member (error, "timestamp"), "Z"));
   timestamp =
       g_date_time_new_from_iso8601 (json_object_get_string_member (error, "timestamp"), NULL);
@@ -1091,7 +1092,7 @@ test_too_many_values (Fixture *fixture, gconstpointer user_data)
 
   /* an unknown event is refused as such, before its size is looked at */
   client_send (client, "26[\"nope\",1,2,3,4,5,6,7,8,9]");
-  client_expect_error_event (client, "UNKNOWN_EVENT", NULL);
+  client_expect_error_event (client, "UNKNOWN_EVENT", "nope");
   client_expect (
       client, "36[{\"error\":{\"code\":\"UNKNOWN_EVENT\",\"message\":\"Unknown event 'nope'\"}}]");
   /* so is one over the rate limit */

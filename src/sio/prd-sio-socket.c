@@ -790,12 +790,19 @@ refuse_rate_limited (PrdSioSocket *self, const PrdSioRateInfo *info, gint64 ack_
                "Rate limit exceeded");
 }
 
+/* The most characters of an unknown event's name that its refusal quotes
+ * (in `message` and `event`): the name is the client's, as long as the
+ * payload may be; no event of the hub's is half as long. */
+#define UNKNOWN_EVENT_NAME_SHOWN 64
+
 static void
 refuse_unknown_event (PrdSioSocket *self, const char *event, gint64 ack_id)
 {
   const char *code = prd_error_code_to_string (PRD_ERROR_UNKNOWN_EVENT);
-  g_autofree char *message = g_strdup_printf ("Unknown event '%s'", event);
-  g_autoptr (JsonNode) payload = error_object (code, message, NULL, TRUE);
+  /* valid UTF-8, cut with "…" */
+  g_autofree char *shown = prd_error_truncate_message (event, UNKNOWN_EVENT_NAME_SHOWN);
+  g_autofree char *message = g_strdup_printf ("Unknown event '%s'", shown);
+  g_autoptr (JsonNode) payload = error_object (code, message, shown, TRUE);
 
   prd_sio_socket_emit_one (self, "error", payload);
   if (ack_id >= 0)

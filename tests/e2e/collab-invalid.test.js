@@ -167,3 +167,41 @@ test('content-update written unusually is read as JSON means it', async () => {
     await hub.stop();
   }
 });
+
+// An event the hub has no handler for is refused UNKNOWN_EVENT, and the
+// `error` event names it in `event` as the other refusals do. The name is
+// the client's, as long as a payload may be: both `message` and `event`
+// quote at most its first 64 characters (code points), then `…`.
+test('an unknown event is refused naming it, cut to 64 characters', async () => {
+  const hub = await startHub();
+  const s = await client(hub, user('user_unknown'));
+  try {
+    const cut = (name) => ([...name].length > 64 ? `${[...name].slice(0, 64).join('')}…` : name);
+    for (const name of ['no-such-event', 'x'.repeat(64), 'x'.repeat(65), '😀é'.repeat(40),
+      'y'.repeat(100000)]) {
+      const shown = cut(name);
+      const errorEvent = once(s, 'error');
+      const ack = await request(s, name, {});
+      assert.equal(ack.error?.code, 'UNKNOWN_EVENT', JSON.stringify(ack).slice(0, 200));
+      assert.equal(ack.error.message, `Unknown event '${shown}'`);
+      const { args: [err] } = await errorEvent;
+      assert.equal(err.code, 'UNKNOWN_EVENT');
+      assert.equal(err.event, shown);
+      assert.equal(err.message, `Unknown event '${shown}'`);
+      assert.ok(!Number.isNaN(Date.parse(err.timestamp)));
+    }
+    // A name no UTF-8 can hold (an unpaired surrogate) is refused before
+    // its handler is looked for, and the answer is still JSON.
+    const errorEvent = once(s, 'error');
+    const ack = await request(s, 'bad\ud800name', {});
+    assert.equal(ack.error?.code, 'INVALID_PAYLOAD');
+    const { args: [err] } = await errorEvent;
+    assert.equal(err.code, 'INVALID_PAYLOAD');
+    assert.equal(typeof err.event, 'string');
+    // The connection is still usable.
+    assert.equal((await request(s, 'no-such-event', {})).error.code, 'UNKNOWN_EVENT');
+  } finally {
+    s.close();
+    await hub.stop();
+  }
+});
