@@ -714,9 +714,15 @@ prd_sio_socket_charge_rate (PrdSioSocket *self, const char *event, guint tokens)
   prd_sio_server_charge_rate (server, limiter, event, tokens);
 }
 
-/* @event: (nullable): the refused event, named in `error` events.
- * @message and @event may quote the client: what goes out is valid UTF-8
- * whatever they hold. */
+/* The most characters of a refused event's name that its refusal quotes
+ * (in `event`, and in `message` for an unknown event): the name is the
+ * client's, as long as the payload may be; no event of the hub's is half
+ * as long. */
+#define EVENT_NAME_SHOWN 64
+
+/* @event: (nullable): the refused event, named in `error` events (cut to
+ * EVENT_NAME_SHOWN characters). @message and @event may quote the client:
+ * what goes out is valid UTF-8 whatever they hold. */
 static JsonNode *
 error_object (const char *code, const char *message, const char *event, gboolean with_timestamp)
 {
@@ -730,7 +736,7 @@ error_object (const char *code, const char *message, const char *event, gboolean
   json_builder_add_string_value (builder, valid);
   if (event != NULL)
     {
-      g_autofree char *valid_event = g_utf8_make_valid (event, -1);
+      g_autofree char *valid_event = prd_error_truncate_message (event, EVENT_NAME_SHOWN);
 
       json_builder_set_member_name (builder, "event");
       json_builder_add_string_value (builder, valid_event);
@@ -790,17 +796,12 @@ refuse_rate_limited (PrdSioSocket *self, const PrdSioRateInfo *info, gint64 ack_
                "Rate limit exceeded");
 }
 
-/* The most characters of an unknown event's name that its refusal quotes
- * (in `message` and `event`): the name is the client's, as long as the
- * payload may be; no event of the hub's is half as long. */
-#define UNKNOWN_EVENT_NAME_SHOWN 64
-
 static void
 refuse_unknown_event (PrdSioSocket *self, const char *event, gint64 ack_id)
 {
   const char *code = prd_error_code_to_string (PRD_ERROR_UNKNOWN_EVENT);
   /* valid UTF-8, cut with "…" */
-  g_autofree char *shown = prd_error_truncate_message (event, UNKNOWN_EVENT_NAME_SHOWN);
+  g_autofree char *shown = prd_error_truncate_message (event, EVENT_NAME_SHOWN);
   g_autofree char *message = g_strdup_printf ("Unknown event '%s'", shown);
   g_autoptr (JsonNode) payload = error_object (code, message, shown, TRUE);
 

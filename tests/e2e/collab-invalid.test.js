@@ -171,7 +171,8 @@ test('content-update written unusually is read as JSON means it', async () => {
 // An event the hub has no handler for is refused UNKNOWN_EVENT, and the
 // `error` event names it in `event` as the other refusals do. The name is
 // the client's, as long as a payload may be: both `message` and `event`
-// quote at most its first 64 characters (code points), then `…`.
+// quote at most its first 64 characters (code points), then `…`; so does
+// the `event` of every other refusal.
 test('an unknown event is refused naming it, cut to 64 characters', async () => {
   const hub = await startHub();
   const s = await client(hub, user('user_unknown'));
@@ -198,6 +199,13 @@ test('an unknown event is refused naming it, cut to 64 characters', async () => 
     const { args: [err] } = await errorEvent;
     assert.equal(err.code, 'INVALID_PAYLOAD');
     assert.equal(typeof err.event, 'string');
+    // Any refusal cuts the name it quotes, not only UNKNOWN_EVENT's.
+    const longBad = once(s, 'error');
+    await request(s, `bad\ud800${'z'.repeat(100000)}`, {});
+    const { args: [errLong] } = await longBad;
+    assert.equal(errLong.code, 'INVALID_PAYLOAD');
+    assert.ok([...errLong.event].length <= 65, `event of ${errLong.event.length} units`);
+    assert.ok(errLong.event.endsWith('…'));
     // The connection is still usable.
     assert.equal((await request(s, 'no-such-event', {})).error.code, 'UNKNOWN_EVENT');
   } finally {
