@@ -986,16 +986,20 @@ hold_room (PrdHubAi *self, const char *prd_id, PrdSioSocket *socket, gboolean ed
 
   if (room == NULL)
     return NULL;
+  /* The reason a content-update would be refused, archived first. */
+  if (edit && !prd_hub_room_check_writable (room, error))
+    return NULL;
   if (edit &&
       !prd_room_member_can_edit (prd_hub_room_get_members (room), prd_sio_socket_get_id (socket)))
     {
       g_set_error_literal (error, PRD_ERROR, PRD_ERROR_FORBIDDEN,
-                           "Only editors may have the AI write into the PRD (insert: false "
-                           "previews without writing)");
+                           prd_hub_socket_get_identity (socket)->role == PRD_ROLE_VIEWER
+                               ? "Only editors may have the AI write into the PRD (insert: "
+                                 "false previews without writing)"
+                               : "Joined in view mode; join in edit mode to have the AI write "
+                                 "into the PRD (insert: false previews without writing)");
       return NULL;
     }
-  if (edit && !prd_hub_room_check_writable (room, error))
-    return NULL;
   if (!prd_hub_room_hold (room, error))
     return NULL;
   return room;

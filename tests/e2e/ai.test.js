@@ -480,8 +480,16 @@ test('insert: false previews without writing; viewers may preview only', async (
     await join(v, prdId, { mode: 'view' });
     const refused = await request(v, 'ai-prompt', { prdId, prompt: 'Write' });
     assert.equal(refused.error.code, 'FORBIDDEN');
+    assert.match(refused.error.message, /^Only editors may/);
     const allowed = await request(v, 'ai-prompt', { prdId, prompt: 'Write', insert: false });
     assert.equal(allowed.ok, true);
+    // An editor who joined in view mode is told that, not that they are no
+    // editor (the reason content-update gives).
+    const e = await client(hub, user('user_e'));
+    await join(e, prdId, { mode: 'view' });
+    const inView = await request(e, 'ai-prompt', { prdId, prompt: 'Write' });
+    assert.equal(inView.error?.code, 'FORBIDDEN', JSON.stringify(inView));
+    assert.match(inView.error.message, /^Joined in view mode; join in edit mode/);
 
     // An archived PRD: a member who joined in edit mode may still preview,
     // but a job that would write is refused up front, not failed later.
@@ -490,11 +498,14 @@ test('insert: false previews without writing; viewers may preview only', async (
     const onArchived = await request(a, 'ai-prompt', { prdId, prompt: 'Write', insert: true });
     assert.equal(onArchived.error?.code, 'FORBIDDEN', JSON.stringify(onArchived));
     assert.match(onArchived.error.message, /is archived/);
+    const inViewArchived = await request(e, 'ai-prompt', { prdId, prompt: 'Write' });
+    assert.match(inViewArchived.error?.message ?? '', /is archived/, JSON.stringify(inViewArchived));
     const preview = await request(a, 'ai-prompt', { prdId, prompt: 'Say hello', insert: false });
     assert.equal(preview.ok, true, JSON.stringify(preview));
     assert.equal(await contentOf(hub, prdId), 'Text.\n');
     a.close();
     v.close();
+    e.close();
   } finally {
     await hub.stop();
     await ai.stop();
