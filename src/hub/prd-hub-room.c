@@ -1419,6 +1419,31 @@ room_hold_site (PrdHubRoom *room, int site, const char *replica)
                              on_site_held, NULL);
 }
 
+/* Adds to @busy every site of @user_id that has operations in the
+ * document. A joiner that re-applies its pending edits (`siteConflict`)
+ * must get a site with none: the SDK places an insert after the character
+ * it was typed after in the version where that character is visible and
+ * every operation of the new site is (crdt.js insertAfter()); when the
+ * site's earlier operations (another device of the user) deleted it, no
+ * such version exists and the insert lands where the character was,
+ * possibly before edits typed before it. A site of the user that nobody
+ * wrote with has no history and may be handed out again. */
+static void
+busy_add_sites_with_history (PrdHubRoom *room, const char *user_id, GArray *busy)
+{
+  g_autoptr (GArray) vector =
+      prd_crdt_doc_get_state_vector (prd_document_get_crdt (room->document));
+
+  for (guint i = 0; i < vector->len; i++)
+    {
+      int site = (int) i;
+
+      if (g_array_index (vector, guint32, i) > 0 &&
+          g_strcmp0 (prd_document_get_site_owner (room->document, i), user_id) == 0)
+        g_array_append_val (busy, site);
+    }
+}
+
 typedef struct
 {
   PrdHubRoom *room;
@@ -1552,6 +1577,11 @@ room_pump_joins (PrdHubRoom *room)
       /* Not given back: not handed out again as the user's free site either. */
       if (requested >= 0)
         g_array_append_val (busy, requested);
+      /* It re-applies its edits: a site with no operations, free or new. A
+       * joiner without local state gets the user's free site, history and
+       * all, and continues at its operation count. */
+      if (previous_site >= 0)
+        busy_add_sites_with_history (room, identity->user_id, busy);
       acquire = g_new0 (Acquire, 1);
       acquire->room = g_object_ref (room);
       acquire->request = request;

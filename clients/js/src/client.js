@@ -831,7 +831,18 @@ export class PrdClient extends Emitter {
             vector[newSite] = nop.seq;
           } else {
             // This site deleted that character itself: no version has it
-            // visible and this site's operations, so the place it was.
+            // visible and this site's operations, so the place it was. Not
+            // after a siteConflict because of another device's deletes: the
+            // hub gives a site with no operations then (docs/protocol.md,
+            // "Sites"). Still reached when the insert's anchor is not in the
+            // hub (refused for room, a dropped piece, lost) and the nearest
+            // character before it that the hub has was deleted by this
+            // replica (a delete of the same edits, re-applied above); and
+            // for an archived PRD's held edits, whose join names no site,
+            // so the hub may give a free site of the user's other device.
+            // Inserts that fall back to one character come back in the
+            // order they were re-applied, not the order of their text,
+            // when those differ.
             const pos = charPos(after[0], after[1]).pos;
             nop = hub.localInsert(newSite, pos, piece, { timestamp: op.timestamp }).op;
             nop.position = pos;
