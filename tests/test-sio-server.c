@@ -1372,6 +1372,24 @@ test_refused_connects (Fixture *fixture, gconstpointer user_data)
   client_expect_closed (client);
 }
 
+/* A client that connects and disconnects a namespace over and over is
+ * closed at PRD_SIO_MAX_CONNECTS CONNECTs, accepted ones included (each
+ * checks a token and sets up a connection). */
+static void
+test_connect_churn (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) client = client_new (fixture);
+
+  for (guint i = 0; i < PRD_SIO_MAX_CONNECTS; i++)
+    {
+      g_autofree char *sid = client_connect (client, "/");
+
+      client_send (client, "1");
+    }
+  client_send (client, "0");
+  client_expect_closed (client);
+}
+
 /* Refusals count toward the close per class, each against its own limit:
  * those of a class with a larger limit do not close a client at its first
  * refusal in another. */
@@ -1718,6 +1736,7 @@ main (int argc, char *argv[])
   ADD ("rate-key-pruned", test_rate_key_pruned, 0);
   ADD ("charge-rate", test_charge_rate, 0);
   ADD ("refused-connects", test_refused_connects, 0);
+  ADD ("connect-churn", test_connect_churn, 0);
   ADD ("rate-limit-per-class", test_rate_limit_per_class, 0);
   ADD ("pending-acks-limit", test_pending_acks_limit, 0);
   ADD ("server-disconnect", test_server_disconnect, 0);

@@ -210,10 +210,18 @@ hub_connect (PrdSioNamespace *nsp,
       return FALSE;
     }
 
-  g_info ("connection: namespace=%s address=%s transport=%s user=%s org=%s role=%s socket=%s",
-          prd_sio_namespace_get_name (nsp), prd_sio_socket_get_remote_address (socket),
-          prd_sio_socket_get_transport_name (socket), identity->user_id, identity->org,
-          prd_role_to_string (identity->role), prd_sio_socket_get_id (socket));
+  {
+    /* Throttled too: a client may connect and disconnect as often as the
+     * session's CONNECT cap lets it. */
+    static PrdLogThrottle connections =
+        PRD_LOG_THROTTLE_INIT (G_LOG_LEVEL_INFO, "connection: namespace", "connections");
+
+    if (prd_log_throttle_admit (&connections))
+      g_info ("connection: namespace=%s address=%s transport=%s user=%s org=%s role=%s socket=%s",
+              prd_sio_namespace_get_name (nsp), prd_sio_socket_get_remote_address (socket),
+              prd_sio_socket_get_transport_name (socket), identity->user_id, identity->org,
+              prd_role_to_string (identity->role), prd_sio_socket_get_id (socket));
+  }
   /* The rate limits are the user's, whatever their connections (as the REST
    * write limit is): "org\nuser", as prd-hub-rest.c keys its writers. */
   rate_key = g_strconcat (identity->org, "\n", identity->user_id, NULL);

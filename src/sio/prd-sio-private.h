@@ -29,6 +29,7 @@ typedef struct _PrdSioClient
                                * a list, not a table: a client joins one or two */
   PrdTimer connect_timer;     /* on the server's timer queue */
   guint refused_connects;     /* namespace CONNECTs answered with an error */
+  guint connects;             /* namespace CONNECTs, refused or not */
   /* (owned) (nullable): rate-limit class → (owned) PrdSioRefusals; made at
    * the first refusal */
   GHashTable *refusals;
@@ -47,6 +48,13 @@ typedef struct
 /* Namespace CONNECTs refused (unknown namespace, bad auth) before a client
  * is closed. */
 #define PRD_SIO_MAX_REFUSED_CONNECTS 64
+
+/* Namespace CONNECTs, refused or not, before a client is closed: each
+ * accepted one checks a token and sets up a connection (a client that
+ * connects and disconnects a namespace over and over made every other
+ * user's requests wait). A client joins one or two namespaces, and
+ * connects one again after a DISCONNECT now and then. */
+#define PRD_SIO_MAX_CONNECTS 1024
 
 PrdSioClient *prd_sio_client_ref (PrdSioClient *client);
 void prd_sio_client_unref (PrdSioClient *client);

@@ -286,6 +286,11 @@ client_connect (PrdSioClient *client, PrdSioPacket *packet)
   JsonNode *node;
   PrdSioNamespace *nsp = NULL;
 
+  if (++client->connects > PRD_SIO_MAX_CONNECTS)
+    {
+      violation_disconnect (client, "%u namespace CONNECTs", client->connects);
+      return;
+    }
   if (client->server != NULL)
     nsp = g_hash_table_lookup (client->server->namespaces, packet->nsp);
   if (nsp == NULL)
