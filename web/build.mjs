@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
 // Builds the web editor: esbuild bundles src/main.js and src/style.css into
-// hashed files (assets/app-HASH.js, assets/app-HASH.css), src/index.html
-// gets their names, and glib-compile-resources turns the lot into the C
+// hashed files (assets/app-HASH.js, assets/style-HASH.css), src/index.html
+// gets their names, the preview's worker (src/preview-worker.js, which
+// renders Markdown off the page's main thread) goes into
+// assets/preview-worker-HASH.js, a classic worker whose address the app
+// bundle gets as PREVIEW_WORKER_URL, and glib-compile-resources turns the lot into the C
 // source and header of the GResource /org/prdtool/Hub/web/ that prdhub
 // serves (src/hub/prd-hub-web.c).
 //
@@ -36,12 +39,10 @@ const assets = path.join(outdir, 'assets');
 fs.rmSync(assets, { recursive: true, force: true });
 fs.mkdirSync(assets, { recursive: true });
 
-const result = await esbuild.build({
+const common = {
   absWorkingDir: here,
-  entryPoints: { app: 'src/main.js', style: 'src/style.css' },
   bundle: true,
   minify: true,
-  format: 'esm',
   target: ['chrome105', 'firefox110', 'safari16'],
   entryNames: '[name]-[hash]',
   outdir: assets,
@@ -49,14 +50,33 @@ const result = await esbuild.build({
   legalComments: 'eof',
   logLevel: 'warning',
   define: { 'process.env.NODE_ENV': '"production"' },
-});
+};
 
-const names = {};
-for (const [file, info] of Object.entries(result.metafile.outputs)) {
-  if (!info.entryPoint) continue;
-  const entry = path.basename(info.entryPoint);
-  names[entry] = path.basename(file);
+// Entry point file name → the hashed file esbuild wrote for it.
+function outputNames(result) {
+  const names = {};
+  for (const [file, info] of Object.entries(result.metafile.outputs)) {
+    if (!info.entryPoint) continue;
+    names[path.basename(info.entryPoint)] = path.basename(file);
+  }
+  return names;
 }
+
+// The worker first: a classic script (IIFE; Firefox before 114 runs no
+// module workers), self-contained, so it imports nothing at run time.
+const worker = outputNames(await esbuild.build({
+  ...common,
+  entryPoints: { 'preview-worker': 'src/preview-worker.js' },
+  format: 'iife',
+}));
+if (!worker['preview-worker.js']) throw new Error('esbuild did not write the preview worker');
+
+const names = outputNames(await esbuild.build({
+  ...common,
+  entryPoints: { app: 'src/main.js', style: 'src/style.css' },
+  format: 'esm',
+  define: { ...common.define, PREVIEW_WORKER_URL: JSON.stringify(`/assets/${worker['preview-worker.js']}`) },
+}));
 if (!names['main.js'] || !names['style.css']) throw new Error('esbuild did not write both bundles');
 
 const template = fs.readFileSync(path.join(here, 'src', 'index.html'), 'utf8');

@@ -13,7 +13,6 @@ import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
 import { markdown } from '@codemirror/lang-markdown';
 import { defaultHighlightStyle, syntaxHighlighting } from '@codemirror/language';
 import { io } from 'socket.io-client';
-import MarkdownIt from 'markdown-it';
 import { PrdClient } from '../../clients/js/src/client.js';
 import { EditorBinding, LINE_SEPARATOR, cleanPastes, replacedCharacters } from './binding.js';
 import { Announcer, connectionKey, connectionMessage } from './announce.js';
@@ -22,13 +21,16 @@ import { clear, formatTime, h, uid } from './dom.js';
 import { activityFeed } from './notify.js';
 import { parseUnifiedDiff, sideBySide } from './diff.js';
 import { headings } from './sections.js';
+import { PreviewRenderer } from './preview.js';
 import { shiftCommentAnchor } from './anchors.js';
 import {
   decodeClaims, expire, freshTokenProblem, handleExpiry, isSignInLink, pastedToken, redeemLink, refusalReason, signIn,
   signOut,
 } from './session.js';
 
-const md = new MarkdownIt({ html: false, linkify: false, typographer: false });
+// The preview's worker (web/build.mjs names its bundle).
+/* global PREVIEW_WORKER_URL */
+const previewWorkerUrl = typeof PREVIEW_WORKER_URL === 'string' ? PREVIEW_WORKER_URL : null;
 
 const AI_MESSAGES = {
   AI_NOT_CONFIGURED: 'AI help is not configured on this hub. An operator can set [ai] base-url and model (see the README, “AI help”).',
@@ -150,7 +152,11 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   const editorHost = h('div', { class: 'editor-host' });
   const preview = h('div', { class: 'preview markdown-body', 'aria-label': 'Preview', role: 'region', tabindex: '0' });
   const previewButton = h('button', { type: 'button', class: 'small', 'aria-pressed': 'true', 'aria-controls': 'preview-pane' }, 'Preview');
-  const previewPane = h('section', { id: 'preview-pane', class: 'preview-pane', 'aria-label': 'Rendered preview' }, preview);
+  // Why the preview shows nothing (paused, failed), with a way to try again.
+  const previewStatus = h('p', { class: 'status preview-status', role: 'status', 'aria-live': 'polite' });
+  const previewRetry = h('button', { type: 'button', class: 'small', hidden: true }, 'Retry');
+  const previewPane = h('section', { id: 'preview-pane', class: 'preview-pane', 'aria-label': 'Rendered preview' },
+    h('div', { class: 'preview-note' }, previewStatus, previewRetry), preview);
 
   const commentsPanel = h('div', { class: 'comments' });
   const aiPanel = h('div', { class: 'ai' });
@@ -426,6 +432,33 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     });
   }
 
+  // The preview is rendered in a worker (preview.js), one render at a
+  // time, each with the text of the moment it starts; one that runs past
+  // PREVIEW_TIMEOUT_MS pauses the preview until Retry.
+  const previewRenderer = new PreviewRenderer({
+    createWorker: () => {
+      if (previewWorkerUrl === null) throw new Error('this build has no preview worker');
+      return new Worker(previewWorkerUrl, { name: 'prdhub-preview' });
+    },
+    text: () => view.state.doc.toString(),
+    // markdown-it with html: false escapes raw HTML and refuses script: links (markdown.js).
+    onHtml: (html) => { preview.innerHTML = html; },
+    onBusy: (busy) => preview.setAttribute('aria-busy', String(busy)),
+    onPaused: () => previewStopped('Preview paused: this text takes too long to render.'),
+    onFailed: (message) => previewStopped(`Preview unavailable: its renderer failed (${message}).`),
+  });
+  function previewStopped(text) {
+    preview.replaceChildren();
+    announce(previewStatus, text, true);
+    previewRetry.hidden = false;
+  }
+  previewRetry.addEventListener('click', () => {
+    // The button goes: the focus moves on to the preview.
+    if (document.activeElement === previewRetry) preview.focus();
+    previewRetry.hidden = true;
+    announce(previewStatus, '');
+    if (view && !previewPane.hidden) previewRenderer.retry();
+  });
   let previewTimer = null;
   function schedulePreview() {
     if (previewTimer !== null || previewPane.hidden) return;
@@ -435,8 +468,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     clearTimeout(previewTimer);
     previewTimer = null;
     if (!view || previewPane.hidden) return;
-    // markdown-it with html: false escapes raw HTML and refuses script: links.
-    preview.innerHTML = md.render(view.state.doc.toString());
+    previewRenderer.request();
   }
 
   // The version offsets read in this page's text now go with (null: none),
@@ -1115,6 +1147,7 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
   } catch (err) {
     client.close();
     clearInterval(idleTimer);
+    previewRenderer.destroy();
     root.querySelector('.editor-main')?.remove();
     offlineButton.remove();
     previewButton.remove();
@@ -1188,6 +1221,8 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     stopHandlingExpiry();
     window.removeEventListener('beforeunload', guardUnsent);
     clearInterval(idleTimer);
+    clearTimeout(previewTimer);
+    previewRenderer.destroy();
     announcer.destroy();
     binding.destroy();
     client.close();
