@@ -805,14 +805,9 @@ on_load_read (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GTask) build = NULL;
   GError *error = NULL;
 
+  /* Another organization's PRD is as unknown as one that does not exist:
+   * the store answered so from its metadata, nothing of it read. */
   load->stored = prd_store_load_finish (PRD_STORE (source), result, &error);
-  /* Another organization's PRD is as unknown as one that does not exist,
-   * and is not built. */
-  if (load->stored != NULL && !g_str_equal (load->stored->info->org, load->org))
-    {
-      g_clear_pointer (&load->stored, prd_store_document_free);
-      error = prd_error_new_prd_not_found (load->prd_id);
-    }
   if (load->stored == NULL)
     {
       if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
@@ -835,8 +830,8 @@ load_start (PrdHubRoomRegistry *self, GTask *task)
   self->loads_running++;
   g_debug ("Document builds running: %u, waiting: %u", self->loads_running,
            self->loads_waiting.length);
-  prd_store_load_async (self->store, load->prd_id, g_task_get_cancellable (task), on_load_read,
-                        task);
+  prd_store_load_in_org_async (self->store, load->prd_id, load->org, g_task_get_cancellable (task),
+                               on_load_read, task);
 }
 
 /**
