@@ -422,13 +422,20 @@ prd_hub_room_registry_get_n_rooms (PrdHubRoomRegistry *self)
 }
 
 /**
- * prd_hub_room_registry_open:
+ * prd_hub_room_registry_open_in_org:
+ * @org: (nullable): the organization of the joiner; %NULL for the hub's
+ *   own work, which takes the PRD whatever its organization
+ *
+ * A room opened for a join of @org loads the PRD only if it belongs to
+ * @org: another organization's is answered from its metadata, as an
+ * unknown id is (one look at the store, nothing read or built), and the
+ * room goes at once (prd_store_load_in_org_async()).
  *
  * Returns: (transfer none): the room of @prd_id, opened (and its loading
  *   started) if it was not
  */
 PrdHubRoom *
-prd_hub_room_registry_open (PrdHubRoomRegistry *self, const char *prd_id)
+prd_hub_room_registry_open_in_org (PrdHubRoomRegistry *self, const char *prd_id, const char *org)
 {
   PrdHubRoom *room;
 
@@ -436,10 +443,29 @@ prd_hub_room_registry_open (PrdHubRoomRegistry *self, const char *prd_id)
 
   room = g_hash_table_lookup (self->rooms, prd_id);
   if (room != NULL)
-    return room;
-  room = prd_hub_room_new (self, prd_id);
+    {
+      if (org == NULL)
+        prd_hub_room_load_for_any_org (room);
+      return room;
+    }
+  room = prd_hub_room_new (self, prd_id, org);
   g_hash_table_insert (self->rooms, g_strdup (prd_id), room);
   return room;
+}
+
+/**
+ * prd_hub_room_registry_open:
+ *
+ * prd_hub_room_registry_open_in_org() for the hub's own work (any
+ * organization).
+ *
+ * Returns: (transfer none): the room of @prd_id, opened (and its loading
+ *   started) if it was not
+ */
+PrdHubRoom *
+prd_hub_room_registry_open (PrdHubRoomRegistry *self, const char *prd_id)
+{
+  return prd_hub_room_registry_open_in_org (self, prd_id, NULL);
 }
 
 /* Returns: (transfer none) (nullable): the open room of @prd_id */
