@@ -1955,6 +1955,97 @@ test_corrupt_log_detected (Fixture *f, gconstpointer data)
   g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
 }
 
+static PrdStoreDocument *
+load_in_org (Fixture *f, const char *prd_id, const char *org, GError **error)
+{
+  g_autoptr (GAsyncResult) res =
+      PRD_TEST_WAIT_FOR (prd_store_load_in_org_async, f->store, prd_id, org, NULL);
+
+  return prd_store_load_finish (f->store, res, error);
+}
+
+/* A load for another organization is answered from the PRD's row alone,
+ * exactly as an unknown id is: its snapshot and log are not read, which a
+ * broken log and then a snapshot table that cannot be read show (the
+ * organization's own reader gets their error, the other one not found). */
+static void
+test_load_other_org (Fixture *f, gconstpointer data)
+{
+  g_autoptr (PrdStoreInfo) a = create_ok (f, "prd_theirs", "acme");
+  g_autoptr (PrdStoreInfo) b = create_ok (f, "prd_fine", "acme");
+  g_autoptr (PrdStoreDocument) doc = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GError) unknown = NULL;
+  g_autoptr (sqlite3) db = NULL;
+  g_autofree char *expected = NULL;
+  int site = acquire_ok (f, "prd_theirs", "alice");
+
+  for (int i = 1; i <= 3; i++)
+    {
+      g_autoptr (GBytes) payload = payload_for (site, i);
+
+      prd_test_store_append (f->store, "prd_theirs", site, i, "alice", payload, &error);
+      g_assert_no_error (error);
+    }
+
+  /* Its own organization reads it; an unknown id is not found. */
+  doc = load_in_org (f, "prd_theirs", "acme", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (doc->updates->len, ==, 3);
+  g_clear_pointer (&doc, prd_store_document_free);
+  doc = load_in_org (f, "prd_nobody", "globex", &unknown);
+  g_assert_error (unknown, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+  g_assert_null (doc);
+  expected = g_strdup (unknown->message);
+  g_assert_nonnull (strstr (expected, "prd_nobody"));
+  {
+    g_autoptr (GString) message = g_string_new (expected);
+
+    g_string_replace (message, "prd_nobody", "prd_theirs", 0);
+    g_free (expected);
+    expected = g_string_free (g_steal_pointer (&message), FALSE);
+  }
+
+  /* Another organization's PRD: the same code and message. */
+  doc = load_in_org (f, "prd_theirs", "globex", &error);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+  g_assert_cmpstr (error->message, ==, expected);
+  g_assert_null (doc);
+  g_clear_error (&error);
+
+  /* Its log broken: the owner's load fails reading it, another
+   * organization's is not found all the same (the log was not read). */
+  db = raw_open (f->path);
+  raw_exec (db, "DELETE FROM prd_updates WHERE prd_id = 'prd_theirs' AND seq = 2");
+  doc = load_in_org (f, "prd_theirs", "acme", &error);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_CORRUPT_DATA);
+  g_assert_null (doc);
+  g_clear_error (&error);
+  doc = load_in_org (f, "prd_theirs", "globex", &error);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+  g_assert_cmpstr (error->message, ==, expected);
+  g_assert_null (doc);
+  g_clear_error (&error);
+
+  /* No snapshot can be read at all: another organization's load does not
+   * try, its own does and fails. */
+  raw_exec (db, "DROP TABLE prd_snapshots");
+  doc = load_in_org (f, "prd_fine", "acme", &error);
+  g_assert_nonnull (error);
+  g_assert_false (g_error_matches (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND));
+  g_assert_null (doc);
+  g_clear_error (&error);
+  doc = load_in_org (f, "prd_fine", "globex", &error);
+  g_assert_error (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND);
+  g_assert_null (doc);
+  g_clear_error (&error);
+
+  /* An organization no token can carry is refused before anything. */
+  check_rejected (f,
+                  PRD_TEST_WAIT_FOR (prd_store_load_in_org_async, f->store, "prd_fine", "", NULL),
+                  PRD_ERROR_INVALID_PAYLOAD);
+}
+
 /* Cancellation */
 
 static void
@@ -2801,6 +2892,8 @@ main (int argc, char *argv[])
   g_test_add ("/prd/store/snapshot-packed-lifecycle", Fixture, NULL, fixture_set_up,
               test_snapshot_packed_lifecycle, fixture_tear_down);
   g_test_add ("/prd/store/corrupt-log", Fixture, NULL, fixture_set_up, test_corrupt_log_detected,
+              fixture_tear_down);
+  g_test_add ("/prd/store/load-other-org", Fixture, NULL, fixture_set_up, test_load_other_org,
               fixture_tear_down);
   g_test_add ("/prd/store/cancel", Fixture, NULL, fixture_set_up, test_cancel, fixture_tear_down);
   g_test_add ("/prd/store/closed", Fixture, NULL, fixture_set_up, test_closed, fixture_tear_down);

@@ -404,9 +404,9 @@ on_join_prd (PrdSioSocket *socket,
       prd_identity_free (request.identity);
       return;
     }
-  prd_hub_room_join (prd_hub_room_registry_open (self->rooms, prd_id), socket, ack_id,
-                     request.identity, request.edit, request.requested_site, request.client_vector,
-                     request.replica_id, request.pending_from);
+  prd_hub_room_join (prd_hub_room_registry_open_in_org (self->rooms, prd_id, request.identity->org),
+                     socket, ack_id, request.identity, request.edit, request.requested_site,
+                     request.client_vector, request.replica_id, request.pending_from);
 }
 
 static void

@@ -64,7 +64,8 @@ void prd_hub_room_registry_operation_committed (PrdHubRoomRegistry *self,
 void prd_hub_room_registry_storage_result (PrdHubRoomRegistry *self, const GError *error);
 
 /* The rooms, for the registry and the collaboration events. */
-PrdHubRoom *prd_hub_room_new (PrdHubRoomRegistry *registry, const char *prd_id);
+PrdHubRoom *prd_hub_room_new (PrdHubRoomRegistry *registry, const char *prd_id, const char *org);
+void prd_hub_room_load_for_any_org (PrdHubRoom *self);
 void prd_hub_room_detach (PrdHubRoom *self);
 gboolean prd_hub_room_is_loaded (PrdHubRoom *self);
 void prd_hub_room_autosave (PrdHubRoom *self);

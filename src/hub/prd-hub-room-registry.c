@@ -422,13 +422,20 @@ prd_hub_room_registry_get_n_rooms (PrdHubRoomRegistry *self)
 }
 
 /**
- * prd_hub_room_registry_open:
+ * prd_hub_room_registry_open_in_org:
+ * @org: (nullable): the organization of the joiner; %NULL for the hub's
+ *   own work, which takes the PRD whatever its organization
+ *
+ * A room opened for a join of @org loads the PRD only if it belongs to
+ * @org: another organization's is answered from its metadata, as an
+ * unknown id is (one look at the store, nothing read or built), and the
+ * room goes at once (prd_store_load_in_org_async()).
  *
  * Returns: (transfer none): the room of @prd_id, opened (and its loading
  *   started) if it was not
  */
 PrdHubRoom *
-prd_hub_room_registry_open (PrdHubRoomRegistry *self, const char *prd_id)
+prd_hub_room_registry_open_in_org (PrdHubRoomRegistry *self, const char *prd_id, const char *org)
 {
   PrdHubRoom *room;
 
@@ -436,10 +443,29 @@ prd_hub_room_registry_open (PrdHubRoomRegistry *self, const char *prd_id)
 
   room = g_hash_table_lookup (self->rooms, prd_id);
   if (room != NULL)
-    return room;
-  room = prd_hub_room_new (self, prd_id);
+    {
+      if (org == NULL)
+        prd_hub_room_load_for_any_org (room);
+      return room;
+    }
+  room = prd_hub_room_new (self, prd_id, org);
   g_hash_table_insert (self->rooms, g_strdup (prd_id), room);
   return room;
+}
+
+/**
+ * prd_hub_room_registry_open:
+ *
+ * prd_hub_room_registry_open_in_org() for the hub's own work (any
+ * organization).
+ *
+ * Returns: (transfer none): the room of @prd_id, opened (and its loading
+ *   started) if it was not
+ */
+PrdHubRoom *
+prd_hub_room_registry_open (PrdHubRoomRegistry *self, const char *prd_id)
+{
+  return prd_hub_room_registry_open_in_org (self, prd_id, NULL);
 }
 
 /* Returns: (transfer none) (nullable): the open room of @prd_id */
@@ -805,14 +831,9 @@ on_load_read (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GTask) build = NULL;
   GError *error = NULL;
 
+  /* Another organization's PRD is as unknown as one that does not exist:
+   * the store answered so from its metadata, nothing of it read. */
   load->stored = prd_store_load_finish (PRD_STORE (source), result, &error);
-  /* Another organization's PRD is as unknown as one that does not exist,
-   * and is not built. */
-  if (load->stored != NULL && !g_str_equal (load->stored->info->org, load->org))
-    {
-      g_clear_pointer (&load->stored, prd_store_document_free);
-      error = prd_error_new_prd_not_found (load->prd_id);
-    }
   if (load->stored == NULL)
     {
       if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
@@ -835,8 +856,8 @@ load_start (PrdHubRoomRegistry *self, GTask *task)
   self->loads_running++;
   g_debug ("Document builds running: %u, waiting: %u", self->loads_running,
            self->loads_waiting.length);
-  prd_store_load_async (self->store, load->prd_id, g_task_get_cancellable (task), on_load_read,
-                        task);
+  prd_store_load_in_org_async (self->store, load->prd_id, load->org, g_task_get_cancellable (task),
+                               on_load_read, task);
 }
 
 /**

@@ -23,6 +23,8 @@ PrdHubConfig *prd_hub_room_registry_get_config (PrdHubRoomRegistry *self);
 guint prd_hub_room_registry_get_n_rooms (PrdHubRoomRegistry *self);
 gboolean prd_hub_room_registry_get_writes_lost (PrdHubRoomRegistry *self);
 PrdHubRoom *prd_hub_room_registry_open (PrdHubRoomRegistry *self, const char *prd_id);
+PrdHubRoom *
+prd_hub_room_registry_open_in_org (PrdHubRoomRegistry *self, const char *prd_id, const char *org);
 PrdHubRoom *prd_hub_room_registry_lookup (PrdHubRoomRegistry *self, const char *prd_id);
 PrdHubRoom *prd_hub_room_registry_get_joined (PrdHubRoomRegistry *self,
                                               PrdSioSocket *socket,

@@ -156,6 +156,11 @@ struct _PrdHubRoom
   char *initial_version;     /* (owned) (nullable) */
   guint grace_id;            /* empty and saved: released when this timeout fires */
   gboolean grace_over;       /* maybe_release() may release now */
+  /* Until loaded: the organization the store reads the PRD for (another's
+   * is answered not found before its content is read); %NULL: any, once
+   * the hub's own work opened the room (any_org) */
+  char *load_org; /* (owned) (nullable) */
+  gboolean any_org;
 };
 
 G_DEFINE_FINAL_TYPE (PrdHubRoom, prd_hub_room, G_TYPE_OBJECT)
@@ -267,6 +272,7 @@ prd_hub_room_finalize (GObject *object)
   g_free (room->initial_version);
   g_free (room->changed_title);
   g_free (room->changed_version);
+  g_free (room->load_org);
   g_clear_pointer (&room->holders, g_hash_table_unref);
 
   G_OBJECT_CLASS (prd_hub_room_parent_class)->finalize (object);
@@ -727,6 +733,41 @@ on_built (GObject *source, GAsyncResult *result, gpointer user_data)
                               on_sites_listed, g_object_ref (room));
 }
 
+static void room_load (PrdHubRoom *room);
+
+/* The load for room->load_org found no PRD of that organization: its joins
+ * get what an unknown id gets, and the room goes at once unless joins of
+ * another organization (or the hub's own work) came meanwhile; those load
+ * again, each organization for itself. Returns whether it loads again. */
+static gboolean
+load_refused (PrdHubRoom *room, const GError *error)
+{
+  GList *link = room->joins.head;
+  const char *next_org = NULL;
+
+  while (link != NULL)
+    {
+      GList *next = link->next;
+      JoinRequest *request = link->data;
+
+      if (g_str_equal (request->identity->org, room->load_org))
+        {
+          prd_hub_reply_error (request->socket, request->ack_id, "join-prd", room->prd_id, error);
+          g_queue_delete_link (&room->joins, link);
+          join_request_free (request);
+        }
+      else if (next_org == NULL)
+        next_org = request->identity->org;
+      link = next;
+    }
+  if (!room->any_org && next_org == NULL)
+    return FALSE;
+  g_free (room->load_org);
+  room->load_org = room->any_org ? NULL : g_strdup (next_org);
+  room_load (room);
+  return TRUE;
+}
+
 static void
 on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -743,10 +784,15 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (stored == NULL)
     {
-      load_failed (room, error);
+      if (g_error_matches (error, PRD_ERROR, PRD_ERROR_NOT_FOUND))
+        error->code = PRD_ERROR_PRD_NOT_FOUND;
+      if (room->load_org == NULL || !g_error_matches (error, PRD_ERROR, PRD_ERROR_PRD_NOT_FOUND) ||
+          !load_refused (room, error))
+        load_failed (room, error);
       g_object_unref (room);
       return;
     }
+  g_clear_pointer (&room->load_org, g_free);
   /* Decoding the snapshot and replaying the log of a large or
    * tombstone-heavy PRD takes tens of milliseconds, which every other room
    * would wait for on the main thread: on a worker thread. The task holds
@@ -758,14 +804,31 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
   g_object_unref (room);
 }
 
+static void
+room_load (PrdHubRoom *room)
+{
+  PrdHubRoomRegistry *registry = room->registry;
+
+  if (room->load_org != NULL)
+    prd_store_load_in_org_async (registry->store, room->prd_id, room->load_org,
+                                 registry->cancellable, on_loaded, g_object_ref (room));
+  else
+    prd_store_load_async (registry->store, room->prd_id, registry->cancellable, on_loaded,
+                          g_object_ref (room));
+}
+
 /**
  * prd_hub_room_new:
  * @registry: the registry that will keep the room
+ * @org: (nullable): the organization of the join that opens it: a PRD of
+ *   another organization is answered `PRD_NOT_FOUND` from its metadata
+ *   (prd_store_load_in_org_async()) and the room goes at once, nothing of it
+ *   read or built; %NULL for the hub's own work (any organization)
  *
  * Starts loading the document of @prd_id; joins queue until it is loaded.
  */
 PrdHubRoom *
-prd_hub_room_new (PrdHubRoomRegistry *registry, const char *prd_id)
+prd_hub_room_new (PrdHubRoomRegistry *registry, const char *prd_id, const char *org)
 {
   PrdHubRoom *room = g_object_new (PRD_TYPE_HUB_ROOM, NULL);
   PrdHubConfig *config = registry->config;
@@ -776,9 +839,23 @@ prd_hub_room_new (PrdHubRoomRegistry *registry, const char *prd_id)
   room->batcher = prd_batcher_new (prd_hub_config_get_collab (config)->batch_threshold,
                                    prd_hub_config_get_collab (config)->batch_interval);
   g_signal_connect (room->batcher, "flush", G_CALLBACK (on_batch_flush), room);
-  prd_store_load_async (registry->store, prd_id, registry->cancellable, on_loaded,
-                        g_object_ref (room));
+  room->load_org = g_strdup (org);
+  room->any_org = org == NULL;
+  room_load (room);
   return room;
+}
+
+/**
+ * prd_hub_room_load_for_any_org:
+ *
+ * The hub's own work needs @room whatever its PRD's organization: a load
+ * under way for a joiner's organization that finds none loads again for
+ * any. Nothing changes once the room is loaded.
+ */
+void
+prd_hub_room_load_for_any_org (PrdHubRoom *room)
+{
+  room->any_org = TRUE;
 }
 
 static void

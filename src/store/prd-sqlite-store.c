@@ -1173,6 +1173,13 @@ op_load (Worker *w, Request *r, GError **error)
   document->info = op_get_info (w, r->prd_id, error);
   if (document->info == NULL)
     return FALSE;
+  /* Another organization's PRD is an unknown id to this reader: answered
+   * from its row alone, before the snapshot and the log are read. */
+  if (r->org != NULL && !g_str_equal (document->info->org, r->org))
+    {
+      set_prd_not_found (error, r->prd_id);
+      return FALSE;
+    }
   document->updates = g_ptr_array_new_with_free_func ((GDestroyNotify) prd_store_update_free);
 
   stmt = worker_prepare (w, "SELECT state FROM prd_snapshots WHERE prd_id = ?1", error);
@@ -2404,6 +2411,7 @@ prd_sqlite_store_append_update (PrdStore *store,
 static void
 prd_sqlite_store_load (PrdStore *store,
                        const char *prd_id,
+                       const char *org,
                        GCancellable *cancellable,
                        GAsyncReadyCallback callback,
                        gpointer user_data)
@@ -2413,6 +2421,7 @@ prd_sqlite_store_load (PrdStore *store,
       request_new (self, REQUEST_LOAD, prd_store_load_async, cancellable, callback, user_data);
 
   r->prd_id = g_strdup (prd_id);
+  r->org = g_strdup (org);
   enqueue (self, r);
 }
 

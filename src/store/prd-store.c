@@ -812,7 +812,40 @@ prd_store_load_async (PrdStore *self,
 
   REPORT_IF_INVALID (prd_store_validate_prd_id (prd_id, &invalid));
 
-  PRD_STORE_GET_IFACE (self)->load (self, prd_id, cancellable, callback, user_data);
+  PRD_STORE_GET_IFACE (self)->load (self, prd_id, NULL, cancellable, callback, user_data);
+}
+
+/**
+ * prd_store_load_in_org_async:
+ * @self: a #PrdStore
+ * @prd_id: the PRD id
+ * @org: the reader's organization
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the result
+ * @user_data: data for @callback
+ *
+ * prd_store_load_async() for a reader of @org: a PRD of another
+ * organization fails with %PRD_ERROR_PRD_NOT_FOUND and the message of an
+ * unknown id, and neither its snapshot nor its update log is read (one
+ * look at its metadata, as for an unknown id). Finish with
+ * prd_store_load_finish().
+ */
+void
+prd_store_load_in_org_async (PrdStore *self,
+                             const char *prd_id,
+                             const char *org,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  gpointer source_tag = prd_store_load_async;
+
+  g_return_if_fail (PRD_IS_STORE (self));
+
+  REPORT_IF_INVALID (prd_store_validate_prd_id (prd_id, &invalid));
+  REPORT_IF_INVALID (prd_store_validate_name ("organization", org, &invalid));
+
+  PRD_STORE_GET_IFACE (self)->load (self, prd_id, org, cancellable, callback, user_data);
 }
 
 /**

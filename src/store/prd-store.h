@@ -163,6 +163,11 @@ G_DECLARE_INTERFACE (PrdStore, prd_store, PRD, STORE, GObject)
  * operation validates its arguments before anything touches storage, and a
  * rejected operation changes nothing.
  *
+ * @load gets the reader's organization, or %NULL for any: a PRD of another
+ * organization fails exactly as an unknown id does (%PRD_ERROR_PRD_NOT_FOUND,
+ * same message), decided from the PRD's metadata before its snapshot or
+ * update log is read, so that it costs what an unknown id costs.
+ *
  * @write_snapshot gets the state as a #PrdStorePackFunc: the implementation
  * calls it once, on a thread of its own, right before the write (not at all
  * when the request is cancelled or fails before), checks what it returns
@@ -217,6 +222,7 @@ struct _PrdStoreInterface
                          gpointer user_data);
   void (*load) (PrdStore *self,
                 const char *prd_id,
+                const char *org,
                 GCancellable *cancellable,
                 GAsyncReadyCallback callback,
                 gpointer user_data);
@@ -329,6 +335,12 @@ void prd_store_load_async (PrdStore *self,
                            GCancellable *cancellable,
                            GAsyncReadyCallback callback,
                            gpointer user_data);
+void prd_store_load_in_org_async (PrdStore *self,
+                                  const char *prd_id,
+                                  const char *org,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data);
 PrdStoreDocument *prd_store_load_finish (PrdStore *self, GAsyncResult *result, GError **error);
 
 void prd_store_write_snapshot_async (PrdStore *self,

@@ -6,7 +6,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startHub, tmpDir, token } from './helpers/hub.js';
@@ -15,6 +16,7 @@ import {
 } from './collab-helpers.js';
 
 const COLOR_RE = /^#[0-9A-F]{6}$/;
+const execFileP = promisify(execFile);
 
 function assertUser(u) {
   assert.equal(typeof u.userId, 'string');
@@ -616,6 +618,67 @@ test('organizations are isolated over Socket.IO and REST', async () => {
   } finally {
     for (const s of sockets) s.close();
     await hub.stop();
+  }
+});
+
+// The rooms in memory, as D-Bus `OpenPrds` shows them (empty ones too).
+async function openPrds(address) {
+  const { stdout } = await execFileP('gdbus', ['call', '--address', address, '--dest',
+    'org.prdtool.Hub', '--object-path', '/org/prdtool/Hub', '--method',
+    'org.freedesktop.DBus.Properties.Get', 'org.prdtool.Hub1', 'OpenPrds']);
+  return Number(/uint32 (\d+)/.exec(stdout)[1]);
+}
+
+test('a join of another organization\'s PRD opens no room and keeps none', async () => {
+  // A private session bus: D-Bus OpenPrds counts the rooms in memory.
+  const bus = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'],
+    { stdio: ['ignore', 'pipe', 'ignore'] });
+  const address = (await new Promise((resolve, reject) => {
+    bus.stdout.once('data', (d) => resolve(String(d)));
+    bus.once('error', reject);
+  })).trim().split('\n')[0];
+  // Refused rooms used to wait out the grace period: make it long.
+  const hub = await startHub({ config: '[collab]\nempty-room-grace=3600\n',
+    env: { DBUS_SESSION_BUS_ADDRESS: address } });
+  const sockets = [];
+  try {
+    const orgA = user('user_a', { org: 'org_a' });
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push(await createPrd(hub, `Org A ${i}`, `secret ${i}`, orgA));
+    const outsider = await client(hub, user('user_x', { org: 'org_b' }));
+    const owner = await client(hub, orgA);
+    sockets.push(outsider, owner);
+    const unknownId = 'prd_doesnotexist';
+    const unknown = await request(outsider, 'join-prd', { prdId: unknownId, mode: 'view' });
+    assert.equal(unknown.error.code, 'PRD_NOT_FOUND');
+    const sameAsUnknown = (prdId, answer, what) => {
+      assert.equal(answer.error?.code, 'PRD_NOT_FOUND', what);
+      assert.equal(answer.error.message.replaceAll(prdId, 'ID'),
+        unknown.error.message.replaceAll(unknownId, 'ID'), what);
+    };
+    // Twice each: the second finds no room of the first left behind.
+    for (const prdId of ids.slice(0, 2))
+      for (const round of [1, 2])
+        sameAsUnknown(prdId, await request(outsider, 'join-prd', { prdId, mode: 'view' }),
+          `${prdId} round ${round}`);
+    // Joins of both organizations at once: the owner's organization still
+    // gets its PRD, the other does not.
+    const [foreign, own] = await Promise.all([
+      request(outsider, 'join-prd', { prdId: ids[2], mode: 'view' }),
+      request(owner, 'join-prd', { prdId: ids[2], mode: 'view' }),
+    ]);
+    sameAsUnknown(ids[2], foreign, 'joined at the same time');
+    assert.equal(own.ok, true, JSON.stringify(own));
+    // The only room in memory is the one org_a joined.
+    const deadline = Date.now() + 10000;
+    let rooms;
+    while ((rooms = await openPrds(address).catch(() => -1)) !== 1 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.equal(rooms, 1, 'D-Bus OpenPrds: only org_a\'s joined PRD is open');
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+    bus.kill('SIGTERM');
   }
 });
 
