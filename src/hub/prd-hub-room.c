@@ -1577,6 +1577,50 @@ on_site_acquired (GObject *source, GAsyncResult *result, gpointer user_data)
 
 /* Processes queued joins in order; a site acquisition is asynchronous and
  * the next join waits for it, so two tabs of a user never get one site. */
+typedef struct
+{
+  PrdSioSocket *socket; /* (owned) */
+  gint64 ack_id;
+  char *prd_id; /* (owned) */
+} ForeignJoin;
+
+static void
+on_foreign_join_looked_up (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ForeignJoin *join = user_data;
+  g_autoptr (GError) error = NULL;
+  PrdStoreDocument *stored = prd_store_load_finish (PRD_STORE (source), result, &error);
+
+  /* Another organization's PRD: the store answers not found from its
+   * metadata (nothing read). Whatever it said, the answer is an unknown
+   * id's. */
+  g_clear_pointer (&stored, prd_store_document_free);
+  g_clear_error (&error);
+  error = prd_error_new_prd_not_found (join->prd_id);
+  if (prd_sio_socket_is_connected (join->socket))
+    prd_hub_reply_error (join->socket, join->ack_id, "join-prd", join->prd_id, error);
+  g_object_unref (join->socket);
+  g_free (join->prd_id);
+  g_free (join);
+}
+
+/* Refuses @request, a join of another organization than the loaded
+ * PRD's, as an unknown id is refused: after one look at the store, not
+ * at once from memory, whose quicker answer told that the id was an open
+ * PRD of another organization. Frees @request. */
+static void
+refuse_foreign_join (PrdHubRoom *room, JoinRequest *request)
+{
+  ForeignJoin *join = g_new0 (ForeignJoin, 1);
+
+  join->socket = g_object_ref (request->socket);
+  join->ack_id = request->ack_id;
+  join->prd_id = g_strdup (room->prd_id);
+  prd_store_load_in_org_async (room->registry->store, room->prd_id, request->identity->org,
+                               room->registry->cancellable, on_foreign_join_looked_up, join);
+  join_request_free (request);
+}
+
 static void
 room_pump_joins (PrdHubRoom *room)
 {
@@ -1599,11 +1643,7 @@ room_pump_joins (PrdHubRoom *room)
         }
       if (!g_str_equal (identity->org, prd_document_get_org (room->document)))
         {
-          /* Indistinguishable from an unknown id, on purpose. */
-          g_autoptr (GError) error = prd_error_new_prd_not_found (room->prd_id);
-
-          prd_hub_reply_error (request->socket, request->ack_id, "join-prd", room->prd_id, error);
-          join_request_free (request);
+          refuse_foreign_join (room, request);
           continue;
         }
       /* Before anything changes: no member added, no site taken. */
