@@ -474,6 +474,7 @@ refuse_connection (PrdEioListener *self,
                                            "X-Content-Type-Options: nosniff\r\n"
                                            "Content-Security-Policy: default-src 'none'; "
                                            "frame-ancestors 'none'\r\n"
+                                           "Cache-Control: no-store\r\n"
                                            "Connection: close\r\n"
                                            "Content-Length: %zu\r\n"
                                            "\r\n%s",

@@ -781,10 +781,12 @@ framing_is_clear (SoupMessageHeaders *headers, GError **error)
  *
  * Sets the headers of every answer outside /socket.io/: no answer of the
  * router is a page, so a browser must neither sniff one into HTML nor run
- * or frame anything it holds. The web editor's routes (prd-hub-web.c)
- * replace the policy with their own. Set when a request starts (before
- * libsoup may answer a head it cannot parse) and again once its path is
- * known (prd_hub_rest_check_headers()).
+ * or frame anything it holds, nor keep one on disk (a PRD's text, a
+ * session's token, notifications: `Cache-Control: no-store`). The web
+ * editor's routes (prd-hub-web.c) replace the policy and the caching with
+ * their own. Set when a request starts (before libsoup may answer a head
+ * it cannot parse) and again once its path is known
+ * (prd_hub_rest_check_headers()).
  */
 void
 prd_hub_rest_set_inert_headers (SoupServerMessage *msg)
@@ -797,6 +799,7 @@ prd_hub_rest_set_inert_headers (SoupServerMessage *msg)
   soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
   soup_message_headers_replace (headers, "Content-Security-Policy",
                                 "default-src 'none'; frame-ancestors 'none'");
+  soup_message_headers_replace (headers, "Cache-Control", "no-store");
 }
 
 static void
@@ -806,6 +809,7 @@ unset_inert_headers (SoupServerMessage *msg)
 
   soup_message_headers_remove (headers, "X-Content-Type-Options");
   soup_message_headers_remove (headers, "Content-Security-Policy");
+  soup_message_headers_remove (headers, "Cache-Control");
 }
 
 /**

@@ -697,7 +697,7 @@ describe('every refusal outside /socket.io/ is inert', () => {
   before(async () => { hub = await startHub(); });
   after(async () => { await assertCleanStop(hub); });
 
-  test('libsoup\'s 400s, the framing check\'s 400 and the listener\'s 431, 400 and 501 carry nosniff and the policy', async () => {
+  test('libsoup\'s 400s, the framing check\'s 400 and the listener\'s 431, 400 and 501 carry nosniff, the policy and no-store', async () => {
     const body = JSON.stringify({ title: 'Framed' });
     const cases = [
       [400, head('GET', '/x/..%2fy')],
@@ -725,6 +725,7 @@ describe('every refusal outside /socket.io/ is inert', () => {
       assert.match(res.headers['content-type'] ?? '', /^application\/json/, what);
       assert.equal(res.headers['x-content-type-options'], 'nosniff', what);
       assert.equal(res.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'", what);
+      assert.equal(res.headers['cache-control'], 'no-store', what);
     }
     // Engine.IO's answers are its own, as before.
     const engine = await fetch(`${hub.url}/socket.io/?EIO=4&transport=polling`);
