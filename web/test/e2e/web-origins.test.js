@@ -5,7 +5,9 @@
 // hub (fetch(…, {mode: 'no-cors'}), <img>, <script>, <iframe> carry no
 // Origin), while the stock socket.io-client on a page of an allowed origin
 // connects over polling and over WebSocket (src/eio/prd-eio-server.c,
-// fetched_by_script()).
+// fetched_by_script()). The hub is at 127.0.0.1, an address Chromium sends
+// Sec-Fetch-* to; it sends none to plain HTTP at another address
+// (docs/protocol.md, "Origins and TLS").
 
 import http from 'node:http';
 import fs from 'node:fs';
