@@ -467,8 +467,14 @@ refuse_connection (PrdEioListener *self,
   GOutputStream *output = g_io_stream_get_output_stream (io);
   g_autofree char *body = g_strdup_printf ("{\"code\":\"%s\",\"message\":\"%s\"}",
                                            prd_error_code_to_string (code), message);
+  /* As every answer outside /socket.io/ (prd-hub-rest.c): a browser must
+   * not sniff this one into a page, run or frame it. */
   g_autofree char *text = g_strdup_printf ("HTTP/1.1 %s\r\n"
                                            "Content-Type: application/json\r\n"
+                                           "X-Content-Type-Options: nosniff\r\n"
+                                           "Content-Security-Policy: default-src 'none'; "
+                                           "frame-ancestors 'none'\r\n"
+                                           "Cache-Control: no-store\r\n"
                                            "Connection: close\r\n"
                                            "Content-Length: %zu\r\n"
                                            "\r\n%s",

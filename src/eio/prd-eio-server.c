@@ -538,16 +538,33 @@ accept_websocket (PrdEioServer *self, SoupServerMessage *msg)
  * Those carry no Origin header, so the Origin rule lets them through; any
  * page (a PRD's markdown image, a page elsewhere on the web) could make a
  * reader's browser open Engine.IO sessions by the hundred and use up the
- * reader's per-address limit. Clients outside a browser send no
- * Sec-Fetch-Dest. */
+ * reader's per-address limit.
+ *
+ * Sec-Fetch-Dest alone does not tell: a page's fetch (…, {mode: 'no-cors'})
+ * is `empty` too, and carries no Origin either. So a request that says how
+ * a browser fetched it (Sec-Fetch-Mode) must be a CORS request, a
+ * same-origin one or a WebSocket; and one a browser sent for a page of
+ * another origin (Sec-Fetch-Site `cross-site` or `same-site`) must name
+ * that origin (@origin), which the Origin rule has let through. Clients
+ * outside a browser send no Sec-Fetch-* header and are not concerned. */
 static gboolean
-fetched_by_script (SoupServerMessage *msg)
+fetched_by_script (SoupServerMessage *msg, const char *origin)
 {
-  const char *dest = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
-                                                   "Sec-Fetch-Dest");
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *dest = soup_message_headers_get_one (headers, "Sec-Fetch-Dest");
+  const char *mode = soup_message_headers_get_one (headers, "Sec-Fetch-Mode");
+  const char *site = soup_message_headers_get_one (headers, "Sec-Fetch-Site");
 
-  return dest == NULL || g_ascii_strcasecmp (dest, "empty") == 0 ||
-         g_ascii_strcasecmp (dest, "websocket") == 0;
+  if (dest != NULL && g_ascii_strcasecmp (dest, "empty") != 0 &&
+      g_ascii_strcasecmp (dest, "websocket") != 0)
+    return FALSE;
+  if (mode != NULL && g_ascii_strcasecmp (mode, "cors") != 0 &&
+      g_ascii_strcasecmp (mode, "same-origin") != 0 && g_ascii_strcasecmp (mode, "websocket") != 0)
+    return FALSE;
+  if (site != NULL && origin == NULL &&
+      (g_ascii_strcasecmp (site, "cross-site") == 0 || g_ascii_strcasecmp (site, "same-site") == 0))
+    return FALSE;
+  return TRUE;
 }
 
 static void
@@ -580,7 +597,7 @@ server_handler (SoupServer *server,
     }
 
   if (!prd_eio_origin_allowed ((const char *const *) self->cors_origins, msg, &origin) ||
-      !fetched_by_script (msg))
+      !fetched_by_script (msg, origin))
     {
       respond_error (msg, EIO_ERROR_FORBIDDEN);
       return;

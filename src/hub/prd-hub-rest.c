@@ -776,6 +776,43 @@ framing_is_clear (SoupMessageHeaders *headers, GError **error)
 }
 
 /**
+ * prd_hub_rest_set_inert_headers:
+ * @msg: any request
+ *
+ * Sets the headers of every answer outside /socket.io/: no answer of the
+ * router is a page, so a browser must neither sniff one into HTML nor run
+ * or frame anything it holds, nor keep one on disk (a PRD's text, a
+ * session's token, notifications: `Cache-Control: no-store`). The web
+ * editor's routes (prd-hub-web.c) replace the policy and the caching with
+ * their own. Set when a request starts (before libsoup may answer a head
+ * it cannot parse) and again once its path is known
+ * (prd_hub_rest_check_headers()).
+ */
+void
+prd_hub_rest_set_inert_headers (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers;
+
+  g_return_if_fail (SOUP_IS_SERVER_MESSAGE (msg));
+
+  headers = soup_server_message_get_response_headers (msg);
+  soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
+  soup_message_headers_replace (headers, "Content-Security-Policy",
+                                "default-src 'none'; frame-ancestors 'none'");
+  soup_message_headers_replace (headers, "Cache-Control", "no-store");
+}
+
+static void
+unset_inert_headers (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  soup_message_headers_remove (headers, "X-Content-Type-Options");
+  soup_message_headers_remove (headers, "Content-Security-Policy");
+  soup_message_headers_remove (headers, "Cache-Control");
+}
+
+/**
  * prd_hub_rest_check_headers:
  * @msg: any request, its headers just read ("got-headers")
  *
@@ -822,6 +859,18 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
   soup_message_headers_remove (headers, "Range");
   soup_message_headers_remove (headers, "If-Range");
 
+  path = g_uri_get_path (soup_server_message_get_uri (msg));
+  engine_len = strlen (self->engine_path);
+  engine = strncmp (path, self->engine_path, engine_len) == 0 &&
+           (path[engine_len] == '\0' || path[engine_len] == '/');
+
+  /* Set before any refusal below, so that those carry them too; an
+   * Engine.IO answer is engine.io's own. */
+  if (engine)
+    unset_inert_headers (msg);
+  else
+    prd_hub_rest_set_inert_headers (msg);
+
   if (soup_server_message_get_status (msg) == 0 && !framing_is_clear (headers, &error))
     {
       /* Where the body ends is not known: the connection cannot go on. */
@@ -831,10 +880,6 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
     }
 
   encoding = soup_message_headers_get_encoding (headers);
-  path = g_uri_get_path (soup_server_message_get_uri (msg));
-  engine_len = strlen (self->engine_path);
-  engine = strncmp (path, self->engine_path, engine_len) == 0 &&
-           (path[engine_len] == '\0' || path[engine_len] == '/');
   if (soup_server_message_get_status (msg) != 0)
     {
       /* libsoup (or the Engine.IO server) answered already, but libsoup
@@ -853,15 +898,6 @@ prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg)
     }
   if (engine)
     return;
-
-  /* No answer here is a page: a browser must neither sniff one into HTML
-   * nor run or frame anything it holds. The web editor's routes
-   * (prd-hub-web.c) replace the policy with their own. */
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                "X-Content-Type-Options", "nosniff");
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                "Content-Security-Policy",
-                                "default-src 'none'; frame-ancestors 'none'");
 
   /* The Origin rule (prd-eio-origin.h), as for Engine.IO. */
   if (!prd_eio_origin_allowed ((const char *const *) self->cors_origins, msg, &origin))

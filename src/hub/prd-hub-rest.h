@@ -82,6 +82,7 @@ void prd_hub_rest_add_routes (PrdHubRest *self,
 void prd_hub_rest_attach (PrdHubRest *self, SoupServer *server);
 void prd_hub_rest_detach (PrdHubRest *self, SoupServer *server);
 void prd_hub_rest_check_headers (PrdHubRest *self, SoupServerMessage *msg);
+void prd_hub_rest_set_inert_headers (SoupServerMessage *msg);
 
 /* What every route answers with. */
 void prd_hub_rest_respond_json (SoupServerMessage *msg, guint status, JsonNode *node);

@@ -451,6 +451,7 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_da
 
   soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC,
                                     UNPARSED_REQUEST_BODY, sizeof UNPARSED_REQUEST_BODY - 1);
+  prd_hub_rest_set_inert_headers (msg);
   g_signal_connect_object (msg, "got-body", G_CALLBACK (on_request_got_body), self, 0);
   g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_request_wrote_informational),
                            self, 0);

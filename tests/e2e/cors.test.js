@@ -5,6 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { startHub, token, assertCleanStop } from './helpers/hub.js';
 import { openRawWebSocket } from './helpers/rawws.js';
 
@@ -86,6 +87,74 @@ test('a browser\'s image, script, frame or page request opens no session', async
   sock.destroy();
   await assert.rejects(openRawWebSocket(hub.port, { 'Sec-Fetch-Dest': 'image' }),
     (err) => /^HTTP\/1\.1 403/.test(err.head ?? ''));
+});
+
+// A GET with exactly @headers (fetch() adds Sec-Fetch-Mode of its own).
+function rawGet(path, headers) {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: hub.port, path, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('error', reject);
+  });
+}
+
+const pollingSessions = async () => {
+  const text = await (await fetch(`${hub.url}/metrics`)).text();
+  return Number(/^prdhub_connections\{transport="polling"\} (\d+)$/m.exec(text)?.[1]);
+};
+
+test('a browser\'s no-cors fetch or navigation opens no session; a script\'s CORS request does', async () => {
+  // fetch(url, {mode: 'no-cors'}) from any page is Sec-Fetch-Dest: empty and
+  // carries no Origin: only Sec-Fetch-Mode tells it from a script's request.
+  const path = '/socket.io/?EIO=4&transport=polling';
+  const before = await pollingSessions();
+  for (const mode of ['no-cors', 'navigate', 'nested-navigate', 'something-else']) {
+    for (const site of ['cross-site', 'same-site', 'same-origin', 'none', undefined]) {
+      const headers = { 'Sec-Fetch-Dest': 'empty', 'Sec-Fetch-Mode': mode };
+      if (site !== undefined) headers['Sec-Fetch-Site'] = site;
+      const res = await rawGet(path, headers);
+      assert.equal(res.status, 403, `${mode} ${site}`);
+      assert.deepEqual(JSON.parse(res.body), { code: 4, message: 'Forbidden' }, `${mode} ${site}`);
+    }
+  }
+  // From another site, a script's request names its origin: without one it
+  // is not a script's (or the Origin rule could not look at it).
+  for (const site of ['cross-site', 'same-site']) {
+    for (const mode of ['cors', 'same-origin']) {
+      const res = await rawGet(path, { 'Sec-Fetch-Dest': 'empty', 'Sec-Fetch-Mode': mode, 'Sec-Fetch-Site': site });
+      assert.equal(res.status, 403, `${mode} ${site} without Origin`);
+      assert.deepEqual(JSON.parse(res.body), { code: 4, message: 'Forbidden' });
+    }
+    const other = await rawGet(path, { 'Sec-Fetch-Mode': 'cors', 'Sec-Fetch-Site': site, Origin: OTHER });
+    assert.equal(other.status, 403, `cors ${site} from another origin`);
+  }
+  await assert.rejects(openRawWebSocket(hub.port, { 'Sec-Fetch-Mode': 'no-cors' }),
+    (err) => /^HTTP\/1\.1 403/.test(err.head ?? ''));
+  await assert.rejects(openRawWebSocket(hub.port, { 'Sec-Fetch-Mode': 'websocket', 'Sec-Fetch-Site': 'cross-site' }),
+    (err) => /^HTTP\/1\.1 403/.test(err.head ?? ''));
+  assert.equal(await pollingSessions(), before, 'no session was opened');
+
+  // What a browser's XMLHttpRequest, fetch() and WebSocket send: served.
+  const opened = [
+    await rawGet(path, { 'Sec-Fetch-Dest': 'empty', 'Sec-Fetch-Mode': 'cors', 'Sec-Fetch-Site': 'same-origin' }),
+    await rawGet(path, { 'Sec-Fetch-Dest': 'empty', 'Sec-Fetch-Mode': 'same-origin', 'Sec-Fetch-Site': 'same-origin' }),
+    await rawGet(path, { 'Sec-Fetch-Dest': 'empty', 'Sec-Fetch-Mode': 'cors', 'Sec-Fetch-Site': 'cross-site', Origin: ALLOWED }),
+    await rawGet(path, { 'Sec-Fetch-Dest': 'empty', 'Sec-Fetch-Mode': 'cors', 'Sec-Fetch-Site': 'same-site', Origin: ALLOWED }),
+    await rawGet(path, { 'Sec-Fetch-Mode': 'cors' }),
+    await rawGet(path, {}),
+  ];
+  for (const res of opened) {
+    assert.equal(res.status, 200, res.body);
+    assert.equal(res.body[0], '0');
+  }
+  const sock = await openRawWebSocket(hub.port, {
+    Origin: ALLOWED, 'Sec-Fetch-Dest': 'websocket', 'Sec-Fetch-Mode': 'websocket', 'Sec-Fetch-Site': 'cross-site',
+  });
+  sock.destroy();
 });
 
 // ---- REST -------------------------------------------------------------------

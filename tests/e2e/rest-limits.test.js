@@ -686,3 +686,51 @@ describe('error messages are valid UTF-8', () => {
     }
   });
 });
+
+// docs/protocol.md, "REST API": every answer outside /socket.io/ carries
+// nosniff and the policy, the refusals made before a route is looked up
+// included: libsoup's own 400s (a path that does not decode, a head it
+// cannot parse), the framing check's 400 and the listener's canned answers
+// (431 for a head over 32 KiB, 400 for a folded line, 501).
+describe('every refusal outside /socket.io/ is inert', () => {
+  let hub;
+  before(async () => { hub = await startHub(); });
+  after(async () => { await assertCleanStop(hub); });
+
+  test('libsoup\'s 400s, the framing check\'s 400 and the listener\'s 431, 400 and 501 carry nosniff, the policy and no-store', async () => {
+    const body = JSON.stringify({ title: 'Framed' });
+    const cases = [
+      [400, head('GET', '/x/..%2fy')],
+      [400, head('GET', '/a%00b')],
+      [400, head('GET', '/a%zz')],
+      [400, head('GET', '/api/prds/%zz', { Authorization: `Bearer ${token()}` })],
+      [400, 'GET /healthz HTTP/1.1\r\n\r\n'],
+      [431, head('GET', `/x${'a'.repeat(40000)}`)],
+      [431, head('GET', '/healthz', { 'X-Big': 'a'.repeat(40000) })],
+      [400, head('GET', '/healthz', { 'X-Folded': 'a\r\n b' })],
+      [501, head('POST', '/api/prds', { 'Transfer-Encoding': 'gzip' }) + 'x'],
+      [400, head('POST', '/healthz', { 'Content-Length': '5\r\nContent-Length: 6' }) + 'hello'],
+      [400, head('POST', '/api/prds', {
+        Authorization: `Bearer ${token()}`, 'Content-Type': 'application/json',
+        'Content-Length': `${body.length}\r\nContent-Length: ${body.length + 1}`,
+      }) + body],
+    ];
+    for (const [status, request] of cases) {
+      const what = request.split('\r\n')[0].slice(0, 60);
+      const conn = await rawConnection(hub.port);
+      conn.sock.write(request);
+      const res = await answer(conn, what);
+      conn.sock.destroy();
+      assert.equal(res.status, status, what);
+      assert.match(res.headers['content-type'] ?? '', /^application\/json/, what);
+      assert.equal(res.headers['x-content-type-options'], 'nosniff', what);
+      assert.equal(res.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'", what);
+      assert.equal(res.headers['cache-control'], 'no-store', what);
+    }
+    // Engine.IO's answers are its own, as before.
+    const engine = await fetch(`${hub.url}/socket.io/?EIO=4&transport=polling`);
+    assert.equal(engine.status, 200);
+    assert.equal(engine.headers.get('content-security-policy'), null);
+    await engine.arrayBuffer();
+  });
+});

@@ -7,6 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { startHub, token } from './helpers/hub.js';
 import { rest, createPrd, user, client, join, request, bump } from './collab-helpers.js';
 
@@ -228,6 +229,47 @@ test('GET /api/prds/{id} and export.md show every change after a read', async ()
     }
   } finally {
     for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+// A browser's disk cache keeps what it may (audit e1, t3: a PRD's text and
+// its export.md, read by the SDK, were found in Chromium's Cache_Data after
+// it closed): every answer says no-store, success or error, the sign-in's
+// token and the notifications included; the web editor's files keep their
+// own caching.
+test('every REST answer, success or error, carries Cache-Control: no-store', async () => {
+  const hub = await startHub();
+  try {
+    const prdId = await createPrd(hub, 'Private', 'secret text\n');
+    const answers = [
+      ['POST', '/api/prds', { body: { title: 'Another' } }, 201],
+      ['GET', `/api/prds/${prdId}`, {}, 200],
+      ['GET', `/api/prds/${prdId}/export.md`, {}, 200],
+      ['GET', `/api/prds/${prdId}/versions`, {}, 200],
+      ['GET', '/api/prds', {}, 200],
+      ['GET', '/api/notifications', {}, 200],
+      ['POST', '/api/notifications/read', { body: { ids: [] } }, 400],
+      ['POST', '/api/sign-in', { tok: null, body: { link: token({ sign_in_link: crypto.randomUUID() }) } }, 200],
+      ['POST', '/api/sign-in', { tok: null, body: { link: 'not a token' } }, 401],
+      ['GET', '/api/prds/prd_nope', {}, 404],
+      ['GET', `/api/prds/${prdId}`, { tok: null }, 401],
+      ['GET', '/api/prds?limit=0', {}, 400],
+      ['DELETE', '/api/nowhere', {}, 404],
+      ['GET', '/healthz', { tok: null }, 200],
+      ['GET', '/metrics', { tok: null }, 200],
+    ];
+    for (const [method, path, opts, status] of answers) {
+      const res = await rest(hub, method, path, opts);
+      assert.equal(res.status, status, `${method} ${path}: ${res.text}`);
+      assert.equal(res.headers.get('cache-control'), 'no-store', `${method} ${path}`);
+    }
+    // The web editor's page and bundle have their own (prd-hub-web.c).
+    const page = await fetch(`${hub.url}/`);
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get('cache-control'), 'no-cache');
+    await page.arrayBuffer();
+  } finally {
     await hub.stop();
   }
 });

@@ -25,7 +25,9 @@ export class PrdRestClient {
       data = JSON.stringify(body);
       headers['content-type'] = 'application/json';
     }
-    const res = await this._fetch(this.url + path, { method, headers, body: data });
+    // no-store: a browser keeps no answer (a PRD's text, notifications) in
+    // its disk cache; the hub says so too (Cache-Control: no-store).
+    const res = await this._fetch(this.url + path, { method, headers, body: data, cache: 'no-store' });
     const raw = await res.text();
     if (!res.ok) {
       let err = null;

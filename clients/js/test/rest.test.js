@@ -45,6 +45,8 @@ test('requests carry the bearer token; ids and query values are encoded', async 
   assert.equal(calls[0].headers['content-type'], 'application/json');
   assert.deepEqual(JSON.parse(calls[0].body), { title: 'T', content: 'x' });
   assert.equal(calls[1].body, undefined);
+  // No answer is kept in a browser's disk cache (a PRD's text above all).
+  assert.deepEqual(calls.map((c) => c.cache), ['no-store', 'no-store', 'no-store', 'no-store']);
 });
 
 test('a refusal rejects with the hub\'s code and the HTTP status', async () => {

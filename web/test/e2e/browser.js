@@ -21,8 +21,8 @@ export const CHROMIUM = process.env.PRDHUB_CHROMIUM ?? '/usr/bin/chromium';
 export const SCREENSHOT_DIR = process.env.PRDHUB_WEB_SCREENSHOTS ??
   path.join(path.dirname(PRDHUB_BIN), '..', '..', 'web-screenshots');
 
-export async function launch() {
-  const args = ['--disable-gpu', '--disable-dev-shm-usage'];
+export async function launch({ args: extra = [] } = {}) {
+  const args = ['--disable-gpu', '--disable-dev-shm-usage', ...extra];
   // Chromium's sandbox refuses to run as root.
   if (process.getuid?.() === 0) args.push('--no-sandbox');
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
