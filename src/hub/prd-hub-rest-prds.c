@@ -509,6 +509,7 @@ load (SoupServerMessage *msg,
       Routes *routes)
 {
   Call *call = call_new (msg, identity);
+  PrdDocument *document;
 
   call->prd_id = g_strdup (prd_id);
   call->export = export;
@@ -516,8 +517,13 @@ load (SoupServerMessage *msg,
   call->texts = prd_hub_answer_cache_ref (routes->texts);
   call->contents = prd_hub_answer_cache_ref (routes->contents);
   soup_server_message_pause (msg);
-  /* The store tells whether the caller may see it. */
-  if (prd_hub_room_registry_peek_document (routes->rooms, prd_id) != NULL)
+  document = prd_hub_room_registry_peek_document (routes->rooms, prd_id);
+  /* Open in the caller's organization: the store gives its metadata. Any
+   * other PRD, another organization's open one included, takes the path
+   * an unknown id takes (the read queue, its 429, the metadata lookup):
+   * answered from the open room at once, it told that the id was a PRD
+   * another organization had open. */
+  if (document != NULL && g_str_equal (prd_document_get_org (document), identity->org))
     prd_store_get_async (routes->store, call->prd_id, NULL, on_info, call);
   else
     prd_hub_room_registry_load_document_async (routes->rooms, call->prd_id, identity->org, NULL,

@@ -273,3 +273,54 @@ test('every REST answer, success or error, carries Cache-Control: no-store', asy
     await hub.stop();
   }
 });
+
+// A read of a PRD another organization has open takes the path of an
+// unknown id: the read queue (and its 429 when full), not the open room at
+// once, whose answer told which ids were another organization's open PRDs.
+// The queue is one long (max-queued-loads = 1) and kept full by org_b's
+// reads of its own PRDs nobody has open; a 429 can then only come from the
+// queue, which the old hub never put such a read in.
+test('a read of another organization\'s open PRD waits in the read queue as an unknown id does', async () => {
+  const hub = await startHub({ config: '[rate-limit]\nrest-read = 1000000/60\nrest = 1000000/60\n[collab]\nmax-queued-loads = 1\n' });
+  const a = await client(hub, user('user_a', { org: 'org_a' }));
+  let stop = false;
+  try {
+    const big = 'word '.repeat(200000);
+    const secret = await createPrd(hub, 'Open elsewhere', big, user('user_a', { org: 'org_a' }));
+    await join(a, secret);
+    const tb = token(user('user_b', { org: 'org_b' }));
+    const own = [];
+    for (let i = 0; i < 3; i++) own.push(await createPrd(hub, `Own ${i}`, big, user('user_b', { org: 'org_b' })));
+    let full = 0;
+    const keep = async (i) => {
+      while (!stop) {
+        const res = await rest(hub, 'GET', `/api/prds/${own[i % 3]}`, { tok: tb });
+        if (res.status === 429) full++;
+      }
+    };
+    const workers = [];
+    for (let i = 0; i < 8; i++) workers.push(keep(i));
+    const unknown = `${secret.slice(0, -4)}zzzz`;
+    const seen = { open: {}, unknown: {} };
+    for (let i = 0; i < 40 && !(seen.open[429] && seen.unknown[429]); i++) {
+      const [o, u] = await Promise.all([
+        rest(hub, 'GET', `/api/prds/${secret}`, { tok: tb }),
+        rest(hub, 'GET', `/api/prds/${unknown}`, { tok: tb }),
+      ]);
+      for (const [k, res] of [['open', o], ['unknown', u]]) {
+        assert.ok(res.status === 404 || res.status === 429, `${k}: ${res.status} ${res.text}`);
+        if (res.status === 404) assert.equal(res.json.message, `No PRD ${k === 'open' ? secret : unknown}`);
+        seen[k][res.status] = (seen[k][res.status] ?? 0) + 1;
+      }
+    }
+    stop = true;
+    await Promise.all(workers);
+    assert.ok(full > 0, 'org_b\'s own reads never filled the queue');
+    assert.ok(seen.unknown[429] > 0, `unknown ids: ${JSON.stringify(seen.unknown)}`);
+    assert.ok(seen.open[429] > 0, `another organization's open PRD never waited in the queue: ${JSON.stringify(seen.open)}`);
+  } finally {
+    stop = true;
+    a.close();
+    await hub.stop();
+  }
+});
