@@ -345,6 +345,18 @@ export class PrdClient extends Emitter {
       // The first of its operations the hub has not acknowledged: the hub
       // gives the site back only if nobody took those ids meanwhile.
       payload.pendingFrom = this._queue.length > 0 ? this._queue[0].op.seq : this.doc.siteOps(this.siteId) + 1;
+    } else if (this._held) {
+      // Edits held through a join without a site (an archived PRD): the
+      // site they were made under, with the replica's vector and the first
+      // of them, as a reconnect sends its queue's. Without them the hub
+      // sees no local state and may give this replica the user's free site
+      // with history (another device's operations may have deleted the
+      // character an insert was typed after), not a site with no
+      // operations and siteConflict.
+      const held = this._held;
+      payload.siteId = held.site;
+      payload.stateVector = held.old.stateVector();
+      payload.pendingFrom = held.pending[0].op.seq;
     }
     const gen = this._gen;
     this._joinSent = true;
