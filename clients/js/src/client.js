@@ -242,6 +242,7 @@ export class PrdClient extends Emitter {
     this._ended = false; // the session ended (close() first sends the edits made before it)
     this._closing = null;
     this._joinWaiters = [];
+    this._lastConnectError = null; // the last failed try while socket.io retries
   }
 
   // ---- connection ------------------------------------------------------------------
@@ -283,6 +284,7 @@ export class PrdClient extends Emitter {
 
   _wire(socket) {
     socket.on('connect', () => {
+      this._lastConnectError = null;
       this.emit('status', 'connected');
       this._join();
     });
@@ -292,8 +294,18 @@ export class PrdClient extends Emitter {
       const e = new PrdClientError(code, data?.message ?? err.message, { event: 'connect' });
       this.emit('error', e);
       // The hub refused the handshake (a token expired, revoked or refused,
-      // a malformed auth): socket.io will not retry, so it is final.
-      if (!socket.active) this._refusedForGood(e);
+      // a malformed auth): socket.io will not retry, so it is final. So is
+      // any failed try with `reconnection: false` (socket.io tries once,
+      // and the socket stays active): connect() rejects CONNECT_ERROR.
+      if (!socket.active || socket.io?.reconnection?.() === false) this._refusedForGood(e);
+      else this._lastConnectError = e;
+    });
+    // Retrying, socket.io gave up (`reconnectionAttempts` tries failed):
+    // final as well, with the last try's error.
+    socket.io?.on?.('reconnect_failed', () => {
+      if (this.socket !== socket || socket.connected) return;
+      this._refusedForGood(this._lastConnectError ??
+        new PrdClientError('CONNECT_ERROR', 'socket.io gave up reconnecting', { event: 'connect' }));
     });
     socket.on('disconnect', (reason) => {
       this._offline();
