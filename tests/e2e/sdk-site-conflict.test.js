@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  SDK_HUB_CONFIG, converged, createPrd, sdkClient, startHub, untilLeft, user,
+  SDK_HUB_CONFIG, converged, createPrd, rest, sdkClient, startHub, token, until, untilLeft, user,
 } from './sdk-helpers.js';
 import { bump, client, join, request } from './collab-helpers.js';
 
@@ -152,6 +152,74 @@ test('the site given with siteConflict has no operations; a joiner without state
     await leave(d);
   } finally {
     for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});
+
+// The same edits held through an archived PRD: Alice comes back while it is
+// archived (a view-mode join, no site: her edits are held), and joins to
+// edit after it is unarchived. That join must name her old site, vector
+// and first unacknowledged operation, as a reconnect does: without them
+// the hub saw no local state and gave her the user's free site, the second
+// device's (whose operations deleted "b"), and "Q" came back after "XY":
+// "aXYQ…". A third device holds her first site meanwhile.
+test('edits held through an archived PRD are re-applied in order after it is unarchived', async () => {
+  const alice = user('sdk_site_held_alice');
+  const bob = user('sdk_site_held_bob');
+  const hub = await startHub({ config: `${SDK_HUB_CONFIG}[collab]\nmax-document-size = 20\n` });
+  const prdId = await createPrd(hub, 'Sites', 'abcdefgh', bob);
+  const a = sdkClient(hub, prdId, alice);
+  const a2 = sdkClient(hub, prdId, alice);
+  const b = sdkClient(hub, prdId, bob);
+  let a3 = null;
+  const errors = [];
+  const conflicts = [];
+  a.on('error', (e) => errors.push(e.code));
+  a.on('site-conflict', (c) => conflicts.push(c));
+  const archive = async (archived) => {
+    const res = await rest(hub, 'PATCH', `/api/prds/${prdId}`, { body: { archived }, tok: token(bob) });
+    assert.equal(res.status, 200);
+  };
+  try {
+    await a.connect();
+    await a2.connect();
+    await b.connect();
+    const firstSite = a.siteId;
+    a.disconnect();
+    a.insert(2, 'XY');
+    a.insert(2, 'PPPP');
+    a.delete(13, 1);
+    a.insert(6, 'Q');
+    assert.equal(a.text, 'abPPPPQXYcdefg');
+    a2.delete(1, 1);
+    await a2.whenSynced();
+    b.insert(7, 'B'.repeat(10));
+    await b.whenSynced();
+    const secondSite = a2.siteId;
+    a2.close();
+    await untilLeft(hub, prdId, 'sdk_site_held_alice');
+    a3 = sdkClient(hub, prdId, alice);
+    await a3.connect();
+    assert.equal(a3.siteId, firstSite);
+    await archive(true);
+    await a.reconnect();
+    assert.equal(a.grantedMode, 'view');
+    assert.equal(a.siteId, null);
+    await archive(false);
+    await until(() => a.joined && a.grantedMode === 'edit', 'the edit-mode join after unarchiving');
+    const doc = await converged(hub, prdId, [a, b], alice);
+    assert.equal(doc.content, `aQXYcdefg${'B'.repeat(10)}`);
+    assert.equal(conflicts.length, 1);
+    assert.equal(conflicts[0].previousSiteId, firstSite);
+    assert.notEqual(a.siteId, secondSite);
+    assert.equal(a.text, doc.content);
+    assert.equal(b.text, doc.content);
+    assert.deepEqual(errors, ['FORBIDDEN', 'LIMIT_REACHED']);
+  } finally {
+    a.close();
+    a2.close();
+    a3?.close();
+    b.close();
     await hub.stop();
   }
 });

@@ -242,6 +242,7 @@ export class PrdClient extends Emitter {
     this._ended = false; // the session ended (close() first sends the edits made before it)
     this._closing = null;
     this._joinWaiters = [];
+    this._lastConnectError = null; // the last failed try while socket.io retries
   }
 
   // ---- connection ------------------------------------------------------------------
@@ -283,6 +284,7 @@ export class PrdClient extends Emitter {
 
   _wire(socket) {
     socket.on('connect', () => {
+      this._lastConnectError = null;
       this.emit('status', 'connected');
       this._join();
     });
@@ -292,8 +294,18 @@ export class PrdClient extends Emitter {
       const e = new PrdClientError(code, data?.message ?? err.message, { event: 'connect' });
       this.emit('error', e);
       // The hub refused the handshake (a token expired, revoked or refused,
-      // a malformed auth): socket.io will not retry, so it is final.
-      if (!socket.active) this._refusedForGood(e);
+      // a malformed auth): socket.io will not retry, so it is final. So is
+      // any failed try with `reconnection: false` (socket.io tries once,
+      // and the socket stays active): connect() rejects CONNECT_ERROR.
+      if (!socket.active || socket.io?.reconnection?.() === false) this._refusedForGood(e);
+      else this._lastConnectError = e;
+    });
+    // Retrying, socket.io gave up (`reconnectionAttempts` tries failed):
+    // final as well, with the last try's error.
+    socket.io?.on?.('reconnect_failed', () => {
+      if (this.socket !== socket || socket.connected) return;
+      this._refusedForGood(this._lastConnectError ??
+        new PrdClientError('CONNECT_ERROR', 'socket.io gave up reconnecting', { event: 'connect' }));
     });
     socket.on('disconnect', (reason) => {
       this._offline();
@@ -345,6 +357,18 @@ export class PrdClient extends Emitter {
       // The first of its operations the hub has not acknowledged: the hub
       // gives the site back only if nobody took those ids meanwhile.
       payload.pendingFrom = this._queue.length > 0 ? this._queue[0].op.seq : this.doc.siteOps(this.siteId) + 1;
+    } else if (this._held) {
+      // Edits held through a join without a site (an archived PRD): the
+      // site they were made under, with the replica's vector and the first
+      // of them, as a reconnect sends its queue's. Without them the hub
+      // sees no local state and may give this replica the user's free site
+      // with history (another device's operations may have deleted the
+      // character an insert was typed after), not a site with no
+      // operations and siteConflict.
+      const held = this._held;
+      payload.siteId = held.site;
+      payload.stateVector = held.old.stateVector();
+      payload.pendingFrom = held.pending[0].op.seq;
     }
     const gen = this._gen;
     this._joinSent = true;

@@ -23,6 +23,7 @@ export class NotificationsClient extends Emitter {
     this.socket = null;
     this.organizationId = null;
     this._closed = false;
+    this._gaveUp = false; // the last connect() failed for good: the next one tries again
     // connect() and requests under way: close() rejects them `CLOSED`
     // (socket.io would keep them waiting, or time them out).
     this._pending = new Set();
@@ -64,19 +65,41 @@ export class NotificationsClient extends Emitter {
           new PrdClientError(data?.code ?? 'ERROR', data?.message ?? 'error', { event: data?.event })));
       }
       const socket = this.socket;
-      const onConnect = () => {
+      const manager = socket.io;
+      let lastError = null;
+      const done = () => {
+        socket.off('connect', onConnect);
         socket.off('connect_error', onError);
+        manager?.off?.('reconnect_failed', onGaveUp);
+      };
+      const fail = (err) => {
+        done();
+        // The next connect() tries again (socket.io will not by itself).
+        this._gaveUp = true;
+        reject(new PrdClientError(err?.data?.code ?? 'CONNECT_ERROR',
+          err?.data?.message ?? err?.message ?? 'socket.io gave up reconnecting', { event: 'connect' }));
+      };
+      const onConnect = () => {
+        done();
         resolve();
       };
+      // Final when the hub refused the connection (the socket is no longer
+      // active) or with `reconnection: false` (socket.io tries once);
+      // otherwise socket.io retries by itself, until `reconnectionAttempts`
+      // tries failed (reconnect_failed).
       const onError = (err) => {
-        if (socket.active) return; // socket.io retries by itself
-        socket.off('connect', onConnect);
-        reject(new PrdClientError(err?.data?.code ?? 'CONNECT_ERROR', err?.data?.message ?? err.message,
-          { event: 'connect' }));
+        lastError = err;
+        if (socket.active && manager?.reconnection?.() !== false) return;
+        fail(err);
       };
-      socket.once('connect', onConnect);
+      const onGaveUp = () => fail(lastError);
+      socket.on('connect', onConnect);
       socket.on('connect_error', onError);
-      if (!socket.connected && !socket.active) socket.connect();
+      manager?.on?.('reconnect_failed', onGaveUp);
+      if (!socket.connected && (!socket.active || this._gaveUp)) {
+        this._gaveUp = false;
+        socket.connect();
+      }
     });
   }
 

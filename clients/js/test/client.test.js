@@ -286,3 +286,88 @@ test('a reconnection the hub refuses (token expired offline) is final: whenSynce
   assert.equal(c.pendingCount, 0);
   await c.close();
 });
+
+// A socket.io-client socket and its Manager where nothing listens, as
+// socket.io-client 4 behaves: every try fails with `connect_error` (a
+// transport error, no `data`), the socket stays active (it keeps its
+// subscriptions), and the Manager retries only with `reconnection` on,
+// emitting `reconnect_failed` once `reconnectionAttempts` tries failed.
+function unreachable(reconnection, attempts = Infinity) {
+  const manager = new Emitter();
+  manager.reconnection = () => reconnection;
+  const socket = new Emitter();
+  const deliver = Emitter.prototype.emit.bind(socket);
+  const fail = () => {
+    const tries = ++socket.tries;
+    deliver('connect_error', new Error('websocket error'));
+    // Without end: a few tries, then socket.io waits out its backoff.
+    if (reconnection && tries <= Math.min(attempts, 4)) queueMicrotask(fail);
+    else if (reconnection && tries > attempts) Emitter.prototype.emit.call(manager, 'reconnect_failed');
+  };
+  Object.assign(socket, {
+    io: manager,
+    connected: false,
+    active: false,
+    tries: 0,
+    connect() {
+      this.active = true;
+      this.tries = 0;
+      queueMicrotask(fail);
+    },
+    disconnect() { this.active = false; },
+    removeAllListeners() { this._listeners.clear(); },
+  });
+  return socket;
+}
+
+// Settled once what is queued has run (the fake's tries are microtasks).
+const outcome = (p) => Promise.race([
+  p.then(() => 'resolved', (e) => (e instanceof PrdClientError ? `${e.code} ${e.event}` : String(e))),
+  new Promise((r) => setImmediate(() => r('pending'))),
+]);
+
+test('connect() rejects CONNECT_ERROR when socket.io will not try again (reconnection off, or out of attempts)', async () => {
+  for (const [reconnection, attempts] of [[false, 0], [true, 3]]) {
+    let socket;
+    const io = () => {
+      socket = unreachable(reconnection, attempts);
+      socket.connect();
+      return socket;
+    };
+    const c = new PrdClient({ url: 'http://127.0.0.1:1', token: 't', prdId: 'p', io });
+    const errors = [];
+    c.on('error', (e) => errors.push(`${e.code} ${e.event}`));
+    assert.equal(await outcome(c.connect()), 'CONNECT_ERROR connect');
+    assert.equal(errors.length, attempts + 1);
+    assert.equal(socket.tries, attempts + 1);
+    // connect() again tries again, and rejects the same way.
+    assert.equal(await outcome(c.connect()), 'CONNECT_ERROR connect');
+    assert.equal(errors.length, 2 * (attempts + 1));
+    c.close();
+
+    const n = new NotificationsClient({ url: 'http://127.0.0.1:1', token: 't', io });
+    assert.equal(await outcome(n.connect()), 'CONNECT_ERROR connect');
+    assert.equal(socket.tries, attempts + 1);
+    assert.equal(await outcome(n.connect()), 'CONNECT_ERROR connect');
+    assert.equal(socket.tries, attempts + 1);
+    n.close();
+  }
+});
+
+test('while socket.io retries, connect() keeps waiting (an error event per try) until close()', async () => {
+  let socket;
+  const io = () => {
+    socket = unreachable(true);
+    return socket;
+  };
+  const c = new PrdClient({ url: 'http://127.0.0.1:1', token: 't', prdId: 'p', io });
+  const errors = [];
+  c.on('error', (e) => errors.push(e.code));
+  const connecting = c.connect();
+  socket.connect();
+  assert.equal(await outcome(connecting), 'pending');
+  assert.equal(errors.length, 5);
+  assert.ok(errors.every((code) => code === 'CONNECT_ERROR'));
+  c.close();
+  assert.equal(await outcome(connecting), 'CLOSED undefined');
+});
