@@ -17,6 +17,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "prd-metrics.h"
 #include "prd-test-harness.h"
 #include "prd-eio-server.h"
 
@@ -2184,6 +2185,193 @@ test_slow_reader_polling (Fixture *f, gconstpointer user_data)
 }
 
 /* ------------------------------------------------------------------ */
+/* Session limits: unused sessions give way                           */
+
+/* How many sessions were closed for @limit, in this process. */
+static guint64
+evicted (const char *limit)
+{
+  return prd_metric_get (prd_metric_counter ("prdhub_sessions_evicted_total", "", "limit"), limit);
+}
+
+static void
+assert_too_many (Request *req, const char *message)
+{
+  g_autofree char *expected = g_strdup_printf ("{\"code\":3,\"message\":\"%s\"}", message);
+
+  assert_response (req, SOUP_STATUS_SERVICE_UNAVAILABLE, expected);
+}
+
+/* A page's no-cors fetches open sessions it never learns the ids of: at
+ * max-sessions-per-address, the oldest of them gives way to a new
+ * handshake, which a client then uses as any. */
+static void
+test_limits_unused_evicted (Fixture *f, gconstpointer user_data)
+{
+  g_autoptr (GPtrArray) sids = g_ptr_array_new_with_free_func (g_free);
+  guint64 before = evicted ("max-sessions-per-address");
+  g_autofree char *sid = NULL;
+  g_autofree char *query = NULL;
+  g_autofree char *first_query = NULL;
+  g_autoptr (Request) post = NULL;
+  g_autoptr (Request) get = NULL;
+  g_autoptr (Request) gone = NULL;
+
+  g_object_set (f->eio, "max-sessions-per-address", 3, NULL);
+  for (guint i = 0; i < 3; i++)
+    g_ptr_array_add (sids, handshake (f, NULL));
+  g_assert_cmpuint (f->closed->len, ==, 0);
+
+  /* Refused with 503 before; now the first of them is closed. */
+  sid = handshake (f, NULL);
+  g_assert_cmpuint (f->closed->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (f->closed, 0), ==, "forced close");
+  g_assert_false (prd_eio_socket_is_open (g_ptr_array_index (f->sockets, 0)));
+  g_assert_cmpuint (prd_eio_server_get_n_sockets (f->eio), ==, 3);
+  g_assert_cmpuint (evicted ("max-sessions-per-address"), ==, before + 1);
+  first_query = sid_query (g_ptr_array_index (sids, 0));
+  gone = request (f, "GET", first_query, NULL);
+  assert_eio_error (gone, 1, "Session ID unknown");
+
+  /* The new session works. */
+  query = sid_query (sid);
+  post = request (f, "POST", query, "4hello");
+  assert_response (post, SOUP_STATUS_OK, "ok");
+  get = request (f, "GET", query, NULL);
+  assert_response (get, SOUP_STATUS_OK, "4hello");
+
+  /* Many more: each takes the place of the oldest unused one. */
+  for (guint i = 0; i < 50; i++)
+    g_free (handshake (f, NULL));
+  g_assert_cmpuint (prd_eio_server_get_n_sockets (f->eio), ==, 3);
+  g_assert_true (prd_eio_socket_is_open (g_ptr_array_index (f->sockets, 3)));
+  g_assert_cmpuint (evicted ("max-sessions-per-address"), ==, before + 51);
+}
+
+/* A session a request has named (a poll, a POST, an upgrade) is never
+ * closed to make room, even when it is the oldest. */
+static void
+test_limits_used_kept (Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *polled = handshake (f, NULL);
+  g_autofree char *posted = handshake (f, NULL);
+  g_autofree char *upgraded = handshake (f, NULL);
+  g_autofree char *unused = NULL;
+  g_autofree char *polled_query = sid_query (polled);
+  g_autofree char *posted_query = sid_query (posted);
+  g_autofree char *newer = NULL;
+  g_autofree char *newest = NULL;
+  g_autoptr (Request) get = NULL;
+  g_autoptr (Request) post = NULL;
+  g_autoptr (WsClient) probe = NULL;
+
+  g_object_set (f->eio, "max-sessions-per-address", 4, NULL);
+  g_assert_true (prd_eio_socket_send_text (g_ptr_array_index (f->sockets, 0), "hi", -1));
+  get = request (f, "GET", polled_query, NULL);
+  assert_response (get, SOUP_STATUS_OK, "4hi");
+  post = request (f, "POST", posted_query, "6");
+  assert_response (post, SOUP_STATUS_OK, "ok");
+  probe = ws_connect (f, upgraded);
+  unused = handshake (f, NULL);
+
+  /* At the limit: the one unused session goes, then its successor. */
+  newer = handshake (f, NULL);
+  g_assert_cmpuint (f->closed->len, ==, 1);
+  g_assert_false (prd_eio_socket_is_open (g_ptr_array_index (f->sockets, 3)));
+  newest = handshake (f, NULL);
+  g_assert_cmpuint (f->closed->len, ==, 2);
+  g_assert_false (prd_eio_socket_is_open (g_ptr_array_index (f->sockets, 4)));
+  for (guint i = 0; i < 3; i++)
+    g_assert_true (prd_eio_socket_is_open (g_ptr_array_index (f->sockets, i)));
+  g_assert_true (prd_eio_socket_is_open (g_ptr_array_index (f->sockets, 5)));
+  g_assert_cmpuint (prd_eio_server_get_n_sockets (f->eio), ==, 4);
+}
+
+/* Once every session of the address has been used, a handshake over the
+ * limit is refused as it always was, polling and WebSocket alike: the
+ * unused session went first, and then there is none. */
+static void
+test_limits_all_used_refused (Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *sid = handshake (f, NULL);
+  g_autofree char *query = sid_query (sid);
+  g_autofree char *unused = NULL;
+  g_autofree char *newcomer = NULL;
+  g_autofree char *newcomer_query = NULL;
+  g_autoptr (Request) post = NULL;
+  g_autoptr (Request) post2 = NULL;
+  g_autoptr (Request) refused = NULL;
+  g_autoptr (WsClient) direct = NULL;
+  g_autoptr (WsClient) ws_refused = NULL;
+  g_autofree char *open = NULL;
+  guint64 before = evicted ("max-sessions-per-address");
+
+  g_object_set (f->eio, "max-sessions-per-address", 3, NULL);
+  post = request (f, "POST", query, "6");
+  assert_response (post, SOUP_STATUS_OK, "ok");
+  /* A session opened over WebSocket is used from the start. */
+  direct = ws_connect (f, NULL);
+  open = ws_next (direct);
+  g_assert_true (g_str_has_prefix (open, "T0{"));
+  unused = handshake (f, NULL);
+
+  /* At the limit with one unused session: it gives way. */
+  newcomer = handshake (f, NULL);
+  g_assert_cmpuint (f->closed->len, ==, 1);
+  g_assert_false (prd_eio_socket_is_open (g_ptr_array_index (f->sockets, 2)));
+  g_assert_cmpuint (evicted ("max-sessions-per-address"), ==, before + 1);
+  newcomer_query = sid_query (newcomer);
+  post2 = request (f, "POST", newcomer_query, "6");
+  assert_response (post2, SOUP_STATUS_OK, "ok");
+
+  /* Every session used: refused, and nothing is closed. */
+  refused = request (f, "GET", "EIO=4&transport=polling", NULL);
+  assert_too_many (refused, "Too many sessions from this address (max-sessions-per-address)");
+  ws_refused = ws_connect_full (f, NULL, NULL);
+  g_assert_nonnull (ws_refused->error);
+  g_assert_cmpuint (f->closed->len, ==, 1);
+  g_assert_cmpuint (prd_eio_server_get_n_sockets (f->eio), ==, 3);
+  g_assert_true (prd_eio_socket_is_open (g_ptr_array_index (f->sockets, 0)));
+  g_assert_true (prd_eio_socket_is_open (g_ptr_array_index (f->sockets, 1)));
+  g_assert_true (prd_eio_socket_is_open (g_ptr_array_index (f->sockets, 3)));
+  g_assert_cmpuint (evicted ("max-sessions-per-address"), ==, before + 1);
+}
+
+/* max-sessions: the oldest unused session gives way as well; none left,
+ * the handshake is refused. */
+static void
+test_limits_global (Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *unused = handshake (f, NULL);
+  g_autofree char *used = handshake (f, NULL);
+  g_autofree char *used_query = sid_query (used);
+  g_autofree char *third = NULL;
+  g_autofree char *third_query = NULL;
+  g_autoptr (Request) post = NULL;
+  g_autoptr (Request) post3 = NULL;
+  g_autoptr (Request) refused = NULL;
+  guint64 before = evicted ("max-sessions");
+
+  g_object_set (f->eio, "max-sessions", 2, NULL);
+  post = request (f, "POST", used_query, "6");
+  assert_response (post, SOUP_STATUS_OK, "ok");
+
+  third = handshake (f, NULL);
+  g_assert_cmpuint (f->closed->len, ==, 1);
+  g_assert_false (prd_eio_socket_is_open (g_ptr_array_index (f->sockets, 0)));
+  g_assert_true (prd_eio_socket_is_open (g_ptr_array_index (f->sockets, 1)));
+  g_assert_cmpuint (evicted ("max-sessions"), ==, before + 1);
+
+  third_query = sid_query (third);
+  post3 = request (f, "POST", third_query, "6");
+  assert_response (post3, SOUP_STATUS_OK, "ok");
+  refused = request (f, "GET", "EIO=4&transport=polling", NULL);
+  assert_too_many (refused, "Too many sessions (max-sessions)");
+  g_assert_cmpuint (f->closed->len, ==, 1);
+  g_assert_cmpuint (evicted ("max-sessions"), ==, before + 1);
+}
+
+/* ------------------------------------------------------------------ */
 
 int
 main (int argc, char *argv[])
@@ -2246,6 +2434,10 @@ main (int argc, char *argv[])
   ADD_THREADED ("slow-reader/websocket", &slow_config, test_slow_reader_websocket);
   ADD ("slow-reader/polling", &slow_config, test_slow_reader_polling);
   ADD ("slow-reader/polling-unread", &unread_config, test_slow_reader_polling_unread);
+  ADD ("limits/unused-evicted", NULL, test_limits_unused_evicted);
+  ADD ("limits/used-kept", NULL, test_limits_used_kept);
+  ADD ("limits/all-used-refused", NULL, test_limits_all_used_refused);
+  ADD ("limits/global", NULL, test_limits_global);
 
 #undef ADD
 

@@ -41,6 +41,18 @@ gboolean prd_eio_socket_is_websocket (PrdEioSocket *self);
 gboolean prd_eio_socket_is_finished (PrdEioSocket *self);
 void prd_eio_socket_check_heartbeat (PrdEioSocket *self);
 
+/* Whether a request has named the session's id since its handshake (a
+ * poll, a POST, an upgrade); a session opened over WebSocket is used from
+ * the start. Only the server's request handling sets it. A session nobody
+ * has used may be closed to admit a new one over the session limits
+ * (prd-eio-server.c). */
+gboolean prd_eio_socket_is_used (PrdEioSocket *self);
+void prd_eio_socket_set_used (PrdEioSocket *self);
+/* The socket's places in its server's lists of unused sessions (every
+ * address's, and its own address's: @of_address), which link sockets
+ * without allocating; the socket only carries them. */
+GList *prd_eio_socket_get_unused_link (PrdEioSocket *self, gboolean of_address);
+
 /* Polling transport. */
 void prd_eio_socket_start_polling (PrdEioSocket *self);
 void prd_eio_socket_handle_get (PrdEioSocket *self, SoupServerMessage *msg);

@@ -24,6 +24,8 @@
 #include <json-glib/json-glib.h>
 
 #include "prd-json.h"
+#include "prd-log.h"
+#include "prd-metrics.h"
 #include "prd-eio-metered-stream.h"
 #include "prd-eio-origin.h"
 #include "prd-eio-private.h"
@@ -46,7 +48,8 @@ struct _PrdEioServer
   gboolean websocket_compression;
   guint max_sessions;             /* 0: no limit */
   guint max_sessions_per_address; /* 0: no limit */
-  GHashTable *per_address;        /* (owned) remote address → sessions (GUINT_TO_POINTER) */
+  GHashTable *per_address;        /* (owned) remote address → AddressSessions (owned) */
+  GQueue unused; /* (element-type PrdEioSocket) (unowned): sessions nobody has used, oldest first */
 
   SoupServer *soup_server; /* (owned) (nullable) */
   char *path;              /* (owned) (nullable): without the trailing slash */
@@ -89,6 +92,16 @@ enum
 };
 
 static guint signals[N_SIGNALS];
+
+/* (unowned): the registry's, set in class_init */
+static PrdMetric *sessions_evicted;
+
+/* The sessions of one remote address. */
+typedef struct
+{
+  guint n;       /* all of them, used or not, until each is finished */
+  GQueue unused; /* (element-type PrdEioSocket) (unowned): those nobody has used, oldest first */
+} AddressSessions;
 
 typedef enum
 {
@@ -201,17 +214,37 @@ build_open_packet (PrdEioServer *self, const char *sid, gboolean offer_websocket
   return g_strconcat ("0", json, NULL);
 }
 
+static AddressSessions *
+lookup_address (PrdEioServer *self, const char *address)
+{
+  return address != NULL ? g_hash_table_lookup (self->per_address, address) : NULL;
+}
+
+/* Takes @socket off the lists of unused sessions: a request named it, or
+ * it is finished. */
+static void
+forget_unused (PrdEioServer *self, PrdEioSocket *socket)
+{
+  AddressSessions *sessions;
+
+  if (prd_eio_socket_is_used (socket))
+    return;
+  prd_eio_socket_set_used (socket);
+  sessions = lookup_address (self, prd_eio_socket_get_remote_address (socket));
+  g_queue_unlink (&self->unused, prd_eio_socket_get_unused_link (socket, FALSE));
+  if (sessions != NULL)
+    g_queue_unlink (&sessions->unused, prd_eio_socket_get_unused_link (socket, TRUE));
+}
+
 static void
 on_socket_finished (PrdEioSocket *socket, gpointer user_data)
 {
   PrdEioServer *self = user_data;
   const char *address = prd_eio_socket_get_remote_address (socket);
-  guint n =
-      address != NULL ? GPOINTER_TO_UINT (g_hash_table_lookup (self->per_address, address)) : 0;
+  AddressSessions *sessions = lookup_address (self, address);
 
-  if (n > 1)
-    g_hash_table_replace (self->per_address, g_strdup (address), GUINT_TO_POINTER (n - 1));
-  else if (n == 1)
+  forget_unused (self, socket);
+  if (sessions != NULL && --sessions->n == 0)
     g_hash_table_remove (self->per_address, address);
   g_hash_table_remove (self->sockets, prd_eio_socket_get_id (socket));
 }
@@ -227,19 +260,79 @@ static const PrdEioSocketOwner socket_owner = {
   .finished = on_socket_finished,
 };
 
+/* Closes the oldest session of @unused, if there is one. */
+static gboolean
+evict_oldest (PrdEioServer *self, GQueue *unused, const char *limit)
+{
+  static PrdLogThrottle evictions =
+      PRD_LOG_THROTTLE_INIT (G_LOG_LEVEL_INFO, "evicted: session", "evictions");
+  PrdEioSocket *socket = g_queue_peek_head (unused);
+
+  if (socket == NULL)
+    return FALSE;
+  prd_metric_inc (sessions_evicted, limit);
+  if (prd_log_throttle_admit (&evictions))
+    g_info ("evicted: session address=%s limit=%s (unused since its handshake)",
+            prd_eio_socket_get_remote_address (socket), limit);
+  /* Its "finished" comes before this returns: the socket is off the lists
+   * and no longer counted. */
+  prd_eio_socket_abort (socket, "forced close");
+  return TRUE;
+}
+
+static guint
+count_address (PrdEioServer *self, const char *address)
+{
+  AddressSessions *sessions = lookup_address (self, address);
+
+  return sessions != NULL ? sessions->n : 0;
+}
+
 /* Every Engine.IO session counts, whether or not it has joined a Socket.IO
  * namespace yet (one that never does is closed after the connect timeout;
  * one whose client vanishes, after pingInterval + pingTimeout). A new
- * session over a limit is refused with 503 before it is created. */
+ * session over a limit is refused with 503 before it is created, unless a
+ * session nobody has used can make room for it.
+ *
+ * A session no request has named since its handshake is one no client
+ * holds: a page elsewhere can open sessions by the thousand with no-cors
+ * fetches that browsers send to a plain-HTTP hub without Origin or
+ * Sec-Fetch-* (fetched_by_script() cannot tell them from Node's
+ * socket.io-client), but it cannot read the answers, so it never learns
+ * their ids. Left alone, they would hold the reader's own address at its
+ * limit until connect-timeout, as long as the page goes on. So the oldest
+ * such session of the address gives way; a client that has polled, posted
+ * or upgraded once is never closed this way, and when every session of the
+ * address has been used, the handshake is refused as before. A real
+ * client's session is unused only for the round trip between its handshake
+ * and its first request, and is the last of the unused ones to go.
+ *
+ * For max-sessions, the oldest unused session of any address gives way
+ * rather than one of the address with the most sessions: age is what
+ * tells an abandoned session from a client on its way (one that is seconds
+ * old was abandoned; one a few milliseconds old may be about to poll), and
+ * the address with the most sessions may be an office behind one NAT whose
+ * only unused session is a colleague's handshake in flight, while an
+ * orphan that has waited 40 s elsewhere would stay. The oldest of all is
+ * also found without a walk over the addresses. */
 static gboolean
 check_session_limits (PrdEioServer *self, SoupServerMessage *msg)
 {
   const char *address = soup_server_message_get_remote_host (msg);
-  guint n =
-      address != NULL ? GPOINTER_TO_UINT (g_hash_table_lookup (self->per_address, address)) : 0;
   const char *why = NULL;
   g_autofree char *body = NULL;
+  guint n;
 
+  if (self->max_sessions_per_address > 0)
+    while (count_address (self, address) >= self->max_sessions_per_address &&
+           evict_oldest (self, &lookup_address (self, address)->unused, "max-sessions-per-address"))
+      ;
+  if (self->max_sessions > 0)
+    while (g_hash_table_size (self->sockets) >= self->max_sessions &&
+           evict_oldest (self, &self->unused, "max-sessions"))
+      ;
+
+  n = count_address (self, address);
   if (self->max_sessions > 0 && g_hash_table_size (self->sockets) >= self->max_sessions)
     why = "Too many sessions (max-sessions)";
   else if (self->max_sessions_per_address > 0 && n >= self->max_sessions_per_address)
@@ -253,11 +346,16 @@ check_session_limits (PrdEioServer *self, SoupServerMessage *msg)
   return FALSE;
 }
 
+/* @used: a session opened over WebSocket is used from the start (its
+ * client holds the connection and reads the open packet); a polling one
+ * waits on the lists of unused sessions for its first request. */
 static PrdEioSocket *
-create_socket (PrdEioServer *self, SoupServerMessage *msg, GError **error)
+create_socket (PrdEioServer *self, SoupServerMessage *msg, gboolean used, GError **error)
 {
   g_autofree char *sid = NULL;
   PrdEioConfig config = get_config (self);
+  AddressSessions *sessions = NULL;
+  const char *address;
   PrdEioSocket *socket;
 
   do
@@ -272,12 +370,27 @@ create_socket (PrdEioServer *self, SoupServerMessage *msg, GError **error)
   socket = prd_eio_socket_new_internal (sid, soup_server_message_get_remote_host (msg), &config);
   prd_eio_socket_set_owner (socket, &socket_owner, self);
   g_hash_table_insert (self->sockets, g_strdup (sid), socket);
-  if (prd_eio_socket_get_remote_address (socket) != NULL)
+  address = prd_eio_socket_get_remote_address (socket);
+  if (address != NULL)
     {
-      const char *address = prd_eio_socket_get_remote_address (socket);
-      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_address, address));
-
-      g_hash_table_replace (self->per_address, g_strdup (address), GUINT_TO_POINTER (n + 1));
+      sessions = g_hash_table_lookup (self->per_address, address);
+      if (sessions == NULL)
+        {
+          sessions = g_new0 (AddressSessions, 1);
+          g_queue_init (&sessions->unused);
+          g_hash_table_insert (self->per_address, g_strdup (address), sessions);
+        }
+      sessions->n++;
+    }
+  if (used)
+    {
+      prd_eio_socket_set_used (socket);
+    }
+  else
+    {
+      g_queue_push_tail_link (&self->unused, prd_eio_socket_get_unused_link (socket, FALSE));
+      if (sessions != NULL)
+        g_queue_push_tail_link (&sessions->unused, prd_eio_socket_get_unused_link (socket, TRUE));
     }
   return socket;
 }
@@ -415,7 +528,7 @@ handle_handshake (PrdEioServer *self, SoupServerMessage *msg)
   g_autofree char *open_packet = NULL;
   PrdEioSocket *socket;
 
-  socket = create_socket (self, msg, &error);
+  socket = create_socket (self, msg, FALSE, &error);
   if (socket == NULL)
     {
       g_warning ("Cannot create an Engine.IO session: %s", error->message);
@@ -641,6 +754,8 @@ server_handler (SoupServer *server,
           respond_error (msg, EIO_ERROR_UNKNOWN_SID);
           return;
         }
+      /* Its client knows its id: it is not one to close for a newer one. */
+      forget_unused (self, socket);
       if (g_str_equal (transport, "polling") && prd_eio_socket_is_websocket (socket))
         {
           respond_error (msg, EIO_ERROR_BAD_REQUEST);
@@ -719,7 +834,7 @@ websocket_opened (PrdEioServer *self, SoupServerMessage *msg, PrdEioWsLink *link
     {
       g_autoptr (GError) error = NULL;
       g_autofree char *open_packet = NULL;
-      PrdEioSocket *socket = create_socket (self, msg, &error);
+      PrdEioSocket *socket = create_socket (self, msg, TRUE, &error);
 
       if (socket == NULL)
         {
@@ -766,6 +881,9 @@ prd_eio_server_dispose (GObject *object)
       g_hash_table_iter_init (&iter, self->sockets);
       while (g_hash_table_iter_next (&iter, NULL, &value))
         prd_eio_socket_set_owner (value, NULL, NULL);
+      /* The lists link the sockets themselves: let go of them first. */
+      g_queue_init (&self->unused);
+      g_hash_table_remove_all (self->per_address);
       /* Sockets still flushing are dropped now; nobody will answer them. */
       g_hash_table_remove_all (self->sockets);
     }
@@ -923,6 +1041,11 @@ prd_eio_server_class_init (PrdEioServerClass *klass)
   /* The socket class registers the metric families it counts into: a
    * server's first scrape lists them, before any session. */
   g_type_class_unref (g_type_class_ref (PRD_TYPE_EIO_SOCKET));
+  sessions_evicted = prd_metric_counter (
+      "prdhub_sessions_evicted_total",
+      "Engine.IO sessions unused since their handshake, closed to admit a new one over [engine] "
+      "max-sessions or max-sessions-per-address (the label).",
+      "limit");
 
   object_class->dispose = prd_eio_server_dispose;
   object_class->finalize = prd_eio_server_finalize;
@@ -970,7 +1093,8 @@ static void
 prd_eio_server_init (PrdEioServer *self)
 {
   self->sockets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
-  self->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_queue_init (&self->unused);
 }
 
 /* ------------------------------------------------------------------ */

@@ -151,6 +151,12 @@ struct _PrdEioSocket
   const PrdEioSocketOwner *owner; /* (unowned) (nullable) */
   gpointer owner_data;
 
+  /* A request has named the session since its handshake (see
+   * prd_eio_socket_set_used()). Until then the session is on its server's
+   * lists of unused sessions, by these two links (their data: the socket). */
+  gboolean used;
+  GList unused_links[2];
+
   const PrdEioSocketReceiver *receiver; /* (unowned) (nullable) */
   gpointer receiver_data;
 };
@@ -1190,6 +1196,27 @@ gboolean
 prd_eio_socket_is_finished (PrdEioSocket *self)
 {
   return self->state == STATE_CLOSED;
+}
+
+gboolean
+prd_eio_socket_is_used (PrdEioSocket *self)
+{
+  return self->used;
+}
+
+void
+prd_eio_socket_set_used (PrdEioSocket *self)
+{
+  self->used = TRUE;
+}
+
+GList *
+prd_eio_socket_get_unused_link (PrdEioSocket *self, gboolean of_address)
+{
+  GList *link = &self->unused_links[of_address ? 1 : 0];
+
+  link->data = self;
+  return link;
 }
 
 void

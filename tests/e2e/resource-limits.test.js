@@ -78,8 +78,10 @@ async function closeSession(sid) {
   await fetch(`${polling()}&sid=${sid}`, { method: 'POST', body: '1', headers: { 'Content-Type': 'text/plain;charset=UTF-8' } });
 }
 
-// Opens n Engine.IO sessions, waiting (bounded, no timing assertion) until
-// the hub's own timers have freed enough of the earlier ones.
+// Opens n Engine.IO sessions and uses each (a noop POST: no CONNECT), as a
+// client does; an unused one would give way to the next handshake over the
+// limit. Waits (bounded, no timing assertion) until the hub's own timers
+// have freed enough of the earlier ones.
 async function sessions(n, what = 'sessions') {
   const deadline = Date.now() + 60000;
   for (;;) {
@@ -88,7 +90,10 @@ async function sessions(n, what = 'sessions') {
     for (let i = 0; i < n; i++) {
       last = await handshake();
       if (last.status !== 200) break;
-      sids.push(JSON.parse(last.body.slice(1)).sid);
+      const sid = JSON.parse(last.body.slice(1)).sid;
+      sids.push(sid);
+      const used = await fetch(`${polling()}&sid=${sid}`, { method: 'POST', body: '6', headers: { 'Content-Type': 'text/plain;charset=UTF-8' } });
+      assert.equal(used.status, 200);
     }
     if (sids.length === n) return sids;
     for (const sid of sids) await closeSession(sid);
@@ -232,7 +237,7 @@ test(`max-pending-acks: ${MAX_PENDING} content-updates awaiting their ack per co
   }
 });
 
-test(`max-sessions-per-address: ${MAX_SESSIONS} Engine.IO sessions, counted before any CONNECT and closed at connect-timeout`, async () => {
+test(`max-sessions-per-address: ${MAX_SESSIONS} used Engine.IO sessions, counted before any CONNECT and closed at connect-timeout`, async () => {
   await sessions(MAX_SESSIONS);
   const past = await handshake();
   assert.equal(past.status, 503);

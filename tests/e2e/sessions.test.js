@@ -322,3 +322,61 @@ test('over TLS the command line trusts the certificate the configuration names, 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// A page elsewhere runs fetch('http://hub.lan:…/socket.io/?EIO=4&transport=polling',
+// {mode: 'no-cors'}) a thousand times: to a plain-HTTP hub at such an address
+// the browser sends neither Origin nor Sec-Fetch-*, so each is a handshake like
+// any client's, and the page never learns the session it opened. Such
+// sessions (no request has named them since their handshake) give way to the
+// reader's own client at max-sessions-per-address (1024 by default); a client
+// that has used its session stays, and the hub counts and logs what it closed.
+test('1,100 handshakes never followed up do not lock the address out; used sessions stay', async () => {
+  const hub = await startHub();
+  const sockets = [];
+  try {
+    const polling = `${hub.url}/socket.io/?EIO=4&transport=polling`;
+    // A client that polled before the page began: it must survive the flood.
+    const early = await connect(hub.url, { transports: ['polling'], auth: { token: tok('early') } }, '/prds');
+    sockets.push(early);
+    assert.equal(early.io.engine.transport.name, 'polling');
+    const earlySid = early.io.engine.id;
+
+    const statuses = new Map();
+    for (let i = 0; i < 1100; i += 50) {
+      const batch = [];
+      for (let j = i; j < Math.min(i + 50, 1100); j++) {
+        batch.push(fetch(`${polling}&t=${j}`).then(async (res) => {
+          await res.text();
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        }));
+      }
+      await Promise.all(batch);
+    }
+    // Each of them got its session, the ones past the limit too.
+    assert.deepEqual([...statuses], [[200, 1100]]);
+
+    // The reader's editor connects from that address, polling first as a
+    // browser's socket.io-client does, and works.
+    const victim = await connect(hub.url, { auth: { token: tok('victim') } }, '/prds');
+    sockets.push(victim);
+    const res = await rest(hub, 'GET', '/api/sessions', { tok: tok('boss', { role: 'admin' }) });
+    assert.equal(res.status, 200, res.text);
+    assert.ok(res.json.sessions.some((s) => s.id === victim.id), 'the new client is connected');
+
+    // The client that had used its session was never closed, and still works.
+    assert.equal(early.connected, true);
+    assert.equal(early.io.engine.id, earlySid);
+    assert.ok(res.json.sessions.some((s) => s.id === early.id), 'the early client is still there');
+
+    // Counted and logged (throttled).
+    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    const evicted = /^prdhub_sessions_evicted_total\{limit="max-sessions-per-address"\} (\d+)$/m
+      .exec(metrics);
+    assert.ok(evicted !== null, 'prdhub_sessions_evicted_total');
+    assert.ok(Number(evicted[1]) >= 1100 + 2 - 1024, `evicted: ${evicted[1]}`);
+    assert.match(hub.stderr(), /evicted: session address=127\.0\.0\.1 limit=max-sessions-per-address/);
+  } finally {
+    for (const s of sockets) s.close();
+    await hub.stop();
+  }
+});

@@ -132,3 +132,42 @@ test('the stock socket.io-client on another origin is refused', async () => {
     assert.equal(res.connected, false, JSON.stringify(res));
   }
 });
+
+// The same page against a plain-HTTP hub at a name that is not loopback
+// (hub.lan): Chromium sends neither Origin nor Sec-Fetch-* with its no-cors
+// fetches there, so each opens a session like any client's handshake. The
+// page cannot read the answers and never uses those sessions; past
+// max-sessions-per-address (1024) they give way, so the reader's own
+// client from that address still connects (docs/protocol.md, "Limits").
+test('no-cors fetches to a plain-HTTP hub.lan fill the address, and a real client still connects', async () => {
+  const lan = await launch({
+    args: ['--host-resolver-rules=MAP hub.lan 127.0.0.1, MAP elsewhere.example 127.0.0.1'],
+  });
+  try {
+    const context = await lan.newContext();
+    const page = await context.newPage();
+    await page.goto(`${site('elsewhere.example')}/`);
+    const results = await page.evaluate(async (url) => {
+      const counts = { ok: 0, err: 0 };
+      const waits = [];
+      for (let i = 0; i < 1100; i++) {
+        waits.push(fetch(`${url}&t=${i}`, { mode: 'no-cors', cache: 'no-store' })
+          .then(() => counts.ok++, () => counts.err++));
+      }
+      await Promise.all(waits);
+      return counts;
+    }, `http://hub.lan:${hub.port}/socket.io/?EIO=4&transport=polling`);
+    assert.deepEqual(results, { ok: 1100, err: 0 });
+    await context.close();
+    // They opened sessions: the address is at its limit, every one unused.
+    assert.equal(await pollingSessions(), 1024);
+
+    const res = await connectFrom('allowed.example', ['polling']);
+    assert.deepEqual(res, { connected: true, transport: 'polling' });
+    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    const evicted = /^prdhub_sessions_evicted_total\{limit="max-sessions-per-address"\} (\d+)$/m.exec(metrics);
+    assert.ok(evicted !== null && Number(evicted[1]) >= 1100 - 1024 + 1, metrics);
+  } finally {
+    await lan.close();
+  }
+});
