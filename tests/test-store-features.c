@@ -1470,7 +1470,7 @@ test_ai_jobs (Fixture *f, gconstpointer data)
   }
 }
 
-/* Saves a job of @user_id created at @created_at in @state. */
+/* Saves a job of @user_id in org_a created at @created_at in @state. */
 static void
 save_job (Fixture *f, const char *id, const char *user_id, const char *state, gint64 created_at)
 {
@@ -1478,6 +1478,7 @@ save_job (Fixture *f, const char *id, const char *user_id, const char *state, gi
   PrdAiJobRecord job = {
     .id = (char *) id,
     .prd_id = "prd_a",
+    .org = "org_a",
     .user_id = (char *) user_id,
     .prompt = "Write the goals",
     .state = (char *) state,
@@ -1491,10 +1492,13 @@ save_job (Fixture *f, const char *id, const char *user_id, const char *state, gi
   g_assert_no_error (error);
 }
 
-/* A user keeps their newest PRD_AI_JOB_STORE_USER_LIMIT jobs and every job
- * not ended yet; the record of a new job deletes the older ended ones, at
- * most 65 at a time (rows were never deleted before), and leaves other
- * users' alone. */
+/* A user (organization and user id) keeps their newest
+ * PRD_AI_JOB_STORE_USER_LIMIT jobs, in the order they were recorded, and
+ * every job not ended yet; the record of a new job deletes the older ended
+ * ones, at most 65 at a time (rows were never deleted before), and leaves
+ * other users' alone, the same user id in another organization included.
+ * The wall clock plays no part: jobs recorded after it was set back are
+ * the newest all the same. */
 static void
 test_ai_job_limit (Fixture *f, gconstpointer data)
 {
@@ -1502,39 +1506,53 @@ test_ai_job_limit (Fixture *f, gconstpointer data)
   g_autofree char *oldest = NULL;
 
   g_assert_cmpint (limit, ==, 1000);
-  /* 1,200 ended jobs of alice's from an older release, one of hers still
-   * streaming (the oldest), three of bob's. */
-  raw_exec_rw (f,
-               "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200) "
-               "INSERT INTO ai_jobs (id, prd_id, user_id, prompt, state, created_at, updated_at) "
-               "SELECT printf('job_old_%05d', i), 'prd_a', 'alice', 'p', 'complete', i, i "
-               "FROM n");
-  raw_exec_rw (f, "INSERT INTO ai_jobs (id, prd_id, user_id, prompt, state, created_at, "
-                  "updated_at) VALUES ('job_running', 'prd_a', 'alice', 'p', 'streaming', 0, 0), "
-                  "('job_b1', 'prd_a', 'bob', 'p', 'complete', 1, 1), "
-                  "('job_b2', 'prd_a', 'bob', 'p', 'failed', 2, 2), "
-                  "('job_b3', 'prd_a', 'bob', 'p', 'cancelled', 3, 3)");
+  /* One job of alice's still streaming (the oldest), 1,200 ended ones from
+   * an older release, three of bob's, three of alice's in org_b. */
+  raw_exec_rw (f, "INSERT INTO ai_jobs (id, prd_id, org, user_id, prompt, state, created_at, "
+                  "updated_at) VALUES ('job_running', 'prd_a', 'org_a', 'alice', 'p', "
+                  "'streaming', 0, 0)");
+  raw_exec_rw (f, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200) "
+                  "INSERT INTO ai_jobs (id, prd_id, org, user_id, prompt, state, created_at, "
+                  "updated_at) SELECT printf('job_old_%05d', i), 'prd_a', 'org_a', 'alice', 'p', "
+                  "'complete', 1000000 + i, 1000000 + i FROM n");
+  raw_exec_rw (f, "INSERT INTO ai_jobs (id, prd_id, org, user_id, prompt, state, created_at, "
+                  "updated_at) VALUES ('job_b1', 'prd_a', 'org_a', 'bob', 'p', 'complete', 1, 1), "
+                  "('job_b2', 'prd_a', 'org_a', 'bob', 'p', 'failed', 2, 2), "
+                  "('job_b3', 'prd_a', 'org_a', 'bob', 'p', 'cancelled', 3, 3), "
+                  "('job_o1', 'prd_o', 'org_b', 'alice', 'p', 'complete', 1, 1), "
+                  "('job_o2', 'prd_o', 'org_b', 'alice', 'p', 'complete', 2, 2), "
+                  "('job_o3', 'prd_o', 'org_b', 'alice', 'p', 'complete', 3, 3)");
 
-  /* A job that ends trims nothing; a new one takes 65 ended ones. */
-  save_job (f, "job_old_01200", "alice", "complete", 1200);
-  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM ai_jobs WHERE user_id = 'alice'"), ==, 1201);
-  save_job (f, "job_new_0", "alice", "queued", 5000);
-  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM ai_jobs WHERE user_id = 'alice'"), ==,
-                   1202 - 65);
+  /* A job that ends trims nothing; a new one takes 65 ended ones. The new
+   * jobs are created "before" every kept one (a clock set back). */
+  save_job (f, "job_old_01200", "alice", "complete", 1001200);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM ai_jobs WHERE org = 'org_a' AND user_id = "
+                                 "'alice'"),
+                   ==, 1201);
+  save_job (f, "job_new_0", "alice", "queued", 500);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM ai_jobs WHERE org = 'org_a' AND user_id = "
+                                 "'alice'"),
+                   ==, 1202 - 65);
+  save_job (f, "job_new_0", "alice", "complete", 500);
   for (guint i = 1; i <= 3; i++)
     {
       g_autofree char *id = g_strdup_printf ("job_new_%u", i);
 
-      save_job (f, id, "alice", "queued", 5000 + i);
+      save_job (f, id, "alice", "queued", 500 - i);
+      save_job (f, id, "alice", "complete", 500 - i);
     }
-  /* 65 + 65 + 65 + 9 went: the newest 1,000 stay, and the one streaming. */
-  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM ai_jobs WHERE user_id = 'alice'"), ==,
-                   limit + 1);
+  /* 65 + 65 + 65 + 9 went: the newest 1,000 stay, the new ones among them,
+   * and the one streaming. */
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM ai_jobs WHERE org = 'org_a' AND user_id = "
+                                 "'alice'"),
+                   ==, limit + 1);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM ai_jobs WHERE id LIKE 'job_new_%'"), ==, 4);
   g_assert_cmpint (raw_count (f, "SELECT count(*) FROM ai_jobs WHERE id = 'job_running'"), ==, 1);
-  oldest = raw_text (f, "SELECT id FROM ai_jobs WHERE user_id = 'alice' AND state = 'complete' "
-                        "ORDER BY created_at LIMIT 1");
+  oldest = raw_text (f, "SELECT id FROM ai_jobs WHERE org = 'org_a' AND user_id = 'alice' AND "
+                        "state = 'complete' ORDER BY rowid LIMIT 1");
   g_assert_cmpstr (oldest, ==, "job_old_00205");
   g_assert_cmpint (raw_count (f, "SELECT count(*) FROM ai_jobs WHERE user_id = 'bob'"), ==, 3);
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM ai_jobs WHERE org = 'org_b'"), ==, 3);
 }
 
 /* ---- versions ---- */

@@ -332,6 +332,7 @@ save_job (PrdHubAi *self, PrdAiJob *job)
   PrdAiJobRecord record = {
     .id = job->id,
     .prd_id = job->prd_id,
+    .org = job->org,
     .user_id = job->user_id,
     .prompt = job->prompt,
     .section = job->section,

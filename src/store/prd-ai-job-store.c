@@ -28,6 +28,7 @@ prd_ai_job_record_copy (const PrdAiJobRecord *job)
   *copy = *job;
   copy->id = g_strdup (job->id);
   copy->prd_id = g_strdup (job->prd_id);
+  copy->org = g_strdup (job->org);
   copy->user_id = g_strdup (job->user_id);
   copy->prompt = g_strdup (job->prompt);
   copy->section = g_strdup (job->section);
@@ -44,6 +45,7 @@ prd_ai_job_record_free (PrdAiJobRecord *job)
     return;
   g_free (job->id);
   g_free (job->prd_id);
+  g_free (job->org);
   g_free (job->user_id);
   g_free (job->prompt);
   g_free (job->section);

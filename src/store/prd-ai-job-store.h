@@ -10,8 +10,9 @@ G_BEGIN_DECLS
  *
  * One record per job, written as the job moves from queued to streaming to
  * its end and kept after that, so that an admin can see who asked what and
- * what it cost: each user's newest PRD_AI_JOB_STORE_USER_LIMIT, with the
- * jobs not ended yet; the record of a new job deletes the user's older
+ * what it cost: each user's (organization and user id) newest
+ * PRD_AI_JOB_STORE_USER_LIMIT, in the order they were last recorded, with
+ * the jobs not ended yet; the record of a new job deletes the user's older
  * ended ones, in the same transaction. No job survives a restart: when
  * the hub starts, it marks the jobs a previous run left unfinished as
  * failed (prd_ai_job_store_interrupt_async()).
@@ -28,6 +29,8 @@ G_BEGIN_DECLS
  * PrdAiJobRecord:
  * @id: the job id (`job_…`)
  * @prd_id: the PRD it writes into
+ * @org: (nullable): the organization of who asked (%NULL: unknown, kept
+ *   as the empty string)
  * @user_id: who asked
  * @prompt: what they asked
  * @section: (nullable): the section slug
@@ -43,6 +46,7 @@ typedef struct
 {
   char *id;
   char *prd_id;
+  char *org;
   char *user_id;
   char *prompt;
   char *section;

@@ -4,12 +4,15 @@
  * prd-sqlite-store.c), one row per AI job, kept after the job ends.
  *
  * Retention: the record of a new job (state "queued") deletes what the
- * user holds beyond their newest PRD_AI_JOB_STORE_USER_LIMIT jobs in
- * created_at order, ended ones only, at most TRIM_BACKLOG more than one:
- * rows a release before this one kept (nothing was ever deleted) go over
- * the next jobs rather than in one transaction in front of every edit's
- * commit. Both steps are ranges of ai_jobs_by_user (user_id, created_at).
- * Jobs started in the same millisecond as the oldest kept one stay.
+ * user (organization and user id) holds beyond their newest
+ * PRD_AI_JOB_STORE_USER_LIMIT jobs, ended ones only, at most TRIM_BACKLOG
+ * more than one: rows a release before this one kept (nothing was ever
+ * deleted) go over the next jobs rather than in one transaction in front
+ * of every edit's commit. "Newest" is the order the rows were written
+ * (rowid: INSERT OR REPLACE gives each save a new one), never created_at,
+ * a wall-clock reading: after a clock set back, every new job was "older"
+ * than the kept ones and deleted by the next. Both steps are ranges of
+ * ai_jobs_by_user (org, user_id, rowid).
  */
 #define G_LOG_DOMAIN "prd-store"
 
@@ -21,23 +24,25 @@
 /* How many rows of a backlog a new job may delete beyond one. */
 #define TRIM_BACKLOG 64
 
-/* Deletes @user_id's ended jobs older than their newest
+/* Deletes the ended jobs of @user_id in @org older than their newest
  * PRD_AI_JOB_STORE_USER_LIMIT, at most TRIM_BACKLOG + 1, the oldest. */
 static gboolean
-trim_user (PrdSqliteWorker *worker, const char *user_id, GError **error)
+trim_user (PrdSqliteWorker *worker, const char *org, const char *user_id, GError **error)
 {
   g_autoptr (PrdSqliteStmt) oldest_kept = NULL;
   g_autoptr (PrdSqliteStmt) trim = NULL;
   int rc;
 
-  oldest_kept = prd_sqlite_worker_prepare (worker,
-                                           "SELECT created_at FROM ai_jobs WHERE user_id = ? "
-                                           "ORDER BY created_at DESC LIMIT 1 OFFSET ?",
-                                           error);
+  oldest_kept =
+      prd_sqlite_worker_prepare (worker,
+                                 "SELECT rowid FROM ai_jobs WHERE org = ? AND user_id = ? "
+                                 "ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                                 error);
   if (oldest_kept == NULL)
     return FALSE;
-  prd_sqlite_bind_text (oldest_kept, 1, user_id);
-  sqlite3_bind_int64 (oldest_kept, 2, PRD_AI_JOB_STORE_USER_LIMIT - 1);
+  prd_sqlite_bind_text (oldest_kept, 1, org);
+  prd_sqlite_bind_text (oldest_kept, 2, user_id);
+  sqlite3_bind_int64 (oldest_kept, 3, PRD_AI_JOB_STORE_USER_LIMIT - 1);
   rc = sqlite3_step (oldest_kept);
   if (rc == SQLITE_DONE)
     return TRUE; /* fewer than the limit */
@@ -45,14 +50,15 @@ trim_user (PrdSqliteWorker *worker, const char *user_id, GError **error)
     return prd_sqlite_worker_set_error (worker, rc, "Cannot trim the AI jobs", error);
   trim = prd_sqlite_worker_prepare (
       worker,
-      "DELETE FROM ai_jobs WHERE rowid IN (SELECT rowid FROM ai_jobs WHERE user_id = ? AND "
-      "created_at < ? AND state NOT IN ('queued', 'streaming') ORDER BY created_at LIMIT ?)",
+      "DELETE FROM ai_jobs WHERE rowid IN (SELECT rowid FROM ai_jobs WHERE org = ? AND user_id = ? "
+      "AND rowid < ? AND state NOT IN ('queued', 'streaming') ORDER BY rowid LIMIT ?)",
       error);
   if (trim == NULL)
     return FALSE;
-  prd_sqlite_bind_text (trim, 1, user_id);
-  sqlite3_bind_int64 (trim, 2, sqlite3_column_int64 (oldest_kept, 0));
-  sqlite3_bind_int64 (trim, 3, TRIM_BACKLOG + 1);
+  prd_sqlite_bind_text (trim, 1, org);
+  prd_sqlite_bind_text (trim, 2, user_id);
+  sqlite3_bind_int64 (trim, 3, sqlite3_column_int64 (oldest_kept, 0));
+  sqlite3_bind_int64 (trim, 4, TRIM_BACKLOG + 1);
   return prd_sqlite_worker_step_done (worker, trim, error);
 }
 
@@ -67,8 +73,8 @@ op_save (PrdSqliteWorker *worker,
   g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
       worker,
       "INSERT OR REPLACE INTO ai_jobs (id, prd_id, user_id, prompt, section, state, tokens, "
-      "duration, error_code, error_message, created_at, updated_at) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "duration, error_code, error_message, created_at, updated_at, org) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       error);
 
   if (stmt == NULL)
@@ -85,9 +91,11 @@ op_save (PrdSqliteWorker *worker,
   prd_sqlite_bind_text (stmt, 10, job->error_message);
   sqlite3_bind_int64 (stmt, 11, job->created_at);
   sqlite3_bind_int64 (stmt, 12, job->updated_at);
+  prd_sqlite_bind_text (stmt, 13, job->org != NULL ? job->org : "");
   if (!prd_sqlite_worker_step_done (worker, stmt, error))
     return FALSE;
-  return !g_str_equal (job->state, "queued") || trim_user (worker, job->user_id, error);
+  return !g_str_equal (job->state, "queued") ||
+         trim_user (worker, job->org != NULL ? job->org : "", job->user_id, error);
 }
 
 static void
@@ -118,7 +126,7 @@ op_get (PrdSqliteWorker *worker,
   g_autoptr (PrdSqliteStmt) stmt = prd_sqlite_worker_prepare (
       worker,
       "SELECT id, prd_id, user_id, prompt, section, state, tokens, duration, error_code, "
-      "error_message, created_at, updated_at FROM ai_jobs WHERE id = ?",
+      "error_message, created_at, updated_at, org FROM ai_jobs WHERE id = ?",
       error);
   PrdAiJobRecord *job;
   int rc;
@@ -144,6 +152,7 @@ op_get (PrdSqliteWorker *worker,
   job->error_message = prd_sqlite_column_text (stmt, 9);
   job->created_at = sqlite3_column_int64 (stmt, 10);
   job->updated_at = sqlite3_column_int64 (stmt, 11);
+  job->org = prd_sqlite_column_text (stmt, 12);
   *result = job;
   *result_free = (GDestroyNotify) prd_ai_job_record_free;
   return TRUE;

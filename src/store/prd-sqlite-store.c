@@ -327,10 +327,15 @@ static const char *const migrations[] = {
    * status (prd-sqlite-store-integrations.c): an older delivery arriving
    * later, or a sync that read the link before, does not set it back. */
   "ALTER TABLE integration_links ADD COLUMN status_at INTEGER NOT NULL DEFAULT 0;",
-  /* A user's AI jobs oldest first (prd-sqlite-store-ai.c): each new job
-   * trims the user's ended ones to the newest
-   * PRD_AI_JOB_STORE_USER_LIMIT through a range of this index. */
-  "CREATE INDEX ai_jobs_by_user ON ai_jobs (user_id, created_at);",
+  /* A user's AI jobs in the order they were last recorded
+   * (prd-sqlite-store-ai.c): each new job trims the user's ended ones to
+   * the newest PRD_AI_JOB_STORE_USER_LIMIT through a range of this index
+   * (its entries end with the rowid). A user is an organization and a user
+   * id; rows from before name their PRD's organization, or none when the
+   * PRD is gone. */
+  ("ALTER TABLE ai_jobs ADD COLUMN org TEXT NOT NULL DEFAULT '';"
+   "UPDATE ai_jobs SET org = prds.org FROM prds WHERE prds.id = ai_jobs.prd_id;"
+   "CREATE INDEX ai_jobs_by_user ON ai_jobs (org, user_id);"),
 };
 
 typedef enum
