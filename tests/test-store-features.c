@@ -1009,6 +1009,47 @@ test_notification_limit (Fixture *f, gconstpointer data)
   g_assert_cmpstr (oldest, ==, "notif_carol_0204"); /* 65 + 65 + 65 + 9 went */
 }
 
+/* A write that notifies many users who each hold an older release's
+ * backlog deletes at most 64 old rows in all, not 64 per user (a version
+ * notifying 500 such editors deleted 282,000 rows in one commit). */
+static void
+test_notification_backlog_shared (Fixture *f, gconstpointer data)
+{
+  const guint limit = PRD_NOTIFICATION_STORE_NOTIFICATION_LIMIT;
+  PrdNotificationStore *store = PRD_NOTIFICATION_STORE (f->store);
+  g_autoptr (GPtrArray) notifications =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_notification_record_free);
+  g_autoptr (GPtrArray) activities =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) prd_activity_record_free);
+  g_autoptr (GAsyncResult) res = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 before;
+
+  /* Ten users, each 100 over the limit. */
+  raw_exec_rw (f, "WITH RECURSIVE u(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM u WHERE k < 9), "
+                  "n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1100) "
+                  "INSERT INTO social_notifications (id, user_id, org, payload) "
+                  "SELECT printf('notif_u%d_%05d', k, i), printf('user_%d', k), 'org_a', '{}' "
+                  "FROM u, n");
+  before = raw_count (f, "SELECT count(*) FROM social_notifications");
+  g_assert_cmpint (before, ==, 10 * (limit + 100));
+  for (guint k = 0; k < 10; k++)
+    {
+      g_autofree char *id = g_strdup_printf ("notif_new_%u", k);
+      g_autofree char *user = g_strdup_printf ("user_%u", k);
+
+      g_ptr_array_add (notifications, prd_notification_record_new (id, user, "org_a", "{}"));
+    }
+  res = PRD_TEST_WAIT_FOR (prd_notification_store_record_async, store, notifications, activities,
+                           NULL);
+  g_assert_true (prd_notification_store_record_finish (store, res, &error));
+  g_assert_no_error (error);
+  /* 10 inserted; each user lost one old row for their new one, and 64
+   * more went in all. */
+  g_assert_cmpint (raw_count (f, "SELECT count(*) FROM social_notifications"), ==,
+                   before + 10 - 10 - 64);
+}
+
 /* Records @n activities of @org, named activity_<org>_<first + i>, in one
  * write. */
 static void
@@ -1745,6 +1786,7 @@ main (int argc, char *argv[])
   ADD ("/prd/store/notifications/paging", test_notifications_paging);
   ADD ("/prd/store/notifications/plans", test_notifications_plans);
   ADD ("/prd/store/notifications/notification-limit", test_notification_limit);
+  ADD ("/prd/store/notifications/notification-backlog-shared", test_notification_backlog_shared);
   ADD ("/prd/store/notifications/activity-limit", test_activity_limit);
   ADD ("/prd/store/notifications/activity-backlog", test_activity_backlog);
   ADD ("/prd/store/conflicts/roundtrip", test_conflicts);
