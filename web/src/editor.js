@@ -444,7 +444,9 @@ export async function editorPage(root, prdId, { api, session, notifications, ann
     // markdown-it with html: false escapes raw HTML and refuses script: links (markdown.js).
     onHtml: (html) => { preview.innerHTML = html; },
     onBusy: (busy) => preview.setAttribute('aria-busy', String(busy)),
-    onPaused: () => previewStopped('Preview paused: this text takes too long to render.'),
+    onPaused: (why) => previewStopped(why === 'large'
+      ? 'Preview paused: this text makes a preview too large to show.'
+      : 'Preview paused: this text takes too long to render.'),
     onFailed: (message) => previewStopped(`Preview unavailable: its renderer failed (${message}).`),
   });
   function previewStopped(text) {

@@ -10,8 +10,11 @@
 // starts) is rendered once the running one is done; changes never queue up.
 // A render running longer than PREVIEW_TIMEOUT_MS ends (the worker is
 // terminated) and the preview pauses until retry(), which renders the
-// text of that moment in a fresh worker. A worker that fails (it cannot be
-// started, or its render throws) stops the preview the same way.
+// text of that moment in a fresh worker. A render whose HTML is too large
+// to put into the page (the worker answers `tooLarge`, markdown.js) pauses
+// it the same way, without the HTML ever reaching the page. A worker that
+// fails (it cannot be started, or its render throws) stops the preview the
+// same way.
 
 /** How long one render may run before the preview pauses (milliseconds). */
 export const PREVIEW_TIMEOUT_MS = 2000;
@@ -22,7 +25,8 @@ export class PreviewRenderer {
    *   addEventListener 'message' and 'error'); it may throw
    * @text: returns the text to render, read as a render starts
    * @onHtml(html): a render's result
-   * @onPaused(): a render ran past @timeoutMs and was stopped
+   * @onPaused(why): a render ran past @timeoutMs and was stopped
+   *   (why 'slow'), or made HTML too large for the page ('large')
    * @onFailed(message): the worker failed
    * @onBusy(busy): a render started (true) or none runs any more (false)
    * @timers: setTimeout and clearTimeout (the tests' own)
@@ -92,7 +96,7 @@ export class PreviewRenderer {
     }
     const id = ++this._jobs;
     this._running = id;
-    this._timer = this._timers.setTimeout(() => { if (this._running === id) this._stop('paused'); }, this._timeoutMs);
+    this._timer = this._timers.setTimeout(() => { if (this._running === id) this._stop('paused', 'slow'); }, this._timeoutMs);
     this._setBusy(true);
     this._worker.postMessage({ id, text: this._text() });
   }
@@ -102,6 +106,10 @@ export class PreviewRenderer {
     this._timers.clearTimeout(this._timer);
     this._timer = null;
     this._running = null;
+    if (typeof data.html !== 'string') {
+      this._stop('paused', 'large');
+      return;
+    }
     this._onHtml(data.html);
     if (this._stale) this._start();
     else this._setBusy(false);
@@ -126,7 +134,7 @@ export class PreviewRenderer {
     this._end();
     this._stopped = why;
     this._setBusy(false);
-    if (why === 'paused') this._onPaused();
+    if (why === 'paused') this._onPaused(message);
     else this._onFailed(message);
   }
 }

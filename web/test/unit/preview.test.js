@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import MarkdownIt from 'markdown-it';
 import { PREVIEW_TIMEOUT_MS, PreviewRenderer } from '../../src/preview.js';
-import { createMarkdown } from '../../src/markdown.js';
+import { createMarkdown, PREVIEW_MAX_HTML, renderPreview } from '../../src/markdown.js';
 
 // Timers the test advances by hand.
 function fakeTimers() {
@@ -48,6 +48,7 @@ function fakeWorkers() {
         for (const fn of listeners.message) fn({ data: { id: job.id, html: html ?? `<p>${job.text}</p>` } });
       },
       fail(message) { for (const fn of listeners.error) fn({ message, preventDefault() {} }); },
+      reply(data) { for (const fn of listeners.message) fn({ data }); },
     };
     workers.push(w);
     return w;
@@ -64,7 +65,7 @@ function setup({ createWorker } = {}) {
     createWorker: createWorker ?? fake.create,
     text: () => text,
     onHtml: (html) => log.push(['html', html]),
-    onPaused: () => log.push(['paused']),
+    onPaused: (why) => log.push(['paused', why]),
     onFailed: (message) => log.push(['failed', message]),
     onBusy: (busy) => log.push(['busy', busy]),
     timers,
@@ -100,7 +101,7 @@ test('a render past its bound ends the worker and pauses until retry(), which re
   timers.advance(1);
   assert.equal(workers[0].terminated, true);
   assert.equal(r.stopped, 'paused');
-  assert.deepEqual(log, [['busy', true], ['busy', false], ['paused']]);
+  assert.deepEqual(log, [['busy', true], ['busy', false], ['paused', 'slow']]);
   // Changes while paused render nothing (and start no worker).
   setText('typed meanwhile');
   r.request();
@@ -155,4 +156,30 @@ test('the worker\'s renderer makes the HTML the editor has always shown', () => 
   assert.equal(md.render(text), before.render(text));
   assert.match(md.render(text), /&lt;script&gt;/);
   assert.doesNotMatch(md.render(text), /href="javascript/);
+});
+
+// A short text can render to HTML far too large to put into the page (one
+// reference definition with a long URL, used many times): the worker
+// answers `tooLarge` and the preview pauses, the HTML never given to the
+// page; a text under the bound renders as before.
+test('a render whose HTML is too large pauses the preview without giving it to the page', () => {
+  const md = createMarkdown();
+  const url = `http://x.example/${'A'.repeat(20000)}`;
+  const amplified = `[a]: ${url}\n\n${'[a] '.repeat(300)}\n`;
+  assert.ok(amplified.length < 30000);
+  const big = renderPreview(md, amplified);
+  assert.equal(big.html, undefined);
+  assert.ok(big.tooLarge > PREVIEW_MAX_HTML, String(big.tooLarge));
+  const small = renderPreview(md, '# Goals\n\n[a] and [a]\n\n[a]: http://x.example/\n');
+  assert.equal(small.html, md.render('# Goals\n\n[a] and [a]\n\n[a]: http://x.example/\n'));
+
+  const { r, workers, log } = setup();
+  r.request();
+  const job = workers[0].posted[0];
+  // The worker's answer for a text past the bound.
+  workers[0].reply({ id: job.id, tooLarge: big.tooLarge });
+  assert.equal(r.stopped, 'paused');
+  assert.equal(workers[0].terminated, true);
+  assert.ok(!log.some(([k]) => k === 'html'), 'no HTML reaches the page');
+  assert.deepEqual(log.at(-1), ['paused', 'large']);
 });
