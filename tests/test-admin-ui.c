@@ -284,6 +284,121 @@ save_screenshot (GtkWidget *widget, const char *name)
   g_test_message ("screenshot: %s (%dx%d)", path, width, height);
 }
 
+/* ---- a fake hub ----------------------------------------------------------------------- */
+
+/* A process that owns org.prdtool.Hub on the test's bus, as another user's
+ * hub or a stranger would: its own bus connection, answering in the
+ * connection's worker thread (a filter), so that the window's calls never
+ * wait on this thread. */
+typedef enum
+{
+  FAKE_FORBIDDEN,    /* refuses every call: another user's hub */
+  FAKE_NO_INTERFACE, /* owns the name, serves nothing */
+  FAKE_LIST_ERROR,   /* has properties, every listing fails */
+} FakeMode;
+
+typedef struct
+{
+  FakeMode mode;
+  GDBusConnection *connection;
+  guint filter;
+} FakeHub;
+
+static void
+fake_reply_error (FakeHub *fake, GDBusMessage *call, const char *name, const char *message)
+{
+  g_autoptr (GDBusMessage) reply = g_dbus_message_new_method_error_literal (call, name, message);
+
+  g_dbus_connection_send_message (fake->connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL,
+                                  NULL);
+}
+
+static void
+fake_reply (FakeHub *fake, GDBusMessage *call, GVariant *body)
+{
+  g_autoptr (GDBusMessage) reply = g_dbus_message_new_method_reply (call);
+
+  g_dbus_message_set_body (reply, body);
+  g_dbus_connection_send_message (fake->connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL,
+                                  NULL);
+}
+
+static GDBusMessage *
+fake_filter (GDBusConnection *connection, GDBusMessage *message, gboolean incoming, gpointer data)
+{
+  FakeHub *fake = data;
+  const char *member = g_dbus_message_get_member (message);
+
+  if (!incoming || g_dbus_message_get_message_type (message) != G_DBUS_MESSAGE_TYPE_METHOD_CALL ||
+      g_strcmp0 (g_dbus_message_get_path (message), "/org/prdtool/Hub") != 0)
+    return message;
+  switch (fake->mode)
+    {
+      case FAKE_FORBIDDEN:
+        fake_reply_error (fake, message, "org.prdtool.Hub1.Error.Forbidden",
+                          "Only the user who runs the hub is served");
+        break;
+      case FAKE_NO_INTERFACE:
+        return message; /* GDBus answers: no such object */
+      case FAKE_LIST_ERROR:
+        if (g_strcmp0 (member, "GetAll") == 0)
+          {
+            GVariantBuilder builder;
+
+            g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{sv}"));
+            g_variant_builder_add (&builder, "{sv}", "Version", g_variant_new_string ("fake"));
+            g_variant_builder_add (&builder, "{sv}", "ListenUri",
+                                   g_variant_new_string ("http://127.0.0.1:9/"));
+            fake_reply (fake, message, g_variant_new ("(a{sv})", &builder));
+          }
+        else
+          fake_reply_error (fake, message, "org.freedesktop.DBus.Error.Failed",
+                            "The fake hub lists nothing");
+        break;
+      default:
+        g_assert_not_reached ();
+    }
+  g_object_unref (message);
+  return NULL;
+}
+
+static FakeHub *
+fake_hub_start (FakeMode mode)
+{
+  FakeHub *fake = g_new0 (FakeHub, 1);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *address = g_dbus_address_get_for_bus_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_autoptr (GVariant) reply = NULL;
+  guint32 result = 0;
+
+  g_assert_no_error (error);
+  fake->mode = mode;
+  fake->connection =
+      g_dbus_connection_new_for_address_sync (address,
+                                              G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                  G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                              NULL, NULL, &error);
+  g_assert_no_error (error);
+  fake->filter = g_dbus_connection_add_filter (fake->connection, fake_filter, fake, NULL);
+  reply = g_dbus_connection_call_sync (
+      fake->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+      "RequestName", g_variant_new ("(su)", "org.prdtool.Hub", 4 /* DO_NOT_QUEUE */),
+      G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(u)", &result);
+  g_assert_cmpuint (result, ==, 1 /* PRIMARY_OWNER */);
+  return fake;
+}
+
+static void
+fake_hub_stop (FakeHub *fake)
+{
+  g_dbus_connection_close_sync (fake->connection, NULL, NULL);
+  g_dbus_connection_remove_filter (fake->connection, fake->filter);
+  g_clear_object (&fake->connection);
+  g_free (fake);
+}
+
 /* ---- conditions ------------------------------------------------------------------------- */
 
 static gboolean
@@ -444,7 +559,6 @@ test_sessions (void)
   g_assert_true (shows_label (GTK_WIDGET (page), "alice"));
   g_assert_true (shows_label (GTK_WIDGET (page), "org_b"));
   g_assert_true (shows_label (GTK_WIDGET (page), "WebSocket"));
-
   /* Live: a presence change shows, in alice's row as it was (the listing
    * changes only the rows that differ). */
   alice = find_record (model, "name", "alice");
@@ -1361,6 +1475,110 @@ test_start_hub (void)
   wait_until (state_page_cond, "no-hub", "the no-hub page again");
 }
 
+/* The AdwStatusPage shown below @widget, or NULL. */
+static AdwStatusPage *
+shown_status_page (GtkWidget *widget)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      AdwStatusPage *found;
+
+      if (ADW_IS_STATUS_PAGE (child) && gtk_widget_get_mapped (child))
+        return ADW_STATUS_PAGE (child);
+      /* Of a stack, the page it shows (the one before may still fade). */
+      if (GTK_IS_STACK (child))
+        {
+          GtkWidget *shown = gtk_stack_get_visible_child (GTK_STACK (child));
+
+          if (shown != NULL && ADW_IS_STATUS_PAGE (shown))
+            return ADW_STATUS_PAGE (shown);
+          if (shown != NULL && (found = shown_status_page (shown)) != NULL)
+            return found;
+          continue;
+        }
+      if ((found = shown_status_page (child)) != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* Another user's hub (it answers Forbidden) showed as a running hub with
+ * nobody connected; now the window says whose it is. */
+static void
+test_forbidden_hub (void)
+{
+  FakeHub *fake = fake_hub_start (FAKE_FORBIDDEN);
+  const char *description;
+  AdwStatusPage *page;
+
+  wait_until (state_page_cond, "unreadable", "the unreadable page");
+  page = shown_status_page (GTK_WIDGET (t.window));
+  g_assert_nonnull (page);
+  g_assert_cmpstr (adw_status_page_get_title (page), ==, "This Hub Belongs to Another User");
+  description = adw_status_page_get_description (page);
+  g_assert_cmpstr (description, ==,
+                   "The hub on this session bus refuses you: Only the user who runs the hub is "
+                   "served");
+  gtk_test_accessible_assert_role (GTK_ACCESSIBLE (page), GTK_ACCESSIBLE_ROLE_ALERT);
+  save_screenshot (GTK_WIDGET (t.window), "forbidden");
+  fake_hub_stop (fake);
+  wait_until (state_page_cond, "no-hub", "the no-hub page after the fake");
+}
+
+/* A process that owns the name without the interface. */
+static void
+test_impostor_hub (void)
+{
+  FakeHub *fake = fake_hub_start (FAKE_NO_INTERFACE);
+  AdwStatusPage *page;
+
+  wait_until (state_page_cond, "unreadable", "the unreadable page");
+  page = shown_status_page (GTK_WIDGET (t.window));
+  g_assert_nonnull (page);
+  g_assert_cmpstr (adw_status_page_get_title (page), ==, "Cannot Read the Hub");
+  g_assert_true (
+      g_str_has_prefix (adw_status_page_get_description (page), "Cannot read the hub: "));
+  fake_hub_stop (fake);
+  wait_until (state_page_cond, "no-hub", "the no-hub page after the fake");
+}
+
+static gboolean
+inner_page_cond (gpointer data)
+{
+  gpointer *args = data; /* widget, name */
+
+  return g_strcmp0 (inner_stack_page (args[0]), args[1]) == 0;
+}
+
+/* A hub whose listings fail: the pages say so, not "nobody is connected";
+ * the overview does not claim the hub is not on the LAN. */
+static void
+test_list_error (void)
+{
+  FakeHub *fake = fake_hub_start (FAKE_LIST_ERROR);
+  PrdAdminOverviewPage *overview = prd_admin_window_get_overview_page (t.window);
+  GtkWidget *pages[] = {
+    GTK_WIDGET (prd_admin_window_get_sessions_page (t.window)),
+    GTK_WIDGET (prd_admin_window_get_jobs_page (t.window)),
+    GTK_WIDGET (prd_admin_window_get_integrations_page (t.window)),
+  };
+
+  wait_until (state_page_cond, "hub", "the fake hub's pages");
+  for (guint i = 0; i < G_N_ELEMENTS (pages); i++)
+    wait_until (inner_page_cond, (gpointer[]){ pages[i], "error" }, "the listing's error");
+  prd_admin_window_show_page (t.window, "sessions");
+  g_assert_true (shows_label (GTK_WIDGET (pages[0]), "Cannot List Sessions"));
+  g_assert_true (
+      shows_label (GTK_WIDGET (pages[0]), "Cannot read the hub: The fake hub lists nothing"));
+  g_assert_false (shows_label (GTK_WIDGET (pages[0]), "No Sessions"));
+  save_screenshot (GTK_WIDGET (t.window), "sessions-list-error");
+  g_assert_cmpstr (prd_admin_overview_page_get_value (overview, "lan"), ==,
+                   "Unknown: the hub does not say");
+  fake_hub_stop (fake);
+  wait_until (state_page_cond, "no-hub", "the no-hub page after the fake");
+}
+
 static void
 on_activate (GApplication *application, gpointer user_data)
 {
@@ -1408,6 +1626,9 @@ on_activate (GApplication *application, gpointer user_data)
   g_test_add_func ("/prd/admin-ui/integration-slow", test_integration_slow);
   g_test_add_func ("/prd/admin-ui/no-hub", test_no_hub);
   g_test_add_func ("/prd/admin-ui/start-hub", test_start_hub);
+  g_test_add_func ("/prd/admin-ui/forbidden-hub", test_forbidden_hub);
+  g_test_add_func ("/prd/admin-ui/impostor-hub", test_impostor_hub);
+  g_test_add_func ("/prd/admin-ui/list-error", test_list_error);
   *status = g_test_run ();
 
   g_clear_pointer (&t.alice, prd_test_client_free);

@@ -37,8 +37,10 @@ struct _PrdAdminJobsPage
   GtkColumnViewColumn *duration_column;
   GtkColumnViewColumn *started_column;
   GtkColumnViewColumn *action_column;
+  AdwStatusPage *error_page;
 
   PrdDbusHub1 *proxy;        /* (owned) (nullable) */
+  gboolean failed;           /* the last listing failed: the error page shows */
   GCancellable *cancellable; /* (owned) (nullable) */
   GListStore *store;         /* (owned) (element-type PrdAdminRecord) */
   GHashTable *rows;          /* (owned) (element-type utf8 PrdAdminRecord): store's, by id */
@@ -134,7 +136,9 @@ reset_finished (PrdAdminJobsPage *self)
 static void
 update_stack (PrdAdminJobsPage *self)
 {
-  if (g_list_model_get_n_items (G_LIST_MODEL (self->store)) == 0)
+  if (self->failed)
+    gtk_stack_set_visible_child_name (self->stack, "error");
+  else if (g_list_model_get_n_items (G_LIST_MODEL (self->store)) == 0)
     gtk_stack_set_visible_child_name (self->stack, "empty");
   else if (g_list_model_get_n_items (G_LIST_MODEL (self->sorted)) == 0)
     gtk_stack_set_visible_child_name (self->stack, "no-match");
@@ -229,13 +233,24 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!prd_dbus_hub1_call_list_ai_jobs_finish (PRD_DBUS_HUB1 (source), &jobs, result, &error))
     {
+      g_autofree char *message = NULL;
+      g_autofree char *description = NULL;
+
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
       g_clear_object (&self->cancellable);
       g_debug ("ListAiJobs: %s", error->message);
+      /* Not "no jobs": the hub did not say. */
+      message = prd_admin_error_message (error);
+      /* Translators: %s says why */
+      description = g_strdup_printf (_ ("Cannot read the hub: %s"), message);
+      adw_status_page_set_description (self->error_page, description);
+      self->failed = TRUE;
+      update_stack (self);
       return;
     }
   g_clear_object (&self->cancellable);
+  self->failed = FALSE;
   /* The signals that came before the answer are older than it. */
   flush_pending (self);
   for (gsize i = 0; i < g_variant_n_children (jobs); i++)
@@ -421,6 +436,7 @@ prd_admin_jobs_page_class_init (PrdAdminJobsPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, search_entry);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, stack);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, view);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, error_page);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, prd_column);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, user_column);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, organization_column);
@@ -489,6 +505,7 @@ prd_admin_jobs_page_set_proxy (PrdAdminJobsPage *self, PrdDbusHub1 *proxy)
 
   if (self->proxy == proxy)
     return;
+  self->failed = FALSE;
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);

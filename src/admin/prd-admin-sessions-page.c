@@ -34,6 +34,7 @@ struct _PrdAdminSessionsPage
   GtkColumnViewColumn *transport_column;
   GtkColumnViewColumn *since_column;
   GtkColumnViewColumn *action_column;
+  AdwStatusPage *error_page;
 
   PrdDbusHub1 *proxy;           /* (owned) (nullable) */
   GCancellable *cancellable;    /* (owned) (nullable): the listing in flight */
@@ -44,6 +45,7 @@ struct _PrdAdminSessionsPage
   GtkCustomFilter *filter;      /* (unowned): the filtered model's */
   char *needle;                 /* (owned) (nullable) casefolded filter text */
   gboolean again;               /* list again when the listing in flight is done */
+  gboolean failed;              /* the last listing failed: the error page shows */
   guint n_refreshes;
 };
 
@@ -63,7 +65,9 @@ static const char *const placing_keys[] = {
 static void
 update_stack (PrdAdminSessionsPage *self)
 {
-  if (g_list_model_get_n_items (G_LIST_MODEL (self->store)) == 0)
+  if (self->failed)
+    gtk_stack_set_visible_child_name (self->stack, "error");
+  else if (g_list_model_get_n_items (G_LIST_MODEL (self->store)) == 0)
     gtk_stack_set_visible_child_name (self->stack, "empty");
   else if (g_list_model_get_n_items (G_LIST_MODEL (self->sorted)) == 0)
     gtk_stack_set_visible_child_name (self->stack, "no-match");
@@ -83,16 +87,27 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!prd_dbus_hub1_call_list_sessions_finish (PRD_DBUS_HUB1 (source), &sessions, result, &error))
     {
+      g_autofree char *message = NULL;
+      g_autofree char *description = NULL;
+
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
       g_clear_object (&self->cancellable);
       g_debug ("ListSessions: %s", error->message);
+      /* Not "nobody is connected": the hub did not say. */
+      message = prd_admin_error_message (error);
+      /* Translators: %s says why */
+      description = g_strdup_printf (_ ("Cannot read the hub: %s"), message);
+      adw_status_page_set_description (self->error_page, description);
+      self->failed = TRUE;
+      update_stack (self);
       /* A change came meanwhile: the next listing may well succeed. */
       if (self->again)
         list_sessions (self);
       return;
     }
   g_clear_object (&self->cancellable);
+  self->failed = FALSE;
   for (gsize i = 0; i < g_variant_n_children (sessions); i++)
     g_ptr_array_add (dicts, g_variant_get_child_value (sessions, i));
   prd_admin_store_merge (self->store, self->rows, dicts, placing_keys, TRUE);
@@ -289,6 +304,7 @@ prd_admin_sessions_page_class_init (PrdAdminSessionsPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PrdAdminSessionsPage, transport_column);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminSessionsPage, since_column);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminSessionsPage, action_column);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminSessionsPage, error_page);
 
   /**
    * PrdAdminSessionsPage|sessions.disconnect:
@@ -352,6 +368,8 @@ prd_admin_sessions_page_set_proxy (PrdAdminSessionsPage *self, PrdDbusHub1 *prox
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  self->again = FALSE;
+  self->failed = FALSE;
   if (self->proxy != NULL)
     g_signal_handlers_disconnect_by_data (self->proxy, self);
   g_set_object (&self->proxy, proxy);

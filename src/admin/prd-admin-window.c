@@ -12,6 +12,8 @@
 
 #include <glib/gi18n.h>
 
+#include "prd-error.h"
+
 #include "prd-admin-columns.h"
 
 #include "prd-admin-window.h"
@@ -25,6 +27,7 @@ struct _PrdAdminWindow
   AdwViewSwitcherBar *switcher_bar;
   GtkStack *main_stack;
   AdwViewStack *view_stack;
+  AdwStatusPage *unreadable_page;
   PrdAdminOverviewPage *overview_page;
   PrdAdminSessionsPage *sessions_page;
   PrdAdminJobsPage *jobs_page;
@@ -46,6 +49,27 @@ static GParamSpec *properties[N_PROPS];
 G_DEFINE_FINAL_TYPE (PrdAdminWindow, prd_admin_window, ADW_TYPE_APPLICATION_WINDOW)
 
 static void
+show_unreadable (PrdAdminWindow *self, const GError *error)
+{
+  g_autofree char *message = error != NULL ? prd_admin_error_message (error) : g_strdup ("");
+  g_autofree char *description = NULL;
+
+  if (g_error_matches (error, PRD_ERROR, PRD_ERROR_FORBIDDEN))
+    {
+      adw_status_page_set_title (self->unreadable_page, _ ("This Hub Belongs to Another User"));
+      /* Translators: %s is the hub's reason */
+      description = g_strdup_printf (_ ("The hub on this session bus refuses you: %s"), message);
+    }
+  else
+    {
+      adw_status_page_set_title (self->unreadable_page, _ ("Cannot Read the Hub"));
+      /* Translators: %s says why */
+      description = g_strdup_printf (_ ("Cannot read the hub: %s"), message);
+    }
+  adw_status_page_set_description (self->unreadable_page, description);
+}
+
+static void
 on_client_changed (PrdAdminClient *client, GParamSpec *pspec, gpointer user_data)
 {
   PrdAdminWindow *self = user_data;
@@ -56,6 +80,10 @@ on_client_changed (PrdAdminClient *client, GParamSpec *pspec, gpointer user_data
     {
       case PRD_ADMIN_CLIENT_CONNECTED:
         page = "hub";
+        break;
+      case PRD_ADMIN_CLIENT_UNREADABLE:
+        page = "unreadable";
+        show_unreadable (self, prd_admin_client_get_error (client));
         break;
       case PRD_ADMIN_CLIENT_NO_HUB:
         page = "no-hub";
@@ -231,6 +259,7 @@ prd_admin_window_class_init (PrdAdminWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PrdAdminWindow, switcher_bar);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminWindow, main_stack);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminWindow, view_stack);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminWindow, unreadable_page);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminWindow, overview_page);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminWindow, sessions_page);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminWindow, jobs_page);
@@ -262,7 +291,7 @@ prd_admin_window_new (GtkApplication *application, PrdAdminClient *client)
 /**
  * prd_admin_window_get_state_page:
  *
- * Returns: "connecting", "no-hub" or "hub"
+ * Returns: "connecting", "no-hub", "unreadable" or "hub"
  */
 const char *
 prd_admin_window_get_state_page (PrdAdminWindow *self)
