@@ -1306,6 +1306,80 @@ test_markup (void)
   soup_server_disconnect (server);
 }
 
+/* A name of 256 characters (a client chooses its own) made the
+ * confirmation 949 px high on an 800-px screen, its buttons out of reach:
+ * dialogs and toasts show 64 characters and "…". The same for the AI job's
+ * Cancel dialog. */
+static void
+test_long_names (void)
+{
+  PrdAdminSessionsPage *sessions = prd_admin_window_get_sessions_page (t.window);
+  PrdAdminJobsPage *jobs = prd_admin_window_get_jobs_page (t.window);
+  PrdDbusHub1 *proxy = prd_admin_client_get_proxy (prd_admin_application_get_client (t.app));
+  GListModel *model = prd_admin_sessions_page_get_model (sessions);
+  g_autoptr (GString) name = g_string_new (NULL);
+  g_autoptr (PrdIdentity) identity = NULL;
+  g_autoptr (PrdAdminRecord) record = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *shown = NULL;
+  g_autofree char *heading = NULL;
+  g_autofree char *toast = NULL;
+  g_autofree char *id = NULL;
+  PrdTestClient *client;
+  AdwMessageDialog *dialog;
+  gpointer cond[] = { model, "user-id", "wendy", "user-id", "wendy" };
+
+  for (guint i = 0; i < 256; i++)
+    g_string_append_c (name, 'W');
+  shown = g_strconcat (name->str + 192, "…", NULL); /* 64 W and "…" */
+  heading = g_strdup_printf ("Disconnect %s?", shown);
+  toast = g_strdup_printf ("%s was disconnected", shown);
+  identity = prd_identity_new ("wendy", name->str, NULL, "org_a", PRD_ROLE_EDITOR,
+                               g_get_real_time () / G_USEC_PER_SEC + 3600);
+  token = prd_test_mint (t.auth, identity);
+  client = prd_test_client_connect (t.hub->url, token);
+  prd_admin_window_show_page (t.window, "sessions");
+  wait_until (record_cond, cond, "wendy's session");
+  record = find_record (model, "user-id", "wendy");
+  id = g_strdup (prd_admin_record_get_string (record, "id"));
+  g_assert_true (
+      gtk_widget_activate_action (GTK_WIDGET (sessions), "sessions.disconnect", "s", id));
+  wait_until (dialog_cond, NULL, "the confirmation");
+  dialog = find_dialog ();
+  g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, heading);
+  g_assert_null (strstr (adw_message_dialog_get_body (dialog), name->str + 191));
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), shown));
+  save_screenshot (GTK_WIDGET (dialog), "sessions-confirm-long-name");
+  click_response (dialog, "_Disconnect");
+  wait_until (no_dialog_cond, NULL, "the dialog to close");
+  wait_until (toast_cond, toast, "the toast of the disconnect");
+  g_assert_cmpuint (dismiss_toasts (GTK_WIDGET (t.window)), >=, 1);
+  wait_until (no_toast_cond, toast, "the toast to go");
+  prd_test_client_free (client);
+
+  /* A running AI job of a user with a long id. */
+  {
+    g_autoptr (GVariant) base = live_job ("long-user", "streaming", g_get_real_time (), 0);
+    g_autoptr (GVariant) job = NULL;
+    GVariantDict dict;
+
+    g_variant_dict_init (&dict, base);
+    g_variant_dict_insert (&dict, "user-id", "s", name->str);
+    job = g_variant_ref_sink (g_variant_dict_end (&dict));
+    g_signal_emit_by_name (proxy, "ai-job-changed", job);
+  }
+  drain_main_context ();
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (jobs), "jobs.cancel", "s", "long-user"));
+  wait_until (dialog_cond, NULL, "the Cancel confirmation");
+  dialog = find_dialog ();
+  g_assert_null (strstr (adw_message_dialog_get_body (dialog), name->str + 191));
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), shown));
+  click_response (dialog, "_Keep Running");
+  wait_until (no_dialog_cond, NULL, "the Cancel dialog to close");
+  prd_admin_jobs_page_refresh (jobs);
+  drain_main_context ();
+}
+
 /* A Jira whose server takes the check's request and answers only when the
  * test says so. */
 static void
@@ -1623,6 +1697,7 @@ on_activate (GApplication *application, gpointer user_data)
   g_test_add_func ("/prd/admin-ui/jobs-sorted-burst", test_jobs_sorted_burst);
   g_test_add_func ("/prd/admin-ui/sessions", test_sessions);
   g_test_add_func ("/prd/admin-ui/markup", test_markup);
+  g_test_add_func ("/prd/admin-ui/long-names", test_long_names);
   g_test_add_func ("/prd/admin-ui/integration-slow", test_integration_slow);
   g_test_add_func ("/prd/admin-ui/no-hub", test_no_hub);
   g_test_add_func ("/prd/admin-ui/start-hub", test_start_hub);

@@ -407,6 +407,27 @@ prd_admin_confirm_dialog_new (GtkWidget *widget,
 }
 
 /**
+ * prd_admin_shorten:
+ * @text: (nullable): text from the hub, such as a person's name
+ *
+ * Returns: (transfer full): @text cut to %PRD_ADMIN_SHORT_CHARS characters
+ *   and "…", for dialogs and toasts (a 256-byte name made a dialog taller
+ *   than the screen)
+ */
+char *
+prd_admin_shorten (const char *text)
+{
+  g_autofree char *start = NULL;
+
+  if (text == NULL)
+    return g_strdup ("");
+  if (g_utf8_strlen (text, -1) <= PRD_ADMIN_SHORT_CHARS)
+    return g_strdup (text);
+  start = g_utf8_substring (text, 0, PRD_ADMIN_SHORT_CHARS);
+  return g_strconcat (start, "…", NULL);
+}
+
+/**
  * prd_admin_show_toast:
  * @widget: a widget inside the window's #AdwToastOverlay
  * @title: plain text, not markup: it may hold what the hub sends (names,

@@ -37,6 +37,10 @@ char *prd_admin_time_to_string (gint64 usec);
 char *prd_admin_duration_to_string (gint64 ms);
 const char *prd_admin_word (const char *value);
 
+/* The longest text from the hub a dialog or toast shows whole. */
+#define PRD_ADMIN_SHORT_CHARS 64
+
+char *prd_admin_shorten (const char *text);
 void prd_admin_show_toast (GtkWidget *widget, const char *title);
 AdwMessageDialog *prd_admin_confirm_dialog_new (GtkWidget *widget,
                                                 const char *heading,

@@ -375,19 +375,22 @@ cancel_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   const char *id = g_variant_get_string (parameter, NULL);
   PrdAdminRecord *record = g_hash_table_lookup (self->rows, id);
   g_autofree char *body = NULL;
+  g_autofree char *user = NULL;
+  g_autofree char *prd = NULL;
   GtkWidget *dialog;
   Cancel *cancel;
 
   if (record == NULL)
     return;
+  user = prd_admin_shorten (prd_admin_record_get_string (record, "user-id"));
+  prd = prd_admin_shorten (prd_admin_record_get_string (record, "prd-id"));
   cancel = g_new0 (Cancel, 1);
   cancel->self = g_object_ref (self);
   cancel->id = g_strdup (id);
   body = g_strdup_printf (
       /* Translators: %1$s is a user id, %2$s a PRD id */
-      _ ("The AI stops answering %1$s in %2$s. What it has written so far stays in the PRD."),
-      prd_admin_record_get_string (record, "user-id"),
-      prd_admin_record_get_string (record, "prd-id"));
+      _ ("The AI stops answering %1$s in %2$s. What it has written so far stays in the PRD."), user,
+      prd);
   dialog =
       GTK_WIDGET (prd_admin_confirm_dialog_new (widget, _ ("Cancel the AI Job?"), body, "keep",
                                                 _ ("_Keep Running"), "stop", _ ("_Cancel Job")));

@@ -164,7 +164,7 @@ typedef struct
 {
   PrdAdminSessionsPage *self; /* (owned) */
   char *id;
-  char *who;
+  char *who;        /* shortened */
   GtkEntry *reason; /* (owned) */
 } Disconnect;
 
@@ -182,12 +182,15 @@ static void
 on_disconnected (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Disconnect *disconnect = user_data;
+  PrdAdminSessionsPage *self = disconnect->self;
   g_autoptr (GError) error = NULL;
   g_autofree char *title = NULL;
 
   if (prd_dbus_hub1_call_disconnect_session_finish (PRD_DBUS_HUB1 (source), result, &error))
-    /* Translators: a toast; %s is a person's name */
-    title = g_strdup_printf (_ ("%s was disconnected"), disconnect->who);
+    {
+      /* Translators: a toast; %s is a person's name */
+      title = g_strdup_printf (_ ("%s was disconnected"), disconnect->who);
+    }
   else
     {
       g_autofree char *message = prd_admin_error_message (error);
@@ -195,7 +198,7 @@ on_disconnected (GObject *source, GAsyncResult *result, gpointer user_data)
       /* Translators: a toast; %s says why */
       title = g_strdup_printf (_ ("Could not disconnect: %s"), message);
     }
-  prd_admin_show_toast (GTK_WIDGET (disconnect->self), title);
+  prd_admin_show_toast (GTK_WIDGET (self), title);
   disconnect_free (disconnect);
 }
 
@@ -223,6 +226,8 @@ disconnect_action (GtkWidget *widget, const char *action_name, GVariant *paramet
   PrdAdminRecord *record = g_hash_table_lookup (self->rows, id);
   g_autofree char *heading = NULL;
   g_autofree char *body = NULL;
+  g_autofree char *organization = NULL;
+  g_autofree char *namespace = NULL;
   Disconnect *disconnect;
   GtkWidget *dialog;
   GtkWidget *entry;
@@ -232,7 +237,11 @@ disconnect_action (GtkWidget *widget, const char *action_name, GVariant *paramet
   disconnect = g_new0 (Disconnect, 1);
   disconnect->self = g_object_ref (self);
   disconnect->id = g_strdup (id);
-  disconnect->who = g_strdup (prd_admin_record_get_string (record, "name"));
+  /* Names are the clients' own: a long one made the dialog taller than the
+   * screen, its buttons out of reach. */
+  disconnect->who = prd_admin_shorten (prd_admin_record_get_string (record, "name"));
+  organization = prd_admin_shorten (prd_admin_record_get_string (record, "organization"));
+  namespace = prd_admin_shorten (prd_admin_record_get_string (record, "namespace"));
 
   /* Translators: a dialog's heading; %s is a person's name */
   heading = g_strdup_printf (_ ("Disconnect %s?"), disconnect->who);
@@ -241,8 +250,7 @@ disconnect_action (GtkWidget *widget, const char *action_name, GVariant *paramet
          /prds */
       _ ("The connection of %1$s (%2$s) to %3$s is closed at once, and their client does not "
          "reconnect by itself. They are told the reason below."),
-      disconnect->who, prd_admin_record_get_string (record, "organization"),
-      prd_admin_record_get_string (record, "namespace"));
+      disconnect->who, organization, namespace);
   dialog = GTK_WIDGET (prd_admin_confirm_dialog_new (widget, heading, body, "cancel", _ ("_Cancel"),
                                                      "disconnect", _ ("_Disconnect")));
   entry = gtk_entry_new ();
