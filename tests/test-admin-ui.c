@@ -209,6 +209,29 @@ find_button (GtkWidget *widget, const char *label)
   return NULL;
 }
 
+/* The button below @widget whose action target is the string @id. */
+static GtkWidget *
+find_target_button (GtkWidget *widget, const char *id)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found;
+
+      if (GTK_IS_BUTTON (child) && gtk_widget_get_visible (child))
+        {
+          GVariant *target = gtk_actionable_get_action_target_value (GTK_ACTIONABLE (child));
+
+          if (target != NULL && g_variant_is_of_type (target, G_VARIANT_TYPE_STRING) &&
+              g_str_equal (g_variant_get_string (target, NULL), id))
+            return child;
+        }
+      if ((found = find_target_button (child, id)) != NULL)
+        return found;
+    }
+  return NULL;
+}
+
 static gboolean
 no_dialog_cond (gpointer data)
 {
@@ -559,6 +582,19 @@ test_sessions (void)
   g_assert_true (shows_label (GTK_WIDGET (page), "alice"));
   g_assert_true (shows_label (GTK_WIDGET (page), "org_b"));
   g_assert_true (shows_label (GTK_WIDGET (page), "WebSocket"));
+  /* What a screen reader reads: each row's button names its row, an empty
+   * cell (carol is in no PRD) is "—", not "GtkLabel". */
+  gtk_test_widget_wait_for_draw (GTK_WIDGET (t.window));
+  {
+    GtkWidget *button =
+        find_target_button (GTK_WIDGET (page), prd_admin_record_get_string (bob, "id"));
+
+    g_assert_nonnull (button);
+    gtk_test_accessible_assert_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                         "Disconnect bob (org_b)…");
+  }
+  g_assert_true (shows_label (GTK_WIDGET (page), "—"));
+
   /* Live: a presence change shows, in alice's row as it was (the listing
    * changes only the rows that differ). */
   alice = find_record (model, "name", "alice");
@@ -579,6 +615,8 @@ test_sessions (void)
   search = GTK_EDITABLE (gtk_widget_get_first_child (
       gtk_widget_get_first_child (GTK_WIDGET (page)))); /* AdwBin > GtkBox > GtkSearchEntry */
   g_assert_true (GTK_IS_SEARCH_ENTRY (search));
+  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (search), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                       "Filter sessions");
   gtk_editable_set_text (search, "org_b");
   wait_until (n_items_cond, one, "one session matching org_b");
   gtk_editable_set_text (search, "nobody-at-all");
@@ -928,6 +966,9 @@ test_jobs_sorted_burst (void)
   prd_admin_window_show_page (t.window, "jobs");
   view = GTK_COLUMN_VIEW (find_of_type (GTK_WIDGET (page), GTK_TYPE_COLUMN_VIEW));
   g_assert_nonnull (view);
+  gtk_test_accessible_assert_property (
+      GTK_ACCESSIBLE (find_of_type (GTK_WIDGET (page), GTK_TYPE_SEARCH_ENTRY)),
+      GTK_ACCESSIBLE_PROPERTY_LABEL, "Filter jobs");
   for (guint i = 0; i < 12; i++)
     {
       g_autofree char *id = g_strdup_printf ("sorted-%02u", i);
@@ -1492,11 +1533,21 @@ test_integration_slow (void)
 static void
 test_no_hub (void)
 {
+  GtkWidget *start;
+
   g_clear_pointer (&t.alice, prd_test_client_free);
   g_clear_pointer (&t.bob, prd_test_client_free);
   g_clear_pointer (&t.carol, prd_test_client_free);
   hub_process_stop (t.hub);
   wait_until (state_page_cond, "no-hub", "the no-hub page");
+  /* Named for screen readers without the mnemonic's underscore. */
+  start = find_button (GTK_WIDGET (t.window), "_Start Hub");
+  g_assert_nonnull (start);
+  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (start), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                       "Start Hub");
+  gtk_test_accessible_assert_property (
+      GTK_ACCESSIBLE (find_of_type (GTK_WIDGET (t.window), GTK_TYPE_MENU_BUTTON)),
+      GTK_ACCESSIBLE_PROPERTY_LABEL, "Main Menu");
   g_assert_true (shows_label (GTK_WIDGET (t.window), "No Hub Running"));
   g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (t.window)));
   g_assert_cmpuint (g_list_model_get_n_items (prd_admin_sessions_page_get_model (

@@ -398,6 +398,17 @@ cancel_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+/* The accessible name of a row's Cancel button. */
+static char *
+format_cancel_label (PrdAdminRecord *record, const char *key)
+{
+  g_autofree char *user = prd_admin_shorten (prd_admin_record_get_string (record, "user-id"));
+  g_autofree char *prd = prd_admin_shorten (prd_admin_record_get_string (record, "prd-id"));
+
+  /* Translators: a row's button; %1$s is a user id, %2$s a PRD id */
+  return g_strdup_printf (_ ("Cancel the AI job of %1$s in %2$s…"), user, prd);
+}
+
 /* ---- object ------------------------------------------------------------------------ */
 
 static void
@@ -491,7 +502,7 @@ prd_admin_jobs_page_init (PrdAdminJobsPage *self)
   prd_admin_column_set_text (self->started_column, "created-at", prd_admin_format_clock,
                              PRD_ADMIN_SORT_NUMBER);
   prd_admin_column_set_button (self->action_column, "process-stop-symbolic", _ ("Cancel Job…"),
-                               "jobs.cancel", "id", "state", active_states);
+                               "jobs.cancel", "id", "state", active_states, format_cancel_label);
   /* Newest first. */
   gtk_column_view_sort_by_column (self->view, self->started_column, GTK_SORT_DESCENDING);
   update_stack (self);

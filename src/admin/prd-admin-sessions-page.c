@@ -264,6 +264,18 @@ disconnect_action (GtkWidget *widget, const char *action_name, GVariant *paramet
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+/* The accessible name of a row's Disconnect button. */
+static char *
+format_disconnect_label (PrdAdminRecord *record, const char *key)
+{
+  g_autofree char *who = prd_admin_shorten (prd_admin_record_get_string (record, "name"));
+  g_autofree char *organization =
+      prd_admin_shorten (prd_admin_record_get_string (record, "organization"));
+
+  /* Translators: a row's button; %1$s is a person's name, %2$s their organization */
+  return g_strdup_printf (_ ("Disconnect %1$s (%2$s)…"), who, organization);
+}
+
 /* ---- object ------------------------------------------------------------------------ */
 
 static void
@@ -357,7 +369,7 @@ prd_admin_sessions_page_init (PrdAdminSessionsPage *self)
   prd_admin_column_set_text (self->since_column, "connected-since", prd_admin_format_clock,
                              PRD_ADMIN_SORT_NUMBER);
   prd_admin_column_set_button (self->action_column, "system-log-out-symbolic", _ ("Disconnect…"),
-                               "sessions.disconnect", "id", NULL, NULL);
+                               "sessions.disconnect", "id", NULL, NULL, format_disconnect_label);
   gtk_column_view_sort_by_column (self->view, self->user_column, GTK_SORT_ASCENDING);
   update_stack (self);
 }
