@@ -647,9 +647,10 @@ test_sessions (void)
   g_free (prd_test_client_take_message (t.bob, "41/prds"));
   wait_until (n_items_cond, two, "two sessions after the disconnect");
   g_assert_null (find_record (model, "name", "bob"));
-  wait_until (toast_cond, "bob was disconnected", "the toast");
+  /* The outcome first. */
+  wait_until (toast_cond, "Disconnected: bob", "the toast");
   g_assert_cmpuint (dismiss_toasts (GTK_WIDGET (t.window)), >=, 1);
-  wait_until (no_toast_cond, "bob was disconnected", "the toast to go");
+  wait_until (no_toast_cond, "Disconnected: bob", "the toast to go");
 }
 
 static void
@@ -1255,7 +1256,7 @@ test_markup (void)
   gpointer eve_cond[] = { session_model, "name", MARKUP_NAME, "organization", "R&D" };
   const char *row_title = "Jira — " MARKUP_ORG;
   const char *toast = "Jira — " MARKUP_ORG ": Error";
-  const char *disconnected = MARKUP_NAME " was disconnected";
+  const char *disconnected = "Disconnected: " MARKUP_NAME;
 
   /* The overview's rows that carry the hub's words are not markup. */
   row = find_row (GTK_WIDGET (overview), "On the LAN");
@@ -1374,7 +1375,7 @@ test_long_names (void)
     g_string_append_c (name, 'W');
   shown = g_strconcat (name->str + 192, "…", NULL); /* 64 W and "…" */
   heading = g_strdup_printf ("Disconnect %s?", shown);
-  toast = g_strdup_printf ("%s was disconnected", shown);
+  toast = g_strdup_printf ("Disconnected: %s", shown);
   identity = prd_identity_new ("wendy", name->str, NULL, "org_a", PRD_ROLE_EDITOR,
                                g_get_real_time () / G_USEC_PER_SEC + 3600);
   token = prd_test_mint (t.auth, identity);
@@ -1594,10 +1595,66 @@ test_start_hub (void)
   g_assert_true (state_page_cond ("no-hub"));
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (t.window), "win.start-hub", NULL));
   wait_until (address_changed_cond, old_address, "the started hub's pages");
+  g_assert_null (prd_admin_window_get_banner (t.window));
   pid = hub_pid ();
   g_assert_cmpuint (pid, >, 0);
   g_assert_cmpint (kill ((pid_t) pid, SIGTERM), ==, 0);
   wait_until (state_page_cond, "no-hub", "the no-hub page again");
+}
+
+static void
+set_activation_secret (const char *secret)
+{
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GError) error = NULL;
+  GVariantBuilder env;
+
+  g_variant_builder_init (&env, G_VARIANT_TYPE ("a{ss}"));
+  g_variant_builder_add (&env, "{ss}", "PRDHUB_JWT_SECRET", secret);
+  reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "UpdateActivationEnvironment",
+                                       g_variant_new ("(a{ss})", &env), NULL,
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static gboolean
+banner_cond (gpointer data)
+{
+  return prd_admin_window_get_banner (t.window) != NULL;
+}
+
+/* A hub that cannot start: the error stays in a banner (an alert for
+ * screen readers) until dismissed, not in a toast gone after 4 s. */
+static void
+test_start_hub_fails (void)
+{
+  const char *banner;
+  GtkWidget *label;
+
+  g_assert_true (state_page_cond ("no-hub"));
+  g_assert_null (prd_admin_window_get_banner (t.window));
+  /* The hub refuses a secret this short: it exits at once. */
+  set_activation_secret ("short");
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (t.window), "win.start-hub", NULL));
+  wait_until (banner_cond, NULL, "the banner");
+  banner = prd_admin_window_get_banner (t.window);
+  g_assert_true (g_str_has_prefix (banner, "Could not start the hub: "));
+  label = find_label (GTK_WIDGET (t.window), banner);
+  g_assert_nonnull (label);
+  gtk_test_accessible_assert_role (GTK_ACCESSIBLE (gtk_widget_get_parent (label)),
+                                   GTK_ACCESSIBLE_ROLE_ALERT);
+  save_screenshot (GTK_WIDGET (t.window), "start-hub-failed");
+  /* Still there long after a toast would have gone. */
+  run_for (4500);
+  g_assert_nonnull (prd_admin_window_get_banner (t.window));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (t.window), "win.dismiss-banner", NULL));
+  g_assert_null (prd_admin_window_get_banner (t.window));
+  /* It shows again, and goes once a hub runs (test_start_hub). */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (t.window), "win.start-hub", NULL));
+  wait_until (banner_cond, NULL, "the banner again");
+  set_activation_secret (SECRET);
 }
 
 /* The AdwStatusPage shown below @widget, or NULL. */
@@ -1751,6 +1808,7 @@ on_activate (GApplication *application, gpointer user_data)
   g_test_add_func ("/prd/admin-ui/long-names", test_long_names);
   g_test_add_func ("/prd/admin-ui/integration-slow", test_integration_slow);
   g_test_add_func ("/prd/admin-ui/no-hub", test_no_hub);
+  g_test_add_func ("/prd/admin-ui/start-hub-fails", test_start_hub_fails);
   g_test_add_func ("/prd/admin-ui/start-hub", test_start_hub);
   g_test_add_func ("/prd/admin-ui/forbidden-hub", test_forbidden_hub);
   g_test_add_func ("/prd/admin-ui/impostor-hub", test_impostor_hub);

@@ -188,15 +188,16 @@ on_disconnected (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (prd_dbus_hub1_call_disconnect_session_finish (PRD_DBUS_HUB1 (source), result, &error))
     {
-      /* Translators: a toast; %s is a person's name */
-      title = g_strdup_printf (_ ("%s was disconnected"), disconnect->who);
+      /* Translators: a toast, the outcome first; %s is a person's name */
+      title = g_strdup_printf (_ ("Disconnected: %s"), disconnect->who);
     }
   else
     {
       g_autofree char *message = prd_admin_error_message (error);
+      g_autofree char *shown = prd_admin_shorten (message);
 
-      /* Translators: a toast; %s says why */
-      title = g_strdup_printf (_ ("Could not disconnect: %s"), message);
+      /* Translators: a toast; %1$s is a person's name, %2$s says why */
+      title = g_strdup_printf (_ ("Not disconnected: %1$s: %2$s"), disconnect->who, shown);
     }
   prd_admin_show_toast (GTK_WIDGET (self), title);
   disconnect_free (disconnect);
