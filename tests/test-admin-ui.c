@@ -649,6 +649,16 @@ test_sessions (void)
   g_assert_null (find_record (model, "name", "bob"));
   /* The outcome first. */
   wait_until (toast_cond, "Disconnected: bob", "the toast");
+  /* The focus goes to the row now in bob's place (carol's), not to the
+   * top of the window. */
+  {
+    GtkWidget *focus = gtk_window_get_focus (GTK_WINDOW (t.window));
+    g_autoptr (PrdAdminRecord) carol = find_record (model, "name", "carol");
+
+    g_assert_nonnull (focus);
+    g_assert_true (
+        focus == find_target_button (GTK_WIDGET (page), prd_admin_record_get_string (carol, "id")));
+  }
   g_assert_cmpuint (dismiss_toasts (GTK_WIDGET (t.window)), >=, 1);
   wait_until (no_toast_cond, "Disconnected: bob", "the toast to go");
 }

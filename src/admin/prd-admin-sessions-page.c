@@ -47,6 +47,8 @@ struct _PrdAdminSessionsPage
   gboolean again;               /* list again when the listing in flight is done */
   gboolean failed;              /* the last listing failed: the error page shows */
   guint n_refreshes;
+  char *refocus_id; /* (owned) (nullable): the row disconnected, to focus past */
+  guint refocus_position;
 };
 
 G_DEFINE_FINAL_TYPE (PrdAdminSessionsPage, prd_admin_sessions_page, ADW_TYPE_BIN)
@@ -76,6 +78,7 @@ update_stack (PrdAdminSessionsPage *self)
 }
 
 static void list_sessions (PrdAdminSessionsPage *self);
+static void refocus (PrdAdminSessionsPage *self);
 
 static void
 on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -113,6 +116,7 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
   prd_admin_store_merge (self->store, self->rows, dicts, placing_keys, TRUE);
   self->n_refreshes++;
   update_stack (self);
+  refocus (self);
   if (self->again)
     list_sessions (self);
 }
@@ -160,11 +164,61 @@ on_search_changed (GtkSearchEntry *entry, gpointer user_data)
 
 /* ---- disconnecting ---------------------------------------------------------------- */
 
+/* The Disconnect button below @widget for the session @id, or NULL. */
+static GtkWidget *
+find_row_button (GtkWidget *widget, const char *id)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found;
+
+      if (GTK_IS_BUTTON (child) && gtk_widget_get_visible (child))
+        {
+          GVariant *target = gtk_actionable_get_action_target_value (GTK_ACTIONABLE (child));
+
+          if (target != NULL && g_variant_is_of_type (target, G_VARIANT_TYPE_STRING) &&
+              g_str_equal (g_variant_get_string (target, NULL), id))
+            return child;
+        }
+      if ((found = find_row_button (child, id)) != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* After a disconnect, once the row is gone: the focus goes to the button of
+ * the row now in its place (or the one before, or the list), not back to the
+ * top of the window. */
+static void
+refocus (PrdAdminSessionsPage *self)
+{
+  GListModel *model = G_LIST_MODEL (self->sorted);
+  guint n = g_list_model_get_n_items (model);
+  GtkWidget *button = NULL;
+
+  if (self->refocus_id == NULL || g_hash_table_contains (self->rows, self->refocus_id))
+    return;
+  g_clear_pointer (&self->refocus_id, g_free);
+  if (n > 0)
+    {
+      g_autoptr (PrdAdminRecord) record =
+          g_list_model_get_item (model, MIN (self->refocus_position, n - 1));
+
+      button =
+          find_row_button (GTK_WIDGET (self->view), prd_admin_record_get_string (record, "id"));
+    }
+  if (button == NULL || !gtk_widget_grab_focus (button))
+    if (!gtk_widget_grab_focus (GTK_WIDGET (self->view)))
+      gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
+}
+
 typedef struct
 {
   PrdAdminSessionsPage *self; /* (owned) */
   char *id;
-  char *who;        /* shortened */
+  char *who; /* shortened */
+  guint position;
   GtkEntry *reason; /* (owned) */
 } Disconnect;
 
@@ -190,6 +244,10 @@ on_disconnected (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       /* Translators: a toast, the outcome first; %s is a person's name */
       title = g_strdup_printf (_ ("Disconnected: %s"), disconnect->who);
+      g_free (self->refocus_id);
+      self->refocus_id = g_strdup (disconnect->id);
+      self->refocus_position = disconnect->position;
+      refocus (self);
     }
   else
     {
@@ -232,6 +290,7 @@ disconnect_action (GtkWidget *widget, const char *action_name, GVariant *paramet
   Disconnect *disconnect;
   GtkWidget *dialog;
   GtkWidget *entry;
+  guint position = 0;
 
   if (record == NULL)
     return;
@@ -241,6 +300,17 @@ disconnect_action (GtkWidget *widget, const char *action_name, GVariant *paramet
   /* Names are the clients' own: a long one made the dialog taller than the
    * screen, its buttons out of reach. */
   disconnect->who = prd_admin_shorten (prd_admin_record_get_string (record, "name"));
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->sorted)); i++)
+    {
+      g_autoptr (PrdAdminRecord) item = g_list_model_get_item (G_LIST_MODEL (self->sorted), i);
+
+      if (item == record)
+        {
+          position = i;
+          break;
+        }
+    }
+  disconnect->position = position;
   organization = prd_admin_shorten (prd_admin_record_get_string (record, "organization"));
   namespace = prd_admin_shorten (prd_admin_record_get_string (record, "namespace"));
 
@@ -299,6 +369,7 @@ prd_admin_sessions_page_finalize (GObject *object)
   PrdAdminSessionsPage *self = PRD_ADMIN_SESSIONS_PAGE (object);
 
   g_free (self->needle);
+  g_free (self->refocus_id);
 
   G_OBJECT_CLASS (prd_admin_sessions_page_parent_class)->finalize (object);
 }
@@ -391,6 +462,7 @@ prd_admin_sessions_page_set_proxy (PrdAdminSessionsPage *self, PrdDbusHub1 *prox
   g_clear_object (&self->cancellable);
   self->again = FALSE;
   self->failed = FALSE;
+  g_clear_pointer (&self->refocus_id, g_free);
   if (self->proxy != NULL)
     g_signal_handlers_disconnect_by_data (self->proxy, self);
   g_set_object (&self->proxy, proxy);
