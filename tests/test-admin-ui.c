@@ -1544,13 +1544,23 @@ test_integration_slow (void)
 static void
 test_no_hub (void)
 {
+  PrdAdminSessionsPage *sessions = prd_admin_window_get_sessions_page (t.window);
+  g_autoptr (PrdAdminRecord) alice =
+      find_record (prd_admin_sessions_page_get_model (sessions), "name", "alice");
   GtkWidget *start;
 
+  /* A confirmation open when the hub stops goes with it (its Disconnect
+   * would do nothing). */
+  g_assert_nonnull (alice);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (sessions), "sessions.disconnect", "s",
+                                             prd_admin_record_get_string (alice, "id")));
+  wait_until (dialog_cond, NULL, "the confirmation");
   g_clear_pointer (&t.alice, prd_test_client_free);
   g_clear_pointer (&t.bob, prd_test_client_free);
   g_clear_pointer (&t.carol, prd_test_client_free);
   hub_process_stop (t.hub);
   wait_until (state_page_cond, "no-hub", "the no-hub page");
+  wait_until (no_dialog_cond, NULL, "the confirmation to close");
   /* Named for screen readers without the mnemonic's underscore. */
   start = find_button (GTK_WIDGET (t.window), "_Start Hub");
   g_assert_nonnull (start);

@@ -41,6 +41,7 @@ struct _PrdAdminJobsPage
 
   PrdDbusHub1 *proxy;        /* (owned) (nullable) */
   gboolean failed;           /* the last listing failed: the error page shows */
+  GtkWindow *dialog;         /* (unowned) (nullable): the open confirmation */
   GCancellable *cancellable; /* (owned) (nullable) */
   GListStore *store;         /* (owned) (element-type PrdAdminRecord) */
   GHashTable *rows;          /* (owned) (element-type utf8 PrdAdminRecord): store's, by id */
@@ -360,12 +361,26 @@ on_cancel_response (AdwMessageDialog *dialog, const char *response, gpointer use
 {
   Cancel *cancel = user_data;
 
+  if (cancel->self->dialog == GTK_WINDOW (dialog))
+    g_clear_weak_pointer (&cancel->self->dialog);
   if (!g_str_equal (response, "stop") || cancel->self->proxy == NULL)
     {
       cancel_free (cancel);
       return;
     }
   prd_dbus_hub1_call_cancel_ai_job (cancel->self->proxy, cancel->id, NULL, on_cancelled, cancel);
+}
+
+/* The open confirmation goes when its hub does. */
+static void
+close_dialog (PrdAdminJobsPage *self)
+{
+  GtkWindow *dialog = self->dialog;
+
+  if (dialog == NULL)
+    return;
+  g_clear_weak_pointer (&self->dialog);
+  gtk_window_close (dialog);
 }
 
 static void
@@ -382,6 +397,7 @@ cancel_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 
   if (record == NULL)
     return;
+  close_dialog (self);
   user = prd_admin_shorten (prd_admin_record_get_string (record, "user-id"));
   prd = prd_admin_shorten (prd_admin_record_get_string (record, "prd-id"));
   cancel = g_new0 (Cancel, 1);
@@ -395,6 +411,7 @@ cancel_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
       GTK_WIDGET (prd_admin_confirm_dialog_new (widget, _ ("Cancel the AI Job?"), body, "keep",
                                                 _ ("_Keep Running"), "stop", _ ("_Cancel Job")));
   g_signal_connect (dialog, "response", G_CALLBACK (on_cancel_response), cancel);
+  g_set_weak_pointer (&self->dialog, GTK_WINDOW (dialog));
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
@@ -519,6 +536,7 @@ prd_admin_jobs_page_set_proxy (PrdAdminJobsPage *self, PrdDbusHub1 *proxy)
 
   if (self->proxy == proxy)
     return;
+  close_dialog (self);
   self->failed = FALSE;
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);

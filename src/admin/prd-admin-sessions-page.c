@@ -47,7 +47,9 @@ struct _PrdAdminSessionsPage
   gboolean again;               /* list again when the listing in flight is done */
   gboolean failed;              /* the last listing failed: the error page shows */
   guint n_refreshes;
-  char *refocus_id; /* (owned) (nullable): the row disconnected, to focus past */
+  guint n_listings;  /* ListSessions calls made */
+  GtkWindow *dialog; /* (unowned) (nullable): the open confirmation */
+  char *refocus_id;  /* (owned) (nullable): the row disconnected, to focus past */
   guint refocus_position;
 };
 
@@ -267,6 +269,8 @@ on_disconnect_response (AdwMessageDialog *dialog, const char *response, gpointer
   Disconnect *disconnect = user_data;
   PrdAdminSessionsPage *self = disconnect->self;
 
+  if (self->dialog == GTK_WINDOW (dialog))
+    g_clear_weak_pointer (&self->dialog);
   if (!g_str_equal (response, "disconnect") || self->proxy == NULL)
     {
       disconnect_free (disconnect);
@@ -275,6 +279,20 @@ on_disconnect_response (AdwMessageDialog *dialog, const char *response, gpointer
   prd_dbus_hub1_call_disconnect_session (self->proxy, disconnect->id,
                                          gtk_editable_get_text (GTK_EDITABLE (disconnect->reason)),
                                          NULL, on_disconnected, disconnect);
+}
+
+/* The open confirmation goes when its hub does: its button would do
+ * nothing. */
+static void
+close_dialog (PrdAdminSessionsPage *self)
+{
+  GtkWindow *dialog = self->dialog;
+
+  if (dialog == NULL)
+    return;
+  g_clear_weak_pointer (&self->dialog);
+  /* Its close response ("cancel") frees what it holds. */
+  gtk_window_close (dialog);
 }
 
 static void
@@ -294,6 +312,7 @@ disconnect_action (GtkWidget *widget, const char *action_name, GVariant *paramet
 
   if (record == NULL)
     return;
+  close_dialog (self);
   disconnect = g_new0 (Disconnect, 1);
   disconnect->self = g_object_ref (self);
   disconnect->id = g_strdup (id);
@@ -332,6 +351,7 @@ disconnect_action (GtkWidget *widget, const char *action_name, GVariant *paramet
   disconnect->reason = GTK_ENTRY (g_object_ref (entry));
   adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), entry);
   g_signal_connect (dialog, "response", G_CALLBACK (on_disconnect_response), disconnect);
+  g_set_weak_pointer (&self->dialog, GTK_WINDOW (dialog));
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
@@ -457,6 +477,7 @@ prd_admin_sessions_page_set_proxy (PrdAdminSessionsPage *self, PrdDbusHub1 *prox
 
   if (self->proxy == proxy)
     return;
+  close_dialog (self);
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
