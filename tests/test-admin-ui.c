@@ -318,13 +318,21 @@ typedef enum
   FAKE_FORBIDDEN,    /* refuses every call: another user's hub */
   FAKE_NO_INTERFACE, /* owns the name, serves nothing */
   FAKE_LIST_ERROR,   /* has properties, every listing fails */
+  FAKE_CHURN,        /* SessionsChanged every 10 ms, ListSessions takes 40 ms */
 } FakeMode;
+
+#define FAKE_CHURN_SIGNALS 100
 
 typedef struct
 {
   FakeMode mode;
   GDBusConnection *connection;
   guint filter;
+  GAsyncQueue *calls;  /* (element-type GDBusMessage): ListSessions to answer (churn) */
+  int n_list_sessions; /* atomic */
+  int n_signals;       /* atomic */
+  int stop;            /* atomic */
+  GThread *thread;
 } FakeHub;
 
 static void
@@ -364,6 +372,7 @@ fake_filter (GDBusConnection *connection, GDBusMessage *message, gboolean incomi
       case FAKE_NO_INTERFACE:
         return message; /* GDBus answers: no such object */
       case FAKE_LIST_ERROR:
+      case FAKE_CHURN:
         if (g_strcmp0 (member, "GetAll") == 0)
           {
             GVariantBuilder builder;
@@ -374,6 +383,15 @@ fake_filter (GDBusConnection *connection, GDBusMessage *message, gboolean incomi
                                    g_variant_new_string ("http://127.0.0.1:9/"));
             fake_reply (fake, message, g_variant_new ("(a{sv})", &builder));
           }
+        else if (fake->mode == FAKE_CHURN && g_strcmp0 (member, "ListSessions") == 0)
+          {
+            g_atomic_int_inc (&fake->n_list_sessions);
+            g_object_set_data (G_OBJECT (message), "received",
+                               GINT_TO_POINTER ((int) (g_get_monotonic_time () / 1000)));
+            g_async_queue_push (fake->calls, g_object_ref (message));
+          }
+        else if (fake->mode == FAKE_CHURN)
+          fake_reply (fake, message, g_variant_new_parsed ("(@aa{sv} [],)"));
         else
           fake_reply_error (fake, message, "org.freedesktop.DBus.Error.Failed",
                             "The fake hub lists nothing");
@@ -382,6 +400,40 @@ fake_filter (GDBusConnection *connection, GDBusMessage *message, gboolean incomi
         g_assert_not_reached ();
     }
   g_object_unref (message);
+  return NULL;
+}
+
+/* Churn: a SessionsChanged every 10 ms, and each ListSessions answered
+ * 40 ms after it came (a hub with thousands of sessions). */
+static gpointer
+fake_churn_thread (gpointer data)
+{
+  FakeHub *fake = data;
+  gint64 next_signal = g_get_monotonic_time ();
+
+  while (!g_atomic_int_get (&fake->stop))
+    {
+      GDBusMessage *call;
+
+      if (g_atomic_int_get (&fake->n_signals) < FAKE_CHURN_SIGNALS &&
+          g_get_monotonic_time () >= next_signal)
+        {
+          g_dbus_connection_emit_signal (fake->connection, NULL, "/org/prdtool/Hub",
+                                         "org.prdtool.Hub1", "SessionsChanged", NULL, NULL);
+          g_atomic_int_inc (&fake->n_signals);
+          next_signal += 10 * 1000;
+        }
+      while ((call = g_async_queue_try_pop (fake->calls)) != NULL)
+        {
+          int received = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (call), "received"));
+
+          while (g_get_monotonic_time () / 1000 < received + 40)
+            g_usleep (1000);
+          fake_reply (fake, call, g_variant_new_parsed ("(@aa{sv} [],)"));
+          g_object_unref (call);
+        }
+      g_usleep (1000);
+    }
   return NULL;
 }
 
@@ -396,6 +448,7 @@ fake_hub_start (FakeMode mode)
 
   g_assert_no_error (error);
   fake->mode = mode;
+  fake->calls = g_async_queue_new ();
   fake->connection =
       g_dbus_connection_new_for_address_sync (address,
                                               G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
@@ -410,15 +463,25 @@ fake_hub_start (FakeMode mode)
   g_assert_no_error (error);
   g_variant_get (reply, "(u)", &result);
   g_assert_cmpuint (result, ==, 1 /* PRIMARY_OWNER */);
+  if (mode == FAKE_CHURN)
+    fake->thread = g_thread_new ("fake-hub", fake_churn_thread, fake);
   return fake;
 }
 
 static void
 fake_hub_stop (FakeHub *fake)
 {
+  GDBusMessage *call;
+
+  g_atomic_int_set (&fake->stop, 1);
+  if (fake->thread != NULL)
+    g_thread_join (fake->thread);
   g_dbus_connection_close_sync (fake->connection, NULL, NULL);
   g_dbus_connection_remove_filter (fake->connection, fake->filter);
   g_clear_object (&fake->connection);
+  while ((call = g_async_queue_try_pop (fake->calls)) != NULL)
+    g_object_unref (call);
+  g_async_queue_unref (fake->calls);
   g_free (fake);
 }
 
@@ -1677,6 +1740,19 @@ test_start_hub_fails (void)
   set_activation_secret (SECRET);
 }
 
+/* Every ListSessions the fake answered has reached the page. */
+static gboolean
+churn_listed_cond (gpointer data)
+{
+  gpointer *args = data; /* fake, the page's refreshes before */
+  FakeHub *fake = args[0];
+  guint refreshes =
+      prd_admin_sessions_page_get_n_refreshes (prd_admin_window_get_sessions_page (t.window));
+
+  return refreshes - GPOINTER_TO_UINT (args[1]) ==
+         (guint) g_atomic_int_get (&fake->n_list_sessions);
+}
+
 /* The AdwStatusPage shown below @widget, or NULL. */
 static AdwStatusPage *
 shown_status_page (GtkWidget *widget)
@@ -1781,6 +1857,33 @@ test_list_error (void)
   wait_until (state_page_cond, "no-hub", "the no-hub page after the fake");
 }
 
+/* ~7,000 sessions churning: each SessionsChanged listed them all again,
+ * back to back (a second of the window's time each). Now a listing waits
+ * for the one in flight and then five times its cost. */
+static void
+test_sessions_churn (void)
+{
+  PrdAdminSessionsPage *page = prd_admin_window_get_sessions_page (t.window);
+  guint refreshes = prd_admin_sessions_page_get_n_refreshes (page);
+  FakeHub *fake = fake_hub_start (FAKE_CHURN);
+  guint n_listings;
+
+  wait_until (state_page_cond, "hub", "the fake hub's pages");
+  while (g_atomic_int_get (&fake->n_signals) < FAKE_CHURN_SIGNALS)
+    run_for (10);
+  /* The last change is listed too. */
+  run_for (500);
+  wait_until (churn_listed_cond, (gpointer[]){ fake, GUINT_TO_POINTER (refreshes) },
+              "the last listing");
+  n_listings = (guint) g_atomic_int_get (&fake->n_list_sessions);
+  g_test_message ("%d SessionsChanged, %u ListSessions", FAKE_CHURN_SIGNALS, n_listings);
+  g_assert_cmpuint (n_listings, >=, 2);
+  /* Back to back (40 ms each) over the second of signals made about 25. */
+  g_assert_cmpuint (n_listings, <=, 12);
+  fake_hub_stop (fake);
+  wait_until (state_page_cond, "no-hub", "the no-hub page after the fake");
+}
+
 static void
 on_activate (GApplication *application, gpointer user_data)
 {
@@ -1833,6 +1936,7 @@ on_activate (GApplication *application, gpointer user_data)
   g_test_add_func ("/prd/admin-ui/forbidden-hub", test_forbidden_hub);
   g_test_add_func ("/prd/admin-ui/impostor-hub", test_impostor_hub);
   g_test_add_func ("/prd/admin-ui/list-error", test_list_error);
+  g_test_add_func ("/prd/admin-ui/sessions-churn", test_sessions_churn);
   *status = g_test_run ();
 
   g_clear_pointer (&t.alice, prd_test_client_free);

@@ -46,8 +46,10 @@ struct _PrdAdminSessionsPage
   char *needle;                 /* (owned) (nullable) casefolded filter text */
   gboolean again;               /* list again when the listing in flight is done */
   gboolean failed;              /* the last listing failed: the error page shows */
+  gint64 listing_started;       /* monotonic µs: the listing in flight */
+  gint64 last_cost;             /* µs: the last listing, the call and its merge */
+  guint next_id;                /* the next listing, after a gap */
   guint n_refreshes;
-  guint n_listings;  /* ListSessions calls made */
   GtkWindow *dialog; /* (unowned) (nullable): the open confirmation */
   char *refocus_id;  /* (owned) (nullable): the row disconnected, to focus past */
   guint refocus_position;
@@ -82,6 +84,30 @@ update_stack (PrdAdminSessionsPage *self)
 static void list_sessions (PrdAdminSessionsPage *self);
 static void refocus (PrdAdminSessionsPage *self);
 
+static gboolean
+on_next_listing (gpointer user_data)
+{
+  PrdAdminSessionsPage *self = user_data;
+
+  self->next_id = 0;
+  list_sessions (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* The listing a change asked for meanwhile, after a gap of five times
+ * what the last one cost: with thousands of sessions a listing costs the
+ * window about a second, and a hub whose sessions churn would otherwise
+ * keep it listing back to back. */
+static void
+list_again_later (PrdAdminSessionsPage *self)
+{
+  guint gap_ms = (guint) MIN (5 * self->last_cost / 1000, 60 * 1000);
+
+  self->again = FALSE;
+  g_clear_handle_id (&self->next_id, g_source_remove);
+  self->next_id = g_timeout_add (MAX (gap_ms, 1), on_next_listing, self);
+}
+
 static void
 on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -106,9 +132,10 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
       adw_status_page_set_description (self->error_page, description);
       self->failed = TRUE;
       update_stack (self);
+      self->last_cost = g_get_monotonic_time () - self->listing_started;
       /* A change came meanwhile: the next listing may well succeed. */
       if (self->again)
-        list_sessions (self);
+        list_again_later (self);
       return;
     }
   g_clear_object (&self->cancellable);
@@ -119,23 +146,26 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
   self->n_refreshes++;
   update_stack (self);
   refocus (self);
+  self->last_cost = g_get_monotonic_time () - self->listing_started;
   if (self->again)
-    list_sessions (self);
+    list_again_later (self);
 }
 
-/* One listing at a time; a change meanwhile lists once more after it. */
+/* One listing at a time; changes meanwhile list once more, a while after
+ * it (list_again_later). */
 static void
 list_sessions (PrdAdminSessionsPage *self)
 {
   if (self->proxy == NULL)
     return;
-  if (self->cancellable != NULL)
+  if (self->cancellable != NULL || self->next_id != 0)
     {
-      self->again = TRUE;
+      self->again = self->cancellable != NULL;
       return;
     }
   self->again = FALSE;
   self->cancellable = g_cancellable_new ();
+  self->listing_started = g_get_monotonic_time ();
   prd_dbus_hub1_call_list_sessions (self->proxy, self->cancellable, on_listed, self);
 }
 
@@ -481,8 +511,10 @@ prd_admin_sessions_page_set_proxy (PrdAdminSessionsPage *self, PrdDbusHub1 *prox
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  g_clear_handle_id (&self->next_id, g_source_remove);
   self->again = FALSE;
   self->failed = FALSE;
+  self->last_cost = 0;
   g_clear_pointer (&self->refocus_id, g_free);
   if (self->proxy != NULL)
     g_signal_handlers_disconnect_by_data (self->proxy, self);
