@@ -1328,7 +1328,7 @@ test_markup (void)
   GSList *uris;
   gpointer eve_cond[] = { session_model, "name", MARKUP_NAME, "organization", "R&D" };
   const char *row_title = "Jira — " MARKUP_ORG;
-  const char *toast = "Jira — " MARKUP_ORG ": Error";
+  const char *toast = "Error: Jira — " MARKUP_ORG;
   const char *disconnected = "Disconnected: " MARKUP_NAME;
 
   /* The overview's rows that carry the hub's words are not markup. */
@@ -1535,7 +1535,7 @@ test_integration_slow (void)
   g_autofree char *base_url_arg = NULL;
   static const char myself[] = "{\"accountId\":\"a-1\",\"displayName\":\"Bot\"}";
   const char *row_title = "Jira — org_slow";
-  const char *toast = "Jira — org_slow: Connected";
+  const char *toast = "Connected: Jira — org_slow";
   SoupServerMessage *msg;
   GSList *uris;
 

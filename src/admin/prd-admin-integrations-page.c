@@ -246,11 +246,12 @@ on_tested (GObject *source, GAsyncResult *result, gpointer user_data)
   row_changed (test->self, test->key);
   if (ok)
     {
+      g_autofree char *what = prd_admin_shorten (test->title);
       const char *state = "";
 
       g_variant_lookup (status, "status", "&s", &state);
-      /* Translators: a toast: "Jira — org_1: Connected" */
-      title = g_strdup_printf (_ ("%s: %s"), test->title, prd_admin_word (state));
+      /* Translators: a toast, the outcome first: "Connected: Jira — org_1" */
+      title = g_strdup_printf (_ ("%1$s: %2$s"), prd_admin_word (state), what);
       list_integrations (test->self);
     }
   else
