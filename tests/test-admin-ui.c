@@ -209,6 +209,29 @@ find_button (GtkWidget *widget, const char *label)
   return NULL;
 }
 
+/* The button below @widget whose action target is the string @id. */
+static GtkWidget *
+find_target_button (GtkWidget *widget, const char *id)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found;
+
+      if (GTK_IS_BUTTON (child) && gtk_widget_get_visible (child))
+        {
+          GVariant *target = gtk_actionable_get_action_target_value (GTK_ACTIONABLE (child));
+
+          if (target != NULL && g_variant_is_of_type (target, G_VARIANT_TYPE_STRING) &&
+              g_str_equal (g_variant_get_string (target, NULL), id))
+            return child;
+        }
+      if ((found = find_target_button (child, id)) != NULL)
+        return found;
+    }
+  return NULL;
+}
+
 static gboolean
 no_dialog_cond (gpointer data)
 {
@@ -282,6 +305,184 @@ save_screenshot (GtkWidget *widget, const char *name)
                                          &GRAPHENE_RECT_INIT (0, 0, width, height));
   g_assert_true (gdk_texture_save_to_png (texture, path));
   g_test_message ("screenshot: %s (%dx%d)", path, width, height);
+}
+
+/* ---- a fake hub ----------------------------------------------------------------------- */
+
+/* A process that owns org.prdtool.Hub on the test's bus, as another user's
+ * hub or a stranger would: its own bus connection, answering in the
+ * connection's worker thread (a filter), so that the window's calls never
+ * wait on this thread. */
+typedef enum
+{
+  FAKE_FORBIDDEN,    /* refuses every call: another user's hub */
+  FAKE_NO_INTERFACE, /* owns the name, serves nothing */
+  FAKE_LIST_ERROR,   /* has properties, every listing fails */
+  FAKE_CHURN,        /* SessionsChanged every 10 ms, ListSessions takes 40 ms */
+} FakeMode;
+
+#define FAKE_CHURN_SIGNALS 100
+
+typedef struct
+{
+  FakeMode mode;
+  GDBusConnection *connection;
+  guint filter;
+  GAsyncQueue *calls;  /* (element-type GDBusMessage): ListSessions to answer (churn) */
+  int n_list_sessions; /* atomic */
+  int n_signals;       /* atomic */
+  int stop;            /* atomic */
+  GThread *thread;
+} FakeHub;
+
+static void
+fake_reply_error (FakeHub *fake, GDBusMessage *call, const char *name, const char *message)
+{
+  g_autoptr (GDBusMessage) reply = g_dbus_message_new_method_error_literal (call, name, message);
+
+  g_dbus_connection_send_message (fake->connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL,
+                                  NULL);
+}
+
+static void
+fake_reply (FakeHub *fake, GDBusMessage *call, GVariant *body)
+{
+  g_autoptr (GDBusMessage) reply = g_dbus_message_new_method_reply (call);
+
+  g_dbus_message_set_body (reply, body);
+  g_dbus_connection_send_message (fake->connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL,
+                                  NULL);
+}
+
+static GDBusMessage *
+fake_filter (GDBusConnection *connection, GDBusMessage *message, gboolean incoming, gpointer data)
+{
+  FakeHub *fake = data;
+  const char *member = g_dbus_message_get_member (message);
+
+  if (!incoming || g_dbus_message_get_message_type (message) != G_DBUS_MESSAGE_TYPE_METHOD_CALL ||
+      g_strcmp0 (g_dbus_message_get_path (message), "/org/prdtool/Hub") != 0)
+    return message;
+  switch (fake->mode)
+    {
+      case FAKE_FORBIDDEN:
+        fake_reply_error (fake, message, "org.prdtool.Hub1.Error.Forbidden",
+                          "Only the user who runs the hub is served");
+        break;
+      case FAKE_NO_INTERFACE:
+        return message; /* GDBus answers: no such object */
+      case FAKE_LIST_ERROR:
+      case FAKE_CHURN:
+        if (g_strcmp0 (member, "GetAll") == 0)
+          {
+            GVariantBuilder builder;
+
+            g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{sv}"));
+            g_variant_builder_add (&builder, "{sv}", "Version", g_variant_new_string ("fake"));
+            g_variant_builder_add (&builder, "{sv}", "ListenUri",
+                                   g_variant_new_string ("http://127.0.0.1:9/"));
+            fake_reply (fake, message, g_variant_new ("(a{sv})", &builder));
+          }
+        else if (fake->mode == FAKE_CHURN && g_strcmp0 (member, "ListSessions") == 0)
+          {
+            g_atomic_int_inc (&fake->n_list_sessions);
+            g_object_set_data (G_OBJECT (message), "received",
+                               GINT_TO_POINTER ((int) (g_get_monotonic_time () / 1000)));
+            g_async_queue_push (fake->calls, g_object_ref (message));
+          }
+        else if (fake->mode == FAKE_CHURN)
+          fake_reply (fake, message, g_variant_new_parsed ("(@aa{sv} [],)"));
+        else
+          fake_reply_error (fake, message, "org.freedesktop.DBus.Error.Failed",
+                            "The fake hub lists nothing");
+        break;
+      default:
+        g_assert_not_reached ();
+    }
+  g_object_unref (message);
+  return NULL;
+}
+
+/* Churn: a SessionsChanged every 10 ms, and each ListSessions answered
+ * 40 ms after it came (a hub with thousands of sessions). */
+static gpointer
+fake_churn_thread (gpointer data)
+{
+  FakeHub *fake = data;
+  gint64 next_signal = g_get_monotonic_time ();
+
+  while (!g_atomic_int_get (&fake->stop))
+    {
+      GDBusMessage *call;
+
+      if (g_atomic_int_get (&fake->n_signals) < FAKE_CHURN_SIGNALS &&
+          g_get_monotonic_time () >= next_signal)
+        {
+          g_dbus_connection_emit_signal (fake->connection, NULL, "/org/prdtool/Hub",
+                                         "org.prdtool.Hub1", "SessionsChanged", NULL, NULL);
+          g_atomic_int_inc (&fake->n_signals);
+          next_signal += 10 * 1000;
+        }
+      while ((call = g_async_queue_try_pop (fake->calls)) != NULL)
+        {
+          int received = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (call), "received"));
+
+          while (g_get_monotonic_time () / 1000 < received + 40)
+            g_usleep (1000);
+          fake_reply (fake, call, g_variant_new_parsed ("(@aa{sv} [],)"));
+          g_object_unref (call);
+        }
+      g_usleep (1000);
+    }
+  return NULL;
+}
+
+static FakeHub *
+fake_hub_start (FakeMode mode)
+{
+  FakeHub *fake = g_new0 (FakeHub, 1);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *address = g_dbus_address_get_for_bus_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_autoptr (GVariant) reply = NULL;
+  guint32 result = 0;
+
+  g_assert_no_error (error);
+  fake->mode = mode;
+  fake->calls = g_async_queue_new ();
+  fake->connection =
+      g_dbus_connection_new_for_address_sync (address,
+                                              G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                  G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                              NULL, NULL, &error);
+  g_assert_no_error (error);
+  fake->filter = g_dbus_connection_add_filter (fake->connection, fake_filter, fake, NULL);
+  reply = g_dbus_connection_call_sync (
+      fake->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+      "RequestName", g_variant_new ("(su)", "org.prdtool.Hub", 4 /* DO_NOT_QUEUE */),
+      G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(u)", &result);
+  g_assert_cmpuint (result, ==, 1 /* PRIMARY_OWNER */);
+  if (mode == FAKE_CHURN)
+    fake->thread = g_thread_new ("fake-hub", fake_churn_thread, fake);
+  return fake;
+}
+
+static void
+fake_hub_stop (FakeHub *fake)
+{
+  GDBusMessage *call;
+
+  g_atomic_int_set (&fake->stop, 1);
+  if (fake->thread != NULL)
+    g_thread_join (fake->thread);
+  g_dbus_connection_close_sync (fake->connection, NULL, NULL);
+  g_dbus_connection_remove_filter (fake->connection, fake->filter);
+  g_clear_object (&fake->connection);
+  while ((call = g_async_queue_try_pop (fake->calls)) != NULL)
+    g_object_unref (call);
+  g_async_queue_unref (fake->calls);
+  g_free (fake);
 }
 
 /* ---- conditions ------------------------------------------------------------------------- */
@@ -444,6 +645,18 @@ test_sessions (void)
   g_assert_true (shows_label (GTK_WIDGET (page), "alice"));
   g_assert_true (shows_label (GTK_WIDGET (page), "org_b"));
   g_assert_true (shows_label (GTK_WIDGET (page), "WebSocket"));
+  /* What a screen reader reads: each row's button names its row, an empty
+   * cell (carol is in no PRD) is "—", not "GtkLabel". */
+  gtk_test_widget_wait_for_draw (GTK_WIDGET (t.window));
+  {
+    GtkWidget *button =
+        find_target_button (GTK_WIDGET (page), prd_admin_record_get_string (bob, "id"));
+
+    g_assert_nonnull (button);
+    gtk_test_accessible_assert_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                         "Disconnect bob (org_b)…");
+  }
+  g_assert_true (shows_label (GTK_WIDGET (page), "—"));
 
   /* Live: a presence change shows, in alice's row as it was (the listing
    * changes only the rows that differ). */
@@ -465,6 +678,8 @@ test_sessions (void)
   search = GTK_EDITABLE (gtk_widget_get_first_child (
       gtk_widget_get_first_child (GTK_WIDGET (page)))); /* AdwBin > GtkBox > GtkSearchEntry */
   g_assert_true (GTK_IS_SEARCH_ENTRY (search));
+  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (search), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                       "Filter sessions");
   gtk_editable_set_text (search, "org_b");
   wait_until (n_items_cond, one, "one session matching org_b");
   gtk_editable_set_text (search, "nobody-at-all");
@@ -495,9 +710,20 @@ test_sessions (void)
   g_free (prd_test_client_take_message (t.bob, "41/prds"));
   wait_until (n_items_cond, two, "two sessions after the disconnect");
   g_assert_null (find_record (model, "name", "bob"));
-  wait_until (toast_cond, "bob was disconnected", "the toast");
+  /* The outcome first. */
+  wait_until (toast_cond, "Disconnected: bob", "the toast");
+  /* The focus goes to the row now in bob's place (carol's), not to the
+   * top of the window. */
+  {
+    GtkWidget *focus = gtk_window_get_focus (GTK_WINDOW (t.window));
+    g_autoptr (PrdAdminRecord) carol = find_record (model, "name", "carol");
+
+    g_assert_nonnull (focus);
+    g_assert_true (
+        focus == find_target_button (GTK_WIDGET (page), prd_admin_record_get_string (carol, "id")));
+  }
   g_assert_cmpuint (dismiss_toasts (GTK_WIDGET (t.window)), >=, 1);
-  wait_until (no_toast_cond, "bob was disconnected", "the toast to go");
+  wait_until (no_toast_cond, "Disconnected: bob", "the toast to go");
 }
 
 static void
@@ -814,6 +1040,9 @@ test_jobs_sorted_burst (void)
   prd_admin_window_show_page (t.window, "jobs");
   view = GTK_COLUMN_VIEW (find_of_type (GTK_WIDGET (page), GTK_TYPE_COLUMN_VIEW));
   g_assert_nonnull (view);
+  gtk_test_accessible_assert_property (
+      GTK_ACCESSIBLE (find_of_type (GTK_WIDGET (page), GTK_TYPE_SEARCH_ENTRY)),
+      GTK_ACCESSIBLE_PROPERTY_LABEL, "Filter jobs");
   for (guint i = 0; i < 12; i++)
     {
       g_autofree char *id = g_strdup_printf ("sorted-%02u", i);
@@ -1099,8 +1328,8 @@ test_markup (void)
   GSList *uris;
   gpointer eve_cond[] = { session_model, "name", MARKUP_NAME, "organization", "R&D" };
   const char *row_title = "Jira — " MARKUP_ORG;
-  const char *toast = "Jira — " MARKUP_ORG ": Error";
-  const char *disconnected = MARKUP_NAME " was disconnected";
+  const char *toast = "Error: Jira — " MARKUP_ORG;
+  const char *disconnected = "Disconnected: " MARKUP_NAME;
 
   /* The overview's rows that carry the hub's words are not markup. */
   row = find_row (GTK_WIDGET (overview), "On the LAN");
@@ -1192,6 +1421,80 @@ test_markup (void)
   soup_server_disconnect (server);
 }
 
+/* A name of 256 characters (a client chooses its own) made the
+ * confirmation 949 px high on an 800-px screen, its buttons out of reach:
+ * dialogs and toasts show 64 characters and "…". The same for the AI job's
+ * Cancel dialog. */
+static void
+test_long_names (void)
+{
+  PrdAdminSessionsPage *sessions = prd_admin_window_get_sessions_page (t.window);
+  PrdAdminJobsPage *jobs = prd_admin_window_get_jobs_page (t.window);
+  PrdDbusHub1 *proxy = prd_admin_client_get_proxy (prd_admin_application_get_client (t.app));
+  GListModel *model = prd_admin_sessions_page_get_model (sessions);
+  g_autoptr (GString) name = g_string_new (NULL);
+  g_autoptr (PrdIdentity) identity = NULL;
+  g_autoptr (PrdAdminRecord) record = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *shown = NULL;
+  g_autofree char *heading = NULL;
+  g_autofree char *toast = NULL;
+  g_autofree char *id = NULL;
+  PrdTestClient *client;
+  AdwMessageDialog *dialog;
+  gpointer cond[] = { model, "user-id", "wendy", "user-id", "wendy" };
+
+  for (guint i = 0; i < 256; i++)
+    g_string_append_c (name, 'W');
+  shown = g_strconcat (name->str + 192, "…", NULL); /* 64 W and "…" */
+  heading = g_strdup_printf ("Disconnect %s?", shown);
+  toast = g_strdup_printf ("Disconnected: %s", shown);
+  identity = prd_identity_new ("wendy", name->str, NULL, "org_a", PRD_ROLE_EDITOR,
+                               g_get_real_time () / G_USEC_PER_SEC + 3600);
+  token = prd_test_mint (t.auth, identity);
+  client = prd_test_client_connect (t.hub->url, token);
+  prd_admin_window_show_page (t.window, "sessions");
+  wait_until (record_cond, cond, "wendy's session");
+  record = find_record (model, "user-id", "wendy");
+  id = g_strdup (prd_admin_record_get_string (record, "id"));
+  g_assert_true (
+      gtk_widget_activate_action (GTK_WIDGET (sessions), "sessions.disconnect", "s", id));
+  wait_until (dialog_cond, NULL, "the confirmation");
+  dialog = find_dialog ();
+  g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, heading);
+  g_assert_null (strstr (adw_message_dialog_get_body (dialog), name->str + 191));
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), shown));
+  save_screenshot (GTK_WIDGET (dialog), "sessions-confirm-long-name");
+  click_response (dialog, "_Disconnect");
+  wait_until (no_dialog_cond, NULL, "the dialog to close");
+  wait_until (toast_cond, toast, "the toast of the disconnect");
+  g_assert_cmpuint (dismiss_toasts (GTK_WIDGET (t.window)), >=, 1);
+  wait_until (no_toast_cond, toast, "the toast to go");
+  prd_test_client_free (client);
+
+  /* A running AI job of a user with a long id. */
+  {
+    g_autoptr (GVariant) base = live_job ("long-user", "streaming", g_get_real_time (), 0);
+    g_autoptr (GVariant) job = NULL;
+    GVariantDict dict;
+
+    g_variant_dict_init (&dict, base);
+    g_variant_dict_insert (&dict, "user-id", "s", name->str);
+    job = g_variant_ref_sink (g_variant_dict_end (&dict));
+    g_signal_emit_by_name (proxy, "ai-job-changed", job);
+  }
+  drain_main_context ();
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (jobs), "jobs.cancel", "s", "long-user"));
+  wait_until (dialog_cond, NULL, "the Cancel confirmation");
+  dialog = find_dialog ();
+  g_assert_null (strstr (adw_message_dialog_get_body (dialog), name->str + 191));
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), shown));
+  click_response (dialog, "_Keep Running");
+  wait_until (no_dialog_cond, NULL, "the Cancel dialog to close");
+  prd_admin_jobs_page_refresh (jobs);
+  drain_main_context ();
+}
+
 /* A Jira whose server takes the check's request and answers only when the
  * test says so. */
 static void
@@ -1232,7 +1535,7 @@ test_integration_slow (void)
   g_autofree char *base_url_arg = NULL;
   static const char myself[] = "{\"accountId\":\"a-1\",\"displayName\":\"Bot\"}";
   const char *row_title = "Jira — org_slow";
-  const char *toast = "Jira — org_slow: Connected";
+  const char *toast = "Connected: Jira — org_slow";
   SoupServerMessage *msg;
   GSList *uris;
 
@@ -1304,11 +1607,31 @@ test_integration_slow (void)
 static void
 test_no_hub (void)
 {
+  PrdAdminSessionsPage *sessions = prd_admin_window_get_sessions_page (t.window);
+  g_autoptr (PrdAdminRecord) alice =
+      find_record (prd_admin_sessions_page_get_model (sessions), "name", "alice");
+  GtkWidget *start;
+
+  /* A confirmation open when the hub stops goes with it (its Disconnect
+   * would do nothing). */
+  g_assert_nonnull (alice);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (sessions), "sessions.disconnect", "s",
+                                             prd_admin_record_get_string (alice, "id")));
+  wait_until (dialog_cond, NULL, "the confirmation");
   g_clear_pointer (&t.alice, prd_test_client_free);
   g_clear_pointer (&t.bob, prd_test_client_free);
   g_clear_pointer (&t.carol, prd_test_client_free);
   hub_process_stop (t.hub);
   wait_until (state_page_cond, "no-hub", "the no-hub page");
+  wait_until (no_dialog_cond, NULL, "the confirmation to close");
+  /* Named for screen readers without the mnemonic's underscore. */
+  start = find_button (GTK_WIDGET (t.window), "_Start Hub");
+  g_assert_nonnull (start);
+  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (start), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                       "Start Hub");
+  gtk_test_accessible_assert_property (
+      GTK_ACCESSIBLE (find_of_type (GTK_WIDGET (t.window), GTK_TYPE_MENU_BUTTON)),
+      GTK_ACCESSIBLE_PROPERTY_LABEL, "Main Menu");
   g_assert_true (shows_label (GTK_WIDGET (t.window), "No Hub Running"));
   g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (t.window)));
   g_assert_cmpuint (g_list_model_get_n_items (prd_admin_sessions_page_get_model (
@@ -1355,10 +1678,210 @@ test_start_hub (void)
   g_assert_true (state_page_cond ("no-hub"));
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (t.window), "win.start-hub", NULL));
   wait_until (address_changed_cond, old_address, "the started hub's pages");
+  g_assert_null (prd_admin_window_get_banner (t.window));
   pid = hub_pid ();
   g_assert_cmpuint (pid, >, 0);
   g_assert_cmpint (kill ((pid_t) pid, SIGTERM), ==, 0);
   wait_until (state_page_cond, "no-hub", "the no-hub page again");
+}
+
+static void
+set_activation_secret (const char *secret)
+{
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GError) error = NULL;
+  GVariantBuilder env;
+
+  g_variant_builder_init (&env, G_VARIANT_TYPE ("a{ss}"));
+  g_variant_builder_add (&env, "{ss}", "PRDHUB_JWT_SECRET", secret);
+  reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "UpdateActivationEnvironment",
+                                       g_variant_new ("(a{ss})", &env), NULL,
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static gboolean
+banner_cond (gpointer data)
+{
+  return prd_admin_window_get_banner (t.window) != NULL;
+}
+
+/* A hub that cannot start: the error stays in a banner (an alert for
+ * screen readers) until dismissed, not in a toast gone after 4 s. */
+static void
+test_start_hub_fails (void)
+{
+  const char *banner;
+  GtkWidget *label;
+
+  g_assert_true (state_page_cond ("no-hub"));
+  g_assert_null (prd_admin_window_get_banner (t.window));
+  /* The hub refuses a secret this short: it exits at once. */
+  set_activation_secret ("short");
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (t.window), "win.start-hub", NULL));
+  wait_until (banner_cond, NULL, "the banner");
+  banner = prd_admin_window_get_banner (t.window);
+  g_assert_true (g_str_has_prefix (banner, "Could not start the hub: "));
+  label = find_label (GTK_WIDGET (t.window), banner);
+  g_assert_nonnull (label);
+  gtk_test_accessible_assert_role (GTK_ACCESSIBLE (gtk_widget_get_parent (label)),
+                                   GTK_ACCESSIBLE_ROLE_ALERT);
+  save_screenshot (GTK_WIDGET (t.window), "start-hub-failed");
+  /* Still there long after a toast would have gone. */
+  run_for (4500);
+  g_assert_nonnull (prd_admin_window_get_banner (t.window));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (t.window), "win.dismiss-banner", NULL));
+  g_assert_null (prd_admin_window_get_banner (t.window));
+  /* It shows again, and goes once a hub runs (test_start_hub). */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (t.window), "win.start-hub", NULL));
+  wait_until (banner_cond, NULL, "the banner again");
+  set_activation_secret (SECRET);
+}
+
+/* Every ListSessions the fake answered has reached the page. */
+static gboolean
+churn_listed_cond (gpointer data)
+{
+  gpointer *args = data; /* fake, the page's refreshes before */
+  FakeHub *fake = args[0];
+  guint refreshes =
+      prd_admin_sessions_page_get_n_refreshes (prd_admin_window_get_sessions_page (t.window));
+
+  return refreshes - GPOINTER_TO_UINT (args[1]) ==
+         (guint) g_atomic_int_get (&fake->n_list_sessions);
+}
+
+/* The AdwStatusPage shown below @widget, or NULL. */
+static AdwStatusPage *
+shown_status_page (GtkWidget *widget)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      AdwStatusPage *found;
+
+      if (ADW_IS_STATUS_PAGE (child) && gtk_widget_get_mapped (child))
+        return ADW_STATUS_PAGE (child);
+      /* Of a stack, the page it shows (the one before may still fade). */
+      if (GTK_IS_STACK (child))
+        {
+          GtkWidget *shown = gtk_stack_get_visible_child (GTK_STACK (child));
+
+          if (shown != NULL && ADW_IS_STATUS_PAGE (shown))
+            return ADW_STATUS_PAGE (shown);
+          if (shown != NULL && (found = shown_status_page (shown)) != NULL)
+            return found;
+          continue;
+        }
+      if ((found = shown_status_page (child)) != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* Another user's hub (it answers Forbidden) showed as a running hub with
+ * nobody connected; now the window says whose it is. */
+static void
+test_forbidden_hub (void)
+{
+  FakeHub *fake = fake_hub_start (FAKE_FORBIDDEN);
+  const char *description;
+  AdwStatusPage *page;
+
+  wait_until (state_page_cond, "unreadable", "the unreadable page");
+  page = shown_status_page (GTK_WIDGET (t.window));
+  g_assert_nonnull (page);
+  g_assert_cmpstr (adw_status_page_get_title (page), ==, "This Hub Belongs to Another User");
+  description = adw_status_page_get_description (page);
+  g_assert_cmpstr (description, ==,
+                   "The hub on this session bus refuses you: Only the user who runs the hub is "
+                   "served");
+  gtk_test_accessible_assert_role (GTK_ACCESSIBLE (page), GTK_ACCESSIBLE_ROLE_ALERT);
+  save_screenshot (GTK_WIDGET (t.window), "forbidden");
+  fake_hub_stop (fake);
+  wait_until (state_page_cond, "no-hub", "the no-hub page after the fake");
+}
+
+/* A process that owns the name without the interface. */
+static void
+test_impostor_hub (void)
+{
+  FakeHub *fake = fake_hub_start (FAKE_NO_INTERFACE);
+  AdwStatusPage *page;
+
+  wait_until (state_page_cond, "unreadable", "the unreadable page");
+  page = shown_status_page (GTK_WIDGET (t.window));
+  g_assert_nonnull (page);
+  g_assert_cmpstr (adw_status_page_get_title (page), ==, "Cannot Read the Hub");
+  g_assert_true (
+      g_str_has_prefix (adw_status_page_get_description (page), "Cannot read the hub: "));
+  fake_hub_stop (fake);
+  wait_until (state_page_cond, "no-hub", "the no-hub page after the fake");
+}
+
+static gboolean
+inner_page_cond (gpointer data)
+{
+  gpointer *args = data; /* widget, name */
+
+  return g_strcmp0 (inner_stack_page (args[0]), args[1]) == 0;
+}
+
+/* A hub whose listings fail: the pages say so, not "nobody is connected";
+ * the overview does not claim the hub is not on the LAN. */
+static void
+test_list_error (void)
+{
+  FakeHub *fake = fake_hub_start (FAKE_LIST_ERROR);
+  PrdAdminOverviewPage *overview = prd_admin_window_get_overview_page (t.window);
+  GtkWidget *pages[] = {
+    GTK_WIDGET (prd_admin_window_get_sessions_page (t.window)),
+    GTK_WIDGET (prd_admin_window_get_jobs_page (t.window)),
+    GTK_WIDGET (prd_admin_window_get_integrations_page (t.window)),
+  };
+
+  wait_until (state_page_cond, "hub", "the fake hub's pages");
+  for (guint i = 0; i < G_N_ELEMENTS (pages); i++)
+    wait_until (inner_page_cond, (gpointer[]){ pages[i], "error" }, "the listing's error");
+  prd_admin_window_show_page (t.window, "sessions");
+  g_assert_true (shows_label (GTK_WIDGET (pages[0]), "Cannot List Sessions"));
+  g_assert_true (
+      shows_label (GTK_WIDGET (pages[0]), "Cannot read the hub: The fake hub lists nothing"));
+  g_assert_false (shows_label (GTK_WIDGET (pages[0]), "No Sessions"));
+  save_screenshot (GTK_WIDGET (t.window), "sessions-list-error");
+  g_assert_cmpstr (prd_admin_overview_page_get_value (overview, "lan"), ==,
+                   "Unknown: the hub does not say");
+  fake_hub_stop (fake);
+  wait_until (state_page_cond, "no-hub", "the no-hub page after the fake");
+}
+
+/* ~7,000 sessions churning: each SessionsChanged listed them all again,
+ * back to back (a second of the window's time each). Now a listing waits
+ * for the one in flight and then five times its cost. */
+static void
+test_sessions_churn (void)
+{
+  PrdAdminSessionsPage *page = prd_admin_window_get_sessions_page (t.window);
+  guint refreshes = prd_admin_sessions_page_get_n_refreshes (page);
+  FakeHub *fake = fake_hub_start (FAKE_CHURN);
+  guint n_listings;
+
+  wait_until (state_page_cond, "hub", "the fake hub's pages");
+  while (g_atomic_int_get (&fake->n_signals) < FAKE_CHURN_SIGNALS)
+    run_for (10);
+  /* The last change is listed too. */
+  run_for (500);
+  wait_until (churn_listed_cond, (gpointer[]){ fake, GUINT_TO_POINTER (refreshes) },
+              "the last listing");
+  n_listings = (guint) g_atomic_int_get (&fake->n_list_sessions);
+  g_test_message ("%d SessionsChanged, %u ListSessions", FAKE_CHURN_SIGNALS, n_listings);
+  g_assert_cmpuint (n_listings, >=, 2);
+  /* Back to back (40 ms each) over the second of signals made about 25. */
+  g_assert_cmpuint (n_listings, <=, 12);
+  fake_hub_stop (fake);
+  wait_until (state_page_cond, "no-hub", "the no-hub page after the fake");
 }
 
 static void
@@ -1405,9 +1928,15 @@ on_activate (GApplication *application, gpointer user_data)
   g_test_add_func ("/prd/admin-ui/jobs-sorted-burst", test_jobs_sorted_burst);
   g_test_add_func ("/prd/admin-ui/sessions", test_sessions);
   g_test_add_func ("/prd/admin-ui/markup", test_markup);
+  g_test_add_func ("/prd/admin-ui/long-names", test_long_names);
   g_test_add_func ("/prd/admin-ui/integration-slow", test_integration_slow);
   g_test_add_func ("/prd/admin-ui/no-hub", test_no_hub);
+  g_test_add_func ("/prd/admin-ui/start-hub-fails", test_start_hub_fails);
   g_test_add_func ("/prd/admin-ui/start-hub", test_start_hub);
+  g_test_add_func ("/prd/admin-ui/forbidden-hub", test_forbidden_hub);
+  g_test_add_func ("/prd/admin-ui/impostor-hub", test_impostor_hub);
+  g_test_add_func ("/prd/admin-ui/list-error", test_list_error);
+  g_test_add_func ("/prd/admin-ui/sessions-churn", test_sessions_churn);
   *status = g_test_run ();
 
   g_clear_pointer (&t.alice, prd_test_client_free);

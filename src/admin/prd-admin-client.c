@@ -24,6 +24,7 @@ struct _PrdAdminClient
   PrdAdminClientState state;
   PrdDbusHub1 *proxy;        /* (owned) (nullable) */
   GCancellable *cancellable; /* (owned) (nullable): the proxy being made */
+  GError *error;             /* (owned) (nullable): why the hub that runs cannot be read */
 };
 
 enum
@@ -43,6 +44,8 @@ set_state (PrdAdminClient *self, PrdAdminClientState state, PrdDbusHub1 *proxy)
 {
   gboolean proxy_changed = self->proxy != proxy;
 
+  if (state != PRD_ADMIN_CLIENT_UNREADABLE)
+    g_clear_error (&self->error);
   g_object_freeze_notify (G_OBJECT (self));
   if (proxy_changed)
     {
@@ -57,12 +60,53 @@ set_state (PrdAdminClient *self, PrdAdminClientState state, PrdDbusHub1 *proxy)
   g_object_thaw_notify (G_OBJECT (self));
 }
 
+/* The hub's own answer to GetAll, when the proxy got none: GDBusProxy
+ * drops the error of its GetAll, and a hub that refuses the caller (another
+ * user's: Forbidden) or a process that owns the name without the interface
+ * would look like a hub with nothing to show. */
+static void on_proxy (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void
+on_get_all (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GDBusProxy) proxy = user_data;
+  PrdAdminClient *self;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply =
+      g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self = g_object_get_data (G_OBJECT (proxy), "prd-admin-client");
+  if (error == NULL)
+    {
+      g_autoptr (GVariant) values = g_variant_get_child_value (reply, 0);
+
+      if (g_variant_n_children (values) > 0)
+        {
+          /* It answers now (it was starting): a new proxy reads it. */
+          prd_dbus_hub1_proxy_new (G_DBUS_CONNECTION (source), G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
+                                   g_dbus_proxy_get_name (proxy), PRD_ADMIN_HUB_PATH,
+                                   self->cancellable, on_proxy, g_object_ref (self));
+          return;
+        }
+      g_set_error_literal (&error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_INTERFACE,
+                           _ ("It has none of the hub’s properties"));
+    }
+  g_clear_object (&self->cancellable);
+  g_message ("Cannot read the hub: %s", error->message);
+  g_clear_error (&self->error);
+  self->error = g_steal_pointer (&error);
+  set_state (self, PRD_ADMIN_CLIENT_UNREADABLE, NULL);
+}
+
 static void
 on_proxy (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (PrdAdminClient) self = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (PrdDbusHub1) proxy = prd_dbus_hub1_proxy_new_finish (result, &error);
+  g_auto (GStrv) names = NULL;
 
   if (proxy == NULL)
     {
@@ -70,6 +114,22 @@ on_proxy (GObject *source, GAsyncResult *result, gpointer user_data)
         return;
       g_warning ("Cannot talk to the hub: %s", error->message);
       set_state (self, PRD_ADMIN_CLIENT_NO_HUB, NULL);
+      return;
+    }
+  names = g_dbus_proxy_get_cached_property_names (G_DBUS_PROXY (proxy));
+  if (names == NULL || names[0] == NULL)
+    {
+      /* Its GetAll failed (or the hub has no properties at all): ask
+       * again, for the reason. */
+      g_object_set_data_full (G_OBJECT (proxy), "prd-admin-client", g_object_ref (self),
+                              g_object_unref);
+      g_dbus_connection_call (
+          g_dbus_proxy_get_connection (G_DBUS_PROXY (proxy)),
+          g_dbus_proxy_get_name (G_DBUS_PROXY (proxy)), PRD_ADMIN_HUB_PATH,
+          "org.freedesktop.DBus.Properties", "GetAll",
+          g_variant_new ("(s)", g_dbus_proxy_get_interface_name (G_DBUS_PROXY (proxy))),
+          G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, self->cancellable,
+          on_get_all, g_object_ref (proxy));
       return;
     }
   g_clear_object (&self->cancellable);
@@ -120,6 +180,7 @@ prd_admin_client_dispose (GObject *object)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->proxy);
+  g_clear_error (&self->error);
 
   G_OBJECT_CLASS (prd_admin_client_parent_class)->dispose (object);
 }
@@ -154,11 +215,12 @@ prd_admin_client_class_init (PrdAdminClientClass *klass)
    * PrdAdminClient:state:
    *
    * A #PrdAdminClientState: connecting until the bus has answered, then
-   * connected or no hub.
+   * connected, no hub, or unreadable (a hub runs and does not answer:
+   * #PrdAdminClient:error says why).
    */
   properties[PROP_STATE] =
-      g_param_spec_int ("state", NULL, NULL, PRD_ADMIN_CLIENT_CONNECTING, PRD_ADMIN_CLIENT_NO_HUB,
-                        PRD_ADMIN_CLIENT_CONNECTING,
+      g_param_spec_int ("state", NULL, NULL, PRD_ADMIN_CLIENT_CONNECTING,
+                        PRD_ADMIN_CLIENT_UNREADABLE, PRD_ADMIN_CLIENT_CONNECTING,
                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   /**
    * PrdAdminClient:proxy:
@@ -194,6 +256,21 @@ prd_admin_client_get_state (PrdAdminClient *self)
   g_return_val_if_fail (PRD_IS_ADMIN_CLIENT (self), PRD_ADMIN_CLIENT_NO_HUB);
 
   return self->state;
+}
+
+/**
+ * prd_admin_client_get_error:
+ *
+ * Returns: (transfer none) (nullable): why the hub that owns the name
+ *   cannot be read, in the unreadable state: PRD_ERROR_FORBIDDEN when it
+ *   refuses this user
+ */
+const GError *
+prd_admin_client_get_error (PrdAdminClient *self)
+{
+  g_return_val_if_fail (PRD_IS_ADMIN_CLIENT (self), NULL);
+
+  return self->error;
 }
 
 /**

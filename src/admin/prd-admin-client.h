@@ -13,6 +13,7 @@ typedef enum
   PRD_ADMIN_CLIENT_CONNECTING,
   PRD_ADMIN_CLIENT_CONNECTED,
   PRD_ADMIN_CLIENT_NO_HUB,
+  PRD_ADMIN_CLIENT_UNREADABLE,
 } PrdAdminClientState;
 
 #define PRD_TYPE_ADMIN_CLIENT (prd_admin_client_get_type ())
@@ -21,6 +22,7 @@ G_DECLARE_FINAL_TYPE (PrdAdminClient, prd_admin_client, PRD, ADMIN_CLIENT, GObje
 PrdAdminClient *prd_admin_client_new (void);
 PrdAdminClientState prd_admin_client_get_state (PrdAdminClient *self);
 PrdDbusHub1 *prd_admin_client_get_proxy (PrdAdminClient *self);
+const GError *prd_admin_client_get_error (PrdAdminClient *self);
 void prd_admin_client_start_hub_async (PrdAdminClient *self,
                                        GCancellable *cancellable,
                                        GAsyncReadyCallback callback,

@@ -38,6 +38,7 @@ typedef struct
   const char *id_key;
   const char *sensitive_key;
   const char *const *sensitive_values;
+  PrdAdminFormatFunc label; /* (nullable): the button's name for the row */
 } ButtonColumn;
 
 /* ---- words and times ------------------------------------------------------------ */
@@ -184,6 +185,12 @@ update_text (const TextColumn *column, GtkListItem *item)
   GtkLabel *label = GTK_LABEL (gtk_list_item_get_child (item));
   g_autofree char *text = column->format (record, column->key);
 
+  /* An empty cell says so (a screen reader would read "GtkLabel"). */
+  if (*text == '\0')
+    {
+      g_free (text);
+      text = g_strdup (PRD_ADMIN_EMPTY_CELL);
+    }
   if (g_strcmp0 (gtk_label_get_text (label), text) != 0)
     gtk_label_set_text (label, text);
   if (g_str_equal (column->key, "state"))
@@ -335,6 +342,14 @@ on_button_bind (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer u
   /* The target first: an action name without it would not match the action's type. */
   gtk_actionable_set_action_target_value (GTK_ACTIONABLE (button), g_variant_new_string (id));
   gtk_actionable_set_action_name (GTK_ACTIONABLE (button), column->action_name);
+  if (column->label != NULL)
+    {
+      /* Each row's button names its row: "Disconnect Alice (org_1)…". */
+      g_autofree char *label = column->label (record, column->id_key);
+
+      gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL, label,
+                                      -1);
+    }
   if (column->sensitive_key != NULL)
     visible = g_strv_contains (column->sensitive_values,
                                prd_admin_record_get_string (record, column->sensitive_key));
@@ -346,6 +361,8 @@ on_button_bind (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer u
  * @action_name: an action taking the row's @id_key as a string
  * @sensitive_key: (nullable): the button shows only when this key's value
  *   is one of @sensitive_values
+ * @label: (nullable): the accessible name of a row's button (given the
+ *   record and @id_key); @tooltip when %NULL
  *
  * Makes @column show an icon button per row that activates @action_name.
  */
@@ -356,11 +373,13 @@ prd_admin_column_set_button (GtkColumnViewColumn *column,
                              const char *action_name,
                              const char *id_key,
                              const char *sensitive_key,
-                             const char *const *sensitive_values)
+                             const char *const *sensitive_values,
+                             PrdAdminFormatFunc label)
 {
   GtkListItemFactory *factory = gtk_signal_list_item_factory_new ();
   ButtonColumn *data = g_new0 (ButtonColumn, 1);
 
+  data->label = label;
   data->icon_name = icon_name;
   data->tooltip = tooltip;
   data->action_name = action_name;
@@ -404,6 +423,27 @@ prd_admin_confirm_dialog_new (GtkWidget *widget,
   adw_message_dialog_set_default_response (dialog, keep);
   adw_message_dialog_set_close_response (dialog, keep);
   return dialog;
+}
+
+/**
+ * prd_admin_shorten:
+ * @text: (nullable): text from the hub, such as a person's name
+ *
+ * Returns: (transfer full): @text cut to %PRD_ADMIN_SHORT_CHARS characters
+ *   and "…", for dialogs and toasts (a 256-byte name made a dialog taller
+ *   than the screen)
+ */
+char *
+prd_admin_shorten (const char *text)
+{
+  g_autofree char *start = NULL;
+
+  if (text == NULL)
+    return g_strdup ("");
+  if (g_utf8_strlen (text, -1) <= PRD_ADMIN_SHORT_CHARS)
+    return g_strdup (text);
+  start = g_utf8_substring (text, 0, PRD_ADMIN_SHORT_CHARS);
+  return g_strconcat (start, "…", NULL);
 }
 
 /**

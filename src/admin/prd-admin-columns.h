@@ -27,7 +27,8 @@ void prd_admin_column_set_button (GtkColumnViewColumn *column,
                                   const char *action_name,
                                   const char *id_key,
                                   const char *sensitive_key,
-                                  const char *const *sensitive_values);
+                                  const char *const *sensitive_values,
+                                  PrdAdminFormatFunc label);
 
 char *prd_admin_format_string (PrdAdminRecord *record, const char *key);
 char *prd_admin_format_number (PrdAdminRecord *record, const char *key);
@@ -37,6 +38,12 @@ char *prd_admin_time_to_string (gint64 usec);
 char *prd_admin_duration_to_string (gint64 ms);
 const char *prd_admin_word (const char *value);
 
+/* What an empty cell shows (and a screen reader reads). */
+#define PRD_ADMIN_EMPTY_CELL "—"
+/* The longest text from the hub a dialog or toast shows whole. */
+#define PRD_ADMIN_SHORT_CHARS 64
+
+char *prd_admin_shorten (const char *text);
 void prd_admin_show_toast (GtkWidget *widget, const char *title);
 AdwMessageDialog *prd_admin_confirm_dialog_new (GtkWidget *widget,
                                                 const char *heading,

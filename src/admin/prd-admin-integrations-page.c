@@ -32,8 +32,10 @@ struct _PrdAdminIntegrationsPage
 
   GtkStack *stack;
   GtkListBox *list_box;
+  AdwStatusPage *error_page;
 
   PrdDbusHub1 *proxy;             /* (owned) (nullable) */
+  gboolean failed;                /* the last listing failed: the error page shows */
   GCancellable *cancellable;      /* (owned) (nullable): the listing in flight */
   gboolean again;                 /* list again when the listing in flight is done */
   GCancellable *test_cancellable; /* (owned) (nullable): the tests of this proxy */
@@ -139,8 +141,11 @@ row_changed (PrdAdminIntegrationsPage *self, const char *key)
 static void
 update_stack (PrdAdminIntegrationsPage *self)
 {
-  gtk_stack_set_visible_child_name (
-      self->stack, g_list_model_get_n_items (G_LIST_MODEL (self->store)) > 0 ? "list" : "empty");
+  if (self->failed)
+    gtk_stack_set_visible_child_name (self->stack, "error");
+  else
+    gtk_stack_set_visible_child_name (
+        self->stack, g_list_model_get_n_items (G_LIST_MODEL (self->store)) > 0 ? "list" : "empty");
 }
 
 static void list_integrations (PrdAdminIntegrationsPage *self);
@@ -155,16 +160,27 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!prd_dbus_hub1_call_list_integrations_finish (PRD_DBUS_HUB1 (source), &integrations, result,
                                                     &error))
     {
+      g_autofree char *message = NULL;
+      g_autofree char *description = NULL;
+
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
       g_clear_object (&self->cancellable);
       g_debug ("ListIntegrations: %s", error->message);
+      /* Not "no integrations": the hub did not say. */
+      message = prd_admin_error_message (error);
+      /* Translators: %s says why */
+      description = g_strdup_printf (_ ("Cannot read the hub: %s"), message);
+      adw_status_page_set_description (self->error_page, description);
+      self->failed = TRUE;
+      update_stack (self);
       /* A change came meanwhile: the next listing may well succeed. */
       if (self->again)
         list_integrations (self);
       return;
     }
   g_clear_object (&self->cancellable);
+  self->failed = FALSE;
   prd_admin_store_replace (self->store, integrations);
   self->n_refreshes++;
   update_stack (self);
@@ -230,11 +246,12 @@ on_tested (GObject *source, GAsyncResult *result, gpointer user_data)
   row_changed (test->self, test->key);
   if (ok)
     {
+      g_autofree char *what = prd_admin_shorten (test->title);
       const char *state = "";
 
       g_variant_lookup (status, "status", "&s", &state);
-      /* Translators: a toast: "Jira — org_1: Connected" */
-      title = g_strdup_printf (_ ("%s: %s"), test->title, prd_admin_word (state));
+      /* Translators: a toast, the outcome first: "Connected: Jira — org_1" */
+      title = g_strdup_printf (_ ("%1$s: %2$s"), prd_admin_word (state), what);
       list_integrations (test->self);
     }
   else
@@ -303,6 +320,7 @@ prd_admin_integrations_page_class_init (PrdAdminIntegrationsPageClass *klass)
       widget_class, "/org/prdtool/Hub/Admin/prd-admin-integrations-page.ui");
   gtk_widget_class_bind_template_child (widget_class, PrdAdminIntegrationsPage, stack);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminIntegrationsPage, list_box);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminIntegrationsPage, error_page);
 
   /**
    * PrdAdminIntegrationsPage|integrations.test:
@@ -334,6 +352,7 @@ prd_admin_integrations_page_set_proxy (PrdAdminIntegrationsPage *self, PrdDbusHu
 
   if (self->proxy == proxy)
     return;
+  self->failed = FALSE;
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);

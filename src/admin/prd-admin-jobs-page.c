@@ -37,8 +37,11 @@ struct _PrdAdminJobsPage
   GtkColumnViewColumn *duration_column;
   GtkColumnViewColumn *started_column;
   GtkColumnViewColumn *action_column;
+  AdwStatusPage *error_page;
 
   PrdDbusHub1 *proxy;        /* (owned) (nullable) */
+  gboolean failed;           /* the last listing failed: the error page shows */
+  GtkWindow *dialog;         /* (unowned) (nullable): the open confirmation */
   GCancellable *cancellable; /* (owned) (nullable) */
   GListStore *store;         /* (owned) (element-type PrdAdminRecord) */
   GHashTable *rows;          /* (owned) (element-type utf8 PrdAdminRecord): store's, by id */
@@ -134,7 +137,9 @@ reset_finished (PrdAdminJobsPage *self)
 static void
 update_stack (PrdAdminJobsPage *self)
 {
-  if (g_list_model_get_n_items (G_LIST_MODEL (self->store)) == 0)
+  if (self->failed)
+    gtk_stack_set_visible_child_name (self->stack, "error");
+  else if (g_list_model_get_n_items (G_LIST_MODEL (self->store)) == 0)
     gtk_stack_set_visible_child_name (self->stack, "empty");
   else if (g_list_model_get_n_items (G_LIST_MODEL (self->sorted)) == 0)
     gtk_stack_set_visible_child_name (self->stack, "no-match");
@@ -229,13 +234,24 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!prd_dbus_hub1_call_list_ai_jobs_finish (PRD_DBUS_HUB1 (source), &jobs, result, &error))
     {
+      g_autofree char *message = NULL;
+      g_autofree char *description = NULL;
+
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
       g_clear_object (&self->cancellable);
       g_debug ("ListAiJobs: %s", error->message);
+      /* Not "no jobs": the hub did not say. */
+      message = prd_admin_error_message (error);
+      /* Translators: %s says why */
+      description = g_strdup_printf (_ ("Cannot read the hub: %s"), message);
+      adw_status_page_set_description (self->error_page, description);
+      self->failed = TRUE;
+      update_stack (self);
       return;
     }
   g_clear_object (&self->cancellable);
+  self->failed = FALSE;
   /* The signals that came before the answer are older than it. */
   flush_pending (self);
   for (gsize i = 0; i < g_variant_n_children (jobs); i++)
@@ -345,12 +361,26 @@ on_cancel_response (AdwMessageDialog *dialog, const char *response, gpointer use
 {
   Cancel *cancel = user_data;
 
+  if (cancel->self->dialog == GTK_WINDOW (dialog))
+    g_clear_weak_pointer (&cancel->self->dialog);
   if (!g_str_equal (response, "stop") || cancel->self->proxy == NULL)
     {
       cancel_free (cancel);
       return;
     }
   prd_dbus_hub1_call_cancel_ai_job (cancel->self->proxy, cancel->id, NULL, on_cancelled, cancel);
+}
+
+/* The open confirmation goes when its hub does. */
+static void
+close_dialog (PrdAdminJobsPage *self)
+{
+  GtkWindow *dialog = self->dialog;
+
+  if (dialog == NULL)
+    return;
+  g_clear_weak_pointer (&self->dialog);
+  gtk_window_close (dialog);
 }
 
 static void
@@ -360,24 +390,40 @@ cancel_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   const char *id = g_variant_get_string (parameter, NULL);
   PrdAdminRecord *record = g_hash_table_lookup (self->rows, id);
   g_autofree char *body = NULL;
+  g_autofree char *user = NULL;
+  g_autofree char *prd = NULL;
   GtkWidget *dialog;
   Cancel *cancel;
 
   if (record == NULL)
     return;
+  close_dialog (self);
+  user = prd_admin_shorten (prd_admin_record_get_string (record, "user-id"));
+  prd = prd_admin_shorten (prd_admin_record_get_string (record, "prd-id"));
   cancel = g_new0 (Cancel, 1);
   cancel->self = g_object_ref (self);
   cancel->id = g_strdup (id);
   body = g_strdup_printf (
       /* Translators: %1$s is a user id, %2$s a PRD id */
-      _ ("The AI stops answering %1$s in %2$s. What it has written so far stays in the PRD."),
-      prd_admin_record_get_string (record, "user-id"),
-      prd_admin_record_get_string (record, "prd-id"));
+      _ ("The AI stops answering %1$s in %2$s. What it has written so far stays in the PRD."), user,
+      prd);
   dialog =
       GTK_WIDGET (prd_admin_confirm_dialog_new (widget, _ ("Cancel the AI Job?"), body, "keep",
                                                 _ ("_Keep Running"), "stop", _ ("_Cancel Job")));
   g_signal_connect (dialog, "response", G_CALLBACK (on_cancel_response), cancel);
+  g_set_weak_pointer (&self->dialog, GTK_WINDOW (dialog));
   gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* The accessible name of a row's Cancel button. */
+static char *
+format_cancel_label (PrdAdminRecord *record, const char *key)
+{
+  g_autofree char *user = prd_admin_shorten (prd_admin_record_get_string (record, "user-id"));
+  g_autofree char *prd = prd_admin_shorten (prd_admin_record_get_string (record, "prd-id"));
+
+  /* Translators: a row's button; %1$s is a user id, %2$s a PRD id */
+  return g_strdup_printf (_ ("Cancel the AI job of %1$s in %2$s…"), user, prd);
 }
 
 /* ---- object ------------------------------------------------------------------------ */
@@ -421,6 +467,7 @@ prd_admin_jobs_page_class_init (PrdAdminJobsPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, search_entry);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, stack);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, view);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, error_page);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, prd_column);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, user_column);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminJobsPage, organization_column);
@@ -472,7 +519,7 @@ prd_admin_jobs_page_init (PrdAdminJobsPage *self)
   prd_admin_column_set_text (self->started_column, "created-at", prd_admin_format_clock,
                              PRD_ADMIN_SORT_NUMBER);
   prd_admin_column_set_button (self->action_column, "process-stop-symbolic", _ ("Cancel Job…"),
-                               "jobs.cancel", "id", "state", active_states);
+                               "jobs.cancel", "id", "state", active_states, format_cancel_label);
   /* Newest first. */
   gtk_column_view_sort_by_column (self->view, self->started_column, GTK_SORT_DESCENDING);
   update_stack (self);
@@ -489,6 +536,8 @@ prd_admin_jobs_page_set_proxy (PrdAdminJobsPage *self, PrdDbusHub1 *proxy)
 
   if (self->proxy == proxy)
     return;
+  close_dialog (self);
+  self->failed = FALSE;
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);

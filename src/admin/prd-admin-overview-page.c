@@ -100,6 +100,9 @@ update_lan (PrdAdminOverviewPage *self)
   else if (g_str_equal (state, "failed"))
     /* Translators: %s says why, in the hub's words */
     text = g_strdup_printf (_ ("Not announced: %s"), reason);
+  else if (discovery == NULL)
+    /* The hub did not say (it sent no Discovery): nothing is known. */
+    text = g_strdup (_ ("Unknown: the hub does not say"));
   else
     text = g_strdup (_ ("Not announced: only this computer can reach the hub"));
   adw_action_row_set_subtitle (self->lan_row, text);

@@ -34,6 +34,7 @@ struct _PrdAdminSessionsPage
   GtkColumnViewColumn *transport_column;
   GtkColumnViewColumn *since_column;
   GtkColumnViewColumn *action_column;
+  AdwStatusPage *error_page;
 
   PrdDbusHub1 *proxy;           /* (owned) (nullable) */
   GCancellable *cancellable;    /* (owned) (nullable): the listing in flight */
@@ -44,7 +45,14 @@ struct _PrdAdminSessionsPage
   GtkCustomFilter *filter;      /* (unowned): the filtered model's */
   char *needle;                 /* (owned) (nullable) casefolded filter text */
   gboolean again;               /* list again when the listing in flight is done */
+  gboolean failed;              /* the last listing failed: the error page shows */
+  gint64 listing_started;       /* monotonic µs: the listing in flight */
+  gint64 last_cost;             /* µs: the last listing, the call and its merge */
+  guint next_id;                /* the next listing, after a gap */
   guint n_refreshes;
+  GtkWindow *dialog; /* (unowned) (nullable): the open confirmation */
+  char *refocus_id;  /* (owned) (nullable): the row disconnected, to focus past */
+  guint refocus_position;
 };
 
 G_DEFINE_FINAL_TYPE (PrdAdminSessionsPage, prd_admin_sessions_page, ADW_TYPE_BIN)
@@ -63,7 +71,9 @@ static const char *const placing_keys[] = {
 static void
 update_stack (PrdAdminSessionsPage *self)
 {
-  if (g_list_model_get_n_items (G_LIST_MODEL (self->store)) == 0)
+  if (self->failed)
+    gtk_stack_set_visible_child_name (self->stack, "error");
+  else if (g_list_model_get_n_items (G_LIST_MODEL (self->store)) == 0)
     gtk_stack_set_visible_child_name (self->stack, "empty");
   else if (g_list_model_get_n_items (G_LIST_MODEL (self->sorted)) == 0)
     gtk_stack_set_visible_child_name (self->stack, "no-match");
@@ -72,6 +82,31 @@ update_stack (PrdAdminSessionsPage *self)
 }
 
 static void list_sessions (PrdAdminSessionsPage *self);
+static void refocus (PrdAdminSessionsPage *self);
+
+static gboolean
+on_next_listing (gpointer user_data)
+{
+  PrdAdminSessionsPage *self = user_data;
+
+  self->next_id = 0;
+  list_sessions (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* The listing a change asked for meanwhile, after a gap of five times
+ * what the last one cost: with thousands of sessions a listing costs the
+ * window about a second, and a hub whose sessions churn would otherwise
+ * keep it listing back to back. */
+static void
+list_again_later (PrdAdminSessionsPage *self)
+{
+  guint gap_ms = (guint) MIN (5 * self->last_cost / 1000, 60 * 1000);
+
+  self->again = FALSE;
+  g_clear_handle_id (&self->next_id, g_source_remove);
+  self->next_id = g_timeout_add (MAX (gap_ms, 1), on_next_listing, self);
+}
 
 static void
 on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -83,38 +118,54 @@ on_listed (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!prd_dbus_hub1_call_list_sessions_finish (PRD_DBUS_HUB1 (source), &sessions, result, &error))
     {
+      g_autofree char *message = NULL;
+      g_autofree char *description = NULL;
+
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
       g_clear_object (&self->cancellable);
       g_debug ("ListSessions: %s", error->message);
+      /* Not "nobody is connected": the hub did not say. */
+      message = prd_admin_error_message (error);
+      /* Translators: %s says why */
+      description = g_strdup_printf (_ ("Cannot read the hub: %s"), message);
+      adw_status_page_set_description (self->error_page, description);
+      self->failed = TRUE;
+      update_stack (self);
+      self->last_cost = g_get_monotonic_time () - self->listing_started;
       /* A change came meanwhile: the next listing may well succeed. */
       if (self->again)
-        list_sessions (self);
+        list_again_later (self);
       return;
     }
   g_clear_object (&self->cancellable);
+  self->failed = FALSE;
   for (gsize i = 0; i < g_variant_n_children (sessions); i++)
     g_ptr_array_add (dicts, g_variant_get_child_value (sessions, i));
   prd_admin_store_merge (self->store, self->rows, dicts, placing_keys, TRUE);
   self->n_refreshes++;
   update_stack (self);
+  refocus (self);
+  self->last_cost = g_get_monotonic_time () - self->listing_started;
   if (self->again)
-    list_sessions (self);
+    list_again_later (self);
 }
 
-/* One listing at a time; a change meanwhile lists once more after it. */
+/* One listing at a time; changes meanwhile list once more, a while after
+ * it (list_again_later). */
 static void
 list_sessions (PrdAdminSessionsPage *self)
 {
   if (self->proxy == NULL)
     return;
-  if (self->cancellable != NULL)
+  if (self->cancellable != NULL || self->next_id != 0)
     {
-      self->again = TRUE;
+      self->again = self->cancellable != NULL;
       return;
     }
   self->again = FALSE;
   self->cancellable = g_cancellable_new ();
+  self->listing_started = g_get_monotonic_time ();
   prd_dbus_hub1_call_list_sessions (self->proxy, self->cancellable, on_listed, self);
 }
 
@@ -145,11 +196,61 @@ on_search_changed (GtkSearchEntry *entry, gpointer user_data)
 
 /* ---- disconnecting ---------------------------------------------------------------- */
 
+/* The Disconnect button below @widget for the session @id, or NULL. */
+static GtkWidget *
+find_row_button (GtkWidget *widget, const char *id)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found;
+
+      if (GTK_IS_BUTTON (child) && gtk_widget_get_visible (child))
+        {
+          GVariant *target = gtk_actionable_get_action_target_value (GTK_ACTIONABLE (child));
+
+          if (target != NULL && g_variant_is_of_type (target, G_VARIANT_TYPE_STRING) &&
+              g_str_equal (g_variant_get_string (target, NULL), id))
+            return child;
+        }
+      if ((found = find_row_button (child, id)) != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* After a disconnect, once the row is gone: the focus goes to the button of
+ * the row now in its place (or the one before, or the list), not back to the
+ * top of the window. */
+static void
+refocus (PrdAdminSessionsPage *self)
+{
+  GListModel *model = G_LIST_MODEL (self->sorted);
+  guint n = g_list_model_get_n_items (model);
+  GtkWidget *button = NULL;
+
+  if (self->refocus_id == NULL || g_hash_table_contains (self->rows, self->refocus_id))
+    return;
+  g_clear_pointer (&self->refocus_id, g_free);
+  if (n > 0)
+    {
+      g_autoptr (PrdAdminRecord) record =
+          g_list_model_get_item (model, MIN (self->refocus_position, n - 1));
+
+      button =
+          find_row_button (GTK_WIDGET (self->view), prd_admin_record_get_string (record, "id"));
+    }
+  if (button == NULL || !gtk_widget_grab_focus (button))
+    if (!gtk_widget_grab_focus (GTK_WIDGET (self->view)))
+      gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
+}
+
 typedef struct
 {
   PrdAdminSessionsPage *self; /* (owned) */
   char *id;
-  char *who;
+  char *who; /* shortened */
+  guint position;
   GtkEntry *reason; /* (owned) */
 } Disconnect;
 
@@ -167,20 +268,28 @@ static void
 on_disconnected (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Disconnect *disconnect = user_data;
+  PrdAdminSessionsPage *self = disconnect->self;
   g_autoptr (GError) error = NULL;
   g_autofree char *title = NULL;
 
   if (prd_dbus_hub1_call_disconnect_session_finish (PRD_DBUS_HUB1 (source), result, &error))
-    /* Translators: a toast; %s is a person's name */
-    title = g_strdup_printf (_ ("%s was disconnected"), disconnect->who);
+    {
+      /* Translators: a toast, the outcome first; %s is a person's name */
+      title = g_strdup_printf (_ ("Disconnected: %s"), disconnect->who);
+      g_free (self->refocus_id);
+      self->refocus_id = g_strdup (disconnect->id);
+      self->refocus_position = disconnect->position;
+      refocus (self);
+    }
   else
     {
       g_autofree char *message = prd_admin_error_message (error);
+      g_autofree char *shown = prd_admin_shorten (message);
 
-      /* Translators: a toast; %s says why */
-      title = g_strdup_printf (_ ("Could not disconnect: %s"), message);
+      /* Translators: a toast; %1$s is a person's name, %2$s says why */
+      title = g_strdup_printf (_ ("Not disconnected: %1$s: %2$s"), disconnect->who, shown);
     }
-  prd_admin_show_toast (GTK_WIDGET (disconnect->self), title);
+  prd_admin_show_toast (GTK_WIDGET (self), title);
   disconnect_free (disconnect);
 }
 
@@ -190,6 +299,8 @@ on_disconnect_response (AdwMessageDialog *dialog, const char *response, gpointer
   Disconnect *disconnect = user_data;
   PrdAdminSessionsPage *self = disconnect->self;
 
+  if (self->dialog == GTK_WINDOW (dialog))
+    g_clear_weak_pointer (&self->dialog);
   if (!g_str_equal (response, "disconnect") || self->proxy == NULL)
     {
       disconnect_free (disconnect);
@@ -200,6 +311,20 @@ on_disconnect_response (AdwMessageDialog *dialog, const char *response, gpointer
                                          NULL, on_disconnected, disconnect);
 }
 
+/* The open confirmation goes when its hub does: its button would do
+ * nothing. */
+static void
+close_dialog (PrdAdminSessionsPage *self)
+{
+  GtkWindow *dialog = self->dialog;
+
+  if (dialog == NULL)
+    return;
+  g_clear_weak_pointer (&self->dialog);
+  /* Its close response ("cancel") frees what it holds. */
+  gtk_window_close (dialog);
+}
+
 static void
 disconnect_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
@@ -208,16 +333,35 @@ disconnect_action (GtkWidget *widget, const char *action_name, GVariant *paramet
   PrdAdminRecord *record = g_hash_table_lookup (self->rows, id);
   g_autofree char *heading = NULL;
   g_autofree char *body = NULL;
+  g_autofree char *organization = NULL;
+  g_autofree char *namespace = NULL;
   Disconnect *disconnect;
   GtkWidget *dialog;
   GtkWidget *entry;
+  guint position = 0;
 
   if (record == NULL)
     return;
+  close_dialog (self);
   disconnect = g_new0 (Disconnect, 1);
   disconnect->self = g_object_ref (self);
   disconnect->id = g_strdup (id);
-  disconnect->who = g_strdup (prd_admin_record_get_string (record, "name"));
+  /* Names are the clients' own: a long one made the dialog taller than the
+   * screen, its buttons out of reach. */
+  disconnect->who = prd_admin_shorten (prd_admin_record_get_string (record, "name"));
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->sorted)); i++)
+    {
+      g_autoptr (PrdAdminRecord) item = g_list_model_get_item (G_LIST_MODEL (self->sorted), i);
+
+      if (item == record)
+        {
+          position = i;
+          break;
+        }
+    }
+  disconnect->position = position;
+  organization = prd_admin_shorten (prd_admin_record_get_string (record, "organization"));
+  namespace = prd_admin_shorten (prd_admin_record_get_string (record, "namespace"));
 
   /* Translators: a dialog's heading; %s is a person's name */
   heading = g_strdup_printf (_ ("Disconnect %s?"), disconnect->who);
@@ -226,8 +370,7 @@ disconnect_action (GtkWidget *widget, const char *action_name, GVariant *paramet
          /prds */
       _ ("The connection of %1$s (%2$s) to %3$s is closed at once, and their client does not "
          "reconnect by itself. They are told the reason below."),
-      disconnect->who, prd_admin_record_get_string (record, "organization"),
-      prd_admin_record_get_string (record, "namespace"));
+      disconnect->who, organization, namespace);
   dialog = GTK_WIDGET (prd_admin_confirm_dialog_new (widget, heading, body, "cancel", _ ("_Cancel"),
                                                      "disconnect", _ ("_Disconnect")));
   entry = gtk_entry_new ();
@@ -238,7 +381,20 @@ disconnect_action (GtkWidget *widget, const char *action_name, GVariant *paramet
   disconnect->reason = GTK_ENTRY (g_object_ref (entry));
   adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), entry);
   g_signal_connect (dialog, "response", G_CALLBACK (on_disconnect_response), disconnect);
+  g_set_weak_pointer (&self->dialog, GTK_WINDOW (dialog));
   gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* The accessible name of a row's Disconnect button. */
+static char *
+format_disconnect_label (PrdAdminRecord *record, const char *key)
+{
+  g_autofree char *who = prd_admin_shorten (prd_admin_record_get_string (record, "name"));
+  g_autofree char *organization =
+      prd_admin_shorten (prd_admin_record_get_string (record, "organization"));
+
+  /* Translators: a row's button; %1$s is a person's name, %2$s their organization */
+  return g_strdup_printf (_ ("Disconnect %1$s (%2$s)…"), who, organization);
 }
 
 /* ---- object ------------------------------------------------------------------------ */
@@ -263,6 +419,7 @@ prd_admin_sessions_page_finalize (GObject *object)
   PrdAdminSessionsPage *self = PRD_ADMIN_SESSIONS_PAGE (object);
 
   g_free (self->needle);
+  g_free (self->refocus_id);
 
   G_OBJECT_CLASS (prd_admin_sessions_page_parent_class)->finalize (object);
 }
@@ -289,6 +446,7 @@ prd_admin_sessions_page_class_init (PrdAdminSessionsPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PrdAdminSessionsPage, transport_column);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminSessionsPage, since_column);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminSessionsPage, action_column);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminSessionsPage, error_page);
 
   /**
    * PrdAdminSessionsPage|sessions.disconnect:
@@ -333,7 +491,7 @@ prd_admin_sessions_page_init (PrdAdminSessionsPage *self)
   prd_admin_column_set_text (self->since_column, "connected-since", prd_admin_format_clock,
                              PRD_ADMIN_SORT_NUMBER);
   prd_admin_column_set_button (self->action_column, "system-log-out-symbolic", _ ("Disconnect…"),
-                               "sessions.disconnect", "id", NULL, NULL);
+                               "sessions.disconnect", "id", NULL, NULL, format_disconnect_label);
   gtk_column_view_sort_by_column (self->view, self->user_column, GTK_SORT_ASCENDING);
   update_stack (self);
 }
@@ -349,9 +507,15 @@ prd_admin_sessions_page_set_proxy (PrdAdminSessionsPage *self, PrdDbusHub1 *prox
 
   if (self->proxy == proxy)
     return;
+  close_dialog (self);
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  g_clear_handle_id (&self->next_id, g_source_remove);
+  self->again = FALSE;
+  self->failed = FALSE;
+  self->last_cost = 0;
+  g_clear_pointer (&self->refocus_id, g_free);
   if (self->proxy != NULL)
     g_signal_handlers_disconnect_by_data (self->proxy, self);
   g_set_object (&self->proxy, proxy);

@@ -12,6 +12,8 @@
 
 #include <glib/gi18n.h>
 
+#include "prd-error.h"
+
 #include "prd-admin-columns.h"
 
 #include "prd-admin-window.h"
@@ -25,6 +27,9 @@ struct _PrdAdminWindow
   AdwViewSwitcherBar *switcher_bar;
   GtkStack *main_stack;
   AdwViewStack *view_stack;
+  AdwStatusPage *unreadable_page;
+  GtkRevealer *banner;
+  GtkLabel *banner_label;
   PrdAdminOverviewPage *overview_page;
   PrdAdminSessionsPage *sessions_page;
   PrdAdminJobsPage *jobs_page;
@@ -45,6 +50,38 @@ static GParamSpec *properties[N_PROPS];
 
 G_DEFINE_FINAL_TYPE (PrdAdminWindow, prd_admin_window, ADW_TYPE_APPLICATION_WINDOW)
 
+/* A lasting error, in a banner above the pages (an alert for screen
+ * readers) until dismissed or the hub's state changes; %NULL hides it. */
+static void
+show_banner (PrdAdminWindow *self, const char *text)
+{
+  if (text != NULL)
+    gtk_label_set_text (self->banner_label, text);
+  gtk_revealer_set_reveal_child (self->banner, text != NULL);
+  gtk_widget_set_visible (GTK_WIDGET (self->banner), text != NULL);
+}
+
+static void
+show_unreadable (PrdAdminWindow *self, const GError *error)
+{
+  g_autofree char *message = error != NULL ? prd_admin_error_message (error) : g_strdup ("");
+  g_autofree char *description = NULL;
+
+  if (g_error_matches (error, PRD_ERROR, PRD_ERROR_FORBIDDEN))
+    {
+      adw_status_page_set_title (self->unreadable_page, _ ("This Hub Belongs to Another User"));
+      /* Translators: %s is the hub's reason */
+      description = g_strdup_printf (_ ("The hub on this session bus refuses you: %s"), message);
+    }
+  else
+    {
+      adw_status_page_set_title (self->unreadable_page, _ ("Cannot Read the Hub"));
+      /* Translators: %s says why */
+      description = g_strdup_printf (_ ("Cannot read the hub: %s"), message);
+    }
+  adw_status_page_set_description (self->unreadable_page, description);
+}
+
 static void
 on_client_changed (PrdAdminClient *client, GParamSpec *pspec, gpointer user_data)
 {
@@ -56,6 +93,11 @@ on_client_changed (PrdAdminClient *client, GParamSpec *pspec, gpointer user_data
     {
       case PRD_ADMIN_CLIENT_CONNECTED:
         page = "hub";
+        show_banner (self, NULL);
+        break;
+      case PRD_ADMIN_CLIENT_UNREADABLE:
+        page = "unreadable";
+        show_unreadable (self, prd_admin_client_get_error (client));
         break;
       case PRD_ADMIN_CLIENT_NO_HUB:
         page = "no-hub";
@@ -85,11 +127,17 @@ on_hub_started (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!prd_admin_client_start_hub_finish (PRD_ADMIN_CLIENT (source), result, &error))
     {
       g_autofree char *message = prd_admin_error_message (error);
-      /* Translators: a toast; %s says why */
+      /* Translators: a banner that stays until dismissed; %s says why */
       g_autofree char *title = g_strdup_printf (_ ("Could not start the hub: %s"), message);
 
-      prd_admin_show_toast (GTK_WIDGET (self->main_stack), title);
+      show_banner (self, title);
     }
+}
+
+static void
+dismiss_banner_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  show_banner (PRD_ADMIN_WINDOW (widget), NULL);
 }
 
 static void
@@ -231,6 +279,9 @@ prd_admin_window_class_init (PrdAdminWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PrdAdminWindow, switcher_bar);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminWindow, main_stack);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminWindow, view_stack);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminWindow, unreadable_page);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminWindow, banner);
+  gtk_widget_class_bind_template_child (widget_class, PrdAdminWindow, banner_label);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminWindow, overview_page);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminWindow, sessions_page);
   gtk_widget_class_bind_template_child (widget_class, PrdAdminWindow, jobs_page);
@@ -240,12 +291,14 @@ prd_admin_window_class_init (PrdAdminWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.refresh", NULL, refresh_action);
   gtk_widget_class_install_action (widget_class, "win.find", NULL, find_action);
   gtk_widget_class_install_action (widget_class, "win.page", "s", page_action);
+  gtk_widget_class_install_action (widget_class, "win.dismiss-banner", NULL, dismiss_banner_action);
 }
 
 static void
 prd_admin_window_init (PrdAdminWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  show_banner (self, NULL);
   g_object_bind_property (self->switcher_title, "title-visible", self->switcher_bar, "reveal",
                           G_BINDING_SYNC_CREATE);
 }
@@ -260,9 +313,25 @@ prd_admin_window_new (GtkApplication *application, PrdAdminClient *client)
 }
 
 /**
+ * prd_admin_window_get_banner:
+ *
+ * Returns: (transfer none) (nullable): the lasting error the window shows
+ *   above its pages, %NULL when none
+ */
+const char *
+prd_admin_window_get_banner (PrdAdminWindow *self)
+{
+  g_return_val_if_fail (PRD_IS_ADMIN_WINDOW (self), NULL);
+
+  if (!gtk_revealer_get_reveal_child (self->banner))
+    return NULL;
+  return gtk_label_get_text (self->banner_label);
+}
+
+/**
  * prd_admin_window_get_state_page:
  *
- * Returns: "connecting", "no-hub" or "hub"
+ * Returns: "connecting", "no-hub", "unreadable" or "hub"
  */
 const char *
 prd_admin_window_get_state_page (PrdAdminWindow *self)

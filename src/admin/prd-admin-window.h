@@ -18,6 +18,7 @@ G_DECLARE_FINAL_TYPE (PrdAdminWindow, prd_admin_window, PRD, ADMIN_WINDOW, AdwAp
 
 PrdAdminWindow *prd_admin_window_new (GtkApplication *application, PrdAdminClient *client);
 const char *prd_admin_window_get_state_page (PrdAdminWindow *self);
+const char *prd_admin_window_get_banner (PrdAdminWindow *self);
 void prd_admin_window_show_page (PrdAdminWindow *self, const char *name);
 PrdAdminOverviewPage *prd_admin_window_get_overview_page (PrdAdminWindow *self);
 PrdAdminSessionsPage *prd_admin_window_get_sessions_page (PrdAdminWindow *self);
