@@ -9,6 +9,10 @@ import {
   startHub, connect, once, token, isoTime, assertCleanStop, EVENT_TIMEOUT_MS, Manager,
 } from './helpers/hub.js';
 import { wsFrame, openRawWebSocket, drain } from './helpers/rawws.js';
+import { io } from './helpers/hub.js';
+import { PrdClient } from '../../clients/js/src/client.js';
+import { NotificationsClient } from '../../clients/js/src/notifications.js';
+import { createPrd } from './collab-helpers.js';
 
 const MAX_PAYLOAD = 1000000;
 
@@ -386,6 +390,35 @@ describe('connect rate limit', () => {
     assert.match(log, /connection: namespace=\/prds .*user=erin org=org_b/);
     // The churning session's first 8 lines are written whatever the throttle.
     assert.ok((log.match(/connection: namespace=\/prds .*user=user_loop/g) ?? []).length >= 8);
+  });
+
+  test('the SDK connects again once a RATE_LIMITED CONNECT\'s retryAfter is over', async () => {
+    const hub = await startHub({ config: '[rate-limit]\nconnect = 1/3\n' });
+    const claims = { sub: 'user_sdk_rate', org: 'org_sdk_rate', role: 'editor' };
+    const opts = { url: hub.url, token: token(claims), io, socketOptions: { transports: ['websocket'] } };
+    const notifications = new NotificationsClient(opts);
+    const later = new NotificationsClient(opts);
+    let prd = null;
+    try {
+      const prdId = await createPrd(hub, 'Rate', '# Rate\n', claims);
+      prd = new PrdClient({ ...opts, prdId });
+      const errors = [];
+      prd.on('error', (e) => errors.push(e.code));
+      // One CONNECT every 3 s for this user: /prds is refused RATE_LIMITED
+      // (the budget went to /notifications) and joins after its retryAfter.
+      await notifications.connect();
+      await prd.connect();
+      assert.equal(prd.joined, true);
+      assert.ok(errors.includes('RATE_LIMITED'), errors.join());
+      // NotificationsClient as well.
+      await later.connect();
+      assert.equal(later.socket.connected, true);
+    } finally {
+      notifications.close();
+      later.close();
+      await prd?.close().catch(() => {});
+      await assertCleanStop(hub);
+    }
   });
 
   test('[rate-limit] connect takes LIMIT/WINDOW_SECONDS as the other classes', async () => {
