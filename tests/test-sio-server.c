@@ -254,6 +254,14 @@ admin_connect (PrdSioNamespace *nsp,
       /* {"user": key}: the socket's events count for that key */
       prd_sio_socket_set_rate_key (socket, json_object_get_string_member_with_default (
                                                json_node_get_object (auth), "user", NULL));
+      /* as the hub's hook: each accepted CONNECT is charged to the key's
+       * "connect" class, when it has a limit */
+      if (!prd_sio_socket_consume_rate (socket, "connect", NULL))
+        {
+          *error_message = g_strdup ("Rate limit exceeded");
+          *error_data = json_from_string ("{\"code\":\"RATE_LIMITED\"}", NULL);
+          return FALSE;
+        }
       return TRUE;
     }
   if (g_strcmp0 (token, "nodata") == 0)
@@ -1372,22 +1380,66 @@ test_refused_connects (Fixture *fixture, gconstpointer user_data)
   client_expect_closed (client);
 }
 
-/* A client that connects and disconnects a namespace over and over is
- * closed at PRD_SIO_MAX_CONNECTS CONNECTs, accepted ones included (each
- * checks a token and sets up a connection). */
+/* A session's accepted CONNECTs are not counted over its life: a client
+ * that leaves and opens a namespace as its user moves between pages keeps
+ * its session (and its other namespaces) however long it lives. What
+ * bounds a loop is the rate its connect hook charges each CONNECT to
+ * (test_connect_rate). */
 static void
 test_connect_churn (Fixture *fixture, gconstpointer user_data)
 {
   g_autoptr (Client) client = client_new (fixture);
+  g_autofree char *sid = client_connect (client, "/custom");
 
-  for (guint i = 0; i < PRD_SIO_MAX_CONNECTS; i++)
+  for (guint i = 0; i < 2000; i++)
     {
-      g_autofree char *sid = client_connect (client, "/");
+      g_autofree char *churned = client_connect (client, "/");
 
       client_send (client, "1");
     }
-  client_send (client, "0");
-  client_expect_closed (client);
+  client_send (client, "2/custom,1[\"echo\"]");
+  client_expect (client, "3/custom,1[]");
+  g_assert_false (client->closed);
+}
+
+/* A connect hook that charges each accepted CONNECT to its key's
+ * "connect" class (as the hub's does) refuses the CONNECTs past the
+ * class's limit, whatever the session; another key has its own budget. A
+ * refused CONNECT counts toward the session's refusals. */
+static void
+test_connect_rate (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr (Client) a = client_new (fixture);
+  g_autoptr (Client) b = client_new (fixture);
+  const char *refused = "4/admin,{\"message\":\"Rate limit exceeded\",\"data\":{\"code\":"
+                        "\"RATE_LIMITED\"}}";
+
+  prd_sio_server_set_rate_limit (fixture->sio, "connect", 3, 3600);
+  for (guint i = 0; i < 3; i++)
+    {
+      client_connect_with (a, "/admin", "{\"token\":\"good\",\"user\":\"u1\"}");
+      client_send (a, "1/admin,");
+    }
+  client_send (a, "0/admin,{\"token\":\"good\",\"user\":\"u1\"}");
+  client_expect (a, refused);
+  /* the same key in another session: the same budget */
+  client_send (b, "0/admin,{\"token\":\"good\",\"user\":\"u1\"}");
+  client_expect (b, refused);
+  /* another key has its own */
+  client_connect_with (b, "/admin", "{\"token\":\"good\",\"user\":\"u2\"}");
+  client_send (b, "2/admin,1[\"echo\"]");
+  client_expect (b, "3/admin,1[]");
+
+  /* refused ones count toward the session's refusals: the 65th is answered
+   * and closes it */
+  for (guint i = 1; i < PRD_SIO_MAX_REFUSED_CONNECTS; i++)
+    {
+      client_send (a, "0/admin,{\"token\":\"good\",\"user\":\"u1\"}");
+      client_expect (a, refused);
+    }
+  client_send (a, "0/admin,{\"token\":\"good\",\"user\":\"u1\"}");
+  client_expect (a, refused);
+  client_expect_closed (a);
 }
 
 /* Refusals count toward the close per class, each against its own limit:
@@ -1746,6 +1798,7 @@ main (int argc, char *argv[])
   ADD ("charge-rate", test_charge_rate, 0);
   ADD ("refused-connects", test_refused_connects, 0);
   ADD ("connect-churn", test_connect_churn, 0);
+  ADD ("connect-rate", test_connect_rate, 0);
   ADD ("rate-limit-per-class", test_rate_limit_per_class, 0);
   ADD ("pending-acks-limit", test_pending_acks_limit, 0);
   ADD ("server-disconnect", test_server_disconnect, 0);

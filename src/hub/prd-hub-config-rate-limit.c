@@ -11,7 +11,8 @@
  * Defaults: `default` at 100 events per 10 seconds; content-update and
  * presence-update in the `collab` class at 1200/10; sync-request in the
  * `sync` class at 30/10 (its answer may be the PRD's whole state); one
- * user's REST writes (`rest`) at 600/60 and reads (`rest-read`) at 1200/60.
+ * user's REST writes (`rest`) at 600/60 and reads (`rest-read`) at 1200/60;
+ * one user's accepted Socket.IO namespace CONNECTs (`connect`) at 60/60.
  */
 #define G_LOG_DOMAIN "prd-hub-config"
 
@@ -163,6 +164,8 @@ rate_limit_init (gpointer data)
   g_assert (set_limit (self, PRD_HUB_CONFIG_REST_CLASS, PRD_HUB_CONFIG_DEFAULT_REST_RATE, NULL));
   g_assert (set_limit (self, PRD_HUB_CONFIG_REST_READ_CLASS, PRD_HUB_CONFIG_DEFAULT_REST_READ_RATE,
                        NULL));
+  g_assert (
+      set_limit (self, PRD_HUB_CONFIG_CONNECT_CLASS, PRD_HUB_CONFIG_DEFAULT_CONNECT_RATE, NULL));
 }
 
 static void
@@ -197,6 +200,7 @@ static const char *const builtin_classes[] = {
   PRD_HUB_CONFIG_SYNC_CLASS,
   PRD_HUB_CONFIG_REST_CLASS,
   PRD_HUB_CONFIG_REST_READ_CLASS,
+  PRD_HUB_CONFIG_CONNECT_CLASS,
   NULL,
 };
 
@@ -278,7 +282,7 @@ rate_limit_validate (gconstpointer data, GError **error)
           g_set_error (error, PRD_ERROR, PRD_ERROR_CONFIG,
                        "[rate-limit] %s: no event is in class \"%s\" (map events to it in "
                        "[rate-limit.events]; the built-in classes are default, collab, sync, "
-                       "rest and rest-read)",
+                       "rest, rest-read and connect)",
                        limit->event_class, limit->event_class);
           return FALSE;
         }

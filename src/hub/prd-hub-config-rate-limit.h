@@ -37,6 +37,12 @@ typedef struct
 #define PRD_HUB_CONFIG_REST_READ_CLASS        "rest-read"
 #define PRD_HUB_CONFIG_DEFAULT_REST_READ_RATE "1200/60"
 
+/* Rate-limit class of one user's accepted namespace CONNECTs (Socket.IO),
+ * whatever their sessions: enough for tabs and reconnects, bounded for a
+ * client that connects and disconnects in a loop. */
+#define PRD_HUB_CONFIG_CONNECT_CLASS        "connect"
+#define PRD_HUB_CONFIG_DEFAULT_CONNECT_RATE "60/60"
+
 /**
  * PrdHubRateLimitConfig:
  *

@@ -162,6 +162,19 @@ static const char *const namespaces[] = {
 
 G_DEFINE_FINAL_TYPE (PrdHub, prd_hub, G_TYPE_OBJECT)
 
+/* A session's namespace CONNECTs whose `connection:` line is written
+ * whatever the throttle: a page opens two or three namespaces and
+ * reconnects one now and then. */
+#define CONNECTION_LINES_PER_SESSION 8
+
+/* Namespace CONNECTs refused: a client can ask again and again. */
+static PrdLogThrottle namespace_refusals =
+    PRD_LOG_THROTTLE_INIT (G_LOG_LEVEL_INFO, "refused: namespace", "refusals");
+
+/* The `connection:` lines past a session's first ones. */
+static PrdLogThrottle connection_lines =
+    PRD_LOG_THROTTLE_INIT (G_LOG_LEVEL_INFO, "connection: namespace", "connections");
+
 static gboolean
 hub_connect (PrdSioNamespace *nsp,
              PrdSioSocket *socket,
@@ -175,6 +188,7 @@ hub_connect (PrdSioNamespace *nsp,
   const char *token = NULL;
   PrdIdentity *identity = NULL;
   g_autofree char *rate_key = NULL;
+  PrdSioRateInfo rate_info = { 0 };
 
   if (auth != NULL && JSON_NODE_HOLDS_OBJECT (auth))
     {
@@ -194,10 +208,7 @@ hub_connect (PrdSioNamespace *nsp,
     {
       /* The code, never the token; throttled, since a client can ask again
        * and again. */
-      static PrdLogThrottle refusals =
-          PRD_LOG_THROTTLE_INIT (G_LOG_LEVEL_INFO, "refused: namespace", "refusals");
-
-      if (prd_log_throttle_admit (&refusals))
+      if (prd_log_throttle_admit (&namespace_refusals))
         g_info ("refused: namespace=%s address=%s transport=%s code=%s",
                 prd_sio_namespace_get_name (nsp), prd_sio_socket_get_remote_address (socket),
                 prd_sio_socket_get_transport_name (socket), prd_error_get_protocol_code (error));
@@ -210,22 +221,47 @@ hub_connect (PrdSioNamespace *nsp,
       return FALSE;
     }
 
-  {
-    /* Throttled too: a client may connect and disconnect as often as the
-     * session's CONNECT cap lets it. */
-    static PrdLogThrottle connections =
-        PRD_LOG_THROTTLE_INIT (G_LOG_LEVEL_INFO, "connection: namespace", "connections");
-
-    if (prd_log_throttle_admit (&connections))
-      g_info ("connection: namespace=%s address=%s transport=%s user=%s org=%s role=%s socket=%s",
-              prd_sio_namespace_get_name (nsp), prd_sio_socket_get_remote_address (socket),
-              prd_sio_socket_get_transport_name (socket), identity->user_id, identity->org,
-              prd_role_to_string (identity->role), prd_sio_socket_get_id (socket));
-  }
   /* The rate limits are the user's, whatever their connections (as the REST
    * write limit is): "org\nuser", as prd-hub-rest.c keys its writers. */
   rate_key = g_strconcat (identity->org, "\n", identity->user_id, NULL);
   prd_sio_socket_set_rate_key (socket, rate_key);
+  /* Each accepted CONNECT checks a token and sets up a connection: a
+   * client that connected and disconnected a namespace in a loop made
+   * every organization's requests wait. Charged to the user, whatever
+   * their sessions; a refusal counts toward the session's refused
+   * CONNECTs (prd-sio-server.c). */
+  if (!prd_sio_socket_consume_rate (socket, PRD_HUB_CONFIG_CONNECT_CLASS, &rate_info))
+    {
+      const PrdRateLimit *limit = prd_hub_rate_limit_config_lookup (
+          prd_hub_config_get_rate_limits (self->config), PRD_HUB_CONFIG_CONNECT_CLASS);
+      JsonObject *object;
+
+      if (prd_log_throttle_admit (&namespace_refusals))
+        g_info ("refused: namespace=%s address=%s transport=%s code=RATE_LIMITED user=%s org=%s",
+                prd_sio_namespace_get_name (nsp), prd_sio_socket_get_remote_address (socket),
+                prd_sio_socket_get_transport_name (socket), identity->user_id, identity->org);
+      g_set_error (&error, PRD_ERROR, PRD_ERROR_RATE_LIMITED,
+                   "At most %u namespace connections per user every %u s ([rate-limit] "
+                   "connect); try again in %u s",
+                   rate_info.limit, limit != NULL ? limit->window_seconds : 0,
+                   rate_info.retry_after);
+      *error_message = g_strdup ("Rate limit exceeded");
+      *error_data = prd_hub_error_to_json (error);
+      object = json_node_get_object (*error_data);
+      json_object_set_int_member (object, "retryAfter", rate_info.retry_after);
+      prd_identity_free (identity);
+      return FALSE;
+    }
+
+  /* A session's first CONNECTs are always logged; past them, a client
+   * that connects and disconnects again and again goes through a throttle,
+   * and so hides only its own lines, never another session's first ones. */
+  if (prd_sio_socket_get_session_connects (socket) < CONNECTION_LINES_PER_SESSION ||
+      prd_log_throttle_admit (&connection_lines))
+    g_info ("connection: namespace=%s address=%s transport=%s user=%s org=%s role=%s socket=%s",
+            prd_sio_namespace_get_name (nsp), prd_sio_socket_get_remote_address (socket),
+            prd_sio_socket_get_transport_name (socket), identity->user_id, identity->org,
+            prd_role_to_string (identity->role), prd_sio_socket_get_id (socket));
   prd_hub_socket_set_identity (socket, identity);
   prd_hub_tokens_watch (self->tokens, socket);
   return TRUE;

@@ -29,7 +29,7 @@ typedef struct _PrdSioClient
                                * a list, not a table: a client joins one or two */
   PrdTimer connect_timer;     /* on the server's timer queue */
   guint refused_connects;     /* namespace CONNECTs answered with an error */
-  guint connects;             /* namespace CONNECTs, refused or not */
+  guint accepted_connects;    /* namespace CONNECTs accepted */
   /* (owned) (nullable): rate-limit class → (owned) PrdSioRefusals; made at
    * the first refusal */
   GHashTable *refusals;
@@ -48,13 +48,6 @@ typedef struct
 /* Namespace CONNECTs refused (unknown namespace, bad auth) before a client
  * is closed. */
 #define PRD_SIO_MAX_REFUSED_CONNECTS 64
-
-/* Namespace CONNECTs, refused or not, before a client is closed: each
- * accepted one checks a token and sets up a connection (a client that
- * connects and disconnects a namespace over and over made every other
- * user's requests wait). A client joins one or two namespaces, and
- * connects one again after a DISCONNECT now and then. */
-#define PRD_SIO_MAX_CONNECTS 1024
 
 PrdSioClient *prd_sio_client_ref (PrdSioClient *client);
 void prd_sio_client_unref (PrdSioClient *client);
@@ -109,6 +102,14 @@ gboolean prd_sio_server_check_rate (PrdSioServer *self,
                                     PrdSioRateLimiter *limiter,
                                     const char *event,
                                     PrdSioRateInfo *info);
+/* Takes one token of @event_class's bucket in @limiter (no event name:
+ * the class itself, e.g. the hub's "connect"); TRUE when the class has no
+ * limit. A refusal is counted in the metrics, not toward closing a client:
+ * the caller answers it. */
+gboolean prd_sio_server_consume_class (PrdSioServer *self,
+                                       PrdSioRateLimiter *limiter,
+                                       const char *event_class,
+                                       PrdSioRateInfo *info);
 void prd_sio_server_charge_rate (PrdSioServer *self,
                                  PrdSioRateLimiter *limiter,
                                  const char *event,

@@ -286,11 +286,6 @@ client_connect (PrdSioClient *client, PrdSioPacket *packet)
   JsonNode *node;
   PrdSioNamespace *nsp = NULL;
 
-  if (++client->connects > PRD_SIO_MAX_CONNECTS)
-    {
-      violation_disconnect (client, "%u namespace CONNECTs", client->connects);
-      return;
-    }
   if (client->server != NULL)
     nsp = g_hash_table_lookup (client->server->namespaces, packet->nsp);
   if (nsp == NULL)
@@ -345,6 +340,7 @@ client_connect (PrdSioClient *client, PrdSioPacket *packet)
     return;
 
   prd_timer_cancel (&client->connect_timer);
+  client->accepted_connects++;
   prd_sio_socket_set_connected (socket);
   client->sockets = g_slist_prepend (client->sockets, g_object_ref (socket));
 
@@ -1046,6 +1042,23 @@ prd_sio_server_check_rate (PrdSioServer *self,
   if (++refusals->n_events > rate->limit)
     violation_disconnect (client, "%u events past the rate limit of class %s", refusals->n_events,
                           event_class);
+  return FALSE;
+}
+
+gboolean
+prd_sio_server_consume_class (PrdSioServer *self,
+                              PrdSioRateLimiter *limiter,
+                              const char *event_class,
+                              PrdSioRateInfo *info)
+{
+  RateLimit *rate = g_hash_table_lookup (self->rate_limits, event_class);
+
+  if (rate == NULL)
+    return TRUE;
+  if (prd_sio_rate_limiter_consume (limiter, event_class, rate->limit, rate->window_seconds,
+                                    g_get_monotonic_time (), info))
+    return TRUE;
+  prd_metric_inc (prd_sio_metrics.rate_limit_refusals, event_class);
   return FALSE;
 }
 

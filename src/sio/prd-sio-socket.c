@@ -714,6 +714,52 @@ prd_sio_socket_charge_rate (PrdSioSocket *self, const char *event, guint tokens)
   prd_sio_server_charge_rate (server, limiter, event, tokens);
 }
 
+/**
+ * prd_sio_socket_consume_rate:
+ * @event_class: a rate-limit class (prd_sio_server_set_rate_limit())
+ * @info: (out caller-allocates) (optional): the bucket after it, its
+ *   retry_after when refused
+ *
+ * Takes one token of @event_class's bucket, the one the socket's events
+ * count against (its rate key's, else its connection's), for something
+ * the application limits that is no event: the hub's connect hook charges
+ * each accepted namespace CONNECT to the user's "connect" class. Returns
+ * %FALSE when none is left (the bucket stays as it was, the refusal is
+ * counted in prdhub_rate_limit_refusals_total, and the caller answers it);
+ * %TRUE when one was taken, the class has no limit or the socket is closed.
+ */
+gboolean
+prd_sio_socket_consume_rate (PrdSioSocket *self, const char *event_class, PrdSioRateInfo *info)
+{
+  PrdSioServer *server;
+  PrdSioRateLimiter *limiter;
+  PrdSioRateInfo unused;
+
+  g_return_val_if_fail (PRD_IS_SIO_SOCKET (self), TRUE);
+  g_return_val_if_fail (event_class != NULL, TRUE);
+
+  server = prd_sio_namespace_get_server (self->nsp);
+  limiter = socket_limiter (self);
+  if (server == NULL || limiter == NULL)
+    return TRUE;
+  return prd_sio_server_consume_class (server, limiter, event_class, info != NULL ? info : &unused);
+}
+
+/**
+ * prd_sio_socket_get_session_connects:
+ *
+ * Returns: how many namespace CONNECTs the socket's Engine.IO session
+ * accepted before this socket's was (its own counts once accepted); 0
+ * once the session is gone.
+ */
+guint
+prd_sio_socket_get_session_connects (PrdSioSocket *self)
+{
+  g_return_val_if_fail (PRD_IS_SIO_SOCKET (self), 0);
+
+  return self->client != NULL ? self->client->accepted_connects : 0;
+}
+
 /* The most characters of a refused event's name that its refusal quotes
  * (in `event`, and in `message` for an unknown event): the name is the
  * client's, as long as the payload may be; no event of the hub's is half

@@ -4,6 +4,7 @@
 #include <json-glib/json-glib.h>
 
 #include "prd-eio-socket.h"
+#include "prd-sio-rate-limiter.h"
 #include "prd-sio-namespace.h"
 
 G_BEGIN_DECLS
@@ -52,6 +53,11 @@ void prd_sio_socket_disconnect (PrdSioSocket *self);
 
 void prd_sio_socket_set_rate_key (PrdSioSocket *self, const char *key);
 void prd_sio_socket_charge_rate (PrdSioSocket *self, const char *event, guint tokens);
+gboolean
+prd_sio_socket_consume_rate (PrdSioSocket *self, const char *event_class, PrdSioRateInfo *info);
+/* How many namespace CONNECTs the socket's Engine.IO session had accepted
+ * before this socket's (0 for its first; its own counts once accepted). */
+guint prd_sio_socket_get_session_connects (PrdSioSocket *self);
 
 /* JSON values in an event's payload that count as one more event of its
  * rate-limit class. */

@@ -9,6 +9,10 @@ import {
   startHub, connect, once, token, isoTime, assertCleanStop, EVENT_TIMEOUT_MS, Manager,
 } from './helpers/hub.js';
 import { wsFrame, openRawWebSocket, drain } from './helpers/rawws.js';
+import { io } from './helpers/hub.js';
+import { PrdClient } from '../../clients/js/src/client.js';
+import { NotificationsClient } from '../../clients/js/src/notifications.js';
+import { createPrd } from './collab-helpers.js';
 
 const MAX_PAYLOAD = 1000000;
 
@@ -275,5 +279,150 @@ describe('rate limit', () => {
     const ack = await socket.timeout(EVENT_TIMEOUT_MS).emitWithAck('ping');
     assert.deepEqual(ack, { ok: true });
     socket.close();
+  });
+});
+
+// Namespace CONNECTs: each accepted one is charged to its user's `connect`
+// class ([rate-limit] connect, 60/60 by default), whatever their sessions;
+// nothing counts them over a session's life.
+describe('connect rate limit', () => {
+  const waitFor = (s, ev) => new Promise((resolve) => s.once(ev, resolve));
+  // Connects @socket (a Manager's, disconnected) again: 'connect', or the
+  // connect_error / disconnect that came instead ('none' past a generous
+  // bound).
+  async function reconnect(socket) {
+    let timer;
+    socket.connect();
+    const r = await Promise.race([
+      waitFor(socket, 'connect').then(() => ({ event: 'connect' })),
+      waitFor(socket, 'connect_error').then((err) => ({ event: 'connect_error', err })),
+      waitFor(socket, 'disconnect').then((reason) => ({ event: 'disconnect', reason })),
+      new Promise((resolve) => { timer = setTimeout(() => resolve({ event: 'none' }), EVENT_TIMEOUT_MS); }),
+    ]);
+    clearTimeout(timer);
+    return r;
+  }
+
+  test('a client that connects and disconnects /prds in a loop is refused RATE_LIMITED past its limit', async () => {
+    const LIMIT = 5;
+    const hub = await startHub({ config: `[rate-limit]\nconnect = ${LIMIT}/3600\n` });
+    try {
+      const auth = { token: token({ sub: 'user_churn' }) };
+      const manager = new Manager(hub.url, { transports: ['websocket'], autoConnect: false, timeout: EVENT_TIMEOUT_MS });
+      const prds = manager.socket('/prds', { auth });
+      const results = [];
+      for (let i = 0; i < LIMIT + 3; i++) {
+        const r = await reconnect(prds);
+        results.push(r);
+        if (r.event === 'connect') prds.disconnect();
+      }
+      assert.deepEqual(results.map((r) => r.event),
+        [...Array(LIMIT).fill('connect'), ...Array(3).fill('connect_error')]);
+      const { err } = results[LIMIT];
+      assert.equal(err.message, 'Rate limit exceeded');
+      assert.equal(err.data.code, 'RATE_LIMITED');
+      assert.match(err.data.message, /\[rate-limit\] connect/);
+      assert.equal(typeof err.data.retryAfter, 'number');
+      assert.ok(err.data.retryAfter >= 1 && err.data.retryAfter <= 3600, `retryAfter ${err.data.retryAfter}`);
+      // The budget is the user's: another session of theirs is refused too,
+      // another user is not.
+      const again = await connect(hub.url, { transports: ['polling'], auth }, '/notifications').catch((e) => e);
+      assert.equal(again.data?.code, 'RATE_LIMITED');
+      const other = await connect(hub.url, { transports: ['websocket'], auth: { token: token({ sub: 'user_calm' }) } }, '/prds');
+      other.close();
+      prds.close();
+      manager._close?.();
+    } finally {
+      await assertCleanStop(hub);
+    }
+  });
+
+  test('a Manager that reconnects /prds 2,000 times within the rate keeps /notifications connected', async () => {
+    // 500 per second; the loop waits a window after each 400 CONNECTs.
+    const hub = await startHub({ config: '[rate-limit]\nconnect = 500/1\n' });
+    try {
+      const auth = { token: token({ sub: 'user_pages', org: 'org_pages' }) };
+      const manager = new Manager(hub.url, { transports: ['websocket'], autoConnect: false, reconnection: true, timeout: EVENT_TIMEOUT_MS });
+      const notifications = manager.socket('/notifications', { auth });
+      const prds = manager.socket('/prds', { auth });
+      let lost = null;
+      notifications.on('disconnect', (reason) => { lost ??= reason; });
+      assert.equal((await reconnect(notifications)).event, 'connect');
+      await notifications.timeout(EVENT_TIMEOUT_MS).emitWithAck('subscribe', { organizationId: 'org_pages' });
+      for (let i = 1; i <= 2000 && lost === null; i++) {
+        const r = await reconnect(prds);
+        assert.equal(r.event, 'connect', `reconnect ${i}: ${r.event} ${r.reason ?? r.err?.data?.code ?? ''}`);
+        prds.disconnect();
+        if (i % 400 === 0) await new Promise((resolve) => setTimeout(resolve, 1100));
+      }
+      assert.equal(lost, null, '/notifications was disconnected');
+      assert.equal(notifications.connected, true);
+      const ack = await notifications.timeout(EVENT_TIMEOUT_MS).emitWithAck('subscribe', { organizationId: 'org_pages' });
+      assert.equal(ack.organizationId, 'org_pages', JSON.stringify(ack));
+      notifications.close();
+      prds.close();
+    } finally {
+      await assertCleanStop(hub);
+    }
+  });
+
+  test("another user's connection line is logged while one user churns", async () => {
+    const hub = await startHub();
+    try {
+      const manager = new Manager(hub.url, { transports: ['websocket'], autoConnect: false, timeout: EVENT_TIMEOUT_MS });
+      const prds = manager.socket('/prds', { auth: { token: token({ sub: 'user_loop', org: 'org_a' }) } });
+      // 40 CONNECTs (within the default 60/60): more connection lines than
+      // the throttle writes in 10 s.
+      for (let i = 0; i < 40; i++) {
+        assert.equal((await reconnect(prds)).event, 'connect');
+        prds.disconnect();
+      }
+      prds.close();
+      manager._close?.();
+      const erin = await connect(hub.url, {
+        transports: ['websocket'], auth: { token: token({ sub: 'erin', org: 'org_b', role: 'admin' }) },
+      }, '/prds');
+      erin.close();
+    } finally {
+      await assertCleanStop(hub);
+    }
+    const log = hub.stderr();
+    assert.match(log, /connection: namespace=\/prds .*user=erin org=org_b/);
+    // The churning session's first 8 lines are written whatever the throttle.
+    assert.ok((log.match(/connection: namespace=\/prds .*user=user_loop/g) ?? []).length >= 8);
+  });
+
+  test('the SDK connects again once a RATE_LIMITED CONNECT\'s retryAfter is over', async () => {
+    const hub = await startHub({ config: '[rate-limit]\nconnect = 1/3\n' });
+    const claims = { sub: 'user_sdk_rate', org: 'org_sdk_rate', role: 'editor' };
+    const opts = { url: hub.url, token: token(claims), io, socketOptions: { transports: ['websocket'] } };
+    const notifications = new NotificationsClient(opts);
+    const later = new NotificationsClient(opts);
+    let prd = null;
+    try {
+      const prdId = await createPrd(hub, 'Rate', '# Rate\n', claims);
+      prd = new PrdClient({ ...opts, prdId });
+      const errors = [];
+      prd.on('error', (e) => errors.push(e.code));
+      // One CONNECT every 3 s for this user: /prds is refused RATE_LIMITED
+      // (the budget went to /notifications) and joins after its retryAfter.
+      await notifications.connect();
+      await prd.connect();
+      assert.equal(prd.joined, true);
+      assert.ok(errors.includes('RATE_LIMITED'), errors.join());
+      // NotificationsClient as well.
+      await later.connect();
+      assert.equal(later.socket.connected, true);
+    } finally {
+      notifications.close();
+      later.close();
+      await prd?.close().catch(() => {});
+      await assertCleanStop(hub);
+    }
+  });
+
+  test('[rate-limit] connect takes LIMIT/WINDOW_SECONDS as the other classes', async () => {
+    await assert.rejects(startHub({ config: '[rate-limit]\nconnect = 0/60\n' }),
+      /\[rate-limit\] connect: "0\/60" is not LIMIT\/WINDOW_SECONDS/);
   });
 });

@@ -60,6 +60,12 @@ export class Notifications {
     this.socket.on('connect_error', (err) => {
       const code = err?.data?.code;
       if (code === 'TOKEN_EXPIRED' || code === 'TOKEN_REVOKED' || code === 'AUTHENTICATION_FAILED') expire(refusalReason(code, err.data.message), code);
+      // Over the user's rate of connections: socket.io will not retry a
+      // refused CONNECT; try again once the hub's retryAfter is over.
+      else if (code === 'RATE_LIMITED' && !this.socket.active) {
+        const after = typeof err.data.retryAfter === 'number' ? err.data.retryAfter : 1;
+        setTimeout(() => { if (!this.socket.active) this.socket.connect(); }, Math.max(100, after * 1000));
+      }
     });
     this.socket.on('notification', (n) => {
       if (!n || typeof n.id !== 'string') return;

@@ -293,6 +293,17 @@ export class PrdClient extends Emitter {
       const code = data?.code ?? 'CONNECT_ERROR';
       const e = new PrdClientError(code, data?.message ?? err.message, { event: 'connect' });
       this.emit('error', e);
+      // Over the user's rate of namespace connections ([rate-limit]
+      // connect): socket.io will not retry a refused CONNECT by itself, but
+      // this refusal passes; try again once the hub's retryAfter is over.
+      if (code === 'RATE_LIMITED' && !socket.active) {
+        this._lastConnectError = e;
+        const ms = Math.max(100, (typeof data?.retryAfter === 'number' ? data.retryAfter : 1) * 1000);
+        this._timer(() => {
+          if (!this._closed && this.socket === socket && !socket.active) socket.connect();
+        }, ms);
+        return;
+      }
       // The hub refused the handshake (a token expired, revoked or refused,
       // a malformed auth): socket.io will not retry, so it is final. So is
       // any failed try with `reconnection: false` (socket.io tries once,

@@ -89,6 +89,15 @@ export class NotificationsClient extends Emitter {
       // tries failed (reconnect_failed).
       const onError = (err) => {
         lastError = err;
+        // Over the user's rate of namespace connections: a refusal that
+        // passes; try again once the hub's retryAfter is over.
+        if (err?.data?.code === 'RATE_LIMITED' && !socket.active) {
+          const retryAfter = err.data.retryAfter;
+          setTimeout(() => {
+            if (!this._closed && !socket.active) socket.connect();
+          }, Math.max(100, (typeof retryAfter === 'number' ? retryAfter : 1) * 1000));
+          return;
+        }
         if (socket.active && manager?.reconnection?.() !== false) return;
         fail(err);
       };
