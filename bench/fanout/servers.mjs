@@ -27,6 +27,8 @@ batch-threshold = 0
 [rate-limit]
 default = 1000000/1
 collab = 1000000/1
+# each step of a run connects its clients again
+connect = 1000000/1
 
 [engine]
 # every client comes from 127.0.0.1
