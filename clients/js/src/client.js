@@ -872,9 +872,9 @@ export class PrdClient extends Emitter {
             // "Sites"). Still reached when the insert's anchor is not in the
             // hub (refused for room, a dropped piece, lost) and the nearest
             // character before it that the hub has was deleted by this
-            // replica (a delete of the same edits, re-applied above); and
-            // for an archived PRD's held edits, whose join names no site,
-            // so the hub may give a free site of the user's other device.
+            // replica (a delete of the same edits, re-applied above).
+            // (An archived PRD's held edits name their site when they join
+            // again, so they get a site with no operations too.)
             // Inserts that fall back to one character come back in the
             // order they were re-applied, not the order of their text,
             // when those differ.
