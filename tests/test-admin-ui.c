@@ -288,18 +288,30 @@ save_screenshot (GtkWidget *widget, const char *name)
   g_autoptr (GdkTexture) texture = NULL;
   g_autofree char *file = g_strconcat (name, ".png", NULL);
   g_autofree char *path = g_build_filename (t.shots_dir, file, NULL);
-  GtkSnapshot *snapshot;
-  int width, height;
+  int width = 0, height = 0;
 
-  gtk_test_widget_wait_for_draw (widget);
-  run_for (300);
-  gtk_test_widget_wait_for_draw (widget);
-  width = gtk_widget_get_width (widget);
-  height = gtk_widget_get_height (widget);
-  paintable = gtk_widget_paintable_new (widget);
-  snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
-  node = gtk_snapshot_free_to_node (snapshot);
+  /* A widget can snapshot to nothing although it is mapped and sized
+   * (seen under AddressSanitizer, for the window right after the markup
+   * test's toast appeared; the next try drew it): wait for another frame
+   * and ask again. */
+  for (guint tries = 0; node == NULL && tries < 20; tries++)
+    {
+      GtkSnapshot *snapshot;
+
+      g_clear_object (&paintable);
+      gtk_test_widget_wait_for_draw (widget);
+      run_for (tries == 0 ? 300 : 100);
+      gtk_test_widget_wait_for_draw (widget);
+      width = gtk_widget_get_width (widget);
+      height = gtk_widget_get_height (widget);
+      paintable = gtk_widget_paintable_new (widget);
+      snapshot = gtk_snapshot_new ();
+      gdk_paintable_snapshot (paintable, snapshot, width, height);
+      node = gtk_snapshot_free_to_node (snapshot);
+      if (node == NULL)
+        g_test_message ("screenshot %s: nothing drawn yet (%dx%d, try %u)", name, width, height,
+                        tries + 1);
+    }
   g_assert_nonnull (node);
   texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (widget)), node,
                                          &GRAPHENE_RECT_INIT (0, 0, width, height));
