@@ -806,20 +806,15 @@ prd_store_load_async (PrdStore *self,
                       GAsyncReadyCallback callback,
                       gpointer user_data)
 {
-  gpointer source_tag = prd_store_load_async;
-
-  g_return_if_fail (PRD_IS_STORE (self));
-
-  REPORT_IF_INVALID (prd_store_validate_prd_id (prd_id, &invalid));
-
-  PRD_STORE_GET_IFACE (self)->load (self, prd_id, NULL, cancellable, callback, user_data);
+  prd_store_load_in_org_async (self, prd_id, NULL, cancellable, callback, user_data);
 }
 
 /**
  * prd_store_load_in_org_async:
  * @self: a #PrdStore
  * @prd_id: the PRD id
- * @org: the reader's organization
+ * @org: (nullable): the reader's organization; %NULL reads the PRD of any
+ *   organization (prd_store_load_async())
  * @cancellable: (nullable): a #GCancellable
  * @callback: called with the result
  * @user_data: data for @callback
@@ -843,7 +838,8 @@ prd_store_load_in_org_async (PrdStore *self,
   g_return_if_fail (PRD_IS_STORE (self));
 
   REPORT_IF_INVALID (prd_store_validate_prd_id (prd_id, &invalid));
-  REPORT_IF_INVALID (prd_store_validate_name ("organization", org, &invalid));
+  if (org != NULL)
+    REPORT_IF_INVALID (prd_store_validate_name ("organization", org, &invalid));
 
   PRD_STORE_GET_IFACE (self)->load (self, prd_id, org, cancellable, callback, user_data);
 }
